@@ -1,0 +1,50 @@
+"""lrfinder: find a good learning rate for a PyTorch model, then train with it.
+
+The public API, re-exported here. ``import lrfinder`` stays light: the report (matplotlib) and
+the Lightning callback are imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .analysis import DEFAULT_RULE, RULES, Suggestion, analyze, loss_slope, smooth_losses
+from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .range_test import (
+    DivergenceMonitor,
+    LRSweeper,
+    RangeTestResult,
+    RangeTestSettings,
+    StateSnapshot,
+    lr_schedule,
+    range_test,
+    run_sweep,
+)
+from .scaling import SCALING_RULES, ScaledLR, scale_lr
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "DEFAULT_RULE",
+    "RULES",
+    "SCALING_RULES",
+    "DataError",
+    "DivergenceMonitor",
+    "InconclusiveCurveError",
+    "LRFinderError",
+    "LRSweeper",
+    "ModelError",
+    "RangeTestResult",
+    "RangeTestSettings",
+    "ScaledLR",
+    "StateSnapshot",
+    "Suggestion",
+    "analyze",
+    "loss_slope",
+    "lr_schedule",
+    "range_test",
+    "run_sweep",
+    "scale_lr",
+    "smooth_losses",
+]

@@ -1,0 +1,411 @@
+"""Curve analysis: from a recorded loss-vs-LR curve to a suggested learning rate.
+
+Pure numpy/scipy: arrays in, floats and arrays out; nothing here knows about models.
+
+The pipeline of :func:`analyze`:
+
+1. Keep the finite prefix of the curve (everything before the first non-finite loss).
+2. Smooth the loss over ``log10(lr)`` with a Savitzky-Golay filter (:func:`smooth_losses`).
+   The filter is centred, so unlike the causal exponential moving average used by other finders it
+   has no phase lag: a feature of the curve stays at the LR where it happened.
+3. Cut the curve at the first *blow-up* (the smoothed loss climbing back by half of everything it
+   had fallen): what comes after it, including any "recovery" slope, is never searched.
+4. Read off the minimum, the steepest descent (most negative ``d loss / d log10 lr`` before the
+   minimum), the falling region around it, and the divergence point after the minimum.
+5. Derive the suggestion, the one-cycle/cyclic bounds and a confidence.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
+    Smith & Topin, "Super-Convergence", 2017, arXiv:1708.07120.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+from scipy.signal import savgol_coeffs, savgol_filter
+
+from .exceptions import InconclusiveCurveError
+
+__all__ = [
+    "Rule",
+    "RULES",
+    "DEFAULT_RULE",
+    "Suggestion",
+    "analyze",
+    "smooth_losses",
+    "loss_slope",
+]
+
+logger = logging.getLogger(__name__)
+
+Rule = Literal["steepest", "valley", "min_div10"]
+#: The rules :func:`analyze` can use for :attr:`Suggestion.lr`.
+RULES: tuple[str, ...] = ("steepest", "valley", "min_div10")
+#: The rule used when none is given (chosen by measurement, see ``benchmarks/RESULTS.md``).
+DEFAULT_RULE: Rule = "valley"
+
+#: Fewer finite points than this and the curve cannot be analysed.
+MIN_POINTS = 10
+#: A falling region is where the slope is at least this fraction of the steepest slope.
+FALLING_FRACTION = 0.5
+#: The loss has *diverged* once it rises above its minimum by this fraction of its total fall.
+DIVERGENCE_RISE = 0.1
+#: The loss has *blown up* once it rises above its running minimum by this fraction of its fall.
+BLOWUP_RISE = 0.5
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What the curve says, with the reasons.
+
+    Every LR below is one of the swept LRs (no interpolation), so it can be found on the curve.
+
+    Attributes:
+        lr: The suggested learning rate for training, chosen by ``rule``.
+        steepest_lr: LR of the most negative slope ``d loss / d log10(lr)`` of the smoothed
+            curve, searched only between the start and the minimum.
+        min_loss_lr: LR of the minimum of the smoothed curve (before any blow-up).
+        divergence_lr: First LR after the minimum where the smoothed loss has risen by
+            ``DIVERGENCE_RISE`` of its total fall (or by three noise levels); else the first
+            non-finite LR; ``None`` when the loss never turned up.
+        non_finite_lr: LR of the first NaN/inf loss, ``None`` if every loss was finite.
+        min_lr: Lower bound for cyclic / one-cycle schedules: the start of the falling region,
+            kept between ``max_lr / 10`` and ``max_lr / 3`` (Smith's ratios).
+        max_lr: Upper bound for cyclic / one-cycle schedules: the end of the falling region (the
+            last LR where the slope is still half the steepest), never above ``min_loss_lr``.
+        confidence: In [0, 1]; the geometric mean of the depth of the fall against the noise, the
+            width of the falling region, whether the top of the usable range was seen, and the
+            agreement of the rules. Below 0.5, read the notes.
+        rule: The rule that produced ``lr``.
+        notes: Human-readable reasons and warnings.
+        smoothed_losses: The smoothed curve, aligned with the input LRs (NaN where not smoothed:
+            from the first non-finite loss on).
+        window: The Savitzky-Golay window length used, in points.
+    """
+
+    lr: float
+    steepest_lr: float
+    min_loss_lr: float
+    divergence_lr: float | None
+    non_finite_lr: float | None
+    min_lr: float
+    max_lr: float
+    confidence: float
+    rule: str
+    notes: tuple[str, ...]
+    smoothed_losses: tuple[float, ...]
+    window: int
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the fields as plain JSON-serialisable Python values (NaN stays NaN)."""
+        return {
+            "lr": self.lr,
+            "steepest_lr": self.steepest_lr,
+            "min_loss_lr": self.min_loss_lr,
+            "divergence_lr": self.divergence_lr,
+            "non_finite_lr": self.non_finite_lr,
+            "min_lr": self.min_lr,
+            "max_lr": self.max_lr,
+            "confidence": self.confidence,
+            "rule": self.rule,
+            "notes": list(self.notes),
+            "smoothed_losses": list(self.smoothed_losses),
+            "window": self.window,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Suggestion:
+        """Build a :class:`Suggestion` from :meth:`to_dict`'s output."""
+        return cls(
+            lr=float(data["lr"]),  # type: ignore[arg-type]
+            steepest_lr=float(data["steepest_lr"]),  # type: ignore[arg-type]
+            min_loss_lr=float(data["min_loss_lr"]),  # type: ignore[arg-type]
+            divergence_lr=_opt_float(data.get("divergence_lr")),
+            non_finite_lr=_opt_float(data.get("non_finite_lr")),
+            min_lr=float(data["min_lr"]),  # type: ignore[arg-type]
+            max_lr=float(data["max_lr"]),  # type: ignore[arg-type]
+            confidence=float(data["confidence"]),  # type: ignore[arg-type]
+            rule=str(data["rule"]),
+            notes=tuple(str(n) for n in data.get("notes", ())),  # type: ignore[union-attr]
+            smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),  # type: ignore[union-attr]
+            window=int(data["window"]),  # type: ignore[call-overload]
+        )
+
+
+def _opt_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _check_curve(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lr_arr = np.asarray(lrs, dtype=float)
+    loss_arr = np.asarray(losses, dtype=float)
+    if lr_arr.ndim != 1 or loss_arr.ndim != 1:
+        raise ValueError(
+            f"Expected 1-D lrs and losses, but got shapes {lr_arr.shape} and {loss_arr.shape}"
+        )
+    if lr_arr.shape != loss_arr.shape:
+        raise ValueError(
+            "Expected lrs and losses of the same length, "
+            f"but got len(lrs)={lr_arr.size}, len(losses)={loss_arr.size}"
+        )
+    if lr_arr.size and (not np.all(np.isfinite(lr_arr)) or np.any(lr_arr <= 0)):
+        raise ValueError("Expected every lr to be finite and > 0, but got " f"min(lrs)={lr_arr.min():.2e}")
+    if lr_arr.size > 1 and np.any(np.diff(lr_arr) <= 0):
+        raise ValueError("Expected lrs strictly increasing, as recorded by a range test")
+    return lr_arr, loss_arr
+
+
+def _window_length(n: int, window: int | None) -> int:
+    """Odd Savitzky-Golay window: by default 10% of the points (at least 5), at most ``n``."""
+    w = max(5, round(0.1 * n)) if window is None else int(window)
+    if w < 3:
+        raise ValueError(f"Expected window >= 3, but got window={window}")
+    w = min(w, n if n % 2 else n - 1)
+    return w if w % 2 else w - 1
+
+
+def smooth_losses(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    window: int | None = None,
+    polyorder: int = 2,
+) -> np.ndarray:
+    """Smooth a loss curve over ``log10(lr)`` without phase lag.
+
+    A Savitzky-Golay filter (a local least-squares polynomial of degree ``polyorder`` over a
+    centred window of ``window`` points) is applied on an evenly spaced ``log10(lr)`` grid; when
+    the LRs are not evenly spaced in log (a linear sweep) the curve is resampled onto such a grid
+    and back. Only the finite prefix is smoothed; later points are NaN. Values far above the
+    starting loss are clipped first (to the starting loss plus its total fall), so an explosion
+    at the end of the sweep cannot drag the smoothed minimum away.
+
+    Args:
+        lrs: Strictly increasing, positive learning rates.
+        losses: Recorded losses, one per LR.
+        window: Window length in points (made odd, at most the number of finite points);
+            default ``max(5, round(0.1 * n))``.
+        polyorder: Polynomial degree, less than the window.
+
+    Returns:
+        The smoothed losses, same length as ``losses``.
+
+    Example:
+        >>> lrs = np.logspace(-5, 0, 50); smooth_losses(lrs, np.ones(50))[:2]
+        array([1., 1.])
+    """
+    lr_arr, loss_arr = _check_curve(lrs, losses)
+    out = np.full(loss_arr.shape, np.nan)
+    n = _finite_prefix(loss_arr)
+    if n < 3:
+        out[:n] = loss_arr[:n]
+        return out
+    w = _window_length(n, window)
+    if polyorder >= w:
+        raise ValueError(f"Expected polyorder < window, but got polyorder={polyorder}, window={w}")
+    y = _clip_explosion(loss_arr[:n])
+    x = np.log10(lr_arr[:n])
+    steps = np.diff(x)
+    if np.allclose(steps, steps.mean(), rtol=1e-6, atol=0.0):
+        out[:n] = savgol_filter(y, w, polyorder, mode="interp")
+    else:
+        grid = np.linspace(x[0], x[-1], n)
+        smoothed = savgol_filter(np.interp(grid, x, y), w, polyorder, mode="interp")
+        out[:n] = np.interp(x, grid, smoothed)
+    return out
+
+
+def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Slope ``d loss / d log10(lr)`` of a (smoothed) curve, by central differences.
+
+    The derivative is against ``log10(lr)``, never linear LR: the sweep is exponential, and a
+    slope against linear LR would favour the large-LR end of the curve.
+
+    Args:
+        lrs: Strictly increasing, positive learning rates.
+        smoothed: Loss values (NaN entries give NaN slopes).
+
+    Returns:
+        One slope per point (``numpy.gradient`` with second-order accurate edges).
+    """
+    lr_arr, y = _check_curve(lrs, smoothed)
+    out = np.full(y.shape, np.nan)
+    n = _finite_prefix(y)
+    if n >= 2:
+        out[:n] = np.gradient(y[:n], np.log10(lr_arr[:n]))
+    return out
+
+
+def _finite_prefix(values: np.ndarray) -> int:
+    bad = np.flatnonzero(~np.isfinite(values))
+    return int(bad[0]) if bad.size else int(values.size)
+
+
+def _clip_explosion(y: np.ndarray) -> np.ndarray:
+    head = float(np.median(y[: max(3, y.size // 20)]))
+    low = float(np.min(y))
+    cap = head + max(head - low, abs(head) * 0.1, 1e-12)
+    return np.minimum(y, cap)
+
+
+def _noise_gain(window: int, polyorder: int) -> float:
+    """Standard deviation of the filter's output for unit white noise."""
+    return float(np.sqrt(np.sum(savgol_coeffs(window, polyorder) ** 2)))
+
+
+def analyze(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    rule: Rule | str = DEFAULT_RULE,
+    window: int | None = None,
+) -> Suggestion:
+    """Analyse a range-test curve and suggest a learning rate.
+
+    Args:
+        lrs: Strictly increasing, positive learning rates, one per optimizer step.
+        losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
+        rule: How :attr:`Suggestion.lr` is picked:
+
+            * ``"valley"``: the geometric middle of the falling region (the contiguous stretch
+              around the steepest point where the slope is at least half the steepest);
+            * ``"steepest"``: the steepest-descent LR;
+            * ``"min_div10"``: the LR of the minimum divided by 10 (the rule of thumb), raised
+              to the start of the falling region if it lands below it.
+        window: Savitzky-Golay window in points (see :func:`smooth_losses`).
+
+    Returns:
+        A :class:`Suggestion`.
+
+    Raises:
+        ValueError: Malformed arrays or an unknown rule.
+        InconclusiveCurveError: Too few finite points, a loss that never falls (flat or noise),
+            or a loss still falling at the largest LR.
+    """
+    if rule not in RULES:
+        raise ValueError(f"Unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    lr_arr, loss_arr = _check_curve(lrs, losses)
+    n = _finite_prefix(loss_arr)
+    non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
+    if n < MIN_POINTS:
+        where = f" (the loss became non-finite at lr={non_finite_lr:.2e})" if non_finite_lr else ""
+        raise InconclusiveCurveError(
+            f"Only {n} finite loss values were recorded{where}; at least {MIN_POINTS} are needed. "
+            "Lower min_lr or max_lr, or increase num_steps, so the test records more points "
+            "before the loss blows up."
+        )
+    smoothed = smooth_losses(lr_arr, loss_arr, window=window)
+    w = _window_length(n, window)
+    x = np.log10(lr_arr[:n])
+    s = smoothed[:n]
+    y = _clip_explosion(loss_arr[:n])
+    residual = y - s
+    sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    se = max(sigma * _noise_gain(w, 2), 1e-12 * max(1.0, float(np.max(np.abs(s)))))
+
+    # Cut at the first blow-up: a recovery after it must never be searched.
+    end = n
+    running_min = np.minimum.accumulate(s)
+    peak_before = np.maximum.accumulate(s)
+    fall = peak_before - running_min
+    blowup = np.flatnonzero((s - running_min) > np.maximum(BLOWUP_RISE * fall, 6.0 * se))
+    if blowup.size:
+        end = int(blowup[0])
+    i_min = int(np.argmin(s[:end]))
+    start_level = float(np.max(s[: i_min + 1]))
+    drop = start_level - float(s[i_min])
+    scale = max(abs(start_level), abs(float(s[i_min])), 1e-12)
+    if drop < 4.0 * se or drop < 1e-3 * scale:
+        raise InconclusiveCurveError(
+            f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
+            f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
+            "(the model may already be trained at these LRs), or increase num_steps."
+        )
+    tail = max(1, w // 4)
+    diverged = np.flatnonzero(s[i_min:] - s[i_min] > max(DIVERGENCE_RISE * drop, 3.0 * se))
+    divergence_idx = i_min + int(diverged[0]) if diverged.size else None
+    if divergence_idx is None and non_finite_lr is None and i_min >= n - 1 - tail:
+        raise InconclusiveCurveError(
+            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.2e}); the test "
+            "never reached the divergence region. Increase max_lr (or num_steps) and run again."
+        )
+    divergence_lr = float(lr_arr[divergence_idx]) if divergence_idx is not None else non_finite_lr
+
+    slope = loss_slope(lr_arr[:n], s)
+    i_steep = int(np.argmin(slope[: i_min + 1]))
+    steepest = float(slope[i_steep])
+    if steepest >= 0:  # only possible when the minimum is the first point, excluded above
+        i_steep = 0
+    falling = slope[: i_min + 1] <= FALLING_FRACTION * steepest
+    a = i_steep
+    while a > 0 and falling[a - 1]:
+        a -= 1
+    b = i_steep
+    while b < i_min and falling[b + 1]:
+        b += 1
+
+    steepest_lr = float(lr_arr[i_steep])
+    min_loss_lr = float(lr_arr[i_min])
+    valley_lr = float(lr_arr[(a + b) // 2])
+    start_lr = float(lr_arr[a])
+    candidates = {
+        "steepest": steepest_lr,
+        "valley": valley_lr,
+        "min_div10": _nearest(lr_arr[: i_min + 1], max(min_loss_lr / 10.0, start_lr)),
+    }
+    lr = candidates[rule]
+    max_lr = min(float(lr_arr[b]), min_loss_lr)
+    min_lr = _nearest(lr_arr[: i_min + 1], min(max(start_lr, max_lr / 10.0), max_lr / 3.0))
+    if min_lr >= max_lr:
+        min_lr = max_lr / 3.0
+
+    notes: list[str] = []
+    c_depth = float(np.clip((drop / se - 4.0) / 20.0, 0.05, 1.0))
+    if c_depth < 0.5:
+        notes.append(f"shallow fall: the loss drops only {drop / se:.1f}x its noise level")
+    width = float(x[b] - x[a]) if b > a else 0.0
+    c_width = float(np.clip(width / 1.0, 0.1, 1.0))
+    if c_width < 0.5:
+        notes.append(f"narrow falling region ({width:.2f} decades of LR)")
+    if divergence_idx is not None:
+        c_top = 1.0
+    elif non_finite_lr is not None:
+        c_top = 0.8
+        notes.append(f"loss became non-finite at lr={non_finite_lr:.2e} without turning up first")
+    else:
+        c_top = 0.6
+        notes.append("the loss flattened but never clearly turned up: the top of the range is uncertain")
+    spread = float(np.log10(max(candidates.values()) / min(candidates.values())))
+    c_agree = float(np.clip(1.0 - (spread - 0.5) / 1.5, 0.1, 1.0))
+    if c_agree < 0.5:
+        notes.append(f"the rules disagree by {spread:.1f} decades of LR")
+    if blowup.size and end < n:
+        notes.append(f"ignored the curve after the loss blew up at lr={lr_arr[end]:.2e}")
+    confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
+    if lr >= (divergence_lr or math.inf):
+        notes.append("the suggestion is at or past the divergence point")
+    logger.debug("analyze: lr=%.2e steepest=%.2e min=%.2e conf=%.2f", lr, steepest_lr, min_loss_lr, confidence)
+    return Suggestion(
+        lr=lr,
+        steepest_lr=steepest_lr,
+        min_loss_lr=min_loss_lr,
+        divergence_lr=divergence_lr,
+        non_finite_lr=non_finite_lr,
+        min_lr=min_lr,
+        max_lr=max_lr,
+        confidence=confidence,
+        rule=str(rule),
+        notes=tuple(notes),
+        smoothed_losses=tuple(float(v) for v in smoothed),
+        window=w,
+    )
+
+
+def _nearest(lrs: np.ndarray, target: float) -> float:
+    """The swept LR closest to ``target`` in log space."""
+    return float(lrs[int(np.argmin(np.abs(np.log10(lrs) - math.log10(target))))])

@@ -1,0 +1,846 @@
+"""The range-test engine: sweep the LR, record the loss, stop on divergence, restore everything.
+
+The engine knows nothing about Lightning. Its pieces are public so the callback can drive the
+same loop with its own step function:
+
+* :func:`lr_schedule`: the LR at each step;
+* :class:`DivergenceMonitor`: the online stop rule;
+* :class:`LRSweeper`: sets the LR of every param group of one or more optimizers, keeping their
+  ratios;
+* :class:`StateSnapshot`: an in-memory snapshot of model, optimizers, RNGs and data order;
+* :func:`run_sweep`: the loop (LR, step, record, stop), with Ctrl-C handling;
+* :func:`range_test`: all of it for a plain PyTorch model, returning a :class:`RangeTestResult`.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import random
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .analysis import DEFAULT_RULE, Suggestion, analyze
+from .exceptions import DataError, LRFinderError, ModelError
+from .scaling import ScaledLR, ScalingRule, scale_lr
+
+__all__ = [
+    "StopReason",
+    "SweepMode",
+    "SCHEMA_VERSION",
+    "RangeTestSettings",
+    "RangeTestResult",
+    "range_test",
+    "lr_schedule",
+    "DivergenceMonitor",
+    "LRSweeper",
+    "StateSnapshot",
+    "run_sweep",
+    "validate_settings",
+]
+
+logger = logging.getLogger(__name__)
+
+StopReason = Literal["completed", "diverged", "non_finite", "interrupted"]
+SweepMode = Literal["exp", "linear"]
+#: Version of the JSON schema written by :meth:`RangeTestResult.to_json`.
+SCHEMA_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RangeTestSettings:
+    """The settings a range test ran with (see :func:`range_test` for their meaning)."""
+
+    min_lr: float = 1e-7
+    max_lr: float = 10.0
+    num_steps: int = 100
+    mode: str = "exp"
+    stop_factor: float | None = 4.0
+    accumulate_steps: int = 1
+
+
+def validate_settings(
+    *,
+    min_lr: float,
+    max_lr: float,
+    num_steps: int,
+    mode: str,
+    stop_factor: float | None,
+    accumulate_steps: int = 1,
+) -> RangeTestSettings:
+    """Check the sweep settings and return them as a :class:`RangeTestSettings`.
+
+    Raises:
+        ValueError: A setting outside its range, named with the rule and the value.
+        TypeError: A setting of the wrong type.
+    """
+    for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"Expected {name} to be finite, but got {name}={value}")
+    if min_lr <= 0:
+        raise ValueError(f"Expected min_lr > 0, but got min_lr={min_lr}")
+    if max_lr <= min_lr:
+        raise ValueError(f"Expected max_lr > min_lr, but got min_lr={min_lr}, max_lr={max_lr}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int):
+        raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
+    if num_steps < 10:
+        raise ValueError(f"Expected num_steps >= 10, but got num_steps={num_steps}")
+    if mode not in ("exp", "linear"):
+        raise ValueError(f"Expected mode to be 'exp' or 'linear', but got mode={mode!r}")
+    if stop_factor is not None:
+        if isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float)):
+            raise TypeError(f"Expected stop_factor to be a number or None, but got stop_factor={stop_factor!r}")
+        if not stop_factor > 1:
+            raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
+    if isinstance(accumulate_steps, bool) or not isinstance(accumulate_steps, int) or accumulate_steps < 1:
+        raise ValueError(f"Expected accumulate_steps to be an int >= 1, but got accumulate_steps={accumulate_steps!r}")
+    return RangeTestSettings(
+        min_lr=float(min_lr),
+        max_lr=float(max_lr),
+        num_steps=num_steps,
+        mode=mode,
+        stop_factor=None if stop_factor is None else float(stop_factor),
+        accumulate_steps=accumulate_steps,
+    )
+
+
+@dataclass(frozen=True)
+class RangeTestResult:
+    """The outcome of a range test: the curve, why it stopped, and what it means.
+
+    Attributes:
+        lrs: The LR of the group with the largest base LR at each optimizer step run.
+        losses: The loss recorded at each step (the mean over accumulated micro-batches, and over
+            ranks under data parallelism), as recorded: the last one may be NaN/inf.
+        stop_reason: ``"completed"``, ``"diverged"``, ``"non_finite"`` or ``"interrupted"``.
+        settings: The sweep settings used.
+        batch_size: Effective batch size of one step (batch x accumulation x devices), when known.
+        model_name: Class name of the model.
+        num_parameters: Number of trainable parameters of the model.
+        optimizer_name: Class name(s) of the optimizer(s) swept.
+        suggestion: The analysis of the curve, ``None`` when it was inconclusive.
+        error: Why the curve was inconclusive (the :class:`InconclusiveCurveError` message).
+        scaled: The suggestion moved to the training batch size, when scaling was applied.
+        label: A short label for overlays (e.g. ``"wd=1e-4"``).
+    """
+
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    stop_reason: str
+    settings: RangeTestSettings = field(default_factory=RangeTestSettings)
+    batch_size: int | None = None
+    model_name: str | None = None
+    num_parameters: int | None = None
+    optimizer_name: str | None = None
+    suggestion: Suggestion | None = None
+    error: str | None = None
+    scaled: ScaledLR | None = None
+    label: str | None = None
+
+    @property
+    def num_steps(self) -> int:
+        """Number of optimizer steps actually run (``settings.num_steps`` was the plan)."""
+        return len(self.lrs)
+
+    @property
+    def lr(self) -> float | None:
+        """The LR to train with: the scaled LR if scaling was applied, else the suggestion's."""
+        if self.scaled is not None:
+            return self.scaled.lr
+        return self.suggestion.lr if self.suggestion is not None else None
+
+    def analyze(self, **kwargs: Any) -> RangeTestResult:
+        """Re-run the curve analysis (e.g. with another ``rule``) and return a new result.
+
+        Raises:
+            InconclusiveCurveError: The curve does not support a suggestion.
+        """
+        return replace(self, suggestion=analyze(self.lrs, self.losses, **kwargs), error=None)
+
+    def scale(
+        self,
+        to_batch_size: int,
+        *,
+        rule: ScalingRule | str = "auto",
+        from_batch_size: int | None = None,
+        optimizer: torch.optim.Optimizer | type | str | None = None,
+        cap: bool = False,
+    ) -> RangeTestResult:
+        """Return a copy whose :attr:`scaled` moves the suggestion to ``to_batch_size``.
+
+        Raises:
+            LRFinderError: There is no suggestion, or the test batch size is unknown.
+        """
+        if self.suggestion is None:
+            raise LRFinderError(f"Cannot scale: the curve was inconclusive ({self.error}). Run the test again.")
+        source = from_batch_size or self.batch_size
+        if source is None:
+            raise LRFinderError("Cannot scale: the test's batch size is unknown. Pass from_batch_size.")
+        scaled = scale_lr(
+            self.suggestion.lr,
+            from_batch_size=source,
+            to_batch_size=to_batch_size,
+            rule=rule,
+            optimizer=optimizer if optimizer is not None else self.optimizer_name,
+            divergence_lr=self.suggestion.divergence_lr,
+            cap=cap,
+        )
+        return replace(self, scaled=scaled)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON schema (version :data:`SCHEMA_VERSION`) as a dict.
+
+        Keys: ``schema_version``, ``lrs``, ``losses`` (non-finite values as the strings ``"nan"``,
+        ``"inf"``, ``"-inf"``, so the file is strict JSON), ``stop_reason``, ``settings``
+        (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``),
+        ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
+        (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
+        null) and ``label``.
+        """
+        suggestion = None
+        if self.suggestion is not None:
+            suggestion = self.suggestion.to_dict()
+            suggestion["smoothed_losses"] = [_encode_float(v) for v in self.suggestion.smoothed_losses]
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "lrs": list(self.lrs),
+            "losses": [_encode_float(v) for v in self.losses],
+            "stop_reason": self.stop_reason,
+            "settings": {
+                "min_lr": self.settings.min_lr,
+                "max_lr": self.settings.max_lr,
+                "num_steps": self.settings.num_steps,
+                "mode": self.settings.mode,
+                "stop_factor": self.settings.stop_factor,
+                "accumulate_steps": self.settings.accumulate_steps,
+            },
+            "batch_size": self.batch_size,
+            "model_name": self.model_name,
+            "num_parameters": self.num_parameters,
+            "optimizer_name": self.optimizer_name,
+            "suggestion": suggestion,
+            "error": self.error,
+            "scaled": self.scaled.to_dict() if self.scaled is not None else None,
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RangeTestResult:
+        """Rebuild a result from :meth:`to_dict`'s output.
+
+        Raises:
+            ValueError: An unknown schema version or missing keys.
+        """
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"Unsupported result schema_version={version!r}; this lrfinder reads version {SCHEMA_VERSION}"
+            )
+        try:
+            suggestion = None
+            if data.get("suggestion") is not None:
+                raw = dict(data["suggestion"])
+                raw["smoothed_losses"] = [_decode_float(v) for v in raw["smoothed_losses"]]
+                suggestion = Suggestion.from_dict(raw)
+            return cls(
+                lrs=tuple(float(v) for v in data["lrs"]),
+                losses=tuple(_decode_float(v) for v in data["losses"]),
+                stop_reason=str(data["stop_reason"]),
+                settings=RangeTestSettings(**data["settings"]),
+                batch_size=data.get("batch_size"),
+                model_name=data.get("model_name"),
+                num_parameters=data.get("num_parameters"),
+                optimizer_name=data.get("optimizer_name"),
+                suggestion=suggestion,
+                error=data.get("error"),
+                scaled=ScaledLR.from_dict(data["scaled"]) if data.get("scaled") is not None else None,
+                label=data.get("label"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"Malformed range-test result: {exc!r}") from exc
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """Serialise to strict JSON; write it atomically to ``path`` when given.
+
+        Returns:
+            The JSON text.
+        """
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
+        if path is not None:
+            atomic_write_text(Path(path), text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str]) -> RangeTestResult:
+        """Read a result from a JSON file path (or from JSON text starting with ``{``).
+
+        Raises:
+            ValueError: Not a valid result file.
+        """
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            text = source
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Not a JSON range-test result: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError("Not a range-test result: expected a JSON object")
+        return cls.from_dict(data)
+
+
+def _encode_float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _decode_float(value: float | str | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Engine pieces
+# --------------------------------------------------------------------------------------------
+
+
+def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | str = "exp") -> np.ndarray:
+    """The LR of each step of a sweep.
+
+    ``exp``: ``lr_t = min_lr * (max_lr / min_lr) ** (t / (num_steps - 1))`` (even in log LR);
+    ``linear``: even in LR. The first value is exactly ``min_lr`` and the last exactly ``max_lr``.
+
+    Example:
+        >>> lr_schedule(1e-3, 1.0, 4).tolist()
+        [0.001, 0.01, 0.1, 1.0]
+    """
+    validate_settings(min_lr=min_lr, max_lr=max_lr, num_steps=max(num_steps, 10), mode=mode, stop_factor=None)
+    t = np.arange(num_steps) / (num_steps - 1)
+    lrs = min_lr * (max_lr / min_lr) ** t if mode == "exp" else min_lr + (max_lr - min_lr) * t
+    lrs[0], lrs[-1] = min_lr, max_lr
+    return lrs
+
+
+class DivergenceMonitor:
+    """The online stop rule: a bias-corrected EMA of the loss against its best value so far.
+
+    After step ``t`` (from 1) with loss ``l``::
+
+        avg = beta * avg + (1 - beta) * l;        smoothed = avg / (1 - beta ** t)
+        dev = beta * dev + (1 - beta) * |l - previous smoothed|   (debiased the same way)
+        best = min(best, smoothed);   best_dev = dev at the step where best was last lowered
+        stop when smoothed > best + (stop_factor - 1) * max(|best|, 3 * best_dev)
+
+    For positive losses with little noise this is the usual ``smoothed > stop_factor * best``. The
+    ``|best|`` makes it work for negative losses, and the noise term keeps a test that starts
+    from an already-trained model (best close to 0) from stopping on batch-to-batch noise.
+    ``beta`` is 0.9 (a lag of about 9 steps) rather than 0.98: the stop reacts within a few
+    steps, which saves time in the diverged region.
+
+    Args:
+        stop_factor: The factor (> 1), or ``None`` to never stop.
+        beta: EMA coefficient in (0, 1).
+    """
+
+    def __init__(self, stop_factor: float | None = 4.0, beta: float = 0.9) -> None:
+        if not 0.0 < beta < 1.0:
+            raise ValueError(f"Expected 0 < beta < 1, but got beta={beta}")
+        self.stop_factor = stop_factor
+        self.beta = beta
+        self.t = 0
+        self._avg = 0.0
+        self._dev = 0.0
+        self.smoothed = math.nan
+        self.best = math.inf
+        self._best_dev = 0.0
+
+    def update(self, loss: float) -> bool:
+        """Record one loss; return ``True`` when the test should stop for divergence."""
+        self.t += 1
+        previous = self.smoothed
+        self._avg = self.beta * self._avg + (1 - self.beta) * loss
+        correction = 1 - self.beta**self.t
+        self.smoothed = self._avg / correction
+        if self.t > 1:
+            self._dev = self.beta * self._dev + (1 - self.beta) * abs(loss - previous)
+        if self.smoothed <= self.best:
+            self.best = self.smoothed
+            # The noise level is frozen where the best was seen: measured later, it would grow
+            # with the divergence itself and hold the stop back.
+            self._best_dev = self._dev / (1 - self.beta ** (self.t - 1)) if self.t > 1 else 0.0
+        if self.stop_factor is None or self.t < 2:
+            return False
+        threshold = self.best + (self.stop_factor - 1) * max(abs(self.best), 3.0 * self._best_dev)
+        return self.smoothed > threshold
+
+
+class LRSweeper:
+    """Sets one swept LR on every param group of one or more optimizers, keeping their ratios.
+
+    The group with the largest base LR (across all optimizers) gets the swept value; every other
+    group keeps its ratio to it, so discriminative LRs survive the test.
+    """
+
+    def __init__(self, optimizers: Sequence[torch.optim.Optimizer]) -> None:
+        self.optimizers = list(optimizers)
+        base = [float(g["lr"]) for opt in self.optimizers for g in opt.param_groups]
+        top = max(base) if base else 0.0
+        self.ratios = [b / top if top > 0 else 1.0 for b in base]
+
+    def set(self, lr: float) -> None:
+        """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others."""
+        groups = (g for opt in self.optimizers for g in opt.param_groups)
+        for group, ratio in zip(groups, self.ratios):
+            group["lr"] = lr * ratio
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_clone(v) for v in value)
+    return copy.deepcopy(value)
+
+
+def _data_generators(data: object) -> list[torch.Generator]:
+    """The ``torch.Generator`` objects that fix the order of a DataLoader (or sampler)."""
+    found: list[torch.Generator] = []
+    stack = [data]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        gen = getattr(obj, "generator", None)
+        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
+            found.append(gen)
+        for attr in ("sampler", "batch_sampler"):
+            child = getattr(obj, attr, None)
+            if child is not None and not isinstance(child, (int, float, str)):
+                stack.append(child)
+    return found
+
+
+class StateSnapshot:
+    """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
+
+    Captures the model's parameters, gradients, buffers and train/eval modes; every optimizer's
+    state and param-group hyper-parameters (restored into the same objects, so schedulers and
+    wrappers holding them stay valid); the torch (CPU and CUDA), numpy and Python RNG states; and
+    the generators that fix the data order of the given data loaders. No files are written.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizers: Sequence[torch.optim.Optimizer] = (),
+        data: Iterable[object] = (),
+    ) -> None:
+        self.model = model
+        self.optimizers = list(optimizers)
+        with torch.no_grad():
+            self._params = [(p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
+            self._buffers = [(b, b.detach().clone()) for b in model.buffers()]
+        self._modes = [(m, m.training) for m in model.modules()]
+        self._opt_state = [
+            ({p: _clone(s) for p, s in opt.state.items()}, [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups])
+            for opt in self.optimizers
+        ]
+        self._torch_rng = torch.get_rng_state()
+        self._cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        self._np_rng = np.random.get_state()
+        self._py_rng = random.getstate()
+        self._generators = [(g, g.get_state()) for d in data for g in _data_generators(d)]
+
+    def nbytes(self) -> int:
+        """Bytes held by the snapshot's tensor copies."""
+        total = sum(c.numel() * c.element_size() + (0 if g is None else g.numel() * g.element_size()) for _, c, g in self._params)
+        total += sum(c.numel() * c.element_size() for _, c in self._buffers)
+        for state, _ in self._opt_state:
+            for entry in state.values():
+                total += sum(v.numel() * v.element_size() for v in entry.values() if isinstance(v, torch.Tensor))
+        return total
+
+    def restore(self) -> None:
+        """Put the captured state back, bit for bit."""
+        with torch.no_grad():
+            for param, saved, grad in self._params:
+                param.copy_(saved)
+                param.grad = None if grad is None else grad.clone()
+            for buf, saved in self._buffers:
+                buf.copy_(saved)
+        for module, mode in self._modes:
+            module.training = mode
+        for opt, (state, groups) in zip(self.optimizers, self._opt_state):
+            opt.state.clear()
+            for p, s in state.items():
+                opt.state[p] = _clone(s)
+            for group, saved in zip(opt.param_groups, groups):
+                params = group["params"]
+                group.clear()
+                group.update(_clone(saved))
+                group["params"] = params
+        torch.set_rng_state(self._torch_rng)
+        if self._cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self._cuda_rng)
+        np.random.set_state(self._np_rng)
+        random.setstate(self._py_rng)
+        for gen, state in self._generators:
+            gen.set_state(state)
+
+
+def run_sweep(
+    step: Callable[[float], float],
+    lrs: Sequence[float] | np.ndarray,
+    *,
+    sweeper: LRSweeper | None = None,
+    stop_factor: float | None = 4.0,
+    on_step: Callable[[int, float, float], None] | None = None,
+) -> tuple[list[float], list[float], StopReason]:
+    """The range-test loop.
+
+    For each planned LR: set it (through ``sweeper``), call ``step(lr)`` to run one optimizer
+    step and return its loss, record it, and stop at once on a non-finite loss or when the
+    :class:`DivergenceMonitor` fires. Ctrl-C ends the loop with ``"interrupted"``.
+
+    Args:
+        step: Runs one optimizer step at the LR already set; returns the loss as a float (already
+            reduced over micro-batches and ranks, so every rank decides the same).
+        lrs: The planned LRs (:func:`lr_schedule`).
+        sweeper: Sets the LR on the optimizers; ``None`` when ``step`` does it.
+        stop_factor: See :class:`DivergenceMonitor`.
+        on_step: Called after each step with ``(index, lr, loss)`` (progress bars, logging).
+
+    Returns:
+        ``(lrs_run, losses, stop_reason)``.
+    """
+    monitor = DivergenceMonitor(stop_factor)
+    done_lrs: list[float] = []
+    losses: list[float] = []
+    reason: StopReason = "completed"
+    try:
+        for i, lr in enumerate(lrs):
+            lr = float(lr)
+            if sweeper is not None:
+                sweeper.set(lr)
+            loss = float(step(lr))
+            done_lrs.append(lr)
+            losses.append(loss)
+            if on_step is not None:
+                on_step(i, lr, loss)
+            if not math.isfinite(loss):
+                reason = "non_finite"
+                break
+            if monitor.update(loss):
+                reason = "diverged"
+                break
+    except KeyboardInterrupt:
+        logger.warning("Range test interrupted after %d steps; restoring state.", len(losses))
+        reason = "interrupted"
+    return done_lrs, losses, reason
+
+
+# --------------------------------------------------------------------------------------------
+# The plain-PyTorch entry point
+# --------------------------------------------------------------------------------------------
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_to_device(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+_INPUT_KEYS = ("x", "input", "inputs", "features", "data")
+_TARGET_KEYS = ("y", "target", "targets", "label", "labels")
+
+
+def _batch_loss(
+    model: nn.Module,
+    batch: Any,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+) -> torch.Tensor:
+    if step_fn is not None:
+        return step_fn(model, batch)
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        if loss_fn is None:
+            raise DataError(
+                "Batches are (inputs, targets) pairs but no loss_fn was given. Pass loss_fn "
+                "(e.g. torch.nn.functional.cross_entropy) or a step_fn(model, batch) -> loss."
+            )
+        return loss_fn(model(batch[0]), batch[1])
+    if isinstance(batch, Mapping):
+        if loss_fn is not None:
+            x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+            y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+            if x_key is not None and y_key is not None:
+                return loss_fn(model(batch[x_key]), batch[y_key])
+        else:
+            out = model(**batch)
+            loss = out.get("loss") if isinstance(out, Mapping) else getattr(out, "loss", None)
+            if isinstance(loss, torch.Tensor):
+                return loss
+        raise DataError(
+            f"Cannot compute a loss from a dict batch with keys {sorted(map(str, batch))}: expected "
+            f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)}) "
+            "with loss_fn, or a model(**batch) returning a 'loss'. Pass step_fn(model, batch) -> loss."
+        )
+    kind = f"a {type(batch).__name__}"
+    if isinstance(batch, (tuple, list)):
+        kind += f" of length {len(batch)}"
+    raise DataError(
+        f"Cannot use batches of type {kind} without a step_fn. Pass "
+        "step_fn=lambda model, batch: <loss tensor> to range_test."
+    )
+
+
+def _check_loss(loss: object) -> torch.Tensor:
+    if not isinstance(loss, torch.Tensor):
+        raise ModelError(f"The loss must be a torch.Tensor, but got {type(loss).__name__}. Return a tensor from loss_fn/step_fn.")
+    if loss.numel() != 1:
+        raise ModelError(
+            f"The loss must be a scalar, but got a tensor of shape {tuple(loss.shape)}. Reduce it "
+            "(e.g. loss.mean(), or reduction='mean' in the loss function)."
+        )
+    if not loss.requires_grad:
+        raise ModelError("The loss does not require grad: it is not connected to the model's trainable parameters. Check loss_fn/step_fn.")
+    return loss.reshape(())
+
+
+class _Batches:
+    """Cycles through an iterable of batches, starting it again when it runs out."""
+
+    def __init__(self, data: Iterable[Any]) -> None:
+        self.data = data
+        self._it: Iterator[Any] | None = None
+
+    def next(self) -> Any:
+        if self._it is None:
+            self._it = iter(self.data)
+        try:
+            return next(self._it)
+        except StopIteration:
+            self._it = iter(self.data)
+            try:
+                return next(self._it)
+            except StopIteration:
+                raise DataError("The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable.") from None
+
+
+def _infer_batch_size(data: object, batch: Any) -> int | None:
+    size = getattr(data, "batch_size", None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    first = batch
+    while isinstance(first, (tuple, list)) and first:
+        first = first[0]
+    if isinstance(first, Mapping) and first:
+        first = next(iter(first.values()))
+    if isinstance(first, torch.Tensor) and first.dim() > 0:
+        return int(first.shape[0])
+    return None
+
+
+def range_test(
+    model: nn.Module,
+    train_data: Iterable[Any],
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    min_lr: float = 1e-7,
+    max_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: SweepMode | str = "exp",
+    stop_factor: float | None = 4.0,
+    accumulate_steps: int = 1,
+    device: str | torch.device | None = None,
+    restore: bool = True,
+) -> RangeTestResult:
+    """Run Smith's LR range test on a plain PyTorch model.
+
+    The LR goes from ``min_lr`` to ``max_lr`` over ``num_steps`` optimizer steps (see
+    :func:`lr_schedule`); the loss of each step is recorded; the test stops at once on a
+    non-finite loss, or when the smoothed loss exceeds ``stop_factor`` times its best (see
+    :class:`DivergenceMonitor`). The curve is then analysed (:func:`lrfinder.analyze`).
+
+    Args:
+        model: The model; it is put in train mode during the test.
+        train_data: Any iterable of batches (a DataLoader usually); restarted when exhausted.
+        optimizer: The optimizer to sweep (its param-group LR ratios are kept); default
+            ``torch.optim.SGD(momentum=0.9)`` over the model's trainable parameters.
+        loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches and for
+            dict batches with input/target keys (``x``/``y``, ``input``/``target``, ...).
+        step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence).
+        min_lr: First LR (> 0).
+        max_lr: Last LR (> ``min_lr``).
+        num_steps: Number of optimizer steps planned (>= 10).
+        mode: ``"exp"`` (even in log LR) or ``"linear"``.
+        stop_factor: Divergence threshold (> 1); ``None`` never stops early.
+        accumulate_steps: Micro-batches per optimizer step; the recorded loss is their mean.
+        device: Where batches go; default the model's device (the model must already be there).
+        restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
+            or Ctrl-C). With ``False`` the model is left as trained by the sweep.
+
+    Returns:
+        A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
+        why when the curve is inconclusive.
+
+    Raises:
+        ValueError: A setting out of range (named, with the value).
+        TypeError: A setting of the wrong type.
+        DataError: Empty data, or batches the engine cannot use without ``step_fn``.
+        ModelError: No trainable parameters, an optimizer over other parameters, or a loss that
+            is not a scalar tensor.
+
+    Example:
+        >>> result = range_test(model, loader, loss_fn=F.cross_entropy)  # doctest: +SKIP
+        >>> result.suggestion.lr  # doctest: +SKIP
+    """
+    settings = validate_settings(
+        min_lr=min_lr,
+        max_lr=max_lr,
+        num_steps=num_steps,
+        mode=mode,
+        stop_factor=stop_factor,
+        accumulate_steps=accumulate_steps,
+    )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
+    if optimizer is None:
+        optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
+    elif not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
+    model_params = {id(p) for p in model.parameters()}
+    foreign = sum(1 for g in optimizer.param_groups for p in g["params"] if id(p) not in model_params)
+    if foreign:
+        raise ModelError(
+            f"The optimizer holds {foreign} parameter(s) that are not the model's. Create the optimizer "
+            "from this model's parameters (model.parameters())."
+        )
+    model_device = trainable[0].device
+    target = torch.device(device) if device is not None else model_device
+    if target.type != model_device.type or (target.index is not None and model_device.index is not None and target != model_device):
+        raise ValueError(
+            f"Expected the model on device={target}, but its parameters are on {model_device}. "
+            "Move the model there (model.to(device)) before creating the optimizer."
+        )
+
+    snapshot = StateSnapshot(model, [optimizer], [train_data]) if restore else None
+    batches = _Batches(train_data)
+    sweeper = LRSweeper([optimizer])
+    plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
+    batch_size: list[int | None] = []
+
+    def step(lr: float) -> float:
+        optimizer.zero_grad(set_to_none=True)
+        parts: list[torch.Tensor] = []
+        for _ in range(settings.accumulate_steps):
+            batch = batches.next()
+            if not batch_size:
+                batch_size.append(_infer_batch_size(train_data, batch))
+            loss = _check_loss(_batch_loss(model, _to_device(batch, target), loss_fn, step_fn))
+            (loss / settings.accumulate_steps).backward()
+            parts.append(loss.detach())
+        # One host sync per optimizer step: the stop rule needs the value anyway.
+        value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
+        if math.isfinite(value):
+            optimizer.step()
+        return value
+
+    model.train()
+    try:
+        lrs, losses, reason = run_sweep(step, plan, sweeper=sweeper, stop_factor=settings.stop_factor)
+    finally:
+        if snapshot is not None:
+            snapshot.restore()
+    size = batch_size[0] * settings.accumulate_steps if batch_size and batch_size[0] is not None else None
+    return finish_result(
+        lrs,
+        losses,
+        reason,
+        settings=settings,
+        batch_size=size,
+        model_name=type(model).__name__,
+        num_parameters=sum(p.numel() for p in trainable),
+        optimizer_name=type(optimizer).__name__,
+    )
+
+
+def finish_result(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    stop_reason: str,
+    *,
+    rule: str = DEFAULT_RULE,
+    **fields: Any,
+) -> RangeTestResult:
+    """Analyse a recorded curve and pack it into a :class:`RangeTestResult`.
+
+    An inconclusive curve does not raise here: the result keeps the curve, with
+    ``suggestion=None`` and the reason in ``error``.
+    """
+    from .exceptions import InconclusiveCurveError
+
+    suggestion = None
+    error = None
+    try:
+        suggestion = analyze(lrs, losses, rule=rule)
+    except InconclusiveCurveError as exc:
+        error = str(exc)
+        logger.warning("Range test inconclusive: %s", error)
+    return RangeTestResult(
+        lrs=tuple(float(v) for v in lrs),
+        losses=tuple(float(v) for v in losses),
+        stop_reason=stop_reason,
+        suggestion=suggestion,
+        error=error,
+        **fields,
+    )

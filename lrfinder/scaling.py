@@ -1,0 +1,210 @@
+"""Batch-size scaling: carry a learning rate found at one batch size to another.
+
+``k = to_batch_size / from_batch_size``; the rules are
+
+* ``linear``: ``lr * k`` (Krizhevsky 2014; Goyal et al. 2017): keeps the expected update per
+  sample the same; the SGD family's rule.
+* ``sqrt``: ``lr * sqrt(k)`` (Krizhevsky 2014; Hoffer et al. 2017; Malladi et al. 2022): keeps
+  the variance of the update noise the same; the rule for adaptive optimizers, whose
+  normalised steps do not grow with the gradient's size.
+* ``none``: ``lr``.
+* ``auto``: ``sqrt`` for adaptive optimizers (Adam family, RMSprop, Adagrad, Adadelta, Yogi),
+  ``linear`` otherwise.
+
+Both rules saturate at large batches, so a scaled LR past the divergence point of the range
+test is never accepted silently: :class:`ScaledLR` carries a warning, or ``cap=True`` clamps it.
+
+References:
+    Goyal et al., "Accurate, Large Minibatch SGD", 2017, arXiv:1706.02677.
+    Hoffer et al., "Train longer, generalize better", 2017, arXiv:1705.08741.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+__all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_family"]
+
+logger = logging.getLogger(__name__)
+
+ScalingRule = Literal["auto", "linear", "sqrt", "none"]
+#: Every value ``scale_lr(rule=...)`` accepts.
+SCALING_RULES: tuple[str, ...] = ("auto", "linear", "sqrt", "none")
+
+_ADAPTIVE = (
+    "adam",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "radam",
+    "adamax",
+    "sparseadam",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "yogi",
+    "lamb",
+    "adafactor",
+)
+#: Goyal et al. warm up for 5 epochs when scaling the batch by 32; we scale that by doublings.
+MAX_WARMUP_EPOCHS = 5
+
+
+@dataclass(frozen=True)
+class ScaledLR:
+    """A learning rate moved from one batch size to another.
+
+    Attributes:
+        lr: The scaled learning rate (clamped to ``divergence_lr`` when ``capped``).
+        base_lr: The learning rate before scaling.
+        factor: ``lr / base_lr`` before any cap (``k`` for linear, ``sqrt(k)`` for sqrt).
+        rule: The rule applied: ``"linear"``, ``"sqrt"`` or ``"none"`` (never ``"auto"``).
+        reason: Why this rule was used, for reports.
+        from_batch_size: Batch size the LR was found at.
+        to_batch_size: Effective batch size it is used at.
+        warmup_epochs: Suggested linear warm-up length in epochs when scaling up by more than
+            2x (one epoch per doubling of the batch, at most 5, after Goyal et al.); else 0.
+        warning: Set when the scaled LR lands past ``divergence_lr``.
+        capped: Whether ``lr`` was clamped to ``divergence_lr``.
+    """
+
+    lr: float
+    base_lr: float
+    factor: float
+    rule: str
+    reason: str
+    from_batch_size: int
+    to_batch_size: int
+    warmup_epochs: int
+    warning: str | None = None
+    capped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as plain JSON-serialisable values."""
+        return {
+            "lr": self.lr,
+            "base_lr": self.base_lr,
+            "factor": self.factor,
+            "rule": self.rule,
+            "reason": self.reason,
+            "from_batch_size": self.from_batch_size,
+            "to_batch_size": self.to_batch_size,
+            "warmup_epochs": self.warmup_epochs,
+            "warning": self.warning,
+            "capped": self.capped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScaledLR:
+        """Build a :class:`ScaledLR` from :meth:`to_dict`'s output."""
+        return cls(**data)
+
+
+def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Literal["adaptive", "sgd"]:
+    """Classify an optimizer (instance, class or registry/class name) as adaptive or SGD-like.
+
+    Args:
+        optimizer: A torch optimizer, an optimizer class, or a name such as ``"adamw"``.
+
+    Returns:
+        ``"adaptive"`` for Adam-family, RMSprop, Adagrad, Adadelta and Yogi, else ``"sgd"``.
+    """
+    if optimizer is None:
+        return "sgd"
+    if isinstance(optimizer, str):
+        name = optimizer.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    elif isinstance(optimizer, type):
+        name = optimizer.__name__
+    else:
+        name = type(optimizer).__name__
+    return "adaptive" if name.lower() in _ADAPTIVE else "sgd"
+
+
+def scale_lr(
+    lr: float,
+    *,
+    from_batch_size: int,
+    to_batch_size: int,
+    rule: ScalingRule | str = "auto",
+    optimizer: torch.optim.Optimizer | type | str | None = None,
+    divergence_lr: float | None = None,
+    cap: bool = False,
+) -> ScaledLR:
+    """Scale a learning rate found at ``from_batch_size`` to ``to_batch_size``.
+
+    Args:
+        lr: The learning rate found (e.g. ``result.suggestion.lr``).
+        from_batch_size: Effective batch size of the range test.
+        to_batch_size: Effective batch size of training (per-device batch x devices x
+            gradient-accumulation steps).
+        rule: ``"auto"``, ``"linear"``, ``"sqrt"`` or ``"none"``.
+        optimizer: Used by ``"auto"`` to pick the rule (instance, class or name).
+        divergence_lr: The range test's divergence LR; a scaled LR past it raises a warning.
+        cap: Clamp the scaled LR to ``divergence_lr`` instead of only warning.
+
+    Returns:
+        A :class:`ScaledLR`.
+
+    Raises:
+        ValueError: A non-positive LR or batch size, or an unknown rule.
+
+    Example:
+        >>> scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear").lr
+        0.4
+    """
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"Expected lr > 0 and finite, but got lr={lr}")
+    for name, value in (("from_batch_size", from_batch_size), ("to_batch_size", to_batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
+    if rule not in SCALING_RULES:
+        raise ValueError(f"Unknown scaling rule {rule!r}; expected one of {', '.join(SCALING_RULES)}")
+    if divergence_lr is not None and not divergence_lr > 0:
+        raise ValueError(f"Expected divergence_lr > 0 or None, but got divergence_lr={divergence_lr}")
+    k = to_batch_size / from_batch_size
+    if rule == "auto":
+        family = optimizer_family(optimizer)
+        used = "sqrt" if family == "adaptive" else "linear"
+        what = "an adaptive optimizer" if family == "adaptive" else "an SGD-family optimizer"
+        if optimizer is None:
+            what = "no optimizer given, assumed SGD-family"
+        reason = f"auto: {used} for {what}"
+    else:
+        used = rule
+        reason = f"{rule} (requested)"
+    factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[used]
+    scaled = lr * factor
+    warmup = min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(k))) if factor > 2.0 else 0
+    warning = None
+    capped = False
+    if divergence_lr is not None and scaled > divergence_lr:
+        warning = (
+            f"The scaled LR {scaled:.2e} ({used} x{factor:.3g} from batch {from_batch_size} to "
+            f"{to_batch_size}) is past the divergence point {divergence_lr:.2e} of the range test; "
+            "training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
+            "range test at the training batch size."
+        )
+        if cap:
+            scaled = divergence_lr
+            capped = True
+            warning += f" Capped to {divergence_lr:.2e}."
+        warnings.warn(warning, stacklevel=2)
+    logger.debug("scale_lr: %.2e -> %.2e (%s)", lr, scaled, reason)
+    return ScaledLR(
+        lr=scaled,
+        base_lr=float(lr),
+        factor=factor,
+        rule=used,
+        reason=reason,
+        from_batch_size=from_batch_size,
+        to_batch_size=to_batch_size,
+        warmup_epochs=warmup,
+        warning=warning,
+        capped=capped,
+    )

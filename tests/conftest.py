@@ -1,0 +1,50 @@
+"""Shared fixtures; ``--slow`` adds the end-to-end tests marked ``slow``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_classification(n: int = 512, features: int = 10, classes: int = 3, seed: int = 0) -> TensorDataset:
+    """A linearly separable-ish classification problem, generated with a fixed seed."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=gen)
+    w = torch.randn(features, classes, generator=gen)
+    y = (x @ w).argmax(dim=1)
+    return TensorDataset(x, y)
+
+
+def make_mlp(features: int = 10, classes: int = 3, hidden: int = 32, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+
+@pytest.fixture
+def dataset() -> TensorDataset:
+    return make_classification()
+
+
+@pytest.fixture
+def loader(dataset: TensorDataset) -> DataLoader:
+    return DataLoader(dataset, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture
+def mlp() -> nn.Module:
+    return make_mlp()
