@@ -1,0 +1,681 @@
+"""The report: one figure that answers "which learning rate, and why".
+
+:func:`plot_range_test` draws a :class:`~lrfinder.RangeTestResult` (or several, overlaid) into a
+matplotlib :class:`~matplotlib.figure.Figure`; :func:`save_report` writes it to a PNG, SVG or PDF
+file chosen by the extension. The figure has
+
+* a header with what a reader needs to trust the curve: model and parameter count, optimizer,
+  batch size (and the target batch size, scaling rule and factor), steps run, stop reason,
+  confidence, and every warning;
+* the loss against the LR on a log axis: raw points faint, the smoothed curve bold, markers for
+  the steepest descent, the minimum, the divergence point and the first non-finite loss (the
+  region past divergence shaded), the one-cycle/cyclic band shaded, and the suggested LR as a
+  vertical line with its value written next to it;
+* the slope ``d loss / d log10(lr)`` of the smoothed curve (:func:`lrfinder.loss_slope`);
+* when a schedule is given, the planned LR at each training step.
+
+matplotlib is imported inside the functions, with the Agg backend and the object API only (no
+``pyplot`` state), so ``import lrfinder`` never imports it and reports can be written from
+threads and headless machines. The output size is fixed by ``figsize`` and ``dpi`` (no "tight"
+bounding box), so the same call always gives an image of the same pixel size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .analysis import loss_slope, smooth_losses
+from .range_test import RangeTestResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_range_test", "save_report", "REPORT_FORMATS", "COLORS"]
+
+logger = logging.getLogger(__name__)
+
+#: File extensions :func:`save_report` writes, and the matplotlib format used for each.
+REPORT_FORMATS: dict[str, str] = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+#: Colours of the report's elements (Okabe-Ito palette: safe for colour-blind readers).
+COLORS: dict[str, str] = {
+    "curve": "#0072b2",
+    "suggestion": "#009e73",
+    "band": "#56b4e9",
+    "steepest": "#e69f00",
+    "minimum": "#000000",
+    "divergence": "#d55e00",
+    "non_finite": "#cc0000",
+    "scaled": "#cc79a7",
+    "warning": "#b35900",
+}
+#: Curve colours of an overlay, in order.
+OVERLAY_COLORS: tuple[str, ...] = (
+    "#0072b2",
+    "#d55e00",
+    "#009e73",
+    "#cc79a7",
+    "#e69f00",
+    "#56b4e9",
+    "#000000",
+    "#f0e442",
+)
+
+_DEFAULT_FIGSIZE = (12.0, 9.0)
+_DEFAULT_DPI = 100
+
+
+def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) -> list[RangeTestResult]:
+    if isinstance(result_or_results, RangeTestResult):
+        return [result_or_results]
+    results = list(result_or_results)
+    if not results:
+        raise ValueError("Expected at least one RangeTestResult, but got an empty sequence")
+    for i, item in enumerate(results):
+        if not isinstance(item, RangeTestResult):
+            raise TypeError(f"Expected RangeTestResult objects, but item {i} is a {type(item).__name__}")
+    return results
+
+
+def _smoothed(result: RangeTestResult) -> np.ndarray:
+    """Return the smoothed curve: the suggestion's, else smoothed here (NaN when too short)."""
+    if result.suggestion is not None:
+        return np.asarray(result.suggestion.smoothed_losses, dtype=float)
+    lrs = np.asarray(result.lrs, dtype=float)
+    losses = np.asarray(result.losses, dtype=float)
+    try:
+        return smooth_losses(lrs, losses)
+    except ValueError:
+        return np.full(losses.shape, np.nan)
+
+
+def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
+    """Return the smoothed curve, cut where the raw loss exploded past the analysis's clip level.
+
+    :func:`lrfinder.smooth_losses` clips values far above the starting loss before smoothing, so
+    past that point the smoothed curve is a flat artefact of the clip, not the loss: not drawn.
+    """
+    smoothed = _smoothed(result).copy()
+    raw = np.asarray(result.losses, dtype=float)
+    finite = np.isfinite(raw)
+    n = int(np.argmin(finite)) if not finite.all() else raw.size
+    if n < 3:
+        return smoothed
+    head = float(np.median(raw[: max(3, n // 20)]))
+    cap = head + max(head - float(np.min(raw[:n])), abs(head) * 0.1, 1e-12)
+    over = np.flatnonzero(raw[:n] > cap)
+    if over.size:
+        smoothed[over[0] + 1 :] = np.nan
+    return smoothed
+
+
+def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
+    """Loss-axis limits that show the whole fall without letting an explosion flatten it."""
+    lows: list[float] = []
+    highs: list[float] = []
+    for result in results:
+        raw = np.asarray(result.losses, dtype=float)
+        finite = raw[np.isfinite(raw)]
+        if finite.size == 0:
+            continue
+        head = float(np.median(finite[: max(3, finite.size // 20)]))
+        low = float(np.min(finite))
+        smoothed = _smoothed(result)
+        smooth_max = float(np.nanmax(smoothed)) if np.isfinite(smoothed).any() else head
+        fall = max(head - low, 1e-12 * max(1.0, abs(head)))
+        # Anything more than one full fall above the start is the explosion: clipped at the top.
+        lows.append(low)
+        highs.append(min(float(np.max(finite)), max(head, smooth_max) + fall))
+    if not lows:
+        return None
+    low, high = min(lows), max(highs)
+    span = high - low if high > low else max(abs(high), 1.0) * 0.1
+    return low - 0.06 * span, high + 0.06 * span
+
+
+def _lr_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
+    lrs = [lr for r in results for lr in r.lrs if lr > 0 and math.isfinite(lr)]
+    if not lrs:
+        return None
+    low, high = min(lrs), max(lrs)
+    if high <= low:
+        return low / 2.0, low * 2.0
+    return low, high
+
+
+def _fmt_int(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None) -> tuple[str, list[str], list[str]]:
+    """Title, facts and warnings for the header."""
+    first = results[0]
+    name = first.model_name or "model"
+    title = f"LR range test: {name} ({_fmt_int(first.num_parameters)} trainable parameters)"
+    facts: list[str] = []
+    warnings: list[str] = []
+    if len(results) == 1:
+        r = first
+        batch = f"batch size {_fmt_int(r.batch_size)}"
+        if r.scaled is not None:
+            s = r.scaled
+            batch += f" -> target {s.to_batch_size:,} ({s.rule} rule, x{s.factor:.3g})"
+        facts.append(
+            f"optimizer {r.optimizer_name or '?'}  |  {batch}  |  steps run {r.num_steps}/{r.settings.num_steps} "
+            f"({r.settings.mode}, {r.settings.min_lr:.1e} .. {r.settings.max_lr:.1e})  |  stopped: {r.stop_reason}"
+        )
+        s = r.suggestion
+        if s is not None:
+            line = (
+                f"suggested lr {s.lr:.2e} (rule {s.rule})  |  one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  "
+                f"confidence {s.confidence:.2f}"
+            )
+            if r.scaled is not None:
+                line += f"  |  train with {r.scaled.lr:.2e} at batch {r.scaled.to_batch_size:,}"
+            facts.append(line)
+            warnings.extend(s.notes)
+            if s.confidence < 0.5:
+                warnings.insert(
+                    0, f"low confidence ({s.confidence:.2f}): read the curve before trusting the suggestion"
+                )
+        else:
+            facts.append("no suggestion: the curve is inconclusive")
+            warnings.append(r.error or "the curve could not be analysed")
+        if r.scaled is not None:
+            if r.scaled.warmup_epochs:
+                facts[-1] += f"  |  warm up {r.scaled.warmup_epochs} epoch(s)"
+            if r.scaled.warning:
+                warnings.append(r.scaled.warning)
+    else:
+        optimizers = sorted({r.optimizer_name or "?" for r in results})
+        batches = sorted({_fmt_int(r.batch_size) for r in results})
+        facts.append(
+            f"{len(results)} curves  |  optimizer {', '.join(optimizers)}  |  batch size {', '.join(batches)}  |  "
+            f"sweep {first.settings.min_lr:.1e} .. {first.settings.max_lr:.1e} ({first.settings.mode})"
+        )
+        for i, r in enumerate(results):
+            label = r.label or f"curve {i + 1}"
+            if r.suggestion is None:
+                warnings.append(f"{label}: inconclusive ({r.error or 'no suggestion'})")
+    if schedule_name:
+        facts.append(f"schedule: {schedule_name}")
+    return title, facts, warnings
+
+
+def _wrap(lines: Sequence[str], width: int) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        out.extend(textwrap.wrap(line, width=width, subsequent_indent="    ") or [""])
+    return out
+
+
+def _header_text(
+    results: Sequence[RangeTestResult], schedule_name: str | None, width_chars: int, title: str | None
+) -> list[tuple[str, str | None]]:
+    """Return the header as ``(line, colour)`` pairs: title first, then facts, then warnings."""
+    default_title, facts, warnings = _header_lines(results, schedule_name)
+    body = [(line, None) for line in _wrap(facts, width_chars)]
+    warn = [(line, COLORS["warning"]) for line in _wrap([f"warning: {w}" for w in warnings], width_chars)]
+    # Keep the header readable: at most 7 lines under the title, the rest summarised.
+    room = 7
+    if len(body) + len(warn) > room:
+        keep = max(0, room - len(body) - 1)
+        hidden = len(warn) - keep
+        warn = warn[:keep] + [(f"(+{hidden} more warning line(s): see the JSON result)", COLORS["warning"])]
+    return [(title if title is not None else default_title, "title"), *body, *warn]
+
+
+_TITLE_PT = 20.0
+_LINE_PT = 15.5
+
+
+def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
+    ax.set_axis_off()
+    # Lines are placed at fixed offsets in points from the top, so spacing never depends on the
+    # strip's height.
+    for i, (line, color) in enumerate(lines):
+        if color == "title":
+            ax.annotate(
+                line,
+                xy=(0.0, 1.0),
+                xycoords="axes fraction",
+                xytext=(0, 0),
+                textcoords="offset points",
+                ha="left",
+                va="top",
+                fontsize=14,
+                fontweight="bold",
+            )
+            continue
+        offset = _TITLE_PT + 4.0 + (i - 1) * _LINE_PT
+        ax.annotate(
+            line,
+            xy=(0.0, 1.0),
+            xycoords="axes fraction",
+            xytext=(0, -offset),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=10.5,
+            color=color or "black",
+        )
+
+
+def _value_at(lrs: np.ndarray, values: np.ndarray, lr: float) -> float:
+    """Return the value of a curve at one of its own LRs (nearest in log space)."""
+    finite = np.isfinite(values)
+    if not finite.any():
+        return math.nan
+    idx = np.flatnonzero(finite)
+    j = idx[int(np.argmin(np.abs(np.log10(lrs[idx]) - math.log10(lr))))]
+    return float(values[j])
+
+
+def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
+    from matplotlib.transforms import blended_transform_factory
+
+    lrs = np.asarray(result.lrs, dtype=float)
+    raw = np.asarray(result.losses, dtype=float)
+    smoothed = _smoothed(result)
+    drawn = _drawable_smoothed(result)
+    top = blended_transform_factory(ax.transData, ax.transAxes)
+    s = result.suggestion
+    finite = np.isfinite(raw)
+    ax.plot(lrs[finite], raw[finite], color=COLORS["curve"], alpha=0.35, lw=0.8, marker=".", ms=3.5, label="loss (raw)")
+    if np.isfinite(drawn).any():
+        ax.plot(lrs, drawn, color=COLORS["curve"], lw=2.6, label="loss (smoothed)")
+    non_finite_lr = s.non_finite_lr if s is not None else (float(lrs[~finite][0]) if (~finite).any() else None)
+    end = float(lrs[-1]) if lrs.size else None
+    if s is not None:
+        ax.axvspan(
+            s.min_lr,
+            s.max_lr,
+            color=COLORS["band"],
+            alpha=0.18,
+            lw=0,
+            label=f"one-cycle band {s.min_lr:.1e} .. {s.max_lr:.1e}",
+        )
+        if s.divergence_lr is not None and end is not None:
+            ax.axvspan(
+                s.divergence_lr,
+                max(end, s.divergence_lr),
+                color=COLORS["divergence"],
+                alpha=0.09,
+                lw=0,
+                label="diverged region",
+            )
+        y_st = _value_at(lrs, smoothed, s.steepest_lr)
+        ax.plot(
+            [s.steepest_lr],
+            [y_st],
+            ls="none",
+            marker="v",
+            ms=10,
+            mfc=COLORS["steepest"],
+            mec="black",
+            zorder=5,
+            label=f"steepest descent {s.steepest_lr:.2e}",
+        )
+        y_min = _value_at(lrs, smoothed, s.min_loss_lr)
+        ax.plot(
+            [s.min_loss_lr],
+            [y_min],
+            ls="none",
+            marker="*",
+            ms=15,
+            mfc="white",
+            mec=COLORS["minimum"],
+            mew=1.5,
+            zorder=5,
+            label=f"minimum {s.min_loss_lr:.2e}",
+        )
+        if s.divergence_lr is not None and s.divergence_lr != s.non_finite_lr:
+            y_div = _value_at(lrs, smoothed, s.divergence_lr)
+            ax.plot(
+                [s.divergence_lr],
+                [y_div],
+                ls="none",
+                marker="X",
+                ms=11,
+                mfc=COLORS["divergence"],
+                mec="black",
+                zorder=5,
+                label=f"divergence {s.divergence_lr:.2e}",
+            )
+        ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
+        ax.text(
+            s.lr,
+            0.985,
+            f" suggested lr = {s.lr:.2e} ",
+            transform=top,
+            ha="left",
+            va="top",
+            fontsize=12,
+            fontweight="bold",
+            color=COLORS["suggestion"],
+            zorder=6,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": COLORS["suggestion"], "alpha": 0.9},
+        )
+        if result.scaled is not None and result.scaled.lr != s.lr:
+            ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
+            ax.text(
+                result.scaled.lr,
+                0.86,
+                f" scaled lr = {result.scaled.lr:.2e}\n (batch {result.scaled.to_batch_size:,}) ",
+                transform=top,
+                ha="left",
+                va="top",
+                fontsize=10,
+                color=COLORS["scaled"],
+                zorder=6,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": COLORS["scaled"], "alpha": 0.85},
+            )
+    else:
+        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(result.error or "", 70))
+        ax.text(
+            0.5,
+            0.5,
+            message,
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=12,
+            color=COLORS["warning"],
+            zorder=6,
+            bbox={"boxstyle": "round,pad=0.5", "fc": "white", "ec": COLORS["warning"], "alpha": 0.92},
+        )
+    if non_finite_lr is not None and end is not None:
+        ax.axvspan(non_finite_lr, max(end, non_finite_lr), color=COLORS["non_finite"], alpha=0.12, lw=0, hatch="//")
+        ax.plot(
+            [non_finite_lr],
+            [0.03],
+            transform=top,
+            ls="none",
+            marker="X",
+            ms=12,
+            mfc=COLORS["non_finite"],
+            mec="black",
+            zorder=6,
+            clip_on=False,
+            label=f"first non-finite loss {non_finite_lr:.2e}",
+        )
+    ax.legend(loc="best", fontsize=9.5, framealpha=0.92)
+
+    slope = (
+        loss_slope(lrs, smoothed) if lrs.size >= 2 and np.isfinite(smoothed).sum() >= 2 else np.full(lrs.shape, np.nan)
+    )
+    slope_ax.plot(lrs, slope, color=COLORS["curve"], lw=1.8)
+    if s is not None:
+        slope_ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, zorder=4)
+        slope_ax.axvspan(s.min_lr, s.max_lr, color=COLORS["band"], alpha=0.18, lw=0)
+        slope_ax.plot(
+            [s.steepest_lr],
+            [_value_at(lrs, slope, s.steepest_lr)],
+            ls="none",
+            marker="v",
+            ms=9,
+            mfc=COLORS["steepest"],
+            mec="black",
+            zorder=5,
+        )
+
+
+def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
+    for i, result in enumerate(results):
+        color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+        lrs = np.asarray(result.lrs, dtype=float)
+        raw = np.asarray(result.losses, dtype=float)
+        smoothed = _smoothed(result)
+        label = result.label or f"curve {i + 1}"
+        s = result.suggestion
+        if s is not None:
+            label += f": lr {s.lr:.1e}, min {np.nanmin(smoothed):.3g} at {s.min_loss_lr:.1e}"
+        else:
+            label += ": inconclusive"
+        if highlight == i:
+            label += "  (recommended)"
+        finite = np.isfinite(raw)
+        ax.plot(lrs[finite], raw[finite], color=color, alpha=0.25, lw=0.7)
+        width = 3.2 if highlight == i else 2.2
+        ax.plot(lrs, _drawable_smoothed(result), color=color, lw=width, label=label)
+        slope = loss_slope(lrs, smoothed) if np.isfinite(smoothed).sum() >= 2 else np.full(lrs.shape, np.nan)
+        slope_ax.plot(lrs, slope, color=color, lw=1.6)
+        if s is not None:
+            ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
+            ax.plot(
+                [s.min_loss_lr],
+                [_value_at(lrs, smoothed, s.min_loss_lr)],
+                ls="none",
+                marker="*",
+                ms=13,
+                mfc="white",
+                mec=color,
+                mew=1.5,
+                zorder=5,
+            )
+            if s.divergence_lr is not None:
+                ax.plot(
+                    [s.divergence_lr],
+                    [_value_at(lrs, smoothed, s.divergence_lr)],
+                    ls="none",
+                    marker="X",
+                    ms=9,
+                    mfc=color,
+                    mec="black",
+                    zorder=5,
+                )
+        if not finite.all():
+            first_bad = float(lrs[~finite][0])
+            ax.plot(
+                [first_bad],
+                [0.03],
+                transform=ax.get_xaxis_transform(),
+                ls="none",
+                marker="X",
+                ms=10,
+                mfc=color,
+                mec="black",
+                zorder=6,
+                clip_on=False,
+            )
+    ax.legend(
+        loc="best",
+        fontsize=9.5,
+        framealpha=0.92,
+        title="smoothed curves (dashed: suggested lr; *: minimum; X: divergence)",
+        title_fontsize=9,
+    )
+
+
+def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Sequence[RangeTestResult]) -> None:
+    steps = np.arange(1, schedule.size + 1)
+    ax.plot(steps, schedule, color=COLORS["suggestion"], lw=2.0)
+    ax.set_xlim(1, max(2, schedule.size))
+    ax.set_xlabel("training step")
+    ax.set_ylabel("planned lr")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.1e}"))
+    r = results[0]
+    if len(results) == 1 and r.lr is not None:
+        ax.axhline(r.lr, color=COLORS["scaled"] if r.scaled is not None else COLORS["suggestion"], lw=1.2, ls="--")
+        which = "scaled lr" if r.scaled is not None else "suggested lr"
+        ax.text(
+            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=9.5
+        )
+    peak = float(np.nanmax(schedule)) if schedule.size else math.nan
+    ax.set_title(
+        f"planned LR schedule{f': {name}' if name else ''} ({schedule.size} steps, peak {peak:.2e})",
+        loc="left",
+        fontsize=11,
+    )
+    ax.grid(True, alpha=0.3)
+
+
+def plot_range_test(
+    result_or_results: RangeTestResult | Sequence[RangeTestResult],
+    *,
+    schedule: Sequence[float] | np.ndarray | None = None,
+    schedule_name: str | None = None,
+    title: str | None = None,
+    highlight: int | None = None,
+    figsize: tuple[float, float] = _DEFAULT_FIGSIZE,
+    dpi: int = _DEFAULT_DPI,
+) -> Figure:
+    """Draw a range-test report into a new matplotlib figure.
+
+    Args:
+        result_or_results: One result, or several to overlay (a weight-decay sweep, say); each
+            curve is labelled by its ``label``.
+        schedule: The planned LR at each training step (e.g. from
+            ``lrfinder.schedulers.preview_schedule``); adds the schedule panel.
+        schedule_name: Name of that schedule, for its title.
+        title: Replaces the header's first line.
+        highlight: In an overlay, the index of the curve to draw bold and mark "recommended".
+        figsize: Figure size in inches; with ``dpi`` it fixes the pixel size of the output.
+        dpi: Dots per inch of the figure (and of a PNG written from it).
+
+    Returns:
+        A :class:`matplotlib.figure.Figure` (Agg canvas, not attached to ``pyplot``). Its axes
+        carry the labels ``"header"``, ``"loss"``, ``"slope"`` and (with a schedule)
+        ``"schedule"`` (``Axes.get_label()``).
+
+    Raises:
+        ValueError: No result, or a figure size that is not positive.
+        TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects.
+
+    Example:
+        >>> fig = plot_range_test(result)  # doctest: +SKIP
+        >>> fig.savefig("report.png")  # doctest: +SKIP
+
+    """
+    results = _as_results(result_or_results)
+    if len(figsize) != 2 or not all(v > 0 for v in figsize) or dpi <= 0:
+        raise ValueError(f"Expected a positive figsize and dpi, but got figsize={figsize}, dpi={dpi}")
+    if highlight is not None and not 0 <= highlight < len(results):
+        raise ValueError(f"Expected 0 <= highlight < {len(results)}, but got highlight={highlight}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    sched = None if schedule is None else np.asarray(schedule, dtype=float).ravel()
+    if sched is not None and sched.size == 0:
+        sched = None
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    # About 6.4 points per character of DejaVu Sans at 10.5 pt.
+    lines = _header_text(results, schedule_name, int(figsize[0] * 72 / 6.4), title)
+    header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
+    panels = [4.6, 1.7] + ([1.7] if sched is not None else [])
+    # Panel heights share what the header leaves of the figure (the layout engine adds labels).
+    rest = max(figsize[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
+    heights = [header_in] + [rest * p / sum(panels) for p in panels]
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
+    header = fig.add_subplot(grid[0], label="header")
+    ax = fig.add_subplot(grid[1], label="loss")
+    slope_ax = fig.add_subplot(grid[2], sharex=ax, label="slope")
+    _draw_header(header, lines)
+
+    ax.set_xscale("log")
+    if len(results) == 1:
+        _draw_single(ax, slope_ax, results[0])
+    else:
+        _draw_overlay(ax, slope_ax, results, highlight)
+    xlim = _lr_limits(results)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ylim = _y_limits(results)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel("training loss")
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
+    ax.tick_params(labelbottom=False)
+
+    slope_ax.axhline(0.0, color="black", lw=0.8, alpha=0.6)
+    slope_ax.set_ylabel("d loss / d log10(lr)")
+    slope_ax.set_xlabel("learning rate (log scale)")
+    slope_ax.grid(True, which="major", alpha=0.35)
+    _limit_slope_axis(slope_ax)
+
+    if sched is not None:
+        sched_ax = fig.add_subplot(grid[3], label="schedule")
+        _draw_schedule(sched_ax, sched, schedule_name, results)
+    return fig
+
+
+def _limit_slope_axis(ax: Axes) -> None:
+    """Keep the slope panel about the falling region: the blow-up's huge slopes are clipped."""
+    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] or [np.zeros(1)])
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        return
+    low = float(np.min(values))
+    high = float(np.percentile(values, 90))
+    high = max(high, 0.25 * abs(low), 1e-12)
+    low = min(low, -1e-12)
+    pad = 0.08 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+
+
+def save_report(
+    result_or_results: RangeTestResult | Sequence[RangeTestResult],
+    path: str | os.PathLike[str],
+    **kwargs: Any,
+) -> Path:
+    """Write the report of one result (or an overlay of several) to ``path``.
+
+    The format follows the extension: ``.png``, ``.svg`` or ``.pdf``. The file is written to a
+    temporary file in the same directory and renamed, so it is never half-written.
+
+    Args:
+        result_or_results: What to draw (see :func:`plot_range_test`).
+        path: Output file; its parent directories are created.
+        **kwargs: Passed to :func:`plot_range_test` (``schedule``, ``schedule_name``, ``title``,
+            ``highlight``, ``figsize``, ``dpi``).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: An unsupported extension (the message lists the supported ones).
+
+    Example:
+        >>> save_report(result, "lr-report.png")  # doctest: +SKIP
+        PosixPath('lr-report.png')
+
+    """
+    target = Path(path)
+    fmt = REPORT_FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"Unsupported report format {target.suffix or '(no extension)'!r} for {str(target)!r}; "
+            f"expected one of {', '.join(REPORT_FORMATS)}"
+        )
+    fig = plot_range_test(result_or_results, **kwargs)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            # Fixed metadata keeps SVG/PDF output byte-stable between runs.
+            metadata = (
+                {"Software": "lrfinder"}
+                if fmt == "png"
+                else ({"Date": None} if fmt == "svg" else {"CreationDate": None})
+            )
+            fig.savefig(handle, format=fmt, dpi=fig.dpi, metadata=metadata)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    logger.info("Wrote report %s", target)
+    return target
