@@ -17,14 +17,16 @@ The pipeline of :func:`analyze`:
 References:
     Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
     Smith & Topin, "Super-Convergence", 2017, arXiv:1708.07120.
+
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from scipy.signal import savgol_coeffs, savgol_filter
@@ -71,7 +73,7 @@ class Suggestion:
             curve, searched only between the start and the minimum.
         min_loss_lr: LR of the minimum of the smoothed curve (before any blow-up).
         divergence_lr: First LR after the minimum where the smoothed loss has risen by
-            ``DIVERGENCE_RISE`` of its total fall (or by three noise levels); else the first
+            ``DIVERGENCE_RISE`` of its total fall (or by the noise band, see :func:`analyze`); else the first
             non-finite LR; ``None`` when the loss never turned up.
         non_finite_lr: LR of the first NaN/inf loss, ``None`` if every loss was finite.
         min_lr: Lower bound for cyclic / one-cycle schedules: the start of the falling region,
@@ -86,6 +88,7 @@ class Suggestion:
         smoothed_losses: The smoothed curve, aligned with the input LRs (NaN where not smoothed:
             from the first non-finite loss on).
         window: The Savitzky-Golay window length used, in points.
+
     """
 
     lr: float
@@ -141,20 +144,19 @@ def _opt_float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
 
 
-def _check_curve(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_curve(
+    lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     lr_arr = np.asarray(lrs, dtype=float)
     loss_arr = np.asarray(losses, dtype=float)
     if lr_arr.ndim != 1 or loss_arr.ndim != 1:
-        raise ValueError(
-            f"Expected 1-D lrs and losses, but got shapes {lr_arr.shape} and {loss_arr.shape}"
-        )
+        raise ValueError(f"Expected 1-D lrs and losses, but got shapes {lr_arr.shape} and {loss_arr.shape}")
     if lr_arr.shape != loss_arr.shape:
         raise ValueError(
-            "Expected lrs and losses of the same length, "
-            f"but got len(lrs)={lr_arr.size}, len(losses)={loss_arr.size}"
+            f"Expected lrs and losses of the same length, but got len(lrs)={lr_arr.size}, len(losses)={loss_arr.size}"
         )
     if lr_arr.size and (not np.all(np.isfinite(lr_arr)) or np.any(lr_arr <= 0)):
-        raise ValueError("Expected every lr to be finite and > 0, but got " f"min(lrs)={lr_arr.min():.2e}")
+        raise ValueError(f"Expected every lr to be finite and > 0, but got min(lrs)={lr_arr.min():.2e}")
     if lr_arr.size > 1 and np.any(np.diff(lr_arr) <= 0):
         raise ValueError("Expected lrs strictly increasing, as recorded by a range test")
     return lr_arr, loss_arr
@@ -198,6 +200,7 @@ def smooth_losses(
     Example:
         >>> lrs = np.logspace(-5, 0, 50); smooth_losses(lrs, np.ones(50))[:2]
         array([1., 1.])
+
     """
     lr_arr, loss_arr = _check_curve(lrs, losses)
     out = np.full(loss_arr.shape, np.nan)
@@ -232,6 +235,7 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
 
     Returns:
         One slope per point (``numpy.gradient`` with second-order accurate edges).
+
     """
     lr_arr, y = _check_curve(lrs, smoothed)
     out = np.full(y.shape, np.nan)
@@ -286,6 +290,7 @@ def analyze(
         ValueError: Malformed arrays or an unknown rule.
         InconclusiveCurveError: Too few finite points, a loss that never falls (flat or noise),
             or a loss still falling at the largest LR.
+
     """
     if rule not in RULES:
         raise ValueError(f"Unknown rule {rule!r}; expected one of {', '.join(RULES)}")
@@ -307,27 +312,30 @@ def analyze(
     residual = y - s
     sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     se = max(sigma * _noise_gain(w, 2), 1e-12 * max(1.0, float(np.max(np.abs(s)))))
+    # Expected max-minus-min of the smoothed noise alone over n / w independent stretches: a
+    # fall or a rise smaller than this could be noise.
+    noise_band = 2.0 * math.sqrt(2.0 * math.log(max(n / w, 2.0))) * se
 
     # Cut at the first blow-up: a recovery after it must never be searched.
     end = n
     running_min = np.minimum.accumulate(s)
     peak_before = np.maximum.accumulate(s)
     fall = peak_before - running_min
-    blowup = np.flatnonzero((s - running_min) > np.maximum(BLOWUP_RISE * fall, 6.0 * se))
+    blowup = np.flatnonzero((s - running_min) > np.maximum(BLOWUP_RISE * fall, 1.5 * noise_band + 2.0 * se))
     if blowup.size:
         end = int(blowup[0])
     i_min = int(np.argmin(s[:end]))
     start_level = float(np.max(s[: i_min + 1]))
     drop = start_level - float(s[i_min])
     scale = max(abs(start_level), abs(float(s[i_min])), 1e-12)
-    if drop < 4.0 * se or drop < 1e-3 * scale:
+    if drop < 8.0 * se + noise_band or drop < 1e-2 * scale:
         raise InconclusiveCurveError(
             f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
             f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
             "(the model may already be trained at these LRs), or increase num_steps."
         )
     tail = max(1, w // 4)
-    diverged = np.flatnonzero(s[i_min:] - s[i_min] > max(DIVERGENCE_RISE * drop, 3.0 * se))
+    diverged = np.flatnonzero(s[i_min:] - s[i_min] > max(DIVERGENCE_RISE * drop, noise_band))
     divergence_idx = i_min + int(diverged[0]) if diverged.size else None
     if divergence_idx is None and non_finite_lr is None and i_min >= n - 1 - tail:
         raise InconclusiveCurveError(

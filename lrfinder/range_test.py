@@ -13,6 +13,7 @@ same loop with its own step function:
 
 References:
     Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
+
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def validate_settings(
     Raises:
         ValueError: A setting outside its range, named with the rule and the value.
         TypeError: A setting of the wrong type.
+
     """
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -142,6 +144,7 @@ class RangeTestResult:
         error: Why the curve was inconclusive (the :class:`InconclusiveCurveError` message).
         scaled: The suggestion moved to the training batch size, when scaling was applied.
         label: A short label for overlays (e.g. ``"wd=1e-4"``).
+
     """
 
     lrs: tuple[float, ...]
@@ -174,6 +177,7 @@ class RangeTestResult:
 
         Raises:
             InconclusiveCurveError: The curve does not support a suggestion.
+
         """
         return replace(self, suggestion=analyze(self.lrs, self.losses, **kwargs), error=None)
 
@@ -190,6 +194,7 @@ class RangeTestResult:
 
         Raises:
             LRFinderError: There is no suggestion, or the test batch size is unknown.
+
         """
         if self.suggestion is None:
             raise LRFinderError(f"Cannot scale: the curve was inconclusive ({self.error}). Run the test again.")
@@ -250,6 +255,7 @@ class RangeTestResult:
 
         Raises:
             ValueError: An unknown schema version or missing keys.
+
         """
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
@@ -284,6 +290,7 @@ class RangeTestResult:
 
         Returns:
             The JSON text.
+
         """
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
@@ -296,6 +303,7 @@ class RangeTestResult:
 
         Raises:
             ValueError: Not a valid result file.
+
         """
         if isinstance(source, str) and source.lstrip().startswith("{"):
             text = source
@@ -347,6 +355,7 @@ def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | 
     Example:
         >>> lr_schedule(1e-3, 1.0, 4).tolist()
         [0.001, 0.01, 0.1, 1.0]
+
     """
     validate_settings(min_lr=min_lr, max_lr=max_lr, num_steps=max(num_steps, 10), mode=mode, stop_factor=None)
     t = np.arange(num_steps) / (num_steps - 1)
@@ -374,6 +383,7 @@ class DivergenceMonitor:
     Args:
         stop_factor: The factor (> 1), or ``None`` to never stop.
         beta: EMA coefficient in (0, 1).
+
     """
 
     def __init__(self, stop_factor: float | None = 4.0, beta: float = 0.9) -> None:
@@ -476,22 +486,32 @@ class StateSnapshot:
         self.model = model
         self.optimizers = list(optimizers)
         with torch.no_grad():
-            self._params = [(p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
+            self._params = [
+                (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()
+            ]
             self._buffers = [(b, b.detach().clone()) for b in model.buffers()]
         self._modes = [(m, m.training) for m in model.modules()]
         self._opt_state = [
-            ({p: _clone(s) for p, s in opt.state.items()}, [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups])
+            (
+                {p: _clone(s) for p, s in opt.state.items()},
+                [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
+            )
             for opt in self.optimizers
         ]
         self._torch_rng = torch.get_rng_state()
-        self._cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        self._cuda_rng = (
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        )
         self._np_rng = np.random.get_state()
         self._py_rng = random.getstate()
         self._generators = [(g, g.get_state()) for d in data for g in _data_generators(d)]
 
     def nbytes(self) -> int:
         """Bytes held by the snapshot's tensor copies."""
-        total = sum(c.numel() * c.element_size() + (0 if g is None else g.numel() * g.element_size()) for _, c, g in self._params)
+        total = sum(
+            c.numel() * c.element_size() + (0 if g is None else g.numel() * g.element_size())
+            for _, c, g in self._params
+        )
         total += sum(c.numel() * c.element_size() for _, c in self._buffers)
         for state, _ in self._opt_state:
             for entry in state.values():
@@ -550,6 +570,7 @@ def run_sweep(
 
     Returns:
         ``(lrs_run, losses, stop_reason)``.
+
     """
     monitor = DivergenceMonitor(stop_factor)
     done_lrs: list[float] = []
@@ -640,14 +661,19 @@ def _batch_loss(
 
 def _check_loss(loss: object) -> torch.Tensor:
     if not isinstance(loss, torch.Tensor):
-        raise ModelError(f"The loss must be a torch.Tensor, but got {type(loss).__name__}. Return a tensor from loss_fn/step_fn.")
+        raise ModelError(
+            f"The loss must be a torch.Tensor, but got {type(loss).__name__}. Return a tensor from loss_fn/step_fn."
+        )
     if loss.numel() != 1:
         raise ModelError(
             f"The loss must be a scalar, but got a tensor of shape {tuple(loss.shape)}. Reduce it "
             "(e.g. loss.mean(), or reduction='mean' in the loss function)."
         )
     if not loss.requires_grad:
-        raise ModelError("The loss does not require grad: it is not connected to the model's trainable parameters. Check loss_fn/step_fn.")
+        raise ModelError(
+            "The loss does not require grad: it is not connected to the model's trainable parameters. "
+            "Check loss_fn/step_fn."
+        )
     return loss.reshape(())
 
 
@@ -668,7 +694,9 @@ class _Batches:
             try:
                 return next(self._it)
             except StopIteration:
-                raise DataError("The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable.") from None
+                raise DataError(
+                    "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
+                ) from None
 
 
 def _infer_batch_size(data: object, batch: Any) -> int | None:
@@ -740,6 +768,7 @@ def range_test(
     Example:
         >>> result = range_test(model, loader, loss_fn=F.cross_entropy)  # doctest: +SKIP
         >>> result.suggestion.lr  # doctest: +SKIP
+
     """
     settings = validate_settings(
         min_lr=min_lr,
@@ -767,7 +796,9 @@ def range_test(
         )
     model_device = trainable[0].device
     target = torch.device(device) if device is not None else model_device
-    if target.type != model_device.type or (target.index is not None and model_device.index is not None and target != model_device):
+    if target.type != model_device.type or (
+        target.index is not None and model_device.index is not None and target != model_device
+    ):
         raise ValueError(
             f"Expected the model on device={target}, but its parameters are on {model_device}. "
             "Move the model there (model.to(device)) before creating the optimizer."

@@ -17,6 +17,7 @@ test is never accepted silently: :class:`ScaledLR` carries a warning, or ``cap=T
 References:
     Goyal et al., "Accurate, Large Minibatch SGD", 2017, arXiv:1706.02677.
     Hoffer et al., "Train longer, generalize better", 2017, arXiv:1705.08741.
+
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class ScaledLR:
             2x (one epoch per doubling of the batch, at most 5, after Goyal et al.); else 0.
         warning: Set when the scaled LR lands past ``divergence_lr``.
         capped: Whether ``lr`` was clamped to ``divergence_lr``.
+
     """
 
     lr: float
@@ -114,6 +116,7 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
 
     Returns:
         ``"adaptive"`` for Adam-family, RMSprop, Adagrad, Adadelta and Yogi, else ``"sgd"``.
+
     """
     if optimizer is None:
         return "sgd"
@@ -157,6 +160,7 @@ def scale_lr(
     Example:
         >>> scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear").lr
         0.4
+
     """
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"Expected lr > 0 and finite, but got lr={lr}")

@@ -1,0 +1,454 @@
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import make_classification, make_mlp
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from lrfinder import (
+    DataError,
+    DivergenceMonitor,
+    ModelError,
+    RangeTestResult,
+    StateSnapshot,
+    lr_schedule,
+    range_test,
+)
+
+
+def snapshot_of(model: nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
+    return {
+        "params": [p.detach().clone() for p in model.parameters()],
+        "buffers": [b.detach().clone() for b in model.buffers()],
+        "opt": {
+            i: {k: (v.clone() if torch.is_tensor(v) else v) for k, v in s.items()}
+            for i, s in opt.state_dict()["state"].items()
+        },
+        "groups": [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups],
+        "torch_rng": torch.get_rng_state(),
+        "np_rng": np.random.get_state()[1].copy(),
+        "py_rng": random.getstate(),
+    }
+
+
+def assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert all(torch.equal(x, y) for x, y in zip(a["params"], b["params"], strict=True))
+    assert all(torch.equal(x, y) for x, y in zip(a["buffers"], b["buffers"], strict=True))
+    assert a["opt"].keys() == b["opt"].keys()
+    for key in a["opt"]:
+        for name, value in a["opt"][key].items():
+            other = b["opt"][key][name]
+            assert torch.equal(value, other) if torch.is_tensor(value) else value == other
+    assert a["groups"] == b["groups"]
+    assert torch.equal(a["torch_rng"], b["torch_rng"])
+    assert np.array_equal(a["np_rng"], b["np_rng"])
+    assert a["py_rng"] == b["py_rng"]
+
+
+def warmed_up(model: nn.Module, loader: DataLoader) -> torch.optim.Optimizer:
+    """An Adam optimizer with real state, after two steps."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for i, (x, y) in enumerate(loader):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        if i == 1:
+            break
+    return opt
+
+
+def train(model: nn.Module, opt: torch.optim.Optimizer, loader: DataLoader, epochs: int = 2) -> list[float]:
+    losses = []
+    for _ in range(epochs):
+        for x, y in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(F.dropout(model(x), 0.1), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+# ------------------------------------------------------------------------------------ schedule
+
+
+def test_exp_schedule_is_even_in_log_with_exact_ends() -> None:
+    lrs = lr_schedule(1e-7, 10.0, 100, "exp")
+    assert lrs[0] == 1e-7 and lrs[-1] == 10.0
+    np.testing.assert_allclose(np.diff(np.log10(lrs)), 8 / 99, rtol=1e-9)
+    expected = [1e-7 * (10.0 / 1e-7) ** (t / 99) for t in range(100)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+
+
+def test_linear_schedule() -> None:
+    lrs = lr_schedule(0.01, 1.0, 12, "linear")
+    assert lrs[0] == 0.01 and lrs[-1] == 1.0
+    np.testing.assert_allclose(np.diff(lrs), 0.09, rtol=1e-9)
+
+
+# ------------------------------------------------------------------------------------ restore
+
+
+def test_exact_restore_of_model_optimizer_and_rngs(loader: DataLoader) -> None:
+    model = make_mlp()
+    opt = warmed_up(model, loader)
+    random.seed(3)
+    np.random.seed(3)
+    before = snapshot_of(model, opt)
+    result = range_test(model, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=30, max_lr=1.0)
+    assert result.num_steps > 10
+    assert_same_state(before, snapshot_of(model, opt))
+    assert model.training
+
+
+def test_training_after_a_test_is_bit_identical(dataset: TensorDataset) -> None:
+    def run(with_test: bool) -> tuple[list[float], list[torch.Tensor]]:
+        torch.manual_seed(0)
+        model = make_mlp()
+        # One loader with its own generator, shuffled order from the global RNG for the other.
+        loader = DataLoader(dataset, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(5))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        if with_test:
+            range_test(
+                model,
+                loader,
+                optimizer=opt,
+                loss_fn=lambda out, y: F.cross_entropy(F.dropout(out, 0.2), y),
+                num_steps=25,
+            )
+        losses = train(model, opt, loader)
+        global_order = DataLoader(dataset, batch_size=64, shuffle=True)
+        losses += train(model, opt, global_order, epochs=1)
+        return losses, [p.detach().clone() for p in model.parameters()]
+
+    plain_losses, plain_params = run(False)
+    tested_losses, tested_params = run(True)
+    assert plain_losses == tested_losses
+    assert all(torch.equal(a, b) for a, b in zip(plain_params, tested_params, strict=True))
+
+
+def test_restore_false_leaves_the_swept_model(loader: DataLoader) -> None:
+    model = make_mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    range_test(model, loader, loss_fn=F.cross_entropy, num_steps=15, max_lr=0.1, restore=False)
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_restore_when_the_step_raises(loader: DataLoader) -> None:
+    model = make_mlp()
+    opt = warmed_up(model, loader)
+    before = snapshot_of(model, opt)
+    calls = {"n": 0}
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise RuntimeError("boom")
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    with pytest.raises(RuntimeError, match="boom"):
+        range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=20)
+    assert_same_state(before, snapshot_of(model, opt))
+
+
+def test_ctrl_c_stops_restores_and_keeps_the_curve(loader: DataLoader) -> None:
+    model = make_mlp()
+    opt = warmed_up(model, loader)
+    before = snapshot_of(model, opt)
+    calls = {"n": 0}
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    result = range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=30)
+    assert result.stop_reason == "interrupted"
+    assert result.num_steps == 11
+    assert_same_state(before, snapshot_of(model, opt))
+
+
+def test_snapshot_reports_its_size(mlp: nn.Module, loader: DataLoader) -> None:
+    opt = warmed_up(mlp, loader)
+    opt.zero_grad(set_to_none=True)
+    snap = StateSnapshot(mlp, [opt], [loader])
+    params = sum(p.numel() * 4 for p in mlp.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in mlp.buffers())
+    # params + Adam's exp_avg and exp_avg_sq (+ step counters) + buffers
+    assert 3 * params + buffers <= snap.nbytes() <= 3 * params + buffers + 64 * len(list(mlp.parameters()))
+
+
+# ------------------------------------------------------------------------------------ stopping
+
+
+def test_stops_at_once_on_nan(loader: DataLoader, mlp: nn.Module) -> None:
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        lr = opt.param_groups[0]["lr"]
+        return loss * float("nan") if lr > 1e-3 else loss
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    result = range_test(mlp, loader, optimizer=opt, step_fn=step_fn, min_lr=1e-6, max_lr=1.0, num_steps=60)
+    assert result.stop_reason == "non_finite"
+    assert math.isnan(result.losses[-1])
+    assert all(math.isfinite(v) for v in result.losses[:-1])
+    assert result.lrs[-1] > 1e-3 >= result.lrs[-2]
+    assert result.suggestion is not None or result.error is not None
+    assert all(torch.isfinite(p).all() for p in mlp.parameters())
+
+
+def test_stops_on_divergence(loader: DataLoader, mlp: nn.Module) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=100)
+    assert result.stop_reason in ("diverged", "non_finite")
+    assert result.num_steps < 100
+    assert result.suggestion is not None
+    assert result.suggestion.lr < result.lrs[-1]
+
+
+def test_stop_factor_none_runs_every_step(loader: DataLoader) -> None:
+    model = make_mlp()
+    result = range_test(model, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=5.0, num_steps=40, stop_factor=None)
+    assert result.num_steps == 40 or result.stop_reason == "non_finite"
+    assert result.stop_reason in ("completed", "non_finite")
+
+
+def test_negative_losses_stop_on_divergence_not_at_once(loader: DataLoader) -> None:
+    model = make_mlp()
+    result = range_test(
+        model, loader, loss_fn=lambda out, y: F.cross_entropy(out, y) - 10.0, min_lr=1e-4, max_lr=1e3, num_steps=100
+    )
+    assert result.num_steps > 40
+    assert result.stop_reason in ("diverged", "non_finite")
+    assert min(result.losses) < -9.0
+    assert result.suggestion is not None
+
+
+def test_already_trained_model_does_not_stop_on_noise(dataset: TensorDataset) -> None:
+    torch.manual_seed(0)
+    model = make_mlp()
+    loader = DataLoader(dataset, batch_size=32, shuffle=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(40):
+        for x, y in loader:
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    result = range_test(model, loader, loss_fn=F.cross_entropy, min_lr=1e-7, max_lr=10.0, num_steps=80)
+    # Tiny LRs cannot change a trained model: the test must get well into the sweep.
+    assert result.lrs[-1] > 1e-3
+    assert result.stop_reason in ("diverged", "non_finite", "completed")
+
+
+def test_divergence_monitor_rules() -> None:
+    mon = DivergenceMonitor(4.0)
+    assert not any(mon.update(v) for v in [2.0, 1.5, 1.0, 0.8, 0.6, 0.5])
+    fired = [mon.update(v) for v in [1.0, 3.0, 10.0, 50.0]]
+    assert fired[-1] and not fired[0]
+    neg = DivergenceMonitor(4.0)
+    assert not any(neg.update(v) for v in [-5.0, -5.5, -6.0, -6.2])
+    assert any(neg.update(v) for v in [0.0, 20.0, 40.0, 80.0, 160.0])
+    off = DivergenceMonitor(None)
+    assert not any(off.update(v) for v in [1.0, 1e9, 1e12])
+    with pytest.raises(ValueError, match="beta"):
+        DivergenceMonitor(4.0, beta=1.0)
+
+
+# ------------------------------------------------------------------------------------ data and optimizers
+
+
+def test_accumulation_records_the_mean_of_micro_batches(dataset: TensorDataset, mlp: nn.Module) -> None:
+    micro: list[float] = []
+    steps = {"n": 0}
+
+    class CountingSGD(torch.optim.SGD):
+        def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+            steps["n"] += 1
+            return super().step(closure)
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        micro.append(loss.item())
+        return loss
+
+    loader = DataLoader(dataset, batch_size=16, shuffle=False)
+    opt = CountingSGD(mlp.parameters(), lr=0.1)
+    result = range_test(mlp, loader, optimizer=opt, step_fn=step_fn, num_steps=12, max_lr=1e-2, accumulate_steps=4)
+    assert steps["n"] == 12 and len(micro) == 48
+    expected = np.asarray(micro).reshape(12, 4).mean(axis=1)
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-6)
+    assert result.batch_size == 64
+    assert result.settings.accumulate_steps == 4
+
+
+def test_short_data_is_cycled(mlp: nn.Module) -> None:
+    loader = DataLoader(make_classification(n=64), batch_size=32)  # 2 batches
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=20, max_lr=1e-2)
+    assert result.num_steps == 20 and result.stop_reason == "completed"
+
+
+def test_param_group_ratios_are_kept(mlp: nn.Module, loader: DataLoader) -> None:
+    first, rest = list(mlp[0].parameters()), [p for m in list(mlp)[1:] for p in m.parameters()]
+    opt = torch.optim.SGD([{"params": first, "lr": 0.01}, {"params": rest, "lr": 0.1}], lr=0.1, momentum=0.9)
+    seen: list[tuple[float, float]] = []
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[1]["lr"]))
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    result = range_test(mlp, loader, optimizer=opt, step_fn=step_fn, min_lr=1e-5, max_lr=1e-2, num_steps=15)
+    low, high = zip(*seen)
+    np.testing.assert_allclose(high, result.lrs, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(low) / np.asarray(high), 0.1, rtol=1e-12)
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 0.1]
+
+
+def test_dict_batches(mlp: nn.Module, dataset: TensorDataset) -> None:
+    batches = [{"x": x, "y": y} for x, y in DataLoader(dataset, batch_size=32)]
+    result = range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=12, max_lr=1e-2)
+    assert result.num_steps == 12 and result.batch_size == 32
+
+    class WithLoss(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"loss": F.cross_entropy(self.net(x), y)}
+
+    result = range_test(WithLoss(), batches, num_steps=12, max_lr=1e-2)
+    assert result.num_steps == 12
+
+
+def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
+    triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        x, y, w = batch
+        return (F.cross_entropy(m(x), y, reduction="none") * w).mean()
+
+    assert range_test(mlp, triples, step_fn=step_fn, num_steps=10, max_lr=1e-2).num_steps == 10
+
+
+def test_default_optimizer_is_sgd_momentum(mlp: nn.Module, loader: DataLoader) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+    assert result.optimizer_name == "SGD"
+    assert result.model_name == "Sequential"
+    assert result.num_parameters == sum(p.numel() for p in mlp.parameters())
+
+
+# ------------------------------------------------------------------------------------ result
+
+
+def test_json_round_trip_is_exact(tmp_path: Any, loader: DataLoader, mlp: nn.Module) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
+    result = result.scale(128, rule="sqrt")
+    path = tmp_path / "result.json"
+    text = result.to_json(path)
+    assert "NaN" not in text and "Infinity" not in text
+    again = RangeTestResult.from_json(path)
+    assert again.to_dict() == result.to_dict()
+    assert again.suggestion == result.suggestion or math.isnan(result.losses[-1])
+    assert again.scaled == result.scaled
+    assert RangeTestResult.from_json(text).to_dict() == result.to_dict()
+
+
+def test_json_with_nan_and_inconclusive(tmp_path: Any) -> None:
+    result = RangeTestResult(
+        lrs=(1e-3, 1e-2, 1e-1), losses=(1.0, float("inf"), float("nan")), stop_reason="non_finite", error="short"
+    )
+    again = RangeTestResult.from_json(result.to_json())
+    assert again.losses[0] == 1.0 and again.losses[1] == math.inf and math.isnan(again.losses[2])
+    assert again.error == "short" and again.suggestion is None
+
+
+def test_json_schema_version_is_checked() -> None:
+    with pytest.raises(ValueError, match="schema_version"):
+        RangeTestResult.from_json('{"schema_version": 99}')
+
+
+def test_inconclusive_curve_keeps_the_result(mlp: nn.Module, loader: DataLoader) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-9, max_lr=1e-8, num_steps=20)
+    assert result.suggestion is None
+    assert result.error is not None and "never clearly falls" in result.error
+    assert result.num_steps == 20
+    assert result.lr is None
+
+
+# ------------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "pattern"),
+    [
+        ({"min_lr": 0.0}, ValueError, r"min_lr > 0, but got min_lr=0.0"),
+        ({"min_lr": -1e-3}, ValueError, r"min_lr > 0"),
+        ({"min_lr": 1.0, "max_lr": 0.1}, ValueError, r"max_lr > min_lr, but got min_lr=1.0, max_lr=0.1"),
+        ({"num_steps": 5}, ValueError, r"num_steps >= 10, but got num_steps=5"),
+        ({"num_steps": 20.5}, TypeError, r"num_steps to be an int"),
+        ({"mode": "log"}, ValueError, r"mode to be 'exp' or 'linear'"),
+        ({"stop_factor": 1.0}, ValueError, r"stop_factor > 1"),
+        ({"accumulate_steps": 0}, ValueError, r"accumulate_steps"),
+        ({"min_lr": float("nan")}, ValueError, r"min_lr to be finite"),
+    ],
+)
+def test_bad_settings(
+    kwargs: dict[str, Any], exc: type[Exception], pattern: str, mlp: nn.Module, loader: DataLoader
+) -> None:
+    with pytest.raises(exc, match=pattern):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, **kwargs)
+
+
+def test_empty_data(mlp: nn.Module) -> None:
+    with pytest.raises(DataError, match="empty"):
+        range_test(mlp, [], loss_fn=F.cross_entropy)
+
+
+def test_no_trainable_parameters(loader: DataLoader) -> None:
+    model = make_mlp()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ModelError, match="no trainable parameters"):
+        range_test(model, loader, loss_fn=F.cross_entropy)
+
+
+def test_optimizer_of_another_model(mlp: nn.Module, loader: DataLoader) -> None:
+    other = torch.optim.SGD(make_mlp(seed=1).parameters(), lr=0.1)
+    with pytest.raises(ModelError, match="not the model's"):
+        range_test(mlp, loader, optimizer=other, loss_fn=F.cross_entropy)
+
+
+def test_non_scalar_loss_leaves_model_untouched(mlp: nn.Module, loader: DataLoader) -> None:
+    before = [p.detach().clone() for p in mlp.parameters()]
+    with pytest.raises(ModelError, match=r"scalar.*shape \(32,\).*loss.mean\(\)"):
+        range_test(mlp, loader, loss_fn=lambda out, y: F.cross_entropy(out, y, reduction="none"))
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
+
+
+def test_loss_not_connected_to_the_model(mlp: nn.Module, loader: DataLoader) -> None:
+    with pytest.raises(ModelError, match="does not require grad"):
+        range_test(mlp, loader, loss_fn=lambda out, y: torch.tensor(1.0))
+
+
+def test_batch_format_needs_step_fn(mlp: nn.Module, dataset: TensorDataset) -> None:
+    triples = [(x, y, y) for x, y in DataLoader(dataset, batch_size=32)]
+    with pytest.raises(DataError, match="tuple of length 3 without a step_fn.*step_fn="):
+        range_test(mlp, triples, loss_fn=F.cross_entropy)
+    with pytest.raises(DataError, match="no loss_fn"):
+        range_test(mlp, DataLoader(dataset, batch_size=32))
+    with pytest.raises(DataError, match="dict batch"):
+        range_test(mlp, [{"a": torch.zeros(2, 10)}], loss_fn=F.cross_entropy)
+
+
+def test_wrong_types(mlp: nn.Module, loader: DataLoader) -> None:
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        range_test("model", loader)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="torch.optim.Optimizer"):
+        range_test(mlp, loader, optimizer="adam")  # type: ignore[arg-type]

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from lrfinder import scale_lr
+from lrfinder.scaling import optimizer_family
+
+
+def test_linear_rule() -> None:
+    s = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear")
+    assert s.lr == pytest.approx(0.8) and s.factor == 8 and s.rule == "linear"
+    assert s.base_lr == 0.1 and s.from_batch_size == 32 and s.to_batch_size == 256
+
+
+def test_sqrt_rule() -> None:
+    s = scale_lr(1e-3, from_batch_size=16, to_batch_size=256, rule="sqrt")
+    assert s.lr == pytest.approx(4e-3) and s.factor == pytest.approx(4.0)
+
+
+def test_none_rule_and_scaling_down() -> None:
+    assert scale_lr(0.3, from_batch_size=64, to_batch_size=512, rule="none").lr == 0.3
+    down = scale_lr(0.4, from_batch_size=128, to_batch_size=32, rule="linear")
+    assert down.lr == pytest.approx(0.1) and down.warmup_epochs == 0
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "rule"),
+    [
+        ("adam", "sqrt"),
+        ("AdamW", "sqrt"),
+        ("rmsprop", "sqrt"),
+        ("adagrad", "sqrt"),
+        ("adadelta", "sqrt"),
+        ("yogi", "sqrt"),
+        ("torch.optim:NAdam", "sqrt"),
+        (torch.optim.Adam, "sqrt"),
+        ("sgd", "linear"),
+        ("momentum", "linear"),
+        ("nesterov", "linear"),
+        (torch.optim.SGD, "linear"),
+        (None, "linear"),
+    ],
+)
+def test_auto_picks_by_optimizer_family(optimizer: object, rule: str) -> None:
+    s = scale_lr(0.01, from_batch_size=32, to_batch_size=128, rule="auto", optimizer=optimizer)  # type: ignore[arg-type]
+    assert s.rule == rule
+    assert s.factor == pytest.approx(4.0 if rule == "linear" else 2.0)
+    assert s.reason.startswith("auto:")
+
+
+def test_auto_with_optimizer_instances() -> None:
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    assert optimizer_family(torch.optim.Adam(params)) == "adaptive"
+    assert optimizer_family(torch.optim.RMSprop(params)) == "adaptive"
+    assert optimizer_family(torch.optim.SGD(params, lr=0.1)) == "sgd"
+
+
+def test_warmup_suggested_when_scaling_up_more_than_twice() -> None:
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear").warmup_epochs == 0
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear").warmup_epochs == 2
+    assert scale_lr(0.1, from_batch_size=256, to_batch_size=8192, rule="linear").warmup_epochs == 5
+    # sqrt of 4 is 2: not more than 2x, no warm-up.
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="sqrt").warmup_epochs == 0
+
+
+def test_warns_past_divergence_and_never_clamps_silently() -> None:
+    with pytest.warns(UserWarning, match=r"past the divergence point 3.00e-01.*cap=True"):
+        s = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", divergence_lr=0.3)
+    assert s.lr == pytest.approx(0.8) and not s.capped and s.warning is not None
+    with pytest.warns(UserWarning, match="Capped to 3.00e-01"):
+        c = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", divergence_lr=0.3, cap=True)
+    assert c.lr == 0.3 and c.capped and c.factor == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ok = scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear", divergence_lr=0.3)
+    assert ok.warning is None
+
+
+def test_round_trip() -> None:
+    s = scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="auto", optimizer="adam")
+    assert type(s).from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"lr": 0.0}, "lr > 0"),
+        ({"lr": math.inf}, "lr > 0"),
+        ({"from_batch_size": 0}, "from_batch_size to be a positive integer"),
+        ({"to_batch_size": 2.5}, "to_batch_size to be a positive integer"),
+        ({"rule": "cubic"}, "Unknown scaling rule 'cubic'.*linear, sqrt"),
+        ({"divergence_lr": -1.0}, "divergence_lr > 0"),
+    ],
+)
+def test_bad_input(kwargs: dict[str, object], pattern: str) -> None:
+    args: dict[str, object] = {"lr": 0.1, "from_batch_size": 32, "to_batch_size": 64, **kwargs}
+    lr = args.pop("lr")
+    with pytest.raises(ValueError, match=pattern):
+        scale_lr(lr, **args)  # type: ignore[arg-type]
