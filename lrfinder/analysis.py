@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.signal import savgol_coeffs, savgol_filter
@@ -65,7 +65,8 @@ BLOWUP_RISE = 0.5
 class Suggestion:
     """What the curve says, with the reasons.
 
-    Every LR below is one of the swept LRs (no interpolation), so it can be found on the curve.
+    Every LR below is one of the swept LRs (no interpolation), so it can be found on the curve;
+    the one exception is ``min_lr`` on a falling region too short to hold a point below ``max_lr / 3``.
 
     Attributes:
         lr: The suggested learning rate for training, chosen by ``rule``.
@@ -122,26 +123,26 @@ class Suggestion:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Suggestion:
+    def from_dict(cls, data: Mapping[str, Any]) -> Suggestion:
         """Build a :class:`Suggestion` from :meth:`to_dict`'s output."""
         return cls(
-            lr=float(data["lr"]),  # type: ignore[arg-type]
-            steepest_lr=float(data["steepest_lr"]),  # type: ignore[arg-type]
-            min_loss_lr=float(data["min_loss_lr"]),  # type: ignore[arg-type]
+            lr=float(data["lr"]),
+            steepest_lr=float(data["steepest_lr"]),
+            min_loss_lr=float(data["min_loss_lr"]),
             divergence_lr=_opt_float(data.get("divergence_lr")),
             non_finite_lr=_opt_float(data.get("non_finite_lr")),
-            min_lr=float(data["min_lr"]),  # type: ignore[arg-type]
-            max_lr=float(data["max_lr"]),  # type: ignore[arg-type]
-            confidence=float(data["confidence"]),  # type: ignore[arg-type]
+            min_lr=float(data["min_lr"]),
+            max_lr=float(data["max_lr"]),
+            confidence=float(data["confidence"]),
             rule=str(data["rule"]),
-            notes=tuple(str(n) for n in data.get("notes", ())),  # type: ignore[union-attr]
-            smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),  # type: ignore[union-attr]
-            window=int(data["window"]),  # type: ignore[call-overload]
+            notes=tuple(str(n) for n in data.get("notes", ())),
+            smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),
+            window=int(data["window"]),
         )
 
 
-def _opt_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _check_curve(

@@ -542,8 +542,8 @@ class StateSnapshot:
             torch.cuda.set_rng_state_all(self._cuda_rng)
         np.random.set_state(self._np_rng)
         random.setstate(self._py_rng)
-        for gen, state in self._generators:
-            gen.set_state(state)
+        for gen, gen_state in self._generators:
+            gen.set_state(gen_state)
 
 
 def run_sweep(
