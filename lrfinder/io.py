@@ -1,0 +1,717 @@
+"""Loading models and data from files for the command line, and saving trained models back.
+
+Models (:func:`load_model`):
+
+* a TorchScript file (``torch.jit.save``): loads without the model's code;
+* a Lightning checkpoint (``.ckpt``) with ``model_class="package.module:LightningModuleClass"``;
+  the module's own ``training_step`` is then the loss;
+* a ``state_dict`` file (``torch.save(model.state_dict())``) with ``model_class`` (a class or a
+  factory function) and ``model_args`` (a JSON list of positional or object of keyword
+  arguments);
+* a whole pickled module (``torch.save(model)``) only with ``unsafe_pickle=True``: unpickling runs
+  arbitrary code, so it is refused by default. Everything else is read with ``weights_only=True``.
+
+Data (:func:`load_data`): ``.npz`` (arrays ``x``/``y`` or named keys), ``.pt`` (a dict or pair
+of tensors, weights-only load), ``.csv`` (a header row; ``target`` names the label column), or
+``package.module:function`` returning a Dataset, a DataLoader or a LightningDataModule.
+
+Input files are only ever read. :func:`save_model` writes through a temporary file and a rename.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import logging
+import math
+import os
+import pickle
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from .exceptions import DataError, ModelError
+
+__all__ = [
+    "ModelFormat",
+    "LOSSES",
+    "LoadedModel",
+    "LoadedData",
+    "import_object",
+    "load_model",
+    "save_model",
+    "load_data",
+    "make_loss",
+    "check_model_fits",
+]
+
+logger = logging.getLogger(__name__)
+
+ModelFormat = Literal["torchscript", "lightning", "state_dict", "pickle"]
+
+#: The loss names accepted by ``--loss`` and :func:`make_loss`.
+LOSSES: tuple[str, ...] = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
+_CLASS_LOSSES = ("cross_entropy", "nll")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model read from a file.
+
+    Attributes:
+        model: The module (a LightningModule for Lightning checkpoints).
+        format: The file's format, used to save the trained model the same way.
+        path: The file it came from.
+        lightning: Whether ``model`` is a LightningModule whose ``training_step`` gives the loss.
+
+    """
+
+    model: nn.Module
+    format: ModelFormat
+    path: Path
+    lightning: bool = False
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """Training (and validation) data read from a file or a function.
+
+    Attributes:
+        train: The training DataLoader.
+        val: The validation DataLoader, if any.
+        dataset: The training Dataset when the loader was built here (so it can be rebuilt with
+            another batch size), else ``None``.
+        source: What it was read from, for messages.
+        target_kind: ``"class"`` for integer targets, ``"float"`` for real-valued ones, ``None``
+            when unknown (a function's data).
+
+    """
+
+    train: DataLoader
+    val: DataLoader | None
+    dataset: Dataset | None
+    source: str
+    target_kind: str | None = None
+
+    def loader(self, batch_size: int, *, seed: int = 0) -> DataLoader:
+        """Return a shuffled training loader over the same dataset with another batch size.
+
+        Raises:
+            DataError: The loader came from a user function and cannot be rebuilt.
+
+        """
+        if self.dataset is None:
+            raise DataError(
+                f"The data from {self.source} is a ready-made DataLoader; its batch size cannot be changed. "
+                "Return a Dataset from the function instead, or drop --target-batch-size."
+            )
+        return _make_loader(self.dataset, batch_size, shuffle=True, seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Importing user code
+# --------------------------------------------------------------------------------------------
+
+
+def import_object(spec: str, *, what: str = "object") -> Any:
+    """Import ``package.module:name`` (``name`` may be dotted: ``module:Outer.Inner``).
+
+    The current directory is put on ``sys.path`` first, as ``python -m`` would, so a project's own
+    modules import from where ``lrfind`` is run.
+
+    Raises:
+        ModelError: A malformed spec, or a module or name that does not import.
+
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ModelError(
+            f"Expected {what} as 'package.module:Name', but got {spec!r}. Write the module path, a colon, and the name."
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any error while importing user code is the user's to fix
+        raise ModelError(
+            f"Cannot import {what} {spec!r}: {type(exc).__name__}: {exc}. Check the module path and run from "
+            "the project directory."
+        ) from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ModelError(
+                f"Cannot import {what} {spec!r}: module {module_name!r} has no attribute {attr!r}. Check the "
+                "name after the colon."
+            ) from None
+    return obj
+
+
+def _parse_model_args(model_args: str | Sequence[Any] | Mapping[str, Any] | None) -> tuple[list[Any], dict[str, Any]]:
+    if model_args is None:
+        return [], {}
+    value: Any = model_args
+    if isinstance(model_args, str):
+        try:
+            value = json.loads(model_args)
+        except json.JSONDecodeError as exc:
+            raise ModelError(
+                f"--model-args is not valid JSON ({exc.msg} at column {exc.colno}): {model_args!r}. Write a "
+                f"JSON list or object, e.g. '{{\"hidden\": 64}}'."
+            ) from None
+    if isinstance(value, Mapping):
+        return [], dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value), {}
+    raise ModelError(
+        f"--model-args must be a JSON list (positional) or object (keyword arguments), but got {type(value).__name__}."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)
+
+
+_PICKLE_REFUSAL = (
+    "{path} holds a pickled Python object (saved with torch.save(model)), and loading a pickle runs "
+    "arbitrary code, so it is refused. Save the model as TorchScript "
+    "(torch.jit.save(torch.jit.script(model), path)) or as a state_dict with --model-class, "
+    "or pass --unsafe-pickle if you trust this file."
+)
+
+
+def _torch_load_weights(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelError(
+            f"Cannot read {path} as a PyTorch file ({type(exc).__name__}: {str(exc).splitlines()[0]}). Expected "
+            "a TorchScript, checkpoint or state_dict file."
+        ) from exc
+
+
+def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model_state_dict", "model"):
+            inner = obj.get(key)
+            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                return inner
+        if obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+            return obj
+    return None
+
+
+def _instantiate(model_class: str, model_args: Any) -> nn.Module:
+    factory = import_object(model_class, what="--model-class")
+    if not callable(factory):
+        raise ModelError(f"--model-class {model_class!r} is not a class or a function.")
+    args, kwargs = _parse_model_args(model_args)
+    try:
+        model = factory(*args, **kwargs)
+    except Exception as exc:
+        raise ModelError(
+            f"Cannot build {model_class} with --model-args {args or kwargs}: {type(exc).__name__}: {exc}. Check "
+            "--model-args."
+        ) from exc
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"--model-class {model_class!r} returned a {type(model).__name__}, not a torch.nn.Module.")
+    return model
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    model_class: str | None = None,
+    model_args: str | Sequence[Any] | Mapping[str, Any] | None = None,
+    unsafe_pickle: bool = False,
+) -> LoadedModel:
+    """Load a model saved in one of the supported formats (see the module docstring).
+
+    Args:
+        path: The model file. It is only read.
+        model_class: ``package.module:Name`` of the model class (or factory), needed for
+            Lightning checkpoints and state_dict files.
+        model_args: Arguments for ``model_class``: a JSON string, a list or a dict.
+        unsafe_pickle: Allow a whole pickled module. Loading a pickle runs arbitrary code.
+
+    Returns:
+        A :class:`LoadedModel`, on the CPU.
+
+    Raises:
+        ModelError: An unreadable file, a refused pickle, a missing or wrong ``model_class``, or
+            a state_dict that does not fit the class.
+
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ModelError(f"Model file {file} does not exist or is not a file.")
+    if _is_torchscript(file):
+        try:
+            model = torch.jit.load(str(file), map_location="cpu")
+        except Exception as exc:
+            raise ModelError(f"Cannot load TorchScript file {file}: {str(exc).splitlines()[0]}") from exc
+        return LoadedModel(model, "torchscript", file)
+
+    try:
+        obj = _torch_load_weights(file)
+    except pickle.UnpicklingError as exc:
+        if not unsafe_pickle:
+            raise ModelError(_PICKLE_REFUSAL.format(path=file)) from exc
+        logger.warning("Loading %s with weights_only=False (--unsafe-pickle): this runs code from the file.", file)
+        obj = torch.load(file, map_location="cpu", weights_only=False)
+        if not isinstance(obj, nn.Module):
+            raise ModelError(f"{file} unpickled to a {type(obj).__name__}, not a torch.nn.Module.") from None
+        return LoadedModel(obj, "pickle", file)
+
+    is_ckpt = isinstance(obj, Mapping) and (
+        "pytorch-lightning_version" in obj or (file.suffix == ".ckpt" and "state_dict" in obj)
+    )
+    if is_ckpt:
+        if model_class is None:
+            raise ModelError(
+                f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
+            )
+        cls = import_object(model_class, what="--model-class")
+        import pytorch_lightning as pl
+
+        if not (isinstance(cls, type) and issubclass(cls, pl.LightningModule)):
+            raise ModelError(
+                f"--model-class {model_class!r} must be a LightningModule subclass to load the checkpoint {file}."
+            )
+        _, kwargs = _parse_model_args(model_args)
+        try:
+            module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, **kwargs)
+        except Exception as exc:
+            raise ModelError(
+                f"Cannot load checkpoint {file} into {model_class}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            ) from exc
+        return LoadedModel(module, "lightning", file, lightning=True)
+
+    state = _state_dict_of(obj)
+    if state is None:
+        raise ModelError(
+            f"{file} holds a {type(obj).__name__}, not a model: expected TorchScript, a Lightning checkpoint or "
+            "a state_dict."
+        )
+    if model_class is None:
+        raise ModelError(
+            f"{file} is a state_dict (weights only); pass --model-class package.module:Class (and --model-args) "
+            "to build the model."
+        )
+    model = _instantiate(model_class, model_args)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()
+        raise ModelError(
+            f"The state_dict in {file} does not fit {model_class}: {' '.join(s.strip() for s in first[:3])}. "
+            "Check --model-args."
+        ) from exc
+    import pytorch_lightning as pl
+
+    return LoadedModel(model, "state_dict", file, lightning=isinstance(model, pl.LightningModule))
+
+
+def _atomic_save(path: Path, write: Callable[[str], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: Any = None) -> Path:
+    """Save a (trained) model to ``path`` in the format it was loaded from, atomically.
+
+    TorchScript is saved with ``torch.jit.save``; a Lightning module through
+    ``trainer.save_checkpoint`` (needs the ``trainer`` that trained it); a state_dict model as
+    its ``state_dict``; a pickled module with ``torch.save``.
+
+    Raises:
+        ValueError: ``path`` is the input file (inputs are never overwritten).
+
+    """
+    target = Path(path)
+    if target.resolve() == loaded.path.resolve():
+        raise ValueError(f"Refusing to overwrite the input model {loaded.path}; choose another --output path.")
+    model = loaded.model
+    if loaded.format == "torchscript":
+        _atomic_save(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
+    elif loaded.format == "lightning":
+        if trainer is None:
+            raise ValueError("Saving a Lightning checkpoint needs the trainer that trained the model.")
+        _atomic_save(target, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
+    elif loaded.format == "state_dict":
+        _atomic_save(target, lambda tmp: torch.save(model.state_dict(), tmp))
+    else:
+        _atomic_save(target, lambda tmp: torch.save(model, tmp))
+    return target
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def _make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def _check_finite(name: str, tensor: torch.Tensor, source: str) -> None:
+    if tensor.is_floating_point():
+        bad = ~torch.isfinite(tensor)
+        if bool(bad.any()):
+            count = int(bad.sum())
+            row = int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0]) if bad.dim() else 0
+            raise DataError(
+                f"The {name} in {source} contain {count} NaN/inf value(s) (first in row {row}). Remove or "
+                "impute them first."
+            )
+
+
+def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor]:
+    try:
+        xt = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+        yt = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"The arrays in {source} are not numeric: {exc}. Store numbers only.") from exc
+    if xt.dim() == 0 or yt.dim() == 0:
+        raise DataError(f"The inputs and targets in {source} must have a first (sample) dimension.")
+    if xt.shape[0] != yt.shape[0]:
+        raise DataError(
+            f"The inputs and targets in {source} have different numbers of rows ({xt.shape[0]} and {yt.shape[0]})."
+        )
+    if xt.shape[0] == 0:
+        raise DataError(f"{source} holds no samples.")
+    if xt.dtype == torch.float64:
+        xt = xt.float()
+    if yt.dtype == torch.float64:
+        yt = yt.float()
+    _check_finite("inputs", xt, source)
+    _check_finite("targets", yt, source)
+    return xt, yt
+
+
+def _pick(
+    arrays: Mapping[str, Any], key: str | None, defaults: Sequence[str], role: str, source: str, option: str
+) -> Any:
+    names = [key] if key else list(defaults)
+    for name in names:
+        if name in arrays:
+            return arrays[name]
+    raise DataError(
+        f"{source} has no {role} array named {' or '.join(map(repr, names))}; it holds {sorted(arrays)}. Pass "
+        f"{option} NAME."
+    )
+
+
+def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    if not target:
+        raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise DataError(f"{path} has no data rows under its header.")
+    header = [h.strip() for h in rows[0]]
+    if target not in header:
+        raise DataError(f"--target {target!r} is not a column of {path}; the columns are {header}.")
+    ti = header.index(target)
+    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
+    for r, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path} line {r} has {len(row)} fields, but the header has {len(header)}.")
+        for c, cell in enumerate(row):
+            text = cell.strip()
+            try:
+                values[r - 2, c] = float(text) if text else math.nan
+            except ValueError:
+                raise DataError(
+                    f"{path} line {r}, column {header[c]!r}: {cell!r} is not a number. Encode categories as "
+                    "numbers first."
+                ) from None
+    features = np.delete(values, ti, axis=1).astype(np.float32)
+    labels = values[:, ti]
+    if np.isfinite(labels).all() and np.all(labels == np.round(labels)):
+        return torch.from_numpy(features), torch.from_numpy(labels.astype(np.int64))
+    return torch.from_numpy(features), torch.from_numpy(labels.astype(np.float32))
+
+
+def _load_tensor_file(
+    path: Path, *, x_key: str | None, y_key: str | None, target: str | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    suffix = path.suffix.lower()
+    source = str(path)
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {k: archive[k] for k in archive.files}
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise DataError(f"Cannot read {path} as a .npz archive: {exc}") from exc
+        x = _pick(arrays, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
+        y = _pick(arrays, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
+        return _to_tensors(x, y, source)
+    if suffix in (".pt", ".pth"):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise DataError(
+                f"{path} holds pickled Python objects, which are not loaded (loading a pickle runs code). Save "
+                f"a dict of tensors: torch.save({{'x': x, 'y': y}}, path)."
+            ) from exc
+        except (RuntimeError, EOFError, OSError) as exc:
+            raise DataError(f"Cannot read {path} as a PyTorch tensor file: {str(exc).splitlines()[0]}") from exc
+        if isinstance(obj, Mapping):
+            x = _pick(obj, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
+            y = _pick(obj, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
+            return _to_tensors(x, y, source)
+        if isinstance(obj, (tuple, list)) and len(obj) == 2:
+            return _to_tensors(obj[0], obj[1], source)
+        raise DataError(
+            f"{path} holds a {type(obj).__name__}; expected a dict with 'x' and 'y' tensors or an (x, y) pair."
+        )
+    if suffix == ".csv":
+        return _to_tensors(*_read_csv(path, target), source)
+    raise DataError(
+        f"Unknown data format {suffix or '(no extension)'!r} for {path}; expected .npz, .pt, .csv or "
+        "package.module:function."
+    )
+
+
+def _is_spec(text: str) -> bool:
+    module, sep, name = text.partition(":")
+    return (
+        bool(sep) and bool(module) and bool(name) and all(p.isidentifier() for p in module.split(".") + name.split("."))
+    )
+
+
+def load_data(
+    spec: str | os.PathLike[str],
+    *,
+    batch_size: int = 32,
+    x_key: str | None = None,
+    y_key: str | None = None,
+    target: str | None = None,
+    val_spec: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> LoadedData:
+    """Load training (and validation) data as DataLoaders.
+
+    Args:
+        spec: A ``.npz``/``.pt``/``.csv`` file, or ``package.module:function`` returning a
+            Dataset, a DataLoader or a LightningDataModule (its train and val loaders).
+        batch_size: Batch size of the loaders built here (ignored for a ready-made DataLoader).
+        x_key: Name of the input array in ``.npz``/``.pt`` files (default ``x``).
+        y_key: Name of the target array (default ``y``).
+        target: The label column of a ``.csv`` file; every other column is an input feature.
+        val_spec: Validation data in the same forms (overrides a DataModule's val loader).
+        seed: Seed of the shuffling order.
+
+    Returns:
+        A :class:`LoadedData`. Integer targets stay int64 (class labels); real ones float32.
+
+    Raises:
+        DataError: A missing or unreadable file, an unknown format, missing arrays or columns,
+            non-numeric values, NaN/inf, or a function returning something else.
+        ModelError: A ``package.module:function`` that does not import.
+
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"Expected batch_size >= 1, but got batch_size={batch_size!r}")
+    text = os.fspath(spec)
+    path = Path(text)
+    val: DataLoader | None = None
+    if not path.exists() and _is_spec(text):
+        factory = import_object(text, what="data function")
+        try:
+            obj = factory() if callable(factory) else factory
+        except Exception as exc:
+            raise DataError(f"The data function {text} failed: {type(exc).__name__}: {exc}") from exc
+        import pytorch_lightning as pl
+
+        if isinstance(obj, pl.LightningDataModule):
+            obj.prepare_data()
+            obj.setup("fit")
+            train = obj.train_dataloader()
+            try:
+                val = obj.val_dataloader()
+            except Exception:  # a DataModule without validation data raises here
+                val = None
+            data = LoadedData(train, val if isinstance(val, DataLoader) else None, None, text)
+        elif isinstance(obj, DataLoader):
+            data = LoadedData(obj, None, None, text)
+        elif isinstance(obj, Dataset):
+            data = LoadedData(_make_loader(obj, batch_size, shuffle=True, seed=seed), None, obj, text)
+        else:
+            raise DataError(
+                f"The data function {text} returned a {type(obj).__name__}; expected a Dataset, a DataLoader or "
+                "a LightningDataModule."
+            )
+    else:
+        if not path.is_file():
+            raise DataError(f"Data file {path} does not exist (and is not a package.module:function).")
+        x, y = _load_tensor_file(path, x_key=x_key, y_key=y_key, target=target)
+        dataset = TensorDataset(x, y)
+        kind = "float" if y.is_floating_point() else "class"
+        data = LoadedData(_make_loader(dataset, batch_size, shuffle=True, seed=seed), None, dataset, text, kind)
+    if val_spec is not None:
+        val_data = load_data(val_spec, batch_size=batch_size, x_key=x_key, y_key=y_key, target=target, seed=seed)
+        val_loader = (
+            val_data.train
+            if val_data.dataset is None
+            else _make_loader(val_data.dataset, batch_size, shuffle=False, seed=seed)
+        )
+        data = LoadedData(data.train, val_loader, data.dataset, data.source, data.target_kind)
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------------
+
+
+class _Loss:
+    """A named loss that adapts common target shapes/dtypes (picklable, so it checkpoints)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.name in _CLASS_LOSSES:
+            if target.is_floating_point() and target.dim() == output.dim() - 1:
+                target = target.long()
+            fn = F.cross_entropy if self.name == "cross_entropy" else F.nll_loss
+            return fn(output, target)
+        if not target.is_floating_point():
+            target = target.float()
+        # A (N, 1) output against (N,) targets would broadcast to (N, N) silently: align them.
+        if output.dim() == target.dim() + 1 and output.shape[-1] == 1:
+            output = output.squeeze(-1)
+        if output.shape != target.shape:
+            raise ModelError(
+                f"The model's output of shape {tuple(output.shape)} does not fit the targets of shape "
+                f"{tuple(target.shape)} for --loss {self.name}. Check --loss, or the model's last layer."
+            )
+        fn = {
+            "mse": F.mse_loss,
+            "l1": F.l1_loss,
+            "smooth_l1": F.smooth_l1_loss,
+            "huber": F.huber_loss,
+            "bce_with_logits": F.binary_cross_entropy_with_logits,
+        }[self.name]
+        return fn(output, target)
+
+    def __repr__(self) -> str:
+        return f"loss({self.name})"
+
+
+def make_loss(name: str | None, target_kind: str | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Return the loss function for a ``--loss`` name.
+
+    Args:
+        name: One of :data:`LOSSES`, or ``None`` to pick from the targets: ``cross_entropy`` for
+            integer class labels, ``mse`` for real values.
+        target_kind: ``"class"`` or ``"float"`` (see :class:`LoadedData`), used when ``name`` is
+            ``None``.
+
+    Raises:
+        ValueError: An unknown name (the message lists the valid ones).
+
+    """
+    if name is None:
+        name = "mse" if target_kind == "float" else "cross_entropy"
+    if name not in LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+    return _Loss(name)
+
+
+def check_model_fits(
+    model: nn.Module,
+    batch: Any,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+) -> None:
+    """Run one forward pass and the loss on one batch, turning shape/dtype errors into one clear message.
+
+    The model's parameters are not changed (no backward, no step); the batch norm statistics
+    of one batch are restored afterwards.
+
+    Raises:
+        ModelError: The model's output does not fit the targets/loss, or the forward pass fails.
+
+    """
+    buffers = {
+        k: v.detach().clone()
+        for k, v in model.state_dict().items()
+        if not any(k == n for n, _ in model.named_parameters())
+    }
+    try:
+        with torch.no_grad():
+            if step_fn is not None:
+                step_fn(model, batch)
+                return
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                return
+            x, y = batch
+            try:
+                out = model(x)
+            except Exception as exc:
+                raise ModelError(
+                    f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. Check that the data "
+                    "matches the model."
+                ) from exc
+            if loss_fn is None:
+                return
+            try:
+                loss = loss_fn(out, y)
+            except ModelError:
+                raise
+            except Exception as exc:
+                name = getattr(loss_fn, "name", getattr(loss_fn, "__name__", "the loss"))
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ModelError(
+                    f"The model's output (shape {shape}) does not fit the targets (shape {tuple(y.shape)}, "
+                    f"{str(y.dtype).replace('torch.', '')}) with --loss {name}: {str(exc).splitlines()[0]}. "
+                    "Check --loss, or the model's last layer."
+                ) from exc
+            if isinstance(loss, torch.Tensor) and loss.numel() == 1 and not math.isfinite(float(loss)):
+                raise ModelError(
+                    f"The loss of the first batch is {float(loss)} before any training step. Check the data and "
+                    "the model's initialisation."
+                )
+    finally:
+        if buffers:
+            with torch.no_grad():
+                state = model.state_dict()
+                for k, v in buffers.items():
+                    state[k].copy_(v)
