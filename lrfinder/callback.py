@@ -1,0 +1,891 @@
+"""The Lightning callback: find the learning rate at the start of ``fit``, then train with it.
+
+:class:`LRFinder` is a thin adapter over the engine (:mod:`lrfinder.range_test`): before the
+first training step it runs Smith's range test on the user's own ``LightningModule`` (its
+``training_step``, its ``configure_optimizers`` optimizers, the fit's train dataloader, the
+Trainer's devices, precision, gradient clipping and ``accumulate_grad_batches``), restores
+everything in memory, applies the suggested (and batch-size scaled) LR, and lets the same ``fit``
+call train from the original weights. :func:`find_lr` only finds.
+
+Only public Trainer/Strategy APIs drive the step: ``strategy.training_step`` (DDP forward,
+precision context), ``strategy.backward`` (precision plugin, DDP), ``strategy.optimizer_step``
+(gradient clipping, grad scaler) and ``strategy.reduce`` (the loss is averaged over ranks, so
+every rank takes the same stop decision and the same suggestion).
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
+    Goyal et al., "Accurate, Large Minibatch SGD", 2017, arXiv:1706.02677.
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import inspect
+import logging
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities import CombinedLoader, rank_zero_info, rank_zero_warn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import CyclicLR
+from torch.utils.data import BatchSampler, DataLoader, IterableDataset
+from typing_extensions import override
+
+from .analysis import DEFAULT_RULE, RULES
+from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .range_test import (
+    LRSweeper,
+    RangeTestResult,
+    StateSnapshot,
+    finish_result,
+    lr_schedule,
+    run_sweep,
+    validate_settings,
+)
+from .scaling import SCALING_RULES
+
+if TYPE_CHECKING:
+    from pytorch_lightning.utilities.types import LRSchedulerConfig
+
+__all__ = ["LRFinder", "find_lr"]
+
+logger = logging.getLogger(__name__)
+
+#: Module attributes searched, in order, for the LR when ``attr_name`` is not given.
+LR_ATTRIBUTES: tuple[str, ...] = ("lr", "learning_rate", "hparams.lr", "hparams.learning_rate")
+#: How many ``None`` outputs of ``training_step`` (skipped batches) in a row are tolerated.
+_MAX_SKIPPED = 100
+
+
+class LRFinder(Callback):
+    """Find the learning rate at the start of ``fit``, then train with it in the same ``fit``.
+
+    At ``on_train_start`` (the train dataloader is ready, nothing has been trained yet) the
+    callback sweeps the LR of every optimizer of the module from ``min_lr`` to ``max_lr`` over
+    ``num_steps`` optimizer steps, one step per ``accumulate_grad_batches`` micro-batches, and
+    records the loss (mean over the micro-batches and over ranks). It then restores the weights,
+    buffers, optimizer and scheduler states, RNGs and data order in memory (no file is written),
+    and applies the result:
+
+    * the module's LR attribute (``attr_name``, or the first of ``lr``, ``learning_rate``,
+      ``hparams.lr``, ``hparams.learning_rate`` that exists) is set to the LR and
+      ``configure_optimizers`` is run again, so optimizers and schedulers built from it
+      (OneCycleLR's ``max_lr``, CyclicLR's bounds, a warm-up) use it for the whole run;
+    * when the rebuilt optimizers do not carry the LR (no attribute, or a hard-coded LR),
+      every LR of every param group and every scheduler (``base_lrs``, OneCycleLR's
+      ``max_lr``/``min_lr``, CyclicLR's ``max_lrs``) is multiplied by one common factor, so
+      the ratios between groups and optimizers are kept;
+    * with ``optimizer=``, the training optimizer (and ``scheduler=``, its schedule) come from
+      :func:`lrfinder.optimizers.create_optimizer` / :func:`lrfinder.schedulers.create_scheduler`
+      instead of the module's own.
+
+    The reference LR is the one of the param group with the largest LR (for a group under
+    OneCycleLR/CyclicLR, its peak): the found LR goes there, the others keep their ratio to it.
+
+    An inconclusive curve warns once (rank zero) and keeps the module's own LR; with
+    ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
+    ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed.
+
+    Args:
+        min_lr: First LR of the sweep (> 0).
+        max_lr: Last LR of the sweep (> ``min_lr``).
+        num_steps: Optimizer steps planned (>= 10); a short dataloader is cycled.
+        mode: ``"exp"`` (even in log LR) or ``"linear"``.
+        stop_factor: Divergence threshold (> 1) of :class:`~lrfinder.DivergenceMonitor`;
+            ``None`` runs every step (a non-finite loss still stops the test).
+        rule: How the suggestion is picked (:func:`lrfinder.analyze`).
+        scaling: ``"auto"``, ``"linear"``, ``"sqrt"`` or ``"none"``: how the LR found at the
+            test's effective batch size moves to the training one (:func:`lrfinder.scale_lr`).
+        target_batch_size: Effective batch size to scale to; default the fit's own
+            (per-device batch x world size x ``accumulate_grad_batches``).
+        test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
+            rebuilt from the same dataset, sampler and collate function.
+        optimizer: Registry name (or class) of the optimizer to test and train with, built by
+            :func:`lrfinder.optimizers.create_optimizer` over the module; default the module's.
+        optimizer_settings: Keyword settings for ``optimizer`` (``weight_decay``, ...).
+        scheduler: Registry name of the LR schedule to train with, built by
+            :func:`lrfinder.schedulers.create_scheduler` from the found LR and the suggestion
+            over ``trainer.estimated_stepping_batches`` steps; needs ``optimizer``.
+        scheduler_settings: Keyword settings for ``scheduler``.
+        attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``).
+        monitor: Under manual optimization, the key logged with ``self.log`` that holds the
+            loss, when ``training_step`` does not return it.
+        report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
+        strict: Raise instead of warning when the curve is inconclusive.
+
+    Attributes:
+        result: The :class:`~lrfinder.RangeTestResult` (with its suggestion and the scaling
+            applied) after the test ran in this process; ``None`` before, or when skipped.
+        applied_lr: The LR that training uses, ``None`` when the module's own LR was kept.
+
+    Raises:
+        ValueError: An option out of range (named, with the value).
+        TypeError: An option of the wrong type.
+
+    Example:
+        >>> trainer = pl.Trainer(max_epochs=3, callbacks=[LRFinder(num_steps=100)])  # doctest: +SKIP
+        >>> trainer.fit(model, datamodule=dm)  # doctest: +SKIP
+        >>> trainer.callbacks[0].result.suggestion.lr  # doctest: +SKIP
+
+    """
+
+    def __init__(
+        self,
+        *,
+        min_lr: float = 1e-7,
+        max_lr: float = 10.0,
+        num_steps: int = 100,
+        mode: str = "exp",
+        stop_factor: float | None = 4.0,
+        rule: str = DEFAULT_RULE,
+        scaling: str = "auto",
+        target_batch_size: int | None = None,
+        test_batch_size: int | None = None,
+        optimizer: str | type[Optimizer] | None = None,
+        optimizer_settings: Mapping[str, Any] | None = None,
+        scheduler: str | None = None,
+        scheduler_settings: Mapping[str, Any] | None = None,
+        attr_name: str | None = None,
+        monitor: str | None = None,
+        report: str | os.PathLike[str] | None = None,
+        strict: bool = False,
+    ) -> None:
+        super().__init__()
+        self.settings = validate_settings(
+            min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, stop_factor=stop_factor
+        )
+        if rule not in RULES:
+            raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
+        if scaling not in SCALING_RULES:
+            raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
+        for name, value in (("target_batch_size", target_batch_size), ("test_batch_size", test_batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"Expected {name} to be a positive int or None, but got {name}={value!r}")
+        if scheduler is not None and optimizer is None:
+            raise ValueError(
+                f"Expected optimizer to be set when scheduler is, but got scheduler={scheduler!r}, optimizer=None"
+            )
+        if scheduler_settings and scheduler is None:
+            raise ValueError("Expected scheduler to be set when scheduler_settings are given, but got scheduler=None")
+        if optimizer_settings and optimizer is None:
+            raise ValueError("Expected optimizer to be set when optimizer_settings are given, but got optimizer=None")
+        for name, value in (("attr_name", attr_name), ("monitor", monitor)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TypeError(f"Expected {name} to be a non-empty str or None, but got {name}={value!r}")
+        if not isinstance(strict, bool):
+            raise TypeError(f"Expected strict to be a bool, but got strict={strict!r}")
+        self.rule = rule
+        self.scaling = scaling
+        self.target_batch_size = target_batch_size
+        self.test_batch_size = test_batch_size
+        self.optimizer = optimizer
+        self.optimizer_settings = dict(optimizer_settings or {})
+        self.scheduler = scheduler
+        self.scheduler_settings = dict(scheduler_settings or {})
+        self.attr_name = attr_name
+        self.monitor = monitor
+        self.report = None if report is None else Path(report)
+        self.strict = strict
+        self.result: RangeTestResult | None = None
+        self.applied_lr: float | None = None
+        # find_lr() sets this: test, restore, and stop the fit before its first step.
+        self._find_only = False
+
+    # ----------------------------------------------------------------------------------------
+    # Hooks
+    # ----------------------------------------------------------------------------------------
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Run the range test before the first training step, restore, and apply the result."""
+        if trainer.ckpt_path is not None and not self._find_only:
+            rank_zero_warn(
+                f"LRFinder: the fit resumes from ckpt_path={str(trainer.ckpt_path)!r}; the range test is "
+                "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
+            )
+            return
+        self.applied_lr = None
+        self.result = None
+        result = self._run_test(trainer, pl_module)
+        self.result = result
+        self._publish(trainer, result)
+        if self._find_only:
+            trainer.should_stop = True
+            return
+        if result.lr is None:
+            message = (
+                f"LRFinder: the range test was inconclusive ({result.error}). Training goes on with the "
+                "module's own learning rate."
+            )
+            if self.strict:
+                raise InconclusiveCurveError(message + " (strict=True)")
+            rank_zero_warn(message)
+            return
+        self.applied_lr = self._apply(trainer, pl_module, result.lr)
+        rank_zero_info(f"LRFinder: training with lr={self.applied_lr:.2e} ({_describe(result)})")
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        """Save the result in checkpoints, so a resumed fit still knows it."""
+        return {"result": None if self.result is None else self.result.to_dict(), "applied_lr": self.applied_lr}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore :attr:`result` and :attr:`applied_lr` from a checkpoint."""
+        data = state_dict.get("result")
+        self.result = None if data is None else RangeTestResult.from_dict(data)
+        self.applied_lr = state_dict.get("applied_lr")
+
+    # ----------------------------------------------------------------------------------------
+    # The test
+    # ----------------------------------------------------------------------------------------
+
+    def _run_test(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
+        strategy = trainer.strategy
+        automatic = pl_module.automatic_optimization
+        accumulate = int(trainer.accumulate_grad_batches) if automatic else 1
+        settings = replace(self.settings, accumulate_steps=accumulate)
+
+        train_loader = trainer.train_dataloader
+        if train_loader is None:
+            raise DataError("LRFinder found no train dataloader in this fit. Pass train_dataloaders or a datamodule.")
+        loader = _rebuild_loader(train_loader, self.test_batch_size) if self.test_batch_size else train_loader
+        batches = _Batches(loader)
+
+        if self.optimizer is not None:
+            if not automatic and len(trainer.optimizers) > 1:
+                raise ValueError(
+                    f"Expected one optimizer with optimizer={self.optimizer!r}, but the module (manual "
+                    f"optimization) uses {len(trainer.optimizers)}. Leave optimizer=None to sweep them all."
+                )
+            self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)
+        optimizers = list(trainer.optimizers)
+        if not optimizers:
+            raise ModelError("configure_optimizers returned no optimizer; the range test needs one to sweep.")
+        if automatic and len(optimizers) != 1:
+            raise ModelError(
+                f"Automatic optimization steps one optimizer, but got {len(optimizers)}. Use manual optimization."
+            )
+        configs = list(trainer.lr_scheduler_configs)
+        trainable = [p for p in pl_module.parameters() if p.requires_grad]
+        if not trainable:
+            raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")
+
+        snapshot = StateSnapshot(pl_module, optimizers, [loader, train_loader])
+        scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
+        metric_states = _MetricStates(pl_module)
+        # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at step 0,
+        # e.g. a warm-up from zero), so the ratios between groups are the configured ones.
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = _base_lr(group, configs)
+        sweeper = LRSweeper(optimizers)
+        plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
+        world = max(1, int(trainer.world_size))
+        logged: dict[str, Any] = {}
+        bar = _progress_bar(trainer, len(plan))
+        per_device: list[int | None] = []
+        step_index = [0]
+        takes_idx = _takes_batch_idx(pl_module)
+
+        def next_batch() -> tuple[Any, int]:
+            batch, idx = batches.next()
+            if not per_device:
+                per_device.append(_batch_size_of(loader, batch))
+            batch = _before_transfer(trainer, pl_module, batch)
+            return strategy.batch_to_device(batch, dataloader_idx=0), idx
+
+        def forward(batch: Any, idx: int) -> Any:
+            args = (batch, idx) if takes_idx else (batch,)
+            return strategy.training_step(*args)
+
+        def reduce(parts: list[torch.Tensor]) -> float:
+            local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
+            return float(strategy.reduce(local.to(strategy.root_device), reduce_op="mean").item())
+
+        def automatic_step(lr: float) -> float:
+            opt = optimizers[0]
+            pl_module.optimizer_zero_grad(trainer.current_epoch, step_index[0], opt)
+            parts: list[torch.Tensor] = []
+            for k in range(accumulate):
+                last = k == accumulate - 1
+                sync = contextlib.nullcontext()
+                if not last and hasattr(strategy, "block_backward_sync"):
+                    sync = strategy.block_backward_sync()  # type: ignore[attr-defined]
+                with sync:
+                    for _ in range(_MAX_SKIPPED):
+                        batch, idx = next_batch()
+                        loss = _loss_of(forward(batch, idx), None, {})
+                        if loss is not None:
+                            break
+                    else:
+                        raise ModelError(f"training_step returned None (skip) for {_MAX_SKIPPED} batches in a row.")
+                    strategy.backward(loss / accumulate, opt)
+                    parts.append(loss.detach())
+            value = reduce(parts)
+            if math.isfinite(value):
+                # The gradients are ready: the closure only hands the loss back, so the precision
+                # plugin clips (gradient_clip_val), unscales and steps as in training.
+                done = parts[-1]
+                strategy.optimizer_step(opt, closure=lambda: done, model=pl_module)
+            step_index[0] += 1
+            return value
+
+        def manual_step(lr: float) -> float:
+            logged.clear()
+            for _ in range(_MAX_SKIPPED):
+                batch, idx = next_batch()
+                out = forward(batch, idx)
+                loss = _loss_of(out, self.monitor, logged)
+                if loss is not None:
+                    break
+            else:
+                raise ModelError(
+                    "training_step gave no loss under manual optimization: return it (a tensor or a dict "
+                    "with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...)."
+                )
+            step_index[0] += 1
+            return reduce([loss])
+
+        def on_step(i: int, lr: float, loss: float) -> None:
+            if bar is not None:
+                bar.set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.4g}", refresh=False)
+                bar.update(1)
+
+        saved_callbacks = trainer.callbacks
+        was_training = pl_module.training
+        # Other callbacks must not see the test's backward/optimizer-step hooks, and the test's
+        # self.log calls must not reach the fit's logged metrics: both are swapped out for the
+        # test and put back (the same objects) afterwards.
+        trainer.callbacks = []
+        pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
+        pl_module.train()
+        try:
+            lrs, losses, reason = run_sweep(
+                automatic_step if automatic else manual_step,
+                plan,
+                sweeper=sweeper,
+                stop_factor=settings.stop_factor,
+                on_step=on_step,
+            )
+        finally:
+            del pl_module.log
+            trainer.callbacks = saved_callbacks
+            if bar is not None:
+                bar.close()
+            snapshot.restore()
+            for config, state in zip(configs, scheduler_states):
+                config.scheduler.load_state_dict(state)
+            metric_states.restore()
+            pl_module.train(was_training)
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+        if reason == "interrupted":
+            raise KeyboardInterrupt
+
+        train_per_device = _batch_size_of(train_loader, None)
+        test_per_device = per_device[0] if per_device else None
+        if self.test_batch_size is None:
+            train_per_device = train_per_device or test_per_device
+        test_batch = None if test_per_device is None else test_per_device * world * accumulate
+        result = finish_result(
+            lrs,
+            losses,
+            reason,
+            rule=self.rule,
+            settings=settings,
+            batch_size=test_batch,
+            model_name=type(pl_module).__name__,
+            num_parameters=sum(p.numel() for p in trainable),
+            optimizer_name=",".join(type(o).__name__ for o in optimizers),
+        )
+        if result.suggestion is not None:
+            target = self.target_batch_size
+            if target is None and train_per_device is not None:
+                target = train_per_device * world * accumulate
+            if target is not None and test_batch is not None:
+                with warnings.catch_warnings():
+                    if not trainer.is_global_zero:
+                        warnings.simplefilter("ignore")
+                    result = result.scale(
+                        target,
+                        rule=self.scaling,
+                        from_batch_size=test_batch,
+                        optimizer=self.optimizer if isinstance(self.optimizer, str) else optimizers[0],
+                    )
+            elif self.test_batch_size is not None or self.target_batch_size is not None:
+                rank_zero_warn("LRFinder: the batch size is unknown, so the LR is not scaled.")
+        return result
+
+    # ----------------------------------------------------------------------------------------
+    # Applying
+    # ----------------------------------------------------------------------------------------
+
+    def _apply(self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float) -> float:
+        attr = self._find_attr(pl_module)
+        if attr is not None:
+            _set_attr(pl_module, attr, lr)
+        if self.optimizer is not None:
+            self._install_optimizer(trainer, pl_module, lr, with_scheduler=True)
+            return lr
+        if attr is not None:
+            # configure_optimizers again, now that the attribute holds the LR: optimizers and
+            # schedulers built from it (OneCycleLR's max_lr, CyclicLR's bounds, a warm-up) use it.
+            trainer.strategy.setup_optimizers(trainer)
+        optimizers = list(trainer.optimizers)
+        configs = list(trainer.lr_scheduler_configs)
+        reference = max(_base_lr(g, configs) for opt in optimizers for g in opt.param_groups)
+        if not math.isclose(reference, lr, rel_tol=1e-9):
+            # The optimizers do not carry the LR (no attribute, or a hard-coded one): move every
+            # LR of every group and scheduler by one factor, keeping all their ratios.
+            _rescale(optimizers, configs, lr / reference)
+        return lr
+
+    def _find_attr(self, pl_module: pl.LightningModule) -> str | None:
+        if self.attr_name is not None:
+            if not _has_attr(pl_module, self.attr_name):
+                raise AttributeError(
+                    f"LRFinder(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute. "
+                    "Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
+                )
+            return self.attr_name
+        return next((name for name in LR_ATTRIBUTES if _has_attr(pl_module, name)), None)
+
+    def _install_optimizer(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, with_scheduler: bool
+    ) -> None:
+        from pytorch_lightning.utilities.types import LRSchedulerConfig
+
+        from .optimizers import create_optimizer
+
+        optimizer = create_optimizer(self.optimizer, pl_module, lr=lr, **self.optimizer_settings)  # type: ignore[arg-type]
+        configs: list[LRSchedulerConfig] = []
+        if with_scheduler and self.scheduler is not None:
+            from .schedulers import create_scheduler
+
+            total = trainer.estimated_stepping_batches
+            if not math.isfinite(total):
+                raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
+            suggestion = self.result.suggestion if self.result is not None else None
+            config = create_scheduler(
+                self.scheduler,
+                optimizer,
+                total_steps=int(total),
+                suggestion=suggestion,
+                lightning=True,
+                **self.scheduler_settings,
+            )
+            config = dict(config)
+            sched = config.pop("scheduler")
+            reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            configs.append(LRSchedulerConfig(scheduler=sched, reduce_on_plateau=reduce_on_plateau, **config))
+        trainer.strategy.optimizers = [optimizer]
+        trainer.strategy.lr_scheduler_configs = configs
+
+    # ----------------------------------------------------------------------------------------
+    # Publishing
+    # ----------------------------------------------------------------------------------------
+
+    def _publish(self, trainer: pl.Trainer, result: RangeTestResult) -> None:
+        metrics = _summary_metrics(result)
+        # callback_metrics survive ddp_spawn (they are sent back to the main process).
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
+        if not trainer.is_global_zero:
+            return
+        for lg in trainer.loggers:
+            lg.log_metrics(metrics, step=trainer.global_step)
+            _log_curve(lg, result)
+        if self.report is not None:
+            try:
+                from .report import save_report
+            except ImportError as exc:  # pragma: no cover - matplotlib missing
+                rank_zero_warn(f"LRFinder: cannot write the report {self.report}: {exc}")
+            else:
+                save_report(result, self.report)
+                rank_zero_info(f"LRFinder: report written to {self.report}")
+
+
+def find_lr(
+    model: pl.LightningModule,
+    *,
+    datamodule: pl.LightningDataModule | None = None,
+    train_dataloaders: Any = None,
+    trainer: pl.Trainer | None = None,
+    **options: Any,
+) -> RangeTestResult:
+    """Run the range test on a LightningModule and return the result, without training.
+
+    The module, its optimizers and the data order are left as they were. This runs a
+    ``trainer.fit`` that stops before its first training step; the given ``trainer`` (default: a
+    quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards.
+
+    Args:
+        model: The LightningModule.
+        datamodule: A datamodule giving the train dataloader.
+        train_dataloaders: Or the train dataloader(s).
+        trainer: The Trainer to run on (devices, precision, accumulation, clipping); it must
+            run in this process (not ``ddp_spawn``).
+        **options: :class:`LRFinder` options (``min_lr``, ``max_lr``, ``num_steps``, ``mode``,
+            ``stop_factor``, ``rule``, ``scaling``, ``target_batch_size``, ``test_batch_size``,
+            ``optimizer``, ``optimizer_settings``, ``monitor``, ``report``, ``strict``).
+
+    Returns:
+        The :class:`~lrfinder.RangeTestResult` (suggestion ``None`` when inconclusive, unless
+        ``strict=True``, which raises).
+
+    Raises:
+        InconclusiveCurveError: With ``strict=True``, an inconclusive curve.
+        LRFinderError: The test produced no result in this process (a spawn-based strategy).
+
+    Example:
+        >>> result = find_lr(model, datamodule=dm, max_lr=1.0)  # doctest: +SKIP
+        >>> result.suggestion.lr  # doctest: +SKIP
+
+    """
+    for key in ("scheduler", "scheduler_settings", "attr_name"):
+        if key in options:
+            raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")
+    callback = LRFinder(**options)
+    callback._find_only = True
+    if trainer is None:
+        trainer = pl.Trainer(
+            devices=1,
+            max_epochs=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=True,
+            num_sanity_val_steps=0,
+        )
+    saved = trainer.callbacks
+    trainer.callbacks = [*saved, callback]
+    try:
+        trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
+    finally:
+        trainer.callbacks = saved
+        trainer.should_stop = False
+    if callback.result is None:
+        raise LRFinderError(
+            "find_lr() got no result in this process: the strategy ran the fit elsewhere (e.g. ddp_spawn). "
+            "Use strategy='ddp' or a single-device Trainer."
+        )
+    if callback.strict and callback.result.lr is None:
+        raise InconclusiveCurveError(f"The range test was inconclusive: {callback.result.error}")
+    return callback.result
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+class _Batches:
+    """Cycles through the fit's train loader(s), yielding ``(batch, batch_idx)``."""
+
+    def __init__(self, loader: Any) -> None:
+        if isinstance(loader, (Sequence, Mapping)) and not isinstance(loader, DataLoader):
+            # Several train loaders: combine them as Lightning's fit does by default.
+            loader = CombinedLoader(loader, mode="max_size_cycle")
+            self.combined = True
+        else:
+            self.combined = False
+        self.loader = loader
+        self._it: Iterator[Any] | None = None
+        self._idx = 0
+
+    def _fetch(self) -> Any:
+        assert self._it is not None
+        item = next(self._it)
+        return item[0] if self.combined else item
+
+    def next(self) -> tuple[Any, int]:
+        if self._it is None:
+            self._it = iter(self.loader)
+        try:
+            batch = self._fetch()
+        except StopIteration:
+            self._it = iter(self.loader)
+            self._idx = 0
+            try:
+                batch = self._fetch()
+            except StopIteration:
+                raise DataError("The train dataloader is empty: it yielded no batch.") from None
+        idx = self._idx
+        self._idx += 1
+        return batch, idx
+
+
+def _rebuild_loader(loader: Any, batch_size: int) -> Any:
+    """The same dataset, sampler and collate function with another batch size."""
+    if not isinstance(loader, DataLoader):
+        raise DataError(
+            f"test_batch_size needs a single torch DataLoader as train loader, but got {type(loader).__name__}. "
+            "Leave test_batch_size=None."
+        )
+    common: dict[str, Any] = {
+        "batch_size": batch_size,
+        "collate_fn": loader.collate_fn,
+        "num_workers": loader.num_workers,
+        "pin_memory": loader.pin_memory,
+        "timeout": loader.timeout,
+        "worker_init_fn": loader.worker_init_fn,
+        "generator": loader.generator,
+    }
+    if loader.num_workers > 0:
+        common["multiprocessing_context"] = loader.multiprocessing_context
+    if isinstance(loader.dataset, IterableDataset):
+        return DataLoader(loader.dataset, drop_last=loader.drop_last, **common)
+    batch_sampler = loader.batch_sampler
+    if batch_sampler is not None and type(batch_sampler) is not BatchSampler:
+        raise DataError(
+            f"test_batch_size cannot resize the custom batch sampler {type(batch_sampler).__name__}. "
+            "Leave test_batch_size=None."
+        )
+    drop_last = batch_sampler.drop_last if batch_sampler is not None else loader.drop_last
+    sampler = batch_sampler.sampler if batch_sampler is not None else loader.sampler
+    return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
+
+
+def _batch_size_of(loader: Any, batch: Any) -> int | None:
+    size = getattr(loader, "batch_size", None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    if batch is None:
+        return None
+    first = batch
+    while isinstance(first, (tuple, list)) and first:
+        first = first[0]
+    if isinstance(first, Mapping) and first:
+        first = next(iter(first.values()))
+    if isinstance(first, torch.Tensor) and first.dim() > 0:
+        return int(first.shape[0])
+    return None
+
+
+def _before_transfer(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) -> Any:
+    """``on_before_batch_transfer`` of the datamodule when it overrides it, else of the module."""
+    dm = trainer.datamodule
+    if dm is not None and type(dm).on_before_batch_transfer is not pl.LightningDataModule.on_before_batch_transfer:
+        return dm.on_before_batch_transfer(batch, 0)
+    return pl_module.on_before_batch_transfer(batch, 0)
+
+
+def _takes_batch_idx(pl_module: pl.LightningModule) -> bool:
+    params = list(inspect.signature(pl_module.training_step).parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return True
+    return len(params) >= 2
+
+
+def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> torch.Tensor | None:
+    """The loss of one ``training_step``: the logged ``monitor`` key, the output, or ``output['loss']``."""
+    if monitor is not None:
+        if monitor not in logged:
+            raise ModelError(
+                f"LRFinder(monitor={monitor!r}): training_step did not log {monitor!r} "
+                f"(logged: {sorted(logged) or 'nothing'}). Log it with self.log({monitor!r}, loss)."
+            )
+        value = logged[monitor]
+        return value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if output is None:
+        return None
+    if isinstance(output, Mapping):
+        output = output.get("loss")
+        if output is None:
+            raise ModelError("training_step returned a dict without a 'loss' key. Add it, or return the loss tensor.")
+    if not isinstance(output, torch.Tensor) or output.numel() != 1:
+        raise ModelError(
+            f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {type(output).__name__}."
+        )
+    return output.reshape(())
+
+
+def _capture_log(logged: dict[str, Any]) -> Callable[..., None]:
+    """A stand-in for ``LightningModule.log`` that records values instead of logging them."""
+
+    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, val in value.items():
+                logged[f"{name}/{key}"] = val
+        else:
+            logged[name] = value.detach() if isinstance(value, torch.Tensor) else value
+
+    return log
+
+
+def _has_attr(obj: Any, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if isinstance(obj, Mapping):
+            if part not in obj:
+                return False
+            obj = obj[part]
+        elif hasattr(obj, part):
+            obj = getattr(obj, part)
+        else:
+            return False
+    return isinstance(obj, (int, float)) and not isinstance(obj, bool)
+
+
+def _set_attr(obj: Any, dotted: str, value: float) -> None:
+    *path, last = dotted.split(".")
+    for part in path:
+        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+    if isinstance(obj, Mapping):
+        obj[last] = value  # type: ignore[index]
+    else:
+        setattr(obj, last, value)
+
+
+def _peaks(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:
+    """CyclicLR's upper bound for each of its groups (its ``initial_lr`` is the lower one)."""
+    out: dict[int, float] = {}
+    for config in configs:
+        for sched in _schedulers(config.scheduler):
+            if isinstance(sched, CyclicLR):
+                for group, peak in zip(sched.optimizer.param_groups, sched.max_lrs):
+                    out[id(group)] = float(peak)
+    return out
+
+
+def _base_lr(group: Mapping[str, Any], configs: Sequence[LRSchedulerConfig]) -> float:
+    """A group's configured LR: CyclicLR's/OneCycleLR's peak, else ``initial_lr``, else ``lr``."""
+    peak = _peaks(configs).get(id(group))
+    if peak is not None:
+        return peak
+    if "max_lr" in group:  # OneCycleLR keeps its peak in the group
+        return float(group["max_lr"])
+    return float(group.get("initial_lr", group["lr"]))
+
+
+def _schedulers(sched: Any) -> list[Any]:
+    """A scheduler and the ones it wraps (SequentialLR, ChainedScheduler)."""
+    out = [sched]
+    for child in getattr(sched, "_schedulers", ()) or ():
+        out.extend(_schedulers(child))
+    return out
+
+
+def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig], factor: float) -> None:
+    """Multiply every LR of every group and every scheduler by ``factor``."""
+    for opt in optimizers:
+        for group in opt.param_groups:
+            for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+                if key in group and isinstance(group[key], (int, float)):
+                    group[key] = group[key] * factor
+    seen: set[int] = set()
+    for config in configs:
+        for sched in _schedulers(config.scheduler):
+            if id(sched) in seen:
+                continue
+            seen.add(id(sched))
+            for key in ("base_lrs", "max_lrs", "_last_lr"):
+                values = getattr(sched, key, None)
+                if isinstance(values, list):
+                    setattr(sched, key, [v * factor for v in values])
+
+
+class _MetricStates:
+    """Snapshot of the torchmetrics states in the module (they are not buffers)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        try:
+            from torchmetrics import Metric
+        except ImportError:  # pragma: no cover - Lightning depends on torchmetrics
+            self._saved: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
+            return
+        self._saved = []
+        for m in module.modules():
+            if isinstance(m, Metric):
+                state = {k: copy.deepcopy(v) for k, v in m.metric_state.items()}
+                extra = {k: copy.deepcopy(getattr(m, k)) for k in ("_update_count", "_computed") if hasattr(m, k)}
+                self._saved.append((m, state, extra))
+
+    def restore(self) -> None:
+        for metric, state, extra in self._saved:
+            for key, value in {**state, **extra}.items():
+                object.__setattr__(metric, key, copy.deepcopy(value))
+
+
+def _progress_bar(trainer: pl.Trainer, total: int) -> Any:
+    """A tqdm bar styled as Lightning's, or ``None`` when the progress bar is disabled."""
+    callback = trainer.progress_bar_callback
+    if callback is None or not trainer.is_global_zero or not callback.is_enabled:
+        return None
+    from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
+
+    return Tqdm(
+        desc="Finding LR",
+        total=total,
+        position=2 * getattr(callback, "process_position", 0),
+        leave=False,
+        dynamic_ncols=True,
+        file=sys.stdout,
+        smoothing=0,
+        bar_format=getattr(callback, "BAR_FORMAT", None),
+    )
+
+
+def _summary_metrics(result: RangeTestResult) -> dict[str, float]:
+    metrics: dict[str, float] = {"lr_finder/num_steps": float(result.num_steps)}
+    s = result.suggestion
+    if s is not None:
+        metrics.update(
+            {
+                "lr_finder/suggested_lr": s.lr,
+                "lr_finder/steepest_lr": s.steepest_lr,
+                "lr_finder/min_loss_lr": s.min_loss_lr,
+                "lr_finder/min_lr": s.min_lr,
+                "lr_finder/max_lr": s.max_lr,
+                "lr_finder/confidence": s.confidence,
+            }
+        )
+        if s.divergence_lr is not None:
+            metrics["lr_finder/divergence_lr"] = s.divergence_lr
+    if result.lr is not None:
+        metrics["lr_finder/lr"] = result.lr
+    return metrics
+
+
+def _log_curve(lg: Any, result: RangeTestResult) -> None:
+    """The curve as a table: a CSV next to the logger's files, or ``log_table`` where it exists."""
+    smoothed = result.suggestion.smoothed_losses if result.suggestion is not None else (math.nan,) * result.num_steps
+    rows = [[i, lr, loss, sm] for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, smoothed))]
+    columns = ["step", "lr", "loss", "smoothed_loss"]
+    log_dir = getattr(lg, "log_dir", None)
+    if type(lg).__name__ == "CSVLogger" and log_dir:
+        path = Path(log_dir) / "lr_finder_curve.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(rows)
+    elif hasattr(lg, "log_table"):
+        lg.log_table(key="lr_finder/curve", columns=columns, data=rows)
+    else:
+        experiment = getattr(lg, "experiment", None)
+        if hasattr(experiment, "add_scalar"):  # TensorBoard: loss against the step of the sweep
+            for i, lr, loss, _ in rows:
+                if math.isfinite(loss):
+                    experiment.add_scalar("lr_finder/curve_loss", loss, global_step=i)
+                experiment.add_scalar("lr_finder/curve_lr", lr, global_step=i)
+
+
+def _describe(result: RangeTestResult) -> str:
+    s = result.suggestion
+    text = f"suggested {s.lr:.2e}, confidence {s.confidence:.2f}" if s is not None else "no suggestion"
+    if result.scaled is not None and result.scaled.factor != 1.0:
+        sc = result.scaled
+        text += f", scaled x{sc.factor:.3g} ({sc.rule}) from batch {sc.from_batch_size} to {sc.to_batch_size}"
+    return text
