@@ -1,0 +1,148 @@
+"""Yogi: Adam with an additive, sign-controlled second-moment update (torch has none).
+
+For each parameter, with gradient ``g`` (plus ``weight_decay * w``: L2, coupled, as in
+``torch.optim.Adam``):
+
+.. code-block:: text
+
+    m_t = beta1 * m_{t-1} + (1 - beta1) * g
+    v_t = v_{t-1} - (1 - beta2) * sign(v_{t-1} - g^2) * g^2
+    m^  = m_t / (1 - beta1^t)                (bias correction, as in Adam)
+    v^  = v_t / (1 - beta2^t)
+    w  <- w - lr * m^ / (sqrt(v^) + eps)
+
+Adam's ``v`` moves towards ``g^2`` by a fraction ``(1 - beta2)`` of the *difference*
+``v - g^2``; Yogi's moves by ``(1 - beta2) * g^2`` in the direction of the difference, so the
+effective LR ``lr / sqrt(v)`` changes slowly and cannot collapse when a few large gradients
+arrive. ``v_0`` is ``initial_accumulator`` (1e-6 in the paper's experiments), ``m_0 = 0``.
+
+References:
+    Zaheer, Reddi, Sachan, Kale & Kumar, "Adaptive Methods for Nonconvex Optimization",
+    NeurIPS 2018.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+__all__ = ["Yogi"]
+
+logger = logging.getLogger(__name__)
+
+
+class Yogi(Optimizer):
+    """The Yogi optimizer (Zaheer et al. 2018).
+
+    Args:
+        params: Parameters or parameter groups (dicts), as for any ``torch.optim`` optimizer.
+        lr: Learning rate ``lr > 0``.
+        betas: ``(beta1, beta2)``, each in ``[0, 1)``: decay of the first moment and step of the
+            second-moment update.
+        eps: Added to ``sqrt(v^)``; Yogi's default ``1e-3`` is far larger than Adam's because
+            ``v`` can shrink towards zero additively.
+        initial_accumulator: Starting value of ``v`` (``>= 0``).
+        weight_decay: L2 penalty added to the gradient (coupled, like ``torch.optim.Adam``,
+            not decoupled like ``AdamW``).
+        bias_correction: Divide the moments by ``1 - beta^t`` as Adam does.
+
+    Raises:
+        ValueError: A setting out of its range (named in the message).
+
+    Example:
+        >>> model = torch.nn.Linear(2, 1)
+        >>> opt = Yogi(model.parameters(), lr=1e-2)
+        >>> model(torch.ones(1, 2)).sum().backward(); opt.step()
+
+    References:
+        Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018.
+
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-2,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-3,
+        initial_accumulator: float = 1e-6,
+        weight_decay: float = 0.0,
+        bias_correction: bool = True,
+    ) -> None:
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"Expected lr > 0 and finite, but got lr={lr}")
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"Expected betas to be two values in [0, 1), but got betas={betas}")
+        if not eps > 0:
+            raise ValueError(f"Expected eps > 0, but got eps={eps}")
+        if not initial_accumulator >= 0:
+            raise ValueError(f"Expected initial_accumulator >= 0, but got initial_accumulator={initial_accumulator}")
+        if not weight_decay >= 0:
+            raise ValueError(f"Expected weight_decay >= 0, but got weight_decay={weight_decay}")
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "initial_accumulator": initial_accumulator,
+            "weight_decay": weight_decay,
+            "bias_correction": bias_correction,
+        }
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Perform one optimization step.
+
+        Args:
+            closure: Re-evaluates the model and returns the loss (optional).
+
+        Returns:
+            The loss returned by ``closure``, or ``None``.
+
+        Raises:
+            RuntimeError: A sparse gradient (Yogi keeps dense moments).
+
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr = float(group["lr"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if grad.is_sparse:
+                    raise RuntimeError("Yogi does not support sparse gradients; use torch.optim.SparseAdam")
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.full_like(
+                        p, group["initial_accumulator"], memory_format=torch.preserve_format
+                    )
+                state["step"] += 1
+                t = state["step"]
+                if group["weight_decay"] != 0:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                grad_sq = grad * grad
+                exp_avg.mul_(beta1).add_(grad, alpha=1.0 - beta1)
+                # v <- v - (1 - beta2) * sign(v - g^2) * g^2: the additive Yogi step.
+                exp_avg_sq.addcmul_(torch.sign(exp_avg_sq - grad_sq), grad_sq, value=-(1.0 - beta2))
+                if group["bias_correction"]:
+                    bc1 = 1.0 - beta1**t
+                    bc2 = 1.0 - beta2**t
+                else:
+                    bc1 = bc2 = 1.0
+                denom = (exp_avg_sq / bc2).sqrt_().add_(group["eps"])
+                p.addcdiv_(exp_avg, denom, value=-lr / bc1)
+        return loss

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from lrfinder import Yogi
+
+
+def _numpy_yogi(w0, a, b, steps, *, lr, beta1, beta2, eps, v0, wd, bias_correction):
+    """Zaheer et al. 2018, Algorithm 2 (with Adam's bias correction), on f(w) = sum(a w^2 / 2 + b w)."""
+    w = np.array(w0, dtype=np.float64)
+    m = np.zeros_like(w)
+    v = np.full_like(w, v0)
+    for t in range(1, steps + 1):
+        g = a * w + b + wd * w
+        m = beta1 * m + (1 - beta1) * g
+        v = v - (1 - beta2) * np.sign(v - g**2) * g**2
+        mhat = m / (1 - beta1**t) if bias_correction else m
+        vhat = v / (1 - beta2**t) if bias_correction else v
+        w = w - lr * mhat / (np.sqrt(vhat) + eps)
+    return w, m, v
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-3, v0=1e-6, wd=0.0, bias_correction=True),
+        dict(lr=0.05, beta1=0.5, beta2=0.9, eps=1e-3, v0=2.0, wd=0.1, bias_correction=True),
+        dict(lr=0.01, beta1=0.0, beta2=0.99, eps=1e-6, v0=0.0, wd=0.0, bias_correction=False),
+    ],
+)
+def test_yogi_matches_numpy_reference(settings):
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=7)
+    a = rng.uniform(0.5, 3.0, size=7)
+    b = rng.normal(size=7)
+    w = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float64))
+    opt = Yogi(
+        [w],
+        lr=settings["lr"],
+        betas=(settings["beta1"], settings["beta2"]),
+        eps=settings["eps"],
+        initial_accumulator=settings["v0"],
+        weight_decay=settings["wd"],
+        bias_correction=settings["bias_correction"],
+    )
+    at, bt = torch.tensor(a), torch.tensor(b)
+    for _ in range(6):
+        opt.zero_grad()
+        (0.5 * at * w**2 + bt * w).sum().backward()
+        opt.step()
+    ref_w, ref_m, ref_v = _numpy_yogi(w0, a, b, 6, **settings)
+    np.testing.assert_allclose(w.detach().numpy(), ref_w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opt.state[w]["exp_avg"].numpy(), ref_m, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opt.state[w]["exp_avg_sq"].numpy(), ref_v, rtol=1e-12, atol=1e-14)
+    assert opt.state[w]["step"] == 6
+
+
+def test_yogi_second_moment_is_additive_not_multiplicative():
+    # v > g^2: Yogi subtracts (1 - beta2) g^2, Adam would move by (1 - beta2) (v - g^2).
+    w = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
+    opt = Yogi([w], lr=0.1, betas=(0.9, 0.9), initial_accumulator=4.0)
+    w.grad = torch.tensor([1.0], dtype=torch.float64)
+    opt.step()
+    assert opt.state[w]["exp_avg_sq"].item() == pytest.approx(4.0 - 0.1 * 1.0, rel=1e-15)
+    w.grad = torch.tensor([3.0], dtype=torch.float64)  # v < g^2: grows by (1 - beta2) g^2
+    opt.step()
+    assert opt.state[w]["exp_avg_sq"].item() == pytest.approx(3.9 + 0.1 * 9.0, rel=1e-15)
+
+
+def _run(opt, w, steps):
+    for _ in range(steps):
+        opt.zero_grad()
+        ((w - 3.0) ** 2).sum().backward()
+        opt.step()
+
+
+def test_yogi_state_dict_round_trip_mid_run():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(5))
+    opt = Yogi([w], lr=0.05, weight_decay=1e-3)
+    _run(opt, w, 3)
+    w2 = torch.nn.Parameter(w.detach().clone())
+    opt2 = Yogi([w2], lr=0.05, weight_decay=1e-3)
+    opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
+    _run(opt, w, 4)
+    _run(opt2, w2, 4)
+    torch.testing.assert_close(w, w2, rtol=0, atol=0)
+    assert opt2.state[w2]["step"] == 7
+
+
+def test_yogi_pickles_and_uses_its_defaults():
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = Yogi([w])
+    assert opt.defaults["eps"] == 1e-3 and opt.defaults["betas"] == (0.9, 0.999)
+    _run(opt, w, 2)
+    clone = pickle.loads(pickle.dumps(opt))
+    for key in ("lr", "betas", "eps", "initial_accumulator", "weight_decay", "bias_correction"):
+        assert clone.defaults[key] == opt.defaults[key]
+    (w2,) = clone.param_groups[0]["params"]
+    torch.testing.assert_close(clone.state[w2]["exp_avg_sq"], opt.state[w]["exp_avg_sq"], rtol=0, atol=0)
+    _run(opt, w, 2)
+    _run(clone, w2, 2)
+    torch.testing.assert_close(w, w2, rtol=0, atol=0)
+
+
+def test_yogi_closure_returns_loss_and_lowers_it():
+    w = torch.nn.Parameter(torch.zeros(3))
+    opt = Yogi([w], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((w - 1.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    first = opt.step(closure).item()
+    for _ in range(50):
+        last = opt.step(closure).item()
+    assert last < 0.1 * first
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(lr=0.0), "lr"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(betas=(1.0, 0.999)), "betas"),
+        (dict(betas=(0.9, -0.1)), "betas"),
+        (dict(eps=0.0), "eps"),
+        (dict(initial_accumulator=-1.0), "initial_accumulator"),
+        (dict(weight_decay=-1e-4), "weight_decay"),
+    ],
+)
+def test_yogi_rejects_bad_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        Yogi([torch.nn.Parameter(torch.ones(1))], **kwargs)
+
+
+def test_yogi_rejects_sparse_gradients():
+    emb = torch.nn.Embedding(4, 2, sparse=True)
+    opt = Yogi(emb.parameters())
+    emb(torch.tensor([1])).sum().backward()
+    with pytest.raises(RuntimeError, match="sparse"):
+        opt.step()
