@@ -1,0 +1,478 @@
+"""Optimizer registry: a name (or class) -> a small spec -> a torch optimizer, with param groups.
+
+:func:`create_optimizer` builds an optimizer by name. The names in :data:`OPTIMIZERS` are the
+textbook set (REFERENCE section 4); besides them it accepts any ``torch.optim`` class by name
+(``"Adamax"``, or ``"adamax"`` case-insensitively), a ``"package.module:Class"`` path for
+optimizers from other libraries, or an optimizer class itself.
+
+Settings are passed to the class by keyword. A setting the class cannot take is **rejected**
+with a ``TypeError`` that names it and lists what the class accepts; nothing is filtered out
+silently, because a misspelt setting (``weight_decy``) would otherwise vanish.
+
+Weight decay is whatever the class does, as torch does it: *decoupled* for ``adamw`` (the
+shrink ``w <- w - lr * wd * w`` is applied outside the adaptive denominator, Loshchilov &
+Hutter), an *L2 penalty* added to the gradient for every other name (``yogi`` included).
+
+Given an ``nn.Module``, the parameters are split into groups by :func:`param_groups`: biases
+and normalization weights get no weight decay (unless ``decay_norm_and_bias=True``), biases
+may get ``bias_lr_factor`` times the LR (Caffe's 2x), and ``layer_lr_decay`` / ``lr_factors``
+give discriminative LRs for fine-tuning.
+
+References:
+    Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2017, arXiv:1711.05101.
+    Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018 (Yogi).
+
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from .yogi import Yogi
+
+__all__ = [
+    "OptimizerSpec",
+    "OPTIMIZERS",
+    "NORM_LAYERS",
+    "list_optimizers",
+    "get_optimizer_spec",
+    "create_optimizer",
+    "param_groups",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Module types whose weights count as normalization weights (no weight decay by default).
+NORM_LAYERS: tuple[type[nn.Module], ...] = tuple(
+    cls
+    for cls in (
+        nn.modules.batchnorm._NormBase,  # BatchNorm*, InstanceNorm*, SyncBatchNorm
+        nn.LayerNorm,
+        nn.GroupNorm,
+        nn.LocalResponseNorm,
+        getattr(nn, "RMSNorm", None),
+    )
+    if cls is not None
+)
+
+#: Settings consumed by :func:`param_groups`, never passed to the optimizer class.
+_GROUP_SETTINGS = ("decay_norm_and_bias", "bias_lr_factor", "layer_lr_decay", "lr_factors")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One entry of the optimizer registry.
+
+    Attributes:
+        name: The registry name (lower case).
+        cls: The optimizer class built.
+        summary: One line: what the update is.
+        defaults: Settings this name sets unless the caller gives them (only where the name
+            implies them, e.g. ``momentum=0.9`` for ``"momentum"``); everything else keeps the
+            class's own default.
+        fixed: Settings that *define* the name (``nesterov=True`` for ``"nesterov"``); giving a
+            different value raises ``ValueError`` pointing to the right name.
+        weight_decay: ``"decoupled"`` (AdamW) or ``"l2"`` (added to the gradient).
+
+    """
+
+    name: str
+    cls: type[Optimizer]
+    summary: str
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    weight_decay: Literal["l2", "decoupled"] = "l2"
+
+
+def _spec(
+    name: str,
+    cls: type[Optimizer],
+    summary: str,
+    *,
+    defaults: dict[str, Any] | None = None,
+    fixed: dict[str, Any] | None = None,
+    weight_decay: Literal["l2", "decoupled"] = "l2",
+) -> OptimizerSpec:
+    return OptimizerSpec(
+        name, cls, summary, MappingProxyType(dict(defaults or {})), MappingProxyType(dict(fixed or {})), weight_decay
+    )
+
+
+_SPECS = (
+    _spec("sgd", torch.optim.SGD, "plain SGD: w <- w - lr * g", fixed={"momentum": 0.0, "nesterov": False}),
+    _spec(
+        "momentum",
+        torch.optim.SGD,
+        "SGD with heavy-ball momentum: v <- m v + g; w <- w - lr v",
+        defaults={"momentum": 0.9},
+        fixed={"nesterov": False},
+    ),
+    _spec(
+        "nesterov",
+        torch.optim.SGD,
+        "SGD with Nesterov momentum (gradient at the look-ahead point)",
+        defaults={"momentum": 0.9},
+        fixed={"nesterov": True},
+    ),
+    _spec("adagrad", torch.optim.Adagrad, "Adagrad: s <- s + g^2; w <- w - lr g / (sqrt(s) + eps)"),
+    _spec("rmsprop", torch.optim.RMSprop, "RMSprop: s <- alpha s + (1-alpha) g^2; w <- w - lr g / (sqrt(s) + eps)"),
+    _spec("adadelta", torch.optim.Adadelta, "Adadelta: RMS of past updates over RMS of gradients, times lr"),
+    _spec("adam", torch.optim.Adam, "Adam: bias-corrected first and second moments", fixed={"amsgrad": False}),
+    _spec("amsgrad", torch.optim.Adam, "Adam with the AMSGrad running maximum of v", fixed={"amsgrad": True}),
+    _spec("adamw", torch.optim.AdamW, "Adam with decoupled weight decay", weight_decay="decoupled"),
+    _spec("nadam", torch.optim.NAdam, "Adam with Nesterov momentum"),
+    _spec("radam", torch.optim.RAdam, "Rectified Adam: variance-rectified adaptive LR (built-in warm-up)"),
+    _spec("yogi", Yogi, "Yogi: Adam with an additive, sign-controlled second moment (eps 1e-3)"),
+)
+
+#: The registry: name -> :class:`OptimizerSpec`, read-only.
+OPTIMIZERS: Mapping[str, OptimizerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+
+def list_optimizers() -> tuple[str, ...]:
+    """Return the registry names, in registry order.
+
+    Any ``torch.optim`` class name and ``"package.module:Class"`` paths are accepted too.
+
+    Returns:
+        ``("sgd", "momentum", "nesterov", ...)``.
+
+    """
+    return tuple(OPTIMIZERS)
+
+
+def _torch_optimizers() -> dict[str, type[Optimizer]]:
+    return {
+        name: obj
+        for name in dir(torch.optim)
+        if isinstance(obj := getattr(torch.optim, name), type) and issubclass(obj, Optimizer) and obj is not Optimizer
+    }
+
+
+def _load_path(path: str) -> type[Optimizer]:
+    module_name, _, qualname = path.partition(":")
+    if not module_name or not qualname:
+        raise ValueError(f"Expected an optimizer path of the form 'package.module:Class', but got name={path!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"Cannot import module {module_name!r} for optimizer name={path!r}: {exc}") from exc
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"Module {module_name!r} has no attribute {qualname!r} (optimizer name={path!r})")
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, Optimizer)):
+        raise TypeError(f"Expected {path!r} to be a torch.optim.Optimizer subclass, but got {obj!r}")
+    return obj
+
+
+def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
+    """Resolve a name or class to a spec.
+
+    Resolution order: a registry name; a ``torch.optim`` class name (exact, then
+    case-insensitive); a ``"package.module:Class"`` path; an optimizer class.
+
+    Args:
+        name: What to resolve.
+
+    Returns:
+        The registry's spec, or an ad-hoc spec with no defaults for other classes.
+
+    Raises:
+        ValueError: An unknown name (the message lists the valid ones) or an unimportable path.
+        TypeError: A path or object that is not a ``torch.optim.Optimizer`` subclass.
+
+    """
+    if isinstance(name, type):
+        if not issubclass(name, Optimizer):
+            raise TypeError(f"Expected a torch.optim.Optimizer subclass, but got name={name!r}")
+        return _spec(name.__name__, name, f"{name.__module__}.{name.__qualname__}", weight_decay=_decay_kind(name))
+    if not isinstance(name, str):
+        raise TypeError(f"Expected name to be a str or an Optimizer class, but got name={name!r}")
+    if name in OPTIMIZERS:
+        return OPTIMIZERS[name]
+    if ":" in name:
+        cls = _load_path(name)
+        return _spec(name, cls, f"{cls.__module__}.{cls.__qualname__}", weight_decay=_decay_kind(cls))
+    torch_classes = _torch_optimizers()
+    cls = torch_classes.get(name) or {k.lower(): v for k, v in torch_classes.items()}.get(name.lower())
+    if cls is None:
+        raise ValueError(
+            f"Unknown optimizer name={name!r}; expected one of {', '.join(OPTIMIZERS)}, a torch.optim class "
+            f"({', '.join(sorted(torch_classes))}) or a 'package.module:Class' path"
+        )
+    return _spec(cls.__name__, cls, f"torch.optim.{cls.__name__}", weight_decay=_decay_kind(cls))
+
+
+def _decay_kind(cls: type[Optimizer]) -> Literal["l2", "decoupled"]:
+    return "decoupled" if issubclass(cls, torch.optim.AdamW) else "l2"
+
+
+def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
+    """Keyword settings the class's constructor takes, and whether it takes ``**kwargs``."""
+    sig = inspect.signature(cls.__init__)
+    names: list[str] = []
+    var_kw = False
+    for i, p in enumerate(sig.parameters.values()):
+        if i == 0 or p.name == "params" or p.kind is p.VAR_POSITIONAL:
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            var_kw = True
+        else:
+            names.append(p.name)
+    return tuple(names), var_kw
+
+
+def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        rule = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"Expected {name} {rule} and finite, but got {name}={value!r}")
+    return float(value)
+
+
+def _is_norm_module(module: nn.Module) -> bool:
+    # User-defined norms (a hand-written RMSNorm) are caught by their class name.
+    return isinstance(module, NORM_LAYERS) or "norm" in type(module).__name__.lower()
+
+
+def param_groups(
+    model: nn.Module,
+    *,
+    lr: float,
+    weight_decay: float | None = None,
+    decay_norm_and_bias: bool = False,
+    bias_lr_factor: float = 1.0,
+    layer_lr_decay: float | None = None,
+    lr_factors: Mapping[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Split a model's parameters into optimizer param groups.
+
+    Each parameter gets an LR factor, the product of
+
+    * ``bias_lr_factor`` if it is a bias (its name ends in ``"bias"``);
+    * ``layer_lr_decay ** (n - 1 - i)`` for the ``i``-th of the model's ``n`` top-level children
+      that own parameters (registration order): the last child (the head) trains at ``lr``,
+      each earlier one at ``layer_lr_decay`` times the next. Parameters set directly on the
+      model itself count as the first layer;
+    * the factor of the first pattern in ``lr_factors`` (in mapping order) that matches the
+      parameter's module or one of its ancestors (``fnmatch`` on the qualified module name, so
+      ``"backbone"`` covers ``"backbone.layer1.0.conv1"`` and ``"backbone.layer*"`` covers
+      ``"backbone.layer2"``); parameters no pattern matches keep factor 1.
+
+    and belongs to the *decay* or the *no-decay* set. With ``decay_norm_and_bias=False`` (the
+    default), biases and normalization-layer weights (modules in :data:`NORM_LAYERS`, or any
+    module whose class name contains ``"Norm"``) are in the no-decay set and get
+    ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
+
+    Parameters sharing (factor, decay) form one group, with keys ``params``, ``lr``
+    (``lr * factor``), ``lr_factor``, ``name`` (Lightning's ``LearningRateMonitor`` uses it) and
+    ``weight_decay`` (``0.0`` for the no-decay set; for the decay set only when
+    ``weight_decay`` is given, so the class default applies otherwise). Frozen parameters are
+    kept: optimizers skip parameters without a gradient, and unfreezing them later then needs
+    no new optimizer.
+
+    Args:
+        model: The model.
+        lr: Base learning rate (``> 0``).
+        weight_decay: Weight decay of the decay set (``>= 0``); ``None`` leaves the class default.
+        decay_norm_and_bias: ``False``: no weight decay on biases and normalization weights.
+            ``True``: decay them like every other parameter.
+        bias_lr_factor: LR multiplier for biases (``> 0``; Caffe used 2).
+        layer_lr_decay: In ``(0, 1]``: per-layer LR decay from the head down (see above).
+        lr_factors: Module-name pattern -> LR factor (``> 0``), for discriminative fine-tuning.
+
+    Returns:
+        The param groups, ready for any ``torch.optim`` optimizer.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+        ValueError: A setting out of range, a pattern that matches no module, or a model
+            without parameters.
+
+    Example:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
+        >>> [g["name"] for g in param_groups(model, lr=0.1, weight_decay=1e-4)]
+        ['decay', 'no_decay']
+
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected model to be an nn.Module, but got {type(model).__name__}")
+    lr = _check_positive("lr", lr)
+    if weight_decay is not None:
+        weight_decay = _check_positive("weight_decay", weight_decay, allow_zero=True)
+    if not isinstance(decay_norm_and_bias, bool):
+        raise TypeError(f"Expected decay_norm_and_bias to be a bool, but got {decay_norm_and_bias!r}")
+    bias_lr_factor = _check_positive("bias_lr_factor", bias_lr_factor)
+    if layer_lr_decay is not None:
+        layer_lr_decay = _check_positive("layer_lr_decay", layer_lr_decay)
+        if layer_lr_decay > 1:
+            raise ValueError(f"Expected 0 < layer_lr_decay <= 1, but got layer_lr_decay={layer_lr_decay}")
+    patterns = dict(lr_factors or {})
+    for pattern, factor in patterns.items():
+        if not isinstance(pattern, str):
+            raise TypeError(f"Expected lr_factors keys to be module-name patterns (str), but got {pattern!r}")
+        _check_positive(f"lr_factors[{pattern!r}]", factor)
+
+    module_of: dict[str, tuple[str, nn.Module]] = {}
+    for mod_name, module in model.named_modules():
+        for p_name, _ in module.named_parameters(recurse=False):
+            module_of.setdefault(f"{mod_name}.{p_name}" if mod_name else p_name, (mod_name, module))
+
+    layer_factor: dict[str, float] = {}
+    if layer_lr_decay is not None:
+        children = [n for n, c in model.named_children() if any(True for _ in c.parameters())]
+        n = len(children)
+        for i, child in enumerate(children):
+            layer_factor[child] = layer_lr_decay ** (n - 1 - i)
+        layer_factor[""] = layer_lr_decay ** max(n - 1, 0)
+
+    groups: dict[tuple[float, bool], dict[str, Any]] = {}
+    for full_name, param in model.named_parameters():
+        mod_name, module = module_of[full_name]
+        is_bias = full_name.rsplit(".", 1)[-1].endswith("bias")
+        decay = decay_norm_and_bias or not (is_bias or _is_norm_module(module))
+        factor = bias_lr_factor if is_bias else 1.0
+        if layer_lr_decay is not None:
+            top = mod_name.split(".", 1)[0] if mod_name else ""
+            factor *= layer_factor.get(top, layer_factor[""])
+        if patterns:
+            parts = mod_name.split(".") if mod_name else [""]
+            ancestors = [".".join(parts[: k + 1]) for k in range(len(parts))]
+            for pattern, pf in patterns.items():
+                if any(fnmatch.fnmatchcase(a, pattern) for a in ancestors):
+                    factor *= float(pf)
+                    break
+        key = (factor, decay)
+        if key not in groups:
+            label = "decay" if decay else "no_decay"
+            groups[key] = {"params": [], "lr": lr * factor, "lr_factor": factor, "name": label}
+            if not decay:
+                groups[key]["weight_decay"] = 0.0
+            elif weight_decay is not None:
+                groups[key]["weight_decay"] = weight_decay
+        groups[key]["params"].append(param)
+    if not groups:
+        raise ValueError(f"The model {type(model).__name__} has no parameters to optimize")
+    names = sorted({m for m, _ in model.named_modules()} - {""})
+    unused = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in names)]
+    if unused:
+        raise ValueError(
+            f"lr_factors patterns {unused} match no module; module names are: {', '.join(names[:20])}"
+            + (" ..." if len(names) > 20 else "")
+        )
+    out = list(groups.values())
+    # Name groups uniquely when there are several per decay kind (LearningRateMonitor keys).
+    for label in ("decay", "no_decay"):
+        same = [g for g in out if g["name"] == label]
+        if len(same) > 1:
+            for g in same:
+                g["name"] = f"{label}_x{g['lr_factor']:.3g}"
+    logger.debug("param_groups: %d groups, lr=%.2e", len(out), lr)
+    return out
+
+
+def create_optimizer(
+    name: str | type[Optimizer],
+    model_or_params: nn.Module | Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+    *,
+    lr: float,
+    **settings: Any,
+) -> Optimizer:
+    """Build an optimizer by name.
+
+    Args:
+        name: A registry name (:func:`list_optimizers`): ``sgd`` (plain, no momentum),
+            ``momentum``, ``nesterov``, ``adagrad``, ``rmsprop``, ``adadelta``, ``adam``,
+            ``amsgrad``, ``adamw``, ``nadam``, ``radam``, ``yogi``; or a ``torch.optim`` class
+            name (``"Adamax"``), a ``"package.module:Class"`` path, or an optimizer class.
+        model_or_params: An ``nn.Module`` (its parameters are grouped by :func:`param_groups`),
+            or parameters / param-group dicts passed to the class unchanged.
+        lr: The learning rate (``> 0``), e.g. ``result.suggestion.lr``.
+        **settings: Keyword settings of the class (``momentum``, ``betas``, ``weight_decay``,
+            ...), plus, for a model, the :func:`param_groups` settings ``decay_norm_and_bias``,
+            ``bias_lr_factor``, ``layer_lr_decay`` and ``lr_factors``. Weight decay is
+            decoupled for ``adamw`` and an L2 term added to the gradient for the others.
+
+    Returns:
+        The optimizer.
+
+    Raises:
+        ValueError: An unknown name (the valid ones are listed), a setting out of range, a
+            setting that contradicts the name (``sgd`` with momentum, ``nesterov`` without
+            momentum, ``amsgrad=False`` for ``amsgrad``).
+        TypeError: A setting the class cannot take (it is named, with the accepted ones), or
+            a param-group setting without a model.
+
+    Example:
+        >>> model = nn.Linear(4, 2)
+        >>> opt = create_optimizer("nesterov", model, lr=0.1, weight_decay=1e-4)
+        >>> opt.defaults["momentum"], opt.param_groups[1]["weight_decay"]
+        (0.9, 0.0)
+
+    """
+    spec = get_optimizer_spec(name)
+    lr = _check_positive("lr", lr)
+    group_settings = {k: settings.pop(k) for k in _GROUP_SETTINGS if k in settings}
+    accepted, var_kw = _accepted(spec.cls)
+    unknown = [k for k in settings if k not in accepted]
+    if unknown and not var_kw:
+        raise TypeError(
+            f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(accepted)}"
+        )
+    for key, value in spec.fixed.items():
+        if key in settings and settings[key] != value:
+            hint = {
+                "momentum": "use 'momentum' or 'nesterov' for SGD with momentum",
+                "nesterov": "use 'nesterov' for Nesterov momentum, 'momentum' for heavy-ball",
+                "amsgrad": "use 'amsgrad' for AMSGrad, 'adam' for plain Adam",
+            }.get(key, "")
+            raise ValueError(
+                f"Optimizer {spec.name!r} fixes {key}={value!r}, but got {key}={settings[key]!r}; {hint}".rstrip("; ")
+            )
+    kwargs: dict[str, Any] = {**spec.defaults, **spec.fixed, **settings}
+    if spec.name == "momentum" and not kwargs.get("momentum", 0) > 0:
+        raise ValueError(
+            f"Optimizer 'momentum' needs momentum > 0, but got momentum={kwargs.get('momentum')!r}; use 'sgd'"
+        )
+    if issubclass(spec.cls, torch.optim.SGD) and kwargs.get("nesterov"):
+        if not (isinstance(kwargs.get("momentum"), (int, float)) and kwargs["momentum"] > 0):
+            raise ValueError(f"Nesterov momentum needs momentum > 0, but got momentum={kwargs.get('momentum')!r}")
+        if kwargs.get("dampening", 0) != 0:
+            raise ValueError(f"Nesterov momentum needs dampening=0, but got dampening={kwargs['dampening']!r}")
+    if "weight_decay" in kwargs:
+        kwargs["weight_decay"] = _check_positive("weight_decay", kwargs["weight_decay"], allow_zero=True)
+
+    if isinstance(model_or_params, nn.Module):
+        wd = kwargs.get("weight_decay")
+        params: Any = param_groups(model_or_params, lr=lr, weight_decay=wd, **group_settings)
+        if "weight_decay" not in accepted and not var_kw:
+            for g in params:
+                g.pop("weight_decay", None)
+    else:
+        if group_settings:
+            raise TypeError(
+                f"The setting(s) {', '.join(group_settings)} need an nn.Module to find biases, norm layers and "
+                "module names; pass the model instead of its parameters"
+            )
+        params = model_or_params
+    try:
+        optimizer = spec.cls(params, lr=lr, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}") from exc
+    logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)
+    return optimizer

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import make_classification, make_mlp
+from torch import nn
+
+from lrfinder import OPTIMIZERS, Yogi, create_optimizer, list_optimizers, param_groups
+from lrfinder.optimizers import get_optimizer_spec
+
+# LRs that suit each family on the toy problem; a new registry entry falls back to DEFAULT_LR.
+TRAIN_LR = {"sgd": 0.2, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.1, "adadelta": 1.0, "radam": 0.03}
+DEFAULT_LR = 0.01
+
+
+def _full_loss(model, data):
+    model.eval()
+    with torch.no_grad():
+        loss = nn.functional.cross_entropy(model(data.tensors[0]), data.tensors[1]).item()
+    model.train()
+    return loss
+
+
+def test_registry_names():
+    assert list_optimizers() == (
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adagrad",
+        "rmsprop",
+        "adadelta",
+        "adam",
+        "amsgrad",
+        "adamw",
+        "nadam",
+        "radam",
+        "yogi",
+    )
+
+
+@pytest.mark.parametrize("name", list_optimizers())
+def test_every_optimizer_trains_a_tiny_model(name):
+    data = make_classification(n=256)
+    model = make_mlp()
+    opt = create_optimizer(name, model, lr=TRAIN_LR.get(name, DEFAULT_LR), weight_decay=1e-4)
+    assert isinstance(opt, OPTIMIZERS[name].cls)
+    before = _full_loss(model, data)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        for idx in torch.randperm(256, generator=gen).split(32):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(data.tensors[0][idx]), data.tensors[1][idx]).backward()
+            opt.step()
+    after = _full_loss(model, data)
+    assert after < 0.8 * before, f"{name}: loss {before:.3f} -> {after:.3f}"
+
+
+@pytest.mark.parametrize("name", list_optimizers())
+def test_every_registry_entry_builds_from_params_and_round_trips(name):
+    w = nn.Parameter(torch.ones(3))
+    opt = create_optimizer(name, [w], lr=0.1)
+    w.grad = torch.ones(3)
+    opt.step()
+    clone = create_optimizer(name, [nn.Parameter(torch.ones(3))], lr=0.1)
+    clone.load_state_dict(opt.state_dict())
+    assert clone.param_groups[0]["lr"] == 0.1
+    for key, value in OPTIMIZERS[name].fixed.items():
+        assert opt.defaults[key] == value
+
+
+def test_names_mean_what_they_say():
+    w = [nn.Parameter(torch.ones(1))]
+    assert create_optimizer("sgd", w, lr=0.1).defaults["momentum"] == 0
+    mom = create_optimizer("momentum", w, lr=0.1)
+    assert mom.defaults["momentum"] == 0.9 and mom.defaults["nesterov"] is False
+    nest = create_optimizer("nesterov", w, lr=0.1, momentum=0.8)
+    assert nest.defaults["momentum"] == 0.8 and nest.defaults["nesterov"] is True
+    assert create_optimizer("amsgrad", w, lr=0.1).defaults["amsgrad"] is True
+    assert create_optimizer("adam", w, lr=0.1).defaults["amsgrad"] is False
+    assert isinstance(create_optimizer("yogi", w, lr=0.1), Yogi)
+    assert create_optimizer("yogi", w, lr=0.1).defaults["eps"] == 1e-3
+    assert OPTIMIZERS["adamw"].weight_decay == "decoupled"
+    assert {s.weight_decay for n, s in OPTIMIZERS.items() if n != "adamw"} == {"l2"}
+
+
+def test_adamw_decay_is_decoupled_and_adam_decay_is_l2():
+    # Zero gradient: AdamW shrinks w by lr * wd; Adam sees the L2 gradient wd * w and takes a unit step.
+    w1, w2 = nn.Parameter(torch.ones(1, dtype=torch.float64)), nn.Parameter(torch.ones(1, dtype=torch.float64))
+    adamw = create_optimizer("adamw", [w1], lr=0.1, weight_decay=0.5)
+    adam = create_optimizer("adam", [w2], lr=0.1, weight_decay=0.5)
+    for w, opt in ((w1, adamw), (w2, adam)):
+        w.grad = torch.zeros_like(w)
+        opt.step()
+    assert w1.item() == pytest.approx(1.0 - 0.1 * 0.5, rel=1e-12)
+    assert w2.item() == pytest.approx(1.0 - 0.1, rel=1e-6)
+
+
+def test_torch_class_names_paths_and_classes():
+    w = [nn.Parameter(torch.ones(1))]
+    assert type(create_optimizer("Adamax", w, lr=0.1)) is torch.optim.Adamax
+    assert type(create_optimizer("adamax", w, lr=0.1)) is torch.optim.Adamax
+    assert type(create_optimizer("ASGD", w, lr=0.1, lambd=1e-3)) is torch.optim.ASGD
+    assert type(create_optimizer("torch.optim:Rprop", w, lr=0.1)) is torch.optim.Rprop
+    assert type(create_optimizer("lrfinder.yogi:Yogi", w, lr=0.1)) is Yogi
+    assert type(create_optimizer(torch.optim.RMSprop, w, lr=0.1, alpha=0.9)) is torch.optim.RMSprop
+    # torch's own SGD by class name keeps torch's defaults, and our nesterov check still applies.
+    assert create_optimizer("SGD", w, lr=0.1).defaults["momentum"] == 0
+    with pytest.raises(ValueError, match="momentum"):
+        create_optimizer("SGD", w, lr=0.1, nesterov=True)
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(4, 8),  # 0
+        nn.BatchNorm1d(8),  # 1
+        nn.ReLU(),  # 2
+        nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8)),  # 3
+        nn.Linear(8, 2),  # 4
+    )
+
+
+def _lookup(groups):
+    """param id -> (lr, weight_decay or None)."""
+    return {id(p): (g["lr"], g.get("weight_decay")) for g in groups for p in g["params"]}
+
+
+def test_no_decay_on_bias_and_norm_by_default():
+    model = _model()
+    opt = create_optimizer("adamw", model, lr=0.01, weight_decay=0.05)
+    info = _lookup(opt.param_groups)
+    for name, p in model.named_parameters():
+        decayed = name in {"0.weight", "3.0.weight", "4.weight"}
+        assert info[id(p)][1] == (0.05 if decayed else 0.0), name
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    assert {g["name"] for g in opt.param_groups} == {"decay", "no_decay"}
+
+
+def test_decay_norm_and_bias_true_decays_everything():
+    model = _model()
+    groups = param_groups(model, lr=0.01, weight_decay=0.05, decay_norm_and_bias=True)
+    assert len(groups) == 1 and groups[0]["weight_decay"] == 0.05
+    assert len(groups[0]["params"]) == len(list(model.parameters()))
+
+
+def test_class_default_weight_decay_only_on_the_decay_group():
+    model = _model()
+    opt = create_optimizer("adamw", model, lr=0.01)  # AdamW's own default: 0.01
+    by_name = {g["name"]: g for g in opt.param_groups}
+    assert by_name["decay"]["weight_decay"] == pytest.approx(0.01)
+    assert by_name["no_decay"]["weight_decay"] == 0.0
+
+
+def test_user_defined_norm_layer_is_detected():
+    class RMSNormish(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(4))
+
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), RMSNormish())
+    info = _lookup(param_groups(model, lr=0.1, weight_decay=0.1))
+    assert info[id(model[1].scale)][1] == 0.0
+    assert info[id(model[0].weight)][1] == 0.1
+
+
+def test_bias_lr_factor():
+    model = _model()
+    info = _lookup(param_groups(model, lr=0.01, bias_lr_factor=2.0))
+    for name, p in model.named_parameters():
+        assert info[id(p)][0] == pytest.approx(0.02 if name.endswith("bias") else 0.01), name
+
+
+def test_layer_lr_decay_from_the_head_down():
+    model = _model()  # children with params: 0, 1, 3, 4 (ReLU has none)
+    info = _lookup(param_groups(model, lr=1.0, layer_lr_decay=0.5))
+    expected = {"0": 0.125, "1": 0.25, "3": 0.5, "4": 1.0}
+    for name, p in model.named_parameters():
+        assert info[id(p)][0] == pytest.approx(expected[name.split(".")[0]]), name
+
+
+def test_lr_factor_patterns_first_match_wins_and_combine():
+    model = _model()
+    groups = param_groups(model, lr=1.0, lr_factors={"3.*": 0.1, "3": 0.5, "0": 0.01}, bias_lr_factor=2.0)
+    info = _lookup(groups)
+    assert info[id(model[3][0].weight)][0] == pytest.approx(0.1)
+    assert info[id(model[3][1].bias)][0] == pytest.approx(0.2)
+    assert info[id(model[0].weight)][0] == pytest.approx(0.01)
+    assert info[id(model[4].weight)][0] == pytest.approx(1.0)
+    names = [g["name"] for g in groups]
+    assert len(names) == len(set(names))
+
+
+def test_frozen_parameters_are_kept_and_skipped():
+    model = _model()
+    for p in model[0].parameters():
+        p.requires_grad_(False)
+    opt = create_optimizer("adam", model, lr=0.1)
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    before = model[0].weight.detach().clone()
+    model(torch.randn(5, 4)).sum().backward()
+    opt.step()
+    torch.testing.assert_close(model[0].weight, before, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, exc, match",
+    [
+        ("adamm", {}, ValueError, r"adamm.*sgd, momentum, nesterov.*yogi"),
+        ("sgd", {"momentum": 0.9}, ValueError, "momentum"),
+        ("nesterov", {"momentum": 0.0}, ValueError, "momentum > 0"),
+        ("nesterov", {"nesterov": False}, ValueError, "nesterov"),
+        ("nesterov", {"dampening": 0.1}, ValueError, "dampening"),
+        ("momentum", {"momentum": 0.0}, ValueError, "momentum > 0"),
+        ("amsgrad", {"amsgrad": False}, ValueError, "amsgrad"),
+        ("adam", {"momentum": 0.9}, TypeError, r"momentum.*accepts: lr, betas"),
+        ("adam", {"weight_decy": 0.1}, TypeError, "weight_decy"),
+        ("adam", {"lr": 0.0}, ValueError, "lr"),
+        ("adam", {"lr": -1.0}, ValueError, "lr"),
+        ("adam", {"weight_decay": -0.1}, ValueError, "weight_decay"),
+        ("adam", {"bias_lr_factor": 0.0}, ValueError, "bias_lr_factor"),
+        ("adam", {"layer_lr_decay": 1.5}, ValueError, "layer_lr_decay"),
+        ("adam", {"layer_lr_decay": 0.0}, ValueError, "layer_lr_decay"),
+        ("adam", {"lr_factors": {"nope*": 0.1}}, ValueError, r"nope\*.*match no module"),
+        ("adam", {"lr_factors": {"0": -1.0}}, ValueError, "lr_factors"),
+        ("adam", {"decay_norm_and_bias": "yes"}, TypeError, "decay_norm_and_bias"),
+        ("torch.optim:Nope", {}, ValueError, "Nope"),
+        ("no_such_pkg.mod:Opt", {}, ValueError, "no_such_pkg"),
+        ("torch.nn:Linear", {}, TypeError, "Optimizer subclass"),
+        ("torch.optim", {}, ValueError, "Unknown optimizer"),
+    ],
+)
+def test_bad_input(name, kwargs, exc, match):
+    kwargs = {"lr": 0.1, **kwargs}
+    with pytest.raises(exc, match=match):
+        create_optimizer(name, _model(), **kwargs)
+
+
+def test_group_settings_need_a_module():
+    with pytest.raises(TypeError, match="bias_lr_factor.*nn.Module"):
+        create_optimizer("adam", _model().parameters(), lr=0.1, bias_lr_factor=2.0)
+    with pytest.raises(TypeError, match="model"):
+        param_groups([nn.Parameter(torch.ones(1))], lr=0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="name"):
+        get_optimizer_spec(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no parameters"):
+        param_groups(nn.ReLU(), lr=0.1)
