@@ -1,0 +1,877 @@
+"""Scheduler registry: a name -> a small spec -> a torch ``LRScheduler`` (+ Lightning config).
+
+Every object :func:`create_scheduler` returns is a torch ``LRScheduler`` (or a
+``ReduceLROnPlateau``), so Lightning and plain loops accept it unchanged. Where torch has the
+shape, torch's class is used with torch's setting names (``StepLR``, ``MultiStepLR``,
+``ExponentialLR``, ``PolynomialLR``, ``CosineAnnealingLR``, ``OneCycleLR``, ``CyclicLR``,
+``ReduceLROnPlateau``); shapes torch lacks are small picklable callables
+(:class:`InverseDecay`, :class:`FactorDecay`, :class:`LinearWarmup`, :func:`constant_factor`)
+under ``LambdaLR``, and warm-up is a ``SequentialLR``. So every schedule pickles and
+round-trips through ``state_dict``, also mid-run.
+
+With ``eta0`` the base LR of a param group (its ``lr`` when the schedule is created), ``t`` the
+number of ``scheduler.step()`` calls so far and ``T`` the number of steps of the schedule:
+
+============  ===================================================================================
+name          LR at step ``t``
+============  ===================================================================================
+constant      ``eta0``
+step          ``eta0 * gamma ** floor(t / step_size)``
+multistep     ``eta0 * gamma ** (number of milestones <= t)``
+exponential   ``eta0 * gamma ** t``
+inverse       ``eta0 * (1 + gamma * t) ** -power`` (Caffe ``inv``; ``power=1`` is 1/t decay)
+polynomial    ``eta0 * (1 - t / T) ** power``
+factor        ``max(eta_min, eta0 * factor ** floor(t / step_size))``
+cosine        ``eta_min + (eta0 - eta_min) * (1 + cos(pi * t / T)) / 2``
+onecycle      Smith & Topin: ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start * T``
+              steps, then down to ``max_lr / div_factor / final_div_factor`` (torch's
+              ``OneCycleLR``); momentum (or Adam's ``beta1``) cycled inversely
+cyclic        Smith: triangular / triangular2 / exp_range between ``base_lr`` and ``max_lr``
+              (torch's ``CyclicLR``), momentum cycled inversely
+plateau       ``lr * factor`` after ``patience`` epochs without improvement of ``monitor``,
+              never below ``min_lr`` (default ``eta0 / 1024``)
+============  ===================================================================================
+
+Warm-up (``warmup_steps=W > 0``) composes with every one of them: for ``t < W`` the LR is
+``s0 * (warmup_start_factor + (1 - warmup_start_factor) * t / W)`` where ``s0`` is the main
+schedule's LR at its own step 0; from ``t = W`` on the main schedule runs on ``t - W`` over
+``T - W`` steps (its milestones, step sizes and ``pct_start`` count from the end of warm-up).
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
+    Smith & Topin, "Super-Convergence", 2017, arXiv:1708.07120.
+    Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", 2016,
+    arXiv:1608.03983.
+    Goyal et al., "Accurate, Large Minibatch SGD", 2017, arXiv:1706.02677 (warm-up).
+
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal, overload
+
+import numpy as np
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    CyclicLR,
+    ExponentialLR,
+    LambdaLR,
+    LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    PolynomialLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
+
+from .analysis import Suggestion
+
+__all__ = [
+    "REQUIRED",
+    "SchedulerSpec",
+    "SCHEDULERS",
+    "Interval",
+    "Scheduler",
+    "list_schedulers",
+    "create_scheduler",
+    "preview_schedule",
+    "constant_factor",
+    "InverseDecay",
+    "FactorDecay",
+    "LinearWarmup",
+    "PlateauWithWarmup",
+]
+
+logger = logging.getLogger(__name__)
+
+Interval = Literal["step", "epoch"]
+#: What :func:`create_scheduler` returns without ``lightning=True``.
+Scheduler = LRScheduler | ReduceLROnPlateau
+
+
+class _Required:
+    """Marker for a setting without a default."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+#: Default value of a setting the caller must give.
+REQUIRED: Any = _Required()
+
+
+# --------------------------------------------------------------------------------------------
+# Picklable LR multipliers for LambdaLR (module level, plain attributes: state_dict saves them)
+# --------------------------------------------------------------------------------------------
+
+
+def constant_factor(step: int) -> float:
+    """``LambdaLR`` multiplier of the ``constant`` schedule: always 1."""
+    return 1.0
+
+
+@dataclass
+class InverseDecay:
+    """``LambdaLR`` multiplier ``(1 + gamma * t) ** -power`` (Caffe's ``inv`` policy).
+
+    Attributes:
+        gamma: Decay rate (``> 0``).
+        power: Exponent (``> 0``; 1 gives 1/t decay).
+
+    """
+
+    gamma: float
+    power: float
+
+    def __call__(self, step: int) -> float:
+        """Return the multiplier at ``step``."""
+        return (1.0 + self.gamma * step) ** -self.power
+
+
+@dataclass
+class FactorDecay:
+    """``LambdaLR`` multiplier ``max(floor, factor ** floor(t / step_size))`` (MXNet's factor).
+
+    Attributes:
+        factor: Multiplier per ``step_size`` steps, in ``(0, 1)``.
+        step_size: Steps between multiplications (``>= 1``).
+        floor: Lowest multiplier (``eta_min / eta0`` of the group).
+
+    """
+
+    factor: float
+    step_size: int
+    floor: float
+
+    def __call__(self, step: int) -> float:
+        """Return the multiplier at ``step``."""
+        return max(self.floor, self.factor ** (step // self.step_size))
+
+
+@dataclass
+class LinearWarmup:
+    """``LambdaLR`` multiplier of the linear warm-up: ``s + (1 - s) * t / W`` for ``t < W``, then 1.
+
+    Attributes:
+        warmup_steps: ``W`` (``>= 1``).
+        start_factor: ``s`` in ``[0, 1)``: the first step runs at ``s`` times the target LR.
+
+    """
+
+    warmup_steps: int
+    start_factor: float
+
+    def __call__(self, step: int) -> float:
+        """Return the multiplier at ``step``."""
+        if step >= self.warmup_steps:
+            return 1.0
+        return self.start_factor + (1.0 - self.start_factor) * step / self.warmup_steps
+
+
+class PlateauWithWarmup(ReduceLROnPlateau):
+    """``ReduceLROnPlateau`` with an optional linear warm-up and the name of its metric.
+
+    For the first ``warmup_steps`` calls of :meth:`step` the LR follows :class:`LinearWarmup`
+    towards the LR the optimizer had at construction and the metric is ignored (it was measured
+    at warm-up LRs); then it is torch's ``ReduceLROnPlateau``, starting afresh. With
+    ``warmup_steps=0`` it is exactly torch's class.
+
+    Args:
+        optimizer: The optimizer.
+        monitor: Name of the logged metric to pass to :meth:`step` (Lightning's ``monitor``).
+        warmup_steps: Number of warm-up steps (``>= 0``).
+        warmup_start_factor: Warm-up start, as a fraction of the target LR, in ``[0, 1)``.
+        **kwargs: ``ReduceLROnPlateau`` settings (``mode``, ``factor``, ``patience``, ...).
+
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        *,
+        monitor: str = "val_loss",
+        warmup_steps: int = 0,
+        warmup_start_factor: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(optimizer, **kwargs)
+        self.monitor = monitor
+        self.warmup_steps = warmup_steps
+        self.warmup_start_factor = warmup_start_factor
+        self.warmup_target_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+        self.warmup_calls = 0
+        if warmup_steps > 0:
+            self._set_warmup_lr()
+
+    def _set_warmup_lr(self) -> None:
+        factor = LinearWarmup(self.warmup_steps, self.warmup_start_factor)(self.warmup_calls)
+        for group, target in zip(self.optimizer.param_groups, self.warmup_target_lrs):
+            group["lr"] = target * factor
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Advance the warm-up, or pass ``metrics`` to ``ReduceLROnPlateau.step``.
+
+        Args:
+            metrics: The monitored value (ignored during warm-up).
+            epoch: Deprecated by torch; leave it ``None``.
+
+        """
+        if self.warmup_calls < self.warmup_steps:
+            self.warmup_calls += 1
+            self.last_epoch += 1
+            self._set_warmup_lr()
+            return
+        super().step(metrics, epoch)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _number(name: str, value: Any, *, low: float | None = None, high: float | None = None, strict: str = "") -> float:
+    """Check a real number against ``low``/``high``; ``strict`` holds ``"l"``/``"h"`` for ``<``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"Expected {name} to be a finite number, but got {name}={value!r}")
+    bad_low = low is not None and (value <= low if "l" in strict else value < low)
+    bad_high = high is not None and (value >= high if "h" in strict else value > high)
+    if bad_low or bad_high:
+        parts = []
+        if low is not None:
+            parts.append(f"{low} {'<' if 'l' in strict else '<='} {name}")
+        if high is not None:
+            parts.append(f"{name} {'<' if 'h' in strict else '<='} {high}")
+        rule = " and ".join(parts)
+        raise ValueError(f"Expected {rule}, but got {name}={value!r}")
+    return float(value)
+
+
+def _integer(name: str, value: Any, *, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"Expected {name} to be an integer, but got {name}={value!r}")
+    if value < low:
+        raise ValueError(f"Expected {name} >= {low}, but got {name}={value!r}")
+    return int(value)
+
+
+def _choice(name: str, value: Any, options: Sequence[str]) -> str:
+    if value not in options:
+        raise ValueError(f"Expected {name} to be one of {', '.join(map(repr, options))}, but got {name}={value!r}")
+    return str(value)
+
+
+def _base_lrs(optimizer: Optimizer) -> list[float]:
+    return [float(g.get("initial_lr", g["lr"])) for g in optimizer.param_groups]
+
+
+def _ratios(optimizer: Optimizer) -> list[float]:
+    """Each group's LR relative to the optimizer's ``lr`` (its discriminative / bias factor)."""
+    bases = _base_lrs(optimizer)
+    ref = optimizer.defaults.get("lr")
+    if isinstance(ref, torch.Tensor):
+        ref = float(ref)
+    if not (isinstance(ref, (int, float)) and ref > 0):
+        ref = max(bases)
+    return [b / ref for b in bases]
+
+
+def _per_group(name: str, value: Any, optimizer: Optimizer) -> list[float]:
+    """A scalar LR is applied to the optimizer's ``lr`` (groups keep their ratios); a list is per group."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(
+                f"Expected {name} to be a number or one value per param group "
+                f"({len(optimizer.param_groups)}), but got {len(value)} values"
+            )
+        return [_number(f"{name}[{i}]", v, low=0, strict="l") for i, v in enumerate(value)]
+    lr = _number(name, value, low=0, strict="l")
+    return [lr * r for r in _ratios(optimizer)]
+
+
+def _has_momentum(optimizer: Optimizer) -> bool:
+    if "betas" in optimizer.defaults:
+        return True
+    momentum = optimizer.defaults.get("momentum", 0)
+    return isinstance(momentum, (int, float)) and momentum > 0
+
+
+def _cycle_momentum(value: Any, optimizer: Optimizer) -> bool:
+    if value is None:
+        return _has_momentum(optimizer)
+    if not isinstance(value, bool):
+        raise TypeError(f"Expected cycle_momentum to be a bool or None, but got cycle_momentum={value!r}")
+    if value and not _has_momentum(optimizer):
+        raise ValueError(
+            f"cycle_momentum=True needs an optimizer with momentum > 0 or betas, but {type(optimizer).__name__} "
+            "has neither; leave cycle_momentum=None to cycle only where possible"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Builders: (optimizer, steps of the main schedule or None, settings) -> scheduler
+# --------------------------------------------------------------------------------------------
+
+
+def _build_constant(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    return LambdaLR(optimizer, constant_factor)
+
+
+def _build_step(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    return StepLR(
+        optimizer,
+        step_size=_integer("step_size", s["step_size"], low=1),
+        gamma=_number("gamma", s["gamma"], low=0, strict="l"),
+    )
+
+
+def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    milestones = s["milestones"]
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence) or not milestones:
+        raise TypeError(
+            f"Expected milestones to be a non-empty sequence of integers, but got milestones={milestones!r}"
+        )
+    ms = [_integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones)]
+    if any(b <= a for a, b in zip(ms, ms[1:])):
+        raise ValueError(f"Expected milestones strictly increasing, but got milestones={list(milestones)!r}")
+    return MultiStepLR(optimizer, milestones=ms, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
+
+
+def _build_exponential(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    return ExponentialLR(optimizer, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
+
+
+def _build_inverse(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    gamma = _number("gamma", s["gamma"], low=0, strict="l")
+    power = _number("power", s["power"], low=0, strict="l")
+    return LambdaLR(optimizer, InverseDecay(gamma, power))
+
+
+def _build_polynomial(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    assert steps is not None  # guaranteed by the spec's needs_total_steps
+    return PolynomialLR(optimizer, total_iters=steps, power=_number("power", s["power"], low=0, strict="l"))
+
+
+def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    factor = _number("factor", s["factor"], low=0, high=1, strict="lh")
+    step_size = _integer("step_size", s["step_size"], low=1)
+    eta_min = _number("eta_min", s["eta_min"], low=0)
+    lambdas = [FactorDecay(factor, step_size, eta_min / base) for base in _base_lrs(optimizer)]
+    return LambdaLR(optimizer, lambdas)  # type: ignore[arg-type]
+
+
+def _build_cosine(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    assert steps is not None
+    return CosineAnnealingLR(optimizer, T_max=steps, eta_min=_number("eta_min", s["eta_min"], low=0))
+
+
+def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    assert steps is not None
+    max_lr = _base_lrs(optimizer) if s["max_lr"] is None else _per_group("max_lr", s["max_lr"], optimizer)
+    return OneCycleLR(
+        optimizer,
+        max_lr=max_lr,
+        total_steps=steps,
+        pct_start=_number("pct_start", s["pct_start"], low=0, high=1, strict="lh"),
+        anneal_strategy=_choice("anneal_strategy", s["anneal_strategy"], ("cos", "linear")),  # type: ignore[arg-type]
+        cycle_momentum=_cycle_momentum(s["cycle_momentum"], optimizer),
+        base_momentum=_number("base_momentum", s["base_momentum"], low=0, high=1),
+        max_momentum=_number("max_momentum", s["max_momentum"], low=0, high=1),
+        div_factor=_number("div_factor", s["div_factor"], low=0, strict="l"),
+        final_div_factor=_number("final_div_factor", s["final_div_factor"], low=0, strict="l"),
+        three_phase=bool(s["three_phase"]),
+    )
+
+
+def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
+    base_lr = _base_lrs(optimizer) if s["base_lr"] is None else _per_group("base_lr", s["base_lr"], optimizer)
+    max_lr = _per_group("max_lr", s["max_lr"], optimizer)
+    if any(m <= b for b, m in zip(base_lr, max_lr)):
+        raise ValueError(f"Expected max_lr > base_lr, but got base_lr={s['base_lr']!r}, max_lr={s['max_lr']!r}")
+    down = s["step_size_down"]
+    return CyclicLR(
+        optimizer,
+        base_lr=base_lr,
+        max_lr=max_lr,
+        step_size_up=_integer("step_size_up", s["step_size_up"], low=1),
+        step_size_down=None if down is None else _integer("step_size_down", down, low=1),
+        mode=_choice("mode", s["mode"], ("triangular", "triangular2", "exp_range")),  # type: ignore[arg-type]
+        gamma=_number("gamma", s["gamma"], low=0, strict="l"),
+        cycle_momentum=_cycle_momentum(s["cycle_momentum"], optimizer),
+        base_momentum=_number("base_momentum", s["base_momentum"], low=0, high=1),
+        max_momentum=_number("max_momentum", s["max_momentum"], low=0, high=1),
+    )
+
+
+def _build_plateau(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> ReduceLROnPlateau:
+    if not isinstance(s["monitor"], str) or not s["monitor"]:
+        raise TypeError(f"Expected monitor to be the name of a logged metric, but got monitor={s['monitor']!r}")
+    min_lr = s["min_lr"]
+    min_lrs = [b / 1024.0 for b in _base_lrs(optimizer)] if min_lr is None else _per_group("min_lr", min_lr, optimizer)
+    return PlateauWithWarmup(
+        optimizer,
+        monitor=s["monitor"],
+        warmup_steps=s["warmup_steps"],
+        warmup_start_factor=s["warmup_start_factor"],
+        mode=_choice("mode", s["mode"], ("min", "max")),
+        factor=_number("factor", s["factor"], low=0, high=1, strict="lh"),
+        patience=_integer("patience", s["patience"], low=0),
+        threshold=_number("threshold", s["threshold"], low=0),
+        threshold_mode=_choice("threshold_mode", s["threshold_mode"], ("rel", "abs")),
+        cooldown=_integer("cooldown", s["cooldown"], low=0),
+        min_lr=min_lrs,
+        eps=_number("eps", s["eps"], low=0),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """One entry of the scheduler registry.
+
+    Attributes:
+        name: Registry name.
+        summary: One line: the shape and its key settings.
+        formula: LR at step ``t`` (see the module docstring).
+        settings: Every setting the name takes -> its default (:data:`REQUIRED` if none).
+        needs_total_steps: Whether ``total_steps`` must be given.
+        interval: Lightning ``interval`` used unless the caller gives one.
+        from_suggestion: How ``suggestion=`` fills the LRs: ``"base"`` (each group's LR becomes
+            ``suggestion.lr`` times its ratio), ``"onecycle"`` or ``"cyclic"`` (see
+            :func:`create_scheduler`).
+        warmup: ``"sequential"`` (warm-up is a ``LambdaLR`` before it in a ``SequentialLR``) or
+            ``"builtin"`` (the scheduler warms up itself: ``plateau``).
+        build: ``(optimizer, main_steps, settings) -> scheduler``.
+
+    """
+
+    name: str
+    summary: str
+    formula: str
+    settings: Mapping[str, Any]
+    needs_total_steps: bool
+    interval: Interval
+    from_suggestion: Literal["base", "onecycle", "cyclic"]
+    warmup: Literal["sequential", "builtin"]
+    build: Callable[[Optimizer, int | None, dict[str, Any]], Scheduler]
+
+
+def _sched(
+    name: str,
+    summary: str,
+    formula: str,
+    settings: dict[str, Any],
+    build: Callable[[Optimizer, int | None, dict[str, Any]], Scheduler],
+    *,
+    needs_total_steps: bool = False,
+    interval: Interval = "step",
+    from_suggestion: Literal["base", "onecycle", "cyclic"] = "base",
+    warmup: Literal["sequential", "builtin"] = "sequential",
+) -> SchedulerSpec:
+    return SchedulerSpec(
+        name, summary, formula, MappingProxyType(settings), needs_total_steps, interval, from_suggestion, warmup, build
+    )
+
+
+_SPECS = (
+    _sched("constant", "fixed LR", "eta0", {}, _build_constant),
+    _sched(
+        "step",
+        "multiply by gamma every step_size steps (StepLR)",
+        "eta0 * gamma ** floor(t / step_size)",
+        {"step_size": REQUIRED, "gamma": 0.1},
+        _build_step,
+    ),
+    _sched(
+        "multistep",
+        "multiply by gamma at each milestone (MultiStepLR)",
+        "eta0 * gamma ** #(milestones <= t)",
+        {"milestones": REQUIRED, "gamma": 0.1},
+        _build_multistep,
+    ),
+    _sched(
+        "exponential", "multiply by gamma every step (ExponentialLR)", "eta0 * gamma ** t", {"gamma": REQUIRED},
+        _build_exponential,
+    ),
+    _sched(
+        "inverse",
+        "Caffe inv: (1 + gamma t) ** -power; power=1 is 1/t decay",
+        "eta0 * (1 + gamma * t) ** -power",
+        {"gamma": REQUIRED, "power": 0.5},
+        _build_inverse,
+    ),
+    _sched(
+        "polynomial",
+        "polynomial decay to 0 at total_steps (PolynomialLR)",
+        "eta0 * (1 - t / T) ** power",
+        {"power": 1.0},
+        _build_polynomial,
+        needs_total_steps=True,
+    ),
+    _sched(
+        "factor",
+        "multiply by factor every step_size steps, floored at eta_min",
+        "max(eta_min, eta0 * factor ** floor(t / step_size))",
+        {"factor": REQUIRED, "step_size": 1, "eta_min": 0.0},
+        _build_factor,
+    ),
+    _sched(
+        "cosine",
+        "cosine annealing to eta_min at total_steps (CosineAnnealingLR)",
+        "eta_min + (eta0 - eta_min) * (1 + cos(pi * t / T)) / 2",
+        {"eta_min": 0.0},
+        _build_cosine,
+        needs_total_steps=True,
+    ),
+    _sched(
+        "onecycle",
+        "one cycle up to max_lr and far down, momentum cycled inversely (OneCycleLR)",
+        "torch OneCycleLR",
+        {
+            "max_lr": None,
+            "pct_start": 0.3,
+            "anneal_strategy": "cos",
+            "div_factor": 25.0,
+            "final_div_factor": 1e4,
+            "three_phase": False,
+            "cycle_momentum": None,
+            "base_momentum": 0.85,
+            "max_momentum": 0.95,
+        },
+        _build_onecycle,
+        needs_total_steps=True,
+        from_suggestion="onecycle",
+    ),
+    _sched(
+        "cyclic",
+        "cyclical LR between base_lr and max_lr: triangular, triangular2, exp_range (CyclicLR)",
+        "torch CyclicLR",
+        {
+            "base_lr": None,
+            "max_lr": REQUIRED,
+            "step_size_up": 2000,
+            "step_size_down": None,
+            "mode": "triangular",
+            "gamma": 1.0,
+            "cycle_momentum": None,
+            "base_momentum": 0.8,
+            "max_momentum": 0.9,
+        },
+        _build_cyclic,
+        from_suggestion="cyclic",
+    ),
+    _sched(
+        "plateau",
+        "reduce by factor when monitor stops improving, floored at min_lr (ReduceLROnPlateau)",
+        "lr * factor after patience bad epochs, >= min_lr",
+        {
+            "monitor": "val_loss",
+            "mode": "min",
+            "factor": 0.5,
+            "patience": 10,
+            "threshold": 1e-4,
+            "threshold_mode": "rel",
+            "cooldown": 0,
+            "min_lr": None,
+            "eps": 1e-8,
+        },
+        _build_plateau,
+        interval="epoch",
+        warmup="builtin",
+    ),
+)
+
+#: The registry: name -> :class:`SchedulerSpec`, read-only.
+SCHEDULERS: Mapping[str, SchedulerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+
+def list_schedulers() -> tuple[str, ...]:
+    """Return the registry names, in registry order.
+
+    Returns:
+        ``("constant", "step", "multistep", ...)``.
+
+    """
+    return tuple(SCHEDULERS)
+
+
+def _get_spec(name: str) -> SchedulerSpec:
+    if not isinstance(name, str) or name not in SCHEDULERS:
+        raise ValueError(f"Unknown scheduler name={name!r}; expected one of {', '.join(SCHEDULERS)}")
+    return SCHEDULERS[name]
+
+
+def _check_suggestion(suggestion: Any) -> Suggestion:
+    if not isinstance(suggestion, Suggestion) and isinstance(getattr(suggestion, "suggestion", None), Suggestion):
+        suggestion = suggestion.suggestion  # a RangeTestResult
+    if not isinstance(suggestion, Suggestion):
+        raise TypeError(f"Expected suggestion to be an lrfinder Suggestion, but got {type(suggestion).__name__}")
+    for field_name in ("lr", "min_lr", "max_lr"):
+        _number(f"suggestion.{field_name}", getattr(suggestion, field_name), low=0, strict="l")
+    return suggestion
+
+
+def _apply_suggestion(
+    spec: SchedulerSpec, optimizer: Optimizer, settings: dict[str, Any], given: set[str], suggestion: Suggestion
+) -> None:
+    """Fill the LR settings from a range-test suggestion; explicit settings always win."""
+    if spec.from_suggestion == "base":
+        ratios = _ratios(optimizer)
+        for group, r in zip(optimizer.param_groups, ratios):
+            group["lr"] = suggestion.lr * r
+            if "initial_lr" in group:
+                group["initial_lr"] = suggestion.lr * r
+        optimizer.defaults["lr"] = suggestion.lr
+    elif spec.from_suggestion == "onecycle":
+        if "max_lr" not in given:
+            settings["max_lr"] = suggestion.max_lr
+        if "div_factor" not in given and not isinstance(settings["max_lr"], (list, tuple)):
+            settings["div_factor"] = float(settings["max_lr"]) / suggestion.min_lr
+            if settings["div_factor"] < 1:
+                raise ValueError(
+                    f"Expected max_lr >= suggestion.min_lr for onecycle, but got max_lr={settings['max_lr']!r}, "
+                    f"suggestion.min_lr={suggestion.min_lr:.2e}"
+                )
+    else:  # cyclic
+        if "base_lr" not in given:
+            settings["base_lr"] = suggestion.min_lr
+        if "max_lr" not in given:
+            settings["max_lr"] = suggestion.max_lr
+
+
+@overload
+def create_scheduler(
+    name: str,
+    optimizer: Optimizer,
+    *,
+    total_steps: int | None = ...,
+    suggestion: Suggestion | None = ...,
+    warmup_steps: int = ...,
+    warmup_start_factor: float = ...,
+    lightning: Literal[False] = ...,
+    interval: Interval | None = ...,
+    **settings: Any,
+) -> Scheduler: ...
+
+
+@overload
+def create_scheduler(
+    name: str,
+    optimizer: Optimizer,
+    *,
+    total_steps: int | None = ...,
+    suggestion: Suggestion | None = ...,
+    warmup_steps: int = ...,
+    warmup_start_factor: float = ...,
+    lightning: Literal[True],
+    interval: Interval | None = ...,
+    **settings: Any,
+) -> dict[str, Any]: ...
+
+
+def create_scheduler(
+    name: str,
+    optimizer: Optimizer,
+    *,
+    total_steps: int | None = None,
+    suggestion: Suggestion | None = None,
+    warmup_steps: int = 0,
+    warmup_start_factor: float = 0.0,
+    lightning: bool = False,
+    interval: Interval | None = None,
+    **settings: Any,
+) -> Scheduler | dict[str, Any]:
+    """Build an LR schedule by name.
+
+    Call ``scheduler.step()`` once per ``interval`` (after ``optimizer.step()``);
+    ``plateau`` takes ``scheduler.step(metric)``. ``t`` and ``total_steps`` count those calls.
+
+    Args:
+        name: A registry name (:func:`list_schedulers`); see the module docstring for the
+            formulas and :data:`SCHEDULERS` for every setting and its default.
+        optimizer: The optimizer whose param groups are scheduled. Each group's LR when the
+            schedule is created is its ``eta0``, so groups keep their ratios (discriminative
+            LRs, bias factors).
+        total_steps: Number of scheduler steps of the run (``>= 1``); required by
+            ``polynomial``, ``cosine`` and ``onecycle``.
+        suggestion: A range-test :class:`~lrfinder.Suggestion` (or a result holding one).
+            The rule: for ``constant``, ``step``, ``multistep``, ``exponential``, ``inverse``,
+            ``polynomial``, ``factor``, ``cosine`` and ``plateau`` each group's LR becomes
+            ``suggestion.lr`` times the group's ratio to the optimizer's ``lr``; for
+            ``onecycle`` ``max_lr = suggestion.max_lr`` and the cycle starts at
+            ``suggestion.min_lr`` (``div_factor = max_lr / suggestion.min_lr``) and ends
+            ``final_div_factor`` (1e4) below that (Smith's annihilation); for ``cyclic``
+            ``base_lr = suggestion.min_lr``, ``max_lr = suggestion.max_lr``. Settings given
+            explicitly always win over the suggestion.
+        warmup_steps: Linear warm-up length (``0 <= warmup_steps < total_steps``); composes with
+            every schedule (see the module docstring).
+        warmup_start_factor: First warm-up LR as a fraction of the warmed-up LR, in ``[0, 1)``.
+        lightning: Return Lightning's scheduler config dict instead of the scheduler.
+        interval: Lightning ``interval`` (``"step"`` or ``"epoch"``; only with
+            ``lightning=True``); default ``"epoch"`` for ``plateau``, ``"step"`` otherwise.
+        **settings: The schedule's settings, with torch's names (``step_size``, ``gamma``,
+            ``milestones``, ``eta_min``, ``max_lr``, ``pct_start``, ``base_lr``, ``factor``,
+            ``patience``, ``monitor``, ...). A scalar ``max_lr`` / ``base_lr`` / ``min_lr`` is
+            the LR of a group at ratio 1 (other groups keep their ratios); a list gives one per
+            group. ``cycle_momentum=None`` (the default) cycles momentum / ``beta1`` when the
+            optimizer has momentum > 0 or betas.
+
+    Returns:
+        A torch ``LRScheduler`` (``SequentialLR`` when warming up), or a
+        :class:`PlateauWithWarmup` (a ``ReduceLROnPlateau``) for ``plateau``. With
+        ``lightning=True``: ``{"scheduler": ..., "interval": ..., "frequency": 1}`` plus
+        ``"monitor"`` for ``plateau``.
+
+    Raises:
+        ValueError: An unknown name (the valid ones are listed), ``total_steps <= 0``,
+            ``warmup_steps >= total_steps``, milestones not increasing, a setting out of range.
+        TypeError: A setting the schedule does not take, a required setting or ``total_steps``
+            missing, a value of the wrong type.
+
+    Example:
+        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+        >>> sched = create_scheduler("cosine", opt, total_steps=100, warmup_steps=10)
+        >>> config = create_scheduler("plateau", opt, lightning=True, patience=2)
+        >>> config["monitor"], config["interval"]
+        ('val_loss', 'epoch')
+
+    """
+    spec = _get_spec(name)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
+    if total_steps is not None:
+        total_steps = _integer("total_steps", total_steps, low=1)
+    elif spec.needs_total_steps:
+        raise TypeError(f"Scheduler {name!r} needs total_steps (the number of scheduler steps of the run)")
+    warmup_steps = _integer("warmup_steps", warmup_steps, low=0)
+    if total_steps is not None and warmup_steps >= total_steps:
+        raise ValueError(
+            f"Expected warmup_steps < total_steps, but got warmup_steps={warmup_steps}, total_steps={total_steps}"
+        )
+    warmup_start_factor = _number("warmup_start_factor", warmup_start_factor, low=0, high=1, strict="h")
+    unknown = [k for k in settings if k not in spec.settings]
+    if unknown:
+        accepted = ", ".join(spec.settings) or "no settings"
+        raise TypeError(f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}")
+    if interval is not None:
+        if not lightning:
+            raise TypeError("interval is only used with lightning=True (it is Lightning's config key)")
+        _choice("interval", interval, ("step", "epoch"))
+    given = set(settings)
+    full: dict[str, Any] = {**spec.settings, **settings}
+    if suggestion is not None:
+        _apply_suggestion(spec, optimizer, full, given, _check_suggestion(suggestion))
+    missing = [k for k, v in full.items() if v is REQUIRED]
+    if missing:
+        raise TypeError(f"Scheduler {name!r} needs the setting(s) {', '.join(missing)}")
+    main_steps = None if total_steps is None else total_steps - warmup_steps
+
+    scheduler: Scheduler
+    if spec.warmup == "builtin":
+        full["warmup_steps"] = warmup_steps
+        full["warmup_start_factor"] = warmup_start_factor
+        scheduler = spec.build(optimizer, main_steps, full)
+    elif warmup_steps == 0:
+        scheduler = spec.build(optimizer, main_steps, full)
+    else:
+        main = spec.build(optimizer, main_steps, full)
+        # Warm up to the main schedule's own first LR (max_lr / div_factor for onecycle,
+        # base_lr for cyclic): SequentialLR restarts from initial_lr and hands over at W.
+        for group, lr in zip(optimizer.param_groups, main.get_last_lr()):
+            group["initial_lr"] = float(lr)
+        warm = LambdaLR(optimizer, LinearWarmup(warmup_steps, warmup_start_factor))
+        scheduler = SequentialLR(optimizer, [warm, main], milestones=[warmup_steps])
+    logger.debug("create_scheduler: %s total_steps=%s warmup=%d %s", name, total_steps, warmup_steps, settings)
+    if not lightning:
+        return scheduler
+    config: dict[str, Any] = {"scheduler": scheduler, "interval": interval or spec.interval, "frequency": 1}
+    if isinstance(scheduler, PlateauWithWarmup):
+        config["monitor"] = scheduler.monitor
+    return config
+
+
+def preview_schedule(
+    name: str,
+    *,
+    total_steps: int,
+    lr: float = 1.0,
+    suggestion: Suggestion | None = None,
+    metrics: Sequence[float] | None = None,
+    warmup_steps: int = 0,
+    warmup_start_factor: float = 0.0,
+    **settings: Any,
+) -> np.ndarray:
+    """The LR at every step of a schedule, without a model.
+
+    A throw-away SGD optimizer (momentum 0.9, so momentum cycling runs) with one parameter at
+    ``lr`` is stepped ``total_steps`` times through :func:`create_scheduler`.
+
+    Args:
+        name: A registry name.
+        total_steps: Number of steps to preview (``>= 1``).
+        lr: The optimizer's LR (``eta0``; one-cycle's ``max_lr`` unless given).
+        suggestion: Passed to :func:`create_scheduler`.
+        metrics: For ``plateau``: the metric passed to ``step`` after each of the first
+            ``total_steps - 1`` steps; ``None`` means a metric that never improves (the
+            fastest possible decay).
+        warmup_steps: Passed to :func:`create_scheduler`.
+        warmup_start_factor: Passed to :func:`create_scheduler`.
+        **settings: The schedule's settings.
+
+    Returns:
+        Array of shape ``(total_steps,)``: the LR used at step ``t = 0 .. total_steps - 1``.
+
+    Raises:
+        ValueError: As :func:`create_scheduler`; ``lr <= 0``; too few ``metrics``.
+        TypeError: As :func:`create_scheduler`; ``metrics`` for a schedule other than plateau.
+
+    Example:
+        >>> preview_schedule("step", total_steps=4, lr=1.0, step_size=2, gamma=0.5)
+        array([1. , 1. , 0.5, 0.5])
+
+    """
+    total_steps = _integer("total_steps", total_steps, low=1)
+    lr = _number("lr", lr, low=0, strict="l")
+    spec = _get_spec(name)
+    plateau = spec.warmup == "builtin"
+    if metrics is not None:
+        if not plateau:
+            raise TypeError(f"metrics is only used by 'plateau', not by {name!r}")
+        metrics = [float(m) for m in metrics]
+        if len(metrics) < total_steps - 1:
+            raise ValueError(f"Expected at least total_steps - 1 = {total_steps - 1} metrics, but got {len(metrics)}")
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=lr, momentum=0.9)
+    scheduler = create_scheduler(
+        name,
+        optimizer,
+        total_steps=total_steps,
+        suggestion=suggestion,
+        warmup_steps=warmup_steps,
+        warmup_start_factor=warmup_start_factor,
+        **settings,
+    )
+    out = np.empty(total_steps)
+    for t in range(total_steps):
+        out[t] = float(optimizer.param_groups[0]["lr"])
+        if t == total_steps - 1:
+            break
+        optimizer.step()  # no gradient: a no-op that keeps torch's call-order check quiet
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(metrics[t] if metrics is not None else 1.0)
+        else:
+            scheduler.step()
+    return out

@@ -1,0 +1,516 @@
+from __future__ import annotations
+
+import io
+import math
+import pickle
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+from lrfinder import SCHEDULERS, Suggestion, create_optimizer, create_scheduler, list_schedulers, preview_schedule
+from lrfinder.schedulers import REQUIRED, PlateauWithWarmup
+
+# --------------------------------------------------------------------------------------------
+# Closed forms (REFERENCE.md section 5), written independently of the implementation.
+# Each takes (t, T, eta0, settings) for the main schedule, t in [0, T).
+# --------------------------------------------------------------------------------------------
+
+
+def _constant(t, T, eta0, s):
+    return eta0
+
+
+def _step(t, T, eta0, s):
+    return eta0 * s.get("gamma", 0.1) ** (t // s["step_size"])
+
+
+def _multistep(t, T, eta0, s):
+    return eta0 * s.get("gamma", 0.1) ** sum(m <= t for m in s["milestones"])
+
+
+def _exponential(t, T, eta0, s):
+    return eta0 * s["gamma"] ** t
+
+
+def _inverse(t, T, eta0, s):
+    return eta0 * (1 + s["gamma"] * t) ** -s.get("power", 0.5)
+
+
+def _polynomial(t, T, eta0, s):
+    return eta0 * (1 - t / T) ** s.get("power", 1.0)
+
+
+def _factor(t, T, eta0, s):
+    return max(s.get("eta_min", 0.0), eta0 * s["factor"] ** (t // s.get("step_size", 1)))
+
+
+def _cosine(t, T, eta0, s):
+    eta_min = s.get("eta_min", 0.0)
+    return eta_min + (eta0 - eta_min) * (1 + math.cos(math.pi * t / T)) / 2
+
+
+def _anneal(start, end, pct, how):
+    if how == "cos":
+        return end + (start - end) * (1 + math.cos(math.pi * pct)) / 2
+    return start + (end - start) * pct
+
+
+def _onecycle(t, T, eta0, s):
+    max_lr = s.get("max_lr", eta0)
+    start = max_lr / s.get("div_factor", 25.0)
+    low = start / s.get("final_div_factor", 1e4)
+    pct = s.get("pct_start", 0.3)
+    how = s.get("anneal_strategy", "cos")
+    if s.get("three_phase", False):
+        knots = [(0.0, start), (pct * T - 1, max_lr), (2 * pct * T - 2, start), (T - 1, low)]
+    else:
+        knots = [(0.0, start), (pct * T - 1, max_lr), (T - 1, low)]
+    for (t0, lr0), (t1, lr1) in zip(knots, knots[1:]):
+        if t <= t1 or t1 == T - 1:
+            return _anneal(lr0, lr1, (t - t0) / (t1 - t0), how)
+    raise AssertionError
+
+
+def _cyclic(t, T, eta0, s):
+    # Smith 2017, section 3.1 (symmetric cycle of 2 * step_size steps).
+    step = s["step_size_up"]
+    cycle = math.floor(1 + t / (2 * step))
+    x = abs(t / step - 2 * cycle + 1)
+    mode = s.get("mode", "triangular")
+    scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1), "exp_range": s.get("gamma", 1.0) ** t}[mode]
+    return s["base_lr"] + (s["max_lr"] - s["base_lr"]) * max(0.0, 1 - x) * scale
+
+
+def _plateau(t, T, eta0, s):
+    # A metric that never improves: the first step sets the best value, then every patience + 1
+    # steps without improvement multiply the LR by factor, down to min_lr (default eta0 / 1024).
+    if t == 0:
+        return eta0
+    floor = s.get("min_lr", eta0 / 1024)
+    return max(floor, eta0 * s.get("factor", 0.5) ** ((t - 1) // (s.get("patience", 10) + 1)))
+
+
+FORMULAS = {
+    "constant": (_constant, [{}]),
+    "step": (_step, [dict(step_size=3, gamma=0.5), dict(step_size=7)]),
+    "multistep": (_multistep, [dict(milestones=[2, 5, 9], gamma=0.3), dict(milestones=[4])]),
+    "exponential": (_exponential, [dict(gamma=0.9), dict(gamma=0.5)]),
+    "inverse": (_inverse, [dict(gamma=0.5, power=1.0), dict(gamma=1e-2)]),
+    "polynomial": (_polynomial, [dict(power=2.0), {}]),
+    "factor": (_factor, [dict(factor=0.5, eta_min=0.01), dict(factor=0.8, step_size=3)]),
+    "cosine": (_cosine, [dict(eta_min=0.01), {}]),
+    "onecycle": (
+        _onecycle,
+        [
+            {},
+            dict(max_lr=2.0, pct_start=0.25, div_factor=10.0, final_div_factor=100.0, anneal_strategy="linear"),
+            dict(three_phase=True, pct_start=0.4),
+        ],
+    ),
+    "cyclic": (
+        _cyclic,
+        [
+            dict(base_lr=0.1, max_lr=1.0, step_size_up=4),
+            dict(base_lr=0.1, max_lr=1.0, step_size_up=3, mode="triangular2"),
+            dict(base_lr=0.1, max_lr=1.0, step_size_up=5, mode="exp_range", gamma=0.95),
+        ],
+    ),
+    "plateau": (_plateau, [dict(patience=1), dict(patience=3, factor=0.2, min_lr=0.01)]),
+}
+ETA0 = 0.5
+T = 30
+WARMUPS = [(0, 0.0), (5, 0.0), (8, 0.25)]
+
+
+def expected_lrs(name, settings, total, eta0=ETA0, warmup=0, start=0.0):
+    formula = FORMULAS[name][0]
+    main = total - warmup
+    out = []
+    for t in range(total):
+        if t < warmup:
+            out.append(formula(0, main, eta0, settings) * (start + (1 - start) * t / warmup))
+        else:
+            out.append(formula(t - warmup, main, eta0, settings))
+    return np.array(out)
+
+
+def test_every_registry_entry_has_a_closed_form_here():
+    assert set(list_schedulers()) == set(FORMULAS)
+    assert list_schedulers() == (
+        "constant",
+        "step",
+        "multistep",
+        "exponential",
+        "inverse",
+        "polynomial",
+        "factor",
+        "cosine",
+        "onecycle",
+        "cyclic",
+        "plateau",
+    )
+
+
+CLOSED_FORM_CASES = [
+    pytest.param(name, i, w, sf, id=f"{name}-{i}-warmup{w}")
+    for name in list_schedulers()
+    for i in range(len(FORMULAS.get(name, (None, [{}]))[1]))
+    for w, sf in WARMUPS
+]
+
+
+@pytest.mark.parametrize("name, case, warmup, start", CLOSED_FORM_CASES)
+def test_schedule_matches_closed_form(name, case, warmup, start):
+    settings = FORMULAS[name][1][case]
+    got = preview_schedule(name, total_steps=T, lr=ETA0, warmup_steps=warmup, warmup_start_factor=start, **settings)
+    want = expected_lrs(name, settings, T, warmup=warmup, start=start)
+    assert got.shape == (T,)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def _optimizer(kind="momentum", lr=ETA0):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    # Two groups with LR ratio 1/2 (layer decay): every schedule must keep the ratio.
+    return model, create_optimizer(kind, model, lr=lr, layer_lr_decay=0.5, decay_norm_and_bias=True)
+
+
+def _train_step(model, opt):
+    opt.zero_grad()
+    model(torch.randn(8, 3)).pow(2).mean().backward()
+    opt.step()
+
+
+def _step(sched, t):
+    if isinstance(sched, ReduceLROnPlateau):
+        sched.step(1.0)
+    else:
+        sched.step()
+
+
+@pytest.mark.parametrize("warmup", [0, 4])
+@pytest.mark.parametrize("name", list_schedulers())
+def test_real_loop_keeps_group_ratios_and_returns_torch_types(name, warmup):
+    settings = FORMULAS[name][1][0]
+    model, opt = _optimizer()
+    assert [g["lr"] for g in opt.param_groups] == [ETA0 / 2, ETA0]
+    sched = create_scheduler(name, opt, total_steps=T, warmup_steps=warmup, **settings)
+    assert isinstance(sched, (LRScheduler, ReduceLROnPlateau))
+    got = []
+    for t in range(T):
+        got.append([g["lr"] for g in opt.param_groups])
+        _train_step(model, opt)
+        _step(sched, t)
+    got = np.array(got)
+    # The second group is at ratio 1: the formula. The first is the formula at eta0 / 2, with
+    # LR-valued settings (max_lr, base_lr, min_lr) halved too; eta_min stays absolute, as in torch.
+    np.testing.assert_allclose(got[:, 1], expected_lrs(name, settings, T, warmup=warmup), rtol=1e-12, atol=1e-15)
+    half = dict(settings)
+    for key in ("max_lr", "base_lr", "min_lr"):
+        if key in half:
+            half[key] = half[key] / 2
+    np.testing.assert_allclose(
+        got[:, 0], expected_lrs(name, half, T, eta0=ETA0 / 2, warmup=warmup), rtol=1e-12, atol=1e-15
+    )
+
+
+@pytest.mark.parametrize("warmup", [0, 4])
+@pytest.mark.parametrize("name", list_schedulers())
+def test_pickle_and_state_dict_round_trip_mid_run(name, warmup):
+    settings = FORMULAS[name][1][0]
+    model, opt = _optimizer()
+    sched = create_scheduler(name, opt, total_steps=T, warmup_steps=warmup, **settings)
+    for t in range(7):
+        _train_step(model, opt)
+        _step(sched, t)
+
+    # pickle: the clone carries its own copy of the optimizer
+    clone = pickle.loads(pickle.dumps(sched))
+    assert type(clone) is type(sched)
+    assert clone.optimizer is not opt
+    for sub in getattr(clone, "_schedulers", []):
+        assert sub.optimizer is clone.optimizer
+
+    # state_dict through a real checkpoint file (weights_only, as Lightning and torch.load default)
+    model2, opt2 = _optimizer()
+    sched2 = create_scheduler(name, opt2, total_steps=T, warmup_steps=warmup, **settings)
+    buf = io.BytesIO()
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, buf)
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    opt2.load_state_dict(ckpt["optimizer"])
+    sched2.load_state_dict(ckpt["scheduler"])
+
+    runs = {"original": [], "pickled": [], "restored": []}
+    for t in range(7, T):
+        for key, s in (("original", sched), ("pickled", clone), ("restored", sched2)):
+            runs[key].append([g["lr"] for g in s.optimizer.param_groups])
+            s.optimizer.step()
+            _step(s, t)
+    np.testing.assert_array_equal(runs["pickled"], runs["original"])
+    np.testing.assert_array_equal(runs["restored"], runs["original"])
+    # and the continued run is still the closed form (group 1 is at ratio 1)
+    want = expected_lrs(name, settings, T, warmup=warmup)[7:]
+    np.testing.assert_allclose(np.array(runs["original"])[:, 1], want, rtol=1e-12, atol=1e-15)
+
+
+def _suggestion(lr=0.02, min_lr=0.005, max_lr=0.08):
+    return Suggestion(
+        lr=lr,
+        steepest_lr=lr,
+        min_loss_lr=max_lr * 2,
+        divergence_lr=max_lr * 5,
+        non_finite_lr=None,
+        min_lr=min_lr,
+        max_lr=max_lr,
+        confidence=0.9,
+        rule="valley",
+        notes=(),
+        smoothed_losses=(1.0, 0.5),
+        window=5,
+    )
+
+
+@pytest.mark.parametrize("name", list_schedulers())
+def test_suggestion_fills_the_documented_lrs(name):
+    s = _suggestion()
+    settings = {k: v for k, v in FORMULAS[name][1][0].items() if k not in ("max_lr", "base_lr")}
+    got = preview_schedule(name, total_steps=T, lr=1.0, suggestion=s, **settings)
+    rule = SCHEDULERS[name].from_suggestion
+    if rule == "base":
+        want = preview_schedule(name, total_steps=T, lr=s.lr, **settings)
+        assert got[0] == pytest.approx(s.lr)
+    elif rule == "onecycle":
+        div = s.max_lr / s.min_lr
+        want = preview_schedule(name, total_steps=T, lr=1.0, max_lr=s.max_lr, div_factor=div, **settings)
+        assert got[0] == pytest.approx(s.min_lr)
+        assert got.max() == pytest.approx(s.max_lr, rel=1e-2)
+        assert got[-1] == pytest.approx(s.min_lr / 1e4)
+    else:
+        want = preview_schedule(name, total_steps=T, lr=1.0, base_lr=s.min_lr, max_lr=s.max_lr, **settings)
+        assert got.min() == pytest.approx(s.min_lr)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_suggestion_keeps_group_ratios_and_explicit_settings_win():
+    s = _suggestion()
+    _, opt = _optimizer()
+    create_scheduler("cosine", opt, total_steps=T, suggestion=s)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([s.lr / 2, s.lr])
+    _, opt = _optimizer()
+    create_scheduler("onecycle", opt, total_steps=T, suggestion=s, max_lr=0.04)
+    assert [g["max_lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.04])
+    assert [g["initial_lr"] for g in opt.param_groups] == pytest.approx([s.min_lr / 2, s.min_lr])
+    _, opt = _optimizer()
+    sched = create_scheduler("cyclic", opt, suggestion=SimpleNamespace(suggestion=s), step_size_up=5)
+    assert sched.base_lrs == pytest.approx([s.min_lr / 2, s.min_lr])
+    assert sched.max_lrs == pytest.approx([s.max_lr / 2, s.max_lr])
+
+
+def test_lightning_config_dicts():
+    _, opt = _optimizer()
+    cfg = create_scheduler("cosine", opt, total_steps=T, lightning=True)
+    assert set(cfg) == {"scheduler", "interval", "frequency"} and cfg["interval"] == "step"
+    cfg = create_scheduler("step", opt, step_size=1, lightning=True, interval="epoch")
+    assert cfg["interval"] == "epoch"
+    cfg = create_scheduler("plateau", opt, lightning=True, monitor="val_acc", mode="max")
+    assert cfg["interval"] == "epoch" and cfg["monitor"] == "val_acc"
+    assert isinstance(cfg["scheduler"], ReduceLROnPlateau) and cfg["scheduler"].monitor == "val_acc"
+
+
+def test_onecycle_and_cyclic_cycle_momentum_where_there_is_one():
+    _, opt = _optimizer("momentum")
+    sched = create_scheduler("onecycle", opt, total_steps=10)
+    moms = []
+    for _ in range(9):
+        moms.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    assert moms[0] == pytest.approx(0.95) and min(moms) == pytest.approx(0.85, abs=0.02)
+    _, opt = _optimizer("adam")
+    create_scheduler("cyclic", opt, max_lr=1.0, step_size_up=3)
+    assert opt.param_groups[0]["betas"][0] == pytest.approx(0.9)  # CyclicLR's max_momentum
+    _, opt = _optimizer("sgd")  # plain SGD: no momentum to cycle, and none is introduced
+    create_scheduler("onecycle", opt, total_steps=10)
+    assert opt.param_groups[0]["momentum"] == 0
+    _, opt = _optimizer("adagrad")
+    create_scheduler("onecycle", opt, total_steps=10)
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        create_scheduler("onecycle", opt, total_steps=10, cycle_momentum=True)
+
+
+def test_plateau_with_improving_metric_keeps_the_lr():
+    lrs = preview_schedule("plateau", total_steps=20, lr=0.1, patience=0, metrics=np.linspace(1.0, 0.5, 19))
+    np.testing.assert_array_equal(lrs, np.full(20, 0.1))
+    _, opt = _optimizer()
+    sched = create_scheduler("plateau", opt, warmup_steps=3)
+    assert isinstance(sched, PlateauWithWarmup)
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 0.0]
+
+
+def test_required_markers_are_documented_in_the_registry():
+    assert SCHEDULERS["step"].settings["step_size"] is REQUIRED
+    assert SCHEDULERS["plateau"].settings["monitor"] == "val_loss"
+    assert {n for n, s in SCHEDULERS.items() if s.needs_total_steps} == {"polynomial", "cosine", "onecycle"}
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, exc, match",
+    [
+        ("cosinus", {}, ValueError, r"cosinus.*constant, step, multistep.*plateau"),
+        ("cosine", {}, TypeError, "total_steps"),
+        ("polynomial", {}, TypeError, "total_steps"),
+        ("onecycle", {}, TypeError, "total_steps"),
+        ("cosine", {"total_steps": 0}, ValueError, "total_steps"),
+        ("step", {"total_steps": -5, "step_size": 1}, ValueError, "total_steps"),
+        ("cosine", {"total_steps": 10.5}, TypeError, "total_steps"),
+        ("multistep", {"milestones": [5, 3]}, ValueError, "milestones"),
+        ("multistep", {"milestones": [3, 3]}, ValueError, "milestones"),
+        ("multistep", {"milestones": []}, TypeError, "milestones"),
+        ("multistep", {"milestones": [0, 2]}, ValueError, r"milestones\[0\]"),
+        ("cosine", {"total_steps": 10, "warmup_steps": 10}, ValueError, "warmup_steps"),
+        ("cosine", {"total_steps": 10, "warmup_steps": -1}, ValueError, "warmup_steps"),
+        ("constant", {"warmup_steps": 2, "warmup_start_factor": 1.0}, ValueError, "warmup_start_factor"),
+        ("step", {"step_size": 2, "eta_min": 0.1}, TypeError, r"eta_min.*accepts: step_size, gamma"),
+        ("cosine", {"total_steps": 10, "gamma": 0.1}, TypeError, "gamma"),
+        ("constant", {"monitor": "val_loss"}, TypeError, "monitor"),
+        ("step", {}, TypeError, "step_size"),
+        ("exponential", {}, TypeError, "gamma"),
+        ("cyclic", {}, TypeError, "max_lr"),
+        ("step", {"step_size": 0}, ValueError, "step_size"),
+        ("step", {"step_size": 2, "gamma": 0.0}, ValueError, "gamma"),
+        ("factor", {"factor": 1.5}, ValueError, "factor"),
+        ("inverse", {"gamma": 0.1, "power": -1.0}, ValueError, "power"),
+        ("onecycle", {"total_steps": 10, "pct_start": 1.5}, ValueError, "pct_start"),
+        ("onecycle", {"total_steps": 10, "anneal_strategy": "exp"}, ValueError, "anneal_strategy"),
+        ("cyclic", {"max_lr": 0.1, "base_lr": 1.0}, ValueError, "max_lr > base_lr"),
+        ("cyclic", {"max_lr": 1.0, "mode": "triangle"}, ValueError, "mode"),
+        ("cyclic", {"max_lr": [1.0]}, ValueError, "max_lr"),
+        ("plateau", {"factor": 1.0}, ValueError, "factor"),
+        ("plateau", {"mode": "lowest"}, ValueError, "mode"),
+        ("plateau", {"monitor": ""}, TypeError, "monitor"),
+        ("plateau", {"patience": -1}, ValueError, "patience"),
+        ("step", {"step_size": 1, "interval": "epoch"}, TypeError, "interval"),
+        ("step", {"step_size": 1, "lightning": True, "interval": "batch"}, ValueError, "interval"),
+        ("constant", {"suggestion": 0.01}, TypeError, "suggestion"),
+    ],
+)
+def test_bad_input(name, kwargs, exc, match):
+    _, opt = _optimizer()
+    with pytest.raises(exc, match=match):
+        create_scheduler(name, opt, **kwargs)
+
+
+def test_bad_input_outside_the_settings():
+    with pytest.raises(TypeError, match="optimizer"):
+        create_scheduler("constant", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="metrics"):
+        preview_schedule("cosine", total_steps=5, metrics=[1.0] * 4)
+    with pytest.raises(ValueError, match="metrics"):
+        preview_schedule("plateau", total_steps=5, metrics=[1.0])
+    with pytest.raises(ValueError, match="lr"):
+        preview_schedule("constant", total_steps=5, lr=0.0)
+    with pytest.raises(ValueError, match="total_steps"):
+        preview_schedule("constant", total_steps=0)
+
+
+def test_every_setting_in_the_registry_is_accepted():
+    # The registry is the documentation: each listed setting must really be taken, with its default.
+    for name, spec in SCHEDULERS.items():
+        settings = {k: v for k, v in spec.settings.items() if v is not REQUIRED}
+        required = {k: FORMULAS[name][1][0][k] for k, v in spec.settings.items() if v is REQUIRED}
+        if name == "cyclic":
+            required["max_lr"] = 2.0
+        lrs = preview_schedule(name, total_steps=12, lr=1.0, **settings, **required)
+        assert np.all(np.isfinite(lrs)) and np.all(lrs >= 0), name
+
+
+# --------------------------------------------------------------------------------------------
+# A real Lightning Trainer.fit
+# --------------------------------------------------------------------------------------------
+
+pl = pytest.importorskip("pytorch_lightning")
+
+
+class TinyModule(pl.LightningModule):
+    def __init__(self, scheduler_name, **scheduler_kwargs):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Linear(4, 1)
+        self.scheduler_name = scheduler_name
+        self.scheduler_kwargs = scheduler_kwargs
+        self.lrs = []
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = nn.functional.mse_loss(self.net(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        # A metric that never improves, so the plateau reductions are known in advance.
+        self.log("val_loss", torch.tensor(1.0))
+
+    def on_train_batch_start(self, batch, batch_idx):
+        self.lrs.append(self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    def configure_optimizers(self):
+        opt = create_optimizer("momentum", self, lr=0.1)
+        sched = create_scheduler(self.scheduler_name, opt, lightning=True, **self.scheduler_kwargs)
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+
+def _fit(module, tmp_path, epochs):
+    gen = torch.Generator().manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 4, generator=gen), torch.randn(16, 1, generator=gen))
+    loader = torch.utils.data.DataLoader(data, batch_size=4)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+        limit_val_batches=1,
+    )
+    trainer.fit(module, loader, loader)
+    return np.array(module.lrs)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lightning_fit_per_step_schedule(tmp_path):
+    module = TinyModule("cosine", total_steps=12, warmup_steps=3, eta_min=0.001)
+    lrs = _fit(module, tmp_path, epochs=3)
+    want = preview_schedule("cosine", total_steps=12, lr=0.1, warmup_steps=3, eta_min=0.001)
+    np.testing.assert_allclose(lrs, want, rtol=1e-12)
+    np.testing.assert_allclose(want, expected_lrs("cosine", {"eta_min": 0.001}, 12, eta0=0.1, warmup=3), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lightning_fit_per_epoch_schedule(tmp_path):
+    module = TinyModule("step", step_size=1, gamma=0.5, interval="epoch")
+    lrs = _fit(module, tmp_path, epochs=3)
+    np.testing.assert_allclose(lrs, np.repeat([0.1, 0.05, 0.025], 4), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lightning_fit_plateau_monitors_the_logged_metric(tmp_path):
+    module = TinyModule("plateau", patience=0, factor=0.5)
+    lrs = _fit(module, tmp_path, epochs=4)
+    per_epoch = preview_schedule("plateau", total_steps=4, lr=0.1, patience=0, factor=0.5)
+    np.testing.assert_allclose(per_epoch, [0.1, 0.1, 0.05, 0.025], rtol=1e-12)
+    np.testing.assert_allclose(lrs, np.repeat(per_epoch, 4), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lightning_rejects_plateau_on_a_metric_never_logged(tmp_path):
+    module = TinyModule("plateau", monitor="val_accuracy")
+    with pytest.raises(Exception, match="val_accuracy"):
+        _fit(module, tmp_path, epochs=1)
