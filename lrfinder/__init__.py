@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis import DEFAULT_RULE, RULES, Suggestion, analyze, loss_slope, smooth_losses
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .optimizers import OPTIMIZERS, OptimizerSpec, create_optimizer, list_optimizers, param_groups
 from .range_test import (
     DivergenceMonitor,
     LRSweeper,
@@ -21,6 +22,8 @@ from .range_test import (
     run_sweep,
 )
 from .scaling import SCALING_RULES, ScaledLR, scale_lr
+from .schedulers import SCHEDULERS, SchedulerSpec, create_scheduler, list_schedulers, preview_schedule
+from .yogi import Yogi
 
 __version__ = "0.1.0"
 
@@ -47,4 +50,15 @@ __all__ = [
     "run_sweep",
     "scale_lr",
     "smooth_losses",
+    "OPTIMIZERS",
+    "OptimizerSpec",
+    "create_optimizer",
+    "list_optimizers",
+    "param_groups",
+    "SCHEDULERS",
+    "SchedulerSpec",
+    "create_scheduler",
+    "list_schedulers",
+    "preview_schedule",
+    "Yogi",
 ]
