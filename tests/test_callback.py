@@ -1,0 +1,741 @@
+"""The Lightning callback: real ``Trainer.fit`` runs on tiny models, one per behaviour of issue 3."""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from lrfinder import InconclusiveCurveError, RangeTestResult
+from lrfinder.callback import LRFinder, find_lr
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*does not have many workers.*",
+    "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
+    "ignore:.*The number of training batches.*",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Tiny models and helpers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_one_thread() -> Any:
+    # Tiny models: one intra-op thread is many times faster than several fighting for 2 cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    yield
+    torch.set_num_threads(threads)
+
+
+
+def make_data(n: int = 256, seed: int = 0) -> TensorDataset:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+    return TensorDataset(x, y)
+
+
+def make_loader(n: int = 256, batch_size: int = 32, shuffle: bool = True) -> DataLoader:
+    return DataLoader(make_data(n), batch_size=batch_size, shuffle=shuffle)
+
+
+class RecordingSGD(torch.optim.SGD):
+    """SGD that records, at each step, the phase, every group's LR and the gradient norm."""
+
+    def __init__(self, params: Any, events: list[tuple[Any, ...]], phase: Any, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self.events = events
+        self.phase = phase
+
+    def step(self, closure: Any = None) -> Any:
+        out = super().step(closure)  # runs the closure first, as torch does
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+        self.events.append((self.phase(), tuple(g["lr"] for g in self.param_groups), norm, id(self)))
+        return out
+
+
+class Net(pl.LightningModule):
+    """A small classifier whose knobs cover the cases of the issue."""
+
+    def __init__(
+        self,
+        lr: float | None = 0.01,
+        *,
+        groups: bool = False,
+        hard_lr: Any = None,
+        loss_shift: float = 0.0,
+        flat: bool = False,
+        dropout: float = 0.0,
+        schedule: str | None = None,
+        total_steps: int = 20,
+        bn: bool = True,
+    ) -> None:
+        super().__init__()
+        if lr is not None:
+            self.lr = lr
+        self.groups = groups
+        self.hard_lr = hard_lr
+        self.loss_shift = loss_shift
+        self.flat = flat
+        self.schedule = schedule
+        self.total_steps = total_steps
+        self.body = nn.Sequential(
+            nn.Linear(8, 16), nn.BatchNorm1d(16) if bn else nn.Identity(), nn.ReLU(), nn.Dropout(dropout)
+        )
+        self.head = nn.Linear(16, 3)
+        self.phase = "test"
+        self.events: list[tuple[Any, ...]] = []
+        self.steps: list[tuple[str, int, float, bool]] = []
+        self.mean_loss = torchmetrics.MeanMetric()
+        self.epoch_means: list[float] = []
+
+    def on_fit_start(self) -> None:
+        self.phase = "test"  # the callback's test runs at on_train_start, before any training batch
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.phase = "train"
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        if self.flat:
+            loss = loss * 0.0 + 1.0 + 1e-3 * torch.randn(()).abs()
+        loss = loss + self.loss_shift
+        self.steps.append((self.phase, x.shape[0], float(loss.detach()), torch.is_autocast_enabled("cpu")))
+        self.mean_loss.update(loss.detach())
+        self.log("train_loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        value = self.mean_loss.compute()
+        self.epoch_means.append(float(value))
+        self.log("mean_loss", value)
+        self.mean_loss.reset()
+
+    def configure_optimizers(self) -> Any:
+        lr = self.hard_lr if self.hard_lr is not None else self.lr
+        lrs = lr if isinstance(lr, (list, tuple)) else ((lr * 0.1, lr) if self.groups else (lr,))
+        if len(lrs) == 2:
+            params: Any = [
+                {"params": self.body.parameters(), "lr": lrs[0]},
+                {"params": self.head.parameters(), "lr": lrs[1]},
+            ]
+        else:
+            params = self.parameters()
+        opt = RecordingSGD(params, self.events, lambda: self.phase, lr=lrs[-1], momentum=0.9)
+        if self.schedule is None:
+            return opt
+        if self.schedule == "onecycle":
+            sched: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=list(lrs), total_steps=self.total_steps)
+        elif self.schedule == "cyclic":
+            sched = torch.optim.lr_scheduler.CyclicLR(
+                opt, base_lr=[v / 10 for v in lrs], max_lr=list(lrs), step_size_up=2, cycle_momentum=False
+            )
+        elif self.schedule == "warmup":
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 5))
+        else:
+            raise ValueError(self.schedule)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def test_events(self) -> list[tuple[Any, ...]]:
+        return [e for e in self.events if e[0] == "test"]
+
+    def train_events(self) -> list[tuple[Any, ...]]:
+        return [e for e in self.events if e[0] == "train"]
+
+
+def trainer(tmp_path: Path, callbacks: list[Callback] | None = None, **kwargs: Any) -> pl.Trainer:
+    settings: dict[str, Any] = {
+        "accelerator": "cpu",
+        "devices": 1,
+        "max_steps": 5,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "enable_progress_bar": False,
+        "default_root_dir": tmp_path,
+        "num_sanity_val_steps": 0,
+    }
+    settings.update(kwargs)
+    return pl.Trainer(callbacks=callbacks or [], **settings)
+
+
+FAST = {"num_steps": 80, "min_lr": 1e-3, "max_lr": 10.0}
+
+
+def weights(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Finding, applying, logging
+# --------------------------------------------------------------------------------------------
+
+
+def test_fit_finds_applies_and_trains(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net(lr=0.01)
+    t = trainer(tmp_path, [finder], max_steps=6)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert isinstance(result, RangeTestResult) and result.suggestion is not None
+    assert result.stop_reason in {"diverged", "completed"} and 10 < result.num_steps <= FAST["num_steps"]
+    assert result.batch_size == 32 and result.scaled is not None and result.scaled.factor == 1.0
+    assert finder.applied_lr == result.lr == model.lr
+    assert t.optimizers[0].param_groups[0]["lr"] == result.lr
+    # Training used the found LR for every one of its steps, from the first one.
+    train = model.train_events()
+    assert len(train) == 6 and all(e[1] == (result.lr,) for e in train)
+    assert t.global_step == 6
+    assert t.callback_metrics["lr_finder/suggested_lr"].item() == pytest.approx(result.suggestion.lr)
+
+
+def test_bit_identical_to_fit_with_lr_set_by_hand(tmp_path: Path) -> None:
+    """Same seed: fit(callback) == fit(no callback, lr found set by hand), bit for bit.
+
+    Also: no file on disk, user callbacks see the same hooks, epoch metrics (self.log and a
+    torchmetrics metric) and the first training step start from the original weights.
+    """
+
+    class Recorder(Callback):
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, int]] = []
+
+        def on_before_backward(self, trainer: pl.Trainer, pl_module: Any, loss: torch.Tensor) -> None:
+            self.calls.append(("on_before_backward", trainer.global_step))
+
+        def on_after_backward(self, trainer: pl.Trainer, pl_module: Any) -> None:
+            self.calls.append(("on_after_backward", trainer.global_step))
+
+        def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: Any, optimizer: Any) -> None:
+            self.calls.append(("on_before_optimizer_step", trainer.global_step))
+
+        def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            self.calls.append(("on_train_batch_start", batch_idx))
+            if not hasattr(self, "first"):
+                self.first = weights(pl_module)
+
+    def run(root: Path, lr: float, with_finder: bool) -> tuple[Net, pl.Trainer, Recorder, dict[str, Any], LRFinder]:
+        pl.seed_everything(7, verbose=False)
+        model = Net(lr=lr, dropout=0.2)
+        initial = weights(model)
+        loader = make_loader()  # shuffled by the global RNG
+        recorder = Recorder()
+        finder = LRFinder(**FAST)
+        callbacks: list[Callback] = [recorder, finder] if with_finder else [recorder]
+        t = trainer(root, callbacks, max_epochs=2, max_steps=-1)
+        before = list(t.callbacks)
+        t.fit(model, loader)
+        assert t.callbacks == before and all(a is b for a, b in zip(t.callbacks, before))
+        return model, t, recorder, initial, finder
+
+    a_root, b_root = tmp_path / "a", tmp_path / "b"
+    model_a, t_a, rec_a, init_a, finder = run(a_root, 0.01, True)
+    assert finder.result is not None and finder.applied_lr is not None
+    found = finder.applied_lr
+    model_b, t_b, rec_b, _, _ = run(b_root, found, False)
+
+    # The first training step of the fit with the callback starts from the original weights.
+    assert all(torch.equal(rec_a.first[k], init_a[k]) for k in init_a)
+    wa, wb = weights(model_a), weights(model_b)
+    assert wa.keys() == wb.keys()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "fit with LRFinder differs from fit with the LR set by hand"
+    assert rec_a.calls == rec_b.calls  # the test's backward/step hooks never reached user callbacks
+    assert len(model_a.epoch_means) == 2 and model_a.epoch_means == model_b.epoch_means  # torchmetrics state
+    for key in ("train_loss_epoch", "mean_loss"):
+        assert torch.equal(t_a.callback_metrics[key], t_b.callback_metrics[key])
+    assert [e[1:3] for e in model_a.train_events()] == [e[1:3] for e in model_b.train_events()]
+    # Exact restore without files: nothing was written under default_root_dir.
+    assert not a_root.exists() or list(a_root.rglob("*")) == []
+
+
+def test_csv_logger_gets_metrics_and_curve(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    csv_logger = CSVLogger(tmp_path, name="logs")
+    t = trainer(tmp_path, [finder], logger=csv_logger, log_every_n_steps=1)
+    t.fit(Net(), make_loader())
+    assert t.logger is csv_logger and t.loggers == [csv_logger]
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    with open(Path(csv_logger.log_dir) / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    found = [float(r["lr_finder/suggested_lr"]) for r in rows if r.get("lr_finder/suggested_lr")]
+    assert found == [pytest.approx(result.suggestion.lr)]
+    assert [float(r["lr_finder/confidence"]) for r in rows if r.get("lr_finder/confidence")] == [
+        pytest.approx(result.suggestion.confidence)
+    ]
+    assert any(r.get("lr_finder/max_lr") for r in rows) and any(r.get("lr_finder/min_lr") for r in rows)
+    assert any(r.get("train_loss_step") for r in rows)  # the fit's own logging is intact
+    with open(Path(csv_logger.log_dir) / "lr_finder_curve.csv", newline="") as handle:
+        curve = list(csv.DictReader(handle))
+    assert len(curve) == result.num_steps
+    assert [float(r["lr"]) for r in curve] == pytest.approx(list(result.lrs))
+    assert [float(r["loss"]) for r in curve] == pytest.approx(list(result.losses))
+
+
+def test_report_png_written(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "lr.png"
+    t = trainer(tmp_path, [LRFinder(report=path, **FAST)], max_steps=1)
+    t.fit(Net(), make_loader())
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_progress_bar_follows_enable_progress_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], enabled: bool
+) -> None:
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1, enable_progress_bar=enabled)
+    t.fit(Net(), make_loader())
+    out = capsys.readouterr()
+    assert ("Finding LR" in out.out + out.err) is enabled
+
+
+# --------------------------------------------------------------------------------------------
+# Where peers break
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attribute", [True, False], ids=["attr", "hard-coded"])
+def test_param_group_ratios_kept_through_test_and_apply(tmp_path: Path, attribute: bool) -> None:
+    model = Net(lr=0.01, groups=True) if attribute else Net(lr=None, hard_lr=(0.001, 0.01))
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=3)
+    t.fit(model, make_loader())
+    sweep = model.test_events()
+    assert len(sweep) >= 10
+    for _, (low, high), _, _ in sweep:
+        assert low == pytest.approx(0.1 * high, rel=1e-12)
+    assert [e[1][1] for e in sweep] == pytest.approx(list(finder.result.lrs[: len(sweep)]))
+    lr = finder.applied_lr
+    assert lr is not None
+    assert [g["lr"] for g in t.optimizers[0].param_groups] == pytest.approx([0.1 * lr, lr], rel=1e-12)
+    assert all(e[1] == pytest.approx((0.1 * lr, lr), rel=1e-12) for e in model.train_events())
+    assert getattr(model, "lr", None) == (lr if attribute else None)
+
+
+def test_accumulate_grad_batches_mean_of_micro_batches(tmp_path: Path) -> None:
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=0.5, stop_factor=None)
+    model = Net()
+    t = trainer(tmp_path, [finder], accumulate_grad_batches=4, max_steps=2)
+    t.fit(model, make_loader(n=64, batch_size=8))  # 8 batches: the 48 micro-batches cycle
+    result = finder.result
+    assert result is not None and result.num_steps == 12
+    micro = [s[2] for s in model.steps if s[0] == "test"]
+    assert len(micro) == 4 * 12
+    for i, loss in enumerate(result.losses):
+        assert loss == pytest.approx(sum(micro[4 * i : 4 * i + 4]) / 4, rel=1e-6)
+    assert len(model.test_events()) == 12  # one optimizer step (one point) per 4 micro-batches
+    assert result.settings.accumulate_steps == 4 and result.batch_size == 32
+    assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
+
+
+def test_short_dataloader_is_cycled(tmp_path: Path) -> None:
+    finder = LRFinder(num_steps=20, min_lr=1e-4, max_lr=0.1, stop_factor=None)
+    model = Net()
+    t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1)
+    t.fit(model, make_loader(n=40, batch_size=8))  # 5 batches
+    assert finder.result is not None and finder.result.num_steps == 20
+    assert len([s for s in model.steps if s[0] == "test"]) == 20
+    assert t.global_step == 5 and len(model.train_events()) == 5
+
+
+def test_negative_loss(tmp_path: Path) -> None:
+    """A loss shifted below zero gives the same curve shape and the same suggestion."""
+
+    def run(shift: float, **options: Any) -> tuple[LRFinder, Net]:
+        pl.seed_everything(0, verbose=False)
+        finder = LRFinder(**{**FAST, **options})
+        model = Net(loss_shift=shift)
+        trainer(tmp_path, [finder], max_steps=1).fit(model, make_loader())
+        return finder, model
+
+    shifted, model = run(-10.0, stop_factor=None)
+    plain, _ = run(0.0, stop_factor=None)
+    assert shifted.result is not None and plain.result is not None
+    assert max(shifted.result.losses[:10]) < 0
+    assert list(shifted.result.losses) == pytest.approx([v - 10.0 for v in plain.result.losses], abs=1e-4)
+    assert shifted.result.suggestion is not None and plain.result.suggestion is not None
+    assert shifted.result.suggestion.lr == plain.result.suggestion.lr
+    assert model.lr == shifted.result.lr
+    # With the default stop rule the test runs on (a naive "loss > 4 * best" stops at once).
+    stopped, _ = run(-10.0)
+    assert stopped.result is not None and stopped.result.num_steps > FAST["num_steps"] // 2
+
+
+def test_second_fit_on_trained_module_global_step_positive(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net()
+    t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1)
+    t.fit(model, make_loader(n=128))  # 4 batches
+    first = finder.result
+    assert t.global_step == 4
+    t.fit_loop.max_epochs = 2
+    t.fit(model, make_loader(n=128))  # global_step > 0: the module is already trained
+    assert finder.result is not None and finder.result is not first
+    assert t.global_step == 8 and t.current_epoch == 2  # the test did not move the loop's counters
+    assert len(model.train_events()) == 8
+    assert model.lr == finder.applied_lr or finder.applied_lr is None
+
+
+def test_resume_from_checkpoint_skips_and_is_not_disturbed(tmp_path: Path) -> None:
+    ckpt_dir = tmp_path / "ckpt"
+    finder = LRFinder(**FAST)
+    pl.seed_everything(3, verbose=False)
+    t = trainer(
+        tmp_path,
+        [finder, ModelCheckpoint(dirpath=ckpt_dir, save_last=True)],
+        enable_checkpointing=True,
+        max_steps=4,
+    )
+    t.fit(Net(), make_loader(shuffle=False))
+    ckpt = ckpt_dir / "last.ckpt"
+    assert ckpt.exists() and finder.result is not None
+
+    def resume(with_finder: bool) -> tuple[Net, LRFinder]:
+        pl.seed_everything(5, verbose=False)
+        model = Net(lr=0.5)  # the checkpoint's optimizer state must win over this
+        again = LRFinder(**FAST)
+        t2 = trainer(tmp_path / ("r1" if with_finder else "r2"), [again] if with_finder else [], max_steps=8)
+        t2.fit(model, make_loader(shuffle=False), ckpt_path=ckpt)
+        assert t2.global_step == 8
+        return model, again
+
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        resumed, again = resume(True)
+    plain, _ = resume(False)
+    assert [e for e in resumed.events if e[0] == "test"] == []
+    assert all(torch.equal(a, b) for a, b in zip(weights(resumed).values(), weights(plain).values()))
+    # The result of the fit that found the LR is restored from the checkpoint.
+    assert again.result is not None and again.result.lr == finder.result.lr and again.applied_lr == finder.applied_lr
+
+
+def test_manual_optimization_single_optimizer(tmp_path: Path) -> None:
+    class Manual(Net):
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            opt = self.optimizers()
+            opt.zero_grad()
+            x, y = batch
+            loss = F.cross_entropy(self.head(self.body(x)), y)
+            self.manual_backward(loss)
+            opt.step()
+            self.steps.append((self.phase, x.shape[0], float(loss.detach()), False))
+            self.mean_loss.update(loss.detach())
+            return loss
+
+    finder = LRFinder(**FAST)
+    model = Manual()
+    t = trainer(tmp_path, [finder], max_steps=3)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    sweep = model.test_events()
+    assert [e[1][0] for e in sweep] == pytest.approx(list(result.lrs))
+    assert list(result.losses) == pytest.approx([s[2] for s in model.steps if s[0] == "test"])
+    assert model.lr == result.lr and t.optimizers[0].param_groups[0]["lr"] == result.lr
+    assert t.global_step == 3 and len(model.train_events()) == 3
+
+
+class GAN(pl.LightningModule):
+    """Two networks, two optimizers (the discriminator at half the generator's LR), losses logged."""
+
+    def __init__(self, lr: float = 1e-3) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.lr = lr
+        self.gen = nn.Linear(8, 3)
+        self.disc = nn.Linear(8, 1)
+        self.phase = "test"
+        self.events: list[tuple[Any, ...]] = []
+        self.g_losses: list[tuple[str, float]] = []
+
+    def on_fit_start(self) -> None:
+        self.phase = "test"  # the callback's test runs at on_train_start, before any training batch
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.phase = "train"
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        x, y = batch
+        g_loss = F.cross_entropy(self.gen(x), y)
+        g_opt.zero_grad()
+        self.manual_backward(g_loss)
+        g_opt.step()
+        d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
+        d_opt.zero_grad()
+        self.manual_backward(d_loss)
+        d_opt.step()
+        self.g_losses.append((self.phase, float(g_loss.detach())))
+        self.log_dict({"g_loss": g_loss, "d_loss": d_loss}, prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        phase = lambda: self.phase  # noqa: E731
+        return [
+            RecordingSGD(self.gen.parameters(), self.events, phase, lr=self.lr),
+            RecordingSGD(self.disc.parameters(), self.events, phase, lr=self.lr / 2),
+        ]
+
+
+def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None:
+    finder = LRFinder(monitor="g_loss", num_steps=40, min_lr=1e-3, max_lr=100.0)
+    model = GAN()
+    t = trainer(tmp_path, [finder], max_steps=4)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert result is not None
+    sweep = [e for e in model.events if e[0] == "test"]
+    assert len(sweep) == 2 * result.num_steps
+    gen_lrs = [e[1][0] for e in sweep[0::2]]
+    disc_lrs = [e[1][0] for e in sweep[1::2]]
+    assert gen_lrs == pytest.approx(list(result.lrs))  # the sweep drives both optimizers
+    assert disc_lrs == pytest.approx([lr / 2 for lr in result.lrs])  # ratio kept
+    assert list(result.losses) == pytest.approx([v for p, v in model.g_losses if p == "test"])
+    assert result.suggestion is not None
+    lr = finder.applied_lr
+    assert lr == model.lr
+    assert [o.param_groups[0]["lr"] for o in t.optimizers] == pytest.approx([lr, lr / 2])
+    assert t.global_step == 4  # Lightning counts both optimizers' steps in manual mode: 2 batches
+    assert len([e for e in model.events if e[0] == "train"]) == 4
+    assert "g_loss" in t.callback_metrics  # the fit's own logging still works
+
+
+def test_manual_without_loss_or_monitor_is_a_clear_error(tmp_path: Path) -> None:
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1)
+    with pytest.raises(Exception, match="monitor"):
+        t.fit(GAN(), make_loader())
+
+
+# --------------------------------------------------------------------------------------------
+# Schedulers, precision, clipping, batch sizes, custom optimizer
+# --------------------------------------------------------------------------------------------
+
+
+def test_onecycle_rebuilt_from_attribute(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net(schedule="onecycle", total_steps=10)
+    t = trainer(tmp_path, [finder], max_steps=10)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None
+    train = [e[1][0] for e in model.train_events()]
+    assert train[0] == pytest.approx(lr / 25, rel=1e-9)  # OneCycleLR's div_factor
+    assert max(train) == pytest.approx(lr, rel=1e-9)  # the whole cycle peaks at the found LR
+    assert model.test_events()[0][1][0] == pytest.approx(FAST["min_lr"])
+
+
+def test_cyclic_hard_coded_is_rescaled(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net(lr=None, hard_lr=0.05, schedule="cyclic")
+    t = trainer(tmp_path, [finder], max_steps=6)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None
+    train = [e[1][0] for e in model.train_events()]
+    assert max(train) == pytest.approx(lr, rel=1e-9) and min(train) == pytest.approx(lr / 10, rel=1e-9)
+    # the sweep swept the peak LR, not the scheduler's step-0 value
+    assert [e[1][0] for e in model.test_events()] == pytest.approx(list(finder.result.lrs))
+
+
+def test_warmup_uses_found_lr_for_whole_run(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net(schedule="warmup")
+    t = trainer(tmp_path, [finder], max_steps=8)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None
+    train = [e[1][0] for e in model.train_events()]
+    assert train == pytest.approx([lr * min(1.0, (s + 1) / 5) for s in range(8)], rel=1e-9)
+
+
+def test_gradient_clipping_applies_during_test(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net()
+    trainer(tmp_path, [finder], max_steps=1, gradient_clip_val=0.05).fit(model, make_loader())
+    norms = [e[2] for e in model.test_events()]
+    assert len(norms) >= 10 and max(norms) <= 0.05 * (1 + 1e-4)
+
+
+def test_precision_bf16_mixed_autocast_during_test(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net()
+    trainer(tmp_path, [finder], max_steps=1, precision="bf16-mixed").fit(model, make_loader())
+    flags = [s[3] for s in model.steps if s[0] == "test"]
+    assert flags and all(flags)
+    assert finder.result is not None and finder.result.num_steps >= 10
+
+
+def test_test_batch_size_rebuilds_loader_and_scales(tmp_path: Path) -> None:
+    finder = LRFinder(test_batch_size=32, scaling="linear", **FAST)
+    model = Net()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the x4 scaled LR may pass the divergence point
+        trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader(n=512, batch_size=128))
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    assert {s[1] for s in model.steps if s[0] == "test"} == {32}
+    assert {s[1] for s in model.steps if s[0] == "train"} == {128}
+    assert result.batch_size == 32
+    assert result.scaled is not None and (result.scaled.from_batch_size, result.scaled.to_batch_size) == (32, 128)
+    assert result.lr == pytest.approx(4 * result.suggestion.lr) and model.lr == result.lr
+
+
+def test_target_batch_size_and_auto_rule(tmp_path: Path) -> None:
+    finder = LRFinder(target_batch_size=128, **FAST)  # SGD: auto -> linear
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer(tmp_path, [finder], max_steps=1).fit(Net(), make_loader(batch_size=32))
+    result = finder.result
+    assert result is not None and result.scaled is not None and result.suggestion is not None
+    assert result.scaled.rule == "linear" and result.scaled.to_batch_size == 128
+    assert result.lr == pytest.approx(4 * result.suggestion.lr)
+
+
+def test_optimizer_option_builds_training_optimizer(tmp_path: Path) -> None:
+    finder = LRFinder(optimizer="adamw", optimizer_settings={"weight_decay": 0.01}, target_batch_size=128, **FAST)
+    model = Net()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = trainer(tmp_path, [finder], max_steps=2)
+        t.fit(model, make_loader(batch_size=32))
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    assert result.optimizer_name == "AdamW" and result.scaled is not None and result.scaled.rule == "sqrt"
+    opt = t.optimizers[0]
+    assert isinstance(opt, torch.optim.AdamW)
+    assert max(g["lr"] for g in opt.param_groups) == pytest.approx(result.lr)
+    assert len(opt.state) > 0  # training stepped this optimizer
+
+
+# --------------------------------------------------------------------------------------------
+# Inconclusive curves, divergence, find_lr, options
+# --------------------------------------------------------------------------------------------
+
+
+def test_inconclusive_warns_keeps_lr_and_trains(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net(lr=0.02, flat=True)
+    t = trainer(tmp_path, [finder], max_steps=3)
+    with pytest.warns(UserWarning, match="inconclusive"):
+        t.fit(model, make_loader())
+    assert finder.result is not None and finder.result.suggestion is None and finder.result.error
+    assert finder.applied_lr is None and model.lr == 0.02
+    assert [e[1] for e in model.train_events()] == [(0.02,)] * 3
+
+
+def test_inconclusive_strict_raises(tmp_path: Path) -> None:
+    t = trainer(tmp_path, [LRFinder(strict=True, **FAST)], max_steps=3)
+    with pytest.raises(InconclusiveCurveError, match="strict"):
+        t.fit(Net(flat=True), make_loader())
+
+
+def test_divergence_to_nan_leaves_no_diverged_weights(tmp_path: Path) -> None:
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=1e8, stop_factor=None)
+    model = Net(bn=False)
+    initial = weights(model)
+
+    class First(Callback):
+        def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: Any, batch_idx: int) -> None:
+            if batch_idx == 0:
+                self.w = weights(pl_module)
+
+    first = First()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer(tmp_path, [finder, first], max_steps=1).fit(model, make_loader())
+    assert finder.result is not None and finder.result.stop_reason == "non_finite"
+    assert not math.isfinite(finder.result.losses[-1])
+    assert all(torch.equal(first.w[k], initial[k]) for k in initial)
+
+
+def test_find_lr_only_finds(tmp_path: Path) -> None:
+    model = Net(lr=0.03)
+    initial = weights(model)
+    t = trainer(tmp_path, max_steps=5)
+    result = find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
+    assert isinstance(result, RangeTestResult) and result.suggestion is not None
+    assert model.lr == 0.03 and model.train_events() == []
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+    assert t.callbacks == [c for c in t.callbacks if not isinstance(c, LRFinder)]
+    assert t.global_step == 0 and not t.should_stop
+    t.fit(model, make_loader())  # the trainer is reusable afterwards, with the module's own LR
+    assert t.global_step == 5 and [e[1] for e in model.train_events()] == [(0.03,)] * 5
+
+
+def test_find_lr_default_trainer_with_datamodule() -> None:
+    class DM(pl.LightningDataModule):
+        def train_dataloader(self) -> DataLoader:
+            return make_loader()
+
+    result = find_lr(Net(), datamodule=DM(), **FAST)
+    assert result.suggestion is not None and result.batch_size == 32
+
+
+def test_find_lr_rejects_training_options() -> None:
+    with pytest.raises(TypeError, match="scheduler"):
+        find_lr(Net(), train_dataloaders=make_loader(), scheduler="cosine")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"min_lr": 1.0, "max_lr": 0.1}, ValueError, "max_lr > min_lr"),
+        ({"num_steps": 3}, ValueError, "num_steps"),
+        ({"mode": "log"}, ValueError, "mode"),
+        ({"stop_factor": 0.5}, ValueError, "stop_factor"),
+        ({"scaling": "cubic"}, ValueError, "scaling"),
+        ({"rule": "magic"}, ValueError, "rule"),
+        ({"target_batch_size": 0}, ValueError, "target_batch_size"),
+        ({"test_batch_size": 2.5}, ValueError, "test_batch_size"),
+        ({"scheduler": "cosine"}, ValueError, "optimizer"),
+        ({"attr_name": 3}, TypeError, "attr_name"),
+        ({"strict": "yes"}, TypeError, "strict"),
+    ],
+)
+def test_options_validated_at_construction(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        LRFinder(**kwargs)
+
+
+def test_attr_name_missing_is_named(tmp_path: Path) -> None:
+    t = trainer(tmp_path, [LRFinder(attr_name="hparams.learning_rate", **FAST)], max_steps=1)
+    with pytest.raises(AttributeError, match="hparams.learning_rate"):
+        t.fit(Net(), make_loader())
+
+
+def test_attr_name_hparams(tmp_path: Path) -> None:
+    class HP(Net):
+        def __init__(self, learning_rate: float = 0.01) -> None:
+            super().__init__(lr=None, hard_lr=0.0)
+            self.save_hyperparameters()
+
+        def configure_optimizers(self) -> Any:
+            self.hard_lr = self.hparams.learning_rate
+            return super().configure_optimizers()
+
+    finder = LRFinder(**FAST)
+    model = HP()
+    t = trainer(tmp_path, [finder], max_steps=1)
+    t.fit(model, make_loader())
+    assert model.hparams.learning_rate == finder.applied_lr
+    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
