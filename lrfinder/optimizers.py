@@ -207,13 +207,13 @@ def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
         cls = _load_path(name)
         return _spec(name, cls, f"{cls.__module__}.{cls.__qualname__}", weight_decay=_decay_kind(cls))
     torch_classes = _torch_optimizers()
-    cls = torch_classes.get(name) or {k.lower(): v for k, v in torch_classes.items()}.get(name.lower())
-    if cls is None:
+    found = torch_classes.get(name) or {k.lower(): v for k, v in torch_classes.items()}.get(name.lower())
+    if found is None:
         raise ValueError(
             f"Unknown optimizer name={name!r}; expected one of {', '.join(OPTIMIZERS)}, a torch.optim class "
             f"({', '.join(sorted(torch_classes))}) or a 'package.module:Class' path"
         )
-    return _spec(cls.__name__, cls, f"torch.optim.{cls.__name__}", weight_decay=_decay_kind(cls))
+    return _spec(found.__name__, found, f"torch.optim.{found.__name__}", weight_decay=_decay_kind(found))
 
 
 def _decay_kind(cls: type[Optimizer]) -> Literal["l2", "decoupled"]:
@@ -471,7 +471,7 @@ def create_optimizer(
             )
         params = model_or_params
     try:
-        optimizer = spec.cls(params, lr=lr, **kwargs)
+        optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except TypeError as exc:
         raise TypeError(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}") from exc
     logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)

@@ -13,6 +13,15 @@ TRAIN_LR = {"sgd": 0.2, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.1, "ada
 DEFAULT_LR = 0.01
 
 
+@pytest.fixture
+def one_thread():
+    # Tiny matrices: one thread avoids thread-pool contention on a shared, busy machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _full_loss(model, data):
     model.eval()
     with torch.no_grad():
@@ -39,7 +48,7 @@ def test_registry_names():
 
 
 @pytest.mark.parametrize("name", list_optimizers())
-def test_every_optimizer_trains_a_tiny_model(name):
+def test_every_optimizer_trains_a_tiny_model(name, one_thread):
     data = make_classification(n=256)
     model = make_mlp()
     opt = create_optimizer(name, model, lr=TRAIN_LR.get(name, DEFAULT_LR), weight_decay=1e-4)
