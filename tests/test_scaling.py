@@ -8,6 +8,7 @@ import torch
 
 from lrfinder import scale_lr
 from lrfinder.scaling import optimizer_family
+from lrfinder.yogi import Yogi
 
 
 def test_linear_rule() -> None:
@@ -56,6 +57,7 @@ def test_auto_with_optimizer_instances() -> None:
     params = [torch.nn.Parameter(torch.zeros(2))]
     assert optimizer_family(torch.optim.Adam(params)) == "adaptive"
     assert optimizer_family(torch.optim.RMSprop(params)) == "adaptive"
+    assert optimizer_family(Yogi(params)) == "adaptive"
     assert optimizer_family(torch.optim.SGD(params, lr=0.1)) == "sgd"
 
 
