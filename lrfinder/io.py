@@ -283,7 +283,15 @@ def load_model(
         if not unsafe_pickle:
             raise ModelError(_PICKLE_REFUSAL.format(path=file)) from exc
         logger.warning("Loading %s with weights_only=False (--unsafe-pickle): this runs code from the file.", file)
-        obj = torch.load(file, map_location="cpu", weights_only=False)
+        cwd = os.getcwd()
+        if cwd not in sys.path:  # the pickle names the model's module: import it from the project
+            sys.path.insert(0, cwd)
+        try:
+            obj = torch.load(file, map_location="cpu", weights_only=False)
+        except (ImportError, AttributeError) as err:
+            raise ModelError(
+                f"Cannot unpickle {file}: {err}. The model's code must be importable from the current directory."
+            ) from err
         if not isinstance(obj, nn.Module):
             raise ModelError(f"{file} unpickled to a {type(obj).__name__}, not a torch.nn.Module.") from None
         return LoadedModel(obj, "pickle", file)
@@ -352,9 +360,9 @@ def _atomic_save(path: Path, write: Callable[[str], None]) -> None:
 def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: Any = None) -> Path:
     """Save a (trained) model to ``path`` in the format it was loaded from, atomically.
 
-    TorchScript is saved with ``torch.jit.save``; a Lightning module through
-    ``trainer.save_checkpoint`` (needs the ``trainer`` that trained it); a state_dict model as
-    its ``state_dict``; a pickled module with ``torch.save``.
+    TorchScript is saved with ``torch.jit.save``; a Lightning module as a checkpoint of the module
+    (state_dict, hyper-parameters, and ``trainer``'s epoch and step when given); a state_dict
+    model as its ``state_dict``; a pickled module with ``torch.save``.
 
     Raises:
         ValueError: ``path`` is the input file (inputs are never overwritten).
@@ -367,9 +375,18 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: An
     if loaded.format == "torchscript":
         _atomic_save(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
     elif loaded.format == "lightning":
-        if trainer is None:
-            raise ValueError("Saving a Lightning checkpoint needs the trainer that trained the model.")
-        _atomic_save(target, lambda tmp: trainer.save_checkpoint(tmp, weights_only=False))
+        import pytorch_lightning as pl
+
+        # A plain checkpoint of the module alone (no trainer state): it loads with
+        # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
+        checkpoint = {
+            "pytorch-lightning_version": pl.__version__,
+            "epoch": getattr(trainer, "current_epoch", 0),
+            "global_step": getattr(trainer, "global_step", 0),
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(getattr(model, "hparams", {}) or {}),
+        }
+        _atomic_save(target, lambda tmp: torch.save(checkpoint, tmp))
     elif loaded.format == "state_dict":
         _atomic_save(target, lambda tmp: torch.save(model.state_dict(), tmp))
     else:

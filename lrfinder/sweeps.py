@@ -1,0 +1,191 @@
+"""Smith's weight-decay test: one range test per weight decay, from the same state, compared.
+
+:func:`weight_decay_sweep` runs :func:`lrfinder.range_test` once per value, each from the same
+initial model, optimizer, RNG and data-order state (the engine restores all of it after each
+test), and labels the results ``"wd=<value>"`` so the report overlays them.
+:func:`recommend_weight_decay` picks one with a documented rule:
+
+1. only conclusive curves compete (an inconclusive curve has no minimum to compare);
+2. the lowest minimum of the smoothed loss wins, where minima within ``tie`` (default 5%) of the
+   largest fall among the curves count as equal: that is the curve-to-curve noise level, and
+   Smith reads "lower" only when the gap is visible on the plot;
+3. among those ties, the curve that stays stable to the largest LR wins (its divergence LR, or
+   the last LR swept when it never diverged): a wider stable range tolerates a larger LR;
+4. a remaining tie (stable LRs within 10%) goes to the larger weight decay: more regularisation
+   at the same speed.
+
+References:
+    Smith, "A disciplined approach to neural network hyper-parameters: Part 1", 2018,
+    arXiv:1803.09820.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .analysis import Suggestion
+from .exceptions import InconclusiveCurveError
+from .range_test import RangeTestResult, range_test
+
+__all__ = ["WeightDecayChoice", "weight_decay_sweep", "recommend_weight_decay", "format_weight_decay"]
+
+logger = logging.getLogger(__name__)
+
+
+def format_weight_decay(value: float) -> str:
+    """Return a short label for a weight decay: ``0``, ``1e-04``, ``0.0005``.
+
+    Example:
+        >>> format_weight_decay(1e-4), format_weight_decay(0.0)
+        ('1e-04', '0')
+
+    """
+    if value == 0:
+        return "0"
+    text = f"{value:.0e}" if float(f"{value:.0e}") == value else f"{value:.3g}"
+    return text
+
+
+@dataclass(frozen=True)
+class WeightDecayChoice:
+    """The recommended weight decay of a sweep, and why.
+
+    Attributes:
+        index: Index of the chosen result in the sweep.
+        weight_decay: The chosen value.
+        reason: One sentence saying which step of the rule decided.
+
+    """
+
+    index: int
+    weight_decay: float
+    reason: str
+
+
+def weight_decay_sweep(
+    model: nn.Module,
+    train_data: Iterable[Any],
+    weight_decays: Sequence[float],
+    *,
+    make_optimizer: Callable[[nn.Module, float], torch.optim.Optimizer],
+    **range_test_kwargs: Any,
+) -> list[RangeTestResult]:
+    """Run one range test per weight decay, each from the same initial state.
+
+    Args:
+        model: The model (restored after every test).
+        train_data: The training batches.
+        weight_decays: The values to compare (``>= 0``), e.g. ``(0, 1e-4, 1e-3)``.
+        make_optimizer: ``make_optimizer(model, weight_decay) -> optimizer``; called once per
+            value (e.g. ``lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd)``).
+        **range_test_kwargs: Passed to :func:`lrfinder.range_test` (``loss_fn``, ``min_lr``,
+            ...); ``restore`` is always ``True``.
+
+    Returns:
+        One result per value, in order, labelled ``"wd=<value>"``.
+
+    Raises:
+        ValueError: No values, or a negative or non-finite one.
+
+    """
+    values = [float(v) for v in weight_decays]
+    if not values:
+        raise ValueError("Expected at least one weight decay, but got none")
+    for v in values:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"Expected every weight decay to be finite and >= 0, but got weight_decay={v}")
+    range_test_kwargs["restore"] = True
+    results = []
+    for v in values:
+        optimizer = make_optimizer(model, v)
+        result = range_test(model, train_data, optimizer=optimizer, **range_test_kwargs)
+        results.append(replace(result, label=f"wd={format_weight_decay(v)}"))
+    return results
+
+
+def _suggestion(result: RangeTestResult) -> Suggestion:
+    if result.suggestion is None:  # callers filter inconclusive curves first
+        raise InconclusiveCurveError(f"{result.label or 'a curve'} is inconclusive: {result.error}")
+    return result.suggestion
+
+
+def _min_loss(result: RangeTestResult) -> float:
+    s = _suggestion(result)
+    lrs = np.asarray(result.lrs)
+    smoothed = np.asarray(s.smoothed_losses)
+    return float(smoothed[int(np.argmin(np.abs(lrs - s.min_loss_lr)))])
+
+
+def _fall(result: RangeTestResult) -> float:
+    smoothed = np.asarray(_suggestion(result).smoothed_losses)
+    head = smoothed[: max(3, smoothed.size // 20)]
+    return float(np.nanmax(head)) - _min_loss(result)
+
+
+def _stable_to(result: RangeTestResult) -> float:
+    s = _suggestion(result)
+    return s.divergence_lr if s.divergence_lr is not None else float(result.lrs[-1])
+
+
+def recommend_weight_decay(
+    results: Sequence[RangeTestResult],
+    weight_decays: Sequence[float],
+    *,
+    tie: float = 0.05,
+) -> WeightDecayChoice:
+    """Pick a weight decay from a sweep with the rule in the module docstring.
+
+    Args:
+        results: The sweep's results (:func:`weight_decay_sweep`).
+        weight_decays: The value of each result.
+        tie: Minima closer than ``tie`` times the largest fall of the loss count as equal.
+
+    Returns:
+        A :class:`WeightDecayChoice`.
+
+    Raises:
+        ValueError: Lengths differ, or ``tie`` is negative.
+        InconclusiveCurveError: No curve is conclusive.
+
+    """
+    if len(results) != len(weight_decays):
+        raise ValueError(
+            f"Expected one weight decay per result, but got {len(results)} results and {len(weight_decays)} values"
+        )
+    if tie < 0:
+        raise ValueError(f"Expected tie >= 0, but got tie={tie}")
+    ok = [i for i, r in enumerate(results) if r.suggestion is not None]
+    if not ok:
+        raise InconclusiveCurveError(
+            "Every curve of the weight-decay sweep is inconclusive; nothing to compare. Fix the range test first "
+            "(see each curve's error), then sweep again."
+        )
+    if len(ok) == 1:
+        i = ok[0]
+        return WeightDecayChoice(i, float(weight_decays[i]), "the only conclusive curve")
+    minima = {i: _min_loss(results[i]) for i in ok}
+    best = min(minima.values())
+    band = tie * max(_fall(results[i]) for i in ok)
+    lowest = [i for i in ok if minima[i] <= best + band]
+    if len(lowest) == 1:
+        i = lowest[0]
+        return WeightDecayChoice(i, float(weight_decays[i]), f"lowest minimum of the smoothed loss ({minima[i]:.4g})")
+    stable = {i: _stable_to(results[i]) for i in lowest}
+    top = max(stable.values())
+    widest = [i for i in lowest if stable[i] >= top / 1.1]
+    i = max(widest, key=lambda j: (float(weight_decays[j]), -j))
+    if len(widest) == 1:
+        reason = f"minima tied within {tie:.0%} of the fall; stable to the largest LR ({stable[i]:.2e})"
+    else:
+        reason = "minima and stable ranges tied; the larger weight decay regularises more at the same speed"
+    logger.debug("recommend_weight_decay: %s -> %s", list(weight_decays), weight_decays[i])
+    return WeightDecayChoice(i, float(weight_decays[i]), reason)
