@@ -1,0 +1,150 @@
+"""LRFinder under DDP on CPU (gloo, 2 processes): ``strategy="ddp"`` and ``"ddp_spawn"``.
+
+``strategy="ddp"`` re-launches the script, so each case runs a small script in a subprocess;
+every rank writes what it saw to a JSON file, and the test compares the ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    '''
+    import json
+    import sys
+    from pathlib import Path
+
+    import pytorch_lightning as pl
+    import torch
+    import torch.nn.functional as F
+    from pytorch_lightning.loggers import CSVLogger
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder.callback import LRFinder
+
+
+    class Net(pl.LightningModule):
+        def __init__(self, out, lr=0.01):
+            super().__init__()
+            self.out = str(out)
+            self.lr = lr
+            self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+            self.phase = "test"
+            self.local = []
+
+        def on_train_batch_start(self, batch, batch_idx):
+            self.phase = "train"
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = F.cross_entropy(self.net(x), y)
+            if self.phase == "test":
+                self.local.append(float(loss.detach()))
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(
+                [{"params": self.net[0].parameters(), "lr": self.lr / 4}, {"params": self.net[2].parameters()}],
+                lr=self.lr,
+                momentum=0.9,
+            )
+
+        def on_train_end(self):
+            finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+            record = {
+                "rank": self.global_rank,
+                "world_size": self.trainer.world_size,
+                "result": finder.result.to_dict(),
+                "local": self.local,
+                "module_lr": self.lr,
+                "group_lrs": [g["lr"] for g in self.trainer.optimizers[0].param_groups],
+                "weights": [p.detach().double().sum().item() for p in self.parameters()],
+            }
+            Path(self.out, f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    def main(strategy, out):
+        torch.set_num_threads(1)
+        pl.seed_everything(0, verbose=False)
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(512, 8, generator=gen)
+        y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+        loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+        finder = LRFinder(num_steps=60, min_lr=1e-3, max_lr=10.0, report=out / "report.png")
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=2,
+            strategy=strategy,
+            callbacks=[finder],
+            max_steps=3,
+            logger=CSVLogger(out, name="logs"),
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=out,
+        )
+        model = Net(out)
+        trainer.fit(model, loader)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("lr_finder/")}
+        Path(out, f"main{trainer.global_rank}.json").write_text(json.dumps(metrics))
+
+
+    if __name__ == "__main__":
+        main(sys.argv[1], Path(sys.argv[2]))
+    '''
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
+def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str) -> None:
+    script = tmp_path / "run_ddp.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(script), strategy, str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world_size"] == 2 for r in ranks)
+    first, second = ranks
+    # Every rank recorded the same curve, stopped at the same step and got the same suggestion.
+    assert first["result"] == second["result"]
+    result = first["result"]
+    assert result["suggestion"] is not None
+    n = len(result["losses"])
+    assert len(first["local"]) == len(second["local"]) == n
+    # The shards differ, and the recorded loss is the mean over the ranks at every step.
+    assert first["local"] != second["local"]
+    for i in range(n):
+        assert result["losses"][i] == pytest.approx((first["local"][i] + second["local"][i]) / 2, rel=1e-6)
+    # Effective batch: 16 per device x 2 devices.
+    assert result["batch_size"] == 32
+    lr = result["scaled"]["lr"]
+    for r in ranks:
+        assert r["module_lr"] == lr
+        assert r["group_lrs"] == pytest.approx([lr / 4, lr])
+    assert first["weights"] == second["weights"]  # DDP training went on in sync
+    # Files: written once, by rank zero.
+    assert [p.name for p in out.rglob("report.png")] == ["report.png"]
+    assert len(list(out.rglob("lr_finder_curve.csv"))) == 1
+    main = json.loads((out / "main0.json").read_text())
+    assert main["lr_finder/lr"] == pytest.approx(lr)
+    if strategy == "ddp":
+        # the script runs on both ranks; each process saw the same metrics
+        assert json.loads((out / "main1.json").read_text()) == main
