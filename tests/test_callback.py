@@ -739,3 +739,40 @@ def test_attr_name_hparams(tmp_path: Path) -> None:
     t.fit(model, make_loader())
     assert model.hparams.learning_rate == finder.applied_lr
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
+class StepLRs(Callback):
+    """Records the LR of every group of the first optimizer at each training optimizer step."""
+
+    def __init__(self) -> None:
+        self.lrs: list[tuple[float, ...]] = []
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: Any, optimizer: Any) -> None:
+        self.lrs.append(tuple(g["lr"] for g in optimizer.param_groups))
+
+
+def test_scheduler_option_builds_schedule_from_found_lr(tmp_path: Path) -> None:
+    finder = LRFinder(optimizer="momentum", scheduler="cosine", **FAST)
+    seen = StepLRs()
+    t = trainer(tmp_path, [finder, seen], max_steps=6)
+    t.fit(Net(), make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and finder.result is not None and lr == finder.result.lr
+    configs = t.lr_scheduler_configs
+    assert len(configs) == 1 and isinstance(configs[0].scheduler, torch.optim.lr_scheduler.CosineAnnealingLR)
+    assert configs[0].interval == "step"
+    expected = [lr * (1 + math.cos(math.pi * s / 6)) / 2 for s in range(6)]
+    assert [max(v) for v in seen.lrs] == pytest.approx(expected, rel=1e-9)
+
+
+def test_scheduler_option_onecycle_uses_suggested_bounds(tmp_path: Path) -> None:
+    finder = LRFinder(optimizer="momentum", scheduler="onecycle", **FAST)
+    seen = StepLRs()
+    t = trainer(tmp_path, [finder, seen], max_steps=10)
+    t.fit(Net(), make_loader())
+    s = finder.result.suggestion if finder.result is not None else None
+    assert s is not None
+    assert isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    peaks = [max(v) for v in seen.lrs]
+    assert max(peaks) == pytest.approx(s.max_lr, rel=1e-6)  # Smith: the cycle's top from the curve
+    assert peaks[0] == pytest.approx(s.min_lr, rel=1e-6)
