@@ -62,3 +62,23 @@ __all__ = [
     "preview_schedule",
     "Yogi",
 ]
+
+# The Lightning callback imports pytorch_lightning (seconds): resolved on first use as well.
+_LAZY_CALLBACK = ("LRFinder", "find_lr")
+__all__ += ["LRFinder", "find_lr"]
+
+if TYPE_CHECKING:
+    from .callback import LRFinder, find_lr
+
+_getattr_before_callback = globals().get("__getattr__")
+
+
+def __getattr__(name: str) -> Any:  # noqa: F811
+    """Import the Lightning callback on first access; other names go to the previous hook."""
+    if name in _LAZY_CALLBACK:
+        from . import callback
+
+        return getattr(callback, name)
+    if _getattr_before_callback is not None:
+        return _getattr_before_callback(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
