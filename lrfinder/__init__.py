@@ -63,6 +63,22 @@ __all__ = [
     "Yogi",
 ]
 
+# The report imports matplotlib: resolved on first use, so ``import lrfinder`` stays light.
+_LAZY_REPORT = ("plot_range_test", "save_report")
+__all__ += ["plot_range_test", "save_report"]
+
+if TYPE_CHECKING:
+    from .report import plot_range_test, save_report
+
+
+def __getattr__(name: str) -> Any:
+    """Import the lazy attributes (the report functions) on first access."""
+    if name in _LAZY_REPORT:
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 # The Lightning callback imports pytorch_lightning (seconds): resolved on first use as well.
 _LAZY_CALLBACK = ("LRFinder", "find_lr")
 __all__ += ["LRFinder", "find_lr"]

@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lrfinder.range_test import RangeTestSettings, finish_result, lr_schedule
+from lrfinder.report import COLORS, plot_range_test, save_report
+
+
+def synthetic_curve(seed: int = 0, center: float = -2.0, n: int = 100, nan_at: int | None = None):
+    """A range-test-like curve: flat, falling around 10**center, then exploding."""
+    rng = np.random.default_rng(seed)
+    lrs = lr_schedule(1e-6, 10.0, n)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.8 / (1 + np.exp(-(x - center) * 3)) + np.where(x > center + 1.2, (x - center - 1.2) ** 2 * 4, 0)
+    loss = loss + rng.normal(0, 0.02, n)
+    stop = np.flatnonzero(loss > 4 * 2.3)
+    if stop.size:
+        lrs, loss = lrs[: stop[0] + 1], loss[: stop[0] + 1]
+    if nan_at is not None:
+        lrs, loss = lrs[: nan_at + 1], np.append(loss[:nan_at], np.nan)
+    return lrs, loss
+
+
+def make_result(**kwargs):
+    lrs, loss = synthetic_curve(**kwargs)
+    reason = "non_finite" if not np.isfinite(loss).all() else "diverged"
+    return finish_result(
+        lrs,
+        loss,
+        reason,
+        settings=RangeTestSettings(1e-6, 10.0, 100),
+        batch_size=32,
+        model_name="TinyNet",
+        num_parameters=4420,
+        optimizer_name="momentum",
+    )
+
+
+def png(fig) -> Image.Image:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def axes_by_label(fig):
+    return {ax.get_label(): ax for ax in fig.axes}
+
+
+def all_text(fig) -> str:
+    texts = (t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text") and callable(a.get_text)))
+    # Wrapped header lines are joined again: the test reads the words, not the line breaks.
+    return " ".join(" ".join(texts).split())
+
+
+def test_import_lrfinder_does_not_import_matplotlib():
+    code = "import sys, lrfinder; assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    # The lazy attributes resolve to the report functions.
+    import lrfinder
+
+    assert lrfinder.save_report is save_report
+    assert lrfinder.plot_range_test is plot_range_test
+
+
+def test_panels_and_axes():
+    result = make_result()
+    fig = plot_range_test(result)
+    axes = axes_by_label(fig)
+    assert set(axes) == {"header", "loss", "slope"}
+    assert axes["loss"].get_xscale() == "log"
+    fig = plot_range_test(result, schedule=np.linspace(0.1, 0.0, 50), schedule_name="cosine")
+    axes = axes_by_label(fig)
+    assert "schedule" in axes
+    line = axes["schedule"].get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), np.linspace(0.1, 0.0, 50))
+    assert "cosine" in axes["schedule"].get_title(loc="left")
+
+
+def test_png_size_is_fixed_and_not_blank(tmp_path: Path):
+    result = make_result()
+    path = save_report(result, tmp_path / "r.png")
+    image = Image.open(path)
+    assert image.size == (1200, 900)
+    pixels = np.asarray(image.convert("RGB"), dtype=float)
+    assert pixels.std() > 20  # not a blank canvas
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200
+    # With a schedule panel and with another figsize/dpi, the size follows figsize * dpi only.
+    path2 = save_report(result, tmp_path / "s.png", schedule=np.ones(10), figsize=(8, 6), dpi=50)
+    assert Image.open(path2).size == (400, 300)
+
+
+def test_output_is_deterministic(tmp_path: Path):
+    result = make_result()
+    a = save_report(result, tmp_path / "a.png").read_bytes()
+    b = save_report(result, tmp_path / "b.png").read_bytes()
+    assert a == b
+
+
+def test_suggestion_line_is_at_the_suggested_lr():
+    result = make_result()
+    lr = result.suggestion.lr
+    fig = plot_range_test(result)
+    image = png(fig)  # draws the figure: the layout is final afterwards
+    ax = axes_by_label(fig)["loss"]
+    xmin, xmax = ax.get_xlim()
+    assert (xmin, xmax) == (result.lrs[0], result.lrs[-1])
+    pos = ax.get_position()
+    width, height = image.size
+    expected = (pos.x0 + pos.width * (np.log10(lr) - np.log10(xmin)) / (np.log10(xmax) - np.log10(xmin))) * width
+    # Find the suggestion line's colour in the lower half of the loss panel (below its label).
+    top = int((1 - (pos.y0 + pos.height / 2)) * height)
+    bottom = int((1 - pos.y0) * height) - 3
+    pixels = np.asarray(image, dtype=int)[top:bottom]
+    target = np.array([int(COLORS["suggestion"][i : i + 2], 16) for i in (1, 3, 5)])
+    match = (np.abs(pixels - target).sum(axis=2) < 40).sum(axis=0)
+    column = int(np.argmax(match))
+    assert match[column] > 0.8 * (bottom - top)  # a full-height vertical line
+    assert abs(column - expected) <= 1.5
+    # And the value is written on the figure.
+    assert f"{lr:.2e}" in all_text(fig)
+
+
+def test_markers_band_and_header_content():
+    result = make_result().scale(256, rule="linear")
+    s = result.suggestion
+    fig = plot_range_test(result)
+    text = all_text(fig)
+    for expected in (
+        "TinyNet",
+        "4,420",
+        "momentum",
+        "batch size 32 -> target 256",
+        "linear rule, x8",
+        f"steps run {result.num_steps}/100",
+        "stopped: diverged",
+        f"confidence {s.confidence:.2f}",
+        f"steepest descent {s.steepest_lr:.2e}",
+        f"minimum {s.min_loss_lr:.2e}",
+        f"divergence {s.divergence_lr:.2e}",
+        f"scaled lr = {result.scaled.lr:.2e}",
+    ):
+        assert expected in text, expected
+    for note in s.notes:
+        assert " ".join(f"warning: {note}".split())[:60] in text
+    ax = axes_by_label(fig)["loss"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("one-cycle band") for t in legend)
+    assert "diverged region" in legend
+    # The band spans exactly the suggestion's bounds.
+    band = [p for p in ax.patches if p.get_label().startswith("one-cycle band")][0]
+    assert np.isclose(band.get_x(), s.min_lr) and np.isclose(band.get_x() + band.get_width(), s.max_lr)
+
+
+def test_non_finite_point_is_marked_and_shaded():
+    result = make_result(nan_at=85)
+    assert result.suggestion is not None and result.suggestion.non_finite_lr is not None
+    fig = plot_range_test(result)
+    ax = axes_by_label(fig)["loss"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"first non-finite loss {result.suggestion.non_finite_lr:.2e}" in legend
+    assert "stopped: non_finite" in all_text(fig)
+
+
+def test_inconclusive_curve_still_renders_with_the_reason(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    lrs = lr_schedule(1e-6, 10.0, 60)
+    result = finish_result(lrs, 1 + rng.normal(0, 0.01, 60), "completed", model_name="Flat", optimizer_name="sgd")
+    assert result.suggestion is None
+    fig = plot_range_test(result)
+    text = all_text(fig)
+    assert "Inconclusive" in text and "never clearly falls" in text
+    image = Image.open(save_report(result, tmp_path / "flat.png"))
+    assert np.asarray(image.convert("L"), dtype=float).std() > 10
+
+
+def test_too_short_curve_renders():
+    result = finish_result([1e-5, 1e-4, 1e-3], [1.0, float("nan"), float("nan")], "non_finite")
+    fig = plot_range_test(result)
+    assert "Inconclusive" in all_text(fig)
+
+
+def test_overlay_has_one_legend_entry_per_curve():
+    results = [
+        replace(make_result(seed=i, center=-2 + 0.3 * i), label=f"wd={w}") for i, w in enumerate(["0", "1e-4", "1e-3"])
+    ]
+    fig = plot_range_test(results, highlight=1)
+    ax = axes_by_label(fig)["loss"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(legend) == 3
+    assert [t.split(":")[0] for t in legend] == ["wd=0", "wd=1e-4", "wd=1e-3"]
+    assert "(recommended)" in legend[1] and "(recommended)" not in legend[0]
+    assert "3 curves" in all_text(fig)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_format_follows_extension(tmp_path: Path, suffix: str, magic: bytes):
+    path = save_report(make_result(), tmp_path / f"sub/dir/report{suffix}")
+    assert path.read_bytes().startswith(magic)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_bad_arguments():
+    result = make_result()
+    with pytest.raises(ValueError, match="Unsupported report format '.jpg'"):
+        save_report(result, "x.jpg")
+    with pytest.raises(ValueError, match="at least one"):
+        plot_range_test([])
+    with pytest.raises(TypeError, match="item 0 is a dict"):
+        plot_range_test([{}])
+    with pytest.raises(ValueError, match="highlight"):
+        plot_range_test([result, result], highlight=2)
+
+
+def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from matplotlib.figure import Figure
+
+    def broken(self, handle, **kwargs):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    target = tmp_path / "r.png"
+    with pytest.raises(OSError, match="disk full"):
+        save_report(make_result(), target)
+    assert list(tmp_path.iterdir()) == []
