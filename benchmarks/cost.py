@@ -7,6 +7,8 @@ For a small model (the digits MLP, ~10k parameters) and a ~10M-parameter MLP, in
 * ``lrfinder_cb``: the Lightning callback inside ``fit`` (when ``lrfinder.callback`` exists);
 * ``lightning_fit``: ``Trainer(max_steps=100).fit`` with no finder, the baseline for the
   Lightning-based finders;
+* ``lrfinder_cb_fit``: the same fit with the ``LRFinder`` callback in it: the test's cost inside
+  ``fit`` is the difference from ``lightning_fit``;
 * ``lightning``: ``Tuner(trainer).lr_find(num_training=100)``;
 * ``torch_lr_finder``: ``LRFinder.range_test(num_iter=100)`` (then ``reset()``, which its README
   tells users to call to restore the model).
@@ -205,11 +207,28 @@ def time_lrfinder_cb(spec: Spec) -> tuple[float, int]:
     return elapsed, len(result.lrs)
 
 
+def time_lrfinder_cb_fit(spec: Spec) -> tuple[float, int]:
+    from lrfinder.callback import LRFinder  # type: ignore[import-not-found]
+
+    _quiet_lightning()
+    module = _lit(spec)
+    with tempfile.TemporaryDirectory() as root:
+        callback = LRFinder(min_lr=MIN_LR, max_lr=MAX_LR, num_steps=STEPS, stop_factor=None)
+        trainer = _trainer(root, max_steps=STEPS, callbacks=[callback])
+        loader = spec.loader()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            start = time.perf_counter()
+            trainer.fit(module, train_dataloaders=loader)
+            elapsed = time.perf_counter() - start
+    return elapsed, callback.result.num_steps if callback.result is not None else 0
+
+
 METHODS: dict[str, Callable[[Spec], tuple[float, int]]] = {
     "plain": time_plain,
     "lrfinder": time_lrfinder,
     "lrfinder_cb": time_lrfinder_cb,
     "lightning_fit": time_lightning_fit,
+    "lrfinder_cb_fit": time_lrfinder_cb_fit,
     "lightning": time_lightning,
     "torch_lr_finder": time_torch_lr_finder,
 }
@@ -217,7 +236,8 @@ METHODS: dict[str, Callable[[Spec], tuple[float, int]]] = {
 
 def available_methods() -> list[str]:
     have = set(available_finders())
-    return [m for m in METHODS if m in ("plain", "lightning_fit") or m in have]
+    return [m for m in METHODS if m in ("plain", "lightning_fit") or m in have
+            or (m == "lrfinder_cb_fit" and "lrfinder_cb" in have)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,7 +301,13 @@ def measure(spec: Spec, methods: Sequence[str], rounds: int, log: bool = True) -
             print(f"[{spec.name}] round {r}/{rounds}: " + ", ".join(
                 f"{m}={times[m][-1]:.3f}s" for m in methods if times[m]), flush=True)
     med = {m: statistics.median(v) for m, v in times.items()}
+    inside = {}
+    if "lrfinder_cb_fit" in med and "lightning_fit" in med:
+        # Paired per round, so the noise of one round cancels.
+        inside["lrfinder_cb_fit"] = statistics.median(
+            a - b for a, b in zip(times["lrfinder_cb_fit"], times["lightning_fit"])) / med["plain"]
     return {
+        "test_inside_fit_ratio_plain": inside,
         "times": times,
         "median": med,
         "steps": steps,
@@ -298,6 +324,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"median of {payload['rounds']} interleaved rounds after a warm-up round; one torch thread.\n")
     labels = {"plain": "100 plain PyTorch steps", "lrfinder": "lrfinder `range_test`",
               "lrfinder_cb": "lrfinder callback (`find_lr`)", "lightning_fit": "Lightning `fit(max_steps=100)`",
+              "lrfinder_cb_fit": "Lightning `fit(max_steps=100)` with the `LRFinder` callback",
               "lightning": "Lightning `Tuner.lr_find`", "torch_lr_finder": "torch-lr-finder `range_test` + `reset`"}
     for name, res in payload["models"].items():
         mem = res["memory"]
@@ -309,6 +336,10 @@ def render_markdown(payload: dict[str, Any]) -> str:
             add(f"| {labels.get(m, m)} | {res['steps'][m]} | {t:.3f} | {res['ratio_plain'][m]:.3f} | "
                 f"{'—' if rl is None else format(rl, '.3f')} |")
         add("")
+        if res.get("test_inside_fit_ratio_plain"):
+            add(f"The callback's range test inside `fit` (fit with `LRFinder` minus fit without, paired per round) "
+                f"costs **{res['test_inside_fit_ratio_plain']['lrfinder_cb_fit']:.3f}x** the time of 100 plain "
+                "PyTorch steps.\n")
         base = mem["param_plus_optimizer_bytes"]
         add(f"Memory: parameters + Adam state = {base / 2**20:.2f} MiB; lrfinder snapshot = "
             f"{mem['lrfinder_snapshot_bytes'] / 2**20:.2f} MiB (**{mem['lrfinder_snapshot_bytes'] / base:.2f}x**)"

@@ -6,7 +6,7 @@ The range test runs at batch 32 (cheap: 100 small steps); training runs at batch
 found at 32 is carried to 512 with :func:`lrfinder.scale_lr` (``rule="auto"``: linear for
 SGD-family optimizers, sqrt for adaptive ones; warm-up advised when scaling up a lot). The
 script then trains the same number of epochs at batch 512 with the unscaled and with the scaled
-LR, and checks the scaled LR against a range test run directly at batch 512.
+LR.
 
 What to look at: the scaled LR, the rule used and whether it was capped (the linear rule
 saturates: a x16 batch rarely takes a x16 LR, and the test's divergence point bounds it), and
@@ -27,12 +27,10 @@ SMALL, LARGE = 32, 512
 
 def make_data(n: int, seed: int) -> TensorDataset:
     gen = torch.Generator().manual_seed(123)  # the same teacher for train and validation
-    w1 = torch.randn(20, 32, generator=gen)
-    w2 = torch.randn(32, 4, generator=gen)
+    w = torch.randn(20, 4, generator=gen)
     data_gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 20, generator=data_gen)
-    y = (torch.tanh(x @ w1) @ w2).argmax(dim=1)
-    return TensorDataset(x, y)
+    return TensorDataset(x, (x @ w).argmax(dim=1))
 
 
 def build() -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -68,6 +66,7 @@ def train(data: TensorDataset, val: TensorDataset, lr: float, epochs: int, warmu
             sched.step()
             step += 1
     assert step == total
+    model.eval()
     with torch.no_grad():
         return float(F.cross_entropy(model(val.tensors[0]), val.tensors[1]))
 
@@ -91,16 +90,13 @@ def main() -> None:
           f"{', capped at the divergence point' if scaled.capped else ''}); "
           f"advised warm-up: {scaled.warmup_epochs} epoch(s)")
 
-    model, opt = build()
-    large = lrfinder.range_test(model, loader(data, LARGE), optimizer=opt, loss_fn=F.cross_entropy)
-    if large.suggestion is not None:
-        print(f"cross-check, a range test run directly at batch {LARGE}: lr={large.suggestion.lr:.2e}")
-
-    epochs = 6
+    # A short run, where the LR decides how far training gets. (The advised warm-up is meant for
+    # a full-length run; this 2-epoch demo trains without one.)
+    epochs = 2
     print(f"\ntraining {epochs} epochs at batch {LARGE}, validation loss:")
     results = {
         f"unscaled lr {found:.2e}": train(data, val, found, epochs),
-        f"scaled lr {scaled.lr:.2e} + warm-up": train(data, val, scaled.lr, epochs, scaled.warmup_epochs),
+        f"scaled lr {scaled.lr:.2e}": train(data, val, scaled.lr, epochs),
     }
     for name, value in results.items():
         print(f"  {name:<34s} {value:.4f}")
