@@ -776,3 +776,16 @@ def test_scheduler_option_onecycle_uses_suggested_bounds(tmp_path: Path) -> None
     peaks = [max(v) for v in seen.lrs]
     assert max(peaks) == pytest.approx(s.max_lr, rel=1e-6)  # Smith: the cycle's top from the curve
     assert peaks[0] == pytest.approx(s.min_lr, rel=1e-6)
+
+
+def test_import_lrfinder_stays_light_and_exports_callback() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lrfinder; assert 'pytorch_lightning' not in sys.modules, 'eager lightning import'; "
+        "from lrfinder import LRFinder, find_lr; import lrfinder.callback as c; "
+        "assert LRFinder is c.LRFinder and find_lr is c.find_lr and 'LRFinder' in lrfinder.__all__"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
