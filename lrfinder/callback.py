@@ -283,7 +283,7 @@ class LRFinder(Callback):
         if not trainable:
             raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")
 
-        snapshot = StateSnapshot(pl_module, optimizers, [loader, train_loader])
+        snapshot = StateSnapshot(pl_module, optimizers, [*_flat_loaders(loader), *_flat_loaders(train_loader)])
         scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
         metric_states = _MetricStates(pl_module)
         # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at step 0,
@@ -570,7 +570,8 @@ def find_lr(
             num_sanity_val_steps=0,
         )
     saved = trainer.callbacks
-    trainer.callbacks = [*saved, callback]
+    # A finder already in the trainer would apply its LR: only this find-only one runs.
+    trainer.callbacks = [*(c for c in saved if not isinstance(c, LRFinder)), callback]
     try:
         trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
     finally:
@@ -625,6 +626,17 @@ class _Batches:
         idx = self._idx
         self._idx += 1
         return batch, idx
+
+
+def _flat_loaders(loader: Any) -> list[Any]:
+    """The loaders inside a list/dict of train loaders (for their data-order generators)."""
+    if isinstance(loader, Mapping):
+        return [x for v in loader.values() for x in _flat_loaders(v)]
+    if isinstance(loader, Sequence) and not isinstance(loader, DataLoader):
+        return [x for v in loader for x in _flat_loaders(v)]
+    if isinstance(loader, CombinedLoader):
+        return _flat_loaders(loader.iterables)
+    return [loader]
 
 
 def _rebuild_loader(loader: Any, batch_size: int) -> Any:

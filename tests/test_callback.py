@@ -789,3 +789,66 @@ def test_import_lrfinder_stays_light_and_exports_callback() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_several_train_loaders_combined_as_in_fit(tmp_path: Path) -> None:
+    class Two(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            assert set(batch) == {"a", "b"}
+            return super().training_step(batch["a"], batch_idx) + super().training_step(batch["b"], batch_idx)
+
+    finder = LRFinder(**FAST)
+    model = Two()
+    loaders = {"a": make_loader(n=64), "b": make_loader(n=128, batch_size=16)}
+    trainer(tmp_path, [finder], max_steps=2).fit(model, loaders)
+    assert finder.result is not None and finder.result.num_steps >= 10
+    assert {s[1] for s in model.steps if s[0] == "test"} == {32, 16}
+
+
+def test_find_lr_strict_and_ignores_a_finder_in_the_trainer(tmp_path: Path) -> None:
+    model = Net(lr=0.02)
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    result = find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
+    assert result.suggestion is not None
+    assert model.lr == 0.02  # the trainer's own LRFinder did not run and apply
+    with pytest.raises(InconclusiveCurveError):
+        find_lr(Net(flat=True), train_dataloaders=make_loader(), trainer=t, strict=True, **FAST)
+
+
+def test_logger_with_log_table_gets_the_curve(tmp_path: Path) -> None:
+    from pytorch_lightning.loggers import Logger
+
+    class TableLogger(Logger):
+        def __init__(self) -> None:
+            super().__init__()
+            self.metrics: list[tuple[dict[str, float], int | None]] = []
+            self.tables: list[tuple[str, list[str], list[list[Any]]]] = []
+
+        @property
+        def name(self) -> str:
+            return "table"
+
+        @property
+        def version(self) -> int:
+            return 0
+
+        def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+            self.metrics.append((dict(metrics), step))
+
+        def log_table(self, key: str, columns: list[str], data: list[list[Any]]) -> None:
+            self.tables.append((key, columns, data))
+
+    lg = TableLogger()
+    finder = LRFinder(**FAST)
+    trainer(tmp_path, [finder], max_steps=1, logger=lg).fit(Net(), make_loader())
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    [(key, columns, data)] = lg.tables
+    assert key == "lr_finder/curve" and columns == ["step", "lr", "loss", "smoothed_loss"]
+    assert [row[1] for row in data] == list(result.lrs) and [row[2] for row in data] == list(result.losses)
+    summary = [m for m, _ in lg.metrics if "lr_finder/suggested_lr" in m]
+    assert len(summary) == 1 and summary[0]["lr_finder/suggested_lr"] == result.suggestion.lr
+    assert summary[0]["lr_finder/divergence_lr"] == result.suggestion.divergence_lr
