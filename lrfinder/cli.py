@@ -41,7 +41,15 @@ logger = logging.getLogger(__name__)
 _CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _DEFAULT_REPORT = "lrfind-report.png"
 _REPORT_SUFFIXES = (".png", ".svg", ".pdf")
-_LOSSES = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
+_LOSSES = {
+    "cross_entropy": "class logits (N, C) vs integer labels (N,)",
+    "nll": "log-probabilities (N, C) vs integer labels (N,)",
+    "mse": "mean squared error (regression)",
+    "l1": "mean absolute error (regression)",
+    "smooth_l1": "Huber-like, beta=1 (regression)",
+    "huber": "Huber, delta=1 (regression)",
+    "bce_with_logits": "binary/multi-label logits vs 0/1 targets",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1534,7 +1542,8 @@ def list_(ctx: click.Context) -> None:
         for name in RULES:
             click.echo(f"  {name}{' (default)' if name == DEFAULT_RULE else ''}")
         click.echo("losses:")
-        click.echo("  " + ", ".join(_LOSSES))
+        for name, summary in _LOSSES.items():
+            click.echo(f"  {name:<16}{summary}")
 
 
 def _scheduler_rows() -> list[tuple[str, str]]:

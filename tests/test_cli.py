@@ -1,0 +1,683 @@
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from lrfinder.cli import _Progress, main
+from lrfinder.exceptions import ModelError
+from lrfinder.optimizers import list_optimizers
+from lrfinder.range_test import RangeTestResult
+from lrfinder.scaling import SCALING_RULES
+from lrfinder.schedulers import list_schedulers
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+
+USER_MODULE = "lrf_cli_usermods"
+
+USER_CODE = textwrap.dedent(
+    """
+    import torch
+    import torch.nn.functional as F
+    import pytorch_lightning as pl
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class Net(nn.Module):
+        def __init__(self, features=10, classes=3, hidden=16):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+        def forward(self, x):
+            return self.body(x)
+
+
+    def make_net(hidden=16):
+        return Net(hidden=hidden)
+
+
+    class LitNet(pl.LightningModule):
+        def __init__(self, hidden=16):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = Net(hidden=hidden)
+            self.steps = 0
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            self.steps += 1
+            loss = F.cross_entropy(self.net(x), y)
+            self.log("my_loss", loss)
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("val_acc", (self.net(x).argmax(1) == y).float().mean())
+
+        def configure_optimizers(self):
+            raise AssertionError("lrfind replaces configure_optimizers")
+
+
+    def _data(n=256, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn(n, 10, generator=g)
+        return TensorDataset(x, x[:, :3].argmax(1))
+
+
+    def train_set():
+        return _data()
+
+
+    def train_loader():
+        return DataLoader(_data(), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+
+
+    class DM(pl.LightningDataModule):
+        def train_dataloader(self):
+            return DataLoader(_data(), batch_size=32, shuffle=True)
+
+        def val_dataloader(self):
+            return DataLoader(_data(64, seed=1), batch_size=32)
+
+
+    def datamodule():
+        return DM()
+
+
+    def not_data():
+        return 42
+    """
+)
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project directory with a model module, models in every format and data in every format."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{USER_MODULE}.py").write_text(USER_CODE)
+    sys.modules.pop(USER_MODULE, None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 10, generator=gen)
+    y = x[:, :3].argmax(1)
+    np.savez(tmp_path / "train.npz", x=x.numpy(), y=y.numpy())
+    np.savez(tmp_path / "named.npz", inputs_a=x.numpy(), labels_b=y.numpy())
+    torch.save({"x": x, "y": y}, tmp_path / "train.pt")
+    with open(tmp_path / "train.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f"f{i}" for i in range(10)] + ["label"])
+        for row, label in zip(x.tolist(), y.tolist()):
+            writer.writerow(row + [label])
+    torch.manual_seed(0)
+    net = mods.Net()
+    torch.jit.save(torch.jit.script(net), tmp_path / "model_ts.pt")
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    torch.save(net, tmp_path / "pickled.pt")
+    lit = mods.LitNet()
+    torch.save(
+        {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6", "hyper_parameters": dict(lit.hparams)},
+        tmp_path / "lit.ckpt",
+    )
+    bad = x.numpy().copy()
+    bad[7, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", x=bad, y=y.numpy())
+    (tmp_path / "notes.txt").write_text("not data")
+    yield tmp_path
+    sys.modules.pop(USER_MODULE, None)
+
+
+def invoke(*args: str, **kwargs):
+    return CliRunner().invoke(main, list(args), catch_exceptions=kwargs.pop("catch_exceptions", True), **kwargs)
+
+
+FAST = ("--num-steps", "20", "--no-report")
+
+
+# --------------------------------------------------------------------------------------------
+# help, version, list
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["fit"], ["report"], ["demo"], ["list"]])
+def test_help_ends_with_real_examples(command: list[str]):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    tail = result.output.rstrip().splitlines()
+    examples = result.output.rstrip().split("Examples:")[-1].strip().splitlines()
+    assert "Examples:" in result.output and examples
+    assert all(line.strip().startswith("lrfind ") for line in examples)
+    assert tail[-1].strip().startswith("lrfind ")
+    if command:
+        assert all(line.strip().startswith(f"lrfind {command[0]}") for line in examples)
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and "lrfind" in result.output
+
+
+def test_list_shows_every_registry_entry():
+    result = invoke("list")
+    assert result.exit_code == 0
+    for name in (*list_optimizers(), *list_schedulers(), *SCALING_RULES, "valley", "cross_entropy", "bce_with_logits"):
+        assert f"  {name}" in result.output, name
+
+
+# --------------------------------------------------------------------------------------------
+# run: every model and data format, round-tripped from files written here
+# --------------------------------------------------------------------------------------------
+
+
+RUN_CASES = {
+    "torchscript+npz": ["model_ts.pt", "--data", "train.npz"],
+    "state_dict+pt": ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--data", "train.pt"],
+    "factory+args+csv": [
+        "weights.pt",
+        "--model-class",
+        f"{USER_MODULE}:make_net",
+        "--model-args",
+        '{"hidden": 16}',
+        "--data",
+        "train.csv",
+        "--target",
+        "label",
+    ],
+    "positional-args": [
+        "weights.pt",
+        "--model-class",
+        f"{USER_MODULE}:Net",
+        "--model-args",
+        "[10, 3, 16]",
+        "--data",
+        "train.npz",
+    ],
+    "npz-keys": ["model_ts.pt", "--data", "named.npz", "--x-key", "inputs_a", "--y-key", "labels_b"],
+    "ckpt+dataset-fn": ["lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", f"{USER_MODULE}:train_set"],
+    "loader-fn": ["model_ts.pt", "--data", f"{USER_MODULE}:train_loader"],
+    "datamodule-fn": ["model_ts.pt", "--data", f"{USER_MODULE}:datamodule"],
+    "unsafe-pickle": ["pickled.pt", "--data", "train.npz", "--unsafe-pickle"],
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_CASES))
+def test_run_every_format(work: Path, case: str):
+    args = RUN_CASES[case]
+    inputs = [work / a for a in args if (work / a).is_file()]
+    before = {p: sha(p) for p in inputs}
+    result = invoke("run", *args, *FAST, "--json", "out.json")
+    assert result.exit_code == 0, result.output
+    assert "suggested lr" in result.stdout
+    saved = RangeTestResult.from_json(work / "out.json")
+    assert saved.num_steps == 20 and saved.settings.num_steps == 20
+    assert saved.num_parameters == 227
+    assert {p: sha(p) for p in inputs} == before  # inputs are never modified
+
+
+def test_run_with_ckpt_uses_the_modules_training_step(work: Path, monkeypatch: pytest.MonkeyPatch):
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    calls = []
+    original = mods.LitNet.training_step
+
+    def spy(self, batch, batch_idx):
+        calls.append(batch_idx)
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(mods.LitNet, "training_step", spy)
+    result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "train.npz", *FAST)
+    assert result.exit_code == 0, result.output
+    assert len(calls) >= 20  # one per sweep step (plus the pre-flight check)
+
+
+def test_run_writes_report_json_and_csv(work: Path):
+    result = invoke(
+        "run",
+        "model_ts.pt",
+        "--data",
+        "train.npz",
+        "--num-steps",
+        "30",
+        "--report",
+        "r.png",
+        "--json",
+        "r.json",
+        "--csv",
+        "r.csv",
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(work / "r.png").size == (1200, 900)
+    saved = RangeTestResult.from_json(work / "r.json")
+    rows = list(csv.DictReader(open(work / "r.csv")))
+    assert len(rows) == saved.num_steps
+    assert list(rows[0]) == ["lr", "loss", "smoothed", "slope"]
+    assert float(rows[0]["lr"]) == pytest.approx(saved.lrs[0])
+    assert [f for f in os.listdir(work) if f.endswith(".tmp")] == []
+    # Default report name.
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", "--num-steps", "20")
+    assert result.exit_code == 0 and (work / "lrfind-report.png").is_file()
+
+
+def test_json_to_stdout_keeps_stdout_clean(work: Path):
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "-")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert RangeTestResult.from_dict(doc).num_steps == 20
+    assert "suggested lr" in result.stderr
+
+
+def test_sweep_and_optimizer_options(work: Path):
+    result = invoke(
+        "run",
+        "model_ts.pt",
+        "--data",
+        "train.npz",
+        "--num-steps",
+        "25",
+        "--min-lr",
+        "1e-5",
+        "--max-lr",
+        "5",
+        "--mode",
+        "linear",
+        "--stop-factor",
+        "none",
+        "--rule",
+        "steepest",
+        "--optimizer",
+        "adam",
+        "--betas",
+        "0.8,0.99",
+        "--eps",
+        "1e-6",
+        "--opt",
+        "amsgrad=false",
+        "--batch-size",
+        "16",
+        "--loss",
+        "cross_entropy",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--json",
+        "r.json",
+        "--no-report",
+    )
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(work / "r.json")
+    assert saved.settings.min_lr == 1e-5 and saved.settings.max_lr == 5 and saved.settings.mode == "linear"
+    assert saved.settings.stop_factor is None and saved.stop_reason == "completed" and saved.num_steps == 25
+    assert saved.batch_size == 16
+    assert saved.optimizer_name.startswith("adam") and "betas=(0.8, 0.99)" in saved.optimizer_name
+    if saved.suggestion is not None:
+        assert saved.suggestion.rule == "steepest"
+
+
+def test_momentum_setting_and_seed_reproducibility(work: Path):
+    first = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", *FAST, "--momentum", "0.5", "--seed", "1", "--json", "-"
+    )
+    second = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", *FAST, "--momentum", "0.5", "--seed", "1", "--json", "-"
+    )
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert json.loads(first.stdout)["losses"] == json.loads(second.stdout)["losses"]
+    assert "momentum=0.5" in json.loads(first.stdout)["optimizer_name"]
+
+
+def test_target_batch_size_scales(work: Path):
+    result = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--no-report",
+        "--target-batch-size", "128", "--scaling", "linear", "--json", "r.json", "--max-lr", "100",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(work / "r.json")
+    if saved.suggestion is None:
+        pytest.skip("curve inconclusive on this tiny problem")
+    assert saved.scaled is not None and saved.scaled.factor == 4.0 and saved.scaled.rule == "linear"
+    assert "scaled lr" in result.stdout
+
+
+def test_weight_decay_sweep(work: Path):
+    result = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "30", "--optimizer", "adamw",
+        "--weight-decay", "0,1e-4,1e-1", "--json", "sweep.json", "--report", "sweep.png", "--max-lr", "100",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "recommended weight decay:" in result.stdout
+    doc = json.loads((work / "sweep.json").read_text())
+    assert doc["kind"] == "weight_decay_sweep" and doc["weight_decays"] == [0.0, 1e-4, 0.1]
+    assert len(doc["results"]) == 3
+    labels = [r["label"] for r in doc["results"]]
+    assert labels == ["wd=0", "wd=1e-04", "wd=1e-01"]
+    # Every curve starts from the same state: the first loss is the same for every weight decay.
+    firsts = {r["losses"][0] for r in doc["results"]}
+    assert len(firsts) == 1
+    assert Image.open(work / "sweep.png").size == (1200, 900)
+    # And the saved sweep re-renders.
+    again = invoke("report", "sweep.json", "--report", "again.png")
+    assert again.exit_code == 0 and (work / "again.png").is_file()
+
+
+def test_config_file(work: Path):
+    (work / "lrfind.toml").write_text(
+        'data = "train.npz"\nnum-steps = 15\nweight_decay = 0.001\noptimizer = "adamw"\nno-report = true\n'
+        '[run]\njson = "cfg.json"\nmin_lr = 1e-5\n'
+    )
+    result = invoke("run", "model_ts.pt", "--config", "lrfind.toml")
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(work / "cfg.json")
+    assert saved.settings.num_steps == 15 and saved.settings.min_lr == 1e-5
+    assert "adamw" in saved.optimizer_name and "weight_decay=1e-03" in saved.optimizer_name
+    # The command line wins over the file.
+    result = invoke("run", "model_ts.pt", "--config", "lrfind.toml", "--num-steps", "12")
+    assert result.exit_code == 0
+    assert RangeTestResult.from_json(work / "cfg.json").settings.num_steps == 12
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("bogus = 1\n", "unknown key 'bogus'"),
+        ("num-steps = [1, 2]\n", "takes one value"),
+        ("x = = 1\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_are_usage_errors(work: Path, content: str, message: str):
+    (work / "bad.toml").write_text(content)
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", "--config", "bad.toml")
+    assert result.exit_code == 2 and message in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# errors: exit codes and one clear line
+# --------------------------------------------------------------------------------------------
+
+USAGE_ERRORS = {
+    "missing model": (["nope.pt", "--data", "train.npz"], "does not exist"),
+    "missing data": (["model_ts.pt", "--data", "nope.npz"], "does not exist"),
+    "no data": (["model_ts.pt"], "Missing option '--data'"),
+    "bad report ext": (["model_ts.pt", "--data", "train.npz", "--report", "r.jpg"], ".png, .svg, .pdf"),
+    "report over input": (["model_ts.pt", "--data", "train.npz", "--json", "train.npz"], "Refusing to write over"),
+    "unknown optimizer": (["model_ts.pt", "--data", "train.npz", "--optimizer", "sgdd"], "Unknown optimizer"),
+    "unknown scheduler": (["model_ts.pt", "--data", "train.npz", "--scheduler", "cosin"], "unknown scheduler"),
+    "bad wd list": (["model_ts.pt", "--data", "train.npz", "--weight-decay", "0,x"], "'x' is not a number"),
+    "negative wd": (["model_ts.pt", "--data", "train.npz", "--weight-decay", "-1"], "expected values >= 0"),
+    "lr order": (["model_ts.pt", "--data", "train.npz", "--min-lr", "1", "--max-lr", "0.1"], "--max-lr > --min-lr"),
+    "bad loss": (["model_ts.pt", "--data", "train.npz", "--loss", "hinge"], "'hinge' is not one of"),
+    "bad stop factor": (["model_ts.pt", "--data", "train.npz", "--stop-factor", "0.5"], "factor > 1"),
+    "cuda missing": (["model_ts.pt", "--data", "train.npz", "--device", "cuda:7"], "device"),
+    "both stdout": (["model_ts.pt", "--data", "train.npz", "--json", "-", "--csv", "-"], "cannot both"),
+}
+
+
+@pytest.mark.parametrize("case", list(USAGE_ERRORS))
+def test_usage_errors_exit_2(work: Path, case: str):
+    args, message = USAGE_ERRORS[case]
+    if case == "cuda missing" and torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    result = invoke("run", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+RUN_ERRORS = {
+    "pickle refused": (["pickled.pt", "--data", "train.npz"], "refused"),
+    "unknown data format": (["model_ts.pt", "--data", "notes.txt"], "Unknown data format '.txt'"),
+    "nan in data": (["model_ts.pt", "--data", "nan.npz"], "NaN/inf value(s) (first in row 7)"),
+    "output vs loss": (["model_ts.pt", "--data", "train.npz", "--loss", "mse"], "does not fit the targets"),
+    "output vs targets": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:make_net", "--data", "train.npz", "--loss", "bce_with_logits"],
+        "does not fit",
+    ),
+    "class does not import": (
+        ["weights.pt", "--model-class", "no_such_pkg.mod:Net", "--data", "train.npz"],
+        "Cannot import --model-class",
+    ),
+    "class name missing": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:Nope", "--data", "train.npz"],
+        "has no attribute 'Nope'",
+    ),
+    "state_dict without class": (["weights.pt", "--data", "train.npz"], "pass --model-class"),
+    "ckpt without class": (["lit.ckpt", "--data", "train.npz"], "Lightning checkpoint"),
+    "state_dict mismatch": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}', "--data", "train.npz"],
+        "does not fit",
+    ),
+    "bad model args": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", "{hidden", "--data", "train.npz"],
+        "not valid JSON",
+    ),
+    "missing npz key": (["model_ts.pt", "--data", "named.npz"], "Pass --x-key"),
+    "csv without target": (["model_ts.pt", "--data", "train.csv"], "--target COLUMN"),
+    "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
+    "data fn wrong type": (["model_ts.pt", "--data", f"{USER_MODULE}:not_data"], "returned a int"),
+    "sgd with momentum": (
+        ["model_ts.pt", "--data", "train.npz", "--optimizer", "sgd", "--momentum", "0.9"],
+        "fixes momentum",
+    ),
+    "unknown opt setting": (["model_ts.pt", "--data", "train.npz", "--opt", "weight_decy=0.1"], "weight_decy"),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_ERRORS))
+def test_run_errors_exit_1_with_one_line(work: Path, case: str):
+    args, message = RUN_ERRORS[case]
+    result = invoke("run", *args, *FAST)
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.stderr.strip() == errors[0]
+
+
+def test_debug_shows_the_exception(work: Path):
+    result = invoke("run", "weights.pt", "--data", "train.npz", "--debug", *FAST)
+    assert isinstance(result.exception, ModelError)
+    result = invoke("--debug", "run", "weights.pt", "--data", "train.npz", *FAST)
+    assert isinstance(result.exception, ModelError)
+
+
+def test_strict_makes_an_inconclusive_run_fail(work: Path):
+    # A sweep far below any useful LR: the loss never falls.
+    args = ["run", "model_ts.pt", "--data", "train.npz", "--min-lr", "1e-9", "--max-lr", "1e-8", *FAST]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "inconclusive" in result.stdout
+    result = invoke(*args, "--strict")
+    assert result.exit_code == 1 and "inconclusive (--strict)" in result.output
+
+
+def test_ctrl_c_stops_cleanly(work: Path, monkeypatch: pytest.MonkeyPatch):
+    import lrfinder.io
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lrfinder.io, "load_data", interrupted)
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "r.json")
+    assert result.exit_code == 130 and "Interrupted" in result.output
+    assert not (work / "r.json").exists()
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
+    assert _Progress(5, "x", quiet=False)._bar is None  # pytest's stderr is not a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    bar = _Progress(5, "x", quiet=False)
+    assert bar._bar is not None
+    bar.close()
+    assert _Progress(5, "x", quiet=True)._bar is None
+
+
+def test_quiet_run_prints_only_results(work: Path):
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+
+
+def test_report_rerenders_and_overlays(work: Path):
+    for name, seed in (("a", "0"), ("b", "1")):
+        result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--seed", seed, "--json", f"{name}.json")
+        assert result.exit_code == 0
+    result = invoke("report", "a.json", "--report", "one.svg", "--title", "My title")
+    assert result.exit_code == 0 and "My title" in (work / "one.svg").read_text()
+    result = invoke("report", "a.json", "b.json", "--report", "two.png")
+    assert result.exit_code == 0 and Image.open(work / "two.png").size == (1200, 900)
+
+
+def test_report_errors(work: Path):
+    (work / "junk.json").write_text("{not json")
+    (work / "list.json").write_text("[1, 2]")
+    assert invoke("report", "junk.json").exit_code == 1
+    assert invoke("report", "list.json").exit_code == 1
+    assert invoke("report", "missing.json").exit_code == 2
+    assert invoke("report").exit_code == 2
+
+
+# --------------------------------------------------------------------------------------------
+# fit and demo
+# --------------------------------------------------------------------------------------------
+
+
+def test_fit_state_dict_trains_and_saves_in_the_input_format(work: Path):
+    import importlib
+
+    before = sha(work / "weights.pt")
+    result = invoke(
+        "fit", "weights.pt", "--model-class", f"{USER_MODULE}:Net", "--data", "train.npz", "--val-data", "train.npz",
+        "--epochs", "2", "--optimizer", "adamw", "--scheduler", "onecycle", "--num-steps", "30", "--max-lr", "100",
+        "--output", "trained.pt", "--report", "fit.png", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2 and "train_loss" in lines[0] and "val_loss" in lines[0]
+    assert sha(work / "weights.pt") == before
+    net = importlib.import_module(USER_MODULE).Net()
+    net.load_state_dict(torch.load(work / "trained.pt", weights_only=True))
+    old = torch.load(work / "weights.pt", weights_only=True)
+    assert not torch.equal(net.state_dict()["body.0.weight"], old["body.0.weight"])
+    # The report has the schedule panel.
+    assert Image.open(work / "fit.png").size == (1200, 900)
+
+
+def test_fit_refuses_to_overwrite_its_input(work: Path):
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", "--output", "model_ts.pt")
+    assert result.exit_code == 2 and "Refusing to write over" in result.output
+
+
+def test_fit_on_an_inconclusive_curve_does_not_train(work: Path):
+    result = invoke(
+        "fit", "model_ts.pt", "--data", "train.npz", "--min-lr", "1e-9", "--max-lr", "1e-8", *FAST, "-o", "out.pt"
+    )
+    assert result.exit_code == 1 and "no LR to train with" in result.output
+    assert not (work / "out.pt").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, output",
+    [
+        (["model_ts.pt", "--data", "train.npz", "--scheduler", "cosine", "--target-batch-size", "64"], "out_ts.pt"),
+        (["lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", f"{USER_MODULE}:datamodule"], "out.ckpt"),
+        (["pickled.pt", "--unsafe-pickle", "--data", "train.npz", "--weight-decay", "0,1e-3"], "out_pickle.pt"),
+    ],
+)
+def test_fit_round_trips_every_model_format(work: Path, args: list[str], output: str):
+    import importlib
+
+    result = invoke(
+        "fit", *args, "--epochs", "1", "--num-steps", "30", "--max-lr", "100", "--output", output, "--no-report"
+    )
+    assert result.exit_code == 0, result.output
+    mods = importlib.import_module(USER_MODULE)
+    x = torch.randn(4, 10)
+    if output.endswith("_ts.pt"):
+        assert torch.jit.load(work / output)(x).shape == (4, 3)
+    elif output.endswith(".ckpt"):
+        module = mods.LitNet.load_from_checkpoint(work / output, weights_only=True)
+        old = torch.load(work / "lit.ckpt", weights_only=True)["state_dict"]
+        assert not torch.equal(module.state_dict()["net.body.0.weight"], old["net.body.0.weight"])  # trained
+        assert "val_acc" in result.stdout  # its own validation_step's metric
+    else:
+        assert torch.load(work / output, weights_only=False)(x).shape == (4, 3)
+        assert "recommended weight decay" in result.stdout
+
+
+def test_demo_test_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("demo", "--epochs", "0", "--json", "demo.json")
+    assert result.exit_code == 0, result.output
+    assert "suggested lr" in result.stdout
+    saved = RangeTestResult.from_json(tmp_path / "demo.json")
+    assert saved.suggestion is not None and saved.model_name == "DemoMLP"
+    assert Image.open(tmp_path / "lrfind-report.png").size == (1200, 900)
+
+
+@pytest.mark.slow
+def test_demo_trains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("demo", "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
+    assert len(epochs) == 2
+    losses = [float(line.split("train_loss")[1].split()[0]) for line in epochs]
+    assert losses[1] < losses[0]
+
+
+# --------------------------------------------------------------------------------------------
+# the installed console script
+# --------------------------------------------------------------------------------------------
+
+
+def _lrfind() -> str:
+    exe = shutil.which("lrfind")
+    if exe is None:
+        pytest.skip("the lrfind console script is not installed")
+    return exe
+
+
+def test_installed_lrfind_errors(work: Path):
+    exe = _lrfind()
+    proc = subprocess.run([exe, "run", "nope.pt", "--data", "train.npz"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    proc = subprocess.run(
+        [exe, "run", "pickled.pt", "--data", "train.npz", "--no-report"], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Error:") and proc.stdout == ""
+
+
+@pytest.mark.slow
+def test_installed_lrfind_demo(tmp_path: Path):
+    exe = _lrfind()
+    proc = subprocess.run([exe, "demo", "--epochs", "1"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "suggested lr" in proc.stdout and "epoch   1/1" in proc.stdout
+    assert Image.open(tmp_path / "lrfind-report.png").size == (1200, 900)
+    assert proc.stderr == ""  # not a terminal: no progress bar, and Lightning's banners are silenced
