@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lrfinder.exceptions import InconclusiveCurveError
+from lrfinder.optimizers import create_optimizer
+from lrfinder.range_test import finish_result, lr_schedule
+from lrfinder.sweeps import format_weight_decay, recommend_weight_decay, weight_decay_sweep
+
+
+def curve(floor: float = 0.5, blowup: float = 0.0, seed: int = 0):
+    """Loss falls from 2.3 to ``floor`` around lr=1e-2 and explodes past 10**(blowup - 0.8)."""
+    rng = np.random.default_rng(seed)
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    loss = (
+        floor + (2.3 - floor) / (1 + np.exp((x + 2) * 3)) + np.where(x > blowup - 0.8, (x - blowup + 0.8) ** 2 * 6, 0)
+    )
+    loss = loss + rng.normal(0, 0.005, x.size)
+    stop = np.flatnonzero(loss > 6)
+    end = stop[0] + 1 if stop.size else x.size
+    return finish_result(lrs[:end], loss[:end], "diverged")
+
+
+def test_lowest_minimum_wins():
+    results = [curve(floor=0.8), curve(floor=0.4), curve(floor=0.6)]
+    choice = recommend_weight_decay(results, [0, 1e-4, 1e-3])
+    assert choice.index == 1 and choice.weight_decay == 1e-4 and "lowest minimum" in choice.reason
+
+
+def test_tied_minima_go_to_the_widest_stable_range():
+    results = [
+        curve(floor=0.5, blowup=0.2),
+        curve(floor=0.5, blowup=1.0, seed=1),
+        curve(floor=0.5, blowup=0.5, seed=2),
+    ]
+    assert results[1].suggestion.divergence_lr > results[0].suggestion.divergence_lr
+    choice = recommend_weight_decay(results, [0, 1e-4, 1e-3])
+    assert choice.index == 1 and "largest LR" in choice.reason
+
+
+def test_full_tie_goes_to_the_larger_weight_decay():
+    results = [curve(seed=0), curve(seed=0), curve(seed=0)]
+    choice = recommend_weight_decay(results, [1e-4, 1e-3, 0])
+    assert choice.index == 1 and choice.weight_decay == 1e-3
+
+
+def test_inconclusive_curves_do_not_compete():
+    flat = finish_result(lr_schedule(1e-6, 10.0, 60), np.ones(60), "completed")
+    assert flat.suggestion is None
+    choice = recommend_weight_decay([flat, curve()], [0, 1e-3])
+    assert choice.index == 1 and "only conclusive" in choice.reason
+    with pytest.raises(InconclusiveCurveError, match="Every curve"):
+        recommend_weight_decay([flat, flat], [0, 1e-3])
+    with pytest.raises(ValueError, match="one weight decay per result"):
+        recommend_weight_decay([flat], [0, 1])
+
+
+def test_sweep_runs_each_value_from_the_same_state(mlp, loader):
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    results = weight_decay_sweep(
+        mlp,
+        loader,
+        [0.0, 1e-2],
+        make_optimizer=lambda m, wd: create_optimizer("momentum", m, lr=1e-7, weight_decay=wd),
+        loss_fn=F.cross_entropy,
+        num_steps=20,
+    )
+    assert [r.label for r in results] == ["wd=0", "wd=1e-02"]
+    assert results[0].losses[0] == results[1].losses[0]  # same model, same first batch
+    assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
+    with pytest.raises(ValueError, match="weight_decay=-1.0"):
+        weight_decay_sweep(mlp, loader, [-1.0], make_optimizer=lambda m, wd: None)
+
+
+def test_format_weight_decay():
+    assert [format_weight_decay(v) for v in (0, 1e-4, 5e-4, 0.00025, 0.1)] == [
+        "0",
+        "1e-04",
+        "5e-04",
+        "0.00025",
+        "1e-01",
+    ]
