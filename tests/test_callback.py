@@ -778,6 +778,7 @@ def test_scheduler_option_onecycle_uses_suggested_bounds(tmp_path: Path) -> None
     assert peaks[0] == pytest.approx(s.min_lr, rel=1e-6)
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: several seconds on a loaded machine
 def test_import_lrfinder_stays_light_and_exports_callback() -> None:
     import subprocess
     import sys

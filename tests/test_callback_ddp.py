@@ -58,27 +58,62 @@ SCRIPT = textwrap.dedent(
             )
 
         def on_train_end(self):
-            finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
-            record = {
-                "rank": self.global_rank,
-                "world_size": self.trainer.world_size,
-                "result": finder.result.to_dict(),
-                "local": self.local,
-                "module_lr": self.lr,
-                "group_lrs": [g["lr"] for g in self.trainer.optimizers[0].param_groups],
-                "weights": [p.detach().double().sum().item() for p in self.parameters()],
-            }
-            Path(self.out, f"rank{self.global_rank}.json").write_text(json.dumps(record))
+            write(self)
 
 
-    def main(strategy, out):
+    class ManualNet(Net):
+        """GAN-style manual optimization: two optimizers, the loss logged as g_loss."""
+
+        def __init__(self, out, lr=0.01):
+            super().__init__(out, lr)
+            self.automatic_optimization = False
+            self.disc = nn.Linear(8, 1)
+
+        def training_step(self, batch, batch_idx):
+            g_opt, d_opt = self.optimizers()
+            x, y = batch
+            g_loss = F.cross_entropy(self.net(x), y)
+            g_opt.zero_grad()
+            self.manual_backward(g_loss)
+            g_opt.step()
+            d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
+            d_opt.zero_grad()
+            self.manual_backward(d_loss)
+            d_opt.step()
+            if self.phase == "test":
+                self.local.append(float(g_loss.detach()))
+            self.log("g_loss", g_loss)
+
+        def configure_optimizers(self):
+            return [
+                torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=0.9),
+                torch.optim.SGD(self.disc.parameters(), lr=self.lr / 4),
+            ]
+
+
+    def write(self):
+        finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+        record = {
+            "rank": self.global_rank,
+            "world_size": self.trainer.world_size,
+            "result": finder.result.to_dict(),
+            "local": self.local,
+            "module_lr": self.lr,
+            "group_lrs": [g["lr"] for o in self.trainer.optimizers for g in o.param_groups],
+            "weights": [p.detach().double().sum().item() for p in self.parameters()],
+        }
+        Path(self.out, f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    def main(strategy, out, manual):
         torch.set_num_threads(1)
         pl.seed_everything(0, verbose=False)
         gen = torch.Generator().manual_seed(0)
         x = torch.randn(512, 8, generator=gen)
         y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
         loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
-        finder = LRFinder(num_steps=60, min_lr=1e-3, max_lr=10.0, report=out / "report.png")
+        monitor = "g_loss" if manual else None
+        finder = LRFinder(num_steps=60, min_lr=1e-3, max_lr=10.0, report=out / "report.png", monitor=monitor)
         trainer = pl.Trainer(
             accelerator="cpu",
             devices=2,
@@ -91,28 +126,32 @@ SCRIPT = textwrap.dedent(
             enable_model_summary=False,
             default_root_dir=out,
         )
-        model = Net(out)
+        model = ManualNet(out) if manual else Net(out)
         trainer.fit(model, loader)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("lr_finder/")}
         Path(out, f"main{trainer.global_rank}.json").write_text(json.dumps(metrics))
 
 
     if __name__ == "__main__":
-        main(sys.argv[1], Path(sys.argv[2]))
+        main(sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "manual")
     '''
 )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["ddp", "ddp_spawn"])
-def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str) -> None:
+@pytest.mark.parametrize(
+    ("strategy", "mode"),
+    [("ddp", "auto"), ("ddp_spawn", "auto"), ("ddp_find_unused_parameters_true", "manual")],
+    ids=["ddp", "ddp_spawn", "ddp-manual-two-optimizers"],
+)
+def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str, mode: str) -> None:
     script = tmp_path / "run_ddp.py"
     script.write_text(SCRIPT)
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(script), strategy, str(out)],
+        [sys.executable, str(script), strategy, str(out), mode],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -138,13 +177,13 @@ def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str) ->
     lr = result["scaled"]["lr"]
     for r in ranks:
         assert r["module_lr"] == lr
-        assert r["group_lrs"] == pytest.approx([lr / 4, lr])
+        assert r["group_lrs"] == pytest.approx([lr, lr / 4] if mode == "manual" else [lr / 4, lr])
     assert first["weights"] == second["weights"]  # DDP training went on in sync
     # Files: written once, by rank zero.
     assert [p.name for p in out.rglob("report.png")] == ["report.png"]
     assert len(list(out.rglob("lr_finder_curve.csv"))) == 1
     main = json.loads((out / "main0.json").read_text())
     assert main["lr_finder/lr"] == pytest.approx(lr)
-    if strategy == "ddp":
+    if strategy != "ddp_spawn":
         # the script runs on both ranks; each process saw the same metrics
         assert json.loads((out / "main1.json").read_text()) == main
