@@ -202,6 +202,8 @@ class LRFinder(Callback):
         self.applied_lr: float | None = None
         # find_lr() sets this: test, restore, and stop the fit before its first step.
         self._find_only = False
+        # The module's own optimizers and scheduler configs while optimizer= replaces them.
+        self._replaced: tuple[list[Optimizer], list[Any]] | None = None
 
     # ----------------------------------------------------------------------------------------
     # Hooks
@@ -216,8 +218,12 @@ class LRFinder(Callback):
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
             return
+        if trainer.fast_dev_run:
+            rank_zero_warn("LRFinder: skipped because fast_dev_run is enabled.")
+            return
         self.applied_lr = None
         self.result = None
+        self._replaced = None
         result = self._run_test(trainer, pl_module)
         self.result = result
         self._publish(trainer, result)
@@ -229,6 +235,9 @@ class LRFinder(Callback):
                 f"LRFinder: the range test was inconclusive ({result.error}). Training goes on with the "
                 "module's own learning rate."
             )
+            if self._replaced is not None:
+                # optimizer= swapped in a registry optimizer for the test: give the module its own back.
+                trainer.strategy.optimizers, trainer.strategy.lr_scheduler_configs = self._replaced
             if self.strict:
                 raise InconclusiveCurveError(message + " (strict=True)")
             rank_zero_warn(message)
@@ -270,6 +279,7 @@ class LRFinder(Callback):
                     f"Expected one optimizer with optimizer={self.optimizer!r}, but the module (manual "
                     f"optimization) uses {len(trainer.optimizers)}. Leave optimizer=None to sweep them all."
                 )
+            self._replaced = (list(trainer.optimizers), list(trainer.lr_scheduler_configs))
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)
         optimizers = list(trainer.optimizers)
         if not optimizers:
@@ -392,7 +402,8 @@ class LRFinder(Callback):
             pl_module.train(was_training)
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-        if reason == "interrupted":
+        if reason == "interrupted" and not self._find_only:
+            # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt
 
         train_per_device = _batch_size_of(train_loader, None)

@@ -853,3 +853,35 @@ def test_logger_with_log_table_gets_the_curve(tmp_path: Path) -> None:
     summary = [m for m, _ in lg.metrics if "lr_finder/suggested_lr" in m]
     assert len(summary) == 1 and summary[0]["lr_finder/suggested_lr"] == result.suggestion.lr
     assert summary[0]["lr_finder/divergence_lr"] == result.suggestion.divergence_lr
+
+
+def test_inconclusive_with_optimizer_option_gives_the_module_its_own_back(tmp_path: Path) -> None:
+    finder = LRFinder(optimizer="adamw", **FAST)
+    model = Net(lr=0.02, flat=True)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    with pytest.warns(UserWarning, match="inconclusive"):
+        t.fit(model, make_loader())
+    assert isinstance(t.optimizers[0], RecordingSGD) and t.optimizers[0].param_groups[0]["lr"] == 0.02
+    assert [e[1] for e in model.train_events()] == [(0.02,)] * 2
+
+
+def test_find_lr_interrupted_returns_partial_curve_and_restores() -> None:
+    class Interrupted(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            if len(self.steps) == 15:
+                raise KeyboardInterrupt
+            return super().training_step(batch, batch_idx)
+
+    model = Interrupted()
+    initial = weights(model)
+    result = find_lr(model, train_dataloaders=make_loader(), **FAST)
+    assert result.stop_reason == "interrupted" and result.num_steps == 15
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
+def test_fast_dev_run_skips(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net(lr=0.02)
+    with pytest.warns(UserWarning, match="fast_dev_run"):
+        trainer(tmp_path, [finder], fast_dev_run=2).fit(model, make_loader())
+    assert finder.result is None and model.lr == 0.02 and model.test_events() == []
