@@ -181,9 +181,9 @@ class LRFinder(Callback):
             raise ValueError("Expected scheduler to be set when scheduler_settings are given, but got scheduler=None")
         if optimizer_settings and optimizer is None:
             raise ValueError("Expected optimizer to be set when optimizer_settings are given, but got optimizer=None")
-        for name, value in (("attr_name", attr_name), ("monitor", monitor)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise TypeError(f"Expected {name} to be a non-empty str or None, but got {name}={value!r}")
+        for text_name, text in (("attr_name", attr_name), ("monitor", monitor)):
+            if text is not None and (not isinstance(text, str) or not text):
+                raise TypeError(f"Expected {text_name} to be a non-empty str or None, but got {text_name}={text!r}")
         if not isinstance(strict, bool):
             raise TypeError(f"Expected strict to be a bool, but got strict={strict!r}")
         self.rule = rule
@@ -218,7 +218,7 @@ class LRFinder(Callback):
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
             return
-        if trainer.fast_dev_run:
+        if trainer.fast_dev_run:  # type: ignore[attr-defined]
             rank_zero_warn("LRFinder: skipped because fast_dev_run is enabled.")
             return
         self.applied_lr = None
@@ -374,12 +374,12 @@ class LRFinder(Callback):
                 bar.set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.4g}", refresh=False)
                 bar.update(1)
 
-        saved_callbacks = trainer.callbacks
+        saved_callbacks = trainer.callbacks  # type: ignore[attr-defined]
         was_training = pl_module.training
         # Other callbacks must not see the test's backward/optimizer-step hooks, and the test's
         # self.log calls must not reach the fit's logged metrics: both are swapped out for the
         # test and put back (the same objects) afterwards.
-        trainer.callbacks = []
+        trainer.callbacks = []  # type: ignore[attr-defined]
         pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
         pl_module.train()
         try:
@@ -392,7 +392,7 @@ class LRFinder(Callback):
             )
         finally:
             del pl_module.log
-            trainer.callbacks = saved_callbacks
+            trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
             if bar is not None:
                 bar.close()
             snapshot.restore()
@@ -580,13 +580,13 @@ def find_lr(
             enable_progress_bar=True,
             num_sanity_val_steps=0,
         )
-    saved = trainer.callbacks
+    saved = trainer.callbacks  # type: ignore[attr-defined]
     # A finder already in the trainer would apply its LR: only this find-only one runs.
-    trainer.callbacks = [*(c for c in saved if not isinstance(c, LRFinder)), callback]
+    trainer.callbacks = [*(c for c in saved if not isinstance(c, LRFinder)), callback]  # type: ignore[attr-defined]
     try:
         trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
     finally:
-        trainer.callbacks = saved
+        trainer.callbacks = saved  # type: ignore[attr-defined]
         trainer.should_stop = False
     if callback.result is None:
         raise LRFinderError(
@@ -699,7 +699,7 @@ def _batch_size_of(loader: Any, batch: Any) -> int | None:
 
 def _before_transfer(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) -> Any:
     """``on_before_batch_transfer`` of the datamodule when it overrides it, else of the module."""
-    dm = trainer.datamodule
+    dm = trainer.datamodule  # type: ignore[attr-defined]
     if dm is not None and type(dm).on_before_batch_transfer is not pl.LightningDataModule.on_before_batch_transfer:
         return dm.on_before_batch_transfer(batch, 0)
     return pl_module.on_before_batch_transfer(batch, 0)
@@ -844,7 +844,7 @@ class _MetricStates:
 def _progress_bar(trainer: pl.Trainer, total: int) -> Any:
     """A tqdm bar styled as Lightning's, or ``None`` when the progress bar is disabled."""
     callback = trainer.progress_bar_callback
-    if callback is None or not trainer.is_global_zero or not callback.is_enabled:
+    if callback is None or not trainer.is_global_zero or not getattr(callback, "is_enabled", True):
         return None
     from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
 
@@ -897,7 +897,7 @@ def _log_curve(lg: Any, result: RangeTestResult) -> None:
     elif hasattr(lg, "log_table"):
         lg.log_table(key="lr_finder/curve", columns=columns, data=rows)
     else:
-        experiment = getattr(lg, "experiment", None)
+        experiment: Any = getattr(lg, "experiment", None)
         if hasattr(experiment, "add_scalar"):  # TensorBoard: loss against the step of the sweep
             for i, lr, loss, _ in rows:
                 if math.isfinite(loss):
