@@ -412,7 +412,8 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     ax.legend(loc="best", fontsize=9.5, framealpha=0.92)
 
     slope = (
-        loss_slope(lrs, smoothed) if lrs.size >= 2 and np.isfinite(smoothed).sum() >= 2 else np.full(lrs.shape, np.nan)
+        # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
+        loss_slope(lrs, drawn) if lrs.size >= 2 and np.isfinite(drawn).sum() >= 2 else np.full(lrs.shape, np.nan)
     )
     slope_ax.plot(lrs, slope, color=COLORS["curve"], lw=1.8)
     if s is not None:
@@ -447,8 +448,9 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         finite = np.isfinite(raw)
         ax.plot(lrs[finite], raw[finite], color=color, alpha=0.25, lw=0.7)
         width = 3.2 if highlight == i else 2.2
-        ax.plot(lrs, _drawable_smoothed(result), color=color, lw=width, label=label)
-        slope = loss_slope(lrs, smoothed) if np.isfinite(smoothed).sum() >= 2 else np.full(lrs.shape, np.nan)
+        drawn = _drawable_smoothed(result)
+        ax.plot(lrs, drawn, color=color, lw=width, label=label)
+        slope = loss_slope(lrs, drawn) if np.isfinite(drawn).sum() >= 2 else np.full(lrs.shape, np.nan)
         slope_ax.plot(lrs, slope, color=color, lw=1.6)
         if s is not None:
             ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)

@@ -11,8 +11,9 @@ test), and labels the results ``"wd=<value>"`` so the report overlays them.
    Smith reads "lower" only when the gap is visible on the plot;
 3. among those ties, the curve that stays stable to the largest LR wins (its divergence LR, or
    the last LR swept when it never diverged): a wider stable range tolerates a larger LR;
-4. a remaining tie (stable LRs within 10%) goes to the larger weight decay: more regularisation
-   at the same speed.
+4. a remaining tie (stable LRs within a factor 1.25, about 0.1 decade: two steps of a 100-step
+   sweep over seven decades) goes to the larger weight decay: more regularisation at the same
+   speed.
 
 References:
     Smith, "A disciplined approach to neural network hyper-parameters: Part 1", 2018,
@@ -39,6 +40,9 @@ from .range_test import RangeTestResult, range_test
 __all__ = ["WeightDecayChoice", "weight_decay_sweep", "recommend_weight_decay", "format_weight_decay"]
 
 logger = logging.getLogger(__name__)
+
+#: Stable LRs within this factor of the largest count as equally stable (rule step 4).
+STABLE_TIE = 1.25
 
 
 def format_weight_decay(value: float) -> str:
@@ -181,7 +185,7 @@ def recommend_weight_decay(
         return WeightDecayChoice(i, float(weight_decays[i]), f"lowest minimum of the smoothed loss ({minima[i]:.4g})")
     stable = {i: _stable_to(results[i]) for i in lowest}
     top = max(stable.values())
-    widest = [i for i in lowest if stable[i] >= top / 1.1]
+    widest = [i for i in lowest if stable[i] >= top / STABLE_TIE]
     i = max(widest, key=lambda j: (float(weight_decays[j]), -j))
     if len(widest) == 1:
         reason = f"minima tied within {tie:.0%} of the fall; stable to the largest LR ({stable[i]:.2e})"
