@@ -89,7 +89,7 @@ if TYPE_CHECKING:
 _getattr_before_callback = globals().get("__getattr__")
 
 
-def __getattr__(name: str) -> Any:  # noqa: F811
+def __getattr__(name: str) -> Any:  # type: ignore[no-redef]  # noqa: F811
     """Import the Lightning callback on first access; other names go to the previous hook."""
     if name in _LAZY_CALLBACK:
         from . import callback
