@@ -237,7 +237,7 @@ def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 _common = _options(
-    click.option("--quiet", "-q", is_flag=True, help="No progress bars or notes; only results and errors."),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bars or notices on stderr; only results and errors."),
     click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging."),
 )
 

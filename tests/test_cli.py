@@ -278,6 +278,31 @@ def test_run_writes_report_json_and_csv(work: Path):
     assert result.exit_code == 0 and (work / "lrfind-report.png").is_file()
 
 
+def test_run_with_a_scheduler_adds_the_schedule_panel(work: Path, monkeypatch: pytest.MonkeyPatch):
+    import lrfinder.report
+
+    seen = {}
+
+    def capture(result, path, **kwargs):
+        seen.update(kwargs, result=result)
+        return Path(path)
+
+    monkeypatch.setattr(lrfinder.report, "save_report", capture)
+    args = ["run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--max-lr", "100", "--json", "r.json"]
+    sched = ["--scheduler", "cosine", "--scheduler-opt", "eta_min=0.0", "--warmup-steps", "3", "--epochs", "2"]
+    result = invoke(*args, *sched)
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(work / "r.json")
+    if saved.suggestion is None:
+        pytest.skip("curve inconclusive on this tiny problem")
+    schedule = np.asarray(seen["schedule"])
+    assert seen["schedule_name"] == "cosine"
+    assert schedule.shape == (2 * 8,)  # 2 epochs of 256 samples at batch 32
+    assert schedule[0] < schedule[3]  # warm-up
+    assert schedule.max() == pytest.approx(saved.suggestion.lr)
+    assert schedule[-1] < schedule.max() / 5  # annealed towards eta_min=0
+
+
 def test_json_to_stdout_keeps_stdout_clean(work: Path):
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "-")
     assert result.exit_code == 0
