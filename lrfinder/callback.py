@@ -296,6 +296,9 @@ class LRFinder(Callback):
         snapshot = StateSnapshot(pl_module, optimizers, [*_flat_loaders(loader), *_flat_loaders(train_loader)])
         scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
         metric_states = _MetricStates(pl_module)
+        # A mixed-precision grad scaler adapts its scale to the test's overflows: put it back too.
+        scaler: Any = getattr(trainer.precision_plugin, "scaler", None)
+        scaler_state = copy.deepcopy(scaler.state_dict()) if hasattr(scaler, "state_dict") else None
         # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at step 0,
         # e.g. a warm-up from zero), so the ratios between groups are the configured ones.
         for opt in optimizers:
@@ -399,9 +402,9 @@ class LRFinder(Callback):
             for config, state in zip(configs, scheduler_states):
                 config.scheduler.load_state_dict(state)
             metric_states.restore()
+            if scaler_state is not None:
+                scaler.load_state_dict(scaler_state)
             pl_module.train(was_training)
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
         if reason == "interrupted" and not self._find_only:
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt

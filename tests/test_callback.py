@@ -885,3 +885,35 @@ def test_fast_dev_run_skips(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="fast_dev_run"):
         trainer(tmp_path, [finder], fast_dev_run=2).fit(model, make_loader())
     assert finder.result is None and model.lr == 0.02 and model.test_events() == []
+
+
+def test_fp16_grad_scaler_state_restored(tmp_path: Path) -> None:
+    """16-mixed with a GradScaler: the test's overflow skips must not leak into training."""
+    from pytorch_lightning.plugins.precision import MixedPrecision
+
+    def run(lr: float, with_finder: bool) -> tuple[Net, torch.amp.GradScaler, LRFinder]:
+        pl.seed_everything(1, verbose=False)
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+        finder = LRFinder(**FAST)
+        model = Net(lr=lr)
+        plugin = MixedPrecision("16-mixed", "cpu", scaler=scaler)
+        t = trainer(tmp_path, [finder] if with_finder else [], max_steps=3, plugins=[plugin])
+        t.fit(model, make_loader())
+        return model, scaler, finder
+
+    model_a, scaler_a, finder = run(0.01, True)
+    assert finder.applied_lr is not None and finder.result is not None
+    model_b, scaler_b, _ = run(finder.applied_lr, False)
+    assert scaler_a.state_dict() == scaler_b.state_dict()
+    assert all(torch.equal(a, b) for a, b in zip(weights(model_a).values(), weights(model_b).values()))
+
+
+def test_linear_mode_sweeps_evenly_in_lr(tmp_path: Path) -> None:
+    finder = LRFinder(mode="linear", min_lr=1e-3, max_lr=0.2, num_steps=20, stop_factor=None)
+    model = Net()
+    trainer(tmp_path, [finder], max_steps=1).fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.num_steps == 20 and result.settings.mode == "linear"
+    steps = [b - a for a, b in zip(result.lrs, result.lrs[1:])]
+    assert steps == pytest.approx([(0.2 - 1e-3) / 19] * 19)
+    assert [e[1][0] for e in model.test_events()] == pytest.approx(list(result.lrs))
