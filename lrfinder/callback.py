@@ -405,6 +405,7 @@ class LRFinder(Callback):
             if scaler_state is not None:
                 scaler.load_state_dict(scaler_state)
             pl_module.train(was_training)
+        logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
         if reason == "interrupted" and not self._find_only:
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt

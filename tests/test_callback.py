@@ -682,13 +682,15 @@ def test_find_lr_only_finds(tmp_path: Path) -> None:
     assert t.global_step == 5 and [e[1] for e in model.train_events()] == [(0.03,)] * 5
 
 
-def test_find_lr_default_trainer_with_datamodule() -> None:
+def test_find_lr_default_trainer_with_datamodule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     class DM(pl.LightningDataModule):
         def train_dataloader(self) -> DataLoader:
             return make_loader()
 
+    monkeypatch.chdir(tmp_path)
     result = find_lr(Net(), datamodule=DM(), **FAST)
     assert result.suggestion is not None and result.batch_size == 32
+    assert list(tmp_path.iterdir()) == []  # no logs, no checkpoints
 
 
 def test_find_lr_rejects_training_options() -> None:
