@@ -134,6 +134,18 @@ class LRFinder(Callback):
         ValueError: An option out of range (named, with the value).
         TypeError: An option of the wrong type.
 
+    Note:
+        * The test runs at ``on_train_start``: callbacks listed before ``LRFinder`` whose
+          ``on_train_start`` reads the optimizers see them before the LR is applied; list
+          ``LRFinder`` first when that matters.
+        * Under ``ddp_spawn`` the test runs in the worker processes: :attr:`result`,
+          :attr:`applied_lr` and the module's LR attribute are set there. The main process
+          gets the ``lr_finder/*`` values in ``trainer.callback_metrics`` (and the report and
+          logger files); ``strategy="ddp"`` keeps everything in the launching process.
+        * User callbacks do not see the test's backward and optimizer-step hooks, and the
+          test's ``self.log`` calls are captured (that is how ``monitor`` is read), never
+          logged.
+
     Example:
         >>> trainer = pl.Trainer(max_epochs=3, callbacks=[LRFinder(num_steps=100)])  # doctest: +SKIP
         >>> trainer.fit(model, datamodule=dm)  # doctest: +SKIP
