@@ -1128,8 +1128,7 @@ def _pipeline(
     chosen_wd = wds[0] if wds else None
     highlight = None
     json_doc = None
-    if len(results) > 1:
-        assert wds is not None
+    if wds is not None and len(results) > 1:
         choice = None
         with contextlib.suppress(InconclusiveCurveError):
             choice = recommend_weight_decay(results, wds)
@@ -1253,7 +1252,8 @@ def _fit_and_save(
     from .io import save_model
 
     lr = result.lr
-    assert lr is not None
+    if lr is None:  # the caller trains only on a conclusive curve
+        raise LRFinderError(f"No learning rate to train with: {result.error}")
     target = opts.get("target_batch_size")
     loader = data.train
     accumulate = 1
