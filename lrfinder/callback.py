@@ -436,7 +436,8 @@ class LRFinder(Callback):
             batch_size=test_batch,
             model_name=type(pl_module).__name__,
             num_parameters=sum(p.numel() for p in trainable),
-            optimizer_name=",".join(type(o).__name__ for o in optimizers),
+            # One name when the optimizers share a class, so the result's own .scale(rule="auto") reads it.
+            optimizer_name=",".join(dict.fromkeys(type(o).__name__ for o in optimizers)),
         )
         if result.suggestion is not None:
             target = self.target_batch_size

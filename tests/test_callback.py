@@ -511,6 +511,7 @@ def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None
     assert gen_lrs == pytest.approx(list(result.lrs))  # the sweep drives both optimizers
     assert disc_lrs == pytest.approx([lr / 2 for lr in result.lrs])  # ratio kept
     assert list(result.losses) == pytest.approx([v for p, v in model.g_losses if p == "test"])
+    assert result.optimizer_name == "RecordingSGD"
     assert result.suggestion is not None
     lr = finder.applied_lr
     assert lr == model.lr
