@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .candidates import CANDIDATES, candidate_lrs
 from .finders import Finding, available_finders, run_finder
 from .tasks import TASKS, TASKS_BY_NAME, Task, train
 
@@ -97,7 +98,19 @@ class TaskCache:
             data = json.loads(self.path.read_text())
             if data.get("fingerprint") == self.fingerprint:
                 self.runs = {k: float(v) for k, v in data["runs"].items()}
-                self.findings = data["findings"]
+                # Findings of an older version of a finder are dropped: they would never be read.
+                current: dict[str, str] = {}
+                for key, value in data["findings"].items():
+                    finder, _, version = key.split("|")
+                    if finder not in current:
+                        try:
+                            current[finder] = finder_version(finder)
+                        except (ImportError, OSError):
+                            current[finder] = ""
+                    if version == current[finder]:
+                        self.findings[key] = value
+                    else:
+                        self._dirty += 1
 
     def save(self, force: bool = False) -> None:
         if not self._dirty or (not force and time.monotonic() - self._saved_at < 20):
@@ -106,7 +119,7 @@ class TaskCache:
         tmp = self.path.with_suffix(".tmp")
         payload = {"task": self.task.name, "fingerprint": self.fingerprint, "runs": self.runs,
                    "findings": self.findings}
-        tmp.write_text(json.dumps(payload, indent=0, sort_keys=True))
+        tmp.write_text(json.dumps(payload, separators=(",", ":"), sort_keys=True))
         os.replace(tmp, self.path)
         self._dirty = 0
         self._saved_at = time.monotonic()
@@ -131,35 +144,6 @@ class TaskCache:
 # --------------------------------------------------------------------------------------------
 # Candidates: other rules applied to lrfinder's recorded curves
 # --------------------------------------------------------------------------------------------
-
-
-CANDIDATES = ("steepest", "valley", "min_div10", "max_lr", "min_loss", "min_div3", "div_div10", "geo_steep_min")
-
-
-def candidate_lrs(finding: Finding) -> dict[str, float | None]:
-    """Every candidate LR read off one recorded lrfinder curve (``None``: inconclusive).
-
-    The rules of :func:`lrfinder.analyze` (``steepest``, ``valley``, ``min_div10``) and other
-    readings of the same :class:`lrfinder.Suggestion`: ``max_lr``; ``min_loss`` (LR of the
-    smoothed minimum); ``min_div3`` (that / 3); ``div_div10`` (divergence LR / 10);
-    ``geo_steep_min`` (geometric mean of the steepest and minimum LRs).
-    """
-    from lrfinder import RULES, InconclusiveCurveError, analyze
-
-    try:
-        by_rule = {rule: analyze(finding.lrs, finding.losses, rule=rule) for rule in RULES}
-    except InconclusiveCurveError:
-        return dict.fromkeys(CANDIDATES)
-    s = next(iter(by_rule.values()))
-    values: dict[str, float | None] = {rule: sug.lr for rule, sug in by_rule.items()}
-    values.update(
-        max_lr=s.max_lr,
-        min_loss=s.min_loss_lr,
-        min_div3=s.min_loss_lr / 3,
-        div_div10=s.divergence_lr / 10 if s.divergence_lr else None,
-        geo_steep_min=math.sqrt(s.steepest_lr * s.min_loss_lr),
-    )
-    return {k: (float(v) if v is not None and math.isfinite(v) and v > 0 else None) for k, v in values.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,7 +180,7 @@ def run_task(name: str, *, seeds: int, finders: Sequence[str], per_decade: int, 
             "onecycle": [x.max_lr if x.max_lr is not None else x.lr for x in found],
         }
     if "lrfinder" in findings:
-        per_seed = [candidate_lrs(x) for x in findings["lrfinder"]]
+        per_seed = [candidate_lrs(x.lrs, x.losses) for x in findings["lrfinder"]]
         for cand in CANDIDATES:
             lrs = [c[cand] for c in per_seed]
             methods[f"cand:{cand}"] = {"constant": lrs, "onecycle": lrs}
@@ -400,7 +384,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
     add("### Rules on lrfinder's recorded curves\n")
     add("The lrfinder curves above, re-read by each rule of `lrfinder.analyze` and by candidates "
         "(`max_lr` = `Suggestion.max_lr`; `min_loss` = LR of the smoothed minimum; `min_div3` = that / 3; "
-        "`div_div10` = divergence LR / 10; `geo_steep_min` = geometric mean of the steepest and minimum LRs).\n")
+        "`div_div10` = divergence LR / 10; `geo_steep_min` = geometric mean of the steepest and minimum LRs; "
+        "`valley_div2` = valley / 2; `bigfall_*` = valley, steepest point and valley end of the falling stretch "
+        "with the largest drop, see `benchmarks/candidates.py`). Each is trained with, like the finders.\n")
     cands = [m for m in results[0]["scores"]["constant"] if m.startswith("cand:")]
     for schedule in SCHEDULES:
         add(f"#### {schedule}\n")
