@@ -72,7 +72,8 @@ def biggest_fall(lrs: Sequence[float], suggestion: object) -> BiggestFall:
     lr = np.asarray(lrs, dtype=float)
     smoothed = np.asarray(suggestion.smoothed_losses, dtype=float)  # type: ignore[attr-defined]
     i_min = int(np.flatnonzero(lr == suggestion.min_loss_lr)[0])  # type: ignore[attr-defined]
-    slope = loss_slope(lr[: i_min + 1], smoothed[: i_min + 1])
+    # The slope over the whole smoothed curve, then cut: as analyze() computes it.
+    slope = loss_slope(lr, smoothed)[: i_min + 1]
     steepest = float(np.min(slope))
     runs = _runs(slope <= FALL_FRACTION * steepest) or [(int(np.argmin(slope)), int(np.argmin(slope)))]
     a, b = max(runs, key=lambda r: smoothed[r[0]] - smoothed[r[1]])
