@@ -1216,6 +1216,8 @@ def _preview(
     settings = settings or {}
     from .schedulers import preview_schedule
 
+    if result.lr is None:  # only called on a conclusive curve
+        raise LRFinderError(f"No learning rate to plan a schedule with: {result.error}")
     return preview_schedule(
         name,
         total_steps=total_steps,

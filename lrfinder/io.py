@@ -626,8 +626,9 @@ class _Loss:
         if self.name in _CLASS_LOSSES:
             if target.is_floating_point() and target.dim() == output.dim() - 1:
                 target = target.long()
-            fn = F.cross_entropy if self.name == "cross_entropy" else F.nll_loss
-            return fn(output, target)
+            if self.name == "cross_entropy":
+                return F.cross_entropy(output, target)
+            return F.nll_loss(output, target)
         if not target.is_floating_point():
             target = target.float()
         # A (N, 1) output against (N,) targets would broadcast to (N, N) silently: align them.
@@ -638,14 +639,14 @@ class _Loss:
                 f"The model's output of shape {tuple(output.shape)} does not fit the targets of shape "
                 f"{tuple(target.shape)} for --loss {self.name}. Check --loss, or the model's last layer."
             )
-        fn = {
+        regression: dict[str, Callable[..., torch.Tensor]] = {
             "mse": F.mse_loss,
             "l1": F.l1_loss,
             "smooth_l1": F.smooth_l1_loss,
             "huber": F.huber_loss,
             "bce_with_logits": F.binary_cross_entropy_with_logits,
-        }[self.name]
-        return fn(output, target)
+        }
+        return regression[self.name](output, target)
 
     def __repr__(self) -> str:
         return f"loss({self.name})"

@@ -168,8 +168,8 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
         r = first
         batch = f"batch size {_fmt_int(r.batch_size)}"
         if r.scaled is not None:
-            s = r.scaled
-            batch += f" -> target {s.to_batch_size:,} ({s.rule} rule, x{s.factor:.3g})"
+            sc = r.scaled
+            batch += f" -> target {sc.to_batch_size:,} ({sc.rule} rule, x{sc.factor:.3g})"
         facts.append(
             f"optimizer {r.optimizer_name or '?'}  |  {batch}  |  steps run {r.num_steps}/{r.settings.num_steps} "
             f"({r.settings.mode}, {r.settings.min_lr:.1e} .. {r.settings.max_lr:.1e})  |  stopped: {r.stop_reason}"
