@@ -122,6 +122,23 @@ def test_negative_losses() -> None:
     assert s.divergence_lr is not None
 
 
+@pytest.mark.parametrize("shift", [-1000.0, -10.0, 0.0, 1000.0])
+def test_a_constant_shift_changes_nothing(shift: float) -> None:
+    rng = np.random.default_rng(3)
+    base = textbook_curve() + rng.normal(0, 0.03, X.size)
+    plain = analyze(LRS, base)
+    shifted = analyze(LRS, base + shift)
+    assert shifted.lr == plain.lr and shifted.divergence_lr == plain.divergence_lr
+    assert shifted.min_lr == plain.min_lr and shifted.max_lr == plain.max_lr
+
+
+@pytest.mark.parametrize("shift", [-1000.0, 0.0, 1000.0])
+def test_flat_then_explode_is_inconclusive_at_any_level(shift: float) -> None:
+    rng = np.random.default_rng(4)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+        analyze(LRS, shift + 0.1 + explosion(X, start=-2.0) + rng.normal(0, 0.01, X.size))
+
+
 def test_linear_sweep_is_resampled_in_log() -> None:
     # A zoomed linear sweep: dense in LR, so uneven in log LR.
     lrs = np.linspace(0.01, 1.0, 200)
