@@ -338,7 +338,12 @@ _sweep_options = _options(
         help="Optimizer name (see 'lrfind list'), torch.optim class name or module:Class.",
     ),
     click.option(
-        "--weight-decay", type=FloatList(), help="Weight decay; a list (0,1e-4,1e-3) runs Smith's weight-decay sweep."
+        "--weight-decay",
+        type=FloatList(),
+        help=(
+            "Weight decay; a list (0,1e-4,1e-3) runs Smith's weight-decay test, one range test per value from "
+            "the same state, and recommends the lowest minimum (ties: widest stable LR range, then larger value)."
+        ),
     ),
     click.option("--momentum", type=float, help="Momentum of SGD-family optimizers."),
     click.option("--betas", metavar="B1,B2", help="Betas of Adam-family optimizers, e.g. 0.9,0.999."),
