@@ -50,6 +50,7 @@ from .range_test import (
     RangeTestResult,
     StateSnapshot,
     finish_result,
+    infer_batch_size,
     lr_schedule,
     run_sweep,
     validate_settings,
@@ -328,7 +329,7 @@ class LRFinder(Callback):
         def next_batch() -> tuple[Any, int]:
             batch, idx = batches.next()
             if not per_device:
-                per_device.append(_batch_size_of(loader, batch))
+                per_device.append(infer_batch_size(loader, batch))
             batch = _before_transfer(trainer, pl_module, batch)
             return strategy.batch_to_device(batch, dataloader_idx=0), idx
 
@@ -422,7 +423,7 @@ class LRFinder(Callback):
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt
 
-        train_per_device = _batch_size_of(train_loader, None)
+        train_per_device = infer_batch_size(train_loader, None)
         test_per_device = per_device[0] if per_device else None
         if self.test_batch_size is None:
             train_per_device = train_per_device or test_per_device
@@ -697,21 +698,6 @@ def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     sampler = batch_sampler.sampler if batch_sampler is not None else loader.sampler
     return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
 
-
-def _batch_size_of(loader: Any, batch: Any) -> int | None:
-    size = getattr(loader, "batch_size", None)
-    if isinstance(size, int) and not isinstance(size, bool):
-        return size
-    if batch is None:
-        return None
-    first = batch
-    while isinstance(first, (tuple, list)) and first:
-        first = first[0]
-    if isinstance(first, Mapping) and first:
-        first = next(iter(first.values()))
-    if isinstance(first, torch.Tensor) and first.dim() > 0:
-        return int(first.shape[0])
-    return None
 
 
 def _before_transfer(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) -> Any:

@@ -699,10 +699,13 @@ class _Batches:
                 ) from None
 
 
-def _infer_batch_size(data: object, batch: Any) -> int | None:
+def infer_batch_size(data: object, batch: Any = None) -> int | None:
+    """Batch size of ``data``: its ``batch_size`` attribute, else the leading dim of ``batch``."""
     size = getattr(data, "batch_size", None)
     if isinstance(size, int) and not isinstance(size, bool):
         return size
+    if batch is None:
+        return None
     first = batch
     while isinstance(first, (tuple, list)) and first:
         first = first[0]
@@ -816,7 +819,7 @@ def range_test(
         for _ in range(settings.accumulate_steps):
             batch = batches.next()
             if not batch_size:
-                batch_size.append(_infer_batch_size(train_data, batch))
+                batch_size.append(infer_batch_size(train_data, batch))
             loss = _check_loss(_batch_loss(model, _to_device(batch, target), loss_fn, step_fn))
             (loss / settings.accumulate_steps).backward()
             parts.append(loss.detach())
