@@ -104,16 +104,17 @@ def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
 
     :func:`lrfinder.smooth_losses` clips values far above the starting loss before smoothing, so
     past that point the smoothed curve is a flat artefact of the clip, not the loss: not drawn.
+    The clip is the analysis's own (``analysis._clip_explosion``), so the two never disagree.
     """
+    from .analysis import _clip_explosion
+
     smoothed = _smoothed(result).copy()
     raw = np.asarray(result.losses, dtype=float)
     finite = np.isfinite(raw)
     n = int(np.argmin(finite)) if not finite.all() else raw.size
     if n < 3:
         return smoothed
-    head = float(np.median(raw[: max(3, n // 20)]))
-    cap = head + max(head - float(np.min(raw[:n])), abs(head) * 0.1, 1e-12)
-    over = np.flatnonzero(raw[:n] > cap)
+    over = np.flatnonzero(_clip_explosion(raw[:n]) < raw[:n])
     if over.size:
         smoothed[over[0] + 1 :] = np.nan
     return smoothed
