@@ -672,26 +672,17 @@ def _run_tests(
 ) -> list[RangeTestResult]:
     """Run one range test, or one per weight decay; labelled results, same initial state each."""
     from .io import check_model_fits
-    from .range_test import range_test
+    from .range_test import range_test, to_device
     from .sweeps import format_weight_decay
 
     step_fn = _lightning_step_fn(model) if lightning else None
     first = next(iter(loader))
-    from .range_test import _to_device
-
-    check_model_fits(model, _to_device(first, next(model.parameters()).device), None if lightning else loss_fn, step_fn)
+    check_model_fits(model, to_device(first, next(model.parameters()).device), None if lightning else loss_fn, step_fn)
     results = []
     values: Sequence[float | None] = weight_decays or (None,)
     for wd in values:
         label = f"wd={format_weight_decay(wd)}" if weight_decays and len(weight_decays) > 1 and wd is not None else None
         bar = _Progress(sweep["num_steps"], f"range test{f' {label}' if label else ''}", quiet)
-
-        def counted(fn: Callable[..., Any], bar: _Progress = bar) -> Callable[..., Any]:
-            def call(*args: Any) -> Any:
-                bar.update(1)
-                return fn(*args)
-
-            return call
 
         optimizer = make_optimizer(model, sweep["min_lr"], wd)
         try:
@@ -699,9 +690,11 @@ def _run_tests(
                 model,
                 loader,
                 optimizer=optimizer,
-                loss_fn=None if step_fn else counted(loss_fn),
-                step_fn=counted(step_fn) if step_fn else None,
+                loss_fn=None if step_fn else loss_fn,
+                step_fn=step_fn,
                 device=device,
+                rule=rule,
+                on_step=lambda _i, _lr, _loss, bar=bar: bar.update(1),
                 **sweep,
             )
         finally:
@@ -710,8 +703,6 @@ def _run_tests(
         # A TorchScript module's class is RecursiveScriptModule; its original name is the useful one.
         model_name = getattr(model, "original_name", None) or result.model_name
         result = replace(result, optimizer_name=name, label=label, model_name=model_name)
-        if result.suggestion is not None and result.suggestion.rule != rule:
-            result = result.analyze(rule=rule)
         results.append(result)
     return results
 

@@ -603,15 +603,16 @@ def run_sweep(
 # --------------------------------------------------------------------------------------------
 
 
-def _to_device(batch: Any, device: torch.device) -> Any:
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor in a (nested) batch to ``device``."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
-        return {k: _to_device(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device) for k, v in batch.items()}
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-        return type(batch)(*(_to_device(v, device) for v in batch))
+        return type(batch)(*(to_device(v, device) for v in batch))
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
+        return type(batch)(to_device(v, device) for v in batch)
     return batch
 
 
@@ -731,6 +732,8 @@ def range_test(
     accumulate_steps: int = 1,
     device: str | torch.device | None = None,
     restore: bool = True,
+    rule: str = DEFAULT_RULE,
+    on_step: Callable[[int, float, float], None] | None = None,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -756,6 +759,9 @@ def range_test(
         device: Where batches go; default the model's device (the model must already be there).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
             or Ctrl-C). With ``False`` the model is left as trained by the sweep.
+        rule: The suggestion rule passed to :func:`lrfinder.analyze`.
+        on_step: Called after every optimizer step with ``(index, lr, loss)``, e.g. to drive a
+            progress bar.
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -820,7 +826,7 @@ def range_test(
             batch = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
-            loss = _check_loss(_batch_loss(model, _to_device(batch, target), loss_fn, step_fn))
+            loss = _check_loss(_batch_loss(model, to_device(batch, target), loss_fn, step_fn))
             (loss / settings.accumulate_steps).backward()
             parts.append(loss.detach())
         # One host sync per optimizer step: the stop rule needs the value anyway.
@@ -831,7 +837,9 @@ def range_test(
 
     model.train()
     try:
-        lrs, losses, reason = run_sweep(step, plan, sweeper=sweeper, stop_factor=settings.stop_factor)
+        lrs, losses, reason = run_sweep(
+            step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step
+        )
     finally:
         if snapshot is not None:
             snapshot.restore()
@@ -845,6 +853,7 @@ def range_test(
         model_name=type(model).__name__,
         num_parameters=sum(p.numel() for p in trainable),
         optimizer_name=type(optimizer).__name__,
+        rule=rule,
     )
 
 
