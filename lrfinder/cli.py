@@ -29,9 +29,10 @@ from typing import Any
 import click
 
 from . import __version__
+from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, RULES, loss_slope
 from .exceptions import InconclusiveCurveError, LRFinderError
-from .range_test import SCHEMA_VERSION, RangeTestResult, atomic_write_text
+from .range_test import SCHEMA_VERSION, RangeTestResult
 from .scaling import SCALING_RULES
 
 __all__ = ["main"]

@@ -28,7 +28,6 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from ._atomic import atomic_write
 from .exceptions import DataError, ModelError
 
 __all__ = [
@@ -345,18 +345,6 @@ def load_model(
     return LoadedModel(model, "state_dict", file, lightning=isinstance(model, pl.LightningModule))
 
 
-def _atomic_save(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: Any = None) -> Path:
     """Save a (trained) model to ``path`` in the format it was loaded from, atomically.
 
@@ -373,7 +361,7 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: An
         raise ValueError(f"Refusing to overwrite the input model {loaded.path}; choose another --output path.")
     model = loaded.model
     if loaded.format == "torchscript":
-        _atomic_save(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
+        atomic_write(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
     elif loaded.format == "lightning":
         import pytorch_lightning as pl
 
@@ -386,11 +374,11 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: An
             "state_dict": model.state_dict(),
             "hyper_parameters": dict(getattr(model, "hparams", {}) or {}),
         }
-        _atomic_save(target, lambda tmp: torch.save(checkpoint, tmp))
+        atomic_write(target, lambda tmp: torch.save(checkpoint, tmp))
     elif loaded.format == "state_dict":
-        _atomic_save(target, lambda tmp: torch.save(model.state_dict(), tmp))
+        atomic_write(target, lambda tmp: torch.save(model.state_dict(), tmp))
     else:
-        _atomic_save(target, lambda tmp: torch.save(model, tmp))
+        atomic_write(target, lambda tmp: torch.save(model, tmp))
     return target
 
 

@@ -24,7 +24,6 @@ import logging
 import math
 import os
 import random
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
 from .scaling import ScaledLR, ScalingRule, scale_lr
@@ -326,19 +326,6 @@ def _encode_float(value: float) -> float | str:
 
 def _decode_float(value: float | str | None) -> float:
     return float("nan") if value is None else float(value)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -837,9 +824,7 @@ def range_test(
 
     model.train()
     try:
-        lrs, losses, reason = run_sweep(
-            step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step
-        )
+        lrs, losses, reason = run_sweep(step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step)
     finally:
         if snapshot is not None:
             snapshot.restore()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .analysis import loss_slope, smooth_losses
 from .range_test import RangeTestResult
 
@@ -665,20 +665,10 @@ def save_report(
             f"expected one of {', '.join(REPORT_FORMATS)}"
         )
     fig = plot_range_test(result_or_results, **kwargs)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            # Fixed metadata keeps SVG/PDF output byte-stable between runs.
-            metadata = (
-                {"Software": "lrfinder"}
-                if fmt == "png"
-                else ({"Date": None} if fmt == "svg" else {"CreationDate": None})
-            )
-            fig.savefig(handle, format=fmt, dpi=fig.dpi, metadata=metadata)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Fixed metadata keeps SVG/PDF output byte-stable between runs.
+    metadata = (
+        {"Software": "lrfinder"} if fmt == "png" else ({"Date": None} if fmt == "svg" else {"CreationDate": None})
+    )
+    atomic_write(target, lambda tmp: fig.savefig(tmp, format=fmt, dpi=fig.dpi, metadata=metadata))
     logger.info("Wrote report %s", target)
     return target

@@ -223,8 +223,8 @@ def test_bad_arguments():
 def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from matplotlib.figure import Figure
 
-    def broken(self, handle, **kwargs):
-        handle.write(b"partial")
+    def broken(self, fname, **kwargs):
+        Path(fname).write_bytes(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(Figure, "savefig", broken)
