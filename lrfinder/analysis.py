@@ -192,7 +192,8 @@ def smooth_losses(
         lrs: Strictly increasing, positive learning rates.
         losses: Recorded losses, one per LR.
         window: Window length in points (made odd, at most the number of finite points);
-            default ``max(5, round(0.1 * n))``.
+            default: adapted to the noise, from 10% of the points on a clean curve to 25% on a
+            noisy one (see ``_auto_window``).
         polyorder: Polynomial degree, less than the window.
 
     Returns:
@@ -209,19 +210,54 @@ def smooth_losses(
     if n < 3:
         out[:n] = loss_arr[:n]
         return out
-    w = _window_length(n, window)
-    if polyorder >= w:
-        raise ValueError(f"Expected polyorder < window, but got polyorder={polyorder}, window={w}")
     y = _clip_explosion(loss_arr[:n])
     x = np.log10(lr_arr[:n])
+    w = _auto_window(x, y, loss_arr[:n]) if window is None else _window_length(n, window)
+    if polyorder >= w:
+        raise ValueError(f"Expected polyorder < window, but got polyorder={polyorder}, window={w}")
+    out[:n] = _savgol(x, y, w, polyorder)
+    return out
+
+
+def _savgol(x: np.ndarray, y: np.ndarray, w: int, polyorder: int = 2) -> np.ndarray:
+    """Savitzky-Golay on an even log-LR grid (resampling there and back when ``x`` is uneven)."""
     steps = np.diff(x)
     if np.allclose(steps, steps.mean(), rtol=1e-6, atol=0.0):
-        out[:n] = savgol_filter(y, w, polyorder, mode="interp")
-    else:
-        grid = np.linspace(x[0], x[-1], n)
-        smoothed = savgol_filter(np.interp(grid, x, y), w, polyorder, mode="interp")
-        out[:n] = np.interp(x, grid, smoothed)
-    return out
+        return np.asarray(savgol_filter(y, w, polyorder, mode="interp"))
+    grid = np.linspace(x[0], x[-1], x.size)
+    smoothed = savgol_filter(np.interp(grid, x, y), w, polyorder, mode="interp")
+    return np.asarray(np.interp(x, grid, smoothed))
+
+
+def _noise_sigma(y: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, w: int) -> float:
+    """Robust (MAD) noise level of the residuals before the first clipped point.
+
+    A clipped plateau has no residual at all and would make the noise look smaller than it is.
+    """
+    clipped = np.flatnonzero(y < raw)
+    stop = int(clipped[0]) if clipped.size and clipped[0] >= w else y.size
+    residual = y[:stop] - smoothed[:stop]
+    return 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+
+
+def _auto_window(x: np.ndarray, y: np.ndarray, raw: np.ndarray) -> int:
+    """Window length adapted to the noise: 10% of the points on a clean curve, up to 25% on a noisy one.
+
+    A pilot pass with the 10% window measures the fall and the noise; the window fraction is
+    ``0.1 * sqrt(20 / snr)`` clipped to [0.1, 0.25], where ``snr`` is the fall over the noise.
+    Slopes need more smoothing than values, and a noisy curve's steepest point otherwise jumps
+    to a noise dip.
+    """
+    n = y.size
+    pilot = _window_length(n, None)
+    s = _savgol(x, y, pilot)
+    sigma = _noise_sigma(y, raw, s, pilot)
+    i_min = int(np.argmin(s))
+    drop = float(np.max(s[: i_min + 1]) - s[i_min])
+    if sigma <= 0 or drop <= 0:
+        return pilot
+    frac = min(max(0.1 * math.sqrt(20.0 * sigma / drop), 0.1), 0.25)
+    return _window_length(n, max(5, round(frac * n)))
 
 
 def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -311,13 +347,12 @@ def analyze(
             "Lower min_lr or max_lr, or increase num_steps, so the test records more points "
             "before the loss blows up."
         )
-    smoothed = smooth_losses(lr_arr, loss_arr, window=window)
-    w = _window_length(n, window)
     x = np.log10(lr_arr[:n])
-    s = smoothed[:n]
     y = _clip_explosion(loss_arr[:n])
-    residual = y - s
-    sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    w = _auto_window(x, y, loss_arr[:n]) if window is None else _window_length(n, window)
+    smoothed = smooth_losses(lr_arr, loss_arr, window=w)
+    s = smoothed[:n]
+    sigma = _noise_sigma(y, loss_arr[:n], s, w)
     se = max(sigma * _noise_gain(w, 2), 1e-12 * max(1.0, float(np.max(np.abs(s)))))
     # Expected max-minus-min of the smoothed noise alone over n / w independent stretches: a
     # fall or a rise smaller than this could be noise.
