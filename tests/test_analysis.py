@@ -189,3 +189,19 @@ def test_suggestion_dict_round_trip() -> None:
     s = analyze(LRS, textbook_curve())
     again = Suggestion.from_dict(s.to_dict())
     assert again == s
+
+
+def test_heavy_noise_widens_the_window_and_keeps_picks_close() -> None:
+    lrs = np.logspace(-5, 0.5, 100)
+    x = np.log10(lrs)
+    errors = []
+    windows = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        curve = sigmoid_fall(x, center=-2.0, width=0.2, bottom=1.0) + explosion(x, start=-0.5, rate=6.0)
+        s = analyze(lrs, curve + rng.normal(0, 0.15, x.size), rule="steepest")
+        errors.append(decades(s.steepest_lr, 1e-2))
+        windows.append(s.window)
+    assert np.quantile(errors, 0.9) < 0.5
+    clean = analyze(lrs, sigmoid_fall(x, center=-2.0, width=0.2, bottom=1.0) + explosion(x, start=-0.5, rate=6.0))
+    assert min(windows) > clean.window
