@@ -617,6 +617,10 @@ class _Progress:
         if self._bar is not None:
             self._bar.update(n)
 
+    def tick(self, _index: int, _lr: float, _loss: float) -> None:
+        """Advance by one optimizer step (the ``on_step`` hook of ``range_test``)."""
+        self.update(1)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
@@ -695,7 +699,7 @@ def _run_tests(
                 step_fn=step_fn,
                 device=device,
                 rule=rule,
-                on_step=lambda _i, _lr, _loss, bar=bar: bar.update(1),
+                on_step=bar.tick,
                 **sweep,
             )
         finally:
