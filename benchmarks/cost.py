@@ -25,7 +25,7 @@ optimizer's state (Adam: two moments per parameter). Lightning saves a checkpoin
 
 Usage::
 
-    python -m benchmarks.cost            # both models, 5 rounds
+    python -m benchmarks.cost            # both models, 5 rounds (20 for the small one)
     python -m benchmarks.cost --smoke    # small model, 1 round
 """
 
@@ -321,19 +321,25 @@ def render_markdown(payload: dict[str, Any]) -> str:
     lines = ["## Cost\n"]
     add = lines.append
     add(f"{STEPS}-step sweep ({MIN_LR:g} .. {MAX_LR:g}, stop rules off so every tool runs {STEPS} steps), Adam; "
-        f"median of {payload['rounds']} interleaved rounds after a warm-up round; one torch thread.\n")
+        "median of interleaved rounds (one run of each method per round, order reversed every other round) after a "
+        "warm-up round; one torch thread. The machine's "
+        "two cores were shared with other jobs while this ran, so single timings vary by tens of percent; the "
+        "min column (the least disturbed round) is given next to the median.\n")
     labels = {"plain": "100 plain PyTorch steps", "lrfinder": "lrfinder `range_test`",
               "lrfinder_cb": "lrfinder callback (`find_lr`)", "lightning_fit": "Lightning `fit(max_steps=100)`",
               "lrfinder_cb_fit": "Lightning `fit(max_steps=100)` with the `LRFinder` callback",
               "lightning": "Lightning `Tuner.lr_find`", "torch_lr_finder": "torch-lr-finder `range_test` + `reset`"}
     for name, res in payload["models"].items():
         mem = res["memory"]
-        add(f"### {name} model ({mem['num_parameters']:,} parameters)\n")
-        add("| method | steps run | median time (s) | ratio to plain steps | ratio to Lightning fit |")
-        add("|---|---|---|---|---|")
+        add(f"### {name} model ({mem['num_parameters']:,} parameters, {res.get('rounds', payload['rounds'])} rounds)\n")
+        add("| method | steps run | median time (s) | min–max (s) | ratio to plain steps (median) | "
+            "ratio to plain steps (min) | ratio to Lightning fit (median) |")
+        add("|---|---|---|---|---|---|---|")
+        fastest = {m: min(v) for m, v in res["times"].items()}
         for m, t in res["median"].items():
             rl = res["ratio_lightning_fit"].get(m)
-            add(f"| {labels.get(m, m)} | {res['steps'][m]} | {t:.3f} | {res['ratio_plain'][m]:.3f} | "
+            add(f"| {labels.get(m, m)} | {res['steps'][m]} | {t:.3f} | {fastest[m]:.3f}–{max(res['times'][m]):.3f} | "
+                f"{res['ratio_plain'][m]:.3f} | {fastest[m] / fastest['plain']:.3f} | "
                 f"{'—' if rl is None else format(rl, '.3f')} |")
         add("")
         if res.get("test_inside_fit_ratio_plain"):
@@ -366,7 +372,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         methods = ["plain", *methods]
     payload: dict[str, Any] = {"rounds": args.rounds, "methods": methods, "models": {}}
     for name in args.models:
-        payload["models"][name] = measure(SPECS[name](), methods, args.rounds)
+        # The small model's rounds are cheap and its timings the noisiest: four times as many.
+        rounds = args.rounds * (4 if name == "small" and not args.smoke else 1)
+        payload["models"][name] = measure(SPECS[name](), methods, rounds)
+        payload["models"][name]["rounds"] = rounds
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cost.json").write_text(json.dumps(payload, indent=1))
     text = render_markdown(payload)

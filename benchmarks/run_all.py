@@ -78,6 +78,88 @@ def _headline(q: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _row(agg: dict[str, Any], name: str) -> str:
+    a = agg.get(name)
+    if a is None:
+        return "— | — | —"
+    return f"{a['tasks_in_band']}/{a['tasks']} | {a['runs_in_band']}/{a['runs']} | {a['geo_regret']:.3f}"
+
+
+def _rules(q: dict[str, Any]) -> list[str]:
+    """The rule choice, argued from the payload's numbers (tune split chooses, check split checks)."""
+    agg = q["summary"]["aggregate"]
+    ch = q["summary"]["choice"]
+    default = f"cand:{ch['default_rule']}"
+    out = ["## Rule choice\n"]
+    out.append(f"Chosen on the {ch['split']} split by the criterion below, then looked at on the check split. "
+               "Each line: tasks in band | runs in band | geometric-mean regret.\n")
+    for schedule, current, best in (("constant", default, f"cand:{ch['best_candidate_constant']}"),
+                                    ("onecycle", "cand:max_lr", f"cand:{ch['best_candidate_onecycle']}")):
+        what = "`Suggestion.lr` (constant LR)" if schedule == "constant" else "`Suggestion.max_lr` (one-cycle)"
+        out.append(f"**{what}**\n")
+        out.append("| rule | tune: tasks | tune: runs | tune: regret | check: tasks | check: runs | check: regret |")
+        out.append("|---|---|---|---|---|---|---|")
+        for name, role in ((current, "current"), (best, "best on tune")):
+            label = name.removeprefix("cand:")
+            tune, check = _row(agg[schedule]["tune"], name), _row(agg[schedule]["check"], name)
+            out.append(f"| `{label}` ({role}) | {tune} | {check} |")
+        out.append("")
+        t_cur, t_best = agg[schedule]["check"].get(current), agg[schedule]["check"].get(best)
+        if best == current or t_best is None or t_cur is None:
+            verdict = "The current rule is also the best on the tune split: no change."
+        elif (t_best["tasks_in_band"], t_best["runs_in_band"]) >= (t_cur["tasks_in_band"], t_cur["runs_in_band"]) \
+                and t_best["geo_regret"] <= t_cur["geo_regret"]:
+            verdict = (f"`{best.removeprefix('cand:')}` holds up on the check split (in band on at least as many tasks "
+                       "and runs, lower regret): **proposed**.")
+        else:
+            verdict = (f"`{best.removeprefix('cand:')}` does not hold up on the check split (fewer tasks or runs in "
+                       "band, or higher regret): **not proposed**; the current rule stays.")
+        out.append(verdict + "\n")
+    return out
+
+
+def _target(q: dict[str, Any]) -> list[str]:
+    """The issue's target (more tasks in band than every peer, smaller spread), checked per schedule."""
+    agg = q["summary"]["aggregate"]
+    peers = [m for m in q["finders"] if not m.startswith("lrfinder")]
+    out = ["## Against the target\n",
+           "Target: lrfinder in the good band on more tasks than every peer, with a smaller seed spread.\n"]
+    for schedule, proposed in (("constant", "cand:valley_div2"), ("onecycle", "cand:max_lr")):
+        a = agg[schedule]["all"]
+        versions = (("lrfinder", "lrfinder (engine, current rule)"), (proposed, "lrfinder with the proposed rule"))
+        for m, label in versions:
+            if m not in a:
+                continue
+            mine = a[m]
+            beats = all(mine["tasks_in_band"] > a[p]["tasks_in_band"] for p in peers if p in a)
+            tighter = all(mine["mean_spread"] is not None and a[p]["mean_spread"] is not None
+                          and mine["mean_spread"] < a[p]["mean_spread"] for p in peers if p in a)
+            best_peer = max((p for p in peers if p in a), key=lambda p: a[p]["tasks_in_band"])
+            peer = a[best_peer]
+            spread = quality._fmt(mine["mean_spread"])
+            out.append(f"- {schedule}, {label}: {mine['tasks_in_band']}/{mine['tasks']} tasks in band vs "
+                       f"{quality.LABELS.get(best_peer, best_peer)} {peer['tasks_in_band']}/{peer['tasks']}"
+                       f" -> band target **{'met' if beats else 'not met'}**; spread {spread} "
+                       f"decades -> spread target **{'met' if tighter else 'not met'}**.")
+    out.append("")
+    out.append("Tasks where lrfinder (engine) is not in the band with a constant LR, and why:\n")
+    for r in q["results"]:
+        x = r["scores"]["constant"]["lrfinder"]
+        if x["in_band"]:
+            continue
+        if x["failures"] * 2 > len(x["lrs"]):
+            why = (f"inconclusive curve on {x['failures']}/{len(x['lrs'])} seeds "
+                   f"({'; '.join(e.split(':')[0][:80] for e in r['finder_errors'].get('lrfinder', [])[:1])})")
+        else:
+            why = (f"median {quality._fmt(x['decades_off'], '+.2f')} decades off the oracle best, "
+                   f"seed spread {quality._fmt(x['spread'])}")
+        out.append(f"- {r['task']}: {why}.")
+    out.append("")
+    out.append("A seed with no suggestion is trained at the fallback LR 1e-3 for its regret (what a user keeps "
+               "when a finder gives nothing) and never counts as in band.\n")
+    return out
+
+
 def render(q: dict[str, Any] | None, c: dict[str, Any] | None, info: dict[str, str]) -> str:
     out = ["# lrfinder benchmarks\n"]
     out.append("Generated by `benchmarks/run_all.py`; do not edit by hand. Regenerate with:\n")
@@ -93,6 +175,8 @@ def render(q: dict[str, Any] | None, c: dict[str, Any] | None, info: dict[str, s
         out.append("## Summary\n")
         out.extend(_headline(q))
         out.append("")
+        out.extend(_target(q))
+        out.extend(_rules(q))
         out.append(quality.render_markdown(q))
     if c is not None:
         out.append(cost.render_markdown(c))
