@@ -33,7 +33,7 @@ VALLEY_FRACTION = 0.5
 #: of its :class:`~lrfinder.Suggestion`, and the biggest-fall readings.
 CANDIDATES = (
     "steepest", "valley", "min_div10", "max_lr", "min_loss", "min_div3", "div_div10", "geo_steep_min",
-    "valley_div2", "bigfall_valley", "bigfall_steepest", "bigfall_end",
+    "valley_div2", "bigfall_valley", "bigfall_steepest", "bigfall_end", "bigfall_valley_div2",
 )
 
 
@@ -90,13 +90,21 @@ def biggest_fall(lrs: Sequence[float], suggestion: object) -> BiggestFall:
     )
 
 
+def _nearest(lrs: Sequence[float], upto: float, target: float) -> float:
+    """The swept LR (up to ``upto``) closest to ``target`` in log space, as analyze() snaps."""
+    swept = np.asarray(lrs, dtype=float)
+    swept = swept[swept <= upto]
+    return float(swept[int(np.argmin(np.abs(np.log10(swept) - math.log10(target))))])
+
+
 def candidate_lrs(lrs: Sequence[float], losses: Sequence[float]) -> dict[str, float | None]:
     """Every candidate LR read off one recorded curve (all ``None`` when it is inconclusive).
 
     ``steepest``, ``valley``, ``min_div10``: the rules of :func:`lrfinder.analyze`. ``max_lr``:
     :attr:`Suggestion.max_lr`. ``min_loss``: the LR of the smoothed minimum; ``min_div3``: that / 3.
     ``div_div10``: the divergence LR / 10. ``geo_steep_min``: the geometric mean of the steepest
-    and minimum LRs. ``valley_div2``: the valley / 2. ``bigfall_*``: :func:`biggest_fall`'s valley,
+    and minimum LRs. ``valley_div2``: the valley / 2, snapped to the nearest swept LR (the
+    proposed default for a constant LR). ``bigfall_*``: :func:`biggest_fall`'s valley,
     steepest point and valley end.
     """
     from lrfinder import RULES, InconclusiveCurveError, analyze
@@ -114,10 +122,11 @@ def candidate_lrs(lrs: Sequence[float], losses: Sequence[float]) -> dict[str, fl
         min_div3=s.min_loss_lr / 3,
         div_div10=s.divergence_lr / 10 if s.divergence_lr else None,
         geo_steep_min=math.sqrt(s.steepest_lr * s.min_loss_lr),
-        valley_div2=by_rule["valley"].lr / 2 if "valley" in by_rule else None,
+        valley_div2=_nearest(lrs, s.min_loss_lr, by_rule["valley"].lr / 2) if "valley" in by_rule else None,
         bigfall_valley=fall.valley_lr,
         bigfall_steepest=fall.steepest_lr,
         bigfall_end=fall.valley_end_lr,
+        bigfall_valley_div2=_nearest(lrs, s.min_loss_lr, fall.valley_lr / 2),
     )
     return {k: (float(v) if v is not None and math.isfinite(v) and v > 0 else None)
             for k, v in values.items() if k in CANDIDATES}
