@@ -124,9 +124,10 @@ def _target(q: dict[str, Any]) -> list[str]:
     peers = [m for m in q["finders"] if not m.startswith("lrfinder")]
     out = ["## Against the target\n",
            "Target: lrfinder in the good band on more tasks than every peer, with a smaller seed spread.\n"]
-    for schedule, proposed in (("constant", "cand:valley_div2"), ("onecycle", "cand:max_lr")):
+    for schedule, proposed, how in (("constant", "cand:valley_div2", "with the proposed rule `valley_div2`"),
+                                    ("onecycle", "cand:max_lr", "with `max_lr` (no change proposed)")):
         a = agg[schedule]["all"]
-        versions = (("lrfinder", "lrfinder (engine, current rule)"), (proposed, "lrfinder with the proposed rule"))
+        versions = (("lrfinder", "lrfinder (engine, current rule)"), (proposed, f"lrfinder {how}"))
         for m, label in versions:
             if m not in a:
                 continue
@@ -156,7 +157,9 @@ def _target(q: dict[str, Any]) -> list[str]:
         out.append(f"- {r['task']}: {why}.")
     out.append("")
     out.append("A seed with no suggestion is trained at the fallback LR 1e-3 for its regret (what a user keeps "
-               "when a finder gives nothing) and never counts as in band.\n")
+               "when a finder gives nothing) and never counts as in band. The mean seed spread is taken over the tasks "
+               "where a finder gave at least two suggestions, so a finder that fails on a task is not charged a spread "
+               "there.\n")
     return out
 
 
