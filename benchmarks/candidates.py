@@ -32,7 +32,7 @@ VALLEY_FRACTION = 0.5
 #: Every candidate name, in report order: the rules of :func:`lrfinder.analyze`, other readings
 #: of its :class:`~lrfinder.Suggestion`, and the biggest-fall readings.
 CANDIDATES = (
-    "steepest", "valley", "min_div10", "max_lr", "min_loss", "min_div3", "div_div10", "geo_steep_min",
+    "steepest", "valley", "min_div10", "max_lr", "min_loss", "min_div3", "div_div10", "div_div3", "div_div5", "geo_steep_min",
     "valley_div2", "bigfall_valley", "bigfall_steepest", "bigfall_end", "bigfall_valley_div2",
 )
 
@@ -121,6 +121,8 @@ def candidate_lrs(lrs: Sequence[float], losses: Sequence[float]) -> dict[str, fl
         min_loss=s.min_loss_lr,
         min_div3=s.min_loss_lr / 3,
         div_div10=s.divergence_lr / 10 if s.divergence_lr else None,
+        div_div3=s.divergence_lr / 3 if s.divergence_lr else None,
+        div_div5=s.divergence_lr / 5 if s.divergence_lr else None,
         geo_steep_min=math.sqrt(s.steepest_lr * s.min_loss_lr),
         valley_div2=_nearest(lrs, s.min_loss_lr, by_rule["valley"].lr / 2) if "valley" in by_rule else None,
         bigfall_valley=fall.valley_lr,

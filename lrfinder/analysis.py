@@ -45,12 +45,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Rule = Literal["steepest", "valley", "min_div10"]
+Rule = Literal["divergence_div10", "min_div10", "valley", "steepest"]
 #: The rules :func:`analyze` can use for :attr:`Suggestion.lr`.
-RULES: tuple[str, ...] = ("steepest", "valley", "min_div10")
+RULES: tuple[str, ...] = ("divergence_div10", "min_div10", "valley", "steepest")
 #: The rule used when none is given (chosen by measurement, see ``benchmarks/RESULTS.md``).
-DEFAULT_RULE: Rule = "valley"
+DEFAULT_RULE: Rule = "divergence_div10"
 
+#: The one-cycle / cyclic ``max_lr`` is the divergence LR divided by this (see RESULTS.md).
+ONECYCLE_DIV = 5.0
 #: Fewer finite points than this and the curve cannot be analysed.
 MIN_POINTS = 10
 #: A falling region is where the slope is at least this fraction of the steepest slope.
@@ -79,8 +81,9 @@ class Suggestion:
         non_finite_lr: LR of the first NaN/inf loss, ``None`` if every loss was finite.
         min_lr: Lower bound for cyclic / one-cycle schedules: the start of the falling region,
             kept between ``max_lr / 10`` and ``max_lr / 3`` (Smith's ratios).
-        max_lr: Upper bound for cyclic / one-cycle schedules: the end of the falling region (the
-            last LR where the slope is still half the steepest), never above ``min_loss_lr``.
+        max_lr: Upper bound for cyclic / one-cycle schedules (the one-cycle peak): the
+            divergence LR (else the minimum's) divided by ``ONECYCLE_DIV`` (5), the nearest swept
+            LR at or below ``min_loss_lr``. Chosen by measurement (``benchmarks/RESULTS.md``).
         confidence: In [0, 1]; the geometric mean of the depth of the fall against the noise, the
             width of the falling region, whether the top of the usable range was seen, and the
             agreement of the rules. Below 0.5, read the notes.
@@ -319,11 +322,15 @@ def analyze(
         losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
         rule: How :attr:`Suggestion.lr` is picked:
 
+            * ``"divergence_div10"`` (default): the divergence LR (else the minimum's) divided
+              by 10, the nearest swept LR at or below the minimum. An LR ten times below the
+              point where training breaks down; it had the lowest regret against a grid-search
+              oracle on the tuning tasks of ``benchmarks/quality.py``, held up on the checking
+              tasks, and had the smallest spread across seeds (``benchmarks/RESULTS.md``);
+            * ``"min_div10"``: the LR of the minimum divided by 10 (the rule of thumb);
             * ``"valley"``: the geometric middle of the falling region (the contiguous stretch
               around the steepest point where the slope is at least half the steepest);
-            * ``"steepest"``: the steepest-descent LR;
-            * ``"min_div10"``: the LR of the minimum divided by 10 (the rule of thumb), raised
-              to the start of the falling region if it lands below it.
+            * ``"steepest"``: the steepest-descent LR (what Lightning and torch-lr-finder pick).
         window: Savitzky-Golay window in points (see :func:`smooth_losses`).
 
     Returns:
@@ -416,10 +423,12 @@ def analyze(
     candidates = {
         "steepest": steepest_lr,
         "valley": valley_lr,
-        "min_div10": _nearest(lr_arr[: i_min + 1], max(min_loss_lr / 10.0, start_lr)),
+        "min_div10": _nearest(lr_arr[: i_min + 1], min_loss_lr / 10.0),
+        "divergence_div10": _nearest(lr_arr[: i_min + 1], (divergence_lr or min_loss_lr) / 10.0),
     }
     lr = candidates[rule]
-    max_lr = min(float(lr_arr[b]), min_loss_lr)
+    top = divergence_lr if divergence_lr is not None else min_loss_lr
+    max_lr = _nearest(lr_arr[: i_min + 1], top / ONECYCLE_DIV)
     min_lr = _nearest(lr_arr[: i_min + 1], min(max(start_lr, max_lr / 10.0), max_lr / 3.0))
     if min_lr >= max_lr:
         min_lr = max_lr / 3.0
