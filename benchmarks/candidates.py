@@ -32,7 +32,8 @@ VALLEY_FRACTION = 0.5
 #: Every candidate name, in report order: the rules of :func:`lrfinder.analyze`, other readings
 #: of its :class:`~lrfinder.Suggestion`, and the biggest-fall readings.
 CANDIDATES = (
-    "steepest", "valley", "min_div10", "max_lr", "min_loss", "min_div3", "div_div10", "div_div3", "div_div5", "geo_steep_min",
+    "divergence_div10", "steepest", "valley", "min_div10", "max_lr", "min_loss", "min_div3", "div_div10",
+    "div_div3", "div_div5", "geo_steep_min",
     "valley_div2", "bigfall_valley", "bigfall_steepest", "bigfall_end", "bigfall_valley_div2",
 )
 

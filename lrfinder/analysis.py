@@ -384,8 +384,8 @@ def analyze(
     # Only differences of losses are compared, so the verdict does not change when the loss is
     # shifted by a constant; the last term only guards against float round-off on exact curves.
     if (
-        drop < 5.0 * se + noise_band
-        or raw_drop < 4.0 * se + noise_band / 2.0
+        drop < 3.0 * se + noise_band
+        or raw_drop < 2.0 * se + noise_band / 2.0
         or drop < 1e-9 * max(1.0, abs(start_level))
     ):
         raise InconclusiveCurveError(
