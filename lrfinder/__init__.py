@@ -63,38 +63,26 @@ __all__ = [
     "Yogi",
 ]
 
-# The report imports matplotlib: resolved on first use, so ``import lrfinder`` stays light.
-_LAZY_REPORT = ("plot_range_test", "save_report")
-__all__ += ["plot_range_test", "save_report"]
+# Imported on first use, so ``import lrfinder`` stays light: the report needs matplotlib and the
+# callback pytorch_lightning (seconds to import).
+_LAZY = {
+    "plot_range_test": "report",
+    "save_report": "report",
+    "LRFinder": "callback",
+    "find_lr": "callback",
+}
+__all__ += ["LRFinder", "find_lr", "plot_range_test", "save_report"]
 
 if TYPE_CHECKING:
+    from .callback import LRFinder, find_lr
     from .report import plot_range_test, save_report
 
 
 def __getattr__(name: str) -> Any:
-    """Import the lazy attributes (the report functions) on first access."""
-    if name in _LAZY_REPORT:
-        from . import report
+    """Resolve the lazily imported names (:data:`_LAZY`) on first access."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(report, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-# The Lightning callback imports pytorch_lightning (seconds): resolved on first use as well.
-_LAZY_CALLBACK = ("LRFinder", "find_lr")
-__all__ += ["LRFinder", "find_lr"]
-
-if TYPE_CHECKING:
-    from .callback import LRFinder, find_lr
-
-_getattr_before_callback = globals().get("__getattr__")
-
-
-def __getattr__(name: str) -> Any:  # type: ignore[no-redef]  # noqa: F811
-    """Import the Lightning callback on first access; other names go to the previous hook."""
-    if name in _LAZY_CALLBACK:
-        from . import callback
-
-        return getattr(callback, name)
-    if _getattr_before_callback is not None:
-        return _getattr_before_callback(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
