@@ -141,20 +141,25 @@ def test_restore_false_leaves_the_swept_model(loader: DataLoader) -> None:
     assert not all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_restore_when_the_step_raises(loader: DataLoader) -> None:
-    model = make_mlp()
-    opt = warmed_up(model, loader)
-    before = snapshot_of(model, opt)
+def failing_at(call: int, exc: BaseException) -> Any:
+    """A cross-entropy step_fn that raises ``exc`` on its ``call``-th call."""
     calls = {"n": 0}
 
     def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
         calls["n"] += 1
-        if calls["n"] == 7:
-            raise RuntimeError("boom")
+        if calls["n"] == call:
+            raise exc
         return F.cross_entropy(m(batch[0]), batch[1])
 
+    return step_fn
+
+
+def test_restore_when_the_step_raises(loader: DataLoader) -> None:
+    model = make_mlp()
+    opt = warmed_up(model, loader)
+    before = snapshot_of(model, opt)
     with pytest.raises(RuntimeError, match="boom"):
-        range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=20)
+        range_test(model, loader, optimizer=opt, step_fn=failing_at(7, RuntimeError("boom")), num_steps=20)
     assert_same_state(before, snapshot_of(model, opt))
 
 
@@ -162,15 +167,7 @@ def test_ctrl_c_stops_restores_and_keeps_the_curve(loader: DataLoader) -> None:
     model = make_mlp()
     opt = warmed_up(model, loader)
     before = snapshot_of(model, opt)
-    calls = {"n": 0}
-
-    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
-        calls["n"] += 1
-        if calls["n"] == 12:
-            raise KeyboardInterrupt
-        return F.cross_entropy(m(batch[0]), batch[1])
-
-    result = range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=30)
+    result = range_test(model, loader, optimizer=opt, step_fn=failing_at(12, KeyboardInterrupt()), num_steps=30)
     assert result.stop_reason == "interrupted"
     assert result.num_steps == 11
     assert_same_state(before, snapshot_of(model, opt))
