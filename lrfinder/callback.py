@@ -29,7 +29,7 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,7 @@ from typing_extensions import override
 from .analysis import DEFAULT_RULE, RULES, Suggestion
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .range_test import (
+    CyclingBatches,
     LRSweeper,
     RangeTestResult,
     StateSnapshot,
@@ -621,40 +622,18 @@ def find_lr(
 # --------------------------------------------------------------------------------------------
 
 
-class _Batches:
+class _Batches(CyclingBatches):
     """Cycles through the fit's train loader(s), yielding ``(batch, batch_idx)``."""
 
     def __init__(self, loader: Any) -> None:
-        if isinstance(loader, (Sequence, Mapping)) and not isinstance(loader, DataLoader):
+        self.combined = isinstance(loader, (Sequence, Mapping)) and not isinstance(loader, DataLoader)
+        if self.combined:
             # Several train loaders: combine them as Lightning's fit does by default.
             loader = CombinedLoader(loader, mode="max_size_cycle")
-            self.combined = True
-        else:
-            self.combined = False
-        self.loader = loader
-        self._it: Iterator[Any] | None = None
-        self._idx = 0
+        super().__init__(loader)
 
-    def _fetch(self) -> Any:
-        assert self._it is not None
-        item = next(self._it)
+    def _unwrap(self, item: Any) -> Any:
         return item[0] if self.combined else item
-
-    def next(self) -> tuple[Any, int]:
-        if self._it is None:
-            self._it = iter(self.loader)
-        try:
-            batch = self._fetch()
-        except StopIteration:
-            self._it = iter(self.loader)
-            self._idx = 0
-            try:
-                batch = self._fetch()
-            except StopIteration:
-                raise DataError("The train dataloader is empty: it yielded no batch.") from None
-        idx = self._idx
-        self._idx += 1
-        return batch, idx
 
 
 def _flat_loaders(loader: Any) -> list[Any]:
@@ -697,7 +676,6 @@ def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     drop_last = batch_sampler.drop_last if batch_sampler is not None else loader.drop_last
     sampler = batch_sampler.sampler if batch_sampler is not None else loader.sampler
     return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
-
 
 
 def _before_transfer(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) -> Any:

@@ -665,26 +665,44 @@ def _check_loss(loss: object) -> torch.Tensor:
     return loss.reshape(())
 
 
-class _Batches:
-    """Cycles through an iterable of batches, starting it again when it runs out."""
+class CyclingBatches:
+    """Cycles through an iterable of batches, starting it again when it runs out.
+
+    :meth:`next` returns ``(batch, batch_idx)``, the index counting from 0 within each pass.
+    Subclasses may override :meth:`_unwrap` to adapt what the iterator yields.
+    """
 
     def __init__(self, data: Iterable[Any]) -> None:
         self.data = data
         self._it: Iterator[Any] | None = None
+        self._idx = 0
 
-    def next(self) -> Any:
+    def _unwrap(self, item: Any) -> Any:
+        return item
+
+    def next(self) -> tuple[Any, int]:
+        """The next batch and its index in the current pass.
+
+        Raises:
+            DataError: The data yields no batch at all.
+
+        """
         if self._it is None:
             self._it = iter(self.data)
         try:
-            return next(self._it)
+            batch = self._unwrap(next(self._it))
         except StopIteration:
             self._it = iter(self.data)
+            self._idx = 0
             try:
-                return next(self._it)
+                batch = self._unwrap(next(self._it))
             except StopIteration:
                 raise DataError(
                     "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
                 ) from None
+        idx = self._idx
+        self._idx += 1
+        return batch, idx
 
 
 def infer_batch_size(data: object, batch: Any = None) -> int | None:
@@ -801,7 +819,7 @@ def range_test(
         )
 
     snapshot = StateSnapshot(model, [optimizer], [train_data]) if restore else None
-    batches = _Batches(train_data)
+    batches = CyclingBatches(train_data)
     sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
@@ -810,7 +828,7 @@ def range_test(
         optimizer.zero_grad(set_to_none=True)
         parts: list[torch.Tensor] = []
         for _ in range(settings.accumulate_steps):
-            batch = batches.next()
+            batch, _ = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
             loss = _check_loss(_batch_loss(model, to_device(batch, target), loss_fn, step_fn))
