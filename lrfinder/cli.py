@@ -514,9 +514,7 @@ def _curve_csv(result: RangeTestResult) -> str:
 
     lrs = np.asarray(result.lrs, dtype=float)
     smoothed = _smoothed(result)
-    slope = (
-        loss_slope(lrs, smoothed) if lrs.size >= 2 and np.isfinite(smoothed).sum() >= 2 else np.full(lrs.shape, np.nan)
-    )
+    slope = loss_slope(lrs, smoothed)
     lines = ["lr,loss,smoothed,slope"]
     for row in zip(lrs, result.losses, smoothed, slope):
         lines.append(",".join("" if not math.isfinite(v) else repr(float(v)) for v in row))

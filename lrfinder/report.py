@@ -414,7 +414,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
 
     slope = (
         # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
-        loss_slope(lrs, drawn) if lrs.size >= 2 and np.isfinite(drawn).sum() >= 2 else np.full(lrs.shape, np.nan)
+        loss_slope(lrs, drawn)
     )
     slope_ax.plot(lrs, slope, color=COLORS["curve"], lw=1.8)
     if s is not None:
@@ -451,7 +451,7 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         width = 3.2 if highlight == i else 2.2
         drawn = _drawable_smoothed(result)
         ax.plot(lrs, drawn, color=color, lw=width, label=label)
-        slope = loss_slope(lrs, drawn) if np.isfinite(drawn).sum() >= 2 else np.full(lrs.shape, np.nan)
+        slope = loss_slope(lrs, drawn)
         slope_ax.plot(lrs, slope, color=color, lw=1.6)
         if s is not None:
             ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
