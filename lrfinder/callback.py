@@ -43,7 +43,7 @@ from torch.optim.lr_scheduler import CyclicLR
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
-from .analysis import DEFAULT_RULE, RULES, Suggestion
+from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .range_test import (
     CyclingBatches,
@@ -508,7 +508,7 @@ class LRFinder(Callback):
             total = trainer.estimated_stepping_batches
             if not math.isfinite(total):
                 raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
-            suggestion = _scaled_suggestion(self.result)
+            suggestion = self.result.training_suggestion if self.result is not None else None
             config = create_scheduler(
                 self.scheduler,
                 optimizer,
@@ -884,17 +884,6 @@ def _log_curve(lg: Any, result: RangeTestResult) -> None:
                 if math.isfinite(loss):
                     experiment.add_scalar("lr_finder/curve_loss", loss, global_step=i)
                 experiment.add_scalar("lr_finder/curve_lr", lr, global_step=i)
-
-
-def _scaled_suggestion(result: RangeTestResult | None) -> Suggestion | None:
-    """The suggestion with its LRs moved by the batch-size scaling, for the schedule factory."""
-    if result is None or result.suggestion is None:
-        return None
-    s = result.suggestion
-    if result.scaled is None or result.scaled.lr == s.lr:
-        return s
-    factor = result.scaled.lr / s.lr
-    return replace(s, lr=result.scaled.lr, min_lr=s.min_lr * factor, max_lr=s.max_lr * factor)
 
 
 def _describe(result: RangeTestResult) -> str:

@@ -1221,19 +1221,10 @@ def _preview(
         name,
         total_steps=total_steps,
         lr=result.lr,
-        suggestion=_training_suggestion(result),
+        suggestion=result.training_suggestion,
         warmup_steps=warmup_steps,
         **settings,
     )
-
-
-def _training_suggestion(result: RangeTestResult) -> Any:
-    """Return the suggestion moved to the training batch size (LR and one-cycle band scaled alike)."""
-    s = result.suggestion
-    if s is None or result.scaled is None:
-        return s
-    factor = result.scaled.lr / s.lr
-    return replace(s, lr=result.scaled.lr, min_lr=s.min_lr * factor, max_lr=s.max_lr * factor)
 
 
 def _fit_and_save(
@@ -1280,7 +1271,7 @@ def _fit_and_save(
         scheduler=opts.get("scheduler"),
         scheduler_settings=_key_values(opts.get("scheduler_opt") or (), "--scheduler-opt"),
         warmup_steps=opts.get("warmup_steps") or 0,
-        suggestion=_training_suggestion(result),
+        suggestion=result.training_suggestion,
         device=device,
         accumulate=accumulate,
         quiet=opts["quiet"],

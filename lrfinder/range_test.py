@@ -172,6 +172,19 @@ class RangeTestResult:
             return self.scaled.lr
         return self.suggestion.lr if self.suggestion is not None else None
 
+    @property
+    def training_suggestion(self) -> Suggestion | None:
+        """The suggestion moved to the training batch size (itself when no scaling was applied).
+
+        ``lr``, ``min_lr`` and ``max_lr`` are multiplied alike by the scaling factor; this is what
+        a schedule built with ``create_scheduler(..., suggestion=...)`` should get.
+        """
+        s = self.suggestion
+        if s is None or self.scaled is None or self.scaled.lr == s.lr:
+            return s
+        factor = self.scaled.lr / s.lr
+        return replace(s, lr=self.scaled.lr, min_lr=s.min_lr * factor, max_lr=s.max_lr * factor)
+
     def analyze(self, **kwargs: Any) -> RangeTestResult:
         """Re-run the curve analysis (e.g. with another ``rule``) and return a new result.
 

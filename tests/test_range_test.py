@@ -449,3 +449,15 @@ def test_wrong_types(mlp: nn.Module, loader: DataLoader) -> None:
         range_test("model", loader)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="torch.optim.Optimizer"):
         range_test(mlp, loader, optimizer="adam")  # type: ignore[arg-type]
+
+
+def test_training_suggestion_moves_the_band_with_the_scaling(mlp: nn.Module, loader: DataLoader) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
+    assert result.suggestion is not None
+    assert result.training_suggestion == result.suggestion
+    scaled = result.scale(32 * 9, rule="sqrt")
+    moved = scaled.training_suggestion
+    assert moved is not None and scaled.scaled is not None
+    assert moved.lr == scaled.scaled.lr
+    assert moved.max_lr == pytest.approx(result.suggestion.max_lr * 3)
+    assert moved.min_lr == pytest.approx(result.suggestion.min_lr * 3)
