@@ -11,6 +11,7 @@ __all__ = [
     "InconclusiveCurveError",
     "DataError",
     "ModelError",
+    "NoiseScaleError",
 ]
 
 
@@ -28,3 +29,7 @@ class DataError(LRFinderError):
 
 class ModelError(LRFinderError):
     """The model, its optimizer or its loss cannot be used for a range test."""
+
+
+class NoiseScaleError(LRFinderError):
+    """The gradient noise scale cannot be measured (no usable step, or an estimate that is <= 0)."""

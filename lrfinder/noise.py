@@ -1,0 +1,526 @@
+"""Gradient noise scale and critical batch size, measured during a range test.
+
+The *simple noise scale* of McCandlish et al. (2018) is ``B_simple = tr(Sigma) / |G|^2``, with
+``G`` the true (full-data) gradient and ``Sigma`` the per-example gradient covariance. A
+mini-batch gradient ``G_B`` of ``B`` independent examples has ``E|G_B|^2 = |G|^2 + tr(Sigma) / B``,
+so squared gradient norms taken at two batch sizes ``B_s < B_b`` give two unbiased estimates::
+
+    |G|^2     ~ (B_b |G_b|^2 - B_s |G_s|^2) / (B_b - B_s)
+    tr(Sigma) ~ (|G_s|^2 - |G_b|^2) / (1/B_s - 1/B_b)
+
+The ratio of two single-step estimates is wildly noisy (its denominator is a small difference),
+so :func:`noise_scale_from_norms` averages numerator and denominator over the steps measured
+*before* taking the ratio, and gives a bootstrap interval over steps.
+
+``B_simple`` predicts the *critical batch size*: the best SGD learning rate at batch ``B`` is
+``eps(B) = eps_max / (1 + B_noise / B)`` (linear in ``B`` well below ``B_noise``, flat well
+above it), and the number of samples needed to reach a given loss grows like
+``1 + B / B_noise``. :mod:`lrfinder.scaling` turns it into a learning rate (``rule="noise"``).
+
+Where the two batch sizes come from (:class:`NoiseProbe`):
+
+* ``"accumulation"``: the micro-batches of an accumulated step (``accumulate_steps > 1``) give
+  ``|G_s|^2`` (their mean squared norm) and the step's gradient ``|G_b|^2``; free apart
+  from one copy of the gradient per micro-batch.
+* ``"sub-batch"``: otherwise, on some steps of the sweep, one extra forward/backward on the first
+  ``batch // NOISE_SPLIT`` examples of the step's batch gives ``G_s``, next to the step's own
+  gradient ``G_b``. The extra pass runs under a forked RNG, with the model's buffers put
+  back afterwards, and it does not touch ``.grad``: the sweep is bit for bit the one run without
+  the measurement.
+
+Batch normalisation: the extra sub-batch pass runs in train mode, so each sub-batch is
+normalised with its own statistics (a "ghost batch"), as it would be in training at that batch
+size; its running statistics are restored. Eval mode was the alternative and was rejected: it
+normalises with the running statistics, which at the start of a test are still their initial
+values (mean 0, variance 1), so it measures the gradient of a different function than the one
+being trained. The estimate is therefore that of the ghost-batch gradient, whose per-example
+covariance is defined as ``B_s`` times the covariance of a ``B_s`` sub-batch gradient.
+
+References:
+    McCandlish, Kaplan, Amodei and the OpenAI Dota Team, "An Empirical Model of Large-Batch
+    Training", 2018, arXiv:1812.06162 (appendix A: the two-batch-size estimator).
+    Hoffer et al., "Train longer, generalize better", 2017, arXiv:1705.08741 (ghost batch norm).
+
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .exceptions import NoiseScaleError
+
+__all__ = [
+    "NoiseScale",
+    "NoiseProbe",
+    "NoiseSource",
+    "NOISE_SPLIT",
+    "NOISE_PROBES",
+    "noise_scale_from_norms",
+    "split_batch",
+    "squared_norm",
+]
+
+logger = logging.getLogger(__name__)
+
+NoiseSource = Literal["sub-batch", "accumulation", "given"]
+#: The sub-batch of a ``"sub-batch"`` measurement is ``batch // NOISE_SPLIT`` examples: its
+#: extra pass costs about ``1 / NOISE_SPLIT`` of a step.
+NOISE_SPLIT = 4
+#: At most this many steps of a sweep get a ``"sub-batch"`` measurement (spread evenly).
+NOISE_PROBES = 12
+#: Two-sided coverage of :attr:`NoiseScale.interval`.
+CONFIDENCE = 0.9
+#: Bootstrap resamples for the interval (seeded: the interval is reproducible).
+BOOTSTRAP = 2000
+
+
+def _number(name: str, value: object) -> float:
+    """``value`` as a float: Python and numpy numbers and 0-d tensors; a ``TypeError`` otherwise."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise TypeError(f"Expected {name} to be a number, but got a tensor of shape {tuple(value.shape)}")
+        return float(value.item())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class NoiseScale:
+    """A measured gradient noise scale (McCandlish et al. 2018's ``B_simple``).
+
+    Attributes:
+        b_simple: ``trace_sigma / grad_sq``, in examples: the critical batch size.
+        grad_sq: The estimate of ``|G|^2``, the squared norm of the true gradient (mean over steps).
+        trace_sigma: The estimate of ``tr(Sigma)``, the trace of the per-example gradient
+            covariance (mean over steps).
+        small_batch_size: ``B_s``, the batch size of the small gradients.
+        big_batch_size: ``B_b``, the batch size of the big gradients.
+        n_estimates: Number of ``(|G_s|^2, |G_b|^2)`` pairs averaged (one per step measured).
+        interval: ``CONFIDENCE`` (90%) bootstrap percentile interval of ``b_simple``, resampling
+            the steps; the upper end is ``inf`` when some resamples cannot bound it (``grad_sq``
+            not positive), and both ends are NaN with fewer than two estimates.
+        steps: Indices of the sweep steps measured (empty for :func:`noise_scale_from_norms`
+            called without them).
+        source: ``"sub-batch"``, ``"accumulation"`` or ``"given"`` (see the module docstring).
+
+    """
+
+    b_simple: float
+    grad_sq: float
+    trace_sigma: float
+    small_batch_size: int
+    big_batch_size: int
+    n_estimates: int
+    interval: tuple[float, float]
+    steps: tuple[int, ...] = ()
+    source: str = "given"
+
+    @property
+    def relative_spread(self) -> float:
+        """``(high - low) / b_simple``: the width of the interval relative to the estimate."""
+        low, high = self.interval
+        return (high - low) / self.b_simple
+
+    def summary(self) -> str:
+        """One line for logs and reports, e.g. ``critical batch ≈ 310 (90% 220–450; 12 steps)``."""
+        low, high = self.interval
+        if math.isnan(low):
+            spread = "no interval"
+        else:
+            spread = f"{int(CONFIDENCE * 100)}% {_fmt_batch(low)}–{_fmt_batch(high)}"
+        return f"critical batch ≈ {_fmt_batch(self.b_simple)} ({spread}; {self.n_estimates} steps, {self.source})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; non-finite interval ends as the strings ``"nan"``/``"inf"``."""
+        return {
+            "b_simple": self.b_simple,
+            "grad_sq": self.grad_sq,
+            "trace_sigma": self.trace_sigma,
+            "small_batch_size": self.small_batch_size,
+            "big_batch_size": self.big_batch_size,
+            "n_estimates": self.n_estimates,
+            "interval": [_encode(v) for v in self.interval],
+            "steps": list(self.steps),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NoiseScale:
+        """Rebuild from :meth:`to_dict`'s output."""
+        low, high = (float(v) for v in data["interval"])
+        return cls(
+            b_simple=float(data["b_simple"]),
+            grad_sq=float(data["grad_sq"]),
+            trace_sigma=float(data["trace_sigma"]),
+            small_batch_size=int(data["small_batch_size"]),
+            big_batch_size=int(data["big_batch_size"]),
+            n_estimates=int(data["n_estimates"]),
+            interval=(low, high),
+            steps=tuple(int(s) for s in data.get("steps", ())),
+            source=str(data.get("source", "given")),
+        )
+
+
+def _encode(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _fmt_batch(value: float) -> str:
+    if not math.isfinite(value):
+        return "∞"
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def _components(small_sq: np.ndarray, big_sq: np.ndarray, small: float, big: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step unbiased estimates of ``|G|^2`` and ``tr(Sigma)``."""
+    grad_sq = (big * big_sq - small * small_sq) / (big - small)
+    trace = (small_sq - big_sq) / (1.0 / small - 1.0 / big)
+    return grad_sq, trace
+
+
+def noise_scale_from_norms(
+    small_sq: Sequence[float] | np.ndarray,
+    big_sq: Sequence[float] | np.ndarray,
+    *,
+    small_batch_size: int,
+    big_batch_size: int,
+    steps: Sequence[int] = (),
+    source: NoiseSource | str = "given",
+) -> NoiseScale:
+    """Estimate ``B_simple`` from squared gradient norms measured at two batch sizes.
+
+    For each step ``i`` (with ``B_s = small_batch_size``, ``B_b = big_batch_size``)::
+
+        grad_sq_i = (B_b * big_sq[i] - B_s * small_sq[i]) / (B_b - B_s)
+        trace_i   = (small_sq[i] - big_sq[i]) / (1 / B_s - 1 / B_b)
+
+    both unbiased; then ``b_simple = mean(trace_i) / mean(grad_sq_i)``: numerator and
+    denominator are averaged separately before the ratio. The interval resamples the steps
+    (bootstrap, ``BOOTSTRAP`` resamples from a fixed seed, so it is reproducible; the global RNGs
+    are not touched).
+
+    Args:
+        small_sq: ``|G_s|^2`` per step (when a step has several small gradients, their mean).
+        big_sq: ``|G_b|^2`` per step, aligned with ``small_sq``.
+        small_batch_size: ``B_s`` (>= 1).
+        big_batch_size: ``B_b`` (> ``B_s``).
+        steps: The sweep steps the pairs come from (recorded in the result).
+        source: Where the two batch sizes came from (recorded in the result).
+
+    Returns:
+        A :class:`NoiseScale`.
+
+    Raises:
+        ValueError: Mismatched or empty inputs, or batch sizes out of order.
+        NoiseScaleError: The noise scale is unmeasurable: a non-finite norm, ``tr(Sigma)``
+            estimated <= 0 (no gradient noise resolvable at these batch sizes), or ``|G|^2``
+            estimated <= 0 (the gradient is indistinguishable from pure noise: the critical batch
+            is far above ``B_b``). The message says why and what to do.
+
+    Example:
+        >>> # |G|^2 = 1, tr(Sigma) = 64: E|G_B|^2 = 1 + 64 / B
+        >>> noise_scale_from_norms([1 + 64 / 8], [1 + 64 / 32], small_batch_size=8,
+        ...                        big_batch_size=32).b_simple
+        64.0
+
+    References:
+        McCandlish et al., "An Empirical Model of Large-Batch Training", 2018, arXiv:1812.06162,
+        appendix A.
+
+    """
+    s = np.asarray(small_sq, dtype=np.float64).reshape(-1)
+    b = np.asarray(big_sq, dtype=np.float64).reshape(-1)
+    if s.shape != b.shape:
+        raise ValueError(f"Expected small_sq and big_sq of the same length, but got {s.size} and {b.size}")
+    if s.size == 0:
+        raise ValueError("Expected at least one pair of squared norms, but got none")
+    for name, value in (("small_batch_size", small_batch_size), ("big_batch_size", big_batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
+    if not big_batch_size > small_batch_size:
+        raise ValueError(
+            f"Expected big_batch_size > small_batch_size, but got small_batch_size={small_batch_size}, "
+            f"big_batch_size={big_batch_size}"
+        )
+    if steps and len(steps) != s.size:
+        raise ValueError(f"Expected one step index per pair ({s.size}), but got {len(steps)}")
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(b))):
+        raise NoiseScaleError(
+            "Cannot measure the gradient noise scale: a squared gradient norm is NaN or inf. "
+            "Measure before the loss diverges (the range test does so by itself)."
+        )
+    small, big = float(small_batch_size), float(big_batch_size)
+    grad_sq_i, trace_i = _components(s, b, small, big)
+    grad_sq = float(grad_sq_i.mean())
+    trace = float(trace_i.mean())
+    where = f"batch sizes {small_batch_size} and {big_batch_size}, {s.size} step(s)"
+    if not trace > 0:
+        raise NoiseScaleError(
+            f"Cannot measure the gradient noise scale: tr(Sigma) is estimated at {trace:.3g} <= 0 ({where}); "
+            "the gradient shows no noise these batch sizes can resolve. Measure on more steps or smaller batches."
+        )
+    if not grad_sq > 0:
+        raise NoiseScaleError(
+            f"Cannot measure the gradient noise scale: |G|^2 is estimated at {grad_sq:.3g} <= 0 ({where}); "
+            f"the gradient is indistinguishable from pure noise, so the critical batch is far above "
+            f"{big_batch_size}. Measure with larger batches or more steps."
+        )
+    b_simple = trace / grad_sq
+    return NoiseScale(
+        b_simple=b_simple,
+        grad_sq=grad_sq,
+        trace_sigma=trace,
+        small_batch_size=int(small_batch_size),
+        big_batch_size=int(big_batch_size),
+        n_estimates=int(s.size),
+        interval=_bootstrap_interval(grad_sq_i, trace_i),
+        steps=tuple(int(i) for i in steps),
+        source=str(source),
+    )
+
+
+def _bootstrap_interval(grad_sq_i: np.ndarray, trace_i: np.ndarray) -> tuple[float, float]:
+    n = grad_sq_i.size
+    if n < 2:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, n, size=(BOOTSTRAP, n))
+    g = grad_sq_i[idx].mean(axis=1)
+    t = trace_i[idx].mean(axis=1)
+    # A resample whose |G|^2 is not positive cannot bound B from above: count it as infinite;
+    # one with tr(Sigma) <= 0 puts no noise at all: count it as 0.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(g > 0, np.maximum(t, 0.0) / np.where(g > 0, g, 1.0), np.inf)
+    alpha = (1.0 - CONFIDENCE) / 2.0
+    low, high = np.quantile(ratio, [alpha, 1.0 - alpha], method="lower")
+    return (float(low), float(high))
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring during a sweep
+# --------------------------------------------------------------------------------------------
+
+
+def squared_norm(tensors: Iterable[torch.Tensor | None]) -> float:
+    """``sum ||t||^2`` over the tensors (``None`` skipped), accumulated in float64."""
+    total: torch.Tensor | None = None
+    for t in tensors:
+        if t is None:
+            continue
+        part = t.detach().double().pow(2).sum()
+        total = part if total is None else total + part
+    return 0.0 if total is None else float(total.item())
+
+
+def _leading_size(batch: Any) -> int | None:
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() > 0 else None
+    if isinstance(batch, Mapping):
+        values: Iterable[Any] = batch.values()
+    elif isinstance(batch, (tuple, list)):
+        values = batch
+    else:
+        return None
+    for v in values:
+        size = _leading_size(v)
+        if size is not None:
+            return size
+    return None
+
+
+def _take(batch: Any, size: int, full: int) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch[:size] if batch.dim() > 0 and batch.shape[0] == full else batch
+    if isinstance(batch, Mapping):
+        return type(batch)({k: _take(v, size, full) for k, v in batch.items()})  # type: ignore[call-arg]
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_take(v, size, full) for v in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_take(v, size, full) for v in batch)
+    return batch
+
+
+def split_batch(batch: Any, size: int) -> tuple[Any, int]:
+    """The first ``size`` examples of a batch, and the batch's own size.
+
+    Every tensor whose leading dimension is the batch size (the leading dimension of the first
+    tensor found) is cut along it, inside tuples, lists, named tuples and dicts; anything else is
+    passed through.
+
+    Raises:
+        ValueError: The batch holds no tensor with a leading dimension, or ``size`` is not smaller
+            than the batch.
+
+    """
+    full = _leading_size(batch)
+    if full is None:
+        kind = type(batch).__name__
+        raise ValueError(f"Cannot split a batch of type {kind}: it holds no tensor with a batch dimension")
+    if not 1 <= size < full:
+        raise ValueError(f"Expected 1 <= size < batch size {full}, but got size={size}")
+    return _take(batch, size, full), full
+
+
+class NoiseProbe:
+    """Collects ``(|G_s|^2, |G_b|^2)`` pairs during a sweep and turns them into a :class:`NoiseScale`.
+
+    The engine calls :meth:`micro_step` after each micro-batch's backward of an accumulated step,
+    or :meth:`sub_batch` once per probed step, then :meth:`end_step` after the step's backward.
+    :meth:`estimate` keeps only the steps before a cut-off (the pre-divergence part of the curve).
+
+    Args:
+        params: The parameters whose gradient is measured (the optimizer's trainable ones).
+
+    """
+
+    def __init__(self, params: Iterable[nn.Parameter]) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.small_sq: list[float] = []
+        self.big_sq: list[float] = []
+        self.sizes: list[tuple[int, int]] = []
+        self.steps: list[int] = []
+        self.sources: list[str] = []
+        self.skipped: str | None = None
+        self._micro: list[float] = []
+        self._micro_size: int | None = None
+        self._micro_ok = True
+        self._previous: list[torch.Tensor] | None = None
+        self._pending: tuple[float, int, int] | None = None
+
+    # -- accumulation -------------------------------------------------------------------------
+
+    def micro_step(self, micro_batch_size: int | None, scale: float) -> None:
+        """Record the gradient one micro-batch added to ``.grad`` (call right after its backward).
+
+        Args:
+            micro_batch_size: Its number of examples (``None`` if unknown: the step is skipped).
+            scale: The factor its loss was multiplied by before backward (``1 / accumulate_steps``).
+
+        """
+        current = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        previous = self._previous
+        self._previous = current
+        if micro_batch_size is None or (self._micro_size is not None and micro_batch_size != self._micro_size):
+            self._micro_ok = False
+        self._micro_size = micro_batch_size
+        added = current if previous is None else [c - p for c, p in zip(current, previous)]
+        self._micro.append(squared_norm(added) / (scale * scale))
+
+    # -- dedicated sub-batch ------------------------------------------------------------------
+
+    def sub_batch(self, model: nn.Module, batch: Any, loss_of: Any) -> None:
+        """Measure ``|G_s|^2`` on the first ``batch // NOISE_SPLIT`` examples of ``batch``.
+
+        Runs one extra forward/backward under a forked torch RNG, restores every buffer of
+        ``model`` afterwards (BatchNorm running statistics), and leaves ``.grad`` alone
+        (``torch.autograd.grad``), so the sweep does not change. A batch that cannot be split is
+        skipped, with the reason kept in :attr:`skipped`.
+
+        Args:
+            model: The model (in train mode: batch norms use the sub-batch's statistics).
+            batch: The step's batch, already on the device.
+            loss_of: ``loss_of(batch) -> scalar loss tensor``, as the engine computes it.
+
+        """
+        try:
+            full = _leading_size(batch)
+            if full is None or full // NOISE_SPLIT < 1:
+                raise ValueError(f"a batch of {full} example(s) cannot be split into {NOISE_SPLIT}")
+            part, full = split_batch(batch, full // NOISE_SPLIT)
+        except ValueError as exc:
+            self.skipped = str(exc)
+            return
+        size = full // NOISE_SPLIT
+        buffers = [(b, b.detach().clone()) for b in model.buffers()]
+        devices = [p.device.index for p in self.params if p.device.type == "cuda" and p.device.index is not None]
+        with torch.random.fork_rng(devices=sorted(set(devices))):
+            loss = loss_of(part)
+            grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        with torch.no_grad():
+            for buf, saved in buffers:
+                buf.copy_(saved)
+        self._pending = (squared_norm(grads), size, full)
+
+    # -- per step -----------------------------------------------------------------------------
+
+    def end_step(self, step: int, loss: float) -> None:
+        """Close a step: pair what was recorded with the step's gradient now in ``.grad``.
+
+        Steps with a non-finite loss or gradient, or with micro-batches of unequal sizes, are
+        dropped.
+        """
+        micro, self._micro = self._micro, []
+        micro_size, ok = self._micro_size, self._micro_ok
+        self._micro_size, self._micro_ok, self._previous = None, True, None
+        pending, self._pending = self._pending, None
+        if not math.isfinite(loss):
+            return
+        big_sq = squared_norm(p.grad for p in self.params)
+        if not math.isfinite(big_sq):
+            return
+        if len(micro) > 1 and ok and micro_size is not None:
+            small_sq = float(np.mean(micro))
+            sizes = (micro_size, micro_size * len(micro))
+            source = "accumulation"
+        elif pending is not None:
+            small_sq, small, full = pending
+            sizes = (small, full)
+            source = "sub-batch"
+        else:
+            return
+        if not math.isfinite(small_sq):
+            return
+        self.small_sq.append(small_sq)
+        self.big_sq.append(big_sq)
+        self.sizes.append(sizes)
+        self.steps.append(step)
+        self.sources.append(source)
+
+    def estimate(self, before_step: int | None = None) -> NoiseScale:
+        """The noise scale from the steps recorded before ``before_step`` (all when ``None``).
+
+        Only the pairs with the most common ``(B_s, B_b)`` are used (a short last batch is left out).
+
+        Raises:
+            NoiseScaleError: Nothing usable was recorded, or :func:`noise_scale_from_norms` finds
+                the noise scale unmeasurable.
+
+        """
+        keep = [i for i, step in enumerate(self.steps) if before_step is None or step < before_step]
+        if not keep:
+            why = f" ({self.skipped})" if self.skipped else ""
+            raise NoiseScaleError(
+                f"Cannot measure the gradient noise scale: no step before the divergence was measured{why}. "
+                "Start the sweep lower (min_lr) or use more steps."
+            )
+        counts: dict[tuple[int, int], int] = {}
+        for i in keep:
+            counts[self.sizes[i]] = counts.get(self.sizes[i], 0) + 1
+        sizes = max(counts, key=lambda k: counts[k])
+        keep = [i for i in keep if self.sizes[i] == sizes]
+        return noise_scale_from_norms(
+            [self.small_sq[i] for i in keep],
+            [self.big_sq[i] for i in keep],
+            small_batch_size=sizes[0],
+            big_batch_size=sizes[1],
+            steps=[self.steps[i] for i in keep],
+            source=self.sources[keep[0]],
+        )
+
+
+def probe_steps(num_steps: int, probes: int = NOISE_PROBES) -> frozenset[int]:
+    """The step indices that get a sub-batch measurement: ``probes`` of them, spread evenly."""
+    if num_steps <= probes:
+        return frozenset(range(num_steps))
+    return frozenset(int(round(i * (num_steps - 1) / (probes - 1))) for i in range(probes))

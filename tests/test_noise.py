@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrfinder.exceptions import NoiseScaleError
+from lrfinder.noise import NoiseProbe, NoiseScale, noise_scale_from_norms, probe_steps, split_batch, squared_norm
+
+
+def expected_sq(grad_sq: float, trace: float, batch: int) -> float:
+    """E|G_B|^2 = |G|^2 + tr(Sigma) / B."""
+    return grad_sq + trace / batch
+
+
+# --- the estimator, exact answers ---------------------------------------------------------------
+
+
+def test_exact_expected_norms_give_exact_noise_scale() -> None:
+    grad_sq, trace = 2.5, 400.0
+    ns = noise_scale_from_norms(
+        [expected_sq(grad_sq, trace, 8)], [expected_sq(grad_sq, trace, 128)], small_batch_size=8, big_batch_size=128
+    )
+    assert ns.grad_sq == pytest.approx(grad_sq, rel=1e-12)
+    assert ns.trace_sigma == pytest.approx(trace, rel=1e-12)
+    assert ns.b_simple == pytest.approx(160.0, rel=1e-12)
+    assert (ns.small_batch_size, ns.big_batch_size, ns.n_estimates) == (8, 128, 1)
+    assert all(math.isnan(v) for v in ns.interval)
+
+
+def test_numerator_and_denominator_are_averaged_before_the_ratio() -> None:
+    # Step 1: |G|^2 = 1, tr = 10; step 2: |G|^2 = 3, tr = 90. Ratio of means 100/4 = 25, mean of
+    # ratios (10 + 30) / 2 = 20.
+    s = [expected_sq(1, 10, 2), expected_sq(3, 90, 2)]
+    b = [expected_sq(1, 10, 6), expected_sq(3, 90, 6)]
+    ns = noise_scale_from_norms(s, b, small_batch_size=2, big_batch_size=6, steps=[3, 7])
+    assert ns.b_simple == pytest.approx(25.0)
+    assert ns.steps == (3, 7) and ns.n_estimates == 2
+    low, high = ns.interval
+    assert low == pytest.approx(10.0) and high == pytest.approx(30.0)
+    assert low <= ns.b_simple <= high
+
+
+def test_micro_batch_estimate_is_the_sample_variance_of_micro_gradients() -> None:
+    # With k micro-batches of size B_s: B_s/(k-1) * sum |g_j - mean|^2 is the usual unbiased
+    # estimate of tr(Sigma); the two-size formula must reduce to exactly that.
+    rng = np.random.default_rng(3)
+    g = rng.normal(size=(5, 7)) + 2.0
+    small = float(np.mean(np.sum(g**2, axis=1)))
+    big = float(np.sum(g.mean(axis=0) ** 2))
+    ns = noise_scale_from_norms([small], [big], small_batch_size=4, big_batch_size=20)
+    sample_var = np.sum((g - g.mean(axis=0)) ** 2) / (5 - 1)
+    assert ns.trace_sigma == pytest.approx(4 * sample_var, rel=1e-12)
+    assert ns.grad_sq == pytest.approx(big - sample_var / 5, rel=1e-12)
+
+
+def linear_regression_truth(d: int, r: np.ndarray, sigma: float) -> tuple[float, float]:
+    """|G|^2 and tr(Sigma) of 0.5 (w.x - y)^2 with x ~ N(0, I), y = w*.x + N(0, sigma^2), r = w - w*.
+
+    g = (x.r - e) x, so G = E[x x^T] r = r and E[g g^T] = |r|^2 I + 2 r r^T + sigma^2 I (Isserlis),
+    hence tr(Sigma) = (d + 2)|r|^2 + d sigma^2 - |r|^2 = (d + 1)|r|^2 + d sigma^2.
+    """
+    r2 = float(r @ r)
+    return r2, (d + 1) * r2 + d * sigma**2
+
+
+def test_linear_regression_matches_closed_form_covariance() -> None:
+    d, sigma, b_b, steps = 6, 2.0, 64, 600
+    gen = torch.Generator().manual_seed(0)
+    w_star = torch.randn(d, generator=gen, dtype=torch.float64)
+    model = nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_((w_star + 0.5).reshape(1, d))
+    r = (model.weight.detach().reshape(-1) - w_star).numpy()
+    true_g2, true_trace = linear_regression_truth(d, r, sigma)
+    probe = NoiseProbe(model.parameters())
+    for step in range(steps):
+        x = torch.randn(b_b, d, generator=gen, dtype=torch.float64)
+        y = x @ w_star + sigma * torch.randn(b_b, generator=gen, dtype=torch.float64)
+
+        def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            return 0.5 * (model(batch[0]).reshape(-1) - batch[1]).pow(2).mean()
+
+        model.zero_grad()
+        probe.sub_batch(model, (x, y), loss_of)
+        loss = loss_of((x, y))
+        loss.backward()
+        probe.end_step(step, float(loss.detach()))
+    ns = probe.estimate()
+    assert (ns.small_batch_size, ns.big_batch_size, ns.source) == (b_b // 4, b_b, "sub-batch")
+    assert ns.n_estimates == steps
+    assert ns.trace_sigma == pytest.approx(true_trace, rel=0.1)
+    assert ns.grad_sq == pytest.approx(true_g2, rel=0.15)
+    truth = true_trace / true_g2
+    assert ns.b_simple == pytest.approx(truth, rel=0.2)
+    assert ns.interval[0] <= truth <= ns.interval[1]
+    assert ns.interval[1] - ns.interval[0] < truth
+
+
+def test_accumulation_source_matches_closed_form() -> None:
+    d, sigma, micro, k, steps = 5, 1.0, 4, 4, 500
+    gen = torch.Generator().manual_seed(1)
+    w_star = torch.randn(d, generator=gen, dtype=torch.float64)
+    model = nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_((w_star - 0.3).reshape(1, d))
+    r = (model.weight.detach().reshape(-1) - w_star).numpy()
+    true_g2, true_trace = linear_regression_truth(d, r, sigma)
+    probe = NoiseProbe(model.parameters())
+    for step in range(steps):
+        model.zero_grad(set_to_none=True)
+        for _ in range(k):
+            x = torch.randn(micro, d, generator=gen, dtype=torch.float64)
+            y = x @ w_star + sigma * torch.randn(micro, generator=gen, dtype=torch.float64)
+            (0.5 * (model(x).reshape(-1) - y).pow(2).mean() / k).backward()
+            probe.micro_step(micro, 1.0 / k)
+        probe.end_step(step, 1.0)
+    ns = probe.estimate()
+    assert (ns.small_batch_size, ns.big_batch_size, ns.source) == (micro, micro * k, "accumulation")
+    assert ns.b_simple == pytest.approx(true_trace / true_g2, rel=0.2)
+
+
+# --- unmeasurable ---------------------------------------------------------------------------------
+
+
+def test_pure_noise_gradient_is_unmeasurable_with_the_reason() -> None:
+    # |G| = 0: E|G_B|^2 = tr / B exactly, so |G|^2 is estimated at 0.
+    with pytest.raises(NoiseScaleError, match=r"pure noise.*far above 32"):
+        noise_scale_from_norms([100 / 8], [100 / 32], small_batch_size=8, big_batch_size=32)
+    # Below 0 by sampling noise: the same.
+    with pytest.raises(NoiseScaleError, match=r"\|G\|\^2 is estimated at -"):
+        noise_scale_from_norms([13.0], [3.0], small_batch_size=8, big_batch_size=32)
+
+
+def test_noiseless_gradient_is_unmeasurable() -> None:
+    with pytest.raises(NoiseScaleError, match=r"tr\(Sigma\).*no noise"):
+        noise_scale_from_norms([4.0, 4.0], [4.0, 4.0], small_batch_size=8, big_batch_size=32)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_norms_are_unmeasurable(bad: float) -> None:
+    with pytest.raises(NoiseScaleError, match="NaN or inf"):
+        noise_scale_from_norms([1.0, bad], [0.5, 0.5], small_batch_size=8, big_batch_size=32)
+
+
+def test_pure_noise_through_the_probe() -> None:
+    # At the optimum of a noisy linear regression G = 0: whatever the sample says, the result is
+    # either an error or a noise scale whose interval reaches past any batch measured.
+    gen = torch.Generator().manual_seed(5)
+    d = 4
+    model = nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.zero_()
+    probe = NoiseProbe(model.parameters())
+    for step in range(40):
+        x = torch.randn(64, d, generator=gen, dtype=torch.float64)
+        y = torch.randn(64, generator=gen, dtype=torch.float64)
+
+        def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            return 0.5 * (model(batch[0]).reshape(-1) - batch[1]).pow(2).mean()
+
+        model.zero_grad()
+        probe.sub_batch(model, (x, y), loss_of)
+        loss = loss_of((x, y))
+        loss.backward()
+        probe.end_step(step, float(loss.detach()))
+    try:
+        ns = probe.estimate()
+    except NoiseScaleError as exc:
+        assert "pure noise" in str(exc)
+    else:
+        assert ns.interval[1] > 10 * 64
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"small_batch_size": 32, "big_batch_size": 32}, "big_batch_size > small_batch_size"),
+        ({"small_batch_size": 0, "big_batch_size": 32}, "small_batch_size to be a positive integer"),
+        ({"small_batch_size": 8.0, "big_batch_size": 32}, "small_batch_size to be a positive integer"),
+    ],
+)
+def test_bad_batch_sizes(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        noise_scale_from_norms([2.0], [1.0], **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_lengths() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        noise_scale_from_norms([2.0, 1.0], [1.0], small_batch_size=8, big_batch_size=32)
+    with pytest.raises(ValueError, match="at least one"):
+        noise_scale_from_norms([], [], small_batch_size=8, big_batch_size=32)
+    with pytest.raises(ValueError, match="one step index per pair"):
+        noise_scale_from_norms([2.0], [1.0], small_batch_size=8, big_batch_size=32, steps=[1, 2])
+
+
+def test_numpy_batch_sizes_accepted() -> None:
+    ns = noise_scale_from_norms(
+        np.array([expected_sq(1, 64, 8)]), [expected_sq(1, 64, 32)], small_batch_size=np.int64(8), big_batch_size=32
+    )
+    assert ns.b_simple == pytest.approx(64.0)
+    assert type(ns.small_batch_size) is int
+
+
+# --- the result ---------------------------------------------------------------------------------
+
+
+def test_round_trip_through_json_with_an_unbounded_interval() -> None:
+    ns = NoiseScale(
+        b_simple=123.0,
+        grad_sq=0.5,
+        trace_sigma=61.5,
+        small_batch_size=8,
+        big_batch_size=32,
+        n_estimates=5,
+        interval=(40.0, math.inf),
+        steps=(0, 10, 20, 30, 40),
+        source="sub-batch",
+    )
+    back = NoiseScale.from_dict(json.loads(json.dumps(ns.to_dict(), allow_nan=False)))
+    assert back == ns
+    assert "critical batch ≈ 123" in ns.summary() and "∞" in ns.summary()
+
+
+def test_interval_is_reproducible_and_leaves_global_rng_alone() -> None:
+    rng = np.random.default_rng(0)
+    s = 10 + rng.normal(size=30)
+    b = 4 + 0.2 * rng.normal(size=30)
+    state = np.random.get_state()
+    a1 = noise_scale_from_norms(s, b, small_batch_size=4, big_batch_size=16)
+    a2 = noise_scale_from_norms(s, b, small_batch_size=4, big_batch_size=16)
+    assert a1 == a2
+    assert np.array_equal(np.random.get_state()[1], state[1])
+
+
+# --- the probe's side effects -------------------------------------------------------------------
+
+
+def test_sub_batch_leaves_grads_buffers_and_rng_alone() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.Dropout(0.3), nn.Linear(8, 2))
+    model.train()
+    x, y = torch.randn(32, 5), torch.randint(0, 2, (32,))
+    nn.functional.cross_entropy(model(x), y).backward()
+    grads = [p.grad.clone() for p in model.parameters()]  # type: ignore[union-attr]
+    buffers = [b.clone() for b in model.buffers()]
+    rng = torch.get_rng_state()
+    probe = NoiseProbe(model.parameters())
+    probe.sub_batch(model, (x, y), lambda batch: nn.functional.cross_entropy(model(batch[0]), batch[1]))
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(buffers, model.buffers()))
+    assert torch.equal(rng, torch.get_rng_state())
+    probe.end_step(0, 1.0)
+    assert probe.sizes == [(8, 32)] and probe.small_sq[0] > 0
+
+
+def test_unsplittable_batch_is_skipped_with_a_reason() -> None:
+    model = nn.Linear(2, 1)
+    probe = NoiseProbe(model.parameters())
+    probe.sub_batch(model, "not a batch", lambda batch: model(torch.zeros(1, 2)).sum())
+    probe.end_step(0, 1.0)
+    with pytest.raises(NoiseScaleError, match="cannot be split"):
+        probe.estimate()
+
+
+def test_estimate_keeps_only_steps_before_the_cut() -> None:
+    probe = NoiseProbe([nn.Parameter(torch.zeros(1))])
+    probe.small_sq, probe.big_sq = [9.0, 9.0, 1e6], [3.0, 3.0, 1.0]
+    probe.sizes, probe.steps, probe.sources = [(8, 32)] * 3, [0, 5, 9], ["sub-batch"] * 3
+    ns = probe.estimate(before_step=9)
+    assert ns.steps == (0, 5)
+    with pytest.raises(NoiseScaleError, match="no step before"):
+        probe.estimate(before_step=0)
+
+
+def test_split_batch_cuts_every_batch_tensor() -> None:
+    batch = {"x": torch.zeros(8, 3), "y": torch.arange(8), "mask": torch.ones(3), "name": "a"}
+    part, full = split_batch(batch, 2)
+    assert full == 8 and part["x"].shape == (2, 3) and part["y"].tolist() == [0, 1]
+    assert part["mask"].shape == (3,) and part["name"] == "a"
+    with pytest.raises(ValueError, match="no tensor"):
+        split_batch(["a", "b"], 1)
+
+
+def test_squared_norm_and_probe_steps() -> None:
+    assert squared_norm([torch.tensor([3.0]), None, torch.tensor([4.0])]) == 25.0
+    steps = probe_steps(100, 12)
+    assert len(steps) == 12 and min(steps) == 0 and max(steps) == 99
+    assert probe_steps(5, 12) == frozenset(range(5))
