@@ -26,7 +26,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 from scipy.signal import savgol_coeffs, savgol_filter
@@ -46,8 +46,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Rule = Literal["divergence_div10", "min_div10", "valley", "steepest"]
-#: The rules :func:`analyze` can use for :attr:`Suggestion.lr`.
-RULES: tuple[str, ...] = ("divergence_div10", "min_div10", "valley", "steepest")
+#: The rules :func:`analyze` can use for :attr:`Suggestion.lr` (the values of :data:`Rule`).
+RULES: tuple[Rule, ...] = get_args(Rule)
 #: The rule used when none is given (chosen by measurement, see ``benchmarks/RESULTS.md``).
 DEFAULT_RULE: Rule = "divergence_div10"
 
@@ -103,7 +103,7 @@ class Suggestion:
     min_lr: float
     max_lr: float
     confidence: float
-    rule: str
+    rule: Rule
     notes: tuple[str, ...]
     smoothed_losses: tuple[float, ...]
     window: int
@@ -137,11 +137,18 @@ class Suggestion:
             min_lr=float(data["min_lr"]),
             max_lr=float(data["max_lr"]),
             confidence=float(data["confidence"]),
-            rule=str(data["rule"]),
+            rule=_rule(data["rule"]),
             notes=tuple(str(n) for n in data.get("notes", ())),
             smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),
             window=int(data["window"]),
         )
+
+
+def _rule(value: object) -> Rule:
+    """``value`` as a :data:`Rule`, or a ``ValueError`` listing the rules."""
+    if value not in RULES:
+        raise ValueError(f"Unknown rule {value!r}; expected one of {', '.join(RULES)}")
+    return cast(Rule, value)
 
 
 def _opt_float(value: Any) -> float | None:
@@ -342,8 +349,7 @@ def analyze(
             or a loss still falling at the largest LR.
 
     """
-    if rule not in RULES:
-        raise ValueError(f"Unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    rule = _rule(rule)
     lr_arr, loss_arr = _check_curve(lrs, losses)
     n = _finite_prefix(loss_arr)
     non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
@@ -468,7 +474,7 @@ def analyze(
         min_lr=min_lr,
         max_lr=max_lr,
         confidence=confidence,
-        rule=str(rule),
+        rule=rule,
         notes=tuple(notes),
         smoothed_losses=tuple(float(v) for v in smoothed),
         window=w,

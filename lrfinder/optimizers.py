@@ -1,7 +1,8 @@
 """Optimizer registry: a name (or class) -> a small spec -> a torch optimizer, with param groups.
 
 :func:`create_optimizer` builds an optimizer by name. The names in :data:`OPTIMIZERS` are the
-textbook set (REFERENCE section 4); besides them it accepts any ``torch.optim`` class by name
+textbook set: SGD with plain, heavy-ball and Nesterov momentum, Adagrad, RMSprop, Adadelta,
+Adam, AMSGrad, AdamW, NAdam, RAdam and Yogi (see References); besides them it accepts any ``torch.optim`` class by name
 (``"Adamax"``, or ``"adamax"`` case-insensitively), a ``"package.module:Class"`` path for
 optimizers from other libraries, or an optimizer class itself.
 
@@ -19,6 +20,10 @@ may get ``bias_lr_factor`` times the LR (Caffe's 2x), and ``layer_lr_decay`` / `
 give discriminative LRs for fine-tuning.
 
 References:
+    Duchi et al., "Adaptive Subgradient Methods" (Adagrad), JMLR 2011.
+    Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012, arXiv:1212.5701.
+    Kingma & Ba, "Adam: A Method for Stochastic Optimization", 2014, arXiv:1412.6980.
+    Reddi et al., "On the Convergence of Adam and Beyond" (AMSGrad), ICLR 2018.
     Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2017, arXiv:1711.05101.
     Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018 (Yogi).
 

@@ -27,20 +27,22 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import torch
 from torch import nn
 
 from ._atomic import atomic_write_text
-from .analysis import DEFAULT_RULE, Suggestion, analyze
+from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
 __all__ = [
     "StopReason",
+    "STOP_REASONS",
     "SweepMode",
+    "SWEEP_MODES",
     "SCHEMA_VERSION",
     "RangeTestSettings",
     "RangeTestResult",
@@ -51,12 +53,18 @@ __all__ = [
     "StateSnapshot",
     "run_sweep",
     "validate_settings",
+    "infer_batch_size",
+    "finish_result",
 ]
 
 logger = logging.getLogger(__name__)
 
 StopReason = Literal["completed", "diverged", "non_finite", "interrupted"]
+#: Every :data:`StopReason`.
+STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
 SweepMode = Literal["exp", "linear"]
+#: Every :data:`SweepMode`.
+SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
 #: Version of the JSON schema written by :meth:`RangeTestResult.to_json`.
 SCHEMA_VERSION = 1
 
@@ -73,27 +81,13 @@ class RangeTestSettings:
     min_lr: float = 1e-7
     max_lr: float = 10.0
     num_steps: int = 100
-    mode: str = "exp"
+    mode: SweepMode = "exp"
     stop_factor: float | None = 4.0
     accumulate_steps: int = 1
 
 
-def validate_settings(
-    *,
-    min_lr: float,
-    max_lr: float,
-    num_steps: int,
-    mode: str,
-    stop_factor: float | None,
-    accumulate_steps: int = 1,
-) -> RangeTestSettings:
-    """Check the sweep settings and return them as a :class:`RangeTestSettings`.
-
-    Raises:
-        ValueError: A setting outside its range, named with the rule and the value.
-        TypeError: A setting of the wrong type.
-
-    """
+def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
+    """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
@@ -105,10 +99,29 @@ def validate_settings(
         raise ValueError(f"Expected max_lr > min_lr, but got min_lr={min_lr}, max_lr={max_lr}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int):
         raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
-    if num_steps < 10:
-        raise ValueError(f"Expected num_steps >= 10, but got num_steps={num_steps}")
-    if mode not in ("exp", "linear"):
-        raise ValueError(f"Expected mode to be 'exp' or 'linear', but got mode={mode!r}")
+    if num_steps < min_steps:
+        raise ValueError(f"Expected num_steps >= {min_steps}, but got num_steps={num_steps}")
+    if mode not in SWEEP_MODES:
+        raise ValueError(f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}")
+
+
+def validate_settings(
+    *,
+    min_lr: float,
+    max_lr: float,
+    num_steps: int,
+    mode: SweepMode | str,
+    stop_factor: float | None,
+    accumulate_steps: int = 1,
+) -> RangeTestSettings:
+    """Check the sweep settings and return them as a :class:`RangeTestSettings`.
+
+    Raises:
+        ValueError: A setting outside its range, named with the rule and the value.
+        TypeError: A setting of the wrong type.
+
+    """
+    _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=10)
     if stop_factor is not None:
         if isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float)):
             raise TypeError(f"Expected stop_factor to be a number or None, but got stop_factor={stop_factor!r}")
@@ -120,7 +133,7 @@ def validate_settings(
         min_lr=float(min_lr),
         max_lr=float(max_lr),
         num_steps=num_steps,
-        mode=mode,
+        mode=cast(SweepMode, mode),
         stop_factor=None if stop_factor is None else float(stop_factor),
         accumulate_steps=accumulate_steps,
     )
@@ -149,7 +162,7 @@ class RangeTestResult:
 
     lrs: tuple[float, ...]
     losses: tuple[float, ...]
-    stop_reason: str
+    stop_reason: StopReason
     settings: RangeTestSettings = field(default_factory=RangeTestSettings)
     batch_size: int | None = None
     model_name: str | None = None
@@ -188,11 +201,22 @@ class RangeTestResult:
     def analyze(self, **kwargs: Any) -> RangeTestResult:
         """Re-run the curve analysis (e.g. with another ``rule``) and return a new result.
 
+        When scaling was applied, :attr:`scaled` is moved along: the same target batch size,
+        rule and factor, applied to the new suggestion (and checked against its divergence
+        point), so :attr:`lr` never reports an LR scaled from an old suggestion.
+
+        Args:
+            **kwargs: Passed to :func:`lrfinder.analyze` (``rule``, ``window``).
+
         Raises:
             InconclusiveCurveError: The curve does not support a suggestion.
 
         """
-        return replace(self, suggestion=analyze(self.lrs, self.losses, **kwargs), error=None)
+        suggestion = analyze(self.lrs, self.losses, **kwargs)
+        scaled = self.scaled
+        if scaled is not None:
+            scaled = scaled.rebase(suggestion.lr, divergence_lr=suggestion.divergence_lr)
+        return replace(self, suggestion=suggestion, error=None, scaled=scaled)
 
     def scale(
         self,
@@ -281,11 +305,21 @@ class RangeTestResult:
                 raw = dict(data["suggestion"])
                 raw["smoothed_losses"] = [_decode_float(v) for v in raw["smoothed_losses"]]
                 suggestion = Suggestion.from_dict(raw)
+            stop_reason = data["stop_reason"]
+            if stop_reason not in STOP_REASONS:
+                raise ValueError(
+                    f"Malformed range-test result: stop_reason={stop_reason!r} is not one of {STOP_REASONS}"
+                )
+            settings = RangeTestSettings(**data["settings"])
+            if settings.mode not in SWEEP_MODES:
+                raise ValueError(
+                    f"Malformed range-test result: settings.mode={settings.mode!r} is not one of {SWEEP_MODES}"
+                )
             return cls(
                 lrs=tuple(float(v) for v in data["lrs"]),
                 losses=tuple(_decode_float(v) for v in data["losses"]),
-                stop_reason=str(data["stop_reason"]),
-                settings=RangeTestSettings(**data["settings"]),
+                stop_reason=stop_reason,
+                settings=settings,
                 batch_size=data.get("batch_size"),
                 model_name=data.get("model_name"),
                 num_parameters=data.get("num_parameters"),
@@ -347,17 +381,34 @@ def _decode_float(value: float | str | None) -> float:
 
 
 def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | str = "exp") -> np.ndarray:
-    """The LR of each step of a sweep.
+    """The LR of each step of a sweep, for ``t = 0 .. num_steps - 1``.
 
     ``exp``: ``lr_t = min_lr * (max_lr / min_lr) ** (t / (num_steps - 1))`` (even in log LR);
-    ``linear``: even in LR. The first value is exactly ``min_lr`` and the last exactly ``max_lr``.
+    ``linear``: ``lr_t = min_lr + (max_lr - min_lr) * t / (num_steps - 1)`` (even in LR). The
+    first value is exactly ``min_lr`` and the last exactly ``max_lr``; in between, values carry
+    the usual floating-point rounding.
+
+    Args:
+        min_lr: First LR (> 0).
+        max_lr: Last LR (> ``min_lr``).
+        num_steps: Number of LRs (>= 2; a range test needs at least 10, see :func:`range_test`).
+        mode: ``"exp"`` or ``"linear"``.
+
+    Returns:
+        A float64 array of ``num_steps`` increasing LRs.
+
+    Raises:
+        ValueError: A setting out of range (named, with the value).
+        TypeError: A setting of the wrong type.
 
     Example:
-        >>> lr_schedule(1e-3, 1.0, 4).tolist()
-        [0.001, 0.01, 0.1, 1.0]
+        >>> [f"{lr:.0e}" for lr in lr_schedule(1e-3, 1.0, 4)]
+        ['1e-03', '1e-02', '1e-01', '1e+00']
+        >>> lr_schedule(0.25, 1.0, 4, mode="linear").tolist()
+        [0.25, 0.5, 0.75, 1.0]
 
     """
-    validate_settings(min_lr=min_lr, max_lr=max_lr, num_steps=max(num_steps, 10), mode=mode, stop_factor=None)
+    _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=2)
     t = np.arange(num_steps) / (num_steps - 1)
     lrs = min_lr * (max_lr / min_lr) ** t if mode == "exp" else min_lr + (max_lr - min_lr) * t
     lrs[0], lrs[-1] = min_lr, max_lr
@@ -750,7 +801,7 @@ def range_test(
     accumulate_steps: int = 1,
     device: str | torch.device | None = None,
     restore: bool = True,
-    rule: str = DEFAULT_RULE,
+    rule: Rule | str = DEFAULT_RULE,
     on_step: Callable[[int, float, float], None] | None = None,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
@@ -876,15 +927,17 @@ def range_test(
 def finish_result(
     lrs: Sequence[float],
     losses: Sequence[float],
-    stop_reason: str,
+    stop_reason: StopReason,
     *,
-    rule: str = DEFAULT_RULE,
+    rule: Rule | str = DEFAULT_RULE,
     **fields: Any,
 ) -> RangeTestResult:
     """Analyse a recorded curve and pack it into a :class:`RangeTestResult`.
 
     An inconclusive curve does not raise here: the result keeps the curve, with
-    ``suggestion=None`` and the reason in ``error``.
+    ``suggestion=None`` and the reason in ``error``. It is logged at INFO level only; saying it
+    to the user is the caller's policy (the callback warns once, the CLI prints it), so it is
+    reported once.
     """
     from .exceptions import InconclusiveCurveError
 
@@ -894,7 +947,7 @@ def finish_result(
         suggestion = analyze(lrs, losses, rule=rule)
     except InconclusiveCurveError as exc:
         error = str(exc)
-        logger.warning("Range test inconclusive: %s", error)
+        logger.info("Range test inconclusive: %s", error)
     return RangeTestResult(
         lrs=tuple(float(v) for v in lrs),
         losses=tuple(float(v) for v in losses),

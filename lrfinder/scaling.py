@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
 
 import torch
 
@@ -35,8 +35,8 @@ __all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_fa
 logger = logging.getLogger(__name__)
 
 ScalingRule = Literal["auto", "linear", "sqrt", "none"]
-#: Every value ``scale_lr(rule=...)`` accepts.
-SCALING_RULES: tuple[str, ...] = ("auto", "linear", "sqrt", "none")
+#: Every value ``scale_lr(rule=...)`` accepts (the values of :data:`ScalingRule`).
+SCALING_RULES: tuple[ScalingRule, ...] = get_args(ScalingRule)
 
 _ADAPTIVE = (
     "adam",
@@ -106,6 +106,34 @@ class ScaledLR:
     def from_dict(cls, data: dict[str, Any]) -> ScaledLR:
         """Build a :class:`ScaledLR` from :meth:`to_dict`'s output."""
         return cls(**data)
+
+    def rebase(self, base_lr: float, *, divergence_lr: float | None = None, cap: bool | None = None) -> ScaledLR:
+        """The same scaling (batch sizes, rule, factor) applied to another base learning rate.
+
+        Used when the curve is re-analysed: the target batch size and the rule stay, the LR they
+        move follows the new suggestion, and the divergence check is made again.
+
+        Args:
+            base_lr: The new learning rate found at ``from_batch_size``.
+            divergence_lr: The new divergence LR of the range test, if any.
+            cap: Clamp to ``divergence_lr`` instead of only warning; default: as this one was.
+
+        Returns:
+            A new :class:`ScaledLR` with ``lr = base_lr * factor`` (clamped when capped).
+
+        Raises:
+            ValueError: A non-positive or non-finite ``base_lr``.
+
+        Example:
+            >>> s = scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear")
+            >>> s.rebase(0.01).lr
+            0.04
+
+        """
+        if not (isinstance(base_lr, (int, float)) and math.isfinite(base_lr) and base_lr > 0):
+            raise ValueError(f"Expected base_lr > 0 and finite, but got base_lr={base_lr}")
+        moved = replace(self, lr=base_lr * self.factor, base_lr=float(base_lr), warning=None, capped=False)
+        return _check_divergence(moved, divergence_lr, self.capped if cap is None else cap)
 
 
 def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Literal["adaptive", "sgd"]:
@@ -183,25 +211,9 @@ def scale_lr(
         used = rule
         reason = f"{rule} (requested)"
     factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[used]
-    scaled = lr * factor
     warmup = min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(k))) if factor > 2.0 else 0
-    warning = None
-    capped = False
-    if divergence_lr is not None and scaled > divergence_lr:
-        warning = (
-            f"The scaled LR {scaled:.2e} ({used} x{factor:.3g} from batch {from_batch_size} to "
-            f"{to_batch_size}) is past the divergence point {divergence_lr:.2e} of the range test; "
-            "training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
-            "range test at the training batch size."
-        )
-        if cap:
-            scaled = divergence_lr
-            capped = True
-            warning += f" Capped to {divergence_lr:.2e}."
-        warnings.warn(warning, stacklevel=2)
-    logger.debug("scale_lr: %.2e -> %.2e (%s)", lr, scaled, reason)
-    return ScaledLR(
-        lr=scaled,
+    scaled = ScaledLR(
+        lr=lr * factor,
         base_lr=float(lr),
         factor=factor,
         rule=used,
@@ -209,6 +221,26 @@ def scale_lr(
         from_batch_size=from_batch_size,
         to_batch_size=to_batch_size,
         warmup_epochs=warmup,
-        warning=warning,
-        capped=capped,
     )
+    return _check_divergence(scaled, divergence_lr, cap)
+
+
+def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) -> ScaledLR:
+    """Warn (and with ``cap`` clamp) when ``scaled.lr`` lands past ``divergence_lr``."""
+    warning = None
+    capped = False
+    lr = scaled.lr
+    if divergence_lr is not None and lr > divergence_lr:
+        warning = (
+            f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch {scaled.from_batch_size} to "
+            f"{scaled.to_batch_size}) is past the divergence point {divergence_lr:.2e} of the range test; "
+            "training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
+            "range test at the training batch size."
+        )
+        if cap:
+            lr = divergence_lr
+            capped = True
+            warning += f" Capped to {divergence_lr:.2e}."
+        warnings.warn(warning, stacklevel=3)
+    logger.debug("scale_lr: %.2e -> %.2e (%s)", scaled.base_lr, lr, scaled.reason)
+    return replace(scaled, lr=lr, warning=warning, capped=capped)

@@ -93,6 +93,18 @@ def test_linear_schedule() -> None:
     np.testing.assert_allclose(np.diff(lrs), 0.09, rtol=1e-9)
 
 
+def test_schedule_takes_any_length_from_two() -> None:
+    # Short schedules are valid (the docstring's example has 4 steps); only range_test needs 10.
+    assert lr_schedule(1e-3, 1.0, 2).tolist() == [1e-3, 1.0]
+    assert lr_schedule(0.25, 1.0, 4, "linear").tolist() == [0.25, 0.5, 0.75, 1.0]
+    with pytest.raises(ValueError, match=r"num_steps >= 2, but got num_steps=1"):
+        lr_schedule(1e-3, 1.0, 1)
+    with pytest.raises(ValueError, match=r"max_lr > min_lr"):
+        lr_schedule(1.0, 1e-3, 4)
+    with pytest.raises(ValueError, match=r"mode to be 'exp' or 'linear', but got mode='cos'"):
+        lr_schedule(1e-3, 1.0, 4, "cos")
+
+
 # ------------------------------------------------------------------------------------ restore
 
 
@@ -369,6 +381,34 @@ def test_json_with_nan_and_inconclusive(tmp_path: Any) -> None:
 def test_json_schema_version_is_checked() -> None:
     with pytest.raises(ValueError, match="schema_version"):
         RangeTestResult.from_json('{"schema_version": 99}')
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "pattern"),
+    [("stop_reason", "exploded", "stop_reason='exploded'"), ("mode", "log", "settings.mode='log'")],
+)
+def test_json_literal_fields_are_checked(key: str, value: str, pattern: str) -> None:
+    data = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed").to_dict()
+    if key == "mode":
+        data["settings"]["mode"] = value
+    else:
+        data[key] = value
+    with pytest.raises(ValueError, match=pattern):
+        RangeTestResult.from_dict(data)
+
+
+def test_reanalysis_moves_the_scaled_lr_along(mlp: nn.Module, loader: DataLoader) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
+    assert result.suggestion is not None
+    scaled = result.scale(128, rule="sqrt")
+    again = scaled.analyze(rule="min_div10")
+    assert again.suggestion is not None and again.scaled is not None
+    assert again.suggestion.lr != result.suggestion.lr  # the two rules pick different points here
+    # Same target, rule and factor; the LR follows the new suggestion.
+    assert again.scaled.to_batch_size == 128 and again.scaled.rule == "sqrt" and again.scaled.factor == 2.0
+    assert again.scaled.base_lr == again.suggestion.lr
+    assert again.lr == pytest.approx(2.0 * again.suggestion.lr)
+    assert again.training_suggestion is not None and again.training_suggestion.lr == again.lr
 
 
 def test_inconclusive_curve_keeps_the_result(mlp: nn.Module, loader: DataLoader) -> None:

@@ -82,6 +82,27 @@ def test_warns_past_divergence_and_never_clamps_silently() -> None:
     assert ok.warning is None
 
 
+def test_rebase_keeps_the_scaling_and_checks_divergence_again() -> None:
+    s = scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="auto", optimizer="sgd")
+    moved = s.rebase(0.01)
+    assert moved.lr == pytest.approx(0.04) and moved.base_lr == 0.01
+    assert (moved.factor, moved.rule, moved.reason, moved.to_batch_size, moved.warmup_epochs) == (
+        s.factor,
+        s.rule,
+        s.reason,
+        128,
+        s.warmup_epochs,
+    )
+    with pytest.warns(UserWarning, match="past the divergence point 1.00e-01"):
+        past = s.rebase(0.05, divergence_lr=0.1)
+    assert past.lr == pytest.approx(0.2) and past.warning is not None and not past.capped
+    with pytest.warns(UserWarning, match="Capped"):
+        capped = s.rebase(0.05, divergence_lr=0.1, cap=True)
+    assert capped.lr == 0.1 and capped.capped
+    with pytest.raises(ValueError, match="base_lr > 0"):
+        s.rebase(0.0)
+
+
 def test_round_trip() -> None:
     s = scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="auto", optimizer="adam")
     assert type(s).from_dict(s.to_dict()) == s
