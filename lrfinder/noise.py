@@ -464,7 +464,7 @@ class NoiseProbe:
         micro_size, ok = self._micro_size, self._micro_ok
         self._micro_size, self._micro_ok, self._previous = None, True, None
         pending, self._pending = self._pending, None
-        if not math.isfinite(loss):
+        if not math.isfinite(loss) or (pending is None and len(micro) < 2):
             return
         big_sq = squared_norm(p.grad for p in self.params)
         if not math.isfinite(big_sq):
@@ -524,3 +524,43 @@ def probe_steps(num_steps: int, probes: int = NOISE_PROBES) -> frozenset[int]:
     if num_steps <= probes:
         return frozenset(range(num_steps))
     return frozenset(int(round(i * (num_steps - 1) / (probes - 1))) for i in range(probes))
+
+
+def noise_after_sweep(
+    probe: NoiseProbe,
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    suggestion: Any = None,
+) -> tuple[NoiseScale | None, str | None]:
+    """The noise scale of a finished sweep, from its pre-divergence part only.
+
+    The steps counted are those up to the minimum of the loss: the suggestion's ``min_loss_lr``
+    when there is a suggestion, else the minimum of the finite recorded losses. Past it the loss
+    is rising, the weights are thrown about, and the gradient measures the blow-up, not the noise
+    at the LRs worth using.
+
+    Args:
+        probe: The probe that recorded the sweep.
+        lrs: The sweep's LRs.
+        losses: The sweep's losses.
+        suggestion: The :class:`lrfinder.Suggestion`, if any.
+
+    Returns:
+        ``(noise_scale, None)``, or ``(None, reason)`` when it could not be measured.
+
+    """
+    cut: int | None = None
+    min_loss_lr = getattr(suggestion, "min_loss_lr", None)
+    if min_loss_lr is not None:
+        cut = next((i for i, lr in enumerate(lrs) if lr > min_loss_lr), len(lrs))
+    else:
+        finite = [(v, i) for i, v in enumerate(losses) if math.isfinite(v)]
+        if finite:
+            cut = min(finite)[1] + 1
+    try:
+        measured = probe.estimate(before_step=cut if cut is not None else 0)
+    except NoiseScaleError as exc:
+        logger.warning("%s", exc)
+        return None, str(exc)
+    logger.info("Gradient noise scale: %s", measured.summary())
+    return measured, None

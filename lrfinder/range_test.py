@@ -36,6 +36,7 @@ from torch import nn
 from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
+from .noise import NoiseProbe, NoiseScale, noise_after_sweep, probe_steps
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
 __all__ = [
@@ -157,6 +158,10 @@ class RangeTestResult:
         error: Why the curve was inconclusive (the :class:`InconclusiveCurveError` message).
         scaled: The suggestion moved to the training batch size, when scaling was applied.
         label: A short label for overlays (e.g. ``"wd=1e-4"``).
+        noise_scale: The gradient noise scale measured in the pre-divergence part of the sweep
+            (:class:`lrfinder.noise.NoiseScale`; its ``b_simple`` is the critical batch), ``None``
+            when not measured or unmeasurable.
+        noise_error: Why ``noise_scale`` is ``None`` although it was asked for.
 
     """
 
@@ -172,6 +177,8 @@ class RangeTestResult:
     error: str | None = None
     scaled: ScaledLR | None = None
     label: str | None = None
+    noise_scale: NoiseScale | None = None
+    noise_error: str | None = None
 
     @property
     def num_steps(self) -> int:
@@ -257,7 +264,7 @@ class RangeTestResult:
         (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``),
         ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
         (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
-        null) and ``label``.
+        null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null) and ``noise_error``.
         """
         suggestion = None
         if self.suggestion is not None:
@@ -284,6 +291,8 @@ class RangeTestResult:
             "error": self.error,
             "scaled": self.scaled.to_dict() if self.scaled is not None else None,
             "label": self.label,
+            "noise_scale": self.noise_scale.to_dict() if self.noise_scale is not None else None,
+            "noise_error": self.noise_error,
         }
 
     @classmethod
@@ -328,6 +337,8 @@ class RangeTestResult:
                 error=data.get("error"),
                 scaled=ScaledLR.from_dict(data["scaled"]) if data.get("scaled") is not None else None,
                 label=data.get("label"),
+                noise_scale=NoiseScale.from_dict(data["noise_scale"]) if data.get("noise_scale") is not None else None,
+                noise_error=data.get("noise_error"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"Malformed range-test result: {exc!r}") from exc
@@ -803,6 +814,7 @@ def range_test(
     restore: bool = True,
     rule: Rule | str = DEFAULT_RULE,
     on_step: Callable[[int, float, float], None] | None = None,
+    noise_scale: bool = True,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -831,6 +843,12 @@ def range_test(
         rule: The suggestion rule passed to :func:`lrfinder.analyze`.
         on_step: Called after every optimizer step with ``(index, lr, loss)``, e.g. to drive a
             progress bar.
+        noise_scale: Also measure the gradient noise scale (the critical batch,
+            :mod:`lrfinder.noise`) into ``result.noise_scale``: from the micro-batches when
+            ``accumulate_steps > 1``, else from one extra pass over a quarter of the batch on
+            :data:`lrfinder.noise.NOISE_PROBES` steps; only the steps up to the loss minimum
+            count. The sweep itself is unchanged, bit for bit (the extra pass runs under a forked
+            RNG, restores the buffers and leaves ``.grad`` alone).
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -887,6 +905,12 @@ def range_test(
     sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
+    probe = NoiseProbe(p for g in optimizer.param_groups for p in g["params"]) if noise_scale else None
+    probed = probe_steps(settings.num_steps)
+    index = [0]
+
+    def loss_of(batch: Any) -> torch.Tensor:
+        return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
 
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -895,11 +919,19 @@ def range_test(
             batch, _ = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
-            loss = _check_loss(_batch_loss(model, to_device(batch, target), loss_fn, step_fn))
+            batch = to_device(batch, target)
+            loss = loss_of(batch)
             (loss / settings.accumulate_steps).backward()
             parts.append(loss.detach())
+            if probe is not None and settings.accumulate_steps > 1:
+                probe.micro_step(infer_batch_size(None, batch), 1.0 / settings.accumulate_steps)
+        if probe is not None and settings.accumulate_steps == 1 and index[0] in probed:
+            probe.sub_batch(model, batch, loss_of)
         # One host sync per optimizer step: the stop rule needs the value anyway.
         value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
+        if probe is not None:
+            probe.end_step(index[0], value)
+        index[0] += 1
         if math.isfinite(value):
             optimizer.step()
         return value
@@ -911,7 +943,7 @@ def range_test(
         if snapshot is not None:
             snapshot.restore()
     size = batch_size[0] * settings.accumulate_steps if batch_size and batch_size[0] is not None else None
-    return finish_result(
+    result = finish_result(
         lrs,
         losses,
         reason,
@@ -922,6 +954,10 @@ def range_test(
         optimizer_name=type(optimizer).__name__,
         rule=rule,
     )
+    if probe is None:
+        return result
+    measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
+    return replace(result, noise_scale=measured, noise_error=why)
 
 
 def finish_result(

@@ -291,3 +291,150 @@ def test_squared_norm_and_probe_steps() -> None:
     steps = probe_steps(100, 12)
     assert len(steps) == 12 and min(steps) == 0 and max(steps) == 99
     assert probe_steps(5, 12) == frozenset(range(5))
+
+
+# --- through the engine ---------------------------------------------------------------------------
+
+
+def _bn_dropout_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 3))
+
+
+def _loader(dataset: torch.utils.data.Dataset, batch_size: int = 32) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(1)
+    )
+
+
+@pytest.mark.parametrize("accumulate_steps", [1, 2])
+def test_measuring_leaves_the_sweep_bit_identical(
+    dataset: torch.utils.data.TensorDataset, accumulate_steps: int
+) -> None:
+    from lrfinder import range_test
+
+    runs = []
+    for noise in (True, False):
+        model = _bn_dropout_model()
+        torch.manual_seed(7)
+        result = range_test(
+            model,
+            _loader(dataset),
+            loss_fn=nn.functional.cross_entropy,
+            num_steps=40,
+            max_lr=1.0,
+            accumulate_steps=accumulate_steps,
+            restore=False,
+            noise_scale=noise,
+        )
+        runs.append((result, [t.clone() for t in model.state_dict().values()], torch.get_rng_state()))
+    (on, on_state, on_rng), (off, off_state, off_rng) = runs
+    assert on.losses == off.losses
+    assert all(torch.equal(a, b) for a, b in zip(on_state, off_state))
+    assert torch.equal(on_rng, off_rng)
+    assert off.noise_scale is None and off.noise_error is None
+    assert on.noise_scale is not None, on.noise_error
+    expected_source = "sub-batch" if accumulate_steps == 1 else "accumulation"
+    assert on.noise_scale.source == expected_source
+    assert on.noise_scale.big_batch_size == 32 * accumulate_steps
+
+
+def test_training_after_a_measured_test_is_bit_identical(dataset: torch.utils.data.TensorDataset) -> None:
+    from lrfinder import range_test
+
+    def train(with_test: bool) -> list[torch.Tensor]:
+        model = _bn_dropout_model()
+        loader = _loader(dataset)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        torch.manual_seed(3)
+        if with_test:
+            result = range_test(model, loader, optimizer=opt, loss_fn=nn.functional.cross_entropy, num_steps=30)
+            assert result.noise_scale is not None
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        return [t.clone() for t in model.state_dict().values()]
+
+    assert all(torch.equal(a, b) for a, b in zip(train(True), train(False)))
+
+
+def _regression_data(n: int, d: int, sigma: float, seed: int) -> tuple[torch.utils.data.TensorDataset, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    w_star = torch.randn(d, generator=gen, dtype=torch.float64)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = x @ w_star + sigma * torch.randn(n, generator=gen, dtype=torch.float64)
+    return torch.utils.data.TensorDataset(x, y), w_star
+
+
+def _half_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (out.reshape(-1) - y).pow(2).mean()
+
+
+@pytest.mark.parametrize("accumulate_steps", [1, 4])
+def test_engine_measures_the_closed_form_noise_scale(accumulate_steps: int) -> None:
+    from lrfinder import range_test
+
+    d, sigma = 8, 1.5
+    data, w_star = _regression_data(40000, d, sigma, seed=2)
+    model = nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_((w_star + 0.4).reshape(1, d))
+    r = (model.weight.detach().reshape(-1) - w_star).numpy()
+    g2, trace = linear_regression_truth(d, r, sigma)
+    result = range_test(
+        model,
+        _loader(data, 128 // accumulate_steps),
+        loss_fn=_half_mse,
+        optimizer=torch.optim.SGD(model.parameters(), lr=1e-6),
+        min_lr=1e-6,
+        max_lr=10.0,
+        num_steps=100,
+        accumulate_steps=accumulate_steps,
+    )
+    ns = result.noise_scale
+    assert ns is not None, result.noise_error
+    assert ns.big_batch_size == 128
+    assert ns.b_simple == pytest.approx(trace / g2, rel=0.35)
+    assert max(ns.steps) < next(i for i, lr in enumerate(result.lrs) if lr > result.suggestion.min_loss_lr)  # type: ignore[union-attr]
+
+
+def test_engine_records_why_a_pure_noise_gradient_is_unmeasurable() -> None:
+    from lrfinder import range_test
+
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(20000, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(20000, generator=gen, dtype=torch.float64)
+    # The exact least-squares solution: the full-data gradient is 0 up to rounding; the gradient
+    # of any batch is pure noise.
+    w = torch.linalg.lstsq(x, y.unsqueeze(1)).solution.reshape(1, 4)
+    model = nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_(w)
+    result = range_test(
+        model,
+        _loader(torch.utils.data.TensorDataset(x, y), 64),
+        loss_fn=_half_mse,
+        optimizer=torch.optim.SGD(model.parameters(), lr=1e-7),
+        max_lr=1e-4,
+        num_steps=30,
+        stop_factor=None,
+    )
+    if result.noise_scale is None:
+        assert result.noise_error is not None and "pure noise" in result.noise_error
+    else:
+        # Sampling put |G|^2 barely above 0: the interval then says the batch is not bounded.
+        assert result.noise_scale.interval[1] > 100 * 64
+
+
+def test_noise_scale_round_trips_through_json(dataset: torch.utils.data.TensorDataset) -> None:
+    from lrfinder import RangeTestResult, range_test
+
+    result = range_test(_bn_dropout_model(), _loader(dataset), loss_fn=nn.functional.cross_entropy, num_steps=30)
+    assert result.noise_scale is not None
+    back = RangeTestResult.from_json(result.to_json())
+    assert back.noise_scale == result.noise_scale
+    unmeasured = RangeTestResult.from_json(
+        json.dumps({**json.loads(result.to_json()), "noise_scale": None, "noise_error": "why"})
+    )
+    assert unmeasured.noise_scale is None and unmeasured.noise_error == "why"
