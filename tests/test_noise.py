@@ -348,7 +348,9 @@ def test_training_after_a_measured_test_is_bit_identical(dataset: torch.utils.da
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         torch.manual_seed(3)
         if with_test:
-            result = range_test(model, loader, optimizer=opt, loss_fn=nn.functional.cross_entropy, num_steps=30)
+            result = range_test(
+                model, loader, optimizer=opt, loss_fn=nn.functional.cross_entropy, num_steps=30, noise_scale=True
+            )
             assert result.noise_scale is not None
         for x, y in loader:
             opt.zero_grad()
@@ -391,6 +393,7 @@ def test_engine_measures_the_closed_form_noise_scale(accumulate_steps: int) -> N
         max_lr=10.0,
         num_steps=100,
         accumulate_steps=accumulate_steps,
+        noise_scale=True,
     )
     ns = result.noise_scale
     assert ns is not None, result.noise_error
@@ -419,6 +422,7 @@ def test_engine_records_why_a_pure_noise_gradient_is_unmeasurable() -> None:
         max_lr=1e-4,
         num_steps=30,
         stop_factor=None,
+        noise_scale=True,
     )
     if result.noise_scale is None:
         assert result.noise_error is not None and "pure noise" in result.noise_error
@@ -430,7 +434,9 @@ def test_engine_records_why_a_pure_noise_gradient_is_unmeasurable() -> None:
 def test_noise_scale_round_trips_through_json(dataset: torch.utils.data.TensorDataset) -> None:
     from lrfinder import RangeTestResult, range_test
 
-    result = range_test(_bn_dropout_model(), _loader(dataset), loss_fn=nn.functional.cross_entropy, num_steps=30)
+    result = range_test(
+        _bn_dropout_model(), _loader(dataset), loss_fn=nn.functional.cross_entropy, num_steps=30, noise_scale=True
+    )
     assert result.noise_scale is not None
     back = RangeTestResult.from_json(result.to_json())
     assert back.noise_scale == result.noise_scale
