@@ -22,7 +22,14 @@ from .range_test import (
     run_sweep,
 )
 from .scaling import SCALING_RULES, ScaledLR, scale_lr
-from .schedulers import SCHEDULERS, SchedulerSpec, create_scheduler, list_schedulers, preview_schedule
+from .schedulers import (
+    SCHEDULERS,
+    SchedulerSpec,
+    create_scheduler,
+    lightning_scheduler_config,
+    list_schedulers,
+    preview_schedule,
+)
 from .yogi import Yogi
 
 __version__ = "0.1.0"
@@ -58,6 +65,7 @@ __all__ = [
     "SCHEDULERS",
     "SchedulerSpec",
     "create_scheduler",
+    "lightning_scheduler_config",
     "list_schedulers",
     "preview_schedule",
     "Yogi",

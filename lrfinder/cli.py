@@ -800,18 +800,17 @@ def _train(
         optimizer = make_optimizer(model)
         if scheduler is None:
             return optimizer
-        from .schedulers import create_scheduler
+        from .schedulers import create_scheduler, lightning_scheduler_config
 
-        config = create_scheduler(
+        sched = create_scheduler(
             scheduler,
             optimizer,
             total_steps=total_steps,
             suggestion=suggestion,
             warmup_steps=warmup_steps,
-            lightning=True,
             **scheduler_settings,
         )
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(sched)}
 
     class FitModule(pl.LightningModule):
         """A plain model and its loss as a LightningModule."""

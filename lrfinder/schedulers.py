@@ -53,7 +53,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -82,6 +82,7 @@ __all__ = [
     "Scheduler",
     "list_schedulers",
     "create_scheduler",
+    "lightning_scheduler_config",
     "preview_schedule",
     "constant_factor",
     "InverseDecay",
@@ -93,7 +94,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Interval = Literal["step", "epoch"]
-#: What :func:`create_scheduler` returns without ``lightning=True``.
+#: What :func:`create_scheduler` returns.
 Scheduler = LRScheduler | ReduceLROnPlateau
 
 
@@ -448,7 +449,8 @@ class SchedulerSpec:
         formula: LR at step ``t`` (see the module docstring).
         settings: Every setting the name takes -> its default (:data:`REQUIRED` if none).
         needs_total_steps: Whether ``total_steps`` must be given.
-        interval: Lightning ``interval`` used unless the caller gives one.
+        interval: The Lightning ``interval`` it is stepped at (what :func:`lightning_scheduler_config`
+            picks by default).
         from_suggestion: How ``suggestion=`` fills the LRs: ``"base"`` (each group's LR becomes
             ``suggestion.lr`` times its ratio), ``"onecycle"`` or ``"cyclic"`` (see
             :func:`create_scheduler`).
@@ -652,36 +654,6 @@ def _apply_suggestion(
             settings["max_lr"] = suggestion.max_lr
 
 
-@overload
-def create_scheduler(
-    name: str,
-    optimizer: Optimizer,
-    *,
-    total_steps: int | None = ...,
-    suggestion: Suggestion | None = ...,
-    warmup_steps: int = ...,
-    warmup_start_factor: float = ...,
-    lightning: Literal[False] = ...,
-    interval: Interval | None = ...,
-    **settings: Any,
-) -> Scheduler: ...
-
-
-@overload
-def create_scheduler(
-    name: str,
-    optimizer: Optimizer,
-    *,
-    total_steps: int | None = ...,
-    suggestion: Suggestion | None = ...,
-    warmup_steps: int = ...,
-    warmup_start_factor: float = ...,
-    lightning: Literal[True],
-    interval: Interval | None = ...,
-    **settings: Any,
-) -> dict[str, Any]: ...
-
-
 def create_scheduler(
     name: str,
     optimizer: Optimizer,
@@ -690,10 +662,8 @@ def create_scheduler(
     suggestion: Suggestion | None = None,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
-    lightning: bool = False,
-    interval: Interval | None = None,
     **settings: Any,
-) -> Scheduler | dict[str, Any]:
+) -> Scheduler:
     """Build an LR schedule by name.
 
     Call ``scheduler.step()`` once per ``interval`` (after ``optimizer.step()``);
@@ -719,9 +689,6 @@ def create_scheduler(
         warmup_steps: Linear warm-up length (``0 <= warmup_steps < total_steps``); composes with
             every schedule (see the module docstring).
         warmup_start_factor: First warm-up LR as a fraction of the warmed-up LR, in ``[0, 1)``.
-        lightning: Return Lightning's scheduler config dict instead of the scheduler.
-        interval: Lightning ``interval`` (``"step"`` or ``"epoch"``; only with
-            ``lightning=True``); default ``"epoch"`` for ``plateau``, ``"step"`` otherwise.
         **settings: The schedule's settings, with torch's names (``step_size``, ``gamma``,
             ``milestones``, ``eta_min``, ``max_lr``, ``pct_start``, ``base_lr``, ``factor``,
             ``patience``, ``monitor``, ...). A scalar ``max_lr`` / ``base_lr`` / ``min_lr`` is
@@ -731,9 +698,8 @@ def create_scheduler(
 
     Returns:
         A torch ``LRScheduler`` (``SequentialLR`` when warming up), or a
-        :class:`PlateauWithWarmup` (a ``ReduceLROnPlateau``) for ``plateau``. With
-        ``lightning=True``: ``{"scheduler": ..., "interval": ..., "frequency": 1}`` plus
-        ``"monitor"`` for ``plateau``.
+        :class:`PlateauWithWarmup` (a ``ReduceLROnPlateau``) for ``plateau``. For Lightning's
+        scheduler dict, pass it to :func:`lightning_scheduler_config`.
 
     Raises:
         ValueError: An unknown name (the valid ones are listed), ``total_steps <= 0``,
@@ -744,9 +710,8 @@ def create_scheduler(
     Example:
         >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
         >>> sched = create_scheduler("cosine", opt, total_steps=100, warmup_steps=10)
-        >>> config = create_scheduler("plateau", opt, lightning=True, patience=2)
-        >>> config["monitor"], config["interval"]
-        ('val_loss', 'epoch')
+        >>> type(sched).__name__
+        'SequentialLR'
 
     """
     spec = _get_spec(name)
@@ -766,10 +731,6 @@ def create_scheduler(
     if unknown:
         accepted = ", ".join(spec.settings) or "no settings"
         raise TypeError(f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}")
-    if interval is not None:
-        if not lightning:
-            raise TypeError("interval is only used with lightning=True (it is Lightning's config key)")
-        _choice("interval", interval, ("step", "epoch"))
     given = set(settings)
     full: dict[str, Any] = {**spec.settings, **settings}
     if suggestion is not None:
@@ -795,11 +756,59 @@ def create_scheduler(
         warm = LambdaLR(optimizer, LinearWarmup(warmup_steps, warmup_start_factor))
         scheduler = SequentialLR(optimizer, [warm, main], milestones=[warmup_steps])
     logger.debug("create_scheduler: %s total_steps=%s warmup=%d %s", name, total_steps, warmup_steps, settings)
-    if not lightning:
-        return scheduler
-    config: dict[str, Any] = {"scheduler": scheduler, "interval": interval or spec.interval, "frequency": 1}
-    if isinstance(scheduler, PlateauWithWarmup):
-        config["monitor"] = scheduler.monitor
+    return scheduler
+
+
+def lightning_scheduler_config(
+    scheduler: Scheduler,
+    *,
+    interval: Interval | None = None,
+    frequency: int = 1,
+    monitor: str | None = None,
+) -> dict[str, Any]:
+    """Lightning's scheduler dict for a scheduler (what ``configure_optimizers`` returns as ``lr_scheduler``).
+
+    Args:
+        scheduler: A scheduler, typically from :func:`create_scheduler`.
+        interval: ``"step"`` or ``"epoch"``: when Lightning calls ``scheduler.step()``; default
+            ``"epoch"`` for a ``ReduceLROnPlateau`` (it reads a metric logged per epoch), ``"step"``
+            otherwise (the registry's schedules count optimizer steps).
+        frequency: Call ``step()`` every ``frequency`` intervals (``>= 1``).
+        monitor: The logged metric a ``ReduceLROnPlateau`` steps on; default its own ``monitor``
+            (:class:`PlateauWithWarmup`) or ``"val_loss"``. Only for ``ReduceLROnPlateau``.
+
+    Returns:
+        ``{"scheduler": ..., "interval": ..., "frequency": ...}``, plus ``"monitor"`` for a
+        ``ReduceLROnPlateau``.
+
+    Raises:
+        ValueError: ``interval`` not ``"step"``/``"epoch"``, ``frequency < 1``.
+        TypeError: ``scheduler`` is not a scheduler; ``monitor`` for a scheduler that reads none.
+
+    Example:
+        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+        >>> config = lightning_scheduler_config(create_scheduler("plateau", opt, patience=2))
+        >>> config["monitor"], config["interval"]
+        ('val_loss', 'epoch')
+
+    """
+    if not isinstance(scheduler, (LRScheduler, ReduceLROnPlateau)):
+        raise TypeError(
+            f"Expected scheduler to be a torch LRScheduler or ReduceLROnPlateau, but got {type(scheduler).__name__}"
+        )
+    plateau = isinstance(scheduler, ReduceLROnPlateau)
+    if interval is not None:
+        _choice("interval", interval, ("step", "epoch"))
+    frequency = _integer("frequency", frequency, low=1)
+    if monitor is not None and not plateau:
+        raise TypeError(f"monitor is only read by ReduceLROnPlateau, not by {type(scheduler).__name__}")
+    config: dict[str, Any] = {
+        "scheduler": scheduler,
+        "interval": interval or ("epoch" if plateau else "step"),
+        "frequency": frequency,
+    }
+    if plateau:
+        config["monitor"] = monitor or getattr(scheduler, "monitor", None) or "val_loss"
     return config
 
 

@@ -12,7 +12,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lrfinder import SCHEDULERS, Suggestion, create_optimizer, create_scheduler, list_schedulers, preview_schedule
-from lrfinder.schedulers import REQUIRED, PlateauWithWarmup
+from lrfinder.schedulers import REQUIRED, PlateauWithWarmup, lightning_scheduler_config
 
 # --------------------------------------------------------------------------------------------
 # Closed forms (REFERENCE.md section 5), written independently of the implementation.
@@ -311,15 +311,46 @@ def test_suggestion_keeps_group_ratios_and_explicit_settings_win():
     assert sched.max_lrs == pytest.approx([s.max_lr / 2, s.max_lr])
 
 
-def test_lightning_config_dicts():
+@pytest.mark.parametrize("name", list_schedulers())
+def test_create_scheduler_returns_one_type(name):
+    # No flag changes the return type: always a torch scheduler (issue 9, item 5).
     _, opt = _optimizer()
-    cfg = create_scheduler("cosine", opt, total_steps=T, lightning=True)
-    assert set(cfg) == {"scheduler", "interval", "frequency"} and cfg["interval"] == "step"
-    cfg = create_scheduler("step", opt, step_size=1, lightning=True, interval="epoch")
-    assert cfg["interval"] == "epoch"
-    cfg = create_scheduler("plateau", opt, lightning=True, monitor="val_acc", mode="max")
-    assert cfg["interval"] == "epoch" and cfg["monitor"] == "val_acc"
-    assert isinstance(cfg["scheduler"], ReduceLROnPlateau) and cfg["scheduler"].monitor == "val_acc"
+    sched = create_scheduler(name, opt, total_steps=T, **FORMULAS[name][1][0])
+    assert isinstance(sched, (LRScheduler, ReduceLROnPlateau))
+    _, opt = _optimizer()
+    with pytest.raises(TypeError, match="lightning"):
+        create_scheduler("cosine", opt, total_steps=T, lightning=True)
+
+
+def test_lightning_scheduler_config():
+    _, opt = _optimizer()
+    sched = create_scheduler("cosine", opt, total_steps=T)
+    cfg = lightning_scheduler_config(sched)
+    assert cfg == {"scheduler": sched, "interval": "step", "frequency": 1}
+    cfg = lightning_scheduler_config(create_scheduler("step", opt, step_size=1), interval="epoch", frequency=2)
+    assert (cfg["interval"], cfg["frequency"]) == ("epoch", 2)
+    plateau = create_scheduler("plateau", opt, monitor="val_acc", mode="max")
+    cfg = lightning_scheduler_config(plateau)
+    assert cfg["interval"] == "epoch" and cfg["monitor"] == "val_acc" and cfg["scheduler"] is plateau
+    assert lightning_scheduler_config(plateau, monitor="val_f1")["monitor"] == "val_f1"
+    torch_plateau = ReduceLROnPlateau(opt)
+    assert lightning_scheduler_config(torch_plateau)["monitor"] == "val_loss"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"interval": "batch"}, ValueError, "interval"),
+        ({"frequency": 0}, ValueError, "frequency"),
+        ({"monitor": "val_loss"}, TypeError, "monitor"),
+    ],
+)
+def test_lightning_scheduler_config_bad_input(kwargs, exc, match):
+    _, opt = _optimizer()
+    with pytest.raises(exc, match=match):
+        lightning_scheduler_config(create_scheduler("cosine", opt, total_steps=T), **kwargs)
+    with pytest.raises(TypeError, match="scheduler"):
+        lightning_scheduler_config(opt)  # type: ignore[arg-type]
 
 
 def test_onecycle_and_cyclic_cycle_momentum_where_there_is_one():
@@ -395,7 +426,6 @@ def test_required_markers_are_documented_in_the_registry():
         ("plateau", {"monitor": ""}, TypeError, "monitor"),
         ("plateau", {"patience": -1}, ValueError, "patience"),
         ("step", {"step_size": 1, "interval": "epoch"}, TypeError, "interval"),
-        ("step", {"step_size": 1, "lightning": True, "interval": "batch"}, ValueError, "interval"),
         ("constant", {"suggestion": 0.01}, TypeError, "suggestion"),
     ],
 )
@@ -437,8 +467,9 @@ pl = pytest.importorskip("pytorch_lightning")
 
 
 class TinyModule(pl.LightningModule):
-    def __init__(self, scheduler_name, **scheduler_kwargs):
+    def __init__(self, scheduler_name, interval=None, **scheduler_kwargs):
         super().__init__()
+        self.interval = interval
         torch.manual_seed(0)
         self.net = nn.Linear(4, 1)
         self.scheduler_name = scheduler_name
@@ -460,8 +491,8 @@ class TinyModule(pl.LightningModule):
 
     def configure_optimizers(self):
         opt = create_optimizer("momentum", self, lr=0.1)
-        sched = create_scheduler(self.scheduler_name, opt, lightning=True, **self.scheduler_kwargs)
-        return {"optimizer": opt, "lr_scheduler": sched}
+        sched = create_scheduler(self.scheduler_name, opt, **self.scheduler_kwargs)
+        return {"optimizer": opt, "lr_scheduler": lightning_scheduler_config(sched, interval=self.interval)}
 
 
 def _fit(module, tmp_path, epochs):
