@@ -20,36 +20,30 @@ References:
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import csv
-import inspect
 import logging
 import math
 import os
-import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.utilities import CombinedLoader, rank_zero_info, rank_zero_warn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CyclicLR
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
+from . import _lightning
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .range_test import (
-    CyclingBatches,
     LRSweeper,
     RangeTestResult,
-    StateSnapshot,
+    RangeTestSettings,
+    StopReason,
     finish_result,
     infer_batch_size,
     lr_schedule,
@@ -59,7 +53,12 @@ from .range_test import (
 from .scaling import SCALING_RULES
 
 if TYPE_CHECKING:
+    import pytorch_lightning as pl
+    from pytorch_lightning import Callback as _CallbackBase
     from pytorch_lightning.utilities.types import LRSchedulerConfig
+else:
+    # The Callback of every installed Lightning distribution (see lrfinder._lightning).
+    _CallbackBase = _lightning.callback_base()
 
 __all__ = ["LRFinder", "find_lr"]
 
@@ -67,11 +66,22 @@ logger = logging.getLogger(__name__)
 
 #: Module attributes searched, in order, for the LR when ``attr_name`` is not given.
 LR_ATTRIBUTES: tuple[str, ...] = ("lr", "learning_rate", "hparams.lr", "hparams.learning_rate")
-#: How many ``None`` outputs of ``training_step`` (skipped batches) in a row are tolerated.
-_MAX_SKIPPED = 100
 
 
-class LRFinder(Callback):
+@dataclass(frozen=True)
+class _TestRun:
+    """What one range test runs on, built from the fit at ``on_train_start``."""
+
+    settings: RangeTestSettings
+    train_loader: Any
+    batches: _lightning.TrainBatches
+    optimizers: list[Optimizer]
+    configs: list[LRSchedulerConfig]
+    world: int
+    num_parameters: int
+
+
+class LRFinder(_CallbackBase):
     """Find the learning rate at the start of ``fit``, then train with it in the same ``fit``.
 
     At ``on_train_start`` (the train dataloader is ready, nothing has been trained yet) the
@@ -227,13 +237,14 @@ class LRFinder(Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Run the range test before the first training step, restore, and apply the result."""
         if trainer.ckpt_path is not None and not self._find_only:
-            rank_zero_warn(
+            _lightning.warn(
+                trainer,
                 f"LRFinder: the fit resumes from ckpt_path={str(trainer.ckpt_path)!r}; the range test is "
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
-            rank_zero_warn("LRFinder: skipped because fast_dev_run is enabled.")
+            _lightning.warn(trainer, "LRFinder: skipped because fast_dev_run is enabled.")
             return
         self.applied_lr = None
         self.result = None
@@ -254,10 +265,10 @@ class LRFinder(Callback):
                 trainer.strategy.optimizers, trainer.strategy.lr_scheduler_configs = self._replaced
             if self.strict:
                 raise InconclusiveCurveError(message + " (strict=True)")
-            rank_zero_warn(message)
+            _lightning.warn(trainer, message)
             return
         self.applied_lr = self._apply(trainer, pl_module, result.lr)
-        rank_zero_info(f"LRFinder: training with lr={self.applied_lr:.2e} ({_describe(result)})")
+        _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e} ({_describe(result)})")
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -276,17 +287,24 @@ class LRFinder(Callback):
     # ----------------------------------------------------------------------------------------
 
     def _run_test(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
-        strategy = trainer.strategy
+        """Build, sweep inside the isolation, analyse, scale."""
+        run = self._build(trainer, pl_module)
+        lrs, losses, reason = self._sweep(trainer, pl_module, run)
+        logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
+        if reason == "interrupted" and not self._find_only:
+            # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
+            raise KeyboardInterrupt
+        result = self._analyse(pl_module, run, lrs, losses, reason)
+        return self._scale(trainer, run, result)
+
+    def _build(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> _TestRun:
+        """Check the fit, pick the loader and the optimizers (``optimizer=`` installs its own)."""
         automatic = pl_module.automatic_optimization
         accumulate = int(trainer.accumulate_grad_batches) if automatic else 1
-        settings = replace(self.settings, accumulate_steps=accumulate)
-
         train_loader = trainer.train_dataloader
         if train_loader is None:
             raise DataError("LRFinder found no train dataloader in this fit. Pass train_dataloaders or a datamodule.")
         loader = _rebuild_loader(train_loader, self.test_batch_size) if self.test_batch_size else train_loader
-        batches = _Batches(loader)
-
         if self.optimizer is not None:
             if not automatic and len(trainer.optimizers) > 1:
                 raise ValueError(
@@ -302,162 +320,103 @@ class LRFinder(Callback):
             raise ModelError(
                 f"Automatic optimization steps one optimizer, but got {len(optimizers)}. Use manual optimization."
             )
-        configs = list(trainer.lr_scheduler_configs)
-        trainable = [p for p in pl_module.parameters() if p.requires_grad]
-        if not trainable:
+        num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
+        if not num_parameters:
             raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")
+        return _TestRun(
+            settings=replace(self.settings, accumulate_steps=accumulate),
+            train_loader=train_loader,
+            batches=_lightning.TrainBatches(trainer, pl_module, loader),
+            optimizers=optimizers,
+            configs=list(trainer.lr_scheduler_configs),
+            world=max(1, int(trainer.world_size)),
+            num_parameters=num_parameters,
+        )
 
-        snapshot = StateSnapshot(pl_module, optimizers, [*_flat_loaders(loader), *_flat_loaders(train_loader)])
-        scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
-        metric_states = _MetricStates(pl_module)
-        # A mixed-precision grad scaler adapts its scale to the test's overflows: put it back too.
-        scaler: Any = getattr(trainer.precision_plugin, "scaler", None)
-        scaler_state = copy.deepcopy(scaler.state_dict()) if hasattr(scaler, "state_dict") else None
-        # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at step 0,
-        # e.g. a warm-up from zero), so the ratios between groups are the configured ones.
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = _base_lr(group, configs)
-        sweeper = LRSweeper(optimizers)
+    def _sweep(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun
+    ) -> tuple[list[float], list[float], StopReason]:
+        """The sweep, inside the isolation: nothing it changes survives it."""
+        settings = run.settings
         plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
-        world = max(1, int(trainer.world_size))
-        logged: dict[str, Any] = {}
-        bar = _progress_bar(trainer, len(plan))
-        per_device: list[int | None] = []
-        step_index = [0]
-        takes_idx = _takes_batch_idx(pl_module)
-
-        def next_batch() -> tuple[Any, int]:
-            batch, idx = batches.next()
-            if not per_device:
-                per_device.append(infer_batch_size(loader, batch))
-            batch = _before_transfer(trainer, pl_module, batch)
-            return strategy.batch_to_device(batch, dataloader_idx=0), idx
-
-        def forward(batch: Any, idx: int) -> Any:
-            args = (batch, idx) if takes_idx else (batch,)
-            return strategy.training_step(*args)
-
-        def reduce(parts: list[torch.Tensor]) -> float:
-            local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
-            return float(strategy.reduce(local.to(strategy.root_device), reduce_op="mean").item())
-
-        def automatic_step(lr: float) -> float:
-            opt = optimizers[0]
-            pl_module.optimizer_zero_grad(trainer.current_epoch, step_index[0], opt)
-            parts: list[torch.Tensor] = []
-            for k in range(accumulate):
-                last = k == accumulate - 1
-                sync = contextlib.nullcontext()
-                if not last and hasattr(strategy, "block_backward_sync"):
-                    sync = strategy.block_backward_sync()  # type: ignore[attr-defined]
-                with sync:
-                    for _ in range(_MAX_SKIPPED):
-                        batch, idx = next_batch()
-                        loss = _loss_of(forward(batch, idx), None, {})
-                        if loss is not None:
-                            break
-                    else:
-                        raise ModelError(f"training_step returned None (skip) for {_MAX_SKIPPED} batches in a row.")
-                    strategy.backward(loss / accumulate, opt)
-                    parts.append(loss.detach())
-            value = reduce(parts)
-            if math.isfinite(value):
-                # The gradients are ready: the closure only hands the loss back, so the precision
-                # plugin clips (gradient_clip_val), unscales and steps as in training.
-                done = parts[-1]
-                strategy.optimizer_step(opt, closure=lambda: done, model=pl_module)
-            step_index[0] += 1
-            return value
-
-        def manual_step(lr: float) -> float:
-            logged.clear()
-            for _ in range(_MAX_SKIPPED):
-                batch, idx = next_batch()
-                out = forward(batch, idx)
-                loss = _loss_of(out, self.monitor, logged)
-                if loss is not None:
-                    break
-            else:
-                raise ModelError(
-                    "training_step gave no loss under manual optimization: return it (a tensor or a dict "
-                    "with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...)."
-                )
-            step_index[0] += 1
-            return reduce([loss])
+        bar = _lightning.progress_bar(trainer, len(plan))
 
         def on_step(i: int, lr: float, loss: float) -> None:
             if bar is not None:
                 bar.set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.4g}", refresh=False)
                 bar.update(1)
 
-        saved_callbacks = trainer.callbacks  # type: ignore[attr-defined]
-        was_training = pl_module.training
-        # Other callbacks must not see the test's backward/optimizer-step hooks, and the test's
-        # self.log calls must not reach the fit's logged metrics: both are swapped out for the
-        # test and put back (the same objects) afterwards.
-        trainer.callbacks = []  # type: ignore[attr-defined]
-        pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
-        pl_module.train()
+        loaders = [run.batches.loader, run.train_loader]
         try:
-            lrs, losses, reason = run_sweep(
-                automatic_step if automatic else manual_step,
-                plan,
-                sweeper=sweeper,
-                stop_factor=settings.stop_factor,
-                on_step=on_step,
-            )
+            with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged:
+                # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at
+                # step 0, e.g. a warm-up from zero), so the ratios between groups are the configured ones.
+                for opt in run.optimizers:
+                    for group in opt.param_groups:
+                        group["lr"] = _base_lr(group, run.configs)
+                step = _lightning.make_stepper(
+                    trainer,
+                    pl_module,
+                    run.batches,
+                    run.optimizers,
+                    logged,
+                    accumulate=settings.accumulate_steps,
+                    monitor=self.monitor,
+                )
+                return run_sweep(
+                    step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
+                )
         finally:
-            del pl_module.log
-            trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
             if bar is not None:
                 bar.close()
-            snapshot.restore()
-            for config, state in zip(configs, scheduler_states):
-                config.scheduler.load_state_dict(state)
-            metric_states.restore()
-            if scaler_state is not None:
-                scaler.load_state_dict(scaler_state)
-            pl_module.train(was_training)
-        logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
-        if reason == "interrupted" and not self._find_only:
-            # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
-            raise KeyboardInterrupt
 
-        train_per_device = infer_batch_size(train_loader, None)
-        test_per_device = per_device[0] if per_device else None
-        if self.test_batch_size is None:
-            train_per_device = train_per_device or test_per_device
-        test_batch = None if test_per_device is None else test_per_device * world * accumulate
-        result = finish_result(
+    def _analyse(
+        self,
+        pl_module: pl.LightningModule,
+        run: _TestRun,
+        lrs: list[float],
+        losses: list[float],
+        reason: StopReason,
+    ) -> RangeTestResult:
+        """The curve analysed into a result (``suggestion=None`` when inconclusive)."""
+        test_per_device = run.batches.batch_size
+        return finish_result(
             lrs,
             losses,
             reason,
             rule=self.rule,
-            settings=settings,
-            batch_size=test_batch,
+            settings=run.settings,
+            batch_size=None if test_per_device is None else test_per_device * run.world * run.settings.accumulate_steps,
             model_name=type(pl_module).__name__,
-            num_parameters=sum(p.numel() for p in trainable),
+            num_parameters=run.num_parameters,
             # One name when the optimizers share a class, so the result's own .scale(rule="auto") reads it.
-            optimizer_name=",".join(dict.fromkeys(type(o).__name__ for o in optimizers)),
+            optimizer_name=",".join(dict.fromkeys(type(o).__name__ for o in run.optimizers)),
         )
-        if result.suggestion is not None:
-            target = self.target_batch_size
-            if target is None and train_per_device is not None:
-                target = train_per_device * world * accumulate
-            if target is not None and test_batch is not None:
-                with warnings.catch_warnings():
-                    if not trainer.is_global_zero:
-                        warnings.simplefilter("ignore")
-                    result = result.scale(
-                        target,
-                        rule=self.scaling,
-                        from_batch_size=test_batch,
-                        optimizer=self.optimizer if isinstance(self.optimizer, str) else optimizers[0],
-                    )
-            elif self.test_batch_size is not None or self.target_batch_size is not None:
-                rank_zero_warn("LRFinder: the batch size is unknown, so the LR is not scaled.")
-        return result
+
+    def _scale(self, trainer: pl.Trainer, run: _TestRun, result: RangeTestResult) -> RangeTestResult:
+        """Move the suggestion from the test's effective batch to the training one."""
+        if result.suggestion is None:
+            return result
+        accumulate = run.settings.accumulate_steps
+        train_per_device = infer_batch_size(run.train_loader, None)
+        if self.test_batch_size is None:
+            train_per_device = train_per_device or run.batches.batch_size
+        target = self.target_batch_size
+        if target is None and train_per_device is not None:
+            target = train_per_device * run.world * accumulate
+        if target is None or result.batch_size is None:
+            if self.test_batch_size is not None or self.target_batch_size is not None:
+                _lightning.warn(trainer, "LRFinder: the batch size is unknown, so the LR is not scaled.")
+            return result
+        with warnings.catch_warnings():
+            if not trainer.is_global_zero:
+                warnings.simplefilter("ignore")
+            return result.scale(
+                target,
+                rule=self.scaling,
+                from_batch_size=result.batch_size,
+                optimizer=self.optimizer if isinstance(self.optimizer, str) else run.optimizers[0],
+            )
 
     # ----------------------------------------------------------------------------------------
     # Applying
@@ -496,31 +455,24 @@ class LRFinder(Callback):
     def _install_optimizer(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, with_scheduler: bool
     ) -> None:
-        from pytorch_lightning.utilities.types import LRSchedulerConfig
-
         from .optimizers import create_optimizer
 
         optimizer = create_optimizer(self.optimizer, pl_module, lr=lr, **self.optimizer_settings)  # type: ignore[arg-type]
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
-            from .schedulers import create_scheduler
+            from .schedulers import create_scheduler, lightning_scheduler_config
 
             total = trainer.estimated_stepping_batches
             if not math.isfinite(total):
                 raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
             suggestion = self.result.training_suggestion if self.result is not None else None
-            config = create_scheduler(
-                self.scheduler,
-                optimizer,
-                total_steps=int(total),
-                suggestion=suggestion,
-                lightning=True,
-                **self.scheduler_settings,
+            sched = create_scheduler(
+                self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **self.scheduler_settings
             )
-            config = dict(config)
-            sched = config.pop("scheduler")
+            config = lightning_scheduler_config(sched)
+            config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
-            configs.append(LRSchedulerConfig(scheduler=sched, reduce_on_plateau=reduce_on_plateau, **config))
+            configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))
         trainer.strategy.optimizers = [optimizer]
         trainer.strategy.lr_scheduler_configs = configs
 
@@ -541,10 +493,10 @@ class LRFinder(Callback):
             try:
                 from .report import save_report
             except ImportError as exc:  # pragma: no cover - matplotlib missing
-                rank_zero_warn(f"LRFinder: cannot write the report {self.report}: {exc}")
+                _lightning.warn(trainer, f"LRFinder: cannot write the report {self.report}: {exc}")
             else:
                 save_report(result, self.report)
-                rank_zero_info(f"LRFinder: report written to {self.report}")
+                _lightning.info(trainer, f"LRFinder: report written to {self.report}")
 
 
 def find_lr(
@@ -590,7 +542,8 @@ def find_lr(
     callback = LRFinder(**options)
     callback._find_only = True
     if trainer is None:
-        trainer = pl.Trainer(
+        # The Trainer of the model's own distribution (lightning.pytorch or pytorch_lightning).
+        trainer = _lightning.trainer_class(model, datamodule)(
             devices=1,
             max_epochs=1,
             logger=False,
@@ -622,31 +575,6 @@ def find_lr(
 # --------------------------------------------------------------------------------------------
 
 
-class _Batches(CyclingBatches):
-    """Cycles through the fit's train loader(s), yielding ``(batch, batch_idx)``."""
-
-    def __init__(self, loader: Any) -> None:
-        self.combined = isinstance(loader, (Sequence, Mapping)) and not isinstance(loader, DataLoader)
-        if self.combined:
-            # Several train loaders: combine them as Lightning's fit does by default.
-            loader = CombinedLoader(loader, mode="max_size_cycle")
-        super().__init__(loader)
-
-    def _unwrap(self, item: Any) -> Any:
-        return item[0] if self.combined else item
-
-
-def _flat_loaders(loader: Any) -> list[Any]:
-    """The loaders inside a list/dict of train loaders (for their data-order generators)."""
-    if isinstance(loader, Mapping):
-        return [x for v in loader.values() for x in _flat_loaders(v)]
-    if isinstance(loader, Sequence) and not isinstance(loader, DataLoader):
-        return [x for v in loader for x in _flat_loaders(v)]
-    if isinstance(loader, CombinedLoader):
-        return _flat_loaders(loader.iterables)
-    return [loader]
-
-
 def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     """The same dataset, sampler and collate function with another batch size."""
     if not isinstance(loader, DataLoader):
@@ -676,57 +604,6 @@ def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     drop_last = batch_sampler.drop_last if batch_sampler is not None else loader.drop_last
     sampler = batch_sampler.sampler if batch_sampler is not None else loader.sampler
     return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
-
-
-def _before_transfer(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) -> Any:
-    """``on_before_batch_transfer`` of the datamodule when it overrides it, else of the module."""
-    dm = trainer.datamodule  # type: ignore[attr-defined]
-    if dm is not None and type(dm).on_before_batch_transfer is not pl.LightningDataModule.on_before_batch_transfer:
-        return dm.on_before_batch_transfer(batch, 0)
-    return pl_module.on_before_batch_transfer(batch, 0)
-
-
-def _takes_batch_idx(pl_module: pl.LightningModule) -> bool:
-    params = list(inspect.signature(pl_module.training_step).parameters.values())
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-        return True
-    return len(params) >= 2
-
-
-def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> torch.Tensor | None:
-    """The loss of one ``training_step``: the logged ``monitor`` key, the output, or ``output['loss']``."""
-    if monitor is not None:
-        if monitor not in logged:
-            raise ModelError(
-                f"LRFinder(monitor={monitor!r}): training_step did not log {monitor!r} "
-                f"(logged: {sorted(logged) or 'nothing'}). Log it with self.log({monitor!r}, loss)."
-            )
-        value = logged[monitor]
-        return value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
-    if output is None:
-        return None
-    if isinstance(output, Mapping):
-        output = output.get("loss")
-        if output is None:
-            raise ModelError("training_step returned a dict without a 'loss' key. Add it, or return the loss tensor.")
-    if not isinstance(output, torch.Tensor) or output.numel() != 1:
-        raise ModelError(
-            f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {type(output).__name__}."
-        )
-    return output.reshape(())
-
-
-def _capture_log(logged: dict[str, Any]) -> Callable[..., None]:
-    """A stand-in for ``LightningModule.log`` that records values instead of logging them."""
-
-    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
-        if isinstance(value, Mapping):
-            for key, val in value.items():
-                logged[f"{name}/{key}"] = val
-        else:
-            logged[name] = value.detach() if isinstance(value, torch.Tensor) else value
-
-    return log
 
 
 def _has_attr(obj: Any, dotted: str) -> bool:
@@ -798,47 +675,6 @@ def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfi
                 values = getattr(sched, key, None)
                 if isinstance(values, list):
                     setattr(sched, key, [v * factor for v in values])
-
-
-class _MetricStates:
-    """Snapshot of the torchmetrics states in the module (they are not buffers)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        try:
-            from torchmetrics import Metric
-        except ImportError:  # pragma: no cover - Lightning depends on torchmetrics
-            self._saved: list[tuple[Any, dict[str, Any], dict[str, Any]]] = []
-            return
-        self._saved = []
-        for m in module.modules():
-            if isinstance(m, Metric):
-                state = {k: copy.deepcopy(v) for k, v in m.metric_state.items()}
-                extra = {k: copy.deepcopy(getattr(m, k)) for k in ("_update_count", "_computed") if hasattr(m, k)}
-                self._saved.append((m, state, extra))
-
-    def restore(self) -> None:
-        for metric, state, extra in self._saved:
-            for key, value in {**state, **extra}.items():
-                object.__setattr__(metric, key, copy.deepcopy(value))
-
-
-def _progress_bar(trainer: pl.Trainer, total: int) -> Any:
-    """A tqdm bar styled as Lightning's, or ``None`` when the progress bar is disabled."""
-    callback = trainer.progress_bar_callback
-    if callback is None or not trainer.is_global_zero or not getattr(callback, "is_enabled", True):
-        return None
-    from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
-
-    return Tqdm(
-        desc="Finding LR",
-        total=total,
-        position=2 * getattr(callback, "process_position", 0),
-        leave=False,
-        dynamic_ncols=True,
-        file=sys.stdout,
-        smoothing=0,
-        bar_format=getattr(callback, "BAR_FORMAT", None),
-    )
 
 
 def _summary_metrics(result: RangeTestResult) -> dict[str, float]:

@@ -1,0 +1,470 @@
+"""What the callback needs from Lightning: the distributions, the isolation and the steppers.
+
+Three concerns, kept here so :mod:`lrfinder.callback` reads as build, sweep, analyse, scale, apply:
+
+* **Distributions.** Lightning ships the same classes twice, as ``lightning.pytorch`` (``import
+  lightning as L``) and ``pytorch_lightning``; an object of one is not an instance of the
+  other's classes. Every isinstance/issubclass check of lrfinder goes through
+  :func:`is_lightning_module`, :func:`is_lightning_module_class` and :func:`is_datamodule`,
+  which look only at the distributions already imported (an object cannot belong to one that
+  is not), so they import nothing. :func:`package_of` gives the distribution of a running
+  Trainer or module, whose utilities (``CombinedLoader``, rank-zero warnings, the scheduler
+  config) the callback then uses. :func:`callback_base` is the base class of
+  :class:`~lrfinder.LRFinder`: the ``Callback`` of every installed distribution, so one
+  ``LRFinder`` is an instance of whichever ``Callback`` the Trainer (or LightningCLI) checks.
+* **Isolation.** :func:`isolation` snapshots everything the test touches and puts it back on
+  exit, even after an error or Ctrl-C.
+* **Steppers.** :class:`AutomaticStepper` and :class:`ManualStepper` run one optimizer step of
+  the test through the public Strategy API and return its loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import importlib
+import importlib.util
+import inspect
+import math
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.optim import Optimizer
+from torch.utils.data import DataLoader
+
+from .exceptions import ModelError
+from .range_test import CyclingBatches, StateSnapshot, infer_batch_size
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities.types import LRSchedulerConfig
+
+__all__ = [
+    "PACKAGES",
+    "installed_packages",
+    "package_of",
+    "callback_base",
+    "is_lightning_module",
+    "is_lightning_module_class",
+    "is_datamodule",
+    "trainer_class",
+    "isolation",
+    "TrainBatches",
+    "AutomaticStepper",
+    "ManualStepper",
+    "make_stepper",
+    "progress_bar",
+    "warn",
+    "info",
+]
+
+#: The import names of the two Lightning distributions, the preferred one first: ``lightning``
+#: (``import lightning as L``) is what most users install today; ``pytorch_lightning`` is the
+#: standalone copy lrfinder depends on.
+PACKAGES: tuple[str, ...] = ("lightning.pytorch", "pytorch_lightning")
+#: How many ``None`` outputs of ``training_step`` (skipped batches) in a row are tolerated.
+MAX_SKIPPED = 100
+
+
+# --------------------------------------------------------------------------------------------
+# Distributions
+# --------------------------------------------------------------------------------------------
+
+
+def installed_packages() -> tuple[str, ...]:
+    """The Lightning packages that can be imported here, in :data:`PACKAGES` order."""
+    found = []
+    for name in PACKAGES:
+        try:
+            if importlib.util.find_spec(name) is not None:
+                found.append(name)
+        except (ImportError, ValueError):  # a parent package missing, or blocked in sys.modules
+            continue
+    return tuple(found)
+
+
+def _imported() -> list[ModuleType]:
+    """The Lightning packages imported so far: the only ones an object can come from."""
+    return [m for m in (sys.modules.get(name) for name in PACKAGES) if m is not None]
+
+
+def package_of(obj: object) -> ModuleType:
+    """The Lightning package (``lightning.pytorch`` or ``pytorch_lightning``) of a Trainer, module, ...
+
+    Raises:
+        TypeError: ``obj`` belongs to neither distribution.
+
+    """
+    for cls in type(obj).__mro__:
+        module = cls.__module__
+        for name in PACKAGES:
+            if module == name or module.startswith(name + "."):
+                return sys.modules[name]
+    raise TypeError(
+        f"Expected an object of lightning.pytorch or pytorch_lightning, but got {type(obj).__module__}."
+        f"{type(obj).__qualname__}"
+    )
+
+
+@functools.cache
+def callback_base() -> type:
+    """The base class of :class:`~lrfinder.LRFinder`: the ``Callback`` of every installed distribution.
+
+    With both distributions installed, a class deriving from both ``Callback`` classes (they
+    define the same hooks), so ``isinstance(LRFinder(), lightning.pytorch.Callback)`` and
+    ``isinstance(LRFinder(), pytorch_lightning.Callback)`` both hold, and LightningCLI of either
+    accepts ``lrfinder.LRFinder``.
+
+    Raises:
+        ImportError: Neither distribution is installed.
+
+    """
+    bases = tuple(importlib.import_module(name).Callback for name in installed_packages())
+    if not bases:
+        raise ImportError("LRFinder needs Lightning: pip install lightning (or pytorch-lightning).")
+    if len(bases) == 1:
+        return bases[0]
+    return type("Callback", bases, {"__module__": __name__, "__doc__": "The Callback of every installed Lightning."})
+
+
+def is_lightning_module(obj: object) -> bool:
+    """Whether ``obj`` is a LightningModule of either distribution (imports nothing)."""
+    return any(isinstance(obj, m.LightningModule) for m in _imported())
+
+
+def is_lightning_module_class(obj: object) -> bool:
+    """Whether ``obj`` is a LightningModule subclass of either distribution (imports nothing)."""
+    return isinstance(obj, type) and any(issubclass(obj, m.LightningModule) for m in _imported())
+
+
+def is_datamodule(obj: object) -> bool:
+    """Whether ``obj`` is a LightningDataModule of either distribution (imports nothing)."""
+    return any(isinstance(obj, m.LightningDataModule) for m in _imported())
+
+
+def trainer_class(*objs: object) -> type[pl.Trainer]:
+    """The ``Trainer`` of the distribution of the first Lightning object in ``objs``.
+
+    Falls back to the preferred installed distribution when none of them is a Lightning object.
+    """
+    for obj in objs:
+        if obj is not None:
+            with contextlib.suppress(TypeError):
+                return package_of(obj).Trainer  # type: ignore[no-any-return]
+    names = installed_packages()
+    if not names:
+        raise ImportError("find_lr needs Lightning: pip install lightning (or pytorch-lightning).")
+    return importlib.import_module(names[0]).Trainer  # type: ignore[no-any-return]
+
+
+def warn(trainer: object, message: str) -> None:
+    """A rank-zero ``UserWarning`` through the Trainer's own distribution."""
+    # stacklevel: past this function and Lightning's wrappers, to the callback's line.
+    package_of(trainer).utilities.rank_zero_warn(message, stacklevel=5)
+
+
+def info(trainer: object, message: str) -> None:
+    """A rank-zero info log line through the Trainer's own distribution."""
+    package_of(trainer).utilities.rank_zero_info(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Isolation
+# --------------------------------------------------------------------------------------------
+
+
+class _MetricStates:
+    """Snapshot of the torchmetrics states in the module (they are not buffers)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self._saved: list[tuple[Any, dict[str, Any]]] = []
+        try:
+            from torchmetrics import Metric
+        except ImportError:  # pragma: no cover - Lightning depends on torchmetrics
+            return
+        for m in module.modules():
+            if isinstance(m, Metric):
+                state = {k: copy.deepcopy(v) for k, v in m.metric_state.items()}
+                state.update({k: copy.deepcopy(getattr(m, k)) for k in ("_update_count", "_computed") if hasattr(m, k)})
+                self._saved.append((m, state))
+
+    def restore(self) -> None:
+        for metric, state in self._saved:
+            for key, value in state.items():
+                object.__setattr__(metric, key, copy.deepcopy(value))
+
+
+def _capture_log(logged: dict[str, Any]) -> Callable[..., None]:
+    """A stand-in for ``LightningModule.log`` that records values instead of logging them."""
+
+    def log(name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, val in value.items():
+                logged[f"{name}/{key}"] = val
+        else:
+            logged[name] = value.detach() if isinstance(value, torch.Tensor) else value
+
+    return log
+
+
+def flat_loaders(loader: Any) -> list[Any]:
+    """The loaders inside a list/dict/CombinedLoader of train loaders (for their generators)."""
+    if isinstance(loader, Mapping):
+        return [x for v in loader.values() for x in flat_loaders(v)]
+    if isinstance(loader, Sequence) and not isinstance(loader, DataLoader):
+        return [x for v in loader for x in flat_loaders(v)]
+    if hasattr(loader, "iterables") and hasattr(loader, "flattened"):  # a CombinedLoader, either distribution
+        return flat_loaders(loader.iterables)
+    return [loader]
+
+
+@contextlib.contextmanager
+def isolation(
+    trainer: pl.Trainer,
+    pl_module: pl.LightningModule,
+    optimizers: Sequence[Optimizer],
+    configs: Sequence[LRSchedulerConfig],
+    loaders: Sequence[Any] = (),
+) -> Iterator[dict[str, Any]]:
+    """Run the test in here: everything it touches is put back on exit, even on error or Ctrl-C.
+
+    Saved and restored: the module's parameters, gradients, buffers and train/eval modes; the
+    optimizers' states and param groups; the schedulers' states; the torchmetrics states; the
+    grad scaler of mixed precision (it adapts its scale to the test's overflows); the torch,
+    CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order). Swapped for the
+    test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
+    test's backward and optimizer-step hooks) and the module's ``log``, replaced by a recorder
+    so the test's ``self.log`` calls never reach the fit's metrics. The trainer's loop counters
+    are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
+    count inside it.
+
+    Yields:
+        The dict the captured ``self.log`` calls write to (key -> value), for a ``monitor``.
+
+    """
+    snapshot = StateSnapshot(pl_module, optimizers, [g for loader in loaders for g in flat_loaders(loader)])
+    scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
+    metric_states = _MetricStates(pl_module)
+    scaler: Any = getattr(trainer.precision_plugin, "scaler", None)
+    scaler_state = copy.deepcopy(scaler.state_dict()) if hasattr(scaler, "state_dict") else None
+    saved_callbacks = trainer.callbacks  # type: ignore[attr-defined]
+    logged: dict[str, Any] = {}
+    trainer.callbacks = []  # type: ignore[attr-defined]
+    pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
+    pl_module.train()
+    try:
+        yield logged
+    finally:
+        del pl_module.log
+        trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
+        snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
+        for config, state in zip(configs, scheduler_states):
+            config.scheduler.load_state_dict(state)
+        metric_states.restore()
+        if scaler_state is not None:
+            scaler.load_state_dict(scaler_state)
+
+
+# --------------------------------------------------------------------------------------------
+# Batches and steppers
+# --------------------------------------------------------------------------------------------
+
+
+class TrainBatches(CyclingBatches):
+    """The fit's train loader(s), cycled, each batch through the transfer hooks and to the device.
+
+    Several loaders (a list or dict) are combined as Lightning's fit does by default
+    (``max_size_cycle``). Each batch goes through ``on_before_batch_transfer`` (the datamodule's
+    when it overrides it, else the module's, as in the fit) and ``strategy.batch_to_device``.
+
+    Attributes:
+        batch_size: Per-device batch size, read from the loader or the first batch.
+
+    """
+
+    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loader: Any) -> None:
+        self.trainer = trainer
+        self.pl_module = pl_module
+        self.loader = loader
+        self.combined = isinstance(loader, (Sequence, Mapping)) and not isinstance(loader, DataLoader)
+        if self.combined:
+            loader = package_of(trainer).utilities.CombinedLoader(loader, mode="max_size_cycle")
+        super().__init__(loader)
+        self.batch_size: int | None = None
+
+    def _unwrap(self, item: Any) -> Any:
+        return item[0] if self.combined else item
+
+    def next(self) -> tuple[Any, int]:
+        """The next batch, on the device, and its index in the current pass."""
+        batch, idx = super().next()
+        if self.batch_size is None:
+            self.batch_size = infer_batch_size(self.loader, batch)
+        # The module's private hook dispatches to the datamodule or the module exactly as the
+        # fit loop does (Lightning's _DataHookSelector), for the module's own distribution.
+        batch = self.pl_module._on_before_batch_transfer(batch, 0)
+        return self.trainer.strategy.batch_to_device(batch, dataloader_idx=0), idx
+
+
+def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> torch.Tensor | None:
+    """The loss of one ``training_step``: the logged ``monitor`` key, the output, or ``output['loss']``."""
+    if monitor is not None:
+        if monitor not in logged:
+            raise ModelError(
+                f"LRFinder(monitor={monitor!r}): training_step did not log {monitor!r} "
+                f"(logged: {sorted(logged) or 'nothing'}). Log it with self.log({monitor!r}, loss)."
+            )
+        value = logged[monitor]
+        return value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+    if output is None:
+        return None
+    if isinstance(output, Mapping):
+        output = output.get("loss")
+        if output is None:
+            raise ModelError("training_step returned a dict without a 'loss' key. Add it, or return the loss tensor.")
+    if not isinstance(output, torch.Tensor) or output.numel() != 1:
+        raise ModelError(
+            f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {type(output).__name__}."
+        )
+    return output.reshape(())
+
+
+class _Stepper:
+    """One optimizer step of the test at the LR already set; ``stepper(lr)`` returns its loss.
+
+    The loss is reduced over the micro-batches and over ranks (``strategy.reduce``), so every
+    rank records the same curve and takes the same stop decision.
+    """
+
+    def __init__(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        batches: TrainBatches,
+        optimizers: Sequence[Optimizer],
+        logged: dict[str, Any],
+    ) -> None:
+        self.trainer = trainer
+        self.strategy = trainer.strategy
+        self.pl_module = pl_module
+        self.batches = batches
+        self.optimizers = list(optimizers)
+        self.logged = logged
+        self.step_index = 0
+        params = list(inspect.signature(pl_module.training_step).parameters.values())
+        self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+
+    def _forward(self) -> Any:
+        batch, idx = self.batches.next()
+        args = (batch, idx) if self._takes_idx else (batch,)
+        return self.strategy.training_step(*args)
+
+    def _reduce(self, parts: Sequence[torch.Tensor]) -> float:
+        local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
+        return float(self.strategy.reduce(local.to(self.strategy.root_device), reduce_op="mean").item())
+
+    def __call__(self, lr: float) -> float:
+        raise NotImplementedError
+
+
+class AutomaticStepper(_Stepper):
+    """Automatic optimization: ``accumulate`` micro-batches of forward and backward, one optimizer step.
+
+    Backward goes through ``strategy.backward`` (precision plugin, DDP; gradient sync blocked on
+    all but the last micro-batch), the step through ``strategy.optimizer_step`` (gradient
+    clipping, the grad scaler), as in training. A non-finite loss is recorded without a step.
+    """
+
+    def __init__(self, *args: Any, accumulate: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accumulate = accumulate
+
+    def _micro_batch_loss(self) -> torch.Tensor:
+        for _ in range(MAX_SKIPPED):
+            loss = _loss_of(self._forward(), None, {})
+            if loss is not None:
+                return loss
+        raise ModelError(f"training_step returned None (skip) for {MAX_SKIPPED} batches in a row.")
+
+    def __call__(self, lr: float) -> float:
+        """Run one optimizer step at the LR already set; return the loss."""
+        opt = self.optimizers[0]
+        self.pl_module.optimizer_zero_grad(self.trainer.current_epoch, self.step_index, opt)
+        parts: list[torch.Tensor] = []
+        for k in range(self.accumulate):
+            sync: Any = contextlib.nullcontext()
+            if k < self.accumulate - 1 and hasattr(self.strategy, "block_backward_sync"):
+                sync = self.strategy.block_backward_sync()
+            with sync:
+                loss = self._micro_batch_loss()
+                self.strategy.backward(loss / self.accumulate, opt)
+                parts.append(loss.detach())
+        value = self._reduce(parts)
+        if math.isfinite(value):
+            # The gradients are ready: the closure only hands the loss back, so the precision
+            # plugin clips (gradient_clip_val), unscales and steps as in training.
+            done = parts[-1]
+            self.strategy.optimizer_step(opt, closure=lambda: done, model=self.pl_module)
+        self.step_index += 1
+        return value
+
+
+class ManualStepper(_Stepper):
+    """Manual optimization: ``training_step`` steps its own optimizers; the loss is its output or ``monitor``."""
+
+    def __init__(self, *args: Any, monitor: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.monitor = monitor
+
+    def __call__(self, lr: float) -> float:
+        """Run one ``training_step`` (which steps its optimizers) at the LR already set; return the loss."""
+        for _ in range(MAX_SKIPPED):
+            self.logged.clear()
+            loss = _loss_of(self._forward(), self.monitor, self.logged)
+            if loss is not None:
+                break
+        else:
+            raise ModelError(
+                "training_step gave no loss under manual optimization: return it (a tensor or a dict "
+                "with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...)."
+            )
+        self.step_index += 1
+        return self._reduce([loss])
+
+
+def make_stepper(
+    trainer: pl.Trainer,
+    pl_module: pl.LightningModule,
+    batches: TrainBatches,
+    optimizers: Sequence[Optimizer],
+    logged: dict[str, Any],
+    *,
+    accumulate: int = 1,
+    monitor: str | None = None,
+) -> _Stepper:
+    """The stepper for the module's kind of optimization."""
+    if pl_module.automatic_optimization:
+        return AutomaticStepper(trainer, pl_module, batches, optimizers, logged, accumulate=accumulate)
+    return ManualStepper(trainer, pl_module, batches, optimizers, logged, monitor=monitor)
+
+
+def progress_bar(trainer: pl.Trainer, total: int) -> Any:
+    """A tqdm bar styled as Lightning's, or ``None`` when the progress bar is disabled."""
+    callback = trainer.progress_bar_callback
+    if callback is None or not trainer.is_global_zero or not getattr(callback, "is_enabled", True):
+        return None
+    tqdm_cls = importlib.import_module(f"{package_of(trainer).__name__}.callbacks.progress.tqdm_progress").Tqdm
+    return tqdm_cls(
+        desc="Finding LR",
+        total=total,
+        position=2 * getattr(callback, "process_position", 0),
+        leave=False,
+        dynamic_ncols=True,
+        file=sys.stdout,
+        smoothing=0,
+        bar_format=getattr(callback, "BAR_FORMAT", None),
+    )
