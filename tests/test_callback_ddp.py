@@ -16,93 +16,41 @@ from pathlib import Path
 import pytest
 
 SCRIPT = textwrap.dedent(
-    '''
+    """
     import json
     import sys
     from pathlib import Path
 
-    import pytorch_lightning as pl
+    sys.path.insert(0, sys.argv[4])  # tests/: the shared models
     import torch
-    import torch.nn.functional as F
-    from pytorch_lightning.loggers import CSVLogger
-    from torch import nn
+    from _models import GAN, Net, pl
     from torch.utils.data import DataLoader, TensorDataset
 
     from lrfinder.callback import LRFinder
 
 
-    class Net(pl.LightningModule):
-        def __init__(self, out, lr=0.01):
-            super().__init__()
-            self.out = str(out)
-            self.lr = lr
-            self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
-            self.phase = "test"
-            self.local = []
-
-        def on_train_batch_start(self, batch, batch_idx):
-            self.phase = "train"
-
-        def training_step(self, batch, batch_idx):
-            x, y = batch
-            loss = F.cross_entropy(self.net(x), y)
-            if self.phase == "test":
-                self.local.append(float(loss.detach()))
-            return loss
-
-        def configure_optimizers(self):
-            return torch.optim.SGD(
-                [{"params": self.net[0].parameters(), "lr": self.lr / 4}, {"params": self.net[2].parameters()}],
-                lr=self.lr,
-                momentum=0.9,
-            )
-
-        def on_train_end(self):
-            write(self)
-
-
-    class ManualNet(Net):
-        """GAN-style manual optimization: two optimizers, the loss logged as g_loss."""
-
-        def __init__(self, out, lr=0.01):
-            super().__init__(out, lr)
-            self.automatic_optimization = False
-            self.disc = nn.Linear(8, 1)
-
-        def training_step(self, batch, batch_idx):
-            g_opt, d_opt = self.optimizers()
-            x, y = batch
-            g_loss = F.cross_entropy(self.net(x), y)
-            g_opt.zero_grad()
-            self.manual_backward(g_loss)
-            g_opt.step()
-            d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
-            d_opt.zero_grad()
-            self.manual_backward(d_loss)
-            d_opt.step()
-            if self.phase == "test":
-                self.local.append(float(g_loss.detach()))
-            self.log("g_loss", g_loss)
-
-        def configure_optimizers(self):
-            return [
-                torch.optim.SGD(self.net.parameters(), lr=self.lr, momentum=0.9),
-                torch.optim.SGD(self.disc.parameters(), lr=self.lr / 4),
-            ]
-
-
-    def write(self):
-        finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+    def write(module, local):
+        finder = next(c for c in module.trainer.callbacks if isinstance(c, LRFinder))
         record = {
-            "rank": self.global_rank,
-            "world_size": self.trainer.world_size,
+            "rank": module.global_rank,
+            "world_size": module.trainer.world_size,
             "result": finder.result.to_dict(),
-            "local": self.local,
-            "module_lr": self.lr,
-            "group_lrs": [g["lr"] for o in self.trainer.optimizers for g in o.param_groups],
-            "weights": [p.detach().double().sum().item() for p in self.parameters()],
+            "local": local,
+            "module_lr": module.lr,
+            "group_lrs": [g["lr"] for o in module.trainer.optimizers for g in o.param_groups],
+            "weights": [p.detach().double().sum().item() for p in module.parameters()],
         }
-        Path(self.out, f"rank{self.global_rank}.json").write_text(json.dumps(record))
+        Path(module.out, f"rank{module.global_rank}.json").write_text(json.dumps(record))
+
+
+    class AutoNet(Net):
+        def on_train_end(self):
+            write(self, [loss for phase, _, loss, _ in self.steps if phase == "test"])
+
+
+    class ManualNet(GAN):
+        def on_train_end(self):
+            write(self, [loss for phase, loss in self.g_losses if phase == "test"])
 
 
     def main(strategy, out, manual):
@@ -120,13 +68,14 @@ SCRIPT = textwrap.dedent(
             strategy=strategy,
             callbacks=[finder],
             max_steps=3,
-            logger=CSVLogger(out, name="logs"),
+            logger=pl.loggers.CSVLogger(out, name="logs"),
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
             default_root_dir=out,
         )
-        model = ManualNet(out) if manual else Net(out)
+        model = ManualNet(lr=0.01) if manual else AutoNet(lr=0.01, groups=True, bn=False)
+        model.out = str(out)
         trainer.fit(model, loader)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("lr_finder/")}
         Path(out, f"main{trainer.global_rank}.json").write_text(json.dumps(metrics))
@@ -134,8 +83,9 @@ SCRIPT = textwrap.dedent(
 
     if __name__ == "__main__":
         main(sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "manual")
-    '''
+    """
 )
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.mark.slow
@@ -151,7 +101,7 @@ def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str, mo
     out.mkdir()
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, str(script), strategy, str(out), mode],
+        [sys.executable, str(script), strategy, str(out), mode, str(TESTS)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -177,7 +127,7 @@ def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str, mo
     lr = result["scaled"]["lr"]
     for r in ranks:
         assert r["module_lr"] == lr
-        assert r["group_lrs"] == pytest.approx([lr, lr / 4] if mode == "manual" else [lr / 4, lr])
+        assert r["group_lrs"] == pytest.approx([lr, lr / 2] if mode == "manual" else [lr / 10, lr])
     assert first["weights"] == second["weights"]  # DDP training went on in sync
     # Files: written once, by rank zero.
     assert [p.name for p in out.rglob("report.png")] == ["report.png"]

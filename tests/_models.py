@@ -1,0 +1,210 @@
+"""Shared test models and helpers, like Lightning's BoringModel: one definition each.
+
+The Lightning distribution the tests run under is chosen by the environment variable
+``LRFINDER_TEST_LIGHTNING`` (``pytorch_lightning``, the default, or ``lightning``); ``pl`` is
+that package (``pytorch_lightning`` or ``lightning.pytorch``), so the same suite runs under both.
+Subprocess scripts (DDP) import this module after putting ``tests/`` on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+#: The distribution under test: ``LRFINDER_TEST_LIGHTNING`` -> its import name.
+DISTRIBUTIONS = {"pytorch_lightning": "pytorch_lightning", "lightning": "lightning.pytorch"}
+LIGHTNING = os.environ.get("LRFINDER_TEST_LIGHTNING", "pytorch_lightning")
+if LIGHTNING not in DISTRIBUTIONS:
+    raise ValueError(f"Expected LRFINDER_TEST_LIGHTNING to be one of {', '.join(DISTRIBUTIONS)}, but got {LIGHTNING!r}")
+pl: Any = importlib.import_module(DISTRIBUTIONS[LIGHTNING])
+Callback = pl.Callback
+
+
+def make_data(n: int = 256, seed: int = 0) -> TensorDataset:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+    return TensorDataset(x, y)
+
+
+def make_loader(n: int = 256, batch_size: int = 32, shuffle: bool = True) -> DataLoader:
+    return DataLoader(make_data(n), batch_size=batch_size, shuffle=shuffle)
+
+
+class RecordingSGD(torch.optim.SGD):
+    """SGD that records, at each step, the phase, every group's LR and the gradient norm."""
+
+    def __init__(self, params: Any, events: list[tuple[Any, ...]], phase: Any, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self.events = events
+        self.phase = phase
+
+    def step(self, closure: Any = None) -> Any:
+        out = super().step(closure)  # runs the closure first, as torch does
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+        self.events.append((self.phase(), tuple(g["lr"] for g in self.param_groups), norm, id(self)))
+        return out
+
+
+class Net(pl.LightningModule):
+    """A small classifier whose knobs cover the cases of the issue."""
+
+    def __init__(
+        self,
+        lr: float | None = 0.01,
+        *,
+        groups: bool = False,
+        hard_lr: Any = None,
+        loss_shift: float = 0.0,
+        flat: bool = False,
+        dropout: float = 0.0,
+        schedule: str | None = None,
+        total_steps: int = 20,
+        bn: bool = True,
+    ) -> None:
+        super().__init__()
+        if lr is not None:
+            self.lr = lr
+        self.groups = groups
+        self.hard_lr = hard_lr
+        self.loss_shift = loss_shift
+        self.flat = flat
+        self.schedule = schedule
+        self.total_steps = total_steps
+        self.body = nn.Sequential(
+            nn.Linear(8, 16), nn.BatchNorm1d(16) if bn else nn.Identity(), nn.ReLU(), nn.Dropout(dropout)
+        )
+        self.head = nn.Linear(16, 3)
+        self.phase = "test"
+        self.events: list[tuple[Any, ...]] = []
+        self.steps: list[tuple[str, int, float, bool]] = []
+        self.mean_loss = torchmetrics.MeanMetric()
+        self.epoch_means: list[float] = []
+
+    def on_fit_start(self) -> None:
+        self.phase = "test"  # the callback's test runs at on_train_start, before any training batch
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.phase = "train"
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        if self.flat:
+            loss = loss * 0.0 + 1.0 + 1e-3 * torch.randn(()).abs()
+        loss = loss + self.loss_shift
+        self.steps.append((self.phase, x.shape[0], float(loss.detach()), torch.is_autocast_enabled("cpu")))
+        self.mean_loss.update(loss.detach())
+        self.log("train_loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        value = self.mean_loss.compute()
+        self.epoch_means.append(float(value))
+        self.log("mean_loss", value)
+        self.mean_loss.reset()
+
+    def configure_optimizers(self) -> Any:
+        lr = self.hard_lr if self.hard_lr is not None else self.lr
+        lrs = lr if isinstance(lr, (list, tuple)) else ((lr * 0.1, lr) if self.groups else (lr,))
+        if len(lrs) == 2:
+            params: Any = [
+                {"params": self.body.parameters(), "lr": lrs[0]},
+                {"params": self.head.parameters(), "lr": lrs[1]},
+            ]
+        else:
+            params = self.parameters()
+        opt = RecordingSGD(params, self.events, lambda: self.phase, lr=lrs[-1], momentum=0.9)
+        if self.schedule is None:
+            return opt
+        if self.schedule == "onecycle":
+            sched: Any = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=list(lrs), total_steps=self.total_steps)
+        elif self.schedule == "cyclic":
+            sched = torch.optim.lr_scheduler.CyclicLR(
+                opt, base_lr=[v / 10 for v in lrs], max_lr=list(lrs), step_size_up=2, cycle_momentum=False
+            )
+        elif self.schedule == "warmup":
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 5))
+        else:
+            raise ValueError(self.schedule)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def test_events(self) -> list[tuple[Any, ...]]:
+        return [e for e in self.events if e[0] == "test"]
+
+    def train_events(self) -> list[tuple[Any, ...]]:
+        return [e for e in self.events if e[0] == "train"]
+
+
+def trainer(tmp_path: Path, callbacks: list[Callback] | None = None, **kwargs: Any) -> pl.Trainer:
+    settings: dict[str, Any] = {
+        "accelerator": "cpu",
+        "devices": 1,
+        "max_steps": 5,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "enable_progress_bar": False,
+        "default_root_dir": tmp_path,
+        "num_sanity_val_steps": 0,
+    }
+    settings.update(kwargs)
+    return pl.Trainer(callbacks=callbacks or [], **settings)
+
+
+FAST = {"num_steps": 80, "min_lr": 1e-3, "max_lr": 10.0}
+
+
+def weights(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+
+class GAN(pl.LightningModule):
+    """Two networks, two optimizers (the discriminator at half the generator's LR), losses logged."""
+
+    def __init__(self, lr: float = 1e-3) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.lr = lr
+        self.gen = nn.Linear(8, 3)
+        self.disc = nn.Linear(8, 1)
+        self.phase = "test"
+        self.events: list[tuple[Any, ...]] = []
+        self.g_losses: list[tuple[str, float]] = []
+
+    def on_fit_start(self) -> None:
+        self.phase = "test"  # the callback's test runs at on_train_start, before any training batch
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self.phase = "train"
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        x, y = batch
+        g_loss = F.cross_entropy(self.gen(x), y)
+        g_opt.zero_grad()
+        self.manual_backward(g_loss)
+        g_opt.step()
+        d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
+        d_opt.zero_grad()
+        self.manual_backward(d_loss)
+        d_opt.step()
+        self.g_losses.append((self.phase, float(g_loss.detach())))
+        self.log_dict({"g_loss": g_loss, "d_loss": d_loss}, prog_bar=True)
+
+    def configure_optimizers(self) -> Any:
+        phase = lambda: self.phase  # noqa: E731
+        return [
+            RecordingSGD(self.gen.parameters(), self.events, phase, lr=self.lr),
+            RecordingSGD(self.disc.parameters(), self.events, phase, lr=self.lr / 2),
+        ]
