@@ -1523,9 +1523,10 @@ def list_(ctx: click.Context) -> None:
             click.echo(f"  {name:<12}{summary}")
         click.echo("scaling rules:")
         for name, summary in (
-            ("auto", "sqrt for adaptive optimizers, linear otherwise"),
+            ("auto", "noise when measured; else sqrt for adaptive optimizers, linear otherwise"),
             ("linear", "lr x k for batch x k (Goyal et al. 2017)"),
             ("sqrt", "lr x sqrt(k) (Hoffer et al. 2017)"),
+            ("noise", "saturates at the measured critical batch (McCandlish et al. 2018)"),
             ("none", "keep the LR"),
         ):
             click.echo(f"  {name:<12}{summary}")

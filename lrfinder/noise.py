@@ -60,6 +60,9 @@ from .exceptions import NoiseScaleError
 __all__ = [
     "NoiseScale",
     "NoiseProbe",
+    "LRShape",
+    "lr_shape",
+    "noise_lr_factor",
     "NoiseSource",
     "NOISE_SPLIT",
     "NOISE_PROBES",
@@ -564,3 +567,70 @@ def noise_after_sweep(
         return None, str(exc)
     logger.info("Gradient noise scale: %s", measured.summary())
     return measured, None
+
+
+# --------------------------------------------------------------------------------------------
+# The best learning rate against batch size
+# --------------------------------------------------------------------------------------------
+
+LRShape = Literal["sgd", "surge", "sqrt"]
+#: The shape ``scale_lr(rule="noise")`` uses for adaptive optimizers (see :mod:`lrfinder.scaling`).
+ADAPTIVE_SHAPE: LRShape = "surge"
+#: Past ``to_batch_size > CRITICAL_WARN * B_noise`` a larger batch buys little speed per sample.
+CRITICAL_WARN = 2.0
+
+
+def lr_shape(batch_size: float | np.ndarray, noise_scale: float, shape: LRShape | str) -> Any:
+    """The best learning rate at ``batch_size`` relative to its maximum over batch sizes.
+
+    With ``b = batch_size`` and ``n = noise_scale``:
+
+    * ``"sgd"``: ``1 / (1 + n / b)`` (McCandlish et al. 2018, eq. 2.6): linear in ``b`` for
+      ``b << n``, flat for ``b >> n``.
+    * ``"surge"``: ``1 / (0.5 * (sqrt(n / b) + sqrt(b / n)))`` (Li et al. 2024, for Adam-style
+      optimizers): like ``sqrt(b)`` for ``b << n``, a peak at ``b = n``, then falling like
+      ``1 / sqrt(b)``.
+    * ``"sqrt"``: ``1 / sqrt(1 + n / b)``: like ``sqrt(b)`` for ``b << n``, flat past ``n`` (the
+      square root of the SGD form).
+
+    Args:
+        batch_size: One batch size or an array of them (> 0).
+        noise_scale: ``B_noise`` (> 0).
+        shape: ``"sgd"``, ``"surge"`` or ``"sqrt"``.
+
+    Returns:
+        A float (or array) in ``(0, 1]``.
+
+    Raises:
+        ValueError: An unknown shape.
+
+    References:
+        McCandlish et al., "An Empirical Model of Large-Batch Training", 2018, arXiv:1812.06162.
+        Li et al., "Surge Phenomenon in Optimal Learning Rate and Batch Size Scaling", 2024,
+        arXiv:2405.14578.
+
+    """
+    b = np.asarray(batch_size, dtype=np.float64)
+    n = float(noise_scale)
+    if shape == "sgd":
+        out = 1.0 / (1.0 + n / b)
+    elif shape == "surge":
+        out = 1.0 / (0.5 * (np.sqrt(n / b) + np.sqrt(b / n)))
+    elif shape == "sqrt":
+        out = 1.0 / np.sqrt(1.0 + n / b)
+    else:
+        raise ValueError(f"Unknown LR shape {shape!r}; expected one of sgd, surge, sqrt")
+    return float(out) if out.ndim == 0 else out
+
+
+def noise_lr_factor(from_batch_size: float, to_batch_size: float, noise_scale: float, shape: LRShape | str) -> float:
+    """``lr_shape(to) / lr_shape(from)``: the factor that moves a best LR between batch sizes.
+
+    For ``"sgd"`` this is ``(1 + n / from) / (1 + n / to)``.
+
+    Example:
+        >>> noise_lr_factor(32, 128, 32.0, "sgd")
+        1.6
+
+    """
+    return float(lr_shape(to_batch_size, noise_scale, shape) / lr_shape(from_batch_size, noise_scale, shape))

@@ -236,8 +236,12 @@ class RangeTestResult:
     ) -> RangeTestResult:
         """Return a copy whose :attr:`scaled` moves the suggestion to ``to_batch_size``.
 
+        The measured :attr:`noise_scale`, when there is one, is passed on: ``rule="auto"`` then
+        uses the ``noise`` rule (see :func:`lrfinder.scale_lr`).
+
         Raises:
-            LRFinderError: There is no suggestion, or the test batch size is unknown.
+            LRFinderError: There is no suggestion, the test batch size is unknown, or
+                ``rule="noise"`` and the noise scale was not measured (the message says why).
 
         """
         if self.suggestion is None:
@@ -245,6 +249,12 @@ class RangeTestResult:
         source = from_batch_size or self.batch_size
         if source is None:
             raise LRFinderError("Cannot scale: the test's batch size is unknown. Pass from_batch_size.")
+        if rule == "noise" and self.noise_scale is None:
+            why = self.noise_error or "it was not measured"
+            raise LRFinderError(
+                f"Cannot scale with rule='noise': no gradient noise scale ({why}). Run "
+                "range_test(..., noise_scale=True), or use rule='linear' or 'sqrt'."
+            )
         scaled = scale_lr(
             self.suggestion.lr,
             from_batch_size=source,
@@ -253,6 +263,7 @@ class RangeTestResult:
             optimizer=optimizer if optimizer is not None else self.optimizer_name,
             divergence_lr=self.suggestion.divergence_lr,
             cap=cap,
+            noise_scale=self.noise_scale,
         )
         return replace(self, scaled=scaled)
 

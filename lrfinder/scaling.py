@@ -7,16 +7,23 @@
 * ``sqrt``: ``lr * sqrt(k)`` (Krizhevsky 2014; Hoffer et al. 2017; Malladi et al. 2022): keeps
   the variance of the update noise the same; the rule for adaptive optimizers, whose
   normalised steps do not grow with the gradient's size.
+* ``noise``: from the measured gradient noise scale ``B`` (the critical batch,
+  :mod:`lrfinder.noise`): ``lr * (1 + B / from) / (1 + B / to)`` for the SGD family (McCandlish
+  et al. 2018), the surge form for adaptive optimizers (Li et al. 2024); linear (resp. sqrt)
+  well below ``B``, saturating near it (see :func:`scale_lr`).
 * ``none``: ``lr``.
-* ``auto``: ``sqrt`` for adaptive optimizers (Adam family, RMSprop, Adagrad, Adadelta, Yogi),
-  ``linear`` otherwise.
+* ``auto``: ``noise`` when a noise scale is known; else ``sqrt`` for adaptive optimizers (Adam
+  family, RMSprop, Adagrad, Adadelta, Yogi), ``linear`` otherwise.
 
-Both rules saturate at large batches, so a scaled LR past the divergence point of the range
+The linear and sqrt rules saturate at large batches, so a scaled LR past the divergence point of the range
 test is never accepted silently: :class:`ScaledLR` carries a warning, or ``cap=True`` clamps it.
 
 References:
     Goyal et al., "Accurate, Large Minibatch SGD", 2017, arXiv:1706.02677.
     Hoffer et al., "Train longer, generalize better", 2017, arXiv:1705.08741.
+    McCandlish et al., "An Empirical Model of Large-Batch Training", 2018, arXiv:1812.06162.
+    Li et al., "Surge Phenomenon in Optimal Learning Rate and Batch Size Scaling", 2024,
+    arXiv:2405.14578.
 
 """
 
@@ -28,13 +35,16 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
+
+from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, NoiseScale, noise_lr_factor
 
 __all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_family"]
 
 logger = logging.getLogger(__name__)
 
-ScalingRule = Literal["auto", "linear", "sqrt", "none"]
+ScalingRule = Literal["auto", "linear", "sqrt", "noise", "none"]
 #: Every value ``scale_lr(rule=...)`` accepts (the values of :data:`ScalingRule`).
 SCALING_RULES: tuple[ScalingRule, ...] = get_args(ScalingRule)
 
@@ -65,7 +75,7 @@ class ScaledLR:
         lr: The scaled learning rate (clamped to ``divergence_lr`` when ``capped``).
         base_lr: The learning rate before scaling.
         factor: ``lr / base_lr`` before any cap (``k`` for linear, ``sqrt(k)`` for sqrt).
-        rule: The rule applied: ``"linear"``, ``"sqrt"`` or ``"none"`` (never ``"auto"``).
+        rule: The rule applied: ``"linear"``, ``"sqrt"``, ``"noise"`` or ``"none"`` (never ``"auto"``).
         reason: Why this rule was used, for reports.
         from_batch_size: Batch size the LR was found at.
         to_batch_size: Effective batch size it is used at.
@@ -73,6 +83,8 @@ class ScaledLR:
             2x (one epoch per doubling of the batch, at most 5, after Goyal et al.); else 0.
         warning: Set when the scaled LR lands past ``divergence_lr``.
         capped: Whether ``lr`` was clamped to ``divergence_lr``.
+        critical_batch: The measured gradient noise scale ``B_noise`` (the critical batch), when
+            one was given, whatever the rule.
 
     """
 
@@ -86,6 +98,7 @@ class ScaledLR:
     warmup_epochs: int
     warning: str | None = None
     capped: bool = False
+    critical_batch: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as plain JSON-serialisable values."""
@@ -100,6 +113,7 @@ class ScaledLR:
             "warmup_epochs": self.warmup_epochs,
             "warning": self.warning,
             "capped": self.capped,
+            "critical_batch": self.critical_batch,
         }
 
     @classmethod
@@ -157,6 +171,22 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
     return "adaptive" if name.lower() in _ADAPTIVE else "sgd"
 
 
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = int(value.item())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
+    return int(value)
+
+
+def _float(name: str, value: object) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.item())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+    return float(value)
+
+
 def scale_lr(
     lr: float,
     *,
@@ -166,62 +196,124 @@ def scale_lr(
     optimizer: torch.optim.Optimizer | type | str | None = None,
     divergence_lr: float | None = None,
     cap: bool = False,
+    noise_scale: float | NoiseScale | None = None,
 ) -> ScaledLR:
     """Scale a learning rate found at ``from_batch_size`` to ``to_batch_size``.
 
+    The ``noise`` rule uses the gradient noise scale ``B`` (the critical batch, measured by
+    ``range_test(..., noise_scale=True)``; see :mod:`lrfinder.noise`):
+
+    * SGD family: ``lr * (1 + B / from_batch_size) / (1 + B / to_batch_size)``, from the best
+      SGD LR at batch ``b``, ``eps_max / (1 + B / b)`` (McCandlish et al. 2018): linear scaling
+      well below ``B``, no growth well above it.
+    * Adaptive optimizers: the ratio of Li et al.'s (2024) surge form
+      ``eps_max / (0.5 * (sqrt(B / b) + sqrt(b / B)))``: square-root scaling well below ``B``
+      (Adam's update is normalised, so its LR follows the noise, as for the ``sqrt`` rule), a
+      peak at ``b = B``, and a *smaller* LR past it. The shape is
+      :data:`lrfinder.noise.ADAPTIVE_SHAPE`, chosen on ``benchmarks/batch_scaling.py`` against
+      the saturating ``eps_max / sqrt(1 + B / b)`` (see ``benchmarks/results/batch_scaling.md``).
+
+    Past ``CRITICAL_WARN`` (2) times the critical batch, a warning says that a larger batch buys
+    little speed per sample: McCandlish et al. find the samples needed grow as ``1 + b / B``.
+
     Args:
-        lr: The learning rate found (e.g. ``result.suggestion.lr``).
+        lr: The learning rate found (e.g. ``result.suggestion.lr``); Python, numpy or 0-d tensor.
         from_batch_size: Effective batch size of the range test.
         to_batch_size: Effective batch size of training (per-device batch x devices x
             gradient-accumulation steps).
-        rule: ``"auto"``, ``"linear"``, ``"sqrt"`` or ``"none"``.
-        optimizer: Used by ``"auto"`` to pick the rule (instance, class or name).
+        rule: ``"auto"``, ``"linear"``, ``"sqrt"``, ``"noise"`` or ``"none"``. ``"auto"`` is
+            ``"noise"`` when ``noise_scale`` is given, else ``sqrt`` for adaptive optimizers and
+            ``linear`` for the rest.
+        optimizer: Used by ``"auto"`` and ``"noise"`` to pick the family (instance, class or name).
         divergence_lr: The range test's divergence LR; a scaled LR past it raises a warning.
         cap: Clamp the scaled LR to ``divergence_lr`` instead of only warning.
+        noise_scale: The critical batch ``B`` (a number, or a :class:`lrfinder.noise.NoiseScale`).
 
     Returns:
-        A :class:`ScaledLR`.
+        A :class:`ScaledLR` (with ``critical_batch`` set when ``noise_scale`` was given).
 
     Raises:
-        ValueError: A non-positive LR or batch size, or an unknown rule.
+        ValueError: A non-positive LR or batch size, an unknown rule, a noise scale that is not
+            finite and > 0, or ``rule="noise"`` without a noise scale.
 
     Example:
         >>> scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear").lr
         0.4
+        >>> round(scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="noise", noise_scale=32).lr, 6)
+        0.16
+
+    References:
+        McCandlish et al., "An Empirical Model of Large-Batch Training", 2018, arXiv:1812.06162.
+        Li et al., "Surge Phenomenon in Optimal Learning Rate and Batch Size Scaling", 2024,
+        arXiv:2405.14578.
 
     """
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+    lr = _float("lr", lr)
+    if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Expected lr > 0 and finite, but got lr={lr}")
-    for name, value in (("from_batch_size", from_batch_size), ("to_batch_size", to_batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
+    from_batch_size = _positive_int("from_batch_size", from_batch_size)
+    to_batch_size = _positive_int("to_batch_size", to_batch_size)
     if rule not in SCALING_RULES:
         raise ValueError(f"Unknown scaling rule {rule!r}; expected one of {', '.join(SCALING_RULES)}")
-    if divergence_lr is not None and not divergence_lr > 0:
-        raise ValueError(f"Expected divergence_lr > 0 or None, but got divergence_lr={divergence_lr}")
+    if divergence_lr is not None:
+        divergence_lr = _float("divergence_lr", divergence_lr)
+        if not divergence_lr > 0:
+            raise ValueError(f"Expected divergence_lr > 0 or None, but got divergence_lr={divergence_lr}")
+    critical: float | None = None
+    if noise_scale is not None:
+        critical = noise_scale.b_simple if isinstance(noise_scale, NoiseScale) else _float("noise_scale", noise_scale)
+        if not (math.isfinite(critical) and critical > 0):
+            raise ValueError(
+                f"Expected noise_scale to be finite and > 0, but got noise_scale={critical}; an unmeasurable "
+                "noise scale cannot scale an LR: use rule='linear' or 'sqrt', or measure it again."
+            )
+    if rule == "noise" and critical is None:
+        raise ValueError(
+            "rule='noise' needs the gradient noise scale (the critical batch). Measure it with "
+            "range_test(..., noise_scale=True) and scale with result.scale(...), or pass "
+            "noise_scale=result.noise_scale; otherwise use rule='linear' or 'sqrt'."
+        )
     k = to_batch_size / from_batch_size
+    family = optimizer_family(optimizer)
     if rule == "auto":
-        family = optimizer_family(optimizer)
-        used = "sqrt" if family == "adaptive" else "linear"
         what = "an adaptive optimizer" if family == "adaptive" else "an SGD-family optimizer"
         if optimizer is None:
             what = "no optimizer given, assumed SGD-family"
-        reason = f"auto: {used} for {what}"
+        if critical is not None:
+            used = "noise"
+            reason = f"auto: noise (critical batch ≈ {critical:.0f} measured) for {what}"
+        else:
+            used = "sqrt" if family == "adaptive" else "linear"
+            reason = f"auto: {used} for {what}"
     else:
         used = rule
         reason = f"{rule} (requested)"
-    factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[used]
+    if used == "noise" and critical is not None:
+        shape = ADAPTIVE_SHAPE if family == "adaptive" else "sgd"
+        factor = noise_lr_factor(from_batch_size, to_batch_size, critical, shape)
+        reason += f"; {shape} form with B_noise ≈ {critical:.0f}"
+    else:
+        factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[used]
     warmup = min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(k))) if factor > 2.0 else 0
     scaled = ScaledLR(
         lr=lr * factor,
-        base_lr=float(lr),
+        base_lr=lr,
         factor=factor,
         rule=used,
         reason=reason,
         from_batch_size=from_batch_size,
         to_batch_size=to_batch_size,
         warmup_epochs=warmup,
+        critical_batch=critical,
     )
+    if critical is not None and to_batch_size > CRITICAL_WARN * critical:
+        warnings.warn(
+            f"Training batch {to_batch_size} is well past the critical batch ≈ {critical:.0f} (gradient "
+            f"noise scale): a larger batch buys little speed per sample (about {1 + to_batch_size / critical:.1f}x "
+            "the samples of a small batch to reach the same loss, McCandlish et al. 2018). A batch near the "
+            "critical one uses compute better.",
+            stacklevel=2,
+        )
     return _check_divergence(scaled, divergence_lr, cap)
 
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -444,3 +446,112 @@ def test_noise_scale_round_trips_through_json(dataset: torch.utils.data.TensorDa
         json.dumps({**json.loads(result.to_json()), "noise_scale": None, "noise_error": "why"})
     )
     assert unmeasured.noise_scale is None and unmeasured.noise_error == "why"
+
+
+# --- scaling with the noise scale -----------------------------------------------------------------
+
+
+def test_noise_rule_sgd_formula() -> None:
+    from lrfinder import scale_lr
+
+    with pytest.warns(UserWarning, match=r"batch 512 is well past the critical batch ≈ 128.*5\.0x the samples"):
+        s = scale_lr(0.1, from_batch_size=32, to_batch_size=512, rule="noise", noise_scale=128.0, optimizer="sgd")
+    assert s.factor == pytest.approx((1 + 128 / 32) / (1 + 128 / 512))
+    assert s.lr == pytest.approx(0.1 * 5 / 1.25) and s.rule == "noise" and s.critical_batch == 128.0
+    # Far below the critical batch it is the linear rule, far above it flat.
+    low = scale_lr(0.1, from_batch_size=2, to_batch_size=4, rule="noise", noise_scale=1e6)
+    assert low.factor == pytest.approx(2.0, rel=1e-5)
+    with pytest.warns(UserWarning, match="well past the critical batch"):
+        high = scale_lr(0.1, from_batch_size=10_000, to_batch_size=20_000, rule="noise", noise_scale=1.0)
+    assert high.factor == pytest.approx(1.0, rel=1e-3)
+
+
+def test_noise_rule_adaptive_is_the_surge_form() -> None:
+    from lrfinder import scale_lr
+    from lrfinder.noise import ADAPTIVE_SHAPE, lr_shape
+
+    def surge(b: float, n: float) -> float:
+        return 1 / (0.5 * (math.sqrt(n / b) + math.sqrt(b / n)))
+
+    s = scale_lr(1e-3, from_batch_size=16, to_batch_size=64, rule="noise", noise_scale=256, optimizer="adam")
+    expected = lr_shape(64, 256, ADAPTIVE_SHAPE) / lr_shape(16, 256, ADAPTIVE_SHAPE)
+    assert s.factor == pytest.approx(expected)
+    if ADAPTIVE_SHAPE == "surge":
+        assert s.factor == pytest.approx(surge(64, 256) / surge(16, 256))
+    # Well below the critical batch: the sqrt rule.
+    small = scale_lr(1e-3, from_batch_size=1, to_batch_size=4, rule="noise", noise_scale=1e8, optimizer="adam")
+    assert small.factor == pytest.approx(2.0, rel=1e-3)
+
+
+def test_lr_shapes() -> None:
+    from lrfinder.noise import lr_shape, noise_lr_factor
+
+    assert lr_shape(100.0, 100.0, "sgd") == pytest.approx(0.5)
+    assert lr_shape(100.0, 100.0, "surge") == pytest.approx(1.0)
+    assert lr_shape(100.0, 100.0, "sqrt") == pytest.approx(math.sqrt(0.5))
+    curve = lr_shape(np.array([25.0, 100.0, 400.0]), 100.0, "surge")
+    assert curve[0] == pytest.approx(curve[2]) and curve[1] > curve[0]
+    assert noise_lr_factor(100, 400, 100.0, "surge") < 1.0
+    with pytest.raises(ValueError, match="Unknown LR shape"):
+        lr_shape(1.0, 1.0, "cubic")
+
+
+def test_auto_uses_noise_when_known() -> None:
+    from lrfinder import scale_lr
+
+    s = scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="auto", noise_scale=32.0)
+    assert s.rule == "noise" and s.reason.startswith("auto: noise") and s.factor == pytest.approx(2 / 1.5)
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=64).rule == "linear"
+    # A known critical batch is reported whatever the rule.
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear", noise_scale=40).critical_batch == 40
+
+
+def test_noise_rule_without_a_noise_scale_says_how_to_measure_one() -> None:
+    from lrfinder import scale_lr
+
+    with pytest.raises(ValueError, match=r"range_test\(\.\.\., noise_scale=True\)"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="noise")
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, math.nan, math.inf])
+def test_unmeasurable_noise_scale_is_refused(bad: float) -> None:
+    from lrfinder import scale_lr
+
+    with pytest.raises(ValueError, match="finite and > 0"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="noise", noise_scale=bad)
+
+
+def test_numpy_and_tensor_numbers_accepted() -> None:
+    from lrfinder import scale_lr
+
+    s = scale_lr(
+        np.float32(0.1),  # type: ignore[arg-type]
+        from_batch_size=np.int64(32),  # type: ignore[arg-type]
+        to_batch_size=torch.tensor(128),  # type: ignore[arg-type]
+        rule="noise",
+        noise_scale=torch.tensor(64.0),  # type: ignore[arg-type]
+    )
+    assert s.lr == pytest.approx(0.1 * 3 / 1.5, rel=1e-6)
+    assert type(s.to_batch_size) is int and type(s.critical_batch) is float
+    with pytest.raises(TypeError, match="noise_scale to be a number"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="noise", noise_scale="64")  # type: ignore[arg-type]
+
+
+def test_result_scale_uses_the_measured_noise_scale(dataset: torch.utils.data.TensorDataset) -> None:
+    from lrfinder import range_test
+    from lrfinder.exceptions import LRFinderError
+
+    result = range_test(
+        _bn_dropout_model(), _loader(dataset), loss_fn=nn.functional.cross_entropy, num_steps=60, noise_scale=True
+    )
+    assert result.noise_scale is not None and result.suggestion is not None
+    b = result.noise_scale.b_simple
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a critical batch below 32 warns; not what is tested here
+        scaled = result.scale(64).scaled
+    assert scaled is not None and scaled.rule == "noise" and scaled.critical_batch == b
+    assert scaled.factor == pytest.approx((1 + b / 32) / (1 + b / 64))
+    plain = replace(result, noise_scale=None, noise_error=None)
+    with pytest.raises(LRFinderError, match=r"rule='noise'.*noise_scale=True"):
+        plain.scale(64, rule="noise")
+    assert plain.scale(64).scaled.rule == "linear"  # type: ignore[union-attr]
