@@ -1,8 +1,9 @@
 """Candidate suggestion rules, evaluated next to :func:`lrfinder.analyze`'s own rules.
 
-They only read what :func:`lrfinder.analyze` returns (the smoothed curve, the minimum, the
-divergence point) through the public API, so a candidate can be scored on recorded curves without
-touching the library; the one that wins is proposed as a change to ``lrfinder/analysis.py``.
+They read a curve through the analysis's own steps (:func:`lrfinder.analysis.read_curve`, the
+rule functions, :func:`lrfinder.analysis.falling_region`), never a copy of them, so a candidate
+can be scored on recorded curves without touching the library; the one that wins is proposed as
+a change to ``lrfinder/analysis.py``.
 
 ``biggest_fall``: ``analyze`` takes the falling region around the single steepest point. On a
 curve with a bump (the loss falls over a decade, rises a little, then dips steeply once more just
@@ -19,8 +20,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lrfinder.analysis import CurveReading
 
 __all__ = ["FALL_FRACTION", "BiggestFall", "biggest_fall", "candidate_lrs", "CANDIDATES"]
 
@@ -66,70 +71,60 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def biggest_fall(lrs: Sequence[float], suggestion: object) -> BiggestFall:
-    """Read the biggest falling stretch off ``suggestion`` (an :func:`lrfinder.analyze` result)."""
-    from lrfinder import loss_slope
+def biggest_fall(reading: CurveReading) -> BiggestFall:
+    """Read the biggest falling stretch off a :class:`lrfinder.analysis.CurveReading`."""
+    from lrfinder.analysis import falling_region
 
-    lr = np.asarray(lrs, dtype=float)
-    smoothed = np.asarray(suggestion.smoothed_losses, dtype=float)  # type: ignore[attr-defined]
-    i_min = int(np.flatnonzero(lr == suggestion.min_loss_lr)[0])  # type: ignore[attr-defined]
-    # The slope over the whole smoothed curve, then cut: as analyze() computes it.
-    slope = loss_slope(lr, smoothed)[: i_min + 1]
+    lr, smoothed = reading.lrs, reading.smoothed
+    slope = reading.slope[: reading.i_min + 1]
     steepest = float(np.min(slope))
     runs = _runs(slope <= FALL_FRACTION * steepest) or [(int(np.argmin(slope)), int(np.argmin(slope)))]
     a, b = max(runs, key=lambda r: smoothed[r[0]] - smoothed[r[1]])
-    k = a + int(np.argmin(slope[a : b + 1]))
-    lo = k
-    while lo > a and slope[lo - 1] <= VALLEY_FRACTION * slope[k]:
-        lo -= 1
-    hi = k
-    while hi < b and slope[hi + 1] <= VALLEY_FRACTION * slope[k]:
-        hi += 1
+    # Inside the stretch, the valley is analyze()'s own falling region, at VALLEY_FRACTION.
+    inner = falling_region(slope[a : b + 1], b - a, VALLEY_FRACTION)
+    lo, k, hi = a + inner.start, a + inner.steepest, a + inner.end
     return BiggestFall(
         start_lr=float(lr[a]), end_lr=float(lr[b]), valley_lr=float(lr[(lo + hi) // 2]),
         steepest_lr=float(lr[k]), valley_end_lr=float(lr[hi]), drop=float(smoothed[a] - smoothed[b]),
     )
 
 
-def _nearest(lrs: Sequence[float], upto: float, target: float) -> float:
-    """The swept LR (up to ``upto``) closest to ``target`` in log space, as analyze() snaps."""
-    swept = np.asarray(lrs, dtype=float)
-    swept = swept[swept <= upto]
-    return float(swept[int(np.argmin(np.abs(np.log10(swept) - math.log10(target))))])
-
-
 def candidate_lrs(lrs: Sequence[float], losses: Sequence[float]) -> dict[str, float | None]:
     """Every candidate LR read off one recorded curve (all ``None`` when it is inconclusive).
 
-    ``steepest``, ``valley``, ``min_div10``: the rules of :func:`lrfinder.analyze`. ``max_lr``:
-    :attr:`Suggestion.max_lr`. ``min_loss``: the LR of the smoothed minimum; ``min_div3``: that / 3.
-    ``div_div10``: the divergence LR / 10. ``geo_steep_min``: the geometric mean of the steepest
-    and minimum LRs. ``valley_div2``: the valley / 2, snapped to the nearest swept LR (the
-    proposed default for a constant LR). ``bigfall_*``: :func:`biggest_fall`'s valley,
+    The curve is read once (:func:`lrfinder.analysis.read_curve`, as :func:`lrfinder.analyze`
+    reads it); the rules are :data:`lrfinder.analysis.RULE_FUNCTIONS` themselves. ``max_lr``:
+    :func:`lrfinder.analysis.one_cycle_band`'s ``max_lr``. ``min_loss``: the LR of the smoothed
+    minimum; ``min_div3``: that / 3. ``div_div10``: the divergence LR / 10. ``geo_steep_min``: the
+    geometric mean of the steepest and minimum LRs. ``valley_div2``: the valley / 2, snapped to
+    the nearest swept LR at or below the minimum. ``bigfall_*``: :func:`biggest_fall`'s valley,
     steepest point and valley end.
     """
-    from lrfinder import RULES, InconclusiveCurveError, analyze
+    from lrfinder import InconclusiveCurveError
+    from lrfinder.analysis import RULE_FUNCTIONS, nearest_swept_lr, one_cycle_band, read_curve
 
     try:
-        by_rule = {rule: analyze(lrs, losses, rule=rule) for rule in RULES}
+        reading = read_curve(lrs, losses)
     except InconclusiveCurveError:
         return dict.fromkeys(CANDIDATES)
-    s = next(iter(by_rule.values()))
-    fall = biggest_fall(lrs, s)
-    values: dict[str, float | None] = {rule: sug.lr for rule, sug in by_rule.items()}
+    fall = biggest_fall(reading)
+    by_rule = {rule: fn(reading) for rule, fn in RULE_FUNCTIONS.items()}
+    swept = reading.lrs[: reading.i_min + 1]
+    div = reading.divergence_lr
+    values: dict[str, float | None] = dict(by_rule)
     values.update(
-        max_lr=s.max_lr,
-        min_loss=s.min_loss_lr,
-        min_div3=s.min_loss_lr / 3,
-        div_div10=s.divergence_lr / 10 if s.divergence_lr else None,
-        div_div3=s.divergence_lr / 3 if s.divergence_lr else None,
-        div_div5=s.divergence_lr / 5 if s.divergence_lr else None,
-        geo_steep_min=math.sqrt(s.steepest_lr * s.min_loss_lr),
-        valley_div2=_nearest(lrs, s.min_loss_lr, by_rule["valley"].lr / 2) if "valley" in by_rule else None,
+        max_lr=one_cycle_band(reading)[1],
+        min_loss=reading.min_loss_lr,
+        min_div3=reading.min_loss_lr / 3,
+        div_div10=div / 10 if div else None,
+        div_div3=div / 3 if div else None,
+        div_div5=div / 5 if div else None,
+        geo_steep_min=math.sqrt(by_rule["steepest"] * reading.min_loss_lr),
+        valley_div2=nearest_swept_lr(swept, by_rule["valley"] / 2),
         bigfall_valley=fall.valley_lr,
         bigfall_steepest=fall.steepest_lr,
         bigfall_end=fall.valley_end_lr,
-        bigfall_valley_div2=_nearest(lrs, s.min_loss_lr, fall.valley_lr / 2),
+        bigfall_valley_div2=nearest_swept_lr(swept, fall.valley_lr / 2),
     )
     return {k: (float(v) if v is not None and math.isfinite(v) and v > 0 else None)
             for k, v in values.items() if k in CANDIDATES}

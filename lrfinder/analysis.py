@@ -1,22 +1,36 @@
 """Curve analysis: from a recorded loss-vs-LR curve to a suggested learning rate.
 
 Pure numpy/scipy: arrays in, floats and arrays out; nothing here knows about models.
+``scipy.signal`` is imported inside the functions that filter, so importing this module (for
+:data:`RULES` or :data:`RULE_DESCRIPTIONS`, say) stays light.
 
-The pipeline of :func:`analyze`:
+:func:`analyze` runs named steps, each a small pure function tested on its own:
 
-1. Keep the finite prefix of the curve (everything before the first non-finite loss).
-2. Smooth the loss over ``log10(lr)`` with a Savitzky-Golay filter (:func:`smooth_losses`).
-   The filter is centred, so unlike the causal exponential moving average used by other finders it
-   has no phase lag: a feature of the curve stays at the LR where it happened.
-3. Cut the curve at the first *blow-up* (the smoothed loss climbing back by half of everything it
-   had fallen): what comes after it, including any "recovery" slope, is never searched.
-4. Read off the minimum, the steepest descent (most negative ``d loss / d log10 lr`` before the
-   minimum), the falling region around it, and the divergence point after the minimum.
-5. Derive the suggestion, the one-cycle/cyclic bounds and a confidence.
+1. :func:`finite_prefix`: keep the curve up to its first non-finite loss.
+2. :func:`clip_explosion`: cap values far above the starting loss, so an explosion at the end of
+   the sweep cannot drag the smoothed minimum away.
+3. :func:`choose_window` and :func:`noise_level`: the Savitzky-Golay window, adapted to the
+   noise, and the noise of the smoothed curve.
+4. :func:`savgol_log`: smooth over ``log10(lr)`` once. The filter is centred, so unlike the
+   causal exponential moving average used by other finders it has no phase lag: a feature of the
+   curve stays at the LR where it happened.
+5. :func:`blowup_index`: cut the curve at the first *blow-up* (the smoothed loss climbing back by
+   half of everything it had fallen); what comes after it, including any "recovery" slope, is
+   never searched.
+6. :func:`check_fall`: the minimum, and whether the loss clearly falls at all.
+7. :func:`divergence_index`: where the loss has clearly turned up after the minimum.
+8. :func:`falling_region`: the steepest descent before the minimum and the stretch around it.
+9. One function per rule (:data:`RULE_FUNCTIONS`), :func:`one_cycle_band`, and
+   :func:`confidence_and_notes`.
+
+Steps 1-8 give a :class:`CurveReading`; :func:`read_curve` runs them, so other code (the report,
+the benchmarks) reads a curve exactly as :func:`analyze` does.
 
 References:
     Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
     Smith & Topin, "Super-Convergence", 2017, arXiv:1708.07120.
+    Savitzky & Golay, "Smoothing and Differentiation of Data by Simplified Least Squares
+    Procedures", Analytical Chemistry 36(8), 1964.
 
 """
 
@@ -24,23 +38,45 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
-from scipy.signal import savgol_coeffs, savgol_filter
 
 from .exceptions import InconclusiveCurveError
 
 __all__ = [
     "Rule",
     "RULES",
+    "RULE_DESCRIPTIONS",
+    "RULE_FUNCTIONS",
     "DEFAULT_RULE",
     "Suggestion",
+    "NoiseLevel",
+    "FallingRegion",
+    "CurveReading",
     "analyze",
+    "read_curve",
     "smooth_losses",
     "loss_slope",
+    "finite_prefix",
+    "clip_explosion",
+    "explosion_index",
+    "choose_window",
+    "savgol_log",
+    "noise_level",
+    "blowup_index",
+    "check_fall",
+    "divergence_index",
+    "falling_region",
+    "nearest_swept_lr",
+    "rule_divergence_div10",
+    "rule_min_div10",
+    "rule_valley",
+    "rule_steepest",
+    "one_cycle_band",
+    "confidence_and_notes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +86,13 @@ Rule = Literal["divergence_div10", "min_div10", "valley", "steepest"]
 RULES: tuple[Rule, ...] = get_args(Rule)
 #: The rule used when none is given (chosen by measurement, see ``benchmarks/RESULTS.md``).
 DEFAULT_RULE: Rule = "divergence_div10"
+#: One line per rule, for ``lrfind list`` and the docs.
+RULE_DESCRIPTIONS: dict[Rule, str] = {
+    "divergence_div10": "the divergence LR / 10, nearest swept LR at or below the minimum (default)",
+    "min_div10": "the LR of the loss minimum / 10, nearest swept LR (the rule of thumb)",
+    "valley": "the geometric middle of the falling region around the steepest descent (fastai's valley)",
+    "steepest": "the steepest descent of the smoothed loss over log LR (Lightning, torch-lr-finder)",
+}
 
 #: The one-cycle / cyclic ``max_lr`` is the divergence LR divided by this (see RESULTS.md).
 ONECYCLE_DIV = 5.0
@@ -61,6 +104,13 @@ FALLING_FRACTION = 0.5
 DIVERGENCE_RISE = 0.1
 #: The loss has *blown up* once it rises above its running minimum by this fraction of its fall.
 BLOWUP_RISE = 0.5
+#: Savitzky-Golay polynomial degree used by the analysis.
+POLYORDER = 2
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -105,8 +155,16 @@ class Suggestion:
     confidence: float
     rule: Rule
     notes: tuple[str, ...]
-    smoothed_losses: tuple[float, ...]
+    smoothed_losses: tuple[float, ...] = field(repr=False)
     window: int
+
+    def __repr__(self) -> str:
+        div = "None" if self.divergence_lr is None else f"{self.divergence_lr:.2e}"
+        return (
+            f"Suggestion(lr={self.lr:.2e}, rule={self.rule!r}, steepest_lr={self.steepest_lr:.2e}, "
+            f"min_loss_lr={self.min_loss_lr:.2e}, divergence_lr={div}, band={self.min_lr:.2e}..{self.max_lr:.2e}, "
+            f"confidence={self.confidence:.2f}, notes={len(self.notes)})"
+        )
 
     def to_dict(self) -> dict[str, object]:
         """Return the fields as plain JSON-serialisable Python values (NaN stays NaN)."""
@@ -127,7 +185,13 @@ class Suggestion:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Suggestion:
-        """Build a :class:`Suggestion` from :meth:`to_dict`'s output."""
+        """Build a :class:`Suggestion` from :meth:`to_dict`'s output.
+
+        Raises:
+            ValueError: An unknown rule.
+            KeyError: A missing key.
+
+        """
         return cls(
             lr=float(data["lr"]),
             steepest_lr=float(data["steepest_lr"]),
@@ -144,6 +208,96 @@ class Suggestion:
         )
 
 
+@dataclass(frozen=True)
+class NoiseLevel:
+    """The smoothing window of a curve and the noise left after smoothing.
+
+    Attributes:
+        window: Savitzky-Golay window length in points (odd).
+        sigma: Robust (MAD) standard deviation of the raw residuals around the smoothed curve.
+        se: Standard deviation of that noise after the filter: ``sigma * ||h||`` with ``h`` the
+            filter's coefficients (floored at a round-off level).
+        band: Expected max-minus-min of the smoothed noise alone over ``n / window`` independent
+            stretches, ``2 * sqrt(2 ln(max(n / window, 2))) * se``: a fall or a rise smaller than
+            this could be noise.
+
+    """
+
+    window: int
+    sigma: float
+    se: float
+    band: float
+
+
+@dataclass(frozen=True)
+class FallingRegion:
+    """The contiguous stretch around the steepest descent where the slope is at least half of it.
+
+    Attributes:
+        start: Index of the first point of the region.
+        steepest: Index of the most negative slope (at or before the minimum).
+        end: Index of the last point of the region (at most the minimum's).
+
+    """
+
+    start: int
+    steepest: int
+    end: int
+
+
+@dataclass(frozen=True, eq=False)
+class CurveReading:
+    """Everything :func:`analyze` reads off a curve before a rule picks the LR.
+
+    Arrays cover the finite prefix of the curve only (``n`` points).
+
+    Attributes:
+        lrs: The swept LRs of the finite prefix.
+        raw: The recorded losses of the finite prefix.
+        clipped: ``raw`` after :func:`clip_explosion`.
+        smoothed: The smoothed loss (:func:`savgol_log` of ``clipped``).
+        slope: ``d smoothed / d log10(lr)`` (:func:`loss_slope`).
+        noise: The window and noise levels (:class:`NoiseLevel`).
+        end: Points searched: ``n``, or the index of the first blow-up (:func:`blowup_index`).
+        i_min: Index of the smoothed minimum before ``end``.
+        drop: Fall of the smoothed loss from its highest point before the minimum to the minimum.
+        divergence: Index where the loss has turned up after the minimum, else ``None``.
+        divergence_lr: Its LR, else the first non-finite LR, else ``None``.
+        non_finite_lr: LR of the first non-finite loss of the whole curve, else ``None``.
+        region: The falling region (:class:`FallingRegion`).
+
+    """
+
+    lrs: np.ndarray
+    raw: np.ndarray
+    clipped: np.ndarray
+    smoothed: np.ndarray
+    slope: np.ndarray
+    noise: NoiseLevel
+    end: int
+    i_min: int
+    drop: float
+    divergence: int | None
+    divergence_lr: float | None
+    non_finite_lr: float | None
+    region: FallingRegion
+
+    @property
+    def min_loss_lr(self) -> float:
+        """LR of the smoothed minimum."""
+        return float(self.lrs[self.i_min])
+
+    @property
+    def blew_up(self) -> bool:
+        """Whether the curve was cut at a blow-up before its last finite point."""
+        return self.end < self.lrs.size
+
+    @property
+    def top_lr(self) -> float:
+        """The top of the usable range: the divergence LR, else the minimum's."""
+        return self.divergence_lr if self.divergence_lr is not None else self.min_loss_lr
+
+
 def _rule(value: object) -> Rule:
     """``value`` as a :data:`Rule`, or a ``ValueError`` listing the rules."""
     if value not in RULES:
@@ -153,6 +307,11 @@ def _rule(value: object) -> Rule:
 
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks and smoothing
+# --------------------------------------------------------------------------------------------
 
 
 def _check_curve(
@@ -173,6 +332,19 @@ def _check_curve(
     return lr_arr, loss_arr
 
 
+def finite_prefix(values: Sequence[float] | np.ndarray) -> int:
+    """Number of values before the first non-finite one.
+
+    Example:
+        >>> finite_prefix([3.0, 2.0, float("nan"), 1.0])
+        2
+
+    """
+    arr = np.asarray(values, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    return int(bad[0]) if bad.size else int(arr.size)
+
+
 def _window_length(n: int, window: int | None) -> int:
     """Odd Savitzky-Golay window: by default 10% of the points (at least 5), at most ``n``."""
     w = max(5, round(0.1 * n)) if window is None else int(window)
@@ -182,32 +354,198 @@ def _window_length(n: int, window: int | None) -> int:
     return w if w % 2 else w - 1
 
 
+def clip_explosion(losses: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Clip values above the starting level plus the total fall (or five noise levels).
+
+    With ``head`` the median of the first ``max(3, n // 20)`` losses, ``low`` the minimum and
+    ``noise = 1.4826 * median(|diff(losses)|) / sqrt(2)`` (the batch-to-batch noise, robust to the
+    explosion itself), the cap is ``head + max(head - low, 5 * noise)``. Only differences of
+    losses enter the cap, so a loss shifted by a constant is clipped the same.
+
+    Args:
+        losses: Finite losses (the finite prefix of a curve).
+
+    Returns:
+        ``min(losses, cap)``.
+
+    Example:
+        >>> clip_explosion([4.0, 4.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, 20.0]).tolist()
+        [4.0, 4.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, 7.0]
+
+    """
+    y = np.asarray(losses, dtype=float)
+    head = float(np.median(y[: max(3, y.size // 20)]))
+    low = float(np.min(y))
+    noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0) if y.size > 1 else 0.0
+    cap = head + max(head - low, 5.0 * noise, 1e-12 * max(1.0, abs(head)))
+    return np.minimum(y, cap)
+
+
+def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:
+    """Index of the first loss :func:`clip_explosion` caps (of the finite prefix), else ``None``.
+
+    Past it the smoothed curve is shaped by the cap, not by the loss.
+
+    Example:
+        >>> explosion_index([4.0, 4.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, 20.0, float("nan")])
+        8
+
+    """
+    raw = np.asarray(losses, dtype=float)
+    n = finite_prefix(raw)
+    if n < 3:
+        return None
+    over = np.flatnonzero(clip_explosion(raw[:n]) < raw[:n])
+    return int(over[0]) if over.size else None
+
+
+def _is_even(x: np.ndarray) -> bool:
+    steps = np.diff(x)
+    return bool(np.allclose(steps, steps.mean(), rtol=1e-6, atol=0.0))
+
+
+def savgol_log(x: np.ndarray, y: np.ndarray, window: int, polyorder: int = POLYORDER) -> np.ndarray:
+    """Savitzky-Golay filter of ``y`` over ``x = log10(lr)``: a centred local polynomial fit.
+
+    On an even ``x`` grid (an exponential sweep) this is :func:`scipy.signal.savgol_filter`
+    (``mode="interp"``). On an uneven grid (a linear sweep) the curve is resampled onto an even
+    grid and back.
+
+    Args:
+        x: Increasing ``log10(lr)``, at least ``window`` points.
+        y: Values, one per ``x``.
+        window: Odd window length in points (> ``polyorder``).
+        polyorder: Degree of the local polynomial.
+
+    Returns:
+        The smoothed values at ``x``.
+
+    Example:
+        >>> x = np.linspace(-3.0, 0.0, 7)
+        >>> np.allclose(savgol_log(x, 1.0 + x**2, 5), 1.0 + x**2)
+        True
+
+    """
+    from scipy.signal import savgol_filter
+
+    if _is_even(x):
+        return np.asarray(savgol_filter(y, window, polyorder, mode="interp"))
+    grid = np.linspace(x[0], x[-1], x.size)
+    smoothed = savgol_filter(np.interp(grid, x, y), window, polyorder, mode="interp")
+    return np.asarray(np.interp(x, grid, smoothed))
+
+
+def _mad_sigma(clipped: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, window: int) -> float:
+    """Robust (MAD) noise level of the residuals before the first clipped point.
+
+    A clipped plateau has no residual at all and would make the noise look smaller than it is.
+    """
+    capped = np.flatnonzero(clipped < raw)
+    stop = int(capped[0]) if capped.size and capped[0] >= window else clipped.size
+    residual = clipped[:stop] - smoothed[:stop]
+    return 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+
+
+def choose_window(x: np.ndarray, clipped: np.ndarray, raw: np.ndarray, window: int | None = None) -> int:
+    """The Savitzky-Golay window: ``window`` made valid, else adapted to the noise.
+
+    A pilot pass with a 10% window measures the fall and the noise; the window fraction is
+    ``0.1 * sqrt(20 / snr)`` clipped to [0.1, 0.25], where ``snr`` is the fall over the noise.
+    Slopes need more smoothing than values, and a noisy curve's steepest point otherwise jumps
+    to a noise dip. Every window is odd, at least 3 (5 by default) and at most the number of
+    points.
+
+    Args:
+        x: ``log10(lr)`` of the finite prefix.
+        clipped: Its losses after :func:`clip_explosion`.
+        raw: Its losses as recorded.
+        window: A window asked for (made odd and at most ``len(x)``), or ``None`` to adapt it.
+
+    Returns:
+        The window length in points.
+
+    Raises:
+        ValueError: ``window`` below 3.
+
+    Example:
+        >>> x = np.linspace(-6.0, 1.0, 100)
+        >>> choose_window(x, -x, -x), choose_window(x, -x, -x, window=20)
+        (9, 19)
+
+    """
+    n = clipped.size
+    if window is not None:
+        return _window_length(n, window)
+    pilot = _window_length(n, None)
+    s = savgol_log(x, clipped, pilot)
+    sigma = _mad_sigma(clipped, raw, s, pilot)
+    i_min = int(np.argmin(s))
+    drop = float(np.max(s[: i_min + 1]) - s[i_min])
+    if sigma <= 0 or drop <= 0:
+        return pilot
+    frac = min(max(0.1 * math.sqrt(20.0 * sigma / drop), 0.1), 0.25)
+    return _window_length(n, max(5, round(frac * n)))
+
+
+def _noise_gain(window: int, polyorder: int) -> float:
+    """Standard deviation of the filter's output for unit white noise."""
+    from scipy.signal import savgol_coeffs
+
+    return float(np.sqrt(np.sum(savgol_coeffs(window, polyorder) ** 2)))
+
+
+def noise_level(clipped: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, window: int) -> NoiseLevel:
+    """Measure the noise of a smoothed curve (see :class:`NoiseLevel` for the formulas).
+
+    Args:
+        clipped: The finite prefix after :func:`clip_explosion`.
+        raw: The finite prefix as recorded (residuals stop at the first clipped point).
+        smoothed: ``clipped`` smoothed with ``window``.
+        window: The window used.
+
+    Returns:
+        A :class:`NoiseLevel`.
+
+    Example:
+        >>> y = np.array([1.0, -1.0] * 10)
+        >>> level = noise_level(y, y, np.zeros(20), 5)
+        >>> round(level.sigma, 4), round(level.se / level.sigma, 4)  # gain sqrt(17/35) for 5 points
+        (1.4826, 0.6969)
+
+    """
+    sigma = _mad_sigma(clipped, raw, smoothed, window)
+    n = smoothed.size
+    se = max(sigma * _noise_gain(window, POLYORDER), 1e-12 * max(1.0, float(np.max(np.abs(smoothed)))))
+    band = 2.0 * math.sqrt(2.0 * math.log(max(n / window, 2.0))) * se
+    return NoiseLevel(window=window, sigma=sigma, se=se, band=band)
+
+
 def smooth_losses(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
     *,
     window: int | None = None,
-    polyorder: int = 2,
+    polyorder: int = POLYORDER,
 ) -> np.ndarray:
     """Smooth a loss curve over ``log10(lr)`` without phase lag.
 
-    A Savitzky-Golay filter (a local least-squares polynomial of degree ``polyorder`` over a
-    centred window of ``window`` points) is applied on an evenly spaced ``log10(lr)`` grid; when
-    the LRs are not evenly spaced in log (a linear sweep) the curve is resampled onto such a grid
-    and back. Only the finite prefix is smoothed; later points are NaN. Values far above the
-    starting loss are clipped first (to the starting loss plus its total fall), so an explosion
-    at the end of the sweep cannot drag the smoothed minimum away.
+    The steps of :func:`analyze`: the finite prefix (:func:`finite_prefix`), clipped
+    (:func:`clip_explosion`), smoothed by :func:`savgol_log` with :func:`choose_window`'s window.
+    Later points are NaN.
 
     Args:
         lrs: Strictly increasing, positive learning rates.
         losses: Recorded losses, one per LR.
         window: Window length in points (made odd, at most the number of finite points);
             default: adapted to the noise, from 10% of the points on a clean curve to 25% on a
-            noisy one (see ``_auto_window``).
+            noisy one (see :func:`choose_window`).
         polyorder: Polynomial degree, less than the window.
 
     Returns:
         The smoothed losses, same length as ``losses``.
+
+    Raises:
+        ValueError: Malformed arrays, or ``polyorder`` not below the window.
 
     Example:
         >>> lrs = np.logspace(-5, 0, 50); smooth_losses(lrs, np.ones(50))[:2]
@@ -216,58 +554,17 @@ def smooth_losses(
     """
     lr_arr, loss_arr = _check_curve(lrs, losses)
     out = np.full(loss_arr.shape, np.nan)
-    n = _finite_prefix(loss_arr)
+    n = finite_prefix(loss_arr)
     if n < 3:
         out[:n] = loss_arr[:n]
         return out
-    y = _clip_explosion(loss_arr[:n])
+    y = clip_explosion(loss_arr[:n])
     x = np.log10(lr_arr[:n])
-    w = _auto_window(x, y, loss_arr[:n]) if window is None else _window_length(n, window)
+    w = choose_window(x, y, loss_arr[:n], window)
     if polyorder >= w:
         raise ValueError(f"Expected polyorder < window, but got polyorder={polyorder}, window={w}")
-    out[:n] = _savgol(x, y, w, polyorder)
+    out[:n] = savgol_log(x, y, w, polyorder)
     return out
-
-
-def _savgol(x: np.ndarray, y: np.ndarray, w: int, polyorder: int = 2) -> np.ndarray:
-    """Savitzky-Golay on an even log-LR grid (resampling there and back when ``x`` is uneven)."""
-    steps = np.diff(x)
-    if np.allclose(steps, steps.mean(), rtol=1e-6, atol=0.0):
-        return np.asarray(savgol_filter(y, w, polyorder, mode="interp"))
-    grid = np.linspace(x[0], x[-1], x.size)
-    smoothed = savgol_filter(np.interp(grid, x, y), w, polyorder, mode="interp")
-    return np.asarray(np.interp(x, grid, smoothed))
-
-
-def _noise_sigma(y: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, w: int) -> float:
-    """Robust (MAD) noise level of the residuals before the first clipped point.
-
-    A clipped plateau has no residual at all and would make the noise look smaller than it is.
-    """
-    clipped = np.flatnonzero(y < raw)
-    stop = int(clipped[0]) if clipped.size and clipped[0] >= w else y.size
-    residual = y[:stop] - smoothed[:stop]
-    return 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-
-
-def _auto_window(x: np.ndarray, y: np.ndarray, raw: np.ndarray) -> int:
-    """Window length adapted to the noise: 10% of the points on a clean curve, up to 25% on a noisy one.
-
-    A pilot pass with the 10% window measures the fall and the noise; the window fraction is
-    ``0.1 * sqrt(20 / snr)`` clipped to [0.1, 0.25], where ``snr`` is the fall over the noise.
-    Slopes need more smoothing than values, and a noisy curve's steepest point otherwise jumps
-    to a noise dip.
-    """
-    n = y.size
-    pilot = _window_length(n, None)
-    s = _savgol(x, y, pilot)
-    sigma = _noise_sigma(y, raw, s, pilot)
-    i_min = int(np.argmin(s))
-    drop = float(np.max(s[: i_min + 1]) - s[i_min])
-    if sigma <= 0 or drop <= 0:
-        return pilot
-    frac = min(max(0.1 * math.sqrt(20.0 * sigma / drop), 0.1), 0.25)
-    return _window_length(n, max(5, round(frac * n)))
 
 
 def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -283,36 +580,308 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
     Returns:
         One slope per point (``numpy.gradient`` with second-order accurate edges).
 
+    Example:
+        >>> loss_slope([1e-3, 1e-2, 1e-1], [3.0, 2.0, 1.0]).tolist()
+        [-1.0, -1.0, -1.0]
+
     """
     lr_arr, y = _check_curve(lrs, smoothed)
     out = np.full(y.shape, np.nan)
-    n = _finite_prefix(y)
+    n = finite_prefix(y)
     if n >= 2:
         out[:n] = np.gradient(y[:n], np.log10(lr_arr[:n]))
     return out
 
 
-def _finite_prefix(values: np.ndarray) -> int:
-    bad = np.flatnonzero(~np.isfinite(values))
-    return int(bad[0]) if bad.size else int(values.size)
+# --------------------------------------------------------------------------------------------
+# Reading the smoothed curve
+# --------------------------------------------------------------------------------------------
 
 
-def _clip_explosion(y: np.ndarray) -> np.ndarray:
-    """Clip values above the starting level plus the total fall (or five noise levels).
+def blowup_index(smoothed: np.ndarray, noise: NoiseLevel) -> int | None:
+    """The first point where the smoothed loss has *blown up*, else ``None``.
 
-    Only differences of losses enter the cap, so a loss shifted by a constant is clipped the same.
+    A blow-up is a rise above the running minimum of more than
+    ``max(BLOWUP_RISE * fall, 1.5 * band + 2 * se)``, where ``fall`` is the running maximum minus
+    the running minimum: half of everything the loss had fallen, and clearly more than noise.
+
+    Example:
+        >>> quiet = NoiseLevel(window=5, sigma=0.0, se=0.0, band=0.0)
+        >>> blowup_index(np.array([5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.5, 6.0]), quiet)
+        7
+
     """
-    head = float(np.median(y[: max(3, y.size // 20)]))
-    low = float(np.min(y))
-    # Batch-to-batch noise from first differences (robust to the explosion itself).
-    noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0) if y.size > 1 else 0.0
-    cap = head + max(head - low, 5.0 * noise, 1e-12 * max(1.0, abs(head)))
-    return np.minimum(y, cap)
+    running_min = np.minimum.accumulate(smoothed)
+    fall = np.maximum.accumulate(smoothed) - running_min
+    limit = np.maximum(BLOWUP_RISE * fall, 1.5 * noise.band + 2.0 * noise.se)
+    over = np.flatnonzero((smoothed - running_min) > limit)
+    return int(over[0]) if over.size else None
 
 
-def _noise_gain(window: int, polyorder: int) -> float:
-    """Standard deviation of the filter's output for unit white noise."""
-    return float(np.sqrt(np.sum(savgol_coeffs(window, polyorder) ** 2)))
+def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: NoiseLevel) -> tuple[int, float]:
+    """The minimum before ``end`` and the fall to it; raise when the loss never clearly falls.
+
+    The fall ``drop`` runs from the highest smoothed point before the minimum to the minimum.
+    It must exceed ``3 * se + band``, and the raw losses must confirm it: the median of the first
+    ``max(3, window // 2)`` clipped losses must lie above the median of the ``window`` around the
+    minimum by ``2 * se + band / 2`` (a filter's ringing next to a sharp rise is not in the raw
+    data). Only differences of losses are compared, so a constant shift changes nothing.
+
+    Args:
+        clipped: The finite prefix after :func:`clip_explosion`.
+        smoothed: Its smoothed values.
+        end: Only points before ``end`` are searched (:func:`blowup_index`).
+        noise: The curve's :class:`NoiseLevel`.
+
+    Returns:
+        ``(i_min, drop)``.
+
+    Raises:
+        InconclusiveCurveError: The fall is within the noise.
+
+    Example:
+        >>> quiet = NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)
+        >>> y = np.array([2.0, 2.0, 1.5, 1.0, 0.5, 0.6, 3.0])
+        >>> check_fall(y, y, 6, quiet)
+        (4, 1.5)
+
+    """
+    se, band, w = noise.se, noise.band, noise.window
+    i_min = int(np.argmin(smoothed[:end]))
+    start_level = float(np.max(smoothed[: i_min + 1]))
+    drop = start_level - float(smoothed[i_min])
+    half = w // 2
+    raw_drop = float(np.median(clipped[: max(3, half)])) - float(
+        np.median(clipped[max(0, i_min - half) : i_min + half + 1])
+    )
+    # The last term only guards against float round-off on exact curves.
+    if drop < 3.0 * se + band or raw_drop < 2.0 * se + band / 2.0 or drop < 1e-9 * max(1.0, abs(start_level)):
+        raise InconclusiveCurveError(
+            f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
+            f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
+            "(the model may already be trained at these LRs), or increase num_steps."
+        )
+    return i_min, drop
+
+
+def divergence_index(smoothed: np.ndarray, i_min: int, drop: float, noise: NoiseLevel) -> int | None:
+    """First point after the minimum where the loss has risen by ``max(DIVERGENCE_RISE * drop, band)``.
+
+    Example:
+        >>> quiet = NoiseLevel(window=3, sigma=0.0, se=0.0, band=0.0)
+        >>> divergence_index(np.array([2.0, 1.0, 1.05, 1.2, 3.0]), 1, 1.0, quiet)
+        3
+
+    """
+    risen = np.flatnonzero(smoothed[i_min:] - smoothed[i_min] > max(DIVERGENCE_RISE * drop, noise.band))
+    return i_min + int(risen[0]) if risen.size else None
+
+
+def falling_region(slope: np.ndarray, i_min: int, fraction: float = FALLING_FRACTION) -> FallingRegion:
+    """The steepest descent at or before ``i_min`` and the stretch around it.
+
+    The region is the contiguous run of points around the steepest slope whose slope is at most
+    ``fraction`` times the steepest (at least that steep), never past ``i_min``.
+
+    Example:
+        >>> falling_region(np.array([0.0, -1.0, -3.0, -4.0, -2.5, -1.0, 0.5]), 5)
+        FallingRegion(start=2, steepest=3, end=4)
+
+    """
+    i_steep = int(np.argmin(slope[: i_min + 1]))
+    steepest = float(slope[i_steep])
+    if steepest >= 0:  # only possible when the minimum is the first point
+        i_steep = 0
+    falling = slope[: i_min + 1] <= fraction * steepest
+    a = i_steep
+    while a > 0 and falling[a - 1]:
+        a -= 1
+    b = i_steep
+    while b < i_min and falling[b + 1]:
+        b += 1
+    return FallingRegion(start=a, steepest=i_steep, end=b)
+
+
+def read_curve(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    window: int | None = None,
+) -> CurveReading:
+    """Run the steps of :func:`analyze` up to the rules (see the module docstring).
+
+    Args:
+        lrs: Strictly increasing, positive learning rates, one per optimizer step.
+        losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
+        window: Savitzky-Golay window in points (see :func:`choose_window`).
+
+    Returns:
+        A :class:`CurveReading`.
+
+    Raises:
+        ValueError: Malformed arrays.
+        InconclusiveCurveError: Too few finite points, a loss that never falls (flat or noise),
+            or a loss still falling at the largest LR.
+
+    """
+    lr_arr, loss_arr = _check_curve(lrs, losses)
+    n = finite_prefix(loss_arr)
+    non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
+    if n < MIN_POINTS:
+        where = f" (the loss became non-finite at lr={non_finite_lr:.2e})" if non_finite_lr else ""
+        raise InconclusiveCurveError(
+            f"Only {n} finite loss values were recorded{where}; at least {MIN_POINTS} are needed. "
+            "Lower min_lr or max_lr, or increase num_steps, so the test records more points "
+            "before the loss blows up."
+        )
+    lr_arr, raw = lr_arr[:n], loss_arr[:n]
+    x = np.log10(lr_arr)
+    clipped = clip_explosion(raw)
+    w = choose_window(x, clipped, raw, window)
+    smoothed = savgol_log(x, clipped, w)
+    noise = noise_level(clipped, raw, smoothed, w)
+    blowup = blowup_index(smoothed, noise)
+    end = n if blowup is None else blowup
+    i_min, drop = check_fall(clipped, smoothed, end, noise)
+    divergence = divergence_index(smoothed, i_min, drop, noise)
+    tail = max(1, w // 4)
+    if divergence is None and non_finite_lr is None and i_min >= n - 1 - tail:
+        raise InconclusiveCurveError(
+            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.2e}); the test "
+            "never reached the divergence region. Increase max_lr (or num_steps) and run again."
+        )
+    slope = loss_slope(lr_arr, smoothed)
+    return CurveReading(
+        lrs=lr_arr,
+        raw=raw,
+        clipped=clipped,
+        smoothed=smoothed,
+        slope=slope,
+        noise=noise,
+        end=end,
+        i_min=i_min,
+        drop=drop,
+        divergence=divergence,
+        divergence_lr=float(lr_arr[divergence]) if divergence is not None else non_finite_lr,
+        non_finite_lr=non_finite_lr,
+        region=falling_region(slope, i_min),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rules, band, confidence
+# --------------------------------------------------------------------------------------------
+
+
+def nearest_swept_lr(lrs: Sequence[float] | np.ndarray, target: float) -> float:
+    """The swept LR closest to ``target`` in log space.
+
+    Example:
+        >>> nearest_swept_lr([1e-3, 1e-2, 1e-1], 0.04)
+        0.1
+
+    """
+    arr = np.asarray(lrs, dtype=float)
+    return float(arr[int(np.argmin(np.abs(np.log10(arr) - math.log10(target))))])
+
+
+def rule_divergence_div10(reading: CurveReading) -> float:
+    """The divergence LR (else the minimum's) / 10, the nearest swept LR at or below the minimum."""
+    return nearest_swept_lr(reading.lrs[: reading.i_min + 1], reading.top_lr / 10.0)
+
+
+def rule_min_div10(reading: CurveReading) -> float:
+    """The minimum's LR / 10, the nearest swept LR."""
+    return nearest_swept_lr(reading.lrs[: reading.i_min + 1], reading.min_loss_lr / 10.0)
+
+
+def rule_valley(reading: CurveReading) -> float:
+    """The middle point (by index, so the geometric middle on an exponential sweep) of the falling region."""
+    return float(reading.lrs[(reading.region.start + reading.region.end) // 2])
+
+
+def rule_steepest(reading: CurveReading) -> float:
+    """The LR of the steepest descent."""
+    return float(reading.lrs[reading.region.steepest])
+
+
+#: The function behind each rule: ``CurveReading -> lr``.
+RULE_FUNCTIONS: dict[Rule, Callable[[CurveReading], float]] = {
+    "divergence_div10": rule_divergence_div10,
+    "min_div10": rule_min_div10,
+    "valley": rule_valley,
+    "steepest": rule_steepest,
+}
+
+
+def one_cycle_band(reading: CurveReading) -> tuple[float, float]:
+    """``(min_lr, max_lr)`` for one-cycle / cyclic schedules.
+
+    ``max_lr``: the divergence LR (else the minimum's) / ``ONECYCLE_DIV``, the nearest swept LR
+    at or below the minimum. ``min_lr``: the start of the falling region kept between
+    ``max_lr / 10`` and ``max_lr / 3`` (Smith's ratios), the nearest swept LR; ``max_lr / 3``
+    when no swept LR lies below ``max_lr``.
+    """
+    swept = reading.lrs[: reading.i_min + 1]
+    max_lr = nearest_swept_lr(swept, reading.top_lr / ONECYCLE_DIV)
+    start_lr = float(reading.lrs[reading.region.start])
+    min_lr = nearest_swept_lr(swept, min(max(start_lr, max_lr / 10.0), max_lr / 3.0))
+    if min_lr >= max_lr:
+        min_lr = max_lr / 3.0
+    return min_lr, max_lr
+
+
+def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float], lr: float) -> tuple[float, list[str]]:
+    """The confidence of a reading and the notes that explain it.
+
+    The confidence is the geometric mean of four scores in [0, 1]:
+
+    * depth: ``(drop / se - 4) / 20`` clipped to [0.05, 1];
+    * width of the falling region: its width in decades of LR, clipped to [0.1, 1];
+    * top: 1 when the loss turned up, 0.8 when it became non-finite without turning up, 0.6
+      when it only flattened;
+    * agreement: ``1 - (spread - 0.5) / 1.5`` clipped to [0.1, 1], with ``spread`` the decades
+      between the smallest and the largest LR of ``lrs_by_rule``.
+
+    Args:
+        reading: The :class:`CurveReading`.
+        lrs_by_rule: The LR each rule picks.
+        lr: The suggested LR.
+
+    Returns:
+        ``(confidence, notes)``.
+
+    """
+    x = np.log10(reading.lrs)
+    se = reading.noise.se
+    a, b = reading.region.start, reading.region.end
+    notes: list[str] = []
+    c_depth = float(np.clip((reading.drop / se - 4.0) / 20.0, 0.05, 1.0))
+    if c_depth < 0.5:
+        notes.append(f"shallow fall: the loss drops only {reading.drop / se:.1f}x its noise level")
+    width = float(x[b] - x[a]) if b > a else 0.0
+    c_width = float(np.clip(width / 1.0, 0.1, 1.0))
+    if c_width < 0.5:
+        notes.append(f"narrow falling region ({width:.2f} decades of LR)")
+    if reading.divergence is not None:
+        c_top = 1.0
+    elif reading.non_finite_lr is not None:
+        c_top = 0.8
+        notes.append(f"loss became non-finite at lr={reading.non_finite_lr:.2e} without turning up first")
+    else:
+        c_top = 0.6
+        notes.append("the loss flattened but never clearly turned up: the top of the range is uncertain")
+    picks = list(lrs_by_rule.values())
+    spread = float(np.log10(max(picks) / min(picks)))
+    c_agree = float(np.clip(1.0 - (spread - 0.5) / 1.5, 0.1, 1.0))
+    if c_agree < 0.5:
+        notes.append(f"the rules disagree by {spread:.1f} decades of LR")
+    if reading.blew_up:
+        notes.append(f"ignored the curve after the loss blew up at lr={reading.lrs[reading.end]:.2e}")
+    confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
+    if lr >= (reading.divergence_lr or math.inf):
+        notes.append("the suggestion is at or past the divergence point")
+    return confidence, notes
 
 
 def analyze(
@@ -327,7 +896,7 @@ def analyze(
     Args:
         lrs: Strictly increasing, positive learning rates, one per optimizer step.
         losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
-        rule: How :attr:`Suggestion.lr` is picked:
+        rule: How :attr:`Suggestion.lr` is picked (:data:`RULE_FUNCTIONS`):
 
             * ``"divergence_div10"`` (default): the divergence LR (else the minimum's) divided
               by 10, the nearest swept LR at or below the minimum. An LR ten times below the
@@ -338,7 +907,7 @@ def analyze(
             * ``"valley"``: the geometric middle of the falling region (the contiguous stretch
               around the steepest point where the slope is at least half the steepest);
             * ``"steepest"``: the steepest-descent LR (what Lightning and torch-lr-finder pick).
-        window: Savitzky-Golay window in points (see :func:`smooth_losses`).
+        window: Savitzky-Golay window in points (see :func:`choose_window`).
 
     Returns:
         A :class:`Suggestion`.
@@ -348,139 +917,41 @@ def analyze(
         InconclusiveCurveError: Too few finite points, a loss that never falls (flat or noise),
             or a loss still falling at the largest LR.
 
+    Example:
+        >>> lrs = np.logspace(-6, 1, 141)
+        >>> x = np.log10(lrs)
+        >>> fall = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3))  # steepest at 1e-3
+        >>> s = analyze(lrs, fall + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0), rule="steepest")
+        >>> f"{s.lr:.2e}"
+        '1.00e-03'
+
     """
     rule = _rule(rule)
-    lr_arr, loss_arr = _check_curve(lrs, losses)
-    n = _finite_prefix(loss_arr)
-    non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
-    if n < MIN_POINTS:
-        where = f" (the loss became non-finite at lr={non_finite_lr:.2e})" if non_finite_lr else ""
-        raise InconclusiveCurveError(
-            f"Only {n} finite loss values were recorded{where}; at least {MIN_POINTS} are needed. "
-            "Lower min_lr or max_lr, or increase num_steps, so the test records more points "
-            "before the loss blows up."
-        )
-    x = np.log10(lr_arr[:n])
-    y = _clip_explosion(loss_arr[:n])
-    w = _auto_window(x, y, loss_arr[:n]) if window is None else _window_length(n, window)
-    smoothed = smooth_losses(lr_arr, loss_arr, window=w)
-    s = smoothed[:n]
-    sigma = _noise_sigma(y, loss_arr[:n], s, w)
-    se = max(sigma * _noise_gain(w, 2), 1e-12 * max(1.0, float(np.max(np.abs(s)))))
-    # Expected max-minus-min of the smoothed noise alone over n / w independent stretches: a
-    # fall or a rise smaller than this could be noise.
-    noise_band = 2.0 * math.sqrt(2.0 * math.log(max(n / w, 2.0))) * se
-
-    # Cut at the first blow-up: a recovery after it must never be searched.
-    end = n
-    running_min = np.minimum.accumulate(s)
-    peak_before = np.maximum.accumulate(s)
-    fall = peak_before - running_min
-    blowup = np.flatnonzero((s - running_min) > np.maximum(BLOWUP_RISE * fall, 1.5 * noise_band + 2.0 * se))
-    if blowup.size:
-        end = int(blowup[0])
-    i_min = int(np.argmin(s[:end]))
-    start_level = float(np.max(s[: i_min + 1]))
-    drop = start_level - float(s[i_min])
-    # The raw losses must confirm the fall: medians of the start and of a window around the
-    # minimum. A filter's ringing next to a sharp rise (a trained model that only diverges) is
-    # not in the raw data.
-    half = w // 2
-    raw_drop = float(np.median(y[: max(3, half)])) - float(np.median(y[max(0, i_min - half) : i_min + half + 1]))
-    # Only differences of losses are compared, so the verdict does not change when the loss is
-    # shifted by a constant; the last term only guards against float round-off on exact curves.
-    if (
-        drop < 3.0 * se + noise_band
-        or raw_drop < 2.0 * se + noise_band / 2.0
-        or drop < 1e-9 * max(1.0, abs(start_level))
-    ):
-        raise InconclusiveCurveError(
-            f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
-            f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
-            "(the model may already be trained at these LRs), or increase num_steps."
-        )
-    tail = max(1, w // 4)
-    diverged = np.flatnonzero(s[i_min:] - s[i_min] > max(DIVERGENCE_RISE * drop, noise_band))
-    divergence_idx = i_min + int(diverged[0]) if diverged.size else None
-    if divergence_idx is None and non_finite_lr is None and i_min >= n - 1 - tail:
-        raise InconclusiveCurveError(
-            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.2e}); the test "
-            "never reached the divergence region. Increase max_lr (or num_steps) and run again."
-        )
-    divergence_lr = float(lr_arr[divergence_idx]) if divergence_idx is not None else non_finite_lr
-
-    slope = loss_slope(lr_arr[:n], s)
-    i_steep = int(np.argmin(slope[: i_min + 1]))
-    steepest = float(slope[i_steep])
-    if steepest >= 0:  # only possible when the minimum is the first point, excluded above
-        i_steep = 0
-    falling = slope[: i_min + 1] <= FALLING_FRACTION * steepest
-    a = i_steep
-    while a > 0 and falling[a - 1]:
-        a -= 1
-    b = i_steep
-    while b < i_min and falling[b + 1]:
-        b += 1
-
-    steepest_lr = float(lr_arr[i_steep])
-    min_loss_lr = float(lr_arr[i_min])
-    valley_lr = float(lr_arr[(a + b) // 2])
-    start_lr = float(lr_arr[a])
-    candidates = {
-        "steepest": steepest_lr,
-        "valley": valley_lr,
-        "min_div10": _nearest(lr_arr[: i_min + 1], min_loss_lr / 10.0),
-        "divergence_div10": _nearest(lr_arr[: i_min + 1], (divergence_lr or min_loss_lr) / 10.0),
-    }
-    lr = candidates[rule]
-    top = divergence_lr if divergence_lr is not None else min_loss_lr
-    max_lr = _nearest(lr_arr[: i_min + 1], top / ONECYCLE_DIV)
-    min_lr = _nearest(lr_arr[: i_min + 1], min(max(start_lr, max_lr / 10.0), max_lr / 3.0))
-    if min_lr >= max_lr:
-        min_lr = max_lr / 3.0
-
-    notes: list[str] = []
-    c_depth = float(np.clip((drop / se - 4.0) / 20.0, 0.05, 1.0))
-    if c_depth < 0.5:
-        notes.append(f"shallow fall: the loss drops only {drop / se:.1f}x its noise level")
-    width = float(x[b] - x[a]) if b > a else 0.0
-    c_width = float(np.clip(width / 1.0, 0.1, 1.0))
-    if c_width < 0.5:
-        notes.append(f"narrow falling region ({width:.2f} decades of LR)")
-    if divergence_idx is not None:
-        c_top = 1.0
-    elif non_finite_lr is not None:
-        c_top = 0.8
-        notes.append(f"loss became non-finite at lr={non_finite_lr:.2e} without turning up first")
-    else:
-        c_top = 0.6
-        notes.append("the loss flattened but never clearly turned up: the top of the range is uncertain")
-    spread = float(np.log10(max(candidates.values()) / min(candidates.values())))
-    c_agree = float(np.clip(1.0 - (spread - 0.5) / 1.5, 0.1, 1.0))
-    if c_agree < 0.5:
-        notes.append(f"the rules disagree by {spread:.1f} decades of LR")
-    if blowup.size and end < n:
-        notes.append(f"ignored the curve after the loss blew up at lr={lr_arr[end]:.2e}")
-    confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
-    if lr >= (divergence_lr or math.inf):
-        notes.append("the suggestion is at or past the divergence point")
-    logger.debug("analyze: lr=%.2e steepest=%.2e min=%.2e conf=%.2f", lr, steepest_lr, min_loss_lr, confidence)
+    reading = read_curve(lrs, losses, window=window)
+    lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}
+    lr = lrs_by_rule[rule]
+    min_lr, max_lr = one_cycle_band(reading)
+    confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr)
+    logger.debug(
+        "analyze: lr=%.2e steepest=%.2e min=%.2e conf=%.2f",
+        lr,
+        rule_steepest(reading),
+        reading.min_loss_lr,
+        confidence,
+    )
+    smoothed = np.full(np.asarray(losses).shape, np.nan)
+    smoothed[: reading.lrs.size] = reading.smoothed
     return Suggestion(
         lr=lr,
-        steepest_lr=steepest_lr,
-        min_loss_lr=min_loss_lr,
-        divergence_lr=divergence_lr,
-        non_finite_lr=non_finite_lr,
+        steepest_lr=rule_steepest(reading),
+        min_loss_lr=reading.min_loss_lr,
+        divergence_lr=reading.divergence_lr,
+        non_finite_lr=reading.non_finite_lr,
         min_lr=min_lr,
         max_lr=max_lr,
         confidence=confidence,
         rule=rule,
         notes=tuple(notes),
         smoothed_losses=tuple(float(v) for v in smoothed),
-        window=w,
+        window=reading.noise.window,
     )
-
-
-def _nearest(lrs: np.ndarray, target: float) -> float:
-    """The swept LR closest to ``target`` in log space."""
-    return float(lrs[int(np.argmin(np.abs(np.log10(lrs) - math.log10(target))))])

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._atomic import atomic_write
-from .analysis import loss_slope, smooth_losses
+from .analysis import explosion_index, loss_slope, smooth_losses
 from .range_test import RangeTestResult
 
 if TYPE_CHECKING:
@@ -71,6 +71,15 @@ OVERLAY_COLORS: tuple[str, ...] = (
     "#f0e442",
 )
 
+#: Marker of each pick on the curves: matplotlib marker, size, face and edge colour (``None``:
+#: the curve's own colour in an overlay), and edge width.
+MARKERS: dict[str, dict[str, Any]] = {
+    "steepest": {"marker": "v", "ms": 10, "mfc": COLORS["steepest"], "mec": "black", "mew": 1.0},
+    "minimum": {"marker": "*", "ms": 15, "mfc": "white", "mec": COLORS["minimum"], "mew": 1.5},
+    "divergence": {"marker": "X", "ms": 11, "mfc": COLORS["divergence"], "mec": "black", "mew": 1.0},
+    "non_finite": {"marker": "X", "ms": 12, "mfc": COLORS["non_finite"], "mec": "black", "mew": 1.0},
+}
+
 _DEFAULT_FIGSIZE = (12.0, 9.0)
 _DEFAULT_DPI = 100
 
@@ -104,19 +113,13 @@ def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
 
     :func:`lrfinder.smooth_losses` clips values far above the starting loss before smoothing, so
     past that point the smoothed curve is a flat artefact of the clip, not the loss: not drawn.
-    The clip is the analysis's own (``analysis._clip_explosion``), so the two never disagree.
+    The cut is the analysis's own step (:func:`lrfinder.analysis.explosion_index`), so the two
+    never disagree.
     """
-    from .analysis import _clip_explosion
-
     smoothed = _smoothed(result).copy()
-    raw = np.asarray(result.losses, dtype=float)
-    finite = np.isfinite(raw)
-    n = int(np.argmin(finite)) if not finite.all() else raw.size
-    if n < 3:
-        return smoothed
-    over = np.flatnonzero(_clip_explosion(raw[:n]) < raw[:n])
-    if over.size:
-        smoothed[over[0] + 1 :] = np.nan
+    cut = explosion_index(result.losses)
+    if cut is not None:
+        smoothed[cut + 1 :] = np.nan
     return smoothed
 
 
@@ -282,14 +285,52 @@ def _value_at(lrs: np.ndarray, values: np.ndarray, lr: float) -> float:
     return float(values[j])
 
 
-def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
+def _mark(
+    ax: Axes,
+    kind: str,
+    x: float,
+    y: float,
+    *,
+    color: str | None = None,
+    size: float | None = None,
+    label: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Draw one pick as a marker styled by :data:`MARKERS` (``color`` recolours it for an overlay)."""
+    style = dict(MARKERS[kind])
+    if color is not None:
+        style["mfc" if style["mfc"] != "white" else "mec"] = color
+    if size is not None:
+        style["ms"] = size
+    ax.plot([x], [y], ls="none", zorder=kwargs.pop("zorder", 5), label=label, **style, **kwargs)
+
+
+def _text_box(ax: Axes, x: float, y: float, text: str, color: str, *, fontsize: float, **kwargs: Any) -> None:
+    """Write ``text`` in a white box edged with ``color`` (``x`` in data, ``y`` in axes units)."""
     from matplotlib.transforms import blended_transform_factory
 
+    pad = kwargs.pop("pad", 0.2)
+    alpha = kwargs.pop("alpha", 0.9)
+    ax.text(
+        x,
+        y,
+        text,
+        transform=kwargs.pop("transform", blended_transform_factory(ax.transData, ax.transAxes)),
+        ha=kwargs.pop("ha", "left"),
+        va=kwargs.pop("va", "top"),
+        fontsize=fontsize,
+        color=color,
+        zorder=6,
+        bbox={"boxstyle": f"round,pad={pad}", "fc": "white", "ec": color, "alpha": alpha},
+        **kwargs,
+    )
+
+
+def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     lrs = np.asarray(result.lrs, dtype=float)
     raw = np.asarray(result.losses, dtype=float)
     smoothed = _smoothed(result)
     drawn = _drawable_smoothed(result)
-    top = blended_transform_factory(ax.transData, ax.transAxes)
     s = result.suggestion
     finite = np.isfinite(raw)
     ax.plot(lrs[finite], raw[finite], color=COLORS["curve"], alpha=0.35, lw=0.8, marker=".", ms=3.5, label="loss (raw)")
@@ -316,120 +357,61 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
                 label="diverged region",
             )
         y_st = _value_at(lrs, smoothed, s.steepest_lr)
-        ax.plot(
-            [s.steepest_lr],
-            [y_st],
-            ls="none",
-            marker="v",
-            ms=10,
-            mfc=COLORS["steepest"],
-            mec="black",
-            zorder=5,
-            label=f"steepest descent {s.steepest_lr:.2e}",
-        )
+        _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.2e}")
         y_min = _value_at(lrs, smoothed, s.min_loss_lr)
-        ax.plot(
-            [s.min_loss_lr],
-            [y_min],
-            ls="none",
-            marker="*",
-            ms=15,
-            mfc="white",
-            mec=COLORS["minimum"],
-            mew=1.5,
-            zorder=5,
-            label=f"minimum {s.min_loss_lr:.2e}",
-        )
+        _mark(ax, "minimum", s.min_loss_lr, y_min, label=f"minimum {s.min_loss_lr:.2e}")
         if s.divergence_lr is not None and s.divergence_lr != s.non_finite_lr:
             y_div = _value_at(lrs, smoothed, s.divergence_lr)
-            ax.plot(
-                [s.divergence_lr],
-                [y_div],
-                ls="none",
-                marker="X",
-                ms=11,
-                mfc=COLORS["divergence"],
-                mec="black",
-                zorder=5,
-                label=f"divergence {s.divergence_lr:.2e}",
-            )
+            _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.2e}")
         ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
-        ax.text(
-            s.lr,
-            0.985,
-            f" suggested lr = {s.lr:.2e} ",
-            transform=top,
-            ha="left",
-            va="top",
-            fontsize=12,
-            fontweight="bold",
-            color=COLORS["suggestion"],
-            zorder=6,
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": COLORS["suggestion"], "alpha": 0.9},
-        )
+        _text_box(ax, s.lr, 0.985, f" suggested lr = {s.lr:.2e} ", COLORS["suggestion"], fontsize=12, fontweight="bold")
         if result.scaled is not None and result.scaled.lr != s.lr:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
-            ax.text(
+            _text_box(
+                ax,
                 result.scaled.lr,
                 0.86,
                 f" scaled lr = {result.scaled.lr:.2e}\n (batch {result.scaled.to_batch_size:,}) ",
-                transform=top,
-                ha="left",
-                va="top",
+                COLORS["scaled"],
                 fontsize=10,
-                color=COLORS["scaled"],
-                zorder=6,
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": COLORS["scaled"], "alpha": 0.85},
+                alpha=0.85,
             )
     else:
         message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(result.error or "", 70))
-        ax.text(
+        _text_box(
+            ax,
             0.5,
             0.5,
             message,
+            COLORS["warning"],
+            fontsize=12,
             transform=ax.transAxes,
             ha="center",
             va="center",
-            fontsize=12,
-            color=COLORS["warning"],
-            zorder=6,
-            bbox={"boxstyle": "round,pad=0.5", "fc": "white", "ec": COLORS["warning"], "alpha": 0.92},
+            pad=0.5,
+            alpha=0.92,
         )
     if non_finite_lr is not None and end is not None:
         ax.axvspan(non_finite_lr, max(end, non_finite_lr), color=COLORS["non_finite"], alpha=0.12, lw=0, hatch="//")
-        ax.plot(
-            [non_finite_lr],
-            [0.03],
-            transform=top,
-            ls="none",
-            marker="X",
-            ms=12,
-            mfc=COLORS["non_finite"],
-            mec="black",
+        _mark(
+            ax,
+            "non_finite",
+            non_finite_lr,
+            0.03,
+            label=f"first non-finite loss {non_finite_lr:.2e}",
+            transform=ax.get_xaxis_transform(),
             zorder=6,
             clip_on=False,
-            label=f"first non-finite loss {non_finite_lr:.2e}",
         )
     ax.legend(loc="best", fontsize=9.5, framealpha=0.92)
 
-    slope = (
-        # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
-        loss_slope(lrs, drawn)
-    )
+    # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
+    slope = loss_slope(lrs, drawn)
     slope_ax.plot(lrs, slope, color=COLORS["curve"], lw=1.8)
     if s is not None:
         slope_ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, zorder=4)
         slope_ax.axvspan(s.min_lr, s.max_lr, color=COLORS["band"], alpha=0.18, lw=0)
-        slope_ax.plot(
-            [s.steepest_lr],
-            [_value_at(lrs, slope, s.steepest_lr)],
-            ls="none",
-            marker="v",
-            ms=9,
-            mfc=COLORS["steepest"],
-            mec="black",
-            zorder=5,
-        )
+        _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9)
 
 
 def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
@@ -455,39 +437,20 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         slope_ax.plot(lrs, slope, color=color, lw=1.6)
         if s is not None:
             ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
-            ax.plot(
-                [s.min_loss_lr],
-                [_value_at(lrs, smoothed, s.min_loss_lr)],
-                ls="none",
-                marker="*",
-                ms=13,
-                mfc="white",
-                mec=color,
-                mew=1.5,
-                zorder=5,
-            )
+            _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, smoothed, s.min_loss_lr), color=color, size=13)
             if s.divergence_lr is not None:
-                ax.plot(
-                    [s.divergence_lr],
-                    [_value_at(lrs, smoothed, s.divergence_lr)],
-                    ls="none",
-                    marker="X",
-                    ms=9,
-                    mfc=color,
-                    mec="black",
-                    zorder=5,
-                )
+                y_div = _value_at(lrs, smoothed, s.divergence_lr)
+                _mark(ax, "divergence", s.divergence_lr, y_div, color=color, size=9)
         if not finite.all():
             first_bad = float(lrs[~finite][0])
-            ax.plot(
-                [first_bad],
-                [0.03],
+            _mark(
+                ax,
+                "non_finite",
+                first_bad,
+                0.03,
+                color=color,
+                size=10,
                 transform=ax.get_xaxis_transform(),
-                ls="none",
-                marker="X",
-                ms=10,
-                mfc=color,
-                mec="black",
                 zorder=6,
                 clip_on=False,
             )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -205,3 +206,229 @@ def test_heavy_noise_widens_the_window_and_keeps_picks_close() -> None:
     assert np.quantile(errors, 0.9) < 0.5
     clean = analyze(lrs, sigmoid_fall(x, center=-2.0, width=0.2, bottom=1.0) + explosion(x, start=-0.5, rate=6.0))
     assert min(windows) > clean.window
+
+
+# ------------------------------------------------------------------------------------ the steps
+
+from lrfinder import analysis as an  # noqa: E402
+from lrfinder.analysis import (  # noqa: E402
+    RULE_DESCRIPTIONS,
+    RULE_FUNCTIONS,
+    CurveReading,
+    FallingRegion,
+    NoiseLevel,
+)
+
+QUIET = NoiseLevel(window=5, sigma=0.0, se=0.0, band=0.0)
+
+
+def test_rules_come_from_the_literal_and_each_has_a_function_and_a_description() -> None:
+    import typing
+
+    assert RULES == typing.get_args(an.Rule)
+    assert set(RULE_FUNCTIONS) == set(RULES) == set(RULE_DESCRIPTIONS)
+    assert all(RULE_DESCRIPTIONS[r] and "\n" not in RULE_DESCRIPTIONS[r] for r in RULES)
+
+
+def test_finite_prefix() -> None:
+    assert an.finite_prefix([3.0, 2.0, math.nan, 1.0]) == 2
+    assert an.finite_prefix([1.0, math.inf]) == 1
+    assert an.finite_prefix([1.0, 2.0]) == 2
+    assert an.finite_prefix([]) == 0
+
+
+def test_clip_explosion_caps_at_start_plus_fall() -> None:
+    y = np.array([4.0, 4.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, 20.0])
+    # head 4, low 1: fall 3; noise 1.4826 * 0.5 / sqrt(2) = 0.524, five of it 2.62 < 3: cap 7.
+    np.testing.assert_array_equal(an.clip_explosion(y), np.minimum(y, 7.0))
+    np.testing.assert_array_equal(an.clip_explosion(y + 100.0), np.minimum(y, 7.0) + 100.0)
+    assert an.explosion_index(np.append(y, math.nan)) == 8
+    assert an.explosion_index(y[:-1]) is None
+
+
+def test_clip_explosion_uses_five_noise_levels_when_the_fall_is_small() -> None:
+    y = np.array([1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 50.0])
+    noise = 1.4826 * 1.0 / math.sqrt(2.0)
+    assert an.clip_explosion(y)[-1] == pytest.approx(1.0 + 5.0 * noise)
+
+
+def test_choose_window() -> None:
+    x = np.linspace(-6.0, 1.0, 100)
+    clean = -x
+    assert an.choose_window(x, clean, clean) == 9  # 10% of 100 points, made odd
+    assert an.choose_window(x, clean, clean, window=20) == 19
+    assert an.choose_window(x, clean, clean, window=7) == 7
+    assert an.choose_window(x[:12], clean[:12], clean[:12], window=50) == 11  # at most n, odd
+    with pytest.raises(ValueError, match="window >= 3"):
+        an.choose_window(x, clean, clean, window=2)
+
+
+def test_savgol_log_reproduces_quadratics_and_matches_scipy() -> None:
+    from scipy.signal import savgol_filter
+
+    x = np.linspace(-6.0, 1.0, 50)
+    quad = 2.0 - 0.3 * x + 0.05 * x**2
+    np.testing.assert_allclose(an.savgol_log(x, quad, 9), quad, atol=1e-12)
+    y = np.sin(x) + 0.1 * np.cos(7 * x)
+    np.testing.assert_array_equal(an.savgol_log(x, y, 9), savgol_filter(y, 9, 2, mode="interp"))
+
+
+def test_noise_level_exact() -> None:
+    y = np.array([1.0, -1.0] * 10)
+    level = an.noise_level(y, y, np.zeros(20), 5)
+    assert level.window == 5
+    assert level.sigma == pytest.approx(1.4826)
+    # The 5-point quadratic Savitzky-Golay filter is (-3, 12, 17, 12, -3) / 35: gain sqrt(17/35).
+    assert level.se == pytest.approx(1.4826 * math.sqrt(17 / 35))
+    assert level.band == pytest.approx(2.0 * math.sqrt(2.0 * math.log(4.0)) * level.se)
+
+
+def test_noise_level_ignores_the_clipped_plateau() -> None:
+    raw = np.array([1.0, -1.0] * 5 + [9.0] * 10)
+    clipped = np.minimum(raw, 2.0)
+    smoothed = np.append(np.zeros(10), np.full(10, 2.0))
+    assert an.noise_level(clipped, raw, smoothed, 5).sigma == pytest.approx(1.4826)
+
+
+def test_blowup_index() -> None:
+    s = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.5, 6.0])
+    assert an.blowup_index(s, QUIET) == 7  # 3.5 - 1 > half the fall of 4
+    assert an.blowup_index(s[:7], QUIET) is None
+    noisy = NoiseLevel(window=5, sigma=1.0, se=1.0, band=2.0)  # needs a rise above 1.5 * 2 + 2 = 5
+    assert an.blowup_index(s, noisy) is None
+
+
+def test_check_fall() -> None:
+    y = np.array([2.0, 2.0, 1.5, 1.0, 0.5, 0.6, 3.0])
+    assert an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)) == (4, 1.5)
+    # Cut before the minimum: the minimum is searched before ``end`` only.
+    assert an.check_fall(y, y, 4, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)) == (3, 1.0)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 1.5"):
+        an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.3, band=0.7))
+
+
+def test_check_fall_needs_the_raw_losses_to_confirm() -> None:
+    smoothed = np.array([2.0, 2.0, 1.5, 1.0, 0.5, 0.6, 3.0])
+    raw = np.array([2.0, 0.4, 2.0, 2.0, 2.0, 0.4, 3.0])  # medians: start 2.0, around the minimum 2.0
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+        an.check_fall(raw, smoothed, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
+
+
+def test_divergence_index() -> None:
+    s = np.array([2.0, 1.0, 1.05, 1.2, 3.0])
+    assert an.divergence_index(s, 1, 1.0, QUIET) == 3  # first rise above 0.1 * drop
+    assert an.divergence_index(s, 1, 1.0, NoiseLevel(5, 0.0, 0.0, band=0.5)) == 4
+    assert an.divergence_index(s[:3], 1, 1.0, QUIET) is None
+
+
+def test_falling_region() -> None:
+    slope = np.array([0.0, -1.0, -3.0, -4.0, -2.5, -1.0, 0.5])
+    assert an.falling_region(slope, 5) == FallingRegion(start=2, steepest=3, end=4)
+    assert an.falling_region(slope, 3) == FallingRegion(start=2, steepest=3, end=3)  # never past the minimum
+    assert an.falling_region(slope, 5, fraction=0.2) == FallingRegion(start=1, steepest=3, end=5)
+    assert an.falling_region(np.array([1.0, 2.0]), 0) == FallingRegion(0, 0, 0)
+
+
+def hand_reading(divergence: int | None = 8, region: FallingRegion | None = None) -> CurveReading:
+    """Nine LRs half a decade apart (1e-4 .. 1), minimum at 1e-1, diverging at 1."""
+    region = region or FallingRegion(2, 3, 5)
+    lrs = np.logspace(-4, 0, 9)
+    smoothed = np.array([2.0, 2.0, 1.8, 1.2, 0.8, 0.6, 0.5, 0.55, 1.0])
+    return CurveReading(
+        lrs=lrs,
+        raw=smoothed,
+        clipped=smoothed,
+        smoothed=smoothed,
+        slope=np.gradient(smoothed, np.log10(lrs)),
+        noise=NoiseLevel(window=3, sigma=0.01, se=0.01, band=0.02),
+        end=9,
+        i_min=6,
+        drop=1.5,
+        divergence=divergence,
+        divergence_lr=float(lrs[divergence]) if divergence is not None else None,
+        non_finite_lr=None,
+        region=region,
+    )
+
+
+def test_rule_functions_on_a_hand_made_reading() -> None:
+    r = hand_reading()
+    assert an.rule_divergence_div10(r) == pytest.approx(1e-1)  # 1 / 10
+    assert an.rule_min_div10(r) == pytest.approx(1e-2)  # 0.1 / 10
+    assert an.rule_valley(r) == pytest.approx(10**-2.5)  # middle of points 2..5 is point 3
+    assert an.rule_steepest(r) == pytest.approx(10**-2.5)
+    # Without a divergence point the minimum's LR stands in for it.
+    assert an.rule_divergence_div10(hand_reading(divergence=None)) == pytest.approx(1e-2)
+    # Snapping: the nearest swept LR in log space, never past the minimum.
+    assert an.nearest_swept_lr(r.lrs, 0.04) == pytest.approx(10**-1.5)
+    assert an.nearest_swept_lr(r.lrs[: r.i_min + 1], 0.9) == pytest.approx(1e-1)
+
+
+def test_one_cycle_band_on_a_hand_made_reading() -> None:
+    min_lr, max_lr = an.one_cycle_band(hand_reading())
+    assert max_lr == pytest.approx(1e-1)  # 1 / 5 = 0.2, nearest swept LR at or below the minimum
+    assert min_lr == pytest.approx(1e-2)  # region start 1e-3, raised to max_lr / 10
+    # No divergence: the minimum's LR / 5 = 0.02, nearest swept 10**-1.5; min_lr = max_lr / 10.
+    min_lr, max_lr = an.one_cycle_band(hand_reading(divergence=None))
+    assert max_lr == pytest.approx(10**-1.5) and min_lr == pytest.approx(10**-2.5)
+    # No swept LR below max_lr: min_lr falls back to max_lr / 3 (the one LR not swept).
+    early = replace(hand_reading(divergence=None, region=FallingRegion(0, 0, 0)), i_min=1)
+    min_lr, max_lr = an.one_cycle_band(early)
+    assert max_lr == pytest.approx(1e-4) and min_lr == pytest.approx(1e-4 / 3)
+
+
+def test_confidence_on_a_hand_made_reading() -> None:
+    r = hand_reading()
+    # depth (1.5 / 0.01 - 4) / 20 -> 1; width 1.5 decades -> 1; turned up -> 1; spread 1 decade -> 2/3.
+    confidence, notes = an.confidence_and_notes(r, {"a": 1e-2, "b": 1e-1}, 1e-2)
+    assert confidence == pytest.approx((2 / 3) ** 0.25)
+    assert notes == []
+
+
+def test_analyze_is_read_curve_plus_the_rule_functions() -> None:
+    curve = textbook_curve()
+    reading = an.read_curve(LRS, curve)
+    for rule in RULES:
+        assert analyze(LRS, curve, rule=rule).lr == RULE_FUNCTIONS[rule](reading)
+    s = analyze(LRS, curve)
+    np.testing.assert_array_equal(np.asarray(s.smoothed_losses), reading.smoothed)
+    assert (s.min_lr, s.max_lr) == an.one_cycle_band(reading)
+
+
+def test_analyze_clips_and_smooths_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"clip": 0, "savgol": 0}
+    clip, savgol = an.clip_explosion, an.savgol_log
+
+    def counting_clip(*args: object, **kwargs: object) -> np.ndarray:
+        calls["clip"] += 1
+        return clip(*args, **kwargs)  # type: ignore[arg-type]
+
+    def counting_savgol(*args: object, **kwargs: object) -> np.ndarray:
+        calls["savgol"] += 1
+        return savgol(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(an, "clip_explosion", counting_clip)
+    monkeypatch.setattr(an, "savgol_log", counting_savgol)
+    analyze(LRS, textbook_curve(), window=11)
+    assert calls == {"clip": 1, "savgol": 1}
+    analyze(LRS, textbook_curve())
+    assert calls == {"clip": 2, "savgol": 3}  # plus the noise-adaptive window's pilot pass
+
+
+def test_suggestion_repr_is_short() -> None:
+    s = analyze(LRS, textbook_curve())
+    text = repr(s)
+    assert len(text) < 250 and "smoothed" not in text
+    assert f"lr={s.lr:.2e}" in text and "rule='divergence_div10'" in text
+
+
+def test_importing_the_analysis_does_not_import_scipy_signal() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lrfinder.analysis import RULES, RULE_DESCRIPTIONS\n"
+        "assert 'scipy.signal' not in sys.modules, 'scipy.signal imported'\n"
+        "import lrfinder; assert 'scipy.signal' not in sys.modules, 'scipy.signal imported by lrfinder'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
