@@ -40,11 +40,12 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast
 
 import numpy as np
 
 from .exceptions import InconclusiveCurveError
+from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
 __all__ = [
     "Rule",
@@ -81,18 +82,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-Rule = Literal["divergence_div10", "min_div10", "valley", "steepest"]
-#: The rules :func:`analyze` can use for :attr:`Suggestion.lr` (the values of :data:`Rule`).
-RULES: tuple[Rule, ...] = get_args(Rule)
-#: The rule used when none is given (chosen by measurement, see ``benchmarks/RESULTS.md``).
-DEFAULT_RULE: Rule = "divergence_div10"
-#: One line per rule, for ``lrfind list`` and the docs.
-RULE_DESCRIPTIONS: dict[Rule, str] = {
-    "divergence_div10": "the divergence LR / 10, nearest swept LR at or below the minimum (default)",
-    "min_div10": "the LR of the loss minimum / 10, nearest swept LR (the rule of thumb)",
-    "valley": "the geometric middle of the falling region around the steepest descent (fastai's valley)",
-    "steepest": "the steepest descent of the smoothed loss over log LR (Lightning, torch-lr-finder)",
-}
 
 #: The one-cycle / cyclic ``max_lr`` is the divergence LR divided by this (see RESULTS.md).
 ONECYCLE_DIV = 5.0

@@ -32,7 +32,6 @@ References:
 from __future__ import annotations
 
 import fnmatch
-import importlib
 import inspect
 import logging
 import math
@@ -45,6 +44,8 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from ._imports import import_string
+from .names import OPTIMIZER_SUMMARIES
 from .yogi import Yogi
 
 __all__ = [
@@ -116,30 +117,30 @@ def _spec(
 
 
 _SPECS = (
-    _spec("sgd", torch.optim.SGD, "plain SGD: w <- w - lr * g", fixed={"momentum": 0.0, "nesterov": False}),
+    _spec("sgd", torch.optim.SGD, OPTIMIZER_SUMMARIES["sgd"], fixed={"momentum": 0.0, "nesterov": False}),
     _spec(
         "momentum",
         torch.optim.SGD,
-        "SGD with heavy-ball momentum: v <- m v + g; w <- w - lr v",
+        OPTIMIZER_SUMMARIES["momentum"],
         defaults={"momentum": 0.9},
         fixed={"nesterov": False},
     ),
     _spec(
         "nesterov",
         torch.optim.SGD,
-        "SGD with Nesterov momentum (gradient at the look-ahead point)",
+        OPTIMIZER_SUMMARIES["nesterov"],
         defaults={"momentum": 0.9},
         fixed={"nesterov": True},
     ),
-    _spec("adagrad", torch.optim.Adagrad, "Adagrad: s <- s + g^2; w <- w - lr g / (sqrt(s) + eps)"),
-    _spec("rmsprop", torch.optim.RMSprop, "RMSprop: s <- alpha s + (1-alpha) g^2; w <- w - lr g / (sqrt(s) + eps)"),
-    _spec("adadelta", torch.optim.Adadelta, "Adadelta: RMS of past updates over RMS of gradients, times lr"),
-    _spec("adam", torch.optim.Adam, "Adam: bias-corrected first and second moments", fixed={"amsgrad": False}),
-    _spec("amsgrad", torch.optim.Adam, "Adam with the AMSGrad running maximum of v", fixed={"amsgrad": True}),
-    _spec("adamw", torch.optim.AdamW, "Adam with decoupled weight decay", weight_decay="decoupled"),
-    _spec("nadam", torch.optim.NAdam, "Adam with Nesterov momentum"),
-    _spec("radam", torch.optim.RAdam, "Rectified Adam: variance-rectified adaptive LR (built-in warm-up)"),
-    _spec("yogi", Yogi, "Yogi: Adam with an additive, sign-controlled second moment (eps 1e-3)"),
+    _spec("adagrad", torch.optim.Adagrad, OPTIMIZER_SUMMARIES["adagrad"]),
+    _spec("rmsprop", torch.optim.RMSprop, OPTIMIZER_SUMMARIES["rmsprop"]),
+    _spec("adadelta", torch.optim.Adadelta, OPTIMIZER_SUMMARIES["adadelta"]),
+    _spec("adam", torch.optim.Adam, OPTIMIZER_SUMMARIES["adam"], fixed={"amsgrad": False}),
+    _spec("amsgrad", torch.optim.Adam, OPTIMIZER_SUMMARIES["amsgrad"], fixed={"amsgrad": True}),
+    _spec("adamw", torch.optim.AdamW, OPTIMIZER_SUMMARIES["adamw"], weight_decay="decoupled"),
+    _spec("nadam", torch.optim.NAdam, OPTIMIZER_SUMMARIES["nadam"]),
+    _spec("radam", torch.optim.RAdam, OPTIMIZER_SUMMARIES["radam"]),
+    _spec("yogi", Yogi, OPTIMIZER_SUMMARIES["yogi"]),
 )
 
 #: The registry: name -> :class:`OptimizerSpec`, read-only.
@@ -167,17 +168,7 @@ def _torch_optimizers() -> dict[str, type[Optimizer]]:
 
 
 def _load_path(path: str) -> type[Optimizer]:
-    module_name, _, qualname = path.partition(":")
-    if not module_name or not qualname:
-        raise ValueError(f"Expected an optimizer path of the form 'package.module:Class', but got name={path!r}")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"Cannot import module {module_name!r} for optimizer name={path!r}: {exc}") from exc
-    for part in qualname.split("."):
-        if not hasattr(obj, part):
-            raise ValueError(f"Module {module_name!r} has no attribute {qualname!r} (optimizer name={path!r})")
-        obj = getattr(obj, part)
+    obj = import_string(path, what="optimizer")
     if not (isinstance(obj, type) and issubclass(obj, Optimizer)):
         raise TypeError(f"Expected {path!r} to be a torch.optim.Optimizer subclass, but got {obj!r}")
     return obj

@@ -36,6 +36,7 @@ from torch import nn
 from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
+from .names import SWEEP_MODES, SweepMode
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep, probe_steps
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
@@ -63,9 +64,6 @@ logger = logging.getLogger(__name__)
 StopReason = Literal["completed", "diverged", "non_finite", "interrupted"]
 #: Every :data:`StopReason`.
 STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
-SweepMode = Literal["exp", "linear"]
-#: Every :data:`SweepMode`.
-SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
 #: Version of the JSON schema written by :meth:`RangeTestResult.to_json`.
 SCHEMA_VERSION = 1
 

@@ -33,20 +33,18 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
+from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, NoiseScale, noise_lr_factor
 
 __all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_family"]
 
 logger = logging.getLogger(__name__)
 
-ScalingRule = Literal["auto", "linear", "sqrt", "noise", "none"]
-#: Every value ``scale_lr(rule=...)`` accepts (the values of :data:`ScalingRule`).
-SCALING_RULES: tuple[ScalingRule, ...] = get_args(ScalingRule)
 
 _ADAPTIVE = (
     "adam",

@@ -73,6 +73,7 @@ from torch.optim.lr_scheduler import (
 )
 
 from .analysis import Suggestion
+from .names import SCHEDULER_SUMMARIES
 
 __all__ = [
     "REQUIRED",
@@ -489,35 +490,35 @@ def _sched(
 
 
 _SPECS = (
-    _sched("constant", "fixed LR", "eta0", {}, _build_constant),
+    _sched("constant", SCHEDULER_SUMMARIES["constant"], "eta0", {}, _build_constant),
     _sched(
         "step",
-        "multiply by gamma every step_size steps (StepLR)",
+        SCHEDULER_SUMMARIES["step"],
         "eta0 * gamma ** floor(t / step_size)",
         {"step_size": REQUIRED, "gamma": 0.1},
         _build_step,
     ),
     _sched(
         "multistep",
-        "multiply by gamma at each milestone (MultiStepLR)",
+        SCHEDULER_SUMMARIES["multistep"],
         "eta0 * gamma ** #(milestones <= t)",
         {"milestones": REQUIRED, "gamma": 0.1},
         _build_multistep,
     ),
     _sched(
-        "exponential", "multiply by gamma every step (ExponentialLR)", "eta0 * gamma ** t", {"gamma": REQUIRED},
+        "exponential", SCHEDULER_SUMMARIES["exponential"], "eta0 * gamma ** t", {"gamma": REQUIRED},
         _build_exponential,
     ),
     _sched(
         "inverse",
-        "Caffe inv: (1 + gamma t) ** -power; power=1 is 1/t decay",
+        SCHEDULER_SUMMARIES["inverse"],
         "eta0 * (1 + gamma * t) ** -power",
         {"gamma": REQUIRED, "power": 0.5},
         _build_inverse,
     ),
     _sched(
         "polynomial",
-        "polynomial decay to 0 at total_steps (PolynomialLR)",
+        SCHEDULER_SUMMARIES["polynomial"],
         "eta0 * (1 - t / T) ** power",
         {"power": 1.0},
         _build_polynomial,
@@ -525,14 +526,14 @@ _SPECS = (
     ),
     _sched(
         "factor",
-        "multiply by factor every step_size steps, floored at eta_min",
+        SCHEDULER_SUMMARIES["factor"],
         "max(eta_min, eta0 * factor ** floor(t / step_size))",
         {"factor": REQUIRED, "step_size": 1, "eta_min": 0.0},
         _build_factor,
     ),
     _sched(
         "cosine",
-        "cosine annealing to eta_min at total_steps (CosineAnnealingLR)",
+        SCHEDULER_SUMMARIES["cosine"],
         "eta_min + (eta0 - eta_min) * (1 + cos(pi * t / T)) / 2",
         {"eta_min": 0.0},
         _build_cosine,
@@ -540,7 +541,7 @@ _SPECS = (
     ),
     _sched(
         "onecycle",
-        "one cycle up to max_lr and far down, momentum cycled inversely (OneCycleLR)",
+        SCHEDULER_SUMMARIES["onecycle"],
         "torch OneCycleLR",
         {
             "max_lr": None,
@@ -559,7 +560,7 @@ _SPECS = (
     ),
     _sched(
         "cyclic",
-        "cyclical LR between base_lr and max_lr: triangular, triangular2, exp_range (CyclicLR)",
+        SCHEDULER_SUMMARIES["cyclic"],
         "torch CyclicLR",
         {
             "base_lr": None,
@@ -577,7 +578,7 @@ _SPECS = (
     ),
     _sched(
         "plateau",
-        "reduce by factor when monitor stops improving, floored at min_lr (ReduceLROnPlateau)",
+        SCHEDULER_SUMMARIES["plateau"],
         "lr * factor after patience bad epochs, >= min_lr",
         {
             "monitor": "val_loss",

@@ -1,0 +1,116 @@
+"""The closed vocabularies of lrfinder: every name a user can type, in one light module.
+
+Suggestion rules, scaling rules, sweep modes, losses, report formats, and the one-line summaries
+of the optimizer and scheduler registries. Each list has its home here and only here: the
+modules that implement the names (:mod:`lrfinder.analysis`, :mod:`lrfinder.scaling`,
+:mod:`lrfinder.optimizers`, :mod:`lrfinder.schedulers`, the command line's loader) import them.
+
+This module imports nothing but ``typing``, on purpose: ``lrfind --help`` and ``lrfind list``
+show these names without importing torch, scipy or matplotlib (seconds each).
+
+Example:
+    >>> from lrfinder.names import RULES, DEFAULT_RULE
+    >>> DEFAULT_RULE in RULES
+    True
+
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "Rule",
+    "RULES",
+    "DEFAULT_RULE",
+    "RULE_DESCRIPTIONS",
+    "ScalingRule",
+    "SCALING_RULES",
+    "SCALING_SUMMARIES",
+    "SweepMode",
+    "SWEEP_MODES",
+    "LossName",
+    "LOSSES",
+    "REPORT_FORMATS",
+    "OPTIMIZER_SUMMARIES",
+    "SCHEDULER_SUMMARIES",
+]
+
+#: How :func:`lrfinder.analyze` reads the suggested LR off the curve.
+Rule = Literal["divergence_div10", "min_div10", "valley", "steepest"]
+#: Every value ``analyze(rule=...)`` accepts.
+RULES: tuple[Rule, ...] = get_args(Rule)
+#: The rule used when none is given (chosen by measurement, see ``benchmarks/RESULTS.md``).
+DEFAULT_RULE: Rule = "divergence_div10"
+#: One line per rule, for ``lrfind list`` and the docs.
+RULE_DESCRIPTIONS: dict[Rule, str] = {
+    "divergence_div10": "the divergence LR / 10, nearest swept LR at or below the minimum (default)",
+    "min_div10": "the LR of the loss minimum / 10, nearest swept LR (the rule of thumb)",
+    "valley": "the geometric middle of the falling region around the steepest descent (fastai's valley)",
+    "steepest": "the steepest descent of the smoothed loss over log LR (Lightning, torch-lr-finder)",
+}
+
+#: How :func:`lrfinder.scale_lr` moves an LR to another batch size.
+ScalingRule = Literal["auto", "linear", "sqrt", "noise", "none"]
+#: Every value ``scale_lr(rule=...)`` accepts.
+SCALING_RULES: tuple[ScalingRule, ...] = get_args(ScalingRule)
+#: One line per scaling rule (``lrfind list``).
+SCALING_SUMMARIES: dict[str, str] = {
+    "auto": "noise when a noise scale is measured; else sqrt for adaptive optimizers, linear otherwise",
+    "linear": "lr x k for batch x k (Goyal et al. 2017)",
+    "sqrt": "lr x sqrt(k) (Hoffer et al. 2017)",
+    "noise": "from the gradient noise scale: gains flatten past the critical batch (McCandlish et al. 2018)",
+    "none": "keep the LR",
+}
+
+#: How the LR rises during the sweep: even steps in log LR, or in LR.
+SweepMode = Literal["exp", "linear"]
+#: Every value ``range_test(mode=...)`` accepts.
+SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
+
+#: The losses the command line builds from a name (``--loss``).
+LossName = Literal["cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits"]
+#: Every loss name, with what it expects.
+LOSSES: dict[str, str] = {
+    "cross_entropy": "class logits (N, C) vs integer labels (N,)",
+    "nll": "log-probabilities (N, C) vs integer labels (N,)",
+    "mse": "mean squared error (regression)",
+    "l1": "mean absolute error (regression)",
+    "smooth_l1": "Huber-like, beta=1 (regression)",
+    "huber": "Huber, delta=1 (regression)",
+    "bce_with_logits": "binary/multi-label logits vs 0/1 targets",
+}
+
+#: The report formats, by file extension (matplotlib picks the writer from it).
+REPORT_FORMATS: tuple[str, ...] = (".png", ".svg", ".pdf")
+
+#: One line per optimizer registry name (:data:`lrfinder.OPTIMIZERS` takes its summaries from here).
+OPTIMIZER_SUMMARIES: dict[str, str] = {
+    "sgd": "plain SGD: w <- w - lr * g",
+    "momentum": "SGD with heavy-ball momentum: v <- m v + g; w <- w - lr v",
+    "nesterov": "SGD with Nesterov momentum (gradient at the look-ahead point)",
+    "adagrad": "Adagrad: s <- s + g^2; w <- w - lr g / (sqrt(s) + eps)",
+    "rmsprop": "RMSprop: s <- alpha s + (1-alpha) g^2; w <- w - lr g / (sqrt(s) + eps)",
+    "adadelta": "Adadelta: RMS of past updates over RMS of gradients, times lr",
+    "adam": "Adam: bias-corrected first and second moments",
+    "amsgrad": "Adam with the AMSGrad running maximum of v",
+    "adamw": "Adam with decoupled weight decay",
+    "nadam": "Adam with Nesterov momentum",
+    "radam": "Rectified Adam: variance-rectified adaptive LR (built-in warm-up)",
+    "yogi": "Yogi: Adam with an additive, sign-controlled second moment (eps 1e-3)",
+}
+
+#: One line per scheduler registry name (:data:`lrfinder.SCHEDULERS` takes its summaries from here).
+SCHEDULER_SUMMARIES: dict[str, str] = {
+    "constant": "fixed LR",
+    "step": "multiply by gamma every step_size steps (StepLR)",
+    "multistep": "multiply by gamma at each milestone (MultiStepLR)",
+    "exponential": "multiply by gamma every step (ExponentialLR)",
+    "inverse": "Caffe inv: (1 + gamma t) ** -power; power=1 is 1/t decay",
+    "polynomial": "polynomial decay to 0 at total_steps (PolynomialLR)",
+    "factor": "multiply by factor every step_size steps, floored at eta_min",
+    "cosine": "cosine annealing to eta_min at total_steps (CosineAnnealingLR)",
+    "onecycle": "one cycle up to max_lr and far down, momentum cycled inversely (OneCycleLR)",
+    "cyclic": "cyclical LR between base_lr and max_lr: triangular, triangular2, exp_range (CyclicLR)",
+    "plateau": "reduce by factor when monitor stops improving, floored at min_lr (ReduceLROnPlateau)",
+}
