@@ -81,9 +81,14 @@ def weight_decay_sweep(
     weight_decays: Sequence[float],
     *,
     make_optimizer: Callable[[nn.Module, float], torch.optim.Optimizer],
+    on_start: Callable[[int, float], Callable[[int, float, float], None] | None] | None = None,
     **range_test_kwargs: Any,
 ) -> list[RangeTestResult]:
     """Run one range test per weight decay, each from the same initial state.
+
+    Ctrl-C stops the whole sweep, not only the current test: the interrupted test is the last
+    result (``stop_reason="interrupted"``) and the values after it are not run, so a cut curve
+    is never compared with full ones by mistake.
 
     Args:
         model: The model (restored after every test).
@@ -91,11 +96,14 @@ def weight_decay_sweep(
         weight_decays: The values to compare (``>= 0``), e.g. ``(0, 1e-4, 1e-3)``.
         make_optimizer: ``make_optimizer(model, weight_decay) -> optimizer``; called once per
             value (e.g. ``lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd)``).
+        on_start: Called as ``on_start(index, weight_decay)`` before each test; what it returns,
+            unless ``None``, is that test's ``on_step`` hook (e.g. a fresh progress bar).
         **range_test_kwargs: Passed to :func:`lrfinder.range_test` (``loss_fn``, ``min_lr``,
-            ...); ``restore`` is always ``True``.
+            ``on_step``, ...); ``restore`` is always ``True``.
 
     Returns:
-        One result per value, in order, labelled ``"wd=<value>"``.
+        One result per value run, in order, labelled ``"wd=<value>"``: every value, unless the
+        sweep was interrupted.
 
     Raises:
         ValueError: No values, or a negative or non-finite one.
@@ -109,10 +117,17 @@ def weight_decay_sweep(
             raise ValueError(f"Expected every weight decay to be finite and >= 0, but got weight_decay={v}")
     range_test_kwargs["restore"] = True
     results = []
-    for v in values:
+    for i, v in enumerate(values):
+        kwargs = dict(range_test_kwargs)
+        hook = on_start(i, v) if on_start is not None else None
+        if hook is not None:
+            kwargs["on_step"] = hook
         optimizer = make_optimizer(model, v)
-        result = range_test(model, train_data, optimizer=optimizer, **range_test_kwargs)
+        result = range_test(model, train_data, optimizer=optimizer, **kwargs)
         results.append(replace(result, label=f"wd={format_weight_decay(v)}"))
+        if result.stop_reason == "interrupted":
+            logger.warning("Weight-decay sweep interrupted at weight_decay=%s; the rest is not run.", v)
+            break
     return results
 
 

@@ -84,3 +84,27 @@ def test_format_weight_decay():
         "0.00025",
         "1e-01",
     ]
+
+
+def test_sweep_calls_on_start_and_stops_on_ctrl_c(mlp, loader):
+    started = []
+    steps = []
+
+    def on_start(index, wd):
+        started.append((index, wd))
+
+        def on_step(i, lr, loss):
+            steps.append((index, i))
+            if index == 1 and i == 5:
+                raise KeyboardInterrupt
+
+        return on_step
+
+    results = weight_decay_sweep(
+        mlp, loader, [0.0, 1e-4, 1e-3],
+        make_optimizer=lambda m, wd: create_optimizer("adamw", m, lr=1e-6, weight_decay=wd),
+        on_start=on_start, loss_fn=F.cross_entropy, num_steps=20,
+    )  # fmt: skip
+    assert started == [(0, 0.0), (1, 1e-4)]  # the third value never ran
+    assert [r.stop_reason for r in results] == ["completed", "interrupted"]
+    assert {i for i, _ in steps} == {0, 1} and len([s for s in steps if s[0] == 0]) == 20

@@ -1,0 +1,347 @@
+"""Train a model with a found learning rate: the Lightning loop behind ``lrfind fit``.
+
+:func:`train` runs ``lightning.Trainer.fit`` with the chosen optimizer and LR schedule and
+returns a :class:`TrainingResult` (the mean training loss and validation metrics of each epoch,
+and the LR of every optimizer step). It is the library half of ``lrfind fit``, usable from
+Python the same way:
+
+* a plain ``nn.Module`` is trained with ``loss_fn(model(x), y)`` on ``(x, y)`` batches, wrapped
+  in a small LightningModule made here;
+* a ``LightningModule`` is trained as itself: its own ``training_step``, ``validation_step``,
+  hooks and ``self.log`` calls. Only ``configure_optimizers`` is replaced, by an instance
+  attribute that shadows the class's method for the length of the call and is removed
+  afterwards. The class is never touched, so a checkpoint of the module loads with the user's
+  class, and a wrapper module (which would lose the module's hooks and its ``self.log``, tied by
+  Lightning to the module the Trainer drives) is not needed.
+
+Training never hands back a diverged model silently: a non-finite training loss, or a
+non-finite weight at the end of an epoch, stops training and raises
+:class:`TrainingDivergedError` naming the epoch. Ctrl-C (or a signal handler that raises
+``KeyboardInterrupt``) raises ``KeyboardInterrupt`` after Lightning's clean shutdown, instead of
+Lightning's ``sys.exit(1)``.
+
+Example:
+    >>> result = train(model, loader, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+    ...                loss_fn=F.cross_entropy, epochs=3, scheduler="cosine")  # doctest: +SKIP
+    >>> result.epochs[-1].train_loss  # doctest: +SKIP
+
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import tempfile
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from .analysis import Suggestion
+from .exceptions import LRFinderError
+from .range_test import infer_batch_size
+
+__all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train"]
+
+logger = logging.getLogger(__name__)
+
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")
+
+
+class TrainingDivergedError(LRFinderError):
+    """Training produced a non-finite loss or non-finite weights; the model must not be used.
+
+    Attributes:
+        epoch: The epoch (1-based) in which it happened.
+        result: What was trained up to that point.
+
+    """
+
+    def __init__(self, message: str, *, epoch: int, result: TrainingResult) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.result = result
+
+
+@dataclass(frozen=True)
+class EpochSummary:
+    """One epoch of training.
+
+    Attributes:
+        epoch: The epoch, 1-based.
+        epochs: The number of epochs planned.
+        train_loss: The mean training loss of the epoch's batches (NaN when none was seen).
+        metrics: The validation metrics Lightning collected (names starting with ``val``).
+        lr: The LR of the first parameter group at the end of the epoch.
+
+    """
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    lr: float = math.nan
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What :func:`train` did.
+
+    Attributes:
+        epochs: One :class:`EpochSummary` per epoch finished.
+        lrs: The LR of every optimizer step (first parameter group).
+        global_step: Optimizer steps taken (Lightning's ``trainer.global_step``).
+        current_epoch: Lightning's ``trainer.current_epoch`` at the end.
+
+    """
+
+    epochs: tuple[EpochSummary, ...]
+    lrs: tuple[float, ...]
+    global_step: int
+    current_epoch: int
+
+
+class _PlainModule(pl.LightningModule):
+    """A plain model and its loss as a LightningModule (``(x, y)`` batches)."""
+
+    def __init__(self, model: nn.Module, loss_fn: Callable[..., torch.Tensor], configure: Callable[[], Any]) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+        self._configure = configure
+
+    def configure_optimizers(self) -> Any:
+        return self._configure()
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return self.loss_fn(self.model(x), y)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        loss = self.loss_fn(self.model(x), y)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=infer_batch_size(None, batch))
+
+
+class _Watch(pl.Callback):
+    """Records the LR of every step and the epoch losses; stops at the first sign of divergence."""
+
+    def __init__(self, epochs: int, accumulate: int, on_epoch_end: Callable[[EpochSummary], None] | None) -> None:
+        self.epochs = epochs
+        self.accumulate = accumulate
+        self.on_epoch = on_epoch_end
+        self.lrs: list[float] = []
+        self.summaries: list[EpochSummary] = []
+        self.losses: list[float] = []
+        self.diverged: tuple[int, str] | None = None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.losses = []
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if batch_idx % self.accumulate == 0:
+            self.lrs.append(float(trainer.optimizers[0].param_groups[0]["lr"]))
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+            value = float(loss.detach())
+            self.losses.append(value)
+            if not math.isfinite(value) and self.diverged is None:
+                lr = trainer.optimizers[0].param_groups[0]["lr"]
+                self.diverged = (
+                    trainer.current_epoch + 1,
+                    f"the training loss became {value} at step {trainer.global_step} (LR {lr:.2e})",
+                )
+                trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if self.diverged is None:
+            bad = [name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())]
+            if bad:
+                self.diverged = (epoch, f"{len(bad)} weight tensor(s) became NaN/inf (first: {bad[0]})")
+                trainer.should_stop = True
+        mean = sum(self.losses) / len(self.losses) if self.losses else math.nan
+        metrics = {
+            key: float(value)
+            for key, value in sorted(trainer.callback_metrics.items())
+            if key.startswith("val") and isinstance(value, (torch.Tensor, float, int))
+        }
+        summary = EpochSummary(epoch, self.epochs, mean, metrics, float(trainer.optimizers[0].param_groups[0]["lr"]))
+        self.summaries.append(summary)
+        if self.on_epoch is not None:
+            self.on_epoch(summary)
+
+
+def _configure(
+    make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
+    model: nn.Module,
+    *,
+    scheduler: str | None,
+    scheduler_settings: Mapping[str, Any],
+    total_steps: int,
+    warmup_steps: int,
+    suggestion: Suggestion | None,
+) -> Callable[[], Any]:
+    def configure_optimizers() -> Any:
+        optimizer = make_optimizer(model)
+        if scheduler is None:
+            return optimizer
+        from .schedulers import create_scheduler
+
+        config = create_scheduler(
+            scheduler,
+            optimizer,
+            total_steps=total_steps,
+            suggestion=suggestion,
+            warmup_steps=warmup_steps,
+            lightning=True,
+            **scheduler_settings,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    return configure_optimizers
+
+
+def _has_validation(module: pl.LightningModule) -> bool:
+    return type(module).validation_step is not pl.LightningModule.validation_step
+
+
+def train(
+    model: nn.Module,
+    train_data: Iterable[Any],
+    *,
+    optimizer: Callable[[nn.Module], torch.optim.Optimizer],
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    val_data: Iterable[Any] | None = None,
+    epochs: int = 1,
+    scheduler: str | None = None,
+    scheduler_settings: Mapping[str, Any] | None = None,
+    warmup_steps: int = 0,
+    suggestion: Suggestion | None = None,
+    accumulate_grad_batches: int = 1,
+    device: str = "cpu",
+    callbacks: Sequence[pl.Callback] = (),
+    on_epoch_end: Callable[[EpochSummary], None] | None = None,
+) -> TrainingResult:
+    """Train ``model`` with Lightning, the given optimizer and LR schedule.
+
+    Args:
+        model: A plain ``nn.Module`` (needs ``loss_fn``) or a ``LightningModule`` (its own
+            ``training_step`` is the loss; ``loss_fn`` is ignored).
+        train_data: The training DataLoader (its length sets the schedule's ``total_steps``).
+        optimizer: ``optimizer(model) -> torch.optim.Optimizer`` with the LR to train at, e.g.
+            ``lambda m: create_optimizer("adamw", m, lr=3e-3)``.
+        loss_fn: ``loss_fn(model(x), y)`` for a plain model's ``(x, y)`` batches.
+        val_data: Validation DataLoader: a plain model logs ``val_loss``; a LightningModule runs
+            its own ``validation_step`` when it has one.
+        epochs: Training epochs (``>= 1``).
+        scheduler: A scheduler registry name (:func:`lrfinder.list_schedulers`), stepped per
+            optimizer step (per epoch for ``plateau``); ``None`` keeps the LR constant.
+        scheduler_settings: The schedule's settings (``eta_min``, ``step_size``, ...).
+        warmup_steps: Linear warm-up steps before the schedule.
+        suggestion: The range test's :class:`~lrfinder.Suggestion`, from which ``onecycle``
+            and ``cyclic`` take their band (see :func:`lrfinder.create_scheduler`).
+        accumulate_grad_batches: Batches per optimizer step.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+        callbacks: Extra Lightning callbacks (e.g. a progress bar).
+        on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
+
+    Returns:
+        A :class:`TrainingResult`. The model is trained in place and moved back to the CPU.
+
+    Raises:
+        ValueError: ``epochs < 1``, ``accumulate_grad_batches < 1``, or a plain model without
+            ``loss_fn``.
+        TrainingDivergedError: The training loss or a weight became NaN/inf.
+        KeyboardInterrupt: Training was interrupted (Ctrl-C); Lightning has shut down cleanly.
+
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
+    if accumulate_grad_batches < 1:
+        raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
+    lightning = isinstance(model, pl.LightningModule)
+    if not lightning and loss_fn is None:
+        raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
+    # Lightning sets its loggers to INFO when imported: device banners and tips are not results.
+    if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
+        for name in _LIGHTNING_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+    length = len(train_data) if hasattr(train_data, "__len__") else 1  # type: ignore[arg-type]
+    total_steps = epochs * max(1, math.ceil(length / accumulate_grad_batches))
+    configure = _configure(
+        optimizer,
+        model,
+        scheduler=scheduler,
+        scheduler_settings=dict(scheduler_settings or {}),
+        total_steps=total_steps,
+        warmup_steps=warmup_steps,
+        suggestion=suggestion,
+    )
+    if isinstance(model, pl.LightningModule):
+        module = model
+        has_val = _has_validation(model)
+        # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
+        module.configure_optimizers = types.MethodType(lambda self: configure(), module)  # type: ignore[method-assign]
+    else:
+        module = _PlainModule(model, cast(Callable[..., torch.Tensor], loss_fn), configure)  # not None: checked above
+        has_val = True
+    watch = _Watch(epochs, accumulate_grad_batches, on_epoch_end)
+    accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
+    devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
+    sigint = signal.getsignal(signal.SIGINT)
+    trainer: pl.Trainer | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="lrfind-") as root:
+            trainer = pl.Trainer(
+                max_epochs=epochs,
+                accelerator=accelerator,
+                devices=devices,
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                num_sanity_val_steps=0,
+                accumulate_grad_batches=accumulate_grad_batches,
+                callbacks=[watch, *callbacks],
+                default_root_dir=root,
+            )
+            try:
+                trainer.fit(module, train_dataloaders=train_data, val_dataloaders=val_data if has_val else None)
+            except SystemExit:
+                # Lightning turns Ctrl-C into sys.exit(1) (and SIGTERM into SIGTERMException):
+                # to a caller, training was interrupted.
+                if trainer.interrupted or trainer.received_sigterm:
+                    raise KeyboardInterrupt from None
+                raise
+    finally:
+        if lightning:
+            vars(model).pop("configure_optimizers", None)
+        # Lightning ignores SIGINT while it shuts down after Ctrl-C; give the caller its handler back.
+        if signal.getsignal(signal.SIGINT) != sigint and sigint is not None:
+            signal.signal(signal.SIGINT, sigint)
+        model.to("cpu")
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    result = TrainingResult(tuple(watch.summaries), tuple(watch.lrs), int(trainer.global_step), trainer.current_epoch)
+    if watch.diverged is not None:
+        epoch, cause = watch.diverged
+        raise TrainingDivergedError(
+            f"Training diverged in epoch {epoch}/{epochs}: {cause}. The likely cause is an LR too high for "
+            "training: train with a smaller LR (a stricter suggestion rule, or a lower max_lr for the range test), "
+            "a warm-up, or a decaying schedule.",
+            epoch=epoch,
+            result=result,
+        )
+    return result

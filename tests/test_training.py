@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import math
+import signal
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from conftest import make_classification, make_mlp
+from torch import nn
+from torch.utils.data import DataLoader
+
+from lrfinder.training import EpochSummary, TrainingDivergedError, TrainingResult, train
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*treespec.*", "ignore::UserWarning")
+
+
+def loader(n: int = 256, batch_size: int = 32) -> DataLoader:
+    return DataLoader(
+        make_classification(n), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
+
+
+def sgd(lr: float):
+    return lambda model: torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+
+class LitNet(pl.LightningModule):
+    """A LightningModule with its own loss, validation, logging and configure_optimizers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.epoch_ends = 0
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self.net(x), y)
+        self.log("my_loss", loss)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_acc", (self.net(x).argmax(1) == y).float().mean())
+
+    def on_train_epoch_end(self) -> None:
+        self.epoch_ends += 1
+
+    def configure_optimizers(self):
+        raise AssertionError("train() replaces configure_optimizers")
+
+
+def test_plain_model_trains_and_reports_every_epoch():
+    torch.manual_seed(0)
+    model = make_mlp()
+    seen: list[EpochSummary] = []
+    result = train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, val_data=loader(64), epochs=3,
+                   on_epoch_end=seen.append)  # fmt: skip
+    assert isinstance(result, TrainingResult)
+    assert [s.epoch for s in result.epochs] == [1, 2, 3] and seen == list(result.epochs)
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss
+    assert "val_loss" in result.epochs[0].metrics
+    assert len(result.lrs) == 3 * 8 == result.global_step  # 256 samples / 32 per batch, per epoch
+    assert all(lr == pytest.approx(0.05) for lr in result.lrs)  # no scheduler: constant
+    assert next(model.parameters()).device.type == "cpu"
+
+
+def test_scheduler_and_warmup_shape_the_lr():
+    result = train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=2, scheduler="cosine",
+                   scheduler_settings={"eta_min": 0.0}, warmup_steps=4)  # fmt: skip
+    lrs = result.lrs
+    assert len(lrs) == 16
+    assert lrs[0] < lrs[3] < lrs[4]  # linear warm-up
+    assert max(lrs) == pytest.approx(0.1)
+    assert lrs[-1] < 0.1 / 5  # annealed towards eta_min
+
+
+def test_accumulation_counts_optimizer_steps():
+    result = train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, accumulate_grad_batches=4)
+    assert len(result.lrs) == 2 and result.global_step == 2
+
+
+def test_lightning_module_trains_as_itself_and_keeps_its_class():
+    module = LitNet()
+    before = module.net[0].weight.detach().clone()
+    result = train(module, loader(), optimizer=sgd(0.05), val_data=loader(64), epochs=2)
+    assert type(module) is LitNet  # no class swap
+    assert "configure_optimizers" not in vars(module)  # the override is gone
+    with pytest.raises(AssertionError, match="replaces"):
+        module.configure_optimizers()
+    assert module.epoch_ends == 2  # its own hooks ran
+    assert "val_acc" in result.epochs[0].metrics  # its own validation_step and self.log
+    assert not torch.equal(before, module.net[0].weight)
+
+
+def test_non_finite_loss_raises_and_names_the_epoch():
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1/5.*loss became (nan|inf).*LR too high") as info:
+        train(make_mlp(), loader(), optimizer=sgd(1e6), loss_fn=F.cross_entropy, epochs=5)
+    assert info.value.epoch == 1
+    assert len(info.value.result.epochs) == 1  # stopped at once, not after 5 epochs
+
+
+class NaNAfter(nn.Module):
+    """A model whose weights turn NaN in its second epoch while its loss stays finite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(10, 3)
+        self.unused = nn.Parameter(torch.zeros(2))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 10:
+            with torch.no_grad():
+                self.unused.fill_(math.nan)
+        return self.lin(x)
+
+
+def test_nan_weights_raise_even_with_a_finite_loss():
+    with pytest.raises(TrainingDivergedError, match=r"epoch 2/3.*weight tensor.*NaN/inf.*unused"):
+        train(NaNAfter(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, epochs=3)
+
+
+class Interrupting(pl.Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == 3:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_raises_keyboard_interrupt_and_restores_the_handler():
+    handler = signal.getsignal(signal.SIGINT)
+    module = LitNet()
+    with pytest.raises(KeyboardInterrupt):
+        train(module, loader(), optimizer=sgd(0.05), epochs=3, callbacks=[Interrupting()])
+    assert signal.getsignal(signal.SIGINT) == handler  # Lightning ignores SIGINT during its shutdown
+    assert "configure_optimizers" not in vars(module)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="loss_fn"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1))
+    with pytest.raises(ValueError, match="epochs >= 1"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=0)
