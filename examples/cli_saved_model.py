@@ -41,7 +41,7 @@ from lrfinder import RangeTestResult
 def lrfind_command() -> list[str]:
     """The installed console script, or the same CLI through the interpreter running this script."""
     exe = shutil.which("lrfind")
-    return [exe] if exe else [sys.executable, "-m", "lrfinder.cli"]
+    return [exe] if exe else [sys.executable, "-m", "lrfinder"]
 
 
 def main() -> None:

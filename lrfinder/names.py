@@ -56,10 +56,10 @@ ScalingRule = Literal["auto", "linear", "sqrt", "noise", "none"]
 SCALING_RULES: tuple[ScalingRule, ...] = get_args(ScalingRule)
 #: One line per scaling rule (``lrfind list``).
 SCALING_SUMMARIES: dict[str, str] = {
-    "auto": "noise when a noise scale is measured; else sqrt for adaptive optimizers, linear otherwise",
+    "auto": "noise when measured; else sqrt for adaptive optimizers, linear otherwise",
     "linear": "lr x k for batch x k (Goyal et al. 2017)",
     "sqrt": "lr x sqrt(k) (Hoffer et al. 2017)",
-    "noise": "from the gradient noise scale: gains flatten past the critical batch (McCandlish et al. 2018)",
+    "noise": "saturates at the measured critical batch (McCandlish et al. 2018)",
     "none": "keep the LR",
 }
 

@@ -197,18 +197,17 @@ def _configure(
         optimizer = make_optimizer(model)
         if scheduler is None:
             return optimizer
-        from .schedulers import create_scheduler
+        from .schedulers import create_scheduler, lightning_scheduler_config
 
-        config = create_scheduler(
+        built = create_scheduler(
             scheduler,
             optimizer,
             total_steps=total_steps,
             suggestion=suggestion,
             warmup_steps=warmup_steps,
-            lightning=True,
             **scheduler_settings,
         )
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(built)}
 
     return configure_optimizers
 

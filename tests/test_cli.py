@@ -16,7 +16,8 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from lrfinder.cli import _Progress, main
+from lrfinder.cli import main
+from lrfinder.cli.output import Progress
 from lrfinder.exceptions import ModelError
 from lrfinder.optimizers import list_optimizers
 from lrfinder.range_test import RangeTestResult
@@ -536,24 +537,24 @@ def test_strict_makes_an_inconclusive_run_fail(work: Path):
 
 
 def test_ctrl_c_stops_cleanly(work: Path, monkeypatch: pytest.MonkeyPatch):
-    import lrfinder.io
+    import lrfinder.cli.loading
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(lrfinder.io, "load_data", interrupted)
+    monkeypatch.setattr(lrfinder.cli.loading, "load_data", interrupted)
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "r.json")
     assert result.exit_code == 130 and "Interrupted" in result.output
     assert not (work / "r.json").exists()
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
-    assert _Progress(5, "x", quiet=False)._bar is None  # pytest's stderr is not a terminal
+    assert Progress(5, "x", quiet=False)._bar is None  # pytest's stderr is not a terminal
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    bar = _Progress(5, "x", quiet=False)
+    bar = Progress(5, "x", quiet=False)
     assert bar._bar is not None
     bar.close()
-    assert _Progress(5, "x", quiet=True)._bar is None
+    assert Progress(5, "x", quiet=True)._bar is None
 
 
 def test_quiet_run_prints_only_results(work: Path):
@@ -662,6 +663,20 @@ def test_demo_test_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     saved = RangeTestResult.from_json(tmp_path / "demo.json")
     assert saved.suggestion is not None and saved.model_name == "DemoMLP"
     assert Image.open(tmp_path / "lrfind-report.png").size == (1200, 900)
+
+
+def test_demo_reads_its_config_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lrfind.toml").write_text('optimizer = "adamw"\n[demo]\nepochs = 0\njson = "d.json"\nseed = 3\n')
+    result = invoke("demo", "--config", "lrfind.toml", "--report", "d.svg")
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(tmp_path / "d.json")
+    assert saved.optimizer_name.startswith("adamw")
+    assert not [line for line in result.stdout.splitlines() if line.startswith("epoch")]  # epochs = 0
+    assert (tmp_path / "d.svg").is_file() and not (tmp_path / "lrfind-report.png").exists()
+    (tmp_path / "bad.toml").write_text("[demo]\nnum-steps = 5\n")
+    result = invoke("demo", "--config", "bad.toml")
+    assert result.exit_code == 2 and "unknown key 'num-steps'" in result.output
 
 
 @pytest.mark.slow

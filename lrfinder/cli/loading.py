@@ -16,12 +16,17 @@ of tensors, weights-only load), ``.csv`` (a header row; ``target`` names the lab
 ``package.module:function`` returning a Dataset, a DataLoader or a LightningDataModule.
 
 Input files are only ever read. :func:`save_model` writes through a temporary file and a rename.
+
+Why it lives in ``lrfinder/cli/``: its one user is the command line, and its contract is the
+command line's. The formats are the ones ``lrfind`` accepts, and the error messages name
+``lrfind``'s options (``--model-class``, ``--target``, ``--x-key``, ``--unsafe-pickle``) and say
+which one to change. From Python a model is an ``nn.Module`` and data are a DataLoader already,
+so the library API (:func:`lrfinder.range_test`, :func:`lrfinder.train`) needs none of this.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import logging
 import math
@@ -32,7 +37,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -40,15 +45,18 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from ._atomic import atomic_write
-from .exceptions import DataError, ModelError
+from .._atomic import atomic_write
+from .._imports import import_string, is_import_string
+from ..exceptions import DataError, ModelError
+from ..names import LOSSES, LossName
+
+if TYPE_CHECKING:
+    from ..training import TrainingResult
 
 __all__ = [
     "ModelFormat",
-    "LOSSES",
     "LoadedModel",
     "LoadedData",
-    "import_object",
     "load_model",
     "save_model",
     "load_data",
@@ -60,8 +68,6 @@ logger = logging.getLogger(__name__)
 
 ModelFormat = Literal["torchscript", "lightning", "state_dict", "pickle"]
 
-#: The loss names accepted by ``--loss`` and :func:`make_loss`.
-LOSSES: tuple[str, ...] = ("cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits")
 _CLASS_LOSSES = ("cross_entropy", "nll")
 
 
@@ -117,48 +123,6 @@ class LoadedData:
                 "Return a Dataset from the function instead, or drop --target-batch-size."
             )
         return _make_loader(self.dataset, batch_size, shuffle=True, seed=seed)
-
-
-# --------------------------------------------------------------------------------------------
-# Importing user code
-# --------------------------------------------------------------------------------------------
-
-
-def import_object(spec: str, *, what: str = "object") -> Any:
-    """Import ``package.module:name`` (``name`` may be dotted: ``module:Outer.Inner``).
-
-    The current directory is put on ``sys.path`` first, as ``python -m`` would, so a project's own
-    modules import from where ``lrfind`` is run.
-
-    Raises:
-        ModelError: A malformed spec, or a module or name that does not import.
-
-    """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ModelError(
-            f"Expected {what} as 'package.module:Name', but got {spec!r}. Write the module path, a colon, and the name."
-        )
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # any error while importing user code is the user's to fix
-        raise ModelError(
-            f"Cannot import {what} {spec!r}: {type(exc).__name__}: {exc}. Check the module path and run from "
-            "the project directory."
-        ) from exc
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ModelError(
-                f"Cannot import {what} {spec!r}: module {module_name!r} has no attribute {attr!r}. Check the "
-                "name after the colon."
-            ) from None
-    return obj
 
 
 def _parse_model_args(model_args: str | Sequence[Any] | Mapping[str, Any] | None) -> tuple[list[Any], dict[str, Any]]:
@@ -227,7 +191,7 @@ def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
 
 
 def _instantiate(model_class: str, model_args: Any) -> nn.Module:
-    factory = import_object(model_class, what="--model-class")
+    factory = import_string(model_class, what="--model-class", search_cwd=True)
     if not callable(factory):
         raise ModelError(f"--model-class {model_class!r} is not a class or a function.")
     args, kwargs = _parse_model_args(model_args)
@@ -304,7 +268,7 @@ def load_model(
             raise ModelError(
                 f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
             )
-        cls = import_object(model_class, what="--model-class")
+        cls = import_string(model_class, what="--model-class", search_cwd=True)
         import pytorch_lightning as pl
 
         if not (isinstance(cls, type) and issubclass(cls, pl.LightningModule)):
@@ -345,11 +309,11 @@ def load_model(
     return LoadedModel(model, "state_dict", file, lightning=isinstance(model, pl.LightningModule))
 
 
-def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: Any = None) -> Path:
+def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: TrainingResult | None = None) -> Path:
     """Save a (trained) model to ``path`` in the format it was loaded from, atomically.
 
     TorchScript is saved with ``torch.jit.save``; a Lightning module as a checkpoint of the module
-    (state_dict, hyper-parameters, and ``trainer``'s epoch and step when given); a state_dict
+    (state_dict, hyper-parameters, and ``training``'s epoch and step when given); a state_dict
     model as its ``state_dict``; a pickled module with ``torch.save``.
 
     Raises:
@@ -369,8 +333,8 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, trainer: An
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
         checkpoint = {
             "pytorch-lightning_version": pl.__version__,
-            "epoch": getattr(trainer, "current_epoch", 0),
-            "global_step": getattr(trainer, "global_step", 0),
+            "epoch": training.current_epoch if training is not None else 0,
+            "global_step": training.global_step if training is not None else 0,
             "state_dict": model.state_dict(),
             "hyper_parameters": dict(getattr(model, "hparams", {}) or {}),
         }
@@ -512,13 +476,6 @@ def _load_tensor_file(
     )
 
 
-def _is_spec(text: str) -> bool:
-    module, sep, name = text.partition(":")
-    return (
-        bool(sep) and bool(module) and bool(name) and all(p.isidentifier() for p in module.split(".") + name.split("."))
-    )
-
-
 def load_data(
     spec: str | os.PathLike[str],
     *,
@@ -555,8 +512,8 @@ def load_data(
     text = os.fspath(spec)
     path = Path(text)
     val: DataLoader | None = None
-    if not path.exists() and _is_spec(text):
-        factory = import_object(text, what="data function")
+    if not path.exists() and is_import_string(text):
+        factory = import_string(text, what="data function", search_cwd=True)
         try:
             obj = factory() if callable(factory) else factory
         except Exception as exc:
@@ -640,7 +597,9 @@ class _Loss:
         return f"loss({self.name})"
 
 
-def make_loss(name: str | None, target_kind: str | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def make_loss(
+    name: LossName | str | None, target_kind: str | None = None
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Return the loss function for a ``--loss`` name.
 
     Args:

@@ -1,0 +1,60 @@
+"""``lrfind``: the command line, a thin click layer over the library.
+
+One module per command: :mod:`~lrfinder.cli.run` (the range test on a saved model),
+:mod:`~lrfinder.cli.fit` (the test, then training with the found LR), :mod:`~lrfinder.cli.report`
+(re-render saved results), :mod:`~lrfinder.cli.demo` (the built-in example) and
+:mod:`~lrfinder.cli.list_` (the names ``lrfind`` accepts). Shared pieces: :mod:`.options` (the
+click options, declared once, and the :class:`~lrfinder.cli.options.Options` object they
+build), :mod:`.config` (``--config FILE``), :mod:`.pipeline` (test, scale, train, write),
+:mod:`.output` (summary, JSON, CSV, report), :mod:`.errors` (exit codes) and :mod:`.loading`
+(models, data and losses from files).
+
+Conventions: results go to stdout, progress bars and warnings to stderr (bars only on a
+terminal and without ``--quiet``); exit code 0 on success, 2 for usage errors (click), 1 for a
+failed run (or an inconclusive one with ``--strict``), 130 when interrupted; one-line errors
+unless ``--debug``; outputs are written atomically and never over an input file. Every option
+of ``run``/``fit``/``demo`` can also come from a TOML file (``--config FILE``) with the same
+names; the command line wins.
+
+Start-up is fast: importing this package imports click and :mod:`lrfinder.names` only; torch,
+scipy, matplotlib and Lightning are imported inside the commands that use them, so
+``lrfind --help``, ``--version`` and ``list`` answer at once.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from . import demo, fit, list_, report, run
+from .options import CONTEXT
+
+__all__ = ["main"]
+
+
+@click.group(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  lrfind demo
+  lrfind run model.pt --data train.npz
+  lrfind run model.pt --data train.csv --target label --optimizer adamw --weight-decay 0,1e-4,1e-3
+  lrfind fit model.pt --data train.npz --val-data val.npz --epochs 5 --scheduler onecycle -o trained.pt
+  lrfind report result.json --report again.png
+  lrfind list""",
+)
+@click.version_option(__version__, prog_name="lrfind")
+@click.option("--debug", is_flag=True, help="Show full tracebacks (also accepted by every command).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Find a good learning rate for a PyTorch model (Smith's LR range test), then train with it.
+
+    Results go to stdout, progress bars and warnings to stderr. Exit codes: 0 success, 1 a failed
+    run (or an inconclusive one with --strict), 2 a usage error, 130 interrupted.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+for _module in (run, fit, report, demo, list_):
+    main.add_command(_module.command)

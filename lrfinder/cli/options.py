@@ -1,0 +1,485 @@
+"""The shared click options of ``lrfind``, declared once, and :class:`Options`, the object they build.
+
+Every command that runs a range test (``run``, ``fit``, ``demo``) turns its parameters into one
+frozen :class:`Options`; the pipeline (:mod:`lrfinder.cli.pipeline`) reads nothing else. A new
+setting is one field here, one option declaration here, and one argument in each command.
+
+Importing this module is cheap (click and :mod:`lrfinder.names` only): the validators that need
+torch or the registries import them when they run, not when ``--help`` is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import click
+
+from ..names import DEFAULT_RULE, LOSSES, REPORT_FORMATS, RULES, SCALING_RULES, SWEEP_MODES
+from .config import config_option
+
+__all__ = [
+    "CONTEXT",
+    "DEFAULT_REPORT",
+    "Options",
+    "FloatList",
+    "StopFactor",
+    "DataSpec",
+    "optimizer_settings",
+    "key_values",
+    "config_option",
+    "common_options",
+    "model_options",
+    "data_options",
+    "sweep_options",
+    "schedule_options",
+    "output_options",
+    "report_option",
+    "optimizer_option",
+]
+
+#: click context settings shared by every command.
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: The report written when ``--report`` is not given.
+DEFAULT_REPORT = "lrfind-report.png"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """What a ``run``, ``fit`` or ``demo`` command was asked to do, parsed and checked.
+
+    Attributes:
+        model: The model file (``None`` for the demo's built-in model).
+        model_class: ``package.module:Class`` for state_dict and ``.ckpt`` files.
+        model_args: JSON arguments of ``model_class``.
+        unsafe_pickle: Whether a pickled module may be loaded.
+        data: A data file or ``package.module:function`` (``None`` for the demo).
+        val_data: Validation data in the same forms.
+        x_key: Input array name in ``.npz``/``.pt`` files.
+        y_key: Target array name.
+        target: Label column of a ``.csv`` file.
+        batch_size: Batch size of the range test.
+        loss: A loss name (:data:`lrfinder.names.LOSSES`), ``None`` to pick from the targets.
+        min_lr: First LR of the sweep.
+        max_lr: Last LR of the sweep.
+        num_steps: Optimizer steps of the sweep.
+        mode: ``"exp"`` or ``"linear"``.
+        stop_factor: The divergence factor, ``None`` never to stop early.
+        rule: The suggestion rule.
+        target_batch_size: The batch size of training, to scale the LR to.
+        scaling: The batch-size scaling rule.
+        optimizer: An optimizer name, torch.optim class name or ``module:Class``.
+        optimizer_settings: Settings of the optimizer (``momentum``, ``betas``, ``--opt``).
+        weight_decays: One weight decay, or several for Smith's weight-decay test.
+        device: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
+        seed: Seed of the model RNG and the data order.
+        scheduler: The schedule of training (``fit``/``demo``) or of the report's preview (``run``).
+        scheduler_settings: Settings of the schedule (``--scheduler-opt``).
+        warmup_steps: Linear warm-up steps before the schedule.
+        epochs: Training epochs (``run``: epochs of the planned schedule).
+        train: Whether to train after the test (``fit``, and ``demo`` with epochs).
+        output: Where ``fit`` saves the trained model.
+        strict: Whether an inconclusive curve fails the command.
+        report: The report image, ``None`` for none.
+        json_path: JSON output path, ``-`` for stdout, ``None`` for none.
+        csv_path: CSV output path, ``-`` for stdout, ``None`` for none.
+        quiet: No progress bars or notices on stderr.
+        debug: Full tracebacks and debug logging.
+
+    """
+
+    model: str | None = None
+    model_class: str | None = None
+    model_args: str | None = None
+    unsafe_pickle: bool = False
+    data: str | None = None
+    val_data: str | None = None
+    x_key: str | None = None
+    y_key: str | None = None
+    target: str | None = None
+    batch_size: int
+    loss: str | None = None
+    min_lr: float
+    max_lr: float
+    num_steps: int
+    mode: str
+    stop_factor: float | None
+    rule: str
+    target_batch_size: int | None = None
+    scaling: str
+    optimizer: str
+    optimizer_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    weight_decays: tuple[float, ...] | None = None
+    device: str
+    seed: int
+    scheduler: str | None = None
+    scheduler_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    warmup_steps: int = 0
+    epochs: int
+    train: bool = False
+    output: str | None = None
+    strict: bool = False
+    report: str | None = DEFAULT_REPORT
+    json_path: str | None = None
+    csv_path: str | None = None
+    quiet: bool = False
+    debug: bool = False
+
+    @property
+    def inputs(self) -> list[str]:
+        """The input paths (model, data, validation data) that are files."""
+        return [p for p in (self.model, self.data, self.val_data) if p]
+
+    @property
+    def outputs(self) -> list[str]:
+        """Every output path given (``-`` for stdout included)."""
+        return [p for p in (self.report, self.json_path, self.csv_path, self.output) if p]
+
+    @property
+    def to_stderr(self) -> bool:
+        """Whether stdout carries the JSON or CSV, so the summary goes to stderr."""
+        return "-" in (self.json_path, self.csv_path)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameter types and checks
+# --------------------------------------------------------------------------------------------
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type name when it has none)."""
+    text = " ".join(part.strip() for part in str(exc).strip().splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
+class FloatList(click.ParamType):
+    """A comma-separated list of non-negative floats (``0,1e-4,1e-3``), or a TOML list."""
+
+    name = "FLOAT[,FLOAT...]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, ...]:
+        """Parse the list, failing with a usage error on a bad item."""
+        if isinstance(value, tuple):
+            return value
+        items = value if isinstance(value, list) else str(value).split(",")
+        out: list[float] = []
+        for item in items:
+            text = str(item).strip()
+            try:
+                number = float(text)
+            except ValueError:
+                self.fail(f"{text!r} is not a number (expected e.g. 0,1e-4,1e-3)", param, ctx)
+            if not (math.isfinite(number) and number >= 0):
+                self.fail(f"expected values >= 0, but got {text}", param, ctx)
+            out.append(number)
+        if not out:
+            self.fail("expected at least one value", param, ctx)
+        return tuple(out)
+
+
+class StopFactor(click.ParamType):
+    """A float > 1, or ``none`` to never stop early."""
+
+    name = "FLOAT|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        """Parse the factor."""
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "off")):
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number or 'none'", param, ctx)
+        if not number > 1:
+            self.fail(f"expected a factor > 1 (or 'none'), but got {value}", param, ctx)
+        return number
+
+
+class DataSpec(click.ParamType):
+    """An existing data file, or ``package.module:function``."""
+
+    name = "FILE|MODULE:FUNC"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """Check that the file exists (a ``module:function`` spec is imported later)."""
+        from .._imports import is_import_string
+
+        text = os.fspath(value)
+        if Path(text).is_file() or (not Path(text).exists() and is_import_string(text)):
+            return text
+        if Path(text).exists():
+            self.fail(f"{text!r} is not a file", param, ctx)
+        self.fail(f"file {text!r} does not exist (nor is it a package.module:function)", param, ctx)
+
+
+def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or value == "auto":
+        return value
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError) as exc:
+        raise click.BadParameter(f"{value!r} is not a torch device ({exc})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter(f"{value!r}: CUDA is not available on this machine (use cpu or auto)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise click.BadParameter(f"{value!r}: MPS is not available on this machine (use cpu or auto)")
+    return value
+
+
+def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return value
+    from ..optimizers import get_optimizer_spec
+
+    try:
+        get_optimizer_spec(value)
+    except (ValueError, TypeError, ImportError, AttributeError) as exc:
+        raise click.BadParameter(one_line(exc)) from None
+    return value
+
+
+def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ..names import SCHEDULER_SUMMARIES
+
+    if value is not None and value not in SCHEDULER_SUMMARIES:
+        raise click.BadParameter(f"unknown scheduler {value!r}; expected one of {', '.join(SCHEDULER_SUMMARIES)}")
+    return value
+
+
+def _check_report_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and Path(value).suffix.lower() not in REPORT_FORMATS:
+        raise click.BadParameter(
+            f"{value!r}: the report format follows the extension, one of {', '.join(REPORT_FORMATS)}"
+        )
+    return value
+
+
+def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
+    """Parse repeated ``KEY=VALUE`` options; values are JSON when they parse, else strings.
+
+    Raises:
+        click.BadParameter: An item without ``=`` or with a key that is not an identifier.
+
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = str(item).partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(f"expected KEY=VALUE, but got {item!r}", param_hint=option)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def optimizer_settings(
+    *, momentum: float | None, betas: str | None, eps: float | None, opt_settings: Sequence[str]
+) -> Mapping[str, Any]:
+    """The optimizer settings of ``--momentum``, ``--betas``, ``--eps`` and ``--opt KEY=VALUE``.
+
+    Raises:
+        click.BadParameter: ``--betas`` is not two numbers, or an ``--opt`` item is malformed.
+
+    """
+    settings: dict[str, Any] = {}
+    if momentum is not None:
+        settings["momentum"] = momentum
+    if betas is not None:
+        try:
+            pair = tuple(float(b) for b in str(betas).split(","))
+        except ValueError:
+            raise click.BadParameter(f"{betas!r} is not two numbers like 0.9,0.999", param_hint="--betas") from None
+        if len(pair) != 2:
+            raise click.BadParameter(f"expected two numbers like 0.9,0.999, but got {betas!r}", param_hint="--betas")
+        settings["betas"] = pair
+    if eps is not None:
+        settings["eps"] = eps
+    settings.update(key_values(opt_settings, "--opt"))
+    return MappingProxyType(settings)
+
+
+# --------------------------------------------------------------------------------------------
+# Option groups
+# --------------------------------------------------------------------------------------------
+
+
+def _group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+common_options = _group(
+    click.option("--quiet", "-q", is_flag=True, help="No progress bars or notices on stderr; only results and errors."),
+    click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging."),
+)
+
+model_options = _group(
+    click.argument("model", type=click.Path(exists=True, dir_okay=False)),
+    click.option("--model-class", metavar="MODULE:CLASS", help="Class or factory for a state_dict or a .ckpt file."),
+    click.option(
+        "--model-args",
+        metavar="JSON",
+        help="Arguments of --model-class: a JSON list or object, e.g. '{\"hidden\": 64}'.",
+    ),
+    click.option(
+        "--unsafe-pickle",
+        is_flag=True,
+        help="Allow a whole pickled module (torch.save(model)). Unpickling runs code from the file.",
+    ),
+)
+
+data_options = _group(
+    click.option(
+        "--data", "data", type=DataSpec(), required=True, help=".npz, .pt or .csv file, or package.module:function."
+    ),
+    click.option("--x-key", help="Input array name in .npz/.pt data (default x)."),
+    click.option("--y-key", help="Target array name in .npz/.pt data (default y)."),
+    click.option("--target", help="Label column of a .csv file (the other columns are the inputs)."),
+)
+
+
+def optimizer_option(*, help: str) -> Callable[[Any], Any]:
+    """The ``--optimizer`` option (checked against the registry when given)."""
+    return click.option("--optimizer", callback=_check_optimizer, default="momentum", show_default=True, help=help)
+
+
+def scheduler_option(*, help: str, default: str | None = None) -> Callable[[Any], Any]:
+    """The ``--scheduler`` option (a registry name)."""
+    return click.option(
+        "--scheduler", callback=_check_scheduler, default=default, show_default=bool(default), help=help
+    )
+
+
+sweep_options = _group(
+    click.option(
+        "--min-lr",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1e-7,
+        show_default=True,
+        help="First LR of the sweep.",
+    ),
+    click.option(
+        "--max-lr",
+        type=click.FloatRange(min=0, min_open=True),
+        default=10.0,
+        show_default=True,
+        help="Last LR of the sweep.",
+    ),
+    click.option(
+        "--num-steps", type=click.IntRange(min=10), default=100, show_default=True, help="Optimizer steps of the sweep."
+    ),
+    click.option(
+        "--mode",
+        type=click.Choice(list(SWEEP_MODES)),
+        default="exp",
+        show_default=True,
+        help="LR increase: exponential or linear.",
+    ),
+    click.option(
+        "--stop-factor",
+        type=StopFactor(),
+        default="4",
+        show_default=True,
+        help="Stop when the smoothed loss exceeds this factor of its best ('none': never).",
+    ),
+    click.option(
+        "--rule",
+        type=click.Choice(list(RULES)),
+        default=DEFAULT_RULE,
+        show_default=True,
+        help="How the suggested LR is read off the curve.",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
+        help="Batch size of the test (file data and Datasets).",
+    ),
+    click.option(
+        "--target-batch-size", type=click.IntRange(min=1), help="Batch size of training: the LR is scaled to it."
+    ),
+    click.option(
+        "--scaling",
+        type=click.Choice(list(SCALING_RULES)),
+        default="auto",
+        show_default=True,
+        help="Batch-size scaling rule.",
+    ),
+    optimizer_option(help="Optimizer name (see 'lrfind list'), torch.optim class name or module:Class."),
+    click.option(
+        "--weight-decay",
+        type=FloatList(),
+        help=(
+            "Weight decay; a list (0,1e-4,1e-3) runs Smith's weight-decay test, one range test per value from "
+            "the same state, and recommends the lowest minimum (ties: widest stable LR range, then larger value)."
+        ),
+    ),
+    click.option("--momentum", type=float, help="Momentum of SGD-family optimizers."),
+    click.option("--betas", metavar="B1,B2", help="Betas of Adam-family optimizers, e.g. 0.9,0.999."),
+    click.option("--eps", type=float, help="Epsilon of adaptive optimizers."),
+    click.option(
+        "--opt",
+        "opt_settings",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Any other optimizer setting (value as JSON), repeatable.",
+    ),
+    click.option(
+        "--loss",
+        type=click.Choice(list(LOSSES)),
+        help="Loss (default: cross_entropy for integer targets, mse otherwise).",
+    ),
+    click.option(
+        "--device", default="auto", show_default=True, callback=_check_device, help="cpu, cuda, cuda:1, mps or auto."
+    ),
+    click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model RNG and the data order."),
+)
+
+schedule_options = _group(
+    click.option(
+        "--scheduler-opt", multiple=True, metavar="KEY=VALUE", help="A scheduler setting (value as JSON), repeatable."
+    ),
+    click.option(
+        "--warmup-steps", type=click.IntRange(min=0), default=0, help="Linear warm-up steps before the schedule."
+    ),
+)
+
+
+def report_option(func: Any) -> Any:
+    """The ``--report PATH`` option (its format follows the extension)."""
+    return click.option(
+        "--report",
+        default=DEFAULT_REPORT,
+        show_default=True,
+        callback=_check_report_path,
+        help=f"Report image ({', '.join(REPORT_FORMATS)}).",
+    )(func)
+
+
+output_options = _group(
+    report_option,
+    click.option("--no-report", is_flag=True, help="Do not write the report."),
+    click.option(
+        "--json",
+        "json_path",
+        metavar="PATH|-",
+        help="Write the result as JSON ('-': stdout; the summary then goes to stderr).",
+    ),
+    click.option(
+        "--csv", "csv_path", metavar="PATH|-", help="Write the curve (lr, loss, smoothed, slope) as CSV ('-': stdout)."
+    ),
+)

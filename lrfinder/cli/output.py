@@ -1,0 +1,227 @@
+"""What ``lrfind`` prints and writes: the summary, the sweep table, progress, JSON, CSV, the report.
+
+Results go to stdout; progress bars, notices and warnings to stderr (bars only on a terminal and
+without ``--quiet``). Files are written atomically (:mod:`lrfinder._atomic`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ..range_test import RangeTestResult
+    from ..sweeps import WeightDecayChoice
+
+__all__ = [
+    "Progress",
+    "setup_logging",
+    "quiet_warnings",
+    "summary_rows",
+    "echo_summary",
+    "echo_sweep",
+    "sweep_json",
+    "curve_csv",
+    "write_outputs",
+]
+
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")
+
+
+def setup_logging(quiet: bool, debug: bool) -> None:
+    """Log levels for a command: lrfinder's debug log with ``--debug``, else errors only."""
+    level = logging.DEBUG if debug else logging.ERROR
+    logging.getLogger("lrfinder").setLevel(level)
+    # Lightning announces devices and summaries on its loggers: not results, so kept off stdout.
+    for name in _LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if debug else logging.WARNING)
+    if not debug:
+        quiet_warnings()
+
+
+def quiet_warnings() -> None:
+    """Hide Lightning's advice that does not apply to a CLI run (workers, unused GPUs, deprecations)."""
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*self.log.*trainer.*")
+    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
+    warnings.filterwarnings("ignore", message=".*treespec.*")
+
+
+class Progress:
+    """A click progress bar on stderr, shown only on a terminal and without ``--quiet``."""
+
+    def __init__(self, length: int, label: str, quiet: bool) -> None:
+        self._bar: Any = None
+        if not quiet and sys.stderr.isatty():
+            self._bar = click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
+            self._bar.__enter__()
+
+    def update(self, n: int = 1) -> None:
+        """Advance by ``n``."""
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def tick(self, _index: int, _lr: float, _loss: float) -> None:
+        """Advance by one optimizer step (the ``on_step`` hook of ``range_test``)."""
+        self.update(1)
+
+    def close(self) -> None:
+        """Finish the bar (idempotent)."""
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def curve_csv(result: RangeTestResult) -> str:
+    """The curve as CSV: ``lr,loss,smoothed,slope``, one row per step (empty cells for NaN)."""
+    import numpy as np
+
+    from ..analysis import loss_slope
+    from ..report import _smoothed
+
+    lrs = np.asarray(result.lrs, dtype=float)
+    smoothed = _smoothed(result)
+    slope = loss_slope(lrs, smoothed)
+    lines = ["lr,loss,smoothed,slope"]
+    for row in zip(lrs, result.losses, smoothed, slope):
+        lines.append(",".join("" if not math.isfinite(v) else repr(float(v)) for v in row))
+    return "\n".join(lines) + "\n"
+
+
+def echo_summary(rows: Sequence[tuple[str, str]], *, err: bool) -> None:
+    """Print ``key  value`` rows, aligned."""
+    width = max(len(k) for k, _ in rows) + 2
+    for key, value in rows:
+        click.echo(f"{key:<{width}}{value}", err=err)
+
+
+def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[tuple[str, str]]:
+    """The summary of one range test: model, optimizer, steps, suggestion, scaling, notes."""
+    rows: list[tuple[str, str]] = []
+    if source:
+        rows.append(("model", f"{result.model_name} ({result.num_parameters or 0:,} parameters) from {source}"))
+    rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}"))
+    rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} (stopped: {result.stop_reason})"))
+    s = result.suggestion
+    if s is None:
+        rows.append(("suggested lr", "none: the curve is inconclusive"))
+        rows.append(("reason", result.error or "?"))
+        return rows
+    rows.append(("suggested lr", f"{s.lr:.2e}  (rule: {s.rule})"))
+    rows.append(("one-cycle band", f"{s.min_lr:.2e} .. {s.max_lr:.2e}"))
+    rows.append(("steepest descent", f"{s.steepest_lr:.2e}"))
+    rows.append(("minimum loss at", f"{s.min_loss_lr:.2e}"))
+    rows.append(("divergence", f"{s.divergence_lr:.2e}" if s.divergence_lr is not None else "not reached"))
+    rows.append(("confidence", f"{s.confidence:.2f}"))
+    if result.scaled is not None:
+        sc = result.scaled
+        text = f"{sc.lr:.2e}  ({sc.rule} x{sc.factor:.3g}, batch {sc.from_batch_size} -> {sc.to_batch_size})"
+        if sc.warmup_epochs:
+            text += f"; warm up {sc.warmup_epochs} epoch(s)"
+        rows.append(("scaled lr", text))
+    for note in s.notes:
+        rows.append(("note", note))
+    if result.scaled is not None and result.scaled.warning:
+        rows.append(("warning", result.scaled.warning))
+    return rows
+
+
+def sweep_json(
+    results: Sequence[RangeTestResult], values: Sequence[float], choice: WeightDecayChoice | None
+) -> dict[str, Any]:
+    """The JSON document of a weight-decay sweep (``kind: weight_decay_sweep``)."""
+    from ..range_test import SCHEMA_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "weight_decay_sweep",
+        "weight_decays": list(values),
+        "recommended_index": None if choice is None else choice.index,
+        "recommended_weight_decay": None if choice is None else choice.weight_decay,
+        "reason": None if choice is None else choice.reason,
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def echo_sweep(
+    results: Sequence[RangeTestResult], values: Sequence[float], choice: WeightDecayChoice | None, *, err: bool
+) -> None:
+    """Print the weight-decay sweep as a table, the recommended row marked."""
+    import numpy as np
+
+    from ..sweeps import format_weight_decay
+
+    header = f"{'weight decay':<14}{'suggested lr':<14}{'min loss':<11}{'at lr':<11}{'stable to':<11}confidence"
+    click.echo(header, err=err)
+    for i, (r, v) in enumerate(zip(results, values)):
+        s = r.suggestion
+        mark = "  <- recommended" if choice is not None and choice.index == i else ""
+        if s is None:
+            click.echo(f"{format_weight_decay(v):<14}{'inconclusive':<14}{r.error or ''}", err=err)
+            continue
+        smoothed = np.asarray(s.smoothed_losses)
+        stable = s.divergence_lr if s.divergence_lr is not None else r.lrs[-1]
+        click.echo(
+            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{float(np.nanmin(smoothed)):<11.4g}{s.min_loss_lr:<11.2e}"
+            f"{stable:<11.2e}{s.confidence:.2f}{mark}",
+            err=err,
+        )
+    if choice is not None:
+        click.echo(f"recommended weight decay: {format_weight_decay(choice.weight_decay)} ({choice.reason})", err=err)
+
+
+def write_outputs(
+    results: Sequence[RangeTestResult],
+    *,
+    report: str | None,
+    json_path: str | None,
+    csv_path: str | None,
+    json_doc: dict[str, Any] | None = None,
+    schedule: Any = None,
+    schedule_name: str | None = None,
+    highlight: int | None = None,
+) -> list[str]:
+    """Write the JSON, the CSV and the report (``-``: stdout); return the file paths written."""
+    from .._atomic import atomic_write_text
+
+    written: list[str] = []
+    if json_path:
+        text = json.dumps(json_doc, indent=2, allow_nan=False) if json_doc is not None else results[0].to_json()
+        if json_path == "-":
+            click.echo(text)
+        else:
+            atomic_write_text(Path(json_path), text + "\n")
+            written.append(json_path)
+    if csv_path:
+        text = (
+            curve_csv(results[0])
+            if len(results) == 1
+            else "".join(f"# {r.label or i}\n{curve_csv(r)}" for i, r in enumerate(results))
+        )
+        if csv_path == "-":
+            click.echo(text, nl=False)
+        else:
+            atomic_write_text(Path(csv_path), text)
+            written.append(csv_path)
+    if report:
+        from ..report import save_report
+
+        save_report(
+            list(results) if len(results) > 1 else results[0],
+            report,
+            schedule=schedule,
+            schedule_name=schedule_name,
+            highlight=highlight,
+        )
+        written.append(report)
+    return written

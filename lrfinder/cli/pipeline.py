@@ -1,0 +1,410 @@
+"""The one pipeline behind ``run``, ``fit`` and ``demo``: test, scale, summarise, train, write.
+
+:func:`load_inputs` reads the model, data and loss named by an :class:`~.options.Options`;
+:func:`execute` runs the range test (or Smith's weight-decay test), scales the suggestion,
+prints the summary, trains when asked (:func:`lrfinder.train`) and writes the outputs. The
+library does the work; this module only decides what to print and where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..exceptions import InconclusiveCurveError, LRFinderError
+from .options import Options
+from .output import Progress, echo_summary, echo_sweep, quiet_warnings, summary_rows, sweep_json, write_outputs
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from ..range_test import RangeTestResult
+    from ..training import EpochSummary
+    from .loading import LoadedData, LoadedModel
+
+__all__ = ["Inputs", "check_outputs_not_inputs", "check_options", "load_inputs", "execute", "seed_all"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a command works on, loaded.
+
+    Attributes:
+        model: The model, on ``device``.
+        lightning: Whether ``model`` is a LightningModule whose ``training_step`` gives the loss.
+        data: The training (and validation) data.
+        loss_fn: The loss for plain models.
+        device: The resolved device.
+        source: Where the model came from, for the summary.
+        loaded: The loaded model file (``fit`` saves in its format), ``None`` for the demo.
+
+    """
+
+    model: nn.Module
+    lightning: bool
+    data: LoadedData
+    loss_fn: Callable[..., torch.Tensor]
+    device: str
+    source: str
+    loaded: LoadedModel | None = None
+
+
+def check_outputs_not_inputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """Refuse an output path that is one of the input files (inputs are never modified).
+
+    Raises:
+        click.UsageError: An output resolves to an input.
+
+    """
+    resolved = {Path(p).resolve() for p in inputs if Path(p).exists()}
+    for out in outputs:
+        if out and out != "-" and Path(out).resolve() in resolved:
+            raise click.UsageError(f"Refusing to write over the input file {out}; choose another output path.")
+
+
+def check_options(options: Options) -> None:
+    """Usage checks that need more than one option.
+
+    Raises:
+        click.UsageError: An output over an input, both JSON and CSV on stdout, or
+            ``max_lr <= min_lr``.
+
+    """
+    check_outputs_not_inputs(options.inputs, options.outputs)
+    if options.json_path == "-" and options.csv_path == "-":
+        raise click.UsageError("--json - and --csv - cannot both write to stdout.")
+    if not options.max_lr > options.min_lr:
+        raise click.BadParameter(
+            f"expected --max-lr > --min-lr, but got --min-lr {options.min_lr:g} --max-lr {options.max_lr:g}",
+            param_hint="--max-lr",
+        )
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` becomes ``cuda`` when available, else ``cpu``."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python's, numpy's and torch's RNGs."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def load_inputs(options: Options) -> Inputs:
+    """Load the model, the data and the loss of ``run``/``fit``.
+
+    Raises:
+        ModelError: The model cannot be loaded.
+        DataError: The data cannot be loaded.
+
+    """
+    from .loading import load_data, load_model, make_loss
+
+    if options.model is None or options.data is None:
+        raise click.UsageError("Expected a MODEL and --data.")
+    device = resolve_device(options.device)
+    seed_all(options.seed)
+    loaded = load_model(
+        options.model,
+        model_class=options.model_class,
+        model_args=options.model_args,
+        unsafe_pickle=options.unsafe_pickle,
+    )
+    loaded.model.to(device)
+    data = load_data(
+        options.data,
+        batch_size=options.batch_size,
+        x_key=options.x_key,
+        y_key=options.y_key,
+        target=options.target,
+        val_spec=options.val_data,
+        seed=options.seed,
+    )
+    loss_fn = make_loss(options.loss, data.target_kind)
+    source = f"{loaded.path.name} ({loaded.format})"
+    return Inputs(loaded.model, loaded.lightning, data, loss_fn, device, source, loaded)
+
+
+def _lightning_step_fn(module: Any) -> Callable[[Any, Any], Any]:
+    """Use a LightningModule's own ``training_step`` as the range test's loss."""
+
+    def step(model: Any, batch: Any) -> Any:
+        out = model.training_step(batch, 0)
+        if isinstance(out, dict):
+            out = out.get("loss")
+        if out is None:
+            raise LRFinderError(
+                f"{type(module).__name__}.training_step returned no loss (None). Return the loss tensor "
+                "(or a dict with 'loss') from training_step."
+            )
+        return out
+
+    return step
+
+
+def _optimizer_factory(options: Options) -> Callable[[Any, float, float | None], Any]:
+    from ..optimizers import create_optimizer
+
+    def make(model: Any, lr: float, weight_decay: float | None) -> Any:
+        extra = dict(options.optimizer_settings)
+        if weight_decay is not None:
+            extra["weight_decay"] = weight_decay
+        return create_optimizer(options.optimizer, model, lr=lr, **extra)
+
+    return make
+
+
+def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
+    """One range test, or Smith's weight-decay test (one per value, same initial state)."""
+    from ..range_test import range_test, to_device
+    from ..sweeps import format_weight_decay, weight_decay_sweep
+    from .loading import check_model_fits
+
+    model = inputs.model
+    step_fn = _lightning_step_fn(model) if inputs.lightning else None
+    loss_fn = None if step_fn else inputs.loss_fn
+    first = next(iter(inputs.data.train))
+    check_model_fits(model, to_device(first, next(model.parameters()).device), loss_fn, step_fn)
+    make_optimizer = _optimizer_factory(options)
+    label = options.optimizer + "".join(f", {k}={v}" for k, v in options.optimizer_settings.items())
+    wds = options.weight_decays
+    test_kwargs: dict[str, Any] = {
+        "loss_fn": loss_fn,
+        "step_fn": step_fn,
+        "min_lr": options.min_lr,
+        "max_lr": options.max_lr,
+        "num_steps": options.num_steps,
+        "mode": options.mode,
+        "stop_factor": options.stop_factor,
+        "device": inputs.device,
+        "rule": options.rule,
+    }
+    bars: list[Progress] = []
+
+    def start_bar(title: str) -> Callable[[int, float, float], None]:
+        for bar in bars:
+            bar.close()
+        bars.append(Progress(options.num_steps, title, options.quiet))
+        return bars[-1].tick
+
+    try:
+        if wds is not None and len(wds) > 1:
+            results = weight_decay_sweep(
+                model,
+                inputs.data.train,
+                wds,
+                make_optimizer=lambda m, wd: make_optimizer(m, options.min_lr, wd),
+                on_start=lambda _i, wd: start_bar(f"range test wd={format_weight_decay(wd)}"),
+                **test_kwargs,
+            )
+            names = [f"{label}, weight_decay={format_weight_decay(wd)}" if wd else label for wd in wds]
+        else:
+            wd = wds[0] if wds else None
+            optimizer = make_optimizer(model, options.min_lr, wd)
+            result = range_test(
+                model, inputs.data.train, optimizer=optimizer, on_step=start_bar("range test"), **test_kwargs
+            )
+            results = [result]
+            names = [label + (f", weight_decay={format_weight_decay(wd)}" if wd else "")]
+    finally:
+        for bar in bars:
+            bar.close()
+    # A TorchScript module's class is RecursiveScriptModule; its original name is the useful one.
+    model_name = getattr(model, "original_name", None)
+    return [replace(r, optimizer_name=name, model_name=model_name or r.model_name) for r, name in zip(results, names)]
+
+
+def _scale(result: RangeTestResult, options: Options) -> RangeTestResult:
+    if options.target_batch_size is None or result.suggestion is None:
+        return result
+    with warnings.catch_warnings():
+        # The warning is kept in result.scaled.warning and printed with the summary.
+        warnings.simplefilter("ignore")
+        return result.scale(options.target_batch_size, rule=options.scaling, optimizer=options.optimizer)
+
+
+def _steps_per_epoch(options: Options, data: LoadedData) -> int:
+    target = options.target_batch_size
+    n = len(data.train)
+    if target and data.dataset is not None:
+        n = math.ceil(len(data.dataset) / target)  # type: ignore[arg-type]
+    elif target:
+        n = math.ceil(n / max(1, target // options.batch_size))
+    return max(1, n)
+
+
+def _preview(options: Options, result: RangeTestResult, data: LoadedData) -> Any:
+    from ..schedulers import preview_schedule
+
+    if result.lr is None or options.scheduler is None:  # only called on a conclusive curve with a scheduler
+        raise LRFinderError(f"No learning rate to plan a schedule with: {result.error}")
+    return preview_schedule(
+        options.scheduler,
+        total_steps=options.epochs * _steps_per_epoch(options, data),
+        lr=result.lr,
+        suggestion=result.training_suggestion,
+        warmup_steps=options.warmup_steps,
+        **options.scheduler_settings,
+    )
+
+
+def _fit_and_save(
+    options: Options, inputs: Inputs, result: RangeTestResult, weight_decay: float | None, echo: Callable[[str], None]
+) -> list[float]:
+    """Train with the found LR (:func:`lrfinder.train`), save to ``--output``; return the LR of each step."""
+    import pytorch_lightning as pl
+
+    from ..training import train
+    from .loading import save_model
+
+    lr = result.lr
+    if lr is None:  # the caller trains only on a conclusive curve
+        raise LRFinderError(f"No learning rate to train with: {result.error}")
+    target = options.target_batch_size
+    data = inputs.data
+    loader = data.train
+    accumulate = 1
+    if target:
+        if data.dataset is not None:
+            loader = data.loader(target, seed=options.seed)
+        elif target % options.batch_size == 0:
+            accumulate = target // options.batch_size
+        else:
+            raise click.UsageError(
+                f"--target-batch-size {target} is not a multiple of the loader's batch size {options.batch_size}; "
+                "gradients cannot be accumulated to it."
+            )
+    make_optimizer = _optimizer_factory(options)
+    quiet = options.quiet
+
+    class EpochBar(pl.Callback):
+        """A progress bar per epoch on stderr (terminal only)."""
+
+        def __init__(self) -> None:
+            self.bar: Progress | None = None
+
+        def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.bar = Progress(len(loader), f"epoch {trainer.current_epoch + 1}/{options.epochs}", quiet)
+
+        def on_train_batch_end(self, *args: Any) -> None:
+            if self.bar is not None:
+                self.bar.update(1)
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            if self.bar is not None:
+                self.bar.close()
+
+    def epoch_line(summary: EpochSummary) -> None:
+        line = f"epoch {summary.epoch:>3}/{summary.epochs}  train_loss {summary.train_loss:.4f}"
+        for key, value in summary.metrics.items():
+            line += f"  {key} {value:.4f}"
+        echo(line + f"  lr {summary.lr:.2e}")
+
+    if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
+        quiet_warnings()  # importing Lightning can re-enable its advice
+    seed_all(options.seed)
+    training = train(
+        inputs.model,
+        loader,
+        optimizer=lambda m: make_optimizer(m, lr, weight_decay),
+        loss_fn=inputs.loss_fn,
+        val_data=data.val,
+        epochs=options.epochs,
+        scheduler=options.scheduler,
+        scheduler_settings=options.scheduler_settings,
+        warmup_steps=options.warmup_steps,
+        suggestion=result.training_suggestion,
+        accumulate_grad_batches=accumulate,
+        device=inputs.device,
+        callbacks=[EpochBar()],
+        on_epoch_end=epoch_line,
+    )
+    if inputs.loaded is not None and options.output:
+        save_model(inputs.loaded, options.output, training=training)
+        echo(f"wrote {options.output}")
+    return list(training.lrs)
+
+
+def execute(options: Options, inputs: Inputs) -> None:
+    """Range test (or weight-decay sweep), summary, optional training, outputs.
+
+    Raises:
+        click.ClickException: An inconclusive curve with ``fit`` or ``--strict`` (exit 1).
+
+    """
+    from ..sweeps import recommend_weight_decay
+
+    echo: Callable[[str], None] = (lambda line: click.echo(line, err=True)) if options.to_stderr else click.echo
+    results = [_scale(r, options) for r in _range_tests(options, inputs)]
+    wds = options.weight_decays
+    chosen_wd = wds[0] if wds else None
+    highlight = None
+    json_doc = None
+    if wds is not None and len(results) > 1:
+        choice = None
+        with contextlib.suppress(InconclusiveCurveError):
+            choice = recommend_weight_decay(results, wds)
+        echo_sweep(results, wds, choice, err=options.to_stderr)
+        json_doc = sweep_json(results, wds, choice)
+        if choice is not None:
+            highlight = choice.index
+            chosen_wd = choice.weight_decay
+        result = results[highlight] if highlight is not None else results[0]
+        if result.scaled is not None:
+            echo(
+                f"scaled lr ({result.label}): {result.scaled.lr:.2e} ({result.scaled.rule} x{result.scaled.factor:.3g})"
+            )
+    else:
+        result = results[0]
+        echo_summary(summary_rows(result, source=inputs.source), err=options.to_stderr)
+
+    schedule: Sequence[float] | Any = None
+    schedule_name = None
+    inconclusive = result.suggestion is None
+    if options.train and not inconclusive:
+        schedule = _fit_and_save(options, inputs, result, chosen_wd, echo)
+        schedule_name = options.scheduler or "constant"
+    elif options.scheduler and not inconclusive and len(results) == 1:
+        schedule_name = options.scheduler
+        schedule = _preview(options, result, inputs.data)
+    written = write_outputs(
+        results,
+        report=options.report,
+        json_path=options.json_path,
+        csv_path=options.csv_path,
+        json_doc=json_doc,
+        schedule=schedule,
+        schedule_name=schedule_name,
+        highlight=highlight,
+    )
+    for path in written:
+        echo(f"wrote {path}")
+    if inconclusive:
+        if options.train:
+            raise click.ClickException(
+                f"The range test is inconclusive, so there is no LR to train with: {result.error}"
+            )
+        if options.strict:
+            raise click.ClickException(f"The range test is inconclusive (--strict): {result.error}")

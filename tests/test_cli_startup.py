@@ -1,0 +1,94 @@
+"""Start-up: ``lrfind --help``/``--version``/``list`` import no torch, scipy.signal or matplotlib."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import lrfinder
+from lrfinder import names
+
+HEAVY = ("torch", "scipy.signal", "matplotlib", "pytorch_lightning", "lightning")
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from lrfinder.cli import main
+    try:
+        main({args!r}, standalone_mode=False)
+    except SystemExit:
+        pass
+    print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+    """
+)
+
+
+def _imported(args: list[str]) -> list[str]:
+    code = PROBE.format(args=args, heavy=HEAVY)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["list"], ["run", "--help"], ["fit", "--help"], ["demo", "--help"]]
+)
+def test_help_version_and_list_import_nothing_heavy(args: list[str]):
+    assert _imported(args) == []
+
+
+def test_python_m_lrfinder_help_imports_nothing_heavy():
+    code = (
+        "import runpy, sys, json\n"
+        "sys.argv = ['lrfind', '--help']\n"
+        "try:\n    runpy.run_module('lrfinder', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: lrfind" in proc.stdout
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_python_m_lrfinder_runs_a_command():
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "list"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "optimizers:" in proc.stdout and "  onecycle" in proc.stdout
+
+
+def test_import_lrfinder_is_light():
+    code = f"import json, sys, lrfinder; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+
+
+def test_public_names_resolve_lazily_and_match_all():
+    assert set(lrfinder.__all__) == {"__version__", *lrfinder._LAZY}
+    for name in lrfinder.__all__:
+        assert getattr(lrfinder, name) is not None, name
+    # The function wins over the submodule of the same name, as with eager imports.
+    from importlib import import_module
+
+    import_module("lrfinder.range_test")
+    assert callable(lrfinder.range_test) and lrfinder.range_test.__name__ == "range_test"
+    from lrfinder import range_test
+
+    assert range_test is lrfinder.range_test
+
+
+def test_name_tables_match_the_registries():
+    from lrfinder.analysis import analyze  # noqa: F401  (the rules are implemented there)
+    from lrfinder.optimizers import OPTIMIZERS
+    from lrfinder.schedulers import SCHEDULERS
+
+    assert list(names.OPTIMIZER_SUMMARIES) == list(OPTIMIZERS)
+    assert all(OPTIMIZERS[n].summary == s for n, s in names.OPTIMIZER_SUMMARIES.items())
+    assert list(names.SCHEDULER_SUMMARIES) == list(SCHEDULERS)
+    assert all(SCHEDULERS[n].summary == s for n, s in names.SCHEDULER_SUMMARIES.items())
+    assert list(names.SCALING_SUMMARIES) == list(names.SCALING_RULES)
+    assert names.DEFAULT_RULE in names.RULES
