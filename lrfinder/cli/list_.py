@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..names import DEFAULT_RULE, LOSSES, OPTIMIZER_SUMMARIES, RULES, SCALING_SUMMARIES, SCHEDULER_SUMMARIES
+from ..names import LOSSES, OPTIMIZER_SUMMARIES, RULE_DESCRIPTIONS, SCALING_SUMMARIES, SCHEDULER_SUMMARIES
 from .options import CONTEXT
 
 __all__ = ["command"]
@@ -24,8 +24,8 @@ def command() -> None:
     for name, summary in SCALING_SUMMARIES.items():
         click.echo(f"  {name:<12}{summary}")
     click.echo("suggestion rules:")
-    for name in RULES:
-        click.echo(f"  {name}{' (default)' if name == DEFAULT_RULE else ''}")
+    for name, summary in RULE_DESCRIPTIONS.items():
+        click.echo(f"  {name:<18}{summary}")
     click.echo("losses:")
     for name, summary in LOSSES.items():
         click.echo(f"  {name:<16}{summary}")
