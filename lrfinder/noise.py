@@ -22,13 +22,20 @@ Where the two batch sizes come from (:class:`NoiseProbe`):
 * ``"accumulation"``: the micro-batches of an accumulated step (``accumulate_steps > 1``) give
   ``|G_s|^2`` (their mean squared norm) and the step's gradient ``|G_b|^2``; free apart
   from one copy of the gradient per micro-batch.
-* ``"sub-batch"``: otherwise, on some steps of the sweep, one extra forward/backward on the first
-  ``batch // NOISE_SPLIT`` examples of the step's batch gives ``G_s``, next to the step's own
-  gradient ``G_b``. The extra pass runs under a forked RNG, with the model's buffers put
-  back afterwards, and it does not touch ``.grad``: the sweep is bit for bit the one run without
-  the measurement.
+* ``"steps"``: otherwise, the sweep's own consecutive steps at the start, where the LR is still
+  too small to move the weights: each step's gradient is a small gradient (``B_s`` = the batch)
+  and the mean over a block of ``NOISE_BLOCK`` steps a big one (``B_b = NOISE_BLOCK * B_s``).
+  Free: no extra forward pass, one gradient sum kept; the engine's default source.
+* ``"sub-batch"``: a dedicated measurement for custom loops (:meth:`NoiseProbe.sub_batch`): one
+  extra forward/backward on the first ``batch // NOISE_SPLIT`` examples of a step's batch gives
+  ``G_s``, next to the step's own gradient ``G_b``. The extra pass runs under a forked RNG, puts
+  the model's buffers back and does not touch ``.grad``, so the loop it measures is unchanged.
 
-Batch normalisation: the extra sub-batch pass runs in train mode, so each sub-batch is
+Batch normalisation: with the ``"steps"`` and ``"accumulation"`` sources every small gradient is
+an ordinary training gradient of its batch, normalised with that batch's statistics, exactly as in
+training; the big gradient is the mean of several of them (not one forward pass over a bigger
+batch, whose statistics would differ). The measured ``Sigma`` is thus ``B_s`` times the
+covariance of a batch-``B_s`` training gradient. The sub-batch pass also runs in train mode, so each sub-batch is
 normalised with its own statistics (a "ghost batch"), as it would be in training at that batch
 size; its running statistics are restored. Eval mode was the alternative and was rejected: it
 normalises with the running statistics, which at the start of a test are still their initial
@@ -73,12 +80,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-NoiseSource = Literal["sub-batch", "accumulation", "given"]
+NoiseSource = Literal["steps", "sub-batch", "accumulation", "given"]
 #: The sub-batch of a ``"sub-batch"`` measurement is ``batch // NOISE_SPLIT`` examples: its
 #: extra pass costs about ``1 / NOISE_SPLIT`` of a step.
 NOISE_SPLIT = 4
 #: At most this many steps of a sweep get a ``"sub-batch"`` measurement (spread evenly).
 NOISE_PROBES = 12
+#: Consecutive steps per block of the ``"steps"`` source: ``B_b = NOISE_BLOCK * batch``.
+NOISE_BLOCK = 4
+#: The ``"steps"`` source counts only blocks ending before the weights have moved by this much
+#: from where the sweep started (``||w - w0|| / ||w0||``): the gradients of a block must be
+#: taken at (nearly) the same point.
+MAX_MOVE = 0.01
 #: Two-sided coverage of :attr:`NoiseScale.interval`.
 CONFIDENCE = 0.9
 #: Bootstrap resamples for the interval (seeded: the interval is reproducible).
@@ -400,6 +413,12 @@ class NoiseProbe:
         self._micro_ok = True
         self._previous: list[torch.Tensor] | None = None
         self._pending: tuple[float, int, int] | None = None
+        self._block: list[torch.Tensor] = []
+        self._block_sq: list[torch.Tensor] = []
+        self._block_size: int | None = None
+        self._start: list[torch.Tensor] | None = None
+        #: Per recorded pair: how far the weights had moved from the start (``"steps"`` only; else 0).
+        self.moved: list[float] = []
 
     # -- accumulation -------------------------------------------------------------------------
 
@@ -457,17 +476,32 @@ class NoiseProbe:
 
     # -- per step -----------------------------------------------------------------------------
 
-    def end_step(self, step: int, loss: float) -> None:
+    def end_step(self, step: int, loss: float, batch_size: int | None = None) -> None:
         """Close a step: pair what was recorded with the step's gradient now in ``.grad``.
 
+        A step with micro-batches (:meth:`micro_step`) or a sub-batch (:meth:`sub_batch`) gives
+        one pair. Any other step joins a block of ``NOISE_BLOCK`` consecutive steps (source
+        ``"steps"``): each step's gradient is a small gradient (``B_s = batch_size``) and their
+        mean a big one (``B_b = NOISE_BLOCK * batch_size``); this holds where the LR is still too
+        small to move the weights, which :func:`noise_after_sweep` checks.
+
         Steps with a non-finite loss or gradient, or with micro-batches of unequal sizes, are
-        dropped.
+        dropped (and end the current block).
+
+        Args:
+            step: The step's index in the sweep.
+            loss: The step's loss.
+            batch_size: The step's number of examples (needed by the ``"steps"`` source).
+
         """
         micro, self._micro = self._micro, []
         micro_size, ok = self._micro_size, self._micro_ok
         self._micro_size, self._micro_ok, self._previous = None, True, None
         pending, self._pending = self._pending, None
-        if not math.isfinite(loss) or (pending is None and len(micro) < 2):
+        if pending is None and len(micro) < 2:
+            self._block_step(step, loss, batch_size)
+            return
+        if not math.isfinite(loss):
             return
         big_sq = squared_norm(p.grad for p in self.params)
         if not math.isfinite(big_sq):
@@ -489,6 +523,40 @@ class NoiseProbe:
         self.sizes.append(sizes)
         self.steps.append(step)
         self.sources.append(source)
+        self.moved.append(0.0)
+
+    def _block_step(self, step: int, loss: float, batch_size: int | None) -> None:
+        if not math.isfinite(loss) or batch_size is None or (self._block and batch_size != self._block_size):
+            self._block, self._block_sq = [], []
+            if not math.isfinite(loss) or batch_size is None:
+                return
+        if self._start is None:
+            self._start = [p.detach().clone() for p in self.params]
+        grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        # Kept as tensors (no host sync per step): one sync per block.
+        self._block_sq.append(sum((g.double().pow(2).sum() for g in grads), torch.zeros((), dtype=torch.float64)))
+        if self._block:
+            for total, g in zip(self._block, grads):
+                total.add_(g.double())
+        else:
+            self._block = [g.double().clone() for g in grads]
+        self._block_size = batch_size
+        if len(self._block_sq) < NOISE_BLOCK:
+            return
+        n = len(self._block_sq)
+        small_sq = float(torch.stack(self._block_sq).mean().item())
+        big_sq = squared_norm(t / n for t in self._block)
+        self._block, self._block_sq = [], []
+        start_sq = squared_norm(self._start)
+        delta_sq = squared_norm(p.detach() - w0 for p, w0 in zip(self.params, self._start))
+        move = math.sqrt(delta_sq / start_sq) if start_sq else 0.0
+        if math.isfinite(small_sq) and math.isfinite(big_sq):
+            self.small_sq.append(small_sq)
+            self.big_sq.append(big_sq)
+            self.sizes.append((batch_size, n * batch_size))
+            self.steps.append(step)
+            self.sources.append("steps")
+            self.moved.append(move)
 
     def estimate(self, before_step: int | None = None) -> NoiseScale:
         """The noise scale from the steps recorded before ``before_step`` (all when ``None``).
@@ -504,8 +572,9 @@ class NoiseProbe:
         if not keep:
             why = f" ({self.skipped})" if self.skipped else ""
             raise NoiseScaleError(
-                f"Cannot measure the gradient noise scale: no step before the divergence was measured{why}. "
-                "Start the sweep lower (min_lr) or use more steps."
+                f"Cannot measure the gradient noise scale: no step before the divergence (or, for blocks of "
+                f"steps, before the weights moved) was measured{why}. Start the sweep lower (min_lr) or use "
+                "more steps."
             )
         counts: dict[tuple[int, int], int] = {}
         for i in keep:
@@ -538,9 +607,11 @@ def noise_after_sweep(
     """The noise scale of a finished sweep, from its pre-divergence part only.
 
     The steps counted are those up to the minimum of the loss: the suggestion's ``min_loss_lr``
-    when there is a suggestion, else the minimum of the finite recorded losses. Past it the loss
+    when there is a suggestion; else (a flat curve) those before the first non-finite loss or
+    loss past twice the first. Past it the loss
     is rising, the weights are thrown about, and the gradient measures the blow-up, not the noise
-    at the LRs worth using.
+    at the LRs worth using. Blocks of consecutive steps (source ``"steps"``) count only while
+    the weights are within ``MAX_MOVE`` (1%) of where the sweep started.
 
     Args:
         probe: The probe that recorded the sweep.
@@ -556,10 +627,15 @@ def noise_after_sweep(
     min_loss_lr = getattr(suggestion, "min_loss_lr", None)
     if min_loss_lr is not None:
         cut = next((i for i, lr in enumerate(lrs) if lr > min_loss_lr), len(lrs))
-    else:
-        finite = [(v, i) for i, v in enumerate(losses) if math.isfinite(v)]
-        if finite:
-            cut = min(finite)[1] + 1
+    elif losses:
+        # No suggestion (a flat or never-turning curve): up to the first blow-up, i.e. a
+        # non-finite loss or one past twice the first.
+        first = abs(losses[0])
+        cut = next((i for i, v in enumerate(losses) if not math.isfinite(v) or abs(v) > 2 * first), len(losses))
+    moved = [step for step, m in zip(probe.steps, probe.moved) if m > MAX_MOVE]
+    if cut is not None and moved:
+        # Blocks of consecutive steps need weights that have not moved: the flat start.
+        cut = min(cut, moved[0])
     try:
         measured = probe.estimate(before_step=cut if cut is not None else 0)
     except NoiseScaleError as exc:

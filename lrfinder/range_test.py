@@ -37,7 +37,7 @@ from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
 from .names import SWEEP_MODES, SweepMode
-from .noise import NoiseProbe, NoiseScale, noise_after_sweep, probe_steps
+from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
 __all__ = [
@@ -854,10 +854,9 @@ def range_test(
             progress bar.
         noise_scale: Also measure the gradient noise scale (the critical batch,
             :mod:`lrfinder.noise`) into ``result.noise_scale``: from the micro-batches when
-            ``accumulate_steps > 1``, else from one extra pass over a quarter of the batch on
-            :data:`lrfinder.noise.NOISE_PROBES` steps; only the steps up to the loss minimum
-            count. The sweep itself is unchanged, bit for bit (the extra pass runs under a forked
-            RNG, restores the buffers and leaves ``.grad`` alone).
+            ``accumulate_steps > 1`` (steps up to the loss minimum), else from blocks of
+            consecutive steps at the flat start of the sweep, where the LR is too small to move
+            the weights. It only reads the gradients: the sweep is unchanged, bit for bit.
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -915,7 +914,6 @@ def range_test(
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
     probe = NoiseProbe(p for g in optimizer.param_groups for p in g["params"]) if noise_scale else None
-    probed = probe_steps(settings.num_steps)
     index = [0]
 
     def loss_of(batch: Any) -> torch.Tensor:
@@ -934,12 +932,10 @@ def range_test(
             parts.append(loss.detach())
             if probe is not None and settings.accumulate_steps > 1:
                 probe.micro_step(infer_batch_size(None, batch), 1.0 / settings.accumulate_steps)
-        if probe is not None and settings.accumulate_steps == 1 and index[0] in probed:
-            probe.sub_batch(model, batch, loss_of)
         # One host sync per optimizer step: the stop rule needs the value anyway.
         value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
         if probe is not None:
-            probe.end_step(index[0], value)
+            probe.end_step(index[0], value, infer_batch_size(None, batch))
         index[0] += 1
         if math.isfinite(value):
             optimizer.step()

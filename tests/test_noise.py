@@ -11,7 +11,15 @@ import torch
 from torch import nn
 
 from lrfinder.exceptions import NoiseScaleError
-from lrfinder.noise import NoiseProbe, NoiseScale, noise_scale_from_norms, probe_steps, split_batch, squared_norm
+from lrfinder.noise import (
+    NOISE_BLOCK,
+    NoiseProbe,
+    NoiseScale,
+    noise_scale_from_norms,
+    probe_steps,
+    split_batch,
+    squared_norm,
+)
 
 
 def expected_sq(grad_sq: float, trace: float, batch: int) -> float:
@@ -273,6 +281,7 @@ def test_estimate_keeps_only_steps_before_the_cut() -> None:
     probe = NoiseProbe([nn.Parameter(torch.zeros(1))])
     probe.small_sq, probe.big_sq = [9.0, 9.0, 1e6], [3.0, 3.0, 1.0]
     probe.sizes, probe.steps, probe.sources = [(8, 32)] * 3, [0, 5, 9], ["sub-batch"] * 3
+    probe.moved = [0.0] * 3
     ns = probe.estimate(before_step=9)
     assert ns.steps == (0, 5)
     with pytest.raises(NoiseScaleError, match="no step before"):
@@ -336,9 +345,12 @@ def test_measuring_leaves_the_sweep_bit_identical(
     assert torch.equal(on_rng, off_rng)
     assert off.noise_scale is None and off.noise_error is None
     assert on.noise_scale is not None, on.noise_error
-    expected_source = "sub-batch" if accumulate_steps == 1 else "accumulation"
-    assert on.noise_scale.source == expected_source
-    assert on.noise_scale.big_batch_size == 32 * accumulate_steps
+    if accumulate_steps == 1:
+        assert on.noise_scale.source == "steps"
+        assert (on.noise_scale.small_batch_size, on.noise_scale.big_batch_size) == (32, 32 * NOISE_BLOCK)
+    else:
+        assert on.noise_scale.source == "accumulation"
+        assert (on.noise_scale.small_batch_size, on.noise_scale.big_batch_size) == (32, 64)
 
 
 def test_training_after_a_measured_test_is_bit_identical(dataset: torch.utils.data.TensorDataset) -> None:
@@ -399,7 +411,7 @@ def test_engine_measures_the_closed_form_noise_scale(accumulate_steps: int) -> N
     )
     ns = result.noise_scale
     assert ns is not None, result.noise_error
-    assert ns.big_batch_size == 128
+    assert ns.big_batch_size == (128 * NOISE_BLOCK if accumulate_steps == 1 else 128)
     assert ns.b_simple == pytest.approx(trace / g2, rel=0.35)
     assert max(ns.steps) < next(i for i, lr in enumerate(result.lrs) if lr > result.suggestion.min_loss_lr)  # type: ignore[union-attr]
 
@@ -555,3 +567,19 @@ def test_result_scale_uses_the_measured_noise_scale(dataset: torch.utils.data.Te
     with pytest.raises(LRFinderError, match=r"rule='noise'.*noise_scale=True"):
         plain.scale(64, rule="noise")
     assert plain.scale(64).scaled.rule == "linear"  # type: ignore[union-attr]
+
+
+def test_steps_source_counts_only_blocks_before_the_weights_move() -> None:
+    from lrfinder import range_test
+
+    d = 4
+    data, w_star = _regression_data(8000, d, 1.0, seed=6)
+    model = nn.Linear(d, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_((w_star + 1.0).reshape(1, d))
+    common = {"loss_fn": _half_mse, "num_steps": 40, "max_lr": 1.0, "noise_scale": True, "stop_factor": None}
+    early = range_test(model, _loader(data, 32), min_lr=1e-7, **common)  # type: ignore[arg-type]
+    assert early.noise_scale is not None and early.noise_scale.source == "steps"
+    late = range_test(model, _loader(data, 32), min_lr=0.05, **common)  # type: ignore[arg-type]
+    assert late.noise_scale is None and late.noise_error is not None
+    assert "before the weights moved" in late.noise_error
