@@ -11,7 +11,7 @@ Pure numpy/scipy: arrays in, floats and arrays out; nothing here knows about mod
    the sweep cannot drag the smoothed minimum away.
 3. :func:`choose_window` and :func:`noise_level`: the Savitzky-Golay window, adapted to the
    noise, and the noise of the smoothed curve.
-4. :func:`savgol_log`: smooth over ``log10(lr)`` once. The filter is centred, so unlike the
+4. :func:`savgol`: smooth over ``log10(lr)`` once. The filter is centred, so unlike the
    causal exponential moving average used by other finders it has no phase lag: a feature of the
    curve stays at the LR where it happened.
 5. :func:`blowup_index`: cut the curve at the first *blow-up* (the smoothed loss climbing back by
@@ -65,7 +65,7 @@ __all__ = [
     "clip_explosion",
     "explosion_index",
     "choose_window",
-    "savgol_log",
+    "savgol",
     "noise_level",
     "blowup_index",
     "check_fall",
@@ -244,7 +244,7 @@ class CurveReading:
         lrs: The swept LRs of the finite prefix.
         raw: The recorded losses of the finite prefix.
         clipped: ``raw`` after :func:`clip_explosion`.
-        smoothed: The smoothed loss (:func:`savgol_log` of ``clipped``).
+        smoothed: The smoothed loss (:func:`savgol` of ``clipped``).
         slope: ``d smoothed / d log10(lr)`` (:func:`loss_slope`).
         noise: The window and noise levels (:class:`NoiseLevel`).
         end: Points searched: ``n``, or the index of the first blow-up (:func:`blowup_index`).
@@ -388,40 +388,34 @@ def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:
     return int(over[0]) if over.size else None
 
 
-def _is_even(x: np.ndarray) -> bool:
-    steps = np.diff(x)
-    return bool(np.allclose(steps, steps.mean(), rtol=1e-6, atol=0.0))
+def savgol(y: np.ndarray, window: int, polyorder: int = POLYORDER) -> np.ndarray:
+    """Savitzky-Golay filter of a recorded curve: a centred local polynomial fit, no phase lag.
 
-
-def savgol_log(x: np.ndarray, y: np.ndarray, window: int, polyorder: int = POLYORDER) -> np.ndarray:
-    """Savitzky-Golay filter of ``y`` over ``x = log10(lr)``: a centred local polynomial fit.
-
-    On an even ``x`` grid (an exponential sweep) this is :func:`scipy.signal.savgol_filter`
-    (``mode="interp"``). On an uneven grid (a linear sweep) the curve is resampled onto an even
-    grid and back.
+    The filter runs over the sequence of points with :func:`scipy.signal.savgol_filter`
+    (``mode="interp"``), the window counting points. On an exponential sweep the points are even
+    in ``x``, so the local polynomial is in ``log10(lr)``. On a linear sweep they are even in
+    ``lr`` and the polynomial is in ``lr``: the points are never moved. (Resampling onto an even
+    log grid would stretch the lone first point of a linear sweep from a tiny ``min_lr`` over most
+    of the grid and squeeze the measured curve into a few grid points.) Slopes are taken against
+    ``log10(lr)`` either way (:func:`loss_slope`).
 
     Args:
-        x: Increasing ``log10(lr)``, at least ``window`` points.
-        y: Values, one per ``x``.
+        y: Values, one per swept LR, at least ``window`` of them.
         window: Odd window length in points (> ``polyorder``).
         polyorder: Degree of the local polynomial.
 
     Returns:
-        The smoothed values at ``x``.
+        The smoothed values, one per point.
 
     Example:
         >>> x = np.linspace(-3.0, 0.0, 7)
-        >>> np.allclose(savgol_log(x, 1.0 + x**2, 5), 1.0 + x**2)
+        >>> np.allclose(savgol(1.0 + x**2, 5), 1.0 + x**2)
         True
 
     """
     from scipy.signal import savgol_filter
 
-    if _is_even(x):
-        return np.asarray(savgol_filter(y, window, polyorder, mode="interp"))
-    grid = np.linspace(x[0], x[-1], x.size)
-    smoothed = savgol_filter(np.interp(grid, x, y), window, polyorder, mode="interp")
-    return np.asarray(np.interp(x, grid, smoothed))
+    return np.asarray(savgol_filter(y, window, polyorder, mode="interp"))
 
 
 def _mad_sigma(clipped: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, window: int) -> float:
@@ -435,7 +429,7 @@ def _mad_sigma(clipped: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, windo
     return 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
 
 
-def choose_window(x: np.ndarray, clipped: np.ndarray, raw: np.ndarray, window: int | None = None) -> int:
+def choose_window(clipped: np.ndarray, raw: np.ndarray, window: int | None = None) -> int:
     """The Savitzky-Golay window: ``window`` made valid, else adapted to the noise.
 
     A pilot pass with a 10% window measures the fall and the noise; the window fraction is
@@ -445,10 +439,9 @@ def choose_window(x: np.ndarray, clipped: np.ndarray, raw: np.ndarray, window: i
     points.
 
     Args:
-        x: ``log10(lr)`` of the finite prefix.
-        clipped: Its losses after :func:`clip_explosion`.
-        raw: Its losses as recorded.
-        window: A window asked for (made odd and at most ``len(x)``), or ``None`` to adapt it.
+        clipped: The losses of the finite prefix after :func:`clip_explosion`.
+        raw: The same losses as recorded.
+        window: A window asked for (made odd and at most ``len(clipped)``), or ``None`` to adapt it.
 
     Returns:
         The window length in points.
@@ -457,8 +450,8 @@ def choose_window(x: np.ndarray, clipped: np.ndarray, raw: np.ndarray, window: i
         ValueError: ``window`` below 3.
 
     Example:
-        >>> x = np.linspace(-6.0, 1.0, 100)
-        >>> choose_window(x, -x, -x), choose_window(x, -x, -x, window=20)
+        >>> y = np.linspace(2.0, 0.5, 100)
+        >>> choose_window(y, y), choose_window(y, y, window=20)
         (9, 19)
 
     """
@@ -466,7 +459,7 @@ def choose_window(x: np.ndarray, clipped: np.ndarray, raw: np.ndarray, window: i
     if window is not None:
         return _window_length(n, window)
     pilot = _window_length(n, None)
-    s = savgol_log(x, clipped, pilot)
+    s = savgol(clipped, pilot)
     sigma = _mad_sigma(clipped, raw, s, pilot)
     i_min = int(np.argmin(s))
     drop = float(np.max(s[: i_min + 1]) - s[i_min])
@@ -519,7 +512,7 @@ def smooth_losses(
     """Smooth a loss curve over ``log10(lr)`` without phase lag.
 
     The steps of :func:`analyze`: the finite prefix (:func:`finite_prefix`), clipped
-    (:func:`clip_explosion`), smoothed by :func:`savgol_log` with :func:`choose_window`'s window.
+    (:func:`clip_explosion`), smoothed by :func:`savgol` with :func:`choose_window`'s window.
     Later points are NaN.
 
     Args:
@@ -548,11 +541,10 @@ def smooth_losses(
         out[:n] = loss_arr[:n]
         return out
     y = clip_explosion(loss_arr[:n])
-    x = np.log10(lr_arr[:n])
-    w = choose_window(x, y, loss_arr[:n], window)
+    w = choose_window(y, loss_arr[:n], window)
     if polyorder >= w:
         raise ValueError(f"Expected polyorder < window, but got polyorder={polyorder}, window={w}")
-    out[:n] = savgol_log(x, y, w, polyorder)
+    out[:n] = savgol(y, w, polyorder)
     return out
 
 
@@ -587,12 +579,17 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
 # --------------------------------------------------------------------------------------------
 
 
-def blowup_index(smoothed: np.ndarray, noise: NoiseLevel) -> int | None:
+def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None) -> int | None:
     """The first point where the smoothed loss has *blown up*, else ``None``.
 
     A blow-up is a rise above the running minimum of more than
     ``max(BLOWUP_RISE * fall, 1.5 * band + 2 * se)``, where ``fall`` is the running maximum minus
     the running minimum: half of everything the loss had fallen, and clearly more than noise.
+    With ``clipped`` (the losses the curve was smoothed from), a point in the first half window
+    (where the filter fits one polynomial to the whole edge, see :func:`savgol`) counts only when
+    one of the three recorded losses around it has risen as much: the filter's ringing at the
+    start of a sweep that begins on a bend (a linear sweep's second point already in the fall) is
+    not a blow-up.
 
     Example:
         >>> quiet = NoiseLevel(window=5, sigma=0.0, se=0.0, band=0.0)
@@ -603,7 +600,13 @@ def blowup_index(smoothed: np.ndarray, noise: NoiseLevel) -> int | None:
     running_min = np.minimum.accumulate(smoothed)
     fall = np.maximum.accumulate(smoothed) - running_min
     limit = np.maximum(BLOWUP_RISE * fall, 1.5 * noise.band + 2.0 * noise.se)
-    over = np.flatnonzero((smoothed - running_min) > limit)
+    rise = smoothed - running_min
+    if clipped is not None:
+        edge = min(noise.window // 2, rise.size)
+        padded = np.pad(clipped[: edge + 1], 1, mode="edge")
+        recorded = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])[:edge]
+        rise[:edge] = np.minimum(rise[:edge], recorded - running_min[:edge])
+    over = np.flatnonzero(rise > limit)
     return int(over[0]) if over.size else None
 
 
@@ -611,10 +614,19 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
     """The minimum before ``end`` and the fall to it; raise when the loss never clearly falls.
 
     The fall ``drop`` runs from the highest smoothed point before the minimum to the minimum.
-    It must exceed ``3 * se + band``, and the raw losses must confirm it: the median of the first
-    ``max(3, window // 2)`` clipped losses must lie above the median of the ``window`` around the
-    minimum by ``2 * se + band / 2`` (a filter's ringing next to a sharp rise is not in the raw
-    data). Only differences of losses are compared, so a constant shift changes nothing.
+    It is clear when it is more than round-off and one of these holds:
+
+    * against the noise: ``drop`` exceeds ``3 * se + band``, and the raw losses confirm it: the
+      median of the first ``max(3, window // 2)`` clipped losses lies above the median of the
+      ``window`` around the minimum by ``2 * se + band / 2`` (a filter's ringing next to a sharp
+      rise is not in the raw data). Only differences of losses are compared, so a constant shift
+      changes nothing;
+    * a steady fall (:func:`_falls_steadily`): ``drop`` exceeds ``band`` and the raw losses fall
+      steadily over the stretch where the smoothed curve comes down to its minimum. The noise
+      test alone misses a fall packed into a few points next to an unstable tail (a linear sweep
+      whose second LR is already large), because the tail's noise sets ``se``;
+    * tenfold: positive losses whose raw median at the start is ten times the one around the
+      minimum. Such a fall is never noise.
 
     Args:
         clipped: The finite prefix after :func:`clip_explosion`.
@@ -640,17 +652,41 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
     start_level = float(np.max(smoothed[: i_min + 1]))
     drop = start_level - float(smoothed[i_min])
     half = w // 2
-    raw_drop = float(np.median(clipped[: max(3, half)])) - float(
-        np.median(clipped[max(0, i_min - half) : i_min + half + 1])
-    )
+    head = float(np.median(clipped[: max(3, half)]))
+    bottom = float(np.median(clipped[max(0, i_min - half) : i_min + half + 1]))
     # The last term only guards against float round-off on exact curves.
-    if drop < 3.0 * se + band or raw_drop < 2.0 * se + band / 2.0 or drop < 1e-9 * max(1.0, abs(start_level)):
-        raise InconclusiveCurveError(
-            f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
-            f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
-            "(the model may already be trained at these LRs), or increase num_steps."
-        )
-    return i_min, drop
+    real = drop >= 1e-9 * max(1.0, abs(start_level))
+    above_noise = drop >= 3.0 * se + band and head - bottom >= 2.0 * se + band / 2.0
+    tenfold = bottom > 0.0 and head >= 10.0 * bottom
+    if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop))):
+        return i_min, drop
+    raise InconclusiveCurveError(
+        f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
+        f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
+        "(the model may already be trained at these LRs), or increase num_steps."
+    )
+
+
+#: Significance of the trend test of :func:`_falls_steadily`.
+TREND_P = 1e-3
+
+
+def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop: float) -> bool:
+    """Whether the raw losses fall steadily over the stretch where the smoothed curve comes down.
+
+    The stretch runs from the start to the first point within ``DIVERGENCE_RISE * drop`` of the
+    minimum. Kendall's tau between step and loss (a rank test: no assumption on the size or the
+    shape of the noise) must be negative with a p-value below ``TREND_P``; a stretch of fewer
+    than 7 points can never reach it.
+    """
+    from scipy.stats import kendalltau
+
+    near = np.flatnonzero(smoothed[: i_min + 1] <= smoothed[i_min] + DIVERGENCE_RISE * drop)
+    stop = int(near[0]) + 1 if near.size else i_min + 1
+    if stop < 7:
+        return False
+    result = kendalltau(np.arange(stop), clipped[:stop])
+    return bool(result.statistic < 0 and result.pvalue < TREND_P)
 
 
 def divergence_index(smoothed: np.ndarray, i_min: int, drop: float, noise: NoiseLevel) -> int | None:
@@ -724,12 +760,11 @@ def read_curve(
             "before the loss blows up."
         )
     lr_arr, raw = lr_arr[:n], loss_arr[:n]
-    x = np.log10(lr_arr)
     clipped = clip_explosion(raw)
-    w = choose_window(x, clipped, raw, window)
-    smoothed = savgol_log(x, clipped, w)
+    w = choose_window(clipped, raw, window)
+    smoothed = savgol(clipped, w)
     noise = noise_level(clipped, raw, smoothed, w)
-    blowup = blowup_index(smoothed, noise)
+    blowup = blowup_index(smoothed, noise, clipped)
     end = n if blowup is None else blowup
     i_min, drop = check_fall(clipped, smoothed, end, noise)
     divergence = divergence_index(smoothed, i_min, drop, noise)

@@ -140,7 +140,7 @@ def test_flat_then_explode_is_inconclusive_at_any_level(shift: float) -> None:
         analyze(LRS, shift + 0.1 + explosion(X, start=-2.0) + rng.normal(0, 0.01, X.size))
 
 
-def test_linear_sweep_is_resampled_in_log() -> None:
+def test_zoomed_linear_sweep() -> None:
     # A zoomed linear sweep: dense in LR, so uneven in log LR.
     lrs = np.linspace(0.01, 1.0, 200)
     x = np.log10(lrs)
@@ -253,24 +253,23 @@ def test_clip_explosion_uses_five_noise_levels_when_the_fall_is_small() -> None:
 
 
 def test_choose_window() -> None:
-    x = np.linspace(-6.0, 1.0, 100)
-    clean = -x
-    assert an.choose_window(x, clean, clean) == 9  # 10% of 100 points, made odd
-    assert an.choose_window(x, clean, clean, window=20) == 19
-    assert an.choose_window(x, clean, clean, window=7) == 7
-    assert an.choose_window(x[:12], clean[:12], clean[:12], window=50) == 11  # at most n, odd
+    clean = -np.linspace(-6.0, 1.0, 100)
+    assert an.choose_window(clean, clean) == 9  # 10% of 100 points, made odd
+    assert an.choose_window(clean, clean, window=20) == 19
+    assert an.choose_window(clean, clean, window=7) == 7
+    assert an.choose_window(clean[:12], clean[:12], window=50) == 11  # at most n, odd
     with pytest.raises(ValueError, match="window >= 3"):
-        an.choose_window(x, clean, clean, window=2)
+        an.choose_window(clean, clean, window=2)
 
 
-def test_savgol_log_reproduces_quadratics_and_matches_scipy() -> None:
+def test_savgol_reproduces_quadratics_and_is_scipys_filter() -> None:
     from scipy.signal import savgol_filter
 
     x = np.linspace(-6.0, 1.0, 50)
     quad = 2.0 - 0.3 * x + 0.05 * x**2
-    np.testing.assert_allclose(an.savgol_log(x, quad, 9), quad, atol=1e-12)
+    np.testing.assert_allclose(an.savgol(quad, 9), quad, atol=1e-12)
     y = np.sin(x) + 0.1 * np.cos(7 * x)
-    np.testing.assert_array_equal(an.savgol_log(x, y, 9), savgol_filter(y, 9, 2, mode="interp"))
+    np.testing.assert_array_equal(an.savgol(y, 9), savgol_filter(y, 9, 2, mode="interp"))
 
 
 def test_noise_level_exact() -> None:
@@ -305,6 +304,40 @@ def test_check_fall() -> None:
     assert an.check_fall(y, y, 4, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)) == (3, 1.0)
     with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 1.5"):
         an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.3, band=0.7))
+
+
+def test_blowup_at_the_edge_needs_a_recorded_rise() -> None:
+    # Smoothed values ringing above the start (a fit over a bend), recorded losses falling.
+    smoothed = np.array([2.0, 2.003, 1.98, 1.9, 1.5, 1.0, 0.6, 0.5, 0.5, 1.4])
+    clipped = np.array([2.0, 1.997, 1.98, 1.9, 1.5, 1.0, 0.6, 0.5, 0.5, 1.4])
+    noise = NoiseLevel(window=7, sigma=0.0, se=0.0, band=0.001)
+    assert an.blowup_index(smoothed, noise) == 1  # the smoothed curve alone
+    assert an.blowup_index(smoothed, noise, clipped) == 9  # the real blow-up
+    # Past the first half window the smoothed curve decides alone, as before.
+    late = np.array([2.0, 1.9, 1.5, 1.0, 0.6, 0.5, 1.0, 1.9, 2.0, 2.0])
+    assert an.blowup_index(late, noise, np.full(10, 0.5)) == 7
+
+
+def test_check_fall_accepts_a_tenfold_or_a_steady_fall_under_a_noisy_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Flat at 2.0, falls to 0.1 over 11 points, then a tail whose (given) noise is far larger.
+    rng = np.random.default_rng(0)
+    shape = np.concatenate([np.full(15, 2.0), np.linspace(2.0, 0.1, 11)[1:], np.full(60, 0.1)])
+    y = shape + rng.normal(0, 0.02, shape.size)
+    heavy = NoiseLevel(window=25, sigma=0.4, se=0.5, band=1.0)  # 3 se + band = 2.5 > the fall of 1.9
+    steady = an._falls_steadily
+    monkeypatch.setattr(an, "_falls_steadily", lambda *args: False)
+    assert an.check_fall(y, shape, y.size, heavy) == (24, pytest.approx(1.9))  # tenfold: 2.0 -> 0.1
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+        an.check_fall(y + 10.0, shape + 10.0, y.size, heavy)  # 12.0 -> 10.1 is not tenfold
+    monkeypatch.setattr(an, "_falls_steadily", steady)
+    assert an._falls_steadily(y + 10.0, shape + 10.0, 24, 1.9)  # Kendall's tau over the fall
+    assert an.check_fall(y + 10.0, shape + 10.0, y.size, heavy) == (24, pytest.approx(1.9))
+    # A fall smaller than the band is never enough.
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+        an.check_fall(y + 10.0, shape + 10.0, y.size, NoiseLevel(25, 0.4, se=1.0, band=2.0))
+    # Noise alone does not fall steadily.
+    flat = 10.0 + rng.normal(0, 0.4, 80)
+    assert not an._falls_steadily(flat, np.full(80, 10.0) - np.linspace(0, 0.1, 80), 79, 0.1)
 
 
 def test_check_fall_needs_the_raw_losses_to_confirm() -> None:
@@ -397,7 +430,7 @@ def test_analyze_is_read_curve_plus_the_rule_functions() -> None:
 
 def test_analyze_clips_and_smooths_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"clip": 0, "savgol": 0}
-    clip, savgol = an.clip_explosion, an.savgol_log
+    clip, savgol = an.clip_explosion, an.savgol
 
     def counting_clip(*args: object, **kwargs: object) -> np.ndarray:
         calls["clip"] += 1
@@ -408,7 +441,7 @@ def test_analyze_clips_and_smooths_once(monkeypatch: pytest.MonkeyPatch) -> None
         return savgol(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(an, "clip_explosion", counting_clip)
-    monkeypatch.setattr(an, "savgol_log", counting_savgol)
+    monkeypatch.setattr(an, "savgol", counting_savgol)
     analyze(LRS, textbook_curve(), window=11)
     assert calls == {"clip": 1, "savgol": 1}
     analyze(LRS, textbook_curve())
@@ -432,3 +465,58 @@ def test_importing_the_analysis_does_not_import_scipy_signal() -> None:
         "import lrfinder; assert 'scipy.signal' not in sys.modules, 'scipy.signal imported by lrfinder'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------------------------ linear sweeps
+
+
+def analytic(lrs: np.ndarray, steepest: float = 0.5, width: float = 0.2, blowup: float = 2.9) -> np.ndarray:
+    """Falls from 2.0 to 0.5, steepest at ``steepest``; then rises as (e^(3 (x - x_b)) - 1)^2."""
+    x = np.log10(lrs)
+    rise = np.where(x > math.log10(blowup), np.expm1(3.0 * (x - math.log10(blowup))), 0.0) ** 2
+    return sigmoid_fall(x, center=math.log10(steepest), width=width) + rise
+
+
+def test_noiseless_linear_sweep_is_read_where_the_curve_is() -> None:
+    from lrfinder import lr_schedule
+
+    lrs = lr_schedule(1e-7, 10.0, 100, "linear")  # the lone first point, then steps of 0.101
+    fine = np.logspace(-2, 1, 300001)
+    true_min = fine[int(np.argmin(analytic(fine)))]  # about 2.95
+    s = analyze(lrs, analytic(lrs), rule="steepest")
+    step = lrs[2] - lrs[1]
+    assert abs(s.steepest_lr - 0.5) <= step / 2 + 1e-12
+    assert abs(s.min_loss_lr - true_min) <= step
+    assert s.divergence_lr is not None and s.divergence_lr > true_min
+    # The exponential sweep of the same curve reads the same points.
+    exp = analyze(lr_schedule(1e-7, 10.0, 100), analytic(lr_schedule(1e-7, 10.0, 100)), rule="steepest")
+    assert decades(exp.steepest_lr, 0.5) <= 8 / 99 / 2 + 1e-9
+    assert decades(exp.min_loss_lr, true_min) <= 8 / 99
+
+
+@pytest.mark.parametrize("mode", ["exp", "linear"])
+@pytest.mark.parametrize(("noise", "tail"), [(0.0, 0.0), (0.02, 0.0), (0.02, 0.3), (0.05, 0.3)])
+@pytest.mark.parametrize(
+    ("min_lr", "max_lr", "steepest"), [(1e-7, 10.0, 0.5), (1e-8, 1.0, 0.05), (1e-8, 1.0, 0.02), (1e-3, 3.0, 0.3)]
+)
+def test_a_tenfold_fall_is_never_called_flat(
+    mode: str, noise: float, tail: float, min_lr: float, max_lr: float, steepest: float
+) -> None:
+    from lrfinder import lr_schedule
+
+    lrs = lr_schedule(min_lr, max_lr, 100, mode)
+    x = np.log10(lrs)
+    # 2.0 -> 0.15, steepest at ``steepest``, blowing up 0.7 decades later; ``tail``: an unstable
+    # stretch after the fall whose noise is far larger than the fall's (Adam at a large LR).
+    clean = sigmoid_fall(x, center=math.log10(steepest), width=0.15, bottom=0.15)
+    clean = clean + explosion(x, start=math.log10(steepest) + 0.7, rate=6.0)
+    rng = np.random.default_rng(7)
+    curve = clean + rng.normal(0.0, noise, x.size)
+    curve = curve + tail * np.abs(rng.normal(0.0, 1.0, x.size)) * (x > math.log10(steepest) + 0.3)
+    assert np.median(curve[:3]) >= 10 * np.min(clean)  # the curve does fall tenfold
+    try:
+        s = analyze(lrs, curve)
+    except InconclusiveCurveError as exc:
+        assert "never clearly falls" not in str(exc)
+    else:
+        assert s.lr < s.min_loss_lr

@@ -501,3 +501,15 @@ def test_training_suggestion_moves_the_band_with_the_scaling(mlp: nn.Module, loa
     assert moved.lr == scaled.scaled.lr
     assert moved.max_lr == pytest.approx(result.suggestion.max_lr * 3)
     assert moved.min_lr == pytest.approx(result.suggestion.min_lr * 3)
+
+
+def test_adam_linear_sweep_from_a_tiny_min_lr_is_read(mlp: nn.Module, loader: DataLoader) -> None:
+    # The second LR (0.0101) is already large for Adam: the loss falls within the first few
+    # steps, then turns unstable. It used to read "never clearly falls".
+    opt = torch.optim.Adam(mlp.parameters())
+    result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, min_lr=1e-8, max_lr=1.0, mode="linear")
+    assert result.losses[0] > 1.0 and min(result.losses) < 0.3
+    assert result.suggestion is not None, result.error
+    s = result.suggestion
+    assert s.lr < s.min_loss_lr < 0.5
+    assert s.divergence_lr is not None and s.divergence_lr > s.min_loss_lr
