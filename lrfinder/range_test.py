@@ -768,7 +768,8 @@ class CyclingBatches:
         """The next batch and its index in the current pass.
 
         Raises:
-            DataError: The data yields no batch at all.
+            DataError: The data yields no batch at all, or a one-shot iterator (a generator) ran
+                out and cannot be started again.
 
         """
         if self._it is None:
@@ -776,11 +777,19 @@ class CyclingBatches:
         try:
             batch = self._unwrap(next(self._it))
         except StopIteration:
+            used = self._idx
             self._it = iter(self.data)
             self._idx = 0
             try:
                 batch = self._unwrap(next(self._it))
             except StopIteration:
+                if used:  # it gave batches once and none now: a one-shot iterator
+                    raise DataError(
+                        f"The training data ran out after {used} batches and cannot be restarted: it is a one-shot "
+                        "iterator (e.g. a generator), and the range test cycles its data. Pass a DataLoader, a "
+                        f"list of batches or another re-iterable, or plan at most {used} batches (num_steps x "
+                        "accumulation)."
+                    ) from None
                 raise DataError(
                     "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
                 ) from None

@@ -448,6 +448,13 @@ def test_empty_data(mlp: nn.Module) -> None:
         range_test(mlp, [], loss_fn=F.cross_entropy)
 
 
+def test_one_shot_iterator_that_runs_out_is_named(mlp: nn.Module, loader: DataLoader) -> None:
+    """Issue 10, 3h: a generator of 4 batches and num_steps=10 says what happened and what to pass."""
+    batches = (batch for _, batch in zip(range(4), loader))
+    with pytest.raises(DataError, match=r"ran out after 4 batches and cannot be restarted.*Pass a DataLoader"):
+        range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=10)
+
+
 def test_no_trainable_parameters(loader: DataLoader) -> None:
     model = make_mlp()
     for p in model.parameters():
