@@ -269,9 +269,9 @@ def load_model(
                 f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
             )
         cls = import_string(model_class, what="--model-class", search_cwd=True)
-        import pytorch_lightning as pl
+        from .._lightning import is_lightning_module_class
 
-        if not (isinstance(cls, type) and issubclass(cls, pl.LightningModule)):
+        if not is_lightning_module_class(cls):  # lightning.pytorch or pytorch_lightning
             raise ModelError(
                 f"--model-class {model_class!r} must be a LightningModule subclass to load the checkpoint {file}."
             )
@@ -304,9 +304,9 @@ def load_model(
             f"The state_dict in {file} does not fit {model_class}: {' '.join(s.strip() for s in first[:3])}. "
             "Check --model-args."
         ) from exc
-    import pytorch_lightning as pl
+    from .._lightning import is_lightning_module
 
-    return LoadedModel(model, "state_dict", file, lightning=isinstance(model, pl.LightningModule))
+    return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
 
 
 def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: TrainingResult | None = None) -> Path:
@@ -327,12 +327,12 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: T
     if loaded.format == "torchscript":
         atomic_write(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
     elif loaded.format == "lightning":
-        import pytorch_lightning as pl
+        from .._lightning import package_of
 
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
         checkpoint = {
-            "pytorch-lightning_version": pl.__version__,
+            "pytorch-lightning_version": package_of(model).__version__,
             "epoch": training.current_epoch if training is not None else 0,
             "global_step": training.global_step if training is not None else 0,
             "state_dict": model.state_dict(),
@@ -518,9 +518,9 @@ def load_data(
             obj = factory() if callable(factory) else factory
         except Exception as exc:
             raise DataError(f"The data function {text} failed: {type(exc).__name__}: {exc}") from exc
-        import pytorch_lightning as pl
+        from .._lightning import is_datamodule
 
-        if isinstance(obj, pl.LightningDataModule):
+        if is_datamodule(obj):  # lightning.pytorch or pytorch_lightning
             obj.prepare_data()
             obj.setup("fit")
             train = obj.train_dataloader()
