@@ -27,17 +27,19 @@ import importlib
 import importlib.util
 import inspect
 import math
+import random
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from .exceptions import ModelError
-from .range_test import CyclingBatches, StateSnapshot, infer_batch_size
+from .range_test import CyclingBatches, StateSnapshot, _data_generators, infer_batch_size
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -53,6 +55,7 @@ __all__ = [
     "is_datamodule",
     "trainer_class",
     "isolation",
+    "preserved_randomness",
     "TrainBatches",
     "AutomaticStepper",
     "ManualStepper",
@@ -267,6 +270,41 @@ def isolation(
         metric_states.restore()
         if scaler_state is not None:
             scaler.load_state_dict(scaler_state)
+
+
+@contextlib.contextmanager
+def preserved_randomness(*sources: object) -> Iterator[None]:
+    """The torch/CUDA/numpy/Python RNGs and the data-order generators of ``sources`` put back on exit.
+
+    ``find_lr`` runs a ``fit`` that stops before training, but Lightning builds the train
+    iterator (drawing its base seed) before ``on_train_start``, outside the test's own
+    snapshot: this puts back what that draw moved. ``sources`` are train loaders (or lists/dicts
+    of them) and datamodules (their attributes are searched for loaders, samplers and generators).
+    """
+    generators: list[torch.Generator] = []
+    for source in sources:
+        if source is None:
+            continue
+        found = list(vars(source).values()) if is_datamodule(source) else flat_loaders(source)
+        for obj in found:
+            for gen in [obj] if isinstance(obj, torch.Generator) else _data_generators(obj):
+                if all(gen is not g for g in generators):
+                    generators.append(gen)
+    states = [(g, g.get_state()) for g in generators]
+    torch_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(torch_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+        for gen, state in states:
+            gen.set_state(state)
 
 
 # --------------------------------------------------------------------------------------------

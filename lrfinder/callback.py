@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import CyclicLR
+from torch.optim.lr_scheduler import CyclicLR, OneCycleLR
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
@@ -249,6 +249,10 @@ class LRFinder(_CallbackBase):
         self.applied_lr = None
         self.result = None
         self._replaced = None
+        # Everything that can be checked before the test is checked before it.
+        attr = None if self._find_only else self._find_attr(pl_module)
+        train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
+        self._warn_limits(trainer, pl_module)
         result = self._run_test(trainer, pl_module)
         self.result = result
         self._publish(trainer, result)
@@ -267,7 +271,9 @@ class LRFinder(_CallbackBase):
                 raise InconclusiveCurveError(message + " (strict=True)")
             _lightning.warn(trainer, message)
             return
-        self.applied_lr = self._apply(trainer, pl_module, result.lr)
+        if train_batch is not None:
+            self._set_batch_size(trainer, pl_module, train_batch)
+        self.applied_lr = self._apply(trainer, pl_module, result, attr)
         _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e} ({_describe(result)})")
 
     @override
@@ -422,10 +428,23 @@ class LRFinder(_CallbackBase):
     # Applying
     # ----------------------------------------------------------------------------------------
 
-    def _apply(self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float) -> float:
-        attr = self._find_attr(pl_module)
+    def _apply(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: RangeTestResult, attr: str | None
+    ) -> float:
+        """Put the LR where training reads it; return it.
+
+        Under the module's own OneCycleLR/CyclicLR the LR put in is the cycle's peak,
+        ``training_suggestion.max_lr`` (the divergence LR / 5, scaled to the training batch),
+        as ``scheduler="onecycle"`` and ``lrfind fit`` do; otherwise ``result.lr``.
+        """
+        suggestion = result.training_suggestion
+        if result.lr is None or suggestion is None:  # pragma: no cover - checked by the caller
+            raise LRFinderError("LRFinder: no LR to apply.")
+        lr = result.lr
+        if self.optimizer is None and _has_cycle(trainer.lr_scheduler_configs):
+            lr = suggestion.max_lr
         if attr is not None:
-            _set_attr(pl_module, attr, lr)
+            self._set_lr_everywhere(trainer, pl_module, attr, lr)
         if self.optimizer is not None:
             self._install_optimizer(trainer, pl_module, lr, with_scheduler=True)
             return lr
@@ -452,6 +471,98 @@ class LRFinder(_CallbackBase):
             return self.attr_name
         return next((name for name in LR_ATTRIBUTES if _has_attr(pl_module, name)), None)
 
+    def _set_lr_everywhere(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str, lr: float) -> None:
+        """Set ``attr`` and every other holder of its name (``self.lr`` and ``hparams.lr``), as Lightning's tuner does.
+
+        The hyper-parameters then carry the found LR into checkpoints, and the loggers get it
+        again so ``hparams.yaml`` does too.
+        """
+        _set_attr(pl_module, attr, lr)
+        name = attr.rsplit(".", 1)[-1]
+        holders = [h for h in _holders(trainer, pl_module, name) if _is_number(_get(h, name))]
+        for holder in holders:
+            _put(holder, name, lr)
+        hparams = getattr(pl_module, "hparams", None)
+        if trainer.is_global_zero and isinstance(hparams, Mapping) and name in hparams:
+            for lg in trainer.loggers:
+                lg.log_hyperparams({name: lr})
+
+    def _training_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> int | None:
+        """The per-device batch to train at when ``target_batch_size`` differs from the fit's, else ``None``.
+
+        The LR is never scaled for a batch that training does not use: the batch size is then
+        set where Lightning's convention allows it (a ``batch_size`` attribute of the module or
+        the datamodule, or in their ``hparams``, as ``BatchSizeFinder`` does), or the fit stops here.
+
+        Raises:
+            ValueError: No ``batch_size`` attribute to set, or a target that devices and
+                accumulation do not divide.
+
+        """
+        target = self.target_batch_size
+        per_device = infer_batch_size(trainer.train_dataloader, None)
+        if target is None or per_device is None:
+            return None
+        world = max(1, int(trainer.world_size))
+        accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+        training = per_device * world * accumulate
+        if training == target:
+            return None
+        how = f"{per_device} per device x {world} device(s) x {accumulate} accumulation step(s)"
+        if not _holders(trainer, pl_module, "batch_size"):
+            raise ValueError(
+                f"LRFinder(target_batch_size={target}): training uses an effective batch of {training} ({how}), "
+                f"so an LR scaled to batch {target} would be wrong for it. Give the LightningModule or the "
+                "datamodule a batch_size attribute that train_dataloader() reads (LRFinder then sets it), "
+                f"make the train loader's batch {target // (world * accumulate)}, or leave target_batch_size=None."
+            )
+        if target % (world * accumulate):
+            raise ValueError(
+                f"LRFinder(target_batch_size={target}): {world} device(s) x {accumulate} accumulation step(s) "
+                f"do not divide it; training uses an effective batch of {training} ({how}). Pick a multiple of "
+                f"{world * accumulate}."
+            )
+        return target // (world * accumulate)
+
+    def _set_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule, per_device: int) -> None:
+        """Set every ``batch_size`` holder and rebuild the train loader, as ``BatchSizeFinder`` does."""
+        for holder in _holders(trainer, pl_module, "batch_size"):
+            _put(holder, "batch_size", per_device)
+        # Lightning's own BatchSizeFinder resets the fit loop's loader the same way; nothing has
+        # been drawn from the iterator built before on_train_start, so training starts afresh.
+        trainer.fit_loop._combined_loader = None
+        trainer.fit_loop.setup_data()
+        got = infer_batch_size(trainer.train_dataloader, None)
+        if got != per_device:
+            raise ValueError(
+                f"LRFinder(target_batch_size={self.target_batch_size}): set batch_size={per_device}, but the "
+                f"rebuilt train loader has batch_size={got}. Make train_dataloader() read self.batch_size "
+                "(or self.hparams.batch_size), or leave target_batch_size=None."
+            )
+        _lightning.info(trainer, f"LRFinder: batch_size set to {per_device} per device for target_batch_size")
+
+    def _warn_limits(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Say so when the fit's limits are smaller than the test, and what the test does about it."""
+        steps = self.settings.num_steps
+        max_steps = trainer.max_steps
+        if max_steps is not None and 0 <= max_steps < steps:
+            _lightning.warn(
+                trainer,
+                f"LRFinder: max_steps={max_steps} is smaller than num_steps={steps}. The range test still runs "
+                f"up to {steps} optimizer steps (they are not training: the weights are restored after them); "
+                f"training then runs its {max_steps}.",
+            )
+        limit = trainer.limit_train_batches
+        accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+        available = trainer.num_training_batches
+        if limit not in (None, 1.0) and math.isfinite(available) and available < steps * accumulate:
+            _lightning.warn(
+                trainer,
+                f"LRFinder: limit_train_batches={limit} gives training {int(available)} batches per epoch, fewer "
+                f"than the {steps * accumulate} the range test needs. The test cycles through the whole train "
+                "loader, not only those batches.",
+            )
+
     def _install_optimizer(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, with_scheduler: bool
     ) -> None:
@@ -466,8 +577,13 @@ class LRFinder(_CallbackBase):
             if not math.isfinite(total):
                 raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
             suggestion = self.result.training_suggestion if self.result is not None else None
+            settings = dict(self.scheduler_settings)
+            warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
+            if warmup and "warmup_steps" not in settings:
+                settings["warmup_steps"] = warmup
+                _lightning.info(trainer, f"LRFinder: {warmup} warm-up steps, as the batch-size scaling advises")
             sched = create_scheduler(
-                self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **self.scheduler_settings
+                self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
             config = lightning_scheduler_config(sched)
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
@@ -475,6 +591,16 @@ class LRFinder(_CallbackBase):
             configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))
         trainer.strategy.optimizers = [optimizer]
         trainer.strategy.lr_scheduler_configs = configs
+
+    def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:
+        """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps."""
+        scaled = self.result.scaled if self.result is not None else None
+        if scaled is None or not scaled.warmup_epochs:
+            return 0
+        accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+        batches = trainer.num_training_batches
+        per_epoch = math.ceil(batches / accumulate) if math.isfinite(batches) else total
+        return min(scaled.warmup_epochs * per_epoch, total - 1)
 
     # ----------------------------------------------------------------------------------------
     # Publishing
@@ -509,7 +635,9 @@ def find_lr(
 ) -> RangeTestResult:
     """Run the range test on a LightningModule and return the result, without training.
 
-    The module, its optimizers and the data order are left as they were. This runs a
+    The module, its optimizers, the RNGs and the data order are left exactly as they were (a
+    ``fit`` after ``find_lr`` is the same as without it; repeated calls give the same curve).
+    This runs a
     ``trainer.fit`` that stops before its first training step; the given ``trainer`` (default: a
     quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards.
 
@@ -556,7 +684,8 @@ def find_lr(
     # A finder already in the trainer would apply its LR: only this find-only one runs.
     trainer.callbacks = [*(c for c in saved if not isinstance(c, LRFinder)), callback]  # type: ignore[attr-defined]
     try:
-        trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
+        with _lightning.preserved_randomness(train_dataloaders, datamodule):
+            trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
     finally:
         trainer.callbacks = saved  # type: ignore[attr-defined]
         trainer.should_stop = False
@@ -617,6 +746,39 @@ def _has_attr(obj: Any, dotted: str) -> bool:
         else:
             return False
     return isinstance(obj, (int, float)) and not isinstance(obj, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _get(holder: Any, name: str) -> Any:
+    return holder[name] if isinstance(holder, Mapping) else getattr(holder, name)
+
+
+def _put(holder: Any, name: str, value: Any) -> None:
+    if isinstance(holder, Mapping):
+        holder[name] = value  # type: ignore[index]
+    else:
+        setattr(holder, name, value)
+
+
+def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> list[Any]:
+    """The objects holding ``name``: the module, its hparams, the datamodule, its hparams (Lightning's order)."""
+    dm = trainer.datamodule  # type: ignore[attr-defined]
+    candidates = [pl_module, getattr(pl_module, "hparams", None), dm, getattr(dm, "hparams", None)]
+    out: list[Any] = []
+    for obj in candidates:
+        if obj is None or any(obj is h for h in out):
+            continue
+        if (name in obj) if isinstance(obj, Mapping) else hasattr(obj, name):
+            out.append(obj)
+    return out
+
+
+def _has_cycle(configs: Sequence[LRSchedulerConfig]) -> bool:
+    """Whether a OneCycleLR or CyclicLR schedules the LR (its peak is then the LR to set)."""
+    return any(isinstance(s, (OneCycleLR, CyclicLR)) for c in configs for s in _schedulers(c.scheduler))
 
 
 def _set_attr(obj: Any, dotted: str, value: float) -> None:

@@ -208,3 +208,15 @@ class GAN(pl.LightningModule):
             RecordingSGD(self.gen.parameters(), self.events, phase, lr=self.lr),
             RecordingSGD(self.disc.parameters(), self.events, phase, lr=self.lr / 2),
         ]
+
+
+class DataModule(pl.LightningDataModule):
+    """The classification data with a ``batch_size`` attribute its loader reads (BatchSizeFinder's convention)."""
+
+    def __init__(self, batch_size: int = 32, n: int = 256) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.n = n
+
+    def train_dataloader(self) -> DataLoader:
+        return make_loader(n=self.n, batch_size=self.batch_size)

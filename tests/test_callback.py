@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, GAN, Callback, Net, RecordingSGD, make_loader, pl, trainer, weights
+from _models import FAST, GAN, Callback, DataModule, Net, RecordingSGD, make_loader, pl, trainer, weights
 from torch.utils.data import DataLoader
 
 from lrfinder import InconclusiveCurveError, RangeTestResult
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*does not have many workers.*",
     "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
     "ignore:.*The number of training batches.*",
+    "ignore:.*is smaller than num_steps.*",  # tiny fits: tested in test_limits_smaller_than_the_test_warn
 )
 
 
@@ -421,13 +422,50 @@ def test_test_batch_size_rebuilds_loader_and_scales(tmp_path: Path) -> None:
 
 def test_target_batch_size_and_auto_rule(tmp_path: Path) -> None:
     finder = LRFinder(target_batch_size=128, **FAST)  # SGD: auto -> linear
+    model = Net()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer(tmp_path, [finder], max_steps=1).fit(Net(), make_loader(batch_size=32))
+        trainer(tmp_path, [finder], max_steps=1).fit(model, datamodule=DataModule(batch_size=32))
     result = finder.result
     assert result is not None and result.scaled is not None and result.suggestion is not None
     assert result.scaled.rule == "linear" and result.scaled.to_batch_size == 128
     assert result.lr == pytest.approx(4 * result.suggestion.lr)
+    # The LR is scaled for batch 128, and training runs at batch 128 (the datamodule's batch_size is set).
+    assert {s[1] for s in model.steps if s[0] == "test"} == {32}
+    assert {s[1] for s in model.steps if s[0] == "train"} == {128}
+
+
+def test_target_batch_size_training_does_not_use_is_an_error(tmp_path: Path) -> None:
+    """Issue 10, 3d: no LR scaled x8 for batch 256 while training runs at batch 32."""
+    model = Net()
+    t = trainer(tmp_path, [LRFinder(target_batch_size=256, **FAST)], max_steps=1)
+    with pytest.raises(ValueError, match=r"target_batch_size=256.*effective batch of 32"):
+        t.fit(model, make_loader(batch_size=32))
+    assert model.steps == []  # stopped before the test
+
+
+def test_target_batch_size_not_divisible_is_an_error(tmp_path: Path) -> None:
+    t = trainer(tmp_path, [LRFinder(target_batch_size=100, **FAST)], max_steps=1, accumulate_grad_batches=3)
+    with pytest.raises(ValueError, match=r"target_batch_size=100.*multiple of 3"):
+        t.fit(Net(), datamodule=DataModule(batch_size=32))
+
+
+def test_scaling_warmup_applied_to_registry_scheduler(tmp_path: Path) -> None:
+    """Issue 10, 3d: the warm-up the scaling advises (x8 -> 3 epochs) is built into scheduler=."""
+    finder = LRFinder(optimizer="momentum", scheduler="cosine", target_batch_size=256, **FAST)
+    seen = StepLRs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = trainer(tmp_path, [finder, seen], max_epochs=4, max_steps=-1)
+        t.fit(Net(), datamodule=DataModule(batch_size=32, n=1024))
+    result = finder.result
+    assert result is not None and result.scaled is not None and result.scaled.warmup_epochs == 3
+    assert t.train_dataloader.batch_size == 256 and len(seen.lrs) == 16  # 4 batches x 4 epochs
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert isinstance(sched, torch.optim.lr_scheduler.SequentialLR)  # warm-up, then cosine
+    lrs = [max(v) for v in seen.lrs]
+    assert lrs[0] == pytest.approx(0.0) and lrs[:12] == sorted(lrs[:12])  # 3 epochs x 4 steps of warm-up
+    assert max(lrs) == pytest.approx(finder.applied_lr, rel=1e-6)
 
 
 def test_optimizer_option_builds_training_optimizer(tmp_path: Path) -> None:
@@ -436,7 +474,7 @@ def test_optimizer_option_builds_training_optimizer(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t = trainer(tmp_path, [finder], max_steps=2)
-        t.fit(model, make_loader(batch_size=32))
+        t.fit(model, datamodule=DataModule(batch_size=32))
     result = finder.result
     assert result is not None and result.suggestion is not None
     assert result.optimizer_name == "AdamW" and result.scaled is not None and result.scaled.rule == "sqrt"
@@ -538,10 +576,12 @@ def test_options_validated_at_construction(kwargs: dict[str, Any], error: type[E
         LRFinder(**kwargs)
 
 
-def test_attr_name_missing_is_named(tmp_path: Path) -> None:
+def test_attr_name_missing_is_named_before_the_test(tmp_path: Path) -> None:
     t = trainer(tmp_path, [LRFinder(attr_name="hparams.learning_rate", **FAST)], max_steps=1)
+    model = Net()
     with pytest.raises(AttributeError, match="hparams.learning_rate"):
-        t.fit(Net(), make_loader())
+        t.fit(model, make_loader())
+    assert model.steps == []  # issue 10, 3b: noticed before the test ran, not after it
 
 
 def test_attr_name_hparams(tmp_path: Path) -> None:
@@ -605,7 +645,7 @@ def test_import_lrfinder_stays_light_and_exports_callback() -> None:
     import sys
 
     code = (
-        "import sys, lrfinder; assert 'pytorch_lightning' not in sys.modules, 'eager lightning import'; "
+        "import sys, lrfinder; assert not {'pytorch_lightning', 'lightning'} & set(sys.modules), 'eager import'; "
         "from lrfinder import LRFinder, find_lr; import lrfinder.callback as c; "
         "assert LRFinder is c.LRFinder and find_lr is c.find_lr and 'LRFinder' in lrfinder.__all__"
     )
@@ -735,3 +775,126 @@ def test_linear_mode_sweeps_evenly_in_lr(tmp_path: Path) -> None:
     steps = [b - a for a, b in zip(result.lrs, result.lrs[1:])]
     assert steps == pytest.approx([(0.2 - 1e-3) / 19] * 19)
     assert [e[1][0] for e in model.test_events()] == pytest.approx(list(result.lrs))
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 10: both Lightning distributions, peers' defects
+# --------------------------------------------------------------------------------------------
+
+
+def test_callback_is_an_instance_of_every_installed_callback_class() -> None:
+    import importlib
+
+    from lrfinder._lightning import installed_packages
+
+    finder = LRFinder()
+    assert "pytorch_lightning" in installed_packages()
+    for name in installed_packages():
+        callback_cls = importlib.import_module(name).Callback
+        assert isinstance(finder, callback_cls) and issubclass(LRFinder, callback_cls), name
+    assert isinstance(finder, pl.Callback)
+
+
+def test_module_hook_on_before_batch_transfer_runs_with_a_datamodule(tmp_path: Path) -> None:
+    """The module's hook, with a datamodule that does not override it, runs in the test as in the fit."""
+
+    class Hooked(Net):
+        def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+            self.hooked.append(self.phase)
+            return batch
+
+    model = Hooked()
+    model.hooked = []
+    finder = LRFinder(**FAST)
+    trainer(tmp_path, [finder], max_steps=2).fit(model, datamodule=DataModule())
+    test_steps = len([s for s in model.steps if s[0] == "test"])
+    # Every test batch went through the hook (one more: the fit's first batch, prefetched before training).
+    assert finder.result is not None and test_steps >= 10 and model.hooked.count("test") >= test_steps
+
+
+def test_find_lr_leaves_rngs_and_data_order_as_they_were(tmp_path: Path) -> None:
+    """Issue 10, 3a: three find_lr calls give one curve, and a fit after find_lr is the fit without it."""
+    import random
+
+    import numpy as np
+
+    def loader() -> DataLoader:
+        return make_loader()  # shuffled by the global RNG
+
+    gen_loader = DataLoader(make_loader().dataset, batch_size=32, shuffle=True, generator=torch.Generator())
+    gen_loader.generator.manual_seed(3)
+    pl.seed_everything(11, verbose=False)
+    model = Net(dropout=0.3)
+    gen_state = gen_loader.generator.get_state()
+    state = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate(), gen_state)
+    curves = [find_lr(model, train_dataloaders=loader(), **FAST).losses for _ in range(3)]
+    find_lr(model, train_dataloaders=gen_loader, **FAST)
+    assert curves[0] == curves[1] == curves[2]
+    assert torch.equal(torch.get_rng_state(), state[0]) and (np.random.get_state()[1] == state[1]).all()
+    assert random.getstate() == state[2] and torch.equal(gen_loader.generator.get_state(), state[3])
+
+    def fit(with_find: bool) -> dict[str, torch.Tensor]:
+        pl.seed_everything(5, verbose=False)
+        net = Net(dropout=0.3)
+        if with_find:
+            find_lr(net, datamodule=DataModule(), trainer=trainer(tmp_path), **FAST)
+        trainer(tmp_path, max_steps=6).fit(net, datamodule=DataModule())
+        return weights(net)
+
+    after, plain = fit(True), fit(False)
+    assert all(torch.equal(after[k], plain[k]) for k in plain)
+
+
+def test_hparams_lr_and_checkpoint_carry_the_found_lr(tmp_path: Path) -> None:
+    """Issue 10, 3c: self.lr, hparams.lr, hparams.yaml and the checkpoint all get the found LR."""
+    import yaml
+
+    class Saved(Net):
+        def __init__(self, lr: float = 0.01) -> None:
+            super().__init__(lr=lr)
+            self.save_hyperparameters()
+
+    model = Saved()
+    finder = LRFinder(**FAST)
+    ckpt_dir = tmp_path / "ckpt"
+    csv_logger = CSVLogger(tmp_path, name="logs")
+    t = trainer(
+        tmp_path,
+        [finder, ModelCheckpoint(dirpath=ckpt_dir, save_last=True)],
+        max_steps=2,
+        logger=csv_logger,
+        enable_checkpointing=True,
+    )
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01
+    assert model.lr == lr and model.hparams.lr == lr
+    assert torch.load(ckpt_dir / "last.ckpt", weights_only=False)["hyper_parameters"]["lr"] == lr
+    saved = yaml.safe_load((Path(csv_logger.log_dir) / "hparams.yaml").read_text())
+    assert saved["lr"] == pytest.approx(lr)
+
+
+def test_user_onecycle_peaks_at_the_suggested_max_lr(tmp_path: Path) -> None:
+    """Issue 10, 3f: the module's own OneCycleLR peaks at max_lr (divergence / 5), like scheduler="onecycle"."""
+    finder = LRFinder(**FAST)
+    model = Net(schedule="onecycle", total_steps=10)
+    t = trainer(tmp_path, [finder], max_steps=10)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.training_suggestion is not None
+    peak = result.training_suggestion.max_lr
+    assert peak > result.lr  # divergence / 5 against divergence / 10
+    assert finder.applied_lr == pytest.approx(peak) and model.lr == pytest.approx(peak)
+    assert max(e[1][0] for e in model.train_events()) == pytest.approx(peak, rel=1e-9)
+
+
+def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
+    """Issue 10, 3e: max_steps / limit_train_batches below the test's size are said, with what was done."""
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=3, limit_train_batches=4)
+    with pytest.warns(UserWarning) as record:
+        t.fit(Net(), make_loader())
+    messages = [str(w.message) for w in record]
+    assert any("max_steps=3 is smaller than num_steps=80" in m and "still runs" in m for m in messages)
+    assert any("limit_train_batches=4" in m and "whole train" in m for m in messages)
+    assert finder.result is not None and finder.result.num_steps > 10

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _models import pl  # the distribution under test (LRFINDER_TEST_LIGHTNING)
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
@@ -462,8 +463,6 @@ def test_every_setting_in_the_registry_is_accepted():
 # --------------------------------------------------------------------------------------------
 # A real Lightning Trainer.fit
 # --------------------------------------------------------------------------------------------
-
-pl = pytest.importorskip("pytorch_lightning")
 
 
 class TinyModule(pl.LightningModule):
