@@ -103,7 +103,6 @@ __all__ = [
     "SchedulerSpec",
     "create_scheduler",
     "lightning_scheduler_config",
-    "lightning_scheduler_config",
     "list_schedulers",
     "preview_schedule",
     "Yogi",

@@ -42,6 +42,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from . import _lightning
 from .analysis import Suggestion
 from .exceptions import LRFinderError
 from .range_test import infer_batch_size
@@ -128,7 +129,7 @@ class _PlainModule(pl.LightningModule):
         self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=infer_batch_size(None, batch))
 
 
-class _Watch(pl.Callback):
+class _Watch(_lightning.callback_base()):  # type: ignore[misc]  # the Callback of every installed Lightning
     """Records the LR of every step and the epoch losses; stops at the first sign of divergence."""
 
     def __init__(self, epochs: int, accumulate: int, on_epoch_end: Callable[[EpochSummary], None] | None) -> None:
@@ -213,7 +214,8 @@ def _configure(
 
 
 def _has_validation(module: pl.LightningModule) -> bool:
-    return type(module).validation_step is not pl.LightningModule.validation_step
+    base = _lightning.package_of(module).LightningModule  # lightning.pytorch or pytorch_lightning
+    return type(module).validation_step is not base.validation_step
 
 
 def train(
@@ -270,7 +272,7 @@ def train(
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
     if accumulate_grad_batches < 1:
         raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
-    lightning = isinstance(model, pl.LightningModule)
+    lightning = _lightning.is_lightning_module(model)  # either distribution
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
     # Lightning sets its loggers to INFO when imported: device banners and tips are not results.
@@ -288,9 +290,9 @@ def train(
         warmup_steps=warmup_steps,
         suggestion=suggestion,
     )
-    if isinstance(model, pl.LightningModule):
-        module = model
-        has_val = _has_validation(model)
+    if lightning:
+        module = cast(pl.LightningModule, model)  # maybe lightning.pytorch's: same interface
+        has_val = _has_validation(module)
         # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
         module.configure_optimizers = types.MethodType(lambda self: configure(), module)  # type: ignore[method-assign]
     else:
@@ -303,7 +305,9 @@ def train(
     trainer: pl.Trainer | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="lrfind-") as root:
-            trainer = pl.Trainer(
+            # The Trainer of the module's own distribution (pytorch_lightning for a plain model).
+            trainer_cls = _lightning.trainer_class(module) if lightning else pl.Trainer
+            trainer = trainer_cls(
                 max_epochs=epochs,
                 accelerator=accelerator,
                 devices=devices,

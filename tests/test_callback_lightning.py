@@ -208,6 +208,11 @@ def test_lightning_package_end_to_end(tmp_path: Path) -> None:
         model = LitNet.load_from_checkpoint("ckpt/last.ckpt", weights_only=True)
         result = lrfinder.find_lr(model, datamodule=Data(), num_steps=40, min_lr=1e-4)
         assert result.num_steps >= 10 and model.hooked >= result.num_steps, (result, model.hooked)
+        # lrfind fit's training loop takes the lightning module as itself, on lightning's Trainer.
+        import torch
+        from lrfinder.training import train
+        trained = train(model, Data().train_dataloader(), optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01))
+        assert trained.global_step == 16, trained
         print("OK", result.lr)
         """
     )
@@ -220,7 +225,7 @@ def test_lightning_package_end_to_end(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "lrfinder.cli",
+            "lrfinder",
             "run",
             str(ckpt),
             "--model-class",
