@@ -1,26 +1,57 @@
 """``--config FILE``: option values from a TOML file, as click defaults (the command line wins).
 
-Top-level keys apply to every command; a ``[run]``, ``[fit]`` or ``[demo]`` table applies to
-that command only. Keys are the option names, with dashes or underscores (``num-steps``,
-``weight_decay``, ``json``).
+Keys are the option names, with dashes or underscores (``num-steps``, ``weight_decay``,
+``json``, ``opt``). Top-level keys are shared: a key that *some* command accepts belongs at the
+top level, and each command takes the top-level keys it has and ignores the others (so
+``output`` or ``val-data``, which only ``fit`` takes, can sit beside ``data``). A ``[run]``,
+``[fit]`` or ``[demo]`` table applies to that command only and must hold only its options.
+Anything else fails with a usage error (exit 2) naming the key: an unknown key or table
+(``[rnu]``), or a value of the wrong TOML type (``data = 123``, ``json = true``,
+``num-steps = 20.7``). Values are never coerced: an integer option needs a TOML integer.
+
+Two options also take TOML's structured values: ``model-args`` a table or an array (the JSON
+object or list it stands for, e.g. ``model-args = {hidden = 64}``), and ``opt`` /
+``scheduler-opt`` a table of settings (``opt = {betas = [0.9, 0.99]}``) or an array of
+``"KEY=VALUE"`` strings.
+
+Example::
+
+    data = "train.npz"
+    num-steps = 200
+    output = "trained.pt"          # used by fit, ignored by run
+    model-args = {hidden = 64}
+
+    [run]
+    json = "result.json"
+
+    [fit]
+    epochs = 5
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
 
-__all__ = ["read_toml", "load_config", "config_option"]
+__all__ = ["read_toml", "load_config", "config_option", "option_key"]
+
+#: Options whose TOML value may be a table or an array, written back as the JSON the option takes.
+_JSON_KEYS = ("model_args",)
+#: Repeatable ``KEY=VALUE`` options: a TOML table or an array of strings.
+_SETTING_KEYS = ("opt_settings", "scheduler_opt")
 
 
 def read_toml(path: str) -> dict[str, Any]:
     """Read a TOML file.
 
     Raises:
-        click.BadParameter: The file cannot be read or is not valid TOML (a usage error, exit 2).
+        click.BadParameter: The file cannot be read, is not UTF-8 or is not valid TOML (a usage
+            error, exit 2).
 
     """
     if sys.version_info >= (3, 11):
@@ -32,47 +63,204 @@ def read_toml(path: str) -> dict[str, Any]:
             return tomllib.load(handle)
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--config") from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"{path} is not UTF-8 text (byte {exc.start}); save the TOML file as UTF-8", param_hint="--config"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise click.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
+
+
+def option_key(param: click.Parameter) -> str:
+    """The name a config file uses for ``param``: its long option name without dashes (``json``)."""
+    for opt in param.opts:
+        if opt.startswith("--"):
+            return opt[2:]
+    return (param.name or "").replace("_", "-")
+
+
+def _keys_of(command: click.Command) -> dict[str, click.Parameter]:
+    """The config keys of one command (dashes and underscores both), to its parameters."""
+    keys: dict[str, click.Parameter] = {}
+    for param in command.params:
+        if param.name in (None, "config", "help"):
+            continue
+        keys[option_key(param).replace("-", "_")] = param
+    return keys
+
+
+def _configurable(ctx: click.Context) -> dict[str, click.Command]:
+    """Every command of this ``lrfind`` that reads ``--config``, by name (at least the running one)."""
+    commands: dict[str, click.Command] = {}
+    root = ctx.find_root().command
+    if isinstance(root, click.Group):
+        for name, cmd in root.commands.items():
+            if any(p.name == "config" for p in cmd.params):
+                commands[name] = cmd
+    commands[ctx.command.name or ""] = ctx.command
+    return commands
+
+
+def _unknown_key(key: str, keys: Mapping[str, click.Parameter], where: str, path: str) -> click.BadParameter:
+    names = sorted({k.replace("_", "-") for k in keys})
+    # A parameter's internal name (csv_path, opt_settings) points to its option name (csv, opt).
+    internal = [option_key(p) for p in keys.values() if p.name == key.replace("-", "_")]
+    close = internal or difflib.get_close_matches(key.replace("_", "-"), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return click.BadParameter(
+        f"unknown key {key!r}{where or ' in'} {path}{hint}; valid keys: {', '.join(names)}", param_hint="--config"
+    )
+
+
+def _unknown_table(key: str, commands: Iterable[str], path: str) -> click.BadParameter:
+    names = sorted(commands)
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean [{close[0]}]?)" if close else ""
+    return click.BadParameter(
+        f"unknown table [{key}] in {path}{hint}; valid tables: {', '.join(f'[{n}]' for n in names)}",
+        param_hint="--config",
+    )
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML writes it (``true``, ``"x"``, ``[1, 2]``), for messages."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _typed(param: click.Parameter, key: str, value: Any, path: str) -> Any:
+    """Check a TOML value against what ``param`` takes; return it as click's default.
+
+    Raises:
+        click.BadParameter: A value of the wrong TOML type, naming the key and the expected type.
+
+    """
+    name = param.name or ""
+
+    def wrong(expected: str) -> click.BadParameter:
+        return click.BadParameter(
+            f"key {key!r} in {path} expects {expected}, but got {_toml_type(value)} ({_toml(value)})",
+            param_hint="--config",
+        )
+
+    if name in _JSON_KEYS:
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        if isinstance(value, str):
+            return value
+        raise wrong("a table, an array or a JSON string")
+    if name in _SETTING_KEYS:
+        if isinstance(value, dict):
+            return [f"{k}={json.dumps(v)}" for k, v in value.items()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        if isinstance(value, str):
+            return [value]
+        raise wrong('a table (e.g. {betas = [0.9, 0.99]}) or an array of "KEY=VALUE" strings')
+    if name == "weight_decay":
+        if _is_number(value):
+            return [value]
+        if isinstance(value, list) and value and all(_is_number(v) for v in value):
+            return value
+        if isinstance(value, str):
+            return value
+        raise wrong("a number or an array of numbers")
+    if name == "stop_factor":
+        if _is_number(value) or isinstance(value, str):
+            return value
+        raise wrong('a number or "none"')
+    ptype = param.type
+    if isinstance(param, click.Option) and param.is_flag or isinstance(ptype, click.types.BoolParamType):
+        if isinstance(value, bool):
+            return value
+        raise wrong("true or false")
+    if isinstance(ptype, click.types.IntParamType):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise wrong("an integer")
+    if isinstance(ptype, click.types.FloatParamType):
+        if _is_number(value):
+            return value
+        raise wrong("a number")
+    if isinstance(value, str):
+        return value
+    raise wrong("a string")
 
 
 def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Turn a TOML file into click defaults for the running command (a click callback).
 
     Raises:
-        click.BadParameter: An unknown key, or a list for an option that takes one value.
+        click.BadParameter: An unknown key or table, a key of another command inside this
+            command's table, or a value of the wrong type (all usage errors, exit 2).
 
     """
     if value is None:
         return None
     data = read_toml(value)
     command = ctx.command.name or ""
-    flat = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    commands = _configurable(ctx)
+    mine = _keys_of(ctx.command)
+    shared: dict[str, click.Parameter] = {}
+    for cmd in commands.values():
+        for key, p in _keys_of(cmd).items():
+            shared.setdefault(key, p)
+
+    chosen: dict[str, tuple[str, Any]] = {}
+    for key, item in data.items():
+        norm = key.replace("-", "_")
+        if isinstance(item, dict) and key in commands:
+            continue  # a command's table, read below
+        if norm not in shared:
+            if isinstance(item, dict):
+                raise _unknown_table(key, commands, value)
+            raise _unknown_key(key, shared, "", value)
+        # Checked even when this command ignores it: the file means the same for every command.
+        _typed(shared[norm], key, item, value)
+        if norm in mine:
+            chosen[norm] = (key, item)
     section = data.get(command, {})
     if isinstance(section, dict):
-        flat.update(section)
-    known = {p.name: p for p in ctx.command.params if p.name and p.name not in ("config", "help")}
-    # A key is an option's long name (``json``, ``weight-decay``) or its parameter name.
-    aliases: dict[str, str] = {}
-    for p in ctx.command.params:
-        if p.name in known:
-            aliases[p.name] = p.name
-            for opt in p.opts:
-                if opt.startswith("--"):
-                    aliases[opt[2:].replace("-", "_")] = p.name
+        for key, item in section.items():
+            norm = key.replace("-", "_")
+            if norm not in mine:
+                others = [name for name, cmd in commands.items() if norm in _keys_of(cmd)]
+                if others:
+                    takes = "takes" if len(others) == 1 else "take"
+                    raise click.BadParameter(
+                        f"key {key!r} in [{command}] of {value} is not an option of lrfind {command} (only "
+                        f"{' and '.join(others)} {takes} it); move it to the top level or to [{others[0]}]",
+                        param_hint="--config",
+                    )
+                raise _unknown_key(key, mine, f" in [{command}] of", value)
+            chosen[norm] = (key, item)
+
     defaults: dict[str, Any] = {}
-    for key, item in flat.items():
-        name = aliases.get(key.replace("-", "_"), "")
-        if name not in known:
-            valid = ", ".join(
-                sorted(k.replace("_", "-") for k, v in aliases.items() if k == v or not k.endswith("_path"))
-            )
-            raise click.BadParameter(f"unknown key {key!r} in {value}; valid keys: {valid}", param_hint="--config")
-        if isinstance(item, list) and not known[name].multiple and name != "weight_decay":
-            raise click.BadParameter(f"key {key!r} in {value} takes one value, not a list", param_hint="--config")
-        if name == "weight_decay" and isinstance(item, (int, float)):
-            item = [item]
-        defaults[name] = item
+    for norm, (key, item) in chosen.items():
+        p = mine[norm]
+        defaults[p.name or norm] = _typed(p, key, item, value)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 

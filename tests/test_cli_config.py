@@ -1,0 +1,192 @@
+"""``--config FILE`` means what it says (issue 11 item 3): typed keys, shared top-level keys, tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from lrfinder.cli import main
+from lrfinder.range_test import RangeTestResult
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+
+MODULE = "lrf_cli_config_mods"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory with a TorchScript model, a state_dict of a class taking ``hidden``, and data."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{MODULE}.py").write_text(
+        textwrap.dedent(
+            """
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self, hidden=16):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Linear(10, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+                def forward(self, x):
+                    return self.body(x)
+            """
+        )
+    )
+    sys.modules.pop(MODULE, None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    torch.jit.save(torch.jit.script(net), tmp_path / "model.pt")
+    x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+    np.savez(tmp_path / "train.npz", x=x.numpy(), y=x[:, :3].argmax(1).numpy())
+    yield tmp_path
+    sys.modules.pop(MODULE, None)
+
+
+def run_with(work: Path, toml: str | bytes, *args: str, command: str = "run"):
+    path = work / "c.toml"
+    if isinstance(toml, bytes):
+        path.write_bytes(toml)
+    else:
+        path.write_text(textwrap.dedent(toml))
+    base = [command, "model.pt", "--data", "train.npz"] if command in ("run", "fit") else [command]
+    return CliRunner().invoke(main, [*base, *args, "--config", str(path)])
+
+
+BAD = {
+    "data = 123": ("data = 123\n", ["'data'", "expects a string", "an integer (123)"]),
+    "json = true": ("json = true\n", ["'json'", "expects a string", "a boolean (true)"]),
+    "num-steps = 20.7": ("num-steps = 20.7\n", ["'num-steps'", "expects an integer", "a float (20.7)"]),
+    "no-report = 'yes'": ('no-report = "yes"\n', ["'no-report'", "expects true or false"]),
+    "min-lr = '1e-5'": ('min-lr = "1e-5"\n', ["'min-lr'", "expects a number"]),
+    "weight-decay = [true]": ("weight-decay = [true]\n", ["'weight-decay'", "a number or an array of numbers"]),
+    "opt = 3": ("opt = 3\n", ["'opt'", "KEY=VALUE"]),
+    "model-args = 7": ("model-args = 7\n", ["'model-args'", "a table, an array or a JSON string"]),
+    "ignored key typed too": ("output = 5\n", ["'output'", "expects a string"]),
+    "mistyped table": ("[rnu]\nnum-steps = 20\n", ["unknown table [rnu]", "did you mean [run]?", "[fit]"]),
+    "unknown key": ("bogus = 1\n", ["unknown key 'bogus'", "valid keys:"]),
+    "internal name": ("csv-path = 'x.csv'\n", ["unknown key 'csv-path'", "did you mean 'csv'?"]),
+    "fit key inside [run]": ("[run]\noutput = 'o.pt'\n", ["'output' in [run]", "only fit takes it", "top level"]),
+    "unknown key inside [run]": ("[run]\nbogus = 1\n", ["unknown key 'bogus' in [run]"]),
+    "not UTF-8": (b"data = '\xff\xfe'\n", ["not UTF-8"]),
+    "not TOML": ("x = = 1\n", ["not valid TOML"]),
+    "list for one value": ("num-steps = [1, 2]\n", ["'num-steps'", "expects an integer", "an array"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_config_is_a_usage_error_naming_the_key(work: Path, case: str):
+    toml, messages = BAD[case]
+    result = run_with(work, toml, "--num-steps", "20", "--no-report")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    for text in messages:
+        assert text in message, (text, result.output)
+    assert "Traceback" not in result.output
+    # User-facing option names only, never parameter names.
+    for internal in ("csv_path", "json_path", "opt_settings", "opt-settings", "scheduler_opt "):
+        assert internal not in message
+
+
+def test_valid_keys_are_the_option_names(work: Path):
+    result = run_with(work, "bogus = 1\n")
+    listed = result.output.split("valid keys:")[1]
+    for name in ("csv", "json", "opt", "scheduler-opt", "output", "val-data", "num-steps"):
+        assert f" {name}," in listed or f" {name}\n" in listed
+    assert "csv-path" not in listed and "opt-settings" not in listed
+
+
+def test_fit_only_keys_at_top_level_are_valid_for_run(work: Path):
+    toml = """\
+        output = "trained.pt"
+        val-data = "train.npz"
+        epochs = 2
+        json = "r.json"
+        no-report = true
+        num-steps = 15
+    """
+    result = run_with(work, toml)
+    assert result.exit_code == 0, result.output
+    assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 15
+    assert not (work / "trained.pt").exists()
+
+
+@pytest.mark.parametrize("where", ["top", "run"])
+def test_model_args_table_is_the_json_object(work: Path, where: str):
+    net = __import__(MODULE).Net(hidden=7)
+    torch.save(net.state_dict(), work / "weights7.pt")
+    table = "model-args = {hidden = 7}\n"
+    head = f'model-class = "{MODULE}:Net"\nno-report = true\nnum-steps = 12\njson = "r.json"\n'
+    toml = head + table if where == "top" else head + "[run]\n" + table
+    result = CliRunner().invoke(main, ["run", "weights7.pt", "--data", "train.npz", "--config", _write(work, toml)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((work / "r.json").read_text())["num_parameters"] == 10 * 7 + 7 + 7 * 3 + 3
+    # Without the table the default hidden=16 does not fit the saved weights: the table was used.
+    result = CliRunner().invoke(main, ["run", "weights7.pt", "--data", "train.npz", "--config", _write(work, head)])
+    assert result.exit_code == 1 and "does not fit" in result.output
+
+
+def test_model_args_array_and_json_string(work: Path):
+    net = __import__(MODULE).Net(hidden=5)
+    torch.save(net.state_dict(), work / "weights5.pt")
+    for args in ("model-args = [5]\n", "model-args = '{\"hidden\": 5}'\n"):
+        toml = f'model-class = "{MODULE}:Net"\nno-report = true\nnum-steps = 12\n' + args
+        result = CliRunner().invoke(main, ["run", "weights5.pt", "--data", "train.npz", "--config", _write(work, toml)])
+        assert result.exit_code == 0, (args, result.output)
+
+
+def test_opt_table_becomes_optimizer_settings(work: Path):
+    toml = """\
+        optimizer = "adam"
+        opt = {betas = [0.8, 0.9], foreach = false}
+        no-report = true
+        num-steps = 12
+        json = "r.json"
+    """
+    result = run_with(work, toml)
+    assert result.exit_code == 0, result.output
+    name = json.loads((work / "r.json").read_text())["optimizer_name"]
+    assert "betas=[0.8, 0.9]" in name and "foreach=False" in name
+
+
+def test_integer_float_for_a_float_option_and_section_overrides(work: Path):
+    toml = """\
+        max-lr = 1
+        num-steps = 30
+        no-report = true
+        json = "r.json"
+        [run]
+        num-steps = 14
+        [fit]
+        num-steps = 99
+    """
+    result = run_with(work, toml)
+    assert result.exit_code == 0, result.output
+    settings = RangeTestResult.from_json(work / "r.json").settings
+    assert settings.num_steps == 14 and settings.max_lr == 1.0
+
+
+def test_demo_ignores_the_keys_it_does_not_take(work: Path):
+    toml = """\
+        data = "train.npz"
+        num-steps = 20
+        epochs = 0
+        report = "demo.svg"
+    """
+    result = run_with(work, toml, "-q", command="demo")
+    assert result.exit_code == 0, result.output
+    assert (work / "demo.svg").is_file()
+
+
+def _write(work: Path, toml: str) -> str:
+    path = work / "c.toml"
+    path.write_text(toml)
+    return str(path)
