@@ -8,8 +8,10 @@ What to look at:
 * the printed suggestion, its confidence, the one-cycle bounds and the batch-size scaling
   (the test runs with ``test_batch_size=32`` x 2 accumulation steps = an effective batch of 64,
   and the LR is moved to the training one, 64 x 2 = 128);
-* the OneCycleLR schedule built in ``configure_optimizers`` from ``self.lr``: it peaks at the
-  found LR (the callback re-runs ``configure_optimizers`` after setting the attribute);
+* the OneCycleLR schedule built in ``configure_optimizers`` from ``self.lr``: the callback sets
+  ``self.lr`` to the cycle's peak, the suggestion's ``max_lr`` (the divergence LR / 5, scaled),
+  and re-runs ``configure_optimizers``; ``training with lr=...`` prints that peak;
+* ``import lightning as L`` works the same: ``LRFinder`` is a Callback of both packages;
 * ``lr_report.png`` (the curve) and ``lightning_logs/.../lr_finder_curve.csv`` + ``metrics.csv``
   (``lr_finder/suggested_lr`` etc.) written next to where you run it;
 * the validation accuracy at the end, against the module's default LR.
@@ -113,6 +115,8 @@ def main() -> None:
             f"scaled {sc.rule} x{sc.factor:.2f} from batch {sc.from_batch_size} to {sc.to_batch_size}: "
             f"training lr {sc.lr:.2e}" + (f" ({sc.warning})" if sc.warning else "")
         )
+    if finder.applied_lr is not None:
+        print(f"applied: self.lr = {finder.applied_lr:.2e} (the OneCycleLR peak: the suggestion's max_lr, scaled)")
     print(f"val accuracy with the found LR: {accuracy:.3f}")
     baseline, _ = fit(with_finder=False)
     print(f"val accuracy with the default lr=1e-3: {baseline:.3f}")

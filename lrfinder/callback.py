@@ -7,6 +7,12 @@ Trainer's devices, precision, gradient clipping and ``accumulate_grad_batches``)
 everything in memory, applies the suggested (and batch-size scaled) LR, and lets the same ``fit``
 call train from the original weights. :func:`find_lr` only finds.
 
+The module reads as the pipeline: ``_build`` (loader, optimizers), ``_sweep`` (inside
+:func:`lrfinder._lightning.isolation`, one stepper call per LR), ``_analyse``, ``_scale``,
+``_apply``. Lightning itself is reached through :mod:`lrfinder._lightning`, which also makes
+:class:`LRFinder` a ``Callback`` of both ``lightning.pytorch`` and ``pytorch_lightning``
+(whichever are installed): one class serves ``L.Trainer``, ``pl.Trainer`` and LightningCLI.
+
 Only public Trainer/Strategy APIs drive the step: ``strategy.training_step`` (DDP forward,
 precision context), ``strategy.backward`` (precision plugin, DDP), ``strategy.optimizer_step``
 (gradient clipping, grad scaler) and ``strategy.reduce`` (the loss is averaged over ranks, so
@@ -92,9 +98,14 @@ class LRFinder(_CallbackBase):
     and applies the result:
 
     * the module's LR attribute (``attr_name``, or the first of ``lr``, ``learning_rate``,
-      ``hparams.lr``, ``hparams.learning_rate`` that exists) is set to the LR and
-      ``configure_optimizers`` is run again, so optimizers and schedulers built from it
-      (OneCycleLR's ``max_lr``, CyclicLR's bounds, a warm-up) use it for the whole run;
+      ``hparams.lr``, ``hparams.learning_rate`` that exists) is set to the LR, with every other
+      holder of its name (``self.lr`` and ``self.hparams.lr``: checkpoints and the loggers'
+      hyper-parameters carry it), and ``configure_optimizers`` is run again, so optimizers and
+      schedulers built from it (OneCycleLR's ``max_lr``, CyclicLR's bounds, a warm-up) use it
+      for the whole run;
+    * under the module's own OneCycleLR or CyclicLR the LR put in is the cycle's peak,
+      ``result.training_suggestion.max_lr`` (the divergence LR / 5), the same peak as
+      ``scheduler="onecycle"`` and ``lrfind fit``; otherwise ``result.lr`` (divergence / 10);
     * when the rebuilt optimizers do not carry the LR (no attribute, or a hard-coded LR),
       every LR of every param group and every scheduler (``base_lrs``, OneCycleLR's
       ``max_lr``/``min_lr``, CyclicLR's ``max_lrs``) is multiplied by one common factor, so
@@ -120,8 +131,13 @@ class LRFinder(_CallbackBase):
         rule: How the suggestion is picked (:func:`lrfinder.analyze`).
         scaling: ``"auto"``, ``"linear"``, ``"sqrt"`` or ``"none"``: how the LR found at the
             test's effective batch size moves to the training one (:func:`lrfinder.scale_lr`).
-        target_batch_size: Effective batch size to scale to; default the fit's own
-            (per-device batch x world size x ``accumulate_grad_batches``).
+        target_batch_size: Effective batch size to scale to and train at; default the fit's
+            own (per-device batch x world size x ``accumulate_grad_batches``). When it differs,
+            a ``batch_size`` attribute of the module or datamodule (or their ``hparams``) is
+            set and the train loader rebuilt, as ``BatchSizeFinder`` does; without one the fit
+            stops (``ValueError`` naming both sizes) rather than train with an LR scaled for
+            a batch it does not use. With ``scheduler=``, the warm-up the scaling advises
+            (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in.
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
@@ -157,6 +173,12 @@ class LRFinder(_CallbackBase):
         * User callbacks do not see the test's backward and optimizer-step hooks, and the
           test's ``self.log`` calls are captured (that is how ``monitor`` is read), never
           logged.
+        * Checked before the test: ``attr_name`` and ``target_batch_size``. ``max_steps`` or
+          ``limit_train_batches`` smaller than the test give a warning: the test still runs
+          its ``num_steps`` over the whole train loader (its steps are not training).
+        * LightningCLI: ``--trainer.callbacks+=lrfinder.LRFinder
+          --trainer.callbacks.num_steps=50``, or ``class_path: lrfinder.LRFinder`` in the
+          YAML config.
 
     Example:
         >>> trainer = pl.Trainer(max_epochs=3, callbacks=[LRFinder(num_steps=100)])  # doctest: +SKIP
@@ -485,7 +507,12 @@ class LRFinder(_CallbackBase):
         hparams = getattr(pl_module, "hparams", None)
         if trainer.is_global_zero and isinstance(hparams, Mapping) and name in hparams:
             for lg in trainer.loggers:
-                lg.log_hyperparams({name: lr})
+                try:
+                    lg.log_hyperparams({name: lr})
+                except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
+                    _lightning.warn(
+                        trainer, f"LRFinder: {type(lg).__name__} keeps the logged {name} ({type(exc).__name__}: {exc})"
+                    )
 
     def _training_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> int | None:
         """The per-device batch to train at when ``target_batch_size`` differs from the fit's, else ``None``.
@@ -555,7 +582,8 @@ class LRFinder(_CallbackBase):
         limit = trainer.limit_train_batches
         accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
         available = trainer.num_training_batches
-        if limit not in (None, 1.0) and math.isfinite(available) and available < steps * accumulate:
+        limited = limit is not None and not (isinstance(limit, float) and limit == 1.0)  # int 1 is one batch
+        if limited and math.isfinite(available) and available < steps * accumulate:
             _lightning.warn(
                 trainer,
                 f"LRFinder: limit_train_batches={limit} gives training {int(available)} batches per epoch, fewer "

@@ -898,3 +898,54 @@ def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
     assert any("max_steps=3 is smaller than num_steps=80" in m and "still runs" in m for m in messages)
     assert any("limit_train_batches=4" in m and "whole train" in m for m in messages)
     assert finder.result is not None and finder.result.num_steps > 10
+
+
+def test_lightning_lookups_for_the_distribution_under_test(tmp_path: Path) -> None:
+    from lrfinder import _lightning
+
+    model, dm, t = Net(), DataModule(), trainer(tmp_path)
+    assert _lightning.package_of(model) is pl and _lightning.package_of(t) is pl
+    assert _lightning.is_lightning_module(model) and not _lightning.is_lightning_module(torch.nn.Linear(1, 1))
+    assert _lightning.is_lightning_module_class(Net) and not _lightning.is_lightning_module_class(model)
+    assert _lightning.is_datamodule(dm) and not _lightning.is_datamodule(model)
+    assert _lightning.trainer_class(None, model) is pl.Trainer and _lightning.trainer_class(dm) is pl.Trainer
+    with pytest.raises(TypeError, match="lightning.pytorch or pytorch_lightning"):
+        _lightning.package_of(torch.nn.Linear(1, 1))
+
+
+def test_logger_refusing_a_changed_hyperparameter_warns_and_training_goes_on(tmp_path: Path) -> None:
+    class Strict(pl.loggers.Logger):
+        """Like MLflow: a logged parameter cannot change."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.params: dict[str, Any] = {}
+
+        @property
+        def name(self) -> str:
+            return "strict"
+
+        @property
+        def version(self) -> int:
+            return 0
+
+        def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+            for key, value in dict(params).items():
+                if key in self.params and self.params[key] != value:
+                    raise RuntimeError(f"Changing param values is not allowed: {key}")
+                self.params[key] = value
+
+        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+            pass
+
+    class Saved(Net):
+        def __init__(self, lr: float = 0.01) -> None:
+            super().__init__(lr=lr)
+            self.save_hyperparameters()
+
+    model = Saved()
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2, logger=Strict())
+    with pytest.warns(UserWarning, match="Strict keeps the logged lr"):
+        t.fit(model, make_loader())
+    assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr and t.global_step == 2

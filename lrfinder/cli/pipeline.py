@@ -276,6 +276,7 @@ def _fit_and_save(
     """Train with the found LR (:func:`lrfinder.train`), save to ``--output``; return the LR of each step."""
     import pytorch_lightning as pl
 
+    from .._lightning import callback_base
     from ..training import train
     from .loading import save_model
 
@@ -299,7 +300,7 @@ def _fit_and_save(
     make_optimizer = _optimizer_factory(options)
     quiet = options.quiet
 
-    class EpochBar(pl.Callback):
+    class EpochBar(callback_base()):  # type: ignore[misc]  # the Callback of every installed Lightning
         """A progress bar per epoch on stderr (terminal only)."""
 
         def __init__(self) -> None:
