@@ -78,6 +78,7 @@ __all__ = [
     "rule_steepest",
     "one_cycle_band",
     "confidence_and_notes",
+    "derivation",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,14 @@ DIVERGENCE_RISE = 0.1
 BLOWUP_RISE = 0.5
 #: Savitzky-Golay polynomial degree used by the analysis.
 POLYORDER = 2
+#: A fall of fewer smoothed noise levels than this is noted as shallow.
+SHALLOW_FALL = 8.0
+#: Rules whose picks lie more decades apart than this are noted as disagreeing.
+DISAGREE_DECADES = 2.0
+#: Below this confidence the report warns to read the curve first.
+LOW_CONFIDENCE = 0.35
+#: A suggestion snapped more decades than this from its target is noted (a coarse sweep).
+SNAP_DECADES = 0.15
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,10 +136,19 @@ class Suggestion:
             width of the falling region, whether the top of the usable range was seen, and the
             agreement of the rules. Below 0.5, read the notes.
         rule: The rule that produced ``lr``.
-        notes: Human-readable reasons and warnings.
+        notes: Warnings, each an exception on the benchmark's curves (see
+            ``benchmarks/results/notes.md`` for how often each fires): a shallow or one-step fall,
+            no turn-up seen, rules far apart, a recovery after the blow-up, a suggestion clamped
+            to the minimum or snapped far from its target, or at the divergence point.
         smoothed_losses: The smoothed curve, aligned with the input LRs (NaN where not smoothed:
             from the first non-finite loss on).
         window: The Savitzky-Golay window length used, in points.
+        derivation: How ``lr`` was derived, e.g. ``"3.76e-02 = divergence 3.85e-01 / 10, nearest
+            swept LR"``.
+        blowup_lr: Where the curve was cut as blown up (nothing from there on was searched),
+            ``None`` when it never blew up. Not the divergence point: the loss *diverges* once it
+            has risen by ``DIVERGENCE_RISE`` of its fall, and *blows up* later, once it has risen
+            by ``BLOWUP_RISE`` of it.
 
     """
 
@@ -146,6 +164,8 @@ class Suggestion:
     notes: tuple[str, ...]
     smoothed_losses: tuple[float, ...] = field(repr=False)
     window: int
+    derivation: str = ""
+    blowup_lr: float | None = None
 
     def __repr__(self) -> str:
         div = "None" if self.divergence_lr is None else f"{self.divergence_lr:.2e}"
@@ -170,6 +190,8 @@ class Suggestion:
             "notes": list(self.notes),
             "smoothed_losses": list(self.smoothed_losses),
             "window": self.window,
+            "derivation": self.derivation,
+            "blowup_lr": self.blowup_lr,
         }
 
     @classmethod
@@ -194,6 +216,8 @@ class Suggestion:
             notes=tuple(str(n) for n in data.get("notes", ())),
             smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),
             window=int(data["window"]),
+            derivation=str(data.get("derivation", "")),
+            blowup_lr=_opt_float(data.get("blowup_lr")),
         )
 
 
@@ -587,7 +611,8 @@ def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | 
     the running minimum: half of everything the loss had fallen, and clearly more than noise.
     With ``clipped`` (the losses the curve was smoothed from), a point in the first half window
     (where the filter fits one polynomial to the whole edge, see :func:`savgol`) counts only when
-    one of the three recorded losses around it has risen as much: the filter's ringing at the
+    the recorded loss there has risen as much above the recorded running minimum: the filter's
+    ringing at the
     start of a sweep that begins on a bend (a linear sweep's second point already in the fall) is
     not a blow-up.
 
@@ -603,9 +628,8 @@ def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | 
     rise = smoothed - running_min
     if clipped is not None:
         edge = min(noise.window // 2, rise.size)
-        padded = np.pad(clipped[: edge + 1], 1, mode="edge")
-        recorded = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])[:edge]
-        rise[:edge] = np.minimum(rise[:edge], recorded - running_min[:edge])
+        recorded = clipped[:edge]
+        rise[:edge] = np.minimum(rise[:edge], recorded - np.minimum.accumulate(recorded))
     over = np.flatnonzero(rise > limit)
     return int(over[0]) if over.size else None
 
@@ -658,7 +682,7 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
     real = drop >= 1e-9 * max(1.0, abs(start_level))
     above_noise = drop >= 3.0 * se + band and head - bottom >= 2.0 * se + band / 2.0
     tenfold = bottom > 0.0 and head >= 10.0 * bottom
-    if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop))):
+    if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop) is True)):
         return i_min, drop
     raise InconclusiveCurveError(
         f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
@@ -671,20 +695,20 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
 TREND_P = 1e-3
 
 
-def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop: float) -> bool:
+def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop: float) -> bool | None:
     """Whether the raw losses fall steadily over the stretch where the smoothed curve comes down.
 
     The stretch runs from the start to the first point within ``DIVERGENCE_RISE * drop`` of the
     minimum. Kendall's tau between step and loss (a rank test: no assumption on the size or the
-    shape of the noise) must be negative with a p-value below ``TREND_P``; a stretch of fewer
-    than 7 points can never reach it.
+    shape of the noise) must be negative with a p-value below ``TREND_P``. ``None`` (no verdict)
+    for a stretch of fewer than 7 points, which can never reach that p-value.
     """
     from scipy.stats import kendalltau
 
     near = np.flatnonzero(smoothed[: i_min + 1] <= smoothed[i_min] + DIVERGENCE_RISE * drop)
     stop = int(near[0]) + 1 if near.size else i_min + 1
     if stop < 7:
-        return False
+        return None
     result = kendalltau(np.arange(stop), clipped[:stop])
     return bool(result.statistic < 0 and result.pvalue < TREND_P)
 
@@ -867,6 +891,13 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     * agreement: ``1 - (spread - 0.5) / 1.5`` clipped to [0.1, 1], with ``spread`` the decades
       between the smallest and the largest LR of ``lrs_by_rule``.
 
+    Notes are exceptions, with thresholds set so each fires on few of the benchmark's curves
+    (``benchmarks/results/notes.md``): a fall of fewer than ``SHALLOW_FALL`` noise levels; raw
+    losses without a significant falling trend (:func:`_falls_steadily`); a falling region of a
+    single swept LR; no turn-up seen; rules more than ``DISAGREE_DECADES``
+    apart; a recovery below the minimum after the blow-up (ignored); a suggestion at or past the
+    divergence point.
+
     Args:
         reading: The :class:`CurveReading`.
         lrs_by_rule: The LR each rule picks.
@@ -880,13 +911,22 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     se = reading.noise.se
     a, b = reading.region.start, reading.region.end
     notes: list[str] = []
-    c_depth = float(np.clip((reading.drop / se - 4.0) / 20.0, 0.05, 1.0))
-    if c_depth < 0.5:
-        notes.append(f"shallow fall: the loss drops only {reading.drop / se:.1f}x its noise level")
+    depth = reading.drop / se
+    c_depth = float(np.clip((depth - 4.0) / 20.0, 0.05, 1.0))
+    if depth < SHALLOW_FALL:
+        notes.append(f"shallow fall: the loss drops only {depth:.1f}x its smoothed noise level")
+    if _falls_steadily(reading.clipped, reading.smoothed, reading.i_min, reading.drop) is False:
+        notes.append(
+            "the recorded losses do not fall steadily where the smoothed curve falls (no significant "
+            "trend): the fall may be noise"
+        )
     width = float(x[b] - x[a]) if b > a else 0.0
     c_width = float(np.clip(width / 1.0, 0.1, 1.0))
-    if c_width < 0.5:
-        notes.append(f"narrow falling region ({width:.2f} decades of LR)")
+    if b == a:
+        notes.append(
+            f"the loss falls steeply at a single swept LR ({reading.lrs[a]:.2e}): the steepest point "
+            "is sharper than the sweep can resolve"
+        )
     if reading.divergence is not None:
         c_top = 1.0
     elif reading.non_finite_lr is not None:
@@ -898,14 +938,74 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     picks = list(lrs_by_rule.values())
     spread = float(np.log10(max(picks) / min(picks)))
     c_agree = float(np.clip(1.0 - (spread - 0.5) / 1.5, 0.1, 1.0))
-    if c_agree < 0.5:
+    if spread > DISAGREE_DECADES:
         notes.append(f"the rules disagree by {spread:.1f} decades of LR")
     if reading.blew_up:
-        notes.append(f"ignored the curve after the loss blew up at lr={reading.lrs[reading.end]:.2e}")
+        after = reading.smoothed[reading.end :]
+        if np.nanmin(after) < reading.smoothed[reading.i_min]:
+            notes.append(
+                f"ignored a recovery after the blow-up at lr={reading.lrs[reading.end]:.2e}: the loss fell again "
+                f"to {float(np.nanmin(after)):.3g}, below the minimum before it"
+            )
     confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
     if lr >= (reading.divergence_lr or math.inf):
         notes.append("the suggestion is at or past the divergence point")
     return confidence, notes
+
+
+def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[str]]:
+    """How ``rule`` arrived at ``lr``, and notes when the pick was clamped or snapped far.
+
+    A rule that divides an LR (``divergence_div10``, ``min_div10``) snaps the quotient to the
+    nearest swept LR at or below the minimum; when the quotient lies past the minimum (a long
+    plateau between the minimum and the divergence point, common on regression losses) the pick
+    is clamped to the minimum, and a note says so. A snap of more than ``SNAP_DECADES`` (a coarse
+    sweep) is noted too.
+
+    Args:
+        reading: The :class:`CurveReading`.
+        rule: The rule used.
+        lr: The LR it picked.
+
+    Returns:
+        ``(derivation, notes)``, e.g. ``("3.76e-02 = divergence 3.85e-01 / 10, nearest swept LR", [])``.
+
+    Example:
+        >>> lrs = np.logspace(-6, 1, 141)
+        >>> x = np.log10(lrs)
+        >>> fall = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3))
+        >>> analyze(lrs, fall + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)).derivation
+        '1.12e-02 = divergence 1.12e-01 / 10, nearest swept LR'
+
+    """
+    notes: list[str] = []
+    if rule in ("divergence_div10", "min_div10"):
+        if rule == "min_div10":
+            base, what = reading.min_loss_lr, f"minimum {reading.min_loss_lr:.2e}"
+        elif reading.divergence is not None:
+            base, what = reading.top_lr, f"divergence {reading.top_lr:.2e}"
+        elif reading.non_finite_lr is not None:
+            base, what = reading.top_lr, f"first non-finite loss {reading.top_lr:.2e}"
+        else:
+            base, what = reading.min_loss_lr, f"minimum {reading.min_loss_lr:.2e} (no turn-up seen)"
+        target = base / 10.0
+        text = f"{lr:.2e} = {what} / 10, nearest swept LR"
+        if nearest_swept_lr(reading.lrs, target) > lr:
+            text = f"{lr:.2e} = the minimum's LR ({what} / 10 = {target:.2e} lies past it)"
+            notes.append(
+                f"the suggestion is clamped to the minimum {lr:.2e}: {what} / 10 = {target:.2e} lies past it, "
+                "the loss stays near its minimum for over a decade before it diverges"
+            )
+        elif abs(math.log10(lr / target)) > SNAP_DECADES:
+            notes.append(
+                f"the nearest swept LR {lr:.2e} is {abs(math.log10(lr / target)):.2f} decades from {target:.2e}: "
+                "the sweep is coarse here; more num_steps would place the suggestion better"
+            )
+        return text, notes
+    if rule == "valley":
+        start, end = reading.lrs[reading.region.start], reading.lrs[reading.region.end]
+        return f"{lr:.2e} = middle of the falling region {start:.2e} .. {end:.2e}", notes
+    return f"{lr:.2e} = steepest descent of the smoothed loss", notes
 
 
 def analyze(
@@ -956,6 +1056,8 @@ def analyze(
     lr = lrs_by_rule[rule]
     min_lr, max_lr = one_cycle_band(reading)
     confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr)
+    text, pick_notes = derivation(reading, rule, lr)
+    notes.extend(pick_notes)
     logger.debug(
         "analyze: lr=%.2e steepest=%.2e min=%.2e conf=%.2f",
         lr,
@@ -978,4 +1080,6 @@ def analyze(
         notes=tuple(notes),
         smoothed_losses=tuple(float(v) for v in smoothed),
         window=reading.noise.window,
+        derivation=text,
+        blowup_lr=float(reading.lrs[reading.end]) if reading.blew_up else None,
     )

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._atomic import atomic_write
-from .analysis import explosion_index, loss_slope, smooth_losses
+from .analysis import DIVERGENCE_RISE, LOW_CONFIDENCE, explosion_index, loss_slope, smooth_losses
 from .range_test import RangeTestResult
+from .scaling import ScaledLR
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -170,39 +171,38 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
     warnings: list[str] = []
     if len(results) == 1:
         r = first
+        scaled = _moved(r)
         batch = f"batch size {_fmt_int(r.batch_size)}"
-        if r.scaled is not None:
-            sc = r.scaled
-            batch += f" -> target {sc.to_batch_size:,} ({sc.rule} rule, x{sc.factor:.3g})"
+        if scaled is not None:
+            batch += f" -> target {scaled.to_batch_size:,} ({scaled.rule} rule, x{scaled.factor:.3g})"
         facts.append(
             f"optimizer {r.optimizer_name or '?'}  |  {batch}  |  steps run {r.num_steps}/{r.settings.num_steps} "
             f"({r.settings.mode}, {r.settings.min_lr:.1e} .. {r.settings.max_lr:.1e})  |  stopped: {r.stop_reason}"
         )
         s = r.suggestion
         if s is not None:
-            line = (
-                f"suggested lr {s.lr:.2e} (rule {s.rule})  |  one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  "
-                f"confidence {s.confidence:.2f}"
-            )
-            if r.scaled is not None:
-                line += f"  |  train with {r.scaled.lr:.2e} at batch {r.scaled.to_batch_size:,}"
+            derivation = s.derivation or f"{s.lr:.2e}"
+            facts.append(f"suggested lr {derivation}  (rule {s.rule})")
+            line = f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  confidence {s.confidence:.2f}"
+            if scaled is not None:
+                line += f"  |  train with {scaled.lr:.2e} at batch {scaled.to_batch_size:,}"
+                if scaled.warmup_epochs:
+                    line += f"  |  warm up {scaled.warmup_epochs} epoch(s)"
             facts.append(line)
             warnings.extend(s.notes)
-            if s.confidence < 0.5:
+            if s.confidence < LOW_CONFIDENCE:
                 warnings.insert(
                     0, f"low confidence ({s.confidence:.2f}): read the curve before trusting the suggestion"
                 )
         else:
-            facts.append("no suggestion: the curve is inconclusive")
-            warnings.append(r.error or "the curve could not be analysed")
-        if r.scaled is not None:
-            if r.scaled.warmup_epochs:
-                facts[-1] += f"  |  warm up {r.scaled.warmup_epochs} epoch(s)"
-            if r.scaled.warning:
-                warnings.append(r.scaled.warning)
+            # The reason is written once, in the plot.
+            facts.append("no suggestion: the curve is inconclusive (why: see the plot)")
+        if r.scaled is not None and r.scaled.warning:
+            warnings.append(r.scaled.warning)
     else:
-        optimizers = sorted({r.optimizer_name or "?" for r in results})
-        batches = sorted({_fmt_int(r.batch_size) for r in results})
+        # In legend order, each value once.
+        optimizers = list(dict.fromkeys(r.optimizer_name or "?" for r in results))
+        batches = list(dict.fromkeys(_fmt_int(r.batch_size) for r in results))
         facts.append(
             f"{len(results)} curves  |  optimizer {', '.join(optimizers)}  |  batch size {', '.join(batches)}  |  "
             f"sweep {first.settings.min_lr:.1e} .. {first.settings.max_lr:.1e} ({first.settings.mode})"
@@ -214,6 +214,14 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
     if schedule_name:
         facts.append(f"schedule: {schedule_name}")
     return title, facts, warnings
+
+
+def _moved(result: RangeTestResult) -> ScaledLR | None:
+    """The scaling of ``result`` when it changed the batch size or the LR, else ``None``."""
+    sc = result.scaled
+    if sc is None or (sc.to_batch_size == sc.from_batch_size and sc.lr == sc.base_lr):
+        return None
+    return sc
 
 
 def _wrap(lines: Sequence[str], width: int) -> list[str]:
@@ -354,7 +362,16 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
                 color=COLORS["divergence"],
                 alpha=0.09,
                 lw=0,
-                label="diverged region",
+                label=f"diverged: loss up {DIVERGENCE_RISE:.0%} of its fall, from {s.divergence_lr:.2e}",
+            )
+        if s.blowup_lr is not None:
+            ax.axvline(
+                s.blowup_lr,
+                color=COLORS["divergence"],
+                lw=1.4,
+                ls=":",
+                zorder=3,
+                label=f"blew up at {s.blowup_lr:.2e}: not searched past it",
             )
         y_st = _value_at(lrs, smoothed, s.steepest_lr)
         _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.2e}")
@@ -365,7 +382,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.2e}")
         ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
         _text_box(ax, s.lr, 0.985, f" suggested lr = {s.lr:.2e} ", COLORS["suggestion"], fontsize=12, fontweight="bold")
-        if result.scaled is not None and result.scaled.lr != s.lr:
+        if _moved(result) is not None and result.scaled is not None:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
             _text_box(
                 ax,
@@ -414,6 +431,13 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
         _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9)
 
 
+def _overlay_width(index: int, count: int) -> float:
+    """Line width of curve ``index`` of ``count``: from 4.0 for the first down to 1.2 for the last."""
+    if count <= 1:
+        return 2.2
+    return 4.0 - 2.8 * index / (count - 1)
+
+
 def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
     for i, result in enumerate(results):
         color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
@@ -430,11 +454,15 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
             label += "  (recommended)"
         finite = np.isfinite(raw)
         ax.plot(lrs[finite], raw[finite], color=color, alpha=0.25, lw=0.7)
-        width = 3.2 if highlight == i else 2.2
+        # No curve hides another: each later curve is drawn thinner, on top of the earlier ones,
+        # so where curves coincide every one still shows as a band around the next.
+        width = _overlay_width(i, len(results))
         drawn = _drawable_smoothed(result)
-        ax.plot(lrs, drawn, color=color, lw=width, label=label)
+        if highlight == i:
+            ax.plot(lrs, drawn, color=color, lw=width + 5.0, alpha=0.22, solid_capstyle="round", zorder=2)
+        ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + i)
         slope = loss_slope(lrs, drawn)
-        slope_ax.plot(lrs, slope, color=color, lw=1.6)
+        slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), zorder=3 + i)
         if s is not None:
             ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
             _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, smoothed, s.min_loss_lr), color=color, size=13)
@@ -458,7 +486,7 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         loc="best",
         fontsize=9.5,
         framealpha=0.92,
-        title="smoothed curves (dashed: suggested lr; *: minimum; X: divergence)",
+        title="smoothed curves (dashed: suggested lr; *: minimum; X: divergence; halo: recommended)",
         title_fontsize=9,
     )
 
@@ -474,8 +502,9 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.1e}"))
     r = results[0]
     if len(results) == 1 and r.lr is not None:
-        ax.axhline(r.lr, color=COLORS["scaled"] if r.scaled is not None else COLORS["suggestion"], lw=1.2, ls="--")
-        which = "scaled lr" if r.scaled is not None else "suggested lr"
+        moved = _moved(r) is not None
+        ax.axhline(r.lr, color=COLORS["scaled"] if moved else COLORS["suggestion"], lw=1.2, ls="--")
+        which = "scaled lr" if moved else "suggested lr"
         ax.text(
             0.995, r.lr, f"{which} {r.lr:.2e} ", transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=9.5
         )

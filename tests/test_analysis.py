@@ -91,7 +91,14 @@ def test_divergence_then_recovery_trap() -> None:
     assert decades(s.steepest_lr, 1e-3) <= STEP + 1e-9
     assert s.min_loss_lr < 10**-1.0
     assert s.lr < 10**-1.5
-    assert any("blew up" in note for note in s.notes)
+    assert s.blowup_lr is not None and s.divergence_lr is not None and s.divergence_lr < s.blowup_lr < 10**-1.0
+    assert [n for n in s.notes if "recovery" in n] == [
+        f"ignored a recovery after the blow-up at lr={s.blowup_lr:.2e}: the loss fell again to 0.0501, "
+        "below the minimum before it"
+    ]
+    # An ordinary blow-up (no recovery) is a fact on the plot, not a warning.
+    plain = analyze(LRS, textbook_curve())
+    assert plain.blowup_lr is not None and not any("blow" in n for n in plain.notes)
 
 
 def test_non_finite_tail_is_the_divergence() -> None:
@@ -325,7 +332,7 @@ def test_check_fall_accepts_a_tenfold_or_a_steady_fall_under_a_noisy_tail(monkey
     y = shape + rng.normal(0, 0.02, shape.size)
     heavy = NoiseLevel(window=25, sigma=0.4, se=0.5, band=1.0)  # 3 se + band = 2.5 > the fall of 1.9
     steady = an._falls_steadily
-    monkeypatch.setattr(an, "_falls_steadily", lambda *args: False)
+    monkeypatch.setattr(an, "_falls_steadily", lambda *args: None)
     assert an.check_fall(y, shape, y.size, heavy) == (24, pytest.approx(1.9))  # tenfold: 2.0 -> 0.1
     with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
         an.check_fall(y + 10.0, shape + 10.0, y.size, heavy)  # 12.0 -> 10.1 is not tenfold
@@ -337,7 +344,8 @@ def test_check_fall_accepts_a_tenfold_or_a_steady_fall_under_a_noisy_tail(monkey
         an.check_fall(y + 10.0, shape + 10.0, y.size, NoiseLevel(25, 0.4, se=1.0, band=2.0))
     # Noise alone does not fall steadily.
     flat = 10.0 + rng.normal(0, 0.4, 80)
-    assert not an._falls_steadily(flat, np.full(80, 10.0) - np.linspace(0, 0.1, 80), 79, 0.1)
+    assert an._falls_steadily(flat, np.full(80, 10.0) - np.linspace(0, 0.1, 80), 79, 0.1) is False
+    assert an._falls_steadily(flat[:6], np.linspace(1.0, 0.0, 6), 5, 1.0) is None  # too short to tell
 
 
 def test_check_fall_needs_the_raw_losses_to_confirm() -> None:
@@ -520,3 +528,53 @@ def test_a_tenfold_fall_is_never_called_flat(
         assert "never clearly falls" not in str(exc)
     else:
         assert s.lr < s.min_loss_lr
+
+
+# ------------------------------------------------------------------------------------ why this LR
+
+
+def test_derivation_of_each_rule() -> None:
+    curve = textbook_curve()
+    by_rule = {rule: analyze(LRS, curve, rule=rule) for rule in RULES}
+    s = by_rule["divergence_div10"]
+    assert s.derivation == f"{s.lr:.2e} = divergence {s.divergence_lr:.2e} / 10, nearest swept LR"
+    m = by_rule["min_div10"]
+    assert m.derivation == f"{m.lr:.2e} = minimum {m.min_loss_lr:.2e} / 10, nearest swept LR"
+    r = an.read_curve(LRS, curve)
+    v = by_rule["valley"]
+    start, end = LRS[r.region.start], LRS[r.region.end]
+    assert v.derivation == f"{v.lr:.2e} = middle of the falling region {start:.2e} .. {end:.2e}"
+    assert by_rule["steepest"].derivation == f"{by_rule['steepest'].lr:.2e} = steepest descent of the smoothed loss"
+    assert not any("clamped" in n or "coarse" in n for n in s.notes)
+
+
+def test_clamping_to_the_minimum_is_disclosed() -> None:
+    # A regression-like curve: falls to its minimum at 1e-4, flat for two decades, diverges at 1e-1.
+    curve = sigmoid_fall(X, center=-5.0, width=0.2) + explosion(X, start=-1.5, rate=2.0)
+    curve = curve + 0.02 * (X + 6.0)  # a slight rise: the minimum stays early
+    s = analyze(LRS, curve)
+    assert s.divergence_lr is not None and s.divergence_lr / 10 > 10 * s.min_loss_lr
+    assert s.lr == s.min_loss_lr
+    assert s.derivation.startswith(f"{s.lr:.2e} = the minimum's LR (divergence {s.divergence_lr:.2e} / 10")
+    assert any(n.startswith(f"the suggestion is clamped to the minimum {s.lr:.2e}") for n in s.notes)
+
+
+def test_coarse_snap_and_single_step_fall_are_noted() -> None:
+    reading = hand_reading(region=FallingRegion(3, 3, 3))
+    text, notes = an.derivation(reading, "min_div10", an.rule_min_div10(reading))
+    assert text == "1.00e-02 = minimum 1.00e-01 / 10, nearest swept LR" and notes == []
+    coarse = replace(reading, lrs=np.array([1e-4, 1e-3, 5e-3, 2e-2, 0.04, 0.07, 0.1, 0.3, 1.0]))
+    _, notes = an.derivation(coarse, "min_div10", an.rule_min_div10(coarse))
+    assert notes and "0.30 decades from 1.00e-02" in notes[0]  # 5e-3 and 2e-2 both 0.3 decades off
+    _, notes = an.confidence_and_notes(reading, {"a": 1e-2}, 1e-2)
+    assert any(n.startswith("the loss falls steeply at a single swept LR (3.16e-03)") for n in notes)
+    assert not any("decades of LR)" in n for n in notes)  # no "0.00 decades"
+
+
+def test_suggestion_dict_keeps_the_derivation_and_reads_old_dicts() -> None:
+    s = analyze(LRS, textbook_curve())
+    data = s.to_dict()
+    assert data["derivation"] == s.derivation and data["blowup_lr"] == s.blowup_lr
+    old = {k: v for k, v in data.items() if k not in ("derivation", "blowup_lr")}
+    again = Suggestion.from_dict(old)
+    assert again.derivation == "" and again.blowup_lr is None and again.lr == s.lr

@@ -154,7 +154,10 @@ def test_markers_band_and_header_content():
     ax = axes_by_label(fig)["loss"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("one-cycle band") for t in legend)
-    assert "diverged region" in legend
+    # One meaning per label: where the loss diverged, and (later) where the curve was cut.
+    assert f"diverged: loss up 10% of its fall, from {s.divergence_lr:.2e}" in legend
+    assert s.blowup_lr is not None and s.blowup_lr > s.divergence_lr
+    assert f"blew up at {s.blowup_lr:.2e}: not searched past it" in legend
     # The band spans exactly the suggestion's bounds.
     band = [p for p in ax.patches if p.get_label().startswith("one-cycle band")][0]
     assert np.isclose(band.get_x(), s.min_lr) and np.isclose(band.get_x() + band.get_width(), s.max_lr)
@@ -232,3 +235,60 @@ def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with pytest.raises(OSError, match="disk full"):
         save_report(make_result(), target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_header_shows_the_derivation_and_no_empty_scaling():
+    result = make_result()
+    s = result.suggestion
+    assert s is not None and s.derivation.startswith(f"{s.lr:.2e} = divergence {s.divergence_lr:.2e} / 10")
+    text = all_text(plot_range_test(result))
+    assert f"suggested lr {s.derivation}" in text
+    # Scaled to the batch it was found at: nothing moved, nothing to show.
+    same = result.scale(32, rule="sqrt")
+    text = all_text(plot_range_test(same))
+    assert "target" not in text and "x1 " not in text and "train with" not in text and "scaled lr" not in text
+    moved = result.scale(128, rule="sqrt")
+    assert "batch size 32 -> target 128 (sqrt rule, x2)" in all_text(plot_range_test(moved))
+
+
+def test_calibrated_notes_leave_a_clean_curve_without_warnings():
+    fig = plot_range_test(make_result())
+    assert "warning:" not in all_text(fig)
+
+
+def test_inconclusive_reason_is_written_once():
+    rng = np.random.default_rng(0)
+    result = finish_result(lr_schedule(1e-6, 10.0, 60), 1 + rng.normal(0, 0.01, 60), "completed")
+    assert result.error is not None
+    text = all_text(plot_range_test(result))
+    assert text.count("never clearly falls") == 1
+    assert "no suggestion: the curve is inconclusive" in text
+
+
+def test_overlay_order_and_no_curve_hidden():
+    results = [
+        replace(make_result(seed=0), label="wd=0", optimizer_name="sgd"),
+        replace(make_result(seed=0), label="wd=1e-4", optimizer_name="adamw"),  # the same curve
+        replace(make_result(seed=1), label="wd=1e-3", optimizer_name="sgd"),
+    ]
+    fig = plot_range_test(results)
+    # Header values in legend order, not sorted.
+    assert "optimizer sgd, adamw" in all_text(fig)
+    ax = axes_by_label(fig)["loss"]
+    curves = [line for line in ax.get_lines() if line.get_label().startswith("wd=")]
+    assert [c.get_label().split(":")[0] for c in curves] == ["wd=0", "wd=1e-4", "wd=1e-3"]
+    # Each later curve is thinner and on top, so identical curves all stay visible.
+    widths = [c.get_linewidth() for c in curves]
+    orders = [c.get_zorder() for c in curves]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == 3
+    assert orders == sorted(orders) and len(set(orders)) == 3
+
+
+def test_overlapping_curves_show_every_colour(tmp_path: Path):
+    from lrfinder.report import OVERLAY_COLORS
+
+    results = [replace(make_result(seed=0), label=f"wd={w}") for w in ("0", "1e-4")]  # identical curves
+    image = np.asarray(Image.open(save_report(results, tmp_path / "same.png")).convert("RGB"), dtype=int)
+    for color in OVERLAY_COLORS[:2]:
+        rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(image - rgb).sum(axis=2) < 30).sum() > 200, color
