@@ -246,6 +246,8 @@ class LRFinder(_CallbackBase):
         self.strict = strict
         self.result: RangeTestResult | None = None
         self.applied_lr: float | None = None
+        # The planned LR per step of the scheduler built with scheduler=, for the report.
+        self._schedule_preview: Any = None
         # find_lr() sets this: test, restore, and stop the fit before its first step.
         self._find_only = False
         # The module's own optimizers and scheduler configs while optimizer= replaces them.
@@ -277,7 +279,17 @@ class LRFinder(_CallbackBase):
         self._warn_limits(trainer, pl_module)
         result = self._run_test(trainer, pl_module)
         self.result = result
+        self._schedule_preview = None
         self._publish(trainer, result)
+        try:
+            self._use_result(trainer, pl_module, result, attr, train_batch)
+        finally:
+            # Written last, so it shows the schedule the callback built (if any).
+            self._write_report(trainer, result)
+
+    def _use_result(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: RangeTestResult, attr: Any, train_batch: Any
+    ) -> None:
         if self._find_only:
             trainer.should_stop = True
             return
@@ -613,6 +625,12 @@ class LRFinder(_CallbackBase):
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
+            if self.report is not None and trainer.is_global_zero:
+                from .schedulers import preview_schedule
+
+                self._schedule_preview = preview_schedule(
+                    self.scheduler, total_steps=int(total), lr=lr, suggestion=suggestion, **settings
+                )
             config = lightning_scheduler_config(sched)
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
@@ -643,14 +661,20 @@ class LRFinder(_CallbackBase):
         for lg in trainer.loggers:
             lg.log_metrics(metrics, step=trainer.global_step)
             _log_curve(lg, result)
-        if self.report is not None:
-            try:
-                from .report import save_report
-            except ImportError as exc:  # pragma: no cover - matplotlib missing
-                _lightning.warn(trainer, f"LRFinder: cannot write the report {self.report}: {exc}")
-            else:
-                save_report(result, self.report)
-                _lightning.info(trainer, f"LRFinder: report written to {self.report}")
+
+    def _write_report(self, trainer: pl.Trainer, result: RangeTestResult) -> None:
+        if self.report is None or not trainer.is_global_zero:
+            return
+        try:
+            from .report import save_report
+        except ImportError as exc:  # pragma: no cover - matplotlib missing
+            _lightning.warn(trainer, f"LRFinder: cannot write the report {self.report}: {exc}")
+            return
+        schedule = self._schedule_preview
+        save_report(
+            result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
+        )
+        _lightning.info(trainer, f"LRFinder: report written to {self.report}")
 
 
 def find_lr(

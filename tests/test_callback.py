@@ -157,6 +157,26 @@ def test_report_png_written(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_has_the_schedule_panel_when_a_scheduler_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lrfinder.report
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(lrfinder.report, "save_report", lambda result, path, **kwargs: calls.append(kwargs))
+    finder = LRFinder(optimizer="momentum", scheduler="cosine", report=tmp_path / "lr.png", **FAST)
+    trainer(tmp_path, [finder], max_steps=6).fit(Net(), make_loader())
+    assert len(calls) == 1 and calls[0]["schedule_name"] == "cosine"
+    lr = finder.applied_lr
+    assert lr is not None
+    expected = [lr * (1 + math.cos(math.pi * s / 6)) / 2 for s in range(6)]
+    assert list(calls[0]["schedule"]) == pytest.approx(expected, rel=1e-9)
+    # Without scheduler= there is no schedule to show.
+    calls.clear()
+    trainer(tmp_path, [LRFinder(report=tmp_path / "lr2.png", **FAST)], max_steps=1).fit(Net(), make_loader())
+    assert calls == [{"schedule": None, "schedule_name": None}]
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_progress_bar_follows_enable_progress_bar(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], enabled: bool
