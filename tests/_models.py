@@ -220,3 +220,45 @@ class DataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return make_loader(n=self.n, batch_size=self.batch_size)
+
+
+class SavedNet(Net):
+    """``Net`` with ``save_hyperparameters()``: ``self.lr`` and ``self.hparams.lr`` both hold the LR."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self.save_hyperparameters()
+
+
+class MemoryLogger(pl.loggers.Logger):
+    """A logger that keeps what it gets: metrics, hyper-parameters and ``log_table`` tables.
+
+    With ``strict=True`` a logged hyper-parameter cannot change (as in MLflow).
+    """
+
+    def __init__(self, strict: bool = False) -> None:
+        super().__init__()
+        self.strict = strict
+        self.metrics: list[tuple[dict[str, float], int | None]] = []
+        self.params: dict[str, Any] = {}
+        self.tables: list[tuple[str, list[str], list[list[Any]]]] = []
+
+    @property
+    def name(self) -> str:
+        return "memory"
+
+    @property
+    def version(self) -> int:
+        return 0
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(params).items():
+            if self.strict and key in self.params and self.params[key] != value:
+                raise RuntimeError(f"Changing param values is not allowed: {key}")
+            self.params[key] = value
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.metrics.append((dict(metrics), step))
+
+    def log_table(self, key: str, columns: list[str], data: list[list[Any]]) -> None:
+        self.tables.append((key, columns, data))

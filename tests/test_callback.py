@@ -11,7 +11,20 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, GAN, Callback, DataModule, Net, RecordingSGD, make_loader, pl, trainer, weights
+from _models import (
+    FAST,
+    GAN,
+    Callback,
+    DataModule,
+    MemoryLogger,
+    Net,
+    RecordingSGD,
+    SavedNet,
+    make_loader,
+    pl,
+    trainer,
+    weights,
+)
 from torch.utils.data import DataLoader
 
 from lrfinder import InconclusiveCurveError, RangeTestResult
@@ -698,30 +711,7 @@ def test_find_lr_strict_and_ignores_a_finder_in_the_trainer(tmp_path: Path) -> N
 
 
 def test_logger_with_log_table_gets_the_curve(tmp_path: Path) -> None:
-    class TableLogger(pl.loggers.Logger):
-        def __init__(self) -> None:
-            super().__init__()
-            self.metrics: list[tuple[dict[str, float], int | None]] = []
-            self.tables: list[tuple[str, list[str], list[list[Any]]]] = []
-
-        @property
-        def name(self) -> str:
-            return "table"
-
-        @property
-        def version(self) -> int:
-            return 0
-
-        def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-            self.metrics.append((dict(metrics), step))
-
-        def log_table(self, key: str, columns: list[str], data: list[list[Any]]) -> None:
-            self.tables.append((key, columns, data))
-
-    lg = TableLogger()
+    lg = MemoryLogger()
     finder = LRFinder(**FAST)
     trainer(tmp_path, [finder], max_steps=1, logger=lg).fit(Net(), make_loader())
     result = finder.result
@@ -869,12 +859,7 @@ def test_hparams_lr_and_checkpoint_carry_the_found_lr(tmp_path: Path) -> None:
     """Issue 10, 3c: self.lr, hparams.lr, hparams.yaml and the checkpoint all get the found LR."""
     import yaml
 
-    class Saved(Net):
-        def __init__(self, lr: float = 0.01) -> None:
-            super().__init__(lr=lr)
-            self.save_hyperparameters()
-
-    model = Saved()
+    model = SavedNet()
     finder = LRFinder(**FAST)
     ckpt_dir = tmp_path / "ckpt"
     csv_logger = CSVLogger(tmp_path, name="logs")
@@ -934,38 +919,9 @@ def test_lightning_lookups_for_the_distribution_under_test(tmp_path: Path) -> No
 
 
 def test_logger_refusing_a_changed_hyperparameter_warns_and_training_goes_on(tmp_path: Path) -> None:
-    class Strict(pl.loggers.Logger):
-        """Like MLflow: a logged parameter cannot change."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.params: dict[str, Any] = {}
-
-        @property
-        def name(self) -> str:
-            return "strict"
-
-        @property
-        def version(self) -> int:
-            return 0
-
-        def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-            for key, value in dict(params).items():
-                if key in self.params and self.params[key] != value:
-                    raise RuntimeError(f"Changing param values is not allowed: {key}")
-                self.params[key] = value
-
-        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-            pass
-
-    class Saved(Net):
-        def __init__(self, lr: float = 0.01) -> None:
-            super().__init__(lr=lr)
-            self.save_hyperparameters()
-
-    model = Saved()
+    model = SavedNet()
     finder = LRFinder(**FAST)
-    t = trainer(tmp_path, [finder], max_steps=2, logger=Strict())
-    with pytest.warns(UserWarning, match="Strict keeps the logged lr"):
+    t = trainer(tmp_path, [finder], max_steps=2, logger=MemoryLogger(strict=True))
+    with pytest.warns(UserWarning, match="MemoryLogger keeps the logged lr"):
         t.fit(model, make_loader())
     assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr and t.global_step == 2
