@@ -385,12 +385,16 @@ def test_manual_without_loss_or_monitor_is_a_clear_error(tmp_path: Path) -> None
 
 
 def test_onecycle_rebuilt_from_attribute(tmp_path: Path) -> None:
+    """The module's own OneCycleLR peaks at max_lr (divergence / 5), like scheduler="onecycle" (issue 10, 3f)."""
     finder = LRFinder(**FAST)
     model = Net(schedule="onecycle", total_steps=10)
     t = trainer(tmp_path, [finder], max_steps=10)
     t.fit(model, make_loader())
     lr = finder.applied_lr
-    assert lr is not None
+    result = finder.result
+    assert lr is not None and result is not None and result.training_suggestion is not None
+    assert result.lr is not None and lr > result.lr  # divergence / 5 against divergence / 10
+    assert lr == pytest.approx(result.training_suggestion.max_lr) and model.lr == lr
     train = [e[1][0] for e in model.train_events()]
     assert train[0] == pytest.approx(lr / 25, rel=1e-9)  # OneCycleLR's div_factor
     assert max(train) == pytest.approx(lr, rel=1e-9)  # the whole cycle peaks at the found LR
@@ -877,20 +881,6 @@ def test_hparams_lr_and_checkpoint_carry_the_found_lr(tmp_path: Path) -> None:
     assert torch.load(ckpt_dir / "last.ckpt", weights_only=False)["hyper_parameters"]["lr"] == lr
     saved = yaml.safe_load((Path(csv_logger.log_dir) / "hparams.yaml").read_text())
     assert saved["lr"] == pytest.approx(lr)
-
-
-def test_user_onecycle_peaks_at_the_suggested_max_lr(tmp_path: Path) -> None:
-    """Issue 10, 3f: the module's own OneCycleLR peaks at max_lr (divergence / 5), like scheduler="onecycle"."""
-    finder = LRFinder(**FAST)
-    model = Net(schedule="onecycle", total_steps=10)
-    t = trainer(tmp_path, [finder], max_steps=10)
-    t.fit(model, make_loader())
-    result = finder.result
-    assert result is not None and result.training_suggestion is not None
-    peak = result.training_suggestion.max_lr
-    assert peak > result.lr  # divergence / 5 against divergence / 10
-    assert finder.applied_lr == pytest.approx(peak) and model.lr == pytest.approx(peak)
-    assert max(e[1][0] for e in model.train_events()) == pytest.approx(peak, rel=1e-9)
 
 
 def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
