@@ -29,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import math
 import signal
@@ -36,16 +38,18 @@ import tempfile
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from . import _lightning
+from ._lightning import installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import LRFinderError
 from .range_test import infer_batch_size
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 __all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train"]
 
@@ -107,81 +111,113 @@ class TrainingResult:
     current_epoch: int
 
 
-class _PlainModule(pl.LightningModule):
-    """A plain model and its loss as a LightningModule (``(x, y)`` batches)."""
+@functools.cache
+def _classes(package: str) -> tuple[type, type]:
+    """The plain-model wrapper and the watching callback, built on one Lightning distribution.
 
-    def __init__(self, model: nn.Module, loss_fn: Callable[..., torch.Tensor], configure: Callable[[], Any]) -> None:
-        super().__init__()
-        self.model = model
-        self.loss_fn = loss_fn
-        self._configure = configure
+    A Trainer accepts modules and callbacks of its own distribution only (``lightning.pytorch``
+    or ``pytorch_lightning``), so both classes are made per distribution, once.
+    """
+    pl_ = importlib.import_module(package)
 
-    def configure_optimizers(self) -> Any:
-        return self._configure()
+    class PlainModule(pl_.LightningModule):  # type: ignore[name-defined,misc]
+        """A plain model and its loss as a LightningModule (``(x, y)`` batches)."""
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        return self.loss_fn(self.model(x), y)
+        def __init__(
+            self, model: nn.Module, loss_fn: Callable[..., torch.Tensor], configure: Callable[[], Any]
+        ) -> None:
+            super().__init__()
+            self.model = model
+            self.loss_fn = loss_fn
+            self._configure = configure
 
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        x, y = batch
-        loss = self.loss_fn(self.model(x), y)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=infer_batch_size(None, batch))
+        def configure_optimizers(self) -> Any:
+            return self._configure()
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            return self.loss_fn(self.model(x), y)
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            x, y = batch
+            loss = self.loss_fn(self.model(x), y)
+            self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=infer_batch_size(None, batch))
+
+    class Watch(pl_.Callback):  # type: ignore[name-defined,misc]
+        """Records the LR of every step and the epoch losses; stops at the first sign of divergence."""
+
+        def __init__(
+            self,
+            epochs: int,
+            accumulate: int,
+            on_epoch_end: Callable[[EpochSummary], None] | None,
+            on_batch_end: Callable[[int, int], None] | None,
+        ) -> None:
+            self.epochs = epochs
+            self.accumulate = accumulate
+            self.on_epoch = on_epoch_end
+            self.on_batch = on_batch_end
+            self.lrs: list[float] = []
+            self.summaries: list[EpochSummary] = []
+            self.losses: list[float] = []
+            self.diverged: tuple[int, str] | None = None
+
+        def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.losses = []
+
+        def on_train_batch_start(
+            self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+        ) -> None:
+            if batch_idx % self.accumulate == 0:
+                self.lrs.append(float(trainer.optimizers[0].param_groups[0]["lr"]))
+
+        def on_train_batch_end(
+            self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        ) -> None:
+            loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+            if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+                value = float(loss.detach())
+                self.losses.append(value)
+                if not math.isfinite(value) and self.diverged is None:
+                    lr = trainer.optimizers[0].param_groups[0]["lr"]
+                    self.diverged = (
+                        trainer.current_epoch + 1,
+                        f"the training loss became {value} at step {trainer.global_step} (LR {lr:.2e})",
+                    )
+                    trainer.should_stop = True
+            if self.on_batch is not None:
+                self.on_batch(trainer.current_epoch + 1, batch_idx)
+
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            epoch = trainer.current_epoch + 1
+            if self.diverged is None:
+                bad = [name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())]
+                if bad:
+                    self.diverged = (epoch, f"{len(bad)} weight tensor(s) became NaN/inf (first: {bad[0]})")
+                    trainer.should_stop = True
+            mean = sum(self.losses) / len(self.losses) if self.losses else math.nan
+            metrics = {
+                key: float(value)
+                for key, value in sorted(trainer.callback_metrics.items())
+                if key.startswith("val") and isinstance(value, (torch.Tensor, float, int))
+            }
+            lr = float(trainer.optimizers[0].param_groups[0]["lr"])
+            summary = EpochSummary(epoch, self.epochs, mean, metrics, lr)
+            self.summaries.append(summary)
+            if self.on_epoch is not None:
+                self.on_epoch(summary)
+
+    return PlainModule, Watch
 
 
-class _Watch(_lightning.callback_base()):  # type: ignore[misc]  # the Callback of every installed Lightning
-    """Records the LR of every step and the epoch losses; stops at the first sign of divergence."""
-
-    def __init__(self, epochs: int, accumulate: int, on_epoch_end: Callable[[EpochSummary], None] | None) -> None:
-        self.epochs = epochs
-        self.accumulate = accumulate
-        self.on_epoch = on_epoch_end
-        self.lrs: list[float] = []
-        self.summaries: list[EpochSummary] = []
-        self.losses: list[float] = []
-        self.diverged: tuple[int, str] | None = None
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.losses = []
-
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if batch_idx % self.accumulate == 0:
-            self.lrs.append(float(trainer.optimizers[0].param_groups[0]["lr"]))
-
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if isinstance(loss, torch.Tensor) and loss.numel() == 1:
-            value = float(loss.detach())
-            self.losses.append(value)
-            if not math.isfinite(value) and self.diverged is None:
-                lr = trainer.optimizers[0].param_groups[0]["lr"]
-                self.diverged = (
-                    trainer.current_epoch + 1,
-                    f"the training loss became {value} at step {trainer.global_step} (LR {lr:.2e})",
-                )
-                trainer.should_stop = True
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        epoch = trainer.current_epoch + 1
-        if self.diverged is None:
-            bad = [name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())]
-            if bad:
-                self.diverged = (epoch, f"{len(bad)} weight tensor(s) became NaN/inf (first: {bad[0]})")
-                trainer.should_stop = True
-        mean = sum(self.losses) / len(self.losses) if self.losses else math.nan
-        metrics = {
-            key: float(value)
-            for key, value in sorted(trainer.callback_metrics.items())
-            if key.startswith("val") and isinstance(value, (torch.Tensor, float, int))
-        }
-        summary = EpochSummary(epoch, self.epochs, mean, metrics, float(trainer.optimizers[0].param_groups[0]["lr"]))
-        self.summaries.append(summary)
-        if self.on_epoch is not None:
-            self.on_epoch(summary)
+def _distribution(model: nn.Module) -> str:
+    """The Lightning distribution to train ``model`` with: its own, else the preferred installed one."""
+    if is_lightning_module(model):
+        return package_of(model).__name__
+    names = installed_packages()
+    if not names:
+        raise ImportError("train() needs Lightning: pip install lightning (or pytorch-lightning).")
+    return names[0]
 
 
 def _configure(
@@ -213,9 +249,8 @@ def _configure(
     return configure_optimizers
 
 
-def _has_validation(module: pl.LightningModule) -> bool:
-    base = _lightning.package_of(module).LightningModule  # lightning.pytorch or pytorch_lightning
-    return type(module).validation_step is not base.validation_step
+def _has_validation(module: pl.LightningModule, base: type) -> bool:
+    return type(module).validation_step is not base.validation_step  # type: ignore[attr-defined]
 
 
 def train(
@@ -234,6 +269,7 @@ def train(
     device: str = "cpu",
     callbacks: Sequence[pl.Callback] = (),
     on_epoch_end: Callable[[EpochSummary], None] | None = None,
+    on_batch_end: Callable[[int, int], None] | None = None,
 ) -> TrainingResult:
     """Train ``model`` with Lightning, the given optimizer and LR schedule.
 
@@ -255,8 +291,13 @@ def train(
             and ``cyclic`` take their band (see :func:`lrfinder.create_scheduler`).
         accumulate_grad_batches: Batches per optimizer step.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
-        callbacks: Extra Lightning callbacks (e.g. a progress bar).
+        callbacks: Extra Lightning callbacks, of the model's Lightning distribution.
         on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
+        on_batch_end: Called as ``on_batch_end(epoch, batch_index)`` after every training
+            batch (epochs count from 1, batches from 0), e.g. to drive a progress bar.
+
+    The Trainer is the one of the model's Lightning distribution (``lightning.pytorch`` or
+    ``pytorch_lightning``); a plain model is trained with the preferred installed one.
 
     Returns:
         A :class:`TrainingResult`. The model is trained in place and moved back to the CPU.
@@ -272,7 +313,7 @@ def train(
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
     if accumulate_grad_batches < 1:
         raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
-    lightning = _lightning.is_lightning_module(model)  # either distribution
+    lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
     # Lightning sets its loggers to INFO when imported: device banners and tips are not results.
@@ -290,24 +331,24 @@ def train(
         warmup_steps=warmup_steps,
         suggestion=suggestion,
     )
+    package = _distribution(model)
+    pl_ = importlib.import_module(package)
+    plain_module, watch_class = _classes(package)
     if lightning:
-        module = cast(pl.LightningModule, model)  # maybe lightning.pytorch's: same interface
-        has_val = _has_validation(module)
+        module = model
+        has_val = _has_validation(cast("pl.LightningModule", model), pl_.LightningModule)
         # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
-        module.configure_optimizers = types.MethodType(lambda self: configure(), module)  # type: ignore[method-assign]
+        vars(module)["configure_optimizers"] = types.MethodType(lambda self: configure(), module)
     else:
-        module = _PlainModule(model, cast(Callable[..., torch.Tensor], loss_fn), configure)  # not None: checked above
+        module = plain_module(model, cast(Callable[..., torch.Tensor], loss_fn), configure)  # not None: checked above
         has_val = True
-    watch = _Watch(epochs, accumulate_grad_batches, on_epoch_end)
+    watch = watch_class(epochs, accumulate_grad_batches, on_epoch_end, on_batch_end)
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
     sigint = signal.getsignal(signal.SIGINT)
-    trainer: pl.Trainer | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="lrfind-") as root:
-            # The Trainer of the module's own distribution (pytorch_lightning for a plain model).
-            trainer_cls = _lightning.trainer_class(module) if lightning else pl.Trainer
-            trainer = trainer_cls(
+            trainer = pl_.Trainer(
                 max_epochs=epochs,
                 accelerator=accelerator,
                 devices=devices,

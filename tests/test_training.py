@@ -144,3 +144,19 @@ def test_bad_arguments():
         train(make_mlp(), loader(), optimizer=sgd(0.1))
     with pytest.raises(ValueError, match="epochs >= 1"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=0)
+
+
+def test_a_lightning_pytorch_module_trains_with_its_own_distribution():
+    L = pytest.importorskip("lightning.pytorch")
+
+    class Net(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return F.cross_entropy(self.net(x), y)
+
+    result = train(Net(), loader(), optimizer=sgd(0.05), epochs=1)
+    assert result.global_step == 8 and math.isfinite(result.epochs[0].train_loss)

@@ -47,6 +47,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .._atomic import atomic_write
 from .._imports import import_string, is_import_string
+from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
 from ..exceptions import DataError, ModelError
 from ..names import LOSSES, LossName
 
@@ -269,9 +270,7 @@ def load_model(
                 f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
             )
         cls = import_string(model_class, what="--model-class", search_cwd=True)
-        from .._lightning import is_lightning_module_class
-
-        if not is_lightning_module_class(cls):  # lightning.pytorch or pytorch_lightning
+        if not is_lightning_module_class(cls):
             raise ModelError(
                 f"--model-class {model_class!r} must be a LightningModule subclass to load the checkpoint {file}."
             )
@@ -304,8 +303,6 @@ def load_model(
             f"The state_dict in {file} does not fit {model_class}: {' '.join(s.strip() for s in first[:3])}. "
             "Check --model-args."
         ) from exc
-    from .._lightning import is_lightning_module
-
     return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
 
 
@@ -327,8 +324,6 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: T
     if loaded.format == "torchscript":
         atomic_write(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
     elif loaded.format == "lightning":
-        from .._lightning import package_of
-
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
         checkpoint = {
@@ -518,9 +513,7 @@ def load_data(
             obj = factory() if callable(factory) else factory
         except Exception as exc:
             raise DataError(f"The data function {text} failed: {type(exc).__name__}: {exc}") from exc
-        from .._lightning import is_datamodule
-
-        if is_datamodule(obj):  # lightning.pytorch or pytorch_lightning
+        if is_datamodule(obj):
             obj.prepare_data()
             obj.setup("fit")
             train = obj.train_dataloader()

@@ -274,9 +274,6 @@ def _fit_and_save(
     options: Options, inputs: Inputs, result: RangeTestResult, weight_decay: float | None, echo: Callable[[str], None]
 ) -> list[float]:
     """Train with the found LR (:func:`lrfinder.train`), save to ``--output``; return the LR of each step."""
-    import pytorch_lightning as pl
-
-    from .._lightning import callback_base
     from ..training import train
     from .loading import save_model
 
@@ -300,24 +297,16 @@ def _fit_and_save(
     make_optimizer = _optimizer_factory(options)
     quiet = options.quiet
 
-    class EpochBar(callback_base()):  # type: ignore[misc]  # the Callback of every installed Lightning
-        """A progress bar per epoch on stderr (terminal only)."""
+    bars: list[Progress] = []
 
-        def __init__(self) -> None:
-            self.bar: Progress | None = None
-
-        def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            self.bar = Progress(len(loader), f"epoch {trainer.current_epoch + 1}/{options.epochs}", quiet)
-
-        def on_train_batch_end(self, *args: Any) -> None:
-            if self.bar is not None:
-                self.bar.update(1)
-
-        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            if self.bar is not None:
-                self.bar.close()
+    def batch_done(epoch: int, batch_index: int) -> None:
+        if batch_index == 0:
+            bars.append(Progress(len(loader), f"epoch {epoch}/{options.epochs}", quiet))
+        bars[-1].update(1)
 
     def epoch_line(summary: EpochSummary) -> None:
+        for bar in bars:
+            bar.close()
         line = f"epoch {summary.epoch:>3}/{summary.epochs}  train_loss {summary.train_loss:.4f}"
         for key, value in summary.metrics.items():
             line += f"  {key} {value:.4f}"
@@ -339,8 +328,8 @@ def _fit_and_save(
         suggestion=result.training_suggestion,
         accumulate_grad_batches=accumulate,
         device=inputs.device,
-        callbacks=[EpochBar()],
         on_epoch_end=epoch_line,
+        on_batch_end=batch_done,
     )
     if inputs.loaded is not None and options.output:
         save_model(inputs.loaded, options.output, training=training)
