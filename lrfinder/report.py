@@ -26,12 +26,13 @@ import logging
 import math
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import names
 from ._atomic import atomic_write
 from .analysis import DIVERGENCE_RISE, LOW_CONFIDENCE, explosion_index, loss_slope, smooth_losses
 from .range_test import RangeTestResult
@@ -41,12 +42,12 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_range_test", "save_report", "REPORT_FORMATS", "COLORS"]
+__all__ = ["plot_range_test", "save_report", "report_writer", "REPORT_FORMATS", "COLORS"]
 
 logger = logging.getLogger(__name__)
 
 #: File extensions :func:`save_report` writes, and the matplotlib format used for each.
-REPORT_FORMATS: dict[str, str] = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+REPORT_FORMATS: dict[str, str] = {ext: ext.lstrip(".") for ext in names.REPORT_FORMATS}
 
 #: Colours of the report's elements (Okabe-Ito palette: safe for colour-blind readers).
 COLORS: dict[str, str] = {
@@ -622,6 +623,36 @@ def _limit_slope_axis(ax: Axes) -> None:
     ax.set_ylim(low - pad, high + pad)
 
 
+def report_writer(
+    result_or_results: RangeTestResult | Sequence[RangeTestResult],
+    path: str | os.PathLike[str],
+    **kwargs: Any,
+) -> Callable[[str], object]:
+    """Draw the report now; return ``write(file)``, which saves it in the format of ``path``.
+
+    For writers that stage several files and rename them together (the command line): the
+    figure is drawn here, and ``write`` may target a temporary name, since the format comes
+    from ``path``'s extension.
+
+    Raises:
+        ValueError: An unsupported extension (the message lists the supported ones).
+
+    """
+    target = Path(path)
+    fmt = REPORT_FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"Unsupported report format {target.suffix or '(no extension)'!r} for {str(target)!r}; "
+            f"expected one of {', '.join(REPORT_FORMATS)}"
+        )
+    fig = plot_range_test(result_or_results, **kwargs)
+    # Fixed metadata keeps SVG/PDF output byte-stable between runs.
+    metadata = (
+        {"Software": "lrfinder"} if fmt == "png" else ({"Date": None} if fmt == "svg" else {"CreationDate": None})
+    )
+    return lambda file: fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
+
+
 def save_report(
     result_or_results: RangeTestResult | Sequence[RangeTestResult],
     path: str | os.PathLike[str],
@@ -650,17 +681,6 @@ def save_report(
 
     """
     target = Path(path)
-    fmt = REPORT_FORMATS.get(target.suffix.lower())
-    if fmt is None:
-        raise ValueError(
-            f"Unsupported report format {target.suffix or '(no extension)'!r} for {str(target)!r}; "
-            f"expected one of {', '.join(REPORT_FORMATS)}"
-        )
-    fig = plot_range_test(result_or_results, **kwargs)
-    # Fixed metadata keeps SVG/PDF output byte-stable between runs.
-    metadata = (
-        {"Software": "lrfinder"} if fmt == "png" else ({"Date": None} if fmt == "svg" else {"CreationDate": None})
-    )
-    atomic_write(target, lambda tmp: fig.savefig(tmp, format=fmt, dpi=fig.dpi, metadata=metadata))
+    atomic_write(target, report_writer(result_or_results, target, **kwargs))
     logger.info("Wrote report %s", target)
     return target

@@ -316,10 +316,6 @@ def train(
     lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
-    # Lightning sets its loggers to INFO when imported: device banners and tips are not results.
-    if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
-        for name in _LIGHTNING_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
     length = len(train_data) if hasattr(train_data, "__len__") else 1  # type: ignore[arg-type]
     total_steps = epochs * max(1, math.ceil(length / accumulate_grad_batches))
     configure = _configure(
@@ -334,6 +330,10 @@ def train(
     package = _distribution(model)
     pl_ = importlib.import_module(package)
     plain_module, watch_class = _classes(package)
+    # Lightning sets its loggers to INFO on first import (possibly just above): banners and tips are not results.
+    if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
+        for name in _LIGHTNING_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     if lightning:
         module = model
         has_val = _has_validation(cast("pl.LightningModule", model), pl_.LightningModule)

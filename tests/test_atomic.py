@@ -31,3 +31,24 @@ def test_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
+
+
+def test_staged_writes_appear_together_or_not_at_all(tmp_path):
+    from lrfinder._atomic import staged_writes
+
+    (tmp_path / "a.json").write_text("old")
+    with pytest.raises(RuntimeError, match="report failed"):
+        with staged_writes() as staged:
+            staged.add_text(tmp_path / "a.json", "new")
+            staged.add(tmp_path / "b.png", lambda tmp: (_ for _ in ()).throw(RuntimeError("report failed")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]  # no temp files, no b.png
+    assert (tmp_path / "a.json").read_text() == "old"
+    seen = []
+    with staged_writes() as staged:
+        staged.add_text(tmp_path / "a.json", "new")
+        staged.add_text(tmp_path / "sub" / "c.csv", "c")
+        assert (tmp_path / "a.json").read_text() == "old"  # nothing appears before the commit
+        written = staged.commit(before=lambda: seen.append("before"))
+    assert seen == ["before"] and [p.name for p in written] == ["a.json", "c.csv"]
+    assert (tmp_path / "a.json").read_text() == "new" and (tmp_path / "sub" / "c.csv").read_text() == "c"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "sub"]

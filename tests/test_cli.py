@@ -286,9 +286,9 @@ def test_run_with_a_scheduler_adds_the_schedule_panel(work: Path, monkeypatch: p
 
     def capture(result, path, **kwargs):
         seen.update(kwargs, result=result)
-        return Path(path)
+        return lambda file: Path(file).write_bytes(b"")
 
-    monkeypatch.setattr(lrfinder.report, "save_report", capture)
+    monkeypatch.setattr(lrfinder.report, "report_writer", capture)
     args = ["run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--max-lr", "100", "--json", "r.json"]
     sched = ["--scheduler", "cosine", "--scheduler-opt", "eta_min=0.0", "--warmup-steps", "3", "--epochs", "2"]
     result = invoke(*args, *sched)
@@ -548,6 +548,21 @@ def test_ctrl_c_stops_cleanly(work: Path, monkeypatch: pytest.MonkeyPatch):
     assert not (work / "r.json").exists()
 
 
+def test_an_interrupted_range_test_is_an_interrupted_command(work: Path, monkeypatch: pytest.MonkeyPatch):
+    from lrfinder.cli import output
+
+    def tick(self, index, lr, loss):
+        if index == 3:
+            raise KeyboardInterrupt  # the engine turns it into stop_reason="interrupted"
+
+    monkeypatch.setattr(output.Progress, "tick", tick)
+    (work / "r.json").write_text("earlier")
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "r.json", "--csv", "r.csv")
+    assert result.exit_code == 130, result.output
+    assert "Interrupted; nothing was written." in result.stderr and "suggested lr" not in result.stdout
+    assert (work / "r.json").read_text() == "earlier" and not (work / "r.csv").exists()
+
+
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
     assert Progress(5, "x", quiet=False)._bar is None  # pytest's stderr is not a terminal
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
@@ -623,6 +638,54 @@ def test_fit_on_an_inconclusive_curve_does_not_train(work: Path):
     )
     assert result.exit_code == 1 and "no LR to train with" in result.output
     assert not (work / "out.pt").exists()
+
+
+def test_fit_never_writes_a_diverged_model(work: Path):
+    (work / "trained.pt").write_bytes(b"the model of an earlier run")
+    # A schedule that multiplies the LR by 1000 every step: training blows up in epoch 1.
+    result = invoke(
+        "fit", "model_ts.pt", "--data", "train.npz", "--num-steps", "30", "--max-lr", "100", "--epochs", "3",
+        "--scheduler", "step", "--scheduler-opt", "step_size=1", "--scheduler-opt", "gamma=1000",
+        "--output", "trained.pt", "--json", "fit.json",
+    )  # fmt: skip
+    if "no LR to train with" in result.output:
+        pytest.skip("curve inconclusive on this tiny problem")
+    assert result.exit_code == 1, result.output
+    assert "Training diverged in epoch 1/3" in result.output and "LR too high" in result.output
+    assert "trained.pt was not written" in result.output
+    assert (work / "trained.pt").read_bytes() == b"the model of an earlier run"
+    assert not (work / "fit.json").exists() and not (work / "lrfind-report.png").exists()
+    assert "Traceback" not in result.output
+
+
+def test_scheduler_settings_fail_before_the_range_test(work: Path):
+    # The curve is inconclusive here, which used to hide the missing step_size.
+    args = ["model_ts.pt", "--data", "train.npz", "--min-lr", "1e-9", "--max-lr", "1e-8", *FAST]
+    for command in (["run", *args], ["fit", *args, "-o", "out.pt"]):
+        result = invoke(*command, "--scheduler", "step")
+        assert result.exit_code == 2, result.output
+        assert "step_size" in result.output and "--scheduler-opt" in result.output
+        assert "suggested lr" not in result.output  # no range test ran
+    assert not (work / "out.pt").exists()
+
+
+def test_fit_target_batch_size_larger_than_the_dataset(work: Path):
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "--target-batch-size", "1000", "-o", "o.pt")
+    assert result.exit_code == 2, result.output
+    assert "--target-batch-size 1000" in result.output and "(256 samples)" in result.output
+    assert "suggested lr" not in result.output and not (work / "o.pt").exists()
+    # For run, a larger target is a plan for another machine: allowed.
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--target-batch-size", "1000")
+    assert result.exit_code == 0, result.output
+
+
+def test_progress_lines_mode(work: Path):
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", "lines")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("range test: step")]
+    assert lines[0].startswith("range test: step 1/20  lr 1.00e-07  loss ") and len(lines) >= 10
+    quiet = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", "lines", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
 @pytest.mark.slow

@@ -92,3 +92,16 @@ def test_name_tables_match_the_registries():
     assert all(SCHEDULERS[n].summary == s for n, s in names.SCHEDULER_SUMMARIES.items())
     assert list(names.SCALING_SUMMARIES) == list(names.SCALING_RULES)
     assert names.DEFAULT_RULE in names.RULES
+
+
+@pytest.mark.parametrize("args", [["list"], ["--help"]])
+def test_a_closed_stdout_ends_quietly(args: list[str]):
+    # ``lrfind list | head -1``: the reader is gone before lrfind writes.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1
+    assert err == ""  # no "Error: [Errno 32] Broken pipe", no "Exception ignored"

@@ -23,16 +23,42 @@ scipy, matplotlib and Lightning are imported inside the commands that use them, 
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
 from .. import __version__
 from . import demo, fit, list_, report, run
+from .errors import silence_stdout
 from .options import CONTEXT
 
 __all__ = ["main"]
 
 
+class _Lrfind(click.Group):
+    """The ``lrfind`` group: quiet when the reader of stdout goes away (``lrfind list | head -1``).
+
+    The exit code is then 1 without a message, as click itself does for a broken pipe: the
+    output was not all delivered, but the reader chose to stop, so there is nothing to report.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line; a closed stdout ends it quietly (exit code 1)."""
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                # Flush here, where a broken pipe can still be handled, not at interpreter exit.
+                if sys.stdout is not None and not sys.stdout.closed:
+                    sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()
+            sys.exit(1)
+
+
 @click.group(
+    cls=_Lrfind,
     context_settings=CONTEXT,
     epilog="""\b
 Examples:

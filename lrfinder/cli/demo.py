@@ -6,7 +6,16 @@ import click
 
 from ..names import DEFAULT_RULE
 from .errors import clean_errors, debug_flag
-from .options import CONTEXT, Options, common_options, config_option, optimizer_option, report_option, scheduler_option
+from .options import (
+    CONTEXT,
+    Options,
+    common_options,
+    config_option,
+    optimizer_option,
+    progress_option,
+    report_option,
+    scheduler_option,
+)
 from .output import setup_logging
 
 __all__ = ["command"]
@@ -40,6 +49,7 @@ Examples:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the model and the data order.")
 @report_option
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-': stdout).")
+@progress_option
 @common_options
 @click.pass_context
 def command(
@@ -50,6 +60,7 @@ def command(
     seed: int,
     report: str,
     json_path: str | None,
+    progress: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -79,6 +90,7 @@ def command(
         report=report,
         json_path=json_path,
         quiet=quiet,
+        progress=progress,
         debug=debug,
     )
     with clean_errors(debug):

@@ -1,46 +1,151 @@
-"""How ``lrfind`` fails: exit codes, one-line messages, Ctrl-C.
+"""How ``lrfind`` fails: exit codes, one-line messages, interrupts.
 
-Exit codes: 0 success; 1 a failed run (or an inconclusive one with ``--strict``); 2 a usage
-error (click); 130 interrupted (Ctrl-C). Library errors become one ``Error: ...`` line on stderr
-unless ``--debug`` asks for the traceback.
+Exit codes: 0 success; 1 a failed run (or an inconclusive one with ``--strict``, or training
+that diverged); 2 a usage error (click); 130 interrupted by SIGINT (Ctrl-C); 143 terminated by
+SIGTERM. Library errors become one ``Error: ...`` line on stderr unless ``--debug`` asks for the
+traceback.
+
+Interrupts stop the whole command. While a command runs, SIGINT and SIGTERM both raise
+``KeyboardInterrupt`` (the signal is remembered for the exit code), so every layer unwinds the
+same way: the engine restores the model, Lightning shuts down, staged outputs are discarded.
+A range test that the engine ended with ``stop_reason="interrupted"`` counts as interrupted
+too (:func:`raise_if_interrupted`). Outputs are only committed at the very end, all together
+(:class:`lrfinder._atomic.StagedWrites`); once the commit has begun, a signal no longer stops
+the command, so "nothing was written" is always true when it is printed.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from ..exceptions import LRFinderError
 from .options import one_line
 
-__all__ = ["EXIT_INTERRUPTED", "clean_errors", "debug_flag"]
+if TYPE_CHECKING:
+    from ..range_test import RangeTestResult
 
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
+    "INTERRUPTED_MESSAGE",
+    "clean_errors",
+    "debug_flag",
+    "finishing",
+    "raise_if_interrupted",
+    "silence_stdout",
+]
+
+#: A failed run.
+EXIT_FAILED = 1
+#: A usage error (click's code).
+EXIT_USAGE = 2
 #: The shell's code for a command stopped by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
+#: The shell's code for a command stopped by SIGTERM (128 + 15).
+EXIT_TERMINATED = 143
+#: What an interrupted command prints on stderr.
+INTERRUPTED_MESSAGE = "Interrupted; nothing was written."
+
+
+class _State:
+    """The signal that stopped the command, and whether the outputs are being committed."""
+
+    received: int | None = None
+    committing: bool = False
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _State.received = signum
+    if not _State.committing:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signal_handlers() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` for the length of the command."""
+    _State.received = None
+    _State.committing = False
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def finishing() -> None:
+    """Mark the start of the outputs' commit: from now on a signal no longer stops the command.
+
+    Passed as ``before`` to :meth:`lrfinder._atomic.StagedWrites.commit`, which holds the
+    signals back until every file is renamed.
+    """
+    _State.committing = True
+
+
+def raise_if_interrupted(results: Sequence[RangeTestResult]) -> None:
+    """Treat a range test the engine ended with ``stop_reason="interrupted"`` as an interrupt.
+
+    Raises:
+        KeyboardInterrupt: One of ``results`` was interrupted.
+
+    """
+    if any(r.stop_reason == "interrupted" for r in results):
+        raise KeyboardInterrupt
+
+
+def _exit_code() -> int:
+    return EXIT_TERMINATED if _State.received == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 @contextlib.contextmanager
 def clean_errors(debug: bool) -> Iterator[None]:
-    """Turn library errors into one-line click errors (exit 1); ``--debug`` keeps tracebacks."""
-    try:
-        yield
-    except (click.ClickException, click.exceptions.Exit, click.Abort):
-        raise
-    except KeyboardInterrupt:
-        click.echo("Interrupted; nothing more was written.", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-    except (LRFinderError, ValueError, TypeError, OSError, RuntimeError) as exc:
-        if debug:
+    """Run a command body: one-line errors (exit 1), interrupts (exit 130/143); ``--debug`` keeps tracebacks."""
+    with _signal_handlers():
+        try:
+            yield
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        raise click.ClickException(one_line(exc)) from None
-    except Exception as exc:
-        if debug:
-            raise
-        raise click.ClickException(
-            f"{type(exc).__name__}: {one_line(exc)} (run with --debug for the traceback)"
-        ) from None
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED_MESSAGE, err=True)
+            raise click.exceptions.Exit(_exit_code()) from None
+        except BrokenPipeError:
+            # ``lrfind run ... | head``: the reader left; nothing more to say to it (exit 1, as click does).
+            silence_stdout()
+            raise click.exceptions.Exit(EXIT_FAILED) from None
+        except (LRFinderError, ValueError, TypeError, OSError, RuntimeError) as exc:
+            if debug:
+                raise
+            raise click.ClickException(one_line(exc)) from None
+        except Exception as exc:
+            if debug:
+                raise
+            raise click.ClickException(
+                f"{type(exc).__name__}: {one_line(exc)} (run with --debug for the traceback)"
+            ) from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def debug_flag(ctx: click.Context, debug: bool) -> bool:

@@ -16,6 +16,7 @@ from .options import (
     model_options,
     optimizer_settings,
     output_options,
+    progress_option,
     schedule_options,
     scheduler_option,
     sweep_options,
@@ -52,6 +53,7 @@ Examples:
 )
 @sweep_options
 @output_options
+@progress_option
 @common_options
 @click.pass_context
 def command(
@@ -92,6 +94,7 @@ def command(
     no_report: bool,
     json_path: str | None,
     csv_path: str | None,
+    progress: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -140,6 +143,7 @@ def command(
         json_path=json_path,
         csv_path=csv_path,
         quiet=quiet,
+        progress=progress,
         debug=debug,
     )
     from .pipeline import check_options, execute, load_inputs

@@ -59,6 +59,7 @@ __all__ = [
     "LoadedModel",
     "LoadedData",
     "load_model",
+    "model_writer",
     "save_model",
     "load_data",
     "make_loss",
@@ -306,24 +307,18 @@ def load_model(
     return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
 
 
-def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: TrainingResult | None = None) -> Path:
-    """Save a (trained) model to ``path`` in the format it was loaded from, atomically.
+def model_writer(loaded: LoadedModel, *, training: TrainingResult | None = None) -> Callable[[str], object]:
+    """Return ``write(path)``, which saves the (trained) model in the format it was loaded from.
 
     TorchScript is saved with ``torch.jit.save``; a Lightning module as a checkpoint of the module
     (state_dict, hyper-parameters, and ``training``'s epoch and step when given); a state_dict
-    model as its ``state_dict``; a pickled module with ``torch.save``.
-
-    Raises:
-        ValueError: ``path`` is the input file (inputs are never overwritten).
-
+    model as its ``state_dict``; a pickled module with ``torch.save``. The state is taken now, so
+    the writer saves the model as it is at this call.
     """
-    target = Path(path)
-    if target.resolve() == loaded.path.resolve():
-        raise ValueError(f"Refusing to overwrite the input model {loaded.path}; choose another --output path.")
     model = loaded.model
     if loaded.format == "torchscript":
-        atomic_write(target, lambda tmp: torch.jit.save(model, tmp))  # type: ignore[arg-type]
-    elif loaded.format == "lightning":
+        return lambda file: torch.jit.save(model, file)  # type: ignore[arg-type]
+    if loaded.format == "lightning":
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
         checkpoint = {
@@ -333,12 +328,24 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: T
             "state_dict": model.state_dict(),
             "hyper_parameters": dict(getattr(model, "hparams", {}) or {}),
         }
-        atomic_write(target, lambda tmp: torch.save(checkpoint, tmp))
-    elif loaded.format == "state_dict":
-        atomic_write(target, lambda tmp: torch.save(model.state_dict(), tmp))
-    else:
-        atomic_write(target, lambda tmp: torch.save(model, tmp))
-    return target
+        return lambda file: torch.save(checkpoint, file)
+    if loaded.format == "state_dict":
+        state = model.state_dict()
+        return lambda file: torch.save(state, file)
+    return lambda file: torch.save(model, file)
+
+
+def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: TrainingResult | None = None) -> Path:
+    """Save a (trained) model to ``path`` in the format it was loaded from, atomically (:func:`model_writer`).
+
+    Raises:
+        ValueError: ``path`` is the input file (inputs are never overwritten).
+
+    """
+    target = Path(path)
+    if target.resolve() == loaded.path.resolve():
+        raise ValueError(f"Refusing to overwrite the input model {loaded.path}; choose another --output path.")
+    return atomic_write(target, model_writer(loaded, training=training))
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ __all__ = [
     "key_values",
     "config_option",
     "common_options",
+    "progress_option",
+    "PROGRESS_MODES",
     "model_options",
     "data_options",
     "sweep_options",
@@ -90,6 +92,7 @@ class Options:
         json_path: JSON output path, ``-`` for stdout, ``None`` for none.
         csv_path: CSV output path, ``-`` for stdout, ``None`` for none.
         quiet: No progress bars or notices on stderr.
+        progress: ``auto``, ``bar``, ``lines`` or ``none`` (see :class:`~.output.Progress`).
         debug: Full tracebacks and debug logging.
 
     """
@@ -129,6 +132,7 @@ class Options:
     json_path: str | None = None
     csv_path: str | None = None
     quiet: bool = False
+    progress: str = "auto"
     debug: bool = False
 
     @property
@@ -324,6 +328,18 @@ def _group(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 common_options = _group(
     click.option("--quiet", "-q", is_flag=True, help="No progress bars or notices on stderr; only results and errors."),
     click.option("--debug", is_flag=True, help="Show full tracebacks and debug logging."),
+)
+
+#: The ``--progress`` modes.
+PROGRESS_MODES = ("auto", "bar", "lines", "none")
+
+progress_option = click.option(
+    "--progress",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
+    help="Progress on stderr: a bar on a terminal (auto), always a bar, one line per step (lines, for logs and "
+    "scripts), or none.",
 )
 
 model_options = _group(

@@ -12,12 +12,12 @@ import math
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
+    from .._atomic import StagedWrites
     from ..range_test import RangeTestResult
     from ..sweeps import WeightDecayChoice
 
@@ -30,7 +30,7 @@ __all__ = [
     "echo_sweep",
     "sweep_json",
     "curve_csv",
-    "write_outputs",
+    "stage_outputs",
 ]
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")
@@ -58,22 +58,48 @@ def quiet_warnings() -> None:
 
 
 class Progress:
-    """A click progress bar on stderr, shown only on a terminal and without ``--quiet``."""
+    """Progress on stderr: a bar on a terminal, or one line per step, or nothing.
 
-    def __init__(self, length: int, label: str, quiet: bool) -> None:
+    Args:
+        length: Steps in all.
+        label: What is counted (``"range test"``, ``"epoch 2/5"``).
+        quiet: ``--quiet``: no progress at all.
+        mode: ``"auto"`` (a bar on a terminal, nothing otherwise), ``"bar"``, ``"lines"`` (one
+            flushed line per step, for logs and for programs that follow the run) or ``"none"``.
+
+    """
+
+    def __init__(self, length: int, label: str, quiet: bool = False, mode: str = "auto") -> None:
         self._bar: Any = None
-        if not quiet and sys.stderr.isatty():
+        self._lines = False
+        self._length = length
+        self._label = label
+        self._pos = 0
+        if quiet or mode == "none":
+            return
+        if mode == "lines":
+            self._lines = True
+        elif mode == "bar" or sys.stderr.isatty():
             self._bar = click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
             self._bar.__enter__()
 
     def update(self, n: int = 1) -> None:
         """Advance by ``n``."""
+        self._pos += n
         if self._bar is not None:
             self._bar.update(n)
+        elif self._lines:
+            click.echo(f"{self._label}: {self._pos}/{self._length}", err=True)
+            sys.stderr.flush()
 
-    def tick(self, _index: int, _lr: float, _loss: float) -> None:
+    def tick(self, index: int, lr: float, loss: float) -> None:
         """Advance by one optimizer step (the ``on_step`` hook of ``range_test``)."""
-        self.update(1)
+        self._pos = index + 1
+        if self._bar is not None:
+            self._bar.update(1)
+        elif self._lines:
+            click.echo(f"{self._label}: step {self._pos}/{self._length}  lr {lr:.2e}  loss {loss:.4g}", err=True)
+            sys.stderr.flush()
 
     def close(self) -> None:
         """Finish the bar (idempotent)."""
@@ -180,7 +206,8 @@ def echo_sweep(
         click.echo(f"recommended weight decay: {format_weight_decay(choice.weight_decay)} ({choice.reason})", err=err)
 
 
-def write_outputs(
+def stage_outputs(
+    staged: StagedWrites,
     results: Sequence[RangeTestResult],
     *,
     report: str | None,
@@ -191,17 +218,18 @@ def write_outputs(
     schedule_name: str | None = None,
     highlight: int | None = None,
 ) -> list[str]:
-    """Write the JSON, the CSV and the report (``-``: stdout); return the file paths written."""
-    from .._atomic import atomic_write_text
+    """Stage the JSON, the CSV and the report in ``staged``; return what goes to stdout (``-``).
 
-    written: list[str] = []
+    Nothing appears on disk until ``staged.commit()``; the stdout texts are printed by the
+    caller after the commit, so an interrupted command prints no partial result either.
+    """
+    to_stdout: list[str] = []
     if json_path:
         text = json.dumps(json_doc, indent=2, allow_nan=False) if json_doc is not None else results[0].to_json()
         if json_path == "-":
-            click.echo(text)
+            to_stdout.append(text + "\n")
         else:
-            atomic_write_text(Path(json_path), text + "\n")
-            written.append(json_path)
+            staged.add_text(json_path, text + "\n")
     if csv_path:
         text = (
             curve_csv(results[0])
@@ -209,19 +237,18 @@ def write_outputs(
             else "".join(f"# {r.label or i}\n{curve_csv(r)}" for i, r in enumerate(results))
         )
         if csv_path == "-":
-            click.echo(text, nl=False)
+            to_stdout.append(text)
         else:
-            atomic_write_text(Path(csv_path), text)
-            written.append(csv_path)
+            staged.add_text(csv_path, text)
     if report:
-        from ..report import save_report
+        from ..report import report_writer
 
-        save_report(
+        write = report_writer(
             list(results) if len(results) > 1 else results[0],
             report,
             schedule=schedule,
             schedule_name=schedule_name,
             highlight=highlight,
         )
-        written.append(report)
-    return written
+        staged.add(report, write)
+    return to_stdout

@@ -20,15 +20,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..exceptions import InconclusiveCurveError, LRFinderError
-from .options import Options
-from .output import Progress, echo_summary, echo_sweep, quiet_warnings, summary_rows, sweep_json, write_outputs
+from .errors import finishing, raise_if_interrupted
+from .options import Options, one_line
+from .output import Progress, echo_summary, echo_sweep, quiet_warnings, stage_outputs, summary_rows, sweep_json
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from ..range_test import RangeTestResult
-    from ..training import EpochSummary
+    from ..training import EpochSummary, TrainingResult
     from .loading import LoadedData, LoadedModel
 
 __all__ = ["Inputs", "check_outputs_not_inputs", "check_options", "load_inputs", "execute", "seed_all"]
@@ -206,7 +207,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     def start_bar(title: str) -> Callable[[int, float, float], None]:
         for bar in bars:
             bar.close()
-        bars.append(Progress(options.num_steps, title, options.quiet))
+        bars.append(Progress(options.num_steps, title, options.quiet, options.progress))
         return bars[-1].tick
 
     try:
@@ -270,38 +271,100 @@ def _preview(options: Options, result: RangeTestResult, data: LoadedData) -> Any
     )
 
 
-def _fit_and_save(
-    options: Options, inputs: Inputs, result: RangeTestResult, weight_decay: float | None, echo: Callable[[str], None]
-) -> list[float]:
-    """Train with the found LR (:func:`lrfinder.train`), save to ``--output``; return the LR of each step."""
-    from ..training import train
-    from .loading import save_model
+def _training_batches(options: Options, data: LoadedData) -> tuple[Any, int]:
+    """The training loader and the gradient accumulation for ``--target-batch-size``.
+
+    Raises:
+        click.UsageError: A target larger than the training set, or one the loader's batches
+            cannot be accumulated to (checked before the range test runs).
+
+    """
+    target = options.target_batch_size
+    if not target:
+        return data.train, 1
+    size = _dataset_size(data)
+    if size is not None and target > size:
+        raise click.UsageError(
+            f"--target-batch-size {target} is larger than the training set ({size} samples): every "
+            "epoch would be one partial batch. Choose a target batch size of at most the dataset size."
+        )
+    if data.dataset is not None:
+        return data.loader(target, seed=options.seed), 1
+    if target % options.batch_size == 0:
+        return data.train, target // options.batch_size
+    raise click.UsageError(
+        f"--target-batch-size {target} is not a multiple of the loader's batch size {options.batch_size}; "
+        "gradients cannot be accumulated to it."
+    )
+
+
+def _dataset_size(data: LoadedData) -> int | None:
+    dataset = data.dataset if data.dataset is not None else getattr(data.train, "dataset", None)
+    try:
+        return len(dataset)  # type: ignore[arg-type]
+    except TypeError:  # an IterableDataset, or none
+        return None
+
+
+def _check_schedule(options: Options, data: LoadedData) -> None:
+    """Build the schedule once with a stand-in LR, so bad settings fail before the range test.
+
+    Settings that only the curve can judge (a ``max_lr`` below the suggested band, say) are
+    still checked when the real schedule is built.
+
+    Raises:
+        click.BadParameter: The scheduler rejects its settings (exit 2).
+
+    """
+    if options.scheduler is None:
+        return
+    from ..analysis import Suggestion
+    from ..schedulers import preview_schedule
+
+    stand_in = Suggestion(
+        lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-2, divergence_lr=1e-1, non_finite_lr=None, min_lr=1e-4,
+        max_lr=1e-2, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
+    )  # fmt: skip
+    try:
+        preview_schedule(
+            options.scheduler,
+            total_steps=options.epochs * _steps_per_epoch(options, data),
+            lr=stand_in.lr,
+            suggestion=stand_in,
+            warmup_steps=options.warmup_steps,
+            **options.scheduler_settings,
+        )
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(
+            f"--scheduler {options.scheduler}: {one_line(exc)}", param_hint="--scheduler-opt"
+        ) from None
+
+
+def _train(
+    options: Options,
+    inputs: Inputs,
+    result: RangeTestResult,
+    weight_decay: float | None,
+    echo: Callable[[str], None],
+) -> TrainingResult:
+    """Train with the found LR (:func:`lrfinder.train`), printing one line per epoch.
+
+    Raises:
+        click.ClickException: Training diverged (exit 1); nothing is saved.
+
+    """
+    from ..training import TrainingDivergedError, train
 
     lr = result.lr
     if lr is None:  # the caller trains only on a conclusive curve
         raise LRFinderError(f"No learning rate to train with: {result.error}")
-    target = options.target_batch_size
-    data = inputs.data
-    loader = data.train
-    accumulate = 1
-    if target:
-        if data.dataset is not None:
-            loader = data.loader(target, seed=options.seed)
-        elif target % options.batch_size == 0:
-            accumulate = target // options.batch_size
-        else:
-            raise click.UsageError(
-                f"--target-batch-size {target} is not a multiple of the loader's batch size {options.batch_size}; "
-                "gradients cannot be accumulated to it."
-            )
+    loader, accumulate = _training_batches(options, inputs.data)
     make_optimizer = _optimizer_factory(options)
-    quiet = options.quiet
-
     bars: list[Progress] = []
 
     def batch_done(epoch: int, batch_index: int) -> None:
         if batch_index == 0:
-            bars.append(Progress(len(loader), f"epoch {epoch}/{options.epochs}", quiet))
+            bars.append(Progress(len(loader), f"epoch {epoch}/{options.epochs}", options.quiet, options.progress))
         bars[-1].update(1)
 
     def epoch_line(summary: EpochSummary) -> None:
@@ -315,39 +378,55 @@ def _fit_and_save(
     if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
         quiet_warnings()  # importing Lightning can re-enable its advice
     seed_all(options.seed)
-    training = train(
-        inputs.model,
-        loader,
-        optimizer=lambda m: make_optimizer(m, lr, weight_decay),
-        loss_fn=inputs.loss_fn,
-        val_data=data.val,
-        epochs=options.epochs,
-        scheduler=options.scheduler,
-        scheduler_settings=options.scheduler_settings,
-        warmup_steps=options.warmup_steps,
-        suggestion=result.training_suggestion,
-        accumulate_grad_batches=accumulate,
-        device=inputs.device,
-        on_epoch_end=epoch_line,
-        on_batch_end=batch_done,
-    )
-    if inputs.loaded is not None and options.output:
-        save_model(inputs.loaded, options.output, training=training)
-        echo(f"wrote {options.output}")
-    return list(training.lrs)
+    try:
+        return train(
+            inputs.model,
+            loader,
+            optimizer=lambda m: make_optimizer(m, lr, weight_decay),
+            loss_fn=inputs.loss_fn,
+            val_data=inputs.data.val,
+            epochs=options.epochs,
+            scheduler=options.scheduler,
+            scheduler_settings=options.scheduler_settings,
+            warmup_steps=options.warmup_steps,
+            suggestion=result.training_suggestion,
+            accumulate_grad_batches=accumulate,
+            device=inputs.device,
+            on_epoch_end=epoch_line,
+            on_batch_end=batch_done,
+        )
+    except TrainingDivergedError as exc:
+        written = f" {options.output} was not written." if options.output else ""
+        raise click.ClickException(f"{one_line(exc)}{written}") from None
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def execute(options: Options, inputs: Inputs) -> None:
     """Range test (or weight-decay sweep), summary, optional training, outputs.
 
+    Every check that does not need the curve runs first; the outputs (report, JSON, CSV, the
+    trained model) are written together at the end, or not at all.
+
     Raises:
-        click.ClickException: An inconclusive curve with ``fit`` or ``--strict`` (exit 1).
+        click.UsageError: A setting the data rules out (exit 2).
+        click.ClickException: An inconclusive curve with ``fit`` or ``--strict``, or diverged
+            training (exit 1).
+        KeyboardInterrupt: The range test, the sweep or training was interrupted.
 
     """
+    from .._atomic import staged_writes
     from ..sweeps import recommend_weight_decay
+    from .loading import model_writer
 
+    if options.train:
+        _training_batches(options, inputs.data)
+    _check_schedule(options, inputs.data)
     echo: Callable[[str], None] = (lambda line: click.echo(line, err=True)) if options.to_stderr else click.echo
-    results = [_scale(r, options) for r in _range_tests(options, inputs)]
+    results = _range_tests(options, inputs)
+    raise_if_interrupted(results)
+    results = [_scale(r, options) for r in results]
     wds = options.weight_decays
     chosen_wd = wds[0] if wds else None
     highlight = None
@@ -370,25 +449,34 @@ def execute(options: Options, inputs: Inputs) -> None:
         result = results[0]
         echo_summary(summary_rows(result, source=inputs.source), err=options.to_stderr)
 
-    schedule: Sequence[float] | Any = None
+    schedule: Any = None
     schedule_name = None
+    training = None
     inconclusive = result.suggestion is None
     if options.train and not inconclusive:
-        schedule = _fit_and_save(options, inputs, result, chosen_wd, echo)
+        training = _train(options, inputs, result, chosen_wd, echo)
+        schedule = list(training.lrs)
         schedule_name = options.scheduler or "constant"
     elif options.scheduler and not inconclusive and len(results) == 1:
         schedule_name = options.scheduler
         schedule = _preview(options, result, inputs.data)
-    written = write_outputs(
-        results,
-        report=options.report,
-        json_path=options.json_path,
-        csv_path=options.csv_path,
-        json_doc=json_doc,
-        schedule=schedule,
-        schedule_name=schedule_name,
-        highlight=highlight,
-    )
+    with staged_writes() as staged:
+        if training is not None and inputs.loaded is not None and options.output:
+            staged.add(options.output, model_writer(inputs.loaded, training=training))
+        to_stdout = stage_outputs(
+            staged,
+            results,
+            report=options.report,
+            json_path=options.json_path,
+            csv_path=options.csv_path,
+            json_doc=json_doc,
+            schedule=schedule,
+            schedule_name=schedule_name,
+            highlight=highlight,
+        )
+        written = staged.commit(before=finishing)
+    for text in to_stdout:
+        click.echo(text, nl=False)
     for path in written:
         echo(f"wrote {path}")
     if inconclusive:

@@ -15,6 +15,7 @@ from .options import (
     model_options,
     optimizer_settings,
     output_options,
+    progress_option,
     schedule_options,
     scheduler_option,
     sweep_options,
@@ -52,6 +53,7 @@ Examples:
 )
 @click.option("--strict", is_flag=True, help="Exit with 1 when the curve is inconclusive.")
 @output_options
+@progress_option
 @common_options
 @click.pass_context
 def command(
@@ -91,6 +93,7 @@ def command(
     no_report: bool,
     json_path: str | None,
     csv_path: str | None,
+    progress: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -134,6 +137,7 @@ def command(
         json_path=json_path,
         csv_path=csv_path,
         quiet=quiet,
+        progress=progress,
         debug=debug,
     )
     from .pipeline import check_options, execute, load_inputs

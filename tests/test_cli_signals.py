@@ -1,0 +1,170 @@
+"""Interrupts and failures of a real ``lrfind`` process: exit codes, messages, files on disk.
+
+Each test starts ``python -m lrfinder`` with ``--progress lines``, waits for a known step in
+its progress output on stderr, sends the signal, and checks the exit code, the message and
+that nothing was written (existing outputs byte-identical, no temporary files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+    pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning"),
+]
+
+MESSAGE = "Interrupted; nothing was written."
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    torch.jit.save(torch.jit.script(net), tmp_path / "model.pt")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 10, generator=gen)
+    np.savez(tmp_path / "train.npz", x=x.numpy(), y=x[:, :3].argmax(1).numpy())
+    # Outputs of an earlier run: they must survive an interrupted one byte for byte.
+    for name in ("old.json", "old.png", "old.csv", "trained.pt"):
+        (tmp_path / name).write_bytes(os.urandom(64))
+    return tmp_path
+
+
+def start(work: Path, *args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", *args, "--progress", "lines"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def signal_at(proc: subprocess.Popen[str], marker: str, sig: int, timeout: float = 120) -> tuple[str, str]:
+    """Read stderr until a line contains ``marker``, send ``sig``, return (stdout, stderr)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            proc.send_signal(sig)
+            break
+    else:
+        proc.kill()
+    out, err = proc.communicate(timeout=timeout)
+    assert any(marker in line for line in seen), "".join(seen) + err
+    return out, "".join(seen) + err
+
+
+def untouched(work: Path, before: dict[str, str]) -> None:
+    assert {name: sha(work / name) for name in before} == before
+    assert [p.name for p in work.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def snapshot(work: Path) -> dict[str, str]:
+    return {p.name: sha(p) for p in work.iterdir() if p.is_file()}
+
+
+RUN = ["run", "model.pt", "--data", "train.npz", "--num-steps", "5000", "--stop-factor", "none", "--max-lr", "1e-3"]
+OUTPUTS = ["--json", "old.json", "--report", "old.png", "--csv", "old.csv"]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_run_interrupted_during_the_range_test_writes_nothing(work: Path, sig: int, code: int):
+    before = snapshot(work)
+    proc = start(work, *RUN, *OUTPUTS, "--json", "new.json")
+    out, err = signal_at(proc, "range test: step 5/5000", sig)
+    assert proc.returncode == code, err
+    assert MESSAGE in err and "Traceback" not in err
+    assert "suggested lr" not in out  # no summary of a cut curve
+    untouched(work, before)
+    assert not (work / "new.json").exists()
+
+
+def test_sigint_stops_the_whole_weight_decay_sweep(work: Path):
+    before = snapshot(work)
+    proc = start(work, *RUN, "--num-steps", "2000", "--weight-decay", "0,1e-4,1e-3", *OUTPUTS)
+    out, err = signal_at(proc, "range test wd=0: step 5/2000", signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert MESSAGE in err
+    assert "wd=1e-04" not in err and "recommended weight decay" not in out  # the next values never ran
+    untouched(work, before)
+
+
+FIT = [
+    "fit",
+    "model.pt",
+    "--data",
+    "train.npz",
+    "--batch-size",
+    "8",
+    "--num-steps",
+    "60",
+    "--min-lr",
+    "1e-4",
+    "--max-lr",
+    "100",
+]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_fit_interrupted_during_training_keeps_the_old_model(work: Path, sig: int, code: int):
+    before = snapshot(work)
+    proc = start(work, *FIT, "--epochs", "200", "--output", "trained.pt", *OUTPUTS)
+    out, err = signal_at(proc, "epoch 1/200: 3/32", sig)
+    assert proc.returncode == code, err
+    assert MESSAGE in err and "Traceback" not in err
+    untouched(work, before)
+
+
+def test_fit_interrupted_during_the_range_test_does_not_train(work: Path):
+    before = snapshot(work)
+    proc = start(work, *FIT, "--num-steps", "5000", "--stop-factor", "none", "--max-lr", "1e-3", "-o", "trained.pt")
+    out, err = signal_at(proc, "range test: step 5/5000", signal.SIGINT)
+    assert proc.returncode == 130, err
+    assert MESSAGE in err and "epoch" not in out
+    untouched(work, before)
+
+
+ATOMIC_WRITER = """
+import os, signal, sys
+from lrfinder._atomic import atomic_write
+
+def write(tmp):
+    open(tmp, "w").write("half")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+atomic_write(sys.argv[1], write)
+"""
+
+
+def test_sigterm_during_an_atomic_write_leaves_no_temp_file(tmp_path: Path):
+    target = tmp_path / "report.png"
+    target.write_bytes(b"old")
+    proc = subprocess.run([sys.executable, "-c", ATOMIC_WRITER, str(target)], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGTERM  # still ends as SIGTERM would
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
