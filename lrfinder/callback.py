@@ -45,6 +45,7 @@ from typing_extensions import override
 from . import _lightning
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
     LRSweeper,
     RangeTestResult,
@@ -129,8 +130,9 @@ class LRFinder(_CallbackBase):
         stop_factor: Divergence threshold (> 1) of :class:`~lrfinder.DivergenceMonitor`;
             ``None`` runs every step (a non-finite loss still stops the test).
         rule: How the suggestion is picked (:func:`lrfinder.analyze`).
-        scaling: ``"auto"``, ``"linear"``, ``"sqrt"`` or ``"none"``: how the LR found at the
-            test's effective batch size moves to the training one (:func:`lrfinder.scale_lr`).
+        scaling: ``"auto"``, ``"linear"``, ``"sqrt"``, ``"noise"`` or ``"none"``: how the LR
+            found at the test's effective batch size moves to the training one
+            (:func:`lrfinder.scale_lr`; ``"auto"`` is ``"noise"`` when the noise scale was measured).
         target_batch_size: Effective batch size to scale to and train at; default the fit's
             own (per-device batch x world size x ``accumulate_grad_batches``). When it differs,
             a ``batch_size`` attribute of the module or datamodule (or their ``hparams``) is
@@ -152,6 +154,10 @@ class LRFinder(_CallbackBase):
             loss, when ``training_step`` does not return it.
         report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
         strict: Raise instead of warning when the curve is inconclusive.
+        noise_scale: Measure the gradient noise scale (the critical batch) during the test
+            (:mod:`lrfinder.noise`), from blocks of consecutive steps at the flat start of the
+            sweep; under data parallelism from the all-reduced gradient of the global batch. It
+            only reads the gradients. ``scaling="auto"`` then uses the ``noise`` rule.
 
     Attributes:
         result: The :class:`~lrfinder.RangeTestResult` (with its suggestion and the scaling
@@ -207,6 +213,7 @@ class LRFinder(_CallbackBase):
         monitor: str | None = None,
         report: str | os.PathLike[str] | None = None,
         strict: bool = False,
+        noise_scale: bool = True,
     ) -> None:
         super().__init__()
         self.settings = validate_settings(
@@ -232,6 +239,11 @@ class LRFinder(_CallbackBase):
                 raise TypeError(f"Expected {text_name} to be a non-empty str or None, but got {text_name}={text!r}")
         if not isinstance(strict, bool):
             raise TypeError(f"Expected strict to be a bool, but got strict={strict!r}")
+        if scaling == "noise" and not noise_scale:
+            raise ValueError(
+                "Expected noise_scale=True with scaling='noise' (the rule needs the measured critical batch), "
+                "but got noise_scale=False"
+            )
         self.rule = rule
         self.scaling = scaling
         self.target_batch_size = target_batch_size
@@ -244,6 +256,7 @@ class LRFinder(_CallbackBase):
         self.monitor = monitor
         self.report = None if report is None else Path(report)
         self.strict = strict
+        self.noise_scale = noise_scale
         self.result: RangeTestResult | None = None
         self.applied_lr: float | None = None
         # The planned LR per step of the scheduler built with scheduler=, for the report.
@@ -329,12 +342,19 @@ class LRFinder(_CallbackBase):
     def _run_test(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
         """Build, sweep inside the isolation, analyse, scale."""
         run = self._build(trainer, pl_module)
-        lrs, losses, reason = self._sweep(trainer, pl_module, run)
+        probe = NoiseProbe(p for g in run.optimizers[0].param_groups for p in g["params"]) if self.noise_scale else None
+        lrs, losses, reason = self._sweep(trainer, pl_module, run, probe if len(run.optimizers) == 1 else None)
         logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
         if reason == "interrupted" and not self._find_only:
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt
         result = self._analyse(pl_module, run, lrs, losses, reason)
+        if probe is not None:
+            if len(run.optimizers) == 1:
+                measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
+            else:
+                measured, why = None, f"not measured: the test steps {len(run.optimizers)} optimizers"
+            result = replace(result, noise_scale=measured, noise_error=why)
         return self._scale(trainer, run, result)
 
     def _build(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> _TestRun:
@@ -374,10 +394,25 @@ class LRFinder(_CallbackBase):
         )
 
     def _sweep(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, probe: NoiseProbe | None = None
     ) -> tuple[list[float], list[float], StopReason]:
-        """The sweep, inside the isolation: nothing it changes survives it."""
+        """The sweep, inside the isolation: nothing it changes survives it.
+
+        With a ``probe``, an optimizer step post-hook hands it each step's gradient (the
+        all-reduced one of the global batch under data parallelism; ``.grad`` is only read).
+        """
         settings = run.settings
+        handle = None
+        if probe is not None:
+            count = [0]
+
+            def after_step(*_: Any) -> None:
+                size = run.batches.batch_size  # known once the first batch was drawn
+                global_batch = None if size is None else size * run.world * settings.accumulate_steps
+                probe.end_step(count[0], 0.0, global_batch)
+                count[0] += 1
+
+            handle = run.optimizers[0].register_step_post_hook(after_step)
         plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
         bar = _lightning.progress_bar(trainer, len(plan))
 
@@ -407,6 +442,8 @@ class LRFinder(_CallbackBase):
                     step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
                 )
         finally:
+            if handle is not None:
+                handle.remove()
             if bar is not None:
                 bar.close()
 
@@ -701,7 +738,7 @@ def find_lr(
             run in this process (not ``ddp_spawn``).
         **options: :class:`LRFinder` options (``min_lr``, ``max_lr``, ``num_steps``, ``mode``,
             ``stop_factor``, ``rule``, ``scaling``, ``target_batch_size``, ``test_batch_size``,
-            ``optimizer``, ``optimizer_settings``, ``monitor``, ``report``, ``strict``).
+            ``optimizer``, ``optimizer_settings``, ``monitor``, ``report``, ``strict``, ``noise_scale``).
 
     Returns:
         The :class:`~lrfinder.RangeTestResult` (suggestion ``None`` when inconclusive, unless

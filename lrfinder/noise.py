@@ -88,6 +88,8 @@ NOISE_SPLIT = 4
 NOISE_PROBES = 12
 #: Consecutive steps per block of the ``"steps"`` source: ``B_b = NOISE_BLOCK * batch``.
 NOISE_BLOCK = 4
+#: The ``"steps"`` source stops after this many blocks (64 steps): the interval is narrow by then.
+NOISE_MAX_BLOCKS = 16
 #: The ``"steps"`` source counts only blocks ending before the weights have moved by this much
 #: from where the sweep started (``||w - w0|| / ||w0||``): the gradients of a block must be
 #: taken at (nearly) the same point.
@@ -147,13 +149,13 @@ class NoiseScale:
         return (high - low) / self.b_simple
 
     def summary(self) -> str:
-        """One line for logs and reports, e.g. ``critical batch ≈ 310 (90% 220–450; 12 steps)``."""
+        """One line for logs and reports, e.g. ``critical batch ≈ 310 (90% 220–450; 12 estimates, steps)``."""
         low, high = self.interval
         if math.isnan(low):
             spread = "no interval"
         else:
             spread = f"{int(CONFIDENCE * 100)}% {_fmt_batch(low)}–{_fmt_batch(high)}"
-        return f"critical batch ≈ {_fmt_batch(self.b_simple)} ({spread}; {self.n_estimates} steps, {self.source})"
+        return f"critical batch ≈ {_fmt_batch(self.b_simple)} ({spread}; {self.n_estimates} estimates, {self.source})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values; non-finite interval ends as the strings ``"nan"``/``"inf"``."""
@@ -328,14 +330,46 @@ def _bootstrap_interval(grad_sq_i: np.ndarray, trace_i: np.ndarray) -> tuple[flo
 # --------------------------------------------------------------------------------------------
 
 
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself, or a float32 copy of a half-precision tensor (their sums lose too much)."""
+    t = t.detach()
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
+def _sq(t: torch.Tensor) -> torch.Tensor:
+    """``||t||^2`` as a float64 0-d tensor (the norm itself in the tensor's precision: no copy)."""
+    return torch.linalg.vector_norm(_wide(t)).double() ** 2
+
+
+def _uniform(tensors: Sequence[torch.Tensor]) -> bool:
+    return bool(tensors) and all(t.device == tensors[0].device and t.dtype == tensors[0].dtype for t in tensors)
+
+
+def _sum_sq(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``sum ||t||^2`` as a float64 0-d tensor, without a host sync; one fused call when it can."""
+    wide = [_wide(t) for t in tensors]
+    if _uniform(wide):
+        # torch.optim's own multi-tensor kernels: one call instead of one per parameter.
+        return torch.stack(torch._foreach_norm(wide)).double().pow(2).sum()
+    return torch.stack([(torch.linalg.vector_norm(t).double() ** 2).cpu() for t in wide]).sum()
+
+
+def _add_(totals: list[torch.Tensor], tensors: Sequence[torch.Tensor]) -> None:
+    if _uniform([*totals, *tensors]):
+        torch._foreach_add_(totals, list(tensors))
+    else:
+        for total, t in zip(totals, tensors):
+            total.add_(t)
+
+
 def squared_norm(tensors: Iterable[torch.Tensor | None]) -> float:
-    """``sum ||t||^2`` over the tensors (``None`` skipped), accumulated in float64."""
+    """``sum ||t||^2`` over the tensors (``None`` skipped), summed in float64."""
     total: torch.Tensor | None = None
     for t in tensors:
         if t is None:
             continue
-        part = t.detach().double().pow(2).sum()
-        total = part if total is None else total + part
+        part = _sq(t)
+        total = part if total is None else total + part.to(total.device)
     return 0.0 if total is None else float(total.item())
 
 
@@ -417,6 +451,8 @@ class NoiseProbe:
         self._block_sq: list[torch.Tensor] = []
         self._block_size: int | None = None
         self._start: list[torch.Tensor] | None = None
+        self._moved_away = False
+        self._start_sq = 0.0
         #: Per recorded pair: how far the weights had moved from the start (``"steps"`` only; else 0).
         self.moved: list[float] = []
 
@@ -526,30 +562,34 @@ class NoiseProbe:
         self.moved.append(0.0)
 
     def _block_step(self, step: int, loss: float, batch_size: int | None) -> None:
+        if self._moved_away or self.sources.count("steps") >= NOISE_MAX_BLOCKS:
+            return
         if not math.isfinite(loss) or batch_size is None or (self._block and batch_size != self._block_size):
             self._block, self._block_sq = [], []
             if not math.isfinite(loss) or batch_size is None:
                 return
-        if self._start is None:
-            self._start = [p.detach().clone() for p in self.params]
-        grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        # Kept as tensors (no host sync per step): one sync per block.
-        self._block_sq.append(sum((g.double().pow(2).sum() for g in grads), torch.zeros((), dtype=torch.float64)))
-        if self._block:
-            for total, g in zip(self._block, grads):
-                total.add_(g.double())
-        else:
-            self._block = [g.double().clone() for g in grads]
-        self._block_size = batch_size
-        if len(self._block_sq) < NOISE_BLOCK:
-            return
-        n = len(self._block_sq)
-        small_sq = float(torch.stack(self._block_sq).mean().item())
-        big_sq = squared_norm(t / n for t in self._block)
-        self._block, self._block_sq = [], []
-        start_sq = squared_norm(self._start)
-        delta_sq = squared_norm(p.detach() - w0 for p, w0 in zip(self.params, self._start))
-        move = math.sqrt(delta_sq / start_sq) if start_sq else 0.0
+        with torch.no_grad():
+            if self._start is None:
+                self._start = [p.detach().clone() for p in self.params]
+                self._start_sq = float(_sum_sq(self._start).item())
+            grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in self.params]
+            # Kept as tensors (no host sync per step): one sync per block.
+            self._block_sq.append(_sum_sq(grads))
+            if self._block:
+                _add_(self._block, grads)
+            else:
+                self._block = [_wide(g).clone() for g in grads]
+            self._block_size = batch_size
+            if len(self._block_sq) < NOISE_BLOCK:
+                return
+            n = len(self._block_sq)
+            small_sq = float(torch.stack(self._block_sq).mean().item())
+            big_sq = float(_sum_sq(self._block).item()) / (n * n)
+            self._block, self._block_sq = [], []
+            delta_sq = float(_sum_sq([p.detach() - w0 for p, w0 in zip(self.params, self._start)]).item())
+        move = math.sqrt(delta_sq / self._start_sq) if self._start_sq else 0.0
+        # Past MAX_MOVE no later block can count: stop measuring (and paying for it).
+        self._moved_away = move > MAX_MOVE
         if math.isfinite(small_sq) and math.isfinite(big_sq):
             self.small_sq.append(small_sq)
             self.big_sq.append(big_sq)
@@ -607,8 +647,8 @@ def noise_after_sweep(
     """The noise scale of a finished sweep, from its pre-divergence part only.
 
     The steps counted are those up to the minimum of the loss: the suggestion's ``min_loss_lr``
-    when there is a suggestion; else (a flat curve) those before the first non-finite loss or
-    loss past twice the first. Past it the loss
+    when there is a suggestion; else (a flat or noisy curve) those before the first non-finite
+    loss or the first running median (9 steps) past twice its lowest value. Past it the loss
     is rising, the weights are thrown about, and the gradient measures the blow-up, not the noise
     at the LRs worth using. Blocks of consecutive steps (source ``"steps"``) count only while
     the weights are within ``MAX_MOVE`` (1%) of where the sweep started.
@@ -628,10 +668,20 @@ def noise_after_sweep(
     if min_loss_lr is not None:
         cut = next((i for i, lr in enumerate(lrs) if lr > min_loss_lr), len(lrs))
     elif losses:
-        # No suggestion (a flat or never-turning curve): up to the first blow-up, i.e. a
-        # non-finite loss or one past twice the first.
-        first = abs(losses[0])
-        cut = next((i for i, v in enumerate(losses) if not math.isfinite(v) or abs(v) > 2 * first), len(losses))
+        # No suggestion (a flat, noisy or never-turning curve): up to the first blow-up, i.e. a
+        # non-finite loss or a running median (9 steps) past twice its lowest value so far.
+        cut = len(losses)
+        lowest = math.inf
+        for i, v in enumerate(losses):
+            window = [w for w in losses[max(0, i - 8) : i + 1] if math.isfinite(w)]
+            if not math.isfinite(v):
+                cut = i
+                break
+            median = float(np.median(window))
+            if median > 2 * lowest and i >= 8:
+                cut = i
+                break
+            lowest = min(lowest, abs(median))
     moved = [step for step, m in zip(probe.steps, probe.moved) if m > MAX_MOVE]
     if cut is not None and moved:
         # Blocks of consecutive steps need weights that have not moved: the flat start.

@@ -200,6 +200,11 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
             facts.append("no suggestion: the curve is inconclusive (why: see the plot)")
         if r.scaled is not None and r.scaled.warning:
             warnings.append(r.scaled.warning)
+        if r.noise_scale is not None:
+            facts.append(r.noise_scale.summary())
+        elif r.noise_error is not None:
+            facts.append("critical batch: not measured")
+            warnings.append(r.noise_error)
     else:
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(r.optimizer_name or "?" for r in results))
@@ -543,8 +548,10 @@ def plot_range_test(
 
     Returns:
         A :class:`matplotlib.figure.Figure` (Agg canvas, not attached to ``pyplot``). Its axes
-        carry the labels ``"header"``, ``"loss"``, ``"slope"`` and (with a schedule)
-        ``"schedule"`` (``Axes.get_label()``).
+        carry the labels ``"header"``, ``"loss"``, ``"slope"``, (with a schedule)
+        ``"schedule"`` and (one result with a measured noise scale) ``"batch"``: the predicted
+        best LR against batch size by the linear, sqrt and noise rules, with the test and target
+        batches and the critical batch marked (``Axes.get_label()``).
 
     Raises:
         ValueError: No result, or a figure size that is not positive.
@@ -571,7 +578,8 @@ def plot_range_test(
     # About 6.4 points per character of DejaVu Sans at 10.5 pt.
     lines = _header_text(results, schedule_name, int(figsize[0] * 72 / 6.4), title)
     header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
-    panels = [4.6, 1.7] + ([1.7] if sched is not None else [])
+    batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
+    panels = [4.6, 1.7] + ([1.7] if sched is not None else []) + ([2.0] if batch_panel else [])
     # Panel heights share what the header leaves of the figure (the layout engine adds labels).
     rest = max(figsize[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
     heights = [header_in] + [rest * p / sum(panels) for p in panels]
@@ -606,7 +614,48 @@ def plot_range_test(
     if sched is not None:
         sched_ax = fig.add_subplot(grid[3], label="schedule")
         _draw_schedule(sched_ax, sched, schedule_name, results)
+    if batch_panel:
+        _draw_batch_scaling(fig.add_subplot(grid[len(heights) - 1], label="batch"), results[0])
     return fig
+
+
+def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
+    """Predicted best LR against batch size: the linear, sqrt and noise rules from the test's batch."""
+    from .noise import ADAPTIVE_SHAPE, noise_lr_factor
+    from .scaling import optimizer_family
+
+    ns, s = result.noise_scale, result.suggestion
+    if ns is None or s is None:
+        return
+    b0 = float(result.batch_size or ns.small_batch_size)
+    target = result.scaled.to_batch_size if result.scaled is not None else None
+    low = min(b0, target or b0, ns.b_simple) / 4
+    high = max(b0, target or b0, ns.b_simple) * 8
+    batches = np.logspace(math.log10(max(low, 1.0)), math.log10(high), 200)
+    shape = ADAPTIVE_SHAPE if optimizer_family(result.optimizer_name) == "adaptive" else "sgd"
+    noise = [s.lr * noise_lr_factor(b0, b, ns.b_simple, shape) for b in batches]
+    ax.plot(batches, s.lr * batches / b0, color="#999999", lw=1.4, ls="--", label="linear")
+    ax.plot(batches, s.lr * np.sqrt(batches / b0), color="#999999", lw=1.4, ls=":", label="sqrt")
+    ax.plot(batches, noise, color=COLORS["scaled"], lw=2.2, label=f"noise ({shape} form)")
+    ax.axvline(ns.b_simple, color="black", lw=1.0, alpha=0.6)
+    low_i, high_i = ns.interval
+    if math.isfinite(low_i):  # the 90% interval of the critical batch
+        ax.axvspan(max(low_i, batches[0]), min(high_i, batches[-1]), color="black", alpha=0.07, lw=0)
+    ax.text(ns.b_simple, 0.02, f" critical ≈ {ns.b_simple:.3g}", transform=ax.get_xaxis_transform(), fontsize=9)
+    ax.plot([b0], [s.lr], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=f"test batch {b0:.0f}")
+    if result.scaled is not None and target is not None:
+        ax.plot([target], [result.scaled.lr], "D", color=COLORS["scaled"], mec="black", ms=8, zorder=5,
+                label=f"target batch {target:,}")
+    if s.divergence_lr is not None:
+        ax.axhline(s.divergence_lr, color=COLORS["divergence"], lw=1.0, ls="-.", label="divergence (test)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(batches[0], batches[-1])
+    ax.set_xlabel("batch size (log scale)")
+    ax.set_ylabel("predicted best lr")
+    ax.set_title("best LR against batch size, predicted from the test", loc="left", fontsize=11)
+    ax.legend(loc="upper left", fontsize=8.5, ncol=3, framealpha=0.9)
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def _limit_slope_axis(ax: Axes) -> None:

@@ -304,19 +304,15 @@ def scale_lr(
         warmup_epochs=warmup,
         critical_batch=critical,
     )
-    if critical is not None and to_batch_size > CRITICAL_WARN * critical:
-        warnings.warn(
-            f"Training batch {to_batch_size} is well past the critical batch ≈ {critical:.0f} (gradient "
-            f"noise scale): a larger batch buys little speed per sample (about {1 + to_batch_size / critical:.1f}x "
-            "the samples of a small batch to reach the same loss, McCandlish et al. 2018). A batch near the "
-            "critical one uses compute better.",
-            stacklevel=2,
-        )
     return _check_divergence(scaled, divergence_lr, cap)
 
 
 def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) -> ScaledLR:
-    """Warn (and with ``cap`` clamp) when ``scaled.lr`` lands past ``divergence_lr``."""
+    """Warn (and with ``cap`` clamp) when ``scaled.lr`` lands past ``divergence_lr``.
+
+    Also warns when the target batch is past ``CRITICAL_WARN`` times the critical batch; both
+    messages are kept in ``warning``.
+    """
     warning = None
     capped = False
     lr = scaled.lr
@@ -332,5 +328,15 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
             capped = True
             warning += f" Capped to {divergence_lr:.2e}."
         warnings.warn(warning, stacklevel=3)
+    critical = scaled.critical_batch
+    if critical is not None and scaled.to_batch_size > CRITICAL_WARN * critical:
+        past = (
+            f"Training batch {scaled.to_batch_size} is well past the critical batch ≈ {critical:.0f} (gradient "
+            f"noise scale): a larger batch buys little speed per sample (about "
+            f"{1 + scaled.to_batch_size / critical:.1f}x the samples of a small batch to reach the same loss, "
+            "McCandlish et al. 2018). A batch near the critical one uses compute better."
+        )
+        warnings.warn(past, stacklevel=3)
+        warning = past if warning is None else f"{warning} {past}"
     logger.debug("scale_lr: %.2e -> %.2e (%s)", scaled.base_lr, lr, scaled.reason)
     return replace(scaled, lr=lr, warning=warning, capped=capped)

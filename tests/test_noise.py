@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -583,3 +585,91 @@ def test_steps_source_counts_only_blocks_before_the_weights_move() -> None:
     late = range_test(model, _loader(data, 32), min_lr=0.05, **common)  # type: ignore[arg-type]
     assert late.noise_scale is None and late.noise_error is not None
     assert "before the weights moved" in late.noise_error
+
+
+# --- the Lightning callback ---------------------------------------------------------------------
+
+
+def _lightning_fit(tmp_path: Path, **options: object) -> tuple[object, dict[str, torch.Tensor]]:
+    from _models import Net, make_loader, pl, trainer, weights
+
+    from lrfinder.callback import LRFinder
+
+    pl.seed_everything(3, verbose=False)
+    finder = LRFinder(num_steps=60, min_lr=1e-6, max_lr=10.0, **options)  # type: ignore[arg-type]
+    model = Net(lr=0.01, dropout=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer(tmp_path, [finder], max_steps=4).fit(model, make_loader(n=512, batch_size=32))
+    return finder, weights(model)
+
+
+def test_callback_measures_without_changing_the_fit(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    on, w_on = _lightning_fit(tmp_path / "on", noise_scale=True, scaling="linear")
+    off, w_off = _lightning_fit(tmp_path / "off", noise_scale=False, scaling="linear")
+    r_on, r_off = on.result, off.result  # type: ignore[attr-defined]
+    assert r_on.losses == r_off.losses and on.applied_lr == off.applied_lr  # type: ignore[attr-defined]
+    assert all(torch.equal(w_on[k], w_off[k]) for k in w_on)
+    assert r_off.noise_scale is None
+    ns = r_on.noise_scale
+    assert ns is not None, r_on.noise_error
+    assert (ns.source, ns.small_batch_size, ns.big_batch_size) == ("steps", 32, 32 * NOISE_BLOCK)
+
+
+def test_callback_noise_scaling(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    finder, _ = _lightning_fit(tmp_path, noise_scale=True, scaling="noise", target_batch_size=128)
+    result = finder.result  # type: ignore[attr-defined]
+    assert result.noise_scale is not None and result.scaled is not None
+    assert result.scaled.rule == "noise" and result.scaled.critical_batch == result.noise_scale.b_simple
+    b = result.noise_scale.b_simple
+    assert result.scaled.factor == pytest.approx((1 + b / 32) / (1 + b / 128))
+
+
+def test_callback_noise_rule_needs_the_measurement() -> None:
+    from lrfinder.callback import LRFinder
+
+    with pytest.raises(ValueError, match="noise_scale=True with scaling='noise'"):
+        LRFinder(scaling="noise", noise_scale=False)
+
+
+# --- CLI and report -------------------------------------------------------------------------------
+
+
+def test_cli_summary_has_the_critical_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from lrfinder import RangeTestResult
+    from lrfinder.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo", "--epochs", "0", "--json", "demo.json"])
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(tmp_path / "demo.json")
+    assert saved.noise_scale is not None, saved.noise_error
+    n = saved.noise_scale.b_simple
+    line = next(x for x in result.stdout.splitlines() if x.startswith("critical batch"))
+    assert re.match(r"critical batch\s+≈ \S+ \(90% ", line) and f"{n:.3g}" in line
+
+
+def test_report_has_the_critical_batch_and_the_batch_panel(dataset: torch.utils.data.TensorDataset) -> None:
+    from lrfinder import range_test
+    from lrfinder.report import plot_range_test
+
+    result = range_test(_bn_dropout_model(), _loader(dataset), loss_fn=nn.functional.cross_entropy, num_steps=60)
+    assert result.noise_scale is not None and result.suggestion is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = result.scale(256)
+    fig = plot_range_test(result)
+    labels = [ax.get_label() for ax in fig.axes]
+    assert "batch" in labels
+    header = next(ax for ax in fig.axes if ax.get_label() == "header")
+    assert any(t.get_text().startswith("critical batch ≈") for t in header.texts)
+    panel = next(ax for ax in fig.axes if ax.get_label() == "batch")
+    names = [line.get_label() for line in panel.get_lines()]
+    assert {"linear", "sqrt", "test batch 32", "target batch 256"} <= set(names)
+    assert any(name.startswith("noise (") for name in names)
+    unmeasured = plot_range_test(replace(result, noise_scale=None, noise_error="why not"))
+    assert "batch" not in [ax.get_label() for ax in unmeasured.axes]

@@ -138,6 +138,10 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
         rows.append(("model", f"{result.model_name} ({result.num_parameters or 0:,} parameters) from {source}"))
     rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}"))
     rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} (stopped: {result.stop_reason})"))
+    if result.noise_scale is not None:
+        rows.append(("critical batch", result.noise_scale.summary().removeprefix("critical batch ")))
+    elif result.noise_error is not None:
+        rows.append(("critical batch", f"not measured: {result.noise_error}"))
     s = result.suggestion
     if s is None:
         rows.append(("suggested lr", "none: the curve is inconclusive"))

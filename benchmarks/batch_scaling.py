@@ -1,0 +1,426 @@
+"""Batch-size scaling: predicted best LR at other batch sizes against a grid-search oracle.
+
+For each task (an SGD-with-momentum task and an Adam task, on scikit-learn's bundled digits):
+
+1. **Oracle.** At each batch size (4 of them, spanning 64x) train for the *same number of
+   epochs* at every LR of a grid (4 per decade) and every seed; the best LR is the grid LR of
+   the lowest mean validation loss; its *good band* every grid LR within 10% of it.
+2. **Range test** at the smallest batch size, once per seed, with ``noise_scale=True``:
+   the suggestion (``Suggestion.lr``) and the measured gradient noise scale ``B_simple``.
+3. **Predictions** for every larger batch: ``linear``, ``sqrt``, ``auto`` (what
+   ``result.scale(B)`` does: the noise rule when a noise scale was measured) and ``noise``
+   (:func:`lrfinder.scale_lr` with ``rule="noise"``), plus the adaptive shapes the noise rule
+   could use (``noise:surge``, ``noise:sqrt``, ``noise:sgd``) to justify the choice. Each rule is
+   applied to two base LRs: the range test's suggestion (``anchor=test``, what a user gets) and
+   the oracle's best LR at the smallest batch (``anchor=oracle``: the scaling rule alone).
+4. **Score.** Train at each predicted LR (same seed, same epochs); *regret* = mean validation
+   loss / the oracle's best; *in band* = the nearest grid LR is in the good band.
+5. **Cross-check.** ``B_noise`` fitted to the oracle's best LRs (the form of the task's
+   optimizer family, least squares in log LR) against the measured ``B_simple``.
+6. **Cost.** A 100-step range test with and without ``noise_scale=True``, interleaved rounds,
+   median ratio.
+
+Usage::
+
+    python -m benchmarks.batch_scaling          # full run (resumes from benchmarks/cache/)
+    python -m benchmarks.batch_scaling --smoke  # one task, two batch sizes, seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrfinder import range_test, scale_lr
+from lrfinder.noise import lr_shape, noise_lr_factor
+from lrfinder.scaling import optimizer_family
+
+from .tasks import Task, _adam, _sgd, load_data, mlp, train
+
+HERE = Path(__file__).resolve().parent
+CACHE_DIR = HERE / "cache"
+RESULTS_DIR = HERE / "results"
+BAND = 0.10
+PER_DECADE = 4
+SEEDS = 2
+RULES = ("linear", "sqrt", "auto", "noise")
+SHAPES = ("sgd", "surge", "sqrt")
+
+
+@dataclass(frozen=True)
+class ScalingTask:
+    """A task trained at several batch sizes for the same number of epochs."""
+
+    task: Task
+    batches: tuple[int, ...]
+    epochs: int
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    def at(self, batch: int) -> Task:
+        """The task at ``batch``, its step budget set to ``epochs`` epochs (drop-last)."""
+        n = len(load_data(self.task.data)[0])
+        return replace(self.task, batch_size=batch, steps=self.epochs * (n // batch))
+
+
+TASKS = [
+    ScalingTask(
+        Task("digits_mlp_momentum", "digits", lambda: mlp([64, 128, 10]), _sgd(0.9), "ce", 8, 0, (-3.5, 1.0), "tune",
+             "MLP on digits, SGD with momentum 0.9"),
+        (8, 32, 128, 512), 10,
+    ),
+    ScalingTask(
+        Task("digits_mlp_adam", "digits", lambda: mlp([64, 128, 10]), _adam(), "ce", 8, 0, (-4.5, 0.0), "tune",
+             "MLP on digits, Adam"),
+        (8, 32, 128, 512), 10,
+    ),
+]
+
+
+def _grid(task: Task) -> list[float]:
+    return task.lr_grid(PER_DECADE)
+
+
+class Cache:
+    """Validation losses keyed by ``batch|lr|seed``, and range-test findings by seed."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {"runs": {}, "tests": {}}
+        if path is not None and path.exists():
+            self.data = json.loads(path.read_text())
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.data))
+
+    def val(self, st: ScalingTask, batch: int, lr: float, seed: int) -> float:
+        key = f"{batch}|{lr:.6e}|{seed}"
+        if key not in self.data["runs"]:
+            self.data["runs"][key] = train(st.at(batch), lr, seed)
+        return float(self.data["runs"][key])
+
+
+def run_range_test(st: ScalingTask, seed: int) -> dict[str, Any]:
+    """The range test at the smallest batch, with the noise scale measured."""
+    task = st.at(st.batches[0])
+    model = task.build(seed)
+    opt = task.optimizer(model.parameters(), 1e-7)
+    result = range_test(model, task.loader(seed), optimizer=opt, loss_fn=task.loss_fn, noise_scale=True)
+    ns = result.noise_scale
+    return {
+        "lr": result.suggestion.lr if result.suggestion is not None else None,
+        "divergence_lr": result.suggestion.divergence_lr if result.suggestion is not None else None,
+        "noise_scale": ns.to_dict() if ns is not None else None,
+        "noise_error": result.noise_error,
+        "optimizer": result.optimizer_name,
+    }
+
+
+def predict(base: float, b_from: int, b_to: int, rule: str, optimizer: str, noise: float | None) -> float | None:
+    """The LR a rule predicts at ``b_to`` (``None`` when the rule needs a noise scale and has none)."""
+    if rule.startswith("noise:"):
+        return None if noise is None else base * noise_lr_factor(b_from, b_to, noise, rule.split(":")[1])
+    if rule == "noise" and noise is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # past-the-critical-batch warnings are expected here
+        return scale_lr(base, from_batch_size=b_from, to_batch_size=b_to, rule=rule, optimizer=optimizer,
+                        noise_scale=noise if rule in ("noise", "auto") else None).lr
+
+
+def _nearest_in_band(lr: float, grid: list[float], band: list[bool]) -> bool:
+    logs = np.log10(grid)
+    i = int(np.argmin(np.abs(logs - math.log10(lr))))
+    return bool(band[i] and abs(logs[i] - math.log10(lr)) <= 0.5 / PER_DECADE + 1e-9)
+
+
+def fit_noise_scale(batches: Sequence[int], best: Sequence[float], shape: str) -> float:
+    """``B_noise`` whose shape (times the best-fitting ``eps_max``) fits the oracle's best LRs.
+
+    Least squares in log10 LR over a log grid of ``B_noise`` (0.1 .. 1e6), ``eps_max`` fitted in
+    closed form (the mean log residual).
+    """
+    b = np.asarray(batches, dtype=float)
+    y = np.log10(np.asarray(best, dtype=float))
+    candidates = np.logspace(-1, 6, 701)
+    errors = []
+    for n in candidates:
+        f = np.log10(lr_shape(b, n, shape))
+        resid = y - f
+        errors.append(float(np.sum((resid - resid.mean()) ** 2)))
+    return float(candidates[int(np.argmin(errors))])
+
+
+def run_task(st: ScalingTask, *, seeds: int, cache: Cache, log: Callable[[str], None]) -> dict[str, Any]:
+    task = st.task
+    grid = _grid(task)
+    oracle: dict[int, list[float]] = {}
+    for batch in st.batches:
+        t0 = time.perf_counter()
+        oracle[batch] = [float(np.mean([cache.val(st, batch, lr, s) for s in range(seeds)])) for lr in grid]
+        cache.save()
+        log(f"  {st.name}: oracle at batch {batch} ({time.perf_counter() - t0:.0f}s)")
+    best_lr = {b: grid[int(np.argmin(v))] for b, v in oracle.items()}
+    best_val = {b: min(v) for b, v in oracle.items()}
+    band = {b: [v <= (1 + BAND) * best_val[b] for v in oracle[b]] for b in st.batches}
+    tests = []
+    for s in range(seeds):
+        key = str(s)
+        if key not in cache.data["tests"]:
+            cache.data["tests"][key] = run_range_test(st, s)
+            cache.save()
+        tests.append(cache.data["tests"][key])
+    family = optimizer_family(tests[0]["optimizer"])
+    rules = [*RULES, *(f"noise:{sh}" for sh in SHAPES)]
+    b0 = st.batches[0]
+    scores: dict[str, dict[str, dict[str, Any]]] = {}
+    for anchor in ("test", "oracle"):
+        scores[anchor] = {}
+        for rule in rules:
+            rows = {}
+            for batch in st.batches[1:]:
+                vals, lrs, hits = [], [], []
+                for s, test in enumerate(tests):
+                    base = test["lr"] if anchor == "test" else best_lr[b0]
+                    noise = test["noise_scale"]["b_simple"] if test["noise_scale"] is not None else None
+                    lr = None if base is None else predict(base, b0, batch, rule, test["optimizer"], noise)
+                    if lr is None:
+                        # No suggestion / no noise scale: the user keeps the smallest batch's LR scaled
+                        # by the optimizer family's fixed rule (what result.scale's auto would do).
+                        fallback = base if base is not None else best_lr[b0]
+                        lr = predict(fallback, b0, batch, "auto", test["optimizer"], None)
+                    assert lr is not None
+                    lrs.append(lr)
+                    vals.append(cache.val(st, batch, lr, s))
+                    hits.append(_nearest_in_band(lr, grid, band[batch]))
+                cache.save()
+                rows[str(batch)] = {
+                    "lrs": lrs,
+                    "regret": float(np.mean(vals)) / best_val[batch],
+                    "in_band": sum(hits) * 2 > len(hits),
+                    "band_hits": int(sum(hits)),
+                }
+            scores[anchor][rule] = rows
+    measured = [t["noise_scale"]["b_simple"] for t in tests if t["noise_scale"] is not None]
+    shape = "sgd" if family == "sgd" else "surge"
+    return {
+        "task": st.name,
+        "note": task.note,
+        "optimizer": task.optimizer_name,
+        "family": family,
+        "epochs": st.epochs,
+        "batches": list(st.batches),
+        "grid": grid,
+        "oracle": {str(b): v for b, v in oracle.items()},
+        "best_lr": {str(b): v for b, v in best_lr.items()},
+        "band": {str(b): [g for g, ok in zip(grid, band[b]) if ok] for b in st.batches},
+        "tests": tests,
+        "b_simple_median": float(np.median(measured)) if measured else None,
+        "fitted_noise": {sh: fit_noise_scale(st.batches, [best_lr[b] for b in st.batches], sh) for sh in SHAPES},
+        "fitted_shape": shape,
+        "scores": scores,
+    }
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median regret, in-band counts, and the targets, per anchor and rule."""
+    out: dict[str, Any] = {}
+    for anchor in ("test", "oracle"):
+        rules = list(results[0]["scores"][anchor])
+        agg = {}
+        for rule in rules:
+            regrets = [row["regret"] for r in results for row in r["scores"][anchor][rule].values()]
+            in_band = [row["in_band"] for r in results for row in r["scores"][anchor][rule].values()]
+            agg[rule] = {
+                "median_regret": float(np.median(regrets)),
+                "geo_regret": float(np.exp(np.mean(np.log(regrets)))),
+                "worst_regret": float(max(regrets)),
+                "in_band": int(sum(in_band)),
+                "points": len(in_band),
+            }
+        worst_vs_fixed = 0.0
+        for r in results:
+            for batch, row in r["scores"][anchor]["noise"].items():
+                fixed = min(r["scores"][anchor][f][batch]["regret"] for f in ("linear", "sqrt"))
+                worst_vs_fixed = max(worst_vs_fixed, row["regret"] / fixed)
+        main_rules = [rule for rule in RULES if rule != "auto"]
+        lowest = min(agg[rule]["median_regret"] for rule in main_rules)
+        out[anchor] = {
+            "rules": agg,
+            "noise_lowest_median": agg["noise"]["median_regret"] <= lowest + 1e-12,
+            "noise_worst_vs_best_fixed": worst_vs_fixed,
+            "noise_within_10pct": worst_vs_fixed <= 1.10,
+        }
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Cost
+# --------------------------------------------------------------------------------------------
+
+
+def measure_cost(st: ScalingTask, rounds: int) -> dict[str, Any]:
+    """Median wall time of a 100-step range test with and without the noise measurement."""
+    task = st.at(st.batches[0])
+    times: dict[str, list[float]] = {"off": [], "on": []}
+    order = ["off", "on"]
+    for r in range(rounds + 1):
+        for mode in order if r % 2 == 0 else order[::-1]:
+            model = task.build(0)
+            opt = task.optimizer(model.parameters(), 1e-7)
+            loader = task.loader(0)
+            t0 = time.perf_counter()
+            range_test(model, loader, optimizer=opt, loss_fn=task.loss_fn, max_lr=1e-3, stop_factor=None,
+                       noise_scale=mode == "on")
+            elapsed = time.perf_counter() - t0
+            if r > 0:  # round 0 warms up
+                times[mode].append(elapsed)
+    ratios = [on / off for on, off in zip(times["on"], times["off"])]
+    return {
+        "task": st.name,
+        "batch": st.batches[0],
+        "rounds": rounds,
+        "median_off_s": statistics.median(times["off"]),
+        "median_on_s": statistics.median(times["on"]),
+        "min_off_s": min(times["off"]),
+        "min_on_s": min(times["on"]),
+        "median_ratio": statistics.median(ratios),
+        "ratio_of_mins": min(times["on"]) / min(times["off"]),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def render(payload: dict[str, Any]) -> str:
+    lines: list[str] = []
+    add = lines.append
+    add("## Batch-size scaling\n")
+    add(f"Same number of epochs at every batch size; oracle = best of a {PER_DECADE}-per-decade LR grid by mean "
+        f"validation loss over {payload['seeds']} seeds; good band = within {int(BAND * 100)}% of the best; "
+        "regret = mean validation loss at the predicted LR / the oracle's best. Predictions start from the range "
+        "test at the smallest batch (`anchor=test`, what a user gets) or from the oracle's best LR at the "
+        "smallest batch (`anchor=oracle`, the scaling rule alone). `auto` is what `result.scale(B)` does: the "
+        "noise rule when a noise scale was measured. `noise:<shape>` are the shapes the noise rule could use "
+        "for adaptive optimizers (`noise` uses `sgd` for SGD and the chosen adaptive shape for Adam).\n")
+    for r in payload["results"]:
+        add(f"### {r['task']}: {r['note']} ({r['optimizer']}, {r['epochs']} epochs)\n")
+        add("| batch | oracle best LR | good band |")
+        add("|---|---|---|")
+        for b in r["batches"]:
+            band = r["band"][str(b)]
+            add(f"| {b} | {r['best_lr'][str(b)]:.2e} | {min(band):.1e}–{max(band):.1e} |")
+        add("")
+        for t_i, t in enumerate(r["tests"]):
+            ns = t["noise_scale"]
+            if ns is not None:
+                low, high = ns["interval"]
+                add(f"- seed {t_i}: suggestion {t['lr']:.2e}; B_simple = {ns['b_simple']:.1f} "
+                    f"(90% {float(low):.1f}–{float(high):.1f}; B_s={ns['small_batch_size']}, "
+                    f"B_b={ns['big_batch_size']}, {ns['n_estimates']} blocks, source {ns['source']})")
+            else:
+                add(f"- seed {t_i}: suggestion {t['lr']}; noise scale unmeasurable: {t['noise_error']}")
+        fitted = r["fitted_noise"]
+        add(f"- cross-check: measured B_simple (median over seeds) = {r['b_simple_median']}; B_noise fitted to the "
+            f"oracle's best LRs: sgd form {fitted['sgd']:.3g}, surge form {fitted['surge']:.3g}, sqrt form "
+            f"{fitted['sqrt']:.3g}\n")
+        for anchor in ("test", "oracle"):
+            rules = list(r["scores"][anchor])
+            add(f"anchor={anchor}: regret (in band: seeds in band / seeds)\n")
+            add("| batch | " + " | ".join(rules) + " |")
+            add("|---|" + "---|" * len(rules))
+            for b in r["batches"][1:]:
+                cells = []
+                for rule in rules:
+                    row = r["scores"][anchor][rule][str(b)]
+                    mark = "**" if row["in_band"] else ""
+                    cells.append(f"{mark}{row['regret']:.3f}{mark} ({row['band_hits']}/{len(row['lrs'])})")
+                add(f"| {b} | " + " | ".join(cells) + " |")
+            add("")
+    add("### Summary over every (task, batch)\n")
+    for anchor in ("test", "oracle"):
+        s = payload["summary"][anchor]
+        add(f"anchor={anchor}\n")
+        add("| rule | median regret | geo-mean regret | worst regret | in band |")
+        add("|---|---|---|---|---|")
+        for rule, a in s["rules"].items():
+            add(f"| {rule} | {a['median_regret']:.3f} | {a['geo_regret']:.3f} | {a['worst_regret']:.3f} | "
+                f"{a['in_band']}/{a['points']} |")
+        add("")
+        add(f"- noise rule has the lowest median regret of linear/sqrt/noise: "
+            f"**{'met' if s['noise_lowest_median'] else 'not met'}**")
+        add(f"- noise rule never more than 10% worse than the better fixed rule at a point: worst ratio "
+            f"{s['noise_worst_vs_best_fixed']:.3f}: **{'met' if s['noise_within_10pct'] else 'not met'}**\n")
+    add("### Cost of the measurement\n")
+    add("100-step range test (1e-7 .. 1e-3, stop rule off) at the smallest batch, with and without "
+        "`noise_scale=True`, interleaved rounds after a warm-up round, one torch thread; the machine's "
+        "cores were shared with other jobs.\n")
+    add("| task | rounds | median off (s) | median on (s) | median ratio | ratio of mins |")
+    add("|---|---|---|---|---|---|")
+    for c in payload["cost"]:
+        add(f"| {c['task']} | {c['rounds']} | {c['median_off_s']:.3f} | {c['median_on_s']:.3f} | "
+            f"{c['median_ratio']:.3f} | {c['ratio_of_mins']:.3f} |")
+    add("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="one task, two batch sizes, one seed")
+    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--rounds", type=int, default=9, help="cost rounds")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--render-only", action="store_true", help="rebuild the .md from the .json")
+    args = parser.parse_args(argv)
+    if args.render_only:
+        payload = json.loads((args.out / "batch_scaling.json").read_text())
+        (args.out / "batch_scaling.md").write_text(render(payload))
+        return dict(payload)
+    torch.set_num_threads(1)
+    logging.getLogger("lrfinder").setLevel(logging.ERROR)
+    tasks = TASKS
+    seeds = args.seeds
+    rounds = args.rounds
+    if args.smoke:
+        st = TASKS[0]
+        tasks = [ScalingTask(replace(st.task, grid=(-2.0, 0.0)), (8, 32), 1)]
+        seeds, rounds = 1, 1
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    results = []
+    for st in tasks:
+        cache = Cache(args.cache_dir / f"batch_scaling_{st.name}{'_smoke' if args.smoke else ''}.json")
+        log(f"{st.name}")
+        results.append(run_task(st, seeds=seeds, cache=cache, log=log))
+    cost = [measure_cost(st, rounds) for st in tasks]
+    payload = {"seeds": seeds, "results": results, "summary": summarize(results), "cost": cost}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
+    (args.out / "batch_scaling.md").write_text(render(payload))
+    return payload
+
+
+if __name__ == "__main__":
+    main()
