@@ -321,7 +321,7 @@ def render(payload: dict[str, Any]) -> str:
         "test at the smallest batch (`anchor=test`, what a user gets) or from the oracle's best LR at the "
         "smallest batch (`anchor=oracle`, the scaling rule alone). `auto` is what `result.scale(B)` does: the "
         "noise rule when a noise scale was measured. `noise:<shape>` are the shapes the noise rule could use "
-        "for adaptive optimizers (`noise` uses `sgd` for SGD and the chosen adaptive shape for Adam).\n")
+        "for adaptive optimizers (`noise` uses `lrfinder.noise.ADAPTIVE_SHAPE` for Adam, `sgd` for SGD).\n")
     for r in payload["results"]:
         add(f"### {r['task']}: {r['note']} ({r['optimizer']}, {r['epochs']} epochs)\n")
         add("| batch | oracle best LR | good band |")
@@ -339,10 +339,11 @@ def render(payload: dict[str, Any]) -> str:
                     f"B_b={ns['big_batch_size']}, {ns['n_estimates']} blocks, source {ns['source']})")
             else:
                 add(f"- seed {t_i}: suggestion {t['lr']}; noise scale unmeasurable: {t['noise_error']}")
-        fitted = r["fitted_noise"]
-        add(f"- cross-check: measured B_simple (median over seeds) = {r['b_simple_median']}; B_noise fitted to the "
-            f"oracle's best LRs: sgd form {fitted['sgd']:.3g}, surge form {fitted['surge']:.3g}, sqrt form "
-            f"{fitted['sqrt']:.3g}\n")
+        fitted = {k: f"{v:.3g}" if v < 1e6 else "> 1e6 (no saturation in range)" for k, v in r["fitted_noise"].items()}
+        measured = "unmeasured" if r["b_simple_median"] is None else f"{r['b_simple_median']:.3g}"
+        add(f"- cross-check: measured B_simple (median over seeds) = {measured}; B_noise fitted to the oracle's best "
+            f"LRs (least squares in log LR): sgd form {fitted['sgd']}, surge form {fitted['surge']}, sqrt form "
+            f"{fitted['sqrt']}\n")
         for anchor in ("test", "oracle"):
             rules = list(r["scores"][anchor])
             add(f"anchor={anchor}: regret (in band: seeds in band / seeds)\n")
@@ -387,13 +388,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="one task, two batch sizes, one seed")
     parser.add_argument("--seeds", type=int, default=SEEDS)
-    parser.add_argument("--rounds", type=int, default=9, help="cost rounds")
+    parser.add_argument("--rounds", type=int, default=15, help="cost rounds")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--render-only", action="store_true", help="rebuild the .md from the .json")
+    parser.add_argument("--cost-only", action="store_true", help="measure the cost again into the .json")
     args = parser.parse_args(argv)
-    if args.render_only:
+    if args.render_only or args.cost_only:
+        torch.set_num_threads(1)
+        logging.getLogger("lrfinder").setLevel(logging.ERROR)
         payload = json.loads((args.out / "batch_scaling.json").read_text())
+        if args.cost_only:
+            payload["cost"] = [measure_cost(st, args.rounds) for st in TASKS]
+            (args.out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
         (args.out / "batch_scaling.md").write_text(render(payload))
         return dict(payload)
     torch.set_num_threads(1)

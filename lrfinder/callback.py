@@ -213,7 +213,7 @@ class LRFinder(_CallbackBase):
         monitor: str | None = None,
         report: str | os.PathLike[str] | None = None,
         strict: bool = False,
-        noise_scale: bool = True,
+        noise_scale: bool = False,
     ) -> None:
         super().__init__()
         self.settings = validate_settings(

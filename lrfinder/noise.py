@@ -88,8 +88,8 @@ NOISE_SPLIT = 4
 NOISE_PROBES = 12
 #: Consecutive steps per block of the ``"steps"`` source: ``B_b = NOISE_BLOCK * batch``.
 NOISE_BLOCK = 4
-#: The ``"steps"`` source stops after this many blocks (64 steps): the interval is narrow by then.
-NOISE_MAX_BLOCKS = 16
+#: The ``"steps"`` source stops after this many blocks (32 steps), which bounds its cost.
+NOISE_MAX_BLOCKS = 8
 #: The ``"steps"`` source counts only blocks ending before the weights have moved by this much
 #: from where the sweep started (``||w - w0|| / ||w0||``): the gradients of a block must be
 #: taken at (nearly) the same point.
@@ -345,13 +345,28 @@ def _uniform(tensors: Sequence[torch.Tensor]) -> bool:
     return bool(tensors) and all(t.device == tensors[0].device and t.dtype == tensors[0].dtype for t in tensors)
 
 
-def _sum_sq(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``sum ||t||^2`` as a float64 0-d tensor, without a host sync; one fused call when it can."""
-    wide = [_wide(t) for t in tensors]
-    if _uniform(wide):
+def _norm_list(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """The norm of each tensor (0-d tensors, no host sync); one fused call when it can."""
+    if _uniform(tensors) and tensors[0].dtype not in (torch.float16, torch.bfloat16):
         # torch.optim's own multi-tensor kernels: one call instead of one per parameter.
-        return torch.stack(torch._foreach_norm(wide)).double().pow(2).sum()
-    return torch.stack([(torch.linalg.vector_norm(t).double() ** 2).cpu() for t in wide]).sum()
+        return list(torch._foreach_norm(list(tensors)))
+    return [torch.linalg.vector_norm(_wide(t)).float().cpu() for t in tensors]
+
+
+def _stack(norms: Sequence[torch.Tensor]) -> torch.Tensor:
+    if _uniform(norms):
+        return torch.stack(list(norms)).float()
+    return torch.stack([n.float().to(norms[0].device) for n in norms])
+
+
+def _norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The norm of each tensor, as one 1-d float tensor, without a host sync."""
+    return _stack(_norm_list(tensors))
+
+
+def _sum_sq(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``sum ||t||^2`` as a float64 0-d tensor, without a host sync."""
+    return _norms(tensors).double().pow(2).sum()
 
 
 def _add_(totals: list[torch.Tensor], tensors: Sequence[torch.Tensor]) -> None:
@@ -448,7 +463,7 @@ class NoiseProbe:
         self._previous: list[torch.Tensor] | None = None
         self._pending: tuple[float, int, int] | None = None
         self._block: list[torch.Tensor] = []
-        self._block_sq: list[torch.Tensor] = []
+        self._block_sq: list[list[torch.Tensor]] = []
         self._block_size: int | None = None
         self._start: list[torch.Tensor] | None = None
         self._moved_away = False
@@ -568,25 +583,29 @@ class NoiseProbe:
             self._block, self._block_sq = [], []
             if not math.isfinite(loss) or batch_size is None:
                 return
-        with torch.no_grad():
-            if self._start is None:
-                self._start = [p.detach().clone() for p in self.params]
-                self._start_sq = float(_sum_sq(self._start).item())
-            grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p) for p in self.params]
-            # Kept as tensors (no host sync per step): one sync per block.
-            self._block_sq.append(_sum_sq(grads))
-            if self._block:
-                _add_(self._block, grads)
-            else:
-                self._block = [_wide(g).clone() for g in grads]
-            self._block_size = batch_size
-            if len(self._block_sq) < NOISE_BLOCK:
-                return
-            n = len(self._block_sq)
-            small_sq = float(torch.stack(self._block_sq).mean().item())
-            big_sq = float(_sum_sq(self._block).item()) / (n * n)
-            self._block, self._block_sq = [], []
-            delta_sq = float(_sum_sq([p.detach() - w0 for p, w0 in zip(self.params, self._start)]).item())
+        if self._start is None:
+            self._start = [p.detach().clone() for p in self.params]
+            self._start_sq = float(_sum_sq(self._start).item())
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        # Per step only the per-tensor norms (one fused call, no host sync) and the running sum:
+        # the squares, sums and the sync wait for the end of the block.
+        self._block_sq.append(_norm_list(grads))
+        if self._block:
+            _add_(self._block, grads)
+        else:
+            self._block = [_wide(g).clone() for g in grads]
+        self._block_size = batch_size
+        if len(self._block_sq) < NOISE_BLOCK:
+            return
+        n = len(self._block_sq)
+        # One stack and one host sync per block: sum_t |g_t|^2, |sum_t g_t|^2, |w - w0|^2.
+        step_sq = _stack([v for norms in self._block_sq for v in norms]).double().pow(2).sum()
+        deltas = [p.detach() - w0 for p, w0 in zip(self.params, self._start)]
+        totals = torch.stack([step_sq, _sum_sq(self._block).to(step_sq.device), _sum_sq(deltas).to(step_sq.device)])
+        step_total, block_total, delta_sq = totals.tolist()
+        small_sq = step_total / n
+        big_sq = block_total / (n * n)
+        self._block, self._block_sq = [], []
         move = math.sqrt(delta_sq / self._start_sq) if self._start_sq else 0.0
         # Past MAX_MOVE no later block can count: stop measuring (and paying for it).
         self._moved_away = move > MAX_MOVE
@@ -700,8 +719,9 @@ def noise_after_sweep(
 # --------------------------------------------------------------------------------------------
 
 LRShape = Literal["sgd", "surge", "sqrt"]
-#: The shape ``scale_lr(rule="noise")`` uses for adaptive optimizers (see :mod:`lrfinder.scaling`).
-ADAPTIVE_SHAPE: LRShape = "surge"
+#: The shape ``scale_lr(rule="noise")`` uses for adaptive optimizers: the SGD form, chosen on
+#: ``benchmarks/batch_scaling.py`` over the surge and saturating-sqrt forms (see :func:`lrfinder.scale_lr`).
+ADAPTIVE_SHAPE: LRShape = "sgd"
 #: Past ``to_batch_size > CRITICAL_WARN * B_noise`` a larger batch buys little speed per sample.
 CRITICAL_WARN = 2.0
 

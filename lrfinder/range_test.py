@@ -832,7 +832,7 @@ def range_test(
     restore: bool = True,
     rule: Rule | str = DEFAULT_RULE,
     on_step: Callable[[int, float, float], None] | None = None,
-    noise_scale: bool = True,
+    noise_scale: bool = False,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
