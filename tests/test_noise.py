@@ -598,7 +598,7 @@ def test_steps_source_counts_only_blocks_before_the_weights_move() -> None:
 # --- the Lightning callback ---------------------------------------------------------------------
 
 
-def _lightning_fit(tmp_path: Path, **options: object) -> tuple[object, dict[str, torch.Tensor]]:
+def _lightning_fit(tmp_path: Path, loader_batch: int = 32, **options: object) -> tuple[object, dict[str, torch.Tensor]]:
     from _models import Net, make_loader, pl, trainer, weights
 
     from lrfinder.callback import LRFinder
@@ -608,7 +608,7 @@ def _lightning_fit(tmp_path: Path, **options: object) -> tuple[object, dict[str,
     model = Net(lr=0.01, dropout=0.2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer(tmp_path, [finder], max_steps=4).fit(model, make_loader(n=512, batch_size=32))
+        trainer(tmp_path, [finder], max_steps=4).fit(model, make_loader(n=512, batch_size=loader_batch))
     return finder, weights(model)
 
 
@@ -627,7 +627,8 @@ def test_callback_measures_without_changing_the_fit(tmp_path: Path) -> None:
 
 def test_callback_noise_scaling(tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    finder, _ = _lightning_fit(tmp_path, noise_scale=True, scaling="noise", target_batch_size=128)
+    # The test runs at batch 32 (a rebuilt loader), training at the loader's 128.
+    finder, _ = _lightning_fit(tmp_path, loader_batch=128, noise_scale=True, scaling="noise", test_batch_size=32)
     result = finder.result  # type: ignore[attr-defined]
     assert result.noise_scale is not None and result.scaled is not None
     assert result.scaled.rule == "noise" and result.scaled.critical_batch == result.noise_scale.b_simple
