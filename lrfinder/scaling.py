@@ -157,6 +157,9 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
     Returns:
         ``"adaptive"`` for Adam-family, RMSprop, Adagrad, Adadelta and Yogi, else ``"sgd"``.
 
+    Raises:
+        TypeError: ``optimizer`` is none of these (e.g. a number), rather than silently SGD.
+
     """
     if optimizer is None:
         return "sgd"
@@ -164,8 +167,13 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
         name = optimizer.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
     elif isinstance(optimizer, type):
         name = optimizer.__name__
-    else:
+    elif isinstance(optimizer, torch.optim.Optimizer):
         name = type(optimizer).__name__
+    else:
+        raise TypeError(
+            "Expected optimizer to be a torch optimizer, an optimizer class or a name such as 'adamw', but got "
+            f"optimizer={optimizer!r}"
+        )
     return "adaptive" if name.lower() in _ADAPTIVE else "sgd"
 
 

@@ -455,6 +455,7 @@ USAGE_ERRORS = {
     "bad stop factor": (["model_ts.pt", "--data", "train.npz", "--stop-factor", "0.5"], "factor > 1"),
     "cuda missing": (["model_ts.pt", "--data", "train.npz", "--device", "cuda:7"], "device"),
     "both stdout": (["model_ts.pt", "--data", "train.npz", "--json", "-", "--csv", "-"], "cannot both"),
+    "csv without target": (["model_ts.pt", "--data", "train.csv"], "--target COLUMN"),
 }
 
 
@@ -497,7 +498,6 @@ RUN_ERRORS = {
         "not valid JSON",
     ),
     "missing npz key": (["model_ts.pt", "--data", "named.npz"], "Pass --x-key"),
-    "csv without target": (["model_ts.pt", "--data", "train.csv"], "--target COLUMN"),
     "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
     "data fn wrong type": (["model_ts.pt", "--data", f"{USER_MODULE}:not_data"], "returned a int"),
     "sgd with momentum": (

@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import sys
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -71,6 +72,37 @@ logger = logging.getLogger(__name__)
 ModelFormat = Literal["torchscript", "lightning", "state_dict", "pickle"]
 
 _CLASS_LOSSES = ("cross_entropy", "nll")
+
+
+def reason(exc: BaseException) -> str:
+    """The useful line of an exception's message, without a final period (so a caller can add one).
+
+    TorchScript puts the Python error on the last line, after the interpreter's traceback ("The
+    following operation failed in the TorchScript interpreter. ... RuntimeError: mat1 and mat2
+    shapes cannot be multiplied"); other errors say it on the first line. An empty message
+    gives the exception's type name.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    line = lines[0]
+    if "TorchScript interpreter" in line and len(lines) > 1:
+        # The last line repeats the Python error's type ("RuntimeError: ..."); the caller names it.
+        line = re.sub(r"^[A-Za-z_.]*(Error|Exception): ", "", lines[-1])
+    return line.rstrip(".").rstrip() or type(exc).__name__
+
+
+def _check_not_empty(path: Path, what: str) -> None:
+    if path.stat().st_size == 0:
+        raise DataError(f"{what} {path} is empty (0 bytes). Check the path, or save the file again.")
+
+
+def _is_pickle_or_torch_archive(path: Path) -> bool:
+    """Whether ``path`` starts like ``torch.save``'s output: a zip archive, or a pickle (protocol 2+)."""
+    if zipfile.is_zipfile(path):
+        return True
+    with path.open("rb") as handle:
+        return handle.read(1) == b"\x80"
 
 
 @dataclass(frozen=True)
@@ -170,13 +202,18 @@ _PICKLE_REFUSAL = (
 
 
 def _torch_load_weights(path: Path) -> Any:
+    if not _is_pickle_or_torch_archive(path):
+        raise ModelError(
+            f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
+            "Lightning checkpoint or state_dict file (torch.jit.save or torch.save)."
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ModelError(
-            f"Cannot read {path} as a PyTorch file ({type(exc).__name__}: {str(exc).splitlines()[0]}). Expected "
+            f"Cannot read {path} as a PyTorch file ({type(exc).__name__}: {reason(exc)}). Expected "
             "a TorchScript, checkpoint or state_dict file."
         ) from exc
 
@@ -201,8 +238,8 @@ def _instantiate(model_class: str, model_args: Any) -> nn.Module:
         model = factory(*args, **kwargs)
     except Exception as exc:
         raise ModelError(
-            f"Cannot build {model_class} with --model-args {args or kwargs}: {type(exc).__name__}: {exc}. Check "
-            "--model-args."
+            f"Cannot build {model_class} with --model-args {args or kwargs}: {type(exc).__name__}: "
+            f"{reason(exc)}. Check --model-args."
         ) from exc
     if not isinstance(model, nn.Module):
         raise ModelError(f"--model-class {model_class!r} returned a {type(model).__name__}, not a torch.nn.Module.")
@@ -236,11 +273,13 @@ def load_model(
     file = Path(path)
     if not file.is_file():
         raise ModelError(f"Model file {file} does not exist or is not a file.")
+    if file.stat().st_size == 0:
+        raise ModelError(f"Model file {file} is empty (0 bytes). Check the path, or save the model again.")
     if _is_torchscript(file):
         try:
             model = torch.jit.load(str(file), map_location="cpu")
         except Exception as exc:
-            raise ModelError(f"Cannot load TorchScript file {file}: {str(exc).splitlines()[0]}") from exc
+            raise ModelError(f"Cannot load TorchScript file {file}: {reason(exc)}.") from exc
         return LoadedModel(model, "torchscript", file)
 
     try:
@@ -256,7 +295,8 @@ def load_model(
             obj = torch.load(file, map_location="cpu", weights_only=False)
         except (ImportError, AttributeError) as err:
             raise ModelError(
-                f"Cannot unpickle {file}: {err}. The model's code must be importable from the current directory."
+                f"Cannot unpickle {file}: {reason(err)}. The model's code must be importable from the current "
+                "directory."
             ) from err
         if not isinstance(obj, nn.Module):
             raise ModelError(f"{file} unpickled to a {type(obj).__name__}, not a torch.nn.Module.") from None
@@ -280,7 +320,7 @@ def load_model(
             module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, **kwargs)
         except Exception as exc:
             raise ModelError(
-                f"Cannot load checkpoint {file} into {model_class}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+                f"Cannot load checkpoint {file} into {model_class}: {type(exc).__name__}: {reason(exc)}."
             ) from exc
         return LoadedModel(module, "lightning", file, lightning=True)
 
@@ -375,7 +415,7 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
         xt = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
         yt = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
     except (TypeError, ValueError) as exc:
-        raise DataError(f"The arrays in {source} are not numeric: {exc}. Store numbers only.") from exc
+        raise DataError(f"The arrays in {source} are not numeric: {reason(exc)}. Store numbers only.") from exc
     if xt.dim() == 0 or yt.dim() == 0:
         raise DataError(f"The inputs and targets in {source} must have a first (sample) dimension.")
     if xt.shape[0] != yt.shape[0]:
@@ -383,7 +423,7 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
             f"The inputs and targets in {source} have different numbers of rows ({xt.shape[0]} and {yt.shape[0]})."
         )
     if xt.shape[0] == 0:
-        raise DataError(f"{source} holds no samples.")
+        raise DataError(f"{source} holds no samples (0 rows). Check that the file holds the data you meant.")
     if xt.dtype == torch.float64:
         xt = xt.float()
     if yt.dtype == torch.float64:
@@ -391,6 +431,17 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
     _check_finite("inputs", xt, source)
     _check_finite("targets", yt, source)
     return xt, yt
+
+
+def _check_has_samples(obj: Any, what: str) -> None:
+    """Refuse a Dataset or DataLoader that knows it is empty (one without ``len`` is trusted)."""
+    try:
+        size = len(obj)
+    except TypeError:
+        return
+    if size == 0:
+        kind = "batches" if isinstance(obj, DataLoader) else "samples"
+        raise DataError(f"{what} is empty (0 {kind}). Return the training data from the function.")
 
 
 def _pick(
@@ -442,12 +493,26 @@ def _load_tensor_file(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     suffix = path.suffix.lower()
     source = str(path)
+    _check_not_empty(path, "Data file")
     if suffix == ".npz":
+        if not zipfile.is_zipfile(path):
+            raise DataError(
+                f"{path} is not a .npz archive (not a zip file). Save the arrays with numpy.savez(path, x=..., y=...)."
+            )
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {k: archive[k] for k in archive.files}
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise DataError(f"Cannot read {path} as a .npz archive: {exc}") from exc
+        except ValueError as exc:
+            if "pickle" in str(exc):
+                raise DataError(
+                    f"{path} holds object arrays, which are not loaded (loading them runs pickled code). Store "
+                    "numeric arrays: numpy.savez(path, x=x.astype('float32'), y=y)."
+                ) from exc
+            raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
+        if not arrays:
+            raise DataError(f"{path} holds no arrays. Save the inputs and targets: numpy.savez(path, x=..., y=...).")
         x = _pick(arrays, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
         y = _pick(arrays, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
         return _to_tensors(x, y, source)
@@ -459,8 +524,11 @@ def _load_tensor_file(
                 f"{path} holds pickled Python objects, which are not loaded (loading a pickle runs code). Save "
                 f"a dict of tensors: torch.save({{'x': x, 'y': y}}, path)."
             ) from exc
-        except (RuntimeError, EOFError, OSError) as exc:
-            raise DataError(f"Cannot read {path} as a PyTorch tensor file: {str(exc).splitlines()[0]}") from exc
+        except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+            raise DataError(
+                f"Cannot read {path} as a PyTorch tensor file ({type(exc).__name__}: {reason(exc)}). Save a dict "
+                "of tensors: torch.save({'x': x, 'y': y}, path)."
+            ) from exc
         if isinstance(obj, Mapping):
             x = _pick(obj, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
             y = _pick(obj, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
@@ -471,7 +539,12 @@ def _load_tensor_file(
             f"{path} holds a {type(obj).__name__}; expected a dict with 'x' and 'y' tensors or an (x, y) pair."
         )
     if suffix == ".csv":
-        return _to_tensors(*_read_csv(path, target), source)
+        try:
+            return _to_tensors(*_read_csv(path, target), source)
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path} is not UTF-8 text (byte {exc.start}): a .csv file must be text with a header row."
+            ) from None
     raise DataError(
         f"Unknown data format {suffix or '(no extension)'!r} for {path}; expected .npz, .pt, .csv or "
         "package.module:function."
@@ -519,7 +592,7 @@ def load_data(
         try:
             obj = factory() if callable(factory) else factory
         except Exception as exc:
-            raise DataError(f"The data function {text} failed: {type(exc).__name__}: {exc}") from exc
+            raise DataError(f"The data function {text} failed: {type(exc).__name__}: {reason(exc)}.") from exc
         if is_datamodule(obj):
             obj.prepare_data()
             obj.setup("fit")
@@ -528,10 +601,13 @@ def load_data(
                 val = obj.val_dataloader()
             except Exception:  # a DataModule without validation data raises here
                 val = None
+            _check_has_samples(train, f"The train_dataloader of the DataModule from {text}")
             data = LoadedData(train, val if isinstance(val, DataLoader) else None, None, text)
         elif isinstance(obj, DataLoader):
+            _check_has_samples(obj, f"The DataLoader returned by {text}")
             data = LoadedData(obj, None, None, text)
         elif isinstance(obj, Dataset):
+            _check_has_samples(obj, f"The Dataset returned by {text}")
             data = LoadedData(_make_loader(obj, batch_size, shuffle=True, seed=seed), None, obj, text)
         else:
             raise DataError(
@@ -652,7 +728,7 @@ def check_model_fits(
             except Exception as exc:
                 raise ModelError(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
-                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}. Check that the data "
+                    f"{type(exc).__name__}: {reason(exc)}. Check that the data "
                     "matches the model."
                 ) from exc
             if loss_fn is None:
@@ -666,7 +742,7 @@ def check_model_fits(
                 shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ModelError(
                     f"The model's output (shape {shape}) does not fit the targets (shape {tuple(y.shape)}, "
-                    f"{str(y.dtype).replace('torch.', '')}) with --loss {name}: {str(exc).splitlines()[0]}. "
+                    f"{str(y.dtype).replace('torch.', '')}) with --loss {name}: {reason(exc)}. "
                     "Check --loss, or the model's last layer."
                 ) from exc
             if isinstance(loss, torch.Tensor) and loss.numel() == 1 and not math.isfinite(float(loss)):

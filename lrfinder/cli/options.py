@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +28,16 @@ from .config import config_option
 __all__ = [
     "CONTEXT",
     "DEFAULT_REPORT",
+    "MAX_STEPS",
+    "one_line",
+    "PositiveFloat",
+    "StepCount",
     "Options",
     "FloatList",
     "StopFactor",
     "DataSpec",
     "optimizer_settings",
+    "check_csv_target",
     "key_values",
     "config_option",
     "common_options",
@@ -50,6 +56,9 @@ __all__ = [
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 #: The report written when ``--report`` is not given.
 DEFAULT_REPORT = "lrfind-report.png"
+#: The most optimizer steps a sweep may plan: a range test needs hundreds, and every step is kept
+#: in memory; a larger number is a typo, refused before anything is allocated.
+MAX_STEPS = 100_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,9 +166,59 @@ class Options:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (its type name when it has none)."""
+    """An exception's message on one line (its type name when it has none).
+
+    A sentence end doubled by joining messages ("interpreter.. Check") keeps one period;
+    ranges ("1e-3 .. 1e-2") and ellipses are left alone.
+    """
     text = " ".join(part.strip() for part in str(exc).strip().splitlines() if part.strip())
+    text = re.sub(r"(?<=[^\s.])\.\.(?=\s|$)", ".", text)
     return text or type(exc).__name__
+
+
+class PositiveFloat(click.types.FloatParamType):
+    """A finite number > 0 (``inf`` and ``nan`` are refused, naming the option)."""
+
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Parse the number."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(number) and number > 0):
+            self.fail(f"expected a finite number > 0, but got {value}", param, ctx)
+        return number
+
+
+class StepCount(click.types.IntParamType):
+    """A whole number of steps in ``[low, high]``; ``1e3`` is accepted as 1000, ``20.7`` is not."""
+
+    name = "INTEGER"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low = low
+        self.high = high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """Parse the count, refusing fractions and numbers outside the range."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                try:
+                    real = float(str(value).strip())
+                except ValueError:
+                    self.fail(f"{value!r} is not a whole number", param, ctx)
+                if not (math.isfinite(real) and real == int(real)):
+                    self.fail(f"{value!r} is not a whole number", param, ctx)
+                number = int(real)
+        if not self.low <= number <= self.high:
+            self.fail(f"expected {self.low} to {self.high:,}, but got {value}", param, ctx)
+        return number
 
 
 class FloatList(click.ParamType):
@@ -266,6 +325,21 @@ def _check_report_path(ctx: click.Context, param: click.Parameter, value: str | 
     return value
 
 
+def check_csv_target(options: Options) -> None:
+    """A ``.csv`` file as ``--data`` or ``--val-data`` needs ``--target`` (a usage error, exit 2).
+
+    Raises:
+        click.UsageError: A CSV file without ``--target``.
+
+    """
+    for option, path in (("--data", options.data), ("--val-data", options.val_data)):
+        if path and not options.target and Path(path).suffix.lower() == ".csv" and Path(path).is_file():
+            raise click.UsageError(
+                f"Missing option '--target': {option} {path} is a CSV file; pass --target COLUMN to name its "
+                "label column (the other columns are the inputs)."
+            )
+
+
 def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     """Parse repeated ``KEY=VALUE`` options; values are JSON when they parse, else strings.
 
@@ -280,7 +354,13 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
             raise click.BadParameter(f"expected KEY=VALUE, but got {item!r}", param_hint=option)
         try:
             out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
+            if raw.strip()[:1] in ("[", "{", '"'):
+                raise click.BadParameter(
+                    f"the value of {item!r} is not valid JSON ({exc.msg} at column {exc.colno}); write a JSON "
+                    "value (a list like [0.9,0.999], an object, a number or a quoted string)",
+                    param_hint=option,
+                ) from None
             out[key.strip()] = raw
     return out
 
@@ -382,20 +462,24 @@ def scheduler_option(*, help: str, default: str | None = None) -> Callable[[Any]
 sweep_options = _group(
     click.option(
         "--min-lr",
-        type=click.FloatRange(min=0, min_open=True),
+        type=PositiveFloat(),
         default=1e-7,
         show_default=True,
         help="First LR of the sweep.",
     ),
     click.option(
         "--max-lr",
-        type=click.FloatRange(min=0, min_open=True),
+        type=PositiveFloat(),
         default=10.0,
         show_default=True,
         help="Last LR of the sweep.",
     ),
     click.option(
-        "--num-steps", type=click.IntRange(min=10), default=100, show_default=True, help="Optimizer steps of the sweep."
+        "--num-steps",
+        type=StepCount(10, MAX_STEPS),
+        default=100,
+        show_default=True,
+        help=f"Optimizer steps of the sweep (10 to {MAX_STEPS:,}).",
     ),
     click.option(
         "--mode",

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -30,6 +32,7 @@ __all__ = [
     "echo_sweep",
     "sweep_json",
     "curve_csv",
+    "check_writable",
     "stage_outputs",
 ]
 
@@ -210,6 +213,47 @@ def echo_sweep(
         click.echo(f"recommended weight decay: {format_weight_decay(choice.weight_decay)} ({choice.reason})", err=err)
 
 
+def check_writable(paths: Mapping[str, str | None]) -> None:
+    """Check, before any work, that every output path can be written (``-`` and ``None`` skipped).
+
+    A path can be written when it is not a directory and its nearest existing ancestor is a
+    directory this process may write to (missing directories are created when writing).
+
+    Args:
+        paths: The option (``--report``) of each output path, for the message.
+
+    Raises:
+        click.BadParameter: An output that cannot be written (a usage error, exit 2), naming the
+            option, the path and why.
+
+    """
+    for option, path in paths.items():
+        if not path or path == "-":
+            continue
+        target = Path(path)
+        if target.is_dir():
+            raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+        parent = target.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise click.BadParameter(f"cannot write {path}: {parent} is not a directory", param_hint=option)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise click.BadParameter(
+                f"cannot write {path}: no permission to write in {parent}; choose another path", param_hint=option
+            )
+        if target.exists() and not os.access(target, os.W_OK):
+            raise click.BadParameter(f"cannot write {path}: the file is read-only", param_hint=option)
+
+
+def _stage(staged: StagedWrites, path: str, write: Callable[[str], object]) -> None:
+    """Stage one file; an OS error names ``path``, never the hidden temporary file it was going to."""
+    try:
+        staged.add(path, write)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def stage_outputs(
     staged: StagedWrites,
     results: Sequence[RangeTestResult],
@@ -233,7 +277,7 @@ def stage_outputs(
         if json_path == "-":
             to_stdout.append(text + "\n")
         else:
-            staged.add_text(json_path, text + "\n")
+            _stage(staged, json_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     if csv_path:
         text = (
             curve_csv(results[0])
@@ -243,7 +287,8 @@ def stage_outputs(
         if csv_path == "-":
             to_stdout.append(text)
         else:
-            staged.add_text(csv_path, text)
+            csv_text = text
+            _stage(staged, csv_path, lambda tmp: Path(tmp).write_text(csv_text, encoding="utf-8"))
     if report:
         from ..report import report_writer
 
@@ -254,5 +299,5 @@ def stage_outputs(
             schedule_name=schedule_name,
             highlight=highlight,
         )
-        staged.add(report, write)
+        _stage(staged, report, write)
     return to_stdout

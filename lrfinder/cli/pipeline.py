@@ -21,8 +21,17 @@ import click
 
 from ..exceptions import InconclusiveCurveError, LRFinderError
 from .errors import finishing, raise_if_interrupted
-from .options import Options, one_line
-from .output import Progress, echo_summary, echo_sweep, quiet_warnings, stage_outputs, summary_rows, sweep_json
+from .options import Options, check_csv_target, one_line
+from .output import (
+    Progress,
+    check_writable,
+    echo_summary,
+    echo_sweep,
+    quiet_warnings,
+    stage_outputs,
+    summary_rows,
+    sweep_json,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -78,11 +87,15 @@ def check_options(options: Options) -> None:
     """Usage checks that need more than one option.
 
     Raises:
-        click.UsageError: An output over an input, both JSON and CSV on stdout, or
-            ``max_lr <= min_lr``.
+        click.UsageError: An output over an input, an output that cannot be written, a CSV
+            without ``--target``, both JSON and CSV on stdout, or ``max_lr <= min_lr``.
 
     """
     check_outputs_not_inputs(options.inputs, options.outputs)
+    check_csv_target(options)
+    check_writable(
+        {"--report": options.report, "--json": options.json_path, "--csv": options.csv_path, "--output": options.output}
+    )
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
     if not options.max_lr > options.min_lr:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import clean_errors, debug_flag
-from .options import CONTEXT, common_options, report_option
-from .output import setup_logging
+from .options import CONTEXT, common_options, one_line, report_option
+from .output import check_writable, setup_logging
 from .pipeline import check_outputs_not_inputs
 
 if TYPE_CHECKING:
@@ -20,37 +20,86 @@ if TYPE_CHECKING:
 __all__ = ["command", "load_results"]
 
 
+def _result_of(path: str, doc: Any, where: str = "") -> RangeTestResult:
+    """One range-test result from its JSON object, or a clear error naming the file.
+
+    Raises:
+        click.ClickException: Not an ``lrfind`` result, another schema version, or a malformed one.
+
+    """
+    from ..range_test import SCHEMA_VERSION, RangeTestResult
+
+    if not isinstance(doc, dict):
+        raise click.ClickException(
+            f"{path}{where} is not a range-test result (a JSON {_json_type(doc)}, expected an object). Pass a "
+            "file written by lrfind run --json."
+        )
+    if "schema_version" not in doc:
+        raise click.ClickException(
+            f"{path}{where} is not an lrfind result (no schema_version key). Pass a file written by lrfind run --json."
+        )
+    if doc["schema_version"] != SCHEMA_VERSION:
+        raise click.ClickException(
+            f"{path}{where} has schema_version {doc['schema_version']!r}, but this lrfinder reads version "
+            f"{SCHEMA_VERSION}. Re-run lrfind run --json with this version."
+        )
+    lrs, losses = doc.get("lrs"), doc.get("losses")
+    if not (isinstance(lrs, list) and isinstance(losses, list) and lrs and len(lrs) == len(losses)):
+        raise click.ClickException(
+            f"{path}{where} is a malformed lrfind result: 'lrs' and 'losses' must be non-empty lists of the same "
+            "length. Re-run lrfind run --json."
+        )
+    try:
+        return RangeTestResult.from_dict(doc)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ is not None else exc
+        text = f"missing key {cause.args[0]!r}" if isinstance(cause, KeyError) else one_line(cause)
+        text = text.removeprefix("Malformed range-test result: ").rstrip(".")
+        raise click.ClickException(
+            f"{path}{where} is a malformed lrfind result ({text}). Re-run lrfind run --json."
+        ) from None
+
+
+def _json_type(doc: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return names.get(type(doc), type(doc).__name__)
+
+
 def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | None]:
     """Read result files (single results or weight-decay sweeps); return them and the highlight.
 
     Raises:
-        click.ClickException: A file that is not a range-test result (exit 1).
+        click.ClickException: A file that is not valid JSON, not an ``lrfind`` result, or a
+            malformed one (exit 1); the message names the file and what to do.
 
     """
-    from ..range_test import RangeTestResult
-
     loaded: list[RangeTestResult] = []
     highlight = None
     for path in paths:
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise click.ClickException(f"{path} is not a JSON result file: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"{path} is not UTF-8 text (byte {exc.start}), so not a JSON result file."
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(
+                f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). Pass a file "
+                "written by lrfind run --json."
+            ) from None
         if isinstance(doc, dict) and doc.get("kind") == "weight_decay_sweep":
-            try:
-                parts = [RangeTestResult.from_dict(d) for d in doc["results"]]
-            except (KeyError, TypeError) as exc:
-                raise click.ClickException(f"{path} is a malformed sweep file: {exc!r}") from None
-            if len(paths) == 1:
-                highlight = doc.get("recommended_index")
-            loaded.extend(parts)
-        elif isinstance(doc, dict):
-            try:
-                loaded.append(RangeTestResult.from_dict(doc))
-            except ValueError as exc:
-                raise click.ClickException(f"{path}: {exc}") from None
+            parts = doc.get("results")
+            if not (isinstance(parts, list) and parts):
+                raise click.ClickException(
+                    f"{path} is a malformed weight-decay sweep ('results' must be a non-empty list). Re-run lrfind "
+                    "run --json."
+                )
+            loaded.extend(_result_of(path, d, f" (results[{i}])") for i, d in enumerate(parts))
+            index = doc.get("recommended_index")
+            if len(paths) == 1 and isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(parts):
+                highlight = index
         else:
-            raise click.ClickException(f"{path} is not a range-test result (expected a JSON object).")
+            loaded.append(_result_of(path, doc))
     if len(loaded) > 1 and len(loaded) == len(paths):
         loaded = [r if r.label else replace(r, label=Path(p).stem) for r, p in zip(loaded, paths)]
     return loaded, highlight
@@ -77,6 +126,7 @@ def command(
     debug = debug_flag(ctx, debug)
     setup_logging(quiet, debug)
     check_outputs_not_inputs(list(results), [report])
+    check_writable({"--report": report})
     with clean_errors(debug):
         loaded, highlight = load_results(results)
         from ..report import save_report

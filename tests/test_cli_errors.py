@@ -1,0 +1,268 @@
+"""Every error names the thing and says what to do (issue 11 item 4).
+
+Bad input exits 2 and a failed run exits 1, with one ``Error:`` line and no traceback; every
+output path is checked before the work starts, and the outputs are written all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from lrfinder.cli import main
+from lrfinder.cli.loading import reason
+from lrfinder.cli.options import one_line
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+
+MODULE = "lrf_cli_errors_mods"
+FAST = ("--num-steps", "12", "--no-report")
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory with a TorchScript model, good data, and broken files of every kind."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{MODULE}.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from torch.utils.data import DataLoader, TensorDataset
+
+            def empty_set():
+                return TensorDataset(torch.zeros(0, 10), torch.zeros(0, dtype=torch.long))
+
+            def empty_loader():
+                return DataLoader(empty_set(), batch_size=4)
+            """
+        )
+    )
+    sys.modules.pop(MODULE, None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    torch.jit.save(torch.jit.script(net), tmp_path / "model.pt")
+    x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+    y = x[:, :3].argmax(1)
+    np.savez(tmp_path / "train.npz", x=x.numpy(), y=y.numpy())
+    np.savez(tmp_path / "five.npz", x=x[:, :5].numpy(), y=y.numpy())
+    rng = np.random.default_rng(0)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "empty_data.pt").write_bytes(b"")
+    (tmp_path / "random.pt").write_bytes(b"=" + rng.bytes(999))  # not 0x80: no pickle, no zip
+    (tmp_path / "garbage.npz").write_bytes(b"=" + rng.bytes(999))
+    np.savez(tmp_path / "nothing.npz")
+    (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x81")
+    (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
+    (tmp_path / "afile").write_text("a file, not a directory")
+    yield tmp_path
+    sys.modules.pop(MODULE, None)
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def assert_one_line(result, code: int, *messages: str) -> str:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    for message in messages:
+        assert message in errors[0], (message, errors[0])
+    assert not errors[0].rstrip().endswith(".."), errors[0]
+    return errors[0]
+
+
+USAGE = {
+    "num-steps 1e12": (["--num-steps", "1e12"], ["--num-steps", "10 to 100,000"]),
+    "num-steps huge": (["--num-steps", "1000000000000"], ["--num-steps", "10 to 100,000"]),
+    "num-steps fraction": (["--num-steps", "20.7"], ["--num-steps", "not a whole number"]),
+    "max-lr inf": (["--max-lr", "inf"], ["--max-lr", "finite number > 0", "inf"]),
+    "min-lr nan": (["--min-lr", "nan"], ["'--min-lr'", "finite number > 0", "nan"]),
+    "min-lr zero": (["--min-lr", "0"], ["--min-lr", "> 0"]),
+    "opt not JSON": (["--optimizer", "adam", "--opt", "betas=[0.9"], ["--opt", "'betas=[0.9'", "not valid JSON"]),
+    "report under a file": (["--report", "afile/r.png"], ["--report", "afile is not a directory"]),
+    "json under a file": (["--json", "afile/r.json"], ["--json", "afile is not a directory"]),
+    "csv is a directory": (["--csv", "."], ["--csv", "is a directory"]),
+}
+
+
+@pytest.mark.parametrize("case", list(USAGE))
+def test_bad_options_exit_2_naming_the_option(work: Path, case: str):
+    args, messages = USAGE[case]
+    extra = [] if "--num-steps" in args else ["--num-steps", "12"]
+    result = invoke("run", "model.pt", "--data", "train.npz", *args, *extra)
+    assert_one_line(result, 2, *messages)
+    # Nothing ran: no report was written (the default one included).
+    assert not (work / "lrfind-report.png").exists()
+
+
+def test_csv_without_target_is_a_usage_error(work: Path):
+    result = invoke("run", "model.pt", "--data", "train.csv", *FAST)
+    assert_one_line(result, 2, "--target", "train.csv", "CSV")
+    result = invoke("fit", "model.pt", "--data", "train.npz", "--val-data", "train.csv", "-o", "out.pt", *FAST)
+    assert_one_line(result, 2, "--val-data train.csv", "--target")
+
+
+FAILED = {
+    "empty model file": (["empty.pt", "--data", "train.npz"], ["empty.pt", "is empty (0 bytes)"]),
+    "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
+    "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
+    "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
+    "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
+    "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
+    "empty Dataset": (["model.pt", "--data", f"{MODULE}:empty_set"], [f"{MODULE}:empty_set is empty (0 samples)"]),
+    "empty DataLoader": (["model.pt", "--data", f"{MODULE}:empty_loader"], [f"{MODULE}:empty_loader is empty"]),
+    "TorchScript shape error": (
+        ["model.pt", "--data", "five.npz"],
+        ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FAILED))
+def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str):
+    args, messages = FAILED[case]
+    line = assert_one_line(invoke("run", *args, *FAST), 1, *messages)
+    for vague in ("IndexError", "allow_pickle", "saved with torch.save(model)", "num_samples", "codec", ".. "):
+        assert vague not in line
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_unwritable_output_is_refused_before_anything_is_written(work: Path):
+    (work / "old.json").write_text('{"old": true}\n')
+    before = sha(work / "old.json")
+    result = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--json", "old.json",
+                    "--report", "afile/sub/r.png")  # fmt: skip
+    assert_one_line(result, 2, "--report", "afile/sub/r.png", "not a directory")
+    assert sha(work / "old.json") == before
+    assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
+
+
+def test_outputs_are_written_all_or_nothing(work: Path, monkeypatch: pytest.MonkeyPatch):
+    import lrfinder.report
+
+    (work / "old.json").write_text('{"old": true}\n')
+    before = sha(work / "old.json")
+
+    def broken_writer(*args: object, **kwargs: object):
+        def write(tmp: str) -> None:
+            Path(tmp).write_bytes(b"half a report")
+            raise OSError(28, "No space left on device", tmp)
+
+        return write
+
+    monkeypatch.setattr(lrfinder.report, "report_writer", broken_writer)
+    result = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--json", "old.json",
+                    "--csv", "new.csv", "--report", "r.png")  # fmt: skip
+    line = assert_one_line(result, 1, "cannot write r.png", "No space left on device")
+    assert ".tmp" not in line  # the real name, not the hidden temporary one
+    assert sha(work / "old.json") == before and not (work / "new.csv").exists()
+    assert not (work / "r.png").exists()
+    assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
+
+
+def test_all_outputs_written_together(work: Path):
+    result = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--json", "out/r.json",
+                    "--csv", "out/r.csv", "--report", "out/r.svg")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (work / "out").iterdir()) == ["r.csv", "r.json", "r.svg"]
+    assert oct((work / "out" / "r.json").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.fixture
+def saved(work: Path) -> dict:
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--json", "good.json")
+    assert result.exit_code == 0, result.output
+    return json.loads((work / "good.json").read_text())
+
+
+def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
+    def without(key: str) -> dict:
+        return {k: v for k, v in good.items() if k != key}
+
+    return {
+        "not JSON": ("{not json", ["not valid JSON", "line 1"]),
+        "not UTF-8": (b"\xff\xfe{}", ["not UTF-8"]),
+        "a list": ([1, 2], ["a JSON array, expected an object"]),
+        "foreign object": ({"name": "something else"}, ["not an lrfind result", "no schema_version"]),
+        "newer schema": ({**good, "schema_version": 99}, ["schema_version 99", "reads version 1"]),
+        "no losses": (without("losses"), ["'lrs' and 'losses'"]),
+        "empty curve": ({**good, "lrs": [], "losses": []}, ["'lrs' and 'losses'"]),
+        "short losses": ({**good, "losses": good["losses"][:3]}, ["same length"]),
+        "no stop_reason": (without("stop_reason"), ["malformed lrfind result", "missing key 'stop_reason'"]),
+        "bad settings": ({**good, "settings": "x"}, ["malformed lrfind result"]),
+        "bad suggestion": ({**good, "suggestion": 5}, ["malformed lrfind result"]),
+        "sweep without results": ({"kind": "weight_decay_sweep"}, ["malformed weight-decay sweep"]),
+        "sweep of foreign objects": (
+            {"kind": "weight_decay_sweep", "results": [{}]},
+            ["(results[0]) is not an lrfind result"],
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_variants({"losses": [1.0], "lrs": [1.0]})))
+def test_report_on_malformed_or_foreign_json(work: Path, saved: dict, case: str):
+    content, messages = _variants(saved)[case]
+    path = work / "bad.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_text(json.dumps(content))
+    line = assert_one_line(invoke("report", "bad.json", "--report", "x.png"), 1, "bad.json", *messages)
+    for vague in ("IndexError", "AttributeError", "KeyError", "schema_version=None"):
+        assert vague not in line
+    assert not (work / "x.png").exists()
+
+
+def test_report_checks_its_output_path_first(work: Path, saved: dict):
+    assert_one_line(invoke("report", "good.json", "--report", "afile/x.png"), 2, "--report", "not a directory")
+
+
+def test_one_line_and_reason():
+    assert one_line(RuntimeError("failed in the interpreter.. Check the data.")) == (
+        "failed in the interpreter. Check the data."
+    )
+    assert one_line(ValueError("band 1e-3 .. 1e-2, wait...")) == "band 1e-3 .. 1e-2, wait..."
+    assert one_line(EOFError()) == "EOFError"
+    script = RuntimeError(
+        "The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript:\n  x\n"
+        "RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x5 and 10x16)\n"
+    )
+    assert reason(script) == "mat1 and mat2 shapes cannot be multiplied (4x5 and 10x16)"
+    assert reason(ValueError("Bad value.\nmore")) == "Bad value"
+    assert reason(EOFError()) == "EOFError"
+
+
+def test_scale_lr_types():
+    from lrfinder import scale_lr
+
+    with pytest.raises(TypeError, match="optimizer=123"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=64, optimizer=123)  # type: ignore[arg-type]
+    scaled = scale_lr(torch.tensor(0.1), from_batch_size=np.int32(32), to_batch_size=64, rule="linear")  # type: ignore[arg-type]
+    assert scaled.lr == pytest.approx(0.2)
+    assert scale_lr(np.float64(0.1), from_batch_size=32, to_batch_size=np.int64(128), rule="sqrt").lr == pytest.approx(
+        0.2
+    )
