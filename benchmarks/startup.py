@@ -82,12 +82,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     everything = {**COMMANDS, **REFERENCES}
+    load_before = os.getloadavg()
     for argv in everything.values():  # warm-up: file cache, .pyc files
         _time(argv)
     times: dict[str, list[float]] = {name: [] for name in everything}
     for _ in range(args.rounds):
         for name, argv in everything.items():
             times[name].append(_time(argv))
+    load_after = os.getloadavg()
     lines = [
         "# Start-up time",
         "",
@@ -95,6 +97,9 @@ def main() -> None:
         f"median and maximum of {args.rounds} interleaved runs after one warm-up run. "
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs (shared). "
         f"Target: {TARGET_S} s or less.",
+        "",
+        f"Load from other processes (1-minute load average): {load_before[0]:.1f} before, {load_after[0]:.1f} "
+        f"after, on {os.cpu_count()} CPUs; above the CPU count, every time here includes waiting for a CPU.",
         "",
         "| command | median (s) | max (s) | within target | heavy modules imported |",
         "|---|---:|---:|---|---|",

@@ -32,19 +32,23 @@ from .. import __version__
 from . import demo, fit, list_, report, run
 from .errors import silence_stdout
 from .options import CONTEXT
+from .output import guard_pipes
 
 __all__ = ["main"]
 
 
 class _Lrfind(click.Group):
-    """The ``lrfind`` group: quiet when the reader of stdout goes away (``lrfind list | head -1``).
+    """The ``lrfind`` group: quiet when the reader of stdout or stderr goes away (``lrfind run ... | head -3``).
 
-    The exit code is then 1 without a message, as click itself does for a broken pipe: the
-    output was not all delivered, but the reader chose to stop, so there is nothing to report.
+    Both streams are wrapped in :class:`~lrfinder.cli.output.PipeSafe` first: once the reader
+    has gone, further output is dropped and the command finishes its work, so the files it was
+    asked to write are written and the exit code is the command's own (0 on success). A broken
+    pipe that still escapes (a write below Python's streams) ends the command quietly with 1.
     """
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the command line; a closed stdout ends it quietly (exit code 1)."""
+        """Run the command line with guarded output streams."""
+        guard_pipes()
         try:
             try:
                 return super().main(*args, **kwargs)

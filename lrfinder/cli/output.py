@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Progress",
+    "PipeSafe",
+    "guard_pipes",
     "setup_logging",
     "quiet_warnings",
     "summary_rows",
@@ -37,6 +39,60 @@ __all__ = [
 ]
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")
+
+
+class PipeSafe:
+    """A text stream that goes quiet when its reader is gone (``lrfind run ... | head -3``).
+
+    The first write or flush that meets a closed pipe (``BrokenPipeError``) points the file
+    descriptor at ``os.devnull`` and drops this and every later write, so the command finishes
+    its work (its files are still written, nothing is lost) and exits as it would have (0 on
+    success), with no "Broken pipe" error and no noise when Python flushes the stream at exit.
+    Everything else is the wrapped stream's.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def _silence(self) -> None:
+        self.broken = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no real descriptor (a test runner's buffer)
+            pass
+
+    def write(self, text: str) -> int:
+        """Write ``text``; after a broken pipe, drop it."""
+        if not self.broken:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._silence()
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush; after a broken pipe, do nothing."""
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._silence()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def guard_pipes() -> None:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`PipeSafe` (idempotent)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, PipeSafe):
+            setattr(sys, name, PipeSafe(stream))
 
 
 def setup_logging(quiet: bool, debug: bool) -> None:

@@ -1,0 +1,95 @@
+"""Shell manners (issue 11 item 5): a closed pipe ends nothing noisily and loses no file."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrfinder.cli.output import PipeSafe, guard_pipes
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    torch.jit.save(torch.jit.script(net), tmp_path / "model.pt")
+    x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+    np.savez(tmp_path / "train.npz", x=x.numpy(), y=x[:, :3].argmax(1).numpy())
+    return tmp_path
+
+
+def closed_stdout(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``python -m lrfinder ARGS`` with its stdout a pipe whose reader is already gone."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # every write to stdout now fails with EPIPE
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=300), err
+
+
+def test_run_into_a_closed_pipe_is_quiet_and_still_writes_its_files(work: Path):
+    code, err = closed_stdout(
+        ["run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report", "--json", "r.json"], work
+    )
+    assert code == 0, err
+    assert err == ""  # no "Error: [Errno 32] Broken pipe", no "Exception ignored" at exit
+    assert (work / "r.json").is_file()
+
+
+def test_errors_into_a_closed_stderr_are_quiet(work: Path):
+    # ``lrfind run ... 2>&1 | head -1``: an error line for a reader that left is dropped, the code stays.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "missing.npz"],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stderr.close()
+    out = proc.stdout.read().decode()
+    assert proc.wait(timeout=300) == 2 and out == ""
+
+
+def test_pipe_into_head(work: Path):
+    command = f"{sys.executable} -m lrfinder run model.pt --data train.npz --num-steps 12 --no-report --csv - | head -3"
+    proc = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], cwd=work, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "lr,loss,smoothed,slope" and len(proc.stdout.splitlines()) == 3
+    assert "Broken pipe" not in proc.stderr and "Error" not in proc.stderr
+
+
+class _Closed(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_pipe_safe_drops_writes_after_a_broken_pipe():
+    stream = PipeSafe(_Closed())
+    assert stream.write("abc") == 3 and stream.broken
+    assert stream.write("more") == 4
+    stream.flush()
+    good = PipeSafe(io.StringIO())
+    good.write("kept")
+    assert good.getvalue() == "kept" and not good.broken  # everything else is the wrapped stream's
+
+
+def test_guard_pipes_is_idempotent(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    guard_pipes()
+    first = sys.stdout
+    guard_pipes()
+    assert isinstance(first, PipeSafe) and sys.stdout is first and isinstance(sys.stderr, PipeSafe)
