@@ -684,3 +684,18 @@ def test_report_has_the_critical_batch_and_the_batch_panel(dataset: torch.utils.
     assert any(name.startswith("noise (") for name in names)
     unmeasured = plot_range_test(replace(result, noise_scale=None, noise_error="why not"))
     assert "batch" not in [ax.get_label() for ax in unmeasured.axes]
+
+
+def test_batch_scaling_benchmark_smoke(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks import batch_scaling
+
+    payload = batch_scaling.main(["--smoke", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "batch_scaling.md").read_text().startswith("## Batch-size scaling")
+    result = payload["results"][0]
+    assert set(result["scores"]["test"]) >= {"linear", "sqrt", "auto", "noise", "noise:surge"}
+    assert result["tests"][0]["noise_scale"] is not None
+    assert payload["cost"][0]["median_ratio"] > 0
