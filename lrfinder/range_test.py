@@ -83,6 +83,12 @@ class RangeTestSettings:
     mode: SweepMode = "exp"
     stop_factor: float | None = 4.0
     accumulate_steps: int = 1
+    precision: str = "32"
+
+
+#: ``range_test(precision=...)``: full precision, or autocast to bfloat16 / float16 (the latter
+#: with a ``GradScaler``), in Lightning's vocabulary.
+PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
 
 
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
@@ -291,6 +297,7 @@ class RangeTestResult:
                 "mode": self.settings.mode,
                 "stop_factor": self.settings.stop_factor,
                 "accumulate_steps": self.settings.accumulate_steps,
+                "precision": self.settings.precision,
             },
             "batch_size": self.batch_size,
             "model_name": self.model_name,
@@ -833,6 +840,8 @@ def range_test(
     rule: Rule | str = DEFAULT_RULE,
     on_step: Callable[[int, float, float], None] | None = None,
     noise_scale: bool = False,
+    precision: str = "32",
+    grad_scaler: torch.amp.GradScaler | None = None,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -866,6 +875,12 @@ def range_test(
             ``accumulate_steps > 1`` (steps up to the loss minimum), else from blocks of
             consecutive steps at the flat start of the sweep, where the LR is too small to move
             the weights. It only reads the gradients: the sweep is unchanged, bit for bit.
+        precision: ``"32"``; ``"bf16-mixed"``: forward and loss under ``torch.autocast`` to
+            bfloat16 (CPU or GPU); ``"16-mixed"``: autocast to float16 with a
+            ``torch.amp.GradScaler`` (loss scaled for backward, gradients unscaled before the
+            step, steps with inf/NaN gradients skipped), as in torch's AMP recipe.
+        grad_scaler: The scaler to use with ``"16-mixed"`` (e.g. the one training will use); its
+            state is put back with everything else. Default: a new one for the test.
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -891,6 +906,11 @@ def range_test(
         stop_factor=stop_factor,
         accumulate_steps=accumulate_steps,
     )
+    if precision not in PRECISIONS:
+        raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
+    if grad_scaler is not None and precision != "16-mixed":
+        raise ValueError(f"Expected precision='16-mixed' with a grad_scaler, but got precision={precision!r}")
+    settings = replace(settings, precision=precision)
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -918,6 +938,13 @@ def range_test(
         )
 
     snapshot = StateSnapshot(model, [optimizer], [train_data]) if restore else None
+    scaler = None
+    scaler_state: dict[str, Any] | None = None
+    if precision == "16-mixed":
+        scaler = grad_scaler if grad_scaler is not None else torch.amp.GradScaler(target.type)
+        # The whole object state: state_dict() is empty (and unloadable) before the first step.
+        scaler_state = copy.deepcopy(scaler.__dict__) if restore else None
+    autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
     batches = CyclingBatches(train_data)
     sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
@@ -926,7 +953,10 @@ def range_test(
     index = [0]
 
     def loss_of(batch: Any) -> torch.Tensor:
-        return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
+        if autocast_dtype is None:
+            return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
+        with torch.autocast(device_type=target.type, dtype=autocast_dtype):
+            return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
 
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -937,16 +967,25 @@ def range_test(
                 batch_size.append(infer_batch_size(train_data, batch))
             batch = to_device(batch, target)
             loss = loss_of(batch)
-            (loss / settings.accumulate_steps).backward()
+            part = loss / settings.accumulate_steps
+            (part if scaler is None else scaler.scale(part)).backward()
             parts.append(loss.detach())
             if probe is not None and settings.accumulate_steps > 1:
-                probe.micro_step(infer_batch_size(None, batch), 1.0 / settings.accumulate_steps)
+                # The micro-batch gradients carry the loss scale; the probe takes it out.
+                factor = 1.0 if scaler is None else float(scaler.get_scale())
+                probe.micro_step(infer_batch_size(None, batch), factor / settings.accumulate_steps)
         # One host sync per optimizer step: the stop rule needs the value anyway.
         value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
+        if scaler is not None:
+            scaler.unscale_(optimizer)  # the probe and the step see true gradients
         if probe is not None:
             probe.end_step(index[0], value, infer_batch_size(None, batch))
         index[0] += 1
-        if math.isfinite(value):
+        if scaler is not None:
+            if math.isfinite(value):
+                scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
+            scaler.update()
+        elif math.isfinite(value):
             optimizer.step()
         return value
 
@@ -956,6 +995,9 @@ def range_test(
     finally:
         if snapshot is not None:
             snapshot.restore()
+        if scaler is not None and scaler_state is not None:
+            scaler.__dict__.clear()
+            scaler.__dict__.update(scaler_state)
     size = batch_size[0] * settings.accumulate_steps if batch_size and batch_size[0] is not None else None
     result = finish_result(
         lrs,

@@ -1,0 +1,114 @@
+"""Mixed precision in the plain engine (issue 10, item 3i): autocast and a GradScaler, restored."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from lrfinder import RangeTestResult, range_test
+
+
+class Recording(nn.Module):
+    """A small MLP that records, at each forward, whether autocast was on and its output dtype."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 3))
+        self.seen: list[tuple[bool, torch.dtype]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        self.seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
+        return out
+
+
+def _data() -> DataLoader:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 10, generator=gen)
+    y = (x @ torch.randn(10, 3, generator=gen)).argmax(1)
+    return DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+
+
+def _model() -> Recording:
+    torch.manual_seed(0)
+    return Recording()
+
+
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_bf16_autocast_on_cpu_and_everything_restored() -> None:
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
+    before, rng = _state(model), torch.get_rng_state()
+    result = range_test(model, _data(), optimizer=opt, loss_fn=nn.functional.cross_entropy, precision="bf16-mixed")
+    assert model.seen and all(on and dtype == torch.bfloat16 for on, dtype in model.seen)
+    assert result.settings.precision == "bf16-mixed" and result.suggestion is not None, result.error
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert torch.equal(rng, torch.get_rng_state()) and opt.state == {}
+    assert RangeTestResult.from_json(result.to_json()).settings.precision == "bf16-mixed"
+    # Full precision: no autocast.
+    plain = _model()
+    range_test(plain, _data(), loss_fn=nn.functional.cross_entropy, num_steps=20)
+    assert all(not on and dtype == torch.float32 for on, dtype in plain.seen)
+
+
+def test_bf16_finds_a_comparable_lr() -> None:
+    full = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy)
+    bf16 = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="bf16-mixed")
+    assert full.suggestion is not None and bf16.suggestion is not None
+    assert 1 / 3 < bf16.suggestion.lr / full.suggestion.lr < 3
+
+
+def test_fp16_grad_scaler_state_is_restored() -> None:
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**20, growth_interval=3)
+    # A scaler that has already stepped (as in a training run resumed before the test).
+    warm = _model()
+    warm_opt = torch.optim.SGD(warm.parameters(), lr=1e-3)
+    for x, y in list(_data())[:2]:
+        with torch.autocast("cpu", dtype=torch.float16):
+            loss = nn.functional.cross_entropy(warm(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(warm_opt)
+        scaler.update()
+    saved = scaler.state_dict()
+    model = _model()
+    before = _state(model)
+    result = range_test(
+        model, _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", grad_scaler=scaler, max_lr=100.0
+    )
+    assert model.seen and all(on and dtype == torch.float16 for on, dtype in model.seen)
+    assert result.num_steps >= 10
+    assert scaler.state_dict() == saved
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_fp16_scaler_that_never_stepped_stays_fresh() -> None:
+    scaler = torch.amp.GradScaler("cpu")
+    fresh = scaler.state_dict()
+    range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", grad_scaler=scaler)
+    assert scaler.state_dict() == fresh
+    assert scaler._scale is None  # never initialised, as before the test
+
+
+def test_fp16_noise_scale_is_measured_on_unscaled_gradients() -> None:
+    result = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", noise_scale=True)
+    full = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, noise_scale=True)
+    assert result.noise_scale is not None and full.noise_scale is not None
+    # The loss scale (65536 at first) would inflate |G|^2 by 4e9 if it were left in.
+    assert result.noise_scale.grad_sq == pytest.approx(full.noise_scale.grad_sq, rel=0.2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"precision": "64"}, "precision to be one of 32, bf16-mixed, 16-mixed"),
+        ({"grad_scaler": torch.amp.GradScaler("cpu")}, "precision='16-mixed' with a grad_scaler"),
+    ],
+)
+def test_bad_precision_settings(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, **kwargs)  # type: ignore[arg-type]
