@@ -993,7 +993,7 @@ def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[
         if nearest_swept_lr(reading.lrs, target) > lr:
             text = f"{lr:.2e} = the minimum's LR ({what} / 10 = {target:.2e} lies past it)"
             notes.append(
-                f"the suggestion is clamped to the minimum {lr:.2e}: {what} / 10 = {target:.2e} lies past it, "
+                f"the suggestion is clamped to the minimum {lr:.2e} because {what} / 10 = {target:.2e} lies past it; "
                 "the loss stays near its minimum for over a decade before it diverges"
             )
         elif abs(math.log10(lr / target)) > SNAP_DECADES:
