@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -102,6 +101,8 @@ def _configurable(ctx: click.Context) -> dict[str, click.Command]:
 
 
 def _unknown_key(key: str, keys: Mapping[str, click.Parameter], where: str, path: str) -> click.BadParameter:
+    import difflib  # only on this error path: start-up stays light
+
     names = sorted({k.replace("_", "-") for k in keys})
     # A parameter's internal name (csv_path, opt_settings) points to its option name (csv, opt).
     internal = [option_key(p) for p in keys.values() if p.name == key.replace("-", "_")]
@@ -113,6 +114,8 @@ def _unknown_key(key: str, keys: Mapping[str, click.Parameter], where: str, path
 
 
 def _unknown_table(key: str, commands: Iterable[str], path: str) -> click.BadParameter:
+    import difflib
+
     names = sorted(commands)
     close = difflib.get_close_matches(key, names, n=1)
     hint = f" (did you mean [{close[0]}]?)" if close else ""
