@@ -69,6 +69,9 @@ _LAZY: dict[str, str] = {
     "save_report": "report",
     "LRFinder": "callback",
     "find_lr": "callback",
+    # the later rounds of the range test (re-sweeps and trial runs)
+    "Refine": "refine",
+    "Refinement": "refine",
 }
 
 __all__ = [
@@ -116,6 +119,8 @@ __all__ = [
     "save_report",
     "LRFinder",
     "find_lr",
+    "Refine",
+    "Refinement",
 ]
 
 if TYPE_CHECKING:
@@ -134,6 +139,7 @@ if TYPE_CHECKING:
         range_test,
         run_sweep,
     )
+    from .refine import Refine, Refinement
     from .report import plot_range_test, save_report
     from .scaling import ScaledLR, scale_lr
     from .schedulers import (

@@ -27,7 +27,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from .exceptions import DataError, LRFinderError, ModelError
 from .names import SWEEP_MODES, SweepMode
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
+
+if TYPE_CHECKING:
+    from .refine import Refine, Refinement
 
 __all__ = [
     "StopReason",
@@ -166,6 +169,8 @@ class RangeTestResult:
             (:class:`lrfinder.noise.NoiseScale`; its ``b_simple`` is the critical batch), ``None``
             when not measured or unmeasurable.
         noise_error: Why ``noise_scale`` is ``None`` although it was asked for.
+        refinement: The later rounds (re-sweeps and trial runs, :mod:`lrfinder.refine`) when
+            the test ran with ``refine``; its ``lr`` is then :attr:`lr` (before scaling).
 
     """
 
@@ -183,6 +188,7 @@ class RangeTestResult:
     label: str | None = None
     noise_scale: NoiseScale | None = None
     noise_error: str | None = None
+    refinement: Refinement | None = None
 
     @property
     def num_steps(self) -> int:
@@ -191,9 +197,15 @@ class RangeTestResult:
 
     @property
     def lr(self) -> float | None:
-        """The LR to train with: the scaled LR if scaling was applied, else the suggestion's."""
+        """The LR to train with: the scaled LR, else the refined LR, else the suggestion's.
+
+        The scaled LR when scaling was applied; else the refined LR when the test was refined
+        (:attr:`refinement`); else the suggestion's.
+        """
         if self.scaled is not None:
             return self.scaled.lr
+        if self.refinement is not None and self.refinement.lr is not None:
+            return self.refinement.lr
         return self.suggestion.lr if self.suggestion is not None else None
 
     @property
@@ -225,7 +237,8 @@ class RangeTestResult:
         """
         suggestion = analyze(self.lrs, self.losses, **kwargs)
         scaled = self.scaled
-        if scaled is not None:
+        # A refined LR does not move with the curve's reading: its scaling stays as it was.
+        if scaled is not None and (self.refinement is None or self.refinement.lr is None):
             scaled = scaled.rebase(suggestion.lr, divergence_lr=suggestion.divergence_lr)
         return replace(self, suggestion=suggestion, error=None, scaled=scaled)
 
@@ -259,8 +272,9 @@ class RangeTestResult:
                 f"Cannot scale with rule='noise': no gradient noise scale ({why}). Run "
                 "range_test(..., noise_scale=True), or use rule='linear' or 'sqrt'."
             )
+        base = self.refinement.lr if self.refinement is not None and self.refinement.lr is not None else None
         scaled = scale_lr(
-            self.suggestion.lr,
+            base if base is not None else self.suggestion.lr,
             from_batch_size=source,
             to_batch_size=to_batch_size,
             rule=rule,
@@ -279,7 +293,8 @@ class RangeTestResult:
         (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``),
         ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
         (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
-        null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null) and ``noise_error``.
+        null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null), ``noise_error`` and
+        ``refinement`` (:meth:`lrfinder.Refinement.to_dict` or null).
         """
         suggestion = None
         if self.suggestion is not None:
@@ -309,6 +324,7 @@ class RangeTestResult:
             "label": self.label,
             "noise_scale": self.noise_scale.to_dict() if self.noise_scale is not None else None,
             "noise_error": self.noise_error,
+            "refinement": self.refinement.to_dict() if self.refinement is not None else None,
         }
 
     @classmethod
@@ -355,6 +371,7 @@ class RangeTestResult:
                 label=data.get("label"),
                 noise_scale=NoiseScale.from_dict(data["noise_scale"]) if data.get("noise_scale") is not None else None,
                 noise_error=data.get("noise_error"),
+                refinement=_refinement_from_dict(data.get("refinement")),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"Malformed range-test result: {exc!r}") from exc
@@ -390,6 +407,14 @@ class RangeTestResult:
         if not isinstance(data, dict):
             raise ValueError("Not a range-test result: expected a JSON object")
         return cls.from_dict(data)
+
+
+def _refinement_from_dict(data: Mapping[str, Any] | None) -> Refinement | None:
+    if data is None:
+        return None
+    from .refine import Refinement
+
+    return Refinement.from_dict(data)
 
 
 def _encode_float(value: float) -> float | str:
@@ -842,6 +867,8 @@ def range_test(
     noise_scale: bool = False,
     precision: str = "32",
     grad_scaler: torch.amp.GradScaler | None = None,
+    val_data: Iterable[Any] | None = None,
+    refine: bool | Refine | None = None,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -881,6 +908,14 @@ def range_test(
             step, steps with inf/NaN gradients skipped), as in torch's AMP recipe.
         grad_scaler: The scaler to use with ``"16-mixed"`` (e.g. the one training will use); its
             state is put back with everything else. Default: a new one for the test.
+        val_data: Validation batches (the training batches' format) that ``refine`` judges its
+            trials on (the first ``Refine.val_batches``); without it the first training batches
+            are held out for that. Only used with ``refine``.
+        refine: ``True`` or a :class:`lrfinder.Refine` (with ``training_steps``): after the
+            sweep, run the later rounds of :mod:`lrfinder.refine` (at most two extra sweeps,
+            then short trial runs of the planned schedule at LRs around the curve's reading,
+            judged on held-out loss). ``result.refinement`` holds them and ``result.lr`` is the
+            refined LR; ``result.suggestion`` stays the curve's reading.
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -892,6 +927,8 @@ def range_test(
         DataError: Empty data, or batches the engine cannot use without ``step_fn``.
         ModelError: No trainable parameters, an optimizer over other parameters, or a loss that
             is not a scalar tensor.
+        LRFinderError: ``refine`` without ``training_steps`` (pass
+            ``refine=lrfinder.Refine(training_steps=N)``).
 
     Example:
         >>> result = range_test(model, loader, loss_fn=F.cross_entropy)  # doctest: +SKIP
@@ -911,6 +948,15 @@ def range_test(
     if grad_scaler is not None and precision != "16-mixed":
         raise ValueError(f"Expected precision='16-mixed' with a grad_scaler, but got precision={precision!r}")
     settings = replace(settings, precision=precision)
+    refine_settings = None
+    if refine is not None and refine is not False:
+        from .refine import resolve_refine
+
+        refine_settings = resolve_refine(refine)
+        if not restore:
+            raise ValueError("refine needs restore=True: every trial starts from the state the test started from")
+    elif val_data is not None:
+        raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -1010,10 +1056,24 @@ def range_test(
         optimizer_name=type(optimizer).__name__,
         rule=rule,
     )
-    if probe is None:
+    if probe is not None:
+        measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
+        result = replace(result, noise_scale=measured, noise_error=why)
+    if refine_settings is None:
         return result
-    measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
-    return replace(result, noise_scale=measured, noise_error=why)
+    from .refine import refine_range_test
+
+    def sweep(lo: float, hi: float, steps: int) -> RangeTestResult:
+        return range_test(
+            model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=lo, max_lr=hi,
+            num_steps=steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
+            rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
+        )
+
+    return refine_range_test(
+        result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
+        step_fn=step_fn, device=target, val_data=val_data, sweep=sweep,
+    )
 
 
 def finish_result(

@@ -1,0 +1,933 @@
+"""The seeds' later rounds: bounded re-sweeps, then short annealed trial runs judged on held-out loss.
+
+One sweep reads one noisy curve. Seed 001 (section 12.3.2) goes on in rounds: a wide sweep, a
+zoomed sweep where the loss stops falling, then short runs at a few neighbouring LRs compared
+directly. :func:`refine_range_test` does the same within a bounded, reported budget:
+
+* **Round 2** (:func:`resweep_reason`): at most ``max_resweeps`` extra sweeps, each recorded as
+  a :class:`Resweep`: upward when the loss still falls at ``max_lr``; longer and from lower when
+  the loss never clearly falls; finer when the falling region holds too few points.
+* **Round 3** (:func:`run_trials`): one trial per candidate LR around the curve's reading
+  (:func:`candidate_lrs`). Every trial starts from the exact state the test started from, sees
+  the same batches in the same order, and runs the schedule the user will train with,
+  compressed to the trial length (:func:`compress_schedule`). It is judged on ``val_data`` (a
+  bounded number of batches) or, without it, on held-out training batches that no trial trains
+  on. A trial that diverges is recorded, never raised.
+* **Choice** (:func:`choose`): the lowest held-out loss, with ties decided by the paired noise of
+  the held-out batches; among tied candidates the rule ``tie`` picks (``"best"`` by default,
+  chosen by measurement in ``benchmarks/refine.py``).
+
+Why annealed trials: a short run at a constant LR favours LRs that are too large (short-horizon
+bias: the loss of a short run is dominated by early progress, which a large LR buys). A run that
+anneals its LR as the real training will removes most of that bias, because the final loss then
+depends on where the LR lets the weights settle, not only on how fast they move.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
+    Smith & Topin, "Super-Convergence", 2017, arXiv:1708.07120.
+    Wu, Ren, Liao & Grosse, "Understanding Short-Horizon Bias in Stochastic Meta-Optimization",
+    2018, arXiv:1803.02021.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from .exceptions import DataError, LRFinderError
+
+if TYPE_CHECKING:
+    from .analysis import Suggestion
+    from .range_test import RangeTestResult
+
+__all__ = [
+    "Refine",
+    "Refinement",
+    "Trial",
+    "Resweep",
+    "TieRule",
+    "PEAK_SCHEDULES",
+    "DEFAULT_TIE",
+    "MIN_TRIAL_STEPS",
+    "default_budget",
+    "candidate_lrs",
+    "compress_schedule",
+    "choose",
+    "resweep_reason",
+    "resolve_refine",
+    "refine_range_test",
+]
+
+logger = logging.getLogger(__name__)
+
+TieRule = Literal["best", "smaller", "larger"]
+#: Schedules whose LR is a peak the run anneals from: their trials centre on ``Suggestion.max_lr``.
+PEAK_SCHEDULES = frozenset({"onecycle", "cosine", "polynomial", "cyclic"})
+#: The tie rule used unless one is given; chosen by measurement (``benchmarks/results/refine.md``).
+DEFAULT_TIE: TieRule = "best"
+#: The shortest trial that is allowed; shorter runs say nothing about training.
+MIN_TRIAL_STEPS = 10
+#: Total trial steps the default budget allows at least (when the training is long enough).
+MIN_TOTAL_TRIAL_STEPS = 200
+#: The default budget never exceeds this fraction of a long training.
+DEFAULT_BUDGET_FRACTION = 0.1
+#: A falling region with fewer swept points than this asks for a finer sweep.
+MIN_FALLING_POINTS = 8
+
+
+# --------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------
+
+
+def default_budget(training_steps: int) -> float:
+    """The default share of the training that all trials together may spend.
+
+    ``budget = min(1, max(DEFAULT_BUDGET_FRACTION, MIN_TOTAL_TRIAL_STEPS / training_steps))``:
+    10% of a long training (2,000 steps or more), but at least 200 steps in all (trials shorter
+    than that measured nothing useful on the benchmark), and never more than the training itself.
+
+    Example:
+        >>> default_budget(5000), default_budget(1000), default_budget(100)
+        (0.1, 0.2, 1.0)
+
+    """
+    return float(min(1.0, max(DEFAULT_BUDGET_FRACTION, MIN_TOTAL_TRIAL_STEPS / training_steps)))
+
+
+@dataclass(frozen=True)
+class Refine:
+    """How to refine a range test (see :func:`refine_range_test`).
+
+    Attributes:
+        training_steps: Optimizer steps of the training you plan; the trials are sized from it.
+            Required in the plain engine (the callback takes the fit's own).
+        schedule: The schedule you will train with: ``"constant"``, ``"onecycle"``, ``"cosine"``
+            or any :func:`lrfinder.list_schedulers` name. Each trial runs it compressed to the
+            trial length; ``plateau`` trials run at a constant LR (there is no metric to react to).
+        schedule_settings: Settings for the schedule (torch's names, as for
+            :func:`lrfinder.create_scheduler`); step counts in them are compressed with it.
+        budget: Fraction of ``training_steps`` all trials together may spend; ``None`` takes
+            :func:`default_budget` (10% of a long training, at least 200 steps).
+        candidates: The number of candidate LRs (a ladder ``spacing`` decades apart around the
+            curve's reading, see :func:`candidate_lrs`), or explicit factors of the reading.
+        spacing: Decades between neighbouring candidates of the default ladder.
+        trial_steps: Steps of one trial; ``None`` splits the budget evenly over the candidates.
+        val_batches: Held-out batches each trial is judged on (from ``val_data`` when given, else
+            the first ones of the training data, which then no trial trains on).
+        max_resweeps: At most this many extra sweeps in round 2 (0 turns round 2 off).
+        tie: Among candidates whose held-out loss is within noise of the best: ``"best"`` (the
+            lowest loss), ``"smaller"`` (the smallest LR: the seed's "slightly smaller for
+            safety") or ``"larger"``.
+        tie_z: Two held-out losses tie when their paired difference is below ``tie_z`` standard
+            errors (or below ``tie_rel`` of the best loss).
+        tie_rel: Relative tolerance of a tie.
+
+    Raises:
+        ValueError: A setting out of range (named, with the value).
+        TypeError: A setting of the wrong type.
+
+    """
+
+    training_steps: int | None = None
+    schedule: str = "constant"
+    schedule_settings: Mapping[str, Any] = field(default_factory=dict)
+    budget: float | None = None
+    candidates: int | tuple[float, ...] = 5
+    spacing: float = 0.25
+    trial_steps: int | None = None
+    val_batches: int = 8
+    max_resweeps: int = 2
+    tie: TieRule = DEFAULT_TIE
+    tie_z: float = 1.0
+    tie_rel: float = 0.0
+
+    def __post_init__(self) -> None:
+        ts = self.training_steps
+        if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or ts < MIN_TRIAL_STEPS):
+            raise ValueError(
+                f"Expected training_steps to be an int >= {MIN_TRIAL_STEPS}, but got training_steps={ts!r}"
+            )
+        from .schedulers import list_schedulers
+
+        if self.schedule not in list_schedulers():
+            raise ValueError(f"Unknown schedule {self.schedule!r}; expected one of {', '.join(list_schedulers())}")
+        object.__setattr__(self, "schedule_settings", MappingProxyType(dict(self.schedule_settings)))
+        if self.budget is not None and (
+            isinstance(self.budget, bool) or not isinstance(self.budget, (int, float)) or not 0 < self.budget <= 10
+        ):
+            raise ValueError(
+                f"Expected 0 < budget <= 10 (a fraction of training_steps), but got budget={self.budget!r}"
+            )
+        if isinstance(self.candidates, bool):
+            raise TypeError(f"Expected candidates to be an int or a sequence of factors, but got {self.candidates!r}")
+        if isinstance(self.candidates, int):
+            if self.candidates < 2:
+                raise ValueError(f"Expected candidates >= 2, but got candidates={self.candidates}")
+        else:
+            factors = tuple(float(f) for f in self.candidates)
+            if len(factors) < 2 or any(not (math.isfinite(f) and f > 0) for f in factors):
+                raise ValueError(
+                    f"Expected at least 2 positive candidate factors, but got candidates={self.candidates!r}"
+                )
+            object.__setattr__(self, "candidates", factors)
+        if not (isinstance(self.spacing, (int, float)) and 0 < self.spacing <= 2):
+            raise ValueError(f"Expected 0 < spacing <= 2 (decades), but got spacing={self.spacing!r}")
+        if self.trial_steps is not None and (
+            isinstance(self.trial_steps, bool)
+            or not isinstance(self.trial_steps, int)
+            or self.trial_steps < MIN_TRIAL_STEPS
+        ):
+            raise ValueError(f"Expected trial_steps >= {MIN_TRIAL_STEPS}, but got trial_steps={self.trial_steps!r}")
+        if isinstance(self.val_batches, bool) or not isinstance(self.val_batches, int) or self.val_batches < 1:
+            raise ValueError(f"Expected val_batches to be an int >= 1, but got val_batches={self.val_batches!r}")
+        rounds = self.max_resweeps
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 0 <= rounds <= 2:
+            raise ValueError(f"Expected 0 <= max_resweeps <= 2, but got max_resweeps={self.max_resweeps!r}")
+        if self.tie not in ("best", "smaller", "larger"):
+            raise ValueError(f"Expected tie to be 'best', 'smaller' or 'larger', but got tie={self.tie!r}")
+        if not self.tie_z >= 0 or not self.tie_rel >= 0:
+            raise ValueError(
+                f"Expected tie_z >= 0 and tie_rel >= 0, but got tie_z={self.tie_z}, tie_rel={self.tie_rel}"
+            )
+
+    @property
+    def num_candidates(self) -> int:
+        """How many candidate LRs the settings ask for."""
+        return self.candidates if isinstance(self.candidates, int) else len(self.candidates)
+
+    def plan(self, training_steps: int | None = None) -> tuple[int, int, float]:
+        """``(trials, trial_steps, budget)`` for a training of ``training_steps`` (default: own).
+
+        Raises:
+            LRFinderError: No ``training_steps`` anywhere.
+            ValueError: The budget is smaller than one trial (the message gives the numbers).
+
+        """
+        total = training_steps if training_steps is not None else self.training_steps
+        if total is None:
+            raise LRFinderError(
+                "refine needs the length of the training you plan: pass "
+                "refine=lrfinder.Refine(training_steps=N, schedule=...) (N = optimizer steps of the training)."
+            )
+        budget = self.budget if self.budget is not None else default_budget(total)
+        allowed = int(math.floor(budget * total + 1e-9))
+        n = self.num_candidates
+        if self.trial_steps is not None:
+            steps = min(self.trial_steps, total)
+            if allowed < steps:
+                raise ValueError(
+                    f"The refine budget is smaller than one trial: budget={budget:g} x training_steps={total} "
+                    f"= {allowed} steps, but one trial takes trial_steps={steps}. Raise budget to at least "
+                    f"{steps / total:.3g} or lower trial_steps."
+                )
+            n = min(n, allowed // steps)
+            if n < 2:
+                raise ValueError(
+                    f"The refine budget allows only {n} trial(s) of trial_steps={steps}: budget={budget:g} x "
+                    f"training_steps={total} = {allowed} steps. Raise budget to at least {2 * steps / total:.3g} "
+                    "or lower trial_steps."
+                )
+        else:
+            steps = min(allowed // n, total)
+            if steps < MIN_TRIAL_STEPS:
+                raise ValueError(
+                    f"The refine budget is smaller than one trial: budget={budget:g} x training_steps={total} "
+                    f"= {allowed} steps for {n} candidates is {steps} steps each, below the minimum of "
+                    f"{MIN_TRIAL_STEPS}. Raise budget to at least {n * MIN_TRIAL_STEPS / total:.3g} or use "
+                    "fewer candidates."
+                )
+        return n, steps, float(budget)
+
+
+def resolve_refine(refine: bool | Refine | None, training_steps: int | None = None) -> Refine | None:
+    """Turn the ``refine`` argument into a :class:`Refine` (``None`` when off) and check it early.
+
+    Raises:
+        TypeError: ``refine`` is neither a bool nor a :class:`Refine`.
+        LRFinderError: Refining with no training length known.
+
+    """
+    if refine is None or refine is False:
+        return None
+    if refine is True:
+        refine = Refine(training_steps=training_steps)
+    elif not isinstance(refine, Refine):
+        raise TypeError(
+            f"Expected refine to be True, False, None or a lrfinder.Refine, but got {type(refine).__name__}"
+        )
+    elif training_steps is not None and refine.training_steps is None:
+        refine = replace(refine, training_steps=training_steps)
+    refine.plan()
+    return refine
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+def _enc(value: float | None) -> float | str | None:
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _dec(value: float | str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial run of round 3.
+
+    Attributes:
+        lr: The candidate LR (the peak of a one-cycle / cosine run, the constant LR otherwise).
+        schedule: The schedule run, compressed to ``steps``.
+        steps: Optimizer steps planned.
+        train_losses: The training loss of every step run (a diverged trial stops early).
+        held_out_loss: Mean loss on the held-out batches after the run (NaN when diverged early).
+        held_out_losses: The loss of each held-out batch (the choice pairs them across trials).
+        diverged: The loss became non-finite, or the run ended worse than where it started.
+
+    """
+
+    lr: float
+    schedule: str
+    steps: int
+    train_losses: tuple[float, ...]
+    held_out_loss: float
+    held_out_losses: tuple[float, ...]
+    diverged: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (non-finite floats as strings)."""
+        return {
+            "lr": self.lr,
+            "schedule": self.schedule,
+            "steps": self.steps,
+            "train_losses": [_enc(v) for v in self.train_losses],
+            "held_out_loss": _enc(self.held_out_loss),
+            "held_out_losses": [_enc(v) for v in self.held_out_losses],
+            "diverged": self.diverged,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trial:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            lr=float(data["lr"]),
+            schedule=str(data["schedule"]),
+            steps=int(data["steps"]),
+            train_losses=tuple(float(v) for v in data["train_losses"]),
+            held_out_loss=float(data["held_out_loss"]),
+            held_out_losses=tuple(float(v) for v in data["held_out_losses"]),
+            diverged=bool(data["diverged"]),
+        )
+
+
+@dataclass(frozen=True)
+class Resweep:
+    """One extra sweep of round 2.
+
+    Attributes:
+        reason: Why it ran: ``"still_falling"``, ``"never_falls"`` or ``"too_few_points"``.
+        min_lr: Its first LR.
+        max_lr: Its last planned LR.
+        num_steps: Its planned steps.
+        steps_run: Steps it actually ran (it may stop at divergence).
+        suggestion_lr: Its reading (``None`` when still inconclusive).
+        error: Why it was inconclusive, if it was.
+
+    """
+
+    reason: str
+    min_lr: float
+    max_lr: float
+    num_steps: int
+    steps_run: int
+    suggestion_lr: float | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "reason": self.reason,
+            "min_lr": self.min_lr,
+            "max_lr": self.max_lr,
+            "num_steps": self.num_steps,
+            "steps_run": self.steps_run,
+            "suggestion_lr": self.suggestion_lr,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Resweep:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: data[k] for k in ("reason", "min_lr", "max_lr", "num_steps", "steps_run", "suggestion_lr",
+                                           "error")})
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """What the later rounds found.
+
+    Attributes:
+        trials: Every trial run, in increasing LR.
+        lr: The LR to give the optimizer for ``schedule``: the constant LR, or the peak
+            (``eta0``) of a one-cycle / cosine schedule. ``None`` when every trial diverged.
+        max_lr: The peak for one-cycle or cosine (equal to ``lr`` when ``schedule`` is one of
+            those; otherwise the curve's one-cycle peak moved by the same factor as ``lr``).
+        curve_lr: The curve's own reading the candidates were centred on.
+        schedule: The schedule the trials ran.
+        training_steps: The training length the trials were sized for.
+        budget: The fraction of ``training_steps`` the trials were allowed.
+        judged_on: ``"val_data"`` or ``"held-out training batches"``.
+        rounds: The extra sweeps of round 2, in order.
+        cost_steps: Optimizer steps spent by the trials and the extra sweeps.
+        notes: Why the pick is what it is, and anything to check.
+
+    """
+
+    trials: tuple[Trial, ...]
+    lr: float | None
+    max_lr: float | None
+    curve_lr: float | None
+    schedule: str
+    training_steps: int
+    budget: float
+    judged_on: str
+    rounds: tuple[Resweep, ...] = ()
+    cost_steps: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cost_fraction(self) -> float:
+        """``cost_steps / training_steps``."""
+        return self.cost_steps / self.training_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (non-finite floats as strings)."""
+        return {
+            "trials": [t.to_dict() for t in self.trials],
+            "lr": self.lr,
+            "max_lr": self.max_lr,
+            "curve_lr": self.curve_lr,
+            "schedule": self.schedule,
+            "training_steps": self.training_steps,
+            "budget": self.budget,
+            "judged_on": self.judged_on,
+            "rounds": [r.to_dict() for r in self.rounds],
+            "cost_steps": self.cost_steps,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Refinement:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: Missing keys or values of the wrong type.
+
+        """
+        try:
+            return cls(
+                trials=tuple(Trial.from_dict(t) for t in data["trials"]),
+                lr=_dec(data["lr"]),
+                max_lr=_dec(data["max_lr"]),
+                curve_lr=_dec(data.get("curve_lr")),
+                schedule=str(data["schedule"]),
+                training_steps=int(data["training_steps"]),
+                budget=float(data["budget"]),
+                judged_on=str(data["judged_on"]),
+                rounds=tuple(Resweep.from_dict(r) for r in data.get("rounds", ())),
+                cost_steps=int(data.get("cost_steps", 0)),
+                notes=tuple(str(n) for n in data.get("notes", ())),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"Malformed refinement: {exc!r}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Round 2: re-sweeps
+# --------------------------------------------------------------------------------------------
+
+
+def _falling_points(result: RangeTestResult) -> int:
+    """Swept points between the start of the falling region and the minimum."""
+    s = result.suggestion
+    if s is None:
+        return 0
+    lrs = np.asarray(result.lrs)
+    return int(np.sum((lrs >= s.min_lr * (1 - 1e-12)) & (lrs <= s.min_loss_lr * (1 + 1e-12))))
+
+
+def resweep_reason(result: RangeTestResult) -> str | None:
+    """Why a curve needs another sweep, or ``None`` when it does not.
+
+    * ``"still_falling"``: no suggestion because the loss still falls at the largest LR;
+    * ``"never_falls"``: no suggestion because the loss never clearly falls (or too few points);
+    * ``"too_few_points"``: a suggestion whose falling region (``min_lr`` .. minimum) holds fewer
+      than :data:`MIN_FALLING_POINTS` swept points.
+    """
+    if result.suggestion is None:
+        error = result.error or ""
+        if "still falling" in error:
+            return "still_falling"
+        return "never_falls"
+    if _falling_points(result) < MIN_FALLING_POINTS:
+        return "too_few_points"
+    return None
+
+
+def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]:
+    """``(min_lr, max_lr, num_steps)`` of the sweep that answers ``reason``.
+
+    * ``still_falling``: the same start, the top raised by 3 decades, steps grown so the density
+      per decade stays the same;
+    * ``never_falls``: twice the steps, from 2 decades lower when the sweep stopped on a blow-up,
+      else up to 3 decades higher (the loss neither fell nor rose: the range was too low);
+    * ``too_few_points``: the same start, the top cut to 10x the divergence point (no steps are
+      spent far past it), twice the density per decade.
+    """
+    st = result.settings
+    decades = math.log10(st.max_lr / st.min_lr)
+    density = st.num_steps / decades
+    if reason == "still_falling":
+        top = st.max_lr * 1e3
+        return st.min_lr, top, int(math.ceil(density * math.log10(top / st.min_lr)))
+    if reason == "never_falls":
+        if result.stop_reason == "completed":
+            # It never rose either: the range may lie below where this model learns at all.
+            return st.min_lr, st.max_lr * 1e3, 2 * st.num_steps
+        return st.min_lr / 100.0, st.max_lr, 2 * st.num_steps
+    s = result.suggestion
+    top = st.max_lr
+    if s is not None:
+        anchor = s.divergence_lr or s.non_finite_lr or s.min_loss_lr
+        top = min(st.max_lr, anchor * 10.0)
+    top = max(top, st.min_lr * 10.0)
+    return st.min_lr, top, max(st.num_steps, int(math.ceil(2 * density * math.log10(top / st.min_lr))))
+
+
+# --------------------------------------------------------------------------------------------
+# Round 3: candidates, schedules, trials, choice
+# --------------------------------------------------------------------------------------------
+
+
+def candidate_lrs(suggestion: Suggestion, refine: Refine, n: int | None = None) -> tuple[float, tuple[float, ...]]:
+    """The reading the trials centre on and the candidate LRs, in increasing order.
+
+    The centre is ``suggestion.max_lr`` for a peak schedule (:data:`PEAK_SCHEDULES`) and
+    ``suggestion.lr`` otherwise. An int ``candidates`` gives the ladder
+    ``centre * 10 ** (spacing * (k - (n - 1) / 2))``, ``k = 0 .. n-1``, shifted down by whole
+    rungs while the top one is within half a rung of the divergence point; explicit factors
+    multiply the centre.
+    """
+    centre = suggestion.max_lr if refine.schedule in PEAK_SCHEDULES else suggestion.lr
+    count = n if n is not None else refine.num_candidates
+    if isinstance(refine.candidates, tuple):
+        factors = sorted(refine.candidates)[:count]
+        return centre, tuple(centre * f for f in factors)
+    offsets = refine.spacing * (np.arange(count) - (count - 1) / 2.0)
+    ceiling = suggestion.divergence_lr or suggestion.non_finite_lr
+    if ceiling is not None:
+        # Whole rungs down until the top candidate is at least half a rung below the divergence
+        # point (never below the centre), so the candidates stay on the same ladder.
+        top = max(math.log10(ceiling / centre) - refine.spacing / 2.0, 0.0)
+        if offsets[-1] > top + 1e-9:
+            offsets = offsets - refine.spacing * math.ceil((offsets[-1] - top) / refine.spacing - 1e-9)
+    return centre, tuple(float(centre * 10.0**o) for o in offsets)
+
+
+_STEP_SETTINGS = ("step_size", "step_size_up", "step_size_down")
+_RATE_SETTINGS = {"exponential": "gamma"}
+
+
+def compress_schedule(name: str, settings: Mapping[str, Any], trial_steps: int, training_steps: int) -> dict[str, Any]:
+    """The settings of ``name`` for a run of ``trial_steps`` with the shape of ``training_steps``.
+
+    Step counts (``step_size``, ``milestones``, ``step_size_up``/``down``) scale by
+    ``r = trial_steps / training_steps`` (at least 1 step); a per-step decay ``gamma`` of
+    ``exponential`` becomes ``gamma ** (1 / r)`` and the ``gamma`` of ``inverse`` becomes
+    ``gamma / r``, so the LR at the end of the trial equals the LR at the end of the training.
+    Schedules sized by ``total_steps`` (one-cycle, cosine, polynomial) need nothing here.
+    """
+    r = trial_steps / training_steps
+    out = dict(settings)
+    for key in _STEP_SETTINGS:
+        if isinstance(out.get(key), int):
+            out[key] = max(1, int(round(out[key] * r)))
+    if "milestones" in out and isinstance(out["milestones"], Sequence):
+        ms: list[int] = []
+        for m in out["milestones"]:
+            v = max(1, int(round(int(m) * r)))
+            ms.append(v if not ms or v > ms[-1] else ms[-1] + 1)
+        out["milestones"] = ms
+    if name == "exponential" and "gamma" in out:
+        out["gamma"] = float(out["gamma"]) ** (1.0 / r)
+    if name == "inverse" and "gamma" in out:
+        out["gamma"] = float(out["gamma"]) / r
+    return out
+
+
+def _trial_scheduler(optimizer: torch.optim.Optimizer, refine: Refine, steps: int, training_steps: int) -> Any:
+    from .schedulers import SCHEDULERS, create_scheduler
+
+    if refine.schedule in ("constant", "plateau"):
+        return None
+    spec = SCHEDULERS[refine.schedule]
+    settings = dict(spec.settings)
+    settings.update(refine.schedule_settings)
+    given = compress_schedule(refine.schedule, refine.schedule_settings, steps, training_steps)
+    warmup = int(given.pop("warmup_steps", 0) or 0)
+    if warmup:
+        warmup = max(1, int(round(warmup * steps / training_steps)))
+        warmup = min(warmup, steps - 1)
+    start = float(given.pop("warmup_start_factor", 0.0) or 0.0)
+    if refine.schedule == "onecycle":
+        given.pop("max_lr", None)  # the candidate is the peak
+    return create_scheduler(
+        refine.schedule, optimizer, total_steps=steps, warmup_steps=warmup, warmup_start_factor=start, **given
+    )
+
+
+def choose(trials: Sequence[Trial], refine: Refine) -> tuple[Trial | None, tuple[Trial, ...], str]:
+    """The chosen trial, the trials tied with the best, and a note saying why.
+
+    Trials that diverged are out. The best is the lowest held-out loss. A trial ties with it when
+    the mean of the paired per-batch differences ``d_b = loss_i[b] - loss_best[b]`` is at most
+    ``max(tie_z * std(d) / sqrt(B), tie_rel * |best|)``; pairing removes the batch-to-batch
+    variation the trials share. ``tie`` then picks among the tied ones.
+    """
+    ok = [t for t in trials if not t.diverged and math.isfinite(t.held_out_loss)]
+    if not ok:
+        return None, (), "every trial diverged"
+    best = min(ok, key=lambda t: t.held_out_loss)
+    tied: list[Trial] = []
+    for t in ok:
+        d = np.asarray(t.held_out_losses) - np.asarray(best.held_out_losses)
+        se = float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+        if float(np.mean(d)) <= max(refine.tie_z * se, refine.tie_rel * abs(best.held_out_loss)):
+            tied.append(t)
+    if refine.tie == "smaller":
+        pick = min(tied, key=lambda t: t.lr)
+    elif refine.tie == "larger":
+        pick = max(tied, key=lambda t: t.lr)
+    else:
+        pick = best
+    note = f"{len(tied)} of {len(ok)} trial(s) within noise of the best (lr={best.lr:.2e}); tie rule {refine.tie!r}"
+    return pick, tuple(tied), note
+
+
+class _HeldOutStream:
+    """Training batches in a replayable order, with the first ``skip`` of each pass held out.
+
+    Every pass re-creates the iterator from the same state (the data's generators and torch's
+    RNG as they were when this object was made), so each pass yields the same batches in the
+    same order and the held-out ones (the first ``skip``) are never trained on.
+    """
+
+    def __init__(self, data: Iterable[Any], skip: int) -> None:
+        from .range_test import _data_generators
+
+        self.data = data
+        self.skip = skip
+        self._gens = [(g, g.get_state()) for g in _data_generators(data)]
+        self._rng = torch.get_rng_state()
+        self._it: Any = None
+
+    def _start(self) -> list[Any]:
+        for gen, state in self._gens:
+            gen.set_state(state)
+        current = torch.get_rng_state()
+        torch.set_rng_state(self._rng)
+        head: list[Any] = []
+        try:
+            self._it = iter(self.data)
+            for _ in range(self.skip + 1):
+                head.append(next(self._it))
+        except StopIteration:
+            raise DataError(
+                f"The training data yields only {len(head)} batch(es) per pass: too few to hold out "
+                f"val_batches={self.skip} and still train. Pass val_data, or lower Refine.val_batches."
+            ) from None
+        finally:
+            torch.set_rng_state(current)
+        self._first = head[-1]
+        return head[:-1]
+
+    def held_out(self) -> list[Any]:
+        held = self._start()
+        self._it = None
+        return held
+
+    def next(self) -> Any:
+        if self._it is None:
+            self._start()
+            return self._first
+        try:
+            return next(self._it)
+        except StopIteration:
+            self._start()
+            return self._first
+
+
+def _length(data: object) -> int | None:
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], model: nn.Module) -> list[float]:
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            return [float(loss_of(b).detach().double().mean().item()) for b in batches]
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def run_trials(
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    lrs: Sequence[float],
+    steps: int,
+    training_steps: int,
+    refine: Refine,
+    snapshot: Any,
+    next_batch: Callable[[], Any],
+    loss_of: Callable[[Any], torch.Tensor],
+    held_out: Sequence[Any],
+    baseline: float,
+    accumulate_steps: int = 1,
+    reset_stream: Callable[[], None] | None = None,
+) -> list[Trial]:
+    """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
+
+    A trial stops at the first non-finite loss. It counts as diverged when that happens, or when
+    its held-out loss is non-finite or above ``baseline`` (the untrained model's).
+    """
+    from .range_test import LRSweeper, _check_loss
+
+    sweeper = LRSweeper([optimizer])
+    had_step = "step" in optimizer.__dict__
+    trials: list[Trial] = []
+    try:
+        for lr in lrs:
+            snapshot.restore()
+            if reset_stream is not None:
+                reset_stream()
+            sweeper.set(float(lr))
+            scheduler = _trial_scheduler(optimizer, refine, steps, training_steps)
+            model.train()
+            losses: list[float] = []
+            diverged = False
+            for _ in range(steps):
+                optimizer.zero_grad(set_to_none=True)
+                parts = []
+                for _ in range(accumulate_steps):
+                    loss = _check_loss(loss_of(next_batch()))
+                    (loss / accumulate_steps).backward()
+                    parts.append(loss.detach())
+                value = float(torch.stack(parts).double().mean().item())
+                losses.append(value)
+                if not math.isfinite(value):
+                    diverged = True
+                    break
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+            per_batch: list[float] = []
+            held = math.nan
+            if not diverged:
+                per_batch = _mean_loss(loss_of, held_out, model)
+                held = float(np.mean(per_batch))
+                diverged = not math.isfinite(held) or held > baseline
+            trials.append(Trial(float(lr), refine.schedule, steps, tuple(losses), held, tuple(per_batch), diverged))
+            logger.debug("trial lr=%.2e held-out=%.4g diverged=%s", lr, held, diverged)
+    finally:
+        snapshot.restore()
+        # A torch scheduler wraps optimizer.step in an instance attribute; take it off again.
+        if not had_step:
+            optimizer.__dict__.pop("step", None)
+        optimizer.__dict__.pop("_opt_called", None)
+    return trials
+
+
+# --------------------------------------------------------------------------------------------
+# The whole refinement for the plain engine
+# --------------------------------------------------------------------------------------------
+
+
+def refine_range_test(
+    result: RangeTestResult,
+    refine: Refine,
+    *,
+    model: nn.Module,
+    train_data: Iterable[Any],
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+    device: torch.device,
+    val_data: Iterable[Any] | None = None,
+    sweep: Callable[[float, float, int], RangeTestResult] | None = None,
+) -> RangeTestResult:
+    """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
+
+    The model and optimizer must be in the state the sweep started from (the engine restored
+    them); they are left in that state, bit for bit.
+
+    Args:
+        result: The first sweep.
+        refine: The settings (see :class:`Refine`); ``training_steps`` must be set.
+        model: The model.
+        train_data: The training batches the sweep used.
+        optimizer: The optimizer the sweep used.
+        loss_fn: As for :func:`lrfinder.range_test`.
+        step_fn: As for :func:`lrfinder.range_test`.
+        device: Where batches go.
+        val_data: Validation batches (same format as the training batches); the first
+            ``refine.val_batches`` are used. ``None``: the first training batches are held out.
+        sweep: ``sweep(min_lr, max_lr, num_steps)`` runs another (restoring) sweep for round 2;
+            ``None`` turns round 2 off.
+
+    Returns:
+        A new result whose ``suggestion`` is the (last) curve's reading and whose
+        ``refinement`` holds the trials and the pick.
+
+    Raises:
+        DataError: ``val_data`` (or the held-out training batches) cannot be evaluated by the
+            model, or is empty; raised before any trial runs.
+
+    """
+    from .range_test import StateSnapshot, _batch_loss, to_device
+
+    n_trials, steps, budget = refine.plan()
+    total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
+    notes: list[str] = []
+
+    # Round 2.
+    rounds: list[Resweep] = []
+    cost = 0
+    while sweep is not None and len(rounds) < refine.max_resweeps:
+        reason = resweep_reason(result)
+        if reason is None:
+            break
+        lo, hi, num = next_sweep(result, reason)
+        again = sweep(lo, hi, num)
+        cost += again.num_steps
+        rounds.append(
+            Resweep(
+                reason, lo, hi, num, again.num_steps, again.suggestion.lr if again.suggestion else None, again.error
+            )
+        )
+        notes.append(f"round 2: {reason.replace('_', ' ')}; swept {lo:.2e} .. {hi:.2e} in {num} steps")
+        # Keep the new curve when it reads at least as well (a suggestion beats none).
+        if again.suggestion is not None or result.suggestion is None:
+            result = again
+        if reason == "too_few_points":
+            break
+
+    def loss_of(batch: Any) -> torch.Tensor:
+        return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
+
+    judged_on = "val_data" if val_data is not None else "held-out training batches"
+    snapshot = StateSnapshot(model, [optimizer], [train_data] + ([val_data] if val_data is not None else []))
+    try:
+        if val_data is not None:
+            held: list[Any] = []
+            for batch in val_data:
+                held.append(batch)
+                if len(held) >= refine.val_batches:
+                    break
+            if not held:
+                raise DataError("val_data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable.")
+            stream: Any = None
+        else:
+            keep = refine.val_batches
+            size = _length(train_data)
+            if size is not None and keep > size // 5:
+                # Never hold out more than a fifth of one pass: the trials must still train.
+                keep = max(1, size // 5)
+                notes.append(
+                    f"held out {keep} training batch(es) of {size} per pass (val_batches={refine.val_batches})"
+                )
+            stream = _HeldOutStream(train_data, keep)
+            held = stream.held_out()
+        try:
+            base_losses = _mean_loss(loss_of, held, model)
+        except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
+            what = "val_data" if val_data is not None else "the held-out training batches"
+            raise DataError(
+                f"Cannot compute a loss on {what} with this model: {type(exc).__name__}: {exc}. Pass "
+                "val_data in the same format as the training batches (what loss_fn/step_fn accept)."
+            ) from exc
+        baseline = float(np.mean(base_losses))
+        if not math.isfinite(baseline):
+            raise DataError(f"The untrained model's loss on the {judged_on} is {baseline}; check the data.")
+    finally:
+        snapshot.restore()
+
+    s = result.suggestion
+    if s is None:
+        notes.append(f"no trials: the curve is inconclusive ({result.error})")
+        refinement = Refinement((), None, None, None, refine.schedule, total, budget, judged_on, tuple(rounds), cost,
+                                tuple(notes))
+        return replace(result, refinement=refinement)
+
+    centre, lrs = candidate_lrs(s, refine, n_trials)
+    if stream is None:
+        batches = None
+
+        def next_batch() -> Any:
+            assert batches is not None
+            return batches.next()[0]
+
+        def reset() -> None:
+            nonlocal batches
+            from .range_test import CyclingBatches
+
+            batches = CyclingBatches(train_data)
+    else:
+        def next_batch() -> Any:
+            return stream.next()
+
+        def reset() -> None:
+            stream._it = None
+
+    trials = run_trials(
+        model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
+        snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
+        accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
+    )
+    cost += sum(len(t.train_losses) for t in trials)
+    pick, _tied, note = choose(trials, refine)
+    notes.append(note)
+    diverged = [t.lr for t in trials if t.diverged]
+    if diverged:
+        notes.append("diverged trial(s) at " + ", ".join(f"{v:.2e}" for v in diverged))
+    lr = max_lr = None
+    if pick is not None:
+        lr = pick.lr
+        max_lr = lr if refine.schedule in PEAK_SCHEDULES else lr * s.max_lr / s.lr
+        edge = "smallest" if pick is trials[0] else "largest" if pick is trials[-1] else None
+        if edge is not None:
+            notes.append(f"the pick is the {edge} candidate: the best LR may lie beyond the candidates")
+    refinement = Refinement(
+        tuple(trials), lr, max_lr, centre, refine.schedule, total, budget, judged_on, tuple(rounds), cost, tuple(notes)
+    )
+    return replace(result, refinement=refinement)

@@ -1,0 +1,368 @@
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import make_classification, make_mlp
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import lrfinder
+from lrfinder import DataError, LRFinderError, RangeTestResult, Refine, Refinement, range_test
+from lrfinder.refine import (
+    Trial,
+    candidate_lrs,
+    choose,
+    compress_schedule,
+    default_budget,
+    next_sweep,
+    resweep_reason,
+)
+
+
+def loader(seed: int = 0, n: int = 512, batch_size: int = 32) -> DataLoader:
+    return DataLoader(make_classification(n=n), batch_size=batch_size, shuffle=True,
+                      generator=torch.Generator().manual_seed(seed), drop_last=True)
+
+
+def setup(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]:
+    model = make_mlp(seed=seed)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    return model, opt, loader(seed)
+
+
+def small_refine(**kwargs: Any) -> Refine:
+    settings: dict[str, Any] = {"training_steps": 100, "trial_steps": 12, "candidates": 3, "val_batches": 2,
+                                "budget": 1.0}
+    settings.update(kwargs)
+    return Refine(**settings)
+
+
+def train_steps(model: nn.Module, opt: torch.optim.Optimizer, data: DataLoader, steps: int) -> list[torch.Tensor]:
+    it = iter(data)
+    for _ in range(steps):
+        try:
+            x, y = next(it)
+        except StopIteration:
+            it = iter(data)
+            x, y = next(it)
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and bad input
+# --------------------------------------------------------------------------------------------
+
+
+def test_exported_from_the_package() -> None:
+    assert lrfinder.Refine is Refine
+    assert lrfinder.Refinement is Refinement
+    assert {"Refine", "Refinement"} <= set(lrfinder.__all__)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"training_steps": 5}, "training_steps"),
+        ({"schedule": "nope"}, "Unknown schedule 'nope'; expected one of constant"),
+        ({"budget": 0.0}, "budget"),
+        ({"candidates": 1}, "candidates >= 2"),
+        ({"candidates": (1.0, -2.0)}, "positive candidate factors"),
+        ({"trial_steps": 3}, "trial_steps"),
+        ({"val_batches": 0}, "val_batches"),
+        ({"max_resweeps": 3}, "max_resweeps"),
+        ({"tie": "middle"}, "tie"),
+    ],
+)
+def test_refine_validates_its_settings(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Refine(**kwargs)
+
+
+def test_refine_is_frozen() -> None:
+    ref = Refine(training_steps=100, schedule_settings={"pct_start": 0.25})
+    with pytest.raises(AttributeError):
+        ref.budget = 0.5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ref.schedule_settings["pct_start"] = 0.5  # type: ignore[index]
+
+
+def test_default_budget_is_ten_percent_of_long_trainings() -> None:
+    assert default_budget(2000) == pytest.approx(0.1)
+    assert default_budget(20000) == pytest.approx(0.1)
+    assert default_budget(1000) == pytest.approx(0.2)
+    assert default_budget(50) == 1.0
+    trials, steps, budget = Refine(training_steps=5000).plan()
+    assert trials * steps <= budget * 5000
+
+
+def test_budget_smaller_than_one_trial_names_the_numbers() -> None:
+    with pytest.raises(ValueError, match=r"budget=0.01 x training_steps=1000 = 10 steps.*trial_steps=50"):
+        Refine(training_steps=1000, budget=0.01, trial_steps=50).plan()
+    with pytest.raises(ValueError, match=r"smaller than one trial: budget=0.02 x training_steps=1000 = 20 steps"):
+        Refine(training_steps=1000, budget=0.02, candidates=5).plan()
+
+
+def test_refine_without_training_steps_says_what_to_pass() -> None:
+    model, opt, data = setup()
+    calls: list[int] = []
+    with pytest.raises(LRFinderError, match=r"Refine\(training_steps=N"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=True,
+                   on_step=lambda i, lr, loss: calls.append(i))
+    assert calls == []  # raised before the sweep
+
+
+def test_val_data_without_refine_is_an_error() -> None:
+    model, opt, data = setup()
+    with pytest.raises(ValueError, match="val_data is only used by refine"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=data)
+
+
+def test_refine_needs_restore() -> None:
+    model, opt, data = setup()
+    with pytest.raises(ValueError, match="restore=True"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, restore=False, refine=small_refine())
+
+
+def test_val_data_the_model_cannot_use_fails_before_any_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, opt, data = setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    bad = DataLoader(TensorDataset(torch.randn(64, 7), torch.zeros(64, dtype=torch.long)), batch_size=32)
+    import lrfinder.refine as refine_module
+
+    def no_trials(**kwargs: Any) -> Any:
+        raise AssertionError("a trial ran")
+
+    monkeypatch.setattr(refine_module, "run_trials", no_trials)
+    with pytest.raises(DataError, match=r"Cannot compute a loss on val_data with this model: RuntimeError"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=bad, refine=small_refine())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_empty_val_data_is_an_error() -> None:
+    model, opt, data = setup()
+    empty = DataLoader(TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long)), batch_size=32)
+    with pytest.raises(DataError, match="val_data is empty"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=empty, refine=small_refine())
+
+
+# --------------------------------------------------------------------------------------------
+# Pieces
+# --------------------------------------------------------------------------------------------
+
+
+def trial(lr: float, losses: list[float], diverged: bool = False) -> Trial:
+    return Trial(lr, "constant", 10, (1.0,), float(sum(losses) / len(losses)), tuple(losses), diverged)
+
+
+def test_choose_pairs_the_held_out_batches_and_applies_the_tie_rule() -> None:
+    # a is worse than b by exactly 0.1 on every batch: no spread, a real difference. c differs
+    # from b by +-0.4 from batch to batch: within one paired standard error, a tie.
+    a = trial(0.01, [1.0, 2.0, 3.0, 4.0])
+    b = trial(0.02, [0.9, 1.9, 2.9, 3.9])
+    c = trial(0.04, [0.5, 2.4, 2.6, 4.2])
+    d = trial(0.08, [float("nan")] * 4, diverged=True)
+    best, tied, note = choose([a, b, c, d], Refine(tie="best"))
+    assert best is b
+    assert {t.lr for t in tied} == {0.02, 0.04}
+    assert "2 of 3 trial(s)" in note
+    assert choose([a, b, c, d], Refine(tie="smaller"))[0] is b
+    assert choose([a, b, c, d], Refine(tie="larger"))[0] is c
+    assert choose([a, b, c, d], Refine(tie="smaller", tie_z=0.0, tie_rel=0.5))[0] is a
+    assert choose([d], Refine())[0] is None
+
+
+def test_candidates_centre_on_the_reading_and_stay_below_divergence() -> None:
+    s = lrfinder.analyze(*synthetic_curve())
+    centre, lrs = candidate_lrs(s, Refine(candidates=5, spacing=0.25))
+    assert centre == s.lr
+    assert len(lrs) == 5 and list(lrs) == sorted(lrs)
+    assert all(math.isclose(math.log10(b / a), 0.25) for a, b in zip(lrs, lrs[1:]))
+    assert s.divergence_lr is not None
+    assert lrs[-1] <= s.divergence_lr * 10 ** -0.125 * (1 + 1e-9)
+    centre, lrs = candidate_lrs(s, Refine(schedule="onecycle", candidates=(0.5, 1.0, 2.0)))
+    assert centre == s.max_lr and lrs == (s.max_lr * 0.5, s.max_lr, s.max_lr * 2.0)
+
+
+def test_candidates_shift_down_by_whole_rungs_near_divergence() -> None:
+    s = lrfinder.analyze(*synthetic_curve())
+    close = replace(s, lr=s.divergence_lr / 1.5)  # type: ignore[operator]
+    centre, lrs = candidate_lrs(close, Refine(candidates=5, spacing=0.25))
+    offsets = [math.log10(v / centre) for v in lrs]
+    assert offsets[-1] <= 0 + 1e-9
+    assert all(abs(o / 0.25 - round(o / 0.25)) < 1e-9 for o in offsets)
+
+
+def test_compress_schedule_keeps_the_shape() -> None:
+    out = compress_schedule("step", {"step_size": 300, "gamma": 0.5}, 100, 1000)
+    assert out == {"step_size": 30, "gamma": 0.5}
+    assert compress_schedule("multistep", {"milestones": [500, 800]}, 10, 1000)["milestones"] == [5, 8]
+    assert compress_schedule("multistep", {"milestones": [1, 2]}, 10, 1000)["milestones"] == [1, 2]
+    gamma = compress_schedule("exponential", {"gamma": 0.999}, 100, 1000)["gamma"]
+    assert gamma**100 == pytest.approx(0.999**1000)
+
+
+def synthetic_curve() -> tuple[list[float], list[float]]:
+    lrs = [1e-5 * 10 ** (6 * i / 99) for i in range(100)]
+    losses = []
+    for lr in lrs:
+        x = math.log10(lr)
+        losses.append(2.0 - 1.5 / (1 + math.exp(-(x + 3) * 3)) + (0 if x < -1 else 4 * (x + 1) ** 2))
+    return lrs, losses
+
+
+def test_resweep_reasons_and_ranges() -> None:
+    lrs, losses = synthetic_curve()
+    result = lrfinder.range_test.__globals__["finish_result"](lrs[:60], losses[:60], "completed")
+    assert result.suggestion is None and "still falling" in (result.error or "")
+    assert resweep_reason(result) == "still_falling"
+    lo, hi, num = next_sweep(result, "still_falling")
+    assert (lo, hi) == (result.settings.min_lr, result.settings.max_lr * 1e3)
+    flat = lrfinder.range_test.__globals__["finish_result"](lrs, [1.0] * 100, "completed")
+    assert resweep_reason(flat) == "never_falls"
+    assert next_sweep(flat, "never_falls") == (flat.settings.min_lr, flat.settings.max_lr * 1e3, 200)
+    blew_up = replace(flat, stop_reason="diverged")
+    assert next_sweep(blew_up, "never_falls") == (flat.settings.min_lr / 100, flat.settings.max_lr, 200)
+    good = lrfinder.range_test.__globals__["finish_result"](lrs, losses, "completed")
+    assert resweep_reason(good) is None
+
+
+# --------------------------------------------------------------------------------------------
+# End to end
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["constant", "onecycle", "step"])
+def test_refined_test_records_trials_and_picks_one(schedule: str) -> None:
+    model, opt, data = setup()
+    settings = {"step_size": 30} if schedule == "step" else {}
+    ref = small_refine(schedule=schedule, schedule_settings=settings)
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, max_lr=10.0, refine=ref)
+    plain = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, max_lr=10.0)
+    f = result.refinement
+    assert f is not None and len(f.trials) == 3
+    assert [t.lr for t in f.trials] == sorted(t.lr for t in f.trials)
+    assert all(t.schedule == schedule and t.steps == 12 for t in f.trials)
+    assert all(len(t.train_losses) == 12 and len(t.held_out_losses) == 2 for t in f.trials if not t.diverged)
+    assert f.lr in [t.lr for t in f.trials]
+    assert result.lr == f.lr
+    assert f.judged_on == "held-out training batches"
+    assert f.cost_steps == sum(len(t.train_losses) for t in f.trials) + sum(r.steps_run for r in f.rounds)
+    if not f.rounds:
+        assert result.suggestion == plain.suggestion  # the curve's own reading is kept
+    assert result.suggestion is not None and f.curve_lr in (result.suggestion.lr, result.suggestion.max_lr)
+
+
+def test_refined_result_round_trips_through_json(tmp_path: Any) -> None:
+    model, opt, data = setup()
+    ref = small_refine(candidates=(0.1, 1.0, 1e4))  # the last one diverges: NaN in the JSON
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=ref)
+    assert result.refinement is not None and result.refinement.trials[-1].diverged
+    text = result.to_json(tmp_path / "r.json")
+    json.loads(text)  # strict JSON
+    back = RangeTestResult.from_json(tmp_path / "r.json")
+    assert back.refinement is not None
+    assert back.refinement.to_dict() == result.refinement.to_dict()
+    assert back.lr == result.lr
+
+
+def test_a_diverging_trial_is_recorded_not_raised() -> None:
+    model, opt, data = setup()
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
+                        refine=small_refine(candidates=(1.0, 1e6)))
+    f = result.refinement
+    assert f is not None
+    assert f.trials[-1].diverged and not f.trials[0].diverged
+    assert f.lr == f.trials[0].lr
+    assert any("diverged trial" in n for n in f.notes)
+
+
+def test_training_after_a_refined_test_is_bit_identical() -> None:
+    model, opt, data = setup()
+    expected = train_steps(model, opt, data, 20)
+    model, opt, data = setup()
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
+                        refine=small_refine(schedule="onecycle"))
+    assert result.refinement is not None and result.refinement.trials
+    assert "step" not in opt.__dict__  # the trial schedulers' wrapper is gone
+    got = train_steps(model, opt, data, 20)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
+def test_trials_never_train_on_the_held_out_batches() -> None:
+    n, bs = 160, 16
+    x, y = make_classification(n=n).tensors
+    ids = torch.arange(n)
+    data = DataLoader(TensorDataset(x, y, ids), batch_size=bs, shuffle=True, generator=torch.Generator().manual_seed(3))
+    model = make_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    trained: set[int] = set()
+    evaluated: list[set[int]] = []
+    in_trials = {"on": False}
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        xb, yb, ib = batch
+        if in_trials["on"]:
+            if m.training:
+                trained.update(ib.tolist())
+            else:
+                evaluated.append(set(ib.tolist()))
+        return F.cross_entropy(m(xb), yb)
+
+    import lrfinder.refine as refine_module
+
+    original = refine_module.refine_range_test
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        in_trials["on"] = True
+        return original(*args, **kwargs)
+
+    refine_module.refine_range_test = spy  # type: ignore[assignment]
+    try:
+        result = range_test(model, data, optimizer=opt, step_fn=step_fn,
+                            refine=small_refine(trial_steps=25, val_batches=2, max_resweeps=0))
+    finally:
+        refine_module.refine_range_test = original  # type: ignore[assignment]
+    assert result.refinement is not None and result.refinement.trials
+    held = set().union(*evaluated)
+    assert len(held) == 2 * bs
+    assert trained and not (held & trained)
+    assert len(trained) == n - 2 * bs  # 25 steps > one pass of 8 batches: later passes replay it
+
+
+def test_val_data_judges_the_trials() -> None:
+    model, opt, data = setup()
+    val = DataLoader(make_classification(n=256, seed=0), batch_size=64)
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=val,
+                        refine=small_refine(val_batches=3))
+    f = result.refinement
+    assert f is not None and f.judged_on == "val_data"
+    assert all(len(t.held_out_losses) == 3 for t in f.trials if not t.diverged)
+
+
+def test_round_two_extends_a_sweep_that_is_still_falling() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    xs = torch.randn(256, 4)
+    data = [(xs, xs @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]))]  # one noiseless batch
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    plain = range_test(model, data, optimizer=opt, loss_fn=F.mse_loss, min_lr=1e-5, max_lr=1e-2, num_steps=30)
+    assert plain.suggestion is None and "still falling" in (plain.error or "")
+    result = range_test(model, data, optimizer=opt, loss_fn=F.mse_loss, min_lr=1e-5, max_lr=1e-2, num_steps=30,
+                        val_data=data, refine=small_refine(candidates=3, trial_steps=10))
+    f = result.refinement
+    assert f is not None and len(f.rounds) == 1
+    assert f.rounds[0].reason == "still_falling"
+    assert f.rounds[0].max_lr == pytest.approx(10.0)
+    assert f.rounds[0].num_steps == 60  # the same 10 steps per decade
+    assert result.suggestion is not None  # rescued
+    assert f.rounds[0].suggestion_lr == result.suggestion.lr
+    assert f.cost_steps == f.rounds[0].steps_run + sum(len(t.train_losses) for t in f.trials)
