@@ -121,6 +121,10 @@ class Refine:
         candidates: The number of candidate LRs (a ladder ``spacing`` decades apart around the
             curve's reading, see :func:`candidate_lrs`), or explicit factors of the reading.
         spacing: Decades between neighbouring candidates of the default ladder.
+        extend: At most this many extra trials, one rung (``spacing``) beyond the lowest or
+            highest candidate while the best held-out loss sits there (or below the lowest
+            while every trial diverged): the ladder walks towards the best LR. The budget is
+            shared out over ``candidates + extend`` trials.
         trial_steps: Steps of one trial; ``None`` splits the budget evenly over the candidates.
         val_batches: Held-out batches each trial is judged on (from ``val_data`` when given, else
             the first ones of the training data, which then no trial trains on).
@@ -142,8 +146,9 @@ class Refine:
     schedule: str = "constant"
     schedule_settings: Mapping[str, Any] = field(default_factory=dict)
     budget: float | None = None
-    candidates: int | tuple[float, ...] = 5
+    candidates: int | tuple[float, ...] = 3
     spacing: float = 0.25
+    extend: int = 2
     trial_steps: int | None = None
     val_batches: int = 8
     max_resweeps: int = 2
@@ -180,6 +185,8 @@ class Refine:
                     f"Expected at least 2 positive candidate factors, but got candidates={self.candidates!r}"
                 )
             object.__setattr__(self, "candidates", factors)
+        if isinstance(self.extend, bool) or not isinstance(self.extend, int) or self.extend < 0:
+            raise ValueError(f"Expected extend to be an int >= 0, but got extend={self.extend!r}")
         if not (isinstance(self.spacing, (int, float)) and 0 < self.spacing <= 2):
             raise ValueError(f"Expected 0 < spacing <= 2 (decades), but got spacing={self.spacing!r}")
         if self.trial_steps is not None and (
@@ -205,8 +212,11 @@ class Refine:
         """How many candidate LRs the settings ask for."""
         return self.candidates if isinstance(self.candidates, int) else len(self.candidates)
 
-    def plan(self, training_steps: int | None = None) -> tuple[int, int, float]:
-        """``(trials, trial_steps, budget)`` for a training of ``training_steps`` (default: own).
+    def plan(self, training_steps: int | None = None) -> tuple[int, int, int, float]:
+        """``(candidates, extra, trial_steps, budget)`` for ``training_steps`` (default: own).
+
+        ``trial_steps`` (when not given) is the budget's steps shared out over
+        ``candidates + extend`` trials; ``extra`` is how many extension trials fit.
 
         Raises:
             LRFinderError: No ``training_steps`` anywhere.
@@ -230,23 +240,25 @@ class Refine:
                     f"= {allowed} steps, but one trial takes trial_steps={steps}. Raise budget to at least "
                     f"{steps / total:.3g} or lower trial_steps."
                 )
-            n = min(n, allowed // steps)
-            if n < 2:
+            slots = allowed // steps
+            if slots < 2:
                 raise ValueError(
-                    f"The refine budget allows only {n} trial(s) of trial_steps={steps}: budget={budget:g} x "
+                    f"The refine budget allows only {slots} trial(s) of trial_steps={steps}: budget={budget:g} x "
                     f"training_steps={total} = {allowed} steps. Raise budget to at least {2 * steps / total:.3g} "
                     "or lower trial_steps."
                 )
         else:
-            steps = min(allowed // n, total)
+            slots = n + self.extend
+            steps = min(allowed // slots, total)
             if steps < MIN_TRIAL_STEPS:
                 raise ValueError(
                     f"The refine budget is smaller than one trial: budget={budget:g} x training_steps={total} "
-                    f"= {allowed} steps for {n} candidates is {steps} steps each, below the minimum of "
-                    f"{MIN_TRIAL_STEPS}. Raise budget to at least {n * MIN_TRIAL_STEPS / total:.3g} or use "
-                    "fewer candidates."
+                    f"= {allowed} steps for {slots} trials (candidates + extend) is {steps} steps each, below "
+                    f"the minimum of {MIN_TRIAL_STEPS}. Raise budget to at least {slots * MIN_TRIAL_STEPS / total:.3g}"
+                    " or use fewer candidates."
                 )
-        return n, steps, float(budget)
+        first = min(n, slots)
+        return first, min(self.extend, slots - first), steps, float(budget)
 
 
 def resolve_refine(refine: bool | Refine | None, training_steps: int | None = None) -> Refine | None:
@@ -494,8 +506,9 @@ def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]
 
     * ``still_falling``: the same start, the top raised by 3 decades, steps grown so the density
       per decade stays the same;
-    * ``never_falls``: twice the steps, from 2 decades lower when the sweep stopped on a blow-up,
-      else up to 3 decades higher (the loss neither fell nor rose: the range was too low);
+    * ``never_falls``: when the sweep stopped on a blow-up, the 4 decades below it at twice the
+      steps (several times the density, so the fall clears the noise); when it neither fell nor
+      rose, up to 3 decades higher at twice the steps (the range was too low);
     * ``too_few_points``: the same start, the top cut to 10x the divergence point (no steps are
       spent far past it), twice the density per decade.
     """
@@ -506,10 +519,14 @@ def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]
         top = st.max_lr * 1e3
         return st.min_lr, top, int(math.ceil(density * math.log10(top / st.min_lr)))
     if reason == "never_falls":
-        if result.stop_reason == "completed":
+        if result.stop_reason == "completed" or not result.lrs:
             # It never rose either: the range may lie below where this model learns at all.
             return st.min_lr, st.max_lr * 1e3, 2 * st.num_steps
-        return st.min_lr / 100.0, st.max_lr, 2 * st.num_steps
+        # It blew up before a fall stood out of the noise: the fall, if any, lies in the few
+        # decades below the blow-up. Sweep those at several times the density, so the smoothing
+        # window spans less LR and the fall can clear the noise.
+        stop = result.lrs[-1]
+        return max(stop / 1e4, st.min_lr), stop * 10.0, 2 * st.num_steps
     s = result.suggestion
     top = st.max_lr
     if s is not None:
@@ -816,7 +833,7 @@ def refine_range_test(
     """
     from .range_test import StateSnapshot, _batch_loss, to_device
 
-    n_trials, steps, budget = refine.plan()
+    n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
     notes: list[str] = []
 
@@ -914,6 +931,28 @@ def refine_range_test(
         snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
         accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
     )
+    # Walk the ladder while the best trial sits at one of its ends.
+    rung = 10.0**refine.spacing
+    for _ in range(n_extra):
+        ordered = sorted(trials, key=lambda t: t.lr)
+        ok = [t for t in ordered if not t.diverged and math.isfinite(t.held_out_loss)]
+        if not ok:
+            nxt = ordered[0].lr / rung
+        else:
+            best = min(ok, key=lambda t: t.held_out_loss)
+            if best is ordered[0]:
+                nxt = best.lr / rung
+            elif best is ordered[-1]:
+                nxt = best.lr * rung
+            else:
+                break
+        notes.append(f"extended the ladder to {nxt:.2e}: the best trial was at its end")
+        trials += run_trials(
+            model=model, optimizer=optimizer, lrs=[nxt], steps=steps, training_steps=total, refine=refine,
+            snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
+            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
+        )
+    trials.sort(key=lambda t: t.lr)
     cost += sum(len(t.train_losses) for t in trials)
     pick, _tied, note = choose(trials, refine)
     notes.append(note)

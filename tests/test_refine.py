@@ -38,7 +38,7 @@ def setup(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]:
 
 def small_refine(**kwargs: Any) -> Refine:
     settings: dict[str, Any] = {"training_steps": 100, "trial_steps": 12, "candidates": 3, "val_batches": 2,
-                                "budget": 1.0}
+                                "budget": 1.0, "extend": 0}
     settings.update(kwargs)
     return Refine(**settings)
 
@@ -100,8 +100,9 @@ def test_default_budget_is_ten_percent_of_long_trainings() -> None:
     assert default_budget(20000) == pytest.approx(0.1)
     assert default_budget(1000) == pytest.approx(0.2)
     assert default_budget(50) == 1.0
-    trials, steps, budget = Refine(training_steps=5000).plan()
-    assert trials * steps <= budget * 5000
+    first, extra, steps, budget = Refine(training_steps=5000).plan()
+    assert (first, extra) == (3, 2)
+    assert (first + extra) * steps <= budget * 5000
 
 
 def test_budget_smaller_than_one_trial_names_the_numbers() -> None:
@@ -109,6 +110,8 @@ def test_budget_smaller_than_one_trial_names_the_numbers() -> None:
         Refine(training_steps=1000, budget=0.01, trial_steps=50).plan()
     with pytest.raises(ValueError, match=r"smaller than one trial: budget=0.02 x training_steps=1000 = 20 steps"):
         Refine(training_steps=1000, budget=0.02, candidates=5).plan()
+    with pytest.raises(ValueError, match=r"allows only 1 trial\(s\) of trial_steps=50"):
+        Refine(training_steps=1000, budget=0.08, trial_steps=50).plan()
 
 
 def test_refine_without_training_steps_says_what_to_pass() -> None:
@@ -230,7 +233,7 @@ def test_resweep_reasons_and_ranges() -> None:
     assert resweep_reason(flat) == "never_falls"
     assert next_sweep(flat, "never_falls") == (flat.settings.min_lr, flat.settings.max_lr * 1e3, 200)
     blew_up = replace(flat, stop_reason="diverged")
-    assert next_sweep(blew_up, "never_falls") == (flat.settings.min_lr / 100, flat.settings.max_lr, 200)
+    assert next_sweep(blew_up, "never_falls") == (flat.lrs[-1] / 1e4, flat.lrs[-1] * 10, 200)
     good = lrfinder.range_test.__globals__["finish_result"](lrs, losses, "completed")
     assert resweep_reason(good) is None
 
@@ -259,6 +262,20 @@ def test_refined_test_records_trials_and_picks_one(schedule: str) -> None:
     if not f.rounds:
         assert result.suggestion == plain.suggestion  # the curve's own reading is kept
     assert result.suggestion is not None and f.curve_lr in (result.suggestion.lr, result.suggestion.max_lr)
+
+
+def test_the_ladder_walks_towards_the_best_lr() -> None:
+    model, opt, data = setup()
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
+                        refine=small_refine(candidates=(0.001, 0.002), extend=2, spacing=0.5))
+    f = result.refinement
+    assert f is not None and len(f.trials) == 4
+    lrs = [t.lr for t in f.trials]
+    assert lrs == sorted(lrs)
+    ratios = sorted(round(b / a, 6) for a, b in zip(lrs, lrs[1:]))
+    assert ratios == [2.0, round(10**0.5, 6), round(10**0.5, 6)]  # two rungs added at the ends
+    assert sum("extended the ladder" in n for n in f.notes) == 2
+    assert f.cost_steps == 4 * 12 + sum(r.steps_run for r in f.rounds)
 
 
 def test_refined_result_round_trips_through_json(tmp_path: Any) -> None:
