@@ -213,9 +213,14 @@ class RangeTestResult:
         """The suggestion moved to the training batch size (itself when no scaling was applied).
 
         ``lr``, ``min_lr`` and ``max_lr`` are multiplied alike by the scaling factor; this is what
-        a schedule built with ``create_scheduler(..., suggestion=...)`` should get.
+        a schedule built with ``create_scheduler(..., suggestion=...)`` should get. After a refined
+        test, ``lr`` and ``max_lr`` are the refinement's (``min_lr`` keeps its ratio to ``max_lr``).
         """
         s = self.suggestion
+        f = self.refinement
+        if s is not None and f is not None and f.lr is not None and f.max_lr is not None:
+            # The refined LR and peak replace the curve's; the one-cycle floor keeps its ratio.
+            s = replace(s, lr=f.lr, min_lr=s.min_lr * f.max_lr / s.max_lr, max_lr=f.max_lr)
         if s is None or self.scaled is None or self.scaled.lr == s.lr:
             return s
         factor = self.scaled.lr / s.lr

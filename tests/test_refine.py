@@ -24,6 +24,8 @@ from lrfinder.refine import (
     resweep_reason,
 )
 
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+
 
 def loader(seed: int = 0, n: int = 512, batch_size: int = 32) -> DataLoader:
     return DataLoader(make_classification(n=n), batch_size=batch_size, shuffle=True,
@@ -383,3 +385,52 @@ def test_round_two_extends_a_sweep_that_is_still_falling() -> None:
     assert result.suggestion is not None  # rescued
     assert f.rounds[0].suggestion_lr == result.suggestion.lr
     assert f.cost_steps == f.rounds[0].steps_run + sum(len(t.train_losses) for t in f.trials)
+
+
+# --------------------------------------------------------------------------------------------
+# The CLI
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_files(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(320, 10, generator=gen)
+    y = x[:, :3].argmax(1)
+    np.savez(tmp_path / "train.npz", x=x[:256].numpy(), y=y[:256].numpy())
+    np.savez(tmp_path / "val.npz", x=x[256:].numpy(), y=y[256:].numpy())
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    torch.jit.save(torch.jit.script(net), tmp_path / "model.pt")
+    return tmp_path
+
+
+def lrfind(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from lrfinder.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_cli_run_refine_lists_the_trials(cli_files: Any) -> None:
+    out = lrfind("run", "model.pt", "--data", "train.npz", "--val-data", "val.npz", "--refine", "--training-steps",
+                 "100", "--schedule", "onecycle", "--no-report", "--json", "r.json")
+    assert out.exit_code == 0, out.output
+    assert "refined lr" in out.output and "judged on val_data" in out.output
+    assert out.output.count("\ntrial ") >= 3 and "<- pick" in out.output
+    assert "refine cost" in out.output
+    saved = RangeTestResult.from_json(cli_files / "r.json")
+    assert saved.refinement is not None and saved.refinement.schedule == "onecycle"
+    assert saved.refinement.training_steps == 100
+    assert saved.lr == saved.refinement.lr
+    s = saved.training_suggestion
+    assert s is not None and s.max_lr == saved.refinement.max_lr
+
+
+def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
+    out = lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100", "--no-report")
+    assert out.exit_code == 2 and "add --refine" in out.output

@@ -17,6 +17,7 @@ from .options import (
     optimizer_settings,
     output_options,
     progress_option,
+    refine_options,
     schedule_options,
     scheduler_option,
     sweep_options,
@@ -33,6 +34,7 @@ __all__ = ["command"]
 Examples:
   lrfind fit model.pt --data train.npz --epochs 5 --output trained.pt
   lrfind fit model.pt --data train.npz --val-data val.npz --epochs 10 --optimizer adamw --scheduler onecycle -o out.pt
+  lrfind fit model.pt --data train.npz --val-data val.npz --epochs 10 --scheduler onecycle --refine -o out.pt
   lrfind fit weights.pt --model-class mypkg.nets:Net --data train.csv --target y --loss mse --output trained-weights.pt
   lrfind fit model.ckpt --model-class mypkg.lit:LitNet --data mypkg.data:datamodule --epochs 3 --output tuned.ckpt
   lrfind fit model.pt --data train.npz --weight-decay 0,1e-4,1e-3 --epochs 5 --output trained.pt""",
@@ -52,6 +54,7 @@ Examples:
     help="Where to save the trained model (same format as MODEL).",
 )
 @sweep_options
+@refine_options
 @output_options
 @progress_option
 @common_options
@@ -90,6 +93,9 @@ def command(
     loss: str | None,
     device: str,
     seed: int,
+    refine: bool,
+    training_steps: int | None,
+    refine_schedule: str | None,
     report: str,
     no_report: bool,
     json_path: str | None,
@@ -136,6 +142,9 @@ def command(
         scheduler_settings=key_values(scheduler_opt, "--scheduler-opt"),
         warmup_steps=warmup_steps,
         epochs=epochs,
+        refine=refine,
+        training_steps=training_steps,
+        refine_schedule=refine_schedule,
         train=True,
         output=output,
         strict=True,

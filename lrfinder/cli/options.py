@@ -94,6 +94,10 @@ class Options:
         scheduler_settings: Settings of the schedule (``--scheduler-opt``).
         warmup_steps: Linear warm-up steps before the schedule.
         epochs: Training epochs (``run``: epochs of the planned schedule).
+        refine: Whether to refine the suggestion with re-sweeps and trial runs (:mod:`lrfinder.refine`).
+        training_steps: Optimizer steps of the planned training the trials are sized from
+            (default: ``epochs`` x batches per epoch).
+        refine_schedule: The schedule the trials run (default: ``scheduler``, else constant).
         train: Whether to train after the test (``fit``, and ``demo`` with epochs).
         output: Where ``fit`` saves the trained model.
         strict: Whether an inconclusive curve fails the command.
@@ -134,6 +138,9 @@ class Options:
     scheduler_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     warmup_steps: int = 0
     epochs: int
+    refine: bool = False
+    training_steps: int | None = None
+    refine_schedule: str | None = None
     train: bool = False
     output: str | None = None
     strict: bool = False
@@ -555,6 +562,29 @@ schedule_options = _group(
     ),
     click.option(
         "--warmup-steps", type=click.IntRange(min=0), default=0, help="Linear warm-up steps before the schedule."
+    ),
+)
+
+
+refine_options = _group(
+    click.option(
+        "--refine",
+        is_flag=True,
+        help=(
+            "Refine the curve's reading: up to two extra sweeps, then short trial runs of the planned schedule at "
+            "LRs around it, judged on --val-data (else on held-out training batches); the summary lists the trials."
+        ),
+    ),
+    click.option(
+        "--training-steps",
+        type=click.IntRange(min=10),
+        help="With --refine: optimizer steps of the planned training (default: --epochs x batches per epoch).",
+    ),
+    click.option(
+        "--schedule",
+        "refine_schedule",
+        callback=_check_scheduler,
+        help="With --refine: the schedule the trials run, compressed (default: --scheduler, else constant).",
     ),
 )
 

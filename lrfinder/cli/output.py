@@ -220,8 +220,35 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
         rows.append(("scaled lr", text))
     for note in s.notes:
         rows.append(("note", note))
+    if result.refinement is not None:
+        rows.extend(refinement_rows(result))
     if result.scaled is not None and result.scaled.warning:
         rows.append(("warning", result.scaled.warning))
+    return rows
+
+
+def refinement_rows(result: RangeTestResult) -> list[tuple[str, str]]:
+    """The refinement's rows: the refined LR, its cost, every trial (the pick marked), re-sweeps."""
+    f = result.refinement
+    if f is None:
+        return []
+    rows: list[tuple[str, str]] = []
+    if f.lr is None:
+        rows.append(("refined lr", "none (" + "; ".join(f.notes) + ")"))
+    else:
+        curve = f"{f.curve_lr:.2e}" if f.curve_lr is not None else "?"
+        rows.append(("refined lr", f"{f.lr:.2e}  ({f.schedule}; the curve said {curve}; judged on {f.judged_on})"))
+    rows.append(("refine cost", f"{f.cost_steps} steps = {f.cost_fraction:.0%} of {f.training_steps} training steps"))
+    for r in f.rounds:
+        found = f"{r.suggestion_lr:.2e}" if r.suggestion_lr is not None else "inconclusive"
+        rows.append(("re-sweep", f"{r.reason.replace('_', ' ')}: {r.min_lr:.2e} .. {r.max_lr:.2e}, {r.steps_run} "
+                                 f"steps -> {found}"))
+    for t in f.trials:
+        held = "diverged" if t.diverged else f"held-out loss {t.held_out_loss:.4g}"
+        mark = "  <- pick" if f.lr is not None and t.lr == f.lr else ""
+        rows.append(("trial", f"lr {t.lr:.2e}  {t.steps} steps  {held}{mark}"))
+    for note in f.notes:
+        rows.append(("refine note", note))
     return rows
 
 

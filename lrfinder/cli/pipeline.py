@@ -88,7 +88,8 @@ def check_options(options: Options) -> None:
 
     Raises:
         click.UsageError: An output over an input, an output that cannot be written, a CSV
-            without ``--target``, both JSON and CSV on stdout, or ``max_lr <= min_lr``.
+            without ``--target``, both JSON and CSV on stdout, ``max_lr <= min_lr``, refine
+            settings without ``--refine``, or ``--refine`` with a weight-decay list.
 
     """
     check_outputs_not_inputs(options.inputs, options.outputs)
@@ -98,6 +99,10 @@ def check_options(options: Options) -> None:
     )
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
+    if not options.refine and (options.training_steps is not None or options.refine_schedule is not None):
+        raise click.UsageError("--training-steps and --schedule size and shape the trials of --refine; add --refine.")
+    if options.refine and options.weight_decays is not None and len(options.weight_decays) > 1:
+        raise click.UsageError("--refine refines one range test; give one --weight-decay value, not a list.")
     if not options.max_lr > options.min_lr:
         raise click.BadParameter(
             f"expected --max-lr > --min-lr, but got --min-lr {options.min_lr:g} --max-lr {options.max_lr:g}",
@@ -218,6 +223,16 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         # costs far more than the measurement (benchmarks/results/batch_scaling.md).
         "noise_scale": True,
     }
+    if options.refine:
+        from ..refine import Refine
+
+        schedule = options.refine_schedule or options.scheduler or "constant"
+        settings = dict(options.scheduler_settings) if schedule == options.scheduler else {}
+        if options.warmup_steps and schedule == options.scheduler:
+            settings["warmup_steps"] = options.warmup_steps
+        steps = options.training_steps or options.epochs * max(1, len(inputs.data.train))
+        test_kwargs["refine"] = Refine(training_steps=steps, schedule=schedule, schedule_settings=settings)
+        test_kwargs["val_data"] = inputs.data.val
     bars: list[Progress] = []
 
     def start_bar(title: str) -> Callable[[int, float, float], None]:

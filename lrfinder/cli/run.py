@@ -7,6 +7,7 @@ import click
 from .errors import clean_errors, debug_flag
 from .options import (
     CONTEXT,
+    DataSpec,
     Options,
     common_options,
     config_option,
@@ -16,6 +17,7 @@ from .options import (
     optimizer_settings,
     output_options,
     progress_option,
+    refine_options,
     schedule_options,
     scheduler_option,
     sweep_options,
@@ -36,6 +38,7 @@ Examples:
   lrfind run model.ckpt --model-class mypkg.lit:LitNet --data train.pt --report curve.svg
   lrfind run model.pt --data train.csv --target label --weight-decay 0,1e-4,1e-3
   lrfind run model.pt --data train.npz --json - --no-report | jq .suggestion.lr
+  lrfind run model.pt --data train.npz --refine --val-data val.npz --training-steps 5000 --schedule onecycle
   lrfind run model.pt --config lrfind.toml""",
 )
 @config_option
@@ -51,6 +54,8 @@ Examples:
     show_default=True,
     help="Epochs of the planned schedule (--scheduler).",
 )
+@click.option("--val-data", type=DataSpec(), help="With --refine: validation data the trials are judged on.")
+@refine_options
 @click.option("--strict", is_flag=True, help="Exit with 1 when the curve is inconclusive.")
 @output_options
 @progress_option
@@ -88,6 +93,10 @@ def command(
     scheduler_opt: tuple[str, ...],
     warmup_steps: int,
     epochs: int,
+    val_data: str | None,
+    refine: bool,
+    training_steps: int | None,
+    refine_schedule: str | None,
     strict: bool,
     report: str,
     no_report: bool,
@@ -110,6 +119,7 @@ def command(
         model_args=model_args,
         unsafe_pickle=unsafe_pickle,
         data=data,
+        val_data=val_data,
         x_key=x_key,
         y_key=y_key,
         target=target,
@@ -132,6 +142,9 @@ def command(
         scheduler_settings=key_values(scheduler_opt, "--scheduler-opt"),
         warmup_steps=warmup_steps,
         epochs=epochs,
+        refine=refine,
+        training_steps=training_steps,
+        refine_schedule=refine_schedule,
         strict=strict,
         report=None if no_report else report,
         json_path=json_path,
