@@ -523,6 +523,34 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
     ax.grid(True, alpha=0.3)
 
 
+def _draw_trials(ax: Axes, refinement: Any) -> None:
+    """The refinement's trials: held-out loss against LR, the pick and the curve's own reading."""
+    trials = list(refinement.trials)
+    ok = [t for t in trials if not t.diverged and math.isfinite(t.held_out_loss)]
+    ax.set_xscale("log")
+    if ok:
+        ax.plot([t.lr for t in ok], [t.held_out_loss for t in ok], "o-", color=COLORS["suggestion"], lw=1.5, ms=6)
+    top = max((t.held_out_loss for t in ok), default=1.0)
+    for t in trials:
+        if t not in ok:
+            ax.plot([t.lr], [top], "x", color="crimson", ms=9, mew=2)
+            ax.annotate("diverged", (t.lr, top), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8.5)
+    if refinement.lr is not None:
+        ax.axvline(refinement.lr, color=COLORS["suggestion"], lw=1.4)
+        ax.text(refinement.lr, 0.97, f" refined {refinement.lr:.2e}", transform=ax.get_xaxis_transform(),
+                ha="left", va="top", fontsize=9.5)
+    if refinement.curve_lr is not None:
+        ax.axvline(refinement.curve_lr, color="gray", lw=1.2, ls="--")
+        ax.text(refinement.curve_lr, 0.80, f" curve's reading {refinement.curve_lr:.2e}",
+                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=9.5, color="dimgray")
+    ax.set_xlabel(f"trial lr ({refinement.schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
+    ax.set_ylabel("held-out loss")
+    ax.set_title(f"trial runs judged on {refinement.judged_on} ({refinement.cost_steps} steps, "
+                 f"{refinement.cost_steps / refinement.training_steps:.0%} of {refinement.training_steps})",
+                 loc="left", fontsize=11)
+    ax.grid(True, which="major", alpha=0.35)
+
+
 def plot_range_test(
     result_or_results: RangeTestResult | Sequence[RangeTestResult],
     *,
@@ -549,9 +577,10 @@ def plot_range_test(
     Returns:
         A :class:`matplotlib.figure.Figure` (Agg canvas, not attached to ``pyplot``). Its axes
         carry the labels ``"header"``, ``"loss"``, ``"slope"``, (with a schedule)
-        ``"schedule"`` and (one result with a measured noise scale) ``"batch"``: the predicted
+        ``"schedule"``, (one result with a measured noise scale) ``"batch"``: the predicted
         best LR against batch size by the linear, sqrt and noise rules, with the test and target
-        batches and the critical batch marked (``Axes.get_label()``).
+        batches and the critical batch marked, and (a refined result with trials) ``"trials"``
+        (``Axes.get_label()``).
 
     Raises:
         ValueError: No result, or a figure size that is not positive.
@@ -579,7 +608,14 @@ def plot_range_test(
     lines = _header_text(results, schedule_name, int(figsize[0] * 72 / 6.4), title)
     header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
-    panels = [4.6, 1.7] + ([1.7] if sched is not None else []) + ([2.0] if batch_panel else [])
+    refinement = results[0].refinement if len(results) == 1 else None
+    trials_panel = refinement is not None and bool(refinement.trials)
+    panels = (
+        [4.6, 1.7]
+        + ([1.7] if sched is not None else [])
+        + ([2.0] if batch_panel else [])
+        + ([1.7] if trials_panel else [])
+    )
     # Panel heights share what the header leaves of the figure (the layout engine adds labels).
     rest = max(figsize[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
     heights = [header_in] + [rest * p / sum(panels) for p in panels]
@@ -615,7 +651,10 @@ def plot_range_test(
         sched_ax = fig.add_subplot(grid[3], label="schedule")
         _draw_schedule(sched_ax, sched, schedule_name, results)
     if batch_panel:
-        _draw_batch_scaling(fig.add_subplot(grid[len(heights) - 1], label="batch"), results[0])
+        _draw_batch_scaling(fig.add_subplot(grid[3 + (sched is not None)], label="batch"), results[0])
+    if trials_panel:
+        trials_ax = fig.add_subplot(grid[len(heights) - 1], label="trials")
+        _draw_trials(trials_ax, refinement)
     return fig
 
 

@@ -434,3 +434,24 @@ def test_cli_run_refine_lists_the_trials(cli_files: Any) -> None:
 def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
     out = lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100", "--no-report")
     assert out.exit_code == 2 and "add --refine" in out.output
+
+
+def test_report_gets_a_trial_panel(tmp_path: Any) -> None:
+    from lrfinder.report import plot_range_test, save_report
+
+    model, opt, data = setup()
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
+                        refine=small_refine(candidates=(0.3, 1.0, 1e4)))
+    f = result.refinement
+    assert f is not None and f.trials[-1].diverged
+    fig = plot_range_test(result)
+    labels = [a.get_label() for a in fig.axes]
+    assert "trials" in labels
+    ax = fig.axes[labels.index("trials")]
+    assert ax.get_xscale() == "log"
+    xs = [float(x) for line in ax.get_lines() for x in line.get_xdata()]
+    assert f.lr in xs and f.curve_lr in xs  # the pick and the curve's reading are drawn
+    assert any("diverged" in t.get_text() for t in ax.texts)
+    plain = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy)
+    assert "trials" not in [a.get_label() for a in plot_range_test(plain).axes]
+    assert save_report(result, tmp_path / "r.png").stat().st_size > 0
