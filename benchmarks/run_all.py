@@ -234,7 +234,18 @@ def render(q: dict[str, Any] | None, c: dict[str, Any] | None, info: dict[str, s
         out.append(quality.render_markdown(q))
     if c is not None:
         out.append(cost.render_markdown(c))
+    out.extend(refine_section())
     return "\n".join(out) + "\n"
+
+
+def refine_section() -> list[str]:
+    """The refinement results (``benchmarks/refine.py --final``), when they exist."""
+    from . import refine
+
+    path = quality.RESULTS_DIR / "refine.json"
+    if not path.exists():
+        return []
+    return [refine.results_section(json.loads(path.read_text()))]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -89,7 +89,51 @@ def load_data(name: str) -> Split:
         return _split(*_adding_problem(2400, 20), regression=True)
     if name == "majority":
         return _split(*_majority_tokens(2400, 16, 8), regression=False, tokens=True)
+    if name == "digits_small":
+        # Over-fitting on purpose: 120 training rows, the usual validation split.
+        x_tr, y_tr, x_val, y_val = load_data("digits")
+        return x_tr[:120], y_tr[:120], x_val, y_val
+    if name == "pystdlib_chars":
+        return _char_windows(CHAR_CONTEXT)
     raise ValueError(f"Unknown dataset {name!r}")
+
+
+#: The offline text corpus of the character-level LM: these modules of Python's own standard
+#: library, read from this interpreter's installation (the text, and so the task's numbers,
+#: follow the Python version; 3.11 here). Nothing is downloaded.
+CHAR_CORPUS = ("textwrap.py", "string.py", "calendar.py", "heapq.py", "fractions.py")
+CHAR_CONTEXT = 16
+CHAR_VOCAB = 128
+
+
+def char_corpus() -> str:
+    """The concatenated sources of :data:`CHAR_CORPUS` (ASCII; other characters become ``?``)."""
+    import sysconfig
+    from pathlib import Path
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    text = "\n".join((root / name).read_text(encoding="utf-8") for name in CHAR_CORPUS)
+    return "".join(c if ord(c) < CHAR_VOCAB else "?" for c in text)
+
+
+def _char_windows(context: int) -> Split:
+    """Next-character prediction: ``context`` characters in, the next one out.
+
+    The first 85% of the corpus gives the training windows, the rest the validation windows (a
+    split by position, so no validation text overlaps a training window); every 4th window of
+    the validation part is kept, to keep evaluation cheap.
+    """
+    codes = torch.tensor([ord(c) for c in char_corpus()], dtype=torch.long)
+    cut = int(0.85 * codes.numel())
+
+    def windows(seq: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.arange(0, seq.numel() - context, stride)
+        idx = starts[:, None] + torch.arange(context)[None, :]
+        return seq[idx].float(), seq[starts + context]
+
+    x_tr, y_tr = windows(codes[:cut], 1)
+    x_val, y_val = windows(codes[cut:], 4)
+    return x_tr, y_tr, x_val, y_val
 
 
 def _adding_problem(n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +227,18 @@ class TinyTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.embed(x.long()) + self.pos
         return self.head(self.encoder(h).mean(dim=1))
+
+
+class CharMLP(nn.Module):
+    """Bengio-style neural character LM: embed the context characters, concatenate, one hidden layer."""
+
+    def __init__(self, vocab: int = 128, context: int = 16, dim: int = 8, hidden: int = 128) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.body = nn.Sequential(nn.Linear(context * dim, hidden), nn.ReLU(), nn.Linear(hidden, vocab))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.embed(x.long()).flatten(1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,6 +351,11 @@ TASKS: list[Task] = [
          "recurrent: GRU on the adding problem, Adam"),
     Task("majority_transformer_adamw", "majority", lambda: TinyTransformer(), _adam(1e-2, decoupled=True), "ce",
          32, 200, (-5.0, 0.5), "check", "attention: one pre-norm encoder layer, AdamW"),
+    Task("digits_small_overfit_adam", "digits_small", lambda: mlp([64, 512, 10]), _adam(), "ce", 16, 600,
+         (-4.5, -1.0), "tune", "over-fitting: 120 training rows, a wide MLP, 80 epochs; the best LR is far "
+         "below the curve's reading"),
+    Task("chars_mlp_adam", "pystdlib_chars", lambda: CharMLP(), _adam(), "ce", 64, 2000, (-3.5, -0.5), "check",
+         "character-level LM on Python standard-library sources (offline), 2,000 steps"),
 ]
 
 TASKS_BY_NAME = {t.name: t for t in TASKS}

@@ -455,3 +455,20 @@ def test_report_gets_a_trial_panel(tmp_path: Any) -> None:
     plain = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy)
     assert "trials" not in [a.get_label() for a in plot_range_test(plain).axes]
     assert save_report(result, tmp_path / "r.png").stat().st_size > 0
+
+
+def test_benchmark_replay_walks_the_ladder_like_the_library() -> None:
+    pytest.importorskip("sklearn")
+    from benchmarks.refine import LADDER, SPACING, pick_from_ladder
+
+    centre = 0.01
+    trials = []
+    for k in LADDER:  # held-out loss lowest at rung -3, rising on both sides
+        loss = 1.0 + 0.1 * abs(k + 3)
+        trials.append({"lr": centre * 10 ** (SPACING * k), "held": loss, "per_batch": [loss, loss + 0.01],
+                       "diverged": False})
+    rec = {"suggestion": {"lr": centre, "max_lr": centre, "divergence_lr": 1.0, "non_finite_lr": None},
+           "centre": centre, "trials": trials}
+    assert pick_from_ladder(rec, 3, "best", 1.0, extend=2) == pytest.approx(centre * 10 ** (-0.75))
+    assert pick_from_ladder(rec, 3, "best", 1.0, extend=1) == pytest.approx(centre * 10 ** (-0.5))
+    assert pick_from_ladder(rec, 3, "best", 1.0, extend=0) == pytest.approx(centre * 10 ** (-0.25))
