@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import random
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,6 +93,57 @@ class RangeTestSettings:
 #: ``range_test(precision=...)``: full precision, or autocast to bfloat16 / float16 (the latter
 #: with a ``GradScaler``), in Lightning's vocabulary.
 PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
+_AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> torch.dtype | None:
+    """Check that ``precision`` (one of :data:`PRECISIONS`) and ``grad_scaler`` can run on ``device``.
+
+    Returns the autocast dtype, ``None`` for ``"32"``.
+
+    An autocast that torch cannot honour is an error rather than a silent full-precision test:
+    torch only warns and turns autocast off for a dtype the device lacks.
+    """
+    if grad_scaler is not None and precision != "16-mixed":
+        raise ValueError(f"Expected precision='16-mixed' with a grad_scaler, but got precision={precision!r}")
+    dtype = _AUTOCAST_DTYPES.get(precision)
+    if dtype is None:
+        return None
+    fix = (
+        "Use precision='16-mixed' (float16 with a GradScaler) or '32'."
+        if precision == "bf16-mixed"
+        else "Use precision='bf16-mixed' or '32'."
+    )
+    try:
+        with warnings.catch_warnings():
+            # torch warns and disables autocast for a dtype the device lacks: checked below instead.
+            warnings.simplefilter("ignore")
+            with torch.autocast(device_type=device.type, dtype=dtype):
+                enabled = torch.is_autocast_enabled(device.type)
+    except RuntimeError as exc:  # no autocast on this device type, or no bfloat16 on this GPU
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"precision={precision!r} is not supported on device {device} ({why}). {fix}") from exc
+    if not enabled:
+        why = f"torch {torch.__version__} has no {dtype} autocast on {device.type}"
+        raise ValueError(f"precision={precision!r} is not supported on device {device} ({why}). {fix}")
+    if precision == "16-mixed":
+        scaler_class = getattr(getattr(torch, "amp", None), "GradScaler", None)
+        if scaler_class is None:
+            raise ValueError(
+                f"precision='16-mixed' needs torch.amp.GradScaler (torch>=2.3), but torch is {torch.__version__}. "
+                "Upgrade torch or use precision='bf16-mixed'."
+            )
+        if grad_scaler is not None:
+            if not isinstance(grad_scaler, scaler_class):
+                name = type(grad_scaler).__name__
+                raise TypeError(f"Expected grad_scaler to be a torch.amp.GradScaler, but got {name}")
+            scaler_device = getattr(grad_scaler, "_device", device.type)
+            if scaler_device != device.type:
+                raise ValueError(
+                    f"Expected a grad_scaler for device {device.type!r} (the model's), but got one for "
+                    f"{scaler_device!r}. Create it as torch.amp.GradScaler({device.type!r})."
+                )
+    return dtype
 
 
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
@@ -360,6 +412,10 @@ class RangeTestResult:
             if settings.mode not in SWEEP_MODES:
                 raise ValueError(
                     f"Malformed range-test result: settings.mode={settings.mode!r} is not one of {SWEEP_MODES}"
+                )
+            if settings.precision not in PRECISIONS:
+                raise ValueError(
+                    f"Malformed range-test result: settings.precision={settings.precision!r} is not one of {PRECISIONS}"
                 )
             return cls(
                 lrs=tuple(float(v) for v in data["lrs"]),
@@ -910,9 +966,14 @@ def range_test(
         precision: ``"32"``; ``"bf16-mixed"``: forward and loss under ``torch.autocast`` to
             bfloat16 (CPU or GPU); ``"16-mixed"``: autocast to float16 with a
             ``torch.amp.GradScaler`` (loss scaled for backward, gradients unscaled before the
-            step, steps with inf/NaN gradients skipped), as in torch's AMP recipe.
-        grad_scaler: The scaler to use with ``"16-mixed"`` (e.g. the one training will use); its
-            state is put back with everything else. Default: a new one for the test.
+            step, steps with inf/NaN gradients skipped), as in torch's AMP recipe. A skipped step
+            still records its loss (that of the unmoved weights) and the divergence monitor reads
+            it like any other, so the scaler's early overflows neither stop nor hide anything. A
+            dtype the device lacks (bfloat16 on a pre-Ampere GPU, float16 autocast on an old
+            torch's CPU) raises ``ValueError`` instead of silently running in full precision.
+        grad_scaler: A ``torch.amp.GradScaler`` for the model's device to use with
+            ``"16-mixed"`` (e.g. the one training will use); its state is put back exactly with
+            everything else, even if it never stepped. Default: a new one for the test.
         val_data: Validation batches (the training batches' format) that ``refine`` judges its
             trials on (the first ``Refine.val_batches``); without it the first training batches
             are held out for that. Only used with ``refine``.
@@ -950,8 +1011,6 @@ def range_test(
     )
     if precision not in PRECISIONS:
         raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
-    if grad_scaler is not None and precision != "16-mixed":
-        raise ValueError(f"Expected precision='16-mixed' with a grad_scaler, but got precision={precision!r}")
     settings = replace(settings, precision=precision)
     refine_settings = None
     if refine is not None and refine is not False:
@@ -988,6 +1047,7 @@ def range_test(
             "Move the model there (model.to(device)) before creating the optimizer."
         )
 
+    autocast_dtype = _check_precision(precision, target, grad_scaler)
     snapshot = StateSnapshot(model, [optimizer], [train_data]) if restore else None
     scaler = None
     scaler_state: dict[str, Any] | None = None
@@ -995,7 +1055,6 @@ def range_test(
         scaler = grad_scaler if grad_scaler is not None else torch.amp.GradScaler(target.type)
         # The whole object state: state_dict() is empty (and unloadable) before the first step.
         scaler_state = copy.deepcopy(scaler.__dict__) if restore else None
-    autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
     batches = CyclingBatches(train_data)
     sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)

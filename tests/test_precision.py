@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import math
+import warnings
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -112,3 +118,93 @@ def test_fp16_noise_scale_is_measured_on_unscaled_gradients() -> None:
 def test_bad_precision_settings(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, **kwargs)  # type: ignore[arg-type]
+
+
+def test_fp16_skipped_steps_are_recorded_and_do_not_stop_the_test() -> None:
+    # A loss scale of 2**40 overflows float16 gradients: the scaler skips steps (halving the scale)
+    # until about 2**15. Each skipped step still records its loss, and the monitor goes on.
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**40)
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
+    taken: list[int] = []
+    opt.register_step_post_hook(lambda *_: taken.append(1))
+    result = range_test(
+        model, _data(), optimizer=opt, loss_fn=nn.functional.cross_entropy, precision="16-mixed", grad_scaler=scaler
+    )
+    full = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy)
+    skipped = result.num_steps - len(taken)
+    assert skipped >= 20
+    assert len(result.losses) == result.num_steps and all(map(math.isfinite, result.losses))
+    assert result.stop_reason == full.stop_reason == "diverged"
+    assert result.num_steps > skipped + 30  # not stopped by the skips: it ran on to the divergence
+    assert result.suggestion is not None and full.suggestion is not None
+    assert 1 / 3 < result.suggestion.lr / full.suggestion.lr < 3
+    assert scaler.get_scale() == 2.0**40  # put back
+
+
+def test_fp16_adam_state_restored_exactly() -> None:
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = next(iter(_data()))
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()  # Adam now has moments and a step count
+    before, opt_before = _state(model), copy.deepcopy(opt.state_dict())
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=2)
+    range_test(
+        model,
+        _data(),
+        optimizer=opt,
+        loss_fn=nn.functional.cross_entropy,
+        precision="16-mixed",
+        grad_scaler=scaler,
+        num_steps=20,
+        max_lr=1.0,
+    )
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    after = opt.state_dict()
+    assert after["param_groups"] == opt_before["param_groups"]
+    for key, state in opt_before["state"].items():
+        assert all(torch.equal(v, after["state"][key][name]) for name, v in state.items())
+    assert scaler.get_scale() == 1024.0 and scaler._growth_tracker is None
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_autocast_the_device_lacks_is_an_error(precision: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch only warns and runs in full precision when a device lacks the dtype; we refuse.
+    monkeypatch.setattr(torch, "is_autocast_enabled", lambda *_: False)
+    with pytest.raises(ValueError, match=rf"precision='{precision}' is not supported on device cpu .*Use precision="):
+        range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision=precision)
+
+
+def test_autocast_error_of_the_device_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise RuntimeError("Current CUDA Device does not support bfloat16. Please switch dtype to float16.")
+
+    monkeypatch.setattr(torch, "autocast", refuse)
+    with pytest.raises(ValueError, match=r"precision='bf16-mixed' .*does not support bfloat16.*'16-mixed'"):
+        range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="bf16-mixed")
+
+
+def test_grad_scaler_of_another_device_or_type_is_rejected() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available. Disabling." on a CPU-only machine
+        cuda_scaler = torch.amp.GradScaler("cuda")
+    with pytest.raises(ValueError, match=r"grad_scaler for device 'cpu'.*GradScaler\('cpu'\)"):
+        range_test(
+            _model(), _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", grad_scaler=cuda_scaler
+        )
+    with pytest.raises(TypeError, match="grad_scaler to be a torch.amp.GradScaler, but got dict"):
+        range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", grad_scaler={})  # type: ignore[arg-type]
+
+
+def test_json_without_precision_loads_as_full_precision(tmp_path: Path) -> None:
+    result = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, num_steps=20, stop_factor=None)
+    data = json.loads(result.to_json())
+    del data["settings"]["precision"]  # a file written before the setting existed
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    assert RangeTestResult.from_json(old).settings.precision == "32"
+    data["settings"]["precision"] = "8-mixed"
+    old.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"settings.precision='8-mixed' is not one of"):
+        RangeTestResult.from_json(old)
