@@ -217,11 +217,11 @@ def scale_lr(
       ``eps_max / (0.5 * (sqrt(B / b) + sqrt(b / B)))`` (like ``sqrt(b)`` below ``B``, a peak at
       ``b = B``, falling past it) and the saturating ``eps_max / sqrt(1 + B / b)``. On the Adam
       task (digits MLP, batches 8 to 512, same epochs) the oracle's best LR kept growing to
-      batch 512, about 9x the measured ``B`` (56): the surge form's fall cost a regret of 7.9 at
-      batch 512 and the saturating sqrt form 1.9, while the SGD form, scaled from the oracle's
-      best LR at batch 8, stayed within 8% of the best (the best LRs fit it with ``B`` = 59,
-      next to the 56 measured). One task and two seeds: thin evidence, so the other shapes stay
-      in :func:`lrfinder.noise.lr_shape`.
+      batch 512, about 9x the measured ``B`` (55): scaled from the oracle's best LR at batch 8,
+      the surge form's fall cost a regret of 7.9 at batch 512 and the saturating sqrt form 1.9,
+      while the SGD form stayed within 10% of the best (the best LRs fit it with ``B`` = 59,
+      next to the 55 measured). One task and two seeds: thin evidence, so the other shapes stay
+      in :func:`lrfinder.noise.lr_shape`; the plain ``sqrt`` rule did as well or better there.
 
     Past ``CRITICAL_WARN`` (2) times the critical batch, a warning says that a larger batch buys
     little speed per sample: McCandlish et al. find the samples needed grow as ``1 + b / B``.
