@@ -810,7 +810,9 @@ def refine_range_test(
     """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
 
     The model and optimizer must be in the state the sweep started from (the engine restored
-    them); they are left in that state, bit for bit.
+    them); they are left in that state, bit for bit. The re-sweeps run with the sweep's own
+    settings (``precision`` included); the trials run in the model's own precision (no autocast)
+    and cycle only what the schedule itself cycles (one-cycle's momentum, for example).
 
     Args:
         result: The first sweep.
