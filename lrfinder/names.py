@@ -29,6 +29,8 @@ __all__ = [
     "SCALING_SUMMARIES",
     "SweepMode",
     "SWEEP_MODES",
+    "Precision",
+    "PRECISIONS",
     "LossName",
     "LOSSES",
     "REPORT_FORMATS",
@@ -67,6 +69,12 @@ SCALING_SUMMARIES: dict[str, str] = {
 SweepMode = Literal["exp", "linear"]
 #: Every value ``range_test(mode=...)`` accepts.
 SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
+
+#: ``range_test(precision=...)`` and ``lrfind run --precision``, in Lightning's vocabulary: full
+#: precision, autocast to bfloat16, or autocast to float16 with a ``GradScaler``.
+Precision = Literal["32", "bf16-mixed", "16-mixed"]
+#: Every value ``range_test(precision=...)`` accepts.
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 
 #: The losses the command line builds from a name (``--loss``).
 LossName = Literal["cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits"]

@@ -37,7 +37,7 @@ from torch import nn
 from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
-from .names import SWEEP_MODES, SweepMode
+from .names import PRECISIONS, SWEEP_MODES, SweepMode
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
@@ -89,10 +89,6 @@ class RangeTestSettings:
     accumulate_steps: int = 1
     precision: str = "32"
 
-
-#: ``range_test(precision=...)``: full precision, or autocast to bfloat16 / float16 (the latter
-#: with a ``GradScaler``), in Lightning's vocabulary.
-PRECISIONS: tuple[str, ...] = ("32", "bf16-mixed", "16-mixed")
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 

@@ -360,6 +360,23 @@ def test_sweep_and_optimizer_options(work: Path):
         assert saved.suggestion.rule == "steepest"
 
 
+def test_precision_option(work: Path):
+    runs = {}
+    for precision in ("32", "bf16-mixed"):
+        result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--precision", precision, "--json", "-")
+        assert result.exit_code == 0, result.output
+        runs[precision] = json.loads(result.stdout)
+    assert runs["bf16-mixed"]["settings"]["precision"] == "bf16-mixed"
+    # Under bfloat16 autocast the forward rounds differently: the same seed gives other losses.
+    assert runs["bf16-mixed"]["losses"] != runs["32"]["losses"]
+    (work / "lrfind.toml").write_text('[run]\nprecision = "bf16-mixed"\njson = "cfg.json"\n')
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--config", "lrfind.toml")
+    assert result.exit_code == 0, result.output
+    assert RangeTestResult.from_json(work / "cfg.json").settings.precision == "bf16-mixed"
+    bad = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--precision", "fp8")
+    assert bad.exit_code == 2 and "'fp8' is not one of '32', 'bf16-mixed', '16-mixed'" in bad.output
+
+
 def test_momentum_setting_and_seed_reproducibility(work: Path):
     first = invoke(
         "run", "model_ts.pt", "--data", "train.npz", *FAST, "--momentum", "0.5", "--seed", "1", "--json", "-"

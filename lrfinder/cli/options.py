@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from ..names import DEFAULT_RULE, LOSSES, REPORT_FORMATS, RULES, SCALING_RULES, SWEEP_MODES
+from ..names import DEFAULT_RULE, LOSSES, PRECISIONS, REPORT_FORMATS, RULES, SCALING_RULES, SWEEP_MODES
 from .config import config_option
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "model_options",
     "data_options",
     "sweep_options",
+    "precision_option",
     "schedule_options",
     "output_options",
     "report_option",
@@ -82,6 +83,7 @@ class Options:
         num_steps: Optimizer steps of the sweep.
         mode: ``"exp"`` or ``"linear"``.
         stop_factor: The divergence factor, ``None`` never to stop early.
+        precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (``range_test(precision=...)``).
         rule: The suggestion rule.
         target_batch_size: The batch size of training, to scale the LR to.
         scaling: The batch-size scaling rule.
@@ -126,6 +128,7 @@ class Options:
     num_steps: int
     mode: str
     stop_factor: float | None
+    precision: str = "32"
     rule: str
     target_batch_size: int | None = None
     scaling: str
@@ -464,6 +467,16 @@ def scheduler_option(*, help: str, default: str | None = None) -> Callable[[Any]
     return click.option(
         "--scheduler", callback=_check_scheduler, default=default, show_default=bool(default), help=help
     )
+
+
+#: ``--precision`` (``lrfind run``): the autocast of the range test.
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(list(PRECISIONS)),
+    default="32",
+    show_default=True,
+    help="Autocast of the test: bfloat16 (CPU or an Ampere+ GPU), or float16 with a GradScaler (GPU).",
+)
 
 
 sweep_options = _group(

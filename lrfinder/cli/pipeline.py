@@ -217,6 +217,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         "num_steps": options.num_steps,
         "mode": options.mode,
         "stop_factor": options.stop_factor,
+        "precision": options.precision,
         "device": inputs.device,
         "rule": options.rule,
         # The CLI always measures the critical batch: its summary prints it, and a process start

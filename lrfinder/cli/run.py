@@ -16,6 +16,7 @@ from .options import (
     model_options,
     optimizer_settings,
     output_options,
+    precision_option,
     progress_option,
     refine_options,
     schedule_options,
@@ -45,6 +46,7 @@ Examples:
 @model_options
 @data_options
 @sweep_options
+@precision_option
 @scheduler_option(help="Show this schedule's planned LR in the report (see 'lrfind list').")
 @schedule_options
 @click.option(
@@ -76,6 +78,7 @@ def command(
     num_steps: int,
     mode: str,
     stop_factor: float | None,
+    precision: str,
     rule: str,
     batch_size: int,
     target_batch_size: int | None,
@@ -130,6 +133,7 @@ def command(
         num_steps=num_steps,
         mode=mode,
         stop_factor=stop_factor,
+        precision=precision,
         rule=rule,
         target_batch_size=target_batch_size,
         scaling=scaling,
