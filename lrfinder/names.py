@@ -122,3 +122,7 @@ SCHEDULER_SUMMARIES: dict[str, str] = {
     "cyclic": "cyclical LR between base_lr and max_lr: triangular, triangular2, exp_range (CyclicLR)",
     "plateau": "reduce by factor when monitor stops improving, floored at min_lr (ReduceLROnPlateau)",
 }
+
+#: The loggers Lightning writes its banners and tips to (device summaries, hints): the CLI and
+#: :func:`lrfinder.training.train` keep them at WARNING, since they are not results.
+LIGHTNING_LOGGERS: tuple[str, ...] = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")

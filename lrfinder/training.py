@@ -46,6 +46,7 @@ from torch import nn
 from ._lightning import installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import LRFinderError
+from .names import LIGHTNING_LOGGERS
 from .range_test import infer_batch_size
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ __all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train"]
 
 logger = logging.getLogger(__name__)
 
-_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")
 
 
 class TrainingDivergedError(LRFinderError):
@@ -332,7 +332,7 @@ def train(
     plain_module, watch_class = _classes(package)
     # Lightning sets its loggers to INFO on first import (possibly just above): banners and tips are not results.
     if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
-        for name in _LIGHTNING_LOGGERS:
+        for name in LIGHTNING_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     if lightning:
         module = model

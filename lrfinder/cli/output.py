@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..names import LIGHTNING_LOGGERS
+
 if TYPE_CHECKING:
     from .._atomic import StagedWrites
     from ..range_test import RangeTestResult
@@ -38,7 +40,6 @@ __all__ = [
     "stage_outputs",
 ]
 
-_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric", "lightning")
 
 
 class PipeSafe:
@@ -100,7 +101,7 @@ def setup_logging(quiet: bool, debug: bool) -> None:
     level = logging.DEBUG if debug else logging.ERROR
     logging.getLogger("lrfinder").setLevel(level)
     # Lightning announces devices and summaries on its loggers: not results, so kept off stdout.
-    for name in _LIGHTNING_LOGGERS:
+    for name in LIGHTNING_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if debug else logging.WARNING)
     if not debug:
         quiet_warnings()
