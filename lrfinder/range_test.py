@@ -37,7 +37,7 @@ from torch import nn
 from ._atomic import atomic_write_text
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
-from .names import PRECISIONS, SWEEP_MODES, SweepMode
+from .names import PRECISIONS, SWEEP_MODES, Precision, SweepMode
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
@@ -87,7 +87,8 @@ class RangeTestSettings:
     mode: SweepMode = "exp"
     stop_factor: float | None = 4.0
     accumulate_steps: int = 1
-    precision: str = "32"
+    precision: Precision = "32"
+
 
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
@@ -922,7 +923,7 @@ def range_test(
     rule: Rule | str = DEFAULT_RULE,
     on_step: Callable[[int, float, float], None] | None = None,
     noise_scale: bool = False,
-    precision: str = "32",
+    precision: Precision | str = "32",
     grad_scaler: torch.amp.GradScaler | None = None,
     val_data: Iterable[Any] | None = None,
     refine: bool | Refine | None = None,
@@ -1007,7 +1008,7 @@ def range_test(
     )
     if precision not in PRECISIONS:
         raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
-    settings = replace(settings, precision=precision)
+    settings = replace(settings, precision=cast(Precision, precision))
     refine_settings = None
     if refine is not None and refine is not False:
         from .refine import resolve_refine
