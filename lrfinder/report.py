@@ -28,7 +28,7 @@ import os
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -190,6 +190,13 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
                 if scaled.warmup_epochs:
                     line += f"  |  warm up {scaled.warmup_epochs} epoch(s)"
             facts.append(line)
+            f = r.refinement
+            if f is not None and f.lr is not None:
+                facts.append(
+                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {f.judged_on}; "
+                    f"the curve said {f.curve_lr:.2e})" if f.curve_lr is not None else
+                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {f.judged_on})"
+                )
             warnings.extend(s.notes)
             if s.confidence < LOW_CONFIDENCE:
                 warnings.insert(
@@ -319,6 +326,55 @@ def _mark(
     ax.plot([x], [y], ls="none", zorder=kwargs.pop("zorder", 5), label=label, **style, **kwargs)
 
 
+#: Where the single-curve legend may go, in order of preference on a tie (the top of the axes
+#: holds the pick labels).
+_LEGEND_LOCS: tuple[Literal["lower left", "upper left", "lower right", "upper right"], ...] = (
+    "lower left",
+    "upper left",
+    "lower right",
+    "upper right",
+)
+#: A pick marker (a one-point line: steepest, minimum, divergence) weighs as much as this many
+#: curve points when the legend is placed: covering a pick hides what the report is about.
+_MARKER_WEIGHT = 50
+
+
+def _place_legend(ax: Axes, **kwargs: Any) -> None:
+    """Put the legend in the corner that covers the least of the plot.
+
+    matplotlib's ``loc="best"`` can land on the right of a typical curve (flat on the left, then
+    the fall, the minimum and the blow-up on the right), over the part a reader came for. Here
+    the legend's real size is measured once, and every plotted point (curve, raw losses) in each
+    corner is counted, pick markers many times over, with the axes' limits already set.
+    """
+    legend = ax.legend(loc=_LEGEND_LOCS[0], **kwargs)
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    size = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+    width, height = min(size.width, 1.0), min(size.height, 1.0)
+    to_axes = ax.transData + ax.transAxes.inverted()
+    points: list[np.ndarray] = [np.empty((0, 2))]
+    weights: list[np.ndarray] = [np.empty(0)]
+    for line in ax.get_lines():
+        if line.get_transform() != ax.transData:
+            continue  # lines drawn in axes units (the pick lines spanning the height)
+        xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)])
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        points.append(to_axes.transform(xy) if xy.size else np.empty((0, 2)))
+        weights.append(np.full(len(xy), _MARKER_WEIGHT if len(xy) == 1 else 1.0))
+    xy, weight = np.concatenate(points), np.concatenate(weights)
+
+    def covered(loc: str) -> float:
+        x0 = 0.0 if "left" in loc else 1.0 - width
+        y0 = 0.0 if "lower" in loc else 1.0 - height
+        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x0 + width) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + height)
+        return float(weight[inside].sum())
+
+    best = min(_LEGEND_LOCS, key=covered)
+    if best != _LEGEND_LOCS[0]:
+        legend.remove()
+        ax.legend(loc=best, **kwargs)
+
+
 def _text_box(ax: Axes, x: float, y: float, text: str, color: str, *, fontsize: float, **kwargs: Any) -> None:
     """Write ``text`` in a white box edged with ``color`` (``x`` in data, ``y`` in axes units)."""
     from matplotlib.transforms import blended_transform_factory
@@ -426,7 +482,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             zorder=6,
             clip_on=False,
         )
-    ax.legend(loc="best", fontsize=9.5, framealpha=0.92)
+    # The legend is placed once the axes' limits are known (plot_range_test).
 
     # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
     slope = loss_slope(lrs, drawn)
@@ -636,6 +692,8 @@ def plot_range_test(
     ylim = _y_limits(results)
     if ylim is not None:
         ax.set_ylim(*ylim)
+    if len(results) == 1:
+        _place_legend(ax, fontsize=9.5, framealpha=0.92)
     ax.set_ylabel("training loss")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)

@@ -292,3 +292,56 @@ def test_overlapping_curves_show_every_colour(tmp_path: Path):
     for color in OVERLAY_COLORS[:2]:
         rgb = np.array([int(color[i : i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(image - rgb).sum(axis=2) < 30).sum() > 200, color
+
+
+def recorded_late_fall() -> object:
+    """A recorded `lrfind run --refine --target-batch-size 128` result (digits MLP, batch 32): flat
+    for six decades, a late fall, a noisy explosion, and the batch and trial panels below, which
+    leave the loss panel short (matplotlib's loc="best" put the legend over its picks)."""
+    from lrfinder.range_test import RangeTestResult
+
+    return RangeTestResult.from_json(Path(__file__).parent / "data" / "late_fall_result.json")
+
+
+@pytest.mark.parametrize(
+    "make", [recorded_late_fall, lambda: make_result(center=-2.0), lambda: make_result(center=-4.0)]
+)
+def test_legend_leaves_the_picks_and_the_fall_visible(make):
+    # The picks (steepest, minimum, divergence) and the curve around them are what the report is
+    # for: the legend sits where it covers none of them, wherever the fall is (matplotlib's
+    # loc="best" put it over them on curves that fall late).
+    result = make()
+    s = result.suggestion
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    box = ax.get_legend().get_window_extent()
+    smoothed = np.asarray(s.smoothed_losses)
+    lrs = np.asarray(result.lrs)
+    for lr in (s.steepest_lr, s.min_loss_lr, s.divergence_lr):
+        x, y = ax.transData.transform((lr, np.interp(np.log10(lr), np.log10(lrs), smoothed)))
+        assert not box.contains(x, y), (lr, box)
+    # Nothing from the fall onwards is covered: no raw or smoothed point past a third of the
+    # steepest-descent LR (the flat start may sit under the legend).
+    raw = np.asarray(result.losses)
+    for values in (smoothed, raw):
+        keep = np.isfinite(values) & (lrs >= s.steepest_lr / 3)
+        xy = ax.transData.transform(np.column_stack([lrs[keep], values[keep]]))
+        assert not any(box.contains(x, y) for x, y in xy)
+
+
+def test_refined_lr_is_in_the_header():
+    from lrfinder.refine import Refinement, Trial
+
+    result = make_result()
+    trials = tuple(
+        Trial(lr=lr, schedule="onecycle", steps=20, train_losses=(1.0,) * 20, held_out_loss=loss,
+              held_out_losses=(loss,), diverged=False)
+        for lr, loss in ((0.01, 0.9), (0.02, 0.7), (0.04, 0.8))
+    )
+    refinement = Refinement(
+        trials=trials, lr=0.02, max_lr=0.02, curve_lr=0.01, schedule="onecycle", training_steps=400,
+        budget=0.1, judged_on="val_data", cost_steps=60,
+    )
+    fig = plot_range_test(replace(result, refinement=refinement))
+    assert "refined lr 2.00e-02 (onecycle trials judged on val_data; the curve said 1.00e-02)" in all_text(fig)
