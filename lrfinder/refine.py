@@ -65,6 +65,8 @@ __all__ = [
     "resweep_reason",
     "resolve_refine",
     "refine_range_test",
+    "run_trials",
+    "trial_round",
 ]
 
 logger = logging.getLogger(__name__)
@@ -736,11 +738,19 @@ def run_trials(
     baseline: float,
     accumulate_steps: int = 1,
     reset_stream: Callable[[], None] | None = None,
+    step: Callable[[], float] | None = None,
+    reduce: Callable[[list[float]], list[float]] | None = None,
 ) -> list[Trial]:
     """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
 
     A trial stops at the first non-finite loss. It counts as diverged when that happens, or when
     its held-out loss is non-finite or above ``baseline`` (the untrained model's).
+
+    ``step`` (the Lightning callback's stepper) replaces the built-in optimizer step: it runs
+    one whole step at the LR already set (zero grad, forward, backward, ``optimizer.step``;
+    no step on a non-finite loss) and returns its loss; ``next_batch``/``accumulate_steps`` are
+    then unused. ``reduce`` maps the per-batch held-out losses to the ones every process agrees
+    on (averaged over ranks under data parallelism), so all ranks take the same decisions.
     """
     from .range_test import LRSweeper, _check_loss
 
@@ -758,6 +768,15 @@ def run_trials(
             losses: list[float] = []
             diverged = False
             for _ in range(steps):
+                if step is not None:
+                    value = float(step())
+                    losses.append(value)
+                    if not math.isfinite(value):
+                        diverged = True
+                        break
+                    if scheduler is not None:
+                        scheduler.step()
+                    continue
                 optimizer.zero_grad(set_to_none=True)
                 parts = []
                 for _ in range(accumulate_steps):
@@ -776,6 +795,8 @@ def run_trials(
             held = math.nan
             if not diverged:
                 per_batch = _mean_loss(loss_of, held_out, model)
+                if reduce is not None:
+                    per_batch = reduce(per_batch)
                 held = float(np.mean(per_batch))
                 diverged = not math.isfinite(held) or held > baseline
             trials.append(Trial(float(lr), refine.schedule, steps, tuple(losses), held, tuple(per_batch), diverged))
@@ -912,7 +933,6 @@ def refine_range_test(
                                 tuple(notes))
         return replace(result, refinement=refinement)
 
-    centre, lrs = candidate_lrs(s, refine, n_trials)
     if stream is None:
         batches = None
 
@@ -932,11 +952,39 @@ def refine_range_test(
         def reset() -> None:
             stream._it = None
 
-    trials = run_trials(
-        model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
-        snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
-        accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
-    )
+    def trials_at(lrs: Sequence[float]) -> list[Trial]:
+        return run_trials(
+            model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
+            snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
+            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
+        )
+
+    refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)
+    return replace(result, refinement=refinement)
+
+
+def trial_round(
+    s: Suggestion,
+    refine: Refine,
+    trials_at: Callable[[Sequence[float]], list[Trial]],
+    *,
+    judged_on: str,
+    rounds: Sequence[Resweep] = (),
+    cost: int = 0,
+    notes: Sequence[str] = (),
+) -> Refinement:
+    """Round 3 around the suggestion ``s``: the candidate ladder, its extension, the choice.
+
+    ``trials_at(lrs)`` runs one trial per LR (each from the same restored state, as
+    :func:`run_trials` does) and returns them; the plain engine and the Lightning callback each
+    pass their own. ``rounds``, ``cost`` (steps already spent) and ``notes`` from round 2 are
+    carried into the :class:`Refinement`.
+    """
+    n_trials, n_extra, _steps, budget = refine.plan()
+    total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
+    notes = list(notes)
+    centre, lrs = candidate_lrs(s, refine, n_trials)
+    trials = trials_at(lrs)
     # Walk the ladder while the best trial sits at one of its ends.
     rung = 10.0**refine.spacing
     for _ in range(n_extra):
@@ -953,11 +1001,7 @@ def refine_range_test(
             else:
                 break
         notes.append(f"extended the ladder to {nxt:.2e}: the best trial was at its end")
-        trials += run_trials(
-            model=model, optimizer=optimizer, lrs=[nxt], steps=steps, training_steps=total, refine=refine,
-            snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
-            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
-        )
+        trials += trials_at([nxt])
     trials.sort(key=lambda t: t.lr)
     cost += sum(len(t.train_losses) for t in trials)
     pick, _tied, note = choose(trials, refine)
@@ -975,4 +1019,4 @@ def refine_range_test(
     refinement = Refinement(
         tuple(trials), lr, max_lr, centre, refine.schedule, total, budget, judged_on, tuple(rounds), cost, tuple(notes)
     )
-    return replace(result, refinement=refinement)
+    return refinement
