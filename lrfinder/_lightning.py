@@ -319,12 +319,16 @@ class TrainBatches(CyclingBatches):
     (``max_size_cycle``). Each batch goes through ``on_before_batch_transfer`` (the datamodule's
     when it overrides it, else the module's, as in the fit) and ``strategy.batch_to_device``.
 
+    With ``skip``, the first ``skip`` batches of every pass are left out (they are held out to
+    judge the refinement's trials, which must not train on them).
+
     Attributes:
         batch_size: Per-device batch size, read from the loader or the first batch.
 
     """
 
-    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loader: Any) -> None:
+    def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loader: Any, skip: int = 0) -> None:
+        self.skip = skip
         self.trainer = trainer
         self.pl_module = pl_module
         self.loader = loader
@@ -340,6 +344,8 @@ class TrainBatches(CyclingBatches):
     def next(self) -> tuple[Any, int]:
         """The next batch, on the device, and its index in the current pass."""
         batch, idx = super().next()
+        while idx < self.skip:
+            batch, idx = super().next()
         if self.batch_size is None:
             self.batch_size = infer_batch_size(self.loader, batch)
         # The module's private hook dispatches to the datamodule or the module exactly as the

@@ -27,6 +27,7 @@ References:
 from __future__ import annotations
 
 import csv
+import inspect
 import logging
 import math
 import os
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import CyclicLR, OneCycleLR
+from torch.optim.lr_scheduler import CosineAnnealingLR, CyclicLR, OneCycleLR
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
@@ -50,13 +51,16 @@ from .range_test import (
     LRSweeper,
     RangeTestResult,
     RangeTestSettings,
+    StateSnapshot,
     StopReason,
+    _data_generators,
     finish_result,
     infer_batch_size,
     lr_schedule,
     run_sweep,
     validate_settings,
 )
+from .refine import Refine, Refinement, Trial, _mean_loss, resolve_refine, run_trials, trial_round
 from .scaling import SCALING_RULES
 
 if TYPE_CHECKING:
@@ -154,6 +158,20 @@ class LRFinder(_CallbackBase):
             loss, when ``training_step`` does not return it.
         report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
         strict: Raise instead of warning when the curve is inconclusive.
+        refine: ``True`` or a :class:`lrfinder.Refine`: after the sweep, run short annealed
+            trials at a few LRs around the curve's reading (:mod:`lrfinder.refine`) with the
+            module's own ``training_step``, each from the exact restored state, and train at the
+            one with the lowest held-out loss (``result.refinement``; ``result.lr`` is refined,
+            then scaled). Judged on the first ``Refine.val_batches`` batches of the fit's
+            validation loader, or without one on held-out training batches the trials do not
+            train on. ``training_steps`` defaults to ``trainer.estimated_stepping_batches``;
+            the schedule is ``scheduler=`` or the module's own OneCycleLR (``"onecycle"``) or
+            CosineAnnealingLR (``"cosine"``), else ``"constant"`` (a ``Refine`` whose schedule
+            is not ``"constant"`` keeps its own). The trials spend at most
+            :func:`lrfinder.refine.default_budget` of the fit (10% of a fit of 2,000 steps or
+            more, at least 200 steps) unless ``Refine.budget`` says otherwise. Automatic
+            optimization only. Under DDP every rank applies rank 0's pick (held-out losses are
+            averaged over ranks first).
         noise_scale: Measure the gradient noise scale (the critical batch) during the test
             (:mod:`lrfinder.noise`), from blocks of consecutive steps at the flat start of the
             sweep; under data parallelism from the all-reduced gradient of the global batch. It
@@ -214,8 +232,11 @@ class LRFinder(_CallbackBase):
         report: str | os.PathLike[str] | None = None,
         strict: bool = False,
         noise_scale: bool = False,
+        refine: bool | Refine = False,
     ) -> None:
         super().__init__()
+        if refine is not None and not isinstance(refine, (bool, Refine)):
+            raise TypeError(f"Expected refine to be a bool or a lrfinder.Refine, but got {type(refine).__name__}")
         self.settings = validate_settings(
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, stop_factor=stop_factor
         )
@@ -257,6 +278,7 @@ class LRFinder(_CallbackBase):
         self.report = None if report is None else Path(report)
         self.strict = strict
         self.noise_scale = noise_scale
+        self.refine: Refine | None = Refine() if refine is True else (refine or None)
         self.result: RangeTestResult | None = None
         self.applied_lr: float | None = None
         # The planned LR per step of the scheduler built with scheduler=, for the report.
@@ -355,6 +377,8 @@ class LRFinder(_CallbackBase):
             else:
                 measured, why = None, f"not measured: the test steps {len(run.optimizers)} optimizers"
             result = replace(result, noise_scale=measured, noise_error=why)
+        if self.refine is not None and not self._find_only:
+            result = self._refine(trainer, pl_module, run, result)
         return self._scale(trainer, run, result)
 
     def _build(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> _TestRun:
@@ -446,6 +470,138 @@ class LRFinder(_CallbackBase):
                 handle.remove()
             if bar is not None:
                 bar.close()
+
+    def _refine_settings(self, trainer: pl.Trainer) -> Refine:
+        """The :class:`Refine` for this fit: its training length and schedule filled in."""
+        assert self.refine is not None
+        refine = self.refine
+        total = trainer.estimated_stepping_batches
+        if refine.training_steps is None:
+            if not math.isfinite(total):
+                raise ValueError(
+                    "LRFinder(refine=...) needs the length of the fit: set max_epochs or max_steps, or pass "
+                    "refine=lrfinder.Refine(training_steps=N)."
+                )
+            refine = replace(refine, training_steps=int(total))
+        if refine.schedule == "constant":
+            if self.scheduler is not None:
+                settings = refine.schedule_settings or self.scheduler_settings
+                refine = replace(refine, schedule=self.scheduler, schedule_settings=settings)
+            else:
+                refine = replace(refine, schedule=_schedule_name(trainer.lr_scheduler_configs))
+        resolved = resolve_refine(refine)
+        assert resolved is not None
+        return resolved
+
+    def _refine(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, result: RangeTestResult
+    ) -> RangeTestResult:
+        """Round 3 of :mod:`lrfinder.refine` with the fit's own stepper, inside the isolation.
+
+        Each trial starts from the exact state the test started from (weights, optimizer, RNGs,
+        data order) and everything is restored afterwards. Under DDP the held-out losses are
+        averaged over ranks (so every rank takes the same decisions) and rank 0's pick is
+        broadcast.
+        """
+        refine = self._refine_settings(trainer)
+        s = result.suggestion
+        if s is None:
+            return result
+        if not pl_module.automatic_optimization:
+            _lightning.warn(trainer, "LRFinder: refine runs under automatic optimization only; skipped.")
+            return result
+        _, _, steps, _ = refine.plan()
+        total = int(refine.training_steps)  # type: ignore[arg-type]  # _refine_settings set it
+        strategy = trainer.strategy
+        notes: list[str] = []
+        val_loader = _val_loader(trainer)
+        skip = 0
+        if val_loader is None:
+            skip = refine.val_batches
+            size = _length(run.batches.loader)
+            if size is not None and skip > size // 5:
+                skip = max(1, size // 5)
+                notes.append(
+                    f"held out {skip} training batch(es) of {size} per pass (val_batches={refine.val_batches})"
+                )
+            if size is not None and size <= skip:
+                raise DataError(
+                    f"The training loader yields only {size} batch(es) per pass: too few to hold out "
+                    "batches for refine. Add a validation loader or lower Refine.val_batches."
+                )
+        judged_on = "val_data" if val_loader is not None else "held-out training batches"
+        loaders = [run.batches.loader, run.train_loader] + ([val_loader] if val_loader is not None else [])
+        generators = [g for loader in loaders for lo in _lightning.flat_loaders(loader) for g in _data_generators(lo)]
+        params = list(inspect.signature(pl_module.training_step).parameters.values())
+        takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+        optimizer = run.optimizers[0]
+
+        with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged:
+            if val_loader is not None:
+                held: list[Any] = []
+                for batch in val_loader:
+                    batch = pl_module._on_before_batch_transfer(batch, 0)
+                    held.append(strategy.batch_to_device(batch, dataloader_idx=0))
+                    if len(held) >= refine.val_batches:
+                        break
+                if not held:
+                    raise DataError("The validation dataloader yielded no batch; refine needs at least one.")
+            else:
+                first = _lightning.TrainBatches(trainer, pl_module, run.batches.loader)
+                held = [first.next()[0] for _ in range(skip)]
+            snapshot = StateSnapshot(pl_module, run.optimizers, generators)
+
+            def loss_of(batch: Any) -> torch.Tensor:
+                out = pl_module.training_step(*((batch, 0) if takes_idx else (batch,)))
+                loss = _lightning._loss_of(out, None, {})
+                if loss is None:
+                    raise ModelError("training_step returned None on a held-out batch; refine cannot judge it.")
+                return loss
+
+            def reduce(per_batch: list[float]) -> list[float]:
+                local = torch.tensor(per_batch, dtype=torch.float64, device=strategy.root_device)
+                return [float(v) for v in strategy.reduce(local, reduce_op="mean").cpu()]
+
+            stepper: list[Any] = []
+
+            def reset() -> None:
+                batches = _lightning.TrainBatches(trainer, pl_module, run.batches.loader, skip=skip)
+                stepper[:] = [
+                    _lightning.make_stepper(
+                        trainer, pl_module, batches, run.optimizers, logged, accumulate=run.settings.accumulate_steps
+                    )
+                ]
+
+            def step() -> float:
+                return float(stepper[0](math.nan))
+
+            try:
+                baseline = float(sum(reduce(_mean_loss(loss_of, held, pl_module))) / len(held))
+            except ModelError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
+                raise DataError(
+                    f"Cannot compute a loss on the {judged_on} with the module's training_step: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            snapshot.restore()
+
+            def trials_at(lrs: Sequence[float]) -> list[Trial]:
+                return run_trials(
+                    model=pl_module, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total,
+                    refine=refine, snapshot=snapshot, next_batch=lambda: None, loss_of=loss_of, held_out=held,
+                    baseline=baseline, reset_stream=reset, step=step, reduce=reduce,
+                )
+
+            refinement = trial_round(s, refine, trials_at, judged_on=judged_on, notes=notes)
+        picked = strategy.broadcast((refinement.lr, refinement.max_lr), src=0)
+        refinement = replace(refinement, lr=picked[0], max_lr=picked[1])
+        _lightning.info(
+            trainer,
+            f"LRFinder: refined lr={refinement.lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
+            f"({refinement.cost_steps} steps, judged on {judged_on})",
+        )
+        return replace(result, refinement=refinement)
 
     def _analyse(
         self,
@@ -753,7 +909,7 @@ def find_lr(
         >>> result.suggestion.lr  # doctest: +SKIP
 
     """
-    for key in ("scheduler", "scheduler_settings", "attr_name"):
+    for key in ("scheduler", "scheduler_settings", "attr_name", "refine"):
         if key in options:
             raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")
     callback = LRFinder(**options)
@@ -946,6 +1102,14 @@ def _summary_metrics(result: RangeTestResult) -> dict[str, float]:
             metrics["lr_finder/divergence_lr"] = s.divergence_lr
     if result.lr is not None:
         metrics["lr_finder/lr"] = result.lr
+    f = result.refinement
+    if f is not None:
+        for i, trial in enumerate(f.trials):
+            metrics[f"lr_finder/trial_{i}_lr"] = trial.lr
+            metrics[f"lr_finder/trial_{i}_heldout"] = trial.held_out_loss
+        if f.lr is not None:
+            metrics["lr_finder/refined_lr"] = f.lr
+        metrics["lr_finder/refine_cost_steps"] = float(f.cost_steps)
     return metrics
 
 
@@ -962,8 +1126,15 @@ def _log_curve(lg: Any, result: RangeTestResult) -> None:
             writer = csv.writer(handle)
             writer.writerow(columns)
             writer.writerows(rows)
+        if result.refinement is not None:
+            with (path.parent / "lr_finder_trials.csv").open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(TRIAL_COLUMNS)
+                writer.writerows(_trial_rows(result.refinement))
     elif hasattr(lg, "log_table"):
         lg.log_table(key="lr_finder/curve", columns=columns, data=rows)
+        if result.refinement is not None:
+            lg.log_table(key="lr_finder/trials", columns=list(TRIAL_COLUMNS), data=_trial_rows(result.refinement))
     else:
         experiment: Any = getattr(lg, "experiment", None)
         if hasattr(experiment, "add_scalar"):  # TensorBoard: loss against the step of the sweep
@@ -971,6 +1142,49 @@ def _log_curve(lg: Any, result: RangeTestResult) -> None:
                 if math.isfinite(loss):
                     experiment.add_scalar("lr_finder/curve_loss", loss, global_step=i)
                 experiment.add_scalar("lr_finder/curve_lr", lr, global_step=i)
+
+
+#: Columns of ``lr_finder_trials.csv`` (one row per refine trial).
+TRIAL_COLUMNS = ("trial", "lr", "schedule", "steps", "final_train_loss", "held_out_loss", "diverged", "picked")
+
+
+def _trial_rows(f: Refinement) -> list[list[Any]]:
+    return [
+        [i, t.lr, t.schedule, t.steps, t.train_losses[-1] if t.train_losses else math.nan, t.held_out_loss,
+         int(t.diverged), int(f.lr is not None and t.lr == f.lr)]
+        for i, t in enumerate(f.trials)
+    ]
+
+
+def _schedule_name(configs: Sequence[LRSchedulerConfig]) -> str:
+    """The registry name of the module's own LR schedule (``"constant"`` when unknown or none)."""
+    for config in configs:
+        for sched in _schedulers(config.scheduler):
+            if isinstance(sched, OneCycleLR):
+                return "onecycle"
+            if isinstance(sched, CosineAnnealingLR):
+                return "cosine"
+    return "constant"
+
+
+def _val_loader(trainer: pl.Trainer) -> Any:
+    """The fit's first validation loader (loaded now if the sanity check did not), or ``None``."""
+    loaders = trainer.val_dataloaders
+    if loaders is None and trainer.limit_val_batches:
+        try:
+            trainer.fit_loop.epoch_loop.val_loop.setup_data()
+        except Exception:  # noqa: BLE001 - no validation in this fit
+            return None
+        loaders = trainer.val_dataloaders
+    flat = [] if loaders is None else _lightning.flat_loaders(loaders)
+    return flat[0] if flat else None
+
+
+def _length(loader: Any) -> int | None:
+    try:
+        return len(loader)
+    except TypeError:
+        return None
 
 
 def _describe(result: RangeTestResult) -> str:

@@ -1,0 +1,114 @@
+"""``LRFinder(refine=True)``: the engine's trial round inside a real ``Trainer.fit`` (issue 12, section 2)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from _models import FAST, Net, make_loader, pl, trainer, weights
+
+from lrfinder import Refine
+from lrfinder.callback import LRFinder, _schedule_name
+
+CSVLogger = pl.loggers.CSVLogger
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*does not have many workers.*",
+    "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
+    "ignore:.*The number of training batches.*",
+    "ignore:.*is smaller than num_steps.*",
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_one_thread() -> Any:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    yield
+    torch.set_num_threads(threads)
+
+
+class ValNet(Net):
+    """``Net`` with a validation step, so the fit has a validation loader."""
+
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        self.log("val_loss", loss)
+        return loss
+
+
+def _fit(root: Path, lr: float, finder: LRFinder | None, *, val: bool, **kwargs: Any) -> tuple[Net, Any]:
+    pl.seed_everything(7, verbose=False)
+    model = ValNet(lr=lr) if val else Net(lr=lr)
+    t = trainer(root, [finder] if finder is not None else [], max_steps=100, **kwargs)
+    t.fit(model, make_loader(), make_loader(256, shuffle=False) if val else None)
+    return model, t
+
+
+def test_refine_with_val_loader_trains_at_the_refined_lr_bit_identical(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST, refine=True)
+    csv_logger = CSVLogger(tmp_path, name="logs")
+    model_a, t_a = _fit(tmp_path / "a", 0.01, finder, val=True, logger=csv_logger, log_every_n_steps=1)
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    f = result.refinement
+    assert f is not None and f.lr is not None and f.judged_on == "val_data"
+    assert f.training_steps == 100 and f.schedule == "constant"
+    assert len(f.trials) >= 3 and all(t.steps == f.trials[0].steps for t in f.trials)
+    assert f.cost_steps <= f.budget * f.training_steps
+    assert result.lr == f.lr == finder.applied_lr == model_a.lr
+    assert all(e[1] == (f.lr,) for e in model_a.train_events())
+    # The trials are logged as metrics and written next to the curve.
+    metrics = t_a.callback_metrics
+    assert metrics["lr_finder/refined_lr"].item() == pytest.approx(f.lr)
+    for i, trial in enumerate(f.trials):
+        assert metrics[f"lr_finder/trial_{i}_lr"].item() == pytest.approx(trial.lr)
+    with open(Path(csv_logger.log_dir) / "lr_finder_trials.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["lr"]) for r in rows] == pytest.approx([t.lr for t in f.trials])
+    assert sum(int(r["picked"]) for r in rows) == 1
+    # Bit-identical to a fit with that LR set by hand: the trials left nothing behind.
+    model_b, _ = _fit(tmp_path / "b", f.lr, None, val=True, logger=False)
+    wa, wb = weights(model_a), weights(model_b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "fit with refine differs from fit with the LR set by hand"
+
+
+def test_refine_without_val_loader_holds_out_training_batches(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
+    model, _ = _fit(tmp_path, 0.01, finder, val=False)
+    result = finder.result
+    assert result is not None and result.refinement is not None
+    f = result.refinement
+    assert f.judged_on == "held-out training batches" and len(f.trials) == 2
+    assert result.lr == f.lr == model.lr
+
+
+def test_refine_follows_the_modules_onecycle(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
+    pl.seed_everything(7, verbose=False)
+    model = ValNet(lr=0.01, schedule="onecycle", total_steps=100)
+    t = trainer(tmp_path, [finder], max_steps=100)
+    t.fit(model, make_loader(), make_loader(256, shuffle=False))
+    f = finder.result.refinement if finder.result is not None else None
+    assert f is not None and f.schedule == "onecycle" and f.max_lr is not None
+    assert finder.applied_lr == pytest.approx(finder.result.training_suggestion.max_lr)
+
+
+def test_schedule_name_maps_torch_schedulers() -> None:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    cfg = pl.utilities.types.LRSchedulerConfig
+    cosine = cfg(torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10))
+    assert _schedule_name([cosine]) == "cosine"
+    assert _schedule_name([cfg(torch.optim.lr_scheduler.StepLR(opt, 3))]) == "constant"
+    assert _schedule_name([]) == "constant"
+
+
+def test_refine_type_is_checked() -> None:
+    with pytest.raises(TypeError, match="refine"):
+        LRFinder(refine="yes")  # type: ignore[arg-type]
