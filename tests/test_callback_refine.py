@@ -112,3 +112,70 @@ def test_schedule_name_maps_torch_schedulers() -> None:
 def test_refine_type_is_checked() -> None:
     with pytest.raises(TypeError, match="refine"):
         LRFinder(refine="yes")  # type: ignore[arg-type]
+
+
+DDP_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+import torch
+from _models import Net, pl
+from torch.utils.data import DataLoader, TensorDataset
+
+from lrfinder import Refine
+from lrfinder.callback import LRFinder
+
+
+class RecNet(Net):
+    def on_train_end(self):
+        finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+        record = {
+            "result": finder.result.to_dict(),
+            "module_lr": self.lr,
+            "weights": [p.detach().double().sum().item() for p in self.parameters()],
+        }
+        Path(self.out, f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+torch.set_num_threads(1)
+pl.seed_everything(0, verbose=False)
+gen = torch.Generator().manual_seed(0)
+x = torch.randn(512, 8, generator=gen)
+y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+finder = LRFinder(num_steps=60, min_lr=1e-3, max_lr=10.0, refine=Refine(training_steps=60, candidates=2, extend=0))
+trainer = pl.Trainer(
+    accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=3, logger=False,
+    enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+)
+model = RecNet(lr=0.01, bn=False)
+model.out = sys.argv[1]
+trainer.fit(model, loader)
+"""
+
+
+@pytest.mark.slow
+def test_refine_under_ddp_every_rank_applies_the_same_lr(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "run_ddp_refine.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    tests = Path(__file__).resolve().parent
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(tests)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    refinement = first["result"]["refinement"]
+    assert refinement is not None and refinement["lr"] is not None and len(refinement["trials"]) == 2
+    # The held-out losses are averaged over ranks, so both ranks recorded the same trials and pick.
+    assert first["result"] == second["result"]
+    assert first["module_lr"] == second["module_lr"] == first["result"]["scaled"]["lr"]
+    assert first["weights"] == second["weights"]
