@@ -335,17 +335,21 @@ _LEGEND_LOCS: tuple[Literal["lower left", "upper left", "lower right", "upper ri
     "upper right",
 )
 #: A pick marker (a one-point line: steepest, minimum, divergence) weighs as much as this many
-#: curve points when the legend is placed: covering a pick hides what the report is about.
+#: flat-region curve points when the legend is placed: covering a pick hides what the report is about.
 _MARKER_WEIGHT = 50
+#: A curve point from the fall onwards (``focus_from``) weighs as much as this many flat ones.
+_FOCUS_WEIGHT = 10
 
 
-def _place_legend(ax: Axes, **kwargs: Any) -> None:
+def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> None:
     """Put the legend in the corner that covers the least of the plot.
 
     matplotlib's ``loc="best"`` can land on the right of a typical curve (flat on the left, then
     the fall, the minimum and the blow-up on the right), over the part a reader came for. Here
     the legend's real size is measured once, and every plotted point (curve, raw losses) in each
-    corner is counted, pick markers many times over, with the axes' limits already set.
+    corner is counted, with the axes' limits already set: points at LRs from ``focus_from`` on
+    (the fall and what follows) count :data:`_FOCUS_WEIGHT` times, pick markers
+    :data:`_MARKER_WEIGHT` times, the flat start once.
     """
     legend = ax.legend(loc=_LEGEND_LOCS[0], **kwargs)
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
@@ -360,7 +364,11 @@ def _place_legend(ax: Axes, **kwargs: Any) -> None:
         xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)])
         xy = xy[np.isfinite(xy).all(axis=1)]
         points.append(to_axes.transform(xy) if xy.size else np.empty((0, 2)))
-        weights.append(np.full(len(xy), _MARKER_WEIGHT if len(xy) == 1 else 1.0))
+        if len(xy) == 1:
+            weights.append(np.full(1, float(_MARKER_WEIGHT)))
+        else:
+            focus = xy[:, 0] >= focus_from if focus_from is not None else np.zeros(len(xy), dtype=bool)
+            weights.append(np.where(focus, float(_FOCUS_WEIGHT), 1.0))
     xy, weight = np.concatenate(points), np.concatenate(weights)
 
     def covered(loc: str) -> float:
@@ -693,7 +701,8 @@ def plot_range_test(
     if ylim is not None:
         ax.set_ylim(*ylim)
     if len(results) == 1:
-        _place_legend(ax, fontsize=9.5, framealpha=0.92)
+        s = results[0].suggestion
+        _place_legend(ax, focus_from=s.min_lr / 3 if s is not None else None, fontsize=9.5, framealpha=0.92)
     ax.set_ylabel("training loss")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)

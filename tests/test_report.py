@@ -303,8 +303,16 @@ def recorded_late_fall() -> object:
     return RangeTestResult.from_json(Path(__file__).parent / "data" / "late_fall_result.json")
 
 
+def recorded_demo() -> object:
+    """`lrfind demo`'s result: a long flat start, then the fall, the minimum and a noisy blow-up."""
+    from lrfinder.range_test import RangeTestResult
+
+    return RangeTestResult.from_json(Path(__file__).parent / "data" / "demo_result.json")
+
+
 @pytest.mark.parametrize(
-    "make", [recorded_late_fall, lambda: make_result(center=-2.0), lambda: make_result(center=-4.0)]
+    "make",
+    [recorded_late_fall, recorded_demo, lambda: make_result(center=-2.0), lambda: make_result(center=-4.0)],
 )
 def test_legend_leaves_the_picks_and_the_fall_visible(make):
     # The picks (steepest, minimum, divergence) and the curve around them are what the report is
@@ -312,7 +320,8 @@ def test_legend_leaves_the_picks_and_the_fall_visible(make):
     # loc="best" put it over them on curves that fall late).
     result = make()
     s = result.suggestion
-    fig = plot_range_test(result)
+    # With a schedule panel, as `lrfind demo` draws it: a shorter loss panel, a taller legend.
+    fig = plot_range_test(result, schedule=np.linspace(s.min_lr, s.max_lr, 50), schedule_name="onecycle")
     fig.canvas.draw()
     ax = axes_by_label(fig)["loss"]
     box = ax.get_legend().get_window_extent()
