@@ -8,8 +8,9 @@ everything in memory, applies the suggested (and batch-size scaled) LR, and lets
 call train from the original weights. :func:`find_lr` only finds.
 
 The module reads as the pipeline: ``_build`` (loader, optimizers), ``_sweep`` (inside
-:func:`lrfinder._lightning.isolation`, one stepper call per LR), ``_analyse``, ``_scale``,
-``_apply``. Lightning itself is reached through :mod:`lrfinder._lightning`, which also makes
+:func:`lrfinder._lightning.isolation`, one stepper call per LR), ``_analyse``, with ``refine``
+``_resweep`` (round 2) and ``_refine`` (round 3), ``_scale``, ``_apply``. Lightning itself is
+reached through :mod:`lrfinder._lightning`, which also makes
 :class:`LRFinder` a ``Callback`` of both ``lightning.pytorch`` and ``pytorch_lightning``
 (whichever are installed): one class serves ``L.Trainer``, ``pl.Trainer`` and LightningCLI.
 
@@ -60,7 +61,17 @@ from .range_test import (
     run_sweep,
     validate_settings,
 )
-from .refine import Refine, Refinement, Trial, _mean_loss, resolve_refine, run_trials, trial_round
+from .refine import (
+    Refine,
+    Refinement,
+    Resweep,
+    Trial,
+    _mean_loss,
+    resolve_refine,
+    resweep_round,
+    run_trials,
+    trial_round,
+)
 from .scaling import SCALING_RULES
 
 if TYPE_CHECKING:
@@ -158,8 +169,13 @@ class LRFinder(_CallbackBase):
             loss, when ``training_step`` does not return it.
         report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
         strict: Raise instead of warning when the curve is inconclusive.
-        refine: ``True`` or a :class:`lrfinder.Refine`: after the sweep, run short annealed
-            trials at a few LRs around the curve's reading (:mod:`lrfinder.refine`) with the
+        refine: ``True`` or a :class:`lrfinder.Refine`: after the sweep, round 2 of
+            :mod:`lrfinder.refine` as in the engine: when the reading calls for it (still falling
+            at ``max_lr``, never clearly falling, too narrow a falling region) up to
+            ``Refine.max_resweeps`` extra sweeps (:func:`lrfinder.refine.next_sweep`), each in the
+            isolation and reduced over ranks as the first one, recorded in
+            ``result.refinement.rounds``; the re-sweep's reading is used. Then short annealed
+            trials at a few LRs around the curve's reading with the
             module's own ``training_step``, each from the exact restored state, and train at the
             one with the lowest held-out loss (``result.refinement``; ``result.lr`` is refined,
             then scaled). Judged on the first ``Refine.val_batches`` batches of the fit's
@@ -169,9 +185,9 @@ class LRFinder(_CallbackBase):
             CosineAnnealingLR (``"cosine"``), else ``"constant"`` (a ``Refine`` whose schedule
             is not ``"constant"`` keeps its own). The trials spend at most
             :func:`lrfinder.refine.default_budget` of the fit (10% of a fit of 2,000 steps or
-            more, at least 200 steps) unless ``Refine.budget`` says otherwise. Automatic
-            optimization only. Under DDP every rank applies rank 0's pick (held-out losses are
-            averaged over ranks first).
+            more, at least 200 steps) unless ``Refine.budget`` says otherwise (the re-sweeps come
+            on top). Trials under automatic optimization only. Under DDP every rank applies rank
+            0's pick (held-out losses are averaged over ranks first).
         noise_scale: Measure the gradient noise scale (the critical batch) during the test
             (:mod:`lrfinder.noise`), from blocks of consecutive steps at the flat start of the
             sweep; under data parallelism from the all-reduced gradient of the global batch. It
@@ -378,7 +394,9 @@ class LRFinder(_CallbackBase):
                 measured, why = None, f"not measured: the test steps {len(run.optimizers)} optimizers"
             result = replace(result, noise_scale=measured, noise_error=why)
         if self.refine is not None and not self._find_only:
-            result = self._refine(trainer, pl_module, run, result)
+            refine = self._refine_settings(trainer)
+            result, rounds, cost, notes = self._resweep(trainer, pl_module, run, refine, result)
+            result = self._refine(trainer, pl_module, run, result, refine, rounds=rounds, cost=cost, notes=notes)
         return self._scale(trainer, run, result)
 
     def _build(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> _TestRun:
@@ -420,7 +438,7 @@ class LRFinder(_CallbackBase):
     def _sweep(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, probe: NoiseProbe | None = None
     ) -> tuple[list[float], list[float], StopReason]:
-        """The sweep, inside the isolation: nothing it changes survives it.
+        """The sweep of ``run.settings``, inside the isolation: nothing it changes survives it.
 
         With a ``probe``, an optimizer step post-hook hands it each step's gradient (the
         all-reduced one of the global batch under data parallelism; ``.grad`` is only read).
@@ -493,27 +511,89 @@ class LRFinder(_CallbackBase):
         assert resolved is not None
         return resolved
 
+    def _resweep(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        run: _TestRun,
+        refine: Refine,
+        result: RangeTestResult,
+    ) -> tuple[RangeTestResult, list[Resweep], int, list[str]]:
+        """Round 2 of :mod:`lrfinder.refine` (:func:`~lrfinder.refine.resweep_round`) with the fit's stepper.
+
+        Each extra sweep runs as the first one does (:meth:`_sweep`: inside the isolation, from
+        the same restored state and data order, its loss reduced over ranks, so every rank reads
+        the same curve and takes the same decisions), with the settings
+        :func:`~lrfinder.refine.next_sweep` gives. The noise scale stays the first sweep's.
+
+        Returns:
+            As :func:`~lrfinder.refine.resweep_round`: the curve to read, the rounds, their
+            steps and notes.
+
+        """
+
+        def sweep(lo: float, hi: float, num: int) -> RangeTestResult:
+            settings = replace(run.settings, min_lr=lo, max_lr=hi, num_steps=num)
+            again = replace(
+                run, settings=settings, batches=_lightning.TrainBatches(trainer, pl_module, run.batches.loader)
+            )
+            lrs, losses, reason = self._sweep(trainer, pl_module, again)
+            if reason == "interrupted":
+                raise KeyboardInterrupt  # everything is restored, as after the first sweep
+            swept = self._analyse(pl_module, again, lrs, losses, reason)
+            return replace(swept, noise_scale=result.noise_scale, noise_error=result.noise_error)
+
+        out, rounds, cost, notes = resweep_round(result, refine, sweep)
+        for r in rounds:
+            _lightning.info(
+                trainer,
+                f"LRFinder: re-swept ({r.reason.replace('_', ' ')}) {r.min_lr:.2e} .. {r.max_lr:.2e}, "
+                f"{r.steps_run} step(s): " + (f"reads {r.suggestion_lr:.2e}" if r.suggestion_lr else f"{r.error}"),
+            )
+        return out, rounds, cost, notes
+
     def _refine(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, result: RangeTestResult
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        run: _TestRun,
+        result: RangeTestResult,
+        refine: Refine,
+        *,
+        rounds: Sequence[Resweep] = (),
+        cost: int = 0,
+        notes: Sequence[str] = (),
     ) -> RangeTestResult:
         """Round 3 of :mod:`lrfinder.refine` with the fit's own stepper, inside the isolation.
 
         Each trial starts from the exact state the test started from (weights, optimizer, RNGs,
         data order) and everything is restored afterwards. Under DDP the held-out losses are
         averaged over ranks (so every rank takes the same decisions) and rank 0's pick is
-        broadcast.
+        broadcast. ``rounds``, ``cost`` and ``notes`` of round 2 go into the refinement; with
+        no trials to run (an inconclusive curve, manual optimization) the refinement still
+        records them when round 2 ran.
         """
-        refine = self._refine_settings(trainer)
         s = result.suggestion
+        skip_why = None
         if s is None:
-            return result
-        if not pl_module.automatic_optimization:
-            _lightning.warn(trainer, "LRFinder: refine runs under automatic optimization only; skipped.")
-            return result
+            skip_why = f"no trials: the curve is inconclusive ({result.error})"
+        elif not pl_module.automatic_optimization:
+            skip_why = "no trials: refine's trials run under automatic optimization only"
+            _lightning.warn(trainer, "LRFinder: refine's trials run under automatic optimization only; skipped.")
+        if skip_why is not None or s is None:
+            if not rounds:
+                return result
+            _, _, _, budget = refine.plan()
+            judged_on = "val_data" if _val_loader(trainer) is not None else "held-out training batches"
+            empty = Refinement(
+                (), None, None, None, refine.schedule, int(refine.training_steps),  # type: ignore[arg-type]
+                budget, judged_on, tuple(rounds), cost, (*notes, str(skip_why)),
+            )
+            return replace(result, refinement=empty)
         _, _, steps, _ = refine.plan()
         total = int(refine.training_steps)  # type: ignore[arg-type]  # _refine_settings set it
         strategy = trainer.strategy
-        notes: list[str] = []
+        notes = list(notes)
         val_loader = _val_loader(trainer)
         skip = 0
         if val_loader is None:
@@ -593,7 +673,9 @@ class LRFinder(_CallbackBase):
                     baseline=baseline, reset_stream=reset, step=step, reduce=reduce,
                 )
 
-            refinement = trial_round(s, refine, trials_at, judged_on=judged_on, notes=notes)
+            refinement = trial_round(
+                s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes
+            )
         picked = strategy.broadcast((refinement.lr, refinement.max_lr), src=0)
         refinement = replace(refinement, lr=picked[0], max_lr=picked[1])
         _lightning.info(
@@ -1110,6 +1192,7 @@ def _summary_metrics(result: RangeTestResult) -> dict[str, float]:
         if f.lr is not None:
             metrics["lr_finder/refined_lr"] = f.lr
         metrics["lr_finder/refine_cost_steps"] = float(f.cost_steps)
+        metrics["lr_finder/resweeps"] = float(len(f.rounds))
     return metrics
 
 

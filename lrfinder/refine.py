@@ -63,6 +63,8 @@ __all__ = [
     "compress_schedule",
     "choose",
     "resweep_reason",
+    "resweep_round",
+    "next_sweep",
     "resolve_refine",
     "refine_range_test",
     "run_trials",
@@ -542,6 +544,55 @@ def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]
     return st.min_lr, top, max(st.num_steps, int(math.ceil(2 * density * math.log10(top / st.min_lr))))
 
 
+def resweep_round(
+    result: RangeTestResult,
+    refine: Refine,
+    sweep: Callable[[float, float, int], RangeTestResult] | None,
+) -> tuple[RangeTestResult, list[Resweep], int, list[str]]:
+    """Round 2: at most ``refine.max_resweeps`` extra sweeps while the reading calls for one.
+
+    Each round asks :func:`resweep_reason` whether the current curve needs another sweep and
+    :func:`next_sweep` for its settings, then runs ``sweep(min_lr, max_lr, num_steps)`` (a
+    sweep that restores everything it touches; the plain engine and the Lightning callback
+    each pass their own). The new curve is kept when it reads at least as well (a suggestion
+    beats none); a ``too_few_points`` round is the last.
+
+    Args:
+        result: The first sweep.
+        refine: The settings (``max_resweeps``; 0 runs none).
+        sweep: Runs one more sweep; ``None`` runs none.
+
+    Returns:
+        ``(result, rounds, cost_steps, notes)``: the curve to read (the first sweep's or a
+        re-sweep's), each extra sweep as a :class:`Resweep`, the steps they ran, and one note
+        per round.
+
+    """
+    rounds: list[Resweep] = []
+    notes: list[str] = []
+    cost = 0
+    while sweep is not None and len(rounds) < refine.max_resweeps:
+        reason = resweep_reason(result)
+        if reason is None:
+            break
+        lo, hi, num = next_sweep(result, reason)
+        again = sweep(lo, hi, num)
+        cost += again.num_steps
+        rounds.append(
+            Resweep(
+                reason, lo, hi, num, again.num_steps, again.suggestion.lr if again.suggestion else None, again.error
+            )
+        )
+        notes.append(f"round 2: {reason.replace('_', ' ')}; swept {lo:.2e} .. {hi:.2e} in {num} steps")
+        logger.debug("round 2 (%s): %.2e .. %.2e in %d steps, ran %d", reason, lo, hi, num, again.num_steps)
+        # Keep the new curve when it reads at least as well (a suggestion beats none).
+        if again.suggestion is not None or result.suggestion is None:
+            result = again
+        if reason == "too_few_points":
+            break
+    return result, rounds, cost, notes
+
+
 # --------------------------------------------------------------------------------------------
 # Round 3: candidates, schedules, trials, choice
 # --------------------------------------------------------------------------------------------
@@ -862,29 +913,9 @@ def refine_range_test(
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
-    notes: list[str] = []
 
     # Round 2.
-    rounds: list[Resweep] = []
-    cost = 0
-    while sweep is not None and len(rounds) < refine.max_resweeps:
-        reason = resweep_reason(result)
-        if reason is None:
-            break
-        lo, hi, num = next_sweep(result, reason)
-        again = sweep(lo, hi, num)
-        cost += again.num_steps
-        rounds.append(
-            Resweep(
-                reason, lo, hi, num, again.num_steps, again.suggestion.lr if again.suggestion else None, again.error
-            )
-        )
-        notes.append(f"round 2: {reason.replace('_', ' ')}; swept {lo:.2e} .. {hi:.2e} in {num} steps")
-        # Keep the new curve when it reads at least as well (a suggestion beats none).
-        if again.suggestion is not None or result.suggestion is None:
-            result = again
-        if reason == "too_few_points":
-            break
+    result, rounds, cost, notes = resweep_round(result, refine, sweep)
 
     def loss_of(batch: Any) -> torch.Tensor:
         return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)

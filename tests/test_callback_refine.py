@@ -100,6 +100,43 @@ def test_refine_follows_the_modules_onecycle(tmp_path: Path) -> None:
     assert finder.applied_lr == pytest.approx(finder.result.training_suggestion.max_lr)
 
 
+#: A range far too low for ``Net``: its first sweep stops while the loss still falls at ``max_lr``.
+LOW = {"num_steps": 40, "min_lr": 1e-3, "max_lr": 0.03}
+
+
+def test_refine_resweeps_upward_when_still_falling_and_trains_bit_identical(tmp_path: Path) -> None:
+    finder = LRFinder(**LOW, refine=Refine(candidates=2, extend=0))
+    model_a, t_a = _fit(tmp_path / "a", 0.01, finder, val=False)
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    f = result.refinement
+    assert f is not None and f.lr is not None and len(f.rounds) == 1
+    (r,) = f.rounds
+    assert r.reason == "still_falling" and r.min_lr == LOW["min_lr"] and r.max_lr == pytest.approx(1e3 * LOW["max_lr"])
+    # The extended range was read (the trials centre on the re-sweep's reading), and it lies above the first range.
+    assert result.settings.max_lr == r.max_lr and result.num_steps == r.steps_run
+    assert r.suggestion_lr == result.suggestion.lr == f.curve_lr > LOW["max_lr"]
+    assert f.lr > LOW["max_lr"] and result.lr == f.lr == finder.applied_lr == model_a.lr
+    assert f.cost_steps == r.steps_run + sum(len(t.train_losses) for t in f.trials)
+    assert any(n.startswith("round 2: still falling") for n in f.notes)
+    assert t_a.callback_metrics["lr_finder/resweeps"].item() == 1
+    # Bit-identical to a fit with that LR set by hand: neither sweep nor the trials left anything behind.
+    model_b, _ = _fit(tmp_path / "b", f.lr, None, val=False, logger=False)
+    wa, wb = weights(model_a), weights(model_b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), "fit with a re-sweep differs from fit with the LR set by hand"
+
+
+def test_refine_max_resweeps_zero_runs_none(tmp_path: Path) -> None:
+    finder = LRFinder(**LOW, refine=Refine(candidates=2, extend=0, max_resweeps=0))
+    with pytest.warns(UserWarning, match="inconclusive"):
+        model, _ = _fit(tmp_path, 0.01, finder, val=False)
+    result = finder.result
+    assert result is not None and result.suggestion is None and "still falling" in (result.error or "")
+    # No round 2, and no trials without a reading: the module keeps its own LR.
+    assert result.refinement is None and result.num_steps <= LOW["num_steps"]
+    assert finder.applied_lr is None and model.lr == 0.01
+
+
 def test_schedule_name_maps_torch_schedulers() -> None:
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     cfg = pl.utilities.types.LRSchedulerConfig
