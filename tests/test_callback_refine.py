@@ -182,7 +182,8 @@ gen = torch.Generator().manual_seed(0)
 x = torch.randn(512, 8, generator=gen)
 y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
 loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
-finder = LRFinder(num_steps=60, min_lr=1e-3, max_lr=10.0, refine=Refine(training_steps=60, candidates=2, extend=0))
+sweep = json.loads(sys.argv[3])  # num_steps, min_lr, max_lr
+finder = LRFinder(**sweep, refine=Refine(training_steps=60, candidates=2, extend=0))
 trainer = pl.Trainer(
     accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=3, logger=False,
     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
@@ -194,7 +195,12 @@ trainer.fit(model, loader)
 
 
 @pytest.mark.slow
-def test_refine_under_ddp_every_rank_applies_the_same_lr(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sweep", "resweeps"),
+    [({"num_steps": 60, "min_lr": 1e-3, "max_lr": 10.0}, 0), (LOW, 1)],
+    ids=["one-sweep", "upward-resweep"],
+)
+def test_refine_under_ddp_every_rank_applies_the_same_lr(tmp_path: Path, sweep: dict[str, Any], resweeps: int) -> None:
     import json
     import os
     import subprocess
@@ -205,13 +211,15 @@ def test_refine_under_ddp_every_rank_applies_the_same_lr(tmp_path: Path) -> None
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
     tests = Path(__file__).resolve().parent
     proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path), str(tests)],
+        [sys.executable, str(script), str(tmp_path), str(tests), json.dumps(sweep)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     refinement = first["result"]["refinement"]
     assert refinement is not None and refinement["lr"] is not None and len(refinement["trials"]) == 2
+    # Round 2 too: each re-sweep's loss is reduced over ranks as the first sweep's, so both read the same curve.
+    assert [r["reason"] for r in refinement["rounds"]] == ["still_falling"] * resweeps
     # The held-out losses are averaged over ranks, so both ranks recorded the same trials and pick.
     assert first["result"] == second["result"]
     assert first["module_lr"] == second["module_lr"] == first["result"]["scaled"]["lr"]
