@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, Net, make_loader, pl, trainer, weights
+from _models import FAST, GAN, Net, make_loader, pl, trainer, weights
 
 from lrfinder import Refine
 from lrfinder.callback import LRFinder, _schedule_name
@@ -135,6 +135,20 @@ def test_refine_max_resweeps_zero_runs_none(tmp_path: Path) -> None:
     # No round 2, and no trials without a reading: the module keeps its own LR.
     assert result.refinement is None and result.num_steps <= LOW["num_steps"]
     assert finder.applied_lr is None and model.lr == 0.01
+
+
+def test_refine_under_manual_optimization_resweeps_but_runs_no_trials(tmp_path: Path) -> None:
+    finder = LRFinder(**LOW, monitor="g_loss", refine=Refine(candidates=2, extend=0))
+    model = GAN(lr=0.01)
+    with pytest.warns(UserWarning, match="automatic optimization only"):
+        trainer(tmp_path, [finder], max_steps=100).fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    f = result.refinement
+    # Round 2 is a sweep, so it runs under manual optimization too; it is still recorded without trials.
+    assert f is not None and f.trials == () and f.lr is None and len(f.rounds) == 1
+    assert f.cost_steps == f.rounds[0].steps_run and f.rounds[0].suggestion_lr == result.suggestion.lr
+    assert finder.applied_lr == result.lr == model.lr == result.suggestion.lr
 
 
 def test_schedule_name_maps_torch_schedulers() -> None:
