@@ -130,20 +130,28 @@ def _run(task: Task, seed: int, refine: Any, judge: str) -> Any:
                       val_data=val_loader(task) if judge == "val" else None, refine=refine)
 
 
+def _record_key(store: Store, prefix: str, fresh: bool) -> str:
+    """The cache key of a record: this code version's, else (unless ``fresh``) the newest older one.
+
+    A record made by an earlier version of the code is reused (its version is in the key and in
+    the output): other modules change under a long run, and exploration only chooses settings.
+    ``--fresh`` measures again.
+    """
+    key = prefix + code_version()
+    if key not in store.explored and not fresh:
+        older = [k for k in store.explored if k.startswith(prefix)]
+        if older:
+            key = older[-1]
+    return key
+
+
 def explore(store: Store, seed: int, schedule: str, judge: str, fraction: float, *, fresh: bool = False
             ) -> dict[str, Any]:
     """Record the trials of the whole ladder for one run (cached)."""
     from lrfinder import Refine
 
     steps = max(10, int(round(fraction * store.task.steps)))
-    prefix = f"{schedule}|{judge}|{steps}|{seed}|"
-    key = prefix + code_version()
-    if key not in store.explored and not fresh:
-        # Exploration only chooses the settings: a record made by an earlier version of the code
-        # is kept (the end-to-end run of the shipped defaults always uses the current code).
-        older = [k for k in store.explored if k.startswith(prefix)]
-        if older:
-            key = older[-1]
+    key = _record_key(store, f"{schedule}|{judge}|{steps}|{seed}|", fresh)
     if key not in store.explored:
         t0 = time.perf_counter()
         ref = Refine(training_steps=store.task.steps, schedule=schedule, trial_steps=steps, budget=10.0,
@@ -253,14 +261,7 @@ def final_run(store: Store, seed: int, schedule: str, judge: str, fresh: bool = 
     """The shipped defaults end to end: ``range_test(..., refine=Refine(training_steps, schedule))``."""
     from lrfinder import Refine, range_test
 
-    prefix = f"final|{schedule}|{judge}|{seed}|"
-    key = prefix + code_version()
-    if key not in store.explored and not fresh:
-        # A record of an earlier version of the code is reused (its version is in the key and in
-        # the output): other modules change under a long run; ``--fresh`` measures again.
-        older = [k for k in store.explored if k.startswith(prefix)]
-        if older:
-            key = older[-1]
+    key = _record_key(store, f"final|{schedule}|{judge}|{seed}|", fresh)
     if key not in store.explored:
         task = store.task
         t0 = time.perf_counter()

@@ -80,6 +80,19 @@ def linear_regression_truth(d: int, r: np.ndarray, sigma: float) -> tuple[float,
     return r2, (d + 1) * r2 + d * sigma**2
 
 
+def probe_regression_step(probe: NoiseProbe, model: nn.Module, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
+    """One training step of a squared-error regression with the probe's sub-batch pass."""
+
+    def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return 0.5 * (model(batch[0]).reshape(-1) - batch[1]).pow(2).mean()
+
+    model.zero_grad()
+    probe.sub_batch(model, (x, y), loss_of)
+    loss = loss_of((x, y))
+    loss.backward()
+    probe.end_step(step, float(loss.detach()))
+
+
 def test_linear_regression_matches_closed_form_covariance() -> None:
     d, sigma, b_b, steps = 6, 2.0, 64, 600
     gen = torch.Generator().manual_seed(0)
@@ -93,15 +106,7 @@ def test_linear_regression_matches_closed_form_covariance() -> None:
     for step in range(steps):
         x = torch.randn(b_b, d, generator=gen, dtype=torch.float64)
         y = x @ w_star + sigma * torch.randn(b_b, generator=gen, dtype=torch.float64)
-
-        def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            return 0.5 * (model(batch[0]).reshape(-1) - batch[1]).pow(2).mean()
-
-        model.zero_grad()
-        probe.sub_batch(model, (x, y), loss_of)
-        loss = loss_of((x, y))
-        loss.backward()
-        probe.end_step(step, float(loss.detach()))
+        probe_regression_step(probe, model, step, x, y)
     ns = probe.estimate()
     assert (ns.small_batch_size, ns.big_batch_size, ns.source) == (b_b // 4, b_b, "sub-batch")
     assert ns.n_estimates == steps
@@ -171,15 +176,7 @@ def test_pure_noise_through_the_probe() -> None:
     for step in range(40):
         x = torch.randn(64, d, generator=gen, dtype=torch.float64)
         y = torch.randn(64, generator=gen, dtype=torch.float64)
-
-        def loss_of(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            return 0.5 * (model(batch[0]).reshape(-1) - batch[1]).pow(2).mean()
-
-        model.zero_grad()
-        probe.sub_batch(model, (x, y), loss_of)
-        loss = loss_of((x, y))
-        loss.backward()
-        probe.end_step(step, float(loss.detach()))
+        probe_regression_step(probe, model, step, x, y)
     try:
         ns = probe.estimate()
     except NoiseScaleError as exc:
