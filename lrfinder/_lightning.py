@@ -164,6 +164,11 @@ def trainer_class(*objs: object) -> type[pl.Trainer]:
     return importlib.import_module(names[0]).Trainer  # type: ignore[no-any-return]
 
 
+def is_ddp(strategy: object) -> bool:
+    """Whether ``strategy`` is Lightning's DDP (any launcher: ``ddp``, ``ddp_spawn``, ``ddp_fork``, ...)."""
+    return any(cls.__name__ == "DDPStrategy" for cls in type(strategy).__mro__)
+
+
 def warn(trainer: object, message: str) -> None:
     """A rank-zero ``UserWarning`` through the Trainer's own distribution."""
     # stacklevel: past this function and Lightning's wrappers, to the callback's line.
@@ -399,11 +404,13 @@ class _Stepper:
         self.optimizers = list(optimizers)
         self.logged = logged
         self.step_index = 0
+        self.last_batch_size: int | None = None
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
 
     def _forward(self) -> Any:
         batch, idx = self.batches.next()
+        self.last_batch_size = infer_batch_size(None, batch) or self.batches.batch_size
         args = (batch, idx) if self._takes_idx else (batch,)
         return self.strategy.training_step(*args)
 
@@ -421,11 +428,17 @@ class AutomaticStepper(_Stepper):
     Backward goes through ``strategy.backward`` (precision plugin, DDP; gradient sync blocked on
     all but the last micro-batch), the step through ``strategy.optimizer_step`` (gradient
     clipping, the grad scaler), as in training. A non-finite loss is recorded without a step.
+
+    With a ``probe`` (:class:`lrfinder.noise.NoiseProbe` whose :meth:`~lrfinder.noise.NoiseProbe.watch_backward`
+    hooks are in place), each micro-batch's backward is bracketed so the probe records this
+    rank's own gradient of it, and the step's gradient (all-reduced, not yet clipped or
+    unscaled) is paired with them before the optimizer step.
     """
 
-    def __init__(self, *args: Any, accumulate: int = 1, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, accumulate: int = 1, probe: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.accumulate = accumulate
+        self.probe = probe
 
     def _micro_batch_loss(self) -> torch.Tensor:
         for _ in range(MAX_SKIPPED):
@@ -439,15 +452,30 @@ class AutomaticStepper(_Stepper):
         opt = self.optimizers[0]
         self.pl_module.optimizer_zero_grad(self.trainer.current_epoch, self.step_index, opt)
         parts: list[torch.Tensor] = []
+        sizes: set[int | None] = set()
+        probe = self.probe
         for k in range(self.accumulate):
             sync: Any = contextlib.nullcontext()
             if k < self.accumulate - 1 and hasattr(self.strategy, "block_backward_sync"):
                 sync = self.strategy.block_backward_sync()
             with sync:
                 loss = self._micro_batch_loss()
+                sizes.add(self.last_batch_size)
+                if probe is not None:
+                    probe.before_backward()
                 self.strategy.backward(loss / self.accumulate, opt)
+                if probe is not None:
+                    probe.after_backward()
                 parts.append(loss.detach())
         value = self._reduce(parts)
+        if probe is not None:
+            probe.end_backward_step(
+                self.step_index,
+                sizes.pop() if len(sizes) == 1 else None,
+                self.accumulate,
+                max(1, int(self.trainer.world_size)),
+                grad_scale=_grad_scale(self.strategy),
+            )
         if math.isfinite(value):
             # The gradients are ready: the closure only hands the loss back, so the precision
             # plugin clips (gradient_clip_val), unscales and steps as in training.
@@ -455,6 +483,14 @@ class AutomaticStepper(_Stepper):
             self.strategy.optimizer_step(opt, closure=lambda: done, model=self.pl_module)
         self.step_index += 1
         return value
+
+
+def _grad_scale(strategy: Any) -> float:
+    """The mixed-precision loss scale the last backward used (1 without a grad scaler)."""
+    scaler = getattr(getattr(strategy, "precision_plugin", None), "scaler", None)
+    if scaler is None or not getattr(scaler, "is_enabled", lambda: True)():
+        return 1.0
+    return float(scaler.get_scale())
 
 
 class ManualStepper(_Stepper):
@@ -489,10 +525,11 @@ def make_stepper(
     *,
     accumulate: int = 1,
     monitor: str | None = None,
+    probe: Any = None,
 ) -> _Stepper:
-    """The stepper for the module's kind of optimization."""
+    """The stepper for the module's kind of optimization (``probe``: automatic optimization only)."""
     if pl_module.automatic_optimization:
-        return AutomaticStepper(trainer, pl_module, batches, optimizers, logged, accumulate=accumulate)
+        return AutomaticStepper(trainer, pl_module, batches, optimizers, logged, accumulate=accumulate, probe=probe)
     return ManualStepper(trainer, pl_module, batches, optimizers, logged, monitor=monitor)
 
 

@@ -189,9 +189,13 @@ class LRFinder(_CallbackBase):
             on top). Trials under automatic optimization only. Under DDP every rank applies rank
             0's pick (held-out losses are averaged over ranks first).
         noise_scale: Measure the gradient noise scale (the critical batch) during the test
-            (:mod:`lrfinder.noise`), from blocks of consecutive steps at the flat start of the
-            sweep; under data parallelism from the all-reduced gradient of the global batch. It
-            only reads the gradients. ``scaling="auto"`` then uses the ``noise`` rule.
+            (:mod:`lrfinder.noise`). Under DDP (automatic optimization) from each rank's own
+            micro-batch gradient against the all-reduced one, on every step up to the loss
+            minimum (source ``"ranks"``: free, McCandlish et al.'s appendix A); on one device
+            with ``accumulate_grad_batches > 1`` from the micro-batches (``"accumulation"``);
+            otherwise (and under manual optimization or other strategies) from blocks of
+            consecutive steps at the flat start of the sweep (``"steps"``, the global batch).
+            It only reads the gradients. ``scaling="auto"`` then uses the ``noise`` rule.
 
     Attributes:
         result: The :class:`~lrfinder.RangeTestResult` (with its suggestion and the scaling
@@ -388,6 +392,8 @@ class LRFinder(_CallbackBase):
             raise KeyboardInterrupt
         result = self._analyse(pl_module, run, lrs, losses, reason)
         if probe is not None:
+            strategy = trainer.strategy
+            probe.reduce_local(lambda t: strategy.reduce(t.to(strategy.root_device), reduce_op="mean").cpu())
             if len(run.optimizers) == 1:
                 measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
             else:
@@ -445,7 +451,11 @@ class LRFinder(_CallbackBase):
         """
         settings = run.settings
         handle = None
-        if probe is not None:
+        hooks: list[Any] = []
+        local = probe is not None and _local_gradients(trainer, pl_module, settings.accumulate_steps)
+        if probe is not None and local:
+            hooks = probe.watch_backward()
+        elif probe is not None:
             count = [0]
 
             def after_step(*_: Any) -> None:
@@ -479,6 +489,7 @@ class LRFinder(_CallbackBase):
                     logged,
                     accumulate=settings.accumulate_steps,
                     monitor=self.monitor,
+                    probe=probe if local else None,
                 )
                 return run_sweep(
                     step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
@@ -486,6 +497,8 @@ class LRFinder(_CallbackBase):
         finally:
             if handle is not None:
                 handle.remove()
+            for hook in hooks:
+                hook.remove()
             if bar is not None:
                 bar.close()
 
@@ -1127,6 +1140,21 @@ def _peaks(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:
                 for group, peak in zip(sched.optimizer.param_groups, sched.max_lrs):
                     out[id(group)] = float(peak)
     return out
+
+
+def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> bool:
+    """Whether the noise probe reads each backward's local gradient (``"ranks"``/``"accumulation"``).
+
+    Under automatic optimization only (a manual ``training_step`` may run any number of
+    backwards per step), with DDP over several processes or with gradient accumulation. Other
+    data-parallel strategies (FSDP, DeepSpeed) shard or flatten the parameters, so their
+    per-parameter hooks do not see a rank's whole gradient: those use blocks of steps.
+    """
+    if not pl_module.automatic_optimization:
+        return False
+    if int(trainer.world_size) > 1:
+        return _lightning.is_ddp(trainer.strategy)
+    return accumulate > 1
 
 
 def _base_lr(group: Mapping[str, Any], configs: Sequence[LRSchedulerConfig]) -> float:

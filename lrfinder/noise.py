@@ -26,6 +26,14 @@ Where the two batch sizes come from (:class:`NoiseProbe`):
   too small to move the weights: each step's gradient is a small gradient (``B_s`` = the batch)
   and the mean over a block of ``NOISE_BLOCK`` steps a big one (``B_b = NOISE_BLOCK * B_s``).
   Free: no extra forward pass, one gradient sum kept; the engine's default source.
+* ``"ranks"``: under data parallelism (McCandlish et al.'s appendix A), each rank's own
+  gradient of each micro-batch, read by a tensor hook as backward computes it (before the
+  all-reduce), gives ``|G_s|^2`` (``B_s`` = the per-device micro-batch; the mean over ranks and
+  micro-batches), and the all-reduced step gradient ``|G_b|^2`` (``B_b`` = micro-batch x
+  accumulation x ranks). Free: one squared norm per parameter per backward, nothing copied,
+  one scalar all-reduce after the sweep. The same hooks give ``"accumulation"`` pairs on one
+  device (:meth:`NoiseProbe.watch_backward`). Both sources pair two gradients taken at the very
+  same weights, so every step up to the loss minimum counts, not only the flat start.
 * ``"sub-batch"``: a dedicated measurement for custom loops (:meth:`NoiseProbe.sub_batch`): one
   extra forward/backward on the first ``batch // NOISE_SPLIT`` examples of a step's batch gives
   ``G_s``, next to the step's own gradient ``G_b``. The extra pass runs under a forked RNG, puts
@@ -80,7 +88,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-NoiseSource = Literal["steps", "sub-batch", "accumulation", "given"]
+NoiseSource = Literal["steps", "sub-batch", "accumulation", "ranks", "given"]
 #: The sub-batch of a ``"sub-batch"`` measurement is ``batch // NOISE_SPLIT`` examples: its
 #: extra pass costs about ``1 / NOISE_SPLIT`` of a step.
 NOISE_SPLIT = 4
@@ -128,7 +136,8 @@ class NoiseScale:
             not positive), and both ends are NaN with fewer than two estimates.
         steps: Indices of the sweep steps measured (empty for :func:`noise_scale_from_norms`
             called without them).
-        source: ``"sub-batch"``, ``"accumulation"`` or ``"given"`` (see the module docstring).
+        source: ``"steps"``, ``"sub-batch"``, ``"accumulation"``, ``"ranks"`` or ``"given"`` (see
+            the module docstring).
 
     """
 
@@ -470,6 +479,9 @@ class NoiseProbe:
         self._start_sq = 0.0
         #: Per recorded pair: how far the weights had moved from the start (``"steps"`` only; else 0).
         self.moved: list[float] = []
+        self._watching = False
+        self._parts: list[torch.Tensor] = []
+        self._local: list[torch.Tensor] = []
 
     # -- accumulation -------------------------------------------------------------------------
 
@@ -524,6 +536,112 @@ class NoiseProbe:
             for buf, saved in buffers:
                 buf.copy_(saved)
         self._pending = (squared_norm(grads), size, full)
+
+    # -- local gradients (accumulation and data parallelism), read by tensor hooks ------------
+
+    def watch_backward(self) -> list[Any]:
+        """Hook every parameter to record this process's own gradient of each bracketed backward.
+
+        The bracket is :meth:`before_backward` ... :meth:`after_backward`. A tensor hook sees
+        the gradient backward computes for the parameter before it is added to ``.grad`` and
+        before any all-reduce (DDP's hooks run after it), so under data parallelism it is the
+        rank's local gradient. Gradients computed outside the bracket
+        (say ``torch.autograd.grad`` in a ``training_step``) are ignored. Pair with
+        :meth:`end_backward_step`.
+
+        Returns:
+            The hook handles; call ``.remove()`` on each when the sweep is over.
+
+        """
+        self._watching, self._parts, self._local = False, [], []
+
+        def hook(grad: torch.Tensor) -> None:
+            if self._watching:
+                self._parts.append(_sq(grad))
+
+        return [p.register_hook(hook) for p in self.params]
+
+    def before_backward(self) -> None:
+        """Start recording the local gradient of the backward that follows."""
+        self._parts = []
+        self._watching = True
+
+    def after_backward(self) -> None:
+        """Close one micro-batch's backward: its local squared gradient norm joins the step."""
+        self._watching = False
+        parts, self._parts = self._parts, []
+        if parts:
+            self._local.append(torch.stack([t.to(parts[0].device) for t in parts]).sum())
+
+    def end_backward_step(
+        self,
+        step: int,
+        micro_batch_size: int | None,
+        micro_batches: int,
+        world: int = 1,
+        *,
+        grad_scale: float = 1.0,
+    ) -> None:
+        """Pair the step's last ``micro_batches`` local gradients with its gradient now in ``.grad``.
+
+        Call after the last micro-batch's backward (and its all-reduce) and before the optimizer
+        step, so ``.grad`` is neither clipped nor stepped yet.
+
+        Args:
+            step: The step's index in the sweep.
+            micro_batch_size: Examples per micro-batch on this process (``None``: the step is skipped).
+            micro_batches: Micro-batches per step (``accumulate``); each loss was divided by it.
+            world: Number of data-parallel processes; ``.grad`` is their mean. With ``world > 1``
+                the local norms must be averaged over ranks by :meth:`reduce_local`.
+            grad_scale: The loss scale of mixed precision (``GradScaler.get_scale()``): the
+                gradients are divided by it.
+
+        """
+        local, self._local = self._local[-micro_batches:], []
+        if micro_batches < 2 and world < 2:
+            return
+        if micro_batch_size is None or len(local) < micro_batches:
+            # Under DDP every rank must keep as many pairs as the others for reduce_local: a
+            # NaN pair holds the place and is dropped there.
+            if world < 2:
+                return
+            small_sq = big_sq = math.nan
+        else:
+            big_sq = squared_norm(p.grad for p in self.params) / grad_scale**2
+            factor = (micro_batches / grad_scale) ** 2
+            small_sq = float(torch.stack([t.to(local[0].device) for t in local]).mean().item()) * factor
+        micro_batch_size = micro_batch_size or 0
+        self.small_sq.append(small_sq)
+        self.big_sq.append(big_sq)
+        self.sizes.append((micro_batch_size, micro_batch_size * micro_batches * world))
+        self.steps.append(step)
+        self.sources.append("ranks" if world > 1 else "accumulation")
+        self.moved.append(0.0)
+        if world < 2:
+            self._drop_non_finite()  # under DDP every rank keeps every pair until reduce_local
+
+    def reduce_local(self, mean_over_ranks: Any) -> None:
+        """Average the ``"ranks"`` pairs' local norms over the processes (call on every rank).
+
+        Args:
+            mean_over_ranks: ``f(tensor) -> tensor``, the element-wise mean over ranks of a 1-d
+                float64 tensor (``lambda t: strategy.reduce(t, reduce_op="mean")``).
+
+        """
+        idx = [i for i, source in enumerate(self.sources) if source == "ranks"]
+        if not idx:
+            return
+        mean = mean_over_ranks(torch.tensor([self.small_sq[i] for i in idx], dtype=torch.float64))
+        for i, value in zip(idx, torch.as_tensor(mean).reshape(-1).tolist()):
+            self.small_sq[i] = float(value)
+        self._drop_non_finite()
+
+    def _drop_non_finite(self) -> None:
+        keep = [i for i, (a, b) in enumerate(zip(self.small_sq, self.big_sq)) if math.isfinite(a) and math.isfinite(b)]
+        if len(keep) < len(self.steps):
+            for name in ("small_sq", "big_sq", "sizes", "steps", "sources", "moved"):
+                values = getattr(self, name)
+                setattr(self, name, [values[i] for i in keep])
 
     # -- per step -----------------------------------------------------------------------------
 

@@ -262,3 +262,40 @@ class MemoryLogger(pl.loggers.Logger):
 
     def log_table(self, key: str, columns: list[str], data: list[list[Any]]) -> None:
         self.tables.append((key, columns, data))
+
+
+def regression_data(n: int, d: int, sigma: float, seed: int) -> tuple[TensorDataset, torch.Tensor]:
+    """``y = w* . x + sigma * noise`` with ``x ~ N(0, I)`` in float64, and ``w*``."""
+    gen = torch.Generator().manual_seed(seed)
+    w_star = torch.randn(d, generator=gen, dtype=torch.float64)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = x @ w_star + sigma * torch.randn(n, generator=gen, dtype=torch.float64)
+    return TensorDataset(x, y), w_star
+
+
+def linear_regression_truth(d: int, r: Any, sigma: float) -> tuple[float, float]:
+    """|G|^2 and tr(Sigma) of 0.5 (w.x - y)^2 with x ~ N(0, I), y = w*.x + N(0, sigma^2), r = w - w*.
+
+    g = (x.r - e) x, so G = E[x x^T] r = r and E[g g^T] = |r|^2 I + 2 r r^T + sigma^2 I (Isserlis),
+    hence tr(Sigma) = (d + 2)|r|^2 + d sigma^2 - |r|^2 = (d + 1)|r|^2 + d sigma^2.
+    """
+    r2 = float(r @ r)
+    return r2, (d + 1) * r2 + d * sigma**2
+
+
+class Regression(pl.LightningModule):
+    """Least squares ``0.5 (w.x - y)^2`` in float64, its weights started at ``w* + offset``."""
+
+    def __init__(self, w_star: torch.Tensor, offset: float = 0.4, lr: float = 1e-6) -> None:
+        super().__init__()
+        self.lr = lr
+        self.linear = nn.Linear(len(w_star), 1, bias=False).double()
+        with torch.no_grad():
+            self.linear.weight.copy_((w_star + offset).reshape(1, -1))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return 0.5 * (self.linear(x).reshape(-1) - y).pow(2).mean()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=self.lr)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _models import linear_regression_truth, regression_data
 from torch import nn
 
 from lrfinder.exceptions import NoiseScaleError
@@ -68,16 +69,6 @@ def test_micro_batch_estimate_is_the_sample_variance_of_micro_gradients() -> Non
     sample_var = np.sum((g - g.mean(axis=0)) ** 2) / (5 - 1)
     assert ns.trace_sigma == pytest.approx(4 * sample_var, rel=1e-12)
     assert ns.grad_sq == pytest.approx(big - sample_var / 5, rel=1e-12)
-
-
-def linear_regression_truth(d: int, r: np.ndarray, sigma: float) -> tuple[float, float]:
-    """|G|^2 and tr(Sigma) of 0.5 (w.x - y)^2 with x ~ N(0, I), y = w*.x + N(0, sigma^2), r = w - w*.
-
-    g = (x.r - e) x, so G = E[x x^T] r = r and E[g g^T] = |r|^2 I + 2 r r^T + sigma^2 I (Isserlis),
-    hence tr(Sigma) = (d + 2)|r|^2 + d sigma^2 - |r|^2 = (d + 1)|r|^2 + d sigma^2.
-    """
-    r2 = float(r @ r)
-    return r2, (d + 1) * r2 + d * sigma**2
 
 
 def probe_regression_step(probe: NoiseProbe, model: nn.Module, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -374,14 +365,6 @@ def test_training_after_a_measured_test_is_bit_identical(dataset: torch.utils.da
     assert all(torch.equal(a, b) for a, b in zip(train(True), train(False)))
 
 
-def _regression_data(n: int, d: int, sigma: float, seed: int) -> tuple[torch.utils.data.TensorDataset, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    w_star = torch.randn(d, generator=gen, dtype=torch.float64)
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
-    y = x @ w_star + sigma * torch.randn(n, generator=gen, dtype=torch.float64)
-    return torch.utils.data.TensorDataset(x, y), w_star
-
-
 def _half_mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 0.5 * (out.reshape(-1) - y).pow(2).mean()
 
@@ -391,7 +374,7 @@ def test_engine_measures_the_closed_form_noise_scale(accumulate_steps: int) -> N
     from lrfinder import range_test
 
     d, sigma = 8, 1.5
-    data, w_star = _regression_data(40000, d, sigma, seed=2)
+    data, w_star = regression_data(40000, d, sigma, seed=2)
     model = nn.Linear(d, 1, bias=False).double()
     with torch.no_grad():
         model.weight.copy_((w_star + 0.4).reshape(1, d))
@@ -580,7 +563,7 @@ def test_steps_source_counts_only_blocks_before_the_weights_move() -> None:
     from lrfinder import range_test
 
     d = 4
-    data, w_star = _regression_data(8000, d, 1.0, seed=6)
+    data, w_star = regression_data(8000, d, 1.0, seed=6)
     model = nn.Linear(d, 1, bias=False).double()
     with torch.no_grad():
         model.weight.copy_((w_star + 1.0).reshape(1, d))
@@ -696,3 +679,155 @@ def test_batch_scaling_benchmark_smoke(tmp_path: Path) -> None:
     assert set(result["scores"]["test"]) >= {"linear", "sqrt", "auto", "noise", "noise:surge"}
     assert result["tests"][0]["noise_scale"] is not None
     assert payload["cost"][0]["median_ratio"] > 0
+
+
+# --- local gradients: accumulation and data parallelism ---------------------------------------------
+
+
+def _half_mse2(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (model(x) - y).pow(2).mean()
+
+
+@pytest.mark.parametrize("loss_scale", [1.0, 1024.0])
+def test_backward_hooks_pair_each_micro_batch_with_the_step_gradient(loss_scale: float) -> None:
+    gen = torch.Generator().manual_seed(0)
+    model = nn.Linear(3, 2).double()
+    x, y = torch.randn(8, 3, generator=gen, dtype=torch.float64), torch.randn(8, 2, generator=gen, dtype=torch.float64)
+    params = list(model.parameters())
+    micro = [torch.autograd.grad(_half_mse2(model, x[k : k + 4], y[k : k + 4]), params) for k in (0, 4)]
+    probe = NoiseProbe(params)
+    hooks = probe.watch_backward()
+    # A gradient taken outside a bracketed backward (a gradient penalty, say) is not recorded.
+    torch.autograd.grad(_half_mse2(model, x, y), params)
+    for k in (0, 4):
+        probe.before_backward()
+        (_half_mse2(model, x[k : k + 4], y[k : k + 4]) * loss_scale / 2).backward()
+        probe.after_backward()
+    probe.end_backward_step(0, 4, 2, grad_scale=loss_scale)
+    for hook in hooks:
+        hook.remove()
+    small = float(np.mean([squared_norm(g) for g in micro]))
+    big = squared_norm([(a + b) / 2 for a, b in zip(*micro)])
+    assert probe.small_sq == [pytest.approx(small, rel=1e-12)] and probe.big_sq == [pytest.approx(big, rel=1e-12)]
+    assert (probe.sizes, probe.sources, probe.steps) == ([(4, 8)], ["accumulation"], [0])
+    # The hooks are gone: a later backward records nothing.
+    probe.before_backward()
+    _half_mse2(model, x, y).backward()
+    probe.after_backward()
+    assert probe._local == []
+
+
+def test_ranks_pairs_wait_for_the_mean_over_ranks() -> None:
+    model = nn.Linear(2, 1)
+    probe = NoiseProbe(model.parameters())
+    hooks = probe.watch_backward()
+    for step in range(3):
+        model.zero_grad()
+        probe.before_backward()
+        model(torch.ones(4, 2)).sum().backward()
+        probe.after_backward()
+        # Step 1 lost its batch size on this rank: the pair holds its place as NaN.
+        probe.end_backward_step(step, None if step == 1 else 4, 1, world=2)
+    for hook in hooks:
+        hook.remove()
+    assert probe.sources == ["ranks"] * 3 and probe.sizes[0] == (4, 8) and math.isnan(probe.small_sq[1])
+    probe.reduce_local(lambda t: t * 0 + torch.arange(len(t), dtype=torch.float64))
+    assert probe.small_sq == [0.0, 2.0] and probe.steps == [0, 2]
+
+
+def _regression_fit(tmp_path: Path, *, noise: bool, accumulate: int) -> tuple[object, torch.Tensor]:
+    from _models import Regression, pl, trainer
+
+    from lrfinder.callback import LRFinder
+
+    data, w_star = regression_data(40000, 8, 1.5, seed=2)
+    pl.seed_everything(0, verbose=False)
+    finder = LRFinder(num_steps=100, min_lr=1e-6, max_lr=10.0, noise_scale=noise, scaling="none")
+    loader = torch.utils.data.DataLoader(data, batch_size=128 // accumulate, shuffle=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer(tmp_path, [finder], max_steps=1, accumulate_grad_batches=accumulate).fit(Regression(w_star), loader)
+    return finder.result, w_star
+
+
+def test_callback_measures_from_accumulated_micro_batches(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    on, w_star = _regression_fit(tmp_path / "on", noise=True, accumulate=4)
+    off, _ = _regression_fit(tmp_path / "off", noise=False, accumulate=4)
+    assert on.losses == off.losses  # type: ignore[attr-defined]  # the hooks only read
+    ns = on.noise_scale  # type: ignore[attr-defined]
+    assert ns is not None, on.noise_error  # type: ignore[attr-defined]
+    assert (ns.source, ns.small_batch_size, ns.big_batch_size) == ("accumulation", 32, 128)
+    # Every step up to the loss minimum counts, not only a few blocks at the flat start.
+    cut = next(i for i, lr in enumerate(on.lrs) if lr > on.suggestion.min_loss_lr)  # type: ignore[attr-defined]
+    assert ns.n_estimates == cut and ns.steps == tuple(range(cut))
+    _assert_regression_noise_scale(ns)
+
+
+def _assert_regression_noise_scale(ns: NoiseScale) -> None:
+    """The closed form, over a sweep whose weights move: tr(Sigma) = (d + 1)|G|^2 + d sigma^2 at every
+    step, so also between the averages over steps; ``B_simple`` grows from its value at the start
+    as the loss falls (|G|^2 = |w - w*|^2 shrinks)."""
+    d, sigma = 8, 1.5
+    assert ns.trace_sigma == pytest.approx((d + 1) * ns.grad_sq + d * sigma**2, rel=0.1)
+    g2, trace = linear_regression_truth(d, np.full(d, 0.4), sigma)
+    assert 0.9 * trace / g2 < ns.b_simple < 2 * trace / g2
+
+
+DDP_NOISE_SCRIPT = """
+import json
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+import torch
+from _models import Regression, pl, regression_data
+
+from lrfinder.callback import LRFinder
+
+warnings.simplefilter("ignore")
+torch.set_num_threads(1)
+out = Path(sys.argv[1])
+data, w_star = regression_data(40000, 8, 1.5, seed=2)
+for noise in (True, False):
+    pl.seed_everything(0, verbose=False)
+    finder = LRFinder(num_steps=100, min_lr=1e-6, max_lr=10.0, noise_scale=noise, scaling="none")
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=1, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=out,
+    )
+    trainer.fit(Regression(w_star), torch.utils.data.DataLoader(data, batch_size=64, shuffle=True))
+    Path(out, f"{noise}-{trainer.global_rank}.json").write_text(json.dumps(finder.result.to_dict()))
+"""
+
+
+@pytest.mark.slow
+def test_callback_measures_per_rank_against_all_reduced_gradients_under_ddp(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from lrfinder import RangeTestResult
+
+    script = tmp_path / "run.py"
+    script.write_text(DDP_NOISE_SCRIPT)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), str(Path(__file__).resolve().parent)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    runs = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("True-0", "True-1", "False-0")}
+    assert runs["True-0"] == runs["True-1"]  # every rank measured the same noise scale (and curve)
+    assert runs["True-0"]["losses"] == runs["False-0"]["losses"]  # the hooks only read
+    on = RangeTestResult.from_dict(runs["True-0"])
+    ns = on.noise_scale
+    assert ns is not None, on.noise_error
+    # Each rank's own batch of 64 against the all-reduced gradient of 2 x 64.
+    assert (ns.source, ns.small_batch_size, ns.big_batch_size) == ("ranks", 64, 128)
+    assert on.suggestion is not None
+    cut = next(i for i, lr in enumerate(on.lrs) if lr > on.suggestion.min_loss_lr)
+    assert ns.n_estimates == cut
+    _assert_regression_noise_scale(ns)
