@@ -429,16 +429,19 @@ class AutomaticStepper(_Stepper):
     all but the last micro-batch), the step through ``strategy.optimizer_step`` (gradient
     clipping, the grad scaler), as in training. A non-finite loss is recorded without a step.
 
-    With a ``probe`` (:class:`lrfinder.noise.NoiseProbe` whose :meth:`~lrfinder.noise.NoiseProbe.watch_backward`
-    hooks are in place), each micro-batch's backward is bracketed so the probe records this
-    rank's own gradient of it, and the step's gradient (all-reduced, not yet clipped or
-    unscaled) is paired with them before the optimizer step.
+    With a ``probe`` (:class:`lrfinder.noise.NoiseProbe`) the step's gradient (all-reduced, not
+    yet clipped) goes to it after the last backward, before the optimizer step. With
+    ``local=True`` (the probe's :meth:`~lrfinder.noise.NoiseProbe.watch_backward` hooks in place)
+    each micro-batch's backward is bracketed so the probe records this rank's own gradient of it,
+    and the step's gradient is paired with them; otherwise it joins the probe's blocks of
+    consecutive steps (the global batch).
     """
 
-    def __init__(self, *args: Any, accumulate: int = 1, probe: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, accumulate: int = 1, probe: Any = None, local: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.accumulate = accumulate
         self.probe = probe
+        self.local = local
 
     def _micro_batch_loss(self) -> torch.Tensor:
         for _ in range(MAX_SKIPPED):
@@ -454,6 +457,7 @@ class AutomaticStepper(_Stepper):
         parts: list[torch.Tensor] = []
         sizes: set[int | None] = set()
         probe = self.probe
+        local = probe is not None and self.local
         for k in range(self.accumulate):
             sync: Any = contextlib.nullcontext()
             if k < self.accumulate - 1 and hasattr(self.strategy, "block_backward_sync"):
@@ -461,21 +465,22 @@ class AutomaticStepper(_Stepper):
             with sync:
                 loss = self._micro_batch_loss()
                 sizes.add(self.last_batch_size)
-                if probe is not None:
+                if local:
                     probe.before_backward()
                 self.strategy.backward(loss / self.accumulate, opt)
-                if probe is not None:
+                if local:
                     probe.after_backward()
                 parts.append(loss.detach())
         value = self._reduce(parts)
         if probe is not None:
-            probe.end_backward_step(
-                self.step_index,
-                sizes.pop() if len(sizes) == 1 else None,
-                self.accumulate,
-                max(1, int(self.trainer.world_size)),
-                grad_scale=_grad_scale(self.strategy),
-            )
+            size = sizes.pop() if len(sizes) == 1 else None
+            world = max(1, int(self.trainer.world_size))
+            scale = _grad_scale(self.strategy)
+            if local:
+                probe.end_backward_step(self.step_index, size, self.accumulate, world, grad_scale=scale)
+            else:
+                total = None if size is None else size * self.accumulate * world
+                probe.end_step(self.step_index, value, total, grad_scale=scale)
         if math.isfinite(value):
             # The gradients are ready: the closure only hands the loss back, so the precision
             # plugin clips (gradient_clip_val), unscales and steps as in training.
@@ -526,10 +531,13 @@ def make_stepper(
     accumulate: int = 1,
     monitor: str | None = None,
     probe: Any = None,
+    local: bool = False,
 ) -> _Stepper:
     """The stepper for the module's kind of optimization (``probe``: automatic optimization only)."""
     if pl_module.automatic_optimization:
-        return AutomaticStepper(trainer, pl_module, batches, optimizers, logged, accumulate=accumulate, probe=probe)
+        return AutomaticStepper(
+            trainer, pl_module, batches, optimizers, logged, accumulate=accumulate, probe=probe, local=local
+        )
     return ManualStepper(trainer, pl_module, batches, optimizers, logged, monitor=monitor)
 
 

@@ -446,16 +446,20 @@ class LRFinder(_CallbackBase):
     ) -> tuple[list[float], list[float], StopReason]:
         """The sweep of ``run.settings``, inside the isolation: nothing it changes survives it.
 
-        With a ``probe``, an optimizer step post-hook hands it each step's gradient (the
-        all-reduced one of the global batch under data parallelism; ``.grad`` is only read).
+        With a ``probe``, the automatic stepper hands it each step's gradient after backward,
+        before clipping and the step (:func:`_local_gradients` says whether with each rank's own
+        micro-batch gradients); under manual optimization an optimizer step post-hook hands it
+        ``.grad`` (the all-reduced gradient of the global batch under data parallelism). The
+        gradients are only read.
         """
         settings = run.settings
         handle = None
         hooks: list[Any] = []
+        automatic = pl_module.automatic_optimization
         local = probe is not None and _local_gradients(trainer, pl_module, settings.accumulate_steps)
         if probe is not None and local:
             hooks = probe.watch_backward()
-        elif probe is not None:
+        elif probe is not None and not automatic:
             count = [0]
 
             def after_step(*_: Any) -> None:
@@ -489,7 +493,8 @@ class LRFinder(_CallbackBase):
                     logged,
                     accumulate=settings.accumulate_steps,
                     monitor=self.monitor,
-                    probe=probe if local else None,
+                    probe=probe if automatic else None,
+                    local=local,
                 )
                 return run_sweep(
                     step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step

@@ -645,7 +645,7 @@ class NoiseProbe:
 
     # -- per step -----------------------------------------------------------------------------
 
-    def end_step(self, step: int, loss: float, batch_size: int | None = None) -> None:
+    def end_step(self, step: int, loss: float, batch_size: int | None = None, *, grad_scale: float = 1.0) -> None:
         """Close a step: pair what was recorded with the step's gradient now in ``.grad``.
 
         A step with micro-batches (:meth:`micro_step`) or a sub-batch (:meth:`sub_batch`) gives
@@ -661,6 +661,7 @@ class NoiseProbe:
             step: The step's index in the sweep.
             loss: The step's loss.
             batch_size: The step's number of examples (needed by the ``"steps"`` source).
+            grad_scale: The mixed-precision loss scale still in ``.grad`` (1 once unscaled).
 
         """
         micro, self._micro = self._micro, []
@@ -668,11 +669,11 @@ class NoiseProbe:
         self._micro_size, self._micro_ok, self._previous = None, True, None
         pending, self._pending = self._pending, None
         if pending is None and len(micro) < 2:
-            self._block_step(step, loss, batch_size)
+            self._block_step(step, loss, batch_size, grad_scale)
             return
         if not math.isfinite(loss):
             return
-        big_sq = squared_norm(p.grad for p in self.params)
+        big_sq = squared_norm(p.grad for p in self.params) / grad_scale**2
         if not math.isfinite(big_sq):
             return
         if len(micro) > 1 and ok and micro_size is not None:
@@ -694,7 +695,7 @@ class NoiseProbe:
         self.sources.append(source)
         self.moved.append(0.0)
 
-    def _block_step(self, step: int, loss: float, batch_size: int | None) -> None:
+    def _block_step(self, step: int, loss: float, batch_size: int | None, grad_scale: float = 1.0) -> None:
         if self._moved_away or self.sources.count("steps") >= NOISE_MAX_BLOCKS:
             return
         if not math.isfinite(loss) or batch_size is None or (self._block and batch_size != self._block_size):
@@ -705,6 +706,8 @@ class NoiseProbe:
             self._start = [p.detach().clone() for p in self.params]
             self._start_sq = float(_sum_sq(self._start).item())
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if grad_scale != 1.0:
+            grads = [_wide(g) / grad_scale for g in grads]
         # Per step only the per-tensor norms (one fused call, no host sync) and the running sum:
         # the squares, sums and the sync wait for the end of the block.
         self._block_sq.append(_norm_list(grads))

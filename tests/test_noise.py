@@ -6,6 +6,7 @@ import re
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -578,7 +579,9 @@ def test_steps_source_counts_only_blocks_before_the_weights_move() -> None:
 # --- the Lightning callback ---------------------------------------------------------------------
 
 
-def _lightning_fit(tmp_path: Path, loader_batch: int = 32, **options: object) -> tuple[object, dict[str, torch.Tensor]]:
+def _lightning_fit(
+    tmp_path: Path, loader_batch: int = 32, fit: dict[str, Any] | None = None, **options: object
+) -> tuple[object, dict[str, torch.Tensor]]:
     from _models import Net, make_loader, pl, trainer, weights
 
     from lrfinder.callback import LRFinder
@@ -588,8 +591,21 @@ def _lightning_fit(tmp_path: Path, loader_batch: int = 32, **options: object) ->
     model = Net(lr=0.01, dropout=0.2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer(tmp_path, [finder], max_steps=4).fit(model, make_loader(n=512, batch_size=loader_batch))
+        trainer(tmp_path, [finder], max_steps=4, **(fit or {})).fit(model, make_loader(n=512, batch_size=loader_batch))
     return finder, weights(model)
+
+
+def test_callback_reads_the_gradients_before_clipping(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    free, _ = _lightning_fit(tmp_path / "free", noise_scale=True, scaling="none")
+    # Clipping every gradient to norm 1e-3 would make every step's gradient the same length.
+    clipped, _ = _lightning_fit(tmp_path / "clip", fit={"gradient_clip_val": 1e-3}, noise_scale=True, scaling="none")
+    a, b = free.result.noise_scale, clipped.result.noise_scale  # type: ignore[attr-defined]
+    assert a is not None and b is not None
+    # Clipped steps move the weights less, so the flat start lasts a block longer; the norms
+    # read are the unclipped ones (clipped, |G|^2 would be below 1e-6).
+    assert a.steps == b.steps[: len(a.steps)]
+    assert b.grad_sq == pytest.approx(a.grad_sq, rel=0.05) and b.b_simple == pytest.approx(a.b_simple, rel=0.15)
 
 
 def test_callback_measures_without_changing_the_fit(tmp_path: Path) -> None:
