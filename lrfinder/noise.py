@@ -82,6 +82,7 @@ __all__ = [
     "NOISE_SPLIT",
     "NOISE_PROBES",
     "noise_scale_from_norms",
+    "format_batch",
     "split_batch",
     "squared_norm",
 ]
@@ -163,8 +164,8 @@ class NoiseScale:
         if math.isnan(low):
             spread = "no interval"
         else:
-            spread = f"{int(CONFIDENCE * 100)}% {_fmt_batch(low)}–{_fmt_batch(high)}"
-        return f"critical batch ≈ {_fmt_batch(self.b_simple)} ({spread}; {self.n_estimates} estimates, {self.source})"
+            spread = f"{int(CONFIDENCE * 100)}% {format_batch(low)}–{format_batch(high)}"
+        return f"critical batch ≈ {format_batch(self.b_simple)} ({spread}; {self.n_estimates} estimates, {self.source})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values; non-finite interval ends as the strings ``"nan"``/``"inf"``."""
@@ -203,10 +204,11 @@ def _encode(value: float) -> float | str:
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
-def _fmt_batch(value: float) -> str:
+def format_batch(value: float) -> str:
+    """A batch size for people: whole examples from 10 up (``89``, ``1,250``), two figures below."""
     if not math.isfinite(value):
         return "∞"
-    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+    return f"{value:.2g}" if value < 10 else f"{value:,.0f}"
 
 
 def _components(small_sq: np.ndarray, big_sq: np.ndarray, small: float, big: float) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ import numpy as np
 from . import names
 from ._atomic import atomic_write
 from .analysis import DIVERGENCE_RISE, LOW_CONFIDENCE, explosion_index, loss_slope, smooth_losses
+from .noise import format_batch
 from .range_test import RangeTestResult
 from .scaling import ScaledLR
 
@@ -747,7 +748,8 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     low_i, high_i = ns.interval
     if math.isfinite(low_i):  # the 90% interval of the critical batch
         ax.axvspan(max(low_i, batches[0]), min(high_i, batches[-1]), color="black", alpha=0.07, lw=0)
-    ax.text(ns.b_simple, 0.02, f" critical ≈ {ns.b_simple:.3g}", transform=ax.get_xaxis_transform(), fontsize=9)
+    label = f" critical ≈ {format_batch(ns.b_simple)}"
+    ax.text(ns.b_simple, 0.02, label, transform=ax.get_xaxis_transform(), fontsize=9)
     ax.plot([b0], [s.lr], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=f"test batch {b0:.0f}")
     if result.scaled is not None and target is not None:
         ax.plot([target], [result.scaled.lr], "D", color=COLORS["scaled"], mec="black", ms=8, zorder=5,

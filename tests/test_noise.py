@@ -655,7 +655,7 @@ def test_cli_summary_has_the_critical_batch(tmp_path: Path, monkeypatch: pytest.
     assert saved.noise_scale is not None, saved.noise_error
     n = saved.noise_scale.b_simple
     line = next(x for x in result.stdout.splitlines() if x.startswith("critical batch"))
-    assert re.match(r"critical batch\s+≈ \S+ \(90% ", line) and f"{n:.3g}" in line
+    assert re.match(r"critical batch\s+≈ \S+ \(90% ", line) and f"≈ {n:,.0f} (" in line
 
 
 def test_report_has_the_critical_batch_and_the_batch_panel(dataset: torch.utils.data.TensorDataset) -> None:
