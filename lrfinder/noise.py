@@ -20,8 +20,8 @@ above it), and the number of samples needed to reach a given loss grows like
 Where the two batch sizes come from (:class:`NoiseProbe`):
 
 * ``"accumulation"``: the micro-batches of an accumulated step (``accumulate_steps > 1``) give
-  ``|G_s|^2`` (their mean squared norm) and the step's gradient ``|G_b|^2``; free apart
-  from one copy of the gradient per micro-batch.
+  ``|G_s|^2`` (their mean squared norm, read by tensor hooks as backward computes each) and the
+  step's gradient ``|G_b|^2``; free apart from one squared norm per parameter per micro-batch.
 * ``"steps"``: otherwise, the sweep's own consecutive steps at the start, where the LR is still
   too small to move the weights: each step's gradient is a small gradient (``B_s`` = the batch)
   and the mean over a block of ``NOISE_BLOCK`` steps a big one (``B_b = NOISE_BLOCK * B_s``).
@@ -451,8 +451,11 @@ def split_batch(batch: Any, size: int) -> tuple[Any, int]:
 class NoiseProbe:
     """Collects ``(|G_s|^2, |G_b|^2)`` pairs during a sweep and turns them into a :class:`NoiseScale`.
 
-    The engine calls :meth:`micro_step` after each micro-batch's backward of an accumulated step,
-    or :meth:`sub_batch` once per probed step, then :meth:`end_step` after the step's backward.
+    Two ways to feed it: with gradient accumulation or data parallelism, :meth:`watch_backward`
+    hooks, a :meth:`before_backward`/:meth:`after_backward` bracket around each micro-batch's
+    backward, and :meth:`end_backward_step` before the optimizer step; otherwise
+    :meth:`end_step` after each step's backward (blocks of consecutive steps), with a
+    :meth:`sub_batch` before it on the steps a custom loop wants measured that way.
     :meth:`estimate` keeps only the steps before a cut-off (the pre-divergence part of the curve).
 
     Args:
@@ -468,10 +471,6 @@ class NoiseProbe:
         self.steps: list[int] = []
         self.sources: list[str] = []
         self.skipped: str | None = None
-        self._micro: list[float] = []
-        self._micro_size: int | None = None
-        self._micro_ok = True
-        self._previous: list[torch.Tensor] | None = None
         self._pending: tuple[float, int, int] | None = None
         self._block: list[torch.Tensor] = []
         self._block_sq: list[list[torch.Tensor]] = []
@@ -484,25 +483,6 @@ class NoiseProbe:
         self._watching = False
         self._parts: list[torch.Tensor] = []
         self._local: list[torch.Tensor] = []
-
-    # -- accumulation -------------------------------------------------------------------------
-
-    def micro_step(self, micro_batch_size: int | None, scale: float) -> None:
-        """Record the gradient one micro-batch added to ``.grad`` (call right after its backward).
-
-        Args:
-            micro_batch_size: Its number of examples (``None`` if unknown: the step is skipped).
-            scale: The factor its loss was multiplied by before backward (``1 / accumulate_steps``).
-
-        """
-        current = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        previous = self._previous
-        self._previous = current
-        if micro_batch_size is None or (self._micro_size is not None and micro_batch_size != self._micro_size):
-            self._micro_ok = False
-        self._micro_size = micro_batch_size
-        added = current if previous is None else [c - p for c, p in zip(current, previous)]
-        self._micro.append(squared_norm(added) / (scale * scale))
 
     # -- dedicated sub-batch ------------------------------------------------------------------
 
@@ -650,14 +630,14 @@ class NoiseProbe:
     def end_step(self, step: int, loss: float, batch_size: int | None = None, *, grad_scale: float = 1.0) -> None:
         """Close a step: pair what was recorded with the step's gradient now in ``.grad``.
 
-        A step with micro-batches (:meth:`micro_step`) or a sub-batch (:meth:`sub_batch`) gives
-        one pair. Any other step joins a block of ``NOISE_BLOCK`` consecutive steps (source
-        ``"steps"``): each step's gradient is a small gradient (``B_s = batch_size``) and their
-        mean a big one (``B_b = NOISE_BLOCK * batch_size``); this holds where the LR is still too
-        small to move the weights, which :func:`noise_after_sweep` checks.
+        A step with a sub-batch (:meth:`sub_batch`) gives one pair. Any other step joins a block
+        of ``NOISE_BLOCK`` consecutive steps (source ``"steps"``): each step's gradient is a small
+        gradient (``B_s = batch_size``) and their mean a big one (``B_b = NOISE_BLOCK *
+        batch_size``); this holds where the LR is still too small to move the weights, which
+        :func:`noise_after_sweep` checks. (Accumulated micro-batches and DDP ranks pair through
+        :meth:`end_backward_step` instead.)
 
-        Steps with a non-finite loss or gradient, or with micro-batches of unequal sizes, are
-        dropped (and end the current block).
+        Steps with a non-finite loss or gradient are dropped (and end the current block).
 
         Args:
             step: The step's index in the sweep.
@@ -666,35 +646,21 @@ class NoiseProbe:
             grad_scale: The mixed-precision loss scale still in ``.grad`` (1 once unscaled).
 
         """
-        micro, self._micro = self._micro, []
-        micro_size, ok = self._micro_size, self._micro_ok
-        self._micro_size, self._micro_ok, self._previous = None, True, None
         pending, self._pending = self._pending, None
-        if pending is None and len(micro) < 2:
+        if pending is None:
             self._block_step(step, loss, batch_size, grad_scale)
             return
         if not math.isfinite(loss):
             return
         big_sq = squared_norm(p.grad for p in self.params) / grad_scale**2
-        if not math.isfinite(big_sq):
-            return
-        if len(micro) > 1 and ok and micro_size is not None:
-            small_sq = float(np.mean(micro))
-            sizes = (micro_size, micro_size * len(micro))
-            source = "accumulation"
-        elif pending is not None:
-            small_sq, small, full = pending
-            sizes = (small, full)
-            source = "sub-batch"
-        else:
-            return
-        if not math.isfinite(small_sq):
+        small_sq, small, full = pending
+        if not (math.isfinite(big_sq) and math.isfinite(small_sq)):
             return
         self.small_sq.append(small_sq)
         self.big_sq.append(big_sq)
-        self.sizes.append(sizes)
+        self.sizes.append((small, full))
         self.steps.append(step)
-        self.sources.append(source)
+        self.sources.append("sub-batch")
         self.moved.append(0.0)
 
     def _block_step(self, step: int, loss: float, batch_size: int | None, grad_scale: float = 1.0) -> None:

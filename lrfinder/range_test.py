@@ -1065,27 +1065,38 @@ def range_test(
         with torch.autocast(device_type=target.type, dtype=autocast_dtype):
             return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
 
+    # With accumulation the probe reads each micro-batch's own gradient through tensor hooks.
+    micro_probe = probe if probe is not None and settings.accumulate_steps > 1 else None
+    hooks = micro_probe.watch_backward() if micro_probe is not None else []
+
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
         parts: list[torch.Tensor] = []
+        sizes: set[int | None] = set()
         for _ in range(settings.accumulate_steps):
             batch, _ = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
             batch = to_device(batch, target)
+            sizes.add(infer_batch_size(None, batch))
             loss = loss_of(batch)
             part = loss / settings.accumulate_steps
+            if micro_probe is not None:
+                micro_probe.before_backward()
             (part if scaler is None else scaler.scale(part)).backward()
+            if micro_probe is not None:
+                micro_probe.after_backward()
             parts.append(loss.detach())
-            if probe is not None and settings.accumulate_steps > 1:
-                # The micro-batch gradients carry the loss scale; the probe takes it out.
-                factor = 1.0 if scaler is None else float(scaler.get_scale())
-                probe.micro_step(infer_batch_size(None, batch), factor / settings.accumulate_steps)
         # One host sync per optimizer step: the stop rule needs the value anyway.
         value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
+        if micro_probe is not None:
+            # Before unscale_: the micro-batch and step gradients both still carry the loss scale.
+            size = sizes.pop() if len(sizes) == 1 else None
+            scale = 1.0 if scaler is None else float(scaler.get_scale())
+            micro_probe.end_backward_step(index[0], size, settings.accumulate_steps, grad_scale=scale)
         if scaler is not None:
             scaler.unscale_(optimizer)  # the probe and the step see true gradients
-        if probe is not None:
+        if probe is not None and micro_probe is None:
             probe.end_step(index[0], value, infer_batch_size(None, batch))
         index[0] += 1
         if scaler is not None:
@@ -1100,6 +1111,8 @@ def range_test(
     try:
         lrs, losses, reason = run_sweep(step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step)
     finally:
+        for hook in hooks:
+            hook.remove()
         if snapshot is not None:
             snapshot.restore()
         if scaler is not None and scaler_state is not None:

@@ -120,14 +120,18 @@ def test_accumulation_source_matches_closed_form() -> None:
     r = (model.weight.detach().reshape(-1) - w_star).numpy()
     true_g2, true_trace = linear_regression_truth(d, r, sigma)
     probe = NoiseProbe(model.parameters())
+    hooks = probe.watch_backward()
     for step in range(steps):
         model.zero_grad(set_to_none=True)
         for _ in range(k):
             x = torch.randn(micro, d, generator=gen, dtype=torch.float64)
             y = x @ w_star + sigma * torch.randn(micro, generator=gen, dtype=torch.float64)
+            probe.before_backward()
             (0.5 * (model(x).reshape(-1) - y).pow(2).mean() / k).backward()
-            probe.micro_step(micro, 1.0 / k)
-        probe.end_step(step, 1.0)
+            probe.after_backward()
+        probe.end_backward_step(step, micro, k)
+    for hook in hooks:
+        hook.remove()
     ns = probe.estimate()
     assert (ns.small_batch_size, ns.big_batch_size, ns.source) == (micro, micro * k, "accumulation")
     assert ns.b_simple == pytest.approx(true_trace / true_g2, rel=0.2)

@@ -100,10 +100,14 @@ def test_fp16_scaler_that_never_stepped_stays_fresh() -> None:
     assert scaler._scale is None  # never initialised, as before the test
 
 
-def test_fp16_noise_scale_is_measured_on_unscaled_gradients() -> None:
-    result = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", noise_scale=True)
-    full = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, noise_scale=True)
+@pytest.mark.parametrize("accumulate_steps", [1, 2])
+def test_fp16_noise_scale_is_measured_on_unscaled_gradients(accumulate_steps: int) -> None:
+    common = {"loss_fn": nn.functional.cross_entropy, "noise_scale": True, "accumulate_steps": accumulate_steps}
+    result = range_test(_model(), _data(), precision="16-mixed", **common)  # type: ignore[arg-type]
+    full = range_test(_model(), _data(), **common)  # type: ignore[arg-type]
     assert result.noise_scale is not None and full.noise_scale is not None
+    source = "steps" if accumulate_steps == 1 else "accumulation"
+    assert result.noise_scale.source == full.noise_scale.source == source
     # The loss scale (65536 at first) would inflate |G|^2 by 4e9 if it were left in.
     assert result.noise_scale.grad_sq == pytest.approx(full.noise_scale.grad_sq, rel=0.2)
 
