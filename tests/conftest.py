@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 from torch import nn
@@ -33,6 +35,22 @@ def make_classification(n: int = 512, features: int = 10, classes: int = 3, seed
 def make_mlp(features: int = 10, classes: int = 3, hidden: int = 32, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+
+@pytest.fixture
+def seeded_one_thread() -> Iterator[None]:
+    """One torch thread and Lightning's ``seed_everything(0)`` for the test (the thread count restored after).
+
+    Tiny models: one intra-op thread is many times faster than several fighting for 2 cores.
+    Modules use it with ``pytestmark = pytest.mark.usefixtures("seeded_one_thread")``.
+    """
+    from _models import pl
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

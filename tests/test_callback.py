@@ -33,28 +33,20 @@ from lrfinder.callback import LRFinder, find_lr
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
 CSVLogger = pl.loggers.CSVLogger
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*does not have many workers.*",
-    "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
-    "ignore:.*The number of training batches.*",
-    "ignore:.*is smaller than num_steps.*",  # tiny fits: tested in test_limits_smaller_than_the_test_warn
-)
+pytestmark = [
+    pytest.mark.usefixtures("seeded_one_thread"),
+    pytest.mark.filterwarnings(
+        "ignore:.*does not have many workers.*",
+        "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
+        "ignore:.*The number of training batches.*",
+        "ignore:.*is smaller than num_steps.*",  # tiny fits: tested in test_limits_smaller_than_the_test_warn
+    ),
+]
 
 
 # --------------------------------------------------------------------------------------------
 # Tiny models and helpers
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread() -> Any:
-    # Tiny models: one intra-op thread is many times faster than several fighting for 2 cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pl.seed_everything(0, verbose=False)
-    yield
-    torch.set_num_threads(threads)
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,21 +16,15 @@ from lrfinder.callback import LRFinder, _schedule_name
 
 CSVLogger = pl.loggers.CSVLogger
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*does not have many workers.*",
-    "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
-    "ignore:.*The number of training batches.*",
-    "ignore:.*is smaller than num_steps.*",
-)
-
-
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pl.seed_everything(0, verbose=False)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [
+    pytest.mark.usefixtures("seeded_one_thread"),
+    pytest.mark.filterwarnings(
+        "ignore:.*does not have many workers.*",
+        "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
+        "ignore:.*The number of training batches.*",
+        "ignore:.*is smaller than num_steps.*",
+    ),
+]
 
 
 class ValNet(Net):
