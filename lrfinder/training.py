@@ -46,7 +46,7 @@ from torch import nn
 from ._lightning import installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import LRFinderError
-from .names import LIGHTNING_LOGGERS
+from .names import LIGHTNING_LOGGERS, PRECISIONS
 from .range_test import infer_batch_size
 
 if TYPE_CHECKING:
@@ -267,6 +267,7 @@ def train(
     suggestion: Suggestion | None = None,
     accumulate_grad_batches: int = 1,
     device: str = "cpu",
+    precision: str = "32",
     callbacks: Sequence[pl.Callback] = (),
     on_epoch_end: Callable[[EpochSummary], None] | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
@@ -291,6 +292,8 @@ def train(
             and ``cyclic`` take their band (see :func:`lrfinder.create_scheduler`).
         accumulate_grad_batches: Batches per optimizer step.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+        precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;
+            ``"16-mixed"`` with its GradScaler).
         callbacks: Extra Lightning callbacks, of the model's Lightning distribution.
         on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
         on_batch_end: Called as ``on_batch_end(epoch, batch_index)`` after every training
@@ -313,6 +316,8 @@ def train(
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
     if accumulate_grad_batches < 1:
         raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
     lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
@@ -358,6 +363,7 @@ def train(
                 enable_model_summary=False,
                 num_sanity_val_steps=0,
                 accumulate_grad_batches=accumulate_grad_batches,
+                precision="32-true" if precision == "32" else precision,
                 callbacks=[watch, *callbacks],
                 default_root_dir=root,
             )

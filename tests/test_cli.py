@@ -644,6 +644,21 @@ def test_fit_state_dict_trains_and_saves_in_the_input_format(work: Path):
     assert Image.open(work / "fit.png").size == (1200, 900)
 
 
+def test_fit_precision_runs_the_test_and_the_training_under_autocast(work: Path):
+    trained = {}
+    for precision in ("32", "bf16-mixed"):
+        result = invoke(
+            "fit", "model_ts.pt", "--data", "train.npz", *FAST, "--precision", precision,
+            "--output", f"{precision}.pt", "--json", f"{precision}.json", "--no-report", "--quiet",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert RangeTestResult.from_json(work / f"{precision}.json").settings.precision == precision
+        trained[precision] = torch.jit.load(work / f"{precision}.pt").state_dict()
+    # bfloat16 rounding: another curve and other trained weights, still float32 weights.
+    assert all(v.dtype == torch.float32 for v in trained["bf16-mixed"].values())
+    assert any(not torch.equal(trained["32"][k], trained["bf16-mixed"][k]) for k in trained["32"])
+
+
 def test_fit_refuses_to_overwrite_its_input(work: Path):
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", "--output", "model_ts.pt")
     assert result.exit_code == 2 and "Refusing to write over" in result.output

@@ -160,3 +160,15 @@ def test_a_lightning_pytorch_module_trains_with_its_own_distribution():
 
     result = train(Net(), loader(), optimizer=sgd(0.05), epochs=1)
     assert result.global_step == 8 and math.isfinite(result.epochs[0].train_loss)
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("32", torch.float32), ("bf16-mixed", torch.bfloat16)])
+def test_precision_trains_under_lightning_autocast(precision: str, dtype: torch.dtype):
+    seen: set[torch.dtype] = set()
+    model = make_mlp()
+    model[0].register_forward_hook(lambda module, args, out: seen.add(out.dtype))
+    result = train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, epochs=1, precision=precision)
+    assert seen == {dtype} and math.isfinite(result.epochs[-1].train_loss)
+    assert model[0].weight.dtype == torch.float32  # mixed precision: the weights stay float32
+    with pytest.raises(ValueError, match="precision to be one of 32, bf16-mixed, 16-mixed"):
+        train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, precision="64")

@@ -16,6 +16,7 @@ from .options import (
     model_options,
     optimizer_settings,
     output_options,
+    precision_option,
     progress_option,
     refine_options,
     schedule_options,
@@ -54,6 +55,7 @@ Examples:
     help="Where to save the trained model (same format as MODEL).",
 )
 @sweep_options
+@precision_option
 @refine_options
 @output_options
 @progress_option
@@ -80,6 +82,7 @@ def command(
     num_steps: int,
     mode: str,
     stop_factor: float | None,
+    precision: str,
     rule: str,
     batch_size: int,
     target_batch_size: int | None,
@@ -130,6 +133,7 @@ def command(
         num_steps=num_steps,
         mode=mode,
         stop_factor=stop_factor,
+        precision=precision,
         rule=rule,
         target_batch_size=target_batch_size,
         scaling=scaling,

@@ -469,13 +469,14 @@ def scheduler_option(*, help: str, default: str | None = None) -> Callable[[Any]
     )
 
 
-#: ``--precision`` (``lrfind run``): the autocast of the range test.
+#: ``--precision`` (``lrfind run`` and ``fit``): the autocast of the range test (and of ``fit``'s training).
 precision_option = click.option(
     "--precision",
     type=click.Choice(list(PRECISIONS)),
     default="32",
     show_default=True,
-    help="Autocast of the test: bfloat16 (CPU or an Ampere+ GPU), or float16 with a GradScaler (GPU).",
+    help="Autocast of the test (and of fit's training): bfloat16 (CPU or an Ampere+ GPU), or float16 with a "
+    "GradScaler (GPU).",
 )
 
 

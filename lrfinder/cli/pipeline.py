@@ -424,6 +424,7 @@ def _train(
             suggestion=result.training_suggestion,
             accumulate_grad_batches=accumulate,
             device=inputs.device,
+            precision=options.precision,
             on_epoch_end=epoch_line,
             on_batch_end=batch_done,
         )
