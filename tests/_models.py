@@ -26,6 +26,14 @@ if LIGHTNING not in DISTRIBUTIONS:
     raise ValueError(f"Expected LRFINDER_TEST_LIGHTNING to be one of {', '.join(DISTRIBUTIONS)}, but got {LIGHTNING!r}")
 pl: Any = importlib.import_module(DISTRIBUTIONS[LIGHTNING])
 Callback = pl.Callback
+#: Warnings of tiny Lightning fits, not of lrfinder: few loader workers, few batches, a test
+#: longer than the fit (that one is tested in test_callback's test_limits_smaller_than_the_test_warn).
+TINY_FIT_WARNINGS = (
+    "ignore:.*does not have many workers.*",
+    "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
+    "ignore:.*The number of training batches.*",
+    "ignore:.*is smaller than num_steps.*",
+)
 
 
 def make_data(n: int = 256, seed: int = 0) -> TensorDataset:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from _models import (
     FAST,
     GAN,
+    TINY_FIT_WARNINGS,
     Callback,
     DataModule,
     MemoryLogger,
@@ -35,12 +36,7 @@ CSVLogger = pl.loggers.CSVLogger
 
 pytestmark = [
     pytest.mark.usefixtures("seeded_one_thread"),
-    pytest.mark.filterwarnings(
-        "ignore:.*does not have many workers.*",
-        "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
-        "ignore:.*The number of training batches.*",
-        "ignore:.*is smaller than num_steps.*",  # tiny fits: tested in test_limits_smaller_than_the_test_warn
-    ),
+    pytest.mark.filterwarnings(*TINY_FIT_WARNINGS),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, GAN, Net, make_loader, pl, trainer, weights
+from _models import FAST, GAN, TINY_FIT_WARNINGS, Net, make_loader, pl, trainer, weights
 
 from lrfinder import Refine
 from lrfinder.callback import LRFinder, _schedule_name
@@ -18,12 +18,7 @@ CSVLogger = pl.loggers.CSVLogger
 
 pytestmark = [
     pytest.mark.usefixtures("seeded_one_thread"),
-    pytest.mark.filterwarnings(
-        "ignore:.*does not have many workers.*",
-        "ignore:.*isinstance\\(treespec, LeafSpec\\).*",
-        "ignore:.*The number of training batches.*",
-        "ignore:.*is smaller than num_steps.*",
-    ),
+    pytest.mark.filterwarnings(*TINY_FIT_WARNINGS),
 ]
 
 
