@@ -1,10 +1,14 @@
 """Batch-size scaling: predicted best LR at other batch sizes against a grid-search oracle.
 
-For each task (an SGD-with-momentum task and an Adam task, on scikit-learn's bundled digits):
+Tasks come in two splits, as in :mod:`benchmarks.quality`: rules and thresholds are chosen on
+the *tune* split only (an SGD-with-momentum and an Adam MLP on scikit-learn's bundled digits)
+and checked on the *check* split (SGD with momentum and Adam on two generated data sets of 6,000
+training rows: 4-class classification with flipped labels, and Friedman #1 regression). For
+each task:
 
 1. **Oracle.** At each batch size (4 of them, spanning 64x) train for the *same number of
-   epochs* at every LR of a grid (4 per decade) and every seed; the best LR is the grid LR of
-   the lowest mean validation loss; its *good band* every grid LR within 10% of it.
+   epochs* at every LR of a grid (4 per decade) and every seed (3); the best LR is the grid LR
+   of the lowest mean validation loss; its *good band* every grid LR within 10% of it.
 2. **Range test** at the smallest batch size, once per seed, with ``noise_scale=True``:
    the suggestion (``Suggestion.lr``) and the measured gradient noise scale ``B_simple``.
 3. **Predictions** for every larger batch: ``linear``, ``sqrt``, ``auto`` (what
@@ -17,13 +21,22 @@ For each task (an SGD-with-momentum task and an Adam task, on scikit-learn's bun
    loss / the oracle's best; *in band* = the nearest grid LR is in the good band.
 5. **Cross-check.** ``B_noise`` fitted to the oracle's best LRs (the form of the task's
    optimizer family, least squares in log LR) against the measured ``B_simple``.
-6. **Cost.** A 100-step range test with and without ``noise_scale=True``, interleaved rounds,
-   median ratio.
+6. **Summary** per split (``tune``, ``check``, ``all``) and anchor: median / geometric-mean /
+   worst regret and in-band counts per rule, the same over the adaptive-optimizer tasks alone
+   (the choice of the adaptive shape), and the issue's two targets.
+7. **Cost.** The default range test of several quality-benchmark tasks (``COST_TASKS``) with and
+   without ``noise_scale=True``, interleaved rounds: median ratio and added milliseconds, and a
+   profile of where the added time goes (per-step probe work against the post-sweep estimate and
+   its bootstrap). Also the earlier 100-step test of the scaling tasks at batch 8.
+
+The cache (``benchmarks/cache/batch_scaling_<task>.json``: every validation loss and range-test
+finding) is committed, so ``--render-only`` and a re-run reproduce the tables without training.
 
 Usage::
 
     python -m benchmarks.batch_scaling          # full run (resumes from benchmarks/cache/)
-    python -m benchmarks.batch_scaling --smoke  # one task, two batch sizes, seconds
+    python -m benchmarks.batch_scaling --smoke  # one task, two batch sizes, seconds (writes to
+                                                # benchmarks/cache/smoke/, not results/)
 """
 
 from __future__ import annotations
@@ -55,7 +68,7 @@ CACHE_DIR = HERE / "cache"
 RESULTS_DIR = HERE / "results"
 BAND = 0.10
 PER_DECADE = 4
-SEEDS = 2
+SEEDS = 3
 RULES = ("linear", "sqrt", "auto", "noise")
 SHAPES = ("sgd", "surge", "sqrt")
 
@@ -71,6 +84,11 @@ class ScalingTask:
     @property
     def name(self) -> str:
         return self.task.name
+
+    @property
+    def split(self) -> str:
+        """``"tune"`` (rules and thresholds are chosen on it) or ``"check"`` (held out)."""
+        return self.task.split
 
     def at(self, batch: int) -> Task:
         """The task at ``batch``, its step budget set to ``epochs`` epochs (drop-last)."""
@@ -89,7 +107,29 @@ TASKS = [
              "MLP on digits, Adam"),
         (8, 32, 128, 512), 10,
     ),
+    # Held out (split "check"): other data, other losses; never looked at while choosing a rule.
+    ScalingTask(
+        Task("synth_mlp_momentum", "synth_classes", lambda: mlp([20, 128, 4]), _sgd(0.9), "ce", 8, 0, (-4.0, 0.5),
+             "check", "MLP on generated 4-class data (6,000 rows, 5% flipped labels), SGD with momentum 0.9"),
+        (8, 32, 128, 512), 4,
+    ),
+    ScalingTask(
+        Task("synth_mlp_adam", "synth_classes", lambda: mlp([20, 128, 4]), _adam(), "ce", 8, 0, (-4.5, 0.0),
+             "check", "MLP on generated 4-class data (6,000 rows, 5% flipped labels), Adam"),
+        (8, 32, 128, 512), 4,
+    ),
+    ScalingTask(
+        Task("friedman_mlp_momentum", "friedman_big", lambda: mlp([10, 64, 64, 1]), _sgd(0.9), "mse", 8, 0,
+             (-4.0, 0.5), "check", "regression MLP on Friedman #1 (6,000 rows), SGD with momentum 0.9"),
+        (8, 32, 128, 512), 4,
+    ),
+    ScalingTask(
+        Task("friedman_mlp_adam", "friedman_big", lambda: mlp([10, 64, 64, 1]), _adam(), "mse", 8, 0, (-4.5, 0.0),
+             "check", "regression MLP on Friedman #1 (6,000 rows), Adam"),
+        (8, 32, 128, 512), 4,
+    ),
 ]
+SPLITS = ("tune", "check", "all")
 
 
 def _grid(task: Task) -> list[float]:
@@ -222,6 +262,7 @@ def run_task(st: ScalingTask, *, seeds: int, cache: Cache, log: Callable[[str], 
     shape = "sgd" if family == "sgd" else "surge"
     return {
         "task": st.name,
+        "split": st.split,
         "note": task.note,
         "optimizer": task.optimizer_name,
         "family": family,
@@ -239,35 +280,54 @@ def run_task(st: ScalingTask, *, seeds: int, cache: Cache, log: Callable[[str], 
     }
 
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median regret, in-band counts, and the targets, per anchor and rule."""
-    out: dict[str, Any] = {}
-    for anchor in ("test", "oracle"):
-        rules = list(results[0]["scores"][anchor])
-        agg = {}
-        for rule in rules:
-            regrets = [row["regret"] for r in results for row in r["scores"][anchor][rule].values()]
-            in_band = [row["in_band"] for r in results for row in r["scores"][anchor][rule].values()]
-            agg[rule] = {
-                "median_regret": float(np.median(regrets)),
-                "geo_regret": float(np.exp(np.mean(np.log(regrets)))),
-                "worst_regret": float(max(regrets)),
-                "in_band": int(sum(in_band)),
-                "points": len(in_band),
-            }
-        worst_vs_fixed = 0.0
-        for r in results:
-            for batch, row in r["scores"][anchor]["noise"].items():
-                fixed = min(r["scores"][anchor][f][batch]["regret"] for f in ("linear", "sqrt"))
-                worst_vs_fixed = max(worst_vs_fixed, row["regret"] / fixed)
-        main_rules = [rule for rule in RULES if rule != "auto"]
-        lowest = min(agg[rule]["median_regret"] for rule in main_rules)
-        out[anchor] = {
-            "rules": agg,
-            "noise_lowest_median": agg["noise"]["median_regret"] <= lowest + 1e-12,
-            "noise_worst_vs_best_fixed": worst_vs_fixed,
-            "noise_within_10pct": worst_vs_fixed <= 1.10,
+def _aggregate(results: list[dict[str, Any]], anchor: str) -> dict[str, Any]:
+    """Per rule: median / geometric-mean / worst regret and in-band count over every (task, batch)."""
+    agg = {}
+    for rule in results[0]["scores"][anchor]:
+        regrets = [row["regret"] for r in results for row in r["scores"][anchor][rule].values()]
+        in_band = [row["in_band"] for r in results for row in r["scores"][anchor][rule].values()]
+        agg[rule] = {
+            "median_regret": float(np.median(regrets)),
+            "geo_regret": float(np.exp(np.mean(np.log(regrets)))),
+            "worst_regret": float(max(regrets)),
+            "in_band": int(sum(in_band)),
+            "points": len(in_band),
         }
+    return agg
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per split (``tune``, ``check``, ``all``) and anchor: the rules' aggregates and the targets.
+
+    ``adaptive`` holds the same aggregates over the adaptive-optimizer tasks alone, which is what
+    the choice of :data:`lrfinder.noise.ADAPTIVE_SHAPE` (``noise:sgd`` / ``noise:surge`` /
+    ``noise:sqrt``) rests on. A split without tasks is left out.
+    """
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        chosen = [r for r in results if split == "all" or r.get("split", "tune") == split]
+        if not chosen:
+            continue
+        out[split] = {"tasks": [r["task"] for r in chosen]}
+        for anchor in ("test", "oracle"):
+            agg = _aggregate(chosen, anchor)
+            worst_vs_fixed, worst_at = 0.0, ""
+            for r in chosen:
+                for batch, row in r["scores"][anchor]["noise"].items():
+                    fixed = min(r["scores"][anchor][f][batch]["regret"] for f in ("linear", "sqrt"))
+                    if row["regret"] / fixed > worst_vs_fixed:
+                        worst_vs_fixed, worst_at = row["regret"] / fixed, f"{r['task']} batch {batch}"
+            main_rules = [rule for rule in RULES if rule != "auto"]
+            lowest = min(agg[rule]["median_regret"] for rule in main_rules)
+            adaptive = [r for r in chosen if r["family"] == "adaptive"]
+            out[split][anchor] = {
+                "rules": agg,
+                "adaptive": _aggregate(adaptive, anchor) if adaptive else None,
+                "noise_lowest_median": agg["noise"]["median_regret"] <= lowest + 1e-12,
+                "noise_worst_vs_best_fixed": worst_vs_fixed,
+                "noise_worst_at": worst_at,
+                "noise_within_10pct": worst_vs_fixed <= 1.10,
+            }
     return out
 
 
@@ -306,6 +366,107 @@ def measure_cost(st: ScalingTask, rounds: int) -> dict[str, Any]:
     }
 
 
+#: Quality-benchmark tasks (benchmarks/tasks.py) whose default range test is timed with and
+#: without the noise measurement: an MLP, a CNN with batch norm, a GRU, a transformer layer and
+#: a character-level LM, 1.4k to 38k parameters.
+COST_TASKS = ("digits_mlp_sgd", "digits_cnn_adam", "adding_gru_adam", "majority_transformer_adamw", "chars_mlp_adam")
+
+
+class _Timers:
+    """Wall time spent inside the noise measurement's pieces, by monkeypatching them for one run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"per_step": 0.0, "post_sweep": 0.0, "bootstrap": 0.0}
+        self.calls = 0
+
+    def __enter__(self) -> _Timers:
+        # ``lrfinder.range_test`` the attribute is the function; the module is in sys.modules.
+        noise_mod, rt_mod = sys.modules["lrfinder.noise"], sys.modules["lrfinder.range_test"]
+
+        self._saved = (noise_mod.NoiseProbe.end_step, rt_mod.noise_after_sweep, noise_mod._bootstrap_interval)
+        end_step, after, boot = self._saved
+
+        def timed(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.seconds[key] += time.perf_counter() - t0
+                    self.calls += key == "per_step"
+
+            return wrapper
+
+        noise_mod.NoiseProbe.end_step = timed("per_step", end_step)  # type: ignore[method-assign]
+        rt_mod.noise_after_sweep = timed("post_sweep", after)  # type: ignore[assignment]
+        noise_mod._bootstrap_interval = timed("bootstrap", boot)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # ``lrfinder.range_test`` the attribute is the function; the module is in sys.modules.
+        noise_mod, rt_mod = sys.modules["lrfinder.noise"], sys.modules["lrfinder.range_test"]
+
+        noise_mod.NoiseProbe.end_step, rt_mod.noise_after_sweep, noise_mod._bootstrap_interval = self._saved  # type: ignore[method-assign, assignment]
+
+
+def measure_range_cost(name: str, rounds: int, profile_rounds: int = 3) -> dict[str, Any]:
+    """The default range test (``range_test``'s defaults) of a quality task, with and without noise.
+
+    ``rounds`` interleaved rounds (the order alternates) after a warm-up round; then
+    ``profile_rounds`` untimed runs with the measurement's pieces timed: the per-step work
+    (:meth:`lrfinder.noise.NoiseProbe.end_step`: gradient norms and the block sum) and the fixed
+    post-sweep work (:func:`lrfinder.noise.noise_after_sweep`, of which the bootstrap interval).
+    """
+    from .tasks import TASKS_BY_NAME
+
+    task = TASKS_BY_NAME[name]
+
+    def once(on: bool) -> tuple[float, Any]:
+        model = task.build(0)
+        opt = task.optimizer(model.parameters(), 1e-7)
+        loader = task.loader(0)
+        t0 = time.perf_counter()
+        result = range_test(model, loader, optimizer=opt, loss_fn=task.loss_fn, noise_scale=on)
+        return time.perf_counter() - t0, result
+
+    times: dict[str, list[float]] = {"off": [], "on": []}
+    order = ["off", "on"]
+    steps = 0
+    for r in range(rounds + 1):
+        for mode in order if r % 2 == 0 else order[::-1]:
+            elapsed, result = once(mode == "on")
+            steps = len(result.lrs)
+            if r > 0:  # round 0 warms up
+                times[mode].append(elapsed)
+    parts: dict[str, list[float]] = {"per_step": [], "post_sweep": [], "bootstrap": []}
+    blocks = 0
+    for _ in range(profile_rounds):
+        with _Timers() as timers:
+            _, result = once(True)
+        for key in parts:
+            parts[key].append(timers.seconds[key])
+        blocks = result.noise_scale.n_estimates if result.noise_scale is not None else 0
+    ratios = [on / off for on, off in zip(times["on"], times["off"])]
+    model = task.build(0)
+    return {
+        "task": name,
+        "note": task.note,
+        "params": sum(p.numel() for p in model.parameters()),
+        "batch": task.batch_size,
+        "steps": steps,
+        "noise_estimates": blocks,
+        "rounds": rounds,
+        "median_off_s": statistics.median(times["off"]),
+        "median_on_s": statistics.median(times["on"]),
+        "median_ratio": statistics.median(ratios),
+        "added_ms": 1000 * (statistics.median(times["on"]) - statistics.median(times["off"])),
+        "median_added_ms": 1000 * statistics.median([on - off for on, off in zip(times["on"], times["off"])]),
+        "per_step_ms": 1000 * statistics.median(parts["per_step"]),
+        "post_sweep_ms": 1000 * statistics.median(parts["post_sweep"]),
+        "bootstrap_ms": 1000 * statistics.median(parts["bootstrap"]),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -323,7 +484,7 @@ def render(payload: dict[str, Any]) -> str:
         "noise rule when a noise scale was measured. `noise:<shape>` are the shapes the noise rule could use "
         "for adaptive optimizers (`noise` uses `lrfinder.noise.ADAPTIVE_SHAPE` for Adam, `sgd` for SGD).\n")
     for r in payload["results"]:
-        add(f"### {r['task']}: {r['note']} ({r['optimizer']}, {r['epochs']} epochs)\n")
+        add(f"### {r['task']} ({r.get('split', 'tune')}): {r['note']} ({r['optimizer']}, {r['epochs']} epochs)\n")
         add("| batch | oracle best LR | good band |")
         add("|---|---|---|")
         for b in r["batches"]:
@@ -357,30 +518,69 @@ def render(payload: dict[str, Any]) -> str:
                     cells.append(f"{mark}{row['regret']:.3f}{mark} ({row['band_hits']}/{len(row['lrs'])})")
                 add(f"| {b} | " + " | ".join(cells) + " |")
             add("")
-    add("### Summary over every (task, batch)\n")
-    for anchor in ("test", "oracle"):
-        s = payload["summary"][anchor]
-        add(f"anchor={anchor}\n")
-        add("| rule | median regret | geo-mean regret | worst regret | in band |")
-        add("|---|---|---|---|---|")
-        for rule, a in s["rules"].items():
-            add(f"| {rule} | {a['median_regret']:.3f} | {a['geo_regret']:.3f} | {a['worst_regret']:.3f} | "
-                f"{a['in_band']}/{a['points']} |")
-        add("")
-        add(f"- noise rule has the lowest median regret of linear/sqrt/noise: "
-            f"**{'met' if s['noise_lowest_median'] else 'not met'}**")
-        add(f"- noise rule never more than 10% worse than the better fixed rule at a point: worst ratio "
-            f"{s['noise_worst_vs_best_fixed']:.3f}: **{'met' if s['noise_within_10pct'] else 'not met'}**\n")
-    add("### Cost of the measurement\n")
-    add("100-step range test (1e-7 .. 1e-3, stop rule off) at the smallest batch, with and without "
-        "`noise_scale=True`, interleaved rounds after a warm-up round, one torch thread; the machine's "
-        "cores were shared with other jobs.\n")
-    add("| task | rounds | median off (s) | median on (s) | median ratio | ratio of mins |")
-    add("|---|---|---|---|---|---|")
-    for c in payload["cost"]:
-        add(f"| {c['task']} | {c['rounds']} | {c['median_off_s']:.3f} | {c['median_on_s']:.3f} | "
-            f"{c['median_ratio']:.3f} | {c['ratio_of_mins']:.3f} |")
+    add("### Cross-check: measured B_simple against the B_noise fitted to the oracle\n")
+    add("B_simple: median over seeds of the range test's measurement at the smallest batch. Fitted: the B_noise "
+        "whose shape best fits the oracle's best LRs (least squares in log LR over a grid 0.1 .. 1e6; the grid's "
+        "end means the best LR never saturates in the batch range).\n")
+    add("| task | split | optimizer | measured B_simple | fitted, sgd form | fitted, surge form | fitted, sqrt form |")
+    add("|---|---|---|---|---|---|---|")
+    for r in payload["results"]:
+        fitted = [f"{v:.3g}" if v < 1e6 else "> 1e6" for v in (r["fitted_noise"][k] for k in SHAPES)]
+        measured = "unmeasured" if r["b_simple_median"] is None else f"{r['b_simple_median']:.3g}"
+        add(f"| {r['task']} | {r.get('split', 'tune')} | {r['optimizer']} | {measured} | " + " | ".join(fitted) + " |")
     add("")
+    for split, summary in payload["summary"].items():
+        add(f"### Summary, split {split}: {len(summary['tasks'])} task(s), every (task, batch)\n")
+        add("Tasks: " + ", ".join(f"`{t}`" for t in summary["tasks"]) + ".\n")
+        for anchor in ("test", "oracle"):
+            s = summary[anchor]
+            add(f"anchor={anchor}\n")
+            add("| rule | median regret | geo-mean regret | worst regret | in band |")
+            add("|---|---|---|---|---|")
+            for rule, a in s["rules"].items():
+                add(f"| {rule} | {a['median_regret']:.3f} | {a['geo_regret']:.3f} | {a['worst_regret']:.3f} | "
+                    f"{a['in_band']}/{a['points']} |")
+            add("")
+            if s["adaptive"] is not None:
+                add("adaptive-optimizer tasks only, the shapes the noise rule could use: "
+                    + "; ".join(f"`noise:{sh}` median {s['adaptive'][f'noise:{sh}']['median_regret']:.3f}, geo-mean "
+                                f"{s['adaptive'][f'noise:{sh}']['geo_regret']:.3f}, in band "
+                                f"{s['adaptive'][f'noise:{sh}']['in_band']}/{s['adaptive'][f'noise:{sh}']['points']}"
+                                for sh in SHAPES) + "\n")
+            add(f"- noise rule has the lowest median regret of linear/sqrt/noise: "
+                f"**{'met' if s['noise_lowest_median'] else 'not met'}**")
+            add(f"- noise rule never more than 10% worse than the better fixed rule at a point: worst ratio "
+                f"{s['noise_worst_vs_best_fixed']:.3f} ({s.get('noise_worst_at', '')}): "
+                f"**{'met' if s['noise_within_10pct'] else 'not met'}**\n")
+    add("### Cost of the measurement\n")
+    if payload.get("cost") and "params" in payload["cost"][0]:
+        add("The default range test (`range_test`'s defaults: 1e-7 .. 10, 100 steps, stop rule on) of "
+            "quality-benchmark tasks (`benchmarks/tasks.py`), with and without `noise_scale=True`, interleaved "
+            "rounds (the order alternates) after a warm-up round, one torch thread; the machine's 2 cores were "
+            "shared with other jobs. "
+            "*added* = median(on) - median(off). The profile (3 more runs with the pieces timed) splits the added "
+            "time into the per-step work (`NoiseProbe.end_step`: per-tensor gradient norms and the running block "
+            "sum, for the first 8 blocks of 4 steps at most) and the fixed post-sweep work (`noise_after_sweep`, of "
+            "which the bootstrap interval).\n")
+        add("| task | params | batch | steps | rounds | median off (s) | median on (s) | median ratio | added (ms) | "
+            "per-step work (ms) | post-sweep (ms) | of which bootstrap (ms) |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for c in payload["cost"]:
+            add(f"| {c['task']} | {c['params']:,} | {c['batch']} | {c['steps']} | {c['rounds']} | "
+                f"{c['median_off_s']:.3f} | {c['median_on_s']:.3f} | {c['median_ratio']:.3f} | {c['added_ms']:.1f} | "
+                f"{c['per_step_ms']:.1f} | "
+                f"{c['post_sweep_ms']:.2f} | {c['bootstrap_ms']:.2f} |")
+        add("")
+    tiny = payload.get("cost_tiny", payload.get("cost", []))
+    if tiny and "params" not in tiny[0]:
+        add("For comparison, the earlier measurement: a 100-step range test (1e-7 .. 1e-3, stop rule off) of the "
+            "scaling tasks at batch 8, where the fixed per-test overhead dominates a 0.15 s test.\n")
+        add("| task | rounds | median off (s) | median on (s) | median ratio | ratio of mins |")
+        add("|---|---|---|---|---|---|")
+        for c in tiny:
+            add(f"| {c['task']} | {c['rounds']} | {c['median_off_s']:.3f} | {c['median_on_s']:.3f} | "
+                f"{c['median_ratio']:.3f} | {c['ratio_of_mins']:.3f} |")
+        add("")
     return "\n".join(lines) + "\n"
 
 
@@ -388,44 +588,55 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="one task, two batch sizes, one seed")
     parser.add_argument("--seeds", type=int, default=SEEDS)
-    parser.add_argument("--rounds", type=int, default=15, help="cost rounds")
+    parser.add_argument("--rounds", type=int, default=15, help="cost rounds, 100-step test of the scaling tasks")
+    parser.add_argument("--cost-rounds", type=int, default=10, help="cost rounds, default range test of COST_TASKS")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results folder (default benchmarks/results; with --smoke, <cache-dir>/smoke)")
     parser.add_argument("--render-only", action="store_true", help="rebuild the .md from the .json")
     parser.add_argument("--cost-only", action="store_true", help="measure the cost again into the .json")
     args = parser.parse_args(argv)
-    if args.render_only or args.cost_only:
-        torch.set_num_threads(1)
-        logging.getLogger("lrfinder").setLevel(logging.ERROR)
-        payload = json.loads((args.out / "batch_scaling.json").read_text())
-        if args.cost_only:
-            payload["cost"] = [measure_cost(st, args.rounds) for st in TASKS]
-            (args.out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
-        (args.out / "batch_scaling.md").write_text(render(payload))
-        return dict(payload)
+    out: Path = args.out or (args.cache_dir / "smoke" if args.smoke else RESULTS_DIR)
     torch.set_num_threads(1)
     logging.getLogger("lrfinder").setLevel(logging.ERROR)
-    tasks = TASKS
-    seeds = args.seeds
-    rounds = args.rounds
-    if args.smoke:
-        st = TASKS[0]
-        tasks = [ScalingTask(replace(st.task, grid=(-2.0, 0.0)), (8, 32), 1)]
-        seeds, rounds = 1, 1
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    def measure_costs(
+        tasks: Sequence[ScalingTask], rounds: int, names: Sequence[str], cost_rounds: int
+    ) -> dict[str, Any]:
+        costs = []
+        for name in names:
+            log(f"cost: {name}")
+            costs.append(measure_range_cost(name, cost_rounds))
+        return {"cost": costs, "cost_tiny": [measure_cost(st, rounds) for st in tasks]}
+
+    if args.render_only or args.cost_only:
+        payload = json.loads((out / "batch_scaling.json").read_text())
+        if args.cost_only:
+            payload.update(measure_costs(TASKS, args.rounds, COST_TASKS, args.cost_rounds))
+            (out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
+        (out / "batch_scaling.md").write_text(render(payload))
+        return dict(payload)
+    tasks = TASKS
+    seeds = args.seeds
+    rounds, cost_rounds, cost_tasks = args.rounds, args.cost_rounds, COST_TASKS
+    if args.smoke:
+        st = TASKS[0]
+        tasks = [ScalingTask(replace(st.task, grid=(-2.0, 0.0)), (8, 32), 1)]
+        seeds, rounds, cost_rounds, cost_tasks = 1, 1, 1, COST_TASKS[:1]
+
     results = []
     for st in tasks:
         cache = Cache(args.cache_dir / f"batch_scaling_{st.name}{'_smoke' if args.smoke else ''}.json")
-        log(f"{st.name}")
+        log(f"{st.name} ({st.split})")
         results.append(run_task(st, seeds=seeds, cache=cache, log=log))
-    cost = [measure_cost(st, rounds) for st in tasks]
-    payload = {"seeds": seeds, "results": results, "summary": summarize(results), "cost": cost}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
-    (args.out / "batch_scaling.md").write_text(render(payload))
+    payload = {"seeds": seeds, "results": results, "summary": summarize(results)}
+    payload.update(measure_costs(tasks, rounds, cost_tasks, cost_rounds))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
+    (out / "batch_scaling.md").write_text(render(payload))
     return payload
 
 

@@ -85,6 +85,18 @@ def load_data(name: str) -> Split:
     if name == "friedman":
         x, y = datasets.make_friedman1(n_samples=2000, n_features=10, noise=1.0, random_state=0)
         return _split(x.astype(np.float32), y.astype(np.float32), regression=True)
+    if name == "synth_classes":
+        # Batch-scaling check data: enough rows (6,000 for training) that batch 512 still gives
+        # 11 steps per epoch; 5% flipped labels keep the gradient noisy at the optimum.
+        x, y = datasets.make_classification(
+            n_samples=8000, n_features=20, n_informative=10, n_redundant=4, n_classes=4,
+            n_clusters_per_class=2, flip_y=0.05, class_sep=1.0, random_state=3,
+        )
+        return _split(x.astype(np.float32), y, regression=False)
+    if name == "friedman_big":
+        # The Friedman #1 regression with 8,000 rows (batch-scaling check data).
+        x, y = datasets.make_friedman1(n_samples=8000, n_features=10, noise=1.0, random_state=1)
+        return _split(x.astype(np.float32), y.astype(np.float32), regression=True)
     if name == "adding":
         return _split(*_adding_problem(2400, 20), regression=True)
     if name == "majority":
