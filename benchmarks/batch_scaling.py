@@ -493,13 +493,14 @@ def render(payload: dict[str, Any]) -> str:
         add("")
         for t_i, t in enumerate(r["tests"]):
             ns = t["noise_scale"]
+            lr = "none (every rule falls back to the oracle's LR)" if t["lr"] is None else f"{t['lr']:.2e}"
             if ns is not None:
                 low, high = ns["interval"]
-                add(f"- seed {t_i}: suggestion {t['lr']:.2e}; B_simple = {ns['b_simple']:.1f} "
+                add(f"- seed {t_i}: suggestion {lr}; B_simple = {ns['b_simple']:.1f} "
                     f"(90% {float(low):.1f}–{float(high):.1f}; B_s={ns['small_batch_size']}, "
                     f"B_b={ns['big_batch_size']}, {ns['n_estimates']} blocks, source {ns['source']})")
             else:
-                add(f"- seed {t_i}: suggestion {t['lr']}; noise scale unmeasurable: {t['noise_error']}")
+                add(f"- seed {t_i}: suggestion {lr}; noise scale unmeasurable: {t['noise_error']}")
         fitted = {k: f"{v:.3g}" if v < 1e6 else "> 1e6 (no saturation in range)" for k, v in r["fitted_noise"].items()}
         measured = "unmeasured" if r["b_simple_median"] is None else f"{r['b_simple_median']:.3g}"
         add(f"- cross-check: measured B_simple (median over seeds) = {measured}; B_noise fitted to the oracle's best "
@@ -558,18 +559,21 @@ def render(payload: dict[str, Any]) -> str:
             "quality-benchmark tasks (`benchmarks/tasks.py`), with and without `noise_scale=True`, interleaved "
             "rounds (the order alternates) after a warm-up round, one torch thread; the machine's 2 cores were "
             "shared with other jobs. "
-            "*added* = median(on) - median(off). The profile (3 more runs with the pieces timed) splits the added "
+            "*added* = the median over rounds of (on - off); *profiled / off* = (per-step work + post-sweep) / median "
+            "off, the added time without the timing noise of a shared machine. "
+            "The profile (3 more runs with the pieces timed) splits the added "
             "time into the per-step work (`NoiseProbe.end_step`: per-tensor gradient norms and the running block "
             "sum, for the first 8 blocks of 4 steps at most) and the fixed post-sweep work (`noise_after_sweep`, of "
             "which the bootstrap interval).\n")
         add("| task | params | batch | steps | rounds | median off (s) | median on (s) | median ratio | added (ms) | "
-            "per-step work (ms) | post-sweep (ms) | of which bootstrap (ms) |")
-        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "per-step work (ms) | post-sweep (ms) | of which bootstrap (ms) | profiled / off |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for c in payload["cost"]:
             add(f"| {c['task']} | {c['params']:,} | {c['batch']} | {c['steps']} | {c['rounds']} | "
-                f"{c['median_off_s']:.3f} | {c['median_on_s']:.3f} | {c['median_ratio']:.3f} | {c['added_ms']:.1f} | "
-                f"{c['per_step_ms']:.1f} | "
-                f"{c['post_sweep_ms']:.2f} | {c['bootstrap_ms']:.2f} |")
+                f"{c['median_off_s']:.3f} | {c['median_on_s']:.3f} | {c['median_ratio']:.3f} | "
+                f"{c['median_added_ms']:.1f} | {c['per_step_ms']:.1f} | {c['post_sweep_ms']:.2f} | "
+                f"{c['bootstrap_ms']:.2f} | "
+                f"{(c['per_step_ms'] + c['post_sweep_ms']) / (10 * c['median_off_s']):.1f}% |")
         add("")
     tiny = payload.get("cost_tiny", payload.get("cost", []))
     if tiny and "params" not in tiny[0]:
@@ -589,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--smoke", action="store_true", help="one task, two batch sizes, one seed")
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--rounds", type=int, default=15, help="cost rounds, 100-step test of the scaling tasks")
-    parser.add_argument("--cost-rounds", type=int, default=10, help="cost rounds, default range test of COST_TASKS")
+    parser.add_argument("--cost-rounds", type=int, default=30, help="cost rounds, default range test of COST_TASKS")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default benchmarks/results; with --smoke, <cache-dir>/smoke)")
