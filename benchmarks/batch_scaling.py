@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 from lrfinder import range_test, scale_lr
-from lrfinder.noise import lr_shape, noise_lr_factor
+from lrfinder.noise import NoiseScale, lr_shape, noise_lr_factor
 from lrfinder.scaling import optimizer_family
 
 from .tasks import Task, _adam, _sgd, load_data, mlp, train
@@ -173,14 +173,21 @@ def run_range_test(st: ScalingTask, seed: int) -> dict[str, Any]:
     }
 
 
-def predict(base: float, b_from: int, b_to: int, rule: str, optimizer: str, noise: float | None) -> float | None:
-    """The LR a rule predicts at ``b_to`` (``None`` when the rule needs a noise scale and has none)."""
+def predict(
+    base: float, b_from: int, b_to: int, rule: str, optimizer: str, noise: NoiseScale | None
+) -> float | None:
+    """The LR a rule predicts at ``b_to`` (``None`` when the rule needs a noise scale and has none).
+
+    ``auto`` and ``noise`` get the measured :class:`NoiseScale` itself, as ``result.scale`` passes
+    it (``auto`` falls back to the family's fixed rule when it is inconclusive); the
+    ``noise:<shape>`` columns use its ``b_simple`` whatever its spread.
+    """
     if rule.startswith("noise:"):
-        return None if noise is None else base * noise_lr_factor(b_from, b_to, noise, rule.split(":")[1])
+        return None if noise is None else base * noise_lr_factor(b_from, b_to, noise.b_simple, rule.split(":")[1])
     if rule == "noise" and noise is None:
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # past-the-critical-batch warnings are expected here
+        warnings.simplefilter("ignore")  # past-the-critical-batch and uncertain-noise warnings are expected here
         return scale_lr(base, from_batch_size=b_from, to_batch_size=b_to, rule=rule, optimizer=optimizer,
                         noise_scale=noise if rule in ("noise", "auto") else None).lr
 
@@ -239,7 +246,7 @@ def run_task(st: ScalingTask, *, seeds: int, cache: Cache, log: Callable[[str], 
                 vals, lrs, hits = [], [], []
                 for s, test in enumerate(tests):
                     base = test["lr"] if anchor == "test" else best_lr[b0]
-                    noise = test["noise_scale"]["b_simple"] if test["noise_scale"] is not None else None
+                    noise = NoiseScale.from_dict(test["noise_scale"]) if test["noise_scale"] is not None else None
                     lr = None if base is None else predict(base, b0, batch, rule, test["optimizer"], noise)
                     if lr is None:
                         # No suggestion / no noise scale: the user keeps the smallest batch's LR scaled
@@ -481,7 +488,9 @@ def render(payload: dict[str, Any]) -> str:
         "regret = mean validation loss at the predicted LR / the oracle's best. Predictions start from the range "
         "test at the smallest batch (`anchor=test`, what a user gets) or from the oracle's best LR at the "
         "smallest batch (`anchor=oracle`, the scaling rule alone). `auto` is what `result.scale(B)` does: the "
-        "noise rule when a noise scale was measured. `noise:<shape>` are the shapes the noise rule could use "
+        "noise rule when the measured noise scale is conclusive (`NoiseScale.inconclusive` is None: at least 5 "
+        "estimates and a 90% interval within 4x), else the optimizer family's fixed rule (linear for SGD, sqrt "
+        "for Adam); `noise` always uses the measurement. `noise:<shape>` are the shapes the noise rule could use "
         "for adaptive optimizers (`noise` uses `lrfinder.noise.ADAPTIVE_SHAPE` for Adam, `sgd` for SGD).\n")
     for r in payload["results"]:
         add(f"### {r['task']} ({r.get('split', 'tune')}): {r['note']} ({r['optimizer']}, {r['epochs']} epochs)\n")
@@ -599,6 +608,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="results folder (default benchmarks/results; with --smoke, <cache-dir>/smoke)")
     parser.add_argument("--render-only", action="store_true", help="rebuild the .md from the .json")
     parser.add_argument("--cost-only", action="store_true", help="measure the cost again into the .json")
+    parser.add_argument("--scores-only", action="store_true",
+                        help="score the rules again from the cache (training only LRs not in it); keep the cost")
     args = parser.parse_args(argv)
     out: Path = args.out or (args.cache_dir / "smoke" if args.smoke else RESULTS_DIR)
     torch.set_num_threads(1)
@@ -637,7 +648,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         log(f"{st.name} ({st.split})")
         results.append(run_task(st, seeds=seeds, cache=cache, log=log))
     payload = {"seeds": seeds, "results": results, "summary": summarize(results)}
-    payload.update(measure_costs(tasks, rounds, cost_tasks, cost_rounds))
+    if args.scores_only:
+        previous = json.loads((out / "batch_scaling.json").read_text())
+        payload.update({key: previous[key] for key in ("cost", "cost_tiny") if key in previous})
+    else:
+        payload.update(measure_costs(tasks, rounds, cost_tasks, cost_rounds))
     out.mkdir(parents=True, exist_ok=True)
     (out / "batch_scaling.json").write_text(json.dumps(payload, indent=1))
     (out / "batch_scaling.md").write_text(render(payload))

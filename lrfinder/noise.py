@@ -105,6 +105,13 @@ NOISE_MAX_BLOCKS = 8
 MAX_MOVE = 0.01
 #: Two-sided coverage of :attr:`NoiseScale.interval`.
 CONFIDENCE = 0.9
+#: A measurement is *conclusive* (``scale_lr(rule="auto")`` uses it) with at least this many
+#: estimates (a bootstrap over fewer steps says little about its own spread) ...
+MIN_ESTIMATES = 5
+#: ... and a 90% interval whose ends are at most this factor apart: ``B`` known to within about
+#: 2x either way. A wider interval moves the noise rule's LR by more than the gap between the
+#: ``linear`` and ``sqrt`` rules over a 4x batch change, so it would not be information.
+MAX_INTERVAL_RATIO = 4.0
 #: Bootstrap resamples for the interval (seeded: the interval is reproducible).
 BOOTSTRAP = 2000
 
@@ -151,6 +158,24 @@ class NoiseScale:
     interval: tuple[float, float]
     steps: tuple[int, ...] = ()
     source: str = "given"
+
+    @property
+    def inconclusive(self) -> str | None:
+        """Why the measurement is too uncertain to scale an LR by, or ``None`` when it is conclusive.
+
+        Conclusive: at least ``MIN_ESTIMATES`` (5) estimates and a 90% interval whose ends are
+        at most ``MAX_INTERVAL_RATIO`` (4x) apart. ``scale_lr(rule="auto")`` falls back to the
+        optimizer family's fixed rule otherwise; ``rule="noise"`` uses it with a warning.
+        """
+        low, high = self.interval
+        if self.n_estimates < MIN_ESTIMATES:
+            return f"only {self.n_estimates} estimate(s), fewer than {MIN_ESTIMATES}"
+        if not (low > 0 and high / low <= MAX_INTERVAL_RATIO):
+            return (
+                f"its {int(CONFIDENCE * 100)}% interval {format_batch(low)}–{format_batch(high)} spans more than "
+                f"{MAX_INTERVAL_RATIO:g}x"
+            )
+        return None
 
     @property
     def relative_spread(self) -> float:

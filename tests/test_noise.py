@@ -513,6 +513,42 @@ def test_auto_uses_noise_when_known() -> None:
     assert scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear", noise_scale=40).critical_batch == 40
 
 
+def _measured(b: float, interval: tuple[float, float], n: int = 8) -> NoiseScale:
+    return NoiseScale(b_simple=b, grad_sq=1.0, trace_sigma=b, small_batch_size=8, big_batch_size=32,
+                      n_estimates=n, interval=interval, source="steps")  # fmt: skip
+
+
+def test_a_measurement_is_conclusive_with_enough_estimates_and_a_4x_interval() -> None:
+    assert _measured(50, (30, 120)).inconclusive is None  # 120 / 30 = 4: just conclusive
+    assert _measured(50, (30, 121)).inconclusive == "its 90% interval 30–121 spans more than 4x"
+    assert _measured(350, (133, math.inf)).inconclusive == "its 90% interval 133–∞ spans more than 4x"
+    assert _measured(50, (45, 55), n=4).inconclusive == "only 4 estimate(s), fewer than 5"
+    assert _measured(50, (math.nan, math.nan), n=1).inconclusive == "only 1 estimate(s), fewer than 5"
+
+
+def test_auto_falls_back_to_the_fixed_rule_when_the_noise_scale_is_uncertain() -> None:
+    from lrfinder import scale_lr
+
+    wide = _measured(350, (133, math.inf))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "past the critical batch" warning from an uncertain one
+        sgd = scale_lr(0.1, from_batch_size=8, to_batch_size=2048, optimizer="sgd", noise_scale=wide)
+        adam = scale_lr(0.1, from_batch_size=8, to_batch_size=32, optimizer="adam", noise_scale=wide)
+    assert (sgd.rule, sgd.factor, sgd.critical_batch) == ("linear", 256, None)
+    assert sgd.reason == (
+        "auto: linear for an SGD-family optimizer (the noise scale is too uncertain to use: its 90% interval "
+        "133–∞ spans more than 4x)"
+    )
+    assert (adam.rule, adam.factor) == ("sqrt", 2.0)
+    # Asked for by name, the noise rule still uses it, with a warning that says why to doubt it.
+    with pytest.warns(UserWarning, match=r"noise scale is uncertain \(its 90% interval 133–∞"):
+        noise = scale_lr(0.1, from_batch_size=8, to_batch_size=32, rule="noise", optimizer="sgd", noise_scale=wide)
+    assert noise.rule == "noise" and noise.factor == pytest.approx((1 + 350 / 8) / (1 + 350 / 32))
+    # A conclusive one is used.
+    sure = scale_lr(0.1, from_batch_size=8, to_batch_size=32, optimizer="sgd", noise_scale=_measured(50, (40, 60)))
+    assert sure.rule == "noise" and sure.critical_batch == 50
+
+
 def test_noise_rule_without_a_noise_scale_says_how_to_measure_one() -> None:
     from lrfinder import scale_lr
 
