@@ -1144,9 +1144,20 @@ def range_test(
             rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
         )
 
+    new_scaler = None
+    if scaler is not None:
+        began = copy.deepcopy(scaler_state if scaler_state is not None else scaler.__dict__)
+
+        def new_scaler() -> Any:
+            # Each trial starts from the scaler state the sweep began with (as the model does).
+            fresh = torch.amp.GradScaler(target.type)
+            fresh.__dict__.update(copy.deepcopy(began))
+            return fresh
+
     return refine_range_test(
         result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
-        step_fn=step_fn, device=target, val_data=val_data, sweep=sweep,
+        step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
+        new_scaler=new_scaler,
     )
 
 

@@ -791,6 +791,7 @@ def run_trials(
     reset_stream: Callable[[], None] | None = None,
     step: Callable[[], float] | None = None,
     reduce: Callable[[list[float]], list[float]] | None = None,
+    new_scaler: Callable[[], Any] | None = None,
 ) -> list[Trial]:
     """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
 
@@ -802,6 +803,8 @@ def run_trials(
     no step on a non-finite loss) and returns its loss; ``next_batch``/``accumulate_steps`` are
     then unused. ``reduce`` maps the per-batch held-out losses to the ones every process agrees
     on (averaged over ranks under data parallelism), so all ranks take the same decisions.
+    ``new_scaler`` (float16 mixed precision) gives each trial its own ``GradScaler``, in the
+    state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
     """
     from .range_test import LRSweeper, _check_loss
 
@@ -815,6 +818,7 @@ def run_trials(
                 reset_stream()
             sweeper.set(float(lr))
             scheduler = _trial_scheduler(optimizer, refine, steps, training_steps)
+            scaler = new_scaler() if new_scaler is not None else None
             model.train()
             losses: list[float] = []
             diverged = False
@@ -832,14 +836,19 @@ def run_trials(
                 parts = []
                 for _ in range(accumulate_steps):
                     loss = _check_loss(loss_of(next_batch()))
-                    (loss / accumulate_steps).backward()
+                    part = loss / accumulate_steps
+                    (part if scaler is None else scaler.scale(part)).backward()
                     parts.append(loss.detach())
                 value = float(torch.stack(parts).double().mean().item())
                 losses.append(value)
                 if not math.isfinite(value):
                     diverged = True
                     break
-                optimizer.step()
+                if scaler is None:
+                    optimizer.step()
+                else:
+                    scaler.step(optimizer)  # skipped by the scaler on inf/NaN gradients, as in training
+                    scaler.update()
                 if scheduler is not None:
                     scheduler.step()
             per_batch: list[float] = []
@@ -878,13 +887,17 @@ def refine_range_test(
     device: torch.device,
     val_data: Iterable[Any] | None = None,
     sweep: Callable[[float, float, int], RangeTestResult] | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    new_scaler: Callable[[], Any] | None = None,
 ) -> RangeTestResult:
     """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
 
     The model and optimizer must be in the state the sweep started from (the engine restored
     them); they are left in that state, bit for bit. The re-sweeps run with the sweep's own
-    settings (``precision`` included); the trials run in the model's own precision (no autocast)
-    and cycle only what the schedule itself cycles (one-cycle's momentum, for example).
+    settings (``precision`` included), and so do the trials and their held-out losses: under
+    the sweep's autocast (``autocast_dtype``), with a fresh ``GradScaler`` per trial for float16
+    (``new_scaler``). Trials cycle only what the schedule itself cycles (one-cycle's momentum,
+    for example).
 
     Args:
         result: The first sweep.
@@ -899,6 +912,8 @@ def refine_range_test(
             ``refine.val_batches`` are used. ``None``: the first training batches are held out.
         sweep: ``sweep(min_lr, max_lr, num_steps)`` runs another (restoring) sweep for round 2;
             ``None`` turns round 2 off.
+        autocast_dtype: The sweep's autocast dtype (``None``: full precision).
+        new_scaler: ``new_scaler() -> GradScaler`` for float16 mixed precision (``None``: none).
 
     Returns:
         A new result whose ``suggestion`` is the (last) curve's reading and whose
@@ -918,7 +933,10 @@ def refine_range_test(
     result, rounds, cost, notes = resweep_round(result, refine, sweep)
 
     def loss_of(batch: Any) -> torch.Tensor:
-        return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
+        if autocast_dtype is None:
+            return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
+        with torch.autocast(device_type=device.type, dtype=autocast_dtype):
+            return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
 
     judged_on = "val_data" if val_data is not None else "held-out training batches"
     snapshot = StateSnapshot(model, [optimizer], [train_data] + ([val_data] if val_data is not None else []))
@@ -987,7 +1005,7 @@ def refine_range_test(
         return run_trials(
             model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
             snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
-            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset,
+            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset, new_scaler=new_scaler,
         )
 
     refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)

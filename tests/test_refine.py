@@ -472,3 +472,21 @@ def test_benchmark_replay_walks_the_ladder_like_the_library() -> None:
     assert pick_from_ladder(rec, 3, "best", 1.0, extend=2) == pytest.approx(centre * 10 ** (-0.75))
     assert pick_from_ladder(rec, 3, "best", 1.0, extend=1) == pytest.approx(centre * 10 ** (-0.5))
     assert pick_from_ladder(rec, 3, "best", 1.0, extend=0) == pytest.approx(centre * 10 ** (-0.25))
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-mixed", torch.bfloat16), ("16-mixed", torch.float16)])
+def test_trials_run_under_the_sweeps_autocast(precision: str, dtype: torch.dtype) -> None:
+    model, opt, data = setup()
+    seen: list[torch.dtype] = []
+    hook = model[0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    before = [p.detach().clone() for p in model.parameters()]
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, max_lr=10.0, precision=precision,
+                        refine=small_refine())  # fmt: skip
+    hook.remove()
+    f = result.refinement
+    assert f is not None and len(f.trials) == 3 and f.lr is not None
+    assert all(len(t.train_losses) == 12 and len(t.held_out_losses) == 2 for t in f.trials if not t.diverged)
+    # Every forward pass (sweep, trials, held-out losses) ran under the autocast, none in float32.
+    sweep_and_resweeps = len(result.losses) + sum(r.steps_run for r in f.rounds)
+    assert len(seen) > sweep_and_resweeps and set(seen) == {dtype}
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # restored
