@@ -650,7 +650,9 @@ class LRFinder(_CallbackBase):
             snapshot = StateSnapshot(pl_module, run.optimizers, generators)
 
             def loss_of(batch: Any) -> torch.Tensor:
-                out = pl_module.training_step(*((batch, 0) if takes_idx else (batch,)))
+                # Under the fit's precision (autocast), as the trials' own steps run.
+                with strategy.precision_plugin.val_step_context():
+                    out = pl_module.training_step(*((batch, 0) if takes_idx else (batch,)))
                 loss = _lightning._loss_of(out, None, {})
                 if loss is None:
                     raise ModelError("training_step returned None on a held-out batch; refine cannot judge it.")
