@@ -55,6 +55,7 @@ from .range_test import (
     StateSnapshot,
     StopReason,
     _data_generators,
+    check_flag,
     finish_result,
     infer_batch_size,
     lr_schedule,
@@ -278,8 +279,8 @@ class LRFinder(_CallbackBase):
         for text_name, text in (("attr_name", attr_name), ("monitor", monitor)):
             if text is not None and (not isinstance(text, str) or not text):
                 raise TypeError(f"Expected {text_name} to be a non-empty str or None, but got {text_name}={text!r}")
-        if not isinstance(strict, bool):
-            raise TypeError(f"Expected strict to be a bool, but got strict={strict!r}")
+        check_flag("strict", strict)
+        check_flag("noise_scale", noise_scale)
         if scaling == "noise" and not noise_scale:
             raise ValueError(
                 "Expected noise_scale=True with scaling='noise' (the rule needs the measured critical batch), "

@@ -143,6 +143,12 @@ def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> 
     return dtype
 
 
+def check_flag(name: str, value: object) -> None:
+    """Refuse a non-bool on/off setting (``noise_scale="yes"`` would otherwise read as on)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}")
+
+
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
     """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
@@ -1009,6 +1015,8 @@ def range_test(
     if precision not in PRECISIONS:
         raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
     settings = replace(settings, precision=cast(Precision, precision))
+    check_flag("restore", restore)
+    check_flag("noise_scale", noise_scale)
     refine_settings = None
     if refine is not None and refine is not False:
         from .refine import resolve_refine

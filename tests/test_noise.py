@@ -887,3 +887,17 @@ def test_callback_measures_per_rank_against_all_reduced_gradients_under_ddp(tmp_
     cut = next(i for i, lr in enumerate(on.lrs) if lr > on.suggestion.min_loss_lr)
     assert ns.n_estimates == cut
     _assert_regression_noise_scale(ns)
+
+
+def test_noise_scale_must_be_a_bool() -> None:
+    from lrfinder import range_test
+    from lrfinder.callback import LRFinder
+
+    with pytest.raises(TypeError, match=r"Expected noise_scale to be True or False, but got noise_scale='yes'"):
+        LRFinder(noise_scale="yes")  # type: ignore[arg-type]
+    model = nn.Linear(2, 1)
+    data = [(torch.randn(4, 2), torch.randn(4, 1))] * 10
+    with pytest.raises(TypeError, match=r"Expected noise_scale to be True or False, but got noise_scale=1"):
+        range_test(model, data, loss_fn=nn.functional.mse_loss, noise_scale=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Expected restore to be True or False, but got restore='no'"):
+        range_test(model, data, loss_fn=nn.functional.mse_loss, restore="no")  # type: ignore[arg-type]
