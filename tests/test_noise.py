@@ -846,15 +846,18 @@ warnings.simplefilter("ignore")
 torch.set_num_threads(1)
 out = Path(sys.argv[1])
 data, w_star = regression_data(40000, 8, 1.5, seed=2)
-for noise in (True, False):
+for noise, accumulate in ((True, 1), (False, 1), (True, 2)):
     pl.seed_everything(0, verbose=False)
     finder = LRFinder(num_steps=100, min_lr=1e-6, max_lr=10.0, noise_scale=noise, scaling="none")
     trainer = pl.Trainer(
         accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=1, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=out,
+        accumulate_grad_batches=accumulate,
     )
-    trainer.fit(Regression(w_star), torch.utils.data.DataLoader(data, batch_size=64, shuffle=True))
-    Path(out, f"{noise}-{trainer.global_rank}.json").write_text(json.dumps(finder.result.to_dict()))
+    loader = torch.utils.data.DataLoader(data, batch_size=64 // accumulate, shuffle=True)
+    trainer.fit(Regression(w_star), loader)
+    name = f"{noise}-{accumulate}-{trainer.global_rank}.json"
+    Path(out, name).write_text(json.dumps(finder.result.to_dict()))
 """
 
 
@@ -875,18 +878,22 @@ def test_callback_measures_per_rank_against_all_reduced_gradients_under_ddp(tmp_
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    runs = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("True-0", "True-1", "False-0")}
-    assert runs["True-0"] == runs["True-1"]  # every rank measured the same noise scale (and curve)
-    assert runs["True-0"]["losses"] == runs["False-0"]["losses"]  # the hooks only read
-    on = RangeTestResult.from_dict(runs["True-0"])
-    ns = on.noise_scale
-    assert ns is not None, on.noise_error
-    # Each rank's own batch of 64 against the all-reduced gradient of 2 x 64.
-    assert (ns.source, ns.small_batch_size, ns.big_batch_size) == ("ranks", 64, 128)
-    assert on.suggestion is not None
-    cut = next(i for i, lr in enumerate(on.lrs) if lr > on.suggestion.min_loss_lr)
-    assert ns.n_estimates == cut
-    _assert_regression_noise_scale(ns)
+    names = ("True-1-0", "True-1-1", "False-1-0", "True-2-0", "True-2-1")
+    runs = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in names}
+    assert runs["True-1-0"] == runs["True-1-1"]  # every rank measured the same noise scale (and curve)
+    assert runs["True-2-0"] == runs["True-2-1"]
+    assert runs["True-1-0"]["losses"] == runs["False-1-0"]["losses"]  # the hooks only read
+    # Each rank's own micro-batch (64, or 32 with 2 accumulated) against the all-reduced step gradient
+    # of 2 ranks x 64 examples.
+    for name, micro in (("True-1-0", 64), ("True-2-0", 32)):
+        on = RangeTestResult.from_dict(runs[name])
+        ns = on.noise_scale
+        assert ns is not None, on.noise_error
+        assert (ns.source, ns.small_batch_size, ns.big_batch_size) == ("ranks", micro, 128)
+        assert on.suggestion is not None
+        cut = next(i for i, lr in enumerate(on.lrs) if lr > on.suggestion.min_loss_lr)
+        assert ns.n_estimates == cut
+        _assert_regression_noise_scale(ns)
 
 
 def test_noise_scale_must_be_a_bool() -> None:
