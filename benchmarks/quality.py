@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -36,7 +37,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -187,30 +188,12 @@ def run_task(name: str, *, seeds: int, finders: Sequence[str], per_decade: int, 
 
     scores: dict[str, dict[str, dict[str, Any]]] = {}
     for schedule in SCHEDULES:
-        best_i = int(np.argmin(oracle[schedule]))
-        best = oracle[schedule][best_i]
-        band = [v <= (1 + BAND) * best for v in oracle[schedule]]
         scores[schedule] = {}
         for method, per_schedule in methods.items():
-            lrs = per_schedule[schedule]
-            vals, hits, offs = [], [], []
-            for seed, lr in zip(seed_list, lrs):
-                used = lr if lr is not None else FALLBACK_LR
-                vals.append(cache.val_loss(schedule, used, seed))
-                hits.append(lr is not None and _in_band(lr, grid, band, per_decade))
-                if lr is not None:
-                    offs.append(math.log10(lr / grid[best_i]))
-            ok = [math.log10(x) for x in lrs if x is not None]
-            scores[schedule][method] = {
-                "lrs": lrs,
-                "val": vals,
-                "regret": float(np.mean(vals)) / best if best > 0 else float("nan"),
-                "band_hits": int(sum(hits)),
-                "in_band": sum(hits) * 2 > len(hits),
-                "decades_off": float(np.median(offs)) if offs else None,
-                "failures": sum(x is None for x in lrs),
-                "spread": float(np.std(ok)) if len(ok) > 1 else None,
-            }
+            scores[schedule][method] = score_lrs(
+                per_schedule[schedule], seed_list, functools.partial(cache.val_loss, schedule), grid,
+                oracle[schedule], per_decade,
+            )
     cache.save(force=True)
     if log:
         print(f"[{name}] scored in {time.perf_counter() - start:.0f}s", flush=True)
@@ -231,6 +214,41 @@ def run_task(name: str, *, seeds: int, finders: Sequence[str], per_decade: int, 
         "finder_seconds": {f: float(np.mean([x.seconds for x in found])) for f, found in findings.items()},
         "finder_errors": {f: sorted({x.error for x in found if x.error and x.lr is None}) for f, found in
                           findings.items()},
+    }
+
+
+def score_lrs(
+    lrs: Sequence[float | None],
+    seeds: Sequence[int],
+    val_loss: Callable[[float, int], float],
+    grid: list[float],
+    oracle: list[float],
+    per_decade: int,
+) -> dict[str, Any]:
+    """Score one method's picks (one per seed; ``None``: no LR) against the oracle's grid.
+
+    A seed without an LR trains at ``FALLBACK_LR`` and is never in band. Regret is the mean
+    validation loss over seeds over the oracle's best; *in band* needs most seeds in band.
+    """
+    best_i = int(np.argmin(oracle))
+    best = oracle[best_i]
+    band = [v <= (1 + BAND) * best for v in oracle]
+    vals, hits, offs = [], [], []
+    for seed, lr in zip(seeds, lrs):
+        vals.append(val_loss(lr if lr is not None else FALLBACK_LR, seed))
+        hits.append(lr is not None and _in_band(lr, grid, band, per_decade))
+        if lr is not None:
+            offs.append(math.log10(lr / grid[best_i]))
+    ok = [math.log10(x) for x in lrs if x is not None]
+    return {
+        "lrs": list(lrs),
+        "val": vals,
+        "regret": float(np.mean(vals)) / best if best > 0 else float("nan"),
+        "band_hits": int(sum(hits)),
+        "in_band": sum(hits) * 2 > len(hits),
+        "decades_off": float(np.median(offs)) if offs else None,
+        "failures": sum(x is None for x in lrs),
+        "spread": float(np.std(ok)) if len(ok) > 1 else None,
     }
 
 

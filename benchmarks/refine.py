@@ -24,7 +24,7 @@ training batches, or the task's validation split as ``val_data``):
 Usage::
 
     python -m benchmarks.refine                      # everything (resumes from the caches)
-    python -m benchmarks.refine --tasks wine_mlp_adamw --seeds 1 --smoke
+    python -m benchmarks.refine --tasks wine_mlp_adamw --seeds 1 --explore-only  # one task, seconds
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from .quality import BAND, CACHE_DIR, FALLBACK_LR, PER_DECADE, RESULTS_DIR, _in_band
+from .quality import CACHE_DIR, FALLBACK_LR, PER_DECADE, RESULTS_DIR, score_lrs
 from .tasks import TASKS, TASKS_BY_NAME, Task, load_data, train
 
 SCHEDULES = ("constant", "onecycle")
@@ -226,20 +226,9 @@ def pick_from_ladder(rec: dict[str, Any], n: int, tie: str, tie_z: float, extend
 
 
 def score(store: Store, schedule: str, lrs: Sequence[float | None], seeds: Sequence[int]) -> dict[str, Any]:
+    """:func:`benchmarks.quality.score_lrs` on this store's oracle for ``schedule``."""
     grid, oracle = store.oracle(schedule, seeds)
-    best_i = int(np.argmin(oracle))
-    best = oracle[best_i]
-    band = [v <= (1 + BAND) * best for v in oracle]
-    vals, hits, offs = [], [], []
-    for seed, lr in zip(seeds, lrs):
-        used = lr if lr is not None else FALLBACK_LR
-        vals.append(store.val_loss(schedule, used, seed))
-        hits.append(lr is not None and _in_band(lr, grid, band, PER_DECADE))
-        if lr is not None:
-            offs.append(math.log10(lr / grid[best_i]))
-    return {"lrs": list(lrs), "regret": float(np.mean(vals)) / best, "band_hits": int(sum(hits)),
-            "in_band": sum(hits) * 2 > len(hits), "failures": sum(x is None for x in lrs),
-            "decades_off": float(np.median(offs)) if offs else None}
+    return score_lrs(lrs, seeds, functools.partial(store.val_loss, schedule), grid, oracle, PER_DECADE)
 
 
 def aggregate(rows: list[tuple[str, dict[str, Any]]], split: str | None) -> dict[str, Any]:
