@@ -12,6 +12,9 @@ What to look at:
 * ``rank 0 loss`` / ``rank 1 loss`` at the first steps, and the recorded (mean) loss between
   them;
 * the effective batch size 32 per device x 2 devices = 64 in the result;
+* the critical batch (gradient noise scale), measured for free: each rank's own gradient of its
+  32 examples against the all-reduced gradient of 64, on every step up to the loss minimum
+  (``source ranks``); every rank gets the same value;
 * ``ddp_report.png`` is written once, by rank zero.
 """
 
@@ -59,7 +62,7 @@ def main() -> None:
     y = (x @ torch.randn(20, 4, generator=gen)).argmax(dim=1)
     loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
 
-    finder = LRFinder(min_lr=1e-4, max_lr=10.0, num_steps=80, report="ddp_report.png")
+    finder = LRFinder(min_lr=1e-4, max_lr=10.0, num_steps=80, report="ddp_report.png", noise_scale=True)
     trainer = pl.Trainer(
         accelerator="cpu",
         devices=2,
@@ -87,6 +90,8 @@ def main() -> None:
         f"suggested lr {lr}, training lr {model.lr:.3e}",
         flush=True,
     )
+    noise = result.noise_scale.summary() if result.noise_scale is not None else f"not measured: {result.noise_error}"
+    print(f"[rank {rank}] {noise}", flush=True)
     if trainer.is_global_zero:
         for i in range(len(mine)):
             per_rank = ", ".join(f"rank {r} loss {both[r][i].item():.4f}" for r in range(len(both)))
