@@ -194,8 +194,9 @@ class LRFinder(_CallbackBase):
             micro-batch gradient against the all-reduced one, on every step up to the loss
             minimum (source ``"ranks"``: free, McCandlish et al.'s appendix A); on one device
             with ``accumulate_grad_batches > 1`` from the micro-batches (``"accumulation"``);
-            otherwise (and under manual optimization or other strategies) from blocks of
-            consecutive steps at the flat start of the sweep (``"steps"``, the global batch).
+            otherwise (and under manual optimization, ``SyncBatchNorm`` or other strategies)
+            from blocks of consecutive steps at the flat start of the sweep (``"steps"``, the
+            global batch).
             It only reads the gradients. ``scaling="auto"`` then uses the ``noise`` rule.
 
     Attributes:
@@ -1156,12 +1157,15 @@ def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     Under automatic optimization only (a manual ``training_step`` may run any number of
     backwards per step), with DDP over several processes or with gradient accumulation. Other
     data-parallel strategies (FSDP, DeepSpeed) shard or flatten the parameters, so their
-    per-parameter hooks do not see a rank's whole gradient: those use blocks of steps.
+    per-parameter hooks do not see a rank's whole gradient: those use blocks of steps. So does
+    DDP with ``SyncBatchNorm``: it normalises every rank's examples with the statistics of the
+    global batch, so a rank's own gradient is not that of an independent batch of its examples.
     """
     if not pl_module.automatic_optimization:
         return False
     if int(trainer.world_size) > 1:
-        return _lightning.is_ddp(trainer.strategy)
+        synced = any(isinstance(m, torch.nn.SyncBatchNorm) for m in pl_module.modules())
+        return _lightning.is_ddp(trainer.strategy) and not synced
     return accumulate > 1
 
 

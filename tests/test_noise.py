@@ -908,3 +908,27 @@ def test_noise_scale_must_be_a_bool() -> None:
         range_test(model, data, loss_fn=nn.functional.mse_loss, noise_scale=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"Expected restore to be True or False, but got restore='no'"):
         range_test(model, data, loss_fn=nn.functional.mse_loss, restore="no")  # type: ignore[arg-type]
+
+
+def test_the_local_source_needs_ddp_automatic_optimization_and_independent_ranks() -> None:
+    from types import SimpleNamespace
+
+    from _models import GAN, Net, pl
+
+    from lrfinder.callback import _local_gradients
+
+    ddp, single = pl.strategies.DDPStrategy(), pl.strategies.SingleDeviceStrategy(torch.device("cpu"))
+
+    def fit(world: int, strategy: object) -> Any:
+        return SimpleNamespace(world_size=world, strategy=strategy)
+
+    net = Net()
+    assert _local_gradients(fit(2, ddp), net, 1)  # "ranks"
+    assert _local_gradients(fit(1, single), net, 4)  # "accumulation"
+    assert not _local_gradients(fit(1, single), net, 1)  # blocks of steps
+    assert not _local_gradients(fit(2, object()), net, 1)  # FSDP, DeepSpeed, ...: blocks of steps
+    assert not _local_gradients(fit(2, ddp), GAN(), 1)  # manual optimization
+    # SyncBatchNorm normalises with the global batch: a rank's gradient is not its own batch's.
+    synced = Net()
+    synced.extra = nn.SyncBatchNorm(4)
+    assert not _local_gradients(fit(2, ddp), synced, 1)
