@@ -39,10 +39,11 @@ Where the two batch sizes come from (:class:`NoiseProbe`):
   ``G_s``, next to the step's own gradient ``G_b``. The extra pass runs under a forked RNG, puts
   the model's buffers back and does not touch ``.grad``, so the loop it measures is unchanged.
 
-Batch normalisation: with the ``"steps"`` and ``"accumulation"`` sources every small gradient is
-an ordinary training gradient of its batch, normalised with that batch's statistics, exactly as in
-training; the big gradient is the mean of several of them (not one forward pass over a bigger
-batch, whose statistics would differ). The measured ``Sigma`` is thus ``B_s`` times the
+Batch normalisation: with the ``"steps"``, ``"accumulation"`` and ``"ranks"`` sources every small
+gradient is an ordinary training gradient of its batch, normalised with that batch's statistics (a
+rank's own, under DDP), exactly as in training (``SyncBatchNorm`` couples the ranks, so the
+callback does not use ``"ranks"`` with it); the big gradient is the mean of several of them (not
+one forward pass over a bigger batch, whose statistics would differ). The measured ``Sigma`` is thus ``B_s`` times the
 covariance of a batch-``B_s`` training gradient. The sub-batch pass also runs in train mode, so each sub-batch is
 normalised with its own statistics (a "ghost batch"), as it would be in training at that batch
 size; its running statistics are restored. Eval mode was the alternative and was rejected: it
