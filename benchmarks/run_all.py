@@ -101,12 +101,13 @@ def _rules(q: dict[str, Any]) -> list[str]:
     ch = q["summary"]["choice"]
     default = f"cand:{ch['default_rule']}"
     out = ["## Rule choice\n"]
+    per_split = len(q["results"]) // 2
     out.append(
         "The shipped defaults (`Suggestion.lr` by `lrfinder.DEFAULT_RULE`, `Suggestion.max_lr`) were chosen "
-        "by the lowest geometric-mean regret on the tune split, then checked on the check split: with five "
-        "tasks a split and good bands often one grid point wide, the count of tasks in band moves by one on "
-        "noise, while the regret (validation loss at the suggestion over the oracle's best) measures every "
-        "run. Both rankings are shown.\n"
+        f"by the lowest geometric-mean regret on the tune split, then checked on the check split: with about "
+        f"{per_split} tasks a split and good bands often one grid point wide, the count of tasks in band moves "
+        "by one on noise, while the regret (validation loss at the suggestion over the oracle's best) measures "
+        "every run. Both rankings are shown.\n"
     )
     for schedule, current, best in (
         ("constant", default, f"cand:{ch['best_candidate_constant']}"),
