@@ -18,6 +18,7 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -141,6 +142,19 @@ def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> 
                     f"{scaler_device!r}. Create it as torch.amp.GradScaler({device.type!r})."
                 )
     return dtype
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing for full precision (``None``)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def check_precision_name(precision: object) -> None:
+    """Refuse a precision that is not one of :data:`PRECISIONS` (``"32"``, ``"bf16-mixed"``, ``"16-mixed"``)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
 
 
 def check_flag(name: str, value: object) -> None:
@@ -1012,8 +1026,7 @@ def range_test(
         stop_factor=stop_factor,
         accumulate_steps=accumulate_steps,
     )
-    if precision not in PRECISIONS:
-        raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
+    check_precision_name(precision)
     settings = replace(settings, precision=cast(Precision, precision))
     check_flag("restore", restore)
     check_flag("noise_scale", noise_scale)
@@ -1068,9 +1081,7 @@ def range_test(
     index = [0]
 
     def loss_of(batch: Any) -> torch.Tensor:
-        if autocast_dtype is None:
-            return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
-        with torch.autocast(device_type=target.type, dtype=autocast_dtype):
+        with autocast(target, autocast_dtype):
             return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
 
     # With accumulation the probe reads each micro-batch's own gradient through tensor hooks.
@@ -1154,7 +1165,8 @@ def range_test(
 
     new_scaler = None
     if scaler is not None:
-        began = copy.deepcopy(scaler_state if scaler_state is not None else scaler.__dict__)
+        began = scaler_state
+        assert began is not None  # refine needs restore=True, so the starting state was saved
 
         def new_scaler() -> Any:
             # Each trial starts from the scaler state the sweep began with (as the model does).

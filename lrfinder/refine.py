@@ -924,7 +924,7 @@ def refine_range_test(
             model, or is empty; raised before any trial runs.
 
     """
-    from .range_test import StateSnapshot, _batch_loss, to_device
+    from .range_test import StateSnapshot, _batch_loss, autocast, to_device
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
@@ -933,9 +933,7 @@ def refine_range_test(
     result, rounds, cost, notes = resweep_round(result, refine, sweep)
 
     def loss_of(batch: Any) -> torch.Tensor:
-        if autocast_dtype is None:
-            return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
-        with torch.autocast(device_type=device.type, dtype=autocast_dtype):
+        with autocast(device, autocast_dtype):
             return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
 
     judged_on = "val_data" if val_data is not None else "held-out training batches"

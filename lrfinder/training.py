@@ -46,8 +46,8 @@ from torch import nn
 from ._lightning import installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import LRFinderError
-from .names import LIGHTNING_LOGGERS, PRECISIONS
-from .range_test import infer_batch_size
+from .names import LIGHTNING_LOGGERS
+from .range_test import check_precision_name, infer_batch_size
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -316,8 +316,7 @@ def train(
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
     if accumulate_grad_batches < 1:
         raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
+    check_precision_name(precision)
     lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
