@@ -619,12 +619,8 @@ class NoiseProbe:
             factor = (micro_batches / grad_scale) ** 2
             small_sq = float(torch.stack([t.to(local[0].device) for t in local]).mean().item()) * factor
         micro_batch_size = micro_batch_size or 0
-        self.small_sq.append(small_sq)
-        self.big_sq.append(big_sq)
-        self.sizes.append((micro_batch_size, micro_batch_size * micro_batches * world))
-        self.steps.append(step)
-        self.sources.append("ranks" if world > 1 else "accumulation")
-        self.moved.append(0.0)
+        sizes = (micro_batch_size, micro_batch_size * micro_batches * world)
+        self._record(small_sq, big_sq, sizes, step, "ranks" if world > 1 else "accumulation")
         if world < 2:
             self._drop_non_finite()  # under DDP every rank keeps every pair until reduce_local
 
@@ -643,6 +639,17 @@ class NoiseProbe:
         for i, value in zip(idx, torch.as_tensor(mean).reshape(-1).tolist()):
             self.small_sq[i] = float(value)
         self._drop_non_finite()
+
+    def _record(
+        self, small_sq: float, big_sq: float, sizes: tuple[int, int], step: int, source: str, moved: float = 0.0
+    ) -> None:
+        """Keep one ``(|G_s|^2, |G_b|^2)`` pair with its batch sizes, step, source and weight move."""
+        self.small_sq.append(small_sq)
+        self.big_sq.append(big_sq)
+        self.sizes.append(sizes)
+        self.steps.append(step)
+        self.sources.append(source)
+        self.moved.append(moved)
 
     def _drop_non_finite(self) -> None:
         keep = [i for i, (a, b) in enumerate(zip(self.small_sq, self.big_sq)) if math.isfinite(a) and math.isfinite(b)]
@@ -682,12 +689,7 @@ class NoiseProbe:
         small_sq, small, full = pending
         if not (math.isfinite(big_sq) and math.isfinite(small_sq)):
             return
-        self.small_sq.append(small_sq)
-        self.big_sq.append(big_sq)
-        self.sizes.append((small, full))
-        self.steps.append(step)
-        self.sources.append("sub-batch")
-        self.moved.append(0.0)
+        self._record(small_sq, big_sq, (small, full), step, "sub-batch")
 
     def _block_step(self, step: int, loss: float, batch_size: int | None, grad_scale: float = 1.0) -> None:
         if self._moved_away or self.sources.count("steps") >= NOISE_MAX_BLOCKS:
@@ -725,12 +727,7 @@ class NoiseProbe:
         # Past MAX_MOVE no later block can count: stop measuring (and paying for it).
         self._moved_away = move > MAX_MOVE
         if math.isfinite(small_sq) and math.isfinite(big_sq):
-            self.small_sq.append(small_sq)
-            self.big_sq.append(big_sq)
-            self.sizes.append((batch_size, n * batch_size))
-            self.steps.append(step)
-            self.sources.append("steps")
-            self.moved.append(move)
+            self._record(small_sq, big_sq, (batch_size, n * batch_size), step, "steps", move)
 
     def estimate(self, before_step: int | None = None) -> NoiseScale:
         """The noise scale from the steps recorded before ``before_step`` (all when ``None``).
