@@ -343,22 +343,31 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def measure_cost(st: ScalingTask, rounds: int) -> dict[str, Any]:
-    """Median wall time of a 100-step range test with and without the noise measurement."""
-    task = st.at(st.batches[0])
+def _interleaved(rounds: int, run: Callable[[bool], float]) -> dict[str, list[float]]:
+    """``run(noise_on) -> seconds`` off and on, ``rounds`` rounds in alternating order after a warm-up round."""
     times: dict[str, list[float]] = {"off": [], "on": []}
     order = ["off", "on"]
     for r in range(rounds + 1):
         for mode in order if r % 2 == 0 else order[::-1]:
-            model = task.build(0)
-            opt = task.optimizer(model.parameters(), 1e-7)
-            loader = task.loader(0)
-            t0 = time.perf_counter()
-            range_test(model, loader, optimizer=opt, loss_fn=task.loss_fn, max_lr=1e-3, stop_factor=None,
-                       noise_scale=mode == "on")
-            elapsed = time.perf_counter() - t0
+            elapsed = run(mode == "on")
             if r > 0:  # round 0 warms up
                 times[mode].append(elapsed)
+    return times
+
+
+def measure_cost(st: ScalingTask, rounds: int) -> dict[str, Any]:
+    """Median wall time of a 100-step range test with and without the noise measurement."""
+    task = st.at(st.batches[0])
+
+    def run(on: bool) -> float:
+        model = task.build(0)
+        opt = task.optimizer(model.parameters(), 1e-7)
+        loader = task.loader(0)
+        t0 = time.perf_counter()
+        range_test(model, loader, optimizer=opt, loss_fn=task.loss_fn, max_lr=1e-3, stop_factor=None, noise_scale=on)
+        return time.perf_counter() - t0
+
+    times = _interleaved(rounds, run)
     ratios = [on / off for on, off in zip(times["on"], times["off"])]
     return {
         "task": st.name,
@@ -436,15 +445,14 @@ def measure_range_cost(name: str, rounds: int, profile_rounds: int = 3) -> dict[
         result = range_test(model, loader, optimizer=opt, loss_fn=task.loss_fn, noise_scale=on)
         return time.perf_counter() - t0, result
 
-    times: dict[str, list[float]] = {"off": [], "on": []}
-    order = ["off", "on"]
-    steps = 0
-    for r in range(rounds + 1):
-        for mode in order if r % 2 == 0 else order[::-1]:
-            elapsed, result = once(mode == "on")
-            steps = len(result.lrs)
-            if r > 0:  # round 0 warms up
-                times[mode].append(elapsed)
+    steps = [0]
+
+    def run(on: bool) -> float:
+        elapsed, result = once(on)
+        steps[0] = len(result.lrs)
+        return elapsed
+
+    times = _interleaved(rounds, run)
     parts: dict[str, list[float]] = {"per_step": [], "post_sweep": [], "bootstrap": []}
     blocks = 0
     for _ in range(profile_rounds):
@@ -460,7 +468,7 @@ def measure_range_cost(name: str, rounds: int, profile_rounds: int = 3) -> dict[
         "note": task.note,
         "params": sum(p.numel() for p in model.parameters()),
         "batch": task.batch_size,
-        "steps": steps,
+        "steps": steps[0],
         "noise_estimates": blocks,
         "rounds": rounds,
         "median_off_s": statistics.median(times["off"]),
