@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +309,22 @@ class Regression(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+
+#: This folder: scripts run by :func:`run_script` put it on ``sys.path`` to import this module.
+TESTS = Path(__file__).resolve().parent
+
+
+def run_script(tmp_path: Path, text: str, *args: str) -> None:
+    """Run ``text`` as a Python script in ``tmp_path`` with ``args``, as a real process.
+
+    For DDP, whose ``strategy="ddp"`` launches the other ranks by running the script again. One
+    torch thread per process, warnings off; a failure fails the test with the end of stderr.
+    """
+    script = tmp_path / "script.py"
+    script.write_text(text)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]

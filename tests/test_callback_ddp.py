@@ -7,13 +7,11 @@ every rank writes what it saw to a JSON file, and the test compares the ranks.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from _models import TESTS, run_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -85,7 +83,6 @@ SCRIPT = textwrap.dedent(
         main(sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "manual")
     """
 )
-TESTS = Path(__file__).resolve().parent
 
 
 @pytest.mark.slow
@@ -95,20 +92,9 @@ TESTS = Path(__file__).resolve().parent
     ids=["ddp", "ddp_spawn", "ddp-manual-two-optimizers"],
 )
 def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str, mode: str) -> None:
-    script = tmp_path / "run_ddp.py"
-    script.write_text(SCRIPT)
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(script), strategy, str(out), mode, str(TESTS)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    run_script(tmp_path, SCRIPT, strategy, str(out), mode, str(TESTS))
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["world_size"] == 2 for r in ranks)
     first, second = ranks

@@ -223,19 +223,10 @@ trainer.fit(model, loader)
 )
 def test_refine_under_ddp_every_rank_applies_the_same_lr(tmp_path: Path, sweep: dict[str, Any], resweeps: int) -> None:
     import json
-    import os
-    import subprocess
-    import sys
 
-    script = tmp_path / "run_ddp_refine.py"
-    script.write_text(DDP_SCRIPT)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    tests = Path(__file__).resolve().parent
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path), str(tests), json.dumps(sweep)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    from _models import TESTS, run_script
+
+    run_script(tmp_path, DDP_SCRIPT, str(tmp_path), str(TESTS), json.dumps(sweep))
     first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     refinement = first["result"]["refinement"]
     assert refinement is not None and refinement["lr"] is not None and len(refinement["trials"]) == 2

@@ -863,21 +863,11 @@ for noise, accumulate in ((True, 1), (False, 1), (True, 2)):
 
 @pytest.mark.slow
 def test_callback_measures_per_rank_against_all_reduced_gradients_under_ddp(tmp_path: Path) -> None:
-    import json
-    import os
-    import subprocess
-    import sys
+    from _models import TESTS, run_script
 
     from lrfinder import RangeTestResult
 
-    script = tmp_path / "run.py"
-    script.write_text(DDP_NOISE_SCRIPT)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path), str(Path(__file__).resolve().parent)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    run_script(tmp_path, DDP_NOISE_SCRIPT, str(tmp_path), str(TESTS))
     names = ("True-1-0", "True-1-1", "False-1-0", "True-2-0", "True-2-1")
     runs = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in names}
     assert runs["True-1-0"] == runs["True-1-1"]  # every rank measured the same noise scale (and curve)
