@@ -580,7 +580,7 @@ def render(payload: dict[str, Any]) -> str:
             "off, the added time without the timing noise of a shared machine. "
             "The profile (3 more runs with the pieces timed) splits the added "
             "time into the per-step work (`NoiseProbe.end_step`: per-tensor gradient norms and the running block "
-            "sum, for the first 8 blocks of 4 steps at most) and the fixed post-sweep work (`noise_after_sweep`, of "
+            "sum, for the first 16 blocks of 4 steps at most) and the fixed post-sweep work (`noise_after_sweep`, of "
             "which the bootstrap interval).\n")
         add("| task | params | batch | steps | rounds | median off (s) | median on (s) | median ratio | added (ms) | "
             "per-step work (ms) | post-sweep (ms) | of which bootstrap (ms) | profiled / off |")

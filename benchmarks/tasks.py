@@ -388,12 +388,22 @@ def evaluate(task: Task, model: nn.Module) -> float:
     return value
 
 
-def train(task: Task, lr: float, seed: int, schedule: str = "constant", *, steps: int | None = None) -> float:
+def train(
+    task: Task,
+    lr: float,
+    seed: int,
+    schedule: str = "constant",
+    *,
+    steps: int | None = None,
+    on_step: Callable[[nn.Module, int], None] | None = None,
+) -> float:
     """Train from seed ``seed`` with learning rate ``lr``; return the validation loss.
 
     ``schedule`` is ``"constant"`` or ``"onecycle"`` (``torch.optim.lr_scheduler.OneCycleLR``
     with ``max_lr=lr`` and its defaults). A run whose loss turns non-finite, or ends worse than
     the untrained model, scores the untrained model's validation loss: it learned nothing usable.
+    ``on_step(model, k)`` (for measurements along the way; it must not change the model or the
+    global RNG) is called before step ``k`` and once more after the last, with ``k = steps``.
     """
     x, y, _, _ = load_data(task.data)
     model = task.build(seed)
@@ -412,7 +422,9 @@ def train(task: Task, lr: float, seed: int, schedule: str = "constant", *, steps
     perm = torch.randperm(n, generator=gen)
     k = 0
     model.train()
-    for _ in range(total):
+    for step in range(total):
+        if on_step is not None:
+            on_step(model, step)
         if k >= per_epoch:
             perm = torch.randperm(n, generator=gen)
             k = 0
@@ -426,6 +438,8 @@ def train(task: Task, lr: float, seed: int, schedule: str = "constant", *, steps
         opt.step()
         if sched is not None:
             sched.step()
+    if on_step is not None:
+        on_step(model, total)
     value = evaluate(task, model)
     if not math.isfinite(value) or value > baseline:
         return baseline

@@ -52,3 +52,54 @@ def test_cost_smoke(tmp_path: Path) -> None:
     assert small["steps"] == {"plain": 100, "lrfinder": 100}
     assert small["memory"]["lrfinder_snapshot_bytes"] > 0
     assert (tmp_path / "cost.md").exists()
+
+
+def test_exact_noise_scale_matches_a_per_example_loop() -> None:
+    from benchmarks.noise_growth import exact_noise_scale
+
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    x, y = torch.randn(40, 3, generator=gen), 2.0 + torch.randn(40, 1, generator=gen)
+    loss_fn = torch.nn.functional.mse_loss
+    rows = []
+    for xi, yi in zip(x, y):
+        model.zero_grad()
+        loss_fn(model(xi[None]), yi[None]).backward()
+        rows.append(torch.cat([p.grad.flatten() for p in model.parameters()]).double())
+    g = torch.stack(rows)
+    trace = float(g.var(0, unbiased=True).sum())
+    grad_sq = float(g.mean(0).pow(2).sum()) - trace / len(g)
+    got = exact_noise_scale(model, loss_fn, x, y)
+    assert got["trace_sigma"] == pytest.approx(trace, rel=1e-5)
+    assert got["grad_sq"] == pytest.approx(grad_sq, rel=1e-5)
+    assert got["b_simple"] == pytest.approx(trace / grad_sq, rel=1e-5)
+    # Every row twice, its target the model's output plus and minus the same residual: the
+    # per-example gradients cancel in pairs, so the mean gradient is zero and |G|^2 is not positive.
+    with torch.no_grad():
+        out, residual = model(x), 0.1 * torch.randn(40, 1, generator=gen)
+    pure = exact_noise_scale(model, loss_fn, torch.cat([x, x]), torch.cat([out + residual, out - residual]))
+    assert pure["grad_sq"] <= 0 and pure["b_simple"] == float("inf")
+
+
+def test_train_calls_on_step_without_changing_the_result() -> None:
+    task = TASKS_BY_NAME["wine_mlp_adamw"]
+    seen: list[int] = []
+    assert train(task, 1e-2, seed=0, steps=6, on_step=lambda model, k: seen.append(k)) == train(
+        task, 1e-2, seed=0, steps=6
+    )
+    assert seen == list(range(7))
+
+
+@pytest.mark.slow
+def test_noise_growth_smoke(tmp_path: Path) -> None:
+    from benchmarks import noise_growth
+
+    payload = noise_growth.main(["--smoke", "--out", str(tmp_path)])
+    (row,) = payload["results"]
+    assert row["task"] == "digits_mlp_momentum"
+    assert [p["fraction"] for p in row["training"]] == list(noise_growth.FRACTIONS)
+    # The estimator and the exact per-example value agree at the sweep's start to within 2x.
+    assert 0.5 < row["measured"] / row["exact_start"] < 2.0
+    assert (tmp_path / "noise_growth.md").read_text().startswith("## Noise-scale growth during training")
+    assert json.loads((tmp_path / "noise_growth.json").read_text())["seeds"] == 1
