@@ -216,11 +216,12 @@ def scale_lr(
       measurement (``benchmarks/results/batch_scaling.md``) over Li et al.'s (2024) surge form
       ``eps_max / (0.5 * (sqrt(B / b) + sqrt(b / B)))`` (like ``sqrt(b)`` below ``B``, a peak at
       ``b = B``, falling past it) and the saturating ``eps_max / sqrt(1 + B / b)``. Scaled from
-      the oracle's best LR at batch 8 (the rule alone), on the Adam tasks of the tune split it
-      has the lowest regret (median 1.007 against 1.067 for the sqrt form and 1.389 for surge),
-      and on the held-out check split the best geometric mean and band count (1.090, 5/6
-      points in band; sqrt 1.234, surge 1.421). The best Adam LR kept growing to batch 512 on
-      every task, past the measured ``B`` (48-209): no surge within 8-512.
+      the oracle's best LR at batch 8 (the rule alone), on the Adam task of the tune split it
+      has the lowest regret (median 1.008 against 1.065 for the sqrt form and 1.378 for surge),
+      and on the held-out check split the lowest median, geometric mean and band count (1.022,
+      1.071, 5/6 points in band; sqrt 1.030, 1.245, 4/6; surge 1.129, 1.447, 3/6). The best
+      Adam LR kept growing to batch 512 on every task, past the measured ``B`` (49-131): no
+      surge within 8-512.
 
     ``"auto"`` uses the noise rule only for a conclusive measurement
     (:attr:`lrfinder.noise.NoiseScale.inconclusive` is ``None``: at least 5 estimates, a 90%
