@@ -23,6 +23,7 @@ import copy
 import json
 import logging
 import math
+import numbers
 import os
 import random
 import warnings
@@ -163,10 +164,64 @@ def check_flag(name: str, value: object) -> None:
         raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}")
 
 
+def check_callable(name: str, value: object, example: str) -> None:
+    """Refuse a function argument that cannot be called, before anything runs (``example`` shows one)."""
+    if value is not None and not callable(value):
+        raise TypeError(f"Expected {name} to be callable ({example}), but got {name}={value!r}")
+
+
+def check_iterable(name: str, value: object) -> None:
+    """Refuse data that is not an iterable of batches (``None``, a number).
+
+    Only the type is looked at: ``iter()`` on a shuffling DataLoader would draw from its RNG.
+    """
+    if not (hasattr(type(value), "__iter__") or hasattr(type(value), "__getitem__")):
+        raise TypeError(
+            f"Expected {name} to be an iterable of batches (e.g. a torch DataLoader), but got {type(value).__name__}"
+        )
+
+
+def check_device(name: str, device: object) -> torch.device | None:
+    """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``."""
+    if device is None or isinstance(device, torch.device):
+        return device
+    try:
+        return torch.device(device)  # type: ignore[call-overload]
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"Expected {name} to be a torch device such as 'cpu', 'cuda', 'cuda:1' or 'mps', but got {name}={device!r}"
+        ) from None
+
+
+def trainable_parameters(model: object) -> list[nn.Parameter]:
+    """The parameters of ``model`` that require grad.
+
+    Raises:
+        TypeError: ``model`` is not a ``torch.nn.Module``.
+        ModelError: None of its parameters requires grad.
+
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
+    return trainable
+
+
+#: What an empty ``train_data`` raises (the range test and :func:`lrfinder.train` alike).
+EMPTY_DATA_MESSAGE = "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
+
+
+def _is_real(value: object) -> bool:
+    # numbers.Real takes numpy scalars (np.float32, np.int64) too; a bool is not a number here.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
     """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not _is_real(value):
             raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
         if not math.isfinite(value):
             raise ValueError(f"Expected {name} to be finite, but got {name}={value}")
@@ -174,7 +229,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
         raise ValueError(f"Expected min_lr > 0, but got min_lr={min_lr}")
     if max_lr <= min_lr:
         raise ValueError(f"Expected max_lr > min_lr, but got min_lr={min_lr}, max_lr={max_lr}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int):
+    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
         raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
     if num_steps < min_steps:
         raise ValueError(f"Expected num_steps >= {min_steps}, but got num_steps={num_steps}")
@@ -200,19 +255,19 @@ def validate_settings(
     """
     _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=10)
     if stop_factor is not None:
-        if isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float)):
+        if not _is_real(stop_factor):
             raise TypeError(f"Expected stop_factor to be a number or None, but got stop_factor={stop_factor!r}")
         if not stop_factor > 1:
             raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
-    if isinstance(accumulate_steps, bool) or not isinstance(accumulate_steps, int) or accumulate_steps < 1:
+    if isinstance(accumulate_steps, bool) or not isinstance(accumulate_steps, numbers.Integral) or accumulate_steps < 1:
         raise ValueError(f"Expected accumulate_steps to be an int >= 1, but got accumulate_steps={accumulate_steps!r}")
     return RangeTestSettings(
         min_lr=float(min_lr),
         max_lr=float(max_lr),
-        num_steps=num_steps,
+        num_steps=int(num_steps),
         mode=cast(SweepMode, mode),
         stop_factor=None if stop_factor is None else float(stop_factor),
-        accumulate_steps=accumulate_steps,
+        accumulate_steps=int(accumulate_steps),
     )
 
 
@@ -900,19 +955,24 @@ class CyclingBatches:
                         f"list of batches or another re-iterable, or plan at most {used} batches (num_steps x "
                         "accumulation)."
                     ) from None
-                raise DataError(
-                    "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
-                ) from None
+                raise DataError(EMPTY_DATA_MESSAGE) from None
         idx = self._idx
         self._idx += 1
         return batch, idx
 
 
 def infer_batch_size(data: object, batch: Any = None) -> int | None:
-    """Batch size of ``data``: its ``batch_size`` attribute, else the leading dim of ``batch``."""
+    """Batch size of ``data``: its ``batch_size`` attribute, else the leading dim of ``batch``.
+
+    A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
+    the whole data: their size is the sampler's length, not ``batch_size``.
+    """
     size = getattr(data, "batch_size", None)
     if isinstance(size, int) and not isinstance(size, bool):
-        return size
+        try:
+            return min(size, len(data.sampler))  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):  # no sampler, or one without a length (an IterableDataset)
+            return size
     if batch is None:
         return None
     first = batch
@@ -1030,6 +1090,10 @@ def range_test(
     settings = replace(settings, precision=cast(Precision, precision))
     check_flag("restore", restore)
     check_flag("noise_scale", noise_scale)
+    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
+    check_callable("step_fn", step_fn, "step_fn(model, batch) -> loss")
+    check_callable("on_step", on_step, "on_step(index, lr, loss)")
+    check_iterable("train_data", train_data)
     refine_settings = None
     if refine is not None and refine is not False:
         from .refine import resolve_refine
@@ -1039,11 +1103,7 @@ def range_test(
             raise ValueError("refine needs restore=True: every trial starts from the state the test started from")
     elif val_data is not None:
         raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
+    trainable = trainable_parameters(model)
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):
@@ -1056,7 +1116,7 @@ def range_test(
             "from this model's parameters (model.parameters())."
         )
     model_device = trainable[0].device
-    target = torch.device(device) if device is not None else model_device
+    target = check_device("device", device) or model_device
     if target.type != model_device.type or (
         target.index is not None and model_device.index is not None and target != model_device
     ):

@@ -498,6 +498,37 @@ def test_wrong_types(mlp: nn.Module, loader: DataLoader) -> None:
         range_test(mlp, loader, optimizer="adam")  # type: ignore[arg-type]
 
 
+def test_callables_and_data_are_checked_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
+    before = [p.detach().clone() for p in mlp.parameters()]
+    with pytest.raises(TypeError, match=r"loss_fn to be callable.*cross_entropy.*got loss_fn='cross_entropy'"):
+        range_test(mlp, loader, loss_fn="cross_entropy")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="step_fn to be callable"):
+        range_test(mlp, loader, step_fn=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="on_step to be callable"):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, on_step="print")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"train_data to be an iterable of batches.*DataLoader.*NoneType"):
+        range_test(mlp, None, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"device.*'gpu'"):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, device="gpu")
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
+
+
+def test_numpy_scalars_are_accepted_as_settings(mlp: nn.Module, loader: DataLoader) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=np.float32(1e-4), max_lr=np.float64(1.0),
+                        num_steps=np.int64(12), accumulate_steps=np.int32(1), stop_factor=np.float32(4))  # fmt: skip
+    assert result.settings.num_steps == 12 and type(result.settings.num_steps) is int
+    assert result.settings.min_lr == pytest.approx(1e-4) and type(result.settings.min_lr) is float
+    with pytest.raises(TypeError, match="num_steps to be an int"):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=np.float64(12))
+
+
+def test_batch_size_is_at_most_the_data(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """A DataLoader's batch_size larger than its data: every batch holds the whole data set."""
+    few = TensorDataset(*dataset[:20])
+    result = range_test(mlp, DataLoader(few, batch_size=64), loss_fn=F.cross_entropy, num_steps=12)
+    assert result.batch_size == 20
+
+
 def test_training_suggestion_moves_the_band_with_the_scaling(mlp: nn.Module, loader: DataLoader) -> None:
     result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
     assert result.suggestion is not None
