@@ -45,14 +45,22 @@ from torch import nn
 
 from ._lightning import installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
-from .exceptions import LRFinderError
+from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
-from .range_test import check_precision_name, infer_batch_size
+from .range_test import (
+    EMPTY_DATA_MESSAGE,
+    check_callable,
+    check_device,
+    check_iterable,
+    check_precision_name,
+    infer_batch_size,
+    trainable_parameters,
+)
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
-__all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train"]
+__all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train", "check_plateau_has_val"]
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +257,23 @@ def _configure(
     return configure_optimizers
 
 
+def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bool) -> None:
+    """Refuse ``plateau`` for a plain model without validation data, before any training.
+
+    The plain model's training logs only ``val_loss``, the metric ``plateau`` steps on; a
+    LightningModule logs its own metrics, so it is not checked here.
+
+    Raises:
+        ValueError: ``scheduler="plateau"`` with a plain model and no validation data.
+
+    """
+    if scheduler == "plateau" and not lightning and not has_val:
+        raise ValueError(
+            "The plateau scheduler lowers the LR when val_loss stops improving, but there is no validation data "
+            "to compute val_loss on. Pass val_data (--val-data on the command line), or choose another scheduler."
+        )
+
+
 def _has_validation(module: pl.LightningModule, base: type) -> bool:
     return type(module).validation_step is not base.validation_step  # type: ignore[attr-defined]
 
@@ -317,10 +342,19 @@ def train(
     if accumulate_grad_batches < 1:
         raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
     check_precision_name(precision)
+    if not isinstance(device, str) or check_device("device", device) is None:
+        raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
+    check_callable("optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)")
+    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
+    check_iterable("train_data", train_data)
+    trainable_parameters(model)
     lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
+    check_plateau_has_val(scheduler, lightning=lightning, has_val=val_data is not None)
     length = len(train_data) if hasattr(train_data, "__len__") else 1  # type: ignore[arg-type]
+    if length == 0:
+        raise DataError(EMPTY_DATA_MESSAGE)
     total_steps = epochs * max(1, math.ceil(length / accumulate_grad_batches))
     configure = _configure(
         optimizer,

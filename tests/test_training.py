@@ -144,6 +144,29 @@ def test_bad_arguments():
         train(make_mlp(), loader(), optimizer=sgd(0.1))
     with pytest.raises(ValueError, match="epochs >= 1"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=0)
+    with pytest.raises(TypeError, match=r"optimizer to be callable.*lambda m: torch.optim.SGD.*got optimizer=SGD"):
+        model = make_mlp()
+        train(model, loader(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=F.cross_entropy)
+    with pytest.raises(TypeError, match="loss_fn to be callable"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn="cross_entropy")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        train("model", loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"device.*'gpu'"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device="gpu")
+
+
+def test_bad_model_and_data_fail_before_lightning_starts():
+    from lrfinder.exceptions import DataError, ModelError
+
+    with pytest.raises(DataError, match="empty"):
+        train(make_mlp(), [], optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    with pytest.raises(TypeError, match="train_data to be an iterable"):
+        train(make_mlp(), None, optimizer=sgd(0.1), loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    frozen = make_mlp().requires_grad_(False)
+    with pytest.raises(ModelError, match="no trainable parameters"):
+        train(frozen, loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    with pytest.raises(ValueError, match=r"plateau.*val_loss.*val_data"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="plateau")
 
 
 def test_a_lightning_pytorch_module_trains_with_its_own_distribution():
