@@ -35,6 +35,7 @@ import fnmatch
 import inspect
 import logging
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -232,12 +233,14 @@ def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
 
 
 def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
+    # numbers.Real takes numpy scalars (np.float32, np.int64) too; a bool is not a number here.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
         rule = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"Expected {name} {rule} and finite, but got {name}={value!r}")
-    return float(value)
+    return number
 
 
 def _is_norm_module(module: nn.Module) -> bool:
@@ -441,6 +444,8 @@ def create_optimizer(
                 f"Optimizer {spec.name!r} fixes {key}={value!r}, but got {key}={settings[key]!r}; {hint}".rstrip("; ")
             )
     kwargs: dict[str, Any] = {**spec.defaults, **spec.fixed, **settings}
+    if "momentum" in kwargs:
+        kwargs["momentum"] = _check_positive("momentum", kwargs["momentum"], allow_zero=True)
     if spec.name == "momentum" and not kwargs.get("momentum", 0) > 0:
         raise ValueError(
             f"Optimizer 'momentum' needs momentum > 0, but got momentum={kwargs.get('momentum')!r}; use 'sgd'"
@@ -468,7 +473,7 @@ def create_optimizer(
         params = model_or_params
     try:
         optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
-    except TypeError as exc:
-        raise TypeError(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}") from exc
+    except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer
+        raise type(exc)(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}") from exc
     logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)
     return optimizer

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import make_classification, make_mlp
@@ -232,6 +233,10 @@ def test_frozen_parameters_are_kept_and_skipped():
         ("adam", {"lr_factors": {"nope*": 0.1}}, ValueError, r"nope\*.*match no module"),
         ("adam", {"lr_factors": {"0": -1.0}}, ValueError, "lr_factors"),
         ("adam", {"decay_norm_and_bias": "yes"}, TypeError, "decay_norm_and_bias"),
+        ("adam", {"lr": "0.1"}, TypeError, "Expected lr to be a number, but got lr='0.1'"),
+        ("momentum", {"momentum": "abc"}, TypeError, "Expected momentum to be a number, but got momentum='abc'"),
+        ("rmsprop", {"momentum": "0.9"}, TypeError, "Expected momentum to be a number"),
+        ("adam", {"betas": (2.0, 0.9)}, ValueError, r"Cannot build optimizer 'adam' \(Adam\): Invalid beta"),
         ("torch.optim:Nope", {}, ValueError, "Nope"),
         ("no_such_pkg.mod:Opt", {}, ValueError, "no_such_pkg"),
         ("torch.nn:Linear", {}, TypeError, "Optimizer subclass"),
@@ -242,6 +247,12 @@ def test_bad_input(name, kwargs, exc, match):
     kwargs = {"lr": 0.1, **kwargs}
     with pytest.raises(exc, match=match):
         create_optimizer(name, _model(), **kwargs)
+
+
+def test_numpy_scalars_are_numbers():
+    opt = create_optimizer("momentum", _model(), lr=np.float32(0.5), momentum=np.float64(0.8), weight_decay=np.int64(0))
+    assert opt.param_groups[0]["lr"] == 0.5 and isinstance(opt.param_groups[0]["lr"], float)
+    assert opt.defaults["momentum"] == pytest.approx(0.8)
 
 
 def test_group_settings_need_a_module():
