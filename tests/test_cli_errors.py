@@ -95,6 +95,9 @@ USAGE = {
     "report under a file": (["--report", "afile/r.png"], ["--report", "afile is not a directory"]),
     "json under a file": (["--json", "afile/r.json"], ["--json", "afile is not a directory"]),
     "csv is a directory": (["--csv", "."], ["--csv", "is a directory"]),
+    "seed past 64 bits": (["--seed", "99999999999999999999"], ["--seed", "99999999999999999999"]),
+    "opt lr": (["--opt", "lr=0.1"], ["--opt lr", "--min-lr", "--max-lr"]),
+    "json and csv on one path": (["--json", "same.out", "--csv", "same.out"], ["--json", "--csv", "same.out"]),
 }
 
 
@@ -106,6 +109,39 @@ def test_bad_options_exit_2_naming_the_option(work: Path, case: str):
     assert_one_line(result, 2, *messages)
     # Nothing ran: no report was written (the default one included).
     assert not (work / "lrfind-report.png").exists()
+
+
+def test_val_data_that_does_not_fit_the_model_fails_before_the_range_test(work: Path):
+    model = sha(work / "model.pt")
+    for command in (
+        ["fit", "model.pt", "--data", "train.npz", "--val-data", "five.npz", "-o", "out.pt", *FAST],
+        ["run", "model.pt", "--data", "train.npz", "--val-data", "five.npz", "--refine", "--training-steps", "100",
+         *FAST],
+    ):  # fmt: skip
+        result = invoke(*command)
+        line = assert_one_line(result, 1, "--val-data five.npz", "shape (32, 5)", "Check that the data matches")
+        assert "Traceback" not in line and "suggested lr" not in result.output
+    assert not (work / "out.pt").exists() and sha(work / "model.pt") == model
+
+
+def test_plateau_without_validation_data_is_a_usage_error(work: Path):
+    result = invoke("fit", "model.pt", "--data", "train.npz", "--scheduler", "plateau", "-o", "out.pt", *FAST)
+    assert_one_line(result, 2, "--scheduler plateau", "val_loss", "--val-data")
+    assert "suggested lr" not in result.output and not (work / "out.pt").exists()
+
+
+def test_refine_with_too_short_a_training_names_the_cli_options(work: Path):
+    # 128 rows in batches of 32: a one-epoch training of 4 steps, too short for trials.
+    result = invoke("run", "model.pt", "--data", "train.npz", "--refine", *FAST)
+    line = assert_one_line(result, 2, "--refine", "4 optimizer steps", "--training-steps", "--epochs")
+    assert "training_steps=" not in line and "budget=" not in line
+    assert "suggested lr" not in result.output
+
+
+def test_an_optimizer_setting_of_the_wrong_type_is_named(work: Path):
+    result = invoke("run", "model.pt", "--data", "train.npz", "--opt", "momentum=abc", *FAST)
+    line = assert_one_line(result, 1, "momentum", "'abc'", "number")
+    assert "not supported between" not in line
 
 
 def test_csv_without_target_is_a_usage_error(work: Path):

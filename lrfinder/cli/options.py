@@ -398,6 +398,12 @@ def optimizer_settings(
     if eps is not None:
         settings["eps"] = eps
     settings.update(key_values(opt_settings, "--opt"))
+    if "lr" in settings:
+        raise click.BadParameter(
+            f"--opt lr={settings['lr']!r}: the LR is not an optimizer setting here; the range test sweeps it from "
+            "--min-lr to --max-lr (and fit trains with the LR it finds). Drop --opt lr.",
+            param_hint="--opt",
+        )
     return MappingProxyType(settings)
 
 
@@ -567,7 +573,14 @@ sweep_options = _group(
     click.option(
         "--device", default="auto", show_default=True, callback=_check_device, help="cpu, cuda, cuda:1, mps or auto."
     ),
-    click.option("--seed", type=int, default=0, show_default=True, help="Seed of the model RNG and the data order."),
+    click.option(
+        "--seed",
+        # torch.manual_seed's range: a larger seed would only fail after the model is loaded.
+        type=click.IntRange(-(2**63), 2**64 - 1),
+        default=0,
+        show_default=True,
+        help="Seed of the model RNG and the data order.",
+    ),
 )
 
 schedule_options = _group(

@@ -12,14 +12,14 @@ import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..exceptions import InconclusiveCurveError, LRFinderError
+from ..exceptions import InconclusiveCurveError, LRFinderError, ModelError
 from .errors import finishing, raise_if_interrupted
 from .options import Options, check_csv_target, one_line
 from .output import (
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ..range_test import RangeTestResult
+    from ..refine import Refine
     from ..training import EpochSummary, TrainingResult
     from .loading import LoadedData, LoadedModel
 
@@ -83,22 +84,43 @@ def check_outputs_not_inputs(inputs: Sequence[str], outputs: Sequence[str]) -> N
             raise click.UsageError(f"Refusing to write over the input file {out}; choose another output path.")
 
 
+def check_distinct_outputs(paths: Mapping[str, str | None]) -> None:
+    """Refuse two outputs on one file: the one written last would silently replace the other.
+
+    Raises:
+        click.UsageError: Two options name the same file (stdout, ``-``, may be shared by neither).
+
+    """
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        if not path or path == "-":
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise click.UsageError(
+                f"{seen[key]} and {option} both write {path}; give each output its own file name."
+            )
+        seen[key] = option
+
+
 def check_options(options: Options) -> None:
     """Usage checks that need more than one option.
 
     Raises:
-        click.UsageError: An output over an input, an output that cannot be written, a CSV
-            without ``--target``, both JSON and CSV on stdout, ``max_lr <= min_lr``, refine
+        click.UsageError: An output over an input, an output that cannot be written, two
+            outputs on one file, a CSV without ``--target``, both JSON and CSV on stdout, ``max_lr <= min_lr``, refine
             settings without ``--refine``, or ``--refine`` with a weight-decay list.
 
     """
     check_outputs_not_inputs(options.inputs, options.outputs)
     check_csv_target(options)
-    check_writable(
-        {"--report": options.report, "--json": options.json_path, "--csv": options.csv_path, "--output": options.output}
-    )
+    outputs = {
+        "--report": options.report, "--json": options.json_path, "--csv": options.csv_path, "--output": options.output
+    }  # fmt: skip
+    check_writable(outputs)
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
+    check_distinct_outputs(outputs)
     if not options.refine and (options.training_steps is not None or options.refine_schedule is not None):
         raise click.UsageError("--training-steps and --schedule size and shape the trials of --refine; add --refine.")
     if options.refine and options.weight_decays is not None and len(options.weight_decays) > 1:
@@ -195,6 +217,49 @@ def _optimizer_factory(options: Options) -> Callable[[Any, float, float | None],
     return make
 
 
+def _refine_settings(options: Options, data: LoadedData) -> Refine:
+    """The :class:`~lrfinder.Refine` of ``--refine``, checked against the planned training's length.
+
+    Raises:
+        click.UsageError: The planned training is too short for the trials (exit 2); the
+            message names the shortest that works and the options that set it.
+
+    """
+    from ..refine import MIN_TRIAL_STEPS, Refine
+
+    schedule = options.refine_schedule or options.scheduler or "constant"
+    settings = dict(options.scheduler_settings) if schedule == options.scheduler else {}
+    if options.warmup_steps and schedule == options.scheduler:
+        settings["warmup_steps"] = options.warmup_steps
+    batches = max(1, len(data.train))
+    steps = options.training_steps or options.epochs * batches
+    refine = Refine(schedule=schedule, schedule_settings=settings)
+    try:
+        refine.plan(steps)
+    except ValueError:
+        # The CLI's Refine has the default budget and candidates: some length always fits.
+        shortest = next((n for n in range(MIN_TRIAL_STEPS, 10**6) if _plans(refine, n)), None)
+        source = (
+            "--training-steps"
+            if options.training_steps
+            else f"--epochs {options.epochs} x {batches} batches per epoch; pass --training-steps for another length"
+        )
+        raise click.UsageError(
+            f"--refine needs a planned training of at least {shortest or 'more'} optimizer steps to fit its trial "
+            f"runs, but got {steps} optimizer steps ({source}). Raise --training-steps or --epochs to the training "
+            "you plan."
+        ) from None
+    return replace(refine, training_steps=steps)
+
+
+def _plans(refine: Refine, training_steps: int) -> bool:
+    try:
+        refine.plan(training_steps)
+    except ValueError:
+        return False
+    return True
+
+
 def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     """One range test, or Smith's weight-decay test (one per value, same initial state)."""
     from ..range_test import range_test, to_device
@@ -204,8 +269,13 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     model = inputs.model
     step_fn = _lightning_step_fn(model) if inputs.lightning else None
     loss_fn = None if step_fn else inputs.loss_fn
-    first = next(iter(inputs.data.train))
-    check_model_fits(model, to_device(first, next(model.parameters()).device), loss_fn, step_fn)
+    device = next(model.parameters()).device
+    check_model_fits(model, to_device(next(iter(inputs.data.train)), device), loss_fn, step_fn)
+    if inputs.data.val is not None:
+        try:
+            check_model_fits(model, to_device(next(iter(inputs.data.val)), device), loss_fn, step_fn)
+        except ModelError as exc:
+            raise ModelError(f"--val-data {options.val_data}: {exc}") from exc
     make_optimizer = _optimizer_factory(options)
     label = options.optimizer + "".join(f", {k}={v}" for k, v in options.optimizer_settings.items())
     wds = options.weight_decays
@@ -225,14 +295,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         "noise_scale": True,
     }
     if options.refine:
-        from ..refine import Refine
-
-        schedule = options.refine_schedule or options.scheduler or "constant"
-        settings = dict(options.scheduler_settings) if schedule == options.scheduler else {}
-        if options.warmup_steps and schedule == options.scheduler:
-            settings["warmup_steps"] = options.warmup_steps
-        steps = options.training_steps or options.epochs * max(1, len(inputs.data.train))
-        test_kwargs["refine"] = Refine(training_steps=steps, schedule=schedule, schedule_settings=settings)
+        test_kwargs["refine"] = _refine_settings(options, inputs.data)
         test_kwargs["val_data"] = inputs.data.val
     bars: list[Progress] = []
 
@@ -455,6 +518,12 @@ def execute(options: Options, inputs: Inputs) -> None:
 
     if options.train:
         _training_batches(options, inputs.data)
+        from ..training import check_plateau_has_val
+
+        try:
+            check_plateau_has_val(options.scheduler, lightning=inputs.lightning, has_val=inputs.data.val is not None)
+        except ValueError as exc:
+            raise click.UsageError(f"--scheduler plateau: {one_line(exc)}") from None
     _check_schedule(options, inputs.data)
     echo: Callable[[str], None] = (lambda line: click.echo(line, err=True)) if options.to_stderr else click.echo
     results = _range_tests(options, inputs)
