@@ -461,7 +461,8 @@ class RangeTestResult:
         """Rebuild a result from :meth:`to_dict`'s output.
 
         Raises:
-            ValueError: An unknown schema version or missing keys.
+            ValueError: An unknown schema version, missing keys, values of the wrong type, settings
+                out of range, or ``lrs`` and ``losses`` of different lengths.
 
         """
         version = data.get("schema_version")
@@ -489,9 +490,20 @@ class RangeTestResult:
                 raise ValueError(
                     f"Malformed range-test result: settings.precision={settings.precision!r} is not one of {PRECISIONS}"
                 )
+            validate_settings(
+                min_lr=settings.min_lr, max_lr=settings.max_lr, num_steps=settings.num_steps, mode=settings.mode,
+                stop_factor=settings.stop_factor, accumulate_steps=settings.accumulate_steps,
+            )  # fmt: skip
+            lrs = tuple(float(v) for v in data["lrs"])
+            losses = tuple(_decode_float(v) for v in data["losses"])
+            if len(lrs) != len(losses):
+                raise ValueError(
+                    f"Malformed range-test result: 'lrs' and 'losses' must have the same length, but have "
+                    f"{len(lrs)} and {len(losses)}"
+                )
             return cls(
-                lrs=tuple(float(v) for v in data["lrs"]),
-                losses=tuple(_decode_float(v) for v in data["losses"]),
+                lrs=lrs,
+                losses=losses,
                 stop_reason=stop_reason,
                 settings=settings,
                 batch_size=data.get("batch_size"),
@@ -506,7 +518,9 @@ class RangeTestResult:
                 noise_error=data.get("noise_error"),
                 refinement=_refinement_from_dict(data.get("refinement")),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
+            if str(exc).startswith("Malformed"):  # raised above, already saying what is wrong
+                raise
             raise ValueError(f"Malformed range-test result: {exc!r}") from exc
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:

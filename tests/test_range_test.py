@@ -397,6 +397,23 @@ def test_json_literal_fields_are_checked(key: str, value: str, pattern: str) -> 
         RangeTestResult.from_dict(data)
 
 
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda d: d.update(losses=d["losses"][:1]), r"'lrs' and 'losses'.*2 and 1"),
+        (lambda d: d.update(lrs=["a", "b"]), "Malformed range-test result.*could not convert"),
+        (lambda d: d["settings"].update(min_lr="x"), "Malformed range-test result.*min_lr"),
+        (lambda d: d["settings"].update(num_steps=1.5), "Malformed range-test result.*num_steps"),
+        (lambda d: d.update(suggestion="x"), "Malformed range-test result"),
+    ],
+)
+def test_json_malformed_fields_are_named(edit: Any, pattern: str) -> None:
+    data = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed").to_dict()
+    edit(data)
+    with pytest.raises(ValueError, match=pattern):
+        RangeTestResult.from_dict(data)
+
+
 def test_reanalysis_moves_the_scaled_lr_along(mlp: nn.Module, loader: DataLoader) -> None:
     result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
     assert result.suggestion is not None
