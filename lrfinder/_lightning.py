@@ -56,6 +56,7 @@ __all__ = [
     "trainer_class",
     "isolation",
     "preserved_randomness",
+    "to_device",
     "TrainBatches",
     "AutomaticStepper",
     "ManualStepper",
@@ -317,12 +318,25 @@ def preserved_randomness(*sources: object) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
+def to_device(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) -> Any:
+    """A loader's batch as the fit loop hands it to ``training_step``.
+
+    As Lightning's training and evaluation loops do, in their order: the precision plugin's
+    ``convert_input`` (``"bf16-true"``, ``"16-true"`` and ``"64-true"`` cast the module's weights,
+    so the floating-point inputs are cast to match), ``on_before_batch_transfer`` (the
+    datamodule's when it overrides it, else the module's: the module's private hook dispatches
+    exactly as the loop does, for the module's own distribution) and ``strategy.batch_to_device``.
+    """
+    batch = trainer.precision_plugin.convert_input(batch)
+    batch = pl_module._on_before_batch_transfer(batch, 0)
+    return trainer.strategy.batch_to_device(batch, dataloader_idx=0)
+
+
 class TrainBatches(CyclingBatches):
     """The fit's train loader(s), cycled, each batch through the transfer hooks and to the device.
 
     Several loaders (a list or dict) are combined as Lightning's fit does by default
-    (``max_size_cycle``). Each batch goes through ``on_before_batch_transfer`` (the datamodule's
-    when it overrides it, else the module's, as in the fit) and ``strategy.batch_to_device``.
+    (``max_size_cycle``). Each batch goes through :func:`to_device`, as in the fit.
 
     With ``skip``, the first ``skip`` batches of every pass are left out (they are held out to
     judge the refinement's trials, which must not train on them).
@@ -353,10 +367,7 @@ class TrainBatches(CyclingBatches):
             batch, idx = super().next()
         if self.batch_size is None:
             self.batch_size = infer_batch_size(self.loader, batch)
-        # The module's private hook dispatches to the datamodule or the module exactly as the
-        # fit loop does (Lightning's _DataHookSelector), for the module's own distribution.
-        batch = self.pl_module._on_before_batch_transfer(batch, 0)
-        return self.trainer.strategy.batch_to_device(batch, dataloader_idx=0), idx
+        return to_device(self.trainer, self.pl_module, batch), idx
 
 
 def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> torch.Tensor | None:

@@ -640,8 +640,7 @@ class LRFinder(_CallbackBase):
             if val_loader is not None:
                 held: list[Any] = []
                 for batch in val_loader:
-                    batch = pl_module._on_before_batch_transfer(batch, 0)
-                    held.append(strategy.batch_to_device(batch, dataloader_idx=0))
+                    held.append(_lightning.to_device(trainer, pl_module, batch))
                     if len(held) >= refine.val_batches:
                         break
                 if not held:

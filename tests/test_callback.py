@@ -430,6 +430,24 @@ def test_precision_bf16_mixed_autocast_during_test(tmp_path: Path) -> None:
     assert finder.result is not None and finder.result.num_steps >= 10
 
 
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-true", torch.bfloat16), ("64-true", torch.float64)])
+def test_true_precision_batches_converted_as_in_fit(tmp_path: Path, precision: str, dtype: torch.dtype) -> None:
+    """bf16-true / 64-true: the module's weights are cast, so the test's batches must be too (convert_input)."""
+
+    class Dtypes(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self.dtypes.append((self.phase, batch[0].dtype))
+            return super().training_step(batch, batch_idx)
+
+    finder = LRFinder(**FAST)
+    model = Dtypes()
+    model.dtypes = []
+    trainer(tmp_path, [finder], max_steps=2, precision=precision).fit(model, make_loader())
+    assert finder.result is not None and finder.result.num_steps >= 10
+    assert {d for phase, d in model.dtypes} == {dtype}
+    assert [phase for phase, _ in model.dtypes].count("train") == 2
+
+
 def test_test_batch_size_rebuilds_loader_and_scales(tmp_path: Path) -> None:
     finder = LRFinder(test_batch_size=32, scaling="linear", **FAST)
     model = Net()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ def test_refine_with_val_loader_trains_at_the_refined_lr_bit_identical(tmp_path:
     assert all(torch.equal(wa[k], wb[k]) for k in wa), "fit with refine differs from fit with the LR set by hand"
 
 
-def test_refine_judges_the_trials_under_the_fits_precision(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-mixed", torch.bfloat16), ("64-true", torch.float64)])
+def test_refine_judges_the_trials_under_the_fits_precision(tmp_path: Path, precision: str, dtype: torch.dtype) -> None:
+    """Autocast (bf16-mixed) and cast weights with cast inputs (64-true: convert_input) as in the fit."""
     seen: set[torch.dtype] = set()
 
     class Recorded(ValNet):
@@ -77,13 +80,14 @@ def test_refine_judges_the_trials_under_the_fits_precision(tmp_path: Path) -> No
 
     pl.seed_everything(7, verbose=False)
     finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
-    t = trainer(tmp_path, [finder], max_steps=20, precision="bf16-mixed")
+    t = trainer(tmp_path, [finder], max_steps=20, precision=precision)
     t.fit(Recorded(lr=0.01), make_loader(), make_loader(256, shuffle=False))
     f = finder.result.refinement  # type: ignore[union-attr]
     assert f is not None and f.judged_on == "val_data" and len(f.trials) == 2
     assert all(len(trial.held_out_losses) > 0 for trial in f.trials if not trial.diverged)
-    # The sweep, the trials, their held-out losses and the fit: all under bfloat16 autocast.
-    assert seen == {torch.bfloat16}
+    assert all(math.isfinite(trial.held_out_loss) for trial in f.trials if not trial.diverged)
+    # The sweep, the trials, their held-out losses and the fit: all in the fit's precision.
+    assert seen == {dtype}
 
 
 def test_refine_without_val_loader_holds_out_training_batches(tmp_path: Path) -> None:
