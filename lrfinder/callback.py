@@ -137,6 +137,8 @@ class LRFinder(_CallbackBase):
     An inconclusive curve warns once (rank zero) and keeps the module's own LR; with
     ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
     ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed.
+    Lightning's ``BatchSizeFinder`` (which restores its own start-of-fit checkpoint) is no
+    resume: the test runs after it, at the batch size it found.
 
     Args:
         min_lr: First LR of the sweep (> 0).
@@ -317,10 +319,11 @@ class LRFinder(_CallbackBase):
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Run the range test before the first training step, restore, and apply the result."""
-        if trainer.ckpt_path is not None and not self._find_only:
+        resumed = _resumed_from(trainer)
+        if resumed is not None and not self._find_only:
             _lightning.warn(
                 trainer,
-                f"LRFinder: the fit resumes from ckpt_path={str(trainer.ckpt_path)!r}; the range test is "
+                f"LRFinder: the fit resumes from ckpt_path={resumed!r}; the range test is "
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
             return
@@ -334,6 +337,13 @@ class LRFinder(_CallbackBase):
         attr = None if self._find_only else self._find_attr(pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
         self._warn_limits(trainer, pl_module)
+        callbacks = trainer.callbacks  # type: ignore[attr-defined]
+        if not self._find_only and any(type(c).__name__ == "LearningRateFinder" for c in callbacks):
+            _lightning.warn(
+                trainer,
+                "LRFinder: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
+                "replaces the one LearningRateFinder set. Keep one of the two.",
+            )
         result = self._run_test(trainer, pl_module)
         self.result = result
         self._schedule_preview = None
@@ -1050,6 +1060,24 @@ def find_lr(
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
+
+
+#: Lightning's tuners (``BatchSizeFinder``, ``LearningRateFinder``) save the fit's state at its start
+#: to a temporary checkpoint named so and restore it in place, which sets ``trainer.ckpt_path``.
+TUNER_CHECKPOINT_PREFIXES: tuple[str, ...] = (".scale_batch_size_", ".lr_find_")
+
+
+def _resumed_from(trainer: pl.Trainer) -> str | None:
+    """The checkpoint the fit resumes from, ``None`` for a fresh fit.
+
+    A tuner's temporary checkpoint (:data:`TUNER_CHECKPOINT_PREFIXES`) is no resume: the fit
+    restored its own starting state, so the test runs.
+    """
+    path = trainer.ckpt_path
+    if path is None:
+        return None
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]  # a local path or a URL
+    return None if name.startswith(TUNER_CHECKPOINT_PREFIXES) else str(path)
 
 
 def _rebuild_loader(loader: Any, batch_size: int) -> Any:

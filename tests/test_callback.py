@@ -307,6 +307,32 @@ def test_resume_from_checkpoint_skips_and_is_not_disturbed(tmp_path: Path) -> No
     assert again.result is not None and again.result.lr == finder.result.lr and again.applied_lr == finder.applied_lr
 
 
+def test_batch_size_finder_before_is_no_resume(tmp_path: Path) -> None:
+    """Lightning's BatchSizeFinder restores its temporary checkpoint in place: not a resume, the test runs."""
+    finder = LRFinder(**FAST)
+    model, dm = Net(), DataModule(batch_size=16)
+    bsf = pl.callbacks.BatchSizeFinder(mode="power", steps_per_trial=1, init_val=16, max_trials=2)
+    t = trainer(tmp_path, [bsf, finder], max_steps=2)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*resumes from ckpt_path.*")
+        t.fit(model, datamodule=dm)
+    assert bsf.optimal_batch_size == dm.batch_size == 32
+    result = finder.result
+    assert result is not None and result.batch_size == 32 and finder.applied_lr is not None
+    assert model.lr == finder.applied_lr and model.train_events()[-1][1] == (finder.applied_lr,)
+
+
+def test_lightnings_learning_rate_finder_too_is_said(tmp_path: Path) -> None:
+    finder = LRFinder(**FAST)
+    model = Net()
+    lightning_finder = pl.callbacks.LearningRateFinder(num_training_steps=10)
+    t = trainer(tmp_path, [lightning_finder, finder], max_steps=2)
+    with pytest.warns(UserWarning, match="LearningRateFinder"):
+        t.fit(model, make_loader())
+    assert finder.applied_lr is not None and model.lr == finder.applied_lr
+    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
 def test_manual_optimization_single_optimizer(tmp_path: Path) -> None:
     class Manual(Net):
         def __init__(self) -> None:
