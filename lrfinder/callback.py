@@ -420,6 +420,11 @@ class LRFinder(_CallbackBase):
     def _build(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> _TestRun:
         """Check the fit, pick the loader and the optimizers (``optimizer=`` installs its own)."""
         automatic = pl_module.automatic_optimization
+        if "dataloader_iter" in inspect.signature(pl_module.training_step).parameters:
+            raise ModelError(
+                "LRFinder cannot run training_step(dataloader_iter): the range test hands training_step one "
+                "batch per call. Take (batch, batch_idx) in training_step, or leave LRFinder out of this fit."
+            )
         accumulate = int(trainer.accumulate_grad_batches) if automatic else 1
         train_loader = trainer.train_dataloader
         if train_loader is None:

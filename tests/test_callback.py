@@ -28,7 +28,7 @@ from _models import (
 )
 from torch.utils.data import DataLoader
 
-from lrfinder import InconclusiveCurveError, RangeTestResult
+from lrfinder import InconclusiveCurveError, ModelError, RangeTestResult
 from lrfinder.callback import LRFinder, find_lr
 
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
@@ -391,6 +391,19 @@ def test_manual_without_loss_or_monitor_is_a_clear_error(tmp_path: Path) -> None
     t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1)
     with pytest.raises(Exception, match="monitor"):
         t.fit(GAN(), make_loader())
+
+
+def test_training_step_with_dataloader_iter_is_a_clear_error(tmp_path: Path) -> None:
+    class IterNet(Net):
+        def training_step(self, dataloader_iter: Any) -> torch.Tensor:  # type: ignore[override]
+            batch, batch_idx, _ = next(dataloader_iter)
+            return super().training_step(batch, batch_idx)
+
+    model = IterNet()
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1)
+    with pytest.raises(ModelError, match=r"training_step\(dataloader_iter\).*batch, batch_idx"):
+        t.fit(model, make_loader())
+    assert model.steps == []  # said before the test
 
 
 # --------------------------------------------------------------------------------------------
