@@ -109,7 +109,8 @@ class LRFinder(_CallbackBase):
 
     At ``on_train_start`` (the train dataloader is ready, nothing has been trained yet) the
     callback sweeps the LR of every optimizer of the module from ``min_lr`` to ``max_lr`` over
-    ``num_steps`` optimizer steps, one step per ``accumulate_grad_batches`` micro-batches, and
+    ``num_steps`` optimizer steps, one step per ``accumulate_grad_batches`` micro-batches (a
+    ``GradientAccumulationScheduler``'s value for the first epoch when there is one), and
     records the loss (mean over the micro-batches and over ranks). It then restores the weights,
     buffers, optimizer and scheduler states, RNGs and data order in memory (no file is written),
     and applies the result:
@@ -337,8 +338,8 @@ class LRFinder(_CallbackBase):
         attr = None if self._find_only else self._find_attr(pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
         self._warn_limits(trainer, pl_module)
-        callbacks = trainer.callbacks  # type: ignore[attr-defined]
-        if not self._find_only and any(type(c).__name__ == "LearningRateFinder" for c in callbacks):
+        lightning_finder = _lightning.package_of(trainer).callbacks.LearningRateFinder
+        if not self._find_only and any(isinstance(c, lightning_finder) for c in trainer.callbacks):  # type: ignore[attr-defined]
             _lightning.warn(
                 trainer,
                 "LRFinder: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
@@ -425,7 +426,7 @@ class LRFinder(_CallbackBase):
                 "LRFinder cannot run training_step(dataloader_iter): the range test hands training_step one "
                 "batch per call. Take (batch, batch_idx) in training_step, or leave LRFinder out of this fit."
             )
-        accumulate = int(trainer.accumulate_grad_batches) if automatic else 1
+        accumulate = _accumulation(trainer, pl_module)
         train_loader = trainer.train_dataloader
         if train_loader is None:
             raise DataError("LRFinder found no train dataloader in this fit. Pass train_dataloaders or a datamodule.")
@@ -854,7 +855,7 @@ class LRFinder(_CallbackBase):
         if target is None or per_device is None:
             return None
         world = max(1, int(trainer.world_size))
-        accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+        accumulate = _accumulation(trainer, pl_module)
         training = per_device * world * accumulate
         if training == target:
             return None
@@ -903,7 +904,7 @@ class LRFinder(_CallbackBase):
                 f"training then runs its {max_steps}.",
             )
         limit = trainer.limit_train_batches
-        accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+        accumulate = _accumulation(trainer, pl_module)
         available = trainer.num_training_batches
         limited = limit is not None and not (isinstance(limit, float) and limit == 1.0)  # int 1 is one batch
         if limited and math.isfinite(available) and available < steps * accumulate:
@@ -954,7 +955,7 @@ class LRFinder(_CallbackBase):
         scaled = self.result.scaled if self.result is not None else None
         if scaled is None or not scaled.warmup_epochs:
             return 0
-        accumulate = int(trainer.accumulate_grad_batches) if pl_module.automatic_optimization else 1
+        accumulate = _accumulation(trainer, pl_module)
         batches = trainer.num_training_batches
         per_epoch = math.ceil(batches / accumulate) if math.isfinite(batches) else total
         return min(scaled.warmup_epochs * per_epoch, total - 1)
@@ -1181,6 +1182,21 @@ def _peaks(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:
                 for group, peak in zip(sched.optimizer.param_groups, sched.max_lrs):
                     out[id(group)] = float(peak)
     return out
+
+
+def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
+    """Micro-batches per optimizer step in the fit's current epoch (1 under manual optimization).
+
+    The Trainer's ``accumulate_grad_batches``, or a ``GradientAccumulationScheduler``'s value
+    for the epoch: that callback sets the Trainer's only at each epoch start, after the test.
+    """
+    if not pl_module.automatic_optimization:
+        return 1
+    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
+    for callback in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(callback, scheduler_cls):
+            return int(callback.get_accumulate_grad_batches(trainer.current_epoch))
+    return int(trainer.accumulate_grad_batches)
 
 
 def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> bool:

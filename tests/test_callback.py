@@ -227,6 +227,19 @@ def test_accumulate_grad_batches_mean_of_micro_batches(tmp_path: Path) -> None:
     assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
 
 
+def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: Path) -> None:
+    """GradientAccumulationScheduler sets the Trainer's accumulation at each epoch start, after the test: read it."""
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=10.0, stop_factor=None)
+    model = Net()
+    gas = pl.callbacks.GradientAccumulationScheduler({0: 4})
+    trainer(tmp_path, [finder, gas], max_steps=2).fit(model, make_loader(n=64, batch_size=8))
+    result = finder.result
+    assert result is not None and result.settings.accumulate_steps == 4 and result.batch_size == 32
+    assert len([s for s in model.steps if s[0] == "test"]) == 4 * 12 and len(model.test_events()) == 12
+    assert result.scaled is not None and result.scaled.to_batch_size == 32  # epoch 0 trains at 8 x 4
+    assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
+
+
 def test_short_dataloader_is_cycled(tmp_path: Path) -> None:
     finder = LRFinder(num_steps=20, min_lr=1e-4, max_lr=0.1, stop_factor=None)
     model = Net()
