@@ -137,7 +137,9 @@ class LRFinder(_CallbackBase):
 
     An inconclusive curve warns once (rank zero) and keeps the module's own LR; with
     ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
-    ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed.
+    ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed; when
+    the checkpoint's fit applied an LR (:attr:`applied_lr` is saved with the callback's state),
+    the module's LR attribute is set to it, as the restored optimizer trains with it.
     Lightning's ``BatchSizeFinder`` (which restores its own start-of-fit checkpoint) is no
     resume: the test runs after it, at the batch size it found.
 
@@ -322,11 +324,16 @@ class LRFinder(_CallbackBase):
         """Run the range test before the first training step, restore, and apply the result."""
         resumed = _resumed_from(trainer)
         if resumed is not None and not self._find_only:
-            _lightning.warn(
-                trainer,
+            message = (
                 f"LRFinder: the fit resumes from ckpt_path={resumed!r}; the range test is "
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
+            attr = self._find_attr(pl_module)
+            if self.applied_lr is not None and attr is not None:
+                # The restored optimizer trains with the LR the checkpoint's fit found: say so in the attribute.
+                self._set_lr_everywhere(trainer, pl_module, attr, self.applied_lr)
+                message += f" {attr} is set to the LR that fit found and applied, {self.applied_lr:.2e}."
+            _lightning.warn(trainer, message)
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
             _lightning.warn(trainer, "LRFinder: skipped because fast_dev_run is enabled.")

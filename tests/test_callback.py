@@ -318,6 +318,8 @@ def test_resume_from_checkpoint_skips_and_is_not_disturbed(tmp_path: Path) -> No
     assert all(torch.equal(a, b) for a, b in zip(weights(resumed).values(), weights(plain).values()))
     # The result of the fit that found the LR is restored from the checkpoint.
     assert again.result is not None and again.result.lr == finder.result.lr and again.applied_lr == finder.applied_lr
+    # The module's LR attribute says what the restored optimizer trains with, not the constructor's 0.5.
+    assert resumed.lr == finder.applied_lr and [e[1] for e in resumed.train_events()][-1] == (finder.applied_lr,)
 
 
 def test_batch_size_finder_before_is_no_resume(tmp_path: Path) -> None:
