@@ -107,6 +107,9 @@ NOISE_MAX_BLOCKS = 16
 #: from where the sweep started (``||w - w0|| / ||w0||``): the gradients of a block must be
 #: taken at (nearly) the same point.
 MAX_MOVE = 0.01
+#: A ``B_simple`` below one example is not a measurement: the small and big gradients agree to
+#: within rounding, which happens when every batch is the whole dataset (no sampling noise).
+MIN_B_SIMPLE = 1.0
 #: Two-sided coverage of :attr:`NoiseScale.interval`.
 CONFIDENCE = 0.9
 #: A measurement is *conclusive* (``scale_lr(rule="auto")`` uses it) with at least this many
@@ -284,7 +287,9 @@ def noise_scale_from_norms(
         NoiseScaleError: The noise scale is unmeasurable: a non-finite norm, ``tr(Sigma)``
             estimated <= 0 (no gradient noise resolvable at these batch sizes), or ``|G|^2``
             estimated <= 0 (the gradient is indistinguishable from pure noise: the critical batch
-            is far above ``B_b``). The message says why and what to do.
+            is far above ``B_b``), or ``B_simple`` below one example (``MIN_B_SIMPLE``: the
+            batches carry no sampling noise, e.g. each is the whole dataset). The message says why
+            and what to do.
 
     Example:
         >>> # |G|^2 = 1, tr(Sigma) = 64: E|G_B|^2 = 1 + 64 / B
@@ -335,6 +340,13 @@ def noise_scale_from_norms(
             f"{big_batch_size}. Measure with larger batches or more steps."
         )
     b_simple = trace / grad_sq
+    if b_simple < MIN_B_SIMPLE:
+        raise NoiseScaleError(
+            f"Cannot measure the gradient noise scale: B_simple is estimated at {b_simple:.2g}, below one "
+            f"example ({where}): the small batches' gradients equal the big batches' to within rounding, so the "
+            "batches carry no sampling noise. Is every batch the whole dataset, or the same examples each step? "
+            "Measure on shuffled batches smaller than the data, or scale with rule='linear' or 'sqrt'."
+        )
     return NoiseScale(
         b_simple=b_simple,
         grad_sq=grad_sq,

@@ -154,6 +154,30 @@ def test_noiseless_gradient_is_unmeasurable() -> None:
         noise_scale_from_norms([4.0, 4.0], [4.0, 4.0], small_batch_size=8, big_batch_size=32)
 
 
+def test_below_one_example_is_unmeasurable() -> None:
+    # tr(Sigma) at rounding level against |G|^2 = 4: no sampling noise, not a critical batch of 1e-8.
+    with pytest.raises(NoiseScaleError, match=r"below one example.*whole dataset"):
+        noise_scale_from_norms([4.0 + 1e-8], [4.0], small_batch_size=8, big_batch_size=32)
+    # Just above one example is a measurement.
+    assert noise_scale_from_norms([1 + 1.5 / 8], [1 + 1.5 / 32], small_batch_size=8, big_batch_size=32).b_simple == (
+        pytest.approx(1.5)
+    )
+
+
+def test_batches_of_the_whole_dataset_leave_the_noise_scale_unmeasured() -> None:
+    # 48 rows, batch 64: every step's gradient is the full-data gradient. The old estimator reported
+    # a "critical batch" of about 1e-4 examples from rounding.
+    from lrfinder import range_test
+
+    data, _ = regression_data(48, 4, 0.5, seed=3)
+    model = nn.Linear(4, 1).double()
+    result = range_test(
+        model, _loader(data, batch_size=64), loss_fn=_half_mse, max_lr=1.0, num_steps=60, noise_scale=True
+    )
+    assert result.noise_scale is None
+    assert result.noise_error is not None and "below one example" in result.noise_error
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_non_finite_norms_are_unmeasurable(bad: float) -> None:
     with pytest.raises(NoiseScaleError, match="NaN or inf"):
