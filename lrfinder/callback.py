@@ -45,6 +45,7 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
 from . import _lightning
+from ._checks import check_flag
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .noise import NoiseProbe, noise_after_sweep
@@ -55,7 +56,6 @@ from .range_test import (
     StateSnapshot,
     StopReason,
     _data_generators,
-    check_flag,
     finish_result,
     infer_batch_size,
     lr_schedule,

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ._atomic import atomic_write_text
+from ._checks import check_flag
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
 from .names import PRECISIONS, SWEEP_MODES, Precision, SweepMode
@@ -156,12 +157,6 @@ def check_precision_name(precision: object) -> None:
     """Refuse a precision that is not one of :data:`PRECISIONS` (``"32"``, ``"bf16-mixed"``, ``"16-mixed"``)."""
     if precision not in PRECISIONS:
         raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
-
-
-def check_flag(name: str, value: object) -> None:
-    """Refuse a non-bool on/off setting (``noise_scale="yes"`` would otherwise read as on)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}")
 
 
 def check_callable(name: str, value: object, example: str) -> None:

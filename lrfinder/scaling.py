@@ -38,6 +38,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from ._checks import check_flag
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, NoiseScale, format_batch, noise_lr_factor
 
@@ -61,6 +62,10 @@ _ADAPTIVE = (
     "lamb",
     "adafactor",
 )
+#: Parts of a class name that mark an adaptive optimizer (``FusedAdam``, ``AdamW8bit``, ``PagedAdamW``).
+_ADAPTIVE_STEMS = ("adam", "rmsprop", "adagrad", "adadelta", "yogi", "lamb", "adafactor")
+#: Parts of a class name that mark an SGD-like one (``RecordingSGD``, ``MomentumSGD``).
+_SGD_STEMS = ("sgd", "momentum", "nesterov")
 #: Goyal et al. warm up for 5 epochs when scaling the batch by 32; we scale that by doublings.
 MAX_WARMUP_EPOCHS = 5
 
@@ -144,6 +149,8 @@ class ScaledLR:
         """
         if not (isinstance(base_lr, (int, float)) and math.isfinite(base_lr) and base_lr > 0):
             raise ValueError(f"Expected base_lr > 0 and finite, but got base_lr={base_lr}")
+        if cap is not None:
+            check_flag("cap", cap)
         moved = replace(self, lr=base_lr * self.factor, base_lr=float(base_lr), warning=None, capped=False)
         return _check_divergence(moved, divergence_lr, self.capped if cap is None else cap)
 
@@ -151,11 +158,17 @@ class ScaledLR:
 def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Literal["adaptive", "sgd"]:
     """Classify an optimizer (instance, class or registry/class name) as adaptive or SGD-like.
 
+    Adaptive: the Adam family (also by name, e.g. ``FusedAdam``, ``AdamW8bit``), RMSprop,
+    Adagrad, Adadelta, Yogi, LAMB, Adafactor, and an optimizer instance with ``betas`` among its
+    defaults. An optimizer lrfinder does not know (neither torch's nor the registry's) is taken
+    as SGD-like with a warning that says how to choose. ``"Adam,SGD"`` (the callback's name for
+    several optimizers) is adaptive only when every one of them is.
+
     Args:
         optimizer: A torch optimizer, an optimizer class, or a name such as ``"adamw"``.
 
     Returns:
-        ``"adaptive"`` for Adam-family, RMSprop, Adagrad, Adadelta and Yogi, else ``"sgd"``.
+        ``"adaptive"`` or ``"sgd"``.
 
     Raises:
         TypeError: ``optimizer`` is none of these (e.g. a number), rather than silently SGD.
@@ -164,17 +177,57 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
     if optimizer is None:
         return "sgd"
     if isinstance(optimizer, str):
-        name = optimizer.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+        names = [part.strip().rsplit(":", 1)[-1].rsplit(".", 1)[-1] for part in optimizer.split(",")]
     elif isinstance(optimizer, type):
-        name = optimizer.__name__
+        names = [_known_base(optimizer)]
     elif isinstance(optimizer, torch.optim.Optimizer):
-        name = type(optimizer).__name__
+        if "betas" in optimizer.defaults:
+            return "adaptive"
+        names = [_known_base(type(optimizer))]
     else:
         raise TypeError(
             "Expected optimizer to be a torch optimizer, an optimizer class or a name such as 'adamw', but got "
             f"optimizer={optimizer!r}"
         )
-    return "adaptive" if name.lower() in _ADAPTIVE else "sgd"
+    adaptive = [_adaptive_name(name.lower()) for name in names]
+    unknown = [
+        name for name, yes in zip(names, adaptive)
+        if not yes and name.lower() not in _sgd_like() and not any(stem in name.lower() for stem in _SGD_STEMS)
+    ]
+    if unknown:
+        warnings.warn(
+            f"lrfinder does not know the optimizer {', '.join(map(repr, unknown))}: it is scaled as SGD-like "
+            "(linear rule, SGD's noise form). For an adaptive (Adam-like) optimizer pass rule='sqrt', or name it "
+            "as in lrfinder.list_optimizers().",
+            stacklevel=3,
+        )
+    return "adaptive" if all(adaptive) else "sgd"
+
+
+def _known_base(cls: type) -> str:
+    """The name of the first class in ``cls``'s MRO whose family is known (a subclass of SGD is SGD)."""
+    for base in cls.__mro__:
+        lowered = base.__name__.lower()
+        if base is torch.optim.Optimizer:
+            break
+        if _adaptive_name(lowered) or lowered in _sgd_like():
+            return base.__name__
+    return cls.__name__
+
+
+def _adaptive_name(lowered: str) -> bool:
+    return lowered in _ADAPTIVE or any(stem in lowered for stem in _ADAPTIVE_STEMS)
+
+
+def _sgd_like() -> set[str]:
+    """Known SGD-like names: the registry's, and torch's optimizers that are not adaptive."""
+    from .names import OPTIMIZER_SUMMARIES
+
+    torch_names = {
+        name.lower() for name, cls in vars(torch.optim).items() if isinstance(cls, type) and issubclass(
+            cls, torch.optim.Optimizer)
+    }
+    return {name for name in (*OPTIMIZER_SUMMARIES, *torch_names, "optimizer") if not _adaptive_name(name)}
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -270,6 +323,7 @@ def scale_lr(
         raise ValueError(f"Expected lr > 0 and finite, but got lr={lr}")
     from_batch_size = _positive_int("from_batch_size", from_batch_size)
     to_batch_size = _positive_int("to_batch_size", to_batch_size)
+    check_flag("cap", cap)
     if rule not in SCALING_RULES:
         raise ValueError(f"Unknown scaling rule {rule!r}; expected one of {', '.join(SCALING_RULES)}")
     if divergence_lr is not None:

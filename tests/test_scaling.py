@@ -61,6 +61,46 @@ def test_auto_with_optimizer_instances() -> None:
     assert optimizer_family(torch.optim.SGD(params, lr=0.1)) == "sgd"
 
 
+def test_optimizer_family_of_names_lrfinder_was_not_built_with() -> None:
+    import warnings
+
+    params = [torch.nn.Parameter(torch.zeros(2))]
+
+    class BetasOptimizer(torch.optim.Optimizer):  # an Adam-like optimizer of the user's own
+        def __init__(self, params: list[torch.nn.Parameter]) -> None:
+            super().__init__(params, {"lr": 1e-3, "betas": (0.9, 0.99)})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none of these warns
+        assert optimizer_family(BetasOptimizer(params)) == "adaptive"
+        assert optimizer_family("FusedAdam") == "adaptive"
+        assert optimizer_family("bitsandbytes.optim:AdamW8bit") == "adaptive"
+        assert optimizer_family("Adam,Adam") == "adaptive"  # the callback's name for two optimizers
+        assert optimizer_family("Adam,SGD") == "sgd"
+        assert optimizer_family("LBFGS") == "sgd"
+        assert optimizer_family("RecordingSGD") == "sgd"
+
+        class Renamed(torch.optim.Adam):  # a subclass whose name says nothing: its base decides
+            pass
+
+        assert optimizer_family(Renamed) == "adaptive"
+        assert optimizer_family(type("Plain", (torch.optim.SGD,), {})(params, lr=0.1)) == "sgd"
+        assert optimizer_family("torch.optim.ASGD") == "sgd"
+    with pytest.warns(UserWarning, match=r"does not know the optimizer 'Lion'.*SGD-like.*rule='sqrt'"):
+        assert optimizer_family("mypkg.optim:Lion") == "sgd"
+    with pytest.warns(UserWarning, match="does not know the optimizer 'Lion'"):
+        scaled = scale_lr(0.01, from_batch_size=32, to_batch_size=128, optimizer="Lion")
+    assert scaled.rule == "linear"
+
+
+def test_cap_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match=r"Expected cap to be True or False, but got cap='no'"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=128, cap="no")  # type: ignore[arg-type]
+    scaled = scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear")
+    with pytest.raises(TypeError, match="cap to be True or False"):
+        scaled.rebase(0.01, cap=1)  # type: ignore[arg-type]
+
+
 def test_warmup_suggested_when_scaling_up_more_than_twice() -> None:
     assert scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear").warmup_epochs == 0
     assert scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear").warmup_epochs == 2
