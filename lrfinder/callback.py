@@ -48,6 +48,7 @@ from . import _lightning
 from ._checks import check_flag
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .names import REPORT_FORMATS
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
     LRSweeper,
@@ -282,6 +283,35 @@ class LRFinder(_CallbackBase):
             raise ValueError("Expected scheduler to be set when scheduler_settings are given, but got scheduler=None")
         if optimizer_settings and optimizer is None:
             raise ValueError("Expected optimizer to be set when optimizer_settings are given, but got optimizer=None")
+        for map_name, settings in (
+            ("optimizer_settings", optimizer_settings),
+            ("scheduler_settings", scheduler_settings),
+        ):
+            if settings is not None and not isinstance(settings, Mapping):
+                raise TypeError(
+                    f"Expected {map_name} to be a mapping of setting names to values (e.g. {{'weight_decay': 1e-4}}) "
+                    f"or None, but got {map_name}={settings!r}"
+                )
+        if optimizer is not None:
+            from .optimizers import get_optimizer_spec
+
+            get_optimizer_spec(optimizer)  # an unknown name or a non-optimizer class fails here, not at fit start
+        if scheduler is not None:
+            from .schedulers import list_schedulers
+
+            if not isinstance(scheduler, str) or scheduler not in list_schedulers():
+                raise ValueError(f"Unknown scheduler={scheduler!r}; expected one of {', '.join(list_schedulers())}")
+        if report is not None:
+            if not isinstance(report, (str, os.PathLike)):
+                raise TypeError(
+                    f"Expected report to be a file path (e.g. 'lr-report.png') or None, but got report={report!r}"
+                )
+            suffix = Path(report).suffix
+            if suffix.lower() not in REPORT_FORMATS:
+                raise ValueError(
+                    f"Unsupported report format {suffix or '(no extension)'!r} for report={str(report)!r}; "
+                    f"expected one of {', '.join(REPORT_FORMATS)}"
+                )
         for text_name, text in (("attr_name", attr_name), ("monitor", monitor)):
             if text is not None and (not isinstance(text, str) or not text):
                 raise TypeError(f"Expected {text_name} to be a non-empty str or None, but got {text_name}={text!r}")

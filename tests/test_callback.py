@@ -666,6 +666,15 @@ def test_find_lr_rejects_training_options() -> None:
         ({"scheduler": "cosine"}, ValueError, "optimizer"),
         ({"attr_name": 3}, TypeError, "attr_name"),
         ({"strict": "yes"}, TypeError, "strict"),
+        ({"optimizer": "adamx"}, ValueError, r"Unknown optimizer name='adamx'; expected one of sgd"),
+        ({"optimizer": dict}, TypeError, "Optimizer subclass"),
+        ({"optimizer": "adamw", "scheduler": "cosin"}, ValueError, r"Unknown scheduler='cosin'; expected one of"),
+        ({"optimizer": "adamw", "optimizer_settings": [1]}, TypeError, r"optimizer_settings to be a mapping"),
+        ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": "warmup"}, TypeError,
+         "scheduler_settings to be a mapping"),
+        ({"report": "curve.jpg"}, ValueError, r"Unsupported report format '.jpg'.*\.png, \.svg, \.pdf"),
+        ({"report": "curve"}, ValueError, r"'\(no extension\)'"),
+        ({"report": 5}, TypeError, "report to be a file path"),
     ],
 )
 def test_options_validated_at_construction(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
