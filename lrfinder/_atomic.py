@@ -64,6 +64,8 @@ def _clean_sigterm() -> Iterator[None]:
 
 
 def _temp_beside(target: Path) -> str:
+    if target.is_dir():
+        raise IsADirectoryError(f"Cannot write {str(target)!r}: it is a directory; give a file path inside it")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

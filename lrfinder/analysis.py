@@ -330,8 +330,17 @@ def _opt_float(value: Any) -> float | None:
 def _check_curve(
     lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    lr_arr = np.asarray(lrs, dtype=float)
-    loss_arr = np.asarray(losses, dtype=float)
+    arrays = []
+    for name, values in (("lrs", lrs), ("losses", losses)):
+        if isinstance(values, (str, bytes, Mapping)):
+            raise TypeError(
+                f"Expected {name} to be a sequence of numbers, but got {type(values).__name__} {values!r:.60}"
+            )
+        try:
+            arrays.append(np.asarray(values, dtype=float))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"Expected {name} to be a sequence of numbers, but got {values!r:.60} ({exc})") from None
+    lr_arr, loss_arr = arrays
     if lr_arr.ndim != 1 or loss_arr.ndim != 1:
         raise ValueError(f"Expected 1-D lrs and losses, but got shapes {lr_arr.shape} and {loss_arr.shape}")
     if lr_arr.shape != loss_arr.shape:
@@ -360,6 +369,8 @@ def finite_prefix(values: Sequence[float] | np.ndarray) -> int:
 
 def _window_length(n: int, window: int | None) -> int:
     """Odd Savitzky-Golay window: by default 10% of the points (at least 5), at most ``n``."""
+    if window is not None and (isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer))):
+        raise TypeError(f"Expected window to be an int (points) or None, but got window={window!r}")
     w = max(5, round(0.1 * n)) if window is None else int(window)
     if w < 3:
         raise ValueError(f"Expected window >= 3, but got window={window}")

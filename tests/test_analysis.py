@@ -191,6 +191,20 @@ def test_bad_arrays() -> None:
         analyze(LRS[::-1], textbook_curve())
     with pytest.raises(ValueError, match="> 0"):
         analyze(np.linspace(0, 1, 20), np.ones(20))
+    # Not numbers at all: named, with what to pass (was numpy's bare conversion error).
+    with pytest.raises(TypeError, match=r"Expected lrs to be a sequence of numbers, but got str"):
+        analyze("0.1,0.2", textbook_curve())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Expected losses to be a sequence of numbers.*could not convert"):
+        analyze(LRS, ["a"] * len(LRS))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"Expected lrs to be a sequence of numbers, but got dict"):
+        analyze({"lr": 1.0}, textbook_curve())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("window", ["7", 7.0, True])
+def test_window_must_be_an_int(window: object) -> None:
+    with pytest.raises(TypeError, match="window to be an int"):
+        analyze(LRS, textbook_curve(), window=window)  # type: ignore[arg-type]
+    assert analyze(LRS, textbook_curve(), window=np.int64(7)).window == 7
 
 
 def test_suggestion_dict_round_trip() -> None:

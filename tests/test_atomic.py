@@ -19,6 +19,15 @@ def test_written_file_has_normal_permissions(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
+def test_a_directory_target_is_named_and_left_alone(tmp_path: Path) -> None:
+    target = tmp_path / "results"
+    target.mkdir()
+    # Before, the error named the hidden temporary file the rename came from.
+    with pytest.raises(IsADirectoryError, match=r"Cannot write '.*results': it is a directory"):
+        atomic_write_text(target, "{}")
+    assert target.is_dir() and not list(target.iterdir()) and [p.name for p in tmp_path.iterdir()] == ["results"]
+
+
 def test_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "report.png"
     target.write_text("old")
