@@ -28,7 +28,7 @@ import os
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -157,14 +157,17 @@ def _lr_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None
     low, high = min(lrs), max(lrs)
     if high <= low:
         return low / 2.0, low * 2.0
-    return low, high
+    # A small margin, so a line or marker at the first or last LR (a suggestion at min_lr, the
+    # first non-finite loss) is not drawn on the axes' frame, half cut.
+    margin = 10 ** (0.015 * math.log10(high / low))
+    return low / margin, high * margin
 
 
 def _fmt_int(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None) -> tuple[str, list[str], list[str]]:
+def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], list[str]]:
     """Title, facts and warnings for the header."""
     first = results[0]
     name = first.model_name or "model"
@@ -179,7 +182,7 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
             batch += f" -> target {scaled.to_batch_size:,} ({scaled.rule} rule, x{scaled.factor:.3g})"
         facts.append(
             f"optimizer {r.optimizer_name or '?'}  |  {batch}  |  steps run {r.num_steps}/{r.settings.num_steps} "
-            f"({r.settings.mode}, {r.settings.min_lr:.1e} .. {r.settings.max_lr:.1e})  |  stopped: {r.stop_reason}"
+            f"({_sweep(r)})  |  stopped: {r.stop_reason}"
         )
         s = r.suggestion
         if s is not None:
@@ -217,17 +220,23 @@ def _header_lines(results: Sequence[RangeTestResult], schedule_name: str | None)
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(r.optimizer_name or "?" for r in results))
         batches = list(dict.fromkeys(_fmt_int(r.batch_size) for r in results))
+        sweeps = list(dict.fromkeys(_sweep(r) for r in results))
         facts.append(
             f"{len(results)} curves  |  optimizer {', '.join(optimizers)}  |  batch size {', '.join(batches)}  |  "
-            f"sweep {first.settings.min_lr:.1e} .. {first.settings.max_lr:.1e} ({first.settings.mode})"
+            f"sweep {'; '.join(sweeps)}"
         )
         for i, r in enumerate(results):
             label = r.label or f"curve {i + 1}"
             if r.suggestion is None:
                 warnings.append(f"{label}: inconclusive ({r.error or 'no suggestion'})")
-    if schedule_name:
-        facts.append(f"schedule: {schedule_name}")
+    # The schedule is named in its own panel's title.
     return title, facts, warnings
+
+
+def _sweep(result: RangeTestResult) -> str:
+    """The planned sweep of ``result``, e.g. ``exp, 1.00e-07 .. 1.00e+01``."""
+    settings = result.settings
+    return f"{settings.mode}, {settings.min_lr:.2e} .. {settings.max_lr:.2e}"
 
 
 def _moved(result: RangeTestResult) -> ScaledLR | None:
@@ -238,26 +247,45 @@ def _moved(result: RangeTestResult) -> ScaledLR | None:
     return sc
 
 
+#: Separator of the fields of one header line; a long line breaks between fields first.
+_FIELD_SEP = "  |  "
+
+
 def _wrap(lines: Sequence[str], width: int) -> list[str]:
+    """Wrap header lines to ``width`` characters, breaking between ``|`` fields where one fits."""
     out: list[str] = []
     for line in lines:
-        out.extend(textwrap.wrap(line, width=width, subsequent_indent="    ") or [""])
+        rows: list[str] = []
+        for field in line.split(_FIELD_SEP):
+            joined = f"{rows[-1]}{_FIELD_SEP}{field}" if rows else field
+            if rows and len(joined) <= width:
+                rows[-1] = joined
+            else:
+                rows.extend(textwrap.wrap(field, width=width - 4) or [""])  # room for the indent
+        out.extend(rows[:1] + ["    " + row for row in rows[1:]])
     return out
 
 
+#: Lines the header may hold under its title; warnings always keep :data:`_WARNING_ROOM` of them.
+_HEADER_ROOM = 8
+_WARNING_ROOM = 2
+
+
 def _header_text(
-    results: Sequence[RangeTestResult], schedule_name: str | None, width_chars: int, title: str | None
+    results: Sequence[RangeTestResult], width_chars: int, title: str | None
 ) -> list[tuple[str, str | None]]:
     """Return the header as ``(line, colour)`` pairs: title first, then facts, then warnings."""
-    default_title, facts, warnings = _header_lines(results, schedule_name)
+    default_title, facts, warnings = _header_lines(results)
     body = [(line, None) for line in _wrap(facts, width_chars)]
     warn = [(line, COLORS["warning"]) for line in _wrap([f"warning: {w}" for w in warnings], width_chars)]
-    # Keep the header readable: at most 7 lines under the title, the rest summarised.
-    room = 7
-    if len(body) + len(warn) > room:
-        keep = max(0, room - len(body) - 1)
+    # Keep the header readable: at most _HEADER_ROOM lines under the title, the rest summarised;
+    # a cut warning ends in an ellipsis, never mid-sentence without one, and is never hidden whole.
+    if len(body) + len(warn) > _HEADER_ROOM:
+        keep = max(_WARNING_ROOM, _HEADER_ROOM - len(body)) - 1
         hidden = len(warn) - keep
         warn = warn[:keep] + [(f"(+{hidden} more warning line(s): see the JSON result)", COLORS["warning"])]
+        if keep:
+            warn[keep - 1] = (warn[keep - 1][0] + " …", COLORS["warning"])
     return [(title if title is not None else default_title, "title"), *body, *warn]
 
 
@@ -340,6 +368,11 @@ _LEGEND_LOCS: tuple[Literal["lower left", "upper left", "lower right", "upper ri
 _MARKER_WEIGHT = 50
 #: A curve point from the fall onwards (``focus_from``) weighs as much as this many flat ones.
 _FOCUS_WEIGHT = 10
+#: Covering a text of the axes (the suggested LR's label, the inconclusive message) costs more
+#: than covering every point: a legend over a label hides the answer.
+_TEXT_WEIGHT = 1e9
+#: A one-column legend taller than this fraction of its axes is laid out in two columns.
+_TALL_LEGEND = 0.5
 
 
 def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> None:
@@ -350,20 +383,29 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     the legend's real size is measured once, and every plotted point (curve, raw losses) in each
     corner is counted, with the axes' limits already set: points at LRs from ``focus_from`` on
     (the fall and what follows) count :data:`_FOCUS_WEIGHT` times, pick markers
-    :data:`_MARKER_WEIGHT` times, the flat start once.
+    :data:`_MARKER_WEIGHT` times, the flat start once; a corner over one of the axes' texts (the
+    LR labels) is taken last. A legend taller than :data:`_TALL_LEGEND` of the axes (a short
+    loss panel above the schedule, batch and trial panels) gets two columns.
     """
     legend = ax.legend(loc=_LEGEND_LOCS[0], **kwargs)
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
     size = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+    if size.height > _TALL_LEGEND and "ncol" not in kwargs and len(legend.get_texts()) > 3:
+        kwargs["ncol"] = 2
+        legend.remove()
+        legend = ax.legend(loc=_LEGEND_LOCS[0], **kwargs)
+        size = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
     width, height = min(size.width, 1.0), min(size.height, 1.0)
-    to_axes = ax.transData + ax.transAxes.inverted()
+    texts = [text.get_window_extent(renderer).transformed(ax.transAxes.inverted()) for text in ax.texts]
     points: list[np.ndarray] = [np.empty((0, 2))]
     weights: list[np.ndarray] = [np.empty(0)]
     for line in ax.get_lines():
-        if line.get_transform() != ax.transData:
+        if line.get_transform() != ax.transData and np.size(line.get_xdata()) != 1:
             continue  # lines drawn in axes units (the pick lines spanning the height)
         xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)])
         xy = xy[np.isfinite(xy).all(axis=1)]
+        # A marker may be placed in axes units along y (the first non-finite loss, at the bottom).
+        to_axes = line.get_transform() + ax.transAxes.inverted()
         points.append(to_axes.transform(xy) if xy.size else np.empty((0, 2)))
         if len(xy) == 1:
             weights.append(np.full(1, float(_MARKER_WEIGHT)))
@@ -376,7 +418,8 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
         x0 = 0.0 if "left" in loc else 1.0 - width
         y0 = 0.0 if "lower" in loc else 1.0 - height
         inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x0 + width) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + height)
-        return float(weight[inside].sum())
+        over = sum(b.x0 < x0 + width and b.x1 > x0 and b.y0 < y0 + height and b.y1 > y0 for b in texts)
+        return float(weight[inside].sum()) + _TEXT_WEIGHT * over
 
     best = min(_LEGEND_LOCS, key=covered)
     if best != _LEGEND_LOCS[0]:
@@ -405,6 +448,46 @@ def _text_box(ax: Axes, x: float, y: float, text: str, color: str, *, fontsize: 
     )
 
 
+#: Offsets in points from the top of the loss panel of the LR labels' rows: the LR to train with
+#: first, then the others, one row each so they never overlap, whatever the panel's height.
+_LABEL_ROWS = (3.0, 28.0, 50.0)
+
+
+def _lr_label(ax: Axes, row: int, lr: float, text: str, color: str, *, main: bool = False) -> None:
+    """Label the vertical line at ``lr`` at the top of the loss panel, on row ``row``.
+
+    The label reads to the right of its line, or to the left when the line is in the right third
+    of the axes, so it never runs off the figure. The x limits must be set before.
+    """
+    from matplotlib.transforms import blended_transform_factory, offset_copy
+
+    low, high = (math.log10(v) for v in ax.get_xlim())
+    ha = "right" if (math.log10(lr) - low) / (high - low) > 0.65 else "left"
+    anchor = blended_transform_factory(ax.transData, ax.transAxes)
+    transform = offset_copy(anchor, fig=cast("Figure", ax.figure), y=-_LABEL_ROWS[row], units="points")
+    _text_box(
+        ax, lr, 1.0, f" {text} ", color, fontsize=12 if main else 10, ha=ha, transform=transform,
+        fontweight="bold" if main else "normal", alpha=0.9 if main else 0.85,
+    )  # fmt: skip
+
+
+def _log_labels(axis: Any, fmt: Callable[[float], str] = lambda v: f"{v:.0e}") -> None:
+    """Label a log axis in the report's number format (``1e-03``, ``2e-01``) instead of mathtext.
+
+    matplotlib still decides which ticks get a label (every decade, and the minor ticks when the
+    axis spans little); only the text changes, so ``10^-1`` and ``2×10^-1`` read as the LRs
+    written everywhere else.
+    """
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class Labels(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return fmt(x) if super().__call__(x, pos) else ""
+
+    axis.set_major_formatter(Labels())
+    axis.set_minor_formatter(Labels(labelOnlyBase=False))
+
+
 def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     lrs = np.asarray(result.lrs, dtype=float)
     raw = np.asarray(result.losses, dtype=float)
@@ -424,7 +507,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             color=COLORS["band"],
             alpha=0.18,
             lw=0,
-            label=f"one-cycle band {s.min_lr:.1e} .. {s.max_lr:.1e}",
+            label=f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}",
         )
         if s.divergence_lr is not None and end is not None:
             ax.axvspan(
@@ -451,33 +534,40 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
         if s.divergence_lr is not None and s.divergence_lr != s.non_finite_lr:
             y_div = _value_at(lrs, smoothed, s.divergence_lr)
             _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.2e}")
-        ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
-        _text_box(ax, s.lr, 0.985, f" suggested lr = {s.lr:.2e} ", COLORS["suggestion"], fontsize=12, fontweight="bold")
+        # The LR to train with at the test's batch (the refined one after trials) is the bold
+        # line and label; the curve's own reading is dashed under it when the trials moved it.
+        f = result.refinement
+        refined = f.lr if f is not None and f.lr is not None and f.lr != s.lr else None
+        if refined is not None:
+            ax.axvline(refined, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
+            _lr_label(ax, 0, refined, f"refined lr = {refined:.2e}", COLORS["suggestion"], main=True)
+            ax.axvline(s.lr, color=COLORS["suggestion"], lw=1.4, ls="--", zorder=4)
+            _lr_label(ax, 1, s.lr, f"curve's suggestion = {s.lr:.2e}", COLORS["suggestion"])
+        else:
+            ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
+            _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e}", COLORS["suggestion"], main=True)
         if _moved(result) is not None and result.scaled is not None:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
-            _text_box(
-                ax,
-                result.scaled.lr,
-                0.86,
-                f" scaled lr = {result.scaled.lr:.2e}\n (batch {result.scaled.to_batch_size:,}) ",
-                COLORS["scaled"],
-                fontsize=10,
-                alpha=0.85,
-            )
+            scaled = result.scaled
+            text = f"scaled lr = {scaled.lr:.2e}\n (batch {scaled.to_batch_size:,})"
+            _lr_label(ax, 1 + (refined is not None), scaled.lr, text, COLORS["scaled"])
     else:
         message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(result.error or "", 70))
+        # At the top, above the curve (plot_range_test makes the room): the curve is what the
+        # message asks the reader to look at.
         _text_box(
             ax,
             0.5,
-            0.5,
+            0.975,
             message,
             COLORS["warning"],
             fontsize=12,
             transform=ax.transAxes,
             ha="center",
-            va="center",
+            va="top",
             pad=0.5,
             alpha=0.92,
+            label="inconclusive",
         )
     if non_finite_lr is not None and end is not None:
         ax.axvspan(non_finite_lr, max(end, non_finite_lr), color=COLORS["non_finite"], alpha=0.12, lw=0, hatch="//")
@@ -499,7 +589,21 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     if s is not None:
         slope_ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, zorder=4)
         slope_ax.axvspan(s.min_lr, s.max_lr, color=COLORS["band"], alpha=0.18, lw=0)
-        _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9)
+        # Not clipped: the steepest slope is the panel's lowest point, on its bottom edge.
+        _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9, clip_on=False)
+
+
+def _make_headroom(ax: Axes) -> None:
+    """Raise the loss axis's top so the inconclusive message sits above the curve, not over it."""
+    texts = [text for text in ax.texts if text.get_label() == "inconclusive"]
+    if not texts:
+        return
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    box = texts[0].get_window_extent(renderer).transformed(ax.transAxes.inverted())
+    # The text's extent leaves out its padded frame: a margin of a few per cent covers it.
+    room = min(1.0 - box.y0 + 0.06, 0.6)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, low + (high - low) / (1.0 - room))
 
 
 def _overlay_width(index: int, count: int) -> float:
@@ -509,16 +613,20 @@ def _overlay_width(index: int, count: int) -> float:
     return 4.0 - 2.8 * index / (count - 1)
 
 
+_OVERLAY_LEGEND_TITLE = "smoothed curves (dashed: suggested lr; *: minimum; X: divergence; halo: recommended)"
+
+
 def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
     for i, result in enumerate(results):
         color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
         lrs = np.asarray(result.lrs, dtype=float)
         raw = np.asarray(result.losses, dtype=float)
         smoothed = _smoothed(result)
-        label = result.label or f"curve {i + 1}"
+        name = result.label or f"curve {i + 1}"
+        label = name
         s = result.suggestion
         if s is not None:
-            label += f": lr {s.lr:.1e}, min {np.nanmin(smoothed):.3g} at {s.min_loss_lr:.1e}"
+            label += f": lr {s.lr:.2e}, min {np.nanmin(smoothed):.3g} at {s.min_loss_lr:.2e}"
         else:
             label += ": inconclusive"
         if highlight == i:
@@ -534,7 +642,11 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + i)
         slope = loss_slope(lrs, drawn)
         slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), zorder=3 + i)
-        if s is not None:
+        if s is not None and highlight == i:
+            # The recommended curve's LR is the answer: a solid line and its value, as for one curve.
+            ax.axvline(s.lr, color=color, lw=2.0, zorder=4)
+            _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e} ({name})", color, main=True)
+        elif s is not None:
             ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
             _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, smoothed, s.min_loss_lr), color=color, size=13)
             if s.divergence_lr is not None:
@@ -553,13 +665,7 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
                 zorder=6,
                 clip_on=False,
             )
-    ax.legend(
-        loc="best",
-        fontsize=9.5,
-        framealpha=0.92,
-        title="smoothed curves (dashed: suggested lr; *: minimum; X: divergence; halo: recommended)",
-        title_fontsize=9,
-    )
+    # The legend is placed once the layout is known (plot_range_test).
 
 
 def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Sequence[RangeTestResult]) -> None:
@@ -568,14 +674,16 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
     ax.set_xlim(1, max(2, schedule.size))
     ax.set_xlabel("training step")
     ax.set_ylabel("planned lr")
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5"
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.1e}"))
     r = results[0]
     if len(results) == 1 and r.lr is not None:
         moved = _moved(r) is not None
         ax.axhline(r.lr, color=COLORS["scaled"] if moved else COLORS["suggestion"], lw=1.2, ls="--")
-        which = "scaled lr" if moved else "suggested lr"
+        refined = r.refinement is not None and r.refinement.lr is not None
+        which = "scaled lr" if moved else ("refined lr" if refined else "suggested lr")
         ax.text(
             0.995, r.lr, f"{which} {r.lr:.2e} ", transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=9.5
         )
@@ -608,6 +716,8 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
         ax.axvline(refinement.curve_lr, color="gray", lw=1.2, ls="--")
         ax.text(refinement.curve_lr, 0.80, f" curve's reading {refinement.curve_lr:.2e}",
                 transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=9.5, color="dimgray")
+    ax.margins(x=0.06, y=0.15)  # the end trials' markers inside the frame
+    _log_labels(ax.xaxis)
     ax.set_xlabel(f"trial lr ({refinement.schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
     ax.set_ylabel("held-out loss")
     ax.set_title(f"trial runs judged on {refinement.judged_on} ({refinement.cost_steps} steps, "
@@ -670,7 +780,7 @@ def plot_range_test(
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     # About 6.4 points per character of DejaVu Sans at 10.5 pt.
-    lines = _header_text(results, schedule_name, int(figsize[0] * 72 / 6.4), title)
+    lines = _header_text(results, int(figsize[0] * 72 / 6.4), title)
     header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
     refinement = results[0].refinement if len(results) == 1 else None
@@ -691,19 +801,17 @@ def plot_range_test(
     _draw_header(header, lines)
 
     ax.set_xscale("log")
+    xlim = _lr_limits(results)
+    if xlim is not None:
+        ax.set_xlim(*xlim)  # first: the LR labels read their side from it
+    _log_labels(slope_ax.xaxis)
     if len(results) == 1:
         _draw_single(ax, slope_ax, results[0])
     else:
         _draw_overlay(ax, slope_ax, results, highlight)
-    xlim = _lr_limits(results)
-    if xlim is not None:
-        ax.set_xlim(*xlim)
     ylim = _y_limits(results)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    if len(results) == 1:
-        s = results[0].suggestion
-        _place_legend(ax, focus_from=s.min_lr / 3 if s is not None else None, fontsize=9.5, framealpha=0.92)
     ax.set_ylabel("training loss")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
@@ -723,6 +831,16 @@ def plot_range_test(
     if trials_panel:
         trials_ax = fig.add_subplot(grid[len(heights) - 1], label="trials")
         _draw_trials(trials_ax, refinement)
+    # The room for the message and the legend's corner are measured on the final layout: before
+    # it, the axes are narrower and the texts seem to cover more of them than they will.
+    fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+    if ylim is not None:
+        _make_headroom(ax)
+    lows = [r.suggestion.min_lr for r in results if r.suggestion is not None]
+    legend: dict[str, Any] = {"fontsize": 9.5, "framealpha": 0.92}
+    if len(results) > 1:
+        legend.update(title=_OVERLAY_LEGEND_TITLE, title_fontsize=9, alignment="left")
+    _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
     return fig
 
 
@@ -759,10 +877,12 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(batches[0], batches[-1])
+    _log_labels(ax.xaxis, lambda v: f"{v:,.0f}")
+    _log_labels(ax.yaxis)
     ax.set_xlabel("batch size (log scale)")
     ax.set_ylabel("predicted best lr")
     ax.set_title("best LR against batch size, predicted from the test", loc="left", fontsize=11)
-    ax.legend(loc="upper left", fontsize=8.5, ncol=3, framealpha=0.9)
+    _place_legend(ax, fontsize=8.5, ncol=3, framealpha=0.9)
     ax.grid(True, which="major", alpha=0.3)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -112,7 +113,8 @@ def test_suggestion_line_is_at_the_suggested_lr():
     image = png(fig)  # draws the figure: the layout is final afterwards
     ax = axes_by_label(fig)["loss"]
     xmin, xmax = ax.get_xlim()
-    assert (xmin, xmax) == (result.lrs[0], result.lrs[-1])
+    # The sweep, with a small margin so nothing sits on the frame.
+    assert xmin < result.lrs[0] < 1.5 * xmin and xmax / 1.5 < result.lrs[-1] < xmax
     pos = ax.get_position()
     width, height = image.size
     expected = (pos.x0 + pos.width * (np.log10(lr) - np.log10(xmin)) / (np.log10(xmax) - np.log10(xmin))) * width
@@ -339,10 +341,10 @@ def test_legend_leaves_the_picks_and_the_fall_visible(make):
         assert not any(box.contains(x, y) for x, y in xy)
 
 
-def test_refined_lr_is_in_the_header():
+def make_refinement() -> object:
+    """Three onecycle trials around a curve reading of 1e-2; the middle one (2e-2) wins."""
     from lrfinder.refine import Refinement, Trial
 
-    result = make_result()
     trials = tuple(
         Trial(lr=lr, schedule="onecycle", steps=20, train_losses=(1.0,) * 20, held_out_loss=loss,
               held_out_losses=(loss,), diverged=False)
@@ -352,5 +354,112 @@ def test_refined_lr_is_in_the_header():
         trials=trials, lr=0.02, max_lr=0.02, curve_lr=0.01, schedule="onecycle", training_steps=400,
         budget=0.1, judged_on="val_data", cost_steps=60,
     )
-    fig = plot_range_test(replace(result, refinement=refinement))
+    return refinement
+
+
+def test_refined_lr_is_in_the_header():
+    fig = plot_range_test(replace(make_result(), refinement=make_refinement()))
     assert "refined lr 2.00e-02 (onecycle trials judged on val_data; the curve said 1.00e-02)" in all_text(fig)
+
+
+def recorded_early_divergence() -> object:
+    """A recorded `range_test(min_lr=0.1, max_lr=1e6)` of the demo MLP: the loss rises from the
+    first LRs, so the suggestion is the sweep's first LR, on the left edge of the plot."""
+    from lrfinder.range_test import RangeTestResult
+
+    return RangeTestResult.from_json(Path(__file__).parent / "data" / "early_divergence_result.json")
+
+
+def header_lines(fig) -> list[str]:
+    return [t.get_text() for t in axes_by_label(fig)["header"].texts]
+
+
+def test_header_breaks_between_fields_and_always_shows_a_warning():
+    # A scaled result whose first line is too long, a noise error and a schedule: the header
+    # was full, and its one warning went under "(+N more warning line(s))" with no line shown.
+    result = make_result().scale(8192, rule="linear", cap=True)
+    result = replace(result, noise_error="Cannot measure the gradient noise scale: " + "the reason is long. " * 12)
+    lines = header_lines(plot_range_test(result, schedule=np.linspace(0.1, 0.0, 50), schedule_name="cosine"))
+    assert any("stopped: diverged" in line for line in lines)  # not "stopped:" / "diverged"
+    assert any(line.startswith("warning: The scaled LR") for line in lines)
+    assert lines[-2].endswith(" …") and lines[-1].startswith("(+")  # cut, and says so
+    assert len(lines) <= 9
+    # The schedule is named by its own panel, not again in the header.
+    assert not any(line.startswith("schedule:") for line in lines)
+
+
+def test_lr_labels_stay_inside_the_loss_panel():
+    # A scaled LR near the right end: its label ran past the axes (and the figure's edge).
+    result = make_result().scale(3200, rule="linear")
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    frame = ax.get_window_extent()
+    labels = [t for t in ax.texts if "lr =" in t.get_text()]
+    assert len(labels) == 2
+    for text in labels:
+        box = text.get_bbox_patch().get_window_extent()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()
+    # One row each: the labels never overlap.
+    a, b = (t.get_bbox_patch().get_window_extent() for t in labels)
+    assert not a.overlaps(b)
+
+
+def test_refined_lr_is_the_main_label_and_the_schedule_says_so():
+    result = replace(make_result(), refinement=make_refinement())
+    fig = plot_range_test(result, schedule=np.full(50, 0.02), schedule_name="constant")
+    axes = axes_by_label(fig)
+    bold = [t.get_text().strip() for t in axes["loss"].texts if t.get_fontweight() == "bold"]
+    # The LR the result trains with (result.lr) is the prominent one, not the curve's reading.
+    assert bold == ["refined lr = 2.00e-02"] and result.lr == 0.02
+    assert f"curve's suggestion = {result.suggestion.lr:.2e}" in all_text(fig)
+    assert [t.get_text().strip() for t in axes["schedule"].texts] == ["refined lr 2.00e-02"]
+    # The trial panel's LRs are written like every other LR.
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in axes["trials"].get_xticklabels() if t.get_text()]
+    assert ticks and all(re.fullmatch(r"\de[+-]\d\d", t) for t in ticks), ticks
+
+
+def test_lines_at_the_sweeps_ends_are_inside_the_frame_and_the_legend_leaves_the_label():
+    # The suggestion is the first LR swept: its line lay on the left spine, and the legend in
+    # the upper left covered its label.
+    result = recorded_early_divergence()
+    assert result.suggestion.lr == result.lrs[0]
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    assert ax.get_xlim()[0] < result.lrs[0] and ax.get_xlim()[1] > result.lrs[-1]
+    label = [t for t in ax.texts if "suggested lr" in t.get_text()][0].get_bbox_patch().get_window_extent()
+    assert not ax.get_legend().get_window_extent().overlaps(label)
+
+
+def test_inconclusive_message_sits_above_the_curve():
+    rng = np.random.default_rng(0)
+    result = finish_result(lr_schedule(1e-6, 10.0, 60), 1 + rng.normal(0, 0.01, 60), "completed")
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    box = [t for t in ax.texts if "Inconclusive" in t.get_text()][0].get_bbox_patch().get_window_extent()
+    xy = ax.transData.transform(np.column_stack([result.lrs, result.losses]))
+    assert (xy[:, 1] < box.y0).all()  # every raw point below the message
+    assert not ax.get_legend().get_window_extent().overlaps(box)
+
+
+def test_numbers_are_written_alike():
+    # LRs as 3.76e-02 in the legend and the header, and the LR axis's ticks as 1e-03, not 10^-3.
+    result = make_result()
+    s = result.suggestion
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    axes = axes_by_label(fig)
+    legend = [t.get_text() for t in axes["loss"].get_legend().get_texts()]
+    assert f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}" in legend
+    assert "(exp, 1.00e-06 .. 1.00e+01)" in all_text(fig)
+    ticks = [t.get_text() for t in axes["slope"].get_xticklabels() if t.get_text()]
+    assert ticks and all(re.fullmatch(r"1e[+-]\d\d", t) for t in ticks), ticks
+    overlay = plot_range_test([replace(result, label="a"), replace(result, label="b")], highlight=1)
+    legend = [t.get_text() for t in axes_by_label(overlay)["loss"].get_legend().get_texts()]
+    assert legend[0].startswith(f"a: lr {s.lr:.2e}, ")
+    # The recommended curve's LR is written on the plot, bold, as for a single curve.
+    texts = [t for t in axes_by_label(overlay)["loss"].texts if t.get_fontweight() == "bold"]
+    assert [t.get_text().strip() for t in texts] == [f"suggested lr = {s.lr:.2e} (b)"]
