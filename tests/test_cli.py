@@ -182,6 +182,25 @@ def test_list_shows_every_registry_entry():
     assert result.exit_code == 0
     for name in (*list_optimizers(), *list_schedulers(), *SCALING_RULES, "valley", "cross_entropy", "bce_with_logits"):
         assert f"  {name}" in result.output, name
+    # Every description starts in one column, at least two spaces after its name.
+    entries = [line for line in result.output.splitlines() if line.startswith("  ") and not line.startswith("  (")]
+    columns = {len(line) - len(line[2:].split(maxsplit=1)[1]) for line in entries}
+    assert len(columns) == 1 and all("  " in line[2:].rstrip() for line in entries)
+
+
+def test_top_level_help_lists_commands_whole_and_every_exit_code():
+    result = invoke("--help")
+    commands = result.output.split("Commands:")[1].split("Examples:")[0]
+    assert "..." not in commands
+    for code in ("0 success", "1 a failed", "2 a usage", "130 interrupted", "143 terminated"):
+        assert code in " ".join(result.output.split()), code
+
+
+@pytest.mark.parametrize("command", ["run", "fit", "demo"])
+def test_help_shows_no_machine_ranges_and_paths_as_path(command: str):
+    result = invoke(command, "--help")
+    assert "9223372036854775808" not in result.output
+    assert "--report PATH" in result.output and "--report TEXT" not in result.output
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Find a good learning rate for a PyTorch model (Smith's LR range test), then train with it.
 
     Results go to stdout, progress bars and warnings to stderr. Exit codes: 0 success, 1 a failed
-    run (or an inconclusive one with --strict), 2 a usage error, 130 interrupted.
+    run (or an inconclusive one with --strict), 2 a usage error, 130 interrupted (Ctrl-C), 143
+    terminated (SIGTERM).
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

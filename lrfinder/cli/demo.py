@@ -9,6 +9,7 @@ from .errors import clean_errors, debug_flag
 from .options import (
     CONTEXT,
     Options,
+    Seed,
     common_options,
     config_option,
     optimizer_option,
@@ -28,6 +29,7 @@ DEMO_BATCH_SIZE = 64
 
 @click.command(
     "demo",
+    short_help="Run the built-in example: range test, short training, report.",
     context_settings=CONTEXT,
     epilog="""\b
 Examples:
@@ -46,7 +48,9 @@ Examples:
 )
 @optimizer_option(help="Optimizer name (see 'lrfind list').")
 @scheduler_option(help="LR schedule of the training (see 'lrfind list').", default="onecycle")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the model and the data order.")
+@click.option(
+    "--seed", type=Seed(), default=0, show_default=True, help="Seed of the data, the model and the data order."
+)
 @report_option
 @click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-': stdout).")
 @progress_option

@@ -30,6 +30,7 @@ __all__ = ["command"]
 
 @click.command(
     "fit",
+    short_help="Range test on MODEL, then train it with the found LR and save it.",
     context_settings=CONTEXT,
     epilog="""\b
 Examples:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from ..names import LOSSES, OPTIMIZER_SUMMARIES, RULE_DESCRIPTIONS, SCALING_SUMMARIES, SCHEDULER_SUMMARIES
@@ -10,22 +13,26 @@ from .options import CONTEXT
 __all__ = ["command"]
 
 
-@click.command("list", context_settings=CONTEXT, epilog="\b\nExamples:\n  lrfind list")
+@click.command(
+    "list",
+    short_help="List the optimizers, schedulers, rules and losses lrfind takes.",
+    context_settings=CONTEXT,
+    epilog="\b\nExamples:\n  lrfind list",
+)
 def command() -> None:
     """List the optimizers, schedulers, scaling rules, suggestion rules and losses."""
-    click.echo("optimizers:")
-    for name, summary in OPTIMIZER_SUMMARIES.items():
-        click.echo(f"  {name:<12}{summary}")
-    click.echo("  (also any torch.optim class name, or package.module:Class)")
-    click.echo("schedulers:")
-    for name, summary in SCHEDULER_SUMMARIES.items():
-        click.echo(f"  {name:<12}{summary}")
-    click.echo("scaling rules:")
-    for name, summary in SCALING_SUMMARIES.items():
-        click.echo(f"  {name:<12}{summary}")
-    click.echo("suggestion rules:")
-    for name, summary in RULE_DESCRIPTIONS.items():
-        click.echo(f"  {name:<18}{summary}")
-    click.echo("losses:")
-    for name, summary in LOSSES.items():
-        click.echo(f"  {name:<16}{summary}")
+    sections: dict[str, Mapping[Any, str]] = {
+        "optimizers": OPTIMIZER_SUMMARIES,
+        "schedulers": SCHEDULER_SUMMARIES,
+        "scaling rules": SCALING_SUMMARIES,
+        "suggestion rules": RULE_DESCRIPTIONS,
+        "losses": LOSSES,
+    }
+    # One column for every section, two spaces past the longest name, so the descriptions line up.
+    width = max(len(name) for table in sections.values() for name in table) + 2
+    for title, table in sections.items():
+        click.echo(f"{title}:")
+        for name, summary in table.items():
+            click.echo(f"  {name:<{width}}{summary}")
+        if title == "optimizers":
+            click.echo("  (also any torch.optim class name, or package.module:Class)")

@@ -32,6 +32,7 @@ __all__ = [
     "one_line",
     "PositiveFloat",
     "StepCount",
+    "Seed",
     "Options",
     "FloatList",
     "StopFactor",
@@ -228,6 +229,23 @@ class StepCount(click.types.IntParamType):
                 number = int(real)
         if not self.low <= number <= self.high:
             self.fail(f"expected {self.low} to {self.high:,}, but got {value}", param, ctx)
+        return number
+
+
+class Seed(click.types.IntParamType):
+    """A seed ``torch.manual_seed`` takes: a whole number in ``[-2**63, 2**64 - 1]``.
+
+    Checked here, so a seed out of range is a usage error before anything is loaded; the range
+    is not spelled out in ``--help``, where its 20-digit bounds would only be noise.
+    """
+
+    name = "INTEGER"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """Parse the seed, refusing one torch cannot take."""
+        number = int(super().convert(value, param, ctx))
+        if not -(2**63) <= number <= 2**64 - 1:
+            self.fail(f"expected a seed from -2**63 to 2**64 - 1, but got {value}", param, ctx)
         return number
 
 
@@ -576,7 +594,7 @@ sweep_options = _group(
     click.option(
         "--seed",
         # torch.manual_seed's range: a larger seed would only fail after the model is loaded.
-        type=click.IntRange(-(2**63), 2**64 - 1),
+        type=Seed(),
         default=0,
         show_default=True,
         help="Seed of the model RNG and the data order.",
@@ -620,6 +638,7 @@ def report_option(func: Any) -> Any:
     """The ``--report PATH`` option (its format follows the extension)."""
     return click.option(
         "--report",
+        metavar="PATH",
         default=DEFAULT_REPORT,
         show_default=True,
         callback=_check_report_path,

@@ -107,6 +107,7 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
 
 @click.command(
     "report",
+    short_help="Re-render saved results (JSON) as a report; several overlay.",
     context_settings=CONTEXT,
     epilog="""\b
 Examples:

@@ -30,6 +30,7 @@ __all__ = ["command"]
 
 @click.command(
     "run",
+    short_help="Run the LR range test on a saved MODEL; print the suggested LR.",
     context_settings=CONTEXT,
     epilog="""\b
 Examples:
