@@ -613,7 +613,8 @@ def _overlay_width(index: int, count: int) -> float:
     return 4.0 - 2.8 * index / (count - 1)
 
 
-_OVERLAY_LEGEND_TITLE = "smoothed curves (dashed: suggested lr; *: minimum; X: divergence; halo: recommended)"
+#: The overlay legend's title; the halo is explained only when a curve has one (``highlight``).
+_OVERLAY_LEGEND_TITLE = "smoothed curves (dashed: suggested lr; *: minimum; X: divergence{halo})"
 
 
 def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
@@ -839,7 +840,8 @@ def plot_range_test(
     lows = [r.suggestion.min_lr for r in results if r.suggestion is not None]
     legend: dict[str, Any] = {"fontsize": 9.5, "framealpha": 0.92}
     if len(results) > 1:
-        legend.update(title=_OVERLAY_LEGEND_TITLE, title_fontsize=9, alignment="left")
+        halo = "; halo: recommended" if highlight is not None else ""
+        legend.update(title=_OVERLAY_LEGEND_TITLE.format(halo=halo), title_fontsize=9, alignment="left")
     _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
     return fig
 

@@ -425,6 +425,7 @@ def test_weight_decay_sweep(work: Path):
     result = invoke(
         "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "30", "--optimizer", "adamw",
         "--weight-decay", "0,1e-4,1e-1", "--json", "sweep.json", "--report", "sweep.png", "--max-lr", "100",
+        "--csv", "sweep.csv",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "recommended weight decay:" in result.stdout
@@ -433,6 +434,13 @@ def test_weight_decay_sweep(work: Path):
     assert len(doc["results"]) == 3
     labels = [r["label"] for r in doc["results"]]
     assert labels == ["wd=0", "wd=1e-04", "wd=1e-01"]
+    # The weight decay is each curve's label, not repeated in its optimizer name (the report's header lists those).
+    assert {r["optimizer_name"] for r in doc["results"]} == {"adamw"}
+    # The CSV is one plain table: one header, the weight decay in the first column of every row.
+    rows = list(csv.DictReader(open(work / "sweep.csv")))
+    assert list(rows[0]) == ["weight_decay", "lr", "loss", "smoothed", "slope"]
+    assert sorted({float(r["weight_decay"]) for r in rows}) == [0.0, 1e-4, 0.1]
+    assert len(rows) == sum(len(r["lrs"]) for r in doc["results"])
     # Every curve starts from the same state: the first loss is the same for every weight decay.
     firsts = {r["losses"][0] for r in doc["results"]}
     assert len(firsts) == 1

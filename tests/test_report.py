@@ -276,6 +276,8 @@ def test_overlay_order_and_no_curve_hidden():
     fig = plot_range_test(results)
     # Header values in legend order, not sorted.
     assert "optimizer sgd, adamw" in all_text(fig)
+    # The legend explains the halo only when a curve has one.
+    assert "halo" not in all_text(fig) and "halo: recommended" in all_text(plot_range_test(results, highlight=1))
     ax = axes_by_label(fig)["loss"]
     curves = [line for line in ax.get_lines() if line.get_label().startswith("wd=")]
     assert [c.get_label().split(":")[0] for c in curves] == ["wd=0", "wd=1e-4", "wd=1e-3"]

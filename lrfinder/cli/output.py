@@ -36,6 +36,7 @@ __all__ = [
     "echo_sweep",
     "sweep_json",
     "curve_csv",
+    "sweep_csv",
     "check_writable",
     "stage_outputs",
 ]
@@ -181,6 +182,20 @@ def curve_csv(result: RangeTestResult) -> str:
     lines = ["lr,loss,smoothed,slope"]
     for row in zip(lrs, result.losses, smoothed, slope):
         lines.append(",".join("" if not math.isfinite(v) else repr(float(v)) for v in row))
+    return "\n".join(lines) + "\n"
+
+
+def sweep_csv(results: Sequence[RangeTestResult], weight_decays: Sequence[float]) -> str:
+    """A weight-decay sweep's curves as one CSV table: ``weight_decay,lr,loss,smoothed,slope``.
+
+    One header and one row per step of every curve, the curve's weight decay in the first
+    column, so any CSV reader (or ``pandas.read_csv``) takes it as it is.
+    """
+    lines: list[str] = []
+    for result, value in zip(results, weight_decays):
+        header, *rows = curve_csv(result).splitlines()
+        lines = lines or [f"weight_decay,{header}"]
+        lines.extend(f"{float(value)!r},{row}" for row in rows)
     return "\n".join(lines) + "\n"
 
 
@@ -349,8 +364,11 @@ def stage_outputs(
     schedule: Any = None,
     schedule_name: str | None = None,
     highlight: int | None = None,
+    weight_decays: Sequence[float] | None = None,
 ) -> list[str]:
     """Stage the JSON, the CSV and the report in ``staged``; return what goes to stdout (``-``).
+
+    Several ``results`` are a weight-decay sweep, one per value of ``weight_decays``.
 
     Nothing appears on disk until ``staged.commit()``; the stdout texts are printed by the
     caller after the commit, so an interrupted command prints no partial result either.
@@ -363,11 +381,7 @@ def stage_outputs(
         else:
             _stage(staged, json_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     if csv_path:
-        text = (
-            curve_csv(results[0])
-            if len(results) == 1
-            else "".join(f"# {r.label or i}\n{curve_csv(r)}" for i, r in enumerate(results))
-        )
+        text = curve_csv(results[0]) if len(results) == 1 else sweep_csv(results, weight_decays or ())
         if csv_path == "-":
             to_stdout.append(text)
         else:

@@ -315,7 +315,9 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
                 on_start=lambda _i, wd: start_bar(f"range test wd={format_weight_decay(wd)}"),
                 **test_kwargs,
             )
-            names = [f"{label}, weight_decay={format_weight_decay(wd)}" if wd else label for wd in wds]
+            # Each curve's weight decay is its label ("wd=1e-04") and the sweep's weight_decays list:
+            # in the optimizer name too, the report's header would repeat it ("adamw, adamw, weight_decay=...").
+            names = [label] * len(wds)
         else:
             wd = wds[0] if wds else None
             optimizer = make_optimizer(model, options.min_lr, wd)
@@ -575,6 +577,7 @@ def execute(options: Options, inputs: Inputs) -> None:
             schedule=schedule,
             schedule_name=schedule_name,
             highlight=highlight,
+            weight_decays=wds,
         )
         written = staged.commit(before=finishing)
     for text in to_stdout:
