@@ -191,13 +191,18 @@ class NoiseScale:
         return (high - low) / self.b_simple
 
     def summary(self) -> str:
-        """One line for logs and reports, e.g. ``critical batch ≈ 310 (90% 220–450; 12 estimates, steps)``."""
+        """One line for logs and reports.
+
+        Example: ``critical batch ≈ 310 (90% 220–450; 12 estimates from blocks of steps)``.
+        """
         low, high = self.interval
         if math.isnan(low):
             spread = "no interval"
         else:
             spread = f"{int(CONFIDENCE * 100)}% {format_batch(low)}–{format_batch(high)}"
-        return f"critical batch ≈ {format_batch(self.b_simple)} ({spread}; {self.n_estimates} estimates, {self.source})"
+        source = _SOURCE_WORDS.get(self.source, self.source)
+        estimates = f"{self.n_estimates} estimate{'' if self.n_estimates == 1 else 's'}"
+        return f"critical batch ≈ {format_batch(self.b_simple)} ({spread}; {estimates} from {source})"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values; non-finite interval ends as the strings ``"nan"``/``"inf"``."""
@@ -228,6 +233,16 @@ class NoiseScale:
             steps=tuple(int(s) for s in data.get("steps", ())),
             source=str(data.get("source", "given")),
         )
+
+
+#: How :meth:`NoiseScale.summary` names each source for people (the JSON keeps the short names).
+_SOURCE_WORDS = {
+    "steps": "blocks of steps",
+    "sub-batch": "sub-batches",
+    "accumulation": "micro-batches",
+    "ranks": "DDP ranks",
+    "given": "given norms",
+}
 
 
 def _encode(value: float) -> float | str:

@@ -192,7 +192,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
             if scaled is not None:
                 line += f"  |  train with {scaled.lr:.2e} at batch {scaled.to_batch_size:,}"
                 if scaled.warmup_epochs:
-                    line += f"  |  warm up {scaled.warmup_epochs} epoch(s)"
+                    line += f"  |  warm up {scaled.warmup_epochs} epoch{'' if scaled.warmup_epochs == 1 else 's'}"
             facts.append(line)
             f = r.refinement
             if f is not None and f.lr is not None:

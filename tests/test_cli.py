@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lrfinder.cli import main
-from lrfinder.cli.output import Progress
+from lrfinder.cli.output import Progress, echo_summary
 from lrfinder.exceptions import ModelError
 from lrfinder.optimizers import list_optimizers
 from lrfinder.range_test import RangeTestResult
@@ -616,6 +616,22 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
     assert Progress(5, "x", quiet=True)._bar is None
 
 
+def test_fit_progress_lines_count_batches(work: Path):
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--progress", "lines")
+    assert result.exit_code == 0, result.output
+    batches = [line for line in result.stderr.splitlines() if line.startswith("epoch 1/1: batch")]
+    assert batches[0] == "epoch 1/1: batch 1/8" and batches[-1] == "epoch 1/1: batch 8/8"
+
+
+def test_long_summary_values_wrap_under_their_column(capsys: pytest.CaptureFixture[str]):
+    long = "a larger batch buys little speed per sample " * 5
+    echo_summary([("scaled lr", "4.08e-02"), ("warning", long)], err=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 2 and all(len(line) <= 100 for line in lines)
+    assert lines[1].startswith("warning    a larger")
+    assert all(line[:11] == " " * 11 and line[11] != " " for line in lines[2:])
+
+
 def test_quiet_run_prints_only_results(work: Path):
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--quiet")
     assert result.exit_code == 0 and result.stderr == ""
@@ -742,7 +758,9 @@ def test_progress_lines_mode(work: Path):
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", "lines")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("range test: step")]
-    assert lines[0].startswith("range test: step 1/20  lr 1.00e-07  loss ") and len(lines) >= 10
+    assert lines[0].startswith("range test: step  1/20  lr 1.00e-07  loss ") and len(lines) >= 10
+    # The counter is padded to the total's width: every line's lr starts in the same column.
+    assert len({line.index(" lr ") for line in lines}) == 1
     quiet = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", "lines", "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == ""
 

@@ -253,6 +253,9 @@ def test_round_trip_through_json_with_an_unbounded_interval() -> None:
     back = NoiseScale.from_dict(json.loads(json.dumps(ns.to_dict(), allow_nan=False)))
     assert back == ns
     assert "critical batch ≈ 123" in ns.summary() and "∞" in ns.summary()
+    # The source in words, not its JSON name.
+    assert ns.summary().endswith("; 5 estimates from sub-batches)")
+    assert replace(ns, source="steps", n_estimates=1).summary().endswith("; 1 estimate from blocks of steps)")
 
 
 def test_interval_is_reproducible_and_leaves_global_rng_alone() -> None:

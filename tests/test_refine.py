@@ -420,7 +420,7 @@ def test_cli_run_refine_lists_the_trials(cli_files: Any) -> None:
     out = lrfind("run", "model.pt", "--data", "train.npz", "--val-data", "val.npz", "--refine", "--training-steps",
                  "100", "--schedule", "onecycle", "--no-report", "--json", "r.json")
     assert out.exit_code == 0, out.output
-    assert "refined lr" in out.output and "judged on val_data" in out.output
+    assert "refined lr" in out.output and "judged on --val-data" in out.output
     assert out.output.count("\ntrial ") >= 3 and "<- pick" in out.output
     assert "refine cost" in out.output
     saved = RangeTestResult.from_json(cli_files / "r.json")

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import sys
+import textwrap
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -136,6 +137,8 @@ class Progress:
         self._length = length
         self._label = label
         self._pos = 0
+        # Counters padded to the total's width, so the lines of a log stay aligned.
+        self._digits = len(str(length))
         if quiet or mode == "none":
             return
         if mode == "lines":
@@ -150,7 +153,7 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
         elif self._lines:
-            click.echo(f"{self._label}: {self._pos}/{self._length}", err=True)
+            click.echo(f"{self._label}: batch {self._pos:>{self._digits}}/{self._length}", err=True)
             sys.stderr.flush()
 
     def tick(self, index: int, lr: float, loss: float) -> None:
@@ -159,7 +162,10 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
         elif self._lines:
-            click.echo(f"{self._label}: step {self._pos}/{self._length}  lr {lr:.2e}  loss {loss:.4g}", err=True)
+            click.echo(
+                f"{self._label}: step {self._pos:>{self._digits}}/{self._length}  lr {lr:.2e}  loss {loss:.4g}",
+                err=True,
+            )
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -199,11 +205,23 @@ def sweep_csv(results: Sequence[RangeTestResult], weight_decays: Sequence[float]
     return "\n".join(lines) + "\n"
 
 
+#: Summary lines are wrapped to this many columns (a long warning or note), the values aligned.
+SUMMARY_WIDTH = 100
+
+
 def echo_summary(rows: Sequence[tuple[str, str]], *, err: bool) -> None:
-    """Print ``key  value`` rows, aligned."""
+    """Print ``key  value`` rows, aligned; a long value wraps under its own column."""
     width = max(len(k) for k, _ in rows) + 2
     for key, value in rows:
-        click.echo(f"{key:<{width}}{value}", err=err)
+        lines = textwrap.wrap(value, width=max(40, SUMMARY_WIDTH - width), break_on_hyphens=False) or [""]
+        click.echo(f"{key:<{width}}{lines[0]}", err=err)
+        for line in lines[1:]:
+            click.echo(" " * width + line, err=err)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 epoch``, ``4 epochs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[tuple[str, str]]:
@@ -232,7 +250,7 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
         sc = result.scaled
         text = f"{sc.lr:.2e}  ({sc.rule} x{sc.factor:.3g}, batch {sc.from_batch_size} -> {sc.to_batch_size})"
         if sc.warmup_epochs:
-            text += f"; warm up {sc.warmup_epochs} epoch(s)"
+            text += f"; warm up {plural(sc.warmup_epochs, 'epoch')}"
         rows.append(("scaled lr", text))
     for note in s.notes:
         rows.append(("note", note))
@@ -253,7 +271,8 @@ def refinement_rows(result: RangeTestResult) -> list[tuple[str, str]]:
         rows.append(("refined lr", "none (" + "; ".join(f.notes) + ")"))
     else:
         curve = f"{f.curve_lr:.2e}" if f.curve_lr is not None else "?"
-        rows.append(("refined lr", f"{f.lr:.2e}  ({f.schedule}; the curve said {curve}; judged on {f.judged_on})"))
+        judged_on = "--val-data" if f.judged_on == "val_data" else f.judged_on
+        rows.append(("refined lr", f"{f.lr:.2e}  ({f.schedule}; the curve said {curve}; judged on {judged_on})"))
     rows.append(("refine cost", f"{f.cost_steps} steps = {f.cost_fraction:.0%} of {f.training_steps} training steps"))
     for r in f.rounds:
         found = f"{r.suggestion_lr:.2e}" if r.suggestion_lr is not None else "inconclusive"
