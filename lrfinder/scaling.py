@@ -404,14 +404,20 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
     if divergence_lr is not None and lr > divergence_lr:
         warning = (
             f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch {scaled.from_batch_size} to "
-            f"{scaled.to_batch_size}) is past the divergence point {divergence_lr:.2e} of the range test; "
-            "training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
-            "range test at the training batch size."
+            f"{scaled.to_batch_size}) is past the divergence point {divergence_lr:.2e} of the range test"
         )
         if cap:
             lr = divergence_lr
             capped = True
-            warning += f" Capped to {divergence_lr:.2e}."
+            warning += (
+                f"; capped to {divergence_lr:.2e}. For a safer LR use a milder rule, or run the range test at the "
+                "training batch size."
+            )
+        else:
+            warning += (
+                "; training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
+                "range test at the training batch size."
+            )
         warnings.warn(warning, stacklevel=3)
     critical = scaled.critical_batch
     if critical is not None and scaled.to_batch_size > CRITICAL_WARN * critical:

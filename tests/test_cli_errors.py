@@ -44,6 +44,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
             def empty_loader():
                 return DataLoader(empty_set(), batch_size=4)
+
+            def shuffled_loader():
+                # Shuffled by torch's global RNG, as most users' loaders are.
+                x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+                return DataLoader(TensorDataset(x, x[:, :3].argmax(1)), batch_size=16, shuffle=True)
             """
         )
     )
@@ -122,6 +127,17 @@ def test_val_data_that_does_not_fit_the_model_fails_before_the_range_test(work: 
         line = assert_one_line(result, 1, "--val-data five.npz", "shape (32, 5)", "Check that the data matches")
         assert "Traceback" not in line and "suggested lr" not in result.output
     assert not (work / "out.pt").exists() and sha(work / "model.pt") == model
+
+
+def test_checking_val_data_leaves_the_seeded_run_unchanged(work: Path):
+    # The check iterates the validation loader, which draws from torch's global RNG: it runs under a
+    # forked RNG, so the range test after it is the one without --val-data.
+    curves = []
+    for extra in ([], ["--val-data", "train.npz"]):
+        result = invoke("run", "model.pt", "--data", f"{MODULE}:shuffled_loader", *FAST, "--json", "r.json", *extra)
+        assert result.exit_code == 0, result.output
+        curves.append(json.loads((work / "r.json").read_text())["losses"])
+    assert curves[0] == curves[1]
 
 
 def test_plateau_without_validation_data_is_a_usage_error(work: Path):

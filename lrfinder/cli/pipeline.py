@@ -272,8 +272,13 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     device = next(model.parameters()).device
     check_model_fits(model, to_device(next(iter(inputs.data.train)), device), loss_fn, step_fn)
     if inputs.data.val is not None:
+        import torch
+
         try:
-            check_model_fits(model, to_device(next(iter(inputs.data.val)), device), loss_fn, step_fn)
+            # Under a forked RNG: iterating a loader and a forward pass with dropout draw from torch's
+            # global RNG, and this check must not change the seeded run that follows.
+            with torch.random.fork_rng(devices=[]):
+                check_model_fits(model, to_device(next(iter(inputs.data.val)), device), loss_fn, step_fn)
         except ModelError as exc:
             raise ModelError(f"--val-data {options.val_data}: {exc}") from exc
     make_optimizer = _optimizer_factory(options)
