@@ -695,9 +695,13 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
     tenfold = bottom > 0.0 and head >= 10.0 * bottom
     if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop) is True)):
         return i_min, drop
+    how = (
+        f"it drops by {drop:.3g} over the sweep, against a noise level of {se:.3g} (smoothed)"
+        if drop > 0
+        else "it never goes below where it starts (smoothed)"
+    )
     raise InconclusiveCurveError(
-        f"The loss never clearly falls: it drops by {drop:.3g} over the sweep, against a noise "
-        f"level of {se:.3g} (smoothed). Check that the loss depends on the model, lower min_lr "
+        f"The loss never clearly falls: {how}. Check that the loss depends on the model, lower min_lr "
         "(the model may already be trained at these LRs), or increase num_steps."
     )
 

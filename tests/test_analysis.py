@@ -325,6 +325,10 @@ def test_check_fall() -> None:
     assert an.check_fall(y, y, 4, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)) == (3, 1.0)
     with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 1.5"):
         an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.3, band=0.7))
+    # A loss that only rises: no "drops by 0".
+    rising = np.array([1.0, 1.1, 1.2, 1.4, 1.5, 1.9, 3.0])
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls: it never goes below where it starts"):
+        an.check_fall(rising, rising, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
 
 
 def test_blowup_at_the_edge_needs_a_recorded_rise() -> None:
