@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -621,6 +622,22 @@ def test_fit_progress_lines_count_batches(work: Path):
     assert result.exit_code == 0, result.output
     batches = [line for line in result.stderr.splitlines() if line.startswith("epoch 1/1: batch")]
     assert batches[0] == "epoch 1/1: batch 1/8" and batches[-1] == "epoch 1/1: batch 8/8"
+
+
+def test_fit_summary_says_what_training_uses(work: Path):
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt")
+    assert result.exit_code == 0, result.output
+    lr = float(re.search(r"suggested lr\s+(\S+)", result.stdout).group(1))  # type: ignore[union-attr]
+    assert re.search(rf"^training\s+1 epoch x 8 steps, lr {lr:.2e}, constant$", result.stdout, re.M)
+    cosine = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--epochs", "2",
+                    "--scheduler", "cosine")  # fmt: skip
+    assert cosine.exit_code == 0, cosine.output
+    plan = re.search(r"^training\s+2 epochs x 8 steps, lr (\S+), cosine: peak (\S+), ends (\S+)$", cosine.stdout, re.M)
+    assert plan is not None, cosine.stdout
+    # The plan's numbers are the LRs the epochs then print (cosine from the LR down to 0).
+    epoch_lrs = [float(v) for v in re.findall(r"^epoch .* lr (\S+)$", cosine.stdout, re.M)]
+    assert float(plan.group(2)) == pytest.approx(float(plan.group(1)), rel=1e-2) and len(epoch_lrs) == 2
+    assert float(plan.group(3)) < float(plan.group(2))
 
 
 def test_long_summary_values_wrap_under_their_column(capsys: pytest.CaptureFixture[str]):

@@ -27,6 +27,7 @@ from .output import (
     check_writable,
     echo_summary,
     echo_sweep,
+    plural,
     quiet_warnings,
     stage_outputs,
     summary_rows,
@@ -373,6 +374,16 @@ def _preview(options: Options, result: RangeTestResult, data: LoadedData) -> Any
     )
 
 
+def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) -> str:
+    """What ``fit`` trains with: length, LR, and the schedule's peak and end when there is one."""
+    steps = _steps_per_epoch(options, data)
+    plan = f"{plural(options.epochs, 'epoch')} x {plural(steps, 'step')}, lr {result.lr:.2e}"
+    if options.scheduler is None:
+        return plan + ", constant"
+    lrs = _preview(options, result, data)
+    return plan + f", {options.scheduler}: peak {max(lrs):.2e}, ends {lrs[-1]:.2e}"
+
+
 def _training_batches(options: Options, data: LoadedData) -> tuple[Any, int]:
     """The training loader and the gradient accumulation for ``--target-batch-size``.
 
@@ -556,7 +567,10 @@ def execute(options: Options, inputs: Inputs) -> None:
             )
     else:
         result = results[0]
-        echo_summary(summary_rows(result, source=inputs.source), err=options.to_stderr)
+        rows = summary_rows(result, source=inputs.source)
+        if options.train and result.lr is not None:
+            rows.append(("training", _training_plan(options, result, inputs.data)))
+        echo_summary(rows, err=options.to_stderr)
 
     schedule: Any = None
     schedule_name = None
