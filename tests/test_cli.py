@@ -624,6 +624,28 @@ def test_fit_progress_lines_count_batches(work: Path):
     assert batches[0] == "epoch 1/1: batch 1/8" and batches[-1] == "epoch 1/1: batch 8/8"
 
 
+def test_options_given_but_unused_are_named_on_stderr(work: Path):
+    result = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", *FAST, "--report", "x.png", "--target", "label",
+        "--warmup-steps", "5", "--scheduler-opt", "eta_min=0", "--val-data", "train.npz",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: --report is ignored: --no-report turns the report off.",
+        "warning: --target is ignored: it names the label column of CSV data, and the data is not a .csv file.",
+        "warning: --scheduler-opt is ignored: it shapes --scheduler, which is not given.",
+        "warning: --warmup-steps is ignored: it shapes --scheduler, which is not given.",
+        "warning: --val-data is ignored: run uses it only to judge the trials of --refine (add --refine).",
+    ]
+    assert "suggested lr" in result.stdout and not (work / "x.png").exists()
+    # Used, they say nothing; --quiet silences them.
+    used = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scheduler", "cosine", "--warmup-steps", "5")
+    assert used.exit_code == 0 and "warning:" not in used.stderr
+    quiet = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--target", "label", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 def test_fit_summary_says_what_training_uses(work: Path):
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt")
     assert result.exit_code == 0, result.output

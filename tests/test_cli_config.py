@@ -117,6 +117,8 @@ def test_fit_only_keys_at_top_level_are_valid_for_run(work: Path):
     assert result.exit_code == 0, result.output
     assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 15
     assert not (work / "trained.pt").exists()
+    # Set for every command in a config file, val-data is no mistake for run: no warning.
+    assert "is ignored" not in result.stderr
 
 
 @pytest.mark.parametrize("where", ["top", "run"])

@@ -368,6 +368,44 @@ def check_csv_target(options: Options) -> None:
             )
 
 
+def unused_options(ctx: click.Context, options: Options) -> list[str]:
+    """Options given on the command line that have no effect on this run: ``"--X is ignored: why"``.
+
+    Only options typed on the command line (or set by environment variable) count: a config file
+    may set one at its top level for every command (see :mod:`.config`).
+    """
+    from click.core import ParameterSource
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+    kinds = {Path(p).suffix.lower() if Path(p).suffix else "function" for p in (options.data, options.val_data) if p}
+    notes = []
+    if ctx.params.get("no_report") and given("report"):
+        notes.append("--report is ignored: --no-report turns the report off")
+    if given("target") and ".csv" not in kinds:
+        notes.append("--target is ignored: it names the label column of CSV data, and the data is not a .csv file")
+    for key in ("x_key", "y_key"):
+        if given(key) and not kinds & {".npz", ".pt", ".pth"}:
+            option = f"--{key.replace('_', '-')}"
+            notes.append(f"{option} is ignored: it names an array of .npz/.pt data, and the data is neither")
+    if options.scheduler is None and not options.refine:
+        for name in ("scheduler_opt", "warmup_steps"):
+            if given(name):
+                notes.append(f"--{name.replace('_', '-')} is ignored: it shapes --scheduler, which is not given")
+    if ctx.info_name == "run" and not options.refine and given("val_data"):
+        notes.append("--val-data is ignored: run uses it only to judge the trials of --refine (add --refine)")
+    return notes
+
+
+def warn_unused_options(ctx: click.Context, options: Options) -> None:
+    """Print one ``warning:`` line on stderr per option that has no effect (not with ``--quiet``)."""
+    if options.quiet:
+        return
+    for note in unused_options(ctx, options):
+        click.echo(f"warning: {note}.", err=True)
+
+
 def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     """Parse repeated ``KEY=VALUE`` options; values are JSON when they parse, else strings.
 

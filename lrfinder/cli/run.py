@@ -22,6 +22,7 @@ from .options import (
     schedule_options,
     scheduler_option,
     sweep_options,
+    warn_unused_options,
 )
 from .output import setup_logging
 
@@ -161,5 +162,6 @@ def command(
     from .pipeline import check_options, execute, load_inputs
 
     check_options(options)
+    warn_unused_options(ctx, options)
     with clean_errors(debug):
         execute(options, load_inputs(options))
