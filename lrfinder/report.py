@@ -376,26 +376,35 @@ _TALL_LEGEND = 0.5
 
 
 def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> None:
-    """Put the legend in the corner that covers the least of the plot.
+    """Put the legend where it covers the least of the plot: a corner, in one or two columns.
 
     matplotlib's ``loc="best"`` can land on the right of a typical curve (flat on the left, then
     the fall, the minimum and the blow-up on the right), over the part a reader came for. Here
-    the legend's real size is measured once, and every plotted point (curve, raw losses) in each
+    the legend's real size is measured, and every plotted point (curve, raw losses) in each
     corner is counted, with the axes' limits already set: points at LRs from ``focus_from`` on
     (the fall and what follows) count :data:`_FOCUS_WEIGHT` times, pick markers
     :data:`_MARKER_WEIGHT` times, the flat start once; a corner over one of the axes' texts (the
     LR labels) is taken last. A legend taller than :data:`_TALL_LEGEND` of the axes (a short
-    loss panel above the schedule, batch and trial panels) gets two columns.
+    loss panel above the schedule, batch and trial panels) may also take two columns: the
+    layout and corner that cover least win (one column, the lower left, on a tie), so a tall
+    narrow legend over the flat start beats a wide one over the fall.
     """
-    legend = ax.legend(loc=_LEGEND_LOCS[0], **kwargs)
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    size = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
-    if size.height > _TALL_LEGEND and "ncol" not in kwargs and len(legend.get_texts()) > 3:
-        kwargs["ncol"] = 2
-        legend.remove()
-        legend = ax.legend(loc=_LEGEND_LOCS[0], **kwargs)
+
+    def measure(settings: dict[str, Any]) -> tuple[float, float]:
+        legend = ax.legend(loc=_LEGEND_LOCS[0], **settings)
         size = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
-    width, height = min(size.width, 1.0), min(size.height, 1.0)
+        legend.remove()
+        return size.width, size.height
+
+    layouts = [dict(kwargs)]
+    width, height = measure(kwargs)
+    sizes = [(width, height)]
+    if height > _TALL_LEGEND and "ncol" not in kwargs and len(ax.get_legend_handles_labels()[1]) > 3:
+        layouts.append({**kwargs, "ncol": 2})
+        sizes.append(measure(layouts[-1]))
+        if height > 0.95:  # a one-column legend taller than the panel would run off it
+            layouts, sizes = layouts[1:], sizes[1:]
     texts = [text.get_window_extent(renderer).transformed(ax.transAxes.inverted()) for text in ax.texts]
     points: list[np.ndarray] = [np.empty((0, 2))]
     weights: list[np.ndarray] = [np.empty(0)]
@@ -414,17 +423,17 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
             weights.append(np.where(focus, float(_FOCUS_WEIGHT), 1.0))
     xy, weight = np.concatenate(points), np.concatenate(weights)
 
-    def covered(loc: str) -> float:
+    def covered(size: tuple[float, float], loc: str) -> float:
+        width, height = min(size[0], 1.0), min(size[1], 1.0)
         x0 = 0.0 if "left" in loc else 1.0 - width
         y0 = 0.0 if "lower" in loc else 1.0 - height
         inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x0 + width) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + height)
         over = sum(b.x0 < x0 + width and b.x1 > x0 and b.y0 < y0 + height and b.y1 > y0 for b in texts)
         return float(weight[inside].sum()) + _TEXT_WEIGHT * over
 
-    best = min(_LEGEND_LOCS, key=covered)
-    if best != _LEGEND_LOCS[0]:
-        legend.remove()
-        ax.legend(loc=best, **kwargs)
+    options = [(covered(size, loc), i, loc) for i, size in enumerate(sizes) for loc in _LEGEND_LOCS]
+    _, best, loc = min(options, key=lambda o: o[0])
+    ax.legend(loc=loc, **layouts[best])
 
 
 def _text_box(ax: Axes, x: float, y: float, text: str, color: str, *, fontsize: float, **kwargs: Any) -> None:

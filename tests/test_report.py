@@ -334,11 +334,12 @@ def test_legend_leaves_the_picks_and_the_fall_visible(make):
     for lr in (s.steepest_lr, s.min_loss_lr, s.divergence_lr):
         x, y = ax.transData.transform((lr, np.interp(np.log10(lr), np.log10(lrs), smoothed)))
         assert not box.contains(x, y), (lr, box)
-    # Nothing from the fall onwards is covered: no raw or smoothed point past a third of the
-    # steepest-descent LR (the flat start may sit under the legend).
+    # Nothing from the suggestion onwards is covered: no raw or smoothed point at or past the
+    # suggested LR or a third of the steepest-descent LR (the flat start may sit under the legend;
+    # a wide two-column legend reached into the fall where a tall one-column one fits the start).
     raw = np.asarray(result.losses)
     for values in (smoothed, raw):
-        keep = np.isfinite(values) & (lrs >= s.steepest_lr / 3)
+        keep = np.isfinite(values) & (lrs >= min(s.lr, s.steepest_lr / 3))
         xy = ax.transData.transform(np.column_stack([lrs[keep], values[keep]]))
         assert not any(box.contains(x, y) for x, y in xy)
 
