@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -214,8 +215,8 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         if r.noise_scale is not None:
             facts.append(r.noise_scale.summary())
         elif r.noise_error is not None:
-            facts.append("critical batch: not measured")
-            warnings.append(r.noise_error)
+            # The whole reason, with what to do, is in the JSON and the command line's summary.
+            facts.append(f"critical batch: not measured ({_first_clause(r.noise_error)}; the JSON result says why)")
     else:
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(r.optimizer_name or "?" for r in results))
@@ -231,6 +232,17 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
                 warnings.append(f"{label}: inconclusive ({r.error or 'no suggestion'})")
     # The schedule is named in its own panel's title.
     return title, facts, warnings
+
+
+def _first_clause(message: str, limit: int = 70) -> str:
+    """The gist of an error message for the header.
+
+    After its ``"Cannot ...: "`` lead, up to the first bracket, semicolon or sentence end, e.g.
+    ``"B_simple is estimated at 0.00028, below one example"``; at most ``limit`` characters.
+    """
+    gist = message.split(": ", 1)[1] if message.startswith("Cannot ") and ": " in message else message
+    gist = re.split(r" \(|; |\. ", gist, maxsplit=1)[0].rstrip(".")
+    return gist if len(gist) <= limit else gist[: limit - 1].rstrip() + "…"
 
 
 def _sweep(result: RangeTestResult) -> str:

@@ -378,17 +378,33 @@ def header_lines(fig) -> list[str]:
 
 
 def test_header_breaks_between_fields_and_always_shows_a_warning():
-    # A scaled result whose first line is too long, a noise error and a schedule: the header
-    # was full, and its one warning went under "(+N more warning line(s))" with no line shown.
+    # A scaled result whose first line is too long, a long note and a schedule: the header was
+    # full, and its one warning went under "(+N more warning line(s))" with no line shown.
     result = make_result().scale(8192, rule="linear", cap=True)
-    result = replace(result, noise_error="Cannot measure the gradient noise scale: " + "the reason is long. " * 12)
+    assert result.suggestion is not None
+    long_note = "the curve has a note that is long. " * 12
+    result = replace(result, suggestion=replace(result.suggestion, notes=(long_note,)))
     lines = header_lines(plot_range_test(result, schedule=np.linspace(0.1, 0.0, 50), schedule_name="cosine"))
     assert any("stopped: diverged" in line for line in lines)  # not "stopped:" / "diverged"
-    assert any(line.startswith("warning: The scaled LR") for line in lines)
+    assert any(line.startswith("warning: the curve has a note") for line in lines)
     assert lines[-2].endswith(" …") and lines[-1].startswith("(+")  # cut, and says so
     assert len(lines) <= 9
     # The schedule is named by its own panel, not again in the header.
     assert not any(line.startswith("schedule:") for line in lines)
+
+
+def test_an_unmeasured_noise_scale_is_one_fact_line_with_its_gist():
+    # The whole reason filled the header's warning room and was cut before its advice; the header
+    # gives the gist, and the JSON (and the command line's summary) the whole message.
+    reason = (
+        "Cannot measure the gradient noise scale: B_simple is estimated at 0.00028, below one example (batch "
+        "sizes 64 and 256, 12 step(s)): the batches carry no sampling noise. Is every batch the whole dataset?"
+    )
+    result = replace(make_result().scale(256, rule="linear"), noise_error=reason)
+    lines = header_lines(plot_range_test(result))
+    assert "critical batch: not measured (B_simple is estimated at 0.00028, below one example; the JSON result " \
+        "says why)" in " ".join(line.strip() for line in lines)
+    assert not any("whole dataset" in line for line in lines)
 
 
 def test_lr_labels_stay_inside_the_loss_panel():
