@@ -142,7 +142,8 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         smooth_max = float(np.nanmax(smoothed)) if np.isfinite(smoothed).any() else head
         fall = max(head - low, 1e-12 * max(1.0, abs(head)))
         # Anything more than one full fall above the start is the explosion: clipped at the top.
-        lows.append(low)
+        # The smoothed curve (and the minimum marker on it) may dip below the raw losses.
+        lows.append(min(low, float(np.nanmin(smoothed))) if np.isfinite(smoothed).any() else low)
         highs.append(min(float(np.max(finite)), max(head, smooth_max) + fall))
     if not lows:
         return None

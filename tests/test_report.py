@@ -407,6 +407,20 @@ def test_an_unmeasured_noise_scale_is_one_fact_line_with_its_gist():
     assert not any("whole dataset" in line for line in lines)
 
 
+def test_the_loss_axis_shows_a_smoothed_dip_below_the_raw_losses():
+    # Savitzky-Golay can undershoot at a sharp minimum: the minimum marker sat on the lower frame, half cut.
+    result = make_result()
+    s = result.suggestion
+    assert s is not None
+    smoothed = np.asarray(s.smoothed_losses, dtype=float)
+    raw = np.asarray(result.losses, dtype=float)
+    dip = smoothed.copy()
+    dip[int(np.nanargmin(smoothed))] = np.nanmin(raw[np.isfinite(raw)]) - 1.0
+    result = replace(result, suggestion=replace(s, smoothed_losses=tuple(dip)))
+    low, _ = axes_by_label(plot_range_test(result))["loss"].get_ylim()
+    assert low < np.nanmin(dip)
+
+
 def test_lr_labels_stay_inside_the_loss_panel():
     # A scaled LR near the right end: its label ran past the axes (and the figure's edge).
     result = make_result().scale(3200, rule="linear")
