@@ -48,7 +48,6 @@ from . import _lightning
 from ._checks import check_flag
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import REPORT_FORMATS
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
     LRSweeper,
@@ -306,12 +305,9 @@ class LRFinder(_CallbackBase):
                 raise TypeError(
                     f"Expected report to be a file path (e.g. 'lr-report.png') or None, but got report={report!r}"
                 )
-            suffix = Path(report).suffix
-            if suffix.lower() not in REPORT_FORMATS:
-                raise ValueError(
-                    f"Unsupported report format {suffix or '(no extension)'!r} for report={str(report)!r}; "
-                    f"expected one of {', '.join(REPORT_FORMATS)}"
-                )
+            from .report import report_format
+
+            report_format(report)
         for text_name, text in (("attr_name", attr_name), ("monitor", monitor)):
             if text is not None and (not isinstance(text, str) or not text):
                 raise TypeError(f"Expected {text_name} to be a non-empty str or None, but got {text_name}={text!r}")

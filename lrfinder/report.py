@@ -924,6 +924,23 @@ def _limit_slope_axis(ax: Axes) -> None:
     ax.set_ylim(low - pad, high + pad)
 
 
+def report_format(path: str | os.PathLike[str]) -> str:
+    """The matplotlib format of a report written to ``path``, from its extension.
+
+    Raises:
+        ValueError: An unsupported extension (the message lists the supported ones).
+
+    """
+    target = Path(path)
+    fmt = REPORT_FORMATS.get(target.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"Unsupported report format {target.suffix or '(no extension)'!r} for {str(target)!r}; "
+            f"expected one of {', '.join(REPORT_FORMATS)}"
+        )
+    return fmt
+
+
 def report_writer(
     result_or_results: RangeTestResult | Sequence[RangeTestResult],
     path: str | os.PathLike[str],
@@ -939,13 +956,7 @@ def report_writer(
         ValueError: An unsupported extension (the message lists the supported ones).
 
     """
-    target = Path(path)
-    fmt = REPORT_FORMATS.get(target.suffix.lower())
-    if fmt is None:
-        raise ValueError(
-            f"Unsupported report format {target.suffix or '(no extension)'!r} for {str(target)!r}; "
-            f"expected one of {', '.join(REPORT_FORMATS)}"
-        )
+    fmt = report_format(path)
     fig = plot_range_test(result_or_results, **kwargs)
     # Fixed metadata keeps SVG/PDF output byte-stable between runs.
     metadata = (
