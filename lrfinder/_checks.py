@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -9,3 +11,13 @@ def check_flag(name: str, value: object) -> None:
     """Refuse a non-bool on/off setting (``noise_scale="yes"`` would otherwise read as on)."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}")
+
+
+def is_real(value: object) -> bool:
+    """A real number: Python's and numpy's (``np.float32``, ``np.int64``) alike; a bool is not one here."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def is_int(value: object) -> bool:
+    """An integer: Python's and numpy's (``np.int64``) alike; a bool is not one here."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))

@@ -44,6 +44,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ._checks import is_int
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
@@ -369,7 +370,7 @@ def finite_prefix(values: Sequence[float] | np.ndarray) -> int:
 
 def _window_length(n: int, window: int | None) -> int:
     """Odd Savitzky-Golay window: by default 10% of the points (at least 5), at most ``n``."""
-    if window is not None and (isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer))):
+    if window is not None and not is_int(window):
         raise TypeError(f"Expected window to be an int (points) or None, but got window={window!r}")
     w = max(5, round(0.1 * n)) if window is None else int(window)
     if w < 3:

@@ -35,7 +35,6 @@ import fnmatch
 import inspect
 import logging
 import math
-import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,6 +44,7 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from ._checks import is_real
 from ._imports import import_string
 from .names import OPTIMIZER_SUMMARIES
 from .yogi import Yogi
@@ -233,8 +233,7 @@ def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
 
 
 def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    # numbers.Real takes numpy scalars (np.float32, np.int64) too; a bool is not a number here.
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
     number = float(value)
     if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):

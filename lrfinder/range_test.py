@@ -23,7 +23,6 @@ import copy
 import json
 import logging
 import math
-import numbers
 import os
 import random
 import warnings
@@ -37,7 +36,7 @@ import torch
 from torch import nn
 
 from ._atomic import atomic_write_text
-from ._checks import check_flag
+from ._checks import check_flag, is_int, is_real
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
 from .names import PRECISIONS, SWEEP_MODES, Precision, SweepMode
@@ -208,15 +207,10 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
 EMPTY_DATA_MESSAGE = "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
 
 
-def _is_real(value: object) -> bool:
-    # numbers.Real takes numpy scalars (np.float32, np.int64) too; a bool is not a number here.
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
     """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        if not _is_real(value):
+        if not is_real(value):
             raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
         if not math.isfinite(value):
             raise ValueError(f"Expected {name} to be finite, but got {name}={value}")
@@ -224,7 +218,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
         raise ValueError(f"Expected min_lr > 0, but got min_lr={min_lr}")
     if max_lr <= min_lr:
         raise ValueError(f"Expected max_lr > min_lr, but got min_lr={min_lr}, max_lr={max_lr}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
+    if not is_int(num_steps):
         raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
     if num_steps < min_steps:
         raise ValueError(f"Expected num_steps >= {min_steps}, but got num_steps={num_steps}")
@@ -250,11 +244,11 @@ def validate_settings(
     """
     _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=10)
     if stop_factor is not None:
-        if not _is_real(stop_factor):
+        if not is_real(stop_factor):
             raise TypeError(f"Expected stop_factor to be a number or None, but got stop_factor={stop_factor!r}")
         if not stop_factor > 1:
             raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
-    if isinstance(accumulate_steps, bool) or not isinstance(accumulate_steps, numbers.Integral) or accumulate_steps < 1:
+    if not is_int(accumulate_steps) or accumulate_steps < 1:
         raise ValueError(f"Expected accumulate_steps to be an int >= 1, but got accumulate_steps={accumulate_steps!r}")
     return RangeTestSettings(
         min_lr=float(min_lr),
