@@ -29,6 +29,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import warnings
@@ -219,15 +220,16 @@ def _adaptive_name(lowered: str) -> bool:
     return lowered in _ADAPTIVE or any(stem in lowered for stem in _ADAPTIVE_STEMS)
 
 
-def _sgd_like() -> set[str]:
-    """Known SGD-like names: the registry's, and torch's optimizers that are not adaptive."""
+@functools.cache
+def _sgd_like() -> frozenset[str]:
+    """Known SGD-like names: the registry's, and torch's optimizers that are not adaptive (built once)."""
     from .names import OPTIMIZER_SUMMARIES
 
     torch_names = {
         name.lower() for name, cls in vars(torch.optim).items() if isinstance(cls, type) and issubclass(
             cls, torch.optim.Optimizer)
     }
-    return {name for name in (*OPTIMIZER_SUMMARIES, *torch_names, "optimizer") if not _adaptive_name(name)}
+    return frozenset(name for name in (*OPTIMIZER_SUMMARIES, *torch_names, "optimizer") if not _adaptive_name(name))
 
 
 def _positive_int(name: str, value: object) -> int:
