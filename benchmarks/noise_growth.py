@@ -18,11 +18,17 @@ reference instead of the two-batch-size estimator:
   at ``FRACTIONS`` of the run.
 * **Fitted:** the ``B_noise`` of the SGD form fitted to the oracle's best LRs over batch sizes
   (``results/batch_scaling.json``), the value that would have scaled the oracle's LRs best.
+* **What if** the noise rule knew the training run's noise scale: the rule's LR from the oracle's
+  best LR at the smallest batch, with ``B`` the range test's measurement or the exact value at a
+  fraction of training, and linear and sqrt for comparison, each scored by its regret read off the
+  oracle's grid (validation loss interpolated linearly in log LR between grid points; no run is
+  trained). Would measuring later, during training, meet issue 13's targets?
 
 Usage::
 
     python -m benchmarks.noise_growth           # every batch-scaling task, 2 seeds (a few minutes)
     python -m benchmarks.noise_growth --smoke   # one task, one seed, a short run (seconds)
+    python -m benchmarks.noise_growth --render  # the pages again from noise_growth.json (no training)
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from lrfinder import range_test
+from lrfinder.noise import ADAPTIVE_SHAPE, noise_lr_factor
+from lrfinder.scaling import optimizer_family
 
 from .batch_scaling import RESULTS_DIR, TASKS, ScalingTask
 from .tasks import Task, load_data, train
@@ -53,6 +61,9 @@ SEEDS = 2
 SAMPLE = 1024
 #: Where along a training run the exact noise scale is taken (fractions of its steps).
 FRACTIONS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+#: The sources of ``B`` the what-if table compares: the range test's measurement and the exact
+#: value at these fractions of training.
+WHAT_IF_FRACTIONS = (0.05, 0.1, 0.25)
 
 
 def exact_noise_scale(model: nn.Module, loss_fn: Callable[..., torch.Tensor], x: torch.Tensor,
@@ -208,6 +219,8 @@ def render(payload: dict[str, Any]) -> str:
             f"{_fmt(r['exact_at_min'])} | " + " | ".join(cells) + f" | {_fmt(r['fitted_sgd'])} | {growth} |"
         )
     lines += ["", payload["reading"], ""]
+    if "what_if" in payload:
+        lines += render_what_if(payload["what_if"])
     return "\n".join(lines)
 
 
@@ -228,6 +241,123 @@ def reading(results: Sequence[dict[str, Any]]) -> str:
     return " ".join(parts)
 
 
+def grid_regret(scaling: dict[str, Any], batch: int, lr: float) -> float:
+    """Validation loss at ``lr`` over the oracle's best at ``batch``, interpolated on its grid.
+
+    Linear in log10 LR between grid points; an LR outside the grid takes the nearest end's loss
+    (the grids reach past divergence, where the loss is the untrained one).
+    """
+    logs = np.log10(np.asarray(scaling["grid"], dtype=float))
+    losses = np.asarray(scaling["oracle"][str(batch)], dtype=float)
+    return float(np.interp(math.log10(lr), logs, losses) / losses.min())
+
+
+def what_if(results: Sequence[dict[str, Any]], scaling: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The noise rule's regret with ``B`` from the range test or from training, per split.
+
+    From the oracle's best LR at each task's smallest batch to each larger batch: ``linear``,
+    ``sqrt`` and the noise rule (the SGD form for SGD, :data:`lrfinder.noise.ADAPTIVE_SHAPE` for
+    adaptive optimizers, as ``scale_lr`` does), the noise rule once per source of ``B``. Returns,
+    per split, the median and worst regret of each rule and the noise rule's worst ratio to the
+    better fixed rule at a point.
+    """
+    sources = ["measured"] + [f"training {int(f * 100)}%" for f in WHAT_IF_FRACTIONS]
+    points: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        sc = scaling[r["task"]]
+        by_fraction = {p["fraction"]: p["b_simple"] for p in r["training"]}
+        noise_b = {"measured": r["measured"]}
+        noise_b.update({f"training {int(f * 100)}%": by_fraction.get(f) for f in WHAT_IF_FRACTIONS})
+        shape = ADAPTIVE_SHAPE if optimizer_family(r["optimizer"].split("(")[0]) == "adaptive" else "sgd"
+        b0 = int(sc["batches"][0])
+        lr0 = float(sc["best_lr"][str(b0)])
+        for batch in (int(b) for b in sc["batches"][1:]):
+            k = batch / b0
+            point = {"task": r["task"], "batch": batch,
+                     "linear": grid_regret(sc, batch, lr0 * k), "sqrt": grid_regret(sc, batch, lr0 * math.sqrt(k))}
+            for name, b in noise_b.items():
+                usable = b is not None and math.isfinite(b) and b > 0
+                point[name] = grid_regret(sc, batch, lr0 * noise_lr_factor(b0, batch, b, shape)) if usable else None
+            points.setdefault(r["split"], []).append(point)
+            points.setdefault("all", []).append(point)
+    out: dict[str, Any] = {"sources": sources}
+    for split, pts in points.items():
+        rules: dict[str, Any] = {}
+        for rule in ["linear", "sqrt", *sources]:
+            values = [p[rule] for p in pts if p[rule] is not None]
+            worst_ratio, worst_at = None, None
+            if rule in sources:
+                ratios = [(p[rule] / min(p["linear"], p["sqrt"]), f"{p['task']} batch {p['batch']}")
+                          for p in pts if p[rule] is not None]
+                if ratios:
+                    worst_ratio, worst_at = max(ratios)
+            rules[rule] = {
+                "median": float(np.median(values)) if values else None,
+                "worst": max(values) if values else None,
+                "points": len(values),
+                "worst_vs_best_fixed": worst_ratio,
+                "worst_at": worst_at,
+            }
+        out[split] = {"tasks": sorted({p["task"] for p in pts}), "rules": rules}
+    return out
+
+
+def render_what_if(table: dict[str, Any]) -> list[str]:
+    """The what-if section of the page."""
+    lines = [
+        "### What if the noise rule knew the training run's noise scale?",
+        "",
+        "From the oracle's best LR at the smallest batch to every larger batch. `noise, B = <source>`: the noise "
+        "rule (SGD form for SGD, `ADAPTIVE_SHAPE` for Adam) with `B` the range test's measurement or the exact "
+        "value at that fraction of training (table above). Regret is read off the oracle's grid, interpolated in "
+        "log LR (no run trained), so the fixed rules' numbers differ slightly from `batch_scaling.md`'s trained ones. "
+        "*Worst vs fixed*: the noise rule's largest regret ratio to the better of linear and sqrt at a point "
+        "(issue 13's target: at most 1.10).",
+        "",
+    ]
+    for split in ("tune", "check", "all"):
+        if split not in table:
+            continue
+        block = table[split]
+        lines += [f"**{split}** ({', '.join(block['tasks'])})", "",
+                  "| rule | median regret | worst regret | worst vs fixed (at) |", "|---|---|---|---|"]
+        for rule, v in block["rules"].items():
+            label = rule if rule in ("linear", "sqrt") else f"noise, B = {rule}"
+            ratio = (f"{v['worst_vs_best_fixed']:.3f} ({v['worst_at']})"
+                     if v["worst_vs_best_fixed"] is not None else "–")
+            median = f"{v['median']:.3f}" if v["median"] is not None else "–"
+            worst = f"{v['worst']:.3f}" if v["worst"] is not None else "–"
+            lines.append(f"| {label} | {median} | {worst} | {ratio} |")
+        lines.append("")
+    lines += [what_if_reading(table), ""]
+    return lines
+
+
+def what_if_reading(table: dict[str, Any]) -> str:
+    """A computed sentence per split: which source of ``B`` does best, and does any meet the targets."""
+    parts = []
+    for split in ("tune", "check"):
+        if split not in table:
+            continue
+        rules = table[split]["rules"]
+        fixed = min(rules[r]["median"] for r in ("linear", "sqrt"))
+        scored = [(v["median"], name) for name, v in rules.items()
+                  if name in table["sources"] and v["median"] is not None]
+        if not scored:
+            continue
+        best_median, best_source = min(scored)
+        meeting = [name for name in table["sources"]
+                   if rules[name]["median"] is not None and rules[name]["median"] < fixed
+                   and rules[name]["worst_vs_best_fixed"] is not None and rules[name]["worst_vs_best_fixed"] <= 1.10]
+        parts.append(
+            f"On {split}, the noise rule's lowest median comes with B = {best_source} ({best_median:.3f}, the better "
+            f"fixed rule {fixed:.3f}); "
+            + (f"both targets are met with B = {', '.join(meeting)}." if meeting
+               else "no source of B meets both targets.")
+        )
+    return " ".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the measurement and write ``noise_growth.md`` and ``.json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -236,10 +366,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--scaling", type=Path, default=RESULTS_DIR / "batch_scaling.json",
                         help="the batch-scaling results (oracle best LRs and fitted B_noise)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite the page and the what-if table from noise_growth.json in --out (no training)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     logging.getLogger("lrfinder").setLevel(logging.ERROR)
     scaling = {r["task"]: r for r in json.loads(args.scaling.read_text())["results"]}
+    if args.render:
+        payload = json.loads((args.out / "noise_growth.json").read_text())
+        payload["what_if"] = what_if(payload["results"], scaling)
+        _write(args.out, payload)
+        return payload
     tasks, seeds, steps = list(TASKS), args.seeds, None
     if args.smoke:
         tasks, seeds, steps = TASKS[:1], 1, 60
@@ -252,11 +389,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         warnings.simplefilter("ignore")  # the range test's inconclusive-curve warnings are expected on some seeds
         for st in tasks:
             results.append(run_task(st, scaling[st.name], seeds, log, steps))
-    payload = {"seeds": seeds, "sample": SAMPLE, "results": results, "reading": reading(results)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "noise_growth.json").write_text(json.dumps(payload, indent=1))
-    (args.out / "noise_growth.md").write_text(render(payload))
+    payload = {"seeds": seeds, "sample": SAMPLE, "results": results, "reading": reading(results),
+               "what_if": what_if(results, scaling)}
+    _write(args.out, payload)
     return payload
+
+
+def _write(out: Path, payload: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "noise_growth.json").write_text(json.dumps(payload, indent=1))
+    (out / "noise_growth.md").write_text(render(payload))
 
 
 

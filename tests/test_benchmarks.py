@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
@@ -89,6 +92,46 @@ def test_train_calls_on_step_without_changing_the_result() -> None:
         task, 1e-2, seed=0, steps=6
     )
     assert seen == list(range(7))
+
+
+def _scaling_row(task: str, batches: list[int], best: dict[int, float]) -> dict[str, Any]:
+    """A batch-scaling result whose validation loss is 1 + (decades from the best LR)^2."""
+    grid = [10.0 ** (e / 4) for e in range(-16, 5)]
+    oracle = {str(b): [1.0 + (math.log10(lr) - math.log10(best[b])) ** 2 for lr in grid] for b in batches}
+    return {"task": task, "grid": grid, "batches": batches, "oracle": oracle,
+            "best_lr": {str(b): grid[int(np.argmin(oracle[str(b)]))] for b in batches}}
+
+
+def test_grid_regret_interpolates_in_log_lr() -> None:
+    from benchmarks.noise_growth import grid_regret
+
+    row = _scaling_row("t", [8], {8: 1e-2})
+    assert grid_regret(row, 8, 1e-2) == pytest.approx(1.0)
+    assert grid_regret(row, 8, 1e-1) == pytest.approx(2.0)  # one decade off
+    # Halfway (in log LR) between 1e-2 and 10**-1.75 the interpolated loss is their mean.
+    mid = 10 ** ((-2 - 1.75) / 2)
+    assert grid_regret(row, 8, mid) == pytest.approx((1.0 + 1.0 + 0.25**2) / 2)
+    assert grid_regret(row, 8, 1e6) == pytest.approx(1.0 + 3.0**2)  # past the grid: its last point
+
+
+def test_what_if_scores_each_source_of_b() -> None:
+    from benchmarks.noise_growth import what_if
+
+    # Best LRs that grow linearly with the batch (SGD, no saturation): a huge noise scale scales
+    # them exactly, a tiny one not at all.
+    batches = [8, 80, 800]
+    row = _scaling_row("sgd_task", batches, {8: 1e-3, 80: 1e-2, 800: 1e-1})
+    result = {"task": "sgd_task", "split": "tune", "optimizer": "SGD(momentum=0.9)", "measured": 0.5,
+              "training": [{"fraction": 0.05, "b_simple": 1e9}, {"fraction": 0.1, "b_simple": None},
+                           {"fraction": 0.25, "b_simple": float("inf")}]}
+    table = what_if([result], {"sgd_task": row})
+    rules = table["tune"]["rules"]
+    assert rules["linear"]["median"] == pytest.approx(1.0)
+    assert rules["training 5%"]["median"] == pytest.approx(1.0)
+    assert rules["measured"]["median"] > 1.3  # B = 0.5 keeps the LR almost flat
+    assert rules["measured"]["worst_vs_best_fixed"] > 1.3
+    assert rules["training 10%"]["points"] == 0 and rules["training 25%"]["points"] == 0  # unusable B
+    assert table["all"]["tasks"] == ["sgd_task"]
 
 
 @pytest.mark.slow
