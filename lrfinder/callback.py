@@ -1273,8 +1273,11 @@ def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfi
     for opt in optimizers:
         for group in opt.param_groups:
             for key in ("lr", "initial_lr", "max_lr", "min_lr"):
-                if key in group and isinstance(group[key], (int, float)):
-                    group[key] = group[key] * factor
+                # A tensor LR (torch accepts one, e.g. for fused/capturable Adam) is scaled out of
+                # place: groups may share one tensor object, and it keeps its dtype and device.
+                value = group.get(key)
+                if isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool):
+                    group[key] = value * factor
     seen: set[int] = set()
     for config in configs:
         for sched in _schedulers(config.scheduler):

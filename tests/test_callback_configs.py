@@ -1,0 +1,43 @@
+"""The callback against the shapes a module's optimizers and LR attribute take, and the Trainer's options.
+
+Each test here failed on the code before it (the second Lightning audit): a real ``Trainer.fit``
+on a tiny model, checking the LR that training actually steps with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from _models import FAST, TINY_FIT_WARNINGS, Net, make_loader, trainer
+
+from lrfinder.callback import LRFinder
+
+pytestmark = [
+    pytest.mark.usefixtures("seeded_one_thread"),
+    pytest.mark.filterwarnings(*TINY_FIT_WARNINGS),
+]
+
+
+class TensorLRNet(Net):
+    """A hard-coded LR given as a tensor (torch accepts one; fused/capturable Adam use it)."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=None)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.Adam(self.parameters(), lr=torch.tensor(0.01))
+
+
+def test_hard_coded_tensor_lr_is_rescaled(tmp_path: Path) -> None:
+    """A tensor LR was skipped by the rescale: training kept 0.01 while the log said the found LR."""
+    model = TensorLRNet()
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and abs(lr - 0.01) > 1e-3
+    group = t.optimizers[0].param_groups[0]
+    assert isinstance(group["lr"], torch.Tensor) and float(group["lr"]) == pytest.approx(lr, rel=1e-6)
