@@ -116,7 +116,8 @@ class LRFinder(_CallbackBase):
     and applies the result:
 
     * the module's LR attribute (``attr_name``, or the first of ``lr``, ``learning_rate``,
-      ``hparams.lr``, ``hparams.learning_rate`` that exists) is set to the LR, with every other
+      ``hparams.lr``, ``hparams.learning_rate`` that exists and is not a read-only property) is
+      set to the LR, with every other
       holder of its name (``self.lr`` and ``self.hparams.lr``: checkpoints and the loggers'
       hyper-parameters carry it), and ``configure_optimizers`` is run again, so optimizers and
       schedulers built from it (OneCycleLR's ``max_lr``, CyclicLR's bounds, a warm-up) use it
@@ -224,7 +225,7 @@ class LRFinder(_CallbackBase):
         * User callbacks do not see the test's backward and optimizer-step hooks, and the
           test's ``self.log`` calls are captured (that is how ``monitor`` is read), never
           logged.
-        * Checked before the test: ``attr_name`` and ``target_batch_size``. ``max_steps`` or
+        * Checked before the test: ``attr_name`` (it exists and can be set) and ``target_batch_size``. ``max_steps`` or
           ``limit_train_batches`` smaller than the test give a warning: the test still runs
           its ``num_steps`` over the whole train loader (its steps are not training).
         * LightningCLI: ``--trainer.callbacks+=lrfinder.LRFinder
@@ -847,8 +848,16 @@ class LRFinder(_CallbackBase):
                     f"LRFinder(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute. "
                     "Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
                 )
+            if not _settable(pl_module, self.attr_name):
+                raise AttributeError(
+                    f"LRFinder(attr_name={self.attr_name!r}): it is a read-only property of "
+                    f"{type(pl_module).__name__}, so the found LR cannot be set. Name the attribute it reads "
+                    "(e.g. 'hparams.lr'), or leave attr_name=None."
+                )
             return self.attr_name
-        return next((name for name in LR_ATTRIBUTES if _has_attr(pl_module, name)), None)
+        # A read-only property (``@property def lr``) cannot take the LR: the next candidate
+        # (e.g. the ``hparams.lr`` it reads), else the rescale of the rebuilt optimizers.
+        return next((n for n in LR_ATTRIBUTES if _has_attr(pl_module, n) and _settable(pl_module, n)), None)
 
     def _set_lr_everywhere(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str, lr: float) -> None:
         """Set ``attr`` and every other holder of its name (``self.lr`` and ``hparams.lr``), as Lightning's tuner does.
@@ -858,7 +867,7 @@ class LRFinder(_CallbackBase):
         """
         _set_attr(pl_module, attr, lr)
         name = attr.rsplit(".", 1)[-1]
-        holders = [h for h in _holders(trainer, pl_module, name) if _is_number(_get(h, name))]
+        holders = [h for h in _holders(trainer, pl_module, name) if _is_number(_get(h, name)) and _settable(h, name)]
         for holder in holders:
             _put(holder, name, lr)
         hparams = getattr(pl_module, "hparams", None)
@@ -1161,6 +1170,17 @@ def _has_attr(obj: Any, dotted: str) -> bool:
         else:
             return False
     return isinstance(obj, (int, float)) and not isinstance(obj, bool)
+
+
+def _settable(obj: Any, dotted: str) -> bool:
+    """Whether ``setattr`` can put a value at ``dotted`` (a read-only property cannot take one)."""
+    *path, last = dotted.split(".")
+    for part in path:
+        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+    if isinstance(obj, Mapping):
+        return True
+    static = inspect.getattr_static(type(obj), last, None)
+    return not isinstance(static, property) or static.fset is not None
 
 
 def _is_number(value: Any) -> bool:

@@ -41,3 +41,34 @@ def test_hard_coded_tensor_lr_is_rescaled(tmp_path: Path) -> None:
     assert lr is not None and abs(lr - 0.01) > 1e-3
     group = t.optimizers[0].param_groups[0]
     assert isinstance(group["lr"], torch.Tensor) and float(group["lr"]) == pytest.approx(lr, rel=1e-6)
+
+
+class PropertyLRNet(Net):
+    """``lr`` a read-only property over ``hparams.lr`` (``save_hyperparameters``), as many modules write it."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=None)
+        self.save_hyperparameters({"lr": lr})
+
+    @property
+    def lr(self) -> float:  # type: ignore[override]
+        return float(self.hparams.lr)
+
+
+def test_read_only_lr_property_sets_the_attribute_it_reads(tmp_path: Path) -> None:
+    """The property was found first and set: AttributeError after the whole test, nothing trained."""
+    model = PropertyLRNet()
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and model.hparams.lr == lr == model.lr
+    assert all(e[1] == (lr,) for e in model.train_events()) and len(model.train_events()) == 2
+
+
+def test_read_only_attr_name_is_an_error_before_the_test(tmp_path: Path) -> None:
+    model = PropertyLRNet()
+    finder = LRFinder(attr_name="lr", **FAST)
+    with pytest.raises(AttributeError, match=r"attr_name='lr'.*read-only property of PropertyLRNet.*'hparams.lr'"):
+        trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader())
+    assert model.test_events() == []
