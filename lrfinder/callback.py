@@ -949,10 +949,13 @@ class LRFinder(_CallbackBase):
         accumulate = _accumulation(trainer, pl_module)
         available = trainer.num_training_batches
         limited = limit is not None and not (isinstance(limit, float) and limit == 1.0)  # int 1 is one batch
+        # overfit_batches=N sets limit_train_batches=N: name the option the user set.
+        overfit = getattr(trainer, "overfit_batches", 0)
+        option = f"overfit_batches={overfit}" if overfit else f"limit_train_batches={limit}"
         if limited and math.isfinite(available) and available < steps * accumulate:
             _lightning.warn(
                 trainer,
-                f"LRFinder: limit_train_batches={limit} gives training {int(available)} batches per epoch, fewer "
+                f"LRFinder: {option} gives training {int(available)} batches per epoch, fewer "
                 f"than the {steps * accumulate} the range test needs. The test cycles through the whole train "
                 "loader, not only those batches.",
             )

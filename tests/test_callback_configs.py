@@ -72,3 +72,15 @@ def test_read_only_attr_name_is_an_error_before_the_test(tmp_path: Path) -> None
     with pytest.raises(AttributeError, match=r"attr_name='lr'.*read-only property of PropertyLRNet.*'hparams.lr'"):
         trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader())
     assert model.test_events() == []
+
+
+def test_overfit_batches_is_named_in_the_limits_warning(tmp_path: Path) -> None:
+    """overfit_batches=2 was reported as 'limit_train_batches=2', an option the user never set."""
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=-1, max_epochs=1, overfit_batches=2)
+    with pytest.warns(UserWarning) as record:
+        t.fit(Net(), make_loader())
+    messages = [str(w.message) for w in record if "LRFinder" in str(w.message)]
+    assert any("overfit_batches=2 gives training 2 batches" in m for m in messages), messages
+    assert not any("limit_train_batches" in m for m in messages)
+    assert finder.applied_lr is not None
