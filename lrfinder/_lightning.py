@@ -416,14 +416,15 @@ class _Stepper:
         self.logged = logged
         self.step_index = 0
         self.last_batch_size: int | None = None
+        self.last_args: tuple[Any, ...] = ()
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
 
     def _forward(self) -> Any:
         batch, idx = self.batches.next()
         self.last_batch_size = infer_batch_size(None, batch) or self.batches.batch_size
-        args = (batch, idx) if self._takes_idx else (batch,)
-        return self.strategy.training_step(*args)
+        self.last_args = (batch, idx) if self._takes_idx else (batch,)
+        return self.strategy.training_step(*self.last_args)
 
     def _reduce(self, parts: Sequence[torch.Tensor]) -> float:
         local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
@@ -438,7 +439,9 @@ class AutomaticStepper(_Stepper):
 
     Backward goes through ``strategy.backward`` (precision plugin, DDP; gradient sync blocked on
     all but the last micro-batch), the step through ``strategy.optimizer_step`` (gradient
-    clipping, the grad scaler), as in training. A non-finite loss is recorded without a step.
+    clipping, the grad scaler), as in training. A non-finite loss is recorded without a step. An
+    optimizer that calls its closure more than once (LBFGS) gets the step's micro-batches run
+    forward and backward again on each later call, as Lightning's training closure does.
 
     With a ``probe`` (:class:`lrfinder.noise.NoiseProbe`) the step's gradient (all-reduced, not
     yet clipped) goes to it after the last backward, before the optimizer step. With
@@ -466,6 +469,7 @@ class AutomaticStepper(_Stepper):
         opt = self.optimizers[0]
         self.pl_module.optimizer_zero_grad(self.trainer.current_epoch, self.step_index, opt)
         parts: list[torch.Tensor] = []
+        inputs: list[tuple[Any, ...]] = []
         sizes: set[int | None] = set()
         probe = self.probe
         local = probe is not None and self.local
@@ -475,6 +479,7 @@ class AutomaticStepper(_Stepper):
                 sync = self.strategy.block_backward_sync()
             with sync:
                 loss = self._micro_batch_loss()
+                inputs.append(self.last_args)
                 sizes.add(self.last_batch_size)
                 if local:
                     probe.before_backward()
@@ -493,12 +498,35 @@ class AutomaticStepper(_Stepper):
                 total = None if size is None else size * self.accumulate * world
                 probe.end_step(self.step_index, value, total, grad_scale=scale)
         if math.isfinite(value):
-            # The gradients are ready: the closure only hands the loss back, so the precision
-            # plugin clips (gradient_clip_val), unscales and steps as in training.
-            done = parts[-1]
-            self.strategy.optimizer_step(opt, closure=lambda: done, model=self.pl_module)
+            # The gradients are ready: the closure's first call only hands the loss back, so the
+            # precision plugin clips (gradient_clip_val), unscales and steps as in training. An
+            # optimizer that evaluates the closure again (LBFGS) gets the same micro-batches'
+            # forward and backward again at the new weights, as Lightning's own closure does.
+            calls = [0]
+
+            def closure() -> torch.Tensor:
+                calls[0] += 1
+                return parts[-1] if calls[0] == 1 else self._replay(opt, inputs)
+
+            self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
         self.step_index += 1
         return value
+
+    def _replay(self, opt: Optimizer, inputs: Sequence[tuple[Any, ...]]) -> torch.Tensor:
+        """Gradients and loss of the step's micro-batches at the current weights (a closure's re-evaluation)."""
+        self.pl_module.optimizer_zero_grad(self.trainer.current_epoch, self.step_index, opt)
+        losses: list[torch.Tensor] = []
+        for k, args in enumerate(inputs):
+            sync: Any = contextlib.nullcontext()
+            if k < len(inputs) - 1 and hasattr(self.strategy, "block_backward_sync"):
+                sync = self.strategy.block_backward_sync()
+            with sync:
+                loss = _loss_of(self.strategy.training_step(*args), None, {})
+                if loss is None:
+                    raise ModelError("training_step returned None on a batch it gave a loss for a moment before.")
+                self.strategy.backward(loss / len(inputs), opt)
+                losses.append(loss.detach())
+        return torch.stack(losses).mean()
 
 
 def _grad_scale(strategy: Any) -> float:

@@ -84,3 +84,25 @@ def test_overfit_batches_is_named_in_the_limits_warning(tmp_path: Path) -> None:
     assert any("overfit_batches=2 gives training 2 batches" in m for m in messages), messages
     assert not any("limit_train_batches" in m for m in messages)
     assert finder.applied_lr is not None
+
+
+class LBFGSNet(Net):
+    """LBFGS evaluates the closure several times per step, each at new weights."""
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.LBFGS(self.parameters(), lr=self.lr, max_iter=4)
+
+
+def test_lbfgs_closure_is_evaluated_again_during_the_test(tmp_path: Path) -> None:
+    """The test's closure handed back the first loss on every call: LBFGS stepped on stale gradients."""
+    model = LBFGSNet()
+    finder = LRFinder(num_steps=20, min_lr=1e-3, max_lr=1.0, stop_factor=None)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.num_steps == 20
+    test_calls = [s for s in model.steps if s[0] == "test"]
+    # One forward per step, plus LBFGS's re-evaluations of the same batch at its new weights.
+    assert len(test_calls) > result.num_steps
+    # Re-evaluated losses differ from the step's first one (the weights moved between calls).
+    assert len({round(s[2], 6) for s in test_calls}) > result.num_steps
