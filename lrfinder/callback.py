@@ -128,7 +128,9 @@ class LRFinder(_CallbackBase):
     * when the rebuilt optimizers do not carry the LR (no attribute, or a hard-coded LR),
       every LR of every param group and every scheduler (``base_lrs``, OneCycleLR's
       ``max_lr``/``min_lr``, CyclicLR's ``max_lrs``) is multiplied by one common factor, so
-      the ratios between groups and optimizers are kept;
+      the ratios between groups and optimizers are kept; when the attribute drives only some
+      groups (the others' LRs set by hand), each group's LRs are moved to the found LR times the
+      ratio the test swept it at, with a warning;
     * with ``optimizer=``, the training optimizer (and ``scheduler=``, its schedule) come from
       :func:`lrfinder.optimizers.create_optimizer` / :func:`lrfinder.schedulers.create_scheduler`
       instead of the module's own.
@@ -828,17 +830,34 @@ class LRFinder(_CallbackBase):
         if self.optimizer is not None:
             self._install_optimizer(trainer, pl_module, lr, with_scheduler=True)
             return lr
+        # The ratios between the groups the test swept at (each group's base LR to the largest).
+        tested = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
         if attr is not None:
             # configure_optimizers again, now that the attribute holds the LR: optimizers and
             # schedulers built from it (OneCycleLR's max_lr, CyclicLR's bounds, a warm-up) use it.
             trainer.strategy.setup_optimizers(trainer)
         optimizers = list(trainer.optimizers)
         configs = list(trainer.lr_scheduler_configs)
-        reference = max(_base_lr(g, configs) for opt in optimizers for g in opt.param_groups)
-        if not math.isclose(reference, lr, rel_tol=1e-9):
-            # The optimizers do not carry the LR (no attribute, or a hard-coded one): move every
-            # LR of every group and scheduler by one factor, keeping all their ratios.
-            _rescale(optimizers, configs, lr / reference)
+        bases = _base_lrs(optimizers, configs)
+        if len(bases) == len(tested) and max(tested) > 0:
+            # Each group to the found LR times its tested ratio.
+            factors = [lr * t / max(tested) / b if b > 0 else 1.0 for t, b in zip(tested, bases)]
+        else:  # configure_optimizers built other groups: the largest LR is the found one
+            factors = [lr / max(bases)] * len(bases)
+        if all(math.isclose(f, 1.0, rel_tol=1e-9) for f in factors):
+            return lr
+        if attr is not None and not all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors):
+            _lightning.warn(
+                trainer,
+                f"LRFinder: {attr} drives only some of the param groups (configure_optimizers sets the others' LRs "
+                "another way), so setting it would train the groups at other ratios than the test swept. Each "
+                f"group's LR is set to {lr:.2e} times its tested ratio: "
+                + ", ".join(f"{b * f:.2e}" for b, f in zip(bases, factors))
+                + ".",
+            )
+        # The optimizers do not carry the LR (no attribute, a hard-coded one, or one that drives only
+        # some groups): move each group's LRs and its schedulers' to the found LR times its tested ratio.
+        _rescale(optimizers, configs, factors)
         return lr
 
     def _find_attr(self, pl_module: pl.LightningModule) -> str | None:
@@ -1291,26 +1310,39 @@ def _schedulers(sched: Any) -> list[Any]:
     return out
 
 
-def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig], factor: float) -> None:
-    """Multiply every LR of every group and every scheduler by ``factor``."""
-    for opt in optimizers:
-        for group in opt.param_groups:
-            for key in ("lr", "initial_lr", "max_lr", "min_lr"):
-                # A tensor LR (torch accepts one, e.g. for fused/capturable Adam) is scaled out of
-                # place: groups may share one tensor object, and it keeps its dtype and device.
-                value = group.get(key)
-                if isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool):
-                    group[key] = value * factor
+def _base_lrs(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig]) -> list[float]:
+    """Every param group's configured LR (:func:`_base_lr`), in optimizer order."""
+    return [_base_lr(g, configs) for opt in optimizers for g in opt.param_groups]
+
+
+def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig], factors: Sequence[float]) -> None:
+    """Multiply every LR of each param group (in optimizer order) and its schedulers' by the group's factor."""
+    by_group: dict[int, float] = {}
+    groups = [g for opt in optimizers for g in opt.param_groups]
+    for group, factor in zip(groups, factors):
+        by_group[id(group)] = factor
+        for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+            value = group.get(key)
+            # A tensor LR (torch accepts one, e.g. for fused/capturable Adam) is scaled out of
+            # place: groups may share one tensor object, and it keeps its dtype and device.
+            if isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool):
+                group[key] = value * factor
+    uniform = factors[0] if factors and all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors) else None
     seen: set[int] = set()
     for config in configs:
         for sched in _schedulers(config.scheduler):
             if id(sched) in seen:
                 continue
             seen.add(id(sched))
+            sched_groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
             for key in ("base_lrs", "max_lrs", "_last_lr"):
                 values = getattr(sched, key, None)
-                if isinstance(values, list):
-                    setattr(sched, key, [v * factor for v in values])
+                if not isinstance(values, list):
+                    continue
+                if sched_groups is not None and len(values) == len(sched_groups):
+                    setattr(sched, key, [v * by_group.get(id(g), 1.0) for v, g in zip(values, sched_groups)])
+                elif uniform is not None:
+                    setattr(sched, key, [v * uniform for v in values])
 
 
 def _summary_metrics(result: RangeTestResult) -> dict[str, float]:

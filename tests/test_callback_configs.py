@@ -106,3 +106,38 @@ def test_lbfgs_closure_is_evaluated_again_during_the_test(tmp_path: Path) -> Non
     assert len(test_calls) > result.num_steps
     # Re-evaluated losses differ from the step's first one (the weights moved between calls).
     assert len({round(s[2], 6) for s in test_calls}) > result.num_steps
+
+
+class MixedGroupsNet(Net):
+    """``self.lr`` drives the head; the body's LR is hard-coded, and larger (the sweep's reference group)."""
+
+    def __init__(self, schedule: bool = False) -> None:
+        super().__init__(lr=0.01)
+        self.with_schedule = schedule
+
+    def configure_optimizers(self) -> Any:
+        from _models import RecordingSGD
+
+        params = [{"params": self.body.parameters(), "lr": 0.05}, {"params": self.head.parameters(), "lr": self.lr}]
+        opt = RecordingSGD(params, self.events, lambda: self.phase, lr=self.lr)
+        if not self.with_schedule:
+            return opt
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 4))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+@pytest.mark.parametrize("schedule", [False, True], ids=["plain", "warm-up"])
+def test_attribute_driving_some_groups_trains_at_the_tested_ratios(tmp_path: Path, schedule: bool) -> None:
+    """Setting lr moved only the head: training ran the head at 5x and the body at a fixed LR, not as tested."""
+    model = MixedGroupsNet(schedule=schedule)
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=4)
+    with pytest.warns(UserWarning, match="lr drives only some of the param groups"):
+        t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None
+    # The sweep: body is the reference, head at 0.01 / 0.05 of it.
+    assert all(head == pytest.approx(0.2 * body, rel=1e-12) for _, (body, head), _, _ in model.test_events())
+    warm = [min(1.0, (s + 1) / 4) if schedule else 1.0 for s in range(4)]
+    train = [e[1] for e in model.train_events()]
+    assert train == [pytest.approx((lr * w, 0.2 * lr * w), rel=1e-9) for w in warm]
