@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import json
 import logging
 import math
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from ._atomic import atomic_write_text
 from ._checks import check_flag, is_int, is_real
@@ -159,9 +161,19 @@ def check_precision_name(precision: object) -> None:
 
 
 def check_callable(name: str, value: object, example: str) -> None:
-    """Refuse a function argument that cannot be called, before anything runs (``example`` shows one)."""
+    """Refuse a function argument that cannot be called, before anything runs (``example`` shows one).
+
+    A module class (``loss_fn=nn.CrossEntropyLoss``) is callable too, but calling it builds a
+    module from the arguments (torch then fails on the ``reduction`` check with "Boolean value of
+    Tensor ... is ambiguous"): it is refused here, naming the instance to pass.
+    """
     if value is not None and not callable(value):
         raise TypeError(f"Expected {name} to be callable ({example}), but got {name}={value!r}")
+    if isinstance(value, type) and issubclass(value, nn.Module):
+        raise TypeError(
+            f"Expected {name} to be a function or a module instance ({example}), but got the class "
+            f"{value.__name__}. Pass an instance: {name}={value.__name__}()"
+        )
 
 
 def check_iterable(name: str, value: object) -> None:
@@ -201,6 +213,47 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
     if not trainable:
         raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
     return trainable
+
+
+def check_steps_without_closure(optimizer: torch.optim.Optimizer) -> None:
+    """Refuse an optimizer whose ``step`` needs a closure (``torch.optim.LBFGS``).
+
+    The range test runs one forward/backward per optimizer step and then calls
+    ``optimizer.step()``; an optimizer that re-evaluates the loss inside its step has no single
+    LR per batch to sweep, and would fail inside the sweep with torch's "missing 1 required
+    positional argument: 'closure'".
+
+    Raises:
+        ValueError: ``optimizer.step`` has a ``closure`` parameter without a default.
+
+    """
+    try:
+        closure = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
+        return
+    if closure is not None and closure.default is inspect.Parameter.empty:
+        name = type(optimizer).__name__
+        raise ValueError(
+            f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
+            "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "
+            "range test with an optimizer such as SGD or Adam; for LBFGS, keep lr=1 with line_search_fn='strong_wolfe'."
+        )
+
+
+def check_materialized(model: nn.Module) -> None:
+    """Refuse a model with uninitialized (lazy) parameters, which cannot be snapshotted.
+
+    Raises:
+        ModelError: A ``torch.nn.Lazy*`` module has not run a forward pass yet.
+
+    """
+    lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
+    if lazy:
+        raise ModelError(
+            f"The model has {len(lazy)} uninitialized parameter(s) of a torch.nn.Lazy* module (first: {lazy[0]}): "
+            "their shapes are set by the first forward pass, and the range test must copy them beforehand to "
+            "restore them. Run one forward pass first, e.g. model(next(iter(train_data))[0])."
+        )
 
 
 #: What an empty ``train_data`` raises (the range test and :func:`lrfinder.train` alike).
@@ -859,6 +912,35 @@ _INPUT_KEYS = ("x", "input", "inputs", "features", "data")
 _TARGET_KEYS = ("y", "target", "targets", "label", "labels")
 
 
+def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any, x_expr: str, y_expr: str) -> torch.Tensor:
+    """``loss_fn(out, target)``; when that fails on a model output that is not a tensor, say so.
+
+    Models that return a dict, a tuple or an output object (``.logits``, Hugging Face style) make
+    ``F.cross_entropy(out, y)`` fail deep in torch ("argument 'input' must be Tensor, not dict").
+    A loss function may take such outputs on purpose, so they are only explained when it fails.
+    """
+    try:
+        return loss_fn(out, target)
+    except (TypeError, AttributeError) as exc:
+        if isinstance(out, torch.Tensor):
+            raise
+        if isinstance(out, Mapping):
+            keys = list(out)
+            what = f"a {type(out).__name__} with keys {[str(k) for k in keys][:8]}"
+            pick = f"[{'logits' if 'logits' in out else keys[0]!r}]" if keys else "[...]"
+        elif isinstance(out, (tuple, list)):
+            what, pick = f"a {type(out).__name__} of length {len(out)}", "[0]"
+        elif isinstance(getattr(out, "logits", None), torch.Tensor):
+            what, pick = f"an object of type {type(out).__name__} (with .logits)", ".logits"
+        else:
+            what, pick = f"an object of type {type(out).__name__}", "<the output tensor>"
+        raise ModelError(
+            f"loss_fn(model(inputs), targets) failed because the model returned {what}, not a tensor "
+            f"({type(exc).__name__}: {exc}). Pass a step_fn that picks the output the loss needs, e.g. "
+            f"step_fn=lambda model, batch: loss_fn(model({x_expr}){pick}, {y_expr})"
+        ) from exc
+
+
 def _batch_loss(
     model: nn.Module,
     batch: Any,
@@ -873,13 +955,13 @@ def _batch_loss(
                 "Batches are (inputs, targets) pairs but no loss_fn was given. Pass loss_fn "
                 "(e.g. torch.nn.functional.cross_entropy) or a step_fn(model, batch) -> loss."
             )
-        return loss_fn(model(batch[0]), batch[1])
+        return _apply_loss(loss_fn, model(batch[0]), batch[1], "batch[0]", "batch[1]")
     if isinstance(batch, Mapping):
         if loss_fn is not None:
             x_key = next((k for k in _INPUT_KEYS if k in batch), None)
             y_key = next((k for k in _TARGET_KEYS if k in batch), None)
             if x_key is not None and y_key is not None:
-                return loss_fn(model(batch[x_key]), batch[y_key])
+                return _apply_loss(loss_fn, model(batch[x_key]), batch[y_key], f"batch[{x_key!r}]", f"batch[{y_key!r}]")
         else:
             out = model(**batch)
             loss = out.get("loss") if isinstance(out, Mapping) else getattr(out, "loss", None)
@@ -1111,6 +1193,9 @@ def range_test(
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
+    check_steps_without_closure(optimizer)
+    if restore:
+        check_materialized(model)
     model_params = {id(p) for p in model.parameters()}
     foreign = sum(1 for g in optimizer.param_groups for p in g["params"] if id(p) not in model_params)
     if foreign:

@@ -568,3 +568,77 @@ def test_adam_linear_sweep_from_a_tiny_min_lr_is_read(mlp: nn.Module, loader: Da
     s = result.suggestion
     assert s.lr < s.min_loss_lr < 0.5
     assert s.divergence_lr is not None and s.divergence_lr > s.min_loss_lr
+
+
+# ------------------------------------------------------------- user setups (engine audit)
+
+
+class _DictOutput(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return {"logits": self.net(x)}
+
+
+def test_a_loss_module_class_is_refused_naming_the_instance(mlp: nn.Module, loader: DataLoader) -> None:
+    # nn.CrossEntropyLoss(out, y) builds a module and torch says "Boolean value of Tensor ... ambiguous".
+    with pytest.raises(TypeError, match=r"the class CrossEntropyLoss\. Pass an instance: loss_fn=CrossEntropyLoss\(\)"):
+        range_test(mlp, loader, loss_fn=nn.CrossEntropyLoss)  # type: ignore[arg-type]
+    assert range_test(mlp, loader, loss_fn=nn.CrossEntropyLoss(), num_steps=10).num_steps == 10
+
+
+@pytest.mark.parametrize(
+    ("wrap", "pick"),
+    [
+        (lambda out: {"logits": out}, r"a dict with keys \['logits'\].*model\(batch\[0\]\)\['logits'\], batch\[1\]\)"),
+        (lambda out: (out, out.sum()), r"a tuple of length 2.*model\(batch\[0\]\)\[0\], batch\[1\]\)"),
+        (lambda out: type("Output", (), {"logits": out})(), r"type Output \(with \.logits\).*\)\.logits, batch\[1\]\)"),
+    ],
+)
+def test_a_model_output_that_is_not_a_tensor_is_explained(wrap: Any, pick: str, loader: DataLoader) -> None:
+    """Dict, tuple and HF-style outputs with loss_fn: a ModelError with the step_fn to write, not torch's TypeError."""
+    net = make_mlp()
+
+    class Wrapped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: torch.Tensor) -> Any:
+            return wrap(self.net(x))
+
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ModelError, match=r"loss_fn\(model\(inputs\), targets\) failed.*" + pick) as info:
+        range_test(Wrapped(), loader, loss_fn=F.cross_entropy)
+    assert isinstance(info.value.__cause__, TypeError)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_a_dict_output_with_dict_batches_names_the_keys(dataset: TensorDataset) -> None:
+    batches = [{"x": x, "y": y} for x, y in DataLoader(dataset, batch_size=32)]
+    with pytest.raises(ModelError, match=r"model\(batch\['x'\]\)\['logits'\], batch\['y'\]\)"):
+        range_test(_DictOutput(), batches, loss_fn=F.cross_entropy)
+
+
+def test_a_loss_that_takes_the_dict_output_still_runs(dataset: TensorDataset) -> None:
+    result = range_test(_DictOutput(), DataLoader(dataset, batch_size=32), num_steps=10,
+                        loss_fn=lambda out, y: F.cross_entropy(out["logits"], y))  # fmt: skip
+    assert result.num_steps == 10
+
+
+def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
+    opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ValueError, match=r"LBFGS.step\(closure\) needs one.*SGD or Adam"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy)
+    assert_same_state(before, snapshot_of(mlp, opt))
+
+
+def test_lazy_modules_are_asked_for_a_forward_pass_first(loader: DataLoader) -> None:
+    model = nn.Sequential(nn.LazyLinear(16), nn.ReLU(), nn.Linear(16, 3))
+    with pytest.raises(ModelError, match=r"2 uninitialized parameter\(s\).*first: 0.weight.*Run one forward pass"):
+        range_test(model, loader, loss_fn=F.cross_entropy)
+    model(next(iter(loader))[0])
+    assert range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10).num_steps == 10
