@@ -741,7 +741,7 @@ def _clone(value: Any) -> Any:
 
 
 def _data_generators(data: object) -> list[torch.Generator]:
-    """The ``torch.Generator`` objects that fix the order of a DataLoader (or sampler)."""
+    """The ``torch.Generator`` objects that fix the order of a DataLoader (or sampler), or ``data`` itself if one."""
     found: list[torch.Generator] = []
     stack = [data]
     seen: set[int] = set()
@@ -750,7 +750,7 @@ def _data_generators(data: object) -> list[torch.Generator]:
         if obj is None or id(obj) in seen:
             continue
         seen.add(id(obj))
-        gen = getattr(obj, "generator", None)
+        gen = obj if isinstance(obj, torch.Generator) else getattr(obj, "generator", None)
         if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
             found.append(gen)
         for attr in ("sampler", "batch_sampler"):
@@ -766,7 +766,9 @@ class StateSnapshot:
     Captures the model's parameters, gradients, buffers and train/eval modes; every optimizer's
     state and param-group hyper-parameters (restored into the same objects, so schedulers and
     wrappers holding them stay valid); the torch (CPU and CUDA), numpy and Python RNG states; and
-    the generators that fix the data order of the given data loaders. No files are written.
+    the generators that fix the data order of the given data loaders (or the generators given).
+    A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
+    its next epoch starts afresh. No files are written.
     """
 
     def __init__(
@@ -797,6 +799,10 @@ class StateSnapshot:
         self._np_rng = np.random.get_state()
         self._py_rng = random.getstate()
         self._generators = [(g, g.get_state()) for d in data for g in _data_generators(d)]
+        # A DataLoader with persistent workers keeps the iterator the test creates, and its next
+        # epoch draws its order from it: one the test started is shut down in restore(), so
+        # the next iter() starts as if the test had not run.
+        self._fresh_loaders = [d for d in data if getattr(d, "persistent_workers", False) and _iterator_of(d) is None]
 
     def nbytes(self) -> int:
         """Bytes held by the snapshot's tensor copies."""
@@ -836,6 +842,18 @@ class StateSnapshot:
         random.setstate(self._py_rng)
         for gen, gen_state in self._generators:
             gen.set_state(gen_state)
+        for loader in self._fresh_loaders:
+            started = _iterator_of(loader)
+            if started is not None:
+                loader._iterator = None  # type: ignore[attr-defined]
+                shutdown = getattr(started, "_shutdown_workers", None)
+                if callable(shutdown):
+                    shutdown()
+
+
+def _iterator_of(loader: object) -> object | None:
+    """The iterator a DataLoader with persistent workers keeps between epochs (``None`` before the first)."""
+    return getattr(loader, "_iterator", None)
 
 
 def run_sweep(

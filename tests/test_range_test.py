@@ -642,3 +642,27 @@ def test_lazy_modules_are_asked_for_a_forward_pass_first(loader: DataLoader) -> 
         range_test(model, loader, loss_fn=F.cross_entropy)
     model(next(iter(loader))[0])
     assert range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10).num_steps == 10
+
+
+def test_a_persistent_workers_loader_keeps_its_order(dataset: TensorDataset) -> None:
+    """The test's worker iterator is shut down: the first epochs after it are those without it."""
+
+    def epochs(with_test: bool) -> list[list[int]]:
+        loader = DataLoader(dataset, batch_size=128, shuffle=True, num_workers=1, persistent_workers=True)
+        model = make_mlp()  # seeds torch itself
+        torch.manual_seed(3)
+        if with_test:
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+            assert loader._iterator is None
+        return [[int(v) for _, y in loader for v in y[:3]] for _ in range(2)]
+
+    assert epochs(with_test=True) == epochs(with_test=False)
+
+
+def test_a_generator_given_as_data_is_restored(mlp: nn.Module) -> None:
+    """The callback's refine trials pass the loaders' generators themselves."""
+    gen = torch.Generator().manual_seed(7)
+    snapshot = StateSnapshot(mlp, [], [gen])
+    expected = torch.randn(3, generator=gen)
+    snapshot.restore()
+    assert torch.equal(torch.randn(3, generator=gen), expected)
