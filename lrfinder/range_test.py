@@ -434,7 +434,7 @@ class RangeTestResult:
         """
         if self.suggestion is None:
             raise LRFinderError(f"Cannot scale: the curve was inconclusive ({self.error}). Run the test again.")
-        source = from_batch_size or self.batch_size
+        source = from_batch_size if from_batch_size is not None else self.batch_size
         if source is None:
             raise LRFinderError("Cannot scale: the test's batch size is unknown. Pass from_batch_size.")
         if rule == "noise" and self.noise_scale is None:
@@ -543,6 +543,15 @@ class RangeTestResult:
                     f"Malformed range-test result: 'lrs' and 'losses' must have the same length, but have "
                     f"{len(lrs)} and {len(losses)}"
                 )
+            if not all(math.isfinite(v) and v > 0 for v in lrs) or any(b <= a for a, b in zip(lrs, lrs[1:])):
+                raise ValueError(
+                    "Malformed range-test result: 'lrs' must be finite, > 0 and strictly increasing, as a sweep "
+                    "records them"
+                )
+            for key, check, rule in _OPTIONAL_FIELDS:
+                value = data.get(key)
+                if value is not None and not check(value):
+                    raise ValueError(f"Malformed range-test result: {key}={value!r} is not {rule} (or null)")
             return cls(
                 lrs=lrs,
                 losses=losses,
@@ -596,6 +605,18 @@ class RangeTestResult:
         if not isinstance(data, dict):
             raise ValueError("Not a range-test result: expected a JSON object")
         return cls.from_dict(data)
+
+
+#: The optional scalar fields of the JSON schema: (key, check, rule said when it fails).
+_OPTIONAL_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    ("batch_size", lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    ("num_parameters", lambda v: is_int(v) and v >= 0, "an integer >= 0"),
+    ("model_name", lambda v: isinstance(v, str), "a string"),
+    ("optimizer_name", lambda v: isinstance(v, str), "a string"),
+    ("error", lambda v: isinstance(v, str), "a string"),
+    ("label", lambda v: isinstance(v, str), "a string"),
+    ("noise_error", lambda v: isinstance(v, str), "a string"),
+)
 
 
 def _refinement_from_dict(data: Mapping[str, Any] | None) -> Refinement | None:
@@ -1310,7 +1331,7 @@ def range_test(
         reason,
         settings=settings,
         batch_size=size,
-        model_name=type(model).__name__,
+        model_name=type(getattr(model, "_orig_mod", model)).__name__,  # torch.compile's wrapper: the user's class
         num_parameters=sum(p.numel() for p in trainable),
         optimizer_name=type(optimizer).__name__,
         rule=rule,

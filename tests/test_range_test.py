@@ -666,3 +666,41 @@ def test_a_generator_given_as_data_is_restored(mlp: nn.Module) -> None:
     expected = torch.randn(3, generator=gen)
     snapshot.restore()
     assert torch.equal(torch.randn(3, generator=gen), expected)
+
+
+def test_scale_with_from_batch_size_zero_is_refused(mlp: nn.Module, loader: DataLoader) -> None:
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
+    assert result.suggestion is not None
+    with pytest.raises(ValueError, match="from_batch_size to be a positive integer, but got from_batch_size=0"):
+        result.scale(512, from_batch_size=0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "pattern"),
+    [
+        ("batch_size", "32", r"batch_size='32' is not an integer >= 1"),
+        ("batch_size", 0, r"batch_size=0 is not an integer >= 1"),
+        ("num_parameters", 1.5, r"num_parameters=1.5 is not an integer >= 0"),
+        ("optimizer_name", 3, r"optimizer_name=3 is not a string"),
+        ("label", ["a"], r"label=\['a'\] is not a string"),
+        ("lrs", [0.1, 0.01], r"'lrs' must be finite, > 0 and strictly increasing"),
+        ("lrs", [-1.0, 0.01], r"'lrs' must be finite, > 0"),
+    ],
+)
+def test_json_optional_fields_are_checked(key: str, value: Any, pattern: str) -> None:
+    data = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.9), stop_reason="completed", batch_size=32).to_dict()
+    data[key] = value
+    with pytest.raises(ValueError, match="Malformed range-test result: " + pattern):
+        RangeTestResult.from_dict(data)
+
+
+def test_a_compiled_model_is_named_by_its_class(mlp: nn.Module, loader: DataLoader) -> None:
+    class Compiled(nn.Module):  # what torch.compile returns, without compiling: the module under _orig_mod
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self._orig_mod = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self._orig_mod(x)
+
+    assert range_test(Compiled(mlp), loader, loss_fn=F.cross_entropy, num_steps=10).model_name == "Sequential"
