@@ -951,7 +951,7 @@ _INPUT_KEYS = ("x", "input", "inputs", "features", "data")
 _TARGET_KEYS = ("y", "target", "targets", "label", "labels")
 
 
-def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any, x_expr: str, y_expr: str) -> torch.Tensor:
+def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> torch.Tensor:
     """``loss_fn(out, target)``; when that fails on a model output that is not a tensor, say so.
 
     Models that return a dict, a tuple or an output object (``.logits``, Hugging Face style) make
@@ -973,11 +973,20 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any, x_e
             what, pick = f"an object of type {type(out).__name__} (with .logits)", ".logits"
         else:
             what, pick = f"an object of type {type(out).__name__}", "<the output tensor>"
+        name = getattr(loss_fn, "__name__", None)
+        if name is None:  # a loss module instance
+            name = f"{type(loss_fn).__name__}()"
+        elif not name.isidentifier():  # a lambda
+            name = "your_loss"
         raise ModelError(
             f"loss_fn(model(inputs), targets) failed because the model returned {what}, not a tensor "
-            f"({type(exc).__name__}: {exc}). Pass a step_fn that picks the output the loss needs, e.g. "
-            f"step_fn=lambda model, batch: loss_fn(model({x_expr}){pick}, {y_expr})"
+            f"({type(exc).__name__}: {exc}). Pass a loss_fn that picks the output it needs, e.g. "
+            f"loss_fn=lambda out, y: {name}(out{pick}, y)"
         ) from exc
+
+
+#: What :func:`range_test` tells to do with a batch format it cannot read.
+_STEP_FN_FIX = "For other formats, pass step_fn=lambda model, batch: <loss tensor> to range_test."
 
 
 def _batch_loss(
@@ -985,7 +994,15 @@ def _batch_loss(
     batch: Any,
     loss_fn: Callable[..., torch.Tensor] | None,
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+    *,
+    fix: str = _STEP_FN_FIX,
 ) -> torch.Tensor:
+    """The loss of one batch: ``step_fn(model, batch)``, else ``loss_fn(model(x), y)`` for pairs and dicts.
+
+    A dict batch without ``loss_fn`` is passed as ``model(**batch)``, whose ``loss`` is taken (Hugging
+    Face style). Other formats raise :class:`DataError` ending with ``fix`` (what the caller's
+    API offers for them).
+    """
     if step_fn is not None:
         return step_fn(model, batch)
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
@@ -994,13 +1011,13 @@ def _batch_loss(
                 "Batches are (inputs, targets) pairs but no loss_fn was given. Pass loss_fn "
                 "(e.g. torch.nn.functional.cross_entropy) or a step_fn(model, batch) -> loss."
             )
-        return _apply_loss(loss_fn, model(batch[0]), batch[1], "batch[0]", "batch[1]")
+        return _apply_loss(loss_fn, model(batch[0]), batch[1])
     if isinstance(batch, Mapping):
         if loss_fn is not None:
             x_key = next((k for k in _INPUT_KEYS if k in batch), None)
             y_key = next((k for k in _TARGET_KEYS if k in batch), None)
             if x_key is not None and y_key is not None:
-                return _apply_loss(loss_fn, model(batch[x_key]), batch[y_key], f"batch[{x_key!r}]", f"batch[{y_key!r}]")
+                return _apply_loss(loss_fn, model(batch[x_key]), batch[y_key])
         else:
             out = model(**batch)
             loss = out.get("loss") if isinstance(out, Mapping) else getattr(out, "loss", None)
@@ -1009,14 +1026,13 @@ def _batch_loss(
         raise DataError(
             f"Cannot compute a loss from a dict batch with keys {sorted(map(str, batch))}: expected "
             f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)}) "
-            "with loss_fn, or a model(**batch) returning a 'loss'. Pass step_fn(model, batch) -> loss."
+            f"with loss_fn, or a model(**batch) returning a 'loss'. {fix}"
         )
     kind = f"a {type(batch).__name__}"
     if isinstance(batch, (tuple, list)):
         kind += f" of length {len(batch)}"
     raise DataError(
-        f"Cannot use batches of type {kind} without a step_fn. Pass "
-        "step_fn=lambda model, batch: <loss tensor> to range_test."
+        f"Cannot use batches of type {kind}: expected (inputs, targets) pairs or dicts with input/target keys. {fix}"
     )
 
 
