@@ -36,19 +36,21 @@ import math
 import signal
 import tempfile
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
+from ._checks import is_int
 from ._lightning import installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import (
     EMPTY_DATA_MESSAGE,
+    _batch_loss,
     check_callable,
     check_device,
     check_iterable,
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
 __all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train", "check_plateau_has_val"]
 
 logger = logging.getLogger(__name__)
+
+#: What :func:`train` tells to do with a batch format a plain model's loop cannot read.
+_OTHER_FORMATS = "For other formats, train a LightningModule whose training_step returns the loss."
 
 
 
@@ -129,7 +134,7 @@ def _classes(package: str) -> tuple[type, type]:
     pl_ = importlib.import_module(package)
 
     class PlainModule(pl_.LightningModule):  # type: ignore[name-defined,misc]
-        """A plain model and its loss as a LightningModule (``(x, y)`` batches)."""
+        """A plain model and its loss as a LightningModule (``(x, y)`` and dict batches, as the range test)."""
 
         def __init__(
             self, model: nn.Module, loss_fn: Callable[..., torch.Tensor], configure: Callable[[], Any]
@@ -143,12 +148,10 @@ def _classes(package: str) -> tuple[type, type]:
             return self._configure()
 
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            x, y = batch
-            return self.loss_fn(self.model(x), y)
+            return _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
 
         def validation_step(self, batch: Any, batch_idx: int) -> None:
-            x, y = batch
-            loss = self.loss_fn(self.model(x), y)
+            loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
             self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=infer_batch_size(None, batch))
 
     class Watch(pl_.Callback):  # type: ignore[name-defined,misc]
@@ -234,7 +237,7 @@ def _configure(
     *,
     scheduler: str | None,
     scheduler_settings: Mapping[str, Any],
-    total_steps: int,
+    total_steps: int | None,
     warmup_steps: int,
     suggestion: Suggestion | None,
 ) -> Callable[[], Any]:
@@ -255,6 +258,31 @@ def _configure(
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(built)}
 
     return configure_optimizers
+
+
+class _Batches:
+    """A list or tuple of batches as one re-iterable, sized loader (what Lightning takes as one dataloader)."""
+
+    def __init__(self, batches: Sequence[Any]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def _as_one_loader(data: Iterable[Any]) -> Iterable[Any]:
+    return _Batches(data) if isinstance(data, (list, tuple)) else data
+
+
+def _length(data: Iterable[Any]) -> int | None:
+    """Batches per epoch, ``None`` when unknown (an IterableDataset without ``__len__``, a generator)."""
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:  # no __len__, or a DataLoader over a dataset without one
+        return None
 
 
 def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bool) -> None:
@@ -302,7 +330,10 @@ def train(
     Args:
         model: A plain ``nn.Module`` (needs ``loss_fn``) or a ``LightningModule`` (its own
             ``training_step`` is the loss; ``loss_fn`` is ignored).
-        train_data: The training DataLoader (its length sets the schedule's ``total_steps``).
+        train_data: The training DataLoader (its length sets the schedule's ``total_steps``), or a
+            list of batches. A plain model reads ``(x, y)`` batches and dicts with input/target keys
+            (``x``/``y``, ``input``/``target``, ...), as :func:`lrfinder.range_test` does. Without a
+            length (an ``IterableDataset``), a schedule that needs ``total_steps`` is refused.
         optimizer: ``optimizer(model) -> torch.optim.Optimizer`` with the LR to train at, e.g.
             ``lambda m: create_optimizer("adamw", m, lr=3e-3)``.
         loss_fn: ``loss_fn(model(x), y)`` for a plain model's ``(x, y)`` batches.
@@ -331,16 +362,21 @@ def train(
         A :class:`TrainingResult`. The model is trained in place and moved back to the CPU.
 
     Raises:
-        ValueError: ``epochs < 1``, ``accumulate_grad_batches < 1``, or a plain model without
-            ``loss_fn``.
+        ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, or a plain
+            model without ``loss_fn``.
+        DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
+            that needs ``total_steps``, or batches a plain model cannot read.
         TrainingDivergedError: The training loss or a weight became NaN/inf.
         KeyboardInterrupt: Training was interrupted (Ctrl-C); Lightning has shut down cleanly.
 
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
-    if accumulate_grad_batches < 1:
-        raise ValueError(f"Expected accumulate_grad_batches >= 1, but got {accumulate_grad_batches!r}")
+    if not is_int(accumulate_grad_batches) or accumulate_grad_batches < 1:
+        raise ValueError(
+            "Expected accumulate_grad_batches to be an int >= 1, but got "
+            f"accumulate_grad_batches={accumulate_grad_batches!r}"
+        )
     check_precision_name(precision)
     if not isinstance(device, str) or check_device("device", device) is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
@@ -352,10 +388,30 @@ def train(
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
     check_plateau_has_val(scheduler, lightning=lightning, has_val=val_data is not None)
-    length = len(train_data) if hasattr(train_data, "__len__") else 1  # type: ignore[arg-type]
+    if not lightning:
+        # Lightning reads a list or tuple as several dataloaders; a plain model's are batches.
+        train_data = _as_one_loader(train_data)
+        val_data = _as_one_loader(val_data) if val_data is not None else None
+    length = _length(train_data)
     if length == 0:
         raise DataError(EMPTY_DATA_MESSAGE)
-    total_steps = epochs * max(1, math.ceil(length / accumulate_grad_batches))
+    if isinstance(train_data, Iterator) and epochs > 1:
+        raise DataError(
+            f"train_data is a one-shot iterator (e.g. a generator): it is used up by the first of {epochs} epochs "
+            "and the others would train on nothing. Pass a DataLoader or a list of batches."
+        )
+    if length is None and scheduler is not None:
+        from .schedulers import SCHEDULERS
+
+        spec = SCHEDULERS.get(scheduler)
+        if spec is not None and spec.needs_total_steps:
+            free = ", ".join(name for name, s in SCHEDULERS.items() if not s.needs_total_steps)
+            raise DataError(
+                f"The {scheduler!r} schedule needs the number of training steps, but train_data has no length "
+                f"(an IterableDataset or a generator). Pass a DataLoader over a sized dataset, or a schedule that "
+                f"needs no length ({free})."
+            )
+    total_steps = None if length is None else epochs * max(1, math.ceil(length / accumulate_grad_batches))
     configure = _configure(
         optimizer,
         model,

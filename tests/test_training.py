@@ -195,3 +195,56 @@ def test_precision_trains_under_lightning_autocast(precision: str, dtype: torch.
     assert model[0].weight.dtype == torch.float32  # mixed precision: the weights stay float32
     with pytest.raises(ValueError, match="precision to be one of 32, bf16-mixed, 16-mixed"):
         train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, precision="64")
+
+
+# ------------------------------------------------------------- user setups (engine audit)
+
+
+def test_dict_batches_and_a_list_of_batches_train_as_the_range_test_reads_them():
+    """Dict batches failed with "linear(): argument 'input' must be Tensor, not str"; a list was read
+    by Lightning as a list of dataloaders ("too many values to unpack")."""
+    pairs = list(DataLoader(make_classification(128), batch_size=32))
+    dicts = [{"input": x, "target": y} for x, y in pairs]
+    losses = []
+    for data in (pairs, dicts):
+        torch.manual_seed(0)
+        model = make_mlp()
+        result = train(model, data, optimizer=sgd(0.05), loss_fn=F.cross_entropy, val_data=data[:1], epochs=2)
+        assert result.global_step == 8
+        losses.append([e.train_loss for e in result.epochs] + [e.metrics["val_loss"] for e in result.epochs])
+    assert losses[0] == losses[1]
+
+
+def test_unreadable_batches_say_what_train_reads():
+    from lrfinder.exceptions import DataError
+
+    triples = [(x, y, y) for x, y in DataLoader(make_classification(64), batch_size=32)]
+    with pytest.raises(DataError, match=r"tuple of length 3: expected \(inputs, targets\) pairs.*LightningModule"):
+        train(make_mlp(), triples, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+
+
+def test_data_without_a_length():
+    """An IterableDataset trains (len() raised TypeError); a schedule that needs the length is refused
+    before Lightning starts; a generator cannot feed several epochs (they trained on nothing)."""
+    from torch.utils.data import IterableDataset
+
+    from lrfinder.exceptions import DataError
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(DataLoader(make_classification(128), batch_size=32))
+
+    stream = DataLoader(Stream(), batch_size=None)
+    assert train(make_mlp(), stream, optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=2).global_step == 8
+    with pytest.raises(DataError, match=r"'cosine' schedule needs the number of training steps.*no length.*step"):
+        train(make_mlp(), stream, optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="cosine")
+    batches = (b for b in DataLoader(make_classification(64), batch_size=32))
+    with pytest.raises(DataError, match="one-shot iterator.*first of 2 epochs"):
+        train(make_mlp(), batches, optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=2)
+
+
+def test_settings_a_plain_loop_would_misread():
+    with pytest.raises(ValueError, match=r"accumulate_grad_batches to be an int >= 1.*=1.5"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=1.5)
+    with pytest.raises(TypeError, match=r"Pass an instance: loss_fn=CrossEntropyLoss\(\)"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=nn.CrossEntropyLoss)  # type: ignore[arg-type]
