@@ -105,6 +105,11 @@ DISAGREE_DECADES = 2.0
 LOW_CONFIDENCE = 0.35
 #: A suggestion snapped more decades than this from its target is noted (a coarse sweep).
 SNAP_DECADES = 0.15
+#: Differences of losses below this fraction of their size are float round-off. Relative, so a
+#: curve is read the same whatever the unit of its loss (1e-20 or 1e20).
+ROUND_OFF = 1e-12
+#: The smallest positive float: the round-off floor of an all-zero curve, so no level is 0.
+_TINY = float(np.finfo(float).tiny)
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,7 +407,7 @@ def clip_explosion(losses: Sequence[float] | np.ndarray) -> np.ndarray:
     head = float(np.median(y[: max(3, y.size // 20)]))
     low = float(np.min(y))
     noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0) if y.size > 1 else 0.0
-    cap = head + max(head - low, 5.0 * noise, 1e-12 * max(1.0, abs(head)))
+    cap = head + max(head - low, 5.0 * noise, ROUND_OFF * abs(head), _TINY)
     return np.minimum(y, cap)
 
 
@@ -533,7 +538,7 @@ def noise_level(clipped: np.ndarray, raw: np.ndarray, smoothed: np.ndarray, wind
     """
     sigma = _mad_sigma(clipped, raw, smoothed, window)
     n = smoothed.size
-    se = max(sigma * _noise_gain(window, POLYORDER), 1e-12 * max(1.0, float(np.max(np.abs(smoothed)))))
+    se = max(sigma * _noise_gain(window, POLYORDER), ROUND_OFF * float(np.max(np.abs(smoothed))), _TINY)
     band = 2.0 * math.sqrt(2.0 * math.log(max(n / window, 2.0))) * se
     return NoiseLevel(window=window, sigma=sigma, se=se, band=band)
 
@@ -690,8 +695,8 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
     half = w // 2
     head = float(np.median(clipped[: max(3, half)]))
     bottom = float(np.median(clipped[max(0, i_min - half) : i_min + half + 1]))
-    # The last term only guards against float round-off on exact curves.
-    real = drop >= 1e-9 * max(1.0, abs(start_level))
+    # Only guards against float round-off on exact curves (relative: losses in any unit).
+    real = drop > 0.0 and drop >= 1e3 * ROUND_OFF * max(abs(start_level), abs(float(smoothed[i_min])))
     above_noise = drop >= 3.0 * se + band and head - bottom >= 2.0 * se + band / 2.0
     tenfold = bottom > 0.0 and head >= 10.0 * bottom
     if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop) is True)):

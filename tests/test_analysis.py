@@ -140,6 +140,26 @@ def test_a_constant_shift_changes_nothing(shift: float) -> None:
     assert shifted.min_lr == plain.min_lr and shifted.max_lr == plain.max_lr
 
 
+@pytest.mark.parametrize("unit", [1e-30, 2.0**-40, 1e-6, 1e6, 1e30])
+@pytest.mark.parametrize("noise", [0.0, 0.03])
+def test_the_unit_of_the_loss_changes_nothing(unit: float, noise: float) -> None:
+    # The round-off floors were absolute (1e-12): a loss of size 1e-12 or less read as flat.
+    rng = np.random.default_rng(5)
+    base = textbook_curve() + rng.normal(0, noise, X.size)
+    plain = analyze(LRS, base)
+    scaled = analyze(LRS, base * unit)
+    assert (scaled.lr, scaled.min_lr, scaled.max_lr) == (plain.lr, plain.min_lr, plain.max_lr)
+    assert scaled.divergence_lr == plain.divergence_lr and scaled.notes == plain.notes
+    assert scaled.confidence == pytest.approx(plain.confidence, abs=1e-9)
+
+
+@pytest.mark.parametrize("unit", [1e-30, 1.0, 1e30])
+def test_a_flat_curve_is_inconclusive_in_any_unit(unit: float) -> None:
+    for flat in (np.full(X.size, unit), np.zeros(X.size), np.full(X.size, -unit)):
+        with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+            analyze(LRS, flat)
+
+
 @pytest.mark.parametrize("shift", [-1000.0, 0.0, 1000.0])
 def test_flat_then_explode_is_inconclusive_at_any_level(shift: float) -> None:
     rng = np.random.default_rng(4)
@@ -596,3 +616,46 @@ def test_suggestion_dict_keeps_the_derivation_and_reads_old_dicts() -> None:
     old = {k: v for k, v in data.items() if k not in ("derivation", "blowup_lr")}
     again = Suggestion.from_dict(old)
     assert again.derivation == "" and again.blowup_lr is None and again.lr == s.lr
+
+
+def _random_curve(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded adversarial curve: short or long, narrow or wide, any shape, unit and noise."""
+    n = int(rng.choice([10, 12, 20, 60, 150]))
+    lo = rng.uniform(-9.0, -3.0)
+    x = np.linspace(lo, lo + float(rng.choice([0.3, 2.0, 7.0, 15.0])), n)
+    c, width = rng.uniform(x[0], x[-1]), rng.uniform(0.02, 1.0)
+    shape = rng.integers(5)
+    y = [
+        sigmoid_fall(x, c, width) + explosion(x, c + rng.uniform(0.0, 3.0), min(4.0 / width, 20.0)),
+        sigmoid_fall(x, c, width),
+        np.ones(n),
+        np.where(x < c, 2.0, 1.0) + explosion(x, c + 1.0),
+        sigmoid_fall(x, c, width) - 0.5 * np.exp(-(((x - x[0] - width) / width) ** 2)) + explosion(x, c + 1.0),
+    ][shape]
+    y = (y + rng.normal(0.0, float(rng.choice([0.0, 1e-3, 0.05, 0.5])), n)) * float(rng.choice([1e-20, 1.0, 1e20]))
+    if rng.random() < 0.2:
+        y[rng.integers(n) :] = rng.choice([np.nan, np.inf])
+    return 10.0**x, y + float(rng.choice([0.0, -50.0]))
+
+
+def test_random_curves_keep_the_suggestions_promises() -> None:
+    rng = np.random.default_rng(2024)
+    read = 0
+    for _ in range(300):
+        lrs, losses = _random_curve(rng)
+        try:
+            s = analyze(lrs, losses, rule=str(rng.choice(RULES)))
+        except InconclusiveCurveError:
+            continue
+        read += 1
+        # A unit of loss 1e20 times smaller or larger reads the same (it read as flat at 1e-20).
+        again = analyze(lrs, losses * 1e-20, rule=s.rule)
+        assert (again.lr, again.divergence_lr, again.max_lr) == (s.lr, s.divergence_lr, s.max_lr)
+        for lr in (s.lr, s.steepest_lr, s.min_loss_lr, s.min_lr, s.max_lr):
+            assert lrs[0] <= lr <= lrs[-1] or lr == s.min_lr
+        assert s.lr <= s.min_loss_lr and s.max_lr <= s.min_loss_lr and 0.0 < s.min_lr < s.max_lr
+        if s.divergence_lr is not None:
+            assert s.lr < s.divergence_lr and s.max_lr < s.divergence_lr
+        assert 0.0 <= s.confidence <= 1.0
+        assert len(s.smoothed_losses) == len(losses)
+    assert read >= 40
