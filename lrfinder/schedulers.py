@@ -379,18 +379,32 @@ def _build_cosine(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
 def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     assert steps is not None
     max_lr = _base_lrs(optimizer) if s["max_lr"] is None else _per_group("max_lr", s["max_lr"], optimizer)
+    pct_start = _number("pct_start", s["pct_start"], low=0, high=1, strict="lh")
+    three_phase = bool(s["three_phase"])
+    # torch rises over pct_start * steps - 1 steps: at 0 it divides by zero, below 0 the cycle
+    # starts near max_lr (no rise at all, or, for one step, the whole run at the final LR).
+    if not pct_start * steps > 1:
+        raise ValueError(
+            f"Expected pct_start * steps > 1 for onecycle (a rise of at least one step from max_lr / div_factor "
+            f"to max_lr), but got pct_start={pct_start:g} and steps={steps} (total_steps - warmup_steps): "
+            f"{pct_start * steps:g}; "
+            "raise total_steps or pct_start, or use 'cosine' for a run this short"
+        )
+    if three_phase and not pct_start < 0.5:
+        # The rise and the symmetric fall take 2 * pct_start of the run: no room to annihilate.
+        raise ValueError(f"Expected pct_start < 0.5 with three_phase=True, but got pct_start={pct_start:g}")
     return OneCycleLR(
         optimizer,
         max_lr=max_lr,
         total_steps=steps,
-        pct_start=_number("pct_start", s["pct_start"], low=0, high=1, strict="lh"),
+        pct_start=pct_start,
         anneal_strategy=_choice("anneal_strategy", s["anneal_strategy"], ("cos", "linear")),  # type: ignore[arg-type]
         cycle_momentum=_cycle_momentum(s["cycle_momentum"], optimizer),
         base_momentum=_number("base_momentum", s["base_momentum"], low=0, high=1),
         max_momentum=_number("max_momentum", s["max_momentum"], low=0, high=1),
         div_factor=_number("div_factor", s["div_factor"], low=0, strict="l"),
         final_div_factor=_number("final_div_factor", s["final_div_factor"], low=0, strict="l"),
-        three_phase=bool(s["three_phase"]),
+        three_phase=three_phase,
     )
 
 
@@ -704,7 +718,9 @@ def create_scheduler(
 
     Raises:
         ValueError: An unknown name (the valid ones are listed), ``total_steps <= 0``,
-            ``warmup_steps >= total_steps``, milestones not increasing, a setting out of range.
+            ``warmup_steps >= total_steps``, milestones not increasing, a setting out of range,
+            ``onecycle`` too short to rise (``pct_start * (total_steps - warmup_steps) <= 1``) or
+            with ``three_phase=True`` and ``pct_start >= 0.5``.
         TypeError: A setting the schedule does not take, a required setting or ``total_steps``
             missing, a value of the wrong type.
 

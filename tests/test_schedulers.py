@@ -419,6 +419,12 @@ def test_required_markers_are_documented_in_the_registry():
         ("inverse", {"gamma": 0.1, "power": -1.0}, ValueError, "power"),
         ("onecycle", {"total_steps": 10, "pct_start": 1.5}, ValueError, "pct_start"),
         ("onecycle", {"total_steps": 10, "anneal_strategy": "exp"}, ValueError, "anneal_strategy"),
+        # torch divided by zero (pct_start * steps == 1) or started the cycle at its peak (< 1).
+        ("onecycle", {"total_steps": 10, "pct_start": 0.1}, ValueError, r"pct_start \* steps > 1"),
+        ("onecycle", {"total_steps": 12, "warmup_steps": 2, "pct_start": 0.1}, ValueError, "steps=10"),
+        ("onecycle", {"total_steps": 1}, ValueError, r"pct_start \* steps > 1"),
+        ("onecycle", {"total_steps": 3}, ValueError, r"pct_start \* steps > 1"),
+        ("onecycle", {"total_steps": 10, "pct_start": 0.55, "three_phase": True}, ValueError, "three_phase"),
         ("cyclic", {"max_lr": 0.1, "base_lr": 1.0}, ValueError, "max_lr > base_lr"),
         ("cyclic", {"max_lr": 1.0, "mode": "triangle"}, ValueError, "mode"),
         ("cyclic", {"max_lr": [1.0]}, ValueError, "max_lr"),
@@ -447,6 +453,15 @@ def test_bad_input_outside_the_settings():
         preview_schedule("constant", total_steps=5, lr=0.0)
     with pytest.raises(ValueError, match="total_steps"):
         preview_schedule("constant", total_steps=0)
+
+
+@pytest.mark.parametrize(("total_steps", "pct_start"), [(4, 0.3), (10, 0.11), (101, 0.3), (7, 0.9)])
+def test_the_shortest_onecycle_still_rises_from_its_start_to_near_max_lr(total_steps, pct_start):
+    lrs = preview_schedule("onecycle", total_steps=total_steps, lr=0.5, pct_start=pct_start)
+    assert lrs[0] == pytest.approx(0.5 / 25.0)
+    peak = int(np.argmax(lrs))
+    assert peak >= 1 and lrs[peak] > 0.4 and np.all(np.diff(lrs[: peak + 1]) > 0)
+    assert np.all(np.diff(lrs[peak:]) < 0)
 
 
 def test_every_setting_in_the_registry_is_accepted():
