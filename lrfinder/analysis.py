@@ -790,13 +790,22 @@ def read_curve(
 
     Raises:
         ValueError: Malformed arrays.
-        InconclusiveCurveError: Too few finite points, a loss that never falls (flat or noise),
-            or a loss still falling at the largest LR.
+        InconclusiveCurveError: Too few finite points (the message tells a non-finite first loss,
+            which no LR caused, from an early blow-up), a loss that never falls (flat or noise), or a
+            loss still falling at the largest LR.
 
     """
     lr_arr, loss_arr = _check_curve(lrs, losses)
     n = finite_prefix(loss_arr)
     non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
+    if n == 0 and non_finite_lr is not None:
+        # A range test records each loss before the step at that LR: the first one saw no update at all.
+        raise InconclusiveCurveError(
+            f"The first loss is already {loss_arr[0]} (at lr={non_finite_lr:.2e}): a range test records each loss "
+            "before the step at its LR, so this is the untouched model's loss and the learning rate is not the "
+            "cause. Check the model, the data and the loss function (NaN or inf inputs or targets, a log of zero, "
+            "a division by zero)."
+        )
     if n < MIN_POINTS:
         where = f" (the loss became non-finite at lr={non_finite_lr:.2e})" if non_finite_lr else ""
         raise InconclusiveCurveError(

@@ -182,6 +182,16 @@ def test_inconclusive_too_few_points() -> None:
         analyze(LRS[:40], curve)
 
 
+@pytest.mark.parametrize("first", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_first_loss_is_not_blamed_on_the_lr(first: float) -> None:
+    # It said "Lower min_lr or max_lr": the first loss is recorded before any update.
+    curve = textbook_curve()
+    curve[0] = first
+    with pytest.raises(InconclusiveCurveError, match=r"first loss is already .*learning rate is not the cause") as info:
+        analyze(LRS, curve)
+    assert "min_lr" not in str(info.value)
+
+
 def test_inconclusive_flat() -> None:
     with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
         analyze(LRS, np.full(LRS.size, 1.3))
