@@ -141,6 +141,7 @@ class ScaledLR:
 
         Raises:
             ValueError: A non-positive or non-finite ``base_lr``.
+            TypeError: ``base_lr`` is not a number (a bool is not one).
 
         Example:
             >>> s = scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear")
@@ -148,11 +149,12 @@ class ScaledLR:
             0.04
 
         """
-        if not (isinstance(base_lr, (int, float)) and math.isfinite(base_lr) and base_lr > 0):
+        base = _float("base_lr", base_lr)  # numpy and 0-d tensors as in scale_lr
+        if not (math.isfinite(base) and base > 0):
             raise ValueError(f"Expected base_lr > 0 and finite, but got base_lr={base_lr}")
         if cap is not None:
             check_flag("cap", cap)
-        moved = replace(self, lr=base_lr * self.factor, base_lr=float(base_lr), warning=None, capped=False)
+        moved = replace(self, lr=base * self.factor, base_lr=base, warning=None, capped=False)
         return _check_divergence(moved, divergence_lr, self.capped if cap is None else cap)
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
-from lrfinder import scale_lr
+from lrfinder import analyze, scale_lr
+from lrfinder.range_test import RangeTestResult
 from lrfinder.scaling import optimizer_family
 from lrfinder.yogi import Yogi
 
@@ -165,3 +167,25 @@ def test_bad_input(kwargs: dict[str, object], pattern: str) -> None:
     lr = args.pop("lr")
     with pytest.raises(ValueError, match=pattern):
         scale_lr(lr, **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("base", [np.float32(0.01), np.int64(1), torch.tensor(0.01)])
+def test_rebase_takes_numbers_as_scale_lr_does(base: object) -> None:
+    # np.float32 was refused with "Expected base_lr > 0 and finite, but got base_lr=0.0099999...".
+    s = scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="linear")
+    assert s.rebase(base).lr == pytest.approx(4.0 * float(base))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="base_lr to be a number"):
+        s.rebase(True)
+
+
+def test_result_scale_refuses_a_zero_from_batch_size() -> None:
+    # from_batch_size=0 silently fell back to the test's batch size (`from_batch_size or ...`).
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    result = RangeTestResult(
+        lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed", batch_size=32, suggestion=analyze(lrs, losses)
+    )
+    assert result.scale(128, rule="linear").scaled.factor == 4.0  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="from_batch_size to be a positive integer, but got from_batch_size=0"):
+        result.scale(128, rule="linear", from_batch_size=0)
