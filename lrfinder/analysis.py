@@ -568,7 +568,8 @@ def smooth_losses(
         The smoothed losses, same length as ``losses``.
 
     Raises:
-        ValueError: Malformed arrays, or ``polyorder`` not below the window.
+        ValueError: Malformed arrays, or ``polyorder`` negative or not below the window.
+        TypeError: Non-numeric arrays, or a ``window`` or ``polyorder`` that is not an int.
 
     Example:
         >>> lrs = np.logspace(-5, 0, 50); smooth_losses(lrs, np.ones(50))[:2]
@@ -576,6 +577,10 @@ def smooth_losses(
 
     """
     lr_arr, loss_arr = _check_curve(lrs, losses)
+    if not is_int(polyorder):
+        raise TypeError(f"Expected polyorder to be an int, but got polyorder={polyorder!r}")
+    if polyorder < 0:
+        raise ValueError(f"Expected polyorder >= 0, but got polyorder={polyorder}")
     out = np.full(loss_arr.shape, np.nan)
     n = finite_prefix(loss_arr)
     if n < 3:

@@ -237,6 +237,16 @@ def test_window_must_be_an_int(window: object) -> None:
     assert analyze(LRS, textbook_curve(), window=np.int64(7)).window == 7
 
 
+@pytest.mark.parametrize(
+    ("polyorder", "exc", "match"),
+    [(-1, ValueError, "polyorder >= 0"), (2.5, TypeError, "polyorder to be an int"), (True, TypeError, "polyorder")],
+)
+def test_smooth_losses_checks_polyorder(polyorder: object, exc: type[Exception], match: str) -> None:
+    # numpy's "expected deg >= 0" / scipy's "got '3.5'" leaked out; True passed as 1.
+    with pytest.raises(exc, match=match):
+        smooth_losses(LRS, textbook_curve(), polyorder=polyorder)  # type: ignore[arg-type]
+
+
 def test_suggestion_dict_round_trip() -> None:
     s = analyze(LRS, textbook_curve())
     again = Suggestion.from_dict(s.to_dict())
