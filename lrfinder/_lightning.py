@@ -247,7 +247,8 @@ def isolation(
     CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order). Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
     test's backward and optimizer-step hooks) and the module's ``log``, replaced by a recorder
-    so the test's ``self.log`` calls never reach the fit's metrics. The trainer's loop counters
+    so the test's ``self.log`` calls never reach the fit's metrics. Autograd's anomaly detection
+    (``Trainer(detect_anomaly=True)``) is off inside: the test diverges on purpose. The trainer's loop counters
     are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
     count inside it.
 
@@ -265,9 +266,13 @@ def isolation(
     trainer.callbacks = []  # type: ignore[attr-defined]
     pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
     pl_module.train()
+    # Trainer(detect_anomaly=True) turns a NaN in backward into an error, but the test drives the
+    # loss to divergence on purpose (a non-finite loss ends it): off for the test, back on after.
+    anomaly = torch.autograd.set_detect_anomaly(False)
     try:
         yield logged
     finally:
+        anomaly.__exit__(None, None, None)
         del pl_module.log
         trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
         snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes

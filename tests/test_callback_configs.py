@@ -141,3 +141,28 @@ def test_attribute_driving_some_groups_trains_at_the_tested_ratios(tmp_path: Pat
     warm = [min(1.0, (s + 1) / 4) if schedule else 1.0 for s in range(4)]
     train = [e[1] for e in model.train_events()]
     assert train == [pytest.approx((lr * w, 0.2 * lr * w), rel=1e-9) for w in warm]
+
+
+class AnomalyNet(Net):
+    """Records whether autograd's anomaly detection is on at each training_step."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=0.01, bn=False)
+        self.anomaly: list[tuple[str, bool]] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self.anomaly.append((self.phase, torch.is_anomaly_enabled()))
+        return super().training_step(batch, batch_idx)
+
+
+@pytest.mark.filterwarnings("ignore:Encountered `nan` values:UserWarning")  # the model's own MeanMetric
+def test_detect_anomaly_does_not_stop_the_test_at_its_divergence(tmp_path: Path) -> None:
+    """Trainer(detect_anomaly=True) made the test's NaN backward a RuntimeError that ended the fit."""
+    model = AnomalyNet()
+    finder = LRFinder(num_steps=60, min_lr=1e-2, max_lr=1e6, stop_factor=None)
+    t = trainer(tmp_path, [finder], max_steps=2, detect_anomaly=True)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.stop_reason == "non_finite" and finder.applied_lr is not None
+    assert {on for phase, on in model.anomaly if phase == "test"} == {False}
+    assert [on for phase, on in model.anomaly if phase == "train"] == [True, True]  # back on for training
