@@ -168,6 +168,8 @@ class LRFinder(_CallbackBase):
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
             :func:`lrfinder.optimizers.create_optimizer` over the module; default the module's.
+            The module's LR schedulers go with its optimizer (``scheduler=`` builds the new
+            one); under manual optimization, where ``training_step`` steps them, that is warned.
         optimizer_settings: Keyword settings for ``optimizer`` (``weight_decay``, ...).
         scheduler: Registry name of the LR schedule to train with, built by
             :func:`lrfinder.schedulers.create_scheduler` from the found LR and the suggestion
@@ -472,6 +474,15 @@ class LRFinder(_CallbackBase):
                 raise ValueError(
                     f"Expected one optimizer with optimizer={self.optimizer!r}, but the module (manual "
                     f"optimization) uses {len(trainer.optimizers)}. Leave optimizer=None to sweep them all."
+                )
+            if not automatic and trainer.lr_scheduler_configs:
+                _lightning.warn(
+                    trainer,
+                    f"LRFinder(optimizer={self.optimizer!r}) replaces the module's optimizer and drops its LR "
+                    "scheduler(s): under manual optimization, self.lr_schedulers() in training_step returns None "
+                    "during the test, and in training "
+                    + ("the schedule of scheduler=." if self.scheduler is not None else "too (no scheduler= given).")
+                    + " Leave optimizer=None to test the module's own optimizer and scheduler.",
                 )
             self._replaced = (list(trainer.optimizers), list(trainer.lr_scheduler_configs))
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)

@@ -166,3 +166,38 @@ def test_detect_anomaly_does_not_stop_the_test_at_its_divergence(tmp_path: Path)
     assert result is not None and result.stop_reason == "non_finite" and finder.applied_lr is not None
     assert {on for phase, on in model.anomaly if phase == "test"} == {False}
     assert [on for phase, on in model.anomaly if phase == "train"] == [True, True]  # back on for training
+
+
+class ManualScheduledNet(Net):
+    """Manual optimization stepping ``self.lr_schedulers()`` when there is one."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=0.01)
+        self.automatic_optimization = False
+        self.schedulers_seen: list[tuple[str, bool]] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt, sched = self.optimizers(), self.lr_schedulers()
+        self.schedulers_seen.append((self.phase, sched is not None))
+        loss = super().training_step(batch, batch_idx)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=self.lr)
+        return [opt], [torch.optim.lr_scheduler.StepLR(opt, step_size=100)]
+
+
+def test_optimizer_option_under_manual_optimization_says_the_schedulers_are_dropped(tmp_path: Path) -> None:
+    """self.lr_schedulers() turned None under optimizer=, unannounced: training_step failed on None.step()."""
+    model = ManualScheduledNet()
+    finder = LRFinder(optimizer="adamw", **FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    with pytest.warns(UserWarning, match=r"optimizer='adamw'.*drops its LR scheduler.*self.lr_schedulers\(\)"):
+        t.fit(model, make_loader())
+    assert {seen for _, seen in model.schedulers_seen} == {False}
+    assert type(t.optimizers[0]).__name__ == "AdamW" and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
