@@ -265,7 +265,9 @@ def isolation(
     logged: dict[str, Any] = {}
     trainer.callbacks = []  # type: ignore[attr-defined]
     pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
-    pl_module.train()
+    # The modes stay as they are: Lightning (2.2+) trains each submodule in the mode it is in at
+    # the start of training (a frozen backbone left in eval mode keeps its BatchNorm statistics and
+    # no dropout), so the test must too.
     # Trainer(detect_anomaly=True) turns a NaN in backward into an error, but the test drives the
     # loss to divergence on purpose (a non-finite loss ends it): off for the test, back on after.
     anomaly = torch.autograd.set_detect_anomaly(False)

@@ -226,6 +226,8 @@ class LRFinder(_CallbackBase):
           :attr:`applied_lr` and the module's LR attribute are set there. The main process
           gets the ``lr_finder/*`` values in ``trainer.callback_metrics`` (and the report and
           logger files); ``strategy="ddp"`` keeps everything in the launching process.
+        * The test (and ``refine``'s trials) runs each submodule in the mode it is in when training
+          starts, as Lightning trains it: a frozen backbone left in eval mode stays so.
         * User callbacks do not see the test's backward and optimizer-step hooks, and the
           test's ``self.log`` calls are captured (that is how ``monitor`` is read), never
           logged.
@@ -754,7 +756,7 @@ class LRFinder(_CallbackBase):
                 return run_trials(
                     model=pl_module, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total,
                     refine=refine, snapshot=snapshot, next_batch=lambda: None, loss_of=loss_of, held_out=held,
-                    baseline=baseline, reset_stream=reset, step=step, reduce=reduce,
+                    baseline=baseline, reset_stream=reset, step=step, reduce=reduce, train_mode=False,
                 )
 
             refinement = trial_round(

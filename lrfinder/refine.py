@@ -792,6 +792,7 @@ def run_trials(
     step: Callable[[], float] | None = None,
     reduce: Callable[[list[float]], list[float]] | None = None,
     new_scaler: Callable[[], Any] | None = None,
+    train_mode: bool = True,
 ) -> list[Trial]:
     """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
 
@@ -803,6 +804,9 @@ def run_trials(
     no step on a non-finite loss) and returns its loss; ``next_batch``/``accumulate_steps`` are
     then unused. ``reduce`` maps the per-batch held-out losses to the ones every process agrees
     on (averaged over ranks under data parallelism), so all ranks take the same decisions.
+    ``train_mode=False`` leaves each submodule in the mode ``snapshot`` restores (the Lightning
+    callback: the fit trains a submodule left in eval mode in eval mode); by default every trial
+    trains in ``model.train()``, as a plain training loop does.
     ``new_scaler`` (float16 mixed precision) gives each trial its own ``GradScaler``, in the
     state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
     """
@@ -819,7 +823,8 @@ def run_trials(
             sweeper.set(float(lr))
             scheduler = _trial_scheduler(optimizer, refine, steps, training_steps)
             scaler = new_scaler() if new_scaler is not None else None
-            model.train()
+            if train_mode:
+                model.train()
             losses: list[float] = []
             diverged = False
             for _ in range(steps):

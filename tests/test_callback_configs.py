@@ -201,3 +201,37 @@ def test_optimizer_option_under_manual_optimization_says_the_schedulers_are_drop
         t.fit(model, make_loader())
     assert {seen for _, seen in model.schedulers_seen} == {False}
     assert type(t.optimizers[0]).__name__ == "AdamW" and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
+class FrozenBackboneNet(Net):
+    """Transfer learning: the body frozen and left in eval mode (BatchNorm statistics kept, no dropout)."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=0.01, dropout=0.5)
+        self.body.requires_grad_(False)
+        self.body.eval()
+        self.modes: list[tuple[str, bool]] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self.modes.append((self.phase, self.body.training))
+        return super().training_step(batch, batch_idx)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.head.parameters(), lr=self.lr)
+
+
+@pytest.mark.filterwarnings("ignore:Found .* module\\(s\\) in eval mode")  # Lightning's, about the frozen body
+@pytest.mark.parametrize("refine", [False, True], ids=["sweep", "refine"])
+def test_submodules_left_in_eval_mode_stay_so_in_the_test(tmp_path: Path, refine: bool) -> None:
+    """The test put the whole module in train mode: a frozen eval-mode backbone ran BatchNorm and dropout
+    in training mode during the sweep (and the refine trials), unlike the fit it was finding the LR for."""
+    from lrfinder import Refine
+
+    model = FrozenBackboneNet()
+    finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0, training_steps=100) if refine else False)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    assert finder.applied_lr is not None
+    assert {mode for phase, mode in model.modes} == {False}  # the test's steps (and trials) and training's
+    assert len([p for p, _ in model.modes if p == "test"]) > finder.result.num_steps * (2 if refine else 1) // 2
+    assert not model.body.training and model.head.training
