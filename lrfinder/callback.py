@@ -234,6 +234,9 @@ class LRFinder(_CallbackBase):
         * Checked before the test: ``attr_name`` (it exists and can be set) and ``target_batch_size``. ``max_steps`` or
           ``limit_train_batches`` smaller than the test give a warning: the test still runs
           its ``num_steps`` over the whole train loader (its steps are not training).
+        * One ``LRFinder`` per Trainer: its result is saved in checkpoints under one state key
+          (``"LRFinder"``), and Lightning refuses two stateful callbacks with the same key at
+          ``Trainer(...)`` (``RuntimeError: Found more than one stateful callback of type LRFinder``).
         * LightningCLI: ``--trainer.callbacks+=lrfinder.LRFinder
           --trainer.callbacks.num_steps=50``, or ``class_path: lrfinder.LRFinder`` in the
           YAML config.
