@@ -72,6 +72,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
+from ._checks import is_real
 from .analysis import Suggestion
 from .names import SCHEDULER_SUMMARIES
 
@@ -242,7 +243,7 @@ class PlateauWithWarmup(ReduceLROnPlateau):
 
 def _number(name: str, value: Any, *, low: float | None = None, high: float | None = None, strict: str = "") -> float:
     """Check a real number against ``low``/``high``; ``strict`` holds ``"l"``/``"h"`` for ``<``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_real(value) or not math.isfinite(value):  # numpy's numbers too (np.float32 is no float)
         raise TypeError(f"Expected {name} to be a finite number, but got {name}={value!r}")
     bad_low = low is not None and (value <= low if "l" in strict else value < low)
     bad_high = high is not None and (value >= high if "h" in strict else value > high)
@@ -283,6 +284,8 @@ def _ratios(optimizer: Optimizer) -> list[float]:
         ref = float(ref)
     if not (isinstance(ref, (int, float)) and ref > 0):
         ref = max(bases)
+    if not ref > 0:  # every group at lr 0: no ratios to keep, each group is at ratio 1
+        return [1.0 for _ in bases]
     return [b / ref for b in bases]
 
 
@@ -297,6 +300,11 @@ def _per_group(name: str, value: Any, optimizer: Optimizer) -> list[float]:
         return [_number(f"{name}[{i}]", v, low=0, strict="l") for i, v in enumerate(value)]
     lr = _number(name, value, low=0, strict="l")
     return [lr * r for r in _ratios(optimizer)]
+
+
+def _lrs_text(lrs: Sequence[float]) -> str:
+    """Per-group LRs for a message: ``[1.00e-02, 2.00e-02]``."""
+    return "[" + ", ".join(f"{lr:.2e}" for lr in lrs) + "]"
 
 
 def _has_momentum(optimizer: Optimizer) -> bool:
@@ -338,6 +346,8 @@ def _build_step(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> L
 
 def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     milestones = s["milestones"]
+    if isinstance(milestones, np.ndarray) and milestones.ndim == 1:
+        milestones = milestones.tolist()
     if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence) or not milestones:
         raise TypeError(
             f"Expected milestones to be a non-empty sequence of integers, but got milestones={milestones!r}"
@@ -367,7 +377,8 @@ def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
     factor = _number("factor", s["factor"], low=0, high=1, strict="lh")
     step_size = _integer("step_size", s["step_size"], low=1)
     eta_min = _number("eta_min", s["eta_min"], low=0)
-    lambdas = [FactorDecay(factor, step_size, eta_min / base) for base in _base_lrs(optimizer)]
+    # A group at lr 0 (frozen that way) stays at 0 whatever its floor.
+    lambdas = [FactorDecay(factor, step_size, eta_min / base if base > 0 else 0.0) for base in _base_lrs(optimizer)]
     return LambdaLR(optimizer, lambdas)  # type: ignore[arg-type]
 
 
@@ -412,7 +423,12 @@ def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
     base_lr = _base_lrs(optimizer) if s["base_lr"] is None else _per_group("base_lr", s["base_lr"], optimizer)
     max_lr = _per_group("max_lr", s["max_lr"], optimizer)
     if any(m <= b for b, m in zip(base_lr, max_lr)):
-        raise ValueError(f"Expected max_lr > base_lr, but got base_lr={s['base_lr']!r}, max_lr={s['max_lr']!r}")
+        # The per-group values: base_lr defaults to the optimizer's LRs, a scalar keeps the groups' ratios.
+        source = "the optimizer's LRs" if s["base_lr"] is None else f"given {s['base_lr']!r}"
+        raise ValueError(
+            f"Expected max_lr > base_lr in every param group, but got base_lr={_lrs_text(base_lr)} ({source}), "
+            f"max_lr={_lrs_text(max_lr)} (given {s['max_lr']!r})"
+        )
     down = s["step_size_down"]
     return CyclicLR(
         optimizer,

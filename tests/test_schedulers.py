@@ -455,6 +455,52 @@ def test_bad_input_outside_the_settings():
         preview_schedule("constant", total_steps=0)
 
 
+def _settings_for(name):
+    return {
+        "step": {"step_size": 3}, "multistep": {"milestones": [2, 5]}, "exponential": {"gamma": 0.9},
+        "inverse": {"gamma": 0.1}, "factor": {"factor": 0.5, "eta_min": 1e-4}, "cyclic": {"max_lr": 0.5},
+    }.get(name, {})  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list_schedulers())
+@pytest.mark.parametrize("group_lrs", [[0.1, 0.0], [0.0, 0.0]])
+def test_a_param_group_at_lr_zero_stays_at_zero(name, group_lrs):
+    # A group frozen by lr=0: factor divided eta_min by it, and every group at 0 divided the ratios by 0.
+    params = [nn.Parameter(torch.zeros(1)) for _ in group_lrs]
+    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, group_lrs)], lr=0.1, momentum=0.9)
+    if name == "cyclic":  # a group at ratio 0 has no cycle: said with the per-group LRs (it said base_lr=None)
+        with pytest.raises(ValueError, match=r"every param group, but got base_lr=\[.*0.00e\+00\] \(the optimizer"):
+            create_scheduler(name, opt, total_steps=20, **_settings_for(name))
+        return
+    sched = create_scheduler(name, opt, total_steps=20, **_settings_for(name))
+    for _ in range(5):
+        opt.step()
+        sched.step(1.0) if isinstance(sched, ReduceLROnPlateau) else sched.step()
+    lrs = [g["lr"] for g in opt.param_groups]
+    assert all(math.isfinite(lr) for lr in lrs)
+    assert [lr == 0.0 for lr in lrs] == [lr == 0.0 for lr in group_lrs]
+
+
+def test_an_optimizer_at_lr_zero_can_cycle():
+    # Every LR 0 (the optimizer's too): the group ratios divided by zero.
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.0, momentum=0.9)
+    create_scheduler("cyclic", opt, max_lr=0.5, step_size_up=2)
+    opt.step()
+    assert opt.param_groups[0]["lr"] == 0.0
+
+
+def test_numpy_settings_are_numbers():
+    # np.float32 was "Expected gamma to be a finite number"; a numpy array of milestones "a sequence of integers".
+    _, opt = _optimizer()
+    create_scheduler("step", opt, step_size=np.int64(2), gamma=np.float32(0.5))
+    _, opt = _optimizer()
+    create_scheduler("multistep", opt, milestones=np.array([2, 4]), gamma=np.float32(0.1))
+    assert preview_schedule("constant", total_steps=2, lr=np.float32(0.5)).tolist() == [0.5, 0.5]
+    _, opt = _optimizer()
+    with pytest.raises(TypeError, match="gamma to be a finite number"):
+        create_scheduler("step", opt, step_size=2, gamma=np.bool_(True))
+
+
 @pytest.mark.parametrize(("total_steps", "pct_start"), [(4, 0.3), (10, 0.11), (101, 0.3), (7, 0.9)])
 def test_the_shortest_onecycle_still_rises_from_its_start_to_near_max_lr(total_steps, pct_start):
     lrs = preview_schedule("onecycle", total_steps=total_steps, lr=0.5, pct_start=pct_start)
