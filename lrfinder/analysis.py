@@ -500,11 +500,12 @@ def choose_window(clipped: np.ndarray, raw: np.ndarray, window: int | None = Non
     if window is not None:
         return _window_length(n, window)
     pilot = _window_length(n, None)
-    s = savgol(clipped, pilot)
-    sigma = _mad_sigma(clipped, raw, s, pilot)
-    i_min = int(np.argmin(s))
-    drop = float(np.max(s[: i_min + 1]) - s[i_min])
-    if sigma <= 0 or drop <= 0:
+    with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e308: read_curve says so
+        s = savgol(clipped, pilot)
+        sigma = _mad_sigma(clipped, raw, s, pilot)
+        i_min = int(np.argmin(s))
+        drop = float(np.max(s[: i_min + 1]) - s[i_min])
+    if not (0 < sigma < math.inf and 0 < drop < math.inf):
         return pilot
     frac = min(max(0.1 * math.sqrt(20.0 * sigma / drop), 0.1), 0.25)
     return _window_length(n, max(5, round(frac * n)))
@@ -821,7 +822,16 @@ def read_curve(
     lr_arr, raw = lr_arr[:n], loss_arr[:n]
     clipped = clip_explosion(raw)
     w = choose_window(clipped, raw, window)
-    smoothed = savgol(clipped, w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        smoothed = savgol(clipped, w)
+    if not np.all(np.isfinite(smoothed)):
+        # Only losses near the float64 limit (about 1e308) that clip_explosion does not cap: a plunge
+        # towards -inf, or all of them that large.
+        raise InconclusiveCurveError(
+            f"The recorded losses reach {float(np.max(np.abs(raw))):.3g}, too large to smooth in float64 (the "
+            "arithmetic overflows). Rescale the loss (a mean rather than a sum, other units), or lower max_lr so "
+            "the test stops before the loss runs off."
+        )
     noise = noise_level(clipped, raw, smoothed, w)
     blowup = blowup_index(smoothed, noise, clipped)
     end = n if blowup is None else blowup

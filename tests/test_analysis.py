@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -151,6 +152,20 @@ def test_the_unit_of_the_loss_changes_nothing(unit: float, noise: float) -> None
     assert (scaled.lr, scaled.min_lr, scaled.max_lr) == (plain.lr, plain.min_lr, plain.max_lr)
     assert scaled.divergence_lr == plain.divergence_lr and scaled.notes == plain.notes
     assert scaled.confidence == pytest.approx(plain.confidence, abs=1e-9)
+
+
+def test_losses_near_the_float_limit() -> None:
+    # A plunge towards -inf near 1e308 overflowed the smoothing: "cannot convert float NaN to integer".
+    plunge = np.r_[sigmoid_fall(X)[:-20], -np.geomspace(10.0, 1.7e308, 20)]
+    with pytest.raises(InconclusiveCurveError, match=r"reach 1.7e\+308, too large to smooth in float64"):
+        analyze(LRS, plunge)
+    # Large but representable losses read as the same curve in small units, without overflow warnings.
+    curve = sigmoid_fall(X) + np.where(X > -1.0, np.expm1(np.minimum(4.0 * (X + 1.0), 2.0)), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = analyze(LRS, curve * 1e306)
+    plain = analyze(LRS, curve)
+    assert (huge.lr, huge.divergence_lr, huge.notes) == (plain.lr, plain.divergence_lr, plain.notes)
 
 
 @pytest.mark.parametrize("unit", [1e-30, 1.0, 1e30])
