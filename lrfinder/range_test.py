@@ -784,7 +784,9 @@ def _data_generators(data: object) -> list[torch.Generator]:
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
-    Captures the model's parameters, gradients, buffers and train/eval modes; every optimizer's
+    Captures the model's parameters, gradients, buffers and train/eval modes, and which tensor
+    each module holds under each name (a buffer reassigned in ``forward``, ``self.ema = 0.9 *
+    self.ema + ...``, is put back, and one registered during the test removed); every optimizer's
     state and param-group hyper-parameters (restored into the same objects, so schedulers and
     wrappers holding them stay valid); the torch (CPU and CUDA), numpy and Python RNG states; and
     the generators that fix the data order of the given data loaders (or the generators given).
@@ -800,6 +802,15 @@ class StateSnapshot:
     ) -> None:
         self.model = model
         self.optimizers = list(optimizers)
+        data = list(data)
+        # The objects each module holds by name: the values below are restored into these objects.
+        # (A TorchScript module keeps them in C++ containers, not dicts: its forward cannot reassign.)
+        self._slots = [
+            (module, kind, dict(held))
+            for module in model.modules()
+            for kind in ("_parameters", "_buffers")
+            if isinstance(held := getattr(module, kind, None), dict)
+        ]
         with torch.no_grad():
             self._params = [
                 (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()
@@ -839,6 +850,13 @@ class StateSnapshot:
 
     def restore(self) -> None:
         """Put the captured state back, bit for bit."""
+        for module, kind, held in self._slots:
+            now = getattr(module, kind)
+            for name in [n for n in now if n not in held]:  # registered during the test
+                del now[name]
+            for name, tensor in held.items():
+                if now.get(name) is not tensor:  # reassigned during the test (an EMA buffer)
+                    now[name] = tensor
         with torch.no_grad():
             for param, saved, grad in self._params:
                 param.copy_(saved)

@@ -704,3 +704,29 @@ def test_a_compiled_model_is_named_by_its_class(mlp: nn.Module, loader: DataLoad
             return self._orig_mod(x)
 
     assert range_test(Compiled(mlp), loader, loss_fn=F.cross_entropy, num_steps=10).model_name == "Sequential"
+
+
+class _RunningMean(nn.Module):
+    """Keeps a running mean by reassigning its buffer (a new tensor each step) and counts its calls
+    in a buffer it registers on the first forward, as user code often does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.register_buffer("ema", torch.zeros(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        self.ema = 0.9 * self.ema + 0.1 * out.detach().mean(0)
+        if not hasattr(self, "calls"):
+            self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.calls += 1
+        return out
+
+
+def test_reassigned_and_new_buffers_are_put_back(loader: DataLoader) -> None:
+    model = _RunningMean()
+    ema = model.ema
+    range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert model.ema is ema and torch.equal(ema, torch.zeros(3))
+    assert "calls" not in dict(model.named_buffers())
