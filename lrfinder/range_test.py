@@ -169,6 +169,11 @@ def check_callable(name: str, value: object, example: str) -> None:
     """
     if value is not None and not callable(value):
         raise TypeError(f"Expected {name} to be callable ({example}), but got {name}={value!r}")
+    if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
+        raise TypeError(
+            f"Expected {name} to be callable ({example}), but got the optimizer class {value.__name__}. Pass a "
+            f"function that builds it: {name}=lambda m: {value.__name__}(m.parameters(), lr=...)"
+        )
     if isinstance(value, type) and issubclass(value, nn.Module):
         raise TypeError(
             f"Expected {name} to be a function or a module instance ({example}), but got the class "
@@ -237,6 +242,22 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer) -> None:
             f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
             "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "
             "range test with an optimizer such as SGD or Adam; for LBFGS, keep lr=1 with line_search_fn='strong_wolfe'."
+        )
+
+
+def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse an optimizer over parameters that are not ``model``'s (it would step nothing the loss uses).
+
+    Raises:
+        ModelError: Some parameter of the optimizer is not one of the model's.
+
+    """
+    model_params = {id(p) for p in model.parameters()}
+    foreign = sum(1 for g in optimizer.param_groups for p in g["params"] if id(p) not in model_params)
+    if foreign:
+        raise ModelError(
+            f"The optimizer holds {foreign} parameter(s) that are not the model's. Create the optimizer "
+            "from this model's parameters (model.parameters())."
         )
 
 
@@ -1265,17 +1286,16 @@ def range_test(
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):
+        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"Expected optimizer to be a torch.optim.Optimizer, but got the class {optimizer.__name__}. Pass an "
+                f"instance: optimizer={optimizer.__name__}(model.parameters(), lr=...)"
+            )
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
     check_steps_without_closure(optimizer)
     if restore:
         check_materialized(model)
-    model_params = {id(p) for p in model.parameters()}
-    foreign = sum(1 for g in optimizer.param_groups for p in g["params"] if id(p) not in model_params)
-    if foreign:
-        raise ModelError(
-            f"The optimizer holds {foreign} parameter(s) that are not the model's. Create the optimizer "
-            "from this model's parameters (model.parameters())."
-        )
+    check_optimizer_of(model, optimizer)
     model_device = trainable[0].device
     target = check_device("device", device) or model_device
     if target.type != model_device.type or (

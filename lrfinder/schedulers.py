@@ -749,6 +749,11 @@ def create_scheduler(
     """
     spec = _get_spec(name)
     if not isinstance(optimizer, Optimizer):
+        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"Expected optimizer to be a torch.optim.Optimizer, but got the class {optimizer.__name__}. Pass an "
+                f"instance: optimizer={optimizer.__name__}(model.parameters(), lr=...)"
+            )
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
     if total_steps is not None:
         total_steps = _integer("total_steps", total_steps, low=1)

@@ -51,9 +51,11 @@ from .names import LIGHTNING_LOGGERS
 from .range_test import (
     EMPTY_DATA_MESSAGE,
     _batch_loss,
+    _check_loss,
     check_callable,
     check_device,
     check_iterable,
+    check_optimizer_of,
     check_precision_name,
     infer_batch_size,
     trainable_parameters,
@@ -148,7 +150,7 @@ def _classes(package: str) -> tuple[type, type]:
             return self._configure()
 
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            return _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
+            return _check_loss(_batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS))
 
         def validation_step(self, batch: Any, batch_idx: int) -> None:
             loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
@@ -242,7 +244,14 @@ def _configure(
     suggestion: Suggestion | None,
 ) -> Callable[[], Any]:
     def configure_optimizers() -> Any:
-        optimizer = make_optimizer(model)
+        built_by = make_optimizer(model)
+        # Lightning would train without an optimizer (None) or with one over another model's weights,
+        # and say nothing of it.
+        optimizer = built_by[0] if isinstance(built_by, (list, tuple)) and len(built_by) == 1 else built_by
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            what = "None" if built_by is None else f"a {type(built_by).__name__}"
+            raise TypeError(f"Expected optimizer(model) to return a torch.optim.Optimizer, but it returned {what}")
+        check_optimizer_of(model, optimizer)
         if scheduler is None:
             return optimizer
         from .schedulers import create_scheduler, lightning_scheduler_config

@@ -513,6 +513,8 @@ def test_wrong_types(mlp: nn.Module, loader: DataLoader) -> None:
         range_test("model", loader)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="torch.optim.Optimizer"):
         range_test(mlp, loader, optimizer="adam")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"the class Adam\. Pass an instance: optimizer=Adam\(model.parameters\(\)"):
+        range_test(mlp, loader, optimizer=torch.optim.Adam)  # type: ignore[arg-type]
 
 
 def test_callables_and_data_are_checked_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:

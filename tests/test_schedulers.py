@@ -445,6 +445,8 @@ def test_bad_input(name, kwargs, exc, match):
 def test_bad_input_outside_the_settings():
     with pytest.raises(TypeError, match="optimizer"):
         create_scheduler("constant", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"the class SGD\. Pass an instance: optimizer=SGD\(model.parameters\(\)"):
+        create_scheduler("constant", torch.optim.SGD)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="metrics"):
         preview_schedule("cosine", total_steps=5, metrics=[1.0] * 4)
     with pytest.raises(ValueError, match="metrics"):

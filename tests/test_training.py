@@ -248,3 +248,21 @@ def test_settings_a_plain_loop_would_misread():
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=1.5)
     with pytest.raises(TypeError, match=r"Pass an instance: loss_fn=CrossEntropyLoss\(\)"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=nn.CrossEntropyLoss)  # type: ignore[arg-type]
+
+
+def test_what_the_optimizer_factory_gives_is_checked():
+    """An optimizer class, a factory returning None (IndexError in the watcher) or an optimizer of other
+    weights (trained nothing, silently), and a loss_fn returning a tuple (Lightning's "training_step must
+    return a Tensor") are named."""
+    from lrfinder.exceptions import ModelError
+
+    with pytest.raises(TypeError, match=r"the optimizer class Adam\. Pass a function.*optimizer=lambda m: Adam"):
+        train(make_mlp(), loader(), optimizer=torch.optim.Adam, loss_fn=F.cross_entropy)
+    with pytest.raises(TypeError, match="optimizer\\(model\\) to return a torch.optim.Optimizer, but it returned None"):
+        train(make_mlp(), loader(), optimizer=lambda m: None, loss_fn=F.cross_entropy)
+    other = make_mlp(seed=1)
+    with pytest.raises(ModelError, match="6 parameter\\(s\\) that are not the model's"):
+        train(make_mlp(), loader(), optimizer=lambda m: torch.optim.SGD(other.parameters(), lr=0.1),
+              loss_fn=F.cross_entropy)  # fmt: skip
+    with pytest.raises(ModelError, match="must be a torch.Tensor, but got tuple"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=lambda out, y: (F.cross_entropy(out, y), {}))
