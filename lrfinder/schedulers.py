@@ -430,6 +430,12 @@ def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
             f"max_lr={_lrs_text(max_lr)} (given {s['max_lr']!r})"
         )
     down = s["step_size_down"]
+    # CyclicLR sets each group's LR to base_lr but its first LR comes from the group's initial_lr,
+    # which a scheduler built earlier on this optimizer left at its own start: the cycle's first step
+    # ran at that stale LR.
+    for group, lr in zip(optimizer.param_groups, base_lr):
+        if "initial_lr" in group:
+            group["initial_lr"] = lr
     return CyclicLR(
         optimizer,
         base_lr=base_lr,

@@ -607,3 +607,12 @@ def test_lightning_rejects_plateau_on_a_metric_never_logged(tmp_path):
     module = TinyModule("plateau", monitor="val_accuracy")
     with pytest.raises(Exception, match="val_accuracy"):
         _fit(module, tmp_path, epochs=1)
+
+
+def test_cyclic_starts_at_base_lr_on_an_optimizer_that_had_a_scheduler():
+    """torch's CyclicLR took its first LR from the initial_lr an earlier scheduler left."""
+    _, opt = _optimizer()
+    torch.optim.lr_scheduler.StepLR(opt, step_size=10)
+    sched = create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=4)
+    assert sched.get_last_lr() == pytest.approx([0.005, 0.01])  # the groups keep their 1/2 ratio
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.005, 0.01])
