@@ -12,7 +12,15 @@ from _models import pl  # the distribution under test (LRFINDER_TEST_LIGHTNING)
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from lrfinder import SCHEDULERS, Suggestion, create_optimizer, create_scheduler, list_schedulers, preview_schedule
+from lrfinder import (
+    SCHEDULERS,
+    Suggestion,
+    create_optimizer,
+    create_scheduler,
+    list_optimizers,
+    list_schedulers,
+    preview_schedule,
+)
 from lrfinder.schedulers import REQUIRED, PlateauWithWarmup, lightning_scheduler_config
 
 # --------------------------------------------------------------------------------------------
@@ -616,3 +624,47 @@ def test_cyclic_starts_at_base_lr_on_an_optimizer_that_had_a_scheduler():
     sched = create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=4)
     assert sched.get_last_lr() == pytest.approx([0.005, 0.01])  # the groups keep their 1/2 ratio
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.005, 0.01])
+
+
+@pytest.mark.usefixtures("seeded_one_thread")
+@pytest.mark.parametrize("optimizer", list_optimizers())
+def test_every_schedule_runs_every_optimizer_and_resumes(optimizer):
+    # Momentum or beta1 cycling (onecycle, cyclic) meets every optimizer family; a checkpoint mid-run resumes exactly.
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 3), torch.randn(16, 1)
+
+    def build(name):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1))
+        opt = create_optimizer(optimizer, model, lr=0.01, weight_decay=1e-4)
+        settings = {**_settings_for(name), **({"max_lr": 0.05} if name == "cyclic" else {})}
+        return model, opt, create_scheduler(name, opt, total_steps=20, warmup_steps=3, **settings)
+
+    def step(model, opt, sched):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        sched.step(loss.item()) if isinstance(sched, ReduceLROnPlateau) else sched.step()
+
+    for name in list_schedulers():
+        model, opt, sched = build(name)
+        lrs = []
+        for t in range(19):
+            step(model, opt, sched)
+            lrs.append([g["lr"] for g in opt.param_groups])
+            if t == 9:
+                buf = io.BytesIO()
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}, buf)
+        assert np.all(np.isfinite(lrs)) and np.all(np.array(lrs) > 0), (optimizer, name)
+        model2, opt2, sched2 = build(name)
+        buf.seek(0)
+        ckpt = torch.load(buf, weights_only=True)
+        model2.load_state_dict(ckpt["model"])
+        opt2.load_state_dict(ckpt["opt"])
+        sched2.load_state_dict(ckpt["sched"])
+        resumed = []
+        for _ in range(10, 19):
+            step(model2, opt2, sched2)
+            resumed.append([g["lr"] for g in opt2.param_groups])
+        assert resumed == lrs[10:], (optimizer, name)
