@@ -189,3 +189,31 @@ def test_result_scale_refuses_a_zero_from_batch_size() -> None:
     assert result.scale(128, rule="linear").scaled.factor == 4.0  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="from_batch_size to be a positive integer, but got from_batch_size=0"):
         result.scale(128, rule="linear", from_batch_size=0)
+
+
+def test_seeded_scaling_properties() -> None:
+    # Larger target batches never get a smaller LR (linear, sqrt, noise); cap never passes the divergence
+    # point; the same batch size keeps the LR; numbers of every kind round-trip through to_dict.
+    rng = np.random.default_rng(7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(200):
+            lr = float(10.0 ** rng.uniform(-7, 0))
+            source = int(rng.choice([1, 3, 32, 1000, 10**6]))
+            rule = str(rng.choice(["linear", "sqrt", "noise", "auto", "none"]))
+            optimizer = rng.choice([None, "sgd", "adam"])
+            noise = float(10.0 ** rng.uniform(-1, 6)) if rule in ("noise", "auto") else None
+            targets = sorted({int(v) for v in 10.0 ** rng.uniform(0, 6, size=6)} | {source})
+            scaled = [
+                scale_lr(lr, from_batch_size=source, to_batch_size=t, rule=rule, optimizer=optimizer, noise_scale=noise)
+                for t in targets
+            ]
+            assert all(b.lr >= a.lr for a, b in zip(scaled, scaled[1:]))
+            assert scaled[targets.index(source)].lr == pytest.approx(lr, rel=1e-12)
+            divergence = lr * float(rng.uniform(0.5, 20.0))
+            for t in targets:
+                capped = scale_lr(lr, from_batch_size=source, to_batch_size=t, rule=rule, optimizer=optimizer,
+                                  noise_scale=noise, divergence_lr=divergence, cap=True)  # fmt: skip
+                assert capped.lr <= divergence and math.isfinite(capped.lr) and capped.lr > 0
+                assert capped.capped == (capped.factor * lr > divergence)
+                assert type(capped).from_dict(capped.to_dict()) == capped
