@@ -419,7 +419,9 @@ class LRFinder(_CallbackBase):
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr)
-        _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e} ({_describe(result)})")
+        # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
+        peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
+        _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
 
     @override
     def state_dict(self) -> dict[str, Any]:

@@ -235,3 +235,19 @@ def test_submodules_left_in_eval_mode_stay_so_in_the_test(tmp_path: Path, refine
     assert {mode for phase, mode in model.modes} == {False}  # the test's steps (and trials) and training's
     assert len([p for p, _ in model.modes if p == "test"]) > finder.result.num_steps * (2 if refine else 1) // 2
     assert not model.body.training and model.head.training
+
+
+def test_cycle_peak_is_named_in_the_training_lr_message(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """'training with lr=2.89e-01 (suggested 1.43e-01, ...)' gave no reason for the LR twice the suggestion."""
+    import logging
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    with caplog.at_level(logging.INFO):
+        t.fit(Net(schedule="onecycle"), make_loader())
+    result = finder.result
+    assert result is not None and result.lr is not None and finder.applied_lr is not None
+    assert finder.applied_lr > result.lr
+    line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
+    assert f"lr={finder.applied_lr:.2e} as the cycle's peak (training_suggestion.max_lr)" in line
+    assert f"suggested {result.suggestion.lr:.2e}" in line
