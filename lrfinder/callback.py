@@ -160,7 +160,9 @@ class LRFinder(_CallbackBase):
         target_batch_size: Effective batch size to scale to and train at; default the fit's
             own (per-device batch x world size x ``accumulate_grad_batches``). When it differs,
             a ``batch_size`` attribute of the module or datamodule (or their ``hparams``) is
-            set and the train loader rebuilt, as ``BatchSizeFinder`` does; without one the fit
+            set and the train loader rebuilt, as ``BatchSizeFinder`` does (and
+            ``configure_optimizers`` run again, for schedules sized from
+            ``trainer.estimated_stepping_batches``); without one the fit
             stops (``ValueError`` naming both sizes) rather than train with an LR scaled for
             a batch it does not use. With ``scheduler=``, the warm-up the scaling advises
             (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in.
@@ -418,7 +420,7 @@ class LRFinder(_CallbackBase):
             return
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
-        self.applied_lr = self._apply(trainer, pl_module, result, attr)
+        self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
         _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
@@ -829,13 +831,21 @@ class LRFinder(_CallbackBase):
     # ----------------------------------------------------------------------------------------
 
     def _apply(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: RangeTestResult, attr: str | None
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        result: RangeTestResult,
+        attr: str | None,
+        *,
+        rebuild: bool = False,
     ) -> float:
         """Put the LR where training reads it; return it.
 
         Under the module's own OneCycleLR/CyclicLR the LR put in is the cycle's peak,
         ``training_suggestion.max_lr`` (the divergence LR / 5, scaled to the training batch),
-        as ``scheduler="onecycle"`` and ``lrfind fit`` do; otherwise ``result.lr``.
+        as ``scheduler="onecycle"`` and ``lrfind fit`` do; otherwise ``result.lr``. With
+        ``rebuild`` (the batch size changed) ``configure_optimizers`` runs again even without an
+        attribute, so a schedule sized from ``trainer.estimated_stepping_batches`` fits the fit.
         """
         suggestion = result.training_suggestion
         if result.lr is None or suggestion is None:  # pragma: no cover - checked by the caller
@@ -850,9 +860,11 @@ class LRFinder(_CallbackBase):
             return lr
         # The ratios between the groups the test swept at (each group's base LR to the largest).
         tested = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
-        if attr is not None:
+        if attr is not None or rebuild:
             # configure_optimizers again, now that the attribute holds the LR: optimizers and
             # schedulers built from it (OneCycleLR's max_lr, CyclicLR's bounds, a warm-up) use it.
+            # After target_batch_size changed the batch, schedules sized from the fit's steps
+            # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
             trainer.strategy.setup_optimizers(trainer)
         optimizers = list(trainer.optimizers)
         configs = list(trainer.lr_scheduler_configs)

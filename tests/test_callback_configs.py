@@ -251,3 +251,29 @@ def test_cycle_peak_is_named_in_the_training_lr_message(tmp_path: Path, caplog: 
     line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
     assert f"lr={finder.applied_lr:.2e} as the cycle's peak (training_suggestion.max_lr)" in line
     assert f"suggested {result.suggestion.lr:.2e}" in line
+
+
+class StepsSizedNet(Net):
+    """A hard-coded LR (no attribute) under a OneCycleLR sized from ``trainer.estimated_stepping_batches``."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=None)
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=0.05)
+        total = self.trainer.estimated_stepping_batches
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def test_target_batch_size_resizes_a_schedule_sized_from_the_fits_steps(tmp_path: Path) -> None:
+    """Without an LR attribute the schedule kept the old batch's length (32 steps for a fit of 8): no anneal."""
+    from _models import DataModule
+
+    finder = LRFinder(target_batch_size=64, **FAST)
+    t = trainer(tmp_path, [finder], max_steps=-1, max_epochs=2)
+    t.fit(StepsSizedNet(), datamodule=DataModule(batch_size=16))
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert t.global_step == 8 and sched.total_steps == 8  # 256 / 64 batches x 2 epochs
+    assert finder.applied_lr is not None
+    assert t.optimizers[0].param_groups[0]["max_lr"] == pytest.approx(finder.applied_lr, rel=1e-9)
