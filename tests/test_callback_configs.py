@@ -277,3 +277,32 @@ def test_target_batch_size_resizes_a_schedule_sized_from_the_fits_steps(tmp_path
     assert t.global_step == 8 and sched.total_steps == 8  # 256 / 64 batches x 2 epochs
     assert finder.applied_lr is not None
     assert t.optimizers[0].param_groups[0]["max_lr"] == pytest.approx(finder.applied_lr, rel=1e-9)
+
+
+class ReassignedBufferNet(Net):
+    """Running statistics kept in buffers that training_step reassigns (not updates in place)."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=0.01)
+        self.register_buffer("loss_ema", torch.zeros(()))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+        self.at_train: list[tuple[float, int]] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.phase == "train":
+            self.at_train.append((float(self.loss_ema), int(self.seen)))
+        loss = super().training_step(batch, batch_idx)
+        self.loss_ema = 0.9 * self.loss_ema + 0.1 * loss.detach()
+        self.seen = self.seen + 1
+        return loss
+
+
+def test_buffers_reassigned_by_training_step_are_restored(tmp_path: Path) -> None:
+    """The test's steps leaked into training: its first step saw seen=num_steps and the divergent losses' EMA."""
+    model = ReassignedBufferNet()
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    assert finder.result is not None and finder.result.num_steps > 10
+    assert model.at_train[0] == (0.0, 0)
+    assert int(model.seen) == 2
