@@ -949,3 +949,20 @@ def test_the_local_source_needs_ddp_automatic_optimization_and_independent_ranks
     synced = Net()
     synced.extra = nn.SyncBatchNorm(4)
     assert not _local_gradients(fit(2, ddp), synced, 1)
+
+
+def test_steps_source_with_batches_of_changing_size_says_so() -> None:
+    """Blocks of steps need one batch size; with every batch a different size, the error said only
+    'start the sweep lower'."""
+    from lrfinder import range_test
+
+    x = torch.randn(256, 4, dtype=torch.float64)
+    y = x.sum(1, keepdim=True)
+    sizes = [32, 17, 5, 31, 9, 64, 30, 8]
+    starts = np.cumsum([0, *sizes])
+    batches = [(x[a:b], y[a:b]) for a, b in zip(starts, starts[1:])]
+    model = nn.Linear(4, 1).double()
+    result = range_test(model, batches, loss_fn=nn.functional.mse_loss, noise_scale=True, num_steps=20, max_lr=1e-2)
+    assert result.noise_scale is None and result.noise_error is not None
+    assert re.search(rf"a block of {NOISE_BLOCK} consecutive steps needs batches of one size.*drop_last=True",
+                     result.noise_error), result.noise_error  # fmt: skip
