@@ -1075,6 +1075,18 @@ def _batch_loss(
     )
 
 
+#: What a step_fn that runs its own backward() (or a whole training step) is told.
+_BACKWARD_IN_STEP_FN = (
+    "step_fn(model, batch) must return the loss tensor without calling loss.backward() or optimizer.step(): the "
+    "range test runs them itself, at the swept LR (gradients were already there when step_fn returned, and the "
+    "range test's backward failed)."
+)
+
+
+def _has_grads(optimizer: torch.optim.Optimizer) -> bool:
+    return any(p.grad is not None for g in optimizer.param_groups for p in g["params"])
+
+
 def _check_loss(loss: object) -> torch.Tensor:
     if not isinstance(loss, torch.Tensor):
         raise ModelError(
@@ -1088,7 +1100,8 @@ def _check_loss(loss: object) -> torch.Tensor:
     if not loss.requires_grad:
         raise ModelError(
             "The loss does not require grad: it is not connected to the model's trainable parameters. "
-            "Check loss_fn/step_fn."
+            "Check loss_fn/step_fn: return the loss itself (not loss.detach() or loss.item()), computed with "
+            "gradients enabled, and leave backward() and optimizer.step() to the range test."
         )
     return loss.reshape(())
 
@@ -1340,10 +1353,17 @@ def range_test(
             batch = to_device(batch, target)
             sizes.add(infer_batch_size(None, batch))
             loss = loss_of(batch)
+            # Gradients already there: the step_fn ran its own backward (its graph may be freed).
+            ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
             part = loss / settings.accumulate_steps
             if micro_probe is not None:
                 micro_probe.before_backward()
-            (part if scaler is None else scaler.scale(part)).backward()
+            try:
+                (part if scaler is None else scaler.scale(part)).backward()
+            except RuntimeError as exc:
+                if ran_backward:
+                    raise ModelError(_BACKWARD_IN_STEP_FN) from exc
+                raise
             if micro_probe is not None:
                 micro_probe.after_backward()
             parts.append(loss.detach())

@@ -732,3 +732,21 @@ def test_reassigned_and_new_buffers_are_put_back(loader: DataLoader) -> None:
     range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
     assert model.ema is ema and torch.equal(ema, torch.zeros(3))
     assert "calls" not in dict(model.named_buffers())
+
+
+def test_a_step_fn_that_runs_backward_itself_is_told_to_return_the_loss(mlp: nn.Module, loader: DataLoader) -> None:
+    """A training step pasted as step_fn failed with torch's 'backward through the graph a second time'."""
+
+    def own_backward(model: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(model(batch[0]), batch[1])
+        loss.backward()
+        return loss
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ModelError, match=r"without calling loss.backward\(\) or optimizer.step\(\)") as info:
+        range_test(mlp, loader, optimizer=opt, step_fn=own_backward)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert_same_state(before, snapshot_of(mlp, opt))
+    with pytest.raises(ModelError, match=r"does not require grad.*not loss.detach\(\)"):
+        range_test(mlp, loader, step_fn=lambda model, batch: own_backward(model, batch).detach())
