@@ -192,6 +192,25 @@ def check_iterable(name: str, value: object) -> None:
         )
 
 
+def check_not_a_dataset(name: str, value: object) -> None:
+    """Refuse a map-style ``Dataset`` given where batches are expected.
+
+    Its items are single examples (a DataLoader makes the batches): iterated as batches, a
+    ``TensorDataset`` of ``(x, y)`` rows ran the test one example at a time and reported the
+    feature count as the batch size. An ``IterableDataset`` may yield batches and passes.
+
+    Raises:
+        DataError: ``value`` is a ``torch.utils.data.Dataset`` that is not an ``IterableDataset``.
+
+    """
+    if isinstance(value, torch.utils.data.Dataset) and not isinstance(value, torch.utils.data.IterableDataset):
+        raise DataError(
+            f"{name} is a {type(value).__name__}, a Dataset: its items are single examples, not batches. Pass a "
+            f"DataLoader over it: DataLoader({name}, batch_size=64, shuffle=True) (batch_size=None if its items are "
+            "already batches)."
+        )
+
+
 def check_device(name: str, device: object) -> torch.device | None:
     """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``."""
     if device is None or isinstance(device, torch.device):
@@ -1209,7 +1228,8 @@ def range_test(
 
     Args:
         model: The model; it is put in train mode during the test.
-        train_data: Any iterable of batches (a DataLoader usually); restarted when exhausted.
+        train_data: Any iterable of batches (a DataLoader usually); restarted when exhausted. A
+            map-style ``Dataset`` (whose items are examples) is refused: pass a DataLoader over it.
         optimizer: The optimizer to sweep (its param-group LR ratios are kept); default
             ``torch.optim.SGD(momentum=0.9)`` over the model's trainable parameters.
         loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches and for
@@ -1286,6 +1306,9 @@ def range_test(
     check_callable("step_fn", step_fn, "step_fn(model, batch) -> loss")
     check_callable("on_step", on_step, "on_step(index, lr, loss)")
     check_iterable("train_data", train_data)
+    check_not_a_dataset("train_data", train_data)
+    if val_data is not None:
+        check_not_a_dataset("val_data", val_data)
     refine_settings = None
     if refine is not None and refine is not False:
         from .refine import resolve_refine

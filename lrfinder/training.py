@@ -55,6 +55,7 @@ from .range_test import (
     check_callable,
     check_device,
     check_iterable,
+    check_not_a_dataset,
     check_optimizer_of,
     check_precision_name,
     infer_batch_size,
@@ -392,6 +393,9 @@ def train(
     check_callable("optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)")
     check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
     check_iterable("train_data", train_data)
+    check_not_a_dataset("train_data", train_data)
+    if val_data is not None:
+        check_not_a_dataset("val_data", val_data)
     trainable_parameters(model)
     lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:

@@ -750,3 +750,15 @@ def test_a_step_fn_that_runs_backward_itself_is_told_to_return_the_loss(mlp: nn.
     assert_same_state(before, snapshot_of(mlp, opt))
     with pytest.raises(ModelError, match=r"does not require grad.*not loss.detach\(\)"):
         range_test(mlp, loader, step_fn=lambda model, batch: own_backward(model, batch).detach())
+
+
+def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """A TensorDataset ran the test one example at a time and reported the 10 features as the batch size."""
+    with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples.*"
+                                        r"DataLoader\(train_data, batch_size=64"):  # fmt: skip
+        range_test(mlp, dataset, loss_fn=F.cross_entropy)
+    with pytest.raises(DataError, match="val_data is a TensorDataset"):
+        range_test(mlp, DataLoader(dataset, batch_size=32), loss_fn=F.cross_entropy, val_data=dataset, refine=True)
+    whole = DataLoader(dataset, batch_size=None, sampler=torch.utils.data.BatchSampler(
+        torch.utils.data.SequentialSampler(dataset), batch_size=32, drop_last=False))  # fmt: skip
+    assert range_test(mlp, whole, loss_fn=F.cross_entropy, num_steps=10).batch_size == 32

@@ -266,3 +266,11 @@ def test_what_the_optimizer_factory_gives_is_checked():
               loss_fn=F.cross_entropy)  # fmt: skip
     with pytest.raises(ModelError, match="must be a torch.Tensor, but got tuple"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=lambda out, y: (F.cross_entropy(out, y), {}))
+
+
+def test_a_dataset_given_as_batches_is_refused():
+    """train() on a TensorDataset trained one example per step (256 steps of batch 1), silently."""
+    from lrfinder.exceptions import DataError
+
+    with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples"):
+        train(make_mlp(), make_classification(64), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
