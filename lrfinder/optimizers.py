@@ -397,8 +397,10 @@ def create_optimizer(
             ``momentum``, ``nesterov``, ``adagrad``, ``rmsprop``, ``adadelta``, ``adam``,
             ``amsgrad``, ``adamw``, ``nadam``, ``radam``, ``yogi``; or a ``torch.optim`` class
             name (``"Adamax"``), a ``"package.module:Class"`` path, or an optimizer class.
-        model_or_params: An ``nn.Module`` (its parameters are grouped by :func:`param_groups`),
-            or parameters / param-group dicts passed to the class unchanged.
+        model_or_params: An ``nn.Module`` (its parameters are grouped by :func:`param_groups`;
+            for a class without weight decay, such as ``LBFGS``, in one group ``"all"`` unless
+            their LR factors differ), or parameters / param-group dicts passed to the class
+            unchanged.
         lr: The learning rate (``> 0``), e.g. ``result.suggestion.lr``.
         **settings: Keyword settings of the class (``momentum``, ``betas``, ``weight_decay``,
             ...), plus, for a model, the :func:`param_groups` settings ``decay_norm_and_bias``,
@@ -463,6 +465,11 @@ def create_optimizer(
         if "weight_decay" not in accepted and not var_kw:
             for g in params:
                 g.pop("weight_decay", None)
+            if len({g["lr"] for g in params}) == 1:
+                # Without weight decay the decay / no-decay split means nothing, and a class that takes
+                # a single group (LBFGS) refused it.
+                every = [p for g in params for p in g["params"]]
+                params = [{"params": every, "lr": params[0]["lr"], "lr_factor": params[0]["lr_factor"], "name": "all"}]
     else:
         if group_settings:
             raise TypeError(

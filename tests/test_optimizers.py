@@ -255,6 +255,28 @@ def test_numpy_scalars_are_numbers():
     assert opt.defaults["momentum"] == pytest.approx(0.8)
 
 
+def test_a_class_without_weight_decay_gets_one_group():
+    # LBFGS refused the decay / no-decay split ("doesn't support per-parameter options"), which means
+    # nothing without weight decay.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1))
+    opt = create_optimizer("LBFGS", model, lr=0.5)
+    assert [(g["name"], len(g["params"])) for g in opt.param_groups] == [("all", 6)]
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    first = float(closure())
+    opt.step(closure)
+    assert float(closure()) < first
+    halved = create_optimizer("LBFGS", model, lr=0.5, lr_factors={"*": 0.5}).param_groups
+    assert [(g["lr"], g["lr_factor"]) for g in halved] == [(0.25, 0.5)]
+
+
 def test_group_settings_need_a_module():
     with pytest.raises(TypeError, match="bias_lr_factor.*nn.Module"):
         create_optimizer("adam", _model().parameters(), lr=0.1, bias_lr_factor=2.0)
