@@ -496,3 +496,17 @@ def test_numbers_are_written_alike():
     # The recommended curve's LR is written on the plot, bold, as for a single curve.
     texts = [t for t in axes_by_label(overlay)["loss"].texts if t.get_fontweight() == "bold"]
     assert [t.get_text().strip() for t in texts] == [f"suggested lr = {s.lr:.2e} (b)"]
+
+
+def test_the_loss_axis_is_the_same_in_any_unit_of_the_loss() -> None:
+    # The explosion clip had an absolute floor (1e-12): in units of 1e-20 the axis showed the whole explosion
+    # and squashed the fall into its bottom few percent.
+    from lrfinder.report import _y_limits
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    plain = _y_limits([finish_result(lrs, losses, "completed")])
+    tiny = _y_limits([finish_result(lrs, losses * 1e-20, "completed")])
+    assert plain is not None and tiny is not None and plain[1] < 10.0
+    assert tiny == pytest.approx((plain[0] * 1e-20, plain[1] * 1e-20), rel=1e-9, abs=0.0)
