@@ -72,7 +72,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import is_real
+from ._checks import check_flag, is_real
 from .analysis import Suggestion
 from .names import SCHEDULER_SUMMARIES
 
@@ -391,7 +391,8 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
     assert steps is not None
     max_lr = _base_lrs(optimizer) if s["max_lr"] is None else _per_group("max_lr", s["max_lr"], optimizer)
     pct_start = _number("pct_start", s["pct_start"], low=0, high=1, strict="lh")
-    three_phase = bool(s["three_phase"])
+    three_phase = s["three_phase"]
+    check_flag("three_phase", three_phase)  # "no" would read as True
     # torch rises over pct_start * steps - 1 steps: at 0 it divides by zero, below 0 the cycle
     # starts near max_lr (no rise at all, or, for one step, the whole run at the final LR).
     if not pct_start * steps > 1:

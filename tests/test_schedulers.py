@@ -433,6 +433,7 @@ def test_required_markers_are_documented_in_the_registry():
         ("onecycle", {"total_steps": 1}, ValueError, r"pct_start \* steps > 1"),
         ("onecycle", {"total_steps": 3}, ValueError, r"pct_start \* steps > 1"),
         ("onecycle", {"total_steps": 10, "pct_start": 0.55, "three_phase": True}, ValueError, "three_phase"),
+        ("onecycle", {"total_steps": 10, "three_phase": "no"}, TypeError, "three_phase to be True or False"),
         ("cyclic", {"max_lr": 0.1, "base_lr": 1.0}, ValueError, "max_lr > base_lr"),
         ("cyclic", {"max_lr": 1.0, "mode": "triangle"}, ValueError, "mode"),
         ("cyclic", {"max_lr": [1.0]}, ValueError, "max_lr"),
