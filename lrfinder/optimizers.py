@@ -44,7 +44,7 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
-from ._checks import is_real
+from ._checks import check_flag, is_real
 from ._imports import import_string
 from .names import OPTIMIZER_SUMMARIES
 from .yogi import Yogi
@@ -434,6 +434,10 @@ def create_optimizer(
             f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
             f"it accepts: {', '.join(accepted)}"
         )
+    defaults = {name: p.default for name, p in inspect.signature(spec.cls.__init__).parameters.items()}
+    for key, value in settings.items():
+        if isinstance(defaults.get(key), bool):  # an on/off setting: maximize="no" would read as on
+            check_flag(key, value)
     for key, value in spec.fixed.items():
         if key in settings and settings[key] != value:
             hint = {
@@ -458,6 +462,11 @@ def create_optimizer(
             raise ValueError(f"Nesterov momentum needs dampening=0, but got dampening={kwargs['dampening']!r}")
     if "weight_decay" in kwargs:
         kwargs["weight_decay"] = _check_positive("weight_decay", kwargs["weight_decay"], allow_zero=True)
+    betas = kwargs.get("betas")
+    if betas is not None and not (
+        isinstance(betas, (tuple, list)) and len(betas) == 2 and all(is_real(b) or torch.is_tensor(b) for b in betas)
+    ):  # torch indexes betas[1] before any check: (0.9,) was an IndexError
+        raise TypeError(f"Expected betas to be a pair of numbers (beta1, beta2), but got betas={betas!r}")
 
     if isinstance(model_or_params, nn.Module):
         wd = kwargs.get("weight_decay")

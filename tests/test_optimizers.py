@@ -237,6 +237,11 @@ def test_frozen_parameters_are_kept_and_skipped():
         ("momentum", {"momentum": "abc"}, TypeError, "Expected momentum to be a number, but got momentum='abc'"),
         ("rmsprop", {"momentum": "0.9"}, TypeError, "Expected momentum to be a number"),
         ("adam", {"betas": (2.0, 0.9)}, ValueError, r"Cannot build optimizer 'adam' \(Adam\): Invalid beta"),
+        # torch's own IndexError, and a string flag that torch read as on
+        ("adamw", {"betas": (0.9,)}, TypeError, r"betas to be a pair of numbers \(beta1, beta2\), but got betas=\(0.9"),
+        ("nadam", {"betas": "0.9,0.99"}, TypeError, "betas to be a pair"),
+        ("sgd", {"maximize": "no"}, TypeError, "Expected maximize to be True or False, but got maximize='no'"),
+        ("adam", {"foreach": None, "differentiable": 1}, TypeError, "differentiable to be True or False"),
         ("torch.optim:Nope", {}, ValueError, "Nope"),
         ("no_such_pkg.mod:Opt", {}, ValueError, "no_such_pkg"),
         ("torch.nn:Linear", {}, TypeError, "Optimizer subclass"),
