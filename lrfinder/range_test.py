@@ -147,6 +147,17 @@ def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> 
     return dtype
 
 
+@contextlib.contextmanager
+def training_grad_mode() -> Iterator[None]:
+    """Gradients on, whatever the caller's mode: the test trains.
+
+    A range test called inside ``torch.no_grad()`` or ``torch.inference_mode()`` (an evaluation
+    script, a notebook cell) failed with "the loss does not require grad".
+    """
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
     """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing for full precision (``None``)."""
     if dtype is None:
@@ -851,19 +862,21 @@ class StateSnapshot:
             for kind in ("_parameters", "_buffers")
             if isinstance(held := getattr(module, kind, None), dict)
         ]
-        with torch.no_grad():
+        # Copies made under the caller's inference_mode would be inference tensors, which the
+        # optimizer can no longer update in place once they are restored.
+        with torch.inference_mode(False), torch.no_grad():
             self._params = [
                 (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()
             ]
             self._buffers = [(b, b.detach().clone()) for b in model.buffers()]
+            self._opt_state = [
+                (
+                    {p: _clone(s) for p, s in opt.state.items()},
+                    [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
+                )
+                for opt in self.optimizers
+            ]
         self._modes = [(m, m.training) for m in model.modules()]
-        self._opt_state = [
-            (
-                {p: _clone(s) for p, s in opt.state.items()},
-                [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
-            )
-            for opt in self.optimizers
-        ]
         self._torch_rng = torch.get_rng_state()
         self._cuda_rng = (
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -897,23 +910,23 @@ class StateSnapshot:
             for name, tensor in held.items():
                 if now.get(name) is not tensor:  # reassigned during the test (an EMA buffer)
                     now[name] = tensor
-        with torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad():
             for param, saved, grad in self._params:
                 param.copy_(saved)
                 param.grad = None if grad is None else grad.clone()
             for buf, saved in self._buffers:
                 buf.copy_(saved)
+            for opt, (state, groups) in zip(self.optimizers, self._opt_state):
+                opt.state.clear()
+                for p, s in state.items():
+                    opt.state[p] = _clone(s)
+                for group, saved in zip(opt.param_groups, groups):
+                    params = group["params"]
+                    group.clear()
+                    group.update(_clone(saved))
+                    group["params"] = params
         for module, mode in self._modes:
             module.training = mode
-        for opt, (state, groups) in zip(self.optimizers, self._opt_state):
-            opt.state.clear()
-            for p, s in state.items():
-                opt.state[p] = _clone(s)
-            for group, saved in zip(opt.param_groups, groups):
-                params = group["params"]
-                group.clear()
-                group.update(_clone(saved))
-                group["params"] = params
         torch.set_rng_state(self._torch_rng)
         if self._cuda_rng is not None:
             torch.cuda.set_rng_state_all(self._cuda_rng)
@@ -1412,7 +1425,10 @@ def range_test(
 
     model.train()
     try:
-        lrs, losses, reason = run_sweep(step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step)
+        with training_grad_mode():
+            lrs, losses, reason = run_sweep(
+                step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step
+            )
     finally:
         for hook in hooks:
             hook.remove()
@@ -1458,11 +1474,12 @@ def range_test(
             fresh.__dict__.update(copy.deepcopy(began))
             return fresh
 
-    return refine_range_test(
-        result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
-        step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
-        new_scaler=new_scaler,
-    )
+    with training_grad_mode():
+        return refine_range_test(
+            result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
+            step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
+            new_scaler=new_scaler,
+        )
 
 
 def finish_result(

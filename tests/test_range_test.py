@@ -762,3 +762,20 @@ def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDa
     whole = DataLoader(dataset, batch_size=None, sampler=torch.utils.data.BatchSampler(
         torch.utils.data.SequentialSampler(dataset), batch_size=32, drop_last=False))  # fmt: skip
     assert range_test(mlp, whole, loss_fn=F.cross_entropy, num_steps=10).batch_size == 32
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_a_test_called_without_grad_runs_and_leaves_a_trainable_optimizer(
+    mode: Any, mlp: nn.Module, loader: DataLoader
+) -> None:
+    """Inside no_grad/inference_mode (an evaluation script) the loss did not require grad; under
+    inference_mode the restored optimizer state were inference tensors, which Adam's next step refused."""
+    opt = warmed_up(mlp, loader)
+    before = snapshot_of(mlp, opt)
+    with mode():
+        result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert result.num_steps == 10
+    assert_same_state(before, snapshot_of(mlp, opt))
+    x, y = next(iter(loader))
+    F.cross_entropy(mlp(x), y).backward()
+    opt.step()
