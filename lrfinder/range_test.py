@@ -832,6 +832,47 @@ def _data_generators(data: object) -> list[torch.Generator]:
     return found
 
 
+def _data_rngs(data: object) -> list[tuple[Any, Any]]:
+    """Python and numpy RNGs that a loader's sampler, batch sampler or dataset keep as attributes.
+
+    Bucketing batch samplers and augmenting datasets often draw from their own ``random.Random``
+    or ``np.random.Generator`` rather than torch's: returned as ``(rng, state)`` pairs.
+    """
+    found: list[tuple[Any, Any]] = []
+    stack = [data]
+    seen: set[int] = set()
+    while stack:
+        obj = stack.pop()
+        if obj is None or id(obj) in seen or isinstance(obj, (int, float, str, torch.Tensor)):
+            continue
+        seen.add(id(obj))
+        for value in getattr(obj, "__dict__", {}).values():
+            if (
+                isinstance(value, (random.Random, np.random.RandomState, np.random.Generator))
+                and not isinstance(value, random.SystemRandom)  # no state to save
+                and all(value is not rng for rng, _ in found)
+            ):
+                found.append((value, _rng_state(value)))
+        for attr in ("sampler", "batch_sampler", "dataset"):
+            stack.append(getattr(obj, attr, None))
+    return found
+
+
+def _rng_state(rng: Any) -> Any:
+    if isinstance(rng, np.random.Generator):
+        return copy.deepcopy(rng.bit_generator.state)
+    return rng.get_state() if isinstance(rng, np.random.RandomState) else rng.getstate()
+
+
+def _set_rng_state(rng: Any, state: Any) -> None:
+    if isinstance(rng, np.random.Generator):
+        rng.bit_generator.state = state
+    elif isinstance(rng, np.random.RandomState):
+        rng.set_state(state)
+    else:
+        rng.setstate(state)
+
+
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
@@ -840,7 +881,8 @@ class StateSnapshot:
     self.ema + ...``, is put back, and one registered during the test removed); every optimizer's
     state and param-group hyper-parameters (restored into the same objects, so schedulers and
     wrappers holding them stay valid); the torch (CPU and CUDA), numpy and Python RNG states; and
-    the generators that fix the data order of the given data loaders (or the generators given).
+    the generators that fix the data order of the given data loaders (or the generators given),
+    and the Python/numpy RNGs their samplers and datasets keep; the parameters' ``requires_grad``.
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
     its next epoch starts afresh. No files are written.
     """
@@ -884,6 +926,8 @@ class StateSnapshot:
         self._np_rng = np.random.get_state()
         self._py_rng = random.getstate()
         self._generators = [(g, g.get_state()) for d in data for g in _data_generators(d)]
+        self._data_rngs = [pair for d in data for pair in _data_rngs(d)]
+        self._grad_flags = [(p, p.requires_grad) for p in model.parameters()]
         # A DataLoader with persistent workers keeps the iterator the test creates, and its next
         # epoch draws its order from it: one the test started is shut down in restore(), so
         # the next iter() starts as if the test had not run.
@@ -934,6 +978,10 @@ class StateSnapshot:
         random.setstate(self._py_rng)
         for gen, gen_state in self._generators:
             gen.set_state(gen_state)
+        for rng, rng_state in self._data_rngs:
+            _set_rng_state(rng, rng_state)
+        for param, flag in self._grad_flags:
+            param.requires_grad_(flag)
         for loader in self._fresh_loaders:
             started = _iterator_of(loader)
             if started is not None:

@@ -779,3 +779,60 @@ def test_a_test_called_without_grad_runs_and_leaves_a_trainable_optimizer(
     x, y = next(iter(loader))
     F.cross_entropy(mlp(x), y).backward()
     opt.step()
+
+
+class _Buckets(torch.utils.data.Sampler[list[int]]):
+    """A bucketing batch sampler with its own Python RNG, as NLP pipelines often have."""
+
+    def __init__(self, n: int, size: int, seed: int) -> None:
+        self.n, self.size, self.rng = n, size, random.Random(seed)
+
+    def __iter__(self) -> Any:
+        batches = [list(range(i, min(i + self.size, self.n))) for i in range(0, self.n, self.size)]
+        self.rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.size)
+
+
+class _Jittered(torch.utils.data.Dataset[Any]):
+    """A dataset that augments with its own numpy Generator."""
+
+    def __init__(self, base: TensorDataset) -> None:
+        self.base, self.rng = base, np.random.default_rng(0)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> Any:
+        x, y = self.base[i]
+        return x + float(self.rng.normal(0.0, 0.1)), y
+
+
+class _Unfreezing(nn.Module):
+    """Unfreezes its first layer after three forward passes (a warm-up schedule kept in the model)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.net[0].requires_grad_(False)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if int(self.calls) > 3:
+            self.net[0].requires_grad_(True)
+        return self.net(x)
+
+
+def test_sampler_and_dataset_rngs_and_requires_grad_are_restored(dataset: TensorDataset) -> None:
+    def first_epoch(with_test: bool) -> list[torch.Tensor]:
+        loader = DataLoader(_Jittered(dataset), batch_sampler=_Buckets(len(dataset), 64, seed=1))
+        if with_test:
+            model = _Unfreezing()
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+            assert [p.requires_grad for p in model.net[0].parameters()] == [False, False]
+        return [x for x, _ in loader]
+
+    assert all(torch.equal(a, b) for a, b in zip(first_epoch(True), first_epoch(False), strict=True))
