@@ -311,6 +311,23 @@ def check_materialized(model: nn.Module) -> None:
 EMPTY_DATA_MESSAGE = "The training data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable."
 
 
+def empty_data_message(data: object) -> str:
+    """:data:`EMPTY_DATA_MESSAGE`, or why a DataLoader over examples yields no batch (``drop_last``)."""
+    batch_size = getattr(data, "batch_size", None)
+    if getattr(data, "drop_last", False) and batch_size is not None and is_int(batch_size):
+        try:
+            examples = len(data.sampler)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            return EMPTY_DATA_MESSAGE
+        if 0 < examples < batch_size:
+            return (
+                f"The training data is empty: DataLoader(batch_size={batch_size}, drop_last=True) over {examples} "
+                f"example(s) drops its only, short batch. Lower batch_size to at most {examples}, or set "
+                "drop_last=False."
+            )
+    return EMPTY_DATA_MESSAGE
+
+
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
     """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode."""
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
@@ -1227,7 +1244,7 @@ class CyclingBatches:
                         f"list of batches or another re-iterable, or plan at most {used} batches (num_steps x "
                         "accumulation)."
                     ) from None
-                raise DataError(EMPTY_DATA_MESSAGE) from None
+                raise DataError(empty_data_message(self.data)) from None
         idx = self._idx
         self._idx += 1
         return batch, idx

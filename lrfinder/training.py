@@ -49,7 +49,6 @@ from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import (
-    EMPTY_DATA_MESSAGE,
     _batch_loss,
     _check_loss,
     check_callable,
@@ -58,6 +57,7 @@ from .range_test import (
     check_not_a_dataset,
     check_optimizer_of,
     check_precision_name,
+    empty_data_message,
     infer_batch_size,
     trainable_parameters,
 )
@@ -407,7 +407,7 @@ def train(
         val_data = _as_one_loader(val_data) if val_data is not None else None
     length = _length(train_data)
     if length == 0:
-        raise DataError(EMPTY_DATA_MESSAGE)
+        raise DataError(empty_data_message(train_data))
     if isinstance(train_data, Iterator) and epochs > 1:
         raise DataError(
             f"train_data is a one-shot iterator (e.g. a generator): it is used up by the first of {epochs} epochs "

@@ -836,3 +836,10 @@ def test_sampler_and_dataset_rngs_and_requires_grad_are_restored(dataset: Tensor
         return [x for x, _ in loader]
 
     assert all(torch.equal(a, b) for a, b in zip(first_epoch(True), first_epoch(False), strict=True))
+
+
+def test_drop_last_with_a_batch_larger_than_the_data_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """It said 'the training data is empty ... pass a non-empty DataLoader' of 20 examples."""
+    few = DataLoader(TensorDataset(*dataset[:20]), batch_size=32, drop_last=True)
+    with pytest.raises(DataError, match=r"batch_size=32, drop_last=True\) over 20 example\(s\).*at most 20"):
+        range_test(mlp, few, loss_fn=F.cross_entropy)

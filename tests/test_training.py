@@ -274,3 +274,11 @@ def test_a_dataset_given_as_batches_is_refused():
 
     with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples"):
         train(make_mlp(), make_classification(64), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+
+
+def test_drop_last_with_a_batch_larger_than_the_data_is_named():
+    from lrfinder.exceptions import DataError
+
+    few = DataLoader(make_classification(20), batch_size=32, drop_last=True)
+    with pytest.raises(DataError, match=r"drop_last=True\) over 20 example\(s\) drops its only, short batch"):
+        train(make_mlp(), few, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
