@@ -394,8 +394,10 @@ def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> tor
         if output is None:
             raise ModelError("training_step returned a dict without a 'loss' key. Add it, or return the loss tensor.")
     if not isinstance(output, torch.Tensor) or output.numel() != 1:
+        got = f"a tensor of shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else type(output).__name__
         raise ModelError(
-            f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {type(output).__name__}."
+            f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {got}. "
+            "Reduce the loss to one number (e.g. loss.mean())."
         )
     return output.reshape(())
 

@@ -306,3 +306,19 @@ def test_buffers_reassigned_by_training_step_are_restored(tmp_path: Path) -> Non
     assert finder.result is not None and finder.result.num_steps > 10
     assert model.at_train[0] == (0.0, 0)
     assert int(model.seen) == 2
+
+
+class PerSampleLossNet(Net):
+    """Forgot the reduction: training_step returns one loss per example."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self.head(self.body(x)), y, reduction="none")
+
+
+def test_a_per_example_loss_is_named_with_its_shape(tmp_path: Path) -> None:
+    """The message said 'but got Tensor' for a (32,) loss: a tensor is what it asks for."""
+    from lrfinder import ModelError
+
+    with pytest.raises(ModelError, match=r"but got a tensor of shape \(32,\)\. Reduce the loss to one number"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(PerSampleLossNet(), make_loader())
