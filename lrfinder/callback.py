@@ -178,7 +178,8 @@ class LRFinder(_CallbackBase):
             over ``trainer.estimated_stepping_batches`` steps; needs ``optimizer``.
         scheduler_settings: Keyword settings for ``scheduler``.
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``).
-        monitor: Under manual optimization, the key logged with ``self.log`` that holds the
+        monitor: Under manual optimization (warned and unused under automatic optimization,
+            where the curve is the returned loss), the key logged with ``self.log`` that holds the
             loss, when ``training_step`` does not return it.
         report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
         strict: Raise instead of warning when the curve is inconclusive.
@@ -472,6 +473,13 @@ class LRFinder(_CallbackBase):
             raise ModelError(
                 "LRFinder cannot run training_step(dataloader_iter): the range test hands training_step one "
                 "batch per call. Take (batch, batch_idx) in training_step, or leave LRFinder out of this fit."
+            )
+        if automatic and self.monitor is not None:
+            _lightning.warn(
+                trainer,
+                f"LRFinder(monitor={self.monitor!r}) is read under manual optimization only; under automatic "
+                "optimization the curve is the loss training_step returns (the one backward runs on). "
+                "Leave monitor=None.",
             )
         accumulate = _accumulation(trainer, pl_module)
         train_loader = trainer.train_dataloader

@@ -322,3 +322,18 @@ def test_a_per_example_loss_is_named_with_its_shape(tmp_path: Path) -> None:
 
     with pytest.raises(ModelError, match=r"but got a tensor of shape \(32,\)\. Reduce the loss to one number"):
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(PerSampleLossNet(), make_loader())
+
+
+class LogsScaledLossNet(Net):
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.log("scaled_loss", loss * 100)
+        return loss
+
+
+def test_monitor_under_automatic_optimization_is_said_to_be_unused(tmp_path: Path) -> None:
+    """monitor= was silently ignored under automatic optimization: the curve was not the key asked for."""
+    finder = LRFinder(monitor="scaled_loss", **FAST)
+    with pytest.warns(UserWarning, match=r"monitor='scaled_loss'\) is read under manual optimization only"):
+        trainer(tmp_path, [finder], max_steps=2).fit(LogsScaledLossNet(), make_loader())
+    assert finder.result is not None and finder.result.losses[0] < 10  # the returned loss, not 100x it
