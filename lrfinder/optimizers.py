@@ -401,7 +401,10 @@ def create_optimizer(
             for a class without weight decay, such as ``LBFGS``, in one group ``"all"`` unless
             their LR factors differ), or parameters / param-group dicts passed to the class
             unchanged.
-        lr: The learning rate (``> 0``), e.g. ``result.suggestion.lr``.
+        lr: The learning rate (``> 0``) of the groups at factor 1, e.g. ``result.suggestion.lr``.
+            A range test records the LR of the optimizer's largest group: with factors above 1
+            (``bias_lr_factor=2``, ``lr_factors={"head": 10}``), that group was tested at the
+            suggestion, so pass the suggestion divided by the largest factor to keep it there.
         **settings: Keyword settings of the class (``momentum``, ``betas``, ``weight_decay``,
             ...), plus, for a model, the :func:`param_groups` settings ``decay_norm_and_bias``,
             ``bias_lr_factor``, ``layer_lr_decay`` and ``lr_factors``. Weight decay is
