@@ -576,6 +576,11 @@ class RangeTestResult:
 
         """
         version = data.get("schema_version")
+        if data.get("kind") == "weight_decay_sweep" and isinstance(data.get("results"), list):
+            raise ValueError(
+                f"This is a weight-decay sweep of {len(data['results'])} range tests (kind='weight_decay_sweep'), not "
+                "one result: read each with RangeTestResult.from_dict(doc['results'][i])"
+            )
         if version != SCHEMA_VERSION:
             raise ValueError(
                 f"Unsupported result schema_version={version!r}; this lrfinder reads version {SCHEMA_VERSION}"

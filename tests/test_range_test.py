@@ -843,3 +843,12 @@ def test_drop_last_with_a_batch_larger_than_the_data_is_named(mlp: nn.Module, da
     few = DataLoader(TensorDataset(*dataset[:20]), batch_size=32, drop_last=True)
     with pytest.raises(DataError, match=r"batch_size=32, drop_last=True\) over 20 example\(s\).*at most 20"):
         range_test(mlp, few, loss_fn=F.cross_entropy)
+
+
+def test_a_weight_decay_sweep_file_is_named_as_such() -> None:
+    """lrfind run --weight-decay writes several results in one file; reading it said KeyError('stop_reason')."""
+    one = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.9), stop_reason="completed").to_dict()
+    doc = {"schema_version": 1, "kind": "weight_decay_sweep", "weight_decays": [0, 1e-4], "results": [one, one]}
+    with pytest.raises(ValueError, match=r"weight-decay sweep of 2 range tests.*from_dict\(doc\['results'\]\[i\]\)"):
+        RangeTestResult.from_dict(doc)
+    assert RangeTestResult.from_dict(doc["results"][1]).lrs == (1e-3, 1e-2)
