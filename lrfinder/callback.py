@@ -1022,7 +1022,9 @@ class LRFinder(_CallbackBase):
     ) -> None:
         from .optimizers import create_optimizer
 
-        optimizer = create_optimizer(self.optimizer, pl_module, lr=lr, **self.optimizer_settings)  # type: ignore[arg-type]
+        optimizer = create_optimizer(  # the found LR goes to the largest group, as the test recorded it
+            self.optimizer, pl_module, lr=lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
+        )
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
             from .schedulers import create_scheduler, lightning_scheduler_config

@@ -388,6 +388,7 @@ def create_optimizer(
     model_or_params: nn.Module | Iterable[torch.Tensor] | Iterable[dict[str, Any]],
     *,
     lr: float,
+    lr_group: str = "base",
     **settings: Any,
 ) -> Optimizer:
     """Build an optimizer by name.
@@ -404,7 +405,12 @@ def create_optimizer(
         lr: The learning rate (``> 0``) of the groups at factor 1, e.g. ``result.suggestion.lr``.
             A range test records the LR of the optimizer's largest group: with factors above 1
             (``bias_lr_factor=2``, ``lr_factors={"head": 10}``), that group was tested at the
-            suggestion, so pass the suggestion divided by the largest factor to keep it there.
+            suggestion; pass ``lr_group="largest"`` to put it there.
+        lr_group: Which groups ``lr`` sets: ``"base"`` (default) the groups at factor 1, the
+            others at ``lr`` times their factor; ``"largest"`` the group with the largest LR, the
+            others at their ratio below it: the convention of a range test's LRs, so
+            ``lr=result.lr, lr_group="largest"`` trains every group at the LR it was tested at,
+            whatever the factors. The same when no factor is above 1.
         **settings: Keyword settings of the class (``momentum``, ``betas``, ``weight_decay``,
             ...), plus, for a model, the :func:`param_groups` settings ``decay_norm_and_bias``,
             ``bias_lr_factor``, ``layer_lr_decay`` and ``lr_factors``. Weight decay is
@@ -429,6 +435,8 @@ def create_optimizer(
     """
     spec = get_optimizer_spec(name)
     lr = _check_positive("lr", lr)
+    if lr_group not in ("base", "largest"):
+        raise ValueError(f"Expected lr_group to be 'base' or 'largest', but got lr_group={lr_group!r}")
     group_settings = {k: settings.pop(k) for k in _GROUP_SETTINGS if k in settings}
     accepted, var_kw = _accepted(spec.cls)
     unknown = [k for k in settings if k not in accepted]
@@ -474,6 +482,10 @@ def create_optimizer(
     if isinstance(model_or_params, nn.Module):
         wd = kwargs.get("weight_decay")
         params: Any = param_groups(model_or_params, lr=lr, weight_decay=wd, **group_settings)
+        top = max((float(g["lr_factor"]) for g in params), default=1.0)
+        if lr_group == "largest" and top > 0 and top != 1.0:
+            lr = lr / top
+            params = param_groups(model_or_params, lr=lr, weight_decay=wd, **group_settings)
         if "weight_decay" not in accepted and not var_kw:
             for g in params:
                 g.pop("weight_decay", None)
@@ -489,6 +501,14 @@ def create_optimizer(
                 "module names; pass the model instead of its parameters"
             )
         params = model_or_params
+        if lr_group == "largest":
+            params = list(params)
+            own = [float(g["lr"]) for g in params if isinstance(g, dict) and is_real(g.get("lr"))]
+            top = max([1.0] + [v / lr for v in own]) if len(own) < len(params) else max(v / lr for v in own)
+            if top > 0 and top != 1.0:
+                params = [{**g, "lr": float(g["lr"]) / top} if isinstance(g, dict) and is_real(g.get("lr")) else g
+                          for g in params]
+                lr = lr / top
     try:
         optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer

@@ -667,29 +667,40 @@ def _check_suggestion(suggestion: Any) -> Suggestion:
 def _apply_suggestion(
     spec: SchedulerSpec, optimizer: Optimizer, settings: dict[str, Any], given: set[str], suggestion: Suggestion
 ) -> None:
-    """Fill the LR settings from a range-test suggestion; explicit settings always win."""
+    """Fill the LR settings from a range-test suggestion; explicit settings always win.
+
+    A range test records the LR of the group with the largest LR, so the suggestion's LRs go to
+    that group and the others keep their ratio to it. The settings are in units of the
+    optimizer's ``lr``, like explicit ones: the suggestion's values are divided by the largest
+    group's ratio to it.
+    """
+    ratios = _ratios(optimizer)
+    top = max(ratios, default=1.0)
+    top = top if top > 0 else 1.0
+    lr, min_lr, max_lr = suggestion.lr / top, suggestion.min_lr / top, suggestion.max_lr / top
     if spec.from_suggestion == "base":
-        ratios = _ratios(optimizer)
         for group, r in zip(optimizer.param_groups, ratios):
-            group["lr"] = suggestion.lr * r
+            group["lr"] = lr * r
             if "initial_lr" in group:
-                group["initial_lr"] = suggestion.lr * r
-        optimizer.defaults["lr"] = suggestion.lr
+                group["initial_lr"] = lr * r
+        optimizer.defaults["lr"] = lr
     elif spec.from_suggestion == "onecycle":
         if "max_lr" not in given:
-            settings["max_lr"] = suggestion.max_lr
+            settings["max_lr"] = max_lr
         if "div_factor" not in given and not isinstance(settings["max_lr"], (list, tuple)):
-            settings["div_factor"] = float(settings["max_lr"]) / suggestion.min_lr
+            settings["div_factor"] = float(settings["max_lr"]) / min_lr
             if settings["div_factor"] < 1:
                 raise ValueError(
                     f"Expected max_lr >= suggestion.min_lr for onecycle, but got max_lr={settings['max_lr']!r}, "
                     f"suggestion.min_lr={suggestion.min_lr:.2e}"
+                    + (f" (in the optimizer's lr units {min_lr:.2e}: its largest group is at {top:g}x)"
+                       if top != 1 else "")
                 )
     else:  # cyclic
         if "base_lr" not in given:
-            settings["base_lr"] = suggestion.min_lr
+            settings["base_lr"] = min_lr
         if "max_lr" not in given:
-            settings["max_lr"] = suggestion.max_lr
+            settings["max_lr"] = max_lr
 
 
 def create_scheduler(
@@ -716,11 +727,12 @@ def create_scheduler(
         total_steps: Number of scheduler steps of the run (``>= 1``); required by
             ``polynomial``, ``cosine`` and ``onecycle``.
         suggestion: A range-test :class:`~lrfinder.Suggestion` (or a result holding one).
-            The rule: for ``constant``, ``step``, ``multistep``, ``exponential``, ``inverse``,
-            ``polynomial``, ``factor``, ``cosine`` and ``plateau`` each group's LR becomes
-            ``suggestion.lr`` times the group's ratio to the optimizer's ``lr``; for
-            ``onecycle`` ``max_lr = suggestion.max_lr`` and the cycle starts at
-            ``suggestion.min_lr`` (``div_factor = max_lr / suggestion.min_lr``) and ends
+            The suggestion's LRs are the ones of the group the range test recorded, the group
+            with the largest LR; the others keep their ratio to it, as they were tested. For
+            ``constant``, ``step``, ``multistep``, ``exponential``, ``inverse``,
+            ``polynomial``, ``factor``, ``cosine`` and ``plateau`` that group's LR becomes
+            ``suggestion.lr``; for ``onecycle`` its ``max_lr`` is ``suggestion.max_lr`` and
+            the cycle starts at ``suggestion.min_lr`` (``div_factor = max_lr / suggestion.min_lr``) and ends
             ``final_div_factor`` (1e4) below that (Smith's annihilation); for ``cyclic``
             ``base_lr = suggestion.min_lr``, ``max_lr = suggestion.max_lr``. Settings given
             explicitly always win over the suggestion.

@@ -127,6 +127,11 @@ class TrainingResult:
     current_epoch: int
 
 
+def _reference_lr(optimizer: Any) -> float:
+    """The LR of the optimizer's largest group: the one a range test records and the summaries print."""
+    return max(float(g["lr"]) for g in optimizer.param_groups)
+
+
 @functools.cache
 def _classes(package: str) -> tuple[type, type]:
     """The plain-model wrapper and the watching callback, built on one Lightning distribution.
@@ -183,7 +188,7 @@ def _classes(package: str) -> tuple[type, type]:
             self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
         ) -> None:
             if batch_idx % self.accumulate == 0:
-                self.lrs.append(float(trainer.optimizers[0].param_groups[0]["lr"]))
+                self.lrs.append(_reference_lr(trainer.optimizers[0]))
 
         def on_train_batch_end(
             self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -193,7 +198,7 @@ def _classes(package: str) -> tuple[type, type]:
                 value = float(loss.detach())
                 self.losses.append(value)
                 if not math.isfinite(value) and self.diverged is None:
-                    lr = trainer.optimizers[0].param_groups[0]["lr"]
+                    lr = _reference_lr(trainer.optimizers[0])
                     self.diverged = (
                         trainer.current_epoch + 1,
                         f"the training loss became {value} at step {trainer.global_step} (LR {lr:.2e})",
@@ -215,7 +220,7 @@ def _classes(package: str) -> tuple[type, type]:
                 for key, value in sorted(trainer.callback_metrics.items())
                 if key.startswith("val") and isinstance(value, (torch.Tensor, float, int))
             }
-            lr = float(trainer.optimizers[0].param_groups[0]["lr"])
+            lr = _reference_lr(trainer.optimizers[0])
             summary = EpochSummary(epoch, self.epochs, mean, metrics, lr)
             self.summaries.append(summary)
             if self.on_epoch is not None:

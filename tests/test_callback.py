@@ -745,6 +745,29 @@ def test_scheduler_option_onecycle_uses_suggested_bounds(tmp_path: Path) -> None
     assert peaks[0] == pytest.approx(s.min_lr, rel=1e-6)
 
 
+@pytest.mark.parametrize("scheduler", [None, "cosine", "onecycle"])
+def test_optimizer_option_with_a_bias_factor_trains_the_largest_group_at_the_found_lr(
+    tmp_path: Path, scheduler: str | None
+) -> None:
+    # bias_lr_factor=2: the test swept the biases at the recorded LR and the weights at half of it;
+    # training keeps that (it put the weights at the found LR and the biases at twice it before).
+    finder = LRFinder(optimizer="momentum", optimizer_settings={"bias_lr_factor": 2.0}, scheduler=scheduler, **FAST)
+    seen = StepLRs()
+    t = trainer(tmp_path, [finder, seen], max_steps=10)  # onecycle's peak on a step: 0.3 x 10
+    t.fit(Net(), make_loader())
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    groups = t.optimizers[0].param_groups
+    factors = [g["lr_factor"] for g in groups]
+    assert sorted(set(factors)) == [1.0, 2.0]
+    peak = max(max(v) for v in seen.lrs)
+    expected = result.suggestion.max_lr if scheduler == "onecycle" else finder.applied_lr
+    assert peak == pytest.approx(expected, rel=1e-6)
+    for lrs in seen.lrs:  # the weights at half the biases' LR, as in the test
+        by_factor = dict(zip(factors, lrs))
+        assert by_factor[1.0] == pytest.approx(by_factor[2.0] / 2, rel=1e-9)
+
+
 @pytest.mark.slow  # a fresh interpreter importing torch: several seconds on a loaded machine
 def test_import_lrfinder_stays_light_and_exports_callback() -> None:
     import subprocess

@@ -901,3 +901,20 @@ def test_installed_lrfind_demo(tmp_path: Path):
     assert "suggested lr" in proc.stdout and "epoch   1/1" in proc.stdout
     assert Image.open(tmp_path / "lrfind-report.png").size == (1200, 900)
     assert proc.stderr == ""  # not a terminal: no progress bar, and Lightning's banners are silenced
+
+
+def test_the_cli_optimizer_puts_the_lr_on_the_largest_group(work: Path):
+    # The range test records the largest group's LR; with --opt bias_lr_factor=2 the biases are that
+    # group, so training puts the found LR there and the weights at half of it, as they were tested.
+    from types import SimpleNamespace
+
+    from lrfinder.cli.pipeline import _optimizer_factory
+
+    options = SimpleNamespace(optimizer="momentum", optimizer_settings={"bias_lr_factor": 2.0})
+    make = _optimizer_factory(options)  # type: ignore[arg-type]
+    opt = make(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2)), 0.1, None)
+    assert sorted({g["lr"] for g in opt.param_groups}) == pytest.approx([0.05, 0.1])
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--opt", "bias_lr_factor=2")
+    assert result.exit_code == 0, result.output
+    lr = re.search(r"suggested lr\s+(\S+)", result.stdout).group(1)  # type: ignore[union-attr]
+    assert re.search(rf"^epoch .* lr {re.escape(lr)}$", result.stdout, re.M), result.stdout

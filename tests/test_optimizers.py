@@ -291,3 +291,31 @@ def test_group_settings_need_a_module():
         get_optimizer_spec(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no parameters"):
         param_groups(nn.ReLU(), lr=0.1)
+
+
+def test_lr_group_largest_puts_lr_on_the_largest_group() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    base = create_optimizer("momentum", model, lr=0.4, lr_factors={"2": 10.0})
+    largest = create_optimizer("momentum", model, lr=0.4, lr_factors={"2": 10.0}, lr_group="largest")
+    assert max(g["lr"] for g in base.param_groups) == pytest.approx(4.0)
+    assert max(g["lr"] for g in largest.param_groups) == pytest.approx(0.4)
+    assert sorted(g["lr"] for g in largest.param_groups) == pytest.approx([0.04, 0.04, 0.4, 0.4])
+    assert largest.defaults["lr"] == pytest.approx(0.04)  # the factor-1 groups' LR, as schedulers read it
+    # Factors at or below 1: the groups at factor 1 are the largest, nothing moves.
+    low = create_optimizer("momentum", model, lr=0.4, layer_lr_decay=0.5, lr_group="largest")
+    assert [g["lr"] for g in low.param_groups] == [g["lr"] for g in create_optimizer(
+        "momentum", model, lr=0.4, layer_lr_decay=0.5).param_groups]
+
+
+def test_lr_group_largest_with_param_dicts() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    given = [{"params": model[0].parameters(), "lr": 1.0}, {"params": model[2].parameters()}]
+    opt = create_optimizer("adam", given, lr=0.1, lr_group="largest")
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1, 0.01])
+    plain = create_optimizer("adam", model.parameters(), lr=0.1, lr_group="largest")
+    assert [g["lr"] for g in plain.param_groups] == [0.1]
+
+
+def test_lr_group_must_be_known() -> None:
+    with pytest.raises(ValueError, match="lr_group to be 'base' or 'largest'"):
+        create_optimizer("adam", nn.Linear(2, 1), lr=0.1, lr_group="smallest")

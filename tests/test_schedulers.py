@@ -669,3 +669,26 @@ def test_every_schedule_runs_every_optimizer_and_resumes(optimizer):
             step(model2, opt2, sched2)
             resumed.append([g["lr"] for g in opt2.param_groups])
         assert resumed == lrs[10:], (optimizer, name)
+
+
+@pytest.mark.parametrize("name", ["constant", "cosine", "onecycle", "cyclic"])
+def test_suggestion_goes_to_the_largest_group_as_the_range_test_recorded_it(name: str) -> None:
+    # A range test records the LR of the largest group (the head at 10x here): the suggestion's LRs
+    # land there, the body keeps its tenth (before: the body got them, the head 10x past the test).
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = create_optimizer("momentum", model, lr=1e-3, lr_factors={"2": 10.0})
+    s = _suggestion(lr=0.05, min_lr=0.02, max_lr=0.1)
+    extra = {"step_size_up": 5} if name == "cyclic" else {}
+    sched = create_scheduler(name, opt, total_steps=20, suggestion=s, **extra)
+    lrs = []
+    for _ in range(20):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    head = [max(v) for v in lrs]
+    body = [min(v) for v in lrs]
+    assert body == pytest.approx([h / 10 for h in head], rel=1e-9)
+    if name in ("constant", "cosine"):
+        assert head[0] == pytest.approx(0.05)
+    else:
+        assert head[0] == pytest.approx(0.02, rel=1e-6) and max(head) == pytest.approx(0.1, rel=1e-6)

@@ -213,7 +213,7 @@ def _optimizer_factory(options: Options) -> Callable[[Any, float, float | None],
         extra = dict(options.optimizer_settings)
         if weight_decay is not None:
             extra["weight_decay"] = weight_decay
-        return create_optimizer(options.optimizer, model, lr=lr, **extra)
+        return create_optimizer(options.optimizer, model, lr=lr, lr_group="largest", **extra)
 
     return make
 
