@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -393,18 +394,28 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
     pct_start = _number("pct_start", s["pct_start"], low=0, high=1, strict="lh")
     three_phase = s["three_phase"]
     check_flag("three_phase", three_phase)  # "no" would read as True
-    # torch rises over pct_start * steps - 1 steps: at 0 it divides by zero, below 0 the cycle
-    # starts near max_lr (no rise at all, or, for one step, the whole run at the final LR).
-    if not pct_start * steps > 1:
-        raise ValueError(
-            f"Expected pct_start * steps > 1 for onecycle (a rise of at least one step from max_lr / div_factor "
-            f"to max_lr), but got pct_start={pct_start:g} and steps={steps} (total_steps - warmup_steps): "
-            f"{pct_start * steps:g}; "
-            "raise total_steps or pct_start, or use 'cosine' for a run this short"
-        )
     if three_phase and not pct_start < 0.5:
         # The rise and the symmetric fall take 2 * pct_start of the run: no room to annihilate.
         raise ValueError(f"Expected pct_start < 0.5 with three_phase=True, but got pct_start={pct_start:g}")
+    # torch rises over pct_start * steps - 1 steps: at 0 it divides by zero, below 0 it starts part
+    # way down the anneal (for one step, at the final LR).
+    if not pct_start * steps > 1:
+        if three_phase:  # its symmetric fall collapses too: it would never reach max_lr
+            raise ValueError(
+                f"Expected pct_start * steps > 1 for onecycle with three_phase=True (a rise of at least one step), "
+                f"but got pct_start={pct_start:g} and steps={steps} (total_steps - warmup_steps): "
+                f"{pct_start * steps:g}; raise total_steps or pct_start, or set three_phase=False"
+            )
+        # A run this short (a smoke test, or what is left after a warm-up that reached the peak)
+        # has no room to rise: the cycle starts at max_lr and anneals over the whole run, the
+        # limit of torch's schedule as the rise shrinks to nothing.
+        warnings.warn(
+            f"onecycle over {steps} step(s) (total_steps - warmup_steps) has no room to rise with "
+            f"pct_start={pct_start:g} (pct_start * steps = {pct_start * steps:g} <= 1): it starts at max_lr and "
+            "anneals (a single step runs at the final LR). Raise total_steps or pct_start for a rise.",
+            stacklevel=3,
+        )
+        pct_start = 0.999 / steps
     return OneCycleLR(
         optimizer,
         max_lr=max_lr,
@@ -754,8 +765,9 @@ def create_scheduler(
     Raises:
         ValueError: An unknown name (the valid ones are listed), ``total_steps <= 0``,
             ``warmup_steps >= total_steps``, milestones not increasing, a setting out of range,
-            ``onecycle`` too short to rise (``pct_start * (total_steps - warmup_steps) <= 1``) or
-            with ``three_phase=True`` and ``pct_start >= 0.5``.
+            ``onecycle`` with ``three_phase=True`` and ``pct_start >= 0.5`` or too short to rise
+            (``pct_start * (total_steps - warmup_steps) <= 1``; with two phases that is a
+            warning, and the cycle starts at ``max_lr``).
         TypeError: A setting the schedule does not take, a required setting or ``total_steps``
             missing, a value of the wrong type.
 
