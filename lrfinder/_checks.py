@@ -10,7 +10,13 @@ import numpy as np
 def check_flag(name: str, value: object) -> None:
     """Refuse a non-bool on/off setting (``noise_scale="yes"`` would otherwise read as on)."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}")
+        # lrfind's --opt/--scheduler-opt read values as JSON, so maximize=False arrives as a string.
+        hint = (
+            f" (a string; on lrfind's command line write the JSON {name}=true or {name}=false)"
+            if isinstance(value, str)
+            else ""
+        )
+        raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}{hint}")
 
 
 def is_real(value: object) -> bool:

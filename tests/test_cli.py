@@ -550,6 +550,10 @@ RUN_ERRORS = {
         "fixes momentum",
     ),
     "unknown opt setting": (["model_ts.pt", "--data", "train.npz", "--opt", "weight_decy=0.1"], "weight_decy"),
+    "python bool in opt": (
+        ["model_ts.pt", "--data", "train.npz", "--opt", "maximize=False"],
+        "write the JSON maximize=true or maximize=false",
+    ),
 }
 
 
