@@ -388,7 +388,7 @@ def create_optimizer(
     model_or_params: nn.Module | Iterable[torch.Tensor] | Iterable[dict[str, Any]],
     *,
     lr: float,
-    lr_group: str = "base",
+    lr_group: Literal["base", "largest"] = "base",
     **settings: Any,
 ) -> Optimizer:
     """Build an optimizer by name.
@@ -503,8 +503,9 @@ def create_optimizer(
         params = model_or_params
         if lr_group == "largest":
             params = list(params)
-            own = [float(g["lr"]) for g in params if isinstance(g, dict) and is_real(g.get("lr"))]
-            top = max([1.0] + [v / lr for v in own]) if len(own) < len(params) else max(v / lr for v in own)
+            # Each group's ratio to lr: its own LR, or lr itself (1) for a bare tensor or a group without one.
+            own = [float(g["lr"]) / lr if isinstance(g, dict) and is_real(g.get("lr")) else 1.0 for g in params]
+            top = max(own, default=1.0)  # empty: torch's own "empty parameter list" below
             if top > 0 and top != 1.0:
                 params = [{**g, "lr": float(g["lr"]) / top} if isinstance(g, dict) and is_real(g.get("lr")) else g
                           for g in params]

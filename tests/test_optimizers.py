@@ -314,8 +314,11 @@ def test_lr_group_largest_with_param_dicts() -> None:
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1, 0.01])
     plain = create_optimizer("adam", model.parameters(), lr=0.1, lr_group="largest")
     assert [g["lr"] for g in plain.param_groups] == [0.1]
+    # No parameters: torch's own message, not max()'s "empty sequence".
+    with pytest.raises(ValueError, match="empty parameter list"):
+        create_optimizer("adam", [], lr=0.1, lr_group="largest")
 
 
 def test_lr_group_must_be_known() -> None:
     with pytest.raises(ValueError, match="lr_group to be 'base' or 'largest'"):
-        create_optimizer("adam", nn.Linear(2, 1), lr=0.1, lr_group="smallest")
+        create_optimizer("adam", nn.Linear(2, 1), lr=0.1, lr_group="smallest")  # type: ignore[arg-type]
