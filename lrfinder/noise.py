@@ -725,11 +725,9 @@ class NoiseProbe:
         if self._moved_away or self.sources.count("steps") >= NOISE_MAX_BLOCKS:
             return
         if not math.isfinite(loss) or batch_size is None or (self._block and batch_size != self._block_size):
-            if self.skipped is not None:  # the first reason is kept
-                pass
-            elif batch_size is None:
+            if self.skipped is None and batch_size is None:  # the first reason is kept
                 self.skipped = "the batch size of a step could not be read from its batch"
-            elif self._block and math.isfinite(loss):
+            elif self.skipped is None and self._block and math.isfinite(loss):
                 self.skipped = (
                     f"a block of {NOISE_BLOCK} consecutive steps needs batches of one size, but it changed from "
                     f"{self._block_size} to {batch_size}: pass batches of one size, e.g. DataLoader(drop_last=True)"
