@@ -1115,9 +1115,9 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> 
         else:
             what, pick = f"an object of type {type(out).__name__}", "<the output tensor>"
         name = getattr(loss_fn, "__name__", None)
-        if name is None:  # a loss module instance
+        if isinstance(loss_fn, nn.Module):  # a loss module instance
             name = f"{type(loss_fn).__name__}()"
-        elif not name.isidentifier():  # a lambda
+        elif name is None or not name.isidentifier():  # a lambda, a functools.partial
             name = "your_loss"
         raise ModelError(
             f"loss_fn(model(inputs), targets) failed because the model returned {what}, not a tensor "

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import math
 import random
 from typing import Any
@@ -622,6 +623,9 @@ def test_a_dict_output_with_dict_batches_and_a_loss_module(dataset: TensorDatase
     batches = [{"x": x, "y": y} for x, y in DataLoader(dataset, batch_size=32)]
     with pytest.raises(ModelError, match=r"CrossEntropyLoss\(\)\(out\['logits'\], y\)"):
         range_test(_DictOutput(), batches, loss_fn=nn.CrossEntropyLoss())
+    # A partial has no __name__: it was written as "partial()(out['logits'], y)".
+    with pytest.raises(ModelError, match=r"your_loss\(out\['logits'\], y\)"):
+        range_test(_DictOutput(), batches, loss_fn=functools.partial(F.cross_entropy, label_smoothing=0.1))
 
 
 def test_a_loss_that_takes_the_dict_output_still_runs(dataset: TensorDataset) -> None:
