@@ -248,7 +248,12 @@ def _configure(
     total_steps: int | None,
     warmup_steps: int,
     suggestion: Suggestion | None,
+    loss_module: nn.Module | None = None,
 ) -> Callable[[], Any]:
+    # A loss with parameters of its own (a learnable temperature, a center loss) trains with the
+    # model: the optimizer may hold them.
+    owner = model if loss_module is None else nn.ModuleList([model, loss_module])
+
     def configure_optimizers() -> Any:
         built_by = make_optimizer(model)
         # Lightning would train without an optimizer (None) or with one over another model's weights,
@@ -257,7 +262,7 @@ def _configure(
         if not isinstance(optimizer, torch.optim.Optimizer):
             what = "None" if built_by is None else f"a {type(built_by).__name__}"
             raise TypeError(f"Expected optimizer(model) to return a torch.optim.Optimizer, but it returned {what}")
-        check_optimizer_of(model, optimizer)
+        check_optimizer_of(owner, optimizer)
         if scheduler is None:
             return optimizer
         from .schedulers import create_scheduler, lightning_scheduler_config
@@ -438,6 +443,7 @@ def train(
         total_steps=total_steps,
         warmup_steps=warmup_steps,
         suggestion=suggestion,
+        loss_module=loss_fn if isinstance(loss_fn, nn.Module) and not lightning else None,
     )
     package = _distribution(model)
     pl_ = importlib.import_module(package)

@@ -282,3 +282,20 @@ def test_drop_last_with_a_batch_larger_than_the_data_is_named():
     few = DataLoader(make_classification(20), batch_size=32, drop_last=True)
     with pytest.raises(DataError, match=r"drop_last=True\) over 20 example\(s\) drops its only, short batch"):
         train(make_mlp(), few, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+
+
+def test_a_loss_with_parameters_trains_with_the_model():
+    """The optimizer factory's check took a loss module's own parameters for another model's."""
+
+    class ScaledLoss(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.log_scale = nn.Parameter(torch.zeros(()))
+
+        def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(out * self.log_scale.exp(), y)
+
+    model, loss = make_mlp(), ScaledLoss()
+    train(model, loader(), optimizer=lambda m: torch.optim.SGD([*m.parameters(), *loss.parameters()], lr=0.1),
+          loss_fn=loss)  # fmt: skip
+    assert float(loss.log_scale) != 0.0
