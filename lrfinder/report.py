@@ -35,7 +35,7 @@ import numpy as np
 
 from . import names
 from ._atomic import atomic_write
-from .analysis import _TINY, DIVERGENCE_RISE, LOW_CONFIDENCE, explosion_index, loss_slope, smooth_losses
+from .analysis import _TINY, DIVERGENCE_RISE, LOW_CONFIDENCE, ROUND_OFF, explosion_index, loss_slope, smooth_losses
 from .noise import format_batch
 from .range_test import RangeTestResult
 from .scaling import ScaledLR
@@ -140,7 +140,7 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         low = float(np.min(finite))
         smoothed = _smoothed(result)
         smooth_max = float(np.nanmax(smoothed)) if np.isfinite(smoothed).any() else head
-        fall = max(head - low, 1e-12 * abs(head), _TINY)  # relative: losses in any unit
+        fall = max(head - low, ROUND_OFF * abs(head), _TINY)  # relative: losses in any unit
         # Anything more than one full fall above the start is the explosion: clipped at the top.
         # The smoothed curve (and the minimum marker on it) may dip below the raw losses.
         lows.append(min(low, float(np.nanmin(smoothed))) if np.isfinite(smoothed).any() else low)
