@@ -98,7 +98,7 @@ class EpochSummary:
         epochs: The number of epochs planned.
         train_loss: The mean training loss of the epoch's batches (NaN when none was seen).
         metrics: The validation metrics Lightning collected (names starting with ``val``).
-        lr: The LR of the first parameter group at the end of the epoch.
+        lr: The LR of the largest parameter group (the one a range test records) at the end of the epoch.
 
     """
 
@@ -115,7 +115,7 @@ class TrainingResult:
 
     Attributes:
         epochs: One :class:`EpochSummary` per epoch finished.
-        lrs: The LR of every optimizer step (first parameter group).
+        lrs: The LR of every optimizer step (the largest parameter group, as a range test records it).
         global_step: Optimizer steps taken (Lightning's ``trainer.global_step``).
         current_epoch: Lightning's ``trainer.current_epoch`` at the end.
 
