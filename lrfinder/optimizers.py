@@ -410,7 +410,7 @@ def create_optimizer(
             others at ``lr`` times their factor; ``"largest"`` the group with the largest LR, the
             others at their ratio below it: the convention of a range test's LRs, so
             ``lr=result.lr, lr_group="largest"`` trains every group at the LR it was tested at,
-            whatever the factors. The same when no factor is above 1.
+            whatever the factors. The two agree when the largest factor is 1.
         **settings: Keyword settings of the class (``momentum``, ``betas``, ``weight_decay``,
             ...), plus, for a model, the :func:`param_groups` settings ``decay_norm_and_bias``,
             ``bias_lr_factor``, ``layer_lr_decay`` and ``lr_factors``. Weight decay is
