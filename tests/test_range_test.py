@@ -674,13 +674,6 @@ def test_a_generator_given_as_data_is_restored(mlp: nn.Module) -> None:
     assert torch.equal(torch.randn(3, generator=gen), expected)
 
 
-def test_scale_with_from_batch_size_zero_is_refused(mlp: nn.Module, loader: DataLoader) -> None:
-    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
-    assert result.suggestion is not None
-    with pytest.raises(ValueError, match="from_batch_size to be a positive integer, but got from_batch_size=0"):
-        result.scale(512, from_batch_size=0)
-
-
 @pytest.mark.parametrize(
     ("key", "value", "pattern"),
     [
