@@ -337,3 +337,13 @@ def test_monitor_under_automatic_optimization_is_said_to_be_unused(tmp_path: Pat
     with pytest.warns(UserWarning, match=r"monitor='scaled_loss'\) is read under manual optimization only"):
         trainer(tmp_path, [finder], max_steps=2).fit(LogsScaledLossNet(), make_loader())
     assert finder.result is not None and finder.result.losses[0] < 10  # the returned loss, not 100x it
+
+
+def test_scheduler_onecycle_on_a_fit_too_short_to_rise(tmp_path: Path) -> None:
+    """create_scheduler refused a onecycle of pct_start * steps <= 1: the fit failed after the whole test."""
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="onecycle")
+    t = trainer(tmp_path, [finder], max_steps=3)
+    with pytest.warns(UserWarning, match="no room to rise"):
+        t.fit(Net(), make_loader())
+    assert finder.applied_lr is not None and t.global_step == 3
+    assert isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)
