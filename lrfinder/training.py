@@ -5,8 +5,9 @@ returns a :class:`TrainingResult` (the mean training loss and validation metrics
 and the LR of every optimizer step). It is the library half of ``lrfind fit``, usable from
 Python the same way:
 
-* a plain ``nn.Module`` is trained with ``loss_fn(model(x), y)`` on ``(x, y)`` batches, wrapped
-  in a small LightningModule made here;
+* a plain ``nn.Module`` is trained with ``loss_fn(model(x), y)`` on ``(x, y)`` batches (and
+  dicts with input/target keys, as the range test reads them), wrapped in a small
+  LightningModule made here;
 * a ``LightningModule`` is trained as itself: its own ``training_step``, ``validation_step``,
   hooks and ``self.log`` calls. Only ``configure_optimizers`` is replaced, by an instance
   attribute that shadows the class's method for the length of the call and is removed
@@ -355,8 +356,9 @@ def train(
             (``x``/``y``, ``input``/``target``, ...), as :func:`lrfinder.range_test` does. Without a
             length (an ``IterableDataset``), a schedule that needs ``total_steps`` is refused.
         optimizer: ``optimizer(model) -> torch.optim.Optimizer`` with the LR to train at, e.g.
-            ``lambda m: create_optimizer("adamw", m, lr=3e-3)``.
-        loss_fn: ``loss_fn(model(x), y)`` for a plain model's ``(x, y)`` batches.
+            ``lambda m: create_optimizer("adamw", m, lr=3e-3)``. It holds the model's parameters
+            (and, for a ``loss_fn`` module with parameters of its own, may hold those).
+        loss_fn: ``loss_fn(model(x), y)`` for a plain model's ``(x, y)`` and dict batches.
         val_data: Validation DataLoader: a plain model logs ``val_loss``; a LightningModule runs
             its own ``validation_step`` when it has one.
         epochs: Training epochs (``>= 1``).
