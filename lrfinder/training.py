@@ -388,6 +388,11 @@ def train(
             model without ``loss_fn``.
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
             that needs ``total_steps``, or batches a plain model cannot read.
+        TypeError: ``optimizer`` or ``loss_fn`` not callable, or a class (an optimizer class, a
+            loss class) where a factory or an instance is expected; ``optimizer(model)`` not
+            returning an optimizer.
+        ModelError: The optimizer holds parameters that are not the model's (or the loss
+            module's); a loss that is not a scalar tensor connected to the model.
         TrainingDivergedError: The training loss or a weight became NaN/inf.
         KeyboardInterrupt: Training was interrupted (Ctrl-C); Lightning has shut down cleanly.
 
