@@ -1200,10 +1200,11 @@ def _check_loss(loss: object) -> torch.Tensor:
             "(e.g. loss.mean(), or reduction='mean' in the loss function)."
         )
     if not loss.requires_grad:
+        # Worded for range_test and lrfinder.train alike: both check their loss here.
         raise ModelError(
             "The loss does not require grad: it is not connected to the model's trainable parameters. "
             "Check loss_fn/step_fn: return the loss itself (not loss.detach() or loss.item()), computed with "
-            "gradients enabled, and leave backward() and optimizer.step() to the range test."
+            "gradients enabled, and leave backward() and optimizer.step() to lrfinder."
         )
     return loss.reshape(())
 
