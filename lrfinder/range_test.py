@@ -1361,11 +1361,15 @@ def range_test(
         why when the curve is inconclusive.
 
     Raises:
-        ValueError: A setting out of range (named, with the value).
-        TypeError: A setting of the wrong type.
-        DataError: Empty data, or batches the engine cannot use without ``step_fn``.
-        ModelError: No trainable parameters, an optimizer over other parameters, or a loss that
-            is not a scalar tensor.
+        ValueError: A setting out of range (named, with the value), or an optimizer whose
+            ``step`` needs a closure (``LBFGS``).
+        TypeError: A setting of the wrong type, or a class where an instance is expected
+            (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
+        DataError: Empty data, a map-style ``Dataset`` given as ``train_data``/``val_data``, or
+            batches the engine cannot use without ``step_fn``.
+        ModelError: No trainable parameters, an optimizer over other parameters, uninitialized
+            lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
+            ``step_fn`` that runs backward itself, or a loss that is not a scalar tensor.
         LRFinderError: ``refine`` without ``training_steps`` (pass
             ``refine=lrfinder.Refine(training_steps=N)``).
 
