@@ -422,9 +422,10 @@ def create_optimizer(
     Raises:
         ValueError: An unknown name (the valid ones are listed), a setting out of range, a
             setting that contradicts the name (``sgd`` with momentum, ``nesterov`` without
-            momentum, ``amsgrad=False`` for ``amsgrad``).
-        TypeError: A setting the class cannot take (it is named, with the accepted ones), or
-            a param-group setting without a model.
+            momentum, ``amsgrad=False`` for ``amsgrad``), an unknown ``lr_group``.
+        TypeError: A setting the class cannot take (it is named, with the accepted ones), a
+            param-group setting without a model, a non-bool for a setting the class defaults to a
+            bool (``maximize``), or ``betas`` that are not a pair of numbers.
 
     Example:
         >>> model = nn.Linear(4, 2)
