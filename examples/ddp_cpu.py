@@ -97,6 +97,10 @@ def main() -> None:
             per_rank = ", ".join(f"rank {r} loss {both[r][i].item():.4f}" for r in range(len(both)))
             print(f"step {i}: {per_rank} -> recorded (mean) {result.losses[i]:.4f}")
         print(f"report written by rank zero: {Path('ddp_report.png').resolve()}")
+    # Leave together and close the process group: a rank that exits while the other still works
+    # can make gloo abort the other at interpreter exit.
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -319,6 +319,7 @@ _DESTROY_PROCESS_GROUP = """
 
 import torch.distributed as _dist
 if _dist.is_available() and _dist.is_initialized():
+    _dist.barrier()  # no rank leaves while another still talks to it
     _dist.destroy_process_group()
 """
 
@@ -328,9 +329,10 @@ def run_script(tmp_path: Path, text: str, *args: str) -> None:
 
     For DDP, whose ``strategy="ddp"`` launches the other ranks by running the script again. One
     torch thread per process, warnings off; a failure fails the test with the end of stderr. Each
-    process ends by destroying its process group, as torch.distributed asks: left to interpreter
-    exit, gloo's threads now and then ended a rank with "terminate called without an active
-    exception" (exit code 134) after a fit that had passed.
+    process ends, after a barrier, by destroying its process group, as torch.distributed asks:
+    left to interpreter exit, with one rank gone while the other still worked, gloo now and then
+    ended a rank with "terminate called without an active exception" (SIGABRT) after a fit that
+    had passed. Every script is expected to succeed on every rank.
     """
     script = tmp_path / "script.py"
     script.write_text(text + _DESTROY_PROCESS_GROUP)
