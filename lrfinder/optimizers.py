@@ -483,10 +483,6 @@ def create_optimizer(
     if isinstance(model_or_params, nn.Module):
         wd = kwargs.get("weight_decay")
         params: Any = param_groups(model_or_params, lr=lr, weight_decay=wd, **group_settings)
-        top = max((float(g["lr_factor"]) for g in params), default=1.0)
-        if lr_group == "largest" and top > 0 and top != 1.0:
-            lr = lr / top
-            params = param_groups(model_or_params, lr=lr, weight_decay=wd, **group_settings)
         if "weight_decay" not in accepted and not var_kw:
             for g in params:
                 g.pop("weight_decay", None)
@@ -502,15 +498,15 @@ def create_optimizer(
                 "module names; pass the model instead of its parameters"
             )
         params = model_or_params
-        if lr_group == "largest":
-            params = list(params)
-            # Each group's ratio to lr: its own LR, or lr itself (1) for a bare tensor or a group without one.
-            own = [float(g["lr"]) / lr if isinstance(g, dict) and is_real(g.get("lr")) else 1.0 for g in params]
-            top = max(own, default=1.0)  # empty: torch's own "empty parameter list" below
-            if top > 0 and top != 1.0:
-                params = [{**g, "lr": float(g["lr"]) / top} if isinstance(g, dict) and is_real(g.get("lr")) else g
-                          for g in params]
-                lr = lr / top
+    if lr_group == "largest":  # the model's groups (lr times their factor) and given ones alike
+        params = list(params)
+        # Each group's ratio to lr: its own LR, or lr itself (1) for a bare tensor or a group without one.
+        own = [float(g["lr"]) / lr if isinstance(g, dict) and is_real(g.get("lr")) else 1.0 for g in params]
+        top = max(own, default=1.0)  # empty: torch's own "empty parameter list" below
+        if top > 0 and top != 1.0:
+            params = [{**g, "lr": float(g["lr"]) / top} if isinstance(g, dict) and is_real(g.get("lr")) else g
+                      for g in params]
+            lr = lr / top
     try:
         optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer
