@@ -49,9 +49,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from lrfinder import range_test
-from lrfinder.noise import ADAPTIVE_SHAPE, noise_lr_factor
-from lrfinder.scaling import optimizer_family
+from lrfinder import range_test, scale_lr
 
 from .batch_scaling import RESULTS_DIR, TASKS, ScalingTask
 from .tasks import Task, load_data, train
@@ -252,12 +250,22 @@ def grid_regret(scaling: dict[str, Any], batch: int, lr: float) -> float:
     return float(np.interp(math.log10(lr), logs, losses) / losses.min())
 
 
+def scaled_regret(scaling: dict[str, Any], optimizer: str, batch: int, rule: str, noise: float | None = None) -> float:
+    """:func:`grid_regret` of ``scale_lr``'s LR at ``batch`` from the oracle's best at the smallest batch."""
+    b0 = int(scaling["batches"][0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # past-the-critical-batch warnings are expected here
+        lr = scale_lr(float(scaling["best_lr"][str(b0)]), from_batch_size=b0, to_batch_size=batch, rule=rule,
+                      optimizer=optimizer, noise_scale=noise).lr
+    return grid_regret(scaling, batch, lr)
+
+
 def what_if(results: Sequence[dict[str, Any]], scaling: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The noise rule's regret with ``B`` from the range test or from training, per split.
 
     From the oracle's best LR at each task's smallest batch to each larger batch: ``linear``,
-    ``sqrt`` and the noise rule (the SGD form for SGD, :data:`lrfinder.noise.ADAPTIVE_SHAPE` for
-    adaptive optimizers, as ``scale_lr`` does), the noise rule once per source of ``B``. Returns,
+    ``sqrt`` and the noise rule, each as :func:`lrfinder.scale_lr` computes it, the noise rule once
+    per source of ``B``. Returns,
     per split, the median and worst regret of each rule and the noise rule's worst ratio to the
     better fixed rule at a point.
     """
@@ -268,16 +276,13 @@ def what_if(results: Sequence[dict[str, Any]], scaling: dict[str, dict[str, Any]
         by_fraction = {p["fraction"]: p["b_simple"] for p in r["training"]}
         noise_b = {"measured": r["measured"]}
         noise_b.update({f"training {int(f * 100)}%": by_fraction.get(f) for f in WHAT_IF_FRACTIONS})
-        shape = ADAPTIVE_SHAPE if optimizer_family(r["optimizer"].split("(")[0]) == "adaptive" else "sgd"
-        b0 = int(sc["batches"][0])
-        lr0 = float(sc["best_lr"][str(b0)])
+        optimizer = r["optimizer"].split("(")[0]  # "SGD(momentum=0.9)": the class, as scale_lr reads it
         for batch in (int(b) for b in sc["batches"][1:]):
-            k = batch / b0
-            point = {"task": r["task"], "batch": batch,
-                     "linear": grid_regret(sc, batch, lr0 * k), "sqrt": grid_regret(sc, batch, lr0 * math.sqrt(k))}
+            point = {"task": r["task"], "batch": batch, "linear": scaled_regret(sc, optimizer, batch, "linear"),
+                     "sqrt": scaled_regret(sc, optimizer, batch, "sqrt")}
             for name, b in noise_b.items():
                 usable = b is not None and math.isfinite(b) and b > 0
-                point[name] = grid_regret(sc, batch, lr0 * noise_lr_factor(b0, batch, b, shape)) if usable else None
+                point[name] = scaled_regret(sc, optimizer, batch, "noise", b) if usable else None
             points.setdefault(r["split"], []).append(point)
             points.setdefault("all", []).append(point)
     out: dict[str, Any] = {"sources": sources}
