@@ -834,23 +834,26 @@ def _clone(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _data_generators(data: object) -> list[torch.Generator]:
-    """The ``torch.Generator`` objects that fix the order of a DataLoader (or sampler), or ``data`` itself if one."""
-    found: list[torch.Generator] = []
+def _data_parts(data: object, attrs: tuple[str, ...]) -> Iterator[object]:
+    """``data`` and the objects reachable from it through ``attrs`` (a loader's sampler, ...), each once."""
     stack = [data]
     seen: set[int] = set()
     while stack:
         obj = stack.pop()
-        if obj is None or id(obj) in seen:
+        if obj is None or id(obj) in seen or isinstance(obj, (int, float, str, torch.Tensor)):
             continue
         seen.add(id(obj))
+        yield obj
+        stack.extend(getattr(obj, attr, None) for attr in attrs)
+
+
+def _data_generators(data: object) -> list[torch.Generator]:
+    """The ``torch.Generator`` objects that fix the order of a DataLoader (or sampler), or ``data`` itself if one."""
+    found: list[torch.Generator] = []
+    for obj in _data_parts(data, ("sampler", "batch_sampler")):
         gen = obj if isinstance(obj, torch.Generator) else getattr(obj, "generator", None)
         if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
             found.append(gen)
-        for attr in ("sampler", "batch_sampler"):
-            child = getattr(obj, attr, None)
-            if child is not None and not isinstance(child, (int, float, str)):
-                stack.append(child)
     return found
 
 
@@ -861,13 +864,7 @@ def _data_rngs(data: object) -> list[tuple[Any, Any]]:
     or ``np.random.Generator`` rather than torch's: returned as ``(rng, state)`` pairs.
     """
     found: list[tuple[Any, Any]] = []
-    stack = [data]
-    seen: set[int] = set()
-    while stack:
-        obj = stack.pop()
-        if obj is None or id(obj) in seen or isinstance(obj, (int, float, str, torch.Tensor)):
-            continue
-        seen.add(id(obj))
+    for obj in _data_parts(data, ("sampler", "batch_sampler", "dataset")):
         for value in getattr(obj, "__dict__", {}).values():
             if (
                 isinstance(value, (random.Random, np.random.RandomState, np.random.Generator))
@@ -875,8 +872,6 @@ def _data_rngs(data: object) -> list[tuple[Any, Any]]:
                 and all(value is not rng for rng, _ in found)
             ):
                 found.append((value, _rng_state(value)))
-        for attr in ("sampler", "batch_sampler", "dataset"):
-            stack.append(getattr(obj, attr, None))
     return found
 
 
