@@ -250,13 +250,14 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
     return trainable
 
 
-def check_steps_without_closure(optimizer: torch.optim.Optimizer) -> None:
+def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
     """Refuse an optimizer whose ``step`` needs a closure (``torch.optim.LBFGS``).
 
     The range test runs one forward/backward per optimizer step and then calls
     ``optimizer.step()``; an optimizer that re-evaluates the loss inside its step has no single
     LR per batch to sweep, and would fail inside the sweep with torch's "missing 1 required
-    positional argument: 'closure'".
+    positional argument: 'closure'". ``optimizer`` may be the class (``lrfind`` checks
+    ``--optimizer`` before it builds one).
 
     Raises:
         ValueError: ``optimizer.step`` has a ``closure`` parameter without a default.
@@ -267,7 +268,7 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer) -> None:
     except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
         return
     if closure is not None and closure.default is inspect.Parameter.empty:
-        name = type(optimizer).__name__
+        name = optimizer.__name__ if isinstance(optimizer, type) else type(optimizer).__name__
         raise ValueError(
             f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
             "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "

@@ -538,22 +538,9 @@ RUN_ERRORS = {
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}', "--data", "train.npz"],
         "does not fit",
     ),
-    "bad model args": (
-        ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", "{hidden", "--data", "train.npz"],
-        "not valid JSON",
-    ),
     "missing npz key": (["model_ts.pt", "--data", "named.npz"], "Pass --x-key"),
     "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
     "data fn wrong type": (["model_ts.pt", "--data", f"{USER_MODULE}:not_data"], "returned a int"),
-    "sgd with momentum": (
-        ["model_ts.pt", "--data", "train.npz", "--optimizer", "sgd", "--momentum", "0.9"],
-        "fixes momentum",
-    ),
-    "unknown opt setting": (["model_ts.pt", "--data", "train.npz", "--opt", "weight_decy=0.1"], "weight_decy"),
-    "python bool in opt": (
-        ["model_ts.pt", "--data", "train.npz", "--opt", "maximize=False"],
-        "write the JSON maximize=true or maximize=false",
-    ),
 }
 
 
@@ -566,6 +553,35 @@ def test_run_errors_exit_1_with_one_line(work: Path, case: str):
     assert "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and result.stderr.strip() == errors[0]
+
+
+# Option values the optimizer refuses are usage errors (exit 2), found before the model is loaded.
+RUN_USAGE_ERRORS = {
+    "bad model args": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", "{hidden", "--data", "train.npz"],
+        "not valid JSON",
+    ),
+    "sgd with momentum": (
+        ["model_ts.pt", "--data", "train.npz", "--optimizer", "sgd", "--momentum", "0.9"],
+        "fixes momentum",
+    ),
+    "unknown opt setting": (["model_ts.pt", "--data", "train.npz", "--opt", "weight_decy=0.1"], "weight_decy"),
+    "python bool in opt": (
+        ["model_ts.pt", "--data", "train.npz", "--opt", "maximize=False"],
+        "write the JSON maximize=true or maximize=false",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(RUN_USAGE_ERRORS))
+def test_run_usage_errors_exit_2_with_one_line(work: Path, case: str):
+    args, message = RUN_USAGE_ERRORS[case]
+    result = invoke("run", *args, *FAST)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0])
 
 
 def test_debug_shows_the_exception(work: Path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -103,6 +104,25 @@ USAGE = {
     "seed past 64 bits": (["--seed", "99999999999999999999"], ["--seed", "99999999999999999999"]),
     "opt lr": (["--opt", "lr=0.1"], ["--opt lr", "--min-lr", "--max-lr"]),
     "json and csv on one path": (["--json", "same.out", "--csv", "same.out"], ["--json", "--csv", "same.out"]),
+    # Values the optimizer (or the model class) would refuse only after loading: usage errors too.
+    "model-args not JSON": (["--model-args", "{hidden: 4"], ["--model-args", "not valid JSON", '{"hidden": 64}']),
+    "model-args a number": (["--model-args", "64"], ["--model-args", "JSON list", "or object"]),
+    "momentum negative": (["--momentum", "-1"], ["--momentum", "finite number >= 0", "-1"]),
+    "momentum nan": (["--momentum", "nan"], ["--momentum", "finite number >= 0", "nan"]),
+    "eps negative": (["--optimizer", "adam", "--eps", "-1e-8"], ["--eps", "finite number >= 0"]),
+    "eps for sgd": (["--eps", "1e-8"], ["--eps", "does not take the setting(s) eps", "it accepts"]),
+    "beta above 1": (["--optimizer", "adam", "--betas", "2,0.9"], ["--betas", "[0, 1)", "'2,0.9'", "0.9,0.999"]),
+    "beta of 1": (["--optimizer", "adam", "--betas", "0.9,1"], ["--betas", "[0, 1)"]),
+    "opt momentum negative": (["--opt", "momentum=-1"], ["--opt", "momentum >= 0", "momentum=-1"]),
+    "opt betas out of range": (["--optimizer", "adam", "--opt", "betas=[2,0.9]"], ["--opt", "Invalid beta"]),
+    "opt group setting": (["--opt", "bias_lr_factor=-1"], ["--opt", "bias_lr_factor > 0"]),
+    "opt nesterov dampening": (["--optimizer", "nesterov", "--opt", "dampening=0.1"], ["--opt", "dampening=0"]),
+    "opt empty value": (["--opt", "momentum="], ["--opt", "momentum to be a number"]),
+    "weight decay the optimizer lacks": (
+        ["--optimizer", "Rprop", "--weight-decay", "0,1e-4"],
+        ["--weight-decay", "'Rprop'", "weight_decay"],
+    ),
+    "closure optimizer": (["--optimizer", "LBFGS"], ["--optimizer", "LBFGS.step(closure)", "SGD or Adam"]),
 }
 
 
@@ -156,8 +176,35 @@ def test_refine_with_too_short_a_training_names_the_cli_options(work: Path):
 
 def test_an_optimizer_setting_of_the_wrong_type_is_named(work: Path):
     result = invoke("run", "model.pt", "--data", "train.npz", "--opt", "momentum=abc", *FAST)
-    line = assert_one_line(result, 1, "momentum", "'abc'", "number")
+    line = assert_one_line(result, 2, "--opt", "momentum", "'abc'", "number")
     assert "not supported between" not in line
+
+
+def test_an_optimizer_that_cannot_be_built_on_a_stand_in_is_left_to_the_model(work: Path):
+    # Muon takes only 2-D parameters: the stand-in cannot judge its settings, the real model does (exit 1).
+    if not hasattr(torch.optim, "Muon"):
+        pytest.skip("this torch has no torch.optim.Muon")
+    result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "Muon", *FAST)
+    assert_one_line(result, 1, "Muon only supports 2D parameters")
+
+
+def test_usage_errors_from_a_real_process_exit_2_and_leave_the_inputs(work: Path):
+    inputs = {p: sha(work / p) for p in ("model.pt", "train.npz")}
+    for args in (
+        ["--model-args", "{bad"],
+        ["--momentum", "-1"],
+        ["--optimizer", "adam", "--betas", "2,0.9"],
+        ["--opt", "momentum=abc"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", *args, *FAST],
+            cwd=work, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 2, (args, proc.stderr)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and args[-2] in errors[0], proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert {p: sha(work / p) for p in inputs} == inputs
 
 
 def test_csv_without_target_is_a_usage_error(work: Path):

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_STEPS",
     "one_line",
     "PositiveFloat",
+    "NonNegativeFloat",
     "StepCount",
     "Seed",
     "Options",
@@ -203,6 +204,22 @@ class PositiveFloat(click.types.FloatParamType):
         return number
 
 
+class NonNegativeFloat(click.types.FloatParamType):
+    """A finite number >= 0 (``--momentum``, ``--eps``): a negative one is a usage error, not a failed run."""
+
+    name = "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Parse the number."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(number) and number >= 0):
+            self.fail(f"expected a finite number >= 0, but got {value}", param, ctx)
+        return number
+
+
 class StepCount(click.types.IntParamType):
     """A whole number of steps in ``[low, high]``; ``1e3`` is accepted as 1000, ``20.7`` is not."""
 
@@ -309,6 +326,24 @@ class DataSpec(click.ParamType):
         self.fail(f"file {text!r} does not exist (nor is it a package.module:function)", param, ctx)
 
 
+def _check_model_args(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not valid JSON ({exc.msg} at column {exc.colno}); write a JSON list or object, e.g. "
+            "'{\"hidden\": 64}' (single quotes around it in the shell)"
+        ) from None
+    if not isinstance(parsed, (list, dict)):
+        raise click.BadParameter(
+            f"expected a JSON list (positional arguments) or object (keyword arguments), but got {value!r}; "
+            "write e.g. '{\"hidden\": 64}' or '[64]'"
+        )
+    return value
+
+
 def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None or value == "auto":
         return value
@@ -329,9 +364,11 @@ def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | No
     if value is None:
         return value
     from ..optimizers import get_optimizer_spec
+    from ..range_test import check_steps_without_closure
 
     try:
-        get_optimizer_spec(value)
+        # LBFGS is refused here too: every command that takes --optimizer runs a range test first.
+        check_steps_without_closure(get_optimizer_spec(value).cls)
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
         raise click.BadParameter(one_line(exc)) from None
     return value
@@ -432,17 +469,31 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
 
 
 def optimizer_settings(
-    *, momentum: float | None, betas: str | None, eps: float | None, opt_settings: Sequence[str]
+    *,
+    momentum: float | None,
+    betas: str | None,
+    eps: float | None,
+    opt_settings: Sequence[str],
+    optimizer: str | None = None,
+    weight_decays: Sequence[float] | None = None,
+    device: str | None = None,
 ) -> Mapping[str, Any]:
     """The optimizer settings of ``--momentum``, ``--betas``, ``--eps`` and ``--opt KEY=VALUE``.
 
+    With ``optimizer``, the settings (and each of ``weight_decays``) are checked by building that
+    optimizer once on a tiny stand-in model on ``device``, so a value the optimizer refuses
+    (``--opt momentum=abc``, ``--eps`` for SGD, ``--opt betas=[2,0.9]``) is a usage error
+    naming its option before anything is loaded, not a failed run after it.
+
     Raises:
-        click.BadParameter: ``--betas`` is not two numbers, or an ``--opt`` item is malformed.
+        click.BadParameter: ``--betas`` is not two numbers in ``[0, 1)``, an ``--opt`` item is
+            malformed, or the optimizer refuses a setting.
 
     """
     settings: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     if momentum is not None:
-        settings["momentum"] = momentum
+        settings["momentum"], origins["momentum"] = momentum, "--momentum"
     if betas is not None:
         try:
             pair = tuple(float(b) for b in str(betas).split(","))
@@ -450,17 +501,69 @@ def optimizer_settings(
             raise click.BadParameter(f"{betas!r} is not two numbers like 0.9,0.999", param_hint="--betas") from None
         if len(pair) != 2:
             raise click.BadParameter(f"expected two numbers like 0.9,0.999, but got {betas!r}", param_hint="--betas")
-        settings["betas"] = pair
+        if not all(0 <= b < 1 for b in pair):  # nan fails too
+            raise click.BadParameter(
+                f"expected each beta in [0, 1), but got {betas!r}; the usual values are 0.9,0.999", param_hint="--betas"
+            )
+        settings["betas"], origins["betas"] = pair, "--betas"
     if eps is not None:
-        settings["eps"] = eps
-    settings.update(key_values(opt_settings, "--opt"))
+        settings["eps"], origins["eps"] = eps, "--eps"
+    opts = key_values(opt_settings, "--opt")
+    settings.update(opts)
+    origins.update(dict.fromkeys(opts, "--opt"))
     if "lr" in settings:
         raise click.BadParameter(
             f"--opt lr={settings['lr']!r}: the LR is not an optimizer setting here; the range test sweeps it from "
             "--min-lr to --max-lr (and fit trains with the LR it finds). Drop --opt lr.",
             param_hint="--opt",
         )
+    if optimizer is not None:
+        _check_optimizer_settings(optimizer, settings, origins, weight_decays, device)
     return MappingProxyType(settings)
+
+
+def _check_optimizer_settings(
+    optimizer: str,
+    settings: Mapping[str, Any],
+    origins: Mapping[str, str],
+    weight_decays: Sequence[float] | None,
+    device: str | None,
+) -> None:
+    """Build ``optimizer`` with ``settings`` on a stand-in model; a refusal is a usage error naming its option.
+
+    Only a refusal the settings cause counts: an optimizer that cannot be built on the stand-in
+    even without them (one that needs particular parameters) is left to the real model.
+    ``lr_factors`` is left out: its patterns name the user's modules.
+    """
+    import torch
+    from torch import nn
+
+    from ..optimizers import create_optimizer
+
+    if device in (None, "auto"):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    stand_in = nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2)).to(device)
+
+    def refusal(extra: Mapping[str, Any]) -> Exception | None:
+        try:
+            create_optimizer(optimizer, stand_in, lr=1e-3, lr_group="largest", **extra)
+        except (TypeError, ValueError) as exc:
+            return exc
+        return None
+
+    if refusal({}) is not None:
+        return
+    checked = {k: v for k, v in settings.items() if k != "lr_factors"}
+    for wd in weight_decays or (None,):
+        extra = checked if wd is None else {**checked, "weight_decay": wd}
+        exc = refusal(extra)
+        if exc is None:
+            continue
+        culprits = [k for k in extra if refusal({k: extra[k]}) is not None] or list(extra)
+        hints = list(dict.fromkeys(origins.get(k, "--weight-decay") for k in culprits))
+        raise click.BadParameter(
+            f"--optimizer {optimizer}: {one_line(exc)}", param_hint=hints[0] if len(hints) == 1 else hints
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,6 +603,7 @@ model_options = _group(
     click.option(
         "--model-args",
         metavar="JSON",
+        callback=_check_model_args,
         help="Arguments of --model-class: a JSON list or object, e.g. '{\"hidden\": 64}'.",
     ),
     click.option(
@@ -611,9 +715,9 @@ sweep_options = _group(
             "the same state, and recommends the lowest minimum (ties: widest stable LR range, then larger value)."
         ),
     ),
-    click.option("--momentum", type=float, help="Momentum of SGD-family optimizers."),
+    click.option("--momentum", type=NonNegativeFloat(), help="Momentum of SGD-family optimizers."),
     click.option("--betas", metavar="B1,B2", help="Betas of Adam-family optimizers, e.g. 0.9,0.999."),
-    click.option("--eps", type=float, help="Epsilon of adaptive optimizers."),
+    click.option("--eps", type=NonNegativeFloat(), help="Epsilon of adaptive optimizers."),
     click.option(
         "--opt",
         "opt_settings",
