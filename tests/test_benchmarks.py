@@ -146,3 +146,24 @@ def test_noise_growth_smoke(tmp_path: Path) -> None:
     assert 0.5 < row["measured"] / row["exact_start"] < 2.0
     assert (tmp_path / "noise_growth.md").read_text().startswith("## Noise-scale growth during training")
     assert json.loads((tmp_path / "noise_growth.json").read_text())["seeds"] == 1
+
+
+def test_readings_compares_every_cached_curve(tmp_path: Path) -> None:
+    from benchmarks import readings
+
+    x = np.linspace(-6.0, 1.0, 100)
+    curve = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    findings = {
+        "lrfinder|0|v": {"lrs": (10**x).tolist(), "losses": curve.tolist()},
+        "lrfinder|1|v": {"lrs": (10**x).tolist(), "losses": np.full(100, 1.0).tolist()},
+    }
+    (tmp_path / "task.json").write_text(json.dumps({"findings": findings}))
+    now = readings.read_all(tmp_path, test_data=tmp_path / "none")
+    assert set(now) == {"task|lrfinder|0|v", "task|lrfinder|1|v"}
+    assert "never clearly falls" in now["task|lrfinder|1|v"]["error"]
+    assert now["task|lrfinder|0|v"]["i_min"] < now["task|lrfinder|0|v"]["end"]
+    assert readings.compare(now, now) == ["lrfinder: 0 of 2 curves changed"]
+    before = dict(now, **{"task|lrfinder|1|v": {**now["task|lrfinder|0|v"], "lr": 1.0}})
+    lines = readings.compare(before, now)
+    assert lines[0].startswith("task|lrfinder|1|v\n    before: i_min=") and "after:  error: The loss" in lines[0]
+    assert "lrfinder: 1 of 2 curves changed" in lines
