@@ -16,10 +16,14 @@ Pure numpy/scipy: arrays in, floats and arrays out; nothing here knows about mod
    curve stays at the LR where it happened.
 5. :func:`blowup_index`: cut the curve at the first *blow-up* (the smoothed loss climbing back by
    half of everything it had fallen); what comes after it, including any "recovery" slope, is
-   never searched.
-6. :func:`check_fall`: the minimum, and whether the loss clearly falls at all.
+   never searched. A rise that the loss later falls below its earlier minimum by more than it
+   rose is a *bump* (:func:`bump_mask`: a wobble at tiny LRs, a spike in the fall), not a
+   blow-up: the search goes on past it.
+6. :func:`check_fall`: the minimum, and whether the loss clearly falls at all (from its highest
+   point off the bumps).
 7. :func:`divergence_index`: where the loss has clearly turned up after the minimum.
-8. :func:`falling_region`: the steepest descent before the minimum and the stretch around it.
+8. :func:`falling_region`: the steepest descent before the minimum (off the bumps) and the
+   stretch around it.
 9. One function per rule (:data:`RULE_FUNCTIONS`), :func:`one_cycle_band`, and
    :func:`confidence_and_notes`.
 
@@ -69,6 +73,7 @@ __all__ = [
     "savgol",
     "noise_level",
     "blowup_index",
+    "bump_mask",
     "check_fall",
     "divergence_index",
     "falling_region",
@@ -629,39 +634,104 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
 def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None) -> int | None:
     """The first point where the smoothed loss has *blown up*, else ``None``.
 
-    A blow-up is a rise above the running minimum of more than
+    A *candidate* is a rise above the running minimum of more than
     ``max(BLOWUP_RISE * fall, 1.5 * band + 2 * se)``, where ``fall`` is the running maximum minus
     the running minimum: half of everything the loss had fallen, and clearly more than noise.
     With ``clipped`` (the losses the curve was smoothed from), a point in the first half window
     (where the filter fits one polynomial to the whole edge, see :func:`savgol`) counts only when
     the recorded loss there has risen as much above the recorded running minimum: the filter's
-    ringing at the
-    start of a sweep that begins on a bend (a linear sweep's second point already in the fall) is
-    not a blow-up.
+    ringing at the start of a sweep that begins on a bend (a linear sweep's second point already
+    in the fall) is not a blow-up.
+
+    A blow-up does not recover. A candidate at ``c``, with ``m`` the minimum before it, is a
+    *bump* when the loss later falls below ``m`` by more than it had risen above it: at some
+    ``t > c``, ``m - smoothed[t] > max(smoothed[c:t]) - m``. The search then goes on from ``t``,
+    and the bump (the points around ``c`` above ``m``, see :func:`bump_mask`) is left out of the
+    running maximum, so ``fall`` stays what the loss had fallen net of it. A wobble at tiny LRs
+    (Adam or momentum, a moving average started on a lucky batch) or a short spike in the
+    middle of the fall looks like that: a rise, then a fall far larger than it. The rise
+    already exceeds the noise floor, so a recovery deeper than the rise does too. The margin is
+    the rise itself, no tuned constant: on the benchmark's tune tasks every first candidate
+    either never came back below ``m`` (every lrfinder and Lightning curve) or came back by at
+    least 1.3 times its rise (torch-lr-finder's moving average climbing from a low first batch).
+    An explosion that reaches :func:`clip_explosion`'s cap rose by about the start's height above
+    the lowest loss, more than the loss can fall below ``m``, and stays a blow-up whatever comes
+    after it; so does any recovery shallower than the rise (noted by
+    :func:`confidence_and_notes`, never searched).
 
     Example:
         >>> quiet = NoiseLevel(window=5, sigma=0.0, se=0.0, band=0.0)
         >>> blowup_index(np.array([5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.5, 6.0]), quiet)
         7
+        >>> bump = np.array([5.0, 5.5, 5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.5, 6.0])
+        >>> blowup_index(bump, quiet)  # up 0.5 from 5.0, then down 4.0 below it: a bump
+        9
 
     """
+    return _blowups(smoothed, noise, clipped)[0]
+
+
+def bump_mask(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None) -> np.ndarray:
+    """Where the smoothed loss is on a *bump*: a rise that :func:`blowup_index` saw recover.
+
+    For each candidate blow-up at ``c`` that recovered, the contiguous run of points around
+    ``c`` above ``m``, the minimum before ``c``: the rise and its way back down to where the loss
+    was. :func:`check_fall` leaves these points out of the level the fall starts from, and
+    :func:`falling_region` out of the steepest descent: coming back down from a bump is not a
+    fall.
+
+    Example:
+        >>> quiet = NoiseLevel(window=5, sigma=0.0, se=0.0, band=0.0)
+        >>> bump = np.array([5.0, 5.5, 5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.5, 6.0])
+        >>> np.flatnonzero(bump_mask(bump, quiet)).tolist()
+        [1]
+
+    """
+    return _blowups(smoothed, noise, clipped)[1]
+
+
+def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None) -> tuple[int | None, np.ndarray]:
+    """:func:`blowup_index` and :func:`bump_mask` in one pass."""
+    bumps = np.zeros(smoothed.shape, dtype=bool)
     running_min = np.minimum.accumulate(smoothed)
-    fall = np.maximum.accumulate(smoothed) - running_min
-    limit = np.maximum(BLOWUP_RISE * fall, 1.5 * noise.band + 2.0 * noise.se)
+    floor = 1.5 * noise.band + 2.0 * noise.se
     rise = smoothed - running_min
     if clipped is not None:
         edge = min(noise.window // 2, rise.size)
         recorded = clipped[:edge]
         rise[:edge] = np.minimum(rise[:edge], recorded - np.minimum.accumulate(recorded))
-    over = np.flatnonzero(rise > limit)
-    return int(over[0]) if over.size else None
+    start = 0
+    while True:
+        # Index 0 is never on a bump (a bump lies above a minimum before it), so the maximum is finite.
+        fall = np.maximum.accumulate(np.where(bumps, -np.inf, smoothed)) - running_min
+        over = np.flatnonzero(rise[start:] > np.maximum(BLOWUP_RISE * fall[start:], floor))
+        if not over.size:
+            return None, bumps
+        c = start + int(over[0])
+        before = float(running_min[c])
+        after = smoothed[c:]
+        recovered = np.flatnonzero(before - after > np.maximum.accumulate(after) - before)
+        if not recovered.size:
+            return c, bumps
+        above = smoothed > before
+        a = c
+        while above[a - 1]:  # stops at the minimum before c at the latest
+            a -= 1
+        b = c
+        while above[b + 1]:  # stops at the recovery at the latest
+            b += 1
+        bumps[a : b + 1] = True
+        start = c + int(recovered[0])
 
 
-def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: NoiseLevel) -> tuple[int, float]:
+def check_fall(
+    clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: NoiseLevel, bumps: np.ndarray | None = None
+) -> tuple[int, float]:
     """The minimum before ``end`` and the fall to it; raise when the loss never clearly falls.
 
-    The fall ``drop`` runs from the highest smoothed point before the minimum to the minimum.
-    It is clear when it is more than round-off and one of these holds:
+    The fall ``drop`` runs from the highest smoothed point before the minimum to the minimum,
+    points on a bump (``bumps``, :func:`bump_mask`) left out: the loss going up and back down
+    is not part of its fall. It is clear when it is more than round-off and one of these holds:
 
     * against the noise: ``drop`` exceeds ``3 * se + band``, and the raw losses confirm it: the
       median of the first ``max(3, window // 2)`` clipped losses lies above the median of the
@@ -680,6 +750,7 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
         smoothed: Its smoothed values.
         end: Only points before ``end`` are searched (:func:`blowup_index`).
         noise: The curve's :class:`NoiseLevel`.
+        bumps: Points left out of the level the fall starts from (:func:`bump_mask`), or ``None``.
 
     Returns:
         ``(i_min, drop)``.
@@ -696,7 +767,8 @@ def check_fall(clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: Noise
     """
     se, band, w = noise.se, noise.band, noise.window
     i_min = int(np.argmin(smoothed[:end]))
-    start_level = float(np.max(smoothed[: i_min + 1]))
+    searched = smoothed[: i_min + 1] if bumps is None else np.where(bumps[: i_min + 1], -np.inf, smoothed[: i_min + 1])
+    start_level = float(np.max(searched))
     drop = start_level - float(smoothed[i_min])
     half = w // 2
     head = float(np.median(clipped[: max(3, half)]))
@@ -753,22 +825,26 @@ def divergence_index(smoothed: np.ndarray, i_min: int, drop: float, noise: Noise
     return i_min + int(risen[0]) if risen.size else None
 
 
-def falling_region(slope: np.ndarray, i_min: int, fraction: float = FALLING_FRACTION) -> FallingRegion:
+def falling_region(
+    slope: np.ndarray, i_min: int, fraction: float = FALLING_FRACTION, bumps: np.ndarray | None = None
+) -> FallingRegion:
     """The steepest descent at or before ``i_min`` and the stretch around it.
 
     The region is the contiguous run of points around the steepest slope whose slope is at most
-    ``fraction`` times the steepest (at least that steep), never past ``i_min``.
+    ``fraction`` times the steepest (at least that steep), never past ``i_min``. Points where
+    ``bumps`` is true (:func:`bump_mask`: the way back down from a bump) are never in it.
 
     Example:
         >>> falling_region(np.array([0.0, -1.0, -3.0, -4.0, -2.5, -1.0, 0.5]), 5)
         FallingRegion(start=2, steepest=3, end=4)
 
     """
-    i_steep = int(np.argmin(slope[: i_min + 1]))
-    steepest = float(slope[i_steep])
+    searched = slope[: i_min + 1] if bumps is None else np.where(bumps[: i_min + 1], np.inf, slope[: i_min + 1])
+    i_steep = int(np.argmin(searched))
+    steepest = float(searched[i_steep])
     if steepest >= 0:  # only possible when the minimum is the first point
         i_steep = 0
-    falling = slope[: i_min + 1] <= fraction * steepest
+    falling = searched <= fraction * steepest
     a = i_steep
     while a > 0 and falling[a - 1]:
         a -= 1
@@ -833,9 +909,9 @@ def read_curve(
             "the test stops before the loss runs off."
         )
     noise = noise_level(clipped, raw, smoothed, w)
-    blowup = blowup_index(smoothed, noise, clipped)
+    blowup, bumps = _blowups(smoothed, noise, clipped)
     end = n if blowup is None else blowup
-    i_min, drop = check_fall(clipped, smoothed, end, noise)
+    i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)
     divergence = divergence_index(smoothed, i_min, drop, noise)
     tail = max(1, w // 4)
     if divergence is None and non_finite_lr is None and i_min >= n - 1 - tail:
@@ -857,7 +933,7 @@ def read_curve(
         divergence=divergence,
         divergence_lr=float(lr_arr[divergence]) if divergence is not None else non_finite_lr,
         non_finite_lr=non_finite_lr,
-        region=falling_region(slope, i_min),
+        region=falling_region(slope, i_min, bumps=bumps),
     )
 
 
@@ -940,7 +1016,8 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     (``benchmarks/results/notes.md``): a fall of fewer than ``SHALLOW_FALL`` noise levels; raw
     losses without a significant falling trend (:func:`_falls_steadily`); a falling region of a
     single swept LR; no turn-up seen; rules more than ``DISAGREE_DECADES``
-    apart; a recovery below the minimum after the blow-up (ignored); a suggestion at or past the
+    apart; a recovery below the minimum after the blow-up, shallower than the rise (ignored; a
+    deeper one makes the rise a bump, see :func:`blowup_index`); a suggestion at or past the
     divergence point.
 
     Args:

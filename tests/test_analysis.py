@@ -388,11 +388,16 @@ def test_check_fall() -> None:
 
 def test_blowup_at_the_edge_needs_a_recorded_rise() -> None:
     # Smoothed values ringing above the start (a fit over a bend), recorded losses falling.
-    smoothed = np.array([2.0, 2.003, 1.98, 1.9, 1.5, 1.0, 0.6, 0.5, 0.5, 1.4])
-    clipped = np.array([2.0, 1.997, 1.98, 1.9, 1.5, 1.0, 0.6, 0.5, 0.5, 1.4])
+    # The loss falls back below the start by less than the ring rose (0.25 < 0.3): no bump either.
+    smoothed = np.array([2.0, 2.3, 2.1, 1.9, 1.8, 1.75, 1.75, 1.75, 1.8, 3.0])
+    clipped = np.array([2.0, 1.997, 1.98, 1.9, 1.8, 1.75, 1.75, 1.75, 1.8, 3.0])
     noise = NoiseLevel(window=7, sigma=0.0, se=0.0, band=0.001)
     assert an.blowup_index(smoothed, noise) == 1  # the smoothed curve alone
     assert an.blowup_index(smoothed, noise, clipped) == 9  # the real blow-up
+    # A ring the loss then falls far below is a bump whatever the recorded losses say.
+    smoothed = np.array([2.0, 2.003, 1.98, 1.9, 1.5, 1.0, 0.6, 0.5, 0.5, 1.4])
+    clipped = np.array([2.0, 1.997, 1.98, 1.9, 1.5, 1.0, 0.6, 0.5, 0.5, 1.4])
+    assert an.blowup_index(smoothed, noise) == an.blowup_index(smoothed, noise, clipped) == 9
     # Past the first half window the smoothed curve decides alone, as before.
     late = np.array([2.0, 1.9, 1.5, 1.0, 0.6, 0.5, 1.0, 1.9, 2.0, 2.0])
     assert an.blowup_index(late, noise, np.full(10, 0.5)) == 7
@@ -694,3 +699,136 @@ def test_random_curves_keep_the_suggestions_promises() -> None:
         assert 0.0 <= s.confidence <= 1.0
         assert len(s.smoothed_losses) == len(losses)
     assert read >= 40
+
+
+# ------------------------------------------------------------------------- bumps, not blow-ups
+
+SWEEP = np.geomspace(1e-7, 10.0, 100)  # what range_test sweeps by default
+
+
+def bumped(x: np.ndarray, height: float, at: float = -5.5, width: float = 0.25) -> np.ndarray:
+    """Flat at 2.0, a bump of ``height`` * 2.0 at ``10**at``, a 75% fall around 1e-3, a blow-up from 1e-1."""
+    return sigmoid_fall(x) + 2.0 * height * np.exp(-(((x - at) / width) ** 2)) + explosion(x)
+
+
+@pytest.mark.parametrize("lrs", [LRS, SWEEP], ids=["0.05-decade", "range_test"])
+@pytest.mark.parametrize(("height", "noise"), [(0.02, 0.0), (0.1, 0.0), (0.3, 0.0), (0.1, 0.01), (0.3, 0.01)])
+def test_a_bump_before_the_fall_is_not_a_blowup(lrs: np.ndarray, height: float, noise: float) -> None:
+    # The loss first rises by 2-30% at tiny LRs (Adam or momentum wobbling), then falls by 75%, then
+    # diverges. It was cut at the bump and read as "never clearly falls".
+    x = np.log10(lrs)
+    rng = np.random.default_rng(0)
+    plain = analyze(lrs, sigmoid_fall(x) + explosion(x) + rng.normal(0, 2.0 * noise, x.size))
+    rng = np.random.default_rng(0)
+    s = analyze(lrs, bumped(x, height) + rng.normal(0, 2.0 * noise, x.size))
+    # The known answer: steepest at 1e-3, minimum and divergence where the curve without the bump has them.
+    assert decades(s.steepest_lr, 1e-3) <= 0.15
+    assert decades(s.min_loss_lr, plain.min_loss_lr) <= 0.1 and decades(s.lr, plain.lr) <= 0.1
+    assert s.divergence_lr is not None and decades(s.divergence_lr, plain.divergence_lr or 0.0) <= 0.1
+    assert s.blowup_lr is not None and s.blowup_lr > 1e-2
+    # The suggestion lies in the real fall, far past the bump, below the minimum.
+    assert 10**-3.5 < s.lr < s.min_loss_lr
+    assert s.confidence > 0.7 and not any("recovery" in n or "disagree" in n for n in s.notes)
+
+
+@pytest.mark.parametrize("lrs", [LRS, SWEEP], ids=["0.05-decade", "range_test"])
+@pytest.mark.parametrize("depth", [0.03, 0.1])
+def test_a_narrow_double_dip_is_not_a_blowup(lrs: np.ndarray, depth: float) -> None:
+    # Noiseless: a narrow early dip of 3-10%, back up to the start, then the real fall.
+    x = np.log10(lrs)
+    dip = sigmoid_fall(x) - 2.0 * depth * np.exp(-(((x + 5.0) / 0.2) ** 2)) + explosion(x)
+    s = analyze(lrs, dip)
+    plain = analyze(lrs, sigmoid_fall(x) + explosion(x))
+    assert (s.lr, s.min_loss_lr, s.divergence_lr, s.blowup_lr) == (
+        plain.lr,
+        plain.min_loss_lr,
+        plain.divergence_lr,
+        plain.blowup_lr,
+    )
+    assert decades(s.steepest_lr, 1e-3) <= STEP + 1e-9
+
+
+def test_a_moving_average_started_on_a_lucky_batch_is_read_past_its_rise() -> None:
+    # torch-lr-finder records an exponential moving average (0.05 of each new loss) that starts at
+    # the first batch's loss; a first batch below the mean makes it climb for ~20 steps first.
+    x = np.log10(SWEEP)
+    rng = np.random.default_rng(1)
+    raw = sigmoid_fall(x) + explosion(x) + rng.normal(0, 0.1, x.size)
+    raw[0] = 1.8
+    ema = np.empty_like(raw)
+    ema[0] = raw[0]
+    for i in range(1, raw.size):
+        ema[i] = 0.05 * raw[i] + 0.95 * ema[i - 1]
+    s = analyze(SWEEP, ema)
+    assert 1e-3 < s.steepest_lr < 1e-1 and 1e-2 < s.min_loss_lr < 1.0
+    assert s.blowup_lr is not None and s.blowup_lr > s.min_loss_lr
+    assert 10**-3.5 < s.lr < s.min_loss_lr
+
+
+def test_a_spike_in_the_middle_of_the_fall_is_not_a_blowup() -> None:
+    # A short spike early in the fall, higher than the loss had fallen so far (0.3 against 0.24),
+    # then the loss falls far below it. It was cut there: a suggestion of 2e-05.
+    spike = textbook_curve() + 0.3 * np.exp(-(((X + 3.5) / 0.1) ** 2))
+    s = analyze(LRS, spike)
+    plain = analyze(LRS, textbook_curve())
+    assert (s.lr, s.min_loss_lr, s.divergence_lr, s.blowup_lr, s.min_lr, s.max_lr) == (
+        plain.lr,
+        plain.min_loss_lr,
+        plain.divergence_lr,
+        plain.blowup_lr,
+        plain.min_lr,
+        plain.max_lr,
+    )
+    # The smoothed spike still steepens the fall next to it, as any spike too small to be cut does.
+    assert decades(s.steepest_lr, 1e-3) <= 0.35
+    assert not any("recovery" in n for n in s.notes)
+
+
+def test_a_real_early_blowup_that_never_recovers_stays_a_blowup() -> None:
+    # The loss falls by 30% around 1e-5 and blows up from 1e-4 on, for good. With or without a
+    # wobble at the start, the curve is cut at the same blow-up and read before it.
+    x = np.log10(SWEEP)
+    early = sigmoid_fall(x, center=-5.0, top=2.0, bottom=1.4) + explosion(x, start=-4.0)
+    wobble = early + 2.0 * 0.1 * np.exp(-(((x + 6.5) / 0.2) ** 2))
+    for curve in (early, wobble):
+        s = analyze(SWEEP, curve)
+        assert s.blowup_lr is not None and 1e-4 < s.blowup_lr < 1e-3
+        assert s.divergence_lr is not None and s.divergence_lr <= s.blowup_lr
+        assert 10**-4.5 < s.min_loss_lr < 10**-3.5 and s.lr <= s.min_loss_lr
+        assert not any("recovery" in n for n in s.notes)
+    assert analyze(SWEEP, wobble).blowup_lr == analyze(SWEEP, early).blowup_lr
+
+
+def test_a_rise_that_recovers_less_than_it_rose_is_a_blowup() -> None:
+    # Up 2.5 from its minimum, back down to 0.5 below it: less than it rose, so a blow-up.
+    partial = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 3.5, 0.5, 0.5])
+    assert an.blowup_index(partial, QUIET) == 6
+    assert not an.bump_mask(partial, QUIET).any()
+    # Up 4.5, then down 5.0 below it: more than it rose, a bump; the search goes on past it. The
+    # fall that sets the limit is 5.0 - (-4.0) = 9.0, not 9.5 from the top of the bump, so a rise
+    # of 4.6 is a blow-up.
+    recovers = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 5.5, -4.0, -4.0, 0.0, 0.6])
+    assert an.blowup_index(recovers, QUIET) == 10
+    assert np.flatnonzero(an.bump_mask(recovers, QUIET)).tolist() == [6]
+
+
+def test_a_bump_is_left_out_of_the_fall_and_the_steepest_descent() -> None:
+    y = np.array([2.0, 2.0, 2.6, 2.0, 1.9, 1.5, 1.0, 0.5, 0.5, 3.0])
+    bumps = an.bump_mask(y, QUIET)
+    assert np.flatnonzero(bumps).tolist() == [2]
+    noise = NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)
+    assert an.check_fall(y, y, 9, noise) == (7, pytest.approx(2.1))  # from the top of the bump
+    assert an.check_fall(y, y, 9, noise, bumps) == (7, pytest.approx(1.5))  # from where it was
+    slope = np.array([0.0, 0.6, 0.0, -0.7, -0.3, -0.5, -0.5, -0.3, 0.0, 2.0])
+    assert an.falling_region(slope, 7) == FallingRegion(start=3, steepest=3, end=3)
+    assert an.falling_region(slope, 7, bumps=np.arange(10) == 3) == FallingRegion(start=4, steepest=5, end=7)
+
+
+@pytest.mark.parametrize("lrs", [LRS, SWEEP], ids=["0.05-decade", "range_test"])
+def test_a_loss_that_only_rises_is_still_inconclusive(lrs: np.ndarray) -> None:
+    # Wobbling up (no rise is ever undone below the start): nothing to skip, nothing falls.
+    x = np.log10(lrs)
+    rising = 1.0 + 0.1 * (x - x[0]) + 0.05 * np.sin(3.0 * x) ** 2 + explosion(x)
+    message = r"^The loss never clearly falls: it never goes below where it starts \(smoothed\)\. Check that"
+    with pytest.raises(InconclusiveCurveError, match=message):
+        analyze(lrs, rising)
