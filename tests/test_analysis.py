@@ -729,6 +729,11 @@ def test_a_bump_before_the_fall_is_not_a_blowup(lrs: np.ndarray, height: float, 
     # The suggestion lies in the real fall, far past the bump, below the minimum.
     assert 10**-3.5 < s.lr < s.min_loss_lr
     assert s.confidence > 0.7 and not any("recovery" in n or "disagree" in n for n in s.notes)
+    # Only differences of losses decide: the same reading in any unit and at any level.
+    exact = analyze(lrs, bumped(x, height))
+    for other in (1e-20 * bumped(x, height), 1e20 * bumped(x, height), bumped(x, height) + 1000.0):
+        t = analyze(lrs, other)
+        assert (t.lr, t.min_loss_lr, t.divergence_lr) == (exact.lr, exact.min_loss_lr, exact.divergence_lr)
 
 
 @pytest.mark.parametrize("lrs", [LRS, SWEEP], ids=["0.05-decade", "range_test"])
