@@ -39,7 +39,8 @@ def count(cache_dir: Path) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = {}
     for path in sorted(cache_dir.glob("*.json")):
         data = json.loads(path.read_text())
-        for key, finding in sorted(data["findings"].items()):
+        # The batch-scaling caches hold training runs, not finders' curves: no "findings".
+        for key, finding in sorted(data.get("findings", {}).items()):
             group = "lrfinder" if key.split("|")[0] in OURS else "peers"
             g = groups.setdefault(group, {"curves": 0, "conclusive": 0, "kinds": Counter()})
             lrs = [float(v) for v in finding["lrs"]]

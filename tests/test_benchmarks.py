@@ -167,3 +167,22 @@ def test_readings_compares_every_cached_curve(tmp_path: Path) -> None:
     lines = readings.compare(before, now)
     assert lines[0].startswith("task|lrfinder|1|v\n    before: i_min=") and "after:  error: The loss" in lines[0]
     assert "lrfinder: 1 of 2 curves changed" in lines
+
+
+def test_notes_counts_the_finders_curves_and_skips_other_caches(tmp_path: Path) -> None:
+    from benchmarks import notes
+
+    x = np.linspace(-6.0, 1.0, 100)
+    curve = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    findings = {
+        "lrfinder|0|v": {"lrs": (10**x).tolist(), "losses": curve.tolist()},
+        "torch_lr_finder|0|v": {"lrs": (10**x).tolist(), "losses": np.full(100, 1.0).tolist()},
+    }
+    (tmp_path / "task.json").write_text(json.dumps({"findings": findings}))
+    # A batch-scaling cache: training runs and range tests, no finders' curves.
+    (tmp_path / "batch_scaling_task.json").write_text(json.dumps({"runs": {}, "tests": {}}))
+    counts = notes.main(["--cache-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert counts["lrfinder"]["curves"] == 1 and counts["lrfinder"]["conclusive"] == 1
+    assert counts["peers"]["curves"] == 1 and counts["peers"]["conclusive"] == 0
+    assert any(kind.startswith("inconclusive: The loss never clearly falls") for kind in counts["peers"]["kinds"])
+    assert (tmp_path / "out" / "notes.md").read_text().startswith("## How often the analysis notes fire")
