@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -71,6 +72,23 @@ USER_CODE = textwrap.dedent(
 
         def configure_optimizers(self):
             raise AssertionError("lrfind replaces configure_optimizers")
+
+
+    class LitLR(pl.LightningModule):
+        # Its optimizer reads its LR hyper-parameter; no forward (training_step is the loss).
+
+        def __init__(self, lr=1e-3, hidden=16):
+            super().__init__()
+            self.save_hyperparameters()
+            self.lr = lr
+            self.net = Net(hidden=hidden)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return F.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
     def _data(n=256, seed=0):
@@ -822,6 +840,53 @@ def test_progress_lines_mode(work: Path):
     assert len({line.index(" lr ") for line in lines}) == 1
     quiet = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", "lines", "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize("source", ["checkpoint", "pickle"])
+def test_fit_records_the_trained_lr_in_a_lightning_modules_hparams(work: Path, source: str):
+    # The output's hparams.lr is the LR it was trained at, so load_from_checkpoint (and the module's own
+    # configure_optimizers) carry it on; it said the input's 1e-3. The input file is left as it was.
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    torch.manual_seed(0)
+    lit = mods.LitLR(lr=1e-3)
+    if source == "checkpoint":
+        model, output = "lit_lr.ckpt", "out.ckpt"
+        checkpoint = {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6"}
+        torch.save({**checkpoint, "hyper_parameters": dict(lit.hparams)}, work / model)
+        args = [model, "--model-class", f"{USER_MODULE}:LitLR"]
+    else:  # a pickled LightningModule trains through its training_step too (it has no forward)
+        model, output = "lit_lr.pt", "out.pt"
+        torch.save(lit, work / model)
+        args = [model, "--unsafe-pickle"]
+    before = sha(work / model)
+    result = invoke("fit", *args, "--data", "train.npz", "--epochs", "1", "--num-steps", "30", "--max-lr", "100",
+                    "--no-report", "--json", "r.json", "-o", output)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lr = RangeTestResult.from_json(work / "r.json").lr
+    assert lr is not None and not math.isclose(lr, 1e-3)
+    if source == "checkpoint":
+        saved = torch.load(work / output, weights_only=True)["hyper_parameters"]
+        assert saved == {"lr": pytest.approx(lr), "hidden": 16}
+        reloaded = mods.LitLR.load_from_checkpoint(work / output, weights_only=True)
+    else:
+        reloaded = torch.load(work / output, weights_only=False)
+        assert dict(reloaded.hparams) == {"lr": pytest.approx(lr), "hidden": 16}
+    assert reloaded.lr == pytest.approx(lr)
+    assert sha(work / model) == before
+
+
+def test_trained_lr_is_the_peak_of_the_schedule():
+    from lrfinder.cli.loading import trained_lr, with_lr
+    from lrfinder.training import TrainingResult
+
+    assert trained_lr(None) is None and trained_lr(TrainingResult((), (), 0, 0)) is None
+    assert trained_lr(TrainingResult((), (0.1, 1.0, 0.5), 3, 1)) == 1.0  # one-cycle: its peak
+    hparams = {"lr": 1e-3, "learning_rate": 2, "hidden": 16, "flag": True}
+    assert with_lr(hparams, 0.5) == {"lr": 0.5, "learning_rate": 0.5, "hidden": 16, "flag": True}
+    assert with_lr({"lr": "auto", "hidden": 16}, 0.5) == {"lr": "auto", "hidden": 16}  # not a number: kept
+    assert hparams["lr"] == 1e-3  # a copy
 
 
 @pytest.mark.slow

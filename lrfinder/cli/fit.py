@@ -114,7 +114,8 @@ def command(
     Training runs through Lightning with the chosen --optimizer and --scheduler; the train (and
     validation) loss is printed after every epoch. A weight-decay list trains with the
     recommended value. The LR is scaled to --target-batch-size, and training then uses that
-    batch size.
+    batch size. A LightningModule's hparams.lr (or learning_rate) in the output is the LR it
+    was trained at (a schedule's peak); MODEL itself is never written.
     """
     debug = debug_flag(ctx, debug)
     setup_logging(quiet, debug)

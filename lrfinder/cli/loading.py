@@ -26,6 +26,7 @@ so the library API (:func:`lrfinder.range_test`, :func:`lrfinder.train`) needs n
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -35,7 +36,7 @@ import pickle
 import re
 import sys
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,6 +48,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .._atomic import atomic_write
+from .._checks import is_real
 from .._imports import import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
 from ..exceptions import DataError, ModelError
@@ -300,7 +302,7 @@ def load_model(
             ) from err
         if not isinstance(obj, nn.Module):
             raise ModelError(f"{file} unpickled to a {type(obj).__name__}, not a torch.nn.Module.") from None
-        return LoadedModel(obj, "pickle", file)
+        return LoadedModel(obj, "pickle", file, lightning=is_lightning_module(obj))
 
     is_ckpt = isinstance(obj, Mapping) and (
         "pytorch-lightning_version" in obj or (file.suffix == ".ckpt" and "state_dict" in obj)
@@ -347,6 +349,41 @@ def load_model(
     return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
 
 
+#: Where a LightningModule keeps its LR (Lightning's tuner's names): a hyper-parameter, or the
+#: attribute of the same name for a pickled module.
+LR_NAMES = ("lr", "learning_rate")
+
+
+def trained_lr(training: TrainingResult | None) -> float | None:
+    """The LR a training ran at: its peak (the constant LR, a decay's start, a cycle's top), as the callback sets it.
+
+    ``None`` without a training or without a step.
+    """
+    if training is None or not training.lrs:
+        return None
+    return max(training.lrs)
+
+
+def with_lr(hparams: Mapping[str, Any], lr: float) -> dict[str, Any]:
+    """A copy of ``hparams`` whose numeric LR entries (:data:`LR_NAMES`) are ``lr``; others are kept."""
+    out = dict(hparams)
+    for name in LR_NAMES:
+        if is_real(out.get(name)):
+            out[name] = lr
+    return out
+
+
+def _record_lr(module: nn.Module, lr: float) -> None:
+    """Set a pickled LightningModule's numeric LR attributes and hyper-parameters to ``lr`` (it is saved whole)."""
+    hparams = getattr(module, "hparams", None)
+    if isinstance(hparams, MutableMapping):
+        hparams.update(with_lr(hparams, lr))
+    for name in LR_NAMES:
+        if is_real(getattr(module, name, None)):
+            with contextlib.suppress(AttributeError):  # a read-only property: its hparams entry carries it
+                setattr(module, name, lr)
+
+
 def model_writer(loaded: LoadedModel, *, training: TrainingResult | None = None) -> Callable[[str], object]:
     """Return ``write(path)``, which saves the (trained) model in the format it was loaded from.
 
@@ -354,24 +391,33 @@ def model_writer(loaded: LoadedModel, *, training: TrainingResult | None = None)
     (state_dict, hyper-parameters, and ``training``'s epoch and step when given); a state_dict
     model as its ``state_dict``; a pickled module with ``torch.save``. The state is taken now, so
     the writer saves the model as it is at this call.
+
+    After ``training``, a LightningModule's LR hyper-parameter (``lr`` or ``learning_rate``,
+    when it has one) records the LR it was trained with (:func:`trained_lr`), as the
+    :class:`~lrfinder.LRFinder` callback sets it: ``load_from_checkpoint`` then rebuilds the
+    module with it. The loaded file's own hyper-parameters are only read.
     """
     model = loaded.model
+    lr = trained_lr(training) if is_lightning_module(model) else None
     if loaded.format == "torchscript":
         return lambda file: torch.jit.save(model, file)  # type: ignore[arg-type]
     if loaded.format == "lightning":
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
+        hparams = dict(getattr(model, "hparams", {}) or {})
         checkpoint = {
             "pytorch-lightning_version": package_of(model).__version__,
             "epoch": training.current_epoch if training is not None else 0,
             "global_step": training.global_step if training is not None else 0,
             "state_dict": model.state_dict(),
-            "hyper_parameters": dict(getattr(model, "hparams", {}) or {}),
+            "hyper_parameters": hparams if lr is None else with_lr(hparams, lr),
         }
         return lambda file: torch.save(checkpoint, file)
     if loaded.format == "state_dict":
         state = model.state_dict()
         return lambda file: torch.save(state, file)
+    if lr is not None:
+        _record_lr(model, lr)
     return lambda file: torch.save(model, file)
 
 
