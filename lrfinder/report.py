@@ -590,7 +590,8 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             va="top",
             pad=0.5,
             alpha=0.92,
-            label="inconclusive",
+            # A gid, not a label: the legend would take a labelled text for an entry (and warn).
+            gid="inconclusive",
         )
     if non_finite_lr is not None and end is not None:
         ax.axvspan(non_finite_lr, max(end, non_finite_lr), color=COLORS["non_finite"], alpha=0.12, lw=0, hatch="//")
@@ -618,7 +619,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
 
 def _make_headroom(ax: Axes) -> None:
     """Raise the loss axis's top so the inconclusive message sits above the curve, not over it."""
-    texts = [text for text in ax.texts if text.get_label() == "inconclusive"]
+    texts = [text for text in ax.texts if text.get_gid() == "inconclusive"]
     if not texts:
         return
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]

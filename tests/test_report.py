@@ -4,6 +4,7 @@ import io
 import re
 import subprocess
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -185,6 +186,19 @@ def test_inconclusive_curve_still_renders_with_the_reason(tmp_path: Path):
     assert "Inconclusive" in text and "never clearly falls" in text
     image = Image.open(save_report(result, tmp_path / "flat.png"))
     assert np.asarray(image.convert("L"), dtype=float).std() > 10
+
+
+def test_inconclusive_report_draws_without_warnings():
+    # The message's text box carried a label, which the legend took for an entry: matplotlib warned
+    # "Legend does not support handles for Text instances" on every inconclusive report.
+    rng = np.random.default_rng(0)
+    result = finish_result(lr_schedule(1e-6, 10.0, 60), 1 + rng.normal(0, 0.01, 60), "completed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_range_test(result)
+        fig.canvas.draw()
+    legend = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+    assert legend == ["loss (raw)", "loss (smoothed)"]
 
 
 def test_too_short_curve_renders():
