@@ -67,7 +67,7 @@ def make_demo_model(*, seed: int = 0) -> DemoMLP:
     """Build the demo model with weights initialised from ``seed``.
 
     Returns:
-        A :class:`DemoMLP` (4,964 trainable parameters).
+        A :class:`DemoMLP` (5,764 trainable parameters).
 
     """
     with torch.random.fork_rng(devices=[]):
