@@ -13,7 +13,7 @@ The script writes, in the current directory:
 then runs, as a user would in a shell::
 
     lrfind run lrfind-example/model.pt --data lrfind-example/train.npz --optimizer adamw \\
-        --target-batch-size 256 --report lrfind-example/report.png \\
+        --min-lr 1e-6 --max-lr 10 --target-batch-size 256 --report lrfind-example/report.png \\
         --json lrfind-example/result.json --csv lrfind-example/curve.csv
 
 What to look at: the summary ``lrfind`` prints (suggested LR, one-cycle band, divergence,

@@ -14,8 +14,8 @@ then to the larger weight decay). The same test from the shell::
 
 What to look at: the table (suggested LR, minimum of the smoothed loss and the LR where it is
 reached, the LR each curve stays stable to), the recommendation and its reason, and
-``weight_decay_sweep.png``, where the curves overlay with a legend and the recommended one is
-drawn bold.
+``weight_decay_sweep.png``, where the curves overlay with a legend and the recommended one has a
+halo and its suggested LR written on the plot.
 """
 
 from __future__ import annotations
