@@ -496,9 +496,24 @@ class RangeTestResult:
         The measured :attr:`noise_scale`, when there is one, is passed on: ``rule="auto"`` then
         uses the ``noise`` rule (see :func:`lrfinder.scale_lr`).
 
+        Args:
+            to_batch_size: Effective batch size of training (per-device batch x devices x
+                gradient-accumulation steps).
+            rule: ``"auto"``, ``"linear"``, ``"sqrt"``, ``"noise"`` or ``"none"``, as in
+                :func:`lrfinder.scale_lr`.
+            from_batch_size: Effective batch size of the test; default :attr:`batch_size`.
+            optimizer: The optimizer family for ``"auto"`` (instance, class or name); default
+                :attr:`optimizer_name`.
+            cap: Clamp the scaled LR to the divergence LR instead of only warning.
+
+        Returns:
+            A copy of the result with :attr:`scaled` set; :attr:`lr` is then the scaled LR.
+
         Raises:
             LRFinderError: There is no suggestion, the test batch size is unknown, or
                 ``rule="noise"`` and the noise scale was not measured (the message says why).
+            ValueError: A non-positive batch size or an unknown rule (from
+                :func:`lrfinder.scale_lr`).
 
         """
         if self.suggestion is None:
