@@ -48,7 +48,7 @@ DEFAULT_RULE: Rule = "divergence_div10"
 RULE_DESCRIPTIONS: dict[Rule, str] = {
     "divergence_div10": "the divergence LR / 10, nearest swept LR at or below the minimum (default)",
     "min_div10": "the LR of the loss minimum / 10, nearest swept LR (the rule of thumb)",
-    "valley": "the geometric middle of the falling region around the steepest descent (fastai's valley)",
+    "valley": "the geometric middle of the falling region around the steepest descent (not fastai's valley rule)",
     "steepest": "the steepest descent of the smoothed loss over log LR (Lightning, torch-lr-finder)",
 }
 
