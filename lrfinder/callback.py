@@ -1044,9 +1044,13 @@ class LRFinder(_CallbackBase):
             if self.report is not None and trainer.is_global_zero:
                 from .schedulers import preview_schedule
 
-                self._schedule_preview = preview_schedule(
-                    self.scheduler, total_steps=int(total), lr=lr, suggestion=suggestion, **settings
-                )
+                with warnings.catch_warnings():
+                    # The same schedule again: create_scheduler above has said what there is to say
+                    # about it (onecycle "no room to rise" was printed twice).
+                    warnings.simplefilter("ignore")
+                    self._schedule_preview = preview_schedule(
+                        self.scheduler, total_steps=int(total), lr=lr, suggestion=suggestion, **settings
+                    )
             config = lightning_scheduler_config(sched)
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)

@@ -6,6 +6,7 @@ on a tiny model, checking the LR that training actually steps with.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -337,6 +338,17 @@ def test_monitor_under_automatic_optimization_is_said_to_be_unused(tmp_path: Pat
     with pytest.warns(UserWarning, match=r"monitor='scaled_loss'\) is read under manual optimization only"):
         trainer(tmp_path, [finder], max_steps=2).fit(LogsScaledLossNet(), make_loader())
     assert finder.result is not None and finder.result.losses[0] < 10  # the returned loss, not 100x it
+
+
+def test_onecycle_too_short_to_rise_is_said_once_with_a_report(tmp_path: Path) -> None:
+    """The report's preview built the schedule again and repeated create_scheduler's warning."""
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="onecycle", report=tmp_path / "report.png")
+    t = trainer(tmp_path, [finder], max_steps=3)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")  # no once-per-location filter hides a repeat
+        t.fit(Net(), make_loader())
+    assert sum("no room to rise" in str(w.message) for w in seen) == 1
+    assert (tmp_path / "report.png").is_file() and finder._schedule_preview is not None
 
 
 def test_scheduler_onecycle_on_a_fit_too_short_to_rise(tmp_path: Path) -> None:

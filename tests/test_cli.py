@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -875,6 +876,21 @@ def test_fit_records_the_trained_lr_in_a_lightning_modules_hparams(work: Path, s
         assert dict(reloaded.hparams) == {"lr": pytest.approx(lr), "hidden": 16}
     assert reloaded.lr == pytest.approx(lr)
     assert sha(work / model) == before
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_onecycle_too_short_to_rise_is_said_once(work: Path, command: str):
+    # 256 rows in batches of 128: a 2-step training, too short for onecycle to rise. The stand-in check,
+    # fit's plan line and the training each built the schedule and each warned (run twice, fit three times).
+    args = ["model_ts.pt", "--data", "train.npz", "--batch-size", "128", "--num-steps", "30", "--max-lr", "100",
+            "--scheduler", "onecycle", "--no-report"]  # fmt: skip
+    if command == "fit":
+        args += ["-o", "out.pt"]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = invoke(command, *args)
+    assert result.exit_code == 0, result.output
+    assert sum("no room to rise" in str(w.message) for w in seen) == 1
 
 
 def test_trained_lr_is_the_peak_of_the_schedule():

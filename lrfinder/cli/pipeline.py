@@ -359,19 +359,23 @@ def _steps_per_epoch(options: Options, data: LoadedData) -> int:
     return max(1, n)
 
 
-def _preview(options: Options, result: RangeTestResult, data: LoadedData) -> Any:
+def _preview(options: Options, result: RangeTestResult, data: LoadedData, *, warn: bool = True) -> Any:
+    """The planned schedule's LRs; ``warn=False`` when training builds it again and warns then."""
     from ..schedulers import preview_schedule
 
     if result.lr is None or options.scheduler is None:  # only called on a conclusive curve with a scheduler
         raise LRFinderError(f"No learning rate to plan a schedule with: {result.error}")
-    return preview_schedule(
-        options.scheduler,
-        total_steps=options.epochs * _steps_per_epoch(options, data),
-        lr=result.lr,
-        suggestion=result.training_suggestion,
-        warmup_steps=options.warmup_steps,
-        **options.scheduler_settings,
-    )
+    with warnings.catch_warnings():
+        if not warn:
+            warnings.simplefilter("ignore")
+        return preview_schedule(
+            options.scheduler,
+            total_steps=options.epochs * _steps_per_epoch(options, data),
+            lr=result.lr,
+            suggestion=result.training_suggestion,
+            warmup_steps=options.warmup_steps,
+            **options.scheduler_settings,
+        )
 
 
 def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) -> str:
@@ -380,7 +384,7 @@ def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) 
     plan = f"{plural(options.epochs, 'epoch')} x {plural(steps, 'step')}, lr {result.lr:.2e}"
     if options.scheduler is None:
         return plan + ", constant"
-    lrs = _preview(options, result, data)
+    lrs = _preview(options, result, data, warn=False)
     return plan + f", {options.scheduler}: peak {max(lrs):.2e}, ends {lrs[-1]:.2e}"
 
 
@@ -439,14 +443,18 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
         max_lr=1e-2, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
     )  # fmt: skip
     try:
-        preview_schedule(
-            options.scheduler,
-            total_steps=options.epochs * _steps_per_epoch(options, data),
-            lr=stand_in.lr,
-            suggestion=stand_in,
-            warmup_steps=options.warmup_steps,
-            **options.scheduler_settings,
-        )
+        with warnings.catch_warnings():
+            # Only a refusal counts here: the real schedule warns when it is built (a onecycle too short
+            # to rise was said once per build, two or three times).
+            warnings.simplefilter("ignore")
+            preview_schedule(
+                options.scheduler,
+                total_steps=options.epochs * _steps_per_epoch(options, data),
+                lr=stand_in.lr,
+                suggestion=stand_in,
+                warmup_steps=options.warmup_steps,
+                **options.scheduler_settings,
+            )
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(
             f"--scheduler {options.scheduler}: {one_line(exc)}", param_hint="--scheduler-opt"
