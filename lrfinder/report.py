@@ -673,6 +673,8 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
             _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e} ({name})", color, main=True)
         elif s is not None:
             ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
+        if s is not None:
+            # Every curve, the recommended one too, shows its minimum and divergence (the legend says so).
             _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, smoothed, s.min_loss_lr), color=color, size=13)
             if s.divergence_lr is not None:
                 y_div = _value_at(lrs, smoothed, s.divergence_lr)

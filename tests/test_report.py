@@ -201,6 +201,20 @@ def test_inconclusive_report_draws_without_warnings():
     assert legend == ["loss (raw)", "loss (smoothed)"]
 
 
+def test_overlay_marks_the_minimum_and_divergence_of_every_curve_the_recommended_one_too():
+    # The recommended curve lost its markers when it got its solid, labelled LR line: the legend's title
+    # promised "*: minimum; X: divergence" for every curve, and the one to train with had neither.
+    results = [replace(make_result(seed=i, center=-2 + 0.5 * i), label=f"wd={i}") for i in range(3)]
+    fig = plot_range_test(results, highlight=1)
+    ax = axes_by_label(fig)["loss"]
+    markers = [line for line in ax.get_lines() if np.size(line.get_xdata()) == 1]
+    for r in results:
+        s = r.suggestion
+        assert s is not None and s.divergence_lr is not None
+        for lr, marker in ((s.min_loss_lr, "*"), (s.divergence_lr, "X")):
+            assert any(line.get_xdata()[0] == lr and line.get_marker() == marker for line in markers), (r.label, lr)
+
+
 def test_too_short_curve_renders():
     result = finish_result([1e-5, 1e-4, 1e-3], [1.0, float("nan"), float("nan")], "non_finite")
     fig = plot_range_test(result)
