@@ -559,13 +559,20 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.2e}")
         # The LR to train with at the test's batch (the refined one after trials) is the bold
         # line and label; the curve's own reading is dashed under it when the trials moved it.
+        # That reading is the one the trials centred on (Refinement.curve_lr): the one-cycle peak
+        # max_lr for a one-cycle or cosine refinement, whose refined LR is a peak too, so the
+        # two lines compare like with like (s.lr there would overstate the trials' move).
         f = result.refinement
-        refined = f.lr if f is not None and f.lr is not None and f.lr != s.lr else None
+        refined = f.lr if f is not None and f.lr is not None else None
+        reading = f.curve_lr if f is not None and f.curve_lr is not None else s.lr
+        moved = refined is not None and refined != reading
         if refined is not None:
+            main = f"refined lr = {refined:.2e}" + ("" if moved else " (the curve's reading)")
             ax.axvline(refined, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
-            _lr_label(ax, 0, refined, f"refined lr = {refined:.2e}", COLORS["suggestion"], main=True)
-            ax.axvline(s.lr, color=COLORS["suggestion"], lw=1.4, ls="--", zorder=4)
-            _lr_label(ax, 1, s.lr, f"curve's suggestion = {s.lr:.2e}", COLORS["suggestion"])
+            _lr_label(ax, 0, refined, main, COLORS["suggestion"], main=True)
+            if moved:
+                ax.axvline(reading, color=COLORS["suggestion"], lw=1.4, ls="--", zorder=4)
+                _lr_label(ax, 1, reading, f"curve's reading = {reading:.2e}", COLORS["suggestion"])
         else:
             ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
             _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e}", COLORS["suggestion"], main=True)
@@ -573,7 +580,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
             scaled = result.scaled
             text = f"scaled lr = {scaled.lr:.2e}\n (batch {scaled.to_batch_size:,})"
-            _lr_label(ax, 1 + (refined is not None), scaled.lr, text, COLORS["scaled"])
+            _lr_label(ax, 1 + moved, scaled.lr, text, COLORS["scaled"])
     else:
         message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(result.error or "", 70))
         # At the top, above the curve (plot_range_test makes the room): the curve is what the

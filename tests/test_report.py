@@ -466,6 +466,13 @@ def test_lr_labels_stay_inside_the_loss_panel():
     assert not a.overlaps(b)
 
 
+def test_a_refinement_that_keeps_the_curves_reading_says_so_in_one_label():
+    refinement = replace(make_refinement(), lr=0.01, max_lr=0.01)  # the trials confirmed the peak 1e-2
+    fig = plot_range_test(replace(make_result(), refinement=refinement))
+    texts = [t.get_text().strip() for t in axes_by_label(fig)["loss"].texts]
+    assert texts == ["refined lr = 1.00e-02 (the curve's reading)"]
+
+
 def test_refined_lr_is_the_main_label_and_the_schedule_says_so():
     result = replace(make_result(), refinement=make_refinement())
     fig = plot_range_test(result, schedule=np.full(50, 0.02), schedule_name="constant")
@@ -473,7 +480,8 @@ def test_refined_lr_is_the_main_label_and_the_schedule_says_so():
     bold = [t.get_text().strip() for t in axes["loss"].texts if t.get_fontweight() == "bold"]
     # The LR the result trains with (result.lr) is the prominent one, not the curve's reading.
     assert bold == ["refined lr = 2.00e-02"] and result.lr == 0.02
-    assert f"curve's suggestion = {result.suggestion.lr:.2e}" in all_text(fig)
+    # The dashed line is the reading the trials centred on (the one-cycle peak here), not suggestion.lr.
+    assert "curve's reading = 1.00e-02" in all_text(fig) and result.suggestion.lr != 0.01
     assert [t.get_text().strip() for t in axes["schedule"].texts] == ["refined lr 2.00e-02"]
     # The trial panel's LRs are written like every other LR.
     fig.canvas.draw()
