@@ -33,11 +33,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import is_real
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .range_test import RangeTestResult, range_test
 
-__all__ = ["WeightDecayChoice", "weight_decay_sweep", "recommend_weight_decay", "format_weight_decay"]
+__all__ = [
+    "WeightDecayChoice",
+    "weight_decay_sweep",
+    "check_uses_weight_decay",
+    "recommend_weight_decay",
+    "format_weight_decay",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +102,11 @@ def weight_decay_sweep(
         train_data: The training batches.
         weight_decays: The values to compare (``>= 0``), e.g. ``(0, 1e-4, 1e-3)``.
         make_optimizer: ``make_optimizer(model, weight_decay) -> optimizer``; called once per
-            value (e.g. ``lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd)``).
+            value, for every value before the first test (e.g.
+            ``lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd)``). Each
+            optimizer must use the value it is given: for ``weight_decay > 0`` at least one
+            param group with parameters has that ``weight_decay`` (the others may have 0, the
+            no-decay groups of biases and norms); for ``0``, none decays.
         on_start: Called as ``on_start(index, weight_decay)`` before each test; what it returns,
             unless ``None``, is that test's ``on_step`` hook (e.g. a fresh progress bar).
         **range_test_kwargs: Passed to :func:`lrfinder.range_test` (``loss_fn``, ``min_lr``,
@@ -106,7 +117,9 @@ def weight_decay_sweep(
         sweep was interrupted.
 
     Raises:
-        ValueError: No values, or a negative or non-finite one.
+        ValueError: No values, a negative or non-finite one, or an optimizer that does not use
+            the weight decay it was made for (a factory that ignores it would compare one
+            optimizer with itself); raised before any test runs.
 
     """
     values = [float(v) for v in weight_decays]
@@ -116,19 +129,60 @@ def weight_decay_sweep(
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"Expected every weight decay to be finite and >= 0, but got weight_decay={v}")
     range_test_kwargs["restore"] = True
+    # Every optimizer first (torch's allocate their state at the first step, not here), so a factory
+    # that ignores its weight decay is refused before a test runs, not after the first one.
+    optimizers = [make_optimizer(model, v) for v in values]
+    for v, optimizer in zip(values, optimizers):
+        check_uses_weight_decay(optimizer, v)
     results = []
-    for i, v in enumerate(values):
+    for i, (v, optimizer) in enumerate(zip(values, optimizers)):
         kwargs = dict(range_test_kwargs)
         hook = on_start(i, v) if on_start is not None else None
         if hook is not None:
             kwargs["on_step"] = hook
-        optimizer = make_optimizer(model, v)
         result = range_test(model, train_data, optimizer=optimizer, **kwargs)
         results.append(replace(result, label=f"wd={format_weight_decay(v)}"))
         if result.stop_reason == "interrupted":
             logger.warning("Weight-decay sweep interrupted at weight_decay=%s; the rest is not run.", v)
             break
     return results
+
+
+def check_uses_weight_decay(optimizer: Any, weight_decay: float) -> None:
+    """Refuse an optimizer that does not use ``weight_decay`` (see :func:`weight_decay_sweep`).
+
+    The param groups with parameters are read: for ``weight_decay > 0`` one of them must be at
+    that value (within a relative 1e-6; groups at 0 are the no-decay groups of biases and
+    norms), for ``0`` every one must be at 0 or have no ``weight_decay`` at all. An object
+    without ``param_groups`` is left to :func:`lrfinder.range_test` to refuse.
+
+    Raises:
+        ValueError: The optimizer's groups do not carry ``weight_decay``.
+
+    """
+    groups = getattr(optimizer, "param_groups", None)
+    if not isinstance(groups, list):
+        return
+    decays: list[float | None] = []
+    for group in groups:
+        if isinstance(group, dict) and group.get("params"):
+            value: Any = group.get("weight_decay")
+            decays.append(float(value) if is_real(value) or torch.is_tensor(value) else None)
+    if weight_decay > 0:
+        ok = any(d is not None and math.isclose(d, weight_decay, rel_tol=1e-6) for d in decays)
+    else:
+        ok = all(not d for d in decays)
+    if ok:
+        return
+    asked = format_weight_decay(weight_decay)
+    found = ", ".join("none" if d is None else format_weight_decay(d) for d in decays)
+    where = f"none of them {asked}" if weight_decay > 0 else "not all 0"
+    raise ValueError(
+        f"make_optimizer(model, {asked}) built {type(optimizer).__name__} whose param groups have weight_decay "
+        f"{found}, {where}: the factory does not use the weight decay it is given, so the sweep would compare "
+        "one setting with itself. Pass it to the optimizer, e.g. "
+        'make_optimizer=lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd).'
+    )
 
 
 def _suggestion(result: RangeTestResult) -> Suggestion:

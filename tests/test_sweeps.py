@@ -76,6 +76,44 @@ def test_sweep_runs_each_value_from_the_same_state(mlp, loader):
         weight_decay_sweep(mlp, loader, [-1.0], make_optimizer=lambda m, wd: None)
 
 
+def test_sweep_refuses_a_factory_that_ignores_the_weight_decay(mlp, loader):
+    # Each test ran the same optimizer, labelled with a different weight decay: a meaningless comparison.
+    started = []
+    cases = {
+        "torch's default 0": lambda m, wd: torch.optim.SGD(m.parameters(), lr=1e-7, momentum=0.9),
+        "hard-coded": lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=1e-4),
+        "class default": lambda m, wd: torch.optim.AdamW(m.parameters(), lr=1e-7),
+    }
+    for name, factory in cases.items():
+        with pytest.raises(ValueError, match=r"does not use the weight decay it is given") as info:
+            weight_decay_sweep(
+                mlp, loader, [0.0, 1e-4, 1e-3], make_optimizer=factory, loss_fn=F.cross_entropy, num_steps=20,
+                on_start=lambda i, wd: started.append(wd),
+            )  # fmt: skip
+        assert "create_optimizer(" in str(info.value), name
+    assert started == []  # refused before any test ran
+    with pytest.raises(ValueError, match=r"make_optimizer\(model, 1e-03\) built SGD .* weight_decay 0, none of them"):
+        weight_decay_sweep(mlp, loader, [1e-3], make_optimizer=cases["torch's default 0"], loss_fn=F.cross_entropy)
+    with pytest.raises(ValueError, match=r"weight_decay 1e-04, 0, not all 0"):
+        weight_decay_sweep(mlp, loader, [0.0], make_optimizer=cases["hard-coded"], loss_fn=F.cross_entropy)
+
+
+def test_check_uses_weight_decay_allows_no_decay_groups(mlp):
+    from lrfinder.sweeps import check_uses_weight_decay
+
+    # create_optimizer's decay / no-decay split (biases and BatchNorm at 0), and hand-written groups.
+    check_uses_weight_decay(create_optimizer("momentum", mlp, lr=0.1, weight_decay=1e-3), 1e-3)
+    check_uses_weight_decay(create_optimizer("momentum", mlp, lr=0.1, weight_decay=0.0), 0.0)
+    weights = [p for n, p in mlp.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in mlp.named_parameters() if n.endswith("bias")]
+    groups = [{"params": weights, "weight_decay": 5e-4}, {"params": biases, "weight_decay": 0.0}, {"params": []}]
+    check_uses_weight_decay(torch.optim.SGD(groups, lr=0.1), 5e-4)
+    check_uses_weight_decay(torch.optim.Rprop(mlp.parameters(), lr=0.1), 0.0)  # no weight_decay at all: none
+    with pytest.raises(ValueError, match="weight_decay none, none of them 1e-04"):
+        check_uses_weight_decay(torch.optim.Rprop(mlp.parameters(), lr=0.1), 1e-4)
+    check_uses_weight_decay(object(), 1e-4)  # not an optimizer: range_test says so
+
+
 def test_format_weight_decay():
     assert [format_weight_decay(v) for v in (0, 1e-4, 5e-4, 0.00025, 0.1)] == [
         "0",
