@@ -52,7 +52,12 @@ Examples:
     "--seed", type=Seed(), default=0, show_default=True, help="Seed of the data, the model and the data order."
 )
 @report_option
-@click.option("--json", "json_path", metavar="PATH|-", help="Write the result as JSON ('-': stdout).")
+@click.option(
+    "--json",
+    "json_path",
+    metavar="PATH|-",
+    help="Write the result as JSON ('-': stdout; the summary then goes to stderr).",
+)
 @progress_option
 @common_options
 @click.pass_context

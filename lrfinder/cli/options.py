@@ -798,6 +798,9 @@ output_options = _group(
         help="Write the result as JSON ('-': stdout; the summary then goes to stderr).",
     ),
     click.option(
-        "--csv", "csv_path", metavar="PATH|-", help="Write the curve (lr, loss, smoothed, slope) as CSV ('-': stdout)."
+        "--csv",
+        "csv_path",
+        metavar="PATH|-",
+        help="Write the curve (lr, loss, smoothed, slope) as CSV ('-': stdout; the summary then goes to stderr).",
     ),
 )
