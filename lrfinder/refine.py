@@ -699,7 +699,15 @@ def choose(trials: Sequence[Trial], refine: Refine) -> tuple[Trial | None, tuple
         pick = max(tied, key=lambda t: t.lr)
     else:
         pick = best
-    note = f"{len(tied)} of {len(ok)} trial(s) within noise of the best (lr={best.lr:.2e}); tie rule {refine.tie!r}"
+    # The best always ties with itself: the note counts the others, which are what a reader asks about.
+    others = len(tied) - 1
+    if others == 0:
+        note = f"no other trial within noise of the best (lr={best.lr:.2e})"
+    else:
+        note = (
+            f"{others} other trial(s) of {len(ok) - 1} within noise of the best (lr={best.lr:.2e}); "
+            f"tie rule {refine.tie!r} picked lr={pick.lr:.2e}"
+        )
     return pick, tuple(tied), note
 
 

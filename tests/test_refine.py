@@ -178,7 +178,9 @@ def test_choose_pairs_the_held_out_batches_and_applies_the_tie_rule() -> None:
     best, tied, note = choose([a, b, c, d], Refine(tie="best"))
     assert best is b
     assert {t.lr for t in tied} == {0.02, 0.04}
-    assert "2 of 3 trial(s)" in note
+    assert "1 other trial(s) of 2 within noise of the best (lr=2.00e-02); tie rule 'best' picked lr=2.00e-02" in note
+    # The best alone: the note does not count it as a tie with itself.
+    assert choose([a, b], Refine())[2] == "no other trial within noise of the best (lr=2.00e-02)"
     assert choose([a, b, c, d], Refine(tie="smaller"))[0] is b
     assert choose([a, b, c, d], Refine(tie="larger"))[0] is c
     assert choose([a, b, c, d], Refine(tie="smaller", tie_z=0.0, tie_rel=0.5))[0] is a
