@@ -127,10 +127,17 @@ class LRFinder(_CallbackBase):
       ``scheduler="onecycle"`` and ``lrfind fit``; otherwise ``result.lr`` (divergence / 10);
     * when the rebuilt optimizers do not carry the LR (no attribute, or a hard-coded LR),
       every LR of every param group and every scheduler (``base_lrs``, OneCycleLR's
-      ``max_lr``/``min_lr``, CyclicLR's ``max_lrs``) is multiplied by one common factor, so
-      the ratios between groups and optimizers are kept; when the attribute drives only some
+      ``max_lr``/``min_lr``, CyclicLR's ``base_lr``/``max_lrs``, and the floors a schedule
+      anneals to: CosineAnnealingLR's and CosineAnnealingWarmRestarts' ``eta_min``,
+      ReduceLROnPlateau's ``min_lrs``) is multiplied by one common factor, so the ratios between
+      groups and optimizers, and the schedule's shape, are kept (a floor left absolute ended
+      above a lower found LR: the cosine climbed to it); when the attribute drives only some
       groups (the others' LRs set by hand), each group's LRs are moved to the found LR times the
-      ratio the test swept it at, with a warning;
+      ratio the test swept it at, with a warning (a single ``eta_min`` over groups moved by
+      different factors is left as it is);
+    * a floor still above the LR a schedule starts from (``eta_min=1e-3`` written next to
+      ``lr=self.lr``, and a found LR below it) is warned about, not changed: the fit runs what
+      it would with that LR set by hand;
     * with ``optimizer=``, the training optimizer (and ``scheduler=``, its schedule) come from
       :func:`lrfinder.optimizers.create_optimizer` / :func:`lrfinder.schedulers.create_scheduler`
       instead of the module's own.
@@ -422,6 +429,14 @@ class LRFinder(_CallbackBase):
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
+        for note in _floors_above_lr(trainer.lr_scheduler_configs):
+            # A floor the module's code sets absolutely (eta_min=1e-3 next to lr=self.lr): the schedule is what
+            # a fit with this LR set by hand would run, so it is said, not changed.
+            _lightning.warn(
+                trainer,
+                f"LRFinder: {note}. Set the floor below the found LR {self.applied_lr:.2e}, or as a fraction of "
+                "it (eta_min=self.lr * 0.01).",
+            )
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
         _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
@@ -1379,7 +1394,8 @@ def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfi
                 continue
             seen.add(id(sched))
             sched_groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
-            for key in ("base_lrs", "max_lrs", "_last_lr"):
+            # ReduceLROnPlateau's min_lrs are per group: its floors keep their ratio to the LR.
+            for key in ("base_lrs", "max_lrs", "_last_lr", "min_lrs"):
                 values = getattr(sched, key, None)
                 if not isinstance(values, list):
                     continue
@@ -1387,6 +1403,46 @@ def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfi
                     setattr(sched, key, [v * by_group.get(id(g), 1.0) for v, g in zip(values, sched_groups)])
                 elif uniform is not None:
                     setattr(sched, key, [v * uniform for v in values])
+            # One floor for all its groups (CosineAnnealingLR's and CosineAnnealingWarmRestarts' eta_min,
+            # ReduceLROnPlateau's default): moved with them when they share a factor. Left absolute, a
+            # floor above the new LR turned the anneal into a climb to it (or a plateau that never lowers).
+            own = [by_group.get(id(g), 1.0) for g in sched_groups] if sched_groups is not None else []
+            common = own[0] if own and all(math.isclose(f, own[0], rel_tol=1e-9) for f in own) else uniform
+            for key in ("eta_min", "default_min_lr"):
+                floor: Any = getattr(sched, key, None)
+                if common is not None and _is_number(floor):
+                    setattr(sched, key, floor * common)
+
+
+def _floors_above_lr(configs: Sequence[LRSchedulerConfig]) -> list[str]:
+    """Schedulers whose floor (``eta_min``, ``min_lrs``) is above the LR of a group they drive, described.
+
+    A cosine anneal then climbs from the LR to its floor; ReduceLROnPlateau never lowers the LR.
+    """
+    notes: list[str] = []
+    seen: set[int] = set()
+    for config in configs:
+        for sched in _schedulers(config.scheduler):
+            if id(sched) in seen:
+                continue
+            seen.add(id(sched))
+            groups = getattr(getattr(sched, "optimizer", None), "param_groups", None) or []
+            lrs = getattr(sched, "base_lrs", None)
+            if not (isinstance(lrs, list) and len(lrs) == len(groups)):
+                lrs = [g.get("initial_lr", g.get("lr")) for g in groups]
+            eta_min: Any = getattr(sched, "eta_min", None)
+            min_lrs: Any = getattr(sched, "min_lrs", None)
+            if _is_number(eta_min):
+                key, floors, effect = "eta_min", [float(eta_min)] * len(groups), "anneals up to it"
+            elif isinstance(min_lrs, list) and len(min_lrs) == len(groups):
+                key, floors, effect = "min_lr", [float(v) for v in min_lrs], "never lowers the LR"
+            else:
+                continue
+            above = [(f, float(lr)) for f, lr in zip(floors, lrs) if _is_number(lr) and f > float(lr) * (1 + 1e-9)]
+            if above:
+                floor, lr = above[0]
+                notes.append(f"{type(sched).__name__}'s {key}={floor:.2e} is above the LR {lr:.2e}: it {effect}")
+    return notes
 
 
 def _summary_metrics(result: RangeTestResult) -> dict[str, float]:

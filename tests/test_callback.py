@@ -456,6 +456,57 @@ def test_cyclic_hard_coded_is_rescaled(tmp_path: Path) -> None:
     assert [e[1][0] for e in model.test_events()] == pytest.approx(list(finder.result.lrs))
 
 
+class FloorNet(Net):
+    """configure_optimizers with an absolute LR floor: eta_min (cosine, warm restarts) or min_lr (plateau)."""
+
+    def __init__(self, kind: str, *, hard: bool = True) -> None:
+        super().__init__(lr=0.01)
+        self.kind = kind
+        self.hard = hard
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=5.0 if self.hard else self.lr, momentum=0.9)
+        sched: Any
+        if self.kind == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=8, eta_min=1.0)
+        elif self.kind == "warm":
+            sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=4, eta_min=1.0)
+        else:
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0, min_lr=1.0)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "train_loss", "interval": "step"}}
+
+
+@pytest.mark.parametrize("kind", ["cosine", "warm", "plateau"])
+def test_hard_coded_lr_moves_the_schedules_floor_with_it(tmp_path: Path, kind: str) -> None:
+    # lr=5 hard-coded, floor 1 (a fifth of it); the found LR is far below 1. The floor stayed at 1: the
+    # cosine climbed from the found LR to 1 (24x), the plateau schedule could never lower the LR. It keeps
+    # its ratio to the LR now, as CyclicLR's base_lr and OneCycleLR's min_lr do.
+    finder = LRFinder(**FAST)
+    seen = StepLRs()
+    t = trainer(tmp_path, [finder, seen], max_steps=8)
+    t.fit(FloorNet(kind), make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr < 1.0
+    sched = t.lr_scheduler_configs[0].scheduler
+    floor = sched.min_lrs[0] if kind == "plateau" else sched.eta_min
+    assert floor == pytest.approx(lr / 5, rel=1e-9)
+    lrs = [v[0] for v in seen.lrs]
+    assert lrs[0] == pytest.approx(lr, rel=1e-9)
+    assert all(floor * (1 - 1e-9) <= v <= lr * (1 + 1e-9) for v in lrs), lrs
+    if kind == "cosine":
+        assert lrs == sorted(lrs, reverse=True)
+
+
+def test_a_floor_above_the_found_lr_from_the_modules_code_is_warned_about(tmp_path: Path) -> None:
+    # configure_optimizers reads self.lr but sets eta_min=1 absolutely: the rebuilt cosine climbs. It is what
+    # a fit with the LR set by hand runs, so it is kept, and said.
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    with pytest.warns(UserWarning, match=r"CosineAnnealingLR's eta_min=1\.00e\+00 is above the LR .*: it anneals up"):
+        t.fit(FloorNet("cosine", hard=False), make_loader())
+    assert t.lr_scheduler_configs[0].scheduler.eta_min == 1.0
+
+
 def test_warmup_uses_found_lr_for_whole_run(tmp_path: Path) -> None:
     finder = LRFinder(**FAST)
     model = Net(schedule="warmup")
