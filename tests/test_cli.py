@@ -92,6 +92,22 @@ USER_CODE = textwrap.dedent(
             return torch.optim.SGD(self.parameters(), lr=self.lr)
 
 
+    class LitWD(pl.LightningModule):
+        # Keeps its weight decay as a hyper-parameter as well as its LR.
+
+        def __init__(self, lr=1e-3, weight_decay=0.5, hidden=16):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = Net(hidden=hidden)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return F.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
     def _data(n=256, seed=0):
         g = torch.Generator().manual_seed(seed)
         x = torch.randn(n, 10, generator=g)
@@ -878,6 +894,29 @@ def test_fit_records_the_trained_lr_in_a_lightning_modules_hparams(work: Path, s
     assert sha(work / model) == before
 
 
+def test_fit_records_the_chosen_weight_decay_in_a_lightning_modules_hparams(work: Path):
+    # A weight-decay sweep trains with the value it recommends: the output's hparams.weight_decay says
+    # that value (it kept the input's 0.5), next to the trained LR.
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    torch.manual_seed(0)
+    lit = mods.LitWD()
+    checkpoint = {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6"}
+    torch.save({**checkpoint, "hyper_parameters": dict(lit.hparams)}, work / "wd.ckpt")
+    before = sha(work / "wd.ckpt")
+    result = invoke("fit", "wd.ckpt", "--model-class", f"{USER_MODULE}:LitWD", "--data", "train.npz",
+                    "--weight-decay", "0,1e-4", "--epochs", "1", "--num-steps", "30", "--max-lr", "100",
+                    "--no-report", "--json", "r.json", "-o", "out.ckpt")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sweep = json.loads((work / "r.json").read_text())
+    chosen = sweep["recommended_weight_decay"]
+    assert chosen in (0.0, 1e-4)
+    saved = torch.load(work / "out.ckpt", weights_only=True)["hyper_parameters"]
+    assert saved["weight_decay"] == chosen and saved["hidden"] == 16 and saved["lr"] != 1e-3
+    assert sha(work / "wd.ckpt") == before
+
+
 @pytest.mark.parametrize("command", ["run", "fit"])
 def test_onecycle_too_short_to_rise_is_said_once(work: Path, command: str):
     # 256 rows in batches of 128: a 2-step training, too short for onecycle to rise. The stand-in check,
@@ -903,6 +942,8 @@ def test_trained_lr_is_the_peak_of_the_schedule():
     assert with_lr(hparams, 0.5) == {"lr": 0.5, "learning_rate": 0.5, "hidden": 16, "flag": True}
     assert with_lr({"lr": "auto", "hidden": 16}, 0.5) == {"lr": "auto", "hidden": 16}  # not a number: kept
     assert hparams["lr"] == 1e-3  # a copy
+    with_wd = with_lr({"lr": 1e-3, "weight_decay": 0.5, "wd": 0.5, "hidden": 16}, None, weight_decay=1e-4)
+    assert with_wd == {"lr": 1e-3, "weight_decay": 1e-4, "wd": 1e-4, "hidden": 16}
 
 
 @pytest.mark.slow

@@ -115,7 +115,8 @@ def command(
     validation) loss is printed after every epoch. A weight-decay list trains with the
     recommended value. The LR is scaled to --target-batch-size, and training then uses that
     batch size. A LightningModule's hparams.lr (or learning_rate) in the output is the LR it
-    was trained at (a schedule's peak); MODEL itself is never written.
+    was trained at (a schedule's peak), and its hparams.weight_decay (or wd) the weight decay;
+    MODEL itself is never written.
     """
     debug = debug_flag(ctx, debug)
     setup_logging(quiet, debug)

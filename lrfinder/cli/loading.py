@@ -353,6 +353,9 @@ def load_model(
 #: attribute of the same name for a pickled module.
 LR_NAMES = ("lr", "learning_rate")
 
+#: Where a LightningModule keeps its weight decay, likewise.
+WEIGHT_DECAY_NAMES = ("weight_decay", "wd")
+
 
 def trained_lr(training: TrainingResult | None) -> float | None:
     """The LR a training ran at: its peak (the constant LR, a decay's start, a cycle's top), as the callback sets it.
@@ -364,27 +367,41 @@ def trained_lr(training: TrainingResult | None) -> float | None:
     return max(training.lrs)
 
 
-def with_lr(hparams: Mapping[str, Any], lr: float) -> dict[str, Any]:
-    """A copy of ``hparams`` whose numeric LR entries (:data:`LR_NAMES`) are ``lr``; others are kept."""
+def _trained_values(lr: float | None, weight_decay: float | None) -> dict[str, float]:
+    """The hyper-parameter names to overwrite and their values: the LR's and, when given, the weight decay's."""
+    values = dict.fromkeys(LR_NAMES, lr) if lr is not None else {}
+    if weight_decay is not None:
+        values.update(dict.fromkeys(WEIGHT_DECAY_NAMES, weight_decay))
+    return values
+
+
+def with_lr(hparams: Mapping[str, Any], lr: float | None, weight_decay: float | None = None) -> dict[str, Any]:
+    """A copy of ``hparams`` whose numeric LR entries (:data:`LR_NAMES`) are ``lr``; others are kept.
+
+    With ``weight_decay``, its numeric entries (:data:`WEIGHT_DECAY_NAMES`) become that value too.
+    ``None`` leaves the entries of that kind as they are.
+    """
     out = dict(hparams)
-    for name in LR_NAMES:
+    for name, value in _trained_values(lr, weight_decay).items():
         if is_real(out.get(name)):
-            out[name] = lr
+            out[name] = value
     return out
 
 
-def _record_lr(module: nn.Module, lr: float) -> None:
-    """Set a pickled LightningModule's numeric LR attributes and hyper-parameters to ``lr`` (it is saved whole)."""
+def _record_lr(module: nn.Module, lr: float | None, weight_decay: float | None = None) -> None:
+    """Set a pickled LightningModule's numeric LR (and weight-decay) attributes and hyper-parameters (saved whole)."""
     hparams = getattr(module, "hparams", None)
     if isinstance(hparams, MutableMapping):
-        hparams.update(with_lr(hparams, lr))
-    for name in LR_NAMES:
+        hparams.update(with_lr(hparams, lr, weight_decay))
+    for name, value in _trained_values(lr, weight_decay).items():
         if is_real(getattr(module, name, None)):
             with contextlib.suppress(AttributeError):  # a read-only property: its hparams entry carries it
-                setattr(module, name, lr)
+                setattr(module, name, value)
 
 
-def model_writer(loaded: LoadedModel, *, training: TrainingResult | None = None) -> Callable[[str], object]:
+def model_writer(
+    loaded: LoadedModel, *, training: TrainingResult | None = None, weight_decay: float | None = None
+) -> Callable[[str], object]:
     """Return ``write(path)``, which saves the (trained) model in the format it was loaded from.
 
     TorchScript is saved with ``torch.jit.save``; a Lightning module as a checkpoint of the module
@@ -395,10 +412,14 @@ def model_writer(loaded: LoadedModel, *, training: TrainingResult | None = None)
     After ``training``, a LightningModule's LR hyper-parameter (``lr`` or ``learning_rate``,
     when it has one) records the LR it was trained with (:func:`trained_lr`), as the
     :class:`~lrfinder.LRFinder` callback sets it: ``load_from_checkpoint`` then rebuilds the
-    module with it. The loaded file's own hyper-parameters are only read.
+    module with it. ``weight_decay`` (the value a weight-decay sweep chose and training used)
+    goes into its ``weight_decay`` or ``wd`` hyper-parameter the same way. The loaded file's own
+    hyper-parameters are only read.
     """
     model = loaded.model
-    lr = trained_lr(training) if is_lightning_module(model) else None
+    lightning = is_lightning_module(model) and training is not None
+    lr = trained_lr(training) if lightning else None
+    wd = weight_decay if lightning else None
     if loaded.format == "torchscript":
         return lambda file: torch.jit.save(model, file)  # type: ignore[arg-type]
     if loaded.format == "lightning":
@@ -410,14 +431,14 @@ def model_writer(loaded: LoadedModel, *, training: TrainingResult | None = None)
             "epoch": training.current_epoch if training is not None else 0,
             "global_step": training.global_step if training is not None else 0,
             "state_dict": model.state_dict(),
-            "hyper_parameters": hparams if lr is None else with_lr(hparams, lr),
+            "hyper_parameters": with_lr(hparams, lr, wd),
         }
         return lambda file: torch.save(checkpoint, file)
     if loaded.format == "state_dict":
         state = model.state_dict()
         return lambda file: torch.save(state, file)
-    if lr is not None:
-        _record_lr(model, lr)
+    if lr is not None or wd is not None:
+        _record_lr(model, lr, wd)
     return lambda file: torch.save(model, file)
 
 

@@ -593,7 +593,7 @@ def execute(options: Options, inputs: Inputs) -> None:
         schedule = _preview(options, result, inputs.data)
     with staged_writes() as staged:
         if training is not None and inputs.loaded is not None and options.output:
-            staged.add(options.output, model_writer(inputs.loaded, training=training))
+            staged.add(options.output, model_writer(inputs.loaded, training=training, weight_decay=chosen_wd))
         to_stdout = stage_outputs(
             staged,
             results,
