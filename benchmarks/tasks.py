@@ -59,10 +59,17 @@ def _split(
             torch.tensor(x_val, dtype=torch.float32), torch.tensor(y_val, dtype=torch.long))
 
 
+#: Datasets defined outside this module (``benchmarks/probe.py``'s): name -> builder of the split.
+EXTRA_DATA: dict[str, Callable[[], Split]] = {}
+
+
 @cache
 def load_data(name: str) -> Split:
-    """Return ``(x_train, y_train, x_val, y_val)`` for a dataset name."""
+    """Return ``(x_train, y_train, x_val, y_val)`` for a dataset name (or one of :data:`EXTRA_DATA`)."""
     from sklearn import datasets
+
+    if name in EXTRA_DATA:
+        return EXTRA_DATA[name]()
 
     if name == "digits":
         d = datasets.load_digits()
