@@ -756,7 +756,8 @@ def check_fall(
         ``(i_min, drop)``.
 
     Raises:
-        InconclusiveCurveError: The fall is within the noise.
+        InconclusiveCurveError: The fall is within the noise; the message gives the bar it
+            missed (the smoothed fall's, or the raw losses').
 
     Example:
         >>> quiet = NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)
@@ -774,16 +775,29 @@ def check_fall(
     head = float(np.median(clipped[: max(3, half)]))
     bottom = float(np.median(clipped[max(0, i_min - half) : i_min + half + 1]))
     # Only guards against float round-off on exact curves (relative: losses in any unit).
-    real = drop > 0.0 and drop >= 1e3 * ROUND_OFF * max(abs(start_level), abs(float(smoothed[i_min])))
-    above_noise = drop >= 3.0 * se + band and head - bottom >= 2.0 * se + band / 2.0
+    round_off = 1e3 * ROUND_OFF * max(abs(start_level), abs(float(smoothed[i_min])))
+    real = drop > 0.0 and drop >= round_off
+    need_drop, need_raw = 3.0 * se + band, 2.0 * se + band / 2.0
+    above_noise = drop >= need_drop and head - bottom >= need_raw
     tenfold = bottom > 0.0 and head >= 10.0 * bottom
     if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop) is True)):
         return i_min, drop
-    how = (
-        f"it drops by {drop:.3g} over the sweep, against a noise level of {se:.3g} (smoothed)"
-        if drop > 0
-        else "it never goes below where it starts (smoothed)"
-    )
+    # Say which bar the fall missed: the noise level alone does not tell it (a fall of 9 noise
+    # levels still misses a bar of 3 levels plus a band of 4-5, or the raw losses' test).
+    if drop <= 0:
+        how = "it never goes below where it starts (smoothed)"
+    elif not real or drop < need_drop:
+        how = (
+            f"it drops by {drop:.3g} over the sweep (smoothed), less than the {max(need_drop, round_off):.3g} "
+            f"a fall needs to stand out of its noise (noise level {se:.3g})"
+        )
+    else:
+        how = (
+            f"it drops by {drop:.3g} over the sweep (smoothed), but the recorded losses around its minimum lie only "
+            f"{head - bottom:.3g} below those at the start, less than the {need_raw:.3g} a fall needs to stand out "
+            f"of their noise (noise level {se:.3g}): the smoothed dip may be a few lucky batches or the filter's "
+            "ringing"
+        )
     raise InconclusiveCurveError(
         f"The loss never clearly falls: {how}. Check that the loss depends on the model, lower min_lr "
         "(the model may already be trained at these LRs), or increase num_steps."

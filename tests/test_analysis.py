@@ -378,12 +378,29 @@ def test_check_fall() -> None:
     assert an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)) == (4, 1.5)
     # Cut before the minimum: the minimum is searched before ``end`` only.
     assert an.check_fall(y, y, 4, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)) == (3, 1.0)
-    with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 1.5"):
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 1.5") as info:
         an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.3, band=0.7))
+    # The message gives the bar the fall missed (3 * se + band), not only the noise level.
+    assert "less than the 1.6 a fall needs to stand out of its noise (noise level 0.3)" in str(info.value)
     # A loss that only rises: no "drops by 0".
     rising = np.array([1.0, 1.1, 1.2, 1.4, 1.5, 1.9, 3.0])
     with pytest.raises(InconclusiveCurveError, match="never clearly falls: it never goes below where it starts"):
         an.check_fall(rising, rising, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
+
+
+def test_a_smoothed_dip_the_raw_losses_do_not_show_says_so() -> None:
+    # A smoothed fall of 50 noise levels over raw losses that never move (a filter's ringing, or a
+    # few lucky batches): inconclusive, and the message names the raw losses' bar it missed rather
+    # than "drops by 0.5 against a noise level of 0.01", which reads like a clear fall.
+    raw = np.ones(9)
+    smoothed = np.array([1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0])
+    quiet = NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 0.5") as info:
+        an.check_fall(raw, smoothed, 9, quiet)
+    message = str(info.value)
+    assert "the recorded losses around its minimum lie only 0 below those at the start" in message
+    assert "less than the 0.03 a fall needs to stand out of their noise (noise level 0.01)" in message
+    assert message.endswith("or increase num_steps.")
 
 
 def test_blowup_at_the_edge_needs_a_recorded_rise() -> None:
