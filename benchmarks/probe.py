@@ -28,6 +28,7 @@ test under ``benchmarks/cache/probe/`` (range tests keyed by the library's code 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -214,7 +215,7 @@ class ResMLP(nn.Module):
 
 def _torch_opt(cls: type[torch.optim.Optimizer], **settings: Any) -> Callable[..., torch.optim.Optimizer]:
     def make(params: object, lr: float) -> torch.optim.Optimizer:
-        return cls(params, lr=lr, **settings)  # type: ignore[arg-type]
+        return cls(params, lr=lr, **settings)  # type: ignore[call-arg, arg-type]
 
     make.__name__ = f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in settings.items())})"
     return make
@@ -281,14 +282,32 @@ def code_version() -> str:
 
 
 def _state(model: nn.Module, opt: torch.optim.Optimizer, loader: Any) -> list[torch.Tensor]:
+    """Everything a range test must put back: weights and buffers, optimizer state and settings, RNGs."""
     tensors = [t.detach().clone() for t in model.state_dict().values()]
     for state in opt.state.values():
-        tensors += [v.detach().clone() for v in state.values() if torch.is_tensor(v)]
+        tensors += [torch.as_tensor(v).detach().clone() for v in state.values()]
+    for group in opt.param_groups:
+        settings = {k: v for k, v in group.items() if k != "params"}
+        tensors.append(torch.tensor([float(x) for x in _flat(settings.values())], dtype=torch.float64))
     return tensors + [loader.generator.get_state().clone(), torch.get_rng_state().clone()]
 
 
+def _flat(values: Any) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, (tuple, list)):
+            out += _flat(v)
+        elif isinstance(v, (bool, int, float)):
+            out.append(v)
+        elif v is None:
+            out.append(float("nan"))
+    return out
+
+
 def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
-    return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x.shape == y.shape and bool(torch.all((x == y) | (torch.isnan(x) & torch.isnan(y)))) for x, y in zip(a, b)
+    )
 
 
 def _enc(v: float | None) -> float | str | None:
@@ -397,8 +416,8 @@ def probe_task(task: Task, seeds: Sequence[int], cache_dir: Path, *, steps: int 
         "onecycle": {"suggestion.max_lr": [_sugg(t, "max_lr") for t in tests],
                      "refined": [t["refine_onecycle"]["lr"] for t in tests]},
     }
-    scores = {s: {m: score_lrs(lrs, list(seeds), lambda lr, k, s=s: cache.val_loss(s, lr, k), grid, oracle[s],
-                               PER_DECADE) for m, lrs in methods.items()} for s, methods in picks.items()}
+    scores = {s: {m: score_lrs(lrs, list(seeds), functools.partial(cache.val_loss, s), grid, oracle[s], PER_DECADE)
+                  for m, lrs in methods.items()} for s, methods in picks.items()}
     cache.save(force=True)
     best = {s: int(np.argmin(oracle[s])) for s in SCHEDULES}
     band = {s: [g for g, v in zip(grid, oracle[s]) if v <= (1 + BAND) * oracle[s][best[s]]] for s in SCHEDULES}
@@ -565,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         results.append(probe_task(task, seeds, args.cache_dir, png_dir=args.png_dir))
     payload = {"seeds": seeds, "code_version": code_version(), "results": results}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "probe.json").write_text(json.dumps(payload, indent=1, default=str))
+    (args.out / "probe.json").write_text(json.dumps(payload, indent=1, default=str, sort_keys=True))
     (args.out / "probe.md").write_text(render(payload))
     return payload
 

@@ -49,6 +49,21 @@ def test_quality_smoke(tmp_path: Path) -> None:
     assert again["results"][0]["oracle"] == payload["results"][0]["oracle"]
 
 
+def test_probe_smoke(tmp_path: Path) -> None:
+    from benchmarks import probe
+
+    payload = probe.main(["--smoke", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "probe.md").read_text().startswith("## Probe: tasks lrfinder was never tuned")
+    (row,) = payload["results"]
+    assert row["task"] == "probe_logreg_sgd" and row["steps"] == 60
+    test = row["tests"][0]
+    # Every range test, plain or refined, put the model, the optimizer and the data order back.
+    assert test["plain"]["restored"] and test["refine_constant"]["restored"] and test["refine_onecycle"]["restored"]
+    assert set(row["scores"]["constant"]) == {"suggestion.lr", "refined"}
+    # The probe's datasets are not the benchmark's, and its tasks are new.
+    assert {t.name for t in probe.PROBE_TASKS}.isdisjoint(TASKS_BY_NAME)
+
+
 def test_cost_smoke(tmp_path: Path) -> None:
     payload = cost.main(["--smoke", "--out", str(tmp_path)])
     small = payload["models"]["small"]
