@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -104,9 +105,7 @@ def weight_decay_sweep(
         make_optimizer: ``make_optimizer(model, weight_decay) -> optimizer``; called once per
             value, for every value before the first test (e.g.
             ``lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd)``). Each
-            optimizer must use the value it is given: for ``weight_decay > 0`` at least one
-            param group with parameters has that ``weight_decay`` (the others may have 0, the
-            no-decay groups of biases and norms); for ``0``, none decays.
+            optimizer must use the value it is given (:func:`check_uses_weight_decay`).
         on_start: Called as ``on_start(index, weight_decay)`` before each test; what it returns,
             unless ``None``, is that test's ``on_step`` hook (e.g. a fresh progress bar).
         **range_test_kwargs: Passed to :func:`lrfinder.range_test` (``loss_fn``, ``min_lr``,
@@ -117,9 +116,9 @@ def weight_decay_sweep(
         sweep was interrupted.
 
     Raises:
-        ValueError: No values, a negative or non-finite one, or an optimizer that does not use
-            the weight decay it was made for (a factory that ignores it would compare one
-            optimizer with itself); raised before any test runs.
+        ValueError: No values, a negative or non-finite one, or a ``make_optimizer`` that ignores
+            the weight decay (two values built optimizers with the same settings: the sweep would
+            compare one optimizer with itself); raised before any test runs.
 
     """
     values = [float(v) for v in weight_decays]
@@ -132,8 +131,7 @@ def weight_decay_sweep(
     # Every optimizer first (torch's allocate their state at the first step, not here), so a factory
     # that ignores its weight decay is refused before a test runs, not after the first one.
     optimizers = [make_optimizer(model, v) for v in values]
-    for v, optimizer in zip(values, optimizers):
-        check_uses_weight_decay(optimizer, v)
+    check_uses_weight_decay(optimizers, values)
     results = []
     for i, (v, optimizer) in enumerate(zip(values, optimizers)):
         kwargs = dict(range_test_kwargs)
@@ -148,41 +146,72 @@ def weight_decay_sweep(
     return results
 
 
-def check_uses_weight_decay(optimizer: Any, weight_decay: float) -> None:
-    """Refuse an optimizer that does not use ``weight_decay`` (see :func:`weight_decay_sweep`).
-
-    The param groups with parameters are read: for ``weight_decay > 0`` one of them must be at
-    that value (within a relative 1e-6; groups at 0 are the no-decay groups of biases and
-    norms), for ``0`` every one must be at 0 or have no ``weight_decay`` at all. An object
-    without ``param_groups`` is left to :func:`lrfinder.range_test` to refuse.
-
-    Raises:
-        ValueError: The optimizer's groups do not carry ``weight_decay``.
-
-    """
+def _group_settings(optimizer: Any) -> tuple[tuple[tuple[str, str], ...], ...] | None:
+    """Every param group's settings but its parameters (compared by ``repr``), or ``None`` without groups."""
     groups = getattr(optimizer, "param_groups", None)
-    if not isinstance(groups, list):
-        return
-    decays: list[float | None] = []
-    for group in groups:
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        return None
+    return tuple(tuple(sorted((str(k), repr(v)) for k, v in g.items() if k != "params")) for g in groups)
+
+
+def _decays(optimizer: Any) -> list[float | None]:
+    """The ``weight_decay`` of each param group with parameters (``None`` where a group has none)."""
+    out: list[float | None] = []
+    for group in getattr(optimizer, "param_groups", None) or []:
         if isinstance(group, dict) and group.get("params"):
             value: Any = group.get("weight_decay")
-            decays.append(float(value) if is_real(value) or torch.is_tensor(value) else None)
-    if weight_decay > 0:
-        ok = any(d is not None and math.isclose(d, weight_decay, rel_tol=1e-6) for d in decays)
-    else:
-        ok = all(not d for d in decays)
-    if ok:
-        return
-    asked = format_weight_decay(weight_decay)
-    found = ", ".join("none" if d is None else format_weight_decay(d) for d in decays)
-    where = f"none of them {asked}" if weight_decay > 0 else "not all 0"
-    raise ValueError(
-        f"make_optimizer(model, {asked}) built {type(optimizer).__name__} whose param groups have weight_decay "
-        f"{found}, {where}: the factory does not use the weight decay it is given, so the sweep would compare "
-        "one setting with itself. Pass it to the optimizer, e.g. "
-        'make_optimizer=lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd).'
-    )
+            out.append(float(value) if is_real(value) or torch.is_tensor(value) else None)
+    return out
+
+
+def check_uses_weight_decay(optimizers: Sequence[Any], weight_decays: Sequence[float]) -> None:
+    """Refuse a ``make_optimizer`` that ignores its weight decay (see :func:`weight_decay_sweep`).
+
+    ``optimizers[i]`` was built for ``weight_decays[i]``. Two different values whose optimizers
+    have the same param-group settings (everything but the parameters) are proof that the factory
+    ignored its argument: a ``ValueError``. Short of proof, an optimizer whose groups (with
+    parameters) carry a ``weight_decay`` but none at its value (groups at 0 are the no-decay
+    groups of biases and norms), or any decay for 0, gets a warning: a factory may scale the
+    value on purpose (layer-wise decay, ``weight_decay / lr``), or keep it under another name.
+    Objects without ``param_groups`` are left to :func:`lrfinder.range_test` to refuse.
+
+    Raises:
+        ValueError: Two different weight decays built optimizers with the same settings.
+
+    """
+    seen: dict[tuple[tuple[tuple[str, str], ...], ...], float] = {}
+    for optimizer, value in zip(optimizers, weight_decays):
+        settings = _group_settings(optimizer)
+        if settings is None:
+            continue
+        other = seen.setdefault(settings, value)
+        if other != value:
+            found = ", ".join("none" if d is None else format_weight_decay(d) for d in _decays(optimizer))
+            raise ValueError(
+                f"make_optimizer(model, {format_weight_decay(other)}) and make_optimizer(model, "
+                f"{format_weight_decay(value)}) built {type(optimizer).__name__}s with the same settings (param "
+                f"groups' weight_decay {found}): the factory does not use the weight decay it is given, so the "
+                "sweep would compare one optimizer with itself. Pass it to the optimizer, e.g. "
+                'make_optimizer=lambda m, wd: create_optimizer("adamw", m, lr=1e-7, weight_decay=wd).'
+            )
+    for optimizer, value in zip(optimizers, weight_decays):
+        decays = _decays(optimizer)
+        numbers = [d for d in decays if d is not None]
+        if not numbers:
+            continue
+        if value > 0:
+            ok = any(math.isclose(d, value, rel_tol=1e-6) for d in numbers)
+        else:
+            ok = not any(numbers)
+        if not ok:
+            found = ", ".join("none" if d is None else format_weight_decay(d) for d in decays)
+            warnings.warn(
+                f"make_optimizer(model, {format_weight_decay(value)}) built {type(optimizer).__name__} whose param "
+                f"groups have weight_decay {found}, {'none' if value > 0 else 'not all'} at "
+                f"{format_weight_decay(value)}: the curve labelled wd={format_weight_decay(value)} may not have "
+                "run at that weight decay. Ignore this if the factory scales it on purpose.",
+                stacklevel=3,
+            )
 
 
 def _suggestion(result: RangeTestResult) -> Suggestion:
