@@ -925,7 +925,16 @@ def read_curve(
     noise = noise_level(clipped, raw, smoothed, w)
     blowup, bumps = _blowups(smoothed, noise, clipped)
     end = n if blowup is None else blowup
-    i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)
+    try:
+        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)
+    except InconclusiveCurveError as exc:
+        if blowup is not None or non_finite_lr is not None:
+            raise
+        # Nothing happened at any LR swept: the sweep may have ended below where the model learns.
+        raise InconclusiveCurveError(
+            f"{exc} The loss never blew up either, so the sweep may have stopped below the LRs where this model "
+            f"learns: raise max_lr (it ended at {lr_arr[n - 1]:.2e})."
+        ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     tail = max(1, w // 4)
     if divergence is None and non_finite_lr is None and i_min >= n - 1 - tail:

@@ -854,3 +854,17 @@ def test_a_loss_that_only_rises_is_still_inconclusive(lrs: np.ndarray) -> None:
     message = r"^The loss never clearly falls: it never goes below where it starts \(smoothed\)\. Check that"
     with pytest.raises(InconclusiveCurveError, match=message):
         analyze(lrs, rising)
+
+
+def test_a_sweep_that_neither_falls_nor_blows_up_says_to_raise_max_lr() -> None:
+    # max_lr too low for the model: the loss is flat noise at every swept LR. The message pointed at
+    # min_lr and num_steps only; the fix is a higher max_lr.
+    lrs = np.logspace(-7, -3, 100)
+    flat = 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100)
+    with pytest.raises(InconclusiveCurveError, match=r"never blew up either.*raise max_lr \(it ended at 1\.00e-03\)"):
+        analyze(lrs, flat)
+    # A loss that only rises did blow up: a higher max_lr is no advice there.
+    x = np.log10(lrs)
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(lrs, 1.0 + 0.1 * (x - x[0]))
+    assert "raise max_lr" not in str(info.value)
