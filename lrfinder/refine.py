@@ -65,6 +65,7 @@ __all__ = [
     "resweep_reason",
     "resweep_round",
     "next_sweep",
+    "blowup_lr",
     "resolve_refine",
     "refine_range_test",
     "run_trials",
@@ -509,14 +510,43 @@ def resweep_reason(result: RangeTestResult) -> str | None:
     return None
 
 
+def blowup_lr(result: RangeTestResult) -> float | None:
+    """The LR where the recorded curve's smoothed loss blew up, else ``None``.
+
+    The analysis's own blow-up (:func:`lrfinder.analysis.blowup_index`: the smoothed loss back up
+    by half its fall and clearly more than noise, never to come down again), found even when the
+    curve is inconclusive. A sweep can blow up and still run to the end: the stop rule waits for
+    4x the best smoothed loss, which a loss that saturates never reaches (the cross-entropy of a
+    diverged classifier often stays within 1-3x its start). ``None`` for fewer than
+    :data:`lrfinder.analysis.MIN_POINTS` finite losses.
+    """
+    from .analysis import MIN_POINTS, blowup_index, choose_window, clip_explosion, finite_prefix, noise_level, savgol
+
+    losses = np.asarray(result.losses, dtype=float)
+    n = finite_prefix(losses)
+    if n < MIN_POINTS:
+        return None
+    raw = losses[:n]
+    clipped = clip_explosion(raw)
+    with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e308: no blow-up to read
+        window = choose_window(clipped, raw)
+        smoothed = savgol(clipped, window)
+        if not np.all(np.isfinite(smoothed)):
+            return None
+        index = blowup_index(smoothed, noise_level(clipped, raw, smoothed, window), clipped)
+    return None if index is None else float(result.lrs[index])
+
+
 def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]:
     """``(min_lr, max_lr, num_steps)`` of the sweep that answers ``reason``.
 
     * ``still_falling``: the same start, the top raised by 3 decades, steps grown so the density
       per decade stays the same;
-    * ``never_falls``: when the sweep stopped on a blow-up, the 4 decades below it at twice the
+    * ``never_falls``: when the sweep blew up, the 4 decades below the blow-up at twice the
       steps (several times the density, so the fall clears the noise); when it neither fell nor
-      rose, up to 3 decades higher at twice the steps (the range was too low);
+      rose, up to 3 decades higher at twice the steps (the range was too low). A sweep blew up
+      when it stopped on divergence or a non-finite loss (at its last LR), or when it ran to the
+      end with its smoothed loss blown up all the same (:func:`blowup_lr`);
     * ``too_few_points``: the same start, the top cut to 10x the divergence point (no steps are
       spent far past it), twice the density per decade.
     """
@@ -527,13 +557,18 @@ def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]
         top = st.max_lr * 1e3
         return st.min_lr, top, int(math.ceil(density * math.log10(top / st.min_lr)))
     if reason == "never_falls":
-        if result.stop_reason == "completed" or not result.lrs:
+        if not result.lrs:
+            stop = None
+        elif result.stop_reason == "completed":
+            stop = blowup_lr(result)  # it may have blown up below the stop rule's 4x
+        else:
+            stop = result.lrs[-1]
+        if stop is None:
             # It never rose either: the range may lie below where this model learns at all.
             return st.min_lr, st.max_lr * 1e3, 2 * st.num_steps
         # It blew up before a fall stood out of the noise: the fall, if any, lies in the few
         # decades below the blow-up. Sweep those at several times the density, so the smoothing
         # window spans less LR and the fall can clear the noise.
-        stop = result.lrs[-1]
         return max(stop / 1e4, st.min_lr), stop * 10.0, 2 * st.num_steps
     s = result.suggestion
     top = st.max_lr

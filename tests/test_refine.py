@@ -5,6 +5,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ import lrfinder
 from lrfinder import DataError, LRFinderError, RangeTestResult, Refine, Refinement, range_test
 from lrfinder.refine import (
     Trial,
+    blowup_lr,
     candidate_lrs,
     choose,
     compress_schedule,
@@ -240,6 +242,31 @@ def test_resweep_reasons_and_ranges() -> None:
     assert next_sweep(blew_up, "never_falls") == (flat.lrs[-1] / 1e4, flat.lrs[-1] * 10, 200)
     good = lrfinder.range_test.__globals__["finish_result"](lrs, losses, "completed")
     assert resweep_reason(good) is None
+
+
+def test_a_completed_sweep_that_blew_up_resweeps_below_the_blow_up() -> None:
+    # The probe's convex logistic regression (plain SGD, seed 2): flat and noisy for 7 decades, a
+    # short dip at 0.2-0.9 that does not clear the noise, then the loss blows up to 3x its start:
+    # under the stop rule's 4x, so the sweep ran to the end ("completed"). It blew up all the same:
+    # the re-sweep covers the decades below the blow-up, not 3 decades above the top of the sweep.
+    rng = np.random.default_rng(0)
+    lrs = [1e-7 * 10 ** (8 * i / 99) for i in range(100)]
+    x = np.log10(lrs)
+    dip = -0.25 * np.exp(-(((x + 0.3) / 0.2) ** 2))
+    rise = np.where(x > 0.0, 2.0 * np.expm1(1.5 * x), 0.0)
+    losses = (1.08 + dip + rise + 0.08 * rng.standard_normal(100)).tolist()
+    result = lrfinder.range_test.__globals__["finish_result"](lrs, losses, "completed")
+    assert result.suggestion is None and resweep_reason(result) == "never_falls"
+    top = blowup_lr(result)
+    assert top is not None and 1.0 <= top <= 4.0
+    assert next_sweep(result, "never_falls") == (top / 1e4, top * 10, 200)
+    # A flat curve that never rose keeps going up; so does one with a lone spike (no blow-up).
+    spike = [1.0] * 100
+    spike[70] = 3.0
+    for flat in ([1.0] * 100, spike):
+        curve = lrfinder.range_test.__globals__["finish_result"](lrs, flat, "completed")
+        assert blowup_lr(curve) is None
+        assert next_sweep(curve, "never_falls") == (1e-7, curve.settings.max_lr * 1e3, 200)
 
 
 # --------------------------------------------------------------------------------------------
