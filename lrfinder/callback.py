@@ -473,8 +473,16 @@ class LRFinder(_CallbackBase):
             if len(run.optimizers) == 1:
                 measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
             else:
-                measured, why = None, f"not measured: the test steps {len(run.optimizers)} optimizers"
+                n = len(run.optimizers)
+                measured, why = None, f"the test steps {n} optimizers; it is measured on one optimizer's gradient"
             result = replace(result, noise_scale=measured, noise_error=why)
+            if why is not None:
+                # Asked for and not measured: said once (rank zero; every rank read the same reduced norms).
+                _lightning.warn(
+                    trainer,
+                    f"LRFinder(noise_scale=True): the gradient noise scale was not measured ({why})."
+                    + (" The LR is scaled by the optimizer family's rule instead." if self.scaling == "auto" else ""),
+                )
         if self.refine is not None and not self._find_only:
             refine = self._refine_settings(trainer)
             result, rounds, cost, notes = self._resweep(trainer, pl_module, run, refine, result)
@@ -521,6 +529,13 @@ class LRFinder(_CallbackBase):
         optimizers = list(trainer.optimizers)
         if not optimizers:
             raise ModelError("configure_optimizers returned no optimizer; the range test needs one to sweep.")
+        if self.scaling == "noise" and len(optimizers) != 1:
+            # The noise scale is measured on one optimizer's gradient only: fail before the test, not after it.
+            raise ValueError(
+                f"LRFinder(scaling='noise') needs the gradient noise scale, which is measured for one optimizer, but "
+                f"the module steps {len(optimizers)}. Use scaling='auto' (linear or sqrt by optimizer family), "
+                "'linear' or 'sqrt'."
+            )
         if automatic and len(optimizers) != 1:
             raise ModelError(
                 f"Automatic optimization steps one optimizer, but got {len(optimizers)}. Use manual optimization."
@@ -839,12 +854,22 @@ class LRFinder(_CallbackBase):
             if self.test_batch_size is not None or self.target_batch_size is not None:
                 _lightning.warn(trainer, "LRFinder: the batch size is unknown, so the LR is not scaled.")
             return result
+        rule = self.scaling
+        if rule == "noise" and result.noise_scale is None:
+            if target != result.batch_size:
+                raise LRFinderError(
+                    f"LRFinder(scaling='noise'): the gradient noise scale was not measured ({result.noise_error}), "
+                    f"so the LR found at batch {result.batch_size} cannot be scaled by it to batch {target}. Use "
+                    "scaling='auto' (the noise rule when the noise scale is measured, else the optimizer family's), "
+                    "'linear' or 'sqrt', or train at the test's batch size."
+                )
+            rule = "auto"  # the same batch: every rule keeps the LR (the warning above said why)
         with warnings.catch_warnings():
             if not trainer.is_global_zero:
                 warnings.simplefilter("ignore")
             return result.scale(
                 target,
-                rule=self.scaling,
+                rule=rule,
                 from_batch_size=result.batch_size,
                 optimizer=self.optimizer if isinstance(self.optimizer, str) else run.optimizers[0],
             )

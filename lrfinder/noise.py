@@ -857,7 +857,8 @@ def noise_after_sweep(
     try:
         measured = probe.estimate(before_step=cut if cut is not None else 0)
     except NoiseScaleError as exc:
-        logger.warning("%s", exc)
+        # Said to the user by the caller (range_test logs it; the callback warns once, on rank zero).
+        logger.info("Gradient noise scale not measured: %s", exc)
         return None, str(exc)
     logger.info("Gradient noise scale: %s", measured.summary())
     return measured, None

@@ -1537,6 +1537,8 @@ def range_test(
     )
     if probe is not None:
         measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
+        if why is not None:
+            logger.warning("%s", why)
         result = replace(result, noise_scale=measured, noise_error=why)
     if refine_settings is None:
         return result

@@ -706,6 +706,59 @@ def test_callback_noise_rule_needs_the_measurement() -> None:
         LRFinder(scaling="noise", noise_scale=False)
 
 
+def test_callback_noise_rule_with_several_optimizers_is_refused_before_the_test(tmp_path: Path) -> None:
+    """The noise scale is measured on one optimizer: scaling='noise' over two fails at once, saying what to do.
+
+    It failed after the whole test, in RangeTestResult.scale, telling the user to run range_test(..., noise_scale=True).
+    """
+    from _models import GAN, make_loader, trainer
+
+    from lrfinder.callback import LRFinder
+
+    model = GAN()
+    finder = LRFinder(num_steps=40, min_lr=1e-3, max_lr=100.0, monitor="g_loss", noise_scale=True, scaling="noise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"scaling='noise'.*module steps 2.*scaling='auto'"):
+            trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader())
+    assert model.events == []  # refused before the test ran a step
+
+
+def test_callback_says_once_when_the_noise_scale_is_not_measured(tmp_path: Path) -> None:
+    """noise_scale=True that measured nothing was silent in the callback (the CLI prints it): one warning now."""
+    from _models import GAN, make_loader, trainer
+
+    from lrfinder.callback import LRFinder
+
+    finder = LRFinder(num_steps=40, min_lr=1e-3, max_lr=100.0, monitor="g_loss", noise_scale=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder], max_steps=2).fit(GAN(), make_loader())
+    said = [str(w.message) for w in caught if "noise scale was not measured" in str(w.message)]
+    assert len(said) == 1 and "2 optimizers" in said[0] and "optimizer family's rule" in said[0]
+    assert finder.result is not None and finder.result.noise_scale is None and finder.applied_lr is not None
+
+
+def test_callback_noise_rule_without_a_measurement_is_a_callback_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep that measured no noise scale: LRFinder(scaling='noise') says so in its own terms.
+
+    It raised RangeTestResult.scale's 'Run range_test(..., noise_scale=True)', which the user had done.
+    """
+    import lrfinder.callback as callback_module
+    from lrfinder import LRFinderError
+
+    monkeypatch.setattr(callback_module, "noise_after_sweep", lambda *a, **k: (None, "too few blocks"))
+    expected = r"LRFinder\(scaling='noise'\).*too few blocks.*batch 32.*batch 128"
+    with pytest.raises(LRFinderError, match=expected) as info:
+        _lightning_fit(tmp_path, loader_batch=128, noise_scale=True, scaling="noise", test_batch_size=32)
+    assert "range_test" not in str(info.value)
+    # At the test's own batch every rule keeps the LR: trained with, with the warning.
+    finder, _ = _lightning_fit(tmp_path, noise_scale=True, scaling="noise")
+    assert finder.applied_lr == finder.result.suggestion.lr  # type: ignore[attr-defined]
+
+
 # --- CLI and report -------------------------------------------------------------------------------
 
 
