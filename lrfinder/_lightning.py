@@ -547,26 +547,71 @@ def _grad_scale(strategy: Any) -> float:
 
 
 class ManualStepper(_Stepper):
-    """Manual optimization: ``training_step`` steps its own optimizers; the loss is its output or ``monitor``."""
+    """Manual optimization: ``training_step`` steps its own optimizers; the loss is its output or ``monitor``.
+
+    One call is one optimizer step of the sweep, as under automatic optimization: ``training_step``
+    runs on the next batch, at the same LR, until it has stepped an optimizer (counted by step
+    post-hooks on ``optimizers``) and given a loss. A ``training_step`` that accumulates gradients
+    by hand (``if (batch_idx + 1) % 4 == 0: opt.step()``) so gets its micro-batches at one LR, and
+    the loss is their mean; each step's count of micro-batches is kept in :attr:`accumulation`
+    (the effective batch is that many per-device batches). Before, every call of ``training_step``
+    got the next LR whether it stepped or not.
+
+    Attributes:
+        micro_batches: ``training_step`` calls so far in the step being run.
+        accumulation: For each step run, the calls up to its first optimizer step.
+
+    """
 
     def __init__(self, *args: Any, monitor: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.monitor = monitor
+        self.micro_batches = 0
+        self.accumulation: list[int] = []
 
     def __call__(self, lr: float) -> float:
-        """Run one ``training_step`` (which steps its optimizers) at the LR already set; return the loss."""
-        for _ in range(MAX_SKIPPED):
-            self.logged.clear()
-            loss = _loss_of(self._forward(), self.monitor, self.logged)
-            if loss is not None:
-                break
-        else:
-            raise ModelError(
+        """Run ``training_step`` (which steps its optimizers) until an optimizer stepped; return the mean loss."""
+        first_step: list[int] = []
+
+        def stepped(*_: Any) -> None:
+            if not first_step:
+                first_step.append(self.micro_batches)
+
+        handles = [opt.register_step_post_hook(stepped) for opt in self.optimizers]
+        values: list[float] = []  # each call's loss, averaged over ranks
+        self.micro_batches = 0
+        try:
+            while not (first_step and values):
+                if self.micro_batches >= MAX_SKIPPED:
+                    raise ModelError(self._no_step_message(bool(first_step)))
+                self.micro_batches += 1
+                self.logged.clear()
+                loss = _loss_of(self._forward(), self.monitor, self.logged)
+                if loss is None:
+                    continue
+                values.append(self._reduce([loss]))
+                if not math.isfinite(values[-1]):
+                    # The sweep ends here; a grad scaler would skip every step from now on. Decided on
+                    # the loss averaged over ranks, so every rank leaves the loop at the same call.
+                    break
+        finally:
+            for handle in handles:
+                handle.remove()
+        self.accumulation.append(first_step[0] if first_step else self.micro_batches)
+        self.step_index += 1
+        return sum(values) / len(values)
+
+    def _no_step_message(self, stepped: bool) -> str:
+        if stepped:
+            return (
                 "training_step gave no loss under manual optimization: return it (a tensor or a dict "
                 "with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...)."
             )
-        self.step_index += 1
-        return self._reduce([loss])
+        return (
+            f"training_step ran {MAX_SKIPPED} times under manual optimization without stepping an optimizer of "
+            "configure_optimizers: the range test sweeps one LR per optimizer step. Call opt.step() on "
+            f"self.optimizers() in training_step (at least once per {MAX_SKIPPED} batches)."
+        )
 
 
 def make_stepper(

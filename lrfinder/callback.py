@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,8 +111,9 @@ class LRFinder(_CallbackBase):
     At ``on_train_start`` (the train dataloader is ready, nothing has been trained yet) the
     callback sweeps the LR of every optimizer of the module from ``min_lr`` to ``max_lr`` over
     ``num_steps`` optimizer steps, one step per ``accumulate_grad_batches`` micro-batches (a
-    ``GradientAccumulationScheduler``'s value for the first epoch when there is one), and
-    records the loss (mean over the micro-batches and over ranks). It then restores the weights,
+    ``GradientAccumulationScheduler``'s value for the first epoch when there is one; under manual
+    optimization the batches ``training_step`` takes to step an optimizer, so accumulation by hand
+    counts too), and records the loss (mean over the micro-batches and over ranks). It then restores the weights,
     buffers, optimizer and scheduler states, RNGs and data order in memory (no file is written),
     and applies the result:
 
@@ -426,6 +428,9 @@ class LRFinder(_CallbackBase):
                 raise InconclusiveCurveError(message + " (strict=True)")
             _lightning.warn(trainer, message)
             return
+        if not pl_module.automatic_optimization and result.settings.accumulate_steps != 1:
+            # Checked again with the accumulation training_step does by hand (the test counted it).
+            train_batch = self._training_batch_size(trainer, pl_module, accumulate=result.settings.accumulate_steps)
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
@@ -461,7 +466,18 @@ class LRFinder(_CallbackBase):
         """Build, sweep inside the isolation, analyse, scale."""
         run = self._build(trainer, pl_module)
         probe = NoiseProbe(p for g in run.optimizers[0].param_groups for p in g["params"]) if self.noise_scale else None
-        lrs, losses, reason = self._sweep(trainer, pl_module, run, probe if len(run.optimizers) == 1 else None)
+        lrs, losses, reason, accumulate = self._sweep(
+            trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
+        )
+        if accumulate != run.settings.accumulate_steps:
+            # training_step accumulates by hand (manual optimization): the test's batch, the training batch
+            # it scales to, and the re-sweeps count that many batches per step.
+            run = replace(run, settings=replace(run.settings, accumulate_steps=accumulate))
+            _lightning.info(
+                trainer,
+                f"LRFinder: training_step steps the optimizer once every {accumulate} batches (gradient "
+                "accumulation by hand): each LR of the sweep gets that many, and the effective batch counts them.",
+            )
         logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
         if reason == "interrupted" and not self._find_only:
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
@@ -555,8 +571,13 @@ class LRFinder(_CallbackBase):
 
     def _sweep(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, probe: NoiseProbe | None = None
-    ) -> tuple[list[float], list[float], StopReason]:
+    ) -> tuple[list[float], list[float], StopReason, int]:
         """The sweep of ``run.settings``, inside the isolation: nothing it changes survives it.
+
+        Returns the LRs, the losses, why it stopped and the micro-batches per optimizer step it
+        ran at: ``run.settings.accumulate_steps`` under automatic optimization; under manual
+        optimization the count ``training_step`` took to step an optimizer (the most common one;
+        more than 1 when it accumulates gradients by hand, see :class:`lrfinder._lightning.ManualStepper`).
 
         With a ``probe``, the automatic stepper hands it each step's gradient after backward,
         before clipping and the step (:func:`_local_gradients` says whether with each rank's own
@@ -571,12 +592,15 @@ class LRFinder(_CallbackBase):
         local = probe is not None and _local_gradients(trainer, pl_module, settings.accumulate_steps)
         if probe is not None and local:
             hooks = probe.watch_backward()
-        elif probe is not None and not automatic:
+        current: list[Any] = []  # the stepper, once made
+        if probe is not None and not local and not automatic:
             count = [0]
 
             def after_step(*_: Any) -> None:
                 size = run.batches.batch_size  # known once the first batch was drawn
-                global_batch = None if size is None else size * run.world * settings.accumulate_steps
+                # The batches training_step took to step (gradient accumulation by hand): its global batch.
+                micro = getattr(current[0], "micro_batches", 1) if current else 1
+                global_batch = None if size is None else size * run.world * micro
                 probe.end_step(count[0], 0.0, global_batch)
                 count[0] += 1
 
@@ -608,9 +632,13 @@ class LRFinder(_CallbackBase):
                     probe=probe if automatic else None,
                     local=local,
                 )
-                return run_sweep(
+                current.append(step)
+                lrs, losses, reason = run_sweep(
                     step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
                 )
+                counts = getattr(step, "accumulation", None)
+                accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
+                return lrs, losses, reason, int(accumulate)
         finally:
             if handle is not None:
                 handle.remove()
@@ -667,7 +695,7 @@ class LRFinder(_CallbackBase):
             again = replace(
                 run, settings=settings, batches=_lightning.TrainBatches(trainer, pl_module, run.batches.loader)
             )
-            lrs, losses, reason = self._sweep(trainer, pl_module, again)
+            lrs, losses, reason, _ = self._sweep(trainer, pl_module, again)
             if reason == "interrupted":
                 raise KeyboardInterrupt  # everything is restored, as after the first sweep
             swept = self._analyse(pl_module, again, lrs, losses, reason)
@@ -977,12 +1005,17 @@ class LRFinder(_CallbackBase):
                         trainer, f"LRFinder: {type(lg).__name__} keeps the logged {name} ({type(exc).__name__}: {exc})"
                     )
 
-    def _training_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> int | None:
+    def _training_batch_size(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int | None = None
+    ) -> int | None:
         """The per-device batch to train at when ``target_batch_size`` differs from the fit's, else ``None``.
 
         The LR is never scaled for a batch that training does not use: the batch size is then
         set where Lightning's convention allows it (a ``batch_size`` attribute of the module or
         the datamodule, or in their ``hparams``, as ``BatchSizeFinder`` does), or the fit stops here.
+
+        ``accumulate``: the micro-batches per step, when the test found them (a manual
+        ``training_step`` that accumulates by hand); default the Trainer's.
 
         Raises:
             ValueError: No ``batch_size`` attribute to set, or a target that devices and
@@ -994,7 +1027,8 @@ class LRFinder(_CallbackBase):
         if target is None or per_device is None:
             return None
         world = max(1, int(trainer.world_size))
-        accumulate = _accumulation(trainer, pl_module)
+        if accumulate is None:
+            accumulate = _accumulation(trainer, pl_module)
         training = per_device * world * accumulate
         if training == target:
             return None

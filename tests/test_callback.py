@@ -378,6 +378,82 @@ def test_manual_optimization_single_optimizer(tmp_path: Path) -> None:
     assert t.global_step == 3 and len(model.train_events()) == 3
 
 
+class HandAccumulating(Net):
+    """Manual optimization that accumulates gradients by hand: one optimizer step every ``accumulate`` batches."""
+
+    def __init__(self, lr: float = 0.01, accumulate: int = 4, step: bool = True) -> None:
+        super().__init__(lr=lr)
+        self.automatic_optimization = False
+        self.accumulate = accumulate
+        self.step = step
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        self.manual_backward(loss / self.accumulate)
+        if self.step and (batch_idx + 1) % self.accumulate == 0:
+            opt.step()
+            opt.zero_grad()
+        self.steps.append((self.phase, x.shape[0], float(loss.detach()), False))
+        self.mean_loss.update(loss.detach())
+        return loss
+
+
+def test_manual_optimization_accumulating_by_hand_sweeps_one_lr_per_optimizer_step(tmp_path: Path) -> None:
+    """A training_step that steps every 4th batch: each LR of the sweep gets the 4 batches of one step.
+
+    Every call of training_step got the next LR, stepped or not: the sweep had a quarter of the
+    steps it named, and the result said batch 32 for an effective batch of 128.
+    """
+
+    def run(root: Path, lr: float, finder: LRFinder | None) -> tuple[HandAccumulating, pl.Trainer]:
+        pl.seed_everything(7, verbose=False)
+        model = HandAccumulating(lr=lr)
+        t = trainer(root, [finder] if finder is not None else [], max_steps=6)
+        t.fit(model, make_loader())  # 8 batches of 32 per pass: two steps of 4
+        return model, t
+
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0)
+    model, t = run(tmp_path / "a", 0.01, finder)
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    assert result.settings.accumulate_steps == 4 and result.batch_size == 4 * 32
+    sweep = model.test_events()
+    assert len(sweep) == result.num_steps  # one optimizer step per point of the curve
+    assert [e[1][0] for e in sweep] == pytest.approx(list(result.lrs))
+    micro = [s[2] for s in model.steps if s[0] == "test"]
+    assert len(micro) == 4 * result.num_steps
+    for i, loss in enumerate(result.losses):
+        assert loss == pytest.approx(sum(micro[4 * i : 4 * i + 4]) / 4, rel=1e-6)
+    assert result.scaled is not None and (result.scaled.from_batch_size, result.scaled.to_batch_size) == (128, 128)
+    assert finder.applied_lr == result.lr == model.lr
+    assert all(e[1] == (result.lr,) for e in model.train_events())
+    # Training after the test is the fit with that LR set by hand, bit for bit.
+    by_hand, _ = run(tmp_path / "b", result.lr, None)
+    wa, wb = weights(model), weights(by_hand)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_manual_accumulation_by_hand_sets_the_per_device_batch_for_a_target(tmp_path: Path) -> None:
+    """target_batch_size=256 with 4 batches per step by hand: 64 per device (it was set to 256, x4 too big)."""
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=256, scaling="linear")
+    dm = DataModule(batch_size=16, n=512)
+    t = trainer(tmp_path, [finder], max_steps=2, max_epochs=2)
+    t.fit(HandAccumulating(), datamodule=dm)
+    result = finder.result
+    assert result is not None and result.batch_size == 16 * 4
+    assert dm.batch_size == 64 and t.train_dataloader.batch_size == 64
+    assert result.scaled is not None and (result.scaled.from_batch_size, result.scaled.to_batch_size) == (64, 256)
+    assert result.scaled.factor == 4.0
+
+
+def test_manual_training_step_that_never_steps_is_a_clear_error(tmp_path: Path) -> None:
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1, max_epochs=1)
+    with pytest.raises(ModelError, match=r"without stepping an optimizer.*opt\.step\(\)"):
+        t.fit(HandAccumulating(step=False), make_loader())
+
+
 def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None:
     finder = LRFinder(monitor="g_loss", num_steps=40, min_lr=1e-3, max_lr=100.0)
     model = GAN()
