@@ -362,6 +362,8 @@ class LRFinder(_CallbackBase):
         self._find_only = False
         # The module's own optimizers and scheduler configs while optimizer= replaces them.
         self._replaced: tuple[list[Optimizer], list[Any]] | None = None
+        # The scheduler= built under manual optimization, and its step count then: Lightning does not step it.
+        self._unstepped: tuple[Any, int] | None = None
 
     # ----------------------------------------------------------------------------------------
     # Hooks
@@ -389,6 +391,7 @@ class LRFinder(_CallbackBase):
         self.applied_lr = None
         self.result = None
         self._replaced = None
+        self._unstepped = None
         # Everything that can be checked before the test is checked before it.
         attr = None if self._find_only else self._find_attr(pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
@@ -445,6 +448,41 @@ class LRFinder(_CallbackBase):
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
         _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
+
+    @override
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """From the second epoch on: say so when ``training_step`` never stepped the schedule of ``scheduler=``."""
+        if trainer.current_epoch >= 1:  # the module's own on_train_epoch_end (an epoch-wise step) has run
+            self._check_schedule_stepped(trainer)
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Say so when ``training_step`` never stepped the schedule of ``scheduler=`` (manual optimization)."""
+        self._check_schedule_stepped(trainer)
+
+    def _check_schedule_stepped(self, trainer: pl.Trainer) -> None:
+        """Warn once when the scheduler built under manual optimization has not moved after optimizer steps.
+
+        Lightning steps no LR scheduler under manual optimization: ``training_step`` must call
+        ``self.lr_schedulers().step()``. A module that had no scheduler before ``scheduler=`` gave
+        it one does not, and trained at a constant LR while the report showed the schedule.
+        """
+        if self._unstepped is None:
+            return
+        sched, start = self._unstepped
+        if getattr(sched, "last_epoch", start) != start:
+            self._unstepped = None
+            return
+        if trainer.global_step == 0:
+            return
+        self._unstepped = None
+        _lightning.warn(
+            trainer,
+            f"LRFinder(scheduler={self.scheduler!r}): under manual optimization Lightning does not step LR "
+            f"schedulers, and training_step has not stepped this one in {trainer.global_step} optimizer step(s), "
+            "so the LR stayed where the schedule starts. Call self.lr_schedulers().step() in training_step after "
+            "each optimizer step, or leave scheduler=None.",
+        )
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -1129,6 +1167,8 @@ class LRFinder(_CallbackBase):
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
             configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))
+            if not pl_module.automatic_optimization:
+                self._unstepped = (sched, int(getattr(sched, "last_epoch", 0)))
         trainer.strategy.optimizers = [optimizer]
         trainer.strategy.lr_scheduler_configs = configs
 

@@ -448,6 +448,36 @@ def test_manual_accumulation_by_hand_sets_the_per_device_batch_for_a_target(tmp_
     assert result.scaled.factor == 4.0
 
 
+@pytest.mark.parametrize("steps_schedule", [False, True], ids=["not-stepped", "stepped"])
+def test_manual_optimization_with_scheduler_from_the_callback_is_said_when_never_stepped(
+    tmp_path: Path, steps_schedule: bool
+) -> None:
+    """Lightning steps no scheduler under manual optimization: scheduler= that training_step never steps is said.
+
+    The fit trained at a constant LR, silently, while the report showed the cosine schedule.
+    """
+
+    class Stepping(HandAccumulating):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = super().training_step(batch, batch_idx)
+            sched = self.lr_schedulers()
+            if steps_schedule and sched is not None:
+                sched.step()
+            return loss
+
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, optimizer="sgd", scheduler="cosine")
+    t = trainer(tmp_path, [finder], max_steps=4, max_epochs=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t.fit(Stepping(accumulate=1), make_loader())
+    said = [str(w.message) for w in caught if "does not step LR schedulers" in str(w.message)]
+    lr = t.optimizers[0].param_groups[0]["lr"]
+    if steps_schedule:
+        assert said == [] and lr < finder.applied_lr  # type: ignore[operator]
+    else:
+        assert len(said) == 1 and "self.lr_schedulers().step()" in said[0] and lr == finder.applied_lr
+
+
 def test_manual_training_step_that_never_steps_is_a_clear_error(tmp_path: Path) -> None:
     t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1, max_epochs=1)
     with pytest.raises(ModelError, match=r"without stepping an optimizer.*opt\.step\(\)"):
