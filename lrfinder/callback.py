@@ -503,6 +503,9 @@ class LRFinder(_CallbackBase):
     def _run_test(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
         """Build, sweep inside the isolation, analyse, scale."""
         run = self._build(trainer, pl_module)
+        # Resolved before the sweep: a refine that cannot run in this fit (no length, too small a budget)
+        # fails before the test, not after it.
+        refine = self._refine_settings(trainer) if self.refine is not None and not self._find_only else None
         probe = NoiseProbe(p for g in run.optimizers[0].param_groups for p in g["params"]) if self.noise_scale else None
         lrs, losses, reason, accumulate = self._sweep(
             trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
@@ -537,8 +540,7 @@ class LRFinder(_CallbackBase):
                     f"LRFinder(noise_scale=True): the gradient noise scale was not measured ({why})."
                     + (" The LR is scaled by the optimizer family's rule instead." if self.scaling == "auto" else ""),
                 )
-        if self.refine is not None and not self._find_only:
-            refine = self._refine_settings(trainer)
+        if refine is not None:
             result, rounds, cost, notes = self._resweep(trainer, pl_module, run, refine, result)
             result = self._refine(trainer, pl_module, run, result, refine, rounds=rounds, cost=cost, notes=notes)
         return self._scale(trainer, run, result)
@@ -875,9 +877,10 @@ class LRFinder(_CallbackBase):
             )
         picked = strategy.broadcast((refinement.lr, refinement.max_lr), src=0)
         refinement = replace(refinement, lr=picked[0], max_lr=picked[1])
+        picked_lr = "none (see result.refinement.notes)" if refinement.lr is None else f"{refinement.lr:.2e}"
         _lightning.info(
             trainer,
-            f"LRFinder: refined lr={refinement.lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
+            f"LRFinder: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
             f"({refinement.cost_steps} steps, judged on {judged_on})",
         )
         return replace(result, refinement=refinement)

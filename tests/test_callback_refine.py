@@ -171,6 +171,24 @@ def test_schedule_name_maps_torch_schedulers() -> None:
     assert _schedule_name([]) == "constant"
 
 
+def test_refine_that_cannot_run_in_this_fit_fails_before_the_test(tmp_path: Path) -> None:
+    """A budget too small for one trial is said before the sweep: it was said after the whole sweep had run."""
+    model = Net(lr=0.01)
+    t = trainer(tmp_path, [LRFinder(**FAST, refine=Refine(candidates=2, extend=0))], max_steps=12)
+    with pytest.raises(ValueError, match="refine budget is smaller than one trial"):
+        t.fit(model, make_loader())
+    assert model.test_events() == []  # no step of the test ran
+
+
+def test_refine_logs_the_refined_lr_as_the_other_lrs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
+    with caplog.at_level("INFO"):
+        _fit(tmp_path, 0.01, finder, val=False)
+    f = finder.result.refinement  # type: ignore[union-attr]
+    assert f is not None and f.lr is not None
+    assert any(f"refined lr={f.lr:.2e} from" in r.getMessage() for r in caplog.records)
+
+
 def test_refine_type_is_checked() -> None:
     with pytest.raises(TypeError, match="refine"):
         LRFinder(refine="yes")  # type: ignore[arg-type]
