@@ -123,3 +123,103 @@ def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str, mo
     if strategy != "ddp_spawn":
         # the script runs on both ranks; each process saw the same metrics
         assert json.loads((out / "main1.json").read_text()) == main
+
+
+COMBO_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    import torch.nn.functional as F
+    from _models import Net, pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import Refine
+    from lrfinder.callback import LRFinder
+
+
+    class Recorded(Net):
+        def on_train_end(self):
+            finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+            record = {
+                "result": finder.result.to_dict(),
+                "applied": finder.applied_lr,
+                "module_lr": self.lr,
+                "train_lrs": sorted({e[1][0] for e in self.train_events()}),
+                "sweep_lrs": [e[1][0] for e in self.test_events()],
+                "weights": [p.detach().double().sum().item() for p in self.parameters()],
+            }
+            Path(self.out, f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    class HandAccumulating(Recorded):
+        # Manual optimization, one optimizer step every 2 batches.
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            x, y = batch
+            loss = F.cross_entropy(self.head(self.body(x)), y)
+            self.manual_backward(loss / 2)
+            if batch_idx % 2 == 1:
+                opt.step()
+                opt.zero_grad()
+            return loss
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    sweep = {"num_steps": 60, "min_lr": 1e-3, "max_lr": 10.0, "noise_scale": True}
+    if sys.argv[2] == "manual":
+        finder, accumulate, model = LRFinder(**sweep), 1, HandAccumulating(lr=0.01, bn=False)
+    else:
+        refine = Refine(training_steps=60, candidates=2, extend=0)
+        finder, accumulate, model = LRFinder(**sweep, scaling="noise", refine=refine), 2, Recorded(lr=0.01, bn=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=3, logger=False,
+        accumulate_grad_batches=accumulate, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    model.out = sys.argv[1]
+    trainer.fit(model, loader)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["manual", "auto"], ids=["manual-accumulating-by-hand", "accumulate-refine-noise"])
+def test_ddp_with_accumulation_every_rank_sweeps_and_applies_the_same(tmp_path: Path, mode: str) -> None:
+    """DDP x 2 with 2 micro-batches per step: by hand (manual optimization) or accumulate_grad_batches (+ refine).
+
+    The effective batch is 16 per device x 2 ranks x 2 micro-batches; by hand it was counted as 32, and the
+    sweep's LR moved between the two micro-batches of a step.
+    """
+    run_script(tmp_path, COMBO_SCRIPT, str(tmp_path), mode, str(TESTS))
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert first["result"] == second["result"] and first["weights"] == second["weights"]
+    result = first["result"]
+    assert result["batch_size"] == 64 and result["settings"]["accumulate_steps"] == 2
+    lr = result["scaled"]["lr"]
+    assert (result["scaled"]["from_batch_size"], result["scaled"]["to_batch_size"]) == (64, 64)
+    for r in (first, second):
+        assert r["applied"] == r["module_lr"] == lr and r["train_lrs"] == [lr]
+        # One optimizer step per point of the curve (refine's trials step after the sweep).
+        assert r["sweep_lrs"][: len(result["lrs"])] == pytest.approx(result["lrs"])
+        assert mode == "auto" or len(r["sweep_lrs"]) == len(result["lrs"])
+    noise = result["noise_scale"]
+    assert noise is not None, result["noise_error"]
+    if mode == "manual":  # blocks of steps of the global batch
+        assert (noise["source"], noise["small_batch_size"]) == ("steps", 64)
+    else:  # each rank's micro-batch against the all-reduced step gradient
+        assert (noise["source"], noise["small_batch_size"], noise["big_batch_size"]) == ("ranks", 16, 64)
+        assert result["scaled"]["rule"] == "noise"
+        assert result["refinement"]["lr"] is not None and len(result["refinement"]["trials"]) == 2
