@@ -1180,7 +1180,8 @@ class LRFinder(_CallbackBase):
         scaled = self.result.scaled if self.result is not None else None
         if scaled is None or not scaled.warmup_epochs:
             return 0
-        accumulate = _accumulation(trainer, pl_module)
+        # The test's count: accumulate_grad_batches, or the batches a manual training_step takes per step.
+        accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
         batches = trainer.num_training_batches
         per_epoch = math.ceil(batches / accumulate) if math.isfinite(batches) else total
         return min(scaled.warmup_epochs * per_epoch, total - 1)

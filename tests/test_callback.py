@@ -478,6 +478,23 @@ def test_manual_optimization_with_scheduler_from_the_callback_is_said_when_never
         assert len(said) == 1 and "self.lr_schedulers().step()" in said[0] and lr == finder.applied_lr
 
 
+def test_manual_accumulation_by_hand_counts_in_the_advised_warm_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Scaled up x4 (2 warm-up epochs) at 8 batches an epoch, 4 per step by hand: 4 warm-up steps, not 16."""
+    finder = LRFinder(
+        num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=256, scaling="linear", optimizer="sgd",
+        scheduler="cosine",
+    )
+    t = trainer(tmp_path, [finder], max_steps=40, max_epochs=2)
+    with caplog.at_level("INFO"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.fit(HandAccumulating(), datamodule=DataModule(batch_size=16, n=512))
+    assert finder.result is not None and finder.result.scaled is not None
+    assert finder.result.scaled.warmup_epochs == 2 and t.num_training_batches == 8
+    assert any("LRFinder: 4 warm-up steps" in r.getMessage() for r in caplog.records)
+
+
 def test_manual_training_step_that_never_steps_is_a_clear_error(tmp_path: Path) -> None:
     t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1, max_epochs=1)
     with pytest.raises(ModelError, match=r"without stepping an optimizer.*opt\.step\(\)"):
