@@ -1472,6 +1472,18 @@ def _schedulers(sched: Any) -> list[Any]:
     return out
 
 
+def _each_scheduler(configs: Sequence[LRSchedulerConfig]) -> list[Any]:
+    """Every scheduler of ``configs`` and the ones they wrap (:func:`_schedulers`), each once."""
+    out: list[Any] = []
+    seen: set[int] = set()
+    for config in configs:
+        for sched in _schedulers(config.scheduler):
+            if id(sched) not in seen:
+                seen.add(id(sched))
+                out.append(sched)
+    return out
+
+
 def _base_lrs(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig]) -> list[float]:
     """Every param group's configured LR (:func:`_base_lr`), in optimizer order."""
     return [_base_lr(g, configs) for opt in optimizers for g in opt.param_groups]
@@ -1490,31 +1502,26 @@ def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfi
             if isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool):
                 group[key] = value * factor
     uniform = factors[0] if factors and all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors) else None
-    seen: set[int] = set()
-    for config in configs:
-        for sched in _schedulers(config.scheduler):
-            if id(sched) in seen:
+    for sched in _each_scheduler(configs):
+        sched_groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
+        # ReduceLROnPlateau's min_lrs are per group: its floors keep their ratio to the LR.
+        for key in ("base_lrs", "max_lrs", "_last_lr", "min_lrs"):
+            values = getattr(sched, key, None)
+            if not isinstance(values, list):
                 continue
-            seen.add(id(sched))
-            sched_groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
-            # ReduceLROnPlateau's min_lrs are per group: its floors keep their ratio to the LR.
-            for key in ("base_lrs", "max_lrs", "_last_lr", "min_lrs"):
-                values = getattr(sched, key, None)
-                if not isinstance(values, list):
-                    continue
-                if sched_groups is not None and len(values) == len(sched_groups):
-                    setattr(sched, key, [v * by_group.get(id(g), 1.0) for v, g in zip(values, sched_groups)])
-                elif uniform is not None:
-                    setattr(sched, key, [v * uniform for v in values])
-            # One floor for all its groups (CosineAnnealingLR's and CosineAnnealingWarmRestarts' eta_min,
-            # ReduceLROnPlateau's default): moved with them when they share a factor. Left absolute, a
-            # floor above the new LR turned the anneal into a climb to it (or a plateau that never lowers).
-            own = [by_group.get(id(g), 1.0) for g in sched_groups] if sched_groups is not None else []
-            common = own[0] if own and all(math.isclose(f, own[0], rel_tol=1e-9) for f in own) else uniform
-            for key in ("eta_min", "default_min_lr"):
-                floor: Any = getattr(sched, key, None)
-                if common is not None and _is_number(floor):
-                    setattr(sched, key, floor * common)
+            if sched_groups is not None and len(values) == len(sched_groups):
+                setattr(sched, key, [v * by_group.get(id(g), 1.0) for v, g in zip(values, sched_groups)])
+            elif uniform is not None:
+                setattr(sched, key, [v * uniform for v in values])
+        # One floor for all its groups (CosineAnnealingLR's and CosineAnnealingWarmRestarts' eta_min,
+        # ReduceLROnPlateau's default): moved with them when they share a factor. Left absolute, a
+        # floor above the new LR turned the anneal into a climb to it (or a plateau that never lowers).
+        own = [by_group.get(id(g), 1.0) for g in sched_groups] if sched_groups is not None else []
+        common = own[0] if own and all(math.isclose(f, own[0], rel_tol=1e-9) for f in own) else uniform
+        for key in ("eta_min", "default_min_lr"):
+            floor: Any = getattr(sched, key, None)
+            if common is not None and _is_number(floor):
+                setattr(sched, key, floor * common)
 
 
 def _floors_above_lr(configs: Sequence[LRSchedulerConfig]) -> list[str]:
@@ -1523,28 +1530,23 @@ def _floors_above_lr(configs: Sequence[LRSchedulerConfig]) -> list[str]:
     A cosine anneal then climbs from the LR to its floor; ReduceLROnPlateau never lowers the LR.
     """
     notes: list[str] = []
-    seen: set[int] = set()
-    for config in configs:
-        for sched in _schedulers(config.scheduler):
-            if id(sched) in seen:
-                continue
-            seen.add(id(sched))
-            groups = getattr(getattr(sched, "optimizer", None), "param_groups", None) or []
-            lrs = getattr(sched, "base_lrs", None)
-            if not (isinstance(lrs, list) and len(lrs) == len(groups)):
-                lrs = [g.get("initial_lr", g.get("lr")) for g in groups]
-            eta_min: Any = getattr(sched, "eta_min", None)
-            min_lrs: Any = getattr(sched, "min_lrs", None)
-            if _is_number(eta_min):
-                key, floors, effect = "eta_min", [float(eta_min)] * len(groups), "anneals up to it"
-            elif isinstance(min_lrs, list) and len(min_lrs) == len(groups):
-                key, floors, effect = "min_lr", [float(v) for v in min_lrs], "never lowers the LR"
-            else:
-                continue
-            above = [(f, float(lr)) for f, lr in zip(floors, lrs) if _is_number(lr) and f > float(lr) * (1 + 1e-9)]
-            if above:
-                floor, lr = above[0]
-                notes.append(f"{type(sched).__name__}'s {key}={floor:.2e} is above the LR {lr:.2e}: it {effect}")
+    for sched in _each_scheduler(configs):
+        groups = getattr(getattr(sched, "optimizer", None), "param_groups", None) or []
+        lrs = getattr(sched, "base_lrs", None)
+        if not (isinstance(lrs, list) and len(lrs) == len(groups)):
+            lrs = [g.get("initial_lr", g.get("lr")) for g in groups]
+        eta_min: Any = getattr(sched, "eta_min", None)
+        min_lrs: Any = getattr(sched, "min_lrs", None)
+        if _is_number(eta_min):
+            key, floors, effect = "eta_min", [float(eta_min)] * len(groups), "anneals up to it"
+        elif isinstance(min_lrs, list) and len(min_lrs) == len(groups):
+            key, floors, effect = "min_lr", [float(v) for v in min_lrs], "never lowers the LR"
+        else:
+            continue
+        above = [(f, float(lr)) for f, lr in zip(floors, lrs) if _is_number(lr) and f > float(lr) * (1 + 1e-9)]
+        if above:
+            floor, lr = above[0]
+            notes.append(f"{type(sched).__name__}'s {key}={floor:.2e} is above the LR {lr:.2e}: it {effect}")
     return notes
 
 

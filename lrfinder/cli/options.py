@@ -188,36 +188,32 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-class PositiveFloat(click.types.FloatParamType):
+class _BoundedFloat(click.types.FloatParamType):
+    """A finite number above a bound (``> 0`` or ``>= 0``); anything else fails, naming the option."""
+
+    name = "FLOAT"
+    #: Whether the bound 0 itself is allowed.
+    allow_zero = False
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Parse the number."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not (math.isfinite(number) and (number >= 0 if self.allow_zero else number > 0)):
+            self.fail(f"expected a finite number {'>=' if self.allow_zero else '>'} 0, but got {value}", param, ctx)
+        return number
+
+
+class PositiveFloat(_BoundedFloat):
     """A finite number > 0 (``inf`` and ``nan`` are refused, naming the option)."""
 
-    name = "FLOAT"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        """Parse the number."""
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not (math.isfinite(number) and number > 0):
-            self.fail(f"expected a finite number > 0, but got {value}", param, ctx)
-        return number
-
-
-class NonNegativeFloat(click.types.FloatParamType):
+class NonNegativeFloat(_BoundedFloat):
     """A finite number >= 0 (``--momentum``, ``--eps``): a negative one is a usage error, not a failed run."""
 
-    name = "FLOAT"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        """Parse the number."""
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not (math.isfinite(number) and number >= 0):
-            self.fail(f"expected a finite number >= 0, but got {value}", param, ctx)
-        return number
+    allow_zero = True
 
 
 class StepCount(click.types.IntParamType):
