@@ -74,6 +74,7 @@ __all__ = [
     "noise_level",
     "blowup_index",
     "bump_mask",
+    "find_blowup_lr",
     "check_fall",
     "divergence_index",
     "falling_region",
@@ -868,6 +869,46 @@ def falling_region(
     return FallingRegion(start=a, steepest=i_steep, end=b)
 
 
+def _smooth(raw: np.ndarray, window: int | None) -> tuple[np.ndarray, int, np.ndarray]:
+    """``(clipped, window, smoothed)`` of a curve's finite losses: the first steps of :func:`read_curve`.
+
+    ``smoothed`` is non-finite only for losses near the float64 limit (the arithmetic overflows).
+    """
+    clipped = clip_explosion(raw)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = choose_window(clipped, raw, window)
+        smoothed = savgol(clipped, w)
+    return clipped, w, smoothed
+
+
+def find_blowup_lr(
+    lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray, *, window: int | None = None
+) -> float | None:
+    """The LR where the smoothed loss blew up (:func:`blowup_index`), even on an inconclusive curve.
+
+    The curve is read as :func:`read_curve` reads it, up to the blow-up: for a conclusive curve
+    this is :attr:`Suggestion.blowup_lr`. ``None`` when it never blew up, for fewer than
+    :data:`MIN_POINTS` finite losses, or for losses too large to smooth.
+
+    Example:
+        >>> lrs = np.logspace(-4, 0, 40)  # falls to 1.0 at lrs[29], then jumps to 1.5 and climbs
+        >>> f"{find_blowup_lr(lrs, np.r_[np.linspace(2.0, 1.0, 30), np.linspace(1.5, 6.0, 10)]):.2e}"
+        '1.51e-01'
+
+    """
+    lr_arr, loss_arr = _check_curve(lrs, losses)
+    n = finite_prefix(loss_arr)
+    if n < MIN_POINTS:
+        return None
+    raw = loss_arr[:n]
+    clipped, w, smoothed = _smooth(raw, window)
+    if not np.all(np.isfinite(smoothed)):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        index = blowup_index(smoothed, noise_level(clipped, raw, smoothed, w), clipped)
+    return None if index is None else float(lr_arr[index])
+
+
 def read_curve(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
@@ -910,10 +951,7 @@ def read_curve(
             "before the loss blows up."
         )
     lr_arr, raw = lr_arr[:n], loss_arr[:n]
-    clipped = clip_explosion(raw)
-    w = choose_window(clipped, raw, window)
-    with np.errstate(over="ignore", invalid="ignore"):
-        smoothed = savgol(clipped, w)
+    clipped, w, smoothed = _smooth(raw, window)
     if not np.all(np.isfinite(smoothed)):
         # Only losses near the float64 limit (about 1e308) that clip_explosion does not cap: a plunge
         # towards -inf, or all of them that large.

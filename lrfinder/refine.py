@@ -513,28 +513,16 @@ def resweep_reason(result: RangeTestResult) -> str | None:
 def blowup_lr(result: RangeTestResult) -> float | None:
     """The LR where the recorded curve's smoothed loss blew up, else ``None``.
 
-    The analysis's own blow-up (:func:`lrfinder.analysis.blowup_index`: the smoothed loss back up
+    The analysis's own blow-up (:func:`lrfinder.analysis.find_blowup_lr`: the smoothed loss back up
     by half its fall and clearly more than noise, never to come down again), found even when the
     curve is inconclusive. A sweep can blow up and still run to the end: the stop rule waits for
     4x the best smoothed loss, which a loss that saturates never reaches (the cross-entropy of a
     diverged classifier often stays within 1-3x its start). ``None`` for fewer than
     :data:`lrfinder.analysis.MIN_POINTS` finite losses.
     """
-    from .analysis import MIN_POINTS, blowup_index, choose_window, clip_explosion, finite_prefix, noise_level, savgol
+    from .analysis import find_blowup_lr
 
-    losses = np.asarray(result.losses, dtype=float)
-    n = finite_prefix(losses)
-    if n < MIN_POINTS:
-        return None
-    raw = losses[:n]
-    clipped = clip_explosion(raw)
-    with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e308: no blow-up to read
-        window = choose_window(clipped, raw)
-        smoothed = savgol(clipped, window)
-        if not np.all(np.isfinite(smoothed)):
-            return None
-        index = blowup_index(smoothed, noise_level(clipped, raw, smoothed, window), clipped)
-    return None if index is None else float(result.lrs[index])
+    return find_blowup_lr(result.lrs, result.losses)
 
 
 def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]:

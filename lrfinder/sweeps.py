@@ -164,6 +164,11 @@ def _decays(optimizer: Any) -> list[float | None]:
     return out
 
 
+def _describe(decays: Sequence[float | None]) -> str:
+    """The groups' weight decays as a message lists them (``none`` for a group without one)."""
+    return ", ".join("none" if d is None else format_weight_decay(d) for d in decays)
+
+
 def check_uses_weight_decay(optimizers: Sequence[Any], weight_decays: Sequence[float]) -> None:
     """Refuse a ``make_optimizer`` that ignores its weight decay (see :func:`weight_decay_sweep`).
 
@@ -186,7 +191,7 @@ def check_uses_weight_decay(optimizers: Sequence[Any], weight_decays: Sequence[f
             continue
         other = seen.setdefault(settings, value)
         if other != value:
-            found = ", ".join("none" if d is None else format_weight_decay(d) for d in _decays(optimizer))
+            found = _describe(_decays(optimizer))
             raise ValueError(
                 f"make_optimizer(model, {format_weight_decay(other)}) and make_optimizer(model, "
                 f"{format_weight_decay(value)}) built {type(optimizer).__name__}s with the same settings (param "
@@ -204,7 +209,7 @@ def check_uses_weight_decay(optimizers: Sequence[Any], weight_decays: Sequence[f
         else:
             ok = not any(numbers)
         if not ok:
-            found = ", ".join("none" if d is None else format_weight_decay(d) for d in decays)
+            found = _describe(decays)
             warnings.warn(
                 f"make_optimizer(model, {format_weight_decay(value)}) built {type(optimizer).__name__} whose param "
                 f"groups have weight_decay {found}, {'none' if value > 0 else 'not all'} at "
