@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
 import math
 import sys
@@ -44,6 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .quality import BAND, PER_DECADE, RESULTS_DIR, TaskCache, score_lrs
+from .refine import code_version
 from .tasks import EXTRA_DATA, Split, Task, _sgd, mlp
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache" / "probe"
@@ -268,17 +268,6 @@ PROBE_BY_NAME = {t.name: t for t in PROBE_TASKS}
 # --------------------------------------------------------------------------------------------
 # Range tests (cached by the library's code version)
 # --------------------------------------------------------------------------------------------
-
-
-def code_version() -> str:
-    """The sources that decide a reading or a refined pick."""
-    import lrfinder
-
-    root = Path(lrfinder.__file__).parent
-    digest = hashlib.sha1()
-    for name in ("range_test.py", "analysis.py", "refine.py"):
-        digest.update((root / name).read_bytes())
-    return digest.hexdigest()[:8]
 
 
 def _state(model: nn.Module, opt: torch.optim.Optimizer, loader: Any) -> list[torch.Tensor]:
