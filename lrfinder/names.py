@@ -31,6 +31,8 @@ __all__ = [
     "SWEEP_MODES",
     "Precision",
     "PRECISIONS",
+    "GradientClipAlgorithm",
+    "GRADIENT_CLIP_ALGORITHMS",
     "LossName",
     "LOSSES",
     "REPORT_FORMATS",
@@ -75,6 +77,12 @@ SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 #: Every value ``range_test(precision=...)`` accepts.
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+
+#: How the range test clips gradients (Lightning's ``gradient_clip_algorithm``): the total
+#: L2 norm (``torch.nn.utils.clip_grad_norm_``) or each value (``clip_grad_value_``).
+GradientClipAlgorithm = Literal["norm", "value"]
+#: Every value ``range_test(gradient_clip_algorithm=...)`` accepts.
+GRADIENT_CLIP_ALGORITHMS: tuple[GradientClipAlgorithm, ...] = get_args(GradientClipAlgorithm)
 
 #: The losses the command line builds from a name (``--loss``).
 LossName = Literal["cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import inspect
 import json
 import logging
@@ -41,7 +42,7 @@ from ._atomic import atomic_write_text
 from ._checks import check_flag, is_int, is_real
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
-from .names import PRECISIONS, SWEEP_MODES, Precision, SweepMode
+from .names import GRADIENT_CLIP_ALGORITHMS, PRECISIONS, SWEEP_MODES, GradientClipAlgorithm, Precision, SweepMode
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
@@ -92,6 +93,8 @@ class RangeTestSettings:
     stop_factor: float | None = 4.0
     accumulate_steps: int = 1
     precision: Precision = "32"
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: GradientClipAlgorithm = "norm"
 
 
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -169,6 +172,57 @@ def check_precision_name(precision: object) -> None:
     """Refuse a precision that is not one of :data:`PRECISIONS` (``"32"``, ``"bf16-mixed"``, ``"16-mixed"``)."""
     if precision not in PRECISIONS:
         raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
+
+
+def check_gradient_clipping(gradient_clip_val: object, gradient_clip_algorithm: object) -> None:
+    """Refuse a clipping threshold that is not a finite number > 0 (or ``None``), or an unknown algorithm.
+
+    Raises:
+        TypeError: ``gradient_clip_val`` is not a number.
+        ValueError: ``gradient_clip_val`` is not finite and > 0, or ``gradient_clip_algorithm`` is
+            not ``"norm"`` or ``"value"``.
+
+    """
+    if gradient_clip_algorithm not in GRADIENT_CLIP_ALGORITHMS:
+        raise ValueError(
+            f"Expected gradient_clip_algorithm to be {' or '.join(map(repr, GRADIENT_CLIP_ALGORITHMS))}, but got "
+            f"gradient_clip_algorithm={gradient_clip_algorithm!r}"
+        )
+    if gradient_clip_val is None:
+        return
+    if not is_real(gradient_clip_val):
+        raise TypeError(
+            f"Expected gradient_clip_val to be a number or None, but got gradient_clip_val={gradient_clip_val!r}"
+        )
+    value = float(cast(float, gradient_clip_val))
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"Expected gradient_clip_val > 0 and finite (or None for no clipping), but got "
+            f"gradient_clip_val={gradient_clip_val}"
+        )
+
+
+def clip_gradients(
+    optimizer: torch.optim.Optimizer, gradient_clip_val: float | None, gradient_clip_algorithm: str = "norm"
+) -> None:
+    """Clip the gradients of the parameters ``optimizer`` steps, as Lightning's ``gradient_clip_val`` does.
+
+    ``"norm"``: scale all gradients together so that their total L2 norm is at most
+    ``gradient_clip_val`` (``torch.nn.utils.clip_grad_norm_``); ``"value"``: clamp each
+    gradient element to ``[-gradient_clip_val, gradient_clip_val]`` (``clip_grad_value_``).
+    Called once per optimizer step, after the last micro-batch's backward and after a grad
+    scaler's ``unscale_``, so the threshold applies to the true, accumulated gradient.
+    ``None`` clips nothing.
+    """
+    if gradient_clip_val is None:
+        return
+    params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    if not params:
+        return
+    if gradient_clip_algorithm == "value":
+        nn.utils.clip_grad_value_(params, gradient_clip_val)
+    else:
+        nn.utils.clip_grad_norm_(params, gradient_clip_val)
 
 
 def check_callable(name: str, value: object, example: str) -> None:
@@ -545,7 +599,8 @@ class RangeTestResult:
 
         Keys: ``schema_version``, ``lrs``, ``losses`` (non-finite values as the strings ``"nan"``,
         ``"inf"``, ``"-inf"``, so the file is strict JSON), ``stop_reason``, ``settings``
-        (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``),
+        (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``,
+        ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``),
         ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
         (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
         null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null), ``noise_error`` and
@@ -568,6 +623,8 @@ class RangeTestResult:
                 "stop_factor": self.settings.stop_factor,
                 "accumulate_steps": self.settings.accumulate_steps,
                 "precision": self.settings.precision,
+                "gradient_clip_val": self.settings.gradient_clip_val,
+                "gradient_clip_algorithm": self.settings.gradient_clip_algorithm,
             },
             "batch_size": self.batch_size,
             "model_name": self.model_name,
@@ -625,6 +682,7 @@ class RangeTestResult:
                 min_lr=settings.min_lr, max_lr=settings.max_lr, num_steps=settings.num_steps, mode=settings.mode,
                 stop_factor=settings.stop_factor, accumulate_steps=settings.accumulate_steps,
             )  # fmt: skip
+            check_gradient_clipping(settings.gradient_clip_val, settings.gradient_clip_algorithm)
             lrs = tuple(float(v) for v in data["lrs"])
             losses = tuple(_decode_float(v) for v in data["losses"])
             if len(lrs) != len(losses):
@@ -1313,6 +1371,8 @@ def range_test(
     grad_scaler: torch.amp.GradScaler | None = None,
     val_data: Iterable[Any] | None = None,
     refine: bool | Refine | None = None,
+    gradient_clip_val: float | None = None,
+    gradient_clip_algorithm: GradientClipAlgorithm | str = "norm",
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -1366,6 +1426,17 @@ def range_test(
             then short trial runs of the planned schedule at LRs around the curve's reading,
             judged on held-out loss). ``result.refinement`` holds them and ``result.lr`` is the
             refined LR; ``result.suggestion`` stays the curve's reading.
+        gradient_clip_val: Clip the gradients before every optimizer step, as training will
+            (Lightning's ``Trainer(gradient_clip_val=...)``; the callback takes it from the
+            Trainer): once per optimizer step, on the gradient accumulated over
+            ``accumulate_steps`` micro-batches and unscaled from a ``GradScaler``. ``None``
+            (default) clips nothing. Clipping bounds the update, so the curve diverges later
+            than without it: test with the clipping training uses. ``noise_scale`` is measured on
+            the gradients before clipping. Saved in ``settings``.
+        gradient_clip_algorithm: ``"norm"`` (default): the total L2 norm of the optimizer's
+            gradients is at most ``gradient_clip_val`` (``torch.nn.utils.clip_grad_norm_``);
+            ``"value"``: each gradient element is clamped to ``[-gradient_clip_val,
+            gradient_clip_val]`` (``clip_grad_value_``).
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -1398,7 +1469,13 @@ def range_test(
         accumulate_steps=accumulate_steps,
     )
     check_precision_name(precision)
-    settings = replace(settings, precision=cast(Precision, precision))
+    check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
+    settings = replace(
+        settings,
+        precision=cast(Precision, precision),
+        gradient_clip_val=None if gradient_clip_val is None else float(gradient_clip_val),
+        gradient_clip_algorithm=cast(GradientClipAlgorithm, gradient_clip_algorithm),
+    )
     check_flag("restore", restore)
     check_flag("noise_scale", noise_scale)
     check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
@@ -1501,6 +1578,9 @@ def range_test(
         if probe is not None and micro_probe is None:
             probe.end_step(index[0], value, infer_batch_size(None, batch))
         index[0] += 1
+        if math.isfinite(value):
+            # After accumulation and unscale_, once per step: the threshold is on the true gradient.
+            clip_gradients(optimizer, settings.gradient_clip_val, settings.gradient_clip_algorithm)
         if scaler is not None:
             if math.isfinite(value):
                 scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
@@ -1549,6 +1629,7 @@ def range_test(
             model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=lo, max_lr=hi,
             num_steps=steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
             rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
+            gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm,
         )
 
     new_scaler = None
@@ -1567,6 +1648,11 @@ def range_test(
             result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
             step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
             new_scaler=new_scaler,
+            clip=functools.partial(
+                clip_gradients,
+                gradient_clip_val=settings.gradient_clip_val,
+                gradient_clip_algorithm=settings.gradient_clip_algorithm,
+            ),
         )
 
 

@@ -824,6 +824,7 @@ def run_trials(
     reduce: Callable[[list[float]], list[float]] | None = None,
     new_scaler: Callable[[], Any] | None = None,
     train_mode: bool = True,
+    clip: Callable[[torch.optim.Optimizer], None] | None = None,
 ) -> list[Trial]:
     """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
 
@@ -840,6 +841,8 @@ def run_trials(
     trains in ``model.train()``, as a plain training loop does.
     ``new_scaler`` (float16 mixed precision) gives each trial its own ``GradScaler``, in the
     state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
+    ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
+    the scaler's ``unscale_``), as the sweep did.
     """
     from .range_test import LRSweeper, _check_loss
 
@@ -880,6 +883,10 @@ def run_trials(
                 if not math.isfinite(value):
                     diverged = True
                     break
+                if clip is not None:
+                    if scaler is not None:
+                        scaler.unscale_(optimizer)  # clip the true gradients; scaler.step does not unscale twice
+                    clip(optimizer)
                 if scaler is None:
                     optimizer.step()
                 else:
@@ -925,6 +932,7 @@ def refine_range_test(
     sweep: Callable[[float, float, int], RangeTestResult] | None = None,
     autocast_dtype: torch.dtype | None = None,
     new_scaler: Callable[[], Any] | None = None,
+    clip: Callable[[torch.optim.Optimizer], None] | None = None,
 ) -> RangeTestResult:
     """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
 
@@ -950,6 +958,8 @@ def refine_range_test(
             ``None`` turns round 2 off.
         autocast_dtype: The sweep's autocast dtype (``None``: full precision).
         new_scaler: ``new_scaler() -> GradScaler`` for float16 mixed precision (``None``: none).
+        clip: ``clip(optimizer)`` clips the gradients before every trial step, as the sweep did
+            (``range_test(gradient_clip_val=...)``); ``None``: no clipping.
 
     Returns:
         A new result whose ``suggestion`` is the (last) curve's reading and whose
@@ -1039,7 +1049,7 @@ def refine_range_test(
         return run_trials(
             model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
             snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
-            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset, new_scaler=new_scaler,
+            accumulate_steps=result.settings.accumulate_steps, reset_stream=reset, new_scaler=new_scaler, clip=clip,
         )
 
     refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)

@@ -849,3 +849,130 @@ def test_a_weight_decay_sweep_file_is_named_as_such() -> None:
     with pytest.raises(ValueError, match=r"weight-decay sweep of 2 range tests.*from_dict\(doc\['results'\]\[i\]\)"):
         RangeTestResult.from_dict(doc)
     assert RangeTestResult.from_dict(doc["results"][1]).lrs == (1e-3, 1e-2)
+
+
+# ------------------------------------------------------------------------------------ gradient clipping
+
+
+def _steep_regression() -> tuple[nn.Module, DataLoader]:
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1).double()  # float64: the update is read as a difference of weights
+    x = torch.randn(64, 4, dtype=torch.float64)
+    return model, DataLoader(TensorDataset(x, 100.0 * x.sum(1, keepdim=True)), batch_size=16)  # gradients >> 1
+
+
+def _updates(accumulate_steps: int = 1, **kwargs: Any) -> list[tuple[float, torch.Tensor]]:
+    """(lr, change of the flattened weights) of every step of plain SGD on a steep regression."""
+    model, data = _steep_regression()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    updates: list[tuple[float, torch.Tensor]] = []
+    previous = [torch.cat([p.detach().flatten() for p in model.parameters()])]
+
+    def on_step(index: int, lr: float, loss: float) -> None:
+        now = torch.cat([p.detach().flatten() for p in model.parameters()])
+        updates.append((lr, now - previous[0]))
+        previous[0] = now
+
+    range_test(model, data, optimizer=opt, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=1e-2, num_steps=10,
+               stop_factor=None, accumulate_steps=accumulate_steps, on_step=on_step, **kwargs)  # fmt: skip
+    return updates
+
+
+def _update_sizes(accumulate_steps: int = 1, **kwargs: Any) -> list[tuple[float, float, float]]:
+    """(lr, update L2 norm, largest update element) of every step (see :func:`_updates`)."""
+    return [(lr, float(d.norm()), float(d.abs().max())) for lr, d in _updates(accumulate_steps, **kwargs)]
+
+
+def test_clipping_with_accumulation_clips_the_accumulated_gradient_once() -> None:
+    """The first update is -lr x clip(mean gradient of the 3 micro-batches), not a clip of each part or running sum."""
+    model, data = _steep_regression()
+    batches = list(data)[:3]
+    sum(F.mse_loss(model(x), y) / 3 for x, y in batches).backward()  # type: ignore[union-attr]
+    grad = torch.cat([p.grad.flatten() for p in model.parameters()])  # type: ignore[union-attr]
+    expected = -1e-4 * grad * (0.5 / grad.norm())
+    lr, first = _updates(3, gradient_clip_val=0.5)[0]
+    assert lr == 1e-4
+    torch.testing.assert_close(first, expected, rtol=1e-6, atol=0.0)
+
+
+@pytest.mark.parametrize("accumulate_steps", [1, 3])
+def test_gradient_clip_val_bounds_every_update(accumulate_steps: int) -> None:
+    """Clipped once per optimizer step, after accumulation: the SGD update is lr x the clip norm, exactly."""
+    unclipped = _update_sizes(accumulate_steps)
+    assert all(size > 10 * lr for lr, size, _ in unclipped)  # the gradients are far above the threshold
+    clipped = _update_sizes(accumulate_steps, gradient_clip_val=0.5)
+    assert len(clipped) == 10
+    # Per micro-batch (clipping the running sum) the last micro-batches' gradients would add up past it.
+    assert all(size == pytest.approx(0.5 * lr, rel=1e-4) for lr, size, _ in clipped)
+
+
+def test_gradient_clip_algorithm_value_clamps_each_element() -> None:
+    clipped = _update_sizes(2, gradient_clip_val=0.01, gradient_clip_algorithm="value")
+    assert all(largest == pytest.approx(0.01 * lr, rel=1e-4) for lr, _, largest in clipped)
+
+
+def test_gradient_clipping_sees_unscaled_gradients_under_16_mixed() -> None:
+    """The GradScaler's scale is taken off before clipping (else the update would be ~65536x smaller)."""
+    try:
+        torch.amp.GradScaler("cpu")
+        with torch.autocast("cpu", dtype=torch.float16):
+            pass
+    except (AttributeError, RuntimeError):
+        pytest.skip("no float16 autocast/GradScaler on CPU in this torch")
+    clipped = _update_sizes(1, gradient_clip_val=0.5, precision="16-mixed")
+    stepped = [(lr, size) for lr, size, _ in clipped if size > 0]  # the scaler may skip its first steps
+    assert len(stepped) >= 5 and all(size == pytest.approx(0.5 * lr, rel=1e-3) for lr, size in stepped)
+
+
+def test_gradient_clipping_is_saved_in_the_settings_and_json() -> None:
+    model, data = nn.Linear(4, 2), DataLoader(TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,))), 8)
+    result = range_test(model, data, loss_fn=F.cross_entropy, num_steps=10, gradient_clip_val=1.0,
+                        gradient_clip_algorithm="value")  # fmt: skip
+    assert (result.settings.gradient_clip_val, result.settings.gradient_clip_algorithm) == (1.0, "value")
+    assert RangeTestResult.from_json(result.to_json()).settings == result.settings
+    old = result.to_dict()  # a file written before clipping was recorded
+    for key in ("gradient_clip_val", "gradient_clip_algorithm"):
+        del old["settings"][key]
+    assert RangeTestResult.from_dict(old).settings.gradient_clip_val is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"gradient_clip_val": 0.0}, ValueError, r"gradient_clip_val > 0 and finite.*gradient_clip_val=0.0"),
+        ({"gradient_clip_val": math.inf}, ValueError, r"gradient_clip_val=inf"),
+        ({"gradient_clip_val": -1}, ValueError, r"gradient_clip_val=-1"),
+        ({"gradient_clip_val": "1"}, TypeError, r"gradient_clip_val to be a number or None"),
+        ({"gradient_clip_val": 1.0, "gradient_clip_algorithm": "l2"}, ValueError, r"'norm' or 'value'.*'l2'"),
+    ],
+)
+def test_bad_gradient_clipping_is_refused_by_name(kwargs: dict[str, Any], error: type, match: str) -> None:
+    model, data = nn.Linear(4, 2), [(torch.randn(8, 4), torch.randint(0, 2, (8,)))]
+    with pytest.raises(error, match=match):
+        range_test(model, data, loss_fn=F.cross_entropy, num_steps=10, **kwargs)
+
+
+def test_refine_trials_clip_as_the_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from lrfinder import Refine
+
+    engine = importlib.import_module("lrfinder.range_test")  # the module: lrfinder.range_test is the function
+
+    calls: list[float | None] = []
+    real = engine.clip_gradients
+
+    def spy(optimizer: torch.optim.Optimizer, gradient_clip_val: float | None, gradient_clip_algorithm: str) -> None:
+        calls.append(gradient_clip_val)
+        real(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    monkeypatch.setattr(engine, "clip_gradients", spy)
+    torch.manual_seed(0)
+    data = DataLoader(make_classification(256), batch_size=32, shuffle=True)
+    model = make_mlp()
+    refine = Refine(training_steps=100, trial_steps=12, candidates=2, val_batches=2, budget=1.0, extend=0,
+                    max_resweeps=0)  # fmt: skip
+    result = range_test(model, data, loss_fn=F.cross_entropy, num_steps=20, refine=refine, gradient_clip_val=2.0)
+    trial_steps = sum(len(t.train_losses) for t in result.refinement.trials) if result.refinement else 0
+    assert trial_steps > 0
+    assert calls.count(2.0) == result.num_steps + trial_steps
