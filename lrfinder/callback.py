@@ -184,7 +184,9 @@ class LRFinder(_CallbackBase):
         optimizer_settings: Keyword settings for ``optimizer`` (``weight_decay``, ...).
         scheduler: Registry name of the LR schedule to train with, built by
             :func:`lrfinder.schedulers.create_scheduler` from the found LR and the suggestion
-            over ``trainer.estimated_stepping_batches`` steps; needs ``optimizer``.
+            over the fit's optimizer steps (``trainer.estimated_stepping_batches``; under manual
+            optimization that accumulates by hand, its batches / the test's micro-batches per
+            step, rounded up per epoch, capped by ``max_steps``); needs ``optimizer``.
         scheduler_settings: Keyword settings for ``scheduler``.
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``).
         monitor: Under manual optimization (warned and unused under automatic optimization,
@@ -512,13 +514,14 @@ class LRFinder(_CallbackBase):
         )
         if accumulate != run.settings.accumulate_steps:
             # training_step accumulates by hand (manual optimization): the test's batch, the training batch
-            # it scales to, and the re-sweeps count that many batches per step.
-            run = replace(run, settings=replace(run.settings, accumulate_steps=accumulate))
+            # it scales to, the re-sweeps and the fit's length in optimizer steps count that many batches per step.
             _lightning.info(
                 trainer,
                 f"LRFinder: training_step steps the optimizer once every {accumulate} batches (gradient "
                 "accumulation by hand): each LR of the sweep gets that many, and the effective batch counts them.",
             )
+            self._warn_batch_limit(trainer, accumulate, warned_at=run.settings.accumulate_steps)
+            run = replace(run, settings=replace(run.settings, accumulate_steps=accumulate))
         logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
         if reason == "interrupted" and not self._find_only:
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
@@ -1117,9 +1120,20 @@ class LRFinder(_CallbackBase):
                 f"up to {steps} optimizer steps (they are not training: the weights are restored after them); "
                 f"training then runs its {max_steps}.",
             )
+        self._warn_batch_limit(trainer, _accumulation(trainer, pl_module))
+
+    def _warn_batch_limit(self, trainer: pl.Trainer, accumulate: int, warned_at: int = 0) -> None:
+        """Say so when ``limit_train_batches`` gives fewer batches than the test's ``num_steps x accumulate``.
+
+        ``warned_at``: the micro-batches per step a check before the test used (under manual
+        optimization 1, as accumulation by hand shows only in the test); no second warning when
+        that one already fired.
+        """
+        steps = self.settings.num_steps
         limit = trainer.limit_train_batches
-        accumulate = _accumulation(trainer, pl_module)
         available = trainer.num_training_batches
+        if warned_at and math.isfinite(available) and available < steps * warned_at:
+            return
         limited = limit is not None and not (isinstance(limit, float) and limit == 1.0)  # int 1 is one batch
         # overfit_batches=N sets limit_train_batches=N: name the option the user set.
         overfit = getattr(trainer, "overfit_batches", 0)
@@ -1144,7 +1158,8 @@ class LRFinder(_CallbackBase):
         if with_scheduler and self.scheduler is not None:
             from .schedulers import create_scheduler, lightning_scheduler_config
 
-            total = trainer.estimated_stepping_batches
+            accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
+            total = _optimizer_steps(trainer, pl_module, accumulate)
             if not math.isfinite(total):
                 raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
             suggestion = self.result.training_suggestion if self.result is not None else None
@@ -1434,6 +1449,29 @@ def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
         if isinstance(callback, scheduler_cls):
             return int(callback.get_accumulate_grad_batches(trainer.current_epoch))
     return int(trainer.accumulate_grad_batches)
+
+
+def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> float:
+    """The optimizer steps the fit will take: what a schedule built for it is sized to.
+
+    ``trainer.estimated_stepping_batches``, except under manual optimization with ``accumulate``
+    batches per optimizer step by hand (found by the test): Lightning's estimate counts batches
+    there (its ``accumulate_grad_batches`` is 1), ``accumulate`` times the steps ``training_step``
+    takes. Then ``ceil(batches per epoch / accumulate) x max_epochs``, capped by ``max_steps``
+    (which counts optimizer steps): Lightning's own rounding for ``accumulate_grad_batches``, one
+    step too many rather than too few when an epoch's last batches do not fill a step (OneCycleLR
+    stepped past its ``total_steps`` raises).
+    """
+    total = trainer.estimated_stepping_batches
+    if pl_module.automatic_optimization or accumulate <= 1:
+        return total
+    batches = trainer.num_training_batches
+    max_epochs = trainer.max_epochs
+    if max_epochs is None or max_epochs == -1 or not math.isfinite(batches):
+        return total  # max_steps (optimizer steps), or infinite
+    steps = math.ceil(batches / accumulate) * max(max_epochs, 1)
+    max_steps = trainer.max_steps
+    return min(steps, max_steps) if max_steps is not None and max_steps != -1 else steps
 
 
 def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> bool:

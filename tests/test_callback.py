@@ -486,13 +486,61 @@ def test_manual_accumulation_by_hand_counts_in_the_advised_warm_up(
         num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=256, scaling="linear", optimizer="sgd",
         scheduler="cosine",
     )
-    t = trainer(tmp_path, [finder], max_steps=40, max_epochs=2)
+    t = trainer(tmp_path, [finder], max_steps=40, max_epochs=3)  # 3 x 8 / 4 = 6 optimizer steps
     with caplog.at_level("INFO"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t.fit(HandAccumulating(), datamodule=DataModule(batch_size=16, n=512))
     assert finder.result is not None and finder.result.scaled is not None
     assert finder.result.scaled.warmup_epochs == 2 and t.num_training_batches == 8
     assert any("LRFinder: 4 warm-up steps" in r.getMessage() for r in caplog.records)
+
+
+class SchedulingHandAccumulating(HandAccumulating):
+    """``HandAccumulating`` that steps its LR scheduler after each optimizer step, as manual optimization must."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        sched = self.lr_schedulers()
+        if sched is not None and (batch_idx + 1) % self.accumulate == 0:
+            sched.step()  # type: ignore[union-attr]
+        return loss
+
+
+@pytest.mark.parametrize(
+    ("max_epochs", "max_steps", "batches", "expected"),
+    [(2, -1, 8, 4), (3, 5, 8, 5), (2, -1, 10, 6)],
+    ids=["epochs", "max-steps", "partial-step"],
+)
+def test_manual_accumulation_by_hand_sizes_the_schedule_in_optimizer_steps(
+    tmp_path: Path, max_epochs: int, max_steps: int, batches: int, expected: int
+) -> None:
+    """scheduler='cosine' with 4 batches per step by hand: sized to the fit's optimizer steps, not its batches.
+
+    Lightning's estimated_stepping_batches counts batches under manual optimization: the cosine ran
+    over 16 steps of a 4-step fit and training ended at 3/4 of the LR instead of near zero.
+    An epoch's last batches that fill no step round up (Lightning's rounding): 10 batches, 3 steps.
+    """
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, optimizer="sgd", scheduler="cosine")
+    t = trainer(tmp_path, [finder], max_steps=max_steps, max_epochs=max_epochs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.fit(SchedulingHandAccumulating(), make_loader(n=32 * batches))
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert sched.T_max == expected
+    full = batches // 4 * max_epochs
+    assert t.global_step == (full if max_steps == -1 else min(full, max_steps))
+    if t.global_step == expected:  # the cosine ran to its end: the LR is at its floor
+        assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(sched.eta_min, abs=1e-12)
+
+
+def test_manual_accumulation_by_hand_counts_in_the_limit_warning(tmp_path: Path) -> None:
+    """limit_train_batches=40 is enough for 30 steps of one batch, not for 30 steps of 4 batches by hand."""
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, stop_factor=None)
+    t = trainer(tmp_path, [finder], max_steps=2, limit_train_batches=40)
+    with pytest.warns(UserWarning) as record:
+        t.fit(HandAccumulating(), make_loader(n=32 * 64))
+    said = [str(w.message) for w in record if "limit_train_batches=40" in str(w.message)]
+    assert len(said) == 1 and "fewer than the 120 the range test needs" in said[0]
 
 
 def test_manual_training_step_that_never_steps_is_a_clear_error(tmp_path: Path) -> None:
