@@ -146,6 +146,12 @@ class LRFinder(_CallbackBase):
 
     The reference LR is the one of the param group with the largest LR (for a group under
     OneCycleLR/CyclicLR, its peak): the found LR goes there, the others keep their ratio to it.
+    The LR attribute holds the value ``configure_optimizers`` turns into those LRs: the found LR
+    when it sets the reference group, the found LR / 10 when that group is a head at
+    ``self.lr * 10`` (and a group it drives at a fraction, e.g. ``self.lr`` beside a hard-coded
+    larger LR, gets the found LR times that fraction), so the attribute, ``hparams``, the logged
+    value and a module rebuilt from a checkpoint's hyper-parameters all train as this fit does.
+    :attr:`applied_lr` is the reference group's LR.
 
     An inconclusive curve warns once (rank zero) and keeps the module's own LR; with
     ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
@@ -226,7 +232,8 @@ class LRFinder(_CallbackBase):
     Attributes:
         result: The :class:`~lrfinder.RangeTestResult` (with its suggestion and the scaling
             applied) after the test ran in this process; ``None`` before, or when skipped.
-        applied_lr: The LR that training uses, ``None`` when the module's own LR was kept.
+        applied_lr: The LR that training uses (its reference group's), ``None`` when the
+            module's own LR was kept.
 
     Raises:
         ValueError: An option out of range (named, with the value).
@@ -366,6 +373,8 @@ class LRFinder(_CallbackBase):
         self._replaced: tuple[list[Optimizer], list[Any]] | None = None
         # The scheduler= built under manual optimization, and its step count then: Lightning does not step it.
         self._unstepped: tuple[Any, int] | None = None
+        # The value put in the module's LR attribute (the applied LR, or what configure_optimizers scales to it).
+        self._attr_value: float | None = None
 
     # ----------------------------------------------------------------------------------------
     # Hooks
@@ -383,8 +392,11 @@ class LRFinder(_CallbackBase):
             attr = self._find_attr(pl_module)
             if self.applied_lr is not None and attr is not None:
                 # The restored optimizer trains with the LR the checkpoint's fit found: say so in the attribute.
-                self._set_lr_everywhere(trainer, pl_module, attr, self.applied_lr)
-                message += f" {attr} is set to the LR that fit found and applied, {self.applied_lr:.2e}."
+                value = self._attr_value if self._attr_value is not None else self.applied_lr
+                self._set_lr_everywhere(trainer, pl_module, attr, value)
+                self._attr_value = value
+                self._log_lr(trainer, pl_module, attr)
+                message += f" {attr} is set to the value that fit gave it, {value:.2e}."
             _lightning.warn(trainer, message)
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
@@ -392,6 +404,7 @@ class LRFinder(_CallbackBase):
             return
         self.applied_lr = None
         self.result = None
+        self._attr_value = None
         self._replaced = None
         self._unstepped = None
         # Everything that can be checked before the test is checked before it.
@@ -449,6 +462,10 @@ class LRFinder(_CallbackBase):
             )
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
+        value = self._attr_value
+        if attr is not None and value is not None and not math.isclose(value, self.applied_lr, rel_tol=1e-9):
+            # configure_optimizers scales the attribute for the reference group (a head at self.lr * 10).
+            peak += f"; {attr}={value:.2e}, which configure_optimizers turns into it"
         _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
 
     @override
@@ -489,7 +506,11 @@ class LRFinder(_CallbackBase):
     @override
     def state_dict(self) -> dict[str, Any]:
         """Save the result in checkpoints, so a resumed fit still knows it."""
-        return {"result": None if self.result is None else self.result.to_dict(), "applied_lr": self.applied_lr}
+        return {
+            "result": None if self.result is None else self.result.to_dict(),
+            "applied_lr": self.applied_lr,
+            "attr_value": self._attr_value,
+        }
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -497,6 +518,7 @@ class LRFinder(_CallbackBase):
         data = state_dict.get("result")
         self.result = None if data is None else RangeTestResult.from_dict(data)
         self.applied_lr = state_dict.get("applied_lr")
+        self._attr_value = state_dict.get("attr_value")
 
     # ----------------------------------------------------------------------------------------
     # The test
@@ -973,10 +995,13 @@ class LRFinder(_CallbackBase):
         lr = result.lr
         if self.optimizer is None and _has_cycle(trainer.lr_scheduler_configs):
             lr = suggestion.max_lr
+        self._attr_value = None
         if attr is not None:
             self._set_lr_everywhere(trainer, pl_module, attr, lr)
+            self._attr_value = lr
         if self.optimizer is not None:
             self._install_optimizer(trainer, pl_module, lr, with_scheduler=True)
+            self._log_lr(trainer, pl_module, attr)
             return lr
         # The ratios between the groups the test swept at (each group's base LR to the largest).
         tested = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
@@ -986,14 +1011,31 @@ class LRFinder(_CallbackBase):
             # After target_batch_size changed the batch, schedules sized from the fit's steps
             # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
             trainer.strategy.setup_optimizers(trainer)
+        factors = _factors(lr, tested, trainer)
+        if attr is not None and len(factors) == len(tested):
+            # The groups the attribute drives moved when it was set; when configure_optimizers scales it
+            # for them (a head at self.lr * 10 beside a body at self.lr), they share a factor: the
+            # attribute takes the value that builds the tested ratios (the found LR / 10 there), so it
+            # says what training uses, and a module rebuilt from it (a checkpoint's hparams) trains the same.
+            bases = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
+            driven = [f for f, t, b in zip(factors, tested, bases) if not math.isclose(t, b, rel_tol=1e-9)]
+            if driven and all(math.isclose(f, driven[0], rel_tol=1e-9) for f in driven):
+                if not math.isclose(driven[0], 1.0, rel_tol=1e-9):
+                    value = lr * driven[0]
+                    self._set_lr_everywhere(trainer, pl_module, attr, value)
+                    trainer.strategy.setup_optimizers(trainer)
+                    factors = _factors(lr, tested, trainer)
+                    driven_now = [f for f, t, b in zip(factors, tested, bases) if not math.isclose(t, b, rel_tol=1e-9)]
+                    if all(math.isclose(f, 1.0, rel_tol=1e-6) for f in driven_now):
+                        self._attr_value = value
+                    else:  # not linear in the attribute: back to the found LR, and the rescale below
+                        self._set_lr_everywhere(trainer, pl_module, attr, lr)
+                        trainer.strategy.setup_optimizers(trainer)
+                        factors = _factors(lr, tested, trainer)
+        self._log_lr(trainer, pl_module, attr)
         optimizers = list(trainer.optimizers)
         configs = list(trainer.lr_scheduler_configs)
         bases = _base_lrs(optimizers, configs)
-        if len(bases) == len(tested) and max(tested) > 0:
-            # Each group to the found LR times its tested ratio.
-            factors = [lr * t / max(tested) / b if b > 0 else 1.0 for t, b in zip(tested, bases)]
-        else:  # configure_optimizers built other groups: the largest LR is the found one
-            factors = [lr / max(bases)] * len(bases)
         if all(math.isclose(f, 1.0, rel_tol=1e-9) for f in factors):
             return lr
         if attr is not None and not all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors):
@@ -1031,14 +1073,21 @@ class LRFinder(_CallbackBase):
     def _set_lr_everywhere(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str, lr: float) -> None:
         """Set ``attr`` and every other holder of its name (``self.lr`` and ``hparams.lr``), as Lightning's tuner does.
 
-        The hyper-parameters then carry the found LR into checkpoints, and the loggers get it
-        again so ``hparams.yaml`` does too.
+        The hyper-parameters then carry the LR into checkpoints; :meth:`_log_lr` gives it to the
+        loggers again so ``hparams.yaml`` has it too.
         """
         _set_attr(pl_module, attr, lr)
         name = attr.rsplit(".", 1)[-1]
         holders = [h for h in _holders(trainer, pl_module, name) if _is_number(_get(h, name)) and _settable(h, name)]
         for holder in holders:
             _put(holder, name, lr)
+
+    def _log_lr(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str | None) -> None:
+        """Give the loggers the attribute's final value when it is a hyper-parameter (once: MLflow refuses a change)."""
+        if attr is None or self._attr_value is None:
+            return
+        name = attr.rsplit(".", 1)[-1]
+        lr = self._attr_value
         hparams = getattr(pl_module, "hparams", None)
         if trainer.is_global_zero and isinstance(hparams, Mapping) and name in hparams:
             for lg in trainer.loggers:
@@ -1423,6 +1472,19 @@ def _set_attr(obj: Any, dotted: str, value: float) -> None:
         obj[last] = value  # type: ignore[index]
     else:
         setattr(obj, last, value)
+
+
+def _factors(lr: float, tested: Sequence[float], trainer: pl.Trainer) -> list[float]:
+    """What each param group's LRs are multiplied by to train at ``lr`` times its ``tested`` ratio.
+
+    ``tested``: every group's LR during the test, in optimizer order (the largest is the
+    reference the found LR is for). When configure_optimizers built another number of groups,
+    one factor moves the largest LR to ``lr``.
+    """
+    bases = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
+    if len(bases) == len(tested) and max(tested) > 0:
+        return [lr * t / max(tested) / b if b > 0 else 1.0 for t, b in zip(tested, bases)]
+    return [lr / max(bases)] * len(bases)
 
 
 def _peaks(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import torch
-from _models import FAST, TINY_FIT_WARNINGS, Net, make_loader, trainer
+from _models import FAST, TINY_FIT_WARNINGS, MemoryLogger, Net, make_loader, pl, trainer, weights
 
 from lrfinder.callback import LRFinder
 
@@ -142,6 +142,60 @@ def test_attribute_driving_some_groups_trains_at_the_tested_ratios(tmp_path: Pat
     warm = [min(1.0, (s + 1) / 4) if schedule else 1.0 for s in range(4)]
     train = [e[1] for e in model.train_events()]
     assert train == [pytest.approx((lr * w, 0.2 * lr * w), rel=1e-9) for w in warm]
+    # lr holds what the head it drives trains at (it held the body's LR, 5x the head's).
+    assert model.lr == pytest.approx(0.2 * lr, rel=1e-12)
+
+
+class HeadAtTenTimes(Net):
+    """``self.lr`` (a saved hyper-parameter) drives both groups, the head at 10x: the head is the sweep's reference."""
+
+    def __init__(self, lr: float = 0.01, schedule: bool = False) -> None:
+        super().__init__(lr=lr)
+        self.save_hyperparameters()
+        self.with_schedule = schedule
+
+    def configure_optimizers(self) -> Any:
+        from _models import RecordingSGD
+
+        lrs = [self.lr, self.lr * 10]
+        params = [{"params": self.body.parameters(), "lr": lrs[0]}, {"params": self.head.parameters(), "lr": lrs[1]}]
+        opt = RecordingSGD(params, self.events, lambda: self.phase, lr=self.lr)
+        if not self.with_schedule:
+            return opt
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lrs, total_steps=6)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+@pytest.mark.parametrize("schedule", [False, True], ids=["plain", "onecycle"])
+def test_attribute_scaled_for_the_reference_group_holds_what_rebuilds_training(tmp_path: Path, schedule: bool) -> None:
+    """A head at self.lr * 10: the found LR is the head's, so self.lr (and hparams.lr, and the logged lr) is it / 10.
+
+    self.lr was set to the found LR while its body group trained at a tenth of it: the checkpoint's
+    hparams.lr rebuilt a module that trained 10x too high, and the logger recorded that LR.
+    """
+
+    def fit(root: Path, lr: float, finder: LRFinder | None) -> tuple[HeadAtTenTimes, MemoryLogger]:
+        pl.seed_everything(7, verbose=False)
+        model, memory = HeadAtTenTimes(lr=lr, schedule=schedule), MemoryLogger()
+        trainer(root, [finder] if finder is not None else [], max_steps=6, logger=memory).fit(model, make_loader())
+        return model, memory
+
+    finder = LRFinder(**FAST)
+    model, memory = fit(tmp_path / "a", 0.01, finder)
+    lr = finder.applied_lr
+    assert lr is not None and finder.result is not None
+    assert lr == (finder.result.training_suggestion.max_lr if schedule else finder.result.lr)  # type: ignore[union-attr]
+    assert all(head == pytest.approx(10 * body, rel=1e-12) for _, (body, head), _, _ in model.test_events())
+    trained = [e[1] for e in model.train_events()]
+    assert all(head == pytest.approx(10 * body, rel=1e-12) for body, head in trained)
+    peaks = [g.get("max_lr", g["lr"]) for g in model.trainer.optimizers[0].param_groups]
+    assert peaks == pytest.approx([lr / 10, lr], rel=1e-12)  # the head trains at the found LR (its cycle's peak)
+    assert model.lr == model.hparams.lr == pytest.approx(lr / 10, rel=1e-12)
+    assert memory.params["lr"] == model.lr
+    # A module built from the saved hyper-parameter trains exactly as the fit with the callback did.
+    rebuilt, _ = fit(tmp_path / "b", model.hparams.lr, None)
+    wa, wb = weights(model), weights(rebuilt)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 class AnomalyNet(Net):
@@ -359,3 +413,19 @@ def test_scheduler_onecycle_on_a_fit_too_short_to_rise(tmp_path: Path) -> None:
         t.fit(Net(), make_loader())
     assert finder.applied_lr is not None and t.global_step == 3
     assert isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)
+
+
+def test_resumed_fit_sets_the_attribute_to_the_value_the_checkpoint_fit_gave_it(tmp_path: Path) -> None:
+    """A head at self.lr * 10: the resumed fit's self.lr is the found LR / 10, as in the fit that found it."""
+    finder = LRFinder(**FAST)
+    ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    model = HeadAtTenTimes()
+    trainer(tmp_path, [finder, ckpt], enable_checkpointing=True, max_steps=2).fit(model, make_loader())
+    assert finder.applied_lr is not None and model.lr == pytest.approx(finder.applied_lr / 10, rel=1e-12)
+    resumed = HeadAtTenTimes(lr=0.5)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        trainer(tmp_path / "r", [LRFinder(**FAST)], max_steps=4).fit(
+            resumed, make_loader(), ckpt_path=tmp_path / "ckpt" / "last.ckpt"
+        )
+    assert resumed.lr == model.lr
+    assert [e[1] for e in resumed.train_events()][-1] == pytest.approx((model.lr, finder.applied_lr), rel=1e-12)
