@@ -964,6 +964,123 @@ def _set_rng_state(rng: Any, state: Any) -> None:
         rng.setstate(state)
 
 
+#: What an optimizer keeps that :class:`StateSnapshot` restores by its own rules (not as attributes).
+_OPTIMIZER_OWN = frozenset({"state", "param_groups"})
+#: Attribute values kept by reference, never copied: nothing in them changes with a step.
+_KEPT_AS_IS = (type, torch.device, torch.dtype, nn.Module, logging.Logger)
+
+
+def _holds_tensors(value: object) -> bool:
+    """Whether an object's own attributes (or lists/dicts among them) hold tensors: state a step may change."""
+    found = False
+    for item in getattr(value, "__dict__", {}).values():
+        items = item.values() if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else (item,)
+        found = found or any(isinstance(v, (torch.Tensor, np.ndarray)) for v in items)
+    return found
+
+
+def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: list[str]) -> tuple[Any, ...]:
+    """A copy of an attribute's value that :func:`_put_back` restores into the same objects.
+
+    Tensors and numpy arrays are copied (and later written back in place, so whatever else holds
+    them sees the old values again); lists and dicts are walked, and refilled in place if they
+    hold tensors before or after the test (slow weights, made lazily or not): one of plain values
+    only is left as the test leaves it, so a log the optimizer appends to keeps its records.
+    Numbers, strings and ``None`` are kept (an attribute set back to them by :func:`_put_back`'s
+    caller). An optimizer found there (a wrapper's inner optimizer) goes to
+    ``nested``, to be snapshotted as one. Anything else is kept as it is; one that holds tensors
+    of its own is named in ``unknown``, because a step may change them and they are not restored.
+    Each container is walked once (``seen``): aliases and cycles are restored through the first path.
+    """
+    if isinstance(value, nn.Parameter):  # a model's parameter: restored with the model
+        return ("keep", value)
+    if isinstance(value, torch.Tensor):
+        return ("tensor", value, value.detach().clone())
+    if isinstance(value, np.ndarray):
+        return ("array", value, value.copy())
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return ("keep", value)
+    if isinstance(value, torch.optim.Optimizer):
+        if all(value is not o for o in nested):
+            nested.append(value)
+        return ("keep", value)
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return ("keep", value)
+        seen.add(id(value))
+        if isinstance(value, dict):
+            fields = {k: _capture(v, f"{path}[{k!r}]", seen, nested, unknown) for k, v in value.items()}
+            return ("dict", value, fields, any(_held_tensors(v) for v in fields.values()))
+        items = [_capture(v, f"{path}[{i}]", seen, nested, unknown) for i, v in enumerate(value)]
+        return ("list" if isinstance(value, list) else "tuple", value, items, any(_held_tensors(v) for v in items))
+    if not callable(value) and not isinstance(value, _KEPT_AS_IS) and _holds_tensors(value):
+        unknown.append(f"{path} (a {type(value).__name__})")
+    return ("keep", value)
+
+
+def _held_tensors(held: tuple[Any, ...]) -> bool:
+    """Whether a :func:`_capture` result holds tensor or array copies."""
+    return held[0] in ("tensor", "array") or (held[0] in ("dict", "list", "tuple") and held[3])
+
+
+def _has_tensors(value: object) -> bool:
+    """Whether a (nested) list, tuple or dict holds a tensor or an array now."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return True
+    if isinstance(value, dict):
+        return any(_has_tensors(v) for v in value.values())
+    return isinstance(value, (list, tuple)) and any(_has_tensors(v) for v in value)
+
+
+def _put_back(held: tuple[Any, ...]) -> Any:
+    """The value :func:`_capture` saw, restored into the same objects where it can be."""
+    kind, obj = held[0], held[1]
+    if kind in ("dict", "list") and not held[3] and not _has_tensors(obj):
+        return obj  # plain values only, before and after: a log, left as the test leaves it
+    if kind == "tensor":
+        saved = held[2]
+        if obj.shape == saved.shape and obj.dtype == saved.dtype and obj.device == saved.device:
+            try:
+                obj.copy_(saved)
+                return obj
+            except RuntimeError:  # an inference tensor, a tensor with an unusual layout: put the copy instead
+                pass
+        return saved.clone()
+    if kind == "array":
+        if obj.shape == held[2].shape and obj.dtype == held[2].dtype and obj.flags.writeable:
+            obj[...] = held[2]
+            return obj
+        return held[2].copy()
+    if kind == "dict":
+        values = {k: _put_back(v) for k, v in held[2].items()}
+        obj.clear()
+        obj.update(values)
+        return obj
+    if kind == "list":
+        obj[:] = [_put_back(v) for v in held[2]]
+        return obj
+    if kind == "tuple":
+        items = [_put_back(v) for v in held[2]]
+        if all(a is b for a, b in zip(items, obj)):
+            return obj
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    return obj
+
+
+_MISSING = object()
+
+
+def _held_bytes(held: tuple[Any, ...]) -> int:
+    """Bytes of the tensor and array copies in a :func:`_capture` result."""
+    if held[0] in ("tensor", "array"):
+        return int(held[2].nbytes) if held[0] == "array" else held[2].numel() * held[2].element_size()
+    if held[0] == "dict":
+        return sum(_held_bytes(v) for v in held[2].values())
+    if held[0] in ("list", "tuple"):
+        return sum(_held_bytes(v) for v in held[2])
+    return 0
+
+
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
@@ -971,7 +1088,12 @@ class StateSnapshot:
     each module holds under each name (a buffer reassigned in ``forward``, ``self.ema = 0.9 *
     self.ema + ...``, is put back, and one registered during the test removed); every optimizer's
     state and param-group hyper-parameters (restored into the same objects, so schedulers and
-    wrappers holding them stay valid); the torch (CPU and CUDA), numpy and Python RNG states; and
+    wrappers holding them stay valid), and its other attributes: a hand-written wrapper's slow
+    weights and step counters (tensors, numbers, lists and dicts of them) and any optimizer it
+    wraps are put back, attributes set during the test removed (``_opt_called``, which silences
+    a scheduler's "lr_scheduler.step() before optimizer.step()" warning); an attribute holding
+    an object with tensors of its own cannot be restored and is named in a warning; the torch
+    (CPU and CUDA), numpy and Python RNG states; and
     the generators that fix the data order of the given data loaders (or the generators given),
     and the Python/numpy RNGs their samplers and datasets keep; the parameters' ``requires_grad``.
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
@@ -1002,13 +1124,31 @@ class StateSnapshot:
                 (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()
             ]
             self._buffers = [(b, b.detach().clone()) for b in model.buffers()]
+            # A wrapper's inner optimizer is found among its attributes and snapshotted as one.
+            self._all_optimizers = list(self.optimizers)
+            self._opt_attrs: list[tuple[Any, dict[str, tuple[Any, ...]]]] = []
+            unknown: list[str] = []
+            seen: set[int] = set()
+            for opt in self._all_optimizers:  # grows while walked
+                attrs = {k: v for k, v in vars(opt).items() if k not in _OPTIMIZER_OWN}
+                name = type(opt).__name__
+                held = {k: _capture(v, f"{name}.{k}", seen, self._all_optimizers, unknown) for k, v in attrs.items()}
+                self._opt_attrs.append((opt, held))
             self._opt_state = [
                 (
                     {p: _clone(s) for p, s in opt.state.items()},
                     [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
                 )
-                for opt in self.optimizers
+                for opt in self._all_optimizers
             ]
+        if unknown:
+            warnings.warn(
+                f"The optimizer keeps state outside its state and param groups that the range test cannot restore: "
+                f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
+                "(or in attributes that are tensors, numbers, or lists and dicts of them), or save it before the "
+                "test and load it back afterwards.",
+                stacklevel=3,
+            )
         self._modes = [(m, m.training) for m in model.modules()]
         self._torch_rng = torch.get_rng_state()
         self._cuda_rng = (
@@ -1031,6 +1171,7 @@ class StateSnapshot:
             for _, c, g in self._params
         )
         total += sum(c.numel() * c.element_size() for _, c in self._buffers)
+        total += sum(_held_bytes(held) for _, attrs in self._opt_attrs for held in attrs.values())
         for state, _ in self._opt_state:
             for entry in state.values():
                 total += sum(v.numel() * v.element_size() for v in entry.values() if isinstance(v, torch.Tensor))
@@ -1051,7 +1192,14 @@ class StateSnapshot:
                 param.grad = None if grad is None else grad.clone()
             for buf, saved in self._buffers:
                 buf.copy_(saved)
-            for opt, (state, groups) in zip(self.optimizers, self._opt_state):
+            for opt, saved_attrs in self._opt_attrs:
+                for name in [n for n in vars(opt) if n not in saved_attrs and n not in _OPTIMIZER_OWN]:
+                    delattr(opt, name)  # set during the test (_opt_called, a lazily made buffer)
+                for name, saved_value in saved_attrs.items():
+                    value = _put_back(saved_value)
+                    if vars(opt).get(name, _MISSING) is not value:
+                        setattr(opt, name, value)
+            for opt, (state, groups) in zip(self._all_optimizers, self._opt_state):
                 opt.state.clear()
                 for p, s in state.items():
                     opt.state[p] = _clone(s)

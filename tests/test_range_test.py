@@ -976,3 +976,76 @@ def test_refine_trials_clip_as_the_sweep(monkeypatch: pytest.MonkeyPatch) -> Non
     trial_steps = sum(len(t.train_losses) for t in result.refinement.trials) if result.refinement else 0
     assert trial_steps > 0
     assert calls.count(2.0) == result.num_steps + trial_steps
+
+
+# ------------------------------------------------------------------------------------ optimizer wrappers
+
+
+class _Lookahead(torch.optim.Optimizer):
+    """A hand-written Lookahead (Zhang et al. 2019): slow weights and a step counter as attributes.
+
+    Neither is in ``state_dict()``, and the inner optimizer's state is not in the wrapper's ``state``.
+    """
+
+    def __init__(self, inner: torch.optim.Optimizer, k: int = 3, alpha: float = 0.5) -> None:
+        super().__init__(inner.param_groups, inner.defaults)
+        self.inner, self.k, self.alpha, self.counter = inner, k, alpha, 0
+        self.param_groups = inner.param_groups
+        self.slow = [p.detach().clone() for g in self.param_groups for p in g["params"]]
+
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        self.inner.step()
+        self.counter += 1
+        if self.counter % self.k == 0:
+            with torch.no_grad():
+                for slow, p in zip(self.slow, (p for g in self.param_groups for p in g["params"]), strict=True):
+                    slow.add_(p - slow, alpha=self.alpha)
+                    p.copy_(slow)
+
+
+def _steps(model: nn.Module, opt: torch.optim.Optimizer, batches: list[Any], n: int) -> list[torch.Tensor]:
+    for x, y in batches[:n]:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_a_hand_written_lookahead_is_restored_exactly(dataset: TensorDataset) -> None:
+    """Its slow weights, counter and inner Adam state were left as the sweep made them: training then differed."""
+    batches = list(DataLoader(dataset, batch_size=32))
+
+    def run(with_test: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(dataset.tensors[0].shape[1], 16), nn.ReLU(), nn.Linear(16, 3))
+        opt = _Lookahead(torch.optim.Adam(model.parameters(), lr=1e-2))
+        _steps(model, opt, batches, 4)  # slow weights, counter and Adam moments with real values
+        if with_test:
+            slow, counter = opt.slow[0], opt.counter
+            range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+            assert opt.counter == counter and opt.slow[0] is slow  # put back into the same tensor
+        return _steps(model, opt, batches[4:], 5)
+
+    assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
+
+
+def test_a_scheduler_still_warns_when_stepped_before_the_optimizer(mlp: nn.Module, loader: DataLoader) -> None:
+    """The sweep left optimizer._opt_called set: "lr_scheduler.step() before optimizer.step()" went quiet."""
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=2)
+    keys = set(vars(opt))
+    range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert set(vars(opt)) == keys
+    with pytest.warns(UserWarning, match=r"lr_scheduler.step\(\)` before `optimizer.step\(\)"):
+        scheduler.step()
+
+
+def test_optimizer_state_that_cannot_be_restored_is_named(mlp: nn.Module, loader: DataLoader) -> None:
+    class Slow:
+        def __init__(self, params: Any) -> None:
+            self.weights = [p.detach().clone() for p in params]
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    opt.slow = Slow(mlp.parameters())  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match=r"cannot restore: SGD.slow \(a Slow\)\. Keep such state in optimizer.state"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
