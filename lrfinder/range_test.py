@@ -1402,6 +1402,47 @@ _BACKWARD_IN_STEP_FN = (
 )
 
 
+#: What torch raises when a batch does not fit the model or the loss (shapes, dtypes, devices).
+_MISMATCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
+
+
+def _describe(value: Any, depth: int = 0) -> str:
+    """A batch (or a part of it) in a few words: ``float32 (16, 5)`` per tensor, nested as the batch is."""
+    if isinstance(value, torch.Tensor):
+        where = "" if value.device.type == "cpu" else f" on {value.device}"
+        return f"{str(value.dtype).removeprefix('torch.')} {tuple(value.shape)}{where}"
+    if depth >= 2:
+        return type(value).__name__
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_describe(v, depth + 1)}" for k, v in list(value.items())[:6]) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_describe(v, depth + 1) for v in list(value)[:6]) + ")"
+    return type(value).__name__
+
+
+def _first_batch_message(exc: BaseException, batch: Any, model: nn.Module) -> str:
+    """Why the first batch did not go through ``model`` and ``loss_fn``, with the batch and the model described."""
+    why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    param = next(model.parameters(), None)
+    dtype = "" if param is None else str(param.dtype).removeprefix("torch.")
+    held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        parts = f"inputs {_describe(batch[0], 1)}, targets {_describe(batch[1], 1)}"
+    else:
+        parts = _describe(batch)
+    return (
+        f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
+        f"{parts}{held}. Check that the inputs have the shape and dtype the model takes and the targets the "
+        "format loss_fn expects (class indices as int64 for cross_entropy, floats of the output's shape for "
+        "mse_loss), or pass step_fn(model, batch) -> loss for another batch format."
+    )
+
+
 def _has_grads(optimizer: torch.optim.Optimizer) -> bool:
     return any(p.grad is not None for g in optimizer.param_groups for p in g["params"])
 
@@ -1415,6 +1456,11 @@ def _check_loss(loss: object) -> torch.Tensor:
         raise ModelError(
             f"The loss must be a scalar, but got a tensor of shape {tuple(loss.shape)}. Reduce it "
             "(e.g. loss.mean(), or reduction='mean' in the loss function)."
+        )
+    if not loss.is_floating_point():  # complex or integer: backward() fails deep in autograd
+        raise ModelError(
+            f"The loss must be a real floating-point tensor, but got dtype {loss.dtype}. Return the loss as a float "
+            "tensor (a complex loss: take its real part or abs(); an integer one is not differentiable)."
         )
     if not loss.requires_grad:
         # Worded for range_test and lrfinder.train alike: both check their loss here.
@@ -1595,11 +1641,19 @@ def range_test(
             ``step`` needs a closure (``LBFGS``).
         TypeError: A setting of the wrong type, or a class where an instance is expected
             (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
-        DataError: Empty data, a map-style ``Dataset`` given as ``train_data``/``val_data``, or
-            batches the engine cannot use without ``step_fn``.
+        DataError: Empty data, a map-style ``Dataset`` given as ``train_data``/``val_data``,
+            batches the engine cannot use without ``step_fn``, or a first batch the model or
+            ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
+            batch and the model's dtype and device are described).
         ModelError: No trainable parameters, an optimizer over other parameters, uninitialized
             lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
-            ``step_fn`` that runs backward itself, or a loss that is not a scalar tensor.
+            ``step_fn`` that runs backward itself, or a loss that is not a real floating-point
+            scalar tensor.
+
+    Warns:
+        UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
+            batches drawn cannot be put back. Or the optimizer keeps state that cannot be restored
+            (see :class:`StateSnapshot`).
         LRFinderError: ``refine`` without ``training_steps`` (pass
             ``refine=lrfinder.Refine(training_steps=N)``).
 
@@ -1674,6 +1728,13 @@ def range_test(
         scaler = grad_scaler if grad_scaler is not None else torch.amp.GradScaler(target.type)
         # The whole object state: state_dict() is empty (and unloadable) before the first step.
         scaler_state = copy.deepcopy(scaler.__dict__) if restore else None
+    if restore and isinstance(train_data, Iterator):
+        warnings.warn(
+            f"train_data is a one-shot iterator ({type(train_data).__name__}): the batches the range test draws "
+            "from it are used up, and restore cannot put them back, so training would start where the test "
+            "stopped. Pass a DataLoader or a list of batches to leave the data as it was.",
+            stacklevel=2,
+        )
     batches = CyclingBatches(train_data)
     sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
@@ -1697,9 +1758,21 @@ def range_test(
             batch, _ = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
-            batch = to_device(batch, target)
+            if index[0] == 0 and not parts and step_fn is None:
+                # The first batch through model and loss_fn: a mismatch is said in terms of the batch.
+                try:
+                    batch = to_device(batch, target)
+                    loss = loss_of(batch)
+                except LRFinderError:
+                    raise
+                except _MISMATCH_ERRORS as exc:
+                    if _is_out_of_memory(exc):
+                        raise
+                    raise DataError(_first_batch_message(exc, batch, model)) from exc
+            else:
+                batch = to_device(batch, target)
+                loss = loss_of(batch)
             sizes.add(infer_batch_size(None, batch))
-            loss = loss_of(batch)
             # Gradients already there: the step_fn ran its own backward (its graph may be freed).
             ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
             part = loss / settings.accumulate_steps

@@ -3,6 +3,8 @@ from __future__ import annotations
 import functools
 import math
 import random
+import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -1049,3 +1051,53 @@ def test_optimizer_state_that_cannot_be_restored_is_named(mlp: nn.Module, loader
     opt.slow = Slow(mlp.parameters())  # type: ignore[attr-defined]
     with pytest.warns(UserWarning, match=r"cannot restore: SGD.slow \(a Slow\)\. Keep such state in optimizer.state"):
         range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+
+
+# ------------------------------------------------------------------------------------ bad first batches
+
+
+@pytest.mark.parametrize(
+    ("batch", "match"),
+    [
+        # targets as floats for cross_entropy: "expected target dtype to be Long or Byte" from deep in torch
+        ((torch.randn(16, 10), torch.randn(16)), r"RuntimeError: expected target dtype.*targets float32 \(16,\)"),
+        # one target short: torch's ValueError from F.cross_entropy
+        ((torch.randn(16, 10), torch.randint(0, 3, (15,))), r"ValueError: Expected input batch_size.*int64 \(15,\)"),
+        # inputs of the wrong width: "mat1 and mat2 shapes cannot be multiplied" from F.linear
+        ((torch.randn(16, 5), torch.randint(0, 3, (16,))), r"mat1 and mat2.*inputs float32 \(16, 5\)"),
+        # targets on a device nothing can be copied from
+        ((torch.randn(16, 10), torch.zeros(16, dtype=torch.long, device="meta")), r"targets int64 \(16,\) on meta"),
+    ],
+    ids=["float-targets", "short-targets", "wide-inputs", "meta-targets"],
+)
+def test_a_first_batch_the_model_or_loss_fails_on_is_described(mlp: nn.Module, batch: Any, match: str) -> None:
+    """These were torch's raw errors from inside F.linear / F.cross_entropy, with nothing about the batch."""
+    before = [p.detach().clone() for p in mlp.parameters()]
+    with pytest.raises(DataError, match=r"first batch does not go through the model and loss_fn") as caught:
+        range_test(mlp, [batch], loss_fn=F.cross_entropy, num_steps=10)
+    message = str(caught.value)
+    assert re.search(match, message), message
+    assert "model's parameters are float32 on cpu" in message and "class indices as int64" in message
+    assert caught.value.__cause__ is not None  # torch's own error stays chained
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.int64])
+def test_a_loss_that_is_not_real_floating_point_is_refused(mlp: nn.Module, dtype: torch.dtype) -> None:
+    """A complex loss failed in backward ("grad can be implicitly created only for real scalar outputs")."""
+
+    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(out, y)
+        return loss * (1 + 1j) if dtype.is_complex else loss.long()
+
+    with pytest.raises(ModelError, match=rf"real floating-point tensor, but got dtype {dtype}"):
+        range_test(mlp, [(torch.randn(16, 10), torch.randint(0, 3, (16,)))], loss_fn=loss_fn, num_steps=10)
+
+
+def test_a_one_shot_iterator_warns_that_its_batches_are_used_up(mlp: nn.Module, loader: DataLoader) -> None:
+    batches = (batch for _, batch in zip(range(100), iter(lambda: next(iter(loader)), None)))
+    with pytest.warns(UserWarning, match=r"one-shot iterator \(generator\).*cannot put them back"):
+        range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        range_test(mlp, list(loader), loss_fn=F.cross_entropy, num_steps=10)
