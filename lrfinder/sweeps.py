@@ -119,9 +119,35 @@ def weight_decay_sweep(
         ValueError: No values, a negative or non-finite one, or a ``make_optimizer`` that ignores
             the weight decay (two values built optimizers with the same settings: the sweep would
             compare one optimizer with itself); raised before any test runs.
+        TypeError: ``weight_decays`` is not a sequence of numbers, ``make_optimizer`` is not a
+            function ``(model, weight_decay) -> optimizer`` or returns something else (``None``
+            ran torch's default optimizer, without weight decay, under every label), or
+            ``optimizer=`` is passed (each value's optimizer comes from ``make_optimizer``).
 
     """
-    values = [float(v) for v in weight_decays]
+    if isinstance(weight_decays, (str, bytes)) or not isinstance(weight_decays, Iterable):
+        one = f"; for one value pass [{weight_decays!r}]" if is_real(weight_decays) else ""
+        raise TypeError(
+            "Expected weight_decays to be a sequence of numbers such as (0, 1e-4, 1e-3), but got "
+            f"weight_decays={weight_decays!r}{one}"
+        )
+    given = list(weight_decays)
+    bad = [v for v in given if not (is_real(v) or (torch.is_tensor(v) and v.numel() == 1))]
+    if bad:
+        raise TypeError(f"Expected every weight decay to be a number, but got {bad[0]!r} in weight_decays={given!r}")
+    is_class = isinstance(make_optimizer, type) and issubclass(make_optimizer, torch.optim.Optimizer)
+    if not callable(make_optimizer) or is_class:
+        what = make_optimizer.__name__ if isinstance(make_optimizer, type) else repr(make_optimizer)
+        raise TypeError(
+            f"Expected make_optimizer to be a function (model, weight_decay) -> optimizer, but got {what}. E.g. "
+            "make_optimizer=lambda m, wd: torch.optim.AdamW(m.parameters(), lr=1e-7, weight_decay=wd)"
+        )
+    if "optimizer" in range_test_kwargs:
+        raise TypeError(
+            "weight_decay_sweep builds one optimizer per weight decay with make_optimizer, so optimizer= cannot be "
+            "passed: pass make_optimizer=lambda m, wd: <your optimizer over m.parameters() with weight_decay=wd>"
+        )
+    values = [float(v) for v in given]
     if not values:
         raise ValueError("Expected at least one weight decay, but got none")
     for v in values:
@@ -131,6 +157,13 @@ def weight_decay_sweep(
     # Every optimizer first (torch's allocate their state at the first step, not here), so a factory
     # that ignores its weight decay is refused before a test runs, not after the first one.
     optimizers = [make_optimizer(model, v) for v in values]
+    for v, optimizer in zip(values, optimizers):
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"Expected make_optimizer(model, {format_weight_decay(v)}) to return a torch.optim.Optimizer, but "
+                f"it returned {'None' if optimizer is None else type(optimizer).__name__}. Return the optimizer: "
+                "make_optimizer=lambda m, wd: torch.optim.AdamW(m.parameters(), lr=1e-7, weight_decay=wd)"
+            )
     check_uses_weight_decay(optimizers, values)
     results = []
     for i, (v, optimizer) in enumerate(zip(values, optimizers)):

@@ -160,3 +160,40 @@ def test_sweep_calls_on_start_and_stops_on_ctrl_c(mlp, loader):
     assert started == [(0, 0.0), (1, 1e-4)]  # the third value never ran
     assert [r.stop_reason for r in results] == ["completed", "interrupted"]
     assert {i for i, _ in steps} == {0, 1} and len([s for s in steps if s[0] == 0]) == 20
+
+
+def _adamw(m, wd):
+    return torch.optim.AdamW(m.parameters(), lr=1e-7, weight_decay=wd)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # 'float' object is not iterable / could not convert string to float / float() argument ... 'NoneType'
+        ({"weight_decays": 1e-3}, r"sequence of numbers.*weight_decays=0.001; for one value pass \[0.001\]"),
+        ({"weight_decays": ["1e-3"]}, r"every weight decay to be a number, but got '1e-3'"),
+        ({"weight_decays": [0, None]}, r"every weight decay to be a number, but got None"),
+        # 'NoneType' object is not callable / optimizer can only optimize Tensors (from inside torch)
+        ({"make_optimizer": None}, r"make_optimizer to be a function \(model, weight_decay\) -> optimizer.*None"),
+        ({"make_optimizer": torch.optim.AdamW}, r"function \(model, weight_decay\) -> optimizer, but got AdamW"),
+        # range_test() got multiple values for keyword argument 'optimizer'
+        ({"optimizer": "given"}, r"one optimizer per weight decay with make_optimizer, so optimizer= cannot be passed"),
+        # ran torch's default SGD, without any weight decay, under both labels
+        ({"make_optimizer": lambda m, wd: None}, r"make_optimizer\(model, 0\) to return a torch.optim.Optimizer.*None"),
+    ],
+    ids=["one-float", "string", "none-value", "none-factory", "class", "optimizer-kwarg", "factory-returns-none"],
+)
+def test_bad_weight_decay_sweep_arguments_are_named(mlp, loader, kwargs, match):
+    args = {"weight_decays": [0.0, 1e-3], "make_optimizer": _adamw}
+    args.update(kwargs)
+    if args.get("optimizer") == "given":
+        args["optimizer"] = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    wds = args.pop("weight_decays")
+    with pytest.raises(TypeError, match=match):
+        weight_decay_sweep(mlp, loader, wds, loss_fn=F.cross_entropy, num_steps=10, **args)
+
+
+def test_weight_decays_as_an_array_or_tensor_still_run(mlp, loader):
+    for wds in (np.array([0.0, 0.25]), torch.tensor([0.0, 0.25])):
+        results = weight_decay_sweep(mlp, loader, wds, make_optimizer=_adamw, loss_fn=F.cross_entropy, num_steps=10)
+        assert [r.label for r in results] == ["wd=0", f"wd={format_weight_decay(0.25)}"]
