@@ -54,6 +54,7 @@ from .range_test import (
     _check_loss,
     check_callable,
     check_device,
+    check_gradient_clipping,
     check_iterable,
     check_not_a_dataset,
     check_optimizer_of,
@@ -345,6 +346,8 @@ def train(
     callbacks: Sequence[pl.Callback] = (),
     on_epoch_end: Callable[[EpochSummary], None] | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
+    gradient_clip_val: float | None = None,
+    gradient_clip_algorithm: str = "norm",
 ) -> TrainingResult:
     """Train ``model`` with Lightning, the given optimizer and LR schedule.
 
@@ -376,6 +379,10 @@ def train(
         on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
         on_batch_end: Called as ``on_batch_end(epoch, batch_index)`` after every training
             batch (epochs count from 1, batches from 0), e.g. to drive a progress bar.
+        gradient_clip_val: Clip the gradients before every optimizer step (Lightning's
+            ``Trainer(gradient_clip_val=...)``); ``None`` clips nothing. Pass the value the range
+            test ran with (``range_test(gradient_clip_val=...)``): clipping moves the divergence.
+        gradient_clip_algorithm: ``"norm"`` (the total L2 norm) or ``"value"`` (each element).
 
     The Trainer is the one of the model's Lightning distribution (``lightning.pytorch`` or
     ``pytorch_lightning``); a plain model is trained with the preferred installed one.
@@ -384,8 +391,8 @@ def train(
         A :class:`TrainingResult`. The model is trained in place and moved back to the CPU.
 
     Raises:
-        ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, or a plain
-            model without ``loss_fn``.
+        ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, a plain
+            model without ``loss_fn``, or a ``gradient_clip_val`` that is not finite and > 0.
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
             that needs ``total_steps``, or batches a plain model cannot read.
         TypeError: ``optimizer`` or ``loss_fn`` not callable, or a class (an optimizer class, a
@@ -405,6 +412,7 @@ def train(
             f"accumulate_grad_batches={accumulate_grad_batches!r}"
         )
     check_precision_name(precision)
+    check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     if not isinstance(device, str) or check_device("device", device) is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
     check_callable("optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)")
@@ -483,6 +491,8 @@ def train(
                 enable_model_summary=False,
                 num_sanity_val_steps=0,
                 accumulate_grad_batches=accumulate_grad_batches,
+                gradient_clip_val=gradient_clip_val,
+                gradient_clip_algorithm=gradient_clip_algorithm,
                 precision="32-true" if precision == "32" else precision,
                 callbacks=[watch, *callbacks],
                 default_root_dir=root,

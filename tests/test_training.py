@@ -299,3 +299,19 @@ def test_a_loss_with_parameters_trains_with_the_model():
     train(model, loader(), optimizer=lambda m: torch.optim.SGD([*m.parameters(), *loss.parameters()], lr=0.1),
           loss_fn=loss)  # fmt: skip
     assert float(loss.log_scale) != 0.0
+
+
+def test_gradient_clipping_bounds_every_update():
+    """train(gradient_clip_val=...) clips as range_test(gradient_clip_val=...) does (Lightning's option)."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1).double()
+    x = torch.randn(64, 4, dtype=torch.float64)
+    data = DataLoader(torch.utils.data.TensorDataset(x, 100.0 * x.sum(1, keepdim=True)), batch_size=16)
+    before = torch.cat([p.detach().flatten() for p in model.parameters()])
+    result = train(model, data, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=1e-3), loss_fn=F.mse_loss,
+                   gradient_clip_val=0.5)  # fmt: skip
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert result.global_step == 4
+    assert float((after - before).norm()) <= 4 * 0.5 * 1e-3 * (1 + 1e-6)  # unclipped, a step moves > 1e-2
+    with pytest.raises(ValueError, match=r"gradient_clip_val > 0 and finite"):
+        train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, gradient_clip_val=-1.0)
