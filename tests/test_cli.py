@@ -749,8 +749,9 @@ def test_report_rerenders_and_overlays(work: Path):
 def test_report_errors(work: Path):
     (work / "junk.json").write_text("{not json")
     (work / "list.json").write_text("[1, 2]")
-    assert invoke("report", "junk.json").exit_code == 1
-    assert invoke("report", "list.json").exit_code == 1
+    # A file that is not a result is a usage error on the input (exit 2), like a bad option value.
+    assert invoke("report", "junk.json").exit_code == 2
+    assert invoke("report", "list.json").exit_code == 2
     assert invoke("report", "missing.json").exit_code == 2
     assert invoke("report").exit_code == 2
 

@@ -330,7 +330,10 @@ def test_report_on_malformed_or_foreign_json(work: Path, saved: dict, case: str)
         path.write_text(content)
     else:
         path.write_text(json.dumps(content))
-    line = assert_one_line(invoke("report", "bad.json", "--report", "x.png"), 1, "bad.json", *messages)
+    # Not a result: a usage error on the input file (exit 2), saying what file is expected.
+    line = assert_one_line(
+        invoke("report", "bad.json", "--report", "x.png"), 2, "bad.json", "lrfind run --json", *messages
+    )
     for vague in ("IndexError", "AttributeError", "KeyError", "schema_version=None"):
         assert vague not in line
     assert not (work / "x.png").exists()

@@ -17,35 +17,43 @@ from .pipeline import check_outputs_not_inputs
 if TYPE_CHECKING:
     from ..range_test import RangeTestResult
 
-__all__ = ["command", "load_results"]
+__all__ = ["BadResultFile", "command", "load_results"]
+
+
+class BadResultFile(click.UsageError):
+    """A RESULTS file that ``lrfind report`` cannot read as a result: a usage error (exit 2).
+
+    Like a bad option value, it is caught before any work, and the fix is on the command line:
+    pass a file written by ``lrfind run --json``. The message names the file and says so.
+    """
 
 
 def _result_of(path: str, doc: Any, where: str = "") -> RangeTestResult:
     """One range-test result from its JSON object, or a clear error naming the file.
 
     Raises:
-        click.ClickException: Not an ``lrfind`` result, another schema version, or a malformed one.
+        BadResultFile: Not an ``lrfind`` result, another schema version, or a malformed one.
 
     """
     from ..range_test import SCHEMA_VERSION, RangeTestResult
 
     if not isinstance(doc, dict):
-        raise click.ClickException(
+        raise BadResultFile(
             f"{path}{where} is not a range-test result (a JSON {_json_type(doc)}, expected an object). Pass a "
             "file written by lrfind run --json."
         )
     if "schema_version" not in doc:
-        raise click.ClickException(
+        raise BadResultFile(
             f"{path}{where} is not an lrfind result (no schema_version key). Pass a file written by lrfind run --json."
         )
     if doc["schema_version"] != SCHEMA_VERSION:
-        raise click.ClickException(
+        raise BadResultFile(
             f"{path}{where} has schema_version {doc['schema_version']!r}, but this lrfinder reads version "
             f"{SCHEMA_VERSION}. Re-run lrfind run --json with this version."
         )
     lrs, losses = doc.get("lrs"), doc.get("losses")
     if not (isinstance(lrs, list) and isinstance(losses, list) and lrs and len(lrs) == len(losses)):
-        raise click.ClickException(
+        raise BadResultFile(
             f"{path}{where} is a malformed lrfind result: 'lrs' and 'losses' must be non-empty lists of the same "
             "length. Re-run lrfind run --json."
         )
@@ -55,7 +63,7 @@ def _result_of(path: str, doc: Any, where: str = "") -> RangeTestResult:
         cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ is not None else exc
         text = f"missing key {cause.args[0]!r}" if isinstance(cause, KeyError) else one_line(cause)
         text = text.removeprefix("Malformed range-test result: ").rstrip(".")
-        raise click.ClickException(
+        raise BadResultFile(
             f"{path}{where} is a malformed lrfind result ({text}). Re-run lrfind run --json."
         ) from None
 
@@ -69,8 +77,8 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
     """Read result files (single results or weight-decay sweeps); return them and the highlight.
 
     Raises:
-        click.ClickException: A file that is not valid JSON, not an ``lrfind`` result, or a
-            malformed one (exit 1); the message names the file and what to do.
+        BadResultFile: A file that is not valid JSON, not an ``lrfind`` result, or a malformed
+            one (a usage error, exit 2); the message names the file and what to do.
 
     """
     loaded: list[RangeTestResult] = []
@@ -78,19 +86,25 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
     for path in paths:
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise BadResultFile(
+                f"cannot read {path}: {exc.strerror or one_line(exc)}. Pass a readable file written by lrfind run "
+                "--json."
+            ) from None
         except UnicodeDecodeError as exc:
-            raise click.ClickException(
-                f"{path} is not UTF-8 text (byte {exc.start}), so not a JSON result file."
+            raise BadResultFile(
+                f"{path} is not UTF-8 text (byte {exc.start}), so not a JSON result file. Pass a file written "
+                "by lrfind run --json."
             ) from None
         except json.JSONDecodeError as exc:
-            raise click.ClickException(
+            raise BadResultFile(
                 f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). Pass a file "
                 "written by lrfind run --json."
             ) from None
         if isinstance(doc, dict) and doc.get("kind") == "weight_decay_sweep":
             parts = doc.get("results")
             if not (isinstance(parts, list) and parts):
-                raise click.ClickException(
+                raise BadResultFile(
                     f"{path} is a malformed weight-decay sweep ('results' must be a non-empty list). Re-run lrfind "
                     "run --json."
                 )
