@@ -293,12 +293,19 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
 
     Raises:
         TypeError: ``model`` is not a ``torch.nn.Module``.
-        ModelError: None of its parameters requires grad.
+        ModelError: It has no parameters, or none of them requires grad.
 
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
-    trainable = [p for p in model.parameters() if p.requires_grad]
+    parameters = list(model.parameters())
+    if not parameters:
+        name = getattr(model, "original_name", None) or type(model).__name__  # TorchScript keeps the class name there
+        raise ModelError(
+            f"The model ({name}) has no parameters at all, so there is nothing to train. Check that "
+            "it is the network you meant to tune."
+        )
+    trainable = [p for p in parameters if p.requires_grad]
     if not trainable:
         raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
     return trainable

@@ -30,6 +30,13 @@ MODULE = "lrf_cli_errors_mods"
 FAST = ("--num-steps", "12", "--no-report")
 
 
+class NoParams(nn.Module):
+    """A model with no parameters at all (it only slices its input)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :3]
+
+
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A directory with a TorchScript model, good data, and broken files of every kind."""
@@ -45,6 +52,15 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
             def empty_loader():
                 return DataLoader(empty_set(), batch_size=4)
+
+            class _Stream(torch.utils.data.IterableDataset):
+                def __iter__(self):
+                    x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+                    return iter(zip(x, x[:, :3].argmax(1)))
+
+            def stream():
+                # An IterableDataset without __len__: a DataLoader may not shuffle it.
+                return _Stream()
 
             def shuffled_loader():
                 # Shuffled by torch's global RNG, as most users' loaders are.
@@ -62,6 +78,18 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     y = x[:, :3].argmax(1)
     np.savez(tmp_path / "train.npz", x=x.numpy(), y=y.numpy())
     np.savez(tmp_path / "five.npz", x=x[:, :5].numpy(), y=y.numpy())
+    late = y.clone()
+    late[100] = 7  # one label out of range for 3 classes, in the fourth batch
+    np.savez(tmp_path / "late_label.npz", x=x.numpy(), y=late.numpy())
+    np.savez(tmp_path / "float_labels.npz", x=x.numpy(), y=y.float().numpy())
+    np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
+    torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
+    torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
+    torch.save(net.state_dict(), tmp_path / "weights.pt")
+    # A spreadsheet's CSV: a UTF-8 byte-order mark before the header, the label the first column.
+    header = "label," + ",".join(f"f{i}" for i in range(10))
+    rows = "".join(f"{int(t)}," + ",".join(f"{v:.4f}" for v in r) + "\n" for r, t in zip(x.tolist(), y))
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + (header + "\n" + rows).encode())
     rng = np.random.default_rng(0)
     (tmp_path / "empty.pt").write_bytes(b"")
     (tmp_path / "empty_data.pt").write_bytes(b"")
@@ -223,6 +251,25 @@ FAILED = {
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
     "empty Dataset": (["model.pt", "--data", f"{MODULE}:empty_set"], [f"{MODULE}:empty_set is empty (0 samples)"]),
     "empty DataLoader": (["model.pt", "--data", f"{MODULE}:empty_loader"], [f"{MODULE}:empty_loader is empty"]),
+    "no parameters": (["noparams.pt", "--data", "train.npz"], ["(NoParams) has no parameters at all", "to train"]),
+    "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
+    "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
+    "label out of range in a later batch": (
+        ["model.pt", "--data", "late_label.npz"],
+        ["class labels from 0 to 7", "outputs 3 class scores", "labels 0 to 2", "8 outputs"],
+    ),
+    "class labels for one output": (
+        ["one_output.pt", "--data", "binary.npz"],
+        ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
+    ),
+    "class labels stored as floats": (
+        ["model.pt", "--data", "float_labels.npz"],
+        ["shape (32, 3)", "--loss mse", "class labels for the 3 outputs", "pass --loss cross_entropy"],
+    ),
+    "IterableDataset with --scheduler": (
+        ["model.pt", "--data", f"{MODULE}:stream", "--scheduler", "cosine"],
+        [f"{MODULE}:stream has no length", "--scheduler must count", "__len__", "or drop --scheduler"],
+    ),
     "TorchScript shape error": (
         ["model.pt", "--data", "five.npz"],
         ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
@@ -234,8 +281,45 @@ FAILED = {
 def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str):
     args, messages = FAILED[case]
     line = assert_one_line(invoke("run", *args, *FAST), 1, *messages)
-    for vague in ("IndexError", "allow_pickle", "saved with torch.save(model)", "num_samples", "codec", ".. "):
+    for vague in (
+        "IndexError", "allow_pickle", "saved with torch.save(model)", "num_samples", "codec", ".. ", "StopIteration",
+        "weights_only", "inline_container", "out of bounds", "shuffle",
+    ):  # fmt: skip
         assert vague not in line
+
+
+def test_an_iterable_dataset_runs_and_fit_says_it_needs_a_length(work: Path):
+    # A DataLoader refuses to shuffle an IterableDataset: run used to fail on torch's message.
+    result = invoke("run", "model.pt", "--data", f"{MODULE}:stream", *FAST)
+    assert result.exit_code == 0, result.output
+    model = sha(work / "model.pt")
+    result = invoke("fit", "model.pt", "--data", f"{MODULE}:stream", "-o", "out.pt", *FAST)
+    line = assert_one_line(result, 1, "has no length", "fit must count", "__len__", "map-style Dataset")
+    assert "or drop" not in line and "suggested lr" not in result.output
+    assert not (work / "out.pt").exists() and sha(work / "model.pt") == model
+
+
+def test_a_csv_with_a_byte_order_mark_reads_its_first_column(work: Path):
+    # Spreadsheets write a UTF-8 byte-order mark; it stuck to the first column's name ('\ufefflabel').
+    result = invoke("run", "model.pt", "--data", "excel.csv", "--target", "label", *FAST)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_model_with_no_parameters_fails_before_fit_writes_anything(work: Path):
+    result = invoke("fit", "noparams.pt", "--data", "train.npz", "-o", "out.pt", *FAST)
+    assert_one_line(result, 1, "has no parameters at all")
+    assert not (work / "out.pt").exists()
+
+
+def test_labels_out_of_range_fail_before_the_sweep_runs(work: Path):
+    # Checked on every label before the range test: a later batch's label used to stop the sweep
+    # midway with torch's "Target 7 is out of bounds" (on a GPU, a device-side assert).
+    for args in (["--data", "late_label.npz"], ["--data", "train.npz", "--val-data", "late_label.npz"]):
+        result = invoke("fit", "model.pt", *args, "-o", "out.pt", *FAST)
+        assert_one_line(result, 1, "class labels from 0 to 7")
+        assert "suggested lr" not in result.output and not (work / "out.pt").exists()
+    assert "--val-data late_label.npz" in invoke("fit", "model.pt", "--data", "train.npz", "--val-data",
+                                                 "late_label.npz", "-o", "out.pt", *FAST).output  # fmt: skip
 
 
 def sha(path: Path) -> str:

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
 from .._atomic import atomic_write
 from .._checks import is_real
@@ -67,6 +67,7 @@ __all__ = [
     "load_data",
     "make_loss",
     "check_model_fits",
+    "all_targets",
 ]
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,21 @@ _PICKLE_REFUSAL = (
 )
 
 
+def _is_npz(path: Path) -> bool:
+    """Whether ``path`` is a numpy ``.npz`` archive (a zip of ``.npy`` arrays), whatever its name."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return bool(names) and all(n.endswith(".npy") for n in names)
+
+
 def _torch_load_weights(path: Path) -> Any:
+    if _is_npz(path):
+        raise ModelError(
+            f"{path} is a numpy .npz archive (arrays, i.e. data), not a model. Pass the model file as MODEL and "
+            "the arrays with --data."
+        )
     if not _is_pickle_or_torch_archive(path):
         raise ModelError(
             f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
@@ -461,6 +476,8 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: T
 
 
 def _make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
+    # A DataLoader refuses to shuffle an IterableDataset: its order is its own.
+    shuffle = shuffle and not isinstance(dataset, IterableDataset)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
@@ -527,7 +544,8 @@ def _pick(
 def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not target:
         raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a spreadsheet's byte-order mark would otherwise stick to the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     if len(rows) < 2:
         raise DataError(f"{path} has no data rows under its header.")
@@ -584,6 +602,11 @@ def _load_tensor_file(
         y = _pick(arrays, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
         return _to_tensors(x, y, source)
     if suffix in (".pt", ".pth"):
+        if _is_torchscript(path):
+            raise DataError(
+                f"{path} is a TorchScript model, not data. Pass it as MODEL, and as --data a dict of tensors: "
+                "torch.save({'x': x, 'y': y}, path)."
+            )
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
@@ -596,6 +619,11 @@ def _load_tensor_file(
                 f"Cannot read {path} as a PyTorch tensor file ({type(exc).__name__}: {reason(exc)}). Save a dict "
                 "of tensors: torch.save({'x': x, 'y': y}, path)."
             ) from exc
+        if isinstance(obj, Mapping) and "pytorch-lightning_version" in obj:
+            raise DataError(
+                f"{path} is a Lightning checkpoint, not data. Pass it as MODEL (with --model-class), and as --data "
+                "a dict of tensors: torch.save({'x': x, 'y': y}, path)."
+            )
         if isinstance(obj, Mapping):
             x = _pick(obj, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
             y = _pick(obj, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
@@ -723,9 +751,15 @@ class _Loss:
         if output.dim() == target.dim() + 1 and output.shape[-1] == 1:
             output = output.squeeze(-1)
         if output.shape != target.shape:
+            hint = "Check --loss, or the model's last layer."
+            if output.dim() == target.dim() + 1 and bool(torch.all(target == target.round())):
+                hint = (
+                    f"The targets are whole numbers: if they are class labels for the {output.shape[-1]} outputs, "
+                    "pass --loss cross_entropy; else check the model's last layer."
+                )
             raise ModelError(
                 f"The model's output of shape {tuple(output.shape)} does not fit the targets of shape "
-                f"{tuple(target.shape)} for --loss {self.name}. Check --loss, or the model's last layer."
+                f"{tuple(target.shape)} for --loss {self.name}. {hint}"
             )
         regression: dict[str, Callable[..., torch.Tensor]] = {
             "mse": F.mse_loss,
@@ -762,19 +796,65 @@ def make_loss(
     return _Loss(name)
 
 
+def all_targets(loader: DataLoader | None) -> torch.Tensor | None:
+    """Every target of a loader over a :class:`~torch.utils.data.TensorDataset` (file data), else ``None``."""
+    dataset = getattr(loader, "dataset", None)
+    if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
+        return dataset.tensors[1]
+    return None
+
+
+def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor, targets: torch.Tensor | None) -> None:
+    """Refuse class labels outside ``0 .. C-1`` for the ``C`` class scores the model outputs.
+
+    Checked on every target when they are known (``targets``), else on the batch's: a label
+    out of range fails only on the batch that holds it, deep in the range test, and on a GPU
+    as a device-side assert that says nothing of the data.
+    """
+    if loss_name not in _CLASS_LOSSES or not isinstance(output, torch.Tensor):
+        return
+    labels = targets if targets is not None else batch_targets
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.numel() == 0:
+        return
+    if output.dim() != batch_targets.dim() + 1 or output.dim() < 2:
+        return
+    classes = output.shape[1]
+    low, high = int(labels.min()), int(labels.max())
+    if 0 <= low and high < classes:
+        return
+    if classes == 1:
+        raise ModelError(
+            f"The targets hold class labels from {low} to {high}, but the model outputs one score per sample, "
+            f"which --loss {loss_name} cannot score against class labels. For a real-valued target pass --loss "
+            "mse; for 0/1 labels, --loss bce_with_logits; for classes, give the model's last layer one output "
+            "per class."
+        )
+    advice = f"Number the labels from 0 to {classes - 1}, or give the model's last layer {high + 1} outputs"
+    raise ModelError(
+        f"The targets hold class labels from {low} to {high}, but the model outputs {classes} class "
+        f"scores per sample, so --loss {loss_name} needs labels 0 to {classes - 1}. "
+        f"{advice}."
+    )
+
+
 def check_model_fits(
     model: nn.Module,
     batch: Any,
     loss_fn: Callable[..., torch.Tensor] | None,
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    *,
+    targets: torch.Tensor | None = None,
 ) -> None:
     """Run one forward pass and the loss on one batch, turning shape/dtype errors into one clear message.
 
     The model's parameters are not changed (no backward, no step); the batch norm statistics
-    of one batch are restored afterwards.
+    of one batch are restored afterwards. With a class loss, the class labels (every one of
+    ``targets`` when given, else the batch's) must be in ``0 .. C-1`` for the model's ``C``
+    outputs.
 
     Raises:
-        ModelError: The model's output does not fit the targets/loss, or the forward pass fails.
+        ModelError: The model's output does not fit the targets/loss, a class label is out of
+            range, or the forward pass fails.
 
     """
     buffers = {
@@ -800,6 +880,8 @@ def check_model_fits(
                 ) from exc
             if loss_fn is None:
                 return
+            if isinstance(y, torch.Tensor):
+                _check_class_labels(getattr(loss_fn, "name", ""), out, y, targets)
             try:
                 loss = loss_fn(out, y)
             except ModelError:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..exceptions import InconclusiveCurveError, LRFinderError, ModelError
+from ..exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .errors import finishing, raise_if_interrupted
 from .options import Options, check_csv_target, one_line
 from .output import (
@@ -261,17 +261,23 @@ def _plans(refine: Refine, training_steps: int) -> bool:
     return True
 
 
+def _on(tensor: torch.Tensor | None, device: Any) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
+
+
 def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     """One range test, or Smith's weight-decay test (one per value, same initial state)."""
-    from ..range_test import range_test, to_device
+    from ..range_test import range_test, to_device, trainable_parameters
     from ..sweeps import format_weight_decay, weight_decay_sweep
-    from .loading import check_model_fits
+    from .loading import all_targets, check_model_fits
 
     model = inputs.model
     step_fn = _lightning_step_fn(model) if inputs.lightning else None
     loss_fn = None if step_fn else inputs.loss_fn
-    device = next(model.parameters()).device
-    check_model_fits(model, to_device(next(iter(inputs.data.train)), device), loss_fn, step_fn)
+    # A model with no parameters, or none trainable, fails here with what to do.
+    device = trainable_parameters(model)[0].device
+    batch = to_device(next(iter(inputs.data.train)), device)
+    check_model_fits(model, batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.train), device))
     if inputs.data.val is not None:
         import torch
 
@@ -279,7 +285,8 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
             # Under a forked RNG: iterating a loader and a forward pass with dropout draw from torch's
             # global RNG, and this check must not change the seeded run that follows.
             with torch.random.fork_rng(devices=[]):
-                check_model_fits(model, to_device(next(iter(inputs.data.val)), device), loss_fn, step_fn)
+                val_batch = to_device(next(iter(inputs.data.val)), device)
+                check_model_fits(model, val_batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.val), device))
         except ModelError as exc:
             raise ModelError(f"--val-data {options.val_data}: {exc}") from exc
     make_optimizer = _optimizer_factory(options)
@@ -423,6 +430,38 @@ def _dataset_size(data: LoadedData) -> int | None:
         return None
 
 
+def _check_sized(options: Options, data: LoadedData) -> None:
+    """Refuse training data of unknown length when the command must count its batches per epoch.
+
+    ``fit`` plans its epochs and schedule, ``--refine`` sizes its trials and ``run --scheduler``
+    previews the schedule from the batches per epoch; an ``IterableDataset`` without ``__len__``
+    has none (the range test alone only draws batches, so it runs on one).
+
+    Raises:
+        DataError: The loader has no length and one of those needs it (exit 1, before the range test).
+
+    """
+    needs = [
+        what
+        for what, asked in (("fit", options.train), ("--refine", options.refine), ("--scheduler", options.scheduler))
+        if asked
+    ]
+    if not needs:
+        return
+    try:
+        len(data.train)
+        if options.target_batch_size and data.dataset is not None:
+            len(data.dataset)  # type: ignore[arg-type]
+    except TypeError:
+        # fit cannot do without the length; run can drop the options that need it.
+        drop = "" if options.train else f" (or drop {' and '.join(needs)})"
+        raise DataError(
+            f"The training data from {data.source} has no length (an IterableDataset without __len__), but "
+            f"{' and '.join(needs)} must count its batches per epoch. Give the dataset a __len__, or return a "
+            f"map-style Dataset{drop}."
+        ) from None
+
+
 def _check_schedule(options: Options, data: LoadedData) -> None:
     """Build the schedule once with a stand-in LR, so bad settings fail before the range test.
 
@@ -542,6 +581,7 @@ def execute(options: Options, inputs: Inputs) -> None:
     from ..sweeps import recommend_weight_decay
     from .loading import model_writer
 
+    _check_sized(options, inputs.data)
     if options.train:
         _training_batches(options, inputs.data)
         from ..training import check_plateau_has_val
