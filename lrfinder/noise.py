@@ -872,6 +872,12 @@ LRShape = Literal["sgd", "surge", "sqrt"]
 #: The shape ``scale_lr(rule="noise")`` uses for adaptive optimizers: the SGD form, chosen on
 #: ``benchmarks/batch_scaling.py`` over the surge and saturating-sqrt forms (see :func:`lrfinder.scale_lr`).
 ADAPTIVE_SHAPE: LRShape = "sgd"
+#: What each shape does, in words a reader of a report or a summary can follow (no form names).
+LR_SHAPE_WORDS: dict[str, str] = {
+    "sgd": "saturates near the critical batch",
+    "surge": "peaks at the critical batch",
+    "sqrt": "grows like sqrt, saturates near the critical batch",
+}
 #: Past ``to_batch_size > CRITICAL_WARN * B_noise`` a larger batch buys little speed per sample.
 CRITICAL_WARN = 2.0
 

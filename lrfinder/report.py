@@ -881,7 +881,7 @@ def plot_range_test(
 
 def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     """Predicted best LR against batch size: the linear, sqrt and noise rules from the test's batch."""
-    from .noise import ADAPTIVE_SHAPE, noise_lr_factor
+    from .noise import ADAPTIVE_SHAPE, LR_SHAPE_WORDS, noise_lr_factor
     from .scaling import optimizer_family
 
     ns, s = result.noise_scale, result.suggestion
@@ -896,7 +896,7 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     noise = [s.lr * noise_lr_factor(b0, b, ns.b_simple, shape) for b in batches]
     ax.plot(batches, s.lr * batches / b0, color="#999999", lw=1.4, ls="--", label="linear")
     ax.plot(batches, s.lr * np.sqrt(batches / b0), color="#999999", lw=1.4, ls=":", label="sqrt")
-    ax.plot(batches, noise, color=COLORS["scaled"], lw=2.2, label=f"noise ({shape} form)")
+    ax.plot(batches, noise, color=COLORS["scaled"], lw=2.2, label=f"noise-scale rule ({LR_SHAPE_WORDS[shape]})")
     ax.axvline(ns.b_simple, color="black", lw=1.0, alpha=0.6)
     low_i, high_i = ns.interval
     if math.isfinite(low_i):  # the 90% interval of the critical batch

@@ -41,7 +41,7 @@ import torch
 
 from ._checks import check_flag
 from .names import SCALING_RULES, ScalingRule
-from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, NoiseScale, format_batch, noise_lr_factor
+from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
 __all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_family"]
 
@@ -378,7 +378,7 @@ def scale_lr(
     if used == "noise" and critical is not None:
         shape = ADAPTIVE_SHAPE if family == "adaptive" else "sgd"
         factor = noise_lr_factor(from_batch_size, to_batch_size, critical, shape)
-        reason += f"; {shape} form with B_noise ≈ {format_batch(critical)}"
+        reason += f"; the noise-scale rule's best LR {LR_SHAPE_WORDS[shape]} (≈ {format_batch(critical)})"
     else:
         factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[used]
     warmup = min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(k))) if factor > 2.0 else 0

@@ -494,12 +494,13 @@ def test_noise_rule_sgd_formula() -> None:
 
 def test_noise_rule_adaptive_uses_the_chosen_shape() -> None:
     from lrfinder import scale_lr
-    from lrfinder.noise import ADAPTIVE_SHAPE, lr_shape
+    from lrfinder.noise import ADAPTIVE_SHAPE, LR_SHAPE_WORDS, lr_shape
 
     s = scale_lr(1e-3, from_batch_size=16, to_batch_size=64, rule="noise", noise_scale=256, optimizer="adam")
     expected = lr_shape(64, 256, ADAPTIVE_SHAPE) / lr_shape(16, 256, ADAPTIVE_SHAPE)
     assert s.factor == pytest.approx(expected)
-    assert ADAPTIVE_SHAPE in s.reason
+    # The reason says what the shape does, in words, not its name.
+    assert LR_SHAPE_WORDS[ADAPTIVE_SHAPE] in s.reason and "form" not in s.reason
     # The shape chosen on the benchmark is the SGD form: (1 + B/16) / (1 + B/64).
     assert ADAPTIVE_SHAPE == "sgd" and s.factor == pytest.approx((1 + 256 / 16) / (1 + 256 / 64))
 
@@ -797,7 +798,10 @@ def test_report_has_the_critical_batch_and_the_batch_panel(dataset: torch.utils.
     panel = next(ax for ax in fig.axes if ax.get_label() == "batch")
     names = [line.get_label() for line in panel.get_lines()]
     assert {"linear", "sqrt", "test batch 32", "target batch 256"} <= set(names)
-    assert any(name.startswith("noise (") for name in names)
+    # Said for a user: what the curve does, not the name of its formula ("noise (sgd form)" was jargon).
+    assert "noise-scale rule (saturates near the critical batch)" in names
+    assert not any("form" in name for name in names)
+    assert "saturates near the critical batch (≈" in result.scaled.reason and "form" not in result.scaled.reason
     unmeasured = plot_range_test(replace(result, noise_scale=None, noise_error="why not"))
     assert "batch" not in [ax.get_label() for ax in unmeasured.axes]
 
