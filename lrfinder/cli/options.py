@@ -2,7 +2,9 @@
 
 Every command that runs a range test (``run``, ``fit``, ``demo``) turns its parameters into one
 frozen :class:`Options`; the pipeline (:mod:`lrfinder.cli.pipeline`) reads nothing else. A new
-setting is one field here, one option declaration here, and one argument in each command.
+setting is one field here and one option declaration here: ``run`` and ``fit`` pass their
+parameters whole to :func:`~lrfinder.cli.pipeline.options_from_params`, which takes every
+parameter named like a field.
 
 Importing this module is cheap (click and :mod:`lrfinder.names` only): the validators that need
 torch or the registries import them when they run, not when ``--help`` is shown.

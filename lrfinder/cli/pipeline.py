@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .errors import finishing, raise_if_interrupted
-from .options import Options, check_csv_target, one_line
+from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
+from .options import Options, check_csv_target, key_values, one_line, optimizer_settings, warn_unused_options
 from .output import (
     Progress,
     check_writable,
@@ -29,6 +29,7 @@ from .output import (
     echo_sweep,
     plural,
     quiet_warnings,
+    setup_logging,
     stage_outputs,
     summary_rows,
     sweep_json,
@@ -43,7 +44,16 @@ if TYPE_CHECKING:
     from ..training import EpochSummary, TrainingResult
     from .loading import LoadedData, LoadedModel
 
-__all__ = ["Inputs", "check_outputs_not_inputs", "check_options", "load_inputs", "execute", "seed_all"]
+__all__ = [
+    "Inputs",
+    "check_outputs_not_inputs",
+    "check_options",
+    "load_inputs",
+    "execute",
+    "seed_all",
+    "options_from_params",
+    "run_command",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +141,67 @@ def check_options(options: Options) -> None:
             f"expected --max-lr > --min-lr, but got --min-lr {options.min_lr:g} --max-lr {options.max_lr:g}",
             param_hint="--max-lr",
         )
+
+
+def options_from_params(params: Mapping[str, Any], **fixed: Any) -> Options:
+    """The :class:`Options` of ``run`` or ``fit`` from the command's click parameters.
+
+    Every parameter of the same name as an :class:`Options` field is taken as it is; the others
+    are turned into fields here, the same way for both commands: ``--weight-decay`` into
+    ``weight_decays``, ``--momentum``/``--betas``/``--eps``/``--opt`` into ``optimizer_settings``
+    (checked against ``--optimizer`` on a stand-in model, so a refused setting is a usage error
+    before anything is loaded: :func:`~.options.optimizer_settings`), ``--scheduler-opt`` into
+    ``scheduler_settings``, and ``--no-report`` into ``report=None``.
+
+    Args:
+        params: The command's parameters by name (click's ``ctx.params``), ``debug`` resolved.
+        **fixed: Fields the command itself sets (``fit``: ``train=True``, ``strict=True``).
+
+    Raises:
+        click.BadParameter: An optimizer or scheduler setting is malformed or refused.
+
+    """
+    rest = dict(params)
+    weight_decays = rest.pop("weight_decay", None)
+    settings = optimizer_settings(
+        momentum=rest.pop("momentum", None),
+        betas=rest.pop("betas", None),
+        eps=rest.pop("eps", None),
+        opt_settings=rest.pop("opt_settings", ()),
+        optimizer=rest["optimizer"],
+        weight_decays=weight_decays,
+        device=rest["device"],
+    )
+    scheduler_settings = key_values(rest.pop("scheduler_opt", ()), "--scheduler-opt")
+    report = rest.pop("report", None)
+    if rest.pop("no_report", False):
+        report = None
+    return Options(
+        **rest,
+        **fixed,
+        weight_decays=weight_decays,
+        optimizer_settings=settings,
+        scheduler_settings=scheduler_settings,
+        report=report,
+    )
+
+
+def run_command(ctx: click.Context, **fixed: Any) -> None:
+    """The body of ``lrfind run`` and ``fit``: options, usage checks, then load, test and write.
+
+    Args:
+        ctx: The command's click context; its parameters become the :class:`Options`
+            (:func:`options_from_params`).
+        **fixed: Fields the command itself sets (``fit``: ``train=True``, ``strict=True``).
+
+    """
+    debug = debug_flag(ctx, ctx.params["debug"])
+    setup_logging(ctx.params["quiet"], debug)
+    options = options_from_params({**ctx.params, "debug": debug}, **fixed)
+    check_options(options)
+    warn_unused_options(ctx, options)
+    with clean_errors(debug):
+        execute(options, load_inputs(options))
 
 
 def resolve_device(device: str | None) -> str:
