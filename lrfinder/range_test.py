@@ -1075,6 +1075,9 @@ def _put_back(held: tuple[Any, ...]) -> Any:
 
 
 _MISSING = object()
+#: What every ``nn.Module`` keeps in its ``__dict__`` (parameters, buffers, submodules, hooks, the mode):
+#: restored by their own rules or not state at all, never as plain attributes.
+_MODULE_INTERNALS = frozenset(vars(nn.Module())) | {"training"}
 
 
 def _held_bytes(held: tuple[Any, ...]) -> int:
@@ -1099,7 +1102,10 @@ class StateSnapshot:
     weights and step counters (tensors, numbers, lists and dicts of them) and any optimizer it
     wraps are put back, attributes set during the test removed (``_opt_called``, which silences
     a scheduler's "lr_scheduler.step() before optimizer.step()" warning); an attribute holding
-    an object with tensors of its own cannot be restored and is named in a warning; the torch
+    an object with tensors of its own cannot be restored and is named in a warning; with
+    ``module_attributes`` (the plain range test), each module's plain attributes a forward may
+    change (a Python step counter, a tensor kept as an attribute, not a buffer), by the same
+    rules, without the warning and without removing attributes set during the test; the torch
     (CPU and CUDA), numpy and Python RNG states; and
     the generators that fix the data order of the given data loaders (or the generators given),
     and the Python/numpy RNGs their samplers and datasets keep; the parameters' ``requires_grad``.
@@ -1112,6 +1118,8 @@ class StateSnapshot:
         model: nn.Module,
         optimizers: Sequence[torch.optim.Optimizer] = (),
         data: Iterable[object] = (),
+        *,
+        module_attributes: bool = False,
     ) -> None:
         self.model = model
         self.optimizers = list(optimizers)
@@ -1157,6 +1165,20 @@ class StateSnapshot:
                 stacklevel=3,
             )
         self._modes = [(m, m.training) for m in model.modules()]
+        # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
+        self._module_attrs: list[tuple[nn.Module, dict[str, tuple[Any, ...]]]] = []
+        if module_attributes:
+            with torch.inference_mode(False), torch.no_grad():
+                seen_attrs: set[int] = set()
+                for module in model.modules():
+                    if not isinstance(getattr(module, "_parameters", None), dict):
+                        continue  # a TorchScript module: its attributes live in C++, a forward cannot set them
+                    held_attrs = {
+                        k: _capture(v, k, seen_attrs, [], [])
+                        for k, v in vars(module).items()
+                        if k not in _MODULE_INTERNALS
+                    }
+                    self._module_attrs.append((module, held_attrs))
         self._torch_rng = torch.get_rng_state()
         self._cuda_rng = (
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -1215,6 +1237,13 @@ class StateSnapshot:
                     group.clear()
                     group.update(_clone(saved))
                     group["params"] = params
+        with torch.inference_mode(False), torch.no_grad():
+            for module, held_attrs in self._module_attrs:
+                owned = module._parameters.keys() | module._buffers.keys() | module._modules.keys()
+                for name, saved_value in held_attrs.items():
+                    value = _put_back(saved_value)
+                    if name not in owned and vars(module).get(name, _MISSING) is not value:
+                        vars(module)[name] = value
         for module, mode in self._modes:
             module.training = mode
         torch.set_rng_state(self._torch_rng)
@@ -1728,7 +1757,7 @@ def range_test(
         )
 
     autocast_dtype = _check_precision(precision, target, grad_scaler)
-    snapshot = StateSnapshot(model, [optimizer], [train_data]) if restore else None
+    snapshot = StateSnapshot(model, [optimizer], [train_data], module_attributes=True) if restore else None
     scaler = None
     scaler_state: dict[str, Any] | None = None
     if precision == "16-mixed":

@@ -983,7 +983,9 @@ def refine_range_test(
             return _batch_loss(model, to_device(batch, device), loss_fn, step_fn)
 
     judged_on = "val_data" if val_data is not None else "held-out training batches"
-    snapshot = StateSnapshot(model, [optimizer], [train_data] + ([val_data] if val_data is not None else []))
+    snapshot = StateSnapshot(
+        model, [optimizer], [train_data] + ([val_data] if val_data is not None else []), module_attributes=True
+    )
     try:
         if val_data is not None:
             held: list[Any] = []

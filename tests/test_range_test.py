@@ -1101,3 +1101,38 @@ def test_a_one_shot_iterator_warns_that_its_batches_are_used_up(mlp: nn.Module, 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         range_test(mlp, list(loader), loss_fn=F.cross_entropy, num_steps=10)
+
+
+class _Annealed(nn.Module):
+    """A model whose forward reads and updates plain attributes: a Python step counter and a tensor (not a buffer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(10, 3)
+        self.calls = 0
+        self.stats = [torch.zeros(3)]  # a running mean kept in a list attribute
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x) * (1.0 + 0.1 * min(self.calls, 10))
+        if self.training:
+            self.calls += 1
+            self.stats[0].mul_(0.9).add_(0.1 * out.detach().mean(0))
+        return out - self.stats[0]
+
+
+def test_plain_module_attributes_a_forward_changes_are_restored(dataset: TensorDataset) -> None:
+    """The counter and the running mean were left as the sweep made them: training then differed."""
+    batches = list(DataLoader(dataset, batch_size=32))
+
+    def run(with_test: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = _Annealed()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        _steps(model, opt, batches, 2)
+        if with_test:
+            stats = model.stats[0]
+            range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+            assert model.calls == 2 and model.stats[0] is stats
+        return [*_steps(model, opt, batches[2:], 4), model.stats[0].clone()]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
