@@ -42,7 +42,7 @@ from ._atomic import atomic_write_text
 from ._checks import check_flag, is_int, is_real
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
-from .names import GRADIENT_CLIP_ALGORITHMS, PRECISIONS, SWEEP_MODES, GradientClipAlgorithm, Precision, SweepMode
+from .names import GRADIENT_CLIP_ALGORITHMS, PRECISIONS, RULES, SWEEP_MODES, GradientClipAlgorithm, Precision, SweepMode
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
@@ -1708,6 +1708,8 @@ def range_test(
     )
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
+    if rule not in RULES:  # checked before the sweep, not by analyze() once it has run
+        raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
     settings = replace(
         settings,
         precision=cast(Precision, precision),

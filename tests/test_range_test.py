@@ -1136,3 +1136,12 @@ def test_plain_module_attributes_a_forward_changes_are_restored(dataset: TensorD
         return [*_steps(model, opt, batches[2:], 4), model.stats[0].clone()]
 
     assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
+
+
+def test_an_unknown_rule_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
+    """analyze() refused it, but only after the whole sweep had run."""
+    steps: list[int] = []
+    with pytest.raises(ValueError, match=r"Expected rule to be one of divergence_div10.*rule='bogus'"):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, rule="bogus",
+                   on_step=lambda i, lr, loss: steps.append(i))  # fmt: skip
+    assert steps == []
