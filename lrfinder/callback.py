@@ -179,8 +179,10 @@ class LRFinder(_CallbackBase):
             ``configure_optimizers`` run again, for schedules sized from
             ``trainer.estimated_stepping_batches``); without one the fit
             stops (``ValueError`` naming both sizes) rather than train with an LR scaled for
-            a batch it does not use. With ``scheduler=``, the warm-up the scaling advises
-            (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in.
+            a batch it does not use. Several train loaders (a list or dict) count when they
+            share a batch size; when the loaders do not say it (different sizes, a custom batch
+            sampler) the batch the test drew is checked, after the test. With ``scheduler=``,
+            the warm-up the scaling advises (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in.
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
@@ -446,9 +448,16 @@ class LRFinder(_CallbackBase):
                 raise InconclusiveCurveError(message + " (strict=True)")
             _lightning.warn(trainer, message)
             return
-        if not pl_module.automatic_optimization and result.settings.accumulate_steps != 1:
-            # Checked again with the accumulation training_step does by hand (the test counted it).
-            train_batch = self._training_batch_size(trainer, pl_module, accumulate=result.settings.accumulate_steps)
+        accumulate = result.settings.accumulate_steps
+        unknown = _loader_batch_size(trainer.train_dataloader) is None
+        if (not pl_module.automatic_optimization and accumulate != 1) or (unknown and self.target_batch_size):
+            # Checked again with the accumulation training_step does by hand (the test counted it), and with
+            # the per-device batch the test drew when the train loader does not say it (several loaders of
+            # different batch sizes, a batch sampler): the LR was scaled to the target all the same.
+            seen = None
+            if unknown and self.test_batch_size is None and result.batch_size is not None:
+                seen = result.batch_size // (max(1, int(trainer.world_size)) * accumulate)
+            train_batch = self._training_batch_size(trainer, pl_module, accumulate=accumulate, seen=seen)
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
@@ -938,7 +947,7 @@ class LRFinder(_CallbackBase):
         if result.suggestion is None:
             return result
         accumulate = run.settings.accumulate_steps
-        train_per_device = infer_batch_size(run.train_loader, None)
+        train_per_device = _loader_batch_size(run.train_loader)
         if self.test_batch_size is None:
             train_per_device = train_per_device or run.batches.batch_size
         target = self.target_batch_size
@@ -1099,7 +1108,7 @@ class LRFinder(_CallbackBase):
                     )
 
     def _training_batch_size(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int | None = None
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int | None = None, seen: int | None = None
     ) -> int | None:
         """The per-device batch to train at when ``target_batch_size`` differs from the fit's, else ``None``.
 
@@ -1108,7 +1117,8 @@ class LRFinder(_CallbackBase):
         the datamodule, or in their ``hparams``, as ``BatchSizeFinder`` does), or the fit stops here.
 
         ``accumulate``: the micro-batches per step, when the test found them (a manual
-        ``training_step`` that accumulates by hand); default the Trainer's.
+        ``training_step`` that accumulates by hand); default the Trainer's. ``seen``: the
+        per-device batch the test drew, for a train loader that does not say its own.
 
         Raises:
             ValueError: No ``batch_size`` attribute to set, or a target that devices and
@@ -1116,7 +1126,7 @@ class LRFinder(_CallbackBase):
 
         """
         target = self.target_batch_size
-        per_device = infer_batch_size(trainer.train_dataloader, None)
+        per_device = _loader_batch_size(trainer.train_dataloader) or seen
         if target is None or per_device is None:
             return None
         world = max(1, int(trainer.world_size))
@@ -1149,7 +1159,7 @@ class LRFinder(_CallbackBase):
         # been drawn from the iterator built before on_train_start, so training starts afresh.
         trainer.fit_loop._combined_loader = None
         trainer.fit_loop.setup_data()
-        got = infer_batch_size(trainer.train_dataloader, None)
+        got = _loader_batch_size(trainer.train_dataloader)
         if got != per_device:
             raise ValueError(
                 f"LRFinder(target_batch_size={self.target_batch_size}): set batch_size={per_device}, but the "
@@ -1405,6 +1415,19 @@ def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     drop_last = batch_sampler.drop_last if batch_sampler is not None else loader.drop_last
     sampler = batch_sampler.sampler if batch_sampler is not None else loader.sampler
     return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
+
+
+def _loader_batch_size(loader: Any) -> int | None:
+    """The per-device batch of the fit's train loader(s): one loader's, or the one all of a list/dict share.
+
+    ``None`` when it is unknown from the loaders alone (no ``batch_size``, or loaders of different sizes).
+    """
+    if loader is None:
+        return None
+    if isinstance(loader, DataLoader):
+        return infer_batch_size(loader, None)
+    sizes = {infer_batch_size(lo, None) for lo in _lightning.flat_loaders(loader)}
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def _has_attr(obj: Any, dotted: str) -> bool:

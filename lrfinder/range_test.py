@@ -1570,10 +1570,10 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     if batch is None:
         return None
     first = batch
-    while isinstance(first, (tuple, list)) and first:
-        first = first[0]
-    if isinstance(first, Mapping) and first:
-        first = next(iter(first.values()))
+    # Down the first element of nested tuples, lists and dicts: ``(x, y)``, ``{"x": x}``, and a dict
+    # of several loaders' batches, ``{"a": (x, y), "b": (x, y)}``.
+    while (isinstance(first, (tuple, list, Mapping))) and first:
+        first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]
     if isinstance(first, torch.Tensor) and first.dim() > 0:
         return int(first.shape[0])
     return None

@@ -763,6 +763,55 @@ def test_target_batch_size_training_does_not_use_is_an_error(tmp_path: Path) -> 
     assert model.steps == []  # stopped before the test
 
 
+class TwoLoaders(Net):
+    """Trains on several train loaders at once (a dict or a list: one batch of each per step), sized by batch_size."""
+
+    def __init__(self, kind: str, sizes: tuple[int, int] | None = None) -> None:
+        super().__init__(lr=0.01)
+        self.kind = kind
+        self.sizes = sizes
+        self.batch_size = 32
+
+    def train_dataloader(self) -> Any:
+        a, b = self.sizes or (self.batch_size, self.batch_size)
+        loaders = [make_loader(n=512, batch_size=a), make_loader(n=256, batch_size=b)]
+        return dict(zip("ab", loaders)) if self.kind == "dict" else loaders
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        parts = list(batch.values()) if isinstance(batch, dict) else list(batch)
+        loss = sum(F.cross_entropy(self.head(self.body(x)), y) for x, y in parts) / len(parts)
+        self.steps.append((self.phase, parts[0][0].shape[0], float(loss.detach()), False))
+        return loss
+
+
+@pytest.mark.parametrize("kind", ["dict", "list"])
+def test_target_batch_size_with_several_train_loaders_sets_their_batch(tmp_path: Path, kind: str) -> None:
+    """A dict of loaders gave no batch size (no scaling, a warning); a list: scaled x4, training stayed at 32."""
+    finder = LRFinder(target_batch_size=128, scaling="linear", **FAST)
+    model = TwoLoaders(kind)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model)
+    result = finder.result
+    assert result is not None and result.suggestion is not None and result.batch_size == 32
+    assert result.scaled is not None and (result.scaled.from_batch_size, result.scaled.to_batch_size) == (32, 128)
+    assert model.batch_size == 128 and {s[1] for s in model.steps if s[0] == "train"} == {128}
+
+
+def test_target_batch_size_with_train_loaders_of_unknown_batch_is_refused(tmp_path: Path) -> None:
+    """Two loaders of different batch sizes and no batch_size they read: the LR was scaled x4, training kept 32."""
+
+    class Fixed(TwoLoaders):
+        def __init__(self) -> None:
+            super().__init__("list", sizes=(32, 16))
+            del self.batch_size
+
+    model = Fixed()
+    t = trainer(tmp_path, [LRFinder(target_batch_size=128, scaling="linear", **FAST)], max_steps=2)
+    with pytest.raises(ValueError, match=r"target_batch_size=128.*effective batch of 32"):
+        t.fit(model)
+    assert [s for s in model.steps if s[0] == "train"] == []
+
+
 def test_target_batch_size_not_divisible_is_an_error(tmp_path: Path) -> None:
     t = trainer(tmp_path, [LRFinder(target_batch_size=100, **FAST)], max_steps=1, accumulate_grad_batches=3)
     with pytest.raises(ValueError, match=r"target_batch_size=100.*multiple of 3"):

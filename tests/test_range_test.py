@@ -82,6 +82,18 @@ def train(model: nn.Module, opt: torch.optim.Optimizer, loader: DataLoader, epoc
 # ------------------------------------------------------------------------------------ schedule
 
 
+def test_infer_batch_size_descends_tuples_lists_and_dicts() -> None:
+    """A dict of several loaders' ``(x, y)`` batches gave None (the dict's first value is a list)."""
+    from lrfinder.range_test import infer_batch_size
+
+    x, y = torch.zeros(6, 2), torch.zeros(6)
+    assert infer_batch_size(None, (x, y)) == 6
+    assert infer_batch_size(None, {"x": x, "y": y}) == 6
+    assert infer_batch_size(None, {"a": [x, y], "b": [x[:3], y[:3]]}) == 6
+    assert infer_batch_size(None, [{"x": x}]) == 6
+    assert infer_batch_size(None, {}) is None and infer_batch_size(None, ()) is None
+
+
 def test_exp_schedule_is_even_in_log_with_exact_ends() -> None:
     lrs = lr_schedule(1e-7, 10.0, 100, "exp")
     assert lrs[0] == 1e-7 and lrs[-1] == 10.0
