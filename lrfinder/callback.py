@@ -157,7 +157,10 @@ class LRFinder(_CallbackBase):
     ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
     ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed; when
     the checkpoint's fit applied an LR (:attr:`applied_lr` is saved with the callback's state),
-    the module's LR attribute is set to it, as the restored optimizer trains with it.
+    the module's LR attribute is set to it, as the restored optimizer trains with it. ``fit``
+    called again on the same Trainer (no ``ckpt_path``) runs the test again, on the weights as
+    they are: Lightning rebuilds the optimizers from ``configure_optimizers`` there anyway, and a
+    second stage (a backbone unfrozen) is what it is for; resume from a checkpoint to go on without it.
     Lightning's ``BatchSizeFinder`` (which restores its own start-of-fit checkpoint) is no
     resume: the test runs after it, at the batch size it found.
 
