@@ -1461,16 +1461,32 @@ def _describe(value: Any, depth: int = 0) -> str:
     return type(value).__name__
 
 
-def _first_batch_message(exc: BaseException, batch: Any, model: nn.Module) -> str:
-    """Why the first batch did not go through ``model`` and ``loss_fn``, with the batch and the model described."""
+def _batch_parts(batch: Any) -> str:
+    """A batch in a few words, ``inputs float32 (16, 5), targets int64 (16,)`` for a pair."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return f"inputs {_describe(batch[0], 1)}, targets {_describe(batch[1], 1)}"
+    return _describe(batch)
+
+
+def _batch_message(
+    exc: BaseException, batch: Any, model: nn.Module, index: int | None = None, first: str | None = None
+) -> str:
+    """Why a batch did not go through ``model`` and ``loss_fn``, with the batch and the model described.
+
+    ``index`` and ``first``: a later batch (its index in the pass), unlike the first one (described).
+    """
     why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     param = next(model.parameters(), None)
     dtype = "" if param is None else str(param.dtype).removeprefix("torch.")
     held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"
-    if isinstance(batch, (tuple, list)) and len(batch) == 2:
-        parts = f"inputs {_describe(batch[0], 1)}, targets {_describe(batch[1], 1)}"
-    else:
-        parts = _describe(batch)
+    parts = _batch_parts(batch)
+    if index is not None and first is not None:
+        return (
+            f"Batch {index} of the pass does not go through the model and loss_fn ({type(exc).__name__}: {why}), "
+            f"although the first batch did. The batch: {parts}; the first: {first}{held}. "
+            "If it is the short last batch of a pass (the data does not divide by batch_size), set "
+            "drop_last=True on the DataLoader or let the model take any batch size."
+        )
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
         f"{parts}{held}. Check that the inputs have the shape and dtype the model takes and the targets the "
@@ -1777,6 +1793,7 @@ def range_test(
     sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
+    first_batch: list[str] = []  # how the first batch looked (_describe), to name a later one unlike it
     probe = NoiseProbe(p for g in optimizer.param_groups for p in g["params"]) if noise_scale else None
     index = [0]
 
@@ -1793,23 +1810,26 @@ def range_test(
         parts: list[torch.Tensor] = []
         sizes: set[int | None] = set()
         for _ in range(settings.accumulate_steps):
-            batch, _ = batches.next()
+            batch, batch_index = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
-            if index[0] == 0 and not parts and step_fn is None:
-                # The first batch through model and loss_fn: a mismatch is said in terms of the batch.
-                try:
-                    batch = to_device(batch, target)
-                    loss = loss_of(batch)
-                except LRFinderError:
-                    raise
-                except _MISMATCH_ERRORS as exc:
-                    if _is_out_of_memory(exc):
-                        raise
-                    raise DataError(_first_batch_message(exc, batch, model)) from exc
-            else:
+            try:
                 batch = to_device(batch, target)
                 loss = loss_of(batch)
+            except LRFinderError:
+                raise
+            except _MISMATCH_ERRORS as exc:
+                # A batch that does not fit the model or loss_fn is said in terms of the batch: the
+                # first one, or a later one unlike it (the short last batch of a pass).
+                if step_fn is not None or _is_out_of_memory(exc):
+                    raise
+                if not first_batch:
+                    raise DataError(_batch_message(exc, batch, model)) from exc
+                if _batch_parts(batch) != first_batch[0]:
+                    raise DataError(_batch_message(exc, batch, model, batch_index, first_batch[0])) from exc
+                raise
+            if not first_batch:
+                first_batch.append(_batch_parts(batch))
             sizes.add(infer_batch_size(None, batch))
             # Gradients already there: the step_fn ran its own backward (its graph may be freed).
             ran_backward = step_fn is not None and not parts and _has_grads(optimizer)

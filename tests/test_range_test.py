@@ -1157,3 +1157,38 @@ def test_an_unknown_rule_is_refused_before_the_sweep(mlp: nn.Module, loader: Dat
         range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, rule="bogus",
                    on_step=lambda i, lr, loss: steps.append(i))  # fmt: skip
     assert steps == []
+
+
+def test_a_short_last_batch_the_model_fails_on_is_named(dataset: TensorDataset) -> None:
+    """A model made for batches of 32 failed on the pass's last batch of 16 with torch's raw error."""
+
+    class FixedBatch(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(32 * 10, 32 * 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x.reshape(1, -1)).view(32, 3)
+
+    loader = DataLoader(TensorDataset(*dataset[:80]), batch_size=32)  # 32, 32, 16
+    with pytest.raises(DataError, match=r"Batch 2 of the pass does not go through.*inputs float32 \(16, 10\).*"
+                       r"the first: inputs float32 \(32, 10\).*drop_last=True") as caught:  # fmt: skip
+        range_test(FixedBatch(), loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    result = range_test(FixedBatch(), DataLoader(TensorDataset(*dataset[:80]), batch_size=32, drop_last=True),
+                        loss_fn=F.cross_entropy, num_steps=10)  # fmt: skip
+    assert result.num_steps == 10
+
+
+def test_a_later_error_like_the_first_batch_stays_torchs(mlp: nn.Module, loader: DataLoader) -> None:
+    """Only a batch unlike the first is explained; an error on a batch like it is the model's own."""
+    calls = [0]
+
+    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        if calls[0] == 3:
+            raise RuntimeError("the model's own failure")
+        return F.cross_entropy(out, y)
+
+    with pytest.raises(RuntimeError, match="the model's own failure"):
+        range_test(mlp, loader, loss_fn=loss_fn, num_steps=10)
