@@ -195,9 +195,10 @@ class LRFinder(_CallbackBase):
         optimizer_settings: Keyword settings for ``optimizer`` (``weight_decay``, ...).
         scheduler: Registry name of the LR schedule to train with, built by
             :func:`lrfinder.schedulers.create_scheduler` from the found LR and the suggestion
-            over the fit's optimizer steps (``trainer.estimated_stepping_batches``; under manual
-            optimization that accumulates by hand, its batches / the test's micro-batches per
-            step, rounded up per epoch, capped by ``max_steps``); needs ``optimizer``.
+            over the fit's optimizer steps (``trainer.estimated_stepping_batches``; with a
+            ``GradientAccumulationScheduler``, or under manual optimization that accumulates by
+            hand, each epoch's batches / its micro-batches per step, rounded up, capped by
+            ``max_steps``); needs ``optimizer``.
         scheduler_settings: Keyword settings for ``scheduler``.
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``).
         monitor: Under manual optimization (warned and unused under automatic optimization,
@@ -216,7 +217,9 @@ class LRFinder(_CallbackBase):
             one with the lowest held-out loss (``result.refinement``; ``result.lr`` is refined,
             then scaled). Judged on the first ``Refine.val_batches`` batches of the fit's
             validation loader, or without one on held-out training batches the trials do not
-            train on. ``training_steps`` defaults to ``trainer.estimated_stepping_batches``;
+            train on. ``training_steps`` defaults to the fit's optimizer steps
+            (``trainer.estimated_stepping_batches``, counting a ``GradientAccumulationScheduler``'s
+            accumulation in every epoch);
             the schedule is ``scheduler=`` or the module's own OneCycleLR (``"onecycle"``) or
             CosineAnnealingLR (``"cosine"``), else ``"constant"`` (a ``Refine`` whose schedule
             is not ``"constant"`` keeps its own). The trials spend at most
@@ -541,7 +544,7 @@ class LRFinder(_CallbackBase):
         run = self._build(trainer, pl_module)
         # Resolved before the sweep: a refine that cannot run in this fit (no length, too small a budget)
         # fails before the test, not after it.
-        refine = self._refine_settings(trainer) if self.refine is not None and not self._find_only else None
+        refine = self._refine_settings(trainer, pl_module) if self.refine is not None and not self._find_only else None
         probe = NoiseProbe(p for g in run.optimizers[0].param_groups for p in g["params"]) if self.noise_scale else None
         lrs, losses, reason, accumulate = self._sweep(
             trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
@@ -724,11 +727,11 @@ class LRFinder(_CallbackBase):
             if bar is not None:
                 bar.close()
 
-    def _refine_settings(self, trainer: pl.Trainer) -> Refine:
-        """The :class:`Refine` for this fit: its training length and schedule filled in."""
+    def _refine_settings(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Refine:
+        """The :class:`Refine` for this fit: its training length (optimizer steps) and schedule filled in."""
         assert self.refine is not None
         refine = self.refine
-        total = trainer.estimated_stepping_batches
+        total = _optimizer_steps(trainer, pl_module, 1)  # trials run under automatic optimization only
         if refine.training_steps is None:
             if not math.isfinite(total):
                 raise ValueError(
@@ -1542,22 +1545,31 @@ def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
 def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> float:
     """The optimizer steps the fit will take: what a schedule built for it is sized to.
 
-    ``trainer.estimated_stepping_batches``, except under manual optimization with ``accumulate``
-    batches per optimizer step by hand (found by the test): Lightning's estimate counts batches
-    there (its ``accumulate_grad_batches`` is 1), ``accumulate`` times the steps ``training_step``
-    takes. Then ``ceil(batches per epoch / accumulate) x max_epochs``, capped by ``max_steps``
-    (which counts optimizer steps): Lightning's own rounding for ``accumulate_grad_batches``, one
-    step too many rather than too few when an epoch's last batches do not fill a step (OneCycleLR
-    stepped past its ``total_steps`` raises).
+    ``trainer.estimated_stepping_batches``, except where it counts batches for steps of several:
+    under manual optimization with ``accumulate`` batches per optimizer step by hand (found by
+    the test; Lightning's ``accumulate_grad_batches`` is 1 there), and with a
+    ``GradientAccumulationScheduler`` (which sets the Trainer's ``accumulate_grad_batches`` only
+    at each epoch start, after the test). Then the sum over epochs of ``ceil(batches per epoch /
+    micro-batches per step)``, capped by ``max_steps`` (which counts optimizer steps): Lightning's
+    own rounding, one step too many rather than too few when an epoch's last batches do not fill
+    a step (OneCycleLR stepped past its ``total_steps`` raises).
     """
     total = trainer.estimated_stepping_batches
-    if pl_module.automatic_optimization or accumulate <= 1:
+    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
+    by_epoch = next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
+    if pl_module.automatic_optimization:
+        if by_epoch is None:
+            return total
+        per_step = by_epoch.get_accumulate_grad_batches
+    elif accumulate > 1:
+        per_step = lambda epoch: accumulate  # noqa: E731
+    else:
         return total
     batches = trainer.num_training_batches
     max_epochs = trainer.max_epochs
     if max_epochs is None or max_epochs == -1 or not math.isfinite(batches):
         return total  # max_steps (optimizer steps), or infinite
-    steps = math.ceil(batches / accumulate) * max(max_epochs, 1)
+    steps = sum(math.ceil(batches / int(per_step(epoch))) for epoch in range(max(max_epochs, 1)))
     max_steps = trainer.max_steps
     return min(steps, max_steps) if max_steps is not None and max_steps != -1 else steps
 

@@ -533,6 +533,23 @@ def test_manual_accumulation_by_hand_sizes_the_schedule_in_optimizer_steps(
         assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(sched.eta_min, abs=1e-12)
 
 
+def test_gradient_accumulation_scheduler_sizes_the_schedule_in_optimizer_steps(tmp_path: Path) -> None:
+    """GradientAccumulationScheduler({0: 4, 1: 2}), 8 batches, 2 epochs: 2 + 4 = 6 optimizer steps.
+
+    It sets the Trainer's accumulate_grad_batches at each epoch start, after the test: the cosine was
+    sized to estimated_stepping_batches' 16 and training ended at 2/3 of the LR.
+    """
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, optimizer="sgd", scheduler="cosine")
+    accumulation = pl.callbacks.GradientAccumulationScheduler({0: 4, 1: 2})
+    t = trainer(tmp_path, [finder, accumulation], max_epochs=2, max_steps=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.fit(Net(), make_loader())
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert t.global_step == 6 and sched.T_max == 6
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(sched.eta_min, abs=1e-12)
+
+
 def test_manual_accumulation_by_hand_counts_in_the_limit_warning(tmp_path: Path) -> None:
     """limit_train_batches=40 is enough for 30 steps of one batch, not for 30 steps of 4 batches by hand."""
     finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, stop_factor=None)
