@@ -731,6 +731,19 @@ def test_quiet_run_prints_only_results(work: Path):
     assert result.exit_code == 0 and result.stderr == ""
 
 
+def test_a_lightning_training_step_that_fails_on_the_data_is_named(work: Path):
+    # The module's own training_step runs on the first batch before the test: its failure names it
+    # and the batch (it was torch's bare "mat1 and mat2 shapes cannot be multiplied").
+    x = np.zeros((64, 5), dtype=np.float32)
+    np.savez(work / "five.npz", x=x, y=np.zeros(64, dtype=np.int64))
+    result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "five.npz", *FAST)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "LitNet.training_step fails on the first batch (a list of 2 tensors of shapes (32, 5), (32,))" in (
+        result.output
+    )
+    assert "Check that the data is what training_step expects" in result.output
+
+
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------

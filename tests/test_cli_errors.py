@@ -37,6 +37,17 @@ class NoParams(nn.Module):
         return x[:, :3]
 
 
+class TupleOut(nn.Module):
+    """A model returning (scores, features): no --loss can score a tuple."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(10, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(x), x
+
+
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A directory with a TorchScript model, good data, and broken files of every kind."""
@@ -62,6 +73,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 # An IterableDataset without __len__: a DataLoader may not shuffle it.
                 return _Stream()
 
+            def triple_set():
+                # (inputs, targets, weights): a sample of three tensors, which no --loss can take.
+                x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+                return torch.utils.data.TensorDataset(x, x[:, :3].argmax(1), torch.ones(64))
+
             def shuffled_loader():
                 # Shuffled by torch's global RNG, as most users' loaders are.
                 x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
@@ -82,9 +98,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     late[100] = 7  # one label out of range for 3 classes, in the fourth batch
     np.savez(tmp_path / "late_label.npz", x=x.numpy(), y=late.numpy())
     np.savez(tmp_path / "float_labels.npz", x=x.numpy(), y=y.float().numpy())
+    np.savez(tmp_path / "int_inputs.npz", x=(x * 10).long().numpy(), y=y.numpy())
     np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
     torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
     torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
+    torch.jit.save(torch.jit.script(TupleOut()), tmp_path / "tuple_out.pt")
     torch.save(net.state_dict(), tmp_path / "weights.pt")
     # A spreadsheet's CSV: a UTF-8 byte-order mark before the header, the label the first column.
     header = "label," + ",".join(f"f{i}" for i in range(10))
@@ -270,6 +288,18 @@ FAILED = {
         ["model.pt", "--data", f"{MODULE}:stream", "--scheduler", "cosine"],
         [f"{MODULE}:stream has no length", "--scheduler must count", "__len__", "or drop --scheduler"],
     ),
+    "a model returning a tuple": (
+        ["tuple_out.pt", "--data", "train.npz"],
+        ["returns a tuple of 2 tensors of shapes (32, 3), (32, 10), not a tensor", "Make forward return"],
+    ),
+    "samples of three tensors": (
+        ["model.pt", "--data", f"{MODULE}:triple_set"],
+        ["batches of a list of 3 tensors", "(inputs, targets) pairs", "LightningModule"],
+    ),
+    "integer inputs for a float model": (
+        ["model.pt", "--data", "int_inputs.npz"],
+        ["The inputs are int64 and the model's weights float32", "store the inputs as float32"],
+    ),
     "TorchScript shape error": (
         ["model.pt", "--data", "five.npz"],
         ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
@@ -283,7 +313,7 @@ def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str
     line = assert_one_line(invoke("run", *args, *FAST), 1, *messages)
     for vague in (
         "IndexError", "allow_pickle", "saved with torch.save(model)", "num_samples", "codec", ".. ", "StopIteration",
-        "weights_only", "inline_container", "out of bounds", "shuffle",
+        "weights_only", "inline_container", "out of bounds", "shuffle", "step_fn", "range_test", "shape tuple",
     ):  # fmt: skip
         assert vague not in line
 

@@ -51,7 +51,7 @@ from .._atomic import atomic_write
 from .._checks import is_real
 from .._imports import import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
-from ..exceptions import DataError, ModelError
+from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
 
 if TYPE_CHECKING:
@@ -837,6 +837,58 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
     )
 
 
+def _dtype_hint(model: nn.Module, x: Any, exc: BaseException) -> str:
+    """`` The inputs are int64 and the model's weights float32: ...`` for a dtype failure, else ``""``.
+
+    Integer inputs are left alone on purpose (token ids for an embedding are integers): this
+    only explains a failure that names a dtype.
+    """
+    text = str(exc).lower()
+    if "dtype" not in text and "scalar type" not in text:
+        return ""
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if weight is None or not isinstance(x, torch.Tensor) or x.dtype == weight.dtype:
+        return ""
+    have, want = str(x.dtype).replace("torch.", ""), str(weight.dtype).replace("torch.", "")
+    return f" The inputs are {have} and the model's weights {want}: store the inputs as {want} (x.astype('{want}'))."
+
+
+def _kind(obj: Any) -> str:
+    """``a tuple of length 3``, ``a dict with keys ['a', 'b']``: what a batch or an output is, for messages."""
+    if isinstance(obj, Mapping):
+        return f"a {type(obj).__name__} with keys {[str(k) for k in obj][:8]}"
+    if isinstance(obj, (tuple, list)):
+        if obj and all(isinstance(t, torch.Tensor) for t in obj):
+            shapes = ", ".join(str(tuple(t.shape)) for t in obj)
+            return f"a {type(obj).__name__} of {len(obj)} tensors of shapes {shapes}"
+        return f"a {type(obj).__name__} of length {len(obj)}"
+    return f"a {type(obj).__name__}"
+
+
+def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
+    """The inputs and targets of a batch the CLI's losses can use: an ``(x, y)`` pair or a dict with both keys.
+
+    Raises:
+        DataError: Any other batch (the range test would fail on it at its first step).
+
+    """
+    from ..range_test import _INPUT_KEYS, _TARGET_KEYS
+
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch[0], batch[1]
+    if isinstance(batch, Mapping):
+        x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+        y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+        if x_key is not None and y_key is not None:
+            return batch[x_key], batch[y_key]
+    keys = f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)})"
+    raise DataError(
+        f"The data gives batches of {_kind(batch)}; lrfind needs (inputs, targets) pairs or dicts with {keys}. "
+        "Return such samples from the Dataset, or use a LightningModule, whose training_step takes the batch as "
+        "it is."
+    )
+
+
 def check_model_fits(
     model: nn.Module,
     batch: Any,
@@ -865,21 +917,34 @@ def check_model_fits(
     try:
         with torch.no_grad():
             if step_fn is not None:
-                step_fn(model, batch)
+                try:
+                    step_fn(model, batch)
+                except LRFinderError:
+                    raise
+                except Exception as exc:
+                    raise ModelError(
+                        f"{type(model).__name__}.training_step fails on the first batch ({_kind(batch)}): "
+                        f"{type(exc).__name__}: {reason(exc)}. Check that the data is what training_step expects."
+                    ) from exc
                 return
-            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-                return
-            x, y = batch
+            x, y = _inputs_and_targets(batch)
             try:
                 out = model(x)
             except Exception as exc:
                 raise ModelError(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
                     f"{type(exc).__name__}: {reason(exc)}. Check that the data "
-                    "matches the model."
+                    f"matches the model.{_dtype_hint(model, x, exc)}"
                 ) from exc
             if loss_fn is None:
                 return
+            if not isinstance(out, torch.Tensor):
+                name = getattr(loss_fn, "name", "the loss")
+                raise ModelError(
+                    f"The model returns {_kind(out)}, not a tensor, so --loss {name} cannot score it. Make forward "
+                    "return the output tensor (the class scores or predictions), or use a LightningModule whose "
+                    "training_step computes the loss."
+                )
             if isinstance(y, torch.Tensor):
                 _check_class_labels(getattr(loss_fn, "name", ""), out, y, targets)
             try:
