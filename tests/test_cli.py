@@ -701,6 +701,30 @@ def test_options_given_but_unused_are_named_on_stderr(work: Path):
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_model_options_a_self_contained_model_ignores_are_named(work: Path):
+    # A TorchScript file or a pickled module holds the whole model: --model-class/--model-args did
+    # nothing, silently (known only once MODEL is read).
+    for model, extra in (("model_ts.pt", []), ("pickled.pt", ["--unsafe-pickle"])):
+        result = invoke("run", model, *extra, "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 3}',
+                        "--data", "train.npz", *FAST)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        kind = "a TorchScript file" if model == "model_ts.pt" else "a pickled module"
+        assert [line for line in result.stderr.splitlines() if line.startswith("warning: --model")] == [
+            f"warning: --model-class is ignored: MODEL is {kind}, which holds the whole model.",
+            f"warning: --model-args is ignored: MODEL is {kind}, which holds the whole model.",
+        ]
+    used = invoke("run", "weights.pt", "--model-class", f"{USER_MODULE}:Net", "--data", "train.npz", *FAST)
+    assert used.exit_code == 0 and "warning:" not in used.stderr
+
+
+def test_a_positional_model_args_list_for_a_checkpoint_is_refused(work: Path):
+    # load_from_checkpoint takes keyword arguments only: a JSON list was dropped silently.
+    result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--model-args", "[8]",
+                    "--data", "train.npz", *FAST)  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--model-args for the Lightning checkpoint lit.ckpt must be a JSON object" in result.output
+
+
 def test_fit_summary_says_what_training_uses(work: Path):
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt")
     assert result.exit_code == 0, result.output

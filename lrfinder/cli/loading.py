@@ -332,7 +332,12 @@ def load_model(
             raise ModelError(
                 f"--model-class {model_class!r} must be a LightningModule subclass to load the checkpoint {file}."
             )
-        _, kwargs = _parse_model_args(model_args)
+        args, kwargs = _parse_model_args(model_args)
+        if args:
+            raise ModelError(
+                f"--model-args for the Lightning checkpoint {file} must be a JSON object (keyword arguments of "
+                f"load_from_checkpoint, e.g. '{{\"hidden\": 64}}'), but got a list: {model_args!r}."
+            )
         try:
             module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, **kwargs)
         except Exception as exc:

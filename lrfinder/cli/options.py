@@ -42,6 +42,7 @@ __all__ = [
     "DataSpec",
     "optimizer_settings",
     "check_csv_target",
+    "unused_model_options",
     "key_values",
     "config_option",
     "common_options",
@@ -433,11 +434,33 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
     return notes
 
 
-def warn_unused_options(ctx: click.Context, options: Options) -> None:
-    """Print one ``warning:`` line on stderr per option that has no effect (not with ``--quiet``)."""
+def unused_model_options(ctx: click.Context, model_format: str) -> list[str]:
+    """``--model-class``/``--model-args`` typed on the command line for a model file that builds itself.
+
+    A TorchScript file or a pickled module holds the whole model: the class and its arguments
+    are not used (known only once MODEL is read, so said after loading).
+    """
+    from click.core import ParameterSource
+
+    if model_format not in ("torchscript", "pickle"):
+        return []
+    kind = "a TorchScript file" if model_format == "torchscript" else "a pickled module"
+    return [
+        f"{option} is ignored: MODEL is {kind}, which holds the whole model"
+        for name, option in (("model_class", "--model-class"), ("model_args", "--model-args"))
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    ]
+
+
+def warn_unused_options(ctx: click.Context, options: Options, model_format: str | None = None) -> None:
+    """Print one ``warning:`` line on stderr per option that has no effect (not with ``--quiet``).
+
+    With ``model_format`` (the loaded MODEL's), only the model options that format ignores.
+    """
     if options.quiet:
         return
-    for note in unused_options(ctx, options):
+    notes = unused_options(ctx, options) if model_format is None else unused_model_options(ctx, model_format)
+    for note in notes:
         click.echo(f"warning: {note}.", err=True)
 
 

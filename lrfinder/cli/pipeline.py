@@ -201,7 +201,10 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     check_options(options)
     warn_unused_options(ctx, options)
     with clean_errors(debug):
-        execute(options, load_inputs(options))
+        inputs = load_inputs(options)
+        if inputs.loaded is not None:
+            warn_unused_options(ctx, options, inputs.loaded.format)
+        execute(options, inputs)
 
 
 def resolve_device(device: str | None) -> str:
