@@ -1103,9 +1103,10 @@ class StateSnapshot:
     wraps are put back, attributes set during the test removed (``_opt_called``, which silences
     a scheduler's "lr_scheduler.step() before optimizer.step()" warning); an attribute holding
     an object with tensors of its own cannot be restored and is named in a warning; with
-    ``module_attributes`` (the plain range test), each module's plain attributes a forward may
-    change (a Python step counter, a tensor kept as an attribute, not a buffer), by the same
-    rules, without the warning and without removing attributes set during the test; the torch
+    ``module_attributes`` (the plain range test), each module's public plain attributes a forward
+    may change (a Python step counter, a tensor kept as an attribute, not a buffer), by the same
+    rules, without the warning and without removing attributes set during the test (names with a
+    leading underscore are left to the wrappers that keep their bookkeeping there); the torch
     (CPU and CUDA), numpy and Python RNG states; and
     the generators that fix the data order of the given data loaders (or the generators given),
     and the Python/numpy RNGs their samplers and datasets keep; the parameters' ``requires_grad``.
@@ -1176,7 +1177,8 @@ class StateSnapshot:
                     held_attrs = {
                         k: _capture(v, k, seen_attrs, [], [])
                         for k, v in vars(module).items()
-                        if k not in _MODULE_INTERNALS
+                        # Private names are the bookkeeping of wrappers (DDP's _lazy_init_ran, compile's): theirs.
+                        if k not in _MODULE_INTERNALS and not k.startswith("_")
                     }
                     self._module_attrs.append((module, held_attrs))
         self._torch_rng = torch.get_rng_state()
