@@ -157,7 +157,9 @@ class LRFinder(_CallbackBase):
     ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
     ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed; when
     the checkpoint's fit applied an LR (:attr:`applied_lr` is saved with the callback's state),
-    the module's LR attribute is set to it, as the restored optimizer trains with it. ``fit``
+    the module's LR attribute is set to it, as the restored optimizer trains with it; with
+    ``optimizer=`` that optimizer (and ``scheduler=``'s schedule) is built again before Lightning
+    restores their states into it. ``fit``
     called again on the same Trainer (no ``ckpt_path``) runs the test again, on the weights as
     they are: Lightning rebuilds the optimizers from ``configure_optimizers`` there anyway, and a
     second stage (a backbone unfrozen) is what it is for; resume from a checkpoint to go on without it.
@@ -387,6 +389,19 @@ class LRFinder(_CallbackBase):
     # ----------------------------------------------------------------------------------------
     # Hooks
     # ----------------------------------------------------------------------------------------
+
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Resuming a fit that trained with ``optimizer=``: build that optimizer (and schedule) again.
+
+        Lightning restores the checkpoint's optimizer and scheduler states after this hook, into
+        the optimizers the strategy holds: the module's own ``configure_optimizers`` ones, which
+        are not the ones that fit trained with (a registry AdamW's state loaded into the module's
+        SGD failed, or silently mixed them). The states then load into the same kind of objects.
+        """
+        if self._find_only or self.optimizer is None or self.applied_lr is None or _resumed_from(trainer) is None:
+            return
+        self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True)
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

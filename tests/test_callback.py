@@ -322,6 +322,29 @@ def test_resume_from_checkpoint_skips_and_is_not_disturbed(tmp_path: Path) -> No
     assert resumed.lr == finder.applied_lr and [e[1] for e in resumed.train_events()][-1] == (finder.applied_lr,)
 
 
+def test_resume_of_a_fit_with_the_registry_optimizer_restores_it(tmp_path: Path) -> None:
+    """optimizer='adamw', scheduler='cosine': resuming loaded AdamW's state into the module's own SGD (it failed:
+    "loaded state dict has a different number of parameter groups"). Resumed from epoch 1, the fit ends as the
+    uninterrupted one.
+    """
+    finder = LRFinder(**FAST, optimizer="adamw", scheduler="cosine")
+    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1)
+    full = Net(dropout=0.0)
+    settings: dict[str, Any] = {"max_epochs": 2, "max_steps": -1}
+    trainer(tmp_path, [finder, every_epoch], enable_checkpointing=True, **settings).fit(
+        full, make_loader(n=128, shuffle=False)
+    )
+    resumed = Net(lr=0.5, dropout=0.0)
+    t = trainer(tmp_path / "r", [LRFinder(**FAST, optimizer="adamw", scheduler="cosine")], **settings)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        t.fit(resumed, make_loader(n=128, shuffle=False), ckpt_path=tmp_path / "ckpt" / "epoch=0-step=4.ckpt")
+    assert type(t.optimizers[0]).__name__ == "AdamW"
+    assert isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.CosineAnnealingLR)
+    assert [e for e in resumed.events if e[0] == "test"] == [] and t.global_step == 8
+    wa, wb = weights(full), weights(resumed)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_batch_size_finder_before_is_no_resume(tmp_path: Path) -> None:
     """Lightning's BatchSizeFinder restores its temporary checkpoint in place: not a resume, the test runs."""
     finder = LRFinder(**FAST)
