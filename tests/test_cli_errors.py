@@ -206,6 +206,18 @@ def test_checking_val_data_leaves_the_seeded_run_unchanged(work: Path):
     assert curves[0] == curves[1]
 
 
+def test_fit_in_float16_on_the_cpu_is_a_usage_error(work: Path):
+    # Lightning trains 16-mixed on the CPU as bf16-mixed (a warning): the test ran in float16, training in
+    # bfloat16, and a TorchScript model failed on the mix with a TorchScript interpreter dump.
+    result = invoke("fit", "model.pt", "--data", "train.npz", "--precision", "16-mixed", "--device", "cpu",
+                    "-o", "out.pt", *FAST)  # fmt: skip
+    assert_one_line(result, 2, "--precision", "bf16-mixed", "GPU")
+    assert "suggested lr" not in result.output and not (work / "out.pt").exists()
+    # run's range test takes float16 autocast on the CPU.
+    assert invoke("run", "model.pt", "--data", "train.npz", "--precision", "16-mixed", "--device", "cpu",
+                  *FAST).exit_code == 0  # fmt: skip
+
+
 def test_plateau_without_validation_data_is_a_usage_error(work: Path):
     result = invoke("fit", "model.pt", "--data", "train.npz", "--scheduler", "plateau", "-o", "out.pt", *FAST)
     assert_one_line(result, 2, "--scheduler plateau", "val_loss", "--val-data")

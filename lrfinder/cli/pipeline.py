@@ -120,7 +120,8 @@ def check_options(options: Options) -> None:
     Raises:
         click.UsageError: An output over an input, an output that cannot be written, two
             outputs on one file, a CSV without ``--target``, both JSON and CSV on stdout, ``max_lr <= min_lr``, refine
-            settings without ``--refine``, or ``--refine`` with a weight-decay list.
+            settings without ``--refine``, ``--refine`` with a weight-decay list, or ``fit --precision 16-mixed``
+            on the CPU.
 
     """
     check_outputs_not_inputs(options.inputs, options.outputs)
@@ -136,6 +137,15 @@ def check_options(options: Options) -> None:
         raise click.UsageError("--training-steps and --schedule size and shape the trials of --refine; add --refine.")
     if options.refine and options.weight_decays is not None and len(options.weight_decays) > 1:
         raise click.UsageError("--refine refines one range test; give one --weight-decay value, not a list.")
+    if options.train and options.precision == "16-mixed" and resolve_device(options.device) == "cpu":
+        # Lightning swaps it for bf16-mixed on the CPU, with a warning: the range test would run in float16
+        # and training in bfloat16 (and a TorchScript model fails on the mix).
+        raise click.BadParameter(
+            "fit trains float16 with a GradScaler only on a GPU, and this run is on the CPU (Lightning would "
+            "train in bfloat16 instead, unlike the range test). Use --precision bf16-mixed on the CPU, or a "
+            "CUDA --device.",
+            param_hint="--precision",
+        )
     if not options.max_lr > options.min_lr:
         raise click.BadParameter(
             f"expected --max-lr > --min-lr, but got --min-lr {options.min_lr:g} --max-lr {options.max_lr:g}",
