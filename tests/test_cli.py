@@ -1024,6 +1024,22 @@ def test_demo_test_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert Image.open(tmp_path / "lrfind-report.png").size == (1200, 900)
 
 
+def test_demo_checks_its_outputs_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # As run's and fit's: a usage error before the test and training (it failed after them with exit 1 and an
+    # "[Errno None]" message, or wrote the JSON and then the report over it).
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("a file")
+    for args, message in (
+        (["--report", "afile/x.png"], "afile is not a directory"),
+        (["--json", "."], ". is a directory"),
+        (["--report", "same.png", "--json", "same.png"], "--report and --json both write same.png"),
+    ):
+        result = invoke("demo", "--epochs", "0", *args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "suggested lr" not in result.output and "Errno" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_demo_reads_its_config_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lrfind.toml").write_text('optimizer = "adamw"\n[demo]\nepochs = 0\njson = "d.json"\nseed = 3\n')

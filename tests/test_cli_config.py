@@ -192,3 +192,22 @@ def _write(work: Path, toml: str) -> str:
     path = work / "c.toml"
     path.write_text(toml)
     return str(path)
+
+
+@pytest.mark.parametrize("command", ["run", "fit", "demo"])
+def test_no_output_is_written_over_the_config_file(work: Path, command: str):
+    # The config file is an input too: an output named after it (in the file or on the command line)
+    # wrote the result over it.
+    before = textwrap.dedent("""\
+        num-steps = 12
+        no-report = true
+        json = "c.toml"
+        output = "out.pt"
+        [demo]
+        epochs = 0
+    """)
+    result = run_with(work, before, command=command)
+    assert result.exit_code == 2, result.output
+    assert "Refusing to write over the input file c.toml" in result.output and "Traceback" not in result.output
+    assert (work / "c.toml").read_text() == before and not (work / "out.pt").exists()
+

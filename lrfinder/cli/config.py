@@ -37,7 +37,10 @@ from typing import Any
 
 import click
 
-__all__ = ["read_toml", "load_config", "config_option", "option_key"]
+__all__ = ["CONFIG_META", "read_toml", "load_config", "config_option", "option_key"]
+
+#: The key of ``ctx.meta`` that holds the ``--config`` file's path once it is read.
+CONFIG_META = "lrfind.config"
 
 #: Options whose TOML value may be a table or an array, written back as the JSON the option takes.
 _JSON_KEYS = ("model_args",)
@@ -265,6 +268,8 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         p = mine[norm]
         defaults[p.name or norm] = _typed(p, key, item, value)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    # An input of the command: no output may be written over it (see Options.inputs).
+    ctx.meta[CONFIG_META] = value
     return value
 
 

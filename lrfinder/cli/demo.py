@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..names import DEFAULT_RULE
+from .config import CONFIG_META
 from .errors import clean_errors, debug_flag
 from .options import (
     CONTEXT,
@@ -101,7 +102,12 @@ def command(
         quiet=quiet,
         progress=progress,
         debug=debug,
+        config=ctx.meta.get(CONFIG_META),
     )
+    from .pipeline import check_options
+
+    # The outputs are checked before the demo's minutes of work, as run's and fit's are.
+    check_options(options)
     with clean_errors(debug):
         import torch
         from torch.utils.data import DataLoader, TensorDataset

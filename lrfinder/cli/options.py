@@ -114,6 +114,7 @@ class Options:
         quiet: No progress bars or notices on stderr.
         progress: ``auto``, ``bar``, ``lines`` or ``none`` (see :class:`~.output.Progress`).
         debug: Full tracebacks and debug logging.
+        config: The ``--config`` file the options were read from, if any (an input: never written).
 
     """
 
@@ -158,11 +159,12 @@ class Options:
     quiet: bool = False
     progress: str = "auto"
     debug: bool = False
+    config: str | None = None
 
     @property
     def inputs(self) -> list[str]:
-        """The input paths (model, data, validation data) that are files."""
-        return [p for p in (self.model, self.data, self.val_data) if p]
+        """The input paths (model, data, validation data, config file) that are files."""
+        return [p for p in (self.model, self.data, self.val_data, self.config) if p]
 
     @property
     def outputs(self) -> list[str]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .config import CONFIG_META
 from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
 from .options import Options, check_csv_target, key_values, one_line, optimizer_settings, warn_unused_options
 from .output import (
@@ -207,7 +208,7 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     """
     debug = debug_flag(ctx, ctx.params["debug"])
     setup_logging(ctx.params["quiet"], debug)
-    options = options_from_params({**ctx.params, "debug": debug}, **fixed)
+    options = options_from_params({**ctx.params, "debug": debug, "config": ctx.meta.get(CONFIG_META)}, **fixed)
     check_options(options)
     warn_unused_options(ctx, options)
     with clean_errors(debug):
