@@ -1497,6 +1497,25 @@ def _batch_message(
     )
 
 
+def _check_sparse_gradients(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse a ``SparseAdam`` whose parameters got dense gradients (torch fails inside its step).
+
+    Raises:
+        ModelError: Some parameter of the optimizer has a dense gradient.
+
+    """
+    names = {id(p): n for n, p in model.named_parameters()}
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    dense = [names.get(id(p), "?") for p in params if p.grad is not None and not p.grad.is_sparse]
+    if dense:
+        raise ModelError(
+            f"SparseAdam steps sparse gradients only (those of nn.Embedding(sparse=True)), but {len(dense)} of its "
+            f"parameters got dense ones (first: {dense[0]}). Give SparseAdam only the sparse embeddings' parameters "
+            "(the range test then sweeps them alone), or sweep an optimizer for dense gradients such "
+            "as Adam over the whole model."
+        )
+
+
 def _has_grads(optimizer: torch.optim.Optimizer) -> bool:
     return any(p.grad is not None for g in optimizer.param_groups for p in g["params"])
 
@@ -1701,8 +1720,8 @@ def range_test(
             batch and the model's dtype and device are described).
         ModelError: No trainable parameters, an optimizer over other parameters, uninitialized
             lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
-            ``step_fn`` that runs backward itself, or a loss that is not a real floating-point
-            scalar tensor.
+            ``step_fn`` that runs backward itself, a loss that is not a real floating-point
+            scalar tensor, or a ``SparseAdam`` whose parameters get dense gradients.
 
     Warns:
         UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
@@ -1858,6 +1877,8 @@ def range_test(
             scaler.unscale_(optimizer)  # the probe and the step see true gradients
         if probe is not None and micro_probe is None:
             probe.end_step(index[0], value, infer_batch_size(None, batch))
+        if index[0] == 0 and isinstance(optimizer, torch.optim.SparseAdam):
+            _check_sparse_gradients(model, optimizer)
         index[0] += 1
         if math.isfinite(value):
             # After accumulation and unscale_, once per step: the threshold is on the true gradient.

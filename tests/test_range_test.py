@@ -1192,3 +1192,20 @@ def test_a_later_error_like_the_first_batch_stays_torchs(mlp: nn.Module, loader:
 
     with pytest.raises(RuntimeError, match="the model's own failure"):
         range_test(mlp, loader, loss_fn=loss_fn, num_steps=10)
+
+
+def test_sparse_adam_over_dense_gradients_is_refused_by_name() -> None:
+    """torch's "SparseAdam does not support dense gradients" came from inside its step()."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 4, sparse=True), nn.Flatten(), nn.Linear(8, 3))
+    batches = [(torch.randint(0, 10, (16, 2)), torch.randint(0, 3, (16,)))]
+    before = [p.detach().clone() for p in model.parameters()]
+    everything = torch.optim.SparseAdam(list(model.parameters()), lr=1e-3)
+    with pytest.raises(ModelError, match=r"SparseAdam steps sparse gradients only.*2 of its parameters got dense "
+                       r"ones \(first: 2.weight\).*only the sparse embeddings' parameters"):  # fmt: skip
+        range_test(model, batches, optimizer=everything, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    embeddings = torch.optim.SparseAdam(list(model[0].parameters()), lr=1e-3)
+    result = range_test(model, batches, optimizer=embeddings, loss_fn=F.cross_entropy, num_steps=10)
+    assert result.num_steps == 10 and embeddings.state == {}
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
