@@ -654,8 +654,16 @@ class LRFinder(_CallbackBase):
         num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
         if not num_parameters:
             raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")
+        # Lightning clips under automatic optimization only (a manual training_step calls clip_gradients).
+        clip = getattr(trainer, "gradient_clip_val", None) if automatic else None
+        algorithm = getattr(getattr(trainer, "gradient_clip_algorithm", None), "value", None)
         return _TestRun(
-            settings=replace(self.settings, accumulate_steps=accumulate),
+            settings=replace(
+                self.settings,
+                accumulate_steps=accumulate,
+                gradient_clip_val=float(clip) if clip else None,
+                gradient_clip_algorithm="value" if clip and algorithm == "value" else "norm",
+            ),
             train_loader=train_loader,
             batches=_lightning.TrainBatches(trainer, pl_module, loader),
             optimizers=optimizers,

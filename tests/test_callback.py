@@ -735,6 +735,14 @@ def test_gradient_clipping_applies_during_test(tmp_path: Path) -> None:
     trainer(tmp_path, [finder], max_steps=1, gradient_clip_val=0.05).fit(model, make_loader())
     norms = [e[2] for e in model.test_events()]
     assert len(norms) >= 10 and max(norms) <= 0.05 * (1 + 1e-4)
+    # The result says so, as range_test(gradient_clip_val=...)'s does.
+    assert finder.result is not None and finder.result.settings.gradient_clip_val == 0.05
+    assert finder.result.settings.gradient_clip_algorithm == "norm"
+    by_value = LRFinder(**FAST)
+    trainer(tmp_path, [by_value], max_steps=1, gradient_clip_val=0.5, gradient_clip_algorithm="value").fit(
+        Net(), make_loader()
+    )
+    assert by_value.result is not None and by_value.result.settings.gradient_clip_algorithm == "value"
 
 
 def test_precision_bf16_mixed_autocast_during_test(tmp_path: Path) -> None:
