@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -216,6 +217,18 @@ def test_fit_in_float16_on_the_cpu_is_a_usage_error(work: Path):
     # run's range test takes float16 autocast on the CPU.
     assert invoke("run", "model.pt", "--data", "train.npz", "--precision", "16-mixed", "--device", "cpu",
                   *FAST).exit_code == 0  # fmt: skip
+
+
+def test_an_inconclusive_curve_advises_options_not_parameters(work: Path):
+    # The curve's message advised range_test's parameters ("lower min_lr ... increase num_steps"); the
+    # CLI's user sets them with --min-lr and --num-steps.
+    result = invoke("fit", "model.pt", "--data", "train.npz", "--max-lr", "1e-6", "-o", "out.pt", *FAST)
+    line = assert_one_line(result, 1, "inconclusive", "--num-steps")
+    assert not re.search(r"(?<![-\w])(min_lr|max_lr|num_steps)\b", line), line
+    summary = invoke("run", "model.pt", "--data", "train.npz", "--max-lr", "1e-6", *FAST)
+    assert summary.exit_code == 0 and "--num-steps" in summary.stdout
+    assert not re.search(r"(?<![-\w])(min_lr|max_lr|num_steps)\b", summary.stdout), summary.stdout
+    assert not (work / "out.pt").exists()
 
 
 def test_plateau_without_validation_data_is_a_usage_error(work: Path):

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Progress",
     "PipeSafe",
+    "as_options",
     "guard_pipes",
     "setup_logging",
     "quiet_warnings",
@@ -205,6 +207,24 @@ def sweep_csv(results: Sequence[RangeTestResult], weight_decays: Sequence[float]
     return "\n".join(lines) + "\n"
 
 
+#: The library's parameter names that messages advise changing, and the ``lrfind`` options that set them.
+_OPTION_WORDS = re.compile(r"(?<![\w.-])(min_lr|max_lr|num_steps|stop_factor)(?![\w=(])")
+
+
+def as_options(text: str) -> str:
+    """A library message in the command line's words: ``lower min_lr`` -> ``lower --min-lr``.
+
+    The curve's messages advise changing ``range_test``'s parameters; the CLI user sets them
+    with options. Only the bare names are rewritten (not ``min_lr=...`` or ``settings.min_lr``).
+
+    Example:
+        >>> as_options("lower min_lr, or increase num_steps (more num_steps)")
+        'lower --min-lr, or increase --num-steps (more --num-steps)'
+
+    """
+    return _OPTION_WORDS.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+
 #: Summary lines are wrapped to this many columns (a long warning or note), the values aligned.
 SUMMARY_WIDTH = 100
 
@@ -213,7 +233,7 @@ def echo_summary(rows: Sequence[tuple[str, str]], *, err: bool) -> None:
     """Print ``key  value`` rows, aligned; a long value wraps under its own column."""
     width = max(len(k) for k, _ in rows) + 2
     for key, value in rows:
-        lines = textwrap.wrap(value, width=max(40, SUMMARY_WIDTH - width), break_on_hyphens=False) or [""]
+        lines = textwrap.wrap(as_options(value), width=max(40, SUMMARY_WIDTH - width), break_on_hyphens=False) or [""]
         click.echo(f"{key:<{width}}{lines[0]}", err=err)
         for line in lines[1:]:
             click.echo(" " * width + line, err=err)
@@ -318,7 +338,7 @@ def echo_sweep(
         s = r.suggestion
         mark = "  <- recommended" if choice is not None and choice.index == i else ""
         if s is None:
-            click.echo(f"{format_weight_decay(v):<14}{'inconclusive':<14}{r.error or ''}", err=err)
+            click.echo(f"{format_weight_decay(v):<14}{'inconclusive':<14}{as_options(r.error or '')}", err=err)
             continue
         smoothed = np.asarray(s.smoothed_losses)
         stable = s.divergence_lr if s.divergence_lr is not None else r.lrs[-1]

@@ -25,6 +25,7 @@ from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
 from .options import Options, check_csv_target, key_values, one_line, optimizer_settings, warn_unused_options
 from .output import (
     Progress,
+    as_options,
     check_writable,
     echo_summary,
     echo_sweep,
@@ -739,7 +740,7 @@ def execute(options: Options, inputs: Inputs) -> None:
     if inconclusive:
         if options.train:
             raise click.ClickException(
-                f"The range test is inconclusive, so there is no LR to train with: {result.error}"
+                f"The range test is inconclusive, so there is no LR to train with: {as_options(result.error or '')}"
             )
         if options.strict:
-            raise click.ClickException(f"The range test is inconclusive (--strict): {result.error}")
+            raise click.ClickException(f"The range test is inconclusive (--strict): {as_options(result.error or '')}")
