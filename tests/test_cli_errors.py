@@ -231,6 +231,19 @@ def test_an_inconclusive_curve_advises_options_not_parameters(work: Path):
     assert not (work / "out.pt").exists()
 
 
+def test_scaling_noise_without_a_measured_noise_scale_names_the_cli_choices(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+):
+    engine = sys.modules["lrfinder.range_test"]
+    # The library's advice was "Run range_test(..., noise_scale=True), or use rule='linear'": the CLI always
+    # measures, and its choice is --scaling.
+    monkeypatch.setattr(engine, "noise_after_sweep", lambda *a, **k: (None, "too few steps."))
+    result = invoke("run", "model.pt", "--data", "train.npz", "--scaling", "noise", "--target-batch-size", "64",
+                    "--json", "r.json", "--num-steps", "60", "--max-lr", "100", "--no-report")  # fmt: skip
+    line = assert_one_line(result, 1, "--scaling noise", "(too few steps)", "--scaling auto", "linear or sqrt")
+    assert "range_test" not in line and "rule=" not in line and not (work / "r.json").exists()
+
+
 def test_plateau_without_validation_data_is_a_usage_error(work: Path):
     result = invoke("fit", "model.pt", "--data", "train.npz", "--scheduler", "plateau", "-o", "out.pt", *FAST)
     assert_one_line(result, 2, "--scheduler plateau", "val_loss", "--val-data")

@@ -434,8 +434,21 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
 
 
 def _scale(result: RangeTestResult, options: Options) -> RangeTestResult:
+    """The result scaled to ``--target-batch-size`` by ``--scaling``.
+
+    Raises:
+        click.ClickException: ``--scaling noise`` and the test could not measure the noise scale
+            (exit 1); the message says why and which rules need no measurement.
+
+    """
     if options.target_batch_size is None or result.suggestion is None:
         return result
+    if options.scaling == "noise" and result.noise_scale is None:
+        why = as_options((result.noise_error or "it was not measured").rstrip("."))
+        raise click.ClickException(
+            f"--scaling noise needs the critical batch, which this range test could not measure ({why}). Use "
+            "--scaling auto (it falls back to linear or sqrt by optimizer family), linear or sqrt."
+        )
     with warnings.catch_warnings():
         # The warning is kept in result.scaled.warning and printed with the summary.
         warnings.simplefilter("ignore")
