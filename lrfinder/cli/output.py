@@ -208,6 +208,7 @@ def sweep_csv(results: Sequence[RangeTestResult], weight_decays: Sequence[float]
 
 
 #: The library's parameter names that messages advise changing, and the ``lrfind`` options that set them.
+_SCALING_WORDS = re.compile(r"rule='(linear|sqrt|auto|noise|none)'(?: or '(linear|sqrt|auto|noise|none)')?")
 _OPTION_WORDS = re.compile(r"(?<![\w.-])(min_lr|max_lr|num_steps|stop_factor)(?![\w=(])")
 
 
@@ -215,13 +216,17 @@ def as_options(text: str) -> str:
     """A library message in the command line's words: ``lower min_lr`` -> ``lower --min-lr``.
 
     The curve's messages advise changing ``range_test``'s parameters; the CLI user sets them
-    with options. Only the bare names are rewritten (not ``min_lr=...`` or ``settings.min_lr``).
+    with options. Only the bare names are rewritten (not ``min_lr=...`` or ``settings.min_lr``),
+    and a scaling rule (``rule='sqrt'``) becomes ``--scaling sqrt``.
 
     Example:
         >>> as_options("lower min_lr, or increase num_steps (more num_steps)")
         'lower --min-lr, or increase --num-steps (more --num-steps)'
+        >>> as_options("or scale with rule='linear' or 'sqrt'.")
+        'or scale with --scaling linear or sqrt.'
 
     """
+    text = _SCALING_WORDS.sub(lambda m: "--scaling " + " or ".join(filter(None, (m.group(1), m.group(2)))), text)
     return _OPTION_WORDS.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
 
 
