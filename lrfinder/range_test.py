@@ -1440,8 +1440,9 @@ _BACKWARD_IN_STEP_FN = (
 )
 
 
-#: What torch raises when a batch does not fit the model or the loss (shapes, dtypes, devices).
-_MISMATCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError)
+#: What torch raises when a batch does not fit the model or the loss (shapes, dtypes, devices); a TorchScript
+#: model raises ``torch.jit.Error`` (not a RuntimeError) for what began as a ValueError.
+_MISMATCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, torch.jit.Error)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
@@ -1477,7 +1478,9 @@ def _batch_message(
 
     ``index`` and ``first``: a later batch (its index in the pass), unlike the first one (described).
     """
-    why = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    # A TorchScript model's error starts with the interpreter's banner; the cause is on its last line.
+    why = (lines[-1] if "TorchScript interpreter" in lines[0] else lines[0]) if lines else ""
     param = next(model.parameters(), None)
     dtype = "" if param is None else str(param.dtype).removeprefix("torch.")
     held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"

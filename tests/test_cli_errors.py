@@ -104,6 +104,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
     torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
     torch.jit.save(torch.jit.script(TupleOut()), tmp_path / "tuple_out.pt")
+    bn = nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    torch.jit.save(torch.jit.script(bn), tmp_path / "batchnorm.pt")
+    np.savez(tmp_path / "n33.npz", x=x[:33].numpy(), y=y[:33].numpy())  # batches of 32, then one sample
     torch.save(net.state_dict(), tmp_path / "weights.pt")
     # A spreadsheet's CSV: a UTF-8 byte-order mark before the header, the label the first column.
     header = "label," + ",".join(f"f{i}" for i in range(10))
@@ -338,6 +341,11 @@ FAILED = {
         ["model.pt", "--data", "int_inputs.npz"],
         ["The inputs are int64 and the model's weights float32", "store the inputs as float32"],
     ),
+    "BatchNorm and a last batch of one sample": (
+        ["batchnorm.pt", "--data", "n33.npz"],
+        ["last batch of each pass holds 1 sample (33 samples in batches of 32)", "Expected more than 1 value",
+         "--batch-size that divides 33"],
+    ),
     "TorchScript shape error": (
         ["model.pt", "--data", "five.npz"],
         ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
@@ -352,6 +360,7 @@ def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str
     for vague in (
         "IndexError", "allow_pickle", "saved with torch.save(model)", "num_samples", "codec", ".. ", "StopIteration",
         "weights_only", "inline_container", "out of bounds", "shuffle", "step_fn", "range_test", "shape tuple",
+        "Traceback of TorchScript", "drop_last",
     ):  # fmt: skip
         assert vague not in line
 
@@ -493,6 +502,21 @@ def test_report_on_malformed_or_foreign_json(work: Path, saved: dict, case: str)
 
 def test_report_checks_its_output_path_first(work: Path, saved: dict):
     assert_one_line(invoke("report", "good.json", "--report", "afile/x.png"), 2, "--report", "not a directory")
+
+
+def test_a_torchscript_dump_is_said_by_its_last_line():
+    from lrfinder.cli.errors import _what_failed
+
+    dump = RuntimeError(
+        "The following operation failed in the TorchScript interpreter.\nTraceback of TorchScript, serialized "
+        "code (most recent call last):\n  File \"code/__torch__/x.py\", line 44\n    ~~~ <--- HERE\n"
+        "builtins.ValueError: Expected more than 1 value per channel when training, got input size [1, 16]\n"
+    )
+    assert _what_failed(dump) == (
+        "The TorchScript model failed: ValueError: Expected more than 1 value per channel when training, got input "
+        "size [1, 16]"
+    )
+    assert _what_failed(KeyError("k")) == "KeyError: 'k'"
 
 
 def test_one_line_and_reason():

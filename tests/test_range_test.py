@@ -1209,3 +1209,14 @@ def test_sparse_adam_over_dense_gradients_is_refused_by_name() -> None:
     result = range_test(model, batches, optimizer=embeddings, loss_fn=F.cross_entropy, num_steps=10)
     assert result.num_steps == 10 and embeddings.state == {}
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_a_torchscript_failure_on_a_later_batch_names_its_cause() -> None:
+    # The interpreter's error starts with its banner; the cause (here BatchNorm on one sample) is on its last
+    # line, and the message showed only the banner.
+    torch.manual_seed(0)
+    model = torch.jit.script(nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3)))
+    x = torch.randn(33, 10, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(TensorDataset(x, x[:, :3].argmax(1)), batch_size=32)
+    with pytest.raises(DataError, match=r"Batch 1 of the pass .*Expected more than 1 value per channel"):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)

@@ -17,6 +17,7 @@ the command, so "nothing was written" is always true when it is printed.
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import sys
 import threading
@@ -130,13 +131,29 @@ def clean_errors(debug: bool) -> Iterator[None]:
         except (LRFinderError, ValueError, TypeError, OSError, RuntimeError) as exc:
             if debug:
                 raise
-            raise click.ClickException(one_line(exc)) from None
+            text = _what_failed(exc)
+            raise click.ClickException(text if "TorchScript" in text else one_line(exc)) from None
         except Exception as exc:
             if debug:
                 raise
-            raise click.ClickException(
-                f"{type(exc).__name__}: {one_line(exc)} (run with --debug for the traceback)"
-            ) from None
+            raise click.ClickException(f"{_what_failed(exc)} (run with --debug for the traceback)") from None
+
+
+def _what_failed(exc: BaseException) -> str:
+    """``Type: message`` on one line; a TorchScript interpreter's dump (``torch.jit.Error``) by its last line.
+
+    The interpreter's message is both tracebacks of the scripted code, then the Python error
+    (``builtins.ValueError: Expected more than 1 value per channel ...``): only that last line says
+    what went wrong.
+    """
+    text = str(exc).strip()
+    if text.startswith("The following operation failed in the TorchScript interpreter"):
+        last = [line.strip() for line in text.splitlines() if line.strip()][-1]
+        match = re.match(r"^(?:builtins\.)?([A-Za-z_.]*(?:Error|Exception)): (.*)$", last)
+        if match:
+            return f"The TorchScript model failed: {match.group(1)}: {match.group(2)}"
+        return f"The TorchScript model failed: {last}"
+    return f"{type(exc).__name__}: {one_line(exc)}"
 
 
 def silence_stdout() -> None:

@@ -347,6 +347,49 @@ def _plans(refine: Refine, training_steps: int) -> bool:
     return True
 
 
+def _check_last_batch(
+    model: nn.Module,
+    data: LoadedData,
+    batch_size: int,
+    loss_fn: Callable[..., Any] | None,
+    step_fn: Callable[..., Any] | None,
+    device: Any,
+) -> None:
+    """Run the short last batch of a pass through the model too, when this command built the loader.
+
+    A model that cannot take it (BatchNorm in training mode on a batch of one sample) would fail
+    at the end of the first pass, midway through the sweep.
+
+    Raises:
+        ModelError: The model fails on the last batch; the message names the batch size to change.
+
+    """
+    from torch.utils.data import TensorDataset
+
+    from ..range_test import to_device
+    from .loading import check_model_fits
+
+    dataset = data.dataset
+    if not isinstance(dataset, TensorDataset):
+        return
+    n = len(dataset)
+    rest = n % batch_size
+    if n <= batch_size or rest == 0:
+        return  # one batch only (checked already), or every batch full
+    import torch
+
+    try:
+        # Under a forked RNG, as the validation check: a dropout forward pass must not change the seeded run.
+        with torch.random.fork_rng(devices=[]):
+            check_model_fits(model, to_device(dataset[n - rest :], device), loss_fn, step_fn)
+    except ModelError as exc:
+        raise ModelError(
+            f"The last batch of each pass holds {rest} sample{'' if rest == 1 else 's'} ({n} samples in batches of "
+            f"{batch_size}), and the model fails on it: {exc} Choose a --batch-size that divides {n} or leaves a "
+            "larger last batch."
+        ) from exc
+
+
 def _on(tensor: torch.Tensor | None, device: Any) -> torch.Tensor | None:
     return None if tensor is None else tensor.to(device)
 
@@ -364,6 +407,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     device = trainable_parameters(model)[0].device
     batch = to_device(next(iter(inputs.data.train)), device)
     check_model_fits(model, batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.train), device))
+    _check_last_batch(model, inputs.data, options.batch_size, loss_fn, step_fn, device)
     if inputs.data.val is not None:
         import torch
 
