@@ -504,6 +504,15 @@ def test_report_checks_its_output_path_first(work: Path, saved: dict):
     assert_one_line(invoke("report", "good.json", "--report", "afile/x.png"), 2, "--report", "not a directory")
 
 
+def test_fit_checks_the_last_batch_of_its_target_batch_size(work: Path):
+    # Training rebuilds the loader at --target-batch-size: 33 samples in batches of 32 leave one, which
+    # BatchNorm cannot train on; fit failed in its first epoch, after the range test.
+    result = invoke("fit", "batchnorm.pt", "--data", "n33.npz", "--batch-size", "11", "--target-batch-size", "32",
+                    "-o", "out.pt", *FAST)  # fmt: skip
+    assert_one_line(result, 1, "holds 1 sample (33 samples in batches of 32)", "--target-batch-size that divides 33")
+    assert "suggested lr" not in result.output and not (work / "out.pt").exists()
+
+
 def test_a_torchscript_dump_is_said_by_its_last_line():
     from lrfinder.cli.errors import _what_failed
 

@@ -354,11 +354,21 @@ def _check_last_batch(
     loss_fn: Callable[..., Any] | None,
     step_fn: Callable[..., Any] | None,
     device: Any,
+    option: str = "--batch-size",
 ) -> None:
     """Run the short last batch of a pass through the model too, when this command built the loader.
 
     A model that cannot take it (BatchNorm in training mode on a batch of one sample) would fail
     at the end of the first pass, midway through the sweep.
+
+    Args:
+        model: The model, on ``device``.
+        data: The training data; only a TensorDataset this command batches is checked.
+        batch_size: The batch size of the passes.
+        loss_fn: The loss for plain models.
+        step_fn: A LightningModule's step, else ``None``.
+        device: Where the batch goes.
+        option: The option that set ``batch_size``, for the message.
 
     Raises:
         ModelError: The model fails on the last batch; the message names the batch size to change.
@@ -385,7 +395,7 @@ def _check_last_batch(
     except ModelError as exc:
         raise ModelError(
             f"The last batch of each pass holds {rest} sample{'' if rest == 1 else 's'} ({n} samples in batches of "
-            f"{batch_size}), and the model fails on it: {exc} Choose a --batch-size that divides {n} or leaves a "
+            f"{batch_size}), and the model fails on it: {exc} Choose a {option} that divides {n} or leaves a "
             "larger last batch."
         ) from exc
 
@@ -408,6 +418,10 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     batch = to_device(next(iter(inputs.data.train)), device)
     check_model_fits(model, batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.train), device))
     _check_last_batch(model, inputs.data, options.batch_size, loss_fn, step_fn, device)
+    if options.train and options.target_batch_size:
+        # fit trains on batches of the target size (a loader rebuilt here): its last batch too.
+        _check_last_batch(model, inputs.data, options.target_batch_size, loss_fn, step_fn, device,
+                          option="--target-batch-size")  # fmt: skip
     if inputs.data.val is not None:
         import torch
 
