@@ -96,6 +96,14 @@ class RangeTestSettings:
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: GradientClipAlgorithm = "norm"
 
+    @property
+    def clipping(self) -> str | None:
+        """The gradient clipping in words (``"clipped to norm 1"``), ``None`` without clipping."""
+        if self.gradient_clip_val is None:
+            return None
+        what = "norm" if self.gradient_clip_algorithm == "norm" else "value"
+        return f"clipped to {what} {self.gradient_clip_val:g}"
+
 
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 

@@ -834,6 +834,50 @@ def test_fit_precision_runs_the_test_and_the_training_under_autocast(work: Path)
     assert any(not torch.equal(trained["32"][k], trained["bf16-mixed"][k]) for k in trained["32"])
 
 
+def test_gradient_clipping_options_reach_the_test_and_the_training(work: Path, monkeypatch: pytest.MonkeyPatch):
+    """--gradient-clip-val/--gradient-clip-algorithm: recorded in the JSON, said in the summary, passed to training."""
+    import lrfinder.training
+
+    plain = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "-")
+    clipped = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-val", "1e-3",
+        "--gradient-clip-algorithm", "value", "--json", "-",
+    )  # fmt: skip
+    assert plain.exit_code == 0 and clipped.exit_code == 0, clipped.output
+    settings = json.loads(clipped.stdout)["settings"]
+    assert (settings["gradient_clip_val"], settings["gradient_clip_algorithm"]) == (1e-3, "value")
+    # Each gradient element at most 1e-3: the same seed sweeps another curve.
+    assert json.loads(clipped.stdout)["losses"] != json.loads(plain.stdout)["losses"]
+    summary = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-val", "0.5")
+    assert "batch size 32, gradients clipped to norm 0.5" in summary.stdout
+    seen: dict[str, object] = {}
+    original = lrfinder.training.train
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lrfinder.training, "train", spy)
+    fit = invoke(
+        "fit", "model_ts.pt", "--data", "train.npz", *FAST, "--epochs", "1", "--gradient-clip-val", "0.5",
+        "--output", "clipped.pt", "--quiet",
+    )  # fmt: skip
+    assert fit.exit_code == 0, fit.output
+    assert (seen["gradient_clip_val"], seen["gradient_clip_algorithm"]) == (0.5, "norm")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_gradient_clip_val_must_be_positive_and_finite(work: Path, value: str):
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, f"--gradient-clip-val={value}")
+    assert result.exit_code == 2 and "--gradient-clip-val" in result.output and "finite number > 0" in result.output
+
+
+def test_gradient_clip_algorithm_without_a_value_is_said_to_be_ignored(work: Path):
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-algorithm", "value")
+    assert result.exit_code == 0
+    assert "--gradient-clip-algorithm is ignored" in result.stderr
+
+
 def test_fit_refuses_to_overwrite_its_input(work: Path):
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", "--output", "model_ts.pt")
     assert result.exit_code == 2 and "Refusing to write over" in result.output

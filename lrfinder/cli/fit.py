@@ -9,6 +9,7 @@ import click
 from .options import (
     CONTEXT,
     DataSpec,
+    clip_options,
     common_options,
     config_option,
     data_options,
@@ -55,6 +56,7 @@ Examples:
 )
 @sweep_options
 @precision_option
+@clip_options
 @refine_options
 @output_options
 @progress_option

@@ -52,6 +52,7 @@ __all__ = [
     "data_options",
     "sweep_options",
     "precision_option",
+    "clip_options",
     "schedule_options",
     "output_options",
     "report_option",
@@ -89,6 +90,9 @@ class Options:
         mode: ``"exp"`` or ``"linear"``.
         stop_factor: The divergence factor, ``None`` never to stop early.
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (``range_test(precision=...)``).
+        gradient_clip_val: Clip the gradients before every optimizer step of the test, the trials
+            and ``fit``'s training (``range_test(gradient_clip_val=...)``); ``None`` clips nothing.
+        gradient_clip_algorithm: ``"norm"`` (the total L2 norm) or ``"value"`` (each element).
         rule: The suggestion rule.
         target_batch_size: The batch size of training, to scale the LR to.
         scaling: The batch-size scaling rule.
@@ -135,6 +139,8 @@ class Options:
     mode: str
     stop_factor: float | None
     precision: str = "32"
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
     rule: str
     target_batch_size: int | None = None
     scaling: str
@@ -431,6 +437,8 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
         for name in ("scheduler_opt", "warmup_steps"):
             if given(name):
                 notes.append(f"--{name.replace('_', '-')} is ignored: it shapes --scheduler, which is not given")
+    if options.gradient_clip_val is None and given("gradient_clip_algorithm"):
+        notes.append("--gradient-clip-algorithm is ignored: it says how --gradient-clip-val clips, which is not given")
     if ctx.info_name == "run" and not options.refine and given("val_data"):
         notes.append("--val-data is ignored: run uses it only to judge the trials of --refine (add --refine)")
     return notes
@@ -666,6 +674,26 @@ precision_option = click.option(
     show_default=True,
     help="Autocast of the test (and of fit's training): bfloat16 (CPU or an Ampere+ GPU), or float16 with a "
     "GradScaler (GPU).",
+)
+
+
+#: ``--gradient-clip-val``/``--gradient-clip-algorithm`` (``lrfind run`` and ``fit``): Lightning's names.
+clip_options = _group(
+    click.option(
+        "--gradient-clip-val",
+        type=PositiveFloat(),
+        default=None,
+        help="Clip the gradients before every optimizer step (the test, the --refine trials and fit's "
+        "training), as Lightning's Trainer(gradient_clip_val=...). Clipping moves the divergence: train "
+        "with the clipping the test ran with.  [default: no clipping]",
+    ),
+    click.option(
+        "--gradient-clip-algorithm",
+        type=click.Choice(["norm", "value"]),
+        default="norm",
+        show_default=True,
+        help="With --gradient-clip-val: clip the total L2 norm, or each gradient element.",
+    ),
 )
 
 

@@ -254,7 +254,9 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     rows: list[tuple[str, str]] = []
     if source:
         rows.append(("model", f"{result.model_name} ({result.num_parameters or 0:,} parameters) from {source}"))
-    rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}"))
+    clipping = result.settings.clipping
+    gradients = f", gradients {clipping}" if clipping else ""
+    rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}{gradients}"))
     rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} (stopped: {result.stop_reason})"))
     if result.noise_scale is not None:
         rows.append(("critical batch", result.noise_scale.summary().removeprefix("critical batch ")))

@@ -445,6 +445,8 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         "mode": options.mode,
         "stop_factor": options.stop_factor,
         "precision": options.precision,
+        "gradient_clip_val": options.gradient_clip_val,
+        "gradient_clip_algorithm": options.gradient_clip_algorithm,
         "device": inputs.device,
         "rule": options.rule,
         # The CLI always measures the critical batch: its summary prints it, and a process start
@@ -710,6 +712,8 @@ def _train(
             accumulate_grad_batches=accumulate,
             device=inputs.device,
             precision=options.precision,
+            gradient_clip_val=options.gradient_clip_val,
+            gradient_clip_algorithm=options.gradient_clip_algorithm,
             on_epoch_end=epoch_line,
             on_batch_end=batch_done,
         )

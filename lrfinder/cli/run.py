@@ -9,6 +9,7 @@ import click
 from .options import (
     CONTEXT,
     DataSpec,
+    clip_options,
     common_options,
     config_option,
     data_options,
@@ -46,6 +47,7 @@ Examples:
 @data_options
 @sweep_options
 @precision_option
+@clip_options
 @scheduler_option(help="Show this schedule's planned LR in the report (see 'lrfind list').")
 @schedule_options
 @click.option(
