@@ -463,10 +463,6 @@ def train(
     package = _distribution(model)
     pl_ = importlib.import_module(package)
     plain_module, watch_class = _classes(package)
-    # Lightning sets its loggers to INFO on first import (possibly just above): banners and tips are not results.
-    if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
-        for name in LIGHTNING_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
     if lightning:
         module = model
         has_val = _has_validation(cast("pl.LightningModule", model), pl_.LightningModule)
@@ -479,6 +475,12 @@ def train(
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
     sigint = signal.getsignal(signal.SIGINT)
+    # Lightning sets its loggers to INFO on first import (possibly just above): banners and tips are
+    # not results. Quiet for this training only: the caller's later Trainers log as they did.
+    levels = {name: logging.getLogger(name).level for name in LIGHTNING_LOGGERS}
+    if not logging.getLogger("lrfinder").isEnabledFor(logging.DEBUG):
+        for name in LIGHTNING_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         with tempfile.TemporaryDirectory(prefix="lrfind-") as root:
             trainer = pl_.Trainer(
@@ -506,6 +508,8 @@ def train(
                     raise KeyboardInterrupt from None
                 raise
     finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
         if lightning:
             vars(model).pop("configure_optimizers", None)
         # Lightning ignores SIGINT while it shuts down after Ctrl-C; give the caller its handler back.

@@ -14,6 +14,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", default=False, help="also run tests marked slow")
 
 
+@pytest.fixture(autouse=True)
+def _logger_levels() -> Iterator[None]:
+    """Each test starts from the logger levels the one before it found.
+
+    A CLI invocation through ``CliRunner`` sets the levels of ``lrfinder`` and Lightning's
+    loggers for its process, as the ``lrfind`` command should; in one pytest process that
+    leaked into later tests that read Lightning's INFO lines (they failed after a CLI test).
+    """
+    import logging
+
+    from lrfinder.names import LIGHTNING_LOGGERS
+
+    loggers = [logging.getLogger(name) for name in ("lrfinder", *LIGHTNING_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels):
+        logger.setLevel(level)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--slow"):
         return

@@ -66,6 +66,25 @@ def test_plain_model_trains_and_reports_every_epoch():
     assert next(model.parameters()).device.type == "cpu"
 
 
+def test_training_quiets_lightning_only_while_it_runs(monkeypatch: pytest.MonkeyPatch):
+    """Lightning's loggers are at WARNING during ``train`` and back at their levels after it.
+
+    They stayed at WARNING: every later Trainer of the caller's process lost its INFO lines
+    (and a callback test that read one failed after this module ran).
+    """
+    import logging
+
+    from lrfinder.names import LIGHTNING_LOGGERS
+
+    for name in LIGHTNING_LOGGERS:
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.INFO)
+    during: list[int] = []
+    train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, epochs=1,
+          on_epoch_end=lambda _: during.append(logging.getLogger("lightning.pytorch").level))  # fmt: skip
+    assert during == [logging.WARNING]
+    assert all(logging.getLogger(name).level == logging.INFO for name in LIGHTNING_LOGGERS)
+
+
 def test_scheduler_and_warmup_shape_the_lr():
     result = train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=2, scheduler="cosine",
                    scheduler_settings={"eta_min": 0.0}, warmup_steps=4)  # fmt: skip
