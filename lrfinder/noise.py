@@ -638,6 +638,11 @@ class NoiseProbe:
         local, self._local = self._local[-micro_batches:], []
         if micro_batches < 2 and world < 2:
             return
+        if micro_batch_size is None and self.skipped is None:
+            self.skipped = (
+                "the micro-batches of an accumulated step differ in size (or their size could not be read): "
+                "pass batches of one size, e.g. DataLoader(drop_last=True)"
+            )
         if micro_batch_size is None or len(local) < micro_batches:
             # Under DDP every rank must keep as many pairs as the others for reduce_local: a
             # NaN pair holds the place and is dropped there.
@@ -778,12 +783,17 @@ class NoiseProbe:
         """
         keep = [i for i, step in enumerate(self.steps) if before_step is None or step < before_step]
         if not keep:
-            why = f" ({self.skipped})" if self.skipped else ""
-            raise NoiseScaleError(
-                f"Cannot measure the gradient noise scale: no step before the divergence (or, for blocks of "
-                f"steps, before the weights moved) was measured{why}. Start the sweep lower (min_lr) or use "
-                "more steps."
+            what = (
+                "Cannot measure the gradient noise scale: no step before the divergence (or, for blocks of "
+                "steps, before the weights moved) was measured"
             )
+            if self.skipped:
+                # The reason steps were skipped is the likely cause, and says its own fix.
+                raise NoiseScaleError(
+                    f"{what}; steps were skipped because {self.skipped}. If every step had batches of one "
+                    "size, start the sweep lower (min_lr) or use more steps."
+                )
+            raise NoiseScaleError(f"{what}. Start the sweep lower (min_lr) or use more steps.")
         counts: dict[tuple[int, int], int] = {}
         for i in keep:
             counts[self.sizes[i]] = counts.get(self.sizes[i], 0) + 1

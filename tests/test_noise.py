@@ -164,6 +164,22 @@ def test_below_one_example_is_unmeasurable() -> None:
     )
 
 
+def test_micro_batches_of_unequal_sizes_are_named_as_the_reason_nothing_was_measured() -> None:
+    # Every accumulated step mixes a batch of 8 and one of 7: no step pairs. The error advised
+    # starting the sweep lower, which changes nothing.
+    import torch.nn.functional as F
+
+    from lrfinder import range_test
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    batches = [(torch.randn(n, 4), torch.randint(0, 3, (n,))) for n in [8, 7] * 40]
+    result = range_test(model, batches, loss_fn=F.cross_entropy, accumulate_steps=2, num_steps=30, noise_scale=True)
+    assert result.noise_scale is None and result.noise_error is not None
+    assert "micro-batches of an accumulated step differ in size" in result.noise_error
+    assert "drop_last=True" in result.noise_error
+
+
 def test_batches_of_the_whole_dataset_leave_the_noise_scale_unmeasured() -> None:
     # 48 rows, batch 64: every step's gradient is the full-data gradient. The old estimator reported
     # a "critical batch" of about 1e-4 examples from rounding.
