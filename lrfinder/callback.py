@@ -1056,15 +1056,15 @@ class LRFinder(_CallbackBase):
             # attribute takes the value that builds the tested ratios (the found LR / 10 there), so it
             # says what training uses, and a module rebuilt from it (a checkpoint's hparams) trains the same.
             bases = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
-            driven = [f for f, t, b in zip(factors, tested, bases) if not math.isclose(t, b, rel_tol=1e-9)]
+            moved = [not math.isclose(t, b, rel_tol=1e-9) for t, b in zip(tested, bases)]
+            driven = [f for f, m in zip(factors, moved) if m]
             if driven and all(math.isclose(f, driven[0], rel_tol=1e-9) for f in driven):
                 if not math.isclose(driven[0], 1.0, rel_tol=1e-9):
                     value = lr * driven[0]
                     self._set_lr_everywhere(trainer, pl_module, attr, value)
                     trainer.strategy.setup_optimizers(trainer)
                     factors = _factors(lr, tested, trainer)
-                    driven_now = [f for f, t, b in zip(factors, tested, bases) if not math.isclose(t, b, rel_tol=1e-9)]
-                    if all(math.isclose(f, 1.0, rel_tol=1e-6) for f in driven_now):
+                    if all(math.isclose(f, 1.0, rel_tol=1e-6) for f, m in zip(factors, moved) if m):
                         self._attr_value = value
                     else:  # not linear in the attribute: back to the found LR, and the rescale below
                         self._set_lr_everywhere(trainer, pl_module, attr, lr)

@@ -101,8 +101,7 @@ class RangeTestSettings:
         """The gradient clipping in words (``"clipped to norm 1"``), ``None`` without clipping."""
         if self.gradient_clip_val is None:
             return None
-        what = "norm" if self.gradient_clip_algorithm == "norm" else "value"
-        return f"clipped to {what} {self.gradient_clip_val:g}"
+        return f"clipped to {self.gradient_clip_algorithm} {self.gradient_clip_val:g}"
 
 
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
