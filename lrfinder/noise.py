@@ -790,8 +790,8 @@ class NoiseProbe:
             if self.skipped:
                 # The reason steps were skipped is the likely cause, and says its own fix.
                 raise NoiseScaleError(
-                    f"{what}; steps were skipped because {self.skipped}. If every step had batches of one "
-                    "size, start the sweep lower (min_lr) or use more steps."
+                    f"{what}; steps were skipped because {self.skipped}. If that is not the cause, start the "
+                    "sweep lower (min_lr) or use more steps."
                 )
             raise NoiseScaleError(f"{what}. Start the sweep lower (min_lr) or use more steps.")
         counts: dict[tuple[int, int], int] = {}
