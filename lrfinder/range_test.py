@@ -1098,6 +1098,19 @@ def _held_bytes(held: tuple[Any, ...]) -> int:
     return 0
 
 
+def _cloned_bytes(value: Any) -> int:
+    """Bytes of the tensors and arrays in a :func:`_clone` result (dicts, lists and tuples walked)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        return sum(_cloned_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_cloned_bytes(v) for v in value)
+    return 0
+
+
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
@@ -1203,16 +1216,20 @@ class StateSnapshot:
         self._fresh_loaders = [d for d in data if getattr(d, "persistent_workers", False) and _iterator_of(d) is None]
 
     def nbytes(self) -> int:
-        """Bytes held by the snapshot's tensor copies."""
+        """Bytes held by the snapshot's tensor and array copies.
+
+        The parameters, their gradients and the buffers; every optimizer's state and param-group
+        settings (nested ones included) and its other attributes; the modules' plain attributes
+        (``module_attributes``). The RNG states and the Python values kept are not counted.
+        """
         total = sum(
             c.numel() * c.element_size() + (0 if g is None else g.numel() * g.element_size())
             for _, c, g in self._params
         )
         total += sum(c.numel() * c.element_size() for _, c in self._buffers)
         total += sum(_held_bytes(held) for _, attrs in self._opt_attrs for held in attrs.values())
-        for state, _ in self._opt_state:
-            for entry in state.values():
-                total += sum(v.numel() * v.element_size() for v in entry.values() if isinstance(v, torch.Tensor))
+        total += sum(_cloned_bytes(state) + _cloned_bytes(groups) for state, groups in self._opt_state)
+        total += sum(_held_bytes(held) for _, attrs in self._module_attrs for held in attrs.values())
         return total
 
     def restore(self) -> None:

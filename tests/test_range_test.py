@@ -210,6 +210,21 @@ def test_snapshot_reports_its_size(mlp: nn.Module, loader: DataLoader) -> None:
     assert 3 * params + buffers <= snap.nbytes() <= 3 * params + buffers + 64 * len(list(mlp.parameters()))
 
 
+def test_snapshot_size_counts_the_module_attributes_and_param_groups_it_copies(mlp: nn.Module) -> None:
+    """nbytes() counted the optimizer's extra attributes, not the module attributes it restores."""
+    opt = torch.optim.SGD(mlp.parameters(), lr=torch.tensor(0.1))  # a tensor LR: copied with the param groups
+    plain = StateSnapshot(mlp, [opt]).nbytes()
+    with_attrs = StateSnapshot(mlp, [opt], module_attributes=True).nbytes()
+    assert with_attrs == plain  # nothing to copy yet
+    mlp[0].cache = torch.zeros(1000)  # float32: 4000 bytes
+    mlp[0].history = [torch.zeros(10, dtype=torch.float64), 3]  # 80 bytes
+    assert StateSnapshot(mlp, [opt]).nbytes() == plain
+    assert StateSnapshot(mlp, [opt], module_attributes=True).nbytes() == plain + 4080
+    params = sum(p.numel() * 4 for p in mlp.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in mlp.buffers())
+    assert plain == params + buffers + 2 * 4  # the LR tensor, copied with the param group and with opt.defaults
+
+
 # ------------------------------------------------------------------------------------ stopping
 
 
