@@ -337,10 +337,9 @@ class LRFinder(_CallbackBase):
 
             get_optimizer_spec(optimizer)  # an unknown name or a non-optimizer class fails here, not at fit start
         if scheduler is not None:
-            from .schedulers import list_schedulers
+            from .schedulers import _get_spec
 
-            if not isinstance(scheduler, str) or scheduler not in list_schedulers():
-                raise ValueError(f"Unknown scheduler={scheduler!r}; expected one of {', '.join(list_schedulers())}")
+            _get_spec(scheduler, "scheduler")  # an unknown name fails here, not at fit start
         if report is not None:
             if not isinstance(report, (str, os.PathLike)):
                 raise TypeError(

@@ -171,10 +171,9 @@ class Refine:
             raise ValueError(
                 f"Expected training_steps to be an int >= {MIN_TRIAL_STEPS}, but got training_steps={ts!r}"
             )
-        from .schedulers import list_schedulers
+        from .schedulers import _get_spec
 
-        if self.schedule not in list_schedulers():
-            raise ValueError(f"Unknown schedule {self.schedule!r}; expected one of {', '.join(list_schedulers())}")
+        _get_spec(self.schedule, "schedule")
         object.__setattr__(self, "schedule_settings", MappingProxyType(dict(self.schedule_settings)))
         if self.budget is not None and (
             isinstance(self.budget, bool) or not isinstance(self.budget, (int, float)) or not 0 < self.budget <= 10

@@ -659,9 +659,19 @@ def list_schedulers() -> tuple[str, ...]:
     return tuple(SCHEDULERS)
 
 
-def _get_spec(name: str) -> SchedulerSpec:
+def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
+    """The registry's spec for ``name``; the one check of a scheduler name (the callback's included).
+
+    Args:
+        name: The name to look up.
+        argument: How the error names the value (the caller's parameter, e.g. ``"scheduler"``).
+
+    Raises:
+        ValueError: ``name`` is not a registry name; the message lists them.
+
+    """
     if not isinstance(name, str) or name not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler name={name!r}; expected one of {', '.join(SCHEDULERS)}")
+        raise ValueError(f"Unknown {argument}={name!r}; expected one of {', '.join(SCHEDULERS)}")
     return SCHEDULERS[name]
 
 

@@ -76,7 +76,7 @@ def test_exported_from_the_package() -> None:
     ("kwargs", "match"),
     [
         ({"training_steps": 5}, "training_steps"),
-        ({"schedule": "nope"}, "Unknown schedule 'nope'; expected one of constant"),
+        ({"schedule": "nope"}, "Unknown schedule='nope'; expected one of constant"),
         ({"budget": 0.0}, "budget"),
         ({"candidates": 1}, "candidates >= 2"),
         ({"candidates": (1.0, -2.0)}, "positive candidate factors"),
