@@ -79,6 +79,10 @@ BAD = {
     "not UTF-8": (b"data = '\xff\xfe'\n", ["not UTF-8"]),
     "not TOML": ("x = = 1\n", ["not valid TOML"]),
     "list for one value": ("num-steps = [1, 2]\n", ["'num-steps'", "expects an integer", "an array"]),
+    "betas of three": ("betas = [0.9, 0.99, 0.5]\n", ["'betas'", "two numbers in [0, 1)", "[0.9, 0.99, 0.5]"]),
+    "betas not numbers": ('betas = ["0.9", "0.99"]\n', ["'betas'", "as an array [0.9, 0.999]"]),
+    "betas out of range": ("betas = [2, 0.9]\n", ["'betas'", "two numbers in [0, 1)", "an array ([2, 0.9])"]),
+    "betas a number": ("betas = 0.9\n", ["'betas'", "two numbers in [0, 1)", "a float (0.9)"]),
 }
 
 
@@ -157,6 +161,21 @@ def test_opt_table_becomes_optimizer_settings(work: Path):
     assert result.exit_code == 0, result.output
     name = json.loads((work / "r.json").read_text())["optimizer_name"]
     assert "betas=[0.8, 0.9]" in name and "foreach=False" in name
+
+
+@pytest.mark.parametrize("betas", ["[0.8, 0.95]", '"0.8,0.95"'])
+def test_betas_as_an_array_or_a_string(work: Path, betas: str):
+    """A TOML array for betas was refused: 'expects a string'."""
+    toml = f"""\
+        optimizer = "adam"
+        betas = {betas}
+        no-report = true
+        num-steps = 12
+        json = "r.json"
+    """
+    result = run_with(work, toml)
+    assert result.exit_code == 0, result.output
+    assert "betas=(0.8, 0.95)" in json.loads((work / "r.json").read_text())["optimizer_name"]
 
 
 def test_integer_float_for_a_float_option_and_section_overrides(work: Path):

@@ -9,10 +9,11 @@ Anything else fails with a usage error (exit 2) naming the key: an unknown key o
 (``[rnu]``), or a value of the wrong TOML type (``data = 123``, ``json = true``,
 ``num-steps = 20.7``). Values are never coerced: an integer option needs a TOML integer.
 
-Two options also take TOML's structured values: ``model-args`` a table or an array (the JSON
-object or list it stands for, e.g. ``model-args = {hidden = 64}``), and ``opt`` /
+Some options also take TOML's structured values: ``model-args`` a table or an array (the JSON
+object or list it stands for, e.g. ``model-args = {hidden = 64}``), ``opt`` /
 ``scheduler-opt`` a table of settings (``opt = {betas = [0.9, 0.99]}``) or an array of
-``"KEY=VALUE"`` strings.
+``"KEY=VALUE"`` strings, ``betas`` an array of two numbers (``betas = [0.9, 0.99]``, or the
+string ``"0.9,0.99"``), and ``weight-decay`` a number or an array of numbers.
 
 Example::
 
@@ -193,6 +194,13 @@ def _typed(param: click.Parameter, key: str, value: Any, path: str) -> Any:
         if isinstance(value, str):
             return value
         raise wrong("a number or an array of numbers")
+    if name == "betas":
+        if isinstance(value, str):
+            return value  # "0.9,0.999", checked as --betas is
+        pair_ok = isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)
+        if pair_ok and all(0 <= v < 1 for v in value):  # nan fails too
+            return ",".join(str(v) for v in value)
+        raise wrong('two numbers in [0, 1), as an array [0.9, 0.999] or a string "0.9,0.999"')
     if name == "stop_factor":
         if _is_number(value) or isinstance(value, str):
             return value
