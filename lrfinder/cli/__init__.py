@@ -10,10 +10,11 @@ build), :mod:`.config` (``--config FILE``), :mod:`.pipeline` (test, scale, train
 (models, data and losses from files).
 
 Conventions: results go to stdout, progress bars and warnings to stderr (bars only on a
-terminal and without ``--quiet``); exit code 0 on success, 2 for usage errors (click, and a
-``report`` input that is not a result), 1 for a failed run (or an inconclusive one with
-``--strict``), 130 when interrupted; one-line errors unless ``--debug``; outputs are written
-atomically and never over an input file (the ``--config`` file included). Every option of
+terminal and without ``--quiet``); exit code 0 on success, 2 for usage errors (click, a model
+file that needs ``--unsafe-pickle`` or ``--model-class``, and a ``report`` input that is not a
+result), 1 for a failed run (or an inconclusive one with ``--strict``), 130 when interrupted;
+one-line errors unless ``--debug``; outputs are written atomically and never over an input file
+(the ``--config`` file included). Every option of
 ``run``/``fit``/``demo`` can also come from a TOML file (``--config FILE``) with the same names;
 the command line wins.
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import click
 import numpy as np
 import torch
 from torch import nn
@@ -204,6 +205,15 @@ _PICKLE_REFUSAL = (
 )
 
 
+def _missing_option(message: str) -> click.UsageError:
+    """A usage error (exit 2): the input is fine, but it needs an option the command line lacks.
+
+    Told from a failed run (exit 1) because the fix is on the command line, as for a CSV without
+    ``--target``; the message names the option.
+    """
+    return click.UsageError(message, ctx=click.get_current_context(silent=True))
+
+
 def _is_npz(path: Path) -> bool:
     """Whether ``path`` is a numpy ``.npz`` archive (a zip of ``.npy`` arrays), whatever its name."""
     if not zipfile.is_zipfile(path):
@@ -283,8 +293,10 @@ def load_model(
         A :class:`LoadedModel`, on the CPU.
 
     Raises:
-        ModelError: An unreadable file, a refused pickle, a missing or wrong ``model_class``, or
-            a state_dict that does not fit the class.
+        click.UsageError: A pickle without ``unsafe_pickle``, or a checkpoint or state_dict without
+            ``model_class``: the fix is an option (exit 2).
+        ModelError: An unreadable file, a wrong ``model_class``, or a state_dict that does not fit
+            the class.
 
     """
     file = Path(path)
@@ -303,7 +315,7 @@ def load_model(
         obj = _torch_load_weights(file)
     except pickle.UnpicklingError as exc:
         if not unsafe_pickle:
-            raise ModelError(_PICKLE_REFUSAL.format(path=file)) from exc
+            raise _missing_option(_PICKLE_REFUSAL.format(path=file)) from exc
         logger.warning("Loading %s with weights_only=False (--unsafe-pickle): this runs code from the file.", file)
         cwd = os.getcwd()
         if cwd not in sys.path:  # the pickle names the model's module: import it from the project
@@ -324,7 +336,7 @@ def load_model(
     )
     if is_ckpt:
         if model_class is None:
-            raise ModelError(
+            raise _missing_option(
                 f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
             )
         cls = import_string(model_class, what="--model-class", search_cwd=True)
@@ -353,7 +365,7 @@ def load_model(
             "a state_dict."
         )
     if model_class is None:
-        raise ModelError(
+        raise _missing_option(
             f"{file} is a state_dict (weights only); pass --model-class package.module:Class (and --model-args) "
             "to build the model."
         )

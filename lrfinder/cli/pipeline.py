@@ -244,6 +244,7 @@ def load_inputs(options: Options) -> Inputs:
     """Load the model, the data and the loss of ``run``/``fit``.
 
     Raises:
+        click.UsageError: The model file needs ``--unsafe-pickle`` or ``--model-class``.
         ModelError: The model cannot be loaded.
         DataError: The data cannot be loaded.
 
