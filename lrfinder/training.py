@@ -374,7 +374,8 @@ def train(
         accumulate_grad_batches: Batches per optimizer step.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;
-            ``"16-mixed"`` with its GradScaler).
+            ``"16-mixed"`` with its GradScaler, on a GPU only: on the CPU it is refused, since
+            Lightning would train in bfloat16 instead).
         callbacks: Extra Lightning callbacks, of the model's Lightning distribution.
         on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
         on_batch_end: Called as ``on_batch_end(epoch, batch_index)`` after every training
@@ -392,7 +393,8 @@ def train(
 
     Raises:
         ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, a plain
-            model without ``loss_fn``, or a ``gradient_clip_val`` that is not finite and > 0.
+            model without ``loss_fn``, a ``gradient_clip_val`` that is not finite and > 0, or
+            ``precision="16-mixed"`` on the CPU (use ``"bf16-mixed"``).
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
             that needs ``total_steps``, or batches a plain model cannot read.
         TypeError: ``optimizer`` or ``loss_fn`` not callable, or a class (an optimizer class, a
@@ -415,6 +417,14 @@ def train(
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     if not isinstance(device, str) or check_device("device", device) is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
+    if precision == "16-mixed" and device == "cpu":
+        # Lightning would swap it for bf16-mixed with a warning: training in bfloat16 after a range test in
+        # float16 (and `lrfind fit --precision 16-mixed` on the CPU is a usage error for the same reason).
+        raise ValueError(
+            "Expected precision='bf16-mixed' or '32' on the CPU (Lightning trains float16 with a GradScaler only on "
+            "a GPU, and would train in bfloat16 instead), but got precision='16-mixed', device='cpu'. Use "
+            "precision='bf16-mixed' on the CPU, or device='cuda'."
+        )
     check_callable("optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)")
     check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
     check_iterable("train_data", train_data)

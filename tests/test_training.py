@@ -216,6 +216,15 @@ def test_precision_trains_under_lightning_autocast(precision: str, dtype: torch.
         train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, precision="64")
 
 
+def test_float16_on_the_cpu_is_refused_naming_bf16_mixed():
+    """Lightning trained it in bfloat16 (with a warning) while `lrfind fit` refused it with exit 2."""
+    model = make_mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"precision='16-mixed', device='cpu'. Use precision='bf16-mixed' on the CPU"):
+        train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, precision="16-mixed")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before any step
+
+
 # ------------------------------------------------------------- user setups (engine audit)
 
 
