@@ -1614,11 +1614,25 @@ def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     return accumulate > 1
 
 
+def _warmup_targets(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:
+    """The LR a warm-up of lrfinder's ``PlateauWithWarmup`` climbs to, for each of its groups."""
+    out: dict[int, float] = {}
+    for sched in _each_scheduler(configs):
+        targets = getattr(sched, "warmup_target_lrs", None)
+        groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
+        if isinstance(targets, list) and groups is not None and len(targets) == len(groups):
+            out.update({id(g): float(t) for g, t in zip(groups, targets)})
+    return out
+
+
 def _base_lr(group: Mapping[str, Any], configs: Sequence[LRSchedulerConfig]) -> float:
-    """A group's configured LR: CyclicLR's/OneCycleLR's peak, else ``initial_lr``, else ``lr``."""
+    """A group's configured LR: CyclicLR's/OneCycleLR's peak, a warm-up's target, else ``initial_lr``, else ``lr``."""
     peak = _peaks(configs).get(id(group))
     if peak is not None:
         return peak
+    target = _warmup_targets(configs).get(id(group))
+    if target is not None:  # the warm-up starts below it (at 0 by default)
+        return target
     if "max_lr" in group:  # OneCycleLR keeps its peak in the group
         return float(group["max_lr"])
     return float(group.get("initial_lr", group["lr"]))
@@ -1665,7 +1679,7 @@ def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfi
     for sched in _each_scheduler(configs):
         sched_groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
         # ReduceLROnPlateau's min_lrs are per group: its floors keep their ratio to the LR.
-        for key in ("base_lrs", "max_lrs", "_last_lr", "min_lrs"):
+        for key in ("base_lrs", "max_lrs", "_last_lr", "min_lrs", "warmup_target_lrs"):
             values = getattr(sched, key, None)
             if not isinstance(values, list):
                 continue

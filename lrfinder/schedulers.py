@@ -36,6 +36,9 @@ Warm-up (``warmup_steps=W > 0``) composes with every one of them: for ``t < W`` 
 ``s0 * (warmup_start_factor + (1 - warmup_start_factor) * t / W)`` where ``s0`` is the main
 schedule's LR at its own step 0; from ``t = W`` on the main schedule runs on ``t - W`` over
 ``T - W`` steps (its milestones, step sizes and ``pct_start`` count from the end of warm-up).
+``plateau`` is stepped once per epoch (it reads a per-epoch metric) but warms up over ``W``
+*optimizer* steps too, the warm-up of every other schedule: its ``t`` counts ``optimizer.step()``
+calls until the warm-up ends.
 
 References:
     Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, arXiv:1506.01186.
@@ -183,15 +186,18 @@ class LinearWarmup:
 class PlateauWithWarmup(ReduceLROnPlateau):
     """``ReduceLROnPlateau`` with an optional linear warm-up and the name of its metric.
 
-    For the first ``warmup_steps`` calls of :meth:`step` the LR follows :class:`LinearWarmup`
-    towards the LR the optimizer had at construction and the metric is ignored (it was measured
-    at warm-up LRs); then it is torch's ``ReduceLROnPlateau``, starting afresh. With
+    The warm-up counts *optimizer* steps, as every other schedule's does, although the
+    metric is read once per epoch: for the first ``warmup_steps`` calls of
+    ``optimizer.step()`` the LR follows :class:`LinearWarmup` towards the LR the optimizer had
+    at construction (a hook on the optimizer's step moves it), and :meth:`step` ignores a
+    metric of an interval with warm-up steps in it (measured at warm-up LRs); then it is
+    torch's ``ReduceLROnPlateau``, starting afresh. With
     ``warmup_steps=0`` it is exactly torch's class.
 
     Args:
         optimizer: The optimizer.
         monitor: Name of the logged metric to pass to :meth:`step` (Lightning's ``monitor``).
-        warmup_steps: Number of warm-up steps (``>= 0``).
+        warmup_steps: Number of warm-up optimizer steps (``>= 0``).
         warmup_start_factor: Warm-up start, as a fraction of the target LR, in ``[0, 1)``.
         **kwargs: ``ReduceLROnPlateau`` settings (``mode``, ``factor``, ``patience``, ...).
 
@@ -212,8 +218,26 @@ class PlateauWithWarmup(ReduceLROnPlateau):
         self.warmup_start_factor = warmup_start_factor
         self.warmup_target_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.warmup_calls = 0
+        # warmup_calls at the last step(metrics): a metric counts once a whole interval ran warmed up.
+        self.warmup_calls_at_step = 0
+        self._warmup_hook: Any = None
         if warmup_steps > 0:
             self._set_warmup_lr()
+            self._register_warmup_hook()
+
+    def _register_warmup_hook(self) -> None:
+        # Stepped per epoch (it reads a per-epoch metric), the scheduler would warm up over
+        # warmup_steps *epochs*: the optimizer's own steps move the warm-up instead.
+        if self.warmup_steps > 0 and self._warmup_hook is None:
+            self._warmup_hook = self.optimizer.register_step_post_hook(self._advance_warmup)
+
+    def _advance_warmup(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        if self.warmup_calls < self.warmup_steps:
+            self.warmup_calls += 1
+            self._set_warmup_lr()
+        elif self._warmup_hook is not None:  # warmed up: nothing more to do on each step
+            self._warmup_hook.remove()
+            self._warmup_hook = None
 
     def _set_warmup_lr(self) -> None:
         factor = LinearWarmup(self.warmup_steps, self.warmup_start_factor)(self.warmup_calls)
@@ -222,19 +246,40 @@ class PlateauWithWarmup(ReduceLROnPlateau):
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
-        """Advance the warm-up, or pass ``metrics`` to ``ReduceLROnPlateau.step``.
+        """Pass ``metrics`` to ``ReduceLROnPlateau.step``, or ignore it during the warm-up.
 
         Args:
-            metrics: The monitored value (ignored during warm-up).
+            metrics: The monitored value (ignored when warm-up steps ran since the last call).
             epoch: Deprecated by torch; leave it ``None``.
 
         """
-        if self.warmup_calls < self.warmup_steps:
-            self.warmup_calls += 1
+        warmed_up = self.warmup_calls_at_step >= self.warmup_steps
+        self.warmup_calls_at_step = self.warmup_calls
+        if not warmed_up:
             self.last_epoch += 1
-            self._set_warmup_lr()
             return
         super().step(metrics, epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's state, without the optimizer and the warm-up's hook handle."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_warmup_hook")}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict` (the warm-up hook stays as this instance has it)."""
+        state = {k: v for k, v in state_dict.items() if k != "_warmup_hook"}
+        self.__dict__.update(state)
+        self._register_warmup_hook()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the hook handle (the optimizer's hooks are not pickled with it)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_warmup_hook"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, and hook the warm-up into the (unpickled) optimizer's step again."""
+        self.__dict__.update(state)
+        self._warmup_hook = None
+        if self.warmup_calls < self.warmup_steps:
+            self._register_warmup_hook()
 
 
 # --------------------------------------------------------------------------------------------
@@ -758,7 +803,8 @@ def create_scheduler(
             ``base_lr = suggestion.min_lr``, ``max_lr = suggestion.max_lr``. Settings given
             explicitly always win over the suggestion.
         warmup_steps: Linear warm-up length (``0 <= warmup_steps < total_steps``); composes with
-            every schedule (see the module docstring).
+            every schedule (see the module docstring). It counts optimizer steps, for ``plateau``
+            too (stepped per epoch, it warms up on the optimizer's steps).
         warmup_start_factor: First warm-up LR as a fraction of the warmed-up LR, in ``[0, 1)``.
         **settings: The schedule's settings, with torch's names (``step_size``, ``gamma``,
             ``milestones``, ``eta_min``, ``max_lr``, ``pct_start``, ``base_lr``, ``factor``,

@@ -1326,3 +1326,26 @@ def test_logger_refusing_a_changed_hyperparameter_warns_and_training_goes_on(tmp
     with pytest.warns(UserWarning, match="MemoryLogger keeps the logged lr"):
         t.fit(model, make_loader())
     assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr and t.global_step == 2
+
+
+class WarmPlateauNet(Net):
+    """configure_optimizers with lrfinder's plateau schedule and a warm-up, at a hard-coded LR."""
+
+    def configure_optimizers(self) -> Any:
+        from lrfinder import create_scheduler, lightning_scheduler_config
+
+        opt = torch.optim.SGD(self.parameters(), lr=5.0, momentum=0.9)
+        sched = create_scheduler("plateau", opt, warmup_steps=4, monitor="train_loss", patience=100)
+        return {"optimizer": opt, "lr_scheduler": lightning_scheduler_config(sched, interval="step")}
+
+
+def test_hard_coded_lr_moves_the_plateau_warmups_target_with_it(tmp_path: Path) -> None:
+    # The warm-up climbed to the hard-coded 5.0 (its own copy of the LR), not to the found LR.
+    finder = LRFinder(**FAST)
+    seen = StepLRs()
+    t = trainer(tmp_path, [finder, seen], max_steps=6)
+    t.fit(WarmPlateauNet(lr=None), make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr < 5.0
+    lrs = [v[0] for v in seen.lrs]
+    assert lrs == pytest.approx([0.0, lr / 4, lr / 2, 3 * lr / 4, lr, lr], rel=1e-9)

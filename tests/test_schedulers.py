@@ -708,3 +708,47 @@ def test_suggestion_goes_to_the_largest_group_as_the_range_test_recorded_it(name
         assert head[0] == pytest.approx(0.05)
     else:
         assert head[0] == pytest.approx(0.02, rel=1e-6) and max(head) == pytest.approx(0.1, rel=1e-6)
+
+
+def test_plateau_warms_up_over_optimizer_steps_not_epochs() -> None:
+    # Stepped once per epoch, plateau warmed up over warmup_steps *epochs*: lrfind fit
+    # --warmup-steps 6 on 4 batches per epoch never reached the LR in a 4-epoch fit.
+    model, opt = _optimizer("sgd")
+    sched = create_scheduler("plateau", opt, total_steps=20, warmup_steps=6, patience=0)
+    got = []
+    for _epoch in range(5):
+        for _ in range(4):
+            got.append(opt.param_groups[1]["lr"])
+            _train_step(model, opt)
+        sched.step(1.0)  # a metric that never improves, once per epoch
+    # Epochs 0 and 1 hold warm-up steps: their metrics are ignored; epoch 2's is the first
+    # (the best), epoch 3's does not improve on it (patience 0): epoch 4 runs at half the LR.
+    want = [ETA0 * t / 6 for t in range(6)] + [ETA0] * 10 + [ETA0 / 2] * 4
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # The other group keeps its ratio all along.
+    assert opt.param_groups[0]["lr"] == pytest.approx(opt.param_groups[1]["lr"] / 2)
+
+
+def test_plateau_warmup_resumes_mid_warmup_from_state_dict_and_pickle() -> None:
+    model, opt = _optimizer("sgd")
+    sched = create_scheduler("plateau", opt, total_steps=16, warmup_steps=6)
+    for _ in range(3):
+        _train_step(model, opt)
+    state = sched.state_dict()
+    buf = io.BytesIO()
+    torch.save({"optimizer": opt.state_dict(), "scheduler": state}, buf)  # weights_only-loadable
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    model2, opt2 = _optimizer("sgd")
+    sched2 = create_scheduler("plateau", opt2, total_steps=16, warmup_steps=6)
+    opt2.load_state_dict(ckpt["optimizer"])
+    sched2.load_state_dict(ckpt["scheduler"])
+    clone = pickle.loads(pickle.dumps(sched))
+    runs: dict[str, list[float]] = {"original": [], "restored": [], "pickled": []}
+    for _ in range(5):
+        for key, s in (("original", sched), ("restored", sched2), ("pickled", clone)):
+            runs[key].append(s.optimizer.param_groups[1]["lr"])
+            s.optimizer.step()
+    assert runs["original"] == pytest.approx([ETA0 * t / 6 for t in range(3, 6)] + [ETA0, ETA0])
+    assert runs["restored"] == runs["original"]
+    assert runs["pickled"] == runs["original"]

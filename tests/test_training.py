@@ -343,3 +343,28 @@ def test_gradient_clipping_bounds_every_update():
     assert float((after - before).norm()) <= 4 * 0.5 * 1e-3 * (1 + 1e-6)  # unclipped, a step moves > 1e-2
     with pytest.raises(ValueError, match=r"gradient_clip_val > 0 and finite"):
         train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, gradient_clip_val=-1.0)
+
+
+def test_plateau_warmup_counts_optimizer_steps_as_warmup_steps_says() -> None:
+    # plateau is stepped per epoch: warmup_steps=6 warmed up over 6 *epochs*, so a 4-epoch fit of
+    # 4 steps each never reached its LR (lrfind fit --scheduler plateau --warmup-steps 6).
+    seen: list[float] = []
+    built: list[torch.optim.Optimizer] = []
+
+    def make(m: nn.Module) -> torch.optim.Optimizer:
+        built.append(torch.optim.SGD(m.parameters(), lr=0.1))
+        return built[-1]
+
+    train(
+        make_mlp(),
+        loader(n=128),
+        optimizer=make,
+        loss_fn=F.cross_entropy,
+        val_data=loader(n=64),
+        epochs=2,
+        scheduler="plateau",
+        warmup_steps=6,
+        on_batch_end=lambda epoch, i: seen.append(built[-1].param_groups[0]["lr"]),
+    )
+    # The LR after each optimizer step: the warm-up ends at the 6th, mid-way through epoch 2.
+    assert seen == pytest.approx([0.1 * t / 6 for t in range(1, 7)] + [0.1, 0.1])
