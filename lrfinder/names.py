@@ -17,7 +17,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
     "Rule",
@@ -38,6 +41,9 @@ __all__ = [
     "REPORT_FORMATS",
     "OPTIMIZER_SUMMARIES",
     "SCHEDULER_SUMMARIES",
+    "SCHEDULER_ALIASES",
+    "OPTIMIZER_ALIASES",
+    "did_you_mean",
 ]
 
 #: How :func:`lrfinder.analyze` reads the suggested LR off the curve.
@@ -130,6 +136,89 @@ SCHEDULER_SUMMARIES: dict[str, str] = {
     "cyclic": "cyclical LR between base_lr and max_lr: triangular, triangular2, exp_range (CyclicLR)",
     "plateau": "reduce by factor when monitor stops improving, floored at min_lr (ReduceLROnPlateau)",
 }
+
+#: Other names of the schedules (Caffe's ``lr_policy``, torch's classes, the literature), for
+#: :func:`did_you_mean`: an unknown name that is one of these is answered with the registry name.
+SCHEDULER_ALIASES: dict[str, str] = {
+    "fixed": "constant",
+    "const": "constant",
+    "multi_step": "multistep",
+    "exp": "exponential",
+    "inv": "inverse",
+    "poly": "polynomial",
+    "cos": "cosine",
+    "cosine_annealing": "cosine",
+    "one_cycle": "onecycle",
+    "1cycle": "onecycle",
+    "clr": "cyclic",
+    "cyclical": "cyclic",
+    "reduce_on_plateau": "plateau",
+    "reduce_lr_on_plateau": "plateau",
+    "StepLR": "step",
+    "MultiStepLR": "multistep",
+    "ExponentialLR": "exponential",
+    "PolynomialLR": "polynomial",
+    "CosineAnnealingLR": "cosine",
+    "OneCycleLR": "onecycle",
+    "CyclicLR": "cyclic",
+    "ReduceLROnPlateau": "plateau",
+    "ConstantLR": "constant",
+}
+
+#: Other names of the registry's optimizers, for :func:`did_you_mean`.
+OPTIMIZER_ALIASES: dict[str, str] = {
+    "nag": "nesterov",
+    "heavy_ball": "momentum",
+    "sgd_momentum": "momentum",
+    "sgd_nesterov": "nesterov",
+    "adam_amsgrad": "amsgrad",
+}
+
+
+def _fold(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """The close names to an unknown ``name``, as a sentence to end an error message with.
+
+    Case, ``-``, ``_`` and spaces are ignored; an alias answers with its registry name; else
+    ``difflib``'s close matches (at most three).
+
+    Args:
+        name: The unknown name.
+        choices: The valid names.
+        aliases: Other spellings -> a valid name.
+
+    Returns:
+        ``" Did you mean 'exponential'?"``, or ``""`` when nothing is close.
+
+    Example:
+        >>> did_you_mean("exp", SCHEDULER_SUMMARIES, SCHEDULER_ALIASES)
+        " Did you mean 'exponential'?"
+        >>> did_you_mean("zzz", SCHEDULER_SUMMARIES)
+        ''
+
+    """
+    if not isinstance(name, str) or not name:
+        return ""
+    import difflib  # only on an error: this module stays import-free
+
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(_fold(choice), choice)
+    for alias, target in (aliases or {}).items():
+        folded.setdefault(_fold(alias), target)
+    key = _fold(name)
+    if key in folded:
+        hits = [folded[key]]
+    else:
+        hits = [folded[k] for k in difflib.get_close_matches(key, list(folded), n=3, cutoff=0.6)]
+    hits = [h for h in dict.fromkeys(hits) if h != name]
+    if not hits:
+        return ""
+    return " Did you mean " + " or ".join(repr(h) for h in hits) + "?"
+
 
 #: The loggers Lightning writes its banners and tips to (device summaries, hints): the CLI and
 #: :func:`lrfinder.training.train` keep them at WARNING, since they are not results.

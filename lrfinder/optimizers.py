@@ -46,7 +46,7 @@ from torch.optim import Optimizer
 
 from ._checks import check_flag, is_real
 from ._imports import import_string
-from .names import OPTIMIZER_SUMMARIES
+from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean
 from .yogi import Yogi
 
 __all__ = [
@@ -178,8 +178,9 @@ def _load_path(path: str) -> type[Optimizer]:
 def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
     """Resolve a name or class to a spec.
 
-    Resolution order: a registry name; a ``torch.optim`` class name (exact, then
-    case-insensitive); a ``"package.module:Class"`` path; an optimizer class.
+    Resolution order: a registry name; a ``"package.module:Class"`` path; a ``torch.optim``
+    class name (exact, then case-insensitive); a registry name in other case (``"Yogi"``);
+    an optimizer class.
 
     Args:
         name: What to resolve.
@@ -188,7 +189,8 @@ def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
         The registry's spec, or an ad-hoc spec with no defaults for other classes.
 
     Raises:
-        ValueError: An unknown name (the message lists the valid ones) or an unimportable path.
+        ValueError: An unknown name (the message lists the valid ones and the close ones) or an
+            unimportable path.
         TypeError: A path or object that is not a ``torch.optim.Optimizer`` subclass.
 
     """
@@ -205,10 +207,13 @@ def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
         return _spec(name, cls, f"{cls.__module__}.{cls.__qualname__}", weight_decay=_decay_kind(cls))
     torch_classes = _torch_optimizers()
     found = torch_classes.get(name) or {k.lower(): v for k, v in torch_classes.items()}.get(name.lower())
+    if found is None and name.lower() in OPTIMIZERS:  # "Yogi", "AMSGrad": case-insensitive, as torch's names
+        return OPTIMIZERS[name.lower()]
     if found is None:
         raise ValueError(
             f"Unknown optimizer name={name!r}; expected one of {', '.join(OPTIMIZERS)}, a torch.optim class "
-            f"({', '.join(sorted(torch_classes))}) or a 'package.module:Class' path"
+            f"({', '.join(sorted(torch_classes))}) or a 'package.module:Class' path."
+            + did_you_mean(name, [*OPTIMIZERS, *sorted(torch_classes)], OPTIMIZER_ALIASES)
         )
     return _spec(found.__name__, found, f"torch.optim.{found.__name__}", weight_decay=_decay_kind(found))
 

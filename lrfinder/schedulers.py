@@ -78,7 +78,7 @@ from torch.optim.lr_scheduler import (
 
 from ._checks import check_flag, is_real
 from .analysis import Suggestion
-from .names import SCHEDULER_SUMMARIES
+from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean
 
 __all__ = [
     "REQUIRED",
@@ -712,11 +712,14 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
         argument: How the error names the value (the caller's parameter, e.g. ``"scheduler"``).
 
     Raises:
-        ValueError: ``name`` is not a registry name; the message lists them.
+        ValueError: ``name`` is not a registry name; the message lists them and the close ones.
 
     """
     if not isinstance(name, str) or name not in SCHEDULERS:
-        raise ValueError(f"Unknown {argument}={name!r}; expected one of {', '.join(SCHEDULERS)}")
+        raise ValueError(
+            f"Unknown {argument}={name!r}; expected one of {', '.join(SCHEDULERS)}."
+            + did_you_mean(name, SCHEDULERS, SCHEDULER_ALIASES)
+        )
     return SCHEDULERS[name]
 
 

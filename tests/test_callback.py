@@ -988,6 +988,7 @@ def test_find_lr_rejects_training_options() -> None:
         ({"optimizer": "adamx"}, ValueError, r"Unknown optimizer name='adamx'; expected one of sgd"),
         ({"optimizer": dict}, TypeError, "Optimizer subclass"),
         ({"optimizer": "adamw", "scheduler": "cosin"}, ValueError, r"Unknown scheduler='cosin'; expected one of"),
+        ({"optimizer": "adamw", "scheduler": "poly"}, ValueError, r"Did you mean 'polynomial'\?"),
         ({"optimizer": "adamw", "optimizer_settings": [1]}, TypeError, r"optimizer_settings to be a mapping"),
         ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": "warmup"}, TypeError,
          "scheduler_settings to be a mapping"),

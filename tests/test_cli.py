@@ -528,6 +528,8 @@ USAGE_ERRORS = {
     "report over input": (["model_ts.pt", "--data", "train.npz", "--json", "train.npz"], "Refusing to write over"),
     "unknown optimizer": (["model_ts.pt", "--data", "train.npz", "--optimizer", "sgdd"], "Unknown optimizer"),
     "unknown scheduler": (["model_ts.pt", "--data", "train.npz", "--scheduler", "cosin"], "unknown scheduler"),
+    "scheduler alias": (["model_ts.pt", "--data", "train.npz", "--scheduler", "exp"], "Did you mean 'exponential'?"),
+    "optimizer typo": (["model_ts.pt", "--data", "train.npz", "--optimizer", "adam_w"], "Did you mean 'adamw'?"),
     "bad wd list": (["model_ts.pt", "--data", "train.npz", "--weight-decay", "0,x"], "'x' is not a number"),
     # An input that needs an option the command line lacks: the fix is the option (exit 1 before).
     "pickle refused": (["pickled.pt", "--data", "train.npz"], "or pass --unsafe-pickle if you trust this file"),

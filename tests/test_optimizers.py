@@ -119,6 +119,26 @@ def test_torch_class_names_paths_and_classes():
         create_optimizer("SGD", w, lr=0.1, nesterov=True)
 
 
+@pytest.mark.parametrize("name, spec", [("Yogi", "yogi"), ("AMSGrad", "amsgrad"), ("Momentum", "momentum"),
+                                        ("NESTEROV", "nesterov")])
+def test_registry_names_in_another_case(name: str, spec: str) -> None:
+    # torch's class names were case-insensitive ("adamw", "ADAMW") but the registry's were not: "Yogi" failed.
+    w = [nn.Parameter(torch.ones(1))]
+    opt = create_optimizer(name, w, lr=0.1)
+    assert type(opt) is OPTIMIZERS[spec].cls
+    if spec in ("momentum", "nesterov"):
+        assert opt.defaults["momentum"] == 0.9 and opt.defaults["nesterov"] is (spec == "nesterov")
+    if spec == "amsgrad":
+        assert opt.defaults["amsgrad"] is True
+
+
+@pytest.mark.parametrize("name, close", [("adamm", "'adam'"), ("adam_w", "'adamw'"), ("rms_prop", "'rmsprop'"),
+                                         ("nag", "'nesterov'"), ("adamx", "'Adamax'")])
+def test_unknown_optimizer_names_the_close_ones(name: str, close: str) -> None:
+    with pytest.raises(ValueError, match=rf"Unknown optimizer name='{name}'; expected one of .*Did you mean .*{close}"):
+        create_optimizer(name, [nn.Parameter(torch.ones(1))], lr=0.1)
+
+
 def _model():
     torch.manual_seed(0)
     return nn.Sequential(

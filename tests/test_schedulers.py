@@ -752,3 +752,14 @@ def test_plateau_warmup_resumes_mid_warmup_from_state_dict_and_pickle() -> None:
     assert runs["original"] == pytest.approx([ETA0 * t / 6 for t in range(3, 6)] + [ETA0, ETA0])
     assert runs["restored"] == runs["original"]
     assert runs["pickled"] == runs["original"]
+
+
+@pytest.mark.parametrize("name, close", [("exp", "exponential"), ("inv", "inverse"), ("poly", "polynomial"),
+                                         ("fixed", "constant"), ("one-cycle", "onecycle"), ("Cosine", "cosine"),
+                                         ("reduce-on-plateau", "plateau"), ("CosineAnnealingLR", "cosine")])
+def test_unknown_scheduler_names_the_close_one(name: str, close: str) -> None:
+    # REFERENCE's names (Caffe's exp, inv, poly, fixed) and torch's class names are answered with ours.
+    opt = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.1)
+    match = rf"Unknown scheduler name='{name}'; expected one of .*Did you mean '{close}'\?$"
+    with pytest.raises(ValueError, match=match):
+        create_scheduler(name, opt, total_steps=10)

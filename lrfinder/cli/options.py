@@ -382,10 +382,13 @@ def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from ..names import SCHEDULER_SUMMARIES
+    from ..names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean
 
     if value is not None and value not in SCHEDULER_SUMMARIES:
-        raise click.BadParameter(f"unknown scheduler {value!r}; expected one of {', '.join(SCHEDULER_SUMMARIES)}")
+        raise click.BadParameter(
+            f"unknown scheduler {value!r}; expected one of {', '.join(SCHEDULER_SUMMARIES)}."
+            + did_you_mean(value, SCHEDULER_SUMMARIES, SCHEDULER_ALIASES)
+        )
     return value
 
 
