@@ -793,11 +793,15 @@ def check_fall(
             f"a fall needs to stand out of its noise (noise level {se:.3g})"
         )
     else:
+        where = (
+            f"lie only {head - bottom:.3g} below those at the start, less than"
+            if head >= bottom
+            else f"lie above those at the start (by {bottom - head:.3g}), against"
+        )
         how = (
-            f"it drops by {drop:.3g} over the sweep (smoothed), but the recorded losses around its minimum lie only "
-            f"{head - bottom:.3g} below those at the start, less than the {need_raw:.3g} a fall needs to stand out "
-            f"of their noise (noise level {se:.3g}): the smoothed dip may be a few lucky batches or the filter's "
-            "ringing"
+            f"it drops by {drop:.3g} over the sweep (smoothed), but the recorded losses around its minimum {where} "
+            f"the {need_raw:.3g} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
+            "may be a few lucky batches or the filter's ringing"
         )
     raise InconclusiveCurveError(
         f"The loss never clearly falls: {how}. Check that the loss depends on the model, lower min_lr "
@@ -909,6 +913,45 @@ def find_blowup_lr(
     return None if index is None else float(lr_arr[index])
 
 
+#: A first loss below this fraction of the median of the next five, and the lowest of the curve, looks
+#: like a moving average started low (on the benchmark's cached curves: Lightning's 0.43-0.85, never
+#: the first loss of lrfinder's or torch-lr-finder's curves, which is never the lowest).
+_LOW_START = 0.9
+
+
+def _why_no_fall(lrs: np.ndarray, raw: np.ndarray, blowup: int | None, non_finite_lr: float | None, size: int) -> str:
+    """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
+
+    * Nothing happened at any LR swept (no blow-up, no explosion clipped away, every loss finite):
+      the sweep may have stopped below the LRs where the model learns.
+    * The curve was cut at a non-finite loss: only the losses before it were read.
+    * The first loss is the lowest of the curve and below the next ones: the start of a moving
+      average that starts low (Lightning's ``lr_find`` records one whose first point is about half
+      the loss), not of the model's loss.
+    """
+    n = raw.size
+    parts: list[str] = []
+    if blowup is None and non_finite_lr is None and explosion_index(raw) is None:
+        parts.append(
+            "The loss never blew up either, so the sweep may have stopped below the LRs where this model "
+            f"learns: raise max_lr (it ended at {lrs[n - 1]:.2e})."
+        )
+    if non_finite_lr is not None:
+        parts.append(
+            f"Only the {n} losses before the first non-finite one (at lr={non_finite_lr:.2e}) were read; the "
+            f"{size - n} from there on were not."
+        )
+    follow = float(np.median(raw[1:6]))
+    if raw[0] > 0 and raw[0] <= float(np.min(raw)) and raw[0] < _LOW_START * follow:
+        parts.append(
+            f"The first loss ({raw[0]:.3g}) is the lowest of the curve, below the next ones ({follow:.3g}): if the "
+            "curve is a moving average, that is its start, not the model's loss (Lightning's lr_find records one "
+            "whose first point is about half the loss, from an off-by-one bias correction). Analyse the raw "
+            "losses instead: lrfinder.range_test and the LRFinder callback record them."
+        )
+    return "".join(f" {part}" for part in parts)
+
+
 def read_curve(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
@@ -966,12 +1009,8 @@ def read_curve(
     try:
         i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)
     except InconclusiveCurveError as exc:
-        if blowup is not None or non_finite_lr is not None:
-            raise
-        # Nothing happened at any LR swept: the sweep may have ended below where the model learns.
         raise InconclusiveCurveError(
-            f"{exc} The loss never blew up either, so the sweep may have stopped below the LRs where this model "
-            f"learns: raise max_lr (it ended at {lr_arr[n - 1]:.2e})."
+            str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size)
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     tail = max(1, w // 4)

@@ -868,3 +868,58 @@ def test_a_sweep_that_neither_falls_nor_blows_up_says_to_raise_max_lr() -> None:
     with pytest.raises(InconclusiveCurveError) as info:
         analyze(lrs, 1.0 + 0.1 * (x - x[0]))
     assert "raise max_lr" not in str(info.value)
+
+
+def test_an_exact_flat_then_exploding_curve_is_not_said_to_never_blow_up() -> None:
+    # Noiseless, flat, then exploding: the clip flattened the explosion (no noise to size it), and
+    # the message said "The loss never blew up either ... raise max_lr", the opposite of the cure.
+    with pytest.raises(InconclusiveCurveError, match="lower min_lr") as info:
+        analyze(LRS, 0.1 + explosion(X, start=-2.0))
+    assert "never blew up" not in str(info.value) and "raise max_lr" not in str(info.value)
+
+
+def test_a_curve_cut_at_a_non_finite_loss_says_what_was_read() -> None:
+    # A NaN before the fall (a curve from another tool, or a glitch): the analysis reads only the
+    # flat stretch before it, and the message said nothing of the NaN or of the 111 losses after it.
+    curve = textbook_curve() + np.random.default_rng(1).normal(0, 0.01, X.size)
+    curve[30] = np.nan
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(LRS, curve)
+    assert f"Only the 30 losses before the first non-finite one (at lr={LRS[30]:.2e}) were read" in str(info.value)
+    assert "the 111 from there on were not" in str(info.value)
+
+
+def lightning_ema(losses: np.ndarray, beta: float = 0.98) -> np.ndarray:
+    """Lightning 2.x ``lr_find``'s recorded curve: a moving average debiased one step late."""
+    avg, out = 0.0, []
+    for step, loss in enumerate(losses, start=1):
+        avg = beta * avg + (1.0 - beta) * loss
+        out.append(avg / (1.0 - beta ** (step + 1)))
+    return np.asarray(out)
+
+
+def test_a_moving_average_that_starts_low_is_named() -> None:
+    # Lightning's results["loss"] starts at about half the loss and climbs for dozens of steps: read as
+    # losses it never goes below its first point, and the message advised a lower min_lr only.
+    ema = lightning_ema(textbook_curve() + np.random.default_rng(0).normal(0, 0.02, X.size))
+    assert ema[0] == ema.min() and ema[0] < 0.6 * ema[10]
+    with pytest.raises(InconclusiveCurveError, match="never goes below where it starts") as info:
+        analyze(LRS, ema)
+    assert "if the curve is a moving average, that is its start" in str(info.value)
+    assert "Lightning's lr_find" in str(info.value) and "Analyse the raw losses" in str(info.value)
+    # The raw losses of a test whose loss rises from the start say nothing of moving averages.
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(LRS, 1.0 + 0.1 * (X - X[0]) + np.random.default_rng(1).normal(0, 0.01, X.size))
+    assert "moving average" not in str(info.value)
+
+
+def test_recorded_losses_above_the_start_are_not_said_to_lie_below_it() -> None:
+    # The raw test's message read "lie only -0.2 below those at the start".
+    raw = np.array([1.0, 1.0, 1.0, 1.2, 1.2, 1.2, 1.0, 1.0, 1.0])
+    smoothed = np.array([1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls: it drops by 0.5") as info:
+        an.check_fall(raw, smoothed, 9, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
+    assert "the recorded losses around its minimum lie above those at the start (by 0.2), against the 0.03" in str(
+        info.value
+    )
+    assert "-0.2" not in str(info.value)
