@@ -170,10 +170,19 @@ def _fmt_int(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
+#: A name (model, optimizer, curve label) longer than this is cut in the report, with an ellipsis.
+_NAME_CHARS = 48
+
+
+def _short(text: str, limit: int = _NAME_CHARS) -> str:
+    """``text``, cut to ``limit`` characters with an ellipsis: a long name never runs off the figure."""
+    return text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…"
+
+
 def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], list[str]]:
     """Title, facts and warnings for the header."""
     first = results[0]
-    name = first.model_name or "model"
+    name = _short(first.model_name or "model", 40)
     title = f"LR range test: {name} ({_fmt_int(first.num_parameters)} trainable parameters)"
     facts: list[str] = []
     warnings: list[str] = []
@@ -186,8 +195,8 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         if r.settings.clipping:
             batch += f"  |  gradients {r.settings.clipping}"
         facts.append(
-            f"optimizer {r.optimizer_name or '?'}  |  {batch}  |  steps run {r.num_steps}/{r.settings.num_steps} "
-            f"({_sweep(r)})  |  stopped: {r.stop_reason}"
+            f"optimizer {_short(r.optimizer_name or '?', 32)}  |  {batch}  |  "
+            f"steps run {r.num_steps}/{r.settings.num_steps} ({_sweep(r)})  |  stopped: {r.stop_reason}"
         )
         s = r.suggestion
         if s is not None:
@@ -223,7 +232,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
             facts.append(f"critical batch: not measured ({_first_clause(r.noise_error)}; the JSON result says why)")
     else:
         # In legend order, each value once.
-        optimizers = list(dict.fromkeys(r.optimizer_name or "?" for r in results))
+        optimizers = list(dict.fromkeys(_short(r.optimizer_name or "?", 32) for r in results))
         batches = list(dict.fromkeys(_fmt_int(r.batch_size) for r in results))
         sweeps = list(dict.fromkeys(_sweep(r) for r in results))
         facts.append(
@@ -231,7 +240,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
             f"sweep {'; '.join(sweeps)}"
         )
         for i, r in enumerate(results):
-            label = r.label or f"curve {i + 1}"
+            label = _short(r.label or f"curve {i + 1}")
             if r.suggestion is None:
                 warnings.append(f"{label}: inconclusive ({r.error or 'no suggestion'})")
     # The schedule is named in its own panel's title.
@@ -302,7 +311,8 @@ def _header_text(
         warn = warn[:keep] + [(f"(+{hidden} more warning line(s): see the JSON result)", COLORS["warning"])]
         if keep:
             warn[keep - 1] = (warn[keep - 1][0] + " …", COLORS["warning"])
-    return [(title if title is not None else default_title, "title"), *body, *warn]
+    # The title is one line in a larger bold font: about 0.65 of the characters of a body line fit.
+    return [(_short(title if title is not None else default_title, int(0.65 * width_chars)), "title"), *body, *warn]
 
 
 _TITLE_PT = 20.0
@@ -315,7 +325,7 @@ def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
     # strip's height.
     for i, (line, color) in enumerate(lines):
         if color == "title":
-            ax.annotate(
+            text = ax.annotate(
                 line,
                 xy=(0.0, 1.0),
                 xycoords="axes fraction",
@@ -326,9 +336,12 @@ def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
                 fontsize=14,
                 fontweight="bold",
             )
+            # The strip's height is set from the number of lines; a line longer than the figure
+            # is cut at its edge rather than letting the layout shrink every panel to fit it.
+            text.set_in_layout(False)
             continue
         offset = _TITLE_PT + 4.0 + (i - 1) * _LINE_PT
-        ax.annotate(
+        text = ax.annotate(
             line,
             xy=(0.0, 1.0),
             xycoords="axes fraction",
@@ -339,6 +352,7 @@ def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
             fontsize=10.5,
             color=color or "black",
         )
+        text.set_in_layout(False)
 
 
 def _value_at(lrs: np.ndarray, values: np.ndarray, lr: float) -> float:
@@ -656,7 +670,7 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         lrs = np.asarray(result.lrs, dtype=float)
         raw = np.asarray(result.losses, dtype=float)
         smoothed = _smoothed(result)
-        name = result.label or f"curve {i + 1}"
+        name = _short(result.label or f"curve {i + 1}")
         label = name
         s = result.suggestion
         if s is not None:

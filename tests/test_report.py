@@ -546,3 +546,26 @@ def test_the_loss_axis_is_the_same_in_any_unit_of_the_loss() -> None:
     tiny = _y_limits([finish_result(lrs, losses * 1e-20, "completed")])
     assert plain is not None and tiny is not None and plain[1] < 10.0
     assert tiny == pytest.approx((plain[0] * 1e-20, plain[1] * 1e-20), rel=1e-9, abs=0.0)
+
+
+def test_long_names_are_cut_and_never_squash_the_panels():
+    # A 200-character model name and a long optimizer name ran off the figure, and the layout shrank
+    # every panel to make room for them (the slope panel's tick labels then overlapped the next panel).
+    plain = plot_range_test(make_result())
+    long = replace(make_result(), model_name="VeryLongModelName" * 12, optimizer_name="AdamW" * 40)
+    figs = [plot_range_test(long), plot_range_test([replace(long, label="x" * 300), make_result()])]
+    figs.append(plot_range_test(make_result(), title="ResNet-50 on ImageNet, batch 256, 8 GPUs; " * 8))
+    for fig in figs:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        width = fig.bbox.width
+        for text in axes_by_label(fig)["header"].texts:
+            assert text.get_window_extent(renderer).x1 <= width, text.get_text()
+        legend = axes_by_label(fig)["loss"].get_legend()
+        assert legend.get_window_extent(renderer).x1 <= width
+    for label in ("loss", "slope"):
+        assert np.allclose(
+            axes_by_label(figs[0])[label].get_position().bounds, axes_by_label(plain)[label].get_position().bounds,
+            atol=0.02,
+        ), label
+    assert "VeryLongModelName…" in all_text(figs[0]) or "VeryL…" in all_text(figs[0])
