@@ -682,9 +682,9 @@ def _trial_scheduler(optimizer: torch.optim.Optimizer, refine: Refine, steps: in
     if refine.schedule in ("constant", "plateau"):
         return None
     spec = SCHEDULERS[refine.schedule]
-    settings = dict(spec.settings)
-    settings.update(refine.schedule_settings)
-    given = compress_schedule(refine.schedule, refine.schedule_settings, steps, training_steps)
+    # Default step counts are compressed too: cyclic's step_size_up=2000 would not fit in a trial.
+    defaults = {k: v for k, v in spec.settings.items() if k in _STEP_SETTINGS and type(v) is int}
+    given = compress_schedule(refine.schedule, {**defaults, **refine.schedule_settings}, steps, training_steps)
     warmup = int(given.pop("warmup_steps", 0) or 0)
     if warmup:
         warmup = max(1, int(round(warmup * steps / training_steps)))

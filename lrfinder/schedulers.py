@@ -378,16 +378,36 @@ def _cycle_momentum(value: Any, optimizer: Optimizer) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+#: CyclicLR's default half cycle (torch's): far longer than a short fit.
+_CYCLIC_STEP_SIZE_UP = 2000
+
+
+def _within_run(
+    name: str, value: int, steps: int | None, effect: str, *, default: bool = False, hint: str = ""
+) -> None:
+    """Refuse a step count the schedule never reaches: ``value >= steps`` (the main schedule's steps).
+
+    The LRs of a run of ``steps`` scheduler steps are those at ``t = 0 .. steps - 1``: a decay at
+    ``t = steps`` or later (a milestone, a ``step_size``, the top of a cycle) never happens.
+    """
+    if steps is None or value < steps:
+        return
+    given = " (the default)" if default else ""
+    raise ValueError(
+        f"Expected {name} < {steps}, the schedule's steps (total_steps - warmup_steps), but got {name}={value}"
+        f"{given}: {effect}. Step counts are scheduler steps (optimizer steps, not epochs) from the end of the "
+        f"warm-up.{(' ' + hint) if hint else ''}"
+    )
+
+
 def _build_constant(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     return LambdaLR(optimizer, constant_factor)
 
 
 def _build_step(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
-    return StepLR(
-        optimizer,
-        step_size=_integer("step_size", s["step_size"], low=1),
-        gamma=_number("gamma", s["gamma"], low=0, strict="l"),
-    )
+    step_size = _integer("step_size", s["step_size"], low=1)
+    _within_run("step_size", step_size, steps, "the LR would never change", hint="Use 'constant' for a fixed LR.")
+    return StepLR(optimizer, step_size=step_size, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
 
 
 def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
@@ -401,6 +421,9 @@ def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any])
     ms = [_integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones)]
     if any(b <= a for a, b in zip(ms, ms[1:])):
         raise ValueError(f"Expected milestones strictly increasing, but got milestones={list(milestones)!r}")
+    if steps is not None:
+        late = [m for m in ms if m >= steps]
+        _within_run("milestones[-1]", ms[-1], steps, f"the milestone(s) {late} would never change the LR")
     return MultiStepLR(optimizer, milestones=ms, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
 
 
@@ -422,6 +445,7 @@ def _build_polynomial(optimizer: Optimizer, steps: int | None, s: dict[str, Any]
 def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     factor = _number("factor", s["factor"], low=0, high=1, strict="lh")
     step_size = _integer("step_size", s["step_size"], low=1)
+    _within_run("step_size", step_size, steps, "the LR would never change", hint="Use 'constant' for a fixed LR.")
     eta_min = _number("eta_min", s["eta_min"], low=0)
     # A group at lr 0 (frozen that way) stays at 0 whatever its floor.
     lambdas = [FactorDecay(factor, step_size, eta_min / base if base > 0 else 0.0) for base in _base_lrs(optimizer)]
@@ -487,6 +511,13 @@ def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
             f"max_lr={_lrs_text(max_lr)} (given {s['max_lr']!r})"
         )
     down = s["step_size_down"]
+    up = _integer("step_size_up", s["step_size_up"], low=1)
+    if steps is not None:
+        _within_run(
+            "step_size_up", up, steps, "the LR would never reach max_lr", default=up == _CYCLIC_STEP_SIZE_UP,
+            hint=f"Pass step_size_up (Smith: 2 to 10 epochs of steps), e.g. step_size_up={max(1, steps // 4)} for "
+            "two cycles.",
+        )
     # CyclicLR sets each group's LR to base_lr but its first LR comes from the group's initial_lr,
     # which a scheduler built earlier on this optimizer left at its own start: the cycle's first step
     # ran at that stale LR.
@@ -497,7 +528,7 @@ def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
         optimizer,
         base_lr=base_lr,
         max_lr=max_lr,
-        step_size_up=_integer("step_size_up", s["step_size_up"], low=1),
+        step_size_up=up,
         step_size_down=None if down is None else _integer("step_size_down", down, low=1),
         mode=_choice("mode", s["mode"], ("triangular", "triangular2", "exp_range")),  # type: ignore[arg-type]
         gamma=_number("gamma", s["gamma"], low=0, strict="l"),
@@ -658,7 +689,7 @@ _SPECS = (
         {
             "base_lr": None,
             "max_lr": REQUIRED,
-            "step_size_up": 2000,
+            "step_size_up": _CYCLIC_STEP_SIZE_UP,
             "step_size_down": None,
             "mode": "triangular",
             "gamma": 1.0,
@@ -823,7 +854,10 @@ def create_scheduler(
 
     Raises:
         ValueError: An unknown name (the valid ones are listed), ``total_steps <= 0``,
-            ``warmup_steps >= total_steps``, milestones not increasing, a setting out of range,
+            ``warmup_steps >= total_steps``, milestones not increasing, a step count the run
+            never reaches (a milestone, ``step``'s or ``factor``'s ``step_size``, ``cyclic``'s
+            ``step_size_up``, default 2000, ``>= total_steps - warmup_steps``; checked when
+            ``total_steps`` is given), a setting out of range,
             ``onecycle`` with ``three_phase=True`` and ``pct_start >= 0.5`` or too short to rise
             (``pct_start * (total_steps - warmup_steps) <= 1``; with two phases that is a
             warning, and the cycle starts at ``max_lr``).

@@ -219,6 +219,16 @@ def test_compress_schedule_keeps_the_shape() -> None:
     assert gamma**100 == pytest.approx(0.999**1000)
 
 
+def test_a_trial_compresses_the_schedules_default_step_counts_too() -> None:
+    # cyclic's default half cycle (2000 steps) of a 10000-step training is 10 steps of a 50-step trial;
+    # it was left at 2000, so the trial never left base_lr.
+    from lrfinder.refine import _trial_scheduler
+
+    opt = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.01, momentum=0.9)
+    sched = _trial_scheduler(opt, Refine(schedule="cyclic", schedule_settings={"max_lr": 0.1}), 50, 10000)
+    assert sched.total_size == 20
+
+
 def synthetic_curve() -> tuple[list[float], list[float]]:
     lrs = [1e-5 * 10 ** (6 * i / 99) for i in range(100)]
     losses = []

@@ -468,7 +468,8 @@ def test_bad_input_outside_the_settings():
 def _settings_for(name):
     return {
         "step": {"step_size": 3}, "multistep": {"milestones": [2, 5]}, "exponential": {"gamma": 0.9},
-        "inverse": {"gamma": 0.1}, "factor": {"factor": 0.5, "eta_min": 1e-4}, "cyclic": {"max_lr": 0.5},
+        "inverse": {"gamma": 0.1}, "factor": {"factor": 0.5, "eta_min": 1e-4},
+        "cyclic": {"max_lr": 0.5, "step_size_up": 4},
     }.get(name, {})  # fmt: skip
 
 
@@ -544,7 +545,9 @@ def test_every_setting_in_the_registry_is_accepted():
         required = {k: FORMULAS[name][1][0][k] for k, v in spec.settings.items() if v is REQUIRED}
         if name == "cyclic":
             required["max_lr"] = 2.0
-        lrs = preview_schedule(name, total_steps=12, lr=1.0, **settings, **required)
+        # cyclic's default half cycle (2000 steps) must fit in the run.
+        total = settings["step_size_up"] + 1 if name == "cyclic" else 12
+        lrs = preview_schedule(name, total_steps=total, lr=1.0, **settings, **required)
         assert np.all(np.isfinite(lrs)) and np.all(lrs >= 0), name
 
 
@@ -763,3 +766,38 @@ def test_unknown_scheduler_names_the_close_one(name: str, close: str) -> None:
     match = rf"Unknown scheduler name='{name}'; expected one of .*Did you mean '{close}'\?$"
     with pytest.raises(ValueError, match=match):
         create_scheduler(name, opt, total_steps=10)
+
+
+@pytest.mark.parametrize(
+    "name, settings, last, match",
+    [
+        ("multistep", dict(milestones=[3, 10]), 10, r"milestones\[-1\] < 10.*milestone\(s\) \[10\] would never change"),
+        ("multistep", dict(milestones=[30, 60]), 60, r"milestone\(s\) \[30, 60\]"),
+        ("step", dict(step_size=10), 10, r"step_size < 10.*never change.*'constant'"),
+        ("factor", dict(factor=0.5, step_size=25), 25, r"step_size < 10.*never change"),
+        ("cyclic", dict(max_lr=2.0), 2000, r"step_size_up=2000 \(the default\): the LR would never reach max_lr.*"
+                                           r"step_size_up=2 for two cycles"),
+        ("cyclic", dict(max_lr=2.0, step_size_up=10), 10, r"step_size_up < 10.*step_size_up=10: "),
+    ],
+)
+def test_step_counts_past_the_run_are_refused(name: str, settings: dict, last: int, match: str) -> None:
+    # The LR of a 10-step run is read at t = 0..9: a milestone, step size or half cycle of 10 or more
+    # never takes effect (milestones given in epochs, cyclic's default 2000 on a short fit).
+    with pytest.raises(ValueError, match=match):
+        preview_schedule(name, total_steps=10, **settings)
+    # Counted from the end of the warm-up.
+    preview_schedule(name, total_steps=5 + last + 1, warmup_steps=5, **settings)
+    with pytest.raises(ValueError, match=r"total_steps - warmup_steps"):
+        preview_schedule(name, total_steps=5 + last, warmup_steps=5, **settings)
+
+
+@pytest.mark.parametrize(
+    "name, settings", [("multistep", dict(milestones=[9])), ("step", dict(step_size=9)),
+                       ("factor", dict(factor=0.5, step_size=9)), ("cyclic", dict(max_lr=2.0, step_size_up=9))]
+)
+def test_a_step_count_on_the_last_step_takes_effect(name: str, settings: dict) -> None:
+    lrs = preview_schedule(name, total_steps=10, **settings)
+    assert lrs[-1] != lrs[0] and (lrs[:-1] == lrs[0]).all() if name != "cyclic" else lrs[-1] == pytest.approx(2.0)
+    # Without total_steps there is no run to check against (a schedule stepped open-ended).
+    opt = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=1.0)
+    create_scheduler(name, opt, **{**settings, **({"step_size_up": 5000} if name == "cyclic" else {})})
