@@ -339,6 +339,19 @@ def _opt_float(value: Any) -> float | None:
 # --------------------------------------------------------------------------------------------
 
 
+def _as_numbers(values: Any) -> Any:
+    """``values`` with torch tensors read as float64 numbers, without importing torch.
+
+    A tensor that requires grad, lives on a GPU or is bfloat16 (a curve of ``loss`` tensors, not
+    ``loss.item()``) cannot go through ``numpy.asarray``; its values can.
+    """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        return values.detach().cpu().double().numpy()
+    if isinstance(values, (list, tuple)) and any(hasattr(v, "detach") for v in values):
+        return [float(v.detach().cpu().double()) if hasattr(v, "detach") else v for v in values]
+    return values
+
+
 def _check_curve(
     lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -349,8 +362,8 @@ def _check_curve(
                 f"Expected {name} to be a sequence of numbers, but got {type(values).__name__} {values!r:.60}"
             )
         try:
-            arrays.append(np.asarray(values, dtype=float))
-        except (TypeError, ValueError) as exc:
+            arrays.append(np.asarray(_as_numbers(values), dtype=float))
+        except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"Expected {name} to be a sequence of numbers, but got {values!r:.60} ({exc})") from None
     lr_arr, loss_arr = arrays
     if lr_arr.ndim != 1 or loss_arr.ndim != 1:
@@ -374,7 +387,7 @@ def finite_prefix(values: Sequence[float] | np.ndarray) -> int:
         2
 
     """
-    arr = np.asarray(values, dtype=float)
+    arr = np.asarray(_as_numbers(values), dtype=float)
     bad = np.flatnonzero(~np.isfinite(arr))
     return int(bad[0]) if bad.size else int(arr.size)
 
@@ -409,7 +422,7 @@ def clip_explosion(losses: Sequence[float] | np.ndarray) -> np.ndarray:
         [4.0, 4.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, 7.0]
 
     """
-    y = np.asarray(losses, dtype=float)
+    y = np.asarray(_as_numbers(losses), dtype=float)
     head = float(np.median(y[: max(3, y.size // 20)]))
     low = float(np.min(y))
     noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0) if y.size > 1 else 0.0
@@ -427,7 +440,7 @@ def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:
         8
 
     """
-    raw = np.asarray(losses, dtype=float)
+    raw = np.asarray(_as_numbers(losses), dtype=float)
     n = finite_prefix(raw)
     if n < 3:
         return None
@@ -1241,7 +1254,8 @@ def analyze(
 
     Args:
         lrs: Strictly increasing, positive learning rates, one per optimizer step.
-        losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
+        losses: The loss recorded at each step (NaN/inf allowed: the curve ends there). Both
+            as lists, numpy arrays or torch tensors (also of loss tensors that require grad).
         rule: How :attr:`Suggestion.lr` is picked (:data:`RULE_FUNCTIONS`):
 
             * ``"divergence_div10"`` (default): the divergence LR (else the minimum's) divided
@@ -1287,7 +1301,7 @@ def analyze(
         reading.min_loss_lr,
         confidence,
     )
-    smoothed = np.full(np.asarray(losses).shape, np.nan)
+    smoothed = np.full(len(losses), np.nan)  # checked 1-D by read_curve
     smoothed[: reading.lrs.size] = reading.smoothed
     return Suggestion(
         lr=lr,

@@ -923,3 +923,24 @@ def test_recorded_losses_above_the_start_are_not_said_to_lie_below_it() -> None:
         info.value
     )
     assert "-0.2" not in str(info.value)
+
+
+def test_torch_tensors_of_any_kind_are_read_as_numbers() -> None:
+    # A curve of loss tensors (recorded as `loss`, not `loss.item()`) failed with torch's "Can't call
+    # numpy() on Tensor that requires grad"; a bfloat16 one with "unsupported ScalarType BFloat16".
+    import torch
+
+    curve = textbook_curve()
+    expected = analyze(LRS, curve)
+    grad = torch.tensor(curve, requires_grad=True)
+    for lrs, losses in [
+        (torch.tensor(LRS), grad * 1.0),
+        (list(LRS), [v * 1.0 for v in grad]),
+    ]:
+        assert analyze(lrs, losses) == expected
+    s = analyze(LRS, torch.tensor(curve).bfloat16())
+    assert decades(s.lr, expected.lr) < 0.1
+    np.testing.assert_array_equal(smooth_losses(LRS, grad), smooth_losses(LRS, curve))
+    np.testing.assert_array_equal(loss_slope(LRS, grad), loss_slope(LRS, curve))
+    with pytest.raises(TypeError, match="Expected losses to be a sequence of numbers"):
+        analyze(LRS, [torch.ones(2)] * LRS.size)
