@@ -518,16 +518,44 @@ class RangeTestResult:
         ``lr``, ``min_lr`` and ``max_lr`` are multiplied alike by the scaling factor; this is what
         a schedule built with ``create_scheduler(..., suggestion=...)`` should get. After a refined
         test, ``lr`` and ``max_lr`` are the refinement's (``min_lr`` keeps its ratio to ``max_lr``).
+        A one-cycle peak ``max_lr`` the factor would carry past the divergence point while ``lr``
+        stays below it is clamped to the divergence LR (``min_lr`` keeps its ratio), and
+        :attr:`scaled`'s ``warning`` says so: the schedule never peaks past it silently.
         """
+        return self._training_peak()[0]
+
+    def _training_peak(self) -> tuple[Suggestion | None, float | None]:
+        """:attr:`training_suggestion`, and the peak it clamped to the divergence LR (else ``None``)."""
         s = self.suggestion
         f = self.refinement
         if s is not None and f is not None and f.lr is not None and f.max_lr is not None:
             # The refined LR and peak replace the curve's; the one-cycle floor keeps its ratio.
             s = replace(s, lr=f.lr, min_lr=s.min_lr * f.max_lr / s.max_lr, max_lr=f.max_lr)
         if s is None or self.scaled is None or self.scaled.lr == s.lr:
-            return s
+            return s, None
         factor = self.scaled.lr / s.lr
-        return replace(s, lr=self.scaled.lr, min_lr=s.min_lr * factor, max_lr=s.max_lr * factor)
+        peak, divergence = s.max_lr * factor, s.divergence_lr
+        if divergence is not None and self.scaled.lr <= divergence < peak:
+            # The LR was kept at or below the divergence point (by the rule or by cap=True): the peak
+            # a one-cycle schedule climbs to must not pass it either.
+            cut = divergence / s.max_lr
+            return replace(s, lr=self.scaled.lr, min_lr=s.min_lr * cut, max_lr=divergence), peak
+        return replace(s, lr=self.scaled.lr, min_lr=s.min_lr * factor, max_lr=peak), None
+
+    def _warn_peak(self) -> RangeTestResult:
+        """Warn, and say in :attr:`scaled`'s warning, when the scaled one-cycle peak was clamped."""
+        suggestion, peak = self._training_peak()
+        if peak is None or suggestion is None or self.scaled is None:
+            return self
+        sc = self.scaled
+        message = (
+            f"The one-cycle peak moved with the LR from batch {sc.from_batch_size} to {sc.to_batch_size}, {peak:.2e}, "
+            f"is past the divergence point {suggestion.divergence_lr:.2e} of the range test: "
+            "training_suggestion.max_lr (the peak of a one-cycle or cyclic schedule built from it) is clamped to "
+            "it. For more margin use a milder rule, or run the range test at the training batch size."
+        )
+        warnings.warn(message, stacklevel=3)
+        return replace(self, scaled=replace(sc, warning=message if sc.warning is None else f"{sc.warning} {message}"))
 
     def analyze(self, **kwargs: Any) -> RangeTestResult:
         """Re-run the curve analysis (e.g. with another ``rule``) and return a new result.
@@ -548,7 +576,7 @@ class RangeTestResult:
         # A refined LR does not move with the curve's reading: its scaling stays as it was.
         if scaled is not None and (self.refinement is None or self.refinement.lr is None):
             scaled = scaled.rebase(suggestion.lr, divergence_lr=suggestion.divergence_lr)
-        return replace(self, suggestion=suggestion, error=None, scaled=scaled)
+        return replace(self, suggestion=suggestion, error=None, scaled=scaled)._warn_peak()
 
     def scale(
         self,
@@ -606,7 +634,7 @@ class RangeTestResult:
             cap=cap,
             noise_scale=self.noise_scale,
         )
-        return replace(self, scaled=scaled)
+        return replace(self, scaled=scaled)._warn_peak()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON schema (version :data:`SCHEMA_VERSION`) as a dict.

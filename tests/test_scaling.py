@@ -217,3 +217,43 @@ def test_seeded_scaling_properties() -> None:
                 assert capped.lr <= divergence and math.isfinite(capped.lr) and capped.lr > 0
                 assert capped.capped == (capped.factor * lr > divergence)
                 assert type(capped).from_dict(capped.to_dict()) == capped
+
+
+def _textbook_result(batch_size: int = 64) -> RangeTestResult:
+    from lrfinder.range_test import finish_result
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    curve = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    return finish_result(lrs, curve, "completed", batch_size=batch_size, optimizer_name="SGD")
+
+
+@pytest.mark.parametrize("cap", [False, True])
+def test_the_scaled_one_cycle_peak_never_passes_the_divergence_point_silently(cap: bool) -> None:
+    # x8 linear: the LR (divergence / 10 x 8) stays below the divergence point, but the one-cycle peak
+    # (divergence / 5 x 8) landed 1.6x past it, with no warning, in training_suggestion.max_lr: the peak
+    # LRFinder and `lrfind fit` put a one-cycle schedule at. With cap=True and x64 the LR was capped at
+    # the divergence LR and the peak still went 2x past it.
+    result = _textbook_result()
+    s = result.suggestion
+    assert s is not None and s.divergence_lr is not None
+    for target in (512, 4096) if cap else (512,):
+        with pytest.warns(UserWarning, match="one-cycle peak .* is past the divergence point .* clamped to it"):
+            scaled = result.scale(target, rule="linear", cap=cap)
+        moved = scaled.training_suggestion
+        assert moved is not None and scaled.scaled is not None and scaled.lr is not None
+        assert scaled.lr <= s.divergence_lr
+        assert moved.max_lr == s.divergence_lr and moved.min_lr == pytest.approx(s.min_lr * s.divergence_lr / s.max_lr)
+        assert moved.lr == scaled.lr and moved.min_lr < moved.max_lr
+        assert "one-cycle peak" in (scaled.scaled.warning or "")
+        assert RangeTestResult.from_json(scaled.to_json()) == scaled
+        # Read again with another rule, the scaling follows and says it again.
+        with pytest.warns(UserWarning, match="one-cycle peak"):
+            again = scaled.analyze(rule="divergence_div10")
+        assert again.training_suggestion is not None and again.training_suggestion.max_lr == s.divergence_lr
+    # A peak that stays below the divergence point moves with the factor, without a word.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mild = result.scale(256, rule="linear")
+    assert mild.training_suggestion is not None and mild.training_suggestion.max_lr == pytest.approx(4 * s.max_lr)
+    assert mild.scaled is not None and mild.scaled.warning is None
