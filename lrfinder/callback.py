@@ -636,6 +636,8 @@ class LRFinder(_CallbackBase):
                 )
             self._replaced = (list(trainer.optimizers), list(trainer.lr_scheduler_configs))
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)
+            if self.scheduler is not None:
+                self._check_schedule(trainer, pl_module)
         optimizers = list(trainer.optimizers)
         if not optimizers:
             raise ModelError("configure_optimizers returned no optimizer; the range test needs one to sweep.")
@@ -1276,6 +1278,40 @@ class LRFinder(_CallbackBase):
                 self._unstepped = (sched, int(getattr(sched, "last_epoch", 0)))
         trainer.strategy.optimizers = [optimizer]
         trainer.strategy.lr_scheduler_configs = configs
+
+    def _check_schedule(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Build the schedule of ``scheduler=`` once before the test, so bad settings fail before it.
+
+        It is built again after the test, from the found LR and the suggestion; here a throw-away
+        optimizer of the same kind stands in, and ``cyclic`` without ``max_lr`` (the suggestion's)
+        gets any band above its ``base_lr``. Settings only the curve can judge are checked then.
+        """
+        from .optimizers import create_optimizer
+        from .schedulers import SCHEDULERS, create_scheduler
+
+        total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
+        if not math.isfinite(total):
+            raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
+        optimizer = create_optimizer(  # over the same parameters; never stepped
+            self.optimizer, pl_module, lr=self.settings.min_lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
+        )
+        settings = dict(self.scheduler_settings)
+        if SCHEDULERS[self.scheduler].from_suggestion == "cyclic" and "max_lr" not in settings:  # type: ignore[index]
+            base = settings.get("base_lr", self.settings.min_lr)
+            try:
+                two = [2 * float(b) for b in base] if isinstance(base, (list, tuple)) else 2 * float(base)
+                settings["max_lr"] = two
+            except (TypeError, ValueError):  # a malformed base_lr: create_scheduler names it
+                settings["max_lr"] = 2 * self.settings.min_lr
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # said when the schedule is built for training
+                create_scheduler(self.scheduler, optimizer, total_steps=int(total), **settings)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(
+                f"LRFinder(scheduler={self.scheduler!r}, scheduler_settings=...): {exc} (checked before the range "
+                f"test, over the fit's {int(total)} optimizer steps)"
+            ) from exc
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:
         """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps."""

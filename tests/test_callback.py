@@ -1350,3 +1350,37 @@ def test_hard_coded_lr_moves_the_plateau_warmups_target_with_it(tmp_path: Path) 
     assert lr is not None and lr < 5.0
     lrs = [v[0] for v in seen.lrs]
     assert lrs == pytest.approx([0.0, lr / 4, lr / 2, 3 * lr / 4, lr, lr], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"scheduler": "step"}, TypeError, r"LRFinder\(scheduler='step'.*needs the setting\(s\) step_size"),
+        ({"scheduler": "cosine", "scheduler_settings": {"eta_mn": 0.1}}, TypeError, "does not take the setting"),
+        ({"scheduler": "multistep", "scheduler_settings": {"milestones": [3, 1]}}, ValueError, "strictly increasing"),
+        ({"scheduler": "multistep", "scheduler_settings": {"milestones": [2, 30]}}, ValueError,
+         r"milestone\(s\) \[30\] would never.*over the fit's 6 optimizer steps"),
+        ({"scheduler": "cyclic"}, ValueError, r"step_size_up=2000 \(the default\)"),
+        ({"optimizer": "adagrad", "scheduler": "onecycle", "scheduler_settings": {"cycle_momentum": True}},
+         ValueError, "cycle_momentum=True"),
+    ],
+)
+def test_scheduler_settings_fail_before_the_range_test(
+    tmp_path: Path, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    # They failed when the schedule was built for training: after the whole range test.
+    finder = LRFinder(**{"optimizer": "sgd", **kwargs}, **FAST)
+    t = trainer(tmp_path, [finder], max_steps=6)
+    with pytest.raises(error, match=match):
+        t.fit(Net(), make_loader())
+    assert finder.result is None
+
+
+def test_scheduler_check_before_the_test_leaves_the_suggestions_band_to_the_curve(tmp_path: Path) -> None:
+    # cyclic's max_lr and onecycle's band come from the suggestion after the test: not refused before it.
+    for scheduler, settings in (("cyclic", {"step_size_up": 2}), ("onecycle", {}), ("cyclic", {"base_lr": 1e-4,
+                                                                                             "step_size_up": 2})):
+        finder = LRFinder(optimizer="momentum", scheduler=scheduler, scheduler_settings=settings, **FAST)
+        t = trainer(tmp_path, [finder], max_steps=6)
+        t.fit(Net(), make_loader())
+        assert finder.result is not None and finder.applied_lr is not None
