@@ -503,6 +503,14 @@ def create_optimizer(
                 "module names; pass the model instead of its parameters"
             )
         params = model_or_params
+        if not isinstance(params, torch.Tensor) and isinstance(params, Iterable):
+            params = list(params)  # torch lists them too; a generator is read once, here
+            for i, group in enumerate(params):
+                if isinstance(group, Mapping) and "params" not in group:  # torch's bare KeyError: 'params'
+                    raise ValueError(
+                        f"Expected every param group to hold its parameters under 'params', but group {i} has the "
+                        f"keys {sorted(map(str, group))}; pass {{'params': [...], 'lr': ...}}"
+                    )
     if lr_group == "largest":  # the model's groups (lr times their factor) and given ones alike
         params = list(params)
         # Each group's ratio to lr: its own LR, or lr itself (1) for a bare tensor or a group without one.

@@ -32,9 +32,24 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from ._checks import is_real
+
 __all__ = ["Yogi"]
 
 logger = logging.getLogger(__name__)
+
+
+def _check(name: str, value: Any, rule: str) -> None:
+    """A real number (numpy's, or a one-element tensor, as torch takes for ``lr``) obeying ``rule``."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+        number = float(value)
+    elif is_real(value):
+        number = float(value)
+    else:
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+    ok = {"> 0": number > 0, ">= 0": number >= 0, "in [0, 1)": 0 <= number < 1}[rule]
+    if not (ok and math.isfinite(number)):
+        raise ValueError(f"Expected {name} {rule}, but got {name}={value!r}")
 
 
 class Yogi(Optimizer):
@@ -54,6 +69,8 @@ class Yogi(Optimizer):
 
     Raises:
         ValueError: A setting out of its range (named in the message).
+        TypeError: A setting that is not a number (``betas`` not a pair of numbers,
+            ``bias_correction`` not a bool).
 
     Example:
         >>> model = torch.nn.Linear(2, 1)
@@ -75,16 +92,18 @@ class Yogi(Optimizer):
         weight_decay: float = 0.0,
         bias_correction: bool = True,
     ) -> None:
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"Expected lr > 0 and finite, but got lr={lr}")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Expected betas to be two values in [0, 1), but got betas={betas}")
-        if not eps > 0:
-            raise ValueError(f"Expected eps > 0, but got eps={eps}")
-        if not initial_accumulator >= 0:
-            raise ValueError(f"Expected initial_accumulator >= 0, but got initial_accumulator={initial_accumulator}")
-        if not weight_decay >= 0:
-            raise ValueError(f"Expected weight_decay >= 0, but got weight_decay={weight_decay}")
+        _check("lr", lr, "> 0")
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise TypeError(f"Expected betas to be a pair (beta1, beta2), but got betas={betas!r}")
+        for i, beta in enumerate(betas):
+            _check(f"betas[{i}]", beta, "in [0, 1)")
+        _check("eps", eps, "> 0")
+        _check("initial_accumulator", initial_accumulator, ">= 0")
+        _check("weight_decay", weight_decay, ">= 0")
+        if not isinstance(bias_correction, bool):
+            raise TypeError(
+                f"Expected bias_correction to be True or False, but got bias_correction={bias_correction!r}"
+            )
         defaults = {
             "lr": lr,
             "betas": tuple(betas),

@@ -342,3 +342,13 @@ def test_lr_group_largest_with_param_dicts() -> None:
 def test_lr_group_must_be_known() -> None:
     with pytest.raises(ValueError, match="lr_group to be 'base' or 'largest'"):
         create_optimizer("adam", nn.Linear(2, 1), lr=0.1, lr_group="smallest")  # type: ignore[arg-type]
+
+
+def test_a_param_group_without_params_is_named() -> None:
+    # torch raised a bare KeyError: 'params'.
+    w = nn.Parameter(torch.ones(1))
+    with pytest.raises(ValueError, match=r"group 1 has the keys \['lr', 'param'\]; pass \{'params'"):
+        create_optimizer("adamw", [{"params": [w]}, {"param": [w], "lr": 0.1}], lr=0.1)
+    # A generator of groups still works (it is read once).
+    opt = create_optimizer("adamw", ({"params": [p]} for p in [w]), lr=0.1, lr_group="largest")
+    assert opt.param_groups[0]["params"] == [w]

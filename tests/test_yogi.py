@@ -141,6 +141,35 @@ def test_yogi_rejects_bad_settings(kwargs, name):
         Yogi([torch.nn.Parameter(torch.ones(1))], **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(betas=0.9), TypeError, r"Expected betas to be a pair \(beta1, beta2\), but got betas=0.9"),
+        (dict(betas=(0.9, 0.99, 0.999)), TypeError, "betas to be a pair"),
+        (dict(betas=(0.9, "0.99")), TypeError, r"Expected betas\[1\] to be a number"),
+        (dict(eps="1e-3"), TypeError, "Expected eps to be a number, but got eps='1e-3'"),
+        (dict(eps=float("inf")), ValueError, "eps > 0"),
+        (dict(weight_decay=float("nan")), ValueError, "weight_decay >= 0"),
+        (dict(initial_accumulator=None), TypeError, "initial_accumulator to be a number"),
+        (dict(bias_correction="no"), TypeError, "bias_correction to be True or False"),
+    ],
+)
+def test_yogi_names_a_setting_of_the_wrong_type(kwargs, error, match):
+    # Built directly (lrfinder.Yogi): len() of a float and '>' on a str were bare Python errors.
+    with pytest.raises(error, match=match):
+        Yogi([torch.nn.Parameter(torch.ones(1))], **kwargs)
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.01), torch.tensor(0.01)])
+def test_yogi_takes_any_real_lr(lr):
+    # np.float32 and a tensor (as torch's optimizers take) were refused as "Expected lr > 0".
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = Yogi([w], lr=lr)
+    w.grad = torch.ones(2)
+    opt.step()
+    assert w.detach().numpy() == pytest.approx(1.0 - 0.01 / (1 + 1e-3), rel=1e-4)
+
+
 def test_yogi_rejects_sparse_gradients():
     emb = torch.nn.Embedding(4, 2, sparse=True)
     opt = Yogi(emb.parameters())
