@@ -242,6 +242,12 @@ def _positive_int(name: str, value: object) -> int:
     return int(value)
 
 
+def _digits(value: int) -> str:
+    """An integer as it is, or by its number of digits when it is too long to read."""
+    text = str(value)
+    return text if len(text) <= 16 else f"a {len(text)}-digit number"
+
+
 def _float(name: str, value: object) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.item())
@@ -349,7 +355,10 @@ def scale_lr(
             "range_test(..., noise_scale=True) and scale with result.scale(...), or pass "
             "noise_scale=result.noise_scale; otherwise use rule='linear' or 'sqrt'."
         )
-    k = to_batch_size / from_batch_size
+    try:
+        k = to_batch_size / from_batch_size
+    except OverflowError:  # Python ints past the float range
+        k = math.inf
     family = optimizer_family(optimizer)
     if rule == "auto":
         what = "an adaptive optimizer" if family == "adaptive" else "an SGD-family optimizer"
@@ -377,10 +386,19 @@ def scale_lr(
             )
     if used == "noise" and critical is not None:
         shape = ADAPTIVE_SHAPE if family == "adaptive" else "sgd"
-        factor = noise_lr_factor(from_batch_size, to_batch_size, critical, shape)
+        try:
+            factor = noise_lr_factor(from_batch_size, to_batch_size, critical, shape)
+        except OverflowError:
+            factor = math.nan
         reason += f"; the noise-scale rule's best LR {LR_SHAPE_WORDS[shape]} (≈ {format_batch(critical)})"
     else:
         factor = {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[used]
+    if not (math.isfinite(lr * factor) and lr * factor > 0):
+        # A scaled LR of 0 or inf is no advice: batch sizes this far apart are outside float arithmetic.
+        raise ValueError(
+            f"Expected batch sizes whose {used} scaling keeps the LR finite and > 0, but got lr={lr:.2e} x{factor:.3g} "
+            f"from from_batch_size={_digits(from_batch_size)} to to_batch_size={_digits(to_batch_size)}"
+        )
     warmup = min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(k))) if factor > 2.0 else 0
     scaled = ScaledLR(
         lr=lr * factor,

@@ -257,3 +257,20 @@ def test_the_scaled_one_cycle_peak_never_passes_the_divergence_point_silently(ca
         mild = result.scale(256, rule="linear")
     assert mild.training_suggestion is not None and mild.training_suggestion.max_lr == pytest.approx(4 * s.max_lr)
     assert mild.scaled is not None and mild.scaled.warning is None
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "rule"),
+    [
+        (1, 10**400, "linear"),
+        (1, 10**400, "sqrt"),
+        (10**400, 1, "linear"),
+        (1, 10**300, "linear"),
+        (1, 10**400, "noise"),
+    ],
+)
+def test_batch_sizes_outside_float_arithmetic_are_refused(source: int, target: int, rule: str) -> None:
+    # An OverflowError escaped from the division, or the ScaledLR said lr=0.0 or lr=inf.
+    with pytest.raises(ValueError, match=r"keeps the LR finite and > 0, .*digit number"):
+        scale_lr(1e10, from_batch_size=source, to_batch_size=target, rule=rule, noise_scale=10.0)
+    assert scale_lr(0.1, from_batch_size=1, to_batch_size=10**12, rule="linear").lr == pytest.approx(1e11)
