@@ -510,7 +510,20 @@ def _lr_label(ax: Axes, row: int, lr: float, text: str, color: str, *, main: boo
     )  # fmt: skip
 
 
-def _log_labels(axis: Any, fmt: Callable[[float], str] = lambda v: f"{v:.0e}") -> None:
+def _tick_text(value: float) -> str:
+    """A tick's LR in the report's format with the digits it needs: ``1e-03``, ``2e-01``, ``1.2e-06``.
+
+    A narrow sweep (less than a decade) gets ticks between the powers of ten and their multiples,
+    which one digit would all write alike (seven ticks read ``1e-06``).
+    """
+    for digits in range(4):
+        text = f"{value:.{digits}e}"
+        if abs(float(text) - value) <= 1e-9 * abs(value):
+            return text
+    return f"{value:.3e}"
+
+
+def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
     """Label a log axis in the report's number format (``1e-03``, ``2e-01``) instead of mathtext.
 
     matplotlib still decides which ticks get a label (every decade, and the minor ticks when the
@@ -865,7 +878,7 @@ def plot_range_test(
     ax.set_ylabel("training loss")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
-    ax.tick_params(labelbottom=False)
+    ax.tick_params(which="both", labelbottom=False)  # the LRs are written under the slope panel
 
     slope_ax.axhline(0.0, color="black", lw=0.8, alpha=0.6)
     slope_ax.set_ylabel("d loss / d log10(lr)")

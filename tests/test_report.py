@@ -569,3 +569,23 @@ def test_long_names_are_cut_and_never_squash_the_panels():
             atol=0.02,
         ), label
     assert "VeryLongModelName…" in all_text(figs[0]) or "VeryL…" in all_text(figs[0])
+
+
+def test_lr_ticks_of_a_narrow_sweep_are_distinct_and_written_once():
+    # A sweep shorter than a decade (an interrupted test, a zoomed linear sweep): every tick read "1e-06",
+    # and the loss panel repeated the minor ticks' labels that belong under the slope panel.
+    lrs = lr_schedule(1e-6, 1.2e-6, 12)
+    loss = 2.0 - np.linspace(0.0, 0.01, 12)
+    result = finish_result(lrs, loss, "interrupted", settings=RangeTestSettings(1e-6, 1.2e-6, 12), batch_size=8)
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    axes = axes_by_label(fig)
+    shown = [t.get_text() for t in axes["slope"].get_xticklabels(which="both") if t.get_visible() and t.get_text()]
+    assert len(shown) >= 3 and len(set(shown)) == len(shown), shown
+    assert "1.1e-06" in shown or "1.05e-06" in shown
+    assert not [t for t in axes["loss"].get_xticklabels(which="both") if t.get_visible() and t.get_text()]
+    # A wide sweep keeps one digit: 1e-04, 2e-01.
+    wide = plot_range_test(make_result())
+    wide.canvas.draw()
+    labels = [t.get_text() for t in axes_by_label(wide)["slope"].get_xticklabels() if t.get_text()]
+    assert "1e-04" in labels and all(re.fullmatch(r"\de[+-]\d\d", t) for t in labels), labels
