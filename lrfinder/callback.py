@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch.optim import Optimizer
@@ -80,6 +80,8 @@ if TYPE_CHECKING:
     import pytorch_lightning as pl
     from pytorch_lightning import Callback as _CallbackBase
     from pytorch_lightning.utilities.types import LRSchedulerConfig
+
+    from .names import RecordedPrecision
 else:
     # The Callback of every installed Lightning distribution (see lrfinder._lightning).
     _CallbackBase = _lightning.callback_base()
@@ -662,6 +664,7 @@ class LRFinder(_CallbackBase):
             settings=replace(
                 self.settings,
                 accumulate_steps=accumulate,
+                precision=_recorded_precision(trainer),
                 gradient_clip_val=float(clip) if clip else None,
                 gradient_clip_algorithm="value" if clip and algorithm == "value" else "norm",
             ),
@@ -1831,6 +1834,16 @@ def _trial_rows(f: Refinement) -> list[list[Any]]:
          int(t.diverged), int(f.lr is not None and t.lr == f.lr)]
         for i, t in enumerate(f.trials)
     ]
+
+
+def _recorded_precision(trainer: pl.Trainer) -> RecordedPrecision:
+    """The precision the test runs under: the Trainer's (its batches and forward go through its plugin).
+
+    Lightning's ``"32-true"`` is written ``"32"``, as ``range_test`` names full precision; the
+    others keep Lightning's names (:data:`~lrfinder.names.RECORDED_PRECISIONS`, every one Lightning 2 has).
+    """
+    name = str(getattr(trainer, "precision", "32-true"))
+    return cast("RecordedPrecision", "32" if name == "32-true" else name)
 
 
 def _schedule_name(configs: Sequence[LRSchedulerConfig]) -> str:

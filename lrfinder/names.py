@@ -34,6 +34,8 @@ __all__ = [
     "SWEEP_MODES",
     "Precision",
     "PRECISIONS",
+    "RecordedPrecision",
+    "RECORDED_PRECISIONS",
     "GradientClipAlgorithm",
     "GRADIENT_CLIP_ALGORITHMS",
     "LossName",
@@ -83,6 +85,16 @@ SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 #: Every value ``range_test(precision=...)`` accepts.
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+#: What a result's ``settings.precision`` records: a :data:`Precision` of ``range_test``, or the
+#: precision of the Lightning ``Trainer`` the ``LRFinder`` callback's test ran under (its name, with
+#: ``"32-true"`` written ``"32"``): weights cast to bfloat16, float16 or float64 (``"*-true"``), or
+#: NVIDIA Transformer Engine's.
+RecordedPrecision = Literal[
+    "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+    "transformer-engine", "transformer-engine-float16",
+]  # fmt: skip
+#: Every value ``settings.precision`` may hold.
+RECORDED_PRECISIONS: tuple[RecordedPrecision, ...] = get_args(RecordedPrecision)
 
 #: How the range test clips gradients (Lightning's ``gradient_clip_algorithm``): the total
 #: L2 norm (``torch.nn.utils.clip_grad_norm_``) or each value (``clip_grad_value_``).

@@ -42,7 +42,17 @@ from ._atomic import atomic_write_text
 from ._checks import check_flag, is_int, is_real
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError
-from .names import GRADIENT_CLIP_ALGORITHMS, PRECISIONS, RULES, SWEEP_MODES, GradientClipAlgorithm, Precision, SweepMode
+from .names import (
+    GRADIENT_CLIP_ALGORITHMS,
+    PRECISIONS,
+    RECORDED_PRECISIONS,
+    RULES,
+    SWEEP_MODES,
+    GradientClipAlgorithm,
+    Precision,
+    RecordedPrecision,
+    SweepMode,
+)
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
 
@@ -92,7 +102,8 @@ class RangeTestSettings:
     mode: SweepMode = "exp"
     stop_factor: float | None = 4.0
     accumulate_steps: int = 1
-    precision: Precision = "32"
+    #: ``range_test``'s precision, or the ``Trainer``'s for the callback (:data:`RecordedPrecision`).
+    precision: RecordedPrecision = "32"
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: GradientClipAlgorithm = "norm"
 
@@ -716,9 +727,10 @@ class RangeTestResult:
                 raise ValueError(
                     f"Malformed range-test result: settings.mode={settings.mode!r} is not one of {SWEEP_MODES}"
                 )
-            if settings.precision not in PRECISIONS:
+            if settings.precision not in RECORDED_PRECISIONS:
                 raise ValueError(
-                    f"Malformed range-test result: settings.precision={settings.precision!r} is not one of {PRECISIONS}"
+                    f"Malformed range-test result: settings.precision={settings.precision!r} is not one of "
+                    f"{RECORDED_PRECISIONS}"
                 )
             validate_settings(
                 min_lr=settings.min_lr, max_lr=settings.max_lr, num_steps=settings.num_steps, mode=settings.mode,

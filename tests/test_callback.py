@@ -752,6 +752,9 @@ def test_precision_bf16_mixed_autocast_during_test(tmp_path: Path) -> None:
     flags = [s[3] for s in model.steps if s[0] == "test"]
     assert flags and all(flags)
     assert finder.result is not None and finder.result.num_steps >= 10
+    # The result said "32": the precision range_test's default, not the one the test ran under.
+    assert finder.result.settings.precision == "bf16-mixed"
+    assert RangeTestResult.from_json(finder.result.to_json()).settings.precision == "bf16-mixed"
 
 
 @pytest.mark.parametrize(("precision", "dtype"), [("bf16-true", torch.bfloat16), ("64-true", torch.float64)])
@@ -768,6 +771,8 @@ def test_true_precision_batches_converted_as_in_fit(tmp_path: Path, precision: s
     model.dtypes = []
     trainer(tmp_path, [finder], max_steps=2, precision=precision).fit(model, make_loader())
     assert finder.result is not None and finder.result.num_steps >= 10
+    assert finder.result.settings.precision == precision
+    assert RangeTestResult.from_json(finder.result.to_json()).settings.precision == precision
     assert {d for phase, d in model.dtypes} == {dtype}
     assert [phase for phase, _ in model.dtypes].count("train") == 2
 
