@@ -39,7 +39,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from .exceptions import ModelError
-from .range_test import CyclingBatches, StateSnapshot, _data_generators, infer_batch_size
+from .range_test import CyclingBatches, StateSnapshot, StepClosure, _data_generators, infer_batch_size
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -509,14 +509,10 @@ class AutomaticStepper(_Stepper):
         if math.isfinite(value):
             # The gradients are ready: the closure's first call only hands the loss back, so the
             # precision plugin clips (gradient_clip_val), unscales and steps as in training. An
-            # optimizer that evaluates the closure again (LBFGS) gets the same micro-batches'
-            # forward and backward again at the new weights, as Lightning's own closure does.
-            calls = [0]
-
-            def closure() -> torch.Tensor:
-                calls[0] += 1
-                return parts[-1] if calls[0] == 1 else self._replay(opt, inputs)
-
+            # optimizer that evaluates the closure again (LBFGS, SAM's second pass) gets the same
+            # micro-batches' forward and backward again at the new weights, as Lightning's own
+            # closure does (the range test's StepClosure, one rule for both).
+            closure = StepClosure(opt, parts[-1], lambda: self._replay(opt, inputs))
             self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
         self.step_index += 1
         return value

@@ -330,29 +330,89 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
 
 
 def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
-    """Refuse an optimizer whose ``step`` needs a closure (``torch.optim.LBFGS``).
+    """Refuse ``torch.optim.LBFGS``, whose step is a line search of many loss evaluations.
 
-    The range test runs one forward/backward per optimizer step and then calls
-    ``optimizer.step()``; an optimizer that re-evaluates the loss inside its step has no single
-    LR per batch to sweep, and would fail inside the sweep with torch's "missing 1 required
-    positional argument: 'closure'". ``optimizer`` may be the class (``lrfind`` checks
-    ``--optimizer`` before it builds one).
+    An LBFGS step evaluates its closure up to ``max_iter`` times at weights its line search
+    picks, so there is no single LR per batch to sweep. Other optimizers whose step takes a
+    closure (SAM's two passes, see :class:`StepClosure`) are run with one. ``optimizer`` may be
+    the class (``lrfind`` checks ``--optimizer`` before it builds one).
 
     Raises:
-        ValueError: ``optimizer.step`` has a ``closure`` parameter without a default.
+        ValueError: ``optimizer`` is an LBFGS.
 
     """
-    try:
-        closure = inspect.signature(optimizer.step).parameters.get("closure")
-    except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
-        return
-    if closure is not None and closure.default is inspect.Parameter.empty:
-        name = optimizer.__name__ if isinstance(optimizer, type) else type(optimizer).__name__
+    cls = optimizer if isinstance(optimizer, type) else type(optimizer)
+    if issubclass(cls, torch.optim.LBFGS):
+        name = cls.__name__
         raise ValueError(
             f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
             "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "
             "range test with an optimizer such as SGD or Adam; for LBFGS, keep lr=1 with line_search_fn='strong_wolfe'."
         )
+
+
+def takes_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step`` has a ``closure`` parameter (every ``torch.optim`` optimizer's has)."""
+    try:
+        return "closure" in inspect.signature(optimizer.step).parameters
+    except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
+        return False
+
+
+def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step`` has a ``closure`` parameter without a default (SAM's, LBFGS's)."""
+    try:
+        closure = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return False
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
+class StepClosure:
+    """The closure a range-test step hands to ``optimizer.step(closure)``: the loss at the current weights.
+
+    The step's forward and backward have run already, so a first call that finds the weights and
+    gradients as that backward left them hands its loss back without a new pass (``torch.optim``
+    optimizers call the closure once, first). Any other call re-evaluates: the gradients are
+    cleared, the step's micro-batches go forward and backward again at the current weights and
+    ``after_backward`` (the clipping) runs, as Lightning's training closure does on every call.
+    So a sharpness-aware (SAM) step gets the gradient at its perturbed weights for its second
+    pass, whether it evaluates the closure before its first pass (as Lightning's automatic
+    optimization needs) or, after a backward the caller ran, only for the second one (it moves
+    the weights or clears the gradients first, which the first call notices). Changes made
+    through ``.data`` are not tracked by torch; one that clears the gradients is still noticed.
+
+    Args:
+        optimizer: The optimizer about to step.
+        loss: The step's loss (mean over its micro-batches), already backpropagated.
+        reevaluate: Runs the step's micro-batches forward and backward again at the current
+            weights (the gradients cleared first) and returns their mean loss.
+
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, reevaluate: Callable[[], torch.Tensor]
+    ) -> None:
+        self.loss = loss
+        self.reevaluate = reevaluate
+        self.calls = 0
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        # Version counters: bumped by every in-place change, a step's or a zero_grad's.
+        self._as_left = [(p, p._version, p.grad, None if p.grad is None else p.grad._version) for p in params]
+
+    def _untouched(self) -> bool:
+        return all(
+            p._version == version and p.grad is grad and (grad is None or grad._version == grad_version)
+            for p, version, grad, grad_version in self._as_left
+        )
+
+    def __call__(self) -> torch.Tensor:
+        """The loss at the current weights, with its gradients in ``.grad``."""
+        self.calls += 1
+        if self.calls == 1 and self._untouched():
+            return self.loss
+        with torch.enable_grad():
+            return self.reevaluate()
 
 
 def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -1863,6 +1923,11 @@ def range_test(
         )
 
     autocast_dtype = _check_precision(precision, target, grad_scaler)
+    if precision == "16-mixed" and _needs_closure(optimizer):
+        raise ValueError(
+            f"precision='16-mixed' steps through torch's GradScaler, which cannot pass {type(optimizer).__name__}."
+            "step the closure it needs. Use precision='bf16-mixed' or '32' with this optimizer."
+        )
     snapshot = StateSnapshot(model, [optimizer], [train_data], module_attributes=True) if restore else None
     scaler = None
     scaler_state: dict[str, Any] | None = None
@@ -1893,10 +1958,28 @@ def range_test(
     micro_probe = probe if probe is not None and settings.accumulate_steps > 1 else None
     hooks = micro_probe.watch_backward() if micro_probe is not None else []
 
+    # An optimizer whose step takes a closure gets one (SAM evaluates it at perturbed weights); torch's
+    # GradScaler cannot step with a closure, so under 16-mixed it steps without one, as Lightning does.
+    with_closure = takes_closure(optimizer) and scaler is None
+    step_batches: list[Any] = []  # the step's micro-batches, for the closure's re-evaluation
+
+    def reevaluate() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        again = []
+        for micro_batch in step_batches:
+            loss = loss_of(micro_batch)
+            (loss / settings.accumulate_steps).backward()
+            again.append(loss.detach())
+        mean = torch.stack(again).mean()
+        if torch.isfinite(mean):
+            clip_gradients(optimizer, settings.gradient_clip_val, settings.gradient_clip_algorithm)
+        return mean
+
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
         parts: list[torch.Tensor] = []
         sizes: set[int | None] = set()
+        step_batches.clear()
         for _ in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
             if not batch_size:
@@ -1918,6 +2001,8 @@ def range_test(
                 raise
             if not first_batch:
                 first_batch.append(_batch_parts(batch))
+            if with_closure:
+                step_batches.append(batch)
             sizes.add(infer_batch_size(None, batch))
             # Gradients already there: the step_fn ran its own backward (its graph may be freed).
             ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
@@ -1954,8 +2039,12 @@ def range_test(
             if math.isfinite(value):
                 scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
             scaler.update()
+        elif math.isfinite(value) and with_closure:
+            # torch's stubs type the closure as returning a float; its optimizers hand back what it returns.
+            optimizer.step(StepClosure(optimizer, torch.stack(parts).mean(), reevaluate))  # type: ignore[arg-type]
         elif math.isfinite(value):
             optimizer.step()
+        step_batches.clear()
         return value
 
     model.train()

@@ -843,7 +843,23 @@ def run_trials(
     ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
     the scaler's ``unscale_``), as the sweep did.
     """
-    from .range_test import LRSweeper, _check_loss
+    from .range_test import LRSweeper, StepClosure, _check_loss, takes_closure
+
+    # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
+    with_closure = step is None and new_scaler is None and takes_closure(optimizer)
+    step_batches: list[Any] = []
+
+    def reevaluate() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        again = []
+        for batch in step_batches:
+            loss = _check_loss(loss_of(batch))
+            (loss / accumulate_steps).backward()
+            again.append(loss.detach())
+        mean = torch.stack(again).mean()
+        if clip is not None and torch.isfinite(mean):
+            clip(optimizer)
+        return mean
 
     sweeper = LRSweeper([optimizer])
     had_step = "step" in optimizer.__dict__
@@ -872,8 +888,12 @@ def run_trials(
                     continue
                 optimizer.zero_grad(set_to_none=True)
                 parts = []
+                step_batches.clear()
                 for _ in range(accumulate_steps):
-                    loss = _check_loss(loss_of(next_batch()))
+                    batch = next_batch()
+                    if with_closure:
+                        step_batches.append(batch)
+                    loss = _check_loss(loss_of(batch))
                     part = loss / accumulate_steps
                     (part if scaler is None else scaler.scale(part)).backward()
                     parts.append(loss.detach())
@@ -886,11 +906,16 @@ def run_trials(
                     if scaler is not None:
                         scaler.unscale_(optimizer)  # clip the true gradients; scaler.step does not unscale twice
                     clip(optimizer)
-                if scaler is None:
+                if scaler is None and with_closure:
+                    # As the sweep steps it: a SAM's second pass runs the trial's micro-batches again.
+                    closure = StepClosure(optimizer, torch.stack(parts).mean(), reevaluate)
+                    optimizer.step(closure)  # type: ignore[arg-type]  # torch types the closure as -> float
+                elif scaler is None:
                     optimizer.step()
                 else:
                     scaler.step(optimizer)  # skipped by the scaler on inf/NaN gradients, as in training
                     scaler.update()
+                step_batches.clear()
                 if scheduler is not None:
                     scheduler.step()
             per_batch: list[float] = []

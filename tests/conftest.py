@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -54,6 +55,60 @@ def make_classification(n: int = 512, features: int = 10, classes: int = 3, seed
 def make_mlp(features: int = 10, classes: int = 3, hidden: int = 32, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+
+class SAM(torch.optim.Optimizer):
+    """Sharpness-aware minimization (Foret et al. 2020, arXiv:2010.01412), hand-written as users do.
+
+    ``step(closure)`` makes two forward/backward passes: the loss and gradient at ``w``, a climb
+    to ``w + rho * g / |g|``, the gradient there, and the base optimizer's step from ``w`` with
+    it. This one evaluates the closure first, as Lightning's automatic optimization needs.
+    """
+
+    def __init__(self, params: Any, base_optimizer: Any = torch.optim.SGD, rho: float = 0.05, **kwargs: Any) -> None:
+        super().__init__(params, dict(rho=rho, **kwargs))
+        self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
+        self.param_groups = self.base_optimizer.param_groups
+        self.defaults.update(self.base_optimizer.defaults)
+
+    @torch.no_grad()
+    def first_step(self) -> None:
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        for group in self.param_groups:
+            scale = group["rho"] / (norm + 1e-12)
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.state[p]["old_p"] = p.detach().clone()
+                    p.add_(p.grad * scale)
+        self.zero_grad()
+
+    @torch.no_grad()
+    def second_step(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if "old_p" in self.state[p]:
+                    p.copy_(self.state[p]["old_p"])
+        self.base_optimizer.step()
+
+    def step(self, closure: Any) -> Any:  # type: ignore[override]
+        closure = torch.enable_grad()(closure)
+        loss = closure()
+        self.first_step()
+        closure()
+        self.second_step()
+        return loss
+
+
+class SAMAfterBackward(SAM):
+    """SAM as davda54/sam writes it: the caller runs the first backward; the closure is the second pass."""
+
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        assert closure is not None, "Sharpness Aware Minimization requires closure, but it was not provided"
+        closure = torch.enable_grad()(closure)
+        self.first_step()
+        closure()
+        self.second_step()
 
 
 @pytest.fixture

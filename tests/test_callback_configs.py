@@ -109,6 +109,28 @@ def test_lbfgs_closure_is_evaluated_again_during_the_test(tmp_path: Path) -> Non
     assert len({round(s[2], 6) for s in test_calls}) > result.num_steps
 
 
+class SAMNet(Net):
+    """SAM (two forward/backward passes per step, the first through the closure's first call)."""
+
+    def configure_optimizers(self) -> Any:
+        from conftest import SAM
+
+        return SAM(self.parameters(), lr=self.lr, momentum=0.9)
+
+
+def test_sam_runs_its_second_pass_during_the_test(tmp_path: Path) -> None:
+    """Each test step runs the batch forward twice: at the weights, and at SAM's perturbed ones."""
+    model = SAMNet()
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=1.0, stop_factor=None)
+    trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader())
+    assert finder.result is not None and finder.result.num_steps == 12
+    test_calls = [s for s in model.steps if s[0] == "test"]
+    assert len(test_calls) == 2 * 12
+    # The second pass is at the perturbed weights: its loss differs from the first.
+    assert all(first[2] != second[2] for first, second in zip(test_calls[::2], test_calls[1::2], strict=True))
+    assert len([s for s in model.steps if s[0] == "train"]) == 2 * 2
+
+
 class MixedGroupsNet(Net):
     """``self.lr`` drives the head; the body's LR is hard-coded, and larger (the sweep's reference group)."""
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_classification, make_mlp
+from conftest import SAM, SAMAfterBackward, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -669,6 +669,74 @@ def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.M
     with pytest.raises(ValueError, match=r"LBFGS.step\(closure\) needs one.*SGD or Adam"):
         range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy)
     assert_same_state(before, snapshot_of(mlp, opt))
+
+
+def _sam_step(opt: SAM, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One SAM step as its users write it (both passes on the batch); returns the loss at the weights before it."""
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    if isinstance(opt, SAMAfterBackward):  # davda54/sam: the first backward is the caller's
+        loss = closure()
+        opt.step(closure)
+        return float(loss.detach())
+    return float(opt.step(closure).detach())
+
+
+@pytest.mark.parametrize("sam", [SAM, SAMAfterBackward])
+def test_a_sam_optimizer_sweeps_as_its_own_loop_and_is_restored_exactly(
+    dataset: TensorDataset, sam: type[SAM]
+) -> None:
+    """SAM's step(closure) was refused as LBFGS is (or failed on its assert): its second pass needs the closure."""
+    batches = list(DataLoader(dataset, batch_size=32))
+    torch.manual_seed(0)
+    model = make_mlp()
+    opt = sam(model.parameters(), lr=0.05, momentum=0.9)
+    for x, y in batches[:2]:
+        _sam_step(opt, model, x, y)  # real state: the base SGD's momentum, SAM's old_p
+    before, before_base = snapshot_of(model, opt), snapshot_of(model, opt.base_optimizer)
+    result = range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, num_steps=12, min_lr=1e-3,
+                        max_lr=1.0, stop_factor=None)  # fmt: skip
+    assert result.num_steps == 12
+    assert_same_state(before, snapshot_of(model, opt))
+    assert_same_state(before_base, snapshot_of(model, opt.base_optimizer))
+    # The curve is the loss of SAM's own loop at each swept LR, both passes on each batch, from the
+    # state the test started from (restored exactly, as checked above).
+    losses = []
+    for lr, (x, y) in zip(result.lrs, batches, strict=False):
+        for group in opt.param_groups:
+            group["lr"] = lr
+        losses.append(_sam_step(opt, model, x, y))
+    assert losses == list(result.losses)
+
+
+def test_sam_under_float16_is_refused_naming_the_precisions_that_run_it(mlp: nn.Module, loader: DataLoader) -> None:
+    """torch's GradScaler steps without a closure: SAM failed inside the sweep on its missing argument."""
+    if not hasattr(torch.amp, "GradScaler"):
+        pytest.skip("torch < 2.3: no CPU GradScaler")
+    opt = SAM(mlp.parameters(), lr=0.05)
+    with pytest.raises(ValueError, match=r"cannot pass SAM.step the closure.*precision='bf16-mixed' or '32'"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, precision="16-mixed")
+
+
+def test_sam_with_accumulation_and_clipping_runs_both_passes_on_the_steps_micro_batches(
+    dataset: TensorDataset,
+) -> None:
+    batches = list(DataLoader(dataset, batch_size=16))
+    model = make_mlp()
+    opt = SAM(model.parameters(), lr=0.05)
+    forwards = []
+    model.register_forward_hook(lambda module, args, out: forwards.append(args[0][0, 0].item()))
+    result = range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, accumulate_steps=2,
+                        gradient_clip_val=0.5, stop_factor=None)  # fmt: skip
+    assert result.num_steps == 10
+    # Per step: micro-batches 2k and 2k+1 (cycling through the 32), then again for SAM's second pass.
+    firsts = [float(b[0][0, 0]) for b in batches]
+    assert forwards == [v for k in range(10) for v in (*firsts[2 * k : 2 * k + 2],) * 2]
 
 
 def test_lazy_modules_are_asked_for_a_forward_pass_first(loader: DataLoader) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_classification, make_mlp
+from conftest import SAM, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -528,4 +528,21 @@ def test_trials_run_under_the_sweeps_autocast(precision: str, dtype: torch.dtype
     # Every forward pass (sweep, trials, held-out losses) ran under the autocast, none in float32.
     sweep_and_resweeps = len(result.losses) + sum(r.steps_run for r in f.rounds)
     assert len(seen) > sweep_and_resweeps and set(seen) == {dtype}
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # restored
+
+
+def test_trials_step_a_sam_optimizer_with_both_passes() -> None:
+    """The trials called SAM's step() without the closure its second pass needs."""
+    model, _, data = setup()
+    opt = SAM(model.parameters(), lr=1e-3, momentum=0.9)
+    forwards = [0]
+    model.register_forward_hook(lambda module, args, out: forwards.__setitem__(0, forwards[0] + 1))
+    before = [p.detach().clone() for p in model.parameters()]
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, max_lr=10.0, refine=small_refine())
+    f = result.refinement
+    assert f is not None and len(f.trials) == 3 and f.lr is not None
+    trained = sum(len(t.train_losses) for t in f.trials)
+    held_out = sum(len(t.held_out_losses) for t in f.trials) + 2  # + the baseline's two batches
+    sweeps = len(result.losses) + sum(r.steps_run for r in f.rounds)
+    assert forwards[0] == 2 * (sweeps + trained) + held_out  # SAM: two passes per step, sweep and trials
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # restored

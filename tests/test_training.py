@@ -7,7 +7,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from conftest import make_classification, make_mlp
+from conftest import SAM, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -214,6 +214,28 @@ def test_precision_trains_under_lightning_autocast(precision: str, dtype: torch.
     assert model[0].weight.dtype == torch.float32  # mixed precision: the weights stay float32
     with pytest.raises(ValueError, match="precision to be one of 32, bf16-mixed, 16-mixed"):
         train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, precision="64")
+
+
+def test_a_sam_optimizer_trains_as_its_own_loop():
+    """SAM's step(closure) runs both passes on each batch under Lightning's closure, as a plain loop does."""
+    batches = list(DataLoader(make_classification(128), batch_size=32))
+    model, twin = make_mlp(), make_mlp()
+    result = train(model, batches, optimizer=lambda m: SAM(m.parameters(), lr=0.05, momentum=0.9),
+                   loss_fn=F.cross_entropy, epochs=2)  # fmt: skip
+    opt = SAM(twin.parameters(), lr=0.05, momentum=0.9)
+    twin.train()
+    for _ in range(2):
+        for x, y in batches:
+
+            def closure(x: torch.Tensor = x, y: torch.Tensor = y) -> torch.Tensor:
+                opt.zero_grad()
+                loss = F.cross_entropy(twin(x), y)
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+    assert result.global_step == 8
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters(), strict=True))
 
 
 def test_float16_on_the_cpu_is_refused_naming_bf16_mixed():
