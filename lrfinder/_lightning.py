@@ -339,11 +339,26 @@ def to_device(trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any) ->
     return trainer.strategy.batch_to_device(batch, dataloader_idx=0)
 
 
+def fit_combine_mode(trainer: pl.Trainer) -> str:
+    """How the fit combines several train loaders: the mode of its ``CombinedLoader``.
+
+    ``trainer.train_dataloader`` hands back the loaders inside it, so the mode of one the user
+    gave (``CombinedLoader(loaders, mode="min_size")``) is read from the fit loop's own, which
+    Lightning keeps private (``fit_loop._combined_loader._mode``, Lightning 2.0 to 2.6); without
+    it, Lightning's default for training, ``max_size_cycle``.
+    """
+    combined = getattr(getattr(trainer, "fit_loop", None), "_combined_loader", None)
+    mode = getattr(combined, "_mode", None)
+    return mode if isinstance(mode, str) else "max_size_cycle"
+
+
 class TrainBatches(CyclingBatches):
     """The fit's train loader(s), cycled, each batch through the transfer hooks and to the device.
 
-    Several loaders (a list or dict) are combined as Lightning's fit does by default
-    (``max_size_cycle``). Each batch goes through :func:`to_device`, as in the fit.
+    Several loaders (a list or dict) are combined as the fit combines them: in the mode of the
+    ``CombinedLoader`` the fit was given (``min_size``, ``max_size``, ``sequential``), else
+    Lightning's default, ``max_size_cycle`` (:func:`fit_combine_mode`). Each batch goes through
+    :func:`to_device`, as in the fit.
 
     With ``skip``, the first ``skip`` batches of every pass are left out (they are held out to
     judge the refinement's trials, which must not train on them).
@@ -360,7 +375,8 @@ class TrainBatches(CyclingBatches):
         self.loader = loader
         self.combined = isinstance(loader, (Sequence, Mapping)) and not isinstance(loader, DataLoader)
         if self.combined:
-            loader = package_of(trainer).utilities.CombinedLoader(loader, mode="max_size_cycle")
+            # A CombinedLoader of its own, not the fit's: iterating the fit's would replace the iterator it has made.
+            loader = package_of(trainer).utilities.CombinedLoader(loader, mode=fit_combine_mode(trainer))
         super().__init__(loader)
         self.batch_size: int | None = None
 

@@ -21,6 +21,7 @@ from _models import (
     Net,
     RecordingSGD,
     SavedNet,
+    make_data,
     make_loader,
     pl,
     trainer,
@@ -1119,6 +1120,39 @@ def test_several_train_loaders_combined_as_in_fit(tmp_path: Path) -> None:
     trainer(tmp_path, [finder], max_steps=2).fit(model, loaders)
     assert finder.result is not None and finder.result.num_steps >= 10
     assert {s[1] for s in model.steps if s[0] == "test"} == {32, 16}
+
+
+def _first_values(batch: Any) -> Any:
+    """What identifies a batch: each loader's first input value (``None`` for one run out, in max_size)."""
+    if isinstance(batch, dict):
+        return tuple((k, None if v is None else float(v[0][0, 0])) for k, v in sorted(batch.items()))
+    return float(batch[0][0, 0])
+
+
+# Every mode a fit trains with ("sequential" is refused by Lightning's fit loop).
+@pytest.mark.parametrize("mode", ["max_size_cycle", "min_size", "max_size"])
+def test_several_train_loaders_are_drawn_in_the_fits_combined_mode(tmp_path: Path, mode: str) -> None:
+    """The test combined the loaders as max_size_cycle whatever CombinedLoader mode the fit was given."""
+
+    class Seen(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self.seen.append((self.phase, _first_values(batch)))
+            parts = [b for b in batch.values() if b is not None] if isinstance(batch, dict) else [batch]
+            return sum(super(Seen, self).training_step(b, batch_idx) for b in parts)  # type: ignore[return-value]
+
+    def loaders() -> dict[str, DataLoader]:
+        a, b = make_data(64, seed=1), make_data(160, seed=2)  # 2 and 5 batches of 32
+        return {"a": DataLoader(a, batch_size=32), "b": DataLoader(b, batch_size=32)}
+
+    expected = [_first_values(item[0]) for item in pl.utilities.CombinedLoader(loaders(), mode)]
+    finder = LRFinder(num_steps=20, min_lr=1e-3, max_lr=1e-2, stop_factor=None)
+    model = Seen()
+    model.seen = []
+    trainer(tmp_path, [finder], max_steps=2).fit(model, pl.utilities.CombinedLoader(loaders(), mode))
+    assert finder.result is not None and finder.result.num_steps == 20
+    tested = [value for phase, value in model.seen if phase == "test"]
+    assert tested == (expected * 20)[:20]  # a pass of the fit's mode, again and again
+    assert [value for phase, value in model.seen if phase == "train"] == expected[:2]
 
 
 def test_find_lr_strict_and_ignores_a_finder_in_the_trainer(tmp_path: Path) -> None:
