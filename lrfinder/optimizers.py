@@ -247,6 +247,14 @@ def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float
     return number
 
 
+def _check_unit(name: str, value: Any) -> float:
+    """A decay rate in ``[0, 1)``."""
+    number = _check_positive(name, value, allow_zero=True)
+    if number >= 1:
+        raise ValueError(f"Expected 0 <= {name} < 1, but got {name}={value!r}")
+    return number
+
+
 def _is_norm_module(module: nn.Module) -> bool:
     # User-defined norms (a hand-written RMSNorm) are caught by their class name.
     return isinstance(module, NORM_LAYERS) or "norm" in type(module).__name__.lower()
@@ -324,6 +332,11 @@ def param_groups(
         layer_lr_decay = _check_positive("layer_lr_decay", layer_lr_decay)
         if layer_lr_decay > 1:
             raise ValueError(f"Expected 0 < layer_lr_decay <= 1, but got layer_lr_decay={layer_lr_decay}")
+    if lr_factors is not None and not isinstance(lr_factors, Mapping):
+        raise TypeError(
+            "Expected lr_factors to be a mapping of module-name patterns to LR factors (e.g. {'head': 10.0}), "
+            f"but got lr_factors={lr_factors!r}"
+        )
     patterns = dict(lr_factors or {})
     for pattern, factor in patterns.items():
         if not isinstance(pattern, str):
@@ -373,10 +386,12 @@ def param_groups(
     names = sorted({m for m, _ in model.named_modules()} - {""})
     unused = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in names)]
     if unused:
-        raise ValueError(
-            f"lr_factors patterns {unused} match no module; module names are: {', '.join(names[:20])}"
-            + (" ..." if len(names) > 20 else "")
+        known = (
+            f"module names are: {', '.join(names[:20])}" + (" ..." if len(names) > 20 else "")
+            if names
+            else f"the model ({type(model).__name__}) has no submodules; use bias_lr_factor or the lr itself"
         )
+        raise ValueError(f"lr_factors patterns {unused} match no module; {known}")
     out = list(groups.values())
     # Name groups uniquely when there are several per decay kind (LearningRateMonitor keys).
     for label in ("decay", "no_decay"):
@@ -466,8 +481,16 @@ def create_optimizer(
                 f"Optimizer {spec.name!r} fixes {key}={value!r}, but got {key}={settings[key]!r}; {hint}".rstrip("; ")
             )
     kwargs: dict[str, Any] = {**spec.defaults, **spec.fixed, **settings}
+    # Decay rates torch leaves unchecked above 1: momentum 1.5 grows the velocity geometrically, RMSprop's
+    # alpha 2 drives its square average negative (NaN at the first sqrt).
     if "momentum" in kwargs:
-        kwargs["momentum"] = _check_positive("momentum", kwargs["momentum"], allow_zero=True)
+        kwargs["momentum"] = _check_unit("momentum", kwargs["momentum"])
+    if "alpha" in kwargs and issubclass(spec.cls, torch.optim.RMSprop):
+        kwargs["alpha"] = _check_unit("alpha", kwargs["alpha"])
+    if "dampening" in kwargs and issubclass(spec.cls, torch.optim.SGD):
+        kwargs["dampening"] = _check_positive("dampening", kwargs["dampening"], allow_zero=True)
+        if kwargs["dampening"] > 1:
+            raise ValueError(f"Expected 0 <= dampening <= 1, but got dampening={kwargs['dampening']!r}")
     if spec.name == "momentum" and not kwargs.get("momentum", 0) > 0:
         raise ValueError(
             f"Optimizer 'momentum' needs momentum > 0, but got momentum={kwargs.get('momentum')!r}; use 'sgd'"

@@ -266,6 +266,15 @@ def test_frozen_parameters_are_kept_and_skipped():
         ("no_such_pkg.mod:Opt", {}, ValueError, "no_such_pkg"),
         ("torch.nn:Linear", {}, TypeError, "Optimizer subclass"),
         ("torch.optim", {}, ValueError, "Unknown optimizer"),
+        # decay rates torch leaves unchecked: the velocity grows geometrically, RMSprop's average turns negative
+        ("momentum", {"momentum": 1.5}, ValueError, r"Expected 0 <= momentum < 1, but got momentum=1.5"),
+        ("nesterov", {"momentum": 1.0}, ValueError, r"0 <= momentum < 1"),
+        ("rmsprop", {"alpha": 2.0}, ValueError, r"Expected 0 <= alpha < 1, but got alpha=2.0"),
+        ("rmsprop", {"momentum": 1.0}, ValueError, r"0 <= momentum < 1"),
+        ("momentum", {"dampening": -1}, ValueError, "dampening >= 0"),
+        ("momentum", {"dampening": 2}, ValueError, r"0 <= dampening <= 1"),
+        # lr_factors: a mapping; a model without submodules is said to have none
+        ("adam", {"lr_factors": "head"}, TypeError, r"lr_factors to be a mapping .*\{'head': 10.0\}"),
     ],
 )
 def test_bad_input(name, kwargs, exc, match):
@@ -352,3 +361,9 @@ def test_a_param_group_without_params_is_named() -> None:
     # A generator of groups still works (it is read once).
     opt = create_optimizer("adamw", ({"params": [p]} for p in [w]), lr=0.1, lr_group="largest")
     assert opt.param_groups[0]["params"] == [w]
+
+
+def test_lr_factors_on_a_model_without_submodules_says_so() -> None:
+    # The message ended "module names are: " and nothing.
+    with pytest.raises(ValueError, match=r"\['head'\] match no module; the model \(Linear\) has no submodules"):
+        create_optimizer("adam", nn.Linear(2, 2), lr=0.1, lr_factors={"head": 10.0})
