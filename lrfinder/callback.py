@@ -1270,8 +1270,15 @@ class LRFinder(_CallbackBase):
                     # The same schedule again: create_scheduler above has said what there is to say
                     # about it (onecycle "no room to rise" was printed twice).
                     warnings.simplefilter("ignore")
+                    batches = trainer.num_training_batches  # plateau reads its metric once per epoch
+                    per_epoch = max(1, math.ceil(batches / accumulate)) if math.isfinite(batches) else None
                     self._schedule_preview = preview_schedule(
-                        self.scheduler, total_steps=int(total), lr=lr, suggestion=suggestion, **settings
+                        self.scheduler,
+                        total_steps=int(total),
+                        steps_per_epoch=per_epoch,
+                        lr=lr,
+                        suggestion=suggestion,
+                        **settings,
                     )
             config = lightning_scheduler_config(sched)
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig

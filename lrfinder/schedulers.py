@@ -981,6 +981,7 @@ def preview_schedule(
     lr: float = 1.0,
     suggestion: Suggestion | None = None,
     metrics: Sequence[float] | None = None,
+    steps_per_epoch: int | None = None,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
     **settings: Any,
@@ -988,7 +989,9 @@ def preview_schedule(
     """The LR at every step of a schedule, without a model.
 
     A throw-away SGD optimizer (momentum 0.9, so momentum cycling runs) with one parameter at
-    ``lr`` is stepped ``total_steps`` times through :func:`create_scheduler`.
+    ``lr`` is stepped ``total_steps`` times through :func:`create_scheduler`. Every schedule
+    but ``plateau`` is stepped after each optimizer step; ``plateau`` reads its metric once per
+    epoch of ``steps_per_epoch`` optimizer steps (every step when ``None``), as Lightning steps it.
 
     Args:
         name: A registry name.
@@ -996,8 +999,11 @@ def preview_schedule(
         lr: The optimizer's LR (``eta0``; one-cycle's ``max_lr`` unless given).
         suggestion: Passed to :func:`create_scheduler`.
         metrics: For ``plateau``: the metric passed to ``step`` after each of the first
-            ``total_steps - 1`` steps; ``None`` means a metric that never improves (the
-            fastest possible decay).
+            ``total_steps - 1`` steps (each epoch's end with ``steps_per_epoch``); ``None``
+            means a metric that never improves (the fastest possible decay).
+        steps_per_epoch: For ``plateau``: optimizer steps per epoch (``>= 1``), so the preview
+            of a fit of ``total_steps`` optimizer steps reads the metric once per epoch; the
+            other schedules step per optimizer step and ignore it.
         warmup_steps: Passed to :func:`create_scheduler`.
         warmup_start_factor: Passed to :func:`create_scheduler`.
         **settings: The schedule's settings.
@@ -1022,8 +1028,14 @@ def preview_schedule(
         if not plateau:
             raise TypeError(f"metrics is only used by 'plateau', not by {name!r}")
         metrics = [float(m) for m in metrics]
-        if len(metrics) < total_steps - 1:
-            raise ValueError(f"Expected at least total_steps - 1 = {total_steps - 1} metrics, but got {len(metrics)}")
+    if steps_per_epoch is not None:
+        steps_per_epoch = _integer("steps_per_epoch", steps_per_epoch, low=1)
+    every = steps_per_epoch if plateau and steps_per_epoch is not None else 1
+    if metrics is not None:
+        needed = (total_steps - 1) // every
+        if len(metrics) < needed:
+            what = "total_steps - 1" if every == 1 else "(total_steps - 1) // steps_per_epoch"
+            raise ValueError(f"Expected at least {what} = {needed} metrics, but got {len(metrics)}")
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=lr, momentum=0.9)
     scheduler = create_scheduler(
@@ -1040,9 +1052,10 @@ def preview_schedule(
         out[t] = float(optimizer.param_groups[0]["lr"])
         if t == total_steps - 1:
             break
-        optimizer.step()  # no gradient: a no-op that keeps torch's call-order check quiet
+        optimizer.step()  # no gradient: a no-op that keeps torch's call-order check quiet (and moves a warm-up)
         if isinstance(scheduler, ReduceLROnPlateau):
-            scheduler.step(metrics[t] if metrics is not None else 1.0)
+            if (t + 1) % every == 0:  # an epoch's end
+                scheduler.step(metrics[(t + 1) // every - 1] if metrics is not None else 1.0)
         else:
             scheduler.step()
     return out

@@ -1423,3 +1423,17 @@ def test_scheduler_check_before_the_test_leaves_the_suggestions_band_to_the_curv
         t = trainer(tmp_path, [finder], max_steps=6)
         t.fit(Net(), make_loader())
         assert finder.result is not None and finder.applied_lr is not None
+
+
+def test_the_reports_plateau_plan_reads_the_metric_per_epoch(tmp_path: Path) -> None:
+    # 2 epochs of 8 steps, patience 0, a metric that never improves: one metric at the end of epoch 1 (the
+    # best so far), none after it in the fit. The plan decayed at every step after the third.
+    finder = LRFinder(
+        optimizer="momentum", scheduler="plateau", scheduler_settings={"patience": 0, "monitor": "train_loss"},
+        report=tmp_path / "r.png", **FAST,
+    )
+    t = trainer(tmp_path, [finder], max_epochs=2, max_steps=-1)
+    t.fit(Net(), make_loader())
+    plan = finder._schedule_preview
+    assert plan is not None and len(plan) == 16
+    assert plan == pytest.approx([finder.applied_lr] * 16)

@@ -801,3 +801,24 @@ def test_a_step_count_on_the_last_step_takes_effect(name: str, settings: dict) -
     # Without total_steps there is no run to check against (a schedule stepped open-ended).
     opt = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=1.0)
     create_scheduler(name, opt, **{**settings, **({"step_size_up": 5000} if name == "cyclic" else {})})
+
+
+def test_plateau_preview_reads_its_metric_once_per_epoch() -> None:
+    # Previewed over a fit's optimizer steps, plateau read a metric after every step: lrfind fit's plan and
+    # the callback's report showed it decaying every patience + 1 *steps*.
+    got = preview_schedule("plateau", total_steps=12, lr=1.0, steps_per_epoch=4, patience=0)
+    np.testing.assert_array_equal(got, [1.0] * 8 + [0.5] * 4)
+    got = preview_schedule("plateau", total_steps=12, lr=1.0, steps_per_epoch=4, patience=0, metrics=[3.0, 2.0])
+    np.testing.assert_array_equal(got, [1.0] * 12)  # improving
+    # The warm-up counts optimizer steps; the first epoch's metric (warm-up LRs) is ignored.
+    got = preview_schedule("plateau", total_steps=16, lr=1.0, steps_per_epoch=4, patience=0, warmup_steps=2)
+    np.testing.assert_array_equal(got, [0.0, 0.5] + [1.0] * 10 + [0.5] * 4)
+    with pytest.raises(ValueError, match=r"\(total_steps - 1\) // steps_per_epoch = 2 metrics, but got 1"):
+        preview_schedule("plateau", total_steps=12, steps_per_epoch=4, metrics=[1.0])
+    with pytest.raises(ValueError, match="steps_per_epoch >= 1"):
+        preview_schedule("plateau", total_steps=12, steps_per_epoch=0)
+    # The other schedules step per optimizer step whatever the epoch.
+    np.testing.assert_array_equal(
+        preview_schedule("step", total_steps=6, step_size=2, gamma=0.5, steps_per_epoch=4),
+        preview_schedule("step", total_steps=6, step_size=2, gamma=0.5),
+    )

@@ -538,6 +538,7 @@ def _preview(options: Options, result: RangeTestResult, data: LoadedData, *, war
         return preview_schedule(
             options.scheduler,
             total_steps=options.epochs * _steps_per_epoch(options, data),
+            steps_per_epoch=_steps_per_epoch(options, data),  # plateau reads its metric per epoch
             lr=result.lr,
             suggestion=result.training_suggestion,
             warmup_steps=options.warmup_steps,
@@ -649,6 +650,7 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
             preview_schedule(
                 options.scheduler,
                 total_steps=options.epochs * _steps_per_epoch(options, data),
+                steps_per_epoch=_steps_per_epoch(options, data),
                 lr=stand_in.lr,
                 suggestion=stand_in,
                 warmup_steps=options.warmup_steps,
