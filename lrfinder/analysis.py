@@ -211,11 +211,12 @@ class Suggestion:
         """Build a :class:`Suggestion` from :meth:`to_dict`'s output.
 
         Raises:
-            ValueError: An unknown rule.
+            ValueError: An unknown rule, notes that are not a list of strings, an LR that is not
+                finite and > 0, or a confidence outside [0, 1].
             KeyError: A missing key.
 
         """
-        return cls(
+        suggestion = cls(
             lr=float(data["lr"]),
             steepest_lr=float(data["steepest_lr"]),
             min_loss_lr=float(data["min_loss_lr"]),
@@ -225,12 +226,21 @@ class Suggestion:
             max_lr=float(data["max_lr"]),
             confidence=float(data["confidence"]),
             rule=_rule(data["rule"]),
-            notes=tuple(str(n) for n in data.get("notes", ())),
+            notes=_notes(data.get("notes", ())),
             smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),
             window=int(data["window"]),
             derivation=str(data.get("derivation", "")),
             blowup_lr=_opt_float(data.get("blowup_lr")),
         )
+        for key in ("lr", "steepest_lr", "min_loss_lr", "divergence_lr", "non_finite_lr", "min_lr", "max_lr"):
+            value = getattr(suggestion, key)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"Expected suggestion.{key} to be a finite LR > 0, but got {key}={value!r}")
+        if suggestion.blowup_lr is not None and not (math.isfinite(suggestion.blowup_lr) and suggestion.blowup_lr > 0):
+            raise ValueError(f"Expected suggestion.blowup_lr to be a finite LR > 0, but got {suggestion.blowup_lr!r}")
+        if not 0.0 <= suggestion.confidence <= 1.0:
+            raise ValueError(f"Expected suggestion.confidence in [0, 1], but got confidence={suggestion.confidence!r}")
+        return suggestion
 
 
 @dataclass(frozen=True)
@@ -328,6 +338,13 @@ def _rule(value: object) -> Rule:
     if value not in RULES:
         raise ValueError(f"Unknown rule {value!r}; expected one of {', '.join(RULES)}")
     return cast(Rule, value)
+
+
+def _notes(value: Any) -> tuple[str, ...]:
+    """``notes`` read back from a dict: a list of strings (a bare string is not split into letters)."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(note, str) for note in value):
+        raise ValueError(f"Expected notes to be a list of strings, but got notes={value!r:.60}")
+    return tuple(value)
 
 
 def _opt_float(value: Any) -> float | None:

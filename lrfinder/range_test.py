@@ -809,6 +809,11 @@ class RangeTestResult:
                     "Malformed range-test result: 'lrs' must be finite, > 0 and strictly increasing, as a sweep "
                     "records them"
                 )
+            if suggestion is not None and len(suggestion.smoothed_losses) != len(losses):
+                raise ValueError(
+                    f"Malformed range-test result: suggestion.smoothed_losses has {len(suggestion.smoothed_losses)} "
+                    f"values for {len(losses)} losses"
+                )
             for key, check, rule in _OPTIONAL_FIELDS:
                 value = data.get(key)
                 if value is not None and not check(value):

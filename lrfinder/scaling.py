@@ -34,12 +34,12 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
 
-from ._checks import check_flag
+from ._checks import check_flag, is_int, is_real
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
@@ -122,8 +122,31 @@ class ScaledLR:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScaledLR:
-        """Build a :class:`ScaledLR` from :meth:`to_dict`'s output."""
-        return cls(**data)
+        """Build a :class:`ScaledLR` from :meth:`to_dict`'s output.
+
+        Raises:
+            ValueError: A value of the wrong type or out of its range, named with the key.
+            TypeError: A missing or unknown key.
+
+        """
+        scaled = cls(**data)
+        checks: tuple[tuple[str, bool, str], ...] = (
+            *((key, _is_positive_real(getattr(scaled, key)), "a finite number > 0")
+              for key in ("lr", "base_lr", "factor")),
+            ("rule", scaled.rule in ("linear", "sqrt", "noise", "none"), "one of 'linear', 'sqrt', 'noise', 'none'"),
+            ("reason", isinstance(scaled.reason, str), "a string"),
+            ("from_batch_size", is_int(scaled.from_batch_size) and scaled.from_batch_size >= 1, "an integer >= 1"),
+            ("to_batch_size", is_int(scaled.to_batch_size) and scaled.to_batch_size >= 1, "an integer >= 1"),
+            ("warmup_epochs", is_int(scaled.warmup_epochs) and scaled.warmup_epochs >= 0, "an integer >= 0"),
+            ("warning", scaled.warning is None or isinstance(scaled.warning, str), "a string or null"),
+            ("capped", isinstance(scaled.capped, bool), "true or false"),
+            ("critical_batch", scaled.critical_batch is None or _is_positive_real(scaled.critical_batch),
+             "a finite number > 0 or null"),
+        )  # fmt: skip
+        for key, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"Expected scaled.{key} to be {rule}, but got {key}={getattr(scaled, key)!r}")
+        return scaled
 
     def rebase(self, base_lr: float, *, divergence_lr: float | None = None, cap: bool | None = None) -> ScaledLR:
         """The same scaling (batch sizes, rule, factor) applied to another base learning rate.
@@ -240,6 +263,10 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
     return int(value)
+
+
+def _is_positive_real(value: object) -> bool:
+    return is_real(value) and math.isfinite(cast(float, value)) and cast(float, value) > 0
 
 
 def _digits(value: int) -> str:

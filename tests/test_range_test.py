@@ -1303,3 +1303,37 @@ def test_a_torchscript_failure_on_a_later_batch_names_its_cause() -> None:
     loader = DataLoader(TensorDataset(x, x[:, :3].argmax(1)), batch_size=32)
     with pytest.raises(DataError, match=r"Batch 1 of the pass .*Expected more than 1 value per channel"):
         range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
+def _scaled_result_dict() -> dict[str, Any]:
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    curve = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    from lrfinder.range_test import finish_result
+
+    result = finish_result(lrs, curve, "completed", batch_size=32, optimizer_name="SGD")
+    return result.scale(64, rule="linear").to_dict()
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda d: d["scaled"].update(lr="abc"), r"scaled\.lr to be a finite number > 0.*'abc'"),
+        (lambda d: d["scaled"].update(lr=-1.0), r"scaled\.lr to be a finite number > 0"),
+        (lambda d: d["scaled"].update(to_batch_size=10.5), r"scaled\.to_batch_size to be an integer >= 1"),
+        (lambda d: d["scaled"].update(rule="auto"), r"scaled\.rule to be one of"),
+        (lambda d: d["scaled"].update(capped="yes"), r"scaled\.capped to be true or false"),
+        (lambda d: d["suggestion"].update(confidence=5), r"suggestion\.confidence in \[0, 1\]"),
+        (lambda d: d["suggestion"].update(max_lr=-0.1), r"suggestion\.max_lr to be a finite LR > 0"),
+        (lambda d: d["suggestion"].update(notes="abc"), "notes to be a list of strings"),
+        (lambda d: d["suggestion"].update(smoothed_losses=[1.0] * 5), "smoothed_losses has 5 values for 141 losses"),
+    ],
+)
+def test_json_scaling_and_suggestion_fields_are_checked(edit: Any, pattern: str) -> None:
+    # These were read as they came: `lrfind report` then failed with "Unknown format code 'e' for object of
+    # type 'str'", "math domain error" or a matplotlib shape error; notes="abc" became the notes a, b, c.
+    data = _scaled_result_dict()
+    assert RangeTestResult.from_dict(data).to_dict() == data
+    edit(data)
+    with pytest.raises(ValueError, match="Malformed range-test result.*" + pattern):
+        RangeTestResult.from_dict(data)
