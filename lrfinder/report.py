@@ -308,7 +308,8 @@ def _header_text(
     if len(body) + len(warn) > _HEADER_ROOM:
         keep = max(_WARNING_ROOM, _HEADER_ROOM - len(body)) - 1
         hidden = len(warn) - keep
-        warn = warn[:keep] + [(f"(+{hidden} more warning line(s): see the JSON result)", COLORS["warning"])]
+        more = f"(+{hidden} more warning line(s): see the result's notes and scaled.warning, or its JSON)"
+        warn = warn[:keep] + [(more, COLORS["warning"])]
         if keep:
             warn[keep - 1] = (warn[keep - 1][0] + " …", COLORS["warning"])
     # The title is one line in a larger bold font: about 0.65 of the characters of a body line fit.
@@ -608,7 +609,8 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
         if _moved(result) is not None and result.scaled is not None:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
             scaled = result.scaled
-            text = f"scaled lr = {scaled.lr:.2e}\n (batch {scaled.to_batch_size:,})"
+            capped = ", capped at the divergence" if scaled.capped else ""
+            text = f"scaled lr = {scaled.lr:.2e}\n (batch {scaled.to_batch_size:,}{capped})"
             _lr_label(ax, 1 + moved, scaled.lr, text, COLORS["scaled"])
     else:
         message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(result.error or "", 70))

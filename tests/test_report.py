@@ -589,3 +589,14 @@ def test_lr_ticks_of_a_narrow_sweep_are_distinct_and_written_once():
     wide.canvas.draw()
     labels = [t.get_text() for t in axes_by_label(wide)["slope"].get_xticklabels() if t.get_text()]
     assert "1e-04" in labels and all(re.fullmatch(r"\de[+-]\d\d", t) for t in labels), labels
+
+
+def test_a_capped_scaled_lr_says_so_on_its_label():
+    # The label read "scaled lr = 2.78e-01 (batch 8,192)" on the divergence line; that it was capped
+    # there was only in a header warning that a long header cuts.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        capped = make_result().scale(8192, rule="linear", cap=True)
+        free = make_result().scale(64, rule="linear")
+    assert "(batch 8,192, capped at the divergence)" in all_text(plot_range_test(capped))
+    assert "capped" not in all_text(plot_range_test(free))
