@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "analyze": "analysis",
     "loss_slope": "analysis",
     "smooth_losses": "analysis",
+    "undo_ema": "analysis",
     # names: the closed vocabularies (no dependencies)
     "DEFAULT_RULE": "names",
     "RULES": "names",
@@ -80,6 +81,7 @@ __all__ = [
     "analyze",
     "loss_slope",
     "smooth_losses",
+    "undo_ema",
     "DEFAULT_RULE",
     "RULES",
     "SCALING_RULES",
@@ -124,7 +126,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .analysis import Suggestion, analyze, loss_slope, smooth_losses
+    from .analysis import Suggestion, analyze, loss_slope, smooth_losses, undo_ema
     from .callback import LRFinder, find_lr
     from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
     from .names import DEFAULT_RULE, RULES, SCALING_RULES

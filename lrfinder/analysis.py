@@ -44,11 +44,11 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
-from ._checks import is_int
+from ._checks import is_int, is_real
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
@@ -65,6 +65,7 @@ __all__ = [
     "analyze",
     "read_curve",
     "smooth_losses",
+    "undo_ema",
     "loss_slope",
     "finite_prefix",
     "clip_explosion",
@@ -631,6 +632,67 @@ def smooth_losses(
     return out
 
 
+def undo_ema(
+    smoothed: Sequence[float] | np.ndarray,
+    *,
+    beta: float = 0.98,
+    debias: Literal["lightning", "exact", "none"] = "lightning",
+) -> np.ndarray:
+    """The losses behind the exponential moving average another LR finder records.
+
+    Other finders record a smoothed loss: it lags the curve by about ``beta / (1 - beta)`` steps,
+    and Lightning's starts at about half the loss. :func:`analyze` reads recorded losses, so a
+    peer's curve is read after undoing its average, exactly (the average is a linear filter):
+    with ``avg[t] = beta * avg[t - 1] + (1 - beta) * loss[t]``,
+
+    * ``"lightning"``: Lightning's ``lr_find`` (``results["loss"]``, ``beta=0.98``):
+      ``smoothed[t] = avg[t] / (1 - beta ** (t + 2))``, ``avg[-1] = 0`` (its bias correction is
+      one step late);
+    * ``"exact"``: fastai's ``lr_find`` (``beta=0.98``): ``smoothed[t] = avg[t] / (1 - beta ** (t + 1))``;
+    * ``"none"``: torch-lr-finder (``history["loss"]``, ``beta = 1 - smooth_f = 0.95``):
+      ``smoothed[t] = avg[t]`` with ``avg[0] = loss[0]``.
+
+    Args:
+        smoothed: The recorded moving average, one value per step (a non-finite value ends the
+            curve: later values are NaN).
+        beta: The average's factor, in (0, 1).
+        debias: How the average was corrected for its start (see above).
+
+    Returns:
+        The losses, one per step.
+
+    Raises:
+        ValueError: ``beta`` outside (0, 1) or an unknown ``debias``.
+
+    Example:
+        >>> ema = np.array([0.505, 0.6733, 0.7577])  # Lightning's first points over losses of 1.0
+        >>> np.round(undo_ema(ema), 2).tolist()
+        [1.0, 1.0, 1.0]
+
+    """
+    if not is_real(beta) or not 0.0 < float(beta) < 1.0:
+        raise ValueError(f"Expected 0 < beta < 1, but got beta={beta!r}")
+    if debias not in ("lightning", "exact", "none"):
+        raise ValueError(f"Expected debias to be 'lightning', 'exact' or 'none', but got debias={debias!r}")
+    y = np.asarray(_as_numbers(smoothed), dtype=float)
+    if y.ndim != 1:
+        raise ValueError(f"Expected a 1-D curve, but got shape {y.shape}")
+    out = np.full(y.shape, np.nan)
+    n = finite_prefix(y)
+    if n == 0:
+        return out
+    b = float(beta)
+    steps = np.arange(n)
+    if debias == "none":
+        avg = y[:n]
+        out[0] = avg[0]
+    else:
+        avg = y[:n] * (1.0 - b ** (steps + (2 if debias == "lightning" else 1)))
+        out[0] = avg[0] / (1.0 - b)
+    out[1:n] = (avg[1:] - b * avg[:-1]) / (1.0 - b)
+    return out
+
+
 def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np.ndarray) -> np.ndarray:
     """Slope ``d loss / d log10(lr)`` of a (smoothed) curve, by central differences.
 
@@ -976,8 +1038,9 @@ def _why_no_fall(lrs: np.ndarray, raw: np.ndarray, blowup: int | None, non_finit
         parts.append(
             f"The first loss ({raw[0]:.3g}) is the lowest of the curve, below the next ones ({follow:.3g}): if the "
             "curve is a moving average, that is its start, not the model's loss (Lightning's lr_find records one "
-            "whose first point is about half the loss, from an off-by-one bias correction). Analyse the raw "
-            "losses instead: lrfinder.range_test and the LRFinder callback record them."
+            "whose first point is about half the loss, from an off-by-one bias correction). Analyse the losses "
+            "behind it, lrfinder.undo_ema(losses) for Lightning's, or the raw losses lrfinder.range_test and "
+            "the LRFinder callback record."
         )
     return "".join(f" {part}" for part in parts)
 

@@ -906,7 +906,7 @@ def test_a_moving_average_that_starts_low_is_named() -> None:
     with pytest.raises(InconclusiveCurveError, match="never goes below where it starts") as info:
         analyze(LRS, ema)
     assert "if the curve is a moving average, that is its start" in str(info.value)
-    assert "Lightning's lr_find" in str(info.value) and "Analyse the raw losses" in str(info.value)
+    assert "Lightning's lr_find" in str(info.value) and "lrfinder.undo_ema(losses)" in str(info.value)
     # The raw losses of a test whose loss rises from the start say nothing of moving averages.
     with pytest.raises(InconclusiveCurveError) as info:
         analyze(LRS, 1.0 + 0.1 * (X - X[0]) + np.random.default_rng(1).normal(0, 0.01, X.size))
@@ -944,3 +944,42 @@ def test_torch_tensors_of_any_kind_are_read_as_numbers() -> None:
     np.testing.assert_array_equal(loss_slope(LRS, grad), loss_slope(LRS, curve))
     with pytest.raises(TypeError, match="Expected losses to be a sequence of numbers"):
         analyze(LRS, [torch.ones(2)] * LRS.size)
+
+
+def fastai_ema(losses: np.ndarray, beta: float = 0.98) -> np.ndarray:
+    avg, out = 0.0, []
+    for count, loss in enumerate(losses, start=1):
+        avg = beta * avg + (1.0 - beta) * loss
+        out.append(avg / (1.0 - beta**count))
+    return np.asarray(out)
+
+
+def torch_lr_finder_ema(losses: np.ndarray, smooth_f: float = 0.05) -> np.ndarray:
+    out = [float(losses[0])]
+    for loss in losses[1:]:
+        out.append(smooth_f * loss + (1.0 - smooth_f) * out[-1])
+    return np.asarray(out)
+
+
+def test_undo_ema_gives_back_the_losses_behind_each_peers_average() -> None:
+    from lrfinder import undo_ema
+
+    raw = textbook_curve() + np.random.default_rng(0).normal(0, 0.02, X.size)
+    np.testing.assert_allclose(undo_ema(lightning_ema(raw)), raw, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(undo_ema(fastai_ema(raw), debias="exact"), raw, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(undo_ema(torch_lr_finder_ema(raw), beta=0.95, debias="none"), raw, rtol=1e-9, atol=1e-9)
+    # Lightning's curve as recorded is inconclusive (it starts at half the loss); undone, it reads as the raw one.
+    with pytest.raises(InconclusiveCurveError, match="lrfinder.undo_ema"):
+        analyze(LRS, lightning_ema(raw))
+    assert analyze(LRS, undo_ema(lightning_ema(raw))).lr == pytest.approx(analyze(LRS, raw).lr)
+    # A non-finite value ends the curve; tensors and lists are read as numbers.
+    cut = lightning_ema(raw)
+    cut[50] = np.nan
+    undone = undo_ema(list(cut))
+    assert np.isnan(undone[50:]).all() and np.allclose(undone[:50], raw[:50])
+    assert undo_ema([]).size == 0
+    for beta in (0.0, 1.0, -0.5, True):
+        with pytest.raises(ValueError, match="0 < beta < 1"):
+            undo_ema(raw, beta=beta)
+    with pytest.raises(ValueError, match="debias"):
+        undo_ema(raw, debias="fastai")  # type: ignore[arg-type]
