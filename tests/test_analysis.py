@@ -983,3 +983,51 @@ def test_undo_ema_gives_back_the_losses_behind_each_peers_average() -> None:
             undo_ema(raw, beta=beta)
     with pytest.raises(ValueError, match="debias"):
         undo_ema(raw, debias="fastai")  # type: ignore[arg-type]
+
+
+def test_undo_ema_matches_lightnings_own_lr_find(tmp_path: object) -> None:
+    # Against the peer itself, not a reimplementation of it: the losses training_step returned.
+    import logging
+
+    import torch
+
+    try:
+        import lightning.pytorch as pl
+    except ImportError:
+        pl = pytest.importorskip("pytorch_lightning")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import undo_ema
+
+    class Tiny(pl.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(10, 2)
+            self.lr = 1e-3
+            self.recorded: list[float] = []
+
+        def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], index: int) -> torch.Tensor:
+            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+            self.recorded.append(loss.item())
+            return loss
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    torch.manual_seed(0)
+    x = torch.randn(512, 10)
+    data = DataLoader(TensorDataset(x, (x[:, 0] > 0).long()), batch_size=32, shuffle=True)
+    model = Tiny()
+    levels = {name: logging.getLogger(name).level for name in ("lightning.pytorch", "pytorch_lightning")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = pl.Trainer(
+            accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+            enable_model_summary=False, max_epochs=100, default_root_dir=str(tmp_path),
+        )  # fmt: skip
+        finder = pl.tuner.Tuner(trainer).lr_find(model, train_dataloaders=data, num_training=40)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    smoothed = np.asarray(finder.results["loss"])
+    assert smoothed[0] == pytest.approx(model.recorded[0] / 1.98)  # about half the first loss
+    np.testing.assert_allclose(undo_ema(smoothed), model.recorded[: smoothed.size], rtol=1e-10, atol=1e-12)
