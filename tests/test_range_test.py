@@ -1337,3 +1337,16 @@ def test_json_scaling_and_suggestion_fields_are_checked(edit: Any, pattern: str)
     edit(data)
     with pytest.raises(ValueError, match="Malformed range-test result.*" + pattern):
         RangeTestResult.from_dict(data)
+
+
+def test_an_interrupted_curve_says_it_was_interrupted() -> None:
+    # Ctrl-C after 5 steps: the error advised "Lower min_lr or max_lr, or increase num_steps, so the test
+    # records more points before the loss blows up"; the loss never blew up, the user stopped the test.
+    from lrfinder.range_test import finish_result
+
+    lrs = lr_schedule(1e-6, 10.0, 100)[:5]
+    result = finish_result(lrs, [2.3, 2.3, 2.29, 2.3, 2.31], "interrupted")
+    assert result.suggestion is None and result.error is not None
+    assert result.error.startswith(f"The test was interrupted after 5 steps, at lr={lrs[-1]:.2e}, before the end")
+    assert "run it to the end" in result.error
+    assert finish_result(lrs, [2.3, 2.3, 2.29, 2.3, 2.31], "completed").error.startswith("Only 5 finite")  # type: ignore[union-attr]
