@@ -755,8 +755,18 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
 
 
 def _check_suggestion(suggestion: Any) -> Suggestion:
-    if not isinstance(suggestion, Suggestion) and isinstance(getattr(suggestion, "suggestion", None), Suggestion):
-        suggestion = suggestion.suggestion  # a RangeTestResult
+    if not isinstance(suggestion, Suggestion) and hasattr(suggestion, "training_suggestion"):
+        # A RangeTestResult: the band moved to the training batch size and refined, as the callback and
+        # lrfind fit build their schedules from (its .suggestion is the raw curve's, at the test's batch).
+        result = suggestion
+        suggestion = result.training_suggestion
+        if suggestion is None:
+            raise ValueError(
+                f"The range test result holds no suggestion to build the schedule from ({result.error}); pass "
+                "suggestion=None and the LR settings yourself, or rerun the test as its error advises"
+            )
+    elif not isinstance(suggestion, Suggestion) and isinstance(getattr(suggestion, "suggestion", None), Suggestion):
+        suggestion = suggestion.suggestion  # another object holding one
     if not isinstance(suggestion, Suggestion):
         raise TypeError(f"Expected suggestion to be an lrfinder Suggestion, but got {type(suggestion).__name__}")
     for field_name in ("lr", "min_lr", "max_lr"):
@@ -826,7 +836,10 @@ def create_scheduler(
             LRs, bias factors).
         total_steps: Number of scheduler steps of the run (``>= 1``); required by
             ``polynomial``, ``cosine`` and ``onecycle``.
-        suggestion: A range-test :class:`~lrfinder.Suggestion` (or a result holding one).
+        suggestion: A range-test :class:`~lrfinder.Suggestion`, or a ``RangeTestResult``: its
+            ``training_suggestion`` (the suggestion moved to the training batch size by
+            ``result.scale``, and refined), what ``LRFinder(scheduler=...)`` and ``lrfind fit``
+            build from.
             The suggestion's LRs are the ones of the group the range test recorded, the group
             with the largest LR; the others keep their ratio to it, as they were tested. For
             ``constant``, ``step``, ``multistep``, ``exponential``, ``inverse``,

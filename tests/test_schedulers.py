@@ -822,3 +822,29 @@ def test_plateau_preview_reads_its_metric_once_per_epoch() -> None:
         preview_schedule("step", total_steps=6, step_size=2, gamma=0.5, steps_per_epoch=4),
         preview_schedule("step", total_steps=6, step_size=2, gamma=0.5),
     )
+
+
+@pytest.mark.parametrize("name", ["cosine", "onecycle", "cyclic"])
+def test_a_result_as_suggestion_gives_its_training_suggestion(name: str) -> None:
+    # create_scheduler(suggestion=result) took result.suggestion: the band at the test's batch size, not the
+    # scaled (or refined) one the callback and lrfind fit build from, and the docs point to.
+    from lrfinder import RangeTestResult, analyze
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    raw = RangeTestResult(
+        lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed", batch_size=32, suggestion=analyze(lrs, losses)
+    )
+    result = raw.scale(64, rule="linear")  # x2: the peak stays below the divergence point
+    settings = {"step_size_up": 5} if name == "cyclic" else {}
+    got = preview_schedule(name, total_steps=T, lr=1.0, suggestion=result, **settings)
+    want = preview_schedule(name, total_steps=T, lr=1.0, suggestion=result.training_suggestion, **settings)
+    np.testing.assert_array_equal(got, want)
+    assert result.training_suggestion != raw.suggestion
+    unscaled = preview_schedule(name, total_steps=T, lr=1.0, suggestion=raw.suggestion, **settings)
+    assert got.max() == pytest.approx(2 * unscaled.max())
+    # An inconclusive result says so, with its error.
+    empty = RangeTestResult(lrs=(1e-3,), losses=(1.0,), stop_reason="completed", error="too few points")
+    with pytest.raises(ValueError, match=r"holds no suggestion .*\(too few points\)"):
+        preview_schedule(name, total_steps=T, suggestion=empty, **settings)
