@@ -1232,7 +1232,8 @@ class StateSnapshot:
     may change (a Python step counter, a tensor kept as an attribute, not a buffer), by the same
     rules, without the warning and without removing attributes set during the test (names with a
     leading underscore are left to the wrappers that keep their bookkeeping there); the torch
-    (CPU and CUDA), numpy and Python RNG states; and
+    (CPU and CUDA), numpy and Python RNG states; the warm-up of lrfinder's ``PlateauWithWarmup``
+    (moved by the optimizer's steps); and
     the generators that fix the data order of the given data loaders (or the generators given),
     and the Python/numpy RNGs their samplers and datasets keep; the parameters' ``requires_grad``.
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
@@ -1282,6 +1283,14 @@ class StateSnapshot:
                 )
                 for opt in self._all_optimizers
             ]
+        # lrfinder's PlateauWithWarmup moves its warm-up on the optimizer's steps (a step hook): the
+        # test's steps would use it up, and leave the LR at the warm-up's start for good.
+        self._step_hooked: list[tuple[Any, dict[str, Any]]] = []
+        for opt in self._all_optimizers:
+            for hook in list(getattr(opt, "_optimizer_step_post_hooks", {}).values()):
+                owner: Any = getattr(hook, "__self__", None)
+                if hasattr(owner, "warmup_calls") and hasattr(owner, "load_state_dict"):
+                    self._step_hooked.append((owner, copy.deepcopy(owner.state_dict())))
         if unknown:
             warnings.warn(
                 f"The optimizer keeps state outside its state and param groups that the range test cannot restore: "
@@ -1388,6 +1397,8 @@ class StateSnapshot:
             _set_rng_state(rng, rng_state)
         for param, flag in self._grad_flags:
             param.requires_grad_(flag)
+        for owner, owner_state in self._step_hooked:
+            owner.load_state_dict(copy.deepcopy(owner_state))
         for loader in self._fresh_loaders:
             started = _iterator_of(loader)
             if started is not None:

@@ -1350,3 +1350,19 @@ def test_an_interrupted_curve_says_it_was_interrupted() -> None:
     assert result.error.startswith(f"The test was interrupted after 5 steps, at lr={lrs[-1]:.2e}, before the end")
     assert "run it to the end" in result.error
     assert finish_result(lrs, [2.3, 2.3, 2.29, 2.3, 2.31], "completed").error.startswith("Only 5 finite")  # type: ignore[union-attr]
+
+
+def test_a_plateau_warmup_on_the_optimizer_is_left_as_it_was(mlp: nn.Module, loader: DataLoader) -> None:
+    # PlateauWithWarmup warms up on the optimizer's steps: the test's 20 steps used up its 10-step warm-up,
+    # and the LR stayed at the warm-up's start (0) for the whole training after it.
+    from lrfinder import create_scheduler
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    sched = create_scheduler("plateau", opt, warmup_steps=10)
+    range_test(mlp, loader, loss_fn=F.cross_entropy, optimizer=opt, num_steps=20)
+    assert sched.warmup_calls == 0 and opt.param_groups[0]["lr"] == 0.0
+    lrs = []
+    for _ in range(11):
+        opt.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.01 * t for t in range(1, 11)] + [0.1])
