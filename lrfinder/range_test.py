@@ -2153,12 +2153,13 @@ def finish_result(
         suggestion = analyze(lrs, losses, rule=rule)
     except InconclusiveCurveError as exc:
         error = str(exc)
-        if stop_reason == "interrupted" and len(lrs):
+        if stop_reason == "interrupted":
             # The curve ends where the user stopped it, not where the model or the sweep did: advice
             # such as "increase max_lr" or "records more points before the loss blows up" would mislead.
+            where = f", at lr={float(lrs[-1]):.2e}," if len(lrs) else ""
             error = (
-                f"The test was interrupted after {len(lrs)} steps, at lr={float(lrs[-1]):.2e}, before the end of its "
-                f"sweep: run it to the end to read the curve. What the steps recorded say: {error}"
+                f"The test was interrupted after {len(lrs)} steps{where} before the end of its sweep: run it to the "
+                f"end to read the curve. What the steps recorded say: {error}"
             )
         logger.info("Range test inconclusive: %s", error)
     return RangeTestResult(

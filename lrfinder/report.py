@@ -156,6 +156,10 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
 def _lr_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
     lrs = [lr for r in results for lr in r.lrs if lr > 0 and math.isfinite(lr)]
     if not lrs:
+        # Nothing recorded (a test stopped before its first step): the planned sweep, not matplotlib's
+        # default 1 .. 10, which reads as LRs that were tried.
+        lrs = [lr for r in results for lr in (r.settings.min_lr, r.settings.max_lr) if lr > 0 and math.isfinite(lr)]
+    if not lrs:
         return None
     low, high = min(lrs), max(lrs)
     if high <= low:
@@ -877,6 +881,10 @@ def plot_range_test(
     ylim = _y_limits(results)
     if ylim is not None:
         ax.set_ylim(*ylim)
+    else:
+        # No finite loss at all: the axes' default numbers would read as losses and slopes.
+        ax.set_yticks([])
+        slope_ax.set_yticks([])
     ax.set_ylabel("training loss")
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)

@@ -600,3 +600,18 @@ def test_a_capped_scaled_lr_says_so_on_its_label():
         free = make_result().scale(64, rule="linear")
     assert "(batch 8,192, capped at the divergence)" in all_text(plot_range_test(capped))
     assert "capped" not in all_text(plot_range_test(free))
+
+
+def test_a_result_without_finite_losses_shows_no_made_up_axes():
+    # A test stopped before its first step drew LRs 1e+00 .. 1e+01 (matplotlib's default, never swept) and
+    # loss and slope numbers (+-0.04, 1e-12) for a curve that has none.
+    settings = RangeTestSettings(1e-6, 10.0, 100)
+    empty = finish_result([], [], "interrupted", settings=settings, batch_size=8)
+    assert empty.error is not None and empty.error.startswith("The test was interrupted after 0 steps before")
+    nan_first = finish_result([1e-6], [float("nan")], "non_finite", settings=settings, batch_size=8)
+    for result, low, high in ((empty, 1e-6, 10.0), (nan_first, 1e-6, 1e-6)):
+        fig = plot_range_test(result)
+        axes = axes_by_label(fig)
+        x0, x1 = axes["loss"].get_xlim()
+        assert x0 <= low and x1 >= high and x1 / x0 < 100 * high / low
+        assert list(axes["loss"].get_yticks()) == [] and list(axes["slope"].get_yticks()) == []
