@@ -3,11 +3,11 @@
 Every object :func:`create_scheduler` returns is a torch ``LRScheduler`` (or a
 ``ReduceLROnPlateau``), so Lightning and plain loops accept it unchanged. Where torch has the
 shape, torch's class is used with torch's setting names (``StepLR``, ``MultiStepLR``,
-``ExponentialLR``, ``PolynomialLR``, ``CosineAnnealingLR``, ``OneCycleLR``, ``CyclicLR``,
-``ReduceLROnPlateau``); shapes torch lacks are small picklable callables
-(:class:`InverseDecay`, :class:`FactorDecay`, :class:`LinearWarmup`, :func:`constant_factor`)
-under ``LambdaLR``, and warm-up is a ``SequentialLR``. So every schedule pickles and
-round-trips through ``state_dict``, also mid-run.
+``ExponentialLR``, ``PolynomialLR``, ``CosineAnnealingLR`` (as :class:`CosineToMin`, which
+stays at ``eta_min`` past ``T``), ``OneCycleLR``, ``CyclicLR``, ``ReduceLROnPlateau``); shapes
+torch lacks are small picklable callables (:class:`InverseDecay`, :class:`FactorDecay`,
+:class:`LinearWarmup`, :func:`constant_factor`) under ``LambdaLR``, and warm-up is a
+``SequentialLR``. So every schedule pickles and round-trips through ``state_dict``, also mid-run.
 
 With ``eta0`` the base LR of a param group (its ``lr`` when the schedule is created), ``t`` the
 number of ``scheduler.step()`` calls so far and ``T`` the number of steps of the schedule:
@@ -22,7 +22,7 @@ exponential   ``eta0 * gamma ** t``
 inverse       ``eta0 * (1 + gamma * t) ** -power`` (Caffe ``inv``; ``power=1`` is 1/t decay)
 polynomial    ``eta0 * (1 - t / T) ** power``
 factor        ``max(eta_min, eta0 * factor ** floor(t / step_size))``
-cosine        ``eta_min + (eta0 - eta_min) * (1 + cos(pi * t / T)) / 2``
+cosine        ``eta_min + (eta0 - eta_min) * (1 + cos(pi * t / T)) / 2``, ``eta_min`` after ``T``
 onecycle      Smith & Topin: ``max_lr / div_factor`` up to ``max_lr`` over ``pct_start * T``
               steps, then down to ``max_lr / div_factor / final_div_factor`` (torch's
               ``OneCycleLR``); momentum (or Adam's ``beta1``) cycled inversely
@@ -94,6 +94,7 @@ __all__ = [
     "InverseDecay",
     "FactorDecay",
     "LinearWarmup",
+    "CosineToMin",
     "PlateauWithWarmup",
 ]
 
@@ -181,6 +182,21 @@ class LinearWarmup:
         if step >= self.warmup_steps:
             return 1.0
         return self.start_factor + (1.0 - self.start_factor) * step / self.warmup_steps
+
+
+class CosineToMin(CosineAnnealingLR):
+    """torch's ``CosineAnnealingLR`` that stays at ``eta_min`` after ``T_max`` steps.
+
+    torch's schedule is periodic: stepped past ``T_max`` (a fit that runs longer than planned,
+    or resumed with more epochs) it climbed back to ``eta0`` by ``2 * T_max``. The anneal of the
+    ``cosine`` schedule ends at its floor, as its formula does at ``t = T``.
+    """
+
+    def get_lr(self) -> list[float | torch.Tensor]:
+        """The LRs at ``last_epoch``: torch's up to ``T_max``, ``eta_min`` after it."""
+        if self.last_epoch > self.T_max:
+            return [self.eta_min for _ in self.optimizer.param_groups]
+        return super().get_lr()
 
 
 class PlateauWithWarmup(ReduceLROnPlateau):
@@ -454,7 +470,7 @@ def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
 
 def _build_cosine(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     assert steps is not None
-    return CosineAnnealingLR(optimizer, T_max=steps, eta_min=_number("eta_min", s["eta_min"], low=0))
+    return CosineToMin(optimizer, T_max=steps, eta_min=_number("eta_min", s["eta_min"], low=0))
 
 
 def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:

@@ -713,6 +713,29 @@ def test_suggestion_goes_to_the_largest_group_as_the_range_test_recorded_it(name
         assert head[0] == pytest.approx(0.02, rel=1e-6) and max(head) == pytest.approx(0.1, rel=1e-6)
 
 
+@pytest.mark.parametrize("warmup", [0, 3])
+def test_cosine_stays_at_eta_min_past_total_steps(warmup: int) -> None:
+    # torch's CosineAnnealingLR is periodic: stepped past T (a longer fit, a resume with more epochs) the
+    # LR climbed back to eta0 by 2T.
+    model, opt = _optimizer()
+    sched = create_scheduler("cosine", opt, total_steps=10, warmup_steps=warmup, eta_min=0.01)
+    got = []
+    for t in range(30):
+        got.append([g["lr"] for g in opt.param_groups])
+        _train_step(model, opt)
+        _step(sched, t)
+    got = np.array(got)
+    np.testing.assert_allclose(got[:10, 1], expected_lrs("cosine", {"eta_min": 0.01}, 10, warmup=warmup), rtol=1e-12)
+    np.testing.assert_allclose(got[10:], 0.01, rtol=1e-12)  # eta_min is absolute, as in torch
+    # Resumed past the end from a checkpoint, it stays there too.
+    model2, opt2 = _optimizer()
+    sched2 = create_scheduler("cosine", opt2, total_steps=10, warmup_steps=warmup, eta_min=0.01)
+    sched2.load_state_dict(sched.state_dict())
+    opt2.step()
+    sched2.step()
+    assert [g["lr"] for g in opt2.param_groups] == pytest.approx([0.01, 0.01])
+
+
 def test_plateau_warms_up_over_optimizer_steps_not_epochs() -> None:
     # Stepped once per epoch, plateau warmed up over warmup_steps *epochs*: lrfind fit
     # --warmup-steps 6 on 4 batches per epoch never reached the LR in a 4-epoch fit.
