@@ -334,6 +334,16 @@ class LRFinder(_CallbackBase):
                     f"Expected {map_name} to be a mapping of setting names to values (e.g. {{'weight_decay': 1e-4}}) "
                     f"or None, but got {map_name}={settings!r}"
                 )
+        # Keys the callback passes itself: given again, Python's "got multiple values for keyword argument".
+        for map_name, settings, own in (
+            ("optimizer_settings", optimizer_settings, {"lr": "the LR is the one the range test finds",
+                                                         "lr_group": "the found LR goes to the largest group"}),
+            ("scheduler_settings", scheduler_settings, {"total_steps": "the schedule spans the fit's optimizer steps",
+                                                         "suggestion": "the suggestion is the range test's"}),
+        ):
+            for key in settings or {}:
+                if key in own:
+                    raise ValueError(f"Expected {map_name} without {key!r}: LRFinder sets it, as {own[key]}")
         if optimizer is not None:
             from .optimizers import get_optimizer_spec
 

@@ -995,6 +995,11 @@ def test_find_lr_rejects_training_options() -> None:
         ({"optimizer": dict}, TypeError, "Optimizer subclass"),
         ({"optimizer": "adamw", "scheduler": "cosin"}, ValueError, r"Unknown scheduler='cosin'; expected one of"),
         ({"optimizer": "adamw", "scheduler": "poly"}, ValueError, r"Did you mean 'polynomial'\?"),
+        # keys LRFinder passes itself ("got multiple values for keyword argument" after the whole test)
+        ({"optimizer": "adamw", "optimizer_settings": {"lr": 0.1}}, ValueError,
+         r"optimizer_settings without 'lr': LRFinder sets it"),
+        ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": {"total_steps": 100}}, ValueError,
+         r"scheduler_settings without 'total_steps'"),
         ({"optimizer": "adamw", "optimizer_settings": [1]}, TypeError, r"optimizer_settings to be a mapping"),
         ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": "warmup"}, TypeError,
          "scheduler_settings to be a mapping"),

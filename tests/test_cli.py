@@ -529,6 +529,14 @@ USAGE_ERRORS = {
     "unknown optimizer": (["model_ts.pt", "--data", "train.npz", "--optimizer", "sgdd"], "Unknown optimizer"),
     "unknown scheduler": (["model_ts.pt", "--data", "train.npz", "--scheduler", "cosin"], "unknown scheduler"),
     "scheduler alias": (["model_ts.pt", "--data", "train.npz", "--scheduler", "exp"], "Did you mean 'exponential'?"),
+    "scheduler-opt total_steps": (
+        ["model_ts.pt", "--data", "train.npz", "--scheduler", "cosine", "--scheduler-opt", "total_steps=100"],
+        "lrfind sets total_steps itself; the schedule spans the training",
+    ),
+    "scheduler-opt warmup_steps": (
+        ["model_ts.pt", "--data", "train.npz", "--scheduler", "cosine", "--scheduler-opt", "warmup_steps=5"],
+        "use --warmup-steps",
+    ),
     "optimizer typo": (["model_ts.pt", "--data", "train.npz", "--optimizer", "adam_w"], "Did you mean 'adamw'?"),
     "bad wd list": (["model_ts.pt", "--data", "train.npz", "--weight-decay", "0,x"], "'x' is not a number"),
     # An input that needs an option the command line lacks: the fix is the option (exit 1 before).

@@ -185,6 +185,20 @@ def options_from_params(params: Mapping[str, Any], **fixed: Any) -> Options:
         device=rest["device"],
     )
     scheduler_settings = key_values(rest.pop("scheduler_opt", ()), "--scheduler-opt")
+    # Keys the command sets itself: passed twice, they were Python's "got multiple values for keyword argument".
+    own = {
+        "total_steps": "the schedule spans the training: --epochs times the steps per epoch",
+        "warmup_steps": "use --warmup-steps",
+        "lr": "the schedule starts from the LR the range test finds",
+        "suggestion": "the suggestion is the range test's",
+        "steps_per_epoch": "the steps per epoch come from the data and --batch-size",
+        "metrics": "plateau reads the validation loss",
+    }
+    for key in scheduler_settings:
+        if key in own:
+            raise click.BadParameter(
+                f"--scheduler-opt {key}=...: lrfind sets {key} itself; {own[key]}.", param_hint="--scheduler-opt"
+            )
     report = rest.pop("report", None)
     if rest.pop("no_report", False):
         report = None
