@@ -1332,6 +1332,19 @@ class LRFinder(_CallbackBase):
                 f"LRFinder(scheduler={self.scheduler!r}, scheduler_settings=...): {exc} (checked before the range "
                 f"test, over the fit's {int(total)} optimizer steps)"
             ) from exc
+        monitor = settings.get("monitor", SCHEDULERS["plateau"].settings["monitor"])
+        if self.scheduler == "plateau" and isinstance(monitor, str) and monitor.startswith("val"):
+            # Lightning said so only at the end of the first epoch, after the test: "conditioned on metric
+            # val_loss which is not available".
+            base = _lightning.package_of(trainer).LightningModule
+            validates = type(pl_module).validation_step is not base.validation_step  # type: ignore[attr-defined]
+            if not validates or not trainer.limit_val_batches or _val_loader(trainer) is None:
+                why = "the module has no validation_step" if not validates else "this fit runs no validation loop"
+                raise ValueError(
+                    f"LRFinder(scheduler='plateau') steps on monitor={monitor!r}, but {why}, so it is never logged. "
+                    "Pass val_dataloaders (with a validation_step that logs it), or name a metric training_step "
+                    "logs: scheduler_settings={'monitor': 'train_loss'}."
+                )
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:
         """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps."""

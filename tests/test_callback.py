@@ -1442,3 +1442,28 @@ def test_the_reports_plateau_plan_reads_the_metric_per_epoch(tmp_path: Path) -> 
     plan = finder._schedule_preview
     assert plan is not None and len(plan) == 16
     assert plan == pytest.approx([finder.applied_lr] * 16)
+
+
+class ValNet(Net):
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self.head(self.body(x)), y))
+
+
+def test_plateau_on_a_val_metric_without_validation_fails_before_the_test(tmp_path: Path) -> None:
+    # Lightning said "conditioned on metric val_loss which is not available" at the end of the first epoch,
+    # after the whole range test.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1)
+    with pytest.raises(ValueError, match=r"steps on monitor='val_loss', but the module has no validation_step"):
+        t.fit(Net(), make_loader())
+    assert finder.result is None
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"monitor": "val_acc"}, **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1)
+    with pytest.raises(ValueError, match="this fit runs no validation loop.*'monitor': 'train_loss'"):
+        t.fit(ValNet(), make_loader())  # a validation_step, but no val loader
+    # With validation, it trains.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1)
+    t.fit(ValNet(), make_loader(), make_loader(64))
+    assert finder.result is not None
