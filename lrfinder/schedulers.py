@@ -510,7 +510,7 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
         cycle_momentum=_cycle_momentum(s["cycle_momentum"], optimizer),
         base_momentum=_number("base_momentum", s["base_momentum"], low=0, high=1),
         max_momentum=_number("max_momentum", s["max_momentum"], low=0, high=1),
-        div_factor=_number("div_factor", s["div_factor"], low=0, strict="l"),
+        div_factor=_number("div_factor", s["div_factor"], low=1),  # below 1 the cycle starts above max_lr
         final_div_factor=_number("final_div_factor", s["final_div_factor"], low=0, strict="l"),
         three_phase=three_phase,
     )

@@ -426,6 +426,8 @@ def test_required_markers_are_documented_in_the_registry():
         ("factor", {"factor": 1.5}, ValueError, "factor"),
         ("inverse", {"gamma": 0.1, "power": -1.0}, ValueError, "power"),
         ("onecycle", {"total_steps": 10, "pct_start": 1.5}, ValueError, "pct_start"),
+        # below 1 the cycle started above max_lr and fell to it (torch took it)
+        ("onecycle", {"total_steps": 10, "div_factor": 0.5}, ValueError, r"Expected 1 <= div_factor, but got .*=0.5"),
         ("onecycle", {"total_steps": 10, "anneal_strategy": "exp"}, ValueError, "anneal_strategy"),
         # Three phases need room to rise and fall back (torch divided by zero at pct_start * steps == 1).
         ("onecycle", {"total_steps": 10, "pct_start": 0.1, "three_phase": True}, ValueError, r"pct_start \* steps > 1"),
