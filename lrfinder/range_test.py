@@ -351,20 +351,22 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.op
         )
 
 
+def _closure_parameter(optimizer: torch.optim.Optimizer) -> inspect.Parameter | None:
+    """``optimizer.step``'s ``closure`` parameter, or None (none, or a builtin step with nothing to read)."""
+    try:
+        return inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
+        return None
+
+
 def takes_closure(optimizer: torch.optim.Optimizer) -> bool:
     """Whether ``optimizer.step`` has a ``closure`` parameter (every ``torch.optim`` optimizer's has)."""
-    try:
-        return "closure" in inspect.signature(optimizer.step).parameters
-    except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
-        return False
+    return _closure_parameter(optimizer) is not None
 
 
 def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
     """Whether ``optimizer.step`` has a ``closure`` parameter without a default (SAM's, LBFGS's)."""
-    try:
-        closure = inspect.signature(optimizer.step).parameters.get("closure")
-    except (TypeError, ValueError):
-        return False
+    closure = _closure_parameter(optimizer)
     return closure is not None and closure.default is inspect.Parameter.empty
 
 
