@@ -117,6 +117,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "empty_data.pt").write_bytes(b"")
     (tmp_path / "random.pt").write_bytes(b"=" + rng.bytes(999))  # not 0x80: no pickle, no zip
     (tmp_path / "garbage.npz").write_bytes(b"=" + rng.bytes(999))
+    (tmp_path / "text.pt").write_text("x,y\n1,0\n")  # a text file named .pt: torch.load's KeyError
     np.savez(tmp_path / "nothing.npz")
     (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x81")
     (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
@@ -306,6 +307,7 @@ FAILED = {
     "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
     "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
     "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
+    "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
     "empty Dataset": (["model.pt", "--data", f"{MODULE}:empty_set"], [f"{MODULE}:empty_set is empty (0 samples)"]),
@@ -360,9 +362,12 @@ def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str
     for vague in (
         "IndexError", "allow_pickle", "saved with torch.save(model)", "num_samples", "codec", ".. ", "StopIteration",
         "weights_only", "inline_container", "out of bounds", "shuffle", "step_fn", "range_test", "shape tuple",
-        "Traceback of TorchScript", "drop_last",
+        "Traceback of TorchScript", "drop_last", "KeyError",
     ):  # fmt: skip
         assert vague not in line
+    # lrfinder's own messages read without an exception type in front (a message naming
+    # TorchScript was taken for an interpreter dump and got one: "Error: ModelError: ...").
+    assert not re.match(r"Error: \w+(Error|Exception):", line), line
 
 
 def test_an_iterable_dataset_runs_and_fit_says_it_needs_a_length(work: Path):

@@ -56,6 +56,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 #: What an interrupted command prints on stderr.
 INTERRUPTED_MESSAGE = "Interrupted; nothing was written."
+#: How :func:`_what_failed` starts the one line of a TorchScript interpreter's dump.
+_SCRIPT_FAILED = "The TorchScript model failed:"
 
 
 class _State:
@@ -131,8 +133,10 @@ def clean_errors(debug: bool) -> Iterator[None]:
         except (LRFinderError, ValueError, TypeError, OSError, RuntimeError) as exc:
             if debug:
                 raise
+            # Only an interpreter dump is rewritten: lrfinder's own messages may name TorchScript too
+            # ("Expected a TorchScript, ..."), and they read without an exception type in front.
             text = _what_failed(exc)
-            raise click.ClickException(text if "TorchScript" in text else one_line(exc)) from None
+            raise click.ClickException(text if text.startswith(_SCRIPT_FAILED) else one_line(exc)) from None
         except Exception as exc:
             if debug:
                 raise
@@ -151,8 +155,8 @@ def _what_failed(exc: BaseException) -> str:
         last = [line.strip() for line in text.splitlines() if line.strip()][-1]
         match = re.match(r"^(?:builtins\.)?([A-Za-z_.]*(?:Error|Exception)): (.*)$", last)
         if match:
-            return f"The TorchScript model failed: {match.group(1)}: {match.group(2)}"
-        return f"The TorchScript model failed: {last}"
+            return f"{_SCRIPT_FAILED} {match.group(1)}: {match.group(2)}"
+        return f"{_SCRIPT_FAILED} {last}"
     return f"{type(exc).__name__}: {one_line(exc)}"
 
 

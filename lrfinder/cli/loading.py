@@ -624,6 +624,12 @@ def _load_tensor_file(
                 f"{path} is a TorchScript model, not data. Pass it as MODEL, and as --data a dict of tensors: "
                 "torch.save({'x': x, 'y': y}, path)."
             )
+        if not _is_pickle_or_torch_archive(path):
+            # torch.load reads any other bytes as a legacy pickle and fails on them with a bare KeyError.
+            raise DataError(
+                f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
+                "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file."
+            )
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
