@@ -125,6 +125,39 @@ def test_fit_only_keys_at_top_level_are_valid_for_run(work: Path):
     assert "is ignored" not in result.stderr
 
 
+def test_top_level_refine_settings_for_fit_do_not_break_run(work: Path):
+    # One file for both commands, --refine only in [fit]: run failed with "--training-steps and --schedule ...
+    # add --refine" (exit 2), though a top-level key a command does not use is passed over in silence.
+    toml = """\
+        training-steps = 200
+        schedule = "onecycle"
+        no-report = true
+        num-steps = 15
+        json = "r.json"
+        [fit]
+        refine = true
+    """
+    result = run_with(work, toml)
+    assert result.exit_code == 0, result.output
+    assert "is ignored" not in result.stderr
+    assert RangeTestResult.from_json(work / "r.json").refinement is None
+
+
+def test_options_in_the_commands_table_count_as_chosen_for_it(work: Path):
+    # Set in [run], a key is meant for run: the same usage error and warnings as on the command line
+    # (they passed in silence, as top-level keys do).
+    result = run_with(work, "no-report = true\nnum-steps = 15\n[run]\ntraining-steps = 200\n")
+    assert result.exit_code == 2 and "add --refine" in result.output, result.output
+    result = run_with(work, "no-report = true\nnum-steps = 15\n[run]\nval-data = 'train.npz'\n")
+    assert result.exit_code == 0, result.output
+    assert "warning: --val-data is ignored" in result.stderr
+    result = run_with(work, f"no-report = true\nnum-steps = 15\n[run]\nmodel-class = '{MODULE}:Net'\n")
+    assert result.exit_code == 0, result.output
+    assert "warning: --model-class is ignored" in result.stderr
+    result = run_with(work, f"no-report = true\nnum-steps = 15\nval-data = 'train.npz'\nmodel-class = '{MODULE}:Net'\n")
+    assert result.exit_code == 0 and "is ignored" not in result.stderr, result.output
+
+
 @pytest.mark.parametrize("where", ["top", "run"])
 def test_model_args_table_is_the_json_object(work: Path, where: str):
     net = __import__(MODULE).Net(hidden=7)

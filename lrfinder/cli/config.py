@@ -38,10 +38,14 @@ from typing import Any
 
 import click
 
-__all__ = ["CONFIG_META", "read_toml", "load_config", "config_option", "option_key"]
+__all__ = ["CONFIG_META", "CONFIG_TABLE_META", "read_toml", "load_config", "config_option", "option_key"]
 
 #: The key of ``ctx.meta`` that holds the ``--config`` file's path once it is read.
 CONFIG_META = "lrfind.config"
+#: The key of ``ctx.meta`` that holds the parameter names set in the command's own table
+#: (``[run]``, ...): set for this command alone, they count as chosen for it, as typed options
+#: do; a top-level key is shared by every command and may not apply to this one.
+CONFIG_TABLE_META = "lrfind.config.table"
 
 #: Options whose TOML value may be a table or an array, written back as the JSON the option takes.
 _JSON_KEYS = ("model_args",)
@@ -276,6 +280,8 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         p = mine[norm]
         defaults[p.name or norm] = _typed(p, key, item, value)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    table = section if isinstance(section, dict) else {}
+    ctx.meta[CONFIG_TABLE_META] = frozenset(mine[k.replace("-", "_")].name for k in table)
     # An input of the command: no output may be written over it (see Options.inputs).
     ctx.meta[CONFIG_META] = value
     return value

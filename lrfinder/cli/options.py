@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_REPORT",
     "MAX_STEPS",
     "one_line",
+    "set_for_this_command",
     "PositiveFloat",
     "NonNegativeFloat",
     "StepCount",
@@ -415,16 +416,33 @@ def check_csv_target(options: Options) -> None:
             )
 
 
-def unused_options(ctx: click.Context, options: Options) -> list[str]:
-    """Options given on the command line that have no effect on this run: ``"--X is ignored: why"``.
+def set_for_this_command(ctx: click.Context, name: str) -> bool:
+    """Whether parameter ``name`` was chosen for this command.
 
-    Only options typed on the command line (or set by environment variable) count: a config file
-    may set one at its top level for every command (see :mod:`.config`).
+    Chosen: typed on the command line, set by environment variable, or set in the config file's
+    table of this command (``[run]``, ...). A config file's top-level key is not: it is shared by
+    every command, and a command it does not apply to passes over it in silence (see :mod:`.config`).
     """
     from click.core import ParameterSource
 
+    from .config import CONFIG_TABLE_META
+
+    source = ctx.get_parameter_source(name)
+    if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+        return True
+    return source == ParameterSource.DEFAULT_MAP and name in ctx.meta.get(CONFIG_TABLE_META, ())
+
+
+def unused_options(ctx: click.Context, options: Options) -> list[str]:
+    """Options chosen for this command that have no effect on this run: ``"--X is ignored: why"``.
+
+    Only options typed on the command line, set by environment variable or set in the config
+    file's table of this command count (:func:`set_for_this_command`): a config file may set one
+    at its top level for every command (see :mod:`.config`).
+    """
+
     def given(name: str) -> bool:
-        return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+        return set_for_this_command(ctx, name)
 
     kinds = {Path(p).suffix.lower() if Path(p).suffix else "function" for p in (options.data, options.val_data) if p}
     notes = []
@@ -453,15 +471,13 @@ def unused_model_options(ctx: click.Context, model_format: str) -> list[str]:
     A TorchScript file or a pickled module holds the whole model: the class and its arguments
     are not used (known only once MODEL is read, so said after loading).
     """
-    from click.core import ParameterSource
-
     if model_format not in ("torchscript", "pickle"):
         return []
     kind = "a TorchScript file" if model_format == "torchscript" else "a pickled module"
     return [
         f"{option} is ignored: MODEL is {kind}, which holds the whole model"
         for name, option in (("model_class", "--model-class"), ("model_args", "--model-args"))
-        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+        if set_for_this_command(ctx, name)
     ]
 
 

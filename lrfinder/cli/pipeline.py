@@ -22,7 +22,15 @@ import click
 from ..exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .config import CONFIG_META
 from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
-from .options import Options, check_csv_target, key_values, one_line, optimizer_settings, warn_unused_options
+from .options import (
+    Options,
+    check_csv_target,
+    key_values,
+    one_line,
+    optimizer_settings,
+    set_for_this_command,
+    warn_unused_options,
+)
 from .output import (
     Progress,
     as_options,
@@ -223,7 +231,15 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     """
     debug = debug_flag(ctx, ctx.params["debug"])
     setup_logging(ctx.params["quiet"], debug)
-    options = options_from_params({**ctx.params, "debug": debug, "config": ctx.meta.get(CONFIG_META)}, **fixed)
+    params = {**ctx.params, "debug": debug, "config": ctx.meta.get(CONFIG_META)}
+    if not params.get("refine") and not fixed.get("refine"):
+        # A config file's top-level --training-steps/--schedule may be meant for another command's
+        # --refine (a [fit] table's): this command passes over it. Chosen for this command, it is
+        # a usage error (check_options).
+        for name in ("training_steps", "refine_schedule"):
+            if name in params and not set_for_this_command(ctx, name):
+                params[name] = None
+    options = options_from_params(params, **fixed)
     check_options(options)
     warn_unused_options(ctx, options)
     with clean_errors(debug):
