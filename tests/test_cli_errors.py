@@ -98,6 +98,10 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     late = y.clone()
     late[100] = 7  # one label out of range for 3 classes, in the fourth batch
     np.savez(tmp_path / "late_label.npz", x=x.numpy(), y=late.numpy())
+    np.savez(tmp_path / "neg_label.npz", x=x.numpy(), y=(y - 1).numpy())  # labels -1 .. 1
+    padded = y.clone()
+    padded[::5] = -100  # cross_entropy's ignore_index: skipped by torch
+    np.savez(tmp_path / "ignored.npz", x=x.numpy(), y=padded.numpy())
     np.savez(tmp_path / "float_labels.npz", x=x.numpy(), y=y.float().numpy())
     np.savez(tmp_path / "int_inputs.npz", x=(x * 10).long().numpy(), y=y.numpy())
     np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
@@ -319,6 +323,10 @@ FAILED = {
         ["model.pt", "--data", "late_label.npz"],
         ["class labels from 0 to 7", "outputs 3 class scores", "labels 0 to 2", "8 outputs"],
     ),
+    "negative class labels": (
+        ["model.pt", "--data", "neg_label.npz"],
+        ["class labels from -1 to 1", "labels 0 to 2", "a negative label is no class index"],
+    ),
     "class labels for one output": (
         ["one_output.pt", "--data", "binary.npz"],
         ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
@@ -391,6 +399,15 @@ def test_a_model_with_no_parameters_fails_before_fit_writes_anything(work: Path)
     result = invoke("fit", "noparams.pt", "--data", "train.npz", "-o", "out.pt", *FAST)
     assert_one_line(result, 1, "has no parameters at all")
     assert not (work / "out.pt").exists()
+
+
+def test_negative_labels_are_not_advised_more_outputs_and_ignore_index_is_skipped(work: Path):
+    # A label of -1 was advised "give the model's last layer 2 outputs"; -100, which
+    # F.cross_entropy skips (its ignore_index, padding in token targets), was refused as out of range.
+    line = assert_one_line(invoke("run", "model.pt", "--data", "neg_label.npz", *FAST), 1)
+    assert "outputs." not in line and "last layer" not in line
+    result = invoke("run", "model.pt", "--data", "ignored.npz", *FAST)
+    assert result.exit_code == 0, result.output
 
 
 def test_labels_out_of_range_fail_before_the_sweep_runs(work: Path):

@@ -76,6 +76,8 @@ logger = logging.getLogger(__name__)
 ModelFormat = Literal["torchscript", "lightning", "state_dict", "pickle"]
 
 _CLASS_LOSSES = ("cross_entropy", "nll")
+#: The target ``F.cross_entropy`` and ``F.nll_loss`` skip by default (``ignore_index``).
+_IGNORE_INDEX = -100
 
 
 def reason(exc: BaseException) -> str:
@@ -842,6 +844,10 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
     if output.dim() != batch_targets.dim() + 1 or output.dim() < 2:
         return
     classes = output.shape[1]
+    # -100 is the losses' ignore_index (padding in token targets): torch skips it, so does the check.
+    labels = labels[labels != _IGNORE_INDEX]
+    if labels.numel() == 0:
+        return
     low, high = int(labels.min()), int(labels.max())
     if 0 <= low and high < classes:
         return
@@ -852,7 +858,14 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
             "mse; for 0/1 labels, --loss bce_with_logits; for classes, give the model's last layer one output "
             "per class."
         )
-    advice = f"Number the labels from 0 to {classes - 1}, or give the model's last layer {high + 1} outputs"
+    if low < 0:
+        # More outputs cannot fix a negative label: it is no class index at all.
+        advice = (
+            f"Number the labels from 0 to {classes - 1} (a negative label is no class index; only "
+            f"{_IGNORE_INDEX}, the losses' ignore_index, is skipped)"
+        )
+    else:
+        advice = f"Number the labels from 0 to {classes - 1}, or give the model's last layer {high + 1} outputs"
     raise ModelError(
         f"The targets hold class labels from {low} to {high}, but the model outputs {classes} class "
         f"scores per sample, so --loss {loss_name} needs labels 0 to {classes - 1}. "
