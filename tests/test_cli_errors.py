@@ -125,6 +125,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "nothing.npz")
     (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x81")
     (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
+    (tmp_path / "noheader.csv").write_text("".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))  # savetxt's
     (tmp_path / "afile").write_text("a file, not a directory")
     yield tmp_path
     sys.modules.pop(MODULE, None)
@@ -314,6 +315,14 @@ FAILED = {
     "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
+    "csv without a header row": (
+        ["model.pt", "--data", "noheader.csv", "--target", "label"],
+        ["noheader.csv has no header row", "first line holds numbers (0, 0, 0)", "Add a first line naming"],
+    ),
+    "csv target in another case": (
+        ["model.pt", "--data", "train.csv", "--target", "Label"],
+        ["--target 'Label' is not a column of train.csv", "Did you mean 'label'?"],
+    ),
     "empty Dataset": (["model.pt", "--data", f"{MODULE}:empty_set"], [f"{MODULE}:empty_set is empty (0 samples)"]),
     "empty DataLoader": (["model.pt", "--data", f"{MODULE}:empty_loader"], [f"{MODULE}:empty_loader is empty"]),
     "no parameters": (["noparams.pt", "--data", "train.npz"], ["(NoParams) has no parameters at all", "to train"]),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import json
 import logging
 import math
@@ -560,6 +561,15 @@ def _pick(
     )
 
 
+def _numeric_text(text: str) -> bool:
+    """Whether a CSV cell reads as a number (``"0.5"``, ``"-3"``, ``"1e-4"``)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not target:
         raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
@@ -570,7 +580,16 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
         raise DataError(f"{path} has no data rows under its header.")
     header = [h.strip() for h in rows[0]]
     if target not in header:
-        raise DataError(f"--target {target!r} is not a column of {path}; the columns are {header}.")
+        if header and all(_numeric_text(h) for h in header):
+            # A CSV written without a header (numpy.savetxt, pandas' header=False): its first row is data.
+            raise DataError(
+                f"{path} has no header row: its first line holds numbers ({', '.join(header[:3])}"
+                f"{', ...' if len(header) > 3 else ''}), not column names. Add a first line naming the columns, "
+                "and pass the label column's name as --target."
+            )
+        close = [h for h in header if h.lower() == target.lower()] or difflib.get_close_matches(target, header, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataError(f"--target {target!r} is not a column of {path}; the columns are {header}.{hint}")
     ti = header.index(target)
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for r, row in enumerate(rows[1:], start=2):
