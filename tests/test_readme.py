@@ -56,6 +56,8 @@ def test_the_python_examples_run_in_order() -> None:
     assert 0 < ns["scaled"].lr  # type: ignore[attr-defined]
     assert callable(ns["configure_optimizers"])
     assert ns["sched"].get_last_lr()  # type: ignore[attr-defined]
+    # lrfinder.train, the loop behind lrfind fit, as the README shows it from Python.
+    assert len(ns["history"].epochs) == 3  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("block", range(len(_python_blocks())))
