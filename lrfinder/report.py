@@ -557,6 +557,9 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
         ax.plot(lrs, drawn, color=COLORS["curve"], lw=2.6, label="loss (smoothed)")
     non_finite_lr = s.non_finite_lr if s is not None else (float(lrs[~finite][0]) if (~finite).any() else None)
     end = float(lrs[-1]) if lrs.size else None
+    # The LR lines (x, line style, width), drawn in both panels: the slope panel showing another LR
+    # than the loss panel above it (the curve's s.lr under a refined LR) read as a third pick.
+    picks: list[tuple[float, str, float]] = []
     if s is not None:
         ax.axvspan(
             s.min_lr,
@@ -602,14 +605,16 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
         moved = refined is not None and refined != reading
         if refined is not None:
             main = f"refined lr = {refined:.2e}" + ("" if moved else " (the curve's reading)")
-            ax.axvline(refined, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
+            picks.append((refined, "-", 2.0))
             _lr_label(ax, 0, refined, main, COLORS["suggestion"], main=True)
             if moved:
-                ax.axvline(reading, color=COLORS["suggestion"], lw=1.4, ls="--", zorder=4)
+                picks.append((reading, "--", 1.4))
                 _lr_label(ax, 1, reading, f"curve's reading = {reading:.2e}", COLORS["suggestion"])
         else:
-            ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, ls="-", zorder=4)
+            picks.append((s.lr, "-", 2.0))
             _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e}", COLORS["suggestion"], main=True)
+        for x, ls, lw in picks:
+            ax.axvline(x, color=COLORS["suggestion"], lw=lw, ls=ls, zorder=4)
         if _moved(result) is not None and result.scaled is not None:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
             scaled = result.scaled
@@ -652,8 +657,9 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
     slope = loss_slope(lrs, drawn)
     slope_ax.plot(lrs, slope, color=COLORS["curve"], lw=1.8)
+    for x, ls, lw in picks:
+        slope_ax.axvline(x, color=COLORS["suggestion"], lw=lw, ls=ls, zorder=4)
     if s is not None:
-        slope_ax.axvline(s.lr, color=COLORS["suggestion"], lw=2.0, zorder=4)
         slope_ax.axvspan(s.min_lr, s.max_lr, color=COLORS["band"], alpha=0.18, lw=0)
         # Not clipped: the steepest slope is the panel's lowest point, on its bottom edge.
         _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9, clip_on=False)

@@ -473,6 +473,27 @@ def test_a_refinement_that_keeps_the_curves_reading_says_so_in_one_label():
     assert texts == ["refined lr = 1.00e-02 (the curve's reading)"]
 
 
+def _suggestion_lines(ax) -> list[tuple[float, str]]:
+    """The suggested/refined LR lines of an axes (x, line style): axvline's two points share one x."""
+    from lrfinder.report import COLORS
+
+    found = []
+    for line in ax.get_lines():
+        x = np.asarray(line.get_xdata(), dtype=float)
+        if x.size == 2 and x[0] == x[1] and line.get_color() == COLORS["suggestion"]:
+            found.append((float(x[0]), line.get_linestyle()))
+    return sorted(found)
+
+
+def test_the_slope_panel_marks_the_lrs_of_the_loss_panel():
+    # The slope panel drew suggestion.lr (1e-3 here) under a refined LR (2e-2) and the curve's reading (1e-2):
+    # a third green line that matched neither of the loss panel's.
+    for result in (make_result(), replace(make_result(), refinement=make_refinement())):
+        axes = axes_by_label(plot_range_test(result))
+        lines = _suggestion_lines(axes["loss"])
+        assert lines and _suggestion_lines(axes["slope"]) == lines
+
+
 def test_refined_lr_is_the_main_label_and_the_schedule_says_so():
     result = replace(make_result(), refinement=make_refinement())
     fig = plot_range_test(result, schedule=np.full(50, 0.02), schedule_name="constant")
