@@ -795,6 +795,22 @@ def test_report_rerenders_and_overlays(work: Path):
     assert result.exit_code == 0 and Image.open(work / "two.png").size == (1200, 900)
 
 
+def test_report_overlay_labels_tell_the_files_apart(work: Path):
+    from lrfinder.cli.report import load_results
+
+    for name, optimizer in (("sgd", "momentum"), ("adam", "adam")):
+        result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--optimizer", optimizer,
+                        "--weight-decay", "0,1e-2", "--json", f"{name}.json")  # fmt: skip
+        assert result.exit_code == 0, result.output
+    invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "single.json")
+    # Two sweeps overlaid were both labelled wd=0 and wd=1e-02; a single result beside a sweep was "curve 3".
+    loaded, highlight = load_results(("sgd.json", "adam.json", "single.json"))
+    assert [r.label for r in loaded] == ["sgd, wd=0", "sgd, wd=1e-02", "adam, wd=0", "adam, wd=1e-02", "single"]
+    assert highlight is None
+    loaded, highlight = load_results(("sgd.json",))  # one sweep: its own labels and its recommendation
+    assert [r.label for r in loaded] == ["wd=0", "wd=1e-02"] and highlight is not None
+
+
 def test_report_errors(work: Path):
     (work / "junk.json").write_text("{not json")
     (work / "list.json").write_text("[1, 2]")

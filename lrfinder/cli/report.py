@@ -82,6 +82,7 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
 
     """
     loaded: list[RangeTestResult] = []
+    sources: list[tuple[str, bool]] = []  # each curve's file, and whether it is part of a sweep
     highlight = None
     for path in paths:
         try:
@@ -109,14 +110,29 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
                     "run --json."
                 )
             loaded.extend(_result_of(path, d, f" (results[{i}])") for i, d in enumerate(parts))
+            sources.extend((path, True) for _ in parts)
             index = doc.get("recommended_index")
             if len(paths) == 1 and isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(parts):
                 highlight = index
         else:
             loaded.append(_result_of(path, doc))
-    if len(loaded) > 1 and len(loaded) == len(paths):
-        loaded = [r if r.label else replace(r, label=Path(p).stem) for r, p in zip(loaded, paths)]
+            sources.append((path, False))
+    if len(loaded) > 1:
+        loaded = [_labelled(r, path, swept and len(paths) > 1) for r, (path, swept) in zip(loaded, sources)]
     return loaded, highlight
+
+
+def _labelled(result: RangeTestResult, path: str, name_the_file: bool) -> RangeTestResult:
+    """``result`` with a legend label that tells it from the other curves of the overlay.
+
+    An unlabelled result is named by its file's stem. A sweep's curves are labelled by their
+    weight decay (``wd=0``), which two sweeps overlaid share: then the file's stem goes first
+    (``adam, wd=0``).
+    """
+    stem = Path(path).stem
+    if not result.label:
+        return replace(result, label=stem)
+    return replace(result, label=f"{stem}, {result.label}") if name_the_file else result
 
 
 @click.command(
