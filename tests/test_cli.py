@@ -630,6 +630,28 @@ def test_run_usage_errors_exit_2_with_one_line(work: Path, case: str):
     assert len(errors) == 1 and result.stderr.strip().endswith(errors[0])
 
 
+def test_a_state_dict_that_does_not_fit_says_why(work: Path):
+    # torch's message listed every key and always ended "Check --model-args", also when the names differ
+    # (another class, or a wrapper's prefix such as DataParallel's "module."), which no argument fixes.
+    state = torch.load(work / "weights.pt")
+    torch.save({f"module.{k}": v for k, v in state.items()}, work / "dp.pt")
+    cases = {
+        ("dp.pt", f"{USER_MODULE}:Net"): ["starts with 'module.'", "DataParallel", "wrapper.module.state_dict()"],
+        ("lit.ckpt", f"{USER_MODULE}:Net"): [],  # a Lightning checkpoint: load_from_checkpoint's own message
+        ("weights.pt", f"{USER_MODULE}:LitLR"): ["every name of the model starts with 'net.'", "inner model's class"],
+        ("weights.pt", "torch.nn:Sequential"): ["other layers", "4 saved not in the model", "Check --model-class"],
+    }
+    for (model, cls), messages in cases.items():
+        result = invoke("run", model, "--model-class", cls, "--data", "train.npz", *FAST)
+        assert result.exit_code == 1, result.output
+        for message in messages:
+            assert message in result.output, (model, cls, message, result.output)
+        assert "Check --model-args" not in result.output
+    result = invoke("run", "weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}',
+                    "--data", "train.npz", *FAST)  # fmt: skip
+    assert "saved (16, 10), the model (4, 10)" in result.output and "Check --model-args" in result.output
+
+
 def test_debug_shows_the_exception(work: Path):
     mismatch = ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}']
     result = invoke("run", *mismatch, "--data", "train.npz", "--debug", *FAST)

@@ -376,12 +376,75 @@ def load_model(
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        first = str(exc).splitlines()
         raise ModelError(
-            f"The state_dict in {file} does not fit {model_class}: {' '.join(s.strip() for s in first[:3])}. "
-            "Check --model-args."
+            f"The state_dict in {file} does not fit {model_class}: {_state_dict_mismatch(state, model)}"
         ) from exc
     return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
+
+
+def _names(keys: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _wrapper_prefix(outer: Sequence[str], inner: Sequence[str]) -> str | None:
+    """The dotted prefix (``"module."``) that every name of ``outer`` adds to a name of ``inner``, if any."""
+    if not outer or not inner:
+        return None
+    parts = outer[0].split(".")
+    for n in range(1, len(parts)):
+        prefix = ".".join(parts[:n]) + "."
+        if all(k.startswith(prefix) for k in outer) and sorted(k[len(prefix) :] for k in outer) == sorted(inner):
+            return prefix
+    return None
+
+
+def _state_dict_mismatch(saved: Mapping[str, torch.Tensor], model: nn.Module) -> str:
+    """What differs between a saved state_dict and the model built to hold it, and what to check.
+
+    torch's own message lists every key, on lines that run to pages for a large model, and the
+    fix differs with the cause: other layer sizes point at ``--model-args``, other names at
+    ``--model-class``, and names that differ by one prefix at a wrapper (``module.`` of
+    ``DataParallel``/``DistributedDataParallel``, or the attribute a LightningModule keeps the
+    network in).
+    """
+    wanted = model.state_dict()
+    saved_keys, model_keys = list(saved), list(wanted)
+    missing = [k for k in model_keys if k not in saved]
+    unexpected = [k for k in saved_keys if k not in wanted]
+    if not missing and not unexpected:
+        sizes = [k for k in model_keys if tuple(saved[k].shape) != tuple(wanted[k].shape)]
+        if sizes:
+            k = sizes[0]
+            return (
+                f"{len(sizes)} tensor(s) have other shapes (first {k!r}: saved {tuple(saved[k].shape)}, the model "
+                f"{tuple(wanted[k].shape)}). Check --model-args: the saved model was built with other sizes."
+            )
+        return "torch refused the weights. Check --model-class and --model-args."
+    for outer, inner, wrapped in ((saved_keys, model_keys, "saved"), (model_keys, saved_keys, "model")):
+        prefix = _wrapper_prefix(outer, inner)
+        if prefix:
+            if wrapped == "model":
+                return (
+                    f"every name of the model starts with {prefix!r}, which the saved names lack: "
+                    f"{type(model).__name__} holds the saved model inside it. Pass the inner model's class as "
+                    "--model-class, or save the wrapper's state_dict."
+                )
+            wrapper = (
+                "DataParallel or DistributedDataParallel"
+                if prefix == "module."
+                else f"a module that holds it as {prefix[:-1]!r}"
+            )
+            return (
+                f"every saved name starts with {prefix!r}, which the model's names lack: the weights are of a model "
+                f"wrapped in another ({wrapper}). Save the inner model's state_dict "
+                f"(wrapper.{prefix[:-1]}.state_dict()), or pass the wrapping class as --model-class."
+            )
+    return (
+        f"the saved weights name other layers than the model's ({len(missing)} of the model's missing: "
+        f"{_names(missing) or 'none'}; {len(unexpected)} saved not in the model: {_names(unexpected) or 'none'}). "
+        "Check --model-class (and --model-args)."
+    )
 
 
 #: Where a LightningModule keeps its LR (Lightning's tuner's names): a hyper-parameter, or the
