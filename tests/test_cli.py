@@ -749,6 +749,17 @@ def test_model_options_a_self_contained_model_ignores_are_named(work: Path):
         ]
     used = invoke("run", "weights.pt", "--model-class", f"{USER_MODULE}:Net", "--data", "train.npz", *FAST)
     assert used.exit_code == 0 and "warning:" not in used.stderr
+    # --unsafe-pickle allows nothing for a file that is not a pickle: it was kept silently "just in case".
+    for model, extra, kind in (
+        ("model_ts.pt", [], "a TorchScript file"),
+        ("weights.pt", ["--model-class", f"{USER_MODULE}:Net"], "a state_dict"),
+        ("lit.ckpt", ["--model-class", f"{USER_MODULE}:LitNet"], "a Lightning checkpoint"),
+    ):
+        result = invoke("run", model, *extra, "--unsafe-pickle", "--data", "train.npz", *FAST)
+        assert result.exit_code == 0, result.output
+        assert f"warning: --unsafe-pickle is ignored: MODEL is {kind}, read without unpickling code." in result.stderr
+    pickled = invoke("run", "pickled.pt", "--unsafe-pickle", "--data", "train.npz", *FAST)
+    assert pickled.exit_code == 0 and "--unsafe-pickle is ignored" not in pickled.stderr
 
 
 def test_a_positional_model_args_list_for_a_checkpoint_is_refused(work: Path):

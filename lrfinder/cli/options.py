@@ -466,19 +466,30 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
 
 
 def unused_model_options(ctx: click.Context, model_format: str) -> list[str]:
-    """``--model-class``/``--model-args`` typed on the command line for a model file that builds itself.
+    """Model options chosen for this command that the loaded MODEL's format does not use.
 
-    A TorchScript file or a pickled module holds the whole model: the class and its arguments
-    are not used (known only once MODEL is read, so said after loading).
+    A TorchScript file or a pickled module holds the whole model: ``--model-class`` and
+    ``--model-args`` are not used. Only a pickled module is unpickled: ``--unsafe-pickle`` with
+    any other format allowed nothing (said, so that the flag is not kept "just in case"). Known
+    only once MODEL is read, so said after loading.
     """
-    if model_format not in ("torchscript", "pickle"):
-        return []
-    kind = "a TorchScript file" if model_format == "torchscript" else "a pickled module"
-    return [
-        f"{option} is ignored: MODEL is {kind}, which holds the whole model"
-        for name, option in (("model_class", "--model-class"), ("model_args", "--model-args"))
-        if set_for_this_command(ctx, name)
-    ]
+    kinds = {
+        "torchscript": "a TorchScript file",
+        "pickle": "a pickled module",
+        "lightning": "a Lightning checkpoint",
+        "state_dict": "a state_dict",
+    }
+    kind = kinds.get(model_format, model_format)
+    notes = []
+    if model_format in ("torchscript", "pickle"):
+        notes += [
+            f"{option} is ignored: MODEL is {kind}, which holds the whole model"
+            for name, option in (("model_class", "--model-class"), ("model_args", "--model-args"))
+            if set_for_this_command(ctx, name)
+        ]
+    if model_format != "pickle" and set_for_this_command(ctx, "unsafe_pickle") and ctx.params.get("unsafe_pickle"):
+        notes.append(f"--unsafe-pickle is ignored: MODEL is {kind}, read without unpickling code")
+    return notes
 
 
 def warn_unused_options(ctx: click.Context, options: Options, model_format: str | None = None) -> None:
