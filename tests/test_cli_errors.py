@@ -105,6 +105,8 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "float_labels.npz", x=x.numpy(), y=y.float().numpy())
     np.savez(tmp_path / "int_inputs.npz", x=(x * 10).long().numpy(), y=y.numpy())
     np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
+    np.savez(tmp_path / "bool.npz", x=x.numpy(), y=(y > 0).numpy())  # True/False labels
+    np.save(tmp_path / "x.npy", x.numpy())
     torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
     torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
     torch.jit.save(torch.jit.script(TupleOut()), tmp_path / "tuple_out.pt")
@@ -408,6 +410,20 @@ def test_a_model_with_no_parameters_fails_before_fit_writes_anything(work: Path)
     result = invoke("fit", "noparams.pt", "--data", "train.npz", "-o", "out.pt", *FAST)
     assert_one_line(result, 1, "has no parameters at all")
     assert not (work / "out.pt").exists()
+
+
+def test_bool_labels_are_the_classes_0_and_1(work: Path):
+    # y = x > 0 saved as is: cross_entropy failed on torch's "expected target dtype to be Long or Byte, but got Bool",
+    # and the message said to check --loss or the model's last layer.
+    assert invoke("run", "model.pt", "--data", "bool.npz", *FAST).exit_code == 0
+    result = invoke("run", "one_output.pt", "--data", "bool.npz", "--loss", "bce_with_logits", *FAST)
+    assert result.exit_code == 0, result.output
+    assert_one_line(invoke("run", "one_output.pt", "--data", "bool.npz", *FAST), 1, "--loss bce_with_logits")
+
+
+def test_a_npy_file_is_told_to_become_a_npz(work: Path):
+    assert_one_line(invoke("run", "model.pt", "--data", "x.npy", *FAST), 1, "Unknown data format '.npy'",
+                    "numpy.savez(path, x=x, y=y)")  # fmt: skip
 
 
 def test_negative_labels_are_not_advised_more_outputs_and_ignore_index_is_skipped(work: Path):

@@ -595,6 +595,9 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
         xt = xt.float()
     if yt.dtype == torch.float64:
         yt = yt.float()
+    if yt.dtype == torch.bool:
+        # True/False labels (y = x > 0) are the classes 1/0: no loss takes a bool target.
+        yt = yt.long()
     _check_finite("inputs", xt, source)
     _check_finite("targets", yt, source)
     return xt, yt
@@ -747,9 +750,14 @@ def _load_tensor_file(
             raise DataError(
                 f"{path} is not UTF-8 text (byte {exc.start}): a .csv file must be text with a header row."
             ) from None
+    hint = (
+        " A .npy file holds one array: save the inputs and targets together, numpy.savez(path, x=x, y=y)."
+        if suffix == ".npy"
+        else ""
+    )
     raise DataError(
         f"Unknown data format {suffix or '(no extension)'!r} for {path}; expected .npz, .pt, .csv or "
-        "package.module:function."
+        f"package.module:function.{hint}"
     )
 
 
