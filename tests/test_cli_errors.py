@@ -194,6 +194,17 @@ def test_bad_options_exit_2_naming_the_option(work: Path, case: str):
     assert not (work / "lrfind-report.png").exists()
 
 
+@pytest.mark.parametrize("output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv"])
+def test_fit_refuses_an_output_named_as_another_kind_of_file(work: Path, output: str):
+    # -o nets.py wrote the trained TorchScript model over the user's source file; -o train.npz over data.
+    (work / output).write_text("mine")
+    result = invoke("fit", "model.pt", "--data", "train.npz", "-o", output, *FAST)
+    assert_one_line(result, 2, "--output", f"ends in {Path(output).suffix.lower()}", "not of a model", ".pt")
+    assert (work / output).read_text() == "mine"
+    other = invoke("fit", "model.pt", "--data", "train.npz", "-o", "trained.bin", *FAST)  # any other name is taken
+    assert other.exit_code != 2 and "--output" not in other.output, other.output
+
+
 def test_val_data_that_does_not_fit_the_model_fails_before_the_range_test(work: Path):
     model = sha(work / "model.pt")
     for command in (

@@ -9,6 +9,7 @@ import click
 from .options import (
     CONTEXT,
     DataSpec,
+    check_model_output,
     clip_options,
     common_options,
     config_option,
@@ -52,6 +53,7 @@ Examples:
     "-o",
     required=True,
     type=click.Path(dir_okay=False),
+    callback=check_model_output,
     help="Where to save the trained model (same format as MODEL).",
 )
 @sweep_options

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_REPORT",
     "MAX_STEPS",
     "one_line",
+    "check_model_output",
     "set_for_this_command",
     "PositiveFloat",
     "NonNegativeFloat",
@@ -389,6 +390,35 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | No
         raise click.BadParameter(
             f"unknown scheduler {value!r}; expected one of {', '.join(SCHEDULER_SUMMARIES)}."
             + did_you_mean(value, SCHEDULER_SUMMARIES, SCHEDULER_ALIASES)
+        )
+    return value
+
+
+#: Extensions of files that are not models, by what they hold: a trained model saved under one of
+#: them (``-o train.npz``, ``-o nets.py``, a slip of the hand) replaces a file of that kind.
+_NOT_MODEL_SUFFIXES = {
+    **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
+    **dict.fromkeys(REPORT_FORMATS, "a report image"),
+    ".json": "a JSON result",
+    **dict.fromkeys((".toml", ".yaml", ".yml"), "a config file"),
+    ".py": "Python source",
+    **dict.fromkeys((".txt", ".md"), "text"),
+}
+
+
+def check_model_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--output`` whose extension is that of another kind of file (a click callback).
+
+    Raises:
+        click.BadParameter: ``value`` ends in ``.npz``, ``.csv``, ``.png``, ``.json``, ``.toml``,
+            ``.py``, ... (a usage error, exit 2, before any work).
+
+    """
+    suffix = Path(value).suffix.lower() if value is not None else ""
+    if suffix in _NOT_MODEL_SUFFIXES:
+        raise click.BadParameter(
+            f"{value!r} ends in {suffix}, the extension of {_NOT_MODEL_SUFFIXES[suffix]}, not of a model. The trained "
+            "model is saved in MODEL's format: name it .pt (or .ckpt for a Lightning checkpoint)."
         )
     return value
 
