@@ -34,7 +34,7 @@ import math
 import os
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -189,7 +189,10 @@ class LRFinder(_CallbackBase):
             a batch it does not use. Several train loaders (a list or dict) count when they
             share a batch size; when the loaders do not say it (different sizes, a custom batch
             sampler) the batch the test drew is checked, after the test. With ``scheduler=``,
-            the warm-up the scaling advises (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in.
+            the warm-up the scaling advises (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in,
+            each epoch counted in its own optimizer steps (a ``GradientAccumulationScheduler``'s
+            accumulation for that epoch); a train loader without ``len`` has no epochs to count,
+            so it gets a warning naming ``warmup_steps`` instead.
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
@@ -1347,15 +1350,31 @@ class LRFinder(_CallbackBase):
                 )
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:
-        """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps."""
+        """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps.
+
+        Each warm-up epoch counts its own optimizer steps: ``ceil(batches / micro-batches per step)``
+        with that epoch's accumulation (a ``GradientAccumulationScheduler`` may change it from one
+        epoch to the next; under manual optimization, the batches a step takes by hand). With no
+        epoch length (a loader without ``len``) the advice cannot be converted: it is dropped with a
+        warning naming ``warmup_steps``.
+        """
         scaled = self.result.scaled if self.result is not None else None
         if scaled is None or not scaled.warmup_epochs:
             return 0
         # The test's count: accumulate_grad_batches, or the batches a manual training_step takes per step.
         accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
         batches = trainer.num_training_batches
-        per_epoch = math.ceil(batches / accumulate) if math.isfinite(batches) else total
-        return min(scaled.warmup_epochs * per_epoch, total - 1)
+        if not math.isfinite(batches):
+            _lightning.warn(
+                trainer,
+                f"LRFinder: the batch-size scaling advises {scaled.warmup_epochs} warm-up epoch(s), but the train "
+                "loader has no length, so they cannot be counted in steps; no warm-up is built in. Pass "
+                "scheduler_settings={'warmup_steps': N} to warm up for N optimizer steps.",
+            )
+            return 0
+        per_step = _micro_batches_per_step(trainer, pl_module, accumulate) or (lambda epoch: accumulate)
+        steps = sum(math.ceil(batches / per_step(epoch)) for epoch in range(scaled.warmup_epochs))
+        return min(steps, total - 1)
 
     # ----------------------------------------------------------------------------------------
     # Publishing
@@ -1633,6 +1652,24 @@ def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
     return int(trainer.accumulate_grad_batches)
 
 
+def _micro_batches_per_step(
+    trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int
+) -> Callable[[int], int] | None:
+    """Micro-batches per optimizer step in each epoch, where Lightning's step count does not know it.
+
+    A ``GradientAccumulationScheduler``'s value for the epoch (it sets the Trainer's
+    ``accumulate_grad_batches`` only at each epoch start), or under manual optimization the
+    ``accumulate`` batches a step takes by hand; ``None`` when Lightning's own count holds.
+    """
+    if pl_module.automatic_optimization:
+        scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
+        by_epoch = next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
+        if by_epoch is None:
+            return None
+        return lambda epoch: int(by_epoch.get_accumulate_grad_batches(epoch))
+    return (lambda epoch: accumulate) if accumulate > 1 else None
+
+
 def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> float:
     """The optimizer steps the fit will take: what a schedule built for it is sized to.
 
@@ -1646,15 +1683,8 @@ def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     a step (OneCycleLR stepped past its ``total_steps`` raises).
     """
     total = trainer.estimated_stepping_batches
-    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
-    by_epoch = next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
-    if pl_module.automatic_optimization:
-        if by_epoch is None:
-            return total
-        per_step = by_epoch.get_accumulate_grad_batches
-    elif accumulate > 1:
-        per_step = lambda epoch: accumulate  # noqa: E731
-    else:
+    per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
+    if per_step is None:
         return total
     batches = trainer.num_training_batches
     max_epochs = trainer.max_epochs

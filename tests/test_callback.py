@@ -519,6 +519,67 @@ def test_manual_accumulation_by_hand_counts_in_the_advised_warm_up(
     assert any("LRFinder: 4 warm-up steps" in r.getMessage() for r in caplog.records)
 
 
+def test_gradient_accumulation_scheduler_counts_each_warm_up_epochs_own_steps(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GradientAccumulationScheduler({0: 4, 1: 2}), scaled x4 (2 warm-up epochs), 8 batches an epoch.
+
+    Epoch 0 takes 8 / 4 = 2 optimizer steps and epoch 1 takes 8 / 2 = 4: 6 warm-up steps. The
+    first epoch's accumulation for both gave 4, half the advice.
+    """
+    finder = LRFinder(
+        num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=256, scaling="linear", optimizer="sgd",
+        scheduler="cosine",
+    )
+    accumulation = pl.callbacks.GradientAccumulationScheduler({0: 4, 1: 2})
+    t = trainer(tmp_path, [finder, accumulation], max_epochs=3, max_steps=-1)
+    with caplog.at_level("INFO"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t.fit(Net(), datamodule=DataModule(batch_size=16, n=512))
+    assert finder.result is not None and finder.result.scaled is not None
+    assert finder.result.scaled.warmup_epochs == 2 and t.num_training_batches == 8
+    assert any("LRFinder: 6 warm-up steps" in r.getMessage() for r in caplog.records)
+    assert t.lr_scheduler_configs[0].scheduler._milestones == [6]  # warm-up, then the cosine
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """An endless-looking stream of Net's inputs: a train loader without ``len``."""
+
+    def __iter__(self) -> Any:
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(100_000):
+            x = torch.randn(8, generator=gen)
+            yield x, (x.sum() > 0).long()
+
+
+class _StreamData(pl.LightningDataModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_size = 32
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(_Stream(), batch_size=self.batch_size)
+
+
+def test_advised_warm_up_on_a_loader_without_length_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    """Scaled x4 (2 warm-up epochs) with no epoch length: 39 of the 40 steps were warm-up; now none, said."""
+    finder = LRFinder(
+        num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=128, scaling="linear", optimizer="sgd",
+        scheduler="cosine",
+    )
+    t = trainer(tmp_path, [finder], max_steps=40)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        t.fit(Net(), datamodule=_StreamData())
+    assert finder.result is not None and finder.result.scaled is not None
+    assert finder.result.scaled.warmup_epochs == 2
+    said = [str(w.message) for w in record if "warm-up epoch(s)" in str(w.message)]
+    assert len(said) == 1 and "no length" in said[0] and "'warmup_steps': N" in said[0]
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert not isinstance(sched, torch.optim.lr_scheduler.SequentialLR)  # the cosine alone, from the found LR
+    assert t.global_step == 40
+
+
 class SchedulingHandAccumulating(HandAccumulating):
     """``HandAccumulating`` that steps its LR scheduler after each optimizer step, as manual optimization must."""
 
