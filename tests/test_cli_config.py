@@ -260,6 +260,13 @@ def test_no_output_is_written_over_the_config_file(work: Path, command: str):
     """)
     result = run_with(work, before, command=command)
     assert result.exit_code == 2, result.output
-    assert "Refusing to write over the input file c.toml" in result.output and "Traceback" not in result.output
+    # (Named .toml, a JSON output is now refused by its extension first.)
+    refused = ("Refusing to write over the input file c.toml", "'c.toml' ends in .toml")
+    assert any(m in result.output for m in refused) and "Traceback" not in result.output
     assert (work / "c.toml").read_text() == before and not (work / "out.pt").exists()
+    # A config file named without .toml is refused as an input, by name.
+    (work / "settings.conf").write_text(before.replace("c.toml", "settings.conf"))
+    base = [command, "model.pt", "--data", "train.npz"] if command != "demo" else [command]
+    result = CliRunner().invoke(main, [*base, "--config", "settings.conf"])
+    assert result.exit_code == 2 and "Refusing to write over the input file settings.conf" in result.output
 

@@ -162,6 +162,10 @@ USAGE = {
     "seed past 64 bits": (["--seed", "99999999999999999999"], ["--seed", "99999999999999999999"]),
     "opt lr": (["--opt", "lr=0.1"], ["--opt lr", "--min-lr", "--max-lr"]),
     "json and csv on one path": (["--json", "same.out", "--csv", "same.out"], ["--json", "--csv", "same.out"]),
+    # A slip of the hand wrote the JSON result over a source file or a model (any other name is fine: .txt, none).
+    "json over source": (["--json", "train.py"], ["--json", "ends in .py", "name the JSON output .json"]),
+    "csv over a model": (["--csv", "trained.pt"], ["--csv", "ends in .pt", "a model", ".csv"]),
+    "csv over data": (["--csv", "curve.npz"], ["--csv", "ends in .npz", "data"]),
     # Values the optimizer (or the model class) would refuse only after loading: usage errors too.
     "model-args not JSON": (["--model-args", "{hidden: 4"], ["--model-args", "not valid JSON", '{"hidden": 64}']),
     "model-args a number": (["--model-args", "64"], ["--model-args", "JSON list", "or object"]),
@@ -192,6 +196,12 @@ def test_bad_options_exit_2_naming_the_option(work: Path, case: str):
     assert_one_line(result, 2, *messages)
     # Nothing ran: no report was written (the default one included).
     assert not (work / "lrfind-report.png").exists()
+
+
+def test_json_and_csv_take_text_names(work: Path):
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--json", "result", "--csv", "curve.txt")
+    assert result.exit_code in (0, 1) and (work / "result").exists() and (work / "curve.txt").exists(), result.output
+    assert_one_line(invoke("demo", "--json", "demo.png"), 2, "--json", "ends in .png")
 
 
 @pytest.mark.parametrize("output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv"])

@@ -11,6 +11,7 @@ from .options import (
     CONTEXT,
     Options,
     Seed,
+    check_text_output,
     common_options,
     config_option,
     optimizer_option,
@@ -57,6 +58,7 @@ Examples:
     "--json",
     "json_path",
     metavar="PATH|-",
+    callback=check_text_output,
     help="Write the result as JSON ('-': stdout; the summary then goes to stderr).",
 )
 @progress_option

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_STEPS",
     "one_line",
     "check_model_output",
+    "check_text_output",
     "set_for_this_command",
     "PositiveFloat",
     "NonNegativeFloat",
@@ -419,6 +420,26 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
         raise click.BadParameter(
             f"{value!r} ends in {suffix}, the extension of {_NOT_MODEL_SUFFIXES[suffix]}, not of a model. The trained "
             "model is saved in MODEL's format: name it .pt (or .ckpt for a Lightning checkpoint)."
+        )
+    return value
+
+
+#: The extensions ``--json`` and ``--csv`` refuse: those of models, and of the other kinds above
+#: but text (a ``.txt`` table is fine).
+_NOT_TABLE_SUFFIXES = {
+    **dict.fromkeys((".pt", ".pth", ".ckpt"), "a model"),
+    **{k: v for k, v in _NOT_MODEL_SUFFIXES.items() if v != "text"},
+}
+
+
+def check_text_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--json``/``--csv`` path with the extension of another kind of file (``-o``'s slip, a model's)."""
+    own = ".json" if param.name == "json_path" else ".csv"
+    suffix = Path(value).suffix.lower() if value not in (None, "-") else ""
+    if suffix != own and suffix in _NOT_TABLE_SUFFIXES:
+        raise click.BadParameter(
+            f"{value!r} ends in {suffix}, the extension of {_NOT_TABLE_SUFFIXES[suffix]}; name the {own[1:].upper()} "
+            f"output {own} (or '-' for stdout)."
         )
     return value
 
@@ -906,12 +927,14 @@ output_options = _group(
         "--json",
         "json_path",
         metavar="PATH|-",
+        callback=check_text_output,
         help="Write the result as JSON ('-': stdout; the summary then goes to stderr).",
     ),
     click.option(
         "--csv",
         "csv_path",
         metavar="PATH|-",
+        callback=check_text_output,
         help="Write the curve (lr, loss, smoothed, slope) as CSV ('-': stdout; the summary then goes to stderr).",
     ),
 )
