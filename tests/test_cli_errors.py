@@ -124,6 +124,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "random.pt").write_bytes(b"=" + rng.bytes(999))  # not 0x80: no pickle, no zip
     (tmp_path / "garbage.npz").write_bytes(b"=" + rng.bytes(999))
     (tmp_path / "text.pt").write_text("x,y\n1,0\n")  # a text file named .pt: torch.load's KeyError
+    # Cut short, as by an interrupted copy or download: a zip's start without its end.
+    (tmp_path / "cut_model.pt").write_bytes((tmp_path / "model.pt").read_bytes()[:2000])
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "train.npz").read_bytes()[:2000])
     np.savez(tmp_path / "nothing.npz")
     (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x81")
     (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
@@ -335,6 +338,8 @@ FAILED = {
     "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
     "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
     "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
+    "truncated model": (["cut_model.pt", "--data", "train.npz"], ["cut_model.pt", "truncated or damaged", "again"]),
+    "truncated npz": (["model.pt", "--data", "cut.npz"], ["cut.npz starts like a .npz archive", "truncated"]),
     "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),

@@ -104,6 +104,23 @@ def _check_not_empty(path: Path, what: str) -> None:
         raise DataError(f"{what} {path} is empty (0 bytes). Check the path, or save the file again.")
 
 
+def _not_a_zip(path: Path, kind: str, advice: str) -> str:
+    """Why ``path`` (no readable zip) is no ``kind`` file, and what to do.
+
+    A file that starts like a zip (``torch.save`` and ``numpy.savez`` both write one) but has no
+    readable end was cut short, by a copy or download that stopped: save or copy it again. Any
+    other file is of another kind: ``advice`` says what to pass.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head == b"PK\x03\x04":
+        return (
+            f"{path} starts like a {kind} archive but is truncated or damaged (an interrupted copy or download?). "
+            "Save or copy it again."
+        )
+    return advice
+
+
 def _is_pickle_or_torch_archive(path: Path) -> bool:
     """Whether ``path`` starts like ``torch.save``'s output: a zip archive, or a pickle (protocol 2+)."""
     if zipfile.is_zipfile(path):
@@ -234,8 +251,12 @@ def _torch_load_weights(path: Path) -> Any:
         )
     if not _is_pickle_or_torch_archive(path):
         raise ModelError(
-            f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
-            "Lightning checkpoint or state_dict file (torch.jit.save or torch.save)."
+            _not_a_zip(
+                path,
+                "torch.save",
+                f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
+                "Lightning checkpoint or state_dict file (torch.jit.save or torch.save).",
+            )
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -686,7 +707,12 @@ def _load_tensor_file(
     if suffix == ".npz":
         if not zipfile.is_zipfile(path):
             raise DataError(
-                f"{path} is not a .npz archive (not a zip file). Save the arrays with numpy.savez(path, x=..., y=...)."
+                _not_a_zip(
+                    path,
+                    ".npz",
+                    f"{path} is not a .npz archive (not a zip file). Save the arrays with "
+                    "numpy.savez(path, x=..., y=...).",
+                )
             )
         try:
             with np.load(path, allow_pickle=False) as archive:
@@ -714,8 +740,12 @@ def _load_tensor_file(
         if not _is_pickle_or_torch_archive(path):
             # torch.load reads any other bytes as a legacy pickle and fails on them with a bare KeyError.
             raise DataError(
-                f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
-                "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file."
+                _not_a_zip(
+                    path,
+                    "torch.save",
+                    f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
+                    "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file.",
+                )
             )
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
