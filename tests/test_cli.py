@@ -764,6 +764,22 @@ def test_model_options_a_self_contained_model_ignores_are_named(work: Path):
     assert pickled.exit_code == 0 and "--unsafe-pickle is ignored" not in pickled.stderr
 
 
+def test_fit_says_val_data_is_unused_by_a_module_without_validation_step(work: Path):
+    # fit trains a LightningModule through its own steps: without a validation_step, --val-data did nothing, silently.
+    mods = __import__(USER_MODULE)
+    lit = mods.LitLR()
+    torch.save({"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6",
+                "hyper_parameters": dict(lit.hparams)}, work / "litlr.ckpt")  # fmt: skip
+    warning = "warning: --val-data is ignored: MODEL is a LightningModule without a validation_step"
+    result = invoke("fit", "litlr.ckpt", "--model-class", f"{USER_MODULE}:LitLR", "--data", "train.npz",
+                    "--val-data", "train.npz", *FAST, "-o", "out.ckpt")  # fmt: skip
+    assert warning in result.stderr, result.output
+    for model, cls in (("lit.ckpt", "LitNet"), ("weights.pt", "Net")):  # a validation_step; a plain model's val_loss
+        result = invoke("fit", model, "--model-class", f"{USER_MODULE}:{cls}", "--data", "train.npz",
+                        "--val-data", "train.npz", *FAST, "-o", f"out_{cls}.pt")  # fmt: skip
+        assert "--val-data is ignored" not in result.stderr, result.output
+
+
 def test_a_positional_model_args_list_for_a_checkpoint_is_refused(work: Path):
     # load_from_checkpoint takes keyword arguments only: a JSON list was dropped silently.
     result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--model-args", "[8]",

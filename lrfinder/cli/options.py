@@ -516,13 +516,17 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
     return notes
 
 
-def unused_model_options(ctx: click.Context, model_format: str) -> list[str]:
+def unused_model_options(ctx: click.Context, model_format: str, *, validates: bool = True) -> list[str]:
     """Model options chosen for this command that the loaded MODEL's format does not use.
 
     A TorchScript file or a pickled module holds the whole model: ``--model-class`` and
     ``--model-args`` are not used. Only a pickled module is unpickled: ``--unsafe-pickle`` with
     any other format allowed nothing (said, so that the flag is not kept "just in case"). Known
     only once MODEL is read, so said after loading.
+
+    ``validates=False`` says that MODEL is a LightningModule without a ``validation_step``:
+    ``fit`` trains it through its own steps, so ``--val-data`` (without ``--refine``, whose
+    trials read it) is not used.
     """
     kinds = {
         "torchscript": "a TorchScript file",
@@ -540,17 +544,30 @@ def unused_model_options(ctx: click.Context, model_format: str) -> list[str]:
         ]
     if model_format != "pickle" and set_for_this_command(ctx, "unsafe_pickle") and ctx.params.get("unsafe_pickle"):
         notes.append(f"--unsafe-pickle is ignored: MODEL is {kind}, read without unpickling code")
+    if not validates and not ctx.params.get("refine") and ctx.params.get("val_data"):
+        if set_for_this_command(ctx, "val_data"):
+            notes.append(
+                "--val-data is ignored: MODEL is a LightningModule without a validation_step, and fit trains it "
+                "through its own steps (add a validation_step to see a validation loss)"
+            )
     return notes
 
 
-def warn_unused_options(ctx: click.Context, options: Options, model_format: str | None = None) -> None:
+def warn_unused_options(
+    ctx: click.Context, options: Options, model_format: str | None = None, *, validates: bool = True
+) -> None:
     """Print one ``warning:`` line on stderr per option that has no effect (not with ``--quiet``).
 
-    With ``model_format`` (the loaded MODEL's), only the model options that format ignores.
+    With ``model_format`` (the loaded MODEL's), only the model options that format ignores
+    (:func:`unused_model_options`, ``validates`` passed on).
     """
     if options.quiet:
         return
-    notes = unused_options(ctx, options) if model_format is None else unused_model_options(ctx, model_format)
+    notes = (
+        unused_options(ctx, options)
+        if model_format is None
+        else unused_model_options(ctx, model_format, validates=validates)
+    )
     for note in notes:
         click.echo(f"warning: {note}.", err=True)
 
