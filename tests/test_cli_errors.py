@@ -187,6 +187,11 @@ USAGE = {
         ["--optimizer", "Rprop", "--weight-decay", "0,1e-4"],
         ["--weight-decay", "'Rprop'", "weight_decay"],
     ),
+    # Named --warmup-steps (it was "Invalid value for --scheduler-opt", an option not given).
+    "warm-up as long as the training": (
+        ["--scheduler", "cosine", "--warmup-steps", "4"],
+        ["Invalid value for --warmup-steps", "(--epochs 1 x 4 per epoch = 4), but got 4"],
+    ),
     "closure optimizer": (["--optimizer", "LBFGS"], ["--optimizer", "LBFGS.step(closure)", "SGD or Adam"]),
 }
 

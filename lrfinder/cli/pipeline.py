@@ -681,6 +681,15 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
         lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-2, divergence_lr=1e-1, non_finite_lr=None, min_lr=1e-4,
         max_lr=1e-2, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
     )  # fmt: skip
+    per_epoch = _steps_per_epoch(options, data)
+    total = options.epochs * per_epoch
+    if options.warmup_steps and options.warmup_steps >= total:
+        # Said of --warmup-steps, not of --scheduler-opt: the schedule's own check names its setting.
+        raise click.BadParameter(
+            f"expected fewer warm-up steps than the training's optimizer steps (--epochs {options.epochs} x "
+            f"{per_epoch} per epoch = {total}), but got {options.warmup_steps}",
+            param_hint="--warmup-steps",
+        )
     try:
         with warnings.catch_warnings():
             # Only a refusal counts here: the real schedule warns when it is built (a onecycle too short
@@ -688,8 +697,8 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
             warnings.simplefilter("ignore")
             preview_schedule(
                 options.scheduler,
-                total_steps=options.epochs * _steps_per_epoch(options, data),
-                steps_per_epoch=_steps_per_epoch(options, data),
+                total_steps=total,
+                steps_per_epoch=per_epoch,
                 lr=stand_in.lr,
                 suggestion=stand_in,
                 warmup_steps=options.warmup_steps,
