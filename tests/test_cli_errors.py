@@ -79,6 +79,15 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
                 return torch.utils.data.TensorDataset(x, x[:, :3].argmax(1), torch.ones(64))
 
+            def no_train_loader():
+                # A LightningDataModule without train_dataloader: Lightning's MisconfigurationException.
+                import pytorch_lightning as pl
+
+                class NoTrain(pl.LightningDataModule):
+                    pass
+
+                return NoTrain()
+
             def shuffled_loader():
                 # Shuffled by torch's global RNG, as most users' loaders are.
                 x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
@@ -355,6 +364,10 @@ FAILED = {
     "csv target in another case": (
         ["model.pt", "--data", "train.csv", "--target", "Label"],
         ["--target 'Label' is not a column of train.csv", "Did you mean 'label'?"],
+    ),
+    "DataModule without train_dataloader": (
+        ["model.pt", "--data", f"{MODULE}:no_train_loader"],
+        [f"The LightningDataModule from {MODULE}:no_train_loader failed", "train_dataloader"],
     ),
     "empty Dataset": (["model.pt", "--data", f"{MODULE}:empty_set"], [f"{MODULE}:empty_set is empty (0 samples)"]),
     "empty DataLoader": (["model.pt", "--data", f"{MODULE}:empty_loader"], [f"{MODULE}:empty_loader is empty"]),

@@ -834,9 +834,15 @@ def load_data(
         except Exception as exc:
             raise DataError(f"The data function {text} failed: {type(exc).__name__}: {reason(exc)}.") from exc
         if is_datamodule(obj):
-            obj.prepare_data()
-            obj.setup("fit")
-            train = obj.train_dataloader()
+            try:
+                obj.prepare_data()
+                obj.setup("fit")
+                train = obj.train_dataloader()
+            except Exception as exc:
+                raise DataError(
+                    f"The LightningDataModule from {text} failed to give its train_dataloader: "
+                    f"{type(exc).__name__}: {reason(exc)}."
+                ) from exc
             try:
                 val = obj.val_dataloader()
             except Exception:  # a DataModule without validation data raises here
