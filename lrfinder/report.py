@@ -232,8 +232,11 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         if r.noise_scale is not None:
             facts.append(r.noise_scale.summary())
         elif r.noise_error is not None:
-            # The whole reason, with what to do, is in the JSON and the command line's summary.
-            facts.append(f"critical batch: not measured ({_first_clause(r.noise_error)}; the JSON result says why)")
+            # The whole reason, with what to do, is in the command line's summary and the result's noise_error
+            # (also in its JSON): a report of `lrfind run` without --json has no JSON to point at.
+            facts.append(
+                f"critical batch: not measured ({_first_clause(r.noise_error)}; the summary or noise_error says why)"
+            )
     else:
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(_short(r.optimizer_name or "?", 32) for r in results))
