@@ -737,6 +737,20 @@ def test_options_given_but_unused_are_named_on_stderr(work: Path):
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_named(work: Path):
+    # Both had no effect, silently: --scaling scales to --target-batch-size; run's --epochs sizes a planned schedule.
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--epochs", "3")
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        "warning: --scaling is ignored: it scales the LR to --target-batch-size, which is not given.",
+        "warning: --epochs is ignored: run uses it only to plan --scheduler's schedule and size --refine's trials.",
+    ]
+    fit = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "sqrt", "-o", "out.pt")
+    assert "warning: --scaling is ignored" in fit.stderr
+    used = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--target-batch-size",
+                  "64", "--epochs", "3", "--scheduler", "cosine")  # fmt: skip
+    assert used.exit_code == 0 and "warning:" not in used.stderr, used.output
+
+
 def test_model_options_a_self_contained_model_ignores_are_named(work: Path):
     # A TorchScript file or a pickled module holds the whole model: --model-class/--model-args did
     # nothing, silently (known only once MODEL is read).

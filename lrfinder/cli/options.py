@@ -513,6 +513,10 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
         notes.append("--gradient-clip-algorithm is ignored: it says how --gradient-clip-val clips, which is not given")
     if ctx.info_name == "run" and not options.refine and given("val_data"):
         notes.append("--val-data is ignored: run uses it only to judge the trials of --refine (add --refine)")
+    if options.target_batch_size is None and given("scaling"):
+        notes.append("--scaling is ignored: it scales the LR to --target-batch-size, which is not given")
+    if ctx.info_name == "run" and options.scheduler is None and not options.refine and given("epochs"):
+        notes.append("--epochs is ignored: run uses it only to plan --scheduler's schedule and size --refine's trials")
     return notes
 
 
