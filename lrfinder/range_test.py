@@ -417,6 +417,48 @@ class StepClosure:
             return self.reevaluate()
 
 
+def make_reevaluate(
+    optimizer: torch.optim.Optimizer,
+    step_batches: Sequence[Any],
+    loss_of: Callable[[Any], torch.Tensor],
+    accumulate_steps: int,
+    clip: Callable[[torch.optim.Optimizer], None] | None,
+) -> Callable[[], torch.Tensor]:
+    """The ``reevaluate`` of a :class:`StepClosure`: the step's micro-batches forward and backward again.
+
+    The sweep and the refine trials step a closure-taking optimizer (SAM, LBFGS) the same way;
+    this is that one re-evaluation. It clears the gradients, runs ``loss_of`` (which returns a
+    checked scalar loss) on every batch in ``step_batches`` (read when called, so the caller
+    fills and clears the list per step), backpropagates each divided by ``accumulate_steps``,
+    and, when their mean is finite, calls ``clip(optimizer)`` as the first pass did.
+
+    Args:
+        optimizer: The optimizer about to step.
+        step_batches: The current step's micro-batches (a list the caller refills each step).
+        loss_of: ``loss_of(batch) -> loss``: a scalar loss that requires grad.
+        accumulate_steps: Micro-batches per optimizer step (each backward is divided by it).
+        clip: ``clip(optimizer)`` clips the gradients (``None``: no clipping).
+
+    Returns:
+        ``reevaluate() -> mean loss`` (detached) of the step's micro-batches.
+
+    """
+
+    def reevaluate() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        again = []
+        for batch in step_batches:
+            loss = loss_of(batch)
+            (loss / accumulate_steps).backward()
+            again.append(loss.detach())
+        mean = torch.stack(again).mean()
+        if clip is not None and torch.isfinite(mean):
+            clip(optimizer)
+        return mean
+
+    return reevaluate
+
+
 def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Refuse an optimizer over parameters that are not ``model``'s (it would step nothing the loss uses).
 
@@ -1981,17 +2023,12 @@ def range_test(
     with_closure = takes_closure(optimizer) and scaler is None
     step_batches: list[Any] = []  # the step's micro-batches, for the closure's re-evaluation
 
-    def reevaluate() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        again = []
-        for micro_batch in step_batches:
-            loss = loss_of(micro_batch)
-            (loss / settings.accumulate_steps).backward()
-            again.append(loss.detach())
-        mean = torch.stack(again).mean()
-        if torch.isfinite(mean):
-            clip_gradients(optimizer, settings.gradient_clip_val, settings.gradient_clip_algorithm)
-        return mean
+    clip = functools.partial(
+        clip_gradients,
+        gradient_clip_val=settings.gradient_clip_val,
+        gradient_clip_algorithm=settings.gradient_clip_algorithm,
+    )
+    reevaluate = make_reevaluate(optimizer, step_batches, loss_of, settings.accumulate_steps, clip)
 
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -2052,7 +2089,7 @@ def range_test(
         index[0] += 1
         if math.isfinite(value):
             # After accumulation and unscale_, once per step: the threshold is on the true gradient.
-            clip_gradients(optimizer, settings.gradient_clip_val, settings.gradient_clip_algorithm)
+            clip(optimizer)
         if scaler is not None:
             if math.isfinite(value):
                 scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
@@ -2123,12 +2160,7 @@ def range_test(
         return refine_range_test(
             result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
             step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
-            new_scaler=new_scaler,
-            clip=functools.partial(
-                clip_gradients,
-                gradient_clip_val=settings.gradient_clip_val,
-                gradient_clip_algorithm=settings.gradient_clip_algorithm,
-            ),
+            new_scaler=new_scaler, clip=clip,
         )
 
 

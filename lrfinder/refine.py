@@ -843,23 +843,14 @@ def run_trials(
     ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
     the scaler's ``unscale_``), as the sweep did.
     """
-    from .range_test import LRSweeper, StepClosure, _check_loss, takes_closure
+    from .range_test import LRSweeper, StepClosure, _check_loss, make_reevaluate, takes_closure
 
     # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
     with_closure = step is None and new_scaler is None and takes_closure(optimizer)
     step_batches: list[Any] = []
-
-    def reevaluate() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        again = []
-        for batch in step_batches:
-            loss = _check_loss(loss_of(batch))
-            (loss / accumulate_steps).backward()
-            again.append(loss.detach())
-        mean = torch.stack(again).mean()
-        if clip is not None and torch.isfinite(mean):
-            clip(optimizer)
-        return mean
+    reevaluate = make_reevaluate(
+        optimizer, step_batches, lambda batch: _check_loss(loss_of(batch)), accumulate_steps, clip
+    )
 
     sweeper = LRSweeper([optimizer])
     had_step = "step" in optimizer.__dict__
