@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import is_real
 from .exceptions import DataError, LRFinderError
 
 if TYPE_CHECKING:
@@ -174,6 +175,11 @@ class Refine:
         from .schedulers import _get_spec
 
         _get_spec(self.schedule, "schedule")
+        if not isinstance(self.schedule_settings, Mapping):
+            raise TypeError(
+                "Expected schedule_settings to be a mapping of the schedule's settings such as "
+                f"{{'pct_start': 0.3}}, but got schedule_settings={self.schedule_settings!r}"
+            )
         object.__setattr__(self, "schedule_settings", MappingProxyType(dict(self.schedule_settings)))
         if self.budget is not None and (
             isinstance(self.budget, bool) or not isinstance(self.budget, (int, float)) or not 0 < self.budget <= 10
@@ -187,7 +193,19 @@ class Refine:
             if self.candidates < 2:
                 raise ValueError(f"Expected candidates >= 2, but got candidates={self.candidates}")
         else:
-            factors = tuple(float(f) for f in self.candidates)
+            given = self.candidates
+            if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+                raise TypeError(
+                    f"Expected candidates to be an int or a sequence of factors, but got candidates={given!r}"
+                )
+            given = tuple(given)
+            bad = [f for f in given if not is_real(f)]
+            if bad:
+                raise TypeError(
+                    f"Expected every candidate factor to be a number such as 0.5 or 2, but got {bad[0]!r} in "
+                    f"candidates={given!r}"
+                )
+            factors = tuple(float(f) for f in given)
             if len(factors) < 2 or any(not (math.isfinite(f) and f > 0) for f in factors):
                 raise ValueError(
                     f"Expected at least 2 positive candidate factors, but got candidates={self.candidates!r}"
@@ -195,7 +213,7 @@ class Refine:
             object.__setattr__(self, "candidates", factors)
         if isinstance(self.extend, bool) or not isinstance(self.extend, int) or self.extend < 0:
             raise ValueError(f"Expected extend to be an int >= 0, but got extend={self.extend!r}")
-        if not (isinstance(self.spacing, (int, float)) and 0 < self.spacing <= 2):
+        if isinstance(self.spacing, bool) or not (is_real(self.spacing) and 0 < self.spacing <= 2):
             raise ValueError(f"Expected 0 < spacing <= 2 (decades), but got spacing={self.spacing!r}")
         if self.trial_steps is not None and (
             isinstance(self.trial_steps, bool)
@@ -210,7 +228,7 @@ class Refine:
             raise ValueError(f"Expected 0 <= max_resweeps <= 2, but got max_resweeps={self.max_resweeps!r}")
         if self.tie not in ("best", "smaller", "larger"):
             raise ValueError(f"Expected tie to be 'best', 'smaller' or 'larger', but got tie={self.tie!r}")
-        if not self.tie_z >= 0 or not self.tie_rel >= 0:
+        if not (is_real(self.tie_z) and is_real(self.tie_rel) and self.tie_z >= 0 and self.tie_rel >= 0):
             raise ValueError(
                 f"Expected tie_z >= 0 and tie_rel >= 0, but got tie_z={self.tie_z}, tie_rel={self.tie_rel}"
             )

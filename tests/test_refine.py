@@ -91,6 +91,24 @@ def test_refine_validates_its_settings(kwargs: dict[str, Any], match: str) -> No
         Refine(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"candidates": (0.5, "a")}, "every candidate factor to be a number.*'a'"),
+        ({"candidates": (0.5, None)}, "every candidate factor to be a number.*None"),
+        ({"candidates": "0.5,2"}, "candidates to be an int or a sequence"),
+        ({"tie_z": "1"}, "tie_z >= 0"),
+        ({"tie_rel": None}, "tie_rel >= 0"),
+        ({"schedule_settings": None}, "schedule_settings to be a mapping"),
+        ({"spacing": True}, "spacing"),
+    ],
+)
+def test_refine_names_a_setting_of_the_wrong_type(kwargs: dict[str, Any], match: str) -> None:
+    # These were raw float()/comparison errors that named no setting; spacing=True read as 1 decade.
+    with pytest.raises((TypeError, ValueError), match=match):
+        Refine(training_steps=100, **kwargs)
+
+
 def test_refine_is_frozen() -> None:
     ref = Refine(training_steps=100, schedule_settings={"pct_start": 0.25})
     with pytest.raises(AttributeError):
