@@ -1879,7 +1879,9 @@ def range_test(
             sweep, run the later rounds of :mod:`lrfinder.refine` (at most two extra sweeps,
             then short trial runs of the planned schedule at LRs around the curve's reading,
             judged on held-out loss). ``result.refinement`` holds them and ``result.lr`` is the
-            refined LR; ``result.suggestion`` stays the curve's reading.
+            refined LR; ``result.suggestion`` stays the curve's reading. An interrupted sweep is
+            not refined (its result comes back with a warning); Ctrl-C in a re-sweep or a trial
+            restores the state and raises ``KeyboardInterrupt``.
         gradient_clip_val: Clip the gradients before every optimizer step, as training will
             (Lightning's ``Trainer(gradient_clip_val=...)``; the callback takes it from the
             Trainer): once per optimizer step, on the gradient accumulated over
@@ -2135,15 +2137,28 @@ def range_test(
         result = replace(result, noise_scale=measured, noise_error=why)
     if refine_settings is None:
         return result
+    if result.stop_reason == "interrupted":
+        # Ctrl-C stops the whole call: no re-sweeps or trials after it (the state is restored).
+        warnings.warn(
+            "The range test was interrupted, so refine did not run: the result has no refinement. Run the test to "
+            "the end to refine it.",
+            stacklevel=2,
+        )
+        return result
     from .refine import refine_range_test
 
     def sweep(lo: float, hi: float, steps: int) -> RangeTestResult:
-        return range_test(
+        again = range_test(
             model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=lo, max_lr=hi,
             num_steps=steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
             rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
             gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm,
         )
+        if again.stop_reason == "interrupted":
+            # The re-sweep restored everything; Ctrl-C stops the refinement, as it does in a trial (and in the
+            # callback's re-sweeps): the caller (the CLI: exit 130) sees it, not a refinement built after it.
+            raise KeyboardInterrupt
+        return again
 
     new_scaler = None
     if scaler is not None:

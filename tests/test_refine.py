@@ -109,6 +109,43 @@ def test_refine_names_a_setting_of_the_wrong_type(kwargs: dict[str, Any], match:
         Refine(training_steps=100, **kwargs)
 
 
+def test_an_interrupted_sweep_is_not_refined() -> None:
+    model, opt, data = setup()
+    steps: list[int] = []
+
+    def on_step(index: int, lr: float, loss: float) -> None:
+        steps.append(index)
+        if index == 20:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted, so refine did not run"):
+        result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, on_step=on_step,
+                            refine=small_refine())
+    assert result.stop_reason == "interrupted" and result.refinement is None
+    assert len(steps) == 21  # no re-sweep ran after Ctrl-C (it ran two, each interrupted again)
+
+
+def test_ctrl_c_in_a_re_sweep_stops_the_refinement() -> None:
+    model, opt, data = setup()
+    expected = train_steps(model, opt, data, 20)
+    model, opt, data = setup()
+    sweeps: list[int] = []
+
+    def on_step(index: int, lr: float, loss: float) -> None:
+        if index == 0:
+            sweeps.append(1)
+        if len(sweeps) == 2 and index == 20:
+            raise KeyboardInterrupt  # in the first re-sweep
+
+    # The first sweep never falls (max_lr far too low), so round 2 re-sweeps.
+    with pytest.raises(KeyboardInterrupt):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=40, max_lr=1e-5,
+                   on_step=on_step, refine=small_refine())
+    assert len(sweeps) == 2  # no second re-sweep (it went on to one, then the trials)
+    got = train_steps(model, opt, data, 20)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
 def test_refine_is_frozen() -> None:
     ref = Refine(training_steps=100, schedule_settings={"pct_start": 0.25})
     with pytest.raises(AttributeError):
