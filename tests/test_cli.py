@@ -605,6 +605,12 @@ def test_run_errors_exit_1_with_one_line(work: Path, case: str):
 
 # Option values the optimizer refuses are usage errors (exit 2), found before the model is loaded.
 RUN_USAGE_ERRORS = {
+    # Malformed, it was a failed run (exit 1) after the data was read; --model-args malformed was already exit 2.
+    "model class with a dot": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}.Net", "--data", "train.npz"],
+        f"did you mean {USER_MODULE}:Net?",
+    ),
+    "model class without module": (["weights.pt", "--model-class", "Net", "--data", "train.npz"], "got 'Net'"),
     "bad model args": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", "{hidden", "--data", "train.npz"],
         "not valid JSON",

@@ -336,6 +336,21 @@ class DataSpec(click.ParamType):
         self.fail(f"file {text!r} does not exist (nor is it a package.module:function)", param, ctx)
 
 
+def _check_model_class(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--model-class`` that is not written ``package.module:Name`` (a usage error, before any import)."""
+    from .._imports import is_import_string
+
+    if value is not None and not is_import_string(value):
+        hint = ""
+        module, dot, name = value.rpartition(".")
+        if ":" not in value and dot and is_import_string(f"{module}:{name}"):
+            hint = f" (did you mean {module}:{name}?)"
+        raise click.BadParameter(
+            f"expected package.module:Name, a module path, a colon and the class or function, but got {value!r}{hint}"
+        )
+    return value
+
+
 def _check_model_args(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return value
@@ -732,7 +747,12 @@ progress_option = click.option(
 
 model_options = _group(
     click.argument("model", type=click.Path(exists=True, dir_okay=False)),
-    click.option("--model-class", metavar="MODULE:CLASS", help="Class or factory for a state_dict or a .ckpt file."),
+    click.option(
+        "--model-class",
+        metavar="MODULE:CLASS",
+        callback=_check_model_class,
+        help="Class or factory for a state_dict or a .ckpt file.",
+    ),
     click.option(
         "--model-args",
         metavar="JSON",
