@@ -23,6 +23,7 @@ References:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import warnings
@@ -142,6 +143,16 @@ def weight_decay_sweep(
             f"Expected make_optimizer to be a function (model, weight_decay) -> optimizer, but got {what}. E.g. "
             "make_optimizer=lambda m, wd: torch.optim.AdamW(m.parameters(), lr=1e-7, weight_decay=wd)"
         )
+    try:
+        inspect.signature(make_optimizer).bind(model, 0.0)
+    except TypeError:
+        name = getattr(make_optimizer, "__name__", type(make_optimizer).__name__)
+        raise TypeError(
+            f"Expected make_optimizer to take (model, weight_decay), but {name}{inspect.signature(make_optimizer)} "
+            "does not. E.g. make_optimizer=lambda m, wd: torch.optim.AdamW(m.parameters(), lr=1e-7, weight_decay=wd)"
+        ) from None
+    except ValueError:  # a builtin without a signature to read: its call says what is wrong
+        pass
     if "optimizer" in range_test_kwargs:
         raise TypeError(
             "weight_decay_sweep builds one optimizer per weight decay with make_optimizer, so optimizer= cannot be "
@@ -293,16 +304,35 @@ def recommend_weight_decay(
         A :class:`WeightDecayChoice`.
 
     Raises:
-        ValueError: Lengths differ, or ``tie`` is negative.
+        ValueError: Lengths differ, or ``tie`` is negative or not finite.
+        TypeError: ``tie`` is not a number, ``results`` or ``weight_decays`` is not a sequence, a result is not a
+            :class:`~lrfinder.RangeTestResult`, or a weight decay is not a number.
         InconclusiveCurveError: No curve is conclusive.
 
     """
+    for name, value in (("results", results), ("weight_decays", weight_decays)):
+        if isinstance(value, (str, bytes)) or not (hasattr(value, "__len__") and hasattr(value, "__getitem__")):
+            raise TypeError(
+                f"Expected {name} to be a sequence (a list or tuple), but got {type(value).__name__}: pass "
+                f"list({name}) for an iterator"
+            )
+    wrong = [r for r in results if not isinstance(r, RangeTestResult)]
+    if wrong:
+        raise TypeError(
+            f"Expected results to be RangeTestResults (what weight_decay_sweep returns), but got "
+            f"{type(wrong[0]).__name__}: {wrong[0]!r}"
+        )
+    bad = [v for v in weight_decays if not (is_real(v) or (torch.is_tensor(v) and v.numel() == 1))]
+    if bad:
+        raise TypeError(f"Expected every weight decay to be a number, but got {bad[0]!r} in {list(weight_decays)!r}")
     if len(results) != len(weight_decays):
         raise ValueError(
             f"Expected one weight decay per result, but got {len(results)} results and {len(weight_decays)} values"
         )
-    if tie < 0:
-        raise ValueError(f"Expected tie >= 0, but got tie={tie}")
+    if not is_real(tie):
+        raise TypeError(f"Expected tie to be a number such as 0.05, but got tie={tie!r}")
+    if not (math.isfinite(tie) and tie >= 0):
+        raise ValueError(f"Expected tie to be a finite number >= 0 (e.g. 0.05), but got tie={tie!r}")
     ok = [i for i, r in enumerate(results) if r.suggestion is not None]
     if not ok:
         raise InconclusiveCurveError(

@@ -180,8 +180,11 @@ def _adamw(m, wd):
         ({"optimizer": "given"}, r"one optimizer per weight decay with make_optimizer, so optimizer= cannot be passed"),
         # ran torch's default SGD, without any weight decay, under both labels
         ({"make_optimizer": lambda m, wd: None}, r"make_optimizer\(model, 0\) to return a torch.optim.Optimizer.*None"),
+        # <lambda>() takes 1 positional argument but 2 were given
+        ({"make_optimizer": lambda m: None}, r"make_optimizer to take \(model, weight_decay\), but <lambda>\(m\)"),
     ],
-    ids=["one-float", "string", "none-value", "none-factory", "class", "optimizer-kwarg", "factory-returns-none"],
+    ids=["one-float", "string", "none-value", "none-factory", "class", "optimizer-kwarg", "factory-returns-none",
+         "factory-one-argument"],
 )
 def test_bad_weight_decay_sweep_arguments_are_named(mlp, loader, kwargs, match):
     args = {"weight_decays": [0.0, 1e-3], "make_optimizer": _adamw}
@@ -197,3 +200,31 @@ def test_weight_decays_as_an_array_or_tensor_still_run(mlp, loader):
     for wds in (np.array([0.0, 0.25]), torch.tensor([0.0, 0.25])):
         results = weight_decay_sweep(mlp, loader, wds, make_optimizer=_adamw, loss_fn=F.cross_entropy, num_steps=10)
         assert [r.label for r in results] == ["wd=0", f"wd={format_weight_decay(0.25)}"]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        # max() arg is an empty sequence: a NaN band tied nothing
+        ({"tie": float("nan")}, ValueError, r"tie to be a finite number >= 0.*nan"),
+        # '<' not supported between instances of 'str' and 'int'
+        ({"tie": "0.05"}, TypeError, r"tie to be a number such as 0.05.*'0.05'"),
+        # object of type 'list_iterator' has no len()
+        ({"results": "iter"}, TypeError, r"results to be a sequence.*list\(results\)"),
+        # 'int' object has no attribute 'suggestion'
+        ({"results": [1, 2]}, TypeError, r"results to be RangeTestResults.*int"),
+        # could not convert string to float (only once the pick is made)
+        ({"weight_decays": [0, "1e-4"]}, TypeError, r"every weight decay to be a number.*'1e-4'"),
+    ],
+)
+def test_bad_recommend_arguments_are_named(args, error, match):
+    kwargs = {"results": [curve(floor=0.8), curve(floor=0.4)], "weight_decays": [0, 1e-4], **args}
+    if kwargs["results"] == "iter":
+        kwargs["results"] = iter([curve(floor=0.8), curve(floor=0.4)])
+    with pytest.raises(error, match=match):
+        recommend_weight_decay(kwargs.pop("results"), kwargs.pop("weight_decays"), **kwargs)
+
+
+def test_recommend_takes_the_weight_decays_as_an_array():
+    choice = recommend_weight_decay([curve(floor=0.8), curve(floor=0.4)], np.array([0.0, 1e-4]))
+    assert choice.index == 1 and choice.weight_decay == 1e-4
