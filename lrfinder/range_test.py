@@ -1879,7 +1879,8 @@ def range_test(
             sweep, run the later rounds of :mod:`lrfinder.refine` (at most two extra sweeps,
             then short trial runs of the planned schedule at LRs around the curve's reading,
             judged on held-out loss). ``result.refinement`` holds them and ``result.lr`` is the
-            refined LR; ``result.suggestion`` stays the curve's reading. An interrupted sweep is
+            refined LR; ``result.suggestion`` stays the curve's reading; ``train_data`` must
+            be re-iterable (not a generator). An interrupted sweep is
             not refined (its result comes back with a warning); Ctrl-C in a re-sweep or a trial
             restores the state and raises ``KeyboardInterrupt``.
         gradient_clip_val: Clip the gradients before every optimizer step, as training will
@@ -1958,6 +1959,14 @@ def range_test(
         refine_settings = resolve_refine(refine)
         if not restore:
             raise ValueError("refine needs restore=True: every trial starts from the state the test started from")
+        if isinstance(train_data, Iterator):
+            # Each trial replays the same batches (and the held-out ones are the same each time): a one-shot
+            # iterator gives every trial, and every pass, other batches, so the trials could not be compared.
+            raise DataError(
+                f"refine needs training data it can replay, but train_data is a one-shot iterator "
+                f"({type(train_data).__name__}): every trial must see the same batches. Pass a DataLoader or a list "
+                "of batches."
+            )
     elif val_data is not None:
         raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
     trainable = trainable_parameters(model)

@@ -146,6 +146,15 @@ def test_ctrl_c_in_a_re_sweep_stops_the_refinement() -> None:
     assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
 
 
+def test_refine_refuses_a_one_shot_iterator_before_the_sweep() -> None:
+    # It ran: each trial and each pass drew other batches from the generator, so the trials were not comparable.
+    model, opt, data = setup()
+    batches = iter([b for _ in range(20) for b in data])
+    with pytest.raises(DataError, match="one-shot iterator.*every trial must see the same batches"):
+        range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine())
+    assert len(list(batches)) == 20 * len(data)  # refused before the sweep drew any
+
+
 def test_refine_is_frozen() -> None:
     ref = Refine(training_steps=100, schedule_settings={"pct_start": 0.25})
     with pytest.raises(AttributeError):
