@@ -950,6 +950,7 @@ class LRFinder(_CallbackBase):
                     model=pl_module, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total,
                     refine=refine, snapshot=snapshot, next_batch=lambda: None, loss_of=loss_of, held_out=held,
                     baseline=baseline, reset_stream=reset, step=step, reduce=reduce, train_mode=False,
+                    floor=s.min_lr / s.max_lr,
                 )
 
             refinement = trial_round(

@@ -694,7 +694,21 @@ def compress_schedule(name: str, settings: Mapping[str, Any], trial_steps: int, 
     return out
 
 
-def _trial_scheduler(optimizer: torch.optim.Optimizer, refine: Refine, steps: int, training_steps: int) -> Any:
+#: A cyclic trial's base LR relative to its peak when neither the settings nor the curve give one
+#: (Smith 2017: the base 3 to 4 times below the peak).
+CYCLIC_FLOOR = 0.25
+
+
+def _trial_scheduler(
+    optimizer: torch.optim.Optimizer, refine: Refine, steps: int, training_steps: int, floor: float | None = None
+) -> Any:
+    """The scheduler of one trial, on the optimizer already set to the candidate LR.
+
+    The candidate is the peak of a peak schedule: one-cycle's ``max_lr``, and cyclic's ``max_lr``
+    with its ``base_lr`` at the same ratio below it as the settings' ``base_lr / max_lr`` when
+    both are given, else ``floor`` (the curve's ``min_lr / max_lr``, as
+    ``create_scheduler("cyclic", suggestion=...)`` builds it), else :data:`CYCLIC_FLOOR`.
+    """
     from .schedulers import SCHEDULERS, create_scheduler
 
     if refine.schedule in ("constant", "plateau"):
@@ -710,6 +724,16 @@ def _trial_scheduler(optimizer: torch.optim.Optimizer, refine: Refine, steps: in
     start = float(given.pop("warmup_start_factor", 0.0) or 0.0)
     if refine.schedule == "onecycle":
         given.pop("max_lr", None)  # the candidate is the peak
+    if refine.schedule == "cyclic":
+        # The candidate is the peak here too: a fixed max_lr ran every trial up to the same peak from the
+        # candidate as its base (and failed once a candidate passed it).
+        base, top = given.pop("base_lr", None), given.pop("max_lr", None)
+        ratio = floor if floor is not None and 0 < floor < 1 else CYCLIC_FLOOR
+        if isinstance(base, (int, float)) and isinstance(top, (int, float)) and 0 < base < top:
+            ratio = base / top
+        peaks = [float(g["lr"]) for g in optimizer.param_groups]
+        given["max_lr"] = peaks
+        given["base_lr"] = [p * ratio for p in peaks]
     return create_scheduler(
         refine.schedule, optimizer, total_steps=steps, warmup_steps=warmup, warmup_start_factor=start, **given
     )
@@ -842,6 +866,7 @@ def run_trials(
     new_scaler: Callable[[], Any] | None = None,
     train_mode: bool = True,
     clip: Callable[[torch.optim.Optimizer], None] | None = None,
+    floor: float | None = None,
 ) -> list[Trial]:
     """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
 
@@ -859,7 +884,8 @@ def run_trials(
     ``new_scaler`` (float16 mixed precision) gives each trial its own ``GradScaler``, in the
     state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
     ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
-    the scaler's ``unscale_``), as the sweep did.
+    the scaler's ``unscale_``), as the sweep did. ``floor`` (the curve's ``min_lr / max_lr``) places
+    a cyclic trial's base LR below its peak, the candidate.
     """
     from .range_test import LRSweeper, StepClosure, _check_loss, make_reevaluate, takes_closure
 
@@ -879,7 +905,7 @@ def run_trials(
             if reset_stream is not None:
                 reset_stream()
             sweeper.set(float(lr))
-            scheduler = _trial_scheduler(optimizer, refine, steps, training_steps)
+            scheduler = _trial_scheduler(optimizer, refine, steps, training_steps, floor)
             scaler = new_scaler() if new_scaler is not None else None
             if train_mode:
                 model.train()
@@ -1085,6 +1111,7 @@ def refine_range_test(
             model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
             snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
             accumulate_steps=result.settings.accumulate_steps, reset_stream=reset, new_scaler=new_scaler, clip=clip,
+            floor=s.min_lr / s.max_lr,
         )
 
     refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)

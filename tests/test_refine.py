@@ -293,6 +293,28 @@ def test_a_trial_compresses_the_schedules_default_step_counts_too() -> None:
     assert sched.total_size == 20
 
 
+def test_a_cyclic_trial_peaks_at_its_candidate() -> None:
+    # Cyclic is a peak schedule (its trials centre on the curve's max_lr), but the trial took the candidate
+    # as base_lr and cycled up to the settings' fixed max_lr: every trial peaked at the same LR, a candidate
+    # above it failed mid-trials, and without max_lr in the settings the first trial failed after the sweep.
+    from lrfinder.refine import _trial_scheduler
+
+    opt = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.5, momentum=0.9)
+    ref = Refine(schedule="cyclic", schedule_settings={"max_lr": 0.1, "step_size_up": 1000})
+    sched = _trial_scheduler(opt, ref, 50, 10000, floor=0.1)
+    assert sched.max_lrs == [pytest.approx(0.5)] and sched.base_lrs == [pytest.approx(0.05)]
+    ref = Refine(schedule="cyclic", schedule_settings={"base_lr": 0.02, "max_lr": 0.1})
+    opt = torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.5, momentum=0.9)
+    sched = _trial_scheduler(opt, ref, 50, 10000, floor=0.1)
+    assert sched.max_lrs == [pytest.approx(0.5)] and sched.base_lrs == [pytest.approx(0.1)]  # their ratio, 1/5
+
+    model, opt, data = setup()
+    ref = small_refine(schedule="cyclic", schedule_settings={"step_size_up": 25})
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=ref)
+    f = result.refinement
+    assert f is not None and len(f.trials) == 3 and f.lr in [t.lr for t in f.trials] and f.max_lr == f.lr
+
+
 def synthetic_curve() -> tuple[list[float], list[float]]:
     lrs = [1e-5 * 10 ** (6 * i / 99) for i in range(100)]
     losses = []
