@@ -1171,6 +1171,14 @@ def trial_round(
         edge = "smallest" if pick is trials[0] else "largest" if pick is trials[-1] else None
         if edge is not None:
             notes.append(f"the pick is the {edge} candidate: the best LR may lie beyond the candidates")
+        ceiling = s.divergence_lr or s.non_finite_lr
+        if ceiling is not None and lr > ceiling:
+            # The ladder's extension may walk past the curve's divergence point; a pick there held in a short
+            # trial, which is no promise for a long training: said, as a scaled LR past it is.
+            notes.append(
+                f"the pick {lr:.2e} is above the curve's divergence point {ceiling:.2e}: it held in the trials, "
+                "but check the training's first steps (or take a smaller candidate)"
+            )
     refinement = Refinement(
         tuple(trials), lr, max_lr, centre, refine.schedule, total, budget, judged_on, tuple(rounds), cost, tuple(notes)
     )

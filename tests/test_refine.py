@@ -324,6 +324,26 @@ def synthetic_curve() -> tuple[list[float], list[float]]:
     return lrs, losses
 
 
+def test_a_pick_past_the_divergence_point_is_noted() -> None:
+    # The ladder's extension walks past the curve's divergence point while the best trial sits at its top;
+    # a pick there was reported without a word.
+    from lrfinder.refine import trial_round
+
+    lrs, losses = synthetic_curve()
+    s = lrfinder.analyze(lrs, losses)
+    assert s.divergence_lr is not None
+
+    def trials_at(candidates: Any) -> list[Trial]:  # the larger the LR, the lower the held-out loss
+        return [Trial(lr, "constant", 12, (1.0,) * 12, 1.0 / lr, (1.0 / lr, 1.0 / lr), False) for lr in candidates]
+
+    ref = small_refine(extend=8, spacing=0.5, tie="best")
+    f = trial_round(s, ref, trials_at, judged_on="held-out training batches")
+    assert f.lr is not None and f.lr > s.divergence_lr
+    assert any("above the curve's divergence point" in n for n in f.notes)
+    below = trial_round(s, small_refine(), trials_at, judged_on="held-out training batches")
+    assert not any("divergence point" in n for n in below.notes)
+
+
 def test_resweep_reasons_and_ranges() -> None:
     lrs, losses = synthetic_curve()
     result = lrfinder.range_test.__globals__["finish_result"](lrs[:60], losses[:60], "completed")
