@@ -491,7 +491,7 @@ class Refinement:
                 cost_steps=int(data.get("cost_steps", 0)),
                 notes=tuple(str(n) for n in data.get("notes", ())),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:  # ValueError: a value that is no number ("abc")
             raise ValueError(f"Malformed refinement: {exc!r}") from exc
 
 

@@ -438,6 +438,15 @@ def test_refined_result_round_trips_through_json(tmp_path: Any) -> None:
     assert back.lr == result.lr
 
 
+def test_a_malformed_refinement_says_so() -> None:
+    data = {"trials": [], "lr": "abc", "max_lr": None, "schedule": "constant", "training_steps": 100, "budget": 1,
+            "judged_on": "val_data"}
+    with pytest.raises(ValueError, match="Malformed refinement"):  # was only "could not convert string to float"
+        Refinement.from_dict(data)
+    with pytest.raises(ValueError, match="Malformed refinement"):
+        Refinement.from_dict({**data, "lr": None, "trials": [{"lr": "x"}]})
+
+
 def test_a_diverging_trial_is_recorded_not_raised() -> None:
     model, opt, data = setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
