@@ -306,7 +306,43 @@ def resolve_refine(refine: bool | Refine | None, training_steps: int | None = No
     elif training_steps is not None and refine.training_steps is None:
         refine = replace(refine, training_steps=training_steps)
     refine.plan()
+    _check_schedule(refine)
     return refine
+
+
+def _check_schedule(refine: Refine) -> None:
+    """Build the schedule once at the training's own length, before any sweep runs.
+
+    Settings the schedule refuses at that length (``step_size`` past the training, a negative
+    step count, ``warmup_steps`` longer than the training, a missing required setting) are said
+    now, in the user's numbers; they failed after the sweep, in a trial's compressed ones
+    (``step_size=133`` for a given 1000), or were clamped into a schedule the user never asked for.
+    The peak LRs are the candidates' in the trials (:func:`_trial_scheduler`), so any will do here.
+
+    Raises:
+        ValueError: A setting out of range for ``training_steps`` (the schedule's own message).
+        TypeError: A setting the schedule does not take, or one it needs missing.
+
+    """
+    if refine.schedule in ("constant", "plateau"):  # no scheduler in the trials
+        return
+    from .schedulers import create_scheduler
+
+    total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
+    probe = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1e-3)
+    given = dict(refine.schedule_settings)
+    if refine.schedule in ("onecycle", "cyclic"):
+        given.pop("max_lr", None)
+    if refine.schedule == "cyclic":
+        given.pop("base_lr", None)
+        given["max_lr"], given["base_lr"] = 1e-3, 1e-3 * CYCLIC_FLOOR
+    try:
+        create_scheduler(refine.schedule, probe, total_steps=total, **given)
+    except (ValueError, TypeError) as exc:
+        raise (TypeError if isinstance(exc, TypeError) else ValueError)(
+            f"Refine(schedule={refine.schedule!r}, schedule_settings={dict(refine.schedule_settings)!r}) does not fit "
+            f"the training of training_steps={total}: {exc}"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------

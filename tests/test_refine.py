@@ -155,6 +155,30 @@ def test_refine_refuses_a_one_shot_iterator_before_the_sweep() -> None:
     assert len(list(batches)) == 20 * len(data)  # refused before the sweep drew any
 
 
+@pytest.mark.parametrize(
+    ("schedule", "settings", "match"),
+    [
+        # failed after the sweep, in the trial's compressed numbers ("got step_size=133")
+        ("step", {"step_size": 1000}, r"training_steps=300: Expected step_size < 300.*got step_size=1000"),
+        # ran: compressed to step_size=1
+        ("step", {"step_size": -3}, r"Expected step_size >= 1, but got step_size=-3"),
+        # ran: the warm-up was cut to the trial's length
+        ("cosine", {"warmup_steps": 400}, r"warmup_steps=400, total_steps=300"),
+        ("cyclic", {}, r"step_size_up=2000 \(the default\)"),
+        ("factor", {}, r"needs the setting\(s\) factor"),
+    ],
+)
+def test_schedule_settings_that_do_not_fit_the_training_fail_before_the_sweep(
+    schedule: str, settings: dict[str, Any], match: str
+) -> None:
+    model, opt, data = setup()
+    steps: list[int] = []
+    with pytest.raises((ValueError, TypeError), match=match):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, on_step=lambda i, lr, loss: steps.append(i),
+                   refine=Refine(training_steps=300, schedule=schedule, schedule_settings=settings))
+    assert not steps
+
+
 def test_refine_is_frozen() -> None:
     ref = Refine(training_steps=100, schedule_settings={"pct_start": 0.25})
     with pytest.raises(AttributeError):
