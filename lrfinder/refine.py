@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_real
+from ._checks import is_int, is_real
 from .exceptions import DataError, LRFinderError
 
 if TYPE_CHECKING:
@@ -167,6 +167,14 @@ class Refine:
     tie_rel: float = 0.0
 
     def __post_init__(self) -> None:
+        # numpy's integers and floats (len(loader) * np.int64 epochs, a budget from an array) as Python's.
+        for name in ("training_steps", "candidates", "extend", "trial_steps", "val_batches", "max_resweeps"):
+            value = getattr(self, name)
+            if is_int(value) and not isinstance(value, int):
+                object.__setattr__(self, name, int(value))
+        budget: Any = self.budget
+        if is_real(budget) and not isinstance(budget, (int, float)):
+            object.__setattr__(self, "budget", float(budget))
         ts = self.training_steps
         if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or ts < MIN_TRIAL_STEPS):
             raise ValueError(

@@ -179,6 +179,15 @@ def test_schedule_settings_that_do_not_fit_the_training_fail_before_the_sweep(
     assert not steps
 
 
+def test_refine_takes_numpy_numbers() -> None:
+    # "Expected training_steps to be an int >= 10, but got training_steps=np.int64(300)"
+    ref = Refine(training_steps=np.int64(300), candidates=np.int64(3), val_batches=np.int32(4), budget=np.float32(0.5),
+                 trial_steps=np.int64(20), extend=np.int64(1), max_resweeps=np.int64(1))
+    assert (ref.training_steps, ref.candidates, ref.val_batches, ref.trial_steps) == (300, 3, 4, 20)
+    assert type(ref.training_steps) is int and type(ref.budget) is float
+    assert ref.plan() == (3, 1, 20, 0.5)
+
+
 def test_refine_is_frozen() -> None:
     ref = Refine(training_steps=100, schedule_settings={"pct_start": 0.25})
     with pytest.raises(AttributeError):
