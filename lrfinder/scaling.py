@@ -67,7 +67,7 @@ _ADAPTIVE = (
 _ADAPTIVE_STEMS = ("adam", "rmsprop", "adagrad", "adadelta", "yogi", "lamb", "adafactor")
 #: Parts of a class name that mark an SGD-like one (``RecordingSGD``, ``MomentumSGD``).
 _SGD_STEMS = ("sgd", "momentum", "nesterov")
-#: Goyal et al. warm up for 5 epochs when scaling the batch by 32; we scale that by doublings.
+#: Goyal et al. warm up for 5 epochs when scaling the LR by 32; we scale that by doublings of the LR.
 MAX_WARMUP_EPOCHS = 5
 
 
@@ -83,8 +83,9 @@ class ScaledLR:
         reason: Why this rule was used, for reports.
         from_batch_size: Batch size the LR was found at.
         to_batch_size: Effective batch size it is used at.
-        warmup_epochs: Suggested linear warm-up length in epochs when scaling up by more than
-            2x (one epoch per doubling of the batch, at most 5, after Goyal et al.); else 0.
+        warmup_epochs: Suggested linear warm-up length in epochs when the LR applied is more than
+            2x ``base_lr`` (one epoch per doubling of the LR, at most 5, after Goyal et al.'s 5
+            epochs for 32x; a cap counts as the LR it leaves); else 0.
         warning: Set when the scaled LR lands past ``divergence_lr``.
         capped: Whether ``lr`` was clamped to ``divergence_lr``.
         critical_batch: The measured gradient noise scale ``B_noise`` (the critical batch), when
@@ -426,7 +427,6 @@ def scale_lr(
             f"Expected batch sizes whose {used} scaling keeps the LR finite and > 0, but got lr={lr:.2e} x{factor:.3g} "
             f"from from_batch_size={_digits(from_batch_size)} to to_batch_size={_digits(to_batch_size)}"
         )
-    warmup = min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(k))) if factor > 2.0 else 0
     scaled = ScaledLR(
         lr=lr * factor,
         base_lr=lr,
@@ -435,7 +435,7 @@ def scale_lr(
         reason=reason,
         from_batch_size=from_batch_size,
         to_batch_size=to_batch_size,
-        warmup_epochs=warmup,
+        warmup_epochs=_warmup_epochs(factor),
         critical_batch=critical,
     )
     return _check_divergence(scaled, divergence_lr, cap)
@@ -479,4 +479,11 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
         warnings.warn(past, stacklevel=3)
         warning = past if warning is None else f"{warning} {past}"
     logger.debug("scale_lr: %.2e -> %.2e (%s)", scaled.base_lr, lr, scaled.reason)
-    return replace(scaled, lr=lr, warning=warning, capped=capped)
+    # The warm-up follows the LR jump training makes, the capped one when capped.
+    warmup = _warmup_epochs(lr / scaled.base_lr)
+    return replace(scaled, lr=lr, warning=warning, capped=capped, warmup_epochs=warmup)
+
+
+def _warmup_epochs(ratio: float) -> int:
+    """Warm-up epochs for an LR raised ``ratio`` times: one per doubling past 2x, at most 5 (Goyal et al.)."""
+    return min(MAX_WARMUP_EPOCHS, math.ceil(math.log2(ratio))) if ratio > 2.0 else 0

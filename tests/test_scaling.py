@@ -111,6 +111,32 @@ def test_warmup_suggested_when_scaling_up_more_than_twice() -> None:
     assert scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="sqrt").warmup_epochs == 0
 
 
+def test_warmup_counts_doublings_of_the_lr_applied() -> None:
+    """The gate and the length read the same ratio: the LR's, not the batch's (sqrt at 5x was 0 -> 3 epochs)."""
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=160, rule="sqrt").warmup_epochs == 2  # x2.24
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=512, rule="sqrt").warmup_epochs == 2  # x4
+    assert scale_lr(0.1, from_batch_size=32, to_batch_size=2048, rule="sqrt").warmup_epochs == 3  # x8
+    # The noise rule barely moves the LR past the critical batch: no warm-up for a x1.9 step.
+    flat = scale_lr(0.1, from_batch_size=32, to_batch_size=4096, rule="noise", optimizer="sgd", noise_scale=32)
+    assert flat.factor < 2 and flat.warmup_epochs == 0
+
+
+def test_a_capped_lr_gets_the_warm_up_of_the_jump_it_makes() -> None:
+    """x8 linear capped at 3x the base: 2 warm-up epochs (the x3 jump), not the uncapped x8's 3."""
+    with pytest.warns(UserWarning, match="capped"):
+        capped = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", divergence_lr=0.3, cap=True)
+    assert capped.factor == 8 and capped.lr == 0.3 and capped.warmup_epochs == 2
+    with pytest.warns(UserWarning, match="capped"):
+        low = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", divergence_lr=0.15, cap=True)
+    assert low.warmup_epochs == 0  # x1.5
+    with pytest.warns(UserWarning, match="past the divergence point"):
+        uncapped = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", divergence_lr=0.3)
+    assert uncapped.warmup_epochs == 3
+    with pytest.warns(UserWarning, match="capped"):
+        assert uncapped.rebase(0.1, divergence_lr=0.15, cap=True).warmup_epochs == 0
+    assert capped.rebase(0.1, cap=False).warmup_epochs == 3  # no divergence LR given: x8 again
+
+
 def test_warns_past_divergence_and_never_clamps_silently() -> None:
     with pytest.warns(UserWarning, match=r"past the divergence point 3.00e-01.*cap=True"):
         s = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", divergence_lr=0.3)
