@@ -104,6 +104,10 @@ DIVERGENCE_RISE = 0.1
 BLOWUP_RISE = 0.5
 #: Savitzky-Golay polynomial degree used by the analysis.
 POLYORDER = 2
+#: A fall that misses the noise bar while one step's losses scatter by at least this fraction of it
+#: is told to average more examples per step (a larger batch): the advice only, never the verdict.
+NOISY_STEPS = 0.25
+
 #: A fall of fewer smoothed noise levels than this is noted as shallow.
 SHALLOW_FALL = 8.0
 #: Rules whose picks lie more decades apart than this are noted as disagreeing.
@@ -894,6 +898,15 @@ def check_fall(
             f"it drops by {drop:.3g} over the sweep (smoothed), but the recorded losses around its minimum {where} "
             f"the {need_raw:.3g} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
             "may be a few lucky batches or the filter's ringing"
+        )
+    if drop > 0 and real and noise.sigma >= NOISY_STEPS * drop:
+        # The fall is there but single batches scatter by a good part of it: what helps is less
+        # noise per point (a larger batch) or more points to smooth (num_steps).
+        raise InconclusiveCurveError(
+            f"The loss never clearly falls: {how}; single steps' losses scatter by {noise.sigma:.3g} (robust "
+            f"standard deviation), {noise.sigma / drop:.0%} of that fall. Check that the loss depends on the model; "
+            "if it does, average more examples per step (a larger batch size) or increase num_steps so a fall can "
+            "stand out of the noise, or lower min_lr (the model may already be trained at these LRs)."
         )
     raise InconclusiveCurveError(
         f"The loss never clearly falls: {how}. Check that the loss depends on the model, lower min_lr "
