@@ -93,7 +93,8 @@ RecordedPrecision = Literal[
     "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
     "transformer-engine", "transformer-engine-float16",
 ]  # fmt: skip
-#: Every value ``settings.precision`` may hold.
+#: Every value of ``settings.precision`` this version knows; ``from_json`` reads another name (a
+#: precision a newer Lightning added, recorded by the callback) with a warning.
 RECORDED_PRECISIONS: tuple[RecordedPrecision, ...] = get_args(RecordedPrecision)
 
 #: How the range test clips gradients (Lightning's ``gradient_clip_algorithm``): the total

@@ -831,10 +831,17 @@ class RangeTestResult:
                 raise ValueError(
                     f"Malformed range-test result: settings.mode={settings.mode!r} is not one of {SWEEP_MODES}"
                 )
-            if settings.precision not in RECORDED_PRECISIONS:
+            if not (isinstance(settings.precision, str) and settings.precision):
                 raise ValueError(
-                    f"Malformed range-test result: settings.precision={settings.precision!r} is not one of "
-                    f"{RECORDED_PRECISIONS}"
+                    f"Malformed range-test result: settings.precision={settings.precision!r} is not a precision "
+                    f"name such as {RECORDED_PRECISIONS[:3]}"
+                )
+            if settings.precision not in RECORDED_PRECISIONS:
+                # A precision a newer Lightning added, recorded by the callback: informational, so read as recorded.
+                warnings.warn(
+                    f"The result's settings.precision={settings.precision!r} is not one this lrfinder knows "
+                    f"({', '.join(RECORDED_PRECISIONS)}); it is read as recorded.",
+                    stacklevel=2,
                 )
             validate_settings(
                 min_lr=settings.min_lr, max_lr=settings.max_lr, num_steps=settings.num_steps, mode=settings.mode,

@@ -208,7 +208,20 @@ def test_json_without_precision_loads_as_full_precision(tmp_path: Path) -> None:
     old = tmp_path / "old.json"
     old.write_text(json.dumps(data))
     assert RangeTestResult.from_json(old).settings.precision == "32"
-    data["settings"]["precision"] = "8-mixed"
-    old.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=r"settings.precision='8-mixed' is not one of"):
-        RangeTestResult.from_json(old)
+    for bad in (8, None, ""):
+        data["settings"]["precision"] = bad
+        old.write_text(json.dumps(data))
+        with pytest.raises(ValueError, match=r"settings.precision=.* is not a precision name"):
+            RangeTestResult.from_json(old)
+
+
+def test_json_with_a_precision_a_newer_lightning_added_is_read_with_a_warning(tmp_path: Path) -> None:
+    """The callback records the Trainer's precision name as is: a file it wrote must read back."""
+    result = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, num_steps=20, stop_factor=None)
+    data = json.loads(result.to_json())
+    data["settings"]["precision"] = "fp8-mixed"
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps(data))
+    with pytest.warns(UserWarning, match=r"precision='fp8-mixed' is not one this lrfinder knows.*read as recorded"):
+        back = RangeTestResult.from_json(path)
+    assert back.settings.precision == "fp8-mixed" and back.losses == result.losses
