@@ -397,9 +397,18 @@ def _bootstrap_interval(grad_sq_i: np.ndarray, trace_i: np.ndarray) -> tuple[flo
 # --------------------------------------------------------------------------------------------
 
 
+def _strided(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself, or the dense copy of a sparse gradient (``nn.Embedding(sparse=True)``).
+
+    Norms, sums and the fused multi-tensor kernels take dense tensors only; the probe keeps a
+    dense copy of every gradient for a block anyway (``zeros_like`` for a missing one).
+    """
+    return t if t.layout == torch.strided else t.to_dense()
+
+
 def _wide(t: torch.Tensor) -> torch.Tensor:
-    """``t`` itself, or a float32 copy of a half-precision tensor (their sums lose too much)."""
-    t = t.detach()
+    """``t`` itself, or a float32 copy of a half-precision tensor (their sums lose too much); dense."""
+    t = _strided(t.detach())
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
@@ -743,7 +752,7 @@ class NoiseProbe:
         if self._start is None:
             self._start = [p.detach().clone() for p in self.params]
             self._start_sq = float(_sum_sq(self._start).item())
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        grads = [_strided(p.grad) if p.grad is not None else torch.zeros_like(p) for p in self.params]
         if grad_scale != 1.0:
             grads = [_wide(g) / grad_scale for g in grads]
         # Per step only the per-tensor norms (one fused call, no host sync) and the running sum:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -13,7 +14,10 @@ import pytest
 import torch
 from _models import linear_regression_truth, regression_data
 from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
+from lrfinder import range_test
 from lrfinder.exceptions import NoiseScaleError
 from lrfinder.noise import (
     NOISE_BLOCK,
@@ -1039,3 +1043,42 @@ def test_steps_source_with_batches_of_changing_size_says_so() -> None:
     assert result.noise_scale is None and result.noise_error is not None
     assert re.search(rf"a block of {NOISE_BLOCK} consecutive steps needs batches of one size.*drop_last=True",
                      result.noise_error), result.noise_error  # fmt: skip
+
+
+class _Bag(nn.Module):
+    """An embedding (sparse or dense gradients) and a linear head over the first feature's bucket."""
+
+    def __init__(self, sparse: bool) -> None:
+        super().__init__()
+        torch.manual_seed(5)
+        self.emb = nn.Embedding(20, 4, sparse=sparse)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.emb((x[:, 0].abs() * 5).long().clamp(max=19)))
+
+
+@pytest.mark.parametrize("accumulate_steps", [1, 2])
+def test_sparse_gradients_are_measured_like_their_dense_twin(accumulate_steps: int) -> None:
+    """nn.Embedding(sparse=True) under noise_scale=True: torch's 'linalg_vector_norm ... SparseCPU' error before.
+
+    The sparse gradients hold the same values as the dense twin's: the same noise scale.
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1200, 10, generator=gen)
+    y = (x[:, 0] > 0).long()
+    found = []
+    for sparse in (True, False):
+        model = _Bag(sparse)
+        before = copy.deepcopy(model.state_dict())
+        order = torch.Generator().manual_seed(1)
+        loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=order)
+        result = range_test(
+            model, loader, optimizer=torch.optim.SGD(model.parameters(), lr=1e-3), loss_fn=F.cross_entropy,
+            num_steps=60, accumulate_steps=accumulate_steps, noise_scale=True,
+        )  # fmt: skip
+        assert result.noise_scale is not None, result.noise_error
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+        found.append(result.noise_scale)
+    assert found[0].b_simple == pytest.approx(found[1].b_simple, rel=1e-5)
+    assert found[0].source == found[1].source == ("accumulation" if accumulate_steps > 1 else "steps")
