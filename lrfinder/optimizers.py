@@ -12,7 +12,9 @@ silently, because a misspelt setting (``weight_decy``) would otherwise vanish.
 
 Weight decay is whatever the class does, as torch does it: *decoupled* for ``adamw`` (the
 shrink ``w <- w - lr * wd * w`` is applied outside the adaptive denominator, Loshchilov &
-Hutter), an *L2 penalty* added to the gradient for every other name (``yogi`` included).
+Hutter), and for ``adam``, ``nadam`` and ``radam`` given torch's ``decoupled_weight_decay=True``
+(:meth:`OptimizerSpec.decay_for` labels a spec with its settings); an *L2 penalty* added to the
+gradient for every other name (``yogi`` included).
 
 Given an ``nn.Module``, the parameters are split into groups by :func:`param_groups`: biases
 and normalization weights get no weight decay (unless ``decay_norm_and_bias=True``), biases
@@ -91,7 +93,9 @@ class OptimizerSpec:
             class's own default.
         fixed: Settings that *define* the name (``nesterov=True`` for ``"nesterov"``); giving a
             different value raises ``ValueError`` pointing to the right name.
-        weight_decay: ``"decoupled"`` (AdamW) or ``"l2"`` (added to the gradient).
+        weight_decay: ``"decoupled"`` (AdamW, or a class whose ``decoupled_weight_decay``
+            defaults to true) or ``"l2"`` (added to the gradient), with the class's own settings;
+            :meth:`decay_for` gives it for the settings an optimizer is built with.
 
     """
 
@@ -101,6 +105,25 @@ class OptimizerSpec:
     defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     weight_decay: Literal["l2", "decoupled"] = "l2"
+
+    def decay_for(self, settings: Mapping[str, Any] | None = None) -> Literal["l2", "decoupled"]:
+        """How weight decay acts in the optimizer built with ``settings`` (as :func:`create_optimizer` takes them).
+
+        torch's ``Adam``, ``NAdam`` and ``RAdam`` take ``decoupled_weight_decay=True`` (AdamW's
+        decay): ``OPTIMIZERS["adam"].weight_decay`` is ``"l2"``, but
+        ``OPTIMIZERS["adam"].decay_for({"decoupled_weight_decay": True})`` is ``"decoupled"``.
+
+        Args:
+            settings: The keyword settings the class is built with; ``None`` for its own.
+
+        Returns:
+            ``"decoupled"`` or ``"l2"``.
+
+        """
+        merged = {**self.defaults, **self.fixed, **dict(settings or {})}
+        if "decoupled_weight_decay" in merged and not issubclass(self.cls, torch.optim.AdamW):
+            return "decoupled" if merged["decoupled_weight_decay"] else "l2"
+        return self.weight_decay
 
 
 def _spec(
@@ -219,7 +242,14 @@ def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
 
 
 def _decay_kind(cls: type[Optimizer]) -> Literal["l2", "decoupled"]:
-    return "decoupled" if issubclass(cls, torch.optim.AdamW) else "l2"
+    """AdamW's decay, or a class whose ``decoupled_weight_decay`` (torch's Adam flag) defaults to true."""
+    if issubclass(cls, torch.optim.AdamW):
+        return "decoupled"
+    try:
+        flag = inspect.signature(cls.__init__).parameters.get("decoupled_weight_decay")
+    except (TypeError, ValueError):  # a signature inspect cannot read
+        flag = None
+    return "decoupled" if flag is not None and flag.default is True else "l2"
 
 
 def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
@@ -434,7 +464,8 @@ def create_optimizer(
         **settings: Keyword settings of the class (``momentum``, ``betas``, ``weight_decay``,
             ...), plus, for a model, the :func:`param_groups` settings ``decay_norm_and_bias``,
             ``bias_lr_factor``, ``layer_lr_decay`` and ``lr_factors``. Weight decay is
-            decoupled for ``adamw`` and an L2 term added to the gradient for the others.
+            decoupled for ``adamw`` (and ``adam``/``nadam``/``radam`` with
+            ``decoupled_weight_decay=True``) and an L2 term added to the gradient for the others.
 
     Returns:
         The optimizer.

@@ -367,3 +367,26 @@ def test_lr_factors_on_a_model_without_submodules_says_so() -> None:
     # The message ended "module names are: " and nothing.
     with pytest.raises(ValueError, match=r"\['head'\] match no module; the model \(Linear\) has no submodules"):
         create_optimizer("adam", nn.Linear(2, 2), lr=0.1, lr_factors={"head": 10.0})
+
+
+def test_adams_decoupled_weight_decay_flag_is_labelled_decoupled():
+    """torch's Adam/NAdam/RAdam(decoupled_weight_decay=True) decay as AdamW does: the label says so."""
+    for name in ("adam", "nadam", "radam", "amsgrad"):
+        spec = OPTIMIZERS[name]
+        assert spec.weight_decay == spec.decay_for() == spec.decay_for({"decoupled_weight_decay": False}) == "l2"
+        assert spec.decay_for({"decoupled_weight_decay": True, "weight_decay": 0.1}) == "decoupled"
+    assert OPTIMIZERS["adamw"].decay_for() == "decoupled"
+    assert OPTIMIZERS["sgd"].decay_for({"weight_decay": 0.1}) == "l2"
+
+    class DecoupledAdam(torch.optim.Adam):
+        def __init__(self, params, lr=1e-3, weight_decay=0.0, decoupled_weight_decay=True):
+            super().__init__(params, lr=lr, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay)
+
+    spec = get_optimizer_spec(DecoupledAdam)
+    assert spec.weight_decay == "decoupled" and spec.decay_for({"decoupled_weight_decay": False}) == "l2"
+    # The label matches what torch does: a zero gradient, AdamW's shrink lr * wd.
+    w = nn.Parameter(torch.ones(1, dtype=torch.float64))
+    opt = create_optimizer("adam", [w], lr=0.1, weight_decay=0.5, decoupled_weight_decay=True)
+    w.grad = torch.zeros_like(w)
+    opt.step()
+    assert w.item() == pytest.approx(1.0 - 0.1 * 0.5, rel=1e-12)
