@@ -556,8 +556,10 @@ class NoiseProbe:
 
         Runs one extra forward/backward under a forked torch RNG, restores every buffer of
         ``model`` afterwards (BatchNorm running statistics), and leaves ``.grad`` alone
-        (``torch.autograd.grad``), so the sweep does not change. A batch that cannot be split is
-        skipped, with the reason kept in :attr:`skipped`.
+        (``torch.autograd.grad``), so the sweep does not change. A batch that cannot be split, or
+        whose sub-batch the model or loss refuses (a ``RuntimeError``/``ValueError``: BatchNorm in
+        training on a sub-batch of one), is skipped, with the reason kept in :attr:`skipped`;
+        the buffers are restored either way.
 
         Args:
             model: The model (in train mode: batch norms use the sub-batch's statistics).
@@ -576,12 +578,19 @@ class NoiseProbe:
         size = full // NOISE_SPLIT
         buffers = [(b, b.detach().clone()) for b in model.buffers()]
         devices = [p.device.index for p in self.params if p.device.type == "cuda" and p.device.index is not None]
-        with torch.random.fork_rng(devices=sorted(set(devices))):
-            loss = loss_of(part)
-            grads = torch.autograd.grad(loss, self.params, allow_unused=True)
-        with torch.no_grad():
-            for buf, saved in buffers:
-                buf.copy_(saved)
+        try:
+            with torch.random.fork_rng(devices=sorted(set(devices))):
+                loss = loss_of(part)
+                grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        except (RuntimeError, ValueError) as exc:
+            # The step's own batch went through; only its sub-batch does not (BatchNorm refuses one
+            # example per channel in training): skip the measurement, never the user's step.
+            self.skipped = f"the sub-batch of {size} example(s) does not go through the model and loss: {exc}"
+            return
+        finally:
+            with torch.no_grad():  # also after a failed forward (BatchNorm counts the batch before it checks)
+                for buf, saved in buffers:
+                    buf.copy_(saved)
         self._pending = (squared_norm(grads), size, full)
 
     # -- local gradients (accumulation and data parallelism), read by tensor hooks ------------

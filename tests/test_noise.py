@@ -1082,3 +1082,24 @@ def test_sparse_gradients_are_measured_like_their_dense_twin(accumulate_steps: i
         found.append(result.noise_scale)
     assert found[0].b_simple == pytest.approx(found[1].b_simple, rel=1e-5)
     assert found[0].source == found[1].source == ("accumulation" if accumulate_steps > 1 else "steps")
+
+
+def test_sub_batch_the_model_refuses_is_skipped_and_buffers_restored() -> None:
+    """A batch of 7 splits into a sub-batch of 1, which BatchNorm refuses in training.
+
+    The probe raised the model's ValueError out of the user's loop, with BatchNorm's
+    num_batches_tracked already counted up; now the measurement is skipped, buffers restored.
+    """
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.Linear(5, 2)).train()
+    before = copy.deepcopy(model.state_dict())
+    probe = NoiseProbe(model.parameters())
+    batch = (torch.randn(7, 4), torch.randint(0, 2, (7,)))
+    probe.sub_batch(model, batch, lambda b: F.cross_entropy(model(b[0]), b[1]))
+    assert probe.skipped is not None and "sub-batch of 1 example(s) does not go through" in probe.skipped
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    # A batch of 8 (sub-batch of 2) is measured, the buffers restored too.
+    probe.sub_batch(model, (torch.randn(8, 4), torch.randint(0, 2, (8,))), lambda b: F.cross_entropy(model(b[0]), b[1]))
+    assert probe._pending is not None and probe._pending[1:] == (2, 8)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
