@@ -502,44 +502,39 @@ def test_manual_optimization_with_scheduler_from_the_callback_is_said_when_never
         assert len(said) == 1 and "self.lr_schedulers().step()" in said[0] and lr == finder.applied_lr
 
 
-def test_manual_accumulation_by_hand_counts_in_the_advised_warm_up(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("how", "warmup_steps"),
+    [
+        # 4 batches per step by hand: 2 + 2 warm-up steps, not the 16 batches.
+        ("by hand", 4),
+        # GradientAccumulationScheduler({0: 4, 1: 2}): epoch 0 takes 8 / 4 = 2 steps, epoch 1 takes 8 / 2 = 4.
+        # The first epoch's accumulation for both gave 4, half the advice.
+        ("scheduler", 6),
+    ],
+)
+def test_accumulation_counts_in_the_advised_warm_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str, warmup_steps: int
 ) -> None:
-    """Scaled up x4 (2 warm-up epochs) at 8 batches an epoch, 4 per step by hand: 4 warm-up steps, not 16."""
+    """Scaled up x4 (2 warm-up epochs) at 8 batches an epoch: each warm-up epoch counts its own optimizer steps."""
     finder = LRFinder(
         num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=256, scaling="linear", optimizer="sgd",
         scheduler="cosine",
     )
-    t = trainer(tmp_path, [finder], max_steps=40, max_epochs=3)  # 3 x 8 / 4 = 6 optimizer steps
+    if how == "by hand":
+        module: Net = HandAccumulating()
+        t = trainer(tmp_path, [finder], max_steps=40, max_epochs=3)  # 3 x 8 / 4 = 6 optimizer steps
+    else:
+        module = Net()
+        accumulation = pl.callbacks.GradientAccumulationScheduler({0: 4, 1: 2})
+        t = trainer(tmp_path, [finder, accumulation], max_epochs=3, max_steps=-1)
     with caplog.at_level("INFO"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t.fit(HandAccumulating(), datamodule=DataModule(batch_size=16, n=512))
+        t.fit(module, datamodule=DataModule(batch_size=16, n=512))
     assert finder.result is not None and finder.result.scaled is not None
     assert finder.result.scaled.warmup_epochs == 2 and t.num_training_batches == 8
-    assert any("LRFinder: 4 warm-up steps" in r.getMessage() for r in caplog.records)
-
-
-def test_gradient_accumulation_scheduler_counts_each_warm_up_epochs_own_steps(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """GradientAccumulationScheduler({0: 4, 1: 2}), scaled x4 (2 warm-up epochs), 8 batches an epoch.
-
-    Epoch 0 takes 8 / 4 = 2 optimizer steps and epoch 1 takes 8 / 2 = 4: 6 warm-up steps. The
-    first epoch's accumulation for both gave 4, half the advice.
-    """
-    finder = LRFinder(
-        num_steps=30, min_lr=1e-3, max_lr=10.0, target_batch_size=256, scaling="linear", optimizer="sgd",
-        scheduler="cosine",
-    )
-    accumulation = pl.callbacks.GradientAccumulationScheduler({0: 4, 1: 2})
-    t = trainer(tmp_path, [finder, accumulation], max_epochs=3, max_steps=-1)
-    with caplog.at_level("INFO"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t.fit(Net(), datamodule=DataModule(batch_size=16, n=512))
-    assert finder.result is not None and finder.result.scaled is not None
-    assert finder.result.scaled.warmup_epochs == 2 and t.num_training_batches == 8
-    assert any("LRFinder: 6 warm-up steps" in r.getMessage() for r in caplog.records)
-    assert t.lr_scheduler_configs[0].scheduler._milestones == [6]  # warm-up, then the cosine
+    assert any(f"LRFinder: {warmup_steps} warm-up steps" in r.getMessage() for r in caplog.records)
+    if how == "scheduler":
+        assert t.lr_scheduler_configs[0].scheduler._milestones == [6]  # warm-up, then the cosine
 
 
 class _Stream(torch.utils.data.IterableDataset):
