@@ -49,6 +49,7 @@ __all__ = [
     "PACKAGES",
     "installed_packages",
     "package_of",
+    "defines_validation_step",
     "callback_base",
     "is_lightning_module",
     "is_lightning_module_class",
@@ -112,6 +113,12 @@ def package_of(obj: object) -> ModuleType:
         f"Expected an object of lightning.pytorch or pytorch_lightning, but got {type(obj).__module__}."
         f"{type(obj).__qualname__}"
     )
+
+
+def defines_validation_step(module: object) -> bool:
+    """Whether a LightningModule defines its own ``validation_step`` (its Lightning base's is a stub)."""
+    base = package_of(module).LightningModule
+    return type(module).validation_step is not base.validation_step  # type: ignore[attr-defined]
 
 
 @functools.cache

@@ -1340,8 +1340,7 @@ class LRFinder(_CallbackBase):
         if self.scheduler == "plateau" and isinstance(monitor, str) and monitor.startswith("val"):
             # Lightning said so only at the end of the first epoch, after the test: "conditioned on metric
             # val_loss which is not available".
-            base = _lightning.package_of(trainer).LightningModule
-            validates = type(pl_module).validation_step is not base.validation_step  # type: ignore[attr-defined]
+            validates = _lightning.defines_validation_step(pl_module)
             if not validates or not trainer.limit_val_batches or _val_loader(trainer) is None:
                 why = "the module has no validation_step" if not validates else "this fit runs no validation loop"
                 raise ValueError(

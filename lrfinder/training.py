@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from ._checks import is_int
-from ._lightning import installed_packages, is_lightning_module, package_of
+from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
@@ -324,10 +324,6 @@ def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bo
         )
 
 
-def _has_validation(module: pl.LightningModule, base: type) -> bool:
-    return type(module).validation_step is not base.validation_step  # type: ignore[attr-defined]
-
-
 def train(
     model: nn.Module,
     train_data: Iterable[Any],
@@ -475,7 +471,7 @@ def train(
     plain_module, watch_class = _classes(package)
     if lightning:
         module = model
-        has_val = _has_validation(cast("pl.LightningModule", model), pl_.LightningModule)
+        has_val = defines_validation_step(model)
         # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
         vars(module)["configure_optimizers"] = types.MethodType(lambda self: configure(), module)
     else:

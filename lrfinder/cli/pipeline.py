@@ -245,17 +245,11 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     with clean_errors(debug):
         inputs = load_inputs(options)
         if inputs.loaded is not None:
-            validates = not (options.train and inputs.loaded.lightning) or has_validation_step(inputs.loaded.model)
+            from .._lightning import defines_validation_step
+
+            validates = not (options.train and inputs.loaded.lightning) or defines_validation_step(inputs.loaded.model)
             warn_unused_options(ctx, options, inputs.loaded.format, validates=validates)
         execute(options, inputs)
-
-
-def has_validation_step(model: nn.Module) -> bool:
-    """Whether a LightningModule defines its own ``validation_step`` (Lightning's is a stub)."""
-    from .._lightning import package_of
-
-    base = package_of(model).LightningModule
-    return type(model).validation_step is not base.validation_step  # type: ignore[attr-defined]
 
 
 def resolve_device(device: str | None) -> str:
