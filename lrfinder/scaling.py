@@ -435,7 +435,7 @@ def scale_lr(
         reason=reason,
         from_batch_size=from_batch_size,
         to_batch_size=to_batch_size,
-        warmup_epochs=_warmup_epochs(factor),
+        warmup_epochs=0,  # set by _check_divergence, from the LR applied (capped or not)
         critical_batch=critical,
     )
     return _check_divergence(scaled, divergence_lr, cap)
