@@ -339,11 +339,7 @@ def _check_schedule(refine: Refine) -> None:
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
     probe = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1e-3)
     given = dict(refine.schedule_settings)
-    if refine.schedule in ("onecycle", "cyclic"):
-        given.pop("max_lr", None)
-    if refine.schedule == "cyclic":
-        given.pop("base_lr", None)
-        given["max_lr"], given["base_lr"] = 1e-3, 1e-3 * CYCLIC_FLOOR
+    _peak_at(refine.schedule, given, [1e-3])
     try:
         create_scheduler(refine.schedule, probe, total_steps=total, **given)
     except (ValueError, TypeError) as exc:
@@ -743,6 +739,25 @@ def compress_schedule(name: str, settings: Mapping[str, Any], trial_steps: int, 
 CYCLIC_FLOOR = 0.25
 
 
+def _peak_at(schedule: str, given: dict[str, Any], peaks: list[float], floor: float | None = None) -> None:
+    """Make ``peaks`` (each param group's candidate LR) the peaks of a peak schedule's ``given`` settings.
+
+    One-cycle peaks at the group's LR once its ``max_lr`` is dropped. Cyclic gets ``max_lr=peaks``
+    and its ``base_lr`` at the ratio below them of the settings' ``base_lr / max_lr`` when both are
+    given, else ``floor``, else :data:`CYCLIC_FLOOR`: a fixed ``max_lr`` ran every trial up to the
+    same peak from the candidate as its base (and failed once a candidate passed it).
+    """
+    if schedule == "onecycle":
+        given.pop("max_lr", None)
+    elif schedule == "cyclic":
+        base, top = given.pop("base_lr", None), given.pop("max_lr", None)
+        ratio = floor if floor is not None and 0 < floor < 1 else CYCLIC_FLOOR
+        if isinstance(base, (int, float)) and isinstance(top, (int, float)) and 0 < base < top:
+            ratio = base / top
+        given["max_lr"] = list(peaks)
+        given["base_lr"] = [p * ratio for p in peaks]
+
+
 def _trial_scheduler(
     optimizer: torch.optim.Optimizer, refine: Refine, steps: int, training_steps: int, floor: float | None = None
 ) -> Any:
@@ -766,18 +781,7 @@ def _trial_scheduler(
         warmup = max(1, int(round(warmup * steps / training_steps)))
         warmup = min(warmup, steps - 1)
     start = float(given.pop("warmup_start_factor", 0.0) or 0.0)
-    if refine.schedule == "onecycle":
-        given.pop("max_lr", None)  # the candidate is the peak
-    if refine.schedule == "cyclic":
-        # The candidate is the peak here too: a fixed max_lr ran every trial up to the same peak from the
-        # candidate as its base (and failed once a candidate passed it).
-        base, top = given.pop("base_lr", None), given.pop("max_lr", None)
-        ratio = floor if floor is not None and 0 < floor < 1 else CYCLIC_FLOOR
-        if isinstance(base, (int, float)) and isinstance(top, (int, float)) and 0 < base < top:
-            ratio = base / top
-        peaks = [float(g["lr"]) for g in optimizer.param_groups]
-        given["max_lr"] = peaks
-        given["base_lr"] = [p * ratio for p in peaks]
+    _peak_at(refine.schedule, given, [float(g["lr"]) for g in optimizer.param_groups], floor)
     return create_scheduler(
         refine.schedule, optimizer, total_steps=steps, warmup_steps=warmup, warmup_start_factor=start, **given
     )
