@@ -238,6 +238,15 @@ def flat_loaders(loader: Any) -> list[Any]:
     return [loader]
 
 
+def _keeps_iterator(loader: object) -> bool:
+    """Whether ``loader`` is a persistent-workers DataLoader holding the iterator its last ``iter()`` made."""
+    return (
+        isinstance(loader, DataLoader)
+        and bool(loader.persistent_workers)
+        and getattr(loader, "_iterator", None) is not None
+    )
+
+
 @contextlib.contextmanager
 def isolation(
     trainer: pl.Trainer,
@@ -253,8 +262,10 @@ def isolation(
     grad scaler of mixed precision (it adapts its scale to the test's overflows); the torch,
     CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order). Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
-    test's backward and optimizer-step hooks) and the module's ``log``, replaced by a recorder
-    so the test's ``self.log`` calls never reach the fit's metrics. Autograd's anomaly detection
+    test's backward and optimizer-step hooks), the iterator a persistent-workers loader of
+    ``loaders`` keeps (the fit made it already; the test draws from one of its own, shut down
+    after it), and the module's ``log``, replaced by a recorder so the test's ``self.log`` calls
+    never reach the fit's metrics. Autograd's anomaly detection
     (``Trainer(detect_anomaly=True)``) is off inside: the test diverges on purpose. The trainer's loop counters
     are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
     count inside it.
@@ -263,7 +274,19 @@ def isolation(
         The dict the captured ``self.log`` calls write to (key -> value), for a ``monitor``.
 
     """
-    snapshot = StateSnapshot(pl_module, optimizers, [g for loader in loaders for g in flat_loaders(loader)])
+    flat = [lo for loader in loaders for lo in flat_loaders(loader)]
+    # Lightning makes the fit's train iterator before on_train_start. A DataLoader with persistent
+    # workers keeps it and hands that same iterator to the next iter(), reset: the test drew its
+    # batches from the fit's own iterator, and the fit's first epoch got what the test left of it
+    # (none, after whole passes). The test gets an iterator of its own (shut down by the snapshot's
+    # restore) and the fit's is put back untouched.
+    held: list[tuple[Any, Any]] = []
+    for lo in flat:
+        if _keeps_iterator(lo) and all(lo is not h for h, _ in held):
+            held.append((lo, lo._iterator))
+    for lo, _ in held:
+        lo._iterator = None
+    snapshot = StateSnapshot(pl_module, optimizers, flat)
     scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
     metric_states = _MetricStates(pl_module)
     scaler: Any = getattr(trainer.precision_plugin, "scaler", None)
@@ -285,6 +308,8 @@ def isolation(
         del pl_module.log
         trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
         snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
+        for lo, iterator in held:
+            lo._iterator = iterator
         for config, state in zip(configs, scheduler_states):
             config.scheduler.load_state_dict(state)
         metric_states.restore()

@@ -251,6 +251,51 @@ def test_short_dataloader_is_cycled(tmp_path: Path) -> None:
     assert t.global_step == 5 and len(model.train_events()) == 5
 
 
+class _NoisyData(torch.utils.data.Dataset):
+    """``make_data`` with noise drawn in ``__getitem__`` (an augmentation in the loader's worker)."""
+
+    def __init__(self) -> None:
+        self.data = make_data(n=128)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.data[i]
+        return x + 0.1 * torch.randn(8), y
+
+
+def test_persistent_workers_loader_trains_every_epoch_as_without_the_test(tmp_path: Path) -> None:
+    """Lightning makes the fit's train iterator before on_train_start, and a persistent-workers loader keeps it.
+
+    The test drew its batches from that same iterator (iter() hands it back, reset), so the fit's first
+    epoch got what the test left of it: no batch at all after whole passes, and the later epochs' worker
+    RNGs were moved. Now the test has an iterator of its own and the fit's is left untouched.
+    """
+
+    def fit(with_finder: bool, lr: float) -> tuple[list[torch.Tensor], dict[str, torch.Tensor], float]:
+        pl.seed_everything(11, verbose=False)
+        model = Net(lr=lr)
+        seen: list[torch.Tensor] = []
+
+        class Batches(Callback):
+            def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: Any, batch_idx: int) -> None:
+                seen.append(batch[0].clone())
+
+        finder = LRFinder(**FAST)
+        loader = DataLoader(_NoisyData(), batch_size=32, shuffle=True, num_workers=1, persistent_workers=True)
+        t = trainer(tmp_path, ([finder] if with_finder else []) + [Batches()], max_epochs=2, max_steps=-1)
+        t.fit(model, loader)
+        assert finder.applied_lr is not None or not with_finder
+        return seen, weights(model), model.lr
+
+    with_test, trained, found = fit(True, 0.01)
+    assert len(with_test) == 8  # 4 batches in each of the 2 epochs (the first epoch had none)
+    plain, by_hand, _ = fit(False, found)
+    assert all(torch.equal(a, b) for a, b in zip(with_test, plain))
+    assert all(torch.equal(trained[k], by_hand[k]) for k in trained)
+
+
 def test_negative_loss(tmp_path: Path) -> None:
     """A loss shifted below zero gives the same curve shape and the same suggestion."""
 
