@@ -113,8 +113,8 @@ def weight_decay_sweep(
             ``on_step``, ...); ``restore`` is always ``True``.
 
     Returns:
-        One result per value run, in order, labelled ``"wd=<value>"``: every value, unless the
-        sweep was interrupted.
+        One result per value run, in order, labelled ``"wd=<value>"``: every distinct value
+        (a repeated one runs once, with a warning), unless the sweep was interrupted.
 
     Raises:
         ValueError: No values, a negative or non-finite one, or a ``make_optimizer`` that ignores
@@ -164,6 +164,16 @@ def weight_decay_sweep(
     for v in values:
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"Expected every weight decay to be finite and >= 0, but got weight_decay={v}")
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) < len(values):
+        # The same value twice would run the same test twice, under one label: once is enough.
+        twice = sorted({v for v in values if values.count(v) > 1})
+        warnings.warn(
+            f"weight_decays repeats {', '.join(format_weight_decay(v) for v in twice)}: each value runs once "
+            f"({len(distinct)} tests, not {len(values)}).",
+            stacklevel=2,
+        )
+        values = distinct
     range_test_kwargs["restore"] = True
     # Every optimizer first (torch's allocate their state at the first step, not here), so a factory
     # that ignores its weight decay is refused before a test runs, not after the first one.

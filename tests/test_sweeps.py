@@ -78,6 +78,20 @@ def test_sweep_runs_each_value_from_the_same_state(mlp, loader):
         weight_decay_sweep(mlp, loader, [-1.0], make_optimizer=lambda m, wd: None)
 
 
+def test_a_repeated_weight_decay_runs_once_with_a_warning(mlp, loader):
+    built: list[float] = []
+
+    def make(m, wd):
+        built.append(wd)
+        return create_optimizer("momentum", m, lr=1e-7, weight_decay=wd)
+
+    with pytest.warns(UserWarning, match=r"repeats 1e-02: each value runs once \(2 tests, not 4\)"):
+        results = weight_decay_sweep(mlp, loader, [1e-2, 0.0, 0.01, 1e-2], make_optimizer=make,
+                                     loss_fn=F.cross_entropy, num_steps=12)
+    assert built == [1e-2, 0.0]
+    assert [r.label for r in results] == ["wd=1e-02", "wd=0"]
+
+
 def test_sweep_refuses_a_factory_that_ignores_the_weight_decay(mlp, loader):
     # Each test ran the same optimizer, labelled with a different weight decay: a meaningless comparison.
     started = []
