@@ -757,6 +757,20 @@ def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_na
     assert used.exit_code == 0 and "warning:" not in used.stderr, used.output
 
 
+def test_a_repeated_weight_decay_runs_once_and_is_named(work: Path):
+    # --weight-decay 0,0.1,1e-1 ran 0.1 twice, or (with the sweep deduplicated alone) failed with
+    # "one weight decay per result"; each value now runs once, with a warning line.
+    result = invoke(
+        "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "30", "--optimizer", "adamw",
+        "--weight-decay", "0,0.1,1e-1", "--json", "sweep.json", "--max-lr", "100", "--no-report",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: --weight-decay repeats 0.1: each value runs once." in result.stderr.splitlines()
+    doc = json.loads((work / "sweep.json").read_text())
+    assert doc["weight_decays"] == [0.0, 0.1]
+    assert [r["label"] for r in doc["results"]] == ["wd=0", "wd=1e-01"]
+
+
 def test_model_options_a_self_contained_model_ignores_are_named(work: Path):
     # A TorchScript file or a pickled module holds the whole model: --model-class/--model-args did
     # nothing, silently (known only once MODEL is read).

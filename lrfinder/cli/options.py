@@ -532,6 +532,10 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
         notes.append("--scaling is ignored: it scales the LR to --target-batch-size, which is not given")
     if ctx.info_name == "run" and options.scheduler is None and not options.refine and given("epochs"):
         notes.append("--epochs is ignored: run uses it only to plan --scheduler's schedule and size --refine's trials")
+    typed = ctx.params.get("weight_decay") or ()
+    if len(set(typed)) < len(typed):
+        twice = ", ".join(f"{v:g}" for v in sorted({v for v in typed if typed.count(v) > 1}))
+        notes.append(f"--weight-decay repeats {twice}: each value runs once")
     return notes
 
 

@@ -183,6 +183,8 @@ def options_from_params(params: Mapping[str, Any], **fixed: Any) -> Options:
     """
     rest = dict(params)
     weight_decays = rest.pop("weight_decay", None)
+    if weight_decays:
+        weight_decays = tuple(dict.fromkeys(weight_decays))  # a repeat runs once (said by unused_options)
     settings = optimizer_settings(
         momentum=rest.pop("momentum", None),
         betas=rest.pop("betas", None),
