@@ -654,8 +654,15 @@ class LRFinder(_CallbackBase):
             if self.scheduler is not None:
                 self._check_schedule(trainer, pl_module)
         optimizers = list(trainer.optimizers)
-        if not optimizers:
-            raise ModelError("configure_optimizers returned no optimizer; the range test needs one to sweep.")
+        # configure_optimizers returning None (a forgotten ``return opt``) gets Lightning's stand-in, an
+        # optimizer without param groups: the sweep moved no LR, and the flat curve was read as inconclusive.
+        if not any(opt.param_groups for opt in optimizers):
+            raise ModelError(
+                "configure_optimizers returned no optimizer (None, or optimizers without parameters; Lightning then "
+                "trains with none), so the range test has no LR to sweep. Return the optimizer from "
+                "configure_optimizers, pass LRFinder(optimizer='adamw') to build one, or leave LRFinder out of this "
+                "fit."
+            )
         if self.scaling == "noise" and len(optimizers) != 1:
             # The noise scale is measured on one optimizer's gradient only: fail before the test, not after it.
             raise ValueError(

@@ -734,6 +734,27 @@ def test_training_step_with_dataloader_iter_is_a_clear_error(tmp_path: Path) -> 
     assert model.steps == []  # said before the test
 
 
+class NoOptimizerNet(Net):
+    """``configure_optimizers`` that forgets its ``return``: Lightning trains with a stand-in without parameters."""
+
+    def configure_optimizers(self) -> None:  # type: ignore[override]
+        super().configure_optimizers()
+
+
+def test_configure_optimizers_returning_none_is_a_clear_error(tmp_path: Path) -> None:
+    """The sweep ran on Lightning's stand-in optimizer (no param group) and said "the loss never clearly falls"."""
+    model = NoOptimizerNet()
+    with pytest.warns(UserWarning, match="returned `None`"), pytest.raises(ModelError, match="returned no optimizer"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
+    assert model.steps == []  # said before the test
+    # optimizer= builds the one to test and train with.
+    finder = LRFinder(**FAST, optimizer="sgd")
+    with pytest.warns(UserWarning, match="returned `None`"):
+        t = trainer(tmp_path, [finder], max_steps=2)
+        t.fit(model, make_loader())
+    assert finder.applied_lr is not None and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
 # --------------------------------------------------------------------------------------------
 # Schedulers, precision, clipping, batch sizes, custom optimizer
 # --------------------------------------------------------------------------------------------
