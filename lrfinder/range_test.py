@@ -475,6 +475,25 @@ def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> No
         )
 
 
+def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
+    """Refuse an optimizer whose parameters are all frozen (none requires grad).
+
+    No step would change the model: the sweep would record the loss of an unchanging model, and
+    the curve would read as "never falls, raise max_lr".
+
+    Raises:
+        ModelError: The optimizer holds parameters and none of them requires grad.
+
+    """
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if params and not any(p.requires_grad for p in params):
+        raise ModelError(
+            f"None of the optimizer's {len(params)} parameter(s) requires grad (they are frozen), so no step would "
+            "change the model and the curve would be flat. Create the optimizer over the trainable parameters "
+            "([p for p in model.parameters() if p.requires_grad]), or unfreeze the ones it holds."
+        )
+
+
 def check_materialized(model: nn.Module) -> None:
     """Refuse a model with uninitialized (lazy) parameters, which cannot be snapshotted.
 
@@ -1915,7 +1934,7 @@ def range_test(
             batches the engine cannot use without ``step_fn``, or a first batch the model or
             ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
             batch and the model's dtype and device are described).
-        ModelError: No trainable parameters, an optimizer over other parameters, uninitialized
+        ModelError: No trainable parameters, an optimizer over other or only frozen parameters, uninitialized
             lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
             ``step_fn`` that runs backward itself, a loss that is not a real floating-point
             scalar tensor, or a ``SparseAdam`` whose parameters get dense gradients.
@@ -1990,6 +2009,7 @@ def range_test(
     if restore:
         check_materialized(model)
     check_optimizer_of(model, optimizer)
+    check_optimizer_trains(optimizer)
     model_device = trainable[0].device
     target = check_device("device", device) or model_device
     if target.type != model_device.type or (

@@ -516,6 +516,22 @@ def test_optimizer_of_another_model(mlp: nn.Module, loader: DataLoader) -> None:
         range_test(mlp, loader, optimizer=other, loss_fn=F.cross_entropy)
 
 
+def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
+    mlp: nn.Module, loader: DataLoader
+) -> None:
+    """It stepped nothing: the sweep recorded a flat curve and advised raising max_lr."""
+    for p in mlp[0].parameters():
+        p.requires_grad_(False)
+    before = [p.detach().clone() for p in mlp.parameters()]
+    opt = torch.optim.SGD(mlp[0].parameters(), lr=0.1)
+    with pytest.raises(ModelError, match=r"None of the optimizer's 2 parameter\(s\) requires grad.*p.requires_grad"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
+    # Some frozen among trainable ones is a usual fine-tuning optimizer: it runs.
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    assert range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2).num_steps == 10
+
+
 def test_non_scalar_loss_leaves_model_untouched(mlp: nn.Module, loader: DataLoader) -> None:
     before = [p.detach().clone() for p in mlp.parameters()]
     with pytest.raises(ModelError, match=r"scalar.*shape \(32,\).*loss.mean\(\)"):
