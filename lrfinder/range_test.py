@@ -1595,6 +1595,68 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> 
 _STEP_FN_FIX = "For other formats, pass step_fn=lambda model, batch: <loss tensor> to range_test."
 
 
+def _with_loss_fn(batch: Mapping[Any, Any]) -> str:
+    """What passing ``loss_fn`` does with a dict ``batch``: with its own keys when it has them."""
+    x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+    y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+    if x_key is not None and y_key is not None:
+        return (
+            "Pass loss_fn (e.g. torch.nn.functional.cross_entropy) to compute "
+            f"loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}])."
+        )
+    return (
+        f"Pass loss_fn (e.g. torch.nn.functional.cross_entropy) with an input key ({'/'.join(_INPUT_KEYS)}) and a "
+        f"target key ({'/'.join(_TARGET_KEYS)}) in the batch to compute loss_fn(model(inputs), targets)."
+    )
+
+
+def _check_takes_keywords(model: nn.Module, batch: Mapping[Any, Any], fix: str) -> None:
+    """Refuse a dict batch ``model.forward`` cannot take as keywords, before calling it.
+
+    Without ``loss_fn`` a dict batch goes in as ``model(**batch)``; a plain model's
+    ``forward(x)`` failed with "got an unexpected keyword argument 'y'", described as a shape or
+    dtype problem of the batch. A ``forward`` whose signature cannot be read is called as is.
+
+    Raises:
+        DataError: ``model.forward`` does not take the batch's keys as arguments.
+
+    """
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**{str(k): v for k, v in batch.items()})
+    except TypeError as exc:
+        raise DataError(
+            f"No loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) is passed to the model as "
+            f"model(**batch), Hugging Face style, but {type(model).__name__}.forward does not take it ({exc}). "
+            f"{_with_loss_fn(batch)} {fix}"
+        ) from None
+
+
+def _no_loss_message(out: object, batch: Mapping[Any, Any], fix: str) -> str:
+    """Why ``model(**batch)`` gave no loss: what it returned, and what to pass instead."""
+    if isinstance(out, Mapping):
+        what = f"a {type(out).__name__} with keys {[str(k) for k in out][:8]} and no 'loss' tensor"
+    elif isinstance(out, (tuple, list)):
+        what = (
+            f"a {type(out).__name__} of length {len(out)}, not an output with a 'loss' (a Hugging Face model "
+            "with return_dict=False puts the loss first)"
+        )
+    elif isinstance(out, torch.Tensor):
+        what = f"a tensor of shape {tuple(out.shape)}, not an output with a 'loss'"
+    else:
+        what = f"an object of type {type(out).__name__} without a 'loss' tensor"
+    labels = ""
+    if not any(str(k) in ("labels", "label") for k in batch):
+        labels = " (a Hugging Face model computes it only when the batch holds 'labels')"
+    return (
+        f"No loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) was passed as model(**batch), "
+        f"which returned {what}{labels}. {_with_loss_fn(batch)} {fix}"
+    )
+
+
 def _batch_loss(
     model: nn.Module,
     batch: Any,
@@ -1625,10 +1687,12 @@ def _batch_loss(
             if x_key is not None and y_key is not None:
                 return _apply_loss(loss_fn, model(batch[x_key]), batch[y_key])
         else:
+            _check_takes_keywords(model, batch, fix)
             out = model(**batch)
             loss = out.get("loss") if isinstance(out, Mapping) else getattr(out, "loss", None)
             if isinstance(loss, torch.Tensor):
                 return loss
+            raise DataError(_no_loss_message(out, batch, fix))
         raise DataError(
             f"Cannot compute a loss from a dict batch with keys {sorted(map(str, batch))}: expected "
             f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)}) "

@@ -554,6 +554,34 @@ def test_batch_format_needs_step_fn(mlp: nn.Module, dataset: TensorDataset) -> N
         range_test(mlp, [{"a": torch.zeros(2, 10)}], loss_fn=F.cross_entropy)
 
 
+class _Logits(nn.Module):
+    """A Hugging Face-style model that returns its loss only when given labels (``return_dict`` as asked)."""
+
+    def __init__(self, return_dict: bool = True) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.return_dict = return_dict
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: Any = None) -> Any:
+        logits = self.net(input_ids)
+        return {"logits": logits} if self.return_dict else (logits,)
+
+
+def test_a_dict_batch_without_loss_fn_says_what_model_of_the_batch_did(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """Passed as model(**batch): a forward(x) was described as a shape/dtype problem, a loss-less output not at all."""
+    batches = [{"x": x, "y": y} for x, y in DataLoader(dataset, batch_size=32)]
+    with pytest.raises(
+        DataError, match=r"No loss_fn was given.*model\(\*\*batch\).*Sequential.forward does not take it.*"
+        r"missing a required argument: 'input'.*loss_fn\(model\(batch\['x'\]\), batch\['y'\]\)"
+    ):
+        range_test(mlp, batches, num_steps=10)
+    hf = [{"input_ids": x} for x, _ in DataLoader(dataset, batch_size=32)]
+    with pytest.raises(DataError, match=r"returned a dict with keys \['logits'\] and no 'loss'.*only when the batch"):
+        range_test(_Logits(), hf, num_steps=10)
+    with pytest.raises(DataError, match=r"returned a tuple of length 1, not an output with a 'loss'"):
+        range_test(_Logits(return_dict=False), hf, num_steps=10)
+
+
 def test_wrong_types(mlp: nn.Module, loader: DataLoader) -> None:
     with pytest.raises(TypeError, match="torch.nn.Module"):
         range_test("model", loader)  # type: ignore[arg-type]
