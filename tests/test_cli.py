@@ -1050,8 +1050,20 @@ def test_progress_lines_mode(work: Path):
     assert lines[0].startswith("range test: step  1/20  lr 1.00e-07  loss ") and len(lines) >= 10
     # The counter is padded to the total's width: every line's lr starts in the same column.
     assert len({line.index(" lr ") for line in lines}) == 1
-    quiet = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", "lines", "--quiet")
-    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+@pytest.mark.parametrize("mode", ["lines", "bar"])
+def test_quiet_with_a_progress_mode_says_the_progress_is_off(work: Path, mode: str):
+    # --quiet won silently: a script that asked for --progress lines got no line and no word why.
+    quiet = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--progress", mode, "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr.splitlines() == [
+        f"warning: --progress {mode} is ignored: --quiet turns all progress off (drop --quiet to see it)."
+    ]
+    # Without a mode chosen (the default auto, or none) --quiet stays silent.
+    for extra in ([], ["--progress", "none"]):
+        silent = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--quiet", *extra)
+        assert silent.exit_code == 0 and silent.stderr == "", silent.output
 
 
 @pytest.mark.parametrize("source", ["checkpoint", "pickle"])

@@ -18,6 +18,7 @@ from .options import (
     progress_option,
     report_option,
     scheduler_option,
+    warn_quiet_progress,
 )
 from .output import setup_logging
 
@@ -110,6 +111,7 @@ def command(
 
     # The outputs are checked before the demo's minutes of work, as run's and fit's are.
     check_options(options)
+    warn_quiet_progress(ctx, quiet, progress)
     with clean_errors(debug):
         import torch
         from torch.utils.data import DataLoader, TensorDataset

@@ -51,6 +51,7 @@ __all__ = [
     "common_options",
     "progress_option",
     "PROGRESS_MODES",
+    "warn_quiet_progress",
     "model_options",
     "data_options",
     "sweep_options",
@@ -593,6 +594,20 @@ def warn_unused_options(
     )
     for note in notes:
         click.echo(f"warning: {note}.", err=True)
+
+
+def warn_quiet_progress(ctx: click.Context, quiet: bool, progress: str) -> None:
+    """Say on stderr that ``--quiet`` turns off the progress a ``--progress`` mode asked for.
+
+    Printed under ``--quiet`` too: the line is about ``--quiet`` itself, and without it the
+    ``--progress lines`` a script relies on would vanish without a word. Only a mode chosen for
+    this command counts (:func:`set_for_this_command`), not a config file's shared top-level key.
+    """
+    if quiet and progress in ("lines", "bar") and set_for_this_command(ctx, "progress"):
+        click.echo(
+            f"warning: --progress {progress} is ignored: --quiet turns all progress off (drop --quiet to see it).",
+            err=True,
+        )
 
 
 def key_values(items: Sequence[str], option: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from .options import (
     one_line,
     optimizer_settings,
     set_for_this_command,
+    warn_quiet_progress,
     warn_unused_options,
 )
 from .output import (
@@ -243,6 +244,7 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                 params[name] = None
     options = options_from_params(params, **fixed)
     check_options(options)
+    warn_quiet_progress(ctx, options.quiet, options.progress)
     warn_unused_options(ctx, options)
     with clean_errors(debug):
         inputs = load_inputs(options)
