@@ -574,14 +574,6 @@ RUN_ERRORS = {
         ["weights.pt", "--model-class", f"{USER_MODULE}:make_net", "--data", "train.npz", "--loss", "bce_with_logits"],
         "does not fit",
     ),
-    "class does not import": (
-        ["weights.pt", "--model-class", "no_such_pkg.mod:Net", "--data", "train.npz"],
-        "Cannot import --model-class",
-    ),
-    "class name missing": (
-        ["weights.pt", "--model-class", f"{USER_MODULE}:Nope", "--data", "train.npz"],
-        "has no attribute 'Nope'",
-    ),
     "state_dict mismatch": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}', "--data", "train.npz"],
         "does not fit",
@@ -624,6 +616,15 @@ RUN_USAGE_ERRORS = {
         ["model_ts.pt", "--data", "train.npz", "--opt", "maximize=False"],
         "write the JSON maximize=true or maximize=false",
     ),
+    # An import string that does not import was a failed run (exit 1): the fix is the name or PYTHONPATH.
+    "class does not import": (
+        ["weights.pt", "--model-class", "no_such_pkg.mod:Net", "--data", "train.npz"],
+        "--model-class no_such_pkg.mod:Net: no module named 'no_such_pkg' on the Python path",
+    ),
+    "class name missing": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:Nope", "--data", "train.npz"],
+        "has no attribute 'Nope'",
+    ),
 }
 
 
@@ -636,6 +637,49 @@ def test_run_usage_errors_exit_2_with_one_line(work: Path, case: str):
     assert "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and result.stderr.strip().endswith(errors[0])
+
+
+BROKEN_MODULES = {
+    "lrf_raises": "raise RuntimeError('no GPU driver here')\n",
+    "lrf_needs": "import lrf_not_installed_anywhere\n",
+    "lrf_syntax": "def broken(:\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "what", "says"),
+    [
+        (["weights.pt", "--model-class", "lrf_raises:Net", "--data", "train.npz"],
+         "--model-class lrf_raises:Net: importing module 'lrf_raises' failed",
+         "RuntimeError: no GPU driver here (lrf_raises.py, line 1)"),
+        (["lit.ckpt", "--model-class", "lrf_needs:LitNet", "--data", "train.npz"],
+         "--model-class lrf_needs:LitNet: importing module",
+         "No module named 'lrf_not_installed_anywhere' (lrf_needs.py, line 1)"),
+        (["model_ts.pt", "--data", "lrf_syntax:train_set"], "--data lrf_syntax:train_set: importing module",
+         "SyntaxError"),
+        (["model_ts.pt", "--data", "lrf_missing_mod:train_set"], "--data lrf_missing_mod:train_set: no module "
+         "named 'lrf_missing_mod'", "PYTHONPATH"),
+        (["model_ts.pt", "--data", "train.npz", "--val-data", "lrf_raises:val"], "--val-data lrf_raises:val: "
+         "importing module", "no GPU driver here"),
+        (["model_ts.pt", "--data", f"{USER_MODULE}:train_sett"], f"has no attribute 'train_sett' (did you mean "
+         f"{USER_MODULE}:train_set?)", "Check the name"),
+    ],
+)  # fmt: skip
+def test_an_import_string_that_does_not_import_is_a_usage_error(work: Path, args: list[str], what: str, says: str):
+    # A module missing or raising on import was a failed run (exit 1): the fix is the name, the module or
+    # PYTHONPATH. Now exit 2 with what failed, the error's one line and where, and what to do.
+    for name, code in BROKEN_MODULES.items():
+        (work / f"{name}.py").write_text(code)
+        sys.modules.pop(name, None)
+    for command in ("run", "fit"):
+        extra = ["-o", "out.pt"] if command == "fit" else []
+        result = invoke(command, *args, *FAST, *extra)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and "suggested lr" not in result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and what in errors[0] and says in errors[0], errors
+        assert "PYTHONPATH" in errors[0] or "Check the name" in errors[0]
+    assert not (work / "out.pt").exists()
 
 
 def test_a_state_dict_that_does_not_fit_says_why(work: Path):

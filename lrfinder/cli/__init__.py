@@ -11,10 +11,10 @@ build), :mod:`.config` (``--config FILE``), :mod:`.pipeline` (test, scale, train
 
 Conventions: results go to stdout, progress bars and warnings to stderr (bars only on a
 terminal and without ``--quiet``); exit code 0 on success, 2 for usage errors (click, a model
-file that needs ``--unsafe-pickle`` or ``--model-class``, and a ``report`` input that is not a
-result), 1 for a failed run (or an inconclusive one with ``--strict``), 130 when interrupted;
-one-line errors unless ``--debug``; outputs are written atomically and never over an input file
-(the ``--config`` file included). Every option of
+file that needs ``--unsafe-pickle`` or ``--model-class``, a ``module:Name`` that does not
+import, and a ``report`` input that is not a result), 1 for a failed run (or an inconclusive
+one with ``--strict``), 130 when interrupted; one-line errors unless ``--debug``; outputs are
+written atomically and never over an input file (the ``--config`` file included). Every option of
 ``run``/``fit``/``demo`` can also come from a TOML file (``--config FILE``) with the same names;
 the command line wins.
 

@@ -51,7 +51,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
 from .._atomic import atomic_write
 from .._checks import is_real
-from .._imports import import_string, is_import_string
+from .._imports import ImportStringError, import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
 from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
@@ -234,6 +234,60 @@ def _missing_option(message: str) -> click.UsageError:
     return click.UsageError(message, ctx=click.get_current_context(silent=True))
 
 
+def _import_option(spec: str, option: str) -> Any:
+    """Import ``package.module:Name`` given as ``option``; a failure is a usage error (exit 2).
+
+    The fix is on the command line or in the environment (the name, the directory the command
+    runs from, ``PYTHONPATH``), as for a malformed ``--model-class``, so it is told apart from a
+    failed run. The message says what failed, the underlying error on one line (with where the
+    module raised it), and what to do; never a traceback.
+
+    Raises:
+        click.UsageError: The module is not found, raises while it is imported, or lacks the name.
+
+    """
+    try:
+        return import_string(spec, what=option, search_cwd=True)
+    except ImportStringError as exc:
+        raise _missing_option(_import_failure(spec, option, exc)) from None
+
+
+def _import_failure(spec: str, option: str, exc: ImportStringError) -> str:
+    """What :func:`_import_option` says of a failed import (see there)."""
+    import traceback
+
+    module_name, _, attr = spec.partition(":")
+    cause = exc.__cause__
+    if cause is None:  # the module imported, the name after the colon is not in it
+        module = sys.modules.get(module_name)
+        names = [n for n in dir(module) if not n.startswith("_")] if module is not None else []
+        close = difflib.get_close_matches(attr, names, n=1)
+        hint = f" (did you mean {module_name}:{close[0]}?)" if close else ""
+        where = getattr(module, "__file__", None)
+        found = f" (found at {where})" if where else ""
+        return (
+            f"{option} {spec}: module {module_name!r}{found} has no attribute {attr!r}{hint}. Check the name after "
+            "the colon."
+        )
+    if isinstance(cause, ModuleNotFoundError) and cause.name is not None and (
+        module_name == cause.name or module_name.startswith(cause.name + ".")
+    ):
+        return (
+            f"{option} {spec}: no module named {cause.name!r} on the Python path (the current directory and "
+            "PYTHONPATH). Check the module name, and run lrfind from the project directory or add the module's "
+            "directory to PYTHONPATH."
+        )
+    # The module was found and raised while importing (a missing dependency, an error in its code):
+    # where it raised, the last frame outside the import machinery.
+    frames = [f for f in traceback.extract_tb(cause.__traceback__) if not f.filename.startswith("<frozen")]
+    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+    return (
+        f"{option} {spec}: importing module {module_name!r} failed: {type(cause).__name__}: {reason(cause)}{where}. "
+        "Fix the error in the module (or install what it imports), and check that PYTHONPATH and the current "
+        "directory give the module you meant."
+    )
+
+
 def _is_npz(path: Path) -> bool:
     """Whether ``path`` is a numpy ``.npz`` archive (a zip of ``.npy`` arrays), whatever its name."""
     if not zipfile.is_zipfile(path):
@@ -281,7 +335,7 @@ def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
 
 
 def _instantiate(model_class: str, model_args: Any) -> nn.Module:
-    factory = import_string(model_class, what="--model-class", search_cwd=True)
+    factory = _import_option(model_class, "--model-class")
     if not callable(factory):
         raise ModelError(f"--model-class {model_class!r} is not a class or a function.")
     args, kwargs = _parse_model_args(model_args)
@@ -317,8 +371,8 @@ def load_model(
         A :class:`LoadedModel`, on the CPU.
 
     Raises:
-        click.UsageError: A pickle without ``unsafe_pickle``, or a checkpoint or state_dict without
-            ``model_class``: the fix is an option (exit 2).
+        click.UsageError: A pickle without ``unsafe_pickle``, a checkpoint or state_dict without
+            ``model_class``, or a ``model_class`` that does not import: the fix is an option (exit 2).
         ModelError: An unreadable file, a wrong ``model_class``, or a state_dict that does not fit
             the class.
 
@@ -363,7 +417,7 @@ def load_model(
             raise _missing_option(
                 f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
             )
-        cls = import_string(model_class, what="--model-class", search_cwd=True)
+        cls = _import_option(model_class, "--model-class")
         if not is_lightning_module_class(cls):
             raise ModelError(
                 f"--model-class {model_class!r} must be a LightningModule subclass to load the checkpoint {file}."
@@ -800,6 +854,7 @@ def load_data(
     target: str | None = None,
     val_spec: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    option: str = "--data",
 ) -> LoadedData:
     """Load training (and validation) data as DataLoaders.
 
@@ -812,6 +867,7 @@ def load_data(
         target: The label column of a ``.csv`` file; every other column is an input feature.
         val_spec: Validation data in the same forms (overrides a DataModule's val loader).
         seed: Seed of the shuffling order.
+        option: The option ``spec`` was given as, for messages (``--val-data`` for ``val_spec``).
 
     Returns:
         A :class:`LoadedData`. Integer targets stay int64 (class labels); real ones float32.
@@ -819,7 +875,7 @@ def load_data(
     Raises:
         DataError: A missing or unreadable file, an unknown format, missing arrays or columns,
             non-numeric values, NaN/inf, or a function returning something else.
-        ModelError: A ``package.module:function`` that does not import.
+        click.UsageError: A ``package.module:function`` that does not import (exit 2).
 
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -828,7 +884,7 @@ def load_data(
     path = Path(text)
     val: DataLoader | None = None
     if not path.exists() and is_import_string(text):
-        factory = import_string(text, what="data function", search_cwd=True)
+        factory = _import_option(text, option)
         try:
             obj = factory() if callable(factory) else factory
         except Exception as exc:
@@ -868,7 +924,9 @@ def load_data(
         kind = "float" if y.is_floating_point() else "class"
         data = LoadedData(_make_loader(dataset, batch_size, shuffle=True, seed=seed), None, dataset, text, kind)
     if val_spec is not None:
-        val_data = load_data(val_spec, batch_size=batch_size, x_key=x_key, y_key=y_key, target=target, seed=seed)
+        val_data = load_data(
+            val_spec, batch_size=batch_size, x_key=x_key, y_key=y_key, target=target, seed=seed, option="--val-data"
+        )
         val_loader = (
             val_data.train
             if val_data.dataset is None
