@@ -159,7 +159,8 @@ class LRFinder(_CallbackBase):
     ``strict=True`` it raises :class:`~lrfinder.InconclusiveCurveError`. A fit resumed from
     ``ckpt_path`` skips the test (with a warning), so the resumed state is never disturbed; when
     the checkpoint's fit applied an LR (:attr:`applied_lr` is saved with the callback's state),
-    the module's LR attribute is set to it, as the restored optimizer trains with it; with
+    the module's LR attribute is set to it, as the restored optimizer trains with it, and the
+    ``batch_size`` attribute to the per-device batch it set for ``target_batch_size``; with
     ``optimizer=`` that optimizer (and ``scheduler=``'s schedule) is built again before Lightning
     restores their states into it. ``fit``
     called again on the same Trainer (no ``ckpt_path``) runs the test again, on the weights as
@@ -399,6 +400,8 @@ class LRFinder(_CallbackBase):
         self._unstepped: tuple[Any, int] | None = None
         # The value put in the module's LR attribute (the applied LR, or what configure_optimizers scales to it).
         self._attr_value: float | None = None
+        # The per-device batch set for target_batch_size (None when the fit's own was kept): a resumed fit needs it.
+        self._batch_size: int | None = None
 
     # ----------------------------------------------------------------------------------------
     # Hooks
@@ -406,16 +409,41 @@ class LRFinder(_CallbackBase):
 
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Resuming a fit that trained with ``optimizer=``: build that optimizer (and schedule) again.
+        """Resuming a fit: the batch size it set for ``target_batch_size``, and the optimizer of ``optimizer=``.
 
-        Lightning restores the checkpoint's optimizer and scheduler states after this hook, into
-        the optimizers the strategy holds: the module's own ``configure_optimizers`` ones, which
-        are not the ones that fit trained with (a registry AdamW's state loaded into the module's
-        SGD failed, or silently mixed them). The states then load into the same kind of objects.
+        The ``batch_size`` attribute is set again (the module and datamodule are built anew, with
+        their own) before the fit loop builds its train loader: the checkpoint's LR and optimizer
+        state were found and scaled for that batch. Lightning restores the checkpoint's optimizer
+        and scheduler states after this hook, into the optimizers the strategy holds: the module's
+        own ``configure_optimizers`` ones, which are not the ones that fit trained with (a registry
+        AdamW's state loaded into the module's SGD failed, or silently mixed them); with
+        ``optimizer=`` that optimizer and schedule are built again, so the states load into the same
+        kind of objects.
         """
-        if self._find_only or self.optimizer is None or self.applied_lr is None or _resumed_from(trainer) is None:
+        if self._find_only or self.applied_lr is None or _resumed_from(trainer) is None:
             return
-        self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True)
+        if self._batch_size is not None:
+            self._restore_batch_size(trainer, pl_module, self._batch_size)
+        if self.optimizer is not None:
+            self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True)
+
+    def _restore_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule, per_device: int) -> None:
+        """Set the per-device batch the resumed checkpoint's fit trained at, or say why it cannot be."""
+        holders = _holders(trainer, pl_module, "batch_size")
+        if not holders:
+            _lightning.warn(
+                trainer,
+                f"LRFinder: the checkpoint's fit trained at batch_size={per_device} per device (set for "
+                f"target_batch_size) with an LR scaled to it, but neither {type(pl_module).__name__} nor the "
+                "datamodule has a batch_size attribute now: the resumed fit trains at its loader's batch. Give "
+                "it a batch_size attribute that train_dataloader() reads, or make the train loader's batch "
+                f"{per_device}.",
+            )
+            return
+        if all(_get(h, "batch_size") == per_device for h in holders):
+            return
+        # configure_optimizers may have built the train loader already (trainer.estimated_stepping_batches).
+        self._set_batch_size(trainer, pl_module, per_device)
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -434,6 +462,8 @@ class LRFinder(_CallbackBase):
                 self._attr_value = value
                 self._log_lr(trainer, pl_module, attr)
                 message += f" {attr} is set to the value that fit gave it, {value:.2e}."
+            if self._batch_size is not None and _holders(trainer, pl_module, "batch_size"):
+                message += f" batch_size is {self._batch_size} per device, the batch that fit trained at."
             _lightning.warn(trainer, message)
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
@@ -442,6 +472,7 @@ class LRFinder(_CallbackBase):
         self.applied_lr = None
         self.result = None
         self._attr_value = None
+        self._batch_size = None
         self._replaced = None
         self._unstepped = None
         # Everything that can be checked before the test is checked before it.
@@ -495,6 +526,7 @@ class LRFinder(_CallbackBase):
             train_batch = self._training_batch_size(trainer, pl_module, accumulate=accumulate, seen=seen)
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
+            self._batch_size = train_batch
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
         for note in _floors_above_lr(trainer.lr_scheduler_configs):
             # A floor the module's code sets absolutely (eta_min=1e-3 next to lr=self.lr): the schedule is what
@@ -554,6 +586,7 @@ class LRFinder(_CallbackBase):
             "result": None if self.result is None else self.result.to_dict(),
             "applied_lr": self.applied_lr,
             "attr_value": self._attr_value,
+            "batch_size": self._batch_size,
         }
 
     @override
@@ -563,6 +596,7 @@ class LRFinder(_CallbackBase):
         self.result = None if data is None else RangeTestResult.from_dict(data)
         self.applied_lr = state_dict.get("applied_lr")
         self._attr_value = state_dict.get("attr_value")
+        self._batch_size = state_dict.get("batch_size")
 
     # ----------------------------------------------------------------------------------------
     # The test

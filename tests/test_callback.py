@@ -930,6 +930,38 @@ def test_target_batch_size_and_auto_rule(tmp_path: Path) -> None:
     assert {s[1] for s in model.steps if s[0] == "train"} == {128}
 
 
+class StepsNet(Net):
+    """``Net`` whose OneCycleLR spans ``trainer.estimated_stepping_batches``: it builds the train loader early."""
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.SGD(self.parameters(), lr=self.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.lr, total_steps=total)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def test_resumed_fit_trains_at_the_batch_size_set_for_target_batch_size(tmp_path: Path) -> None:
+    """The checkpoint's fit trained at batch 128 (its LR scaled to it); the resumed fit trained at the
+    datamodule's own 32, with that LR and a 4x longer epoch. Now the batch_size is set again on resume.
+    """
+    finder = LRFinder(target_batch_size=128, **FAST)
+    ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1)
+    settings: dict[str, Any] = {"max_epochs": 2, "max_steps": -1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer(tmp_path, [finder, ckpt], enable_checkpointing=True, **settings).fit(
+            StepsNet(), datamodule=DataModule(batch_size=32)
+        )
+    assert finder.applied_lr is not None and finder.result is not None and finder.result.scaled is not None
+    assert finder.result.scaled.to_batch_size == 128
+    resumed = StepsNet(lr=0.5)
+    t = trainer(tmp_path / "r", [LRFinder(target_batch_size=128, **FAST)], **settings)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path.*batch_size is 128 per device"):
+        t.fit(resumed, datamodule=DataModule(batch_size=32), ckpt_path=tmp_path / "ckpt" / "epoch=0-step=2.ckpt")
+    assert [s[1] for s in resumed.steps if s[0] == "train"] == [128, 128]
+    assert t.global_step == 4 and t.datamodule.batch_size == 128  # 2 steps in each epoch of 256 examples
+
+
 def test_target_batch_size_training_does_not_use_is_an_error(tmp_path: Path) -> None:
     """Issue 10, 3d: no LR scaled x8 for batch 256 while training runs at batch 32."""
     model = Net()
