@@ -21,7 +21,9 @@ Pure numpy/scipy: arrays in, floats and arrays out; nothing here knows about mod
    blow-up: the search goes on past it.
 6. :func:`check_fall`: the minimum, and whether the loss clearly falls at all (from its highest
    point off the bumps).
-7. :func:`divergence_index`: where the loss has clearly turned up after the minimum.
+7. :func:`divergence_index`: where the loss has clearly turned up after the minimum; without
+   one, :func:`still_falling` tells a loss still falling at the largest LR (inconclusive) from a
+   flat bottom whose lowest point the noise put last (read, with a note).
 8. :func:`falling_region`: the steepest descent before the minimum (off the bumps) and the
    stretch around it.
 9. One function per rule (:data:`RULE_FUNCTIONS`), :func:`one_cycle_band`, and
@@ -78,6 +80,7 @@ __all__ = [
     "find_blowup_lr",
     "check_fall",
     "divergence_index",
+    "still_falling",
     "falling_region",
     "nearest_swept_lr",
     "rule_divergence_div10",
@@ -936,6 +939,33 @@ def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop:
     return bool(result.statistic < 0 and result.pvalue < TREND_P)
 
 
+def still_falling(smoothed: np.ndarray, i_min: int, noise: NoiseLevel) -> bool:
+    """Whether the loss is still falling where the sweep ends (its minimum is then at the end).
+
+    The minimum lies in the last ``window // 4`` points (at least the last one) and the smoothed
+    loss fell over the last whole window by more than ``noise.band``, what a stretch of smoothed
+    noise can fall by alone. A minimum at the end of a flat bottom (the loss levelled off long before
+    the largest LR, and its noise put the lowest point last) is no fall: the curve is read, with
+    the note that it never clearly turned up.
+
+    Example:
+        >>> quiet = NoiseLevel(window=5, sigma=0.01, se=0.01, band=0.05)
+        >>> still_falling(np.linspace(3.0, 0.5, 12), 11, quiet)
+        True
+        >>> flat_bottom = np.array([3.0, 2.0, 1.0, 0.52, 0.51, 0.53, 0.52, 0.51, 0.53, 0.52, 0.51, 0.5])
+        >>> still_falling(flat_bottom, 11, quiet)
+        False
+
+    """
+    n, w = smoothed.size, noise.window
+    if i_min < n - 1 - max(1, w // 4):
+        return False
+    # The centre of the last whole window against the point a window before it: both are centred
+    # fits. The last ``window // 2`` points are one polynomial's extrapolation, noisier than ``se``.
+    last = max(0, n - 1 - w // 2)
+    return bool(smoothed[max(0, last - w)] - smoothed[last] > noise.band)
+
+
 def divergence_index(smoothed: np.ndarray, i_min: int, drop: float, noise: NoiseLevel) -> int | None:
     """First point after the minimum where the loss has risen by ``max(DIVERGENCE_RISE * drop, band)``.
 
@@ -1119,8 +1149,7 @@ def read_curve(
             str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size)
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
-    tail = max(1, w // 4)
-    if divergence is None and non_finite_lr is None and i_min >= n - 1 - tail:
+    if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, noise):
         raise InconclusiveCurveError(
             f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.2e}); the test "
             "never reached the divergence region. Increase max_lr (or num_steps) and run again."
