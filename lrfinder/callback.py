@@ -816,7 +816,7 @@ class LRFinder(_CallbackBase):
         if refine.training_steps is None:
             if not math.isfinite(total):
                 raise ValueError(
-                    "LRFinder(refine=...) needs the length of the fit: set max_epochs or max_steps, or pass "
+                    f"LRFinder(refine=...) needs the length of the fit: {_how_to_bound(trainer)}, or pass "
                     "refine=lrfinder.Refine(training_steps=N)."
                 )
             refine = replace(refine, training_steps=int(total))
@@ -1308,7 +1308,7 @@ class LRFinder(_CallbackBase):
             accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
             total = _optimizer_steps(trainer, pl_module, accumulate)
             if not math.isfinite(total):
-                raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
+                raise ValueError(f"LRFinder(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
             suggestion = self.result.training_suggestion if self.result is not None else None
             settings = dict(self.scheduler_settings)
             warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
@@ -1356,7 +1356,7 @@ class LRFinder(_CallbackBase):
 
         total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
         if not math.isfinite(total):
-            raise ValueError("LRFinder(scheduler=...) needs a finite number of steps: set max_epochs or max_steps.")
+            raise ValueError(f"LRFinder(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
         optimizer = create_optimizer(  # over the same parameters; never stepped
             self.optimizer, pl_module, lr=self.settings.min_lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
         )
@@ -1724,6 +1724,9 @@ def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     a step (OneCycleLR stepped past its ``total_steps`` raises).
     """
     total = trainer.estimated_stepping_batches
+    if total < 0:
+        # A train loader without a length over max_epochs: Lightning returns max_steps, -1 when unset.
+        total = math.inf
     per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
     if per_step is None:
         return total
@@ -1734,6 +1737,13 @@ def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     steps = sum(math.ceil(batches / int(per_step(epoch))) for epoch in range(max(max_epochs, 1)))
     max_steps = trainer.max_steps
     return min(steps, max_steps) if max_steps is not None and max_steps != -1 else steps
+
+
+def _how_to_bound(trainer: pl.Trainer) -> str:
+    """What to set so the fit has a number of optimizer steps (for the error saying it has none)."""
+    if not math.isfinite(trainer.num_training_batches):
+        return "the train loader has no length (an IterableDataset), so max_epochs does not count steps; set max_steps"
+    return "set max_epochs or max_steps"
 
 
 def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> bool:

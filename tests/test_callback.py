@@ -601,6 +601,20 @@ class _StreamData(pl.LightningDataModule):
         return DataLoader(_Stream(), batch_size=self.batch_size)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"optimizer": "sgd", "scheduler": "cosine"}, {"refine": True}], ids=["scheduler", "refine"]
+)
+def test_a_loader_without_length_over_max_epochs_asks_for_max_steps(tmp_path: Path, kwargs: dict[str, Any]) -> None:
+    """Lightning counts max_steps (-1, unset) as the steps of such a fit: it was refused as total_steps=-1
+    ("over the fit's -1 optimizer steps") or training_steps=-1, with no word of what to set.
+    """
+    model = Net()
+    t = trainer(tmp_path, [LRFinder(**kwargs, **FAST)], max_epochs=2, max_steps=-1)
+    with pytest.raises(ValueError, match=r"train loader has no length.*set max_steps"):
+        t.fit(model, datamodule=_StreamData())
+    assert model.steps == []  # said before the test
+
+
 def test_advised_warm_up_on_a_loader_without_length_is_dropped_with_a_warning(tmp_path: Path) -> None:
     """Scaled x4 (2 warm-up epochs) with no epoch length: 39 of the 40 steps were warm-up; now none, said."""
     finder = LRFinder(
