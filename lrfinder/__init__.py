@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "InconclusiveCurveError": "exceptions",
     "LRFinderError": "exceptions",
     "ModelError": "exceptions",
+    "RefineInterrupted": "exceptions",
     # range_test: the engine (torch)
     "DivergenceMonitor": "range_test",
     "LRSweeper": "range_test",
@@ -89,6 +90,7 @@ __all__ = [
     "InconclusiveCurveError",
     "LRFinderError",
     "ModelError",
+    "RefineInterrupted",
     "DivergenceMonitor",
     "LRSweeper",
     "RangeTestResult",
@@ -128,7 +130,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .analysis import Suggestion, analyze, loss_slope, smooth_losses, undo_ema
     from .callback import LRFinder, find_lr
-    from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+    from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError, RefineInterrupted
     from .names import DEFAULT_RULE, RULES, SCALING_RULES
     from .optimizers import OPTIMIZERS, OptimizerSpec, create_optimizer, list_optimizers, param_groups
     from .range_test import (

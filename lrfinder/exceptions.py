@@ -6,12 +6,18 @@ data, model or curve raise a subclass of :class:`LRFinderError` whose message en
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .range_test import RangeTestResult
+
 __all__ = [
     "LRFinderError",
     "InconclusiveCurveError",
     "DataError",
     "ModelError",
     "NoiseScaleError",
+    "RefineInterrupted",
 ]
 
 
@@ -33,3 +39,23 @@ class ModelError(LRFinderError):
 
 class NoiseScaleError(LRFinderError):
     """The gradient noise scale cannot be measured (no usable step, or an estimate that is <= 0)."""
+
+
+class RefineInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``range_test(..., refine=...)`` after its first sweep, in a re-sweep or a trial.
+
+    A ``KeyboardInterrupt``, so Ctrl-C still stops the program (and ``lrfind`` still exits 130);
+    the state is restored as after any interrupted test. ``result`` is the first sweep's own
+    :class:`~lrfinder.RangeTestResult`, unrefined, so minutes of sweeping are not lost: catch it
+    (``except KeyboardInterrupt as exc: result = exc.result``), or in a notebook read
+    ``sys.last_value.result``.
+    """
+
+    def __init__(self, result: RangeTestResult, *args: Any) -> None:
+        lr = result.lr
+        reading = f"suggested lr {lr:.2e}" if lr is not None else "no suggestion"
+        super().__init__(
+            f"refine was interrupted; the first sweep's result ({reading}, unrefined) is this exception's .result",
+            *args,
+        )
+        self.result = result

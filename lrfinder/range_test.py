@@ -41,7 +41,7 @@ from torch.nn.parameter import is_lazy
 from ._atomic import atomic_write_text
 from ._checks import check_flag, is_int, is_real
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
-from .exceptions import DataError, LRFinderError, ModelError
+from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
     GRADIENT_CLIP_ALGORITHMS,
     PRECISIONS,
@@ -1972,7 +1972,8 @@ def range_test(
             refined LR; ``result.suggestion`` stays the curve's reading; ``train_data`` must
             be re-iterable (not a generator). An interrupted sweep is
             not refined (its result comes back with a warning); Ctrl-C in a re-sweep or a trial
-            restores the state and raises ``KeyboardInterrupt``.
+            restores the state and raises :class:`lrfinder.RefineInterrupted`, a
+            ``KeyboardInterrupt`` that carries the first sweep's result as ``.result``.
         gradient_clip_val: Clip the gradients before every optimizer step, as training will
             (Lightning's ``Trainer(gradient_clip_val=...)``; the callback takes it from the
             Trainer): once per optimizer step, on the gradient accumulated over
@@ -2271,12 +2272,18 @@ def range_test(
             fresh.__dict__.update(copy.deepcopy(began))
             return fresh
 
-    with training_grad_mode():
-        return refine_range_test(
-            result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
-            step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
-            new_scaler=new_scaler, clip=clip,
-        )
+    try:
+        with training_grad_mode():
+            return refine_range_test(
+                result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
+                step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
+                new_scaler=new_scaler, clip=clip,
+            )
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, RefineInterrupted):
+            raise
+        # Everything is restored; the first sweep's result goes with the interrupt, not down with it.
+        raise RefineInterrupted(result) from None
 
 
 def finish_result(

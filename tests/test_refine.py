@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrfinder
-from lrfinder import DataError, LRFinderError, RangeTestResult, Refine, Refinement, range_test
+from lrfinder import DataError, LRFinderError, RangeTestResult, Refine, RefineInterrupted, Refinement, range_test
 from lrfinder.refine import (
     Trial,
     blowup_lr,
@@ -138,10 +138,40 @@ def test_ctrl_c_in_a_re_sweep_stops_the_refinement() -> None:
             raise KeyboardInterrupt  # in the first re-sweep
 
     # The first sweep never falls (max_lr far too low), so round 2 re-sweeps.
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as caught:
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=40, max_lr=1e-5,
                    on_step=on_step, refine=small_refine())
     assert len(sweeps) == 2  # no second re-sweep (it went on to one, then the trials)
+    # The first sweep's result goes with the interrupt (it was lost): unrefined, its whole curve.
+    assert isinstance(caught.value, RefineInterrupted)
+    first = caught.value.result
+    assert first.refinement is None and len(first.lrs) == 40 and first.lrs[-1] == pytest.approx(1e-5)
+    got = train_steps(model, opt, data, 20)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
+def test_ctrl_c_in_a_trial_restores_the_state_and_keeps_the_first_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lrfinder.refine as refine_module
+
+    model, opt, data = setup()
+    plain = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy)
+    expected = train_steps(model, opt, data, 20)
+    model, opt, data = setup()
+    held_out = refine_module._mean_loss
+    calls: list[int] = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> list[float]:
+        calls.append(1)
+        if len(calls) == 2:  # in the second trial
+            raise KeyboardInterrupt
+        return held_out(*args, **kwargs)
+
+    monkeypatch.setattr(refine_module, "_mean_loss", interrupted)
+    with pytest.raises(RefineInterrupted, match=r"first sweep's result \(suggested lr .*unrefined\)") as caught:
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine())
+    first = caught.value.result
+    assert first.lrs == plain.lrs and first.losses == plain.losses and first.lr == plain.lr
+    assert first.refinement is None
     got = train_steps(model, opt, data, 20)
     assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
 
