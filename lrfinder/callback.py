@@ -408,6 +408,20 @@ class LRFinder(_CallbackBase):
     # ----------------------------------------------------------------------------------------
 
     @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Forget what an earlier fit of this callback found, before a checkpoint's state is loaded.
+
+        A fit resumed from a checkpoint that holds no ``LRFinder`` state (written without the
+        callback) otherwise took the LR and batch size of the callback's previous fit for that
+        checkpoint's: the attribute was set to an LR the restored optimizer does not train with.
+        """
+        if stage == "fit":
+            self.result = None
+            self.applied_lr = None
+            self._attr_value = None
+            self._batch_size = None
+
+    @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Resuming a fit: the batch size it set for ``target_batch_size``, and the optimizer of ``optimizer=``.
 

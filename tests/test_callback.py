@@ -368,6 +368,27 @@ def test_resume_from_checkpoint_skips_and_is_not_disturbed(tmp_path: Path) -> No
     assert resumed.lr == finder.applied_lr and [e[1] for e in resumed.train_events()][-1] == (finder.applied_lr,)
 
 
+def test_resume_from_a_checkpoint_without_the_callback_forgets_the_callbacks_earlier_fit(tmp_path: Path) -> None:
+    """The same LRFinder found an LR in an earlier fit; the checkpoint's fit had no LRFinder (no state to load).
+
+    The resumed module's LR attribute was set to the earlier fit's LR ("the value that fit gave it"), while the
+    restored optimizer trains with the checkpoint's own.
+    """
+    finder = LRFinder(**FAST)
+    trainer(tmp_path / "first", [finder], max_steps=2).fit(Net(), make_loader())
+    assert finder.applied_lr is not None
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    trainer(tmp_path / "plain", [ckpt], enable_checkpointing=True, max_steps=2).fit(Net(lr=0.03), make_loader())
+    resumed = Net(lr=0.03)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path") as record:
+        trainer(tmp_path / "r", [finder], max_steps=4).fit(
+            resumed, make_loader(), ckpt_path=tmp_path / "ckpt" / "last.ckpt"
+        )
+    assert not any("is set to" in str(w.message) for w in record)
+    assert resumed.lr == 0.03 and finder.applied_lr is None and finder.result is None
+    assert [e[1] for e in resumed.train_events()] == [(0.03,), (0.03,)]
+
+
 def test_resume_of_a_fit_with_the_registry_optimizer_restores_it(tmp_path: Path) -> None:
     """optimizer='adamw', scheduler='cosine': resuming loaded AdamW's state into the module's own SGD (it failed:
     "loaded state dict has a different number of parameter groups"). Resumed from epoch 1, the fit ends as the
