@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import random
+import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -1120,32 +1121,105 @@ def _data_generators(data: object) -> list[torch.Generator]:
     return found
 
 
-def _data_rngs(data: object) -> list[tuple[Any, Any]]:
-    """Python and numpy RNGs that a loader's sampler, batch sampler or dataset keep as attributes.
+#: What a DataLoader draws with; its other attributes (its worker iterator) are its own business.
+_LOADER_PARTS = ("sampler", "batch_sampler", "dataset", "generator", "collate_fn", "worker_init_fn")
+#: How deep :class:`_DataState` looks below the data (loader -> dataset -> Subset's dataset -> transform -> ...).
+_DATA_DEPTH = 8
+#: A list, tuple or dict longer than this is data (file names, examples), not parts (datasets, transforms).
+_DATA_PARTS = 64
+#: At most this many objects are looked at: a bound on the walk, whatever the data holds.
+_DATA_OBJECTS = 4096
+#: Values never walked into: no draw state of the data lives in them (or it is restored with the model).
+_NOT_DATA_PARTS = (
+    type(None), bool, int, float, complex, str, bytes, torch.Tensor, np.ndarray, type, types.ModuleType,
+    types.FunctionType, types.BuiltinFunctionType, types.MethodType, nn.Module, torch.optim.Optimizer,
+    torch.device, torch.dtype, logging.Logger,
+)  # fmt: skip
+_RNGS = (torch.Generator, random.Random, np.random.RandomState, np.random.Generator)
+_NUMBERS = (bool, int, float, np.integer, np.floating)
 
-    Bucketing batch samplers and augmenting datasets often draw from their own ``random.Random``
-    or ``np.random.Generator`` rather than torch's: returned as ``(rng, state)`` pairs.
+
+def _data_holders(data: object) -> Iterator[object]:
+    """``data`` and the objects below it that a pass over it may draw from or count with, each once.
+
+    A DataLoader's sampler, batch sampler, dataset, generator, collate function and worker init
+    function; below those (and below any other iterable), every attribute, and the items of short
+    lists, tuples and dicts: a ``Subset``'s or ``ConcatDataset``'s datasets, a dataset's transform
+    (and a ``Compose``'s transforms), a wrapping sampler's inner one. Tensors, arrays, functions,
+    modules and optimizers are not walked into.
     """
-    found: list[tuple[Any, Any]] = []
-    for obj in _data_parts(data, ("sampler", "batch_sampler", "dataset")):
-        for value in getattr(obj, "__dict__", {}).values():
-            if (
-                isinstance(value, (random.Random, np.random.RandomState, np.random.Generator))
-                and not isinstance(value, random.SystemRandom)  # no state to save
-                and all(value is not rng for rng, _ in found)
-            ):
-                found.append((value, _rng_state(value)))
-    return found
+    stack: list[tuple[object, int]] = [(data, 0)]
+    seen: set[int] = set()
+    while stack and len(seen) < _DATA_OBJECTS:
+        obj, depth = stack.pop()
+        if isinstance(obj, _NOT_DATA_PARTS) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield obj
+        if depth >= _DATA_DEPTH or isinstance(obj, _RNGS):
+            continue
+        if isinstance(obj, torch.utils.data.DataLoader):
+            values = [getattr(obj, name, None) for name in _LOADER_PARTS]
+        elif isinstance(obj, (list, tuple)):
+            values = list(obj) if len(obj) <= _DATA_PARTS else []
+        elif isinstance(obj, dict):
+            values = list(obj.values()) if len(obj) <= _DATA_PARTS else []
+        else:
+            attrs = getattr(obj, "__dict__", None)
+            values = list(attrs.values()) if isinstance(attrs, dict) else []
+        stack.extend((value, depth + 1) for value in reversed(values))
+
+
+class _DataState:
+    """The draw state of one or more data iterables, put back by :meth:`restore`.
+
+    Every RNG found below the data (:func:`_data_holders`): ``torch.Generator`` objects under any
+    name (a DataLoader's or sampler's ``generator``, a custom sampler's ``self.rng``, an augmenting
+    dataset's or transform's own generator), Python ``random.Random`` and numpy RNGs; and the plain
+    numbers the objects keep as attributes (a sampler's ``epoch`` counted up by each ``iter()``,
+    which reseeds its shuffle): a range test that iterates the data leaves the next pass drawing
+    what it would have drawn without the test. A DataLoader's own attributes are not touched.
+    """
+
+    def __init__(self, data: Iterable[object]) -> None:
+        self._rngs: list[tuple[Any, Any]] = []
+        self._numbers: list[tuple[dict[str, Any], str, Any]] = []
+        seen: set[int] = set()
+        for source in data:
+            for obj in _data_holders(source):
+                if id(obj) in seen:
+                    continue
+                seen.add(id(obj))
+                if isinstance(obj, _RNGS):
+                    if not isinstance(obj, random.SystemRandom):  # no state to save
+                        self._rngs.append((obj, _rng_state(obj)))
+                elif not isinstance(obj, torch.utils.data.DataLoader) and isinstance(
+                    attrs := getattr(obj, "__dict__", None), dict
+                ):
+                    self._numbers += [(attrs, k, v) for k, v in attrs.items() if isinstance(v, _NUMBERS)]
+
+    def restore(self) -> None:
+        """Put every RNG state and number back (a number's attribute deleted meanwhile stays deleted)."""
+        for rng, state in self._rngs:
+            _set_rng_state(rng, state)
+        for attrs, name, value in self._numbers:
+            now = attrs.get(name, _MISSING)
+            if now is not _MISSING and (type(now) is not type(value) or now != value):
+                attrs[name] = value
 
 
 def _rng_state(rng: Any) -> Any:
+    if isinstance(rng, torch.Generator):
+        return rng.get_state()
     if isinstance(rng, np.random.Generator):
         return copy.deepcopy(rng.bit_generator.state)
     return rng.get_state() if isinstance(rng, np.random.RandomState) else rng.getstate()
 
 
 def _set_rng_state(rng: Any, state: Any) -> None:
-    if isinstance(rng, np.random.Generator):
+    if isinstance(rng, torch.Generator):
+        rng.set_state(state)
+    elif isinstance(rng, np.random.Generator):
         rng.bit_generator.state = state
     elif isinstance(rng, np.random.RandomState):
         rng.set_state(state)
@@ -1304,8 +1378,9 @@ class StateSnapshot:
     leading underscore are left to the wrappers that keep their bookkeeping there); the torch
     (CPU and CUDA), numpy and Python RNG states; the warm-up of lrfinder's ``PlateauWithWarmup``
     (moved by the optimizer's steps); and
-    the generators that fix the data order of the given data loaders (or the generators given),
-    and the Python/numpy RNGs their samplers and datasets keep; the parameters' ``requires_grad``.
+    the draw state of the given data loaders (or generators): every torch, Python and numpy RNG
+    their samplers, datasets and transforms keep, and the numbers they count with (a sampler's
+    ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``.
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
     its next epoch starts afresh. No files are written.
     """
@@ -1391,8 +1466,7 @@ class StateSnapshot:
         )
         self._np_rng = np.random.get_state()
         self._py_rng = random.getstate()
-        self._generators = [(g, g.get_state()) for d in data for g in _data_generators(d)]
-        self._data_rngs = [pair for d in data for pair in _data_rngs(d)]
+        self._data_state = _DataState(data)
         self._grad_flags = [(p, p.requires_grad) for p in model.parameters()]
         # A DataLoader with persistent workers keeps the iterator the test creates, and its next
         # epoch draws its order from it: one the test started is shut down in restore(), so
@@ -1461,10 +1535,7 @@ class StateSnapshot:
             torch.cuda.set_rng_state_all(self._cuda_rng)
         np.random.set_state(self._np_rng)
         random.setstate(self._py_rng)
-        for gen, gen_state in self._generators:
-            gen.set_state(gen_state)
-        for rng, rng_state in self._data_rngs:
-            _set_rng_state(rng, rng_state)
+        self._data_state.restore()
         for param, flag in self._grad_flags:
             param.requires_grad_(flag)
         for owner, owner_state in self._step_hooked:

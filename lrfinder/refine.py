@@ -826,23 +826,23 @@ def choose(trials: Sequence[Trial], refine: Refine) -> tuple[Trial | None, tuple
 class _HeldOutStream:
     """Training batches in a replayable order, with the first ``skip`` of each pass held out.
 
-    Every pass re-creates the iterator from the same state (the data's generators and torch's
-    RNG as they were when this object was made), so each pass yields the same batches in the
-    same order and the held-out ones (the first ``skip``) are never trained on.
+    Every pass re-creates the iterator from the same state (the data's RNGs and counters, see
+    ``range_test._DataState``, and torch's RNG as they were when this object was made), so each
+    pass yields the same batches in the same order and the held-out ones (the first ``skip``) are
+    never trained on.
     """
 
     def __init__(self, data: Iterable[Any], skip: int) -> None:
-        from .range_test import _data_generators
+        from .range_test import _DataState
 
         self.data = data
         self.skip = skip
-        self._gens = [(g, g.get_state()) for g in _data_generators(data)]
+        self._draws = _DataState([data])
         self._rng = torch.get_rng_state()
         self._it: Any = None
 
     def _start(self) -> list[Any]:
-        for gen, state in self._gens:
-            gen.set_state(state)
+        self._draws.restore()
         current = torch.get_rng_state()
         torch.set_rng_state(self._rng)
         head: list[Any] = []

@@ -976,6 +976,82 @@ def test_sampler_and_dataset_rngs_and_requires_grad_are_restored(dataset: Tensor
     assert all(torch.equal(a, b) for a, b in zip(first_epoch(True), first_epoch(False), strict=True))
 
 
+class _EpochSeeded(torch.utils.data.Sampler[int]):
+    """Reseeds its shuffle from seed + epoch, counting the epoch up at each iter() (no set_epoch needed)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.epoch = n, 0
+
+    def __iter__(self) -> Any:
+        gen = torch.Generator().manual_seed(100 + self.epoch)
+        self.epoch += 1
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _OwnGenerator(torch.utils.data.Sampler[int]):
+    """Shuffles with a torch.Generator kept under a name of its own (not ``generator``)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.rng = n, torch.Generator().manual_seed(5)
+
+    def __iter__(self) -> Any:
+        return iter(torch.randperm(self.n, generator=self.rng).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _Noise:
+    """A transform with its own torch.Generator (augmentation reproducible apart from the global seed)."""
+
+    def __init__(self) -> None:
+        self.gen = torch.Generator().manual_seed(7)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * torch.randn(x.shape, generator=self.gen)
+
+
+class _Transformed(torch.utils.data.Dataset[Any]):
+    def __init__(self, base: TensorDataset) -> None:
+        self.base, self.transform = base, _Noise()
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> Any:
+        x, y = self.base[i]
+        return self.transform(x), y
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ds: DataLoader(ds, batch_size=64, sampler=_EpochSeeded(len(ds))),
+        lambda ds: DataLoader(ds, batch_size=64, sampler=_OwnGenerator(len(ds))),
+        lambda ds: DataLoader(torch.utils.data.Subset(_Transformed(ds), range(300)), batch_size=64),
+        lambda ds: DataLoader(torch.utils.data.ConcatDataset([ds, _Transformed(ds)]), batch_size=64, shuffle=True),
+    ],
+    ids=["epoch-counting-sampler", "sampler-generator-by-another-name", "subset-of-a-transform-with-a-generator",
+         "concat-dataset-with-a-generator"],
+)  # fmt: skip
+def test_every_draw_state_below_the_loader_is_restored(make: Any, dataset: TensorDataset) -> None:
+    """Only a ``generator`` attribute (and Python/numpy RNGs one level down) were restored: these orders and
+    augmentations moved on with the test's passes, so training did not start with the batches it would have."""
+
+    def first_epoch(with_test: bool) -> list[torch.Tensor]:
+        model = make_mlp()
+        torch.manual_seed(0)
+        loader = make(dataset)
+        if with_test:
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=12, max_lr=1e-2)
+        return [x for x, _ in loader]
+
+    assert all(torch.equal(a, b) for a, b in zip(first_epoch(True), first_epoch(False), strict=True))
+
+
 def test_drop_last_with_a_batch_larger_than_the_data_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
     """It said 'the training data is empty ... pass a non-empty DataLoader' of 20 examples."""
     few = DataLoader(TensorDataset(*dataset[:20]), batch_size=32, drop_last=True)
