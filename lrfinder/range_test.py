@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import inspect
 import json
@@ -1612,7 +1613,13 @@ def run_sweep(
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
-    """Move every tensor in a (nested) batch to ``device``."""
+    """Move every tensor in a (nested) batch to ``device``.
+
+    Tensors, dicts (any ``Mapping``), lists, tuples and named tuples are walked; a dataclass
+    instance is copied with its fields moved (frozen ones too, ``__post_init__`` not run again);
+    any other object with a ``to`` method (a PyTorch Geometric ``Data``, a custom batch class) is
+    moved by ``batch.to(device)``, as Lightning moves batches. Anything else is left as it is.
+    """
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
@@ -1621,6 +1628,18 @@ def to_device(batch: Any, device: torch.device) -> Any:
         return type(batch)(*(to_device(v, device) for v in batch))
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device) for v in batch)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        moved = {f.name: to_device(getattr(batch, f.name), device) for f in dataclasses.fields(batch)}
+        if all(value is getattr(batch, name) for name, value in moved.items()):
+            return batch
+        copied = copy.copy(batch)
+        for name, value in moved.items():
+            object.__setattr__(copied, name, value)  # a frozen dataclass's fields too
+        return copied
+    to = getattr(batch, "to", None)
+    if callable(to) and not isinstance(batch, (type, nn.Module, str, bytes, np.ndarray)):
+        moved_batch = to(device)
+        return batch if moved_batch is None else moved_batch  # a .to() that moves in place returns None
     return batch
 
 
@@ -1955,10 +1974,15 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     if batch is None:
         return None
     first = batch
-    # Down the first element of nested tuples, lists and dicts: ``(x, y)``, ``{"x": x}``, and a dict
-    # of several loaders' batches, ``{"a": (x, y), "b": (x, y)}``.
-    while (isinstance(first, (tuple, list, Mapping))) and first:
-        first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]
+    # Down the first element of nested tuples, lists, dicts and dataclasses: ``(x, y)``, ``{"x": x}``, a
+    # dict of several loaders' batches, ``{"a": (x, y), "b": (x, y)}``, and ``Batch(x=x, y=y)``.
+    while True:
+        if isinstance(first, (tuple, list, Mapping)) and first:
+            first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]
+        elif dataclasses.is_dataclass(first) and not isinstance(first, type) and dataclasses.fields(first):
+            first = getattr(first, dataclasses.fields(first)[0].name)  # a dataclass batch: its first field
+        else:
+            break
     if isinstance(first, torch.Tensor) and first.dim() > 0:
         return int(first.shape[0])
     return None

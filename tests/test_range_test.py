@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import random
@@ -92,6 +93,43 @@ def test_infer_batch_size_descends_tuples_lists_and_dicts() -> None:
     assert infer_batch_size(None, {"a": [x, y], "b": [x[:3], y[:3]]}) == 6
     assert infer_batch_size(None, [{"x": x}]) == 6
     assert infer_batch_size(None, {}) is None and infer_batch_size(None, ()) is None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Batch:
+    x: torch.Tensor
+    y: torch.Tensor
+    ids: list[str] = dataclasses.field(default_factory=list)
+
+
+class _GraphBatch:
+    """A batch class with its own ``to`` (as PyTorch Geometric's ``Data``)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+
+    def to(self, device: torch.device) -> _GraphBatch:
+        return _GraphBatch(self.x.to(device))
+
+
+def test_dataclass_and_to_batches_are_moved_to_the_device_and_sized(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """A dataclass batch (or one with its own .to) stayed on the CPU with device='cuda', so step_fn got the model's
+    device error, and its batch size was unknown (result.scale() asked for from_batch_size)."""
+    from lrfinder.range_test import infer_batch_size, to_device
+
+    meta = torch.device("meta")
+    batch = _Batch(torch.zeros(4, 2), torch.zeros(4), ["a"])
+    moved = to_device(batch, meta)
+    assert isinstance(moved, _Batch) and moved.x.is_meta and moved.y.is_meta and moved.ids == ["a"]
+    assert batch.x.device.type == "cpu"  # the batch itself is not changed
+    assert to_device(_GraphBatch(torch.zeros(3)), meta).x.is_meta
+    assert to_device([{"g": _GraphBatch(torch.zeros(3))}], meta)[0]["g"].x.is_meta
+    assert infer_batch_size(None, batch) == 4
+    batches = [_Batch(x, y) for x, y in DataLoader(dataset, batch_size=32)]
+    result = range_test(
+        mlp, batches, step_fn=lambda m, b: F.cross_entropy(m(b.x), b.y), num_steps=10, max_lr=1e-2, device="cpu"
+    )
+    assert result.batch_size == 32
 
 
 def test_exp_schedule_is_even_in_log_with_exact_ends() -> None:
