@@ -504,6 +504,58 @@ def test_an_unwritable_output_is_refused_before_anything_is_written(work: Path):
     assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no new file can be made")
+def test_an_output_where_no_file_can_be_made_is_refused_before_the_test(work: Path):
+    # Permission bits pass for root, and /proc (like a read-only mount) refuses new files anyway: the
+    # JSON, CSV, report and fit's model failed after the whole range test (and training) with exit 1.
+    assert invoke("run", "model.pt", "--data", "train.npz", *FAST, "--json", "good.json").exit_code == 0
+    for command, option, path in (
+        (["run", "model.pt", "--data", "train.npz", *FAST], "--json", "/proc/lrfind-r.json"),
+        (["run", "model.pt", "--data", "train.npz", *FAST], "--csv", "/proc/lrfind-r.csv"),
+        (["run", "model.pt", "--data", "train.npz", "--num-steps", "12"], "--report", "/proc/lrfind-r.png"),
+        (["fit", "model.pt", "--data", "train.npz", *FAST], "--output", "/proc/lrfind-m.pt"),
+        (["fit", "model.pt", "--data", "train.npz", *FAST], "--output", "/proc/lrfind-new/m.pt"),
+        (["report", "good.json"], "--report", "/proc/lrfind-r.png"),
+    ):
+        result = invoke(*command, option, path)
+        kind = "directories" if "new/" in path else "files"
+        assert_one_line(result, 2, f"Invalid value for {option}", f"/proc does not take new {kind}", "another path")
+        assert "suggested lr" not in result.output and "wrote" not in result.output
+
+
+def test_an_output_path_ending_in_a_separator_is_refused(work: Path):
+    # -o models/ wrote the trained model to a file named "models"; --json out/ a file named "out".
+    for command, option, path in (
+        (["fit", "model.pt", "--data", "train.npz", *FAST], "-o", "models/"),
+        (["run", "model.pt", "--data", "train.npz", *FAST], "--json", "out/"),
+        (["run", "model.pt", "--data", "train.npz", *FAST], "--csv", "out/"),
+    ):
+        result = invoke(*command, option, path)
+        assert_one_line(result, 2, f"{path} ends in '/'", "give a file name inside it")
+        assert "suggested lr" not in result.output
+    assert not (work / "models").exists() and not (work / "out").exists()
+
+
+def test_a_model_that_fails_to_save_leaves_no_half_written_file(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # The disk fills up while the trained model is saved: nothing at --output, no temporary file, and the
+    # message names --output's path (fit's model named the hidden temporary file it was writing).
+    (work / "old.pt").write_bytes(b"the previous model")
+
+    def full_disk(model: object, path: str) -> None:
+        Path(path).write_bytes(b"half a model")
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(torch.jit, "save", full_disk)
+    for output in ("out.pt", "old.pt"):
+        result = invoke("fit", "model.pt", "--data", "train.npz", "--num-steps", "30", "--no-report",
+                        "--json", "r.json", "-o", output)  # fmt: skip
+        line = assert_one_line(result, 1, f"cannot write {output}", "No space left on device")
+        assert ".tmp" not in line
+    assert not (work / "out.pt").exists() and (work / "old.pt").read_bytes() == b"the previous model"
+    assert not (work / "r.json").exists()
+    assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
+
+
 def test_outputs_are_written_all_or_nothing(work: Path, monkeypatch: pytest.MonkeyPatch):
     import lrfinder.report
 

@@ -41,6 +41,7 @@ __all__ = [
     "curve_csv",
     "sweep_csv",
     "check_writable",
+    "stage_file",
     "stage_outputs",
 ]
 
@@ -361,8 +362,12 @@ def echo_sweep(
 def check_writable(paths: Mapping[str, str | None]) -> None:
     """Check, before any work, that every output path can be written (``-`` and ``None`` skipped).
 
-    A path can be written when it is not a directory and its nearest existing ancestor is a
-    directory this process may write to (missing directories are created when writing).
+    A path can be written when it names a file (not a directory, and not ``dir/`` with a trailing
+    separator), and its nearest existing ancestor is a directory this process may create files
+    in: missing directories are created when writing. The permission bits alone do not say it
+    (root passes them, and a read-only or virtual file system such as ``/proc`` refuses new
+    files anyway), so a hidden file (or, for a missing parent, a directory) is created there and
+    removed at once, as the atomic write itself will do.
 
     Args:
         paths: The option (``--report``) of each output path, for the message.
@@ -378,6 +383,10 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
         target = Path(path)
         if target.is_dir():
             raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+        if path.endswith(("/", os.sep)):
+            raise click.BadParameter(
+                f"{path} ends in '{path[-1]}', so it names a directory; give a file name inside it", param_hint=option
+            )
         parent = target.parent
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
@@ -389,9 +398,33 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
             )
         if target.exists() and not os.access(target, os.W_OK):
             raise click.BadParameter(f"cannot write {path}: the file is read-only", param_hint=option)
+        missing_parent = parent != target.parent
+        refused = _refuses_new_entries(parent, directory=missing_parent)
+        if refused is not None:
+            kind = "directories" if missing_parent else "files"
+            raise click.BadParameter(
+                f"cannot write {path}: {parent} does not take new {kind} ({refused}); choose another path",
+                param_hint=option,
+            )
 
 
-def _stage(staged: StagedWrites, path: str, write: Callable[[str], object]) -> None:
+def _refuses_new_entries(folder: Path, *, directory: bool) -> str | None:
+    """Why no new file (or ``directory``) can be made in ``folder``, else ``None``: one is made and removed."""
+    import tempfile
+
+    try:
+        if directory:
+            os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".lrfind-check-"))
+        else:
+            fd, name = tempfile.mkstemp(dir=folder, prefix=".lrfind-check-", suffix=".tmp")
+            os.close(fd)
+            os.unlink(name)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def stage_file(staged: StagedWrites, path: str, write: Callable[[str], object]) -> None:
     """Stage one file; an OS error names ``path``, never the hidden temporary file it was going to."""
     try:
         staged.add(path, write)
@@ -425,14 +458,14 @@ def stage_outputs(
         if json_path == "-":
             to_stdout.append(text + "\n")
         else:
-            _stage(staged, json_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+            stage_file(staged, json_path, lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     if csv_path:
         text = curve_csv(results[0]) if len(results) == 1 else sweep_csv(results, weight_decays or ())
         if csv_path == "-":
             to_stdout.append(text)
         else:
             csv_text = text
-            _stage(staged, csv_path, lambda tmp: Path(tmp).write_text(csv_text, encoding="utf-8"))
+            stage_file(staged, csv_path, lambda tmp: Path(tmp).write_text(csv_text, encoding="utf-8"))
     if report:
         from ..report import report_writer
 
@@ -443,5 +476,5 @@ def stage_outputs(
             schedule_name=schedule_name,
             highlight=highlight,
         )
-        _stage(staged, report, write)
+        stage_file(staged, report, write)
     return to_stdout

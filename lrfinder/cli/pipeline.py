@@ -41,6 +41,7 @@ from .output import (
     plural,
     quiet_warnings,
     setup_logging,
+    stage_file,
     stage_outputs,
     summary_rows,
     sweep_json,
@@ -843,7 +844,7 @@ def execute(options: Options, inputs: Inputs) -> None:
         schedule = _preview(options, result, inputs.data)
     with staged_writes() as staged:
         if training is not None and inputs.loaded is not None and options.output:
-            staged.add(options.output, model_writer(inputs.loaded, training=training, weight_decay=chosen_wd))
+            stage_file(staged, options.output, model_writer(inputs.loaded, training=training, weight_decay=chosen_wd))
         to_stdout = stage_outputs(
             staged,
             results,
