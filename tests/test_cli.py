@@ -1197,6 +1197,54 @@ def test_trained_lr_is_the_peak_of_the_schedule():
     assert with_wd == {"lr": 1e-3, "weight_decay": 1e-4, "wd": 1e-4, "hidden": 16}
 
 
+def test_fit_saves_a_lightning_module_as_a_checkpoint_at_a_ckpt_output(work: Path):
+    # -o out.ckpt saved a state_dict model as a bare state_dict under a checkpoint's name, which
+    # load_from_checkpoint cannot read. A LightningModule is now saved as a checkpoint there; .pt keeps MODEL's format.
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    torch.manual_seed(0)
+    torch.save(mods.LitLR(lr=0.5).state_dict(), work / "lit_weights.pt")
+    args = ["lit_weights.pt", "--model-class", f"{USER_MODULE}:LitLR", "--data", "train.npz", "--num-steps", "30",
+            "--max-lr", "100", "--no-report"]  # fmt: skip
+    result = invoke("fit", *args, "-o", "out.ckpt")
+    assert result.exit_code == 0, result.output
+    saved = torch.load(work / "out.ckpt", weights_only=True)
+    assert "pytorch-lightning_version" in saved and "net.body.0.weight" in saved["state_dict"]
+    module = mods.LitLR.load_from_checkpoint(work / "out.ckpt", weights_only=True)
+    assert module.hparams.lr == pytest.approx(float(re.search(r"lr (\S+), constant", result.stdout).group(1)), rel=0.01)
+    again = invoke("run", "out.ckpt", "--model-class", f"{USER_MODULE}:LitLR", "--data", "train.npz", *FAST)
+    assert again.exit_code == 0 and "(lightning)" in again.stdout, again.output
+    # .pt names no format: MODEL's (a state_dict) is kept.
+    assert invoke("fit", *args, "-o", "out.pt").exit_code == 0
+    assert "net.body.0.weight" in torch.load(work / "out.pt", weights_only=True)
+
+
+@pytest.mark.parametrize(
+    ("model", "says"),
+    [
+        (["weights.pt", "--model-class", f"{USER_MODULE}:Net"], "is a state_dict of Net, a plain torch.nn.Module"),
+        (["model_ts.pt"], "is a TorchScript model of Net"),
+        (["pickled.pt", "--unsafe-pickle"], "is a pickled module of Net"),
+    ],
+)
+def test_fit_refuses_a_ckpt_output_for_a_model_no_checkpoint_can_hold(work: Path, model: list[str], says: str):
+    result = invoke("fit", *model, "--data", "train.npz", *FAST, "-o", "out.ckpt")
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "--output" in errors[0] and says in errors[0] and "not a LightningModule" in errors[0]
+    assert "Name the output .pt" in errors[0]
+    assert "suggested lr" not in result.output and not (work / "out.ckpt").exists()  # refused before the test
+
+
+@pytest.mark.parametrize("output", ["model.onnx", "model.safetensors"])
+def test_fit_refuses_an_output_in_a_format_it_does_not_write(work: Path, output: str):
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", output)
+    assert result.exit_code == 2, result.output
+    assert "lrfind does not write" in result.stderr and "Name it .pt" in result.stderr
+    assert "suggested lr" not in result.output and not (work / output).exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args, output",

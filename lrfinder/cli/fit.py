@@ -54,7 +54,8 @@ Examples:
     required=True,
     type=click.Path(dir_okay=False),
     callback=check_model_output,
-    help="Where to save the trained model (same format as MODEL).",
+    help="Where to save the trained model, in MODEL's format; a .ckpt output is a Lightning checkpoint (MODEL must "
+    "be a LightningModule).",
 )
 @sweep_options
 @precision_option
@@ -72,6 +73,8 @@ def command(ctx: click.Context, **params: Any) -> None:
     recommended value. The LR is scaled to --target-batch-size, and training then uses that
     batch size. A LightningModule's hparams.lr (or learning_rate) in the output is the LR it
     was trained at (a schedule's peak), and its hparams.weight_decay (or wd) the weight decay;
-    MODEL itself is never written.
+    MODEL itself is never written. The output keeps MODEL's format (TorchScript, state_dict,
+    pickle or checkpoint); an output named .ckpt is a Lightning checkpoint, so a LightningModule
+    read from a state_dict is saved as one, and any other model is refused.
     """
     run_command(ctx, train=True, strict=True)

@@ -65,6 +65,7 @@ __all__ = [
     "LoadedData",
     "load_model",
     "model_writer",
+    "saved_format",
     "save_model",
     "load_data",
     "make_loss",
@@ -572,10 +573,55 @@ def _record_lr(module: nn.Module, lr: float | None, weight_decay: float | None =
                 setattr(module, name, value)
 
 
+#: How :func:`saved_format` names a loaded model in its refusal.
+_FORMAT_WORDS = {
+    "torchscript": "a TorchScript model",
+    "state_dict": "a state_dict",
+    "pickle": "a pickled module",
+    "lightning": "a Lightning checkpoint",
+}
+
+
+def saved_format(loaded: LoadedModel, path: str | os.PathLike[str]) -> ModelFormat:
+    """The format ``lrfind fit`` saves ``loaded`` in at ``path``: MODEL's, unless the extension says otherwise.
+
+    ``.ckpt`` is a Lightning checkpoint's extension (Lightning's ``ModelCheckpoint`` writes it,
+    ``load_from_checkpoint`` reads it, and :func:`load_model` takes a ``.ckpt`` with a
+    ``state_dict`` key for one): a LightningModule (from a state_dict with a LightningModule
+    ``--model-class``, or pickled) is saved as a checkpoint there. Any other extension (``.pt``,
+    ``.pth``, ``.bin``, none) names no format, since torch writes every one of them with
+    ``torch.save`` or ``torch.jit.save``: MODEL's format is kept.
+
+    Raises:
+        click.BadParameter: ``.ckpt`` for a model that is not a LightningModule (TorchScript, a plain
+            ``nn.Module``): no Lightning checkpoint can hold it (a usage error, exit 2; checked
+            after loading, before the range test).
+
+    """
+    if Path(path).suffix.lower() != ".ckpt" or loaded.format == "lightning":
+        return loaded.format
+    if loaded.format != "torchscript" and is_lightning_module(loaded.model):
+        return "lightning"
+    name = getattr(loaded.model, "original_name", None) or type(loaded.model).__name__
+    kind = "" if loaded.format == "torchscript" else ", a plain torch.nn.Module"
+    keep = {"torchscript": "TorchScript", "state_dict": "a state_dict", "pickle": "a pickled module"}[loaded.format]
+    other = " (or pass a LightningModule as --model-class)" if loaded.format == "state_dict" else ""
+    raise click.BadParameter(
+        f"{os.fspath(path)!r} ends in .ckpt, a Lightning checkpoint, but MODEL {loaded.path.name} is "
+        f"{_FORMAT_WORDS[loaded.format]} of {name}{kind}, not a LightningModule, so no checkpoint can hold it. Name "
+        f"the output .pt to save it as {keep}, as MODEL is{other}.",
+        param_hint="--output",
+    )
+
+
 def model_writer(
-    loaded: LoadedModel, *, training: TrainingResult | None = None, weight_decay: float | None = None
+    loaded: LoadedModel,
+    *,
+    training: TrainingResult | None = None,
+    weight_decay: float | None = None,
+    format: ModelFormat | None = None,
 ) -> Callable[[str], object]:
-    """Return ``write(path)``, which saves the (trained) model in the format it was loaded from.
+    """Return ``write(path)``, which saves the (trained) model in ``format`` (default: the one it was loaded from).
 
     TorchScript is saved with ``torch.jit.save``; a Lightning module as a checkpoint of the module
     (state_dict, hyper-parameters, and ``training``'s epoch and step when given); a state_dict
@@ -588,14 +634,19 @@ def model_writer(
     module with it. ``weight_decay`` (the value a weight-decay sweep chose and training used)
     goes into its ``weight_decay`` or ``wd`` hyper-parameter the same way. The loaded file's own
     hyper-parameters are only read.
+
+    ``format="lightning"`` saves a LightningModule loaded from another format (a state_dict with
+    a LightningModule class, a pickled one) as such a checkpoint (:func:`saved_format` picks it
+    for a ``.ckpt`` output).
     """
     model = loaded.model
+    format = format or loaded.format
     lightning = is_lightning_module(model) and training is not None
     lr = trained_lr(training) if lightning else None
     wd = weight_decay if lightning else None
-    if loaded.format == "torchscript":
+    if format == "torchscript":
         return lambda file: torch.jit.save(model, file)  # type: ignore[arg-type]
-    if loaded.format == "lightning":
+    if format == "lightning":
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
         hparams = dict(getattr(model, "hparams", {}) or {})
@@ -607,7 +658,7 @@ def model_writer(
             "hyper_parameters": with_lr(hparams, lr, wd),
         }
         return lambda file: torch.save(checkpoint, file)
-    if loaded.format == "state_dict":
+    if format == "state_dict":
         state = model.state_dict()
         return lambda file: torch.save(state, file)
     if lr is not None or wd is not None:
@@ -616,16 +667,17 @@ def model_writer(
 
 
 def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: TrainingResult | None = None) -> Path:
-    """Save a (trained) model to ``path`` in the format it was loaded from, atomically (:func:`model_writer`).
+    """Save a (trained) model to ``path`` atomically, in :func:`saved_format`'s format (:func:`model_writer`).
 
     Raises:
         ValueError: ``path`` is the input file (inputs are never overwritten).
+        click.BadParameter: ``path`` ends in ``.ckpt`` and the model is no LightningModule.
 
     """
     target = Path(path)
     if target.resolve() == loaded.path.resolve():
         raise ValueError(f"Refusing to overwrite the input model {loaded.path}; choose another --output path.")
-    return atomic_write(target, model_writer(loaded, training=training))
+    return atomic_write(target, model_writer(loaded, training=training, format=saved_format(loaded, target)))
 
 
 # --------------------------------------------------------------------------------------------

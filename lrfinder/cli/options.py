@@ -423,15 +423,27 @@ _NOT_MODEL_SUFFIXES = {
 }
 
 
+#: Extensions of model formats ``lrfind`` neither reads nor writes: a trained model saved under one
+#: of them would be a torch file that the tools for that format cannot open.
+_FOREIGN_MODEL_SUFFIXES = {".onnx": "an ONNX model", ".safetensors": "a safetensors file"}
+
+
 def check_model_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Refuse a ``--output`` whose extension is that of another kind of file (a click callback).
 
     Raises:
         click.BadParameter: ``value`` ends in ``.npz``, ``.csv``, ``.png``, ``.json``, ``.toml``,
-            ``.py``, ... (a usage error, exit 2, before any work).
+            ``.py``, ..., or in ``.onnx`` or ``.safetensors``, model formats ``lrfind`` does not
+            write (a usage error, exit 2, before any work).
 
     """
     suffix = Path(value).suffix.lower() if value is not None else ""
+    if suffix in _FOREIGN_MODEL_SUFFIXES:
+        raise click.BadParameter(
+            f"{value!r} ends in {suffix}, the extension of {_FOREIGN_MODEL_SUFFIXES[suffix]}, which lrfind does not "
+            "write: the trained model is saved in MODEL's format (TorchScript, state_dict or pickle as .pt, a "
+            "Lightning checkpoint as .ckpt). Name it .pt, then convert the saved model."
+        )
     if suffix in _NOT_MODEL_SUFFIXES:
         raise click.BadParameter(
             f"{value!r} ends in {suffix}, the extension of {_NOT_MODEL_SUFFIXES[suffix]}, not of a model. The trained "

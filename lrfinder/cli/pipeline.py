@@ -81,7 +81,8 @@ class Inputs:
         loss_fn: The loss for plain models.
         device: The resolved device.
         source: Where the model came from, for the summary.
-        loaded: The loaded model file (``fit`` saves in its format), ``None`` for the demo.
+        loaded: The loaded model file (``fit`` saves in its format, or as a Lightning checkpoint at a
+            ``.ckpt`` output), ``None`` for the demo.
 
     """
 
@@ -782,7 +783,8 @@ def execute(options: Options, inputs: Inputs) -> None:
     trained model) are written together at the end, or not at all.
 
     Raises:
-        click.UsageError: A setting the data rules out (exit 2).
+        click.UsageError: A setting the data rules out, or a ``.ckpt`` ``--output`` for a model that is
+            no LightningModule (exit 2).
         click.ClickException: An inconclusive curve with ``fit`` or ``--strict``, or diverged
             training (exit 1).
         KeyboardInterrupt: The range test, the sweep or training was interrupted.
@@ -790,8 +792,12 @@ def execute(options: Options, inputs: Inputs) -> None:
     """
     from .._atomic import staged_writes
     from ..sweeps import recommend_weight_decay
-    from .loading import model_writer
+    from .loading import model_writer, saved_format
 
+    # The saved model's format follows a .ckpt --output, or is refused (exit 2) before the range test.
+    save_as = None
+    if options.train and options.output and inputs.loaded is not None:
+        save_as = saved_format(inputs.loaded, options.output)
     _check_sized(options, inputs.data)
     if options.train:
         _training_batches(options, inputs.data)
@@ -844,7 +850,8 @@ def execute(options: Options, inputs: Inputs) -> None:
         schedule = _preview(options, result, inputs.data)
     with staged_writes() as staged:
         if training is not None and inputs.loaded is not None and options.output:
-            stage_file(staged, options.output, model_writer(inputs.loaded, training=training, weight_decay=chosen_wd))
+            write_model = model_writer(inputs.loaded, training=training, weight_decay=chosen_wd, format=save_as)
+            stage_file(staged, options.output, write_model)
         to_stdout = stage_outputs(
             staged,
             results,
