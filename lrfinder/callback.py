@@ -199,7 +199,8 @@ class LRFinder(_CallbackBase):
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
             :func:`lrfinder.optimizers.create_optimizer` over the module; default the module's.
             The module's LR schedulers go with its optimizer (``scheduler=`` builds the new
-            one); under manual optimization, where ``training_step`` steps them, that is warned.
+            one); that is warned under manual optimization, where ``training_step`` steps them,
+            and without ``scheduler=`` (training then runs at a constant LR).
         optimizer_settings: Keyword settings for ``optimizer`` (``weight_decay``, ...).
         scheduler: Registry name of the LR schedule to train with, built by
             :func:`lrfinder.schedulers.create_scheduler` from the found LR and the suggestion
@@ -696,6 +697,16 @@ class LRFinder(_CallbackBase):
                     "during the test, and in training "
                     + ("the schedule of scheduler=." if self.scheduler is not None else "too (no scheduler= given).")
                     + " Leave optimizer=None to test the module's own optimizer and scheduler.",
+                )
+            elif trainer.lr_scheduler_configs and self.scheduler is None:
+                # Documented, but silent: a module's cosine or one-cycle schedule turned into a constant LR.
+                names = ", ".join(dict.fromkeys(type(c.scheduler).__name__ for c in trainer.lr_scheduler_configs))
+                _lightning.warn(
+                    trainer,
+                    f"LRFinder(optimizer={self.optimizer!r}) replaces the module's optimizer and its LR scheduler(s) "
+                    f"({names}), and no scheduler= is given: training runs at a constant LR. Pass scheduler= "
+                    "(e.g. 'cosine' or 'onecycle', built from the found LR) or leave optimizer=None to train with "
+                    "the module's own.",
                 )
             self._replaced = (list(trainer.optimizers), list(trainer.lr_scheduler_configs))
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)

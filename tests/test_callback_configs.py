@@ -280,6 +280,21 @@ def test_optimizer_option_under_manual_optimization_says_the_schedulers_are_drop
     assert type(t.optimizers[0]).__name__ == "AdamW" and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
 
 
+def test_optimizer_option_without_scheduler_says_the_modules_schedule_is_dropped(tmp_path: Path) -> None:
+    """Under automatic optimization the module's OneCycleLR went with its optimizer without a word: a constant LR."""
+    model = Net(schedule="onecycle")
+    t = trainer(tmp_path, [LRFinder(optimizer="adamw", **FAST)], max_steps=2)
+    with pytest.warns(UserWarning, match=r"optimizer='adamw'.*scheduler\(s\) \(OneCycleLR\).*constant LR"):
+        t.fit(model, make_loader())
+    assert t.lr_scheduler_configs == []
+    with warnings.catch_warnings(record=True) as record:  # with scheduler= there is nothing to say
+        warnings.simplefilter("always")
+        trainer(tmp_path, [LRFinder(optimizer="adamw", scheduler="cosine", **FAST)], max_steps=2).fit(
+            Net(schedule="onecycle"), make_loader()
+        )
+    assert not any("replaces the module's optimizer" in str(w.message) for w in record)
+
+
 class FrozenBackboneNet(Net):
     """Transfer learning: the body frozen and left in eval mode (BatchNorm statistics kept, no dropout)."""
 
