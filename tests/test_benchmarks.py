@@ -201,3 +201,36 @@ def test_notes_counts_the_finders_curves_and_skips_other_caches(tmp_path: Path) 
     assert counts["peers"]["curves"] == 1 and counts["peers"]["conclusive"] == 0
     assert any(kind.startswith("inconclusive: The loss never clearly falls") for kind in counts["peers"]["kinds"])
     assert (tmp_path / "out" / "notes.md").read_text().startswith("## How often the analysis notes fire")
+
+
+def test_confidence_scores_each_cached_pick_against_the_oracle(tmp_path: Path) -> None:
+    from benchmarks import confidence
+    from benchmarks.quality import PER_DECADE, SEEDS
+    from benchmarks.tasks import TASKS_BY_NAME
+
+    task = TASKS_BY_NAME["digits_mlp_sgd"]
+    grid = task.lr_grid(PER_DECADE)
+    best = grid[len(grid) // 2]
+    # Validation loss 1 at the best grid LR, growing by 0.5 per decade away from it.
+    runs = {f"constant|{lr:.6e}|{s}": 1.0 + 0.5 * abs(math.log10(lr / best)) for lr in grid for s in range(SEEDS)}
+    x = np.linspace(-6.0, 1.0, 100)
+    clean = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    rng = np.random.default_rng(0)
+    findings = {
+        f"lrfinder|{s}|v": {"lrs": (10**x).tolist(), "losses": (clean + rng.normal(0, noise, x.size)).tolist()}
+        for s, noise in enumerate((0.002, 0.15))
+    }
+    findings["torch_lr_finder|0|v"] = findings["lrfinder|0|v"]  # a peer's curve: not lrfinder's, not scored
+    (tmp_path / f"{task.name}.json").write_text(json.dumps({"runs": runs, "findings": findings}))
+    (tmp_path / "not_a_task.json").write_text(json.dumps({"runs": {}, "findings": findings}))
+    summary = confidence.main(["--cache-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    rows = json.loads((tmp_path / "out" / "confidence.json").read_text())["rows"]
+    assert [(r["finder"], r["seed"]) for r in rows] == [("lrfinder", 0), ("lrfinder", 1)]
+    for r in rows:
+        nearest = min(grid, key=lambda g: abs(math.log10(r["lr"] / g)))
+        assert r["off"] == pytest.approx(abs(math.log10(r["lr"] / best)))
+        assert r["trained"] is False and r["regret"] == pytest.approx(runs[f"constant|{nearest:.6e}|{r['seed']}"])
+    # The noisier curve's pick moves more under the bootstrap.
+    assert rows[0]["spread"] < rows[1]["spread"]
+    assert summary["n"] == 2 and sum(b["n"] for b in summary["bins"]) == 2
+    assert (tmp_path / "out" / "confidence.md").read_text().startswith("## Does the confidence predict")
