@@ -1250,7 +1250,8 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     Notes are exceptions, with thresholds set so each fires on few of the benchmark's curves
     (``benchmarks/results/notes.md``): a fall of fewer than ``SHALLOW_FALL`` noise levels; raw
     losses without a significant falling trend (:func:`_falls_steadily`); a falling region of a
-    single swept LR; no turn-up seen; rules more than ``DISAGREE_DECADES``
+    single swept LR; a steepest point in the first half window of the sweep (the fall may begin
+    below ``min_lr``); no turn-up seen; rules more than ``DISAGREE_DECADES``
     apart; a recovery below the minimum after the blow-up, shallower than the rise (ignored; a
     deeper one makes the rise a bump, see :func:`blowup_index`); a suggestion at or past the
     divergence point.
@@ -1283,6 +1284,12 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
         notes.append(
             f"the loss falls steeply at a single swept LR ({reading.lrs[a]:.2e}): the steepest point "
             "is sharper than the sweep can resolve"
+        )
+    if a == 0 and reading.region.steepest < max(1, reading.noise.window // 2):
+        # Where the smoothing window cannot be centred, the steepest point is the filter's extrapolation.
+        notes.append(
+            f"the loss already falls steeply at the start of the sweep (lr={reading.lrs[0]:.2e}): the fall may "
+            "begin below min_lr, and the steepest point is uncertain; lower min_lr to see where it starts"
         )
     if reading.divergence is not None:
         c_top = 1.0

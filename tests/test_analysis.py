@@ -244,6 +244,20 @@ def test_a_flat_bottom_is_not_still_falling_wherever_its_noise_puts_the_minimum(
     assert minimum_last >= 5  # the case is exercised
 
 
+def test_a_fall_already_steep_at_min_lr_is_noted() -> None:
+    # The steepest point was reported as min_lr itself with no word that the fall may start below the sweep.
+    lrs = np.geomspace(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    rng = np.random.default_rng(0)
+    blowup = np.where(x > 0, x**2 * 8, 0.0)
+    early = sigmoid_fall(x, center=-5.85, width=0.1, top=2.3) + blowup + rng.normal(0, 0.01, x.size)
+    s = analyze(lrs, early)
+    assert s.steepest_lr == lrs[0]
+    assert any(n.startswith("the loss already falls steeply at the start of the sweep (lr=1.00e-06)") for n in s.notes)
+    later = sigmoid_fall(x, center=-3.0, width=0.1, top=2.3) + blowup + rng.normal(0, 0.01, x.size)
+    assert not any("start of the sweep" in n for n in analyze(lrs, later).notes)
+
+
 def test_bad_arrays() -> None:
     with pytest.raises(ValueError, match="same length"):
         analyze(LRS, textbook_curve()[:-1])
