@@ -688,11 +688,28 @@ def _overlay_width(index: int, count: int) -> float:
     return 4.0 - 2.8 * index / (count - 1)
 
 
+def _overlay_ranks(count: int, highlight: int | None) -> list[int]:
+    """Each curve's rank in the overlay's stack: 0 (widest, lowest) for the highlighted one, then the rest in order.
+
+    The recommended (or, without one, the first) curve is the answer, so it is drawn the widest,
+    with its halo; every other curve is thinner and on top of it, so none hides another.
+
+    Example:
+        >>> _overlay_ranks(3, None), _overlay_ranks(3, 2), _overlay_ranks(3, 1)
+        ([0, 1, 2], [1, 2, 0], [1, 0, 2])
+
+    """
+    first = [] if highlight is None else [highlight]
+    stack = first + [i for i in range(count) if i != highlight]
+    return [stack.index(i) for i in range(count)]
+
+
 #: The overlay legend's title; the halo is explained only when a curve has one (``highlight``).
 _OVERLAY_LEGEND_TITLE = "smoothed curves (dashed: suggested lr; *: minimum; X: divergence{halo})"
 
 
 def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
+    ranks = _overlay_ranks(len(results), highlight)
     for i, result in enumerate(results):
         color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
         lrs = np.asarray(result.lrs, dtype=float)
@@ -709,15 +726,17 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
             label += "  (recommended)"
         finite = np.isfinite(raw)
         ax.plot(lrs[finite], raw[finite], color=color, alpha=0.25, lw=0.7)
-        # No curve hides another: each later curve is drawn thinner, on top of the earlier ones,
-        # so where curves coincide every one still shows as a band around the next.
-        width = _overlay_width(i, len(results))
+        # No curve hides another: each curve of a later rank is drawn thinner, on top of the earlier
+        # ones, so where curves coincide every one still shows as a band around the next. The
+        # recommended curve has the first rank (widest), so it is the most visible, not the least.
+        rank = ranks[i]
+        width = _overlay_width(rank, len(results))
         drawn = _drawable_smoothed(result)
         if highlight == i:
             ax.plot(lrs, drawn, color=color, lw=width + 5.0, alpha=0.22, solid_capstyle="round", zorder=2)
-        ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + i)
+        ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + rank)
         slope = loss_slope(lrs, drawn)
-        slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), zorder=3 + i)
+        slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), zorder=3 + rank)
         if s is not None and highlight == i:
             # The recommended curve's LR is the answer: a solid line and its value, as for one curve.
             ax.axvline(s.lr, color=color, lw=2.0, zorder=4)

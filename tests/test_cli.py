@@ -924,6 +924,26 @@ def test_report_rerenders_and_overlays(work: Path):
     assert result.exit_code == 0 and Image.open(work / "two.png").size == (1200, 900)
 
 
+def test_report_of_a_sweep_draws_the_recommended_curve_the_widest(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # lrfind report sweep.json drew the recommended weight decay as the thinnest curve when it came last.
+    from matplotlib.figure import Figure
+
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--optimizer", "adamw",
+                    "--weight-decay", "0,1e-2,1e-1", "--json", "sweep.json", "--no-report")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    recommended = json.loads((work / "sweep.json").read_text())["recommended_index"]
+    assert recommended is not None
+    figures: list[Figure] = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (figures.append(self), savefig(self, *a, **k))[1])
+    assert invoke("report", "sweep.json", "--report", "sweep.png").exit_code == 0
+    ax = next(a for a in figures[0].axes if a.get_ylabel() == "training loss")
+    curves = [line for line in ax.get_lines() if line.get_label().startswith("wd=")]
+    assert "(recommended)" in curves[recommended].get_label()
+    widths = [c.get_linewidth() for c in curves]
+    assert widths[recommended] == max(widths) and widths.count(max(widths)) == 1, widths
+
+
 def test_report_overlay_labels_tell_the_files_apart(work: Path):
     from lrfinder.cli.report import load_results
 

@@ -316,6 +316,22 @@ def test_overlay_order_and_no_curve_hidden():
     assert orders == sorted(orders) and len(set(orders)) == 3
 
 
+@pytest.mark.parametrize("highlight", [0, 1, 2])
+def test_overlay_draws_the_recommended_curve_the_widest(highlight: int):
+    # The recommended weight decay was drawn as its position made it: the last of three (the largest weight
+    # decay, often the one recommended) was the thinnest line, under a faint halo. It is now the widest and
+    # the lowest; the others keep their order, each thinner and on top, so none hides another.
+    results = [replace(make_result(seed=0), label=f"wd={w}") for w in ("0", "1e-4", "1e-3")]
+    ax = axes_by_label(plot_range_test(results, highlight=highlight))["loss"]
+    curves = [line for line in ax.get_lines() if line.get_label().startswith("wd=")]
+    widths = [c.get_linewidth() for c in curves]
+    orders = [c.get_zorder() for c in curves]
+    assert widths[highlight] == max(widths) and orders[highlight] == min(orders)
+    others = [i for i in range(3) if i != highlight]
+    assert [widths[i] for i in others] == sorted((widths[i] for i in others), reverse=True)
+    assert [orders[i] for i in others] == sorted(orders[i] for i in others) and len(set(widths)) == 3
+
+
 def test_overlapping_curves_show_every_colour(tmp_path: Path):
     from lrfinder.report import OVERLAY_COLORS
 
