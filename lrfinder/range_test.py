@@ -544,6 +544,13 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
         raise ValueError(f"Expected min_lr > 0, but got min_lr={min_lr}")
     if max_lr <= min_lr:
         raise ValueError(f"Expected max_lr > min_lr, but got min_lr={min_lr}, max_lr={max_lr}")
+    if mode == "exp" and not math.isfinite(max_lr / min_lr):
+        # The exponential steps are min_lr * (max_lr / min_lr) ** t: an overflowing ratio made every LR
+        # between the two ends inf, and the sweep ran at them.
+        raise ValueError(
+            f"Expected max_lr / min_lr to be a finite number for mode='exp', but got min_lr={min_lr}, "
+            f"max_lr={max_lr}, whose ratio overflows. Use a range of at most a few dozen decades, e.g. min_lr=1e-8."
+        )
     if not is_int(num_steps):
         raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
     if num_steps < min_steps:

@@ -519,6 +519,9 @@ def test_inconclusive_curve_keeps_the_result(mlp: nn.Module, loader: DataLoader)
         ({"stop_factor": 1.0}, ValueError, r"stop_factor > 1"),
         ({"accumulate_steps": 0}, ValueError, r"accumulate_steps"),
         ({"min_lr": float("nan")}, ValueError, r"min_lr to be finite"),
+        # The ratio overflowed: the sweep ran at lr=inf, then analyze said "every lr finite and > 0, got 1e-300".
+        ({"min_lr": 1e-300, "max_lr": 1e10}, ValueError, r"max_lr / min_lr to be a finite number for mode='exp'"),
+        ({"min_lr": 5e-324, "max_lr": 1e-3}, ValueError, r"ratio overflows"),
     ],
 )
 def test_bad_settings(
