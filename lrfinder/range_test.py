@@ -1920,7 +1920,7 @@ def _check_loss(loss: object) -> torch.Tensor:
 
 
 class CyclingBatches:
-    """Cycles through an iterable of batches, starting it again when it runs out.
+    """Cycles through an iterable of batches, starting it again when it runs out (logged once, at INFO).
 
     :meth:`next` returns ``(batch, batch_idx)``, the index counting from 0 within each pass.
     Subclasses may override :meth:`_unwrap` to adapt what the iterator yields.
@@ -1930,6 +1930,7 @@ class CyclingBatches:
         self.data = data
         self._it: Iterator[Any] | None = None
         self._idx = 0
+        self._passes = 0  # passes completed
 
     def _unwrap(self, item: Any) -> Any:
         return item
@@ -1952,6 +1953,14 @@ class CyclingBatches:
             self._idx = 0
             try:
                 batch = self._unwrap(next(self._it))
+                if not self._passes:
+                    # Batches repeat from here on: fine for a range test, but worth knowing on a tiny dataset.
+                    logger.info(
+                        "The training data ran out after %d batches; starting it again (its batches are used "
+                        "again from here on).",
+                        used,
+                    )
+                self._passes += 1
             except StopIteration:
                 if used:  # it gave batches once and none now: a one-shot iterator
                     raise DataError(

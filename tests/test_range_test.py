@@ -365,10 +365,16 @@ def test_accumulation_records_the_mean_of_micro_batches(dataset: TensorDataset, 
     assert result.settings.accumulate_steps == 4
 
 
-def test_short_data_is_cycled(mlp: nn.Module) -> None:
+def test_short_data_is_cycled(mlp: nn.Module, caplog: pytest.LogCaptureFixture) -> None:
     loader = DataLoader(make_classification(n=64), batch_size=32)  # 2 batches
-    result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=20, max_lr=1e-2)
+    with caplog.at_level("INFO", logger="lrfinder"):
+        result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=20, max_lr=1e-2)
     assert result.num_steps == 20 and result.stop_reason == "completed"
+    # It cycled in silence; said once (lrfind --debug shows it), not at every pass.
+    said = [r.getMessage() for r in caplog.records if "ran out" in r.getMessage()]
+    assert said == [
+        "The training data ran out after 2 batches; starting it again (its batches are used again from here on)."
+    ]
 
 
 def test_param_group_ratios_are_kept(mlp: nn.Module, loader: DataLoader) -> None:
