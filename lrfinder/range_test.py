@@ -473,8 +473,21 @@ def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> No
     if foreign:
         raise ModelError(
             f"The optimizer holds {foreign} parameter(s) that are not the model's. Create the optimizer "
-            "from this model's parameters (model.parameters())."
+            "from this model's parameters (model.parameters()). If they are a loss's own (a learnable "
+            "temperature), pass that loss module itself as loss_fn."
         )
+
+
+def with_loss_module(model: nn.Module, loss_fn: object) -> nn.Module:
+    """``model``, with ``loss_fn`` beside it when that is a module with parameters or buffers of its own.
+
+    A loss with parameters (a learnable temperature, a center loss) trains with the model: the
+    optimizer may hold them, and a snapshot of the returned module restores them too.
+    """
+    if isinstance(loss_fn, nn.Module) and loss_fn is not model:
+        if next(loss_fn.parameters(), None) is not None or next(loss_fn.buffers(), None) is not None:
+            return nn.ModuleList([model, loss_fn])
+    return model
 
 
 def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
@@ -2043,7 +2056,9 @@ def range_test(
         optimizer: The optimizer to sweep (its param-group LR ratios are kept); default
             ``torch.optim.SGD(momentum=0.9)`` over the model's trainable parameters.
         loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches and for
-            dict batches with input/target keys (``x``/``y``, ``input``/``target``, ...).
+            dict batches with input/target keys (``x``/``y``, ``input``/``target``, ...). A loss
+            module with parameters of its own (a learnable temperature) trains with the model:
+            the optimizer may hold them, and they are restored with the model.
         step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence).
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
@@ -2184,7 +2199,10 @@ def range_test(
     check_steps_without_closure(optimizer)
     if restore:
         check_materialized(model)
-    check_optimizer_of(model, optimizer)
+    # A loss module with parameters of its own (a learnable temperature) trains with the model: the
+    # optimizer may hold them, and they are restored with the model.
+    owner = with_loss_module(model, loss_fn)
+    check_optimizer_of(owner, optimizer)
     check_optimizer_trains(optimizer)
     model_device = trainable[0].device
     target = check_device("device", device) or model_device
@@ -2202,7 +2220,7 @@ def range_test(
             f"precision='16-mixed' steps through torch's GradScaler, which cannot pass {type(optimizer).__name__}."
             "step the closure it needs. Use precision='bf16-mixed' or '32' with this optimizer."
         )
-    snapshot = StateSnapshot(model, [optimizer], [train_data], module_attributes=True) if restore else None
+    snapshot = StateSnapshot(owner, [optimizer], [train_data], module_attributes=True) if restore else None
     scaler = None
     scaler_state: dict[str, Any] | None = None
     if precision == "16-mixed":

@@ -1077,7 +1077,7 @@ def refine_range_test(
             model, or is empty; raised before any trial runs.
 
     """
-    from .range_test import StateSnapshot, _batch_loss, autocast, to_device
+    from .range_test import StateSnapshot, _batch_loss, autocast, to_device, with_loss_module
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
@@ -1091,7 +1091,10 @@ def refine_range_test(
 
     judged_on = "val_data" if val_data is not None else "held-out training batches"
     snapshot = StateSnapshot(
-        model, [optimizer], [train_data] + ([val_data] if val_data is not None else []), module_attributes=True
+        with_loss_module(model, loss_fn),  # a loss's own parameters train in the trials too
+        [optimizer],
+        [train_data] + ([val_data] if val_data is not None else []),
+        module_attributes=True,
     )
     try:
         if val_data is not None:

@@ -21,6 +21,7 @@ from lrfinder import (
     DivergenceMonitor,
     ModelError,
     RangeTestResult,
+    Refine,
     StateSnapshot,
     lr_schedule,
     range_test,
@@ -561,6 +562,44 @@ def test_optimizer_of_another_model(mlp: nn.Module, loader: DataLoader) -> None:
     other = torch.optim.SGD(make_mlp(seed=1).parameters(), lr=0.1)
     with pytest.raises(ModelError, match="not the model's"):
         range_test(mlp, loader, optimizer=other, loss_fn=F.cross_entropy)
+
+
+class _TemperedCE(nn.Module):
+    """Cross-entropy with a learnable temperature: a loss with a parameter of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_t = nn.Parameter(torch.zeros(()))
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out / self.log_t.exp(), y)
+
+
+def test_a_loss_modules_own_parameters_train_with_the_model_and_are_restored(
+    mlp: nn.Module, loader: DataLoader
+) -> None:
+    """Refused as 'parameters that are not the model's', though lrfinder.train takes them."""
+    loss = _TemperedCE()
+    opt = torch.optim.Adam([*mlp.parameters(), *loss.parameters()], lr=1e-3)
+    before = snapshot_of(mlp, opt)
+    seen: list[float] = []
+    result = range_test(
+        mlp, loader, optimizer=opt, loss_fn=loss, num_steps=10, max_lr=1e-1,
+        on_step=lambda i, lr, value: seen.append(float(loss.log_t)),
+    )  # fmt: skip
+    assert result.num_steps == 10 and seen[-1] != 0.0  # it trained
+    assert float(loss.log_t) == 0.0 and loss.log_t.grad is None
+    assert_same_state(before, snapshot_of(mlp, opt))
+    # refine's trials train it too, each from the state the test began in, and leave it there.
+    refined = range_test(
+        mlp, loader, optimizer=opt, loss_fn=loss, num_steps=30, min_lr=1e-4, max_lr=10.0,
+        refine=Refine(training_steps=100, budget=0.3, candidates=2, extend=0, val_batches=2, max_resweeps=0),
+    )  # fmt: skip
+    assert refined.refinement is not None and refined.refinement.trials
+    assert float(loss.log_t) == 0.0 and loss.log_t.grad is None
+    assert_same_state(before, snapshot_of(mlp, opt))
+    with pytest.raises(ModelError, match=r"not the model's.*pass that loss module itself as loss_fn"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=lambda out, y: loss(out, y), num_steps=10)
 
 
 def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
