@@ -37,6 +37,7 @@ import fnmatch
 import inspect
 import logging
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -285,9 +286,15 @@ def _check_unit(name: str, value: Any) -> float:
     return number
 
 
+#: A class name with the word "Norm" (or "Normalization"): ``RMSNorm``, ``LayerNorm2d``, ``BatchNormAct2d``,
+#: ``LayerNormalization``; not ``NormalizingFlow``, ``Normalizer``, ``AbnormalityHead`` or ``Enormous``.
+_NORM_NAME = re.compile(r"Norm(?:alization)?(?![a-z])")
+
+
 def _is_norm_module(module: nn.Module) -> bool:
-    # User-defined norms (a hand-written RMSNorm) are caught by their class name.
-    return isinstance(module, NORM_LAYERS) or "norm" in type(module).__name__.lower()
+    # User-defined norms (a hand-written RMSNorm) are caught by their class name, by the word "Norm":
+    # "norm" anywhere in it also took a NormalizingFlow's or an AbnormalityNet's own weights out of weight decay.
+    return isinstance(module, NORM_LAYERS) or _NORM_NAME.search(type(module).__name__) is not None
 
 
 def param_groups(
@@ -316,7 +323,8 @@ def param_groups(
 
     and belongs to the *decay* or the *no-decay* set. With ``decay_norm_and_bias=False`` (the
     default), biases and normalization-layer weights (modules in :data:`NORM_LAYERS`, or any
-    module whose class name contains ``"Norm"``) are in the no-decay set and get
+    module whose class name has the word ``Norm`` or ``Normalization``, as ``RMSNorm``,
+    ``LayerNorm2d`` or ``BatchNormAct2d`` do, unlike ``NormalizingFlow``) are in the no-decay set and get
     ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
 
     Parameters sharing (factor, decay) form one group, with keys ``params``, ``lr``

@@ -182,15 +182,37 @@ def test_class_default_weight_decay_only_on_the_decay_group():
 
 
 def test_user_defined_norm_layer_is_detected():
-    class RMSNormish(nn.Module):
+    class SimpleRMSNorm(nn.Module):
         def __init__(self):
             super().__init__()
             self.scale = nn.Parameter(torch.ones(4))
 
-    model = nn.Sequential(nn.Linear(4, 4, bias=False), RMSNormish())
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), SimpleRMSNorm())
     info = _lookup(param_groups(model, lr=0.1, weight_decay=0.1))
     assert info[id(model[1].scale)][1] == 0.0
     assert info[id(model[0].weight)][1] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("name", "is_norm"),
+    [
+        ("RMSNorm", True), ("LayerNorm2d", True), ("BatchNormAct2d", True), ("QKNorm", True),
+        ("LayerNormalization", True), ("L2Norm", True),
+        # "norm" inside another word: these are models and layers, and their weights are decayed.
+        ("NormalizingFlow", False), ("Normalizer", False), ("AbnormalityHead", False), ("Enormous", False),
+        ("NormedLinear", False),
+    ],
+)
+def test_a_norm_layer_is_told_by_the_word_norm_in_its_class_name(name: str, is_norm: bool) -> None:
+    # "norm" anywhere in the name took a NormalizingFlow's own weights out of weight decay.
+    def init(self: nn.Module) -> None:
+        nn.Module.__init__(self)
+        self.scale = nn.Parameter(torch.ones(4))
+
+    layer = type(name, (nn.Module,), {"__init__": init})()
+    model = nn.Sequential(nn.Linear(4, 4, bias=False), layer)
+    info = _lookup(param_groups(model, lr=0.1, weight_decay=0.1))
+    assert info[id(layer.scale)][1] == (0.0 if is_norm else 0.1)
 
 
 def test_bias_lr_factor():
