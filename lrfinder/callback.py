@@ -269,6 +269,11 @@ class LRFinder(_CallbackBase):
         * User callbacks do not see the test's backward and optimizer-step hooks, and the
           test's ``self.log`` calls are captured (that is how ``monitor`` is read), never
           logged.
+        * Under automatic optimization the test steps through ``strategy.optimizer_step`` (the
+          precision plugin, clipping), not an ``optimizer_step`` the module overrides: a warm-up
+          written there (Lightning's recipe, setting each group's ``lr`` after the step) would
+          overwrite the swept LR. The module's ``optimizer_zero_grad``, ``on_before_backward``,
+          ``on_after_backward``, ``on_before_optimizer_step`` and ``configure_gradient_clipping`` run.
         * Checked before the test: ``attr_name`` (it exists and can be set) and ``target_batch_size``. ``max_steps`` or
           ``limit_train_batches`` smaller than the test give a warning: the test still runs
           its ``num_steps`` over the whole train loader (its steps are not training).
