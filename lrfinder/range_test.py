@@ -1089,6 +1089,32 @@ class DivergenceMonitor:
         return self.smoothed > threshold
 
 
+def _base_lr(optimizer: torch.optim.Optimizer, index: int, group: Mapping[str, Any]) -> float:
+    """The LR of ``optimizer``'s param group ``index`` as a float, or a ``ValueError`` saying why there is none."""
+    name = type(optimizer).__name__
+    if "lr" not in group:
+        keys = sorted(str(k) for k in group if k != "params")
+        raise ValueError(
+            f"Expected every param group to have an 'lr' to sweep, but group {index} of {name} has none (its settings: "
+            f"{', '.join(keys[:8])}). The range test sweeps group['lr'], as torch's LR schedulers do: use an "
+            "optimizer that reads its step size from 'lr'."
+        )
+    lr = group["lr"]
+    value = float(lr.item()) if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr
+    if not is_real(value) or not math.isfinite(value) or value < 0:
+        why = (
+            " (an optimizer that sets its own step size, such as Adafactor with relative_step=True, has no LR to "
+            "sweep: give it a fixed lr, e.g. relative_step=False, lr=1e-3, or sweep another optimizer)"
+            if lr is None
+            else ""
+        )
+        raise ValueError(
+            f"Expected the LR of every param group to be a finite number >= 0, but group {index} of {name} has "
+            f"lr={lr!r}{why}"
+        )
+    return float(value)
+
+
 class LRSweeper:
     """Sets one swept LR on every param group of one or more optimizers, keeping their ratios.
 
@@ -1097,8 +1123,15 @@ class LRSweeper:
     """
 
     def __init__(self, optimizers: Sequence[torch.optim.Optimizer]) -> None:
+        """Read the base LR of every param group (their ratios are kept).
+
+        Raises:
+            ValueError: A param group has no ``lr``, or one that is not a finite number >= 0 (``None``:
+                an optimizer that sets its own step size, such as Adafactor with ``relative_step=True``).
+
+        """
         self.optimizers = list(optimizers)
-        base = [float(g["lr"]) for opt in self.optimizers for g in opt.param_groups]
+        base = [_base_lr(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
         top = max(base) if base else 0.0
         self.ratios = [b / top if top > 0 else 1.0 for b in base]
 
@@ -2204,6 +2237,7 @@ def range_test(
     owner = with_loss_module(model, loss_fn)
     check_optimizer_of(owner, optimizer)
     check_optimizer_trains(optimizer)
+    sweeper = LRSweeper([optimizer])  # checks that every group has an LR to sweep
     model_device = trainable[0].device
     target = check_device("device", device) or model_device
     if target.type != model_device.type or (
@@ -2235,7 +2269,6 @@ def range_test(
             stacklevel=2,
         )
     batches = CyclingBatches(train_data)
-    sweeper = LRSweeper([optimizer])
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
     first_batch: list[str] = []  # how the first batch looked (_describe), to name a later one unlike it

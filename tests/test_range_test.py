@@ -394,6 +394,39 @@ def test_param_group_ratios_are_kept(mlp: nn.Module, loader: DataLoader) -> None
     assert [g["lr"] for g in opt.param_groups] == [0.01, 0.1]
 
 
+class _OwnStepSize(torch.optim.Optimizer):
+    """An optimizer that sets its own step size: lr=None (HF Adafactor's relative_step=True), or an 'eta' instead."""
+
+    def __init__(self, params: Any, **defaults: Any) -> None:
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-(group.get("lr") or group.get("eta") or 1e-3))
+
+
+@pytest.mark.parametrize(
+    ("defaults", "match"),
+    [
+        ({"lr": None}, r"group 0 of _OwnStepSize has lr=None \(an optimizer that sets its own step size.*relative"),
+        ({"eta": 0.1}, r"every param group to have an 'lr' to sweep, but group 0 of _OwnStepSize has none.*eta"),
+        ({"lr": float("nan")}, r"LR of every param group to be a finite number >= 0.*lr=nan"),
+    ],
+)
+def test_a_param_group_without_an_lr_to_sweep_is_named_before_the_sweep(
+    defaults: dict[str, Any], match: str, mlp: nn.Module, loader: DataLoader
+) -> None:
+    """float(None) and KeyError('lr') came out of the sweeper, with the model already snapshotted."""
+    opt = _OwnStepSize(mlp.parameters(), **defaults)
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ValueError, match=match):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert_same_state(before, snapshot_of(mlp, opt))
+
+
 def test_dict_batches(mlp: nn.Module, dataset: TensorDataset) -> None:
     batches = [{"x": x, "y": y} for x, y in DataLoader(dataset, batch_size=32)]
     result = range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=12, max_lr=1e-2)
