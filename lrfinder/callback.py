@@ -856,7 +856,14 @@ class LRFinder(_CallbackBase):
                 refine = replace(refine, schedule=self.scheduler, schedule_settings=settings)
             else:
                 refine = replace(refine, schedule=_schedule_name(trainer.lr_scheduler_configs))
-        resolved = resolve_refine(refine)
+        try:
+            resolved = resolve_refine(refine)
+        except ValueError as exc:
+            # The engine's words ("Raise budget to ...") name no option of the callback's.
+            raise ValueError(
+                f"LRFinder(refine=...): {exc} Pass them as refine=lrfinder.Refine(budget=..., candidates=...), "
+                "or leave refine=False for a fit this short."
+            ) from exc
         assert resolved is not None
         return resolved
 

@@ -172,10 +172,14 @@ def test_schedule_name_maps_torch_schedulers() -> None:
 
 
 def test_refine_that_cannot_run_in_this_fit_fails_before_the_test(tmp_path: Path) -> None:
-    """A budget too small for one trial is said before the sweep: it was said after the whole sweep had run."""
+    """A budget too small for one trial is said before the sweep: it was said after the whole sweep had run.
+
+    It names the callback's option (the engine's words alone said "Raise budget").
+    """
     model = Net(lr=0.01)
     t = trainer(tmp_path, [LRFinder(**FAST, refine=Refine(candidates=2, extend=0))], max_steps=12)
-    with pytest.raises(ValueError, match="refine budget is smaller than one trial"):
+    match = r"LRFinder\(refine=...\): The refine budget is smaller than one trial.*training_steps=12"
+    with pytest.raises(ValueError, match=match + r".*refine=lrfinder\.Refine\(budget="):
         t.fit(model, make_loader())
     assert model.test_events() == []  # no step of the test ran
 
