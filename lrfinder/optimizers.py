@@ -16,8 +16,8 @@ Hutter), and for ``adam``, ``nadam`` and ``radam`` given torch's ``decoupled_wei
 (:meth:`OptimizerSpec.decay_for` labels a spec with its settings); an *L2 penalty* added to the
 gradient for every other name (``yogi`` included).
 
-Given an ``nn.Module``, the parameters are split into groups by :func:`param_groups`: biases
-and normalization weights get no weight decay (unless ``decay_norm_and_bias=True``), biases
+Given an ``nn.Module``, the parameters are split into groups by :func:`param_groups`: biases,
+normalization weights and other 1-D gains get no weight decay (unless ``decay_norm_and_bias=True``), biases
 may get ``bias_lr_factor`` times the LR (Caffe's 2x), and ``layer_lr_decay`` / ``lr_factors``
 give discriminative LRs for fine-tuning.
 
@@ -322,10 +322,11 @@ def param_groups(
       ``"backbone.layer2"``); parameters no pattern matches keep factor 1.
 
     and belongs to the *decay* or the *no-decay* set. With ``decay_norm_and_bias=False`` (the
-    default), biases and normalization-layer weights (modules in :data:`NORM_LAYERS`, or any
+    default), biases, normalization-layer weights (modules in :data:`NORM_LAYERS`, or any
     module whose class name has the word ``Norm`` or ``Normalization``, as ``RMSNorm``,
-    ``LayerNorm2d`` or ``BatchNormAct2d`` do, unlike ``NormalizingFlow``) are in the no-decay set and get
-    ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
+    ``LayerNorm2d`` or ``BatchNormAct2d`` do, unlike ``NormalizingFlow``) and every other 1-D or
+    scalar parameter (a LayerScale gain, a PReLU slope, a learned temperature) are in the no-decay
+    set and get ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
 
     Parameters sharing (factor, decay) form one group, with keys ``params``, ``lr``
     (``lr * factor``), ``lr_factor``, ``name`` (Lightning's ``LearningRateMonitor`` uses it) and
@@ -338,8 +339,8 @@ def param_groups(
         model: The model.
         lr: Base learning rate (``> 0``).
         weight_decay: Weight decay of the decay set (``>= 0``); ``None`` leaves the class default.
-        decay_norm_and_bias: ``False``: no weight decay on biases and normalization weights.
-            ``True``: decay them like every other parameter.
+        decay_norm_and_bias: ``False``: no weight decay on biases, normalization weights and
+            other 1-D or scalar parameters. ``True``: decay them like every other parameter.
         bias_lr_factor: LR multiplier for biases (``> 0``; Caffe used 2).
         layer_lr_decay: In ``(0, 1]``: per-layer LR decay from the head down (see above).
         lr_factors: Module-name pattern -> LR factor (``> 0``), for discriminative fine-tuning.
@@ -398,7 +399,9 @@ def param_groups(
     for full_name, param in model.named_parameters():
         mod_name, module = module_of[full_name]
         is_bias = full_name.rsplit(".", 1)[-1].endswith("bias")
-        decay = decay_norm_and_bias or not (is_bias or _is_norm_module(module))
+        # A gain or a scalar (a LayerScale's gamma, a PReLU's slope, a learned temperature) is no weight
+        # matrix either: shrinking it towards 0 switches its layer off (timm's rule: ndim <= 1 is not decayed).
+        decay = decay_norm_and_bias or not (is_bias or param.ndim <= 1 or _is_norm_module(module))
         factor = bias_lr_factor if is_bias else 1.0
         if layer_lr_decay is not None:
             top = mod_name.split(".", 1)[0] if mod_name else ""

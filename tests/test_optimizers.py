@@ -207,12 +207,31 @@ def test_a_norm_layer_is_told_by_the_word_norm_in_its_class_name(name: str, is_n
     # "norm" anywhere in the name took a NormalizingFlow's own weights out of weight decay.
     def init(self: nn.Module) -> None:
         nn.Module.__init__(self)
-        self.scale = nn.Parameter(torch.ones(4))
+        self.scale = nn.Parameter(torch.ones(4, 4))  # 2-D: only the name can take it out of weight decay
 
     layer = type(name, (nn.Module,), {"__init__": init})()
     model = nn.Sequential(nn.Linear(4, 4, bias=False), layer)
     info = _lookup(param_groups(model, lr=0.1, weight_decay=0.1))
     assert info[id(layer.scale)][1] == (0.0 if is_norm else 0.1)
+
+
+def test_gains_and_scalars_get_no_weight_decay():
+    # A LayerScale gamma, a PReLU slope and a temperature were decayed towards 0 like a weight matrix.
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Linear(4, 4)
+            self.gamma = nn.Parameter(torch.full((4,), 1e-4))
+            self.temperature = nn.Parameter(torch.tensor(1.0))
+            self.act = nn.PReLU(4)
+
+    model = Block()
+    info = _lookup(param_groups(model, lr=0.1, weight_decay=0.1))
+    for p in (model.gamma, model.temperature, model.act.weight, model.proj.bias):
+        assert info[id(p)][1] == 0.0
+    assert info[id(model.proj.weight)][1] == 0.1
+    every = _lookup(param_groups(model, lr=0.1, weight_decay=0.1, decay_norm_and_bias=True))
+    assert all(every[id(p)][1] == 0.1 for p in model.parameters())
 
 
 def test_bias_lr_factor():
