@@ -416,6 +416,23 @@ def _within_run(
     )
 
 
+def _decay_gamma(name: str, value: Any, per: str) -> float:
+    """The ``gamma`` of a decay schedule (``> 0``); one above 1 raises the LR instead, and is said.
+
+    Not refused: a growing LR can be meant (a hand-made warm-up or range test), but a decay
+    schedule that grows is far more often a mistyped ``gamma`` (``10`` for ``0.1``).
+    """
+    gamma = _number("gamma", value, low=0, strict="l")
+    if gamma > 1:
+        warnings.warn(
+            f"Schedule {name!r} with gamma={gamma:g} > 1 multiplies the LR by {gamma:g} {per}: the LR grows "
+            "instead of decaying. A decay needs 0 < gamma < 1 (e.g. 0.1).",
+            UserWarning,
+            stacklevel=4,
+        )
+    return gamma
+
+
 def _build_constant(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     return LambdaLR(optimizer, constant_factor)
 
@@ -423,7 +440,8 @@ def _build_constant(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
 def _build_step(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     step_size = _integer("step_size", s["step_size"], low=1)
     _within_run("step_size", step_size, steps, "the LR would never change", hint="Use 'constant' for a fixed LR.")
-    return StepLR(optimizer, step_size=step_size, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
+    gamma = _decay_gamma("step", s["gamma"], f"every {step_size} steps")
+    return StepLR(optimizer, step_size=step_size, gamma=gamma)
 
 
 def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
@@ -440,11 +458,11 @@ def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any])
     if steps is not None:
         late = [m for m in ms if m >= steps]
         _within_run("milestones[-1]", ms[-1], steps, f"the milestone(s) {late} would never change the LR")
-    return MultiStepLR(optimizer, milestones=ms, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
+    return MultiStepLR(optimizer, milestones=ms, gamma=_decay_gamma("multistep", s["gamma"], "at every milestone"))
 
 
 def _build_exponential(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
-    return ExponentialLR(optimizer, gamma=_number("gamma", s["gamma"], low=0, strict="l"))
+    return ExponentialLR(optimizer, gamma=_decay_gamma("exponential", s["gamma"], "at every step"))
 
 
 def _build_inverse(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -873,3 +874,21 @@ def test_a_result_as_suggestion_gives_its_training_suggestion(name: str) -> None
     empty = RangeTestResult(lrs=(1e-3,), losses=(1.0,), stop_reason="completed", error="too few points")
     with pytest.raises(ValueError, match=r"holds no suggestion .*\(too few points\)"):
         preview_schedule(name, total_steps=T, suggestion=empty, **settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "per"),
+    [
+        ("step", {"step_size": 10, "gamma": 10}, "by 10 every 10 steps"),
+        ("multistep", {"milestones": [10, 20], "gamma": 2}, "by 2 at every milestone"),
+        ("exponential", {"gamma": 1.01}, "by 1.01 at every step"),
+    ],
+)
+def test_a_decay_schedule_whose_gamma_raises_the_lr_is_said(name: str, settings: dict, per: str) -> None:
+    # gamma=10 for 0.1 built a schedule that multiplied the LR tenfold every step_size steps, without a word.
+    opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=rf"Schedule '{name}' with gamma=.* > 1 multiplies the LR {per}: the LR grows"):
+        create_scheduler(name, opt, total_steps=100, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler(name, opt, total_steps=100, **{**settings, "gamma": 0.5})
