@@ -514,7 +514,7 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
         # limit of torch's schedule as the rise shrinks to nothing.
         warnings.warn(
             f"onecycle over {steps} step(s) (total_steps - warmup_steps) has no room to rise with "
-            f"pct_start={pct_start:g} (pct_start * steps = {pct_start * steps:g} <= 1): it starts at max_lr and "
+            f"pct_start={pct_start:g} (pct_start * steps = {pct_start * steps:g} <= 1): it starts at its peak and "
             "anneals (a single step runs at the final LR). Raise total_steps or pct_start for a rise.",
             stacklevel=3,
         )

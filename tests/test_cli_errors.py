@@ -88,6 +88,20 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
                 return NoTrain()
 
+            class _Twice(torch.utils.data.IterableDataset):
+                # Iterable twice (the CLI's check of the first batch, then the range test), then empty.
+                calls = 0
+
+                def __iter__(self):
+                    type(self).calls += 1
+                    if type(self).calls > 2:
+                        return iter(())
+                    x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+                    return iter(zip(x, x[:, :3].argmax(1)))
+
+            def runs_out():
+                return DataLoader(_Twice(), batch_size=16)
+
             def shuffled_loader():
                 # Shuffled by torch's global RNG, as most users' loaders are.
                 x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
@@ -278,6 +292,41 @@ def test_an_inconclusive_curve_advises_options_not_parameters(work: Path):
     assert summary.exit_code == 0 and "--num-steps" in summary.stdout
     assert not re.search(r"(?<![-\w])(min_lr|max_lr|num_steps)\b", summary.stdout), summary.stdout
     assert not (work / "out.pt").exists()
+
+
+PYTHON_NAMES = re.compile(
+    r"(?<![-\w.])(min_lr|max_lr|num_steps|stop_factor|total_steps|warmup_steps|val_data)\b|cap=True"
+)
+
+
+def test_engine_errors_warnings_and_schedule_refusals_name_options_not_parameters(work: Path):
+    # Only the summary and the inconclusive curve's error were put in the CLI's words. An engine error
+    # ("plan at most 4 batches (num_steps x accumulation)"), the scaled LR's advice ("Use cap=True"), a
+    # schedule's refusal ("raise total_steps") and its warning, printed as Python's
+    # "/path/schedulers.py:497: UserWarning: ... (total_steps - warmup_steps)" with a source line, did not.
+    engine = invoke("run", "model.pt", "--data", f"{MODULE}:runs_out", "--num-steps", "20", "--no-report")
+    line = assert_one_line(engine, 1, "ran out after 4 batches", "(--num-steps x accumulation)")
+    assert not PYTHON_NAMES.search(line), line
+    scaled = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "30", "--no-report", "--rule",
+                    "steepest", "--target-batch-size", "128", "--scaling", "linear")  # fmt: skip
+    text = " ".join(scaled.output.split())
+    assert scaled.exit_code == 0 and "past the divergence point" in text, scaled.output
+    assert "Use a milder --scaling rule" in text and not PYTHON_NAMES.search(text)
+    three_phase = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--batch-size", "64", "--scheduler",
+                         "onecycle", "--scheduler-opt", "three_phase=true")  # fmt: skip
+    line = assert_one_line(three_phase, 2, "--scheduler-opt", "the training's steps (--epochs) or pct_start")
+    assert not PYTHON_NAMES.search(line), line
+    # A real process: pytest records warnings, so only there are they printed as the user sees them.
+    short = subprocess.run(
+        [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", "--num-steps", "30",
+         "--no-report", "--batch-size", "64", "--max-lr", "100", "--scheduler", "onecycle"],
+        cwd=work, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert short.returncode == 0, short.stderr
+    said = [line for line in short.stderr.splitlines() if "no room to rise" in line]
+    assert len(said) == 1 and said[0].startswith("warning: onecycle over 2 step(s) (the training's steps after "
+                                                 "--warmup-steps)"), short.stderr  # fmt: skip
+    assert "Warning" not in short.stderr and ".py:" not in short.stderr and not PYTHON_NAMES.search(short.stderr)
 
 
 def test_scaling_noise_without_a_measured_noise_scale_names_the_cli_choices(

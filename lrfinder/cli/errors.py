@@ -29,6 +29,7 @@ import click
 
 from ..exceptions import LRFinderError
 from .options import one_line
+from .output import as_options, as_schedule_options, cli_warnings
 
 if TYPE_CHECKING:
     from ..range_test import RangeTestResult
@@ -117,8 +118,15 @@ def _exit_code() -> int:
 
 @contextlib.contextmanager
 def clean_errors(debug: bool) -> Iterator[None]:
-    """Run a command body: one-line errors (exit 1), interrupts (exit 130/143); ``--debug`` keeps tracebacks."""
-    with _signal_handlers():
+    """Run a command body: one-line errors (exit 1), interrupts (exit 130/143); ``--debug`` keeps tracebacks.
+
+    Messages are in the command line's words: a domain error's (an :class:`LRFinderError`, from
+    the engine and the curve, whose advice names ``range_test``'s parameters) goes through
+    :func:`~.output.as_options`, another's through :func:`~.output.as_schedule_options` only (an
+    argument's ``max_lr`` may be a schedule's, set with ``--scheduler-opt``), and warnings show
+    as ``warning: ...`` lines (:func:`~.output.cli_warnings`).
+    """
+    with _signal_handlers(), cli_warnings():
         try:
             yield
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -136,7 +144,10 @@ def clean_errors(debug: bool) -> Iterator[None]:
             # Only an interpreter dump is rewritten: lrfinder's own messages may name TorchScript too
             # ("Expected a TorchScript, ..."), and they read without an exception type in front.
             text = _what_failed(exc)
-            raise click.ClickException(text if text.startswith(_SCRIPT_FAILED) else one_line(exc)) from None
+            if not text.startswith(_SCRIPT_FAILED):
+                words = as_options if isinstance(exc, LRFinderError) else as_schedule_options
+                text = words(one_line(exc))
+            raise click.ClickException(text) from None
         except Exception as exc:
             if debug:
                 raise

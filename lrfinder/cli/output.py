@@ -6,6 +6,7 @@ without ``--quiet``). Files are written atomically (:mod:`lrfinder._atomic`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -14,7 +15,7 @@ import re
 import sys
 import textwrap
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ __all__ = [
     "Progress",
     "PipeSafe",
     "as_options",
+    "as_schedule_options",
+    "cli_warnings",
     "guard_pipes",
     "setup_logging",
     "quiet_warnings",
@@ -210,7 +213,15 @@ def sweep_csv(results: Sequence[RangeTestResult], weight_decays: Sequence[float]
 
 #: The library's parameter names that messages advise changing, and the ``lrfind`` options that set them.
 _SCALING_WORDS = re.compile(r"rule='(linear|sqrt|auto|noise|none)'(?: or '(linear|sqrt|auto|noise|none)')?")
-_OPTION_WORDS = re.compile(r"(?<![\w.-])(min_lr|max_lr|num_steps|stop_factor)(?![\w=(])")
+_OPTION_WORDS = re.compile(r"(?<![\w.-])(min_lr|max_lr|num_steps|stop_factor|val_data)(?![\w=(])")
+#: The schedule's length: ``lrfind`` sets ``total_steps`` itself (``--epochs`` x batches per epoch).
+_SCHEDULE_WORDS = (
+    (re.compile(r"(?<![\w.-])total_steps - warmup_steps(?![\w=(])"), "the training's steps after --warmup-steps"),
+    (re.compile(r"(?<![\w.-])total_steps(?![\w=(])"), "the training's steps (--epochs)"),
+    (re.compile(r"(?<![\w.-])warmup_steps(?![\w=(])"), "--warmup-steps"),
+)
+#: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps).
+_NO_OPTION = ((re.compile(r"Use cap=True to clamp it, a milder rule,"), "Use a milder --scaling rule,"),)
 
 
 def as_options(text: str) -> str:
@@ -218,7 +229,14 @@ def as_options(text: str) -> str:
 
     The curve's messages advise changing ``range_test``'s parameters; the CLI user sets them
     with options. Only the bare names are rewritten (not ``min_lr=...`` or ``settings.min_lr``),
-    and a scaling rule (``rule='sqrt'``) becomes ``--scaling sqrt``.
+    a scaling rule (``rule='sqrt'``) becomes ``--scaling sqrt``, the schedule's length
+    (:func:`as_schedule_options`) the training's, and advice to pass ``cap=True``, which no
+    option sets, is left out. Every library message the command line prints goes through it:
+    the summary, the sweep table, errors (:func:`~lrfinder.cli.errors.clean_errors`) and
+    warnings (:func:`cli_warnings`).
+
+    ``max_lr`` is the sweep's end here: a schedule's peak is ``--scheduler-opt max_lr=...``, so
+    the schedule's messages name it ``max_lr=`` (kept) or say "its peak".
 
     Example:
         >>> as_options("lower min_lr, or increase num_steps (more num_steps)")
@@ -227,8 +245,46 @@ def as_options(text: str) -> str:
         'or scale with --scaling linear or sqrt.'
 
     """
+    for pattern, words in _NO_OPTION:
+        text = pattern.sub(words, text)
+    text = as_schedule_options(text)
     text = _SCALING_WORDS.sub(lambda m: "--scaling " + " or ".join(filter(None, (m.group(1), m.group(2)))), text)
     return _OPTION_WORDS.sub(lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+
+def as_schedule_options(text: str) -> str:
+    """A schedule's message in the command line's words: ``total_steps`` is the training's length.
+
+    The settings keys (``pct_start``, ``max_lr=...``) are ``--scheduler-opt`` keys and stay.
+
+    Example:
+        >>> as_schedule_options("(total_steps - warmup_steps): raise total_steps or pct_start")
+        "(the training's steps after --warmup-steps): raise the training's steps (--epochs) or pct_start"
+
+    """
+    for pattern, words in _SCHEDULE_WORDS:
+        text = pattern.sub(words, text)
+    return text
+
+
+@contextlib.contextmanager
+def cli_warnings() -> Iterator[None]:
+    """Show warnings as ``warning: ...`` lines in the command line's words (:func:`as_options`).
+
+    Python's own form, ``/path/to/module.py:272: UserWarning: ...`` and the source line under it,
+    reads like a traceback and names the library's parameters. Only the formatting changes, for
+    the length of the command: which warnings show, and tests that record them, are unaffected.
+    """
+    previous = warnings.formatwarning
+
+    def formatwarning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
+        return f"warning: {as_options(' '.join(str(message).split()))}\n"
+
+    warnings.formatwarning = formatwarning  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
 
 
 #: Summary lines are wrapped to this many columns (a long warning or note), the values aligned.

@@ -35,6 +35,7 @@ from .options import (
 from .output import (
     Progress,
     as_options,
+    as_schedule_options,
     check_writable,
     echo_summary,
     echo_sweep,
@@ -706,7 +707,7 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
             )
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(
-            f"--scheduler {options.scheduler}: {one_line(exc)}", param_hint="--scheduler-opt"
+            f"--scheduler {options.scheduler}: {as_schedule_options(one_line(exc))}", param_hint="--scheduler-opt"
         ) from None
 
 
@@ -806,7 +807,7 @@ def execute(options: Options, inputs: Inputs) -> None:
         try:
             check_plateau_has_val(options.scheduler, lightning=inputs.lightning, has_val=inputs.data.val is not None)
         except ValueError as exc:
-            raise click.UsageError(f"--scheduler plateau: {one_line(exc)}") from None
+            raise click.UsageError(f"--scheduler plateau: {as_schedule_options(one_line(exc))}") from None
     _check_schedule(options, inputs.data)
     echo: Callable[[str], None] = (lambda line: click.echo(line, err=True)) if options.to_stderr else click.echo
     results = _range_tests(options, inputs)
