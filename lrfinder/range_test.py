@@ -296,6 +296,29 @@ def check_not_a_dataset(name: str, value: object) -> None:
         )
 
 
+def check_not_a_tensor_pair(name: str, value: object) -> None:
+    """Refuse the whole data given as an ``(inputs, targets)`` pair of tensors where batches are expected.
+
+    Iterated, ``(x, y)`` gives ``x`` and then ``y`` as batches of their own: the test failed on the
+    first with "Cannot use batches of type a Tensor". Only checked without ``step_fn`` (a
+    ``step_fn`` may take single-tensor batches).
+
+    Raises:
+        DataError: ``value`` is a tuple or list of two tensors with the same number of rows.
+
+    """
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return
+    x, y = value
+    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.dim() >= 1 and y.dim() >= 1:
+        if x.shape[0] == y.shape[0]:
+            raise DataError(
+                f"{name} is a {type(value).__name__} of two tensors, {_describe(x)} and {_describe(y)}: iterated, it "
+                "gives each tensor as a batch of its own. For the whole data as (inputs, targets), pass "
+                "DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True), or [(x, y)] for a single batch."
+            )
+
+
 def check_device(name: str, device: object) -> torch.device | None:
     """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``."""
     if device is None or isinstance(device, torch.device):
@@ -2154,7 +2177,8 @@ def range_test(
             ``step`` needs a closure (``LBFGS``).
         TypeError: A setting of the wrong type, or a class where an instance is expected
             (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
-        DataError: Empty data, a map-style ``Dataset`` given as ``train_data``/``val_data``,
+        DataError: Empty data, a map-style ``Dataset`` or a pair of whole-data tensors ``(x, y)``
+            given as ``train_data``/``val_data``,
             batches the engine cannot use without ``step_fn``, or a first batch the model or
             ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
             batch and the model's dtype and device are described).
@@ -2202,6 +2226,10 @@ def range_test(
     check_not_a_dataset("train_data", train_data)
     if val_data is not None:
         check_not_a_dataset("val_data", val_data)
+    if step_fn is None:
+        check_not_a_tensor_pair("train_data", train_data)
+        if val_data is not None:
+            check_not_a_tensor_pair("val_data", val_data)
     refine_settings = None
     if refine is not None and refine is not False:
         from .refine import resolve_refine

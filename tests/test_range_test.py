@@ -1021,6 +1021,21 @@ def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDa
     assert range_test(mlp, whole, loss_fn=F.cross_entropy, num_steps=10).batch_size == 32
 
 
+def test_the_whole_data_as_a_pair_of_tensors_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """range_test(model, (x, y)) iterated x and y as two batches: 'Cannot use batches of type a Tensor'."""
+    x, y = dataset.tensors
+    for data in ((x, y), [x, y]):
+        with pytest.raises(DataError, match=r"train_data is a (tuple|list) of two tensors, float32 \(512, 10\) and "
+                                            r"int64 \(512,\).*DataLoader\(TensorDataset\(x, y\)"):  # fmt: skip
+            range_test(mlp, data, loss_fn=F.cross_entropy)
+    with pytest.raises(DataError, match="val_data is a tuple of two tensors"):
+        range_test(mlp, DataLoader(dataset, batch_size=32), loss_fn=F.cross_entropy, val_data=(x, y), refine=True)
+    # Two single-tensor batches are a step_fn's to read.
+    two = [x[:32], x[32:64]]
+    result = range_test(mlp, two, step_fn=lambda m, b: m(b).logsumexp(1).mean(), num_steps=10, max_lr=1e-3)
+    assert result.num_steps == 10
+
+
 @pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
 def test_a_test_called_without_grad_runs_and_leaves_a_trainable_optimizer(
     mode: Any, mlp: nn.Module, loader: DataLoader
