@@ -2177,9 +2177,9 @@ def range_test(
             ``step`` needs a closure (``LBFGS``).
         TypeError: A setting of the wrong type, or a class where an instance is expected
             (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
-        DataError: Empty data, a map-style ``Dataset`` or a pair of whole-data tensors ``(x, y)``
-            given as ``train_data``/``val_data``,
-            batches the engine cannot use without ``step_fn``, or a first batch the model or
+        DataError: Empty data or a batch of no examples, a map-style ``Dataset`` or a pair of
+            whole-data tensors ``(x, y)`` given as ``train_data``/``val_data``, batches the
+            engine cannot use without ``step_fn``, or a first batch the model or
             ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
             batch and the model's dtype and device are described).
         ModelError: No trainable parameters, an optimizer over other or only frozen parameters, uninitialized
@@ -2332,6 +2332,13 @@ def range_test(
             batch, batch_index = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
+            if infer_batch_size(None, batch) == 0:
+                # Its loss is NaN (a mean over nothing), which read as "the untouched model's loss is already nan".
+                raise DataError(
+                    f"Batch {batch_index} of the pass has no examples ({_batch_parts(batch)}), so its loss is not a "
+                    "number. Check the data pipeline for what empties it: a sampler, a filter or a collate_fn that "
+                    "drops every example of a batch."
+                )
             try:
                 batch = to_device(batch, target)
                 loss = loss_of(batch)

@@ -576,6 +576,15 @@ def test_empty_data(mlp: nn.Module) -> None:
         range_test(mlp, [], loss_fn=F.cross_entropy)
 
 
+def test_a_batch_of_no_examples_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """Its NaN loss read as 'the first loss is already nan ... check the model' (a later one stopped the test)."""
+    x, y = dataset.tensors
+    before = [p.detach().clone() for p in mlp.parameters()]
+    with pytest.raises(DataError, match=r"Batch 1 of the pass has no examples \(inputs float32 \(0, 10\), targets"):
+        range_test(mlp, [(x[:32], y[:32]), (x[:0], y[:0])], loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
+
+
 def test_one_shot_iterator_that_runs_out_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     """Issue 10, 3h: a generator of 4 batches and num_steps=10 says what happened and what to pass."""
     batches = (batch for _, batch in zip(range(4), loader))
