@@ -1940,6 +1940,17 @@ def _batch_message(
     )
 
 
+def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) -> str:
+    """Why the optimizer's very first step failed: at the smallest LR, so not the sweep's doing."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return (
+        f"{type(optimizer).__name__}.step() failed on the range test's first step ({why}). It fails before any "
+        "swept LR matters, so it would fail in training too: check the optimizer's settings against the model's "
+        "parameters (their device and dtype: capturable=True or fused=True need a device that supports them)."
+    )
+
+
 def _check_sparse_gradients(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Refuse a ``SparseAdam`` whose parameters got dense gradients (torch fails inside its step).
 
@@ -2185,7 +2196,8 @@ def range_test(
         ModelError: No trainable parameters, an optimizer over other or only frozen parameters, uninitialized
             lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
             ``step_fn`` that runs backward itself, a loss that is not a real floating-point
-            scalar tensor, or a ``SparseAdam`` whose parameters get dense gradients.
+            scalar tensor, a ``SparseAdam`` whose parameters get dense gradients, or an optimizer
+            whose first step fails (torch's error chained).
 
     Warns:
         UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
@@ -2386,19 +2398,27 @@ def range_test(
             probe.end_step(index[0], value, infer_batch_size(None, batch))
         if index[0] == 0 and isinstance(optimizer, torch.optim.SparseAdam):
             _check_sparse_gradients(model, optimizer)
+        first = index[0] == 0
         index[0] += 1
-        if math.isfinite(value):
-            # After accumulation and unscale_, once per step: the threshold is on the true gradient.
-            clip(optimizer)
-        if scaler is not None:
+        try:
             if math.isfinite(value):
-                scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
-            scaler.update()
-        elif math.isfinite(value) and with_closure:
-            # torch's stubs type the closure as returning a float; its optimizers hand back what it returns.
-            optimizer.step(StepClosure(optimizer, torch.stack(parts).mean(), reevaluate))  # type: ignore[arg-type]
-        elif math.isfinite(value):
-            optimizer.step()
+                # After accumulation and unscale_, once per step: the threshold is on the true gradient.
+                clip(optimizer)
+            if scaler is not None:
+                if math.isfinite(value):
+                    scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
+                scaler.update()
+            elif math.isfinite(value) and with_closure:
+                # torch's stubs type the closure as returning a float; its optimizers hand back what it returns.
+                optimizer.step(StepClosure(optimizer, torch.stack(parts).mean(), reevaluate))  # type: ignore[arg-type]
+            elif math.isfinite(value):
+                optimizer.step()
+        except LRFinderError:
+            raise
+        except Exception as exc:
+            if not first:
+                raise
+            raise ModelError(_first_step_message(optimizer, exc)) from exc
         step_batches.clear()
         return value
 

@@ -835,6 +835,34 @@ def test_a_loss_that_takes_the_dict_output_still_runs(dataset: TensorDataset) ->
     assert result.num_steps == 10
 
 
+class _FailingStep(torch.optim.SGD):
+    """Fails in its step number ``fail_at`` (from 1), as Adam(capturable=True) does at once on the CPU."""
+
+    def __init__(self, params: Any, fail_at: int) -> None:
+        super().__init__(params, lr=0.1)
+        self.fail_at, self.calls = fail_at, 0
+
+    def step(self, closure: Any = None) -> Any:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise AssertionError("If capturable=True, params and state_steps must be on supported devices")
+        return super().step(closure)
+
+
+def test_an_optimizer_whose_first_step_fails_is_named_not_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
+    """Adam(capturable=True) on the CPU raised torch's bare AssertionError from inside adam.py."""
+    opt = _FailingStep(mlp.parameters(), fail_at=1)
+    before = snapshot_of(mlp, opt)
+    match = r"_FailingStep.step\(\) failed on the range test's first step \(AssertionError: If capturable"
+    with pytest.raises(ModelError, match=match) as info:
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert isinstance(info.value.__cause__, AssertionError)
+    assert_same_state(before, snapshot_of(mlp, opt))
+    # A step that fails later, at a swept LR, is the optimizer's own error.
+    with pytest.raises(AssertionError, match="capturable"):
+        range_test(mlp, loader, optimizer=_FailingStep(mlp.parameters(), fail_at=3), loss_fn=F.cross_entropy)
+
+
 def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
     before = snapshot_of(mlp, opt)
