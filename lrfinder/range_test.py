@@ -1326,6 +1326,7 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
     them sees the old values again); lists and dicts are walked, and refilled in place if they
     hold tensors before or after the test (slow weights, made lazily or not): one of plain values
     only is left as the test leaves it, so a log the optimizer appends to keeps its records.
+    An RNG (``torch.Generator``, Python's or numpy's) keeps its state, set back in place.
     Numbers, strings and ``None`` are kept (an attribute set back to them by :func:`_put_back`'s
     caller). An optimizer found there (a wrapper's inner optimizer) goes to
     ``nested``, to be snapshotted as one. Anything else is kept as it is; one that holds tensors
@@ -1338,6 +1339,9 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
         return ("tensor", value, value.detach().clone())
     if isinstance(value, np.ndarray):
         return ("array", value, value.copy())
+    if isinstance(value, _RNGS) and not isinstance(value, random.SystemRandom):
+        # An optimizer's (or module's) own RNG (noise injection, random subspaces): its state, set back in place.
+        return ("rng", value, _rng_state(value))
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return ("keep", value)
     if isinstance(value, torch.optim.Optimizer):
@@ -1359,8 +1363,8 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
 
 
 def _held_tensors(held: tuple[Any, ...]) -> bool:
-    """Whether a :func:`_capture` result holds tensor or array copies."""
-    return held[0] in ("tensor", "array") or (held[0] in ("dict", "list", "tuple") and held[3])
+    """Whether a :func:`_capture` result holds tensor or array copies (or RNG states): state to put back."""
+    return held[0] in ("tensor", "array", "rng") or (held[0] in ("dict", "list", "tuple") and held[3])
 
 
 def _has_tensors(value: object) -> bool:
@@ -1377,6 +1381,9 @@ def _put_back(held: tuple[Any, ...]) -> Any:
     kind, obj = held[0], held[1]
     if kind in ("dict", "list") and not held[3] and not _has_tensors(obj):
         return obj  # plain values only, before and after: a log, left as the test leaves it
+    if kind == "rng":
+        _set_rng_state(obj, held[2])
+        return obj
     if kind == "tensor":
         saved = held[2]
         if obj.shape == saved.shape and obj.dtype == saved.dtype and obj.device == saved.device:
@@ -1445,7 +1452,7 @@ class StateSnapshot:
     self.ema + ...``, is put back, and one registered during the test removed); every optimizer's
     state and param-group hyper-parameters (restored into the same objects, so schedulers and
     wrappers holding them stay valid), and its other attributes: a hand-written wrapper's slow
-    weights and step counters (tensors, numbers, lists and dicts of them) and any optimizer it
+    weights, step counters and RNGs (tensors, numbers, generators, lists and dicts of them) and any optimizer it
     wraps are put back, attributes set during the test removed (``_opt_called``, which silences
     a scheduler's "lr_scheduler.step() before optimizer.step()" warning); an attribute holding
     an object with tensors of its own cannot be restored and is named in a warning; with
@@ -1517,7 +1524,7 @@ class StateSnapshot:
             warnings.warn(
                 f"The optimizer keeps state outside its state and param groups that the range test cannot restore: "
                 f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
-                "(or in attributes that are tensors, numbers, or lists and dicts of them), or save it before the "
+                "(or in attributes that are tensors, numbers, RNGs, or lists and dicts of them), or save it before the "
                 "test and load it back afterwards.",
                 stacklevel=3,
             )

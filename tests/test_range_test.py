@@ -1417,6 +1417,53 @@ def test_a_hand_written_lookahead_is_restored_exactly(dataset: TensorDataset) ->
     assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
 
 
+class _NoisySGD(torch.optim.SGD):
+    """SGD with Langevin noise from its own generator (an ``rng`` of the ``kind`` given)."""
+
+    def __init__(self, params: Any, kind: str) -> None:
+        super().__init__(params, lr=1e-2)
+        self.rng: Any = torch.Generator().manual_seed(0) if kind == "torch" else np.random.default_rng(0)
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        super().step(closure)
+        for p in (p for g in self.param_groups for p in g["params"]):
+            if isinstance(self.rng, torch.Generator):
+                p.add_(1e-3 * torch.randn(p.shape, generator=self.rng))
+            else:
+                p.add_(1e-3 * torch.from_numpy(self.rng.standard_normal(tuple(p.shape))).float())
+
+
+class _NoiseLayer(nn.Module):
+    """Adds noise from a generator the module keeps as an attribute (not a buffer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.gen = torch.Generator().manual_seed(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x + 0.1 * torch.randn(x.shape, generator=self.gen))
+
+
+@pytest.mark.parametrize("kind", ["torch", "numpy"])
+def test_an_optimizers_and_a_modules_own_rngs_are_restored(kind: str, dataset: TensorDataset) -> None:
+    """A generator kept as an attribute was neither restored nor named (it has no tensors to see): the noise of the
+    steps after the test was the noise the test had not drawn."""
+    batches = list(DataLoader(dataset, batch_size=32))
+
+    def run(with_test: bool) -> list[torch.Tensor]:
+        model = _NoiseLayer()
+        opt = _NoisySGD(model.parameters(), kind)
+        if with_test:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # nothing to warn about: it is restored
+                range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+        return _steps(model, opt, batches, 3)
+
+    assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
+
+
 def test_a_scheduler_still_warns_when_stepped_before_the_optimizer(mlp: nn.Module, loader: DataLoader) -> None:
     """The sweep left optimizer._opt_called set: "lr_scheduler.step() before optimizer.step()" went quiet."""
     opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
