@@ -11,8 +11,8 @@ the pick is in the good band. Two questions:
 * within a task: does a lower confidence flag the seeds whose pick strays from the task's usual one
   (the scatter a noisier curve should cause)?
 
-The same questions are asked of a candidate measure that ``analyze`` does not compute: the spread
-(standard deviation of ``log10(lr)``) of the picks on :data:`BOOTSTRAPS` residual-bootstrap copies
+The same questions are asked of :func:`lrfinder.analysis.pick_spread`, which ``analyze`` does not
+compute: the spread (standard deviation of ``log10(lr)``) of the picks on residual-bootstrap copies
 of the curve (the smoothed curve plus residuals drawn with replacement), how much the curve's own
 noise moves the pick.
 
@@ -37,37 +37,10 @@ HERE = Path(__file__).resolve().parent
 OURS = ("lrfinder", "lrfinder_cb")
 #: Confidence bins of the table: the report's warning threshold first.
 EDGES = (0.35, 0.6, 0.8)
-#: Residual-bootstrap copies per curve for :func:`bootstrap_spread`.
-BOOTSTRAPS = 40
-
-
-def bootstrap_spread(lrs: Sequence[float], losses: Sequence[float], n: int = BOOTSTRAPS, seed: int = 0) -> float:
-    """Standard deviation of ``log10`` of the default rule's pick over ``n`` residual-bootstrap copies.
-
-    Each copy is the smoothed curve plus residuals (raw minus smoothed, before the blow-up cut)
-    drawn with replacement; what follows the finite prefix is kept. Copies read as inconclusive
-    are left out; with fewer than two picks the spread is ``inf``.
-    """
-    from lrfinder import InconclusiveCurveError, analyze
-    from lrfinder.analysis import read_curve
-
-    reading = read_curve(lrs, losses)
-    residual = (reading.clipped - reading.smoothed)[: reading.end]
-    size = reading.raw.size
-    rng = np.random.default_rng(seed)
-    logs = []
-    for _ in range(n):
-        copy = [*(reading.smoothed + rng.choice(residual, size=size, replace=True)), *losses[size:]]
-        try:
-            logs.append(math.log10(analyze(lrs, copy).lr))
-        except InconclusiveCurveError:
-            continue
-    return float(np.std(logs)) if len(logs) > 1 else math.inf
-
-
 def picks(cache_dir: Path) -> list[dict[str, Any]]:
     """One row per conclusive lrfinder curve of a task whose oracle is complete in the cache."""
     from lrfinder import InconclusiveCurveError, analyze
+    from lrfinder.analysis import pick_spread
 
     from .quality import BAND, PER_DECADE, SEEDS, _in_band
     from .tasks import TASKS_BY_NAME
@@ -105,7 +78,7 @@ def picks(cache_dir: Path) -> list[dict[str, Any]]:
                 "off": abs(math.log10(s.lr / grid[best_i])),
                 "regret": val / oracle[best_i], "trained": trained is not None,
                 "in_band": _in_band(s.lr, grid, band, PER_DECADE),
-                "spread": bootstrap_spread(lrs, losses),
+                "spread": pick_spread(lrs, losses),
             })
     # Within a task: how far each seed's pick strays from the median pick of its task and finder.
     for row in rows:
@@ -153,6 +126,8 @@ def _cell(v: float | None, spec: str) -> str:
 
 def render(summary: dict[str, Any]) -> str:
     """The Markdown page of :func:`summarize`'s result."""
+    from lrfinder.analysis import SPREAD_COPIES
+
     c = summary["correlation"]
     lines = [
         "## Does the confidence predict the quality of the suggestion?\n",
@@ -182,8 +157,8 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"| {label} | {rho:+.2f} | {p:.2g} |")
     lines += [
         "",
-        f"The candidate: the spread of the pick over {BOOTSTRAPS} residual-bootstrap copies of each curve "
-        "(positive: a larger spread goes with a larger error).\n",
+        f"`lrfinder.analysis.pick_spread`: the spread of the pick over {SPREAD_COPIES} residual-bootstrap copies "
+        "of each curve (positive: a larger spread goes with a larger error).\n",
         "| error | rho | p-value |",
         "|---|---|---|",
     ]

@@ -90,6 +90,7 @@ __all__ = [
     "one_cycle_band",
     "confidence_and_notes",
     "derivation",
+    "pick_spread",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1448,3 +1449,72 @@ def analyze(
         derivation=text,
         blowup_lr=float(reading.lrs[reading.end]) if reading.blew_up else None,
     )
+
+
+#: Residual-bootstrap copies :func:`pick_spread` reads by default.
+SPREAD_COPIES = 40
+
+
+def pick_spread(
+    lrs: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray,
+    *,
+    rule: Rule | str = DEFAULT_RULE,
+    window: int | None = None,
+    copies: int = SPREAD_COPIES,
+    seed: int = 0,
+) -> float:
+    """How far the curve's own noise moves the pick: decades of LR, a standard deviation.
+
+    The curve is read again on ``copies`` residual-bootstrap copies (the smoothed curve plus
+    residuals drawn with replacement from those before the blow-up cut; the points after the
+    finite prefix are kept), and the spread is the standard deviation of ``log10`` of their picks
+    (copies read as inconclusive are left out). ``10 ** spread`` is the factor a rerun's pick
+    typically moves by: 0.08 decades is x/1.2. Unlike :attr:`Suggestion.confidence` it is
+    measured: on the benchmark's curves it tracks how far a seed's pick strays from its task's
+    usual pick (rank correlation +0.36; the confidence's is +0.02,
+    ``benchmarks/results/confidence.md``). Neither says how far the pick is from the best LR.
+    It costs ``copies`` readings (a few hundred ms for a 100-point curve), so :func:`analyze`
+    does not compute it.
+
+    Args:
+        lrs: As for :func:`analyze`.
+        losses: As for :func:`analyze`.
+        rule: The rule whose pick is spread (as for :func:`analyze`).
+        window: Savitzky-Golay window in points, or ``None`` to choose it per copy.
+        copies: Bootstrap copies (at least 2).
+        seed: Seed of the residual draws (the same seed gives the same spread).
+
+    Returns:
+        The spread in decades; ``inf`` when fewer than two copies are conclusive.
+
+    Raises:
+        ValueError: ``copies`` below 2, and as for :func:`analyze`.
+        InconclusiveCurveError: The curve itself is inconclusive: there is no pick to spread.
+
+    Example:
+        >>> lrs = np.logspace(-6, 1, 100)
+        >>> x = np.log10(lrs)
+        >>> curve = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+        >>> noise = np.random.default_rng(0).normal(0.0, 0.01, x.size)
+        >>> pick_spread(lrs, curve + noise) < pick_spread(lrs, curve + 10 * noise)
+        True
+
+    """
+    if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 2:
+        raise ValueError(f"Expected copies to be an integer >= 2, but got copies={copies!r}")
+    rule = _rule(rule)
+    reading = read_curve(lrs, losses, window=window)
+    analyze(lrs, losses, rule=rule, window=window)  # the curve's own pick exists
+    size = reading.raw.size
+    residual = (reading.clipped - reading.smoothed)[: reading.end]
+    tail = np.asarray(_as_numbers(losses), dtype=float)[size:]
+    rng = np.random.default_rng(seed)
+    logs = []
+    for _ in range(int(copies)):
+        copy = np.concatenate([reading.smoothed + rng.choice(residual, size=size, replace=True), tail])
+        try:
+            logs.append(math.log10(analyze(lrs, copy, rule=rule, window=window).lr))
+        except InconclusiveCurveError:
+            continue
+    return float(np.std(logs)) if len(logs) > 1 else math.inf

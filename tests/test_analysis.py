@@ -258,6 +258,23 @@ def test_a_fall_already_steep_at_min_lr_is_noted() -> None:
     assert not any("start of the sweep" in n for n in analyze(lrs, later).notes)
 
 
+def test_pick_spread_grows_with_the_curve_noise_and_is_reproducible() -> None:
+    from lrfinder.analysis import pick_spread
+
+    lrs = np.geomspace(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    clean = sigmoid_fall(x, center=-3.0, width=0.3) + explosion(x, start=-1.0)
+    noise = np.random.default_rng(0).normal(0.0, 1.0, x.size)
+    quiet, loud = clean + 0.002 * noise, clean + 0.1 * noise
+    assert pick_spread(lrs, quiet) < pick_spread(lrs, loud)
+    assert pick_spread(lrs, loud, seed=3) == pick_spread(lrs, loud, seed=3)
+    assert pick_spread(lrs, quiet, rule="steepest", copies=5) >= 0.0
+    with pytest.raises(ValueError, match="copies to be an integer >= 2"):
+        pick_spread(lrs, quiet, copies=1)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+        pick_spread(lrs, np.full(x.size, 1.0))
+
+
 def test_bad_arrays() -> None:
     with pytest.raises(ValueError, match="same length"):
         analyze(LRS, textbook_curve()[:-1])

@@ -324,6 +324,13 @@ def test_run_writes_report_json_and_csv(work: Path):
     assert result.exit_code == 0, result.output
     assert Image.open(work / "r.png").size == (1200, 900)
     saved = RangeTestResult.from_json(work / "r.json")
+    if saved.suggestion is not None:
+        # How far the curve's own noise moves the pick, as lrfinder.analysis.pick_spread measures it.
+        from lrfinder.analysis import pick_spread
+
+        spread = pick_spread(saved.lrs, saved.losses, rule=saved.suggestion.rule)
+        line = next(x for x in result.stdout.splitlines() if x.startswith("pick spread"))
+        assert f"({spread:.2f} decades) from the curve's own noise (40 bootstrap copies)" in line
     rows = list(csv.DictReader(open(work / "r.csv")))
     assert len(rows) == saved.num_steps
     assert list(rows[0]) == ["lr", "loss", "smoothed", "slope"]

@@ -330,6 +330,7 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     rows.append(("minimum loss at", f"{s.min_loss_lr:.2e}"))
     rows.append(("divergence", f"{s.divergence_lr:.2e}" if s.divergence_lr is not None else "not reached"))
     rows.append(("confidence", f"{s.confidence:.2f}"))
+    rows.append(("pick spread", _spread_text(result)))
     if result.scaled is not None:
         sc = result.scaled
         text = f"{sc.lr:.2e}  ({sc.rule} x{sc.factor:.3g}, batch {sc.from_batch_size} -> {sc.to_batch_size})"
@@ -343,6 +344,17 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     if result.scaled is not None and result.scaled.warning:
         rows.append(("warning", result.scaled.warning))
     return rows
+
+
+def _spread_text(result: RangeTestResult) -> str:
+    """How far the curve's noise moves the pick (:func:`lrfinder.analysis.pick_spread`), in words."""
+    from ..analysis import SPREAD_COPIES, pick_spread
+
+    assert result.suggestion is not None
+    spread = pick_spread(result.lrs, result.losses, rule=result.suggestion.rule)
+    if not math.isfinite(spread):
+        return f"the pick does not survive the curve's noise: under 2 of {SPREAD_COPIES} bootstrap copies read"
+    return f"×/÷{10**spread:.3g} ({spread:.2f} decades) from the curve's own noise ({SPREAD_COPIES} bootstrap copies)"
 
 
 def refinement_rows(result: RangeTestResult) -> list[tuple[str, str]]:
