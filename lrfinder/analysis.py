@@ -940,31 +940,34 @@ def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop:
     return bool(result.statistic < 0 and result.pvalue < TREND_P)
 
 
-def still_falling(smoothed: np.ndarray, i_min: int, noise: NoiseLevel) -> bool:
+def still_falling(smoothed: np.ndarray, i_min: int, drop: float, noise: NoiseLevel) -> bool:
     """Whether the loss is still falling where the sweep ends (its minimum is then at the end).
 
     The minimum lies in the last ``window // 4`` points (at least the last one) and the smoothed
-    loss fell over the last whole window by more than ``noise.band``, what a stretch of smoothed
-    noise can fall by alone. A minimum at the end of a flat bottom (the loss levelled off long before
-    the largest LR, and its noise put the lowest point last) is no fall: the curve is read, with
-    the note that it never clearly turned up.
+    loss at the end lies below its median over the window before the last one by more than
+    ``max(DIVERGENCE_RISE * drop, noise.band)``: the mirror of :func:`divergence_index`'s rise,
+    more than a stretch of smoothed noise can fall by alone, and a tenth of the whole fall. A
+    minimum at the end of a flat bottom (the loss levelled off long before the largest LR, and
+    its noise put the lowest point last) is no fall: the curve is read, with the note that it
+    never clearly turned up.
 
     Example:
         >>> quiet = NoiseLevel(window=5, sigma=0.01, se=0.01, band=0.05)
-        >>> still_falling(np.linspace(3.0, 0.5, 12), 11, quiet)
+        >>> still_falling(np.linspace(3.0, 0.5, 12), 11, 2.5, quiet)
         True
         >>> flat_bottom = np.array([3.0, 2.0, 1.0, 0.52, 0.51, 0.53, 0.52, 0.51, 0.53, 0.52, 0.51, 0.5])
-        >>> still_falling(flat_bottom, 11, quiet)
+        >>> still_falling(flat_bottom, 11, 2.5, quiet)
         False
 
     """
     n, w = smoothed.size, noise.window
     if i_min < n - 1 - max(1, w // 4):
         return False
-    # The centre of the last whole window against the point a window before it: both are centred
-    # fits. The last ``window // 2`` points are one polynomial's extrapolation, noisier than ``se``.
-    last = max(0, n - 1 - w // 2)
-    return bool(smoothed[max(0, last - w)] - smoothed[last] > noise.band)
+    # The end against the window before the last one: a flat bottom's end is its level give or take
+    # the noise (the end is a polynomial's extrapolation, noisier than ``se``); a fall that goes on
+    # ends below it by what the loss must rise by to have diverged (:func:`divergence_index`).
+    before = smoothed[max(0, n - 1 - 2 * w) : max(1, n - 1 - w)]
+    return bool(float(np.median(before)) - smoothed[n - 1] > max(DIVERGENCE_RISE * drop, noise.band))
 
 
 def divergence_index(smoothed: np.ndarray, i_min: int, drop: float, noise: NoiseLevel) -> int | None:
@@ -1150,7 +1153,7 @@ def read_curve(
             str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size)
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
-    if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, noise):
+    if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
         raise InconclusiveCurveError(
             f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.2e}); the test "
             "never reached the divergence region. Increase max_lr (or num_steps) and run again."
