@@ -1947,6 +1947,14 @@ def _batch_message(
     )
 
 
+#: What an optimizer none of whose parameters the first step's loss reaches is told.
+_NO_GRADIENT = (
+    "None of the optimizer's parameters got a gradient from the first step's loss: the loss does not depend on what "
+    "the optimizer steps (a submodule forward does not use, or a part it detaches), so no step would change it and "
+    "the curve would be flat. Create the optimizer over the parameters the forward pass uses (model.parameters())."
+)
+
+
 def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) -> str:
     """Why the optimizer's very first step failed: at the smallest LR, so not the sweep's doing."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -2203,8 +2211,9 @@ def range_test(
         ModelError: No trainable parameters, an optimizer over other or only frozen parameters, uninitialized
             lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
             ``step_fn`` that runs backward itself, a loss that is not a real floating-point
-            scalar tensor, a ``SparseAdam`` whose parameters get dense gradients, or an optimizer
-            whose first step fails (torch's error chained).
+            scalar tensor, a ``SparseAdam`` whose parameters get dense gradients, an optimizer none
+            of whose parameters the first step's loss reaches, or an optimizer whose first step
+            fails (torch's error chained).
 
     Warns:
         UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
@@ -2406,6 +2415,8 @@ def range_test(
         if index[0] == 0 and isinstance(optimizer, torch.optim.SparseAdam):
             _check_sparse_gradients(model, optimizer)
         first = index[0] == 0
+        if first and math.isfinite(value) and not _has_grads(optimizer):
+            raise ModelError(_NO_GRADIENT)
         index[0] += 1
         try:
             if math.isfinite(value):

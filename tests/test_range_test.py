@@ -660,6 +660,28 @@ def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
     assert range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2).num_steps == 10
 
 
+class _WithSpare(nn.Module):
+    """A model with a submodule its forward never uses (a head kept for another task)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.spare = nn.Linear(10, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def test_an_optimizer_the_loss_never_reaches_is_refused_at_the_first_step(loader: DataLoader) -> None:
+    """An optimizer over an unused submodule stepped nothing: a flat curve read as 'never falls, raise max_lr'."""
+    model = _WithSpare()
+    opt = torch.optim.Adam(model.spare.parameters(), lr=1e-3)
+    before = snapshot_of(model, opt)
+    with pytest.raises(ModelError, match=r"None of the optimizer's parameters got a gradient from the first step's"):
+        range_test(model, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert_same_state(before, snapshot_of(model, opt))
+
+
 def test_non_scalar_loss_leaves_model_untouched(mlp: nn.Module, loader: DataLoader) -> None:
     before = [p.detach().clone() for p in mlp.parameters()]
     with pytest.raises(ModelError, match=r"scalar.*shape \(32,\).*loss.mean\(\)"):
