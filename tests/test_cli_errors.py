@@ -329,6 +329,20 @@ def test_engine_errors_warnings_and_schedule_refusals_name_options_not_parameter
     assert "Warning" not in short.stderr and ".py:" not in short.stderr and not PYTHON_NAMES.search(short.stderr)
 
 
+def test_the_report_of_a_command_names_options_not_parameters(work: Path):
+    # The report drew the scaled LR's warning as the library wrote it ("Use cap=True to clamp it"), though the
+    # summary above it said "Use a milder --scaling rule"; `lrfind report` of the JSON did the same.
+    result = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "30", "--rule", "steepest",
+                    "--target-batch-size", "128", "--scaling", "linear", "--report", "r.svg",
+                    "--json", "r.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "cap=True" in (work / "r.json").read_text()  # the JSON is the library's record, kept as it is
+    assert invoke("report", "r.json", "--report", "again.svg").exit_code == 0
+    for name in ("r.svg", "again.svg"):
+        svg = (work / name).read_text()
+        assert "past the divergence point" in svg and "scaling rule" in svg and "cap=True" not in svg, name
+
+
 def test_scaling_noise_without_a_measured_noise_scale_names_the_cli_choices(
     work: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -34,6 +34,7 @@ __all__ = [
     "as_options",
     "as_schedule_options",
     "cli_warnings",
+    "in_cli_words",
     "guard_pipes",
     "setup_logging",
     "quiet_warnings",
@@ -265,6 +266,28 @@ def as_schedule_options(text: str) -> str:
     for pattern, words in _SCHEDULE_WORDS:
         text = pattern.sub(words, text)
     return text
+
+
+def in_cli_words(result: RangeTestResult) -> RangeTestResult:
+    """A copy of ``result`` whose messages are in the command line's words (:func:`as_options`), for its report.
+
+    The report draws the curve's error, notes, the scaled LR's warning, the refinement's notes
+    and why the critical batch was not measured: for a report the command line writes, they name
+    its options as its summary does. The numbers, and the JSON (the library's record), are unchanged.
+    """
+    from dataclasses import replace
+
+    s = result.suggestion
+    f = result.refinement
+    sc = result.scaled
+    return replace(
+        result,
+        error=None if result.error is None else as_options(result.error),
+        noise_error=None if result.noise_error is None else as_options(result.noise_error),
+        suggestion=None if s is None else replace(s, notes=tuple(as_options(n) for n in s.notes)),
+        refinement=None if f is None else replace(f, notes=tuple(as_options(n) for n in f.notes)),
+        scaled=sc if sc is None or sc.warning is None else replace(sc, warning=as_options(sc.warning)),
+    )
 
 
 @contextlib.contextmanager
@@ -537,8 +560,9 @@ def stage_outputs(
     if report:
         from ..report import report_writer
 
+        worded = [in_cli_words(r) for r in results]
         write = report_writer(
-            list(results) if len(results) > 1 else results[0],
+            worded if len(worded) > 1 else worded[0],
             report,
             schedule=schedule,
             schedule_name=schedule_name,

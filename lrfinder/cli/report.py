@@ -11,7 +11,7 @@ import click
 
 from .errors import clean_errors, debug_flag
 from .options import CONTEXT, common_options, one_line, report_option
-from .output import check_writable, setup_logging
+from .output import check_writable, in_cli_words, setup_logging
 from .pipeline import check_outputs_not_inputs
 
 if TYPE_CHECKING:
@@ -162,5 +162,6 @@ def command(
         loaded, highlight = load_results(results)
         from ..report import save_report
 
-        save_report(loaded if len(loaded) > 1 else loaded[0], report, title=title, highlight=highlight)
+        worded = [in_cli_words(r) for r in loaded]
+        save_report(worded if len(worded) > 1 else worded[0], report, title=title, highlight=highlight)
         click.echo(f"wrote {report}")
