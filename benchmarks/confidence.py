@@ -23,7 +23,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -171,18 +170,17 @@ def render(summary: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Score the cached picks by confidence; write ``confidence.md`` and ``confidence.json``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache-dir", type=Path, default=HERE / "cache")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="where confidence.md/.json go")
-    args = parser.parse_args(argv)
-    rows = picks(args.cache_dir)
-    summary = summarize(rows)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "confidence.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1) + "\n")
-    text = render(summary)
-    (args.out / "confidence.md").write_text(text)
-    print(text)
-    return summary
+    from .pages import cache_page
+
+    rows, summary = cache_page(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        name="confidence",
+        compute=lambda cache_dir: (rows := picks(cache_dir), summarize(rows)),
+        render=lambda result: render(result[1]),
+        to_json=lambda result: {"summary": result[1], "rows": result[0]},
+    )
+    return dict(summary)
 
 
 if __name__ == "__main__":

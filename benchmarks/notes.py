@@ -13,7 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -102,16 +101,12 @@ def render(counts: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache-dir", type=Path, default=HERE / "cache")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="where notes.md/.json go")
-    args = parser.parse_args(argv)
-    counts = count(args.cache_dir)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "notes.json").write_text(json.dumps(counts, indent=1) + "\n")
-    text = render(counts)
-    (args.out / "notes.md").write_text(text)
-    print(text)
+    """Count the notes on every cached curve; write ``notes.md`` and ``notes.json``."""
+    from .pages import cache_page
+
+    counts: dict[str, Any] = cache_page(
+        argv, description=__doc__.split("\n\n")[0], name="notes", compute=count, render=render
+    )
     return counts
 
 
