@@ -1698,7 +1698,9 @@ def run_sweep(
 def to_device(batch: Any, device: torch.device) -> Any:
     """Move every tensor in a (nested) batch to ``device``.
 
-    Tensors, dicts (any ``Mapping``), lists, tuples and named tuples are walked; a dataclass
+    Tensors, dicts (any ``Mapping``), lists, tuples and named tuples are walked (a tuple type with
+    its own ``to``, such as a ``PackedSequence``, is moved by it: its ``batch_sizes`` stay on the
+    CPU, as torch requires); a dataclass
     instance is copied with its fields moved (frozen ones too, ``__post_init__`` not run again);
     any other object with a ``to`` method (a PyTorch Geometric ``Data``, a custom batch class) is
     moved by ``batch.to(device)``, as Lightning moves batches. Anything else is left as it is.
@@ -1707,6 +1709,10 @@ def to_device(batch: Any, device: torch.device) -> Any:
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
         return {k: to_device(v, device) for k, v in batch.items()}
+    own_to = getattr(batch, "to", None)
+    if isinstance(batch, tuple) and callable(own_to):
+        # A tuple type with its own move: a PackedSequence keeps its batch_sizes on the CPU, as torch requires.
+        return own_to(device)
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):
         return type(batch)(*(to_device(v, device) for v in batch))
     if isinstance(batch, (list, tuple)):

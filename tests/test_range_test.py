@@ -126,6 +126,11 @@ def test_dataclass_and_to_batches_are_moved_to_the_device_and_sized(mlp: nn.Modu
     assert to_device(_GraphBatch(torch.zeros(3)), meta).x.is_meta
     assert to_device([{"g": _GraphBatch(torch.zeros(3))}], meta)[0]["g"].x.is_meta
     assert infer_batch_size(None, batch) == 4
+    # A PackedSequence (an RNN's input) moves by its own .to(): rebuilt field by field, its batch_sizes went along
+    # and torch refused it ("batch_sizes should always be on CPU"), said as a batch the model fails on.
+    packed = nn.utils.rnn.pack_padded_sequence(torch.zeros(3, 4, 2), torch.tensor([4, 3, 2]), batch_first=True)
+    moved_packed = to_device((packed, torch.zeros(3)), meta)[0]
+    assert moved_packed.data.is_meta and moved_packed.batch_sizes.device.type == "cpu"
     batches = [_Batch(x, y) for x, y in DataLoader(dataset, batch_size=32)]
     result = range_test(
         mlp, batches, step_fn=lambda m, b: F.cross_entropy(m(b.x), b.y), num_steps=10, max_lr=1e-2, device="cpu"
