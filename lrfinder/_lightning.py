@@ -39,7 +39,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from .exceptions import ModelError
-from .range_test import CyclingBatches, StateSnapshot, StepClosure, _data_generators, infer_batch_size
+from .range_test import CyclingBatches, StateSnapshot, StepClosure, _DataState, infer_batch_size
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -319,23 +319,26 @@ def isolation(
 
 @contextlib.contextmanager
 def preserved_randomness(*sources: object) -> Iterator[None]:
-    """The torch/CUDA/numpy/Python RNGs and the data-order generators of ``sources`` put back on exit.
+    """The torch/CUDA/numpy/Python RNGs and the draw state of ``sources``' data put back on exit.
 
     ``find_lr`` runs a ``fit`` that stops before training, but Lightning builds the train
     iterator (drawing its base seed) before ``on_train_start``, outside the test's own
     snapshot: this puts back what that draw moved. ``sources`` are train loaders (or lists/dicts
-    of them) and datamodules (their attributes are searched for loaders, samplers and generators).
+    of them) and datamodules (their attributes are searched); below them every RNG and counter
+    the range test's own snapshot restores (``range_test._DataState``: a sampler's own RNG, a
+    transform's, an epoch counter), not only the loaders' ``.generator``.
     """
-    generators: list[torch.Generator] = []
+    found: list[object] = []
     for source in sources:
         if source is None:
             continue
-        found = list(vars(source).values()) if is_datamodule(source) else flat_loaders(source)
-        for obj in found:
-            for gen in [obj] if isinstance(obj, torch.Generator) else _data_generators(obj):
-                if all(gen is not g for g in generators):
-                    generators.append(gen)
-    states = [(g, g.get_state()) for g in generators]
+        if is_datamodule(source):
+            # Its data, not the Trainer it points back to (whose counters are not the data's to restore).
+            trainers = tuple(m.Trainer for m in _imported())
+            found += [v for v in vars(source).values() if not isinstance(v, trainers)]
+        else:
+            found += flat_loaders(source)
+    data_state = _DataState(found)
     torch_state = torch.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
     np_state = np.random.get_state()
@@ -348,8 +351,7 @@ def preserved_randomness(*sources: object) -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda_state)
         np.random.set_state(np_state)
         random.setstate(py_state)
-        for gen, state in states:
-            gen.set_state(state)
+        data_state.restore()
 
 
 # --------------------------------------------------------------------------------------------

@@ -56,7 +56,6 @@ from .range_test import (
     RangeTestSettings,
     StateSnapshot,
     StopReason,
-    _data_generators,
     finish_result,
     infer_batch_size,
     lr_schedule,
@@ -967,7 +966,9 @@ class LRFinder(_CallbackBase):
                 )
         judged_on = "val_data" if val_loader is not None else "held-out training batches"
         loaders = [run.batches.loader, run.train_loader] + ([val_loader] if val_loader is not None else [])
-        generators = [g for loader in loaders for lo in _lightning.flat_loaders(loader) for g in _data_generators(lo)]
+        # Each trial starts from the data's draw state after the held-out batches: every RNG and counter below
+        # the loaders (range_test._DataState), not only their .generator, so every trial sees the same batches.
+        data = [lo for loader in loaders for lo in _lightning.flat_loaders(loader)]
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
         optimizer = run.optimizers[0]
@@ -984,7 +985,7 @@ class LRFinder(_CallbackBase):
             else:
                 first = _lightning.TrainBatches(trainer, pl_module, run.batches.loader)
                 held = [first.next()[0] for _ in range(skip)]
-            snapshot = StateSnapshot(pl_module, run.optimizers, generators)
+            snapshot = StateSnapshot(pl_module, run.optimizers, data)
 
             def loss_of(batch: Any) -> torch.Tensor:
                 # Under the fit's precision (autocast), as the trials' own steps run.

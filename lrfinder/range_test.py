@@ -1175,29 +1175,6 @@ def _clone(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _data_parts(data: object, attrs: tuple[str, ...]) -> Iterator[object]:
-    """``data`` and the objects reachable from it through ``attrs`` (a loader's sampler, ...), each once."""
-    stack = [data]
-    seen: set[int] = set()
-    while stack:
-        obj = stack.pop()
-        if obj is None or id(obj) in seen or isinstance(obj, (int, float, str, torch.Tensor)):
-            continue
-        seen.add(id(obj))
-        yield obj
-        stack.extend(getattr(obj, attr, None) for attr in attrs)
-
-
-def _data_generators(data: object) -> list[torch.Generator]:
-    """The ``torch.Generator`` objects that fix the order of a DataLoader (or sampler), or ``data`` itself if one."""
-    found: list[torch.Generator] = []
-    for obj in _data_parts(data, ("sampler", "batch_sampler")):
-        gen = obj if isinstance(obj, torch.Generator) else getattr(obj, "generator", None)
-        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
-            found.append(gen)
-    return found
-
-
 #: What a DataLoader draws with; its other attributes (its worker iterator) are its own business.
 _LOADER_PARTS = ("sampler", "batch_sampler", "dataset", "generator", "collate_fn", "worker_init_fn")
 #: How deep :class:`_DataState` looks below the data (loader -> dataset -> Subset's dataset -> transform -> ...).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,7 +31,7 @@ from _models import (
 )
 from torch.utils.data import DataLoader
 
-from lrfinder import InconclusiveCurveError, ModelError, RangeTestResult
+from lrfinder import InconclusiveCurveError, ModelError, RangeTestResult, Refine
 from lrfinder.callback import LRFinder, find_lr
 
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
@@ -1502,6 +1504,67 @@ def test_find_lr_leaves_rngs_and_data_order_as_they_were(tmp_path: Path) -> None
 
     after, plain = fit(True), fit(False)
     assert all(torch.equal(after[k], plain[k]) for k in plain)
+
+
+class _OwnRngSampler(torch.utils.data.Sampler):
+    """Shuffles with its own numpy RNG (not ``.generator``) when iterated, and counts its passes."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.rng, self.epoch = n, np.random.default_rng(0), 0
+
+    def __iter__(self) -> Any:
+        self.epoch += 1
+        return iter(self.rng.permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def test_find_lr_and_refine_put_back_a_sampler_s_own_rng(tmp_path: Path) -> None:
+    # find_lr restored only a loader's .generator around the fit it runs, and the callback's refine trials only
+    # that too: a sampler with its own RNG (drawn when Lightning makes the train iterator) came out moved.
+    def loader() -> DataLoader:
+        data = make_loader().dataset
+        return DataLoader(data, batch_size=32, sampler=_OwnRngSampler(len(data)))
+
+    used = loader()
+    sampler = used.sampler
+    state = copy.deepcopy(sampler.rng.bit_generator.state)
+    find_lr(Net(), train_dataloaders=used, trainer=trainer(tmp_path), **FAST)
+    assert sampler.rng.bit_generator.state == state and sampler.epoch == 0
+
+    def fit(finder: LRFinder | None, lr: float) -> dict[str, torch.Tensor]:
+        pl.seed_everything(5, verbose=False)
+        net = Net(lr=lr)
+        trainer(tmp_path, [finder] if finder else None, max_steps=6).fit(net, loader())
+        return weights(net)
+
+    # Every refine trial starts from the same draw state, so each sees the same first batch.
+    import lrfinder._lightning as lightning_glue
+
+    firsts: list[float] = []
+    plain_batches = lightning_glue.TrainBatches
+
+    class Recording(plain_batches):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, skip: int = 0, **kwargs: Any) -> None:
+            super().__init__(*args, skip=skip, **kwargs)
+            self.trial, self.first = skip > 0, True  # the trials' streams skip the held-out batches
+
+        def next(self) -> Any:
+            out = super().next()
+            if self.trial and self.first:
+                firsts.append(float(out[0][0].sum()))
+                self.first = False
+            return out
+
+    finder = LRFinder(**FAST, refine=Refine(training_steps=60, candidates=2, extend=0))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lightning_glue, "TrainBatches", Recording)
+        refined = fit(finder, 0.01)
+    assert finder.result is not None and finder.applied_lr is not None
+    assert len(firsts) >= 2 and len(set(firsts)) == 1, firsts
+    plain = fit(None, finder.applied_lr)
+    assert all(torch.equal(refined[k], plain[k]) for k in plain)
 
 
 def test_hparams_lr_and_checkpoint_carry_the_found_lr(tmp_path: Path) -> None:
