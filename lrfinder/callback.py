@@ -726,6 +726,15 @@ class LRFinder(_CallbackBase):
                 "configure_optimizers, pass LRFinder(optimizer='adamw') to build one, or leave LRFinder out of this "
                 "fit."
             )
+        held = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
+        if held and not any(p.requires_grad for p in held):
+            # As range_test refuses it: no step would change the model, and the flat curve read as "raise max_lr".
+            raise ModelError(
+                f"None of the {len(held)} parameter(s) of the fit's optimizer(s) requires grad (they are "
+                "frozen), so the range test would step nothing and its curve would be flat. Build the optimizer over "
+                "the trainable parameters ([p for p in self.parameters() if p.requires_grad]), unfreeze the ones it "
+                "holds before fit, or leave LRFinder out of this fit."
+            )
         if self.scaling == "noise" and len(optimizers) != 1:
             # The noise scale is measured on one optimizer's gradient only: fail before the test, not after it.
             raise ValueError(

@@ -792,6 +792,19 @@ def test_configure_optimizers_returning_none_is_a_clear_error(tmp_path: Path) ->
     assert finder.applied_lr is not None and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
 
 
+def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Path) -> None:
+    """It stepped nothing, and the flat curve was read as "never clearly falls ... raise max_lr"."""
+    class FrozenBodyOptimizer(Net):
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.body.parameters(), lr=0.01)  # the frozen part: the head trains nowhere
+
+    model = FrozenBodyOptimizer()
+    for p in model.body.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ModelError, match=r"None of the \d+ parameter\(s\) of the fit's optimizer\(s\) requires grad"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
+
+
 # --------------------------------------------------------------------------------------------
 # Schedulers, precision, clipping, batch sizes, custom optimizer
 # --------------------------------------------------------------------------------------------
