@@ -1709,7 +1709,7 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-_INPUT_KEYS = ("x", "input", "inputs", "features", "data")
+_INPUT_KEYS = ("x", "input", "inputs", "features", "data", "image", "images", "pixel_values")
 _TARGET_KEYS = ("y", "target", "targets", "label", "labels")
 
 

@@ -449,6 +449,15 @@ def test_dict_batches(mlp: nn.Module, dataset: TensorDataset) -> None:
     assert result.num_steps == 12
 
 
+@pytest.mark.parametrize("key", ["image", "images", "pixel_values"])
+def test_dict_batches_with_an_image_key(mlp: nn.Module, dataset: TensorDataset, key: str) -> None:
+    # {"image": x, "label": y} (torchvision-style dict datasets) was "Cannot compute a loss from a dict batch".
+    batches = [{key: x, "label": y} for x, y in DataLoader(dataset, batch_size=32)]
+    plain = range_test(mlp, [(b[key], b["label"]) for b in batches], loss_fn=F.cross_entropy, num_steps=12)
+    result = range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=12)
+    assert result.losses == plain.losses
+
+
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
 
