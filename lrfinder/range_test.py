@@ -1751,6 +1751,27 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> 
 _STEP_FN_FIX = "For other formats, pass step_fn=lambda model, batch: <loss tensor> to range_test."
 
 
+def _warn_unused_keys(batch: Any, loss_fn: Any, step_fn: Any) -> None:
+    """Warn once when a dict batch read as ``loss_fn(model(batch[x]), batch[y])`` has keys that go nowhere.
+
+    A mask, sample weights or a second input next to the input and target keys is silently
+    dropped by that reading; ``step_fn`` is the way to use them.
+    """
+    if step_fn is not None or loss_fn is None or not isinstance(batch, Mapping):
+        return
+    x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+    y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+    unused = [k for k in batch if k not in (x_key, y_key)]
+    if x_key is not None and y_key is not None and unused:
+        warnings.warn(
+            f"The batches are read as loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}]); their other keys "
+            f"({', '.join(map(repr, unused))}) are not used. To use them (a mask, sample weights), pass "
+            "step_fn=lambda model, batch: <loss tensor> to range_test.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _with_loss_fn(batch: Mapping[Any, Any]) -> str:
     """What passing ``loss_fn`` does with a dict ``batch``: with its own keys when it has them."""
     x_key = next((k for k in _INPUT_KEYS if k in batch), None)
@@ -2367,6 +2388,7 @@ def range_test(
                 raise
             if not first_batch:
                 first_batch.append(_batch_parts(batch))
+                _warn_unused_keys(batch, loss_fn, step_fn)
             if with_closure:
                 step_batches.append(batch)
             sizes.add(infer_batch_size(None, batch))

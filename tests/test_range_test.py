@@ -458,6 +458,17 @@ def test_dict_batches_with_an_image_key(mlp: nn.Module, dataset: TensorDataset, 
     assert result.losses == plain.losses
 
 
+def test_dict_batch_keys_loss_fn_does_not_read_are_named(mlp: nn.Module, dataset: TensorDataset) -> None:
+    # A mask or sample weights next to x/y were dropped without a word.
+    batches = [{"x": x, "y": y, "weight": torch.ones(len(y))} for x, y in DataLoader(dataset, batch_size=32)]
+    unused = r"loss_fn\(model\(batch\['x'\]\), batch\['y'\]\); their other keys \('weight'\)"
+    with pytest.warns(UserWarning, match=unused):
+        range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        range_test(mlp, [{"x": b["x"], "y": b["y"]} for b in batches], loss_fn=F.cross_entropy, num_steps=12)
+
+
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
 
