@@ -189,7 +189,8 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
     Adagrad, Adadelta, Yogi, LAMB, Adafactor, and an optimizer instance with ``betas`` among its
     defaults. An optimizer lrfinder does not know (neither torch's nor the registry's) is taken
     as SGD-like with a warning that says how to choose. ``"Adam,SGD"`` (the callback's name for
-    several optimizers) is adaptive only when every one of them is.
+    several optimizers) is adaptive only when every one of them is; ``"adamw, weight_decay=1e-02"``
+    (``lrfind``'s label, the settings after the name) is AdamW.
 
     Args:
         optimizer: A torch optimizer, an optimizer class, or a name such as ``"adamw"``.
@@ -204,7 +205,10 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
     if optimizer is None:
         return "sgd"
     if isinstance(optimizer, str):
-        names = [part.strip().rsplit(":", 1)[-1].rsplit(".", 1)[-1] for part in optimizer.split(",")]
+        # "adamw, weight_decay=1e-02" (lrfind's label: the name, then its settings) names one optimizer; only
+        # the parts without "=" are names ("Adam,SGD" names two).
+        parts = _top_level_parts(optimizer)
+        names = [part.rsplit(":", 1)[-1].rsplit(".", 1)[-1] for part in parts if "=" not in part] or [parts[0]]
     elif isinstance(optimizer, type):
         names = [_known_base(optimizer)]
     elif isinstance(optimizer, torch.optim.Optimizer):
@@ -229,6 +233,21 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
             stacklevel=3,
         )
     return "adaptive" if all(adaptive) else "sgd"
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets: ``"adamw, betas=(0.9, 0.95)"`` is two parts."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
 
 
 def _known_base(cls: type) -> str:

@@ -808,6 +808,20 @@ def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_na
     assert used.exit_code == 0 and "warning:" not in used.stderr, used.output
 
 
+def test_a_labelled_optimizer_is_scaled_by_its_own_family(work: Path):
+    # The result's label "adamw, weight_decay=1e-02" read as two optimizers, one unknown: the report's scaling
+    # panel warned "lrfinder does not know the optimizer 'weight_decay=1e-02'" and drew AdamW as SGD.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = invoke(
+            "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--optimizer", "adamw",
+            "--weight-decay", "0.01", "--target-batch-size", "64", "--max-lr", "100",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = result.output + "".join(str(w.message) for w in caught)
+    assert "scaled lr" in result.output and "does not know the optimizer" not in said
+
+
 def test_a_repeated_weight_decay_runs_once_and_is_named(work: Path):
     # --weight-decay 0,0.1,1e-1 ran 0.1 twice, or (with the sweep deduplicated alone) failed with
     # "one weight decay per result"; each value now runs once, with a warning line.

@@ -63,6 +63,20 @@ def test_auto_with_optimizer_instances() -> None:
     assert optimizer_family(torch.optim.SGD(params, lr=0.1)) == "sgd"
 
 
+def test_optimizer_family_of_lrfinds_labels_with_settings() -> None:
+    # lrfind labels a result "adamw, weight_decay=1e-02": the setting was taken for a second, unknown optimizer,
+    # so the label was scaled (and drawn in the report's panel) as SGD, with a warning about 'weight_decay=1e-02'.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert optimizer_family("adamw, weight_decay=1e-02") == "adaptive"
+        assert optimizer_family("adamw, betas=(0.9, 0.95), weight_decay=0.1") == "adaptive"
+        assert optimizer_family("momentum, momentum=0.95") == "sgd"
+        assert optimizer_family("Adam,SGD") == "sgd"
+        assert optimizer_family("Adam, AdamW") == "adaptive"
+
+
 def test_optimizer_family_of_names_lrfinder_was_not_built_with() -> None:
     import warnings
 
