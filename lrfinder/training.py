@@ -100,7 +100,8 @@ class EpochSummary:
         epochs: The number of epochs planned.
         train_loss: The mean training loss of the epoch's batches (NaN when none was seen).
         metrics: The validation metrics Lightning collected (names starting with ``val``).
-        lr: The LR of the largest parameter group (the one a range test records) at the end of the epoch.
+        lr: The LR of the largest parameter group (the one a range test records) at the epoch's last
+            optimizer step: the LR it trained with (after the last step a schedule may already be at 0).
 
     """
 
@@ -222,7 +223,8 @@ def _classes(package: str) -> tuple[type, type]:
                 for key, value in sorted(trainer.callback_metrics.items())
                 if key.startswith("val") and isinstance(value, (torch.Tensor, float, int))
             }
-            lr = _reference_lr(trainer.optimizers[0])
+            # The LR the epoch's last step used: the one read now is the next step's (a cosine's 0 after the last).
+            lr = self.lrs[-1] if self.lrs else _reference_lr(trainer.optimizers[0])
             summary = EpochSummary(epoch, self.epochs, mean, metrics, lr)
             self.summaries.append(summary)
             if self.on_epoch is not None:

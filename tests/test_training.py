@@ -93,6 +93,8 @@ def test_scheduler_and_warmup_shape_the_lr():
     assert lrs[0] < lrs[3] < lrs[4]  # linear warm-up
     assert max(lrs) == pytest.approx(0.1)
     assert lrs[-1] < 0.1 / 5  # annealed towards eta_min
+    # Each epoch reports the LR its last step trained with, not the next step's (a cosine's 0 after the last).
+    assert [s.lr for s in result.epochs] == [lrs[7], lrs[15]] and result.epochs[-1].lr > 0
 
 
 def test_accumulation_counts_optimizer_steps():
