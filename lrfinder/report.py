@@ -927,8 +927,9 @@ def plot_range_test(
     if sched is not None:
         sched_ax = fig.add_subplot(grid[3], label="schedule")
         _draw_schedule(sched_ax, sched, schedule_name, results)
-    if batch_panel:
-        _draw_batch_scaling(fig.add_subplot(grid[3 + (sched is not None)], label="batch"), results[0])
+    batch_ax = fig.add_subplot(grid[3 + (sched is not None)], label="batch") if batch_panel else None
+    if batch_ax is not None:
+        _draw_batch_scaling(batch_ax, results[0])
     if trials_panel:
         trials_ax = fig.add_subplot(grid[len(heights) - 1], label="trials")
         _draw_trials(trials_ax, refinement)
@@ -937,6 +938,8 @@ def plot_range_test(
     fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
     if ylim is not None:
         _make_headroom(ax)
+    if batch_ax is not None:
+        _place_batch_legend(batch_ax)
     lows = [r.suggestion.min_lr for r in results if r.suggestion is not None]
     legend: dict[str, Any] = {"fontsize": 9.5, "framealpha": 0.92}
     if len(results) > 1:
@@ -984,8 +987,35 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     ax.set_xlabel("batch size (log scale)")
     ax.set_ylabel("predicted best lr")
     ax.set_title("best LR against batch size, predicted from the test", loc="left", fontsize=11)
-    _place_legend(ax, fontsize=8.5, ncol=3, framealpha=0.9)
     ax.grid(True, which="major", alpha=0.3)
+
+
+#: The batch panel's legend: three columns, so it stays a band at the top of the short panel.
+_BATCH_LEGEND: dict[str, Any] = {"fontsize": 8.5, "ncol": 3, "framealpha": 0.9}
+
+
+def _place_batch_legend(ax: Axes) -> None:
+    """Raise the batch panel's (log) top so its legend sits above every line and marker, then place it.
+
+    The panel's lines span its whole width and the divergence line is drawn in axes units, so no
+    corner is free: in one, the legend covered the test batch's marker, the critical batch's line
+    and the divergence line. Measured on the final layout, like the loss panel's legend.
+    """
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+
+    def room(settings: dict[str, Any]) -> float:
+        legend = ax.legend(loc="upper left", **settings)
+        bottom = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).y0
+        legend.remove()
+        return 1.0 - bottom + 0.04  # the legend, its pad from the frame and a margin
+
+    settings = dict(_BATCH_LEGEND)
+    if room(settings) > 0.5:  # a short panel (under the schedule and trial panels): one row
+        settings["ncol"] = len(ax.get_legend_handles_labels()[1])
+    needed = min(room(settings), 0.6)
+    low, high = (math.log10(v) for v in ax.get_ylim())
+    ax.set_ylim(10**low, 10 ** (low + (high - low) / (1.0 - needed)))
+    _place_legend(ax, **settings)
 
 
 def _limit_slope_axis(ax: Axes) -> None:

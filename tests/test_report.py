@@ -653,3 +653,27 @@ def test_a_result_without_finite_losses_shows_no_made_up_axes():
         x0, x1 = axes["loss"].get_xlim()
         assert x0 <= low and x1 >= high and x1 / x0 < 100 * high / low
         assert list(axes["loss"].get_yticks()) == [] and list(axes["slope"].get_yticks()) == []
+
+
+@pytest.mark.parametrize("make", [recorded_late_fall, recorded_demo])
+@pytest.mark.parametrize("with_schedule", [False, True])
+def test_batch_legend_sits_above_every_line_and_marker(make, with_schedule):
+    # The batch panel's legend was placed before the final layout, over lines it did not count:
+    # it covered the divergence line and, in a short panel, the test batch's marker.
+    result = make()
+    s = result.suggestion
+    schedule = np.linspace(s.min_lr, s.max_lr, 50) if with_schedule else None
+    fig = plot_range_test(result, schedule=schedule, schedule_name="onecycle")
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["batch"]
+    box = ax.get_legend().get_window_extent()
+    checked = 0
+    for line in ax.get_lines():
+        x = np.asarray(line.get_xdata(), dtype=float)
+        if x.size == 2 and x[0] == x[1]:
+            continue  # the critical batch's vertical line spans the panel's height
+        xy = line.get_transform().transform(np.column_stack([x, np.asarray(line.get_ydata(), dtype=float)]))
+        assert xy[:, 1].max() < box.y0, line.get_label()
+        checked += 1
+    assert checked >= 5  # linear, sqrt, noise rule, test batch, divergence
+
