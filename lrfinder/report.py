@@ -139,7 +139,10 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         head = float(np.median(finite[: max(3, finite.size // 20)]))
         low = float(np.min(finite))
         smoothed = _smoothed(result)
-        smooth_max = float(np.nanmax(smoothed)) if np.isfinite(smoothed).any() else head
+        # Up to its minimum: past it the smoothed curve climbs with the explosion, and a top set by
+        # that climb plus a fall squashed the fall into the panel's bottom third.
+        start = smoothed[: int(np.nanargmin(smoothed)) + 1] if np.isfinite(smoothed).any() else smoothed[:0]
+        smooth_max = float(np.nanmax(start)) if start.size else head
         fall = max(head - low, ROUND_OFF * abs(head), _TINY)  # relative: losses in any unit
         # Anything more than one full fall above the start is the explosion: clipped at the top.
         # The smoothed curve (and the minimum marker on it) may dip below the raw losses.

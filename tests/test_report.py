@@ -677,3 +677,19 @@ def test_batch_legend_sits_above_every_line_and_marker(make, with_schedule):
         checked += 1
     assert checked >= 5  # linear, sqrt, noise rule, test batch, divergence
 
+
+def test_loss_axis_top_is_one_fall_above_the_start_not_above_the_blow_up():
+    # The top was the smoothed explosion's peak plus a whole fall: on a typical curve the fall and
+    # the picks were squashed into the panel's bottom third under a tall empty band.
+    result = make_result()
+    s = result.suggestion
+    fig = plot_range_test(result)
+    ax = axes_by_label(fig)["loss"]
+    bottom, top = ax.get_ylim()
+    raw = np.asarray(result.losses)
+    head = float(np.median(raw[:5]))
+    low = float(min(np.nanmin(raw), np.nanmin(s.smoothed_losses)))
+    assert (head - low) / (top - bottom) > 0.4  # 0.28 before
+    lrs = np.log10(np.asarray(result.lrs))
+    for lr in (s.lr, s.steepest_lr, s.min_loss_lr, s.divergence_lr):
+        assert bottom < np.interp(np.log10(lr), lrs, s.smoothed_losses) < top
