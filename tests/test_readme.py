@@ -63,3 +63,18 @@ def test_the_python_examples_run_in_order() -> None:
 @pytest.mark.parametrize("block", range(len(_python_blocks())))
 def test_each_example_is_valid_python(block: int) -> None:
     compile(_python_blocks()[block], str(README), "exec")
+
+
+def test_tables_are_not_broken_across_lines() -> None:
+    """A Markdown table ends at the first line that is not a row: a cell wrapped onto a new line
+    leaves the rest of the table unrendered (it happened to range_test's argument table)."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    in_code = False
+    for number, (line, following) in enumerate(zip(lines, lines[1:]), start=1):
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or not line.startswith("|"):
+            continue
+        assert following.startswith("|") or not following.strip(), (
+            f"README.md:{number + 1} continues the table row above it on a new line; keep each row on one line"
+        )
