@@ -808,15 +808,23 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
         if t not in ok:
             ax.plot([t.lr], [top], "x", color="crimson", ms=9, mew=2)
             ax.annotate("diverged", (t.lr, top), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8.5)
+    ax.margins(x=0.06, y=0.15)  # the end trials' markers inside the frame
     if refinement.lr is not None:
         ax.axvline(refinement.lr, color=COLORS["suggestion"], lw=1.4)
-        ax.text(refinement.lr, 0.97, f" refined {refinement.lr:.2e}", transform=ax.get_xaxis_transform(),
-                ha="left", va="top", fontsize=9.5)
     if refinement.curve_lr is not None:
         ax.axvline(refinement.curve_lr, color="gray", lw=1.2, ls="--")
-        ax.text(refinement.curve_lr, 0.80, f" curve's reading {refinement.curve_lr:.2e}",
-                transform=ax.get_xaxis_transform(), ha="left", va="top", fontsize=9.5, color="dimgray")
-    ax.margins(x=0.06, y=0.15)  # the end trials' markers inside the frame
+    # Labelled once the limits are known: a line in the right third (the best trial at the ladder's
+    # end) is labelled on its left, or the text ran past the panel and the layout narrowed every panel.
+    low, high = (math.log10(v) for v in ax.get_xlim())
+    for lr, y, name, color in (
+        (refinement.lr, 0.97, "refined", "black"),
+        (refinement.curve_lr, 0.80, "curve's reading", "dimgray"),
+    ):
+        if lr is not None:
+            right = (math.log10(lr) - low) / (high - low) > 0.65
+            text = f"{name} {lr:.2e}"
+            ax.text(lr, y, f"{text} " if right else f" {text}", transform=ax.get_xaxis_transform(),
+                    ha="right" if right else "left", va="top", fontsize=9.5, color=color)
     _log_labels(ax.xaxis)
     ax.set_xlabel(f"trial lr ({refinement.schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
     ax.set_ylabel("held-out loss")

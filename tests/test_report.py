@@ -693,3 +693,23 @@ def test_loss_axis_top_is_one_fall_above_the_start_not_above_the_blow_up():
     lrs = np.log10(np.asarray(result.lrs))
     for lr in (s.lr, s.steepest_lr, s.min_loss_lr, s.divergence_lr):
         assert bottom < np.interp(np.log10(lr), lrs, s.smoothed_losses) < top
+
+
+def test_trial_labels_at_the_ladders_end_stay_inside_their_panel():
+    # The best trial at the ladder's end: its "refined" and "curve's reading" labels ran past the
+    # panel's right frame, and the layout narrowed every panel to make room for them.
+    refinement = replace(make_refinement(), lr=0.04, max_lr=0.04, curve_lr=0.04)
+    fig = plot_range_test(replace(make_result(), refinement=refinement))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    trials = axes_by_label(fig)["trials"]
+    frame = trials.get_window_extent(renderer)
+    texts = [t for t in trials.texts if t.get_text().strip()]
+    assert {t.get_text().strip() for t in texts} == {"refined 4.00e-02", "curve's reading 4.00e-02"}
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1, text.get_text()
+    plain = plot_range_test(make_result())
+    plain.canvas.draw()
+    width = axes_by_label(plain)["loss"].get_window_extent().width
+    assert axes_by_label(fig)["loss"].get_window_extent().width == pytest.approx(width, abs=2.0)
