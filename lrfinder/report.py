@@ -35,7 +35,16 @@ import numpy as np
 
 from . import names
 from ._atomic import atomic_write
-from .analysis import _TINY, DIVERGENCE_RISE, LOW_CONFIDENCE, ROUND_OFF, explosion_index, loss_slope, smooth_losses
+from .analysis import (
+    _TINY,
+    DIVERGENCE_RISE,
+    LOW_CONFIDENCE,
+    ROUND_OFF,
+    clip_explosion,
+    finite_prefix,
+    loss_slope,
+    smooth_losses,
+)
 from .noise import format_batch
 from .range_test import RangeTestResult
 from .scaling import ScaledLR
@@ -116,14 +125,22 @@ def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
     """Return the smoothed curve, cut where the raw loss exploded past the analysis's clip level.
 
     :func:`lrfinder.smooth_losses` clips values far above the starting loss before smoothing, so
-    past that point the smoothed curve is a flat artefact of the clip, not the loss: not drawn.
-    The cut is the analysis's own step (:func:`lrfinder.analysis.explosion_index`), so the two
-    never disagree.
+    past the explosion the smoothed curve is a flat artefact of the clip, not the loss: not drawn.
+    The clip is the analysis's own (:func:`lrfinder.analysis.clip_explosion`). Only a clipped
+    loss at or past the smoothed curve's minimum starts the explosion: a lone spike before it (one
+    bad batch mid-fall) is read through by the analysis, and cutting there hid the rest of the
+    curve and left its picks floating off any line.
     """
     smoothed = _smoothed(result).copy()
-    cut = explosion_index(result.losses)
-    if cut is not None:
-        smoothed[cut + 1 :] = np.nan
+    raw = np.asarray(result.losses, dtype=float)
+    n = finite_prefix(raw)
+    if n < 3 or not np.isfinite(smoothed[:n]).any():
+        return smoothed
+    bottom = int(np.nanargmin(smoothed[:n]))
+    over = np.flatnonzero(clip_explosion(raw[:n]) < raw[:n])
+    over = over[over >= bottom]
+    if over.size:
+        smoothed[int(over[0]) + 1 :] = np.nan
     return smoothed
 
 

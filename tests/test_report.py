@@ -713,3 +713,26 @@ def test_trial_labels_at_the_ladders_end_stay_inside_their_panel():
     plain.canvas.draw()
     width = axes_by_label(plain)["loss"].get_window_extent().width
     assert axes_by_label(fig)["loss"].get_window_extent().width == pytest.approx(width, abs=2.0)
+
+
+def test_a_lone_spike_mid_sweep_does_not_cut_the_smoothed_curve():
+    # One bad batch early in the sweep was taken for the explosion: the smoothed curve and the slope
+    # were cut there, and the steepest, minimum and divergence markers floated off any drawn line.
+    lrs, loss = synthetic_curve()
+    loss = loss.copy()
+    loss[30] = 50.0
+    result = finish_result(lrs, loss, "diverged", settings=RangeTestSettings(1e-6, 10.0, 100))
+    s = result.suggestion
+    assert s is not None
+    fig = plot_range_test(result)
+    for label, picks in (("loss", (s.steepest_lr, s.min_loss_lr, s.divergence_lr)), ("slope", (s.steepest_lr,))):
+        ax = axes_by_label(fig)[label]
+        curves = [line for line in ax.get_lines() if np.size(line.get_xdata()) == len(lrs)]
+        assert curves
+        drawn = np.asarray(curves[-1].get_ydata(), dtype=float)  # the smoothed curve (raw first)
+        for lr in picks:
+            assert np.isfinite(drawn[int(np.argmin(np.abs(np.log10(lrs / lr))))]), (label, lr)
+    # A curve without a spike is still cut past its explosion, as before.
+    plain = plot_range_test(make_result())
+    smoothed = [line for line in axes_by_label(plain)["loss"].get_lines() if line.get_label() == "loss (smoothed)"]
+    assert np.isnan(np.asarray(smoothed[0].get_ydata(), dtype=float)[-1])
