@@ -6,7 +6,8 @@ file chosen by the extension. The figure has
 
 * a header with what a reader needs to trust the curve: model and parameter count, optimizer,
   batch size (and the target batch size, scaling rule and factor), steps run, stop reason,
-  confidence, and every warning;
+  confidence, how far the curve's own noise moves the pick (:func:`~lrfinder.analysis.pick_spread`),
+  and every warning;
 * the loss against the LR on a log axis: raw points faint, the smoothed curve bold, markers for
   the steepest descent, the minimum, the divergence point and the first non-finite loss (the
   region past divergence shaded), the one-cycle/cyclic band shaded, and the suggested LR as a
@@ -43,8 +44,10 @@ from .analysis import (
     clip_explosion,
     finite_prefix,
     loss_slope,
+    pick_spread,
     smooth_losses,
 )
+from .exceptions import InconclusiveCurveError
 from .noise import format_batch
 from .range_test import RangeTestResult
 from .scaling import ScaledLR
@@ -203,6 +206,18 @@ def _short(text: str, limit: int = _NAME_CHARS) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…"
 
 
+def _spread_fact(result: RangeTestResult) -> str:
+    """``"  |  pick ×/÷1.1 from noise"``: how far the curve's own noise moves the pick (:func:`pick_spread`)."""
+    assert result.suggestion is not None
+    try:
+        spread = pick_spread(result.lrs, result.losses, rule=result.suggestion.rule)
+    except (InconclusiveCurveError, ValueError):  # a result made by another version's analysis
+        return ""
+    if not math.isfinite(spread):
+        return "  |  pick unstable under the curve's noise"
+    return f"  |  pick ×/÷{10**spread:.3g} from noise"
+
+
 def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], list[str]]:
     """Title, facts and warnings for the header."""
     first = results[0]
@@ -227,6 +242,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
             derivation = s.derivation or f"{s.lr:.2e}"
             facts.append(f"suggested lr {derivation}  (rule {s.rule})")
             line = f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  confidence {s.confidence:.2f}"
+            line += _spread_fact(r)
             if scaled is not None:
                 line += f"  |  train with {scaled.lr:.2e} at batch {scaled.to_batch_size:,}"
                 if scaled.warmup_epochs:

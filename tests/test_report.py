@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lrfinder.analysis import pick_spread
 from lrfinder.range_test import RangeTestSettings, finish_result, lr_schedule
 from lrfinder.report import COLORS, plot_range_test, save_report
 
@@ -146,6 +147,7 @@ def test_markers_band_and_header_content():
         f"steps run {result.num_steps}/100",
         "stopped: diverged",
         f"confidence {s.confidence:.2f}",
+        f"pick ×/÷{10 ** pick_spread(result.lrs, result.losses):.3g} from noise",
         f"steepest descent {s.steepest_lr:.2e}",
         f"minimum {s.min_loss_lr:.2e}",
         f"divergence {s.divergence_lr:.2e}",
