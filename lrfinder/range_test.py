@@ -2364,7 +2364,8 @@ def range_test(
             batch, batch_index = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
-            if infer_batch_size(None, batch) == 0:
+            examples = infer_batch_size(None, batch)  # moving it to the device keeps its size
+            if examples == 0:
                 # Its loss is NaN (a mean over nothing), which read as "the untouched model's loss is already nan".
                 raise DataError(
                     f"Batch {batch_index} of the pass has no examples ({_batch_parts(batch)}), so its loss is not a "
@@ -2391,7 +2392,7 @@ def range_test(
                 _warn_unused_keys(batch, loss_fn, step_fn)
             if with_closure:
                 step_batches.append(batch)
-            sizes.add(infer_batch_size(None, batch))
+            sizes.add(examples)
             # Gradients already there: the step_fn ran its own backward (its graph may be freed).
             ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
             part = loss / settings.accumulate_steps
@@ -2416,7 +2417,7 @@ def range_test(
         if scaler is not None:
             scaler.unscale_(optimizer)  # the probe and the step see true gradients
         if probe is not None and micro_probe is None:
-            probe.end_step(index[0], value, infer_batch_size(None, batch))
+            probe.end_step(index[0], value, examples)
         if index[0] == 0 and isinstance(optimizer, torch.optim.SparseAdam):
             _check_sparse_gradients(model, optimizer)
         first = index[0] == 0
