@@ -42,6 +42,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -1506,15 +1507,23 @@ def pick_spread(
     """
     if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 2:
         raise ValueError(f"Expected copies to be an integer >= 2, but got copies={copies!r}")
-    rule = _rule(rule)
+    lr_arr, loss_arr = _check_curve(lrs, losses)
+    # Cached by value (the arrays' bytes, so a NaN tail compares equal): lrfind's summary and its
+    # report both show the spread of one curve.
+    return _pick_spread(lr_arr.tobytes(), loss_arr.tobytes(), _rule(rule), window, int(copies), seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _pick_spread(lr_bytes: bytes, loss_bytes: bytes, rule: Rule, window: int | None, copies: int, seed: int) -> float:
+    """:func:`pick_spread` of a checked float64 curve (read once: it raises when the curve is inconclusive)."""
+    lrs, losses = np.frombuffer(lr_bytes), np.frombuffer(loss_bytes)
     reading = read_curve(lrs, losses, window=window)
-    analyze(lrs, losses, rule=rule, window=window)  # the curve's own pick exists
     size = reading.raw.size
     residual = (reading.clipped - reading.smoothed)[: reading.end]
-    tail = np.asarray(_as_numbers(losses), dtype=float)[size:]
+    tail = losses[size:]
     rng = np.random.default_rng(seed)
     logs = []
-    for _ in range(int(copies)):
+    for _ in range(copies):
         copy = np.concatenate([reading.smoothed + rng.choice(residual, size=size, replace=True), tail])
         try:
             logs.append(math.log10(analyze(lrs, copy, rule=rule, window=window).lr))
