@@ -170,22 +170,42 @@ def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> 
     return dtype
 
 
+def caller_autocast(device: torch.device) -> bool:
+    """Whether the caller's code runs under ``torch.autocast`` for ``device``'s type."""
+    try:
+        return bool(torch.is_autocast_enabled(device.type))
+    except TypeError:  # torch < 2.4: no device argument (it answers for CUDA); the CPU has its own query
+        return bool(torch.is_autocast_cpu_enabled() if device.type == "cpu" else torch.is_autocast_enabled())
+
+
 @contextlib.contextmanager
-def training_grad_mode() -> Iterator[None]:
-    """Gradients on, whatever the caller's mode: the test trains.
+def training_grad_mode(device: torch.device | None = None) -> Iterator[None]:
+    """Gradients on and the caller's autocast on ``device`` off, whatever the caller's mode: the test trains.
 
     A range test called inside ``torch.no_grad()`` or ``torch.inference_mode()`` (an evaluation
-    script, a notebook cell) failed with "the loss does not require grad".
+    script, a notebook cell) failed with "the loss does not require grad". One called inside
+    ``torch.autocast`` read a flat curve: autocast keeps its low-precision copies of the weights
+    until the caller's autocast exits, so every forward saw the weights from before the first step.
+    The test runs at its own ``precision`` instead (:func:`autocast`).
     """
-    with torch.inference_mode(False), torch.enable_grad():
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.inference_mode(False))
+        stack.enter_context(torch.enable_grad())
+        if device is not None and caller_autocast(device):
+            stack.enter_context(torch.autocast(device_type=device.type, enabled=False))
         yield
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
-    """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing for full precision (``None``)."""
+    """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing for full precision (``None``).
+
+    Its weight cache is off: the cache is only emptied when the outermost autocast exits, and under
+    a caller's ``torch.autocast`` that is after the test, so later steps would read the cast weights
+    of the first one. A weight is cast once per use instead (the same values).
+    """
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=False)
 
 
 def check_precision_name(precision: object) -> None:
@@ -2309,6 +2329,12 @@ def range_test(
         )
 
     autocast_dtype = _check_precision(precision, target, grad_scaler)
+    if autocast_dtype is None and caller_autocast(target):
+        warnings.warn(
+            f"range_test was called inside torch.autocast, which the test switches off: it runs at its own "
+            f"precision={precision!r}. To test in mixed precision, pass precision='bf16-mixed' (or '16-mixed').",
+            stacklevel=2,
+        )
     if precision == "16-mixed" and _needs_closure(optimizer):
         raise ValueError(
             f"precision='16-mixed' steps through torch's GradScaler, which cannot pass {type(optimizer).__name__}."
@@ -2448,7 +2474,7 @@ def range_test(
 
     model.train()
     try:
-        with training_grad_mode():
+        with training_grad_mode(target):
             lrs, losses, reason = run_sweep(
                 step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step
             )
@@ -2514,7 +2540,7 @@ def range_test(
             return fresh
 
     try:
-        with training_grad_mode():
+        with training_grad_mode(target):
             return refine_range_test(
                 result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
                 step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,

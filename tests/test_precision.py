@@ -225,3 +225,23 @@ def test_json_with_a_precision_a_newer_lightning_added_is_read_with_a_warning(tm
     with pytest.warns(UserWarning, match=r"precision='fp8-mixed' is not one this lrfinder knows.*read as recorded"):
         back = RangeTestResult.from_json(path)
     assert back.settings.precision == "fp8-mixed" and back.losses == result.losses
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
+def test_inside_a_callers_autocast_the_test_runs_at_its_own_precision(precision: str) -> None:
+    # Under the caller's torch.autocast, autocast's weight cache lived until that autocast exited:
+    # every forward read the weights of the first step, and the curve stayed flat to max_lr.
+    def run() -> RangeTestResult:
+        model = _model()
+        opt = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
+        return range_test(model, _data(), optimizer=opt, loss_fn=nn.functional.cross_entropy, precision=precision)
+
+    alone = run()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            inside = run()
+    assert inside.losses == alone.losses and inside.suggestion is not None, inside.error
+    warned = [str(w.message) for w in caught if "inside torch.autocast" in str(w.message)]
+    assert len(warned) == (precision == "32"), warned
+    assert not warned or "precision='bf16-mixed'" in warned[0]
