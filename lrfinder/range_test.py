@@ -339,16 +339,42 @@ def check_not_a_tensor_pair(name: str, value: object) -> None:
             )
 
 
+def device_unavailable(device: torch.device) -> str | None:
+    """Why ``device`` cannot be used on this machine (no CUDA, no such GPU, no MPS), or ``None`` when it can."""
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available on this machine"
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            names = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            return f"this machine has {count} CUDA device{'s' if count != 1 else ''} ({names})"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "MPS is not available on this machine"
+    return None
+
+
 def check_device(name: str, device: object) -> torch.device | None:
-    """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``."""
-    if device is None or isinstance(device, torch.device):
-        return device
-    try:
-        return torch.device(device)  # type: ignore[call-overload]
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(
-            f"Expected {name} to be a torch device such as 'cpu', 'cuda', 'cuda:1' or 'mps', but got {name}={device!r}"
-        ) from None
+    """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``.
+
+    A device this machine does not have (CUDA without a GPU, ``cuda:1`` with one GPU) is refused here,
+    not by the first tensor moved to it.
+    """
+    if device is None:
+        return None
+    if isinstance(device, torch.device):
+        parsed = device
+    else:
+        try:
+            parsed = torch.device(device)  # type: ignore[call-overload]
+        except (RuntimeError, TypeError, ValueError):
+            raise ValueError(
+                f"Expected {name} to be a torch device such as 'cpu', 'cuda', 'cuda:1' or 'mps', "
+                f"but got {name}={device!r}"
+            ) from None
+    reason = device_unavailable(parsed)
+    if reason is not None:
+        raise ValueError(f"Cannot use {name}={str(parsed)!r}: {reason}. Pick a device it has, e.g. {name}='cpu'.")
+    return parsed
 
 
 def trainable_parameters(model: object) -> list[nn.Parameter]:

@@ -573,6 +573,17 @@ def test_usage_errors_exit_2(work: Path, case: str):
     assert "Traceback" not in result.output
 
 
+def test_a_gpu_the_machine_lacks_exits_2_before_loading(work: Path, monkeypatch: pytest.MonkeyPatch):
+    """``--device cuda:1`` on a one-GPU machine ended in a raw 'invalid device ordinal' traceback."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for command in ("run", "fit"):
+        result = invoke(command, "model_ts.pt", "--data", "train.npz", "--device", "cuda:1", *FAST[:2])
+        assert result.exit_code == 2, result.output
+        assert "'cuda:1': this machine has 1 CUDA device (cuda:0) (use cpu or auto)" in result.output
+        assert "Traceback" not in result.output
+
+
 RUN_ERRORS = {
     "unknown data format": (["model_ts.pt", "--data", "notes.txt"], "Unknown data format '.txt'"),
     "nan in data": (["model_ts.pt", "--data", "nan.npz"], "NaN/inf value(s) (first in row 7)"),

@@ -1755,3 +1755,24 @@ def test_a_plateau_warmup_on_the_optimizer_is_left_as_it_was(mlp: nn.Module, loa
         opt.step()
         lrs.append(opt.param_groups[0]["lr"])
     assert lrs == pytest.approx([0.01 * t for t in range(1, 11)] + [0.1])
+
+
+@pytest.mark.parametrize(
+    ("available", "count", "device", "message"),
+    [
+        (False, 0, "cuda", "Cannot use device='cuda': CUDA is not available on this machine"),
+        (True, 1, "cuda:1", r"Cannot use device='cuda:1': this machine has 1 CUDA device \(cuda:0\)"),
+        (True, 2, torch.device("cuda", 5), r"has 2 CUDA devices \(cuda:0 to cuda:1\)"),
+    ],
+)
+def test_a_device_the_machine_lacks_is_refused_by_name(
+    mlp: nn.Module, loader: DataLoader, monkeypatch: pytest.MonkeyPatch, available: bool, count: int,
+    device: Any, message: str,
+) -> None:
+    """``device='cuda:1'`` on a one-GPU machine reached torch as 'CUDA error: invalid device ordinal'."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: available)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    with pytest.raises(ValueError, match=message):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, device=device)
+    assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())

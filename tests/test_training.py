@@ -176,6 +176,14 @@ def test_bad_arguments():
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device="gpu")
 
 
+def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.MonkeyPatch):
+    """``device='cuda:1'`` with one GPU failed inside ``model.to`` with 'invalid device ordinal'."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"device='cuda:1': this machine has 1 CUDA device \(cuda:0\)"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device="cuda:1")
+
+
 def test_bad_model_and_data_fail_before_lightning_starts():
     from lrfinder.exceptions import DataError, ModelError
 

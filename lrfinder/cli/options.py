@@ -375,14 +375,15 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str | None)
         return value
     import torch
 
+    from ..range_test import device_unavailable
+
     try:
         device = torch.device(value)
     except (RuntimeError, TypeError) as exc:
         raise click.BadParameter(f"{value!r} is not a torch device ({exc})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise click.BadParameter(f"{value!r}: CUDA is not available on this machine (use cpu or auto)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise click.BadParameter(f"{value!r}: MPS is not available on this machine (use cpu or auto)")
+    reason = device_unavailable(device)
+    if reason is not None:
+        raise click.BadParameter(f"{value!r}: {reason} (use cpu or auto)")
     return value
 
 
