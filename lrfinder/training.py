@@ -136,11 +136,11 @@ def _reference_lr(optimizer: Any) -> float:
 
 
 @functools.cache
-def _classes(package: str) -> tuple[type, type]:
-    """The plain-model wrapper and the watching callback, built on one Lightning distribution.
+def _classes(package: str) -> tuple[type, type, type]:
+    """The plain-model wrappers (without and with validation) and the watching callback, on one distribution.
 
     A Trainer accepts modules and callbacks of its own distribution only (``lightning.pytorch``
-    or ``pytorch_lightning``), so both classes are made per distribution, once.
+    or ``pytorch_lightning``), so the classes are made per distribution, once.
     """
     pl_ = importlib.import_module(package)
 
@@ -160,6 +160,14 @@ def _classes(package: str) -> tuple[type, type]:
 
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
             return _check_loss(_batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS))
+
+    class ValidatedModule(PlainModule):
+        """:class:`PlainModule` with a validation loss, for ``val_data``.
+
+        Its own class: Lightning warns "You defined a `validation_step` but have no
+        `val_dataloader`" for a module that has one and no validation data, which a caller who
+        wrote no ``validation_step`` could not act on.
+        """
 
         def validation_step(self, batch: Any, batch_idx: int) -> None:
             loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
@@ -230,7 +238,7 @@ def _classes(package: str) -> tuple[type, type]:
             if self.on_epoch is not None:
                 self.on_epoch(summary)
 
-    return PlainModule, Watch
+    return PlainModule, ValidatedModule, Watch
 
 
 def _distribution(model: nn.Module) -> str:
@@ -470,15 +478,16 @@ def train(
     )
     package = _distribution(model)
     pl_ = importlib.import_module(package)
-    plain_module, watch_class = _classes(package)
+    plain_module, validated_module, watch_class = _classes(package)
     if lightning:
         module = model
         has_val = defines_validation_step(model)
         # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
         vars(module)["configure_optimizers"] = types.MethodType(lambda self: configure(), module)
     else:
-        module = plain_module(model, cast(Callable[..., torch.Tensor], loss_fn), configure)  # not None: checked above
-        has_val = True
+        has_val = val_data is not None
+        wrapper = validated_module if has_val else plain_module
+        module = wrapper(model, cast(Callable[..., torch.Tensor], loss_fn), configure)  # not None: checked above
     watch = watch_class(epochs, accumulate_grad_batches, on_epoch_end, on_batch_end)
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import signal
+import warnings
 
 import pytest
 import pytorch_lightning as pl
@@ -400,3 +401,13 @@ def test_plateau_warmup_counts_optimizer_steps_as_warmup_steps_says() -> None:
     )
     # The LR after each optimizer step: the warm-up ends at the 6th, mid-way through epoch 2.
     assert seen == pytest.approx([0.1 * t / 6 for t in range(1, 7)] + [0.1, 0.1])
+
+
+def test_a_plain_model_without_val_data_gets_no_validation_step_warning():
+    # The wrapper defined a validation_step whether or not val_data was given, and Lightning warned
+    # "You defined a `validation_step` but have no `val_dataloader`" about a step the caller never wrote.
+    torch.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, epochs=1)
+    assert not [w for w in caught if "validation_step" in str(w.message)], [str(w.message) for w in caught]
