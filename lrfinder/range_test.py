@@ -253,16 +253,31 @@ def clip_gradients(
     Called once per optimizer step, after the last micro-batch's backward and after a grad
     scaler's ``unscale_``, so the threshold applies to the true, accumulated gradient.
     ``None`` clips nothing.
+
+    Raises:
+        ModelError: torch cannot clip a sparse gradient (``nn.Embedding(sparse=True)``); its
+            ``NotImplementedError`` from deep inside was blamed on the optimizer's step.
+
     """
     if gradient_clip_val is None:
         return
     params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
     if not params:
         return
-    if gradient_clip_algorithm == "value":
-        nn.utils.clip_grad_value_(params, gradient_clip_val)
-    else:
-        nn.utils.clip_grad_norm_(params, gradient_clip_val)
+    name = "clip_grad_value_" if gradient_clip_algorithm == "value" else "clip_grad_norm_"
+    try:
+        if gradient_clip_algorithm == "value":
+            nn.utils.clip_grad_value_(params, gradient_clip_val)
+        else:
+            nn.utils.clip_grad_norm_(params, gradient_clip_val)
+    except (NotImplementedError, RuntimeError) as exc:
+        if not any(p.grad is not None and p.grad.is_sparse for p in params):
+            raise
+        raise ModelError(
+            f"gradient_clip_val cannot clip sparse gradients (those of nn.Embedding(sparse=True)): torch "
+            f"{torch.__version__}'s {name} fails on them, in training too. Drop gradient_clip_val, or make the "
+            "embeddings dense (sparse=False) to clip them."
+        ) from exc
 
 
 def check_callable(name: str, value: object, example: str) -> None:

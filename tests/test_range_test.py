@@ -1683,6 +1683,21 @@ def test_sparse_adam_over_dense_gradients_is_refused_by_name() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_clipping_sparse_gradients_is_refused_by_name(algorithm: str) -> None:
+    """torch cannot clip sparse gradients; its NotImplementedError was blamed on the optimizer's step."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 4, sparse=True), nn.Flatten(), nn.Linear(8, 3))
+    batches = [(torch.randint(0, 10, (16, 2)), torch.randint(0, 3, (16,)))]
+    before = [p.detach().clone() for p in model.parameters()]
+    embeddings = torch.optim.SparseAdam(list(model[0].parameters()), lr=1e-3)
+    with pytest.raises(ModelError, match=rf"gradient_clip_val cannot clip sparse gradients.*clip_grad_{algorithm}_.*"
+                       r"Drop gradient_clip_val, or make the embeddings dense"):  # fmt: skip
+        range_test(model, batches, optimizer=embeddings, loss_fn=F.cross_entropy, num_steps=10,
+                   gradient_clip_val=1.0, gradient_clip_algorithm=algorithm)  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
 def test_a_torchscript_failure_on_a_later_batch_names_its_cause() -> None:
     # The interpreter's error starts with its banner; the cause (here BatchNorm on one sample) is on its last
     # line, and the message showed only the banner.
