@@ -109,6 +109,38 @@ class RangeTestSettings:
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: GradientClipAlgorithm = "norm"
 
+    def __post_init__(self) -> None:
+        """Check every setting as :func:`range_test` does, and store numpy numbers as Python ones.
+
+        A plan as short as 2 steps is allowed (:func:`lr_schedule`'s minimum; ``range_test`` asks
+        for 10), and any non-empty precision name (the callback records the Trainer's).
+
+        Raises:
+            TypeError: A setting of the wrong type (``min_lr="1e-5"``).
+            ValueError: A setting out of range, named with the rule and the value.
+
+        """
+        _check_sweep(self.min_lr, self.max_lr, self.num_steps, self.mode, min_steps=2)
+        _check_stop_factor(self.stop_factor)
+        if not is_int(self.accumulate_steps) or self.accumulate_steps < 1:
+            raise ValueError(
+                f"Expected accumulate_steps to be an int >= 1, but got accumulate_steps={self.accumulate_steps!r}"
+            )
+        if not (isinstance(self.precision, str) and self.precision):
+            raise TypeError(
+                f"Expected precision to be a precision name such as {', '.join(RECORDED_PRECISIONS[:3])}, but got "
+                f"precision={self.precision!r}"
+            )
+        check_gradient_clipping(self.gradient_clip_val, self.gradient_clip_algorithm)
+        # np.float32 and friends pass the checks but not json.dumps: to_json failed on them.
+        for name in ("min_lr", "max_lr", "stop_factor", "gradient_clip_val"):
+            value = getattr(self, name)
+            if value is not None and type(value) is not float:
+                object.__setattr__(self, name, float(value))
+        for name in ("num_steps", "accumulate_steps"):
+            if type(getattr(self, name)) is not int:
+                object.__setattr__(self, name, int(getattr(self, name)))
+
     @property
     def clipping(self) -> str | None:
         """The gradient clipping in words (``"clipped to norm 1"``), ``None`` without clipping."""
@@ -656,6 +688,16 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
         raise ValueError(f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}")
 
 
+def _check_stop_factor(stop_factor: object) -> None:
+    """Refuse a divergence threshold that is not a number > 1 (NaN included) or ``None``."""
+    if stop_factor is None:
+        return
+    if not is_real(stop_factor):
+        raise TypeError(f"Expected stop_factor to be a number or None, but got stop_factor={stop_factor!r}")
+    if not stop_factor > 1:  # type: ignore[operator]
+        raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
+
+
 def validate_settings(
     *,
     min_lr: float,
@@ -673,11 +715,7 @@ def validate_settings(
 
     """
     _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=10)
-    if stop_factor is not None:
-        if not is_real(stop_factor):
-            raise TypeError(f"Expected stop_factor to be a number or None, but got stop_factor={stop_factor!r}")
-        if not stop_factor > 1:
-            raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
+    _check_stop_factor(stop_factor)
     if not is_int(accumulate_steps) or accumulate_steps < 1:
         raise ValueError(f"Expected accumulate_steps to be an int >= 1, but got accumulate_steps={accumulate_steps!r}")
     return RangeTestSettings(
@@ -732,6 +770,41 @@ class RangeTestResult:
     noise_scale: NoiseScale | None = None
     noise_error: str | None = None
     refinement: Refinement | None = None
+
+    def __post_init__(self) -> None:
+        """Check the curve and the stop reason; store ``lrs`` and ``losses`` as tuples of floats.
+
+        Raises:
+            TypeError: ``lrs`` or ``losses`` is not a sequence of numbers, or ``settings`` is not a
+                :class:`RangeTestSettings`.
+            ValueError: ``lrs`` and ``losses`` of different lengths, or an unknown ``stop_reason``.
+
+        """
+        curve = []
+        for name in ("lrs", "losses"):
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+                raise TypeError(f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}")
+            if type(values) is not tuple or not all(type(v) is float for v in values):
+                try:
+                    values = tuple(float(v) for v in values)
+                except (TypeError, ValueError, RuntimeError) as exc:
+                    raise TypeError(f"Expected {name} to be a sequence of numbers ({exc})") from None
+                object.__setattr__(self, name, values)
+            curve.append(values)
+        if len(curve[0]) != len(curve[1]):
+            raise ValueError(
+                f"Expected lrs and losses of the same length (one loss per LR), but got {len(curve[0])} lrs and "
+                f"{len(curve[1])} losses"
+            )
+        if self.stop_reason not in STOP_REASONS:
+            raise ValueError(
+                f"Expected stop_reason to be one of {', '.join(STOP_REASONS)}, but got stop_reason={self.stop_reason!r}"
+            )
+        if not isinstance(self.settings, RangeTestSettings):
+            raise TypeError(
+                f"Expected settings to be a lrfinder.RangeTestSettings, but got {type(self.settings).__name__}"
+            )
 
     @property
     def num_steps(self) -> int:
@@ -951,16 +1024,20 @@ class RangeTestResult:
                 raise ValueError(
                     f"Malformed range-test result: stop_reason={stop_reason!r} is not one of {STOP_REASONS}"
                 )
-            settings = RangeTestSettings(**data["settings"])
-            if settings.mode not in SWEEP_MODES:
+            raw_settings = data["settings"]
+            if not isinstance(raw_settings, Mapping):
+                raise ValueError(f"Malformed range-test result: settings={raw_settings!r:.60} is not an object")
+            # Checked here first for a message naming the file's field; RangeTestSettings checks the rest.
+            mode = raw_settings.get("mode", "exp")
+            if mode not in SWEEP_MODES:
+                raise ValueError(f"Malformed range-test result: settings.mode={mode!r} is not one of {SWEEP_MODES}")
+            precision = raw_settings.get("precision", "32")
+            if not (isinstance(precision, str) and precision):
                 raise ValueError(
-                    f"Malformed range-test result: settings.mode={settings.mode!r} is not one of {SWEEP_MODES}"
-                )
-            if not (isinstance(settings.precision, str) and settings.precision):
-                raise ValueError(
-                    f"Malformed range-test result: settings.precision={settings.precision!r} is not a precision "
+                    f"Malformed range-test result: settings.precision={precision!r} is not a precision "
                     f"name such as {RECORDED_PRECISIONS[:3]}"
                 )
+            settings = RangeTestSettings(**raw_settings)
             if settings.precision not in RECORDED_PRECISIONS:
                 # A precision a newer Lightning added, recorded by the callback: informational, so read as recorded.
                 warnings.warn(
@@ -1142,10 +1219,21 @@ class DivergenceMonitor:
     """
 
     def __init__(self, stop_factor: float | None = 4.0, beta: float = 0.9) -> None:
+        """Check the settings; see the class docstring.
+
+        Raises:
+            TypeError: ``stop_factor`` or ``beta`` is not a number (``stop_factor`` may be ``None``).
+            ValueError: ``stop_factor <= 1`` or NaN (it would stop at the second step, or never), or
+                ``beta`` outside (0, 1).
+
+        """
+        _check_stop_factor(stop_factor)
+        if not is_real(beta):
+            raise TypeError(f"Expected beta to be a number in (0, 1), but got beta={beta!r}")
         if not 0.0 < beta < 1.0:
             raise ValueError(f"Expected 0 < beta < 1, but got beta={beta}")
-        self.stop_factor = stop_factor
-        self.beta = beta
+        self.stop_factor = None if stop_factor is None else float(stop_factor)
+        self.beta = float(beta)
         self.t = 0
         self._avg = 0.0
         self._dev = 0.0
@@ -1210,11 +1298,31 @@ class LRSweeper:
         """Read the base LR of every param group (their ratios are kept).
 
         Raises:
-            ValueError: A param group has no ``lr``, or one that is not a finite number >= 0 (``None``:
-                an optimizer that sets its own step size, such as Adafactor with ``relative_step=True``).
+            TypeError: ``optimizers`` is not a sequence of torch optimizers (a lone optimizer: wrap it
+                in a list).
+            ValueError: No optimizer, or a param group with no ``lr``, or one that is not a finite
+                number >= 0 (``None``: an optimizer that sets its own step size, such as Adafactor
+                with ``relative_step=True``).
 
         """
+        if isinstance(optimizers, torch.optim.Optimizer):
+            raise TypeError(
+                f"Expected optimizers to be a sequence of torch optimizers, but got one {type(optimizers).__name__}: "
+                "pass it in a list, LRSweeper([optimizer])"
+            )
+        if isinstance(optimizers, (str, bytes, Mapping)) or not isinstance(optimizers, Iterable):
+            raise TypeError(
+                f"Expected optimizers to be a sequence of torch optimizers, but got optimizers={optimizers!r:.80}"
+            )
         self.optimizers = list(optimizers)
+        if not self.optimizers:
+            raise ValueError("Expected at least one optimizer, but got optimizers=[]: there would be no LR to sweep")
+        for i, opt in enumerate(self.optimizers):
+            if not isinstance(opt, torch.optim.Optimizer):
+                what = f"the class {opt.__name__}" if isinstance(opt, type) else type(opt).__name__
+                raise TypeError(
+                    f"Expected optimizers to hold torch.optim.Optimizer instances, but optimizers[{i}] is {what}"
+                )
         base = [_base_lr(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
         top = max(base) if base else 0.0
         self.ratios = [b / top if top > 0 else 1.0 for b in base]
@@ -1676,6 +1784,27 @@ def _iterator_of(loader: object) -> object | None:
     return getattr(loader, "_iterator", None)
 
 
+def _check_lrs(lrs: object) -> list[float]:
+    """``lrs`` as a list of floats, or an error naming what is wrong with it."""
+    if isinstance(lrs, (str, bytes, Mapping)) or not isinstance(lrs, Iterable) or getattr(lrs, "ndim", 1) != 1:
+        raise TypeError(
+            f"Expected lrs to be a 1-D sequence of learning rates (e.g. lr_schedule(1e-7, 10.0, 100)), but got "
+            f"lrs={lrs!r:.80}"
+        )
+    plan = []
+    for i, lr in enumerate(lrs):
+        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+            lr = lr.item()
+        if not is_real(lr):
+            raise TypeError(f"Expected lrs to hold numbers, but got lrs[{i}]={lr!r:.40}")
+        if not (math.isfinite(lr) and lr > 0):  # type: ignore[arg-type]
+            raise ValueError(f"Expected every LR in lrs to be finite and > 0, but got lrs[{i}]={lr}")
+        plan.append(float(lr))  # type: ignore[arg-type]
+    if not plan:
+        raise ValueError("Expected at least one LR in lrs, but got an empty sequence")
+    return plan
+
+
 def run_sweep(
     step: Callable[[float], float],
     lrs: Sequence[float] | np.ndarray,
@@ -1701,14 +1830,29 @@ def run_sweep(
     Returns:
         ``(lrs_run, losses, stop_reason)``.
 
+    Raises:
+        TypeError: ``step`` or ``on_step`` is not callable, ``sweeper`` is not an
+            :class:`LRSweeper`, or ``lrs`` is not a sequence of numbers.
+        ValueError: ``lrs`` is empty or holds a value that is not finite and > 0, or ``stop_factor``
+            is out of range (see :class:`DivergenceMonitor`).
+
     """
+    check_callable("step", step, "step(lr) -> loss")
+    if step is None:
+        raise TypeError("Expected step to be a function step(lr) -> loss, but got step=None")
+    check_callable("on_step", on_step, "on_step(index, lr, loss)")
+    if sweeper is not None and not isinstance(sweeper, LRSweeper):
+        raise TypeError(
+            f"Expected sweeper to be an lrfinder.LRSweeper or None, but got {type(sweeper).__name__}: "
+            "build one with LRSweeper([optimizer])"
+        )
+    plan = _check_lrs(lrs)
     monitor = DivergenceMonitor(stop_factor)
     done_lrs: list[float] = []
     losses: list[float] = []
     reason: StopReason = "completed"
     try:
-        for i, lr in enumerate(lrs):
-            lr = float(lr)
+        for i, lr in enumerate(plan):
             if sweeper is not None:
                 sweeper.set(lr)
             loss = float(step(lr))

@@ -1791,3 +1791,124 @@ def test_a_device_the_machine_lacks_is_refused_by_name(
     with pytest.raises(ValueError, match=message):
         range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, device=device)
     assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
+
+
+# ------------------------------------------------------------------- bad arguments to the engine pieces
+
+
+@pytest.mark.parametrize(
+    ("stop_factor", "error", "pattern"),
+    [
+        (0.5, ValueError, r"stop_factor > 1.*stop_factor=0.5"),  # stopped at the second step
+        (-1, ValueError, r"stop_factor > 1"),
+        (math.nan, ValueError, r"stop_factor > 1.*nan"),  # never stopped
+        ("4", TypeError, r"stop_factor to be a number or None.*'4'"),  # failed at the first update
+        (True, TypeError, r"stop_factor to be a number"),
+    ],
+)
+def test_divergence_monitor_refuses_a_bad_stop_factor(stop_factor: Any, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        DivergenceMonitor(stop_factor)
+
+
+def test_divergence_monitor_takes_numpy_numbers_and_refuses_a_text_beta() -> None:
+    mon = DivergenceMonitor(np.float32(4.0), beta=np.float64(0.9))
+    fired = [mon.update(v) for v in [1.0, 0.9, 0.8, 5.0, 50.0]]
+    assert type(mon.stop_factor) is float and fired[-1] and not any(fired[:3])
+    with pytest.raises(TypeError, match=r"beta to be a number.*'0.9'"):  # was "'<' not supported between ..."
+        DivergenceMonitor(4.0, beta="0.9")
+
+
+def test_lr_sweeper_refuses_what_is_not_a_list_of_optimizers(mlp: nn.Module) -> None:
+    from lrfinder import LRSweeper
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    # Was "'SGD' object is not iterable".
+    with pytest.raises(TypeError, match=r"pass it in a list, LRSweeper\(\[optimizer\]\)"):
+        LRSweeper(opt)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"optimizers\[0\] is Sequential"):  # was an AttributeError from torch
+        LRSweeper([mlp])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"optimizers\[0\] is the class SGD"):
+        LRSweeper([torch.optim.SGD])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="at least one optimizer"):  # swept nothing, silently
+        LRSweeper([])
+    sweeper = LRSweeper((opt,))
+    sweeper.set(0.5)
+    assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_run_sweep_checks_its_arguments(mlp: nn.Module) -> None:
+    from lrfinder import LRSweeper, run_sweep
+
+    def step(lr: float) -> float:
+        return 1.0
+
+    with pytest.raises(TypeError, match="sweeper to be an lrfinder.LRSweeper.*got SGD"):  # was AttributeError 'set'
+        run_sweep(step, [1e-3, 1e-2], sweeper=torch.optim.SGD(mlp.parameters(), lr=0.1))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one LR"):  # returned ([], [], "completed")
+        run_sweep(step, [])
+    with pytest.raises(ValueError, match=r"finite and > 0.*lrs\[1\]=nan"):
+        run_sweep(step, [1e-3, math.nan])
+    with pytest.raises(TypeError, match=r"lrs to hold numbers.*lrs\[0\]='0.1'"):
+        run_sweep(step, ["0.1"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="1-D sequence of learning rates"):  # was "iteration over a 0-d tensor"
+        run_sweep(step, torch.tensor(0.1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="step to be callable"):
+        run_sweep(0.1, [1e-3])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="stop_factor > 1"):
+        run_sweep(step, [1e-3, 1e-2], stop_factor=0)
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    lrs, losses, reason = run_sweep(step, torch.tensor([1e-3, 1e-2]), sweeper=LRSweeper([opt]))
+    assert lrs == pytest.approx([1e-3, 1e-2]) and losses == [1.0, 1.0] and reason == "completed"
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "pattern"),
+    [
+        ({"min_lr": "1e-5"}, TypeError, r"min_lr to be a number.*'1e-5'"),
+        ({"min_lr": 0.0}, ValueError, r"min_lr > 0"),
+        ({"max_lr": 1e-8}, ValueError, r"max_lr > min_lr"),
+        ({"num_steps": 1}, ValueError, r"num_steps >= 2"),
+        ({"num_steps": 10.5}, TypeError, r"num_steps to be an int"),
+        ({"mode": "lin"}, ValueError, r"mode to be 'exp' or 'linear'.*'lin'"),
+        ({"stop_factor": 1.0}, ValueError, r"stop_factor > 1"),
+        ({"accumulate_steps": 0}, ValueError, r"accumulate_steps to be an int >= 1"),
+        ({"precision": 32}, TypeError, r"precision to be a precision name"),
+        ({"gradient_clip_val": -1.0}, ValueError, r"gradient_clip_val > 0"),
+        ({"gradient_clip_algorithm": "l2"}, ValueError, r"gradient_clip_algorithm to be 'norm' or 'value'"),
+    ],
+)
+def test_range_test_settings_check_their_values(settings: dict[str, Any], error: type, pattern: str) -> None:
+    from lrfinder import RangeTestSettings
+
+    with pytest.raises(error, match=pattern):
+        RangeTestSettings(**settings)
+
+
+def test_range_test_settings_and_result_store_numpy_numbers_as_python_ones() -> None:
+    from lrfinder import RangeTestSettings
+
+    settings = RangeTestSettings(min_lr=np.float32(1e-5), max_lr=np.float64(1.0), num_steps=np.int64(20))
+    assert (type(settings.min_lr), type(settings.num_steps)) == (float, int)
+    result = RangeTestResult(
+        lrs=np.array([1e-3, 1e-2], dtype=np.float32), losses=[torch.tensor(1.0), 0.5], stop_reason="completed",
+        settings=settings,
+    )  # fmt: skip
+    assert type(result.lrs) is tuple and all(type(v) is float for v in (*result.lrs, *result.losses))
+    assert RangeTestResult.from_json(result.to_json()) == result  # to_json failed on np.float32
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "pattern"),
+    [
+        ({"losses": (1.0,)}, ValueError, r"same length.*2 lrs and 1 losses"),
+        ({"stop_reason": "diverge"}, ValueError, r"stop_reason to be one of .*'diverge'"),
+        ({"lrs": "abc"}, TypeError, r"lrs to be a sequence of numbers"),
+        ({"losses": ["x", 1.0]}, TypeError, r"losses to be a sequence of numbers"),
+        ({"settings": {"min_lr": 1e-5}}, TypeError, r"settings to be a lrfinder.RangeTestSettings"),
+    ],
+)
+def test_range_test_result_checks_its_curve(fields: dict[str, Any], error: type, pattern: str) -> None:
+    base: dict[str, Any] = {"lrs": (1e-3, 1e-2), "losses": (1.0, 0.5), "stop_reason": "completed"}
+    with pytest.raises(error, match=pattern):
+        RangeTestResult(**{**base, **fields})
