@@ -251,6 +251,42 @@ def _distribution(model: nn.Module) -> str:
     return names[0]
 
 
+def _check_schedule_arguments(
+    scheduler: object, scheduler_settings: object, warmup_steps: object, suggestion: object
+) -> None:
+    """Refuse schedule arguments of the wrong type, and settings or a warm-up without a scheduler.
+
+    Without a scheduler the LR is constant and ``scheduler_settings`` and ``warmup_steps`` were
+    silently ignored (``suggestion`` may come without one: ``lrfind fit`` always passes it).
+    """
+    if scheduler_settings is not None and not isinstance(scheduler_settings, Mapping):
+        raise TypeError(
+            "Expected scheduler_settings to be a mapping of setting names to values (e.g. {'eta_min': 1e-5}) or "
+            f"None, but got scheduler_settings={scheduler_settings!r:.60}"
+        )
+    if not is_int(warmup_steps):
+        raise TypeError(f"Expected warmup_steps to be an int >= 0, but got warmup_steps={warmup_steps!r}")
+    if warmup_steps < 0:  # type: ignore[operator]
+        raise ValueError(f"Expected warmup_steps >= 0, but got warmup_steps={warmup_steps}")
+    if suggestion is not None and not isinstance(suggestion, Suggestion):
+        raise TypeError(
+            "Expected suggestion to be a lrfinder.Suggestion (a range test's result.suggestion) or None, but got "
+            f"suggestion={suggestion!r:.60}"
+        )
+    if scheduler is None:
+        if scheduler_settings:
+            raise ValueError(
+                f"Expected scheduler to be set when scheduler_settings are given, but got scheduler=None "
+                f"(scheduler_settings={dict(scheduler_settings)!r:.60})"  # type: ignore[call-overload]
+            )
+        if warmup_steps:
+            raise ValueError(
+                f"Expected scheduler to be set when warmup_steps is, but got scheduler=None "
+                f"(warmup_steps={warmup_steps}): the warm-up would be ignored. For a warm-up to a constant LR "
+                "pass scheduler='constant'."
+            )
+
+
 def _configure(
     make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
     model: nn.Module,
@@ -399,21 +435,26 @@ def train(
 
     Raises:
         ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, a plain
-            model without ``loss_fn``, a ``gradient_clip_val`` that is not finite and > 0, or
-            ``precision="16-mixed"`` on the CPU (use ``"bf16-mixed"``).
+            model without ``loss_fn``, a ``gradient_clip_val`` that is not finite and > 0,
+            ``precision="16-mixed"`` on the CPU (use ``"bf16-mixed"``), ``warmup_steps < 0``, or
+            ``scheduler_settings`` or ``warmup_steps`` without a ``scheduler``.
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
             that needs ``total_steps``, or batches a plain model cannot read.
-        TypeError: ``optimizer`` or ``loss_fn`` not callable, or a class (an optimizer class, a
-            loss class) where a factory or an instance is expected; ``optimizer(model)`` not
-            returning an optimizer.
+        TypeError: ``optimizer``, ``loss_fn``, ``on_epoch_end`` or ``on_batch_end`` not
+            callable, or a class (an optimizer class, a loss class) where a factory or an instance
+            is expected; ``optimizer(model)`` not returning an optimizer; ``scheduler_settings``
+            not a mapping, ``suggestion`` not a :class:`~lrfinder.Suggestion`, ``callbacks`` not a
+            list of Lightning callbacks.
         ModelError: The optimizer holds parameters that are not the model's (or the loss
             module's); a loss that is not a scalar tensor connected to the model.
         TrainingDivergedError: The training loss or a weight became NaN/inf.
         KeyboardInterrupt: Training was interrupted (Ctrl-C); Lightning has shut down cleanly.
 
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_int(epochs) or epochs < 1:
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
+    epochs = int(epochs)
+    _check_schedule_arguments(scheduler, scheduler_settings, warmup_steps, suggestion)
     if not is_int(accumulate_grad_batches) or accumulate_grad_batches < 1:
         raise ValueError(
             "Expected accumulate_grad_batches to be an int >= 1, but got "
@@ -431,11 +472,24 @@ def train(
             "a GPU, and would train in bfloat16 instead), but got precision='16-mixed', device='cpu'. Use "
             "precision='bf16-mixed' on the CPU, or device='cuda'."
         )
+    if optimizer is None:
+        raise TypeError(
+            "Expected optimizer to be a function model -> optimizer, e.g. "
+            "optimizer=lambda m: lrfinder.create_optimizer('adamw', m, lr=3e-3), but got optimizer=None"
+        )
     check_callable("optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)")
     check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
+    check_callable("on_epoch_end", on_epoch_end, "on_epoch_end(summary)")
+    check_callable("on_batch_end", on_batch_end, "on_batch_end(epoch, batch_index)")
+    if isinstance(callbacks, (str, bytes, Mapping)) or not isinstance(callbacks, Iterable):
+        raise TypeError(
+            f"Expected callbacks to be a list of Lightning callbacks, but got callbacks={callbacks!r:.80}"
+        )
+    callbacks = list(callbacks)
     check_iterable("train_data", train_data)
     check_not_a_dataset("train_data", train_data)
     if val_data is not None:
+        check_iterable("val_data", val_data)
         check_not_a_dataset("val_data", val_data)
     trainable_parameters(model)
     lightning = is_lightning_module(model)
@@ -478,6 +532,12 @@ def train(
     )
     package = _distribution(model)
     pl_ = importlib.import_module(package)
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, pl_.Callback):
+            raise TypeError(
+                f"Expected callbacks to hold {package}.Callback instances (the model's Lightning), but "
+                f"callbacks[{i}] is {callback!r:.60}"
+            )
     plain_module, validated_module, watch_class = _classes(package)
     if lightning:
         module = model

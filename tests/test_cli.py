@@ -805,6 +805,15 @@ def test_options_given_but_unused_are_named_on_stderr(work: Path):
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_fit_with_warmup_and_scheduler_settings_but_no_scheduler_trains_after_its_note(work: Path):
+    # lrfinder.train refuses them without a scheduler; lrfind fit notes them as ignored and trains on.
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--warmup-steps", "2",
+                    "--scheduler-opt", "eta_min=0")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: --warmup-steps is ignored: it shapes --scheduler, which is not given." in result.stderr
+    assert (work / "out.pt").exists()
+
+
 def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_named(work: Path):
     # Both had no effect, silently: --scaling scales to --target-batch-size; run's --epochs sizes a planned schedule.
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--epochs", "3")

@@ -185,6 +185,41 @@ def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device="cuda:1")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "pattern"),
+    [
+        ({"optimizer": None}, TypeError, r"optimizer to be a function model -> optimizer.*got optimizer=None"),
+        ({"epochs": "3"}, ValueError, r"epochs >= 1.*'3'"),
+        ({"scheduler": "cosine", "scheduler_settings": "eta_min=0"}, TypeError, r"scheduler_settings to be a mapping"),
+        ({"scheduler_settings": {"eta_min": 1e-5}}, ValueError, r"scheduler to be set when scheduler_settings"),
+        ({"warmup_steps": 10}, ValueError, r"scheduler to be set when warmup_steps.*scheduler='constant'"),
+        ({"scheduler": "cosine", "warmup_steps": -1}, ValueError, r"warmup_steps >= 0.*-1"),
+        ({"scheduler": "cosine", "warmup_steps": "5"}, TypeError, r"warmup_steps to be an int >= 0.*'5'"),
+        ({"scheduler": "onecycle", "suggestion": 0.01}, TypeError, r"suggestion to be a lrfinder.Suggestion"),
+        ({"callbacks": None}, TypeError, r"callbacks to be a list of Lightning callbacks"),
+        ({"callbacks": ["early_stop"]}, TypeError, r"callbacks\[0\] is 'early_stop'"),
+        ({"on_epoch_end": "print"}, TypeError, r"on_epoch_end to be callable"),
+        ({"on_batch_end": 1}, TypeError, r"on_batch_end to be callable"),
+        ({"val_data": 5}, TypeError, r"val_data to be an iterable of batches"),
+    ],
+)
+def test_bad_settings_fail_naming_the_argument_before_lightning_starts(kwargs, error, pattern):
+    # Were "'NoneType' object is not callable", "dictionary update sequence element #0 ...", Lightning's
+    # "'str' object has no attribute 'on_exception'", "An invalid dataloader was passed", or (a warm-up or
+    # settings without a scheduler) silently ignored.
+    base = {"optimizer": sgd(0.1), "loss_fn": F.cross_entropy}
+    with pytest.raises(error, match=pattern):
+        train(make_mlp(), loader(64), **{**base, **kwargs})
+
+
+def test_numpy_epochs_and_warmup_are_accepted():
+    import numpy as np
+
+    result = train(make_mlp(), loader(64), optimizer=sgd(0.01), loss_fn=F.cross_entropy, epochs=np.int64(1),
+                   scheduler="constant", warmup_steps=np.int64(1))  # fmt: skip
+    assert len(result.epochs) == 1
+
+
 def test_bad_model_and_data_fail_before_lightning_starts():
     from lrfinder.exceptions import DataError, ModelError
 

@@ -758,8 +758,9 @@ def _train(
             val_data=inputs.data.val,
             epochs=options.epochs,
             scheduler=options.scheduler,
-            scheduler_settings=options.scheduler_settings,
-            warmup_steps=options.warmup_steps,
+            # Without --scheduler these are ignored (a note says so when they are given).
+            scheduler_settings=options.scheduler_settings if options.scheduler is not None else None,
+            warmup_steps=options.warmup_steps if options.scheduler is not None else 0,
             suggestion=result.training_suggestion,
             accumulate_grad_batches=accumulate,
             device=inputs.device,
