@@ -65,6 +65,7 @@ __all__ = [
     "progress_bar",
     "warn",
     "info",
+    "rewrite_hparams_file",
 ]
 
 #: The import names of the two Lightning distributions, the preferred one first: ``lightning``
@@ -186,6 +187,29 @@ def warn(trainer: object, message: str) -> None:
 def info(trainer: object, message: str) -> None:
     """A rank-zero info log line through the Trainer's own distribution."""
     package_of(trainer).utilities.rank_zero_info(message)
+
+
+def rewrite_hparams_file(trainer: object, logger: object) -> None:
+    """Write a logger's ``hparams.yaml`` again from its hyper-parameters, when it wrote one already.
+
+    ``TensorBoardLogger`` (the Trainer's default logger when tensorboard is installed) writes
+    ``hparams.yaml`` once, at the start of the fit, and its ``log_hyperparams`` later only
+    updates ``logger.hparams``: the file kept the LR from before the range test. ``CSVLogger``
+    rewrites its file on every call (it has no ``hparams`` of its own: nothing to do). Remote
+    log dirs (``s3://...``) go through fsspec, as Lightning's own ``save_hparams_to_yaml``.
+    """
+    name = getattr(logger, "NAME_HPARAMS_FILE", None)
+    hparams = getattr(logger, "hparams", None)
+    log_dir = getattr(logger, "log_dir", None)
+    if not isinstance(name, str) or hparams is None or not log_dir:
+        return
+    import fsspec
+
+    path = f"{str(log_dir).rstrip('/')}/{name}"
+    fs, _ = fsspec.core.url_to_fs(path)
+    if fs.isfile(path):
+        saving = importlib.import_module(f"{package_of(trainer).__name__}.core.saving")
+        saving.save_hparams_to_yaml(path, hparams)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1227,7 +1227,10 @@ class LRFinder(_CallbackBase):
             _put(holder, name, lr)
 
     def _log_lr(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str | None) -> None:
-        """Give the loggers the attribute's final value when it is a hyper-parameter (once: MLflow refuses a change)."""
+        """Give the loggers the attribute's final value when it is a hyper-parameter (once: MLflow refuses a change).
+
+        ``TensorBoardLogger``'s ``hparams.yaml``, written at the fit's start, is written again with it.
+        """
         if attr is None or self._attr_value is None:
             return
         name = attr.rsplit(".", 1)[-1]
@@ -1237,6 +1240,7 @@ class LRFinder(_CallbackBase):
             for lg in trainer.loggers:
                 try:
                     lg.log_hyperparams({name: lr})
+                    _lightning.rewrite_hparams_file(trainer, lg)
                 except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
                     _lightning.warn(
                         trainer, f"LRFinder: {type(lg).__name__} keeps the logged {name} ({type(exc).__name__}: {exc})"

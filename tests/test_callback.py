@@ -1604,6 +1604,25 @@ def test_hparams_lr_and_checkpoint_carry_the_found_lr(tmp_path: Path) -> None:
     assert saved["lr"] == pytest.approx(lr)
 
 
+def test_tensorboard_hparams_yaml_carries_the_found_lr(tmp_path: Path) -> None:
+    """TensorBoardLogger (the default logger with tensorboard installed) writes hparams.yaml at the fit's start.
+
+    Its log_hyperparams only updates logger.hparams afterwards: the file kept the LR from before the test.
+    """
+    pytest.importorskip("tensorboard")
+    import yaml
+
+    model = SavedNet()
+    finder = LRFinder(**FAST)
+    tb_logger = pl.loggers.TensorBoardLogger(tmp_path, name="tb")
+    t = trainer(tmp_path, [finder], max_steps=2, logger=tb_logger)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and model.hparams.lr == lr
+    saved = yaml.safe_load((Path(tb_logger.log_dir) / "hparams.yaml").read_text())
+    assert saved["lr"] == pytest.approx(lr)
+
+
 def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
     """Issue 10, 3e: max_steps / limit_train_batches below the test's size are said, with what was done."""
     finder = LRFinder(**FAST)
