@@ -197,6 +197,7 @@ class LRFinder(_CallbackBase):
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
             :func:`lrfinder.optimizers.create_optimizer` over the module; default the module's.
+            From LightningCLI or a YAML config a class path (``torch.optim.AdamW``) gives the class.
             The module's LR schedulers go with its optimizer (``scheduler=`` builds the new
             one); that is warned under manual optimization, where ``training_step`` steps them,
             and without ``scheduler=`` (training then runs at a constant LR).
@@ -302,7 +303,7 @@ class LRFinder(_CallbackBase):
         scaling: str = "auto",
         target_batch_size: int | None = None,
         test_batch_size: int | None = None,
-        optimizer: str | type[Optimizer] | None = None,
+        optimizer: type[Optimizer] | str | None = None,
         optimizer_settings: Mapping[str, Any] | None = None,
         scheduler: str | None = None,
         scheduler_settings: Mapping[str, Any] | None = None,

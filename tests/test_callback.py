@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -1223,6 +1224,71 @@ def test_attr_name_missing_is_named_before_the_test(tmp_path: Path) -> None:
     with pytest.raises(AttributeError, match="hparams.learning_rate"):
         t.fit(model, make_loader())
     assert model.steps == []  # issue 10, 3b: noticed before the test ran, not after it
+
+
+def test_lightningcli_yaml_gives_every_init_arg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every LRFinder argument can be given in a LightningCLI config; a class path names the optimizer class.
+
+    ``optimizer: torch.optim.AdamW`` (LightningCLI's way to name a class) was parsed as a registry name and
+    refused: the hint ``str | type[Optimizer]`` let jsonargparse take every value as a str.
+    """
+    pytest.importorskip("jsonargparse")
+    import importlib
+    import inspect
+
+    import yaml
+
+    cli_module = importlib.import_module(f"{pl.__name__}.cli")
+    monkeypatch.setattr(sys, "argv", ["train.py"])  # LightningCLI's args= only, not pytest's
+    init_args = {
+        "min_lr": 1e-5,
+        "max_lr": 1.0,
+        "num_steps": 20,
+        "mode": "linear",
+        "stop_factor": None,
+        "rule": "steepest",
+        "scaling": "sqrt",
+        "target_batch_size": 64,
+        "test_batch_size": 16,
+        "optimizer": "torch.optim.AdamW",
+        "optimizer_settings": {"weight_decay": 0.01},
+        "scheduler": "onecycle",
+        "scheduler_settings": {"pct_start": 0.2},
+        "attr_name": "hparams.lr",
+        "monitor": "loss",
+        "report": str(tmp_path / "lr.png"),
+        "strict": True,
+        "noise_scale": True,
+        "refine": {"class_path": "lrfinder.Refine", "init_args": {"budget": 0.5, "candidates": [0.5, 1.0, 2.0]}},
+    }
+    assert set(init_args) == set(inspect.signature(LRFinder).parameters)  # a new argument is tested here too
+    config = {"trainer": {"logger": False, "callbacks": [{"class_path": "lrfinder.LRFinder", "init_args": init_args}]}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cli = cli_module.LightningCLI(SavedNet, args=["--config", str(path)], run=False)
+    [finder] = [c for c in cli.trainer.callbacks if isinstance(c, LRFinder)]
+    assert finder.optimizer is torch.optim.AdamW and finder.optimizer_settings == {"weight_decay": 0.01}
+    assert (finder.settings.min_lr, finder.settings.max_lr, finder.settings.num_steps) == (1e-5, 1.0, 20)
+    assert (finder.settings.mode, finder.settings.stop_factor, finder.rule, finder.scaling) == (
+        "linear", None, "steepest", "sqrt"
+    )
+    assert (finder.target_batch_size, finder.test_batch_size, finder.attr_name, finder.monitor) == (
+        64, 16, "hparams.lr", "loss"
+    )
+    assert finder.scheduler == "onecycle" and finder.scheduler_settings == {"pct_start": 0.2}
+    assert finder.report == tmp_path / "lr.png" and finder.strict and finder.noise_scale
+    assert finder.refine == Refine(budget=0.5, candidates=(0.5, 1.0, 2.0))
+    # A registry name stays a name.
+    cli = cli_module.LightningCLI(
+        SavedNet,
+        args=[
+            "--trainer.logger=false",
+            "--trainer.callbacks+=lrfinder.LRFinder",
+            "--trainer.callbacks.optimizer=adamw",
+        ],
+        run=False,
+    )
+    assert [c.optimizer for c in cli.trainer.callbacks if isinstance(c, LRFinder)] == ["adamw"]
 
 
 def test_attr_name_hparams(tmp_path: Path) -> None:
