@@ -126,6 +126,12 @@ SNAP_DECADES = 0.15
 ROUND_OFF = 1e-12
 #: The smallest positive float: the round-off floor of an all-zero curve, so no level is 0.
 _TINY = float(np.finfo(float).tiny)
+_EPS = float(np.finfo(float).eps)
+#: Smoothed losses (and their slopes) that differ by less than this many float64 ulps of the
+#: losses' size are tied: the round-off of the filter's sums, which changes with the loss's unit or
+#: offset. Ties go to the first point (:func:`check_fall`, :func:`falling_region`). Far below
+#: :data:`ROUND_OFF`, so values that differ on paper, however little, are never tied.
+TIE_ULPS = 32
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,6 +372,22 @@ def _opt_float(value: Any) -> float | None:
 # --------------------------------------------------------------------------------------------
 
 
+def _first_lowest(values: np.ndarray, tolerance: float) -> int:
+    """Index of the first value within ``tolerance`` of the lowest.
+
+    ``numpy.argmin`` takes the first of exactly equal values, but values equal on paper (a flat
+    bottom, the same slope at two like steps of a curve) differ by float round-off, and which one
+    comes out lowest then changes when the loss is scaled or shifted: read this way, the pick does not.
+    """
+    hits = np.flatnonzero(values <= float(np.min(values)) + tolerance)
+    return int(hits[0]) if hits.size else int(np.argmin(values))  # NaN values: argmin's answer
+
+
+def _value_tie(values: np.ndarray) -> float:
+    """Differences of ``values`` (smoothed losses) below this are round-off: :data:`TIE_ULPS` ulps of their size."""
+    return TIE_ULPS * _EPS * float(np.max(np.abs(values))) if values.size else 0.0
+
+
 def _as_numbers(values: Any) -> Any:
     """``values`` with torch tensors read as float64 numbers, without importing torch.
 
@@ -549,7 +571,7 @@ def choose_window(clipped: np.ndarray, raw: np.ndarray, window: int | None = Non
     with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e308: read_curve says so
         s = savgol(clipped, pilot)
         sigma = _mad_sigma(clipped, raw, s, pilot)
-        i_min = int(np.argmin(s))
+        i_min = _first_lowest(s, _value_tie(s))
         drop = float(np.max(s[: i_min + 1]) - s[i_min])
     if not (0 < sigma < math.inf and 0 < drop < math.inf):
         return pilot
@@ -869,7 +891,8 @@ def check_fall(
 
     """
     se, band, w = noise.se, noise.band, noise.window
-    i_min = int(np.argmin(smoothed[:end]))
+    # The first of points tied within round-off (a flat bottom): the same one whatever the loss's unit.
+    i_min = _first_lowest(smoothed[:end], _value_tie(smoothed[:end]))
     searched = smoothed[: i_min + 1] if bumps is None else np.where(bumps[: i_min + 1], -np.inf, smoothed[: i_min + 1])
     start_level = float(np.max(searched))
     drop = start_level - float(smoothed[i_min])
@@ -985,13 +1008,21 @@ def divergence_index(smoothed: np.ndarray, i_min: int, drop: float, noise: Noise
 
 
 def falling_region(
-    slope: np.ndarray, i_min: int, fraction: float = FALLING_FRACTION, bumps: np.ndarray | None = None
+    slope: np.ndarray,
+    i_min: int,
+    fraction: float = FALLING_FRACTION,
+    bumps: np.ndarray | None = None,
+    *,
+    tie: float = 0.0,
 ) -> FallingRegion:
     """The steepest descent at or before ``i_min`` and the stretch around it.
 
     The region is the contiguous run of points around the steepest slope whose slope is at most
     ``fraction`` times the steepest (at least that steep), never past ``i_min``. Points where
     ``bumps`` is true (:func:`bump_mask`: the way back down from a bump) are never in it.
+    Slopes within ``tie`` of the steepest are tied with it, and the first of them is the steepest
+    point: :func:`read_curve` passes the slopes' float round-off, so that which of two slopes equal
+    on paper comes out steeper does not change with the loss's unit or offset.
 
     Example:
         >>> falling_region(np.array([0.0, -1.0, -3.0, -4.0, -2.5, -1.0, 0.5]), 5)
@@ -999,7 +1030,7 @@ def falling_region(
 
     """
     searched = slope[: i_min + 1] if bumps is None else np.where(bumps[: i_min + 1], np.inf, slope[: i_min + 1])
-    i_steep = int(np.argmin(searched))
+    i_steep = _first_lowest(searched, tie)
     steepest = float(searched[i_steep])
     if steepest >= 0:  # only possible when the minimum is the first point
         i_steep = 0
@@ -1011,6 +1042,12 @@ def falling_region(
     while b < i_min and falling[b + 1]:
         b += 1
     return FallingRegion(start=a, steepest=i_steep, end=b)
+
+
+def _slope_tie(lrs: np.ndarray, smoothed: np.ndarray) -> float:
+    """Slopes (:func:`loss_slope`) closer than this are round-off: the values' over the finest LR step."""
+    step = float(np.min(np.diff(np.log10(lrs)))) if lrs.size > 1 else 1.0
+    return _value_tie(smoothed) / step if step > 0 else math.inf
 
 
 def _smooth(raw: np.ndarray, window: int | None) -> tuple[np.ndarray, int, np.ndarray]:
@@ -1173,7 +1210,7 @@ def read_curve(
         divergence=divergence,
         divergence_lr=float(lr_arr[divergence]) if divergence is not None else non_finite_lr,
         non_finite_lr=non_finite_lr,
-        region=falling_region(slope, i_min, bumps=bumps),
+        region=falling_region(slope, i_min, bumps=bumps, tie=_slope_tie(lr_arr, smoothed)),
     )
 
 

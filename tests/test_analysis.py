@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -166,6 +167,23 @@ def test_losses_near_the_float_limit() -> None:
         huge = analyze(LRS, curve * 1e306)
     plain = analyze(LRS, curve)
     assert (huge.lr, huge.divergence_lr, huge.notes) == (plain.lr, plain.divergence_lr, plain.notes)
+
+
+@pytest.mark.parametrize("transform", [lambda y: 0.37 * y, lambda y: 1e-6 * y, lambda y: y + 3.0, lambda y: y + 100.0])
+def test_points_tied_on_paper_read_the_same_in_any_unit(transform: Callable[[np.ndarray], np.ndarray]) -> None:
+    # Equal on paper, a flat bottom's smoothed values (and a staircase's slopes at like steps) differ
+    # by float round-off, and np.argmin took whichever came out lowest: scaling the loss by 0.37 moved
+    # a step's minimum (and the suggestion) by a point, shifting a staircase moved its steepest point
+    # by 0.3 decades.
+    step = np.where(X < -3.0, 2.0, 0.5)
+    stairs = np.round(3.0 * textbook_curve())
+    for curve in (step, stairs):
+        plain, moved = analyze(LRS, curve), analyze(LRS, transform(curve))
+        assert (moved.lr, moved.steepest_lr, moved.min_loss_lr) == (plain.lr, plain.steepest_lr, plain.min_loss_lr)
+    # Ties go to the first point: the filter's undershoot after the step is two equal points.
+    smoothed = smooth_losses(LRS, step)
+    tied = np.flatnonzero(smoothed <= smoothed.min() + 1e-12)
+    assert tied.size == 2 and analyze(LRS, step).min_loss_lr == LRS[tied[0]]
 
 
 @pytest.mark.parametrize("unit", [1e-30, 1.0, 1e30])
@@ -545,6 +563,10 @@ def test_falling_region() -> None:
     assert an.falling_region(slope, 3) == FallingRegion(start=2, steepest=3, end=3)  # never past the minimum
     assert an.falling_region(slope, 5, fraction=0.2) == FallingRegion(start=1, steepest=3, end=5)
     assert an.falling_region(np.array([1.0, 2.0]), 0) == FallingRegion(0, 0, 0)
+    # Slopes within ``tie`` of the steepest are tied with it: the first is the steepest point.
+    tied = np.array([0.0, -4.0, -4.0 - 1e-13, -1.0])
+    assert an.falling_region(tied, 3).steepest == 2
+    assert an.falling_region(tied, 3, tie=1e-12) == FallingRegion(start=1, steepest=1, end=2)
 
 
 def hand_reading(divergence: int | None = 8, region: FallingRegion | None = None) -> CurveReading:
