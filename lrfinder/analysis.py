@@ -746,7 +746,12 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
     out = np.full(y.shape, np.nan)
     n = finite_prefix(y)
     if n >= 2:
-        out[:n] = np.gradient(y[:n], np.log10(lr_arr[:n]))
+        # numpy.gradient multiplies the values by the inverse spacings before it subtracts: losses of
+        # 1e307 overflow there although their slope does not. Scaled by a power of two (exact), the
+        # slope of every other curve is unchanged to the last bit.
+        scale = 2.0 ** math.frexp(float(np.max(np.abs(y[:n]))))[1]
+        with np.errstate(over="ignore"):  # a slope itself past the float64 range is inf
+            out[:n] = np.gradient(y[:n] / scale, np.log10(lr_arr[:n])) * scale
     return out
 
 

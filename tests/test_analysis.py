@@ -208,6 +208,20 @@ def test_zoomed_linear_sweep() -> None:
     assert decades(s.steepest_lr, 0.1) < 0.05
 
 
+def test_losses_of_1e307_keep_their_slope() -> None:
+    # numpy.gradient multiplies before it subtracts: at 1e307 the slope overflowed to NaN (with
+    # RuntimeWarnings), and the steepest point landed on the second LR with 'the rules disagree'.
+    curve = sigmoid_fall(X) + np.where(X > -1.0, np.expm1(np.minimum(4.0 * (X + 1.0), 2.0)), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = analyze(LRS, curve * 1e307, rule="steepest")
+        slope = loss_slope(LRS, sigmoid_fall(X) * 2.0**1020)  # about 1.1e307, a power of two: exact
+    plain = analyze(LRS, curve, rule="steepest")
+    assert (huge.lr, huge.steepest_lr, huge.notes) == (plain.lr, plain.steepest_lr, plain.notes)
+    assert np.array_equal(slope / 2.0**1020, loss_slope(LRS, sigmoid_fall(X)))
+    assert np.array_equal(loss_slope(LRS, curve), np.gradient(curve, X))  # other curves: the same bits
+
+
 def test_inconclusive_too_few_points() -> None:
     curve = textbook_curve()[:40]
     curve[5] = np.inf
