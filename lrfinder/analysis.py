@@ -425,6 +425,14 @@ def _check_curve(
         raise ValueError(f"Expected every lr to be finite and > 0, but got min(lrs)={lr_arr.min():.2e}")
     if lr_arr.size > 1 and np.any(np.diff(lr_arr) <= 0):
         raise ValueError("Expected lrs strictly increasing, as recorded by a range test")
+    same_log = np.flatnonzero(np.diff(np.log10(lr_arr)) <= 0) if lr_arr.size > 1 else np.zeros(0, dtype=int)
+    if same_log.size:
+        # Slopes are taken against log10(lr): two LRs with one logarithm would divide by zero.
+        a, b = float(lr_arr[same_log[0]]), float(lr_arr[same_log[0] + 1])
+        raise ValueError(
+            f"Expected lrs whose log10 differ, but lrs[{same_log[0]}]={a!r} and lrs[{same_log[0] + 1}]={b!r} have the "
+            "same log10 in float64: the steps are too small for a range test"
+        )
     return lr_arr, loss_arr
 
 

@@ -222,6 +222,14 @@ def test_losses_of_1e307_keep_their_slope() -> None:
     assert np.array_equal(loss_slope(LRS, curve), np.gradient(curve, X))  # other curves: the same bits
 
 
+def test_lrs_with_one_logarithm_are_refused() -> None:
+    # Strictly increasing, but too close for log10 to tell apart: slopes divided by zero.
+    lrs = 1e-3 * (1.0 + np.arange(20) * 3e-16)
+    assert np.all(np.diff(lrs) > 0)
+    with pytest.raises(ValueError, match=r"lrs\[\d+\]=0.001\d* and lrs\[\d+\]=0.001\d* have the same log10"):
+        analyze(lrs, np.linspace(2.0, 1.0, 20))
+
+
 def test_inconclusive_too_few_points() -> None:
     curve = textbook_curve()[:40]
     curve[5] = np.inf
