@@ -879,8 +879,8 @@ def check_fall(
       steadily over the stretch where the smoothed curve comes down to its minimum. The noise
       test alone misses a fall packed into a few points next to an unstable tail (a linear sweep
       whose second LR is already large), because the tail's noise sets ``se``;
-    * tenfold: positive losses whose raw median at the start is ten times the one around the
-      minimum. Such a fall is never noise.
+    * tenfold: positive losses (every one of them) whose raw median at the start is ten times the
+      one around the minimum. Such a fall is never noise.
 
     Args:
         clipped: The finite prefix after :func:`clip_explosion`.
@@ -917,7 +917,9 @@ def check_fall(
     real = drop > 0.0 and drop >= round_off
     need_drop, need_raw = 3.0 * se + band, 2.0 * se + band / 2.0
     above_noise = drop >= need_drop and head - bottom >= need_raw
-    tenfold = bottom > 0.0 and head >= 10.0 * bottom
+    # A ratio means something for positive losses only: on a loss that goes below zero (a
+    # log-likelihood, a shifted loss, noise around a small value) a median near zero is no tenfold fall.
+    tenfold = float(np.min(clipped)) > 0.0 and head >= 10.0 * bottom
     if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop) is True)):
         return i_min, drop
     # Say which bar the fall missed: the noise level alone does not tell it (a fall of 9 noise

@@ -572,6 +572,19 @@ def test_check_fall_needs_the_raw_losses_to_confirm() -> None:
         an.check_fall(raw, smoothed, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
 
 
+def test_the_tenfold_fall_needs_positive_losses() -> None:
+    # A fall ten times over is never noise for a positive loss. A loss that goes below zero (noise
+    # around a small value, a log-likelihood) can have a median near zero around its minimum: the
+    # ratio then said "tenfold" for a fall within the noise, and the curve was read.
+    noisy = NoiseLevel(window=3, sigma=1.0, se=1.0, band=2.0)
+    smoothed = np.array([2.0, 2.0, 1.5, 1.0, 0.05, 0.3, 3.0])
+    positive = np.array([2.0, 2.1, 1.9, 1.0, 0.02, 0.05, 3.0])
+    assert an.check_fall(positive, smoothed, 6, noisy) == (4, pytest.approx(1.95))
+    crossing = np.array([2.0, 2.1, 1.9, -3.0, 0.02, 0.05, 3.0])
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
+        an.check_fall(crossing, smoothed, 6, noisy)
+
+
 def test_divergence_index() -> None:
     s = np.array([2.0, 1.0, 1.05, 1.2, 3.0])
     assert an.divergence_index(s, 1, 1.0, QUIET) == 3  # first rise above 0.1 * drop
