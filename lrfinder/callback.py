@@ -1234,18 +1234,25 @@ class LRFinder(_CallbackBase):
         """
         if attr is None or self._attr_value is None:
             return
-        name = attr.rsplit(".", 1)[-1]
-        lr = self._attr_value
+        *path, name = attr.split(".")
+        if path[:1] == ["hparams"]:
+            path = path[1:]
         hparams = getattr(pl_module, "hparams", None)
-        if trainer.is_global_zero and isinstance(hparams, Mapping) and name in hparams:
-            for lg in trainer.loggers:
-                try:
-                    lg.log_hyperparams({name: lr})
-                    _lightning.rewrite_hparams_file(trainer, lg)
-                except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
-                    _lightning.warn(
-                        trainer, f"LRFinder: {type(lg).__name__} keeps the logged {name} ({type(exc).__name__}: {exc})"
-                    )
+        if not isinstance(hparams, Mapping):
+            return
+        # A nested hyper-parameter (attr_name="hparams.optim.lr") is logged as the top-level entry holding it.
+        key = path[0] if path and path[0] in hparams else name
+        if not trainer.is_global_zero or key not in hparams:
+            return
+        value = hparams[key] if key != name else self._attr_value
+        for lg in trainer.loggers:
+            try:
+                lg.log_hyperparams({key: value})
+                _lightning.rewrite_hparams_file(trainer, lg)
+            except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
+                _lightning.warn(
+                    trainer, f"LRFinder: {type(lg).__name__} keeps the logged {key} ({type(exc).__name__}: {exc})"
+                )
 
     def _training_batch_size(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int | None = None, seen: int | None = None

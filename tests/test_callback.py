@@ -1689,6 +1689,35 @@ def test_tensorboard_hparams_yaml_carries_the_found_lr(tmp_path: Path) -> None:
     assert saved["lr"] == pytest.approx(lr)
 
 
+class NestedHparamsNet(Net):
+    """The LR inside a nested hyper-parameter, as a LightningCLI config groups it: ``hparams.optim["lr"]``."""
+
+    def __init__(self, optim: dict[str, float] | None = None) -> None:
+        super().__init__(lr=None)
+        self.save_hyperparameters({"optim": dict(optim or {"lr": 0.01, "momentum": 0.9})})
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), **self.hparams.optim)
+
+
+def test_nested_hparams_lr_reaches_hparams_yaml(tmp_path: Path) -> None:
+    """attr_name="hparams.optim.lr": the logged hyper-parameters (hparams.yaml) get the found LR, as the checkpoint.
+
+    Only a top-level hyper-parameter named like the attribute's last part was logged: hparams.yaml kept 0.01.
+    """
+    import yaml
+
+    model = NestedHparamsNet()
+    finder = LRFinder(attr_name="hparams.optim.lr", **FAST)
+    csv_logger = CSVLogger(tmp_path, name="logs")
+    t = trainer(tmp_path, [finder], max_steps=2, logger=csv_logger)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and model.hparams.optim == {"lr": lr, "momentum": 0.9}
+    saved = yaml.safe_load((Path(csv_logger.log_dir) / "hparams.yaml").read_text())
+    assert saved["optim"] == {"lr": pytest.approx(lr), "momentum": 0.9}
+
+
 def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
     """Issue 10, 3e: max_steps / limit_train_batches below the test's size are said, with what was done."""
     finder = LRFinder(**FAST)
