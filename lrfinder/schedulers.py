@@ -248,12 +248,11 @@ class PlateauWithWarmup(ReduceLROnPlateau):
             self._warmup_hook = self.optimizer.register_step_post_hook(self._advance_warmup)
 
     def _advance_warmup(self, optimizer: Optimizer, args: Any, kwargs: Any) -> None:
+        # Warmed up, the hook stays and does nothing: removing it here, while torch's step runs
+        # the hooks, failed the next hook with "OrderedDict mutated during iteration".
         if self.warmup_calls < self.warmup_steps:
             self.warmup_calls += 1
             self._set_warmup_lr()
-        elif self._warmup_hook is not None:  # warmed up: nothing more to do on each step
-            self._warmup_hook.remove()
-            self._warmup_hook = None
 
     def _set_warmup_lr(self) -> None:
         factor = LinearWarmup(self.warmup_steps, self.warmup_start_factor)(self.warmup_calls)

@@ -783,6 +783,22 @@ def test_plateau_warmup_resumes_mid_warmup_from_state_dict_and_pickle() -> None:
     assert runs["pickled"] == runs["original"]
 
 
+def test_plateau_warmup_ends_without_failing_the_optimizers_other_step_hooks() -> None:
+    # The warm-up's hook removed itself at the first step after the warm-up, while torch ran the step's
+    # hooks: a hook registered after it (an EMA update, a logger) failed the step with
+    # "OrderedDict mutated during iteration".
+    model, opt = _optimizer("sgd")
+    create_scheduler("plateau", opt, total_steps=16, warmup_steps=2)
+    calls: list[int] = []
+    opt.register_step_post_hook(lambda *_: calls.append(1))
+    got = []
+    for _ in range(5):
+        got.append(opt.param_groups[1]["lr"])
+        _train_step(model, opt)
+    assert len(calls) == 5
+    assert got == pytest.approx([0.0, ETA0 / 2, ETA0, ETA0, ETA0])
+
+
 @pytest.mark.parametrize("name, close", [("exp", "exponential"), ("inv", "inverse"), ("poly", "polynomial"),
                                          ("fixed", "constant"), ("one-cycle", "onecycle"), ("Cosine", "cosine"),
                                          ("reduce-on-plateau", "plateau"), ("CosineAnnealingLR", "cosine")])
