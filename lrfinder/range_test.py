@@ -625,6 +625,30 @@ def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
         )
 
 
+def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
+    """The names of ``optimizer``'s step hooks (its own and torch's global ones) whose effects stay after a restore.
+
+    A hook updating an EMA or SWA copy of the weights runs at every step of the test, at every
+    swept LR, and what it changes lives outside the model and the optimizer. lrfinder's
+    ``PlateauWithWarmup`` hook is not named: :class:`StateSnapshot` puts its warm-up back.
+    """
+    from torch.optim import optimizer as optimizer_module
+
+    tables = (
+        getattr(optimizer, "_optimizer_step_pre_hooks", {}),
+        getattr(optimizer, "_optimizer_step_post_hooks", {}),
+        getattr(optimizer_module, "_global_optimizer_pre_hooks", {}),
+        getattr(optimizer_module, "_global_optimizer_post_hooks", {}),
+    )
+    names = []
+    for table in tables:
+        for hook in table.values():
+            owner = getattr(hook, "__self__", None)
+            if not (hasattr(owner, "warmup_calls") and hasattr(owner, "load_state_dict")):
+                names.append(str(getattr(hook, "__qualname__", type(hook).__name__)))
+    return names
+
+
 def check_materialized(model: nn.Module) -> None:
     """Refuse a model with uninitialized (lazy) parameters, which cannot be snapshotted.
 
@@ -2524,6 +2548,15 @@ def range_test(
         raise ValueError(
             f"precision='16-mixed' steps through torch's GradScaler, which cannot pass {type(optimizer).__name__}."
             "step the closure it needs. Use precision='bf16-mixed' or '32' with this optimizer."
+        )
+    hooked = outside_step_hooks(optimizer) if restore else []
+    if hooked:
+        warnings.warn(
+            f"The optimizer has step hooks ({', '.join(hooked[:3])}{' ...' if len(hooked) > 3 else ''}): they run at "
+            "every step of the range test, and what they change outside the model and the optimizer (an EMA or SWA "
+            "copy of the weights, a counter) is not put back. Remove them for the test (handle.remove()), or save "
+            "what they update and load it back afterwards.",
+            stacklevel=2,
         )
     snapshot = StateSnapshot(owner, [optimizer], [train_data], module_attributes=True) if restore else None
     scaler = None

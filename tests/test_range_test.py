@@ -1772,6 +1772,31 @@ def test_a_plateau_warmup_on_the_optimizer_is_left_as_it_was(mlp: nn.Module, loa
     assert lrs == pytest.approx([0.01 * t for t in range(1, 11)] + [0.1])
 
 
+def test_a_step_hook_whose_effects_restore_cannot_reach_is_warned_about(mlp: nn.Module, loader: DataLoader) -> None:
+    # An EMA of the weights updated by an optimizer step hook averaged in every step of the test, at every
+    # swept LR; it lives outside the model and the optimizer, so it stayed changed without a word.
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from lrfinder import create_scheduler
+
+    ema = AveragedModel(mlp, multi_avg_fn=get_ema_multi_avg_fn(0.99))
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    create_scheduler("plateau", opt, warmup_steps=10)  # lrfinder's own hook: put back, not named
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        range_test(mlp, loader, loss_fn=F.cross_entropy, optimizer=opt, num_steps=20)
+    assert not [w for w in caught if "step hooks" in str(w.message)]
+
+    def update_ema(*_: Any) -> None:
+        ema.update_parameters(mlp)
+
+    handle = opt.register_step_post_hook(update_ema)
+    with pytest.warns(UserWarning, match=r"The optimizer has step hooks \(.*update_ema\): .*an EMA or SWA copy of the "
+                      r"weights.*is not put back\. Remove them for the test"):  # fmt: skip
+        range_test(mlp, loader, loss_fn=F.cross_entropy, optimizer=opt, num_steps=20)
+    handle.remove()
+
+
 @pytest.mark.parametrize(
     ("available", "count", "device", "message"),
     [
