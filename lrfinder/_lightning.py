@@ -158,6 +158,11 @@ def is_datamodule(obj: object) -> bool:
     return any(isinstance(obj, m.LightningDataModule) for m in _imported())
 
 
+def is_trainer(obj: object) -> bool:
+    """Whether ``obj`` is a Trainer of either distribution (imports nothing)."""
+    return any(isinstance(obj, m.Trainer) for m in _imported())
+
+
 def trainer_class(*objs: object) -> type[pl.Trainer]:
     """The ``Trainer`` of the distribution of the first Lightning object in ``objs``.
 

@@ -40,15 +40,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
+from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, CyclicLR, OneCycleLR
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
 from . import _lightning
-from ._checks import check_flag
+from ._checks import check_flag, is_int
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .names import did_you_mean_each
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
     LRSweeper,
@@ -325,7 +327,7 @@ class LRFinder(_CallbackBase):
         if scaling not in SCALING_RULES:
             raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
         for name, value in (("target_batch_size", target_batch_size), ("test_batch_size", test_batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if value is not None and (not is_int(value) or value < 1):
                 raise ValueError(f"Expected {name} to be a positive int or None, but got {name}={value!r}")
         if scheduler is not None and optimizer is None:
             raise ValueError(
@@ -355,13 +357,20 @@ class LRFinder(_CallbackBase):
                 if key in own:
                     raise ValueError(f"Expected {map_name} without {key!r}: LRFinder sets it, as {own[key]}")
         if optimizer is not None:
-            from .optimizers import get_optimizer_spec
+            from .optimizers import check_optimizer_settings, get_optimizer_spec
 
-            get_optimizer_spec(optimizer)  # an unknown name or a non-optimizer class fails here, not at fit start
+            if not isinstance(optimizer, (str, type)):
+                raise TypeError(
+                    "Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, "
+                    f"but got optimizer={optimizer!r:.60}"
+                )
+            # An unknown name, a non-optimizer class or a misspelt setting fails here, not at fit start.
+            check_optimizer_settings(get_optimizer_spec(optimizer), optimizer_settings or {}, groups=True)
         if scheduler is not None:
-            from .schedulers import _get_spec
+            from .schedulers import _get_spec, check_scheduler_settings
 
             _get_spec(scheduler, "scheduler")  # an unknown name fails here, not at fit start
+            check_scheduler_settings(scheduler, scheduler_settings or {})
         if report is not None:
             if not isinstance(report, (str, os.PathLike)):
                 raise TypeError(
@@ -382,8 +391,8 @@ class LRFinder(_CallbackBase):
             )
         self.rule = rule
         self.scaling = scaling
-        self.target_batch_size = target_batch_size
-        self.test_batch_size = test_batch_size
+        self.target_batch_size = None if target_batch_size is None else int(target_batch_size)
+        self.test_batch_size = None if test_batch_size is None else int(test_batch_size)
         self.optimizer = optimizer
         self.optimizer_settings = dict(optimizer_settings or {})
         self.scheduler = scheduler
@@ -1536,6 +1545,9 @@ def find_lr(
         ``strict=True``, which raises).
 
     Raises:
+        TypeError: An unknown option (the close ones are named), a ``model`` that is no
+            LightningModule, a ``datamodule`` or ``trainer`` that is no Lightning one.
+        ValueError: Both ``datamodule`` and ``train_dataloaders``, or an option out of range.
         InconclusiveCurveError: With ``strict=True``, an inconclusive curve.
         LRFinderError: The test produced no result in this process (a spawn-based strategy).
 
@@ -1547,6 +1559,34 @@ def find_lr(
     for key in ("scheduler", "scheduler_settings", "attr_name", "refine"):
         if key in options:
             raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")
+    known = [n for n in inspect.signature(LRFinder.__init__).parameters if n != "self"]
+    unknown = [str(key) for key in options if key not in known]
+    if unknown:
+        raise TypeError(
+            f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
+            f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
+            + did_you_mean_each(unknown, known)
+        )
+    # A torch.compile'd LightningModule is one too (Lightning fits it).
+    if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):
+        hint = (
+            " For a plain torch.nn.Module use lrfinder.range_test(model, loader, loss_fn=...)."
+            if isinstance(model, nn.Module)
+            else ""
+        )
+        raise TypeError(f"Expected model to be a LightningModule, but got {type(model).__name__}.{hint}")
+    if datamodule is not None and not _lightning.is_datamodule(datamodule):
+        raise TypeError(
+            f"Expected datamodule to be a LightningDataModule or None, but got {type(datamodule).__name__}. "
+            "Pass DataLoaders as train_dataloaders=..."
+        )
+    if datamodule is not None and train_dataloaders is not None:
+        raise ValueError("Expected datamodule or train_dataloaders, not both: the test reads one train loader")
+    if trainer is not None and not _lightning.is_trainer(trainer):
+        raise TypeError(
+            f"Expected trainer to be a Lightning Trainer or None (a quiet single-device one), but got "
+            f"{type(trainer).__name__}"
+        )
     callback = LRFinder(**options)
     callback._find_only = True
     if trainer is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "Rule",
@@ -46,6 +46,7 @@ __all__ = [
     "SCHEDULER_ALIASES",
     "OPTIMIZER_ALIASES",
     "did_you_mean",
+    "did_you_mean_each",
 ]
 
 #: How :func:`lrfinder.analyze` reads the suggested LR off the curve.
@@ -231,6 +232,23 @@ def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str
     if not hits:
         return ""
     return " Did you mean " + " or ".join(repr(h) for h in hits) + "?"
+
+
+def did_you_mean_each(names: Sequence[str], choices: Iterable[str]) -> str:
+    """:func:`did_you_mean` for several unknown names (settings), each named when there are several.
+
+    Example:
+        >>> did_you_mean_each(["gama"], ["gamma", "step_size"])
+        " Did you mean 'gamma'?"
+        >>> did_you_mean_each(["gama", "stepsize"], ["gamma", "step_size"])
+        " For 'gama': did you mean 'gamma'? For 'stepsize': did you mean 'step_size'?"
+
+    """
+    choices = list(choices)
+    if len(names) == 1:
+        return did_you_mean(names[0], choices)
+    hints = [(name, did_you_mean(name, choices)) for name in names]
+    return "".join(f" For {name!r}: d{hint[2:]}" for name, hint in hints if hint)
 
 
 #: The loggers Lightning writes its banners and tips to (device summaries, hints): the CLI and

@@ -49,7 +49,7 @@ from torch.optim import Optimizer
 
 from ._checks import check_flag, is_real
 from ._imports import import_string
-from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean
+from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
 
 __all__ = [
@@ -444,6 +444,29 @@ def param_groups(
     return out
 
 
+def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *, groups: bool = False) -> None:
+    """Refuse setting names ``spec``'s class does not take, suggesting the close ones.
+
+    Args:
+        spec: The optimizer (:func:`get_optimizer_spec`).
+        settings: The keyword settings to pass it.
+        groups: Whether the :func:`param_groups` settings (``bias_lr_factor``, ...) are allowed
+            too (they are when a model is given).
+
+    Raises:
+        TypeError: A setting the class does not take (a class taking ``**kwargs`` takes all).
+
+    """
+    accepted, var_kw = _accepted(spec.cls)
+    allowed = (*accepted, *_GROUP_SETTINGS) if groups else accepted
+    unknown = [str(k) for k in settings if k not in allowed]
+    if unknown and not var_kw:
+        raise TypeError(
+            f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
+            f"it accepts: {', '.join(allowed)}.{did_you_mean_each(unknown, allowed)}"
+        )
+
+
 def create_optimizer(
     name: str | type[Optimizer],
     model_or_params: nn.Module | Iterable[torch.Tensor] | Iterable[dict[str, Any]],
@@ -501,13 +524,8 @@ def create_optimizer(
     if lr_group not in ("base", "largest"):
         raise ValueError(f"Expected lr_group to be 'base' or 'largest', but got lr_group={lr_group!r}")
     group_settings = {k: settings.pop(k) for k in _GROUP_SETTINGS if k in settings}
+    check_optimizer_settings(spec, settings)
     accepted, var_kw = _accepted(spec.cls)
-    unknown = [k for k in settings if k not in accepted]
-    if unknown and not var_kw:
-        raise TypeError(
-            f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
-            f"it accepts: {', '.join(accepted)}"
-        )
     defaults = {name: p.default for name, p in inspect.signature(spec.cls.__init__).parameters.items()}
     for key, value in settings.items():
         if isinstance(defaults.get(key), bool):  # an on/off setting: maximize="no" would read as on

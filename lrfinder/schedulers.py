@@ -78,7 +78,7 @@ from torch.optim.lr_scheduler import (
 
 from ._checks import check_flag, is_real
 from .analysis import Suggestion
-from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean
+from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 
 __all__ = [
     "REQUIRED",
@@ -787,6 +787,24 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
     return SCHEDULERS[name]
 
 
+def check_scheduler_settings(name: str, settings: Mapping[str, Any]) -> None:
+    """Refuse setting names the ``name`` schedule does not take, suggesting the close ones.
+
+    Raises:
+        ValueError: ``name`` is not a registry name.
+        TypeError: A setting the schedule does not take.
+
+    """
+    spec = _get_spec(name)
+    unknown = [str(k) for k in settings if k not in spec.settings]
+    if unknown:
+        accepted = ", ".join(spec.settings) or "no settings"
+        raise TypeError(
+            f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}."
+            + did_you_mean_each(unknown, spec.settings)
+        )
+
+
 def _check_suggestion(suggestion: Any) -> Suggestion:
     if not isinstance(suggestion, Suggestion) and hasattr(suggestion, "training_suggestion"):
         # A RangeTestResult: the band moved to the training batch size and refined, as the callback and
@@ -935,10 +953,7 @@ def create_scheduler(
             f"Expected warmup_steps < total_steps, but got warmup_steps={warmup_steps}, total_steps={total_steps}"
         )
     warmup_start_factor = _number("warmup_start_factor", warmup_start_factor, low=0, high=1, strict="h")
-    unknown = [k for k in settings if k not in spec.settings]
-    if unknown:
-        accepted = ", ".join(spec.settings) or "no settings"
-        raise TypeError(f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}")
+    check_scheduler_settings(name, settings)
     given = set(settings)
     full: dict[str, Any] = {**spec.settings, **settings}
     if suggestion is not None:

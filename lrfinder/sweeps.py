@@ -38,6 +38,7 @@ from torch import nn
 from ._checks import is_real
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
+from .names import did_you_mean_each
 from .range_test import RangeTestResult, range_test
 
 __all__ = [
@@ -157,6 +158,14 @@ def weight_decay_sweep(
         raise TypeError(
             "weight_decay_sweep builds one optimizer per weight decay with make_optimizer, so optimizer= cannot be "
             "passed: pass make_optimizer=lambda m, wd: <your optimizer over m.parameters() with weight_decay=wd>"
+        )
+    known = [n for n in inspect.signature(range_test).parameters if n not in ("model", "train_data", "optimizer")]
+    unknown = [str(key) for key in range_test_kwargs if key not in known]
+    if unknown:
+        # Was range_test's own "got an unexpected keyword argument", raised after every optimizer was built.
+        raise TypeError(
+            f"weight_decay_sweep got the unknown range_test setting(s) {', '.join(unknown)}; it passes on "
+            f"{', '.join(known)}." + did_you_mean_each(unknown, known)
         )
     values = [float(v) for v in given]
     if not values:

@@ -1182,6 +1182,39 @@ def test_find_lr_rejects_training_options() -> None:
         find_lr(Net(), train_dataloaders=make_loader(), scheduler="cosine")
 
 
+def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() -> None:
+    finder = LRFinder(target_batch_size=np.int64(256), test_batch_size=np.int32(32),
+                      optimizer="adamw", optimizer_settings={"weight_decay": 0.1, "bias_lr_factor": 2.0})  # fmt: skip
+    assert (finder.target_batch_size, finder.test_batch_size) == (256, 32)  # were refused as not a positive int
+    assert type(finder.target_batch_size) is int
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # Were LRFinder.__init__'s "unexpected keyword argument", Lightning's "`model` must be a
+        # `LightningModule`", "'int' object has no attribute 'callbacks'", "... no attribute 'on_exception'" and
+        # its MisconfigurationException.
+        (lambda: find_lr(Net(), train_dataloaders=make_loader(), num_step=10), TypeError,
+         r"unknown option\(s\) num_step.*Did you mean 'num_steps'"),
+        (lambda: find_lr(torch.nn.Linear(2, 2), train_dataloaders=make_loader()), TypeError,
+         r"model to be a LightningModule, but got Linear. For a plain torch.nn.Module use lrfinder.range_test"),
+        (lambda: find_lr(Net(), train_dataloaders=make_loader(), trainer=5), TypeError,
+         "trainer to be a Lightning Trainer or None"),
+        (lambda: find_lr(Net(), datamodule=make_loader()), TypeError,
+         "datamodule to be a LightningDataModule or None, but got DataLoader. Pass DataLoaders as train_dataloaders"),
+    ],
+)
+def test_find_lr_checks_its_arguments_before_fitting(call: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
+    with pytest.raises(ValueError, match="datamodule or train_dataloaders, not both"):
+        find_lr(Net(), datamodule=pl.LightningDataModule(), train_dataloaders=make_loader())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -1211,6 +1244,12 @@ def test_find_lr_rejects_training_options() -> None:
         ({"report": "curve.jpg"}, ValueError, r"Unsupported report format '.jpg'.*\.png, \.svg, \.pdf"),
         ({"report": "curve"}, ValueError, r"'\(no extension\)'"),
         ({"report": 5}, TypeError, "report to be a file path"),
+        # Misspelt settings failed at fit start (after the whole test for the optimizer's); now at construction.
+        ({"optimizer": "sgd", "optimizer_settings": {"momentm": 0.9}}, TypeError,
+         r"'sgd' \(SGD\) does not take the setting\(s\) momentm.*Did you mean 'momentum'\?"),
+        ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": {"eta_mn": 0.0}}, TypeError,
+         r"'cosine' does not take the setting\(s\) eta_mn; it accepts: eta_min. Did you mean 'eta_min'\?"),
+        ({"optimizer": 5}, TypeError, r"optimizer to be a registry name such as 'adamw'.*optimizer=5"),
     ],
 )
 def test_options_validated_at_construction(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
@@ -1779,7 +1818,6 @@ def test_hard_coded_lr_moves_the_plateau_warmups_target_with_it(tmp_path: Path) 
     "kwargs, error, match",
     [
         ({"scheduler": "step"}, TypeError, r"LRFinder\(scheduler='step'.*needs the setting\(s\) step_size"),
-        ({"scheduler": "cosine", "scheduler_settings": {"eta_mn": 0.1}}, TypeError, "does not take the setting"),
         ({"scheduler": "multistep", "scheduler_settings": {"milestones": [3, 1]}}, ValueError, "strictly increasing"),
         ({"scheduler": "multistep", "scheduler_settings": {"milestones": [2, 30]}}, ValueError,
          r"milestone\(s\) \[30\] would never.*over the fit's 6 optimizer steps"),

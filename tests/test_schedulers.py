@@ -417,6 +417,7 @@ def test_required_markers_are_documented_in_the_registry():
         ("cosine", {"total_steps": 10, "warmup_steps": -1}, ValueError, "warmup_steps"),
         ("constant", {"warmup_steps": 2, "warmup_start_factor": 1.0}, ValueError, "warmup_start_factor"),
         ("step", {"step_size": 2, "eta_min": 0.1}, TypeError, r"eta_min.*accepts: step_size, gamma"),
+        ("step", {"step_size": 2, "gama": 0.5}, TypeError, r"gama; it accepts: step_size, gamma. Did you mean 'gamma'"),
         ("cosine", {"total_steps": 10, "gamma": 0.1}, TypeError, "gamma"),
         ("constant", {"monitor": "val_loss"}, TypeError, "monitor"),
         ("step", {}, TypeError, "step_size"),

@@ -242,3 +242,17 @@ def test_bad_recommend_arguments_are_named(args, error, match):
 def test_recommend_takes_the_weight_decays_as_an_array():
     choice = recommend_weight_decay([curve(floor=0.8), curve(floor=0.4)], np.array([0.0, 1e-4]))
     assert choice.index == 1 and choice.weight_decay == 1e-4
+
+
+def test_a_misspelt_range_test_setting_is_named_with_the_close_one_before_any_optimizer_is_built():
+    built = []
+
+    def make(model, wd):
+        built.append(wd)
+        return torch.optim.SGD(model.parameters(), lr=1e-3, weight_decay=wd)
+
+    data = [(torch.randn(8, 4), torch.randint(0, 2, (8,)))]
+    with pytest.raises(TypeError, match=r"unknown range_test setting\(s\) num_step;.*Did you mean 'num_steps'"):
+        weight_decay_sweep(torch.nn.Linear(4, 2), data, [0.0, 1e-4], make_optimizer=make, loss_fn=F.cross_entropy,
+                           num_step=10)  # fmt: skip
+    assert built == []  # range_test's "unexpected keyword argument" came after every optimizer was built
