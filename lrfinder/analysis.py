@@ -701,7 +701,8 @@ def undo_ema(
         The losses, one per step.
 
     Raises:
-        ValueError: ``beta`` outside (0, 1) or an unknown ``debias``.
+        ValueError: ``beta`` outside (0, 1), an unknown ``debias`` or a ``smoothed`` that is not 1-D.
+        TypeError: ``smoothed`` is not a sequence of numbers (a string, a mapping, text values).
 
     Example:
         >>> ema = np.array([0.505, 0.6733, 0.7577])  # Lightning's first points over losses of 1.0
@@ -713,9 +714,17 @@ def undo_ema(
         raise ValueError(f"Expected 0 < beta < 1, but got beta={beta!r}")
     if debias not in ("lightning", "exact", "none"):
         raise ValueError(f"Expected debias to be 'lightning', 'exact' or 'none', but got debias={debias!r}")
-    y = np.asarray(_as_numbers(smoothed), dtype=float)
+    if isinstance(smoothed, (str, bytes, Mapping)):
+        raise TypeError(
+            f"Expected smoothed to be a sequence of numbers, but got {type(smoothed).__name__} {smoothed!r:.60}"
+        )
+    try:
+        y = np.asarray(_as_numbers(smoothed), dtype=float)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        # numpy's "could not convert string to float: 'a'" named neither the argument nor the fix.
+        raise TypeError(f"Expected smoothed to be a sequence of numbers, but got {smoothed!r:.60} ({exc})") from None
     if y.ndim != 1:
-        raise ValueError(f"Expected a 1-D curve, but got shape {y.shape}")
+        raise ValueError(f"Expected smoothed to be a 1-D curve, but got shape {y.shape}")
     out = np.full(y.shape, np.nan)
     n = finite_prefix(y)
     if n == 0:

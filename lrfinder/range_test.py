@@ -1025,8 +1025,11 @@ class RangeTestResult:
         Raises:
             ValueError: An unknown schema version, missing keys, values of the wrong type, settings
                 out of range, or ``lrs`` and ``losses`` of different lengths.
+            TypeError: ``data`` is not a mapping (a JSON object).
 
         """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"Expected data to be a mapping (a JSON object), but got {type(data).__name__}")
         version = data.get("schema_version")
         if data.get("kind") == "weight_decay_sweep" and isinstance(data.get("results"), list):
             raise ValueError(
@@ -1130,17 +1133,27 @@ class RangeTestResult:
         return text
 
     @classmethod
-    def from_json(cls, source: str | os.PathLike[str]) -> RangeTestResult:
-        """Read a result from a JSON file path (or from JSON text starting with ``{``).
+    def from_json(cls, source: str | bytes | os.PathLike[str]) -> RangeTestResult:
+        """Read a result from a JSON file path (or from JSON text starting with ``{``, as ``str`` or ``bytes``).
 
         Raises:
-            ValueError: Not a valid result file.
+            ValueError: Not a valid result file, or an empty ``source``.
+            TypeError: ``source`` is neither a path nor JSON text (``str`` or ``bytes``).
+            FileNotFoundError: No file at the path.
 
         """
-        if isinstance(source, str) and source.lstrip().startswith("{"):
-            text = source
-        else:
+        if isinstance(source, (bytes, bytearray)):  # path.read_bytes(), an HTTP response's content
+            source = bytes(source).decode("utf-8")
+        if isinstance(source, str) and not source.strip():
+            raise ValueError("Expected source to be a JSON file path or JSON text, but got an empty string")
+        if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
+            text = source  # JSON text; a top-level array is refused below as no result, not read as a path
+        elif isinstance(source, (str, os.PathLike)):
             text = Path(source).read_text(encoding="utf-8")
+        else:
+            raise TypeError(
+                f"Expected source to be a JSON file path or JSON text, but got {type(source).__name__} {source!r:.60}"
+            )
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

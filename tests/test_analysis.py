@@ -1170,3 +1170,19 @@ def test_undo_ema_matches_lightnings_own_lr_find(tmp_path: object) -> None:
     smoothed = np.asarray(finder.results["loss"])
     assert smoothed[0] == pytest.approx(model.recorded[0] / 1.98)  # about half the first loss
     np.testing.assert_allclose(undo_ema(smoothed), model.recorded[: smoothed.size], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("smoothed", "error", "pattern"),
+    [
+        ("0.5 0.6", TypeError, r"smoothed to be a sequence of numbers, but got str"),  # was numpy's conversion error
+        (["a", "b"], TypeError, r"smoothed to be a sequence of numbers.*could not convert"),
+        ({"loss": [1.0]}, TypeError, r"smoothed to be a sequence of numbers, but got dict"),
+        ([[1.0, 0.9]], ValueError, r"smoothed to be a 1-D curve"),
+    ],
+)
+def test_undo_ema_names_a_curve_that_is_not_one(smoothed: object, error: type, pattern: str) -> None:
+    from lrfinder import undo_ema
+
+    with pytest.raises(error, match=pattern):
+        undo_ema(smoothed)

@@ -1937,3 +1937,18 @@ def test_range_test_result_checks_its_curve(fields: dict[str, Any], error: type,
     base: dict[str, Any] = {"lrs": (1e-3, 1e-2), "losses": (1.0, 0.5), "stop_reason": "completed"}
     with pytest.raises(error, match=pattern):
         RangeTestResult(**{**base, **fields})
+
+
+def test_from_json_reads_bytes_and_names_a_source_it_cannot_read(tmp_path: Any) -> None:
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed")
+    path = tmp_path / "r.json"
+    result.to_json(path)
+    assert RangeTestResult.from_json(path.read_bytes()) == result  # was "argument should be a str ..., not bytes"
+    with pytest.raises(ValueError, match="Not a range-test result: expected a JSON object"):
+        RangeTestResult.from_json("[1, 2]")  # was read as a path: "No such file or directory: '[1, 2]'"
+    with pytest.raises(ValueError, match="JSON file path or JSON text, but got an empty string"):
+        RangeTestResult.from_json("")  # was "IsADirectoryError: ... '.'"
+    with pytest.raises(TypeError, match="source to be a JSON file path or JSON text, but got dict"):
+        RangeTestResult.from_json(result.to_dict())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="data to be a mapping"):
+        RangeTestResult.from_dict(None)  # type: ignore[arg-type]
