@@ -1365,10 +1365,18 @@ class LRSweeper:
         self.ratios = [b / top if top > 0 else 1.0 for b in base]
 
     def set(self, lr: float) -> None:
-        """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others."""
+        """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others.
+
+        A tensor LR (torch 2's ``Adam(lr=torch.tensor(...))``, for a compiled or captured step) is
+        filled in place, as torch's schedulers do: whoever holds the tensor sees the swept LR.
+        """
         groups = (g for opt in self.optimizers for g in opt.param_groups)
         for group, ratio in zip(groups, self.ratios):
-            group["lr"] = lr * ratio
+            if isinstance(group["lr"], torch.Tensor):
+                with torch.no_grad():
+                    group["lr"].fill_(lr * ratio)
+            else:
+                group["lr"] = lr * ratio
 
 
 def _clone(value: Any) -> Any:
@@ -1695,6 +1703,11 @@ class StateSnapshot:
                 )
                 for opt in self._all_optimizers
             ]
+            # The tensors the groups hold (a tensor lr): restored into these objects, not as copies.
+            self._group_tensors = [
+                [{k: v for k, v in g.items() if isinstance(v, torch.Tensor)} for g in opt.param_groups]
+                for opt in self._all_optimizers
+            ]
         # lrfinder's PlateauWithWarmup moves its warm-up on the optimizer's steps (a step hook): the
         # test's steps would use it up, and leave the LR at the warm-up's start for good.
         self._step_hooked: list[tuple[Any, dict[str, Any]]] = []
@@ -1779,14 +1792,18 @@ class StateSnapshot:
                     value = _put_back(saved_value)
                     if vars(opt).get(name, _MISSING) is not value:
                         setattr(opt, name, value)
-            for opt, (state, groups) in zip(self._all_optimizers, self._opt_state):
+            for opt, (state, groups), tensors in zip(self._all_optimizers, self._opt_state, self._group_tensors):
                 opt.state.clear()
                 for p, s in state.items():
                     opt.state[p] = _clone(s)
-                for group, saved in zip(opt.param_groups, groups):
+                for group, saved, held in zip(opt.param_groups, groups, tensors):
                     params = group["params"]
                     group.clear()
                     group.update(_clone(saved))
+                    for key, tensor in held.items():
+                        value = group.get(key)
+                        if isinstance(value, torch.Tensor) and value.shape == tensor.shape:
+                            group[key] = tensor.copy_(value)
                     group["params"] = params
         with torch.inference_mode(False), torch.no_grad():
             for module, held_attrs in self._module_attrs:

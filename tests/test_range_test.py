@@ -1772,6 +1772,24 @@ def test_a_plateau_warmup_on_the_optimizer_is_left_as_it_was(mlp: nn.Module, loa
     assert lrs == pytest.approx([0.01 * t for t in range(1, 11)] + [0.1])
 
 
+def test_a_tensor_lr_is_swept_and_restored_in_place(mlp: nn.Module, loader: DataLoader) -> None:
+    # torch 2 takes a tensor LR (for a compiled or CUDA-graph-captured step, which reads that tensor): the
+    # sweep replaced it with floats and the restore with a copy, so the tensor the caller held no longer
+    # steered the optimizer.
+    opt = torch.optim.Adam(mlp.parameters(), lr=torch.tensor(1e-3))
+    held = opt.param_groups[0]["lr"]
+    seen: list[tuple[bool, float]] = []
+
+    def on_step(index: int, lr: float, loss: float) -> None:
+        group_lr = opt.param_groups[0]["lr"]
+        seen.append((group_lr is held, float(held)))
+
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, optimizer=opt, num_steps=20, on_step=on_step)
+    assert opt.param_groups[0]["lr"] is held and float(held) == pytest.approx(1e-3)
+    assert all(same for same, _ in seen)
+    assert [lr for _, lr in seen] == pytest.approx(result.lrs[: len(seen)])
+
+
 def test_a_step_hook_whose_effects_restore_cannot_reach_is_warned_about(mlp: nn.Module, loader: DataLoader) -> None:
     # An EMA of the weights updated by an optimizer step hook averaged in every step of the test, at every
     # swept LR; it lives outside the model and the optimizer, so it stayed changed without a word.
