@@ -167,7 +167,8 @@ class Suggestion:
         notes: Warnings, each an exception on the benchmark's curves (see
             ``benchmarks/results/notes.md`` for how often each fires): a shallow or one-step fall,
             no turn-up seen, rules far apart, a recovery after the blow-up, a suggestion clamped
-            to the minimum or snapped far from its target, or at the divergence point.
+            to the minimum or snapped far from its target, or at the divergence point, finite losses
+            after the first non-finite one (not read).
         smoothed_losses: The smoothed curve, aligned with the input LRs (NaN where not smoothed:
             from the first non-finite loss on).
         window: The Savitzky-Golay window length used, in points.
@@ -1120,7 +1121,19 @@ def find_blowup_lr(
 _LOW_START = 0.9
 
 
-def _why_no_fall(lrs: np.ndarray, raw: np.ndarray, blowup: int | None, non_finite_lr: float | None, size: int) -> str:
+def _finite_after(losses: np.ndarray, n: int) -> int:
+    """How many finite losses follow the first non-finite one, at ``n`` (none when ``n`` is the end)."""
+    return int(np.count_nonzero(np.isfinite(losses[n + 1 :])))
+
+
+def _values(count: int) -> str:
+    """``"1 finite loss value"``, ``"3 finite loss values"``."""
+    return f"{count} finite loss value{'' if count == 1 else 's'}"
+
+
+def _why_no_fall(
+    lrs: np.ndarray, raw: np.ndarray, blowup: int | None, non_finite_lr: float | None, size: int, later: int = 0
+) -> str:
     """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
 
     * Nothing happened at any LR swept (no blow-up, no explosion clipped away, every loss finite):
@@ -1140,7 +1153,8 @@ def _why_no_fall(lrs: np.ndarray, raw: np.ndarray, blowup: int | None, non_finit
     if non_finite_lr is not None:
         parts.append(
             f"Only the {n} losses before the first non-finite one (at lr={non_finite_lr:.2e}) were read; the "
-            f"{size - n} from there on were not."
+            f"{size - n} from there on were not"
+            + (f" ({later} of them finite: if that loss was one bad step, drop it to read past it)." if later else ".")
         )
     follow = float(np.median(raw[1:6]))
     if raw[0] > 0 and raw[0] <= float(np.min(raw)) and raw[0] < _LOW_START * follow:
@@ -1188,10 +1202,19 @@ def read_curve(
             "cause. Check the model, the data and the loss function (NaN or inf inputs or targets, a log of zero, "
             "a division by zero)."
         )
+    later = _finite_after(loss_arr, n)
+    if n < MIN_POINTS and later:
+        # Not a curve that ran off: finite losses follow (a range test stops at its first non-finite one).
+        follow = "follows" if later == 1 else "follow"
+        raise InconclusiveCurveError(
+            f"Only {_values(n)} came before the first non-finite one (at lr={non_finite_lr:.2e}), where a curve ends; "
+            f"at least {MIN_POINTS} are needed. {_values(later).capitalize()} {follow} it: if it was one bad step, "
+            "not the loss running off, drop that step's lr and loss and analyse the rest."
+        )
     if n < MIN_POINTS:
         where = f" (the loss became non-finite at lr={non_finite_lr:.2e})" if non_finite_lr else ""
         raise InconclusiveCurveError(
-            f"Only {n} finite loss values were recorded{where}; at least {MIN_POINTS} are needed. "
+            f"Only {_values(n)} {'was' if n == 1 else 'were'} recorded{where}; at least {MIN_POINTS} are needed. "
             "Lower min_lr or max_lr, or increase num_steps, so the test records more points "
             "before the loss blows up."
         )
@@ -1212,7 +1235,7 @@ def read_curve(
         i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
-            str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size)
+            str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later)
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
@@ -1489,6 +1512,14 @@ def analyze(
     confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr)
     text, pick_notes = derivation(reading, rule, lr)
     notes.extend(pick_notes)
+    later = _finite_after(np.asarray(_as_numbers(losses), dtype=float), reading.raw.size)
+    if later:
+        # A range test stops at its first non-finite loss; a curve from elsewhere may go on past a lone one.
+        notes.append(
+            f"the curve was read up to its first non-finite loss (lr={reading.non_finite_lr:.2e}); the "
+            f"{_values(later)} after it {'was' if later == 1 else 'were'} not read: if that loss was one bad step, "
+            "drop it to read past it"
+        )
     logger.debug(
         "analyze: lr=%.2e steepest=%.2e min=%.2e conf=%.2f",
         lr,

@@ -232,9 +232,31 @@ def test_lrs_with_one_logarithm_are_refused() -> None:
 
 def test_inconclusive_too_few_points() -> None:
     curve = textbook_curve()[:40]
-    curve[5] = np.inf
-    with pytest.raises(InconclusiveCurveError, match=r"Only 5 finite.*increase num_steps"):
+    curve[5:] = np.inf
+    with pytest.raises(InconclusiveCurveError, match=r"Only 5 finite loss values were recorded.*increase num_steps"):
         analyze(LRS[:40], curve)
+    with pytest.raises(InconclusiveCurveError, match=r"^Only 1 finite loss value was recorded;"):
+        analyze(LRS[:1], curve[:1])
+
+
+def test_finite_losses_after_a_lone_non_finite_one_are_named() -> None:
+    # One non-finite loss mid-curve (a curve from elsewhere: a range test stops there) ends the curve.
+    # The message said "Only 1 finite loss values were recorded ... lower min_lr or max_lr" with 139
+    # finite losses after it, and a conclusive reading did not say that most of the curve went unread.
+    curve = textbook_curve()
+    early, late = curve.copy(), curve.copy()
+    early[1] = np.nan
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(LRS, early)
+    message = str(info.value)
+    assert message.startswith("Only 1 finite loss value came before the first non-finite one (at lr=1.12e-06)")
+    assert "139 finite loss values follow it: if it was one bad step" in message
+    assert "Lower min_lr" not in message
+    late[70] = np.inf
+    s = analyze(LRS, late)
+    assert s.non_finite_lr == LRS[70]
+    assert any("the 70 finite loss values after it were not read" in note for note in s.notes)
+    assert not any("not read" in note for note in analyze(LRS[:71], late[:71]).notes)  # a tail: nothing after it
 
 
 @pytest.mark.parametrize("first", [np.nan, np.inf, -np.inf])
