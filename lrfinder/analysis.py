@@ -936,7 +936,14 @@ def check_fall(
     # levels still misses a bar of 3 levels plus a band of 4-5, or the raw losses' test).
     if drop <= 0:
         how = "it never goes below where it starts (smoothed)"
-    elif not real or drop < need_drop:
+    elif not real:
+        # A flat curve (or one that only rises) "falls" by float round-off: no noise bar to name.
+        size = max(abs(start_level), abs(float(smoothed[i_min])))
+        how = (
+            f"it never goes below where it starts (smoothed; its fall of {drop:.3g} is float round-off on losses of "
+            f"{size:.3g})"
+        )
+    elif drop < need_drop:
         how = (
             f"it drops by {drop:.3g} over the sweep (smoothed), less than the {max(need_drop, round_off):.3g} "
             f"a fall needs to stand out of its noise (noise level {se:.3g})"

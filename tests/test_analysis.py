@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -191,6 +192,18 @@ def test_a_flat_curve_is_inconclusive_in_any_unit(unit: float) -> None:
     for flat in (np.full(X.size, unit), np.zeros(X.size), np.full(X.size, -unit)):
         with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
             analyze(LRS, flat)
+
+
+def test_a_fall_of_float_round_off_names_no_noise_bar() -> None:
+    # A loss that only steps up "fell" by 4e-14 (round-off in the filter), and the message read as if
+    # a fall had missed a noise bar: "drops by 4.01e-14 ..., less than the 5e-10 a fall needs to stand
+    # out of its noise (noise level 5e-13)", a noise level that is only the round-off floor.
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(LRS, np.where(X < -3.0, 0.5, 2.0))
+    message = str(info.value)
+    expected = r"never goes below where it starts \(smoothed; its fall of \S+ is float round-off on losses of 0.5\)"
+    assert re.search(expected, message)
+    assert "noise level" not in message
 
 
 @pytest.mark.parametrize("shift", [-1000.0, 0.0, 1000.0])
