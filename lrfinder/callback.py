@@ -493,6 +493,7 @@ class LRFinder(_CallbackBase):
                 message += f" {attr} is set to the value that fit gave it, {value:.2e}."
             if self._batch_size is not None and _holders(trainer, pl_module, "batch_size"):
                 message += f" batch_size is {self._batch_size} per device, the batch that fit trained at."
+                self._log_batch_size(trainer, pl_module, self._batch_size)
             _lightning.warn(trainer, message)
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
@@ -556,6 +557,7 @@ class LRFinder(_CallbackBase):
         if train_batch is not None:
             self._set_batch_size(trainer, pl_module, train_batch)
             self._batch_size = train_batch
+            self._log_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
         for note in _floors_above_lr(trainer.lr_scheduler_configs):
             # A floor the module's code sets absolutely (eta_min=1e-3 next to lr=self.lr): the schedule is what
@@ -1253,15 +1255,20 @@ class LRFinder(_CallbackBase):
         key = path[0] if path and path[0] in hparams else name
         if not trainer.is_global_zero or key not in hparams:
             return
-        value = hparams[key] if key != name else self._attr_value
-        for lg in trainer.loggers:
-            try:
-                lg.log_hyperparams({key: value})
-                _lightning.rewrite_hparams_file(trainer, lg)
-            except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
-                _lightning.warn(
-                    trainer, f"LRFinder: {type(lg).__name__} keeps the logged {key} ({type(exc).__name__}: {exc})"
-                )
+        _log_hyperparameter(trainer, key, hparams[key] if key != name else self._attr_value)
+
+    def _log_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule, per_device: int) -> None:
+        """Give the loggers the ``batch_size`` set for ``target_batch_size`` when it is a hyper-parameter.
+
+        Lightning logs the module's and the datamodule's hyper-parameters as they were saved, before
+        ``on_train_start``: ``hparams.yaml`` said the batch from before, the checkpoint the one trained at.
+        """
+        dm = trainer.datamodule  # type: ignore[attr-defined]
+        if trainer.is_global_zero and any(
+            isinstance(h, Mapping) and "batch_size" in h
+            for h in (getattr(pl_module, "hparams", None), getattr(dm, "hparams", None))
+        ):
+            _log_hyperparameter(trainer, "batch_size", per_device)
 
     def _training_batch_size(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int | None = None, seen: int | None = None
@@ -1736,6 +1743,21 @@ def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> l
         if (name in obj) if isinstance(obj, Mapping) else hasattr(obj, name):
             out.append(obj)
     return out
+
+
+def _log_hyperparameter(trainer: pl.Trainer, name: str, value: Any) -> None:
+    """Log one hyper-parameter again to every logger (rank zero), ``hparams.yaml`` included.
+
+    A logger that refuses a changed value (MLflow) keeps its own, with a warning.
+    """
+    for lg in trainer.loggers:
+        try:
+            lg.log_hyperparams({name: value})
+            _lightning.rewrite_hparams_file(trainer, lg)
+        except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
+            _lightning.warn(
+                trainer, f"LRFinder: {type(lg).__name__} keeps the logged {name} ({type(exc).__name__}: {exc})"
+            )
 
 
 def _has_cycle(configs: Sequence[LRSchedulerConfig]) -> bool:

@@ -1013,6 +1013,42 @@ def test_resumed_fit_trains_at_the_batch_size_set_for_target_batch_size(tmp_path
     assert t.global_step == 4 and t.datamodule.batch_size == 128  # 2 steps in each epoch of 256 examples
 
 
+class HparamsDataModule(DataModule):
+    """``batch_size`` a saved hyper-parameter of the datamodule, which its loader reads."""
+
+    def __init__(self, batch_size: int = 32) -> None:
+        super().__init__(batch_size=batch_size)
+        del self.batch_size
+        self.save_hyperparameters()
+
+    def train_dataloader(self) -> DataLoader:
+        return make_loader(n=self.n, batch_size=self.hparams.batch_size)
+
+
+def test_batch_size_set_for_target_batch_size_reaches_hparams_yaml(tmp_path: Path) -> None:
+    """The loggers got the datamodule's batch_size=32 at the fit's start; training (and the checkpoint) used 64.
+
+    Logged again when set, and when a resumed fit sets it from the checkpoint.
+    """
+    import yaml
+
+    finder = LRFinder(target_batch_size=64, **FAST)
+    ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    csv_logger = CSVLogger(tmp_path, name="logs")
+    t = trainer(tmp_path, [finder, ckpt], max_steps=2, logger=csv_logger, enable_checkpointing=True)
+    t.fit(SavedNet(), datamodule=HparamsDataModule(batch_size=32))
+    assert finder.applied_lr is not None and t.datamodule.hparams.batch_size == 64
+    saved = yaml.safe_load((Path(csv_logger.log_dir) / "hparams.yaml").read_text())
+    assert saved["batch_size"] == 64 and saved["lr"] == pytest.approx(finder.applied_lr)
+
+    resumed_logger = CSVLogger(tmp_path, name="resumed")
+    t = trainer(tmp_path, [LRFinder(target_batch_size=64, **FAST)], max_steps=3, logger=resumed_logger)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        t.fit(SavedNet(), datamodule=HparamsDataModule(batch_size=32), ckpt_path=tmp_path / "ckpt" / "last.ckpt")
+    assert t.datamodule.hparams.batch_size == 64
+    assert yaml.safe_load((Path(resumed_logger.log_dir) / "hparams.yaml").read_text())["batch_size"] == 64
+
+
 def test_target_batch_size_training_does_not_use_is_an_error(tmp_path: Path) -> None:
     """Issue 10, 3d: no LR scaled x8 for batch 256 while training runs at batch 32."""
     model = Net()
