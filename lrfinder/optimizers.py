@@ -297,6 +297,21 @@ def _is_norm_module(module: nn.Module) -> bool:
     return isinstance(module, NORM_LAYERS) or _NORM_NAME.search(type(module).__name__) is not None
 
 
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The user's model inside ``torch.compile``'s, ``DataParallel``'s or ``DistributedDataParallel``'s wrapper.
+
+    The wrappers prefix every name (``_orig_mod.``, ``module.``) and are the only top-level
+    child, so ``lr_factors`` patterns matched nothing and ``layer_lr_decay`` saw one layer.
+    """
+    while True:
+        inner = getattr(model, "_orig_mod", None)  # torch.compile's OptimizedModule
+        if inner is None and isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            inner = model.module
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
 def param_groups(
     model: nn.Module,
     *,
@@ -327,6 +342,8 @@ def param_groups(
     ``LayerNorm2d`` or ``BatchNormAct2d`` do, unlike ``NormalizingFlow``) and every other 1-D or
     scalar parameter (a LayerScale gain, a PReLU slope, a learned temperature) are in the no-decay
     set and get ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
+    Names are read inside a ``torch.compile``, ``DataParallel`` or ``DistributedDataParallel``
+    wrapper: ``"backbone"`` matches the wrapped model's backbone.
 
     Parameters sharing (factor, decay) form one group, with keys ``params``, ``lr``
     (``lr * factor``), ``lr_factor``, ``name`` (Lightning's ``LearningRateMonitor`` uses it) and
@@ -361,6 +378,7 @@ def param_groups(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be an nn.Module, but got {type(model).__name__}")
+    model = _unwrapped(model)
     lr = _check_positive("lr", lr)
     if weight_decay is not None:
         weight_decay = _check_positive("weight_decay", weight_decay, allow_zero=True)

@@ -249,6 +249,21 @@ def test_layer_lr_decay_from_the_head_down():
         assert info[id(p)][0] == pytest.approx(expected[name.split(".")[0]]), name
 
 
+@pytest.mark.parametrize("wrap", [lambda m: torch.compile(m, backend="eager"), nn.DataParallel])
+def test_names_are_read_inside_a_compile_or_data_parallel_wrapper(wrap):
+    # The wrappers prefix every name (_orig_mod., module.) and are the only top-level child: lr_factors={"3": ...}
+    # matched no module, and layer_lr_decay put the whole model in one layer without a word.
+    model = _model()
+    wrapped = wrap(model)
+    info = _lookup(create_optimizer("adamw", wrapped, lr=1.0, layer_lr_decay=0.5).param_groups)
+    expected = {"0": 0.125, "1": 0.25, "3": 0.5, "4": 1.0}
+    for name, p in model.named_parameters():
+        assert info[id(p)][0] == pytest.approx(expected[name.split(".")[0]]), name
+    info = _lookup(param_groups(wrapped, lr=1.0, lr_factors={"3": 0.1}))
+    assert info[id(model[3][0].weight)][0] == pytest.approx(0.1)
+    assert info[id(model[0].weight)][0] == pytest.approx(1.0)
+
+
 def test_lr_factor_patterns_first_match_wins_and_combine():
     model = _model()
     groups = param_groups(model, lr=1.0, lr_factors={"3.*": 0.1, "3": 0.5, "0": 0.01}, bias_lr_factor=2.0)
