@@ -1592,7 +1592,7 @@ def pick_spread(
         The spread in decades; ``inf`` when fewer than two copies are conclusive.
 
     Raises:
-        ValueError: ``copies`` below 2, and as for :func:`analyze`.
+        ValueError: ``copies`` below 2, ``seed`` not an integer >= 0, and as for :func:`analyze`.
         InconclusiveCurveError: The curve itself is inconclusive: there is no pick to spread.
 
     Example:
@@ -1606,10 +1606,13 @@ def pick_spread(
     """
     if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 2:
         raise ValueError(f"Expected copies to be an integer >= 2, but got copies={copies!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        # numpy's own errors ("expected non-negative integer") name no parameter.
+        raise ValueError(f"Expected seed to be an integer >= 0, but got seed={seed!r}")
     lr_arr, loss_arr = _check_curve(lrs, losses)
     # Cached by value (the arrays' bytes, so a NaN tail compares equal): lrfind's summary and its
     # report both show the spread of one curve.
-    return _pick_spread(lr_arr.tobytes(), loss_arr.tobytes(), _rule(rule), window, int(copies), seed)
+    return _pick_spread(lr_arr.tobytes(), loss_arr.tobytes(), _rule(rule), window, int(copies), int(seed))
 
 
 @functools.lru_cache(maxsize=8)

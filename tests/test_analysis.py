@@ -357,6 +357,11 @@ def test_pick_spread_grows_with_the_curve_noise_and_is_reproducible() -> None:
     assert pick_spread(lrs, quiet, rule="steepest", copies=5) >= 0.0
     with pytest.raises(ValueError, match="copies to be an integer >= 2"):
         pick_spread(lrs, quiet, copies=1)
+    # numpy's seed errors named no parameter ("expected non-negative integer", "SeedSequence expects int").
+    for seed in (-1, 1.5, "a", None, True):
+        with pytest.raises(ValueError, match=r"Expected seed to be an integer >= 0, but got seed="):
+            pick_spread(lrs, quiet, seed=seed)  # type: ignore[arg-type]
+    assert pick_spread(lrs, loud, seed=np.int64(3)) == pick_spread(lrs, loud, seed=3)
     with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
         pick_spread(lrs, np.full(x.size, 1.0))
 
