@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 from torch.optim import Optimizer
 
 from ._checks import check_flag, is_real
@@ -419,7 +420,10 @@ def param_groups(
         is_bias = full_name.rsplit(".", 1)[-1].endswith("bias")
         # A gain or a scalar (a LayerScale's gamma, a PReLU's slope, a learned temperature) is no weight
         # matrix either: shrinking it towards 0 switches its layer off (timm's rule: ndim <= 1 is not decayed).
-        decay = decay_norm_and_bias or not (is_bias or param.ndim <= 1 or _is_norm_module(module))
+        # A lazy module's weight before its first forward is a 1-D placeholder: torch's lazy layers (Linear,
+        # Conv) hold matrices there, and their norms are norm modules.
+        vector = param.ndim <= 1 and not is_lazy(param)
+        decay = decay_norm_and_bias or not (is_bias or vector or _is_norm_module(module))
         factor = bias_lr_factor if is_bias else 1.0
         if layer_lr_decay is not None:
             top = mod_name.split(".", 1)[0] if mod_name else ""

@@ -264,6 +264,18 @@ def test_names_are_read_inside_a_compile_or_data_parallel_wrapper(wrap):
     assert info[id(model[0].weight)][0] == pytest.approx(1.0)
 
 
+def test_a_lazy_models_weights_are_decayed_before_its_first_forward():
+    # torch's documented order: the optimizer first, then the dry run that materializes the weights in place.
+    # An uninitialized weight is a 1-D placeholder, so LazyLinear's matrices went to the no-decay group.
+    model = nn.Sequential(nn.LazyLinear(8), nn.LazyBatchNorm1d(), nn.ReLU(), nn.LazyLinear(3))
+    opt = create_optimizer("adamw", model, lr=0.1, weight_decay=0.05)
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    model(torch.randn(4, 5))
+    assert decay[id(model[0].weight)] == decay[id(model[3].weight)] == 0.05
+    assert decay[id(model[0].bias)] == decay[id(model[1].weight)] == decay[id(model[1].bias)] == 0.0
+    assert opt.param_groups[0]["params"][0] is model[0].weight and model[0].weight.shape == (8, 5)
+
+
 def test_lr_factor_patterns_first_match_wins_and_combine():
     model = _model()
     groups = param_groups(model, lr=1.0, lr_factors={"3.*": 0.1, "3": 0.5, "0": 0.01}, bias_lr_factor=2.0)
