@@ -527,6 +527,7 @@ def create_optimizer(
         The optimizer.
 
     Raises:
+        TypeError: ``model_or_params`` is neither a module nor an iterable of parameters or groups.
         ValueError: An unknown name (the valid ones are listed), a setting out of range, a
             setting that contradicts the name (``sgd`` with momentum, ``nesterov`` without
             momentum, ``amsgrad=False`` for ``amsgrad``), an unknown ``lr_group``.
@@ -542,6 +543,15 @@ def create_optimizer(
 
     """
     spec = get_optimizer_spec(name)
+    if not isinstance(model_or_params, nn.Module) and (
+        isinstance(model_or_params, (str, bytes, Mapping, torch.Tensor)) or not isinstance(model_or_params, Iterable)
+    ):
+        # torch's "'NoneType' object is not iterable" named neither the argument nor what to pass.
+        what = "a single tensor" if isinstance(model_or_params, torch.Tensor) else type(model_or_params).__name__
+        raise TypeError(
+            "Expected model_or_params to be an nn.Module, an iterable of parameters (model.parameters()) or a list "
+            f"of param-group dicts, but got {what}"
+        )
     lr = _check_positive("lr", lr)
     if lr_group not in ("base", "largest"):
         raise ValueError(f"Expected lr_group to be 'base' or 'largest', but got lr_group={lr_group!r}")

@@ -1279,7 +1279,13 @@ class DivergenceMonitor:
         self._best_dev = 0.0
 
     def update(self, loss: float) -> bool:
-        """Record one loss; return ``True`` when the test should stop for divergence."""
+        """Record one loss; return ``True`` when the test should stop for divergence.
+
+        Raises:
+            TypeError: ``loss`` is not a number (a float, a numpy number or a one-element tensor).
+
+        """
+        loss = _loss_value("loss", loss)
         self.t += 1
         previous = self.smoothed
         self._avg = self.beta * self._avg + (1 - self.beta) * loss
@@ -1838,6 +1844,23 @@ def _iterator_of(loader: object) -> object | None:
     return getattr(loader, "_iterator", None)
 
 
+def _loss_value(name: str, value: object) -> float:
+    """``value`` as a float: a real number or a one-element tensor, else a ``TypeError`` naming ``name``.
+
+    ``float()`` alone took a text ``"1.0"`` and failed on ``None`` or a per-example loss vector with
+    messages that named neither the value nor the fix.
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        return float(value.detach().item())
+    if is_real(value):
+        return float(value)  # type: ignore[arg-type]
+    shape = f" of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else ""
+    raise TypeError(
+        f"Expected {name} to be the loss as a number (a float or a one-element tensor), but got "
+        f"{type(value).__name__}{shape} {value!r:.40}; reduce a per-example loss with .mean()"
+    )
+
+
 def _check_lrs(lrs: object) -> list[float]:
     """``lrs`` as a list of floats, or an error naming what is wrong with it."""
     if isinstance(lrs, (str, bytes, Mapping)) or not isinstance(lrs, Iterable) or getattr(lrs, "ndim", 1) != 1:
@@ -1909,7 +1932,7 @@ def run_sweep(
         for i, lr in enumerate(plan):
             if sweeper is not None:
                 sweeper.set(lr)
-            loss = float(step(lr))
+            loss = _loss_value("step(lr)'s return value", step(lr))
             done_lrs.append(lr)
             losses.append(loss)
             if on_step is not None:

@@ -460,3 +460,10 @@ def test_adams_decoupled_weight_decay_flag_is_labelled_decoupled():
     w.grad = torch.zeros_like(w)
     opt.step()
     assert w.item() == pytest.approx(1.0 - 0.1 * 0.5, rel=1e-12)
+
+
+def test_create_optimizer_names_model_or_params_that_is_neither() -> None:
+    # Were "Cannot build optimizer 'adamw' (AdamW): 'NoneType' object is not iterable" (and 'int').
+    for bad, what in ((None, "NoneType"), (3, "int"), ("model", "str")):
+        with pytest.raises(TypeError, match=f"model_or_params to be an nn.Module.*but got {what}"):
+            create_optimizer("adamw", bad, lr=1e-3)  # type: ignore[arg-type]

@@ -1970,3 +1970,30 @@ def test_from_json_reads_bytes_and_names_a_source_it_cannot_read(tmp_path: Any) 
         RangeTestResult.from_json(result.to_dict())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="data to be a mapping"):
         RangeTestResult.from_dict(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("returned", "pattern"),
+    [
+        (None, r"step\(lr\)'s return value to be the loss as a number.*got NoneType"),  # float()'s NoneType error
+        (torch.ones(4), r"got Tensor of shape \(4,\).*reduce a per-example loss with .mean\(\)"),  # "only one element"
+        ("1.0", r"got str"),  # was read as 1.0
+    ],
+)
+def test_run_sweep_names_a_step_that_returns_no_loss(returned: Any, pattern: str) -> None:
+    from lrfinder import run_sweep
+
+    with pytest.raises(TypeError, match=pattern):
+        run_sweep(lambda lr: returned, [1e-3, 1e-2])
+
+
+def test_run_sweep_and_the_monitor_read_a_one_element_tensor_or_numpy_loss() -> None:
+    from lrfinder import run_sweep
+
+    losses = iter([torch.tensor([1.0], requires_grad=True), np.float32(0.5)])
+    lrs, recorded, reason = run_sweep(lambda lr: next(losses), [1e-3, 1e-2])
+    assert recorded == [1.0, 0.5] and all(type(v) is float for v in recorded) and reason == "completed"
+    assert DivergenceMonitor().update(torch.tensor(1.0)) is False  # returned a tensor(False)
+    with pytest.raises(TypeError, match="loss to be the loss as a number"):
+        DivergenceMonitor().update("1.0")  # type: ignore[arg-type]
+
