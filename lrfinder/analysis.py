@@ -422,10 +422,19 @@ def _check_curve(
         raise ValueError(
             f"Expected lrs and losses of the same length, but got len(lrs)={lr_arr.size}, len(losses)={loss_arr.size}"
         )
-    if lr_arr.size and (not np.all(np.isfinite(lr_arr)) or np.any(lr_arr <= 0)):
-        raise ValueError(f"Expected every lr to be finite and > 0, but got min(lrs)={lr_arr.min():.2e}")
-    if lr_arr.size > 1 and np.any(np.diff(lr_arr) <= 0):
-        raise ValueError("Expected lrs strictly increasing, as recorded by a range test")
+    bad = np.flatnonzero(~(np.isfinite(lr_arr) & (lr_arr > 0)))
+    if bad.size:
+        # Name the entry: the minimum of an array with a NaN in it is NaN, and says nothing of where.
+        raise ValueError(f"Expected every lr to be finite and > 0, but got lrs[{bad[0]}]={float(lr_arr[bad[0]])!r}")
+    steps = np.flatnonzero(np.diff(lr_arr) <= 0)
+    if steps.size:
+        i = int(steps[0])
+        hint = " (they decrease throughout: pass the steps in the order the test ran them)" if i == 0 else ""
+        hint = hint if steps.size == lr_arr.size - 1 else ""
+        raise ValueError(
+            "Expected lrs strictly increasing, as recorded by a range test, but got "
+            f"lrs[{i}]={float(lr_arr[i])!r} then lrs[{i + 1}]={float(lr_arr[i + 1])!r}{hint}"
+        )
     same_log = np.flatnonzero(np.diff(np.log10(lr_arr)) <= 0) if lr_arr.size > 1 else np.zeros(0, dtype=int)
     if same_log.size:
         # Slopes are taken against log10(lr): two LRs with one logarithm would divide by zero.

@@ -369,10 +369,19 @@ def test_pick_spread_grows_with_the_curve_noise_and_is_reproducible() -> None:
 def test_bad_arrays() -> None:
     with pytest.raises(ValueError, match="same length"):
         analyze(LRS, textbook_curve()[:-1])
-    with pytest.raises(ValueError, match="strictly increasing"):
+    with pytest.raises(ValueError, match=r"strictly increasing.*\(they decrease throughout"):
         analyze(LRS[::-1], textbook_curve())
     with pytest.raises(ValueError, match="> 0"):
         analyze(np.linspace(0, 1, 20), np.ones(20))
+    # The entry at fault is named: a NaN made the message say min(lrs)=nan, a repeat said nothing of where.
+    lrs = LRS.copy()
+    lrs[7] = np.nan
+    with pytest.raises(ValueError, match=r"finite and > 0, but got lrs\[7\]=nan$"):
+        analyze(lrs, textbook_curve())
+    lrs = LRS.copy()
+    lrs[50] = lrs[49]
+    with pytest.raises(ValueError, match=r"range test, but got lrs\[49\]=0\.000\d+ then lrs\[50\]=0\.000\d+$"):
+        analyze(lrs, textbook_curve())
     # Not numbers at all: named, with what to pass (was numpy's bare conversion error).
     with pytest.raises(TypeError, match=r"Expected lrs to be a sequence of numbers, but got str"):
         analyze("0.1,0.2", textbook_curve())  # type: ignore[arg-type]
