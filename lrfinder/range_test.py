@@ -1375,7 +1375,19 @@ class LRSweeper:
 
         A tensor LR (torch 2's ``Adam(lr=torch.tensor(...))``, for a compiled or captured step) is
         filled in place, as torch's schedulers do: whoever holds the tensor sees the swept LR.
+
+        Raises:
+            TypeError: ``lr`` is not a number (a one-element tensor or a numpy number is one).
+            ValueError: ``lr`` is negative or not finite: torch would step with it silently.
+
         """
+        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+            lr = lr.item()
+        if not is_real(lr):
+            raise TypeError(f"Expected lr to be a number, but got lr={lr!r:.40}")
+        lr = float(lr)
+        if not (math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"Expected lr to be finite and >= 0, but got lr={lr}")
         groups = (g for opt in self.optimizers for g in opt.param_groups)
         for group, ratio in zip(groups, self.ratios):
             if isinstance(group["lr"], torch.Tensor):

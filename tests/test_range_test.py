@@ -1880,6 +1880,21 @@ def test_lr_sweeper_refuses_what_is_not_a_list_of_optimizers(mlp: nn.Module) -> 
     assert opt.param_groups[0]["lr"] == 0.5
 
 
+def test_lr_sweeper_set_refuses_an_lr_torch_would_step_with_silently(mlp: nn.Module) -> None:
+    from lrfinder import LRSweeper
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    sweeper = LRSweeper([opt])
+    for bad in (math.nan, -1.0, math.inf):  # were set, and SGD stepped with them
+        with pytest.raises(ValueError, match="lr to be finite and >= 0"):
+            sweeper.set(bad)
+    with pytest.raises(TypeError, match="lr to be a number, but got lr='0.1'"):  # was "can't multiply sequence"
+        sweeper.set("0.1")  # type: ignore[arg-type]
+    sweeper.set(torch.tensor(0.25))  # type: ignore[arg-type]
+    sweeper.set(np.float32(0.5))
+    assert opt.param_groups[0]["lr"] == 0.5 and type(opt.param_groups[0]["lr"]) is float
+
+
 def test_run_sweep_checks_its_arguments(mlp: nn.Module) -> None:
     from lrfinder import LRSweeper, run_sweep
 
