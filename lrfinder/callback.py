@@ -509,12 +509,23 @@ class LRFinder(_CallbackBase):
         attr = None if self._find_only else self._find_attr(pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
         self._warn_limits(trainer, pl_module)
-        lightning_finder = _lightning.package_of(trainer).callbacks.LearningRateFinder
-        if not self._find_only and any(isinstance(c, lightning_finder) for c in trainer.callbacks):  # type: ignore[attr-defined]
+        lightning_callbacks = _lightning.package_of(trainer).callbacks
+        callbacks = trainer.callbacks  # type: ignore[attr-defined]
+        if not self._find_only and any(isinstance(c, lightning_callbacks.LearningRateFinder) for c in callbacks):
             _lightning.warn(
                 trainer,
                 "LRFinder: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
                 "replaces the one LearningRateFinder set. Keep one of the two.",
+            )
+        if train_batch is not None and any(isinstance(c, lightning_callbacks.BatchSizeFinder) for c in callbacks):
+            found = _loader_batch_size(trainer.train_dataloader)
+            _lightning.warn(
+                trainer,
+                f"LRFinder: Lightning's BatchSizeFinder found a batch of {found} per device, and "
+                f"target_batch_size={self.target_batch_size} replaces it with {train_batch} per device for training "
+                f"(the test runs at {found}). "
+                + ("That is more than BatchSizeFinder found to fit in memory. " if train_batch > (found or 0) else "")
+                + "Keep one of the two: leave target_batch_size=None to train at BatchSizeFinder's batch.",
             )
         result = self._run_test(trainer, pl_module)
         self.result = result

@@ -430,6 +430,18 @@ def test_batch_size_finder_before_is_no_resume(tmp_path: Path) -> None:
     assert model.lr == finder.applied_lr and model.train_events()[-1][1] == (finder.applied_lr,)
 
 
+def test_batch_size_finder_with_a_target_batch_is_said(tmp_path: Path) -> None:
+    """target_batch_size silently replaced the batch BatchSizeFinder had just found (a larger one may not fit)."""
+    finder = LRFinder(**FAST, target_batch_size=64)
+    model, dm = Net(), DataModule(batch_size=16)
+    bsf = pl.callbacks.BatchSizeFinder(mode="power", steps_per_trial=1, init_val=16, max_trials=1)
+    t = trainer(tmp_path, [bsf, finder], max_steps=2)
+    with pytest.warns(UserWarning, match=r"BatchSizeFinder found a batch of 16 per device, and target_batch_size=64 "
+                      r"replaces it with 64 per device .*more than BatchSizeFinder found to fit in memory"):
+        t.fit(model, datamodule=dm)
+    assert finder.result is not None and finder.result.batch_size == 16 and dm.batch_size == 64
+
+
 def test_lightnings_learning_rate_finder_too_is_said(tmp_path: Path) -> None:
     finder = LRFinder(**FAST)
     model = Net()
