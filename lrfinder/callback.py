@@ -570,6 +570,7 @@ class LRFinder(_CallbackBase):
             self._batch_size = train_batch
             self._log_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
+        self._publish_applied(trainer, self.applied_lr)
         for note in _floors_above_lr(trainer.lr_scheduler_configs):
             # A floor the module's code sets absolutely (eta_min=1e-3 next to lr=self.lr): the schedule is what
             # a fit with this LR set by hand would run, so it is said, not changed.
@@ -1516,6 +1517,18 @@ class LRFinder(_CallbackBase):
         for lg in trainer.loggers:
             lg.log_metrics(metrics, step=trainer.global_step)
             _log_curve(lg, result)
+
+    def _publish_applied(self, trainer: pl.Trainer, lr: float) -> None:
+        """``lr_finder/applied_lr``: the LR training starts from (a module's own cycle: its peak).
+
+        Under ``ddp_spawn`` the main process sees only ``callback_metrics``, so this is where it
+        reads what the workers trained with; ``lr_finder/lr`` is the test's LR, which a module's
+        OneCycleLR/CyclicLR turns into a peak twice as high.
+        """
+        trainer.callback_metrics["lr_finder/applied_lr"] = torch.tensor(lr)
+        if trainer.is_global_zero:
+            for lg in trainer.loggers:
+                lg.log_metrics({"lr_finder/applied_lr": lr}, step=trainer.global_step)
 
     def _write_report(self, trainer: pl.Trainer, result: RangeTestResult) -> None:
         if self.report is None or not trainer.is_global_zero:

@@ -838,6 +838,9 @@ def test_onecycle_rebuilt_from_attribute(tmp_path: Path) -> None:
     assert train[0] == pytest.approx(lr / 25, rel=1e-9)  # OneCycleLR's div_factor
     assert max(train) == pytest.approx(lr, rel=1e-9)  # the whole cycle peaks at the found LR
     assert model.test_events()[0][1][0] == pytest.approx(FAST["min_lr"])
+    # What ddp_spawn's main process reads: the peak trained with, next to the test's LR.
+    assert float(t.callback_metrics["lr_finder/applied_lr"]) == pytest.approx(lr)
+    assert float(t.callback_metrics["lr_finder/lr"]) == pytest.approx(result.lr)
 
 
 def test_cyclic_hard_coded_is_rescaled(tmp_path: Path) -> None:
