@@ -41,6 +41,7 @@ from .analysis import (
     DIVERGENCE_RISE,
     LOW_CONFIDENCE,
     ROUND_OFF,
+    choose_window,
     clip_explosion,
     finite_prefix,
     loss_slope,
@@ -206,11 +207,26 @@ def _short(text: str, limit: int = _NAME_CHARS) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…"
 
 
+def _asked_window(result: RangeTestResult) -> int | None:
+    """The suggestion's smoothing window when it was asked for (``result.analyze(window=...)``), else ``None``.
+
+    A window :func:`lrfinder.analysis.choose_window` would not have chosen for the curve was asked for: the
+    pick's spread is then measured with it, not with the adapted windows of another reading of the curve.
+    """
+    assert result.suggestion is not None
+    raw = np.asarray(result.losses, dtype=float)
+    raw = raw[: finite_prefix(raw)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        adapted = choose_window(clip_explosion(raw), raw) if raw.size >= 3 else None
+    return None if result.suggestion.window == adapted else result.suggestion.window
+
+
 def _spread_fact(result: RangeTestResult) -> str:
     """``"  |  pick ×/÷1.1 from noise"``: how far the curve's own noise moves the pick (:func:`pick_spread`)."""
     assert result.suggestion is not None
     try:
-        spread = pick_spread(result.lrs, result.losses, rule=result.suggestion.rule)
+        window = _asked_window(result)
+        spread = pick_spread(result.lrs, result.losses, rule=result.suggestion.rule, window=window)
     except (InconclusiveCurveError, ValueError):  # a result made by another version's analysis
         return ""
     if not math.isfinite(spread):

@@ -133,6 +133,20 @@ def test_suggestion_line_is_at_the_suggested_lr():
     assert f"{lr:.2e}" in all_text(fig)
 
 
+def test_the_pick_spread_in_the_header_uses_the_window_asked_for():
+    # result.analyze(window=5) read the curve with a 5-point window, but the header's spread was measured
+    # on the adapted windows of another reading: x/1.19 where the reading shown moves its pick x/1.67.
+    lrs, loss = synthetic_curve(seed=2)
+    loss = loss + np.random.default_rng(7).normal(0, 0.06, loss.size)
+    result = finish_result(lrs, loss, "diverged", settings=RangeTestSettings(1e-6, 10.0, 100), rule="steepest")
+    asked = result.analyze(rule="steepest", window=5)
+    spread = pick_spread(lrs, loss, rule="steepest", window=5)
+    adapted = pick_spread(lrs, loss, rule="steepest")
+    assert f"{10**spread:.3g}" != f"{10**adapted:.3g}"
+    assert f"pick ×/÷{10**spread:.3g} from noise" in all_text(plot_range_test(asked))
+    assert f"pick ×/÷{10**adapted:.3g} from noise" in all_text(plot_range_test(result))
+
+
 def test_markers_band_and_header_content():
     result = make_result().scale(256, rule="linear")
     s = result.suggestion
