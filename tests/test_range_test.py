@@ -21,6 +21,7 @@ from lrfinder import (
     DivergenceMonitor,
     ModelError,
     RangeTestResult,
+    RangeTestSettings,
     Refine,
     StateSnapshot,
     lr_schedule,
@@ -509,6 +510,21 @@ def test_json_with_nan_and_inconclusive(tmp_path: Any) -> None:
     again = RangeTestResult.from_json(result.to_json())
     assert again.losses[0] == 1.0 and again.losses[1] == math.inf and math.isnan(again.losses[2])
     assert again.error == "short" and again.suggestion is None
+
+
+def test_json_of_a_hand_built_short_plan_reads_back(tmp_path: Any) -> None:
+    """RangeTestSettings(num_steps=5) is valid and to_json wrote it, but from_json asked for range_test's 10."""
+    settings = RangeTestSettings(min_lr=1e-3, max_lr=1.0, num_steps=5)
+    result = RangeTestResult(
+        lrs=tuple(lr_schedule(1e-3, 1.0, 5)), losses=(2.0, 1.5, 1.0, 1.2, 4.0), stop_reason="completed",
+        settings=settings,
+    )
+    again = RangeTestResult.from_json(result.to_json())
+    assert again.settings == settings and again.losses == result.losses
+    data = result.to_dict()
+    data["settings"]["num_steps"] = 1  # what the settings themselves refuse is still refused, by name
+    with pytest.raises(ValueError, match=r"Malformed range-test result.*num_steps >= 2"):
+        RangeTestResult.from_dict(data)
 
 
 def test_json_schema_version_is_checked() -> None:
