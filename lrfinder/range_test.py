@@ -1853,6 +1853,26 @@ def _iterator_of(loader: object) -> object | None:
     return getattr(loader, "_iterator", None)
 
 
+def own_iterator(data: Iterable[Any], made: object | None = None) -> Iterator[Any]:
+    """``iter(data)``, leaving alone the workers of a persistent-workers DataLoader already running.
+
+    Such a loader keeps the iterator of its last ``iter()`` and resets it at the next: the test
+    drew its batches from the caller's workers, whose RNGs moved (a random augmentation in a
+    worker), and the epoch after the test saw other batches than without it. The test gets
+    workers of its own instead (shut down once it drops the iterator), and the caller's iterator
+    stays in place, untouched. ``made``: an iterator the test itself left in place (its first
+    ``iter()`` of a loader without one), which is reset as usual.
+    """
+    running = _iterator_of(data) if getattr(data, "persistent_workers", False) else None
+    if running is None or running is made:
+        return iter(data)
+    data._iterator = None  # type: ignore[attr-defined]
+    try:
+        return iter(data)
+    finally:
+        data._iterator = running  # type: ignore[attr-defined]
+
+
 def _loss_value(name: str, value: object) -> float:
     """``value`` as a float: a real number or a one-element tensor, else a ``TypeError`` naming ``name``.
 
@@ -2321,6 +2341,14 @@ class CyclingBatches:
         self._it: Iterator[Any] | None = None
         self._idx = 0
         self._passes = 0  # passes completed
+        self._made: object | None = None  # a persistent-workers iterator the first pass left on the loader
+
+    def _start(self) -> Iterator[Any]:
+        before = _iterator_of(self.data)
+        it = own_iterator(self.data, self._made)
+        if before is None:
+            self._made = _iterator_of(self.data)
+        return it
 
     def _unwrap(self, item: Any) -> Any:
         return item
@@ -2334,12 +2362,12 @@ class CyclingBatches:
 
         """
         if self._it is None:
-            self._it = iter(self.data)
+            self._it = self._start()
         try:
             batch = self._unwrap(next(self._it))
         except StopIteration:
             used = self._idx
-            self._it = iter(self.data)
+            self._it = self._start()
             self._idx = 0
             try:
                 batch = self._unwrap(next(self._it))

@@ -842,12 +842,14 @@ class _HeldOutStream:
         self._it: Any = None
 
     def _start(self) -> list[Any]:
+        from .range_test import own_iterator
+
         self._draws.restore()
         current = torch.get_rng_state()
         torch.set_rng_state(self._rng)
         head: list[Any] = []
         try:
-            self._it = iter(self.data)
+            self._it = own_iterator(self.data)
             for _ in range(self.skip + 1):
                 head.append(next(self._it))
         except StopIteration:
@@ -1077,7 +1079,7 @@ def refine_range_test(
             model, or is empty; raised before any trial runs.
 
     """
-    from .range_test import StateSnapshot, _batch_loss, autocast, to_device, with_loss_module
+    from .range_test import StateSnapshot, _batch_loss, autocast, own_iterator, to_device, with_loss_module
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
@@ -1099,7 +1101,7 @@ def refine_range_test(
     try:
         if val_data is not None:
             held: list[Any] = []
-            for batch in val_data:
+            for batch in own_iterator(val_data):
                 held.append(batch)
                 if len(held) >= refine.val_batches:
                     break

@@ -1025,6 +1025,38 @@ def test_a_persistent_workers_loader_keeps_its_order(dataset: TensorDataset) -> 
     assert epochs(with_test=True) == epochs(with_test=False)
 
 
+class _Augmented(torch.utils.data.Dataset):
+    """Noise drawn in ``__getitem__``: a random augmentation, run in the loader's worker."""
+
+    def __init__(self, dataset: TensorDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.dataset[i]
+        return x + 0.1 * torch.randn(x.shape), y
+
+
+@pytest.mark.parametrize("refine", [None, Refine(training_steps=200, budget=0.3)])
+def test_persistent_workers_already_running_are_left_alone(dataset: TensorDataset, refine: Refine | None) -> None:
+    # An epoch before the test left the loader's worker iterator in place; the test's iter() reset it and drew
+    # its batches from those workers, whose RNGs moved: the epoch after the test got other augmentations.
+    def epochs(with_test: bool) -> list[float]:
+        model = make_mlp()  # seeds torch itself
+        torch.manual_seed(3)
+        loader = DataLoader(_Augmented(dataset), batch_size=128, shuffle=True, num_workers=1, persistent_workers=True)
+        sums = [float(x.sum()) for x, _ in loader]
+        running = loader._iterator
+        if with_test:
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10, refine=refine)
+            assert loader._iterator is running
+        return sums + [float(x.sum()) for x, _ in loader]
+
+    assert epochs(with_test=True) == epochs(with_test=False)
+
+
 def test_a_generator_given_as_data_is_restored(mlp: nn.Module) -> None:
     """The callback's refine trials pass the loaders' generators themselves."""
     gen = torch.Generator().manual_seed(7)
