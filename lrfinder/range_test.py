@@ -142,6 +142,11 @@ class RangeTestSettings:
                 object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
+    def precision_words(self) -> str | None:
+        """``"precision bf16-mixed"`` when the test did not run in full float32, else ``None``."""
+        return None if self.precision in ("32", "32-true") else f"precision {self.precision}"
+
+    @property
     def clipping(self) -> str | None:
         """The gradient clipping in words (``"clipped to norm 1"``), ``None`` without clipping."""
         if self.gradient_clip_val is None:

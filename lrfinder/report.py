@@ -247,6 +247,8 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         batch = f"batch size {_fmt_int(r.batch_size)}"
         if scaled is not None:
             batch += f" -> target {scaled.to_batch_size:,} ({scaled.rule} rule, x{scaled.factor:.3g})"
+        if r.settings.precision_words:
+            batch += f"  |  {r.settings.precision_words}"
         if r.settings.clipping:
             batch += f"  |  gradients {r.settings.clipping}"
         facts.append(

@@ -1068,6 +1068,8 @@ def test_gradient_clipping_options_reach_the_test_and_the_training(work: Path, m
     assert json.loads(clipped.stdout)["losses"] != json.loads(plain.stdout)["losses"]
     summary = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-val", "0.5")
     assert "batch size 32, gradients clipped to norm 0.5" in summary.stdout
+    bf16 = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--precision", "bf16-mixed")
+    assert "batch size 32, precision bf16-mixed\n" in bf16.stdout, bf16.output
     seen: dict[str, object] = {}
     original = lrfinder.training.train
 

@@ -297,6 +297,15 @@ def test_header_shows_the_derivation_and_no_empty_scaling():
     assert "batch size 32 -> target 128 (sqrt rule, x2)" in all_text(plot_range_test(moved))
 
 
+def test_header_says_a_reduced_precision_and_not_full_float32():
+    """A test run under bf16/fp16 autocast read like a float32 one: the report did not say it."""
+    plain = make_result()
+    assert "precision" not in all_text(plot_range_test(plain)).split("suggested lr")[0]
+    for precision in ("bf16-mixed", "16-mixed"):
+        mixed = replace(plain, settings=replace(plain.settings, precision=precision))
+        assert f"batch size 32 | precision {precision} | steps run" in all_text(plot_range_test(mixed))
+
+
 def test_calibrated_notes_leave_a_clean_curve_without_warnings():
     fig = plot_range_test(make_result())
     assert "warning:" not in all_text(fig)

@@ -334,8 +334,8 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     rows: list[tuple[str, str]] = []
     if source:
         rows.append(("model", f"{result.model_name} ({result.num_parameters or 0:,} parameters) from {source}"))
-    clipping = result.settings.clipping
-    gradients = f", gradients {clipping}" if clipping else ""
+    precision, clipping = result.settings.precision_words, result.settings.clipping
+    gradients = (f", {precision}" if precision else "") + (f", gradients {clipping}" if clipping else "")
     rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}{gradients}"))
     rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} (stopped: {result.stop_reason})"))
     if result.noise_scale is not None:
