@@ -27,3 +27,14 @@ def is_real(value: object) -> bool:
 def is_int(value: object) -> bool:
     """An integer: Python's and numpy's (``np.int64``) alike; a bool is not one here."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def none_lr_hint(name: str, value: object) -> str:
+    """What to do when an LR is ``None``: what ``result.lr`` is after a range test found no LR; else ``""``."""
+    if value is not None:
+        return ""
+    return (
+        f" ({name}=None is what result.lr holds when the range test found no LR, and result.error says why: read "
+        "the curve with lrfinder.plot_range_test(result), rerun the test as result.error suggests, or pass an LR "
+        "yourself)"
+    )

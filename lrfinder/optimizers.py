@@ -48,7 +48,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 from torch.optim import Optimizer
 
-from ._checks import check_flag, is_real
+from ._checks import check_flag, is_real, none_lr_hint
 from ._imports import import_string
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
@@ -271,7 +271,8 @@ def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
 
 def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     if not is_real(value):
-        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+        hint = none_lr_hint(name, value) if name == "lr" else ""
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
     number = float(value)
     if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
         rule = ">= 0" if allow_zero else "> 0"

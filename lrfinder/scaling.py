@@ -39,7 +39,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import torch
 
-from ._checks import check_flag, is_int, is_real
+from ._checks import check_flag, is_int, is_real, none_lr_hint
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
@@ -299,7 +299,8 @@ def _float(name: str, value: object) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.item())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+        hint = none_lr_hint(name, value) if name == "lr" else ""
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
     return float(value)
 
 

@@ -467,3 +467,22 @@ def test_create_optimizer_names_model_or_params_that_is_neither() -> None:
     for bad, what in ((None, "NoneType"), (3, "int"), ("model", "str")):
         with pytest.raises(TypeError, match=f"model_or_params to be an nn.Module.*but got {what}"):
             create_optimizer("adamw", bad, lr=1e-3)  # type: ignore[arg-type]
+
+
+def test_lr_none_from_an_inconclusive_result_says_where_it_came_from() -> None:
+    """create_optimizer/param_groups/scale_lr(lr=result.lr) after an inconclusive test said only 'got lr=None'."""
+    from lrfinder import RangeTestResult, param_groups, scale_lr
+
+    result = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(1.0, 1.0, 1.0), stop_reason="completed", error="flat")
+    assert result.lr is None
+    model = nn.Linear(2, 2)
+    hint = r"got lr=None \(lr=None is what result.lr holds when the range test found no LR, and result.error says why"
+    for call in (
+        lambda: create_optimizer("adamw", model, lr=result.lr),  # type: ignore[arg-type]
+        lambda: param_groups(model, lr=result.lr),  # type: ignore[arg-type]
+        lambda: scale_lr(result.lr, from_batch_size=32, to_batch_size=64),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match=hint):
+            call()
+    with pytest.raises(TypeError, match=r"got bias_lr_factor=None$"):  # only an LR gets the hint
+        param_groups(model, lr=0.1, bias_lr_factor=None)  # type: ignore[arg-type]
