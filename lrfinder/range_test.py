@@ -1916,6 +1916,84 @@ def _check_lrs(lrs: object) -> list[float]:
     return plan
 
 
+@dataclass(frozen=True)
+class DataParallelRanks:
+    """The processes a data-parallel model's range test averages its losses over.
+
+    Built by :func:`data_parallel_ranks`; :meth:`mean` is one ``all_reduce`` (a sum, divided
+    by ``world``: gloo has no average) that every process of ``group`` must call.
+
+    Attributes:
+        group: The ``torch.distributed`` process group (``None``: the default one).
+        world: Number of processes in it (> 1).
+        device: Where the reduced tensor goes (the model's device: NCCL reduces CUDA tensors only).
+        sharded: ``True`` for FSDP, whose ranks each hold a shard of every parameter.
+
+    """
+
+    group: Any
+    world: int
+    device: torch.device
+    sharded: bool = False
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise mean over the ranks of a float64 tensor (call on every rank)."""
+        import torch.distributed as dist
+
+        total = values.detach().to(device=self.device, dtype=torch.float64).clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=self.group)
+        return total / self.world
+
+    def mean_list(self, values: list[float]) -> list[float]:
+        """:meth:`mean` of a list of floats (refine's held-out and trial losses)."""
+        return [float(v) for v in self.mean(torch.tensor(values, dtype=torch.float64)).cpu()]
+
+
+def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelRanks | None:
+    """The ranks to average the range test's losses over, or ``None`` to keep each process's own.
+
+    Only a model wrapped for data parallelism counts: ``torch.nn.parallel.DistributedDataParallel``
+    (its ``process_group``), FSDP's ``FullyShardedDataParallel`` (its ``process_group``) or a
+    module sharded by ``fully_shard`` (the default group), also under ``torch.compile``; and only
+    with ``torch.distributed`` initialized and more than one process in the group. Such a model
+    all-reduces its gradients in every backward, so every rank must run the same steps anyway. A
+    plain model is never reduced over, even inside an initialized process group: a range test on
+    rank 0 alone must not wait for ranks that are not running one.
+
+    Args:
+        model: The model given to :func:`range_test`.
+        device: The device the losses are computed on.
+
+    Returns:
+        A :class:`DataParallelRanks`, or ``None``.
+
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    inner = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    group: Any = None
+    sharded = False
+    if isinstance(inner, nn.parallel.DistributedDataParallel):
+        group = inner.process_group
+    else:
+        try:
+            from torch.distributed.fsdp import FullyShardedDataParallel
+        except ImportError:  # pragma: no cover - a torch built without FSDP
+            return None
+        fully_shard = getattr(dist.fsdp, "FSDPModule", None)  # fully_shard (FSDP2), torch >= 2.6
+        if isinstance(inner, FullyShardedDataParallel):
+            group = inner.process_group
+        elif fully_shard is None or not isinstance(inner, fully_shard):
+            return None
+        sharded = True
+    world = dist.get_world_size(group)
+    if world < 2:
+        return None
+    return DataParallelRanks(group, world, device, sharded)
+
+
 def run_sweep(
     step: Callable[[float], float],
     lrs: Sequence[float] | np.ndarray,
@@ -2459,8 +2537,22 @@ def range_test(
     non-finite loss, or when the smoothed loss exceeds ``stop_factor`` times its best (see
     :class:`DivergenceMonitor`). The curve is then analysed (:func:`lrfinder.analyze`).
 
+    Data parallelism (torchrun, ``torch.multiprocessing.spawn``): call it on every rank with the
+    model wrapped in ``torch.nn.parallel.DistributedDataParallel`` (or FSDP) and each rank's own
+    loader (a ``DistributedSampler``). Each step's loss is then averaged over the model's process
+    group (one scalar ``all_reduce`` per step), so every rank records the same curve, stops at the
+    same step and reads the same suggestion; ``result.batch_size`` is the global batch (per rank
+    x ranks x ``accumulate_steps``), ``noise_scale`` pairs each rank's own gradient with the
+    all-reduced one, and ``refine`` averages its held-out and trial losses the same way. Each
+    rank is restored to its own state (the sampler's ``epoch`` included). Only a wrapped model
+    is reduced over (:func:`data_parallel_ranks`): a plain model is tested on its own process's
+    losses even inside an initialized process group, so a test on rank 0 alone waits for no
+    other rank. An error raised on one rank only (a batch its model refuses) leaves the others
+    waiting in the all-reduce, as it would in training.
+
     Args:
-        model: The model; it is put in train mode during the test.
+        model: The model; it is put in train mode during the test. Wrapped in
+            ``DistributedDataParallel`` or FSDP, its losses are averaged over its ranks (above).
         train_data: Any iterable of batches (a DataLoader usually); restarted when exhausted. A
             map-style ``Dataset`` (whose items are examples) is refused: pass a DataLoader over it.
         optimizer: The optimizer to sweep (its param-group LR ratios are kept); default
@@ -2486,7 +2578,10 @@ def range_test(
             :mod:`lrfinder.noise`) into ``result.noise_scale``: from the micro-batches when
             ``accumulate_steps > 1`` (steps up to the loss minimum), else from blocks of
             consecutive steps at the flat start of the sweep, where the LR is too small to move
-            the weights. It only reads the gradients: the sweep is unchanged, bit for bit.
+            the weights; under ``DistributedDataParallel`` from each rank's own gradient against
+            the all-reduced one, on every step up to the loss minimum (free; with
+            ``SyncBatchNorm``, blocks of steps; not measured under FSDP, whose ranks hold shards).
+            It only reads the gradients: the sweep is unchanged, bit for bit.
         precision: ``"32"``; ``"bf16-mixed"``: forward and loss under ``torch.autocast`` to
             bfloat16 (CPU or GPU); ``"16-mixed"``: autocast to float16 with a
             ``torch.amp.GradScaler`` (loss scaled for backward, gradients unscaled before the
@@ -2671,15 +2766,30 @@ def range_test(
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
     first_batch: list[str] = []  # how the first batch looked (_describe), to name a later one unlike it
+    # A model wrapped for data parallelism (DDP, FSDP) averages each step's loss over its ranks, so
+    # every rank records the same curve, stops at the same step and reads the same suggestion.
+    ranks = data_parallel_ranks(model, target)
+    world = 1 if ranks is None else ranks.world
     probe = NoiseProbe(p for g in optimizer.param_groups for p in g["params"]) if noise_scale else None
+    noise_unmeasured = None
+    if probe is not None and ranks is not None and ranks.sharded:
+        # Each rank holds a shard of every parameter: its gradient norms are not the whole gradient's.
+        probe, noise_unmeasured = None, "not measured under FSDP: each rank holds only a shard of the gradient"
     index = [0]
 
     def loss_of(batch: Any) -> torch.Tensor:
         with autocast(target, autocast_dtype):
             return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
 
-    # With accumulation the probe reads each micro-batch's own gradient through tensor hooks.
-    micro_probe = probe if probe is not None and settings.accumulate_steps > 1 else None
+    # With accumulation the probe reads each micro-batch's own gradient through tensor hooks; under DDP
+    # each rank's own gradient, against the all-reduced one ("ranks"), as the callback does. Not with
+    # SyncBatchNorm: it normalises each rank's examples with the global batch's statistics.
+    if ranks is not None:
+        synced = any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
+        local_grads = not synced
+    else:
+        local_grads = settings.accumulate_steps > 1
+    micro_probe = probe if probe is not None and local_grads else None
     hooks = micro_probe.watch_backward() if micro_probe is not None else []
 
     # An optimizer whose step takes a closure gets one (SAM evaluates it at perturbed weights); torch's
@@ -2747,16 +2857,23 @@ def range_test(
                 micro_probe.after_backward()
             parts.append(loss.detach())
         # One host sync per optimizer step: the stop rule needs the value anyway.
-        value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
+        if ranks is not None:
+            # One scalar all_reduce: every rank gets the same loss, so every rank takes the same decisions.
+            value = float(ranks.mean(torch.stack([p.double() for p in parts]).mean()).item())
+        elif len(parts) > 1:
+            value = float(torch.stack(parts).double().mean().item())
+        else:
+            value = float(parts[0].item())
         if micro_probe is not None:
             # Before unscale_: the micro-batch and step gradients both still carry the loss scale.
             size = sizes.pop() if len(sizes) == 1 else None
             scale = 1.0 if scaler is None else float(scaler.get_scale())
-            micro_probe.end_backward_step(index[0], size, settings.accumulate_steps, grad_scale=scale)
+            micro_probe.end_backward_step(index[0], size, settings.accumulate_steps, world, grad_scale=scale)
         if scaler is not None:
             scaler.unscale_(optimizer)  # the probe and the step see true gradients
         if probe is not None and micro_probe is None:
-            probe.end_step(index[0], value, examples)
+            # Under data parallelism .grad is the mean over the ranks: the gradient of the global batch.
+            probe.end_step(index[0], value, None if examples is None else examples * world)
         if index[0] == 0 and isinstance(optimizer, torch.optim.SparseAdam):
             _check_sparse_gradients(model, optimizer)
         first = index[0] == 0
@@ -2799,7 +2916,7 @@ def range_test(
         if scaler is not None and scaler_state is not None:
             scaler.__dict__.clear()
             scaler.__dict__.update(scaler_state)
-    size = batch_size[0] * settings.accumulate_steps if batch_size and batch_size[0] is not None else None
+    size = batch_size[0] * settings.accumulate_steps * world if batch_size and batch_size[0] is not None else None
     result = finish_result(
         lrs,
         losses,
@@ -2812,10 +2929,15 @@ def range_test(
         rule=rule,
     )
     if probe is not None:
+        if ranks is not None:
+            probe.reduce_local(ranks.mean)  # the ranks' own gradient norms, averaged: one all_reduce
         measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
         if why is not None:
             logger.warning("%s", why)
         result = replace(result, noise_scale=measured, noise_error=why)
+    elif noise_unmeasured is not None:
+        logger.warning("%s", noise_unmeasured)
+        result = replace(result, noise_scale=None, noise_error=noise_unmeasured)
     if refine_settings is None:
         return result
     if result.stop_reason == "interrupted":
@@ -2857,7 +2979,7 @@ def range_test(
             return refine_range_test(
                 result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
                 step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
-                new_scaler=new_scaler, clip=clip,
+                new_scaler=new_scaler, clip=clip, reduce=None if ranks is None else ranks.mean_list,
             )
     except KeyboardInterrupt as exc:
         if isinstance(exc, RefineInterrupted):

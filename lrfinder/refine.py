@@ -927,7 +927,8 @@ def run_trials(
     one whole step at the LR already set (zero grad, forward, backward, ``optimizer.step``;
     no step on a non-finite loss) and returns its loss; ``next_batch``/``accumulate_steps`` are
     then unused. ``reduce`` maps the per-batch held-out losses to the ones every process agrees
-    on (averaged over ranks under data parallelism), so all ranks take the same decisions.
+    on (averaged over ranks under data parallelism), so all ranks take the same decisions; the
+    built-in step's loss goes through it too (``step`` reduces its own).
     ``train_mode=False`` leaves each submodule in the mode ``snapshot`` restores (the Lightning
     callback: the fit trains a submodule left in eval mode in eval mode); by default every trial
     trains in ``model.train()``, as a plain training loop does.
@@ -983,6 +984,9 @@ def run_trials(
                     (part if scaler is None else scaler.scale(part)).backward()
                     parts.append(loss.detach())
                 value = float(torch.stack(parts).double().mean().item())
+                if reduce is not None:
+                    # Every rank stops the trial at the same step (DDP all-reduces the gradients of each one).
+                    value = reduce([value])[0]
                 losses.append(value)
                 if not math.isfinite(value):
                     diverged = True
@@ -1042,6 +1046,7 @@ def refine_range_test(
     autocast_dtype: torch.dtype | None = None,
     new_scaler: Callable[[], Any] | None = None,
     clip: Callable[[torch.optim.Optimizer], None] | None = None,
+    reduce: Callable[[list[float]], list[float]] | None = None,
 ) -> RangeTestResult:
     """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
 
@@ -1069,6 +1074,10 @@ def refine_range_test(
         new_scaler: ``new_scaler() -> GradScaler`` for float16 mixed precision (``None``: none).
         clip: ``clip(optimizer)`` clips the gradients before every trial step, as the sweep did
             (``range_test(gradient_clip_val=...)``); ``None``: no clipping.
+        reduce: Under data parallelism, the element-wise mean over the ranks of a list of losses
+            (:meth:`lrfinder.range_test.DataParallelRanks.mean_list`): the held-out losses and
+            each trial step's loss go through it, so every rank runs the same trial steps and
+            picks the same LR. ``None``: each process's own losses.
 
     Returns:
         A new result whose ``suggestion`` is the (last) curve's reading and whose
@@ -1127,6 +1136,8 @@ def refine_range_test(
                 f"Cannot compute a loss on {what} with this model: {type(exc).__name__}: {exc}. Pass "
                 "val_data in the same format as the training batches (what loss_fn/step_fn accept)."
             ) from exc
+        if reduce is not None:
+            base_losses = reduce(base_losses)  # the same baseline on every rank
         baseline = float(np.mean(base_losses))
         if not math.isfinite(baseline):
             raise DataError(f"The untrained model's loss on the {judged_on} is {baseline}; check the data.")
@@ -1164,7 +1175,7 @@ def refine_range_test(
             model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
             snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
             accumulate_steps=result.settings.accumulate_steps, reset_stream=reset, new_scaler=new_scaler, clip=clip,
-            floor=s.min_lr / s.max_lr,
+            floor=s.min_lr / s.max_lr, reduce=reduce,
         )
 
     refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)

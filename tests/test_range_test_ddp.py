@@ -1,0 +1,184 @@
+"""range_test on a plain-PyTorch DDP model: 2 processes, gloo on CPU, torch.multiprocessing.spawn.
+
+Each rank writes what it saw to a JSON file; the test compares the ranks. A hang (a rank left
+in DDP's gradient all-reduce) surfaces as gloo's timeout, well inside the test's own deadline.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+import lrfinder
+from lrfinder.range_test import data_parallel_ranks
+
+WORLD = 2
+COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises
+DEADLINE_S = 180
+
+
+def _regression(rank: int, epoch: int = 3) -> tuple[TensorDataset, DataLoader]:
+    """Clean targets on even examples, noisy ones on odd: rank 0 and rank 1 see different losses.
+
+    Each rank's own loss would stop the sweep at a different step (rank 1's noisy best loss
+    puts its divergence threshold higher), leaving rank 0 in DDP's all-reduce.
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1024, 10, generator=gen)
+    y = x @ torch.randn(10, 1, generator=gen)
+    y[1::2] += 3.0 * torch.randn(512, 1, generator=gen)
+    data = TensorDataset(x, y)
+    sampler = DistributedSampler(data, num_replicas=WORLD, rank=rank, shuffle=False)
+    sampler.set_epoch(epoch)
+    return data, DataLoader(data, batch_size=16, sampler=sampler)
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
+
+
+def _curve(result: lrfinder.RangeTestResult) -> dict[str, Any]:
+    s = result.suggestion
+    return {
+        "lrs": list(result.lrs),
+        "losses": list(result.losses),
+        "stop": result.stop_reason,
+        "lr": None if s is None else s.lr,
+        "error": result.error,
+        "batch_size": result.batch_size,
+    }
+
+
+def _worker(rank: int, init: str, out: str) -> None:
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
+    )
+    record: dict[str, Any] = {"rank": rank}
+    _, loader = _regression(rank)
+    model = nn.parallel.DistributedDataParallel(_net())
+    record["ranks"] = getattr(data_parallel_ranks(model, torch.device("cpu")), "world", None)
+    x0, y0 = next(iter(loader))
+    with torch.no_grad():
+        record["local_first_loss"] = F.mse_loss(model.module(x0), y0).item()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+
+    # The sweep that stopped at a different step on each rank (and hung) before.
+    result = lrfinder.range_test(
+        model, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0, num_steps=60, noise_scale=True
+    )
+    record["sweep"] = _curve(result)
+    record["noise_error"] = result.noise_error
+    record["noise_source"] = None if result.noise_scale is None else result.noise_scale.source
+    record["restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    record["rng_restored"] = torch.equal(rng, torch.get_rng_state())
+    record["epoch"] = loader.sampler.epoch  # type: ignore[attr-defined]
+    x1, y1 = next(iter(loader))
+    record["data_restored"] = torch.equal(x0, x1) and torch.equal(y0, y1)
+
+    # weight_decay_sweep runs range_test once per value: each of them is reduced.
+    sweep = lrfinder.weight_decay_sweep(
+        model, loader, [0.0, 1e-2], make_optimizer=lambda m, wd: torch.optim.AdamW(m.parameters(), weight_decay=wd),
+        loss_fn=F.mse_loss, min_lr=1e-4, max_lr=10.0, num_steps=30,
+    )
+    record["wd_curves"] = [_curve(r) for r in sweep]
+    record["wd_restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+    # refine's re-sweeps and trials: held-out and trial losses are reduced too.
+    refined = lrfinder.range_test(
+        model, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0, num_steps=40,
+        refine=lrfinder.Refine(training_steps=60, candidates=2, extend=0, val_batches=2),
+    )
+    f = refined.refinement
+    assert f is not None
+    record["refined"] = {
+        "lr": f.lr,
+        "trials": [[t.lr, t.held_out_loss, list(t.train_losses), t.diverged] for t in f.trials],
+        "rounds": len(f.rounds),
+    }
+    record["refine_restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+    # A plain model on rank 0 only, inside the initialized group: nothing to wait for.
+    if rank == 0:
+        plain = _net()
+        record["plain_ranks"] = data_parallel_ranks(plain, torch.device("cpu")) is None
+        alone = lrfinder.range_test(plain, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0, num_steps=30)
+        record["plain_steps"] = len(alone.losses)
+    torch.distributed.barrier()  # rank 1 waits here while rank 0 runs alone
+    torch.distributed.destroy_process_group()
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    out = tmp_path_factory.mktemp("ddp")
+    init = "file://" + os.path.join(out, "rendezvous")
+    context = torch.multiprocessing.spawn(_worker, args=(init, str(out)), nprocs=WORLD, join=False)
+    start = time.monotonic()
+    while not context.join(timeout=1):
+        if time.monotonic() - start > DEADLINE_S:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f"the ranks were still running after {DEADLINE_S} s: a hang")
+    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(WORLD)]
+
+
+@pytest.mark.slow
+def test_every_rank_records_the_same_curve_and_stops_at_the_same_step(ranks: list[dict[str, Any]]) -> None:
+    a, b = ranks
+    assert a["ranks"] == b["ranks"] == WORLD
+    assert a["sweep"] == b["sweep"]
+    assert a["sweep"]["stop"] == "diverged"
+    assert len(a["sweep"]["losses"]) < 60
+    assert a["sweep"]["lr"] is not None
+    # The recorded loss is the mean of the ranks' own losses (rank 1's noisy targets make them differ).
+    first = (a["local_first_loss"] + b["local_first_loss"]) / 2
+    assert a["local_first_loss"] != pytest.approx(b["local_first_loss"], rel=0.1)
+    assert a["sweep"]["losses"][0] == pytest.approx(first, rel=1e-6)
+    # The global batch: 16 per rank x 2 ranks.
+    assert a["sweep"]["batch_size"] == 32
+
+
+@pytest.mark.slow
+def test_every_rank_is_restored_exactly(ranks: list[dict[str, Any]]) -> None:
+    for r in ranks:
+        assert r["restored"] and r["rng_restored"] and r["data_restored"]
+        assert r["epoch"] == 3  # DistributedSampler's set_epoch is kept
+        assert r["wd_restored"] and r["refine_restored"]
+
+
+@pytest.mark.slow
+def test_noise_scale_reads_each_ranks_own_gradient(ranks: list[dict[str, Any]]) -> None:
+    a, b = ranks
+    assert (a["noise_error"], a["noise_source"]) == (b["noise_error"], b["noise_source"])
+    assert a["noise_source"] == "ranks", a["noise_error"]
+
+
+@pytest.mark.slow
+def test_weight_decay_sweep_and_refine_agree_across_ranks(ranks: list[dict[str, Any]]) -> None:
+    a, b = ranks
+    assert a["wd_curves"] == b["wd_curves"]
+    assert a["refined"] == b["refined"]
+    assert a["refined"]["trials"]
+
+
+@pytest.mark.slow
+def test_a_plain_model_on_rank_zero_alone_does_not_wait_for_the_others(ranks: list[dict[str, Any]]) -> None:
+    assert ranks[0]["plain_ranks"] is True
+    assert ranks[0]["plain_steps"] > 0
+
+
+def test_no_reduction_without_an_initialized_process_group() -> None:
+    assert data_parallel_ranks(_net(), torch.device("cpu")) is None
