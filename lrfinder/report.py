@@ -222,7 +222,7 @@ def _asked_window(result: RangeTestResult) -> int | None:
 
 
 def _spread_fact(result: RangeTestResult) -> str:
-    """``"  |  pick ×/÷1.1 from noise"``: how far the curve's own noise moves the pick (:func:`pick_spread`)."""
+    """``"  |  pick ×/÷1.10 from noise"``: how far the curve's own noise moves the pick (:func:`pick_spread`)."""
     assert result.suggestion is not None
     try:
         window = _asked_window(result)
@@ -231,7 +231,7 @@ def _spread_fact(result: RangeTestResult) -> str:
         return ""
     if not math.isfinite(spread):
         return "  |  pick unstable under the curve's noise"
-    return f"  |  pick ×/÷{10**spread:.3g} from noise"
+    return f"  |  pick ×/÷{10**spread:.2f} from noise"
 
 
 def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], list[str]]:

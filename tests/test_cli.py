@@ -330,7 +330,7 @@ def test_run_writes_report_json_and_csv(work: Path):
 
         spread = pick_spread(saved.lrs, saved.losses, rule=saved.suggestion.rule)
         line = next(x for x in result.stdout.splitlines() if x.startswith("pick spread"))
-        assert f"({spread:.2f} decades) from the curve's own noise (40 bootstrap copies)" in line
+        assert f"×/÷{10**spread:.2f} ({spread:.2f} decades) from the curve's own noise (40 bootstrap copies)" in line
     rows = list(csv.DictReader(open(work / "r.csv")))
     assert len(rows) == saved.num_steps
     assert list(rows[0]) == ["lr", "loss", "smoothed", "slope"]

@@ -143,8 +143,8 @@ def test_the_pick_spread_in_the_header_uses_the_window_asked_for():
     spread = pick_spread(lrs, loss, rule="steepest", window=5)
     adapted = pick_spread(lrs, loss, rule="steepest")
     assert f"{10**spread:.3g}" != f"{10**adapted:.3g}"
-    assert f"pick ×/÷{10**spread:.3g} from noise" in all_text(plot_range_test(asked))
-    assert f"pick ×/÷{10**adapted:.3g} from noise" in all_text(plot_range_test(result))
+    assert f"pick ×/÷{10**spread:.2f} from noise" in all_text(plot_range_test(asked))
+    assert f"pick ×/÷{10**adapted:.2f} from noise" in all_text(plot_range_test(result))
 
 
 def test_markers_band_and_header_content():
@@ -161,7 +161,7 @@ def test_markers_band_and_header_content():
         f"steps run {result.num_steps}/100",
         "stopped: diverged",
         f"confidence {s.confidence:.2f}",
-        f"pick ×/÷{10 ** pick_spread(result.lrs, result.losses):.3g} from noise",
+        f"pick ×/÷{10 ** pick_spread(result.lrs, result.losses):.2f} from noise",
         f"steepest descent {s.steepest_lr:.2e}",
         f"minimum {s.min_loss_lr:.2e}",
         f"divergence {s.divergence_lr:.2e}",

@@ -377,7 +377,7 @@ def _spread_text(result: RangeTestResult) -> str:
     spread = pick_spread(result.lrs, result.losses, rule=result.suggestion.rule)
     if not math.isfinite(spread):
         return f"the pick does not survive the curve's noise: under 2 of {SPREAD_COPIES} bootstrap copies read"
-    return f"×/÷{10**spread:.3g} ({spread:.2f} decades) from the curve's own noise ({SPREAD_COPIES} bootstrap copies)"
+    return f"×/÷{10**spread:.2f} ({spread:.2f} decades) from the curve's own noise ({SPREAD_COPIES} bootstrap copies)"
 
 
 def refinement_rows(result: RangeTestResult) -> list[tuple[str, str]]:
