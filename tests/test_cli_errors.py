@@ -759,3 +759,30 @@ def test_scale_lr_types():
     assert scale_lr(np.float64(0.1), from_batch_size=32, to_batch_size=np.int64(128), rule="sqrt").lr == pytest.approx(
         0.2
     )
+
+
+class SparseBag(nn.Module):
+    """Token ids in, 3 scores out, through an embedding with sparse gradients (which torch cannot clip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(20, 8, sparse=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(x).mean(1))
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_clipping_sparse_gradients_names_the_option(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The library's ModelError says "Drop gradient_clip_val": on the command line it is --gradient-clip-val.
+    monkeypatch.chdir(tmp_path)
+    torch.jit.save(torch.jit.script(SparseBag()), tmp_path / "bag.pt")
+    ids = np.random.default_rng(0).integers(0, 20, size=(64, 4))
+    np.savez(tmp_path / "ids.npz", x=ids, y=ids[:, 0] % 3)
+    args = [command, "bag.pt", "--data", "ids.npz", "--gradient-clip-val", "1", *FAST]
+    if command == "fit":
+        args += ["--epochs", "1", "-o", "out.pt"]
+    error = assert_one_line(invoke(*args), 1, "cannot clip sparse gradients", "Drop --gradient-clip-val,")
+    assert "gradient_clip_val" not in error
+    assert not (tmp_path / "out.pt").exists()

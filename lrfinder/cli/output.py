@@ -214,7 +214,7 @@ def sweep_csv(results: Sequence[RangeTestResult], weight_decays: Sequence[float]
 
 #: The library's parameter names that messages advise changing, and the ``lrfind`` options that set them.
 _SCALING_WORDS = re.compile(r"rule='(linear|sqrt|auto|noise|none)'(?: or '(linear|sqrt|auto|noise|none)')?")
-_OPTION_WORDS = re.compile(r"(?<![\w.-])(min_lr|max_lr|num_steps|stop_factor|val_data)(?![\w=(])")
+_OPTION_WORDS = re.compile(r"(?<![\w.-])(min_lr|max_lr|num_steps|stop_factor|val_data|gradient_clip_val)(?![\w=(])")
 #: The schedule's length: ``lrfind`` sets ``total_steps`` itself (``--epochs`` x batches per epoch).
 _SCHEDULE_WORDS = (
     (re.compile(r"(?<![\w.-])total_steps - warmup_steps(?![\w=(])"), "the training's steps after --warmup-steps"),
@@ -244,6 +244,8 @@ def as_options(text: str) -> str:
         'lower --min-lr, or increase --num-steps (more --num-steps)'
         >>> as_options("or scale with rule='linear' or 'sqrt'.")
         'or scale with --scaling linear or sqrt.'
+        >>> as_options("Drop gradient_clip_val, or make the embeddings dense")
+        'Drop --gradient-clip-val, or make the embeddings dense'
 
     """
     for pattern, words in _NO_OPTION:
