@@ -405,6 +405,17 @@ def device_unavailable(device: torch.device) -> str | None:
     return None
 
 
+def train_modes(model: nn.Module) -> None:
+    """Put ``model`` in the modes its training runs in: ``model.train()`` unless it is in train mode already.
+
+    A model in train mode keeps each submodule's own mode: a BatchNorm a fine-tuner froze in eval
+    mode (``model.train()`` then ``bn.eval()``) stays frozen, as it trains. A model in eval mode (left
+    there by an evaluation) is put in ``model.train()``, as a training loop would.
+    """
+    if not model.training:
+        model.train()
+
+
 def check_device(name: str, device: object) -> torch.device | None:
     """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``.
 
@@ -2551,7 +2562,8 @@ def range_test(
     waiting in the all-reduce, as it would in training.
 
     Args:
-        model: The model; it is put in train mode during the test. Wrapped in
+        model: The model; it is put in train mode during the test (a model already in train mode keeps
+            each submodule's own mode, e.g. a frozen BatchNorm, see :func:`train_modes`). Wrapped in
             ``DistributedDataParallel`` or FSDP, its losses are averaged over its ranks (above).
         train_data: Any iterable of batches (a DataLoader usually); restarted when exhausted. A
             map-style ``Dataset`` (whose items are examples) is refused: pass a DataLoader over it.
@@ -2902,7 +2914,7 @@ def range_test(
         step_batches.clear()
         return value
 
-    model.train()
+    train_modes(model)
     try:
         with training_grad_mode(target):
             lrs, losses, reason = run_sweep(

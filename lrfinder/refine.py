@@ -931,14 +931,15 @@ def run_trials(
     built-in step's loss goes through it too (``step`` reduces its own).
     ``train_mode=False`` leaves each submodule in the mode ``snapshot`` restores (the Lightning
     callback: the fit trains a submodule left in eval mode in eval mode); by default every trial
-    trains in ``model.train()``, as a plain training loop does.
+    trains in the modes the sweep ran in (:func:`~lrfinder.range_test.train_modes`: ``model.train()``,
+    except that a model already in train mode keeps each submodule's own mode).
     ``new_scaler`` (float16 mixed precision) gives each trial its own ``GradScaler``, in the
     state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
     ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
     the scaler's ``unscale_``), as the sweep did. ``floor`` (the curve's ``min_lr / max_lr``) places
     a cyclic trial's base LR below its peak, the candidate.
     """
-    from .range_test import LRSweeper, StepClosure, _check_loss, make_reevaluate, takes_closure
+    from .range_test import LRSweeper, StepClosure, _check_loss, make_reevaluate, takes_closure, train_modes
 
     # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
     with_closure = step is None and new_scaler is None and takes_closure(optimizer)
@@ -959,7 +960,7 @@ def run_trials(
             scheduler = _trial_scheduler(optimizer, refine, steps, training_steps, floor)
             scaler = new_scaler() if new_scaler is not None else None
             if train_mode:
-                model.train()
+                train_modes(model)
             losses: list[float] = []
             diverged = False
             for _ in range(steps):

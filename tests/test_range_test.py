@@ -2060,3 +2060,40 @@ def test_run_sweep_and_the_monitor_read_a_one_element_tensor_or_numpy_loss() -> 
     with pytest.raises(TypeError, match="loss to be the loss as a number"):
         DivergenceMonitor().update("1.0")  # type: ignore[arg-type]
 
+
+
+class _ModeRecorder(nn.Module):
+    """An MLP with BatchNorm and dropout that records their modes at every training forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(10, 32)
+        self.bn = nn.BatchNorm1d(32)
+        self.drop = nn.Dropout(0.1)
+        self.out = nn.Linear(32, 3)
+        self.seen: set[tuple[bool, bool, bool]] = set()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            self.seen.add((self.training, self.bn.training, self.drop.training))
+        return self.out(self.drop(self.bn(self.fc(x)).relu()))
+
+
+def test_a_frozen_batchnorm_stays_frozen_and_an_eval_model_trains(loader: DataLoader) -> None:
+    """model.train() unfroze a BatchNorm a fine-tuner had put in eval mode: the curve was not its training's."""
+    refine = Refine(training_steps=100, budget=0.3, candidates=2, extend=0, val_batches=2, max_resweeps=0)
+    model = _ModeRecorder()
+    model.train()
+    model.bn.eval()  # frozen statistics, as for fine-tuning
+    stats = model.bn.running_mean.clone()
+    result = range_test(model, loader, loss_fn=F.cross_entropy, num_steps=30, min_lr=1e-4, max_lr=10.0, refine=refine)
+    assert result.refinement is not None and result.refinement.trials  # the trials trained too
+    assert model.seen == {(True, False, True)}  # sweep and trials: BatchNorm frozen, dropout on
+    assert torch.equal(model.bn.running_mean, stats)
+    assert (model.training, model.bn.training, model.drop.training) == (True, False, True)
+    # A model left in eval mode (after an evaluation) trains in train mode, and is put back in eval mode.
+    model = _ModeRecorder().eval()
+    range_test(model, loader, loss_fn=F.cross_entropy, num_steps=30, min_lr=1e-4, max_lr=10.0, refine=refine)
+    assert model.seen == {(True, True, True)}
+    assert not any(m.training for m in model.modules())
