@@ -786,3 +786,20 @@ def test_clipping_sparse_gradients_names_the_option(command: str, tmp_path: Path
     error = assert_one_line(invoke(*args), 1, "cannot clip sparse gradients", "Drop --gradient-clip-val,")
     assert "gradient_clip_val" not in error
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_clamped_one_cycle_peak_in_cli_words(work: Path):
+    # Scaled x8 (batch 8 -> 64, linear), the one-cycle peak passes the divergence point and is clamped: the
+    # library's warning names training_suggestion.max_lr and "a milder rule"; the summary says what sets them.
+    result = invoke(
+        "run", "model.pt", "--data", "train.npz", "--num-steps", "40", "--batch-size", "8", "--min-lr", "1e-3",
+        "--target-batch-size", "64", "--scaling", "linear", "--no-report", "--json", "r.json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "is clamped to it" in text, text
+    assert "the peak that --scheduler onecycle or cyclic climbs to is clamped" in text
+    assert "a milder --scaling rule" in text
+    assert "training_suggestion" not in text
+    # The JSON is the library's record: its words are kept.
+    assert "training_suggestion.max_lr" in json.loads((work / "r.json").read_text())["scaled"]["warning"]

@@ -223,6 +223,15 @@ _SCHEDULE_WORDS = (
 )
 #: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps).
 _NO_OPTION = ((re.compile(r"Use cap=True to clamp it, a milder rule,"), "Use a milder --scaling rule,"),)
+#: The result's attributes and the scaling rule as the command line knows them: the one-cycle peak is what
+#: ``--scheduler onecycle``/``cyclic`` climbs to, and the rule is ``--scaling``'s.
+_RESULT_WORDS = (
+    (
+        re.compile(r"training_suggestion\.max_lr \(the peak of a one-cycle or cyclic schedule built from it\)"),
+        "the peak that --scheduler onecycle or cyclic climbs to",
+    ),
+    (re.compile(r"\ba milder rule\b"), "a milder --scaling rule"),
+)
 
 
 def as_options(text: str) -> str:
@@ -231,8 +240,9 @@ def as_options(text: str) -> str:
     The curve's messages advise changing ``range_test``'s parameters; the CLI user sets them
     with options. Only the bare names are rewritten (not ``min_lr=...`` or ``settings.min_lr``),
     a scaling rule (``rule='sqrt'``) becomes ``--scaling sqrt``, the schedule's length
-    (:func:`as_schedule_options`) the training's, and advice to pass ``cap=True``, which no
-    option sets, is left out. Every library message the command line prints goes through it:
+    (:func:`as_schedule_options`) the training's, the scaled one-cycle peak
+    (``training_suggestion.max_lr``) the peak ``--scheduler onecycle`` climbs to, and advice to
+    pass ``cap=True``, which no option sets, is left out. Every library message the command line prints goes through it:
     the summary, the sweep table, errors (:func:`~lrfinder.cli.errors.clean_errors`) and
     warnings (:func:`cli_warnings`).
 
@@ -248,7 +258,7 @@ def as_options(text: str) -> str:
         'Drop --gradient-clip-val, or make the embeddings dense'
 
     """
-    for pattern, words in _NO_OPTION:
+    for pattern, words in (*_NO_OPTION, *_RESULT_WORDS):
         text = pattern.sub(words, text)
     text = as_schedule_options(text)
     text = _SCALING_WORDS.sub(lambda m: "--scaling " + " or ".join(filter(None, (m.group(1), m.group(2)))), text)
