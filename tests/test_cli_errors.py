@@ -803,3 +803,23 @@ def test_clamped_one_cycle_peak_in_cli_words(work: Path):
     assert "training_suggestion" not in text
     # The JSON is the library's record: its words are kept.
     assert "training_suggestion.max_lr" in json.loads((work / "r.json").read_text())["scaled"]["warning"]
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_one_cycle_peak_below_the_band_is_judged_on_the_real_band(command: str, work: Path):
+    # Before the test the schedule is checked with a stand-in suggestion: its band (1e-4 ..) refused this max_lr
+    # with a made-up "suggestion.min_lr=1.00e-04". The real band, read off the curve, judges it, in option words.
+    args = [
+        command, "model.pt", "--data", "train.npz", "--num-steps", "40", "--batch-size", "8", "--min-lr", "1e-3",
+        "--scheduler", "onecycle", "--scheduler-opt", "max_lr=1e-9", "--epochs", "1", "--no-report", "--json", "r.json",
+    ]  # fmt: skip
+    if command == "fit":
+        args += ["-o", "out.pt"]
+    result = invoke(*args)
+    error = assert_one_line(result, 1, "--scheduler-opt max_lr=1e-09 to be at least the one-cycle band's low end")
+    band = re.search(r"one-cycle band\s+(\S+) \.\.", result.output)  # run prints its summary first; fit does not
+    assert band or command == "fit", result.output
+    low = re.search(r"training batch size, (\S+):", error)
+    assert low and float(low.group(1)) > 1e-9 and (band is None or low.group(1) == band.group(1)), error
+    assert "suggestion.min_lr" not in error
+    assert not (work / "r.json").exists() and not (work / "out.pt").exists()

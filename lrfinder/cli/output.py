@@ -220,6 +220,15 @@ _SCHEDULE_WORDS = (
     (re.compile(r"(?<![\w.-])total_steps - warmup_steps(?![\w=(])"), "the training's steps after --warmup-steps"),
     (re.compile(r"(?<![\w.-])total_steps(?![\w=(])"), "the training's steps (--epochs)"),
     (re.compile(r"(?<![\w.-])warmup_steps(?![\w=(])"), "--warmup-steps"),
+    # The band is the summary's "one-cycle band"; the schedule is built at the training batch size.
+    (
+        re.compile(
+            r"Expected max_lr >= suggestion\.min_lr for onecycle, but got max_lr=(\S+), "
+            r"suggestion\.min_lr=(\S+?)(?=[\s(]|$)"
+        ),
+        r"Expected the --scheduler-opt max_lr=\1 to be at least the one-cycle band's low end at the training batch "
+        r"size, \2: raise it, or drop --scheduler-opt max_lr=... for the band's own peak",
+    ),
 )
 #: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps).
 _NO_OPTION = ((re.compile(r"Use cap=True to clamp it, a milder rule,"), "Use a milder --scaling rule,"),)
@@ -273,6 +282,10 @@ def as_schedule_options(text: str) -> str:
     Example:
         >>> as_schedule_options("(total_steps - warmup_steps): raise total_steps or pct_start")
         "(the training's steps after --warmup-steps): raise the training's steps (--epochs) or pct_start"
+        >>> print(as_schedule_options("Expected max_lr >= suggestion.min_lr for onecycle, but got max_lr=1e-09, "
+        ...                           "suggestion.min_lr=4.38e-02"))  # doctest: +NORMALIZE_WHITESPACE
+        Expected the --scheduler-opt max_lr=1e-09 to be at least the one-cycle band's low end
+        at the training batch size, 4.38e-02: raise it, or drop --scheduler-opt max_lr=... for the band's own peak
 
     """
     for pattern, words in _SCHEDULE_WORDS:

@@ -678,8 +678,10 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
     from ..analysis import Suggestion
     from ..schedulers import preview_schedule
 
+    # The band's low end is far below any LR: a max_lr (onecycle, cyclic) is judged against the real
+    # band once the curve is read, never refused against a made-up one (it said suggestion.min_lr=1.00e-04).
     stand_in = Suggestion(
-        lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-2, divergence_lr=1e-1, non_finite_lr=None, min_lr=1e-4,
+        lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-2, divergence_lr=1e-1, non_finite_lr=None, min_lr=1e-30,
         max_lr=1e-2, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
     )  # fmt: skip
     per_epoch = _steps_per_epoch(options, data)
