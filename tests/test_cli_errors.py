@@ -823,3 +823,14 @@ def test_one_cycle_peak_below_the_band_is_judged_on_the_real_band(command: str, 
     assert low and float(low.group(1)) > 1e-9 and (band is None or low.group(1) == band.group(1)), error
     assert "suggestion.min_lr" not in error
     assert not (work / "r.json").exists() and not (work / "out.pt").exists()
+
+
+def test_sparse_adam_on_dense_gradients_advises_an_option(work: Path):
+    # The library advises giving SparseAdam only the embeddings' parameters: lrfind gives it the whole model.
+    error = assert_one_line(
+        invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "sparseadam", *FAST),
+        1,
+        "SparseAdam steps sparse gradients only",
+        "sweep one for dense gradients, such as --optimizer adam.",
+    )
+    assert "Give SparseAdam only" not in error

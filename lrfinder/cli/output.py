@@ -230,8 +230,18 @@ _SCHEDULE_WORDS = (
         r"size, \2: raise it, or drop --scheduler-opt max_lr=... for the band's own peak",
     ),
 )
-#: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps).
-_NO_OPTION = ((re.compile(r"Use cap=True to clamp it, a milder rule,"), "Use a milder --scaling rule,"),)
+#: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps), an optimizer
+#: given only some parameters (``lrfind`` gives it the whole model).
+_NO_OPTION = (
+    (re.compile(r"Use cap=True to clamp it, a milder rule,"), "Use a milder --scaling rule,"),
+    (
+        re.compile(
+            r"Give SparseAdam only the sparse embeddings' parameters \(the range test then sweeps them alone\), "
+            r"or sweep an optimizer for dense gradients such as Adam over the whole model\."
+        ),
+        "lrfind gives the optimizer the whole model: sweep one for dense gradients, such as --optimizer adam.",
+    ),
+)
 #: The result's attributes and the scaling rule as the command line knows them: the one-cycle peak is what
 #: ``--scheduler onecycle``/``cyclic`` climbs to, and the rule is ``--scaling``'s.
 _RESULT_WORDS = (
