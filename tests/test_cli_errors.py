@@ -834,3 +834,10 @@ def test_sparse_adam_on_dense_gradients_advises_an_option(work: Path):
         "sweep one for dense gradients, such as --optimizer adam.",
     )
     assert "Give SparseAdam only" not in error
+
+
+def test_unknown_optimizer_is_named_as_the_option_value(work: Path):
+    # create_optimizer says "Unknown optimizer name='adamm'": on the command line the name is --optimizer's value.
+    result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "adamm", *FAST)
+    error = assert_one_line(result, 2, "'--optimizer': Unknown optimizer 'adamm'; expected one of", "mean 'adam'")
+    assert "name=" not in error

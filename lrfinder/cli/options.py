@@ -26,6 +26,7 @@ import click
 
 from ..names import DEFAULT_RULE, LOSSES, PRECISIONS, REPORT_FORMATS, RULES, SCALING_RULES, SWEEP_MODES
 from .config import config_option
+from .output import as_options
 
 __all__ = [
     "CONTEXT",
@@ -397,7 +398,7 @@ def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | No
         # LBFGS is refused here too: every command that takes --optimizer runs a range test first.
         check_steps_without_closure(get_optimizer_spec(value).cls)
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
-        raise click.BadParameter(one_line(exc)) from None
+        raise click.BadParameter(as_options(one_line(exc))) from None
     return value
 
 

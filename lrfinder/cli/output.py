@@ -242,14 +242,17 @@ _NO_OPTION = (
         "lrfind gives the optimizer the whole model: sweep one for dense gradients, such as --optimizer adam.",
     ),
 )
-#: The result's attributes and the scaling rule as the command line knows them: the one-cycle peak is what
-#: ``--scheduler onecycle``/``cyclic`` climbs to, and the rule is ``--scaling``'s.
+#: The result's attributes, the scaling rule and the optimizer's name as the command line knows them: the
+#: one-cycle peak is what ``--scheduler onecycle``/``cyclic`` climbs to, the rule is ``--scaling``'s, the name
+#: is ``--optimizer``'s value.
 _RESULT_WORDS = (
     (
         re.compile(r"training_suggestion\.max_lr \(the peak of a one-cycle or cyclic schedule built from it\)"),
         "the peak that --scheduler onecycle or cyclic climbs to",
     ),
     (re.compile(r"\ba milder rule\b"), "a milder --scaling rule"),
+    # create_optimizer's argument: on the command line the name is --optimizer's value.
+    (re.compile(r"Unknown optimizer name='"), "Unknown optimizer '"),
 )
 
 
