@@ -841,3 +841,18 @@ def test_unknown_optimizer_is_named_as_the_option_value(work: Path):
     result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "adamm", *FAST)
     error = assert_one_line(result, 2, "'--optimizer': Unknown optimizer 'adamm'; expected one of", "mean 'adam'")
     assert "name=" not in error
+
+
+def test_refine_on_one_batch_per_pass_advises_options(work: Path):
+    # Refine holds out training batches to judge its trials: with one batch per pass none is left to train on.
+    # The library advises lowering Refine.val_batches, which no option sets.
+    x = torch.randn(8, 10, generator=torch.Generator().manual_seed(0))
+    np.savez(work / "tiny.npz", x=x.numpy(), y=x[:, :3].argmax(1).numpy())
+    args = ["--refine", "--training-steps", "200", "--batch-size", "8", "--min-lr", "1e-3", "--num-steps", "40"]
+    error = assert_one_line(
+        invoke("run", "model.pt", "--data", "tiny.npz", *args, "--no-report"),
+        1,
+        "too few to hold out",
+        "Pass --val-data, or give --data more batches (more rows or a smaller --batch-size).",
+    )
+    assert "Refine.val_batches" not in error

@@ -231,7 +231,7 @@ _SCHEDULE_WORDS = (
     ),
 )
 #: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps), an optimizer
-#: given only some parameters (``lrfind`` gives it the whole model).
+#: given only some parameters (``lrfind`` gives it the whole model), ``Refine.val_batches``.
 _NO_OPTION = (
     (re.compile(r"Use cap=True to clamp it, a milder rule,"), "Use a milder --scaling rule,"),
     (
@@ -240,6 +240,11 @@ _NO_OPTION = (
             r"or sweep an optimizer for dense gradients such as Adam over the whole model\."
         ),
         "lrfind gives the optimizer the whole model: sweep one for dense gradients, such as --optimizer adam.",
+    ),
+    # Refine(val_batches=...): --refine holds out its default number of batches.
+    (
+        re.compile(r"or lower Refine\.val_batches\."),
+        "or give --data more batches (more rows or a smaller --batch-size).",
     ),
 )
 #: The result's attributes, the scaling rule and the optimizer's name as the command line knows them: the
