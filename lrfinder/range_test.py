@@ -1541,6 +1541,16 @@ def _holds_tensors(value: object) -> bool:
     return found
 
 
+def _storage_freed(tensor: torch.Tensor) -> bool:
+    """Whether a tensor with elements has no memory behind them (its storage resized to 0, as FSDP does)."""
+    if tensor.numel() == 0 or tensor.layout != torch.strided or tensor.device.type == "meta":
+        return False
+    try:
+        return tensor.untyped_storage().nbytes() == 0
+    except (RuntimeError, NotImplementedError):  # a tensor subclass without a storage of its own (DTensor)
+        return False
+
+
 def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: list[str]) -> tuple[Any, ...]:
     """A copy of an attribute's value that :func:`_put_back` restores into the same objects.
 
@@ -1556,6 +1566,11 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
     Each container is walked once (``seen``): aliases and cycles are restored through the first path.
     """
     if isinstance(value, nn.Parameter):  # a model's parameter: restored with the model
+        return ("keep", value)
+    if isinstance(value, torch.Tensor) and _storage_freed(value):
+        # FSDP's views of its flat parameter (a wrapped Linear's weight) between forwards: their
+        # storage is freed, so they hold no values of their own (reading them crashes the process);
+        # the flat parameter they view is restored with the model.
         return ("keep", value)
     if isinstance(value, torch.Tensor):
         return ("tensor", value, value.detach().clone())
