@@ -464,6 +464,38 @@ def test_target_batch_size_scales(work: Path):
     assert "scaled lr" in result.stdout
 
 
+def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: pytest.MonkeyPatch):
+    """The summary advised 'warm up 2 epochs' for --target-batch-size, and fit trained at the scaled LR from step 1."""
+    import lrfinder.training
+
+    seen: list[dict[str, object]] = []
+    original = lrfinder.training.train
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lrfinder.training, "train", spy)
+    base = ["model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--max-lr", "100", "--no-report",
+            "--target-batch-size", "128", "--scaling", "linear", "--epochs", "3", "-o", "o.pt", "--json", "r.json"]
+    result = invoke("fit", *base)
+    saved = RangeTestResult.from_json(work / "r.json")
+    if saved.suggestion is None:
+        pytest.skip("curve inconclusive on this tiny problem")
+    assert result.exit_code == 0, result.output
+    assert saved.scaled is not None and saved.scaled.warmup_epochs == 2  # x4: two doublings
+    # 256 samples at batch 128: 2 steps an epoch, 6 in all; 2 epochs of warm-up are 4 of them.
+    assert "warm-up 4 steps (the batch-size scaling's advice), constant" in " ".join(result.stdout.split())
+    assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("constant", 4)
+    cosine = invoke("fit", *base, "--scheduler", "cosine")
+    assert cosine.exit_code == 0, cosine.output
+    assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 4)
+    own = invoke("fit", *base, "--scheduler", "cosine", "--warmup-steps", "1")
+    assert own.exit_code == 0, own.output
+    assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 1)
+    assert "warm-up 1 step, cosine" in " ".join(own.stdout.split())
+
+
 def test_weight_decay_sweep(work: Path):
     result = invoke(
         "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "30", "--optimizer", "adamw",

@@ -566,30 +566,59 @@ def _steps_per_epoch(options: Options, data: LoadedData) -> int:
     return max(1, n)
 
 
+def _warmup(options: Options, result: RangeTestResult, data: LoadedData) -> int:
+    """Warm-up steps of the planned training: ``--warmup-steps`` (with ``--scheduler``), else the scaling's advice.
+
+    ``--target-batch-size`` raising the LR advises a warm-up (:attr:`lrfinder.ScaledLR.warmup_epochs`,
+    Goyal et al.): it is built in as the callback builds it, each epoch counted in the training's
+    optimizer steps and kept below the training's length.
+    """
+    if options.scheduler is not None and options.warmup_steps:
+        return options.warmup_steps
+    advised = result.scaled.warmup_epochs if result.scaled is not None else 0
+    if not advised:
+        return 0
+    per_epoch = _steps_per_epoch(options, data)
+    return max(0, min(advised * per_epoch, options.epochs * per_epoch - 1))
+
+
+def _schedule(options: Options, result: RangeTestResult, data: LoadedData) -> str | None:
+    """The schedule training runs: ``--scheduler``, else ``constant`` after an advised warm-up, else none."""
+    if options.scheduler is not None:
+        return options.scheduler
+    return "constant" if _warmup(options, result, data) else None
+
+
 def _preview(options: Options, result: RangeTestResult, data: LoadedData, *, warn: bool = True) -> Any:
     """The planned schedule's LRs; ``warn=False`` when training builds it again and warns then."""
     from ..schedulers import preview_schedule
 
-    if result.lr is None or options.scheduler is None:  # only called on a conclusive curve with a scheduler
+    schedule = _schedule(options, result, data)
+    if result.lr is None or schedule is None:  # only called on a conclusive curve with a schedule
         raise LRFinderError(f"No learning rate to plan a schedule with: {result.error}")
     with warnings.catch_warnings():
         if not warn:
             warnings.simplefilter("ignore")
         return preview_schedule(
-            options.scheduler,
+            schedule,
             total_steps=options.epochs * _steps_per_epoch(options, data),
             steps_per_epoch=_steps_per_epoch(options, data),  # plateau reads its metric per epoch
             lr=result.lr,
             suggestion=result.training_suggestion,
-            warmup_steps=options.warmup_steps,
-            **options.scheduler_settings,
+            warmup_steps=_warmup(options, result, data),
+            **(options.scheduler_settings if options.scheduler is not None else {}),
         )
 
 
 def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) -> str:
-    """What ``fit`` trains with: length, LR, and the schedule's peak and end when there is one."""
+    """What ``fit`` trains with: length, LR, warm-up, and the schedule's peak and end when there is one."""
     steps = _steps_per_epoch(options, data)
     plan = f"{plural(options.epochs, 'epoch')} x {plural(steps, 'step')}, lr {result.lr:.2e}"
+    warmup = _warmup(options, result, data)
+    if warmup and (options.scheduler is None or not options.warmup_steps):
+        plan += f", warm-up {plural(warmup, 'step')} (the batch-size scaling's advice)"
+    elif warmup:
+        plan += f", warm-up {plural(warmup, 'step')}"
     if options.scheduler is None:
         return plan + ", constant"
     lrs = _preview(options, result, data, warn=False)
@@ -759,10 +788,11 @@ def _train(
             loss_fn=inputs.loss_fn,
             val_data=inputs.data.val,
             epochs=options.epochs,
-            scheduler=options.scheduler,
-            # Without --scheduler these are ignored (a note says so when they are given).
+            # Without --scheduler, --scheduler-opt and --warmup-steps are ignored (a note says so when they are
+            # given); a warm-up the batch-size scaling advises is built in all the same.
+            scheduler=_schedule(options, result, inputs.data),
             scheduler_settings=options.scheduler_settings if options.scheduler is not None else None,
-            warmup_steps=options.warmup_steps if options.scheduler is not None else 0,
+            warmup_steps=_warmup(options, result, inputs.data),
             suggestion=result.training_suggestion,
             accumulate_grad_batches=accumulate,
             device=inputs.device,
@@ -848,7 +878,7 @@ def execute(options: Options, inputs: Inputs) -> None:
     if options.train and not inconclusive:
         training = _train(options, inputs, result, chosen_wd, echo)
         schedule = list(training.lrs)
-        schedule_name = options.scheduler or "constant"
+        schedule_name = _schedule(options, result, inputs.data) or "constant"
     elif options.scheduler and not inconclusive and len(results) == 1:
         schedule_name = options.scheduler
         schedule = _preview(options, result, inputs.data)
