@@ -1623,6 +1623,8 @@ def _put_back(held: tuple[Any, ...]) -> Any:
         return obj
     if kind == "tensor":
         saved = held[2]
+        if _storage_freed(obj):  # its memory freed since (FSDP's views once resharded): nothing to write into
+            return obj
         if obj.shape == saved.shape and obj.dtype == saved.dtype and obj.device == saved.device:
             try:
                 obj.copy_(saved)
@@ -1681,6 +1683,37 @@ def _cloned_bytes(value: Any) -> int:
     return 0
 
 
+def _reshard_fsdp(model: nn.Module) -> None:
+    """Free the gathered parameters a classic FSDP module still holds, so its next forward gathers the shards again.
+
+    ``FullyShardedDataParallel`` frees its gathered (unsharded) flat parameter after the backward,
+    but the root module keeps it after a forward without one (an evaluation under ``no_grad``,
+    refine's held-out losses) and its next forward uses it without gathering again: shards written
+    in between (a restore) went unseen, and the next trial trained from where the last one ended.
+    Local (no collective); FSDP2's ``fully_shard`` gathers on every forward and needs nothing.
+    """
+    import sys
+
+    if "torch.distributed.fsdp" not in sys.modules:  # no FSDP model without it; keep torch.distributed unloaded
+        return
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    try:
+        from torch.distributed.fsdp._runtime_utils import _reshard
+    except ImportError:  # pragma: no cover - a torch whose FSDP internals moved
+        return
+    for module in model.modules():
+        handle = getattr(module, "_handle", None)
+        if (
+            isinstance(module, FullyShardedDataParallel)
+            and handle is not None
+            and handle.uses_sharded_strategy
+            and hasattr(handle.flat_param, "_full_param_padded")  # made by the first forward
+            and not handle.needs_unshard()  # the gathered flat parameter is still allocated
+        ):
+            _reshard(module, handle, True)
+
+
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
@@ -1717,6 +1750,8 @@ class StateSnapshot:
         self.model = model
         self.optimizers = list(optimizers)
         data = list(data)
+        # FSDP's shards are what the snapshot holds: gathered copies are dropped, never captured.
+        _reshard_fsdp(model)
         # The objects each module holds by name: the values below are restored into these objects.
         # (A TorchScript module keeps them in C++ containers, not dicts: its forward cannot reassign.)
         self._slots = [
@@ -1818,6 +1853,7 @@ class StateSnapshot:
 
     def restore(self) -> None:
         """Put the captured state back, bit for bit."""
+        _reshard_fsdp(self.model)  # before the shards are written: a gathered copy would shadow them
         for module, kind, held in self._slots:
             now = getattr(module, kind)
             for name in [n for n in now if n not in held]:  # registered during the test

@@ -127,6 +127,20 @@ def _run(rank: int, flavour: str) -> dict[str, Any]:
     ) and len(state) == len(opt.state)
     record["lr_restored"] = [g["lr"] for g in opt.param_groups] == [1e-3] * len(opt.param_groups)
     record["rng_restored"] = torch.equal(rng, torch.get_rng_state())
+    # refine's trials each start from the snapshot and end on a held-out forward under no_grad,
+    # after which classic FSDP's root keeps its gathered parameters: they must not outlive a restore.
+    with torch.no_grad():
+        output = model(x)
+    refined = lrfinder.range_test(
+        model, loader, optimizer=opt, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0, num_steps=40,
+        refine=lrfinder.Refine(training_steps=30, candidates=2, extend=0, val_batches=2),
+    )
+    f = refined.refinement
+    assert f is not None
+    record["refined"] = {"lr": f.lr, "trials": [[t.lr, t.held_out_loss, list(t.train_losses)] for t in f.trials]}
+    with torch.no_grad():
+        record["refine_output_restored"] = torch.equal(output, model(x))
+    record["refine_params_restored"] = all(_same(a, _local(p)) for a, p in zip(params, model.parameters()))
     # Training goes on after the test: the restored shards take a step (FSDP1 re-gathers its views of them).
     F.mse_loss(model(x), y).backward()
     opt.step()
@@ -181,6 +195,21 @@ def test_every_rank_records_the_same_curve(ranks: list[dict[str, Any]], flavour:
     assert a["curve"]["stop"] == ddp["stop"] and len(a["curve"]["losses"]) == len(ddp["losses"])
     assert a["curve"]["losses"] == pytest.approx(ddp["losses"], rel=1e-5)
     assert a["curve"]["lr"] == pytest.approx(ddp["lr"], rel=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_refine_trials_each_start_from_the_restored_shards(ranks: list[dict[str, Any]], flavour: str) -> None:
+    a, b = (r[flavour]["refined"] for r in ranks)
+    assert a == b
+    ddp = ranks[0]["ddp"]["refined"]
+    assert len(a["trials"]) == len(ddp["trials"]) >= 2
+    for trial, reference in zip(a["trials"], ddp["trials"]):  # the second trial trained on from the first's end
+        assert trial[0] == pytest.approx(reference[0], rel=1e-6)
+        assert trial[2] == pytest.approx(reference[2], rel=1e-4)
+        assert trial[1] == pytest.approx(reference[1], rel=1e-4)
+    for r in ranks:
+        assert r[flavour]["refine_output_restored"] and r[flavour]["refine_params_restored"]
 
 
 @pytest.mark.slow
