@@ -5,13 +5,16 @@ import functools
 import math
 import random
 import re
+import textwrap
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from _models import run_script
 from conftest import SAM, SAMAfterBackward, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -268,6 +271,33 @@ def test_snapshot_size_counts_the_module_attributes_and_param_groups_it_copies(m
     params = sum(p.numel() * 4 for p in mlp.parameters())
     buffers = sum(b.numel() * b.element_size() for b in mlp.buffers())
     assert plain == params + buffers + 2 * 4  # the LR tensor, copied with the param group and with opt.defaults
+
+
+def test_snapshot_leaves_tensors_whose_storage_fsdp_freed_alone(tmp_path: Path) -> None:
+    """Classic FSDP keeps a wrapped layer's weight as a plain attribute, a view of its flat parameter whose
+    storage it frees between forwards: cloning it, or writing into it after it was freed, segfaulted."""
+    run_script(
+        tmp_path,
+        textwrap.dedent(
+            """
+            import torch
+            from torch import nn
+            from lrfinder.range_test import StateSnapshot
+
+            net = nn.Linear(3, 2)
+            flat = torch.randn(8)
+            net.view = flat[:6].view(2, 3)
+            flat.untyped_storage().resize_(0)  # resharded: freed at the snapshot
+            StateSnapshot(net, [], module_attributes=True).restore()
+            flat.untyped_storage().resize_(32)  # gathered at the snapshot, freed at the restore
+            snapshot = StateSnapshot(net, [], module_attributes=True)
+            flat.untyped_storage().resize_(0)
+            snapshot.restore()
+            flat.untyped_storage().resize_(32)
+            assert net.view.untyped_storage().data_ptr() == flat.untyped_storage().data_ptr()
+            """
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------ stopping

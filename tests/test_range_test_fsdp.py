@@ -2,7 +2,8 @@
 
 Both FSDP flavours run on CPU here: the classic ``FullyShardedDataParallel`` given
 ``device_id=torch.device("cpu")`` (with ``device_id=None`` it asks for an accelerator), whose
-ranks hold a shard of one flat parameter, and FSDP2's ``fully_shard`` on a CPU device mesh,
+ranks hold a shard of one flat parameter (also with ``use_orig_params=True``, whose parameters
+are views of it), and FSDP2's ``fully_shard`` on a CPU device mesh,
 whose parameters are DTensors. Each rank writes what it saw to a JSON file; the test compares
 the ranks. A rank that crashes (a segfault) or hangs fails the fixture.
 """
@@ -30,7 +31,7 @@ from lrfinder.range_test import data_parallel_ranks
 WORLD = 2
 COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises
 DEADLINE_S = 180
-FLAVOURS = ("fsdp1", "fsdp2")
+FLAVOURS = ("fsdp1", "fsdp1_orig", "fsdp2")
 
 
 def _loader(rank: int) -> DataLoader:
@@ -52,10 +53,11 @@ def _net() -> nn.Module:
 def _wrap(flavour: str) -> nn.Module:
     if flavour == "ddp":  # the reference: the same data-parallel steps, unsharded
         return nn.parallel.DistributedDataParallel(_net())
-    if flavour == "fsdp1":
+    if flavour.startswith("fsdp1"):  # fsdp1_orig: use_orig_params=True, what Lightning's FSDPStrategy uses
         from torch.distributed.fsdp import FullyShardedDataParallel
 
-        return FullyShardedDataParallel(_net(), device_id=torch.device("cpu"))
+        orig = flavour == "fsdp1_orig"
+        return FullyShardedDataParallel(_net(), device_id=torch.device("cpu"), use_orig_params=orig)
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
@@ -223,8 +225,10 @@ def test_noise_scale_is_not_measured_under_fsdp(ranks: list[dict[str, Any]], fla
 @pytest.mark.slow
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_each_ranks_shard_and_optimizer_state_are_restored_exactly(ranks: list[dict[str, Any]], flavour: str) -> None:
-    # Each rank holds its own shard (FSDP1: 193 of the flat parameter's elements, padded to 194 and halved).
-    assert sum(r[flavour]["numel"] for r in ranks) >= sum(p.numel() for p in _net().parameters())
+    # Each rank holds its own shard (FSDP1: 193 of the flat parameter's 385 elements, padded to 386 and halved).
+    total = sum(p.numel() for p in _net().parameters())
+    assert total <= sum(r[flavour]["numel"] for r in ranks) <= total + 1
+    assert all(r[flavour]["numel"] < total for r in ranks)
     for r in ranks:
         record = r[flavour]
         assert record["has_state"]
