@@ -484,9 +484,15 @@ def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *
     allowed = (*accepted, *_GROUP_SETTINGS) if groups else accepted
     unknown = [str(k) for k in settings if k not in allowed]
     if unknown and not var_kw:
+        # Adam's family has no momentum setting: the first of its betas is the momentum's decay.
+        betas = (
+            f" For {spec.cls.__name__} the momentum is the first of its betas: set betas (e.g. 0.9, 0.999) instead."
+            if "momentum" in unknown and "betas" in allowed
+            else ""
+        )
         raise TypeError(
             f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
-            f"it accepts: {', '.join(allowed)}.{did_you_mean_each(unknown, allowed)}"
+            f"it accepts: {', '.join(allowed)}.{did_you_mean_each(unknown, allowed)}{betas}"
         )
 
 

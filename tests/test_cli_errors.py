@@ -856,3 +856,10 @@ def test_refine_on_one_batch_per_pass_advises_options(work: Path):
         "Pass --val-data, or give --data more batches (more rows or a smaller --batch-size).",
     )
     assert "Refine.val_batches" not in error
+
+
+def test_momentum_with_an_adam_family_optimizer_points_to_the_betas_option(work: Path) -> None:
+    """--optimizer adam --momentum 0.9 listed Adam's settings without naming --betas, its momentum's option."""
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--optimizer", "adam", "--momentum", "0.9")
+    assert result.exit_code == 2, result.output
+    assert "For Adam the momentum is the first of its betas: pass --betas 0.9,0.999 instead." in result.output

@@ -486,3 +486,14 @@ def test_lr_none_from_an_inconclusive_result_says_where_it_came_from() -> None:
             call()
     with pytest.raises(TypeError, match=r"got bias_lr_factor=None$"):  # only an LR gets the hint
         param_groups(model, lr=0.1, bias_lr_factor=None)  # type: ignore[arg-type]
+
+
+def test_momentum_given_to_an_adam_family_optimizer_points_to_betas() -> None:
+    """create_optimizer('adam', momentum=0.9) listed what Adam accepts, without saying betas[0] is its momentum."""
+    model = nn.Linear(2, 2)
+    for name in ("adam", "adamw", "nadam"):
+        with pytest.raises(TypeError, match=r"momentum is the first of its betas: set betas \(e\.g\. 0\.9, 0\.999\)"):
+            create_optimizer(name, model, lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError) as info:  # an optimizer without betas gets no such hint
+        create_optimizer("adagrad", model, lr=0.1, momentum=0.9)
+    assert "betas" not in str(info.value)

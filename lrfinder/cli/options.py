@@ -743,7 +743,7 @@ def _check_optimizer_settings(
         culprits = [k for k in extra if refusal({k: extra[k]}) is not None] or list(extra)
         hints = list(dict.fromkeys(origins.get(k, "--weight-decay") for k in culprits))
         raise click.BadParameter(
-            f"--optimizer {optimizer}: {one_line(exc)}", param_hint=hints[0] if len(hints) == 1 else hints
+            f"--optimizer {optimizer}: {as_options(one_line(exc))}", param_hint=hints[0] if len(hints) == 1 else hints
         )
 
 

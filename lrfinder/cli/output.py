@@ -241,6 +241,8 @@ _NO_OPTION = (
         ),
         "lrfind gives the optimizer the whole model: sweep one for dense gradients, such as --optimizer adam.",
     ),
+    # An Adam-family optimizer given --momentum: its momentum is the first of --betas.
+    (re.compile(r"set betas \(e\.g\. ([\d.]+), ([\d.]+)\) instead"), r"pass --betas \1,\2 instead"),
     # Refine(val_batches=...): --refine holds out its default number of batches.
     (
         re.compile(r"or lower Refine\.val_batches\."),
