@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from _spawn import ranked_regression, small_net, spawn_ranks
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 import lrfinder
 from lrfinder.range_test import data_parallel_ranks
@@ -33,19 +32,7 @@ def _regression(rank: int, epoch: int = 3) -> tuple[TensorDataset, DataLoader]:
     Each rank's own loss would stop the sweep at a different step (rank 1's noisy best loss
     puts its divergence threshold higher), leaving rank 0 in DDP's all-reduce.
     """
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(1024, 10, generator=gen)
-    y = x @ torch.randn(10, 1, generator=gen)
-    y[1::2] += 3.0 * torch.randn(512, 1, generator=gen)
-    data = TensorDataset(x, y)
-    sampler = DistributedSampler(data, num_replicas=WORLD, rank=rank, shuffle=False)
-    sampler.set_epoch(epoch)
-    return data, DataLoader(data, batch_size=16, sampler=sampler)
-
-
-def _net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
+    return ranked_regression(rank, WORLD, noise=3.0, epoch=epoch)
 
 
 def _curve(result: lrfinder.RangeTestResult) -> dict[str, Any]:
@@ -67,7 +54,7 @@ def _worker(rank: int, init: str, out: str) -> None:
     )
     record: dict[str, Any] = {"rank": rank}
     _, loader = _regression(rank)
-    model = nn.parallel.DistributedDataParallel(_net())
+    model = nn.parallel.DistributedDataParallel(small_net())
     record["ranks"] = getattr(data_parallel_ranks(model, torch.device("cpu")), "world", None)
     x0, y0 = next(iter(loader))
     with torch.no_grad():
@@ -112,7 +99,7 @@ def _worker(rank: int, init: str, out: str) -> None:
 
     # A plain model on rank 0 only, inside the initialized group: nothing to wait for.
     if rank == 0:
-        plain = _net()
+        plain = small_net()
         record["plain_ranks"] = data_parallel_ranks(plain, torch.device("cpu")) is None
         alone = lrfinder.range_test(plain, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0, num_steps=30)
         record["plain_steps"] = len(alone.losses)
@@ -123,16 +110,7 @@ def _worker(rank: int, init: str, out: str) -> None:
 
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    out = tmp_path_factory.mktemp("ddp")
-    init = "file://" + os.path.join(out, "rendezvous")
-    context = torch.multiprocessing.spawn(_worker, args=(init, str(out)), nprocs=WORLD, join=False)
-    start = time.monotonic()
-    while not context.join(timeout=1):
-        if time.monotonic() - start > DEADLINE_S:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f"the ranks were still running after {DEADLINE_S} s: a hang")
-    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(WORLD)]
+    return spawn_ranks(_worker, tmp_path_factory.mktemp("ddp"), WORLD, DEADLINE_S)
 
 
 @pytest.mark.slow
@@ -181,4 +159,4 @@ def test_a_plain_model_on_rank_zero_alone_does_not_wait_for_the_others(ranks: li
 
 
 def test_no_reduction_without_an_initialized_process_group() -> None:
-    assert data_parallel_ranks(_net(), torch.device("cpu")) is None
+    assert data_parallel_ranks(small_net(), torch.device("cpu")) is None

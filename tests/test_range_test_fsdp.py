@@ -15,15 +15,15 @@ import faulthandler
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from _spawn import ranked_regression, small_net, spawn_ranks
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader
 
 import lrfinder
 from lrfinder.range_test import data_parallel_ranks
@@ -36,33 +36,22 @@ FLAVOURS = ("fsdp1", "fsdp1_orig", "fsdp2")
 
 def _loader(rank: int) -> DataLoader:
     """Clean targets on even examples, slightly noisy ones on odd: the ranks' own losses differ."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(1024, 10, generator=gen)
-    y = x @ torch.randn(10, 1, generator=gen)
-    y[1::2] += 0.3 * torch.randn(512, 1, generator=gen)
-    data = TensorDataset(x, y)
-    sampler = DistributedSampler(data, num_replicas=WORLD, rank=rank, shuffle=False)
-    return DataLoader(data, batch_size=16, sampler=sampler)
-
-
-def _net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
+    return ranked_regression(rank, WORLD, noise=0.3)[1]
 
 
 def _wrap(flavour: str) -> nn.Module:
     if flavour == "ddp":  # the reference: the same data-parallel steps, unsharded
-        return nn.parallel.DistributedDataParallel(_net())
+        return nn.parallel.DistributedDataParallel(small_net())
     if flavour.startswith("fsdp1"):  # fsdp1_orig: use_orig_params=True, what Lightning's FSDPStrategy uses
         from torch.distributed.fsdp import FullyShardedDataParallel
 
         orig = flavour == "fsdp1_orig"
-        return FullyShardedDataParallel(_net(), device_id=torch.device("cpu"), use_orig_params=orig)
+        return FullyShardedDataParallel(small_net(), device_id=torch.device("cpu"), use_orig_params=orig)
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
     mesh = init_device_mesh("cpu", (WORLD,))
-    model = _net()
+    model = small_net()
     for layer in model:
         if isinstance(layer, nn.Linear):
             fully_shard(layer, mesh=mesh)
@@ -169,16 +158,7 @@ def _worker(rank: int, init: str, out: str) -> None:
 
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    out = tmp_path_factory.mktemp("fsdp")
-    init = "file://" + os.path.join(out, "rendezvous")
-    context = torch.multiprocessing.spawn(_worker, args=(init, str(out)), nprocs=WORLD, join=False)
-    start = time.monotonic()
-    while not context.join(timeout=1):
-        if time.monotonic() - start > DEADLINE_S:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f"the ranks were still running after {DEADLINE_S} s: a hang")
-    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(WORLD)]
+    return spawn_ranks(_worker, tmp_path_factory.mktemp("fsdp"), WORLD, DEADLINE_S)
 
 
 @pytest.mark.slow
@@ -226,7 +206,7 @@ def test_noise_scale_is_not_measured_under_fsdp(ranks: list[dict[str, Any]], fla
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_each_ranks_shard_and_optimizer_state_are_restored_exactly(ranks: list[dict[str, Any]], flavour: str) -> None:
     # Each rank holds its own shard (FSDP1: 193 of the flat parameter's 385 elements, padded to 386 and halved).
-    total = sum(p.numel() for p in _net().parameters())
+    total = sum(p.numel() for p in small_net().parameters())
     assert total <= sum(r[flavour]["numel"] for r in ranks) <= total + 1
     assert all(r[flavour]["numel"] < total for r in ranks)
     for r in ranks:
