@@ -863,3 +863,11 @@ def test_momentum_with_an_adam_family_optimizer_points_to_the_betas_option(work:
     result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--optimizer", "adam", "--momentum", "0.9")
     assert result.exit_code == 2, result.output
     assert "For Adam the momentum is the first of its betas: pass --betas 0.9,0.999 instead." in result.output
+
+
+def test_an_opt_typo_lists_the_settings_opt_takes_without_the_lr(work: Path) -> None:
+    """The list of what --opt accepts began with lr, which --opt refuses (the sweep sets the LR)."""
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--optimizer", "adam", "--opt", "wd=0.1")
+    assert result.exit_code == 2, result.output
+    assert "does not take the setting(s) wd; it accepts: betas, eps, weight_decay," in result.output
+    assert "accepts: lr" not in result.output
