@@ -317,6 +317,8 @@ class CurveReading:
         divergence_lr: Its LR, else the first non-finite LR, else ``None``.
         non_finite_lr: LR of the first non-finite loss of the whole curve, else ``None``.
         region: The falling region (:class:`FallingRegion`).
+        finite_after: Finite losses after the first non-finite one (a curve from elsewhere may go
+            on past a lone one; a range test stops there), which are not read.
 
     """
 
@@ -333,6 +335,7 @@ class CurveReading:
     divergence_lr: float | None
     non_finite_lr: float | None
     region: FallingRegion
+    finite_after: int = 0
 
     @property
     def min_loss_lr(self) -> float:
@@ -1274,6 +1277,7 @@ def read_curve(
         divergence_lr=float(lr_arr[divergence]) if divergence is not None else non_finite_lr,
         non_finite_lr=non_finite_lr,
         region=falling_region(slope, i_min, bumps=bumps, tie=_slope_tie(lr_arr, smoothed)),
+        finite_after=later,
     )
 
 
@@ -1528,7 +1532,7 @@ def analyze(
     confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr)
     text, pick_notes = derivation(reading, rule, lr)
     notes.extend(pick_notes)
-    later = _finite_after(np.asarray(_as_numbers(losses), dtype=float), reading.raw.size)
+    later = reading.finite_after
     if later:
         # A range test stops at its first non-finite loss; a curve from elsewhere may go on past a lone one.
         notes.append(
