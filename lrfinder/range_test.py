@@ -641,6 +641,15 @@ def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
         )
 
 
+def _warmup_owner(hook: object) -> Any:
+    """The lrfinder warm-up scheduler (``PlateauWithWarmup``) a step hook is the method of, else ``None``.
+
+    Its warm-up is state :class:`StateSnapshot` puts back, unlike what other step hooks change.
+    """
+    owner = getattr(hook, "__self__", None)
+    return owner if hasattr(owner, "warmup_calls") and hasattr(owner, "load_state_dict") else None
+
+
 def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
     """The names of ``optimizer``'s step hooks (its own and torch's global ones) whose effects stay after a restore.
 
@@ -659,8 +668,7 @@ def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
     names = []
     for table in tables:
         for hook in table.values():
-            owner = getattr(hook, "__self__", None)
-            if not (hasattr(owner, "warmup_calls") and hasattr(owner, "load_state_dict")):
+            if _warmup_owner(hook) is None:
                 names.append(str(getattr(hook, "__qualname__", type(hook).__name__)))
     return names
 
@@ -1794,8 +1802,8 @@ class StateSnapshot:
         self._step_hooked: list[tuple[Any, dict[str, Any]]] = []
         for opt in self._all_optimizers:
             for hook in list(getattr(opt, "_optimizer_step_post_hooks", {}).values()):
-                owner: Any = getattr(hook, "__self__", None)
-                if hasattr(owner, "warmup_calls") and hasattr(owner, "load_state_dict"):
+                owner = _warmup_owner(hook)
+                if owner is not None:
                     self._step_hooked.append((owner, copy.deepcopy(owner.state_dict())))
         if unknown:
             warnings.warn(
