@@ -1509,14 +1509,10 @@ class LRFinder(_CallbackBase):
     # ----------------------------------------------------------------------------------------
 
     def _publish(self, trainer: pl.Trainer, result: RangeTestResult) -> None:
-        metrics = _summary_metrics(result)
-        # callback_metrics survive ddp_spawn (they are sent back to the main process).
-        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
-        if not trainer.is_global_zero:
-            return
-        for lg in trainer.loggers:
-            lg.log_metrics(metrics, step=trainer.global_step)
-            _log_curve(lg, result)
+        _send_metrics(trainer, _summary_metrics(result))
+        if trainer.is_global_zero:
+            for lg in trainer.loggers:
+                _log_curve(lg, result)
 
     def _publish_applied(self, trainer: pl.Trainer, lr: float) -> None:
         """``lr_finder/applied_lr``: the LR training starts from (a module's own cycle: its peak).
@@ -1525,10 +1521,7 @@ class LRFinder(_CallbackBase):
         reads what the workers trained with; ``lr_finder/lr`` is the test's LR, which a module's
         OneCycleLR/CyclicLR turns into a peak twice as high.
         """
-        trainer.callback_metrics["lr_finder/applied_lr"] = torch.tensor(lr)
-        if trainer.is_global_zero:
-            for lg in trainer.loggers:
-                lg.log_metrics({"lr_finder/applied_lr": lr}, step=trainer.global_step)
+        _send_metrics(trainer, {"lr_finder/applied_lr": lr})
 
     def _write_report(self, trainer: pl.Trainer, result: RangeTestResult) -> None:
         if self.report is None or not trainer.is_global_zero:
@@ -1767,6 +1760,17 @@ def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> l
         if (name in obj) if isinstance(obj, Mapping) else hasattr(obj, name):
             out.append(obj)
     return out
+
+
+def _send_metrics(trainer: pl.Trainer, metrics: Mapping[str, float]) -> None:
+    """Put ``metrics`` in ``trainer.callback_metrics`` and log them to every logger (rank zero).
+
+    ``callback_metrics`` survive ``ddp_spawn``: they are sent back to the main process.
+    """
+    trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
+    if trainer.is_global_zero:
+        for lg in trainer.loggers:
+            lg.log_metrics(dict(metrics), step=trainer.global_step)
 
 
 def _log_hyperparameter(trainer: pl.Trainer, name: str, value: Any) -> None:
