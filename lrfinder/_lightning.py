@@ -626,7 +626,9 @@ class ManualStepper(_Stepper):
 
     One call is one optimizer step of the sweep, as under automatic optimization: ``training_step``
     runs on the next batch, at the same LR, until it has stepped an optimizer (counted by step
-    post-hooks on ``optimizers``) and given a loss. A ``training_step`` that accumulates gradients
+    post-hooks on ``optimizers``) and given a loss. A call that gives none (returns ``None``, or
+    does not log ``monitor``: a GAN that steps its discriminator on every other batch and logs
+    ``g_loss`` on the generator's) is run and the next one is taken. A ``training_step`` that accumulates gradients
     by hand (``if (batch_idx + 1) % 4 == 0: opt.step()``) so gets its micro-batches at one LR, and
     the loss is their mean; each step's count of micro-batches is kept in :attr:`accumulation`
     (the effective batch is that many per-device batches). Before, every call of ``training_step``
@@ -643,6 +645,8 @@ class ManualStepper(_Stepper):
         self.monitor = monitor
         self.micro_batches = 0
         self.accumulation: list[int] = []
+        # The keys training_step logged while ``monitor`` was missing, for the error when it never comes.
+        self._logged_instead: set[str] = set()
 
     def __call__(self, lr: float) -> float:
         """Run ``training_step`` (which steps its optimizers) until an optimizer stepped; return the mean loss."""
@@ -661,7 +665,11 @@ class ManualStepper(_Stepper):
                     raise ModelError(self._no_step_message(bool(first_step)))
                 self.micro_batches += 1
                 self.logged.clear()
-                loss = _loss_of(self._forward(), self.monitor, self.logged)
+                output = self._forward()
+                if self.monitor is not None and self.monitor not in self.logged:
+                    self._logged_instead.update(self.logged)
+                    continue  # logged on other batches only (a GAN's generator loss): no loss from this call
+                loss = _loss_of(output, self.monitor, self.logged)
                 if loss is None:
                     continue
                 values.append(self._reduce([loss]))
@@ -677,6 +685,12 @@ class ManualStepper(_Stepper):
         return sum(values) / len(values)
 
     def _no_step_message(self, stepped: bool) -> str:
+        if self.monitor is not None and stepped:
+            logged = sorted(self._logged_instead)
+            return (
+                f"LRFinder(monitor={self.monitor!r}): training_step did not log {self.monitor!r} in "
+                f"{MAX_SKIPPED} calls (logged: {logged or 'nothing'}). Log it with self.log({self.monitor!r}, loss)."
+            )
         if stepped:
             return (
                 "training_step gave no loss under manual optimization: return it (a tensor or a dict "

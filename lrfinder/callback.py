@@ -214,7 +214,8 @@ class LRFinder(_CallbackBase):
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``).
         monitor: Under manual optimization (warned and unused under automatic optimization,
             where the curve is the returned loss), the key logged with ``self.log`` that holds the
-            loss, when ``training_step`` does not return it.
+            loss, when ``training_step`` does not return it. A call that does not log it (a GAN's
+            discriminator batch) gives no loss; the next batch runs at the same LR.
         report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
         strict: Raise instead of warning when the curve is inconclusive.
         refine: ``True`` or a :class:`lrfinder.Refine`: after the sweep, round 2 of

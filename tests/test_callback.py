@@ -765,6 +765,54 @@ def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None
     assert "g_loss" in t.callback_metrics  # the fit's own logging still works
 
 
+class AlternatingGAN(GAN):
+    """A GAN stepping its networks on alternate batches (``optimizer_idx`` code ported to Lightning 2)."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        x, y = batch
+        if batch_idx % 2:
+            d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
+            d_opt.zero_grad()
+            self.manual_backward(d_loss)
+            d_opt.step()
+            self.log("d_loss", d_loss)
+            return
+        g_loss = F.cross_entropy(self.gen(x), y)
+        g_opt.zero_grad()
+        self.manual_backward(g_loss)
+        g_opt.step()
+        self.g_losses.append((self.phase, float(g_loss.detach())))
+        self.log("g_loss", g_loss)
+
+
+def test_manual_optimization_monitor_logged_every_other_batch(tmp_path: Path) -> None:
+    """g_loss logged only on the generator's batches: a call without it gives no loss, as a None output does.
+
+    The discriminator's batch logged d_loss only, and the fit stopped with "training_step did not log 'g_loss'".
+    """
+    finder = LRFinder(monitor="g_loss", **FAST)
+    model = AlternatingGAN()
+    t = trainer(tmp_path, [finder], max_steps=4)
+    t.fit(model, make_loader())
+    result = finder.result
+    assert result is not None and result.suggestion is not None
+    assert list(result.losses) == pytest.approx([v for p, v in model.g_losses if p == "test"])
+    sweep = [e for e in model.events if e[0] == "test"]
+    gen = [e[1][0] for e in sweep if e[3] == sweep[0][3]]  # batch 0 steps the generator
+    assert gen == pytest.approx(list(result.lrs))  # one generator step per point of the curve
+    disc = [e[1][0] for e in sweep if e[3] != sweep[0][3]]
+    assert disc == pytest.approx([lr / 2 for lr in result.lrs[1:]])  # a point's batches share its LR
+    assert result.settings.accumulate_steps == 1 and result.batch_size == 32
+    assert finder.applied_lr == model.lr
+
+
+def test_manual_monitor_never_logged_is_a_clear_error(tmp_path: Path) -> None:
+    t = trainer(tmp_path, [LRFinder(monitor="gen_loss", **FAST)], max_steps=1)
+    with pytest.raises(ModelError, match=r"did not log 'gen_loss'.*logged: \['d_loss', 'g_loss'\]"):
+        t.fit(GAN(), make_loader())
+
+
 def test_manual_without_loss_or_monitor_is_a_clear_error(tmp_path: Path) -> None:
     t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1)
     with pytest.raises(Exception, match="monitor"):
