@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import sys
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +20,54 @@ def check_flag(name: str, value: object) -> None:
             else ""
         )
         raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}{hint}")
+
+
+def _shortest(value: float, dtype: Any) -> float:
+    """A narrow float as the shortest decimal that reads back as it (``np.float32(1e-3)`` -> ``0.001``)."""
+    return float(str(dtype(value)))
+
+
+def plain(value: Any) -> Any:
+    """A number setting given as a 0-d tensor or a numpy scalar, as the Python number it holds; else ``value``.
+
+    ``torch.tensor(1e-3)``, ``np.float32(1e-3)``, ``np.int64(100)`` and a 0-d numpy array become ``0.001``,
+    ``0.001`` and ``100``, so the checks take them and results and JSON hold plain numbers. A float32 or
+    float16 value becomes the shortest decimal that reads back as it (what numpy prints for it, and what the
+    user typed), not its float64 expansion ``0.0010000000474974513``. Bool tensors and ``np.bool_`` become
+    ``bool`` (still refused where a number is needed); tensors of more than one element, complex numbers and
+    everything else are returned unchanged for the checks to refuse by name. torch is not imported here: a
+    tensor can only exist once the caller has imported it.
+    """
+    if type(value) in (bool, int, float) or value is None:
+        return value
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.ndim != 0 or value.is_complex() or value.is_meta:
+            return value
+        item = value.item()
+        if value.dtype in (torch.float32, torch.bfloat16):  # bfloat16's values are all float32 ones
+            return _shortest(item, np.float32)
+        if value.dtype == torch.float16:
+            return _shortest(item, np.float16)
+        return item
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.float16, np.float32)):
+        return _shortest(float(value), type(value))
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def plain_values(settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``settings`` with each value through :func:`plain` (``None`` stays ``None``; a non-mapping too)."""
+    if settings is None or not isinstance(settings, Mapping):
+        return settings  # type: ignore[return-value]
+    return {key: plain(value) for key, value in settings.items()}
 
 
 def is_real(value: object) -> bool:

@@ -51,7 +51,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ._checks import is_int, is_real
+from ._checks import is_int, is_real, plain
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
@@ -464,6 +464,7 @@ def finite_prefix(values: Sequence[float] | np.ndarray) -> int:
 
 def _window_length(n: int, window: int | None) -> int:
     """Odd Savitzky-Golay window: by default 10% of the points (at least 5), at most ``n``."""
+    window = plain(window)  # a 0-d tensor or numpy integer as an int
     if window is not None and not is_int(window):
         raise TypeError(f"Expected window to be an int (points) or None, but got window={window!r}")
     w = max(5, round(0.1 * n)) if window is None else int(window)
@@ -667,6 +668,7 @@ def smooth_losses(
 
     """
     lr_arr, loss_arr = _check_curve(lrs, losses)
+    polyorder = plain(polyorder)
     if not is_int(polyorder):
         raise TypeError(f"Expected polyorder to be an int, but got polyorder={polyorder!r}")
     if polyorder < 0:
@@ -723,6 +725,7 @@ def undo_ema(
         [1.0, 1.0, 1.0]
 
     """
+    beta = plain(beta)
     if not is_real(beta) or not 0.0 < float(beta) < 1.0:
         raise ValueError(f"Expected 0 < beta < 1, but got beta={beta!r}")
     if debias not in ("lightning", "exact", "none"):
@@ -1617,6 +1620,7 @@ def pick_spread(
         True
 
     """
+    copies, seed = plain(copies), plain(seed)
     if isinstance(copies, bool) or not isinstance(copies, (int, np.integer)) or copies < 2:
         raise ValueError(f"Expected copies to be an integer >= 2, but got copies={copies!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

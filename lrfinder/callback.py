@@ -47,7 +47,7 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
 from . import _lightning
-from ._checks import check_flag, is_int
+from ._checks import check_flag, is_int, plain
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import did_you_mean_each
@@ -327,6 +327,7 @@ class LRFinder(_CallbackBase):
             raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
         if scaling not in SCALING_RULES:
             raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
+        target_batch_size, test_batch_size = plain(target_batch_size), plain(test_batch_size)
         for name, value in (("target_batch_size", target_batch_size), ("test_batch_size", test_batch_size)):
             if value is not None and (not is_int(value) or value < 1):
                 raise ValueError(f"Expected {name} to be a positive int or None, but got {name}={value!r}")

@@ -48,7 +48,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 from torch.optim import Optimizer
 
-from ._checks import check_flag, is_real, none_lr_hint
+from ._checks import check_flag, is_real, none_lr_hint, plain
 from ._imports import import_string
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
@@ -270,6 +270,7 @@ def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
 
 
 def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    value = plain(value)  # torch.tensor(0.1), np.float32(0.1): the number they hold
     if not is_real(value):
         hint = none_lr_hint(name, value) if name == "lr" else ""
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
@@ -400,7 +401,7 @@ def param_groups(
     for pattern, factor in patterns.items():
         if not isinstance(pattern, str):
             raise TypeError(f"Expected lr_factors keys to be module-name patterns (str), but got {pattern!r}")
-        _check_positive(f"lr_factors[{pattern!r}]", factor)
+        patterns[pattern] = _check_positive(f"lr_factors[{pattern!r}]", factor)
 
     module_of: dict[str, tuple[str, nn.Module]] = {}
     for mod_name, module in model.named_modules():
@@ -560,6 +561,8 @@ def create_optimizer(
             f"of param-group dicts, but got {what}"
         )
     lr = _check_positive("lr", lr)
+    # 0-d tensors and numpy scalars as Python numbers: the groups (and a saved state_dict) hold plain floats.
+    settings = {key: plain(value) for key, value in settings.items()}
     if lr_group not in ("base", "largest"):
         raise ValueError(f"Expected lr_group to be 'base' or 'largest', but got lr_group={lr_group!r}")
     group_settings = {k: settings.pop(k) for k in _GROUP_SETTINGS if k in settings}

@@ -41,7 +41,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ._atomic import atomic_write_text
-from ._checks import check_flag, is_int, is_real
+from ._checks import check_flag, is_int, is_real, plain
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
@@ -110,7 +110,7 @@ class RangeTestSettings:
     gradient_clip_algorithm: GradientClipAlgorithm = "norm"
 
     def __post_init__(self) -> None:
-        """Check every setting as :func:`range_test` does, and store numpy numbers as Python ones.
+        """Check every setting as :func:`range_test` does, and store numpy numbers and 0-d tensors as Python ones.
 
         A plan as short as 2 steps is allowed (:func:`lr_schedule`'s minimum; ``range_test`` asks
         for 10), and any non-empty precision name (the callback records the Trainer's).
@@ -120,6 +120,9 @@ class RangeTestSettings:
             ValueError: A setting out of range, named with the rule and the value.
 
         """
+        # 0-d tensors and numpy scalars (torch.tensor(1e-3), np.int64(100)) as the Python numbers they hold.
+        for name in ("min_lr", "max_lr", "num_steps", "stop_factor", "accumulate_steps", "gradient_clip_val"):
+            object.__setattr__(self, name, plain(getattr(self, name)))
         _check_sweep(self.min_lr, self.max_lr, self.num_steps, self.mode, min_steps=2)
         _check_stop_factor(self.stop_factor)
         if not is_int(self.accumulate_steps) or self.accumulate_steps < 1:
@@ -265,6 +268,7 @@ def check_gradient_clipping(gradient_clip_val: object, gradient_clip_algorithm: 
             f"Expected gradient_clip_algorithm to be {' or '.join(map(repr, GRADIENT_CLIP_ALGORITHMS))}, but got "
             f"gradient_clip_algorithm={gradient_clip_algorithm!r}"
         )
+    gradient_clip_val = plain(gradient_clip_val)
     if gradient_clip_val is None:
         return
     if not is_real(gradient_clip_val):
@@ -762,6 +766,8 @@ def validate_settings(
         TypeError: A setting of the wrong type.
 
     """
+    min_lr, max_lr, num_steps, stop_factor = plain(min_lr), plain(max_lr), plain(num_steps), plain(stop_factor)
+    accumulate_steps = plain(accumulate_steps)
     _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=10)
     _check_stop_factor(stop_factor)
     if not is_int(accumulate_steps) or accumulate_steps < 1:
@@ -1247,6 +1253,7 @@ def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | 
         [0.25, 0.5, 0.75, 1.0]
 
     """
+    min_lr, max_lr, num_steps = plain(min_lr), plain(max_lr), plain(num_steps)
     _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=2)
     t = np.arange(num_steps) / (num_steps - 1)
     lrs = min_lr * (max_lr / min_lr) ** t if mode == "exp" else min_lr + (max_lr - min_lr) * t
@@ -1285,6 +1292,7 @@ class DivergenceMonitor:
                 ``beta`` outside (0, 1).
 
         """
+        stop_factor, beta = plain(stop_factor), plain(beta)
         _check_stop_factor(stop_factor)
         if not is_real(beta):
             raise TypeError(f"Expected beta to be a number in (0, 1), but got beta={beta!r}")
@@ -2736,7 +2744,7 @@ def range_test(
     settings = replace(
         settings,
         precision=cast(Precision, precision),
-        gradient_clip_val=None if gradient_clip_val is None else float(gradient_clip_val),
+        gradient_clip_val=None if gradient_clip_val is None else float(plain(gradient_clip_val)),
         gradient_clip_algorithm=cast(GradientClipAlgorithm, gradient_clip_algorithm),
     )
     check_flag("restore", restore)

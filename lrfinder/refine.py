@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_int, is_real
+from ._checks import is_real, plain
 from .exceptions import DataError, LRFinderError
 
 if TYPE_CHECKING:
@@ -167,14 +167,13 @@ class Refine:
     tie_rel: float = 0.0
 
     def __post_init__(self) -> None:
-        # numpy's integers and floats (len(loader) * np.int64 epochs, a budget from an array) as Python's.
-        for name in ("training_steps", "candidates", "extend", "trial_steps", "val_batches", "max_resweeps"):
-            value = getattr(self, name)
-            if is_int(value) and not isinstance(value, int):
-                object.__setattr__(self, name, int(value))
-        budget: Any = self.budget
-        if is_real(budget) and not isinstance(budget, (int, float)):
-            object.__setattr__(self, "budget", float(budget))
+        # numpy's integers and floats (len(loader) * np.int64 epochs, a budget from an array) and 0-d tensors
+        # as Python's.
+        for name in (
+            "training_steps", "candidates", "extend", "trial_steps", "val_batches", "max_resweeps", "budget",
+            "spacing", "tie_z", "tie_rel",
+        ):  # fmt: skip
+            object.__setattr__(self, name, plain(getattr(self, name)))
         ts = self.training_steps
         if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or ts < MIN_TRIAL_STEPS):
             raise ValueError(
@@ -207,13 +206,13 @@ class Refine:
                     f"Expected candidates to be an int or a sequence of factors, but got candidates={given!r}"
                 )
             given = tuple(given)
-            bad = [f for f in given if not is_real(f)]
+            bad = [f for f in given if not is_real(plain(f))]
             if bad:
                 raise TypeError(
                     f"Expected every candidate factor to be a number such as 0.5 or 2, but got {bad[0]!r} in "
                     f"candidates={given!r}"
                 )
-            factors = tuple(float(f) for f in given)
+            factors = tuple(float(plain(f)) for f in given)
             if len(factors) < 2 or any(not (math.isfinite(f) and f > 0) for f in factors):
                 raise ValueError(
                     f"Expected at least 2 positive candidate factors, but got candidates={self.candidates!r}"

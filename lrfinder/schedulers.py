@@ -76,7 +76,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import check_flag, is_real
+from ._checks import check_flag, is_real, plain
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 
@@ -304,6 +304,7 @@ class PlateauWithWarmup(ReduceLROnPlateau):
 
 def _number(name: str, value: Any, *, low: float | None = None, high: float | None = None, strict: str = "") -> float:
     """Check a real number against ``low``/``high``; ``strict`` holds ``"l"``/``"h"`` for ``<``."""
+    value = plain(value)  # torch.tensor(0.1), np.float32(0.1): the number they hold
     if not is_real(value) or not math.isfinite(value):  # numpy's numbers too (np.float32 is no float)
         raise TypeError(f"Expected {name} to be a finite number, but got {name}={value!r}")
     bad_low = low is not None and (value <= low if "l" in strict else value < low)
@@ -320,6 +321,7 @@ def _number(name: str, value: Any, *, low: float | None = None, high: float | No
 
 
 def _integer(name: str, value: Any, *, low: int) -> int:
+    value = plain(value)  # torch.tensor(100), np.int64(100): the int they hold
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"Expected {name} to be an integer, but got {name}={value!r}")
     if value < low:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_real
+from ._checks import is_real, plain
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
@@ -53,6 +53,17 @@ logger = logging.getLogger(__name__)
 
 #: Stable LRs within this factor of the largest count as equally stable (rule step 4).
 STABLE_TIE = 1.25
+
+
+def _weight_decay(value: Any) -> Any:
+    """A weight decay given as a one-element tensor or a numpy scalar as the Python number it holds.
+
+    A bool (``True``, ``torch.tensor(True)``) stays a bool and a string stays a string, for the
+    checks to refuse: ``float()`` read ``torch.tensor(True)`` as a weight decay of 1.
+    """
+    if torch.is_tensor(value) and value.numel() == 1:
+        value = value.reshape(())
+    return plain(value)
 
 
 def format_weight_decay(value: float) -> str:
@@ -134,7 +145,7 @@ def weight_decay_sweep(
             f"weight_decays={weight_decays!r}{one}"
         )
     given = list(weight_decays)
-    bad = [v for v in given if not (is_real(v) or (torch.is_tensor(v) and v.numel() == 1))]
+    bad = [v for v in given if not is_real(_weight_decay(v))]
     if bad:
         raise TypeError(f"Expected every weight decay to be a number, but got {bad[0]!r} in weight_decays={given!r}")
     is_class = isinstance(make_optimizer, type) and issubclass(make_optimizer, torch.optim.Optimizer)
@@ -167,7 +178,7 @@ def weight_decay_sweep(
             f"weight_decay_sweep got the unknown range_test setting(s) {', '.join(unknown)}; it passes on "
             f"{', '.join(known)}." + did_you_mean_each(unknown, known)
         )
-    values = [float(v) for v in given]
+    values = [float(_weight_decay(v)) for v in given]
     if not values:
         raise ValueError("Expected at least one weight decay, but got none")
     for v in values:
@@ -341,13 +352,14 @@ def recommend_weight_decay(
             f"Expected results to be RangeTestResults (what weight_decay_sweep returns), but got "
             f"{type(wrong[0]).__name__}: {wrong[0]!r}"
         )
-    bad = [v for v in weight_decays if not (is_real(v) or (torch.is_tensor(v) and v.numel() == 1))]
+    bad = [v for v in weight_decays if not is_real(_weight_decay(v))]
     if bad:
         raise TypeError(f"Expected every weight decay to be a number, but got {bad[0]!r} in {list(weight_decays)!r}")
     if len(results) != len(weight_decays):
         raise ValueError(
             f"Expected one weight decay per result, but got {len(results)} results and {len(weight_decays)} values"
         )
+    tie = plain(tie)
     if not is_real(tie):
         raise TypeError(f"Expected tie to be a number such as 0.05, but got tie={tie!r}")
     if not (math.isfinite(tie) and tie >= 0):
@@ -360,21 +372,22 @@ def recommend_weight_decay(
         )
     if len(ok) == 1:
         i = ok[0]
-        return WeightDecayChoice(i, float(weight_decays[i]), "the only conclusive curve")
+        return WeightDecayChoice(i, float(_weight_decay(weight_decays[i])), "the only conclusive curve")
     minima = {i: _min_loss(results[i]) for i in ok}
     best = min(minima.values())
     band = tie * max(_fall(results[i]) for i in ok)
     lowest = [i for i in ok if minima[i] <= best + band]
     if len(lowest) == 1:
         i = lowest[0]
-        return WeightDecayChoice(i, float(weight_decays[i]), f"lowest minimum of the smoothed loss ({minima[i]:.4g})")
+        reason = f"lowest minimum of the smoothed loss ({minima[i]:.4g})"
+        return WeightDecayChoice(i, float(_weight_decay(weight_decays[i])), reason)
     stable = {i: _stable_to(results[i]) for i in lowest}
     top = max(stable.values())
     widest = [i for i in lowest if stable[i] >= top / STABLE_TIE]
-    i = max(widest, key=lambda j: (float(weight_decays[j]), -j))
+    i = max(widest, key=lambda j: (float(_weight_decay(weight_decays[j])), -j))
     if len(widest) == 1:
         reason = f"minima tied within {tie:.0%} of the fall; stable to the largest LR ({stable[i]:.2e})"
     else:
         reason = "minima and stable ranges tied; the larger weight decay regularises more at the same speed"
     logger.debug("recommend_weight_decay: %s -> %s", list(weight_decays), weight_decays[i])
-    return WeightDecayChoice(i, float(weight_decays[i]), reason)
+    return WeightDecayChoice(i, float(_weight_decay(weight_decays[i])), reason)

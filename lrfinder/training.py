@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 from torch import nn
 
-from ._checks import is_int
+from ._checks import is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
@@ -451,6 +451,9 @@ def train(
         KeyboardInterrupt: Training was interrupted (Ctrl-C); Lightning has shut down cleanly.
 
     """
+    # 0-d tensors and numpy scalars (np.int64 epochs) as the Python numbers they hold.
+    epochs, warmup_steps, accumulate_grad_batches = plain(epochs), plain(warmup_steps), plain(accumulate_grad_batches)
+    gradient_clip_val = plain(gradient_clip_val)
     if not is_int(epochs) or epochs < 1:
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
     epochs = int(epochs)
@@ -460,6 +463,7 @@ def train(
             "Expected accumulate_grad_batches to be an int >= 1, but got "
             f"accumulate_grad_batches={accumulate_grad_batches!r}"
         )
+    accumulate_grad_batches = int(accumulate_grad_batches)
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     if not isinstance(device, str) or check_device("device", device) is None:

@@ -1,0 +1,182 @@
+"""The shared argument checks (``lrfinder._checks``), and number settings given as 0-d tensors or numpy scalars."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+import lrfinder
+from lrfinder._checks import plain
+
+T = torch.tensor
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (T(1e-3), 0.001),  # float32: the decimal written, not 0.0010000000474974513
+        (T(1e-3, dtype=torch.float64), 0.001),
+        (T(0.1, dtype=torch.float16), 0.1),
+        (T(100), 100),
+        (np.float32(1e-3), 0.001),
+        (np.float64(0.1), 0.1),
+        (np.int64(100), 100),
+        (np.array(0.5), 0.5),
+        (np.array(3), 3),
+        (T(1.5, requires_grad=True), 1.5),
+        (T(True), True),
+        (np.bool_(False), False),
+    ],
+)
+def test_plain_reads_0d_tensors_and_numpy_scalars_as_python_numbers(given: Any, expected: Any) -> None:
+    out = plain(given)
+    assert out == expected and type(out) is type(expected)
+
+
+@pytest.mark.parametrize("given", [T([1.0]), T(1j), "1e-3", None, 2, 0.5, [1.0]])
+def test_plain_leaves_what_is_not_a_0d_number(given: Any) -> None:
+    assert plain(given) is given
+
+
+def _model() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 3))
+
+
+def _loader() -> DataLoader:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(128, 8, generator=gen)
+    return DataLoader(list(zip(x, (x @ torch.randn(8, 3, generator=gen)).argmax(1))), batch_size=16)
+
+
+def _sgd() -> torch.optim.SGD:
+    return torch.optim.SGD(_model().parameters(), lr=0.1)
+
+
+#: Each public entry point with its number settings as 0-d tensors; returns what must hold plain numbers.
+CASES: dict[str, Callable[[], Any]] = {
+    "range_test": lambda: lrfinder.range_test(
+        _model(), _loader(), loss_fn=F.cross_entropy, min_lr=T(1e-5), max_lr=T(1.0), num_steps=T(12),
+        stop_factor=T(4.0), accumulate_steps=T(1), gradient_clip_val=T(1.0),
+    ).to_dict()["settings"],
+    "RangeTestSettings": lambda: vars(lrfinder.RangeTestSettings(min_lr=T(1e-5), max_lr=T(1.0), num_steps=T(20))),
+    "lr_schedule": lambda: lrfinder.lr_schedule(T(1e-3), T(1.0), T(4)).tolist(),
+    "DivergenceMonitor": lambda: vars(lrfinder.DivergenceMonitor(T(4.0), beta=T(0.9))),
+    "run_sweep": lambda: lrfinder.run_sweep(lambda lr: 1.0, [1e-3, 1e-2], stop_factor=T(4.0)),
+    "analyze": lambda: lrfinder.analyze(
+        np.geomspace(1e-5, 1, 50), np.r_[np.linspace(2, 0.5, 40), np.linspace(0.6, 10, 10)], window=T(7)
+    ).to_dict(),
+    "smooth_losses": lambda: lrfinder.smooth_losses(
+        np.geomspace(1e-5, 1, 50), np.linspace(2, 0.5, 50), window=T(7), polyorder=T(2)
+    ).tolist(),
+    "undo_ema": lambda: lrfinder.undo_ema(np.linspace(2, 0.5, 20), beta=T(0.98)).tolist(),
+    "scale_lr": lambda: lrfinder.scale_lr(
+        T(0.1), from_batch_size=T(32), to_batch_size=T(128), divergence_lr=T(1.0), noise_scale=T(100.0)
+    ).to_dict(),
+    "create_optimizer": lambda: [
+        {k: v for k, v in g.items() if k != "params"}
+        for g in lrfinder.create_optimizer(
+            "momentum", _model(), lr=T(0.1), momentum=T(0.9), weight_decay=T(1e-4), bias_lr_factor=T(2.0)
+        ).param_groups
+    ],
+    "param_groups": lambda: [
+        {k: v for k, v in g.items() if k != "params"}
+        for g in lrfinder.param_groups(_model(), lr=T(0.1), weight_decay=T(1e-4), lr_factors={"0": T(2.0)})
+    ],
+    "create_scheduler": lambda: [
+        lrfinder.create_scheduler(
+            "cosine", _sgd(), total_steps=T(100), warmup_steps=T(10), warmup_start_factor=T(0.1), eta_min=T(0.0)
+        ).state_dict()["_milestones"]
+    ],
+    "preview_schedule": lambda: lrfinder.preview_schedule(
+        "step", total_steps=T(4), lr=T(1.0), step_size=T(2), gamma=T(0.5)
+    ).tolist(),
+    "lightning_scheduler_config": lambda: lrfinder.lightning_scheduler_config(
+        lrfinder.create_scheduler("constant", _sgd()), frequency=T(1)
+    )["frequency"],
+    "Refine": lambda: vars(lrfinder.Refine(
+        training_steps=T(50), budget=T(2.0), candidates=(T(0.5), T(2.0)), spacing=T(0.25), extend=T(2),
+        val_batches=T(4), max_resweeps=T(1), tie_z=T(1.0), tie_rel=T(0.0),
+    )),
+    "LRFinder": lambda: [
+        vars(lrfinder.LRFinder(
+            min_lr=T(1e-6), max_lr=T(1.0), num_steps=T(20), stop_factor=T(4.0), target_batch_size=T(64),
+            test_batch_size=np.int64(32),
+        ).settings),
+    ],
+    "weight_decay_sweep": lambda: _swept_weight_decays([T(1e-4), np.float32(0.0)]),
+    "recommend_weight_decay": lambda: [lrfinder.recommend_weight_decay([_conclusive()], [T(1e-4)]).weight_decay],
+}  # fmt: skip
+
+
+def _swept_weight_decays(weight_decays: list[Any]) -> list[Any]:
+    """The weight decays ``weight_decay_sweep`` gives ``make_optimizer``."""
+    seen: list[Any] = []
+
+    def make(model: nn.Module, wd: Any) -> torch.optim.Optimizer:
+        seen.append(wd)
+        return torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=wd)
+
+    lrfinder.weight_decay_sweep(_model(), _loader(), weight_decays, make_optimizer=make, loss_fn=F.cross_entropy,
+                                num_steps=12)  # fmt: skip
+    return seen
+
+
+def _conclusive() -> lrfinder.RangeTestResult:
+    lrs = np.geomspace(1e-5, 1, 50)
+    losses = np.r_[np.linspace(2, 0.5, 40), np.linspace(0.6, 10, 10)]
+    return lrfinder.RangeTestResult(
+        lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed", suggestion=lrfinder.analyze(lrs, losses)
+    )
+
+
+def _numbers(value: Any) -> list[Any]:
+    """Every number inside ``value`` (dicts, lists, tuples), tensors and numpy scalars included."""
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, (list, tuple)):
+        return [n for v in value for n in _numbers(v)]
+    if isinstance(value, (torch.Tensor, np.generic, np.ndarray, int, float)):
+        return [value]
+    return []
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_number_settings_take_0d_tensors_and_store_python_numbers(name: str) -> None:
+    """``min_lr=torch.tensor(1e-3)`` was refused as "not a number"; it is read as the number it holds."""
+    out = CASES[name]()
+    numbers = _numbers(out)
+    assert numbers, out
+    wrong = [n for n in numbers if type(n) not in (int, float, bool)]
+    assert not wrong, f"{name} kept {wrong!r}"
+    json.dumps(out, default=str)
+
+
+def test_float32_settings_keep_the_decimal_given() -> None:
+    """``np.float32(1e-3)`` and ``torch.tensor(1e-3)`` are stored as 0.001, not 0.0010000000474974513."""
+    settings = lrfinder.RangeTestSettings(min_lr=np.float32(1e-3), max_lr=T(1.1))
+    assert (settings.min_lr, settings.max_lr) == (0.001, 1.1)
+    assert lrfinder.scale_lr(np.float32(0.1), from_batch_size=32, to_batch_size=64, rule="linear").lr == 0.2
+
+
+@pytest.mark.parametrize("flag", [T(True), np.bool_(True), True])
+def test_bools_are_still_refused_as_numbers(flag: Any) -> None:
+    with pytest.raises(TypeError, match="num_steps to be an int"):
+        lrfinder.lr_schedule(1e-3, 1.0, flag)
+    with pytest.raises(TypeError, match="lr to be a number"):
+        lrfinder.create_optimizer("sgd", _model(), lr=flag)
+    with pytest.raises(TypeError, match="weight decay to be a number"):
+        lrfinder.recommend_weight_decay([], [flag])
+
+
+def test_a_tensor_of_several_values_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=r"min_lr to be a number, but got min_lr=tensor\(\[0.0010, 0.0100\]\)"):
+        lrfinder.lr_schedule(T([1e-3, 1e-2]), 1.0, 10)
