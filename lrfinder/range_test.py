@@ -967,7 +967,8 @@ class RangeTestResult:
             from_batch_size: Effective batch size of the test; default :attr:`batch_size`.
             optimizer: The optimizer family for ``"auto"`` (instance, class or name); default
                 :attr:`optimizer_name`.
-            cap: Clamp the scaled LR to the divergence LR instead of only warning.
+            cap: Clamp the scaled LR to the divergence LR instead of only warning. A curve that
+                never diverged has no divergence LR: the LR is left as scaled, with a warning.
 
         Returns:
             A copy of the result with :attr:`scaled` set; :attr:`lr` is then the scaled LR.

@@ -355,7 +355,9 @@ def scale_lr(
             optimizers and ``linear`` for the rest.
         optimizer: Used by ``"auto"`` and ``"noise"`` to pick the family (instance, class or name).
         divergence_lr: The range test's divergence LR; a scaled LR past it raises a warning.
-        cap: Clamp the scaled LR to ``divergence_lr`` instead of only warning.
+        cap: Clamp the scaled LR to ``divergence_lr`` instead of only warning. Without a
+            ``divergence_lr`` there is nothing to clamp to: the LR is left as scaled, with a
+            warning (also kept in :attr:`ScaledLR.warning`).
         noise_scale: The critical batch ``B`` (a number, or a :class:`lrfinder.noise.NoiseScale`).
 
     Returns:
@@ -466,12 +468,21 @@ def scale_lr(
 def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) -> ScaledLR:
     """Warn (and with ``cap`` clamp) when ``scaled.lr`` lands past ``divergence_lr``.
 
-    Also warns when the target batch is past ``CRITICAL_WARN`` times the critical batch; both
-    messages are kept in ``warning``.
+    Also warns when ``cap`` is asked without a ``divergence_lr`` (nothing to cap at), and when
+    the target batch is past ``CRITICAL_WARN`` times the critical batch; the messages are kept in
+    ``warning``.
     """
     warning = None
     capped = False
     lr = scaled.lr
+    if cap and divergence_lr is None:
+        # cap=True asked for a bound there is none of: said, not silently ignored.
+        warning = (
+            f"cap=True has no divergence LR to cap at (divergence_lr=None: a range test whose loss never diverged "
+            f"has none), so the scaled LR {lr:.2e} is not capped. Pass divergence_lr, or rerun the range test with "
+            "a higher max_lr until the loss diverges."
+        )
+        warnings.warn(warning, stacklevel=3)
     if divergence_lr is not None and lr > divergence_lr:
         warning = (
             f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch {scaled.from_batch_size} to "

@@ -314,3 +314,21 @@ def test_batch_sizes_outside_float_arithmetic_are_refused(source: int, target: i
     with pytest.raises(ValueError, match=r"keeps the LR finite and > 0, .*digit number"):
         scale_lr(1e10, from_batch_size=source, to_batch_size=target, rule=rule, noise_scale=10.0)
     assert scale_lr(0.1, from_batch_size=1, to_batch_size=10**12, rule="linear").lr == pytest.approx(1e11)
+
+
+def test_cap_without_a_divergence_lr_says_it_caps_nothing() -> None:
+    """``cap=True`` with no divergence LR (none given, or a curve that never diverged) left the LR uncapped silently."""
+    with pytest.warns(UserWarning, match=r"cap=True has no divergence LR to cap at.*8.00e-01 is not capped"):
+        s = scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear", cap=True)
+    assert s.lr == pytest.approx(0.8) and not s.capped and s.warning is not None and "not capped" in s.warning
+    lrs = np.geomspace(1e-5, 1.0, 60)
+    losses = 1.0 + np.tanh(-np.log10(lrs / 1e-3))  # falls to a floor and never diverges
+    suggestion = analyze(lrs, losses)
+    assert suggestion.divergence_lr is None
+    result = RangeTestResult(tuple(lrs), tuple(losses), "completed", batch_size=32, suggestion=suggestion)
+    with pytest.warns(UserWarning, match="cap=True has no divergence LR"):
+        scaled = result.scale(256, rule="linear", cap=True).scaled
+    assert scaled is not None and not scaled.capped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # without cap=True nothing is said
+        scale_lr(0.1, from_batch_size=32, to_batch_size=256, rule="linear")
