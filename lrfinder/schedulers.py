@@ -956,6 +956,12 @@ def create_scheduler(
         )
     warmup_start_factor = _number("warmup_start_factor", warmup_start_factor, low=0, high=1, strict="h")
     check_scheduler_settings(name, settings)
+    # Each group's LR now is its eta0. torch's schedulers start from the group's initial_lr, which an
+    # earlier scheduler (or an optimizer state_dict loaded from its checkpoint) left at its own start:
+    # an optimizer set to a new LR (the one a range test found) jumped back to the old one.
+    for group in optimizer.param_groups:
+        lr = group["lr"]
+        group["initial_lr"] = lr.clone() if isinstance(lr, torch.Tensor) else lr
     given = set(settings)
     full: dict[str, Any] = {**spec.settings, **settings}
     if suggestion is not None:

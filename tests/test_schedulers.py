@@ -909,3 +909,36 @@ def test_a_decay_schedule_whose_gamma_raises_the_lr_is_said(name: str, settings:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         create_scheduler(name, opt, total_steps=100, **{**settings, "gamma": 0.5})
+
+
+@pytest.mark.parametrize("warmup", [0, 3])
+@pytest.mark.parametrize("name", list_schedulers())
+def test_a_schedule_starts_from_the_lr_the_groups_have_not_an_earlier_schedulers(name: str, warmup: int) -> None:
+    # An optimizer an earlier scheduler ran on (a first phase, or a state_dict loaded from a checkpoint) keeps
+    # that scheduler's initial_lr in its groups. Set to a new LR (the one a range test found), the schedule
+    # jumped back to the old one: constant, inverse and factor at once, the others at the end of a warm-up,
+    # onecycle's and cyclic's default max_lr / base_lr were the old LR.
+    settings = _settings_for(name)  # cyclic's base_lr: the groups' LRs
+
+    def lrs(opt):
+        sched = create_scheduler(name, opt, total_steps=12, warmup_steps=warmup, **settings)
+        out = []
+        for t in range(12):
+            out.append([g["lr"] for g in opt.param_groups])
+            opt.step()
+            _step(sched, t)
+        return out
+
+    def two_groups(lr):
+        a, b = nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))
+        return torch.optim.SGD([{"params": [a], "lr": lr / 2}, {"params": [b]}], lr=lr, momentum=0.9)
+
+    used = two_groups(0.4)
+    earlier = torch.optim.lr_scheduler.StepLR(used, step_size=1, gamma=0.5)
+    for _ in range(2):
+        used.step()
+        earlier.step()
+    for group, lr in zip(used.param_groups, [0.05, 0.1]):  # the new LR, at the groups' 1/2 ratio
+        group["lr"] = lr
+    used.defaults["lr"] = 0.1
+    np.testing.assert_allclose(lrs(used), lrs(two_groups(0.1)), rtol=1e-12, atol=1e-15)
