@@ -281,6 +281,31 @@ def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float
     return number
 
 
+def _check_number_setting(name: str, value: Any, default: Any) -> None:
+    """A setting whose class default is a number (``eps``, ``lr_decay``, ``rho``) must be a finite number.
+
+    torch's own checks compare the value with a number first: a string failed with "'<=' not
+    supported between instances of 'float' and 'str'", naming neither the setting nor the fix, and
+    ``eps=inf`` passed them (Adadelta then wrote NaN into the weights at the first step).
+
+    Raises:
+        TypeError: ``value`` is not a real number (or a one-element real tensor).
+        ValueError: ``value`` is not finite, where the class's default is.
+
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+        number = float(value)
+    elif is_real(value):
+        number = float(value)
+    else:
+        hint = ""
+        if isinstance(value, str):
+            hint = f" (a string: write a number, e.g. {name}={default!r}, the class's default)"
+        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
+    if not math.isfinite(number) and math.isfinite(float(default)):
+        raise ValueError(f"Expected {name} to be finite, but got {name}={value!r}")
+
+
 def _check_unit(name: str, value: Any) -> float:
     """A decay rate in ``[0, 1)``."""
     number = _check_positive(name, value, allow_zero=True)
@@ -538,10 +563,12 @@ def create_optimizer(
         TypeError: ``model_or_params`` is neither a module nor an iterable of parameters or groups.
         ValueError: An unknown name (the valid ones are listed), a setting out of range, a
             setting that contradicts the name (``sgd`` with momentum, ``nesterov`` without
-            momentum, ``amsgrad=False`` for ``amsgrad``), an unknown ``lr_group``.
+            momentum, ``amsgrad=False`` for ``amsgrad``), an unknown ``lr_group``, a non-finite
+            value for a setting the class defaults to a finite number (``eps=inf``).
         TypeError: A setting the class cannot take (it is named, with the accepted ones), a
             param-group setting without a model, a non-bool for a setting the class defaults to a
-            bool (``maximize``), or ``betas`` that are not a pair of numbers.
+            bool (``maximize``), a non-number for one it defaults to a number (``eps="abc"``), or
+            ``betas`` that are not a pair of numbers.
 
     Example:
         >>> model = nn.Linear(4, 2)
@@ -570,8 +597,11 @@ def create_optimizer(
     accepted, var_kw = _accepted(spec.cls)
     defaults = {name: p.default for name, p in inspect.signature(spec.cls.__init__).parameters.items()}
     for key, value in settings.items():
-        if isinstance(defaults.get(key), bool):  # an on/off setting: maximize="no" would read as on
+        default = defaults.get(key)
+        if isinstance(default, bool):  # an on/off setting: maximize="no" would read as on
             check_flag(key, value)
+        elif is_real(default):
+            _check_number_setting(key, value, default)
     for key, value in spec.fixed.items():
         if key in settings and settings[key] != value:
             hint = {

@@ -376,6 +376,13 @@ def test_an_optimizer_setting_of_the_wrong_type_is_named(work: Path):
     assert "not supported between" not in line
 
 
+def test_an_optimizer_setting_torch_compares_is_named(work: Path):
+    # torch's check compared the string first: "'<=' not supported between instances of 'float' and 'str'".
+    result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "adam", "--opt", "eps=abc", *FAST)
+    line = assert_one_line(result, 2, "--opt", "Expected eps to be a number", "eps='abc'", "eps=1e-08")
+    assert "not supported between" not in line
+
+
 def test_an_optimizer_that_cannot_be_built_on_a_stand_in_is_left_to_the_model(work: Path):
     # Muon takes only 2-D parameters: the stand-in cannot judge its settings, the real model does (exit 1).
     if not hasattr(torch.optim, "Muon"):

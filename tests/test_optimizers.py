@@ -343,6 +343,14 @@ def test_frozen_parameters_are_kept_and_skipped():
         ("rmsprop", {"momentum": 1.0}, ValueError, r"0 <= momentum < 1"),
         ("momentum", {"dampening": -1}, ValueError, "dampening >= 0"),
         ("momentum", {"dampening": 2}, ValueError, r"0 <= dampening <= 1"),
+        # a setting whose class default is a number: torch compared it first ("'<=' not supported between
+        # instances of 'float' and 'str'"), and took inf (Adadelta's eps=inf wrote NaN into the weights)
+        ("adam", {"eps": "abc"}, TypeError, r"Expected eps to be a number, but got eps='abc' .*eps=1e-08"),
+        ("adagrad", {"lr_decay": None}, TypeError, "Expected lr_decay to be a number, but got lr_decay=None"),
+        ("adadelta", {"rho": [0.9]}, TypeError, r"Expected rho to be a number, but got rho=\[0.9\]"),
+        ("adadelta", {"eps": float("inf")}, ValueError, "Expected eps to be finite, but got eps=inf"),
+        ("adagrad", {"lr_decay": float("inf")}, ValueError, "Expected lr_decay to be finite"),
+        ("nadam", {"momentum_decay": float("nan")}, ValueError, "Expected momentum_decay to be finite"),
         # lr_factors: a mapping; a model without submodules is said to have none
         ("adam", {"lr_factors": "head"}, TypeError, r"lr_factors to be a mapping .*\{'head': 10.0\}"),
     ],
