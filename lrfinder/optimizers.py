@@ -354,7 +354,8 @@ def param_groups(
 
     Each parameter gets an LR factor, the product of
 
-    * ``bias_lr_factor`` if it is a bias (its name ends in ``"bias"``);
+    * ``bias_lr_factor`` if it is a bias (its name ends in ``"bias"`` or starts with ``"bias_"``,
+      as a recurrent layer's ``bias_ih_l0`` does);
     * ``layer_lr_decay ** (n - 1 - i)`` for the ``i``-th of the model's ``n`` top-level children
       that own parameters (registration order): the last child (the head) trains at ``lr``,
       each earlier one at ``layer_lr_decay`` times the next. Parameters set directly on the
@@ -444,7 +445,9 @@ def param_groups(
     groups: dict[tuple[float, bool], dict[str, Any]] = {}
     for full_name, param in model.named_parameters():
         mod_name, module = module_of[full_name]
-        is_bias = full_name.rsplit(".", 1)[-1].endswith("bias")
+        leaf = full_name.rsplit(".", 1)[-1]
+        # An LSTM's bias_ih_l0 / bias_hh_l0 and MultiheadAttention's bias_k / bias_v are biases too.
+        is_bias = leaf.endswith("bias") or leaf.startswith("bias_")
         # A gain or a scalar (a LayerScale's gamma, a PReLU's slope, a learned temperature) is no weight
         # matrix either: shrinking it towards 0 switches its layer off (timm's rule: ndim <= 1 is not decayed).
         # A lazy module's weight before its first forward is a 1-D placeholder: torch's lazy layers (Linear,

@@ -241,6 +241,20 @@ def test_bias_lr_factor():
         assert info[id(p)][0] == pytest.approx(0.02 if name.endswith("bias") else 0.01), name
 
 
+def test_an_rnns_biases_are_biases() -> None:
+    # torch's recurrent layers name their biases bias_ih_l0 / bias_hh_l0 (and MultiheadAttention's extra key and
+    # value biases bias_k / bias_v): bias_lr_factor passed them over, as only names ending in "bias" counted.
+    model = nn.ModuleDict(
+        {"rnn": nn.LSTM(3, 4, bidirectional=True), "attn": nn.MultiheadAttention(4, 2, add_bias_kv=True)}
+    )
+    info = _lookup(param_groups(model, lr=0.01, weight_decay=1e-4, bias_lr_factor=2.0))
+    for name, p in model.named_parameters():
+        leaf = name.rsplit(".", 1)[-1]
+        is_bias = leaf.startswith("bias_") or leaf.endswith("bias")
+        assert info[id(p)] == ((0.02, 0.0) if is_bias else (0.01, 1e-4)), name
+    assert any(n.endswith("bias_ih_l0_reverse") for n, _ in model.named_parameters())
+
+
 def test_layer_lr_decay_from_the_head_down():
     model = _model()  # children with params: 0, 1, 3, 4 (ReLU has none)
     info = _lookup(param_groups(model, lr=1.0, layer_lr_decay=0.5))
