@@ -276,6 +276,33 @@ def _keeps_iterator(loader: object) -> bool:
     )
 
 
+_MISSING = object()
+
+
+def _no_step(*args: Any, **kwargs: Any) -> None:
+    """A scheduler's ``step`` during the test: the sweep sets the LR of every step."""
+
+
+def _pause_schedulers(configs: Sequence[LRSchedulerConfig]) -> list[tuple[Any, Any]]:
+    """Make each scheduler's ``step`` a no-op; returns what :func:`_resume_schedulers` puts back."""
+    paused: list[tuple[Any, Any]] = []
+    for config in configs:
+        sched: Any = config.scheduler
+        if all(sched is not s for s, _ in paused):
+            paused.append((sched, vars(sched).get("step", _MISSING)))
+            sched.step = _no_step
+    return paused
+
+
+def _resume_schedulers(paused: Sequence[tuple[Any, Any]]) -> None:
+    """Give the schedulers paused by :func:`_pause_schedulers` their own ``step`` back."""
+    for sched, own in paused:
+        if own is _MISSING:
+            del sched.step
+        else:
+            sched.step = own
+
+
 @contextlib.contextmanager
 def isolation(
     trainer: pl.Trainer,
@@ -294,7 +321,10 @@ def isolation(
     test's backward and optimizer-step hooks), the iterator a persistent-workers loader of
     ``loaders`` keeps (the fit made it already; the test draws from one of its own, shut down
     after it), and the module's ``log``, replaced by a recorder so the test's ``self.log`` calls
-    never reach the fit's metrics. Autograd's anomaly detection
+    never reach the fit's metrics. The schedulers of ``configs`` do not step inside: a manual
+    ``training_step`` that calls ``self.lr_schedulers().step()`` would move the LR the sweep set
+    (between the micro-batches of a step accumulated by hand), and a OneCycleLR sized to a fit
+    shorter than the test raised "Tried to step 11 times". Autograd's anomaly detection
     (``Trainer(detect_anomaly=True)``) is off inside: the test diverges on purpose. The trainer's loop counters
     are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
     count inside it.
@@ -324,6 +354,7 @@ def isolation(
     logged: dict[str, Any] = {}
     trainer.callbacks = []  # type: ignore[attr-defined]
     pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
+    paused = _pause_schedulers(configs)
     # The modes stay as they are: Lightning (2.2+) trains each submodule in the mode it is in at
     # the start of training (a frozen backbone left in eval mode keeps its BatchNorm statistics and
     # no dropout), so the test must too.
@@ -335,6 +366,7 @@ def isolation(
     finally:
         anomaly.__exit__(None, None, None)
         del pl_module.log
+        _resume_schedulers(paused)
         trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
         snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
         for lo, iterator in held:

@@ -553,6 +553,50 @@ def test_manual_accumulation_by_hand_sets_the_per_device_batch_for_a_target(tmp_
     assert result.scaled.factor == 4.0
 
 
+class ManualOneCycle(Net):
+    """Manual optimization stepping its own OneCycleLR in training_step, sized to the fit (10 steps)."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr, schedule="onecycle", total_steps=10)
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        opt.step()
+        self.lr_schedulers().step()
+        self.mean_loss.update(loss.detach())
+        return loss
+
+
+def test_manual_optimization_stepping_its_own_schedule_in_training_step(tmp_path: Path) -> None:
+    """self.lr_schedulers().step() in training_step does not move the LR during the test, nor end it.
+
+    The module's OneCycleLR, sized to a fit of 10 steps, was stepped by each of the test's steps: the test
+    stopped the fit with "Tried to step 11 times. The specified number of total steps is 10".
+    """
+
+    def run(root: Path, lr: float, finder: LRFinder | None) -> ManualOneCycle:
+        pl.seed_everything(7, verbose=False)
+        model = ManualOneCycle(lr=lr)
+        trainer(root, [finder] if finder is not None else [], max_steps=10).fit(model, make_loader())
+        return model
+
+    finder = LRFinder(**FAST)
+    model = run(tmp_path / "a", 0.01, finder)
+    result = finder.result
+    assert result is not None and result.suggestion is not None and result.num_steps > 10
+    assert [e[1][0] for e in model.test_events()] == pytest.approx(list(result.lrs))  # the sweep's LR, each step
+    assert finder.applied_lr == model.lr == result.training_suggestion.max_lr  # the cycle's peak
+    by_hand = run(tmp_path / "b", model.lr, None)
+    assert [e[1] for e in model.train_events()] == [e[1] for e in by_hand.train_events()]
+    wa, wb = weights(model), weights(by_hand)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 @pytest.mark.parametrize("steps_schedule", [False, True], ids=["not-stepped", "stepped"])
 def test_manual_optimization_with_scheduler_from_the_callback_is_said_when_never_stepped(
     tmp_path: Path, steps_schedule: bool
