@@ -3041,7 +3041,9 @@ def range_test(
             # The re-sweep restored everything; Ctrl-C stops the refinement, as it does in a trial (and in the
             # callback's re-sweeps): the caller (the CLI: exit 130) sees it, not a refinement built after it.
             raise KeyboardInterrupt
-        return again
+        # The noise scale is the first sweep's (re-sweeps do not measure it): kept when a re-sweep's curve is read,
+        # as the callback keeps it.
+        return replace(again, noise_scale=result.noise_scale, noise_error=result.noise_error)
 
     new_scaler = None
     if scaler is not None:

@@ -725,3 +725,21 @@ def test_trials_step_a_sam_optimizer_with_both_passes() -> None:
     sweeps = len(result.losses) + sum(r.steps_run for r in f.rounds)
     assert forwards[0] == 2 * (sweeps + trained) + held_out  # SAM: two passes per step, sweep and trials
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # restored
+
+
+def test_a_re_sweep_keeps_the_first_sweeps_noise_scale() -> None:
+    # The re-sweep's curve replaced the first sweep's result, noise_scale and noise_error with it: the
+    # measurement was lost without a word (the callback kept it).
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    xs = torch.randn(256, 4)
+    ys = xs @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.5 * torch.randn(256, 1)
+    data = [(xs[i:i + 8], ys[i:i + 8]) for i in range(0, 256, 8)]
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    kwargs: dict[str, Any] = {"optimizer": opt, "loss_fn": F.mse_loss, "min_lr": 1e-5, "max_lr": 1e-2,
+                              "num_steps": 30, "noise_scale": True, "accumulate_steps": 2}
+    plain = range_test(model, data, **kwargs)
+    assert plain.noise_scale is not None
+    result = range_test(model, data, **kwargs, refine=small_refine())
+    assert result.refinement is not None and result.refinement.rounds  # the curve read is a re-sweep's
+    assert result.noise_scale == plain.noise_scale and result.noise_error is None
