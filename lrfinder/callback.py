@@ -997,7 +997,8 @@ class LRFinder(_CallbackBase):
             if size is not None and size <= skip:
                 raise DataError(
                     f"The training loader yields only {size} batch(es) per pass: too few to hold out "
-                    "batches for refine. Add a validation loader or lower Refine.val_batches."
+                    "a batch for refine and still train on one. Add a validation loader (refine judges its trials on "
+                    "it), or split the training data into more batches."
                 )
         judged_on = "val_data" if val_loader is not None else "held-out training batches"
         loaders = [run.batches.loader, run.train_loader] + ([val_loader] if val_loader is not None else [])

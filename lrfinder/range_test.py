@@ -2776,6 +2776,15 @@ def range_test(
                 f"({type(train_data).__name__}): every trial must see the same batches. Pass a DataLoader or a list "
                 "of batches."
             )
+        from .refine import _length
+
+        if val_data is None and _length(train_data) == 1:
+            # Said now, not after the whole sweep: the one batch cannot be both held out and trained on.
+            raise DataError(
+                "refine without val_data judges its trials on held-out training batches, but train_data yields only "
+                "1 batch per pass: too few to hold out one and still train. Pass val_data, or split the training "
+                "data into more batches."
+            )
     elif val_data is not None:
         raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
     trainable = trainable_parameters(model)

@@ -852,9 +852,10 @@ class _HeldOutStream:
             for _ in range(self.skip + 1):
                 head.append(next(self._it))
         except StopIteration:
+            lower = " or lower Refine.val_batches" if self.skip > 1 else ""  # none is held out below 1
             raise DataError(
                 f"The training data yields only {len(head)} batch(es) per pass: too few to hold out "
-                f"val_batches={self.skip} and still train. Pass val_data, or lower Refine.val_batches."
+                f"val_batches={self.skip} and still train. Pass val_data{lower}."
             ) from None
         finally:
             torch.set_rng_state(current)

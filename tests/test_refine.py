@@ -743,3 +743,19 @@ def test_a_re_sweep_keeps_the_first_sweeps_noise_scale() -> None:
     result = range_test(model, data, **kwargs, refine=small_refine())
     assert result.refinement is not None and result.refinement.rounds  # the curve read is a re-sweep's
     assert result.noise_scale == plain.noise_scale and result.noise_error is None
+
+
+@pytest.mark.parametrize("data", [[make_classification(n=32).tensors], DataLoader(make_classification(n=32), 32)])
+def test_one_training_batch_without_val_data_fails_before_the_sweep(data: Any) -> None:
+    # The one batch cannot be held out and trained on: said after the whole sweep, with advice to lower
+    # val_batches, which was already 1.
+    model, opt, _ = setup()
+    steps: list[int] = []
+    with pytest.raises(DataError, match="only 1 batch per pass.*Pass val_data, or split") as info:
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine(),
+                   on_step=lambda i, lr, loss: steps.append(i))
+    assert "val_batches" not in str(info.value)
+    assert steps == []  # before the sweep
+    # With val_data the one batch trains every trial.
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine(), val_data=data)
+    assert result.refinement is not None

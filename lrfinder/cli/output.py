@@ -247,7 +247,7 @@ _NO_OPTION = (
     (re.compile(r"set betas \(e\.g\. ([\d.]+), ([\d.]+)\) instead"), r"pass --betas \1,\2 instead"),
     # Refine(val_batches=...): --refine holds out its default number of batches.
     (
-        re.compile(r"or lower Refine\.val_batches\."),
+        re.compile(r"or (?:lower Refine\.val_batches|split the training data into more batches)\."),
         "or give --data more batches (more rows or a smaller --batch-size).",
     ),
 )
