@@ -434,6 +434,25 @@ def _decay_gamma(name: str, value: Any, per: str) -> float:
     return gamma
 
 
+def _warn_floor_above(name: str, eta_min: float, optimizer: Optimizer, *, zero_stays: bool) -> None:
+    """Say when ``eta_min`` (an absolute LR, one for every group) is above a group's LR: the schedule raises it.
+
+    Not refused: a group's LR set low on purpose may be meant to rise to a common floor, but a decay
+    that raises the LR is far more often a floor above the LR the range test found.
+    """
+    bases = _base_lrs(optimizer)
+    above = [i for i, base in enumerate(bases) if eta_min > base and not (zero_stays and base == 0)]
+    if above:
+        warnings.warn(
+            f"Schedule {name!r} with eta_min={eta_min:.2e} is above the LR of param group(s) {above} "
+            f"({_lrs_text([bases[i] for i in above])}): it raises their LR to eta_min instead of decaying it. "
+            "eta_min is an absolute LR, the same for every group: set it below the LR (e.g. a hundredth of it), "
+            "or 0.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def _build_constant(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     return LambdaLR(optimizer, constant_factor)
 
@@ -482,6 +501,7 @@ def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
     step_size = _integer("step_size", s["step_size"], low=1)
     _within_run("step_size", step_size, steps, "the LR would never change", hint="Use 'constant' for a fixed LR.")
     eta_min = _number("eta_min", s["eta_min"], low=0)
+    _warn_floor_above("factor", eta_min, optimizer, zero_stays=True)
     # A group at lr 0 (frozen that way) stays at 0 whatever its floor.
     lambdas = [FactorDecay(factor, step_size, eta_min / base if base > 0 else 0.0) for base in _base_lrs(optimizer)]
     return LambdaLR(optimizer, lambdas)  # type: ignore[arg-type]
@@ -489,7 +509,9 @@ def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
 
 def _build_cosine(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     assert steps is not None
-    return CosineToMin(optimizer, T_max=steps, eta_min=_number("eta_min", s["eta_min"], low=0))
+    eta_min = _number("eta_min", s["eta_min"], low=0)
+    _warn_floor_above("cosine", eta_min, optimizer, zero_stays=False)  # torch's cosine raises a group at 0 too
+    return CosineToMin(optimizer, T_max=steps, eta_min=eta_min)
 
 
 def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:

@@ -942,3 +942,20 @@ def test_a_schedule_starts_from_the_lr_the_groups_have_not_an_earlier_schedulers
         group["lr"] = lr
     used.defaults["lr"] = 0.1
     np.testing.assert_allclose(lrs(used), lrs(two_groups(0.1)), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["cosine", "factor"])
+def test_an_eta_min_above_a_groups_lr_is_said(name: str) -> None:
+    # eta_min is an absolute LR: above a group's LR (a suggestion below the floor the user set, a backbone at a
+    # small lr factor) cosine rose to it over the run and factor jumped to it at step 0, without a word.
+    settings = {"factor": 0.5} if name == "factor" else {}
+    _, opt = _optimizer()  # groups at 0.25 and 0.5
+    with pytest.warns(UserWarning, match=rf"Schedule '{name}' with eta_min=3.00e-01 is above the LR of param "
+                      r"group\(s\) \[0\] \(\[2.50e-01\]\): it raises their LR to eta_min instead of decaying"):
+        sched = create_scheduler(name, opt, total_steps=10, eta_min=0.3, **settings)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] > 0.25  # what the warning says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler(name, _optimizer()[1], total_steps=10, eta_min=0.2, **settings)
