@@ -287,6 +287,40 @@ def _check_schedule_arguments(
             )
 
 
+def _own_arguments(scheduler_settings: Mapping[str, Any], warmup_steps: Any) -> tuple[dict[str, Any], Any]:
+    """Take :func:`train`'s own schedule arguments out of ``scheduler_settings``.
+
+    ``warmup_steps`` is taken there too, as ``LRFinder(scheduler_settings=...)`` takes it;
+    ``total_steps`` and ``suggestion`` are train's to set. Passed on as they were, they failed
+    when the fit started with Python's "create_scheduler() got multiple values for keyword
+    argument 'warmup_steps'".
+
+    Raises:
+        ValueError: ``total_steps`` or ``suggestion`` in ``scheduler_settings``, or a
+            ``warmup_steps`` there other than a ``warmup_steps`` argument given too.
+
+    """
+    settings = dict(scheduler_settings)
+    for key, why in (
+        ("total_steps", "train sets it to the fit's optimizer steps (epochs times the steps per epoch)"),
+        ("suggestion", "pass it as train's suggestion argument"),
+    ):
+        if key in settings:
+            raise ValueError(
+                f"Expected scheduler_settings without {key!r}: {why}; but got scheduler_settings with "
+                f"{key}={settings[key]!r:.60}"
+            )
+    if "warmup_steps" in settings:
+        inner = settings.pop("warmup_steps")
+        if warmup_steps and inner != warmup_steps:
+            raise ValueError(
+                f"Expected warmup_steps once, but got warmup_steps={warmup_steps!r} and "
+                f"scheduler_settings['warmup_steps']={inner!r}; give one of them"
+            )
+        warmup_steps = inner
+    return settings, warmup_steps
+
+
 def _configure(
     make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
     model: nn.Module,
@@ -409,7 +443,9 @@ def train(
         epochs: Training epochs (``>= 1``).
         scheduler: A scheduler registry name (:func:`lrfinder.list_schedulers`), stepped per
             optimizer step (per epoch for ``plateau``); ``None`` keeps the LR constant.
-        scheduler_settings: The schedule's settings (``eta_min``, ``step_size``, ...).
+        scheduler_settings: The schedule's settings (``eta_min``, ``step_size``, ...); also
+            ``warmup_steps``, as ``LRFinder(scheduler_settings=...)`` takes it (not with a
+            different ``warmup_steps`` argument). ``total_steps`` is set from the data.
         warmup_steps: Linear warm-up steps before the schedule.
         suggestion: The range test's :class:`~lrfinder.Suggestion`, from which ``onecycle``
             and ``cyclic`` take their band (see :func:`lrfinder.create_scheduler`).
@@ -436,8 +472,9 @@ def train(
     Raises:
         ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, a plain
             model without ``loss_fn``, a ``gradient_clip_val`` that is not finite and > 0,
-            ``precision="16-mixed"`` on the CPU (use ``"bf16-mixed"``), ``warmup_steps < 0``, or
-            ``scheduler_settings`` or ``warmup_steps`` without a ``scheduler``.
+            ``precision="16-mixed"`` on the CPU (use ``"bf16-mixed"``), ``warmup_steps < 0``,
+            ``scheduler_settings`` or ``warmup_steps`` without a ``scheduler``, or
+            ``scheduler_settings`` holding ``total_steps``, ``suggestion`` or a second ``warmup_steps``.
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
             that needs ``total_steps``, or batches a plain model cannot read.
         TypeError: ``optimizer``, ``loss_fn``, ``on_epoch_end`` or ``on_batch_end`` not
@@ -457,6 +494,8 @@ def train(
     if not is_int(epochs) or epochs < 1:
         raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
     epochs = int(epochs)
+    if isinstance(scheduler_settings, Mapping):
+        scheduler_settings, warmup_steps = _own_arguments(scheduler_settings, warmup_steps)
     _check_schedule_arguments(scheduler, scheduler_settings, warmup_steps, suggestion)
     if not is_int(accumulate_grad_batches) or accumulate_grad_batches < 1:
         raise ValueError(

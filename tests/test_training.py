@@ -201,6 +201,15 @@ def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.
         ({"on_epoch_end": "print"}, TypeError, r"on_epoch_end to be callable"),
         ({"on_batch_end": 1}, TypeError, r"on_batch_end to be callable"),
         ({"val_data": 5}, TypeError, r"val_data to be an iterable of batches"),
+        # train's own arguments: Python's "create_scheduler() got multiple values for keyword argument"
+        ({"scheduler": "cosine", "scheduler_settings": {"total_steps": 5}}, ValueError,
+         r"scheduler_settings without 'total_steps': train sets it"),
+        ({"scheduler": "cosine", "scheduler_settings": {"suggestion": None}}, ValueError,
+         r"scheduler_settings without 'suggestion'"),
+        ({"scheduler": "cosine", "scheduler_settings": {"warmup_steps": 2}, "warmup_steps": 3}, ValueError,
+         r"warmup_steps=3 and scheduler_settings\['warmup_steps'\]=2"),
+        ({"scheduler": "cosine", "scheduler_settings": {"warmup_steps": -1}}, ValueError, r"warmup_steps >= 0.*-1"),
+        ({"scheduler_settings": {"warmup_steps": 2}}, ValueError, r"scheduler to be set when warmup_steps"),
     ],
 )
 def test_bad_settings_fail_naming_the_argument_before_lightning_starts(kwargs, error, pattern):
@@ -210,6 +219,16 @@ def test_bad_settings_fail_naming_the_argument_before_lightning_starts(kwargs, e
     base = {"optimizer": sgd(0.1), "loss_fn": F.cross_entropy}
     with pytest.raises(error, match=pattern):
         train(make_mlp(), loader(64), **{**base, **kwargs})
+
+
+def test_a_warmup_in_the_scheduler_settings_is_the_warmup() -> None:
+    # LRFinder(scheduler_settings={"warmup_steps": 4}) takes it there; train failed when the fit started with
+    # "create_scheduler() got multiple values for keyword argument 'warmup_steps'".
+    runs = [
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="cosine", **kwargs).lrs
+        for kwargs in ({"scheduler_settings": {"warmup_steps": 2}}, {"warmup_steps": 2})
+    ]
+    assert runs[0] == runs[1] and runs[0][0] == 0.0 and max(runs[0]) == pytest.approx(0.1)
 
 
 def test_numpy_epochs_and_warmup_are_accepted():
