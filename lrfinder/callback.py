@@ -372,7 +372,8 @@ class LRFinder(_CallbackBase):
             from .schedulers import _get_spec, check_scheduler_settings
 
             _get_spec(scheduler, "scheduler")  # an unknown name fails here, not at fit start
-            check_scheduler_settings(scheduler, scheduler_settings or {})
+            # The warm-up too: the advised warm-up's warning on a loader without length asks for warmup_steps here.
+            check_scheduler_settings(scheduler, scheduler_settings or {}, warmup=True)
         if report is not None:
             if not isinstance(report, (str, os.PathLike)):
                 raise TypeError(

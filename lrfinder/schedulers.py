@@ -811,8 +811,18 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
     return SCHEDULERS[name]
 
 
-def check_scheduler_settings(name: str, settings: Mapping[str, Any]) -> None:
+#: :func:`create_scheduler`'s warm-up arguments, which settings passed on to it whole may hold.
+WARMUP_SETTINGS = ("warmup_steps", "warmup_start_factor")
+
+
+def check_scheduler_settings(name: str, settings: Mapping[str, Any], *, warmup: bool = False) -> None:
     """Refuse setting names the ``name`` schedule does not take, suggesting the close ones.
+
+    Args:
+        name: The registry name.
+        settings: The setting names (and values) to check.
+        warmup: Whether :data:`WARMUP_SETTINGS` are allowed too (settings that are passed to
+            :func:`create_scheduler` whole, as ``LRFinder(scheduler_settings=...)``'s are).
 
     Raises:
         ValueError: ``name`` is not a registry name.
@@ -820,12 +830,13 @@ def check_scheduler_settings(name: str, settings: Mapping[str, Any]) -> None:
 
     """
     spec = _get_spec(name)
-    unknown = [str(k) for k in settings if k not in spec.settings]
+    allowed = (*spec.settings, *WARMUP_SETTINGS) if warmup else tuple(spec.settings)
+    unknown = [str(k) for k in settings if k not in allowed]
     if unknown:
-        accepted = ", ".join(spec.settings) or "no settings"
+        accepted = ", ".join(allowed) or "no settings"
         raise TypeError(
             f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}."
-            + did_you_mean_each(unknown, spec.settings)
+            + did_you_mean_each(unknown, allowed)
         )
 
 

@@ -1220,6 +1220,22 @@ def test_target_batch_size_not_divisible_is_an_error(tmp_path: Path) -> None:
         t.fit(Net(), datamodule=DataModule(batch_size=32))
 
 
+def test_a_warmup_in_scheduler_settings_is_built_in(tmp_path: Path) -> None:
+    # What the warning on a loader without length advises (scheduler_settings={'warmup_steps': N}) was refused by
+    # LRFinder itself: "Scheduler 'cosine' does not take the setting(s) warmup_steps".
+    finder = LRFinder(
+        optimizer="momentum", scheduler="cosine", scheduler_settings={"warmup_steps": 4, "warmup_start_factor": 0.5},
+        **FAST,
+    )
+    seen = StepLRs()
+    t = trainer(tmp_path, [finder, seen], max_steps=8)
+    t.fit(Net(), make_loader())
+    assert isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.SequentialLR)
+    lr = finder.applied_lr
+    assert lr is not None
+    assert [max(v) for v in seen.lrs][:5] == pytest.approx([lr / 2, 5 * lr / 8, 3 * lr / 4, 7 * lr / 8, lr])
+
+
 def test_scaling_warmup_applied_to_registry_scheduler(tmp_path: Path) -> None:
     """Issue 10, 3d: the warm-up the scaling advises (x8 -> 3 epochs) is built into scheduler=."""
     finder = LRFinder(optimizer="momentum", scheduler="cosine", target_batch_size=256, **FAST)
@@ -1391,7 +1407,8 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
         ({"optimizer": "sgd", "optimizer_settings": {"momentm": 0.9}}, TypeError,
          r"'sgd' \(SGD\) does not take the setting\(s\) momentm.*Did you mean 'momentum'\?"),
         ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": {"eta_mn": 0.0}}, TypeError,
-         r"'cosine' does not take the setting\(s\) eta_mn; it accepts: eta_min. Did you mean 'eta_min'\?"),
+         r"'cosine' does not take the setting\(s\) eta_mn; it accepts: eta_min, warmup_steps, warmup_start_factor. "
+         r"Did you mean 'eta_min'\?"),
         ({"optimizer": 5}, TypeError, r"optimizer to be a registry name such as 'adamw'.*optimizer=5"),
     ],
 )
