@@ -300,7 +300,8 @@ def noise_scale_from_norms(
     Raises:
         ValueError: Mismatched or empty inputs, or batch sizes out of order.
         NoiseScaleError: The noise scale is unmeasurable: a non-finite norm, ``tr(Sigma)``
-            estimated <= 0 (no gradient noise resolvable at these batch sizes), or ``|G|^2``
+            estimated <= 0 (no gradient noise resolvable at these batch sizes; a gradient that is zero at
+            every step is said as such), or ``|G|^2``
             estimated <= 0 (the gradient is indistinguishable from pure noise: the critical batch
             is far above ``B_b``), or ``B_simple`` below one example (``MIN_B_SIMPLE``: the
             batches carry no sampling noise, e.g. each is the whole dataset). The message says why
@@ -343,6 +344,13 @@ def noise_scale_from_norms(
     grad_sq = float(grad_sq_i.mean())
     trace = float(trace_i.mean())
     where = f"batch sizes {small_batch_size} and {big_batch_size}, {s.size} step(s)"
+    if not (np.any(s) or np.any(b)):
+        # Not "no noise to resolve": more steps or smaller batches cannot help a gradient that is not there.
+        raise NoiseScaleError(
+            f"Cannot measure the gradient noise scale: the gradient is zero at every step measured ({where}), so "
+            "the loss does not depend on the trained parameters there (a constant or detached loss, dead units). "
+            "Check that the loss depends on the parameters the optimizer trains."
+        )
     if not trace > 0:
         raise NoiseScaleError(
             f"Cannot measure the gradient noise scale: tr(Sigma) is estimated at {trace:.3g} <= 0 ({where}); "

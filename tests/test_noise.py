@@ -1103,3 +1103,24 @@ def test_sub_batch_the_model_refuses_is_skipped_and_buffers_restored() -> None:
     probe.sub_batch(model, (torch.randn(8, 4), torch.randint(0, 2, (8,))), lambda b: F.cross_entropy(model(b[0]), b[1]))
     assert probe._pending is not None and probe._pending[1:] == (2, 8)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_zero_gradient_is_unmeasurable_and_said_so() -> None:
+    # Said as "no noise these batch sizes can resolve. Measure on more steps or smaller batches": no
+    # number of steps or batch size helps a gradient that is zero.
+    with pytest.raises(NoiseScaleError, match="the gradient is zero at every step measured") as info:
+        noise_scale_from_norms([0.0, 0.0], [0.0, 0.0], small_batch_size=8, big_batch_size=32)
+    assert "smaller batches" not in str(info.value)
+    from lrfinder import range_test
+
+    model = nn.Linear(4, 3)
+    x = torch.randn(256, 4, generator=torch.Generator().manual_seed(0))
+    result = range_test(
+        model,
+        _loader(torch.utils.data.TensorDataset(x, x[:, :3]), 16),
+        loss_fn=lambda out, y: (out * 0.0).sum(),  # depends on nothing: every gradient is 0
+        num_steps=30,
+        noise_scale=True,
+    )
+    assert result.noise_scale is None
+    assert result.noise_error is not None and "the gradient is zero" in result.noise_error
