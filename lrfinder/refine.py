@@ -188,6 +188,14 @@ class Refine:
                 f"{{'pct_start': 0.3}}, but got schedule_settings={self.schedule_settings!r}"
             )
         object.__setattr__(self, "schedule_settings", MappingProxyType(dict(self.schedule_settings)))
+        if "total_steps" in self.schedule_settings:
+            # The trials size the schedule themselves; passed on, it failed as "create_scheduler() got multiple
+            # values for keyword argument 'total_steps'".
+            raise TypeError(
+                "Expected schedule_settings without total_steps: the schedule's length is training_steps (each "
+                "trial runs it compressed to its own length), but got "
+                f"schedule_settings={dict(self.schedule_settings)!r}"
+            )
         if self.budget is not None and (
             isinstance(self.budget, bool) or not isinstance(self.budget, (int, float)) or not 0 < self.budget <= 10
         ):

@@ -109,6 +109,16 @@ def test_refine_names_a_setting_of_the_wrong_type(kwargs: dict[str, Any], match:
         Refine(training_steps=100, **kwargs)
 
 
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine"])
+def test_schedule_settings_with_total_steps_are_refused_by_name(schedule: str) -> None:
+    # The trials size the schedule: it failed as "create_scheduler() got multiple values for keyword argument".
+    with pytest.raises(TypeError, match="without total_steps: the schedule's length is training_steps") as info:
+        lrfinder.refine.resolve_refine(
+            Refine(training_steps=1000, schedule=schedule, schedule_settings={"total_steps": 1000})
+        )
+    assert "multiple values" not in str(info.value)
+
+
 def test_an_interrupted_sweep_is_not_refined() -> None:
     model, opt, data = setup()
     steps: list[int] = []
