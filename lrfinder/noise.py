@@ -352,6 +352,15 @@ def noise_scale_from_norms(
             "Check that the loss depends on the parameters the optimizer trains."
         )
     if not trace > 0:
+        if s.mean() < 0.5 * b.mean():
+            # E|G_s|^2 >= E|G_b|^2 for mean losses: small gradients this much smaller than the big ones come from
+            # a loss summed over the batch, whose gradient grows with it (the sub-batch source sees that; pairs of
+            # equal-size batches do not, their common factor cancels in B_simple).
+            raise NoiseScaleError(
+                f"Cannot measure the gradient noise scale: the small batches' squared gradient norms are "
+                f"{s.mean() / b.mean():.2g}x the big ones' ({where}), which a loss averaged over the batch never "
+                "gives: is the loss summed over the batch (reduction='sum')? Measure with the batch's mean loss."
+            )
         raise NoiseScaleError(
             f"Cannot measure the gradient noise scale: tr(Sigma) is estimated at {trace:.3g} <= 0 ({where}); "
             "the gradient shows no noise these batch sizes can resolve. Measure on more steps or smaller batches."
@@ -572,7 +581,10 @@ class NoiseProbe:
         Args:
             model: The model (in train mode: batch norms use the sub-batch's statistics).
             batch: The step's batch, already on the device.
-            loss_of: ``loss_of(batch) -> scalar loss tensor``, as the engine computes it.
+            loss_of: ``loss_of(batch) -> scalar loss tensor``, as the engine computes it: the mean over
+                the batch's examples. A summed loss (``reduction="sum"``) scales the sub-batch's gradient
+                and the batch's by their different sizes, and the estimate is refused with that reason.
+                (The engine's other sources pair batches of one size, so a summed loss measures right.)
 
         """
         try:

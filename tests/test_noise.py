@@ -1124,3 +1124,36 @@ def test_a_zero_gradient_is_unmeasurable_and_said_so() -> None:
     )
     assert result.noise_scale is None
     assert result.noise_error is not None and "the gradient is zero" in result.noise_error
+
+
+def test_a_summed_loss_in_the_sub_batch_source_is_named() -> None:
+    # The sub-batch pairs gradients of batches of different sizes: a summed loss made the small gradient far
+    # smaller than the big one, read as "no noise these batch sizes can resolve. Measure on more steps".
+    x = torch.randn(4096, 10, generator=torch.Generator().manual_seed(0))
+    y = x[:, :3].argmax(1)
+    errors = {}
+    for reduction in ("mean", "sum"):
+        torch.manual_seed(0)
+        model = nn.Linear(10, 3)
+        probe = NoiseProbe(model.parameters())
+        gen = torch.Generator().manual_seed(0)
+
+        def loss_of(batch: Any, model: nn.Module = model, reduction: str = reduction) -> torch.Tensor:
+            return F.cross_entropy(model(batch[0]), batch[1], reduction=reduction)
+
+        for step in range(40):
+            idx = torch.randint(0, 4096, (64,), generator=gen)
+            batch = (x[idx], y[idx])
+            probe.sub_batch(model, batch, loss_of)
+            model.zero_grad()
+            loss_of(batch).backward()
+            probe.end_step(step, 1.0, 64)
+        try:
+            probe.estimate()
+        except NoiseScaleError as exc:
+            errors[reduction] = str(exc)
+    assert "mean" not in errors  # measured
+    assert "reduction='sum'" in errors["sum"] and "more steps" not in errors["sum"]
+    # Pairs of equal-size batches (the engine's sources) are not affected: the ratio of norms is >= 1 there.
+    with pytest.raises(NoiseScaleError, match=r"tr\(Sigma\).*no noise"):
+        noise_scale_from_norms([4.0, 4.0], [4.0, 4.0], small_batch_size=8, big_batch_size=32)
