@@ -1394,7 +1394,7 @@ class LRFinder(_CallbackBase):
         )
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
-            from .schedulers import create_scheduler, lightning_scheduler_config
+            from .schedulers import MAX_PREVIEW_STEPS, create_scheduler, lightning_scheduler_config
 
             accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
             total = _optimizer_steps(trainer, pl_module, accumulate)
@@ -1409,7 +1409,14 @@ class LRFinder(_CallbackBase):
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
-            if self.report is not None and trainer.is_global_zero:
+            if self.report is not None and trainer.is_global_zero and total > MAX_PREVIEW_STEPS:
+                # Stepping the schedule this long to draw it would take minutes: the report goes without it.
+                _lightning.info(
+                    trainer,
+                    f"LRFinder: the report leaves the schedule out: {int(total):,} steps are more than "
+                    f"preview_schedule draws ({MAX_PREVIEW_STEPS:,})",
+                )
+            elif self.report is not None and trainer.is_global_zero:
                 from .schedulers import preview_schedule
 
                 with warnings.catch_warnings():

@@ -67,6 +67,7 @@ __all__ = [
     "SweepMode",
     "SWEEP_MODES",
     "SCHEMA_VERSION",
+    "MAX_SWEEP_STEPS",
     "RangeTestSettings",
     "RangeTestResult",
     "range_test",
@@ -87,6 +88,9 @@ StopReason = Literal["completed", "diverged", "non_finite", "interrupted"]
 STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
 #: Version of the JSON schema written by :meth:`RangeTestResult.to_json`.
 SCHEMA_VERSION = 1
+#: The most steps a sweep may plan (:func:`lr_schedule`, :func:`range_test`): a range test needs hundreds, and
+#: the plan and the curve are kept in memory; ``num_steps=1e9`` allocated 8 GB before the first step.
+MAX_SWEEP_STEPS = 1_000_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -736,6 +740,11 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
         raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
     if num_steps < min_steps:
         raise ValueError(f"Expected num_steps >= {min_steps}, but got num_steps={num_steps}")
+    if num_steps > MAX_SWEEP_STEPS:
+        raise ValueError(
+            f"Expected num_steps <= {MAX_SWEEP_STEPS:,}, but got num_steps={num_steps:,}: a range test needs a few "
+            "hundred steps (100 to 1,000 is usual), and every planned LR is held in memory."
+        )
     if mode not in SWEEP_MODES:
         raise ValueError(f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}")
 
@@ -1237,7 +1246,8 @@ def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | 
     Args:
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
-        num_steps: Number of LRs (>= 2; a range test needs at least 10, see :func:`range_test`).
+        num_steps: Number of LRs (>= 2, at most :data:`MAX_SWEEP_STEPS`; a range test needs at
+            least 10, see :func:`range_test`).
         mode: ``"exp"`` or ``"linear"``.
 
     Returns:

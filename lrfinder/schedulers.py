@@ -90,6 +90,7 @@ __all__ = [
     "create_scheduler",
     "lightning_scheduler_config",
     "preview_schedule",
+    "MAX_PREVIEW_STEPS",
     "constant_factor",
     "InverseDecay",
     "FactorDecay",
@@ -101,6 +102,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Interval = Literal["step", "epoch"]
+#: The most steps :func:`preview_schedule` draws: it steps a real scheduler once per step (about 30 s and
+#: 8 MB per million steps); ``total_steps=1e9`` asked for 8 GB and hours before saying anything.
+MAX_PREVIEW_STEPS = 1_000_000
 #: What :func:`create_scheduler` returns.
 Scheduler = LRScheduler | ReduceLROnPlateau
 
@@ -1097,7 +1101,8 @@ def preview_schedule(
 
     Args:
         name: A registry name.
-        total_steps: Number of steps to preview (``>= 1``).
+        total_steps: Number of steps to preview (``1 .. MAX_PREVIEW_STEPS``, a million; a schedule
+            built by :func:`create_scheduler` has no such bound).
         lr: The optimizer's LR (``eta0``; one-cycle's ``max_lr`` unless given).
         suggestion: Passed to :func:`create_scheduler`.
         metrics: For ``plateau``: the metric passed to ``step`` after each of the first
@@ -1114,7 +1119,8 @@ def preview_schedule(
         Array of shape ``(total_steps,)``: the LR used at step ``t = 0 .. total_steps - 1``.
 
     Raises:
-        ValueError: As :func:`create_scheduler`; ``lr <= 0``; too few ``metrics``.
+        ValueError: As :func:`create_scheduler`; ``lr <= 0``; too few ``metrics``; ``total_steps``
+            above :data:`MAX_PREVIEW_STEPS`.
         TypeError: As :func:`create_scheduler`; ``metrics`` for a schedule other than plateau.
 
     Example:
@@ -1123,6 +1129,12 @@ def preview_schedule(
 
     """
     total_steps = _integer("total_steps", total_steps, low=1)
+    if total_steps > MAX_PREVIEW_STEPS:
+        raise ValueError(
+            f"Expected total_steps <= {MAX_PREVIEW_STEPS:,} for preview_schedule, which steps the schedule once per "
+            f"step and keeps every LR, but got total_steps={total_steps:,}. Preview a shorter run, or build the "
+            "schedule with create_scheduler (no bound) and read the LRs at the steps you need."
+        )
     lr = _number("lr", lr, low=0, strict="l")
     spec = _get_spec(name)
     plateau = spec.warmup == "builtin"

@@ -466,3 +466,16 @@ def test_resumed_fit_sets_the_attribute_to_the_value_the_checkpoint_fit_gave_it(
         )
     assert resumed.lr == model.lr
     assert [e[1] for e in resumed.train_events()][-1] == pytest.approx((model.lr, finder.applied_lr), rel=1e-12)
+
+
+def test_a_schedule_too_long_to_preview_leaves_the_report_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """preview_schedule is bounded (MAX_PREVIEW_STEPS): a longer fit trains, its report without the schedule panel."""
+    import lrfinder.schedulers
+
+    monkeypatch.setattr(lrfinder.schedulers, "MAX_PREVIEW_STEPS", 4)
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="cosine", report=tmp_path / "report.png")
+    trainer(tmp_path, [finder], max_steps=6).fit(Net(), make_loader())
+    assert (tmp_path / "report.png").is_file() and finder._schedule_preview is None
+    assert finder.applied_lr is not None

@@ -216,6 +216,11 @@ USAGE = {
         ["Invalid value for --warmup-steps", "(--epochs 1 x 4 per epoch = 4), but got 4"],
     ),
     "closure optimizer": (["--optimizer", "LBFGS"], ["--optimizer", "LBFGS.step(closure)", "SGD or Adam"]),
+    # --epochs 1e9 planned a schedule of 4e9 steps: a MemoryError after the data had loaded.
+    "schedule too long to plan": (
+        ["--scheduler", "cosine", "--epochs", "1000000000"],
+        ["Invalid value for --epochs", "at most 1,000,000 optimizer steps", "--epochs 1,000,000,000 x 4 per epoch"],
+    ),
 }
 
 

@@ -168,6 +168,20 @@ def test_schedule_takes_any_length_from_two() -> None:
         lr_schedule(1e-3, 1.0, 4, "cos")
 
 
+def test_a_sweep_of_more_steps_than_memory_holds_is_refused_before_allocating() -> None:
+    """num_steps=1e9 allocated an 8 GB plan (lr_schedule, range_test, RangeTestSettings) before any check."""
+    from lrfinder import RangeTestSettings
+    from lrfinder.range_test import MAX_SWEEP_STEPS
+
+    assert lr_schedule(1e-3, 1.0, MAX_SWEEP_STEPS).size == MAX_SWEEP_STEPS
+    with pytest.raises(ValueError, match=r"num_steps <= 1,000,000, but got num_steps=1,000,000,000: a range test"):
+        lr_schedule(1e-3, 1.0, 10**9)
+    with pytest.raises(ValueError, match=r"num_steps <= 1,000,000"):
+        RangeTestSettings(num_steps=MAX_SWEEP_STEPS + 1)
+    with pytest.raises(ValueError, match=r"num_steps <= 1,000,000"):
+        range_test(make_mlp(), [], num_steps=10**9)
+
+
 # ------------------------------------------------------------------------------------ restore
 
 

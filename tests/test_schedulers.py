@@ -959,3 +959,14 @@ def test_an_eta_min_above_a_groups_lr_is_said(name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         create_scheduler(name, _optimizer()[1], total_steps=10, eta_min=0.2, **settings)
+
+
+def test_preview_schedule_refuses_more_steps_than_it_can_draw() -> None:
+    """total_steps=1e9 allocated 8 GB and stepped a scheduler for hours before saying anything."""
+    from lrfinder.schedulers import MAX_PREVIEW_STEPS
+
+    with pytest.raises(ValueError, match=r"total_steps <= 1,000,000 for preview_schedule.*total_steps=1,000,000,000"):
+        preview_schedule("cosine", total_steps=10**9, lr=0.1)
+    opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    create_scheduler("cosine", opt, total_steps=10**9)  # the scheduler itself has no bound
+    assert MAX_PREVIEW_STEPS == 1_000_000

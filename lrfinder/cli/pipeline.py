@@ -699,13 +699,14 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
     still checked when the real schedule is built.
 
     Raises:
-        click.BadParameter: The scheduler rejects its settings (exit 2).
+        click.BadParameter: The scheduler rejects its settings, or the training is longer than
+            :data:`lrfinder.schedulers.MAX_PREVIEW_STEPS` steps (exit 2).
 
     """
     if options.scheduler is None:
         return
     from ..analysis import Suggestion
-    from ..schedulers import preview_schedule
+    from ..schedulers import MAX_PREVIEW_STEPS, preview_schedule
 
     # The band's low end is far below any LR: a max_lr (onecycle, cyclic) is judged against the real
     # band once the curve is read, never refused against a made-up one (it said suggestion.min_lr=1.00e-04).
@@ -715,6 +716,14 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
     )  # fmt: skip
     per_epoch = _steps_per_epoch(options, data)
     total = options.epochs * per_epoch
+    if total > MAX_PREVIEW_STEPS:
+        # The schedule is drawn step by step (for the check below, the summary and the report): --epochs 1e9
+        # was a MemoryError after the data had loaded.
+        raise click.BadParameter(
+            f"expected at most {MAX_PREVIEW_STEPS:,} optimizer steps to plan --scheduler {options.scheduler} over, "
+            f"but got --epochs {options.epochs:,} x {per_epoch:,} per epoch = {total:,}",
+            param_hint="--epochs",
+        )
     if options.warmup_steps and options.warmup_steps >= total:
         # Said of --warmup-steps, not of --scheduler-opt: the schedule's own check names its setting.
         raise click.BadParameter(
