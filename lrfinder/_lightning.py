@@ -313,7 +313,10 @@ def isolation(
 ) -> Iterator[dict[str, Any]]:
     """Run the test in here: everything it touches is put back on exit, even on error or Ctrl-C.
 
-    Saved and restored: the module's parameters, gradients, buffers and train/eval modes; the
+    Saved and restored: the module's parameters, gradients, buffers and train/eval modes, and the
+    public plain attributes of it and its submodules that ``training_step`` moves (a
+    ``training_step_outputs`` list of tensors, a step counter, a ``torch.Generator``: see
+    :class:`~lrfinder.range_test.StateSnapshot`'s ``module_attributes``); the
     optimizers' states and param groups; the schedulers' states; the torchmetrics states; the
     grad scaler of mixed precision (it adapts its scale to the test's overflows); the torch,
     CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order). Swapped for the
@@ -345,7 +348,7 @@ def isolation(
             held.append((lo, lo._iterator))
     for lo, _ in held:
         lo._iterator = None
-    snapshot = StateSnapshot(pl_module, optimizers, flat)
+    snapshot = StateSnapshot(pl_module, optimizers, flat, module_attributes=True)
     scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
     metric_states = _MetricStates(pl_module)
     scaler: Any = getattr(trainer.precision_plugin, "scaler", None)

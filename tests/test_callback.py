@@ -299,6 +299,57 @@ def test_persistent_workers_loader_trains_every_epoch_as_without_the_test(tmp_pa
     assert all(torch.equal(trained[k], by_hand[k]) for k in trained)
 
 
+class EpochOutputsNet(Net):
+    """Lightning 2's replacement for ``training_epoch_end``: outputs kept in a list, averaged at the epoch's end.
+
+    Also a step counter and a generator of its own, kept as plain attributes, that training_step moves.
+    """
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self.training_step_outputs: list[torch.Tensor] = []
+        self.epoch_averages: list[tuple[int, float]] = []
+        self.calls = 0
+        self.noise = torch.Generator().manual_seed(0)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        x = x + 0.01 * torch.randn(x.shape, generator=self.noise) * min(self.calls, 10)
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        self.training_step_outputs.append(loss)
+        self.calls += 1
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        outputs = self.training_step_outputs
+        self.epoch_averages.append((len(outputs), float(torch.stack(outputs).mean())))
+        self.training_step_outputs.clear()
+
+
+def test_the_modules_own_attributes_are_as_before_the_test(tmp_path: Path) -> None:
+    """The outputs list, counter and generator training_step moves are put back: epoch 0 averages its own outputs.
+
+    The test's steps stayed in the list (the first epoch's average took in its diverged losses) and the
+    counter and generator went on from the test's steps.
+    """
+
+    def run(root: Path, lr: float, finder: LRFinder | None) -> EpochOutputsNet:
+        pl.seed_everything(7, verbose=False)
+        model = EpochOutputsNet(lr=lr)
+        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
+        t.fit(model, make_loader())
+        return model
+
+    finder = LRFinder(**FAST)
+    model = run(tmp_path / "a", 0.01, finder)
+    assert finder.result is not None and finder.applied_lr is not None
+    by_hand = run(tmp_path / "b", finder.applied_lr, None)
+    assert model.epoch_averages == by_hand.epoch_averages and [n for n, _ in model.epoch_averages] == [4, 4]
+    assert model.calls == by_hand.calls == 8
+    wa, wb = weights(model), weights(by_hand)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_negative_loss(tmp_path: Path) -> None:
     """A loss shifted below zero gives the same curve shape and the same suggestion."""
 
