@@ -1080,6 +1080,26 @@ def lightning_scheduler_config(
     return config
 
 
+def _metric_values(metrics: Any) -> list[float]:
+    """``preview_schedule``'s ``metrics`` as floats (a NaN is a metric that did not improve).
+
+    ``float()`` over them failed with "could not convert string to float: 'a'" (a string),
+    "'int' object is not iterable" (a number), naming neither ``metrics`` nor what it takes.
+    """
+    if isinstance(metrics, np.ndarray) and metrics.ndim == 1:
+        metrics = metrics.tolist()
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
+        raise TypeError(
+            f"Expected metrics to be a sequence of numbers (one per epoch, e.g. the validation losses), but got "
+            f"metrics={metrics!r:.60}"
+        )
+    values = [plain(m) for m in metrics]
+    for i, value in enumerate(values):
+        if not is_real(value):
+            raise TypeError(f"Expected metrics to hold numbers, but got metrics[{i}]={value!r:.60}")
+    return [float(v) for v in values]
+
+
 def preview_schedule(
     name: str,
     *,
@@ -1121,7 +1141,8 @@ def preview_schedule(
     Raises:
         ValueError: As :func:`create_scheduler`; ``lr <= 0``; too few ``metrics``; ``total_steps``
             above :data:`MAX_PREVIEW_STEPS`.
-        TypeError: As :func:`create_scheduler`; ``metrics`` for a schedule other than plateau.
+        TypeError: As :func:`create_scheduler`; ``metrics`` for a schedule other than plateau, or
+            not a sequence of numbers.
 
     Example:
         >>> preview_schedule("step", total_steps=4, lr=1.0, step_size=2, gamma=0.5)
@@ -1141,7 +1162,7 @@ def preview_schedule(
     if metrics is not None:
         if not plateau:
             raise TypeError(f"metrics is only used by 'plateau', not by {name!r}")
-        metrics = [float(m) for m in metrics]
+        metrics = _metric_values(metrics)
     if steps_per_epoch is not None:
         steps_per_epoch = _integer("steps_per_epoch", steps_per_epoch, low=1)
     every = steps_per_epoch if plateau and steps_per_epoch is not None else 1

@@ -970,3 +970,26 @@ def test_preview_schedule_refuses_more_steps_than_it_can_draw() -> None:
     opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
     create_scheduler("cosine", opt, total_steps=10**9)  # the scheduler itself has no bound
     assert MAX_PREVIEW_STEPS == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("metrics", "match"),
+    [
+        ("abc", r"metrics to be a sequence of numbers .*metrics='abc'"),
+        (5, r"metrics to be a sequence of numbers .*metrics=5"),
+        ([1.0, None], r"metrics to hold numbers, but got metrics\[1\]=None"),
+        ([1.0, "x"], r"metrics\[1\]='x'"),
+        ([[1.0]], r"metrics\[0\]=\[1.0\]"),
+    ],
+)
+def test_preview_metrics_that_are_no_numbers_are_named(metrics: object, match: str) -> None:
+    # Were Python's "could not convert string to float: 'a'", "'int' object is not iterable", ...
+    with pytest.raises(TypeError, match=match):
+        preview_schedule("plateau", total_steps=3, metrics=metrics)
+
+
+def test_preview_metrics_take_numpy_and_tensors() -> None:
+    got = preview_schedule("plateau", total_steps=4, lr=1.0, patience=0, metrics=np.array([1.0, 2.0, 3.0]))
+    assert got.tolist() == [1.0, 1.0, 0.5, 0.25]
+    got = preview_schedule("plateau", total_steps=4, lr=1.0, patience=0, metrics=[torch.tensor(1.0)] * 3)
+    assert got.tolist() == [1.0, 1.0, 0.5, 0.25]
