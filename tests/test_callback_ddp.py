@@ -224,3 +224,99 @@ def test_ddp_with_accumulation_every_rank_sweeps_and_applies_the_same(tmp_path: 
         assert (noise["source"], noise["small_batch_size"], noise["big_batch_size"]) == ("ranks", 16, 64)
         assert result["scaled"]["rule"] == "noise"
         assert result["refinement"]["lr"] is not None and len(result["refinement"]["trials"]) == 2
+
+
+GAN_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    import torch.nn.functional as F
+    from _models import GAN, pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder.callback import LRFinder
+
+
+    class AlternatingGAN(GAN):
+        # The networks step on alternate batches; each loss is logged on its own batches; the module steps
+        # its own OneCycleLRs, sized to the fit, in training_step.
+        def training_step(self, batch, batch_idx):
+            g_opt, d_opt = self.optimizers()
+            x, y = batch
+            if batch_idx % 2:
+                d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
+                d_opt.zero_grad()
+                self.manual_backward(d_loss)
+                d_opt.step()
+                self.log("d_loss", d_loss)
+            else:
+                g_loss = F.cross_entropy(self.gen(x), y)
+                g_opt.zero_grad()
+                self.manual_backward(g_loss)
+                g_opt.step()
+                self.g_losses.append((self.phase, float(g_loss.detach())))
+                self.log("g_loss", g_loss)
+            for sched in self.lr_schedulers():
+                sched.step()
+
+        def configure_optimizers(self):
+            optimizers = super().configure_optimizers()
+            total = int(self.trainer.estimated_stepping_batches)
+            peaks = [self.lr, self.lr / 2]
+            return optimizers, [
+                torch.optim.lr_scheduler.OneCycleLR(o, max_lr=p, total_steps=total) for o, p in zip(optimizers, peaks)
+            ]
+
+        def on_train_end(self):
+            finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+            gen = id(self.trainer.optimizers[0])
+            record = {
+                "result": finder.result.to_dict(),
+                "applied": finder.applied_lr,
+                "module_lr": self.lr,
+                "sweep_g_lrs": [e[1][0] for e in self.events if e[0] == "test"][0::2],
+                "test_g_losses": [v for p, v in self.g_losses if p == "test"],
+                "weights": [p.detach().double().sum().item() for p in self.parameters()],
+            }
+            Path(sys.argv[1], f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_steps=6, logger=False,
+        callbacks=[LRFinder(num_steps=40, min_lr=1e-3, max_lr=10.0, monitor="g_loss")], enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    trainer.fit(AlternatingGAN(lr=0.01), loader)
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_manual_gan_alternating_and_stepping_its_own_schedules(tmp_path: Path) -> None:
+    """DDP x 2, manual: g_loss logged on every other batch, the module's OneCycleLRs stepped in training_step.
+
+    The discriminator's batches stopped the fit ("did not log 'g_loss'"), and the module's OneCycleLRs, sized
+    to the fit's 6 steps, were stepped past their end by the test ("Tried to step 7 times").
+    """
+    run_script(tmp_path, GAN_SCRIPT, str(tmp_path), str(TESTS))
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert first["result"] == second["result"] and first["weights"] == second["weights"]
+    result = first["result"]
+    assert result["suggestion"] is not None and len(result["lrs"]) > 6
+    for r in (first, second):
+        # Each point of the curve: the generator's step at the sweep's LR (the module's schedule did not move it).
+        assert r["sweep_g_lrs"] == pytest.approx(result["lrs"])
+        assert len(r["test_g_losses"]) == len(result["lrs"])
+        assert r["applied"] == r["module_lr"]
+    for i, loss in enumerate(result["losses"]):  # the generator's loss averaged over the ranks
+        assert loss == pytest.approx((first["test_g_losses"][i] + second["test_g_losses"][i]) / 2, rel=1e-6)
