@@ -203,6 +203,19 @@ class CosineToMin(CosineAnnealingLR):
         return super().get_lr()
 
 
+def _set_lr(group: dict[str, Any], lr: float) -> None:
+    """Set a param group's LR; a tensor LR in place, as torch's schedulers (ReduceLROnPlateau's decay too) do.
+
+    Whoever holds the tensor (a compiled or captured optimizer step) then sees the new LR; a float
+    swapped in for it was never seen there.
+    """
+    if isinstance(group["lr"], torch.Tensor):
+        with torch.no_grad():
+            group["lr"].fill_(lr)
+    else:
+        group["lr"] = lr
+
+
 class PlateauWithWarmup(ReduceLROnPlateau):
     """``ReduceLROnPlateau`` with an optional linear warm-up and the name of its metric.
 
@@ -261,8 +274,8 @@ class PlateauWithWarmup(ReduceLROnPlateau):
     def _set_warmup_lr(self) -> None:
         factor = LinearWarmup(self.warmup_steps, self.warmup_start_factor)(self.warmup_calls)
         for group, target in zip(self.optimizer.param_groups, self.warmup_target_lrs):
-            group["lr"] = target * factor
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+            _set_lr(group, target * factor)
+        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Pass ``metrics`` to ``ReduceLROnPlateau.step``, or ignore it during the warm-up.
@@ -880,7 +893,7 @@ def _apply_suggestion(
     lr, min_lr, max_lr = suggestion.lr / top, suggestion.min_lr / top, suggestion.max_lr / top
     if spec.from_suggestion == "base":
         for group, r in zip(optimizer.param_groups, ratios):
-            group["lr"] = lr * r
+            _set_lr(group, lr * r)
             if "initial_lr" in group:
                 group["initial_lr"] = lr * r
         optimizer.defaults["lr"] = lr

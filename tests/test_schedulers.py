@@ -993,3 +993,29 @@ def test_preview_metrics_take_numpy_and_tensors() -> None:
     assert got.tolist() == [1.0, 1.0, 0.5, 0.25]
     got = preview_schedule("plateau", total_steps=4, lr=1.0, patience=0, metrics=[torch.tensor(1.0)] * 3)
     assert got.tolist() == [1.0, 1.0, 0.5, 0.25]
+
+
+def test_the_plateau_warmup_moves_a_tensor_lr_in_place() -> None:
+    # It replaced the tensor by a float (torch's schedulers, ReduceLROnPlateau's decay included, fill it in place):
+    # a compiled or captured step holding the tensor never saw the warm-up.
+    lr = torch.tensor(0.1)
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = create_scheduler("plateau", opt, warmup_steps=4, patience=0)
+    seen = []
+    for _ in range(5):
+        seen.append(float(lr))
+        assert opt.param_groups[0]["lr"] is lr
+        opt.step()
+    assert seen == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1])
+    assert sched.get_last_lr() == pytest.approx([0.1])
+    sched.step(1.0)  # measured during the warm-up: ignored
+    sched.step(2.0)  # the first best
+    sched.step(3.0)  # worse: torch's decay, in place too
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05)
+
+
+def test_a_suggestion_moves_a_tensor_lr_in_place() -> None:
+    lr = torch.tensor(0.1)
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=lr)
+    create_scheduler("constant", opt, suggestion=_suggestion(lr=0.02))
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.02)
