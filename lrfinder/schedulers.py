@@ -54,6 +54,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -936,7 +937,9 @@ def create_scheduler(
             formulas and :data:`SCHEDULERS` for every setting and its default.
         optimizer: The optimizer whose param groups are scheduled. Each group's LR when the
             schedule is created is its ``eta0``, so groups keep their ratios (discriminative
-            LRs, bias factors).
+            LRs, bias factors). A group still at the LR an earlier ``create_scheduler`` left it
+            at (nothing stepped or set it since) gets that schedule's ``eta0`` again, so the same
+            call made twice builds the same schedule.
         total_steps: Number of scheduler steps of the run (``>= 1``); required by
             ``polynomial``, ``cosine`` and ``onecycle``.
         suggestion: A range-test :class:`~lrfinder.Suggestion`, or a ``RangeTestResult``: its
@@ -1006,12 +1009,7 @@ def create_scheduler(
         )
     warmup_start_factor = _number("warmup_start_factor", warmup_start_factor, low=0, high=1, strict="h")
     check_scheduler_settings(name, settings)
-    # Each group's LR now is its eta0. torch's schedulers start from the group's initial_lr, which an
-    # earlier scheduler (or an optimizer state_dict loaded from its checkpoint) left at its own start:
-    # an optimizer set to a new LR (the one a range test found) jumped back to the old one.
-    for group in optimizer.param_groups:
-        lr = group["lr"]
-        group["initial_lr"] = lr.clone() if isinstance(lr, torch.Tensor) else lr
+    eta0s = _reset_eta0(optimizer)
     given = set(settings)
     full: dict[str, Any] = {**spec.settings, **settings}
     if suggestion is not None:
@@ -1036,8 +1034,41 @@ def create_scheduler(
             group["initial_lr"] = float(lr)
         warm = LambdaLR(optimizer, LinearWarmup(warmup_steps, warmup_start_factor))
         scheduler = SequentialLR(optimizer, [warm, main], milestones=[warmup_steps])
+    _BUILT[optimizer] = [(eta0, float(group["lr"])) for eta0, group in zip(eta0s, optimizer.param_groups)]
     logger.debug("create_scheduler: %s total_steps=%s warmup=%d %s", name, total_steps, warmup_steps, settings)
     return scheduler
+
+
+#: Per optimizer, what :func:`create_scheduler` last left in each group: ``(eta0, lr after building)``.
+_BUILT: weakref.WeakKeyDictionary[Optimizer, list[tuple[float, float]]] = weakref.WeakKeyDictionary()
+
+
+def _reset_eta0(optimizer: Optimizer) -> list[float]:
+    """Set each group's ``lr`` and ``initial_lr`` to the eta0 of the schedule about to be built; return them.
+
+    The eta0 is the group's LR now. torch's schedulers start from the group's ``initial_lr``, which an
+    earlier scheduler (or an optimizer state_dict loaded from its checkpoint) left at its own start: an
+    optimizer set to a new LR (the one a range test found) jumped back to the old one. One exception: a
+    group still at the LR a schedule :func:`create_scheduler` built left it at (0 at a warm-up's start,
+    ``max_lr / div_factor`` for onecycle), nothing having stepped or set it since, is that schedule's
+    eta0 again, so building the schedule a second time (a notebook cell run twice) starts from the same LRs.
+    """
+    built = _BUILT.get(optimizer)
+    if built is not None and len(built) != len(optimizer.param_groups):
+        built = None
+    eta0s = []
+    for i, group in enumerate(optimizer.param_groups):
+        lr = group["lr"]
+        eta0 = float(lr)
+        if built is not None and eta0 == built[i][1]:
+            eta0 = built[i][0]
+            if isinstance(lr, torch.Tensor):
+                lr.fill_(eta0)
+            else:
+                group["lr"] = eta0
+        group["initial_lr"] = lr.clone() if isinstance(lr, torch.Tensor) else group["lr"]
+        eta0s.append(eta0)
+    return eta0s
 
 
 def lightning_scheduler_config(

@@ -1019,3 +1019,39 @@ def test_a_suggestion_moves_a_tensor_lr_in_place() -> None:
     opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=lr)
     create_scheduler("constant", opt, suggestion=_suggestion(lr=0.02))
     assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize("warmup", [0, 3])
+@pytest.mark.parametrize("name", list_schedulers())
+def test_the_same_schedule_created_again_before_a_step_starts_from_the_same_lrs(name: str, warmup: int) -> None:
+    # A notebook cell run twice builds the schedule again on the same optimizer. Building one already set
+    # the groups' LRs to its first value (0 at a warm-up's start, max_lr / div_factor for onecycle): read
+    # as the new eta0, the second schedule ran from that (a whole run at LR 0 after a warm-up).
+    settings = _settings_for(name)
+
+    def lrs(opt, times):
+        for _ in range(times):
+            sched = create_scheduler(name, opt, total_steps=12, warmup_steps=warmup, **settings)
+        out = []
+        for t in range(12):
+            out.append([float(g["lr"]) for g in opt.param_groups])
+            opt.step()
+            _step(sched, t)
+        return out
+
+    def two_groups():
+        a, b = nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))
+        return torch.optim.SGD([{"params": [a], "lr": 0.05}, {"params": [b]}], lr=0.1, momentum=0.9)
+
+    np.testing.assert_allclose(lrs(two_groups(), 2), lrs(two_groups(), 1), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(lrs(two_groups(), 3), lrs(two_groups(), 1), rtol=1e-12, atol=1e-15)
+
+
+def test_a_new_lr_set_after_a_schedule_was_built_is_the_next_schedules_eta0() -> None:
+    # Built, then the LR set by hand (the one a range test found) before any step: the next schedule starts
+    # from the new LR, not from the first schedule's.
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    create_scheduler("cosine", opt, total_steps=10, warmup_steps=2)
+    opt.param_groups[0]["lr"] = 0.02
+    sched = create_scheduler("cosine", opt, total_steps=10)
+    assert sched.get_last_lr() == [pytest.approx(0.02)]
