@@ -810,7 +810,8 @@ class RangeTestResult:
         scaled: The suggestion moved to the training batch size, when scaling was applied.
         label: A short label for overlays (e.g. ``"wd=1e-4"``).
         noise_scale: The gradient noise scale measured in the pre-divergence part of the sweep
-            (:class:`lrfinder.noise.NoiseScale`; its ``b_simple`` is the critical batch), ``None``
+            (:class:`lrfinder.noise.NoiseScale`; its ``b_simple`` is the critical batch; after a ``refine``
+            re-sweep, the first sweep's, whose steps its ``steps`` index), ``None``
             when not measured or unmeasurable.
         noise_error: Why ``noise_scale`` is ``None`` although it was asked for.
         refinement: The later rounds (re-sweeps and trial runs, :mod:`lrfinder.refine`) when
