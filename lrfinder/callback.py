@@ -70,6 +70,7 @@ from .refine import (
     Resweep,
     Trial,
     _mean_loss,
+    all_diverged_message,
     resolve_refine,
     resweep_round,
     run_trials,
@@ -1080,7 +1081,11 @@ class LRFinder(_CallbackBase):
             f"LRFinder: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
             f"({refinement.cost_steps} steps, judged on {judged_on})",
         )
-        return replace(result, refinement=refinement)
+        refined = replace(result, refinement=refinement)
+        diverged = all_diverged_message(refined)
+        if diverged is not None:
+            _lightning.warn(trainer, f"LRFinder: {diverged}")
+        return refined
 
     def _analyse(
         self,

@@ -3078,7 +3078,7 @@ def range_test(
 
     try:
         with training_grad_mode(target):
-            return refine_range_test(
+            refined = refine_range_test(
                 result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
                 step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
                 new_scaler=new_scaler, clip=clip, reduce=None if ranks is None else ranks.mean_list,
@@ -3088,6 +3088,12 @@ def range_test(
             raise
         # Everything is restored; the first sweep's result goes with the interrupt, not down with it.
         raise RefineInterrupted(result) from None
+    from .refine import all_diverged_message
+
+    diverged = all_diverged_message(refined)
+    if diverged is not None:
+        warnings.warn(diverged, stacklevel=2)
+    return refined
 
 
 def finish_result(

@@ -67,6 +67,7 @@ __all__ = [
     "resweep_round",
     "next_sweep",
     "blowup_lr",
+    "all_diverged_message",
     "resolve_refine",
     "refine_range_test",
     "run_trials",
@@ -1189,6 +1190,30 @@ def refine_range_test(
 
     refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)
     return replace(result, refinement=refinement)
+
+
+def all_diverged_message(result: RangeTestResult) -> str | None:
+    """What to say when trials ran and every one diverged, else ``None``.
+
+    ``result.lr`` then falls back to the curve's suggestion, an LR the trials around it did not
+    hold: said, not passed on silently (``range_test`` warns with it, the callback too).
+    """
+    f = result.refinement
+    if f is None or f.lr is not None or not f.trials or result.suggestion is None:
+        return None
+    low, high = min(t.lr for t in f.trials), max(t.lr for t in f.trials)
+    validation = f.judged_on == "val_data"
+    what = "the validation data" if validation else "the held-out training batches"
+    check = "Check that the validation data comes from the training data's distribution, and look" if validation else (
+        "Look"
+    )
+    return (
+        f"refine: every trial diverged ({low:.2e} .. {high:.2e}: a non-finite loss, or a loss on {what} above the "
+        f"untrained model's), so the LR to train with falls back to the curve's suggestion "
+        f"{result.suggestion.lr:.2e}, which the trials around it did not hold. {check} at result.refinement.trials "
+        "before training at it: a trial whose loss ends just above the untrained model's counts as diverged too "
+        "(too short to show progress, or a BatchNorm's running statistics moved), and then a lower LR will not help."
+    )
 
 
 def trial_round(

@@ -262,3 +262,20 @@ def test_refine_under_ddp_every_rank_applies_the_same_lr(tmp_path: Path, sweep: 
     assert first["result"] == second["result"]
     assert first["module_lr"] == second["module_lr"] == first["result"]["scaled"]["lr"]
     assert first["weights"] == second["weights"]
+
+
+def test_refine_warns_when_every_trial_diverged(tmp_path: Path) -> None:
+    # The fit trained at the curve's suggestion, which no trial around it had held, with only an info line.
+    from _models import make_data
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = make_data(256).tensors
+    wrong = DataLoader(TensorDataset(x, (y + 1) % 3), batch_size=32)  # labels the training cannot fit to
+    finder = LRFinder(**FAST, refine=Refine(candidates=3, extend=0))
+    pl.seed_everything(7, verbose=False)
+    t = trainer(tmp_path, [finder], max_steps=100)
+    with pytest.warns(UserWarning, match="LRFinder: refine: every trial diverged"):
+        t.fit(ValNet(lr=0.01), make_loader(), wrong)
+    result = finder.result
+    assert result is not None and result.refinement is not None and result.refinement.lr is None
+    assert result.suggestion is not None and finder.applied_lr == result.suggestion.lr

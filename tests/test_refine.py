@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -485,6 +486,9 @@ def test_refined_test_records_trials_and_picks_one(schedule: str) -> None:
     assert result.suggestion is not None and f.curve_lr in (result.suggestion.lr, result.suggestion.max_lr)
 
 
+# Trials at 0.001x the reading barely move: their held-out loss ends just above the start (BatchNorm's
+# running statistics), which counts as diverged, and the warning says so.
+@pytest.mark.filterwarnings("ignore:refine. every trial diverged:UserWarning")
 def test_the_ladder_walks_towards_the_best_lr() -> None:
     model, opt, data = setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
@@ -585,6 +589,8 @@ def test_trials_never_train_on_the_held_out_batches() -> None:
     assert len(trained) == n - 2 * bs  # 25 steps > one pass of 8 batches: later passes replay it
 
 
+# make_classification(seed=0) at another n draws other labels: every trial ends above the untrained loss.
+@pytest.mark.filterwarnings("ignore:refine. every trial diverged:UserWarning")
 def test_val_data_judges_the_trials() -> None:
     model, opt, data = setup()
     val = DataLoader(make_classification(n=256, seed=0), batch_size=64)
@@ -769,3 +775,23 @@ def test_one_training_batch_without_val_data_fails_before_the_sweep(data: Any) -
     # With val_data the one batch trains every trial.
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine(), val_data=data)
     assert result.refinement is not None
+
+
+def test_every_trial_diverging_is_warned_not_passed_on_silently() -> None:
+    # result.lr fell back to the curve's suggestion, which its own trial had not held, without a word.
+    model, opt, data = setup()
+    other_task = [(x, (y + 1) % 3) for x, y in loader(seed=1)][:4]  # labels the model cannot fit to both
+    with pytest.warns(UserWarning, match=r"every trial diverged .* falls back to the curve's suggestion") as got:
+        result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=other_task,
+                            refine=small_refine())
+    f = result.refinement
+    assert f is not None and f.lr is None and f.trials and all(t.diverged for t in f.trials)
+    assert result.suggestion is not None and result.lr == result.suggestion.lr
+    message = str(next(w.message for w in got if "every trial diverged" in str(w.message)))
+    assert "validation data comes from the training data's distribution" in message
+    assert f"({f.trials[0].lr:.2e} .. {f.trials[-1].lr:.2e}" in message and "result.refinement.trials" in message
+    # A refinement that picked an LR says nothing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        picked = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine())
+    assert picked.refinement is not None and picked.refinement.lr is not None
