@@ -263,7 +263,9 @@ class LRFinder(_CallbackBase):
     Note:
         * The test runs at ``on_train_start``: callbacks listed before ``LRFinder`` whose
           ``on_train_start`` reads the optimizers see them before the LR is applied; list
-          ``LRFinder`` first when that matters.
+          ``LRFinder`` first when that matters. The module's own ``on_train_start`` and
+          ``on_train_epoch_start`` run after it: what ``training_step`` reads is made in
+          ``__init__`` or ``setup()`` (a missing attribute is a ``ModelError`` saying so).
         * Under ``ddp_spawn`` the test runs in the worker processes: :attr:`result`,
           :attr:`applied_lr` and the module's LR attribute are set there. The main process
           gets the ``lr_finder/*`` values in ``trainer.callback_metrics`` (and the report and
@@ -860,9 +862,20 @@ class LRFinder(_CallbackBase):
                     local=local,
                 )
                 current.append(step)
-                lrs, losses, reason = run_sweep(
-                    step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
-                )
+                try:
+                    lrs, losses, reason = run_sweep(
+                        step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
+                    )
+                except AttributeError as exc:
+                    # Lightning's own finder runs the fit loop, hooks and all; this test calls training_step
+                    # before the module's on_train_start and on_train_epoch_start, so state made there is missing.
+                    if f"'{type(pl_module).__name__}' object has no attribute" not in str(exc):
+                        raise
+                    raise ModelError(
+                        f"LRFinder: training_step failed in the range test: {exc}. The test runs at on_train_start, "
+                        "before the module's own on_train_start and on_train_epoch_start hooks run: create what "
+                        "training_step reads in __init__ or setup(), or leave LRFinder out of this fit."
+                    ) from exc
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
                 return lrs, losses, reason, int(accumulate)

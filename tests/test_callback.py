@@ -927,6 +927,27 @@ def test_training_step_with_dataloader_iter_is_a_clear_error(tmp_path: Path) -> 
     assert model.steps == []  # said before the test
 
 
+class EpochStartStateNet(Net):
+    """training_step appends to a list that the module's on_train_epoch_start makes."""
+
+    def on_train_epoch_start(self) -> None:
+        self.epoch_losses: list[float] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.epoch_losses.append(float(loss.detach()))
+        return loss
+
+
+def test_training_step_reading_state_of_a_later_hook_is_a_clear_error(tmp_path: Path) -> None:
+    """The test runs before the module's on_train_start/on_train_epoch_start: a bare AttributeError did not say so."""
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    with pytest.raises(ModelError, match=r"no attribute 'epoch_losses'.*before the module's own on_train_start and "
+                       r"on_train_epoch_start.*__init__ or setup\(\)") as info:
+        t.fit(EpochStartStateNet(), make_loader())
+    assert isinstance(info.value.__cause__, AttributeError)
+
+
 class NoOptimizerNet(Net):
     """``configure_optimizers`` that forgets its ``return``: Lightning trains with a stand-in without parameters."""
 
