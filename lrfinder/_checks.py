@@ -70,6 +70,36 @@ def plain_values(settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {key: plain(value) for key, value in settings.items()}
 
 
+def text_or_bool_at(values: Any) -> tuple[int, Any] | None:
+    """The first entry of a sequence of numbers that is text or a bool, as ``(index, value)``; else ``None``.
+
+    numpy reads ``["1e-5", "0.1"]`` as floats and ``float(True)`` is 1.0: a curve or a list of settings
+    given as strings (read from a file and not converted) or bools went through as numbers. A numpy array
+    or tensor of text or bools is reported at index 0; other arrays are not walked (their dtype is numeric),
+    nor are iterators without a length (reading them would use them up).
+    """
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and not isinstance(values, np.generic):
+        kind = getattr(dtype, "kind", None)
+        if kind in ("U", "S", "b") or str(dtype) == "torch.bool":
+            return (0, values.flat[0] if kind and getattr(values, "size", 0) else values)
+        return None
+    if isinstance(values, (str, bytes)) or not (hasattr(values, "__len__") and hasattr(values, "__iter__")):
+        return None  # an iterator is not walked here: reading it would use it up
+    for i, value in enumerate(values):
+        if isinstance(value, (str, bytes, bool, np.bool_)) or str(getattr(value, "dtype", "")) == "torch.bool":
+            return (i, value)
+    return None
+
+
+def text_or_bool_message(name: str, found: tuple[int, Any]) -> str:
+    """What :func:`text_or_bool_at` found, said of the sequence ``name``."""
+    index, value = found
+    what = "a bool" if isinstance(value, (bool, np.bool_)) or "bool" in str(getattr(value, "dtype", "")) else "text"
+    hint = " (convert text read from a file with float() first)" if what == "text" else ""
+    return f"Expected {name} to hold numbers, but got {name}[{index}]={value!r:.40}, {what}{hint}"
+
+
 def is_real(value: object) -> bool:
     """A real number: Python's and numpy's (``np.float32``, ``np.int64``) alike; a bool is not one here."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

@@ -51,7 +51,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ._checks import is_int, is_real, plain
+from ._checks import is_int, is_real, plain, text_or_bool_at, text_or_bool_message
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
@@ -414,6 +414,9 @@ def _check_curve(
             raise TypeError(
                 f"Expected {name} to be a sequence of numbers, but got {type(values).__name__} {values!r:.60}"
             )
+        found = text_or_bool_at(values)  # numpy reads "1e-3" as 0.001 and True as 1.0
+        if found is not None:
+            raise TypeError(text_or_bool_message(name, found))
         try:
             arrays.append(np.asarray(_as_numbers(values), dtype=float))
         except (TypeError, ValueError, RuntimeError) as exc:
@@ -734,6 +737,9 @@ def undo_ema(
         raise TypeError(
             f"Expected smoothed to be a sequence of numbers, but got {type(smoothed).__name__} {smoothed!r:.60}"
         )
+    found = text_or_bool_at(smoothed)  # numpy reads "1e-3" as 0.001 and True as 1.0
+    if found is not None:
+        raise TypeError(text_or_bool_message("smoothed", found))
     try:
         y = np.asarray(_as_numbers(smoothed), dtype=float)
     except (TypeError, ValueError, RuntimeError) as exc:

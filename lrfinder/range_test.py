@@ -41,7 +41,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ._atomic import atomic_write_text
-from ._checks import check_flag, is_int, is_real, plain
+from ._checks import check_flag, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
@@ -850,6 +850,9 @@ class RangeTestResult:
             if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
                 raise TypeError(f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}")
             if type(values) is not tuple or not all(type(v) is float for v in values):
+                found = text_or_bool_at(values)  # float("1e-3") and float(True) read them as numbers
+                if found is not None:
+                    raise TypeError(text_or_bool_message(name, found))
                 try:
                     values = tuple(float(v) for v in values)
                 except (TypeError, ValueError, RuntimeError) as exc:

@@ -385,7 +385,7 @@ def test_bad_arrays() -> None:
     # Not numbers at all: named, with what to pass (was numpy's bare conversion error).
     with pytest.raises(TypeError, match=r"Expected lrs to be a sequence of numbers, but got str"):
         analyze("0.1,0.2", textbook_curve())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"Expected losses to be a sequence of numbers.*could not convert"):
+    with pytest.raises(TypeError, match=r"Expected losses to hold numbers, but got losses\[0\]='a', text"):
         analyze(LRS, ["a"] * len(LRS))  # type: ignore[list-item]
     with pytest.raises(TypeError, match=r"Expected lrs to be a sequence of numbers, but got dict"):
         analyze({"lr": 1.0}, textbook_curve())  # type: ignore[arg-type]
@@ -1225,7 +1225,7 @@ def test_undo_ema_matches_lightnings_own_lr_find(tmp_path: object) -> None:
     ("smoothed", "error", "pattern"),
     [
         ("0.5 0.6", TypeError, r"smoothed to be a sequence of numbers, but got str"),  # was numpy's conversion error
-        (["a", "b"], TypeError, r"smoothed to be a sequence of numbers.*could not convert"),
+        (["a", "b"], TypeError, r"smoothed to hold numbers, but got smoothed\[0\]='a', text"),
         ({"loss": [1.0]}, TypeError, r"smoothed to be a sequence of numbers, but got dict"),
         ([[1.0, 0.9]], ValueError, r"smoothed to be a 1-D curve"),
     ],
@@ -1235,3 +1235,24 @@ def test_undo_ema_names_a_curve_that_is_not_one(smoothed: object, error: type, p
 
     with pytest.raises(error, match=pattern):
         undo_ema(smoothed)
+
+
+@pytest.mark.parametrize(
+    ("lrs", "losses", "pattern"),
+    [
+        ([f"{v:g}" for v in LRS], list(sigmoid_fall(X)), r"lrs\[0\]='1e-06', text \(convert text"),
+        (LRS.astype(str), sigmoid_fall(X), r"lrs\[0\]=np.str_\('1e-06'\), text"),
+        (LRS, [True] * LRS.size, r"losses\[0\]=True, a bool"),
+    ],
+)
+def test_curves_of_text_or_bools_are_refused(lrs: object, losses: object, pattern: str) -> None:
+    """numpy read ["1e-06", ...] as floats and True as 1.0: a curve read from a file unconverted was analysed."""
+    from lrfinder import undo_ema
+
+    with pytest.raises(TypeError, match=rf"Expected (lrs|losses) to hold numbers, but got {pattern}"):
+        analyze(lrs, losses)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Expected (lrs|losses) to hold numbers"):
+        smooth_losses(lrs, losses)  # type: ignore[arg-type]
+    bad = losses if pattern.startswith("losses") else lrs
+    with pytest.raises(TypeError, match=r"Expected smoothed to hold numbers"):
+        undo_ema(bad)  # type: ignore[arg-type]

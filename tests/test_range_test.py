@@ -2035,6 +2035,14 @@ def test_range_test_settings_check_their_values(settings: dict[str, Any], error:
         RangeTestSettings(**settings)
 
 
+def test_a_result_of_text_or_bool_values_is_refused() -> None:
+    """float() read lrs=("1e-3", "1e-2") and losses=(True, False) as a curve."""
+    with pytest.raises(TypeError, match=r"Expected lrs to hold numbers, but got lrs\[1\]='1e-2', text"):
+        RangeTestResult(lrs=(1e-3, "1e-2"), losses=(1.0, 0.5), stop_reason="completed")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Expected losses to hold numbers, but got losses\[0\]=True, a bool"):
+        RangeTestResult(lrs=(1e-3, 1e-2), losses=(True, False), stop_reason="completed")  # type: ignore[arg-type]
+
+
 def test_range_test_settings_and_result_store_numpy_numbers_as_python_ones() -> None:
     from lrfinder import RangeTestSettings
 
@@ -2054,7 +2062,7 @@ def test_range_test_settings_and_result_store_numpy_numbers_as_python_ones() -> 
         ({"losses": (1.0,)}, ValueError, r"same length.*2 lrs and 1 losses"),
         ({"stop_reason": "diverge"}, ValueError, r"stop_reason to be one of .*'diverge'"),
         ({"lrs": "abc"}, TypeError, r"lrs to be a sequence of numbers"),
-        ({"losses": ["x", 1.0]}, TypeError, r"losses to be a sequence of numbers"),
+        ({"losses": ["x", 1.0]}, TypeError, r"losses to hold numbers, but got losses\[0\]='x', text"),
         ({"settings": {"min_lr": 1e-5}}, TypeError, r"settings to be a lrfinder.RangeTestSettings"),
     ],
 )
