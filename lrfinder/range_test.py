@@ -2402,6 +2402,35 @@ def _describe(value: Any, depth: int = 0) -> str:
     return type(value).__name__
 
 
+def _non_finite_parts(batch: Any, name: str = "", depth: int = 0) -> list[str]:
+    """The parts of a batch holding NaN or inf (``inputs``, ``targets``, a dict key, ``part 2``), at most 3 deep."""
+    if isinstance(batch, torch.Tensor):
+        bad = (batch.is_floating_point() or batch.is_complex()) and not bool(torch.isfinite(batch).all())
+        return [name or "batch"] if bad else []
+    if depth >= 3:
+        return []
+    if isinstance(batch, Mapping):
+        return [p for key, value in batch.items() for p in _non_finite_parts(value, repr(key), depth + 1)]
+    if isinstance(batch, (tuple, list)):
+        names = ("inputs", "targets") if len(batch) == 2 and depth == 0 else None
+        return [
+            p
+            for i, value in enumerate(batch)
+            for p in _non_finite_parts(value, names[i] if names else f"{name}[{i}]" if name else f"part {i}", depth + 1)
+        ]
+    return []
+
+
+def _non_finite_data_message(batch: Any, batch_index: int, step: int, lr: float, value: float, parts: list[str]) -> str:
+    """Why a step's loss is non-finite when its batch holds NaN/inf: the data, not the LR."""
+    return (
+        f"Batch {batch_index} of the pass holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)}), and the "
+        f"loss of step {step} (lr={lr:.2e}) is {value}: the data made it non-finite, not the learning rate, and the "
+        "curve would read it as a divergence. Clean the data (drop or repair those examples, e.g. with "
+        "torch.nan_to_num or a filter in the Dataset) and run the test again."
+    )
+
+
 def _batch_parts(batch: Any) -> str:
     """A batch in a few words, ``inputs float32 (16, 5), targets int64 (16,)`` for a pair."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
@@ -2912,6 +2941,7 @@ def range_test(
         parts: list[torch.Tensor] = []
         sizes: set[int | None] = set()
         step_batches.clear()
+        drawn: list[tuple[Any, int]] = []  # the step's micro-batches, to name one holding NaN/inf
         for _ in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
             if not batch_size:
@@ -2944,6 +2974,7 @@ def range_test(
                 _warn_unused_keys(batch, loss_fn, step_fn)
             if with_closure:
                 step_batches.append(batch)
+            drawn.append((batch, batch_index))
             sizes.add(examples)
             # Gradients already there: the step_fn ran its own backward (its graph may be freed).
             ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
@@ -2967,6 +2998,14 @@ def range_test(
             value = float(torch.stack(parts).double().mean().item())
         else:
             value = float(parts[0].item())
+        if not math.isfinite(value) and ranks is None:
+            # A NaN in the data made the loss NaN at some LR, and the curve read it as the divergence (or
+            # advised a lower max_lr). Checked only then, so clean data costs nothing; not under data
+            # parallelism, where the NaN may be another rank's and every rank must decide the same.
+            for held, held_index in drawn:
+                bad = _non_finite_parts(held)
+                if bad:
+                    raise DataError(_non_finite_data_message(held, held_index, index[0], lr, value, bad))
         if micro_probe is not None:
             # Before unscale_: the micro-batch and step gradients both still carry the loss scale.
             size = sizes.pop() if len(sizes) == 1 else None

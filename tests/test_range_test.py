@@ -670,6 +670,24 @@ def test_a_batch_of_no_examples_is_named(mlp: nn.Module, dataset: TensorDataset)
     assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
 
 
+@pytest.mark.parametrize("row", [5, 100])
+def test_nan_in_the_data_is_named_not_read_as_a_divergence(mlp: nn.Module, dataset: TensorDataset, row: int) -> None:
+    """A NaN in batch 3 made the loss NaN at lr=1.75e-07: "only 3 finite values ... lower min_lr or max_lr"."""
+    x, y = dataset.tensors
+    x = x.clone()
+    x[row, 3] = float("nan")
+    before = [p.detach().clone() for p in mlp.parameters()]
+    batch = row // 32
+    with pytest.raises(DataError, match=rf"Batch {batch} of the pass holds NaN or inf in inputs \(inputs float32 "
+                       rf"\(32, 10\).*loss of step {batch} \(lr=.*\) is nan: the data made it non-finite"):  # fmt: skip
+        range_test(mlp, DataLoader(TensorDataset(x, y), batch_size=32), loss_fn=F.cross_entropy, num_steps=20)
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
+    # A loss made non-finite by the LR (clean data) still ends the sweep as before.
+    result = range_test(mlp, [(dataset.tensors[0][:32], y[:32])], step_fn=lambda m, b: m(b[0]).sum() * float("inf"),
+                        num_steps=20)  # fmt: skip
+    assert result.stop_reason == "non_finite"
+
+
 def test_one_shot_iterator_that_runs_out_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     """Issue 10, 3h: a generator of 4 batches and num_steps=10 says what happened and what to pass."""
     batches = (batch for _, batch in zip(range(4), loader))
