@@ -66,6 +66,14 @@ def _clean_sigterm() -> Iterator[None]:
 def _temp_beside(target: Path) -> str:
     if target.is_dir():
         raise IsADirectoryError(f"Cannot write {str(target)!r}: it is a directory; give a file path inside it")
+    for parent in target.parents:
+        # mkdir said only "[Errno 17] File exists: 'notes.txt'" of a path through a file.
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"Cannot write {str(target)!r}: {str(parent)!r} is a file, not a directory; choose another path"
+                )
+            break
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

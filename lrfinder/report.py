@@ -36,6 +36,7 @@ import numpy as np
 
 from . import names
 from ._atomic import atomic_write
+from ._checks import is_int, is_real, plain, text_or_bool_at, text_or_bool_message
 from .analysis import (
     _TINY,
     DIVERGENCE_RISE,
@@ -99,6 +100,9 @@ MARKERS: dict[str, dict[str, Any]] = {
 
 _DEFAULT_FIGSIZE = (12.0, 9.0)
 _DEFAULT_DPI = 100
+#: The most pixels a side of the figure may have (``figsize`` x ``dpi``): ``dpi=100000`` asked Agg for a
+#: 1,200,000-pixel-wide canvas and died with C++'s ``std::bad_alloc``.
+MAX_PIXELS = 10_000
 
 
 def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) -> list[RangeTestResult]:
@@ -917,8 +921,11 @@ def plot_range_test(
         (``Axes.get_label()``).
 
     Raises:
-        ValueError: No result, or a figure size that is not positive.
-        TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects.
+        ValueError: No result, a figure size or dpi that is not positive or makes more than
+            :data:`MAX_PIXELS` a side, a ``highlight`` out of range, or a ``schedule`` that is not
+            1-D or holds an LR that is not finite and >= 0.
+        TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, or an
+            argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of text).
 
     Example:
         >>> fig = plot_range_test(result)  # doctest: +SKIP
@@ -926,20 +933,28 @@ def plot_range_test(
 
     """
     results = _as_results(result_or_results)
-    if len(figsize) != 2 or not all(v > 0 for v in figsize) or dpi <= 0:
-        raise ValueError(f"Expected a positive figsize and dpi, but got figsize={figsize}, dpi={dpi}")
+    size, dots = _check_size(figsize, dpi)
+    highlight = plain(highlight)
+    if highlight is not None and not is_int(highlight):
+        raise TypeError(
+            f"Expected highlight to be the index of a result (an int) or None, but got highlight={highlight!r}"
+        )
     if highlight is not None and not 0 <= highlight < len(results):
         raise ValueError(f"Expected 0 <= highlight < {len(results)}, but got highlight={highlight}")
+    for name, text in (("title", title), ("schedule_name", schedule_name)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"Expected {name} to be a str or None, but got {name}={text!r:.60}")
+    schedule = _check_schedule(schedule)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    sched = None if schedule is None else np.asarray(schedule, dtype=float).ravel()
+    sched = schedule
     if sched is not None and sched.size == 0:
         sched = None
-    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    fig = Figure(figsize=size, dpi=dots, layout="constrained")
     FigureCanvasAgg(fig)
     # About 6.4 points per character of DejaVu Sans at 10.5 pt.
-    lines = _header_text(results, int(figsize[0] * 72 / 6.4), title)
+    lines = _header_text(results, int(size[0] * 72 / 6.4), title)
     header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
     refinement = results[0].refinement if len(results) == 1 else None
@@ -951,7 +966,7 @@ def plot_range_test(
         + ([1.7] if trials_panel else [])
     )
     # Panel heights share what the header leaves of the figure (the layout engine adds labels).
-    rest = max(figsize[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
+    rest = max(size[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
     heights = [header_in] + [rest * p / sum(panels) for p in panels]
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     header = fig.add_subplot(grid[0], label="header")
@@ -1094,6 +1109,51 @@ def _limit_slope_axis(ax: Axes) -> None:
     ax.set_ylim(low - pad, high + pad)
 
 
+def _check_size(figsize: Any, dpi: Any) -> tuple[tuple[float, float], float]:
+    """``figsize`` as two positive inches and ``dpi`` as a positive number, at most :data:`MAX_PIXELS` a side."""
+    pair = tuple(plain(v) for v in figsize) if isinstance(figsize, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(is_real(v) for v in pair):
+        raise TypeError(f"Expected figsize to be (width, height) in inches, e.g. (12, 9), but got figsize={figsize!r}")
+    dpi = plain(dpi)
+    if not is_real(dpi):
+        raise TypeError(f"Expected dpi to be a number, e.g. 100, but got dpi={dpi!r}")
+    width, height = float(pair[0]), float(pair[1])
+    if not all(math.isfinite(v) and v > 0 for v in (width, height, float(dpi))):
+        raise ValueError(f"Expected a positive figsize and dpi, but got figsize={figsize}, dpi={dpi}")
+    if max(width, height) * dpi > MAX_PIXELS:
+        raise ValueError(
+            f"Expected figsize x dpi of at most {MAX_PIXELS:,} pixels a side, but got figsize={figsize}, dpi={dpi} "
+            f"({width * dpi:,.0f} x {height * dpi:,.0f} pixels); lower dpi (100 to 300 is usual)"
+        )
+    return (width, height), dpi
+
+
+def _check_schedule(schedule: Any) -> np.ndarray | None:
+    """``schedule`` as a 1-D float array of finite LRs >= 0, or ``None``."""
+    if schedule is None:
+        return None
+    if isinstance(schedule, (str, bytes)):
+        raise TypeError(
+            f"Expected schedule to be the LR at each training step (preview_schedule's array), but got "
+            f"schedule={schedule!r:.60}; pass its name as schedule_name"
+        )
+    found = text_or_bool_at(schedule)
+    if found is not None:
+        raise TypeError(text_or_bool_message("schedule", found))
+    try:
+        lrs = np.asarray(schedule.detach().cpu() if hasattr(schedule, "detach") else schedule, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Expected schedule to be a sequence of LRs, but got {schedule!r:.60} ({exc})") from None
+    if lrs.ndim != 1:
+        raise ValueError(f"Expected schedule to be 1-D (one LR per training step), but got shape {lrs.shape}")
+    bad = np.flatnonzero(~(np.isfinite(lrs) & (lrs >= 0)))
+    if bad.size:
+        raise ValueError(
+            f"Expected every LR in schedule to be finite and >= 0, but got schedule[{bad[0]}]={lrs[bad[0]]}"
+        )
+    return lrs
+
+
 def report_format(path: str | os.PathLike[str]) -> str:
     """The matplotlib format of a report written to ``path``, from its extension.
 
@@ -1155,13 +1215,18 @@ def save_report(
         The path written.
 
     Raises:
-        ValueError: An unsupported extension (the message lists the supported ones).
+        ValueError: An unsupported extension (the message lists the supported ones), or as
+            :func:`plot_range_test`.
+        TypeError: ``path`` is not a path, or as :func:`plot_range_test`.
+        NotADirectoryError: A directory on ``path`` is a file.
 
     Example:
         >>> save_report(result, "lr-report.png")  # doctest: +SKIP
         PosixPath('lr-report.png')
 
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"Expected path to be a file path such as 'lr-report.png', but got path={path!r:.60}")
     target = Path(path)
     atomic_write(target, report_writer(result_or_results, target, **kwargs))
     logger.info("Wrote report %s", target)

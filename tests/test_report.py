@@ -269,6 +269,41 @@ def test_bad_arguments():
         plot_range_test([result, result], highlight=2)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "pattern"),
+    [
+        ({"highlight": "0"}, TypeError, r"highlight to be the index of a result .* but got highlight='0'"),
+        ({"highlight": True}, TypeError, r"highlight to be the index .* but got highlight=True"),
+        ({"figsize": ("4", "3")}, TypeError, r"figsize to be \(width, height\) in inches"),
+        ({"figsize": 4}, TypeError, r"figsize to be \(width, height\) in inches, e.g. \(12, 9\), but got figsize=4"),
+        ({"dpi": "100"}, TypeError, r"dpi to be a number, e.g. 100, but got dpi='100'"),
+        ({"dpi": 100_000}, ValueError, r"at most 10,000 pixels a side.*1,200,000 x 900,000 pixels\); lower dpi"),
+        ({"title": 5}, TypeError, r"title to be a str or None, but got title=5"),
+        ({"schedule": "cosine"}, TypeError, r"schedule to be the LR at each training step.*schedule_name"),
+        ({"schedule": ["0.1", "0.2"]}, TypeError, r"schedule to hold numbers, but got schedule\[0\]='0.1', text"),
+        ({"schedule": np.ones((3, 3))}, ValueError, r"schedule to be 1-D .* shape \(3, 3\)"),
+        ({"schedule": [0.1, float("nan")]}, ValueError, r"finite and >= 0, but got schedule\[1\]=nan"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_named(kwargs: dict, error: type, pattern: str):
+    """They failed with Python's "'<=' not supported between 'int' and 'str'", C++'s std::bad_alloc (dpi=1e5),
+    or drew a 2-D or NaN schedule without a word."""
+    result = make_result()
+    with pytest.raises(error, match=pattern):
+        plot_range_test([result, result], **kwargs)
+    fig = plot_range_test(result, highlight=np.int64(0), dpi=np.float32(50), figsize=[6, 4.5])  # numpy and lists
+    assert fig.get_size_inches().tolist() == [6, 4.5]
+
+
+def test_save_report_names_a_path_that_is_no_path_or_runs_through_a_file(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(TypeError, match=r"path to be a file path such as 'lr-report.png', but got path=None"):
+        save_report(make_result(), None)  # type: ignore[arg-type]
+    with pytest.raises(NotADirectoryError, match=r"Cannot write '.*notes.txt/r.png': '.*notes.txt' is a file, not a"):
+        save_report(make_result(), tmp_path / "notes.txt" / "r.png")  # was mkdir's "[Errno 17] File exists"
+    assert (tmp_path / "notes.txt").read_text() == "x"
+
+
 def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from matplotlib.figure import Figure
 
