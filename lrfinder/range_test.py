@@ -1745,6 +1745,30 @@ def _reshard_fsdp(model: nn.Module) -> None:
             _reshard(module, handle, True)
 
 
+def _check_snapshot_arguments(model: object, optimizers: object, data: object) -> None:
+    """Refuse what :class:`StateSnapshot` cannot take, by name, before anything is captured.
+
+    A bare DataLoader or generator as ``data`` was walked by ``list(data)``: an epoch of batches was drawn
+    (the loader's RNG moved) and the batches were snapshotted instead of the loader.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+    if isinstance(optimizers, torch.optim.Optimizer):
+        raise TypeError(
+            f"Expected optimizers to be a sequence of optimizers, but got one {type(optimizers).__name__}: pass it "
+            "in a list, StateSnapshot(model, [optimizer])"
+        )
+    if not isinstance(optimizers, Iterable) or isinstance(optimizers, (str, bytes, Mapping, Iterator)):
+        raise TypeError(f"Expected optimizers to be a sequence of optimizers, but got {optimizers!r:.60}")
+    if isinstance(data, (torch.utils.data.DataLoader, torch.utils.data.Dataset, Iterator)):
+        raise TypeError(
+            f"Expected data to be a list of the loaders to snapshot, but got one {type(data).__name__}, which "
+            "would be read through (an epoch drawn): pass it in a list, StateSnapshot(model, optimizers, [loader])"
+        )
+    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, Mapping)):
+        raise TypeError(f"Expected data to be a list of data loaders (or generators), but got {data!r:.60}")
+
+
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
@@ -1778,6 +1802,7 @@ class StateSnapshot:
         *,
         module_attributes: bool = False,
     ) -> None:
+        _check_snapshot_arguments(model, optimizers, data)
         self.model = model
         self.optimizers = list(optimizers)
         data = list(data)

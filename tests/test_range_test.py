@@ -262,6 +262,21 @@ def test_ctrl_c_stops_restores_and_keeps_the_curve(loader: DataLoader) -> None:
     assert_same_state(before, snapshot_of(model, opt))
 
 
+def test_snapshot_names_arguments_it_cannot_take(mlp: nn.Module, loader: DataLoader) -> None:
+    """StateSnapshot("m") was "'str' object has no attribute 'modules'", an optimizer not in a list "'SGD' object
+    is not iterable", and a bare loader as data was read through by list(): an epoch drawn, the batches kept."""
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"model to be a torch.nn.Module, but got str"):
+        StateSnapshot("m")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"one SGD: pass it in a list, StateSnapshot\(model, \[optimizer\]\)"):
+        StateSnapshot(mlp, opt)  # type: ignore[arg-type]
+    state = torch.get_rng_state()
+    with pytest.raises(TypeError, match=r"data to be a list of the loaders to snapshot, but got one DataLoader"):
+        StateSnapshot(mlp, [opt], loader)
+    assert torch.equal(torch.get_rng_state(), state)  # nothing was drawn
+    StateSnapshot(mlp, (opt,), (loader,)).restore()
+
+
 def test_snapshot_reports_its_size(mlp: nn.Module, loader: DataLoader) -> None:
     opt = warmed_up(mlp, loader)
     opt.zero_grad(set_to_none=True)
