@@ -50,8 +50,13 @@ from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import (
+    _MISMATCH_ERRORS,
     _batch_loss,
+    _batch_message,
+    _batch_parts,
     _check_loss,
+    _is_out_of_memory,
+    _non_finite_parts,
     check_callable,
     check_device,
     check_gradient_clipping,
@@ -154,12 +159,36 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.model = model
             self.loss_fn = loss_fn
             self._configure = configure
+            self._first: dict[str, str] = {}  # each data's first batch described, to name a later one unlike it
 
         def configure_optimizers(self) -> Any:
             return self._configure()
 
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            return _check_loss(_batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS))
+            return _check_loss(self._loss(batch, batch_idx, "train_data"))
+
+        def _loss(self, batch: Any, batch_idx: int, name: str) -> torch.Tensor:
+            """The batch's loss; a batch the model or loss_fn cannot take is said in terms of the batch.
+
+            torch's "mat1 and mat2 shapes cannot be multiplied" came out of Lightning's loop as a bare
+            RuntimeError, where the range test names the batch, the model's dtype and device, and the fix.
+            """
+            try:
+                loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
+            except LRFinderError:
+                raise
+            except _MISMATCH_ERRORS as exc:
+                if _is_out_of_memory(exc):
+                    raise
+                first = self._first.get(name)
+                where = "" if name == "train_data" else f"{name}: "
+                if first is None:
+                    raise DataError(where + _batch_message(exc, batch, self.model)) from exc
+                if _batch_parts(batch) != first:
+                    raise DataError(where + _batch_message(exc, batch, self.model, batch_idx, first)) from exc
+                raise
+            self._first.setdefault(name, _batch_parts(batch))
+            return loss
 
     class ValidatedModule(PlainModule):
         """:class:`PlainModule` with a validation loss, for ``val_data``.
@@ -170,7 +199,7 @@ def _classes(package: str) -> tuple[type, type, type]:
         """
 
         def validation_step(self, batch: Any, batch_idx: int) -> None:
-            loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
+            loss = self._loss(batch, batch_idx, "val_data")
             self.log("val_loss", loss, on_step=False, on_epoch=True, batch_size=infer_batch_size(None, batch))
 
     class Watch(pl_.Callback):  # type: ignore[name-defined,misc]
@@ -191,6 +220,7 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.summaries: list[EpochSummary] = []
             self.losses: list[float] = []
             self.diverged: tuple[int, str] | None = None
+            self.bad_data: str | None = None  # the batch holding NaN/inf when that made the loss non-finite
 
         def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             self.losses = []
@@ -214,6 +244,13 @@ def _classes(package: str) -> tuple[type, type, type]:
                         trainer.current_epoch + 1,
                         f"the training loss became {value} at step {trainer.global_step} (LR {lr:.2e})",
                     )
+                    # Checked only now, so clean data costs nothing: NaN in the batch, not the LR.
+                    parts = _non_finite_parts(batch)
+                    if parts:
+                        self.bad_data = (
+                            f"batch {batch_idx} of epoch {trainer.current_epoch + 1} holds NaN or inf in "
+                            f"{', '.join(parts)} ({_batch_parts(batch)})"
+                        )
                     trainer.should_stop = True
             if self.on_batch is not None:
                 self.on_batch(trainer.current_epoch + 1, batch_idx)
@@ -484,7 +521,10 @@ def train(
             list of Lightning callbacks.
         ModelError: The optimizer holds parameters that are not the model's (or the loss
             module's); a loss that is not a scalar tensor connected to the model.
-        TrainingDivergedError: The training loss or a weight became NaN/inf.
+        DataError: Also a batch the model or ``loss_fn`` cannot take (a shape, dtype or device
+            mismatch: torch's error chained, the batch and the model described), and a training
+            loss made NaN/inf by NaN/inf in its batch.
+        TrainingDivergedError: The training loss or a weight became NaN/inf (with clean data).
         KeyboardInterrupt: Training was interrupted (Ctrl-C); Lightning has shut down cleanly.
 
     """
@@ -546,6 +586,11 @@ def train(
     length = _length(train_data)
     if length == 0:
         raise DataError(empty_data_message(train_data))
+    if val_data is not None and _length(val_data) == 0:
+        # It trained with no validation at all, and the epoch lines had no val_loss, without a word.
+        raise DataError(
+            "val_data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable, or val_data=None."
+        )
     if isinstance(train_data, Iterator) and epochs > 1:
         raise DataError(
             f"train_data is a one-shot iterator (e.g. a generator): it is used up by the first of {epochs} epochs "
@@ -639,6 +684,13 @@ def train(
     if trainer.interrupted:
         raise KeyboardInterrupt
     result = TrainingResult(tuple(watch.summaries), tuple(watch.lrs), int(trainer.global_step), trainer.current_epoch)
+    if watch.diverged is not None and watch.bad_data is not None:
+        epoch, cause = watch.diverged
+        raise DataError(
+            f"Training stopped in epoch {epoch}/{epochs}: {cause}, and {watch.bad_data}: the data made the loss "
+            "non-finite, not the learning rate. Clean the data (drop or repair those examples, e.g. with "
+            "torch.nan_to_num or a filter in the Dataset) and train again."
+        )
     if watch.diverged is not None:
         epoch, cause = watch.diverged
         raise TrainingDivergedError(

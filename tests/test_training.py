@@ -12,6 +12,7 @@ from conftest import SAM, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader
 
+from lrfinder.exceptions import DataError
 from lrfinder.training import EpochSummary, TrainingDivergedError, TrainingResult, train
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*treespec.*", "ignore::UserWarning")
@@ -122,6 +123,37 @@ def test_non_finite_loss_raises_and_names_the_epoch():
         train(make_mlp(), loader(), optimizer=sgd(1e6), loss_fn=F.cross_entropy, epochs=5)
     assert info.value.epoch == 1
     assert len(info.value.result.epochs) == 1  # stopped at once, not after 5 epochs
+
+
+def test_nan_in_the_data_is_named_not_blamed_on_the_lr():
+    """NaN inputs in batch 3 raised "Training diverged ... The likely cause is an LR too high for training"."""
+    data = make_classification(256)
+    x, y = data.tensors
+    x = x.clone()
+    x[100, 3] = math.nan
+    batches = DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+    with pytest.raises(DataError, match=r"loss became nan at step 4 \(LR 1.00e-02\), and batch 3 of epoch 1 holds NaN "
+                       r"or inf in inputs \(inputs float32 \(32, 10\).*not the learning rate"):  # fmt: skip
+        train(make_mlp(), batches, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+
+
+@pytest.mark.parametrize("where", ["train_data", "val_data"])
+def test_batches_the_model_cannot_take_are_described(where: str):
+    """A shape or dtype mismatch came out of Lightning's loop as torch's bare RuntimeError ("mat1 and mat2 ...")."""
+    wrong = [(torch.randn(8, 5), torch.zeros(8, dtype=torch.long))]
+    data = {"train_data": loader(), "val_data": None, where: wrong}
+    prefix = "val_data: " if where == "val_data" else ""
+    with pytest.raises(DataError, match=rf"^{prefix}The first batch does not go through the model and loss_fn "
+                       r"\(RuntimeError: mat1 and mat2 shapes.*The batch: inputs float32 \(8, 5\)"):  # fmt: skip
+        train(make_mlp(), data["train_data"], val_data=data["val_data"], optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+    with pytest.raises(DataError, match=r"float64 on cpu"):
+        train(make_mlp().double(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+
+
+def test_empty_val_data_is_refused():
+    """val_data=[] trained with no validation at all, and no val_loss in the epoch lines, without a word."""
+    with pytest.raises(DataError, match=r"val_data is empty: it yielded no batch"):
+        train(make_mlp(), loader(), val_data=[], optimizer=sgd(0.01), loss_fn=F.cross_entropy)
 
 
 class NaNAfter(nn.Module):
