@@ -1567,6 +1567,30 @@ class LRFinder(_CallbackBase):
         _lightning.info(trainer, f"LRFinder: report written to {self.report}")
 
 
+def _raise_no_training(trainer: Any) -> None:
+    """Say why a fit ran no training batch, when it did not: the test never started (not ``ddp_spawn``'s doing).
+
+    An empty train loader was reported as "the strategy ran the fit elsewhere (e.g. ddp_spawn)".
+
+    Raises:
+        DataError: The train loader yielded no batch.
+        LRFinderError: ``limit_train_batches``, ``max_steps`` or ``max_epochs`` of 0.
+
+    """
+    for name in ("limit_train_batches", "max_steps", "max_epochs"):
+        if getattr(trainer, name, None) == 0:
+            raise LRFinderError(
+                f"find_lr() got no result: the Trainer's {name}=0 runs no training batch, so the range test never "
+                f"started. Leave {name} at its default, or set it above 0."
+            )
+    if getattr(trainer, "num_training_batches", None) == 0:
+        raise DataError(
+            "find_lr() got no result: the train dataloader is empty (it yielded no batch), so the fit and the range "
+            "test never ran. Pass a non-empty DataLoader (a DataLoader with drop_last=True drops a batch larger "
+            "than the data)."
+        )
+
+
 def find_lr(
     model: pl.LightningModule,
     *,
@@ -1663,6 +1687,7 @@ def find_lr(
         trainer.callbacks = saved  # type: ignore[attr-defined]
         trainer.should_stop = False
     if callback.result is None:
+        _raise_no_training(trainer)
         raise LRFinderError(
             "find_lr() got no result in this process: the strategy ran the fit elsewhere (e.g. ddp_spawn). "
             "Use strategy='ddp' or a single-device Trainer."

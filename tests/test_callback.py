@@ -1441,6 +1441,18 @@ def test_find_lr_checks_its_arguments_before_fitting(call: Any, error: type[Exce
         call()
 
 
+@pytest.mark.filterwarnings("ignore:.*(Total length|limit_train_batches|max_steps).*")
+def test_find_lr_says_why_a_fit_ran_no_batch(tmp_path: Path) -> None:
+    """An empty loader (or limit_train_batches=0) said "the strategy ran the fit elsewhere (e.g. ddp_spawn)"."""
+    from lrfinder import DataError, LRFinderError
+
+    empty = DataLoader(make_data(10), batch_size=32, drop_last=True)
+    with pytest.raises(DataError, match=r"the train dataloader is empty \(it yielded no batch\), so the fit and the"):
+        find_lr(Net(), train_dataloaders=empty, trainer=trainer(tmp_path), **FAST)
+    with pytest.raises(LRFinderError, match=r"limit_train_batches=0 runs no training batch, so the range test never"):
+        find_lr(Net(), train_dataloaders=make_loader(), trainer=trainer(tmp_path, limit_train_batches=0), **FAST)
+
+
 def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
     with pytest.raises(ValueError, match="datamodule or train_dataloaders, not both"):
         find_lr(Net(), datamodule=pl.LightningDataModule(), train_dataloaders=make_loader())
