@@ -38,8 +38,16 @@ import torch
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from .exceptions import ModelError
-from .range_test import CyclingBatches, StateSnapshot, StepClosure, _DataState, infer_batch_size
+from .exceptions import DataError, ModelError
+from .range_test import (
+    CyclingBatches,
+    StateSnapshot,
+    StepClosure,
+    _batch_parts,
+    _DataState,
+    _non_finite_parts,
+    infer_batch_size,
+)
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -556,6 +564,24 @@ class _Stepper:
     def __call__(self, lr: float) -> float:
         raise NotImplementedError
 
+    def _check_data(self, inputs: Sequence[tuple[Any, ...]], lr: float, value: float) -> None:
+        """Raise when a non-finite loss came with NaN/inf in its batch: the data's doing, not the LR's.
+
+        Only looked at once a loss is non-finite (clean data costs nothing), and on one process
+        only: under DDP the NaN may be another rank's, and every rank must stop the same way.
+        """
+        for args in inputs:
+            batch = args[0] if args else None
+            bad = _non_finite_parts(batch)
+            if bad:
+                where = f"Batch {args[1]}" if len(args) > 1 else "A batch"
+                raise DataError(
+                    f"LRFinder: {where} holds NaN or inf in {', '.join(bad)} ({_batch_parts(batch)}), and the loss of "
+                    f"step {self.step_index} (lr={lr:.2e}) is {value}: the data made it non-finite, not the learning "
+                    "rate, and the curve would read it as a divergence. Clean the data (drop or repair those "
+                    "examples, e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
+                )
+
 
 class AutomaticStepper(_Stepper):
     """Automatic optimization: ``accumulate`` micro-batches of forward and backward, one optimizer step.
@@ -611,6 +637,8 @@ class AutomaticStepper(_Stepper):
                     probe.after_backward()
                 parts.append(loss.detach())
         value = self._reduce(parts)
+        if not math.isfinite(value) and int(self.trainer.world_size) == 1:
+            self._check_data(inputs, lr, value)
         if probe is not None:
             size = sizes.pop() if len(sizes) == 1 else None
             world = max(1, int(self.trainer.world_size))

@@ -1441,6 +1441,22 @@ def test_find_lr_checks_its_arguments_before_fitting(call: Any, error: type[Exce
         call()
 
 
+def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> None:
+    """A NaN in batch 3 made the loss NaN at lr=1.8e-06: "Only 3 finite loss values ... Lower min_lr or max_lr"."""
+    from lrfinder import DataError
+
+    data = make_data()
+    x, y = data.tensors
+    x = x.clone()
+    x[100, 3] = math.nan
+    model = Net()
+    initial = weights(model)
+    loader = DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+    with pytest.raises(DataError, match=r"LRFinder: Batch 3 holds NaN or inf in inputs \(inputs float32.*data made"):
+        find_lr(model, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
 @pytest.mark.filterwarnings("ignore:.*(Total length|limit_train_batches|max_steps).*")
 def test_find_lr_says_why_a_fit_ran_no_batch(tmp_path: Path) -> None:
     """An empty loader (or limit_train_batches=0) said "the strategy ran the fit elsewhere (e.g. ddp_spawn)"."""
