@@ -45,7 +45,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -228,26 +228,27 @@ class Suggestion:
         """Build a :class:`Suggestion` from :meth:`to_dict`'s output.
 
         Raises:
-            ValueError: An unknown rule, notes that are not a list of strings, an LR that is not
-                finite and > 0, or a confidence outside [0, 1].
+            ValueError: An unknown rule, notes that are not a list of strings, a value that is no
+                number (named by its key), an LR that is not finite and > 0, or a confidence
+                outside [0, 1].
             KeyError: A missing key.
 
         """
         suggestion = cls(
-            lr=float(data["lr"]),
-            steepest_lr=float(data["steepest_lr"]),
-            min_loss_lr=float(data["min_loss_lr"]),
-            divergence_lr=_opt_float(data.get("divergence_lr")),
-            non_finite_lr=_opt_float(data.get("non_finite_lr")),
-            min_lr=float(data["min_lr"]),
-            max_lr=float(data["max_lr"]),
-            confidence=float(data["confidence"]),
+            lr=_key_float(data, "lr"),
+            steepest_lr=_key_float(data, "steepest_lr"),
+            min_loss_lr=_key_float(data, "min_loss_lr"),
+            divergence_lr=_key_float(data, "divergence_lr", optional=True),
+            non_finite_lr=_key_float(data, "non_finite_lr", optional=True),
+            min_lr=_key_float(data, "min_lr"),
+            max_lr=_key_float(data, "max_lr"),
+            confidence=_key_float(data, "confidence"),
             rule=_rule(data["rule"]),
             notes=_notes(data.get("notes", ())),
-            smoothed_losses=tuple(float(v) for v in data["smoothed_losses"]),
-            window=int(data["window"]),
+            smoothed_losses=_key_floats(data, "smoothed_losses"),
+            window=_key_int(data, "window"),
             derivation=str(data.get("derivation", "")),
-            blowup_lr=_opt_float(data.get("blowup_lr")),
+            blowup_lr=_key_float(data, "blowup_lr", optional=True),
         )
         for key in ("lr", "steepest_lr", "min_loss_lr", "divergence_lr", "non_finite_lr", "min_lr", "max_lr"):
             value = getattr(suggestion, key)
@@ -367,8 +368,36 @@ def _notes(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _key_float(data: Mapping[str, Any], key: str, *, optional: bool = False) -> Any:
+    """``data[key]`` as a float (``None`` kept when ``optional``), or a ValueError naming the key.
+
+    ``float("x")`` said "could not convert string to float: 'x'" of a malformed suggestion, naming no key.
+    """
+    value = data.get(key) if optional else data[key]
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}")
+    try:
+        return float(value)  # JSON writes non-finite values as "nan"/"inf"
+    except ValueError:
+        raise ValueError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}") from None
+
+
+def _key_floats(data: Mapping[str, Any], key: str) -> tuple[float, ...]:
+    """``data[key]`` as a tuple of floats, or a ValueError naming the key and the entry."""
+    values = data[key]
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"Expected suggestion.{key} to be a list of numbers, but got {key}={values!r:.60}")
+    return tuple(_key_float({f"{key}[{i}]": v}, f"{key}[{i}]") for i, v in enumerate(values))
+
+
+def _key_int(data: Mapping[str, Any], key: str) -> int:
+    """``data[key]`` as an int, or a ValueError naming the key (``1.5`` is no window)."""
+    value = data[key]
+    if not is_int(value):
+        raise ValueError(f"Expected suggestion.{key} to be an integer, but got {key}={value!r:.60}")
+    return int(value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -246,7 +246,7 @@ class Refine:
             raise ValueError(f"Expected tie to be 'best', 'smaller' or 'larger', but got tie={self.tie!r}")
         if not (is_real(self.tie_z) and is_real(self.tie_rel) and self.tie_z >= 0 and self.tie_rel >= 0):
             raise ValueError(
-                f"Expected tie_z >= 0 and tie_rel >= 0, but got tie_z={self.tie_z}, tie_rel={self.tie_rel}"
+                f"Expected tie_z >= 0 and tie_rel >= 0, but got tie_z={self.tie_z!r}, tie_rel={self.tie_rel!r}"
             )
 
     @property

@@ -1256,3 +1256,21 @@ def test_curves_of_text_or_bools_are_refused(lrs: object, losses: object, patter
     bad = losses if pattern.startswith("losses") else lrs
     with pytest.raises(TypeError, match=r"Expected smoothed to hold numbers"):
         undo_ema(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "pattern"),
+    [
+        ("lr", "x", r"suggestion.lr to be a number, but got lr='x'"),
+        ("confidence", None, r"suggestion.confidence to be a number, but got confidence=None"),
+        ("divergence_lr", True, r"suggestion.divergence_lr to be a number, but got divergence_lr=True"),
+        ("window", 5.5, r"suggestion.window to be an integer, but got window=5.5"),
+        ("smoothed_losses", [1.0, "a"], r"suggestion.smoothed_losses\[1\] to be a number, but got .*='a'"),
+    ],
+)
+def test_a_malformed_suggestion_dict_names_the_key(key: str, value: object, pattern: str) -> None:
+    """float("x") said "could not convert string to float: 'x'" (or float(None) a TypeError), naming no key."""
+    data = analyze(LRS, sigmoid_fall(X) + np.where(X > -1, np.expm1(4 * (X + 1)), 0)).to_dict()
+    assert Suggestion.from_dict(data).to_dict() == data
+    with pytest.raises(ValueError, match=pattern):
+        Suggestion.from_dict({**data, key: value})

@@ -98,7 +98,7 @@ def test_refine_validates_its_settings(kwargs: dict[str, Any], match: str) -> No
         ({"candidates": (0.5, "a")}, "every candidate factor to be a number.*'a'"),
         ({"candidates": (0.5, None)}, "every candidate factor to be a number.*None"),
         ({"candidates": "0.5,2"}, "candidates to be an int or a sequence"),
-        ({"tie_z": "1"}, "tie_z >= 0"),
+        ({"tie_z": "1"}, "tie_z >= 0 and tie_rel >= 0, but got tie_z='1'"),  # was "tie_z=1", the text unquoted
         ({"tie_rel": None}, "tie_rel >= 0"),
         ({"schedule_settings": None}, "schedule_settings to be a mapping"),
         ({"spacing": True}, "spacing"),
