@@ -39,7 +39,7 @@ from ._checks import is_real, plain
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
-from .range_test import RangeTestResult, range_test
+from .range_test import RangeTestResult, check_callable, range_test
 
 __all__ = [
     "WeightDecayChoice",
@@ -165,6 +165,18 @@ def weight_decay_sweep(
         ) from None
     except ValueError:  # a builtin without a signature to read: its call says what is wrong
         pass
+    check_callable("on_start", on_start, "on_start(index, weight_decay) -> an on_step hook or None")
+    if on_start is not None:
+        try:
+            inspect.signature(on_start).bind(0, 0.0)
+        except TypeError:
+            # Was Python's "<lambda>() takes 0 positional arguments but 2 were given", after the first optimizer.
+            raise TypeError(
+                f"Expected on_start to take (index, weight_decay), but {getattr(on_start, '__name__', 'it')}"
+                f"{inspect.signature(on_start)} does not"
+            ) from None
+        except ValueError:  # a builtin without a signature to read
+            pass
     if "optimizer" in range_test_kwargs:
         raise TypeError(
             "weight_decay_sweep builds one optimizer per weight decay with make_optimizer, so optimizer= cannot be "
@@ -211,6 +223,12 @@ def weight_decay_sweep(
         kwargs = dict(range_test_kwargs)
         hook = on_start(i, v) if on_start is not None else None
         if hook is not None:
+            if not callable(hook):
+                # Was named as range_test's on_step, which the caller never passed.
+                raise TypeError(
+                    f"Expected on_start(index, weight_decay) to return an on_step hook (index, lr, loss) or None, but "
+                    f"it returned {hook!r:.60}"
+                )
             kwargs["on_step"] = hook
         result = range_test(model, train_data, optimizer=optimizer, **kwargs)
         results.append(replace(result, label=f"wd={format_weight_decay(v)}"))

@@ -196,9 +196,13 @@ def _adamw(m, wd):
         ({"make_optimizer": lambda m, wd: None}, r"make_optimizer\(model, 0\) to return a torch.optim.Optimizer.*None"),
         # <lambda>() takes 1 positional argument but 2 were given
         ({"make_optimizer": lambda m: None}, r"make_optimizer to take \(model, weight_decay\), but <lambda>\(m\)"),
+        # 'int' object is not callable / <lambda>() takes 0 positional arguments but 2 were given / named on_step
+        ({"on_start": 5}, r"on_start to be callable \(on_start\(index, weight_decay\) -> an on_step hook or None\)"),
+        ({"on_start": lambda: None}, r"on_start to take \(index, weight_decay\), but <lambda>\(\) does not"),
+        ({"on_start": lambda i, wd: 5}, r"on_start\(index, weight_decay\) to return an on_step hook .* but it"),
     ],
     ids=["one-float", "string", "none-value", "none-factory", "class", "optimizer-kwarg", "factory-returns-none",
-         "factory-one-argument"],
+         "factory-one-argument", "on-start-not-callable", "on-start-no-arguments", "on-start-returns-a-number"],
 )
 def test_bad_weight_decay_sweep_arguments_are_named(mlp, loader, kwargs, match):
     args = {"weight_decays": [0.0, 1e-3], "make_optimizer": _adamw}
