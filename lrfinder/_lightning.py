@@ -737,6 +737,8 @@ class ManualStepper(_Stepper):
                     continue
                 values.append(self._reduce([loss]))
                 if not math.isfinite(values[-1]):
+                    if int(self.trainer.world_size) == 1:
+                        self._check_data([self.last_args], lr, values[-1])  # NaN in the batch, not the LR
                     # The sweep ends here; a grad scaler would skip every step from now on. Decided on
                     # the loss averaged over ranks, so every rank leaves the loop at the same call.
                     break

@@ -1457,6 +1457,27 @@ def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> No
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
+    class Manual(Net):  # manual optimization: the step is the module's own, the data is checked the same
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            opt = self.optimizers()
+            opt.zero_grad()
+            x, y = batch
+            loss = F.cross_entropy(self.head(self.body(x)), y)
+            self.manual_backward(loss)
+            opt.step()
+            return loss
+
+    manual = Manual()
+    initial = weights(manual)
+    with pytest.raises(DataError, match=r"LRFinder: Batch 3 holds NaN or inf in inputs"):
+        find_lr(manual, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(manual).items())
+
+
 @pytest.mark.filterwarnings("ignore:.*(Total length|limit_train_batches|max_steps).*")
 def test_find_lr_says_why_a_fit_ran_no_batch(tmp_path: Path) -> None:
     """An empty loader (or limit_train_batches=0) said "the strategy ran the fit elsewhere (e.g. ddp_spawn)"."""
