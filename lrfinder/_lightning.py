@@ -45,7 +45,7 @@ from .range_test import (
     StepClosure,
     _batch_parts,
     _DataState,
-    _non_finite_parts,
+    _NonFiniteDataWatch,
     infer_batch_size,
 )
 
@@ -548,6 +548,7 @@ class _Stepper:
         self.step_index = 0
         self.last_batch_size: int | None = None
         self.last_args: tuple[Any, ...] = ()
+        self._nan_watch = _NonFiniteDataWatch()
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
 
@@ -567,20 +568,22 @@ class _Stepper:
     def _check_data(self, inputs: Sequence[tuple[Any, ...]], lr: float, value: float) -> None:
         """Raise when a non-finite loss came with NaN/inf in its batch: the data's doing, not the LR's.
 
-        Only looked at once a loss is non-finite (clean data costs nothing), and on one process
-        only: under DDP the NaN may be another rank's, and every rank must stop the same way.
+        Unless a step's batch held NaN/inf with a finite loss before (a model that fills or masks
+        them itself), see :class:`~lrfinder.range_test._NonFiniteDataWatch`. On one process only:
+        under DDP the NaN may be another rank's, and every rank must stop the same way.
         """
-        for args in inputs:
-            batch = args[0] if args else None
-            bad = _non_finite_parts(batch)
-            if bad:
-                where = f"Batch {args[1]}" if len(args) > 1 else "A batch"
-                raise DataError(
-                    f"LRFinder: {where} holds NaN or inf in {', '.join(bad)} ({_batch_parts(batch)}), and the loss of "
-                    f"step {self.step_index} (lr={lr:.2e}) is {value}: the data made it non-finite, not the learning "
-                    "rate, and the curve would read it as a divergence. Clean the data (drop or repair those "
-                    "examples, e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
-                )
+        if int(self.trainer.world_size) != 1:
+            return
+        batches = [args[0] if args else None for args in inputs]
+        for i, bad in self._nan_watch.blame(batches, math.isfinite(value)):
+            args = inputs[i]
+            where = f"Batch {args[1]}" if len(args) > 1 else "A batch"
+            raise DataError(
+                f"LRFinder: {where} holds NaN or inf in {', '.join(bad)} ({_batch_parts(batches[i])}), and the loss "
+                f"of step {self.step_index} (lr={lr:.2e}) is {value}: the data made it non-finite, not the learning "
+                "rate, and the curve would read it as a divergence. Clean the data (drop or repair those "
+                "examples, e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
+            )
 
 
 class AutomaticStepper(_Stepper):
@@ -637,8 +640,7 @@ class AutomaticStepper(_Stepper):
                     probe.after_backward()
                 parts.append(loss.detach())
         value = self._reduce(parts)
-        if not math.isfinite(value) and int(self.trainer.world_size) == 1:
-            self._check_data(inputs, lr, value)
+        self._check_data(inputs, lr, value)
         if probe is not None:
             size = sizes.pop() if len(sizes) == 1 else None
             world = max(1, int(self.trainer.world_size))
@@ -736,9 +738,8 @@ class ManualStepper(_Stepper):
                 if loss is None:
                     continue
                 values.append(self._reduce([loss]))
+                self._check_data([self.last_args], lr, values[-1])  # NaN in the batch, not the LR
                 if not math.isfinite(values[-1]):
-                    if int(self.trainer.world_size) == 1:
-                        self._check_data([self.last_args], lr, values[-1])  # NaN in the batch, not the LR
                     # The sweep ends here; a grad scaler would skip every step from now on. Decided on
                     # the loss averaged over ranks, so every rank leaves the loop at the same call.
                     break

@@ -2446,6 +2446,30 @@ def _non_finite_parts(batch: Any, name: str = "", depth: int = 0) -> list[str]:
     return []
 
 
+class _NonFiniteDataWatch:
+    """Tells a non-finite loss that NaN/inf in the data caused from one the learning rate caused.
+
+    A step whose loss is non-finite while one of its batches holds NaN or inf is blamed on the data
+    (:meth:`blame` returns those batches), unless an earlier step whose batch held NaN or inf gave a
+    finite loss: such a model copes with those inputs itself (it masks or fills missing values), and
+    its non-finite loss is the LR's, like any divergence. Until a step's batch shows that, each step's
+    batches are looked at (one ``isfinite`` pass over their floating tensors, after the loss's own host
+    sync); on clean data that goes on, at about the cost of reading the batch once.
+    """
+
+    def __init__(self) -> None:
+        self.tolerates_non_finite = False
+
+    def blame(self, batches: Sequence[Any], loss_finite: bool) -> list[tuple[int, list[str]]]:
+        """``(position in batches, parts holding NaN/inf)`` to blame for a non-finite loss, else ``[]``."""
+        if self.tolerates_non_finite:
+            return []
+        found = [(i, bad) for i, batch in enumerate(batches) if (bad := _non_finite_parts(batch))]
+        if found and loss_finite:
+            self.tolerates_non_finite = True
+        return [] if loss_finite else found
+
+
 def _non_finite_data_message(batch: Any, batch_index: int, step: int, lr: float, value: float, parts: list[str]) -> str:
     """Why a step's loss is non-finite when its batch holds NaN/inf: the data, not the LR."""
     return (
@@ -2961,6 +2985,8 @@ def range_test(
     )
     reevaluate = make_reevaluate(optimizer, step_batches, loss_of, settings.accumulate_steps, clip)
 
+    nan_watch = _NonFiniteDataWatch()
+
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
         parts: list[torch.Tensor] = []
@@ -3023,14 +3049,13 @@ def range_test(
             value = float(torch.stack(parts).double().mean().item())
         else:
             value = float(parts[0].item())
-        if not math.isfinite(value) and ranks is None:
+        if ranks is None:
             # A NaN in the data made the loss NaN at some LR, and the curve read it as the divergence (or
-            # advised a lower max_lr). Checked only then, so clean data costs nothing; not under data
-            # parallelism, where the NaN may be another rank's and every rank must decide the same.
-            for held, held_index in drawn:
-                bad = _non_finite_parts(held)
-                if bad:
-                    raise DataError(_non_finite_data_message(held, held_index, index[0], lr, value, bad))
+            # advised a lower max_lr). Not under data parallelism, where the NaN may be another rank's
+            # and every rank must decide the same.
+            for i, bad in nan_watch.blame([held for held, _ in drawn], math.isfinite(value)):
+                held, held_index = drawn[i]
+                raise DataError(_non_finite_data_message(held, held_index, index[0], lr, value, bad))
         if micro_probe is not None:
             # Before unscale_: the micro-batch and step gradients both still carry the loss scale.
             size = sizes.pop() if len(sizes) == 1 else None

@@ -56,7 +56,7 @@ from .range_test import (
     _batch_parts,
     _check_loss,
     _is_out_of_memory,
-    _non_finite_parts,
+    _NonFiniteDataWatch,
     check_callable,
     check_device,
     check_gradient_clipping,
@@ -221,6 +221,7 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.losses: list[float] = []
             self.diverged: tuple[int, str] | None = None
             self.bad_data: str | None = None  # the batch holding NaN/inf when that made the loss non-finite
+            self.nan_watch = _NonFiniteDataWatch()
 
         def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             self.losses = []
@@ -238,15 +239,15 @@ def _classes(package: str) -> tuple[type, type, type]:
             if isinstance(loss, torch.Tensor) and loss.numel() == 1:
                 value = float(loss.detach())
                 self.losses.append(value)
+                # NaN in the batch, not the LR (unless a batch with NaN/inf went through with a finite loss).
+                blamed = self.nan_watch.blame([batch], math.isfinite(value)) if self.diverged is None else []
                 if not math.isfinite(value) and self.diverged is None:
                     lr = _reference_lr(trainer.optimizers[0])
                     self.diverged = (
                         trainer.current_epoch + 1,
                         f"the training loss became {value} at step {trainer.global_step} (LR {lr:.2e})",
                     )
-                    # Checked only now, so clean data costs nothing: NaN in the batch, not the LR.
-                    parts = _non_finite_parts(batch)
-                    if parts:
+                    for _, parts in blamed:
                         self.bad_data = (
                             f"batch {batch_idx} of epoch {trainer.current_epoch + 1} holds NaN or inf in "
                             f"{', '.join(parts)} ({_batch_parts(batch)})"

@@ -1478,6 +1478,24 @@ def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> No
     assert all(torch.equal(v, initial[k]) for k, v in weights(manual).items())
 
 
+def test_a_module_that_fills_nan_inputs_itself_diverges_as_any_other(tmp_path: Path) -> None:
+    """Missing values as NaN, filled in training_step: the LR's NaN at the end of the sweep was blamed on the data."""
+
+    class FillsNaN(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            return super().training_step((torch.nan_to_num(x), y), batch_idx)
+
+    data = make_data()
+    x, y = data.tensors
+    x = x.clone()
+    x[::5, 3] = math.nan  # in every batch
+    loader = DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+    result = find_lr(FillsNaN(bn=False), train_dataloaders=loader, trainer=trainer(tmp_path), num_steps=60,
+                     min_lr=1e-3, max_lr=1e12, stop_factor=None)  # fmt: skip
+    assert result.stop_reason == "non_finite"
+
+
 @pytest.mark.filterwarnings("ignore:.*(Total length|limit_train_batches|max_steps).*")
 def test_find_lr_says_why_a_fit_ran_no_batch(tmp_path: Path) -> None:
     """An empty loader (or limit_train_batches=0) said "the strategy ran the fit elsewhere (e.g. ddp_spawn)"."""

@@ -703,6 +703,29 @@ def test_nan_in_the_data_is_named_not_read_as_a_divergence(mlp: nn.Module, datas
     assert result.stop_reason == "non_finite"
 
 
+def test_a_model_that_fills_nan_inputs_itself_diverges_as_any_other(dataset: TensorDataset) -> None:
+    """Missing values as NaN, filled by the model: the LR's NaN at the end of the sweep was blamed on the data."""
+    x, y = dataset.tensors
+    x = x.clone()
+    x[::7, 2] = float("nan")  # in every batch
+
+    class FillsNaN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.net(torch.nan_to_num(inputs))
+
+    torch.manual_seed(0)
+    model = FillsNaN()
+    loader = DataLoader(TensorDataset(x, y), batch_size=32)
+    # No stop rule: the loss runs on until the LR makes it non-finite.
+    result = range_test(model, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e12, num_steps=60,
+                        stop_factor=None)  # fmt: skip
+    assert result.stop_reason == "non_finite"
+
+
 def test_one_shot_iterator_that_runs_out_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     """Issue 10, 3h: a generator of 4 batches and num_steps=10 says what happened and what to pass."""
     batches = (batch for _, batch in zip(range(4), loader))

@@ -137,6 +137,27 @@ def test_nan_in_the_data_is_named_not_blamed_on_the_lr():
         train(make_mlp(), batches, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
 
 
+def test_a_model_that_fills_nan_inputs_itself_diverges_as_any_other():
+    """Missing values as NaN, filled by the model: a loss the LR made NaN was blamed on the data."""
+    data = make_classification(256)
+    x, y = data.tensors
+    x = x.clone()
+    x[::7, 3] = math.nan  # in every batch
+    batches = DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+
+    class FillsNaN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.net(torch.nan_to_num(inputs))
+
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDivergedError, match=r"loss became (nan|inf).*LR too high"):
+        train(FillsNaN(), batches, optimizer=sgd(1e6), loss_fn=F.cross_entropy, epochs=5)
+
+
 @pytest.mark.parametrize("where", ["train_data", "val_data"])
 def test_batches_the_model_cannot_take_are_described(where: str):
     """A shape or dtype mismatch came out of Lightning's loop as torch's bare RuntimeError ("mat1 and mat2 ...")."""
