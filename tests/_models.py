@@ -220,6 +220,30 @@ class GAN(pl.LightningModule):
         ]
 
 
+class AlternatingGAN(GAN):
+    """A GAN stepping its networks on alternate batches (``optimizer_idx`` code ported to Lightning 2).
+
+    Each loss is logged on its own batches only: ``g_loss`` on the generator's (even) batches.
+    """
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        x, y = batch
+        if batch_idx % 2:
+            d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
+            d_opt.zero_grad()
+            self.manual_backward(d_loss)
+            d_opt.step()
+            self.log("d_loss", d_loss)
+            return
+        g_loss = F.cross_entropy(self.gen(x), y)
+        g_opt.zero_grad()
+        self.manual_backward(g_loss)
+        g_opt.step()
+        self.g_losses.append((self.phase, float(g_loss.detach())))
+        self.log("g_loss", g_loss)
+
+
 class DataModule(pl.LightningDataModule):
     """The classification data with a ``batch_size`` attribute its loader reads (BatchSizeFinder's convention)."""
 

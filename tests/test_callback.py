@@ -18,6 +18,7 @@ from _models import (
     FAST,
     GAN,
     TINY_FIT_WARNINGS,
+    AlternatingGAN,
     Callback,
     DataModule,
     MemoryLogger,
@@ -504,25 +505,28 @@ def test_lightnings_learning_rate_finder_too_is_said(tmp_path: Path) -> None:
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
 
 
+class ManualNet(Net):
+    """:class:`Net` under manual optimization: one optimizer, stepped in ``training_step``; steps recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        opt.zero_grad()
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        self.manual_backward(loss)
+        opt.step()
+        self.steps.append((self.phase, x.shape[0], float(loss.detach()), False))
+        self.mean_loss.update(loss.detach())
+        return loss
+
+
 def test_manual_optimization_single_optimizer(tmp_path: Path) -> None:
-    class Manual(Net):
-        def __init__(self) -> None:
-            super().__init__()
-            self.automatic_optimization = False
-
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            opt = self.optimizers()
-            opt.zero_grad()
-            x, y = batch
-            loss = F.cross_entropy(self.head(self.body(x)), y)
-            self.manual_backward(loss)
-            opt.step()
-            self.steps.append((self.phase, x.shape[0], float(loss.detach()), False))
-            self.mean_loss.update(loss.detach())
-            return loss
-
     finder = LRFinder(**FAST)
-    model = Manual()
+    model = ManualNet()
     t = trainer(tmp_path, [finder], max_steps=3)
     t.fit(model, make_loader())
     result = finder.result
@@ -858,27 +862,6 @@ def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None
     assert t.global_step == 4  # Lightning counts both optimizers' steps in manual mode: 2 batches
     assert len([e for e in model.events if e[0] == "train"]) == 4
     assert "g_loss" in t.callback_metrics  # the fit's own logging still works
-
-
-class AlternatingGAN(GAN):
-    """A GAN stepping its networks on alternate batches (``optimizer_idx`` code ported to Lightning 2)."""
-
-    def training_step(self, batch: Any, batch_idx: int) -> None:
-        g_opt, d_opt = self.optimizers()
-        x, y = batch
-        if batch_idx % 2:
-            d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
-            d_opt.zero_grad()
-            self.manual_backward(d_loss)
-            d_opt.step()
-            self.log("d_loss", d_loss)
-            return
-        g_loss = F.cross_entropy(self.gen(x), y)
-        g_opt.zero_grad()
-        self.manual_backward(g_loss)
-        g_opt.step()
-        self.g_losses.append((self.phase, float(g_loss.detach())))
-        self.log("g_loss", g_loss)
 
 
 def test_manual_optimization_monitor_logged_every_other_batch(tmp_path: Path) -> None:
@@ -1457,21 +1440,7 @@ def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> No
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
-    class Manual(Net):  # manual optimization: the step is the module's own, the data is checked the same
-        def __init__(self) -> None:
-            super().__init__()
-            self.automatic_optimization = False
-
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            opt = self.optimizers()
-            opt.zero_grad()
-            x, y = batch
-            loss = F.cross_entropy(self.head(self.body(x)), y)
-            self.manual_backward(loss)
-            opt.step()
-            return loss
-
-    manual = Manual()
+    manual = ManualNet()  # manual optimization: the step is the module's own, the data is checked the same
     initial = weights(manual)
     with pytest.raises(DataError, match=r"LRFinder: Batch 3 holds NaN or inf in inputs"):
         find_lr(manual, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)

@@ -234,32 +234,17 @@ GAN_SCRIPT = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[2])  # tests/: the shared models
     import torch
-    import torch.nn.functional as F
-    from _models import GAN, pl
-    from torch.utils.data import DataLoader, TensorDataset
+    from _models import AlternatingGAN, make_data, pl
+    from torch.utils.data import DataLoader
 
     from lrfinder.callback import LRFinder
 
 
-    class AlternatingGAN(GAN):
+    class OwnSchedules(AlternatingGAN):
         # The networks step on alternate batches; each loss is logged on its own batches; the module steps
         # its own OneCycleLRs, sized to the fit, in training_step.
         def training_step(self, batch, batch_idx):
-            g_opt, d_opt = self.optimizers()
-            x, y = batch
-            if batch_idx % 2:
-                d_loss = F.mse_loss(self.disc(x).squeeze(1), y.float())
-                d_opt.zero_grad()
-                self.manual_backward(d_loss)
-                d_opt.step()
-                self.log("d_loss", d_loss)
-            else:
-                g_loss = F.cross_entropy(self.gen(x), y)
-                g_opt.zero_grad()
-                self.manual_backward(g_loss)
-                g_opt.step()
-                self.g_losses.append((self.phase, float(g_loss.detach())))
-                self.log("g_loss", g_loss)
+            super().training_step(batch, batch_idx)
             for sched in self.lr_schedulers():
                 sched.step()
 
@@ -287,16 +272,13 @@ GAN_SCRIPT = textwrap.dedent(
 
     torch.set_num_threads(1)
     pl.seed_everything(0, verbose=False)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(512, 8, generator=gen)
-    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
-    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    loader = DataLoader(make_data(512), batch_size=16, shuffle=True)  # seed 0
     trainer = pl.Trainer(
         accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_steps=6, logger=False,
         callbacks=[LRFinder(num_steps=40, min_lr=1e-3, max_lr=10.0, monitor="g_loss")], enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
     )
-    trainer.fit(AlternatingGAN(lr=0.01), loader)
+    trainer.fit(OwnSchedules(lr=0.01), loader)
     """
 )
 
