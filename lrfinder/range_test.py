@@ -1685,6 +1685,29 @@ def _put_back(held: tuple[Any, ...]) -> Any:
 
 
 _MISSING = object()
+
+#: A module's public tensor attribute larger than this (bytes) is not copied by a snapshot: it is
+#: put back if rebound, and named in a warning if changed in place (its version counter moved).
+#: Data kept on the module as a tensor (not a buffer) would otherwise double in memory for the test.
+ATTRIBUTE_COPY_LIMIT = 256 * 2**20
+
+
+def _held_large(value: Any) -> tuple[Any, ...] | None:
+    """``("large", tensor, version)`` for a tensor attribute over :data:`ATTRIBUTE_COPY_LIMIT`, else ``None``."""
+    if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not _storage_freed(value):
+        if value.numel() * value.element_size() > ATTRIBUTE_COPY_LIMIT:
+            return ("large", value, value._version)
+    return None
+
+
+def _size_words(value: torch.Tensor | int) -> str:
+    """A size in bytes (or a tensor's), in KiB, MiB or GiB with one decimal."""
+    size = float(value.numel() * value.element_size() if isinstance(value, torch.Tensor) else value)
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024.0
+        if size < 1024.0 or unit == "GiB":
+            break
+    return f"{size:.1f} {unit}"
 #: What every ``nn.Module`` keeps in its ``__dict__`` (parameters, buffers, submodules, hooks, the mode):
 #: restored by their own rules or not state at all, never as plain attributes.
 _MODULE_INTERNALS = frozenset(vars(nn.Module())) | {"training"}
@@ -1782,7 +1805,9 @@ class StateSnapshot:
     a scheduler's "lr_scheduler.step() before optimizer.step()" warning); an attribute holding
     an object with tensors of its own cannot be restored and is named in a warning; with
     ``module_attributes`` (the plain range test), each module's public plain attributes a forward
-    may change (a Python step counter, a tensor kept as an attribute, not a buffer), by the same
+    may change (a Python step counter, a tensor kept as an attribute, not a buffer; one over
+    :data:`ATTRIBUTE_COPY_LIMIT` is not copied, only put back if rebound and named in a warning if
+    changed in place), by the same
     rules, without the warning and without removing attributes set during the test (names with a
     leading underscore are left to the wrappers that keep their bookkeeping there); the torch
     (CPU and CUDA), numpy and Python RNG states; the warm-up of lrfinder's ``PlateauWithWarmup``
@@ -1871,7 +1896,7 @@ class StateSnapshot:
                     if not isinstance(getattr(module, "_parameters", None), dict):
                         continue  # a TorchScript module: its attributes live in C++, a forward cannot set them
                     held_attrs = {
-                        k: _capture(v, k, seen_attrs, [], [])
+                        k: _held_large(v) or _capture(v, k, seen_attrs, [], [])
                         for k, v in vars(module).items()
                         # Private names are the bookkeeping of wrappers (DDP's _lazy_init_ran, compile's): theirs.
                         if k not in _MODULE_INTERNALS and not k.startswith("_")
@@ -1944,12 +1969,22 @@ class StateSnapshot:
                             group[key] = tensor.copy_(value)
                     group["params"] = params
         with torch.inference_mode(False), torch.no_grad():
+            changed: list[str] = []
             for module, held_attrs in self._module_attrs:
                 owned = module._parameters.keys() | module._buffers.keys() | module._modules.keys()
                 for name, saved_value in held_attrs.items():
                     value = _put_back(saved_value)
                     if name not in owned and vars(module).get(name, _MISSING) is not value:
                         vars(module)[name] = value
+                    if saved_value[0] == "large" and value._version != saved_value[2]:
+                        changed.append(f"{type(module).__name__}.{name} (a tensor of {_size_words(value)})")
+            if changed:
+                warnings.warn(
+                    f"{', '.join(changed)} was changed in place during the test and is not put back: lrfinder copies "
+                    f"tensor attributes of up to {_size_words(ATTRIBUTE_COPY_LIMIT)} only. If a forward changes it, "
+                    "make it a buffer (self.register_buffer(name, tensor)): buffers are always put back.",
+                    stacklevel=3,
+                )
         for module, mode in self._modes:
             module.training = mode
         torch.set_rng_state(self._torch_rng)

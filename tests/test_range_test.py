@@ -5,6 +5,7 @@ import functools
 import math
 import random
 import re
+import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -2205,3 +2206,45 @@ def test_a_frozen_batchnorm_stays_frozen_and_an_eval_model_trains(loader: DataLo
     range_test(model, loader, loss_fn=F.cross_entropy, num_steps=30, min_lr=1e-4, max_lr=10.0, refine=refine)
     assert model.seen == {(True, True, True)}
     assert not any(m.training for m in model.modules())
+
+
+class KeepsData(nn.Module):
+    """A model keeping its data as a plain tensor attribute (not a buffer), and a small step counter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+        self.data = torch.randn(512, 4)  # 8 KiB
+        self.seen = torch.zeros(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += 1
+        return self.fc(x)
+
+
+def test_a_large_tensor_attribute_is_not_copied_and_put_back_when_rebound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every public tensor attribute was cloned: a dataset kept on the module (on a GPU) doubled in memory."""
+    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 4096)
+    model = KeepsData()
+    data, before = model.data, model.data.clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    snapshot = StateSnapshot(model, [opt], [], module_attributes=True)
+    small = snapshot.nbytes()
+    assert small < 4096  # the 8 KiB attribute is not copied; the counter and the weights are
+    model.data = torch.zeros(3)  # rebound by a forward: the old object is put back
+    model.seen += 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        snapshot.restore()
+    assert model.data is data and torch.equal(model.data, before)
+    assert torch.equal(model.seen, torch.zeros(1))
+
+
+def test_a_large_tensor_attribute_changed_in_place_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 4096)
+    model = KeepsData()
+    snapshot = StateSnapshot(model, [torch.optim.SGD(model.parameters(), lr=0.1)], [], module_attributes=True)
+    model.data.mul_(2.0)
+    with pytest.warns(UserWarning, match=r"KeepsData\.data \(a tensor of 8.0 KiB\) was changed in place.*not put "
+                      r"back.*register_buffer"):  # fmt: skip
+        snapshot.restore()
