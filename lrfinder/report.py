@@ -572,8 +572,40 @@ def _lr_label(ax: Axes, row: int, lr: float, text: str, color: str, *, main: boo
     transform = offset_copy(anchor, fig=cast("Figure", ax.figure), y=-_LABEL_ROWS[row], units="points")
     _text_box(
         ax, lr, 1.0, f" {text} ", color, fontsize=12 if main else 10, ha=ha, transform=transform,
-        fontweight="bold" if main else "normal", alpha=0.9 if main else 0.85,
+        fontweight="bold" if main else "normal", alpha=0.9 if main else 0.85, gid=_LR_LABEL,
     )  # fmt: skip
+    # Out of the layout: a long label (an overlay's curve name) ran past the axes, and the layout
+    # narrowed every panel to make room for it. _keep_lr_labels_inside moves it back instead.
+    ax.texts[-1].set_in_layout(False)
+
+
+#: The gid of the LR labels of the loss panel.
+_LR_LABEL = "lr_label"
+
+
+def _keep_lr_labels_inside(ax: Axes) -> None:
+    """Turn an LR label that runs past the loss panel's side to the other side of its line.
+
+    The side is first chosen from the line's place alone (:func:`_lr_label`); a long label (the
+    recommended curve's name in an overlay) near the middle ran off the panel and the figure.
+    Of the two sides, the one that runs out less wins. Measured on the final layout.
+    """
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    frame = ax.get_window_extent(renderer)
+    for text in ax.texts:
+        if text.get_gid() != _LR_LABEL:
+            continue
+        first = text.get_horizontalalignment()
+        overflow: dict[str, float] = {}
+        for side in (first, "left" if first == "right" else "right"):
+            text.set_horizontalalignment(cast('Literal["left", "right"]', side))
+            box = text.get_window_extent(renderer)
+            # A few pixels more than the text: its frame (the box's pad) must fit too.
+            overflow[side] = max(box.x1 + 4.0 - frame.x1, 0.0) + max(frame.x0 - box.x0 + 4.0, 0.0)
+            if overflow[side] == 0.0:
+                break
+        best = min(overflow, key=overflow.__getitem__)
+        text.set_horizontalalignment(cast('Literal["left", "right"]', best))
 
 
 def _tick_text(value: float) -> str:
@@ -1013,6 +1045,7 @@ def plot_range_test(
     # The room for the message and the legend's corner are measured on the final layout: before
     # it, the axes are narrower and the texts seem to cover more of them than they will.
     fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+    _keep_lr_labels_inside(ax)
     if ylim is not None:
         _make_headroom(ax)
     if batch_ax is not None:

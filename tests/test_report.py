@@ -796,3 +796,27 @@ def test_a_lone_spike_mid_sweep_does_not_cut_the_smoothed_curve():
     plain = plot_range_test(make_result())
     smoothed = [line for line in axes_by_label(plain)["loss"].get_lines() if line.get_label() == "loss (smoothed)"]
     assert np.isnan(np.asarray(smoothed[0].get_ydata(), dtype=float)[-1])
+
+
+def test_a_long_lr_label_near_the_middle_turns_inside_and_never_narrows_the_panels():
+    # In a weight-decay overlay the recommended curve's label ("suggested lr = ... (run 3 with weight decay
+    # 0.001)") at an LR just left of the right third ran past the loss panel, and the layout narrowed every
+    # panel by a sixth of the figure to make room for it.
+    centers = (-2.0, -2.0, -0.5)  # the last curve takes the sweep to 1e+01: the pick is left of the right third
+    results = [
+        replace(make_result(seed=i, center=c), label=f"run {i} with weight decay {10.0**-i}")
+        for i, c in enumerate(centers)
+    ]
+    plain = plot_range_test([replace(r, label=f"wd={i}") for i, r in enumerate(results)], highlight=1)
+    fig = plot_range_test(results, highlight=1)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    frame = ax.get_window_extent()
+    (label,) = [t for t in ax.texts if "suggested lr =" in t.get_text()]
+    assert "run 1 with weight decay" in label.get_text()
+    box = label.get_bbox_patch().get_window_extent()
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1
+    for name in ("loss", "slope"):
+        assert np.allclose(
+            axes_by_label(fig)[name].get_position().bounds, axes_by_label(plain)[name].get_position().bounds, atol=0.01
+        ), name
