@@ -716,6 +716,17 @@ class LRFinder(_CallbackBase):
         train_loader = trainer.train_dataloader
         if train_loader is None:
             raise DataError("LRFinder found no train dataloader in this fit. Pass train_dataloaders or a datamodule.")
+        batches = trainer.num_training_batches
+        if accumulate > 1 and math.isfinite(batches) and 0 < batches < accumulate:
+            # Lightning steps at each epoch's end with the batches it has, each loss still divided by k.
+            _lightning.warn(
+                trainer,
+                f"LRFinder: an epoch of this fit has {int(batches)} training batch(es), fewer than "
+                f"accumulate_grad_batches={accumulate}: every optimizer step of the fit accumulates only those, each "
+                f"loss still divided by {accumulate}, so its gradient is {int(batches)}/{accumulate} of a full "
+                f"step's, while the test's steps accumulate {accumulate} batches. Set accumulate_grad_batches <= "
+                f"{int(batches)} (or give the fit more batches per epoch).",
+            )
         loader = _rebuild_loader(train_loader, self.test_batch_size) if self.test_batch_size else train_loader
         if self.optimizer is not None:
             if not automatic and len(trainer.optimizers) > 1:

@@ -232,6 +232,16 @@ def test_accumulate_grad_batches_mean_of_micro_batches(tmp_path: Path) -> None:
     assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
 
 
+def test_an_epoch_shorter_than_the_accumulation_is_said(tmp_path: Path) -> None:
+    """3 batches per epoch, accumulate_grad_batches=4: every step of the fit took 3/4 of a full step's gradient."""
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=0.5, stop_factor=None)
+    t = trainer(tmp_path, [finder], accumulate_grad_batches=4, max_steps=2)
+    match = r"has 3 training batch\(es\), fewer than accumulate_grad_batches=4.*3/4 of a full step's.*<= 3"
+    with pytest.warns(UserWarning, match=match):
+        t.fit(Net(), make_loader(n=24, batch_size=8))
+    assert finder.result is not None and finder.result.settings.accumulate_steps == 4
+
+
 def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: Path) -> None:
     """GradientAccumulationScheduler sets the Trainer's accumulation at each epoch start, after the test: read it."""
     finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=10.0, stop_factor=None)
