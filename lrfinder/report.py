@@ -41,6 +41,7 @@ from .analysis import (
     _TINY,
     DIVERGENCE_RISE,
     LOW_CONFIDENCE,
+    MIN_POINTS,
     ROUND_OFF,
     choose_window,
     clip_explosion,
@@ -117,12 +118,23 @@ def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) 
     return results
 
 
+def _too_short(result: RangeTestResult) -> bool:
+    """Whether ``result`` has fewer finite losses than the analysis reads (:data:`~lrfinder.analysis.MIN_POINTS`)."""
+    return result.suggestion is None and finite_prefix(np.asarray(result.losses, dtype=float)) < MIN_POINTS
+
+
 def _smoothed(result: RangeTestResult) -> np.ndarray:
-    """Return the smoothed curve: the suggestion's, else smoothed here (NaN when too short)."""
+    """Return the smoothed curve: the suggestion's, else smoothed here (NaN when too short).
+
+    A curve shorter than the analysis reads is not smoothed: a window of its few points fitted a
+    parabola that dipped below every recorded loss (a fall that never happened) before the blow-up.
+    """
     if result.suggestion is not None:
         return np.asarray(result.suggestion.smoothed_losses, dtype=float)
     lrs = np.asarray(result.lrs, dtype=float)
     losses = np.asarray(result.losses, dtype=float)
+    if _too_short(result):
+        return np.full(losses.shape, np.nan)
     try:
         return smooth_losses(lrs, losses)
     except ValueError:
@@ -172,7 +184,11 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         # Anything more than one full fall above the start is the explosion: clipped at the top.
         # The smoothed curve (and the minimum marker on it) may dip below the raw losses.
         lows.append(min(low, float(np.nanmin(smoothed))) if np.isfinite(smoothed).any() else low)
-        highs.append(min(float(np.max(finite)), max(head, smooth_max) + fall))
+        if _too_short(result):
+            # No fall to keep legible: the few points and the blow-up that ended the test are the story.
+            highs.append(float(np.max(finite)))
+        else:
+            highs.append(min(float(np.max(finite)), max(head, smooth_max) + fall))
     if not lows:
         return None
     low, high = min(lows), max(highs)
@@ -645,7 +661,12 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     drawn = _drawable_smoothed(result)
     s = result.suggestion
     finite = np.isfinite(raw)
-    ax.plot(lrs[finite], raw[finite], color=COLORS["curve"], alpha=0.35, lw=0.8, marker=".", ms=3.5, label="loss (raw)")
+    short = _too_short(result)
+    # A curve too short to smooth is shown by its raw points alone: drawn as plainly as a curve.
+    ax.plot(
+        lrs[finite], raw[finite], color=COLORS["curve"], alpha=0.9 if short else 0.35, lw=1.6 if short else 0.8,
+        marker=".", ms=7 if short else 3.5, label="loss (raw)",
+    )  # fmt: skip
     if np.isfinite(drawn).any():
         ax.plot(lrs, drawn, color=COLORS["curve"], lw=2.6, label="loss (smoothed)")
     non_finite_lr = s.non_finite_lr if s is not None else (float(lrs[~finite][0]) if (~finite).any() else None)
@@ -750,6 +771,13 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
     # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
     slope = loss_slope(lrs, drawn)
     slope_ax.plot(lrs, slope, color=COLORS["curve"], lw=1.8)
+    if short and finite.any():
+        # An empty panel with made-up ticks (+-1e-12) read as a slope of zero.
+        slope_ax.set_yticks([])
+        slope_ax.text(
+            0.5, 0.75, f"no slope: fewer than {MIN_POINTS} finite losses to smooth", transform=slope_ax.transAxes,
+            ha="center", va="center", fontsize=10.5, color=COLORS["warning"],
+        )  # fmt: skip
     for x, ls, lw in picks:
         slope_ax.axvline(x, color=COLORS["suggestion"], lw=lw, ls=ls, zorder=4)
     if s is not None:

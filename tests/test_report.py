@@ -820,3 +820,24 @@ def test_a_long_lr_label_near_the_middle_turns_inside_and_never_narrows_the_pane
         assert np.allclose(
             axes_by_label(fig)[name].get_position().bounds, axes_by_label(plain)[name].get_position().bounds, atol=0.01
         ), name
+
+
+def test_a_curve_too_short_to_read_shows_its_points_not_a_made_up_fall():
+    # Five finite losses, flat then blowing up: the smoothing window fitted a parabola that dipped 0.1 below every
+    # recorded loss (a fall that never happened), the loss axis was cut just above the start so the blow-up that
+    # ended the test was off the panel, and the empty slope panel had ticks of +-1e-12.
+    lrs = lr_schedule(1e-6, 10.0, 100)[:6]
+    losses = [2.3, 2.3, 2.4, 3.0, 5.0, float("nan")]
+    result = finish_result(lrs, losses, "non_finite", settings=RangeTestSettings(1e-6, 10.0, 100))
+    assert result.suggestion is None
+    fig = plot_range_test(result)
+    axes = axes_by_label(fig)
+    ax = axes["loss"]
+    assert [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")] == [
+        "loss (raw)",
+        "first non-finite loss 2.26e-06",
+    ]
+    low, high = ax.get_ylim()
+    assert low <= 2.3 and high >= 5.0
+    assert list(axes["slope"].get_yticks()) == []
+    assert "no slope: fewer than 10 finite losses" in all_text(fig)
