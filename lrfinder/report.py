@@ -797,6 +797,14 @@ def _make_headroom(ax: Axes) -> None:
     room = min(1.0 - box.y0 + 0.06, 0.6)
     low, high = ax.get_ylim()
     ax.set_ylim(low, low + (high - low) / (1.0 - room))
+    # The curves stay cut at the old top: raising it uncovered the blow-up the limits had clipped, and
+    # the curve climbed through the message it had made room for.
+    from matplotlib.transforms import Bbox, TransformedBbox, blended_transform_factory
+
+    below = TransformedBbox(Bbox([[0.0, low], [1.0, high]]), blended_transform_factory(ax.transAxes, ax.transData))
+    for line in ax.get_lines():
+        if np.size(line.get_xdata()) > 1 and line.get_transform() == ax.transData:
+            line.set_clip_box(below)
 
 
 def _overlay_width(index: int, count: int) -> float:

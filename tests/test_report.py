@@ -841,3 +841,22 @@ def test_a_curve_too_short_to_read_shows_its_points_not_a_made_up_fall():
     assert low <= 2.3 and high >= 5.0
     assert list(axes["slope"].get_yticks()) == []
     assert "no slope: fewer than 10 finite losses" in all_text(fig)
+
+
+def test_a_curve_that_never_falls_and_then_blows_up_stays_under_the_inconclusive_message():
+    # Raising the loss axis's top to make room for the message uncovered the blow-up the limits had clipped:
+    # the curve climbed through the message it had made room for.
+    rng = np.random.default_rng(0)
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    losses = 2.3 + np.where(x > -1, (x + 1) ** 2 * 3, 0) + rng.normal(0, 0.02, 100)
+    result = finish_result(lrs, losses, "diverged", settings=RangeTestSettings(1e-6, 10.0, 100))
+    assert result.suggestion is None
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    box = [t for t in ax.texts if "Inconclusive" in t.get_text()][0].get_bbox_patch().get_window_extent()
+    curves = [line for line in ax.get_lines() if line.get_label().startswith("loss")]
+    assert len(curves) == 2
+    for line in curves:
+        assert line.get_clip_box().y1 < box.y0, line.get_label()
