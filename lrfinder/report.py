@@ -907,9 +907,11 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
         ax.axhline(r.lr, color=COLORS["scaled"] if moved else COLORS["suggestion"], lw=1.2, ls="--")
         refined = r.refinement is not None and r.refinement.lr is not None
         which = "scaled lr" if moved else ("refined lr" if refined else "suggested lr")
+        # On a white ground above the schedule: a one-cycle's fall crossed the label at the panel's end.
         ax.text(
-            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=9.5
-        )
+            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=9.5,
+            zorder=5, bbox={"boxstyle": "square,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+        )  # fmt: skip
     peak = float(np.nanmax(schedule)) if schedule.size else math.nan
     ax.set_title(
         f"planned LR schedule{f': {name}' if name else ''} ({schedule.size} steps, peak {peak:.2e})",

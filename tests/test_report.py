@@ -860,3 +860,19 @@ def test_a_curve_that_never_falls_and_then_blows_up_stays_under_the_inconclusive
     assert len(curves) == 2
     for line in curves:
         assert line.get_clip_box().y1 < box.y0, line.get_label()
+
+
+def test_the_schedule_panels_lr_label_is_not_crossed_by_the_schedule():
+    # A one-cycle's fall crossed "scaled lr 2.39e-01" at the end of the schedule panel.
+    result = make_result()
+    lr = result.lr
+    schedule = np.concatenate([np.full(85, 2 * lr), np.linspace(2 * lr, 0.0, 15)])
+    fig = plot_range_test(result, schedule=schedule, schedule_name="onecycle")
+    image = np.asarray(png(fig), dtype=int)
+    ax = axes_by_label(fig)["schedule"]
+    (label,) = [t for t in ax.texts if t.get_text().startswith("suggested lr")]
+    box = label.get_window_extent()
+    height = image.shape[0]
+    inside = image[int(height - box.y1) + 1 : int(height - box.y0) - 1, int(box.x0) + 1 : int(box.x1) - 1]
+    green = np.array([0x00, 0x9E, 0x73])
+    assert not (np.abs(inside - green).sum(axis=2) < 40).any()
