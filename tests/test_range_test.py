@@ -2170,7 +2170,6 @@ def test_run_sweep_and_the_monitor_read_a_one_element_tensor_or_numpy_loss() -> 
         DivergenceMonitor().update("1.0")  # type: ignore[arg-type]
 
 
-
 class _ModeRecorder(nn.Module):
     """An MLP with BatchNorm and dropout that records their modes at every training forward."""
 
@@ -2248,3 +2247,81 @@ def test_a_large_tensor_attribute_changed_in_place_is_named(monkeypatch: pytest.
     with pytest.warns(UserWarning, match=r"KeepsData\.data \(a tensor of 8.0 KiB\) was changed in place.*not put "
                       r"back.*register_buffer"):  # fmt: skip
         snapshot.restore()
+
+
+# --------------------------------------------------------------------------------------------
+# Per-step overhead: work the step did not need, removed without changing the sweep
+# --------------------------------------------------------------------------------------------
+
+
+def _step_calls(monkeypatch: pytest.MonkeyPatch, cls: type[torch.optim.Optimizer]) -> list[tuple[Any, ...]]:
+    """Record the positional arguments of every ``cls.step`` call (the original still steps)."""
+    calls: list[tuple[Any, ...]] = []
+    original = cls.step
+
+    @functools.wraps(original)  # the same signature: a step that takes a closure
+    def spy(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args + tuple(kwargs.values()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "step", spy)
+    return calls
+
+
+@pytest.mark.parametrize("with_scheduler", [False, True])
+def test_a_torch_optimizer_steps_without_a_closure_it_would_only_hand_back(
+    monkeypatch: pytest.MonkeyPatch, mlp: nn.Module, loader: DataLoader, with_scheduler: bool
+) -> None:
+    # Adam calls its closure once, first, and returns it: building a StepClosure each step was pure overhead.
+    calls = _step_calls(monkeypatch, torch.optim.Adam)
+    opt = torch.optim.Adam(mlp.parameters(), lr=1e-3)
+    if with_scheduler:  # torch's scheduler wraps opt.step on the instance; the wrapper only marks the call
+        torch.optim.lr_scheduler.StepLR(opt, step_size=5)
+        calls.clear()
+    result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=12, max_lr=1e-2)
+    assert len(calls) == result.num_steps
+    assert all(args == () for args in calls)
+
+
+def test_an_optimizer_whose_step_could_tell_still_gets_the_closure(
+    monkeypatch: pytest.MonkeyPatch, mlp: nn.Module, loader: DataLoader
+) -> None:
+    from lrfinder.range_test import StepClosure
+
+    class MyAdam(torch.optim.Adam):
+        pass
+
+    calls = _step_calls(monkeypatch, MyAdam)
+    range_test(mlp, loader, optimizer=MyAdam(mlp.parameters(), lr=1e-3), loss_fn=F.cross_entropy, num_steps=12)
+    assert calls and all(len(args) == 1 and isinstance(args[0], StepClosure) for args in calls)
+
+    seen: list[tuple[Any, ...]] = []
+    opt = torch.optim.SGD(mlp.parameters(), lr=1e-3)
+    opt.register_step_pre_hook(lambda o, args, kwargs: seen.append(args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the step hook's warning
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=12)
+    assert seen and all(isinstance(args[-1], StepClosure) for args in seen)  # (optimizer, closure)
+
+
+def test_a_closure_skipped_leaves_the_curve_and_the_state_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch, dataset: TensorDataset
+) -> None:
+    import importlib
+
+    engine = importlib.import_module("lrfinder.range_test")  # the module, not the function lrfinder exports
+
+    def run() -> tuple[tuple[float, ...], dict[str, Any]]:
+        model = make_mlp()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        data = DataLoader(dataset, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(3))
+        result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=30, max_lr=1.0,
+                            restore=False)
+        return result.losses, snapshot_of(model, opt)
+
+    fast_losses, fast_state = run()
+    monkeypatch.setattr(engine, "steps_alike_without_closure", lambda optimizer: False)
+    slow_losses, slow_state = run()
+    assert fast_losses == slow_losses
+    assert_same_state(fast_state, slow_state)
+
