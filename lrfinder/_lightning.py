@@ -521,7 +521,8 @@ def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> tor
             f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {got}. "
             "Reduce the loss to one number (e.g. loss.mean())."
         )
-    return output.reshape(())
+    # A 0-d loss as it is: reshaping it added a view to the autograd graph of every step.
+    return output if output.dim() == 0 else output.reshape(())
 
 
 class _Stepper:
@@ -559,7 +560,11 @@ class _Stepper:
         return self.strategy.training_step(*self.last_args)
 
     def _reduce(self, parts: Sequence[torch.Tensor]) -> float:
-        local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
+        if len(parts) == 1:
+            # The mean of one value is that value: no stack and mean (a copy, as strategy.reduce may reduce in place).
+            local = parts[0].detach().to(torch.float64, copy=True).reshape(())
+        else:
+            local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
         return float(self.strategy.reduce(local.to(self.strategy.root_device), reduce_op="mean").item())
 
     def __call__(self, lr: float) -> float:
@@ -635,7 +640,8 @@ class AutomaticStepper(_Stepper):
                 sizes.add(self.last_batch_size)
                 if local:
                     probe.before_backward()
-                self.strategy.backward(loss / self.accumulate, opt)
+                # Not divided by 1 (as Lightning's own closure): x / 1 is x, and its autograd node cost every step.
+                self.strategy.backward(loss if self.accumulate == 1 else loss / self.accumulate, opt)
                 if local:
                     probe.after_backward()
                 parts.append(loss.detach())
@@ -673,7 +679,7 @@ class AutomaticStepper(_Stepper):
                 loss = _loss_of(self.strategy.training_step(*args), None, {})
                 if loss is None:
                     raise ModelError("training_step returned None on a batch it gave a loss for a moment before.")
-                self.strategy.backward(loss / len(inputs), opt)
+                self.strategy.backward(loss if len(inputs) == 1 else loss / len(inputs), opt)
                 losses.append(loss.detach())
         return torch.stack(losses).mean()
 

@@ -990,7 +990,7 @@ def run_trials(
                     if with_closure:
                         step_batches.append(batch)
                     loss = _check_loss(loss_of(batch))
-                    part = loss / accumulate_steps
+                    part = loss if accumulate_steps == 1 else loss / accumulate_steps  # x / 1 is x
                     (part if scaler is None else scaler.scale(part)).backward()
                     parts.append(loss.detach())
                 value = float(torch.stack(parts).double().mean().item())

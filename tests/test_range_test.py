@@ -2325,3 +2325,13 @@ def test_a_closure_skipped_leaves_the_curve_and_the_state_bit_for_bit(
     assert fast_losses == slow_losses
     assert_same_state(fast_state, slow_state)
 
+
+def test_a_scalar_loss_is_not_reshaped_and_a_one_element_one_is() -> None:
+    from lrfinder.range_test import _check_loss
+
+    w = torch.ones(3, requires_grad=True)
+    loss = (w * 2).sum()
+    assert _check_loss(loss) is loss  # no view added to each step's graph
+    one = (w * 2).sum().reshape(1)
+    assert _check_loss(one).shape == ()
+
