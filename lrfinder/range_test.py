@@ -2508,10 +2508,25 @@ def _describe(value: Any, depth: int = 0) -> str:
     return type(value).__name__
 
 
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every element of ``tensor`` is finite: from its sum when that is finite, else element by element.
+
+    NaN and inf carry through a sum, so a finite sum means finite elements: one reduction, where
+    ``torch.isfinite(t).all()`` runs several kernels (about 10 us on a CPU batch of 32 x 64, a
+    fiftieth of a small model's step, every step). A sum that is not finite (NaN or inf in the
+    tensor, or an overflow of finite values) is settled by ``isfinite``. Plain strided real
+    tensors only; any other goes straight to ``isfinite``.
+    """
+    if type(tensor) is torch.Tensor and tensor.layout == torch.strided and not tensor.is_complex():
+        if math.isfinite(tensor.detach().sum().item()):
+            return True
+    return bool(torch.isfinite(tensor).all())
+
+
 def _non_finite_parts(batch: Any, name: str = "", depth: int = 0) -> list[str]:
     """The parts of a batch holding NaN or inf (``inputs``, ``targets``, a dict key, ``part 2``), at most 3 deep."""
     if isinstance(batch, torch.Tensor):
-        bad = (batch.is_floating_point() or batch.is_complex()) and not bool(torch.isfinite(batch).all())
+        bad = (batch.is_floating_point() or batch.is_complex()) and not _all_finite(batch)
         return [name or "batch"] if bad else []
     if depth >= 3:
         return []

@@ -2335,3 +2335,23 @@ def test_a_scalar_loss_is_not_reshaped_and_a_one_element_one_is() -> None:
     one = (w * 2).sum().reshape(1)
     assert _check_loss(one).shape == ()
 
+
+@pytest.mark.parametrize(
+    ("tensor", "finite"),
+    [
+        (torch.randn(8, 4), True),
+        (torch.empty(0, 4), True),
+        (torch.full((64, 64), 60000.0, dtype=torch.float16), True),  # the sum overflows; every element is finite
+        (torch.full((4,), 3e38), True),
+        (torch.tensor([1.0, float("nan")]), False),
+        (torch.tensor([1.0, float("inf")]), False),
+        (torch.tensor([float("inf"), float("-inf")]), False),
+        (torch.tensor([1.0 + 0j, complex(float("nan"), 0)]), False),
+        (torch.tensor([1.0 + 2j]), True),
+    ],
+)
+def test_the_data_check_reads_finite_elements_from_the_sum_only_when_it_can(tensor: torch.Tensor, finite: bool) -> None:
+    from lrfinder.range_test import _all_finite
+
+    assert _all_finite(tensor) is finite
+    assert finite == bool(torch.isfinite(tensor).all())
