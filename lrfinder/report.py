@@ -487,7 +487,7 @@ _TEXT_WEIGHT = 1e9
 _TALL_LEGEND = 0.5
 
 
-def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> None:
+def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> float:
     """Put the legend where it covers the least of the plot: a corner, in one or two columns.
 
     matplotlib's ``loc="best"`` can land on the right of a typical curve (flat on the left, then
@@ -500,6 +500,11 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     loss panel above the schedule, batch and trial panels) may also take two columns: the
     layout and corner that cover least win (one column, the lower left, on a tie), so a tall
     narrow legend over the flat start beats a wide one over the fall.
+
+    Returns:
+        How much of what matters the placed legend covers: the weight of the points from
+        ``focus_from`` on and of the pick markers under it (0.0: only the flat start, or nothing).
+
     """
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
 
@@ -535,17 +540,42 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
             weights.append(np.where(focus, float(_FOCUS_WEIGHT), 1.0))
     xy, weight = np.concatenate(points), np.concatenate(weights)
 
-    def covered(size: tuple[float, float], loc: str) -> float:
+    def inside(size: tuple[float, float], loc: str) -> tuple[np.ndarray, float]:
         width, height = min(size[0], 1.0), min(size[1], 1.0)
         x0 = 0.0 if "left" in loc else 1.0 - width
         y0 = 0.0 if "lower" in loc else 1.0 - height
-        inside = (xy[:, 0] >= x0) & (xy[:, 0] <= x0 + width) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + height)
+        under = (xy[:, 0] >= x0) & (xy[:, 0] <= x0 + width) & (xy[:, 1] >= y0) & (xy[:, 1] <= y0 + height)
         over = sum(b.x0 < x0 + width and b.x1 > x0 and b.y0 < y0 + height and b.y1 > y0 for b in texts)
-        return float(weight[inside].sum()) + _TEXT_WEIGHT * over
+        return under, _TEXT_WEIGHT * over
+
+    def covered(size: tuple[float, float], loc: str) -> float:
+        under, texts_under = inside(size, loc)
+        return float(weight[under].sum()) + texts_under
 
     options = [(covered(size, loc), i, loc) for i, size in enumerate(sizes) for loc in _LEGEND_LOCS]
     _, best, loc = min(options, key=lambda o: o[0])
     ax.legend(loc=loc, **layouts[best])
+    under, _ = inside(sizes[best], loc)
+    return float(weight[under & (weight > 1.0)].sum())
+
+
+#: An overlay legend that covers more than this weight of the fall and the picks (two points of
+#: the fall, :data:`_FOCUS_WEIGHT` each) in every corner goes under the panels instead.
+_OVERLAY_LEGEND_COVER = 2 * _FOCUS_WEIGHT
+
+
+def _legend_below(ax: Axes, legend: dict[str, Any]) -> None:
+    """Move the loss panel's legend under the figure's panels, in two columns.
+
+    An overlay of many curves fills every corner of the loss panel: its legend (a line per curve)
+    covered the falls of the first curves wherever it went.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    old = ax.get_legend()
+    if old is not None:
+        old.remove()
+    settings = {**legend, "ncol": 2 if len(labels) > 3 else 1, "loc": "outside lower center"}
+    cast("Figure", ax.figure).legend(handles, labels, **settings)
 
 
 def _text_box(ax: Axes, x: float, y: float, text: str, color: str, *, fontsize: float, **kwargs: Any) -> None:
@@ -1093,7 +1123,9 @@ def plot_range_test(
     if len(results) > 1:
         halo = "; halo: recommended" if highlight is not None else ""
         legend.update(title=_OVERLAY_LEGEND_TITLE.format(halo=halo), title_fontsize=9, alignment="left")
-    _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
+    hidden = _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
+    if len(results) > 1 and hidden > _OVERLAY_LEGEND_COVER:
+        _legend_below(ax, legend)
     return fig
 
 

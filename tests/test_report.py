@@ -876,3 +876,26 @@ def test_the_schedule_panels_lr_label_is_not_crossed_by_the_schedule():
     inside = image[int(height - box.y1) + 1 : int(height - box.y0) - 1, int(box.x0) + 1 : int(box.x1) - 1]
     green = np.array([0x00, 0x9E, 0x73])
     assert not (np.abs(inside - green).sum(axis=2) < 40).any()
+
+
+def test_an_overlay_of_many_curves_puts_its_legend_under_the_panels_not_over_the_falls():
+    # Eight curves: the legend (a line per curve) filled the loss panel's lower left, over the falls of the
+    # first three curves, and every other corner was worse.
+    results = [
+        replace(make_result(seed=i, center=-3 + 0.3 * i), label=f"run {i} with weight decay {10.0**-i}")
+        for i in range(8)
+    ]
+    fig = plot_range_test(results, highlight=3)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = axes_by_label(fig)
+    assert axes["loss"].get_legend() is None
+    (legend,) = fig.legends
+    assert len(legend.get_texts()) == 8 and "halo: recommended" in legend.get_title().get_text()
+    box = legend.get_window_extent(renderer)
+    assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.width
+    for name in ("loss", "slope"):
+        assert not box.overlaps(axes[name].get_tightbbox(renderer)), name
+    # A few curves with a free corner keep the legend in the loss panel.
+    few = plot_range_test(results[:2], highlight=1)
+    assert axes_by_label(few)["loss"].get_legend() is not None and not few.legends
