@@ -184,8 +184,9 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         # Anything more than one full fall above the start is the explosion: clipped at the top.
         # The smoothed curve (and the minimum marker on it) may dip below the raw losses.
         lows.append(min(low, float(np.nanmin(smoothed))) if np.isfinite(smoothed).any() else low)
-        if _too_short(result):
+        if _too_short(result) and len(results) == 1:
             # No fall to keep legible: the few points and the blow-up that ended the test are the story.
+            # (In an overlay the other curves' falls are: their limits hold.)
             highs.append(float(np.max(finite)))
         else:
             highs.append(min(float(np.max(finite)), max(head, smooth_max) + fall))
@@ -890,7 +891,12 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         drawn = _drawable_smoothed(result)
         if highlight == i:
             ax.plot(lrs, drawn, color=color, lw=width + 5.0, alpha=0.22, solid_capstyle="round", zorder=2)
-        ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + rank)
+        if _too_short(result):
+            # Too short to smooth: its recorded points stand for it, in its colour and width (the faint raw
+            # line alone was all but invisible under the legend entry naming it).
+            ax.plot(lrs[finite], raw[finite], color=color, lw=width, marker=".", label=label, zorder=3 + rank)
+        else:
+            ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + rank)
         slope = loss_slope(lrs, drawn)
         slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), zorder=3 + rank)
         if s is not None and highlight == i:

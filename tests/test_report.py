@@ -899,3 +899,16 @@ def test_an_overlay_of_many_curves_puts_its_legend_under_the_panels_not_over_the
     # A few curves with a free corner keep the legend in the loss panel.
     few = plot_range_test(results[:2], highlight=1)
     assert axes_by_label(few)["loss"].get_legend() is not None and not few.legends
+
+
+def test_an_overlaid_curve_too_short_to_read_is_drawn_by_its_points_and_leaves_the_others_axis():
+    # Its legend entry named a line that was not drawn (only the faint raw trace), and its blow-up set the loss
+    # axis's top for every curve, squashing their falls.
+    lrs = lr_schedule(1e-6, 10.0, 100)[:6]
+    short = finish_result(lrs, [2.3, 2.3, 2.4, 3.0, 5.0, float("nan")], "non_finite")
+    results = [replace(make_result(seed=0), label="good"), replace(short, label="blew up early")]
+    fig = plot_range_test(results)
+    ax = axes_by_label(fig)["loss"]
+    (line,) = [line for line in ax.get_lines() if line.get_label().startswith("blew up early")]
+    assert np.allclose(line.get_ydata(), [2.3, 2.3, 2.4, 3.0, 5.0]) and line.get_linewidth() > 1.0
+    assert ax.get_ylim() == axes_by_label(plot_range_test(results[0]))["loss"].get_ylim()
