@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
+from torch.optim import optimizer as _torch_optimizer
 
 from ._atomic import atomic_write_text
 from ._checks import check_flag, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
@@ -542,13 +543,11 @@ def steps_alike_without_closure(optimizer: torch.optim.Optimizer) -> bool:
         getattr(own, "_wrapped_by_lr_sched", False) and getattr(own, "__wrapped__", None) is cls.step
     ):
         return False
-    from torch.optim import optimizer as optimizer_module
-
     return not (
         getattr(optimizer, "_optimizer_step_pre_hooks", None)
         or getattr(optimizer, "_optimizer_step_post_hooks", None)
-        or getattr(optimizer_module, "_global_optimizer_pre_hooks", None)
-        or getattr(optimizer_module, "_global_optimizer_post_hooks", None)
+        or getattr(_torch_optimizer, "_global_optimizer_pre_hooks", None)
+        or getattr(_torch_optimizer, "_global_optimizer_post_hooks", None)
     )
 
 

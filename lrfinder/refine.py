@@ -948,7 +948,15 @@ def run_trials(
     the scaler's ``unscale_``), as the sweep did. ``floor`` (the curve's ``min_lr / max_lr``) places
     a cyclic trial's base LR below its peak, the candidate.
     """
-    from .range_test import LRSweeper, StepClosure, _check_loss, make_reevaluate, takes_closure, train_modes
+    from .range_test import (
+        LRSweeper,
+        StepClosure,
+        _check_loss,
+        make_reevaluate,
+        steps_alike_without_closure,
+        takes_closure,
+        train_modes,
+    )
 
     # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
     with_closure = step is None and new_scaler is None and takes_closure(optimizer)
@@ -1005,7 +1013,7 @@ def run_trials(
                     if scaler is not None:
                         scaler.unscale_(optimizer)  # clip the true gradients; scaler.step does not unscale twice
                     clip(optimizer)
-                if scaler is None and with_closure:
+                if scaler is None and with_closure and not steps_alike_without_closure(optimizer):
                     # As the sweep steps it: a SAM's second pass runs the trial's micro-batches again.
                     closure = StepClosure(optimizer, torch.stack(parts).mean(), reevaluate)
                     optimizer.step(closure)  # type: ignore[arg-type]  # torch types the closure as -> float

@@ -795,3 +795,27 @@ def test_every_trial_diverging_is_warned_not_passed_on_silently() -> None:
         warnings.simplefilter("error", UserWarning)
         picked = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine())
     assert picked.refinement is not None and picked.refinement.lr is not None
+
+
+@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
+def test_trials_step_a_torch_optimizer_without_the_closure_it_would_only_hand_back(
+    monkeypatch: pytest.MonkeyPatch, schedule: str
+) -> None:
+    # As the sweep: SGD calls its closure once, first, and returns it; a trial's scheduler wraps step on the instance.
+    import functools
+
+    calls: list[tuple[Any, ...]] = []
+    original = torch.optim.SGD.step
+
+    @functools.wraps(original)
+    def spy(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args + tuple(kwargs.values()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    model, opt, data = setup()
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=40, min_lr=1e-4, max_lr=10.0,
+                        refine=small_refine(schedule=schedule))
+    assert result.refinement is not None and result.refinement.trials
+    assert len(calls) > result.num_steps  # the trials stepped too
+    assert all(args == () for args in calls)
