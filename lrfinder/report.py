@@ -970,6 +970,10 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
             ax.plot([t.lr], [top], "x", color="crimson", ms=9, mew=2)
             ax.annotate("diverged", (t.lr, top), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8.5)
     ax.margins(x=0.06, y=0.15)  # the end trials' markers inside the frame
+    if not ok:
+        # Every trial diverged: no held-out loss to read, and ticks around the markers' place (0.95 .. 1.05)
+        # read as losses the trials reached.
+        ax.set_yticks([])
     if refinement.lr is not None:
         ax.axvline(refinement.lr, color=COLORS["suggestion"], lw=1.4)
     if refinement.curve_lr is not None:

@@ -912,3 +912,26 @@ def test_an_overlaid_curve_too_short_to_read_is_drawn_by_its_points_and_leaves_t
     (line,) = [line for line in ax.get_lines() if line.get_label().startswith("blew up early")]
     assert np.allclose(line.get_ydata(), [2.3, 2.3, 2.4, 3.0, 5.0]) and line.get_linewidth() > 1.0
     assert ax.get_ylim() == axes_by_label(plot_range_test(results[0]))["loss"].get_ylim()
+
+
+def test_a_trial_panel_where_every_trial_diverged_shows_no_made_up_losses():
+    # The markers were placed at a default loss of 1.0, and the axis's ticks (0.95 .. 1.05) read as the held-out
+    # losses the trials reached.
+    from lrfinder.refine import Refinement, Trial
+
+    trials = tuple(
+        Trial(lr=lr, schedule="onecycle", steps=20, train_losses=(1.0,) * 20, held_out_loss=float("inf"),
+              held_out_losses=(float("inf"),), diverged=True)
+        for lr in (0.01, 0.02, 0.04)
+    )  # fmt: skip
+    refinement = Refinement(
+        trials=trials, lr=None, max_lr=None, curve_lr=0.02, schedule="onecycle", training_steps=400, budget=0.1,
+        judged_on="val_data", cost_steps=60,
+    )  # fmt: skip
+    fig = plot_range_test(replace(make_result(), refinement=refinement))
+    ax = axes_by_label(fig)["trials"]
+    assert list(ax.get_yticks()) == []
+    assert all_text(fig).count("diverged") >= 3
+    # With a trial that held, its loss is on the axis as before.
+    held = replace(refinement, trials=(replace(trials[0], held_out_loss=0.9, held_out_losses=(0.9,), diverged=False), *trials[1:]), lr=0.01)
+    assert len(axes_by_label(plot_range_test(replace(make_result(), refinement=held)))["trials"].get_yticks()) > 0
