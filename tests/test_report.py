@@ -933,5 +933,6 @@ def test_a_trial_panel_where_every_trial_diverged_shows_no_made_up_losses():
     assert list(ax.get_yticks()) == []
     assert all_text(fig).count("diverged") >= 3
     # With a trial that held, its loss is on the axis as before.
-    held = replace(refinement, trials=(replace(trials[0], held_out_loss=0.9, held_out_losses=(0.9,), diverged=False), *trials[1:]), lr=0.01)
+    first = replace(trials[0], held_out_loss=0.9, held_out_losses=(0.9,), diverged=False)
+    held = replace(refinement, trials=(first, *trials[1:]), lr=0.01)
     assert len(axes_by_label(plot_range_test(replace(make_result(), refinement=held)))["trials"].get_yticks()) > 0
