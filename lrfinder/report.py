@@ -1110,6 +1110,8 @@ def plot_range_test(
     slope_ax.set_xlabel("learning rate (log scale)")
     slope_ax.grid(True, which="major", alpha=0.35)
     _limit_slope_axis(slope_ax)
+    for axis in (ax.yaxis, slope_ax.yaxis):
+        _whole_numbers(axis)
 
     if sched is not None:
         sched_ax = fig.add_subplot(grid[3], label="schedule")
@@ -1206,6 +1208,27 @@ def _place_batch_legend(ax: Axes) -> None:
     low, high = (math.log10(v) for v in ax.get_ylim())
     ax.set_ylim(10**low, 10 ** (low + (high - low) / (1.0 - needed)))
     _place_legend(ax, **settings)
+
+
+def _whole_numbers(axis: Any) -> None:
+    """Write the loss (or slope) ticks as the values themselves, never as an offset or a multiplier.
+
+    matplotlib writes losses near 1e6 that fall by a few hundred as ``50 .. 400`` with a small
+    ``+1e6`` above the axis, and losses of millions as ``1.2 .. 2.8`` under ``1e6``: a reader
+    takes the ticks for the loss. Values up to a billion are written in full (``1000050``);
+    beyond, and for tiny values, matplotlib's scientific notation stays (it fits, and a multiplier
+    is then the only legible way).
+    """
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = axis.get_major_formatter()
+    if not isinstance(formatter, ScalarFormatter):
+        return
+    formatter.set_useOffset(False)
+    low, high = axis.get_view_interval()
+    size = max(abs(low), abs(high))
+    if 1e3 <= size < 1e9:
+        formatter.set_scientific(False)
 
 
 def _limit_slope_axis(ax: Axes) -> None:

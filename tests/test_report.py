@@ -936,3 +936,19 @@ def test_a_trial_panel_where_every_trial_diverged_shows_no_made_up_losses():
     first = replace(trials[0], held_out_loss=0.9, held_out_losses=(0.9,), diverged=False)
     held = replace(refinement, trials=(first, *trials[1:]), lr=0.01)
     assert len(axes_by_label(plot_range_test(replace(make_result(), refinement=held)))["trials"].get_yticks()) > 0
+
+
+@pytest.mark.parametrize(("scale", "shift"), [(100.0, 1e6), (1e6 / 2.3, 1e6)])
+def test_losses_near_a_million_are_written_in_full_not_as_an_offset(scale: float, shift: float):
+    # Losses of 1,000,050 .. 1,000,400 were ticked "50 .. 400" under a small "+1e6", and losses of millions
+    # "1.2 .. 2.8" under "1e6": the ticks read as the loss.
+    lrs, loss = synthetic_curve()
+    result = finish_result(lrs, loss * scale + shift, "diverged", settings=RangeTestSettings(1e-6, 10.0, 100))
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    for name in ("loss", "slope"):
+        axis = axes_by_label(fig)[name].yaxis
+        assert axis.get_offset_text().get_text() == "", name
+    # Each tick's text is its value.
+    labels = [t for t in axes_by_label(fig)["loss"].get_yticklabels() if t.get_text()]
+    assert labels and all(float(t.get_text().replace("−", "-")) == t.get_position()[1] for t in labels)
