@@ -633,7 +633,8 @@ class NoiseProbe:
 
         def hook(grad: torch.Tensor) -> None:
             if self._watching:
-                self._parts.append(_sq(grad))
+                # Only the norm here; squared in float64 per micro-batch (after_backward): two ops fewer a parameter.
+                self._parts.append(torch.linalg.vector_norm(_wide(grad)))
 
         return [p.register_hook(hook) for p in self.params]
 
@@ -647,7 +648,12 @@ class NoiseProbe:
         self._watching = False
         parts, self._parts = self._parts, []
         if parts:
-            self._local.append(torch.stack([t.to(parts[0].device) for t in parts]).sum())
+            # Each norm squared in float64 as _sq squares it (the same values, summed in the same order).
+            if _uniform(parts):
+                squares = torch.stack(parts).double() ** 2
+            else:
+                squares = torch.stack([(t.double() ** 2).to(parts[0].device) for t in parts])
+            self._local.append(squares.sum())
 
     def end_backward_step(
         self,
