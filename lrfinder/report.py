@@ -90,6 +90,9 @@ OVERLAY_COLORS: tuple[str, ...] = (
     "#f0e442",
 )
 
+#: Line style of each round of :data:`OVERLAY_COLORS` in an overlay of more curves than colours.
+_OVERLAY_STYLES: tuple[str, ...] = ("-", ":", "-.")
+
 #: Marker of each pick on the curves: matplotlib marker, size, face and edge colour (``None``:
 #: the curve's own colour in an overlay), and edge width.
 MARKERS: dict[str, dict[str, Any]] = {
@@ -869,6 +872,9 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
     ranks = _overlay_ranks(len(results), highlight)
     for i, result in enumerate(results):
         color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+        # Past the palette, colours repeat: the next round of curves is dotted, then dash-dotted, so two
+        # curves of one colour (and their legend entries) still differ.
+        style = _OVERLAY_STYLES[i // len(OVERLAY_COLORS) % len(_OVERLAY_STYLES)]
         lrs = np.asarray(result.lrs, dtype=float)
         raw = np.asarray(result.losses, dtype=float)
         smoothed = _smoothed(result)
@@ -894,11 +900,13 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         if _too_short(result):
             # Too short to smooth: its recorded points stand for it, in its colour and width (the faint raw
             # line alone was all but invisible under the legend entry naming it).
-            ax.plot(lrs[finite], raw[finite], color=color, lw=width, marker=".", label=label, zorder=3 + rank)
+            ax.plot(
+                lrs[finite], raw[finite], color=color, lw=width, ls=style, marker=".", label=label, zorder=3 + rank
+            )
         else:
-            ax.plot(lrs, drawn, color=color, lw=width, label=label, zorder=3 + rank)
+            ax.plot(lrs, drawn, color=color, lw=width, ls=style, label=label, zorder=3 + rank)
         slope = loss_slope(lrs, drawn)
-        slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), zorder=3 + rank)
+        slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), ls=style, zorder=3 + rank)
         if s is not None and highlight == i:
             # The recommended curve's LR is the answer: a solid line and its value, as for one curve.
             ax.axvline(s.lr, color=color, lw=2.0, zorder=4)

@@ -952,3 +952,16 @@ def test_losses_near_a_million_are_written_in_full_not_as_an_offset(scale: float
     # Each tick's text is its value.
     labels = [t for t in axes_by_label(fig)["loss"].get_yticklabels() if t.get_text()]
     assert labels and all(float(t.get_text().replace("−", "-")) == t.get_position()[1] for t in labels)
+
+
+def test_an_overlay_of_more_curves_than_colours_tells_the_repeats_apart():
+    # The ninth curve had the first one's colour and solid line: two legend entries alike but for the width.
+    from matplotlib.colors import to_hex
+
+    results = [replace(make_result(seed=i, center=-3.5 + 0.25 * i), label=f"wd={i}e-4") for i in range(10)]
+    fig = plot_range_test(results)
+    handles, _ = axes_by_label(fig)["loss"].get_legend_handles_labels()
+    looks = {(to_hex(h.get_color()), h.get_linestyle()) for h in handles}
+    assert len(looks) == 10
+    first, ninth = handles[0], handles[8]
+    assert to_hex(first.get_color()) == to_hex(ninth.get_color()) and first.get_linestyle() != ninth.get_linestyle()
