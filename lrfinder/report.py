@@ -952,8 +952,12 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
         refined = r.refinement is not None and r.refinement.lr is not None
         which = "scaled lr" if moved else ("refined lr" if refined else "suggested lr")
         # On a white ground above the schedule: a one-cycle's fall crossed the label at the panel's end.
+        from matplotlib.transforms import offset_copy
+
+        # A few points under the line, so the white ground does not cover the line itself.
+        below = offset_copy(ax.get_yaxis_transform(), fig=cast("Figure", ax.figure), y=-3.0, units="points")
         ax.text(
-            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=ax.get_yaxis_transform(), ha="right", va="top", fontsize=9.5,
+            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=below, ha="right", va="top", fontsize=9.5,
             zorder=5, bbox={"boxstyle": "square,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
         )  # fmt: skip
     peak = float(np.nanmax(schedule)) if schedule.size else math.nan

@@ -876,6 +876,9 @@ def test_the_schedule_panels_lr_label_is_not_crossed_by_the_schedule():
     inside = image[int(height - box.y1) + 1 : int(height - box.y0) - 1, int(box.x0) + 1 : int(box.x1) - 1]
     green = np.array([0x00, 0x9E, 0x73])
     assert not (np.abs(inside - green).sum(axis=2) < 40).any()
+    # Its white ground is under the LR's line, not over it.
+    line_y = ax.transData.transform((1, lr))[1]
+    assert label.get_bbox_patch().get_window_extent().y1 < line_y
 
 
 def test_an_overlay_of_many_curves_puts_its_legend_under_the_panels_not_over_the_falls():
