@@ -1753,6 +1753,8 @@ def _size_words(value: torch.Tensor | int) -> str:
         if size < 1024.0 or unit == "GiB":
             break
     return f"{size:.1f} {unit}"
+
+
 #: What every ``nn.Module`` keeps in its ``__dict__`` (parameters, buffers, submodules, hooks, the mode):
 #: restored by their own rules or not state at all, never as plain attributes.
 _MODULE_INTERNALS = frozenset(vars(nn.Module())) | {"training"}
