@@ -281,6 +281,10 @@ def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float
     return number
 
 
+#: On/off settings whose class default is ``None`` (torch picks the implementation): ``foreach="no"`` read as on.
+_OPTIONAL_FLAGS = frozenset({"foreach", "fused"})
+
+
 def _check_number_setting(name: str, value: Any, default: Any) -> None:
     """A setting whose class default is a number (``eps``, ``lr_decay``, ``rho``) must be a finite number.
 
@@ -570,7 +574,8 @@ def create_optimizer(
             value for a setting the class defaults to a finite number (``eps=inf``).
         TypeError: A setting the class cannot take (it is named, with the accepted ones), a
             param-group setting without a model, a non-bool for a setting the class defaults to a
-            bool (``maximize``), a non-number for one it defaults to a number (``eps="abc"``), or
+            bool (``maximize``) or for ``foreach``/``fused`` (``None`` lets torch choose), a
+            non-number for one it defaults to a number (``eps="abc"``), or
             ``betas`` that are not a pair of numbers.
 
     Example:
@@ -602,6 +607,8 @@ def create_optimizer(
     for key, value in settings.items():
         default = defaults.get(key)
         if isinstance(default, bool):  # an on/off setting: maximize="no" would read as on
+            check_flag(key, value)
+        elif key in _OPTIONAL_FLAGS and value is not None:  # foreach/fused: None lets torch choose
             check_flag(key, value)
         elif is_real(default):
             _check_number_setting(key, value, default)

@@ -346,6 +346,8 @@ def test_frozen_parameters_are_kept_and_skipped():
         ("nadam", {"betas": "0.9,0.99"}, TypeError, "betas to be a pair"),
         ("sgd", {"maximize": "no"}, TypeError, "Expected maximize to be True or False, but got maximize='no'"),
         ("adam", {"foreach": None, "differentiable": 1}, TypeError, "differentiable to be True or False"),
+        ("adam", {"foreach": "no"}, TypeError, "Expected foreach to be True or False, but got foreach='no'"),
+        ("adamw", {"fused": 0}, TypeError, "Expected fused to be True or False, but got fused=0"),
         ("torch.optim:Nope", {}, ValueError, "Nope"),
         ("no_such_pkg.mod:Opt", {}, ValueError, "no_such_pkg"),
         ("torch.nn:Linear", {}, TypeError, "Optimizer subclass"),
