@@ -697,11 +697,13 @@ class NoiseProbe:
             big_sq = squared_norm(p.grad for p in self.params) / grad_scale**2
             factor = (micro_batches / grad_scale) ** 2
             small_sq = float(torch.stack([t.to(local[0].device) for t in local]).mean().item()) * factor
+        if world < 2 and not (math.isfinite(small_sq) and math.isfinite(big_sq)):
+            # A non-finite gradient gives no pair. (Under DDP every rank keeps every pair until
+            # reduce_local, which drops them; scanning every pair at every step cost O(steps^2).)
+            return
         micro_batch_size = micro_batch_size or 0
         sizes = (micro_batch_size, micro_batch_size * micro_batches * world)
         self._record(small_sq, big_sq, sizes, step, "ranks" if world > 1 else "accumulation")
-        if world < 2:
-            self._drop_non_finite()  # under DDP every rank keeps every pair until reduce_local
 
     def reduce_local(self, mean_over_ranks: Any) -> None:
         """Average the ``"ranks"`` pairs' local norms over the processes (call on every rank).
