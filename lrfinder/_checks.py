@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -61,13 +60,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
-
-
-def plain_values(settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``settings`` with each value through :func:`plain` (``None`` stays ``None``; a non-mapping too)."""
-    if settings is None or not isinstance(settings, Mapping):
-        return settings  # type: ignore[return-value]
-    return {key: plain(value) for key, value in settings.items()}
 
 
 def text_or_bool_at(values: Any) -> tuple[int, Any] | None:
