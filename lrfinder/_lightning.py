@@ -43,8 +43,8 @@ from .range_test import (
     CyclingBatches,
     StateSnapshot,
     StepClosure,
-    _batch_parts,
     _DataState,
+    _non_finite_data_message,
     _NonFiniteDataWatch,
     infer_batch_size,
 )
@@ -586,13 +586,8 @@ class _Stepper:
         batches = [args[0] if args else None for args in inputs]
         for i, bad in self._nan_watch.blame(batches, math.isfinite(value)):
             args = inputs[i]
-            where = f"Batch {args[1]}" if len(args) > 1 else "A batch"
-            raise DataError(
-                f"LRFinder: {where} holds NaN or inf in {', '.join(bad)} ({_batch_parts(batches[i])}), and the loss "
-                f"of step {self.step_index} (lr={lr:.2e}) is {value}: the data made it non-finite, not the learning "
-                "rate, and the curve would read it as a divergence. Clean the data (drop or repair those "
-                "examples, e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
-            )
+            where = f"LRFinder: Batch {args[1]}" if len(args) > 1 else "LRFinder: A batch"
+            raise DataError(_non_finite_data_message(where, batches[i], self.step_index, lr, value, bad))
 
 
 class AutomaticStepper(_Stepper):

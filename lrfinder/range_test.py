@@ -2567,13 +2567,16 @@ class _NonFiniteDataWatch:
         return [] if loss_finite else found
 
 
-def _non_finite_data_message(batch: Any, batch_index: int, step: int, lr: float, value: float, parts: list[str]) -> str:
-    """Why a step's loss is non-finite when its batch holds NaN/inf: the data, not the LR."""
+def _non_finite_data_message(where: str, batch: Any, step: int, lr: float, value: float, parts: list[str]) -> str:
+    """Why a step's loss is non-finite when its batch holds NaN/inf: the data, not the LR.
+
+    ``where`` names the batch (``"Batch 3 of the pass"``); the callback says it its own way.
+    """
     return (
-        f"Batch {batch_index} of the pass holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)}), and the "
-        f"loss of step {step} (lr={lr:.2e}) is {value}: the data made it non-finite, not the learning rate, and the "
-        "curve would read it as a divergence. Clean the data (drop or repair those examples, e.g. with "
-        "torch.nan_to_num or a filter in the Dataset) and run the test again."
+        f"{where} holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)}), and the loss of step {step} "
+        f"(lr={lr:.2e}) is {value}: the data made it non-finite, not the learning rate, and the curve would read it "
+        "as a divergence. Clean the data (drop or repair those examples, e.g. with torch.nan_to_num or a filter in "
+        "the Dataset) and run the test again."
     )
 
 
@@ -3154,7 +3157,8 @@ def range_test(
             # and every rank must decide the same.
             for i, bad in nan_watch.blame([held for held, _ in drawn], math.isfinite(value)):
                 held, held_index = drawn[i]
-                raise DataError(_non_finite_data_message(held, held_index, index[0], lr, value, bad))
+                where = f"Batch {held_index} of the pass"
+                raise DataError(_non_finite_data_message(where, held, index[0], lr, value, bad))
         if micro_probe is not None:
             # Before unscale_: the micro-batch and step gradients both still carry the loss scale.
             size = sizes.pop() if len(sizes) == 1 else None
