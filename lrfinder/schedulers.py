@@ -1062,10 +1062,7 @@ def _reset_eta0(optimizer: Optimizer) -> list[float]:
         eta0 = float(lr)
         if built is not None and eta0 == built[i][1]:
             eta0 = built[i][0]
-            if isinstance(lr, torch.Tensor):
-                lr.fill_(eta0)
-            else:
-                group["lr"] = eta0
+            _set_lr(group, eta0)
         group["initial_lr"] = lr.clone() if isinstance(lr, torch.Tensor) else group["lr"]
         eta0s.append(eta0)
     return eta0s
