@@ -17,9 +17,9 @@ Hutter), and for ``adam``, ``nadam`` and ``radam`` given torch's ``decoupled_wei
 gradient for every other name (``yogi`` included).
 
 Given an ``nn.Module``, the parameters are split into groups by :func:`param_groups`: biases,
-normalization weights and other 1-D gains get no weight decay (unless ``decay_norm_and_bias=True``), biases
-may get ``bias_lr_factor`` times the LR (Caffe's 2x), and ``layer_lr_decay`` / ``lr_factors``
-give discriminative LRs for fine-tuning.
+normalization weights, other 1-D gains and weight-norm magnitudes get no weight decay (unless
+``decay_norm_and_bias=True``), biases may get ``bias_lr_factor`` times the LR (Caffe's 2x), and
+``layer_lr_decay`` / ``lr_factors`` give discriminative LRs for fine-tuning.
 
 References:
     Duchi et al., "Adaptive Subgradient Methods" (Adagrad), JMLR 2011.
@@ -38,6 +38,7 @@ import inspect
 import logging
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,6 +47,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
+from torch.nn.utils import parametrize
 from torch.optim import Optimizer
 
 from ._checks import check_flag, is_real, none_lr_hint, plain
@@ -329,6 +331,42 @@ def _is_norm_module(module: nn.Module) -> bool:
     return isinstance(module, NORM_LAYERS) or _NORM_NAME.search(type(module).__name__) is not None
 
 
+def _is_weight_norm_gain(module: nn.Module, leaf: str) -> bool:
+    """Whether the parameter ``leaf`` of ``module`` is a weight norm's magnitude ``g`` (``w = g * v / ||v||``).
+
+    ``g`` is a gain, one per output: decaying it shrinks the layer's output towards 0 as decaying a
+    LayerScale gain does, while decaying the direction ``v`` leaves the layer's function as it is.
+    ``torch.nn.utils.parametrizations.weight_norm`` keeps ``g`` as ``original0`` of the
+    ``ParametrizationList`` at ``module.parametrizations.<name>``; the older
+    ``torch.nn.utils.weight_norm`` as ``<name>_g``, next to its ``WeightNorm`` forward pre-hook. Its
+    shape is the weight's with the other dimensions 1 (``(out, 1)``), so the 1-D rule missed it.
+    """
+    if leaf == "original0" and isinstance(module, parametrize.ParametrizationList):
+        return any(type(p).__name__ == "_WeightNorm" for p in module)
+    if leaf.endswith("_g"):
+        from torch.nn.utils.weight_norm import WeightNorm
+
+        hooks = module._forward_pre_hooks.values()
+        return any(isinstance(h, WeightNorm) and f"{h.name}_g" == leaf for h in hooks)
+    return False
+
+
+def _tied_message(conflicts: list[tuple[str, tuple[float, bool], str, tuple[float, bool]]]) -> str:
+    """The warning for tied parameters whose names get different settings: which one they get, and how to choose."""
+
+    def words(key: tuple[float, bool]) -> str:
+        return f"lr factor {key[0]:g}, {'decayed' if key[1] else 'no weight decay'}"
+
+    lines = [f"{a!r} ({words(ka)}) and {b!r} ({words(kb)})" for a, ka, b, kb in conflicts[:3]]
+    more = f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else ""
+    return (
+        f"param_groups: tied parameters (one tensor under two names) get different settings under their names: "
+        f"{'; '.join(lines)}{more}. A tied parameter trains at one LR and one weight decay: it takes its first "
+        "name's (torch's named_parameters order). To choose, give both names' modules the same lr_factors factor "
+        "(a pattern matching each), or untie the weights."
+    )
+
+
 def _unwrapped(model: nn.Module) -> nn.Module:
     """The user's model inside ``torch.compile``'s, ``DataParallel``'s or ``DistributedDataParallel``'s wrapper.
 
@@ -372,9 +410,14 @@ def param_groups(
     and belongs to the *decay* or the *no-decay* set. With ``decay_norm_and_bias=False`` (the
     default), biases, normalization-layer weights (modules in :data:`NORM_LAYERS`, or any
     module whose class name has the word ``Norm`` or ``Normalization``, as ``RMSNorm``,
-    ``LayerNorm2d`` or ``BatchNormAct2d`` do, unlike ``NormalizingFlow``) and every other 1-D or
-    scalar parameter (a LayerScale gain, a PReLU slope, a learned temperature) are in the no-decay
+    ``LayerNorm2d`` or ``BatchNormAct2d`` do, unlike ``NormalizingFlow``), every other 1-D or
+    scalar parameter (a LayerScale gain, a PReLU slope, a learned temperature) and a weight norm's
+    magnitude ``g`` (``weight_norm``'s ``original0``, the older one's ``weight_g``: a gain per
+    output, shaped ``(out, 1)``; its direction ``v`` is decayed like a weight) are in the no-decay
     set and get ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
+    A tied parameter (one tensor under two names, as a language model's embedding and output
+    weights) is one optimizer entry: it gets its first name's factor and decay
+    (``named_parameters`` order), and a warning names both when the other name's differ.
     Names are read inside a ``torch.compile``, ``DataParallel`` or ``DistributedDataParallel``
     wrapper: ``"backbone"`` matches the wrapped model's backbone.
 
@@ -389,8 +432,9 @@ def param_groups(
         model: The model.
         lr: Base learning rate (``> 0``).
         weight_decay: Weight decay of the decay set (``>= 0``); ``None`` leaves the class default.
-        decay_norm_and_bias: ``False``: no weight decay on biases, normalization weights and
-            other 1-D or scalar parameters. ``True``: decay them like every other parameter.
+        decay_norm_and_bias: ``False``: no weight decay on biases, normalization weights,
+            weight-norm magnitudes and other 1-D or scalar parameters. ``True``: decay them like
+            every other parameter.
         bias_lr_factor: LR multiplier for biases (``> 0``; Caffe used 2).
         layer_lr_decay: In ``(0, 1]``: per-layer LR decay from the head down (see above).
         lr_factors: Module-name pattern -> LR factor (``> 0``), for discriminative fine-tuning.
@@ -402,6 +446,9 @@ def param_groups(
         TypeError: ``model`` is not an ``nn.Module``.
         ValueError: A setting out of range, a pattern that matches no module, or a model
             without parameters.
+
+    Warns:
+        UserWarning: A tied parameter's names get different factors or decay (it takes the first's).
 
     Example:
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
@@ -433,8 +480,9 @@ def param_groups(
             raise TypeError(f"Expected lr_factors keys to be module-name patterns (str), but got {pattern!r}")
         patterns[pattern] = _check_positive(f"lr_factors[{pattern!r}]", factor)
 
+    # Every name, a shared module's and a tied parameter's second ones too: each name is read for the conflict check.
     module_of: dict[str, tuple[str, nn.Module]] = {}
-    for mod_name, module in model.named_modules():
+    for mod_name, module in model.named_modules(remove_duplicate=False):
         for p_name, _ in module.named_parameters(recurse=False):
             module_of.setdefault(f"{mod_name}.{p_name}" if mod_name else p_name, (mod_name, module))
 
@@ -446,8 +494,8 @@ def param_groups(
             layer_factor[child] = layer_lr_decay ** (n - 1 - i)
         layer_factor[""] = layer_lr_decay ** max(n - 1, 0)
 
-    groups: dict[tuple[float, bool], dict[str, Any]] = {}
-    for full_name, param in model.named_parameters():
+    def settings_of(full_name: str, param: nn.Parameter) -> tuple[float, bool]:
+        """The (LR factor, decayed) the rules give ``param`` under ``full_name``."""
         mod_name, module = module_of[full_name]
         leaf = full_name.rsplit(".", 1)[-1]
         # An LSTM's bias_ih_l0 / bias_hh_l0 and MultiheadAttention's bias_k / bias_v are biases too.
@@ -457,7 +505,8 @@ def param_groups(
         # A lazy module's weight before its first forward is a 1-D placeholder: torch's lazy layers (Linear,
         # Conv) hold matrices there, and their norms are norm modules.
         vector = param.ndim <= 1 and not is_lazy(param)
-        decay = decay_norm_and_bias or not (is_bias or vector or _is_norm_module(module))
+        gain = vector or _is_weight_norm_gain(module, leaf)
+        decay = decay_norm_and_bias or not (is_bias or gain or _is_norm_module(module))
         factor = bias_lr_factor if is_bias else 1.0
         if layer_lr_decay is not None:
             top = mod_name.split(".", 1)[0] if mod_name else ""
@@ -469,7 +518,21 @@ def param_groups(
                 if any(fnmatch.fnmatchcase(a, pattern) for a in ancestors):
                     factor *= float(pf)
                     break
-        key = (factor, decay)
+        return factor, decay
+
+    groups: dict[tuple[float, bool], dict[str, Any]] = {}
+    first: dict[int, tuple[str, tuple[float, bool]]] = {}  # id(param) -> its first name and settings
+    conflicts: list[tuple[str, tuple[float, bool], str, tuple[float, bool]]] = []
+    for full_name, param in model.named_parameters(remove_duplicate=False):
+        key = settings_of(full_name, param)
+        seen = first.get(id(param))
+        if seen is not None:
+            # A tied parameter (one tensor under two names) is one optimizer entry: one LR, one decay.
+            if seen[1] != key:
+                conflicts.append((seen[0], seen[1], full_name, key))
+            continue
+        first[id(param)] = (full_name, key)
+        factor, decay = key
         if key not in groups:
             label = "decay" if decay else "no_decay"
             groups[key] = {"params": [], "lr": lr * factor, "lr_factor": factor, "name": label}
@@ -478,9 +541,11 @@ def param_groups(
             elif weight_decay is not None:
                 groups[key]["weight_decay"] = weight_decay
         groups[key]["params"].append(param)
+    if conflicts:
+        warnings.warn(_tied_message(conflicts), stacklevel=2)
     if not groups:
         raise ValueError(f"The model {type(model).__name__} has no parameters to optimize")
-    names = sorted({m for m, _ in model.named_modules()} - {""})
+    names = sorted({m for m, _ in model.named_modules(remove_duplicate=False)} - {""})
     unused = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in names)]
     if unused:
         known = (

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -232,6 +234,55 @@ def test_gains_and_scalars_get_no_weight_decay():
     assert info[id(model.proj.weight)][1] == 0.1
     every = _lookup(param_groups(model, lr=0.1, weight_decay=0.1, decay_norm_and_bias=True))
     assert all(every[id(p)][1] == 0.1 for p in model.parameters())
+
+
+def test_a_weight_norms_magnitude_is_a_gain_and_gets_no_weight_decay() -> None:
+    # weight_norm's g (parametrizations' original0, the old weight_g) is shaped (out, 1): the 1-D rule missed it, and
+    # it was decayed towards 0 like a weight matrix, shrinking the layer's output. Its direction v is decayed.
+    from torch.nn.utils.parametrizations import weight_norm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.nn.utils.weight_norm is deprecated
+        old = torch.nn.utils.weight_norm(nn.Linear(4, 4))
+    model = nn.Sequential(weight_norm(nn.Linear(4, 4)), old, nn.Linear(4, 2))
+    info = _lookup(param_groups(model, lr=0.1, weight_decay=0.1))
+    new_wn = model[0].parametrizations.weight
+    assert new_wn.original0.shape == (4, 1) and old.weight_g.shape == (4, 1)
+    assert info[id(new_wn.original0)][1] == info[id(old.weight_g)][1] == 0.0
+    assert info[id(new_wn.original1)][1] == info[id(old.weight_v)][1] == info[id(model[2].weight)][1] == 0.1
+    every = _lookup(param_groups(model, lr=0.1, weight_decay=0.1, decay_norm_and_bias=True))
+    assert every[id(new_wn.original0)][1] == every[id(old.weight_g)][1] == 0.1
+
+
+class _Tied(nn.Module):
+    """An embedding whose weight is also the output layer's (a language model's tied weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.body = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 10, bias=False)
+        self.head.weight = self.embed.weight
+
+
+def test_a_tied_weight_takes_its_first_names_settings_and_a_conflict_is_said() -> None:
+    # lr_factors={"head": 10} gave the tied weight the embedding's factor 1 without a word.
+    model = _Tied()
+    with pytest.warns(UserWarning, match=r"'embed.weight' \(lr factor 1, decayed\) and 'head.weight' \(lr factor 10"):
+        groups = param_groups(model, lr=0.1, lr_factors={"head": 10.0})
+    info = _lookup(groups)
+    assert info[id(model.embed.weight)][0] == pytest.approx(0.1)
+    assert sum(len(g["params"]) for g in groups) == 3  # listed once
+    # Both names under one factor: no conflict, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = _lookup(param_groups(model, lr=0.1, lr_factors={"head": 10.0, "embed": 10.0}))
+    assert info[id(model.embed.weight)][0] == pytest.approx(1.0)
+    # A pattern matching only a shared module's second name is used, not refused as matching no module.
+    shared = nn.Linear(4, 4)
+    twice = nn.ModuleDict({"a": shared, "b": shared, "c": nn.Linear(4, 2)})
+    with pytest.warns(UserWarning, match="'a.weight'.*'b.weight'"):
+        param_groups(twice, lr=0.1, lr_factors={"b": 0.5})
 
 
 def test_bias_lr_factor():
