@@ -664,11 +664,15 @@ def _tick_text(value: float) -> str:
     A narrow sweep (less than a decade) gets ticks between the powers of ten and their multiples,
     which one digit would all write alike (seven ticks read ``1e-06``).
     """
+    return f"{value:.{_tick_digits(value)}e}"
+
+
+def _tick_digits(value: float) -> int:
+    """The fewest digits after the point (0 to 3) that write ``value`` exactly in ``e`` notation."""
     for digits in range(4):
-        text = f"{value:.{digits}e}"
-        if abs(float(text) - value) <= 1e-9 * abs(value):
-            return text
-    return f"{value:.3e}"
+        if abs(float(f"{value:.{digits}e}") - value) <= 1e-9 * abs(value):
+            return digits
+    return 3
 
 
 def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
@@ -864,8 +868,11 @@ def _overlay_ranks(count: int, highlight: int | None) -> list[int]:
     return [stack.index(i) for i in range(count)]
 
 
-#: The overlay legend's title; the halo is explained only when a curve has one (``highlight``).
-_OVERLAY_LEGEND_TITLE = "smoothed curves (dashed: suggested lr; *: minimum; X: divergence{halo})"
+#: The overlay legend's title; the halo is explained only when a curve has one (``highlight``), and
+#: ``{curves}`` says "smoothed" of every curve only when none is drawn by its raw points (:func:`_too_short`).
+_OVERLAY_LEGEND_TITLE = "{curves} (dashed: suggested lr; *: minimum; X: divergence{halo})"
+#: A curve too short to smooth, drawn by its recorded points: said on its legend entry.
+_RAW_WORDS = "raw points, too short to smooth"
 
 
 def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
@@ -884,7 +891,7 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         if s is not None:
             label += f": lr {s.lr:.2e}, min {np.nanmin(smoothed):.3g} at {s.min_loss_lr:.2e}"
         else:
-            label += ": inconclusive"
+            label += ": inconclusive" + (f" ({_RAW_WORDS})" if _too_short(result) else "")
         if highlight == i:
             label += "  (recommended)"
         finite = np.isfinite(raw)
@@ -941,10 +948,12 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
     ax.set_xlim(1, max(2, schedule.size))
     ax.set_xlabel("training step")
     ax.set_ylabel("planned lr")
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5"
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.1e}"))
+    # LRs as the LR axes write them (1e-03, 2.5e-02), with the digits each tick needs: ":.1e" wrote the ticks of
+    # a schedule spanning little alike (2.9e-02 three times) and zero as 0.0e+00.
+    ax.yaxis.set_major_formatter(_schedule_ticks())
     r = results[0]
     if len(results) == 1 and r.lr is not None:
         moved = _moved(r) is not None
@@ -967,6 +976,31 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
         fontsize=11,
     )
     ax.grid(True, alpha=0.3)
+
+
+def _schedule_ticks() -> Any:
+    """The schedule panel's LR tick labels: ``0``, ``2e-02``, ``4e-02``, or ``2.5e-02``, ``3.0e-02`` alike.
+
+    The report's LR format (``:.Ne``, as the LR axes and labels), with the fewest digits that
+    write every tick of the panel exactly, the same for all (a linear axis reads evenly spaced
+    numbers). A tick at zero (``1e-18`` from float rounding in the locator) is written ``0``.
+    """
+    from matplotlib.ticker import Formatter
+
+    class Ticks(Formatter):
+        digits = 0
+        zero = 0.0
+
+        def set_locs(self, locs: Any) -> None:
+            super().set_locs(locs)
+            values = [float(v) for v in locs]
+            self.zero = 1e-9 * (max(values) - min(values)) if values else 0.0
+            self.digits = max((_tick_digits(v) for v in values if abs(v) > self.zero), default=0)
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return "0" if abs(x) <= self.zero else f"{x:.{self.digits}e}"
+
+    return Ticks()
 
 
 def _draw_trials(ax: Axes, refinement: Any) -> None:
@@ -1146,7 +1180,10 @@ def plot_range_test(
     legend: dict[str, Any] = {"fontsize": 9.5, "framealpha": 0.92}
     if len(results) > 1:
         halo = "; halo: recommended" if highlight is not None else ""
-        legend.update(title=_OVERLAY_LEGEND_TITLE.format(halo=halo), title_fontsize=9, alignment="left")
+        # A curve too short to smooth is drawn raw (its entry says so): "smoothed curves" was not true of it.
+        curves = "curves, smoothed unless raw" if any(_too_short(r) for r in results) else "smoothed curves"
+        title = _OVERLAY_LEGEND_TITLE.format(curves=curves, halo=halo)
+        legend.update(title=title, title_fontsize=9, alignment="left")
     hidden = _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
     if len(results) > 1 and hidden > _OVERLAY_LEGEND_COVER:
         _legend_below(ax, legend)

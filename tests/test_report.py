@@ -968,3 +968,38 @@ def test_an_overlay_of_more_curves_than_colours_tells_the_repeats_apart():
     assert len(looks) == 10
     first, ninth = handles[0], handles[8]
     assert to_hex(first.get_color()) == to_hex(ninth.get_color()) and first.get_linestyle() != ninth.get_linestyle()
+
+
+def test_an_overlay_with_a_curve_drawn_raw_does_not_call_every_curve_smoothed():
+    # The legend's title said "smoothed curves" over a curve too short to smooth, drawn by its raw points.
+    lrs = lr_schedule(1e-6, 10.0, 100)[:6]
+    short = finish_result(lrs, [2.3, 2.3, 2.4, 3.0, 5.0, float("nan")], "non_finite")
+    results = [replace(make_result(seed=0), label="good"), replace(short, label="blew up early")]
+    legend = axes_by_label(plot_range_test(results))["loss"].get_legend()
+    title = legend.get_title().get_text()
+    assert not title.startswith("smoothed curves") and "unless raw" in title
+    entries = [t.get_text() for t in legend.get_texts()]
+    assert "raw points, too short to smooth" in entries[1] and "raw" not in entries[0]
+    both = [replace(make_result(seed=0), label="a"), replace(make_result(seed=1, center=-3.0), label="b")]
+    title = axes_by_label(plot_range_test(both))["loss"].get_legend().get_title().get_text()
+    assert title.startswith("smoothed curves (")
+
+
+def _schedule_tick_labels(result, schedule) -> list[str]:
+    fig = plot_range_test(result, schedule=schedule, schedule_name="s")
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["schedule"]
+    low, high = ax.get_ylim()
+    return [t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if low <= v <= high]
+
+
+def test_the_schedule_panels_lr_ticks_are_distinct_and_written_like_the_other_lrs():
+    # ":.1e" wrote a schedule spanning little as "2.9e-02, 2.9e-02, 3.0e-02", and zero as "0.0e+00".
+    result = make_result()
+    lr = result.lr
+    narrow = _schedule_tick_labels(result, np.linspace(lr, 1.04 * lr, 100))
+    assert len(narrow) >= 3 and len(set(narrow)) == len(narrow)
+    assert len({len(t) for t in narrow}) == 1  # one number of digits for every tick of the axis
+    schedule = np.concatenate([np.linspace(lr / 25, 2 * lr, 30), np.linspace(2 * lr, 0, 70)])
+    onecycle = _schedule_tick_labels(result, schedule)
+    assert onecycle[0] == "0" and all(re.fullmatch(r"\d(\.\d+)?e-0\d", t) for t in onecycle[1:]), onecycle
