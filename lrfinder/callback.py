@@ -212,7 +212,9 @@ class LRFinder(_CallbackBase):
             hand, each epoch's batches / its micro-batches per step, rounded up, capped by
             ``max_steps``); needs ``optimizer``.
         scheduler_settings: Keyword settings for ``scheduler``.
-        attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``).
+        attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``); a plain
+            name the module lacks is looked up in its ``hparams`` (``"learning_rate"`` finds
+            ``hparams.learning_rate``), as Lightning's tuner does.
         monitor: Under manual optimization (warned and unused under automatic optimization,
             where the curve is the returned loss), the key logged with ``self.log`` that holds the
             loss, when ``training_step`` does not return it. A call that does not log it (a GAN's
@@ -1254,19 +1256,33 @@ class LRFinder(_CallbackBase):
         return lr
 
     def _find_attr(self, pl_module: pl.LightningModule) -> str | None:
+        """The dotted path of the module's LR attribute, or ``None`` to rescale the optimizers instead.
+
+        A plain ``attr_name`` the module lacks is looked up in its ``hparams`` next, as Lightning's
+        tuner does (``attr_name="learning_rate"`` for a ``save_hyperparameters()`` argument).
+
+        Raises:
+            AttributeError: ``attr_name`` names nothing numeric on the module or in its
+                ``hparams``, or a read-only property.
+
+        """
         if self.attr_name is not None:
-            if not _has_attr(pl_module, self.attr_name):
+            attr = self.attr_name
+            if "." not in attr and not _has_attr(pl_module, attr) and _has_attr(pl_module, f"hparams.{attr}"):
+                attr = f"hparams.{attr}"
+            if not _has_attr(pl_module, attr):
                 raise AttributeError(
-                    f"LRFinder(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute. "
-                    "Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
+                    f"LRFinder(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute"
+                    + ("" if "." in attr else " and no such entry in its hparams")
+                    + ". Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
                 )
-            if not _settable(pl_module, self.attr_name):
+            if not _settable(pl_module, attr):
                 raise AttributeError(
                     f"LRFinder(attr_name={self.attr_name!r}): it is a read-only property of "
                     f"{type(pl_module).__name__}, so the found LR cannot be set. Name the attribute it reads "
                     "(e.g. 'hparams.lr'), or leave attr_name=None."
                 )
-            return self.attr_name
+            return attr
         # A read-only property (``@property def lr``) cannot take the LR: the next candidate
         # (e.g. the ``hparams.lr`` it reads), else the rescale of the rebuilt optimizers.
         return next((n for n in LR_ATTRIBUTES if _has_attr(pl_module, n) and _settable(pl_module, n)), None)

@@ -1626,6 +1626,33 @@ def test_attr_name_hparams(tmp_path: Path) -> None:
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
 
 
+def test_attr_name_plain_finds_the_hparams_entry(tmp_path: Path) -> None:
+    """attr_name="learning_rate" with only hparams.learning_rate: found there, as Lightning's tuner finds it.
+
+    A LearningRateFinder(attr_name="learning_rate") config moved to LRFinder stopped the fit with
+    "HP has no such attribute".
+    """
+
+    class HP(Net):
+        def __init__(self, learning_rate: float = 0.01) -> None:
+            super().__init__(lr=None, hard_lr=0.0)
+            self.save_hyperparameters()
+
+        def configure_optimizers(self) -> Any:
+            self.hard_lr = self.hparams.learning_rate
+            return super().configure_optimizers()
+
+    finder = LRFinder(attr_name="learning_rate", **FAST)
+    model = HP()
+    t = trainer(tmp_path, [finder], max_steps=1)
+    t.fit(model, make_loader())
+    assert finder.applied_lr is not None and model.hparams.learning_rate == finder.applied_lr
+    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+    missing = r"attr_name='rate'\): HP has no such attribute and no such entry in its hparams"
+    with pytest.raises(AttributeError, match=missing):
+        trainer(tmp_path, [LRFinder(attr_name="rate", **FAST)], max_steps=1).fit(HP(), make_loader())
+
+
 class StepLRs(Callback):
     """Records the LR of every group of the first optimizer at each training optimizer step."""
 
