@@ -50,7 +50,7 @@ from . import _lightning
 from ._checks import check_flag, is_int, plain
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import did_you_mean_each
+from .names import PEER_OPTION_NAMES, did_you_mean_each
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
     LRSweeper,
@@ -1663,13 +1663,20 @@ def find_lr(
     for key in ("scheduler", "scheduler_settings", "attr_name", "refine"):
         if key in options:
             raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")
+    if "update_attr" in options:
+        # Lightning's Tuner.lr_find sets the module's LR attribute by default; find_lr changes nothing.
+        raise TypeError(
+            "find_lr() takes no 'update_attr': it leaves the module as it was, LR attribute included. Set the "
+            "attribute from result.lr yourself (e.g. model.lr = result.lr), or add LRFinder to the Trainer's "
+            "callbacks: it sets the attribute and trains with it in the same fit."
+        )
     known = [n for n in inspect.signature(LRFinder.__init__).parameters if n != "self"]
     unknown = [str(key) for key in options if key not in known]
     if unknown:
         raise TypeError(
             f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
             f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
-            + did_you_mean_each(unknown, known)
+            + did_you_mean_each(unknown, known, PEER_OPTION_NAMES)
         )
     # A torch.compile'd LightningModule is one too (Lightning fits it).
     if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):

@@ -45,6 +45,8 @@ __all__ = [
     "SCHEDULER_SUMMARIES",
     "SCHEDULER_ALIASES",
     "OPTIMIZER_ALIASES",
+    "PEER_OPTION_NAMES",
+    "SWEEP_MODE_ALIASES",
     "did_you_mean",
     "did_you_mean_each",
 ]
@@ -189,6 +191,29 @@ OPTIMIZER_ALIASES: dict[str, str] = {
 }
 
 
+#: The peers' names for the sweep's options -> lrfinder's: Lightning's ``Tuner.lr_find`` and
+#: ``LearningRateFinder``, torch-lr-finder's ``range_test``, fastai's ``lr_find``. For
+#: :func:`did_you_mean` on an unknown option, so a call moved from a peer is answered with the name.
+PEER_OPTION_NAMES: dict[str, str] = {
+    "num_training": "num_steps",
+    "num_training_steps": "num_steps",
+    "num_iter": "num_steps",
+    "num_it": "num_steps",
+    "start_lr": "min_lr",
+    "end_lr": "max_lr",
+    "early_stop_threshold": "stop_factor",
+    "diverge_th": "stop_factor",
+    "stop_div": "stop_factor",
+    "step_mode": "mode",
+    "accumulation_steps": "accumulate_steps",
+    "suggest_funcs": "rule",
+    "criterion": "loss_fn",
+}
+
+#: The peers' names for a sweep mode (Lightning's ``mode="exponential"``) -> lrfinder's.
+SWEEP_MODE_ALIASES: dict[str, str] = {"exponential": "exp", "exponent": "exp", "log": "exp", "lin": "linear"}
+
+
 def _fold(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
@@ -234,20 +259,29 @@ def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str
     return " Did you mean " + " or ".join(repr(h) for h in hits) + "?"
 
 
-def did_you_mean_each(names: Sequence[str], choices: Iterable[str]) -> str:
+def did_you_mean_each(
+    names: Sequence[str], choices: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> str:
     """:func:`did_you_mean` for several unknown names (settings), each named when there are several.
+
+    ``aliases`` (other spellings -> a valid name) are passed on to :func:`did_you_mean`; an alias
+    whose name is not among ``choices`` is not offered.
 
     Example:
         >>> did_you_mean_each(["gama"], ["gamma", "step_size"])
         " Did you mean 'gamma'?"
         >>> did_you_mean_each(["gama", "stepsize"], ["gamma", "step_size"])
         " For 'gama': did you mean 'gamma'? For 'stepsize': did you mean 'step_size'?"
+        >>> did_you_mean_each(["num_training"], ["num_steps", "max_lr"], PEER_OPTION_NAMES)
+        " Did you mean 'num_steps'?"
 
     """
     choices = list(choices)
+    if aliases is not None:
+        aliases = {alias: name for alias, name in aliases.items() if name in choices}
     if len(names) == 1:
-        return did_you_mean(names[0], choices)
-    hints = [(name, did_you_mean(name, choices)) for name in names]
+        return did_you_mean(names[0], choices, aliases)
+    hints = [(name, did_you_mean(name, choices, aliases)) for name in names]
     return "".join(f" For {name!r}: d{hint[2:]}" for name, hint in hints if hint)
 
 

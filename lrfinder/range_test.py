@@ -50,11 +50,13 @@ from .names import (
     PRECISIONS,
     RECORDED_PRECISIONS,
     RULES,
+    SWEEP_MODE_ALIASES,
     SWEEP_MODES,
     GradientClipAlgorithm,
     Precision,
     RecordedPrecision,
     SweepMode,
+    did_you_mean,
 )
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
@@ -791,7 +793,10 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
             "hundred steps (100 to 1,000 is usual), and every planned LR is held in memory."
         )
     if mode not in SWEEP_MODES:
-        raise ValueError(f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}")
+        raise ValueError(
+            f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}."
+            + did_you_mean(mode, SWEEP_MODES, SWEEP_MODE_ALIASES)
+        )
 
 
 def _check_stop_factor(stop_factor: object) -> None:

@@ -1421,6 +1421,15 @@ def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() 
         # its MisconfigurationException.
         (lambda: find_lr(Net(), train_dataloaders=make_loader(), num_step=10), TypeError,
          r"unknown option\(s\) num_step.*Did you mean 'num_steps'"),
+        # A call moved from Lightning's Tuner.lr_find: its names are answered with lrfinder's (were only listed),
+        # and update_attr (on by default there) says find_lr changes nothing.
+        (lambda: find_lr(Net(), train_dataloaders=make_loader(), num_training=10, early_stop_threshold=4.0),
+         TypeError, r"For 'num_training': did you mean 'num_steps'\? For 'early_stop_threshold': did you mean "
+         r"'stop_factor'\?"),
+        (lambda: find_lr(Net(), train_dataloaders=make_loader(), update_attr=True), TypeError,
+         r"no 'update_attr': it leaves the module as it was.*add LRFinder to the Trainer's callbacks"),
+        (lambda: find_lr(Net(), train_dataloaders=make_loader(), mode="exponential"), ValueError,
+         r"but got mode='exponential'\. Did you mean 'exp'\?"),
         (lambda: find_lr(torch.nn.Linear(2, 2), train_dataloaders=make_loader()), TypeError,
          r"model to be a LightningModule, but got Linear. For a plain torch.nn.Module use lrfinder.range_test"),
         (lambda: find_lr(Net(), train_dataloaders=make_loader(), trainer=5), TypeError,

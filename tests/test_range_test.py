@@ -167,6 +167,9 @@ def test_schedule_takes_any_length_from_two() -> None:
         lr_schedule(1.0, 1e-3, 4)
     with pytest.raises(ValueError, match=r"mode to be 'exp' or 'linear', but got mode='cos'"):
         lr_schedule(1e-3, 1.0, 4, "cos")
+    # Lightning's name for the exponential sweep is answered with lrfinder's.
+    with pytest.raises(ValueError, match=r"but got mode='exponential'\. Did you mean 'exp'\?"):
+        lr_schedule(1e-3, 1.0, 4, "exponential")
 
 
 def test_a_sweep_of_more_steps_than_memory_holds_is_refused_before_allocating() -> None:
