@@ -364,6 +364,31 @@ def test_run_with_a_scheduler_adds_the_schedule_panel(work: Path, monkeypatch: p
     assert schedule[0] < schedule[3]  # warm-up
     assert schedule.max() == pytest.approx(saved.suggestion.lr)
     assert schedule[-1] < schedule.max() / 5  # annealed towards eta_min=0
+    # The JSON keeps the schedule, so lrfind report draws the panel the run's report had; it drew none.
+    drawn = {}
+
+    def save(result, path, **kwargs):
+        drawn.update(kwargs)
+        Path(path).write_bytes(b"")
+
+    monkeypatch.setattr(lrfinder.report, "save_report", save)
+    doc = json.loads((work / "r.json").read_text())
+    assert doc["schedule"]["name"] == "cosine" and doc["schedule"]["lrs"] == [float(v) for v in schedule]
+    assert invoke("report", "r.json", "--report", "again.png").exit_code == 0
+    assert drawn["schedule_name"] == "cosine" and drawn["schedule"] == doc["schedule"]["lrs"]
+    # A file written before the schedule was saved reports as before, without the panel.
+    del doc["schedule"]
+    (work / "old.json").write_text(json.dumps(doc))
+    assert invoke("report", "old.json", "--report", "old.png").exit_code == 0
+    assert drawn["schedule"] is None and drawn["schedule_name"] is None
+    # Several files overlaid: no one file's schedule stands for all.
+    assert invoke("report", "r.json", "old.json", "--report", "both.png").exit_code == 0
+    assert drawn["schedule"] is None
+    # A malformed schedule is a bad result file (exit 2), named.
+    doc["schedule"] = {"name": "cosine", "lrs": [0.1, -1.0]}
+    (work / "bad.json").write_text(json.dumps(doc))
+    bad = invoke("report", "bad.json", "--report", "bad.png")
+    assert bad.exit_code == 2 and "'schedule' must be" in bad.output
 
 
 def test_json_to_stdout_keeps_stdout_clean(work: Path):
@@ -1026,10 +1051,10 @@ def test_report_overlay_labels_tell_the_files_apart(work: Path):
         assert result.exit_code == 0, result.output
     invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "single.json")
     # Two sweeps overlaid were both labelled wd=0 and wd=1e-02; a single result beside a sweep was "curve 3".
-    loaded, highlight = load_results(("sgd.json", "adam.json", "single.json"))
+    loaded, highlight, _ = load_results(("sgd.json", "adam.json", "single.json"))
     assert [r.label for r in loaded] == ["sgd, wd=0", "sgd, wd=1e-02", "adam, wd=0", "adam, wd=1e-02", "single"]
     assert highlight is None
-    loaded, highlight = load_results(("sgd.json",))  # one sweep: its own labels and its recommendation
+    loaded, highlight, _ = load_results(("sgd.json",))  # one sweep: its own labels and its recommendation
     assert [r.label for r in loaded] == ["wd=0", "wd=1e-02"] and highlight is not None
 
 

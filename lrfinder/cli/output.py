@@ -42,6 +42,7 @@ __all__ = [
     "echo_summary",
     "echo_sweep",
     "sweep_json",
+    "schedule_json",
     "curve_csv",
     "sweep_csv",
     "check_writable",
@@ -570,6 +571,18 @@ def stage_file(staged: StagedWrites, path: str, write: Callable[[str], object]) 
         raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def schedule_json(schedule: Any, name: str | None) -> dict[str, Any]:
+    """The ``"schedule"`` object of ``--json``: ``{"name": ..., "lrs": [...]}``, the planned LR at each training step.
+
+    ``lrfind report`` reads it back (:func:`lrfinder.cli.report.load_results`) and draws the
+    schedule panel the run's report had; files without it (written before it was saved, or by a
+    run without a schedule) report without the panel.
+    """
+    import numpy as np
+
+    return {"name": name, "lrs": [float(v) for v in np.asarray(schedule, dtype=float).ravel()]}
+
+
 def stage_outputs(
     staged: StagedWrites,
     results: Sequence[RangeTestResult],
@@ -588,11 +601,16 @@ def stage_outputs(
     Several ``results`` are a weight-decay sweep, one per value of ``weight_decays``.
 
     Nothing appears on disk until ``staged.commit()``; the stdout texts are printed by the
-    caller after the commit, so an interrupted command prints no partial result either.
+    caller after the commit, so an interrupted command prints no partial result either. With a
+    ``schedule`` (drawn in the report), the JSON also holds it (:func:`schedule_json`).
     """
     to_stdout: list[str] = []
     if json_path:
-        text = json.dumps(json_doc, indent=2, allow_nan=False) if json_doc is not None else results[0].to_json()
+        doc = json_doc if json_doc is not None else results[0].to_dict()
+        if schedule is not None:
+            # What the report's schedule panel drew, so ``lrfind report`` draws it again from the file.
+            doc = {**doc, "schedule": schedule_json(schedule, schedule_name)}
+        text = json.dumps(doc, indent=2, allow_nan=False)
         if json_path == "-":
             to_stdout.append(text + "\n")
         else:

@@ -1,8 +1,13 @@
-"""``lrfind report``: re-render saved results (``--json`` files) as a report; several overlay."""
+"""``lrfind report``: re-render saved results (``--json`` files) as a report; several overlay.
+
+A single file's saved schedule (``"schedule"``, written when the run's report drew one) is drawn
+again in the schedule panel.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,8 +78,39 @@ def _json_type(doc: Any) -> str:
     return names.get(type(doc), type(doc).__name__)
 
 
-def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | None]:
-    """Read result files (single results or weight-decay sweeps); return them and the highlight.
+def _schedule_of(path: str, doc: Any) -> tuple[list[float], str | None] | None:
+    """The planned schedule a run saved with its result (``"schedule"``: name and LRs), ``None`` without one.
+
+    Files written before the schedule was saved have no ``"schedule"`` key: they load as before.
+
+    Raises:
+        BadResultFile: A ``"schedule"`` that is not ``{"name": str or null, "lrs": [LRs >= 0]}``.
+
+    """
+    saved = doc.get("schedule") if isinstance(doc, dict) else None
+    if saved is None:
+        return None
+    lrs = saved.get("lrs") if isinstance(saved, dict) else None
+    name = saved.get("name") if isinstance(saved, dict) else None
+    numbers = isinstance(lrs, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in lrs
+    )
+    if not (numbers and lrs and (name is None or isinstance(name, str))):
+        raise BadResultFile(
+            f"{path} is a malformed lrfind result ('schedule' must be an object with 'name' (a string or null) and "
+            "'lrs' (a non-empty list of LRs >= 0)). Re-run lrfind run --json."
+        )
+    return [float(v) for v in lrs], name
+
+
+def load_results(
+    paths: tuple[str, ...],
+) -> tuple[list[RangeTestResult], int | None, tuple[list[float], str | None] | None]:
+    """Read result files (single results or weight-decay sweeps); return them, the highlight and the schedule.
+
+    The schedule (its LRs and name) is the one a single file saved with its result (the report of
+    ``lrfind run`` drew it: ``--scheduler``'s plan, or ``--train``'s schedule); ``None`` for
+    several files, or a file without one.
 
     Raises:
         BadResultFile: A file that is not valid JSON, not an ``lrfind`` result, or a malformed
@@ -84,6 +120,7 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
     loaded: list[RangeTestResult] = []
     sources: list[tuple[str, bool]] = []  # each curve's file, and whether it is part of a sweep
     highlight = None
+    schedule = None
     for path in paths:
         try:
             doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -117,9 +154,12 @@ def load_results(paths: tuple[str, ...]) -> tuple[list[RangeTestResult], int | N
         else:
             loaded.append(_result_of(path, doc))
             sources.append((path, False))
+        found = _schedule_of(path, doc)
+        if len(paths) == 1:
+            schedule = found
     if len(loaded) > 1:
         loaded = [_labelled(r, path, swept and len(paths) > 1) for r, (path, swept) in zip(loaded, sources)]
-    return loaded, highlight
+    return loaded, highlight, schedule
 
 
 def _labelled(result: RangeTestResult, path: str, name_the_file: bool) -> RangeTestResult:
@@ -159,9 +199,17 @@ def command(
     check_outputs_not_inputs(list(results), [report])
     check_writable({"--report": report})
     with clean_errors(debug):
-        loaded, highlight = load_results(results)
+        loaded, highlight, schedule = load_results(results)
         from ..report import save_report
 
         worded = [in_cli_words(r) for r in loaded]
-        save_report(worded if len(worded) > 1 else worded[0], report, title=title, highlight=highlight)
+        lrs, name = schedule if schedule is not None else (None, None)
+        save_report(
+            worded if len(worded) > 1 else worded[0],
+            report,
+            title=title,
+            highlight=highlight,
+            schedule=lrs,
+            schedule_name=name,
+        )
         click.echo(f"wrote {report}")
