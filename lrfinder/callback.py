@@ -58,6 +58,7 @@ from .range_test import (
     RangeTestSettings,
     StateSnapshot,
     StopReason,
+    check_materialized,
     finish_result,
     infer_batch_size,
     lr_schedule,
@@ -94,6 +95,12 @@ logger = logging.getLogger(__name__)
 
 #: Module attributes searched, in order, for the LR when ``attr_name`` is not given.
 LR_ATTRIBUTES: tuple[str, ...] = ("lr", "learning_rate", "hparams.lr", "hparams.learning_rate")
+
+#: What a module with uninitialized ``torch.nn.Lazy*`` layers is told (the test snapshots before its first batch).
+_LAZY_FIX = (
+    "Run one forward pass before trainer.fit (e.g. model(example_batch) once after building the module), or leave "
+    "LRFinder out of this fit."
+)
 
 
 @dataclass(frozen=True)
@@ -789,6 +796,8 @@ class LRFinder(_CallbackBase):
             raise ModelError(
                 f"Automatic optimization steps one optimizer, but got {len(optimizers)}. Use manual optimization."
             )
+        # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
+        check_materialized(pl_module, lazy_fix=_LAZY_FIX)
         num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
         if not num_parameters:
             raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")

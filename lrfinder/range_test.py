@@ -728,19 +728,49 @@ def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
     return names
 
 
-def check_materialized(model: nn.Module) -> None:
-    """Refuse a model with uninitialized (lazy) parameters, which cannot be snapshotted.
+#: What :func:`check_materialized` tells a plain range test to do about lazy modules.
+LAZY_FIX = "Run one forward pass first, e.g. model(next(iter(train_data))[0])."
+
+
+def check_materialized(model: nn.Module, *, lazy: bool = True, lazy_fix: str = LAZY_FIX) -> None:
+    """Refuse a model with tensors that hold no values: on the ``meta`` device, or uninitialized (lazy).
+
+    A parameter or buffer on the ``meta`` device (a model built under ``torch.device("meta")`` or
+    accelerate's ``init_empty_weights``) has a shape and no data: nothing can be computed with it,
+    and torch failed deep inside (``unknown device type for autocast``, or a first batch blamed
+    for "Tensor on device meta is not on the expected device"). An uninitialized parameter or
+    buffer of a ``torch.nn.Lazy*`` module (a ``LazyBatchNorm1d``'s running statistics too) gets
+    its shape from the first forward pass, so a snapshot taken before it cannot copy it.
+
+    Args:
+        model: The model to check.
+        lazy: Also refuse uninitialized lazy parameters and buffers (whenever the state is snapshotted).
+        lazy_fix: What to do about them, the message's last sentence.
 
     Raises:
-        ModelError: A ``torch.nn.Lazy*`` module has not run a forward pass yet.
+        ModelError: A tensor on the ``meta`` device (always), or an uninitialized lazy one (with ``lazy``).
 
     """
-    lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
-    if lazy:
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    meta = [name for name, t in tensors if not is_lazy(t) and t.is_meta]
+    if meta:
         raise ModelError(
-            f"The model has {len(lazy)} uninitialized parameter(s) of a torch.nn.Lazy* module (first: {lazy[0]}): "
-            "their shapes are set by the first forward pass, and the range test must copy them beforehand to "
-            "restore them. Run one forward pass first, e.g. model(next(iter(train_data))[0])."
+            f"The model has {len(meta)} parameter(s) or buffer(s) on the meta device (first: {meta[0]}): they have a "
+            "shape but no values (a model built under torch.device('meta') or init_empty_weights), so nothing can "
+            "be computed with them. Materialize the model first: model.to_empty(device='cpu') (or 'cuda'), then "
+            "initialize or load its weights (model.load_state_dict(state_dict, assign=True))."
+        )
+    if not lazy:
+        return
+    params = [name for name, p in model.named_parameters() if is_lazy(p)]
+    buffers = [name for name, b in model.named_buffers() if is_lazy(b)]
+    if params or buffers:
+        counts = [f"{len(params)} uninitialized parameter(s)"] * bool(params)
+        counts += [f"{len(buffers)} uninitialized buffer(s)"] * bool(buffers)
+        raise ModelError(
+            f"The model has {' and '.join(counts)} of a torch.nn.Lazy* module (first: {(params or buffers)[0]}): "
+            "their shapes are set by the first forward pass, and the range test must copy them beforehand to restore "
+            f"them. {lazy_fix}"
         )
 
 
@@ -2909,12 +2939,13 @@ def range_test(
             engine cannot use without ``step_fn``, or a first batch the model or
             ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
             batch and the model's dtype and device are described).
-        ModelError: No trainable parameters, an optimizer over other or only frozen parameters, uninitialized
-            lazy parameters (with ``restore``), a model output ``loss_fn`` cannot take, a
-            ``step_fn`` that runs backward itself, a loss that is not a real floating-point
-            scalar tensor, a ``SparseAdam`` whose parameters get dense gradients, an optimizer none
-            of whose parameters the first step's loss reaches, or an optimizer whose first step
-            fails (torch's error chained).
+        ModelError: No trainable parameters, an optimizer over other or only frozen parameters,
+            parameters or buffers on the ``meta`` device, uninitialized lazy parameters or buffers
+            (with ``restore``), a model output ``loss_fn`` cannot take, a ``step_fn`` that runs
+            backward itself, a loss that is not a real floating-point scalar tensor, a
+            ``SparseAdam`` whose parameters get dense gradients, an optimizer none of whose
+            parameters the first step's loss reaches, or an optimizer whose first step fails
+            (torch's error chained).
 
     Warns:
         UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
@@ -2986,6 +3017,8 @@ def range_test(
     elif val_data is not None:
         raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
     trainable = trainable_parameters(model)
+    # Before anything reads the parameters' device or copies them: a meta tensor has no values to use.
+    check_materialized(model, lazy=restore)
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):
@@ -2996,8 +3029,6 @@ def range_test(
             )
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
     check_steps_without_closure(optimizer)
-    if restore:
-        check_materialized(model)
     # A loss module with parameters of its own (a learnable temperature) trains with the model: the
     # optimizer may hold them, and they are restored with the model.
     owner = with_loss_module(model, loss_fn)

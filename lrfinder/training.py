@@ -61,6 +61,7 @@ from .range_test import (
     check_device,
     check_gradient_clipping,
     check_iterable,
+    check_materialized,
     check_not_a_dataset,
     check_optimizer_of,
     check_precision_name,
@@ -521,7 +522,8 @@ def train(
             not a mapping, ``suggestion`` not a :class:`~lrfinder.Suggestion`, ``callbacks`` not a
             list of Lightning callbacks.
         ModelError: The optimizer holds parameters that are not the model's (or the loss
-            module's); a loss that is not a scalar tensor connected to the model.
+            module's); a loss that is not a scalar tensor connected to the model; parameters
+            or buffers on the ``meta`` device (no values to train).
         DataError: Also a batch the model or ``loss_fn`` cannot take (a shape, dtype or device
             mismatch: torch's error chained, the batch and the model described), and a training
             loss made NaN/inf by NaN/inf in its batch.
@@ -576,6 +578,7 @@ def train(
         check_iterable("val_data", val_data)
         check_not_a_dataset("val_data", val_data)
     trainable_parameters(model)
+    check_materialized(model, lazy=False)  # a lazy module trains (its first batch sets its shapes); a meta one cannot
     lightning = is_lightning_module(model)
     if not lightning and loss_fn is None:
         raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")

@@ -975,6 +975,17 @@ def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Pat
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
 
 
+def test_a_module_with_uninitialized_lazy_layers_is_a_clear_error(tmp_path: Path) -> None:
+    """The snapshot read their shapes: torch's "Attempted to use an uninitialized parameter" left the callback."""
+    model = Net()
+    model.body[1] = torch.nn.LazyBatchNorm1d()  # parameters and running statistics, all uninitialized
+    with pytest.raises(ModelError, match=r"2 uninitialized parameter\(s\) and 2 uninitialized buffer\(s\) of a "
+                       r"torch.nn.Lazy\* module \(first: body.1.weight\).*before trainer.fit"):  # fmt: skip
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
+    model.body(torch.zeros(2, 8))  # the forward pass the message asks for
+    trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
+
+
 # --------------------------------------------------------------------------------------------
 # Schedulers, precision, clipping, batch sizes, custom optimizer
 # --------------------------------------------------------------------------------------------

@@ -1114,6 +1114,33 @@ def test_lazy_modules_are_asked_for_a_forward_pass_first(loader: DataLoader) -> 
     assert range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10).num_steps == 10
 
 
+def test_lazy_buffers_are_asked_for_a_forward_pass_first(loader: DataLoader) -> None:
+    """A LazyBatchNorm1d(affine=False) has lazy running statistics only: the snapshot failed on them in torch."""
+    model = nn.Sequential(nn.Linear(10, 16), nn.LazyBatchNorm1d(affine=False), nn.Linear(16, 3))
+    with pytest.raises(ModelError, match=r"2 uninitialized buffer\(s\).*first: 1.running_mean.*Run one forward pass"):
+        range_test(model, loader, loss_fn=F.cross_entropy)
+    model(next(iter(loader))[0])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = snapshot_of(model, opt)
+    range_test(model, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert_same_state(before, snapshot_of(model, opt))
+
+
+@pytest.mark.parametrize("restore", [True, False])
+@pytest.mark.parametrize("part", ["all", "layer", "buffers"])
+def test_a_model_on_the_meta_device_is_refused_by_name(loader: DataLoader, part: str, restore: bool) -> None:
+    """torch failed with "unknown device type for autocast", or the first batch was blamed for the meta device."""
+    model = make_mlp()
+    if part == "all":
+        model.to_empty(device="meta")
+    elif part == "layer":
+        model[3] = nn.Linear(32, 3, device="meta")
+    else:
+        model[1] = nn.BatchNorm1d(32, affine=False, device="meta")
+    with pytest.raises(ModelError, match=r"on the meta device \(first: \d\.(weight|running_mean)\).*model.to_empty"):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10, restore=restore)
+
+
 def test_a_persistent_workers_loader_keeps_its_order(dataset: TensorDataset) -> None:
     """The test's worker iterator is shut down: the first epochs after it are those without it."""
 

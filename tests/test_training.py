@@ -302,6 +302,9 @@ def test_bad_model_and_data_fail_before_lightning_starts():
     frozen = make_mlp().requires_grad_(False)
     with pytest.raises(ModelError, match="no trainable parameters"):
         train(frozen, loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    # Lightning's "Cannot copy out of meta tensor; no data!" from moving it to the device.
+    with pytest.raises(ModelError, match=r"on the meta device \(first: 0.weight\).*model.to_empty"):
+        train(make_mlp().to_empty(device="meta"), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
     with pytest.raises(ValueError, match=r"plateau.*val_loss.*val_data"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="plateau")
 
