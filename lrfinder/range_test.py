@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import random
+import re
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -2530,6 +2531,57 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
 
 
+#: The exception classes (by module and name, so torch._dynamo is not imported to check) that
+#: ``torch.compile`` raises when its backend fails to compile a graph: no working C++ compiler,
+#: missing Python headers, a kernel that does not build. The model and batch may be fine.
+_COMPILE_FAILURES = frozenset(
+    {("torch._dynamo.exc", "BackendCompilerFailed"), ("torch._inductor.exc", "InductorError")}
+)
+
+
+def compile_failure_message(exc: BaseException) -> str | None:
+    r"""What to say when ``torch.compile`` could not compile the model, or ``None`` for any other error.
+
+    torch raises these (``InductorError``, ``BackendCompilerFailed``) as ``RuntimeError``\ s on the
+    first forward of a compiled model, which read as a batch the model cannot take.
+    """
+    if not any((c.__module__, c.__name__) in _COMPILE_FAILURES for c in type(exc).__mro__):
+        return None
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return (
+        f"torch.compile could not compile the model ({why}): its compiler failed, not the batch, so training "
+        "would fail the same way. If no working C++ compiler was found, install one (inductor builds CPU kernels "
+        "with g++ or clang++, and the CXX environment variable names it; it also needs the Python headers), or "
+        "test without inductor: pass the uncompiled model (compiled._orig_mod) or compile with "
+        "torch.compile(model, backend='aot_eager')."
+    )
+
+
+#: How torch.compile's tracer quotes the error an operation raised on fake tensors ("... got RuntimeError('...')").
+_TRACED_ERROR = re.compile(r"\bgot \w+(?:Error|Exception)\((['\"])(.*?)\1\)\s*$", re.MULTILINE)
+
+
+def _error_line(exc: BaseException) -> str:
+    """The line of ``exc``'s message that says what went wrong.
+
+    A TorchScript model's error starts with the interpreter's banner (the cause is on its last
+    line); a compiled model's (``torch._dynamo``'s ``TorchRuntimeError``) with "RuntimeError when
+    making fake tensor call", the operation's own error quoted further down.
+    """
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if "TorchScript interpreter" in lines[0]:
+        return lines[-1]
+    if type(exc).__module__.startswith("torch._dynamo"):
+        traced = _TRACED_ERROR.search(text)
+        if traced is not None:
+            return traced.group(2)
+    return lines[0]
+
+
 def _describe(value: Any, depth: int = 0) -> str:
     """A batch (or a part of it) in a few words: ``float32 (16, 5)`` per tensor, nested as the batch is."""
     if isinstance(value, torch.Tensor):
@@ -2629,9 +2681,7 @@ def _batch_message(
 
     ``index`` and ``first``: a later batch (its index in the pass), unlike the first one (described).
     """
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    # A TorchScript model's error starts with the interpreter's banner; the cause is on its last line.
-    why = (lines[-1] if "TorchScript interpreter" in lines[0] else lines[0]) if lines else ""
+    why = _error_line(exc)
     param = next(model.parameters(), None)
     dtype = "" if param is None else str(param.dtype).removeprefix("torch.")
     held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"
@@ -3148,6 +3198,9 @@ def range_test(
             except LRFinderError:
                 raise
             except _MISMATCH_ERRORS as exc:
+                compile_failed = compile_failure_message(exc)
+                if compile_failed is not None:
+                    raise ModelError(compile_failed) from exc
                 # A batch that does not fit the model or loss_fn is said in terms of the batch: the
                 # first one, or a later one unlike it (the short last batch of a pass).
                 if step_fn is not None or _is_out_of_memory(exc):

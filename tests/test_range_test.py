@@ -1216,6 +1216,38 @@ def test_json_optional_fields_are_checked(key: str, value: Any, pattern: str) ->
         RangeTestResult.from_dict(data)
 
 
+class _NoCompiler(nn.Module):
+    """A compiled model on a machine without a C++ compiler: inductor fails on the first forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch._inductor.exc import InductorError
+
+        error = RuntimeError("InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx")
+        raise InductorError(error, None)
+
+
+def test_a_compile_failure_is_not_blamed_on_the_batch(loader: DataLoader) -> None:
+    """It was a DataError: "The first batch does not go through the model ... Check that the inputs have the shape"."""
+    pattern = (
+        r"^torch.compile could not compile the model \(InductorError: RuntimeError: InvalidCxxCompiler: No working "
+        r"C\+\+ compiler.*not the batch.*install one.*backend='aot_eager'"
+    )
+    with pytest.raises(ModelError, match=pattern):
+        range_test(_NoCompiler(), loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
+def test_a_compiled_models_batch_mismatch_quotes_the_operations_error(loader: DataLoader) -> None:
+    """torch.compile's tracer says "RuntimeError when making fake tensor call" first; the operation's error is below."""
+    model = torch.compile(make_mlp(features=12), backend="eager")
+    with pytest.raises(DataError, match=r"first batch does not go through the model.*TorchRuntimeError") as caught:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert "fake tensor call" not in str(caught.value) and "[32, 10]" in str(caught.value)
+
+
 def test_a_compiled_model_is_named_by_its_class(mlp: nn.Module, loader: DataLoader) -> None:
     class Compiled(nn.Module):  # what torch.compile returns, without compiling: the module under _orig_mod
         def __init__(self, inner: nn.Module) -> None:

@@ -305,6 +305,19 @@ def test_bad_model_and_data_fail_before_lightning_starts():
     # Lightning's "Cannot copy out of meta tensor; no data!" from moving it to the device.
     with pytest.raises(ModelError, match=r"on the meta device \(first: 0.weight\).*model.to_empty"):
         train(make_mlp().to_empty(device="meta"), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+
+    class NoCompiler(torch.nn.Module):  # a compiled model without a C++ compiler: inductor fails on the first forward
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            from torch._inductor.exc import InductorError
+
+            raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+
+    with pytest.raises(ModelError, match=r"^torch.compile could not compile the model.*not the batch"):
+        train(NoCompiler(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
     with pytest.raises(ValueError, match=r"plateau.*val_loss.*val_data"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="plateau")
 
