@@ -64,6 +64,7 @@ __all__ = [
     "is_datamodule",
     "trainer_class",
     "isolation",
+    "recorded_clipping",
     "preserved_randomness",
     "to_device",
     "TrainBatches",
@@ -391,6 +392,40 @@ def isolation(
         metric_states.restore()
         if scaler_state is not None:
             scaler.load_state_dict(scaler_state)
+
+
+@contextlib.contextmanager
+def recorded_clipping(trainer: pl.Trainer) -> Iterator[list[tuple[float, str]]]:
+    """Record the gradient clipping done while inside: ``(clip value, "norm" | "value")`` per call that clips.
+
+    Every Lightning clipping ends in the precision plugin's ``clip_gradients``: the Trainer's
+    ``gradient_clip_val`` (through ``configure_gradient_clipping``, which a module may override
+    to clip at its own value) and ``self.clip_gradients(opt, gradient_clip_val=...)`` called by
+    hand in a manual ``training_step``. The plugin's method is wrapped for the duration (the call
+    goes through unchanged) and put back on exit. Clipping done with torch directly
+    (``torch.nn.utils.clip_grad_norm_``) is not seen.
+    """
+    plugin = trainer.precision_plugin
+    calls: list[tuple[float, str]] = []
+    own = "clip_gradients" in vars(plugin)  # an instance attribute already (another wrapper): put it back
+    saved = vars(plugin).get("clip_gradients")
+    original = plugin.clip_gradients
+
+    def clip_gradients(optimizer: Optimizer, clip_val: Any = 0.0, *args: Any, **kwargs: Any) -> Any:
+        algorithm = kwargs.get("gradient_clip_algorithm", args[0] if args else "norm")
+        value = float(clip_val) if isinstance(clip_val, (int, float)) else 0.0
+        if value > 0:
+            calls.append((value, str(getattr(algorithm, "value", algorithm)).lower()))
+        return original(optimizer, clip_val, *args, **kwargs)
+
+    plugin.clip_gradients = clip_gradients  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        if own:
+            plugin.clip_gradients = saved  # type: ignore[method-assign,assignment]
+        else:
+            del plugin.clip_gradients
 
 
 @contextlib.contextmanager

@@ -53,6 +53,7 @@ from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelE
 from .names import PEER_OPTION_NAMES, did_you_mean_each
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
+    GradientClipAlgorithm,
     LRSweeper,
     RangeTestResult,
     RangeTestSettings,
@@ -289,6 +290,11 @@ class LRFinder(_CallbackBase):
           written there (Lightning's recipe, setting each group's ``lr`` after the step) would
           overwrite the swept LR. The module's ``optimizer_zero_grad``, ``on_before_backward``,
           ``on_after_backward``, ``on_before_optimizer_step`` and ``configure_gradient_clipping`` run.
+        * ``result.settings`` (the report's header, the saved result) records the gradient clipping
+          the test ran with, as Lightning did it: the Trainer's ``gradient_clip_val``, a
+          ``configure_gradient_clipping`` of the module's own, or ``self.clip_gradients(...)``
+          called by hand in a manual ``training_step``. Clipping done with torch directly
+          (``torch.nn.utils.clip_grad_norm_``) still happens in the test but is not recorded.
         * Checked before the test: ``attr_name`` (it exists and can be set) and ``target_batch_size``. ``max_steps`` or
           ``limit_train_batches`` smaller than the test give a warning: the test still runs
           its ``num_steps`` over the whole train loader (its steps are not training).
@@ -667,9 +673,10 @@ class LRFinder(_CallbackBase):
         # fails before the test, not after it.
         refine = self._refine_settings(trainer, pl_module) if self.refine is not None and not self._find_only else None
         probe = NoiseProbe(p for g in run.optimizers[0].param_groups for p in g["params"]) if self.noise_scale else None
-        lrs, losses, reason, accumulate = self._sweep(
+        lrs, losses, reason, accumulate, clips = self._sweep(
             trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
         )
+        run = replace(run, settings=_with_clipping(trainer, run.settings, clips, losses))
         if accumulate != run.settings.accumulate_steps:
             # training_step accumulates by hand (manual optimization): the test's batch, the training batch
             # it scales to, the re-sweeps and the fit's length in optimizer steps count that many batches per step.
@@ -822,13 +829,16 @@ class LRFinder(_CallbackBase):
 
     def _sweep(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, probe: NoiseProbe | None = None
-    ) -> tuple[list[float], list[float], StopReason, int]:
+    ) -> tuple[list[float], list[float], StopReason, int, list[tuple[float, str]]]:
         """The sweep of ``run.settings``, inside the isolation: nothing it changes survives it.
 
-        Returns the LRs, the losses, why it stopped and the micro-batches per optimizer step it
-        ran at: ``run.settings.accumulate_steps`` under automatic optimization; under manual
-        optimization the count ``training_step`` took to step an optimizer (the most common one;
-        more than 1 when it accumulates gradients by hand, see :class:`lrfinder._lightning.ManualStepper`).
+        Returns the LRs, the losses, why it stopped, the micro-batches per optimizer step it
+        ran at (``run.settings.accumulate_steps`` under automatic optimization; under manual
+        optimization the count ``training_step`` took to step an optimizer: the most common one;
+        more than 1 when it accumulates gradients by hand, see :class:`lrfinder._lightning.ManualStepper`)
+        and the clipping it ran with, ``(value, algorithm)`` per call that clipped
+        (:func:`lrfinder._lightning.recorded_clipping`: the Trainer's ``gradient_clip_val``, a
+        ``configure_gradient_clipping`` of the module's own, or ``self.clip_gradients`` by hand).
 
         With a ``probe``, the automatic stepper hands it each step's gradient after backward,
         before clipping and the step (:func:`_local_gradients` says whether with each rank's own
@@ -885,9 +895,14 @@ class LRFinder(_CallbackBase):
                 )
                 current.append(step)
                 try:
-                    lrs, losses, reason = run_sweep(
-                        step, plan, sweeper=LRSweeper(run.optimizers), stop_factor=settings.stop_factor, on_step=on_step
-                    )
+                    with _lightning.recorded_clipping(trainer) as clips:
+                        lrs, losses, reason = run_sweep(
+                            step,
+                            plan,
+                            sweeper=LRSweeper(run.optimizers),
+                            stop_factor=settings.stop_factor,
+                            on_step=on_step,
+                        )
                 except AttributeError as exc:
                     # Lightning's own finder runs the fit loop, hooks and all; this test calls training_step
                     # before the module's on_train_start and on_train_epoch_start, so state made there is missing.
@@ -900,7 +915,7 @@ class LRFinder(_CallbackBase):
                     ) from exc
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
-                return lrs, losses, reason, int(accumulate)
+                return lrs, losses, reason, int(accumulate), clips
         finally:
             if handle is not None:
                 handle.remove()
@@ -964,7 +979,7 @@ class LRFinder(_CallbackBase):
             again = replace(
                 run, settings=settings, batches=_lightning.TrainBatches(trainer, pl_module, run.batches.loader)
             )
-            lrs, losses, reason, _ = self._sweep(trainer, pl_module, again)
+            lrs, losses, reason, _, _ = self._sweep(trainer, pl_module, again)
             if reason == "interrupted":
                 raise KeyboardInterrupt  # everything is restored, as after the first sweep
             swept = self._analyse(pl_module, again, lrs, losses, reason)
@@ -1748,6 +1763,37 @@ def find_lr(
 #: Lightning's tuners (``BatchSizeFinder``, ``LearningRateFinder``) save the fit's state at its start
 #: to a temporary checkpoint named so and restore it in place, which sets ``trainer.ckpt_path``.
 TUNER_CHECKPOINT_PREFIXES: tuple[str, ...] = (".scale_batch_size_", ".lr_find_")
+
+
+def _with_clipping(
+    trainer: pl.Trainer, settings: RangeTestSettings, clips: Sequence[tuple[float, str]], losses: Sequence[float]
+) -> RangeTestSettings:
+    """``settings`` with the gradient clipping the sweep ran with, as recorded (:func:`_lightning.recorded_clipping`).
+
+    The Trainer's ``gradient_clip_val`` is what Lightning clips with under automatic optimization
+    by default, but a manual ``training_step`` clips by hand (``self.clip_gradients(opt,
+    gradient_clip_val=0.5)``, and Lightning refuses the Trainer's setting there) and a module's
+    ``configure_gradient_clipping`` may clip at its own value: the settings (the report's header,
+    the saved result) said "no clipping" of a test that clipped every step. The most common
+    recorded ``(value, algorithm)`` is kept, with an info line when it varied; no clipping call
+    over a sweep that stepped (a finite loss) is no clipping; a sweep without a finite loss keeps
+    ``settings`` as they are.
+    """
+    if clips:
+        counted = Counter(clips)
+        (value, name), _ = counted.most_common(1)[0]
+        algorithm: GradientClipAlgorithm = "value" if name == "value" else "norm"
+        if len(counted) > 1:
+            seen = ", ".join(f"{a} {v:g} ({n} calls)" for (v, a), n in counted.most_common())
+            _lightning.info(
+                trainer,
+                f"LRFinder: the gradient clipping varied over the range test ({seen}); the result's settings record "
+                f"the most common, {algorithm} {value:g}.",
+            )
+        return replace(settings, gradient_clip_val=value, gradient_clip_algorithm=algorithm)
+    if any(math.isfinite(v) for v in losses):
+        return replace(settings, gradient_clip_val=None, gradient_clip_algorithm="norm")
+    return settings
 
 
 def _resumed_from(trainer: pl.Trainer) -> str | None:

@@ -1102,6 +1102,52 @@ def test_gradient_clipping_applies_during_test(tmp_path: Path) -> None:
     assert by_value.result is not None and by_value.result.settings.gradient_clip_algorithm == "value"
 
 
+class ManualClipNet(Net):
+    """Manual optimization that clips by hand, as Lightning documents it (Trainer(gradient_clip_val) is refused)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        x, y = batch
+        loss = F.cross_entropy(self.head(self.body(x)), y)
+        opt.zero_grad()
+        self.manual_backward(loss)
+        self.clip_gradients(opt, gradient_clip_val=0.05, gradient_clip_algorithm="norm")
+        opt.step()
+        return loss
+
+
+class OwnClipNet(Net):
+    """Automatic optimization, clipping by value in its own configure_gradient_clipping (no Trainer setting)."""
+
+    def configure_gradient_clipping(self, optimizer: Any, *args: Any, **kwargs: Any) -> None:
+        self.clip_gradients(optimizer, gradient_clip_val=0.25, gradient_clip_algorithm="value")
+
+
+def test_clipping_the_module_does_itself_is_recorded_in_the_settings(tmp_path: Path) -> None:
+    # The settings (the report's header, the saved result) said "no clipping" of a test that clipped every step: by
+    # hand under manual optimization, or in the module's own configure_gradient_clipping.
+    finder = LRFinder(**FAST)
+    model = ManualClipNet()
+    trainer(tmp_path, [finder], max_steps=1).fit(model, make_loader())
+    assert max(e[2] for e in model.test_events()) <= 0.05 * (1 + 1e-4)  # it clipped
+    assert finder.result is not None and finder.result.settings.clipping == "clipped to norm 0.05"
+    own = LRFinder(**FAST)
+    trainer(tmp_path, [own], max_steps=1).fit(OwnClipNet(), make_loader())
+    assert own.result is not None and own.result.settings.clipping == "clipped to value 0.25"
+    # A module that does not clip: none, under either optimization.
+    plain = LRFinder(**FAST)
+    trainer(tmp_path, [plain], max_steps=1).fit(Net(), make_loader())
+    assert plain.result is not None and plain.result.settings.gradient_clip_val is None
+    # The precision plugin's method is put back after the test.
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1)
+    t.fit(ManualClipNet(), make_loader())
+    assert "clip_gradients" not in vars(t.precision_plugin)
+
+
 def test_precision_bf16_mixed_autocast_during_test(tmp_path: Path) -> None:
     finder = LRFinder(**FAST)
     model = Net()
