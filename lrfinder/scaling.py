@@ -355,9 +355,15 @@ def scale_lr(
             optimizers and ``linear`` for the rest.
         optimizer: Used by ``"auto"`` and ``"noise"`` to pick the family (instance, class or name).
         divergence_lr: The range test's divergence LR; a scaled LR past it raises a warning.
-        cap: Clamp the scaled LR to ``divergence_lr`` instead of only warning. Without a
-            ``divergence_lr`` there is nothing to clamp to: the LR is left as scaled, with a
-            warning (also kept in :attr:`ScaledLR.warning`).
+        cap: Clamp the scaled LR to ``divergence_lr`` instead of only warning. The clamp is
+            the divergence LR itself, the upper bound of the usable LRs (where the test's
+            smoothed loss had already turned up: :attr:`lrfinder.Suggestion.divergence_lr`), not
+            an LR with a margin below it: the capped LR is not past the divergence region, but
+            it is not a safe one either, and the warning says so (a milder rule, or a test at
+            the training batch size, gives margin). The one-cycle peak of
+            :attr:`lrfinder.RangeTestResult.training_suggestion` is clamped to the same point.
+            Without a ``divergence_lr`` there is nothing to clamp to: the LR is left as scaled,
+            with a warning (also kept in :attr:`ScaledLR.warning`).
         noise_scale: The critical batch ``B`` (a number, or a :class:`lrfinder.noise.NoiseScale`).
 
     Returns:
