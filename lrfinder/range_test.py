@@ -613,6 +613,7 @@ def make_reevaluate(
     loss_of: Callable[[Any], torch.Tensor],
     accumulate_steps: int,
     clip: Callable[[torch.optim.Optimizer], None] | None,
+    sync: Callable[[int], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> Callable[[], torch.Tensor]:
     """The ``reevaluate`` of a :class:`StepClosure`: the step's micro-batches forward and backward again.
 
@@ -628,6 +629,8 @@ def make_reevaluate(
         loss_of: ``loss_of(batch) -> loss``: a scalar loss that requires grad.
         accumulate_steps: Micro-batches per optimizer step (each backward is divided by it).
         clip: ``clip(optimizer)`` clips the gradients (``None``: no clipping).
+        sync: ``sync(i)``, the context micro-batch ``i`` runs in (:func:`micro_batch_sync`: DDP's
+            ``no_sync`` but for the last one); ``None``: none.
 
     Returns:
         ``reevaluate() -> mean loss`` (detached) of the step's micro-batches.
@@ -637,9 +640,10 @@ def make_reevaluate(
     def reevaluate() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         again = []
-        for batch in step_batches:
-            loss = loss_of(batch)
-            (loss if accumulate_steps == 1 else loss / accumulate_steps).backward()
+        for i, batch in enumerate(step_batches):
+            with contextlib.nullcontext() if sync is None else sync(i):
+                loss = loss_of(batch)
+                (loss if accumulate_steps == 1 else loss / accumulate_steps).backward()
             again.append(loss.detach())
         mean = torch.stack(again).mean()
         if clip is not None and torch.isfinite(mean):
@@ -2230,6 +2234,52 @@ def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelR
     return DataParallelRanks(group, world, device, sharded)
 
 
+def micro_batch_sync(
+    model: nn.Module, accumulate_steps: int
+) -> Callable[[int], contextlib.AbstractContextManager[Any]]:
+    """The context each micro-batch of an accumulated step runs its forward and backward in.
+
+    Under plain ``torch.nn.parallel.DistributedDataParallel`` (also under ``torch.compile``) with
+    ``accumulate_steps > 1``: ``model.no_sync()`` for every micro-batch but the last, so the
+    gradients are all-reduced once per optimizer step, as torch's DDP documentation and
+    Lightning's accumulation do, instead of once per micro-batch. The step's gradient is the
+    same up to float rounding: ``mean_r(sum_i g_ri)`` all-reduced once, where every micro-batch's
+    own all-reduce gave ``sum_i mean_r(g_ri)``. ``find_unused_parameters=True`` is fine (DDP marks
+    a parameter used in any micro-batch of the step). Elsewhere (a plain model, FSDP, one
+    micro-batch, or DDP with ``static_graph=True``, whose reducer fails an internal assert under
+    ``no_sync`` in torch 2.13) every micro-batch runs as before. Under ``no_sync`` DDP does not
+    broadcast rank 0's buffers before the next forward either (``broadcast_buffers``): once per
+    step instead of once per micro-batch, as in training with ``no_sync``; a BatchNorm in train
+    mode does not read its running statistics, so the losses do not change.
+
+    Args:
+        model: The model the micro-batches go through.
+        accumulate_steps: Micro-batches per optimizer step.
+
+    Returns:
+        ``sync(i) -> context manager`` for micro-batch ``i`` (0-based) of a step.
+
+    """
+    inner = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    if (
+        accumulate_steps < 2
+        or not isinstance(inner, nn.parallel.DistributedDataParallel)
+        or getattr(inner, "static_graph", False)
+    ):
+        return _always_sync
+    last = accumulate_steps - 1
+
+    def sync(i: int) -> contextlib.AbstractContextManager[Any]:
+        return inner.no_sync() if i < last else contextlib.nullcontext()
+
+    return sync
+
+
+def _always_sync(i: int) -> contextlib.AbstractContextManager[Any]:
+    """Every micro-batch all-reduces its gradient (no model to hold it back)."""
+    return contextlib.nullcontext()
+
+
 def run_sweep(
     step: Callable[[float], float],
     lrs: Sequence[float] | np.ndarray,
@@ -2904,8 +2954,11 @@ def range_test(
     rank is restored to its own state (the sampler's ``epoch`` included). Only a wrapped model
     is reduced over (:func:`data_parallel_ranks`): a plain model is tested on its own process's
     losses even inside an initialized process group, so a test on rank 0 alone waits for no
-    other rank. An error raised on one rank only (a batch its model refuses) leaves the others
-    waiting in the all-reduce, as it would in training.
+    other rank. With ``accumulate_steps > 1`` every micro-batch but the last runs in DDP's
+    ``no_sync`` (:func:`micro_batch_sync`): the gradients are all-reduced once per step, not once
+    per micro-batch, and come out the same up to float rounding. An error raised on one rank only
+    (a batch its model refuses) leaves the others waiting in the all-reduce, as it would in
+    training.
 
     Args:
         model: The model; it is put in train mode during the test (a model already in train mode keeps
@@ -3170,7 +3223,8 @@ def range_test(
         gradient_clip_val=settings.gradient_clip_val,
         gradient_clip_algorithm=settings.gradient_clip_algorithm,
     )
-    reevaluate = make_reevaluate(optimizer, step_batches, loss_of, settings.accumulate_steps, clip)
+    sync = micro_batch_sync(model, settings.accumulate_steps)
+    reevaluate = make_reevaluate(optimizer, step_batches, loss_of, settings.accumulate_steps, clip, sync)
 
     nan_watch = _NonFiniteDataWatch()
 
@@ -3180,7 +3234,7 @@ def range_test(
         sizes: set[int | None] = set()
         step_batches.clear()
         drawn: list[tuple[Any, int]] = []  # the step's micro-batches, to name one holding NaN/inf
-        for _ in range(settings.accumulate_steps):
+        for micro in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
             if not batch_size:
                 batch_size.append(infer_batch_size(train_data, batch))
@@ -3192,45 +3246,47 @@ def range_test(
                     "number. Check the data pipeline for what empties it: a sampler, a filter or a collate_fn that "
                     "drops every example of a batch."
                 )
-            try:
-                batch = to_device(batch, target)
-                loss = loss_of(batch)
-            except LRFinderError:
-                raise
-            except _MISMATCH_ERRORS as exc:
-                compile_failed = compile_failure_message(exc)
-                if compile_failed is not None:
-                    raise ModelError(compile_failed) from exc
-                # A batch that does not fit the model or loss_fn is said in terms of the batch: the
-                # first one, or a later one unlike it (the short last batch of a pass).
-                if step_fn is not None or _is_out_of_memory(exc):
+            # Under DDP every micro-batch but the last runs in no_sync: one gradient all-reduce per step.
+            with sync(micro):
+                try:
+                    batch = to_device(batch, target)
+                    loss = loss_of(batch)
+                except LRFinderError:
+                    raise
+                except _MISMATCH_ERRORS as exc:
+                    compile_failed = compile_failure_message(exc)
+                    if compile_failed is not None:
+                        raise ModelError(compile_failed) from exc
+                    # A batch that does not fit the model or loss_fn is said in terms of the batch: the
+                    # first one, or a later one unlike it (the short last batch of a pass).
+                    if step_fn is not None or _is_out_of_memory(exc):
+                        raise
+                    if not first_batch:
+                        raise DataError(_batch_message(exc, batch, model)) from exc
+                    if _batch_parts(batch) != first_batch[0]:
+                        raise DataError(_batch_message(exc, batch, model, batch_index, first_batch[0])) from exc
                     raise
                 if not first_batch:
-                    raise DataError(_batch_message(exc, batch, model)) from exc
-                if _batch_parts(batch) != first_batch[0]:
-                    raise DataError(_batch_message(exc, batch, model, batch_index, first_batch[0])) from exc
-                raise
-            if not first_batch:
-                first_batch.append(_batch_parts(batch))
-                _warn_unused_keys(batch, loss_fn, step_fn)
-            if with_closure:
-                step_batches.append(batch)
-            drawn.append((batch, batch_index))
-            sizes.add(examples)
-            # Gradients already there: the step_fn ran its own backward (its graph may be freed).
-            ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
-            # Not divided by 1: the division's autograd node cost about 10 us a step, and x / 1 is x, bit for bit.
-            part = loss if settings.accumulate_steps == 1 else loss / settings.accumulate_steps
-            if micro_probe is not None:
-                micro_probe.before_backward()
-            try:
-                (part if scaler is None else scaler.scale(part)).backward()
-            except RuntimeError as exc:
-                if ran_backward:
-                    raise ModelError(_BACKWARD_IN_STEP_FN) from exc
-                raise
-            if micro_probe is not None:
-                micro_probe.after_backward()
+                    first_batch.append(_batch_parts(batch))
+                    _warn_unused_keys(batch, loss_fn, step_fn)
+                if with_closure:
+                    step_batches.append(batch)
+                drawn.append((batch, batch_index))
+                sizes.add(examples)
+                # Gradients already there: the step_fn ran its own backward (its graph may be freed).
+                ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
+                # Not divided by 1: the division's autograd node cost about 10 us a step, and x / 1 is x, bit for bit.
+                part = loss if settings.accumulate_steps == 1 else loss / settings.accumulate_steps
+                if micro_probe is not None:
+                    micro_probe.before_backward()
+                try:
+                    (part if scaler is None else scaler.scale(part)).backward()
+                except RuntimeError as exc:
+                    if ran_backward:
+                        raise ModelError(_BACKWARD_IN_STEP_FN) from exc
+                    raise
+                if micro_probe is not None:
+                    micro_probe.after_backward()
             parts.append(loss.detach())
         # One host sync per optimizer step: the stop rule needs the value anyway.
         if ranks is not None:

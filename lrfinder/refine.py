@@ -946,13 +946,16 @@ def run_trials(
     state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
     ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
     the scaler's ``unscale_``), as the sweep did. ``floor`` (the curve's ``min_lr / max_lr``) places
-    a cyclic trial's base LR below its peak, the candidate.
+    a cyclic trial's base LR below its peak, the candidate. Under plain DDP the built-in step's
+    micro-batches but the last run in ``no_sync`` (:func:`~lrfinder.range_test.micro_batch_sync`),
+    as the sweep's.
     """
     from .range_test import (
         LRSweeper,
         StepClosure,
         _check_loss,
         make_reevaluate,
+        micro_batch_sync,
         steps_alike_without_closure,
         takes_closure,
         train_modes,
@@ -961,8 +964,10 @@ def run_trials(
     # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
     with_closure = step is None and new_scaler is None and takes_closure(optimizer)
     step_batches: list[Any] = []
+    # As in the sweep: under DDP every micro-batch but the last runs in no_sync (one all-reduce per step).
+    sync = micro_batch_sync(model, accumulate_steps)
     reevaluate = make_reevaluate(
-        optimizer, step_batches, lambda batch: _check_loss(loss_of(batch)), accumulate_steps, clip
+        optimizer, step_batches, lambda batch: _check_loss(loss_of(batch)), accumulate_steps, clip, sync
     )
 
     sweeper = LRSweeper([optimizer])
@@ -993,13 +998,14 @@ def run_trials(
                 optimizer.zero_grad(set_to_none=True)
                 parts = []
                 step_batches.clear()
-                for _ in range(accumulate_steps):
+                for micro in range(accumulate_steps):
                     batch = next_batch()
                     if with_closure:
                         step_batches.append(batch)
-                    loss = _check_loss(loss_of(batch))
-                    part = loss if accumulate_steps == 1 else loss / accumulate_steps  # x / 1 is x
-                    (part if scaler is None else scaler.scale(part)).backward()
+                    with sync(micro):
+                        loss = _check_loss(loss_of(batch))
+                        part = loss if accumulate_steps == 1 else loss / accumulate_steps  # x / 1 is x
+                        (part if scaler is None else scaler.scale(part)).backward()
                     parts.append(loss.detach())
                 value = float(torch.stack(parts).double().mean().item())
                 if reduce is not None:
