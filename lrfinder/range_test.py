@@ -2168,6 +2168,7 @@ class DataParallelRanks:
         world: Number of processes in it (> 1).
         device: Where the reduced tensor goes (the model's device: NCCL reduces CUDA tensors only).
         sharded: ``True`` for FSDP, whose ranks each hold a shard of every parameter.
+        rank: This process's rank in ``group``.
 
     """
 
@@ -2175,14 +2176,19 @@ class DataParallelRanks:
     world: int
     device: torch.device
     sharded: bool = False
+    rank: int = 0
 
-    def mean(self, values: torch.Tensor) -> torch.Tensor:
-        """The element-wise mean over the ranks of a float64 tensor (call on every rank)."""
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise sum over the ranks of a tensor, in float64 (call on every rank)."""
         import torch.distributed as dist
 
         total = values.detach().to(device=self.device, dtype=torch.float64).clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM, group=self.group)
-        return total / self.world
+        return total
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise mean over the ranks of a float64 tensor (call on every rank)."""
+        return self.sum(values) / self.world
 
     def mean_list(self, values: list[float]) -> list[float]:
         """:meth:`mean` of a list of floats (refine's held-out and trial losses)."""
@@ -2231,7 +2237,7 @@ def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelR
     world = dist.get_world_size(group)
     if world < 2:
         return None
-    return DataParallelRanks(group, world, device, sharded)
+    return DataParallelRanks(group, world, device, sharded, dist.get_rank(group))
 
 
 def micro_batch_sync(
@@ -2689,32 +2695,107 @@ class _NonFiniteDataWatch:
     its non-finite loss is the LR's, like any divergence. Until a step's batch shows that, each step's
     batches are looked at (one ``isfinite`` pass over their floating tensors, after the loss's own host
     sync); on clean data that goes on, at about the cost of reading the batch once.
+
+    Under data parallelism :func:`range_test` calls :meth:`scan` on each rank's own batches and
+    decides from what every rank found (carried by the loss's all-reduce), so the ranks agree.
     """
 
     def __init__(self) -> None:
         self.tolerates_non_finite = False
 
-    def blame(self, batches: Sequence[Any], loss_finite: bool) -> list[tuple[int, list[str]]]:
-        """``(position in batches, parts holding NaN/inf)`` to blame for a non-finite loss, else ``[]``."""
+    def scan(self, batches: Sequence[Any]) -> list[tuple[int, list[str]]]:
+        """``(position in batches, parts holding NaN/inf)`` for each batch holding any; ``[]`` once tolerated."""
         if self.tolerates_non_finite:
             return []
-        found = [(i, bad) for i, batch in enumerate(batches) if (bad := _non_finite_parts(batch))]
+        return [(i, bad) for i, batch in enumerate(batches) if (bad := _non_finite_parts(batch))]
+
+    def blame(self, batches: Sequence[Any], loss_finite: bool) -> list[tuple[int, list[str]]]:
+        """``(position in batches, parts holding NaN/inf)`` to blame for a non-finite loss, else ``[]``."""
+        found = self.scan(batches)
         if found and loss_finite:
             self.tolerates_non_finite = True
         return [] if loss_finite else found
 
 
-def _non_finite_data_message(where: str, batch: Any, step: int, lr: float, value: float, parts: list[str]) -> str:
+def _non_finite_data_message(
+    where: str, batch: Any, step: int, lr: float, value: float, parts: list[str], *, world: int = 1
+) -> str:
     """Why a step's loss is non-finite when its batch holds NaN/inf: the data, not the LR.
 
-    ``where`` names the batch (``"Batch 3 of the pass"``); the callback says it its own way.
+    ``where`` names the batch (``"Batch 3 of the pass"``); the callback says it its own way. Under
+    data parallelism (``world`` ranks, the loss their mean) a rank whose own batches were clean
+    names another rank's batch, with ``batch=None`` and no ``parts``: that rank's error names them.
     """
+    if parts:
+        held = f"{where} holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)})"
+    else:
+        held = f"{where} holds NaN or inf (the DataError raised on that rank names the parts)"
+    over = "" if world == 1 else f", the mean over the {world} ranks"
     return (
-        f"{where} holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)}), and the loss of step {step} "
-        f"(lr={lr:.2e}) is {value}: the data made it non-finite, not the learning rate, and the curve would read it "
-        "as a divergence. Clean the data (drop or repair those examples, e.g. with torch.nan_to_num or a filter in "
-        "the Dataset) and run the test again."
+        f"{held}, and the loss of step {step} (lr={lr:.2e}{over}) is {value}: the data made it non-finite, not the "
+        "learning rate, and the curve would read it as a divergence. Clean the data (drop or repair those examples, "
+        "e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
     )
+
+
+def _reduced_step_loss(
+    ranks: DataParallelRanks,
+    parts: Sequence[torch.Tensor],
+    drawn: Sequence[tuple[Any, int]],
+    nan_watch: _NonFiniteDataWatch,
+    step: int,
+    lr: float,
+) -> float:
+    """A data-parallel step's loss, the mean over the ranks, with NaN/inf in any rank's batch caught on every rank.
+
+    One ``all_reduce`` per step, as for the loss alone: while ``nan_watch`` still looks at the
+    batches, the reduced tensor carries, after this rank's loss, one slot per rank holding the
+    pass index + 1 of that rank's first micro-batch with NaN/inf (0: none). Every rank reads the
+    same sums, so all of them raise the same :class:`DataError` (a non-finite loss with NaN/inf in
+    some rank's batch) or all go on; a finite loss with NaN/inf in a batch tells every rank the
+    model copes with such inputs (:class:`_NonFiniteDataWatch`), after which only the loss is
+    reduced.
+
+    Args:
+        ranks: The model's process group.
+        parts: This rank's micro-batch losses of the step.
+        drawn: This rank's ``(batch, index in the pass)`` of the step's micro-batches.
+        nan_watch: The sweep's watch (its tolerance is set here, alike on every rank).
+        step: The step's index in the sweep (for the message).
+        lr: The step's LR (for the message).
+
+    Returns:
+        The step's loss, the mean over the micro-batches and the ranks.
+
+    Raises:
+        DataError: The loss is non-finite and a batch of some rank held NaN or inf.
+
+    """
+    local = torch.stack([p.double() for p in parts]).mean()
+    if nan_watch.tolerates_non_finite:
+        return float(ranks.mean(local).item())
+    found = nan_watch.scan([held for held, _ in drawn])
+    marks = [0.0] * ranks.world
+    if found:
+        marks[ranks.rank] = float(drawn[found[0][0]][1] + 1)
+    sums = ranks.sum(torch.cat([local.reshape(1), torch.tensor(marks, dtype=torch.float64, device=local.device)]))
+    total, *held = sums.tolist()
+    value = float(total) / ranks.world  # as ranks.mean divides: the same loss, bit for bit
+    blamed = [(rank, int(mark) - 1) for rank, mark in enumerate(held) if mark > 0]
+    if not blamed:
+        return value
+    if math.isfinite(value):
+        nan_watch.tolerates_non_finite = True
+        return value
+    others = [f"batch {index} of the pass on rank {rank}" for rank, index in blamed if rank != ranks.rank]
+    also = f" (and {', '.join(others)})" if others else ""
+    if found:
+        i, bad = found[0]
+        held_batch, held_index = drawn[i]
+        where = f"Batch {held_index} of the pass on rank {ranks.rank}{also}"
+        raise DataError(_non_finite_data_message(where, held_batch, step, lr, value, bad, world=ranks.world))
+    where = others[0][0].upper() + others[0][1:] + (f" (and {', '.join(others[1:])})" if len(others) > 1 else "")
+    raise DataError(_non_finite_data_message(where, None, step, lr, value, [], world=ranks.world))
 
 
 def _batch_parts(batch: Any) -> str:
@@ -2947,14 +3028,16 @@ def range_test(
     Data parallelism (torchrun, ``torch.multiprocessing.spawn``): call it on every rank with the
     model wrapped in ``torch.nn.parallel.DistributedDataParallel`` (or FSDP) and each rank's own
     loader (a ``DistributedSampler``). Each step's loss is then averaged over the model's process
-    group (one scalar ``all_reduce`` per step), so every rank records the same curve, stops at the
+    group (one small ``all_reduce`` per step), so every rank records the same curve, stops at the
     same step and reads the same suggestion; ``result.batch_size`` is the global batch (per rank
     x ranks x ``accumulate_steps``), ``noise_scale`` pairs each rank's own gradient with the
     all-reduced one, and ``refine`` averages its held-out and trial losses the same way. Each
     rank is restored to its own state (the sampler's ``epoch`` included). Only a wrapped model
     is reduced over (:func:`data_parallel_ranks`): a plain model is tested on its own process's
     losses even inside an initialized process group, so a test on rank 0 alone waits for no
-    other rank. With ``accumulate_steps > 1`` every micro-batch but the last runs in DDP's
+    other rank. NaN/inf in one rank's batch that makes the loss non-finite raises the same
+    :class:`DataError` on every rank (the check rides on the loss's all-reduce: no collective of
+    its own). With ``accumulate_steps > 1`` every micro-batch but the last runs in DDP's
     ``no_sync`` (:func:`micro_batch_sync`): the gradients are all-reduced once per step, not once
     per micro-batch, and come out the same up to float rounding. An error raised on one rank only
     (a batch its model refuses) leaves the others waiting in the all-reduce, as it would in
@@ -3288,18 +3371,13 @@ def range_test(
                 if micro_probe is not None:
                     micro_probe.after_backward()
             parts.append(loss.detach())
-        # One host sync per optimizer step: the stop rule needs the value anyway.
+        # One host sync per optimizer step: the stop rule needs the value anyway. A NaN in the data made
+        # the loss NaN at some LR, and the curve read it as the divergence (or advised a lower max_lr):
+        # nan_watch tells the two apart.
         if ranks is not None:
-            # One scalar all_reduce: every rank gets the same loss, so every rank takes the same decisions.
-            value = float(ranks.mean(torch.stack([p.double() for p in parts]).mean()).item())
-        elif len(parts) > 1:
-            value = float(torch.stack(parts).double().mean().item())
+            value = _reduced_step_loss(ranks, parts, drawn, nan_watch, index[0], lr)
         else:
-            value = float(parts[0].item())
-        if ranks is None:
-            # A NaN in the data made the loss NaN at some LR, and the curve read it as the divergence (or
-            # advised a lower max_lr). Not under data parallelism, where the NaN may be another rank's
-            # and every rank must decide the same.
+            value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
             for i, bad in nan_watch.blame([held for held, _ in drawn], math.isfinite(value)):
                 held, held_index = drawn[i]
                 where = f"Batch {held_index} of the pass"

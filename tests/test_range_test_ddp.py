@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,18 @@ def test_no_reduction_without_an_initialized_process_group() -> None:
     assert data_parallel_ranks(small_net(), torch.device("cpu")) is None
 
 
-# -- gradient accumulation (no_sync): a second pair of processes ------------------------------------
+# -- gradient accumulation (no_sync) and NaN in one rank's data: a second pair of processes ------------
+
+
+class _Filled(nn.Module):
+    """A model that replaces NaN/inf in its inputs by zeros: it copes with such data itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = small_net()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
 
 
 def _counting_hook(state, bucket):  # type: ignore[no-untyped-def]  # DDP refuses string annotations here
@@ -205,7 +217,7 @@ def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str,
     }
 
 
-def _accumulation_worker(rank: int, init: str, out: str) -> None:
+def _accumulation_and_nan_worker(rank: int, init: str, out: str) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(1)
@@ -219,6 +231,33 @@ def _accumulation_worker(rank: int, init: str, out: str) -> None:
     record["unused"] = _accumulated(loader, find_unused_parameters=True)
     record["static"] = _accumulated(loader, static_graph=True)
 
+    # NaN in rank 1's batch 3 only (its examples are the odd ones: example 97 is its 49th).
+    data, loader = _regression(rank)
+    data.tensors[0][97, 0] = math.nan
+    all_reduce = dist.all_reduce
+    calls = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return all_reduce(*args, **kwargs)
+
+    dist.all_reduce = counted
+    steps: list[int] = []
+    try:
+        for name, net in (("plain", small_net()), ("filled", _Filled())):
+            calls[0] = 0
+            steps.clear()
+            try:
+                result = lrfinder.range_test(
+                    nn.parallel.DistributedDataParallel(net), loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=1.0,
+                    num_steps=20, on_step=lambda i, lr, loss: steps.append(i),
+                )
+                record[name] = {"losses": list(result.losses), "stop": result.stop_reason}
+            except lrfinder.DataError as exc:
+                record[name] = {"error": str(exc)}
+            record[name].update(steps=len(steps), all_reduces=calls[0])
+    finally:
+        dist.all_reduce = all_reduce
     dist.barrier()
     dist.destroy_process_group()
     Path(out, f"rank{rank}.json").write_text(json.dumps(record))
@@ -226,7 +265,7 @@ def _accumulation_worker(rank: int, init: str, out: str) -> None:
 
 @pytest.fixture(scope="module")
 def accumulated_ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return spawn_ranks(_accumulation_worker, tmp_path_factory.mktemp("ddp_accumulate"), WORLD, DEADLINE_S)
+    return spawn_ranks(_accumulation_and_nan_worker, tmp_path_factory.mktemp("ddp_accumulate"), WORLD, DEADLINE_S)
 
 
 @pytest.mark.slow
@@ -252,3 +291,23 @@ def test_accumulated_micro_batches_all_reduce_once_per_step(accumulated_ranks: l
         assert new["restored"] and old["restored"] and r["unused"]["restored"] and r["static"]["restored"]
     a, b = accumulated_ranks
     assert a["new"]["losses"] == b["new"]["losses"]
+
+
+@pytest.mark.slow
+def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
+    accumulated_ranks: list[dict[str, Any]],
+) -> None:
+    a, b = accumulated_ranks
+    for r in (a, b):
+        # Raised at step 3 on both ranks; the check rode on the loss's all-reduce: one per step, no more.
+        assert "error" in r["plain"], r["plain"]
+        assert r["plain"]["steps"] == 3
+        assert r["plain"]["all_reduces"] == 4
+        assert "the mean over the 2 ranks" in r["plain"]["error"]
+    assert b["plain"]["error"].startswith("Batch 3 of the pass on rank 1 holds NaN or inf in inputs (inputs float32")
+    assert a["plain"]["error"].startswith("Batch 3 of the pass on rank 1 holds NaN or inf (the DataError raised on")
+    # A model that fills NaN itself: its finite loss tells every rank so, and both sweep on alike.
+    assert "error" not in a["filled"] and "error" not in b["filled"]
+    assert a["filled"]["losses"] == b["filled"]["losses"]
+    assert a["filled"]["steps"] == len(a["filled"]["losses"]) > 3
+    assert a["filled"]["all_reduces"] == a["filled"]["steps"]
