@@ -31,7 +31,10 @@ Where the two batch sizes come from (:class:`NoiseProbe`):
   all-reduce), gives ``|G_s|^2`` (``B_s`` = the per-device micro-batch; the mean over ranks and
   micro-batches), and the all-reduced step gradient ``|G_b|^2`` (``B_b`` = micro-batch x
   accumulation x ranks). Free: one squared norm per parameter per backward, nothing copied,
-  one scalar all-reduce after the sweep. The same hooks give ``"accumulation"`` pairs on one
+  one scalar all-reduce after the sweep. The engine runs all micro-batches but the last in
+  DDP's ``no_sync`` (one gradient all-reduce per step): the hook still sees each micro-batch's
+  own local gradient, and ``.grad`` after the last backward is still the ranks' mean of the
+  micro-batches' sum, so the pair is the same up to float rounding. The same hooks give ``"accumulation"`` pairs on one
   device (:meth:`NoiseProbe.watch_backward`). Both sources pair two gradients taken at the very
   same weights, so every step up to the loss minimum counts, not only the flat start.
 * ``"sub-batch"``: a dedicated measurement for custom loops (:meth:`NoiseProbe.sub_batch`): one
