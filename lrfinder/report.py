@@ -942,6 +942,10 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
     # The legend is placed once the layout is known (plot_range_test).
 
 
+#: The schedule panel's LR label goes above its line when the line is in this bottom fraction of the panel.
+_LABEL_ROOM = 0.2
+
+
 def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Sequence[RangeTestResult]) -> None:
     steps = np.arange(1, schedule.size + 1)
     ax.plot(steps, schedule, color=COLORS["suggestion"], lw=2.0)
@@ -963,11 +967,16 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
         # On a white ground above the schedule: a one-cycle's fall crossed the label at the panel's end.
         from matplotlib.transforms import offset_copy
 
-        # A few points under the line, so the white ground does not cover the line itself.
-        below = offset_copy(ax.get_yaxis_transform(), fig=cast("Figure", ax.figure), y=-3.0, units="points")
+        # A few points under the line, so the white ground does not cover the line itself; above it when the line
+        # is near the panel's bottom (a schedule rising from the LR), where the label ran over the step axis.
+        low, high = ax.get_ylim()
+        up = r.lr - low < _LABEL_ROOM * (high - low)
+        side = offset_copy(
+            ax.get_yaxis_transform(), fig=cast("Figure", ax.figure), y=3.0 if up else -3.0, units="points"
+        )
         ax.text(
-            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=below, ha="right", va="top", fontsize=9.5,
-            zorder=5, bbox={"boxstyle": "square,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            0.995, r.lr, f"{which} {r.lr:.2e} ", transform=side, ha="right", va="bottom" if up else "top",
+            fontsize=9.5, zorder=5, bbox={"boxstyle": "square,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
         )  # fmt: skip
     peak = float(np.nanmax(schedule)) if schedule.size else math.nan
     ax.set_title(

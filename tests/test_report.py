@@ -1003,3 +1003,15 @@ def test_the_schedule_panels_lr_ticks_are_distinct_and_written_like_the_other_lr
     schedule = np.concatenate([np.linspace(lr / 25, 2 * lr, 30), np.linspace(2 * lr, 0, 70)])
     onecycle = _schedule_tick_labels(result, schedule)
     assert onecycle[0] == "0" and all(re.fullmatch(r"\d(\.\d+)?e-0\d", t) for t in onecycle[1:]), onecycle
+
+
+def test_the_schedule_panels_lr_label_stays_in_the_panel_when_its_line_is_at_the_bottom():
+    # A schedule rising from the LR put its line at the panel's bottom, and the label under it ran over the step axis.
+    result = make_result()
+    fig = plot_range_test(result, schedule=np.linspace(result.lr, 1.04 * result.lr, 100), schedule_name="s")
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["schedule"]
+    (label,) = [t for t in ax.texts if t.get_text().startswith("suggested lr")]
+    box, frame = label.get_window_extent(), ax.get_window_extent()
+    assert box.y0 >= frame.y0 and box.y1 <= frame.y1
+    assert label.get_bbox_patch().get_window_extent().y0 > ax.transData.transform((1, result.lr))[1]
