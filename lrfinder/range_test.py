@@ -2498,25 +2498,50 @@ def _check_takes_keywords(model: nn.Module, batch: Mapping[Any, Any], fix: str) 
         ) from None
 
 
+def _is_scalar_loss(value: object) -> bool:
+    """Whether ``value`` is a loss a model computed itself: a 0-dim floating-point tensor."""
+    return isinstance(value, torch.Tensor) and value.ndim == 0 and value.is_floating_point()
+
+
+def _output_loss(out: object) -> torch.Tensor | None:
+    """The loss in what ``model(**batch)`` returned, as Hugging Face's ``Trainer`` reads it, else ``None``.
+
+    ``out["loss"]`` of a dict (a ``ModelOutput``), ``out.loss`` of an output object (a dataclass);
+    the first item of a tuple or list when it is a scalar floating-point tensor (a Hugging Face
+    model with ``return_dict=False`` returns ``(loss, logits, ...)`` when given labels); and a
+    scalar floating-point tensor itself (a model that computes its own loss). A model's
+    predictions have a batch dimension, so a 0-dim tensor is not taken for them.
+    """
+    if isinstance(out, Mapping):
+        loss = out.get("loss")
+    elif isinstance(out, (tuple, list)):
+        loss = out[0] if out and _is_scalar_loss(out[0]) else None
+    elif isinstance(out, torch.Tensor):
+        loss = out if _is_scalar_loss(out) else None
+    else:
+        loss = getattr(out, "loss", None)
+    return loss if isinstance(loss, torch.Tensor) else None
+
+
 def _no_loss_message(out: object, batch: Mapping[Any, Any], fix: str) -> str:
     """Why ``model(**batch)`` gave no loss: what it returned, and what to pass instead."""
+    notes = []
     if isinstance(out, Mapping):
         what = f"a {type(out).__name__} with keys {[str(k) for k in out][:8]} and no 'loss' tensor"
     elif isinstance(out, (tuple, list)):
-        what = (
-            f"a {type(out).__name__} of length {len(out)}, not an output with a 'loss' (a Hugging Face model "
-            "with return_dict=False puts the loss first)"
-        )
+        what = f"a {type(out).__name__} of length {len(out)}, not an output with a 'loss'"
+        if out:
+            notes.append(f"its first item is {_describe(out[0])}, not a scalar loss")
     elif isinstance(out, torch.Tensor):
         what = f"a tensor of shape {tuple(out.shape)}, not an output with a 'loss'"
     else:
         what = f"an object of type {type(out).__name__} without a 'loss' tensor"
-    labels = ""
     if not any(str(k) in ("labels", "label") for k in batch):
-        labels = " (a Hugging Face model computes it only when the batch holds 'labels')"
+        notes.append("a Hugging Face model computes it only when the batch holds 'labels'")
+    said = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"No loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) was passed as model(**batch), "
-        f"which returned {what}{labels}. {_with_loss_fn(batch)} {fix}"
+        f"which returned {what}{said}. {_with_loss_fn(batch)} {fix}"
     )
 
 
@@ -2530,17 +2555,18 @@ def _batch_loss(
 ) -> torch.Tensor:
     """The loss of one batch: ``step_fn(model, batch)``, else ``loss_fn(model(x), y)`` for pairs and dicts.
 
-    A dict batch without ``loss_fn`` is passed as ``model(**batch)``, whose ``loss`` is taken (Hugging
-    Face style). Other formats raise :class:`DataError` ending with ``fix`` (what the caller's
-    API offers for them).
+    A dict batch without ``loss_fn`` is passed as ``model(**batch)``, whose loss is taken (Hugging
+    Face style, :func:`_output_loss`: ``out["loss"]``, ``out.loss``, the first item of a
+    ``(loss, logits)`` tuple, or a scalar tensor). Other formats raise :class:`DataError` ending
+    with ``fix`` (what the caller's API offers for them).
     """
     if step_fn is not None:
         return step_fn(model, batch)
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         if loss_fn is None:
             raise DataError(
-                "Batches are (inputs, targets) pairs but no loss_fn was given. Pass loss_fn "
-                "(e.g. torch.nn.functional.cross_entropy) or a step_fn(model, batch) -> loss."
+                "Batches are (inputs, targets) pairs but no loss_fn was given (only a dict batch goes in as "
+                f"model(**batch), whose loss is taken). Pass loss_fn (e.g. torch.nn.functional.cross_entropy). {fix}"
             )
         return _apply_loss(loss_fn, model(batch[0]), batch[1])
     if isinstance(batch, Mapping):
@@ -2552,14 +2578,14 @@ def _batch_loss(
         else:
             _check_takes_keywords(model, batch, fix)
             out = model(**batch)
-            loss = out.get("loss") if isinstance(out, Mapping) else getattr(out, "loss", None)
-            if isinstance(loss, torch.Tensor):
+            loss = _output_loss(out)
+            if loss is not None:
                 return loss
             raise DataError(_no_loss_message(out, batch, fix))
         raise DataError(
             f"Cannot compute a loss from a dict batch with keys {sorted(map(str, batch))}: expected "
             f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)}) "
-            f"with loss_fn, or a model(**batch) returning a 'loss'. {fix}"
+            f"with loss_fn, or, without loss_fn, a model(**batch) returning a 'loss'. {fix}"
         )
     kind = f"a {type(batch).__name__}"
     if isinstance(batch, (tuple, list)):
@@ -3052,7 +3078,10 @@ def range_test(
         optimizer: The optimizer to sweep (its param-group LR ratios are kept); default
             ``torch.optim.SGD(momentum=0.9)`` over the model's trainable parameters.
         loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches and for
-            dict batches with input/target keys (``x``/``y``, ``input``/``target``, ...). A loss
+            dict batches with input/target keys (``x``/``y``, ``input``/``target``, ...). Without
+            it, a dict batch goes in as ``model(**batch)`` and the model's own loss is taken, as
+            Hugging Face's ``Trainer`` takes it: ``out["loss"]``, ``out.loss``, the first item of a
+            ``(loss, logits)`` tuple (``return_dict=False``), or a scalar tensor returned. A loss
             module with parameters of its own (a learnable temperature) trains with the model:
             the optimizer may hold them, and they are restored with the model.
         step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence).

@@ -6,7 +6,8 @@ and the LR of every optimizer step). It is the library half of ``lrfind fit``, u
 Python the same way:
 
 * a plain ``nn.Module`` is trained with ``loss_fn(model(x), y)`` on ``(x, y)`` batches (and
-  dicts with input/target keys, as the range test reads them), wrapped in a small
+  dicts with input/target keys, as the range test reads them), or without ``loss_fn`` on its
+  own loss from dict batches (``model(**batch)``, Hugging Face style), wrapped in a small
   LightningModule made here;
 * a ``LightningModule`` is trained as itself: its own ``training_step``, ``validation_step``,
   hooks and ``self.log`` calls. Only ``configure_optimizers`` is replaced, by an instance
@@ -39,7 +40,7 @@ import tempfile
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -155,7 +156,7 @@ def _classes(package: str) -> tuple[type, type, type]:
         """A plain model and its loss as a LightningModule (``(x, y)`` and dict batches, as the range test)."""
 
         def __init__(
-            self, model: nn.Module, loss_fn: Callable[..., torch.Tensor], configure: Callable[[], Any]
+            self, model: nn.Module, loss_fn: Callable[..., torch.Tensor] | None, configure: Callable[[], Any]
         ) -> None:
             super().__init__()
             self.model = model
@@ -471,8 +472,9 @@ def train(
     """Train ``model`` with Lightning, the given optimizer and LR schedule.
 
     Args:
-        model: A plain ``nn.Module`` (needs ``loss_fn``) or a ``LightningModule`` (its own
-            ``training_step`` is the loss; ``loss_fn`` is ignored).
+        model: A plain ``nn.Module`` (with ``loss_fn``, or one that computes its own loss from
+            dict batches) or a ``LightningModule`` (its own ``training_step`` is the loss;
+            ``loss_fn`` is ignored).
         train_data: The training DataLoader (its length sets the schedule's ``total_steps``), or a
             list of batches. A plain model reads ``(x, y)`` batches and dicts with input/target keys
             (``x``/``y``, ``input``/``target``, ...), as :func:`lrfinder.range_test` does. Without a
@@ -481,6 +483,10 @@ def train(
             ``lambda m: create_optimizer("adamw", m, lr=3e-3)``. It holds the model's parameters
             (and, for a ``loss_fn`` module with parameters of its own, may hold those).
         loss_fn: ``loss_fn(model(x), y)`` for a plain model's ``(x, y)`` and dict batches.
+            Without it, a plain model's dict batches go in as ``model(**batch)`` and the model's
+            own loss is taken (a Hugging Face model given ``labels``: ``out.loss``, the first item
+            of a ``return_dict=False`` tuple), as :func:`lrfinder.range_test` takes it; ``(x, y)``
+            batches then fail on the first batch with a :class:`~lrfinder.DataError`.
         val_data: Validation DataLoader: a plain model logs ``val_loss``; a LightningModule runs
             its own ``validation_step`` when it has one.
         epochs: Training epochs (``>= 1``).
@@ -513,9 +519,9 @@ def train(
         A :class:`TrainingResult`. The model is trained in place and moved back to the CPU.
 
     Raises:
-        ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, a plain
-            model without ``loss_fn``, a ``gradient_clip_val`` that is not finite and > 0,
-            ``precision="16-mixed"`` on the CPU (use ``"bf16-mixed"``), ``warmup_steps < 0``,
+        ValueError: ``epochs < 1``, ``accumulate_grad_batches`` not an int ``>= 1``, a
+            ``gradient_clip_val`` that is not finite and > 0, ``precision="16-mixed"`` on the
+            CPU (use ``"bf16-mixed"``), ``warmup_steps < 0``,
             ``scheduler_settings`` or ``warmup_steps`` without a ``scheduler``, or
             ``scheduler_settings`` holding ``total_steps``, ``suggestion`` or a second ``warmup_steps``.
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
@@ -584,8 +590,6 @@ def train(
     trainable_parameters(model)
     check_materialized(model, lazy=False)  # a lazy module trains (its first batch sets its shapes); a meta one cannot
     lightning = is_lightning_module(model)
-    if not lightning and loss_fn is None:
-        raise ValueError("Expected loss_fn for a plain nn.Module (only a LightningModule brings its own loss)")
     check_plateau_has_val(scheduler, lightning=lightning, has_val=val_data is not None)
     if not lightning:
         # Lightning reads a list or tuple as several dataloaders; a plain model's are batches.
@@ -643,7 +647,7 @@ def train(
     else:
         has_val = val_data is not None
         wrapper = validated_module if has_val else plain_module
-        module = wrapper(model, cast(Callable[..., torch.Tensor], loss_fn), configure)  # not None: checked above
+        module = wrapper(model, loss_fn, configure)
     watch = watch_class(epochs, accumulate_grad_batches, on_epoch_end, on_batch_end)
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1

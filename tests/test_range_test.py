@@ -873,8 +873,35 @@ def test_a_dict_batch_without_loss_fn_says_what_model_of_the_batch_did(mlp: nn.M
     hf = [{"input_ids": x} for x, _ in DataLoader(dataset, batch_size=32)]
     with pytest.raises(DataError, match=r"returned a dict with keys \['logits'\] and no 'loss'.*only when the batch"):
         range_test(_Logits(), hf, num_steps=10)
-    with pytest.raises(DataError, match=r"returned a tuple of length 1, not an output with a 'loss'"):
+    pattern = (
+        r"returned a tuple of length 1, not an output with a 'loss' \(its first item is float32 \(32, 3\), not a "
+        r"scalar loss; a Hugging Face model computes it only when"
+    )
+    with pytest.raises(DataError, match=pattern):
         range_test(_Logits(return_dict=False), hf, num_steps=10)
+
+
+class _OwnLoss(nn.Module):
+    """A Hugging Face-style model that computes its loss from ``labels`` and returns it as ``output``."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.output = output
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> Any:
+        logits = self.net(input_ids)
+        loss = F.cross_entropy(logits, labels)
+        return {"dict": {"loss": loss, "logits": logits}, "tuple": (loss, logits), "loss": loss}[self.output]
+
+
+def test_a_models_own_loss_is_taken_as_hugging_faces_trainer_takes_it(dataset: TensorDataset) -> None:
+    """A return_dict=False tuple (loss, logits) and a bare loss were refused as "not an output with a 'loss'"."""
+    batches = [{"input_ids": x, "labels": y} for x, y in DataLoader(dataset, batch_size=32)]
+    curves = [range_test(_OwnLoss(output), batches, num_steps=10).losses for output in ("dict", "tuple", "loss")]
+    assert curves[0] == curves[1] == curves[2]
+    with pytest.raises(DataError, match=r"Cannot compute a loss.*or, without loss_fn, a model\(\*\*batch\)"):
+        range_test(_OwnLoss("dict"), batches, loss_fn=F.cross_entropy, num_steps=10)
 
 
 def test_wrong_types(mlp: nn.Module, loader: DataLoader) -> None:

@@ -215,7 +215,7 @@ def test_ctrl_c_raises_keyboard_interrupt_and_restores_the_handler():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="loss_fn"):
+    with pytest.raises(DataError, match=r"pairs but no loss_fn was given.*Pass loss_fn.*LightningModule"):
         train(make_mlp(), loader(), optimizer=sgd(0.1))
     with pytest.raises(ValueError, match="epochs >= 1"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=0)
@@ -397,6 +397,34 @@ def test_dict_batches_and_a_list_of_batches_train_as_the_range_test_reads_them()
         assert result.global_step == 8
         losses.append([e.train_loss for e in result.epochs] + [e.metrics["val_loss"] for e in result.epochs])
     assert losses[0] == losses[1]
+
+
+class OwnLoss(nn.Module):
+    """A Hugging Face-style model: its loss from ``labels``, returned as a ``ModelOutput``-like dict or a tuple."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.output = output
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor):
+        logits = self.net(input_ids)
+        loss = F.cross_entropy(logits, labels)
+        return {"loss": loss, "logits": logits} if self.output == "dict" else (loss, logits)
+
+
+def test_a_model_that_computes_its_own_loss_trains_without_loss_fn():
+    """It was refused: "Expected loss_fn for a plain nn.Module" (the range test took its loss)."""
+    pairs = list(DataLoader(make_classification(128), batch_size=32))
+    hf = [{"input_ids": x, "labels": y} for x, y in pairs]
+    weights = []
+    for output in ("dict", "tuple", None):
+        torch.manual_seed(0)
+        model = OwnLoss(output) if output else make_mlp()
+        result = train(model, hf if output else pairs, optimizer=sgd(0.05), loss_fn=None if output else F.cross_entropy)
+        assert result.global_step == 4
+        weights.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(*weights, strict=True))
 
 
 def test_unreadable_batches_say_what_train_reads():
