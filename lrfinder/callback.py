@@ -1656,7 +1656,9 @@ def find_lr(
     ``fit`` after ``find_lr`` is the same as without it; repeated calls give the same curve).
     This runs a
     ``trainer.fit`` that stops before its first training step; the given ``trainer`` (default: a
-    quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards.
+    quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards. Finders
+    already in its callbacks (an :class:`LRFinder`, Lightning's ``LearningRateFinder``) sit out
+    this fit: they would apply an LR.
 
     Args:
         model: The LightningModule.
@@ -1736,8 +1738,13 @@ def find_lr(
             num_sanity_val_steps=0,
         )
     saved = trainer.callbacks  # type: ignore[attr-defined]
-    # A finder already in the trainer would apply its LR: only this find-only one runs.
-    trainer.callbacks = [*(c for c in saved if not isinstance(c, LRFinder)), callback]  # type: ignore[attr-defined]
+    # A finder already in the trainer would apply its LR: only this find-only one runs. Lightning's
+    # LearningRateFinder too (kept from a Tuner setup): it would sweep again and set the module's LR.
+    lightning_finder = _lightning.package_of(trainer).callbacks.LearningRateFinder
+    trainer.callbacks = [  # type: ignore[attr-defined]
+        *(c for c in saved if not isinstance(c, (LRFinder, lightning_finder))),
+        callback,
+    ]
     try:
         with _lightning.preserved_randomness(train_dataloaders, datamodule):
             trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)

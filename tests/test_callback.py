@@ -1846,6 +1846,14 @@ def test_find_lr_strict_and_ignores_a_finder_in_the_trainer(tmp_path: Path) -> N
     result = find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
     assert result.suggestion is not None
     assert model.lr == 0.02  # the trainer's own LRFinder did not run and apply
+    # Nor Lightning's LearningRateFinder, left in a Trainer moved from the Tuner: it swept too and set model.lr.
+    lightning_finder = pl.callbacks.LearningRateFinder(num_training_steps=20)
+    t = trainer(tmp_path, [lightning_finder], max_steps=2)
+    before = weights(model)
+    find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
+    assert model.lr == 0.02 and lightning_finder.optimal_lr is None
+    assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
+    assert t.callbacks[-1] is lightning_finder  # back in the trainer for its fit
     with pytest.raises(InconclusiveCurveError):
         find_lr(Net(flat=True), train_dataloaders=make_loader(), trainer=t, strict=True, **FAST)
 
