@@ -95,7 +95,10 @@ __all__ = ["LRFinder", "find_lr"]
 logger = logging.getLogger(__name__)
 
 #: Module attributes searched, in order, for the LR when ``attr_name`` is not given.
-LR_ATTRIBUTES: tuple[str, ...] = ("lr", "learning_rate", "hparams.lr", "hparams.learning_rate")
+#: Lightning's tuner order: the name ``lr`` on the module or in its ``hparams`` before ``learning_rate``
+#: anywhere, so a module whose ``configure_optimizers`` reads ``self.hparams.lr`` beside an unrelated
+#: ``self.learning_rate`` gets its ``hparams.lr`` set.
+LR_ATTRIBUTES: tuple[str, ...] = ("lr", "hparams.lr", "learning_rate", "hparams.learning_rate")
 
 #: What a module with uninitialized ``torch.nn.Lazy*`` layers is told (the test snapshots before its first batch).
 _LAZY_FIX = (
@@ -129,8 +132,8 @@ class LRFinder(_CallbackBase):
     buffers, optimizer and scheduler states, RNGs and data order in memory (no file is written),
     and applies the result:
 
-    * the module's LR attribute (``attr_name``, or the first of ``lr``, ``learning_rate``,
-      ``hparams.lr``, ``hparams.learning_rate`` that exists and is not a read-only property) is
+    * the module's LR attribute (``attr_name``, or the first of ``lr``, ``hparams.lr``,
+      ``learning_rate``, ``hparams.learning_rate`` that exists and is not a read-only property) is
       set to the LR, with every other
       holder of its name (``self.lr`` and ``self.hparams.lr``: checkpoints and the loggers'
       hyper-parameters carry it), and ``configure_optimizers`` is run again, so optimizers and

@@ -1692,6 +1692,32 @@ def test_attr_name_hparams(tmp_path: Path) -> None:
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
 
 
+def test_hparams_lr_comes_before_a_learning_rate_attribute(tmp_path: Path) -> None:
+    """hparams.lr (read by configure_optimizers) beside an unrelated self.learning_rate: hparams.lr is set.
+
+    Lightning's tuner looks ``lr`` up on the module and in its hparams before ``learning_rate``. LRFinder took
+    self.learning_rate first: it overwrote that attribute and left hparams.lr (the checkpoint's LR) as it was.
+    """
+
+    class HP(Net):
+        def __init__(self, lr: float = 0.01) -> None:
+            super().__init__(lr=None, hard_lr=0.0)
+            self.save_hyperparameters()
+            self.learning_rate = 0.5  # another rate, which configure_optimizers does not read
+
+        def configure_optimizers(self) -> Any:
+            self.hard_lr = self.hparams.lr
+            return super().configure_optimizers()
+
+    finder = LRFinder(**FAST)
+    model = HP()
+    t = trainer(tmp_path, [finder], max_steps=1)
+    t.fit(model, make_loader())
+    assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr
+    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+    assert model.learning_rate == 0.5
+
+
 def test_attr_name_plain_finds_the_hparams_entry(tmp_path: Path) -> None:
     """attr_name="learning_rate" with only hparams.learning_rate: found there, as Lightning's tuner finds it.
 
