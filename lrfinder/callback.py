@@ -1628,7 +1628,9 @@ def _raise_no_training(trainer: Any) -> None:
 
     Raises:
         DataError: The train loader yielded no batch.
-        LRFinderError: ``limit_train_batches``, ``max_steps`` or ``max_epochs`` of 0.
+        LRFinderError: ``limit_train_batches``, ``max_steps`` or ``max_epochs`` of 0, or a Trainer
+            whose fit already reached its ``max_epochs`` or ``max_steps`` (a second stage's find, as
+            Lightning's tuner is called between fits).
 
     """
     for name in ("limit_train_batches", "max_steps", "max_epochs"):
@@ -1637,6 +1639,19 @@ def _raise_no_training(trainer: Any) -> None:
                 f"find_lr() got no result: the Trainer's {name}=0 runs no training batch, so the range test never "
                 f"started. Leave {name} at its default, or set it above 0."
             )
+    epochs, steps = getattr(trainer, "max_epochs", None), getattr(trainer, "max_steps", None)
+    done = None
+    if isinstance(epochs, int) and epochs > 0 and getattr(trainer, "current_epoch", 0) >= epochs:
+        done = f"current_epoch={trainer.current_epoch} reached max_epochs={epochs}", "fit_loop.max_epochs"
+    elif isinstance(steps, int) and steps > 0 and getattr(trainer, "global_step", 0) >= steps:
+        done = f"global_step={trainer.global_step} reached max_steps={steps}", "fit_loop.epoch_loop.max_steps"
+    if done is not None:
+        reached, limit = done
+        raise LRFinderError(
+            f"find_lr() got no result: this Trainer's fit is already done ({reached}), so a fit on it runs no "
+            f"training batch and the range test never started. Pass a new Trainer (or none), or raise the limit "
+            f"first (trainer.{limit} = ...) for the fit that trains next."
+        )
     if getattr(trainer, "num_training_batches", None) == 0:
         raise DataError(
             "find_lr() got no result: the train dataloader is empty (it yielded no batch), so the fit and the range "

@@ -1553,6 +1553,27 @@ def test_find_lr_says_why_a_fit_ran_no_batch(tmp_path: Path) -> None:
         find_lr(Net(), train_dataloaders=make_loader(), trainer=trainer(tmp_path, limit_train_batches=0), **FAST)
 
 
+def test_find_lr_on_a_trainer_whose_fit_is_done_says_so(tmp_path: Path) -> None:
+    """find_lr between two fits (as Lightning's tuner is called) said "the strategy ran the fit elsewhere (e.g.
+    ddp_spawn)": the first fit had reached max_epochs or max_steps, so the second ran no batch."""
+    from lrfinder import LRFinderError
+
+    for limit, done, raise_it in (
+        ({"max_epochs": 1, "max_steps": -1}, r"current_epoch=1 reached max_epochs=1", "fit_loop.max_epochs"),
+        ({"max_steps": 3}, r"global_step=3 reached max_steps=3", "fit_loop.epoch_loop.max_steps"),
+    ):
+        t = trainer(tmp_path, **limit)
+        model = Net(lr=0.02)
+        t.fit(model, make_loader())
+        with pytest.raises(LRFinderError, match=rf"fit is already done \({done}\).*trainer\.{raise_it} = "):
+            find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
+    # Raising the limit, as the message says, finds; the fit after it trains the next stage.
+    t.fit_loop.epoch_loop.max_steps = 5
+    assert find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST).suggestion is not None
+    t.fit(model, make_loader())
+    assert t.global_step == 5
+
+
 def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
     with pytest.raises(ValueError, match="datamodule or train_dataloaders, not both"):
         find_lr(Net(), datamodule=pl.LightningDataModule(), train_dataloaders=make_loader())
