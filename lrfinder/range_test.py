@@ -1855,6 +1855,53 @@ def _reshard_fsdp(model: nn.Module) -> None:
             _reshard(module, handle, True)
 
 
+def _unique(tensors: Iterable[torch.Tensor]) -> list[torch.Tensor]:
+    """``tensors`` without repeats (one tensor under two names, or in two modules), in order."""
+    return list({id(t): t for t in tensors}.values())
+
+
+def _module_tensors(module: nn.Module) -> list[torch.Tensor]:
+    """A module's parameters and buffers, each once."""
+    return _unique([*module.parameters(), *module.buffers()])
+
+
+def _module_bytes(module: nn.Module) -> int:
+    """Bytes of a module's parameters and buffers."""
+    return sum(t.numel() * t.element_size() for t in _module_tensors(module))
+
+
+def _outside_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Modules the model's modules hold as public plain attributes, outside the model's own tree.
+
+    An EMA or SWA copy (``torch.optim.swa_utils.AveragedModel``) kept out of ``parameters()`` and the
+    checkpoint with ``object.__setattr__`` or in a list, and updated in ``forward``: the model's
+    snapshot would not cover it. Attributes are looked at directly and one list, tuple or dict
+    deep; private names (a wrapper's own bookkeeping) are not. Each comes with a name for messages,
+    ``"Net.ema"``.
+    """
+    inside = {id(m) for m in model.modules()}
+    found: dict[int, tuple[str, nn.Module]] = {}
+    for module in model.modules():
+        if not isinstance(getattr(module, "_parameters", None), dict):
+            continue  # a TorchScript module: its attributes live in C++
+        for key, value in vars(module).items():
+            if key in _MODULE_INTERNALS or key.startswith("_"):
+                continue
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            for item in (value, *items):
+                if isinstance(item, nn.Module) and id(item) not in inside and id(item) not in found:
+                    found[id(item)] = (f"{type(module).__name__}.{key}", item)
+    # One with tensors that hold no values (lazy, meta, freed by FSDP) has nothing to copy or watch.
+    found = {
+        key: (name, m)
+        for key, (name, m) in found.items()
+        if not any(is_lazy(t) or t.is_meta or _storage_freed(t) for t in _module_tensors(m))
+    }
+    # A module inside another one found is covered by it.
+    covered = {id(sub) for _, m in found.values() for sub in m.modules() if sub is not m}
+    return [(name, m) for key, (name, m) in found.items() if key not in covered]
+
+
 def _check_snapshot_arguments(model: object, optimizers: object, data: object) -> None:
     """Refuse what :class:`StateSnapshot` cannot take, by name, before anything is captured.
 
@@ -1896,7 +1943,10 @@ class StateSnapshot:
     :data:`ATTRIBUTE_COPY_LIMIT` is not copied, only put back if rebound and named in a warning if
     changed in place), by the same
     rules, without the warning and without removing attributes set during the test (names with a
-    leading underscore are left to the wrappers that keep their bookkeeping there); the torch
+    leading underscore are left to the wrappers that keep their bookkeeping there), and the
+    parameters, buffers and modes of modules held there outside the model's tree (an EMA copy kept
+    out of ``parameters()``, :func:`_outside_modules`; one over :data:`ATTRIBUTE_COPY_LIMIT` is not
+    copied, only named in a warning if changed); the torch
     (CPU and CUDA), numpy and Python RNG states; the warm-up of lrfinder's ``PlateauWithWarmup``
     (moved by the optimizer's steps); and
     the draw state of the given data loaders (or generators): every torch, Python and numpy RNG
@@ -1920,21 +1970,35 @@ class StateSnapshot:
         data = list(data)
         # FSDP's shards are what the snapshot holds: gathered copies are dropped, never captured.
         _reshard_fsdp(model)
+        # Modules held as plain attributes, outside the model's tree (an EMA copy kept out of parameters()):
+        # a forward may update them. Copied with the model up to ATTRIBUTE_COPY_LIMIT; a larger one (a
+        # frozen teacher) is only watched, and named in a warning if the test changed it.
+        outside = _outside_modules(model) if module_attributes else []
+        copied = [m for _, m in outside if _module_bytes(m) <= ATTRIBUTE_COPY_LIMIT]
+        self._watched = [
+            (name, t, t._version)
+            for name, m in outside
+            if all(m is not c for c in copied)
+            for t in _module_tensors(m)
+        ]
+        modules = [*model.modules(), *(sub for m in copied for sub in m.modules())]
         # The objects each module holds by name: the values below are restored into these objects.
         # (A TorchScript module keeps them in C++ containers, not dicts: its forward cannot reassign.)
         self._slots = [
             (module, kind, dict(held))
-            for module in model.modules()
+            for module in modules
             for kind in ("_parameters", "_buffers")
             if isinstance(held := getattr(module, kind, None), dict)
         ]
         # Copies made under the caller's inference_mode would be inference tensors, which the
         # optimizer can no longer update in place once they are restored.
         with torch.inference_mode(False), torch.no_grad():
+            params = _unique([*model.parameters(), *(p for m in copied for p in m.parameters())])
             self._params = [
-                (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()
+                (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in params
             ]
-            self._buffers = [(b, b.detach().clone()) for b in model.buffers()]
+            buffers = _unique([*model.buffers(), *(b for m in copied for b in m.buffers())])
+            self._buffers = [(b, b.detach().clone()) for b in buffers]
             # A wrapper's inner optimizer is found among its attributes and snapshotted as one.
             self._all_optimizers = list(self.optimizers)
             self._opt_attrs: list[tuple[Any, dict[str, tuple[Any, ...]]]] = []
@@ -1973,7 +2037,7 @@ class StateSnapshot:
                 "test and load it back afterwards.",
                 stacklevel=3,
             )
-        self._modes = [(m, m.training) for m in model.modules()]
+        self._modes = [(m, m.training) for m in modules]
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
         self._module_attrs: list[tuple[nn.Module, dict[str, tuple[Any, ...]]]] = []
         if module_attributes:
@@ -2070,6 +2134,15 @@ class StateSnapshot:
                     f"{', '.join(changed)} was changed in place during the test and is not put back: lrfinder copies "
                     f"tensor attributes of up to {_size_words(ATTRIBUTE_COPY_LIMIT)} only. If a forward changes it, "
                     "make it a buffer (self.register_buffer(name, tensor)): buffers are always put back.",
+                    stacklevel=3,
+                )
+            moved = list(dict.fromkeys(name for name, t, version in self._watched if t._version != version))
+            if moved:
+                warnings.warn(
+                    f"{', '.join(moved)} (a module held as a plain attribute, outside the model's submodules) was "
+                    f"changed during the test and is not put back: lrfinder copies such modules of up to "
+                    f"{_size_words(ATTRIBUTE_COPY_LIMIT)} only. Register it as a submodule (self.name = module) to "
+                    "have it restored, or save its state_dict before the test and load it back afterwards.",
                     stacklevel=3,
                 )
         for module, mode in self._modes:

@@ -2338,6 +2338,51 @@ def test_a_large_tensor_attribute_changed_in_place_is_named(monkeypatch: pytest.
         snapshot.restore()
 
 
+class _HiddenEMA(nn.Module):
+    """An EMA of the weights kept out of parameters() and the checkpoint, updated by every training forward."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__()
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.net = make_mlp()
+        ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+        if holder == "attribute":
+            object.__setattr__(self, "ema", ema)  # not registered: no submodule, no state_dict entries
+        else:
+            self.emas = [ema]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ema = vars(self)["ema"] if "ema" in vars(self) else self.emas[0]
+        ema.update_parameters(self.net)
+        return self.net(x)
+
+
+@pytest.mark.parametrize("holder", ["attribute", "list"])
+def test_a_module_held_outside_the_models_tree_is_restored(loader: DataLoader, holder: str) -> None:
+    """Its EMA kept averaging the test's weights (n_averaged counted the test's steps), without a word."""
+    model = _HiddenEMA(holder)
+    model(next(iter(loader))[0])  # one update before the test: its state is not the fresh copy's
+    ema = vars(model)["ema"] if holder == "attribute" else model.emas[0]
+    before = [t.clone() for t in (*ema.parameters(), *ema.buffers())]
+    range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    after = list((*ema.parameters(), *ema.buffers()))
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True)) and int(ema.n_averaged) == 1
+
+
+def test_a_large_module_held_outside_the_models_tree_is_named_if_changed(
+    loader: DataLoader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 1024)  # the EMA has 2.3 KiB
+    model = _HiddenEMA("attribute")
+    pattern = (
+        r"_HiddenEMA\.ema \(a module held as a plain attribute, outside the model's submodules\) was changed during "
+        r"the test and is not put back.*Register it as a submodule"
+    )
+    with pytest.warns(UserWarning, match=pattern):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 # --------------------------------------------------------------------------------------------
 # Per-step overhead: work the step did not need, removed without changing the sweep
 # --------------------------------------------------------------------------------------------
