@@ -2943,10 +2943,23 @@ def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) ->
     """Why the optimizer's very first step failed: at the smallest LR, so not the sweep's doing."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    name = type(optimizer).__name__
+    start = (
+        f"{name}.step() failed on the range test's first step ({why}). It fails before any swept LR matters, so it "
+        "would fail in training too"
+    )
+    sparse = any(p.grad is not None and p.grad.is_sparse for g in optimizer.param_groups for p in g["params"])
+    if sparse:
+        # The device/dtype advice below misled here: the gradients' layout is what the optimizer refuses.
+        return (
+            f"{start}: some of its parameters got sparse gradients (nn.Embedding(sparse=True) or "
+            "EmbeddingBag(sparse=True) makes them), which most optimizers cannot step. Build the embedding with "
+            "sparse=False, or step its parameters with an optimizer for sparse gradients (torch.optim.SparseAdam, "
+            "SGD, Adagrad) and sweep that one."
+        )
     return (
-        f"{type(optimizer).__name__}.step() failed on the range test's first step ({why}). It fails before any "
-        "swept LR matters, so it would fail in training too: check the optimizer's settings against the model's "
-        "parameters (their device and dtype: capturable=True or fused=True need a device that supports them)."
+        f"{start}: check the optimizer's settings against the model's parameters (their device and dtype: "
+        "capturable=True or fused=True need a device that supports them)."
     )
 
 
@@ -2993,7 +3006,9 @@ def _check_loss(loss: object) -> torch.Tensor:
         raise ModelError(
             "The loss does not require grad: it is not connected to the model's trainable parameters. "
             "Check loss_fn/step_fn: return the loss itself (not loss.detach() or loss.item()), computed with "
-            "gradients enabled, and leave backward() and optimizer.step() to lrfinder."
+            "gradients enabled, and leave backward() and optimizer.step() to lrfinder. A forward run whole through "
+            "torch.utils.checkpoint.checkpoint(..., use_reentrant=True) cuts the graph the same way (its inputs do "
+            "not require grad): pass use_reentrant=False."
         )
     # A 0-d loss as it is: reshaping it added a view to the autograd graph of every step.
     return loss if loss.dim() == 0 else loss.reshape(())

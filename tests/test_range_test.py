@@ -1921,6 +1921,35 @@ def test_sparse_adam_over_dense_gradients_is_refused_by_name() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
+def test_sparse_gradients_to_a_dense_optimizer_say_where_they_come_from() -> None:
+    """Adam's "does not support sparse gradients" was followed by advice on the parameters' device and dtype."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 4, sparse=True), nn.Flatten(), nn.Linear(8, 3))
+    batches = [(torch.randint(0, 10, (16, 2)), torch.randint(0, 3, (16,)))]
+    with pytest.raises(ModelError, match=r"Adam.step\(\) failed on the range test's first step.*sparse gradients "
+                       r"\(nn.Embedding\(sparse=True\).*sparse=False.*SparseAdam") as caught:  # fmt: skip
+        range_test(model, batches, optimizer=torch.optim.Adam(model.parameters()), loss_fn=F.cross_entropy)
+    assert "capturable" not in str(caught.value)
+
+
+def test_a_forward_checkpointed_whole_with_reentrant_checkpoint_is_named() -> None:
+    """use_reentrant=True over inputs without grad gives a loss that does not require grad, blamed on loss_fn alone."""
+    from torch.utils.checkpoint import checkpoint
+
+    class Checkpointed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return checkpoint(self.net, x, use_reentrant=True)
+
+    batches = [(torch.randn(16, 10), torch.randint(0, 3, (16,)))]
+    with pytest.warns(UserWarning, match="None of the inputs have requires_grad=True"):  # torch's own
+        with pytest.raises(ModelError, match=r"does not require grad.*use_reentrant=True.*pass use_reentrant=False"):
+            range_test(Checkpointed(), batches, loss_fn=F.cross_entropy)
+
+
 @pytest.mark.parametrize("algorithm", ["norm", "value"])
 def test_clipping_sparse_gradients_is_refused_by_name(algorithm: str) -> None:
     """torch cannot clip sparse gradients; its NotImplementedError was blamed on the optimizer's step."""
