@@ -568,7 +568,8 @@ class _Stepper:
     """One optimizer step of the test at the LR already set; ``stepper(lr)`` returns its loss.
 
     The loss is reduced over the micro-batches and over ranks (``strategy.reduce``), so every
-    rank records the same curve and takes the same stop decision.
+    rank records the same curve and takes the same stop decision. The batches are checked for
+    NaN/inf alongside (:meth:`_reduce`), on one process or many.
     """
 
     def __init__(
@@ -588,40 +589,96 @@ class _Stepper:
         self.step_index = 0
         self.last_batch_size: int | None = None
         self.last_args: tuple[Any, ...] = ()
+        self.last_idx = 0
         self._nan_watch = _NonFiniteDataWatch()
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
 
     def _forward(self) -> Any:
         batch, idx = self.batches.next()
+        self.last_idx = idx
         self.last_batch_size = infer_batch_size(None, batch) or self.batches.batch_size
         self.last_args = (batch, idx) if self._takes_idx else (batch,)
         return self.strategy.training_step(*self.last_args)
 
-    def _reduce(self, parts: Sequence[torch.Tensor]) -> float:
+    def _reduce(self, parts: Sequence[torch.Tensor], drawn: Sequence[tuple[tuple[Any, ...], int]], lr: float) -> float:
+        """The loss of ``parts``, the mean over them and over the ranks, with NaN/inf in the batches checked.
+
+        A non-finite loss that came with NaN/inf in a batch is the data's doing, not the LR's (the
+        curve would read it as the divergence): :class:`DataError`, unless a batch held NaN/inf
+        with a finite loss before (a model that fills or masks them itself), see
+        :class:`~lrfinder.range_test._NonFiniteDataWatch`. Under data parallelism the NaN may be
+        another rank's, and every rank must decide the same: while the batches are watched, the
+        reduced tensor carries, after the loss, one slot per rank marking that rank's first batch
+        with NaN/inf (the one ``strategy.reduce`` of the loss, no collective of its own), so every
+        rank raises the same error or goes on, as the plain engine does
+        (:func:`~lrfinder.range_test._reduced_step_loss`).
+
+        Args:
+            parts: This rank's micro-batch losses of the step (or of one manual ``training_step`` call).
+            drawn: This rank's ``(training_step arguments, index in the pass)`` of each of them.
+            lr: The step's LR (for the message).
+
+        Returns:
+            The loss, the mean over ``parts`` and the ranks.
+
+        Raises:
+            DataError: The loss is non-finite and a batch of some rank held NaN or inf.
+
+        """
         if len(parts) == 1:
             # The mean of one value is that value: no stack and mean (a copy, as strategy.reduce may reduce in place).
             local = parts[0].detach().to(torch.float64, copy=True).reshape(())
         else:
             local = torch.stack([p.detach().to(torch.float64).reshape(()) for p in parts]).mean()
-        return float(self.strategy.reduce(local.to(self.strategy.root_device), reduce_op="mean").item())
+        world = max(1, int(self.trainer.world_size))
+        if world == 1 or self._nan_watch.tolerates_non_finite:
+            value = float(self.strategy.reduce(local.to(self.strategy.root_device), reduce_op="mean").item())
+            if world == 1:
+                self._check_data(drawn, lr, value)
+            return value
+        batches = [args[0] if args else None for args, _ in drawn]
+        found = self._nan_watch.scan(batches)
+        rank = int(self.trainer.global_rank)
+        marks = torch.zeros(world, dtype=torch.float64)
+        if found:
+            marks[rank] = drawn[found[0][0]][1] + 1  # the batch's index in the pass, + 1 (0: clean)
+        # The same "mean" as for the loss alone, element by element: the loss is reduced as before, and a mark
+        # comes back as (index + 1) / world.
+        reduced = self.strategy.reduce(
+            torch.cat([local.reshape(1), marks]).to(self.strategy.root_device), reduce_op="mean"
+        ).tolist()
+        value = float(reduced[0])
+        blamed = [(r, round(mark * world) - 1) for r, mark in enumerate(reduced[1:]) if mark > 0]
+        if not blamed:
+            return value
+        if math.isfinite(value):
+            self._nan_watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
+            return value
+        # This rank's batch first, with its parts; a rank whose batches were clean names the others'.
+        held: Any = None
+        bad: list[str] = []
+        named = [f"{self._batch_name(index)} on rank {r}" for r, index in blamed if r != rank]
+        if found:
+            i, bad = found[0]
+            held = batches[i]
+            named.insert(0, f"{self._batch_name(drawn[i][1])} on rank {rank}")
+        where = named[0] + (f" (and {', '.join(named[1:])})" if len(named) > 1 else "")
+        where = f"LRFinder: {where[0].upper()}{where[1:]}"
+        raise DataError(_non_finite_data_message(where, held, self.step_index, lr, value, bad, world=world))
+
+    def _batch_name(self, idx: int) -> str:
+        """``batch 3`` when ``training_step`` takes ``batch_idx`` (it is that index), else ``a batch``."""
+        return f"batch {idx}" if self._takes_idx else "a batch"
 
     def __call__(self, lr: float) -> float:
         raise NotImplementedError
 
-    def _check_data(self, inputs: Sequence[tuple[Any, ...]], lr: float, value: float) -> None:
-        """Raise when a non-finite loss came with NaN/inf in its batch: the data's doing, not the LR's.
-
-        Unless a step's batch held NaN/inf with a finite loss before (a model that fills or masks
-        them itself), see :class:`~lrfinder.range_test._NonFiniteDataWatch`. On one process only:
-        under DDP the NaN may be another rank's, and every rank must stop the same way.
-        """
-        if int(self.trainer.world_size) != 1:
-            return
-        batches = [args[0] if args else None for args in inputs]
+    def _check_data(self, drawn: Sequence[tuple[tuple[Any, ...], int]], lr: float, value: float) -> None:
+        """On one process: raise when a non-finite loss came with NaN/inf in its batch (see :meth:`_reduce`)."""
+        batches = [args[0] if args else None for args, _ in drawn]
         for i, bad in self._nan_watch.blame(batches, math.isfinite(value)):
-            args = inputs[i]
-            where = f"LRFinder: Batch {args[1]}" if len(args) > 1 else "LRFinder: A batch"
+            where = f"LRFinder: {self._batch_name(drawn[i][1]).capitalize()}"
             raise DataError(_non_finite_data_message(where, batches[i], self.step_index, lr, value, bad))
 
 
@@ -661,6 +718,7 @@ class AutomaticStepper(_Stepper):
         self.pl_module.optimizer_zero_grad(self.trainer.current_epoch, self.step_index, opt)
         parts: list[torch.Tensor] = []
         inputs: list[tuple[Any, ...]] = []
+        indices: list[int] = []
         sizes: set[int | None] = set()
         probe = self.probe
         local = probe is not None and self.local
@@ -671,6 +729,7 @@ class AutomaticStepper(_Stepper):
             with sync:
                 loss = self._micro_batch_loss()
                 inputs.append(self.last_args)
+                indices.append(self.last_idx)
                 sizes.add(self.last_batch_size)
                 if local:
                     probe.before_backward()
@@ -679,8 +738,7 @@ class AutomaticStepper(_Stepper):
                 if local:
                     probe.after_backward()
                 parts.append(loss.detach())
-        value = self._reduce(parts)
-        self._check_data(inputs, lr, value)
+        value = self._reduce(parts, list(zip(inputs, indices)), lr)  # NaN/inf in the batches, not the LR
         if probe is not None:
             size = sizes.pop() if len(sizes) == 1 else None
             world = max(1, int(self.trainer.world_size))
@@ -777,8 +835,7 @@ class ManualStepper(_Stepper):
                 loss = _loss_of(output, self.monitor, self.logged)
                 if loss is None:
                     continue
-                values.append(self._reduce([loss]))
-                self._check_data([self.last_args], lr, values[-1])  # NaN in the batch, not the LR
+                values.append(self._reduce([loss], [(self.last_args, self.last_idx)], lr))  # NaN in the batch: raises
                 if not math.isfinite(values[-1]):
                     # The sweep ends here; a grad scaler would skip every step from now on. Decided on
                     # the loss averaged over ranks, so every rank leaves the loop at the same call.

@@ -7,6 +7,7 @@ every rank writes what it saw to a JSON file, and the test compares the ranks.
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from pathlib import Path
 
@@ -302,3 +303,109 @@ def test_ddp_manual_gan_alternating_and_stepping_its_own_schedules(tmp_path: Pat
         assert r["applied"] == r["module_lr"]
     for i, loss in enumerate(result["losses"]):  # the generator's loss averaged over the ranks
         assert loss == pytest.approx((first["test_g_losses"][i] + second["test_g_losses"][i]) / 2, rel=1e-6)
+
+
+NAN_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import math
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    import torch.distributed as dist
+    from _models import GAN, Net, make_data, pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import DataError
+    from lrfinder.callback import LRFinder
+
+    calls = [0]  # all_reduce calls in this process
+    all_reduce = dist.all_reduce
+
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return all_reduce(*args, **kwargs)
+
+
+    dist.all_reduce = counted
+
+
+    class Recorded:
+        # Each rank its own 8 batches of 16, NaN in rank 1's batch 3 only; the all_reduces from the sweep's first
+        # training_step on (the fit's setup made its own before).
+        def train_dataloader(self):
+            x, y = make_data(128, seed=self.global_rank).tensors
+            if self.global_rank == 1:
+                x[3 * 16 + 5, 0] = math.nan
+            return DataLoader(TensorDataset(x, y), batch_size=16)
+
+        def training_step(self, batch, batch_idx):
+            if not hasattr(self, "first_call"):
+                self.first_call = calls[0]
+            return super().training_step(batch, batch_idx)
+
+        def on_train_start(self):  # after the callback's: the sweep is over
+            finder = next(c for c in self.trainer.callbacks if isinstance(c, LRFinder))
+            self.record.update(result=finder.result.to_dict(), all_reduces=calls[0] - self.first_call)
+
+
+    class AutoNet(Recorded, Net):
+        pass
+
+
+    class FillsNaN(Recorded, Net):
+        # Missing values as NaN, filled by the module itself: its finite loss says so to every rank.
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return super().training_step((torch.nan_to_num(x), y), batch_idx)
+
+
+    class ManualNet(Recorded, GAN):
+        pass
+
+
+    mode = sys.argv[2]
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true" if mode == "manual" else "ddp",
+        callbacks=[LRFinder(num_steps=10, min_lr=1e-3, max_lr=1.0, monitor="g_loss" if mode == "manual" else None)],
+        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        use_distributed_sampler=False, default_root_dir=sys.argv[1],
+    )
+    model = {"auto": lambda: AutoNet(bn=False), "fills": lambda: FillsNaN(bn=False), "manual": ManualNet}[mode]()
+    model.record = {}
+    try:
+        trainer.fit(model)
+    except DataError as exc:
+        model.record.update(error=str(exc), all_reduces=calls[0] - model.first_call)
+    Path(sys.argv[1], f"rank{trainer.global_rank}.json").write_text(json.dumps(model.record))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["auto", "manual", "fills"], ids=["auto", "manual", "module-fills-nan"])
+def test_ddp_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(tmp_path: Path, mode: str) -> None:
+    """DDP x 2, NaN in rank 1's batch 3 only: the check was skipped under DDP, and the NaN read as the divergence.
+
+    Every rank raises the same DataError at step 3 (the rank holding the NaN names its parts), the check riding on
+    the loss's own all-reduce; a module that fills NaN itself sweeps on alike on every rank.
+    """
+    run_script(tmp_path, NAN_SCRIPT, str(tmp_path), mode, str(TESTS))
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    if mode == "fills":
+        assert "error" not in first and first["result"] == second["result"]
+        assert len(first["result"]["losses"]) == 10 and all(math.isfinite(v) for v in first["result"]["losses"])
+        assert first["all_reduces"] == second["all_reduces"] == 10  # one per step, the NaN batch's too
+        return
+    for r in (first, second):
+        assert "error" in r, r
+        assert "and the loss of step 3 (lr=" in r["error"] and "the mean over the 2 ranks) is nan" in r["error"]
+    # One all-reduce per step (steps 0..3), as without the check.
+    assert first["all_reduces"] == second["all_reduces"] == 4
+    assert second["error"].startswith("LRFinder: Batch 3 on rank 1 holds NaN or inf in inputs (inputs float32 (16, 8)")
+    assert first["error"].startswith("LRFinder: Batch 3 on rank 1 holds NaN or inf (the DataError raised on that rank")
