@@ -1975,11 +1975,14 @@ class StateSnapshot:
         # frozen teacher) is only watched, and named in a warning if the test changed it.
         outside = _outside_modules(model) if module_attributes else []
         copied = [m for _, m in outside if _module_bytes(m) <= ATTRIBUTE_COPY_LIMIT]
+        # The model's own tensors (held by a module above it: a back-reference to its owner) are restored with it.
+        own = {id(t) for t in (*model.parameters(), *model.buffers())}
         self._watched = [
             (name, t, t._version)
             for name, m in outside
             if all(m is not c for c in copied)
             for t in _module_tensors(m)
+            if id(t) not in own
         ]
         modules = [*model.modules(), *(sub for m in copied for sub in m.modules())]
         # The objects each module holds by name: the values below are restored into these objects.

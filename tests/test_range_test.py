@@ -2412,6 +2412,17 @@ def test_a_large_module_held_outside_the_models_tree_is_named_if_changed(
         range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
 
 
+def test_a_back_reference_to_the_models_owner_is_not_named(loader: DataLoader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner holds the model's own weights, which the test changes and restores: no warning about them."""
+    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 1024)
+    owner = nn.Module()
+    owner.net = make_mlp()
+    object.__setattr__(owner.net[0], "owner", owner)  # the model's first layer points back to what holds it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        range_test(owner.net, loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 # --------------------------------------------------------------------------------------------
 # Per-step overhead: work the step did not need, removed without changing the sweep
 # --------------------------------------------------------------------------------------------
