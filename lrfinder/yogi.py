@@ -67,6 +67,9 @@ class Yogi(Optimizer):
             not decoupled like ``AdamW``).
         bias_correction: Divide the moments by ``1 - beta^t`` as Adam does.
 
+    A complex parameter is stepped as its real and imaginary parts, two real parameters, as
+    torch's Adam steps it (``torch.view_as_real``).
+
     Raises:
         ValueError: A setting out of its range (named in the message).
         TypeError: A setting that is not a number (``betas`` not a pair of numbers,
@@ -145,14 +148,22 @@ class Yogi(Optimizer):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    # A complex parameter's real and imaginary parts each start from the accumulator.
+                    start = group["initial_accumulator"]
                     state["exp_avg_sq"] = torch.full_like(
-                        p, group["initial_accumulator"], memory_format=torch.preserve_format
+                        p, complex(start, start) if p.is_complex() else start, memory_format=torch.preserve_format
                     )
                 state["step"] += 1
                 t = state["step"]
                 if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                param = p
+                if p.is_complex():
+                    # As torch's Adam: the real and imaginary parts are two real parameters (sign() and the
+                    # elementwise square of a complex number are not the moments of either).
+                    param, grad = torch.view_as_real(p), torch.view_as_real(grad)
+                    exp_avg, exp_avg_sq = torch.view_as_real(exp_avg), torch.view_as_real(exp_avg_sq)
                 grad_sq = grad * grad
                 exp_avg.mul_(beta1).add_(grad, alpha=1.0 - beta1)
                 # v <- v - (1 - beta2) * sign(v - g^2) * g^2: the additive Yogi step.
@@ -163,5 +174,5 @@ class Yogi(Optimizer):
                 else:
                     bc1 = bc2 = 1.0
                 denom = (exp_avg_sq / bc2).sqrt_().add_(group["eps"])
-                p.addcdiv_(exp_avg, denom, value=-lr / bc1)
+                param.addcdiv_(exp_avg, denom, value=-lr / bc1)
         return loss

@@ -176,3 +176,23 @@ def test_yogi_rejects_sparse_gradients():
     emb(torch.tensor([1])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse"):
         opt.step()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_yogi_steps_a_complex_parameter_as_its_real_and_imaginary_parts(weight_decay):
+    """torch.sign refused complex numbers (NotImplementedError), so a complex model could not use Yogi."""
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(5, dtype=torch.complex64, generator=gen)
+    target = torch.randn(5, dtype=torch.complex64, generator=gen)
+    z = torch.nn.Parameter(start.clone())
+    pair = torch.nn.Parameter(torch.view_as_real(start).clone())  # the same numbers as real pairs
+    opts = [Yogi([z], lr=0.1, weight_decay=weight_decay), Yogi([pair], lr=0.1, weight_decay=weight_decay)]
+    for _ in range(5):
+        for opt in opts:
+            opt.zero_grad()
+        (z - target).abs().pow(2).sum().backward()
+        (pair - torch.view_as_real(target)).pow(2).sum().backward()
+        for opt in opts:
+            opt.step()
+    assert torch.allclose(torch.view_as_real(z.detach()), pair.detach(), atol=1e-6)
+    assert not torch.equal(z.detach(), start)
