@@ -264,6 +264,35 @@ def test_val_data_that_does_not_fit_the_model_fails_before_the_range_test(work: 
     assert not (work / "out.pt").exists() and sha(work / "model.pt") == model
 
 
+def test_a_compiled_model_whose_compiler_fails_is_not_blamed_on_the_data(work: Path):
+    """A pickled torch.compile model without a C++ compiler: "The model fails on a batch ... Check that the data"."""
+    (work / "lrf_no_compiler.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            class NoCompiler(torch.nn.Module):  # what inductor does on the first forward without a C++ compiler
+                def __init__(self):
+                    super().__init__()
+                    self.net = torch.nn.Linear(10, 3)
+
+                def forward(self, x):
+                    from torch._inductor.exc import InductorError
+
+                    raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+            """
+        )
+    )
+    sys.modules.pop("lrf_no_compiler", None)
+    import lrf_no_compiler  # type: ignore[import-not-found]
+
+    torch.save(lrf_no_compiler.NoCompiler(), work / "compiled.pt")
+    result = invoke("run", "compiled.pt", "--unsafe-pickle", "--data", "train.npz", *FAST)
+    line = assert_one_line(result, 1, "torch.compile could not compile the model (InductorError: ", "not the batch")
+    assert "Check that the data" not in line
+    sys.modules.pop("lrf_no_compiler", None)
+
+
 def test_checking_val_data_leaves_the_seeded_run_unchanged(work: Path):
     # The check iterates the validation loader, which draws from torch's global RNG: it runs under a
     # forked RNG, so the range test after it is the one without --val-data.
