@@ -428,6 +428,48 @@ def train_modes(model: nn.Module) -> None:
         model.train()
 
 
+#: Operations whose train flag a trace freezes, and the index of that flag among their inputs.
+_TRAIN_FLAGS = {
+    "aten::batch_norm": 5,
+    "aten::instance_norm": 5,
+    "aten::dropout": 2,
+    "aten::feature_dropout": 2,
+    "aten::alpha_dropout": 2,
+    "aten::feature_alpha_dropout": 2,
+}
+
+
+def traced_in_eval_mode(model: nn.Module) -> list[str]:
+    """The TorchScript modules in ``model`` traced in eval mode: their dropout or batch norm is frozen off.
+
+    ``torch.jit.trace`` records the mode the module was in as constants: traced after
+    ``model.eval()`` (a model exported for inference), its dropout and batch norm keep running as
+    in evaluation whatever ``.train()`` sets, so a range test (or training) of it is not the one of
+    the Python model. Found in the module's inlined graph: a train flag that is a constant
+    ``False`` (a scripted module reads ``self.training`` instead). Names as ``model.named_modules``
+    gives them (``""`` for the model itself).
+    """
+    found: list[str] = []
+    inside: set[int] = set()
+    for name, module in model.named_modules():
+        if id(module) in inside or not isinstance(module, torch.jit.ScriptModule):
+            continue
+        inside.update(id(m) for m in module.modules())
+        try:
+            graph = module.inlined_graph
+        except (AttributeError, RuntimeError):  # no forward (a container of script modules)
+            continue
+        for node in graph.nodes():
+            index = _TRAIN_FLAGS.get(node.kind())
+            if index is None:
+                continue
+            flag = list(node.inputs())[index].node()
+            if flag.kind() == "prim::Constant" and flag.hasAttribute("value") and not flag.i("value"):
+                found.append(name)
+                break
+    return found
+
+
 def check_device(name: str, device: object) -> torch.device | None:
     """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``.
 
@@ -3325,6 +3367,16 @@ def range_test(
     trainable = trainable_parameters(model)
     # Before anything reads the parameters' device or copies them: a meta tensor has no values to use.
     check_materialized(model, lazy=restore)
+    frozen = traced_in_eval_mode(model)
+    if frozen:
+        where = "The model was" if frozen[0] == "" else f"Its submodule {frozen[0]} was"
+        warnings.warn(
+            f"{where} traced in eval mode (torch.jit.trace after model.eval()): its dropout or batch norm is frozen "
+            "in evaluation mode in the trace, whatever mode the range test (or training) sets, so the curve is not "
+            "the one the model trains along. Trace it in train mode (model.train() before torch.jit.trace), or "
+            "script it (torch.jit.script), unless training it that way is what you mean.",
+            stacklevel=2,
+        )
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):

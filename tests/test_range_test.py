@@ -1275,6 +1275,28 @@ def test_a_compiled_models_batch_mismatch_quotes_the_operations_error(loader: Da
     assert "fake tensor call" not in str(caught.value) and "[32, 10]" in str(caught.value)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:.*might cause the trace to be incorrect")
+def test_a_model_traced_in_eval_mode_is_warned_about(loader: DataLoader) -> None:
+    """Its batch norm ran on running statistics (never updated) whatever mode the test set, without a word."""
+    example = next(iter(loader))[0]
+
+    def traced(train: bool) -> torch.jit.ScriptModule:
+        net = make_mlp()
+        return torch.jit.trace(net.train(train), example)
+
+    with pytest.warns(UserWarning, match=r"^The model was traced in eval mode.*batch norm is frozen.*model.train\(\) "
+                      r"before torch.jit.trace"):  # fmt: skip
+        range_test(traced(False), loader, loss_fn=F.cross_entropy, num_steps=10)
+    inside = nn.Sequential(traced(False), nn.ReLU())
+    with pytest.warns(UserWarning, match=r"^Its submodule 0 was traced in eval mode"):
+        range_test(inside, loader, loss_fn=F.cross_entropy, num_steps=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        range_test(traced(True), loader, loss_fn=F.cross_entropy, num_steps=10)
+        range_test(torch.jit.script(make_mlp().eval()), loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 def test_a_compiled_model_is_named_by_its_class(mlp: nn.Module, loader: DataLoader) -> None:
     class Compiled(nn.Module):  # what torch.compile returns, without compiling: the module under _orig_mod
         def __init__(self, inner: nn.Module) -> None:
