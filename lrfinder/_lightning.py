@@ -232,7 +232,7 @@ def rewrite_hparams_file(trainer: object, logger: object) -> None:
 
 
 class _MetricStates:
-    """Snapshot of the torchmetrics states in the module (they are not buffers)."""
+    """Snapshot of the torchmetrics states in the module and in those it holds outside its tree (not buffers)."""
 
     def __init__(self, module: torch.nn.Module) -> None:
         self._saved: list[tuple[Any, dict[str, Any]]] = []
@@ -240,8 +240,12 @@ class _MetricStates:
             from torchmetrics import Metric
         except ImportError:  # pragma: no cover - Lightning depends on torchmetrics
             return
+        from .range_test import _outside_modules
+
+        # A metric kept in a plain dict or list (not registered) updates as one in the module's tree does.
+        outside = [sub for _, held in _outside_modules(module) for sub in held.modules()]
         m: Any
-        for m in module.modules():
+        for m in [*module.modules(), *outside]:
             # Looked up in the class's MRO, not by isinstance: Metric is an ABC, whose isinstance walks every
             # torchmetrics metric class for a module class missing from its cache (the user's module, each time a
             # class is registered with any ABC), 0.5-1.3 ms a test. An ABC's virtual subclass is no Metric anyway.

@@ -2088,7 +2088,7 @@ class StateSnapshot:
         if module_attributes:
             with torch.inference_mode(False), torch.no_grad():
                 seen_attrs: set[int] = set()
-                for module in model.modules():
+                for module in modules:  # the model's and those of the modules held outside it (a metric's states)
                     if not isinstance(getattr(module, "_parameters", None), dict):
                         continue  # a TorchScript module: its attributes live in C++, a forward cannot set them
                     held_attrs = {

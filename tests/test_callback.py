@@ -975,6 +975,24 @@ def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Pat
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
 
 
+def test_a_metric_kept_in_a_plain_dict_counts_the_fits_batches_only(tmp_path: Path) -> None:
+    """Not registered (a dict, not a ModuleDict), it was not isolated: it counted the test's batches too."""
+    import torchmetrics
+
+    class DictMetric(Net):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scores = {"seen": torchmetrics.SumMetric()}
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self.scores["seen"].update(torch.ones(len(batch[0])))
+            return super().training_step(batch, batch_idx)
+
+    model = DictMetric()
+    trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(model, make_loader())
+    assert float(model.scores["seen"].compute()) == 64  # the fit's two batches of 32, not the test's 80 as well
+
+
 def test_a_module_with_uninitialized_lazy_layers_is_a_clear_error(tmp_path: Path) -> None:
     """The snapshot read their shapes: torch's "Attempted to use an uninitialized parameter" left the callback."""
     model = Net()

@@ -2434,6 +2434,29 @@ def test_a_large_module_held_outside_the_models_tree_is_named_if_changed(
         range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
 
 
+def test_a_metric_kept_outside_the_models_tree_is_restored(loader: DataLoader) -> None:
+    """A torchmetrics metric in a plain dict (not registered) counted the test's batches; its states are attributes."""
+    import torchmetrics
+
+    class Scored(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+            self.scores = {"acc": torchmetrics.Accuracy(task="multiclass", num_classes=3)}
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.net(x)
+            self.scores["acc"].update(out, out.argmax(1))
+            return out
+
+    model = Scored()
+    model(next(iter(loader))[0])
+    before = {k: v.clone() for k, v in model.scores["acc"].metric_state.items()}
+    range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    after = model.scores["acc"].metric_state
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
 def test_a_back_reference_to_the_models_owner_is_not_named(loader: DataLoader, monkeypatch: pytest.MonkeyPatch) -> None:
     """The owner holds the model's own weights, which the test changes and restores: no warning about them."""
     monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 1024)
