@@ -491,6 +491,23 @@ _TEXT_WEIGHT = 1e9
 _TALL_LEGEND = 0.5
 
 
+def _renderer(ax: Axes) -> Any:
+    """A renderer to measure texts and legends of ``ax``'s figure with.
+
+    The figure's own canvas gives it (the report's Agg canvas, pyplot's); a plain
+    :class:`~matplotlib.figure.Figure` has a bare ``FigureCanvasBase`` with none, and is measured
+    with an Agg renderer of its size and dpi (its canvas is left as it is).
+    """
+    canvas = ax.figure.canvas
+    get = getattr(canvas, "get_renderer", None)
+    if callable(get):
+        return get()
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    root = getattr(ax.figure, "figure", None) or ax.figure
+    return RendererAgg(int(root.bbox.width), int(root.bbox.height), root.dpi)
+
+
 def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> float:
     """Put the legend where it covers the least of the plot: a corner, in one or two columns.
 
@@ -510,7 +527,7 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
         ``focus_from`` on and of the pick markers under it (0.0: only the flat start, or nothing).
 
     """
-    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(ax)
 
     def measure(settings: dict[str, Any]) -> tuple[float, float]:
         legend = ax.legend(loc=_LEGEND_LOCS[0], **settings)
@@ -640,7 +657,7 @@ def _keep_lr_labels_inside(ax: Axes) -> None:
     recommended curve's name in an overlay) near the middle ran off the panel and the figure.
     Of the two sides, the one that runs out less wins. Measured on the final layout.
     """
-    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(ax)
     frame = ax.get_window_extent(renderer)
     for text in ax.texts:
         if text.get_gid() != _LR_LABEL:
@@ -692,7 +709,13 @@ def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
     axis.set_minor_formatter(Labels(labelOnlyBase=False))
 
 
-def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
+def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, brief: int | None = None) -> None:
+    """Draw one result into the loss panel ``ax`` and, unless ``None``, the slope panel ``slope_ax``.
+
+    ``brief``: the loss panel stands alone in someone's figure, about this many characters of the
+    inconclusive message wide: the message is cut to its gist (:func:`_first_clause`) in a smaller
+    font, as the whole of it (a dozen lines at 12 pt) ran past a small axes onto its neighbours.
+    """
     lrs = np.asarray(result.lrs, dtype=float)
     raw = np.asarray(result.losses, dtype=float)
     smoothed = _smoothed(result)
@@ -728,7 +751,10 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
                 color=COLORS["divergence"],
                 alpha=0.09,
                 lw=0,
-                label=f"diverged: loss up {DIVERGENCE_RISE:.0%} of its fall, from {s.divergence_lr:.2e}",
+                # Alone in a small axes the entry is cut to its gist: the long one widened the legend over the fall.
+                label="diverged region"
+                if brief is not None
+                else f"diverged: loss up {DIVERGENCE_RISE:.0%} of its fall, from {s.divergence_lr:.2e}",
             )
         if s.blowup_lr is not None:
             ax.axvline(
@@ -737,7 +763,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
                 lw=1.4,
                 ls=":",
                 zorder=3,
-                label=f"blew up at {s.blowup_lr:.2e}: not searched past it",
+                label=f"blew up at {s.blowup_lr:.2e}" + ("" if brief is not None else ": not searched past it"),
             )
         y_st = _value_at(lrs, smoothed, s.steepest_lr)
         _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.2e}")
@@ -774,7 +800,12 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             text = f"scaled lr = {scaled.lr:.2e}\n (batch {scaled.to_batch_size:,}{capped})"
             _lr_label(ax, 1 + moved, scaled.lr, text, COLORS["scaled"])
     else:
-        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(result.error or "", 70))
+        if brief is None:
+            reason, wrap, size = result.error or "", 70, 12.0
+        else:
+            gist = _first_clause(result.error, 2 * brief) if result.error else ""
+            reason, wrap, size = (f"{gist} (result.error says why)" if gist else ""), brief, _BRIEF_PT
+        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(reason, wrap))
         # At the top, above the curve (plot_range_test makes the room): the curve is what the
         # message asks the reader to look at.
         _text_box(
@@ -783,7 +814,7 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             0.975,
             message,
             COLORS["warning"],
-            fontsize=12,
+            fontsize=size,
             transform=ax.transAxes,
             ha="center",
             va="top",
@@ -805,6 +836,8 @@ def _draw_single(ax: Axes, slope_ax: Axes, result: RangeTestResult) -> None:
             clip_on=False,
         )
     # The legend is placed once the axes' limits are known (plot_range_test).
+    if slope_ax is None:  # the loss panel alone (plot_range_test(ax=...))
+        return
 
     # The slope of the drawn curve: past the explosion the smoothed values are a clip artefact.
     slope = loss_slope(lrs, drawn)
@@ -829,7 +862,7 @@ def _make_headroom(ax: Axes) -> None:
     texts = [text for text in ax.texts if text.get_gid() == "inconclusive"]
     if not texts:
         return
-    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(ax)
     box = texts[0].get_window_extent(renderer).transformed(ax.transAxes.inverted())
     # The text's extent leaves out its padded frame: a margin of a few per cent covers it.
     room = min(1.0 - box.y0 + 0.06, 0.6)
@@ -875,7 +908,14 @@ _OVERLAY_LEGEND_TITLE = "{curves} (dashed: suggested lr; *: minimum; X: divergen
 _RAW_WORDS = "raw points, too short to smooth"
 
 
-def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], highlight: int | None) -> None:
+def _draw_overlay(
+    ax: Axes, slope_ax: Axes | None, results: Sequence[RangeTestResult], highlight: int | None, *, brief: bool = False
+) -> None:
+    """Overlay ``results`` in the loss panel ``ax`` and, unless ``None``, the slope panel ``slope_ax``.
+
+    ``brief``: the loss panel stands alone in a small axes; the legend entries leave out the
+    minimum's LR (its marker shows it), so the legend covers less of the falls.
+    """
     ranks = _overlay_ranks(len(results), highlight)
     for i, result in enumerate(results):
         color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
@@ -889,7 +929,7 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
         label = name
         s = result.suggestion
         if s is not None:
-            label += f": lr {s.lr:.2e}, min {np.nanmin(smoothed):.3g} at {s.min_loss_lr:.2e}"
+            label += f": lr {s.lr:.2e}, min {np.nanmin(smoothed):.3g}" + ("" if brief else f" at {s.min_loss_lr:.2e}")
         else:
             label += ": inconclusive" + (f" ({_RAW_WORDS})" if _too_short(result) else "")
         if highlight == i:
@@ -912,8 +952,9 @@ def _draw_overlay(ax: Axes, slope_ax: Axes, results: Sequence[RangeTestResult], 
             )
         else:
             ax.plot(lrs, drawn, color=color, lw=width, ls=style, label=label, zorder=3 + rank)
-        slope = loss_slope(lrs, drawn)
-        slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), ls=style, zorder=3 + rank)
+        if slope_ax is not None:
+            slope = loss_slope(lrs, drawn)
+            slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), ls=style, zorder=3 + rank)
         if s is not None and highlight == i:
             # The recommended curve's LR is the answer: a solid line and its value, as for one curve.
             ax.axvline(s.lr, color=color, lw=2.0, zorder=4)
@@ -1061,10 +1102,11 @@ def plot_range_test(
     schedule_name: str | None = None,
     title: str | None = None,
     highlight: int | None = None,
-    figsize: tuple[float, float] = _DEFAULT_FIGSIZE,
-    dpi: int = _DEFAULT_DPI,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
+    ax: Axes | None = None,
 ) -> Figure:
-    """Draw a range-test report into a new matplotlib figure.
+    """Draw a range-test report into a new matplotlib figure, or the loss panel into ``ax``.
 
     Args:
         result_or_results: One result, or several to overlay (a weight-decay sweep, say); each
@@ -1072,33 +1114,52 @@ def plot_range_test(
         schedule: The planned LR at each training step (e.g. from
             ``lrfinder.schedulers.preview_schedule``); adds the schedule panel.
         schedule_name: Name of that schedule, for its title.
-        title: Replaces the header's first line.
+        title: Replaces the header's first line; with ``ax``, the axes' title (without it the
+            axes' own title is left as it is).
         highlight: In an overlay, the index of the curve to draw bold and mark "recommended".
-        figsize: Figure size in inches; with ``dpi`` it fixes the pixel size of the output.
-        dpi: Dots per inch of the figure (and of a PNG written from it).
+        figsize: Figure size in inches (default ``(12, 9)``); with ``dpi`` it fixes the pixel
+            size of the output.
+        dpi: Dots per inch of the figure (and of a PNG written from it); default 100.
+        ax: A matplotlib :class:`~matplotlib.axes.Axes` of your own figure (``plt.subplots``,
+            or a plain :class:`~matplotlib.figure.Figure`) to draw the loss panel into, as
+            torch-lr-finder's and Lightning's ``lr_finder.plot(ax=ax)`` do: the raw and
+            smoothed curves, the picks, the one-cycle band, the divergence and its legend (one
+            result, or an overlay with ``highlight``), the LR on a log x axis and the training
+            loss on y. Only ``ax`` is drawn into: the figure's other axes, its size and its
+            layout are left alone (no panel is added, no layout engine run), and the legend
+            stays inside ``ax``. The header, slope, schedule, batch and trial panels belong to
+            the full report: ``schedule``, ``schedule_name``, ``figsize`` and ``dpi`` with
+            ``ax`` raise a ``TypeError`` (size the figure where you make it).
 
     Returns:
-        A :class:`matplotlib.figure.Figure` (Agg canvas, not attached to ``pyplot``). Its axes
-        carry the labels ``"header"``, ``"loss"``, ``"slope"``, (with a schedule)
-        ``"schedule"``, (one result with a measured noise scale) ``"batch"``: the predicted
-        best LR against batch size by the linear, sqrt and noise rules, with the test and target
-        batches and the critical batch marked, and (a refined result with trials) ``"trials"``
-        (``Axes.get_label()``).
+        Without ``ax``, a new :class:`matplotlib.figure.Figure` (Agg canvas, not attached to
+        ``pyplot``). Its axes carry the labels ``"header"``, ``"loss"``, ``"slope"``, (with a
+        schedule) ``"schedule"``, (one result with a measured noise scale) ``"batch"``: the
+        predicted best LR against batch size by the linear, sqrt and noise rules, with the test
+        and target batches and the critical batch marked, and (a refined result with trials)
+        ``"trials"`` (``Axes.get_label()``). With ``ax``, the figure ``ax`` is in (the
+        top-level figure when ``ax`` is in a subfigure).
 
     Raises:
         ValueError: No result, a figure size or dpi that is not positive or makes more than
             :data:`MAX_PIXELS` a side, a ``highlight`` out of range, or a ``schedule`` that is not
             1-D or holds an LR that is not finite and >= 0.
-        TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, or an
-            argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of text).
+        TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, an
+            argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of
+            text), an ``ax`` that is not a matplotlib ``Axes``, or ``ax`` with an argument of
+            the full report (``schedule``, ``schedule_name``, ``figsize``, ``dpi``).
 
     Example:
         >>> fig = plot_range_test(result)  # doctest: +SKIP
         >>> fig.savefig("report.png")  # doctest: +SKIP
+        >>> import matplotlib.pyplot as plt  # doctest: +SKIP
+        >>> fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), layout="constrained")  # doctest: +SKIP
+        >>> for axis, r in zip(axes, [small, medium, large]):  # doctest: +SKIP
+        ...     plot_range_test(r, ax=axis, title=r.label)
+        >>> fig.savefig("compare.png")  # doctest: +SKIP
 
     """
     results = _as_results(result_or_results)
-    size, dots = _check_size(figsize, dpi)
     highlight = plain(highlight)
     if highlight is not None and not is_int(highlight):
         raise TypeError(
@@ -1109,6 +1170,22 @@ def plot_range_test(
     for name, text in (("title", title), ("schedule_name", schedule_name)):
         if text is not None and not isinstance(text, str):
             raise TypeError(f"Expected {name} to be a str or None, but got {name}={text!r:.60}")
+    if ax is not None:
+        full = [
+            name
+            for name, value in (("schedule", schedule), ("schedule_name", schedule_name), ("figsize", figsize),
+                                ("dpi", dpi))
+            if value is not None
+        ]  # fmt: skip
+        _check_axes(ax)
+        if full:
+            raise TypeError(
+                f"plot_range_test(ax=...) draws the loss panel only, but got {', '.join(full)}, which only the full "
+                "report (without ax) draws or uses: size the figure where you make it (plt.subplots(figsize=..., "
+                "dpi=...)), or leave out ax for the report with its schedule panel"
+            )
+        return _plot_into(ax, results, title=title, highlight=highlight)
+    size, dots = _check_size(_DEFAULT_FIGSIZE if figsize is None else figsize, _DEFAULT_DPI if dpi is None else dpi)
     schedule = _check_schedule(schedule)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -1139,25 +1216,10 @@ def plot_range_test(
     slope_ax = fig.add_subplot(grid[2], sharex=ax, label="slope")
     _draw_header(header, lines)
 
-    ax.set_xscale("log")
-    xlim = _lr_limits(results)
-    if xlim is not None:
-        ax.set_xlim(*xlim)  # first: the LR labels read their side from it
-    _log_labels(slope_ax.xaxis)
-    if len(results) == 1:
-        _draw_single(ax, slope_ax, results[0])
-    else:
-        _draw_overlay(ax, slope_ax, results, highlight)
-    ylim = _y_limits(results)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    else:
-        # No finite loss at all: the axes' default numbers would read as losses and slopes.
-        ax.set_yticks([])
-        slope_ax.set_yticks([])
-    ax.set_ylabel("training loss")
-    ax.grid(True, which="major", alpha=0.35)
-    ax.grid(True, which="minor", alpha=0.12)
+    ylim = _draw_loss_panel(ax, slope_ax, results, highlight)
+    _log_labels(slope_ax.xaxis)  # after the log scale is set: setting it resets the formatters
+    if ylim is None:
+        slope_ax.set_yticks([])  # no finite loss at all: the axes' default numbers would read as slopes
     ax.tick_params(which="both", labelbottom=False)  # the LRs are written under the slope panel
 
     slope_ax.axhline(0.0, color="black", lw=0.8, alpha=0.6)
@@ -1165,8 +1227,7 @@ def plot_range_test(
     slope_ax.set_xlabel("learning rate (log scale)")
     slope_ax.grid(True, which="major", alpha=0.35)
     _limit_slope_axis(slope_ax)
-    for axis in (ax.yaxis, slope_ax.yaxis):
-        _whole_numbers(axis)
+    _whole_numbers(slope_ax.yaxis)
 
     if sched is not None:
         sched_ax = fig.add_subplot(grid[3], label="schedule")
@@ -1180,23 +1241,132 @@ def plot_range_test(
     # The room for the message and the legend's corner are measured on the final layout: before
     # it, the axes are narrower and the texts seem to cover more of them than they will.
     fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+    if batch_ax is not None:
+        _place_batch_legend(batch_ax)
+    legend = _finish_loss_panel(ax, results, highlight, ylim, fontsize=9.5)
+    if legend is not None:
+        _legend_below(ax, legend)
+    return fig
+
+
+def _draw_loss_panel(
+    ax: Axes,
+    slope_ax: Axes | None,
+    results: Sequence[RangeTestResult],
+    highlight: int | None,
+    *,
+    brief: int | None = None,
+) -> tuple[float, float] | None:
+    """Draw the loss panel into ``ax`` (and the slope panel into ``slope_ax`` unless ``None``).
+
+    The LR axis is set to log scale and the sweep's limits first (the LR labels read their side
+    from them), then the curves and picks are drawn and the loss axis limited, labelled and
+    gridded. ``brief``: the panel stands alone (:func:`_draw_single`).
+
+    Returns:
+        The loss axis's limits, or ``None`` when no loss is finite (its ticks are then removed).
+
+    """
+    ax.set_xscale("log")
+    xlim = _lr_limits(results)
+    if xlim is not None:
+        ax.set_xlim(*xlim)  # first: the LR labels read their side from it
+    if len(results) == 1:
+        _draw_single(ax, slope_ax, results[0], brief=brief)
+    else:
+        _draw_overlay(ax, slope_ax, results, highlight, brief=brief is not None)
+    ylim = _y_limits(results)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    else:
+        # No finite loss at all: the axes' default numbers would read as losses.
+        ax.set_yticks([])
+    ax.set_ylabel("training loss")
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
+    _whole_numbers(ax.yaxis)
+    return ylim
+
+
+def _finish_loss_panel(
+    ax: Axes,
+    results: Sequence[RangeTestResult],
+    highlight: int | None,
+    ylim: tuple[float, float] | None,
+    *,
+    fontsize: float,
+    brief: bool = False,
+    **legend_settings: Any,
+) -> dict[str, Any] | None:
+    """Measured on the final layout: LR labels kept inside, room for the inconclusive message, the legend.
+
+    ``brief``: the panel stands alone in a small axes; an overlay legend's title is broken in
+    two lines, so the legend is no wider than its entries. ``legend_settings`` go to ``Axes.legend``.
+
+    Returns:
+        The overlay legend's settings when its best corner still covers more than
+        :data:`_OVERLAY_LEGEND_COVER` of the falls and picks (the full report then moves it under
+        the panels, :func:`_legend_below`), else ``None``: the legend stays where it was placed.
+
+    """
     _keep_lr_labels_inside(ax)
     if ylim is not None:
         _make_headroom(ax)
-    if batch_ax is not None:
-        _place_batch_legend(batch_ax)
     lows = [r.suggestion.min_lr for r in results if r.suggestion is not None]
-    legend: dict[str, Any] = {"fontsize": 9.5, "framealpha": 0.92}
+    legend: dict[str, Any] = {"fontsize": fontsize, "framealpha": 0.92, **legend_settings}
     if len(results) > 1:
         halo = "; halo: recommended" if highlight is not None else ""
         # A curve too short to smooth is drawn raw (its entry says so): "smoothed curves" was not true of it.
         curves = "curves, smoothed unless raw" if any(_too_short(r) for r in results) else "smoothed curves"
         title = _OVERLAY_LEGEND_TITLE.format(curves=curves, halo=halo)
-        legend.update(title=title, title_fontsize=9, alignment="left")
+        legend.update(
+            title="\n".join(textwrap.wrap(title, 48)) if brief else title,
+            title_fontsize=fontsize - 0.5,
+            alignment="left",
+        )
     hidden = _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
-    if len(results) > 1 and hidden > _OVERLAY_LEGEND_COVER:
-        _legend_below(ax, legend)
-    return fig
+    return legend if len(results) > 1 and hidden > _OVERLAY_LEGEND_COVER else None
+
+
+def _check_axes(ax: Any) -> None:
+    """``ax`` is one matplotlib :class:`~matplotlib.axes.Axes`, or a ``TypeError`` says what it is."""
+    from matplotlib.axes import Axes
+
+    if isinstance(ax, Axes):
+        return
+    if isinstance(ax, np.ndarray) or (isinstance(ax, (list, tuple)) and ax and isinstance(ax[0], Axes)):
+        raise TypeError(
+            f"Expected ax to be one matplotlib Axes, but got {type(ax).__name__} of {np.size(ax)} axes: pass one "
+            "of them, e.g. axes[0] of fig, axes = plt.subplots(1, 3)"
+        )
+    raise TypeError(f"Expected ax to be a matplotlib Axes (e.g. from plt.subplots()), but got ax={ax!r:.60}")
+
+
+#: Font size of the inconclusive message in a loss panel of one's own (``plot_range_test(ax=...)``).
+_BRIEF_PT = 9.0
+#: Width in points of one character of DejaVu Sans at :data:`_BRIEF_PT`.
+_BRIEF_CHAR_PT = 5.4
+#: The legend of a loss panel of one's own: smaller than the report's, whose panel is 12 inches wide.
+_BRIEF_LEGEND: dict[str, Any] = {"fontsize": 7.5, "markerscale": 0.6, "labelspacing": 0.3, "handlelength": 1.6}
+
+
+def _plot_into(ax: Axes, results: Sequence[RangeTestResult], *, title: str | None, highlight: int | None) -> Figure:
+    """:func:`plot_range_test` with ``ax``: the loss panel alone, in the user's axes, labelled for itself.
+
+    Nothing outside ``ax`` is drawn or moved: no layout engine runs (it would move the figure's
+    other axes), so the legend's corner and the LR labels' sides are measured on ``ax`` where it
+    is now; the legend stays in ``ax`` (an overlay's is never moved under the figure).
+    """
+    root = cast("Figure", getattr(ax.figure, "figure", None) or ax.figure)
+    width_pt = ax.bbox.width / root.dpi * 72.0
+    brief = min(max(int(width_pt / _BRIEF_CHAR_PT) - 6, 24), 70)
+    ylim = _draw_loss_panel(ax, None, results, highlight, brief=brief)
+    ax.set_xlabel("learning rate (log scale)")
+    _log_labels(ax.xaxis)
+    if title is not None:
+        ax.set_title(title)
+    _finish_loss_panel(ax, results, highlight, ylim, brief=True, **_BRIEF_LEGEND)
+    return root
 
 
 def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
@@ -1251,7 +1421,7 @@ def _place_batch_legend(ax: Axes) -> None:
     corner is free: in one, the legend covered the test batch's marker, the critical batch's line
     and the divergence line. Measured on the final layout, like the loss panel's legend.
     """
-    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    renderer = _renderer(ax)
 
     def room(settings: dict[str, Any]) -> float:
         legend = ax.legend(loc="upper left", **settings)
@@ -1378,9 +1548,16 @@ def report_writer(
 
     Raises:
         ValueError: An unsupported extension (the message lists the supported ones).
+        TypeError: An ``ax`` in ``kwargs``: the report is a figure of its own.
 
     """
     fmt = report_format(path)
+    if "ax" in kwargs:
+        # The file would hold the whole figure of the axes, not the report: save that figure yourself.
+        raise TypeError(
+            "save_report writes the full report and takes no ax; to save a figure you drew into with "
+            "plot_range_test(result, ax=ax), call ax.figure.savefig(path)"
+        )
     fig = plot_range_test(result_or_results, **kwargs)
     # Fixed metadata keeps SVG/PDF output byte-stable between runs.
     metadata = (
@@ -1411,7 +1588,8 @@ def save_report(
     Raises:
         ValueError: An unsupported extension (the message lists the supported ones), or as
             :func:`plot_range_test`.
-        TypeError: ``path`` is not a path, or as :func:`plot_range_test`.
+        TypeError: ``path`` is not a path, an ``ax`` is given (the report is a figure of its own), or as
+            :func:`plot_range_test`.
         NotADirectoryError: A directory on ``path`` is a file.
 
     Example:

@@ -1015,3 +1015,147 @@ def test_the_schedule_panels_lr_label_stays_in_the_panel_when_its_line_is_at_the
     box, frame = label.get_window_extent(), ax.get_window_extent()
     assert box.y0 >= frame.y0 and box.y1 <= frame.y1
     assert label.get_bbox_patch().get_window_extent().y0 > ax.transData.transform((1, result.lr))[1]
+
+
+# plot_range_test(ax=...): the loss panel alone, in an axes of the user's own figure (as torch-lr-finder's and
+# Lightning's lr_finder.plot(ax=ax)); before it, every call made a figure of its own.
+
+
+def _axes_state(ax) -> tuple:
+    """What a drawing into another axes of the figure must not change."""
+    return (
+        tuple(ax.get_position().bounds),
+        ax.get_xlim(),
+        ax.get_ylim(),
+        ax.get_xscale(),
+        ax.get_title(),
+        ax.get_xlabel(),
+        len(ax.get_lines()),
+        len(ax.patches),
+        len(ax.texts),
+        ax.get_legend() is None,
+    )
+
+
+def _inside(inner, outer, slack: float = 1.0) -> bool:
+    return (
+        inner.x0 >= outer.x0 - slack
+        and inner.x1 <= outer.x1 + slack
+        and inner.y0 >= outer.y0 - slack
+        and inner.y1 <= outer.y1 + slack
+    )
+
+
+def test_ax_draws_the_loss_panel_into_one_subplot_of_a_pyplot_figure(tmp_path: Path):
+    import matplotlib.pyplot as plt
+
+    results = [replace(make_result(seed=i, center=c), label=name)
+               for i, (c, name) in enumerate([(-2.0, "small"), (-1.0, "medium"), (-3.0, "large")])]  # fmt: skip
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    try:
+        axes[2].plot([1, 2], [3, 4])
+        axes[2].set_title("mine")
+        before = [_axes_state(a) for a in axes[1:]]
+        assert plot_range_test(results[0], ax=axes[0], title="small") is fig
+        assert [_axes_state(a) for a in axes[1:]] == before  # the neighbours are untouched
+        assert fig.axes == list(axes) and not fig.legends  # no panel, header or figure legend added
+
+        ax = axes[0]
+        s = results[0].suggestion
+        assert s is not None
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+        assert ax.get_xlabel() == "learning rate (log scale)"
+        assert (ax.get_ylabel(), ax.get_title()) == ("training loss", "small")
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert {"loss (raw)", "loss (smoothed)", f"steepest descent {s.steepest_lr:.2e}",
+                f"minimum {s.min_loss_lr:.2e}"} <= set(labels)  # fmt: skip
+        verticals = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label().startswith("_")]
+        assert s.lr in verticals
+        assert f"suggested lr = {s.lr:.2e}" in " ".join(t.get_text() for t in ax.texts)
+        legend = ax.get_legend()
+        assert legend is not None
+        entries = [t.get_text() for t in legend.get_texts()]
+        assert f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}" in entries and "diverged region" in entries
+
+        # The other two, then the file a reader sees: LR ticks written as LRs, the legend inside its axes.
+        for a, r in zip(axes[1:], results[1:]):
+            a.clear()
+            plot_range_test(r, ax=a, title=r.label)
+        fig.savefig(tmp_path / "compare.png", dpi=80)
+        renderer = fig.canvas.get_renderer()
+        for a in axes:
+            ticks = [t.get_text() for t in a.get_xticklabels() if t.get_text()]
+            assert ticks and all(re.fullmatch(r"\d(\.\d+)?e[-+]\d\d", t) for t in ticks), ticks
+            assert _inside(a.get_legend().get_window_extent(renderer), a.get_window_extent(renderer))
+        image = Image.open(tmp_path / "compare.png")
+        assert image.size == (1200, 360) and np.unique(np.asarray(image.convert("L"))).size > 10
+    finally:
+        plt.close(fig)
+
+
+def test_ax_works_with_a_plain_figure_an_overlay_and_a_subfigure():
+    from matplotlib.figure import Figure
+
+    a, b = replace(make_result(), label="wd 0"), replace(make_result(seed=1, center=-1.0), label="wd 1e-4")
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    canvas = fig.canvas
+    left, right = fig.subplots(1, 2)
+    before = _axes_state(left)
+    assert plot_range_test([a, b], ax=right, highlight=1) is fig
+    assert fig.canvas is canvas  # measured without replacing the figure's canvas
+    assert _axes_state(left) == before and fig.axes == [left, right] and not fig.legends
+    entries = [t.get_text() for t in right.get_legend().get_texts()]
+    assert len(entries) == 2 and entries[1].startswith("wd 1e-4: lr") and entries[1].endswith("(recommended)")
+    png(fig)  # draws
+
+    root = Figure(figsize=(10, 4))
+    sub = root.subfigures(1, 2)[1]
+    assert plot_range_test(a, ax=sub.subplots()) is root  # the figure to save, not the subfigure
+
+
+def test_ax_keeps_the_inconclusive_message_inside_a_small_axes():
+    """The whole reason, a dozen lines at 12 pt, ran past a small axes onto its neighbours: its gist is shown."""
+    from matplotlib.figure import Figure
+
+    result = make_result(center=3.0)
+    assert result.suggestion is None and result.error
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, 3)
+    plot_range_test(result, ax=axes[1])
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    png(fig)
+    renderer = RendererAgg(int(fig.bbox.width), int(fig.bbox.height), fig.dpi)
+    [message] = [t for t in axes[1].texts if t.get_gid() == "inconclusive"]
+    assert "result.error says why" in message.get_text()
+    assert _inside(message.get_window_extent(renderer), axes[1].get_window_extent(renderer))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"schedule": [0.1, 0.2]}, r"draws the loss panel only, but got schedule, which only the full report"),
+        ({"figsize": (6, 4), "dpi": 80}, r"but got figsize, dpi, .*plt.subplots\(figsize=\.\.\., dpi=\.\.\.\)"),
+        ({"schedule_name": "cosine"}, r"but got schedule_name"),
+    ],
+)
+def test_ax_refuses_the_arguments_of_the_full_report(kwargs: dict, pattern: str):
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    with pytest.raises(TypeError, match=pattern):
+        plot_range_test(make_result(), ax=ax, **kwargs)
+    assert not ax.get_lines()  # refused before drawing
+
+
+def test_ax_that_is_not_one_axes_is_named(tmp_path: Path):
+    from matplotlib.figure import Figure
+
+    axes = Figure().subplots(1, 3)
+    with pytest.raises(TypeError, match=r"one matplotlib Axes, but got ndarray of 3 axes: pass one of them"):
+        plot_range_test(make_result(), ax=axes)
+    with pytest.raises(TypeError, match=r"ax to be a matplotlib Axes .* but got ax='loss'"):
+        plot_range_test(make_result(), ax="loss")
+    with pytest.raises(TypeError, match=r"save_report writes the full report and takes no ax"):
+        save_report(make_result(), tmp_path / "x.png", ax=axes[0])
+    assert not list(tmp_path.iterdir())
