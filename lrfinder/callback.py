@@ -1102,7 +1102,9 @@ class LRFinder(_CallbackBase):
                 ]
 
             def step() -> float:
-                return float(stepper[0](math.nan))
+                # At the LR the trial's schedule set for this step, read back from the optimizer (the largest
+                # group's, as the sweep records it): a DataError for NaN in the batch names it (it said "lr=nan").
+                return float(stepper[0](max(float(group["lr"]) for group in optimizer.param_groups)))
 
             try:
                 baseline = float(sum(reduce(_mean_loss(loss_of, held, pl_module))) / len(held))

@@ -2869,16 +2869,19 @@ def _non_finite_data_message(
     ``where`` names the batch (``"Batch 3 of the pass"``); the callback says it its own way. Under
     data parallelism (``world`` ranks, the loss their mean) a rank whose own batches were clean
     names another rank's batch, with ``batch=None`` and no ``parts``: that rank's error names them.
+    An ``lr`` that is not finite (a step with no LR of its own) is left out of the message.
     """
     if parts:
         held = f"{where} holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)})"
     else:
         held = f"{where} holds NaN or inf (the DataError raised on that rank names the parts)"
-    over = "" if world == 1 else f", the mean over the {world} ranks"
+    over = "" if world == 1 else f"the mean over the {world} ranks"
+    # A step with no LR of its own to name (NaN) is worded without one, never "lr=nan".
+    about = ", ".join(part for part in (f"lr={lr:.2e}" if math.isfinite(lr) else "", over) if part)
     return (
-        f"{held}, and the loss of step {step} (lr={lr:.2e}{over}) is {value}: the data made it non-finite, not the "
-        "learning rate, and the curve would read it as a divergence. Clean the data (drop or repair those examples, "
-        "e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
+        f"{held}, and the loss of step {step}{f' ({about})' if about else ''} is {value}: the data made it non-finite, "
+        "not the learning rate, and the curve would read it as a divergence. Clean the data (drop or repair those "
+        "examples, e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -279,3 +280,47 @@ def test_refine_warns_when_every_trial_diverged(tmp_path: Path) -> None:
     result = finder.result
     assert result is not None and result.refinement is not None and result.refinement.lr is None
     assert result.suggestion is not None and finder.applied_lr == result.suggestion.lr
+
+
+def test_nan_data_in_a_trial_names_the_trials_lr_not_nan(tmp_path: Path) -> None:
+    """The trials stepped with lr=math.nan, so NaN data met in a trial was reported at "lr=nan"."""
+    import lrfinder._lightning as lightning_glue
+    from lrfinder import DataError
+
+    plain_batches = lightning_glue.TrainBatches
+    steps = [0]
+
+    class NaNInTrials(plain_batches):  # type: ignore[misc, valid-type]
+        """The trials' streams (they skip the held-out batches) yield NaN inputs from their second batch on."""
+
+        def next(self) -> Any:
+            batch, idx = super().next()
+            if self.skip > 0:
+                steps[0] += 1
+                if steps[0] >= 2:
+                    x, y = batch
+                    batch = (torch.full_like(x, math.nan), y)
+            return batch, idx
+
+    finder = LRFinder(**FAST, refine=Refine(training_steps=60, candidates=2, extend=0))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lightning_glue, "TrainBatches", NaNInTrials)
+        with pytest.raises(DataError, match=r"holds NaN or inf in inputs") as caught:
+            _fit(tmp_path, 0.01, finder, val=False)
+    message = str(caught.value)
+    assert "lr=nan" not in message
+    found = re.search(r"\(lr=(\d\.\d\de[-+]\d\d)\)", message)
+    assert found is not None, message
+    assert float(found.group(1)) > 0
+
+
+def test_the_nan_data_message_leaves_out_an_lr_it_does_not_have() -> None:
+    from lrfinder.range_test import _non_finite_data_message
+
+    def message(lr: float, world: int = 1) -> str:
+        return _non_finite_data_message("Batch 2", None, 4, lr, math.nan, [], world=world)
+
+    assert "the loss of step 4 (lr=1.00e-02) is nan" in message(0.01)
+    assert "the loss of step 4 is nan" in message(math.nan) and "lr=" not in message(math.nan)
+    assert "step 4 (the mean over the 2 ranks) is nan" in message(math.nan, world=2)
+    assert "step 4 (lr=1.00e-02, the mean over the 2 ranks) is nan" in message(0.01, world=2)
