@@ -417,7 +417,10 @@ def param_groups(
     set and get ``weight_decay=0``. With ``decay_norm_and_bias=True`` every parameter is decayed.
     A tied parameter (one tensor under two names, as a language model's embedding and output
     weights) is one optimizer entry: it gets its first name's factor and decay
-    (``named_parameters`` order), and a warning names both when the other name's differ.
+    (``named_parameters`` order), and a warning names both when the other name's differ by
+    ``lr_factors``, ``bias_lr_factor`` or decay. Names apart only by their ``layer_lr_decay``
+    depth (a language model's tied embedding and output head, the usual case) are not warned
+    about: the tensor gets its first name's depth, the embedding's, as layer-wise decay gives it.
     Names are read inside a ``torch.compile``, ``DataParallel`` or ``DistributedDataParallel``
     wrapper: ``"backbone"`` matches the wrapped model's backbone.
 
@@ -448,7 +451,8 @@ def param_groups(
             without parameters.
 
     Warns:
-        UserWarning: A tied parameter's names get different factors or decay (it takes the first's).
+        UserWarning: A tied parameter's names get different ``lr_factors``/``bias_lr_factor``
+            factors or decay (it takes the first's).
 
     Example:
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2))
@@ -494,8 +498,8 @@ def param_groups(
             layer_factor[child] = layer_lr_decay ** (n - 1 - i)
         layer_factor[""] = layer_lr_decay ** max(n - 1, 0)
 
-    def settings_of(full_name: str, param: nn.Parameter) -> tuple[float, bool]:
-        """The (LR factor, decayed) the rules give ``param`` under ``full_name``."""
+    def settings_of(full_name: str, param: nn.Parameter) -> tuple[tuple[float, bool], float]:
+        """The (LR factor, decayed) the rules give ``param`` under ``full_name``, and its ``layer_lr_decay`` part."""
         mod_name, module = module_of[full_name]
         leaf = full_name.rsplit(".", 1)[-1]
         # An LSTM's bias_ih_l0 / bias_hh_l0 and MultiheadAttention's bias_k / bias_v are biases too.
@@ -508,9 +512,11 @@ def param_groups(
         gain = vector or _is_weight_norm_gain(module, leaf)
         decay = decay_norm_and_bias or not (is_bias or gain or _is_norm_module(module))
         factor = bias_lr_factor if is_bias else 1.0
+        layer = 1.0
         if layer_lr_decay is not None:
             top = mod_name.split(".", 1)[0] if mod_name else ""
-            factor *= layer_factor.get(top, layer_factor[""])
+            layer = layer_factor.get(top, layer_factor[""])
+            factor *= layer
         if patterns:
             parts = mod_name.split(".") if mod_name else [""]
             ancestors = [".".join(parts[: k + 1]) for k in range(len(parts))]
@@ -518,20 +524,25 @@ def param_groups(
                 if any(fnmatch.fnmatchcase(a, pattern) for a in ancestors):
                     factor *= float(pf)
                     break
-        return factor, decay
+        return (factor, decay), layer
 
     groups: dict[tuple[float, bool], dict[str, Any]] = {}
-    first: dict[int, tuple[str, tuple[float, bool]]] = {}  # id(param) -> its first name and settings
+    # id(param) -> its first name, settings and layer_lr_decay part
+    first: dict[int, tuple[str, tuple[float, bool], float]] = {}
     conflicts: list[tuple[str, tuple[float, bool], str, tuple[float, bool]]] = []
     for full_name, param in model.named_parameters(remove_duplicate=False):
-        key = settings_of(full_name, param)
+        key, layer = settings_of(full_name, param)
         seen = first.get(id(param))
         if seen is not None:
             # A tied parameter (one tensor under two names) is one optimizer entry: one LR, one decay.
-            if seen[1] != key:
+            # Names apart only by their layer_lr_decay depth are not warned about: every language model
+            # with tied input and output embeddings is so (the embedding's depth is the one layer-wise
+            # decay gives it, as timm's and BEiT's rules do), and no lr_factors could make them agree.
+            (seen_factor, seen_decay), seen_layer = seen[1], seen[2]
+            if (seen_factor / seen_layer, seen_decay) != (key[0] / layer, key[1]):
                 conflicts.append((seen[0], seen[1], full_name, key))
             continue
-        first[id(param)] = (full_name, key)
+        first[id(param)] = (full_name, key, layer)
         factor, decay = key
         if key not in groups:
             label = "decay" if decay else "no_decay"

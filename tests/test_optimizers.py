@@ -285,6 +285,23 @@ def test_a_tied_weight_takes_its_first_names_settings_and_a_conflict_is_said() -
         param_groups(twice, lr=0.1, lr_factors={"b": 0.5})
 
 
+def test_a_tied_embedding_under_layer_lr_decay_is_not_warned_about() -> None:
+    # Every language model with a tied embedding and output head got the tied-parameter warning under
+    # layer_lr_decay (embedding and head sit at different depths), and its advice (one lr_factors factor
+    # for both) did not silence it: the layer factors still differed. The embedding's depth is kept.
+    model = _Tied()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        info = _lookup(param_groups(model, lr=0.1, layer_lr_decay=0.5))
+        _lookup(param_groups(model, lr=0.1, layer_lr_decay=0.5, lr_factors={"head": 2.0, "embed": 2.0}))
+    assert info[id(model.embed.weight)][0] == pytest.approx(0.1 * 0.5**2)  # embed is the deepest of 3 layers
+    assert info[id(model.head.weight)][0] == pytest.approx(0.1 * 0.5**2)  # the same tensor
+    # lr_factors that set the two names apart are still said, with the layer factors in the numbers.
+    said = r"'embed.weight' \(lr factor 0.25, decayed\) and 'head.weight' \(lr factor 10"
+    with pytest.warns(UserWarning, match=said):
+        param_groups(model, lr=0.1, layer_lr_decay=0.5, lr_factors={"head": 10.0})
+
+
 def test_bias_lr_factor():
     model = _model()
     info = _lookup(param_groups(model, lr=0.01, bias_lr_factor=2.0))
