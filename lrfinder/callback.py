@@ -64,6 +64,8 @@ from .range_test import (
     infer_batch_size,
     lr_schedule,
     run_sweep,
+    traced_in_eval_message,
+    traced_in_eval_mode,
     validate_settings,
 )
 from .refine import (
@@ -808,6 +810,9 @@ class LRFinder(_CallbackBase):
             )
         # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
         check_materialized(pl_module, lazy_fix=_LAZY_FIX)
+        frozen = traced_in_eval_mode(pl_module)
+        if frozen:
+            _lightning.warn(trainer, "LRFinder: " + traced_in_eval_message(frozen, "The module"))
         num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
         if not num_parameters:
             raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")

@@ -470,6 +470,17 @@ def traced_in_eval_mode(model: nn.Module) -> list[str]:
     return found
 
 
+def traced_in_eval_message(names: Sequence[str], what: str = "The model") -> str:
+    """What :func:`traced_in_eval_mode`'s findings are told (the first module named); ``what`` names the model."""
+    where = f"{what} was" if names[0] == "" else f"{what}'s submodule {names[0]} was"
+    return (
+        f"{where} traced in eval mode (torch.jit.trace after model.eval()): its dropout or batch norm is frozen in "
+        "evaluation mode in the trace, whatever mode the range test (or training) sets, so the curve is not the one "
+        "the model trains along. Trace it in train mode (model.train() before torch.jit.trace), or script it "
+        "(torch.jit.script), unless training it that way is what you mean."
+    )
+
+
 def check_device(name: str, device: object) -> torch.device | None:
     """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``.
 
@@ -3372,14 +3383,7 @@ def range_test(
     check_materialized(model, lazy=restore)
     frozen = traced_in_eval_mode(model)
     if frozen:
-        where = "The model was" if frozen[0] == "" else f"Its submodule {frozen[0]} was"
-        warnings.warn(
-            f"{where} traced in eval mode (torch.jit.trace after model.eval()): its dropout or batch norm is frozen "
-            "in evaluation mode in the trace, whatever mode the range test (or training) sets, so the curve is not "
-            "the one the model trains along. Trace it in train mode (model.train() before torch.jit.trace), or "
-            "script it (torch.jit.script), unless training it that way is what you mean.",
-            stacklevel=2,
-        )
+        warnings.warn(traced_in_eval_message(frozen), stacklevel=2)
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):

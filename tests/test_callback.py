@@ -993,6 +993,16 @@ def test_a_metric_kept_in_a_plain_dict_counts_the_fits_batches_only(tmp_path: Pa
     assert float(model.scores["seen"].compute()) == 64  # the fit's two batches of 32, not the test's 80 as well
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:.*might cause the trace to be incorrect")
+def test_a_submodule_traced_in_eval_mode_is_warned_about(tmp_path: Path) -> None:
+    """Its batch norm ran on frozen running statistics in the test and the fit, whatever mode Lightning set."""
+    model = Net()
+    model.body = torch.jit.trace(model.body.eval(), torch.randn(4, 8))
+    with pytest.warns(UserWarning, match=r"LRFinder: The module's submodule body was traced in eval mode"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
+
+
 def test_a_module_with_uninitialized_lazy_layers_is_a_clear_error(tmp_path: Path) -> None:
     """The snapshot read their shapes: torch's "Attempted to use an uninitialized parameter" left the callback."""
     model = Net()

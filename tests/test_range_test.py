@@ -1289,7 +1289,7 @@ def test_a_model_traced_in_eval_mode_is_warned_about(loader: DataLoader) -> None
                       r"before torch.jit.trace"):  # fmt: skip
         range_test(traced(False), loader, loss_fn=F.cross_entropy, num_steps=10)
     inside = nn.Sequential(traced(False), nn.ReLU())
-    with pytest.warns(UserWarning, match=r"^Its submodule 0 was traced in eval mode"):
+    with pytest.warns(UserWarning, match=r"^The model's submodule 0 was traced in eval mode"):
         range_test(inside, loader, loss_fn=F.cross_entropy, num_steps=10)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
