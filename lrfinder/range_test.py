@@ -446,27 +446,36 @@ def traced_in_eval_mode(model: nn.Module) -> list[str]:
     ``model.eval()`` (a model exported for inference), its dropout and batch norm keep running as
     in evaluation whatever ``.train()`` sets, so a range test (or training) of it is not the one of
     the Python model. Found in the module's inlined graph: a train flag that is a constant
-    ``False`` (a scripted module reads ``self.training`` instead). Names as ``model.named_modules``
-    gives them (``""`` for the model itself).
+    ``False`` (a scripted module reads ``self.training`` instead). Not counted, as the trace runs
+    them as the Python module would: a dropout of constant ``p=0`` (what eval mode leaves of it is
+    all it did), and a traced module whose parameters are all frozen (``requires_grad=False``: a
+    feature extractor kept in eval mode on purpose). Names as ``model.named_modules`` gives them
+    (``""`` for the model itself).
     """
     found: list[str] = []
     inside: set[int] = set()
     for name, module in model.named_modules():
         if id(module) in inside or not isinstance(module, torch.jit.ScriptModule):
             continue
-        inside.update(id(m) for m in module.modules())
         try:
             graph = module.inlined_graph
-        except (AttributeError, RuntimeError):  # no forward (a container of script modules)
+        except (AttributeError, RuntimeError):  # no forward (a container of script modules): its own are looked at
+            continue
+        inside.update(id(m) for m in module.modules())
+        params = list(module.parameters())
+        if params and not any(p.requires_grad for p in params):
             continue
         for node in graph.nodes():
             index = _TRAIN_FLAGS.get(node.kind())
             if index is None:
                 continue
-            flag = list(node.inputs())[index].node()
-            if flag.kind() == "prim::Constant" and flag.hasAttribute("value") and not flag.i("value"):
-                found.append(name)
-                break
+            inputs = list(node.inputs())
+            if not _is_constant(inputs[index], False):
+                continue
+            if "dropout" in node.kind() and _is_constant(inputs[1], 0.0):
+                continue  # p=0: the same in either mode
+            found.append(name)
+            break
     return found
 
 
@@ -479,6 +488,14 @@ def traced_in_eval_message(names: Sequence[str], what: str = "The model") -> str
         "the model trains along. Trace it in train mode (model.train() before torch.jit.trace), or script it "
         "(torch.jit.script), unless training it that way is what you mean."
     )
+
+
+def _is_constant(value: torch._C.Value, expected: object) -> bool:
+    """Whether a TorchScript graph value is a ``prim::Constant`` equal to ``expected``."""
+    node = value.node()
+    if node.kind() != "prim::Constant" or not node.hasAttribute("value"):
+        return False
+    return bool(value.toIValue() == expected)
 
 
 def check_device(name: str, device: object) -> torch.device | None:

@@ -31,6 +31,7 @@ from lrfinder import (
     lr_schedule,
     range_test,
 )
+from lrfinder.range_test import traced_in_eval_mode
 
 
 def snapshot_of(model: nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
@@ -1295,6 +1296,27 @@ def test_a_model_traced_in_eval_mode_is_warned_about(loader: DataLoader) -> None
         warnings.simplefilter("error", UserWarning)
         range_test(traced(True), loader, loss_fn=F.cross_entropy, num_steps=10)
         range_test(torch.jit.script(make_mlp().eval()), loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:.*might cause the trace to be incorrect")
+def test_an_eval_trace_that_runs_as_in_training_is_not_warned_about(loader: DataLoader) -> None:
+    """A dropout of p=0 and a frozen traced feature extractor run the same in either mode: no false alarm."""
+    example = next(iter(loader))[0]
+    # Dropout(0.0), as modern transformers set it: eval mode changes nothing, but its flag is a constant False.
+    no_dropout = nn.Sequential(nn.Linear(10, 16), nn.Dropout(0.0), nn.ReLU(), nn.Linear(16, 3)).eval()
+    assert traced_in_eval_mode(torch.jit.trace(no_dropout, example)) == []
+    # A frozen backbone, traced in eval mode on purpose (its batch norm keeps its running statistics), under a head.
+    backbone = make_mlp(features=10, classes=16).eval().requires_grad_(False)
+    model = nn.Sequential(torch.jit.trace(backbone, example), nn.ReLU(), nn.Linear(16, 3))
+    assert traced_in_eval_mode(model) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    # A dropout that does something is still found, and so is the same backbone when it trains.
+    dropout = nn.Sequential(nn.Linear(10, 16), nn.Dropout(0.3), nn.ReLU(), nn.Linear(16, 3)).eval()
+    assert traced_in_eval_mode(torch.jit.trace(dropout, example)) == [""]
+    assert traced_in_eval_mode(torch.jit.trace(backbone.requires_grad_(True), example)) == [""]
 
 
 def test_a_compiled_model_is_named_by_its_class(mlp: nn.Module, loader: DataLoader) -> None:
