@@ -644,7 +644,7 @@ class _Stepper:
         batches = [args[0] if args else None for args, _ in drawn]
         found = self._nan_watch.scan(batches)
         rank = int(self.trainer.global_rank)
-        marks = torch.zeros(world, dtype=torch.float64)
+        marks = torch.zeros(world, dtype=torch.float64, device=local.device)  # the loss's device: cat takes one
         if found:
             marks[rank] = drawn[found[0][0]][1] + 1  # the batch's index in the pass, + 1 (0: clean)
         # The same "mean" as for the loss alone, element by element: the loss is reduced as before, and a mark

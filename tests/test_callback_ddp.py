@@ -409,3 +409,31 @@ def test_ddp_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(tmp
     assert first["all_reduces"] == second["all_reduces"] == 4
     assert second["error"].startswith("LRFinder: Batch 3 on rank 1 holds NaN or inf in inputs (inputs float32 (16, 8)")
     assert first["error"].startswith("LRFinder: Batch 3 on rank 1 holds NaN or inf (the DataError raised on that rank")
+
+
+def test_the_nan_marks_go_on_the_losss_device() -> None:
+    """Under DDP on GPUs the per-rank NaN marks were made on the CPU and concatenated to the CUDA loss: torch.cat
+    refused the two devices on every step. In one process, with the loss on the meta device standing for CUDA."""
+    import types
+
+    import torch
+
+    from lrfinder._lightning import _Stepper
+
+    class Strategy:
+        root_device = torch.device("meta")
+        seen: list[torch.Tensor] = []
+
+        def reduce(self, tensor: torch.Tensor, reduce_op: str) -> torch.Tensor:
+            self.seen.append(tensor)
+            return torch.zeros(tensor.shape, dtype=torch.float64)  # every rank's loss 0, no marks
+
+    class Module:
+        def training_step(self, batch: object, batch_idx: int) -> None: ...
+
+    trainer = types.SimpleNamespace(strategy=Strategy(), world_size=2, global_rank=1)
+    stepper = _Stepper(trainer, Module(), None, [], {})  # type: ignore[arg-type]
+    loss = torch.zeros((), device="meta")
+    batch = (torch.zeros(2, 3), torch.zeros(2))
+    assert stepper._reduce([loss], [((batch, 0), 0)], 0.1) == 0.0
+    assert Strategy.seen[0].shape == (3,) and Strategy.seen[0].device.type == "meta"  # the loss and 2 marks, reduced
