@@ -1851,7 +1851,8 @@ def _held_large(value: Any) -> tuple[Any, ...] | None:
     """``("large", tensor, version)`` for a tensor attribute over :data:`ATTRIBUTE_COPY_LIMIT`, else ``None``."""
     if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and not _storage_freed(value):
         if value.numel() * value.element_size() > ATTRIBUTE_COPY_LIMIT:
-            return ("large", value, value._version)
+            # An inference tensor has no version counter to watch (and cannot be changed outside inference mode).
+            return ("large", value, None if value.is_inference() else value._version)
     return None
 
 
@@ -1961,11 +1962,13 @@ def _outside_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
             for item in (value, *items):
                 if isinstance(item, nn.Module) and id(item) not in inside and id(item) not in found:
                     found[id(item)] = (f"{type(module).__name__}.{key}", item)
-    # One with tensors that hold no values (lazy, meta, freed by FSDP) has nothing to copy or watch.
+    # One with tensors that hold no values (lazy, meta, freed by FSDP) has nothing to copy or watch. One with
+    # inference tensors (made under torch.inference_mode: a frozen teacher) can be neither written back nor
+    # watched outside inference mode (no version counter), and no training forward changes it in place.
     found = {
         key: (name, m)
         for key, (name, m) in found.items()
-        if not any(is_lazy(t) or t.is_meta or _storage_freed(t) for t in _module_tensors(m))
+        if not any(is_lazy(t) or t.is_meta or _storage_freed(t) or t.is_inference() for t in _module_tensors(m))
     }
     # A module inside another one found is covered by it.
     covered = {id(sub) for _, m in found.values() for sub in m.modules() if sub is not m}
@@ -2200,7 +2203,7 @@ class StateSnapshot:
                     value = _put_back(saved_value)
                     if name not in owned and vars(module).get(name, _MISSING) is not value:
                         vars(module)[name] = value
-                    if saved_value[0] == "large" and value._version != saved_value[2]:
+                    if saved_value[0] == "large" and saved_value[2] is not None and value._version != saved_value[2]:
                         changed.append(f"{type(module).__name__}.{name} (a tensor of {_size_words(value)})")
             if changed:
                 warnings.warn(

@@ -2479,6 +2479,38 @@ def test_a_metric_kept_outside_the_models_tree_is_restored(loader: DataLoader) -
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.parametrize("limit", [None, 16])
+def test_a_teacher_made_under_inference_mode_and_held_outside_the_tree_is_left_alone(
+    loader: DataLoader, monkeypatch: pytest.MonkeyPatch, limit: int | None
+) -> None:
+    """A frozen teacher built or loaded under torch.inference_mode, kept in a list (out of the optimizer): the
+    snapshot's copy was written back into its inference tensors ("Inplace update to inference tensor outside
+    InferenceMode"), after the whole sweep; over the copy limit, its version counter was read (it has none)."""
+    if limit is not None:
+        monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", limit)
+    with torch.inference_mode():
+        teacher = make_mlp().eval()
+        big = torch.zeros(8, 8)
+
+    class Student(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+            self.teachers = [teacher]
+            self.table = big  # a large tensor attribute made under inference mode too
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                self.teachers[0](x)
+            return self.net(x)
+
+    before = [t.clone() for t in teacher.state_dict().values()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        range_test(Student(), loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.state_dict().values(), strict=True))
+
+
 def test_a_back_reference_to_the_models_owner_is_not_named(loader: DataLoader, monkeypatch: pytest.MonkeyPatch) -> None:
     """The owner holds the model's own weights, which the test changes and restores: no warning about them."""
     monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 1024)
