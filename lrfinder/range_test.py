@@ -2789,6 +2789,21 @@ def compile_failure_message(exc: BaseException) -> str | None:
     )
 
 
+
+def raise_if_compile_failed(exc: BaseException) -> None:
+    """Raise a :class:`ModelError` (``exc`` chained) when ``exc`` is torch.compile's compiler failing, not the data.
+
+    Called first where a batch's error is turned into a :class:`DataError` (the range test, ``train``, the
+    command line's model check): :func:`compile_failure_message` says what to do.
+
+    Raises:
+        ModelError: ``exc`` is an ``InductorError`` or ``BackendCompilerFailed``.
+
+    """
+    message = compile_failure_message(exc)
+    if message is not None:
+        raise ModelError(message) from exc
+
 #: How torch.compile's tracer quotes the error an operation raised on fake tensors ("... got RuntimeError('...')").
 _TRACED_ERROR = re.compile(r"\bgot \w+(?:Error|Exception)\((['\"])(.*?)\1\)\s*$", re.MULTILINE)
 
@@ -3536,9 +3551,7 @@ def range_test(
                 except LRFinderError:
                     raise
                 except _MISMATCH_ERRORS as exc:
-                    compile_failed = compile_failure_message(exc)
-                    if compile_failed is not None:
-                        raise ModelError(compile_failed) from exc
+                    raise_if_compile_failed(exc)
                     # A batch that does not fit the model or loss_fn is said in terms of the batch: the
                     # first one, or a later one unlike it (the short last batch of a pass).
                     if step_fn is not None or _is_out_of_memory(exc):

@@ -48,7 +48,7 @@ from torch import nn
 from ._checks import is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
-from .exceptions import DataError, LRFinderError, ModelError
+from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import (
     _MISMATCH_ERRORS,
@@ -66,9 +66,9 @@ from .range_test import (
     check_not_a_dataset,
     check_optimizer_of,
     check_precision_name,
-    compile_failure_message,
     empty_data_message,
     infer_batch_size,
+    raise_if_compile_failed,
     trainable_parameters,
 )
 
@@ -181,9 +181,7 @@ def _classes(package: str) -> tuple[type, type, type]:
             except LRFinderError:
                 raise
             except _MISMATCH_ERRORS as exc:
-                compile_failed = compile_failure_message(exc)
-                if compile_failed is not None:
-                    raise ModelError(compile_failed) from exc
+                raise_if_compile_failed(exc)
                 if _is_out_of_memory(exc):
                     raise
                 first = self._first.get(name)

@@ -1161,15 +1161,6 @@ def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
     )
 
 
-def _raise_if_compile_failed(exc: BaseException) -> None:
-    """Raise a :class:`ModelError` saying so when ``exc`` is torch.compile's compiler failing, not the data."""
-    from ..range_test import compile_failure_message
-
-    message = compile_failure_message(exc)
-    if message is not None:
-        raise ModelError(message) from exc
-
-
 def check_model_fits(
     model: nn.Module,
     batch: Any,
@@ -1190,6 +1181,8 @@ def check_model_fits(
             range, or the forward pass fails.
 
     """
+    from ..range_test import raise_if_compile_failed
+
     buffers = {
         k: v.detach().clone()
         for k, v in model.state_dict().items()
@@ -1203,7 +1196,7 @@ def check_model_fits(
                 except LRFinderError:
                     raise
                 except Exception as exc:
-                    _raise_if_compile_failed(exc)
+                    raise_if_compile_failed(exc)
                     raise ModelError(
                         f"{type(model).__name__}.training_step fails on the first batch ({_kind(batch)}): "
                         f"{type(exc).__name__}: {reason(exc)}. Check that the data is what training_step expects."
@@ -1213,7 +1206,7 @@ def check_model_fits(
             try:
                 out = model(x)
             except Exception as exc:
-                _raise_if_compile_failed(exc)
+                raise_if_compile_failed(exc)
                 raise ModelError(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
                     f"{type(exc).__name__}: {reason(exc)}. Check that the data "
