@@ -516,11 +516,20 @@ def test_lightnings_learning_rate_finder_too_is_said(tmp_path: Path) -> None:
 
 
 class ManualNet(Net):
-    """:class:`Net` under manual optimization: one optimizer, stepped in ``training_step``; steps recorded."""
+    """:class:`Net` under manual optimization: one optimizer, stepped in ``training_step``; steps recorded.
 
-    def __init__(self) -> None:
-        super().__init__()
+    Subclasses add to the step with :meth:`before_step` (after the backward) and :meth:`after_step`.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.automatic_optimization = False
+
+    def before_step(self, opt: Any) -> None:
+        """Called between the backward and ``opt.step()``."""
+
+    def after_step(self) -> None:
+        """Called after ``opt.step()``."""
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         opt = self.optimizers()
@@ -528,7 +537,9 @@ class ManualNet(Net):
         x, y = batch
         loss = F.cross_entropy(self.head(self.body(x)), y)
         self.manual_backward(loss)
+        self.before_step(opt)
         opt.step()
+        self.after_step()
         self.steps.append((self.phase, x.shape[0], float(loss.detach()), False))
         self.mean_loss.update(loss.detach())
         return loss
@@ -618,23 +629,14 @@ def test_manual_accumulation_by_hand_sets_the_per_device_batch_for_a_target(tmp_
     assert result.scaled.factor == 4.0
 
 
-class ManualOneCycle(Net):
+class ManualOneCycle(ManualNet):
     """Manual optimization stepping its own OneCycleLR in training_step, sized to the fit (10 steps)."""
 
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr=lr, schedule="onecycle", total_steps=10)
-        self.automatic_optimization = False
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        opt = self.optimizers()
-        x, y = batch
-        loss = F.cross_entropy(self.head(self.body(x)), y)
-        opt.zero_grad()
-        self.manual_backward(loss)
-        opt.step()
+    def after_step(self) -> None:
         self.lr_schedulers().step()
-        self.mean_loss.update(loss.detach())
-        return loss
 
 
 def test_manual_optimization_stepping_its_own_schedule_in_training_step(tmp_path: Path) -> None:
@@ -1130,22 +1132,11 @@ def test_gradient_clipping_applies_during_test(tmp_path: Path) -> None:
     assert by_value.result is not None and by_value.result.settings.gradient_clip_algorithm == "value"
 
 
-class ManualClipNet(Net):
+class ManualClipNet(ManualNet):
     """Manual optimization that clips by hand, as Lightning documents it (Trainer(gradient_clip_val) is refused)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.automatic_optimization = False
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        opt = self.optimizers()
-        x, y = batch
-        loss = F.cross_entropy(self.head(self.body(x)), y)
-        opt.zero_grad()
-        self.manual_backward(loss)
+    def before_step(self, opt: Any) -> None:
         self.clip_gradients(opt, gradient_clip_val=0.05, gradient_clip_algorithm="norm")
-        opt.step()
-        return loss
 
 
 class OwnClipNet(Net):
@@ -1723,22 +1714,34 @@ def test_lightningcli_yaml_gives_every_init_arg(tmp_path: Path, monkeypatch: pyt
     assert [c.optimizer for c in cli.trainer.callbacks if isinstance(c, LRFinder)] == ["adamw"]
 
 
-def test_attr_name_hparams(tmp_path: Path) -> None:
+def fit_hparams_net(tmp_path: Path, finder: LRFinder, key: str, **attributes: Any) -> tuple[Net, type[Net]]:
+    """Fit a :class:`Net` whose ``configure_optimizers`` reads its LR from ``self.hparams[key]`` (saved by
+    ``save_hyperparameters``), with ``finder``; check that the found LR went there and into the optimizer.
+
+    ``attributes`` are set on the module besides. Returns the module and its class (for another fit).
+    """
+
     class HP(Net):
-        def __init__(self, learning_rate: float = 0.01) -> None:
+        def __init__(self) -> None:
             super().__init__(lr=None, hard_lr=0.0)
-            self.save_hyperparameters()
+            self.save_hyperparameters({key: 0.01})
+            for name, value in attributes.items():
+                setattr(self, name, value)
 
         def configure_optimizers(self) -> Any:
-            self.hard_lr = self.hparams.learning_rate
+            self.hard_lr = self.hparams[key]
             return super().configure_optimizers()
 
-    finder = LRFinder(**FAST)
     model = HP()
     t = trainer(tmp_path, [finder], max_steps=1)
     t.fit(model, make_loader())
-    assert model.hparams.learning_rate == finder.applied_lr
+    assert finder.applied_lr is not None and model.hparams[key] == finder.applied_lr
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+    return model, HP
+
+
+def test_attr_name_hparams(tmp_path: Path) -> None:
+    fit_hparams_net(tmp_path, LRFinder(**FAST), "learning_rate")
 
 
 def test_hparams_lr_comes_before_a_learning_rate_attribute(tmp_path: Path) -> None:
@@ -1747,23 +1750,8 @@ def test_hparams_lr_comes_before_a_learning_rate_attribute(tmp_path: Path) -> No
     Lightning's tuner looks ``lr`` up on the module and in its hparams before ``learning_rate``. LRFinder took
     self.learning_rate first: it overwrote that attribute and left hparams.lr (the checkpoint's LR) as it was.
     """
-
-    class HP(Net):
-        def __init__(self, lr: float = 0.01) -> None:
-            super().__init__(lr=None, hard_lr=0.0)
-            self.save_hyperparameters()
-            self.learning_rate = 0.5  # another rate, which configure_optimizers does not read
-
-        def configure_optimizers(self) -> Any:
-            self.hard_lr = self.hparams.lr
-            return super().configure_optimizers()
-
-    finder = LRFinder(**FAST)
-    model = HP()
-    t = trainer(tmp_path, [finder], max_steps=1)
-    t.fit(model, make_loader())
-    assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr
-    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+    # another rate, which configure_optimizers does not read
+    model, _ = fit_hparams_net(tmp_path, LRFinder(**FAST), "lr", learning_rate=0.5)
     assert model.learning_rate == 0.5
 
 
@@ -1773,25 +1761,10 @@ def test_attr_name_plain_finds_the_hparams_entry(tmp_path: Path) -> None:
     A LearningRateFinder(attr_name="learning_rate") config moved to LRFinder stopped the fit with
     "HP has no such attribute".
     """
-
-    class HP(Net):
-        def __init__(self, learning_rate: float = 0.01) -> None:
-            super().__init__(lr=None, hard_lr=0.0)
-            self.save_hyperparameters()
-
-        def configure_optimizers(self) -> Any:
-            self.hard_lr = self.hparams.learning_rate
-            return super().configure_optimizers()
-
-    finder = LRFinder(attr_name="learning_rate", **FAST)
-    model = HP()
-    t = trainer(tmp_path, [finder], max_steps=1)
-    t.fit(model, make_loader())
-    assert finder.applied_lr is not None and model.hparams.learning_rate == finder.applied_lr
-    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+    _, hp = fit_hparams_net(tmp_path, LRFinder(attr_name="learning_rate", **FAST), "learning_rate")
     missing = r"attr_name='rate'\): HP has no such attribute and no such entry in its hparams"
     with pytest.raises(AttributeError, match=missing):
-        trainer(tmp_path, [LRFinder(attr_name="rate", **FAST)], max_steps=1).fit(HP(), make_loader())
+        trainer(tmp_path, [LRFinder(attr_name="rate", **FAST)], max_steps=1).fit(hp(), make_loader())
 
 
 class StepLRs(Callback):

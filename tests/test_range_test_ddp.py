@@ -48,6 +48,13 @@ def _curve(result: lrfinder.RangeTestResult) -> dict[str, Any]:
     }
 
 
+def _leave(out: str, rank: int, record: dict[str, Any]) -> None:
+    """A worker's end: wait for every rank, leave the process group, write this rank's record for the test."""
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+
+
 def _worker(rank: int, init: str, out: str) -> None:
     torch.set_num_threads(1)
     torch.distributed.init_process_group(
@@ -104,9 +111,7 @@ def _worker(rank: int, init: str, out: str) -> None:
         record["plain_ranks"] = data_parallel_ranks(plain, torch.device("cpu")) is None
         alone = lrfinder.range_test(plain, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0, num_steps=30)
         record["plain_steps"] = len(alone.losses)
-    torch.distributed.barrier()  # rank 1 waits here while rank 0 runs alone
-    torch.distributed.destroy_process_group()
-    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+    _leave(out, rank, record)  # rank 1 waits in its barrier while rank 0 runs alone
 
 
 @pytest.fixture(scope="module")
@@ -258,9 +263,7 @@ def _accumulation_and_nan_worker(rank: int, init: str, out: str) -> None:
             record[name].update(steps=len(steps), all_reduces=calls[0])
     finally:
         dist.all_reduce = all_reduce
-    dist.barrier()
-    dist.destroy_process_group()
-    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+    _leave(out, rank, record)
 
 
 @pytest.fixture(scope="module")
