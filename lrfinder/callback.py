@@ -1605,7 +1605,7 @@ class LRFinder(_CallbackBase):
                 _log_curve(lg, result)
 
     def _publish_applied(self, trainer: pl.Trainer, lr: float) -> None:
-        """``lr_finder/applied_lr``: the LR training starts from (a module's own cycle: its peak).
+        """``lr_finder/applied_lr``: the LR set for training (a module's own cycle: its peak, which it climbs to).
 
         Under ``ddp_spawn`` the main process sees only ``callback_metrics``, so this is where it
         reads what the workers trained with; ``lr_finder/lr`` is the test's LR, which a module's
