@@ -2789,7 +2789,6 @@ def compile_failure_message(exc: BaseException) -> str | None:
     )
 
 
-
 def raise_if_compile_failed(exc: BaseException) -> None:
     """Raise a :class:`ModelError` (``exc`` chained) when ``exc`` is torch.compile's compiler failing, not the data.
 
@@ -2803,6 +2802,7 @@ def raise_if_compile_failed(exc: BaseException) -> None:
     message = compile_failure_message(exc)
     if message is not None:
         raise ModelError(message) from exc
+
 
 #: How torch.compile's tracer quotes the error an operation raised on fake tensors ("... got RuntimeError('...')").
 _TRACED_ERROR = re.compile(r"\bgot \w+(?:Error|Exception)\((['\"])(.*?)\1\)\s*$", re.MULTILINE)

@@ -83,7 +83,6 @@ logger = logging.getLogger(__name__)
 _OTHER_FORMATS = "For other formats, train a LightningModule whose training_step returns the loss."
 
 
-
 class TrainingDivergedError(LRFinderError):
     """Training produced a non-finite loss or non-finite weights; the model must not be used.
 

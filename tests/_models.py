@@ -178,7 +178,6 @@ def weights(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-
 class GAN(pl.LightningModule):
     """Two networks, two optimizers (the discriminator at half the generator's LR), losses logged."""
 

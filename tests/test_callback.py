@@ -1534,7 +1534,6 @@ def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> No
         find_lr(model, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
-
     manual = ManualNet()  # manual optimization: the step is the module's own, the data is checked the same
     initial = weights(manual)
     with pytest.raises(DataError, match=r"LRFinder: Batch 3 holds NaN or inf in inputs"):
@@ -1955,6 +1954,7 @@ def test_fast_dev_run_skips(tmp_path: Path) -> None:
 def test_fp16_grad_scaler_state_restored(tmp_path: Path) -> None:
     """16-mixed with a GradScaler: the test's overflow skips must not leak into training."""
     MixedPrecision = pl.plugins.precision.MixedPrecision
+
     def run(lr: float, with_finder: bool) -> tuple[Net, torch.amp.GradScaler, LRFinder]:
         pl.seed_everything(1, verbose=False)
         scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 class PipeSafe:
     """A text stream that goes quiet when its reader is gone (``lrfind run ... | head -3``).
 
