@@ -21,6 +21,26 @@ def check_flag(name: str, value: object) -> None:
         raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}{hint}")
 
 
+def sentence(text: str | None) -> str:
+    """``text`` as a sentence to embed in a longer message: stripped, ending with one full stop.
+
+    An error message (``result.error``) is already a sentence or several, the last ending in ``.``; put
+    inside parentheses or before another full stop it read ``... these LRs).). Training ...``. ``None``
+    or an empty string gives ``"no reason was recorded."``.
+
+    Example:
+        >>> sentence("The loss never clearly falls.")
+        'The loss never clearly falls.'
+        >>> sentence("Increase max_lr")
+        'Increase max_lr.'
+
+    """
+    text = (text or "").strip()
+    if not text:
+        return "no reason was recorded."
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _shortest(value: float, dtype: Any) -> float:
     """A narrow float as the shortest decimal that reads back as it (``np.float32(1e-3)`` -> ``0.001``)."""
     return float(str(dtype(value)))

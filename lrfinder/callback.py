@@ -47,7 +47,7 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
 from . import _lightning
-from ._checks import check_flag, is_int, plain
+from ._checks import check_flag, is_int, plain, sentence
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import PEER_OPTION_NAMES, did_you_mean_each
@@ -571,7 +571,7 @@ class LRFinder(_CallbackBase):
             return
         if result.lr is None:
             message = (
-                f"LRFinder: the range test was inconclusive ({result.error}). Training goes on with the "
+                f"LRFinder: the range test was inconclusive: {sentence(result.error)} Training goes on with the "
                 "module's own learning rate."
             )
             if self._replaced is not None:

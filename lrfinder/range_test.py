@@ -43,7 +43,7 @@ from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 
 from ._atomic import atomic_write_text
-from ._checks import check_flag, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._checks import check_flag, is_int, is_real, plain, sentence, text_or_bool_at, text_or_bool_message
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
@@ -1149,7 +1149,7 @@ class RangeTestResult:
 
         """
         if self.suggestion is None:
-            raise LRFinderError(f"Cannot scale: the curve was inconclusive ({self.error}). Run the test again.")
+            raise LRFinderError(f"Cannot scale: the curve was inconclusive: {sentence(self.error)} Run the test again.")
         source = from_batch_size if from_batch_size is not None else self.batch_size
         if source is None:
             raise LRFinderError("Cannot scale: the test's batch size is unknown. Pass from_batch_size.")

@@ -77,7 +77,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import check_flag, is_real, plain
+from ._checks import check_flag, is_real, plain, sentence
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 
@@ -866,8 +866,8 @@ def _check_suggestion(suggestion: Any) -> Suggestion:
         suggestion = result.training_suggestion
         if suggestion is None:
             raise ValueError(
-                f"The range test result holds no suggestion to build the schedule from ({result.error}); pass "
-                "suggestion=None and the LR settings yourself, or rerun the test as its error advises"
+                f"The range test result holds no suggestion to build the schedule from: {sentence(result.error)} "
+                "Pass suggestion=None and the LR settings yourself, or rerun the test as its error advises"
             )
     elif not isinstance(suggestion, Suggestion) and isinstance(getattr(suggestion, "suggestion", None), Suggestion):
         suggestion = suggestion.suggestion  # another object holding one

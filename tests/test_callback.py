@@ -1420,10 +1420,13 @@ def test_inconclusive_warns_keeps_lr_and_trains(tmp_path: Path) -> None:
     finder = LRFinder(**FAST)
     model = Net(lr=0.02, flat=True)
     t = trainer(tmp_path, [finder], max_steps=3)
-    with pytest.warns(UserWarning, match="inconclusive"):
+    with pytest.warns(UserWarning, match="inconclusive") as record:
         t.fit(model, make_loader())
     assert finder.result is not None and finder.result.suggestion is None and finder.result.error
     assert finder.applied_lr is None and model.lr == 0.02
+    # The error's sentences are quoted as they are, not wrapped in "(...)." (which read "LRs).). Training").
+    (message,) = [str(w.message) for w in record if "inconclusive" in str(w.message)]
+    assert f"inconclusive: {finder.result.error} Training goes on" in message and ".)." not in message
     assert [e[1] for e in model.train_events()] == [(0.02,)] * 3
 
 

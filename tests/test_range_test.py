@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from lrfinder import (
     DataError,
     DivergenceMonitor,
+    LRFinderError,
     ModelError,
     RangeTestResult,
     RangeTestSettings,
@@ -647,6 +648,15 @@ def test_inconclusive_curve_keeps_the_result(mlp: nn.Module, loader: DataLoader)
     assert result.error is not None and "never clearly falls" in result.error
     assert result.num_steps == 20
     assert result.lr is None
+
+
+def test_scaling_an_inconclusive_result_quotes_its_error_as_a_sentence() -> None:
+    # The error (sentences ending in a full stop) once went inside parentheses: "... these LRs).). Run".
+    error = "The loss never clearly falls. Lower min_lr (the model may already be trained)."
+    result = RangeTestResult(lrs=(1e-3,), losses=(1.0,), stop_reason="completed", batch_size=32, error=error)
+    with pytest.raises(LRFinderError, match=r"inconclusive: The loss never clearly falls\. .*trained\)\. Run") as info:
+        result.scale(64)
+    assert ".)." not in str(info.value)
 
 
 # ------------------------------------------------------------------------------------ bad input

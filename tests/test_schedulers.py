@@ -4,6 +4,7 @@ import io
 import math
 import pickle
 import warnings
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -889,8 +890,14 @@ def test_a_result_as_suggestion_gives_its_training_suggestion(name: str) -> None
     assert got.max() == pytest.approx(2 * unscaled.max())
     # An inconclusive result says so, with its error.
     empty = RangeTestResult(lrs=(1e-3,), losses=(1.0,), stop_reason="completed", error="too few points")
-    with pytest.raises(ValueError, match=r"holds no suggestion .*\(too few points\)"):
+    with pytest.raises(ValueError, match=r"holds no suggestion .*: too few points\. Pass suggestion=None"):
         preview_schedule(name, total_steps=T, suggestion=empty, **settings)
+    # A real error is sentences ending in a full stop: quoted whole, without "(....);" around it.
+    empty = replace(empty, error="The loss never clearly falls. Increase num_steps (or max_lr).")
+    want = r"from: The loss never clearly falls\. Increase num_steps \(or max_lr\)\. Pass"
+    with pytest.raises(ValueError, match=want) as info:
+        preview_schedule(name, total_steps=T, suggestion=empty, **settings)
+    assert ".)" not in str(info.value) and ".." not in str(info.value)
 
 
 @pytest.mark.parametrize(
