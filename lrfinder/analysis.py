@@ -1199,9 +1199,18 @@ def _why_no_fall(
     * The first loss is the lowest of the curve and below the next ones: the start of a moving
       average that starts low (Lightning's ``lr_find`` records one whose first point is about half
       the loss), not of the model's loss.
+    * The loss blew up (``blowup``): no LR is suggested, but that LR bounds any choice from above,
+      and a tenth of it is the usual fallback (Smith's rule), which the curve does not confirm.
     """
     n = raw.size
     parts: list[str] = []
+    if blowup is not None:
+        top = float(lrs[blowup])
+        parts.append(
+            f"The loss did blow up, from lr={top:.2e} (nothing past it was read): whatever LR you train at, keep it "
+            f"below that. A tenth of it ({top / 10:.2e}) is the usual fallback, but this curve shows no fall to "
+            "confirm it."
+        )
     if blowup is None and non_finite_lr is None and explosion_index(raw) is None:
         parts.append(
             "The loss never blew up either, so the sweep may have stopped below the LRs where this model "

@@ -1066,6 +1066,26 @@ def test_an_exact_flat_then_exploding_curve_is_not_said_to_never_blow_up() -> No
     assert "never blew up" not in str(info.value) and "raise max_lr" not in str(info.value)
 
 
+def test_a_flat_noisy_curve_that_blows_up_names_the_blow_up_as_the_upper_bound() -> None:
+    # A task that barely learns at the swept LRs (flat noise), then blows up: no fall, so no
+    # suggestion, but the blow-up bounds the LR from above. The message said nothing of it, so a user
+    # with an inconclusive curve had no LR to stay below.
+    lrs = np.logspace(-7, 0, 100)
+    losses = 1.8 + 0.3 * np.random.default_rng(0).standard_normal(100)
+    top = lrs > 5e-2
+    losses[top] = np.linspace(2.0, 10.0, int(top.sum()))
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, losses)
+    message = str(info.value)
+    start = f"{an.find_blowup_lr(lrs, losses):.2e}"
+    assert f"The loss did blow up, from lr={start} (nothing past it was read): whatever LR you train at" in message
+    assert f"A tenth of it ({float(start) / 10:.2e}) is the usual fallback" in message
+    # A sweep that never blew up says nothing of the kind.
+    with pytest.raises(InconclusiveCurveError) as quiet:
+        analyze(np.logspace(-7, -3, 100), 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100))
+    assert "did blow up" not in str(quiet.value)
+
+
 def test_a_curve_cut_at_a_non_finite_loss_says_what_was_read() -> None:
     # A NaN before the fall (a curve from another tool, or a glitch): the analysis reads only the
     # flat stretch before it, and the message said nothing of the NaN or of the 111 losses after it.
