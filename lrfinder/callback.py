@@ -1026,7 +1026,7 @@ class LRFinder(_CallbackBase):
         s = result.suggestion
         skip_why = None
         if s is None:
-            skip_why = f"no trials: the curve is inconclusive ({result.error})"
+            skip_why = f"no trials: the curve is inconclusive. {sentence(result.error)}"
         elif not pl_module.automatic_optimization:
             skip_why = "no trials: refine's trials run under automatic optimization only"
             _lightning.warn(trainer, "LRFinder: refine's trials run under automatic optimization only; skipped.")

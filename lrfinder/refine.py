@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_real, plain
+from ._checks import is_real, plain, sentence
 from .exceptions import DataError, LRFinderError
 
 if TYPE_CHECKING:
@@ -1170,7 +1170,7 @@ def refine_range_test(
 
     s = result.suggestion
     if s is None:
-        notes.append(f"no trials: the curve is inconclusive ({result.error})")
+        notes.append(f"no trials: the curve is inconclusive. {sentence(result.error)}")
         refinement = Refinement((), None, None, None, refine.schedule, total, budget, judged_on, tuple(rounds), cost,
                                 tuple(notes))
         return replace(result, refinement=refinement)

@@ -819,3 +819,16 @@ def test_trials_step_a_torch_optimizer_without_the_closure_it_would_only_hand_ba
     assert result.refinement is not None and result.refinement.trials
     assert len(calls) > result.num_steps  # the trials stepped too
     assert all(args == () for args in calls)
+
+
+def test_no_trials_note_quotes_the_inconclusive_reading_as_sentences() -> None:
+    # Pure-noise targets: flat, then a blow-up, so no reading and no trials. The note put the error (its own
+    # sentences, ending in a full stop) in parentheses: "... these LRs).)" in a report or log.
+    torch.manual_seed(0)
+    data = DataLoader(TensorDataset(torch.randn(2000, 4), 3 * torch.randn(2000, 1)), batch_size=8, shuffle=True)
+    refine = lrfinder.Refine(training_steps=200, candidates=2, extend=0, max_resweeps=0)
+    result = lrfinder.range_test(nn.Linear(4, 1), data, loss_fn=F.mse_loss, num_steps=60, refine=refine)
+    assert result.suggestion is None and result.refinement is not None and result.error
+    (note,) = result.refinement.notes
+    assert note == f"no trials: the curve is inconclusive. {result.error}"
+    assert ".)" not in note
