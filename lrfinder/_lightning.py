@@ -47,6 +47,7 @@ from .range_test import (
     _non_finite_data_message,
     _NonFiniteDataWatch,
     infer_batch_size,
+    ranks_data_verdict,
 )
 
 if TYPE_CHECKING:
@@ -654,22 +655,11 @@ class _Stepper:
         ).tolist()
         value = float(reduced[0])
         blamed = [(r, round(mark * world) - 1) for r, mark in enumerate(reduced[1:]) if mark > 0]
-        if not blamed:
-            return value
-        if math.isfinite(value):
-            self._nan_watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
-            return value
-        # This rank's batch first, with its parts; a rank whose batches were clean names the others'.
-        held: Any = None
-        bad: list[str] = []
-        named = [f"{self._batch_name(index)} on rank {r}" for r, index in blamed if r != rank]
-        if found:
-            i, bad = found[0]
-            held = batches[i]
-            named.insert(0, f"{self._batch_name(drawn[i][1])} on rank {rank}")
-        where = named[0] + (f" (and {', '.join(named[1:])})" if len(named) > 1 else "")
-        where = f"LRFinder: {where[0].upper()}{where[1:]}"
-        raise DataError(_non_finite_data_message(where, held, self.step_index, lr, value, bad, world=world))
+        return ranks_data_verdict(
+            self._nan_watch, value, blamed, found, [(b, idx) for b, (_, idx) in zip(batches, drawn)], rank=rank,
+            world=world, step=self.step_index, lr=lr, name=lambda index, r: f"{self._batch_name(index)} on rank {r}",
+            prefix="LRFinder: ",
+        )
 
     def _batch_name(self, idx: int) -> str:
         """``batch 3`` when ``training_step`` takes ``batch_idx`` (it is that index), else ``a batch``."""

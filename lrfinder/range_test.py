@@ -2975,20 +2975,69 @@ def _reduced_step_loss(
     total, *held = sums.tolist()
     value = float(total) / ranks.world  # as ranks.mean divides: the same loss, bit for bit
     blamed = [(rank, int(mark) - 1) for rank, mark in enumerate(held) if mark > 0]
+    return ranks_data_verdict(
+        nan_watch, value, blamed, found, drawn, rank=ranks.rank, world=ranks.world, step=step, lr=lr,
+        name=lambda index, rank: f"batch {index} of the pass on rank {rank}",
+    )
+
+
+def ranks_data_verdict(
+    nan_watch: _NonFiniteDataWatch,
+    value: float,
+    blamed: Sequence[tuple[int, int]],
+    found: Sequence[tuple[int, list[str]]],
+    drawn: Sequence[tuple[Any, int]],
+    *,
+    rank: int,
+    world: int,
+    step: int,
+    lr: float,
+    name: Callable[[int, int], str],
+    prefix: str = "",
+) -> float:
+    """What every rank does with a data-parallel step's loss once the ranks' NaN/inf marks came back with it.
+
+    The same on every rank, as they all read the same reduced values: no rank marked a batch, the
+    step's loss ``value`` is returned; one did and the loss is finite, the model copes with such
+    inputs (``nan_watch`` stops looking) and ``value`` is returned; else :class:`DataError`, this
+    rank's batch named first with its parts (``found``), the other ranks' after it. Shared by
+    :func:`_reduced_step_loss` and the Lightning callback's step, which reduce the marks each
+    their own way.
+
+    Args:
+        nan_watch: The sweep's watch.
+        value: The step's loss, the mean over the ranks.
+        blamed: ``(rank, index in the pass)`` of each rank's first batch with NaN/inf.
+        found: This rank's ``(position in drawn, parts holding NaN/inf)`` (:meth:`_NonFiniteDataWatch.scan`).
+        drawn: This rank's ``(batch, index in the pass)`` of the step.
+        rank: This process's rank.
+        world: Number of ranks.
+        step: The step's index in the sweep (for the message).
+        lr: The step's LR (for the message).
+        name: ``name(index, rank)``, a batch in the message (``"batch 3 of the pass on rank 1"``).
+        prefix: Put before the message (``"LRFinder: "``).
+
+    Returns:
+        ``value``.
+
+    Raises:
+        DataError: The loss is non-finite and a batch of some rank held NaN or inf.
+
+    """
     if not blamed:
         return value
     if math.isfinite(value):
-        nan_watch.tolerates_non_finite = True
+        nan_watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
         return value
-    others = [f"batch {index} of the pass on rank {rank}" for rank, index in blamed if rank != ranks.rank]
-    also = f" (and {', '.join(others)})" if others else ""
+    named = [name(index, other) for other, index in blamed if other != rank]
+    held: Any = None
+    bad: list[str] = []
     if found:
         i, bad = found[0]
-        held_batch, held_index = drawn[i]
-        where = f"Batch {held_index} of the pass on rank {ranks.rank}{also}"
-        raise DataError(_non_finite_data_message(where, held_batch, step, lr, value, bad, world=ranks.world))
-    where = others[0][0].upper() + others[0][1:] + (f" (and {', '.join(others[1:])})" if len(others) > 1 else "")
-    raise DataError(_non_finite_data_message(where, None, step, lr, value, [], world=ranks.world))
+        held, index = drawn[i]
+        named.insert(0, name(index, rank))
+    where = named[0][0].upper() + named[0][1:] + (f" (and {', '.join(named[1:])})" if len(named) > 1 else "")
+    raise DataError(_non_finite_data_message(prefix + where, held, step, lr, value, bad, world=world))
 
 
 def _batch_parts(batch: Any) -> str:
