@@ -340,10 +340,20 @@ TESTS = Path(__file__).resolve().parent
 
 _DESTROY_PROCESS_GROUP = """
 
-import torch.distributed as _dist
-if _dist.is_available() and _dist.is_initialized():
-    _dist.barrier()  # no rank leaves while another still talks to it
-    _dist.destroy_process_group()
+import atexit as _atexit
+
+
+def _leave_process_group():
+    import torch.distributed as _dist
+
+    if _dist.is_available() and _dist.is_initialized():
+        _dist.barrier()  # no rank leaves while another still talks to it
+        _dist.destroy_process_group()
+
+
+# At exit, in every process that joined a group: the script's own ranks (strategy="ddp") and the
+# workers strategy="ddp_spawn" starts, which import this script as __mp_main__ and never reach its end.
+_atexit.register(_leave_process_group)
 """
 
 
@@ -355,7 +365,9 @@ def run_script(tmp_path: Path, text: str, *args: str) -> None:
     process ends, after a barrier, by destroying its process group, as torch.distributed asks:
     left to interpreter exit, with one rank gone while the other still worked, gloo now and then
     ended a rank with "terminate called without an active exception" (SIGABRT) after a fit that
-    had passed. Every script is expected to succeed on every rank.
+    had passed. That is done at exit (``atexit``), so ``ddp_spawn``'s worker processes, which run
+    the fit inside an import of the script and never reach its last line, do it too. Every script
+    is expected to succeed on every rank.
     """
     script = tmp_path / "script.py"
     script.write_text(text + _DESTROY_PROCESS_GROUP)
