@@ -372,8 +372,12 @@ def test_run_with_a_scheduler_adds_the_schedule_panel(work: Path, monkeypatch: p
         Path(path).write_bytes(b"")
 
     monkeypatch.setattr(lrfinder.report, "save_report", save)
-    doc = json.loads((work / "r.json").read_text())
+    text = (work / "r.json").read_text()
+    doc = json.loads(text)
     assert doc["schedule"]["name"] == "cosine" and doc["schedule"]["lrs"] == [float(v) for v in schedule]
+    # The schedule's LRs on one line (a million-step schedule made a million-line file); the rest one per line.
+    assert '    "lrs": ' + json.dumps(doc["schedule"]["lrs"], separators=(",", ":")) + "\n" in text
+    assert '  "num_steps": 40,\n' in text
     assert invoke("report", "r.json", "--report", "again.png").exit_code == 0
     assert drawn["schedule_name"] == "cosine" and drawn["schedule"] == doc["schedule"]["lrs"]
     # A file written before the schedule was saved reports as before, without the panel.
@@ -389,6 +393,18 @@ def test_run_with_a_scheduler_adds_the_schedule_panel(work: Path, monkeypatch: p
     (work / "bad.json").write_text(json.dumps(doc))
     bad = invoke("report", "bad.json", "--report", "bad.png")
     assert bad.exit_code == 2 and "'schedule' must be" in bad.output
+
+
+def test_json_text_writes_the_schedule_on_one_line_and_reads_back_exactly():
+    from lrfinder.cli.output import json_text
+
+    lrs = [0.1 + 0.2, 1e-300, 5e-324, 0.0, 1.0 / 3.0] * 1000
+    doc = {"schema_version": 1, "lrs": [1e-7, 1e-6], "schedule": {"name": "lrs", "lrs": lrs}, "label": '"lrs"'}
+    text = json_text(doc)
+    assert json.loads(text) == doc  # every LR exact, every field kept
+    assert len(text.splitlines()) == 12  # not one line per LR
+    assert text.splitlines()[-3] == '    "lrs": ' + json.dumps(lrs, separators=(",", ":"))
+    assert json_text({"lrs": [1.0, 2.0]}) == json.dumps({"lrs": [1.0, 2.0]}, indent=2)  # no schedule: as before
 
 
 def test_json_to_stdout_keeps_stdout_clean(work: Path):
