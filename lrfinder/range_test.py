@@ -2544,7 +2544,22 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-_INPUT_KEYS = ("x", "input", "inputs", "features", "data", "image", "images", "pixel_values")
+#: A dict batch's input and target keys for ``loss_fn(model(batch[x]), batch[y])``, the first present of each.
+#: Hugging Face's processors name the input ``pixel_values`` (images), ``input_ids`` (tokens),
+#: ``input_values`` (raw audio) or ``input_features`` (spectrograms); a mask beside it is not read.
+_INPUT_KEYS = (
+    "x",
+    "input",
+    "inputs",
+    "features",
+    "data",
+    "image",
+    "images",
+    "pixel_values",
+    "input_ids",
+    "input_values",
+    "input_features",
+)
 _TARGET_KEYS = ("y", "target", "targets", "label", "labels")
 
 
@@ -2647,6 +2662,29 @@ def _check_takes_keywords(model: nn.Module, batch: Mapping[Any, Any], fix: str) 
         ) from None
 
 
+def _takes_the_batch_only(model: nn.Module, batch: Mapping[Any, Any], x_key: Any) -> bool:
+    """Whether ``model.forward`` takes the dict ``batch`` as keywords but not ``batch[x_key]`` alone.
+
+    A Hugging Face model computing its own loss (``forward(input_ids, labels)``) given ``loss_fn``:
+    ``model(batch["input_ids"])`` fails for the missing ``labels``, and dropping ``loss_fn`` is the fix.
+    """
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return False
+    try:
+        signature.bind(batch[x_key])
+    except TypeError:
+        pass
+    else:
+        return False
+    try:
+        signature.bind(**{str(k): v for k, v in batch.items()})
+    except TypeError:
+        return False
+    return True
+
+
 def _is_scalar_loss(value: object) -> bool:
     """Whether ``value`` is a loss a model computed itself: a 0-dim floating-point tensor."""
     return isinstance(value, torch.Tensor) and value.ndim == 0 and value.is_floating_point()
@@ -2723,7 +2761,19 @@ def _batch_loss(
             x_key = next((k for k in _INPUT_KEYS if k in batch), None)
             y_key = next((k for k in _TARGET_KEYS if k in batch), None)
             if x_key is not None and y_key is not None:
-                return _apply_loss(loss_fn, model(batch[x_key]), batch[y_key])
+                try:
+                    out = model(batch[x_key])
+                except TypeError as exc:
+                    if _takes_the_batch_only(model, batch, x_key):
+                        raise DataError(
+                            f"loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) is read as "
+                            f"loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}]), but {type(model).__name__}.forward "
+                            f"takes the batch's keys as arguments ({exc}), as a Hugging Face model that computes its "
+                            "own loss does. Drop loss_fn to pass the batch as model(**batch) and take the model's "
+                            f"loss. {fix}"
+                        ) from exc
+                    raise
+                return _apply_loss(loss_fn, out, batch[y_key])
         else:
             _check_takes_keywords(model, batch, fix)
             out = model(**batch)
@@ -3309,7 +3359,8 @@ def range_test(
         optimizer: The optimizer to sweep (its param-group LR ratios are kept); default
             ``torch.optim.SGD(momentum=0.9)`` over the model's trainable parameters.
         loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches and for
-            dict batches with input/target keys (``x``/``y``, ``input``/``target``, ...). Without
+            dict batches with input/target keys (``x``/``y``, ``input``/``target``, Hugging Face's
+            ``input_ids``/``labels``, ...; other keys are not read, and named in a warning). Without
             it, a dict batch goes in as ``model(**batch)`` and the model's own loss is taken, as
             Hugging Face's ``Trainer`` takes it: ``out["loss"]``, ``out.loss``, the first item of a
             ``(loss, logits)`` tuple (``return_dict=False``), or a scalar tensor returned. A loss

@@ -524,6 +524,23 @@ def test_dict_batches_with_an_image_key(mlp: nn.Module, dataset: TensorDataset, 
     assert result.losses == plain.losses
 
 
+@pytest.mark.parametrize("key", ["input_ids", "input_values", "input_features"])
+def test_dict_batches_with_a_hugging_face_input_key(key: str) -> None:
+    # {"input_ids": ..., "labels": ...} with loss_fn was "Cannot compute a loss from a dict batch", pointing at
+    # dropping loss_fn; the mask beside it is named as not read.
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 50, (64, 6))
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Flatten(), nn.Linear(48, 3))
+    batches = [
+        {key: t, "attention_mask": torch.ones_like(t), "labels": t[:, 0] % 3} for t in tokens.split(16)
+    ]
+    plain = range_test(model, [(b[key], b["labels"]) for b in batches], loss_fn=F.cross_entropy, num_steps=12)
+    unused = rf"batch\['{key}'\]\), batch\['labels'\]\); their other keys \('attention_mask'\)"
+    with pytest.warns(UserWarning, match=unused):
+        result = range_test(model, batches, loss_fn=F.cross_entropy, num_steps=12)
+    assert result.losses == plain.losses
+
+
 def test_dict_batch_keys_loss_fn_does_not_read_are_named(mlp: nn.Module, dataset: TensorDataset) -> None:
     # A mask or sample weights next to x/y were dropped without a word.
     batches = [{"x": x, "y": y, "weight": torch.ones(len(y))} for x, y in DataLoader(dataset, batch_size=32)]
@@ -911,7 +928,12 @@ def test_a_models_own_loss_is_taken_as_hugging_faces_trainer_takes_it(dataset: T
     batches = [{"input_ids": x, "labels": y} for x, y in DataLoader(dataset, batch_size=32)]
     curves = [range_test(_OwnLoss(output), batches, num_steps=10).losses for output in ("dict", "tuple", "loss")]
     assert curves[0] == curves[1] == curves[2]
-    with pytest.raises(DataError, match=r"Cannot compute a loss.*or, without loss_fn, a model\(\*\*batch\)"):
+    # With loss_fn, model(batch["input_ids"]) misses the labels its forward takes: dropping loss_fn is the fix.
+    own = (
+        r"read as loss_fn\(model\(batch\['input_ids'\]\), batch\['labels'\]\), but _OwnLoss.forward takes the "
+        r"batch's keys as arguments \(.*'labels'\).*Drop loss_fn to pass the batch as model\(\*\*batch\)"
+    )
+    with pytest.raises(DataError, match=own):
         range_test(_OwnLoss("dict"), batches, loss_fn=F.cross_entropy, num_steps=10)
 
 
