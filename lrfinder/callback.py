@@ -813,7 +813,11 @@ class LRFinder(_CallbackBase):
         frozen = traced_in_eval_mode(pl_module)
         if frozen:
             _lightning.warn(trainer, "LRFinder: " + traced_in_eval_message(frozen, "The module"))
-        num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
+        from .optimizers import averaged_copies
+
+        # An AveragedModel's EMA/SWA copies require grad but are never trained: not counted.
+        averaged = averaged_copies(pl_module)
+        num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad and id(p) not in averaged)
         if not num_parameters:
             raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")
         # Lightning clips under automatic optimization only (a manual training_step calls clip_gradients).

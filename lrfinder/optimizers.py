@@ -63,6 +63,7 @@ __all__ = [
     "get_optimizer_spec",
     "create_optimizer",
     "param_groups",
+    "averaged_copies",
 ]
 
 logger = logging.getLogger(__name__)
@@ -382,6 +383,37 @@ def _unwrapped(model: nn.Module) -> nn.Module:
         model = inner
 
 
+def averaged_copies(model: nn.Module) -> set[int]:
+    """The ids of the parameters only an ``AveragedModel`` below ``model`` holds: an EMA or SWA copy's.
+
+    ``torch.optim.swa_utils.AveragedModel`` deep-copies the model it averages, ``requires_grad``
+    included, and is set by ``update_parameters``, never trained: registered as a submodule
+    (``self.ema = AveragedModel(self.net)``) its copies came into ``model.parameters()``. A
+    parameter also held outside one (shared with the live model) is not counted. ``model`` itself
+    being one (inside a ``torch.compile``/DDP wrapper too) is the model to train: its parameters
+    are not counted either.
+
+    Example:
+        >>> from torch.optim.swa_utils import AveragedModel
+        >>> net = nn.Sequential(nn.Linear(2, 2))
+        >>> model = nn.ModuleDict({"net": net, "ema": AveragedModel(net)})
+        >>> len(averaged_copies(model)), sum(1 for _ in model.parameters())
+        (2, 4)
+
+    """
+    from torch.optim.swa_utils import AveragedModel
+
+    root = _unwrapped(model)
+    averaged = [f"{name}." for name, m in root.named_modules() if name and isinstance(m, AveragedModel)]
+    if not averaged:
+        return set()
+    inside: set[int] = set()
+    outside: set[int] = set()
+    for name, param in root.named_parameters(remove_duplicate=False):
+        (inside if any(name.startswith(prefix) for prefix in averaged) else outside).add(id(param))
+    return inside - outside
+
+
 def param_groups(
     model: nn.Module,
     *,
@@ -422,7 +454,10 @@ def param_groups(
     depth (a language model's tied embedding and output head, the usual case) are not warned
     about: the tensor gets its first name's depth, the embedding's, as layer-wise decay gives it.
     Names are read inside a ``torch.compile``, ``DataParallel`` or ``DistributedDataParallel``
-    wrapper: ``"backbone"`` matches the wrapped model's backbone.
+    wrapper: ``"backbone"`` matches the wrapped model's backbone. The copies an
+    ``AveragedModel`` submodule holds (an EMA or SWA of the weights, set by ``update_parameters``,
+    never by a gradient) are left out (:func:`averaged_copies`); a child holding only such copies
+    is no layer for ``layer_lr_decay``.
 
     Parameters sharing (factor, decay) form one group, with keys ``params``, ``lr``
     (``lr * factor``), ``lr_factor``, ``name`` (Lightning's ``LearningRateMonitor`` uses it) and
@@ -490,9 +525,10 @@ def param_groups(
         for p_name, _ in module.named_parameters(recurse=False):
             module_of.setdefault(f"{mod_name}.{p_name}" if mod_name else p_name, (mod_name, module))
 
+    averaged = averaged_copies(model)
     layer_factor: dict[str, float] = {}
     if layer_lr_decay is not None:
-        children = [n for n, c in model.named_children() if any(True for _ in c.parameters())]
+        children = [n for n, c in model.named_children() if any(id(p) not in averaged for p in c.parameters())]
         n = len(children)
         for i, child in enumerate(children):
             layer_factor[child] = layer_lr_decay ** (n - 1 - i)
@@ -531,6 +567,8 @@ def param_groups(
     first: dict[int, tuple[str, tuple[float, bool], float]] = {}
     conflicts: list[tuple[str, tuple[float, bool], str, tuple[float, bool]]] = []
     for full_name, param in model.named_parameters(remove_duplicate=False):
+        if id(param) in averaged:
+            continue  # an EMA/SWA copy: no gradient ever reaches it
         key, layer = settings_of(full_name, param)
         seen = first.get(id(param))
         if seen is not None:

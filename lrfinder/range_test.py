@@ -523,7 +523,11 @@ def check_device(name: str, device: object) -> torch.device | None:
 
 
 def trainable_parameters(model: object) -> list[nn.Parameter]:
-    """The parameters of ``model`` that require grad.
+    """The parameters of ``model`` that require grad, but for an ``AveragedModel``'s EMA/SWA copies.
+
+    An ``AveragedModel`` submodule's copies require grad (it deep-copies the model) but are set by
+    ``update_parameters``, never trained (:func:`lrfinder.optimizers.averaged_copies`): they are
+    not in the default optimizer nor in ``num_parameters``. The snapshot still restores them.
 
     Raises:
         TypeError: ``model`` is not a ``torch.nn.Module``.
@@ -539,7 +543,10 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
             f"The model ({name}) has no parameters at all, so there is nothing to train. Check that "
             "it is the network you meant to tune."
         )
-    trainable = [p for p in parameters if p.requires_grad]
+    from .optimizers import averaged_copies
+
+    averaged = averaged_copies(model)
+    trainable = [p for p in parameters if p.requires_grad and id(p) not in averaged]
     if not trainable:
         raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
     return trainable

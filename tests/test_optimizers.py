@@ -331,6 +331,25 @@ def test_layer_lr_decay_from_the_head_down():
         assert info[id(p)][0] == pytest.approx(expected[name.split(".")[0]]), name
 
 
+def test_an_averaged_models_copies_are_left_out_of_the_param_groups():
+    # An AveragedModel registered as a submodule (an EMA of the weights) put its copies, which require grad but
+    # never get one, into the groups; as the last child it was the "head" of layer_lr_decay.
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    model = _model()
+    holder = nn.Module()
+    holder.net = model
+    holder.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.99))
+    groups = param_groups(holder, lr=1.0)
+    held = [p for g in groups for p in g["params"]]
+    assert len(held) == len(list(model.parameters())) and {id(p) for p in held} == {id(p) for p in model.parameters()}
+    info = _lookup(create_optimizer("adamw", holder, lr=1.0, layer_lr_decay=0.5).param_groups)
+    assert info[id(model[4].weight)][0] == pytest.approx(1.0)  # the net is the one layer: it trains at lr
+    # The AveragedModel itself as the model is the model to train.
+    alone = AveragedModel(model)
+    assert len([p for g in param_groups(alone, lr=1.0) for p in g["params"]]) == len(list(model.parameters()))
+
+
 @pytest.mark.parametrize("wrap", [lambda m: torch.compile(m, backend="eager"), nn.DataParallel])
 def test_names_are_read_inside_a_compile_or_data_parallel_wrapper(wrap):
     # The wrappers prefix every name (_orig_mod., module.) and are the only top-level child: lr_factors={"3": ...}

@@ -569,6 +569,37 @@ def test_default_optimizer_is_sgd_momentum(mlp: nn.Module, loader: DataLoader) -
     assert result.num_parameters == sum(p.numel() for p in mlp.parameters())
 
 
+def test_an_averaged_model_submodule_is_not_trained_nor_counted_but_restored(loader: DataLoader) -> None:
+    # An EMA kept as a submodule (AveragedModel's copies require grad): they were in the default optimizer and
+    # doubled num_parameters. The test updates the EMA at each step; the snapshot must still put it back.
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    class WithEma(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+            self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x)
+
+    model = WithEma()
+    model.ema.update_parameters(model.net)
+    before = [t.detach().clone() for t in (*model.ema.parameters(), *model.ema.buffers())]
+    updates: list[int] = []
+
+    def on_step(i: int, lr: float, loss: float) -> None:
+        model.ema.update_parameters(model.net)
+        updates.append(i)
+
+    result = range_test(model, loader, loss_fn=F.cross_entropy, num_steps=12, max_lr=1.0, on_step=on_step)
+    assert len(updates) == 12
+    assert result.num_parameters == sum(p.numel() for p in model.net.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, (*model.ema.parameters(), *model.ema.buffers()), strict=True))
+    assert int(model.ema.n_averaged) == 1
+    assert all(p.grad is None for p in model.ema.parameters())  # no gradient reaches them
+
+
 # ------------------------------------------------------------------------------------ result
 
 
