@@ -102,6 +102,23 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             def runs_out():
                 return DataLoader(_Twice(), batch_size=16)
 
+            def int32_label_set():
+                # A Dataset whose labels are numpy int32 scalars: the default collate makes int32 tensors.
+                import numpy as np
+
+                class _Set(torch.utils.data.Dataset):
+                    def __init__(self):
+                        self.x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+                        self.y = self.x[:, :3].argmax(1).numpy().astype(np.int32)
+
+                    def __len__(self):
+                        return len(self.x)
+
+                    def __getitem__(self, i):
+                        return self.x[i], self.y[i]
+
+                return _Set()
+
             def shuffled_loader():
                 # Shuffled by torch's global RNG, as most users' loaders are.
                 x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
@@ -129,6 +146,8 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "int_inputs.npz", x=(x * 10).long().numpy(), y=y.numpy())
     np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
     np.savez(tmp_path / "bool.npz", x=x.numpy(), y=(y > 0).numpy())  # True/False labels
+    for dtype in ("int32", "int16", "uint8"):  # class labels saved in a narrower integer type
+        np.savez(tmp_path / f"{dtype}.npz", x=x.numpy(), y=y.numpy().astype(dtype))
     np.save(tmp_path / "x.npy", x.numpy())
     torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
     torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
@@ -567,6 +586,19 @@ def test_bool_labels_are_the_classes_0_and_1(work: Path):
     result = invoke("run", "one_output.pt", "--data", "bool.npz", "--loss", "bce_with_logits", *FAST)
     assert result.exit_code == 0, result.output
     assert_one_line(invoke("run", "one_output.pt", "--data", "bool.npz", *FAST), 1, "--loss bce_with_logits")
+
+
+@pytest.mark.parametrize("data", ["int32.npz", "int16.npz", "uint8.npz", f"{MODULE}:int32_label_set"])
+def test_class_labels_of_any_integer_dtype_are_class_indices(work: Path, data: str):
+    # Labels saved as int32 (or int16), or a Dataset returning numpy int32 labels, got --loss
+    # cross_entropy (integer targets) and then failed on torch's "expected target dtype to be Long or
+    # Byte, but got Int", the message saying to check --loss or the model's last layer.
+    result = invoke("run", "model.pt", "--data", data, *FAST)
+    assert result.exit_code == 0, result.output
+    assert "suggested lr" in result.output
+    for command in (["run", "--loss", "nll"], ["fit", "-o", "out.pt"]):  # nll: the other class loss; fit trains
+        result = invoke(*command[:1], "model.pt", "--data", data, *command[1:], *FAST)
+        assert "dtype" not in result.output and "Traceback" not in result.output, result.output
 
 
 def test_a_npy_file_is_told_to_become_a_npz(work: Path):

@@ -722,8 +722,9 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
         xt = xt.float()
     if yt.dtype == torch.float64:
         yt = yt.float()
-    if yt.dtype == torch.bool:
-        # True/False labels (y = x > 0) are the classes 1/0: no loss takes a bool target.
+    if yt.dtype == torch.bool or (not yt.is_floating_point() and not yt.is_complex() and yt.dtype != torch.int64):
+        # True/False labels (y = x > 0) are the classes 1/0: no loss takes a bool target; integer
+        # labels saved narrower (int32, uint8) are class indices, which torch's class losses take as int64.
         yt = yt.long()
     _check_finite("inputs", xt, source)
     _check_finite("targets", yt, source)
@@ -1002,6 +1003,10 @@ class _Loss:
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.name in _CLASS_LOSSES:
             if target.is_floating_point() and target.dim() == output.dim() - 1:
+                target = target.long()
+            elif not target.is_floating_point() and target.dtype != torch.int64:
+                # Class indices in a narrower type (numpy int32 labels, uint8): torch's class losses
+                # take int64 only (cross_entropy also uint8), and the labels are the same numbers.
                 target = target.long()
             if self.name == "cross_entropy":
                 return F.cross_entropy(output, target)
