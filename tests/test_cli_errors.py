@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from click.testing import CliRunner
 from torch import nn
 
 from lrfinder.cli import main
-from lrfinder.cli.loading import reason
+from lrfinder.cli.loading import make_loss, reason
 from lrfinder.cli.options import one_line
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
@@ -36,6 +37,18 @@ class NoParams(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :3]
+
+
+class TokenLM(nn.Module):
+    """A token model: (N, T) token ids in, (N, T, V) next-token scores out, the classes last."""
+
+    def __init__(self, vocab: int = 7) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, 8)
+        self.head = nn.Linear(8, vocab)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.embed(x)))
 
 
 class TupleOut(nn.Module):
@@ -149,6 +162,10 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for dtype in ("int32", "int16", "uint8"):  # class labels saved in a narrower integer type
         np.savez(tmp_path / f"{dtype}.npz", x=x.numpy(), y=y.numpy().astype(dtype))
     np.save(tmp_path / "x.npy", x.numpy())
+    tokens = torch.randint(0, 7, (128, 6), generator=torch.Generator().manual_seed(0))
+    np.savez(tmp_path / "tokens.npz", x=tokens.numpy(), y=tokens.roll(-1, dims=1).numpy())
+    np.savez(tmp_path / "tokens_bad.npz", x=tokens.numpy(), y=(tokens + 3).numpy())  # labels up to 9 of 7 classes
+    torch.jit.save(torch.jit.script(TokenLM()), tmp_path / "token_lm.pt")
     torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
     torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
     torch.jit.save(torch.jit.script(TupleOut()), tmp_path / "tuple_out.pt")
@@ -599,6 +616,24 @@ def test_class_labels_of_any_integer_dtype_are_class_indices(work: Path, data: s
     for command in (["run", "--loss", "nll"], ["fit", "-o", "out.pt"]):  # nll: the other class loss; fit trains
         result = invoke(*command[:1], "model.pt", "--data", data, *command[1:], *FAST)
         assert "dtype" not in result.output and "Traceback" not in result.output, result.output
+
+
+def test_a_sequence_models_classes_last_are_scored_per_token(work: Path):
+    # A token model's (N, T, V) scores against (N, T) labels, the classes last as a language model
+    # (or a Hugging Face head) gives them: cross_entropy takes the classes in dim 1, and the run
+    # was refused as "the model outputs 6 class scores per sample ... give the model's last layer 7
+    # outputs" (it has 7), or with torch's "Expected target size [32, 7], got [32, 6]" where the
+    # labels fit; the message said to check --loss or the model's last layer.
+    result = invoke("run", "token_lm.pt", "--data", "tokens.npz", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "suggested lr" in result.output or "inconclusive" in result.output, result.output
+    assert_one_line(invoke("run", "token_lm.pt", "--data", "tokens_bad.npz", *FAST), 1,
+                    "class labels from 3 to 9", "outputs 7 class scores")  # fmt: skip
+    loss = make_loss("cross_entropy")
+    scores, labels = torch.randn(4, 6, 7), torch.randint(0, 7, (4, 6))
+    assert torch.allclose(loss(scores, labels), F.cross_entropy(scores.reshape(-1, 7), labels.reshape(-1)))
+    image_scores, pixels = torch.randn(4, 3, 5, 5), torch.randint(0, 3, (4, 5, 5))  # torch's own layout stays
+    assert torch.equal(loss(image_scores, pixels), F.cross_entropy(image_scores, pixels))
 
 
 def test_a_npy_file_is_told_to_become_a_npz(work: Path):

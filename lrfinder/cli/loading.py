@@ -994,6 +994,21 @@ def load_data(
 # --------------------------------------------------------------------------------------------
 
 
+def _classes_last(output: torch.Tensor, target: torch.Tensor) -> bool:
+    """Whether ``output`` holds its class scores last, ``(N, T, C)`` against ``(N, T)`` labels.
+
+    A sequence model's layout (a language model's next-token scores). torch's class losses take
+    the classes in dim 1 (``(N, C, d1, ...)``, an image segmenter's); only when that layout cannot
+    fit the labels and the classes-last one does is the output read as classes last.
+    """
+    return (
+        output.dim() >= 3
+        and output.dim() == target.dim() + 1
+        and output.shape[:-1] == target.shape
+        and output.shape[2:] != target.shape[1:]
+    )
+
+
 class _Loss:
     """A named loss that adapts common target shapes/dtypes (picklable, so it checkpoints)."""
 
@@ -1008,6 +1023,8 @@ class _Loss:
                 # Class indices in a narrower type (numpy int32 labels, uint8): torch's class losses
                 # take int64 only (cross_entropy also uint8), and the labels are the same numbers.
                 target = target.long()
+            if _classes_last(output, target):
+                output = output.movedim(-1, 1)
             if self.name == "cross_entropy":
                 return F.cross_entropy(output, target)
             return F.nll_loss(output, target)
@@ -1084,7 +1101,7 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
         return
     if output.dim() != batch_targets.dim() + 1 or output.dim() < 2:
         return
-    classes = output.shape[1]
+    classes = output.shape[-1] if _classes_last(output, batch_targets) else output.shape[1]
     # -100 is the losses' ignore_index (padding in token targets): torch skips it, so does the check.
     labels = labels[labels != _IGNORE_INDEX]
     if labels.numel() == 0:
