@@ -1902,6 +1902,59 @@ def _cloned_bytes(value: Any) -> int:
     return 0
 
 
+def _comm_hook_states(model: nn.Module) -> list[object]:
+    """The states of the communication hooks registered on the DDP modules in ``model``, each once.
+
+    ``ddp.register_comm_hook(state, hook)`` (PowerSGD's ``PowerSGDState``: an iteration count that
+    ends its all-reduce warm-up, error-feedback residuals, warm-start factors, an RNG) hands ``state``
+    to every gradient all-reduce, and the hook changes it at every step of the test. DDP keeps the
+    pairs in ``_comm_hooks`` (no public accessor); a ``None`` state, or a process group passed as
+    the state (``allreduce_hook``'s), holds nothing to put back.
+    """
+    states: dict[int, object] = {}
+    for module in model.modules():
+        if isinstance(module, nn.parallel.DistributedDataParallel):
+            for _, state in getattr(module, "_comm_hooks", ()):
+                if isinstance(state, dict) or _attribute_names(state):
+                    states.setdefault(id(state), state)
+    return list(states.values())
+
+
+def _attribute_names(obj: object) -> list[str]:
+    """The attributes ``obj`` holds: its ``__dict__``'s and its set ``__slots__`` (``PowerSGDState`` has slots)."""
+    names = list(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and name not in names and hasattr(obj, name):
+                names.append(name)
+    return names
+
+
+def _capture_hook_state(state: object, seen: set[int], unknown: list[str]) -> dict[str, tuple[Any, ...]]:
+    """A comm hook state's items (a dict's) or attributes, each by :func:`_capture`'s rules."""
+    name = type(state).__name__
+    if isinstance(state, dict):
+        return {k: _capture(v, f"{name}[{k!r}]", seen, [], unknown) for k, v in state.items()}
+    return {k: _capture(getattr(state, k), f"{name}.{k}", seen, [], unknown) for k in _attribute_names(state)}
+
+
+def _restore_hook_state(state: Any, held: dict[str, tuple[Any, ...]]) -> None:
+    """Put a comm hook state's items or attributes back into the same object (the hook holds that one)."""
+    if isinstance(state, dict):
+        for key in [k for k in state if k not in held]:  # set during the test
+            del state[key]
+        for key, saved in held.items():
+            state[key] = _put_back(saved)
+        return
+    for key in [k for k in getattr(state, "__dict__", {}) if k not in held]:
+        delattr(state, key)
+    for key, saved in held.items():
+        value = _put_back(saved)
+        if getattr(state, key, _MISSING) is not value:
+            setattr(state, key, value)
+
+
 def _reshard_fsdp(model: nn.Module) -> None:
     """Free the gathered parameters a classic FSDP module still holds, so its next forward gathers the shards again.
 
@@ -2028,7 +2081,10 @@ class StateSnapshot:
     out of ``parameters()``, :func:`_outside_modules`; one over :data:`ATTRIBUTE_COPY_LIMIT` is not
     copied, only named in a warning if changed); the torch
     (CPU and CUDA), numpy and Python RNG states; the warm-up of lrfinder's ``PlateauWithWarmup``
-    (moved by the optimizer's steps); and
+    (moved by the optimizer's steps); the state of a communication hook registered on a
+    ``DistributedDataParallel`` module in the model (``register_comm_hook(state, hook)``: PowerSGD's
+    iteration count, error feedback and RNG), its items or attributes by the optimizer attributes'
+    rules, see :func:`_comm_hook_states`; and
     the draw state of the given data loaders (or generators): every torch, Python and numpy RNG
     their samplers, datasets and transforms keep, and the numbers they count with (a sampler's
     ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``.
@@ -2092,6 +2148,11 @@ class StateSnapshot:
                 name = type(opt).__name__
                 held = {k: _capture(v, f"{name}.{k}", seen, self._all_optimizers, unknown) for k, v in attrs.items()}
                 self._opt_attrs.append((opt, held))
+            # A DDP comm hook's state (PowerSGD's iteration count and error feedback) moves at every step.
+            hook_unknown: list[str] = []
+            self._hook_states = [
+                (state, _capture_hook_state(state, seen, hook_unknown)) for state in _comm_hook_states(model)
+            ]
             self._opt_state = [
                 (
                     {p: _clone(s) for p, s in opt.state.items()},
@@ -2118,6 +2179,13 @@ class StateSnapshot:
                 f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
                 "(or in attributes that are tensors, numbers, RNGs, or lists and dicts of them), or save it before the "
                 "test and load it back afterwards.",
+                stacklevel=3,
+            )
+        if hook_unknown:
+            warnings.warn(
+                f"The DDP communication hook's state holds objects with tensors of their own that the range test "
+                f"cannot restore: {', '.join(hook_unknown[:3])}{' ...' if len(hook_unknown) > 3 else ''}. Keep them "
+                "in tensors, numbers, RNGs, or lists and dicts of them, or register the hook after the test.",
                 stacklevel=3,
             )
         self._modes = [(m, m.training) for m in modules]
@@ -2162,6 +2230,7 @@ class StateSnapshot:
         )
         total += sum(c.numel() * c.element_size() for _, c in self._buffers)
         total += sum(_held_bytes(held) for _, attrs in self._opt_attrs for held in attrs.values())
+        total += sum(_held_bytes(held) for _, items in self._hook_states for held in items.values())
         total += sum(_cloned_bytes(state) + _cloned_bytes(groups) for state, groups in self._opt_state)
         total += sum(_held_bytes(held) for _, attrs in self._module_attrs for held in attrs.values())
         return total
@@ -2189,6 +2258,8 @@ class StateSnapshot:
                     value = _put_back(saved_value)
                     if vars(opt).get(name, _MISSING) is not value:
                         setattr(opt, name, value)
+            for hook_state, items in self._hook_states:
+                _restore_hook_state(hook_state, items)
             for opt, (state, groups), tensors in zip(self._all_optimizers, self._opt_state, self._group_tensors):
                 opt.state.clear()
                 for p, s in state.items():

@@ -182,11 +182,40 @@ class _Filled(nn.Module):
         return self.net(torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0))
 
 
+#: The hook's calls in this process, counted outside its state (which the range test puts back).
+_HOOK_CALLS = [0]
+
+
 def _counting_hook(state, bucket):  # type: ignore[no-untyped-def]  # DDP refuses string annotations here
     from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
 
     state["calls"] += 1
+    _HOOK_CALLS[0] += 1
     return allreduce_hook(None, bucket)  # type: ignore[arg-type]
+
+
+def _trained_under_powersgd(loader: DataLoader, range_test_first: bool) -> dict[str, Any]:
+    """4 SGD steps under a PowerSGD comm hook, after a range test or not: its state and the weights after."""
+    from itertools import islice
+
+    from torch.distributed.algorithms.ddp_comm_hooks import powerSGD_hook as powersgd
+
+    model = nn.parallel.DistributedDataParallel(small_net())
+    # Compression from the 3rd step, with error feedback and warm start: the test's 20 steps moved all of it.
+    state = powersgd.PowerSGDState(
+        process_group=None, matrix_approximation_rank=1, start_powerSGD_iter=2, min_compression_rate=0.5
+    )
+    model.register_comm_hook(state, powersgd.powerSGD_hook)
+    if range_test_first:
+        lrfinder.range_test(model, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=10.0, num_steps=20)
+    restored = {"iter": state.iter, "error_feedback": len(state.error_dict)}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    for x, y in islice(iter(loader), 4):
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+    weights = [p.detach().flatten().tolist() for p in model.parameters()]
+    return {**restored, "iter_after": state.iter, "weights": weights}
 
 
 def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str, Any]:
@@ -198,6 +227,7 @@ def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str,
     model = nn.parallel.DistributedDataParallel(small_net(), **ddp)
     state = {"calls": 0}
     model.register_comm_hook(state, _counting_hook)
+    calls = _HOOK_CALLS[0]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     sync = engine.micro_batch_sync
     if old:
@@ -217,7 +247,8 @@ def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str,
             noise.small_batch_size, noise.big_batch_size,
         ],
         "noise_error": result.noise_error,
-        "calls": state["calls"],
+        "calls": _HOOK_CALLS[0] - calls,
+        "hook_state": state["calls"],  # put back by the range test
         "restored": all(torch.equal(before[k], v) for k, v in model.state_dict().items()),
     }
 
@@ -235,6 +266,7 @@ def _accumulation_and_nan_worker(rank: int, init: str, out: str) -> None:
     record["old"] = _accumulated(loader, old=True)
     record["unused"] = _accumulated(loader, find_unused_parameters=True)
     record["static"] = _accumulated(loader, static_graph=True)
+    record["powersgd"] = [_trained_under_powersgd(loader, first) for first in (True, False)]
 
     # NaN in rank 1's batch 3 only (its examples are the odd ones: example 97 is its 49th).
     data, loader = _regression(rank)
@@ -292,8 +324,21 @@ def test_accumulated_micro_batches_all_reduce_once_per_step(accumulated_ranks: l
         assert new["noise"][:3] == pytest.approx(old["noise"][:3], rel=1e-4)
         assert new["noise"][3:] == old["noise"][3:] == ["ranks", new["noise"][4], 16, 64]
         assert new["restored"] and old["restored"] and r["unused"]["restored"] and r["static"]["restored"]
+        # The hook's state is put back with the model, as if the test had not run.
+        assert new["hook_state"] == old["hook_state"] == r["unused"]["hook_state"] == r["static"]["hook_state"] == 0
     a, b = accumulated_ranks
     assert a["new"]["losses"] == b["new"]["losses"]
+
+
+@pytest.mark.slow
+def test_a_comm_hooks_state_is_put_back(accumulated_ranks: list[dict[str, Any]]) -> None:
+    # PowerSGD's iteration count (its all-reduce warm-up) and error feedback were left as the test's 20 steps
+    # left them: the training after it compressed from its first step, with the sweep's residuals added.
+    for r in accumulated_ranks:
+        tested, untested = r["powersgd"]
+        assert tested["iter"] == 0 and tested["error_feedback"] == 0
+        assert tested["iter_after"] == untested["iter_after"] == 4
+        assert tested["weights"] == untested["weights"]
 
 
 @pytest.mark.slow
