@@ -2696,7 +2696,7 @@ def _warn_unused_keys(batch: Any, loss_fn: Any, step_fn: Any) -> None:
             f"({', '.join(map(repr, unused))}) are not used. To use them (a mask, sample weights), pass "
             "step_fn=lambda model, batch: <loss tensor> to range_test.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,  # this function, range_test's step, run_sweep, range_test: the caller's line
         )
 
 

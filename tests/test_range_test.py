@@ -552,6 +552,27 @@ def test_dict_batch_keys_loss_fn_does_not_read_are_named(mlp: nn.Module, dataset
         range_test(mlp, [{"x": b["x"], "y": b["y"]} for b in batches], loss_fn=F.cross_entropy, num_steps=12)
 
 
+def test_the_range_tests_warnings_point_at_its_caller(mlp: nn.Module, dataset: TensorDataset) -> None:
+    # The unused-keys warning pointed at a line of lrfinder's range_test (its stacklevel counted one frame short).
+    pairs = list(DataLoader(dataset, batch_size=32))
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    hook = opt.register_step_post_hook(lambda *args: None)
+    traced = torch.jit.trace(make_mlp().eval(), pairs[0][0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        range_test(mlp, [{"x": x, "y": y, "w": y} for x, y in pairs], loss_fn=F.cross_entropy, num_steps=10)
+        range_test(mlp, pairs, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+        range_test(mlp, iter(pairs * 2), loss_fn=F.cross_entropy, num_steps=10)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            range_test(mlp, pairs, loss_fn=F.cross_entropy, num_steps=10)
+        range_test(traced, pairs, loss_fn=F.cross_entropy, num_steps=10)
+    hook.remove()
+    said = [str(w.message) for w in caught]
+    for words in ("their other keys ('w')", "step hooks", "one-shot iterator", "inside torch.autocast", "traced"):
+        assert any(words in text for text in said), (words, said)
+    assert [(w.filename, str(w.message)[:50]) for w in caught if w.filename != __file__] == []
+
+
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
 
