@@ -241,6 +241,10 @@ def _classes(package: str) -> tuple[type, type, type]:
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
             if isinstance(loss, torch.Tensor) and loss.numel() == 1:
                 value = float(loss.detach())
+                if pl_module.automatic_optimization:
+                    # Lightning hands on the loss divided by accumulate_grad_batches (what it backpropagates):
+                    # the epoch's train_loss was 1/k of the loss with k batches accumulated.
+                    value *= trainer.accumulate_grad_batches
                 self.losses.append(value)
                 # NaN in the batch, not the LR (unless a batch with NaN/inf went through with a finite loss).
                 blamed = self.nan_watch.blame([batch], math.isfinite(value)) if self.diverged is None else []

@@ -562,3 +562,14 @@ def test_a_plain_model_without_val_data_gets_no_validation_step_warning():
         warnings.simplefilter("always")
         train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, epochs=1)
     assert not [w for w in caught if "validation_step" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_train_loss_is_the_batches_loss_with_gradient_accumulation():
+    # Lightning passes on the loss divided by accumulate_grad_batches; the epoch's train_loss was 1/4 of it.
+    def mean_loss(accumulate: int) -> float:
+        torch.manual_seed(0)
+        result = train(make_mlp(), loader(), optimizer=sgd(0.0), loss_fn=F.cross_entropy,
+                       accumulate_grad_batches=accumulate)  # fmt: skip
+        return result.epochs[0].train_loss
+
+    assert mean_loss(4) == pytest.approx(mean_loss(1), rel=1e-5)
