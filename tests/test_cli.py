@@ -122,6 +122,10 @@ USER_CODE = textwrap.dedent(
         return DataLoader(_data(), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
 
 
+    def train_loader64():
+        return DataLoader(_data(), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
+
+
     class DM(pl.LightningDataModule):
         def train_dataloader(self):
             return DataLoader(_data(), batch_size=32, shuffle=True)
@@ -535,6 +539,29 @@ def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: 
     assert own.exit_code == 0, own.output
     assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 1)
     assert "warm-up 1 step, cosine" in " ".join(own.stdout.split())
+
+
+def test_fit_accumulates_a_ready_made_loaders_batches_to_the_target_batch(work: Path, monkeypatch: pytest.MonkeyPatch):
+    """A DataLoader of 64 from --data module:function: 2 batches a step for --target-batch-size 128, not 128 // 32."""
+    import lrfinder.training
+
+    seen: list[dict[str, object]] = []
+    original = lrfinder.training.train
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lrfinder.training, "train", spy)
+    result = invoke("fit", "model_ts.pt", "--data", f"{USER_MODULE}:train_loader64", *FAST,
+                    "--target-batch-size", "128", "--scaling", "linear", "--epochs", "2", "-o", "o.pt")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "batch 64 -> 128" in result.stdout  # the LR is scaled from the loader's batch of 64 ...
+    assert seen[-1]["accumulate_grad_batches"] == 2  # ... and training accumulates 2 of them (it took 4: batch 256)
+    assert "2 epochs x 2 steps" in result.stdout  # 256 samples, 4 batches of 64, 2 optimizer steps an epoch
+    odd = invoke("fit", "model_ts.pt", "--data", f"{USER_MODULE}:train_loader64", *FAST,
+                 "--target-batch-size", "96", "-o", "o.pt")  # fmt: skip
+    assert odd.exit_code == 2 and "not a multiple of the loader's batch size 64" in odd.output
 
 
 def test_weight_decay_sweep(work: Path):

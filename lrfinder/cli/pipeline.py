@@ -556,13 +556,31 @@ def _scale(result: RangeTestResult, options: Options) -> RangeTestResult:
         return result.scale(options.target_batch_size, rule=options.scaling, optimizer=options.optimizer)
 
 
+def _loader_batch_size(options: Options, data: LoadedData) -> int:
+    """The batch size of the training loader's batches: its own for a ready-made DataLoader, else ``--batch-size``.
+
+    A DataLoader (or a LightningDataModule's) from ``--data module:function`` keeps the batch size it was made
+    with; ``--batch-size`` only sizes the loaders built here. Gradients accumulated to ``--target-batch-size``
+    by ``--batch-size`` (32 by default) from a loader of 64 trained at twice the target batch, with the LR
+    scaled for the target.
+    """
+    if data.dataset is None:
+        loader = data.train
+        size = getattr(loader, "batch_size", None)
+        if size is None:  # a DataLoader with a batch_sampler: the sampler's, when it says
+            size = getattr(getattr(loader, "batch_sampler", None), "batch_size", None)
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+            return int(size)
+    return options.batch_size
+
+
 def _steps_per_epoch(options: Options, data: LoadedData) -> int:
     target = options.target_batch_size
     n = len(data.train)
     if target and data.dataset is not None:
         n = math.ceil(len(data.dataset) / target)  # type: ignore[arg-type]
     elif target:
-        n = math.ceil(n / max(1, target // options.batch_size))
+        n = math.ceil(n / max(1, target // _loader_batch_size(options, data)))
     return max(1, n)
 
 
@@ -644,10 +662,11 @@ def _training_batches(options: Options, data: LoadedData) -> tuple[Any, int]:
         )
     if data.dataset is not None:
         return data.loader(target, seed=options.seed), 1
-    if target % options.batch_size == 0:
-        return data.train, target // options.batch_size
+    batch_size = _loader_batch_size(options, data)
+    if target % batch_size == 0:
+        return data.train, target // batch_size
     raise click.UsageError(
-        f"--target-batch-size {target} is not a multiple of the loader's batch size {options.batch_size}; "
+        f"--target-batch-size {target} is not a multiple of the loader's batch size {batch_size}; "
         "gradients cannot be accumulated to it."
     )
 
