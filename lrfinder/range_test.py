@@ -1540,7 +1540,9 @@ class LRSweeper:
     """Sets one swept LR on every param group of one or more optimizers, keeping their ratios.
 
     The group with the largest base LR (across all optimizers) gets the swept value; every other
-    group keeps its ratio to it, so discriminative LRs survive the test.
+    group keeps its ratio to it, so discriminative LRs survive the test. When every group's LR is
+    0 (a warm-up scheduler from 0 has run its first step), the ratios are those of the groups'
+    ``initial_lr``, the LRs torch's schedulers were configured with.
     """
 
     def __init__(self, optimizers: Sequence[torch.optim.Optimizer]) -> None:
@@ -1573,6 +1575,18 @@ class LRSweeper:
                     f"Expected optimizers to hold torch.optim.Optimizer instances, but optimizers[{i}] is {what}"
                 )
         base = [_base_lr(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
+        if base and max(base) == 0:
+            # Every group at 0: a warm-up scheduler's first step (LambdaLR from 0, LinearLR's start) set
+            # them there; torch's schedulers keep the configured LRs as initial_lr, so their ratios hold.
+            initial: list[float] = []
+            for group in (g for opt in self.optimizers for g in opt.param_groups):
+                value: Any = group.get("initial_lr")
+                value = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+                if not (is_real(value) and math.isfinite(value) and value >= 0):
+                    break
+                initial.append(float(value))
+            else:
+                base = initial
         top = max(base) if base else 0.0
         self.ratios = [b / top if top > 0 else 1.0 for b in base]
 

@@ -465,6 +465,28 @@ def test_param_group_ratios_are_kept(mlp: nn.Module, loader: DataLoader) -> None
     assert [g["lr"] for g in opt.param_groups] == [0.01, 0.1]
 
 
+def test_a_warm_up_from_zero_keeps_the_groups_configured_ratios(mlp: nn.Module, loader: DataLoader) -> None:
+    # A warm-up scheduler built on the optimizer (LambdaLR from 0, as GPT-style recipes start) set
+    # every group's lr to 0 before the test: the groups were then swept at one LR (ratio 1 instead of
+    # 0.1) without a word, where the callback sweeps from the configured LRs.
+    first, rest = list(mlp[0].parameters()), [p for m in list(mlp)[1:] for p in m.parameters()]
+    opt = torch.optim.AdamW([{"params": first, "lr": 1e-4}, {"params": rest, "lr": 1e-3}])
+    torch.optim.lr_scheduler.LambdaLR(opt, lambda step: step / 100)
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 0.0]
+    seen: list[tuple[float, float]] = []
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[1]["lr"]))
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    result = range_test(mlp, loader, optimizer=opt, step_fn=step_fn, min_lr=1e-5, max_lr=1e-2, num_steps=15)
+    low, high = zip(*seen)
+    np.testing.assert_allclose(high, result.lrs, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(low) / np.asarray(high), 0.1, rtol=1e-12)
+    assert [g["lr"] for g in opt.param_groups] == [0.0, 0.0]  # the warm-up's state, put back
+    assert [g["initial_lr"] for g in opt.param_groups] == [1e-4, 1e-3]
+
+
 class _OwnStepSize(torch.optim.Optimizer):
     """An optimizer that sets its own step size: lr=None (HF Adafactor's relative_step=True), or an 'eta' instead."""
 
