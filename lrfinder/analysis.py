@@ -1463,9 +1463,12 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     if reading.blew_up:
         after = reading.smoothed[reading.end :]
         if np.nanmin(after) < reading.smoothed[reading.i_min]:
+            # Quoted no lower than any loss recorded there: past a cliff the smoothed curve rings below
+            # the losses (a cross-entropy "fell to -0.729"), a value no step recorded.
+            lowest = max(float(np.nanmin(after)), float(np.nanmin(reading.raw[reading.end :])))
             notes.append(
                 f"ignored a recovery after the blow-up at lr={reading.lrs[reading.end]:.2e}: the loss fell again "
-                f"to {float(np.nanmin(after)):.3g}, below the minimum before it"
+                f"to {lowest:.3g}, below the minimum before it"
             )
     confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
     if lr >= (reading.divergence_lr or math.inf):

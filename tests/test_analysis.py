@@ -96,12 +96,29 @@ def test_divergence_then_recovery_trap() -> None:
     assert s.lr < 10**-1.5
     assert s.blowup_lr is not None and s.divergence_lr is not None and s.divergence_lr < s.blowup_lr < 10**-1.0
     assert [n for n in s.notes if "recovery" in n] == [
-        f"ignored a recovery after the blow-up at lr={s.blowup_lr:.2e}: the loss fell again to 0.0501, "
+        # The curve's floor is 0.5 - 0.4 = 0.1 (the smoothed curve rang to 0.0501 below it).
+        f"ignored a recovery after the blow-up at lr={s.blowup_lr:.2e}: the loss fell again to 0.1, "
         "below the minimum before it"
     ]
     # An ordinary blow-up (no recovery) is a fact on the plot, not a warning.
     plain = analyze(LRS, textbook_curve())
     assert plain.blowup_lr is not None and not any("blow" in n for n in plain.notes)
+
+
+def test_a_recovery_is_quoted_no_lower_than_the_recorded_losses() -> None:
+    # The loss blows up, then collapses onto a floor (0.79: a model that predicts a constant) below
+    # its earlier minimum. The smoothed curve rings below the cliff, and the note quoted that ringing
+    # ("fell again to 0.515"; a cross-entropy of -0.729 on a real curve), a loss no step recorded.
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.5 / (1 + np.exp(-(x + 4) * 4))
+    loss = loss + np.where((x > -2.5) & (x < -1.2), 8.0 * np.clip((x + 2.5) / 0.6, 0, 1), 0.0)
+    loss = np.where(x >= -1.2, 0.79, loss + 0.01 * np.random.default_rng(0).standard_normal(100))
+    s = analyze(lrs, loss)
+    assert [n for n in s.notes if "recovery" in n] == [
+        f"ignored a recovery after the blow-up at lr={s.blowup_lr:.2e}: the loss fell again to 0.79, "
+        "below the minimum before it"
+    ]
 
 
 def test_non_finite_tail_is_the_divergence() -> None:
