@@ -432,6 +432,25 @@ def _length(data: Iterable[Any]) -> int | None:
         return None
 
 
+def _plateau_metric_missing(exc: Exception, scheduler_settings: Mapping[str, Any] | None, trainer: Any) -> str | None:
+    """What to do when ``plateau``'s metric was not logged, for Lightning's error saying so; else ``None``.
+
+    Lightning's "ReduceLROnPlateau conditioned on metric val_loss which is not available ... Condition can be
+    set using `monitor` key in lr scheduler dict" (a LightningModule without validation, after a whole epoch)
+    pointed at a dict :func:`train` builds, not at its ``scheduler_settings`` or ``val_data``.
+    """
+    if type(exc).__name__ != "MisconfigurationException" or "ReduceLROnPlateau conditioned on metric" not in str(exc):
+        return None
+    monitor = (scheduler_settings or {}).get("monitor", "val_loss")
+    logged = ", ".join(sorted(map(str, trainer.callback_metrics))) or "nothing"
+    return (
+        f"The plateau scheduler steps on {monitor!r} at the end of every epoch, but the model logged no {monitor!r} "
+        f"in epoch {trainer.current_epoch + 1} (it logged: {logged}). Log it (a validation_step calling "
+        f"self.log({monitor!r}, ...), and val_data: --val-data on the command line), or pass "
+        "scheduler_settings={'monitor': NAME} (--scheduler-opt monitor=NAME) with a metric the model logs every epoch."
+    )
+
+
 def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bool) -> None:
     """Refuse ``plateau`` for a plain model without validation data, before any training.
 
@@ -524,7 +543,10 @@ def train(
             ``gradient_clip_val`` that is not finite and > 0, ``precision="16-mixed"`` on the
             CPU (use ``"bf16-mixed"``), ``warmup_steps < 0``,
             ``scheduler_settings`` or ``warmup_steps`` without a ``scheduler``, or
-            ``scheduler_settings`` holding ``total_steps``, ``suggestion`` or a second ``warmup_steps``.
+            ``scheduler_settings`` holding ``total_steps``, ``suggestion`` or a second ``warmup_steps``;
+            ``scheduler="plateau"`` whose ``monitor`` (``"val_loss"`` by default) a LightningModule did not
+            log in an epoch (raised at that epoch's end; a plain model without ``val_data`` is refused before
+            training).
         DataError: Empty data, a one-shot iterator for several epochs, no length for a schedule
             that needs ``total_steps``, or batches a plain model cannot read.
         TypeError: ``optimizer``, ``loss_fn``, ``on_epoch_end`` or ``on_batch_end`` not
@@ -684,6 +706,11 @@ def train(
                 # to a caller, training was interrupted.
                 if trainer.interrupted or trainer.received_sigterm:
                     raise KeyboardInterrupt from None
+                raise
+            except Exception as exc:
+                missing = _plateau_metric_missing(exc, scheduler_settings, trainer)
+                if missing is not None:
+                    raise ValueError(missing) from exc
                 raise
     finally:
         for name, level in levels.items():

@@ -573,3 +573,14 @@ def test_train_loss_is_the_batches_loss_with_gradient_accumulation():
         return result.epochs[0].train_loss
 
     assert mean_loss(4) == pytest.approx(mean_loss(1), rel=1e-5)
+
+
+def test_plateau_on_a_metric_the_lightning_module_never_logs_says_what_to_pass():
+    # Lightning's "ReduceLROnPlateau conditioned on metric val_loss which is not available ... `monitor` key in
+    # lr scheduler dict" pointed at a dict train() builds.
+    with pytest.raises(ValueError, match=r"logged no 'val_loss' in epoch 1 \(it logged: my_loss, val_acc\)") as info:
+        train(LitNet(), loader(), optimizer=sgd(0.05), val_data=loader(64), scheduler="plateau", epochs=2)
+    assert "scheduler_settings={'monitor': NAME}" in str(info.value) and "val_data" in str(info.value)
+    result = train(LitNet(), loader(), optimizer=sgd(0.05), val_data=loader(64), scheduler="plateau", epochs=2,
+                   scheduler_settings={"monitor": "val_acc", "mode": "max"})  # fmt: skip
+    assert len(result.epochs) == 2
