@@ -335,7 +335,8 @@ def isolation(
     public plain attributes of it and its submodules that ``training_step`` moves (a
     ``training_step_outputs`` list of tensors, a step counter, a ``torch.Generator``: see
     :class:`~lrfinder.range_test.StateSnapshot`'s ``module_attributes``); the
-    optimizers' states and param groups; the schedulers' states; the torchmetrics states; the
+    optimizers' states and param groups; the state of a DDP comm hook on the strategy's wrapper
+    (``DDPStrategy(ddp_comm_hook=...)``: PowerSGD's); the schedulers' states; the torchmetrics states; the
     grad scaler of mixed precision (it adapts its scale to the test's overflows); the torch,
     CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order). Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
@@ -366,7 +367,8 @@ def isolation(
             held.append((lo, lo._iterator))
     for lo, _ in held:
         lo._iterator = None
-    snapshot = StateSnapshot(pl_module, optimizers, flat, module_attributes=True)
+    # The strategy's DDP wrapper holds a DDPStrategy(ddp_comm_hook=...)'s state (PowerSGD's): put back too.
+    snapshot = StateSnapshot(pl_module, optimizers, flat, module_attributes=True, wrapper=strategy_model(trainer))
     scheduler_states = [copy.deepcopy(c.scheduler.state_dict()) for c in configs]
     metric_states = _MetricStates(pl_module)
     scaler: Any = getattr(trainer.precision_plugin, "scaler", None)
@@ -397,6 +399,12 @@ def isolation(
         metric_states.restore()
         if scaler_state is not None:
             scaler.load_state_dict(scaler_state)
+
+
+def strategy_model(trainer: pl.Trainer) -> torch.nn.Module | None:
+    """The strategy's wrapper around the module (DDP's), ``None`` when it has none that is a module."""
+    model = getattr(getattr(trainer, "strategy", None), "model", None)
+    return model if isinstance(model, torch.nn.Module) else None
 
 
 @contextlib.contextmanager

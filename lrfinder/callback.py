@@ -1085,7 +1085,9 @@ class LRFinder(_CallbackBase):
             else:
                 first = _lightning.TrainBatches(trainer, pl_module, run.batches.loader)
                 held = [first.next()[0] for _ in range(skip)]
-            snapshot = StateSnapshot(pl_module, run.optimizers, data, module_attributes=True)
+            snapshot = StateSnapshot(
+                pl_module, run.optimizers, data, module_attributes=True, wrapper=_lightning.strategy_model(trainer)
+            )
 
             def loss_of(batch: Any) -> torch.Tensor:
                 # Under the fit's precision (autocast), as the trials' own steps run.

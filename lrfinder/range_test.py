@@ -2098,7 +2098,8 @@ class StateSnapshot:
     (moved by the optimizer's steps); the state of a communication hook registered on a
     ``DistributedDataParallel`` module in the model (``register_comm_hook(state, hook)``: PowerSGD's
     iteration count, error feedback and RNG), its items or attributes by the optimizer attributes'
-    rules, see :func:`_comm_hook_states`; and
+    rules, see :func:`_comm_hook_states`, and of one on ``wrapper``, a DDP wrapper around the
+    model held outside it (Lightning's ``trainer.strategy.model``); and
     the draw state of the given data loaders (or generators): every torch, Python and numpy RNG
     their samplers, datasets and transforms keep, and the numbers they count with (a sampler's
     ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``.
@@ -2113,6 +2114,7 @@ class StateSnapshot:
         data: Iterable[object] = (),
         *,
         module_attributes: bool = False,
+        wrapper: nn.Module | None = None,
     ) -> None:
         _check_snapshot_arguments(model, optimizers, data)
         self.model = model
@@ -2164,9 +2166,10 @@ class StateSnapshot:
                 self._opt_attrs.append((opt, held))
             # A DDP comm hook's state (PowerSGD's iteration count and error feedback) moves at every step.
             hook_unknown: list[str] = []
-            self._hook_states = [
-                (state, _capture_hook_state(state, seen, hook_unknown)) for state in _comm_hook_states(model)
-            ]
+            hook_states = _comm_hook_states(model)
+            if wrapper is not None:  # Lightning's DDP wrapper around the module, outside its tree
+                hook_states += [h for h in _comm_hook_states(wrapper) if all(h is not k for k in hook_states)]
+            self._hook_states = [(state, _capture_hook_state(state, seen, hook_unknown)) for state in hook_states]
             self._opt_state = [
                 (
                     {p: _clone(s) for p, s in opt.state.items()},

@@ -227,6 +227,71 @@ def test_ddp_with_accumulation_every_rank_sweeps_and_applies_the_same(tmp_path: 
         assert result["refinement"]["lr"] is not None and len(result["refinement"]["trials"]) == 2
 
 
+HOOK_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    from _models import Net, pl
+    from torch.distributed.algorithms.ddp_comm_hooks import powerSGD_hook as powersgd
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder.callback import LRFinder
+    from lrfinder.refine import Refine
+
+
+    class Hooked(Net):
+        def on_fit_start(self):
+            super().on_fit_start()
+            # What DDPStrategy(ddp_comm_hook=..., ddp_comm_state=...) does on CUDA (only there): on its DDP wrapper.
+            self.state = powersgd.PowerSGDState(
+                process_group=None, matrix_approximation_rank=1, start_powerSGD_iter=2, min_compression_rate=0.5
+            )
+            self.trainer.strategy.model.register_comm_hook(self.state, powersgd.powerSGD_hook)
+
+        def on_train_start(self):  # after LRFinder's: the test has run
+            self.after_test = {"iter": self.state.iter, "error_feedback": len(self.state.error_dict)}
+
+        def on_train_end(self):
+            result = self.trainer.callbacks[0].result.to_dict()
+            record = {**self.after_test, "iter_at_end": self.state.iter, "result": result}
+            Path(sys.argv[1], f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16)
+    refine = [Refine(training_steps=20, candidates=2, extend=0)] if sys.argv[2] == "refine" else []
+    finder = LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, refine=refine[0] if refine else None)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=3, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=sys.argv[1],
+    )
+    trainer.fit(Hooked(lr=0.01, bn=False), loader)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["plain", "refine"])
+def test_ddp_a_comm_hooks_state_is_put_back(tmp_path: Path, mode: str) -> None:
+    """A PowerSGD hook on Lightning's DDP wrapper: the test's steps stayed in its state (its iteration count, which
+    ends its all-reduce warm-up, and its error feedback), outside the module the callback restored."""
+    run_script(tmp_path, HOOK_SCRIPT, str(tmp_path), mode, str(TESTS))
+    for r in (json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)):
+        assert len(r["result"]["lrs"]) > 5
+        assert mode == "plain" or r["result"]["refinement"]["trials"]
+        assert (r["iter"], r["error_feedback"]) == (0, 0)
+        assert r["iter_at_end"] == 3  # the fit's own 3 steps
+
+
 GAN_SCRIPT = textwrap.dedent(
     """
     import json
