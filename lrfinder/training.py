@@ -516,8 +516,11 @@ def train(
             ``warmup_steps``, as ``LRFinder(scheduler_settings=...)`` takes it (not with a
             different ``warmup_steps`` argument). ``total_steps`` is set from the data.
         warmup_steps: Linear warm-up steps before the schedule.
-        suggestion: The range test's :class:`~lrfinder.Suggestion`, from which ``onecycle``
-            and ``cyclic`` take their band (see :func:`lrfinder.create_scheduler`).
+        suggestion: The range test's :class:`~lrfinder.Suggestion` (``result.training_suggestion``),
+            read by the schedule as :func:`lrfinder.create_scheduler` reads it: ``onecycle`` and
+            ``cyclic`` take their band from it, every other schedule starts from ``suggestion.lr``,
+            which replaces the optimizer's LR (of its largest group; the others keep their ratios).
+            Without a ``scheduler`` it is not read: training runs at the optimizer's LR.
         accumulate_grad_batches: Batches per optimizer step.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;
