@@ -75,7 +75,14 @@ from .range_test import (
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
-__all__ = ["EpochSummary", "TrainingResult", "TrainingDivergedError", "train", "check_plateau_has_val"]
+__all__ = [
+    "EpochSummary",
+    "TrainingResult",
+    "TrainingDivergedError",
+    "train",
+    "check_plateau_has_val",
+    "check_plateau_monitor_logged",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -451,6 +458,38 @@ def _plateau_metric_missing(exc: Exception, scheduler_settings: Mapping[str, Any
     )
 
 
+def check_plateau_monitor_logged(
+    module: nn.Module, scheduler: str | None, scheduler_settings: Mapping[str, Any] | None, *, has_val: bool
+) -> None:
+    """Refuse ``plateau`` on a ``val...`` metric a LightningModule cannot log: no validation loop will run.
+
+    Lightning said so only at the end of the first epoch ("conditioned on metric val_loss which is not
+    available"); ``LRFinder(scheduler='plateau')`` refuses the same before training.
+
+    Raises:
+        ValueError: The module has no ``validation_step``, or no validation data (``val_data`` or its own
+            ``val_dataloader``).
+
+    """
+    if scheduler != "plateau":
+        return
+    monitor = (scheduler_settings or {}).get("monitor", "val_loss")
+    if not isinstance(monitor, str) or not monitor.startswith("val"):
+        return
+    base = package_of(module).LightningModule
+    if not defines_validation_step(module):
+        why = f"{type(module).__name__} has no validation_step"
+    elif not has_val and getattr(type(module), "val_dataloader", None) is base.val_dataloader:
+        why = "there is no validation data (val_data=None, and the module has no val_dataloader)"
+    else:
+        return
+    raise ValueError(
+        f"The plateau scheduler steps on {monitor!r}, but {why}, so it is never logged. Pass val_data "
+        f"(--val-data on the command line) with a validation_step that logs it, or name a metric training_step "
+        "logs: scheduler_settings={'monitor': 'train_loss'} (--scheduler-opt monitor=train_loss)."
+    )
+
+
 def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bool) -> None:
     """Refuse ``plateau`` for a plain model without validation data, before any training.
 
@@ -617,6 +656,8 @@ def train(
     check_materialized(model, lazy=False)  # a lazy module trains (its first batch sets its shapes); a meta one cannot
     lightning = is_lightning_module(model)
     check_plateau_has_val(scheduler, lightning=lightning, has_val=val_data is not None)
+    if lightning:
+        check_plateau_monitor_logged(model, scheduler, scheduler_settings, has_val=val_data is not None)
     if not lightning:
         # Lightning reads a list or tuple as several dataloaders; a plain model's are batches.
         train_data = _as_one_loader(train_data)

@@ -564,6 +564,16 @@ def test_fit_accumulates_a_ready_made_loaders_batches_to_the_target_batch(work: 
     assert odd.exit_code == 2 and "not a multiple of the loader's batch size 64" in odd.output
 
 
+def test_fit_plateau_on_a_lightning_module_without_validation_is_refused_before_the_test(work: Path):
+    # Lightning said so after the range test and a first epoch, as a MisconfigurationException.
+    result = invoke("fit", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "train.npz", *FAST,
+                    "--scheduler", "plateau", "-o", "out.ckpt")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--scheduler plateau" in result.output and "no validation data" in result.output
+    assert "--val-data" in result.output and "--scheduler-opt monitor=" in result.output
+    assert "suggested lr" not in result.output and not (work / "out.ckpt").exists()
+
+
 def test_weight_decay_sweep(work: Path):
     result = invoke(
         "run", "model_ts.pt", "--data", "train.npz", "--num-steps", "30", "--optimizer", "adamw",

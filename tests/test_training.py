@@ -584,3 +584,21 @@ def test_plateau_on_a_metric_the_lightning_module_never_logs_says_what_to_pass()
     result = train(LitNet(), loader(), optimizer=sgd(0.05), val_data=loader(64), scheduler="plateau", epochs=2,
                    scheduler_settings={"monitor": "val_acc", "mode": "max"})  # fmt: skip
     assert len(result.epochs) == 2
+
+
+def test_plateau_on_val_metrics_without_a_validation_loop_is_refused_before_training():
+    # As LRFinder(scheduler='plateau') refuses it; Lightning said so only after the first epoch.
+    module = LitNet()
+    with pytest.raises(ValueError, match=r"there is no validation data \(val_data=None"):
+        train(module, loader(), optimizer=sgd(0.05), scheduler="plateau")
+    assert module.epoch_ends == 0
+
+    class NoValidation(LitNet):
+        validation_step = pl.LightningModule.validation_step
+
+    with pytest.raises(ValueError, match=r"NoValidation has no validation_step"):
+        train(NoValidation(), loader(), optimizer=sgd(0.05), val_data=loader(64), scheduler="plateau")
+    # A metric training_step logs is not refused.
+    result = train(LitNet(), loader(), optimizer=sgd(0.05), scheduler="plateau",
+                   scheduler_settings={"monitor": "my_loss"})  # fmt: skip
+    assert len(result.epochs) == 1

@@ -863,10 +863,13 @@ def execute(options: Options, inputs: Inputs) -> None:
     _check_sized(options, inputs.data)
     if options.train:
         _training_batches(options, inputs.data)
-        from ..training import check_plateau_has_val
+        from ..training import check_plateau_has_val, check_plateau_monitor_logged
 
         try:
             check_plateau_has_val(options.scheduler, lightning=inputs.lightning, has_val=inputs.data.val is not None)
+            if inputs.lightning:
+                check_plateau_monitor_logged(inputs.model, options.scheduler, options.scheduler_settings,
+                                             has_val=inputs.data.val is not None)  # fmt: skip
         except ValueError as exc:
             raise click.UsageError(f"--scheduler plateau: {as_schedule_options(one_line(exc))}") from None
     _check_schedule(options, inputs.data)
