@@ -531,7 +531,8 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
 
     Raises:
         TypeError: ``model`` is not a ``torch.nn.Module``.
-        ModelError: It has no parameters, or none of them requires grad.
+        ModelError: It has no parameters, none of them requires grad, or trainable ones are
+            inference tensors (made under ``torch.inference_mode()``).
 
     """
     if not isinstance(model, nn.Module):
@@ -549,6 +550,15 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
     trainable = [p for p in parameters if p.requires_grad and id(p) not in averaged]
     if not trainable:
         raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
+    inference = [p for p in trainable if not is_lazy(p) and p.is_inference()]
+    if inference:
+        names = {id(p): n for n, p in model.named_parameters()}
+        first = names.get(id(inference[0]), "?")
+        raise ModelError(
+            f"{len(inference)} of the model's trainable parameters (first: {first}) are inference tensors, made under "
+            "torch.inference_mode(): torch cannot update them in place outside it, so they cannot be trained. Build or "
+            "load the model outside torch.inference_mode() (under torch.no_grad() if you must)."
+        )
     return trainable
 
 
@@ -2146,14 +2156,18 @@ class StateSnapshot:
             if isinstance(held := getattr(module, kind, None), dict)
         ]
         # Copies made under the caller's inference_mode would be inference tensors, which the
-        # optimizer can no longer update in place once they are restored.
+        # optimizer can no longer update in place once they are restored. The model's own inference
+        # tensors (a frozen teacher built under torch.inference_mode) are left alone: nothing outside
+        # inference mode can change them in place, nor write them back.
         with torch.inference_mode(False), torch.no_grad():
             params = _unique([*model.parameters(), *(p for m in copied for p in m.parameters())])
             self._params = [
-                (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone()) for p in params
+                (p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone())
+                for p in params
+                if is_lazy(p) or not p.is_inference()
             ]
             buffers = _unique([*model.buffers(), *(b for m in copied for b in m.buffers())])
-            self._buffers = [(b, b.detach().clone()) for b in buffers]
+            self._buffers = [(b, b.detach().clone()) for b in buffers if is_lazy(b) or not b.is_inference()]
             # A wrapper's inner optimizer is found among its attributes and snapshotted as one.
             self._all_optimizers = list(self.optimizers)
             self._opt_attrs: list[tuple[Any, dict[str, tuple[Any, ...]]]] = []

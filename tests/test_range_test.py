@@ -847,6 +847,37 @@ def test_no_trainable_parameters(loader: DataLoader) -> None:
         range_test(model, loader, loss_fn=F.cross_entropy)
 
 
+def test_a_model_made_under_inference_mode_is_refused_by_name(loader: DataLoader) -> None:
+    # Built (or loaded) inside torch.inference_mode(), its parameters are inference tensors, which
+    # torch cannot update in place outside it: the test failed with torch's "Inplace update to
+    # inference tensor outside InferenceMode is not allowed", raised from the restore.
+    with torch.inference_mode():
+        model = make_mlp()
+    with pytest.raises(ModelError, match=r"first: 0\.weight.*made under torch\.inference_mode\(\).*outside"):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
+def test_a_frozen_submodule_made_under_inference_mode_is_left_alone(loader: DataLoader) -> None:
+    # A distillation model whose frozen teacher was built under torch.inference_mode(): the restore
+    # wrote the teacher's inference tensors back and failed with torch's "Inplace update to inference
+    # tensor outside InferenceMode is not allowed" (held outside the model's tree it was left alone).
+    class Distill(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.student = make_mlp()
+            with torch.inference_mode():
+                self.teacher = make_mlp(seed=1).requires_grad_(False).eval()  # its batch norm frozen too
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.student(x) + 0.0 * self.teacher(x)
+
+    model = Distill()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert len(result.lrs) > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_optimizer_of_another_model(mlp: nn.Module, loader: DataLoader) -> None:
     other = torch.optim.SGD(make_mlp(seed=1).parameters(), lr=0.1)
     with pytest.raises(ModelError, match="not the model's"):
