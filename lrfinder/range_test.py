@@ -256,10 +256,24 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=False)
 
 
+#: Lightning's other spellings of the precisions the test runs (``Trainer(precision=32)``), and the name each means.
+_PRECISION_ALIASES: dict[object, str] = {
+    32: "32", "32-true": "32", 16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed", "16-true": "16-mixed",
+    "bf16-true": "bf16-mixed",
+}
+
+
 def check_precision_name(precision: object) -> None:
-    """Refuse a precision that is not one of :data:`PRECISIONS` (``"32"``, ``"bf16-mixed"``, ``"16-mixed"``)."""
+    """Refuse a precision that is not one of :data:`PRECISIONS` (``"32"``, ``"bf16-mixed"``, ``"16-mixed"``).
+
+    The names are strings: Lightning's other spellings (``32``, ``"bf16"``, ``16``) are told the one to pass.
+    """
     if precision not in PRECISIONS:
-        raise ValueError(f"Expected precision to be one of {', '.join(PRECISIONS)}, but got precision={precision!r}")
+        alias = _PRECISION_ALIASES.get(precision) if isinstance(precision, (int, str)) else None
+        hint = f": pass precision={alias!r}" if alias is not None and not isinstance(precision, bool) else ""
+        raise ValueError(
+            f"Expected precision to be one of {', '.join(map(repr, PRECISIONS))}, but got precision={precision!r}{hint}"
+        )
 
 
 def check_gradient_clipping(gradient_clip_val: object, gradient_clip_algorithm: object) -> None:

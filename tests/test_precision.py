@@ -115,7 +115,10 @@ def test_fp16_noise_scale_is_measured_on_unscaled_gradients(accumulate_steps: in
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"precision": "64"}, "precision to be one of 32, bf16-mixed, 16-mixed"),
+        ({"precision": "64"}, r"precision to be one of '32', 'bf16-mixed', '16-mixed', but got precision='64'$"),
+        # Lightning's Trainer(precision=32) spelling: refused as "one of 32, ..., but got precision=32".
+        ({"precision": 32}, r"one of '32', 'bf16-mixed', '16-mixed', but got precision=32: pass precision='32'"),
+        ({"precision": "bf16"}, r"but got precision='bf16': pass precision='bf16-mixed'"),
         ({"grad_scaler": torch.amp.GradScaler("cpu")}, "precision='16-mixed' with a grad_scaler"),
     ],
 )

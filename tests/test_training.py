@@ -346,7 +346,7 @@ def test_precision_trains_under_lightning_autocast(precision: str, dtype: torch.
     result = train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, epochs=1, precision=precision)
     assert seen == {dtype} and math.isfinite(result.epochs[-1].train_loss)
     assert model[0].weight.dtype == torch.float32  # mixed precision: the weights stay float32
-    with pytest.raises(ValueError, match="precision to be one of 32, bf16-mixed, 16-mixed"):
+    with pytest.raises(ValueError, match="precision to be one of '32', 'bf16-mixed', '16-mixed'"):
         train(model, loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, precision="64")
 
 
