@@ -554,7 +554,9 @@ def train(
         scheduler_settings: The schedule's settings (``eta_min``, ``step_size``, ...); also
             ``warmup_steps``, as ``LRFinder(scheduler_settings=...)`` takes it (not with a
             different ``warmup_steps`` argument). ``total_steps`` is set from the data.
-        warmup_steps: Linear warm-up steps before the schedule.
+        warmup_steps: Linear warm-up steps before the schedule. The warm-up a batch-size scaling
+            advises (``result.scaled.warmup_epochs``) is not built in here, as ``lrfind fit`` and
+            the callback build it: pass it in optimizer steps (epochs times steps per epoch).
         suggestion: The range test's :class:`~lrfinder.Suggestion` (``result.training_suggestion``),
             read by the schedule as :func:`lrfinder.create_scheduler` reads it: ``onecycle`` and
             ``cyclic`` take their band from it, every other schedule starts from ``suggestion.lr``,
