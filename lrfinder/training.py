@@ -218,12 +218,10 @@ def _classes(package: str) -> tuple[type, type, type]:
         def __init__(
             self,
             epochs: int,
-            accumulate: int,
             on_epoch_end: Callable[[EpochSummary], None] | None,
             on_batch_end: Callable[[int, int], None] | None,
         ) -> None:
             self.epochs = epochs
-            self.accumulate = accumulate
             self.on_epoch = on_epoch_end
             self.on_batch = on_batch_end
             self.lrs: list[float] = []
@@ -239,7 +237,8 @@ def _classes(package: str) -> tuple[type, type, type]:
         def on_train_batch_start(
             self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
         ) -> None:
-            if batch_idx % self.accumulate == 0:
+            # The Trainer's count, which a GradientAccumulationScheduler sets at each epoch's start.
+            if batch_idx % trainer.accumulate_grad_batches == 0:
                 self.lrs.append(_reference_lr(trainer.optimizers[0]))
 
         def on_train_batch_end(
@@ -567,7 +566,9 @@ def train(
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;
             ``"16-mixed"`` with its GradScaler, on a GPU only: on the CPU it is refused, since
             Lightning would train in bfloat16 instead).
-        callbacks: Extra Lightning callbacks, of the model's Lightning distribution.
+        callbacks: Extra Lightning callbacks, of the model's Lightning distribution. A
+            ``GradientAccumulationScheduler`` among them sets the accumulation epoch by epoch (with
+            ``accumulate_grad_batches=1``): the schedule spans the optimizer steps it leaves.
         on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
         on_batch_end: Called as ``on_batch_end(epoch, batch_index)`` after every training
             batch (epochs count from 1, batches from 0), e.g. to drive a progress bar.
@@ -688,7 +689,22 @@ def train(
                 f"(an IterableDataset or a generator). Pass a DataLoader over a sized dataset, or a schedule that "
                 f"needs no length ({free})."
             )
-    total_steps = None if length is None else epochs * max(1, math.ceil(length / accumulate_grad_batches))
+    package = _distribution(model)
+    pl_ = importlib.import_module(package)
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, pl_.Callback):
+            raise TypeError(
+                f"Expected callbacks to hold {package}.Callback instances (the model's Lightning), but "
+                f"callbacks[{i}] is {callback!r:.60}"
+            )
+    # A GradientAccumulationScheduler sets the accumulation epoch by epoch: the schedule spans the steps it
+    # leaves (planned with accumulate_grad_batches, a onecycle stopped half-way, never annealed).
+    by_epoch = next((c for c in callbacks if isinstance(c, pl_.callbacks.GradientAccumulationScheduler)), None)
+
+    def per_step(epoch: int) -> int:
+        return accumulate_grad_batches if by_epoch is None else int(by_epoch.get_accumulate_grad_batches(epoch))
+
+    total_steps = None if length is None else sum(max(1, math.ceil(length / per_step(e))) for e in range(epochs))
     configure = _configure(
         optimizer,
         model,
@@ -699,14 +715,6 @@ def train(
         suggestion=suggestion,
         loss_module=loss_fn if isinstance(loss_fn, nn.Module) and not lightning else None,
     )
-    package = _distribution(model)
-    pl_ = importlib.import_module(package)
-    for i, callback in enumerate(callbacks):
-        if not isinstance(callback, pl_.Callback):
-            raise TypeError(
-                f"Expected callbacks to hold {package}.Callback instances (the model's Lightning), but "
-                f"callbacks[{i}] is {callback!r:.60}"
-            )
     plain_module, validated_module, watch_class = _classes(package)
     if lightning:
         module = model
@@ -717,7 +725,7 @@ def train(
         has_val = val_data is not None
         wrapper = validated_module if has_val else plain_module
         module = wrapper(model, loss_fn, configure)
-    watch = watch_class(epochs, accumulate_grad_batches, on_epoch_end, on_batch_end)
+    watch = watch_class(epochs, on_epoch_end, on_batch_end)
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
     sigint = signal.getsignal(signal.SIGINT)

@@ -602,3 +602,11 @@ def test_plateau_on_val_metrics_without_a_validation_loop_is_refused_before_trai
     result = train(LitNet(), loader(), optimizer=sgd(0.05), scheduler="plateau",
                    scheduler_settings={"monitor": "my_loss"})  # fmt: skip
     assert len(result.epochs) == 1
+
+
+def test_a_gradient_accumulation_scheduler_sets_the_schedules_length_and_the_recorded_steps():
+    # 8 batches an epoch: 8 steps, then 2 (4 batches each); the onecycle was planned over 16 and stopped half-way.
+    result = train(LitNet(), loader(), optimizer=sgd(0.05), val_data=loader(64), epochs=2, scheduler="onecycle",
+                   callbacks=[pl.callbacks.GradientAccumulationScheduler({0: 1, 1: 4})])  # fmt: skip
+    assert result.global_step == 10 and len(result.lrs) == 10  # an LR per optimizer step, not per batch
+    assert result.lrs[-1] == pytest.approx(0.05 / 25 / 1e4)  # annealed to the end
