@@ -131,3 +131,27 @@ def none_lr_hint(name: str, value: object) -> str:
         "the curve with lrfinder.plot_range_test(result), rerun the test as result.error suggests, or pass an LR "
         "yourself)"
     )
+
+
+#: Modules whose frames a warning looks past to the user's line: lrfinder's own, and the standard library's
+#: context-manager machinery its generator-based ``with`` blocks run in.
+_INTERNAL_MODULES = ("lrfinder", "contextlib")
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the calling function: the first frame outside lrfinder.
+
+    Counted from the function that calls this one (level 1) up past lrfinder's frames (and
+    ``contextlib``'s between them), so a warning raised deep in the engine points at the user's
+    line whatever route it took: ``range_test`` through its keyword check, ``refine``'s trials, a
+    snapshot made in the callback. A fixed ``stacklevel`` is right for one route only.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None:
+        name = str(frame.f_globals.get("__name__", ""))
+        if not any(name == m or name.startswith(m + ".") for m in _INTERNAL_MODULES):
+            break
+        frame = frame.f_back
+        level += 1
+    return level

@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, get_args
 
 import numpy as np
 import torch
@@ -43,11 +43,21 @@ from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 
 from ._atomic import atomic_write_text
-from ._checks import check_flag, is_int, is_real, plain, sentence, text_or_bool_at, text_or_bool_message
+from ._checks import (
+    caller_stacklevel,
+    check_flag,
+    is_int,
+    is_real,
+    plain,
+    sentence,
+    text_or_bool_at,
+    text_or_bool_message,
+)
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
     GRADIENT_CLIP_ALGORITHMS,
+    PEER_OPTION_NAMES,
     PRECISIONS,
     RECORDED_PRECISIONS,
     RULES,
@@ -58,6 +68,7 @@ from .names import (
     RecordedPrecision,
     SweepMode,
     did_you_mean,
+    did_you_mean_each,
 )
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .scaling import ScaledLR, ScalingRule, scale_lr
@@ -2224,14 +2235,14 @@ class StateSnapshot:
                 f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
                 "(or in attributes that are tensors, numbers, RNGs, or lists and dicts of them), or save it before the "
                 "test and load it back afterwards.",
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
         if hook_unknown:
             warnings.warn(
                 f"The DDP communication hook's state holds objects with tensors of their own that the range test "
                 f"cannot restore: {', '.join(hook_unknown[:3])}{' ...' if len(hook_unknown) > 3 else ''}. Keep them "
                 "in tensors, numbers, RNGs, or lists and dicts of them, or register the hook after the test.",
-                stacklevel=3,
+                stacklevel=caller_stacklevel(),
             )
         self._modes = [(m, m.training) for m in modules]
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
@@ -2333,7 +2344,7 @@ class StateSnapshot:
                     f"{', '.join(changed)} was changed in place during the test and is not put back: lrfinder copies "
                     f"tensor attributes of up to {_size_words(ATTRIBUTE_COPY_LIMIT)} only. If a forward changes it, "
                     "make it a buffer (self.register_buffer(name, tensor)): buffers are always put back.",
-                    stacklevel=3,
+                    stacklevel=caller_stacklevel(),
                 )
             moved = list(dict.fromkeys(name for name, t, version in self._watched if t._version != version))
             if moved:
@@ -2342,7 +2353,7 @@ class StateSnapshot:
                     f"changed during the test and is not put back: lrfinder copies such modules of up to "
                     f"{_size_words(ATTRIBUTE_COPY_LIMIT)} only. Register it as a submodule (self.name = module) to "
                     "have it restored, or save its state_dict before the test and load it back afterwards.",
-                    stacklevel=3,
+                    stacklevel=caller_stacklevel(),
                 )
         for module, mode in self._modes:
             module.training = mode
@@ -2741,7 +2752,7 @@ def _warn_unused_keys(batch: Any, loss_fn: Any, step_fn: Any) -> None:
             f"({', '.join(map(repr, unused))}) are not used. To use them (a mask, sample weights), pass "
             "step_fn=lambda model, batch: <loss tensor> to range_test.",
             UserWarning,
-            stacklevel=5,  # this function, range_test's step, run_sweep, range_test: the caller's line
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -3423,6 +3434,37 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     return None
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn``, answering an unknown keyword with the lrfinder name for it: ``end_lr`` -> ``max_lr``.
+
+    A call moved from torch-lr-finder (``end_lr=10, num_iter=100``) or Lightning's tuner
+    (``num_training``) got Python's bare "unexpected keyword argument"; the peers' names are
+    :data:`~lrfinder.names.PEER_OPTION_NAMES`, the close misspellings ``difflib``'s, as
+    ``find_lr`` says them. ``functools.wraps`` keeps ``fn``'s ``inspect.signature`` (through
+    ``__wrapped__``) and its type; the warnings ``fn`` raises find the caller's line past this
+    frame (:func:`~lrfinder._checks.caller_stacklevel`).
+    """
+    names = list(inspect.signature(fn).parameters)
+
+    @functools.wraps(fn)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        unknown = [key for key in kwargs if key not in names]
+        if unknown:
+            said = ", ".join(map(repr, unknown))
+            what = (
+                f"unexpected keyword arguments {said}" if len(unknown) > 1 else f"an unexpected keyword argument {said}"
+            )
+            raise TypeError(f"{fn.__name__}() got {what}." + did_you_mean_each(unknown, names, PEER_OPTION_NAMES))
+        return fn(*args, **kwargs)
+
+    return call
+
+
+@_peer_hints
 def range_test(
     model: nn.Module,
     train_data: Iterable[Any],
@@ -3641,7 +3683,7 @@ def range_test(
     check_materialized(model, lazy=restore)
     frozen = traced_in_eval_mode(model)
     if frozen:
-        warnings.warn(traced_in_eval_message(frozen), stacklevel=2)
+        warnings.warn(traced_in_eval_message(frozen), stacklevel=caller_stacklevel())
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):
@@ -3673,7 +3715,7 @@ def range_test(
         warnings.warn(
             f"range_test was called inside torch.autocast, which the test switches off: it runs at its own "
             f"precision={precision!r}. To test in mixed precision, pass precision='bf16-mixed' (or '16-mixed').",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     if precision == "16-mixed" and _needs_closure(optimizer):
         raise ValueError(
@@ -3687,7 +3729,7 @@ def range_test(
             "every step of the range test, and what they change outside the model and the optimizer (an EMA or SWA "
             "copy of the weights, a counter) is not put back. Remove them for the test (handle.remove()), or save "
             "what they update and load it back afterwards.",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     snapshot = StateSnapshot(owner, [optimizer], [train_data], module_attributes=True) if restore else None
     scaler = None
@@ -3701,7 +3743,7 @@ def range_test(
             f"train_data is a one-shot iterator ({type(train_data).__name__}): the batches the range test draws "
             "from it are used up, and restore cannot put them back, so training would start where the test "
             "stopped. Pass a DataLoader or a list of batches to leave the data as it was.",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     batches = CyclingBatches(train_data)
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
@@ -3898,7 +3940,7 @@ def range_test(
         warnings.warn(
             "The range test was interrupted, so refine did not run: the result has no refinement. Run the test to "
             "the end to refine it.",
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
         return result
     from .refine import refine_range_test
@@ -3945,7 +3987,7 @@ def range_test(
 
     diverged = all_diverged_message(refined)
     if diverged is not None:
-        warnings.warn(diverged, stacklevel=2)
+        warnings.warn(diverged, stacklevel=caller_stacklevel())
     return refined
 
 

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import random
 import re
 import sys
 import textwrap
+import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from conftest import SAM, SAMAfterBackward, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+import lrfinder
 from lrfinder import (
     DataError,
     DivergenceMonitor,
@@ -580,19 +583,50 @@ def test_the_range_tests_warnings_point_at_its_caller(mlp: nn.Module, dataset: T
     opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
     hook = opt.register_step_post_hook(lambda *args: None)
     traced = torch.jit.trace(make_mlp().eval(), pairs[0][0])
+    slow = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    slow.slow = types.SimpleNamespace(weights=[p.detach().clone() for p in mlp.parameters()])  # type: ignore
+    dicts = [{"x": x, "y": y, "w": y} for x, y in pairs]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        range_test(mlp, [{"x": x, "y": y, "w": y} for x, y in pairs], loss_fn=F.cross_entropy, num_steps=10)
+        range_test(mlp, dicts, loss_fn=F.cross_entropy, num_steps=10)
         range_test(mlp, pairs, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
         range_test(mlp, iter(pairs * 2), loss_fn=F.cross_entropy, num_steps=10)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             range_test(mlp, pairs, loss_fn=F.cross_entropy, num_steps=10)
         range_test(traced, pairs, loss_fn=F.cross_entropy, num_steps=10)
+        range_test(mlp, pairs, optimizer=slow, loss_fn=F.cross_entropy, num_steps=10)  # the snapshot's warning
+        # Through lrfinder's own weight_decay_sweep too: at the line that called it.
+        lrfinder.weight_decay_sweep(
+            mlp, dicts, [0.0], make_optimizer=lambda m, wd: torch.optim.SGD(m.parameters(), lr=0.1, weight_decay=wd),
+            loss_fn=F.cross_entropy, num_steps=10,
+        )
     hook.remove()
     said = [str(w.message) for w in caught]
     for words in ("their other keys ('w')", "step hooks", "one-shot iterator", "inside torch.autocast", "traced"):
         assert any(words in text for text in said), (words, said)
+    assert any("cannot restore: SGD.slow" in text for text in said)
+    assert sum("their other keys ('w')" in text for text in said) == 2
     assert [(w.filename, str(w.message)[:50]) for w in caught if w.filename != __file__] == []
+
+
+def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: DataLoader) -> None:
+    # torch-lr-finder's end_lr/num_iter got Python's bare "unexpected keyword argument", as find_lr's do not.
+    with pytest.raises(TypeError) as caught:
+        range_test(mlp, loader, loss_fn=F.cross_entropy, end_lr=10, num_iter=100)  # type: ignore[call-arg]
+    assert str(caught.value) == (
+        "range_test() got unexpected keyword arguments 'end_lr', 'num_iter'. For 'end_lr': did you mean 'max_lr'? "
+        "For 'num_iter': did you mean 'num_steps'?"
+    )
+    start = r"^range_test\(\) got an unexpected keyword argument 'start_lr'\. Did you mean 'min_lr'\?$"
+    with pytest.raises(TypeError, match=start):
+        range_test(mlp, loader, start_lr=1e-7)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^range_test\(\) got an unexpected keyword argument 'smooth_f'\.$"):
+        range_test(mlp, loader, smooth_f=0.05)  # type: ignore[call-arg]
+    # The signature is range_test's own (LightningCLI and help() read it), the function underneath it.
+    params = inspect.signature(range_test).parameters
+    assert list(params)[:3] == ["model", "train_data", "optimizer"] and "max_lr" in params and "kwargs" not in params
+    assert inspect.signature(range_test) == inspect.signature(range_test.__wrapped__)  # type: ignore[attr-defined]
+    assert range_test.__doc__ == range_test.__wrapped__.__doc__  # type: ignore[attr-defined]
 
 
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
