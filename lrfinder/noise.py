@@ -110,8 +110,8 @@ NOISE_MAX_BLOCKS = 16
 #: from where the sweep started (``||w - w0|| / ||w0||``): the gradients of a block must be
 #: taken at (nearly) the same point.
 MAX_MOVE = 0.01
-#: A ``B_simple`` below one example is not a measurement: the small and big gradients agree to
-#: within rounding, which happens when every batch is the whole dataset (no sampling noise).
+#: A ``B_simple`` below one example is not a measurement: the small and big gradients (nearly) agree,
+#: as when every batch is the whole dataset (no sampling noise) or every example pushes the same way.
 MIN_B_SIMPLE = 1.0
 #: Two-sided coverage of :attr:`NoiseScale.interval`.
 CONFIDENCE = 0.9
@@ -376,10 +376,14 @@ def noise_scale_from_norms(
         )
     b_simple = trace / grad_sq
     if b_simple < MIN_B_SIMPLE:
+        # Not always rounding: a B_simple of 0.5 is gradients 2% apart at batches 32 and 128, the examples'
+        # gradients nearly agreeing (a language model's first steps, all pushing towards the unigram).
         raise NoiseScaleError(
             f"Cannot measure the gradient noise scale: B_simple is estimated at {b_simple:.2g}, below one "
-            f"example ({where}): the small batches' gradients equal the big batches' to within rounding, so the "
-            "batches carry no sampling noise. Is every batch the whole dataset, or the same examples each step? "
+            f"example ({where}): the small batches' squared gradient norms are only {s.mean() / b.mean() - 1:.1%} "
+            "above the big batches', so the batches carry (almost) no sampling noise. Either every example's "
+            "gradient points the same way (early in training, a signal all examples share: every batch is then "
+            "past the critical batch), or every batch is the whole dataset, or the same examples each step. "
             "Measure on shuffled batches smaller than the data, or scale with rule='linear' or 'sqrt'."
         )
     return NoiseScale(

@@ -162,6 +162,10 @@ def test_below_one_example_is_unmeasurable() -> None:
     # tr(Sigma) at rounding level against |G|^2 = 4: no sampling noise, not a critical batch of 1e-8.
     with pytest.raises(NoiseScaleError, match=r"below one example.*whole dataset"):
         noise_scale_from_norms([4.0 + 1e-8], [4.0], small_batch_size=8, big_batch_size=32)
+    # Half an example, gradients 1.2% apart at batches 32 and 128 (a language model's first steps): the
+    # message said they were equal "to within rounding", and asked only whether every batch is the whole dataset.
+    with pytest.raises(NoiseScaleError, match=r"0\.5, below one example.*only 1\.2% above.*points the same way"):
+        noise_scale_from_norms([1 + 0.5 / 32], [1 + 0.5 / 128], small_batch_size=32, big_batch_size=128)
     # Just above one example is a measurement.
     assert noise_scale_from_norms([1 + 1.5 / 8], [1 + 1.5 / 32], small_batch_size=8, big_batch_size=32).b_simple == (
         pytest.approx(1.5)
