@@ -1033,6 +1033,19 @@ def test_fit_summary_says_what_training_uses(work: Path):
     assert float(plan.group(3)) < float(plan.group(2))
 
 
+def test_fit_summary_of_a_plateau_schedule_states_its_rule_not_a_worst_case_end(work: Path):
+    # It said "plateau: peak 1.0e-01, ends 2.5e-02": the preview's end, had no epoch improved, stated as the plan.
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", "--val-data", "train.npz", *FAST, "-o", "out.pt",
+                    "--epochs", "4", "--scheduler", "plateau", "--scheduler-opt", "patience=1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    lr = float(re.search(r"suggested lr (\S+)", text).group(1))  # type: ignore[union-attr]
+    # At worst (no epoch improves) halved once, after the third epoch: the lowest LR 4 epochs can reach.
+    floor = re.search(r"plateau: x0.5 after 1 epoch without improvement of val_loss, never below (\S+)", text)
+    assert floor is not None and float(floor.group(1)) == pytest.approx(lr / 2, rel=1e-2)
+    assert "ends" not in text.split("plateau:")[1].split("epoch 1/4")[0]
+
+
 def test_long_summary_values_wrap_under_their_column(capsys: pytest.CaptureFixture[str]):
     long = "a larger batch buys little speed per sample " * 5
     echo_summary([("scaled lr", "4.08e-02"), ("warning", long)], err=False)

@@ -640,6 +640,17 @@ def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) 
     if options.scheduler is None:
         return plan + ", constant"
     lrs = _preview(options, result, data, warn=False)
+    if options.scheduler == "plateau":
+        # Its end depends on the metric: the preview's is the worst case (no epoch ever improves), which the
+        # summary stated as the plan ("ends 1.64e-02" above a training that kept its LR throughout).
+        from ..schedulers import SCHEDULERS
+
+        s = {**SCHEDULERS["plateau"].settings, **options.scheduler_settings}
+        return plan + (
+            f", plateau: x{s['factor']:g} after {plural(s['patience'], 'epoch')} without improvement of "
+            f"{s['monitor']}, never below {min(lrs):.2e}"
+            + ("" if min(lrs) < max(lrs) else " (the training is too short to lower it)")
+        )
     return plan + f", {options.scheduler}: peak {max(lrs):.2e}, ends {lrs[-1]:.2e}"
 
 
