@@ -1033,6 +1033,16 @@ def test_fit_summary_says_what_training_uses(work: Path):
     assert float(plan.group(3)) < float(plan.group(2))
 
 
+def test_fit_after_a_weight_decay_sweep_states_its_training_plan(work: Path):
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--epochs", "2",
+                    "--weight-decay", "0,1e-3", "--scheduler", "cosine")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plan = re.search(r"^training\s+2 epochs x 8 steps, lr (\S+), cosine: peak (\S+), ends", result.stdout, re.M)
+    assert plan is not None, result.stdout
+    epoch_lrs = [float(v) for v in re.findall(r"^epoch .* lr (\S+)$", result.stdout, re.M)]
+    assert len(epoch_lrs) == 2 and epoch_lrs[0] <= float(plan.group(2))
+
+
 def test_fit_summary_of_a_plateau_schedule_states_its_rule_not_a_worst_case_end(work: Path):
     # It said "plateau: peak 1.0e-01, ends 2.5e-02": the preview's end, had no epoch improved, stated as the plan.
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", "--val-data", "train.npz", *FAST, "-o", "out.pt",

@@ -906,6 +906,9 @@ def execute(options: Options, inputs: Inputs) -> None:
             echo(
                 f"scaled lr ({result.label}): {result.scaled.lr:.2e} ({result.scaled.rule} x{result.scaled.factor:.3g})"
             )
+        if options.train and result.lr is not None:
+            # What training uses, as a single test's summary says it (a sweep printed no plan at all).
+            echo_summary([("training", _training_plan(options, result, inputs.data))], err=options.to_stderr)
     else:
         result = results[0]
         rows = summary_rows(result, source=inputs.source)
