@@ -354,15 +354,31 @@ def clip_gradients(
         ) from exc
 
 
-def check_callable(name: str, value: object, example: str) -> None:
+def check_callable(name: str, value: object, example: str, arity: int | None = None) -> None:
     """Refuse a function argument that cannot be called, before anything runs (``example`` shows one).
 
     A module class (``loss_fn=nn.CrossEntropyLoss``) is callable too, but calling it builds a
     module from the arguments (torch then fails on the ``reduction`` check with "Boolean value of
-    Tensor ... is ambiguous"): it is refused here, naming the instance to pass.
+    Tensor ... is ambiguous"): it is refused here, naming the instance to pass. With ``arity``, a
+    function whose signature cannot take that many positional arguments is refused too: an
+    ``on_step=lambda lr: ...`` failed mid-sweep with "<lambda>() takes 1 positional argument but 3
+    were given", naming neither the argument nor what it is called with.
     """
     if value is not None and not callable(value):
         raise TypeError(f"Expected {name} to be callable ({example}), but got {name}={value!r}")
+    if arity is not None and value is not None and not isinstance(value, type):
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):  # a builtin without a signature: called as it is
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(*([None] * arity))
+            except TypeError as exc:
+                raise TypeError(
+                    f"Expected {name} to take {arity} positional argument{'s' if arity != 1 else ''} ({example}), "
+                    f"but its signature is {signature} ({exc})"
+                ) from None
     if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
         raise TypeError(
             f"Expected {name} to be callable ({example}), but got the optimizer class {value.__name__}. Pass a "
@@ -1356,7 +1372,7 @@ class RangeTestResult:
         except (KeyError, TypeError, ValueError) as exc:
             if str(exc).startswith("Malformed"):  # raised above, already saying what is wrong
                 raise
-            raise ValueError(f"Malformed range-test result: {exc!r}") from exc
+            raise ValueError(f"Malformed range-test result: {_malformed_reason(exc)}") from exc
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """Serialise to strict JSON; write it atomically to ``path`` when given.
@@ -1375,19 +1391,28 @@ class RangeTestResult:
         """Read a result from a JSON file path (or from JSON text starting with ``{``, as ``str`` or ``bytes``).
 
         Raises:
-            ValueError: Not a valid result file, or an empty ``source``.
+            ValueError: Not a valid result file (empty, binary, not JSON, not a result), or an empty ``source``;
+                the message names the file.
             TypeError: ``source`` is neither a path nor JSON text (``str`` or ``bytes``).
             FileNotFoundError: No file at the path.
+            IsADirectoryError: The path is a directory.
 
         """
         if isinstance(source, (bytes, bytearray)):  # path.read_bytes(), an HTTP response's content
             source = bytes(source).decode("utf-8")
         if isinstance(source, str) and not source.strip():
             raise ValueError("Expected source to be a JSON file path or JSON text, but got an empty string")
+        origin = ""  # the file's name, to say which file is not a result
         if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
             text = source  # JSON text; a top-level array is refused below as no result, not read as a path
         elif isinstance(source, (str, os.PathLike)):
-            text = Path(source).read_text(encoding="utf-8")
+            text = _read_result_file(Path(source))
+            origin = f"{str(source)!r}: "
+            if not text.strip():
+                raise ValueError(
+                    f"{origin}Not a JSON range-test result: the file is empty. Write it again with "
+                    "result.to_json(path)."
+                )
         else:
             raise TypeError(
                 f"Expected source to be a JSON file path or JSON text, but got {type(source).__name__} {source!r:.60}"
@@ -1395,10 +1420,49 @@ class RangeTestResult:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"Not a JSON range-test result: {exc}") from exc
+            raise ValueError(f"{origin}Not a JSON range-test result: {exc}") from exc
         if not isinstance(data, dict):
-            raise ValueError("Not a range-test result: expected a JSON object")
+            raise ValueError(f"{origin}Not a range-test result: expected a JSON object")
         return cls.from_dict(data)
+
+
+def _malformed_reason(exc: BaseException) -> str:
+    """What a malformed result's field check raised, in words: ``KeyError('lrs')`` is ``missing key 'lrs'``.
+
+    The exception's repr was shown (``KeyError('smoothed_losses')``, ``TypeError("RangeTestSettings.__init__()
+    got an unexpected keyword argument 'zzz'")``).
+    """
+    if isinstance(exc, KeyError) and exc.args:
+        return f"missing key {exc.args[0]!r}"
+    unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    if isinstance(exc, TypeError) and unexpected is not None:
+        where = {"RangeTestSettings": "settings", "ScaledLR": "scaled", "NoiseScale": "noise_scale"}
+        return f"unknown key {unexpected[2]!r} in {where.get(unexpected[1], unexpected[1])}"
+    return str(exc) or type(exc).__name__
+
+
+def _read_result_file(path: Path) -> str:
+    """The text of a result file; a missing file, a directory or a binary file said so, with what to pass.
+
+    Python's own "[Errno 21] Is a directory" and "'utf-8' codec can't decode byte 0xbd in position 64" (a model
+    or a PNG given for the JSON) did not say what file was expected; ``from_json("null")`` read ``null`` as a
+    path.
+    """
+    what = "Pass the path of a JSON file written by result.to_json(path) (or lrfind run --json), or its text"
+    if path.is_dir():
+        raise IsADirectoryError(f"Cannot read a range-test result from {str(path)!r}: it is a directory. {what}.")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"No range-test result file at {str(path)!r}: no such file (and JSON text of a result starts with "
+            f"'{{'). {what}."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a JSON range-test result: it is not UTF-8 text (byte {exc.start} is "
+            f"0x{exc.object[exc.start]:02x}), so it is a binary file such as a model or an image. {what}."
+        ) from None
 
 
 #: The optional scalar fields of the JSON schema: (key, check, rule said when it fails).
@@ -2601,10 +2665,10 @@ def run_sweep(
             is out of range (see :class:`DivergenceMonitor`).
 
     """
-    check_callable("step", step, "step(lr) -> loss")
+    check_callable("step", step, "step(lr) -> loss", arity=1)
     if step is None:
         raise TypeError("Expected step to be a function step(lr) -> loss, but got step=None")
-    check_callable("on_step", on_step, "on_step(index, lr, loss)")
+    check_callable("on_step", on_step, "on_step(index, lr, loss)", arity=3)
     if sweeper is not None and not isinstance(sweeper, LRSweeper):
         raise TypeError(
             f"Expected sweeper to be an lrfinder.LRSweeper or None, but got {type(sweeper).__name__}: "
@@ -2709,6 +2773,13 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> 
     except (TypeError, AttributeError) as exc:
         if isinstance(out, torch.Tensor):
             raise
+        if out is None:
+            # The loss fix below (pick a part of the output) cannot help: there is no output.
+            raise ModelError(
+                "The model returned None, not a tensor, so loss_fn(model(inputs), targets) failed "
+                f"({type(exc).__name__}: {exc}). Check the model's forward: it must return its output (a forward "
+                "that computes it but has no `return` line returns None)."
+            ) from exc
         if isinstance(out, Mapping):
             keys = list(out)
             what = f"a {type(out).__name__} with keys {[str(k) for k in keys][:8]}"
@@ -2729,6 +2800,61 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> 
             f"({type(exc).__name__}: {exc}). Pass a loss_fn that picks the output it needs, e.g. "
             f"loss_fn=lambda out, y: {name}(out{pick}, y)"
         ) from exc
+
+
+#: How torch's regression losses (``mse_loss``, ``l1_loss``, ``smooth_l1_loss``, ``huber_loss``) warn that they
+#: broadcast the target against the output: "Using a target size (torch.Size([32])) that is different to the
+#: input size (torch.Size([32, 1])). This will likely lead to incorrect results due to broadcasting. ...".
+_TARGET_SIZE_WARNING = re.compile(
+    r"Using a target size \((?:torch\.Size\(\[)?([^\]\)]*)\]?\)?\) that is different to the input size "
+    r"\((?:torch\.Size\(\[)?([^\]\)]*)\]?\)?\)"
+)
+
+
+def _size_of(numbers: str) -> tuple[int, ...]:
+    """``"32, 1"`` (a ``torch.Size`` in torch's warning) as ``(32, 1)``."""
+    return tuple(int(part) for part in numbers.split(",") if part.strip())
+
+
+@contextlib.contextmanager
+def target_broadcast_refused(active: bool = True) -> Iterator[None]:
+    """While ``active``, a loss that broadcasts its target against the output raises :class:`DataError`.
+
+    ``F.mse_loss(out, y)`` with an output of shape ``(N, 1)`` and targets of shape ``(N,)`` compares every
+    output with every target (an ``(N, N)`` difference) and only warns: the range test then swept a loss that
+    is not the one training will use, and read a suggestion off it. Used around the first batch, where a
+    format error shows; later batches have the same format and keep torch's warning.
+
+    Raises:
+        DataError: torch warned "Using a target size ... that is different to the input size ...".
+
+    """
+    if not active:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Using a target size", category=UserWarning)
+        try:
+            yield
+        except UserWarning as exc:
+            match = _TARGET_SIZE_WARNING.match(str(exc))
+            if match is None:
+                raise
+            target, output = _size_of(match[1]), _size_of(match[2])
+            fix = (
+                "Give the targets the output's shape: check the model's number of outputs against the targets "
+                "(class labels go with cross_entropy, not a regression loss)."
+            )
+            if output == (*target, 1):
+                fix = (
+                    f"Give the targets the output's shape {output} (y.view(-1, 1) in the data), or drop the output's "
+                    "last dimension in loss_fn (for MSE: loss_fn=lambda out, y: F.mse_loss(out.squeeze(-1), y))."
+                )
+            raise DataError(
+                f"The targets have shape {target} and the model's output {output}: loss_fn broadcasts them against "
+                "each other (torch warns \"Using a target size that is different to the input size\"), so the loss "
+                f"pairs outputs with targets that are not theirs and the range test would sweep the wrong loss. {fix}"
+            ) from None
 
 
 #: What :func:`range_test` tells to do with a batch format it cannot read.
@@ -3232,11 +3358,19 @@ def _batch_parts(batch: Any) -> str:
 
 
 def _batch_message(
-    exc: BaseException, batch: Any, model: nn.Module, index: int | None = None, first: str | None = None
+    exc: BaseException,
+    batch: Any,
+    model: nn.Module,
+    index: int | None = None,
+    first: str | None = None,
+    *,
+    other_formats: str = "pass step_fn(model, batch) -> loss for another batch format",
 ) -> str:
     """Why a batch did not go through ``model`` and ``loss_fn``, with the batch and the model described.
 
     ``index`` and ``first``: a later batch (its index in the pass), unlike the first one (described).
+    ``other_formats``: what the caller's API offers for a batch format it cannot read (``train`` has no
+    ``step_fn``), as the end of a sentence.
     """
     why = _error_line(exc)
     param = next(model.parameters(), None)
@@ -3254,7 +3388,7 @@ def _batch_message(
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
         f"{parts}{held}. Check that the inputs have the shape and dtype the model takes and the targets the "
         "format loss_fn expects (class indices as int64 for cross_entropy, floats of the output's shape for "
-        "mse_loss), or pass step_fn(model, batch) -> loss for another batch format."
+        f"mse_loss), or {other_formats}."
     )
 
 
@@ -3392,6 +3526,20 @@ class CyclingBatches:
                     )
                 self._passes += 1
             except StopIteration:
+                if used and isinstance(self.data, torch.utils.data.DataLoader):
+                    # Not a one-shot iterator: a DataLoader whose sampler or IterableDataset gives its items once.
+                    dataset = self.data.dataset
+                    source = (
+                        f"its IterableDataset ({type(dataset).__name__})"
+                        if isinstance(dataset, torch.utils.data.IterableDataset)
+                        else "its sampler (or batch_sampler)"
+                    )
+                    raise DataError(
+                        f"The training DataLoader ran out after {used} batches and gave none when started again: "
+                        f"{source} yields its items only once (an iterator kept from the first pass, a stream read "
+                        "to its end), and the range test cycles its data. Make its __iter__ start over each time it "
+                        f"is called, or plan at most {used} batches (num_steps x accumulation)."
+                    ) from None
                 if used:  # it gave batches once and none now: a one-shot iterator
                     raise DataError(
                         f"The training data ran out after {used} batches and cannot be restarted: it is a one-shot "
@@ -3641,9 +3789,9 @@ def range_test(
     )
     check_flag("restore", restore)
     check_flag("noise_scale", noise_scale)
-    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
-    check_callable("step_fn", step_fn, "step_fn(model, batch) -> loss")
-    check_callable("on_step", on_step, "on_step(index, lr, loss)")
+    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2)
+    check_callable("step_fn", step_fn, "step_fn(model, batch) -> loss", arity=2)
+    check_callable("on_step", on_step, "on_step(index, lr, loss)", arity=3)
     check_iterable("train_data", train_data)
     check_not_a_dataset("train_data", train_data)
     if val_data is not None:
@@ -3812,7 +3960,8 @@ def range_test(
             with sync(micro):
                 try:
                     batch = to_device(batch, target)
-                    loss = loss_of(batch)
+                    with target_broadcast_refused(not first_batch and step_fn is None):
+                        loss = loss_of(batch)
                 except LRFinderError:
                     raise
                 except _MISMATCH_ERRORS as exc:

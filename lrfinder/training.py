@@ -64,11 +64,13 @@ from .range_test import (
     check_iterable,
     check_materialized,
     check_not_a_dataset,
+    check_not_a_tensor_pair,
     check_optimizer_of,
     check_precision_name,
     empty_data_message,
     infer_batch_size,
     raise_if_compile_failed,
+    target_broadcast_refused,
     trainable_parameters,
 )
 
@@ -88,6 +90,8 @@ logger = logging.getLogger(__name__)
 
 #: What :func:`train` tells to do with a batch format a plain model's loop cannot read.
 _OTHER_FORMATS = "For other formats, train a LightningModule whose training_step returns the loss."
+#: The same, as the end of :func:`~lrfinder.range_test._batch_message`'s sentence.
+_OTHER_FORMATS_END = "for another batch format train a LightningModule whose training_step returns the loss"
 
 
 class TrainingDivergedError(LRFinderError):
@@ -183,7 +187,9 @@ def _classes(package: str) -> tuple[type, type, type]:
             RuntimeError, where the range test names the batch, the model's dtype and device, and the fix.
             """
             try:
-                loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
+                # A loss_fn broadcasting its targets against the output trained on the wrong loss with a warning.
+                with target_broadcast_refused(name not in self._first and self.loss_fn is not None):
+                    loss = _batch_loss(self.model, batch, self.loss_fn, None, fix=_OTHER_FORMATS)
             except LRFinderError:
                 raise
             except _MISMATCH_ERRORS as exc:
@@ -193,7 +199,8 @@ def _classes(package: str) -> tuple[type, type, type]:
                 first = self._first.get(name)
                 where = "" if name == "train_data" else f"{name}: "
                 if first is None:
-                    raise DataError(where + _batch_message(exc, batch, self.model)) from exc
+                    message = _batch_message(exc, batch, self.model, other_formats=_OTHER_FORMATS_END)
+                    raise DataError(where + message) from exc
                 if _batch_parts(batch) != first:
                     raise DataError(where + _batch_message(exc, batch, self.model, batch_idx, first)) from exc
                 raise
@@ -613,7 +620,7 @@ def train(
     epochs, warmup_steps, accumulate_grad_batches = plain(epochs), plain(warmup_steps), plain(accumulate_grad_batches)
     gradient_clip_val = plain(gradient_clip_val)
     if not is_int(epochs) or epochs < 1:
-        raise ValueError(f"Expected epochs >= 1, but got epochs={epochs!r}")
+        raise ValueError(f"Expected epochs to be an int >= 1, but got epochs={epochs!r}")
     epochs = int(epochs)
     if isinstance(scheduler_settings, Mapping):
         scheduler_settings, warmup_steps = _own_arguments(scheduler_settings, warmup_steps)
@@ -641,10 +648,12 @@ def train(
             "Expected optimizer to be a function model -> optimizer, e.g. "
             "optimizer=lambda m: lrfinder.create_optimizer('adamw', m, lr=3e-3), but got optimizer=None"
         )
-    check_callable("optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)")
-    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy")
-    check_callable("on_epoch_end", on_epoch_end, "on_epoch_end(summary)")
-    check_callable("on_batch_end", on_batch_end, "on_batch_end(epoch, batch_index)")
+    check_callable(
+        "optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)", arity=1
+    )
+    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2)
+    check_callable("on_epoch_end", on_epoch_end, "on_epoch_end(summary)", arity=1)
+    check_callable("on_batch_end", on_batch_end, "on_batch_end(epoch, batch_index)", arity=2)
     if isinstance(callbacks, (str, bytes, Mapping)) or not isinstance(callbacks, Iterable):
         raise TypeError(
             f"Expected callbacks to be a list of Lightning callbacks, but got callbacks={callbacks!r:.80}"
@@ -658,6 +667,11 @@ def train(
     trainable_parameters(model)
     check_materialized(model, lazy=False)  # a lazy module trains (its first batch sets its shapes); a meta one cannot
     lightning = is_lightning_module(model)
+    if not lightning:
+        # (x, y) as the whole data failed on its first "batch", x alone: "Cannot use batches of type a Tensor".
+        check_not_a_tensor_pair("train_data", train_data)
+        if val_data is not None:
+            check_not_a_tensor_pair("val_data", val_data)
     check_plateau_has_val(scheduler, lightning=lightning, has_val=val_data is not None)
     if lightning:
         check_plateau_monitor_logged(model, scheduler, scheduler_settings, has_val=val_data is not None)

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import types
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -2799,3 +2800,183 @@ def test_the_data_check_reads_finite_elements_from_the_sum_only_when_it_can(tens
 
     assert _all_finite(tensor) is finite
     assert finite == bool(torch.isfinite(tensor).all())
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input, round 3: a loss that broadcasts, a forward without a return
+# --------------------------------------------------------------------------------------------
+
+
+class _OneOutput(nn.Module):
+    """A regression head of shape (N, 1), as most are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(10, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)
+
+
+@pytest.mark.parametrize("loss_fn", [F.mse_loss, nn.L1Loss(), nn.SmoothL1Loss(), nn.HuberLoss()])
+def test_a_loss_broadcasting_its_targets_against_the_output_is_refused_and_restores(loss_fn: Any) -> None:
+    # An (N, 1) output against (N,) targets: torch only warned, and the test swept the mean of an (N, N)
+    # difference, every output against every target, and suggested an LR for that loss.
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 10, generator=gen), torch.randn(64, generator=gen)
+    model = _OneOutput()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(DataError) as info:
+        range_test(model, DataLoader(TensorDataset(x, y), batch_size=16), loss_fn=loss_fn, num_steps=12)
+    message = str(info.value)
+    assert "targets have shape (16,) and the model's output (16, 1)" in message
+    assert "y.view(-1, 1)" in message and "out.squeeze(-1)" in message
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_target_of_one_column_for_several_outputs_is_refused() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 10, generator=gen), torch.randn(64, 1, generator=gen)
+    pattern = r"targets have shape \(16, 1\) and the model's output \(16, 3\).*number of outputs"
+    with pytest.raises(DataError, match=pattern):
+        range_test(make_mlp(), DataLoader(TensorDataset(x, y), batch_size=16), loss_fn=F.mse_loss, num_steps=12)
+
+
+def test_matching_regression_shapes_and_a_step_fn_still_run() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 10, generator=gen)
+    y = torch.randn(64, 1, generator=gen)
+    data = DataLoader(TensorDataset(x, y), batch_size=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # and no warning left behind as an error
+        assert range_test(_OneOutput(), data, loss_fn=F.mse_loss, num_steps=12).num_steps > 0
+    # step_fn computes its own loss: lrfinder does not know which tensor is the output, and leaves torch's warning.
+    flat = DataLoader(TensorDataset(x, y.view(-1)), batch_size=16)
+    with pytest.warns(UserWarning, match="Using a target size"):
+        range_test(_OneOutput(), flat, step_fn=lambda m, b: F.mse_loss(m(b[0]), b[1]), num_steps=12)
+
+
+def test_a_forward_without_a_return_is_named() -> None:
+    class NoReturn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(10, 3)
+
+        def forward(self, x: torch.Tensor) -> None:
+            self.head(x)  # the `return` forgotten
+
+    data = DataLoader(make_classification(64), batch_size=16)
+    with pytest.raises(ModelError) as info:
+        range_test(NoReturn(), data, loss_fn=F.cross_entropy, num_steps=12)
+    message = str(info.value)
+    assert "The model returned None" in message and "no `return` line" in message
+    assert "<the output tensor>" not in message  # the advice for an output to pick a part of
+
+
+def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed")
+    what = r"Pass the path of a JSON file written by result\.to_json\(path\)"
+    # Python's "[Errno 21] Is a directory", "'utf-8' codec can't decode byte 0x80", "Expecting value: line 1
+    # column 1 (char 0)" with no file named, and "No such file or directory: 'null'" (JSON text read as a path).
+    with pytest.raises(IsADirectoryError, match=rf"from '{re.escape(str(tmp_path))}': it is a directory\. {what}"):
+        RangeTestResult.from_json(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"PK\x03\x04\x80\xff" + bytes(100))
+    with pytest.raises(ValueError, match=rf"model\.pt' is not a JSON range-test result: it is not UTF-8 text.*{what}"):
+        RangeTestResult.from_json(tmp_path / "model.pt")
+    (tmp_path / "empty.json").write_text("")
+    with pytest.raises(ValueError, match=r"empty\.json': Not a JSON range-test result: the file is empty\. Write"):
+        RangeTestResult.from_json(tmp_path / "empty.json")
+    (tmp_path / "cut.json").write_text(result.to_json()[:40])
+    with pytest.raises(ValueError, match=r"cut\.json': Not a JSON range-test result: Expecting"):
+        RangeTestResult.from_json(tmp_path / "cut.json")
+    with pytest.raises(FileNotFoundError, match=rf"No range-test result file at 'null': no such file.*{what}"):
+        RangeTestResult.from_json("null")
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda d: d["settings"].update(zzz=1), "unknown key 'zzz' in settings"),  # was TypeError("RangeTestSettings...
+        (lambda d: d.update(suggestion={}), "missing key 'smoothed_losses'"),  # was KeyError('smoothed_losses')
+        (lambda d: d.pop("lrs"), "missing key 'lrs'"),
+        (lambda d: d["settings"].update(min_lr="x"), "Expected min_lr to be a number, but got min_lr='x'"),
+    ],
+)
+def test_a_malformed_field_is_said_in_words_not_as_an_exception_repr(edit: Any, said: str) -> None:
+    data = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed").to_dict()
+    edit(data)
+    with pytest.raises(ValueError) as info:
+        RangeTestResult.from_dict(data)
+    assert str(info.value) == f"Malformed range-test result: {said}"
+
+
+class _OnceSampler(torch.utils.data.Sampler[int]):
+    """A sampler that keeps its iterator: the second pass finds it used up."""
+
+    def __init__(self, n: int) -> None:
+        self._it = iter(range(n))
+        self.n = n
+
+    def __iter__(self) -> Iterator[int]:
+        return self._it
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _OnceStream(torch.utils.data.IterableDataset):
+    def __init__(self, data: TensorDataset) -> None:
+        self._it = iter(data)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._it
+
+
+@pytest.mark.parametrize("kind", ["sampler", "stream"])
+def test_a_dataloader_that_gives_its_items_once_is_not_called_a_one_shot_iterator(kind: str) -> None:
+    # It was told "it is a one-shot iterator (e.g. a generator) ... Pass a DataLoader": it is one.
+    data = make_classification(64)
+    if kind == "sampler":
+        loader = DataLoader(data, batch_size=16, sampler=_OnceSampler(64))
+        source = r"its sampler \(or batch_sampler\)"
+    else:
+        loader = DataLoader(_OnceStream(data), batch_size=16)
+        source = r"its IterableDataset \(_OnceStream\)"
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(DataError) as info:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=12)
+    message = str(info.value)
+    assert re.search(rf"DataLoader ran out after 4 batches and gave none when started again: {source} yields", message)
+    assert "start over each time" in message and "plan at most 4 batches" in message
+    assert "one-shot" not in message and "Pass a DataLoader" not in message
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"on_step": lambda lr: None}, r"on_step to take 3 positional arguments \(on_step\(index, lr, loss\)\).*lr"),
+        ({"loss_fn": lambda out: out.sum()}, r"loss_fn to take 2 positional arguments.*\(out\)"),
+        ({"loss_fn": None, "step_fn": lambda batch: batch}, r"step_fn to take 2 positional arguments.*\(batch\)"),
+    ],
+)
+def test_a_hook_of_the_wrong_arity_is_refused_before_the_sweep(kwargs: dict[str, Any], pattern: str) -> None:
+    # on_step=lambda lr: ... ran the first step, then failed with "<lambda>() takes 1 positional argument but 3
+    # were given", naming neither the argument nor what it is called with.
+    kwargs.setdefault("loss_fn", F.cross_entropy)
+    calls: list[int] = []
+    model = make_mlp()
+    model.register_forward_hook(lambda *_: calls.append(1))
+    with pytest.raises(TypeError, match=pattern):
+        range_test(model, DataLoader(make_classification(64), batch_size=16), num_steps=12, **kwargs)
+    assert calls == []  # refused before the first forward
+
+
+def test_hooks_that_take_their_arguments_any_way_pass_the_arity_check() -> None:
+    data = DataLoader(make_classification(64), batch_size=16)
+    seen: list[tuple[Any, ...]] = []
+    result = range_test(make_mlp(), data, loss_fn=nn.CrossEntropyLoss(), num_steps=12,
+                        on_step=lambda *args: seen.append(args))  # fmt: skip
+    assert len(seen) == result.num_steps
+    range_test(make_mlp(), data, loss_fn=functools.partial(F.cross_entropy, label_smoothing=0.1), num_steps=12)

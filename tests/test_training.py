@@ -217,8 +217,11 @@ def test_ctrl_c_raises_keyboard_interrupt_and_restores_the_handler():
 def test_bad_arguments():
     with pytest.raises(DataError, match=r"pairs but no loss_fn was given.*Pass loss_fn.*LightningModule"):
         train(make_mlp(), loader(), optimizer=sgd(0.1))
-    with pytest.raises(ValueError, match="epochs >= 1"):
+    with pytest.raises(ValueError, match="epochs to be an int >= 1"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=0)
+    # 1.5 >= 1: "Expected epochs >= 1, but got epochs=1.5" did not say what was wrong.
+    with pytest.raises(ValueError, match=r"epochs to be an int >= 1, but got epochs=1.5"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=1.5)
     with pytest.raises(TypeError, match=r"optimizer to be callable.*lambda m: torch.optim.SGD.*got optimizer=SGD"):
         model = make_mlp()
         train(model, loader(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=F.cross_entropy)
@@ -242,7 +245,7 @@ def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.
     ("kwargs", "error", "pattern"),
     [
         ({"optimizer": None}, TypeError, r"optimizer to be a function model -> optimizer.*got optimizer=None"),
-        ({"epochs": "3"}, ValueError, r"epochs >= 1.*'3'"),
+        ({"epochs": "3"}, ValueError, r"epochs to be an int >= 1.*'3'"),
         ({"scheduler": "cosine", "scheduler_settings": "eta_min=0"}, TypeError, r"scheduler_settings to be a mapping"),
         ({"scheduler_settings": {"eta_min": 1e-5}}, ValueError, r"scheduler to be set when scheduler_settings"),
         ({"warmup_steps": 10}, ValueError, r"scheduler to be set when warmup_steps.*scheduler='constant'"),
@@ -610,3 +613,41 @@ def test_a_gradient_accumulation_scheduler_sets_the_schedules_length_and_the_rec
                    callbacks=[pl.callbacks.GradientAccumulationScheduler({0: 1, 1: 4})])  # fmt: skip
     assert result.global_step == 10 and len(result.lrs) == 10  # an LR per optimizer step, not per batch
     assert result.lrs[-1] == pytest.approx(0.05 / 25 / 1e4)  # annealed to the end
+
+
+def test_a_first_batch_that_does_not_fit_advises_what_train_takes() -> None:
+    # It advised "pass step_fn(model, batch) -> loss", a range_test argument train() does not have.
+    x, y = torch.randn(32, 5), torch.zeros(32, dtype=torch.long)
+    with pytest.raises(DataError) as info:
+        train(make_mlp(), [(x, y)], optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    message = str(info.value)
+    assert "The first batch does not go through the model" in message and "step_fn" not in message
+    assert message.endswith("for another batch format train a LightningModule whose training_step returns the loss.")
+
+
+def test_the_whole_data_as_one_tensor_pair_is_named() -> None:
+    # train(model, (x, y)) failed on x taken as a batch of its own: "Cannot use batches of type a Tensor".
+    data = make_classification(64)
+    pair = (data.tensors[0], data.tensors[1])
+    with pytest.raises(DataError, match=r"train_data is a tuple of two tensors.*DataLoader\(TensorDataset\(x, y\)"):
+        train(make_mlp(), pair, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    with pytest.raises(DataError, match=r"val_data is a tuple of two tensors"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, val_data=pair)
+
+
+def test_a_loss_broadcasting_its_targets_is_refused_before_training() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(10, 1)  # an (N, 1) output against (N,) targets
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = [(torch.randn(16, 10), torch.randn(16)) for _ in range(4)]
+    with pytest.raises(DataError, match=r"targets have shape \(16,\) and the model's output \(16, 1\)"):
+        train(model, data, optimizer=sgd(0.1), loss_fn=F.mse_loss)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_callback_of_the_wrong_arity_is_refused_before_training() -> None:
+    with pytest.raises(TypeError, match=r"on_batch_end to take 2 positional arguments.*\(batch_index\)"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              on_batch_end=lambda batch_index: None)  # fmt: skip
+    with pytest.raises(TypeError, match=r"optimizer to take 1 positional argument \(a function model -> optimizer"):
+        train(make_mlp(), loader(), optimizer=lambda: None, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
