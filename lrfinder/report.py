@@ -28,7 +28,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -110,8 +110,29 @@ MAX_PIXELS = 10_000
 
 
 def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) -> list[RangeTestResult]:
+    """The results to plot, as a list; anything but a result or a sequence of them is refused by what it is.
+
+    ``None`` (a test that was never run) read as "'NoneType' object is not iterable", and a result's dict
+    (``to_dict()``, a JSON file read with ``json.load``) as "item 0 is a str" (its first key).
+    """
     if isinstance(result_or_results, RangeTestResult):
         return [result_or_results]
+    if isinstance(result_or_results, Mapping):
+        raise TypeError(
+            "Expected a RangeTestResult or a sequence of them, but got a dict; a result saved as JSON reads back with "
+            "RangeTestResult.from_json(path) (a dict from to_dict() with RangeTestResult.from_dict(data))"
+        )
+    if result_or_results is None or isinstance(result_or_results, (str, bytes)) or not isinstance(
+        result_or_results, Iterable
+    ):
+        hint = (
+            " (a path: read the file with RangeTestResult.from_json(path) first)"
+            if isinstance(result_or_results, (str, bytes, os.PathLike))
+            else ""
+        )
+        raise TypeError(
+            f"Expected a RangeTestResult or a sequence of them, but got {type(result_or_results).__name__}{hint}"
+        )
     results = list(result_or_results)
     if not results:
         raise ValueError("Expected at least one RangeTestResult, but got an empty sequence")

@@ -270,6 +270,27 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize(
+    ("given", "pattern"),
+    [
+        # "'NoneType' object is not iterable" from list(None)
+        (None, r"^Expected a RangeTestResult or a sequence of them, but got NoneType$"),
+        (5, r"but got int$"),
+        # a path iterated character by character: "item 0 is a str"
+        ("result.json", r"but got str \(a path: read the file with RangeTestResult.from_json\(path\) first\)"),
+        (Path("result.json"), r"but got PosixPath \(a path: .*from_json"),
+        # a result's to_dict() or json.load: its keys, "item 0 is a str"
+        ({"lrs": [1e-3], "losses": [1.0]}, r"but got a dict; .*RangeTestResult.from_json\(path\).*from_dict"),
+    ],
+)
+def test_what_is_not_a_result_is_named(given: object, pattern: str, tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=pattern):
+        plot_range_test(given)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=pattern):
+        save_report(given, tmp_path / "r.png")  # type: ignore[arg-type]
+    assert not (tmp_path / "r.png").exists()
+
+
+@pytest.mark.parametrize(
     ("kwargs", "error", "pattern"),
     [
         ({"highlight": "0"}, TypeError, r"highlight to be the index of a result .* but got highlight='0'"),
