@@ -3386,10 +3386,36 @@ def _batch_message(
         )
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
-        f"{parts}{held}. Check that the inputs have the shape and dtype the model takes and the targets the "
-        "format loss_fn expects (class indices as int64 for cross_entropy, floats of the output's shape for "
-        f"mse_loss), or {other_formats}."
+        f"{parts}{held}.{_input_dtype_fix(exc, batch, param)} Check that the inputs have the shape and dtype the "
+        "model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
+        f"of the output's shape for mse_loss), or {other_formats}."
     )
+
+
+def _input_dtype_fix(exc: BaseException, batch: Any, param: torch.Tensor | None) -> str:
+    """`` The inputs are float64 and the model's parameters float32: convert ...`` for a dtype failure, else ``""``.
+
+    torch says "mat1 and mat2 must have the same dtype, but got Double and Float" of a float64 array read with
+    ``torch.from_numpy`` (numpy's default) or int64 features; the message said to check the dtype, not how.
+    Only a pair batch whose inputs are a tensor of another dtype than the model's, failing on a dtype, is said.
+    """
+    text = str(exc).lower()
+    if "dtype" not in text and "scalar type" not in text:
+        return ""
+    if param is None or not param.is_floating_point() or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    x = batch[0]
+    if not isinstance(x, torch.Tensor) or x.dtype == param.dtype:
+        return ""
+    have, want = str(x.dtype).removeprefix("torch."), str(param.dtype).removeprefix("torch.")
+    if x.is_floating_point():
+        how = (
+            f"convert the inputs with x.to(torch.{want}) (in the Dataset or a collate_fn; torch.from_numpy keeps "
+            f"numpy's float64), or the model with model.to(torch.{have})."
+        )
+    else:  # token ids go to an nn.Embedding as integers: only features are converted
+        how = f"features for Linear or Conv layers are floats, so convert them with x.to(torch.{want})."
+    return f" The inputs are {have} and the model's parameters {want}: {how}"
 
 
 #: What an optimizer none of whose parameters the first step's loss reaches is told.

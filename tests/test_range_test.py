@@ -2980,3 +2980,22 @@ def test_hooks_that_take_their_arguments_any_way_pass_the_arity_check() -> None:
                         on_step=lambda *args: seen.append(args))  # fmt: skip
     assert len(seen) == result.num_steps
     range_test(make_mlp(), data, loss_fn=functools.partial(F.cross_entropy, label_smoothing=0.1), num_steps=12)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "fix"),
+    [
+        (torch.float64, r"inputs are float64 and the model's parameters float32: convert the inputs with "
+                        r"x\.to\(torch\.float32\).*or the model with model\.to\(torch\.float64\)\."),
+        (torch.int64, r"inputs are int64 and the model's parameters float32: features for Linear or Conv layers "
+                      r"are floats, so convert them with x\.to\(torch\.float32\)\."),
+    ],
+)  # fmt: skip
+def test_inputs_of_another_dtype_than_the_model_are_told_how_to_convert(dtype: torch.dtype, fix: str) -> None:
+    # torch's "mat1 and mat2 must have the same dtype, but got Double and Float" (numpy's float64 through
+    # torch.from_numpy) came with "Check that the inputs have the ... dtype the model takes" and no way to.
+    data = make_classification(64)
+    x = data.tensors[0].to(dtype) if dtype.is_floating_point else (data.tensors[0] * 10).to(dtype)
+    loader = DataLoader(TensorDataset(x, data.tensors[1]), batch_size=16)
+    with pytest.raises(DataError, match=fix):
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=12)
