@@ -21,6 +21,26 @@ def check_flag(name: str, value: object) -> None:
         raise TypeError(f"Expected {name} to be True or False, but got {name}={value!r}{hint}")
 
 
+def check_module_initialised(name: str, module: object) -> None:
+    """Refuse an ``nn.Module`` whose ``__init__`` never called ``super().__init__()``.
+
+    Such a module has no parameter registry: the first ``module.parameters()`` failed deep in torch with
+    "'Net' object has no attribute '_parameters'", which says neither what is wrong nor where. Called on a
+    value already known to be a module (torch is not imported here).
+
+    Raises:
+        TypeError: ``module`` lacks the state ``nn.Module.__init__`` sets up.
+
+    """
+    if not hasattr(module, "_parameters"):
+        cls = type(module).__name__
+        raise TypeError(
+            f"Expected {name} to be an initialised torch.nn.Module, but {cls}.__init__ never called "
+            f"super().__init__(), so it has no parameters to find. Call super().__init__() first in {cls}.__init__, "
+            "before assigning layers."
+        )
+
+
 def sentence(text: str | None) -> str:
     """``text`` as a sentence to embed in a longer message: stripped, ending with one full stop.
 

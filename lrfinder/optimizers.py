@@ -50,7 +50,7 @@ from torch.nn.parameter import is_lazy
 from torch.nn.utils import parametrize
 from torch.optim import Optimizer
 
-from ._checks import check_flag, is_real, none_lr_hint, plain
+from ._checks import check_flag, check_module_initialised, is_real, none_lr_hint, plain
 from ._imports import import_string
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
@@ -497,6 +497,7 @@ def param_groups(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be an nn.Module, but got {type(model).__name__}")
+    check_module_initialised("model", model)
     model = _unwrapped(model)
     lr = _check_positive("lr", lr)
     if weight_decay is not None:

@@ -46,6 +46,7 @@ from ._atomic import atomic_write_text
 from ._checks import (
     caller_stacklevel,
     check_flag,
+    check_module_initialised,
     is_int,
     is_real,
     plain,
@@ -578,6 +579,7 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+    check_module_initialised("model", model)
     parameters = list(model.parameters())
     if not parameters:
         name = getattr(model, "original_name", None) or type(model).__name__  # TorchScript keeps the class name there
@@ -2156,6 +2158,7 @@ def _check_snapshot_arguments(model: object, optimizers: object, data: object) -
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+    check_module_initialised("model", model)
     if isinstance(optimizers, torch.optim.Optimizer):
         raise TypeError(
             f"Expected optimizers to be a sequence of optimizers, but got one {type(optimizers).__name__}: pass it "
@@ -3159,12 +3162,22 @@ def _all_finite(tensor: torch.Tensor) -> bool:
     ``torch.isfinite(t).all()`` runs several kernels (about 10 us on a CPU batch of 32 x 64, a
     fiftieth of a small model's step, every step). A sum that is not finite (NaN or inf in the
     tensor, or an overflow of finite values) is settled by ``isfinite``. Plain strided real
-    tensors only; any other goes straight to ``isfinite``.
+    tensors only; any other goes straight to ``isfinite``. A sparse tensor is judged by its stored
+    values (``isfinite`` has no sparse kernel: a batch of sparse inputs failed with torch's
+    "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend"); a layout
+    ``isfinite`` cannot read at all is not judged (taken as finite).
     """
+    if tensor.layout == torch.sparse_coo:
+        tensor = tensor._values()
+    elif tensor.layout in (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc):
+        tensor = tensor.values()
     if type(tensor) is torch.Tensor and tensor.layout == torch.strided and not tensor.is_complex():
         if math.isfinite(tensor.detach().sum().item()):
             return True
-    return bool(torch.isfinite(tensor).all())
+    try:
+        return bool(torch.isfinite(tensor).all())
+    except (NotImplementedError, RuntimeError):  # a layout with no isfinite kernel: nothing to say about it
+        return True
 
 
 def _non_finite_parts(batch: Any, name: str = "", depth: int = 0) -> list[str]:

@@ -2999,3 +2999,47 @@ def test_inputs_of_another_dtype_than_the_model_are_told_how_to_convert(dtype: t
     loader = DataLoader(TensorDataset(x, data.tensors[1]), batch_size=16)
     with pytest.raises(DataError, match=fix):
         range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=12)
+
+
+class _NoSuperInit(nn.Module):
+    def __init__(self) -> None:  # super().__init__() forgotten; nothing assigned, so torch did not object
+        self.scale = 2.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def test_a_module_that_never_called_super_init_is_named() -> None:
+    # torch's "'_NoSuperInit' object has no attribute '_parameters'" from model.parameters().
+    pattern = r"model to be an initialised torch\.nn\.Module, but _NoSuperInit\.__init__ never called super\(\)"
+    data = DataLoader(make_classification(32), batch_size=16)
+    with pytest.raises(TypeError, match=pattern + r".*Call super\(\)\.__init__\(\) first in _NoSuperInit\.__init__"):
+        range_test(_NoSuperInit(), data, loss_fn=F.cross_entropy, num_steps=12)
+    with pytest.raises(TypeError, match=pattern):
+        StateSnapshot(_NoSuperInit(), [])
+    from lrfinder import create_optimizer, param_groups
+
+    with pytest.raises(TypeError, match=r"never called super\(\)\.__init__\(\)"):
+        create_optimizer("sgd", _NoSuperInit(), lr=0.1)
+    with pytest.raises(TypeError, match=r"never called super\(\)\.__init__\(\)"):
+        param_groups(_NoSuperInit(), lr=0.1)
+    traced = torch.jit.trace(nn.Linear(10, 3), torch.randn(2, 10))  # no _parameters in its __dict__: not refused
+    assert range_test(traced, data, loss_fn=F.cross_entropy, num_steps=12).num_steps > 0
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_sparse_inputs_are_checked_for_nan_by_their_values(layout: str) -> None:
+    # The data's NaN check ran torch.isfinite on the batch, which has no sparse kernel: "Could not run
+    # 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend", raised out of range_test.
+    data = make_classification(64)
+    x, y = data.tensors
+
+    def sparse(t: torch.Tensor) -> torch.Tensor:
+        return t.to_sparse() if layout == "coo" else t.to_sparse_csr()
+
+    batches = [(sparse(x[i : i + 16]), y[i : i + 16]) for i in range(0, 64, 16)]
+    assert range_test(make_mlp(), batches, loss_fn=F.cross_entropy, num_steps=12).num_steps == 12
+    poisoned = x[:16].clone()
+    poisoned[3, 2] = float("nan")
+    with pytest.raises(DataError, match="Batch 0 of the pass holds NaN or inf in inputs"):
+        range_test(make_mlp(), [(sparse(poisoned), y[:16])] * 4, loss_fn=F.cross_entropy, num_steps=12)
