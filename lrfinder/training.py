@@ -38,6 +38,7 @@ import math
 import signal
 import tempfile
 import types
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -733,6 +734,14 @@ def train(
     if lightning:
         module = model
         has_val = defines_validation_step(model)
+        if val_data is not None and not has_val:
+            # Lightning runs no validation loop without a validation_step: the data was dropped without a word.
+            warnings.warn(
+                f"val_data is ignored: {type(model).__name__} has no validation_step, so no validation runs and no "
+                "val metric is logged. Define a validation_step that logs its metrics, or drop val_data.",
+                UserWarning,
+                stacklevel=2,
+            )
         # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
         vars(module)["configure_optimizers"] = types.MethodType(lambda self: configure(), module)
     else:

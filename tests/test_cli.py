@@ -1003,6 +1003,7 @@ def test_fit_says_val_data_is_unused_by_a_module_without_validation_step(work: P
     result = invoke("fit", "litlr.ckpt", "--model-class", f"{USER_MODULE}:LitLR", "--data", "train.npz",
                     "--val-data", "train.npz", *FAST, "-o", "out.ckpt")  # fmt: skip
     assert warning in result.stderr, result.output
+    assert "val_data is ignored" not in result.stderr  # said once, in the command line's words
     for model, cls in (("lit.ckpt", "LitNet"), ("weights.pt", "Net")):  # a validation_step; a plain model's val_loss
         result = invoke("fit", model, "--model-class", f"{USER_MODULE}:{cls}", "--data", "train.npz",
                         "--val-data", "train.npz", *FAST, "-o", f"out_{cls}.pt")  # fmt: skip

@@ -651,3 +651,15 @@ def test_a_callback_of_the_wrong_arity_is_refused_before_training() -> None:
               on_batch_end=lambda batch_index: None)  # fmt: skip
     with pytest.raises(TypeError, match=r"optimizer to take 1 positional argument \(a function model -> optimizer"):
         train(make_mlp(), loader(), optimizer=lambda: None, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+
+
+def test_val_data_for_a_lightning_module_without_validation_step_is_said_to_be_ignored():
+    class NoValidation(LitNet):
+        validation_step = pl.LightningModule.validation_step
+
+    with pytest.warns(UserWarning, match=r"val_data is ignored: NoValidation has no validation_step"):
+        result = train(NoValidation(), loader(), optimizer=sgd(0.05), val_data=loader(64))
+    assert result.epochs[0].metrics == {}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="val_data is ignored")
+        train(LitNet(), loader(), optimizer=sgd(0.05), val_data=loader(64))

@@ -794,6 +794,7 @@ def _train(
         click.ClickException: Training diverged (exit 1); nothing is saved.
 
     """
+    from .._lightning import defines_validation_step
     from ..training import TrainingDivergedError, train
 
     lr = result.lr
@@ -825,7 +826,8 @@ def _train(
             loader,
             optimizer=lambda m: make_optimizer(m, lr, weight_decay),
             loss_fn=inputs.loss_fn,
-            val_data=inputs.data.val,
+            # A LightningModule without a validation_step runs no validation: the note on --val-data said so already.
+            val_data=None if inputs.lightning and not defines_validation_step(inputs.model) else inputs.data.val,
             epochs=options.epochs,
             # Without --scheduler, --scheduler-opt and --warmup-steps are ignored (a note says so when they are
             # given); a warm-up the batch-size scaling advises is built in all the same.
