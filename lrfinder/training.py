@@ -39,6 +39,7 @@ import signal
 import tempfile
 import types
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -404,6 +405,7 @@ def _configure(
             what = "None" if built_by is None else f"a {type(built_by).__name__}"
             raise TypeError(f"Expected optimizer(model) to return a torch.optim.Optimizer, but it returned {what}")
         check_optimizer_of(owner, optimizer)
+        _warn_if_reused(optimizer, reads_suggestion=scheduler is not None and suggestion is not None)
         if scheduler is None:
             return optimizer
         from .schedulers import create_scheduler, lightning_scheduler_config
@@ -419,6 +421,33 @@ def _configure(
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(built)}
 
     return configure_optimizers
+
+
+#: The LRs each optimizer :func:`train` trained came with, to say when a later call gets it back.
+_FIRST_LRS: weakref.WeakKeyDictionary[torch.optim.Optimizer, list[float]] = weakref.WeakKeyDictionary()
+
+
+def _warn_if_reused(optimizer: torch.optim.Optimizer, *, reads_suggestion: bool) -> None:
+    """Warn when ``optimizer(model)`` returns an optimizer an earlier :func:`train` call trained, at other LRs now.
+
+    Its LRs are where that training's schedule left them (a cosine's 0 after its last step), and the
+    schedule (or the constant LR) starts from them: a second call trained at LR 0 without a word. A
+    schedule given a ``suggestion`` takes its LRs from it, so only other calls are said.
+    """
+    lrs = [float(g["lr"]) for g in optimizer.param_groups]
+    first = _FIRST_LRS.get(optimizer)
+    if first is None:
+        _FIRST_LRS[optimizer] = lrs
+        return
+    if reads_suggestion or lrs == first:
+        return
+    warnings.warn(
+        f"optimizer(model) returned the optimizer an earlier train() call trained: its LR is where that training "
+        f"left it, {max(lrs):.2e} (it came with {max(first):.2e}), and this training starts from there. Build a new "
+        "optimizer in the function (lambda m: lrfinder.create_optimizer(..., lr=...)), or set its LR first.",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 class _Batches:
@@ -547,7 +576,9 @@ def train(
             length (an ``IterableDataset``), a schedule that needs ``total_steps`` is refused.
         optimizer: ``optimizer(model) -> torch.optim.Optimizer`` with the LR to train at, e.g.
             ``lambda m: create_optimizer("adamw", m, lr=3e-3)``. It holds the model's parameters
-            (and, for a ``loss_fn`` module with parameters of its own, may hold those).
+            (and, for a ``loss_fn`` module with parameters of its own, may hold those). An optimizer
+            an earlier call trained, returned again, starts where that training's schedule left its
+            LR (a cosine's 0), with a warning: build a new one in the function.
         loss_fn: ``loss_fn(model(x), y)`` for a plain model's ``(x, y)`` and dict batches.
             Without it, a plain model's dict batches go in as ``model(**batch)`` and the model's
             own loss is taken (a Hugging Face model given ``labels``: ``out.loss``, the first item

@@ -663,3 +663,15 @@ def test_val_data_for_a_lightning_module_without_validation_step_is_said_to_be_i
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="val_data is ignored")
         train(LitNet(), loader(), optimizer=sgd(0.05), val_data=loader(64))
+
+
+def test_an_optimizer_given_back_by_a_second_call_is_said_to_start_where_the_first_left_it():
+    model = make_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="optimizer.model. returned the optimizer")
+        train(model, loader(), optimizer=lambda m: opt, loss_fn=F.cross_entropy, scheduler="cosine")
+    # The cosine left it at 0: the second call trained at LR 0 without a word.
+    with pytest.warns(UserWarning, match=r"its LR is where that training left it, 0.00e\+00 \(it came with 1.00e-01\)"):
+        result = train(model, loader(), optimizer=lambda m: opt, loss_fn=F.cross_entropy, scheduler="cosine")
+    assert max(result.lrs) == 0.0
