@@ -551,6 +551,14 @@ class TrainBatches(CyclingBatches):
         return to_device(self.trainer, self.pl_module, batch), idx
 
 
+#: What a ``training_step`` under automatic optimization whose loss has no autograd graph is told.
+_NO_GRAD_LOSS = (
+    "training_step returned a loss that does not require grad, so no gradient can be computed from it: it is not "
+    "connected to the module's trainable parameters (loss.detach(), a loss rebuilt from loss.item(), or one computed "
+    "under torch.no_grad()). Return the loss itself and leave backward() and the optimizer step to Lightning."
+)
+
+
 def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> torch.Tensor | None:
     """The loss of one ``training_step``: the logged ``monitor`` key, the output, or ``output['loss']``."""
     if monitor is not None:
@@ -711,6 +719,10 @@ class AutomaticStepper(_Stepper):
         for _ in range(MAX_SKIPPED):
             loss = _loss_of(self._forward(), None, {})
             if loss is not None:
+                if not loss.requires_grad:
+                    # backward() failed in autograd: "element 0 of tensors does not require grad and does not have
+                    # a grad_fn", naming neither training_step nor the fix.
+                    raise ModelError(_NO_GRAD_LOSS)
                 return loss
         raise ModelError(f"training_step returned None (skip) for {MAX_SKIPPED} batches in a row.")
 

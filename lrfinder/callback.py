@@ -60,6 +60,7 @@ from .range_test import (
     StateSnapshot,
     StopReason,
     check_materialized,
+    check_not_a_dataset,
     finish_result,
     infer_batch_size,
     lr_schedule,
@@ -1673,6 +1674,14 @@ def _raise_no_training(trainer: Any) -> None:
         )
 
 
+def _defines_train_dataloader(model: object) -> bool:
+    """Whether ``model``'s class (or a base of its own, not Lightning's) defines ``train_dataloader``."""
+    for cls in type(model).__mro__:
+        if "train_dataloader" in vars(cls):
+            return not cls.__module__.startswith(("pytorch_lightning.", "lightning."))
+    return False
+
+
 def find_lr(
     model: pl.LightningModule,
     *,
@@ -1750,6 +1759,16 @@ def find_lr(
         )
     if datamodule is not None and train_dataloaders is not None:
         raise ValueError("Expected datamodule or train_dataloaders, not both: the test reads one train loader")
+    own_loader = _defines_train_dataloader(getattr(model, "_orig_mod", model))
+    if datamodule is None and train_dataloaders is None and not own_loader:
+        # Lightning's "`train_dataloader` must be implemented to be used with the Lightning Trainer" named a hook
+        # find_lr's caller may not know is an option, and not the arguments.
+        raise ValueError(
+            f"find_lr() got no training data: pass train_dataloaders=DataLoader(...) or datamodule=..., or define "
+            f"{type(model).__name__}.train_dataloader()"
+        )
+    # A Dataset's items are single examples: Lightning iterated it as batches of one unbatched example each.
+    check_not_a_dataset("train_dataloaders", train_dataloaders)
     if trainer is not None and not _lightning.is_trainer(trainer):
         raise TypeError(
             f"Expected trainer to be a Lightning Trainer or None (a quiet single-device one), but got "

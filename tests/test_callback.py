@@ -1595,6 +1595,36 @@ def test_find_lr_on_a_trainer_whose_fit_is_done_says_so(tmp_path: Path) -> None:
     assert t.global_step == 5
 
 
+def test_find_lr_without_data_or_with_a_dataset_says_what_to_pass(tmp_path: Path) -> None:
+    from lrfinder import DataError
+
+    # Lightning's "`train_dataloader` must be implemented to be used with the Lightning Trainer".
+    with pytest.raises(ValueError, match=r"find_lr\(\) got no training data: pass train_dataloaders=DataLoader"):
+        find_lr(Net(), **FAST)
+    # A Dataset's items ran as batches of one unbatched example each, without a word.
+    with pytest.raises(DataError, match=r"train_dataloaders is a TensorDataset, a Dataset: its items are single"):
+        find_lr(Net(), train_dataloaders=make_data(), **FAST)
+
+    class OwnLoader(Net):
+        def train_dataloader(self) -> DataLoader:
+            return make_loader()
+
+    assert find_lr(OwnLoader(), trainer=trainer(tmp_path), **FAST).num_steps > 0  # its own loader is enough
+
+
+def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> None:
+    # autograd's "element 0 of tensors does not require grad and does not have a grad_fn" from the stepper.
+    class Detached(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            return super().training_step(batch, batch_idx).detach()
+
+    model = Detached()
+    initial = weights(model)
+    with pytest.raises(ModelError, match=r"training_step returned a loss that does not require grad.*loss\.detach\(\)"):
+        find_lr(model, train_dataloaders=make_loader(), trainer=trainer(tmp_path), **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
 def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
     with pytest.raises(ValueError, match="datamodule or train_dataloaders, not both"):
         find_lr(Net(), datamodule=pl.LightningDataModule(), train_dataloaders=make_loader())
