@@ -392,6 +392,11 @@ def test_run_with_a_scheduler_adds_the_schedule_panel(work: Path, monkeypatch: p
     # Several files overlaid: no one file's schedule stands for all.
     assert invoke("report", "r.json", "old.json", "--report", "both.png").exit_code == 0
     assert drawn["schedule"] is None
+    # plateau's preview lowers the LR as if no epoch improved: the panel says so, not "plateau" alone.
+    plateau = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scheduler", "plateau", "--scheduler-opt",
+                     "patience=0", "--epochs", "3", "--json", "p.json")  # fmt: skip
+    assert plateau.exit_code == 0, plateau.output
+    assert json.loads((work / "p.json").read_text())["schedule"]["name"] == "plateau, if val_loss never improves"
     # A malformed schedule is a bad result file (exit 2), named.
     doc["schedule"] = {"name": "cosine", "lrs": [0.1, -1.0]}
     (work / "bad.json").write_text(json.dumps(doc))

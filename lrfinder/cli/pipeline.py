@@ -928,6 +928,10 @@ def execute(options: Options, inputs: Inputs) -> None:
         schedule_name = _schedule(options, result, inputs.data) or "constant"
     elif options.scheduler and not inconclusive and len(results) == 1:
         schedule_name = options.scheduler
+        if options.scheduler == "plateau":
+            # Its preview lowers the LR as if no epoch improved: the report drew that staircase as "the" plan.
+            monitor = options.scheduler_settings.get("monitor", "val_loss")
+            schedule_name = f"plateau, if {monitor} never improves"
         schedule = _preview(options, result, inputs.data)
     with staged_writes() as staged:
         if training is not None and inputs.loaded is not None and options.output:
