@@ -217,6 +217,9 @@ USAGE = {
     "max-lr inf": (["--max-lr", "inf"], ["--max-lr", "finite number > 0", "inf"]),
     "min-lr nan": (["--min-lr", "nan"], ["'--min-lr'", "finite number > 0", "nan"]),
     "min-lr zero": (["--min-lr", "0"], ["--min-lr", "> 0"]),
+    # torch's reason listed its twenty device types (ipu, xla, mtia, privateuseone, ...).
+    "device gpu": (["--device", "gpu"], ["--device", "'gpu' is not a torch device; use cpu, cuda, cuda:N"]),
+    "device cuda:x": (["--device", "cuda:x"], ["--device", "'cuda:x' is not a torch device; use cpu, cuda"]),
     "opt not JSON": (["--optimizer", "adam", "--opt", "betas=[0.9"], ["--opt", "'betas=[0.9'", "not valid JSON"]),
     "report under a file": (["--report", "afile/r.png"], ["--report", "afile is not a directory"]),
     "json under a file": (["--json", "afile/r.json"], ["--json", "afile is not a directory"]),

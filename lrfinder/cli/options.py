@@ -380,8 +380,12 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str | None)
 
     try:
         device = torch.device(value)
-    except (RuntimeError, TypeError) as exc:
-        raise click.BadParameter(f"{value!r} is not a torch device ({exc})") from None
+    except (RuntimeError, TypeError):
+        # torch's own reason listed its twenty device types (ipu, xla, mtia, privateuseone, ...); what lrfind
+        # runs on is the short list.
+        raise click.BadParameter(
+            f"{value!r} is not a torch device; use cpu, cuda, cuda:N (N the GPU's index), mps or auto"
+        ) from None
     reason = device_unavailable(device)
     if reason is not None:
         raise click.BadParameter(f"{value!r}: {reason} (use cpu or auto)")
