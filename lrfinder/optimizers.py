@@ -795,11 +795,20 @@ def create_optimizer(
         params = list(params)
         # Each group's ratio to lr: its own LR, or lr itself (1) for a bare tensor or a group without one.
         own = [float(g["lr"]) / lr if isinstance(g, dict) and is_real(g.get("lr")) else 1.0 for g in params]
-        top = max(own, default=1.0)  # empty: torch's own "empty parameter list" below
+        top = max(own, default=1.0)  # empty: refused below, saying so
         if top > 0 and top != 1.0:
             params = [{**g, "lr": float(g["lr"]) / top} if isinstance(g, dict) and is_real(g.get("lr")) else g
                       for g in params]
             lr = lr / top
+    if isinstance(params, (list, tuple)) and not params:
+        # torch's "optimizer got an empty parameter list" said nothing of where the list came from.
+        why = (
+            f"the model ({type(model_or_params).__name__}) has no parameters"
+            if isinstance(model_or_params, nn.Module)
+            else "model_or_params holds no parameters (a model.parameters() generator is used up by the first "
+            "optimizer built from it: pass the model itself, or list(model.parameters()) to reuse the list)"
+        )
+        raise ValueError(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {why}.")
     try:
         optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer

@@ -524,9 +524,19 @@ def test_lr_group_largest_with_param_dicts() -> None:
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1, 0.01])
     plain = create_optimizer("adam", model.parameters(), lr=0.1, lr_group="largest")
     assert [g["lr"] for g in plain.param_groups] == [0.1]
-    # No parameters: torch's own message, not max()'s "empty sequence".
-    with pytest.raises(ValueError, match="empty parameter list"):
+    # No parameters: said so, not max()'s "empty sequence".
+    with pytest.raises(ValueError, match="model_or_params holds no parameters"):
         create_optimizer("adam", [], lr=0.1, lr_group="largest")
+
+
+def test_a_used_up_parameter_generator_is_said_so() -> None:
+    # torch's "optimizer got an empty parameter list": model.parameters() passed to a second optimizer.
+    model = nn.Linear(4, 2)
+    params = model.parameters()
+    create_optimizer("sgd", params, lr=0.1)
+    with pytest.raises(ValueError, match=r"'adam' \(Adam\): model_or_params holds no parameters \(a "
+                                         r"model\.parameters\(\) generator is used up .*pass the model itself"):
+        create_optimizer("adam", params, lr=0.1)
 
 
 def test_lr_group_must_be_known() -> None:
