@@ -208,8 +208,10 @@ class LRFinder(_CallbackBase):
             sampler) the batch the test drew is checked, after the test. With ``scheduler=``,
             the warm-up the scaling advises (:attr:`lrfinder.ScaledLR.warmup_epochs`) is built in,
             each epoch counted in its own optimizer steps (a ``GradientAccumulationScheduler``'s
-            accumulation for that epoch); a train loader without ``len`` has no epochs to count,
-            so it gets a warning naming ``warmup_steps`` instead.
+            accumulation for that epoch), rising from the unscaled LR; none before ``onecycle``
+            and ``cyclic``, which climb on their own (:func:`lrfinder.schedulers.advised_warmup`);
+            a train loader without ``len`` has no epochs to count, so it gets a warning naming
+            ``warmup_steps`` instead.
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
@@ -1480,7 +1482,7 @@ class LRFinder(_CallbackBase):
         )
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
-            from .schedulers import MAX_PREVIEW_STEPS, create_scheduler, lightning_scheduler_config
+            from .schedulers import MAX_PREVIEW_STEPS, advised_warmup, create_scheduler, lightning_scheduler_config
 
             accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
             total = _optimizer_steps(trainer, pl_module, accumulate)
@@ -1490,8 +1492,24 @@ class LRFinder(_CallbackBase):
             settings = dict(self.scheduler_settings)
             warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
             if warmup and "warmup_steps" not in settings:
-                settings["warmup_steps"] = warmup
-                _lightning.info(trainer, f"LRFinder: {warmup} warm-up steps, as the batch-size scaling advises")
+                scaled = self.result.scaled if self.result is not None else None
+                assert scaled is not None  # an advised warm-up comes from a scaling
+                advice = advised_warmup(self.scheduler, warmup, scaled.base_lr, scaled.lr)
+                if "warmup_start_factor" in settings:  # the user's start wins over the ramp's
+                    advice.pop("warmup_start_factor", None)
+                settings.update(advice)
+                if advice:
+                    _lightning.info(
+                        trainer,
+                        f"LRFinder: {warmup} warm-up steps from {scaled.base_lr:.2e}, as the batch-size scaling "
+                        "advises",
+                    )
+                else:
+                    _lightning.info(
+                        trainer,
+                        f"LRFinder: no warm-up before {self.scheduler}, which climbs from a low start itself (the "
+                        f"batch-size scaling advised {warmup} steps)",
+                    )
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )

@@ -91,6 +91,7 @@ __all__ = [
     "create_scheduler",
     "lightning_scheduler_config",
     "preview_schedule",
+    "advised_warmup",
     "MAX_PREVIEW_STEPS",
     "constant_factor",
     "InverseDecay",
@@ -827,6 +828,40 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
             + did_you_mean(name, SCHEDULERS, SCHEDULER_ALIASES)
         )
     return SCHEDULERS[name]
+
+
+def advised_warmup(name: str, steps: int, base_lr: float, lr: float) -> dict[str, Any]:
+    """The warm-up settings that build in a batch-size scaling's advised warm-up before schedule ``name``.
+
+    Goyal et al. ramp the LR linearly from the LR found at the test's batch (``base_lr``) up to
+    the one scaled for training (``lr``) over the first epochs, so the warm-up starts at
+    ``base_lr / lr`` of the schedule's first LR rather than at 0 (a short warm-up from 0 spends
+    its first step at LR 0). ``onecycle`` and ``cyclic`` get none: they start far below their peak
+    and climb to it on their own, the gradual rise the warm-up is there for; a warm-up before them
+    would only take steps from that climb (a short training's one-cycle was left a step or two,
+    never leaving its starting LR).
+
+    Args:
+        name: The registry name of the schedule training runs.
+        steps: The advised warm-up in optimizer steps (``0``: none).
+        base_lr: The LR before scaling (:attr:`lrfinder.ScaledLR.base_lr`).
+        lr: The LR after it (:attr:`lrfinder.ScaledLR.lr`).
+
+    Returns:
+        ``{"warmup_steps": steps, "warmup_start_factor": base_lr / lr}`` for :func:`create_scheduler`,
+        or ``{}`` when no warm-up goes before ``name``.
+
+    Example:
+        >>> advised_warmup("cosine", 40, 0.01, 0.04)
+        {'warmup_steps': 40, 'warmup_start_factor': 0.25}
+        >>> advised_warmup("onecycle", 40, 0.01, 0.04)
+        {}
+
+    """
+    if steps <= 0 or _get_spec(name).from_suggestion != "base":
+        return {}
+    start = base_lr / lr if 0.0 < base_lr < lr else 0.0
+    return {"warmup_steps": int(steps), "warmup_start_factor": start}
 
 
 #: :func:`create_scheduler`'s warm-up arguments, which settings passed on to it whole may hold.

@@ -594,7 +594,8 @@ def train(
             different ``warmup_steps`` argument). ``total_steps`` is set from the data.
         warmup_steps: Linear warm-up steps before the schedule. The warm-up a batch-size scaling
             advises (``result.scaled.warmup_epochs``) is not built in here, as ``lrfind fit`` and
-            the callback build it: pass it in optimizer steps (epochs times steps per epoch).
+            the callback build it: pass it in optimizer steps (epochs times steps per epoch),
+            with ``scheduler_settings`` from :func:`lrfinder.schedulers.advised_warmup` for its start.
         suggestion: The range test's :class:`~lrfinder.Suggestion` (``result.training_suggestion``),
             read by the schedule as :func:`lrfinder.create_scheduler` reads it: ``onecycle`` and
             ``cyclic`` take their band from it, every other schedule starts from ``suggestion.lr``,

@@ -1391,8 +1391,32 @@ def test_scaling_warmup_applied_to_registry_scheduler(tmp_path: Path) -> None:
     sched = t.lr_scheduler_configs[0].scheduler
     assert isinstance(sched, torch.optim.lr_scheduler.SequentialLR)  # warm-up, then cosine
     lrs = [max(v) for v in seen.lrs]
-    assert lrs[0] == pytest.approx(0.0) and lrs[:12] == sorted(lrs[:12])  # 3 epochs x 4 steps of warm-up
+    # Goyal et al.'s ramp: from the LR found at the test's batch (it started at 0) to the scaled one.
+    assert lrs[0] == pytest.approx(result.scaled.base_lr, rel=1e-6)
+    assert lrs[:12] == sorted(lrs[:12])  # 3 epochs x 4 steps of warm-up
     assert max(lrs) == pytest.approx(finder.applied_lr, rel=1e-6)
+
+
+def test_no_advised_warm_up_goes_before_a_schedule_that_climbs_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """onecycle starts low and climbs to its peak: the scaling's 3 warm-up epochs took 12 of its 16 steps."""
+    finder = LRFinder(optimizer="momentum", scheduler="onecycle", target_batch_size=256, **FAST)
+    seen = StepLRs()
+    with caplog.at_level("INFO"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = trainer(tmp_path, [finder, seen], max_epochs=4, max_steps=-1)
+        t.fit(Net(), datamodule=DataModule(batch_size=32, n=1024))
+    result = finder.result
+    assert result is not None and result.scaled is not None and result.scaled.warmup_epochs == 3
+    assert isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    lrs = [max(v) for v in seen.lrs]
+    assert result.training_suggestion is not None
+    peak = result.training_suggestion.max_lr
+    assert len(lrs) == 16 and lrs[0] < lrs[1] and max(lrs) == pytest.approx(peak, rel=0.05)  # its peak, reached
+    said = [r.getMessage() for r in caplog.records if "climbs from a low start itself" in r.getMessage()]
+    assert said == ["LRFinder: no warm-up before onecycle, which climbs from a low start itself (the batch-size "
+                    "scaling advised 12 steps)"]
 
 
 def test_optimizer_option_builds_training_optimizer(tmp_path: Path) -> None:

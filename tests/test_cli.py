@@ -12,6 +12,7 @@ import sys
 import textwrap
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -515,15 +516,21 @@ def test_target_batch_size_scales(work: Path):
 
 
 def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: pytest.MonkeyPatch):
-    """The summary advised 'warm up 2 epochs' for --target-batch-size, and fit trained at the scaled LR from step 1."""
+    """The summary advised 'warm up 2 epochs' for --target-batch-size: fit ramps from the unscaled LR to the scaled one.
+
+    Goyal et al.'s ramp starts at the LR the test found, not at 0; onecycle, which climbs from a low
+    start on its own, gets none (4 warm-up steps of 6 left it 2, and a short fit never left its start).
+    """
     import lrfinder.training
 
-    seen: list[dict[str, object]] = []
+    seen: list[dict[str, Any]] = []
+    trained: list[Any] = []
     original = lrfinder.training.train
 
-    def spy(*args: object, **kwargs: object) -> object:
+    def spy(*args: object, **kwargs: Any) -> object:
         seen.append(kwargs)
-        return original(*args, **kwargs)  # type: ignore[arg-type]
+        trained.append(original(*args, **kwargs))  # type: ignore[arg-type]
+        return trained[-1]
 
     monkeypatch.setattr(lrfinder.training, "train", spy)
     base = ["model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--max-lr", "100", "--no-report",
@@ -533,17 +540,31 @@ def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: 
     if saved.suggestion is None:
         pytest.skip("curve inconclusive on this tiny problem")
     assert result.exit_code == 0, result.output
-    assert saved.scaled is not None and saved.scaled.warmup_epochs == 2  # x4: two doublings
+    scaled = saved.scaled
+    assert scaled is not None and scaled.warmup_epochs == 2  # x4: two doublings
+    start = scaled.base_lr / scaled.lr
     # 256 samples at batch 128: 2 steps an epoch, 6 in all; 2 epochs of warm-up are 4 of them.
-    assert "warm-up 4 steps (the batch-size scaling's advice), constant" in " ".join(result.stdout.split())
+    said = f"warm-up 4 steps from {scaled.base_lr:.2e} (the batch-size scaling's advice), constant"
+    assert said in " ".join(result.stdout.split())
     assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("constant", 4)
+    assert seen[-1]["scheduler_settings"] == {"warmup_start_factor": pytest.approx(start)}
+    assert trained[-1].lrs[0] == pytest.approx(scaled.base_lr) and trained[-1].lrs[4] == pytest.approx(scaled.lr)
     cosine = invoke("fit", *base, "--scheduler", "cosine")
     assert cosine.exit_code == 0, cosine.output
     assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 4)
+    assert trained[-1].lrs[0] == pytest.approx(scaled.base_lr)
     own = invoke("fit", *base, "--scheduler", "cosine", "--warmup-steps", "1")
     assert own.exit_code == 0, own.output
     assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 1)
+    assert not seen[-1]["scheduler_settings"]  # your warm-up starts where create_scheduler's does (0)
     assert "warm-up 1 step, cosine" in " ".join(own.stdout.split())
+    onecycle = invoke("fit", *base, "--scheduler", "onecycle")
+    assert onecycle.exit_code == 0, onecycle.output
+    assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("onecycle", 0)
+    assert "no warm-up before it (onecycle climbs from a low start itself)" in " ".join(onecycle.stdout.split())
+    lrs = trained[-1].lrs
+    assert saved.training_suggestion is not None
+    assert lrs[0] < lrs[1] and max(lrs) > 0.9 * saved.training_suggestion.max_lr
 
 
 def test_fit_accumulates_a_ready_made_loaders_batches_to_the_target_batch(work: Path, monkeypatch: pytest.MonkeyPatch):

@@ -584,20 +584,47 @@ def _steps_per_epoch(options: Options, data: LoadedData) -> int:
     return max(1, n)
 
 
-def _warmup(options: Options, result: RangeTestResult, data: LoadedData) -> int:
-    """Warm-up steps of the planned training: ``--warmup-steps`` (with ``--scheduler``), else the scaling's advice.
+def _warmup_settings(options: Options, result: RangeTestResult, data: LoadedData) -> dict[str, Any]:
+    """The planned training's warm-up: ``--warmup-steps`` (with ``--scheduler``), else the scaling's advice.
 
     ``--target-batch-size`` raising the LR advises a warm-up (:attr:`lrfinder.ScaledLR.warmup_epochs`,
     Goyal et al.): it is built in as the callback builds it, each epoch counted in the training's
-    optimizer steps and kept below the training's length.
+    optimizer steps and kept below the training's length, rising from the unscaled LR; none goes
+    before ``onecycle`` and ``cyclic``, which climb on their own (:func:`lrfinder.schedulers.advised_warmup`).
     """
     if options.scheduler is not None and options.warmup_steps:
-        return options.warmup_steps
-    advised = result.scaled.warmup_epochs if result.scaled is not None else 0
-    if not advised:
-        return 0
+        return {"warmup_steps": options.warmup_steps}
+    return _advised(options, result, data)
+
+
+def _advised(options: Options, result: RangeTestResult, data: LoadedData) -> dict[str, Any]:
+    """The scaling's advised warm-up as schedule settings (``{}``: none advised, or the schedule climbs itself)."""
+    from ..schedulers import advised_warmup
+
+    scaled = result.scaled
+    if scaled is None or not scaled.warmup_epochs:
+        return {}
     per_epoch = _steps_per_epoch(options, data)
-    return max(0, min(advised * per_epoch, options.epochs * per_epoch - 1))
+    steps = max(0, min(scaled.warmup_epochs * per_epoch, options.epochs * per_epoch - 1))
+    warm = advised_warmup(options.scheduler or "constant", steps, scaled.base_lr, scaled.lr)
+    given = options.scheduler_settings if options.scheduler is not None else {}
+    if "warmup_start_factor" in given:  # --scheduler-opt warmup_start_factor=... wins over the ramp's start
+        warm.pop("warmup_start_factor", None)
+    return warm
+
+
+def _warmup(options: Options, result: RangeTestResult, data: LoadedData) -> int:
+    """Warm-up steps of the planned training (:func:`_warmup_settings`)."""
+    return int(_warmup_settings(options, result, data).get("warmup_steps", 0))
+
+
+def _schedule_settings(options: Options, result: RangeTestResult, data: LoadedData) -> dict[str, Any]:
+    """``--scheduler-opt``'s settings (with ``--scheduler``) and the advised warm-up's start, for the schedule."""
+    settings = dict(options.scheduler_settings) if options.scheduler is not None else {}
+    start = _warmup_settings(options, result, data).get("warmup_start_factor")
+    if start is not None:
+        settings["warmup_start_factor"] = start
+    return settings
 
 
 def _schedule(options: Options, result: RangeTestResult, data: LoadedData) -> str | None:
@@ -624,7 +651,7 @@ def _preview(options: Options, result: RangeTestResult, data: LoadedData, *, war
             lr=result.lr,
             suggestion=result.training_suggestion,
             warmup_steps=_warmup(options, result, data),
-            **(options.scheduler_settings if options.scheduler is not None else {}),
+            **_schedule_settings(options, result, data),
         )
 
 
@@ -633,10 +660,15 @@ def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) 
     steps = _steps_per_epoch(options, data)
     plan = f"{plural(options.epochs, 'epoch')} x {plural(steps, 'step')}, lr {result.lr:.2e}"
     warmup = _warmup(options, result, data)
+    advised = result.scaled is not None and result.scaled.warmup_epochs > 0
     if warmup and (options.scheduler is None or not options.warmup_steps):
-        plan += f", warm-up {plural(warmup, 'step')} (the batch-size scaling's advice)"
+        start = _warmup_settings(options, result, data).get("warmup_start_factor")
+        rise = f" from {start * result.lr:.2e}" if start else ""
+        plan += f", warm-up {plural(warmup, 'step')}{rise} (the batch-size scaling's advice)"
     elif warmup:
         plan += f", warm-up {plural(warmup, 'step')}"
+    elif advised and options.scheduler is not None:
+        plan += f", no warm-up before it ({options.scheduler} climbs from a low start itself)"
     if options.scheduler is None:
         return plan + ", constant"
     lrs = _preview(options, result, data, warn=False)
@@ -832,7 +864,7 @@ def _train(
             # Without --scheduler, --scheduler-opt and --warmup-steps are ignored (a note says so when they are
             # given); a warm-up the batch-size scaling advises is built in all the same.
             scheduler=_schedule(options, result, inputs.data),
-            scheduler_settings=options.scheduler_settings if options.scheduler is not None else None,
+            scheduler_settings=_schedule_settings(options, result, inputs.data) or None,
             warmup_steps=_warmup(options, result, inputs.data),
             suggestion=result.training_suggestion,
             accumulate_grad_batches=accumulate,
