@@ -3718,7 +3718,8 @@ def range_test(
             ``(loss, logits)`` tuple (``return_dict=False``), or a scalar tensor returned. A loss
             module with parameters of its own (a learnable temperature) trains with the model:
             the optimizer may hold them, and they are restored with the model.
-        step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence).
+        step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence:
+            ``loss_fn`` given too is not used, with a warning).
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
         num_steps: Number of optimizer steps planned (>= 10).
@@ -3839,6 +3840,13 @@ def range_test(
         check_not_a_tensor_pair("train_data", train_data)
         if val_data is not None:
             check_not_a_tensor_pair("val_data", val_data)
+    elif loss_fn is not None:
+        warnings.warn(
+            "range_test got both step_fn and loss_fn: step_fn computes each batch's loss, so loss_fn is not used. "
+            "Drop loss_fn, or call it inside step_fn.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
     refine_settings = None
     if refine is not None and refine is not False:
         from .refine import resolve_refine
@@ -4135,7 +4143,8 @@ def range_test(
 
     def sweep(lo: float, hi: float, steps: int) -> RangeTestResult:
         again = range_test(
-            model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=lo, max_lr=hi,
+            model, train_data, optimizer=optimizer, loss_fn=None if step_fn else loss_fn, step_fn=step_fn,
+            min_lr=lo, max_lr=hi,
             num_steps=steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
             rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
             gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm,

@@ -640,6 +640,18 @@ def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset)
     assert range_test(mlp, triples, step_fn=step_fn, num_steps=10, max_lr=1e-2).num_steps == 10
 
 
+def test_step_fn_with_a_loss_fn_too_warns_that_the_loss_fn_is_not_used(mlp: nn.Module, loader: DataLoader) -> None:
+    # step_fn took precedence without a word: a loss_fn given beside it (a weighted loss, say) was silently dropped.
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(m(x), y)
+
+    with pytest.warns(UserWarning, match=r"both step_fn and loss_fn: step_fn computes each batch's loss") as record:
+        range_test(mlp, loader, loss_fn=F.nll_loss, step_fn=step_fn, num_steps=10, max_lr=1e-2)
+    said = [w for w in record if "both step_fn and loss_fn" in str(w.message)]
+    assert len(said) == 1 and said[0].filename == __file__
+
+
 def test_default_optimizer_is_sgd_momentum(mlp: nn.Module, loader: DataLoader) -> None:
     result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
     assert result.optimizer_name == "SGD"
