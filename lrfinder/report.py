@@ -102,6 +102,10 @@ MARKERS: dict[str, dict[str, Any]] = {
     "non_finite": {"marker": "X", "ms": 12, "mfc": COLORS["non_finite"], "mec": "black", "mew": 1.0},
 }
 
+#: What a report's schedule panel shows: a plan (``lrfind run --scheduler``) or what training applied (``lrfind fit``).
+ScheduleKind = Literal["planned", "applied"]
+SCHEDULE_KINDS: tuple[str, ...] = ("planned", "applied")
+
 _DEFAULT_FIGSIZE = (12.0, 9.0)
 _DEFAULT_DPI = 100
 #: The most pixels a side of the figure may have (``figsize`` x ``dpi``): ``dpi=100000`` asked Agg for a
@@ -1008,12 +1012,18 @@ def _draw_overlay(
 _LABEL_ROOM = 0.2
 
 
-def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Sequence[RangeTestResult]) -> None:
+def _draw_schedule(
+    ax: Axes,
+    schedule: np.ndarray,
+    name: str | None,
+    results: Sequence[RangeTestResult],
+    kind: ScheduleKind = "planned",
+) -> None:
     steps = np.arange(1, schedule.size + 1)
     ax.plot(steps, schedule, color=COLORS["suggestion"], lw=2.0)
     ax.set_xlim(1, max(2, schedule.size))
     ax.set_xlabel("training step")
-    ax.set_ylabel("planned lr")
+    ax.set_ylabel("planned lr" if kind == "planned" else "lr")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5"
@@ -1041,8 +1051,10 @@ def _draw_schedule(ax: Axes, schedule: np.ndarray, name: str | None, results: Se
             fontsize=9.5, zorder=5, bbox={"boxstyle": "square,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
         )  # fmt: skip
     peak = float(np.nanmax(schedule)) if schedule.size else math.nan
+    # After training (lrfind fit) the panel shows the LRs training applied, not a plan.
+    what = "planned LR schedule" if kind == "planned" else "LR schedule applied in training"
     ax.set_title(
-        f"planned LR schedule{f': {name}' if name else ''} ({schedule.size} steps, peak {peak:.2e})",
+        f"{what}{f': {name}' if name else ''} ({schedule.size} steps, peak {peak:.2e})",
         loc="left",
         fontsize=11,
     )
@@ -1121,6 +1133,7 @@ def plot_range_test(
     *,
     schedule: Sequence[float] | np.ndarray | None = None,
     schedule_name: str | None = None,
+    schedule_kind: ScheduleKind = "planned",
     title: str | None = None,
     highlight: int | None = None,
     figsize: tuple[float, float] | None = None,
@@ -1135,6 +1148,9 @@ def plot_range_test(
         schedule: The planned LR at each training step (e.g. from
             ``lrfinder.schedulers.preview_schedule``); adds the schedule panel.
         schedule_name: Name of that schedule, for its title.
+        schedule_kind: What ``schedule`` is: ``"planned"`` (a preview, titled "planned LR
+            schedule") or ``"applied"`` (the LR training applied at each step, as ``lrfind fit``
+            records it; titled "LR schedule applied in training").
         title: Replaces the header's first line; with ``ax``, the axes' title (without it the
             axes' own title is left as it is).
         highlight: In an overlay, the index of the curve to draw bold and mark "recommended".
@@ -1149,8 +1165,8 @@ def plot_range_test(
             loss on y. Only ``ax`` is drawn into: the figure's other axes, its size and its
             layout are left alone (no panel is added, no layout engine run), and the legend
             stays inside ``ax``. The header, slope, schedule, batch and trial panels belong to
-            the full report: ``schedule``, ``schedule_name``, ``figsize`` and ``dpi`` with
-            ``ax`` raise a ``TypeError`` (size the figure where you make it).
+            the full report: ``schedule``, ``schedule_name``, ``schedule_kind``, ``figsize``
+            and ``dpi`` with ``ax`` raise a ``TypeError`` (size the figure where you make it).
 
     Returns:
         Without ``ax``, a new :class:`matplotlib.figure.Figure` (Agg canvas, not attached to
@@ -1164,11 +1180,13 @@ def plot_range_test(
     Raises:
         ValueError: No result, a figure size or dpi that is not positive or makes more than
             :data:`MAX_PIXELS` a side, a ``highlight`` out of range, or a ``schedule`` that is not
-            1-D or holds an LR that is not finite and >= 0.
+            1-D or holds an LR that is not finite and >= 0, or a ``schedule_kind`` other than
+            ``"planned"`` or ``"applied"``.
         TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, an
             argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of
             text), an ``ax`` that is not a matplotlib ``Axes``, or ``ax`` with an argument of
-            the full report (``schedule``, ``schedule_name``, ``figsize``, ``dpi``).
+            the full report (``schedule``, ``schedule_name``, an ``"applied"`` ``schedule_kind``,
+            ``figsize``, ``dpi``).
 
     Example:
         >>> fig = plot_range_test(result)  # doctest: +SKIP
@@ -1191,11 +1209,16 @@ def plot_range_test(
     for name, text in (("title", title), ("schedule_name", schedule_name)):
         if text is not None and not isinstance(text, str):
             raise TypeError(f"Expected {name} to be a str or None, but got {name}={text!r:.60}")
+    if schedule_kind not in SCHEDULE_KINDS:
+        raise ValueError(
+            f"Expected schedule_kind to be one of {', '.join(map(repr, SCHEDULE_KINDS))}, but got "
+            f"schedule_kind={schedule_kind!r:.60}"
+        )
     if ax is not None:
         full = [
             name
             for name, value in (("schedule", schedule), ("schedule_name", schedule_name), ("figsize", figsize),
-                                ("dpi", dpi))
+                                ("dpi", dpi), ("schedule_kind", None if schedule_kind == "planned" else schedule_kind))
             if value is not None
         ]  # fmt: skip
         _check_axes(ax)
@@ -1252,7 +1275,7 @@ def plot_range_test(
 
     if sched is not None:
         sched_ax = fig.add_subplot(grid[3], label="schedule")
-        _draw_schedule(sched_ax, sched, schedule_name, results)
+        _draw_schedule(sched_ax, sched, schedule_name, results, schedule_kind)
     batch_ax = fig.add_subplot(grid[3 + (sched is not None)], label="batch") if batch_panel else None
     if batch_ax is not None:
         _draw_batch_scaling(batch_ax, results[0])
@@ -1600,8 +1623,8 @@ def save_report(
     Args:
         result_or_results: What to draw (see :func:`plot_range_test`).
         path: Output file; its parent directories are created.
-        **kwargs: Passed to :func:`plot_range_test` (``schedule``, ``schedule_name``, ``title``,
-            ``highlight``, ``figsize``, ``dpi``).
+        **kwargs: Passed to :func:`plot_range_test` (``schedule``, ``schedule_name``,
+            ``schedule_kind``, ``title``, ``highlight``, ``figsize``, ``dpi``).
 
     Returns:
         The path written.

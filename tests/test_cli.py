@@ -567,6 +567,47 @@ def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: 
     assert lrs[0] < lrs[1] and max(lrs) > 0.9 * saved.training_suggestion.max_lr
 
 
+def test_fit_reports_the_schedule_training_applied_not_a_plan(work: Path, monkeypatch: pytest.MonkeyPatch):
+    """After fit the report's schedule panel shows the LRs training applied: it was titled "planned LR schedule"."""
+    import lrfinder.report
+
+    seen: dict[str, Any] = {}
+
+    def capture(result: object, path: object, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return lambda file: Path(file).write_bytes(b"")
+
+    monkeypatch.setattr(lrfinder.report, "report_writer", capture)
+    args = ["model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--max-lr", "100", "--json", "r.json",
+            "--scheduler", "cosine", "--epochs", "2"]  # fmt: skip
+    result = invoke("fit", *args, "-o", "o.pt")
+    if RangeTestResult.from_json(work / "r.json").suggestion is None:
+        pytest.skip("curve inconclusive on this tiny problem")
+    assert result.exit_code == 0, result.output
+    assert (seen["schedule_name"], seen["schedule_kind"]) == ("cosine", "applied")
+    assert json.loads((work / "r.json").read_text())["schedule"]["kind"] == "applied"
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(lrfinder.report, "save_report", lambda r, path, **kw: drawn.update(kw))
+    assert invoke("report", "r.json", "--report", "again.png").exit_code == 0
+    assert drawn["schedule_kind"] == "applied"  # lrfind report titles it as fit's report did
+    # run's schedule is still the plan.
+    assert invoke("run", *args).exit_code == 0
+    assert seen["schedule_kind"] == "planned"
+    assert json.loads((work / "r.json").read_text())["schedule"]["kind"] == "planned"
+    assert invoke("report", "r.json", "--report", "again.png").exit_code == 0
+    assert drawn["schedule_kind"] == "planned"
+    # A schedule saved before its kind was recorded reads as planned; a wrong kind is a malformed file.
+    doc = json.loads((work / "r.json").read_text())
+    del doc["schedule"]["kind"]
+    (work / "old.json").write_text(json.dumps(doc))
+    assert invoke("report", "old.json", "--report", "old.png").exit_code == 0
+    assert drawn["schedule_kind"] == "planned"
+    doc["schedule"]["kind"] = "guessed"
+    (work / "bad.json").write_text(json.dumps(doc))
+    bad = invoke("report", "bad.json", "--report", "bad.png")
+    assert bad.exit_code == 2 and "'kind' ('planned' or 'applied'" in bad.output
+
+
 def test_fit_accumulates_a_ready_made_loaders_batches_to_the_target_batch(work: Path, monkeypatch: pytest.MonkeyPatch):
     """A DataLoader of 64 from --data module:function: 2 batches a step for --target-batch-size 128, not 128 // 32."""
     import lrfinder.training

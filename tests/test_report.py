@@ -88,6 +88,21 @@ def test_panels_and_axes():
     assert "cosine" in axes["schedule"].get_title(loc="left")
 
 
+def test_an_applied_schedule_is_not_titled_planned():
+    """lrfind fit draws the LRs training applied: "planned LR schedule" over them said what it was not."""
+    result = make_result()
+    lrs = np.linspace(0.1, 0.0, 50)
+    planned = axes_by_label(plot_range_test(result, schedule=lrs, schedule_name="cosine"))["schedule"]
+    assert planned.get_title(loc="left").startswith("planned LR schedule: cosine")
+    assert planned.get_ylabel() == "planned lr"
+    applied = axes_by_label(plot_range_test(result, schedule=lrs, schedule_name="cosine", schedule_kind="applied"))
+    title = applied["schedule"].get_title(loc="left")
+    assert title.startswith("LR schedule applied in training: cosine (50 steps") and "planned" not in title
+    assert applied["schedule"].get_ylabel() == "lr"
+    with pytest.raises(ValueError, match="schedule_kind to be one of 'planned', 'applied', but got schedule_kind='x'"):
+        plot_range_test(result, schedule=lrs, schedule_kind="x")  # type: ignore[arg-type]
+
+
 def test_png_size_is_fixed_and_not_blank(tmp_path: Path):
     result = make_result()
     path = save_report(result, tmp_path / "r.png")

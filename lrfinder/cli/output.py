@@ -571,16 +571,18 @@ def stage_file(staged: StagedWrites, path: str, write: Callable[[str], object]) 
         raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def schedule_json(schedule: Any, name: str | None) -> dict[str, Any]:
-    """The ``"schedule"`` object of ``--json``: ``{"name": ..., "lrs": [...]}``, the planned LR at each training step.
+def schedule_json(schedule: Any, name: str | None, kind: str = "planned") -> dict[str, Any]:
+    """The ``"schedule"`` object of ``--json``: ``{"name": ..., "kind": ..., "lrs": [...]}``, an LR per training step.
 
-    ``lrfind report`` reads it back (:func:`lrfinder.cli.report.load_results`) and draws the
-    schedule panel the run's report had; files without it (written before it was saved, or by a
-    run without a schedule) report without the panel.
+    ``kind`` is ``"planned"`` (``lrfind run --scheduler``'s plan) or ``"applied"`` (the LRs
+    ``lrfind fit`` trained with). ``lrfind report`` reads it back
+    (:func:`lrfinder.cli.report.load_results`) and draws the schedule panel the run's report had,
+    titled the same; files without it (written before it was saved, or by a run without a
+    schedule) report without the panel, and a schedule without ``"kind"`` reads as planned.
     """
     import numpy as np
 
-    return {"name": name, "lrs": [float(v) for v in np.asarray(schedule, dtype=float).ravel()]}
+    return {"name": name, "kind": kind, "lrs": [float(v) for v in np.asarray(schedule, dtype=float).ravel()]}
 
 
 def json_text(doc: dict[str, Any]) -> str:
@@ -616,6 +618,7 @@ def stage_outputs(
     json_doc: dict[str, Any] | None = None,
     schedule: Any = None,
     schedule_name: str | None = None,
+    schedule_kind: str = "planned",
     highlight: int | None = None,
     weight_decays: Sequence[float] | None = None,
 ) -> list[str]:
@@ -625,14 +628,15 @@ def stage_outputs(
 
     Nothing appears on disk until ``staged.commit()``; the stdout texts are printed by the
     caller after the commit, so an interrupted command prints no partial result either. With a
-    ``schedule`` (drawn in the report), the JSON also holds it (:func:`schedule_json`).
+    ``schedule`` (drawn in the report), the JSON also holds it (:func:`schedule_json`);
+    ``schedule_kind`` says whether it is a plan or what training applied (``lrfind fit``).
     """
     to_stdout: list[str] = []
     if json_path:
         doc = json_doc if json_doc is not None else results[0].to_dict()
         if schedule is not None:
             # What the report's schedule panel drew, so ``lrfind report`` draws it again from the file.
-            doc = {**doc, "schedule": schedule_json(schedule, schedule_name)}
+            doc = {**doc, "schedule": schedule_json(schedule, schedule_name, schedule_kind)}
         text = json_text(doc)
         if json_path == "-":
             to_stdout.append(text + "\n")
@@ -654,6 +658,7 @@ def stage_outputs(
             report,
             schedule=schedule,
             schedule_name=schedule_name,
+            schedule_kind=schedule_kind,
             highlight=highlight,
         )
         stage_file(staged, report, write)

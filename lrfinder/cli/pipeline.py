@@ -978,6 +978,8 @@ def execute(options: Options, inputs: Inputs) -> None:
             json_doc=json_doc,
             schedule=schedule,
             schedule_name=schedule_name,
+            # After training the panel shows the LRs training applied (plateau's real cuts), not a plan.
+            schedule_kind="planned" if training is None else "applied",
             highlight=highlight,
             weight_decays=wds,
         )

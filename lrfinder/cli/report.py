@@ -78,13 +78,16 @@ def _json_type(doc: Any) -> str:
     return names.get(type(doc), type(doc).__name__)
 
 
-def _schedule_of(path: str, doc: Any) -> tuple[list[float], str | None] | None:
-    """The planned schedule a run saved with its result (``"schedule"``: name and LRs), ``None`` without one.
+def _schedule_of(path: str, doc: Any) -> tuple[list[float], str | None, str] | None:
+    """The schedule a run saved with its result (``"schedule"``: name, kind and LRs), ``None`` without one.
 
     Files written before the schedule was saved have no ``"schedule"`` key: they load as before.
+    The kind is ``"planned"`` (``lrfind run``) or ``"applied"`` (``lrfind fit``); a schedule
+    saved before it was recorded has none and reads as planned, as its report titled it.
 
     Raises:
-        BadResultFile: A ``"schedule"`` that is not ``{"name": str or null, "lrs": [LRs >= 0]}``.
+        BadResultFile: A ``"schedule"`` that is not ``{"name": str or null, "kind": "planned" or
+            "applied" (optional), "lrs": [LRs >= 0]}``.
 
     """
     saved = doc.get("schedule") if isinstance(doc, dict) else None
@@ -92,25 +95,27 @@ def _schedule_of(path: str, doc: Any) -> tuple[list[float], str | None] | None:
         return None
     lrs = saved.get("lrs") if isinstance(saved, dict) else None
     name = saved.get("name") if isinstance(saved, dict) else None
+    kind = saved.get("kind", "planned") if isinstance(saved, dict) else None
     numbers = isinstance(lrs, list) and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in lrs
     )
-    if not (numbers and lrs and (name is None or isinstance(name, str))):
+    if not (numbers and lrs and (name is None or isinstance(name, str)) and kind in ("planned", "applied")):
         raise BadResultFile(
-            f"{path} is a malformed lrfind result ('schedule' must be an object with 'name' (a string or null) and "
-            "'lrs' (a non-empty list of LRs >= 0)). Re-run lrfind run --json."
+            f"{path} is a malformed lrfind result ('schedule' must be an object with 'name' (a string or null), "
+            "'kind' ('planned' or 'applied', optional) and 'lrs' (a non-empty list of LRs >= 0)). Re-run lrfind run "
+            "--json."
         )
-    return [float(v) for v in lrs], name
+    return [float(v) for v in lrs], name, str(kind)
 
 
 def load_results(
     paths: tuple[str, ...],
-) -> tuple[list[RangeTestResult], int | None, tuple[list[float], str | None] | None]:
+) -> tuple[list[RangeTestResult], int | None, tuple[list[float], str | None, str] | None]:
     """Read result files (single results or weight-decay sweeps); return them, the highlight and the schedule.
 
-    The schedule (its LRs and name) is the one a single file saved with its result (the report of
-    ``lrfind run`` drew it: ``--scheduler``'s plan, or ``--train``'s schedule); ``None`` for
-    several files, or a file without one.
+    The schedule (its LRs, name and kind) is the one a single file saved with its result (the
+    report drew it: ``lrfind run --scheduler``'s plan, kind ``"planned"``, or the LRs ``lrfind
+    fit`` trained with, kind ``"applied"``); ``None`` for several files, or a file without one.
 
     Raises:
         BadResultFile: A file that is not valid JSON, not an ``lrfind`` result, or a malformed
@@ -203,7 +208,7 @@ def command(
         from ..report import save_report
 
         worded = [in_cli_words(r) for r in loaded]
-        lrs, name = schedule if schedule is not None else (None, None)
+        lrs, name, kind = schedule if schedule is not None else (None, None, "planned")
         save_report(
             worded if len(worded) > 1 else worded[0],
             report,
@@ -211,5 +216,6 @@ def command(
             highlight=highlight,
             schedule=lrs,
             schedule_name=name,
+            schedule_kind=kind,
         )
         click.echo(f"wrote {report}")
