@@ -670,6 +670,28 @@ def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
     assert out.exit_code == 2 and "add --refine" in out.output
 
 
+def test_cli_fit_refine_too_short_advises_what_lengthens_fits_training(cli_files: Any) -> None:
+    """fit's training is --epochs long; --training-steps sizes only the trials. The advice said to raise either."""
+
+    def said(*args: str) -> str:
+        out = lrfind(*args)
+        assert out.exit_code == 2
+        return " ".join(out.output.split())
+
+    fit = ["fit", "model.pt", "--data", "train.npz", "--refine", "--no-report", "-o", "o.pt"]
+    short = said(*fit)  # 1 epoch x 8 batches
+    assert "(--epochs 1 x 8 batches per epoch, the training fit runs)" in short
+    assert short.endswith("To lengthen it, raise --epochs to at least 7.")
+    assert "--training-steps" not in short
+    sized = said(*fit, "--training-steps", "10")
+    assert "got --training-steps 10. It sizes the trials only, not the training fit runs" in sized
+    assert "at least 50, or leave it out to size them from that training and raise --epochs to at least 7" in sized
+    assert "leave it out to size them from that training." in said(*fit, "--training-steps", "10", "--epochs", "9")
+    # run plans a training it does not run: either option sets its length.
+    run = said("run", "model.pt", "--data", "train.npz", "--refine", "--no-report")
+    assert "Raise --training-steps or --epochs to the training you plan." in run
+
+
 def test_report_gets_a_trial_panel(tmp_path: Any) -> None:
     from lrfinder.report import plot_range_test, save_report
 

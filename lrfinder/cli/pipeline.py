@@ -367,15 +367,33 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
     except ValueError:
         # The CLI's Refine has the default budget and candidates: some length always fits.
         shortest = next((n for n in range(MIN_TRIAL_STEPS, 10**6) if _plans(refine, n)), None)
-        source = (
-            "--training-steps"
-            if options.training_steps
-            else f"--epochs {options.epochs} x {batches} batches per epoch; pass --training-steps for another length"
+        need = (
+            f"--refine needs a planned training of at least {shortest or 'more'} optimizer steps to fit its trial runs"
         )
+        epochs = f"--epochs {options.epochs} x {batches} batches per epoch"
+        if not options.train:
+            source = (
+                "--training-steps" if options.training_steps else f"{epochs}; pass --training-steps for another length"
+            )
+            raise click.UsageError(
+                f"{need}, but got {steps} optimizer steps ({source}). Raise --training-steps or --epochs to the "
+                "training you plan."
+            ) from None
+        # fit trains --epochs; --training-steps sizes only the trials. "Pass --training-steps for another length"
+        # and "raise --training-steps" read as if it lengthened the training fit runs.
+        trained = options.epochs * batches
+        more_epochs = f"raise --epochs to at least {math.ceil(shortest / batches)}" if shortest else "raise --epochs"
+        if options.training_steps:
+            leave_out = "leave it out to size them from that training" + (
+                f" and {more_epochs}" if shortest is None or trained < shortest else ""
+            )
+            raise click.UsageError(
+                f"{need}, but got --training-steps {steps}. It sizes the trials only, not the training fit runs "
+                f"({epochs}): raise it to at least {shortest or 'more'}, or {leave_out}."
+            ) from None
         raise click.UsageError(
-            f"--refine needs a planned training of at least {shortest or 'more'} optimizer steps to fit its trial "
-            f"runs, but got {steps} optimizer steps ({source}). Raise --training-steps or --epochs to the training "
-            "you plan."
+            f"{need}, but got {steps} optimizer steps ({epochs}, the training fit runs). To lengthen it, "
+            f"{more_epochs}."
         ) from None
     return replace(refine, training_steps=steps)
 
