@@ -228,12 +228,20 @@ class Suggestion:
         """Build a :class:`Suggestion` from :meth:`to_dict`'s output.
 
         Raises:
-            ValueError: An unknown rule, notes that are not a list of strings, a value that is no
-                number (named by its key), an LR that is not finite and > 0, or a confidence
-                outside [0, 1].
-            KeyError: A missing key.
+            ValueError: A missing key (``Malformed suggestion: missing key 'lr'``), an unknown
+                rule, notes that are not a list of strings, a value that is no number (named by its
+                key), an LR that is not finite and > 0, or a confidence outside [0, 1].
+            TypeError: ``data`` is not a mapping (a JSON object).
 
         """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"Expected data to be a mapping (a JSON object), but got {type(data).__name__}")
+        # Said as RangeTestResult.from_dict says it; a bare KeyError('lr') named no object.
+        missing = [key for key in _SUGGESTION_KEYS if key not in data]
+        if missing:
+            raise ValueError(
+                f"Malformed suggestion: missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}"
+            )
         suggestion = cls(
             lr=_key_float(data, "lr"),
             steepest_lr=_key_float(data, "steepest_lr"),
@@ -366,6 +374,12 @@ def _notes(value: Any) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(note, str) for note in value):
         raise ValueError(f"Expected notes to be a list of strings, but got notes={value!r:.60}")
     return tuple(value)
+
+
+#: The keys :meth:`Suggestion.from_dict` needs (the others have defaults).
+_SUGGESTION_KEYS = (
+    "lr", "steepest_lr", "min_loss_lr", "min_lr", "max_lr", "confidence", "rule", "smoothed_losses", "window"
+)  # fmt: skip
 
 
 def _key_float(data: Mapping[str, Any], key: str, *, optional: bool = False) -> Any:

@@ -1372,8 +1372,8 @@ class RangeTestResult:
                 refinement=_refinement_from_dict(data.get("refinement")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            if str(exc).startswith("Malformed"):  # raised above, already saying what is wrong
-                raise
+            if str(exc).startswith("Malformed") and not _NESTED_MALFORMED.match(str(exc)):
+                raise  # raised above, already saying what is wrong
             raise ValueError(f"Malformed range-test result: {_malformed_reason(exc)}") from exc
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -1428,6 +1428,10 @@ class RangeTestResult:
         return cls.from_dict(data)
 
 
+#: A key missing from (or unknown to) a result's suggestion or scaled LR, as their ``from_dict`` say it.
+_NESTED_MALFORMED = re.compile(r"Malformed (suggestion|scaled LR): ((?:missing|unknown) keys? .*)")
+
+
 def _malformed_reason(exc: BaseException) -> str:
     """What a malformed result's field check raised, in words: ``KeyError('lrs')`` is ``missing key 'lrs'``.
 
@@ -1436,6 +1440,10 @@ def _malformed_reason(exc: BaseException) -> str:
     """
     if isinstance(exc, KeyError) and exc.args:
         return f"missing key {exc.args[0]!r}"
+    nested = _NESTED_MALFORMED.fullmatch(str(exc))
+    if isinstance(exc, ValueError) and nested is not None:
+        # Suggestion.from_dict's and ScaledLR.from_dict's words, placed by the result's field that holds them.
+        return f"{nested[2]} in {'suggestion' if nested[1] == 'suggestion' else 'scaled'}"
     unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
     if isinstance(exc, TypeError) and unexpected is not None:
         where = {"RangeTestSettings": "settings", "ScaledLR": "scaled", "NoiseScale": "noise_scale"}

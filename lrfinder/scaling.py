@@ -29,10 +29,12 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
@@ -122,14 +124,27 @@ class ScaledLR:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ScaledLR:
+    def from_dict(cls, data: Mapping[str, Any]) -> ScaledLR:
         """Build a :class:`ScaledLR` from :meth:`to_dict`'s output.
 
         Raises:
-            ValueError: A value of the wrong type or out of its range, named with the key.
-            TypeError: A missing or unknown key.
+            ValueError: A missing or unknown key (``Malformed scaled LR: missing key 'lr'``), or a
+                value of the wrong type or out of its range, named with the key.
+            TypeError: ``data`` is not a mapping (a JSON object).
 
         """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"Expected data to be a mapping (a JSON object), but got {type(data).__name__}")
+        # Said as RangeTestResult.from_dict says it: cls(**data) raised "ScaledLR.__init__() missing 8 required
+        # positional arguments" (a TypeError) for {}.
+        fields = dataclasses.fields(cls)
+        missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in data]
+        unknown = [str(k) for k in data if k not in {f.name for f in fields}]
+        for what, keys in (("missing", missing), ("unknown", unknown)):
+            if keys:
+                raise ValueError(
+                    f"Malformed scaled LR: {what} key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}"
+                )
         scaled = cls(**data)
         checks: tuple[tuple[str, bool, str], ...] = (
             *((key, _is_positive_real(getattr(scaled, key)), "a finite number > 0")

@@ -1295,6 +1295,22 @@ def test_curves_of_text_or_bools_are_refused(lrs: object, losses: object, patter
         undo_ema(bad)  # type: ignore[arg-type]
 
 
+def test_a_suggestion_dict_missing_keys_says_which_as_the_result_does() -> None:
+    """Suggestion.from_dict({}) raised a bare KeyError('lr'); RangeTestResult.from_dict says "missing key ..."."""
+    from lrfinder import RangeTestResult
+
+    with pytest.raises(ValueError, match=r"^Malformed suggestion: missing keys 'lr', 'steepest_lr', .*'window'$"):
+        Suggestion.from_dict({})
+    data = analyze(LRS, sigmoid_fall(X) + np.where(X > -1, np.expm1(4 * (X + 1)), 0)).to_dict()
+    with pytest.raises(ValueError, match=r"^Malformed suggestion: missing key 'rule'$"):
+        Suggestion.from_dict({k: v for k, v in data.items() if k != "rule"})
+    with pytest.raises(TypeError, match="Expected data to be a mapping"):
+        Suggestion.from_dict([])  # type: ignore[arg-type]
+    result = RangeTestResult(lrs=tuple(LRS), losses=tuple(data["smoothed_losses"]), stop_reason="completed").to_dict()
+    with pytest.raises(ValueError, match=r"^Malformed range-test result: missing key 'rule' in suggestion$"):
+        RangeTestResult.from_dict({**result, "suggestion": {k: v for k, v in data.items() if k != "rule"}})
+
+
 @pytest.mark.parametrize(
     ("key", "value", "pattern"),
     [

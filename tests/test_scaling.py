@@ -191,6 +191,27 @@ def test_round_trip() -> None:
     assert type(s).from_dict(s.to_dict()) == s
 
 
+def test_from_dict_names_a_missing_or_unknown_key_as_the_result_does() -> None:
+    """ScaledLR.from_dict({}) raised "ScaledLR.__init__() missing 8 required positional arguments" (a TypeError)."""
+    s = scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="auto", optimizer="adam")
+    cls = type(s)
+    with pytest.raises(ValueError, match=r"^Malformed scaled LR: missing keys 'lr', 'base_lr', 'factor', 'rule', "):
+        cls.from_dict({})
+    data = s.to_dict()
+    with pytest.raises(ValueError, match=r"^Malformed scaled LR: missing key 'factor'$"):
+        cls.from_dict({k: v for k, v in data.items() if k != "factor"})
+    with pytest.raises(ValueError, match=r"^Malformed scaled LR: unknown key 'zzz'$"):
+        cls.from_dict({**data, "zzz": 1})
+    with pytest.raises(TypeError, match="Expected data to be a mapping"):
+        cls.from_dict(None)  # type: ignore[arg-type]
+    # Inside a result, placed by the result's field, as a settings key is.
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed").to_dict()
+    with pytest.raises(ValueError, match=r"^Malformed range-test result: missing key 'factor' in scaled$"):
+        RangeTestResult.from_dict({**result, "scaled": {k: v for k, v in data.items() if k != "factor"}})
+    with pytest.raises(ValueError, match=r"^Malformed range-test result: unknown key 'zzz' in scaled$"):
+        RangeTestResult.from_dict({**result, "scaled": {**data, "zzz": 1}})
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
