@@ -2827,6 +2827,22 @@ def _size_of(numbers: str) -> tuple[int, ...]:
     return tuple(int(part) for part in numbers.split(",") if part.strip())
 
 
+def _pairs_wrongly(target: tuple[int, ...], output: tuple[int, ...]) -> bool:
+    """Whether a loss broadcasting ``target`` against ``output`` pairs outputs with targets not theirs.
+
+    ``(N, 1)`` outputs with ``(N,)`` targets make an ``(N, N)`` difference, ``(N, 3)`` outputs with ``(N, 1)``
+    targets compare three outputs with one target. A target without the batch dimension (a scalar, ``(1,)``,
+    a ``(C,)`` row: a penalty towards 0, one goal for every example) broadcast up to the output's shape counts
+    each output once against the target meant: torch warns, but the loss is the one intended.
+    """
+    try:
+        expands_output = tuple(torch.broadcast_shapes(target, output)) != output
+    except RuntimeError:  # not broadcastable: torch raises its own error
+        return True
+    padded = (1,) * (len(output) - len(target)) + target
+    return expands_output or not output or padded[0] != 1
+
+
 @contextlib.contextmanager
 def target_broadcast_refused(active: bool = True) -> Iterator[None]:
     """While ``active``, a loss that broadcasts its target against the output raises :class:`DataError`.
@@ -2834,38 +2850,53 @@ def target_broadcast_refused(active: bool = True) -> Iterator[None]:
     ``F.mse_loss(out, y)`` with an output of shape ``(N, 1)`` and targets of shape ``(N,)`` compares every
     output with every target (an ``(N, N)`` difference) and only warns: the range test then swept a loss that
     is not the one training will use, and read a suggestion off it. Used around the first batch, where a
-    format error shows; later batches have the same format and keep torch's warning.
+    format error shows; later batches have the same format and keep torch's warning. A target without the
+    batch dimension (``F.mse_loss(out, torch.zeros(1))``) counts each output once: it keeps torch's warning
+    (see :func:`_pairs_wrongly`), as the block's other warnings keep theirs.
 
     Raises:
-        DataError: torch warned "Using a target size ... that is different to the input size ...".
+        DataError: torch warned "Using a target size ... that is different to the input size ..." of
+            targets with the batch dimension, or of a broadcast that repeats the output.
 
     """
     if not active:
         yield
         return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message="Using a target size", category=UserWarning)
-        try:
+    refused: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as record:
+            # Recorded whatever the caller's filters (a "default" filter shows it once per line), judged below.
+            warnings.filterwarnings("always", message="Using a target size", category=UserWarning)
+            caught = record
             yield
-        except UserWarning as exc:
-            match = _TARGET_SIZE_WARNING.match(str(exc))
-            if match is None:
-                raise
+    finally:
+        for w in caught:
+            match = _TARGET_SIZE_WARNING.match(str(w.message)) if issubclass(w.category, UserWarning) else None
+            if match is None:  # another warning of the block: shown as it would have been
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+                continue
             target, output = _size_of(match[1]), _size_of(match[2])
+            if _pairs_wrongly(target, output):
+                refused = refused or (target, output)
+            else:  # through the caller's filters again, which the "always" above bypassed
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if refused is not None:
+        target, output = refused
+        fix = (
+            "Give the targets the output's shape: check the model's number of outputs against the targets "
+            "(class labels go with cross_entropy, not a regression loss)."
+        )
+        if output == (*target, 1):
             fix = (
-                "Give the targets the output's shape: check the model's number of outputs against the targets "
-                "(class labels go with cross_entropy, not a regression loss)."
+                f"Give the targets the output's shape {output} (y.view(-1, 1) in the data), or drop the output's "
+                "last dimension in loss_fn (for MSE: loss_fn=lambda out, y: F.mse_loss(out.squeeze(-1), y))."
             )
-            if output == (*target, 1):
-                fix = (
-                    f"Give the targets the output's shape {output} (y.view(-1, 1) in the data), or drop the output's "
-                    "last dimension in loss_fn (for MSE: loss_fn=lambda out, y: F.mse_loss(out.squeeze(-1), y))."
-                )
-            raise DataError(
-                f"The targets have shape {target} and the model's output {output}: loss_fn broadcasts them against "
-                "each other (torch warns \"Using a target size that is different to the input size\"), so the loss "
-                f"pairs outputs with targets that are not theirs and the range test would sweep the wrong loss. {fix}"
-            ) from None
+        raise DataError(
+            f"The targets have shape {target} and the model's output {output}: loss_fn broadcasts them against "
+            "each other (torch warns \"Using a target size that is different to the input size\"), so the loss "
+            f"pairs outputs with targets that are not theirs and the range test would sweep the wrong loss. {fix}"
+        )
 
 
 #: What :func:`range_test` tells to do with a batch format it cannot read.
@@ -3407,26 +3438,30 @@ def _batch_message(
         )
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
-        f"{parts}{held}.{_input_dtype_fix(exc, batch, param)} Check that the inputs have the shape and dtype the "
-        "model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
+        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)} Check that the inputs have the shape and dtype "
+        "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
         f"of the output's shape for mse_loss), or {other_formats}."
     )
 
 
-def _input_dtype_fix(exc: BaseException, batch: Any, param: torch.Tensor | None) -> str:
+def _input_dtype_fix(exc: BaseException, batch: Any, model: nn.Module, param: torch.Tensor | None) -> str:
     """`` The inputs are float64 and the model's parameters float32: convert ...`` for a dtype failure, else ``""``.
 
     torch says "mat1 and mat2 must have the same dtype, but got Double and Float" of a float64 array read with
     ``torch.from_numpy`` (numpy's default) or int64 features; the message said to check the dtype, not how.
-    Only a pair batch whose inputs are a tensor of another dtype than the model's, failing on a dtype, is said.
+    Only a pair batch whose inputs are a tensor of another dtype than the model's, failing on a dtype, is said;
+    not a failure on the targets' dtype ("expected target dtype to be Long"), nor integer inputs of a model with
+    an ``nn.Embedding``, which are its token ids (an int32 target was answered "convert the inputs to float32").
     """
     text = str(exc).lower()
-    if "dtype" not in text and "scalar type" not in text:
+    if ("dtype" not in text and "scalar type" not in text) or "target" in text:
         return ""
     if param is None or not param.is_floating_point() or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
         return ""
     x = batch[0]
     if not isinstance(x, torch.Tensor) or x.dtype == param.dtype:
+        return ""
+    if not x.is_floating_point() and any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules()):
         return ""
     have, want = str(x.dtype).removeprefix("torch."), str(param.dtype).removeprefix("torch.")
     if x.is_floating_point():

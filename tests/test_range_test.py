@@ -2868,6 +2868,26 @@ def test_matching_regression_shapes_and_a_step_fn_still_run() -> None:
         range_test(_OneOutput(), flat, step_fn=lambda m, b: F.mse_loss(m(b[0]), b[1]), num_steps=12)
 
 
+def test_a_target_without_the_batch_dimension_broadcast_on_purpose_still_runs() -> None:
+    # A penalty pulling every output towards one value, F.mse_loss(out, torch.zeros(1)): torch warns of the
+    # sizes, but each output is counted once. It was refused as targets "of shape (1,)" paired with outputs
+    # not theirs. The check records the first batch's warnings: the loss's own are all shown still.
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 10, generator=gen), torch.randn(64, 1, generator=gen)
+
+    def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        warnings.warn("a note of the loss", UserWarning, stacklevel=1)
+        return F.mse_loss(out, target) + 1e-3 * F.mse_loss(out, torch.zeros(1))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = range_test(_OneOutput(), DataLoader(TensorDataset(x, y), batch_size=16), loss_fn=loss_fn, num_steps=12)
+    assert result.num_steps > 0
+    said = [str(w.message) for w in caught]
+    assert any(m.startswith("Using a target size (torch.Size([1]))") for m in said)
+    assert said.count("a note of the loss") == 12  # the first batch's too
+
+
 def test_a_forward_without_a_return_is_named() -> None:
     class NoReturn(nn.Module):
         def __init__(self) -> None:
@@ -3011,6 +3031,31 @@ def test_inputs_of_another_dtype_than_the_model_are_told_how_to_convert(dtype: t
     loader = DataLoader(TensorDataset(x, data.tensors[1]), batch_size=16)
     with pytest.raises(DataError, match=fix):
         range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=12)
+
+
+class _Tokens(nn.Module):
+    """Token ids (int64) through an embedding to three classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids).mean(1))
+
+
+@pytest.mark.parametrize("target_dtype", [torch.int32, torch.float32])
+def test_a_target_dtype_failure_does_not_tell_to_convert_token_ids(target_dtype: torch.dtype) -> None:
+    # torch's "expected target dtype to be Long or Byte, but got Int" was answered "The inputs are int64 and the
+    # model's parameters float32: ... convert them with x.to(torch.float32)", token ids that must stay integers.
+    gen = torch.Generator().manual_seed(0)
+    ids, labels = torch.randint(0, 10, (64, 5), generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    loader = DataLoader(TensorDataset(ids, labels.to(target_dtype)), batch_size=16)
+    with pytest.raises(DataError, match="target dtype") as info:
+        range_test(_Tokens(), loader, loss_fn=F.cross_entropy, num_steps=12)
+    assert "x.to(torch.float32)" not in str(info.value)
+    assert "The inputs are int64" not in str(info.value)
 
 
 class _NoSuperInit(nn.Module):
