@@ -153,18 +153,21 @@ def none_lr_hint(name: str, value: object) -> str:
     )
 
 
-#: Modules whose frames a warning looks past to the user's line: lrfinder's own, and the standard library's
-#: context-manager machinery its generator-based ``with`` blocks run in.
-_INTERNAL_MODULES = ("lrfinder", "contextlib")
+#: Modules whose frames a warning looks past to the user's line: lrfinder's own, the standard library's
+#: context-manager machinery its generator-based ``with`` blocks run in, and Lightning's, which call the
+#: callback's hooks and ``train``'s ``configure_optimizers`` (a warning pointed at Lightning's ``trainer/call.py``).
+_INTERNAL_MODULES = ("lrfinder", "contextlib", "lightning", "pytorch_lightning", "lightning_fabric")
 
 
 def caller_stacklevel() -> int:
     """The ``stacklevel`` for a ``warnings.warn`` in the calling function: the first frame outside lrfinder.
 
     Counted from the function that calls this one (level 1) up past lrfinder's frames (and
-    ``contextlib``'s between them), so a warning raised deep in the engine points at the user's
-    line whatever route it took: ``range_test`` through its keyword check, ``refine``'s trials, a
-    snapshot made in the callback. A fixed ``stacklevel`` is right for one route only.
+    ``contextlib``'s and Lightning's between them), so a warning raised deep in the engine points
+    at the user's line whatever route it took: ``range_test`` through its keyword check,
+    ``refine``'s trials, a snapshot made in the callback (at the ``trainer.fit`` line), ``train``'s
+    ``configure_optimizers``. The first frame of the user's own code stops the count, a
+    ``training_step`` called by Lightning too. A fixed ``stacklevel`` is right for one route only.
     """
     frame = sys._getframe(1)
     level = 1

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ._checks import is_int, plain
+from ._checks import caller_stacklevel, is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
@@ -446,7 +446,7 @@ def _warn_if_reused(optimizer: torch.optim.Optimizer, *, reads_suggestion: bool)
         f"left it, {max(lrs):.2e} (it came with {max(first):.2e}), and this training starts from there. Build a new "
         "optimizer in the function (lambda m: lrfinder.create_optimizer(..., lr=...)), or set its LR first.",
         UserWarning,
-        stacklevel=2,
+        stacklevel=caller_stacklevel(),  # called by Lightning's configure_optimizers: at the train() line
     )
 
 

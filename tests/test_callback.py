@@ -1005,6 +1005,30 @@ def test_a_submodule_traced_in_eval_mode_is_warned_about(tmp_path: Path) -> None
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
 
 
+class _Slow:
+    def __init__(self, weights: list[torch.Tensor]) -> None:
+        self.weights = weights
+
+
+class _SlowStateNet(Net):
+    """An optimizer holding tensors in an attribute of its own (a Lookahead's slow weights): not restored."""
+
+    def configure_optimizers(self) -> Any:
+        configured = super().configure_optimizers()
+        optimizer = configured if isinstance(configured, torch.optim.Optimizer) else configured["optimizer"]
+        optimizer.slow = _Slow([p.detach().clone() for p in self.parameters()])
+        return configured
+
+
+def test_the_engines_warnings_through_the_callback_point_at_the_fit_line(tmp_path: Path) -> None:
+    # The snapshot's warning looked past lrfinder's frames only and pointed at Lightning's trainer/call.py.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(_SlowStateNet(lr=0.01), make_loader())
+    said = [w for w in caught if "cannot restore: RecordingSGD.slow" in str(w.message)]
+    assert said and {w.filename for w in said} == {__file__}
+
+
 def test_a_module_with_uninitialized_lazy_layers_is_a_clear_error(tmp_path: Path) -> None:
     """The snapshot read their shapes: torch's "Attempted to use an uninitialized parameter" left the callback."""
     model = Net()

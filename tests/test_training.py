@@ -672,6 +672,9 @@ def test_an_optimizer_given_back_by_a_second_call_is_said_to_start_where_the_fir
         warnings.filterwarnings("error", message="optimizer.model. returned the optimizer")
         train(model, loader(), optimizer=lambda m: opt, loss_fn=F.cross_entropy, scheduler="cosine")
     # The cosine left it at 0: the second call trained at LR 0 without a word.
-    with pytest.warns(UserWarning, match=r"its LR is where that training left it, 0.00e\+00 \(it came with 1.00e-01\)"):
+    left = r"its LR is where that training left it, 0.00e\+00 \(it came with 1.00e-01\)"
+    with pytest.warns(UserWarning, match=left) as said:
         result = train(model, loader(), optimizer=lambda m: opt, loss_fn=F.cross_entropy, scheduler="cosine")
     assert max(result.lrs) == 0.0
+    # At the train() line: stacklevel=2 pointed at lrfinder's configure_optimizers, which Lightning calls.
+    assert [w.filename for w in said if "earlier train() call" in str(w.message)] == [__file__]
