@@ -202,7 +202,7 @@ def weight_decay_sweep(
         twice = sorted({v for v in values if values.count(v) > 1})
         warnings.warn(
             f"weight_decays repeats {', '.join(format_weight_decay(v) for v in twice)}: each value runs once "
-            f"({len(distinct)} tests, not {len(values)}).",
+            f"({len(distinct)} test{'s' if len(distinct) > 1 else ''}, not {len(values)}).",
             stacklevel=2,
         )
         values = distinct

@@ -90,6 +90,10 @@ def test_a_repeated_weight_decay_runs_once_with_a_warning(mlp, loader):
                                      loss_fn=F.cross_entropy, num_steps=12)
     assert built == [1e-2, 0.0]
     assert [r.label for r in results] == ["wd=1e-02", "wd=0"]
+    # [0, 0] is one test, said in the singular ("1 tests" read as a slip).
+    with pytest.warns(UserWarning, match=r"repeats 0: each value runs once \(1 test, not 2\)\.$"):
+        results = weight_decay_sweep(mlp, loader, [0, 0], make_optimizer=make, loss_fn=F.cross_entropy, num_steps=12)
+    assert [r.label for r in results] == ["wd=0"]
 
 
 def test_sweep_refuses_a_factory_that_ignores_the_weight_decay(mlp, loader):
