@@ -29,7 +29,8 @@ onecycle      Smith & Topin: ``max_lr / div_factor`` up to ``max_lr`` over ``pct
 cyclic        Smith: triangular / triangular2 / exp_range between ``base_lr`` and ``max_lr``
               (torch's ``CyclicLR``), momentum cycled inversely
 plateau       ``lr * factor`` after ``patience`` epochs without improvement of ``monitor``,
-              never below ``min_lr`` (default ``eta0 / 1024``)
+              never below ``min_lr`` (default ``eta0 / 1024``); a NaN metric (a diverged
+              epoch) is an epoch without improvement, as torch's ``ReduceLROnPlateau`` counts it
 ============  ===================================================================================
 
 Warm-up (``warmup_steps=W > 0``) composes with every one of them: for ``t < W`` the LR is
@@ -1203,7 +1204,10 @@ def preview_schedule(
         suggestion: Passed to :func:`create_scheduler`.
         metrics: For ``plateau``: the metric passed to ``step`` after each of the first
             ``total_steps - 1`` steps (each epoch's end with ``steps_per_epoch``); ``None``
-            means a metric that never improves (the fastest possible decay).
+            means a metric that never improves (the fastest possible decay). A NaN (a
+            diverged epoch's loss) is accepted and counts as an epoch without improvement, as
+            torch's ``ReduceLROnPlateau`` (what :func:`create_scheduler` builds) counts it in
+            training: the preview shows the cut that training would make.
         steps_per_epoch: For ``plateau``: optimizer steps per epoch (``>= 1``), so the preview
             of a fit of ``total_steps`` optimizer steps reads the metric once per epoch; the
             other schedules step per optimizer step and ignore it.

@@ -14,6 +14,7 @@ from _models import pl  # the distribution under test (LRFINDER_TEST_LIGHTNING)
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+import lrfinder.schedulers
 from lrfinder import (
     SCHEDULERS,
     Suggestion,
@@ -1000,6 +1001,24 @@ def test_preview_metrics_take_numpy_and_tensors() -> None:
     assert got.tolist() == [1.0, 1.0, 0.5, 0.25]
     got = preview_schedule("plateau", total_steps=4, lr=1.0, patience=0, metrics=[torch.tensor(1.0)] * 3)
     assert got.tolist() == [1.0, 1.0, 0.5, 0.25]
+
+
+def test_a_nan_metric_is_an_epoch_without_improvement_in_the_preview_as_in_training() -> None:
+    """A diverged epoch's NaN loss: accepted, and counted as torch counts it (documented; refusing it would make the
+    preview disagree with the training create_scheduler's ReduceLROnPlateau runs)."""
+    nan = math.nan
+    for mode, better in (("min", 0.5), ("max", 2.0)):
+        got = preview_schedule("plateau", total_steps=4, lr=1.0, patience=0, mode=mode, metrics=[1.0, nan, better])
+        assert got.tolist() == [1.0, 1.0, 0.5, 0.5]  # cut after the NaN epoch; the improvement after it keeps the LR
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = create_scheduler("plateau", opt, patience=0, mode=mode)
+        seen = [opt.param_groups[0]["lr"]]
+        for metric in (1.0, nan, better):
+            sched.step(metric)
+            seen.append(opt.param_groups[0]["lr"])
+        assert seen == got.tolist()
+    assert preview_schedule("plateau", total_steps=3, lr=1.0, patience=0, metrics=[nan, nan]).tolist() == [1, 0.5, 0.25]
+    assert "NaN" in (preview_schedule.__doc__ or "") and "NaN" in (lrfinder.schedulers.__doc__ or "")
 
 
 def test_the_plateau_warmup_moves_a_tensor_lr_in_place() -> None:
