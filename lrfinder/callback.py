@@ -1693,7 +1693,12 @@ def _raise_no_training(trainer: Any) -> None:
 
 
 def _defines_train_dataloader(model: object) -> bool:
-    """Whether ``model``'s class (or a base of its own, not Lightning's) defines ``train_dataloader``."""
+    """Whether ``model`` defines ``train_dataloader``: its class (or a base of its own, not Lightning's), or itself.
+
+    An instance attribute (``model.train_dataloader = lambda: loader``) is one Lightning calls too.
+    """
+    if "train_dataloader" in getattr(model, "__dict__", {}):
+        return True
     for cls in type(model).__mro__:
         if "train_dataloader" in vars(cls):
             return not cls.__module__.startswith(("pytorch_lightning.", "lightning."))

@@ -1660,6 +1660,15 @@ def test_find_lr_without_data_or_with_a_dataset_says_what_to_pass(tmp_path: Path
     assert find_lr(OwnLoader(), trainer=trainer(tmp_path), **FAST).num_steps > 0  # its own loader is enough
 
 
+def test_find_lr_takes_a_train_dataloader_set_on_the_instance(tmp_path: Path) -> None:
+    # Lightning calls model.train_dataloader set as an attribute of the instance; find_lr's own check for data
+    # read the class only and refused it: "find_lr() got no training data".
+    model = Net()
+    loader = make_loader()
+    model.train_dataloader = lambda: loader  # type: ignore[method-assign]
+    assert find_lr(model, trainer=trainer(tmp_path), **FAST).num_steps > 0
+
+
 def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> None:
     # autograd's "element 0 of tensors does not require grad and does not have a grad_fn" from the stepper.
     class Detached(Net):
