@@ -4050,7 +4050,7 @@ def range_test(
             with sync(micro):
                 try:
                     batch = to_device(batch, target)
-                    with target_broadcast_refused(not first_batch and step_fn is None):
+                    with target_broadcast_refused(not first_batch and step_fn is None and loss_fn is not None):
                         loss = loss_of(batch)
                 except LRFinderError:
                     raise

@@ -2868,6 +2868,26 @@ def test_matching_regression_shapes_and_a_step_fn_still_run() -> None:
         range_test(_OneOutput(), flat, step_fn=lambda m, b: F.mse_loss(m(b[0]), b[1]), num_steps=12)
 
 
+class _OwnLoss(nn.Module):
+    """A model computing its own loss from a dict batch, broadcasting as it was written to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(10, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"loss": F.mse_loss(self.head(x), y)}
+
+
+def test_a_models_own_loss_is_not_refused_as_loss_fn_broadcasting() -> None:
+    # Without loss_fn the loss is the model's, the one training uses: it was refused as "loss_fn broadcasts them",
+    # naming a loss_fn that was not given. Torch's warning stays.
+    gen = torch.Generator().manual_seed(0)
+    batches = [{"x": torch.randn(16, 10, generator=gen), "y": torch.randn(16, generator=gen)} for _ in range(4)]
+    with pytest.warns(UserWarning, match="Using a target size"):
+        assert range_test(_OwnLoss(), batches, num_steps=12).num_steps > 0
+
+
 def test_a_target_without_the_batch_dimension_broadcast_on_purpose_still_runs() -> None:
     # A penalty pulling every output towards one value, F.mse_loss(out, torch.zeros(1)): torch warns of the
     # sizes, but each output is counted once. It was refused as targets "of shape (1,)" paired with outputs
