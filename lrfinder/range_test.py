@@ -1382,7 +1382,15 @@ class RangeTestResult:
         Returns:
             The JSON text.
 
+        Raises:
+            ValueError: ``path`` is empty (``''`` named the current directory, ``'.'``).
+
         """
+        if path is not None and isinstance(path, (str, os.PathLike)) and not os.fspath(path):
+            raise ValueError(
+                "Expected path to be a file path such as 'result.json', but got an empty path ''; pass no path for "
+                "the JSON text alone"
+            )
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
             atomic_write_text(Path(path), text + "\n")

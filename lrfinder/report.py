@@ -1630,8 +1630,8 @@ def save_report(
         The path written.
 
     Raises:
-        ValueError: An unsupported extension (the message lists the supported ones), or as
-            :func:`plot_range_test`.
+        ValueError: An empty ``path``, an unsupported extension (the message lists the supported
+            ones), or as :func:`plot_range_test`.
         TypeError: ``path`` is not a path, an ``ax`` is given (the report is a figure of its own), or as
             :func:`plot_range_test`.
         NotADirectoryError: A directory on ``path`` is a file.
@@ -1643,6 +1643,8 @@ def save_report(
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"Expected path to be a file path such as 'lr-report.png', but got path={path!r:.60}")
+    if not os.fspath(path):  # Path('') is '.': the error named the current directory
+        raise ValueError("Expected path to be a file path such as 'lr-report.png', but got an empty path ''")
     target = Path(path)
     atomic_write(target, report_writer(result_or_results, target, **kwargs))
     logger.info("Wrote report %s", target)

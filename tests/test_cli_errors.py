@@ -231,6 +231,12 @@ USAGE = {
     "json over source": (["--json", "train.py"], ["--json", "ends in .py", "name the JSON output .json"]),
     "csv over a model": (["--csv", "trained.pt"], ["--csv", "ends in .pt", "a model", ".csv"]),
     "csv over data": (["--csv", "curve.npz"], ["--csv", "ends in .npz", "data"]),
+    # An empty name was read as "not given": the default array, or no JSON/CSV written, without a word.
+    "x-key empty": (["--x-key", ""], ["--x-key", "got an empty name", "leave out --x-key for the default, x"]),
+    "y-key empty": (["--y-key", ""], ["--y-key", "got an empty name", "leave out --y-key for the default, y"]),
+    "target empty": (["--target", ""], ["--target", "got an empty name", "label column"]),
+    "json empty": (["--json", ""], ["--json", "got an empty path", "result.json, or '-' for stdout"]),
+    "csv empty": (["--csv", ""], ["--csv", "got an empty path", "result.csv"]),
     # Values the optimizer (or the model class) would refuse only after loading: usage errors too.
     "model-args not JSON": (["--model-args", "{hidden: 4"], ["--model-args", "not valid JSON", '{"hidden": 64}']),
     "model-args a number": (["--model-args", "64"], ["--model-args", "JSON list", "or object"]),
@@ -277,6 +283,12 @@ def test_json_and_csv_take_text_names(work: Path):
     result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--json", "result", "--csv", "curve.txt")
     assert result.exit_code in (0, 1) and (work / "result").exists() and (work / "curve.txt").exists(), result.output
     assert_one_line(invoke("demo", "--json", "demo.png"), 2, "--json", "ends in .png")
+
+
+def test_fit_refuses_an_empty_output(work: Path):
+    # -o '' trained the model, saved it nowhere and exited 0.
+    result = invoke("fit", "model.pt", "--data", "train.npz", "-o", "", *FAST)
+    assert_one_line(result, 2, "--output", "got an empty path", "where to save the trained model")
 
 
 @pytest.mark.parametrize("output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv"])

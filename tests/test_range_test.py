@@ -706,6 +706,16 @@ def test_json_round_trip_is_exact(tmp_path: Any, loader: DataLoader, mlp: nn.Mod
     assert RangeTestResult.from_json(text).to_dict() == result.to_dict()
 
 
+def test_to_json_refuses_an_empty_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """to_json('') said "Cannot write '.': it is a directory", a path the caller never gave."""
+    monkeypatch.chdir(tmp_path)
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed")
+    with pytest.raises(ValueError, match=r"such as 'result.json', but got an empty path ''; pass no path for the JSON"):
+        result.to_json("")
+    assert list(tmp_path.iterdir()) == []
+    assert RangeTestResult.from_json(result.to_json()) == result  # no path: the text alone, as before
+
+
 def test_json_with_nan_and_inconclusive(tmp_path: Any) -> None:
     result = RangeTestResult(
         lrs=(1e-3, 1e-2, 1e-1), losses=(1.0, float("inf"), float("nan")), stop_reason="non_finite", error="short"

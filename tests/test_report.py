@@ -335,6 +335,8 @@ def test_save_report_names_a_path_that_is_no_path_or_runs_through_a_file(tmp_pat
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(TypeError, match=r"path to be a file path such as 'lr-report.png', but got path=None"):
         save_report(make_result(), None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"such as 'lr-report.png', but got an empty path ''$"):
+        save_report(make_result(), "")  # was "Unsupported report format '(no extension)' for '.'"
     with pytest.raises(NotADirectoryError, match=r"Cannot write '.*notes.txt/r.png': '.*notes.txt' is a file, not a"):
         save_report(make_result(), tmp_path / "notes.txt" / "r.png")  # was mkdir's "[Errno 17] File exists"
     assert (tmp_path / "notes.txt").read_text() == "x"

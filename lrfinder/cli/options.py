@@ -353,6 +353,17 @@ def _check_model_class(ctx: click.Context, param: click.Parameter, value: str | 
     return value
 
 
+def _check_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse an empty ``--x-key``/``--y-key``/``--target``: ``''`` was read as "not given", the default name."""
+    if value is not None and not value:
+        what = {
+            "x_key": "the name of the input array in the .npz/.pt data (leave out --x-key for the default, x)",
+            "y_key": "the name of the target array in the .npz/.pt data (leave out --y-key for the default, y)",
+        }.get(param.name or "", "the name of the .csv file's label column")
+        raise click.BadParameter(f"got an empty name; expected {what}")
+    return value
+
+
 def _check_model_args(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return value
@@ -435,14 +446,17 @@ _FOREIGN_MODEL_SUFFIXES = {".onnx": "an ONNX model", ".safetensors": "a safetens
 
 
 def check_model_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Refuse a ``--output`` whose extension is that of another kind of file (a click callback).
+    """Refuse an empty ``--output``, or one whose extension is that of another kind of file (a click callback).
 
     Raises:
         click.BadParameter: ``value`` ends in ``.npz``, ``.csv``, ``.png``, ``.json``, ``.toml``,
             ``.py``, ..., or in ``.onnx`` or ``.safetensors``, model formats ``lrfind`` does not
-            write (a usage error, exit 2, before any work).
+            write (a usage error, exit 2, before any work); an empty ``value`` (``-o ''`` trained
+            and saved nothing, exit 0).
 
     """
+    if value == "":
+        raise click.BadParameter("got an empty path; expected where to save the trained model, e.g. trained.pt")
     suffix = Path(value).suffix.lower() if value is not None else ""
     if suffix in _FOREIGN_MODEL_SUFFIXES:
         raise click.BadParameter(
@@ -467,8 +481,10 @@ _NOT_TABLE_SUFFIXES = {
 
 
 def check_text_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Refuse a ``--json``/``--csv`` path with the extension of another kind of file (``-o``'s slip, a model's)."""
+    """Refuse an empty ``--json``/``--csv`` path, or one with the extension of another kind of file (a model's)."""
     own = ".json" if param.name == "json_path" else ".csv"
+    if value == "":  # was read as "not given": nothing written, not a word said
+        raise click.BadParameter(f"got an empty path; expected a file path such as result{own}, or '-' for stdout")
     suffix = Path(value).suffix.lower() if value not in (None, "-") else ""
     if suffix != own and suffix in _NOT_TABLE_SUFFIXES:
         raise click.BadParameter(
@@ -807,9 +823,11 @@ data_options = _group(
     click.option(
         "--data", "data", type=DataSpec(), required=True, help=".npz, .pt or .csv file, or package.module:function."
     ),
-    click.option("--x-key", help="Input array name in .npz/.pt data (default x)."),
-    click.option("--y-key", help="Target array name in .npz/.pt data (default y)."),
-    click.option("--target", help="Label column of a .csv file (the other columns are the inputs)."),
+    click.option("--x-key", callback=_check_name, help="Input array name in .npz/.pt data (default x)."),
+    click.option("--y-key", callback=_check_name, help="Target array name in .npz/.pt data (default y)."),
+    click.option(
+        "--target", callback=_check_name, help="Label column of a .csv file (the other columns are the inputs)."
+    ),
 )
 
 
