@@ -2878,7 +2878,7 @@ def test_matching_regression_shapes_and_a_step_fn_still_run() -> None:
         range_test(_OneOutput(), flat, step_fn=lambda m, b: F.mse_loss(m(b[0]), b[1]), num_steps=12)
 
 
-class _OwnLoss(nn.Module):
+class _OwnBroadcastLoss(nn.Module):
     """A model computing its own loss from a dict batch, broadcasting as it was written to."""
 
     def __init__(self) -> None:
@@ -2895,7 +2895,7 @@ def test_a_models_own_loss_is_not_refused_as_loss_fn_broadcasting() -> None:
     gen = torch.Generator().manual_seed(0)
     batches = [{"x": torch.randn(16, 10, generator=gen), "y": torch.randn(16, generator=gen)} for _ in range(4)]
     with pytest.warns(UserWarning, match="Using a target size"):
-        assert range_test(_OwnLoss(), batches, num_steps=12).num_steps > 0
+        assert range_test(_OwnBroadcastLoss(), batches, num_steps=12).num_steps > 0
 
 
 def test_a_target_without_the_batch_dimension_broadcast_on_purpose_still_runs() -> None:
