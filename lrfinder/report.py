@@ -294,6 +294,10 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         r = first
         scaled = _moved(r)
         batch = f"batch size {_fmt_int(r.batch_size)}"
+        accumulated = r.settings.accumulate_steps
+        if accumulated > 1:
+            # The batch size is the effective one: say it was accumulated, not taken in one forward pass.
+            batch += f" ({accumulated} micro-batches accumulated)"
         if scaled is not None:
             batch += f" -> target {scaled.to_batch_size:,} ({scaled.rule} rule, x{scaled.factor:.3g})"
         if r.settings.precision_words:

@@ -519,6 +519,18 @@ def header_lines(fig) -> list[str]:
     return [t.get_text() for t in axes_by_label(fig)["header"].texts]
 
 
+def test_header_says_the_batch_was_accumulated():
+    """The header showed the effective batch alone: 128 read as one forward pass of 128 examples."""
+    result = make_result()
+    accumulated = replace(result, settings=replace(result.settings, accumulate_steps=4), batch_size=128)
+    lines = header_lines(plot_range_test(accumulated))
+    assert "batch size 128 (4 micro-batches accumulated)  |  steps run" in lines[1]
+    assert "accumulated" not in " ".join(header_lines(plot_range_test(result)))  # one step per batch: as before
+    scaled = header_lines(plot_range_test(accumulated.scale(1024, rule="linear")))
+    assert "batch size 128 (4 micro-batches accumulated) -> target 1,024 (linear rule, x8)" in scaled[1]
+    assert len(scaled) <= len(header_lines(plot_range_test(result.scale(1024, rule="linear")))) + 1  # a line at most
+
+
 def test_header_breaks_between_fields_and_always_shows_a_warning():
     # A scaled result whose first line is too long, a long note and a schedule: the header was
     # full, and its one warning went under "(+N more warning line(s))" with no line shown.
