@@ -425,6 +425,15 @@ def _configure(
 
 #: The LRs each optimizer :func:`train` trained came with, to say when a later call gets it back.
 _FIRST_LRS: weakref.WeakKeyDictionary[torch.optim.Optimizer, list[float]] = weakref.WeakKeyDictionary()
+#: The LRs each optimizer was left at when its last :func:`train` call ended.
+_LEFT_LRS: weakref.WeakKeyDictionary[torch.optim.Optimizer, list[float]] = weakref.WeakKeyDictionary()
+
+
+def _record_left(optimizers: Iterable[torch.optim.Optimizer]) -> None:
+    """Note the LRs a training left its optimizers at, for :func:`_warn_if_reused`."""
+    for optimizer in optimizers:
+        if optimizer in _FIRST_LRS:
+            _LEFT_LRS[optimizer] = [float(g["lr"]) for g in optimizer.param_groups]
 
 
 def _warn_if_reused(optimizer: torch.optim.Optimizer, *, reads_suggestion: bool) -> None:
@@ -432,14 +441,15 @@ def _warn_if_reused(optimizer: torch.optim.Optimizer, *, reads_suggestion: bool)
 
     Its LRs are where that training's schedule left them (a cosine's 0 after its last step), and the
     schedule (or the constant LR) starts from them: a second call trained at LR 0 without a word. A
-    schedule given a ``suggestion`` takes its LRs from it, so only other calls are said.
+    schedule given a ``suggestion`` takes its LRs from it, and LRs set since that training ended
+    (``group["lr"] = ...``, as the warning advises) are the caller's: neither is said.
     """
     lrs = [float(g["lr"]) for g in optimizer.param_groups]
     first = _FIRST_LRS.get(optimizer)
     if first is None:
         _FIRST_LRS[optimizer] = lrs
         return
-    if reads_suggestion or lrs == first:
+    if reads_suggestion or lrs == first or lrs != _LEFT_LRS.get(optimizer):
         return
     warnings.warn(
         f"optimizer(model) returned the optimizer an earlier train() call trained: its LR is where that training "
@@ -821,6 +831,8 @@ def train(
                 if missing is not None:
                     raise ValueError(missing) from exc
                 raise
+            finally:
+                _record_left(trainer.optimizers)
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)

@@ -678,3 +678,9 @@ def test_an_optimizer_given_back_by_a_second_call_is_said_to_start_where_the_fir
     assert max(result.lrs) == 0.0
     # At the train() line: stacklevel=2 pointed at lrfinder's configure_optimizers, which Lightning calls.
     assert [w.filename for w in said if "earlier train() call" in str(w.message)] == [__file__]
+    # Its LR set again, as the warning advises: the caller's choice, not where the training left it (it was said).
+    for group in opt.param_groups:
+        group["lr"] = 0.05
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="optimizer.model. returned the optimizer")
+        train(model, loader(), optimizer=lambda m: opt, loss_fn=F.cross_entropy)
