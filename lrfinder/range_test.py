@@ -283,6 +283,12 @@ def check_precision_name(precision: object) -> None:
     if precision not in PRECISIONS:
         alias = _PRECISION_ALIASES.get(precision) if isinstance(precision, (int, str)) else None
         hint = f": pass precision={alias!r}" if alias is not None and not isinstance(precision, bool) else ""
+        if hint and isinstance(precision, str) and precision.endswith("-true") and alias != "32":
+            # Not the same thing: "-true" casts the weights to half precision, "-mixed" autocasts float32 weights.
+            hint += (
+                f", the nearest the test runs: it autocasts the forward pass to half precision and keeps the float32 "
+                f"weights, where {precision!r} casts the weights themselves"
+            )
         raise ValueError(
             f"Expected precision to be one of {', '.join(map(repr, PRECISIONS))}, but got precision={precision!r}{hint}"
         )

@@ -118,7 +118,11 @@ def test_fp16_noise_scale_is_measured_on_unscaled_gradients(accumulate_steps: in
         ({"precision": "64"}, r"precision to be one of '32', 'bf16-mixed', '16-mixed', but got precision='64'$"),
         # Lightning's Trainer(precision=32) spelling: refused as "one of 32, ..., but got precision=32".
         ({"precision": 32}, r"one of '32', 'bf16-mixed', '16-mixed', but got precision=32: pass precision='32'"),
-        ({"precision": "bf16"}, r"but got precision='bf16': pass precision='bf16-mixed'"),
+        ({"precision": "bf16"}, r"but got precision='bf16': pass precision='bf16-mixed'$"),
+        # A true half precision is another mode than the mixed one offered: the hint says so.
+        ({"precision": "bf16-true"}, r"pass precision='bf16-mixed', the nearest the test runs: it autocasts the "
+         r"forward pass to half precision and keeps the float32 weights, where 'bf16-true' casts the weights"),
+        ({"precision": "32-true"}, r"but got precision='32-true': pass precision='32'$"),
         ({"grad_scaler": torch.amp.GradScaler("cpu")}, "precision='16-mixed' with a grad_scaler"),
     ],
 )
