@@ -159,10 +159,22 @@ if TYPE_CHECKING:
     from .yogi import Yogi
 
 
+#: Submodules reached as attributes after a bare ``import lrfinder`` (``lrfinder.schedulers.advised_warmup``, as
+#: the README writes them), imported on first access like the public names. ``range_test`` is the function.
+_SUBMODULES = frozenset(
+    {
+        "analysis", "callback", "cli", "demo", "exceptions", "names", "noise", "optimizers", "refine", "report",
+        "scaling", "schedulers", "sweeps", "training", "yogi",
+    }
+)  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
-    """Import a public name (:data:`_LAZY`) from its module on first access, then keep it."""
+    """Import a public name (:data:`_LAZY`) from its module on first access, then keep it; or a submodule."""
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return import_module(f".{name}", __name__)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value

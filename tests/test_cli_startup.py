@@ -81,6 +81,29 @@ def test_public_names_resolve_lazily_and_match_all():
     assert range_test is lrfinder.range_test
 
 
+def test_submodules_are_attributes_after_a_bare_import():
+    # The README writes lrfinder.schedulers.advised_warmup(...) and lrfinder.refine.default_budget(...): after a bare
+    # ``import lrfinder`` (nothing else imported yet) they were AttributeErrors. The set matches the package's files.
+    import pathlib
+
+    package = pathlib.Path(lrfinder.__file__).parent
+    files = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")} | {"cli"}
+    assert lrfinder._SUBMODULES == files - {"range_test"}
+    names = sorted(lrfinder._SUBMODULES)
+    code = (
+        "import json, lrfinder; "
+        f"print(json.dumps([type(getattr(lrfinder, n)).__name__ for n in {names!r}] + "
+        "[lrfinder.schedulers.advised_warmup.__name__, lrfinder.refine.default_budget.__name__, "
+        "lrfinder.range_test.__name__, type(lrfinder.range_test).__name__]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen == ["module"] * len(names) + ["advised_warmup", "default_budget", "range_test", "function"]
+    with pytest.raises(AttributeError, match="has no attribute 'schedulerz'"):
+        lrfinder.schedulerz  # noqa: B018
+
+
 def test_name_tables_match_the_registries():
     from lrfinder.analysis import analyze  # noqa: F401  (the rules are implemented there)
     from lrfinder.optimizers import OPTIMIZERS
