@@ -1721,7 +1721,8 @@ def find_lr(
     ``trainer.fit`` that stops before its first training step; the given ``trainer`` (default: a
     quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards. Finders
     already in its callbacks (an :class:`LRFinder`, Lightning's ``LearningRateFinder``) sit out
-    this fit: they would apply an LR.
+    this fit: they would apply an LR. It validates nothing: the Trainer's sanity check is skipped
+    for this fit (its ``num_sanity_val_steps`` is put back afterwards).
 
     Args:
         model: The LightningModule.
@@ -1818,12 +1819,20 @@ def find_lr(
         *(c for c in saved if not isinstance(c, (LRFinder, lightning_finder))),
         callback,
     ]
+    # The fit stops before its first training step, so it validates nothing: the Trainer's sanity check
+    # would run validation_step on a val loader before the test (changing the module find_lr leaves as it
+    # was), and Lightning's "You defined a `validation_step` but have no `val_dataloader`" would fault
+    # the train loader find_lr is given.
+    sanity_steps = trainer.num_sanity_val_steps
+    trainer.num_sanity_val_steps = 0
     try:
-        with _lightning.preserved_randomness(train_dataloaders, datamodule):
+        with _lightning.preserved_randomness(train_dataloaders, datamodule), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=NO_VAL_LOADER_WARNING)
             trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
     finally:
         trainer.callbacks = saved  # type: ignore[attr-defined]
         trainer.should_stop = False
+        trainer.num_sanity_val_steps = sanity_steps
     if callback.result is None:
         _raise_no_training(trainer)
         raise LRFinderError(
@@ -1839,6 +1848,10 @@ def find_lr(
 # Helpers
 # --------------------------------------------------------------------------------------------
 
+
+#: The start of Lightning's warning for a module with a ``validation_step`` fitted without a val loader,
+#: which :func:`find_lr`'s fit (no validation: it stops before training) leaves out.
+NO_VAL_LOADER_WARNING = r"You defined a `validation_step` but have no `val_dataloader`"
 
 #: Lightning's tuners (``BatchSizeFinder``, ``LearningRateFinder``) save the fit's state at its start
 #: to a temporary checkpoint named so and restore it in place, which sets ``trainer.ckpt_path``.

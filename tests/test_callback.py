@@ -1669,6 +1669,38 @@ def test_find_lr_takes_a_train_dataloader_set_on_the_instance(tmp_path: Path) ->
     assert find_lr(model, trainer=trainer(tmp_path), **FAST).num_steps > 0
 
 
+def test_find_lr_runs_no_validation_and_says_nothing_of_a_val_loader(tmp_path: Path) -> None:
+    """find_lr's fit only finds: a module with a validation_step (most have one) got Lightning's "You defined a
+    `validation_step` but have no `val_dataloader`" for the train loader find_lr takes, and a Trainer's sanity
+    check ran validation_step on a datamodule's val loader before the test, changing the module it leaves as it
+    was (a list of validation outputs two entries longer)."""
+
+    class Validated(Net):
+        def __init__(self) -> None:
+            super().__init__()
+            self.validation_step_outputs: list[float] = []
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            x, y = batch
+            self.validation_step_outputs.append(float(F.cross_entropy(self.head(self.body(x)), y)))
+
+    class WithVal(DataModule):
+        def val_dataloader(self) -> DataLoader:
+            return make_loader(shuffle=False)
+
+    model = Validated()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for t in (None, trainer(tmp_path)):
+            assert find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST).suggestion is not None
+    assert [str(w.message) for w in seen if "validation_step" in str(w.message)] == []
+    t = trainer(tmp_path, num_sanity_val_steps=2)
+    assert find_lr(model, datamodule=WithVal(), trainer=t, **FAST).suggestion is not None
+    assert model.validation_step_outputs == [] and t.num_sanity_val_steps == 2
+    t.fit(model, datamodule=WithVal())  # the Trainer's own fit sanity-checks as set
+    assert len(model.validation_step_outputs) >= 2
+
+
 def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> None:
     # autograd's "element 0 of tensors does not require grad and does not have a grad_fn" from the stepper.
     class Detached(Net):
