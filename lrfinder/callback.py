@@ -1721,8 +1721,9 @@ def find_lr(
     ``trainer.fit`` that stops before its first training step; the given ``trainer`` (default: a
     quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards. Finders
     already in its callbacks (an :class:`LRFinder`, Lightning's ``LearningRateFinder``) sit out
-    this fit: they would apply an LR. It validates nothing: the Trainer's sanity check is skipped
-    for this fit (its ``num_sanity_val_steps`` is put back afterwards).
+    this fit: they would apply an LR. Its checkpoint callbacks sit out too (no checkpoint is
+    written), and it validates nothing: the Trainer's sanity check is skipped for this fit (its
+    ``num_sanity_val_steps`` is put back afterwards).
 
     Args:
         model: The LightningModule.
@@ -1814,9 +1815,12 @@ def find_lr(
     saved = trainer.callbacks  # type: ignore[attr-defined]
     # A finder already in the trainer would apply its LR: only this find-only one runs. Lightning's
     # LearningRateFinder too (kept from a Tuner setup): it would sweep again and set the module's LR.
-    lightning_finder = _lightning.package_of(trainer).callbacks.LearningRateFinder
+    # Checkpoint callbacks sit out too: ModelCheckpoint(save_last=True) saved last.ckpt at the end of this
+    # fit (step 0, the LR from before find_lr in its optimizer state), which fit(ckpt_path="last") resumed.
+    callbacks = _lightning.package_of(trainer).callbacks
+    sitting_out = (LRFinder, callbacks.LearningRateFinder, callbacks.Checkpoint)
     trainer.callbacks = [  # type: ignore[attr-defined]
-        *(c for c in saved if not isinstance(c, (LRFinder, lightning_finder))),
+        *(c for c in saved if not isinstance(c, sitting_out)),
         callback,
     ]
     # The fit stops before its first training step, so it validates nothing: the Trainer's sanity check

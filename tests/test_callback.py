@@ -1701,6 +1701,24 @@ def test_find_lr_runs_no_validation_and_says_nothing_of_a_val_loader(tmp_path: P
     assert len(model.validation_step_outputs) >= 2
 
 
+def test_find_lr_on_a_trainer_with_model_checkpoint_writes_no_checkpoint(tmp_path: Path) -> None:
+    """ModelCheckpoint(save_last=True) saved last.ckpt at the end of find_lr's fit (step 0, the module's LR in its
+    optimizer state): the fit after it warned "Checkpoint directory ... exists and is not empty", and
+    fit(ckpt_path="last") resumed from it and trained at the LR from before find_lr, not the one set from it."""
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    t = trainer(tmp_path, [ckpt], enable_checkpointing=True, max_steps=3)
+    model = Net(lr=0.03)
+    result = find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
+    assert not (tmp_path / "ckpt").exists() and ckpt.last_model_path == ""
+    assert t.checkpoint_callback is ckpt
+    model.lr = result.lr
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*exists and is not empty")
+        t.fit(model, make_loader(), ckpt_path="last")
+    assert [e[1] for e in model.train_events()] == [(result.lr,)] * 3
+    assert (tmp_path / "ckpt" / "last.ckpt").exists()
+
+
 def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> None:
     # autograd's "element 0 of tensors does not require grad and does not have a grad_fn" from the stepper.
     class Detached(Net):
