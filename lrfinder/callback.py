@@ -28,6 +28,7 @@ References:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import inspect
 import logging
 import math
@@ -1319,11 +1320,12 @@ class LRFinder(_CallbackBase):
                     + ("" if "." in attr else " and no such entry in its hparams")
                     + ". Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
                 )
-            if not _settable(pl_module, attr):
+            read_only = _read_only(pl_module, attr)
+            if read_only is not None:
                 raise AttributeError(
-                    f"LRFinder(attr_name={self.attr_name!r}): it is a read-only property of "
-                    f"{type(pl_module).__name__}, so the found LR cannot be set. Name the attribute it reads "
-                    "(e.g. 'hparams.lr'), or leave attr_name=None."
+                    f"LRFinder(attr_name={self.attr_name!r}): it is {read_only}, so the found LR cannot be set. "
+                    "Name an attribute that can take it (for a property, the one it reads, e.g. 'hparams.lr'), or "
+                    "leave attr_name=None (the optimizers' LRs are then rescaled)."
                 )
             return attr
         # A read-only property (``@property def lr``) cannot take the LR: the next candidate
@@ -1965,13 +1967,29 @@ def _has_attr(obj: Any, dotted: str) -> bool:
 
 def _settable(obj: Any, dotted: str) -> bool:
     """Whether ``setattr`` can put a value at ``dotted`` (a read-only property cannot take one)."""
+    return _read_only(obj, dotted) is None
+
+
+def _read_only(obj: Any, dotted: str) -> str | None:
+    """What keeps ``setattr`` from putting a value at ``dotted``, ``None`` when nothing does.
+
+    A read-only property, a field of a frozen dataclass (``FrozenInstanceError``) or of a
+    namedtuple: each found before the test rather than when the found LR is set after it.
+    """
     *path, last = dotted.split(".")
     for part in path:
         obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
     if isinstance(obj, Mapping):
-        return True
+        return None
+    params = getattr(obj, "__dataclass_params__", None)
+    if dataclasses.is_dataclass(obj) and getattr(params, "frozen", False):
+        return f"a field of the frozen dataclass {type(obj).__name__}"
+    if isinstance(obj, tuple):
+        return f"a field of the tuple {type(obj).__name__}"
     static = inspect.getattr_static(type(obj), last, None)
-    return not isinstance(static, property) or static.fset is not None
+    if isinstance(static, property) and static.fset is None:
+        return f"a read-only property of {type(obj).__name__}"
+    return None
 
 
 def _is_number(value: Any) -> bool:

@@ -75,6 +75,30 @@ def test_read_only_attr_name_is_an_error_before_the_test(tmp_path: Path) -> None
     assert model.test_events() == []
 
 
+def test_attr_name_in_a_frozen_config_is_an_error_before_the_test(tmp_path: Path) -> None:
+    """attr_name='cfg.lr' on a frozen dataclass config ran the whole test, then failed with a raw
+    FrozenInstanceError from setattr when it set the found LR."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        lr: float = 0.01
+
+    class ConfigNet(Net):
+        def __init__(self) -> None:
+            super().__init__(lr=None)
+            self.cfg = Config()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=self.cfg.lr)
+
+    model = ConfigNet()
+    finder = LRFinder(attr_name="cfg.lr", **FAST)
+    with pytest.raises(AttributeError, match=r"'cfg.lr'.*a field of the frozen dataclass Config.*attr_name=None"):
+        trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader())
+    assert model.test_events() == []
+
+
 def test_overfit_batches_is_named_in_the_limits_warning(tmp_path: Path) -> None:
     """overfit_batches=2 was reported as 'limit_train_batches=2', an option the user never set."""
     finder = LRFinder(**FAST)
