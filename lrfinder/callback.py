@@ -817,13 +817,13 @@ class LRFinder(_CallbackBase):
         frozen = traced_in_eval_mode(pl_module)
         if frozen:
             _lightning.warn(trainer, "LRFinder: " + traced_in_eval_message(frozen, "The module"))
-        from .optimizers import averaged_copies
+        from .optimizers import averaged_copies, no_trainable_message
 
         # An AveragedModel's EMA/SWA copies require grad but are never trained: not counted.
         averaged = averaged_copies(pl_module)
         num_parameters = sum(p.numel() for p in pl_module.parameters() if p.requires_grad and id(p) not in averaged)
         if not num_parameters:
-            raise ModelError("The module has no trainable parameters (none requires grad). Unfreeze some first.")
+            raise ModelError(no_trainable_message("The module", pl_module, averaged))
         # Lightning clips under automatic optimization only (a manual training_step calls clip_gradients).
         clip = getattr(trainer, "gradient_clip_val", None) if automatic else None
         algorithm = getattr(getattr(trainer, "gradient_clip_algorithm", None), "value", None)

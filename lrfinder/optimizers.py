@@ -383,6 +383,23 @@ def _unwrapped(model: nn.Module) -> nn.Module:
         model = inner
 
 
+def no_trainable_message(what: str, model: nn.Module, averaged: set[int]) -> str:
+    """Why ``model`` (called ``what``: "The model", "The module") has nothing to train, and what to do.
+
+    When the only parameters requiring grad are an ``AveragedModel``'s copies (:func:`averaged_copies`),
+    "none requires grad" was not true: the message names them, and that no optimizer trains them.
+    """
+    held = [name for name, p in model.named_parameters() if p.requires_grad and id(p) in averaged]
+    if not held:
+        return f"{what} has no trainable parameters (none requires grad). Unfreeze some parameters first."
+    more = f" and {len(held) - 1} more" if len(held) > 1 else ""
+    return (
+        f"{what} has no trainable parameters: the only ones that require grad ({held[0]}{more}) are the copies an "
+        "AveragedModel holds, which its update_parameters sets and no optimizer trains. Unfreeze the network it "
+        "averages, or pass that network itself."
+    )
+
+
 def averaged_copies(model: nn.Module) -> set[int]:
     """The ids of the parameters only an ``AveragedModel`` below ``model`` holds: an EMA or SWA copy's.
 

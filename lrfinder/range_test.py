@@ -593,12 +593,12 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
             f"The model ({name}) has no parameters at all, so there is nothing to train. Check that "
             "it is the network you meant to tune."
         )
-    from .optimizers import averaged_copies
+    from .optimizers import averaged_copies, no_trainable_message
 
     averaged = averaged_copies(model)
     trainable = [p for p in parameters if p.requires_grad and id(p) not in averaged]
     if not trainable:
-        raise ModelError("The model has no trainable parameters (none requires grad). Unfreeze some parameters first.")
+        raise ModelError(no_trainable_message("The model", model, averaged))
     inference = [p for p in trainable if not is_lazy(p) and p.is_inference()]
     if inference:
         names = {id(p): n for n, p in model.named_parameters()}

@@ -977,6 +977,21 @@ def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Pat
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
 
 
+def test_a_module_whose_only_trainable_parameters_an_averaged_model_holds_is_told_so(tmp_path: Path) -> None:
+    """A frozen module with its EMA as a submodule: "none requires grad" was untrue (the EMA's copies do)."""
+    from torch.optim.swa_utils import AveragedModel
+
+    class FrozenWithEma(Net):
+        def __init__(self) -> None:
+            super().__init__()
+            self.requires_grad_(False)
+            self.ema = AveragedModel(torch.nn.Sequential(torch.nn.Linear(2, 2)))
+
+    with pytest.raises(ModelError, match=r"The module has no trainable parameters: the only ones that require grad "
+                       r"\(ema\.module\.0\.weight and 1 more\) are the copies an AveragedModel holds"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(FrozenWithEma(), make_loader())
+
+
 def test_a_metric_kept_in_a_plain_dict_counts_the_fits_batches_only(tmp_path: Path) -> None:
     """Not registered (a dict, not a ModuleDict), it was not isolated: it counted the test's batches too."""
     import torchmetrics

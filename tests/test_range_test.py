@@ -900,7 +900,20 @@ def test_no_trainable_parameters(loader: DataLoader) -> None:
     model = make_mlp()
     for p in model.parameters():
         p.requires_grad_(False)
-    with pytest.raises(ModelError, match="no trainable parameters"):
+    with pytest.raises(ModelError, match=r"no trainable parameters \(none requires grad\)"):
+        range_test(model, loader, loss_fn=F.cross_entropy)
+
+
+def test_a_model_whose_only_trainable_parameters_an_averaged_model_holds_is_told_so(loader: DataLoader) -> None:
+    # A frozen network beside its EMA: the EMA's copies require grad, but no optimizer trains them; "none requires
+    # grad" was not true.
+    from torch.optim.swa_utils import AveragedModel
+
+    net = make_mlp().requires_grad_(False)
+    model = nn.ModuleDict({"net": net, "ema": AveragedModel(make_mlp())})
+    model.forward = lambda x: model["net"](x)  # type: ignore[method-assign]
+    with pytest.raises(ModelError, match=r"the only ones that require grad \(ema\.module\.0\.weight and 5 more\) "
+                       r"are the copies an AveragedModel holds.*Unfreeze the network it averages"):
         range_test(model, loader, loss_fn=F.cross_entropy)
 
 
