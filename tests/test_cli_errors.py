@@ -605,6 +605,32 @@ def test_a_csv_with_a_byte_order_mark_reads_its_first_column(work: Path):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_csv_separated_by_semicolons_or_tabs_reads_its_columns(work: Path, sep: str):
+    # A spreadsheet's export in a decimal-comma locale separates by ';': the header was read as one
+    # column named 'label;f0;...' and --target label was "not a column".
+    text = (work / "excel.csv").read_bytes().decode("utf-8-sig").replace(",", sep)
+    (work / "semi.csv").write_text(text)
+    before = (work / "semi.csv").read_bytes()
+    result = invoke("run", "model.pt", "--data", "semi.csv", "--target", "label", *FAST)
+    assert result.exit_code == 0, result.output
+    assert (work / "semi.csv").read_bytes() == before
+
+
+def test_blank_lines_in_a_csv_are_skipped_and_errors_name_the_file_line(work: Path):
+    # A file ending in an extra newline (or a blank line between rows) failed: "line 42 has 0 fields".
+    lines = (work / "excel.csv").read_bytes().decode("utf-8-sig").splitlines()
+    (work / "blank.csv").write_text("\n".join(lines[:5] + [""] + lines[5:]) + "\n\n\r\n")
+    result = invoke("run", "model.pt", "--data", "blank.csv", "--target", "label", *FAST)
+    assert result.exit_code == 0, result.output
+    text = (work / "train.csv").read_text()
+    # A short row after a blank line is named by its line in the file (the header is line 1).
+    lines = text.splitlines()
+    (work / "short.csv").write_text("\n".join([lines[0], lines[1], "", "3,6"] + lines[4:]) + "\n")
+    result = invoke("run", "model.pt", "--data", "short.csv", "--target", "label", *FAST)
+    assert_one_line(result, 1, "short.csv line 4 has 2 fields, but the header has 3")
+
+
 def test_a_model_with_no_parameters_fails_before_fit_writes_anything(work: Path):
     result = invoke("fit", "noparams.pt", "--data", "train.npz", "-o", "out.pt", *FAST)
     assert_one_line(result, 1, "has no parameters at all")

@@ -764,12 +764,32 @@ def _numeric_text(text: str) -> bool:
     return True
 
 
+def _csv_delimiter(header_line: str) -> str:
+    """The field separator of a CSV file, read from its header line.
+
+    A comma, unless the header has none and holds semicolons (a spreadsheet's export in a locale with
+    a decimal comma) or tabs, so such a file's columns are found instead of one column named
+    ``'a;b;label'``.
+    """
+    if "," in header_line:
+        return ","
+    for sep in (";", "\t"):
+        if sep in header_line:
+            return sep
+    return ","
+
+
 def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not target:
         raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
     # utf-8-sig: a spreadsheet's byte-order mark would otherwise stick to the first column's name.
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+        first = handle.readline()
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=_csv_delimiter(first))
+        # Blank lines (a file ending in an extra newline or two) hold no row: csv.reader yields [] for them.
+        numbered = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    rows = [row for _, row in numbered]
     if len(rows) < 2:
         raise DataError(f"{path} has no data rows under its header.")
     header = [h.strip() for h in rows[0]]
@@ -786,13 +806,13 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
         raise DataError(f"--target {target!r} is not a column of {path}; the columns are {header}.{hint}")
     ti = header.index(target)
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
-    for r, row in enumerate(rows[1:], start=2):
+    for i, (r, row) in enumerate(numbered[1:], start=2):
         if len(row) != len(header):
             raise DataError(f"{path} line {r} has {len(row)} fields, but the header has {len(header)}.")
         for c, cell in enumerate(row):
             text = cell.strip()
             try:
-                values[r - 2, c] = float(text) if text else math.nan
+                values[i - 2, c] = float(text) if text else math.nan
             except ValueError:
                 raise DataError(
                     f"{path} line {r}, column {header[c]!r}: {cell!r} is not a number. Encode categories as "
