@@ -15,6 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -23,8 +24,9 @@ from click.testing import CliRunner
 from torch import nn
 
 from lrfinder.cli import main
+from lrfinder.cli.fit import command as fit_command
 from lrfinder.cli.loading import make_loss, reason
-from lrfinder.cli.options import one_line
+from lrfinder.cli.options import check_model_output, one_line
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
 
@@ -1020,3 +1022,23 @@ def test_an_opt_typo_lists_the_settings_opt_takes_without_the_lr(work: Path) -> 
     assert result.exit_code == 2, result.output
     assert "does not take the setting(s) wd; it accepts: betas, eps, weight_decay," in result.output
     assert "accepts: lr" not in result.output
+
+
+def test_a_tilde_the_shell_left_is_the_home_directory(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # A shell does not expand the ~ of --json=~/a.json (nor does a config file): the output went into a
+    # directory named '~' under the current one, and --data=~/train.npz was "does not exist".
+    home = work / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    (home / "train.npz").write_bytes((work / "train.npz").read_bytes())
+    result = invoke("run", "model.pt", "--data=~/train.npz", "--num-steps", "12", "--json=~/a.json", "--report=~/a.png")
+    assert result.exit_code == 0, result.output
+    assert (home / "a.json").is_file() and (home / "a.png").is_file()
+    assert not (work / "~").exists()
+    (work / "home.toml").write_text('data = "~/train.npz"\ncsv = "~/a.csv"\n')
+    result = invoke("run", "model.pt", "--config", "home.toml", *FAST)
+    assert result.exit_code == 0, result.output
+    assert (home / "a.csv").is_file()
+    assert not (work / "~").exists()
+    output = next(p for p in fit_command.params if p.name == "output")
+    assert check_model_output(click.Context(fit_command), output, "~/out.pt") == str(home / "out.pt")

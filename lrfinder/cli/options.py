@@ -321,6 +321,16 @@ class StopFactor(click.ParamType):
         return number
 
 
+def expand_home(value: str) -> str:
+    """``value`` with a leading ``~`` (or ``~user``) made the home directory, as a shell does.
+
+    A shell leaves the ``~`` of ``--json=~/runs/a.json`` and of a config file's ``json = "~/a.json"``
+    as it is: written as given, such an output went into a directory named ``~`` under the current
+    one, and such a ``--data`` was "not found". A ``~user`` that does not exist is left as it is.
+    """
+    return os.path.expanduser(value) if value.startswith("~") else value
+
+
 class DataSpec(click.ParamType):
     """An existing data file, or ``package.module:function``."""
 
@@ -330,7 +340,7 @@ class DataSpec(click.ParamType):
         """Check that the file exists (a ``module:function`` spec is imported later)."""
         from .._imports import is_import_string
 
-        text = os.fspath(value)
+        text = expand_home(os.fspath(value))
         if Path(text).is_file() or (not Path(text).exists() and is_import_string(text)):
             return text
         if Path(text).exists():
@@ -457,6 +467,8 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
     """
     if value == "":
         raise click.BadParameter("got an empty path; expected where to save the trained model, e.g. trained.pt")
+    if value is not None:
+        value = expand_home(value)
     suffix = Path(value).suffix.lower() if value is not None else ""
     if suffix in _FOREIGN_MODEL_SUFFIXES:
         raise click.BadParameter(
@@ -485,6 +497,8 @@ def check_text_output(ctx: click.Context, param: click.Parameter, value: str | N
     own = ".json" if param.name == "json_path" else ".csv"
     if value == "":  # was read as "not given": nothing written, not a word said
         raise click.BadParameter(f"got an empty path; expected a file path such as result{own}, or '-' for stdout")
+    if value is not None:
+        value = expand_home(value)
     suffix = Path(value).suffix.lower() if value not in (None, "-") else ""
     if suffix != own and suffix in _NOT_TABLE_SUFFIXES:
         raise click.BadParameter(
@@ -495,6 +509,8 @@ def check_text_output(ctx: click.Context, param: click.Parameter, value: str | N
 
 
 def _check_report_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        value = expand_home(value)
     if value is not None and Path(value).suffix.lower() not in REPORT_FORMATS:
         raise click.BadParameter(
             f"{value!r}: the report format follows the extension, one of {', '.join(REPORT_FORMATS)}"
