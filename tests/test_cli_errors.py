@@ -89,6 +89,20 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 # An IterableDataset without __len__: a DataLoader may not shuffle it.
                 return _Stream()
 
+            def arrays_pair():
+                # sklearn's load_*(return_X_y=True): an (x, y) pair of numpy arrays.
+                x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+                return x.numpy().astype("float64"), x[:, :3].argmax(1).numpy()
+
+            def arrays_dict():
+                x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+                return {"x": x, "y": x[:, :3].argmax(1)}
+
+            def loaders_pair():
+                x = torch.randn(64, 10)
+                loader = DataLoader(torch.utils.data.TensorDataset(x, x[:, :3].argmax(1)), batch_size=8)
+                return loader, loader
+
             def triple_set():
                 # (inputs, targets, weights): a sample of three tensors, which no --loss can take.
                 x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
@@ -1042,3 +1056,13 @@ def test_a_tilde_the_shell_left_is_the_home_directory(work: Path, monkeypatch: p
     assert not (work / "~").exists()
     output = next(p for p in fit_command.params if p.name == "output")
     assert check_model_output(click.Context(fit_command), output, "~/out.pt") == str(home / "out.pt")
+
+
+@pytest.mark.parametrize("function", ["arrays_pair", "arrays_dict"])
+def test_a_data_function_may_return_an_x_y_pair_or_dict_of_arrays(work: Path, function: str):
+    # As a .pt file may hold them; the function's (x, y) was refused: "returned a tuple; expected a Dataset".
+    result = invoke("run", "model.pt", "--data", f"{MODULE}:{function}", *FAST)
+    assert result.exit_code == 0, result.output
+    # Loaders in a tuple are not arrays: the message says what the function may return.
+    result = invoke("run", "model.pt", "--data", f"{MODULE}:loaders_pair", *FAST)
+    assert_one_line(result, 1, "returned a tuple", "an (x, y) pair of arrays")

@@ -40,7 +40,7 @@ import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import click
 import numpy as np
@@ -825,6 +825,30 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
     return torch.from_numpy(features), torch.from_numpy(labels.astype(np.float32))
 
 
+def _array_pair(
+    obj: Any, *, x_key: str | None, y_key: str | None, source: str
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The inputs and targets of a dict with ``x``/``y`` arrays or of an ``(x, y)`` pair; None for anything else."""
+    if isinstance(obj, Mapping):
+        x = _pick(obj, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
+        y = _pick(obj, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
+        return _to_tensors(x, y, source)
+    if isinstance(obj, (tuple, list)) and len(obj) == 2:
+        return _to_tensors(obj[0], obj[1], source)
+    return None
+
+
+def _holds_arrays(obj: Any) -> bool:
+    """Whether a data function's result is an ``(x, y)`` tuple or a dict, of anything but loaders and Datasets."""
+    if isinstance(obj, tuple) and len(obj) == 2:
+        items: Sequence[Any] = obj
+    elif isinstance(obj, Mapping):
+        items = list(obj.values())
+    else:
+        return False
+    return not any(isinstance(item, (DataLoader, Dataset)) or is_datamodule(item) for item in items)
+
+
 def _load_tensor_file(
     path: Path, *, x_key: str | None, y_key: str | None, target: str | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -891,12 +915,9 @@ def _load_tensor_file(
                 f"{path} is a Lightning checkpoint, not data. Pass it as MODEL (with --model-class), and as --data "
                 "a dict of tensors: torch.save({'x': x, 'y': y}, path)."
             )
-        if isinstance(obj, Mapping):
-            x = _pick(obj, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
-            y = _pick(obj, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
-            return _to_tensors(x, y, source)
-        if isinstance(obj, (tuple, list)) and len(obj) == 2:
-            return _to_tensors(obj[0], obj[1], source)
+        pair = _array_pair(obj, x_key=x_key, y_key=y_key, source=source)
+        if pair is not None:
+            return pair
         raise DataError(
             f"{path} holds a {type(obj).__name__}; expected a dict with 'x' and 'y' tensors or an (x, y) pair."
         )
@@ -933,7 +954,8 @@ def load_data(
 
     Args:
         spec: A ``.npz``/``.pt``/``.csv`` file, or ``package.module:function`` returning a
-            Dataset, a DataLoader or a LightningDataModule (its train and val loaders).
+            Dataset, a DataLoader, a LightningDataModule (its train and val loaders), an ``(x, y)``
+            pair of arrays or tensors, or a dict of them (``x_key``/``y_key``).
         batch_size: Batch size of the loaders built here (ignored for a ready-made DataLoader).
         x_key: Name of the input array in ``.npz``/``.pt`` files (default ``x``).
         y_key: Name of the target array (default ``y``).
@@ -984,10 +1006,16 @@ def load_data(
         elif isinstance(obj, Dataset):
             _check_has_samples(obj, f"The Dataset returned by {text}")
             data = LoadedData(_make_loader(obj, batch_size, shuffle=True, seed=seed), None, obj, text)
+        elif _holds_arrays(obj):
+            # An (x, y) pair of arrays or tensors (sklearn's return_X_y=True), or a dict of them, as a .pt file holds.
+            pair = cast("tuple[torch.Tensor, torch.Tensor]", _array_pair(obj, x_key=x_key, y_key=y_key, source=text))
+            dataset = TensorDataset(*pair)
+            kind = "float" if pair[1].is_floating_point() else "class"
+            data = LoadedData(_make_loader(dataset, batch_size, shuffle=True, seed=seed), None, dataset, text, kind)
         else:
             raise DataError(
-                f"The data function {text} returned a {type(obj).__name__}; expected a Dataset, a DataLoader or "
-                "a LightningDataModule."
+                f"The data function {text} returned a {type(obj).__name__}; expected a Dataset, a DataLoader, "
+                "a LightningDataModule, an (x, y) pair of arrays or a dict with 'x' and 'y' arrays."
             )
     else:
         if not path.is_file():
