@@ -1066,3 +1066,23 @@ def test_a_data_function_may_return_an_x_y_pair_or_dict_of_arrays(work: Path, fu
     # Loaders in a tuple are not arrays: the message says what the function may return.
     result = invoke("run", "model.pt", "--data", f"{MODULE}:loaders_pair", *FAST)
     assert_one_line(result, 1, "returned a tuple", "an (x, y) pair of arrays")
+
+
+def test_a_validation_csv_is_read_by_column_name(work: Path):
+    # The inputs are every column but --target, in each file's order: a --val-data CSV listing the same
+    # columns in another order was read with its inputs swapped, silently; one with other columns too.
+    from lrfinder.cli.loading import load_data
+
+    lines = (work / "train.csv").read_text().splitlines()  # a,b,label
+    rows = [line.split(",") for line in lines]
+    (work / "val_swapped.csv").write_text("".join(f"{r[1]},{r[2]},{r[0]}\n" for r in rows))  # b,label,a
+    (work / "val_other.csv").write_text("a,c,label\n" + "".join(line + "\n" for line in lines[1:]))
+
+    def val_inputs(val: str) -> torch.Tensor:
+        data = load_data("train.csv", batch_size=64, x_key=None, y_key=None, target="label", val_spec=val)
+        assert data.val is not None
+        return next(iter(data.val))[0]
+
+    assert torch.equal(val_inputs("val_swapped.csv"), val_inputs("train.csv"))
+    result = invoke("run", "model.pt", "--data", "train.csv", "--val-data", "val_other.csv", "--target", "label", *FAST)
+    assert_one_line(result, 1, "--val-data val_other.csv does not have the input columns of --data train.csv", "'b'")

@@ -779,6 +779,52 @@ def _csv_delimiter(header_line: str) -> str:
     return ","
 
 
+def _csv_features(path: Path, target: str | None) -> list[str]:
+    """The input columns of a CSV file, in the file's order: its header's names but the ``target``."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        first = handle.readline()
+    header = next(csv.reader([first], delimiter=_csv_delimiter(first)), [])
+    return [name.strip() for name in header if name.strip() != target]
+
+
+def _align_csv_columns(train_spec: str, val_data: LoadedData, target: str | None) -> LoadedData:
+    """Put a validation CSV's input columns in the training CSV's order, matched by name.
+
+    The inputs are every column but ``target``, in each file's own order: a validation file that
+    lists the same columns in another order was read with its inputs swapped, silently.
+
+    Raises:
+        DataError: The two files' input columns are not the same names.
+
+    """
+    train_path, val_path = Path(train_spec), Path(val_data.source)
+    if not (
+        train_path.suffix.lower() == val_path.suffix.lower() == ".csv" and isinstance(val_data.dataset, TensorDataset)
+    ):
+        return val_data
+    if not (train_path.is_file() and val_path.is_file()):
+        return val_data
+    train_cols, val_cols = _csv_features(train_path, target), _csv_features(val_path, target)
+    if train_cols == val_cols:
+        return val_data
+    if sorted(train_cols) != sorted(val_cols) or len(set(train_cols)) != len(train_cols):
+        missing = [c for c in train_cols if c not in val_cols]
+        extra = [c for c in val_cols if c not in train_cols]
+        detail = "; ".join(
+            part
+            for part in (f"it lacks {missing}" if missing else "", f"it has {extra} besides" if extra else "")
+            if part
+        )
+        raise DataError(
+            f"--val-data {val_path} does not have the input columns of --data {train_path}"
+            f"{': ' + detail if detail else ''}. The columns are {train_cols} there and {val_cols} here; give "
+            "both files the same columns."
+        )
+    x, y = val_data.dataset.tensors
+    order = [val_cols.index(name) for name in train_cols]
+    return LoadedData(val_data.train, None, TensorDataset(x[:, order], y), val_data.source, val_data.target_kind)
+
+
 def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not target:
         raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
@@ -1028,6 +1074,7 @@ def load_data(
         val_data = load_data(
             val_spec, batch_size=batch_size, x_key=x_key, y_key=y_key, target=target, seed=seed, option="--val-data"
         )
+        val_data = _align_csv_columns(text, val_data, target)
         val_loader = (
             val_data.train
             if val_data.dataset is None
