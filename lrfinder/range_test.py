@@ -54,6 +54,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
+from ._text import read_text
 from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
@@ -1476,7 +1477,7 @@ def _read_result_file(path: Path) -> str:
     if path.is_dir():
         raise IsADirectoryError(f"Cannot read a range-test result from {str(path)!r}: it is a directory. {what}.")
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text(path)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"No range-test result file at {str(path)!r}: no such file (and JSON text of a result starts with "

@@ -834,7 +834,7 @@ def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
 
     return {
         "not JSON": ("{not json", ["not valid JSON", "line 1"]),
-        "not UTF-8": (b"\xff\xfe{}", ["not UTF-8"]),
+        "not UTF-8": (b"\x80\xfe{}", ["not UTF-8"]),  # not \xff\xfe, a UTF-16 byte-order mark
         "a list": ([1, 2], ["a JSON array, expected an object"]),
         "foreign object": ({"name": "something else"}, ["not an lrfind result", "no schema_version"]),
         "newer schema": ({**good, "schema_version": 99}, ["schema_version 99", "reads version 1"]),
@@ -1086,3 +1086,19 @@ def test_a_validation_csv_is_read_by_column_name(work: Path):
     assert torch.equal(val_inputs("val_swapped.csv"), val_inputs("train.csv"))
     result = invoke("run", "model.pt", "--data", "train.csv", "--val-data", "val_other.csv", "--target", "label", *FAST)
     assert_one_line(result, 1, "--val-data val_other.csv does not have the input columns of --data train.csv", "'b'")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_windows_encoded_json_and_toml_files_are_read(work: Path, saved: dict, encoding: str):
+    # Notepad's UTF-8 with a byte-order mark and Windows PowerShell 5's `lrfind run --json - > a.json` (UTF-16):
+    # report said "not valid JSON (Unexpected UTF-8 BOM)" or "not UTF-8 text", --config "not valid TOML".
+    (work / "win.json").write_text((work / "good.json").read_text(), encoding=encoding)
+    result = invoke("report", "win.json", "--report", "win.png")
+    assert result.exit_code == 0, result.output
+    assert (work / "win.png").is_file()
+    (work / "win.toml").write_text('data = "train.npz"\nnum-steps = 12\n', encoding=encoding)
+    result = invoke("run", "model.pt", "--config", "win.toml", "--no-report")
+    assert result.exit_code == 0, result.output
+    from lrfinder import RangeTestResult
+
+    assert list(RangeTestResult.from_json(work / "win.json").lrs) == saved["lrs"]

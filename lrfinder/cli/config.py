@@ -34,9 +34,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import click
+
+from .._text import read_text
 
 __all__ = ["CONFIG_META", "CONFIG_TABLE_META", "read_toml", "load_config", "config_option", "option_key"]
 
@@ -66,8 +69,7 @@ def read_toml(path: str) -> dict[str, Any]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(read_text(Path(path)))
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--config") from None
     except UnicodeDecodeError as exc:

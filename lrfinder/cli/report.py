@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._text import read_text
 from .errors import clean_errors, debug_flag
 from .options import CONTEXT, common_options, one_line, report_option
 from .output import check_writable, in_cli_words, setup_logging
@@ -128,7 +129,7 @@ def load_results(
     schedule = None
     for path in paths:
         try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            doc = json.loads(read_text(Path(path)))
         except OSError as exc:
             raise BadResultFile(
                 f"cannot read {path}: {exc.strerror or one_line(exc)}. Pass a readable file written by lrfind run "
