@@ -1102,3 +1102,11 @@ def test_windows_encoded_json_and_toml_files_are_read(work: Path, saved: dict, e
     from lrfinder import RangeTestResult
 
     assert list(RangeTestResult.from_json(work / "win.json").lrs) == saved["lrs"]
+
+
+def test_a_utf16_csv_from_excel_unicode_text_is_read(work: Path):
+    # Excel's "Unicode text" export: UTF-16 with a byte-order mark, separated by tabs; it was "not UTF-8 text".
+    text = (work / "excel.csv").read_bytes().decode("utf-8-sig").replace(",", "\t").replace("\n", "\r\n")
+    (work / "unicode.csv").write_bytes(text.encode("utf-16"))
+    result = invoke("run", "model.pt", "--data", "unicode.csv", "--target", "label", *FAST)
+    assert result.exit_code == 0, result.output

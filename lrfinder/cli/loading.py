@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import io
 import json
 import logging
 import math
@@ -53,6 +54,7 @@ from .._atomic import atomic_write
 from .._checks import is_real
 from .._imports import ImportStringError, import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
+from .._text import read_text
 from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
 
@@ -781,8 +783,7 @@ def _csv_delimiter(header_line: str) -> str:
 
 def _csv_features(path: Path, target: str | None) -> list[str]:
     """The input columns of a CSV file, in the file's order: its header's names but the ``target``."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        first = handle.readline()
+    first = read_text(path).partition("\n")[0].rstrip("\r")
     header = next(csv.reader([first], delimiter=_csv_delimiter(first)), [])
     return [name.strip() for name in header if name.strip() != target]
 
@@ -828,8 +829,9 @@ def _align_csv_columns(train_spec: str, val_data: LoadedData, target: str | None
 def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not target:
         raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
-    # utf-8-sig: a spreadsheet's byte-order mark would otherwise stick to the first column's name.
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    # A spreadsheet's byte-order mark would otherwise stick to the first column's name; Excel's
+    # "Unicode text" is UTF-16 (with one), separated by tabs.
+    with io.StringIO(read_text(path), newline="") as handle:
         first = handle.readline()
         handle.seek(0)
         reader = csv.reader(handle, delimiter=_csv_delimiter(first))
