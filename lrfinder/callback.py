@@ -1556,7 +1556,7 @@ class LRFinder(_CallbackBase):
         gets any band above its ``base_lr``. Settings only the curve can judge are checked then.
         """
         from .optimizers import create_optimizer
-        from .schedulers import SCHEDULERS, create_scheduler
+        from .schedulers import SCHEDULERS, create_scheduler, plateau_val_monitor
 
         total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
         if not math.isfinite(total):
@@ -1581,8 +1581,8 @@ class LRFinder(_CallbackBase):
                 f"LRFinder(scheduler={self.scheduler!r}, scheduler_settings=...): {exc} (checked before the range "
                 f"test, over the fit's {int(total)} optimizer steps)"
             ) from exc
-        monitor = settings.get("monitor", SCHEDULERS["plateau"].settings["monitor"])
-        if self.scheduler == "plateau" and isinstance(monitor, str) and monitor.startswith("val"):
+        monitor = plateau_val_monitor(self.scheduler, settings)
+        if monitor is not None:
             # Lightning said so only at the end of the first epoch, after the test: "conditioned on metric
             # val_loss which is not available".
             validates = _lightning.defines_validation_step(pl_module)

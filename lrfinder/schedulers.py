@@ -831,6 +831,23 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
     return SCHEDULERS[name]
 
 
+def plateau_val_monitor(name: object, settings: Mapping[str, Any] | None) -> str | None:
+    """The ``val...`` metric a ``plateau`` schedule steps on, which only a validation loop logs; else ``None``.
+
+    ``monitor`` defaults to the registry's (``"val_loss"``). What ``LRFinder(scheduler="plateau")``
+    and :func:`lrfinder.train` check against the validation the fit will run, before training.
+
+    Example:
+        >>> plateau_val_monitor("plateau", None), plateau_val_monitor("plateau", {"monitor": "train_loss"})
+        ('val_loss', None)
+
+    """
+    if name != "plateau":
+        return None
+    monitor = (settings or {}).get("monitor", SCHEDULERS["plateau"].settings["monitor"])
+    return monitor if isinstance(monitor, str) and monitor.startswith("val") else None
+
+
 def advised_warmup(name: str, steps: int, base_lr: float, lr: float) -> dict[str, Any]:
     """The warm-up settings that build in a batch-size scaling's advised warm-up before schedule ``name``.
 

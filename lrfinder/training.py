@@ -517,10 +517,10 @@ def check_plateau_monitor_logged(
             ``val_dataloader``).
 
     """
-    if scheduler != "plateau":
-        return
-    monitor = (scheduler_settings or {}).get("monitor", "val_loss")
-    if not isinstance(monitor, str) or not monitor.startswith("val"):
+    from .schedulers import plateau_val_monitor
+
+    monitor = plateau_val_monitor(scheduler, scheduler_settings)
+    if monitor is None:
         return
     base = package_of(module).LightningModule
     if not defines_validation_step(module):
