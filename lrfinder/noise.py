@@ -715,6 +715,14 @@ class NoiseProbe:
     def reduce_local(self, mean_over_ranks: Any) -> None:
         """Average the ``"ranks"`` pairs' local norms over the processes (call on every rank).
 
+        A pair counts only where every rank's micro-batch held as many examples: ``.grad`` is the
+        plain mean of the ranks' gradients, the gradient of ``world`` equal batches only when they
+        are equal. Where they differ (ranks with loaders of different lengths, whose short last
+        batches fall on different steps) the pair is dropped on every rank alike. Each rank kept
+        the pairs of its own most common size before, so the ranks' noise scales (and the LR that
+        ``scaling="noise"`` moves with them) differed. The sizes ride on the same ``all_reduce``:
+        with ``s`` each rank's size, they are all equal exactly when ``mean(s**2) == mean(s)**2``.
+
         Args:
             mean_over_ranks: ``f(tensor) -> tensor``, the element-wise mean over ranks of a 1-d
                 float64 tensor (``lambda t: strategy.reduce(t, reduce_op="mean")``).
@@ -723,9 +731,14 @@ class NoiseProbe:
         idx = [i for i, source in enumerate(self.sources) if source == "ranks"]
         if not idx:
             return
-        mean = mean_over_ranks(torch.tensor([self.small_sq[i] for i in idx], dtype=torch.float64))
-        for i, value in zip(idx, torch.as_tensor(mean).reshape(-1).tolist()):
-            self.small_sq[i] = float(value)
+        n = len(idx)
+        sizes = [float(self.sizes[i][0]) for i in idx]
+        values = [self.small_sq[i] for i in idx] + sizes + [s * s for s in sizes]
+        mean = torch.as_tensor(mean_over_ranks(torch.tensor(values, dtype=torch.float64))).reshape(-1).tolist()
+        for k, i in enumerate(idx):
+            # Integers (and their squares) average exactly in float64: equal sizes compare equal.
+            alike = mean[2 * n + k] == mean[n + k] ** 2
+            self.small_sq[i] = float(mean[k]) if alike else math.nan
         self._drop_non_finite()
 
     def _record(

@@ -895,8 +895,59 @@ def test_ranks_pairs_wait_for_the_mean_over_ranks() -> None:
     for hook in hooks:
         hook.remove()
     assert probe.sources == ["ranks"] * 3 and probe.sizes[0] == (4, 8) and math.isnan(probe.small_sq[1])
-    probe.reduce_local(lambda t: t * 0 + torch.arange(len(t), dtype=torch.float64))
+    # Every rank's norms averaged to 0, 1, 2; the sizes (after them) alike on every rank.
+    probe.reduce_local(lambda t: torch.cat([torch.arange(3, dtype=torch.float64), t[3:]]))
     assert probe.small_sq == [0.0, 2.0] and probe.steps == [0, 2]
+
+
+def _rank_probes(sizes: list[list[int]]) -> list[NoiseProbe]:
+    """Two ranks' probes after a sweep whose steps had micro-batches of ``sizes[rank][step]`` examples.
+
+    Each rank's backward on its own batch, then ``.grad`` set to the ranks' mean, as DDP's all-reduce does.
+    """
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(3, 1, generator=gen)
+    models = [nn.Linear(3, 1, bias=False) for _ in sizes]
+    probes = [NoiseProbe(m.parameters()) for m in models]
+    hooks = [h for probe in probes for h in probe.watch_backward()]
+    for step in range(len(sizes[0])):
+        for model, probe, own in zip(models, probes, sizes):
+            model.weight.data.zero_()
+            model.zero_grad()
+            x = torch.randn(own[step], 3, generator=gen)
+            y = x @ w + torch.randn(own[step], 1, generator=gen)
+            probe.before_backward()
+            F.mse_loss(model(x), y).backward()
+            probe.after_backward()
+        mean = torch.stack([m.weight.grad for m in models]).mean(0)
+        for model, probe, own in zip(models, probes, sizes):
+            model.weight.grad = mean.clone()
+            probe.end_backward_step(step, own[step], 1, world=2)
+    for hook in hooks:
+        hook.remove()
+    return probes
+
+
+def test_ranks_pairs_count_only_where_every_rank_had_the_same_batch_size() -> None:
+    """Loaders of different lengths on the two ranks: each rank's short last batch falls on its own steps.
+
+    Each rank kept the pairs of its own most common size (rank 0 the steps where rank 1's batch was short, and
+    the other way round), so the ranks measured different noise scales (and scaled their LRs apart).
+    """
+    sizes = [[16] * 30, [16] * 30]
+    sizes[0][4] = sizes[0][9] = 4  # rank 0's short batches
+    sizes[1][2] = sizes[1][7] = sizes[1][11] = 12  # rank 1's
+    probes = _rank_probes(sizes)
+    sent: list[torch.Tensor] = []
+    for probe in probes:  # what each rank hands to the all_reduce
+        copy.deepcopy(probe).reduce_local(lambda t: sent.append(t.clone()) or t)
+    mean = (sent[0] + sent[1]) / 2
+    for probe in probes:
+        probe.reduce_local(lambda t: mean)
+    kept = [i for i in range(30) if sizes[0][i] == sizes[1][i]]
+    assert probes[0].steps == probes[1].steps == kept
+    assert probes[0].small_sq == probes[1].small_sq and probes[0].sizes == probes[1].sizes == [(16, 32)] * len(kept)
+    assert probes[0].estimate() == probes[1].estimate()
 
 
 def _regression_fit(tmp_path: Path, *, noise: bool, accumulate: int) -> tuple[object, torch.Tensor]:

@@ -105,6 +105,16 @@ def _worker(rank: int, init: str, out: str) -> None:
     }
     record["refine_restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
+    # Each rank its own loader, of a different length: the short last batches fall on different steps.
+    data, _ = _regression(rank)
+    own = DataLoader(TensorDataset(*data[: 100 if rank == 0 else 60]), batch_size=16)
+    uneven = lrfinder.range_test(
+        nn.parallel.DistributedDataParallel(small_net()), own, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0,
+        num_steps=40, noise_scale=True,
+    )
+    noise = None if uneven.noise_scale is None else uneven.noise_scale.to_dict()
+    record["uneven"] = {**_curve(uneven), "noise": noise, "noise_error": uneven.noise_error}
+
     # A plain model on rank 0 only, inside the initialized group: nothing to wait for.
     if rank == 0:
         plain = small_net()
@@ -156,6 +166,15 @@ def test_weight_decay_sweep_and_refine_agree_across_ranks(ranks: list[dict[str, 
     assert a["wd_curves"] == b["wd_curves"]
     assert a["refined"] == b["refined"]
     assert a["refined"]["trials"]
+
+
+@pytest.mark.slow
+def test_loaders_of_different_lengths_measure_the_same_noise_scale(ranks: list[dict[str, Any]]) -> None:
+    """Rank 0's short batches (4 examples) and rank 1's (12) fell on different steps: each rank kept the pairs
+    of its own most common size, and the ranks' noise scales differed (6.5e3 against 3.6e2)."""
+    a, b = ranks
+    assert a["uneven"] == b["uneven"]
+    assert a["uneven"]["noise"] is not None, a["uneven"]["noise_error"]
 
 
 @pytest.mark.slow
