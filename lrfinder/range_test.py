@@ -686,9 +686,14 @@ def steps_alike_without_closure(optimizer: torch.optim.Optimizer) -> bool:
     return not (
         getattr(optimizer, "_optimizer_step_pre_hooks", None)
         or getattr(optimizer, "_optimizer_step_post_hooks", None)
-        or getattr(_torch_optimizer, "_global_optimizer_pre_hooks", None)
+        or any(_foreign_hooks(getattr(_torch_optimizer, "_global_optimizer_pre_hooks", {})))
         or getattr(_torch_optimizer, "_global_optimizer_post_hooks", None)
     )
+
+
+def _foreign_hooks(table: Mapping[Any, Any]) -> list[Any]:
+    """The hooks of ``table`` but lrfinder's own :class:`_OptimizerWatch`, which changes nothing in a step."""
+    return [hook for hook in table.values() if not isinstance(hook, _OptimizerWatch)]
 
 
 def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
@@ -864,7 +869,7 @@ def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
     )
     names = []
     for table in tables:
-        for hook in table.values():
+        for hook in _foreign_hooks(table):
             if _warmup_owner(hook) is None:
                 names.append(str(getattr(hook, "__qualname__", type(hook).__name__)))
     return names
@@ -2283,50 +2288,21 @@ class StateSnapshot:
             ]
             buffers = _unique([*model.buffers(), *(b for m in copied for b in m.buffers())])
             self._buffers = [(b, b.detach().clone()) for b in buffers if is_lazy(b) or not b.is_inference()]
-            # A wrapper's inner optimizer is found among its attributes and snapshotted as one.
-            self._all_optimizers = list(self.optimizers)
+            self._all_optimizers: list[torch.optim.Optimizer] = []
             self._opt_attrs: list[tuple[Any, dict[str, tuple[Any, ...]]]] = []
-            unknown: list[str] = []
-            seen: set[int] = set()
-            for opt in self._all_optimizers:  # grows while walked
-                attrs = {k: v for k, v in vars(opt).items() if k not in _OPTIMIZER_OWN}
-                name = type(opt).__name__
-                held = {k: _capture(v, f"{name}.{k}", seen, self._all_optimizers, unknown) for k, v in attrs.items()}
-                self._opt_attrs.append((opt, held))
+            self._opt_state: list[tuple[dict[Any, Any], list[Any]]] = []
+            self._group_tensors: list[list[dict[str, torch.Tensor]]] = []
+            self._step_hooked: list[tuple[Any, dict[str, Any]]] = []
+            self._seen: set[int] = set()
+            unknown = self._capture_optimizers(self.optimizers)
             # A DDP comm hook's state (PowerSGD's iteration count and error feedback) moves at every step.
             hook_unknown: list[str] = []
             hook_states = _comm_hook_states(model)
             if wrapper is not None:  # Lightning's DDP wrapper around the module, outside its tree
                 hook_states += [h for h in _comm_hook_states(wrapper) if all(h is not k for k in hook_states)]
-            self._hook_states = [(state, _capture_hook_state(state, seen, hook_unknown)) for state in hook_states]
-            self._opt_state = [
-                (
-                    {p: _clone(s) for p, s in opt.state.items()},
-                    [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
-                )
-                for opt in self._all_optimizers
-            ]
-            # The tensors the groups hold (a tensor lr): restored into these objects, not as copies.
-            self._group_tensors = [
-                [{k: v for k, v in g.items() if isinstance(v, torch.Tensor)} for g in opt.param_groups]
-                for opt in self._all_optimizers
-            ]
-        # lrfinder's PlateauWithWarmup moves its warm-up on the optimizer's steps (a step hook): the
-        # test's steps would use it up, and leave the LR at the warm-up's start for good.
-        self._step_hooked: list[tuple[Any, dict[str, Any]]] = []
-        for opt in self._all_optimizers:
-            for hook in list(getattr(opt, "_optimizer_step_post_hooks", {}).values()):
-                owner = _warmup_owner(hook)
-                if owner is not None:
-                    self._step_hooked.append((owner, copy.deepcopy(owner.state_dict())))
+            self._hook_states = [(state, _capture_hook_state(state, self._seen, hook_unknown)) for state in hook_states]
         if unknown:
-            warnings.warn(
-                f"The optimizer keeps state outside its state and param groups that the range test cannot restore: "
-                f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
-                "(or in attributes that are tensors, numbers, RNGs, or lists and dicts of them), or save it before the "
-                "test and load it back afterwards.",
-                stacklevel=caller_stacklevel(),
-            )
+            _warn_unrestorable_optimizer_state(unknown)
         if hook_unknown:
             warnings.warn(
                 f"The DDP communication hook's state holds objects with tensors of their own that the range test "
@@ -2362,6 +2338,77 @@ class StateSnapshot:
         # epoch draws its order from it: one the test started is shut down in restore(), so
         # the next iter() starts as if the test had not run.
         self._fresh_loaders = [d for d in data if getattr(d, "persistent_workers", False) and _iterator_of(d) is None]
+
+    def _capture_optimizers(self, optimizers: Iterable[torch.optim.Optimizer]) -> list[str]:
+        """Capture ``optimizers`` (and the optimizers they wrap) for :meth:`restore`; the names it cannot restore.
+
+        Their state, param-group settings (and the tensors the groups hold, restored into the same
+        objects), their other attributes by :func:`_capture`'s rules (a wrapper's inner optimizer is
+        found among them and captured as one), and the warm-up of lrfinder's ``PlateauWithWarmup``
+        hooked on their steps (the test's steps would use it up, and leave the LR at the warm-up's start).
+        """
+        start = len(self._all_optimizers)
+        self._all_optimizers.extend(optimizers)
+        unknown: list[str] = []
+        with torch.inference_mode(False), torch.no_grad():
+            for opt in self._all_optimizers[start:]:  # grows while walked
+                attrs = {k: v for k, v in vars(opt).items() if k not in _OPTIMIZER_OWN}
+                name = type(opt).__name__
+                held = {
+                    k: _capture(v, f"{name}.{k}", self._seen, self._all_optimizers, unknown) for k, v in attrs.items()
+                }
+                self._opt_attrs.append((opt, held))
+            for opt in self._all_optimizers[start:]:
+                self._opt_state.append(
+                    (
+                        {p: _clone(s) for p, s in opt.state.items()},
+                        [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
+                    )
+                )
+                self._group_tensors.append(
+                    [{k: v for k, v in g.items() if isinstance(v, torch.Tensor)} for g in opt.param_groups]
+                )
+                for hook in list(getattr(opt, "_optimizer_step_post_hooks", {}).values()):
+                    owner = _warmup_owner(hook)
+                    if owner is not None:
+                        self._step_hooked.append((owner, copy.deepcopy(owner.state_dict())))
+        return unknown
+
+    @contextlib.contextmanager
+    def watching_optimizers(self) -> Iterator[None]:
+        """While open, capture every other optimizer before its first step, for :meth:`restore` to put back.
+
+        A ``step_fn`` may step an optimizer of its own besides the swept one: a GAN's critic (or
+        discriminator), whose optimizer steps inside the generator's loss. Its state, param
+        groups and attributes are captured as the snapshot's own optimizers are, just before its
+        first step (through torch's global step pre-hook), and so are its parameters outside the
+        model (a critic held by the ``step_fn`` alone): their values are those the test started
+        from, since only that optimizer moves them. Their gradients, made by the test's backward
+        before that step, are unknown from before it: :meth:`restore` clears them (``None``), as
+        ``zero_grad()`` does. Outside the block nothing is captured any more.
+        """
+        handle = _torch_optimizer.register_optimizer_step_pre_hook(_OptimizerWatch(self))
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    def _capture_late(self, optimizer: torch.optim.Optimizer) -> None:
+        """Capture an optimizer first stepped in :meth:`watching_optimizers`, and its parameters outside the model."""
+        if any(optimizer is o for o in self._all_optimizers):
+            return
+        start = len(self._all_optimizers)
+        unknown = self._capture_optimizers([optimizer])
+        own = {id(p) for p, _, _ in self._params}
+        with torch.inference_mode(False), torch.no_grad():
+            for opt in self._all_optimizers[start:]:
+                for group in opt.param_groups:
+                    for p in group["params"]:
+                        if id(p) not in own and isinstance(p, torch.Tensor) and not p.is_inference():
+                            own.add(id(p))
+                            self._params.append((p, p.detach().clone(), None))
+        if unknown:
+            _warn_unrestorable_optimizer_state(unknown)
 
     def nbytes(self) -> int:
         """Bytes held by the snapshot's tensor and array copies.
@@ -2464,6 +2511,31 @@ class StateSnapshot:
                 shutdown = getattr(started, "_shutdown_workers", None)
                 if callable(shutdown):
                     shutdown()
+
+
+class _OptimizerWatch:
+    """The global step pre-hook of :meth:`StateSnapshot.watching_optimizers`: captures an optimizer before it steps.
+
+    A class, not a closure, so the checks that read step hooks (:func:`outside_step_hooks`,
+    :func:`steps_alike_without_closure`) know it for lrfinder's own: it changes nothing in the step.
+    """
+
+    def __init__(self, snapshot: StateSnapshot) -> None:
+        self.snapshot = snapshot
+
+    def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.snapshot._capture_late(optimizer)
+
+
+def _warn_unrestorable_optimizer_state(unknown: Sequence[str]) -> None:
+    """Warn that an optimizer keeps state :class:`StateSnapshot` cannot restore, naming (the first three of) it."""
+    warnings.warn(
+        f"The optimizer keeps state outside its state and param groups that the range test cannot restore: "
+        f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
+        "(or in attributes that are tensors, numbers, RNGs, or lists and dicts of them), or save it before the "
+        "test and load it back afterwards.",
+        stacklevel=caller_stacklevel(),
+    )
 
 
 def _iterator_of(loader: object) -> object | None:
@@ -4153,7 +4225,10 @@ def range_test(
 
     train_modes(model)
     try:
-        with training_grad_mode(target):
+        # Another optimizer the step_fn steps (a GAN's critic) is put back with the rest.
+        with training_grad_mode(target), (
+            snapshot.watching_optimizers() if snapshot is not None else contextlib.nullcontext()
+        ):
             lrs, losses, reason = run_sweep(
                 step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step
             )

@@ -1202,7 +1202,9 @@ def refine_range_test(
             floor=s.min_lr / s.max_lr, reduce=reduce,
         )
 
-    refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)
+    # Another optimizer the step_fn steps (a GAN's critic) starts every trial where it was, and is put back after.
+    with snapshot.watching_optimizers():
+        refinement = trial_round(s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes)
     return replace(result, refinement=refinement)
 
 

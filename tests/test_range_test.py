@@ -3146,3 +3146,63 @@ def test_sparse_inputs_are_checked_for_nan_by_their_values(layout: str) -> None:
     poisoned[3, 2] = float("nan")
     with pytest.raises(DataError, match="Batch 0 of the pass holds NaN or inf in inputs"):
         range_test(make_mlp(), [(sparse(poisoned), y[:16])] * 4, loss_fn=F.cross_entropy, num_steps=12)
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["critic-in-model", "critic-outside"])
+def test_an_optimizer_the_step_fn_steps_itself_is_restored(inside: bool, dataset: TensorDataset) -> None:
+    # A GAN's step_fn steps the critic's optimizer and returns the generator's loss: the swept optimizer was
+    # restored, the critic's Adam state (its step count and moments) was left 100 steps on, without a word,
+    # and a critic outside the model kept the weights the test trained.
+    torch.manual_seed(0)
+    gen = nn.Linear(4, 4)
+    critic = nn.Linear(4, 1)
+    model = nn.ModuleDict({"gen": gen, "critic": critic}) if inside else gen
+    g_opt = torch.optim.Adam(gen.parameters(), lr=1e-3)
+    c_opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+    batches = [torch.randn(16, 4) for _ in range(4)]
+
+    def step_fn(m: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        fake = gen(torch.randn_like(batch))
+        c_opt.zero_grad()
+        (critic(fake.detach()).mean() - critic(batch).mean()).backward()
+        c_opt.step()
+        return -critic(fake).mean()
+
+    for batch in batches[:2]:  # both optimizers with real state
+        g_opt.zero_grad()
+        step_fn(model, batch).backward()
+        g_opt.step()
+    c_opt.zero_grad()
+    before = [copy_of(c_opt.state_dict()), [p.detach().clone() for p in critic.parameters()]]
+    g_before = copy_of(g_opt.state_dict())
+    range_test(model, batches, optimizer=g_opt, step_fn=step_fn, num_steps=20, max_lr=1.0)
+    assert same(copy_of(c_opt.state_dict()), before[0])
+    assert all(torch.equal(p, q) for p, q in zip(critic.parameters(), before[1], strict=True))
+    assert all(p.grad is None for p in critic.parameters())
+    assert same(copy_of(g_opt.state_dict()), g_before)
+    # Only during the test: the global step hook that captured it is gone.
+    from torch.optim import optimizer as optimizer_module
+
+    assert not optimizer_module._global_optimizer_pre_hooks
+
+
+def copy_of(value: Any) -> Any:
+    """A deep copy of a state dict, tensors cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, dict):
+        return {k: copy_of(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(copy_of(v) for v in value)
+    return value
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two state dicts hold equal values, tensors bit for bit."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return bool(a == b)
