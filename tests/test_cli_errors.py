@@ -1058,6 +1058,22 @@ def test_a_tilde_the_shell_left_is_the_home_directory(work: Path, monkeypatch: p
     assert check_model_output(click.Context(fit_command), output, "~/out.pt") == str(home / "out.pt")
 
 
+def test_a_config_path_with_a_tilde_the_shell_left_is_in_the_home_directory(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # click.Path(exists=True) checked '~/lrfind.toml' under the current directory before lrfinder saw
+    # it: "Path '~/lrfind.toml' does not exist", though the file was in the home directory.
+    home = work / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    (home / "lrfind.toml").write_text('json = "from-config.json"\n')
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--config=~/lrfind.toml")
+    assert result.exit_code == 0, result.output
+    assert (work / "from-config.json").is_file()
+    line = assert_one_line(invoke("run", "model.pt", "--data", "train.npz", "--config=~/missing.toml"), 2)
+    assert f"'~/missing.toml' ({home / 'missing.toml'}) does not exist" in line
+
+
 @pytest.mark.parametrize("function", ["arrays_pair", "arrays_dict"])
 def test_a_data_function_may_return_an_x_y_pair_or_dict_of_arrays(work: Path, function: str):
     # As a .pt file may hold them; the function's (x, y) was refused: "returned a tuple; expected a Dataset".

@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -41,7 +42,7 @@ import click
 
 from .._text import read_text
 
-__all__ = ["CONFIG_META", "CONFIG_TABLE_META", "read_toml", "load_config", "config_option", "option_key"]
+__all__ = ["CONFIG_META", "CONFIG_TABLE_META", "ConfigPath", "read_toml", "load_config", "config_option", "option_key"]
 
 #: The key of ``ctx.meta`` that holds the ``--config`` file's path once it is read.
 CONFIG_META = "lrfind.config"
@@ -289,11 +290,33 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
+class ConfigPath(click.Path):
+    """An existing file, a leading ``~`` made the home directory first (as the other path options do).
+
+    A shell leaves the ``~`` of ``--config=~/lrfind.toml`` as it is, and ``click.Path(exists=True)``
+    then found no file named ``~/lrfind.toml`` under the current directory. A missing file is a
+    usage error naming the path as given and the path it stands for.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Expand a leading ``~``, then check the file as :class:`click.Path` does."""
+        from .options import expand_home  # options imports this module
+
+        given = os.fspath(value)
+        text = expand_home(given)
+        if text != given and not os.path.exists(text):
+            self.fail(f"{given!r} ({text}) does not exist.", param, ctx)
+        return super().convert(text, param, ctx)
+
+
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """The ``--config FILE`` option: eager, so its values become defaults of the other options."""
     return click.option(
         "--config",
-        type=click.Path(exists=True, dir_okay=False),
+        type=ConfigPath(),
         is_eager=True,
         expose_value=False,
         callback=load_config,
