@@ -31,7 +31,7 @@ import random
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
@@ -76,6 +76,8 @@ __all__ = [
     "warn",
     "info",
     "rewrite_hparams_file",
+    "EitherLightning",
+    "EITHER",
 ]
 
 #: The import names of the two Lightning distributions, the preferred one first: ``lightning``
@@ -101,6 +103,39 @@ def installed_packages() -> tuple[str, ...]:
         except (ImportError, ValueError):  # a parent package missing, or blocked in sys.modules
             continue
     return tuple(found)
+
+
+class EitherLightning:
+    """The run-time ``pl`` of annotations such as ``trainer: pl.Trainer``, for :func:`typing.get_type_hints`.
+
+    A type checker reads ``pl`` as ``pytorch_lightning`` (imported under ``TYPE_CHECKING``); at run
+    time the modules bind ``pl`` to :data:`EITHER` instead, so that importing them imports no
+    Lightning and tools that evaluate annotations (jsonargparse and LightningCLI, pydantic, typer)
+    get a class, not a ``NameError``. ``EITHER.Trainer`` is the ``Trainer`` of the one installed
+    distribution, or ``Union[lightning.pytorch.Trainer, pytorch_lightning.Trainer]`` with both, as
+    lrfinder takes either. The first access imports Lightning.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and inspect probe dunders: not Lightning's names
+            raise AttributeError(name)
+        return _either(name)
+
+    def __repr__(self) -> str:
+        return "lrfinder._lightning.EITHER"
+
+
+@functools.cache
+def _either(name: str) -> Any:
+    names = installed_packages()
+    if not names:
+        raise ImportError(f"pl.{name} needs Lightning: pip install lightning (or pytorch-lightning).")
+    found = tuple(getattr(importlib.import_module(package), name) for package in names)
+    return found[0] if len(set(found)) == 1 else Union[found]  # noqa: UP007 - a tuple of run-time classes
+
+
+#: The run-time ``pl`` of lrfinder's annotations (see :class:`EitherLightning`).
+EITHER = EitherLightning()
 
 
 def _imported() -> list[ModuleType]:

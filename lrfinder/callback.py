@@ -93,6 +93,8 @@ if TYPE_CHECKING:
 else:
     # The Callback of every installed Lightning distribution (see lrfinder._lightning).
     _CallbackBase = _lightning.callback_base()
+    # For typing.get_type_hints: pl.Trainer is the Trainer of every installed distribution.
+    pl = _lightning.EITHER
 
 __all__ = ["LRFinder", "find_lr"]
 

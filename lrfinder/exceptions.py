@@ -6,10 +6,11 @@ data, model or curve raise a subclass of :class:`LRFinderError` whose message en
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .range_test import RangeTestResult
+# ``lrfinder.RangeTestResult`` in an annotation: resolved by the package's lazy names when
+# typing.get_type_hints asks, so this module stays light (no torch) and imports no engine.
+import lrfinder
 
 __all__ = [
     "LRFinderError",
@@ -51,7 +52,7 @@ class RefineInterrupted(KeyboardInterrupt):
     ``sys.last_value.result``.
     """
 
-    def __init__(self, result: RangeTestResult, *args: Any) -> None:
+    def __init__(self, result: lrfinder.RangeTestResult, *args: Any) -> None:
         lr = result.lr
         reading = f"suggested lr {lr:.2e}" if lr is not None else "no suggestion"
         super().__init__(

@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, get_args
+from typing import Any, Literal, ParamSpec, TypeVar, cast, get_args
 
 import numpy as np
 import torch
@@ -73,10 +73,8 @@ from .names import (
     did_you_mean_each,
 )
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
+from .refine import Refine, Refinement  # at run time too, for typing.get_type_hints (refine imports no engine)
 from .scaling import ScaledLR, ScalingRule, scale_lr
-
-if TYPE_CHECKING:
-    from .refine import Refine, Refinement
 
 __all__ = [
     "StopReason",

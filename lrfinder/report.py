@@ -30,9 +30,15 @@ import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
 import numpy as np
+
+# Imported at run time (not under TYPE_CHECKING) for typing.get_type_hints on plot_range_test and
+# save_report: the classes only, no pyplot and no backend chosen; ``import lrfinder`` imports no
+# matplotlib, as the package imports this module on first use.
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from . import names
 from ._atomic import atomic_write
@@ -54,10 +60,6 @@ from .exceptions import InconclusiveCurveError
 from .noise import format_batch
 from .range_test import RangeTestResult
 from .scaling import ScaledLR
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = ["plot_range_test", "save_report", "report_writer", "REPORT_FORMATS", "COLORS"]
 

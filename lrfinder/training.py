@@ -78,6 +78,9 @@ from .range_test import (
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
+else:
+    # For typing.get_type_hints, importing no Lightning until asked (see lrfinder._lightning.EITHER).
+    from ._lightning import EITHER as pl
 
 __all__ = [
     "EpochSummary",
