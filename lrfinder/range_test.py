@@ -3286,22 +3286,31 @@ def _all_finite(tensor: torch.Tensor) -> bool:
     ``torch.isfinite(t).all()`` runs several kernels (about 10 us on a CPU batch of 32 x 64, a
     fiftieth of a small model's step, every step). A sum that is not finite (NaN or inf in the
     tensor, or an overflow of finite values) is settled by ``isfinite``. Plain strided real
-    tensors only; any other goes straight to ``isfinite``. A sparse tensor is judged by its stored
-    values (``isfinite`` has no sparse kernel: a batch of sparse inputs failed with torch's
-    "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend"); a layout
-    ``isfinite`` cannot read at all is not judged (taken as finite).
+    tensors only; any other goes straight to ``isfinite``. Layouts ``isfinite`` has no kernel for
+    are read another way: a sparse tensor by its stored values (a batch of sparse inputs failed
+    with torch's "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend"), a
+    nested tensor of the strided layout by its components, an MKL-DNN tensor densified. A layout
+    still without a kernel (torch's ``NotImplementedError``) is not judged (taken as finite); any
+    other error (a CUDA fault, out of memory, a tensor subclass's own failure) is raised as it is:
+    taken as finite, it hid the fault and the check.
     """
     if tensor.layout == torch.sparse_coo:
         tensor = tensor._values()
     elif tensor.layout in (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc):
         tensor = tensor.values()
+    elif tensor.layout == torch._mkldnn:  # type: ignore[attr-defined]
+        tensor = tensor.to_dense()
+    elif type(tensor) is torch.Tensor and tensor.is_nested:  # no sum, no isfinite: "NestedTensorCPU" backend
+        return all(_all_finite(part) for part in tensor.unbind())
     if type(tensor) is torch.Tensor and tensor.layout == torch.strided and not tensor.is_complex():
         if math.isfinite(tensor.detach().sum().item()):
             return True
     try:
         return bool(torch.isfinite(tensor).all())
-    except (NotImplementedError, RuntimeError):  # a layout with no isfinite kernel: nothing to say about it
-        return True
+    except NotImplementedError:
+        if tensor.layout == torch.strided:
+            raise
+        return True  # a layout with no isfinite kernel: nothing to say about it
 
 
 def _non_finite_parts(batch: Any, name: str = "", depth: int = 0) -> list[str]:

@@ -2837,6 +2837,33 @@ def test_the_data_check_reads_finite_elements_from_the_sum_only_when_it_can(tens
     assert finite == bool(torch.isfinite(tensor).all())
 
 
+class _FaultyIsfinite(torch.Tensor):
+    """A tensor whose ``isfinite`` fails as a CUDA fault would."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func is torch.isfinite:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def test_the_data_check_reads_other_layouts_and_raises_other_errors() -> None:
+    # Any RuntimeError of isfinite was taken as 'finite' (meant for layouts with no kernel), hiding a CUDA
+    # fault or an out-of-memory; a nested tensor failed on the sum ("NestedTensorCPU" backend).
+    from lrfinder.range_test import _all_finite
+
+    nan = float("nan")
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        _all_finite(torch.randn(3).as_subclass(_FaultyIsfinite))
+    assert _all_finite(torch.nested.nested_tensor([torch.randn(2, 3), torch.randn(4, 3)])) is True
+    assert _all_finite(torch.nested.nested_tensor([torch.randn(2, 3), torch.full((4, 3), nan)])) is False
+    if torch.backends.mkldnn.is_available():
+        assert _all_finite(torch.randn(3, 4).to_mkldnn()) is True
+        assert _all_finite(torch.tensor([[1.0, nan]]).to_mkldnn()) is False
+    assert _all_finite(torch.tensor([[0.0, nan]]).to_sparse()) is False
+    assert _all_finite(torch.tensor([[0.0, 1.0]]).to_sparse_csr()) is True
+
+
 # --------------------------------------------------------------------------------------------
 # Bad input, round 3: a loss that broadcasts, a forward without a return
 # --------------------------------------------------------------------------------------------
