@@ -1727,7 +1727,12 @@ def find_lr(
     already in its callbacks (an :class:`LRFinder`, Lightning's ``LearningRateFinder``) sit out
     this fit: they would apply an LR. Its checkpoint callbacks sit out too (no checkpoint is
     written), and it validates nothing: the Trainer's sanity check is skipped for this fit (its
-    ``num_sanity_val_steps`` is put back afterwards).
+    ``num_sanity_val_steps`` is put back afterwards). Lightning's ``BatchSizeFinder`` runs as in
+    any fit when it can scale the batch (a ``datamodule``, or the module's own
+    ``train_dataloader``): it sets the ``batch_size`` attribute it finds, as a ``fit`` would, and
+    the test runs at that batch, the one the fit after ``find_lr`` trains at. Given
+    ``train_dataloaders``, which it cannot scale, it sits out (with a warning naming the batch
+    the LR was found at).
 
     Args:
         model: The LightningModule.
@@ -1822,7 +1827,14 @@ def find_lr(
     # Checkpoint callbacks sit out too: ModelCheckpoint(save_last=True) saved last.ckpt at the end of this
     # fit (step 0, the LR from before find_lr in its optimizer state), which fit(ckpt_path="last") resumed.
     callbacks = _lightning.package_of(trainer).callbacks
-    sitting_out = (LRFinder, callbacks.LearningRateFinder, callbacks.Checkpoint)
+    sitting_out: tuple[type, ...] = (LRFinder, callbacks.LearningRateFinder, callbacks.Checkpoint)
+    # Lightning's BatchSizeFinder stays where it can scale the batch (a datamodule's or the module's own
+    # loader): the test runs at the batch it picks, the one the fit after find_lr trains at. A loader passed
+    # in it cannot scale: it refused the whole call ("cannot be used with dataloaders passed directly to
+    # `.fit()`", a fit the caller never ran), so it sits out and the test runs at that loader's batch.
+    batch_finder_out = train_dataloaders is not None and any(isinstance(c, callbacks.BatchSizeFinder) for c in saved)
+    if batch_finder_out:
+        sitting_out += (callbacks.BatchSizeFinder,)
     trainer.callbacks = [  # type: ignore[attr-defined]
         *(c for c in saved if not isinstance(c, sitting_out)),
         callback,
@@ -1846,6 +1858,17 @@ def find_lr(
         raise LRFinderError(
             "find_lr() got no result in this process: the strategy ran the fit elsewhere (e.g. ddp_spawn). "
             "Use strategy='ddp' or a single-device Trainer."
+        )
+    if batch_finder_out:
+        batch = callback.result.batch_size
+        at = "their batch" if batch is None else f"a batch of {batch}"
+        # stacklevel: past Lightning's rank-zero wrappers and find_lr, to the caller's line.
+        _lightning.package_of(trainer).utilities.rank_zero_warn(
+            f"find_lr: Lightning's BatchSizeFinder in the Trainer's callbacks sat out this test (it cannot scale "
+            f"train_dataloaders passed in), so the LR was found at {at}. "
+            "If a later fit lets BatchSizeFinder pick another batch, pass find_lr the datamodule instead (the test "
+            "then runs at the batch it picks), or scale the LR to that batch (lrfinder.scale_lr).",
+            stacklevel=5,
         )
     if callback.strict and callback.result.lr is None:
         raise InconclusiveCurveError(f"The range test was inconclusive: {callback.result.error}")

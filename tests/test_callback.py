@@ -1734,6 +1734,26 @@ def test_find_lr_on_a_trainer_with_model_checkpoint_writes_no_checkpoint(tmp_pat
     assert (tmp_path / "ckpt" / "last.ckpt").exists()
 
 
+def test_find_lr_with_lightnings_batch_size_finder(tmp_path: Path) -> None:
+    """Lightning's BatchSizeFinder in the Trainer runs in find_lr's fit when it can scale the batch (the test
+    then runs at the batch the fit after it trains at); given train_dataloaders, which it cannot scale, it refused
+    the whole call ("cannot be used with dataloaders passed directly to `.fit()`"): it now sits out, with a
+    warning naming the batch the LR was found at."""
+    bsf = pl.callbacks.BatchSizeFinder(mode="power", steps_per_trial=1, init_val=16, max_trials=2)
+    t = trainer(tmp_path, [bsf], max_steps=2)
+    model = Net()
+    with pytest.warns(UserWarning, match=r"BatchSizeFinder .* sat out this test .* found at a batch of 32\.") as seen:
+        result = find_lr(model, train_dataloaders=make_loader(batch_size=32), trainer=t, **FAST)
+    assert [w.filename for w in seen if "BatchSizeFinder" in str(w.message)] == [__file__]
+    assert result.batch_size == 32 and model.train_events() == [] and t.callbacks[0] is bsf
+    dm = DataModule(batch_size=16)
+    result = find_lr(model, datamodule=dm, trainer=t, **FAST)
+    assert bsf.optimal_batch_size == dm.batch_size == result.batch_size == 32
+    model.lr = result.lr
+    t.fit(model, datamodule=dm)  # BatchSizeFinder picks again: the batch the LR was found at
+    assert dm.batch_size == 32 and model.train_events()[-1][1] == (result.lr,)
+
+
 def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> None:
     # autograd's "element 0 of tensors does not require grad and does not have a grad_fn" from the stepper.
     class Detached(Net):
