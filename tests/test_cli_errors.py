@@ -751,6 +751,22 @@ def test_an_output_where_no_file_can_be_made_is_refused_before_the_test(work: Pa
         assert "suggested lr" not in result.output and "wrote" not in result.output
 
 
+def test_a_path_too_long_for_the_file_system_is_a_usage_error(work: Path):
+    # pathlib's is_dir()/is_file() raised "OSError: [Errno 36] File name too long" as a traceback (exit 1),
+    # for an output path before the run and for --data/--val-data.
+    long = "a" * 300
+    for command, option, path, verb in (
+        (["run", "model.pt", "--data", "train.npz", *FAST], "--json", f"{long}.json", "cannot write"),
+        (["run", "model.pt", "--data", "train.npz", "--num-steps", "12"], "--report", f"{long}.png", "cannot write"),
+        (["fit", "model.pt", "--data", "train.npz", *FAST], "--output", f"{long}.pt", "cannot write"),
+        (["run", "model.pt", *FAST], "--data", f"{long}.npz", "cannot read"),
+        (["run", "model.pt", "--data", "train.npz", "--refine", *FAST], "--val-data", f"{long}.npz", "cannot read"),
+    ):
+        result = invoke(*command, option, path)
+        assert_one_line(result, 2, option, verb, "File name too long")
+        assert "suggested lr" not in result.output
+
+
 def test_an_output_path_ending_in_a_separator_is_refused(work: Path):
     # -o models/ wrote the trained model to a file named "models"; --json out/ a file named "out".
     for command, option, path in (

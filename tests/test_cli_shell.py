@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,26 @@ def test_guard_pipes_is_idempotent(monkeypatch: pytest.MonkeyPatch):
     first = sys.stdout
     guard_pipes()
     assert isinstance(first, PipeSafe) and sys.stdout is first and isinstance(sys.stderr, PipeSafe)
+
+
+def test_pipe_safe_writes_what_the_streams_encoding_cannot_hold_with_stand_ins():
+    # A cp1252 console or redirect (Windows) has no '≈'; latin-1 has no '–' either.
+    raw = io.BytesIO()
+    stream = PipeSafe(io.TextIOWrapper(raw, encoding="cp1252"))
+    stream.write("critical batch    ≈ 39 (90% 32–47)\npick spread       ×/÷1.12 ✓\n")
+    stream.flush()
+    assert raw.getvalue().decode("cp1252") == "critical batch    ~ 39 (90% 32-47)\npick spread       x//1.12 ?\n"
+
+
+def test_run_prints_its_summary_in_a_latin1_locale(work: Path):
+    # The summary's '≈' and '–' failed to encode: "Error: 'latin-1' codec can't encode ...", exit 1, no files.
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", "--num-steps", "30", "--no-report",
+         "--json", "r.json"],
+        cwd=work, capture_output=True, env=env, timeout=300,
+    )
+    out = proc.stdout.decode("latin-1")
+    assert proc.returncode == 0, proc.stderr.decode("latin-1")
+    assert "suggested lr" in out and "codec" not in out + proc.stderr.decode("latin-1")
+    assert (work / "r.json").is_file()

@@ -12,6 +12,7 @@ torch or the registries import them when they run, not when ``--help`` is shown.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -341,6 +342,12 @@ class DataSpec(click.ParamType):
         from .._imports import is_import_string
 
         text = expand_home(os.fspath(value))
+        try:
+            Path(text).stat()
+        except OSError as exc:
+            # "File name too long" (or a loop of links) came out of pathlib's is_file() as a traceback.
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self.fail(f"cannot read {text!r}: {exc.strerror or exc}", param, ctx)
         if Path(text).is_file() or (not Path(text).exists() and is_import_string(text)):
             return text
         if Path(text).exists():

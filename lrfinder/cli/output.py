@@ -32,6 +32,7 @@ __all__ = [
     "Progress",
     "PipeSafe",
     "as_options",
+    "encodable",
     "as_schedule_options",
     "cli_warnings",
     "in_cli_words",
@@ -52,6 +53,29 @@ __all__ = [
 ]
 
 
+#: ASCII stand-ins for the few non-ASCII characters lrfind prints ("critical batch  ≈ 39 (90% 32–47)").
+_ASCII_STAND_INS = str.maketrans({"≈": "~", "×": "x", "÷": "/", "–": "-", "—": "-", "…": "...", "∞": "inf"})
+
+
+def encodable(text: str, encoding: str | None) -> str:
+    """``text`` as a stream in ``encoding`` can take it: lrfind's own symbols in ASCII, anything else as ``?``.
+
+    A latin-1 locale (``LANG=de_DE.ISO-8859-1``) or a Windows console or redirect in cp1252 has no ``≈``
+    (nor latin-1 the ``–`` of ``32–47``): printing the summary failed with "Error: 'latin-1' codec can't
+    encode character ..." and exit 1, after the range test, and none of the outputs was written.
+    """
+    if not encoding:
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.translate(_ASCII_STAND_INS)
+        return text.encode(encoding, errors="replace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: nothing to adapt to
+        pass
+    return text
+
+
 class PipeSafe:
     """A text stream that goes quiet when its reader is gone (``lrfind run ... | head -3``).
 
@@ -59,7 +83,8 @@ class PipeSafe:
     descriptor at ``os.devnull`` and drops this and every later write, so the command finishes
     its work (its files are still written, nothing is lost) and exits as it would have (0 on
     success), with no "Broken pipe" error and no noise when Python flushes the stream at exit.
-    Everything else is the wrapped stream's.
+    Text the stream's encoding cannot hold (``≈`` in a latin-1 or cp1252 locale) is written with
+    :func:`encodable`'s stand-ins rather than failing. Everything else is the wrapped stream's.
     """
 
     def __init__(self, stream: Any) -> None:
@@ -81,7 +106,12 @@ class PipeSafe:
         """Write ``text``; after a broken pipe, drop it."""
         if not self.broken:
             try:
-                return int(self._stream.write(text))
+                try:
+                    return int(self._stream.write(text))
+                except UnicodeEncodeError:
+                    # A text stream encodes the whole string before writing any of it: nothing went out.
+                    self._stream.write(encodable(text, getattr(self._stream, "encoding", None)))
+                    return len(text)
             except BrokenPipeError:
                 self._silence()
         return len(text)
@@ -519,32 +549,44 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
     for option, path in paths.items():
         if not path or path == "-":
             continue
-        target = Path(path)
-        if target.is_dir():
-            raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
-        if path.endswith(("/", os.sep)):
+        try:
+            _check_writable(option, path)
+        except OSError as exc:
+            # A name longer than the file system takes ("File name too long"), a loop of links: a
+            # raw traceback from pathlib's stat, before the run.
             raise click.BadParameter(
-                f"{path} ends in '{path[-1]}', so it names a directory; give a file name inside it", param_hint=option
-            )
-        parent = target.parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        if not parent.is_dir():
-            raise click.BadParameter(f"cannot write {path}: {parent} is not a directory", param_hint=option)
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise click.BadParameter(
-                f"cannot write {path}: no permission to write in {parent}; choose another path", param_hint=option
-            )
-        if target.exists() and not os.access(target, os.W_OK):
-            raise click.BadParameter(f"cannot write {path}: the file is read-only", param_hint=option)
-        missing_parent = parent != target.parent
-        refused = _refuses_new_entries(parent, directory=missing_parent)
-        if refused is not None:
-            kind = "directories" if missing_parent else "files"
-            raise click.BadParameter(
-                f"cannot write {path}: {parent} does not take new {kind} ({refused}); choose another path",
-                param_hint=option,
-            )
+                f"cannot write {path}: {exc.strerror or exc}; choose another path", param_hint=option
+            ) from None
+
+
+def _check_writable(option: str, path: str) -> None:
+    """:func:`check_writable` of one path; an ``OSError`` from looking at the path is the caller's to word."""
+    target = Path(path)
+    if target.is_dir():
+        raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+    if path.endswith(("/", os.sep)):
+        raise click.BadParameter(
+            f"{path} ends in '{path[-1]}', so it names a directory; give a file name inside it", param_hint=option
+        )
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"cannot write {path}: {parent} is not a directory", param_hint=option)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise click.BadParameter(
+            f"cannot write {path}: no permission to write in {parent}; choose another path", param_hint=option
+        )
+    if target.exists() and not os.access(target, os.W_OK):
+        raise click.BadParameter(f"cannot write {path}: the file is read-only", param_hint=option)
+    missing_parent = parent != target.parent
+    refused = _refuses_new_entries(parent, directory=missing_parent)
+    if refused is not None:
+        kind = "directories" if missing_parent else "files"
+        raise click.BadParameter(
+            f"cannot write {path}: {parent} does not take new {kind} ({refused}); choose another path",
+            param_hint=option,
+        )
 
 
 def _refuses_new_entries(folder: Path, *, directory: bool) -> str | None:
