@@ -249,6 +249,21 @@ class Refine:
                 f"Expected tie_z >= 0 and tie_rel >= 0, but got tie_z={self.tie_z!r}, tie_rel={self.tie_rel!r}"
             )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields for ``pickle`` and ``copy.deepcopy``, ``schedule_settings`` as a plain dict.
+
+        A ``MappingProxyType`` does not pickle: ``LRFinder(refine=...)`` failed under
+        ``strategy="ddp_spawn"`` (Lightning pickles the Trainer, callbacks included, to start its
+        workers) with "cannot pickle 'mappingproxy' object", and ``copy.deepcopy`` failed alike.
+        """
+        return {**vars(self), "schedule_settings": dict(self.schedule_settings)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Put the fields back (frozen: through ``object.__setattr__``), ``schedule_settings`` read-only again."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "schedule_settings", MappingProxyType(dict(self.schedule_settings)))
+
     @property
     def num_candidates(self) -> int:
         """How many candidate LRs the settings ask for."""

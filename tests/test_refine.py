@@ -73,6 +73,23 @@ def test_exported_from_the_package() -> None:
     assert {"Refine", "Refinement"} <= set(lrfinder.__all__)
 
 
+def test_refine_pickles_and_deep_copies() -> None:
+    """Its read-only schedule_settings (a MappingProxyType) did not pickle: LRFinder(refine=...) failed to start
+    under strategy='ddp_spawn', which pickles the callbacks, with "cannot pickle 'mappingproxy' object"."""
+    import copy
+    import pickle
+
+    from lrfinder.callback import LRFinder
+
+    refine = Refine(training_steps=50, schedule="onecycle", schedule_settings={"pct_start": 0.2}, candidates=(0.5, 2))
+    for copied in (pickle.loads(pickle.dumps(refine)), copy.deepcopy(refine)):
+        assert copied == refine and dict(copied.schedule_settings) == {"pct_start": 0.2}
+        with pytest.raises(TypeError):
+            copied.schedule_settings["pct_start"] = 0.5  # type: ignore[index]  # still read-only
+    finder = pickle.loads(pickle.dumps(LRFinder(refine=refine)))
+    assert finder.refine == refine
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
