@@ -883,6 +883,7 @@ class ManualStepper(_Stepper):
                     continue  # logged on other batches only (a GAN's generator loss): no loss from this call
                 loss = _loss_of(output, self.monitor, self.logged)
                 if loss is None:
+                    self._logged_instead.update(self.logged)  # the keys to name when no call gives a loss
                     continue
                 values.append(self._reduce([loss], [(self.last_args, self.last_idx)], lr))  # NaN in the batch: raises
                 if not math.isfinite(values[-1]):
@@ -904,9 +905,11 @@ class ManualStepper(_Stepper):
                 f"{MAX_SKIPPED} calls (logged: {logged or 'nothing'}). Log it with self.log({self.monitor!r}, loss)."
             )
         if stepped:
+            logged = sorted(self._logged_instead)
+            keys = f": it logged {', '.join(map(repr, logged))}" if logged else ""
             return (
                 "training_step gave no loss under manual optimization: return it (a tensor or a dict "
-                "with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...)."
+                f"with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...){keys}."
             )
         return (
             f"training_step ran {MAX_SKIPPED} times under manual optimization without stepping an optimizer of "
