@@ -3532,9 +3532,30 @@ def _batch_message(
         )
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
-        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)} Check that the inputs have the shape and dtype "
+        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)} Check that the "
+        "inputs have the shape and dtype "
         "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
         f"of the output's shape for mse_loss), or {other_formats}."
+    )
+
+
+def _class_dim_fix(exc: BaseException, batch: Any) -> str:
+    """`` cross_entropy takes the class scores in dim 1 ...`` for a sequence model's ``(N, T, C)`` scores, else ``""``.
+
+    torch's "Expected target size [16, 12], got [16, 20]" is what ``F.cross_entropy`` (or ``nll_loss``)
+    says of scores ``(N, T, C)`` against token labels ``(N, T)``: it reads dim 1 as the classes. The
+    message said to check the targets' format, not that the scores' dims are the ones to move.
+    Only for a pair batch whose targets are ``(N, T)``: a segmenter's ``(N, H, W)`` masks fail so on
+    a size mismatch, which moving dims would not mend.
+    """
+    if "Expected target size" not in str(exc) or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.dim() != 2:
+        return ""
+    return (
+        " cross_entropy (and nll_loss) take the class scores in dim 1, (N, C, ...): scores a sequence model gives "
+        "last, (N, T, C) against (N, T) labels, need loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y)."
     )
 
 

@@ -3106,6 +3106,39 @@ def test_inputs_of_another_dtype_than_the_model_are_told_how_to_convert(dtype: t
         range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=12)
 
 
+class _SequenceTagger(nn.Module):
+    """Token ids ``(N, T)`` to class scores ``(N, T, C)``, last, as a sequence model gives them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids))
+
+
+def test_sequence_scores_against_token_labels_are_told_to_move_the_class_dim() -> None:
+    # torch's "Expected target size [16, 3], got [16, 5]" of (N, T, C) scores against (N, T) labels came with
+    # "check ... the targets the format loss_fn expects": the targets were right, the scores' class dim was not.
+    gen = torch.Generator().manual_seed(0)
+    ids, labels = torch.randint(0, 10, (64, 5), generator=gen), torch.randint(0, 3, (64, 5), generator=gen)
+    loader = DataLoader(TensorDataset(ids, labels), batch_size=16)
+    with pytest.raises(DataError, match=r"Expected target size \[16, 3\], got \[16, 5\]\).*cross_entropy \(and "
+                       r"nll_loss\) take the class scores in dim 1.*loss_fn=lambda out, y: "
+                       r"F\.cross_entropy\(out\.transpose\(1, 2\), y\)\. Check that"):  # fmt: skip
+        range_test(_SequenceTagger(), loader, loss_fn=F.cross_entropy, num_steps=12)
+    # As told, it runs.
+    result = range_test(_SequenceTagger(), loader, loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y),
+                        num_steps=12, max_lr=1e-2)  # fmt: skip
+    assert result.num_steps == 12
+    # A segmenter's masks of the wrong size are not told to move dims.
+    masks = DataLoader(TensorDataset(torch.randn(8, 1, 4, 4), torch.zeros(8, 3, 3, dtype=torch.long)), batch_size=4)
+    with pytest.raises(DataError) as caught:
+        range_test(nn.Conv2d(1, 2, 1), masks, loss_fn=F.cross_entropy, num_steps=12)
+    assert "transpose" not in str(caught.value)
+
+
 class _Tokens(nn.Module):
     """Token ids (int64) through an embedding to three classes."""
 
