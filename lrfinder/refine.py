@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from ._checks import is_real, plain, sentence
-from .exceptions import DataError, LRFinderError
+from .exceptions import DataError, LRFinderError, ModelError
 
 if TYPE_CHECKING:
     from .analysis import Suggestion
@@ -1125,9 +1125,11 @@ def refine_range_test(
     Raises:
         DataError: ``val_data`` (or the held-out training batches) cannot be evaluated by the
             model, or is empty; raised before any trial runs.
+        ModelError: ``step_fn`` runs a backward of its own, which the held-out evaluation (under
+            ``torch.no_grad()``) cannot run; raised before any trial runs.
 
     """
-    from .range_test import StateSnapshot, _batch_loss, autocast, own_iterator, to_device, with_loss_module
+    from .range_test import StateSnapshot, _batch_loss, _error_line, autocast, own_iterator, to_device, with_loss_module
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
@@ -1171,6 +1173,15 @@ def refine_range_test(
             base_losses = _mean_loss(loss_of, held, model)
         except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
             what = "val_data" if val_data is not None else "the held-out training batches"
+            if step_fn is not None and "does not require grad" in str(exc):
+                # Not the data: a step_fn that runs a backward of its own (a GAN's critic step) cannot run under
+                # no_grad, and "pass val_data in the same format" sent the user after the batches.
+                raise ModelError(
+                    f"refine cannot compute a held-out loss on {what}: step_fn runs a backward of its own "
+                    f"({type(exc).__name__}: {_error_line(exc)}), and refine evaluates it under torch.no_grad(). "
+                    "refine needs a step_fn that only computes the loss (a GAN's critic step inside it cannot be "
+                    "judged on held-out batches): run the range test without refine."
+                ) from exc
             raise DataError(
                 f"Cannot compute a loss on {what} with this model: {type(exc).__name__}: {exc}. Pass "
                 "val_data in the same format as the training batches (what loss_fn/step_fn accept)."

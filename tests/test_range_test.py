@@ -3246,6 +3246,27 @@ def test_an_optimizer_the_step_fn_steps_itself_is_restored(inside: bool, dataset
     assert not optimizer_module._global_optimizer_pre_hooks
 
 
+def test_refine_with_a_step_fn_that_runs_its_own_backward_says_so(dataset: TensorDataset) -> None:
+    # The held-out loss is taken under no_grad, where a critic step inside step_fn fails: the error was a
+    # DataError telling to "Pass val_data in the same format as the training batches", which would not help.
+    torch.manual_seed(0)
+    gen, critic = nn.Linear(4, 4), nn.Linear(4, 1)
+    c_opt = torch.optim.SGD(critic.parameters(), lr=1e-3)
+    batches = [torch.randn(16, 4) for _ in range(10)]
+
+    def step_fn(m: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        fake = m(torch.randn_like(batch))
+        c_opt.zero_grad()
+        (critic(fake.detach()).mean() - critic(batch).mean()).backward()
+        c_opt.step()
+        return -critic(fake).mean()
+
+    with pytest.raises(ModelError, match=r"refine cannot compute a held-out loss on the held-out training batches: "
+                       r"step_fn runs a backward of its own \(RuntimeError: element 0 of tensors does not require "
+                       r"grad.*under torch\.no_grad\(\).*run the range test without refine\.$"):  # fmt: skip
+        range_test(gen, batches, step_fn=step_fn, num_steps=12, max_lr=1e-2, refine=Refine(training_steps=100))
+
+
 def copy_of(value: Any) -> Any:
     """A deep copy of a state dict, tensors cloned."""
     if isinstance(value, torch.Tensor):
