@@ -1688,9 +1688,14 @@ def pick_spread(
         # numpy's own errors ("expected non-negative integer") name no parameter.
         raise ValueError(f"Expected seed to be an integer >= 0, but got seed={seed!r}")
     lr_arr, loss_arr = _check_curve(lrs, losses)
+    window = plain(window)
+    if window is not None and not is_int(window):
+        # Checked before the cache, which needs it hashable: a list failed there as "unhashable type: 'list'".
+        raise TypeError(f"Expected window to be an int (points) or None, but got window={window!r}")
     # Cached by value (the arrays' bytes, so a NaN tail compares equal): lrfind's summary and its
     # report both show the spread of one curve.
-    return _pick_spread(lr_arr.tobytes(), loss_arr.tobytes(), _rule(rule), window, int(copies), int(seed))
+    points = None if window is None else int(window)
+    return _pick_spread(lr_arr.tobytes(), loss_arr.tobytes(), _rule(rule), points, int(copies), int(seed))
 
 
 @functools.lru_cache(maxsize=8)

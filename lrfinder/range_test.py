@@ -400,11 +400,16 @@ def check_callable(name: str, value: object, example: str, arity: int | None = N
 def check_iterable(name: str, value: object) -> None:
     """Refuse data that is not an iterable of batches (``None``, a number).
 
-    Only the type is looked at: ``iter()`` on a shuffling DataLoader would draw from its RNG.
+    Only the type is looked at: ``iter()`` on a shuffling DataLoader would draw from its RNG. A numpy
+    scalar, a 0-d array or a 0-d tensor is a number too, though its type has ``__iter__`` or
+    ``__getitem__`` (it failed later with "iteration over a 0-d tensor" or "'numpy.float64' object is
+    not iterable").
     """
-    if not (hasattr(type(value), "__iter__") or hasattr(type(value), "__getitem__")):
+    zero_d = getattr(value, "ndim", None) == 0 and hasattr(value, "dtype")
+    if zero_d or not (hasattr(type(value), "__iter__") or hasattr(type(value), "__getitem__")):
         raise TypeError(
             f"Expected {name} to be an iterable of batches (e.g. a torch DataLoader), but got {type(value).__name__}"
+            + (f" {value!r:.40}, a single number" if zero_d else "")
         )
 
 

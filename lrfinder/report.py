@@ -113,6 +113,12 @@ _DEFAULT_DPI = 100
 #: The most pixels a side of the figure may have (``figsize`` x ``dpi``): ``dpi=100000`` asked Agg for a
 #: 1,200,000-pixel-wide canvas and died with C++'s ``std::bad_alloc``.
 MAX_PIXELS = 10_000
+#: The least ``dpi`` the report draws at: below about 5, FreeType cannot size its smallest text ("FT_Set_Char_Size
+#: failed with error 0x97: invalid ppem value" from deep in matplotlib); under 10 nothing is legible anyway.
+MIN_DPI = 10
+#: The least header width, in characters, its lines are wrapped to: a figure narrower than about 0.4 inches
+#: wrapped them to a negative width (textwrap's "invalid width -3 (must be > 0)").
+_MIN_HEADER_CHARS = 24
 
 
 def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) -> list[RangeTestResult]:
@@ -1185,8 +1191,8 @@ def plot_range_test(
 
     Raises:
         ValueError: No result, a figure size or dpi that is not positive or makes more than
-            :data:`MAX_PIXELS` a side, a ``highlight`` out of range, or a ``schedule`` that is not
-            1-D or holds an LR that is not finite and >= 0, or a ``schedule_kind`` other than
+            :data:`MAX_PIXELS` a side, a dpi below :data:`MIN_DPI`, a ``highlight`` out of range, or a
+            ``schedule`` that is not 1-D or holds an LR that is not finite and >= 0, or a ``schedule_kind`` other than
             ``"planned"`` or ``"applied"``.
         TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, an
             argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of
@@ -1246,7 +1252,7 @@ def plot_range_test(
     fig = Figure(figsize=size, dpi=dots, layout="constrained")
     FigureCanvasAgg(fig)
     # About 6.4 points per character of DejaVu Sans at 10.5 pt.
-    lines = _header_text(results, int(size[0] * 72 / 6.4), title)
+    lines = _header_text(results, max(int(size[0] * 72 / 6.4), _MIN_HEADER_CHARS), title)
     header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
     refinement = results[0].refinement if len(results) == 1 else None
@@ -1534,6 +1540,11 @@ def _check_size(figsize: Any, dpi: Any) -> tuple[tuple[float, float], float]:
     width, height = float(pair[0]), float(pair[1])
     if not all(math.isfinite(v) and v > 0 for v in (width, height, float(dpi))):
         raise ValueError(f"Expected a positive figsize and dpi, but got figsize={figsize}, dpi={dpi}")
+    if dpi < MIN_DPI:
+        raise ValueError(
+            f"Expected dpi >= {MIN_DPI}, but got dpi={dpi}: the report's text cannot be drawn that small; "
+            "100 to 300 is usual (figsize sets the size in inches)"
+        )
     if max(width, height) * dpi > MAX_PIXELS:
         raise ValueError(
             f"Expected figsize x dpi of at most {MAX_PIXELS:,} pixels a side, but got figsize={figsize}, dpi={dpi} "

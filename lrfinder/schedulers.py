@@ -869,6 +869,10 @@ def advised_warmup(name: str, steps: int, base_lr: float, lr: float) -> dict[str
         ``{"warmup_steps": steps, "warmup_start_factor": base_lr / lr}`` for :func:`create_scheduler`,
         or ``{}`` when no warm-up goes before ``name``.
 
+    Raises:
+        ValueError: ``name`` is not a registry name, ``steps`` is negative, or an LR is not > 0.
+        TypeError: ``steps`` is not an integer, or an LR not a finite number.
+
     Example:
         >>> advised_warmup("cosine", 40, 0.01, 0.04)
         {'warmup_steps': 40, 'warmup_start_factor': 0.25}
@@ -876,9 +880,14 @@ def advised_warmup(name: str, steps: int, base_lr: float, lr: float) -> dict[str
         {}
 
     """
-    if steps <= 0 or _get_spec(name).from_suggestion != "base":
+    spec = _get_spec(name)
+    # Unchecked, None or a string failed in the comparison below and NaN LRs gave a warm-up from 0.
+    steps = _integer("steps", steps, low=0)
+    base_lr = _number("base_lr", base_lr, low=0.0, strict="l")
+    lr = _number("lr", lr, low=0.0, strict="l")
+    if steps == 0 or spec.from_suggestion != "base":
         return {}
-    start = base_lr / lr if 0.0 < base_lr < lr else 0.0
+    start = base_lr / lr if base_lr < lr else 0.0
     return {"warmup_steps": int(steps), "warmup_start_factor": start}
 
 

@@ -29,27 +29,33 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim import Optimizer
 
-from ._checks import is_real
+from ._checks import is_real, plain
 
 __all__ = ["Yogi"]
 
 logger = logging.getLogger(__name__)
 
 
-def _check(name: str, value: Any, rule: str) -> None:
-    """A real number (numpy's, or a one-element tensor, as torch takes for ``lr``) obeying ``rule``."""
+def _check(name: str, value: Any, rule: str) -> float:
+    """A real number (numpy's, a 0-d array, or a one-element tensor, as torch takes for ``lr``) obeying ``rule``.
+
+    Returns the number as a float, which the step computes with: a Python int too large for int64
+    (``eps=10**30``) passed the check and failed in the first step with torch's "int too big to convert".
+    """
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
         number = float(value)
-    elif is_real(value):
-        number = float(value)
+    elif is_real(plain(value)):
+        number = float(plain(value))
     else:
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
     ok = {"> 0": number > 0, ">= 0": number >= 0, "in [0, 1)": 0 <= number < 1}[rule]
     if not (ok and math.isfinite(number)):
         raise ValueError(f"Expected {name} {rule}, but got {name}={value!r}")
+    return number
 
 
 class Yogi(Optimizer):
@@ -96,13 +102,14 @@ class Yogi(Optimizer):
         bias_correction: bool = True,
     ) -> None:
         _check("lr", lr, "> 0")
+        if isinstance(lr, np.ndarray):  # a 0-d array: the group holds the number (a tensor LR is torch's to keep)
+            lr = float(lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError(f"Expected betas to be a pair (beta1, beta2), but got betas={betas!r}")
-        for i, beta in enumerate(betas):
-            _check(f"betas[{i}]", beta, "in [0, 1)")
-        _check("eps", eps, "> 0")
-        _check("initial_accumulator", initial_accumulator, ">= 0")
-        _check("weight_decay", weight_decay, ">= 0")
+        betas = (_check("betas[0]", betas[0], "in [0, 1)"), _check("betas[1]", betas[1], "in [0, 1)"))
+        eps = _check("eps", eps, "> 0")
+        initial_accumulator = _check("initial_accumulator", initial_accumulator, ">= 0")
+        weight_decay = _check("weight_decay", weight_decay, ">= 0")
         if not isinstance(bias_correction, bool):
             raise TypeError(
                 f"Expected bias_correction to be True or False, but got bias_correction={bias_correction!r}"

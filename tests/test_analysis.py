@@ -381,6 +381,11 @@ def test_pick_spread_grows_with_the_curve_noise_and_is_reproducible() -> None:
     assert pick_spread(lrs, loud, seed=np.int64(3)) == pick_spread(lrs, loud, seed=3)
     with pytest.raises(InconclusiveCurveError, match="never clearly falls"):
         pick_spread(lrs, np.full(x.size, 1.0))
+    # A window that is no int failed in the cache as "unhashable type: 'list'"; a 0-d array is its int.
+    for window in ([11], np.array([11, 13]), {"w": 11}):
+        with pytest.raises(TypeError, match=r"Expected window to be an int \(points\) or None"):
+            pick_spread(lrs, quiet, window=window)  # type: ignore[arg-type]
+    assert pick_spread(lrs, loud, window=np.array(11)) == pick_spread(lrs, loud, window=11)
 
 
 def test_bad_arrays() -> None:

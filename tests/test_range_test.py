@@ -1131,6 +1131,11 @@ def test_callables_and_data_are_checked_before_the_sweep(mlp: nn.Module, loader:
         range_test(mlp, loader, loss_fn=F.cross_entropy, on_step="print")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"train_data to be an iterable of batches.*DataLoader.*NoneType"):
         range_test(mlp, None, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    # A numpy scalar or 0-d tensor failed later: "'numpy.float64' object is not iterable" or
+    # "iteration over a 0-d tensor".
+    for number in (np.float64(0.5), np.array(3), torch.tensor(0.5)):
+        with pytest.raises(TypeError, match=r"train_data to be an iterable of batches.*, a single number"):
+            range_test(mlp, number, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"device.*'gpu'"):
         range_test(mlp, loader, loss_fn=F.cross_entropy, device="gpu")
     assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))

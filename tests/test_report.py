@@ -331,6 +331,17 @@ def test_arguments_of_the_wrong_kind_are_named(kwargs: dict, error: type, patter
     assert fig.get_size_inches().tolist() == [6, 4.5]
 
 
+def test_a_dpi_too_small_for_text_is_refused_and_a_tiny_figure_still_draws(tmp_path: Path):
+    # dpi=3 failed deep in matplotlib ("FT_Set_Char_Size ... invalid ppem value"); figsize=(0.2, 0.2) in lrfinder's
+    # header wrapping ("invalid width -2 (must be > 0)").
+    result = make_result()
+    with pytest.raises(ValueError, match=r"Expected dpi >= 10, but got dpi=3: the report's text cannot be drawn"):
+        plot_range_test(result, dpi=3)
+    for figsize in ((0.2, 0.2), (0.05, 5)):
+        save_report(result, tmp_path / "tiny.png", figsize=figsize, dpi=100)
+        assert (tmp_path / "tiny.png").stat().st_size > 0
+
+
 def test_save_report_names_a_path_that_is_no_path_or_runs_through_a_file(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(TypeError, match=r"path to be a file path such as 'lr-report.png', but got path=None"):

@@ -1081,3 +1081,24 @@ def test_a_new_lr_set_after_a_schedule_was_built_is_the_next_schedules_eta0() ->
     opt.param_groups[0]["lr"] = 0.02
     sched = create_scheduler("cosine", opt, total_steps=10)
     assert sched.get_last_lr() == [pytest.approx(0.02)]
+
+
+def test_advised_warmup_checks_its_arguments():
+    # Unchecked: steps=None or a string LR failed in a bare comparison, a NaN LR gave a warm-up from 0.
+    from lrfinder.schedulers import advised_warmup
+
+    assert advised_warmup("cosine", np.int64(40), np.float32(0.01), torch.tensor(0.04)) == {
+        "warmup_steps": 40,
+        "warmup_start_factor": 0.25,
+    }
+    assert advised_warmup("cosine", 0, 0.01, 0.04) == {}
+    for args, error, match in (
+        ((None, 0.01, 0.04), TypeError, "Expected steps to be an integer, but got steps=None"),
+        ((-1, 0.01, 0.04), ValueError, "Expected steps >= 0"),
+        ((2.5, 0.01, 0.04), TypeError, "steps to be an integer"),
+        ((40, float("nan"), 0.04), TypeError, "Expected base_lr to be a finite number"),
+        ((40, 0.01, "0.04"), TypeError, "Expected lr to be a finite number"),
+        ((40, 0.01, 0.0), ValueError, "0.0 < lr"),
+    ):
+        with pytest.raises(error, match=match):
+            advised_warmup("cosine", *args)

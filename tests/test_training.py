@@ -257,6 +257,7 @@ def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.
         ({"on_epoch_end": "print"}, TypeError, r"on_epoch_end to be callable"),
         ({"on_batch_end": 1}, TypeError, r"on_batch_end to be callable"),
         ({"val_data": 5}, TypeError, r"val_data to be an iterable of batches"),
+        ({"val_data": torch.tensor(0.5)}, TypeError, r"val_data to be an iterable of batches.*a single number"),
         # train's own arguments: Python's "create_scheduler() got multiple values for keyword argument"
         ({"scheduler": "cosine", "scheduler_settings": {"total_steps": 5}}, ValueError,
          r"scheduler_settings without 'total_steps': train sets it"),

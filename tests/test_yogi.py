@@ -196,3 +196,22 @@ def test_yogi_steps_a_complex_parameter_as_its_real_and_imaginary_parts(weight_d
             opt.step()
     assert torch.allclose(torch.view_as_real(z.detach()), pair.detach(), atol=1e-6)
     assert not torch.equal(z.detach(), start)
+
+
+@pytest.mark.parametrize("setting", ["eps", "initial_accumulator", "weight_decay"])
+def test_yogi_steps_with_a_huge_int_setting(setting):
+    # An int beyond int64 passed the check and failed in the first step: "int too big to convert" from torch.
+    p = torch.nn.Parameter(torch.ones(2))
+    opt = Yogi([p], **{setting: 10**30})
+    assert opt.defaults[setting] == 1e30
+    p.grad = torch.ones(2)
+    opt.step()
+    assert torch.isfinite(p).all()
+
+
+def test_yogi_takes_0d_numpy_arrays_as_numbers():
+    # np.float32(1e-3) and torch.tensor(1e-3) were taken, np.array(1e-3) refused as "not a number".
+    params = [torch.nn.Parameter(torch.ones(1))]
+    opt = Yogi(params, lr=np.array(0.01), eps=np.array(1e-3), betas=(np.float32(0.9), 0.99))
+    assert opt.defaults["lr"] == 0.01 and type(opt.defaults["lr"]) is float
+    assert opt.defaults["eps"] == 1e-3 and opt.defaults["betas"] == (0.9, 0.99)
