@@ -432,27 +432,74 @@ def check_not_a_dataset(name: str, value: object) -> None:
         )
 
 
-def check_not_a_tensor_pair(name: str, value: object) -> None:
-    """Refuse the whole data given as an ``(inputs, targets)`` pair of tensors where batches are expected.
+def _array_words(value: Any) -> str:
+    """A tensor or numpy array in a few words: ``float32 (64, 4)``, ``float64 (64, 4) numpy array``."""
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} {tuple(value.shape)} numpy array"
+    return _describe(value)
 
-    Iterated, ``(x, y)`` gives ``x`` and then ``y`` as batches of their own: the test failed on the
-    first with "Cannot use batches of type a Tensor". Only checked without ``step_fn`` (a
-    ``step_fn`` may take single-tensor batches).
+
+def check_not_a_tensor_pair(name: str, value: object, fix: str | None = None) -> None:
+    """Refuse the whole data given in a form that, iterated, gives no batches (checked without ``step_fn``).
+
+    - An ``(inputs, targets)`` pair of tensors or numpy arrays: iterated, ``(x, y)`` gives ``x`` and then
+      ``y`` as batches of their own (the test failed on the first with "Cannot use batches of type a
+      Tensor"; numpy's pair, sklearn's ``return_X_y=True``, said "a ndarray").
+    - A single tensor or array, which gives its rows, or a dict of them (``{"x": x, "y": y}``), which
+      gives its keys: "Cannot use batches of type a str".
+    - A string (a file name): its characters.
+    - A list or tuple whose first item is not a batch (a pair or a dict): for ``train``'s ``val_data``,
+      first read after a whole epoch of training, the model was trained and then the call failed.
+
+    Only checked without ``step_fn`` (a ``step_fn`` may take single-tensor batches). ``fix``: what the
+    caller's API offers for other batch formats (default: ``range_test``'s ``step_fn``).
 
     Raises:
-        DataError: ``value`` is a tuple or list of two tensors with the same number of rows.
+        DataError: ``value`` is one of those; the message says what to pass instead.
 
     """
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+    arrays = (torch.Tensor, np.ndarray)
+    loader = "DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)"
+    if isinstance(value, (str, bytes)):
+        raise DataError(
+            f"{name} is a {type(value).__name__}, {value!r:.60}: iterated, it gives its characters, not batches. "
+            f"Load the data and pass a DataLoader over it, e.g. {loader} (lrfind's --data reads files)."
+        )
+    if isinstance(value, arrays) and value.ndim >= 1:
+        raise DataError(
+            f"{name} is a single {_array_words(value)}: iterated, it gives its rows, one example each and without "
+            f"targets, not batches. Pass the inputs with their targets y as {loader}, or [(x, y)] for one batch."
+        )
+    if isinstance(value, Mapping) and value:
+        keys = ", ".join(repr(k) for k in list(value)[:6])
+        raise DataError(
+            f"{name} is a {type(value).__name__} (keys {keys}): iterated, it gives its keys, not batches. For the "
+            f"whole data as arrays, pass {loader}; for a single dict batch, [batch]."
+        )
+    if not isinstance(value, (tuple, list)) or not value:
         return
-    x, y = value
-    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.dim() >= 1 and y.dim() >= 1:
-        if x.shape[0] == y.shape[0]:
+    if len(value) == 2:
+        x, y = value
+        if isinstance(x, arrays) and isinstance(y, arrays) and x.ndim >= 1 and y.ndim >= 1 and len(x) == len(y):
+            if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+                what, how = "tensors", loader
+            else:
+                what = "arrays"
+                how = (
+                    "DataLoader(TensorDataset(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)), "
+                    "batch_size=64, shuffle=True) (numpy's float64 as the model's float32)"
+                )
             raise DataError(
-                f"{name} is a {type(value).__name__} of two tensors, {_describe(x)} and {_describe(y)}: iterated, it "
-                "gives each tensor as a batch of its own. For the whole data as (inputs, targets), pass "
-                "DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True), or [(x, y)] for a single batch."
+                f"{name} is a {type(value).__name__} of two {what}, {_array_words(x)} and {_array_words(y)}: iterated, "
+                f"it gives each as a batch of its own. For the whole data as (inputs, targets), pass {how}, or "
+                "[(x, y)] for a single batch."
             )
+    first = value[0]
+    if not isinstance(first, (tuple, list, Mapping)):
+        raise DataError(
+            f"{name}[0] is a {type(first).__name__}, not a batch: {name} as a list is read as a list of batches, "
+            f"(inputs, targets) pairs or dicts with input/target keys. {fix or _STEP_FN_FIX}"
+        )
 
 
 def device_unavailable(device: torch.device) -> str | None:
@@ -3537,7 +3584,8 @@ def _batch_message(
         )
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
-        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)} Check that the "
+        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)}"
+        f"{_input_kind_fix(exc, batch)} Check that the "
         "inputs have the shape and dtype "
         "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
         f"of the output's shape for mse_loss), or {other_formats}."
@@ -3562,6 +3610,35 @@ def _class_dim_fix(exc: BaseException, batch: Any) -> str:
         " cross_entropy (and nll_loss) take the class scores in dim 1, (N, C, ...): scores a sequence model gives "
         "last, (N, T, C) against (N, T) labels, need loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y)."
     )
+
+
+def _input_kind_fix(exc: BaseException, batch: Any) -> str:
+    """A sentence on what to change for two first-batch failures torch words without the fix, else ``""``.
+
+    - A BatchNorm layer given one example per channel in training mode ("Expected more than 1 value per
+      channel when training"): a batch size of 1, which the shape check advice did not cover.
+    - Inputs given as a numpy array or a Python list ("must be Tensor, not numpy.ndarray"): batches
+      made by hand from numpy data, which a DataLoader's collate would have converted.
+    """
+    text = str(exc)
+    if "more than 1 value per channel when training" in text:
+        return (
+            " A BatchNorm layer in training mode needs more than one value per channel: use batches of 2 or "
+            "more examples (drop_last=True drops a short last batch of 1)."
+        )
+    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], (np.ndarray, list, tuple)):
+        if "must be Tensor" in text or "not numpy.ndarray" in text or "not list" in text:
+            if isinstance(batch[0], np.ndarray):
+                return (
+                    " The inputs are a numpy array and the model takes tensors: pass the batches through "
+                    "DataLoader(batches, batch_size=None), which converts numpy arrays to tensors, or convert them "
+                    "with torch.as_tensor(x, dtype=torch.float32)."
+                )
+            return (
+                f" The inputs are a Python {type(batch[0]).__name__} and the model takes tensors: convert them with "
+                "torch.tensor(x, dtype=torch.float32) (and the targets with torch.tensor(y))."
+            )
+    return ""
 
 
 def _input_dtype_fix(exc: BaseException, batch: Any, model: nn.Module, param: torch.Tensor | None) -> str:

@@ -715,9 +715,9 @@ def train(
     lightning = is_lightning_module(model)
     if not lightning:
         # (x, y) as the whole data failed on its first "batch", x alone: "Cannot use batches of type a Tensor".
-        check_not_a_tensor_pair("train_data", train_data)
+        check_not_a_tensor_pair("train_data", train_data, _OTHER_FORMATS)
         if val_data is not None:
-            check_not_a_tensor_pair("val_data", val_data)
+            check_not_a_tensor_pair("val_data", val_data, _OTHER_FORMATS)
     check_plateau_has_val(scheduler, lightning=lightning, has_val=val_data is not None)
     if lightning:
         check_plateau_monitor_logged(model, scheduler, scheduler_settings, has_val=val_data is not None)

@@ -1587,6 +1587,40 @@ def test_a_step_fn_that_runs_backward_itself_is_told_to_return_the_loss(mlp: nn.
         range_test(mlp, loader, step_fn=lambda model, batch: own_backward(model, batch).detach())
 
 
+def test_whole_data_that_iterates_to_no_batches_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """Numpy's (x, y) said 'Cannot use batches of type a ndarray', a dict of arrays 'of type a str' (its keys)."""
+    x, y = dataset.tensors
+    xn, yn = x.numpy(), y.numpy()
+    for data, pattern in (
+        ((xn, yn), r"train_data is a tuple of two arrays, float32 \(512, 10\) numpy array and int64 \(512,\) numpy "
+                   r"array.*torch.as_tensor\(x, dtype=torch.float32\)"),
+        (xn, r"train_data is a single float32 \(512, 10\) numpy array: iterated, it gives its rows"),
+        (x, r"train_data is a single float32 \(512, 10\): iterated, it gives its rows"),
+        ({"x": x, "y": y}, r"train_data is a dict \(keys 'x', 'y'\): iterated, it gives its keys.*\[batch\]"),
+        ("train.npz", r"train_data is a str, 'train.npz': iterated, it gives its characters"),
+        ([0.1, 0.2], r"train_data\[0\] is a float, not a batch.*step_fn"),
+    ):
+        with pytest.raises(DataError, match=pattern):
+            range_test(mlp, data, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"val_data is a list of two arrays"):
+        range_test(mlp, DataLoader(dataset, batch_size=32), loss_fn=F.cross_entropy, val_data=[xn, yn], refine=True)
+
+
+def test_a_first_batch_failure_says_how_to_fix_numpy_inputs_and_batchnorm_batches_of_one() -> None:
+    """torch's 'must be Tensor, not numpy.ndarray' and BatchNorm's 'more than 1 value per channel' came with the
+    shape-and-dtype advice only."""
+    x, y = torch.randn(64, 10), torch.randint(0, 3, (64,))
+    batches = [(x[i : i + 8].numpy(), y[i : i + 8].numpy()) for i in range(0, 64, 8)]
+    with pytest.raises(DataError, match=r"The inputs are a numpy array.*DataLoader\(batches, batch_size=None\)"):
+        range_test(make_mlp(), batches, loss_fn=F.cross_entropy)
+    assert range_test(make_mlp(), DataLoader(batches, batch_size=None), loss_fn=F.cross_entropy, num_steps=10).lrs
+    with pytest.raises(DataError, match=r"The inputs are a Python list.*torch.tensor\(x, dtype=torch.float32\)"):
+        range_test(make_mlp(), [(x[:8].tolist(), y[:8].tolist())], loss_fn=F.cross_entropy)
+    bn = nn.Sequential(nn.Linear(10, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    with pytest.raises(DataError, match=r"BatchNorm layer in training mode needs more than one value per channel"):
+        range_test(bn, DataLoader(TensorDataset(x, y), batch_size=1), loss_fn=F.cross_entropy)
+
+
 def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
     """A TensorDataset ran the test one example at a time and reported the 10 features as the batch size."""
     with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples.*"

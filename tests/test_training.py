@@ -636,6 +636,24 @@ def test_the_whole_data_as_one_tensor_pair_is_named() -> None:
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, val_data=pair)
 
 
+def test_val_data_that_iterates_to_no_batches_is_refused_before_training() -> None:
+    # Read first after a whole epoch: the model was trained, then train() failed with "Cannot use batches of type".
+    model = make_mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    data = make_classification(64)
+    x, y = data.tensors
+    for val, pattern in (
+        ("val.npz", r"val_data is a str"),
+        ({"x": x, "y": y}, r"val_data is a dict \(keys 'x', 'y'\)"),
+        (x, r"val_data is a single float32 \(64, 10\)"),
+        ((x.numpy(), y.numpy()), r"val_data is a tuple of two arrays"),
+        ([0.5, 0.7], r"val_data\[0\] is a float, not a batch.*train a LightningModule"),
+    ):
+        with pytest.raises(DataError, match=pattern):
+            train(model, loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, val_data=val)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_a_loss_broadcasting_its_targets_is_refused_before_training() -> None:
     torch.manual_seed(0)
     model = nn.Linear(10, 1)  # an (N, 1) output against (N,) targets
