@@ -767,6 +767,14 @@ def test_a_path_too_long_for_the_file_system_is_a_usage_error(work: Path):
         assert "suggested lr" not in result.output
 
 
+def test_a_batch_size_beyond_sys_maxsize_makes_one_batch_of_the_data(work: Path):
+    # It failed after loading with Python's "Stop argument for islice() must be None or an integer: 0 <= x <=
+    # sys.maxsize" (exit 1); a batch size above the data's makes one batch of it all, as 1000 did.
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--batch-size", "9" * 23)
+    assert result.exit_code == 0, result.output
+    assert "islice" not in result.output and re.search(r"batch size \d+\n", result.output)
+
+
 def test_an_output_path_ending_in_a_separator_is_refused(work: Path):
     # -o models/ wrote the trained model to a file named "models"; --json out/ a file named "out".
     for command, option, path in (

@@ -691,6 +691,9 @@ def _make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int)
     # A DataLoader refuses to shuffle an IterableDataset: its order is its own.
     shuffle = shuffle and not isinstance(dataset, IterableDataset)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
+    # Past sys.maxsize (--batch-size 1e23's digits) the batch sampler's islice failed in iteration ("Stop argument
+    # for islice() must be ... <= sys.maxsize"), after loading; any size above the data's makes one batch of it all.
+    batch_size = min(batch_size, sys.maxsize)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
