@@ -373,7 +373,10 @@ def isolation(
     optimizers' states and param groups; the state of a DDP comm hook on the strategy's wrapper
     (``DDPStrategy(ddp_comm_hook=...)``: PowerSGD's); the schedulers' states; the torchmetrics states; the
     grad scaler of mixed precision (it adapts its scale to the test's overflows); the torch,
-    CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order). Swapped for the
+    CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order); an optimizer that
+    ``training_step`` steps itself besides those of ``configure_optimizers`` (a critic's, kept as an
+    attribute), captured before its first step (:meth:`~lrfinder.range_test.StateSnapshot.watching_optimizers`).
+    Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
     test's backward and optimizer-step hooks), the iterator a persistent-workers loader of
     ``loaders`` keeps (the fit made it already; the test draws from one of its own, shut down
@@ -420,7 +423,10 @@ def isolation(
     # loss to divergence on purpose (a non-finite loss ends it): off for the test, back on after.
     anomaly = torch.autograd.set_detect_anomaly(False)
     try:
-        yield logged
+        # An optimizer training_step steps itself, not one of configure_optimizers' (a critic's, kept as an
+        # attribute): captured before its first step and put back by the snapshot's restore.
+        with snapshot.watching_optimizers():
+            yield logged
     finally:
         anomaly.__exit__(None, None, None)
         del pl_module.log

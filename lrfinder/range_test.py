@@ -2494,7 +2494,9 @@ class StateSnapshot:
                 param.grad = None if grad is None else grad.clone()
             for buf, saved in self._buffers:
                 buf.copy_(saved)
-            for opt, saved_attrs in self._opt_attrs:
+            # Latest capture first: should one optimizer be captured twice (late, by watching_optimizers, as well),
+            # the capture from before the test is the one left in place.
+            for opt, saved_attrs in reversed(self._opt_attrs):
                 for name in [n for n in vars(opt) if n not in saved_attrs and n not in _OPTIMIZER_OWN]:
                     delattr(opt, name)  # set during the test (_opt_called, a lazily made buffer)
                 for name, saved_value in saved_attrs.items():
@@ -2503,7 +2505,8 @@ class StateSnapshot:
                         setattr(opt, name, value)
             for hook_state, items in self._hook_states:
                 _restore_hook_state(hook_state, items)
-            for opt, (state, groups), tensors in zip(self._all_optimizers, self._opt_state, self._group_tensors):
+            captured = list(zip(self._all_optimizers, self._opt_state, self._group_tensors, strict=True))
+            for opt, (state, groups), tensors in reversed(captured):
                 opt.state.clear()
                 for p, s in state.items():
                     opt.state[p] = _clone(s)
