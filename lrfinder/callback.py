@@ -1169,6 +1169,7 @@ class LRFinder(_CallbackBase):
     ) -> RangeTestResult:
         """The curve analysed into a result (``suggestion=None`` when inconclusive)."""
         test_per_device = run.batches.batch_size
+        groups = LRSweeper(run.optimizers)  # the groups' LRs as put back after the sweep: its ratios
         return finish_result(
             lrs,
             losses,
@@ -1180,6 +1181,8 @@ class LRFinder(_CallbackBase):
             num_parameters=run.num_parameters,
             # One name when the optimizers share a class, so the result's own .scale(rule="auto") reads it.
             optimizer_name=",".join(dict.fromkeys(type(o).__name__ for o in run.optimizers)),
+            lr_ratios=tuple(groups.ratios),
+            group_names=tuple(groups.names),
         )
 
     def _scale(self, trainer: pl.Trainer, run: _TestRun, result: RangeTestResult) -> RangeTestResult:

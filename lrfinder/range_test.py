@@ -1093,6 +1093,12 @@ class RangeTestResult:
         noise_error: Why ``noise_scale`` is ``None`` although it was asked for.
         refinement: The later rounds (re-sweeps and trial runs, :mod:`lrfinder.refine`) when
             the test ran with ``refine``; its ``lr`` is then :attr:`lr` (before scaling).
+        lr_ratios: Each param group's LR as a multiple of :attr:`lrs`, in the order of the
+            optimizer's (or the optimizers') ``param_groups``: the sweep sets the group with the
+            largest LR (ratio ``1.0``, :attr:`lr_group`) and keeps the others' ratios to it.
+            Empty when not recorded (a result from an older lrfinder, or built by hand).
+        group_names: Each param group's ``"name"`` entry (a string, as Lightning's
+            ``LearningRateMonitor`` reads it), or ``None``; as long as :attr:`lr_ratios`.
 
     """
 
@@ -1111,6 +1117,8 @@ class RangeTestResult:
     noise_scale: NoiseScale | None = None
     noise_error: str | None = None
     refinement: Refinement | None = None
+    lr_ratios: tuple[float, ...] = ()
+    group_names: tuple[str | None, ...] = ()
 
     def __post_init__(self) -> None:
         """Check the curve and the stop reason; store ``lrs`` and ``losses`` as tuples of floats.
@@ -1118,7 +1126,8 @@ class RangeTestResult:
         Raises:
             TypeError: ``lrs`` or ``losses`` is not a sequence of numbers, or ``settings`` is not a
                 :class:`RangeTestSettings`.
-            ValueError: ``lrs`` and ``losses`` of different lengths, or an unknown ``stop_reason``.
+            ValueError: ``lrs`` and ``losses`` of different lengths, or an unknown ``stop_reason``,
+                or ``lr_ratios`` not in ``[0, 1]`` with one ``1.0``, or ``group_names`` of another length.
 
         """
         curve = []
@@ -1149,11 +1158,33 @@ class RangeTestResult:
             raise TypeError(
                 f"Expected settings to be a lrfinder.RangeTestSettings, but got {type(self.settings).__name__}"
             )
+        ratios = tuple(float(v) for v in self.lr_ratios)
+        if ratios and not (all(0.0 <= v <= 1.0 for v in ratios) and max(ratios) == 1.0):
+            raise ValueError(
+                f"Expected lr_ratios in [0, 1], the swept group's 1.0 among them, but got lr_ratios={ratios}"
+            )
+        names = tuple(self.group_names)
+        if names and len(names) != len(ratios) or not all(n is None or isinstance(n, str) for n in names):
+            raise ValueError(
+                f"Expected group_names to hold a string or None for each of the {len(ratios)} lr_ratios, but got "
+                f"group_names={names!r:.80}"
+            )
+        object.__setattr__(self, "lr_ratios", ratios)
+        object.__setattr__(self, "group_names", names)
 
     @property
     def num_steps(self) -> int:
         """Number of optimizer steps actually run (``settings.num_steps`` was the plan)."""
         return len(self.lrs)
+
+    @property
+    def lr_group(self) -> int | None:
+        """The index of the param group whose LR :attr:`lrs` (and :attr:`lr`) are, ``None`` when not recorded.
+
+        The first group with the largest LR (ratio ``1.0`` in :attr:`lr_ratios`), counted across the
+        optimizers' ``param_groups`` in order.
+        """
+        return self.lr_ratios.index(1.0) if self.lr_ratios else None
 
     @property
     def lr(self) -> float | None:
@@ -1303,8 +1334,9 @@ class RangeTestResult:
         ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``),
         ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
         (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
-        null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null), ``noise_error`` and
-        ``refinement`` (:meth:`lrfinder.Refinement.to_dict` or null).
+        null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null), ``noise_error``,
+        ``refinement`` (:meth:`lrfinder.Refinement.to_dict` or null), ``lr_ratios`` and
+        ``group_names`` (lists, empty when not recorded; a file without them reads as empty).
         """
         suggestion = None
         if self.suggestion is not None:
@@ -1337,6 +1369,8 @@ class RangeTestResult:
             "noise_scale": self.noise_scale.to_dict() if self.noise_scale is not None else None,
             "noise_error": self.noise_error,
             "refinement": self.refinement.to_dict() if self.refinement is not None else None,
+            "lr_ratios": list(self.lr_ratios),
+            "group_names": list(self.group_names),
         }
 
     @classmethod
@@ -1432,6 +1466,9 @@ class RangeTestResult:
                 noise_scale=NoiseScale.from_dict(data["noise_scale"]) if data.get("noise_scale") is not None else None,
                 noise_error=data.get("noise_error"),
                 refinement=_refinement_from_dict(data.get("refinement")),
+                # Absent from the files of an older lrfinder: not recorded.
+                lr_ratios=_number_list(data.get("lr_ratios") or [], "lr_ratios"),
+                group_names=tuple(data.get("group_names") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if str(exc).startswith("Malformed") and not _NESTED_MALFORMED.match(str(exc)):
@@ -1555,6 +1592,13 @@ _OPTIONAL_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("label", lambda v: isinstance(v, str), "a string"),
     ("noise_error", lambda v: isinstance(v, str), "a string"),
 )
+
+
+def _number_list(values: Any, key: str) -> tuple[float, ...]:
+    """A JSON list of numbers as floats, or a ``ValueError`` naming ``key``."""
+    if not isinstance(values, list) or not all(is_real(v) for v in values):
+        raise ValueError(f"Malformed range-test result: {key}={values!r:.60} is not a list of numbers")
+    return tuple(float(v) for v in values)
 
 
 def _refinement_from_dict(data: Mapping[str, Any] | None) -> Refinement | None:
@@ -1768,6 +1812,12 @@ class LRSweeper:
                 base = initial
         top = max(base) if base else 0.0
         self.ratios = [b / top if top > 0 else 1.0 for b in base]
+        #: Each group's ``"name"`` entry when it is a string (as Lightning's LearningRateMonitor reads it).
+        self.names: list[str | None] = [
+            name if isinstance(name := g.get("name"), str) else None
+            for opt in self.optimizers
+            for g in opt.param_groups
+        ]
 
     def set(self, lr: float) -> None:
         """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others.
@@ -4364,6 +4414,8 @@ def range_test(
         num_parameters=sum(p.numel() for p in trainable),
         optimizer_name=type(optimizer).__name__,
         rule=rule,
+        lr_ratios=tuple(sweeper.ratios),
+        group_names=tuple(sweeper.names),
     )
     if probe is not None:
         if ranks is not None:

@@ -319,7 +319,12 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         s = r.suggestion
         if s is not None:
             derivation = s.derivation or f"{s.lr:.2e}"
-            facts.append(f"suggested lr {derivation}  (rule {s.rule})")
+            groups = _lr_groups(results)
+            # The LRs are the swept group's: say so where they are read, with what the others get.
+            facts.append(
+                f"suggested lr {derivation}  (rule {s.rule})"
+                + ("" if groups is None else f"  |  LRs are those of param {groups[0]} ({groups[1]} of it)")
+            )
             line = f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  confidence {s.confidence:.2f}"
             line += _spread_fact(r)
             if scaled is not None:
@@ -378,6 +383,59 @@ def _first_clause(message: str, limit: int = 70) -> str:
     gist = message.split(": ", 1)[1] if message.startswith("Cannot ") and ": " in message else message
     gist = re.split(r" \(|; |\. ", gist, maxsplit=1)[0].rstrip(".")
     return gist if len(gist) <= limit else gist[: limit - 1].rstrip() + "…"
+
+
+def _group_name(index: int, names: Sequence[str | None]) -> str:
+    """``group 1 'head'`` (or ``group 1`` when the group has no name)."""
+    name = names[index] if index < len(names) else None
+    return f"group {index} {_short(name, 20)!r}" if name else f"group {index}"
+
+
+def _ratio_text(ratio: float) -> str:
+    """A group's LR ratio as a multiplier: ``0.1×``, ``0.003×``."""
+    return f"{ratio:.2g}×"
+
+
+def _lr_groups(results: Sequence[RangeTestResult]) -> tuple[str, str] | None:
+    """Which param group's LR the LR axis shows, when the optimizer's groups had different LRs.
+
+    Returns ``(swept, others)``: ``("group 1 'head'", "group 0 'body' at 0.1×")``, or ``("each
+    curve's group with the largest LR", "the others at their ratios to it")`` for an overlay whose
+    curves had other groups; ``None`` when every group had the same LR (or none was recorded).
+    """
+    split = [r for r in results if r.lr_ratios and min(r.lr_ratios) < 1.0]
+    if not split:
+        return None
+    first = split[0]
+    if len(results) > 1 and any((r.lr_ratios, r.group_names) != (first.lr_ratios, first.group_names) for r in results):
+        return "each curve's group with the largest LR", "the others at their ratios to it"
+    ref = first.lr_group or 0
+    others = [(i, ratio) for i, ratio in enumerate(first.lr_ratios) if i != ref]
+    if len(others) == 1:
+        i, ratio = others[0]
+        return _group_name(ref, first.group_names), f"{_group_name(i, first.group_names)} at {_ratio_text(ratio)}"
+    low, high = min(r for _, r in others), max(r for _, r in others)
+    span = _ratio_text(low) if low == high else f"{_ratio_text(low)} to {_ratio_text(high)}"
+    return _group_name(ref, first.group_names), f"the other {len(others)} groups at {span}"
+
+
+def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None) -> str:
+    """The LR axis's label: which param group's LR it is when the groups had different LRs.
+
+    ``learning rate of param group 1 'head' (log scale; group 0 'body' at 0.1× of it)``: the
+    sweep set the group with the largest LR and kept the others' ratios, so the curve's LRs (and
+    the picks) are that group's. ``width``: the characters a line of the label may hold (a small
+    axes of one's own); a longer label is said shorter (``LR of param group 1 'head'; ...``, the
+    log scale read from the ticks) and broken in lines.
+    """
+    groups = _lr_groups(results)
+    if groups is None:
+        return "learning rate (log scale)"
+    swept, others = groups
+    label = f"learning rate of param {swept} (log scale; {others} of it)"
+    if width is None or len(label) <= width:
+        return label
+    return "\n".join(textwrap.wrap(f"LR of param {swept} ({others})", width))
 
 
 def _sweep(result: RangeTestResult) -> str:
@@ -1280,7 +1338,7 @@ def plot_range_test(
 
     slope_ax.axhline(0.0, color="black", lw=0.8, alpha=0.6)
     slope_ax.set_ylabel("d loss / d log10(lr)")
-    slope_ax.set_xlabel("learning rate (log scale)")
+    slope_ax.set_xlabel(_lr_axis_label(results))
     slope_ax.grid(True, which="major", alpha=0.35)
     _limit_slope_axis(slope_ax)
     _whole_numbers(slope_ax.yaxis)
@@ -1417,7 +1475,8 @@ def _plot_into(ax: Axes, results: Sequence[RangeTestResult], *, title: str | Non
     width_pt = ax.bbox.width / root.dpi * 72.0
     brief = min(max(int(width_pt / _BRIEF_CHAR_PT) - 6, 24), 70)
     ylim = _draw_loss_panel(ax, None, results, highlight, brief=brief)
-    ax.set_xlabel("learning rate (log scale)")
+    # About 6.2 points per character of the axis label's 10 pt.
+    ax.set_xlabel(_lr_axis_label(results, width=max(int(width_pt / 6.2), 20)))
     _log_labels(ax.xaxis)
     if title is not None:
         ax.set_title(title)

@@ -214,6 +214,9 @@ def test_param_group_ratios_kept_through_test_and_apply(tmp_path: Path, attribut
     assert [g["lr"] for g in t.optimizers[0].param_groups] == pytest.approx([0.1 * lr, lr], rel=1e-12)
     assert all(e[1] == pytest.approx((0.1 * lr, lr), rel=1e-12) for e in model.train_events())
     assert getattr(model, "lr", None) == (lr if attribute else None)
+    # The result says whose LR its lrs are (the report's axis names the group): the head's, the body at 0.1x.
+    assert finder.result.lr_ratios == pytest.approx((0.1, 1.0)) and finder.result.lr_group == 1
+    assert finder.result.group_names == (None, None)
 
 
 def test_accumulate_grad_batches_mean_of_micro_batches(tmp_path: Path) -> None:

@@ -3326,3 +3326,35 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     return bool(a == b)
+
+
+def test_the_result_records_the_param_groups_whose_lr_it_swept() -> None:
+    """With param groups of different LRs, lrs are the group with the largest LR's (the others keep their ratio
+    to it): the result did not say which, nor the others' ratios, so a report could not say whose LR it plots."""
+    from torch.utils.data import DataLoader
+
+    model = make_mlp()
+    opt = torch.optim.SGD(
+        [
+            {"params": model[0].parameters(), "lr": 0.01, "name": "body"},
+            {"params": model[1].parameters(), "lr": 0.01},
+            {"params": model[3].parameters(), "lr": 0.1, "name": "head"},
+        ]
+    )
+    loader = DataLoader(make_classification(), batch_size=32)
+    result = range_test(model, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=20, min_lr=1e-4, max_lr=1.0)
+    assert result.lr_ratios == pytest.approx((0.1, 0.1, 1.0)) and result.lr_group == 2
+    assert result.group_names == ("body", None, "head")
+    again = RangeTestResult.from_json(result.to_json())
+    assert (again.lr_ratios, again.group_names) == (result.lr_ratios, result.group_names)
+    # The JSON of an older lrfinder has neither key: read as not recorded.
+    old = result.to_dict()
+    del old["lr_ratios"], old["group_names"]
+    legacy = RangeTestResult.from_dict(old)
+    assert (legacy.lr_ratios, legacy.group_names, legacy.lr_group) == ((), (), None)
+    with pytest.raises(ValueError, match=r"lr_ratios='x' is not a list of numbers"):
+        RangeTestResult.from_dict({**old, "lr_ratios": "x"})
+    with pytest.raises(ValueError, match=r"lr_ratios in \[0, 1\], the swept group's 1.0 among them"):
+        dataclasses.replace(result, lr_ratios=(0.5, 2.0, 1.0))
+    with pytest.raises(ValueError, match="group_names to hold a string or None for each of the 3 lr_ratios"):
+        dataclasses.replace(result, group_names=("body",))

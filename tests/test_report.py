@@ -1174,6 +1174,34 @@ def test_ax_works_with_a_plain_figure_an_overlay_and_a_subfigure():
     assert plot_range_test(a, ax=sub.subplots()) is root  # the figure to save, not the subfigure
 
 
+def test_the_lr_axis_names_the_param_group_it_shows():
+    """With param groups of different LRs the x axis read "learning rate": the swept group's, others at their
+    ratio, was not said (the result did not record the groups)."""
+    import matplotlib.pyplot as plt
+
+    two = replace(make_result(), lr_ratios=(0.1, 1.0), group_names=("body", "head"))
+    fig = plot_range_test(two)
+    label = "learning rate of param group 1 'head' (log scale; group 0 'body' at 0.1× of it)"
+    assert axes_by_label(fig)["slope"].get_xlabel() == label
+    header = " ".join(t.get_text() for t in axes_by_label(fig)["header"].texts)
+    assert "LRs are those of param group 1 'head' (group 0 'body' at 0.1× of it)" in header
+    many = replace(make_result(), lr_ratios=(0.01, 1.0, 0.1, 0.1), group_names=(None, None, None, "x"))
+    assert axes_by_label(plot_range_test(many))["slope"].get_xlabel() == (
+        "learning rate of param group 1 (log scale; the other 3 groups at 0.01× to 0.1× of it)"
+    )
+    same = replace(make_result(), lr_ratios=(1.0, 1.0), group_names=("a", "b"))
+    for result in (make_result(), same):  # one group, or all at one LR: nothing to say
+        assert axes_by_label(plot_range_test(result))["slope"].get_xlabel() == "learning rate (log scale)"
+    mixed = [replace(two, label="a"), replace(make_result(), label="b")]
+    assert "each curve's group with the largest LR" in axes_by_label(plot_range_test(mixed))["slope"].get_xlabel()
+    small, ax = plt.subplots(figsize=(3, 2))
+    try:
+        plot_range_test(two, ax=ax)
+        assert ax.get_xlabel().replace("\n", " ") == "LR of param group 1 'head' (group 0 'body' at 0.1×)"
+    finally:
+        plt.close(small)
+
+
 def test_ax_keeps_the_inconclusive_message_inside_a_small_axes():
     """The whole reason, a dozen lines at 12 pt, ran past a small axes onto its neighbours: its gist is shown."""
     from matplotlib.figure import Figure
