@@ -28,7 +28,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -633,7 +633,8 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     layouts = [dict(kwargs)]
     width, height = measure(kwargs)
     sizes = [(width, height)]
-    if height > _TALL_LEGEND and "ncol" not in kwargs and len(ax.get_legend_handles_labels()[1]) > 3:
+    entries = len(kwargs["labels"]) if "labels" in kwargs else len(ax.get_legend_handles_labels()[1])
+    if height > _TALL_LEGEND and "ncol" not in kwargs and entries > 3:
         layouts.append({**kwargs, "ncol": 2})
         sizes.append(measure(layouts[-1]))
         if height > 0.95:  # a one-column legend taller than the panel would run off it
@@ -1438,8 +1439,60 @@ def _finish_loss_panel(
             title_fontsize=fontsize - 0.5,
             alignment="left",
         )
-    hidden = _place_legend(ax, focus_from=min(lows) / 3 if lows else None, **legend)
+    focus_from = min(lows) / 3 if lows else None
+    hidden = _place_legend(ax, focus_from=focus_from, **legend)
+    if brief:
+        # A small axes of one's own (a 3 x 2 inch subplot): the legend covered the curve, or ran out of
+        # the axes over the next subplot. Said shorter, step by step, until it fits.
+        for compact in _compact_legends(ax, legend, overlay=len(results) > 1):
+            if _legend_fits(ax):
+                break
+            _place_legend(ax, focus_from=focus_from, **compact)
+        return None
     return legend if len(results) > 1 and hidden > _OVERLAY_LEGEND_COVER else None
+
+
+#: In a loss panel of one's own, the most of the axes' width and of its height the legend may take;
+#: a larger one is said shorter (:func:`_compact_legends`). A 5 x 3.5 inch subplot's legend takes
+#: about 0.6 x 0.35 and is left as it is; a 3 x 2 inch one's ran past the axes.
+_BRIEF_LEGEND_FIT = (0.7, 0.6)
+#: The legend's font size once shortened.
+_COMPACT_PT = 6.5
+#: Entries a single curve's shortest legend leaves out: the raw points, the diverged region and
+#: the blow-up line read from the plot (and the LR labels) alone.
+_MINOR_ENTRIES = ("loss (raw)", "diverged", "blew up", "first non-finite")
+
+
+def _legend_fits(ax: Axes) -> bool:
+    """Whether the axes' legend takes at most :data:`_BRIEF_LEGEND_FIT` of its width and of its height."""
+    legend = ax.get_legend()
+    if legend is None:
+        return True
+    box = legend.get_window_extent(_renderer(ax)).transformed(ax.transAxes.inverted())
+    return bool(box.width <= _BRIEF_LEGEND_FIT[0] and box.height <= _BRIEF_LEGEND_FIT[1])
+
+
+def _compact_legends(ax: Axes, legend: Mapping[str, Any], *, overlay: bool) -> Iterator[dict[str, Any]]:
+    """Ever shorter legends for a small axes, as :meth:`~matplotlib.axes.Axes.legend` settings.
+
+    An overlay: without its title (the key to the marks), each curve's name and LR, then its name
+    alone. One curve: the entries without their values (the picks are labelled on the plot), then
+    the curve, the band and the picks' marks alone. The last one is kept even if it does not fit.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    base = {k: v for k, v in legend.items() if k not in ("title", "title_fontsize", "alignment")}
+    base.update(fontsize=_COMPACT_PT, handlelength=1.2, handletextpad=0.4, borderpad=0.3, labelspacing=0.2)
+    if overlay:
+        # The highlighted curve's entry keeps its "(recommended)": the halo says nothing without the title.
+        mark = [" (recommended)" if label.endswith("(recommended)") else "" for label in labels]
+        plain = [label.removesuffix("  (recommended)") for label in labels]
+        yield {**base, "handles": handles, "labels": [p.split(", min")[0] + m for p, m in zip(plain, mark)]}
+        yield {**base, "handles": handles, "labels": [p.split(": ")[0] + m for p, m in zip(plain, mark)]}
+        return
+    bare = [re.sub(r"( at| from)? [-+]?\d[\d.e+-]*( \.\. [-+]?\d[\d.e+-]*)?$", "", label) for label in labels]
+    yield {**base, "handles": handles, "labels": bare}
+    keep = [i for i, label in enumerate(labels) if not label.startswith(_MINOR_ENTRIES)]
+    yield {**base, "handles": [handles[i] for i in keep], "labels": [bare[i] for i in keep]}
 
 
 def _check_axes(ax: Any) -> None:

@@ -1174,6 +1174,33 @@ def test_ax_works_with_a_plain_figure_an_overlay_and_a_subfigure():
     assert plot_range_test(a, ax=sub.subplots()) is root  # the figure to save, not the subfigure
 
 
+@pytest.mark.parametrize("layout", ["constrained", None])
+def test_ax_legend_fits_a_small_subplot(tmp_path: Path, layout: str | None):
+    """In a 3 x 2 inch subplot a curve's legend (eight entries) and an overlay's (its title and a line per curve,
+    with LRs and minima) were as wide as the axes or wider: they covered the curve and ran onto the next subplot.
+    They are said shorter until they take at most 0.7 of the axes' width and 0.6 of its height."""
+    import matplotlib.pyplot as plt
+
+    overlay = [replace(make_result(seed=i, center=-2.0 + 0.3 * i), label=f"wd=1e-{i + 2}") for i in range(3)]
+    fig, axes = plt.subplots(1, 3, figsize=(9, 2), layout=layout)
+    try:
+        plot_range_test(make_result(), ax=axes[0])
+        plot_range_test(overlay, ax=axes[1])
+        plot_range_test(overlay, ax=axes[2], highlight=1)
+        fig.savefig(tmp_path / "small.png", dpi=100)
+        renderer = fig.canvas.get_renderer()
+        for ax in axes:
+            legend, box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+            assert _inside(legend, box), (legend, box)
+            # At most 0.7 x 0.6 as drawn; the layout engine then shrinks the axes a little for its labels.
+            assert legend.width <= 0.8 * box.width and legend.height <= 0.7 * box.height, (legend, box)
+        assert [t.get_text() for t in axes[0].get_legend().get_texts()][:2] == ["loss (smoothed)", "one-cycle band"]
+        entries = [t.get_text() for t in axes[2].get_legend().get_texts()]
+        assert entries[0].startswith("wd=1e-2") and entries[1].endswith("(recommended)")
+    finally:
+        plt.close(fig)
+
+
 def test_the_lr_axis_names_the_param_group_it_shows():
     """With param groups of different LRs the x axis read "learning rate": the swept group's, others at their
     ratio, was not said (the result did not record the groups)."""
