@@ -751,24 +751,62 @@ def _keep_lr_labels_inside(ax: Axes) -> None:
 
     The side is first chosen from the line's place alone (:func:`_lr_label`); a long label (the
     recommended curve's name in an overlay) near the middle ran off the panel and the figure.
-    Of the two sides, the one that runs out less wins. Measured on the final layout.
+    Of the two sides, the one that runs out less wins. A label wider than either side leaves (a
+    small axes of one's own) is set smaller, down to :data:`_SMALL_LR_LABEL_PT`, then said shorter
+    (``lr = 2.85e-02``, the curve's name left to the legend), then set smaller again, down to
+    :data:`_SMALLEST_LR_LABEL_PT`. Measured on the final layout.
     """
     renderer = _renderer(ax)
     frame = ax.get_window_extent(renderer)
-    for text in ax.texts:
-        if text.get_gid() != _LR_LABEL:
-            continue
+
+    def overflow(text: Any) -> float:
+        """How far ``text`` runs past the panel on its best side, which it is turned to."""
         first = text.get_horizontalalignment()
-        overflow: dict[str, float] = {}
+        past: dict[str, float] = {}
         for side in (first, "left" if first == "right" else "right"):
             text.set_horizontalalignment(cast('Literal["left", "right"]', side))
             box = text.get_window_extent(renderer)
             # A few pixels more than the text: its frame (the box's pad) must fit too.
-            overflow[side] = max(box.x1 + 4.0 - frame.x1, 0.0) + max(frame.x0 - box.x0 + 4.0, 0.0)
-            if overflow[side] == 0.0:
+            past[side] = max(box.x1 + 4.0 - frame.x1, 0.0) + max(frame.x0 - box.x0 + 4.0, 0.0)
+            if past[side] == 0.0:
                 break
-        best = min(overflow, key=overflow.__getitem__)
+        best = min(past, key=past.__getitem__)
         text.set_horizontalalignment(cast('Literal["left", "right"]', best))
+        return past[best]
+
+    def shrink(text: Any, smallest: float) -> bool:
+        """Set ``text`` smaller, step by step down to ``smallest`` points, until it fits; whether it does."""
+        while float(text.get_fontsize()) > smallest:
+            text.set_fontsize(max(float(text.get_fontsize()) * 0.85, smallest))
+            if overflow(text) == 0.0:
+                return True
+        return False
+
+    for text in ax.texts:
+        if text.get_gid() != _LR_LABEL or overflow(text) == 0.0 or shrink(text, _SMALL_LR_LABEL_PT):
+            continue
+        short = text.get_text()
+        for pattern, words in _SHORTER_LR_LABELS:
+            short = re.sub(pattern, words, short)
+        if short != text.get_text():
+            text.set_text(short)
+            if overflow(text) == 0.0:
+                continue
+        shrink(text, _SMALLEST_LR_LABEL_PT)
+
+
+#: The type an LR label too wide for its panel is set down to before it is said shorter, and the
+#: smallest it is set in then (:func:`_keep_lr_labels_inside`).
+_SMALL_LR_LABEL_PT = 9.0
+_SMALLEST_LR_LABEL_PT = 7.5
+#: How an LR label too long for its panel at that size is said shorter: the words before the LR,
+#: and an overlay curve's name (its legend entry names it).
+_SHORTER_LR_LABELS: tuple[tuple[str, str], ...] = (
+    (r"^( ?)(suggested|refined) lr = ", r"\1lr = "),
+    (r"^( ?)curve's reading = ", r"\1curve: "),
+    (r"^( ?)scaled lr = ", r"\1scaled: "),
+    (r" \([^()\n]*\)( ?)$", r"\1"),
+)
 
 
 def _tick_text(value: float) -> str:

@@ -1201,6 +1201,35 @@ def test_ax_legend_fits_a_small_subplot(tmp_path: Path, layout: str | None):
         plt.close(fig)
 
 
+@pytest.mark.parametrize("layout", ["constrained", None])
+def test_ax_lr_labels_stay_inside_a_small_subplot(tmp_path: Path, layout: str | None):
+    """The 12 pt bold "suggested lr = 2.85e-02" (an overlay's with the curve's name) was wider than a 3 x 2 inch
+    subplot on either side of its line: it ran off the figure or over the next subplot. It is set smaller, then
+    said shorter ("lr = 2.85e-02"); a label that fits is left as it is."""
+    import matplotlib.pyplot as plt
+
+    overlay = [replace(make_result(seed=i, center=-2.0 + 0.3 * i), label=f"wd=1e-{i + 2}") for i in range(3)]
+    fig, axes = plt.subplots(1, 3, figsize=(9, 2), layout=layout)
+    try:
+        plot_range_test(make_result(), ax=axes[0])
+        plot_range_test(overlay, ax=axes[1], highlight=1)
+        fig.savefig(tmp_path / "small.png", dpi=100)
+        renderer = fig.canvas.get_renderer()
+        for ax in axes[:2]:
+            [label] = [t for t in ax.texts if t.get_gid() == "lr_label"]
+            assert _inside(label.get_window_extent(renderer), ax.get_window_extent(renderer), slack=3.0), label
+            assert label.get_text().strip().startswith("lr = ") and label.get_fontsize() >= 7.5
+    finally:
+        plt.close(fig)
+    wide, ax = plt.subplots(figsize=(8, 5))
+    try:
+        plot_range_test(make_result(), ax=ax)
+        [label] = [t for t in ax.texts if t.get_gid() == "lr_label"]
+        assert label.get_text().strip().startswith("suggested lr = ") and label.get_fontsize() == 12
+    finally:
+        plt.close(wide)
+
+
 def test_the_lr_axis_names_the_param_group_it_shows():
     """With param groups of different LRs the x axis read "learning rate": the swept group's, others at their
     ratio, was not said (the result did not record the groups)."""
