@@ -77,6 +77,7 @@ from .refine import (
     Trial,
     _mean_loss,
     all_diverged_message,
+    fewest_over_ranks,
     resolve_refine,
     resweep_round,
     run_trials,
@@ -1055,12 +1056,28 @@ class LRFinder(_CallbackBase):
         strategy = trainer.strategy
         notes = list(notes)
         val_loader = _val_loader(trainer)
+
+        def reduce(per_batch: list[float]) -> list[float]:
+            local = torch.tensor(per_batch, dtype=torch.float64, device=strategy.root_device)
+            return [float(v) for v in strategy.reduce(local, reduce_op="mean").cpu()]
+
+        # Under DDP every rank judges the trials on as many held-out batches (their losses are averaged element by
+        # element): a rank whose loader is shorter (its own shard, no DistributedSampler) held out fewer before.
+        ranks = int(trainer.world_size) > 1
         skip = 0
         if val_loader is None:
             skip = refine.val_batches
             size = _length(run.batches.loader)
             if size is not None and skip > size // 5:
                 skip = max(1, size // 5)
+            if ranks:
+                skip = fewest_over_ranks(skip, refine.val_batches, reduce)
+                if skip < refine.val_batches:
+                    notes.append(
+                        f"held out {skip} training batch(es) per pass on every rank (val_batches="
+                        f"{refine.val_batches}; at most a fifth of each rank's pass)"
+                    )
+            elif skip < refine.val_batches:
                 notes.append(
                     f"held out {skip} training batch(es) of {size} per pass (val_batches={refine.val_batches})"
                 )
@@ -1086,8 +1103,11 @@ class LRFinder(_CallbackBase):
                     held.append(_lightning.to_device(trainer, pl_module, batch))
                     if len(held) >= refine.val_batches:
                         break
+                if ranks:
+                    held = held[: fewest_over_ranks(len(held), refine.val_batches, reduce)]
                 if not held:
-                    raise DataError("The validation dataloader yielded no batch; refine needs at least one.")
+                    where = " on at least one rank" if ranks else ""
+                    raise DataError(f"The validation dataloader yielded no batch{where}; refine needs at least one.")
             else:
                 first = _lightning.TrainBatches(trainer, pl_module, run.batches.loader)
                 held = [first.next()[0] for _ in range(skip)]
@@ -1103,10 +1123,6 @@ class LRFinder(_CallbackBase):
                 if loss is None:
                     raise ModelError("training_step returned None on a held-out batch; refine cannot judge it.")
                 return loss
-
-            def reduce(per_batch: list[float]) -> list[float]:
-                local = torch.tensor(per_batch, dtype=torch.float64, device=strategy.root_device)
-                return [float(v) for v in strategy.reduce(local, reduce_op="mean").cpu()]
 
             stepper: list[Any] = []
 

@@ -909,6 +909,29 @@ def _length(data: object) -> int | None:
         return None
 
 
+def fewest_over_ranks(count: int, most: int, reduce: Callable[[list[float]], list[float]]) -> int:
+    """The smallest ``count`` over the ranks, through the element-wise mean ``reduce`` the trials use.
+
+    Under data parallelism every rank must judge the trials on as many held-out batches: their
+    losses are averaged over the ranks element by element, and lists of different lengths made
+    the ranks' ``all_reduce`` calls mismatch (the ranks waited for each other until the process
+    group's timeout). Entry ``j`` of the list reduced is 1 on the ranks whose count exceeds
+    ``j``, else 0: its mean is exactly 1 (a sum of ones divided by the number of ranks) where
+    every rank's count does.
+
+    Args:
+        count: This rank's count, ``0 <= count <= most``.
+        most: The largest count a rank can have (alike on every rank: ``Refine.val_batches``).
+        reduce: ``f(list) -> list``, the element-wise mean over the ranks (call on every rank).
+
+    Returns:
+        The smallest of the ranks' counts (the same on every rank).
+
+    """
+    flags = [1.0 if j < count else 0.0 for j in range(most)]
+    return sum(1 for v in reduce(flags) if v == 1.0)
+
+
 def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], model: nn.Module) -> list[float]:
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -1155,8 +1178,13 @@ def refine_range_test(
                 held.append(batch)
                 if len(held) >= refine.val_batches:
                     break
+            if reduce is not None:  # every rank judges on as many batches (a rank's val_data may be shorter)
+                held = held[: fewest_over_ranks(len(held), refine.val_batches, reduce)]
             if not held:
-                raise DataError("val_data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable.")
+                where = " on at least one rank" if reduce is not None else ""
+                raise DataError(
+                    f"val_data is empty{where}: it yielded no batch. Pass a non-empty DataLoader/iterable."
+                )
             stream: Any = None
         else:
             keep = refine.val_batches
@@ -1164,6 +1192,15 @@ def refine_range_test(
             if size is not None and keep > size // 5:
                 # Never hold out more than a fifth of one pass: the trials must still train.
                 keep = max(1, size // 5)
+            if reduce is not None:
+                # Each rank's loader may be of another length: every rank holds out as many as the shortest.
+                keep = fewest_over_ranks(keep, refine.val_batches, reduce)
+                if keep < refine.val_batches:
+                    notes.append(
+                        f"held out {keep} training batch(es) per pass on every rank (val_batches="
+                        f"{refine.val_batches}; at most a fifth of each rank's pass)"
+                    )
+            elif keep < refine.val_batches:
                 notes.append(
                     f"held out {keep} training batch(es) of {size} per pass (val_batches={refine.val_batches})"
                 )

@@ -502,3 +502,70 @@ def test_the_nan_marks_go_on_the_losss_device() -> None:
     batch = (torch.zeros(2, 3), torch.zeros(2))
     assert stepper._reduce([loss], [((batch, 0), 0)], 0.1) == 0.0
     assert Strategy.seen[0].shape == (3,) and Strategy.seen[0].device.type == "meta"  # the loss and 2 marks, reduced
+
+
+UNEVEN_SCRIPT = textwrap.dedent(
+    """
+    import datetime
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder import Refine
+    from lrfinder.callback import LRFinder
+
+    MODE = sys.argv[2]
+
+
+    class Uneven(Net):
+        # Each rank its own data (no DistributedSampler): rank 1's training or validation loader is the shorter.
+        def train_dataloader(self):
+            n = 48 if MODE == "train" and self.global_rank == 1 else 256
+            return DataLoader(make_data(n, seed=self.global_rank), batch_size=16)
+
+        def on_train_start(self):  # after LRFinder's: the test and its trials have run
+            result = self.trainer.callbacks[0].result.to_dict()
+            Path(sys.argv[1], f"rank{self.global_rank}.json").write_text(json.dumps(result["refinement"]))
+
+
+    class UnevenVal(Uneven):
+        def val_dataloader(self):
+            n = 160 if self.global_rank == 0 else 48
+            return DataLoader(make_data(n, seed=10 + self.global_rank), batch_size=16)
+
+        def validation_step(self, batch, batch_idx):
+            pass
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    # A mismatched all_reduce fails after 30 s instead of gloo's default 30 minutes.
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=30))
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy=strategy, max_steps=1, logger=False, use_distributed_sampler=False,
+        callbacks=[LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, refine=Refine(training_steps=60, candidates=2,
+        extend=0))], num_sanity_val_steps=0, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    trainer.fit((UnevenVal if MODE == "val" else Uneven)(lr=0.01, bn=False))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["train", "val"])
+def test_ddp_refine_judges_on_as_many_batches_on_every_rank(tmp_path: Path, mode: str) -> None:
+    """DDP x 2, rank 1's training loader 3 batches (held out: 2 on rank 0, 1 on rank 1) or its validation loader 3
+    batches (8 on rank 0): the held-out losses' all_reduces mismatched, and both ranks waited until the timeout
+    (then raised it as 'Cannot compute a loss on the held-out training batches')."""
+    run_script(tmp_path, UNEVEN_SCRIPT, str(tmp_path), mode, str(TESTS))
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert first == second and first["trials"]
+    assert first["judged_on"] == ("val_data" if mode == "val" else "held-out training batches")
+    if mode == "train":
+        assert any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in first["notes"])

@@ -115,6 +115,17 @@ def _worker(rank: int, init: str, out: str) -> None:
     noise = None if uneven.noise_scale is None else uneven.noise_scale.to_dict()
     record["uneven"] = {**_curve(uneven), "noise": noise, "noise_error": uneven.noise_error}
 
+    # refine holding out training batches from loaders of different lengths (13 and 4 batches): a fifth of a pass
+    # was 2 batches on rank 0 and 1 on rank 1, and the ranks' all_reduces of their held-out losses mismatched.
+    short = DataLoader(TensorDataset(*data[: 200 if rank == 0 else 60]), batch_size=16)
+    held = lrfinder.range_test(
+        nn.parallel.DistributedDataParallel(small_net()), short, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0,
+        num_steps=30, refine=lrfinder.Refine(training_steps=60, candidates=2, extend=0),
+    )
+    f = held.refinement
+    assert f is not None
+    record["uneven_refine"] = [f.lr, [t.held_out_loss for t in f.trials], list(f.notes)]
+
     # A plain model on rank 0 only, inside the initialized group: nothing to wait for.
     if rank == 0:
         plain = small_net()
@@ -175,6 +186,16 @@ def test_loaders_of_different_lengths_measure_the_same_noise_scale(ranks: list[d
     a, b = ranks
     assert a["uneven"] == b["uneven"]
     assert a["uneven"]["noise"] is not None, a["uneven"]["noise_error"]
+
+
+@pytest.mark.slow
+def test_refine_holds_out_as_many_batches_on_every_rank(ranks: list[dict[str, Any]]) -> None:
+    """Loaders of 13 and 4 batches: rank 0 held out 2 and rank 1 one, and both waited in the mismatched all_reduce
+    of their held-out losses until the process group's timeout."""
+    a, b = ranks
+    assert a["uneven_refine"] == b["uneven_refine"]
+    lr, held_out, notes = a["uneven_refine"]
+    assert held_out and any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in notes)
 
 
 @pytest.mark.slow
