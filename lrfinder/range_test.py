@@ -3492,6 +3492,51 @@ def _non_finite_data_message(
     )
 
 
+def _raise_if_non_finite_at_start(
+    model: nn.Module,
+    snapshot: StateSnapshot,
+    loss_of: Callable[[Any], torch.Tensor],
+    drawn: Sequence[tuple[Any, int]],
+    step: int,
+    lr: float,
+    value: float,
+) -> None:
+    """Raise :class:`DataError` when a step's clean batch gives a non-finite loss at the starting weights too.
+
+    The sweep stopped on a non-finite loss of a batch without NaN/inf; the curve reads that as the
+    blow-up. The model, restored to the weights the test started from (the caller sets the sweep's
+    first LR, as at step 0), takes the step's batches
+    again (their loss only: no backward, no step): one whose loss is still non-finite is undefined
+    there whatever the LR (a mean over no elements: ``cross_entropy`` with every target
+    ``ignore_index``, a masked loss with an empty mask), and its step was no divergence. A batch
+    ``loss_of`` fails on is not judged (the sweep's reading stands). ``snapshot`` is restored again
+    afterwards, whatever happens (the forward moved BatchNorm statistics and the RNGs, the caller the
+    LR; the caller watches for an optimizer a ``step_fn`` steps).
+    """
+    undefined: int | None = None
+    train_modes(model)
+    try:
+        for batch, batch_index in drawn:
+            try:
+                loss = loss_of(batch)
+            except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
+                return
+            if not bool(torch.isfinite(loss.detach()).all()):
+                undefined = batch_index
+                break
+    finally:
+        snapshot.restore()
+    if undefined is not None:
+        raise DataError(
+            f"Batch {undefined} of the pass gives a non-finite loss ({value}) at step {step} (lr={lr:.2e}) and at the "
+            "weights the test started from too: the loss is undefined on that batch, not the learning rate, and the "
+            "curve would read it as a divergence. The batch holds no NaN or inf: the loss cannot be computed on it, "
+            "e.g. a mean over no elements (cross_entropy whose targets all equal ignore_index, a masked loss with an "
+            "empty mask), a log of 0 or a division by 0. Make the loss finite on such batches (skip a term with "
+            "nothing to average, or divide a reduction='sum' loss by max(count, 1)) and run the test again."
+        )
+
+
 def _reduced_step_loss(
     ranks: DataParallelRanks,
     parts: Sequence[torch.Tensor],
@@ -4277,6 +4322,7 @@ def range_test(
     reevaluate = make_reevaluate(optimizer, step_batches, loss_of, settings.accumulate_steps, clip, sync)
 
     nan_watch = _NonFiniteDataWatch()
+    non_finite: list[tuple[list[tuple[Any, int]], int, float, float]] = []  # the step whose loss was not finite
 
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -4348,6 +4394,8 @@ def range_test(
                 held, held_index = drawn[i]
                 where = f"Batch {held_index} of the pass"
                 raise DataError(_non_finite_data_message(where, held, index[0], lr, value, bad))
+            if not math.isfinite(value):
+                non_finite.append((list(drawn), index[0], lr, value))  # looked at again once the sweep is over
         if micro_probe is not None:
             # Before unscale_: the micro-batch and step gradients both still carry the loss scale.
             size = sizes.pop() if len(sizes) == 1 else None
@@ -4403,6 +4451,12 @@ def range_test(
         if scaler is not None and scaler_state is not None:
             scaler.__dict__.clear()
             scaler.__dict__.update(scaler_state)
+    if reason == "non_finite" and non_finite and non_finite[0][1] > 0 and snapshot is not None and ranks is None:
+        # A clean batch whose loss is not finite at the starting weights either: the loss, not the LR. (At step 0
+        # the curve says it: the untouched model's loss.)
+        with training_grad_mode(target), snapshot.watching_optimizers():
+            sweeper.set(float(plan[0]))  # as at step 0, whose loss was finite (a loss may read the LR)
+            _raise_if_non_finite_at_start(model, snapshot, loss_of, *non_finite[0])
     size = batch_size[0] * settings.accumulate_steps * world if batch_size and batch_size[0] is not None else None
     result = finish_result(
         lrs,

@@ -3306,6 +3306,37 @@ def test_refine_with_a_step_fn_that_runs_its_own_backward_says_so(dataset: Tenso
         range_test(gen, batches, step_fn=step_fn, num_steps=12, max_lr=1e-2, refine=Refine(training_steps=100))
 
 
+def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
+    # A multi-task loss whose second task is labelled on few examples: a batch where every label of it is
+    # ignore_index makes cross_entropy a mean over nothing, NaN, at lr=3e-07. The curve read it as the blow-up
+    # and said "Lower min_lr or max_lr ... before the loss blows up", which cannot help.
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=gen)
+    ya = (x[:, 0] > 0).long()
+    yb = torch.full((64,), -100)
+    yb[:16] = (x[:16, 1] > 0).long()  # labelled in the first 4 batches only
+    batches = [(x[i : i + 4], ya[i : i + 4], yb[i : i + 4]) for i in range(0, 64, 4)]
+    model = nn.Linear(4, 4)
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        xs, a, b = batch
+        out = m(xs)
+        return F.cross_entropy(out[:, :2], a) + F.cross_entropy(out[:, 2:], b)
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = snapshot_of(model, opt)
+    with pytest.raises(DataError, match=r"^Batch 4 of the pass gives a non-finite loss \(nan\) at step 4 "
+                       r"\(lr=[0-9.e+-]+\) and at the weights the test started from too: .*not the learning rate.*"
+                       r"holds no NaN or inf.*ignore_index.*run the test again\.$"):  # fmt: skip
+        range_test(model, batches, optimizer=opt, step_fn=step_fn, num_steps=20)
+    assert_same_state(before, snapshot_of(model, opt))
+    # A divergence (a clean batch whose loss is finite at the starting weights) still ends the sweep as one.
+    result = range_test(model, batches[:4] * 4, optimizer=opt, step_fn=step_fn, num_steps=60, min_lr=1e-3,
+                        max_lr=1e12)  # fmt: skip
+    assert result.stop_reason in {"non_finite", "diverged"}
+    assert_same_state(before, snapshot_of(model, opt))
+
+
 def copy_of(value: Any) -> Any:
     """A deep copy of a state dict, tensors cloned."""
     if isinstance(value, torch.Tensor):
