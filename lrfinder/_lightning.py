@@ -442,6 +442,37 @@ def isolation(
             scaler.load_state_dict(scaler_state)
 
 
+def loss_undefined_at_start(
+    trainer: pl.Trainer,
+    pl_module: pl.LightningModule,
+    optimizers: Sequence[Optimizer],
+    configs: Sequence[LRSchedulerConfig],
+    loaders: Sequence[Any],
+    drawn: Sequence[tuple[tuple[Any, ...], int]],
+    set_lr: Callable[[], None],
+) -> int | None:
+    """The index of a batch of ``drawn`` whose loss is non-finite at the module's starting state, else ``None``.
+
+    Called once the sweep stopped on a non-finite loss of clean batches (automatic optimization,
+    one process) and its isolation put the state back: ``training_step`` takes those batches
+    again inside a new :func:`isolation` (its loss only: no backward, no step), at the weights
+    the test started from and the LR ``set_lr`` sets inside (the sweep's first, as at step 0). A
+    batch whose loss is non-finite there is undefined whatever the LR (the plain
+    engine's :func:`~lrfinder.range_test._raise_if_non_finite_at_start`). A batch
+    ``training_step`` fails on is not judged.
+    """
+    with isolation(trainer, pl_module, optimizers, configs, loaders):
+        set_lr()
+        for args, index in drawn:
+            try:
+                loss = _loss_of(trainer.strategy.training_step(*args), None, {})
+            except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
+                return None
+            if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+                return index
+    return None
+
+
 def strategy_model(trainer: pl.Trainer) -> torch.nn.Module | None:
     """The strategy's wrapper around the module (DDP's), ``None`` when it has none that is a module."""
     model = getattr(getattr(trainer, "strategy", None), "model", None)
@@ -653,6 +684,9 @@ class _Stepper:
         self.last_args: tuple[Any, ...] = ()
         self.last_idx = 0
         self._nan_watch = _NonFiniteDataWatch()
+        # The first step whose loss was non-finite without NaN/inf in its batches, on one process:
+        # (its micro-batches' training_step arguments and indices, the step, its LR, the loss).
+        self.non_finite: tuple[list[tuple[tuple[Any, ...], int]], int, float, float] | None = None
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
 
@@ -731,6 +765,8 @@ class _Stepper:
         for i, bad in self._nan_watch.blame(batches, math.isfinite(value)):
             where = f"LRFinder: {self._batch_name(drawn[i][1]).capitalize()}"
             raise DataError(_non_finite_data_message(where, batches[i], self.step_index, lr, value, bad))
+        if not math.isfinite(value) and self.non_finite is None:
+            self.non_finite = (list(drawn), self.step_index, lr, value)  # judged once the state is back
 
 
 class AutomaticStepper(_Stepper):

@@ -68,6 +68,7 @@ from .range_test import (
     run_sweep,
     traced_in_eval_message,
     traced_in_eval_mode,
+    undefined_loss_message,
     validate_settings,
 )
 from .refine import (
@@ -934,7 +935,25 @@ class LRFinder(_CallbackBase):
                     ) from exc
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
-                return lrs, losses, reason, int(accumulate), clips
+            # The state is back. A clean batch whose loss is not finite at the starting weights either: the loss,
+            # not the LR (the curve would read it as the blow-up). Under automatic optimization on one process.
+            undefined = step.non_finite if reason == "non_finite" and automatic and run.world == 1 else None
+            if undefined is not None and undefined[1] > 0:
+                drawn, at, lr, value = undefined
+
+                def set_lr() -> None:  # as at step 0
+                    for opt in run.optimizers:
+                        for group in opt.param_groups:
+                            group["lr"] = _base_lr(group, run.configs)
+                    LRSweeper(run.optimizers).set(float(plan[0]))
+
+                index = _lightning.loss_undefined_at_start(
+                    trainer, pl_module, run.optimizers, run.configs, loaders, drawn, set_lr
+                )
+                if index is not None:
+                    where = f"LRFinder: {step._batch_name(index).capitalize()}"
+                    raise DataError(undefined_loss_message(where, at, lr, value))
+            return lrs, losses, reason, int(accumulate), clips
         finally:
             if handle is not None:
                 handle.remove()

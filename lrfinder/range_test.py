@@ -3527,14 +3527,22 @@ def _raise_if_non_finite_at_start(
     finally:
         snapshot.restore()
     if undefined is not None:
-        raise DataError(
-            f"Batch {undefined} of the pass gives a non-finite loss ({value}) at step {step} (lr={lr:.2e}) and at the "
-            "weights the test started from too: the loss is undefined on that batch, not the learning rate, and the "
-            "curve would read it as a divergence. The batch holds no NaN or inf: the loss cannot be computed on it, "
-            "e.g. a mean over no elements (cross_entropy whose targets all equal ignore_index, a masked loss with an "
-            "empty mask), a log of 0 or a division by 0. Make the loss finite on such batches (skip a term with "
-            "nothing to average, or divide a reduction='sum' loss by max(count, 1)) and run the test again."
-        )
+        raise DataError(undefined_loss_message(f"Batch {undefined} of the pass", step, lr, value))
+
+
+def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:
+    """Why a clean batch's non-finite loss is no divergence: it is non-finite at the starting weights too.
+
+    ``where`` names the batch (``"Batch 4 of the pass"``; the callback says it its own way).
+    """
+    return (
+        f"{where} gives a non-finite loss ({value}) at step {step} (lr={lr:.2e}) and at the weights the test started "
+        "from too: the loss is undefined on that batch, not the learning rate, and the curve would read it as a "
+        "divergence. The batch holds no NaN or inf: the loss cannot be computed on it, e.g. a mean over no elements "
+        "(cross_entropy whose targets all equal ignore_index, a masked loss with an empty mask), a log of 0 or a "
+        "division by 0. Make the loss finite on such batches (skip a term with nothing to average, or divide a "
+        "reduction='sum' loss by max(count, 1)) and run the test again."
+    )
 
 
 def _reduced_step_loss(

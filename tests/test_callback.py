@@ -33,7 +33,7 @@ from _models import (
 )
 from torch.utils.data import DataLoader
 
-from lrfinder import InconclusiveCurveError, ModelError, RangeTestResult, Refine
+from lrfinder import DataError, InconclusiveCurveError, ModelError, RangeTestResult, Refine
 from lrfinder.callback import LRFinder, find_lr
 
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
@@ -1578,6 +1578,38 @@ def test_find_lr_puts_back_an_optimizer_training_step_steps_itself(tmp_path: Pat
     assert after["param_groups"] == before["param_groups"] and after["state"].keys() == before["state"].keys()
     for key, state in before["state"].items():
         assert all(torch.equal(v, after["state"][key][name]) for name, v in state.items())
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
+class _PartlyLabelled(pl.LightningModule):
+    """Two tasks, the second labelled on the first 16 examples only: a later batch has none of its labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lr = 0.01
+        self.net = torch.nn.Linear(8, 5)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y, z = batch
+        out = self.net(x)
+        return F.cross_entropy(out[:, :3], y) + F.cross_entropy(out[:, 3:], z)  # z all -100: NaN
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.net.parameters(), lr=self.lr)
+
+
+def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence(tmp_path: Path) -> None:
+    # The second task's cross_entropy over a batch whose labels are all ignore_index is NaN at lr=1e-07: the curve
+    # read it as the blow-up and the fit was told to "Lower min_lr or max_lr", as range_test was.
+    x, y = make_data(64).tensors
+    z = torch.full((64,), -100)
+    z[:16] = y[:16] % 2
+    loader = DataLoader(torch.utils.data.TensorDataset(x, y, z), batch_size=8)
+    model = _PartlyLabelled()
+    initial = weights(model)
+    with pytest.raises(DataError, match=r"^LRFinder: Batch 2 gives a non-finite loss \(nan\) at step 2 "
+                       r"\(lr=[0-9.e+-]+\) and at the weights the test started from too: .*ignore_index"):  # fmt: skip
+        find_lr(model, train_dataloaders=loader, trainer=trainer(tmp_path, max_steps=5), **FAST)
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
