@@ -1159,7 +1159,7 @@ class LRFinder(_CallbackBase):
                 return float(stepper[0](max(float(group["lr"]) for group in optimizer.param_groups)))
 
             try:
-                baseline = float(sum(reduce(_mean_loss(loss_of, held, pl_module))) / len(held))
+                own_losses = _mean_loss(loss_of, held, pl_module)
             except ModelError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
@@ -1167,6 +1167,8 @@ class LRFinder(_CallbackBase):
                     f"Cannot compute a loss on the {judged_on} with the module's training_step: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
+            # Outside the try: under DDP a failed all_reduce (another rank stopped) is no fault of these batches.
+            baseline = float(sum(reduce(own_losses)) / len(held))
             snapshot.restore()
 
             def trials_at(lrs: Sequence[float]) -> list[Trial]:

@@ -569,3 +569,60 @@ def test_ddp_refine_judges_on_as_many_batches_on_every_rank(tmp_path: Path, mode
     assert first["judged_on"] == ("val_data" if mode == "val" else "held-out training batches")
     if mode == "train":
         assert any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in first["notes"])
+
+
+FAILING_RANK_SCRIPT = textwrap.dedent(
+    """
+    import datetime
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder import Refine
+    from lrfinder.callback import LRFinder
+
+
+    class RefusesHeldOut(Net):
+        # Rank 1's module fails on refine's held-out batches (evaluated without gradients), rank 0's does not.
+        def training_step(self, batch, batch_idx):
+            if self.global_rank == 1 and not torch.is_grad_enabled():
+                raise ValueError("rank 1 refuses its held-out batch")
+            return super().training_step(batch, batch_idx)
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy=pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=30)),
+        max_steps=1, logger=False, callbacks=[LRFinder(num_steps=20, min_lr=1e-3, max_lr=1.0, refine=Refine(
+        training_steps=60, candidates=2, extend=0))], enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    try:
+        trainer.fit(RefusesHeldOut(lr=0.01, bn=False), DataLoader(make_data(256), batch_size=16))
+        record = {"error": None}
+    except Exception as exc:
+        record = {"error": type(exc).__name__, "message": str(exc)}
+    Path(sys.argv[1], f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+    os._exit(0)  # no barrier at exit: the other rank may be gone
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_another_ranks_failure_is_not_called_a_data_error(tmp_path: Path) -> None:
+    """Rank 1 fails on refine's held-out batches: rank 0, whose batches went through, said its own held-out batches
+    could not be evaluated ("DataError: Cannot compute a loss on the held-out training batches with the module's
+    training_step: RuntimeError: ... Connection closed by peer"), when the all_reduce of the losses failed."""
+    run_script(tmp_path, FAILING_RANK_SCRIPT, str(tmp_path), str(TESTS))
+    first = json.loads((tmp_path / "rank0.json").read_text())
+    assert first["error"] == "RuntimeError", first  # gloo's: the peer closed the connection
+    second = tmp_path / "rank1.json"
+    if second.exists():  # Lightning may stop rank 1 before it writes
+        assert json.loads(second.read_text())["error"] == "DataError"
