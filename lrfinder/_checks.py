@@ -132,6 +132,15 @@ def text_or_bool_message(name: str, found: tuple[int, Any]) -> str:
     return f"Expected {name} to hold numbers, but got {name}[{index}]={value!r:.40}, {what}{hint}"
 
 
+def is_choice(value: object, choices: tuple[str, ...]) -> bool:
+    """Whether ``value`` is one of the names ``choices``; anything but a string is none of them.
+
+    ``value in choices`` compares a numpy array or tensor elementwise, and the check itself failed with
+    "The truth value of an array with more than one element is ambiguous" instead of naming the parameter.
+    """
+    return isinstance(value, str) and value in choices
+
+
 def is_real(value: object) -> bool:
     """A real number: Python's and numpy's (``np.float32``, ``np.int64``) alike; a bool is not one here."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))

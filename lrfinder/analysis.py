@@ -51,7 +51,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from ._checks import is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._checks import is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
@@ -364,7 +364,7 @@ class CurveReading:
 
 def _rule(value: object) -> Rule:
     """``value`` as a :data:`Rule`, or a ``ValueError`` listing the rules."""
-    if value not in RULES:
+    if not is_choice(value, RULES):
         raise ValueError(f"Unknown rule {value!r}; expected one of {', '.join(RULES)}")
     return cast(Rule, value)
 
@@ -774,7 +774,7 @@ def undo_ema(
     beta = plain(beta)
     if not is_real(beta) or not 0.0 < float(beta) < 1.0:
         raise ValueError(f"Expected 0 < beta < 1, but got beta={beta!r}")
-    if debias not in ("lightning", "exact", "none"):
+    if not is_choice(debias, ("lightning", "exact", "none")):
         raise ValueError(f"Expected debias to be 'lightning', 'exact' or 'none', but got debias={debias!r}")
     if isinstance(smoothed, (str, bytes, Mapping)):
         raise TypeError(

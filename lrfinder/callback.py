@@ -48,7 +48,7 @@ from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
 from . import _lightning
-from ._checks import check_flag, is_int, plain, sentence
+from ._checks import check_flag, is_choice, is_int, plain, sentence
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import PEER_OPTION_NAMES, did_you_mean_each
@@ -354,9 +354,9 @@ class LRFinder(_CallbackBase):
         self.settings = validate_settings(
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, stop_factor=stop_factor
         )
-        if rule not in RULES:
+        if not is_choice(rule, RULES):
             raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
-        if scaling not in SCALING_RULES:
+        if not is_choice(scaling, SCALING_RULES):
             raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
         target_batch_size, test_batch_size = plain(target_batch_size), plain(test_batch_size)
         for name, value in (("target_batch_size", target_batch_size), ("test_batch_size", test_batch_size)):
@@ -366,10 +366,7 @@ class LRFinder(_CallbackBase):
             raise ValueError(
                 f"Expected optimizer to be set when scheduler is, but got scheduler={scheduler!r}, optimizer=None"
             )
-        if scheduler_settings and scheduler is None:
-            raise ValueError("Expected scheduler to be set when scheduler_settings are given, but got scheduler=None")
-        if optimizer_settings and optimizer is None:
-            raise ValueError("Expected optimizer to be set when optimizer_settings are given, but got optimizer=None")
+        # Their type first: an array's truth value below was numpy's 'ambiguous' error.
         for map_name, settings in (
             ("optimizer_settings", optimizer_settings),
             ("scheduler_settings", scheduler_settings),
@@ -379,6 +376,10 @@ class LRFinder(_CallbackBase):
                     f"Expected {map_name} to be a mapping of setting names to values (e.g. {{'weight_decay': 1e-4}}) "
                     f"or None, but got {map_name}={settings!r}"
                 )
+        if scheduler_settings and scheduler is None:
+            raise ValueError("Expected scheduler to be set when scheduler_settings are given, but got scheduler=None")
+        if optimizer_settings and optimizer is None:
+            raise ValueError("Expected optimizer to be set when optimizer_settings are given, but got optimizer=None")
         # Keys the callback passes itself: given again, Python's "got multiple values for keyword argument".
         for map_name, settings, own in (
             ("optimizer_settings", optimizer_settings, {"lr": "the LR is the one the range test finds",

@@ -50,7 +50,7 @@ from torch.nn.parameter import is_lazy
 from torch.nn.utils import parametrize
 from torch.optim import Optimizer
 
-from ._checks import check_flag, check_module_initialised, is_real, none_lr_hint, plain
+from ._checks import check_flag, check_module_initialised, is_choice, is_real, none_lr_hint, plain
 from ._imports import import_string
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
@@ -730,7 +730,7 @@ def create_optimizer(
     lr = _check_positive("lr", lr)
     # 0-d tensors and numpy scalars as Python numbers: the groups (and a saved state_dict) hold plain floats.
     settings = {key: plain(value) for key, value in settings.items()}
-    if lr_group not in ("base", "largest"):
+    if not is_choice(lr_group, ("base", "largest")):
         raise ValueError(f"Expected lr_group to be 'base' or 'largest', but got lr_group={lr_group!r}")
     group_settings = {k: settings.pop(k) for k in _GROUP_SETTINGS if k in settings}
     check_optimizer_settings(spec, settings)

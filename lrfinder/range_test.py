@@ -47,6 +47,7 @@ from ._checks import (
     caller_stacklevel,
     check_flag,
     check_module_initialised,
+    is_choice,
     is_int,
     is_real,
     plain,
@@ -279,7 +280,7 @@ def check_precision_name(precision: object) -> None:
 
     The names are strings: Lightning's other spellings (``32``, ``"bf16"``, ``16``) are told the one to pass.
     """
-    if precision not in PRECISIONS:
+    if not is_choice(precision, PRECISIONS):
         alias = _PRECISION_ALIASES.get(precision) if isinstance(precision, (int, str)) else None
         hint = f": pass precision={alias!r}" if alias is not None and not isinstance(precision, bool) else ""
         if hint and isinstance(precision, str) and precision.endswith("-true") and alias != "32":
@@ -302,7 +303,7 @@ def check_gradient_clipping(gradient_clip_val: object, gradient_clip_algorithm: 
             not ``"norm"`` or ``"value"``.
 
     """
-    if gradient_clip_algorithm not in GRADIENT_CLIP_ALGORITHMS:
+    if not is_choice(gradient_clip_algorithm, GRADIENT_CLIP_ALGORITHMS):
         raise ValueError(
             f"Expected gradient_clip_algorithm to be {' or '.join(map(repr, GRADIENT_CLIP_ALGORITHMS))}, but got "
             f"gradient_clip_algorithm={gradient_clip_algorithm!r}"
@@ -1003,7 +1004,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
         raise ValueError(f"Expected min_lr > 0, but got min_lr={min_lr}")
     if max_lr <= min_lr:
         raise ValueError(f"Expected max_lr > min_lr, but got min_lr={min_lr}, max_lr={max_lr}")
-    if mode == "exp" and not math.isfinite(max_lr / min_lr):
+    if is_choice(mode, ("exp",)) and not math.isfinite(max_lr / min_lr):
         # The exponential steps are min_lr * (max_lr / min_lr) ** t: an overflowing ratio made every LR
         # between the two ends inf, and the sweep ran at them.
         raise ValueError(
@@ -1019,7 +1020,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
             f"Expected num_steps <= {MAX_SWEEP_STEPS:,}, but got num_steps={num_steps:,}: a range test needs a few "
             "hundred steps (100 to 1,000 is usual), and every planned LR is held in memory."
         )
-    if mode not in SWEEP_MODES:
+    if not is_choice(mode, SWEEP_MODES):
         raise ValueError(
             f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}."
             + did_you_mean(mode, SWEEP_MODES, SWEEP_MODE_ALIASES)
@@ -4165,7 +4166,7 @@ def range_test(
     )
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
-    if rule not in RULES:  # checked before the sweep, not by analyze() once it has run
+    if not is_choice(rule, RULES):  # checked before the sweep, not by analyze() once it has run
         raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
     settings = replace(
         settings,

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_real, plain, sentence
+from ._checks import is_choice, is_real, plain, sentence
 from .exceptions import DataError, LRFinderError, ModelError
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ class Refine:
         rounds = self.max_resweeps
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 0 <= rounds <= 2:
             raise ValueError(f"Expected 0 <= max_resweeps <= 2, but got max_resweeps={self.max_resweeps!r}")
-        if self.tie not in ("best", "smaller", "larger"):
+        if not is_choice(self.tie, ("best", "smaller", "larger")):
             raise ValueError(f"Expected tie to be 'best', 'smaller' or 'larger', but got tie={self.tie!r}")
         if not (is_real(self.tie_z) and is_real(self.tie_rel) and self.tie_z >= 0 and self.tie_rel >= 0):
             raise ValueError(

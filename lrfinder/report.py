@@ -42,7 +42,7 @@ from matplotlib.figure import Figure
 
 from . import names
 from ._atomic import atomic_write
-from ._checks import is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._checks import is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
 from .analysis import (
     _TINY,
     DIVERGENCE_RISE,
@@ -1318,7 +1318,7 @@ def plot_range_test(
     for name, text in (("title", title), ("schedule_name", schedule_name)):
         if text is not None and not isinstance(text, str):
             raise TypeError(f"Expected {name} to be a str or None, but got {name}={text!r:.60}")
-    if schedule_kind not in SCHEDULE_KINDS:
+    if not is_choice(schedule_kind, SCHEDULE_KINDS):
         raise ValueError(
             f"Expected schedule_kind to be one of {', '.join(map(repr, SCHEDULE_KINDS))}, but got "
             f"schedule_kind={schedule_kind!r:.60}"

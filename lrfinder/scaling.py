@@ -41,7 +41,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import torch
 
-from ._checks import check_flag, is_int, is_real, none_lr_hint, plain
+from ._checks import check_flag, is_choice, is_int, is_real, none_lr_hint, plain
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
@@ -407,7 +407,7 @@ def scale_lr(
     from_batch_size = _positive_int("from_batch_size", from_batch_size)
     to_batch_size = _positive_int("to_batch_size", to_batch_size)
     check_flag("cap", cap)
-    if rule not in SCALING_RULES:
+    if not is_choice(rule, SCALING_RULES):
         raise ValueError(f"Unknown scaling rule {rule!r}; expected one of {', '.join(SCALING_RULES)}")
     if divergence_lr is not None:
         divergence_lr = _float("divergence_lr", divergence_lr)

@@ -78,7 +78,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import check_flag, is_real, plain, sentence
+from ._checks import check_flag, is_choice, is_real, plain, sentence
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 
@@ -350,7 +350,7 @@ def _integer(name: str, value: Any, *, low: int) -> int:
 
 
 def _choice(name: str, value: Any, options: Sequence[str]) -> str:
-    if value not in options:
+    if not is_choice(value, tuple(options)):
         raise ValueError(f"Expected {name} to be one of {', '.join(map(repr, options))}, but got {name}={value!r}")
     return str(value)
 

@@ -180,3 +180,39 @@ def test_bools_are_still_refused_as_numbers(flag: Any) -> None:
 def test_a_tensor_of_several_values_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match=r"min_lr to be a number, but got min_lr=tensor\(\[0.0010, 0.0100\]\)"):
         lrfinder.lr_schedule(T([1e-3, 1e-2]), 1.0, 10)
+
+
+_NAMES = np.array(["exp", "linear"])  # an array where a name is expected: numpy compares it elementwise
+
+
+def _demo_result() -> lrfinder.RangeTestResult:
+    from pathlib import Path
+
+    return lrfinder.RangeTestResult.from_json(Path(__file__).parent / "data" / "demo_result.json")
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda r, m: lrfinder.analyze(r.lrs, r.losses, rule=_NAMES), "rule"),
+        (lambda r, m: lrfinder.undo_ema([1.0, 2.0], debias=_NAMES), "debias"),
+        (lambda r, m: lrfinder.lr_schedule(1e-5, 1.0, 10, mode=_NAMES), "mode"),
+        (lambda r, m: lrfinder.RangeTestSettings(gradient_clip_algorithm=_NAMES), "gradient_clip_algorithm"),
+        (lambda r, m: lrfinder.scale_lr(1e-3, from_batch_size=8, to_batch_size=64, rule=_NAMES), "scaling rule"),
+        (lambda r, m: lrfinder.create_optimizer("adamw", m, lr=1e-3, lr_group=_NAMES), "lr_group"),
+        (lambda r, m: lrfinder.Refine(training_steps=100, tie=_NAMES), "tie"),
+        (lambda r, m: lrfinder.plot_range_test(r, schedule_kind=_NAMES), "schedule_kind"),
+        (lambda r, m: lrfinder.LRFinder(scaling=_NAMES), "scaling"),
+        (lambda r, m: lrfinder.LRFinder(mode=_NAMES), "mode"),
+        (lambda r, m: lrfinder.LRFinder(optimizer_settings=np.array([1, 2])), "optimizer_settings"),
+        (lambda r, m: lrfinder.range_test(m, [], precision=_NAMES), "precision"),
+        (lambda r, m: lrfinder.train(m, [(torch.ones(2, 4), torch.zeros(2, dtype=torch.long))],
+                                     optimizer=lambda mm: torch.optim.SGD(mm.parameters(), lr=0.1),
+                                     loss_fn=F.cross_entropy, scheduler=_NAMES), "scheduler"),
+    ],
+)
+def test_an_array_where_a_name_is_expected_is_named(call: Callable[..., Any], name: str):
+    # Each failed in its own check with numpy's "The truth value of an array with more than one element is ambiguous".
+    with pytest.raises((ValueError, TypeError), match=name) as info:
+        call(_demo_result(), nn.Linear(4, 3))
+    assert "ambiguous" not in str(info.value)
