@@ -29,6 +29,7 @@ import math
 import os
 import random
 import re
+import threading
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -2486,7 +2487,9 @@ class StateSnapshot:
         model (a critic held by the ``step_fn`` alone): their values are those the test started
         from, since only that optimizer moves them. Their gradients, made by the test's backward
         before that step, are unknown from before it: :meth:`restore` clears them (``None``), as
-        ``zero_grad()`` does. Outside the block nothing is captured any more.
+        ``zero_grad()`` does. Outside the block nothing is captured any more, nor is an optimizer
+        stepped in another thread (the hook is global: a training loop of the user's running
+        alongside would have been rolled back to its first step in the test).
         """
         handle = _torch_optimizer.register_optimizer_step_pre_hook(_OptimizerWatch(self))
         try:
@@ -2622,13 +2625,18 @@ class _OptimizerWatch:
 
     A class, not a closure, so the checks that read step hooks (:func:`outside_step_hooks`,
     :func:`steps_alike_without_closure`) know it for lrfinder's own: it changes nothing in the step.
+    Only the steps of the thread that opened the watch are the test's: torch's hook sees every
+    thread's, and another thread's optimizer (the user's own training alongside) is not the test's
+    to put back.
     """
 
     def __init__(self, snapshot: StateSnapshot) -> None:
         self.snapshot = snapshot
+        self.thread = threading.get_ident()
 
     def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self.snapshot._capture_late(optimizer)
+        if threading.get_ident() == self.thread:
+            self.snapshot._capture_late(optimizer)
 
 
 def _warn_unrestorable_optimizer_state(unknown: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ import random
 import re
 import sys
 import textwrap
+import threading
 import types
 import warnings
 from collections.abc import Iterator
@@ -3335,6 +3336,35 @@ def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
                         max_lr=1e12)  # fmt: skip
     assert result.stop_reason in {"non_finite", "diverged"}
     assert_same_state(before, snapshot_of(model, opt))
+
+
+def test_an_optimizer_stepped_in_another_thread_is_left_alone(dataset: TensorDataset) -> None:
+    # torch's step pre-hook is global: an optimizer of the user's own training, stepped in another thread while
+    # the test ran, was captured and then rolled back (its weights and state) when the test restored.
+    other = nn.Linear(3, 1)
+    other_opt = torch.optim.SGD(other.parameters(), lr=0.1, momentum=0.9)
+    go, done = threading.Event(), threading.Event()
+
+    def train_alongside() -> None:
+        go.wait(10)
+        other(torch.ones(2, 3)).sum().backward()
+        other_opt.step()
+        done.set()
+
+    def on_step(index: int, lr: float, loss: float) -> None:
+        if index == 2:  # one step of the other thread's, in the middle of the test
+            go.set()
+            done.wait(10)
+
+    worker = threading.Thread(target=train_alongside)
+    worker.start()
+    before = other.weight.detach().clone()
+    range_test(make_mlp(), DataLoader(dataset, batch_size=16), loss_fn=F.cross_entropy, num_steps=12, on_step=on_step)
+    worker.join(10)
+    assert done.is_set()
+    assert not torch.equal(other.weight, before)  # the other thread's step stands
+    assert other_opt.state[other.weight]["momentum_buffer"] is not None
+    assert other.weight.grad is not None
 
 
 def copy_of(value: Any) -> Any:
