@@ -707,8 +707,7 @@ class LRFinder(_CallbackBase):
             raise KeyboardInterrupt
         result = self._analyse(pl_module, run, lrs, losses, reason)
         if probe is not None:
-            strategy = trainer.strategy
-            probe.reduce_local(lambda t: strategy.reduce(t.to(strategy.root_device), reduce_op="mean").cpu())
+            probe.reduce_local(lambda t: _mean_over_ranks(trainer, t).cpu())
             if len(run.optimizers) == 1:
                 measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
             else:
@@ -1078,8 +1077,7 @@ class LRFinder(_CallbackBase):
         val_loader = _val_loader(trainer)
 
         def reduce(per_batch: list[float]) -> list[float]:
-            local = torch.tensor(per_batch, dtype=torch.float64, device=strategy.root_device)
-            return [float(v) for v in strategy.reduce(local, reduce_op="mean").cpu()]
+            return [float(v) for v in _mean_over_ranks(trainer, torch.tensor(per_batch, dtype=torch.float64)).cpu()]
 
         # Under DDP every rank judges the trials on as many held-out batches (their losses are averaged element by
         # element): a rank whose loader is shorter (its own shard, no DistributedSampler) held out fewer before.
@@ -1696,6 +1694,22 @@ class LRFinder(_CallbackBase):
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
         _lightning.info(trainer, f"LRFinder: report written to {self.report}")
+
+
+def _mean_over_ranks(trainer: pl.Trainer, values: torch.Tensor) -> torch.Tensor:
+    """The element-wise mean over the ranks of a 1-d float64 tensor: their sum, divided by the world size.
+
+    Exact where every rank holds the same integer (a count of held-out batches, a micro-batch's
+    size), as refine's :func:`~lrfinder.refine.fewest_over_ranks` and the noise probe's
+    :meth:`~lrfinder.noise.NoiseProbe.reduce_local` need: they compare the means with ``==``.
+    ``strategy.reduce(..., reduce_op="mean")`` is not: under NCCL it is ``ReduceOp.AVG``, which
+    multiplies each rank's value by ``1 / world`` before summing, so that six ranks' 1.0 averaged to
+    0.9999999999999999 (refine then held out no batch; equal sizes read as unequal, and the noise
+    pairs were dropped). The sum is the same on every rank, and so is its quotient.
+    """
+    strategy = trainer.strategy
+    total = strategy.reduce(values.to(device=strategy.root_device, dtype=torch.float64), reduce_op="sum")
+    return torch.as_tensor(total) / max(1, int(trainer.world_size))
 
 
 def _raise_no_training(trainer: Any) -> None:

@@ -626,3 +626,64 @@ def test_ddp_another_ranks_failure_is_not_called_a_data_error(tmp_path: Path) ->
     second = tmp_path / "rank1.json"
     if second.exists():  # Lightning may stop rank 1 before it writes
         assert json.loads(second.read_text())["error"] == "DataError"
+
+
+def _nccl_like_strategy(pl: object, world: int) -> object:
+    """A one-process strategy reducing as NCCL does for ``world`` ranks that all hold this one's values.
+
+    NCCL's ``ReduceOp.AVG`` (Lightning's ``reduce_op="mean"``) multiplies each rank's value by ``1 / world``
+    before summing: six ranks' 1.0 come back as 0.9999999999999999. gloo sums, then divides: exact.
+    """
+    import torch
+
+    class NcclLike(pl.strategies.SingleDeviceStrategy):  # type: ignore[attr-defined, misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__(device=torch.device("cpu"))
+            self.world_size = world
+
+        def reduce(self, tensor: object, group: object = None, reduce_op: object = "mean") -> object:
+            if not isinstance(tensor, torch.Tensor):
+                return tensor
+            out = torch.zeros_like(tensor)
+            for _ in range(world):
+                out += tensor * (1.0 / world) if reduce_op in ("mean", "avg") else tensor
+            return out
+
+    return NcclLike()
+
+
+def test_refine_under_nccls_average_holds_out_batches() -> None:
+    """Six ranks under NCCL: the count of held-out batches every rank has was read from mean(1.0, ...) == 1.0, which
+    NCCL's average missed (0.9999999999999999): no rank held out a batch, and refine failed with 'Cannot compute a
+    loss on the held-out training batches ... ZeroDivisionError'. Equal noise-pair sizes read as unequal alike."""
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder import Refine
+    from lrfinder.callback import LRFinder
+    from lrfinder.noise import NoiseProbe
+
+    class Module(Net):
+        def train_dataloader(self) -> DataLoader:
+            return DataLoader(make_data(256), batch_size=16)
+
+    torch.manual_seed(0)
+    finder = LRFinder(num_steps=20, min_lr=1e-3, max_lr=10.0, refine=Refine(training_steps=20, candidates=2, extend=0))
+    trainer = pl.Trainer(
+        strategy=_nccl_like_strategy(pl, 6), max_steps=1, logger=False, callbacks=[finder], num_sanity_val_steps=0,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+    )
+    with pytest.warns(UserWarning, match="max_steps=1 is smaller than num_steps"):
+        trainer.fit(Module(lr=0.01, bn=False))
+    refinement = finder.result.refinement
+    assert refinement is not None and refinement.trials
+    assert any(note.startswith("held out 3 training batch(es) per pass on every rank") for note in refinement.notes)
+    # The noise probe's "ranks" pairs: sizes alike on every rank are alike after the mean the callback takes.
+    from lrfinder.callback import _mean_over_ranks
+
+    probe = NoiseProbe([torch.nn.Parameter(torch.zeros(2))])
+    probe.sources, probe.sizes, probe.small_sq = ["ranks"] * 3, [(16, 96), (15, 90), (7, 42)], [1.0, 2.0, 3.0]
+    probe.big_sq, probe.steps, probe.moved = [0.5] * 3, [0, 1, 2], [0.0] * 3
+    probe.reduce_local(lambda t: _mean_over_ranks(trainer, t))
+    assert probe.small_sq == [1.0, 2.0, 3.0]
