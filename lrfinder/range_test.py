@@ -4083,7 +4083,9 @@ def range_test(
         accumulate_steps: Micro-batches per optimizer step; the recorded loss is their mean.
         device: Where batches go; default the model's device (the model must already be there).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
-            or Ctrl-C). With ``False`` the model is left as trained by the sweep.
+            or Ctrl-C), and any other optimizer a ``step_fn`` steps (a GAN's critic, see
+            :meth:`StateSnapshot.watching_optimizers`). With ``False`` the model is left as trained
+            by the sweep.
         rule: The suggestion rule passed to :func:`lrfinder.analyze`.
         on_step: Called after every optimizer step with ``(index, lr, loss)``, e.g. to drive a
             progress bar.
@@ -4143,7 +4145,9 @@ def range_test(
             whole-data tensors ``(x, y)`` given as ``train_data``/``val_data``, batches the
             engine cannot use without ``step_fn``, or a first batch the model or
             ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
-            batch and the model's dtype and device are described).
+            batch and the model's dtype and device are described). Or a batch without NaN/inf whose
+            non-finite loss stopped the sweep and is non-finite at the starting weights too (a mean
+            over no elements), not a divergence.
         ModelError: No trainable parameters, an optimizer over other or only frozen parameters,
             parameters or buffers on the ``meta`` device, uninitialized lazy parameters or buffers
             (with ``restore``), a model output ``loss_fn`` cannot take, a ``step_fn`` that runs
