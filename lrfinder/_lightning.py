@@ -313,7 +313,7 @@ def flat_loaders(loader: Any) -> list[Any]:
     """The loaders inside a list/dict/CombinedLoader of train loaders (for their generators)."""
     if isinstance(loader, Mapping):
         return [x for v in loader.values() for x in flat_loaders(v)]
-    if isinstance(loader, Sequence) and not isinstance(loader, DataLoader):
+    if isinstance(loader, Sequence) and not isinstance(loader, (DataLoader, str, bytes)):  # a str holds itself
         return [x for v in loader for x in flat_loaders(v)]
     if hasattr(loader, "iterables") and hasattr(loader, "flattened"):  # a CombinedLoader, either distribution
         return flat_loaders(loader.iterables)

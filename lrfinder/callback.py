@@ -60,6 +60,7 @@ from .range_test import (
     RangeTestSettings,
     StateSnapshot,
     StopReason,
+    check_iterable,
     check_materialized,
     check_not_a_dataset,
     finish_result,
@@ -1848,6 +1849,15 @@ def find_lr(
         )
     if datamodule is not None and train_dataloaders is not None:
         raise ValueError("Expected datamodule or train_dataloaders, not both: the test reads one train loader")
+    if train_dataloaders is not None:
+        # A number went to Lightning's "An invalid dataloader was passed to `Trainer.fit(...)`", a string to a
+        # RecursionError in the walk over the loaders (each character is a string of itself).
+        check_iterable("train_dataloaders", train_dataloaders)
+        if isinstance(train_dataloaders, (str, bytes)):
+            raise TypeError(
+                "Expected train_dataloaders to be a DataLoader (or a list or dict of them), but got "
+                f"{type(train_dataloaders).__name__} {train_dataloaders!r:.60}"
+            )
     own_loader = _defines_train_dataloader(getattr(model, "_orig_mod", model))
     if datamodule is None and train_dataloaders is None and not own_loader:
         # Lightning's "`train_dataloader` must be implemented to be used with the Lightning Trainer" named a hook

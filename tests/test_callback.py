@@ -1659,6 +1659,12 @@ def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() 
          "trainer to be a Lightning Trainer or None"),
         (lambda: find_lr(Net(), datamodule=make_loader()), TypeError,
          "datamodule to be a LightningDataModule or None, but got DataLoader. Pass DataLoaders as train_dataloaders"),
+        # A string recursed in the walk over the loaders (RecursionError); a number got Lightning's "An invalid
+        # dataloader was passed to `Trainer.fit(train_dataloaders=...)`".
+        (lambda: find_lr(Net(), train_dataloaders="train.csv"), TypeError,
+         r"train_dataloaders to be a DataLoader \(or a list or dict of them\), but got str 'train.csv'"),
+        (lambda: find_lr(Net(), train_dataloaders=64), TypeError,
+         r"train_dataloaders to be an iterable of batches \(e.g. a torch DataLoader\), but got int"),
     ],
 )
 def test_find_lr_checks_its_arguments_before_fitting(call: Any, error: type[Exception], match: str) -> None:
