@@ -74,10 +74,26 @@ def _temp_beside(target: Path) -> str:
                     f"Cannot write {str(target)!r}: {str(parent)!r} is a file, not a directory; choose another path"
                 )
             break
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        # The error named the hidden temporary file ("No such file or directory: '/proc/.r.png.j0qp5may.tmp'"),
+        # never the path asked for; the same OSError subclass, so callers catching it still do.
+        raise _named(exc, target) from None
     os.close(fd)
     return tmp
+
+
+def _named(exc: OSError, target: Path) -> OSError:
+    """``exc`` said of ``target`` (not of a temporary file beside it), as the same ``OSError`` subclass.
+
+    ``[Errno 2] No such file or directory: '/proc/r.json'``: Python's own wording, its ``strerror`` kept
+    for callers that word the error themselves (``lrfind``'s "cannot write PATH: ...").
+    """
+    if exc.strerror is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(target))
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
@@ -91,13 +107,23 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         ``path`` as a :class:`~pathlib.Path`.
 
     """
+    if isinstance(path, str) and path.endswith(("/", os.sep)):
+        # Path("out.json/") is "out.json": the file was written where a directory was named.
+        raise IsADirectoryError(
+            f"Cannot write {path!r}: it ends in {path[-1]!r}, so it names a directory; give a file name"
+        )
     target = Path(path)
     with _clean_sigterm():
         tmp = _temp_beside(target)
         try:
-            write(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
+            try:
+                write(tmp)
+                os.chmod(tmp, 0o666 & ~_umask())
+                os.replace(tmp, target)
+            except OSError as exc:
+                if exc.filename is None or str(exc.filename) == tmp:
+                    raise _named(exc, target) from exc
+                raise
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

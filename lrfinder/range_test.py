@@ -1485,6 +1485,8 @@ class RangeTestResult:
 
         Raises:
             ValueError: ``path`` is empty (``''`` named the current directory, ``'.'``).
+            IsADirectoryError: ``path`` is a directory, or ends in a path separator (``'out/'``).
+            OSError: ``path`` cannot be written; the message names it.
 
         """
         if path is not None and isinstance(path, (str, os.PathLike)) and not os.fspath(path):
@@ -1494,7 +1496,7 @@ class RangeTestResult:
             )
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
-            atomic_write_text(Path(path), text + "\n")
+            atomic_write_text(path, text + "\n")  # the path as given: 'out/' is refused, not written as 'out'
         return text
 
     @classmethod

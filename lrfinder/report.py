@@ -1802,6 +1802,7 @@ def save_report(
         TypeError: ``path`` is not a path, an ``ax`` is given (the report is a figure of its own), or as
             :func:`plot_range_test`.
         NotADirectoryError: A directory on ``path`` is a file.
+        IsADirectoryError: ``path`` is a directory, or ends in a path separator.
 
     Example:
         >>> save_report(result, "lr-report.png")  # doctest: +SKIP
@@ -1813,6 +1814,6 @@ def save_report(
     if not os.fspath(path):  # Path('') is '.': the error named the current directory
         raise ValueError("Expected path to be a file path such as 'lr-report.png', but got an empty path ''")
     target = Path(path)
-    atomic_write(target, report_writer(result_or_results, target, **kwargs))
+    atomic_write(path, report_writer(result_or_results, target, **kwargs))  # as given: 'r.png/' names a directory
     logger.info("Wrote report %s", target)
     return target

@@ -61,3 +61,27 @@ def test_staged_writes_appear_together_or_not_at_all(tmp_path):
     assert seen == ["before"] and [p.name for p in written] == ["a.json", "c.csv"]
     assert (tmp_path / "a.json").read_text() == "new" and (tmp_path / "sub" / "c.csv").read_text() == "c"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "sub"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no new file can be made")
+def test_a_path_that_cannot_be_written_is_named_not_the_temporary_file() -> None:
+    # The error named the hidden temporary file: "No such file or directory: '/proc/.r.json.j0qp5may.tmp'".
+    with pytest.raises(FileNotFoundError) as info:
+        atomic_write_text("/proc/lrfind-r.json", "{}")
+    assert str(info.value) == "[Errno 2] No such file or directory: '/proc/lrfind-r.json'"
+
+
+def test_a_path_ending_in_a_separator_is_refused(tmp_path: Path) -> None:
+    # Path("out.json/") is "out.json": a file was written where a directory was named.
+    from lrfinder import RangeTestResult, save_report
+
+    result = RangeTestResult.from_json(Path(__file__).parent / "data" / "demo_result.json")
+    for write, name in (
+        (lambda p: atomic_write_text(p, "x"), "a.txt"),
+        (lambda p: result.to_json(p), "r.json"),
+        (lambda p: save_report(result, p), "r.png"),
+    ):
+        path = f"{tmp_path / name}{os.sep}"
+        with pytest.raises(IsADirectoryError, match=r"ends in '/', so it names a directory; give a file name"):
+            write(path)
+        assert not (tmp_path / name).exists()
