@@ -76,6 +76,27 @@ USER_CODE = textwrap.dedent(
             raise AssertionError("lrfind replaces configure_optimizers")
 
 
+    class LitManual(pl.LightningModule):
+        # Manual optimization: training_step steps the optimizers of configure_optimizers itself.
+
+        def __init__(self, hidden=16):
+            super().__init__()
+            self.automatic_optimization = False
+            self.net = Net(hidden=hidden)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            opt = self.optimizers()
+            loss = F.cross_entropy(self.net(x), y)
+            opt.zero_grad()
+            self.manual_backward(loss)
+            opt.step()
+            self.log("loss", loss)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=1e-3)
+
+
     class LitLR(pl.LightningModule):
         # Its optimizer reads its LR hyper-parameter; no forward (training_step is the loss).
 
@@ -309,6 +330,25 @@ def test_run_with_ckpt_uses_the_modules_training_step(work: Path, monkeypatch: p
     result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "train.npz", *FAST)
     assert result.exit_code == 0, result.output
     assert len(calls) >= 20  # one per sweep step (plus the pre-flight check)
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_a_lightning_module_under_manual_optimization_is_refused_with_what_to_use(work: Path, command: str):
+    # Its training_step calls self.optimizers(), which lrfind's step (no Trainer) cannot give: it failed with
+    # "training_step fails on the first batch ...: GAN is not attached to a `Trainer`. Check that the data is what
+    # training_step expects", about the data, which was right.
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    torch.save(mods.LitManual().state_dict(), work / "manual.pt")
+    output = ["--output", "out.pt"] if command == "fit" else []
+    result = invoke(
+        command, "manual.pt", "--model-class", f"{USER_MODULE}:LitManual", "--data", "train.npz", *FAST, *output
+    )
+    assert result.exit_code == 1, result.output
+    assert "LitManual uses manual optimization (automatic_optimization=False)" in result.output
+    assert "lrfinder.find_lr(model, train_dataloaders=..., monitor=" in result.output
+    assert "Check that the data" not in result.output
 
 
 def test_run_writes_report_json_and_csv(work: Path):

@@ -470,6 +470,16 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     from .loading import all_targets, check_model_fits
 
     model = inputs.model
+    if inputs.lightning and getattr(model, "automatic_optimization", True) is False:
+        # Its training_step steps self.optimizers() itself: lrfind takes training_step as the loss of one step,
+        # with no Trainer to give them ("not attached to a `Trainer`", said of the data before).
+        raise ModelError(
+            f"{type(model).__name__} uses manual optimization (automatic_optimization=False): its training_step "
+            "steps its own optimizers, which lrfind cannot drive (it takes training_step as the loss of one "
+            "optimizer step). Run the test from Python in a Lightning fit: lrfinder.find_lr(model, "
+            "train_dataloaders=..., monitor='<the key training_step logs its loss under>'), or the LRFinder "
+            "callback in your Trainer."
+        )
     step_fn = _lightning_step_fn(model) if inputs.lightning else None
     loss_fn = None if step_fn else inputs.loss_fn
     # A model with no parameters, or none trainable, fails here with what to do.
