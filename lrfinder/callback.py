@@ -80,6 +80,7 @@ from .refine import (
     _mean_loss,
     all_diverged_message,
     fewest_over_ranks,
+    held_out_count,
     resolve_refine,
     resweep_round,
     run_trials,
@@ -1085,21 +1086,8 @@ class LRFinder(_CallbackBase):
         ranks = int(trainer.world_size) > 1
         skip = 0
         if val_loader is None:
-            skip = refine.val_batches
             size = _length(run.batches.loader)
-            if size is not None and skip > size // 5:
-                skip = max(1, size // 5)
-            if ranks:
-                skip = fewest_over_ranks(skip, refine.val_batches, reduce)
-                if skip < refine.val_batches:
-                    notes.append(
-                        f"held out {skip} training batch(es) per pass on every rank (val_batches="
-                        f"{refine.val_batches}; at most a fifth of each rank's pass)"
-                    )
-            elif skip < refine.val_batches:
-                notes.append(
-                    f"held out {skip} training batch(es) of {size} per pass (val_batches={refine.val_batches})"
-                )
+            skip = held_out_count(refine.val_batches, size, reduce if ranks else None, notes)
             if size is not None and size <= skip:
                 raise DataError(
                     f"The training loader yields only {size} batch(es) per pass: too few to hold out "

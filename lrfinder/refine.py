@@ -932,6 +932,41 @@ def fewest_over_ranks(count: int, most: int, reduce: Callable[[list[float]], lis
     return sum(1 for v in reduce(flags) if v == 1.0)
 
 
+def held_out_count(
+    val_batches: int, size: int | None, reduce: Callable[[list[float]], list[float]] | None, notes: list[str]
+) -> int:
+    """How many training batches each pass holds out to judge the trials on (no ``val_data``).
+
+    ``val_batches``, but never more than a fifth of one pass of ``size`` batches (at least one):
+    the trials must still train. Under data parallelism (``reduce``, as for
+    :func:`fewest_over_ranks`) the fewest of any rank, whose loader may be the shorter. A count
+    below ``val_batches`` is said in ``notes``.
+
+    Args:
+        val_batches: ``Refine.val_batches``.
+        size: Batches in one pass of this rank's training loader, ``None`` when unknown.
+        reduce: The element-wise mean over the ranks, ``None`` on one process.
+        notes: The refinement's notes, appended to.
+
+    Returns:
+        The count, the same on every rank.
+
+    """
+    keep = val_batches
+    if size is not None and keep > size // 5:
+        keep = max(1, size // 5)
+    if reduce is not None:
+        keep = fewest_over_ranks(keep, val_batches, reduce)
+        if keep < val_batches:
+            notes.append(
+                f"held out {keep} training batch(es) per pass on every rank (val_batches={val_batches}; at most a "
+                "fifth of each rank's pass)"
+            )
+    elif keep < val_batches:
+        notes.append(f"held out {keep} training batch(es) of {size} per pass (val_batches={val_batches})")
+    return keep
+
+
 def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], model: nn.Module) -> list[float]:
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -1187,23 +1222,7 @@ def refine_range_test(
                 )
             stream: Any = None
         else:
-            keep = refine.val_batches
-            size = _length(train_data)
-            if size is not None and keep > size // 5:
-                # Never hold out more than a fifth of one pass: the trials must still train.
-                keep = max(1, size // 5)
-            if reduce is not None:
-                # Each rank's loader may be of another length: every rank holds out as many as the shortest.
-                keep = fewest_over_ranks(keep, refine.val_batches, reduce)
-                if keep < refine.val_batches:
-                    notes.append(
-                        f"held out {keep} training batch(es) per pass on every rank (val_batches="
-                        f"{refine.val_batches}; at most a fifth of each rank's pass)"
-                    )
-            elif keep < refine.val_batches:
-                notes.append(
-                    f"held out {keep} training batch(es) of {size} per pass (val_batches={refine.val_batches})"
-                )
+            keep = held_out_count(refine.val_batches, _length(train_data), reduce, notes)
             stream = _HeldOutStream(train_data, keep)
             held = stream.held_out()
         try:
