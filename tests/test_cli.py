@@ -939,6 +939,29 @@ def test_a_state_dict_that_does_not_fit_says_why(work: Path):
     assert "saved (16, 10), the model (4, 10)" in result.output and "Check --model-args" in result.output
 
 
+def test_a_checkpoint_that_does_not_fit_says_why(work: Path):
+    # load_from_checkpoint's RuntimeError puts the keys on the lines after "Error(s) in loading state_dict for
+    # LitNet:", and the CLI showed only that first line: no key, no shape, nothing to check.
+    before = sha(work / "lit.ckpt")
+    result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--model-args", '{"hidden": 4}',
+                    "--data", "train.npz", *FAST)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "Error(s) in loading state_dict" not in result.output
+    assert "The checkpoint lit.ckpt does not fit" in result.stderr
+    assert "saved (16, 10), the model (4, 10)" in result.stderr and "Check --model-args" in result.stderr
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    torch.save({"state_dict": {k.replace("net.", "enc.", 1): v for k, v in mods.LitNet().state_dict().items()},
+                "pytorch-lightning_version": "2.6.6", "hyper_parameters": {}}, work / "other.ckpt")  # fmt: skip
+    result = invoke("run", "other.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "train.npz", *FAST)
+    assert result.exit_code == 1, result.output
+    assert "other layers" in result.stderr and "'enc.body.0.weight'" in result.stderr
+    assert "Check --model-class" in result.stderr
+    assert "Found keys" not in result.stderr  # Lightning's strict=False warnings stay out of it
+    assert sha(work / "lit.ckpt") == before
+
+
 def test_debug_shows_the_exception(work: Path):
     mismatch = ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}']
     result = invoke("run", *mismatch, "--data", "train.npz", "--debug", *FAST)

@@ -37,6 +37,7 @@ import os
 import pickle
 import re
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -434,6 +435,9 @@ def load_model(
         try:
             module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, **kwargs)
         except Exception as exc:
+            mismatch = _checkpoint_mismatch(exc, file, cls, kwargs, obj.get("state_dict"))
+            if mismatch is not None:
+                raise ModelError(f"The checkpoint {file} does not fit {model_class}: {mismatch}") from exc
             raise ModelError(
                 f"Cannot load checkpoint {file} into {model_class}: {type(exc).__name__}: {reason(exc)}."
             ) from exc
@@ -458,6 +462,50 @@ def load_model(
             f"The state_dict in {file} does not fit {model_class}: {_state_dict_mismatch(state, model)}"
         ) from exc
     return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
+
+
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([0-9, ]*)\]\) from checkpoint, "
+    r"the shape in current model is torch\.Size\(\[([0-9, ]*)\]\)"
+)
+
+
+def _shape(dims: str) -> tuple[int, ...]:
+    return tuple(int(d) for d in dims.split(",") if d.strip())
+
+
+def _checkpoint_mismatch(exc: BaseException, file: Path, cls: Any, kwargs: Mapping[str, Any], saved: Any) -> str | None:
+    """What differs between a checkpoint's weights and ``cls``'s, when ``load_from_checkpoint`` refused them.
+
+    torch's ``load_state_dict`` message puts every missing, unexpected or resized key on lines
+    after its first ("Error(s) in loading state_dict for LitNet:"), which was all the CLI showed.
+    Other sizes are read from torch's message (no model of the class can hold the weights); other
+    names are found by loading again with ``strict=False`` and comparing names as for a
+    state_dict (:func:`_state_dict_mismatch`, which also spots a wrapper's prefix). ``None`` when
+    the failure is something else (the class's ``__init__`` refused the hyper-parameters, ...).
+    """
+    text = str(exc)
+    if not isinstance(exc, RuntimeError) or "Error(s) in loading state_dict" not in text:
+        return None
+    sizes = _SIZE_MISMATCH.findall(text)
+    if sizes:
+        key, saved_dims, model_dims = sizes[0]
+        return (
+            f"{len(sizes)} tensor(s) have other shapes (first {key!r}: saved {_shape(saved_dims)}, the model "
+            f"{_shape(model_dims)}). Check --model-args: the module is built from the checkpoint's hyper-parameters "
+            "(those save_hyperparameters() recorded, else the class's defaults) with --model-args over them, and "
+            "the saved one had other sizes."
+        )
+    if not isinstance(saved, Mapping):
+        return None
+    try:
+        with warnings.catch_warnings():
+            # Lightning warns of each missing/unexpected key under strict=False: the message says them.
+            warnings.simplefilter("ignore")
+            module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, strict=False, **kwargs)
+    except Exception:
+        return None
+    return _state_dict_mismatch(saved, module)
 
 
 def _names(keys: Sequence[str], limit: int = 3) -> str:
