@@ -3405,7 +3405,8 @@ def _all_finite(tensor: torch.Tensor) -> bool:
     tensors only; any other goes straight to ``isfinite``. Layouts ``isfinite`` has no kernel for
     are read another way: a sparse tensor by its stored values (a batch of sparse inputs failed
     with torch's "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend"), a
-    nested tensor of the strided layout by its components, an MKL-DNN tensor densified. A layout
+    nested tensor of the strided layout by its components, an MKL-DNN tensor densified, a float8 one
+    as float16 (which holds its every value). A layout
     still without a kernel (torch's ``NotImplementedError``) is not judged (taken as finite); any
     other error (a CUDA fault, out of memory, a tensor subclass's own failure) is raised as it is:
     taken as finite, it hid the fault and the check.
@@ -3418,6 +3419,10 @@ def _all_finite(tensor: torch.Tensor) -> bool:
         tensor = tensor.to_dense()
     elif type(tensor) is torch.Tensor and tensor.is_nested:  # no sum, no isfinite: "NestedTensorCPU" backend
         return all(_all_finite(part) for part in tensor.unbind())
+    if tensor.is_floating_point() and tensor.element_size() == 1:
+        # float8 (inputs stored as float8_e4m3fn to save memory): no sum, no isfinite kernel ("sum_cpu" not
+        # implemented for 'Float8_e4m3fn'), which failed every step. float16 holds each of its values, NaN and inf.
+        tensor = tensor.detach().to(torch.float16)
     if type(tensor) is torch.Tensor and tensor.layout == torch.strided and not tensor.is_complex():
         if math.isfinite(tensor.detach().sum().item()):
             return True

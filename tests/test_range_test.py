@@ -3248,6 +3248,31 @@ def test_sparse_inputs_are_checked_for_nan_by_their_values(layout: str) -> None:
         range_test(make_mlp(), [(sparse(poisoned), y[:16])] * 4, loss_fn=F.cross_entropy, num_steps=12)
 
 
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2"])
+def test_float8_inputs_are_checked_for_nan(dtype: str) -> None:
+    # Inputs stored as float8 (cast up in forward): the data's NaN check summed the batch, which float8 has no
+    # kernel for ("sum_cpu" not implemented for 'Float8_e4m3fn'), raised out of range_test at the first step.
+    data = make_classification(64)
+    x, y = data.tensors
+    low = getattr(torch, dtype)
+
+    class UpCast(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mlp = make_mlp()
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.mlp(inputs.float())
+
+    net = UpCast()
+    batches = [(x[i : i + 16].to(low), y[i : i + 16]) for i in range(0, 64, 16)]
+    assert range_test(net, batches, loss_fn=F.cross_entropy, num_steps=12).num_steps == 12
+    poisoned = x[:16].clone()
+    poisoned[3, 2] = float("nan")
+    with pytest.raises(DataError, match="Batch 0 of the pass holds NaN or inf in inputs"):
+        range_test(net, [(poisoned.to(low), y[:16])] * 4, loss_fn=F.cross_entropy, num_steps=12)
+
+
 @pytest.mark.parametrize("inside", [True, False], ids=["critic-in-model", "critic-outside"])
 def test_an_optimizer_the_step_fn_steps_itself_is_restored(inside: bool, dataset: TensorDataset) -> None:
     # A GAN's step_fn steps the critic's optimizer and returns the generator's loss: the swept optimizer was
