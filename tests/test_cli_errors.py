@@ -307,6 +307,13 @@ def test_fit_refuses_an_empty_output(work: Path):
     assert_one_line(result, 2, "--output", "got an empty path", "where to save the trained model")
 
 
+def test_fit_refuses_stdout_as_its_output(work: Path):
+    # -o - (stdout to --json and --csv) trained the model and saved it as a file named '-'.
+    result = invoke("fit", "model.pt", "--data", "train.npz", "-o", "-", *FAST)
+    assert_one_line(result, 2, "--output", "got '-', which is stdout for --json and --csv", "pass its path")
+    assert not (work / "-").exists()
+
+
 @pytest.mark.parametrize("output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv"])
 def test_fit_refuses_an_output_named_as_another_kind_of_file(work: Path, output: str):
     # -o nets.py wrote the trained TorchScript model over the user's source file; -o train.npz over data.

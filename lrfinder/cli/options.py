@@ -469,11 +469,17 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
         click.BadParameter: ``value`` ends in ``.npz``, ``.csv``, ``.png``, ``.json``, ``.toml``,
             ``.py``, ..., or in ``.onnx`` or ``.safetensors``, model formats ``lrfind`` does not
             write (a usage error, exit 2, before any work); an empty ``value`` (``-o ''`` trained
-            and saved nothing, exit 0).
+            and saved nothing, exit 0); ``-`` (stdout for ``--json``; saved as a file named ``-``).
 
     """
     if value == "":
         raise click.BadParameter("got an empty path; expected where to save the trained model, e.g. trained.pt")
+    if value == "-":
+        # '-' is stdout to --json and --csv; here it saved the model as a file named '-'.
+        raise click.BadParameter(
+            "got '-', which is stdout for --json and --csv; a trained model is saved to a file: pass its path, "
+            "e.g. trained.pt"
+        )
     if value is not None:
         value = expand_home(value)
     suffix = Path(value).suffix.lower() if value is not None else ""
