@@ -3292,8 +3292,20 @@ def _batch_loss(
     kind = f"a {type(batch).__name__}"
     if isinstance(batch, (tuple, list)):
         kind += f" of length {len(batch)}"
+    # Inputs alone (DataLoader(TensorDataset(x)) or DataLoader(x)): an autoencoder's data. "expected (inputs,
+    # targets) pairs" left the user to find that the inputs can be their own targets.
+    alone = isinstance(batch, torch.Tensor) or (
+        isinstance(batch, (tuple, list)) and len(batch) == 1 and isinstance(batch[0], torch.Tensor)
+    )
+    hint = (
+        " These batches hold inputs alone, no targets: for a model that reconstructs its inputs (an autoencoder), "
+        "give the inputs as their targets too, DataLoader(TensorDataset(x, x)), and loss_fn=F.mse_loss."
+        if alone
+        else ""
+    )
     raise DataError(
-        f"Cannot use batches of type {kind}: expected (inputs, targets) pairs or dicts with input/target keys. {fix}"
+        f"Cannot use batches of type {kind}: expected (inputs, targets) pairs or dicts with input/target keys.{hint} "
+        f"{fix}"
     )
 
 

@@ -3392,6 +3392,22 @@ def test_an_optimizer_stepped_in_another_thread_is_left_alone(dataset: TensorDat
     assert other.weight.grad is not None
 
 
+@pytest.mark.parametrize("wrap", [True, False], ids=["TensorDataset(x)", "DataLoader(x)"])
+def test_batches_of_inputs_alone_are_told_how_to_give_targets(wrap: bool) -> None:
+    # An autoencoder's data, TensorDataset(x): "expected (inputs, targets) pairs" and a generic step_fn hint.
+    x = torch.randn(32, 4)
+    loader = DataLoader(TensorDataset(x) if wrap else x, batch_size=8)  # type: ignore[arg-type]
+    model = nn.Sequential(nn.Linear(4, 2), nn.Linear(2, 4))
+    with pytest.raises(DataError, match=r"These batches hold inputs alone, no targets: for a model that reconstructs "
+                       r"its inputs \(an autoencoder\), give the inputs as their targets too, "
+                       r"DataLoader\(TensorDataset\(x, x\)\), and loss_fn=F\.mse_loss\. For other formats, pass "
+                       r"step_fn"):  # fmt: skip
+        range_test(model, loader, loss_fn=F.mse_loss, num_steps=12)
+    # As told, it runs.
+    result = range_test(model, DataLoader(TensorDataset(x, x), batch_size=8), loss_fn=F.mse_loss, num_steps=12)
+    assert result.num_steps == 12
+
+
 def copy_of(value: Any) -> Any:
     """A deep copy of a state dict, tensors cloned."""
     if isinstance(value, torch.Tensor):
