@@ -1063,7 +1063,9 @@ def _draw_overlay(
         label = name
         s = result.suggestion
         if s is not None:
-            label += f": lr {s.lr:.2e}, min {np.nanmin(smoothed):.3g}" + ("" if brief else f" at {s.min_loss_lr:.2e}")
+            # The minimum the marker shows (before any blow-up), not the lowest point of the whole curve.
+            low = _value_at(lrs, smoothed, s.min_loss_lr)
+            label += f": lr {s.lr:.2e}, min {low:.3g}" + ("" if brief else f" at {s.min_loss_lr:.2e}")
         else:
             label += ": inconclusive" + (f" ({_RAW_WORDS})" if _too_short(result) else "")
         if highlight == i:

@@ -47,6 +47,7 @@ __all__ = [
     "check_uses_weight_decay",
     "recommend_weight_decay",
     "format_weight_decay",
+    "minimum_loss",
 ]
 
 logger = logging.getLogger(__name__)
@@ -317,7 +318,17 @@ def _suggestion(result: RangeTestResult) -> Suggestion:
     return result.suggestion
 
 
-def _min_loss(result: RangeTestResult) -> float:
+def minimum_loss(result: RangeTestResult) -> float:
+    """The smoothed loss at the curve's minimum (``suggestion.min_loss_lr``, before any blow-up).
+
+    The minimum :func:`recommend_weight_decay` compares, and the one the summary's table and the
+    report's legend print: the lowest point of the whole smoothed curve can lie past the blow-up
+    (a recovery the analysis ignores), at another LR than ``min_loss_lr``.
+
+    Raises:
+        InconclusiveCurveError: The curve has no suggestion.
+
+    """
     s = _suggestion(result)
     lrs = np.asarray(result.lrs)
     smoothed = np.asarray(s.smoothed_losses)
@@ -327,7 +338,7 @@ def _min_loss(result: RangeTestResult) -> float:
 def _fall(result: RangeTestResult) -> float:
     smoothed = np.asarray(_suggestion(result).smoothed_losses)
     head = smoothed[: max(3, smoothed.size // 20)]
-    return float(np.nanmax(head)) - _min_loss(result)
+    return float(np.nanmax(head)) - minimum_loss(result)
 
 
 def _stable_to(result: RangeTestResult) -> float:
@@ -391,7 +402,7 @@ def recommend_weight_decay(
     if len(ok) == 1:
         i = ok[0]
         return WeightDecayChoice(i, float(_weight_decay(weight_decays[i])), "the only conclusive curve")
-    minima = {i: _min_loss(results[i]) for i in ok}
+    minima = {i: minimum_loss(results[i]) for i in ok}
     best = min(minima.values())
     band = tie * max(_fall(results[i]) for i in ok)
     lowest = [i for i in ok if minima[i] <= best + band]

@@ -1304,3 +1304,26 @@ def test_ax_that_is_not_one_axes_is_named(tmp_path: Path):
     with pytest.raises(TypeError, match=r"save_report writes the full report and takes no ax"):
         save_report(make_result(), tmp_path / "x.png", ax=axes[0])
     assert not list(tmp_path.iterdir())
+
+
+def recovered_after_blowup() -> object:
+    """A curve that falls to 0.5 around 1e-3, blows up around 1e-1, then "recovers" to 0.1 (ignored as such)."""
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    fall = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3))
+    blow = 10.0 * np.exp(-(((x + 1.0) / 0.25) ** 2))
+    recovery = np.where(x > -1.0, -0.4 * np.clip((x + 1.0) / 0.5, 0, 1), 0.0)
+    return finish_result(lrs, fall + blow + recovery, "completed", settings=RangeTestSettings(1e-6, 10.0, 141))
+
+
+def test_overlay_legend_gives_the_minimum_its_marker_shows():
+    # The legend read "min 0.0501 at 2.51e-02": the lowest point of the whole smoothed curve (the recovery past the
+    # blow-up), beside the LR of the minimum before it, where the star stands at 0.5.
+    result = recovered_after_blowup()
+    s = result.suggestion
+    smoothed = np.asarray(s.smoothed_losses)
+    at_min = float(smoothed[int(np.argmin(np.abs(np.log10(result.lrs) - np.log10(s.min_loss_lr))))])
+    assert np.nanmin(smoothed) < at_min - 0.3  # the trap: a lower point past the blow-up
+    fig = plot_range_test([replace(result, label="a"), replace(make_result(), label="b")])
+    legend = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+    assert legend[0] == f"a: lr {s.lr:.2e}, min {at_min:.3g} at {s.min_loss_lr:.2e}"

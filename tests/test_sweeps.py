@@ -264,3 +264,24 @@ def test_a_misspelt_range_test_setting_is_named_with_the_close_one_before_any_op
         weight_decay_sweep(torch.nn.Linear(4, 2), data, [0.0, 1e-4], make_optimizer=make, loss_fn=F.cross_entropy,
                            num_step=10)  # fmt: skip
     assert built == []  # range_test's "unexpected keyword argument" came after every optimizer was built
+
+
+def test_the_sweep_table_prints_the_minimum_the_recommendation_compares(capsys):
+    # The "min loss" column printed the lowest point of the whole smoothed curve, which can lie past the blow-up (a
+    # recovery the analysis ignores), beside the LR of the minimum before it; the recommendation compares the latter.
+    from lrfinder.cli.output import echo_sweep
+    from lrfinder.sweeps import minimum_loss
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    fall = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3))
+    blow = 10.0 * np.exp(-(((x + 1.0) / 0.25) ** 2))
+    recovery = np.where(x > -1.0, -0.4 * np.clip((x + 1.0) / 0.5, 0, 1), 0.0)
+    results = [finish_result(lrs, fall + blow + recovery, "completed"), finish_result(lrs, fall + blow, "completed")]
+    choice = recommend_weight_decay(results, [0.0, 1e-4])
+    echo_sweep(results, [0.0, 1e-4], choice, err=False)
+    rows = capsys.readouterr().out.splitlines()
+    s = results[0].suggestion
+    assert s is not None
+    assert minimum_loss(results[0]) > float(np.nanmin(s.smoothed_losses)) + 0.3  # the trap
+    assert rows[1].split()[:4] == ["0", f"{s.lr:.2e}", f"{minimum_loss(results[0]):.4g}", f"{s.min_loss_lr:.2e}"]

@@ -505,9 +505,7 @@ def echo_sweep(
     results: Sequence[RangeTestResult], values: Sequence[float], choice: WeightDecayChoice | None, *, err: bool
 ) -> None:
     """Print the weight-decay sweep as a table, the recommended row marked."""
-    import numpy as np
-
-    from ..sweeps import format_weight_decay
+    from ..sweeps import format_weight_decay, minimum_loss
 
     header = f"{'weight decay':<14}{'suggested lr':<14}{'min loss':<11}{'at lr':<11}{'stable to':<11}confidence"
     click.echo(header, err=err)
@@ -517,10 +515,11 @@ def echo_sweep(
         if s is None:
             click.echo(f"{format_weight_decay(v):<14}{'inconclusive':<14}{as_options(r.error or '')}", err=err)
             continue
-        smoothed = np.asarray(s.smoothed_losses)
         stable = s.divergence_lr if s.divergence_lr is not None else r.lrs[-1]
+        # The minimum the recommendation compares, at the LR printed beside it (the lowest point of the
+        # whole curve may lie past the blow-up, at another LR).
         click.echo(
-            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{float(np.nanmin(smoothed)):<11.4g}{s.min_loss_lr:<11.2e}"
+            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{minimum_loss(r):<11.4g}{s.min_loss_lr:<11.2e}"
             f"{stable:<11.2e}{s.confidence:.2f}{mark}",
             err=err,
         )
