@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_real, plain
+from ._checks import check_module_initialised, is_real, plain
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
@@ -133,14 +133,21 @@ def weight_decay_sweep(
         ValueError: No values, a negative or non-finite one, or a ``make_optimizer`` that ignores
             the weight decay (two values built optimizers with the same settings: the sweep would
             compare one optimizer with itself); raised before any test runs.
-        TypeError: ``weight_decays`` is not a sequence of numbers, ``make_optimizer`` is not a
-            function ``(model, weight_decay) -> optimizer`` or returns something else (``None``
-            ran torch's default optimizer, without weight decay, under every label), or
+        TypeError: ``model`` is not a ``torch.nn.Module``, ``weight_decays`` is not a sequence of
+            numbers, ``make_optimizer`` is not a function ``(model, weight_decay) -> optimizer`` or
+            returns something else (``None`` ran torch's default optimizer, without weight decay,
+            under every label), or
             ``optimizer=`` is passed (each value's optimizer comes from ``make_optimizer``).
 
     """
-    if isinstance(weight_decays, (str, bytes)) or not isinstance(weight_decays, Iterable):
-        one = f"; for one value pass [{weight_decays!r}]" if is_real(weight_decays) else ""
+    if not isinstance(model, nn.Module):
+        # make_optimizer(model, wd) ran first and failed in the caller's lambda: "'NoneType' object has no
+        # attribute 'parameters'".
+        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+    check_module_initialised("model", model)
+    zero_d = getattr(weight_decays, "ndim", None) == 0  # a 0-d tensor or array: "iteration over a 0-d tensor"
+    if isinstance(weight_decays, (str, bytes)) or zero_d or not isinstance(weight_decays, Iterable):
+        one = f"; for one value pass [{plain(weight_decays)!r}]" if is_real(plain(weight_decays)) else ""
         raise TypeError(
             "Expected weight_decays to be a sequence of numbers such as (0, 1e-4, 1e-3), but got "
             f"weight_decays={weight_decays!r}{one}"

@@ -218,6 +218,19 @@ def test_bad_weight_decay_sweep_arguments_are_named(mlp, loader, kwargs, match):
         weight_decay_sweep(mlp, loader, wds, loss_fn=F.cross_entropy, num_steps=10, **args)
 
 
+def test_a_model_that_is_no_module_is_named_before_make_optimizer_runs(loader):
+    # make_optimizer(None, wd) ran first: "'NoneType' object has no attribute 'parameters'" from the caller's lambda.
+    for model in (None, "model.pt"):
+        with pytest.raises(TypeError, match=r"Expected model to be a torch.nn.Module, but got (NoneType|str)"):
+            weight_decay_sweep(model, loader, [0.0, 1e-3], make_optimizer=_adamw, loss_fn=F.cross_entropy)
+
+
+def test_a_single_weight_decay_as_a_0d_tensor_is_named(mlp, loader):
+    # Was torch's "iteration over a 0-d tensor", naming no parameter.
+    with pytest.raises(TypeError, match=r"weight_decays to be a sequence of numbers.*; for one value pass \[0.001\]"):
+        weight_decay_sweep(mlp, loader, torch.tensor(1e-3), make_optimizer=_adamw, loss_fn=F.cross_entropy)
+
+
 def test_weight_decays_as_an_array_or_tensor_still_run(mlp, loader):
     for wds in (np.array([0.0, 0.25]), torch.tensor([0.0, 0.25])):
         results = weight_decay_sweep(mlp, loader, wds, make_optimizer=_adamw, loss_fn=F.cross_entropy, num_steps=10)
