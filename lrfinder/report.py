@@ -294,8 +294,15 @@ def _spread_fact(result: RangeTestResult) -> str:
 def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], list[str]]:
     """Title, facts and warnings for the header."""
     first = results[0]
-    name = _short(first.model_name or "model", 40)
-    title = f"LR range test: {name} ({_fmt_int(first.num_parameters)} trainable parameters)"
+    # Curves of several models (`lrfind report a.json b.json`) name each, in legend order: the title named the
+    # first one's alone, as if every curve were of it.
+    models = list(dict.fromkeys((_short(r.model_name or "model", 40), _fmt_int(r.num_parameters)) for r in results))
+    if len(models) == 1:
+        name, params = models[0]
+        title = f"LR range test: {name} ({params} trainable parameters)"
+    else:
+        names, counts = ", ".join(m[0] for m in models), ", ".join(m[1] for m in models)
+        title = f"LR range test: {names} ({counts} trainable parameters)"
     facts: list[str] = []
     warnings: list[str] = []
     if len(results) == 1:

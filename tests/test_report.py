@@ -1327,3 +1327,13 @@ def test_overlay_legend_gives_the_minimum_its_marker_shows():
     fig = plot_range_test([replace(result, label="a"), replace(make_result(), label="b")])
     legend = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
     assert legend[0] == f"a: lr {s.lr:.2e}, min {at_min:.3g} at {s.min_loss_lr:.2e}"
+
+
+def test_an_overlay_of_several_models_names_each_in_the_title():
+    # `lrfind report a.json b.json` of two models was titled with the first one's name and size alone.
+    one = replace(make_result(), label="a")
+    other = replace(make_result(seed=1), label="b", model_name="LitNet", num_parameters=411)
+    text = all_text(plot_range_test([one, other]))
+    assert "LR range test: TinyNet, LitNet (4,420, 411 trainable parameters)" in text
+    same = all_text(plot_range_test([one, replace(one, label="c")]))
+    assert "LR range test: TinyNet (4,420 trainable parameters)" in same
