@@ -962,6 +962,53 @@ def test_a_checkpoint_that_does_not_fit_says_why(work: Path):
     assert sha(work / "lit.ckpt") == before
 
 
+TWO_INPUTS = textwrap.dedent(
+    """
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, Dataset
+
+
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(10, 3), nn.Linear(2, 3)
+
+        def forward(self, x, extra):
+            return self.a(x) + self.b(extra)
+
+
+    class Samples(Dataset):
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            return {"x": torch.randn(10, generator=g), "extra": torch.randn(2, generator=g), "y": i % 3}
+
+
+    def loader():
+        return DataLoader(Samples(), batch_size=16)
+    """
+)
+
+
+def test_a_forward_that_takes_several_inputs_is_told_what_lrfind_passes(work: Path):
+    # A dict batch goes in as model(batch["x"]): a forward(x, extra) failed with Python's "missing 1 required
+    # positional argument: 'extra'" and "Check that the data matches the model", though the batch holds it.
+    (work / "lrf_two.py").write_text(TWO_INPUTS)
+    sys.modules.pop("lrf_two", None)
+    import importlib
+
+    torch.save(importlib.import_module("lrf_two").TwoInputs().state_dict(), work / "two.pt")
+    result = invoke("run", "two.pt", "--model-class", "lrf_two:TwoInputs", "--data", "lrf_two:loader", *FAST)
+    assert result.exit_code == 1, result.output
+    assert "missing 1 required positional argument: 'extra'" in result.stderr
+    assert "as model(batch['x']) (its other keys, 'extra', are not passed)" in result.stderr
+    assert "use a LightningModule as --model-class whose training_step takes the batch" in result.stderr
+    sys.modules.pop("lrf_two", None)
+
+
 def test_debug_shows_the_exception(work: Path):
     mismatch = ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}']
     result = invoke("run", *mismatch, "--data", "train.npz", "--debug", *FAST)

@@ -1331,6 +1331,30 @@ def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
     )
 
 
+def _more_inputs_hint(batch: Any, x: Any, exc: BaseException) -> str:
+    """Say what goes into the model when its forward wants more inputs than the one lrfind gives.
+
+    A dict batch (``{"x": ..., "extra": ..., "y": ...}``, a DataModule's) goes in as ``model(batch["x"])``:
+    a ``forward(x, extra)`` fails with Python's "missing 1 required positional argument: 'extra'", and
+    "check that the data matches the model" could not help, since the batch does hold it.
+    """
+    if not (isinstance(exc, TypeError) and "required positional argument" in str(exc)):
+        return ""
+    from ..range_test import _INPUT_KEYS, _TARGET_KEYS
+
+    if isinstance(batch, Mapping):
+        x_key = next((k for k in _INPUT_KEYS if k in batch), "x")
+        others = [str(k) for k in batch if k != x_key and k not in _TARGET_KEYS]
+        passed = f"the batch's {x_key!r} alone, as model(batch[{x_key!r}])"
+        rest = f" (its other keys, {_names(others)}, are not passed)" if others else ""
+    else:
+        passed, rest = "the batch's inputs alone, as model(x)", ""
+    return (
+        f" lrfind calls the model with {passed}{rest}. For a forward that takes several inputs, use a "
+        "LightningModule as --model-class whose training_step takes the batch as it is and returns the loss."
+    )
+
+
 def check_model_fits(
     model: nn.Module,
     batch: Any,
@@ -1380,7 +1404,7 @@ def check_model_fits(
                 raise ModelError(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
                     f"{type(exc).__name__}: {reason(exc)}. Check that the data "
-                    f"matches the model.{_dtype_hint(model, x, exc)}"
+                    f"matches the model.{_dtype_hint(model, x, exc)}{_more_inputs_hint(batch, x, exc)}"
                 ) from exc
             if loss_fn is None:
                 return
