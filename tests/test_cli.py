@@ -1009,6 +1009,16 @@ def test_a_forward_that_takes_several_inputs_is_told_what_lrfind_passes(work: Pa
     sys.modules.pop("lrf_two", None)
 
 
+def test_a_misspelt_name_is_never_offered_a_module_the_file_imports(work: Path):
+    # 'did you mean lrf_cli_usermods:torch?' for --data lrf_cli_usermods:torc (mypkg.data:np for mypkg.data:nope):
+    # a module is neither a data function nor a model class.
+    result = invoke("run", "model_ts.pt", "--data", f"{USER_MODULE}:torc", *FAST)
+    assert result.exit_code == 2, result.output
+    assert "has no attribute 'torc'" in result.stderr and "did you mean" not in result.stderr
+    result = invoke("run", "weights.pt", "--model-class", f"{USER_MODULE}:Nett", "--data", "train.npz", *FAST)
+    assert result.exit_code == 2 and f"did you mean {USER_MODULE}:Net?" in result.stderr, result.output
+
+
 def test_debug_shows_the_exception(work: Path):
     mismatch = ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}']
     result = invoke("run", *mismatch, "--data", "train.npz", "--debug", *FAST)

@@ -264,7 +264,9 @@ def _import_failure(spec: str, option: str, exc: ImportStringError) -> str:
     cause = exc.__cause__
     if cause is None:  # the module imported, the name after the colon is not in it
         module = sys.modules.get(module_name)
-        names = [n for n in dir(module) if not n.startswith("_")] if module is not None else []
+        # Only what could be named there (a class or function): a module the file imports (`np` for `nope`,
+        # `torch` for `torc`) was offered as the name meant.
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n, None))]
         close = difflib.get_close_matches(attr, names, n=1)
         hint = f" (did you mean {module_name}:{close[0]}?)" if close else ""
         where = getattr(module, "__file__", None)
