@@ -301,7 +301,8 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         name, params = models[0]
         title = f"LR range test: {name} ({params} trainable parameters)"
     else:
-        names, counts = ", ".join(m[0] for m in models), ", ".join(m[1] for m in models)
+        # " / ", not ", ": the counts have thousands separators ("4,420, 411" read as three numbers).
+        names, counts = " / ".join(m[0] for m in models), " / ".join(m[1] for m in models)
         title = f"LR range test: {names} ({counts} trainable parameters)"
     facts: list[str] = []
     warnings: list[str] = []

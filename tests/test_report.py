@@ -1334,6 +1334,7 @@ def test_an_overlay_of_several_models_names_each_in_the_title():
     one = replace(make_result(), label="a")
     other = replace(make_result(seed=1), label="b", model_name="LitNet", num_parameters=411)
     text = all_text(plot_range_test([one, other]))
-    assert "LR range test: TinyNet, LitNet (4,420, 411 trainable parameters)" in text
+    # Paired by position, " / " between them: "4,420, 411" read as three numbers (the counts' own commas).
+    assert "LR range test: TinyNet / LitNet (4,420 / 411 trainable parameters)" in text
     same = all_text(plot_range_test([one, replace(one, label="c")]))
     assert "LR range test: TinyNet (4,420 trainable parameters)" in same
