@@ -1019,6 +1019,37 @@ def test_a_misspelt_name_is_never_offered_a_module_the_file_imports(work: Path):
     assert result.exit_code == 2 and f"did you mean {USER_MODULE}:Net?" in result.stderr, result.output
 
 
+def test_model_args_a_checkpoints_class_does_not_take_or_needs_are_named(work: Path):
+    # load_from_checkpoint drops a key __init__ does not take: a misspelt {"hiden": 4} ran at the saved sizes with no
+    # word. A module that never called save_hyperparameters() failed with Python's "missing 1 required positional
+    # argument: 'hidden'" alone, not saying that the checkpoint holds none and --model-args gives them.
+    before = sha(work / "lit.ckpt")
+    result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--model-args", '{"hiden": 4}',
+                    "--data", "train.npz", *FAST)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "suggested lr" not in result.stdout
+    assert "--model-args 'hiden' is not an argument of" in result.stderr and "did you mean 'hidden'?" in result.stderr
+    (work / "lrf_req.py").write_text(
+        "import pytorch_lightning as pl\nfrom lrf_cli_usermods import LitNet\n\n\n"
+        "class LitReq(LitNet):\n    def __init__(self, hidden):\n        super().__init__(hidden=hidden)\n"
+    )
+    sys.modules.pop("lrf_req", None)
+    import importlib
+
+    lit = importlib.import_module(USER_MODULE).LitNet()
+    torch.save({"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6"}, work / "req.ckpt")
+    result = invoke("run", "req.ckpt", "--model-class", "lrf_req:LitReq", "--data", "train.npz", *FAST)
+    assert result.exit_code == 1, result.output
+    assert "missing 1 required positional argument: 'hidden'" in result.stderr
+    assert "The checkpoint holds no hyper-parameters" in result.stderr
+    assert "pass the missing arguments with --model-args" in result.stderr
+    result = invoke("run", "req.ckpt", "--model-class", "lrf_req:LitReq", "--model-args", '{"hidden": 16}',
+                    "--data", "train.npz", *FAST)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sha(work / "lit.ckpt") == before
+    sys.modules.pop("lrf_req", None)
+
+
 def test_debug_shows_the_exception(work: Path):
     mismatch = ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}']
     result = invoke("run", *mismatch, "--data", "train.npz", "--debug", *FAST)

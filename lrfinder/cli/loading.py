@@ -434,6 +434,7 @@ def load_model(
                 f"--model-args for the Lightning checkpoint {file} must be a JSON object (keyword arguments of "
                 f"load_from_checkpoint, e.g. '{{\"hidden\": 64}}'), but got a list: {model_args!r}."
             )
+        _check_init_args(cls, kwargs, model_class)
         try:
             module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, **kwargs)
         except Exception as exc:
@@ -442,6 +443,7 @@ def load_model(
                 raise ModelError(f"The checkpoint {file} does not fit {model_class}: {mismatch}") from exc
             raise ModelError(
                 f"Cannot load checkpoint {file} into {model_class}: {type(exc).__name__}: {reason(exc)}."
+                f"{_init_args_hint(exc, obj.get('hyper_parameters'))}"
             ) from exc
         return LoadedModel(module, "lightning", file, lightning=True)
 
@@ -464,6 +466,58 @@ def load_model(
             f"The state_dict in {file} does not fit {model_class}: {_state_dict_mismatch(state, model)}"
         ) from exc
     return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
+
+
+def _check_init_args(cls: Any, kwargs: Mapping[str, Any], model_class: str) -> None:
+    """Refuse ``--model-args`` keys the LightningModule's ``__init__`` does not take.
+
+    ``load_from_checkpoint`` drops them without a word (it passes on only the names ``__init__``
+    takes, unless it takes ``**kwargs``), so a misspelt ``{"hiden": 64}`` ran the checkpoint's own
+    sizes; a state_dict's class refuses it (Python's "unexpected keyword argument").
+
+    Raises:
+        ModelError: A key ``__init__`` does not take, with the names it takes.
+
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):  # a signature Python cannot read: let Lightning decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [n for n, p in list(params.items())[1:] if p.kind in kinds]  # past self
+    unknown = [str(k) for k in kwargs if k not in names]
+    if not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    takes = f"it takes {_names(names, 8)}" if names else "it takes no arguments"
+    raise ModelError(
+        f"--model-args {_names(unknown)} {'is' if len(unknown) == 1 else 'are'} not an argument of "
+        f"{model_class}.__init__ ({takes}){hint}; load_from_checkpoint would drop it without a word. Check "
+        "--model-args."
+    )
+
+
+def _init_args_hint(exc: BaseException, hparams: Any) -> str:
+    """What to do when the class's ``__init__`` refused the arguments ``load_from_checkpoint`` gave it.
+
+    Lightning builds the module from the checkpoint's ``hyper_parameters`` (what
+    ``save_hyperparameters()`` recorded) and ``--model-args`` over them; a module that never called
+    it saved none, and Python's "missing 2 required positional arguments" did not say where they come from.
+    """
+    if not (isinstance(exc, TypeError) and "__init__()" in str(exc)):
+        return ""
+    saved = sorted(str(k) for k in hparams) if isinstance(hparams, Mapping) else []
+    held = f"holds the hyper-parameters {_names(saved, 6)}" if saved else "holds no hyper-parameters"
+    return (
+        f" The checkpoint {held} (what save_hyperparameters() recorded), and the module is built from them with "
+        "--model-args over them: pass the missing arguments with --model-args (a JSON object, e.g. "
+        "'{\"hidden\": 64}'), or call self.save_hyperparameters() in __init__ before training."
+    )
 
 
 _SIZE_MISMATCH = re.compile(
