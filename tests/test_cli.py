@@ -1006,6 +1006,16 @@ def test_a_forward_that_takes_several_inputs_is_told_what_lrfind_passes(work: Pa
     assert "missing 1 required positional argument: 'extra'" in result.stderr
     assert "as model(batch['x']) (its other keys, 'extra', are not passed)" in result.stderr
     assert "use a LightningModule as --model-class whose training_step takes the batch" in result.stderr
+    # A one-input model on those batches runs, told the key it leaves out in the command line's words: the warning
+    # said to "pass step_fn=lambda model, batch: <loss tensor> to range_test", which no option does.
+    # (A real process: pytest records the warnings CliRunner's command would print.)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(work)])}
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "run", "model_ts.pt", "--data", "lrf_two:loader", *FAST],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "their other keys ('extra') are not used" in " ".join(proc.stderr.split()) and "'extra'" in proc.stderr
+    assert "step_fn" not in proc.stderr and "range_test" not in proc.stderr
+    assert "use a LightningModule as --model-class whose training_step reads them" in proc.stderr
     sys.modules.pop("lrf_two", None)
 
 

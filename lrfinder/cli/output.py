@@ -276,6 +276,11 @@ _NO_OPTION = (
     (re.compile(r"(does not take the setting\(s\) .*?; it accepts: )lr, "), r"\1"),
     # An Adam-family optimizer given --momentum: its momentum is the first of --betas.
     (re.compile(r"set betas \(e\.g\. ([\d.]+), ([\d.]+)\) instead"), r"pass --betas \1,\2 instead"),
+    # A dict batch's unread keys: no option passes a step_fn; a LightningModule's training_step reads the batch whole.
+    (
+        re.compile(r"pass step_fn=lambda model, batch: <loss tensor> to range_test\."),
+        "use a LightningModule as --model-class whose training_step reads them and returns the loss.",
+    ),
     # Refine(val_batches=...): --refine holds out its default number of batches.
     (
         re.compile(r"or (?:lower Refine\.val_batches|split the training data into more batches)\."),
