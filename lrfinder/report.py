@@ -1139,7 +1139,8 @@ def _draw_schedule(
     kind: ScheduleKind = "planned",
 ) -> None:
     steps = np.arange(1, schedule.size + 1)
-    ax.plot(steps, schedule, color=COLORS["suggestion"], lw=2.0)
+    # A one-step schedule is a point: a line through it draws nothing.
+    ax.plot(steps, schedule, color=COLORS["suggestion"], lw=2.0, marker="o" if schedule.size == 1 else None)
     ax.set_xlim(1, max(2, schedule.size))
     ax.set_xlabel("training step")
     ax.set_ylabel("planned lr" if kind == "planned" else "lr")
@@ -1172,8 +1173,10 @@ def _draw_schedule(
     peak = float(np.nanmax(schedule)) if schedule.size else math.nan
     # After training (lrfind fit) the panel shows the LRs training applied, not a plan.
     what = "planned LR schedule" if kind == "planned" else "LR schedule applied in training"
+    # One step has no peak to speak of: "1 step at 2.6e-06", not "1 steps, peak 2.6e-06".
+    span = f"1 step at {peak:.2e}" if schedule.size == 1 else f"{schedule.size} steps, peak {peak:.2e}"
     ax.set_title(
-        f"{what}{f': {name}' if name else ''} ({schedule.size} steps, peak {peak:.2e})",
+        f"{what}{f': {name}' if name else ''} ({span})",
         loc="left",
         fontsize=11,
     )

@@ -1338,3 +1338,15 @@ def test_an_overlay_of_several_models_names_each_in_the_title():
     assert "LR range test: TinyNet / LitNet (4,420 / 411 trainable parameters)" in text
     same = all_text(plot_range_test([one, replace(one, label="c")]))
     assert "LR range test: TinyNet (4,420 trainable parameters)" in same
+
+
+def test_a_one_step_schedule_is_drawn_as_a_point_and_titled_as_one_step():
+    # lrfind run --scheduler onecycle with one training step: the panel drew nothing (a line through one point)
+    # under the title "onecycle (1 steps, peak 2.61e-06)".
+    result = make_result()
+    ax = axes_by_label(plot_range_test(result, schedule=np.array([2.61e-06]), schedule_name="onecycle"))["schedule"]
+    assert ax.get_title(loc="left") == "planned LR schedule: onecycle (1 step at 2.61e-06)"
+    (line,) = [ln for ln in ax.get_lines() if np.asarray(ln.get_xdata()).size == 1]
+    assert line.get_marker() == "o"
+    many = axes_by_label(plot_range_test(result, schedule=np.linspace(0.1, 0.0, 5), schedule_name="cosine"))
+    assert many["schedule"].get_title(loc="left").endswith("(5 steps, peak 1.00e-01)")
