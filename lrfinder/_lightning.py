@@ -980,14 +980,14 @@ def make_stepper(
     return ManualStepper(trainer, pl_module, batches, optimizers, logged, monitor=monitor)
 
 
-def progress_bar(trainer: pl.Trainer, total: int) -> Any:
-    """A tqdm bar styled as Lightning's, or ``None`` when the progress bar is disabled."""
+def progress_bar(trainer: pl.Trainer, total: int, desc: str = "Finding LR") -> Any:
+    """A tqdm bar styled as Lightning's (titled ``desc``), or ``None`` when the progress bar is disabled."""
     callback = trainer.progress_bar_callback
     if callback is None or not trainer.is_global_zero or not getattr(callback, "is_enabled", True):
         return None
     tqdm_cls = importlib.import_module(f"{package_of(trainer).__name__}.callbacks.progress.tqdm_progress").Tqdm
     return tqdm_cls(
-        desc="Finding LR",
+        desc=desc,
         total=total,
         position=2 * getattr(callback, "process_position", 0),
         leave=False,

@@ -27,6 +27,7 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import inspect
@@ -1072,7 +1073,7 @@ class LRFinder(_CallbackBase):
                 budget, judged_on, tuple(rounds), cost, (*notes, str(skip_why)),
             )
             return replace(result, refinement=empty)
-        _, _, steps, _ = refine.plan()
+        candidates, _, steps, _ = refine.plan()
         total = int(refine.training_steps)  # type: ignore[arg-type]  # _refine_settings set it
         strategy = trainer.strategy
         notes = list(notes)
@@ -1102,8 +1103,13 @@ class LRFinder(_CallbackBase):
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
         optimizer = run.optimizers[0]
+        # The trials can take longer than the sweep: a bar of their own, as the sweep's, counting judged trials.
+        # Made before the isolation, which takes the fit's callbacks (its progress bar among them) away.
+        bar = _lightning.progress_bar(trainer, candidates, desc="Refining LR")
 
-        with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged:
+        with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged, (
+            contextlib.closing(bar) if bar is not None else contextlib.nullcontext()
+        ):
             if val_loader is not None:
                 held: list[Any] = []
                 for batch in val_loader:
@@ -1159,13 +1165,24 @@ class LRFinder(_CallbackBase):
             baseline = float(sum(reduce(own_losses)) / len(held))
             snapshot.restore()
 
+            ran: list[Trial] = []
+
+            def on_trial(index: int, lr: float, steps_done: int, loss: float) -> None:
+                if bar is None or steps_done == 0:
+                    return
+                bar.total = max(bar.total, index + 1)  # an extension trial beyond the candidates
+                bar.set_postfix(lr=f"{lr:.2e}", held_out=f"{loss:.4g}", refresh=False)
+                bar.update(1)
+
             def trials_at(lrs: Sequence[float]) -> list[Trial]:
-                return run_trials(
+                trials = run_trials(
                     model=pl_module, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total,
                     refine=refine, snapshot=snapshot, next_batch=lambda: None, loss_of=loss_of, held_out=held,
                     baseline=baseline, reset_stream=reset, step=step, reduce=reduce, train_mode=False,
-                    floor=s.min_lr / s.max_lr,
+                    floor=s.min_lr / s.max_lr, on_trial=on_trial, first_index=len(ran),
                 )
+                ran.extend(trials)
+                return trials
 
             refinement = trial_round(
                 s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes

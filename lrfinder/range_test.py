@@ -4050,6 +4050,7 @@ def range_test(
     refine: bool | Refine | None = None,
     gradient_clip_val: float | None = None,
     gradient_clip_algorithm: GradientClipAlgorithm | str = "norm",
+    on_trial: Callable[[int, float, int, float], None] | None = None,
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -4150,6 +4151,12 @@ def range_test(
             gradients is at most ``gradient_clip_val`` (``torch.nn.utils.clip_grad_norm_``);
             ``"value"``: each gradient element is clamped to ``[-gradient_clip_val,
             gradient_clip_val]`` (``clip_grad_value_``).
+        on_trial: Progress of ``refine``'s trial runs, which can cost more than the sweep (its
+            re-sweeps call ``on_step``, from index 0 again). Called as trial ``index`` starts,
+            with ``(index, lr, 0, nan)``, and once it is judged, with ``(index, lr, steps_done,
+            held_out_loss)``: ``steps_done`` is fewer than planned when the trial stopped at a
+            non-finite loss, and ``held_out_loss`` is then NaN. ``index`` counts from 0 in the
+            order the trials run (the ladder's extension trials last). Only used with ``refine``.
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -4210,6 +4217,7 @@ def range_test(
     check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2)
     check_callable("step_fn", step_fn, "step_fn(model, batch) -> loss", arity=2)
     check_callable("on_step", on_step, "on_step(index, lr, loss)", arity=3)
+    check_callable("on_trial", on_trial, "on_trial(index, lr, steps_done, loss)", arity=4)
     check_iterable("train_data", train_data)
     check_not_a_dataset("train_data", train_data)
     if val_data is not None:
@@ -4566,6 +4574,7 @@ def range_test(
                 result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
                 step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
                 new_scaler=new_scaler, clip=clip, reduce=None if ranks is None else ranks.mean_list,
+                on_trial=on_trial,
             )
     except KeyboardInterrupt as exc:
         if isinstance(exc, RefineInterrupted):

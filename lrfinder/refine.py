@@ -999,6 +999,8 @@ def run_trials(
     train_mode: bool = True,
     clip: Callable[[torch.optim.Optimizer], None] | None = None,
     floor: float | None = None,
+    on_trial: Callable[[int, float, int, float], None] | None = None,
+    first_index: int = 0,
 ) -> list[Trial]:
     """Run one trial per LR, each from ``snapshot`` with the same batches; restore at the end.
 
@@ -1021,7 +1023,9 @@ def run_trials(
     the scaler's ``unscale_``), as the sweep did. ``floor`` (the curve's ``min_lr / max_lr``) places
     a cyclic trial's base LR below its peak, the candidate. Under plain DDP the built-in step's
     micro-batches but the last run in ``no_sync`` (:func:`~lrfinder.range_test.micro_batch_sync`),
-    as the sweep's.
+    as the sweep's. ``on_trial`` is the progress hook of :func:`lrfinder.range_test` (see there):
+    ``on_trial(index, lr, 0, nan)`` as a trial starts, ``on_trial(index, lr, steps_done,
+    held_out_loss)`` once it is judged; ``index`` counts from ``first_index``.
     """
     from .range_test import (
         LRSweeper,
@@ -1047,7 +1051,9 @@ def run_trials(
     had_step = "step" in optimizer.__dict__
     trials: list[Trial] = []
     try:
-        for lr in lrs:
+        for index, lr in enumerate(lrs, start=first_index):
+            if on_trial is not None:
+                on_trial(index, float(lr), 0, math.nan)
             snapshot.restore()
             if reset_stream is not None:
                 reset_stream()
@@ -1114,6 +1120,8 @@ def run_trials(
                 diverged = not math.isfinite(held) or held > baseline
             trials.append(Trial(float(lr), refine.schedule, steps, tuple(losses), held, tuple(per_batch), diverged))
             logger.debug("trial lr=%.2e held-out=%.4g diverged=%s", lr, held, diverged)
+            if on_trial is not None:
+                on_trial(index, float(lr), len(losses), held)
     finally:
         snapshot.restore()
         # A torch scheduler wraps optimizer.step in an instance attribute; take it off again.
@@ -1144,6 +1152,7 @@ def refine_range_test(
     new_scaler: Callable[[], Any] | None = None,
     clip: Callable[[torch.optim.Optimizer], None] | None = None,
     reduce: Callable[[list[float]], list[float]] | None = None,
+    on_trial: Callable[[int, float, int, float], None] | None = None,
 ) -> RangeTestResult:
     """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
 
@@ -1175,6 +1184,10 @@ def refine_range_test(
             (:meth:`lrfinder.range_test.DataParallelRanks.mean_list`): the held-out losses and
             each trial step's loss go through it, so every rank runs the same trial steps and
             picks the same LR. ``None``: each process's own losses.
+        on_trial: Progress of the trials, as for :func:`lrfinder.range_test`:
+            ``on_trial(index, lr, 0, nan)`` as trial ``index`` (from 0, in the order run,
+            the ladder's extension included) starts, ``on_trial(index, lr, steps_done,
+            held_out_loss)`` once it is judged. ``None``: no calls.
 
     Returns:
         A new result whose ``suggestion`` is the (last) curve's reading and whose
@@ -1276,13 +1289,17 @@ def refine_range_test(
         def reset() -> None:
             stream._it = None
 
+    ran: list[Trial] = []  # every trial so far: the next one's index for on_trial
+
     def trials_at(lrs: Sequence[float]) -> list[Trial]:
-        return run_trials(
+        trials = run_trials(
             model=model, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total, refine=refine,
             snapshot=snapshot, next_batch=next_batch, loss_of=loss_of, held_out=held, baseline=baseline,
             accumulate_steps=result.settings.accumulate_steps, reset_stream=reset, new_scaler=new_scaler, clip=clip,
-            floor=s.min_lr / s.max_lr, reduce=reduce,
+            floor=s.min_lr / s.max_lr, reduce=reduce, on_trial=on_trial, first_index=len(ran),
         )
+        ran.extend(trials)
+        return trials
 
     # Another optimizer the step_fn steps (a GAN's critic) starts every trial where it was, and is put back after.
     with snapshot.watching_optimizers():

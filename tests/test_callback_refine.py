@@ -91,6 +91,19 @@ def test_refine_judges_the_trials_under_the_fits_precision(tmp_path: Path, preci
     assert seen == {dtype}
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_refine_shows_its_trials_on_the_progress_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], enabled: bool
+) -> None:
+    # The sweep had a bar; the trials after it, which can take longer, showed nothing.
+    finder = LRFinder(**FAST, refine=True)
+    _fit(tmp_path, 0.01, finder, val=True, enable_progress_bar=enabled)
+    assert finder.result is not None and finder.result.refinement is not None
+    assert finder.result.refinement.trials
+    out = capsys.readouterr()
+    assert ("Refining LR" in out.out + out.err) is enabled
+
+
 def test_refine_without_val_loader_holds_out_training_batches(tmp_path: Path) -> None:
     finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
     model, _ = _fit(tmp_path, 0.01, finder, val=False)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -520,6 +521,39 @@ def test_the_ladder_walks_towards_the_best_lr() -> None:
     assert f.cost_steps == 4 * 12 + sum(r.steps_run for r in f.rounds)
 
 
+def test_on_trial_reports_each_trial_as_it_starts_and_once_judged() -> None:
+    # The trials can cost most of a training run; range_test said nothing while they ran.
+    model, opt, data = setup()
+    calls: list[tuple[int, float, int, float]] = []
+    steps: list[int] = []
+    result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
+                        on_step=lambda i, lr, loss: steps.append(i),
+                        refine=small_refine(candidates=(0.1, 1e6), extend=1, max_resweeps=0),
+                        on_trial=lambda i, lr, n, loss: calls.append((i, lr, n, loss)))
+    f = result.refinement
+    assert f is not None and len(f.trials) == 3  # two candidates, then one rung below the lowest (the best)
+    assert steps == list(range(len(result.lrs)))  # on_step stays the sweep's
+    starts, ends = calls[0::2], calls[1::2]
+    assert [c[0] for c in starts] == [c[0] for c in ends] == [0, 1, 2]
+    assert all(n == 0 and math.isnan(loss) for _, _, n, loss in starts)
+    assert [c[1] for c in starts] == [c[1] for c in ends]
+    by_lr = {t.lr: t for t in f.trials}
+    for _, lr, n, loss in ends:
+        trial = by_lr[lr]
+        assert n == len(trial.train_losses) >= 1
+        assert loss == trial.held_out_loss or (math.isnan(loss) and math.isnan(trial.held_out_loss))
+    assert ends[1][2] < 12 and math.isnan(ends[1][3])  # 1e6x: stopped at a non-finite loss, never judged
+    assert ends[0][2] == ends[2][2] == 12 and math.isfinite(ends[0][3])
+    assert ends[2][1] < ends[0][1]  # the extension trial comes last
+
+
+def test_on_trial_must_take_four_arguments() -> None:
+    model, opt, data = setup()
+    with pytest.raises(TypeError, match=r"on_trial to take 4 positional arguments"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine(),
+                   on_trial=lambda i, lr, loss: None)
+
+
 def test_refined_result_round_trips_through_json(tmp_path: Any) -> None:
     model, opt, data = setup()
     ref = small_refine(candidates=(0.1, 1.0, 1e4))  # the last one diverges: NaN in the JSON
@@ -680,6 +714,24 @@ def test_cli_run_refine_lists_the_trials(cli_files: Any) -> None:
     assert saved.lr == saved.refinement.lr
     s = saved.training_suggestion
     assert s is not None and s.max_lr == saved.refinement.max_lr
+
+
+def test_cli_progress_lines_report_the_trials_on_stderr(cli_files: Any) -> None:
+    # After the sweep's last line nothing was printed until the summary, however long the trials ran.
+    args = ["run", "model.pt", "--data", "train.npz", "--refine", "--training-steps", "100", "--no-report"]
+    out = lrfind(*args, "--progress", "lines")
+    assert out.exit_code == 0, out.output
+    lines = out.stderr.splitlines()
+    judged = r"refine: trial \d+  lr \S+  \d+ steps  (held-out loss|stopped).*"
+    done = [line for line in lines if re.fullmatch(judged, line)]
+    started = [line for line in lines if re.fullmatch(r"refine: trial \d+  lr \S+  running", line)]
+    trials = out.stdout.count("\ntrial ")
+    assert trials >= 3 and len(done) == len(started) == trials
+    assert lines.index(started[0]) > max(i for i, line in enumerate(lines) if line.startswith("range test: step"))
+    assert "refine:" not in out.stdout
+    quiet = lrfind(*args, "--quiet")
+    assert quiet.exit_code == 0 and "refine:" not in quiet.stderr
+    assert quiet.stdout == out.stdout
 
 
 def test_cli_refine_settings_need_refine(cli_files: Any) -> None:

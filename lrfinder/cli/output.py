@@ -206,6 +206,29 @@ class Progress:
             )
             sys.stderr.flush()
 
+    def trial(self, index: int, lr: float, steps_done: int, loss: float) -> None:
+        """Report a trial run of ``--refine`` (the ``on_trial`` hook of ``range_test``).
+
+        A line as the trial starts (``steps_done == 0``) and one once it is judged, with its steps
+        and held-out loss; the bar counts the judged trials and grows for the ladder's extension
+        trials (``length`` is the candidates planned).
+        """
+        number = index + 1
+        if steps_done == 0:
+            if self._lines:
+                click.echo(f"{self._label}: trial {number}  lr {lr:.2e}  running", err=True)
+                sys.stderr.flush()
+            return
+        self._pos = number
+        if self._bar is not None:
+            if number > self._bar.length:
+                self._bar.length = number  # an extension trial beyond the candidates
+            self._bar.update(1)
+        elif self._lines:
+            held = f"held-out loss {loss:.4g}" if math.isfinite(loss) else "stopped: non-finite loss"
+            click.echo(f"{self._label}: trial {number}  lr {lr:.2e}  {steps_done} steps  {held}", err=True)
+            sys.stderr.flush()
+
     def close(self) -> None:
         """Finish the bar (idempotent)."""
         if self._bar is not None:

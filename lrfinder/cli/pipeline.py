@@ -527,11 +527,22 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         test_kwargs["val_data"] = inputs.data.val
     bars: list[Progress] = []
 
-    def start_bar(title: str) -> Callable[[int, float, float], None]:
+    def start_bar(title: str, length: int | None = None) -> Progress:
         for bar in bars:
             bar.close()
-        bars.append(Progress(options.num_steps, title, options.quiet, options.progress))
-        return bars[-1].tick
+        bars.append(Progress(options.num_steps if length is None else length, title, options.quiet, options.progress))
+        return bars[-1]
+
+    if options.refine:
+        candidates = test_kwargs["refine"].plan()[0]
+
+        def on_trial(index: int, lr: float, steps_done: int, loss: float) -> None:
+            # The trials can take longer than the sweep: their own bar (or lines) after the sweep's.
+            if index == 0 and steps_done == 0:
+                start_bar("refine", candidates)
+            bars[-1].trial(index, lr, steps_done, loss)
+
+        test_kwargs["on_trial"] = on_trial
 
     try:
         if wds is not None and len(wds) > 1:
@@ -540,7 +551,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
                 inputs.data.train,
                 wds,
                 make_optimizer=lambda m, wd: make_optimizer(m, options.min_lr, wd),
-                on_start=lambda _i, wd: start_bar(f"range test wd={format_weight_decay(wd)}"),
+                on_start=lambda _i, wd: start_bar(f"range test wd={format_weight_decay(wd)}").tick,
                 **test_kwargs,
             )
             # Each curve's weight decay is its label ("wd=1e-04") and the sweep's weight_decays list:
@@ -550,7 +561,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
             wd = wds[0] if wds else None
             optimizer = make_optimizer(model, options.min_lr, wd)
             result = range_test(
-                model, inputs.data.train, optimizer=optimizer, on_step=start_bar("range test"), **test_kwargs
+                model, inputs.data.train, optimizer=optimizer, on_step=start_bar("range test").tick, **test_kwargs
             )
             results = [result]
             names = [label + (f", weight_decay={format_weight_decay(wd)}" if wd else "")]
