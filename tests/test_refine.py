@@ -734,6 +734,24 @@ def test_cli_progress_lines_report_the_trials_on_stderr(cli_files: Any) -> None:
     assert quiet.stdout == out.stdout
 
 
+
+def test_cli_progress_lines_give_a_re_sweep_its_own_count(cli_files: Any) -> None:
+    # A re-sweep calls on_step from index 0 again over steps the engine chooses: on the sweep's one counter the
+    # lines went "step 1/100 .. 100/100" twice, then "step 101/100 .. 148/100" (a terminal bar ran past its end).
+    args = ["run", "model.pt", "--data", "train.npz", "--refine", "--training-steps", "100", "--max-lr", "0.01"]
+    out = lrfind(*args, "--no-report", "--json", "r.json", "--progress", "lines")
+    assert out.exit_code == 0, out.output
+    rounds = RangeTestResult.from_json(cli_files / "r.json").refinement.rounds
+    assert rounds, "no re-sweep ran: the test needs a curve still falling at --max-lr"
+    lines = out.stderr.splitlines()
+    first = [line for line in lines if line.startswith("range test: step")]
+    assert len(first) <= 100 and all(re.match(r"range test: step +\d+/100  lr", line) for line in first)
+    for k, resweep in enumerate(rounds, 1):
+        steps = [line for line in lines if line.startswith(f"range test re-sweep {k}: step ")]
+        assert len(steps) == resweep.steps_run
+        assert [int(line.split()[5]) for line in steps] == list(range(1, resweep.steps_run + 1))
+        assert all("/" not in line.split()[5] for line in steps)  # no total it does not know
+
 def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
     out = lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100", "--no-report")
     assert out.exit_code == 2 and "add --refine" in out.output

@@ -157,11 +157,18 @@ def quiet_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*treespec.*")
 
 
+def _no_length() -> Iterator[Any]:
+    """An empty iterator without a length hint: a click progress bar over it counts without a total."""
+    yield from ()
+
+
 class Progress:
     """Progress on stderr: a bar on a terminal, or one line per step, or nothing.
 
     Args:
-        length: Steps in all.
+        length: Steps in all; ``None`` when not known beforehand (a ``--refine`` re-sweep, whose
+            length the engine chooses): the lines then count without a total, the bar shows
+            the count alone.
         label: What is counted (``"range test"``, ``"epoch 2/5"``).
         quiet: ``--quiet``: no progress at all.
         mode: ``"auto"`` (a bar on a terminal, nothing otherwise), ``"bar"``, ``"lines"`` (one
@@ -169,20 +176,26 @@ class Progress:
 
     """
 
-    def __init__(self, length: int, label: str, quiet: bool = False, mode: str = "auto") -> None:
+    def __init__(self, length: int | None, label: str, quiet: bool = False, mode: str = "auto") -> None:
         self._bar: Any = None
         self._lines = False
         self._length = length
         self._label = label
         self._pos = 0
         # Counters padded to the total's width, so the lines of a log stay aligned.
-        self._digits = len(str(length))
+        self._digits = len(str(length)) if length is not None else 0
+        self._of = f"/{length}" if length is not None else ""
         if quiet or mode == "none":
             return
         if mode == "lines":
             self._lines = True
         elif mode == "bar" or sys.stderr.isatty():
-            self._bar = click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
+            # Without a length, click counts the steps of a bar with no end (an iterable it cannot measure).
+            self._bar = (
+                click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
+                if length is not None
+                else click.progressbar(iter(_no_length()), label=label, file=sys.stderr, show_pos=True)
+            )
             self._bar.__enter__()
 
     def update(self, n: int = 1) -> None:
@@ -191,7 +204,7 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
         elif self._lines:
-            click.echo(f"{self._label}: batch {self._pos:>{self._digits}}/{self._length}", err=True)
+            click.echo(f"{self._label}: batch {self._pos:>{self._digits}}{self._of}", err=True)
             sys.stderr.flush()
 
     def tick(self, index: int, lr: float, loss: float) -> None:
@@ -201,7 +214,7 @@ class Progress:
             self._bar.update(1)
         elif self._lines:
             click.echo(
-                f"{self._label}: step {self._pos:>{self._digits}}/{self._length}  lr {lr:.2e}  loss {loss:.4g}",
+                f"{self._label}: step {self._pos:>{self._digits}}{self._of}  lr {lr:.2e}  loss {loss:.4g}",
                 err=True,
             )
             sys.stderr.flush()
@@ -228,6 +241,11 @@ class Progress:
             held = f"held-out loss {loss:.4g}" if math.isfinite(loss) else "stopped: non-finite loss"
             click.echo(f"{self._label}: trial {number}  lr {lr:.2e}  {steps_done} steps  {held}", err=True)
             sys.stderr.flush()
+
+    @property
+    def position(self) -> int:
+        """Steps (or batches, or judged trials) counted so far."""
+        return self._pos
 
     def close(self) -> None:
         """Finish the bar (idempotent)."""

@@ -527,11 +527,28 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         test_kwargs["val_data"] = inputs.data.val
     bars: list[Progress] = []
 
-    def start_bar(title: str, length: int | None = None) -> Progress:
+    def start_bar(title: str, length: int | None = None, *, known: bool = True) -> Progress:
         for bar in bars:
             bar.close()
-        bars.append(Progress(options.num_steps if length is None else length, title, options.quiet, options.progress))
+        steps = (options.num_steps if length is None else length) if known else None
+        bars.append(Progress(steps, title, options.quiet, options.progress))
         return bars[-1]
+
+    def sweep_ticks(title: str) -> Callable[[int, float, float], None]:
+        # The on_step of a sweep and of its --refine re-sweeps, which call it from index 0 again over as many steps
+        # as the engine chooses: each re-sweep gets its own bar (lines), counted without a total. One bar for all
+        # ran past its end ("step 148/100").
+        start_bar(title)
+        resweeps = 0
+
+        def tick(index: int, lr: float, loss: float) -> None:
+            nonlocal resweeps
+            if index == 0 and bars[-1].position > 0:
+                resweeps += 1
+                start_bar(f"{title} re-sweep {resweeps}", known=False)
+            bars[-1].tick(index, lr, loss)
+
+        return tick
 
     if options.refine:
         candidates = test_kwargs["refine"].plan()[0]
@@ -551,7 +568,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
                 inputs.data.train,
                 wds,
                 make_optimizer=lambda m, wd: make_optimizer(m, options.min_lr, wd),
-                on_start=lambda _i, wd: start_bar(f"range test wd={format_weight_decay(wd)}").tick,
+                on_start=lambda _i, wd: sweep_ticks(f"range test wd={format_weight_decay(wd)}"),
                 **test_kwargs,
             )
             # Each curve's weight decay is its label ("wd=1e-04") and the sweep's weight_decays list:
@@ -561,7 +578,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
             wd = wds[0] if wds else None
             optimizer = make_optimizer(model, options.min_lr, wd)
             result = range_test(
-                model, inputs.data.train, optimizer=optimizer, on_step=start_bar("range test").tick, **test_kwargs
+                model, inputs.data.train, optimizer=optimizer, on_step=sweep_ticks("range test"), **test_kwargs
             )
             results = [result]
             names = [label + (f", weight_decay={format_weight_decay(wd)}" if wd else "")]
