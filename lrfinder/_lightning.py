@@ -46,6 +46,7 @@ from .range_test import (
     _DataState,
     _non_finite_data_message,
     _NonFiniteDataWatch,
+    first_non_finite_loss,
     infer_batch_size,
     ranks_data_verdict,
 )
@@ -457,20 +458,14 @@ def loss_undefined_at_start(
     one process) and its isolation put the state back: ``training_step`` takes those batches
     again inside a new :func:`isolation` (its loss only: no backward, no step), at the weights
     the test started from and the LR ``set_lr`` sets inside (the sweep's first, as at step 0). A
-    batch whose loss is non-finite there is undefined whatever the LR (the plain
-    engine's :func:`~lrfinder.range_test._raise_if_non_finite_at_start`). A batch
-    ``training_step`` fails on is not judged.
+    batch whose loss is non-finite there is undefined whatever the LR (the plain engine's
+    :func:`~lrfinder.range_test._raise_if_non_finite_at_start`; both look through
+    :func:`~lrfinder.range_test.first_non_finite_loss`). A batch ``training_step`` fails on is
+    not judged.
     """
     with isolation(trainer, pl_module, optimizers, configs, loaders):
         set_lr()
-        for args, index in drawn:
-            try:
-                loss = _loss_of(trainer.strategy.training_step(*args), None, {})
-            except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
-                return None
-            if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
-                return index
-    return None
+        return first_non_finite_loss(drawn, lambda args: _loss_of(trainer.strategy.training_step(*args), None, {}))
 
 
 def strategy_model(trainer: pl.Trainer) -> torch.nn.Module | None:

@@ -3541,21 +3541,31 @@ def _raise_if_non_finite_at_start(
     afterwards, whatever happens (the forward moved BatchNorm statistics and the RNGs, the caller the
     LR; the caller watches for an optimizer a ``step_fn`` steps).
     """
-    undefined: int | None = None
     train_modes(model)
     try:
-        for batch, batch_index in drawn:
-            try:
-                loss = loss_of(batch)
-            except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
-                return
-            if not bool(torch.isfinite(loss.detach()).all()):
-                undefined = batch_index
-                break
+        undefined = first_non_finite_loss(drawn, loss_of)
     finally:
         snapshot.restore()
     if undefined is not None:
         raise DataError(undefined_loss_message(f"Batch {undefined} of the pass", step, lr, value))
+
+
+def first_non_finite_loss(drawn: Sequence[tuple[Any, int]], loss_of: Callable[[Any], Any]) -> int | None:
+    """The index of the first of ``drawn`` (``(batch, index)`` pairs) whose loss is not finite, else ``None``.
+
+    ``loss_of(batch)`` gives the loss, or ``None`` for none (a ``training_step`` that skipped the
+    batch). A batch it fails on ends the look with ``None``: not judged, the sweep's own reading
+    stands. Used by :func:`range_test` and the callback on the batches of the step whose loss
+    stopped the sweep, at the starting state.
+    """
+    for batch, index in drawn:
+        try:
+            loss = loss_of(batch)
+        except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
+            return None
+        if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+            return index
+    return None
 
 
 def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:
