@@ -17,11 +17,35 @@ def decode_text(data: bytes) -> str:
         UnicodeDecodeError: Bytes that are neither (a binary file).
 
     """
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
+    return data.decode(_encoding(data))
+
+
+def _encoding(head: bytes) -> str:
+    """``"utf-16"`` for bytes that start with its byte-order mark, else ``"utf-8-sig"`` (which drops UTF-8's)."""
+    return "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig"
 
 
 def read_text(path: Path) -> str:
     """Read a text file with :func:`decode_text`."""
     return decode_text(path.read_bytes())
+
+
+def read_first_line(path: Path, chunk: int = 1 << 16) -> str:
+    """The first line of a text file (no line end), decoded as :func:`read_text` decodes the whole file.
+
+    Read a chunk at a time until the first line end, not the whole file: a CSV's header of a large file.
+
+    Raises:
+        UnicodeDecodeError: Bytes that are neither UTF-8 nor UTF-16 with its mark.
+
+    """
+    with path.open("rb") as handle:
+        head = handle.read(2)
+        decoder = codecs.getincrementaldecoder(_encoding(head))()
+        text = decoder.decode(head)
+        while "\n" not in text:
+            data = handle.read(chunk)
+            text += decoder.decode(data, final=not data)
+            if not data:
+                break
+    return text.partition("\n")[0].rstrip("\r")

@@ -55,7 +55,7 @@ from .._atomic import atomic_write
 from .._checks import is_real
 from .._imports import ImportStringError, import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
-from .._text import read_text
+from .._text import read_first_line, read_text
 from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
 
@@ -890,7 +890,7 @@ def _csv_delimiter(header_line: str) -> str:
 
 def _csv_features(path: Path, target: str | None) -> list[str]:
     """The input columns of a CSV file, in the file's order: its header's names but the ``target``."""
-    first = read_text(path).partition("\n")[0].rstrip("\r")
+    first = read_first_line(path)  # the header alone: the file was read whole, twice for --val-data
     header = next(csv.reader([first], delimiter=_csv_delimiter(first)), [])
     return [name.strip() for name in header if name.strip() != target]
 
