@@ -626,12 +626,17 @@ _NO_GRAD_LOSS = (
 )
 
 
-def _loss_of(output: Any, monitor: str | None, logged: Mapping[str, Any]) -> torch.Tensor | None:
-    """The loss of one ``training_step``: the logged ``monitor`` key, the output, or ``output['loss']``."""
+def _loss_of(
+    output: Any, monitor: str | None, logged: Mapping[str, Any], who: str = "LRFinder"
+) -> torch.Tensor | None:
+    """The loss of one ``training_step``: the logged ``monitor`` key, the output, or ``output['loss']``.
+
+    ``who`` is what the user called (``LRFinder`` or ``find_lr``), for the message of a missing ``monitor``.
+    """
     if monitor is not None:
         if monitor not in logged:
             raise ModelError(
-                f"LRFinder(monitor={monitor!r}): training_step did not log {monitor!r} "
+                f"{who}(monitor={monitor!r}): training_step did not log {monitor!r} "
                 f"(logged: {sorted(logged) or 'nothing'}). Log it with self.log({monitor!r}, loss)."
             )
         value = logged[monitor]
@@ -667,8 +672,11 @@ class _Stepper:
         batches: TrainBatches,
         optimizers: Sequence[Optimizer],
         logged: dict[str, Any],
+        who: str = "LRFinder",
     ) -> None:
         self.trainer = trainer
+        # What the user called (LRFinder or find_lr), to start the messages with.
+        self.who = who
         self.strategy = trainer.strategy
         self.pl_module = pl_module
         self.batches = batches
@@ -744,7 +752,7 @@ class _Stepper:
         return ranks_data_verdict(
             self._nan_watch, value, blamed, found, [(b, idx) for b, (_, idx) in zip(batches, drawn)], rank=rank,
             world=world, step=self.step_index, lr=lr, name=lambda index, r: f"{self._batch_name(index)} on rank {r}",
-            prefix="LRFinder: ",
+            prefix=f"{self.who}: ",
         )
 
     def _batch_name(self, idx: int) -> str:
@@ -758,7 +766,7 @@ class _Stepper:
         """On one process: raise when a non-finite loss came with NaN/inf in its batch (see :meth:`_reduce`)."""
         batches = [args[0] if args else None for args, _ in drawn]
         for i, bad in self._nan_watch.blame(batches, math.isfinite(value)):
-            where = f"LRFinder: {self._batch_name(drawn[i][1]).capitalize()}"
+            where = f"{self.who}: {self._batch_name(drawn[i][1]).capitalize()}"
             raise DataError(_non_finite_data_message(where, batches[i], self.step_index, lr, value, bad))
         if not math.isfinite(value) and self.non_finite is None:
             self.non_finite = (list(drawn), self.step_index, lr, value)  # judged once the state is back
@@ -918,7 +926,7 @@ class ManualStepper(_Stepper):
                 if self.monitor is not None and self.monitor not in self.logged:
                     self._logged_instead.update(self.logged)
                     continue  # logged on other batches only (a GAN's generator loss): no loss from this call
-                loss = _loss_of(output, self.monitor, self.logged)
+                loss = _loss_of(output, self.monitor, self.logged, self.who)
                 if loss is None:
                     self._logged_instead.update(self.logged)  # the keys to name when no call gives a loss
                     continue
@@ -938,7 +946,7 @@ class ManualStepper(_Stepper):
         if self.monitor is not None and stepped:
             logged = sorted(self._logged_instead)
             return (
-                f"LRFinder(monitor={self.monitor!r}): training_step did not log {self.monitor!r} in "
+                f"{self.who}(monitor={self.monitor!r}): training_step did not log {self.monitor!r} in "
                 f"{MAX_SKIPPED} calls (logged: {logged or 'nothing'}). Log it with self.log({self.monitor!r}, loss)."
             )
         if stepped:
@@ -946,7 +954,7 @@ class ManualStepper(_Stepper):
             keys = f": it logged {', '.join(map(repr, logged))}" if logged else ""
             return (
                 "training_step gave no loss under manual optimization: return it (a tensor or a dict "
-                f"with 'loss') or log it with self.log and pass its key as LRFinder(monitor=...){keys}."
+                f"with 'loss') or log it with self.log and pass its key as {self.who}(monitor=...){keys}."
             )
         return (
             f"training_step ran {MAX_SKIPPED} times under manual optimization without stepping an optimizer of "
@@ -966,13 +974,17 @@ def make_stepper(
     monitor: str | None = None,
     probe: Any = None,
     local: bool = False,
+    who: str = "LRFinder",
 ) -> _Stepper:
-    """The stepper for the module's kind of optimization (``probe``: automatic optimization only)."""
+    """The stepper for the module's kind of optimization (``probe``: automatic optimization only).
+
+    ``who`` is what the user called (``LRFinder`` or ``find_lr``): the messages name it.
+    """
     if pl_module.automatic_optimization:
         return AutomaticStepper(
-            trainer, pl_module, batches, optimizers, logged, accumulate=accumulate, probe=probe, local=local
+            trainer, pl_module, batches, optimizers, logged, who, accumulate=accumulate, probe=probe, local=local
         )
-    return ManualStepper(trainer, pl_module, batches, optimizers, logged, monitor=monitor)
+    return ManualStepper(trainer, pl_module, batches, optimizers, logged, who, monitor=monitor)
 
 
 def progress_bar(trainer: pl.Trainer, total: int, desc: str = "Finding LR") -> Any:

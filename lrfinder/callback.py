@@ -113,8 +113,7 @@ LR_ATTRIBUTES: tuple[str, ...] = ("lr", "hparams.lr", "learning_rate", "hparams.
 
 #: What a module with uninitialized ``torch.nn.Lazy*`` layers is told (the test snapshots before its first batch).
 _LAZY_FIX = (
-    "Run one forward pass before trainer.fit (e.g. model(example_batch) once after building the module), or leave "
-    "LRFinder out of this fit."
+    "Run one forward pass before trainer.fit (e.g. model(example_batch) once after building the module), or {}."
 )
 
 
@@ -456,6 +455,20 @@ class LRFinder(_CallbackBase):
         # The per-device batch set for target_batch_size (None when the fit's own was kept): a resumed fit needs it.
         self._batch_size: int | None = None
 
+    @property
+    def _who(self) -> str:
+        """What the user called, for messages: ``find_lr`` (a find-only run) or ``LRFinder``.
+
+        ``find_lr(monitor=...)`` warned ``LRFinder(monitor=...)``, naming a callback its caller
+        never built.
+        """
+        return "find_lr" if self._find_only else "LRFinder"
+
+    @property
+    def _leave_out(self) -> str:
+        """The last way out a message offers: do without the finder for this module or fit."""
+        return "do without find_lr for this module" if self._find_only else "leave LRFinder out of this fit"
+
     # ----------------------------------------------------------------------------------------
     # Hooks
     # ----------------------------------------------------------------------------------------
@@ -500,7 +513,7 @@ class LRFinder(_CallbackBase):
         if not holders:
             _lightning.warn(
                 trainer,
-                f"LRFinder: the checkpoint's fit trained at batch_size={per_device} per device (set for "
+                f"{self._who}: the checkpoint's fit trained at batch_size={per_device} per device (set for "
                 f"target_batch_size) with an LR scaled to it, but neither {type(pl_module).__name__} nor the "
                 "datamodule has a batch_size attribute now: the resumed fit trains at its loader's batch. Give "
                 "it a batch_size attribute that train_dataloader() reads, or make the train loader's batch "
@@ -518,7 +531,7 @@ class LRFinder(_CallbackBase):
         resumed = _resumed_from(trainer)
         if resumed is not None and not self._find_only:
             message = (
-                f"LRFinder: the fit resumes from ckpt_path={resumed!r}; the range test is "
+                f"{self._who}: the fit resumes from ckpt_path={resumed!r}; the range test is "
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
             attr = self._find_attr(pl_module)
@@ -535,7 +548,7 @@ class LRFinder(_CallbackBase):
             _lightning.warn(trainer, message)
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
-            _lightning.warn(trainer, "LRFinder: skipped because fast_dev_run is enabled.")
+            _lightning.warn(trainer, f"{self._who}: skipped because fast_dev_run is enabled.")
             return
         self.applied_lr = None
         self.result = None
@@ -552,14 +565,14 @@ class LRFinder(_CallbackBase):
         if not self._find_only and any(isinstance(c, lightning_callbacks.LearningRateFinder) for c in callbacks):
             _lightning.warn(
                 trainer,
-                "LRFinder: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
+                f"{self._who}: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
                 "replaces the one LearningRateFinder set. Keep one of the two.",
             )
         if train_batch is not None and any(isinstance(c, lightning_callbacks.BatchSizeFinder) for c in callbacks):
             found = _loader_batch_size(trainer.train_dataloader)
             _lightning.warn(
                 trainer,
-                f"LRFinder: Lightning's BatchSizeFinder found a batch of {found} per device, and "
+                f"{self._who}: Lightning's BatchSizeFinder found a batch of {found} per device, and "
                 f"target_batch_size={self.target_batch_size} replaces it with {train_batch} per device for training "
                 f"(the test runs at {found}). "
                 + ("That is more than BatchSizeFinder found to fit in memory. " if train_batch > (found or 0) else "")
@@ -583,7 +596,7 @@ class LRFinder(_CallbackBase):
             return
         if result.lr is None:
             message = (
-                f"LRFinder: the range test was inconclusive: {sentence(result.error)} Training goes on with the "
+                f"{self._who}: the range test was inconclusive: {sentence(result.error)} Training goes on with the "
                 "module's own learning rate."
             )
             if self._replaced is not None:
@@ -614,7 +627,7 @@ class LRFinder(_CallbackBase):
             # a fit with this LR set by hand would run, so it is said, not changed.
             _lightning.warn(
                 trainer,
-                f"LRFinder: {note}. Set the floor below the found LR {self.applied_lr:.2e}, or as a fraction of "
+                f"{self._who}: {note}. Set the floor below the found LR {self.applied_lr:.2e}, or as a fraction of "
                 "it (eta_min=self.lr * 0.01).",
             )
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
@@ -623,7 +636,7 @@ class LRFinder(_CallbackBase):
         if attr is not None and value is not None and not math.isclose(value, self.applied_lr, rel_tol=1e-9):
             # configure_optimizers scales the attribute for the reference group (a head at self.lr * 10).
             peak += f"; {attr}={value:.2e}, which configure_optimizers turns into it"
-        _lightning.info(trainer, f"LRFinder: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
+        _lightning.info(trainer, f"{self._who}: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -654,7 +667,7 @@ class LRFinder(_CallbackBase):
         self._unstepped = None
         _lightning.warn(
             trainer,
-            f"LRFinder(scheduler={self.scheduler!r}): under manual optimization Lightning does not step LR "
+            f"{self._who}(scheduler={self.scheduler!r}): under manual optimization Lightning does not step LR "
             f"schedulers, and training_step has not stepped this one in {trainer.global_step} optimizer step(s), "
             "so the LR stayed where the schedule starts. Call self.lr_schedulers().step() in training_step after "
             "each optimizer step, or leave scheduler=None.",
@@ -693,18 +706,18 @@ class LRFinder(_CallbackBase):
         lrs, losses, reason, accumulate, clips = self._sweep(
             trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
         )
-        run = replace(run, settings=_with_clipping(trainer, run.settings, clips, losses))
+        run = replace(run, settings=_with_clipping(trainer, run.settings, clips, losses, self._who))
         if accumulate != run.settings.accumulate_steps:
             # training_step accumulates by hand (manual optimization): the test's batch, the training batch
             # it scales to, the re-sweeps and the fit's length in optimizer steps count that many batches per step.
             _lightning.info(
                 trainer,
-                f"LRFinder: training_step steps the optimizer once every {accumulate} batches (gradient "
+                f"{self._who}: training_step steps the optimizer once every {accumulate} batches (gradient "
                 "accumulation by hand): each LR of the sweep gets that many, and the effective batch counts them.",
             )
             self._warn_batch_limit(trainer, accumulate, warned_at=run.settings.accumulate_steps)
             run = replace(run, settings=replace(run.settings, accumulate_steps=accumulate))
-        logger.debug("LRFinder: %d steps (%s), last lr %.2e", len(lrs), reason, lrs[-1] if lrs else math.nan)
+        logger.debug("%s: %d steps (%s), last lr %.2e", self._who, len(lrs), reason, lrs[-1] if lrs else math.nan)
         if reason == "interrupted" and not self._find_only:
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt
@@ -721,7 +734,7 @@ class LRFinder(_CallbackBase):
                 # Asked for and not measured: said once (rank zero; every rank read the same reduced norms).
                 _lightning.warn(
                     trainer,
-                    f"LRFinder(noise_scale=True): the gradient noise scale was not measured ({why})."
+                    f"{self._who}(noise_scale=True): the gradient noise scale was not measured ({why})."
                     + (" The LR is scaled by the optimizer family's rule instead." if self.scaling == "auto" else ""),
                 )
         if refine is not None:
@@ -734,26 +747,28 @@ class LRFinder(_CallbackBase):
         automatic = pl_module.automatic_optimization
         if "dataloader_iter" in inspect.signature(pl_module.training_step).parameters:
             raise ModelError(
-                "LRFinder cannot run training_step(dataloader_iter): the range test hands training_step one "
-                "batch per call. Take (batch, batch_idx) in training_step, or leave LRFinder out of this fit."
+                f"{self._who} cannot run training_step(dataloader_iter): the range test hands training_step one "
+                f"batch per call. Take (batch, batch_idx) in training_step, or {self._leave_out}."
             )
         if automatic and self.monitor is not None:
             _lightning.warn(
                 trainer,
-                f"LRFinder(monitor={self.monitor!r}) is read under manual optimization only; under automatic "
+                f"{self._who}(monitor={self.monitor!r}) is read under manual optimization only; under automatic "
                 "optimization the curve is the loss training_step returns (the one backward runs on). "
                 "Leave monitor=None.",
             )
         accumulate = _accumulation(trainer, pl_module)
         train_loader = trainer.train_dataloader
         if train_loader is None:
-            raise DataError("LRFinder found no train dataloader in this fit. Pass train_dataloaders or a datamodule.")
+            raise DataError(
+                f"{self._who} found no train dataloader in this fit. Pass train_dataloaders or a datamodule."
+            )
         batches = trainer.num_training_batches
         if accumulate > 1 and math.isfinite(batches) and 0 < batches < accumulate:
             # Lightning steps at each epoch's end with the batches it has, each loss still divided by k.
             _lightning.warn(
                 trainer,
-                f"LRFinder: an epoch of this fit has {int(batches)} training batch(es), fewer than "
+                f"{self._who}: an epoch of this fit has {int(batches)} training batch(es), fewer than "
                 f"accumulate_grad_batches={accumulate}: every optimizer step of the fit accumulates only those, each "
                 f"loss still divided by {accumulate}, so its gradient is {int(batches)}/{accumulate} of a full "
                 f"step's, while the test's steps accumulate {accumulate} batches. Set accumulate_grad_batches <= "
@@ -769,7 +784,7 @@ class LRFinder(_CallbackBase):
             if not automatic and trainer.lr_scheduler_configs:
                 _lightning.warn(
                     trainer,
-                    f"LRFinder(optimizer={self.optimizer!r}) replaces the module's optimizer and drops its LR "
+                    f"{self._who}(optimizer={self.optimizer!r}) replaces the module's optimizer and drops its LR "
                     "scheduler(s): under manual optimization, self.lr_schedulers() in training_step returns None "
                     "during the test, and in training "
                     + ("the schedule of scheduler=." if self.scheduler is not None else "too (no scheduler= given).")
@@ -780,10 +795,10 @@ class LRFinder(_CallbackBase):
                 names = ", ".join(dict.fromkeys(type(c.scheduler).__name__ for c in trainer.lr_scheduler_configs))
                 _lightning.warn(
                     trainer,
-                    f"LRFinder(optimizer={self.optimizer!r}) replaces the module's optimizer and its LR scheduler(s) "
-                    f"({names}), and no scheduler= is given: training runs at a constant LR. Pass scheduler= "
-                    "(e.g. 'cosine' or 'onecycle', built from the found LR) or leave optimizer=None to train with "
-                    "the module's own.",
+                    f"{self._who}(optimizer={self.optimizer!r}) replaces the module's optimizer and its LR "
+                    f"scheduler(s) ({names}), and no scheduler= is given: training runs at a constant LR. Pass "
+                    "scheduler= (e.g. 'cosine' or 'onecycle', built from the found LR) or leave optimizer=None to "
+                    "train with the module's own.",
                 )
             self._replaced = (list(trainer.optimizers), list(trainer.lr_scheduler_configs))
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)
@@ -796,8 +811,7 @@ class LRFinder(_CallbackBase):
             raise ModelError(
                 "configure_optimizers returned no optimizer (None, or optimizers without parameters; Lightning then "
                 "trains with none), so the range test has no LR to sweep. Return the optimizer from "
-                "configure_optimizers, pass LRFinder(optimizer='adamw') to build one, or leave LRFinder out of this "
-                "fit."
+                f"configure_optimizers, pass {self._who}(optimizer='adamw') to build one, or {self._leave_out}."
             )
         held = [p for opt in optimizers for g in opt.param_groups for p in g["params"]]
         if held and not any(p.requires_grad for p in held):
@@ -806,13 +820,13 @@ class LRFinder(_CallbackBase):
                 f"None of the {len(held)} parameter(s) of the fit's optimizer(s) requires grad (they are "
                 "frozen), so the range test would step nothing and its curve would be flat. Build the optimizer over "
                 "the trainable parameters ([p for p in self.parameters() if p.requires_grad]), unfreeze the ones it "
-                "holds before fit, or leave LRFinder out of this fit."
+                f"holds before fit, or {self._leave_out}."
             )
         if self.scaling == "noise" and len(optimizers) != 1:
             # The noise scale is measured on one optimizer's gradient only: fail before the test, not after it.
             raise ValueError(
-                f"LRFinder(scaling='noise') needs the gradient noise scale, which is measured for one optimizer, but "
-                f"the module steps {len(optimizers)}. Use scaling='auto' (linear or sqrt by optimizer family), "
+                f"{self._who}(scaling='noise') needs the gradient noise scale, which is measured for one optimizer, "
+                f"but the module steps {len(optimizers)}. Use scaling='auto' (linear or sqrt by optimizer family), "
                 "'linear' or 'sqrt'."
             )
         if automatic and len(optimizers) != 1:
@@ -820,10 +834,10 @@ class LRFinder(_CallbackBase):
                 f"Automatic optimization steps one optimizer, but got {len(optimizers)}. Use manual optimization."
             )
         # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
-        check_materialized(pl_module, lazy_fix=_LAZY_FIX)
+        check_materialized(pl_module, lazy_fix=_LAZY_FIX.format(self._leave_out))
         frozen = traced_in_eval_mode(pl_module)
         if frozen:
-            _lightning.warn(trainer, "LRFinder: " + traced_in_eval_message(frozen, "The module"))
+            _lightning.warn(trainer, f"{self._who}: " + traced_in_eval_message(frozen, "The module"))
         from .optimizers import averaged_copies, no_trainable_message
 
         # An AveragedModel's EMA/SWA copies require grad but are never trained: not counted.
@@ -915,6 +929,7 @@ class LRFinder(_CallbackBase):
                     monitor=self.monitor,
                     probe=probe if automatic else None,
                     local=local,
+                    who=self._who,
                 )
                 current.append(step)
                 try:
@@ -932,9 +947,9 @@ class LRFinder(_CallbackBase):
                     if f"'{type(pl_module).__name__}' object has no attribute" not in str(exc):
                         raise
                     raise ModelError(
-                        f"LRFinder: training_step failed in the range test: {exc}. The test runs at on_train_start, "
+                        f"{self._who}: training_step failed in the range test: {exc}. The test runs at on_train_start, "
                         "before the module's own on_train_start and on_train_epoch_start hooks run: create what "
-                        "training_step reads in __init__ or setup(), or leave LRFinder out of this fit."
+                        f"training_step reads in __init__ or setup(), or {self._leave_out}."
                     ) from exc
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
@@ -954,7 +969,7 @@ class LRFinder(_CallbackBase):
                     trainer, pl_module, run.optimizers, run.configs, loaders, drawn, set_lr
                 )
                 if index is not None:
-                    where = f"LRFinder: {step._batch_name(index).capitalize()}"
+                    where = f"{self._who}: {step._batch_name(index).capitalize()}"
                     raise DataError(undefined_loss_message(where, at, lr, value))
             return lrs, losses, reason, int(accumulate), clips
         finally:
@@ -973,7 +988,7 @@ class LRFinder(_CallbackBase):
         if refine.training_steps is None:
             if not math.isfinite(total):
                 raise ValueError(
-                    f"LRFinder(refine=...) needs the length of the fit: {_how_to_bound(trainer)}, or pass "
+                    f"{self._who}(refine=...) needs the length of the fit: {_how_to_bound(trainer)}, or pass "
                     "refine=lrfinder.Refine(training_steps=N)."
                 )
             refine = replace(refine, training_steps=int(total))
@@ -988,7 +1003,7 @@ class LRFinder(_CallbackBase):
         except ValueError as exc:
             # The engine's words ("Raise budget to ...") name no option of the callback's.
             raise ValueError(
-                f"LRFinder(refine=...): {exc} Pass them as refine=lrfinder.Refine(budget=..., candidates=...), "
+                f"{self._who}(refine=...): {exc} Pass them as refine=lrfinder.Refine(budget=..., candidates=...), "
                 "or leave refine=False for a fit this short."
             ) from exc
         assert resolved is not None
@@ -1030,7 +1045,7 @@ class LRFinder(_CallbackBase):
         for r in rounds:
             _lightning.info(
                 trainer,
-                f"LRFinder: re-swept ({r.reason.replace('_', ' ')}) {r.min_lr:.2e} .. {r.max_lr:.2e}, "
+                f"{self._who}: re-swept ({r.reason.replace('_', ' ')}) {r.min_lr:.2e} .. {r.max_lr:.2e}, "
                 f"{r.steps_run} step(s): " + (f"reads {r.suggestion_lr:.2e}" if r.suggestion_lr else f"{r.error}"),
             )
         return out, rounds, cost, notes
@@ -1062,7 +1077,7 @@ class LRFinder(_CallbackBase):
             skip_why = f"no trials: the curve is inconclusive. {sentence(result.error)}"
         elif not pl_module.automatic_optimization:
             skip_why = "no trials: refine's trials run under automatic optimization only"
-            _lightning.warn(trainer, "LRFinder: refine's trials run under automatic optimization only; skipped.")
+            _lightning.warn(trainer, f"{self._who}: refine's trials run under automatic optimization only; skipped.")
         if skip_why is not None or s is None:
             if not rounds:
                 return result
@@ -1192,13 +1207,13 @@ class LRFinder(_CallbackBase):
         picked_lr = "none (see result.refinement.notes)" if refinement.lr is None else f"{refinement.lr:.2e}"
         _lightning.info(
             trainer,
-            f"LRFinder: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
+            f"{self._who}: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
             f"({refinement.cost_steps} steps, judged on {judged_on})",
         )
         refined = replace(result, refinement=refinement)
         diverged = all_diverged_message(refined)
         if diverged is not None:
-            _lightning.warn(trainer, f"LRFinder: {diverged}")
+            _lightning.warn(trainer, f"{self._who}: {diverged}")
         return refined
 
     def _analyse(
@@ -1240,13 +1255,13 @@ class LRFinder(_CallbackBase):
             target = train_per_device * run.world * accumulate
         if target is None or result.batch_size is None:
             if self.test_batch_size is not None or self.target_batch_size is not None:
-                _lightning.warn(trainer, "LRFinder: the batch size is unknown, so the LR is not scaled.")
+                _lightning.warn(trainer, f"{self._who}: the batch size is unknown, so the LR is not scaled.")
             return result
         rule = self.scaling
         if rule == "noise" and result.noise_scale is None:
             if target != result.batch_size:
                 raise LRFinderError(
-                    f"LRFinder(scaling='noise'): the gradient noise scale was not measured ({result.noise_error}), "
+                    f"{self._who}(scaling='noise'): the gradient noise scale was not measured ({result.noise_error}), "
                     f"so the LR found at batch {result.batch_size} cannot be scaled by it to batch {target}. Use "
                     "scaling='auto' (the noise rule when the noise scale is measured, else the optimizer family's), "
                     "'linear' or 'sqrt', or train at the test's batch size."
@@ -1285,7 +1300,7 @@ class LRFinder(_CallbackBase):
         """
         suggestion = result.training_suggestion
         if result.lr is None or suggestion is None:  # pragma: no cover - checked by the caller
-            raise LRFinderError("LRFinder: no LR to apply.")
+            raise LRFinderError(f"{self._who}: no LR to apply.")
         lr = result.lr
         if self.optimizer is None and _has_cycle(trainer.lr_scheduler_configs):
             lr = suggestion.max_lr
@@ -1335,7 +1350,7 @@ class LRFinder(_CallbackBase):
         if attr is not None and not all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors):
             _lightning.warn(
                 trainer,
-                f"LRFinder: {attr} drives only some of the param groups (configure_optimizers sets the others' LRs "
+                f"{self._who}: {attr} drives only some of the param groups (configure_optimizers sets the others' LRs "
                 "another way), so setting it would train the groups at other ratios than the test swept. Each "
                 f"group's LR is set to {lr:.2e} times its tested ratio: "
                 + ", ".join(f"{b * f:.2e}" for b, f in zip(bases, factors))
@@ -1363,14 +1378,14 @@ class LRFinder(_CallbackBase):
                 attr = f"hparams.{attr}"
             if not _has_attr(pl_module, attr):
                 raise AttributeError(
-                    f"LRFinder(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute"
+                    f"{self._who}(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute"
                     + ("" if "." in attr else " and no such entry in its hparams")
                     + ". Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
                 )
             read_only = _read_only(pl_module, attr)
             if read_only is not None:
                 raise AttributeError(
-                    f"LRFinder(attr_name={self.attr_name!r}): it is {read_only}, so the found LR cannot be set. "
+                    f"{self._who}(attr_name={self.attr_name!r}): it is {read_only}, so the found LR cannot be set. "
                     "Name an attribute that can take it (for a property, the one it reads, e.g. 'hparams.lr'), or "
                     "leave attr_name=None (the optimizers' LRs are then rescaled)."
                 )
@@ -1454,14 +1469,14 @@ class LRFinder(_CallbackBase):
         how = f"{per_device} per device x {world} device(s) x {accumulate} accumulation step(s)"
         if not _holders(trainer, pl_module, "batch_size"):
             raise ValueError(
-                f"LRFinder(target_batch_size={target}): training uses an effective batch of {training} ({how}), "
+                f"{self._who}(target_batch_size={target}): training uses an effective batch of {training} ({how}), "
                 f"so an LR scaled to batch {target} would be wrong for it. Give the LightningModule or the "
                 "datamodule a batch_size attribute that train_dataloader() reads (LRFinder then sets it), "
                 f"make the train loader's batch {target // (world * accumulate)}, or leave target_batch_size=None."
             )
         if target % (world * accumulate):
             raise ValueError(
-                f"LRFinder(target_batch_size={target}): {world} device(s) x {accumulate} accumulation step(s) "
+                f"{self._who}(target_batch_size={target}): {world} device(s) x {accumulate} accumulation step(s) "
                 f"do not divide it; training uses an effective batch of {training} ({how}). Pick a multiple of "
                 f"{world * accumulate}."
             )
@@ -1478,11 +1493,11 @@ class LRFinder(_CallbackBase):
         got = _loader_batch_size(trainer.train_dataloader)
         if got != per_device:
             raise ValueError(
-                f"LRFinder(target_batch_size={self.target_batch_size}): set batch_size={per_device}, but the "
+                f"{self._who}(target_batch_size={self.target_batch_size}): set batch_size={per_device}, but the "
                 f"rebuilt train loader has batch_size={got}. Make train_dataloader() read self.batch_size "
                 "(or self.hparams.batch_size), or leave target_batch_size=None."
             )
-        _lightning.info(trainer, f"LRFinder: batch_size set to {per_device} per device for target_batch_size")
+        _lightning.info(trainer, f"{self._who}: batch_size set to {per_device} per device for target_batch_size")
 
     def _warn_limits(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Say so when the fit's limits are smaller than the test, and what the test does about it."""
@@ -1491,7 +1506,7 @@ class LRFinder(_CallbackBase):
         if max_steps is not None and 0 <= max_steps < steps:
             _lightning.warn(
                 trainer,
-                f"LRFinder: max_steps={max_steps} is smaller than num_steps={steps}. The range test still runs "
+                f"{self._who}: max_steps={max_steps} is smaller than num_steps={steps}. The range test still runs "
                 f"up to {steps} optimizer steps (they are not training: the weights are restored after them); "
                 f"training then runs its {max_steps}.",
             )
@@ -1516,7 +1531,7 @@ class LRFinder(_CallbackBase):
         if limited and math.isfinite(available) and available < steps * accumulate:
             _lightning.warn(
                 trainer,
-                f"LRFinder: {option} gives training {int(available)} batches per epoch, fewer "
+                f"{self._who}: {option} gives training {int(available)} batches per epoch, fewer "
                 f"than the {steps * accumulate} the range test needs. The test cycles through the whole train "
                 "loader, not only those batches.",
             )
@@ -1536,7 +1551,9 @@ class LRFinder(_CallbackBase):
             accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
             total = _optimizer_steps(trainer, pl_module, accumulate)
             if not math.isfinite(total):
-                raise ValueError(f"LRFinder(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
+                raise ValueError(
+                    f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}."
+                )
             suggestion = self.result.training_suggestion if self.result is not None else None
             settings = dict(self.scheduler_settings)
             warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
@@ -1550,13 +1567,13 @@ class LRFinder(_CallbackBase):
                 if advice:
                     _lightning.info(
                         trainer,
-                        f"LRFinder: {warmup} warm-up steps from {scaled.base_lr:.2e}, as the batch-size scaling "
+                        f"{self._who}: {warmup} warm-up steps from {scaled.base_lr:.2e}, as the batch-size scaling "
                         "advises",
                     )
                 else:
                     _lightning.info(
                         trainer,
-                        f"LRFinder: no warm-up before {self.scheduler}, which climbs from a low start itself (the "
+                        f"{self._who}: no warm-up before {self.scheduler}, which climbs from a low start itself (the "
                         f"batch-size scaling advised {warmup} steps)",
                     )
             sched = create_scheduler(
@@ -1566,7 +1583,7 @@ class LRFinder(_CallbackBase):
                 # Stepping the schedule this long to draw it would take minutes: the report goes without it.
                 _lightning.info(
                     trainer,
-                    f"LRFinder: the report leaves the schedule out: {int(total):,} steps are more than "
+                    f"{self._who}: the report leaves the schedule out: {int(total):,} steps are more than "
                     f"preview_schedule draws ({MAX_PREVIEW_STEPS:,})",
                 )
             elif self.report is not None and trainer.is_global_zero:
@@ -1607,7 +1624,7 @@ class LRFinder(_CallbackBase):
 
         total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
         if not math.isfinite(total):
-            raise ValueError(f"LRFinder(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
+            raise ValueError(f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
         optimizer = create_optimizer(  # over the same parameters; never stepped
             self.optimizer, pl_module, lr=self.settings.min_lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
         )
@@ -1625,7 +1642,7 @@ class LRFinder(_CallbackBase):
                 create_scheduler(self.scheduler, optimizer, total_steps=int(total), **settings)  # type: ignore[arg-type]
         except (TypeError, ValueError) as exc:
             raise type(exc)(
-                f"LRFinder(scheduler={self.scheduler!r}, scheduler_settings=...): {exc} (checked before the range "
+                f"{self._who}(scheduler={self.scheduler!r}, scheduler_settings=...): {exc} (checked before the range "
                 f"test, over the fit's {int(total)} optimizer steps)"
             ) from exc
         monitor = plateau_val_monitor(self.scheduler, settings)
@@ -1636,7 +1653,7 @@ class LRFinder(_CallbackBase):
             if not validates or not trainer.limit_val_batches or _val_loader(trainer) is None:
                 why = "the module has no validation_step" if not validates else "this fit runs no validation loop"
                 raise ValueError(
-                    f"LRFinder(scheduler='plateau') steps on monitor={monitor!r}, but {why}, so it is never logged. "
+                    f"{self._who}(scheduler='plateau') steps on monitor={monitor!r}, but {why}, so it is never logged. "
                     "Pass val_dataloaders (with a validation_step that logs it), or name a metric training_step "
                     "logs: scheduler_settings={'monitor': 'train_loss'}."
                 )
@@ -1659,7 +1676,7 @@ class LRFinder(_CallbackBase):
         if not math.isfinite(batches):
             _lightning.warn(
                 trainer,
-                f"LRFinder: the batch-size scaling advises {scaled.warmup_epochs} warm-up epoch(s), but the train "
+                f"{self._who}: the batch-size scaling advises {scaled.warmup_epochs} warm-up epoch(s), but the train "
                 "loader has no length, so they cannot be counted in steps; no warm-up is built in. Pass "
                 "scheduler_settings={'warmup_steps': N} to warm up for N optimizer steps.",
             )
@@ -1693,13 +1710,13 @@ class LRFinder(_CallbackBase):
         try:
             from .report import save_report
         except ImportError as exc:  # pragma: no cover - matplotlib missing
-            _lightning.warn(trainer, f"LRFinder: cannot write the report {self.report}: {exc}")
+            _lightning.warn(trainer, f"{self._who}: cannot write the report {self.report}: {exc}")
             return
         schedule = self._schedule_preview
         save_report(
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
-        _lightning.info(trainer, f"LRFinder: report written to {self.report}")
+        _lightning.info(trainer, f"{self._who}: report written to {self.report}")
 
 
 def _mean_over_ranks(trainer: pl.Trainer, values: torch.Tensor) -> torch.Tensor:
@@ -1960,7 +1977,11 @@ TUNER_CHECKPOINT_PREFIXES: tuple[str, ...] = (".scale_batch_size_", ".lr_find_")
 
 
 def _with_clipping(
-    trainer: pl.Trainer, settings: RangeTestSettings, clips: Sequence[tuple[float, str]], losses: Sequence[float]
+    trainer: pl.Trainer,
+    settings: RangeTestSettings,
+    clips: Sequence[tuple[float, str]],
+    losses: Sequence[float],
+    who: str = "LRFinder",
 ) -> RangeTestSettings:
     """``settings`` with the gradient clipping the sweep ran with, as recorded (:func:`_lightning.recorded_clipping`).
 
@@ -1969,7 +1990,7 @@ def _with_clipping(
     gradient_clip_val=0.5)``, and Lightning refuses the Trainer's setting there) and a module's
     ``configure_gradient_clipping`` may clip at its own value: the settings (the report's header,
     the saved result) said "no clipping" of a test that clipped every step. The most common
-    recorded ``(value, algorithm)`` is kept, with an info line when it varied; no clipping call
+    recorded ``(value, algorithm)`` is kept, with an info line (from ``who``) when it varied; no clipping call
     over a sweep that stepped (a finite loss) is no clipping; a sweep without a finite loss keeps
     ``settings`` as they are.
     """
@@ -1981,7 +2002,7 @@ def _with_clipping(
             seen = ", ".join(f"{a} {v:g} ({n} calls)" for (v, a), n in counted.most_common())
             _lightning.info(
                 trainer,
-                f"LRFinder: the gradient clipping varied over the range test ({seen}); the result's settings record "
+                f"{who}: the gradient clipping varied over the range test ({seen}); the result's settings record "
                 f"the most common, {algorithm} {value:g}.",
             )
         return replace(settings, gradient_clip_val=value, gradient_clip_algorithm=algorithm)

@@ -1607,7 +1607,7 @@ def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence(tmp_path: P
     loader = DataLoader(torch.utils.data.TensorDataset(x, y, z), batch_size=8)
     model = _PartlyLabelled()
     initial = weights(model)
-    with pytest.raises(DataError, match=r"^LRFinder: Batch 2 gives a non-finite loss \(nan\) at step 2 "
+    with pytest.raises(DataError, match=r"^find_lr: Batch 2 gives a non-finite loss \(nan\) at step 2 "
                        r"\(lr=[0-9.e+-]+\) and at the weights the test started from too: .*ignore_index"):  # fmt: skip
         find_lr(model, train_dataloaders=loader, trainer=trainer(tmp_path, max_steps=5), **FAST)
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
@@ -1627,6 +1627,39 @@ def test_find_lr_default_trainer_with_datamodule(tmp_path: Path, monkeypatch: py
 def test_find_lr_rejects_training_options() -> None:
     with pytest.raises(TypeError, match="scheduler"):
         find_lr(Net(), train_dataloaders=make_loader(), scheduler="cosine")
+
+
+class _LogsScaledLoss(Net):
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.log("scaled_loss", loss * 100)
+        return loss
+
+
+def test_find_lr_messages_name_find_lr_not_the_callback(tmp_path: Path) -> None:
+    """find_lr(monitor=...) warned "LRFinder(monitor=...)": a callback its caller never built."""
+    read = r"^find_lr\(monitor='scaled_loss'\) is read under manual optimization"
+    with pytest.warns(UserWarning, match=read) as seen:
+        find_lr(_LogsScaledLoss(), train_dataloaders=make_loader(), trainer=trainer(tmp_path), monitor="scaled_loss",
+                **FAST)  # fmt: skip
+    assert not [str(w.message) for w in seen if "LRFinder" in str(w.message)]
+    manual = ManualNet()  # the stepper's own messages too
+    with pytest.raises(ModelError, match=r"^find_lr\(monitor='nowhere'\): training_step did not log 'nowhere'"):
+        find_lr(manual, train_dataloaders=make_loader(), trainer=trainer(tmp_path), monitor="nowhere", **FAST)
+
+    class Frozen(Net):
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.body.parameters(), lr=0.01)
+
+    frozen = Frozen()
+    for p in frozen.body.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(ModelError, match=r"requires grad.*or do without find_lr for this module\.$") as info:
+        find_lr(frozen, train_dataloaders=make_loader(), trainer=trainer(tmp_path), **FAST)
+    assert "LRFinder" not in str(info.value)
+    # The callback still names itself.
+    with pytest.raises(ModelError, match=r"or leave LRFinder out of this fit\.$"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(frozen, make_loader())
 
 
 def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() -> None:
@@ -1683,13 +1716,13 @@ def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> No
     model = Net()
     initial = weights(model)
     loader = DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
-    with pytest.raises(DataError, match=r"LRFinder: Batch 3 holds NaN or inf in inputs \(inputs float32.*data made"):
+    with pytest.raises(DataError, match=r"find_lr: Batch 3 holds NaN or inf in inputs \(inputs float32.*data made"):
         find_lr(model, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
     manual = ManualNet()  # manual optimization: the step is the module's own, the data is checked the same
     initial = weights(manual)
-    with pytest.raises(DataError, match=r"LRFinder: Batch 3 holds NaN or inf in inputs"):
+    with pytest.raises(DataError, match=r"find_lr: Batch 3 holds NaN or inf in inputs"):
         find_lr(manual, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)
     assert all(torch.equal(v, initial[k]) for k, v in weights(manual).items())
 
