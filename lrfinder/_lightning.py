@@ -451,21 +451,38 @@ def loss_undefined_at_start(
     loaders: Sequence[Any],
     drawn: Sequence[tuple[tuple[Any, ...], int]],
     set_lr: Callable[[], None],
-) -> int | None:
-    """The index of a batch of ``drawn`` whose loss is non-finite at the module's starting state, else ``None``.
+) -> tuple[int, int] | None:
+    """``(rank, index)`` of a batch of ``drawn`` whose loss is non-finite at the starting state, else ``None``.
 
-    Called once the sweep stopped on a non-finite loss of clean batches (automatic optimization,
-    one process) and its isolation put the state back: ``training_step`` takes those batches
-    again inside a new :func:`isolation` (its loss only: no backward, no step), at the weights
-    the test started from and the LR ``set_lr`` sets inside (the sweep's first, as at step 0). A
-    batch whose loss is non-finite there is undefined whatever the LR (the plain engine's
+    Called once the sweep stopped on a non-finite loss of clean batches (automatic optimization)
+    and its isolation put the state back: ``training_step`` takes those batches again inside a
+    new :func:`isolation` (its loss only: no backward, no step), at the weights the test started
+    from and the LR ``set_lr`` sets inside (the sweep's first, as at step 0). A batch whose loss
+    is non-finite there is undefined whatever the LR (the plain engine's
     :func:`~lrfinder.range_test._raise_if_non_finite_at_start`; both look through
     :func:`~lrfinder.range_test.first_non_finite_loss`). A batch ``training_step`` fails on is
     not judged.
+
+    Under data parallelism every rank calls this (the sweep stopped on the loss reduced over
+    the ranks, so at the same step on all of them) with its own ``drawn``, as many batches on
+    each: each runs ``training_step`` on all of them (a forward may hold a collective), then one
+    ``strategy.reduce`` carries, per rank, its first such batch's index + 1 (0: none), so every
+    rank returns the same answer, the lowest such rank's batch, and raises or goes on alike.
     """
+    world = max(1, int(trainer.world_size))
     with isolation(trainer, pl_module, optimizers, configs, loaders):
         set_lr()
-        return first_non_finite_loss(drawn, lambda args: _loss_of(trainer.strategy.training_step(*args), None, {}))
+        index = first_non_finite_loss(
+            drawn, lambda args: _loss_of(trainer.strategy.training_step(*args), None, {}), every=world > 1
+        )
+    if world == 1:
+        return None if index is None else (0, index)
+    rank = int(trainer.global_rank)
+    marks = torch.zeros(world, dtype=torch.float64)
+    if index is not None:
+        marks[rank] = index + 1
+    reduced = trainer.strategy.reduce(marks.to(trainer.strategy.root_device), reduce_op="sum").tolist()
+    return next(((r, round(mark) - 1) for r, mark in enumerate(reduced) if mark > 0), None)
 
 
 def strategy_model(trainer: pl.Trainer) -> torch.nn.Module | None:
@@ -687,8 +704,8 @@ class _Stepper:
         self.last_args: tuple[Any, ...] = ()
         self.last_idx = 0
         self._nan_watch = _NonFiniteDataWatch()
-        # The first step whose loss was non-finite without NaN/inf in its batches, on one process:
-        # (its micro-batches' training_step arguments and indices, the step, its LR, the loss).
+        # The first step whose loss (the mean over the ranks) was non-finite without NaN/inf in its batches:
+        # (this rank's micro-batches' training_step arguments and indices, the step, its LR, the loss).
         self.non_finite: tuple[list[tuple[tuple[Any, ...], int]], int, float, float] | None = None
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         self._takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
@@ -735,6 +752,7 @@ class _Stepper:
             value = float(self.strategy.reduce(local.to(self.strategy.root_device), reduce_op="mean").item())
             if world == 1:
                 self._check_data(drawn, lr, value)
+            self._note_non_finite(drawn, lr, value)
             return value
         batches = [args[0] if args else None for args, _ in drawn]
         found = self._nan_watch.scan(batches)
@@ -749,11 +767,13 @@ class _Stepper:
         ).tolist()
         value = float(reduced[0])
         blamed = [(r, round(mark * world) - 1) for r, mark in enumerate(reduced[1:]) if mark > 0]
-        return ranks_data_verdict(
+        value = ranks_data_verdict(
             self._nan_watch, value, blamed, found, [(b, idx) for b, (_, idx) in zip(batches, drawn)], rank=rank,
             world=world, step=self.step_index, lr=lr, name=lambda index, r: f"{self._batch_name(index)} on rank {r}",
             prefix=f"{self.who}: ",
         )
+        self._note_non_finite(drawn, lr, value)
+        return value
 
     def _batch_name(self, idx: int) -> str:
         """``batch 3`` when ``training_step`` takes ``batch_idx`` (it is that index), else ``a batch``."""
@@ -768,8 +788,15 @@ class _Stepper:
         for i, bad in self._nan_watch.blame(batches, math.isfinite(value)):
             where = f"{self.who}: {self._batch_name(drawn[i][1]).capitalize()}"
             raise DataError(_non_finite_data_message(where, batches[i], self.step_index, lr, value, bad))
+
+    def _note_non_finite(self, drawn: Sequence[tuple[tuple[Any, ...], int]], lr: float, value: float) -> None:
+        """Keep the first step whose (reduced) loss is non-finite: its batches are judged once the state is back.
+
+        Under data parallelism every rank reads the same reduced ``value``, so every rank keeps its
+        own batches of the same step (see :func:`loss_undefined_at_start`).
+        """
         if not math.isfinite(value) and self.non_finite is None:
-            self.non_finite = (list(drawn), self.step_index, lr, value)  # judged once the state is back
+            self.non_finite = (list(drawn), self.step_index, lr, value)
 
 
 class AutomaticStepper(_Stepper):

@@ -954,8 +954,11 @@ class LRFinder(_CallbackBase):
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
             # The state is back. A clean batch whose loss is not finite at the starting weights either: the loss,
-            # not the LR (the curve would read it as the blow-up). Under automatic optimization on one process.
-            undefined = step.non_finite if reason == "non_finite" and automatic and run.world == 1 else None
+            # not the LR (the curve would read it as the blow-up). Under automatic optimization (a manual
+            # training_step steps as it takes the batch). Under DDP every rank stopped at the same step (on the
+            # loss reduced over the ranks) and judges its own batches, and one reduce tells all the verdict: every
+            # rank raises the same error or goes on, none waits on another that raised.
+            undefined = step.non_finite if reason == "non_finite" and automatic else None
             if undefined is not None and undefined[1] > 0:
                 drawn, at, lr, value = undefined
 
@@ -965,11 +968,13 @@ class LRFinder(_CallbackBase):
                             group["lr"] = _base_lr(group, run.configs)
                     LRSweeper(run.optimizers).set(float(plan[0]))
 
-                index = _lightning.loss_undefined_at_start(
+                found = _lightning.loss_undefined_at_start(
                     trainer, pl_module, run.optimizers, run.configs, loaders, drawn, set_lr
                 )
-                if index is not None:
-                    where = f"{self._who}: {step._batch_name(index).capitalize()}"
+                if found is not None:
+                    rank, index = found
+                    on_rank = f" on rank {rank}" if run.world > 1 else ""
+                    where = f"{self._who}: {step._batch_name(index).capitalize()}{on_rank}"
                     raise DataError(undefined_loss_message(where, at, lr, value))
             return lrs, losses, reason, int(accumulate), clips
         finally:

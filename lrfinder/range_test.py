@@ -3550,22 +3550,34 @@ def _raise_if_non_finite_at_start(
         raise DataError(undefined_loss_message(f"Batch {undefined} of the pass", step, lr, value))
 
 
-def first_non_finite_loss(drawn: Sequence[tuple[Any, int]], loss_of: Callable[[Any], Any]) -> int | None:
+def first_non_finite_loss(
+    drawn: Sequence[tuple[Any, int]], loss_of: Callable[[Any], Any], *, every: bool = False
+) -> int | None:
     """The index of the first of ``drawn`` (``(batch, index)`` pairs) whose loss is not finite, else ``None``.
 
     ``loss_of(batch)`` gives the loss, or ``None`` for none (a ``training_step`` that skipped the
     batch). A batch it fails on ends the look with ``None``: not judged, the sweep's own reading
     stands. Used by :func:`range_test` and the callback on the batches of the step whose loss
     stopped the sweep, at the starting state.
+
+    With ``every=True`` the answer is the same, but ``loss_of`` runs on every batch of ``drawn``
+    even once it is known: under data parallelism each rank then runs as many forward passes as
+    the others (a forward may hold a collective, DDP's buffer broadcast or a ``SyncBatchNorm``),
+    whatever its own batches give.
     """
+    found: int | None = None
+    failed = False
     for batch, index in drawn:
+        if (found is not None or failed) and not every:
+            break
         try:
             loss = loss_of(batch)
         except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
-            return None
-        if loss is not None and not bool(torch.isfinite(loss.detach()).all()):
-            return index
-    return None
+            failed = True
+            continue
+        if found is None and not failed and loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+            found = index
+    return found
 
 
 def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:

@@ -571,6 +571,77 @@ def test_ddp_refine_judges_on_as_many_batches_on_every_rank(tmp_path: Path, mode
         assert any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in first["notes"])
 
 
+UNDEFINED_SCRIPT = textwrap.dedent(
+    """
+    import datetime
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import DataError
+    from lrfinder.callback import LRFinder, find_lr
+
+
+    class Unlabelled(Net):
+        # Each rank its own 8 batches of 16; on rank 1 (mode "undefined") every label of batch 2 is ignore_index:
+        # cross_entropy's mean over no elements is NaN whatever the weights, clean data all the same.
+        def train_dataloader(self):
+            x, y = make_data(128, seed=self.global_rank).tensors
+            if self.global_rank == 1 and sys.argv[2] == "undefined":
+                y[2 * 16 : 3 * 16] = -100
+            return DataLoader(TensorDataset(x, y), batch_size=16)
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy=pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=60)),
+        max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        use_distributed_sampler=False, default_root_dir=sys.argv[1],
+    )
+    model = Unlabelled(lr=0.01, bn=False)
+    try:
+        # No stop on the smoothed loss: the sweep runs on to a non-finite loss (mode "diverges": the LR's own).
+        result = find_lr(model, trainer=trainer, num_steps=10, min_lr=1e-3, max_lr=1e30, stop_factor=None)
+        record = {"error": None, "reason": result.stop_reason, "steps": len(result.losses)}
+    except DataError as exc:
+        record = {"error": str(exc)}
+    record["weights"] = [p.detach().double().sum().item() for p in model.parameters()]
+    Path(sys.argv[1], f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["undefined", "diverges"])
+def test_ddp_a_loss_undefined_on_one_ranks_clean_batch_is_the_same_data_error_on_every_rank(
+    tmp_path: Path, mode: str
+) -> None:
+    """DDP x 2, rank 1's batch 2 all ignore_index (NaN loss at any weights): the check at the starting weights ran on
+    one process only, so under DDP the NaN read as the divergence ("Only 2 finite loss values ... Lower min_lr").
+
+    Every rank judges its own batches of the stopping step at the starting weights and one reduce shares the
+    verdict: both raise the same DataError naming rank 1's batch, neither waits on the other. A real divergence
+    (an LR far too high, clean labels: a NaN that is finite at the starting weights) still reads as one on both.
+    """
+    run_script(tmp_path, UNDEFINED_SCRIPT, str(tmp_path), mode, str(TESTS))
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert first["weights"] == second["weights"]  # find_lr left both modules as they were, in sync
+    if mode == "diverges":
+        assert first["error"] is None and second["error"] is None
+        assert first["reason"] == second["reason"] == "non_finite" and first["steps"] == second["steps"] > 2
+        return
+    assert first["error"] == second["error"], (first, second)
+    assert first["error"].startswith(
+        "find_lr: Batch 2 on rank 1 gives a non-finite loss (nan) at step 2 (lr="
+    ) and "and at the weights the test started from too" in first["error"]
+
+
 FAILING_RANK_SCRIPT = textwrap.dedent(
     """
     import datetime

@@ -3363,6 +3363,31 @@ def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
     assert_same_state(before, snapshot_of(model, opt))
 
 
+def test_first_non_finite_loss_with_every_runs_each_batch_and_answers_the_same() -> None:
+    """Under DDP each rank must run as many forward passes (a forward may hold a collective): ``every=True``."""
+    from lrfinder.range_test import first_non_finite_loss
+
+    values = {0: 1.0, 1: math.nan, 2: 2.0, 3: math.inf}
+
+    def loss_of(batch: int) -> torch.Tensor:
+        seen.append(batch)
+        if batch == 5:
+            raise RuntimeError("not judged")
+        return torch.tensor(values.get(batch, 0.0))
+
+    cases = [([0, 1, 2, 3], 1), ([0, 2], None), ([0, 5, 1], None), ([3, 5], 3), ([2, 4], None)]
+    for batches, expected in cases:
+        drawn = [(b, 10 + i) for i, b in enumerate(batches)]
+        answers = []
+        for every in (False, True):
+            seen: list[int] = []
+            found = first_non_finite_loss(drawn, loss_of, every=every)
+            answers.append(None if found is None else drawn[[d[1] for d in drawn].index(found)][0])
+            if every:
+                assert seen == batches  # every batch, after the answer and after a failure too
+        assert answers == [expected, expected], batches
+
+
 def test_an_optimizer_stepped_in_another_thread_is_left_alone(dataset: TensorDataset) -> None:
     # torch's step pre-hook is global: an optimizer of the user's own training, stepped in another thread while
     # the test ran, was captured and then rolled back (its weights and state) when the test restored.
