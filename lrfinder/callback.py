@@ -61,6 +61,7 @@ from .range_test import (
     RangeTestSettings,
     StateSnapshot,
     StopReason,
+    _error_line,
     check_iterable,
     check_materialized,
     check_not_a_dataset,
@@ -1177,6 +1178,18 @@ class LRFinder(_CallbackBase):
             except ModelError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
+                if "does not require grad" in str(exc):
+                    # Not the data: a training_step that runs a backward of its own (steps a GAN's critic with an
+                    # optimizer of its own) cannot run under no_grad, and "cannot compute a loss on the held-out
+                    # batches" sent the user after the batches.
+                    what = "validation batches" if val_loader is not None else judged_on
+                    raise ModelError(
+                        f"{self._who}(refine=...) cannot compute a held-out loss on the {what}: training_step "
+                        f"runs a backward of its own ({type(exc).__name__}: {_error_line(exc)}; an optimizer it "
+                        "steps itself, a GAN's critic), and refine judges its trials on training_step's loss "
+                        "evaluated under torch.no_grad() in eval mode. Run that backward and step only while "
+                        "training (if torch.is_grad_enabled(): ...), or leave refine=False."
+                    ) from exc
                 raise DataError(
                     f"Cannot compute a loss on the {judged_on} with the module's training_step: "
                     f"{type(exc).__name__}: {exc}"
