@@ -3741,7 +3741,7 @@ def _batch_message(
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
         f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)}"
-        f"{_input_kind_fix(exc, batch)} Check that the "
+        f"{_input_kind_fix(exc, batch)}{target_dtype_fix(exc, batch)} Check that the "
         "inputs have the shape and dtype "
         "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
         f"of the output's shape for mse_loss), or {other_formats}."
@@ -3795,6 +3795,40 @@ def _input_kind_fix(exc: BaseException, batch: Any) -> str:
                 "torch.tensor(x, dtype=torch.float32) (and the targets with torch.tensor(y))."
             )
     return ""
+
+
+#: What torch says of integer or bool targets given to a loss that computes in floats: BCE(WithLogits)'s
+#: forward ("result type Float can't be cast to the desired output type Long"), binary_cross_entropy's forward
+#: and huber/smooth_l1's backward ("Found dtype Long but expected Float"), l1 or BCEWithLogits on bool targets.
+_FLOAT_TARGET_ERRORS = re.compile(
+    r"can't be cast to the desired output type|Found dtype \w+ but expected (Float|Double|Half|BFloat16)"
+    r"|operator, with (a|two) bool tensors? is not supported"
+)
+
+
+def target_dtype_fix(exc: BaseException, batch: Any) -> str:
+    """`` The targets are int64 and the loss takes float targets: convert ...`` for that failure, else ``""``.
+
+    Multi-label targets (a ``MultiLabelBinarizer``'s 0/1 matrix) and 0/1 regression labels usually come as
+    integers; ``BCEWithLogitsLoss``, ``binary_cross_entropy``, ``huber_loss`` and ``smooth_l1_loss`` refuse them
+    with "result type Float can't be cast to the desired output type Long" or "Found dtype Long but expected
+    Float" (the latter from inside the backward pass), which the shape-and-dtype advice did not explain.
+    Only for a pair batch whose targets are an integer or bool tensor and an error of that kind.
+    """
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex():
+        return ""
+    if not _FLOAT_TARGET_ERRORS.search(str(exc)):
+        return ""
+    have = str(y.dtype).removeprefix("torch.")
+    return (
+        f" The targets are {have} and loss_fn computes with float targets (binary_cross_entropy_with_logits, "
+        "binary_cross_entropy, huber_loss and smooth_l1_loss take 0/1 or real-valued targets as floats of the "
+        "output's shape): convert them with y.float() (in the Dataset or a collate_fn); class indices for "
+        "cross_entropy stay int64."
+    )
 
 
 def _input_dtype_fix(exc: BaseException, batch: Any, model: nn.Module, param: torch.Tensor | None) -> str:
@@ -4449,6 +4483,9 @@ def range_test(
                 except RuntimeError as exc:
                     if ran_backward:
                         raise ModelError(_BACKWARD_IN_STEP_FN) from exc
+                    # Integer targets that huber_loss's backward refuses: said of the batch, as a forward's failure.
+                    if step_fn is None and index[0] == 0 and micro == 0 and target_dtype_fix(exc, batch):
+                        raise DataError(_batch_message(exc, batch, model)) from exc
                     raise
                 if micro_probe is not None:
                     micro_probe.after_backward()

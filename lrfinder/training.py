@@ -73,6 +73,7 @@ from .range_test import (
     infer_batch_size,
     raise_if_compile_failed,
     target_broadcast_refused,
+    target_dtype_fix,
     trainable_parameters,
 )
 
@@ -178,12 +179,33 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.loss_fn = loss_fn
             self._configure = configure
             self._first: dict[str, str] = {}  # each data's first batch described, to name a later one unlike it
+            self._first_backward: Any = None  # the first training batch, until its backward has run
+            self._backward_ran = False
 
         def configure_optimizers(self) -> Any:
             return self._configure()
 
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            if not self._backward_ran:
+                self._first_backward = batch
             return _check_loss(self._loss(batch, batch_idx, "train_data"))
+
+        def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+            """Lightning's backward; integer targets a loss refuses only there are said of the batch.
+
+            ``huber_loss`` and ``smooth_l1_loss`` take int64 targets forward and fail in the backward pass with
+            torch's bare "Found dtype Long but expected Float", from deep inside autograd.
+            """
+            try:
+                super().backward(loss, *args, **kwargs)
+            except RuntimeError as exc:
+                batch = self._first_backward
+                if self._backward_ran or not target_dtype_fix(exc, batch):
+                    raise
+                raise DataError(_batch_message(exc, batch, self.model, other_formats=_OTHER_FORMATS_END)) from exc
+            # Only the first backward is looked at: the targets' dtype fails there or never.
+            self._backward_ran = True
+            self._first_backward = None
 
         def _loss(self, batch: Any, batch_idx: int, name: str) -> torch.Tensor:
             """The batch's loss; a batch the model or loss_fn cannot take is said in terms of the batch.

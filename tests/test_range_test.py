@@ -1622,6 +1622,31 @@ def test_a_first_batch_failure_says_how_to_fix_numpy_inputs_and_batchnorm_batche
         range_test(bn, DataLoader(TensorDataset(x, y), batch_size=1), loss_fn=F.cross_entropy)
 
 
+def test_integer_targets_of_a_float_target_loss_are_told_to_convert() -> None:
+    """Multi-label 0/1 targets as int64: BCEWithLogitsLoss failed with "result type Float can't be cast to the
+    desired output type Long" and the shape-and-dtype advice only; huber_loss failed inside the backward pass
+    with a bare RuntimeError "Found dtype Long but expected Float" raised from torch's autograd."""
+    gen = torch.Generator().manual_seed(0)
+    x, labels = torch.randn(64, 10, generator=gen), (torch.rand(64, 5, generator=gen) > 0.5).long()
+    loader = DataLoader(TensorDataset(x, labels), batch_size=16)
+    convert = r"The targets are int64 and loss_fn computes with float targets.*convert them with y\.float\(\)"
+    for loss_fn, said in ((nn.BCEWithLogitsLoss(), "result type Float can't be cast to the desired output type Long"),
+                          (F.huber_loss, "Found dtype Long but expected Float")):  # fmt: skip
+        model = nn.Linear(10, 5)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        with pytest.raises(DataError, match=rf"The first batch does not go through the model and loss_fn "
+                           rf"\(RuntimeError: {said}\).*{convert}"):  # fmt: skip
+            range_test(model, loader, loss_fn=loss_fn, num_steps=10)
+        assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+        # As told, it runs.
+        floats = DataLoader(TensorDataset(x, labels.float()), batch_size=16)
+        assert range_test(model, floats, loss_fn=loss_fn, num_steps=10).num_steps == 10
+    # Class indices for cross_entropy are not told to become floats.
+    with pytest.raises(DataError) as caught:
+        range_test(nn.Linear(10, 3), DataLoader(TensorDataset(x, labels), batch_size=16), loss_fn=F.cross_entropy)
+    assert "y.float()" not in str(caught.value)
+
+
 def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
     """A TensorDataset ran the test one example at a time and reported the 10 features as the batch size."""
     with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples.*"

@@ -626,6 +626,20 @@ def test_a_first_batch_that_does_not_fit_advises_what_train_takes() -> None:
     assert message.endswith("for another batch format train a LightningModule whose training_step returns the loss.")
 
 
+def test_integer_targets_a_loss_refuses_in_its_backward_are_said_of_the_batch() -> None:
+    # huber_loss takes int64 targets forward and fails in Lightning's backward with torch's bare
+    # "Found dtype Long but expected Float", raised from inside autograd.
+    x, labels = torch.randn(32, 10), (torch.rand(32, 5) > 0.5).long()
+    for loss_fn in (F.huber_loss, nn.BCEWithLogitsLoss()):
+        with pytest.raises(DataError, match=r"The first batch does not go through the model and loss_fn.*"
+                           r"The targets are int64 .*y\.float\(\).*train a LightningModule"):  # fmt: skip
+            train(nn.Linear(10, 5), DataLoader(list(zip(x, labels)), batch_size=8), optimizer=sgd(0.1),
+                  loss_fn=loss_fn)  # fmt: skip
+    result = train(nn.Linear(10, 5), DataLoader(list(zip(x, labels.float())), batch_size=8), optimizer=sgd(0.1),
+                   loss_fn=F.huber_loss)  # fmt: skip
+    assert result.global_step == 4
+
+
 def test_the_whole_data_as_one_tensor_pair_is_named() -> None:
     # train(model, (x, y)) failed on x taken as a batch of its own: "Cannot use batches of type a Tensor".
     data = make_classification(64)
