@@ -3769,14 +3769,32 @@ def _class_dim_fix(exc: BaseException, batch: Any) -> str:
 
 
 def _input_kind_fix(exc: BaseException, batch: Any) -> str:
-    """A sentence on what to change for two first-batch failures torch words without the fix, else ``""``.
+    """A sentence on what to change for first-batch failures torch words without the fix, else ``""``.
 
     - A BatchNorm layer given one example per channel in training mode ("Expected more than 1 value per
       channel when training"): a batch size of 1, which the shape check advice did not cover.
     - Inputs given as a numpy array or a Python list ("must be Tensor, not numpy.ndarray"): batches
       made by hand from numpy data, which a DataLoader's collate would have converted.
+    - Several inputs, ``((x1, x2), y)``, for a model whose ``forward(x1, x2)`` takes them apart ("missing 1
+      required positional argument"): the model is called as ``model(inputs)``.
     """
     text = str(exc)
+    if (
+        isinstance(exc, TypeError)
+        and "forward() missing" in text
+        and "required positional argument" in text
+        and isinstance(batch, (tuple, list))
+        and len(batch) == 2
+        and isinstance(batch[0], (tuple, list))
+        and len(batch[0]) > 1
+    ):
+        kind = "tuple" if isinstance(batch[0], tuple) else "list"
+        names = ", ".join(f"x{i + 1}" for i in range(len(batch[0])))
+        return (
+            f" The inputs are a {kind} of {len(batch[0])}, which the model is called with as one argument, "
+            f"model(inputs), while its forward takes them as separate arguments: let forward take one argument and "
+            f"unpack it (def forward(self, inputs): {names} = inputs), or call model(*inputs) yourself."
+        )
     if "more than 1 value per channel when training" in text:
         return (
             " A BatchNorm layer in training mode needs more than one value per channel: use batches of 2 or "

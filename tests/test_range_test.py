@@ -1647,6 +1647,36 @@ def test_integer_targets_of_a_float_target_loss_are_told_to_convert() -> None:
     assert "y.float()" not in str(caught.value)
 
 
+class _TwoInputs(nn.Module):
+    """A model whose forward takes its two inputs as separate arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.head = nn.Linear(5, 8), nn.Linear(5, 8), nn.Linear(16, 3)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.a(x1), self.b(x2)], dim=-1).relu())
+
+
+def test_several_inputs_for_a_forward_that_takes_them_apart_are_told_how_the_model_is_called() -> None:
+    # ((x1, x2), y) batches failed with "forward() missing 1 required positional argument: 'x2'" and the advice to
+    # check the inputs' shape and dtype: the model is called as model(inputs), with the pair as one argument.
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 10, generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    pairs = [((x[i : i + 16, :5], x[i : i + 16, 5:]), y[i : i + 16]) for i in range(0, 64, 16)]
+    with pytest.raises(DataError, match=r"missing 1 required positional argument: 'x2'\).*The inputs are a tuple "
+                       r"of 2, which the model is called with as one argument, model\(inputs\).*"
+                       r"def forward\(self, inputs\): x1, x2 = inputs"):  # fmt: skip
+        range_test(_TwoInputs(), pairs, loss_fn=F.cross_entropy, num_steps=10)
+    # As told, it runs.
+    result = range_test(_TwoInputs(), pairs, step_fn=lambda m, b: F.cross_entropy(m(*b[0]), b[1]), num_steps=10)
+    assert result.num_steps == 10
+    # A model that takes one input and fails otherwise is not told so.
+    with pytest.raises(DataError) as caught:
+        range_test(nn.Linear(5, 3), pairs, loss_fn=F.cross_entropy, num_steps=10)
+    assert "model(inputs)" not in str(caught.value)
+
+
 def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
     """A TensorDataset ran the test one example at a time and reported the 10 features as the batch size."""
     with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples.*"
