@@ -1847,7 +1847,8 @@ def find_lr(
     Raises:
         TypeError: An unknown option (the close ones are named), a ``model`` that is no
             LightningModule, a ``datamodule`` or ``trainer`` that is no Lightning one.
-        ValueError: Both ``datamodule`` and ``train_dataloaders``, or an option out of range.
+        ValueError: Both ``datamodule`` and ``train_dataloaders``, an option out of range, or a ``trainer``
+            with ``fast_dev_run`` (under which LRFinder skips the test).
         InconclusiveCurveError: With ``strict=True``, an inconclusive curve.
         LRFinderError: The test produced no result in this process (a spawn-based strategy).
 
@@ -1912,6 +1913,14 @@ def find_lr(
         raise TypeError(
             f"Expected trainer to be a Lightning Trainer or None (a quiet single-device one), but got "
             f"{type(trainer).__name__}"
+        )
+    if trainer is not None and trainer.fast_dev_run:  # type: ignore[attr-defined]
+        # LRFinder skips the test under fast_dev_run: the fit then trained its debug batch (the module changed)
+        # and find_lr blamed the Trainer for a fit "already done" by itself.
+        raise ValueError(
+            "Expected a trainer without fast_dev_run (LRFinder skips the range test under it, and find_lr's fit would "
+            f"train its debug batches instead), but got fast_dev_run={trainer.fast_dev_run!r}. "  # type: ignore[attr-defined]
+            "Pass a Trainer without fast_dev_run, or none."
         )
     callback = LRFinder(**options)
     callback._find_only = True

@@ -1778,6 +1778,17 @@ def test_find_lr_on_a_trainer_whose_fit_is_done_says_so(tmp_path: Path) -> None:
     assert t.global_step == 5
 
 
+def test_find_lr_on_a_fast_dev_run_trainer_is_refused_and_trains_nothing(tmp_path: Path) -> None:
+    """Under fast_dev_run LRFinder skips the test: find_lr's fit trained the module a step, then blamed the Trainer."""
+    model = Net(lr=0.02)
+    initial = weights(model)
+    t = trainer(tmp_path, fast_dev_run=True)
+    with pytest.raises(ValueError, match=r"without fast_dev_run .*, but got fast_dev_run=True\. Pass a Trainer"):
+        find_lr(model, train_dataloaders=make_loader(), trainer=t, **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items()) and model.events == []
+    assert t.global_step == 0
+
+
 def test_find_lr_without_data_or_with_a_dataset_says_what_to_pass(tmp_path: Path) -> None:
     from lrfinder import DataError
 
