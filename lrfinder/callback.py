@@ -52,7 +52,7 @@ from . import _lightning
 from ._checks import check_flag, is_choice, is_int, plain, sentence
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import PEER_OPTION_NAMES, did_you_mean_each
+from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import (
     GradientClipAlgorithm,
@@ -68,6 +68,7 @@ from .range_test import (
     finish_result,
     infer_batch_size,
     lr_schedule,
+    peer_hints,
     run_sweep,
     traced_in_eval_message,
     traced_in_eval_mode,
@@ -328,6 +329,9 @@ class LRFinder(_CallbackBase):
 
     """
 
+    # A callback moved from Lightning's LearningRateFinder (num_training_steps=, early_stop_threshold=,
+    # update_attr=) is answered with lrfinder's names, as range_test and find_lr answer them.
+    @peer_hints
     def __init__(
         self,
         *,
@@ -1807,9 +1811,9 @@ def _defines_train_dataloader(model: object) -> bool:
 
 def find_lr(
     model: pl.LightningModule,
+    train_dataloaders: Any = None,
     *,
     datamodule: pl.LightningDataModule | None = None,
-    train_dataloaders: Any = None,
     trainer: pl.Trainer | None = None,
     **options: Any,
 ) -> RangeTestResult:
@@ -1832,8 +1836,10 @@ def find_lr(
 
     Args:
         model: The LightningModule.
-        datamodule: A datamodule giving the train dataloader.
-        train_dataloaders: Or the train dataloader(s).
+        train_dataloaders: The train dataloader(s), also as the second positional argument, as in
+            ``Tuner(trainer).lr_find(model, train_loader)`` and ``trainer.fit``; a datamodule there
+            is taken as ``datamodule``, as ``trainer.fit`` takes it.
+        datamodule: Or a datamodule giving the train dataloader.
         trainer: The Trainer to run on (devices, precision, accumulation, clipping); it must
             run in this process (not ``ddp_spawn``).
         **options: :class:`LRFinder` options (``min_lr``, ``max_lr``, ``num_steps``, ``mode``,
@@ -1857,6 +1863,15 @@ def find_lr(
         >>> result.suggestion.lr  # doctest: +SKIP
 
     """
+    if datamodule is None and _lightning.is_datamodule(train_dataloaders):
+        # find_lr(model, dm), as trainer.fit(model, dm) and Lightning's Tuner.lr_find(model, dm) take it.
+        datamodule, train_dataloaders = train_dataloaders, None
+    if "val_dataloaders" in options:
+        # Tuner.lr_find(model, train, val) takes them, and no point of its curve reads them.
+        raise TypeError(
+            "find_lr() takes no 'val_dataloaders': the curve is the training loss and the test validates nothing "
+            "(Lightning's Tuner.lr_find reads no validation loss either); drop it."
+        )
     for key in ("scheduler", "scheduler_settings", "attr_name", "refine"):
         if key in options:
             raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")
@@ -1874,6 +1889,7 @@ def find_lr(
             f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
             f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
             + did_you_mean_each(unknown, known, PEER_OPTION_NAMES)
+            + peer_notes(unknown)
         )
     # A torch.compile'd LightningModule is one too (Lightning fits it).
     if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):

@@ -46,9 +46,11 @@ __all__ = [
     "SCHEDULER_ALIASES",
     "OPTIMIZER_ALIASES",
     "PEER_OPTION_NAMES",
+    "PEER_OPTIONS_WITHOUT_EQUIVALENT",
     "SWEEP_MODE_ALIASES",
     "did_you_mean",
     "did_you_mean_each",
+    "peer_notes",
 ]
 
 #: How :func:`lrfinder.analyze` reads the suggested LR off the curve.
@@ -210,6 +212,36 @@ PEER_OPTION_NAMES: dict[str, str] = {
     "criterion": "loss_fn",
 }
 
+#: The peers' options lrfinder has no counterpart for -> what to do instead. A call moved from a peer
+#: with one of them got Python's bare "unexpected keyword argument", which reads as a typo; the README's
+#: "Coming from another LR finder" tables say the same. See :func:`peer_notes`.
+PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
+    "val_loader": (
+        "torch-lr-finder's val_loader (a validation loss at every step) has no equivalent: the curve is the "
+        "training loss (val_data= with refine= judges trial runs on held-out data)."
+    ),
+    "smooth_f": (
+        "torch-lr-finder's smooth_f has no equivalent: result.losses are the raw losses, and the stop rule "
+        "smooths them itself (DivergenceMonitor)."
+    ),
+    "memory_cache": (
+        "torch-lr-finder's memory_cache has no equivalent: the state is copied in the model's device memory and "
+        "put back afterwards (restore=True), never written to disk."
+    ),
+    "cache_dir": (
+        "torch-lr-finder's cache_dir has no equivalent: the state is copied in the model's device memory and "
+        "put back afterwards (restore=True), never written to disk."
+    ),
+    "update_attr": (
+        "Lightning's update_attr has no equivalent: LRFinder always sets the module's LR attribute "
+        "(attr_name= names it) and trains with it in the same fit."
+    ),
+    "milestones": (
+        "Lightning's LearningRateFinder milestones have no equivalent: call trainer.fit once per stage on the "
+        "same Trainer (raise trainer.fit_loop.max_epochs between them); each fit runs the test again."
+    ),
+}
+
 #: The peers' names for a sweep mode (Lightning's ``mode="exponential"``) -> lrfinder's.
 SWEEP_MODE_ALIASES: dict[str, str] = {"exponential": "exp", "exponent": "exp", "log": "exp", "lin": "linear"}
 
@@ -283,6 +315,26 @@ def did_you_mean_each(
         return did_you_mean(names[0], choices, aliases)
     hints = [(name, did_you_mean(name, choices, aliases)) for name in names]
     return "".join(f" For {name!r}: d{hint[2:]}" for name, hint in hints if hint)
+
+
+def peer_notes(names: Iterable[str]) -> str:
+    """What to do instead of each peer option in ``names`` that lrfinder has no counterpart for.
+
+    Args:
+        names: Unknown option names; those not in :data:`PEER_OPTIONS_WITHOUT_EQUIVALENT` add nothing.
+
+    Returns:
+        The notes, each after a space, to end an error message with; ``""`` when none applies.
+
+    Example:
+        >>> peer_notes(["smooth_f", "zzz"])[:45]
+        " torch-lr-finder's smooth_f has no equivalent"
+        >>> peer_notes(["num_steps"])
+        ''
+
+    """
+    notes = PEER_OPTIONS_WITHOUT_EQUIVALENT
+    return "".join(f" {notes[name]}" for name in names if name in notes)
 
 
 #: The loggers Lightning writes its banners and tips to (device summaries, hints): the CLI and

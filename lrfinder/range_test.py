@@ -73,6 +73,7 @@ from .names import (
     SweepMode,
     did_you_mean,
     did_you_mean_each,
+    peer_notes,
 )
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .refine import Refine, Refinement  # at run time too, for typing.get_type_hints (refine imports no engine)
@@ -4073,15 +4074,18 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``fn``, answering an unknown keyword with the lrfinder name for it: ``end_lr`` -> ``max_lr``.
 
     A call moved from torch-lr-finder (``end_lr=10, num_iter=100``) or Lightning's tuner
     (``num_training``) got Python's bare "unexpected keyword argument"; the peers' names are
     :data:`~lrfinder.names.PEER_OPTION_NAMES`, the close misspellings ``difflib``'s, as
-    ``find_lr`` says them. ``functools.wraps`` keeps ``fn``'s ``inspect.signature`` (through
-    ``__wrapped__``) and its type; the warnings ``fn`` raises find the caller's line past this
-    frame (:func:`~lrfinder._checks.caller_stacklevel`).
+    ``find_lr`` says them, and a peer option without a counterpart (``val_loader``, ``smooth_f``)
+    is told what to do instead (:func:`~lrfinder.names.peer_notes`). Used on ``range_test`` and
+    on ``LRFinder.__init__`` (named by ``__qualname__``, as Python does). ``functools.wraps``
+    keeps ``fn``'s ``inspect.signature`` (through ``__wrapped__``, which LightningCLI reads) and
+    its type; the warnings ``fn`` raises find the caller's line past this frame
+    (:func:`~lrfinder._checks.caller_stacklevel`).
     """
     names = list(inspect.signature(fn).parameters)
 
@@ -4093,13 +4097,17 @@ def _peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
             what = (
                 f"unexpected keyword arguments {said}" if len(unknown) > 1 else f"an unexpected keyword argument {said}"
             )
-            raise TypeError(f"{fn.__name__}() got {what}." + did_you_mean_each(unknown, names, PEER_OPTION_NAMES))
+            raise TypeError(
+                f"{fn.__qualname__}() got {what}."
+                + did_you_mean_each(unknown, names, PEER_OPTION_NAMES)
+                + peer_notes(unknown)
+            )
         return fn(*args, **kwargs)
 
     return call
 
 
-@_peer_hints
+@peer_hints
 def range_test(
     model: nn.Module,
     train_data: Iterable[Any],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import inspect
 import math
 import sys
 import warnings
@@ -1703,6 +1704,44 @@ def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() 
 def test_find_lr_checks_its_arguments_before_fitting(call: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner(tmp_path: Path) -> None:
+    """``Tuner(trainer).lr_find(model, train_loader)`` moved to ``find_lr(model, train_loader)`` got Python's bare
+    "takes 1 positional argument but 2 were given"; ``trainer.fit(model, dm)`` takes a datamodule there too."""
+    loader, net = make_loader(), Net()
+    by_name = find_lr(net, train_dataloaders=loader, trainer=trainer(tmp_path), **FAST)
+    by_position = find_lr(net, loader, trainer=trainer(tmp_path), **FAST)  # find_lr leaves net as it was
+    assert by_position.lrs == by_name.lrs and by_position.losses == by_name.losses
+    from_dm = find_lr(net, DataModule(), trainer=trainer(tmp_path), **FAST)
+    assert from_dm.losses == find_lr(net, datamodule=DataModule(), trainer=trainer(tmp_path), **FAST).losses
+    with pytest.raises(ValueError, match="Expected datamodule or train_dataloaders, not both"):
+        find_lr(Net(), loader, datamodule=DataModule())
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # Lightning's LearningRateFinder(num_training_steps=..., early_stop_threshold=...) moved to LRFinder: were
+        # Python's bare "LRFinder.__init__() got an unexpected keyword argument", as range_test's were.
+        (lambda: LRFinder(num_training_steps=50, early_stop_threshold=None),
+         r"^LRFinder\.__init__\(\) got unexpected keyword arguments 'num_training_steps', 'early_stop_threshold'\. "
+         r"For 'num_training_steps': did you mean 'num_steps'\? "
+         r"For 'early_stop_threshold': did you mean 'stop_factor'\?$"),
+        (lambda: LRFinder(update_attr=True), r"update_attr has no equivalent: LRFinder always sets the module's LR"),
+        (lambda: LRFinder(milestones=(5, 10)), r"call trainer\.fit once per stage on the same Trainer"),
+        # Tuner.lr_find(model, train, val_dataloaders=val): was "unknown option(s) val_dataloaders" and a list.
+        (lambda: find_lr(Net(), make_loader(), val_dataloaders=make_loader()),
+         r"^find_lr\(\) takes no 'val_dataloaders': the curve is the training loss"),
+        (lambda: find_lr(Net(), make_loader(), smooth_f=0.05), r"\(DivergenceMonitor\)\.$"),
+    ],
+)
+def test_peer_options_without_a_counterpart_say_what_to_do_instead(call: Any, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        call()
+    # The signature LightningCLI and help() read is LRFinder's own, through the wrapper.
+    params = inspect.signature(LRFinder).parameters
+    assert list(params)[:3] == ["min_lr", "max_lr", "num_steps"] and "kwargs" not in params
 
 
 def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> None:

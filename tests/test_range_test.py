@@ -622,8 +622,17 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
     start = r"^range_test\(\) got an unexpected keyword argument 'start_lr'\. Did you mean 'min_lr'\?$"
     with pytest.raises(TypeError, match=start):
         range_test(mlp, loader, start_lr=1e-7)  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"^range_test\(\) got an unexpected keyword argument 'smooth_f'\.$"):
-        range_test(mlp, loader, smooth_f=0.05)  # type: ignore[call-arg]
+    # A peer option without a counterpart was as bare ("got an unexpected keyword argument 'smooth_f'."), which reads
+    # as a typo: it says what to do instead, as the README's mapping table does.
+    with pytest.raises(TypeError) as caught:
+        range_test(mlp, loader, val_loader=loader, smooth_f=0.05)  # type: ignore[call-arg]
+    said = str(caught.value)
+    assert said.startswith("range_test() got unexpected keyword arguments 'val_loader', 'smooth_f'. torch-lr-finder's ")
+    assert "val_loader (a validation loss at every step) has no equivalent: the curve is the training loss" in said
+    assert said.endswith("smooth_f has no equivalent: result.losses are the raw losses, and the stop rule smooths them "
+                         "itself (DivergenceMonitor).")
+    with pytest.raises(TypeError, match=r"memory_cache has no equivalent: .* never written to disk\.$"):
+        range_test(mlp, loader, memory_cache=False)  # type: ignore[call-arg]
     # The signature is range_test's own (LightningCLI and help() read it), the function underneath it.
     params = inspect.signature(range_test).parameters
     assert list(params)[:3] == ["model", "train_data", "optimizer"] and "max_lr" in params and "kwargs" not in params
