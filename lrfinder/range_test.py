@@ -3912,8 +3912,23 @@ def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) ->
     )
 
 
-def _check_sparse_gradients(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+#: How to mend a ``SparseAdam`` over dense gradients, in the range test (see :func:`check_sparse_gradients`).
+_SPARSE_ADAM_FIX = (
+    "Give SparseAdam only the sparse embeddings' parameters (the range test then sweeps them alone), or sweep an "
+    "optimizer for dense gradients such as Adam over the whole model."
+)
+
+
+def check_sparse_gradients(model: nn.Module, optimizer: torch.optim.Optimizer, fix: str = _SPARSE_ADAM_FIX) -> None:
     """Refuse a ``SparseAdam`` whose parameters got dense gradients (torch fails inside its step).
+
+    torch's own "SparseAdam does not support dense gradients, please consider Adam instead" comes from inside
+    the step and names no parameter (and Adam refuses the embeddings' sparse gradients).
+
+    Args:
+        model: The model the optimizer's parameters belong to (for their names).
+        optimizer: A ``SparseAdam`` whose gradients the first backward has filled.
+        fix: The sentences that end the message: what to do, in the caller's terms.
 
     Raises:
         ModelError: Some parameter of the optimizer has a dense gradient.
@@ -3925,9 +3940,7 @@ def _check_sparse_gradients(model: nn.Module, optimizer: torch.optim.Optimizer) 
     if dense:
         raise ModelError(
             f"SparseAdam steps sparse gradients only (those of nn.Embedding(sparse=True)), but {len(dense)} of its "
-            f"parameters got dense ones (first: {dense[0]}). Give SparseAdam only the sparse embeddings' parameters "
-            "(the range test then sweeps them alone), or sweep an optimizer for dense gradients such "
-            "as Adam over the whole model."
+            f"parameters got dense ones (first: {dense[0]}). {fix}"
         )
 
 
@@ -4540,7 +4553,7 @@ def range_test(
             # Under data parallelism .grad is the mean over the ranks: the gradient of the global batch.
             probe.end_step(index[0], value, None if examples is None else examples * world)
         if index[0] == 0 and isinstance(optimizer, torch.optim.SparseAdam):
-            _check_sparse_gradients(model, optimizer)
+            check_sparse_gradients(model, optimizer)
         first = index[0] == 0
         if first and math.isfinite(value) and not _has_grads(optimizer):
             raise ModelError(_NO_GRADIENT)

@@ -69,6 +69,7 @@ from .range_test import (
     check_not_a_tensor_pair,
     check_optimizer_of,
     check_precision_name,
+    check_sparse_gradients,
     empty_data_message,
     infer_batch_size,
     raise_if_compile_failed,
@@ -98,6 +99,12 @@ logger = logging.getLogger(__name__)
 _OTHER_FORMATS = "For other formats, train a LightningModule whose training_step returns the loss."
 #: The same, as the end of :func:`~lrfinder.range_test._batch_message`'s sentence.
 _OTHER_FORMATS_END = "for another batch format train a LightningModule whose training_step returns the loss"
+#: How to mend a ``SparseAdam`` over dense gradients in training (train takes one optimizer).
+_SPARSE_ADAM_FIX = (
+    "Build the model's embeddings with sparse=False and train with an optimizer for dense gradients such as Adam, or "
+    "train a LightningModule whose configure_optimizers gives SparseAdam the sparse embeddings' parameters and "
+    "another optimizer the rest."
+)
 
 
 class TrainingDivergedError(LRFinderError):
@@ -206,6 +213,15 @@ def _classes(package: str) -> tuple[type, type, type]:
             # Only the first backward is looked at: the targets' dtype fails there or never.
             self._backward_ran = True
             self._first_backward = None
+
+        def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+            """Before the first step, a ``SparseAdam`` over dense gradients is refused by name.
+
+            torch failed inside the step with "SparseAdam does not support dense gradients, please consider Adam
+            instead", where Adam refuses the sparse embeddings' gradients in turn.
+            """
+            if self.global_step == 0 and isinstance(optimizer, torch.optim.SparseAdam):
+                check_sparse_gradients(self.model, optimizer, _SPARSE_ADAM_FIX)
 
         def _loss(self, batch: Any, batch_idx: int, name: str) -> torch.Tensor:
             """The batch's loss; a batch the model or loss_fn cannot take is said in terms of the batch.
@@ -676,7 +692,8 @@ def train(
             list of Lightning callbacks.
         ModelError: The optimizer holds parameters that are not the model's (or the loss
             module's); a loss that is not a scalar tensor connected to the model; parameters
-            or buffers on the ``meta`` device (no values to train).
+            or buffers on the ``meta`` device (no values to train); a ``SparseAdam`` some of whose
+            parameters get dense gradients (refused before its first step).
         DataError: Also a batch the model or ``loss_fn`` cannot take (a shape, dtype or device
             mismatch: torch's error chained, the batch and the model described), and a training
             loss made NaN/inf by NaN/inf in its batch.

@@ -12,7 +12,7 @@ from conftest import SAM, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lrfinder.exceptions import DataError
+from lrfinder.exceptions import DataError, ModelError
 from lrfinder.training import EpochSummary, TrainingDivergedError, TrainingResult, train
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*treespec.*", "ignore::UserWarning")
@@ -638,6 +638,32 @@ def test_integer_targets_a_loss_refuses_in_its_backward_are_said_of_the_batch() 
     result = train(nn.Linear(10, 5), DataLoader(list(zip(x, labels.float())), batch_size=8), optimizer=sgd(0.1),
                    loss_fn=F.huber_loss)  # fmt: skip
     assert result.global_step == 4
+
+
+def test_a_sparse_adam_over_dense_gradients_is_refused_by_name_before_its_first_step() -> None:
+    # torch failed inside the step with "SparseAdam does not support dense gradients, please consider Adam instead"
+    # (a bare RuntimeError), where range_test names the parameter; Adam would refuse the embedding's gradients.
+    class Bag(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.head = nn.Embedding(20, 4, sparse=True), nn.Linear(4, 3)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.head(self.embed(ids).mean(1))
+
+    torch.manual_seed(0)
+    ids, labels = torch.randint(0, 20, (32, 5)), torch.randint(0, 3, (32,))
+    model = Bag()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = DataLoader(list(zip(ids, labels)), batch_size=8)
+    with pytest.raises(ModelError, match=r"SparseAdam steps sparse gradients only .* 2 of its parameters got dense "
+                       r"ones \(first: head.weight\)\. Build the model's embeddings with sparse=False"):  # fmt: skip
+        train(model, data, optimizer=lambda m: torch.optim.SparseAdam(m.parameters()), loss_fn=F.cross_entropy)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # refused before any step
+    # Over the embedding alone it trains.
+    result = train(model, data, optimizer=lambda m: torch.optim.SparseAdam(m.embed.parameters()),
+                   loss_fn=F.cross_entropy)  # fmt: skip
+    assert result.global_step == 4 and not torch.equal(before["embed.weight"], model.embed.weight)
 
 
 def test_the_whole_data_as_one_tensor_pair_is_named() -> None:
