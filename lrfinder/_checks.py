@@ -151,6 +151,21 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def is_single_number(value: object) -> bool:
+    """A 0-d tensor, a 0-d numpy array or a numpy scalar: one number, though its type is iterable.
+
+    Given where a sequence is expected, iterating it failed with torch's "iteration over a 0-d tensor"
+    (or "'numpy.float64' object is not iterable"), naming neither the argument nor the rule; the checks
+    refuse it by name with :func:`single_number_note`.
+    """
+    return getattr(value, "ndim", None) == 0 and hasattr(value, "dtype")
+
+
+def single_number_note(value: object) -> str:
+    """``", a single number"`` for a value :func:`is_single_number` holds, to end a refusal with; else ``""``."""
+    return ", a single number" if is_single_number(value) else ""
+
+
 def none_lr_hint(name: str, value: object) -> str:
     """What to do when an LR is ``None``: what ``result.lr`` is after a range test found no LR; else ``""``."""
     if value is not None:

@@ -51,8 +51,10 @@ from ._checks import (
     is_choice,
     is_int,
     is_real,
+    is_single_number,
     plain,
     sentence,
+    single_number_note,
     text_or_bool_at,
     text_or_bool_message,
 )
@@ -408,7 +410,7 @@ def check_iterable(name: str, value: object) -> None:
     ``__getitem__`` (it failed later with "iteration over a 0-d tensor" or "'numpy.float64' object is
     not iterable").
     """
-    zero_d = getattr(value, "ndim", None) == 0 and hasattr(value, "dtype")
+    zero_d = is_single_number(value)
     if zero_d or not (hasattr(type(value), "__iter__") or hasattr(type(value), "__getitem__")):
         raise TypeError(
             f"Expected {name} to be an iterable of batches (e.g. a torch DataLoader), but got {type(value).__name__}"
@@ -1136,8 +1138,15 @@ class RangeTestResult:
         curve = []
         for name in ("lrs", "losses"):
             values = getattr(self, name)
-            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-                raise TypeError(f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}")
+            if (
+                isinstance(values, (str, bytes, Mapping))
+                or not isinstance(values, Iterable)
+                or is_single_number(values)
+            ):
+                raise TypeError(
+                    f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}"
+                    + single_number_note(values)
+                )
             if type(values) is not tuple or not all(type(v) is float for v in values):
                 found = text_or_bool_at(values)  # float("1e-3") and float(True) read them as numbers
                 if found is not None:
@@ -1789,9 +1798,14 @@ class LRSweeper:
                 f"Expected optimizers to be a sequence of torch optimizers, but got one {type(optimizers).__name__}: "
                 "pass it in a list, LRSweeper([optimizer])"
             )
-        if isinstance(optimizers, (str, bytes, Mapping)) or not isinstance(optimizers, Iterable):
+        if (
+            isinstance(optimizers, (str, bytes, Mapping))
+            or not isinstance(optimizers, Iterable)
+            or is_single_number(optimizers)
+        ):
             raise TypeError(
                 f"Expected optimizers to be a sequence of torch optimizers, but got optimizers={optimizers!r:.80}"
+                + single_number_note(optimizers)
             )
         self.optimizers = list(optimizers)
         if not self.optimizers:
@@ -2297,15 +2311,25 @@ def _check_snapshot_arguments(model: object, optimizers: object, data: object) -
             f"Expected optimizers to be a sequence of optimizers, but got one {type(optimizers).__name__}: pass it "
             "in a list, StateSnapshot(model, [optimizer])"
         )
-    if not isinstance(optimizers, Iterable) or isinstance(optimizers, (str, bytes, Mapping, Iterator)):
-        raise TypeError(f"Expected optimizers to be a sequence of optimizers, but got {optimizers!r:.60}")
+    if (
+        not isinstance(optimizers, Iterable)
+        or isinstance(optimizers, (str, bytes, Mapping, Iterator))
+        or is_single_number(optimizers)
+    ):
+        raise TypeError(
+            f"Expected optimizers to be a sequence of optimizers, but got {optimizers!r:.60}"
+            + single_number_note(optimizers)
+        )
     if isinstance(data, (torch.utils.data.DataLoader, torch.utils.data.Dataset, Iterator)):
         raise TypeError(
             f"Expected data to be a list of the loaders to snapshot, but got one {type(data).__name__}, which "
             "would be read through (an epoch drawn): pass it in a list, StateSnapshot(model, optimizers, [loader])"
         )
-    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, Mapping)):
-        raise TypeError(f"Expected data to be a list of data loaders (or generators), but got {data!r:.60}")
+    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, Mapping)) or is_single_number(data):
+        raise TypeError(
+            f"Expected data to be a list of data loaders (or generators), but got {data!r:.60}"
+            + single_number_note(data)
+        )
 
 
 class StateSnapshot:

@@ -42,7 +42,16 @@ from matplotlib.figure import Figure
 
 from . import names
 from ._atomic import atomic_write
-from ._checks import is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._checks import (
+    is_choice,
+    is_int,
+    is_real,
+    is_single_number,
+    plain,
+    single_number_note,
+    text_or_bool_at,
+    text_or_bool_message,
+)
 from .analysis import (
     _TINY,
     DIVERGENCE_RISE,
@@ -134,8 +143,11 @@ def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) 
             "Expected a RangeTestResult or a sequence of them, but got a dict; a result saved as JSON reads back with "
             "RangeTestResult.from_json(path) (a dict from to_dict() with RangeTestResult.from_dict(data))"
         )
-    if result_or_results is None or isinstance(result_or_results, (str, bytes)) or not isinstance(
-        result_or_results, Iterable
+    if (
+        result_or_results is None
+        or isinstance(result_or_results, (str, bytes))
+        or not isinstance(result_or_results, Iterable)
+        or is_single_number(result_or_results)
     ):
         hint = (
             " (a path: read the file with RangeTestResult.from_json(path) first)"
@@ -144,6 +156,7 @@ def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) 
         )
         raise TypeError(
             f"Expected a RangeTestResult or a sequence of them, but got {type(result_or_results).__name__}{hint}"
+            + single_number_note(result_or_results)
         )
     results = list(result_or_results)
     if not results:

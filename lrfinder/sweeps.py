@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_module_initialised, is_real, plain
+from ._checks import check_module_initialised, is_real, is_single_number, plain, single_number_note
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
@@ -377,6 +377,11 @@ def recommend_weight_decay(
 
     """
     for name, value in (("results", results), ("weight_decays", weight_decays)):
+        if is_single_number(value):
+            raise TypeError(
+                f"Expected {name} to be a sequence (a list or tuple), but got {type(value).__name__} "
+                f"{value!r:.40}{single_number_note(value)}"
+            )
         if isinstance(value, (str, bytes)) or not (hasattr(value, "__len__") and hasattr(value, "__getitem__")):
             raise TypeError(
                 f"Expected {name} to be a sequence (a list or tuple), but got {type(value).__name__}: pass "

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,49 @@ from ._checks import is_real, plain
 __all__ = ["Yogi"]
 
 logger = logging.getLogger(__name__)
+
+
+def _checked_params(params: Any) -> list[Any]:
+    """``params`` as a list, refused by name when it cannot be an optimizer's parameters.
+
+    torch's own errors named neither the argument nor the fix: ``None`` gave "'NoneType' object is
+    not iterable", a used-up ``model.parameters()`` generator "optimizer got an empty parameter
+    list", a group without ``"params"`` a bare ``KeyError: 'params'``, and a dict (one group not
+    in a list) "optimizer can only optimize Tensors, but one of the params is str" (its keys).
+
+    Raises:
+        TypeError: Not an iterable of tensors, ``(name, tensor)`` pairs or param-group dicts.
+        ValueError: No parameter at all, or a group dict without ``"params"``.
+
+    """
+    if isinstance(params, (torch.Tensor, str, bytes, Mapping)) or not isinstance(params, Iterable):
+        what = "a single tensor" if isinstance(params, torch.Tensor) else type(params).__name__
+        hint = ": pass one group in a list, [{'params': ..., 'lr': ...}]" if isinstance(params, Mapping) else ""
+        raise TypeError(
+            "Expected params to be an iterable of parameters (model.parameters()) or a list of param-group dicts, "
+            f"but got {what}{hint}"
+        )
+    params = list(params)  # torch lists them too; a generator is read once, here
+    if not params:
+        raise ValueError(
+            "Expected params to hold at least one parameter, but got none (a model.parameters() generator is used up "
+            "by the first optimizer built from it: pass list(model.parameters()) to reuse it)"
+        )
+    for i, item in enumerate(params):
+        if isinstance(item, Mapping):
+            if "params" not in item:
+                raise ValueError(
+                    f"Expected every param group to hold its parameters under 'params', but group {i} has the keys "
+                    f"{sorted(map(str, item))}; pass {{'params': [...], 'lr': ...}}"
+                )
+        elif not isinstance(item, torch.Tensor) and not (
+            isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], torch.Tensor)
+        ):  # a tensor, or a (name, tensor) pair of model.named_parameters()
+            raise TypeError(
+                "Expected params to hold tensors (model.parameters()) or param-group dicts, but item "
+                f"{i} is {type(item).__name__} {item!r:.40}"
+            )
+    return params
 
 
 def _check(name: str, value: Any, rule: str) -> float:
@@ -77,9 +120,11 @@ class Yogi(Optimizer):
     torch's Adam steps it (``torch.view_as_real``).
 
     Raises:
-        ValueError: A setting out of its range (named in the message).
+        ValueError: A setting out of its range (named in the message); ``params`` with no
+            parameter (a used-up ``model.parameters()`` generator) or a group without ``"params"``.
         TypeError: A setting that is not a number (``betas`` not a pair of numbers,
-            ``bias_correction`` not a bool).
+            ``bias_correction`` not a bool); ``params`` that is not an iterable of tensors,
+            ``(name, tensor)`` pairs or param-group dicts (``None``, a single tensor, a dict).
 
     Example:
         >>> model = torch.nn.Linear(2, 1)
@@ -101,6 +146,7 @@ class Yogi(Optimizer):
         weight_decay: float = 0.0,
         bias_correction: bool = True,
     ) -> None:
+        params = _checked_params(params)
         _check("lr", lr, "> 0")
         if isinstance(lr, np.ndarray):  # a 0-d array: the group holds the number (a tensor LR is torch's to keep)
             lr = float(lr)

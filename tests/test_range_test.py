@@ -2484,6 +2484,23 @@ def test_divergence_monitor_takes_numpy_numbers_and_refuses_a_text_beta() -> Non
         DivergenceMonitor(4.0, beta="0.9")
 
 
+def test_a_single_number_where_a_sequence_is_expected_is_named(mlp: nn.Module) -> None:
+    """A 0-d tensor is iterable by its type: it failed with torch's "iteration over a 0-d tensor"."""
+    from lrfinder import LRSweeper, RangeTestResult, StateSnapshot
+
+    zero_d = torch.tensor(1.0)
+    with pytest.raises(TypeError, match=r"^Expected optimizers to be a sequence of torch optimizers, but got "
+                       r"optimizers=tensor\(1\.\), a single number$"):  # fmt: skip
+        LRSweeper(zero_d)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^Expected optimizers to be a sequence of optimizers, .*, a single number$"):
+        StateSnapshot(mlp, zero_d)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^Expected data to be a list of data loaders .*, a single number$"):
+        StateSnapshot(mlp, (), zero_d)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^Expected lrs to be a sequence of numbers, but got lrs=tensor\(1\.\), a "
+                       r"single number$"):  # fmt: skip
+        RangeTestResult(lrs=zero_d, losses=(1.0,), stop_reason="completed")  # type: ignore[arg-type]
+
+
 def test_lr_sweeper_refuses_what_is_not_a_list_of_optimizers(mlp: nn.Module) -> None:
     from lrfinder import LRSweeper
 

@@ -295,6 +295,8 @@ def test_bad_arguments():
         (Path("result.json"), r"but got PosixPath \(a path: .*from_json"),
         # a result's to_dict() or json.load: its keys, "item 0 is a str"
         ({"lrs": [1e-3], "losses": [1.0]}, r"but got a dict; .*RangeTestResult.from_json\(path\).*from_dict"),
+        # a 0-d array: numpy's "iteration over a 0-d array"
+        (np.array(1.0), r"but got ndarray, a single number$"),
     ],
 )
 def test_what_is_not_a_result_is_named(given: object, pattern: str, tmp_path: Path) -> None:

@@ -298,3 +298,13 @@ def test_the_sweep_table_prints_the_minimum_the_recommendation_compares(capsys):
     assert s is not None
     assert minimum_loss(results[0]) > float(np.nanmin(s.smoothed_losses)) + 0.3  # the trap
     assert rows[1].split()[:4] == ["0", f"{s.lr:.2e}", f"{minimum_loss(results[0]):.4g}", f"{s.min_loss_lr:.2e}"]
+
+
+def test_recommend_weight_decay_refuses_a_single_number_by_name():
+    """A 0-d tensor has __len__ and __getitem__: it failed with torch's "iteration over a 0-d tensor"."""
+    result = finish_result(lr_schedule(1e-4, 1.0, 40), np.linspace(2.0, 1.0, 40), "completed")
+    with pytest.raises(TypeError, match=r"^Expected weight_decays to be a sequence \(a list or tuple\), but got Tensor "
+                       r"tensor\(0.0010\), a single number$"):  # fmt: skip
+        recommend_weight_decay([result], torch.tensor(1e-3))
+    with pytest.raises(TypeError, match=r"^Expected results to be a sequence .*, a single number$"):
+        recommend_weight_decay(np.float64(1.0), [1e-3])

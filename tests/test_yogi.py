@@ -170,6 +170,36 @@ def test_yogi_takes_any_real_lr(lr):
     assert w.detach().numpy() == pytest.approx(1.0 - 0.01 / (1 + 1e-3), rel=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        # Were torch's "'NoneType' object is not iterable", "params argument given to the optimizer should be an
+        # iterable of Tensors or dicts, but got torch.FloatTensor", "optimizer got an empty parameter list", a bare
+        # KeyError: 'params' and "optimizer can only optimize Tensors, but one of the params is str/int".
+        (None, TypeError, r"^Expected params to be an iterable of parameters \(model.parameters\(\)\) or a list of "
+         r"param-group dicts, but got NoneType$"),
+        (torch.tensor(1.0), TypeError, r"or a list of param-group dicts, but got a single tensor$"),
+        (torch.zeros(3, requires_grad=True), TypeError, r"but got a single tensor$"),
+        (iter([]), ValueError, r"^Expected params to hold at least one parameter, but got none \(a model.parameters"),
+        ([{"lr": 0.1}], ValueError, r"group 0 has the keys \['lr'\]; pass \{'params': \[...\], 'lr': ...\}$"),
+        ({"params": [torch.zeros(2)]}, TypeError, r"but got dict: pass one group in a list"),
+        ([1, 2], TypeError, r"^Expected params to hold tensors \(model.parameters\(\)\) or param-group dicts, but "
+         r"item 0 is int 1$"),
+    ],
+)
+def test_yogi_refuses_bad_params_by_name(params, error, match):
+    with pytest.raises(error, match=match):
+        Yogi(params)
+
+
+def test_yogi_takes_what_torch_optimizers_take():
+    model = torch.nn.Linear(2, 1)
+    for params in (model.parameters(), list(model.parameters()), model.named_parameters(),
+                   [{"params": [model.weight]}, {"params": [model.bias], "lr": 0.1}]):  # fmt: skip
+        opt = Yogi(params, lr=0.01)
+        assert sum(len(g["params"]) for g in opt.param_groups) == 2
+
+
 def test_yogi_rejects_sparse_gradients():
     emb = torch.nn.Embedding(4, 2, sparse=True)
     opt = Yogi(emb.parameters())
