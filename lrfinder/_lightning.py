@@ -28,6 +28,7 @@ import importlib.util
 import inspect
 import math
 import random
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
@@ -975,6 +976,7 @@ class ManualStepper(_Stepper):
             return (
                 f"{self.who}(monitor={self.monitor!r}): training_step did not log {self.monitor!r} in "
                 f"{MAX_SKIPPED} calls (logged: {logged or 'nothing'}). Log it with self.log({self.monitor!r}, loss)."
+                + _counter_hint(self.pl_module)
             )
         if stepped:
             logged = sorted(self._logged_instead)
@@ -982,12 +984,34 @@ class ManualStepper(_Stepper):
             return (
                 "training_step gave no loss under manual optimization: return it (a tensor or a dict "
                 f"with 'loss') or log it with self.log and pass its key as {self.who}(monitor=...){keys}."
+                + _counter_hint(self.pl_module)
             )
         return (
             f"training_step ran {MAX_SKIPPED} times under manual optimization without stepping an optimizer of "
             "configure_optimizers: the range test sweeps one LR per optimizer step. Call opt.step() on "
             f"self.optimizers() in training_step (at least once per {MAX_SKIPPED} batches)."
+            + _counter_hint(self.pl_module)
         )
+
+
+def _counter_hint(pl_module: pl.LightningModule) -> str:
+    """A note for a ``training_step`` that reads the Trainer's counters, which stay at 0 through the test.
+
+    A GAN that alternates its networks on ``self.global_step % 2`` runs the same one on every call
+    of the test, so the loss it logs on the other one's calls never comes: the messages above then
+    sent the user to log a key that ``training_step`` does log.
+    """
+    try:
+        source = inspect.getsource(type(pl_module).training_step)
+    except (OSError, TypeError):  # defined in a notebook cell or built at run time: no note
+        return ""
+    read = [name for name in ("global_step", "current_epoch") if re.search(rf"\b{name}\b", source)]
+    if not read:
+        return ""
+    return (
+        f" training_step reads {' and '.join(read)}: the Trainer's counters stay at 0 through the range test, so a "
+        "choice made on them goes the same way on every call there. Choose by batch_idx instead."
+    )
 
 
 def make_stepper(

@@ -907,6 +907,37 @@ def test_manual_monitor_never_logged_is_a_clear_error(tmp_path: Path) -> None:
         t.fit(GAN(), make_loader())
 
 
+def test_manual_monitor_missing_under_a_branch_on_global_step_names_the_counter(tmp_path: Path) -> None:
+    """A GAN alternating on self.global_step runs one branch through the test (the counters stay at 0 there): the
+    message told the user to log 'g_loss', which training_step does log, on the other branch."""
+
+    class StepAlternatingGAN(GAN):
+        def training_step(self, batch: Any, batch_idx: int) -> None:
+            g_opt, d_opt = self.optimizers()
+            x, y = batch
+            opt, loss, key = (
+                (d_opt, F.mse_loss(self.disc(x).squeeze(1), y.float()), "d_loss")
+                if self.global_step % 2 == 0
+                else (g_opt, F.cross_entropy(self.gen(x), y), "g_loss")
+            )
+            opt.zero_grad()
+            self.manual_backward(loss)
+            opt.step()
+            self.log(key, loss)
+
+    t = trainer(tmp_path, [LRFinder(monitor="g_loss", **FAST)], max_steps=1)
+    with pytest.raises(
+        ModelError,
+        match=r"did not log 'g_loss'.*logged: \['d_loss'\]\).*training_step reads global_step: the Trainer's counters "
+        r"stay at 0 through the range test.*Choose by batch_idx instead\.$",
+    ):
+        t.fit(StepAlternatingGAN(), make_loader())
+    # A key that is logged nowhere gets no note about counters the module does not read.
+    t = trainer(tmp_path, [LRFinder(monitor="gen_loss", **FAST)], max_steps=1)
+    with pytest.raises(ModelError, match=r"self\.log\('gen_loss', loss\)\.$"):
+        t.fit(GAN(), make_loader())
+
+
 def test_manual_without_loss_or_monitor_is_a_clear_error(tmp_path: Path) -> None:
     # The keys training_step logged are named, as with a monitor it never logs: the message said only
     # "pass its key as LRFinder(monitor=...)", leaving the user to find which keys there were.
