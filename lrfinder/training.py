@@ -270,10 +270,16 @@ def _classes(package: str) -> tuple[type, type, type]:
             epochs: int,
             on_epoch_end: Callable[[EpochSummary], None] | None,
             on_batch_end: Callable[[int, int], None] | None,
+            last_batch_of_one: str | None = None,
         ) -> None:
             self.epochs = epochs
             self.on_epoch = on_epoch_end
             self.on_batch = on_batch_end
+            # How each pass ends on a batch of one example (train_data's own account), else None: the first
+            # batch's forward is watched for a BatchNorm layer that could not take it.
+            self.last_batch_of_one = last_batch_of_one
+            self._bn_hooks: list[Any] = []
+            self._one_per_example: list[tuple[str, tuple[int, ...]]] = []  # BatchNorm layers and their input shape
             self.lrs: list[float] = []
             self.summaries: list[EpochSummary] = []
             self.losses: list[float] = []
@@ -283,6 +289,52 @@ def _classes(package: str) -> tuple[type, type, type]:
 
         def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             self.losses = []
+
+        def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            """With a pass ending on a batch of one example, watch the first batch's BatchNorm inputs."""
+            if self.last_batch_of_one is None:
+                return
+            # A plain model's layers by their names in it (not under the wrapper's "model.").
+            root = pl_module.model if isinstance(pl_module, PlainModule) else pl_module
+            for name, module in root.named_modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+
+                    def seen(m: nn.Module, args: tuple[Any, ...], name: str = name) -> None:
+                        x = args[0] if args else None
+                        batch_stats = m.training or getattr(m, "running_mean", None) is None
+                        if isinstance(x, torch.Tensor) and x.dim() >= 2 and batch_stats:
+                            # Values per channel = examples x the spatial size: 1 per example fails on a batch of 1.
+                            if x.shape[0] > 1 and x.numel() // max(1, x.shape[1]) == x.shape[0]:
+                                self._one_per_example.append((name, tuple(x.shape)))
+
+                    self._bn_hooks.append(module.register_forward_pre_hook(seen))
+
+        def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
+            """Refuse a pass ending on a batch of one example that a BatchNorm layer cannot take.
+
+            Checked after the first batch's forward, before any backward or step: it failed on that last batch,
+            at the end of the first epoch, after training on the others.
+            """
+            if not self._bn_hooks:
+                return
+            for hook in self._bn_hooks:
+                hook.remove()
+            self._bn_hooks = []
+            if self._one_per_example:
+                name, shape = self._one_per_example[0]
+                raise DataError(
+                    f"train_data ends each pass on a batch of one example ({self.last_batch_of_one}), and the "
+                    f"BatchNorm layer {name or 'the model'!r} takes one value per channel per example "
+                    f"(its input is {shape} on the first batch): in training mode it needs more than one value per "
+                    "channel, so training would fail on that batch, at the end of the first epoch. Set "
+                    "drop_last=True on the DataLoader (that example is left out of each epoch), or a batch_size that "
+                    "leaves no single example over."
+                )
+
+        def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            for hook in self._bn_hooks:  # a fit without a backward (no batch)
+                hook.remove()
+            self._bn_hooks = []
 
         def on_train_batch_start(
             self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
@@ -516,6 +568,29 @@ class _Batches:
 
 def _as_one_loader(data: Iterable[Any]) -> Iterable[Any]:
     return _Batches(data) if isinstance(data, (list, tuple)) else data
+
+
+def _last_batch_of_one(data: Iterable[Any]) -> str | None:
+    """How a pass over ``data`` ends on a batch of one example (``"33 examples in batches of 8"``), else ``None``.
+
+    Read from what ``data`` says of itself, without drawing a batch (a shuffling loader's RNG would
+    move): a DataLoader's sampler length, ``batch_size`` and ``drop_last``, or a list of batches'
+    last and first batch. ``None`` when it cannot tell (a batch sampler of its own, no length).
+    """
+    if isinstance(data, _Batches):
+        batches = data.batches
+        if len(batches) < 2:
+            return None
+        first, last = infer_batch_size(None, batches[0]), infer_batch_size(None, batches[-1])
+        return f"a list of {len(batches)} batches of {first}" if last == 1 and first and first > 1 else None
+    if not isinstance(data, torch.utils.data.DataLoader) or data.batch_size is None or data.drop_last:
+        return None
+    try:
+        examples = len(data.sampler)  # type: ignore[arg-type]
+    except TypeError:  # an IterableDataset, a sampler without length
+        return None
+    size = int(data.batch_size)
+    return f"{examples} examples in batches of {size}" if size > 1 and examples % size == 1 else None
 
 
 def _length(data: Iterable[Any]) -> int | None:
@@ -832,7 +907,7 @@ def train(
         has_val = val_data is not None
         wrapper = validated_module if has_val else plain_module
         module = wrapper(model, loss_fn, configure)
-    watch = watch_class(epochs, on_epoch_end, on_batch_end)
+    watch = watch_class(epochs, on_epoch_end, on_batch_end, _last_batch_of_one(train_data))
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
     sigint = signal.getsignal(signal.SIGINT)

@@ -743,3 +743,58 @@ def test_an_optimizer_given_back_by_a_second_call_is_said_to_start_where_the_fir
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="optimizer.model. returned the optimizer")
         train(model, loader(), optimizer=lambda m: opt, loss_fn=F.cross_entropy)
+
+
+def _bn_regression(examples: int) -> torch.utils.data.TensorDataset:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(examples, 4, generator=gen)
+    return torch.utils.data.TensorDataset(x, x.sum(dim=1, keepdim=True))
+
+
+def test_a_pass_ending_on_one_example_a_batchnorm_cannot_take_is_refused_before_training() -> None:
+    """33 examples in batches of 8: the last batch of one failed in BatchNorm1d after the epoch's other 4 batches
+    had trained the model ("Batch 4 of the pass does not go through the model ... Expected more than 1 value per
+    channel when training")."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    steps: list[tuple[int, int]] = []
+    with pytest.raises(DataError, match=r"^train_data ends each pass on a batch of one example \(33 examples in "
+                       r"batches of 8\), and the BatchNorm layer '1' takes one value per channel per example \(its "
+                       r"input is \(8, 8\) on the first batch\).*Set drop_last=True on the DataLoader"):  # fmt: skip
+        train(model, DataLoader(_bn_regression(33), batch_size=8), loss_fn=F.mse_loss, epochs=2,
+              optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+              on_batch_end=lambda e, b: steps.append((e, b)))  # fmt: skip
+    assert steps == []  # before any batch was trained on
+    assert all(torch.equal(v, before[k]) for k, v in model.named_parameters())
+    # A list of batches ending on one example, and a LightningModule's own BatchNorm, alike.
+    batches = [(x[i : i + 8], y[i : i + 8]) for x, y in [_bn_regression(17).tensors] for i in range(0, 17, 8)]
+    with pytest.raises(DataError, match=r"\(a list of 3 batches of 8\), and the BatchNorm layer '1'"):
+        train(model, batches, loss_fn=F.mse_loss, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1))
+
+    class BNModule(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+
+        def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+            return F.mse_loss(self.net(batch[0]), batch[1])
+
+    with pytest.raises(DataError, match=r"the BatchNorm layer 'net.1' takes one value per channel"):
+        train(BNModule(), DataLoader(_bn_regression(33), batch_size=8),
+              optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1))  # fmt: skip
+
+
+def test_a_batch_of_one_a_batchnorm_can_take_trains() -> None:
+    """No false refusal: BatchNorm2d over 2x2 maps takes a batch of one; drop_last leaves no batch of one."""
+    torch.manual_seed(0)
+    conv = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 1))
+    x = torch.randn(9, 1, 2, 2)
+    data = torch.utils.data.TensorDataset(x, x.flatten(1).sum(dim=1, keepdim=True))
+    result = train(conv, DataLoader(data, batch_size=4), loss_fn=F.mse_loss,
+                   optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01))  # fmt: skip
+    assert result.global_step == 3
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    result = train(mlp, DataLoader(_bn_regression(33), batch_size=8, drop_last=True), loss_fn=F.mse_loss,
+                   optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01))  # fmt: skip
+    assert result.global_step == 4
