@@ -1942,7 +1942,7 @@ def find_lr(
     callback._find_only = True
     if trainer is None:
         # The Trainer of the model's own distribution (lightning.pytorch or pytorch_lightning).
-        trainer = _lightning.trainer_class(model, datamodule)(
+        trainer = _lightning.trainer_class(getattr(model, "_orig_mod", model), datamodule)(
             devices=1,
             max_epochs=1,
             logger=False,

@@ -1859,6 +1859,16 @@ def test_find_lr_on_a_fast_dev_run_trainer_is_refused_and_trains_nothing(tmp_pat
     assert t.global_step == 0
 
 
+def test_find_lr_on_a_compiled_module_builds_the_trainer_of_its_distribution() -> None:
+    """find_lr(torch.compile(module)) picked the Trainer by the compiled wrapper, of neither distribution: the preferred
+    one (lightning.pytorch) refused a pytorch_lightning module ("expected to be a compiled LightningModule")."""
+    model = Net(lr=0.02)
+    initial = weights(model)
+    result = find_lr(torch.compile(model, backend="eager"), train_dataloaders=make_loader(), **FAST)
+    assert result.suggestion is not None and model.lr == 0.02 and model.test_events()
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
 def test_find_lr_without_data_or_with_a_dataset_says_what_to_pass(tmp_path: Path) -> None:
     from lrfinder import DataError
 
