@@ -64,6 +64,7 @@ from .range_test import (
     _error_line,
     check_iterable,
     check_materialized,
+    check_minimizes,
     check_not_a_dataset,
     finish_result,
     infer_batch_size,
@@ -838,6 +839,9 @@ class LRFinder(_CallbackBase):
             raise ModelError(
                 f"Automatic optimization steps one optimizer, but got {len(optimizers)}. Use manual optimization."
             )
+        if automatic:
+            # As range_test refuses it: a climbed objective rises as the model learns, read as divergence.
+            check_minimizes(optimizers[0], "in training_step")
         # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
         check_materialized(pl_module, lazy_fix=_LAZY_FIX.format(self._leave_out))
         frozen = traced_in_eval_mode(pl_module)

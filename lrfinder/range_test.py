@@ -898,6 +898,34 @@ def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
         )
 
 
+def check_minimizes(optimizer: torch.optim.Optimizer, where: str = "in loss_fn or step_fn") -> None:
+    """Refuse an optimizer with a param group that maximizes (``maximize=True``: gradient ascent).
+
+    The range test reads a falling loss as learning and a loss far above its best as divergence;
+    an objective the optimizer climbs rises as the model learns, so the curve would read backwards
+    (its rise taken for a blow-up, no fall found). Negating the objective and minimizing takes the
+    same steps: ``-lr * grad(-f)`` is ``lr * grad(f)``, for every ``torch.optim`` optimizer.
+
+    Args:
+        optimizer: The optimizer to sweep.
+        where: Where the caller's loss is made, for the message (``"in training_step"``).
+
+    Raises:
+        ValueError: A param group has ``maximize`` set.
+
+    """
+    for i, group in enumerate(optimizer.param_groups):
+        if group.get("maximize") is True:
+            name = type(optimizer).__name__
+            raise ValueError(
+                f"Expected an optimizer that minimizes the loss, but param group {i} of {name} has maximize=True: "
+                "the range test reads a falling loss as learning and a rising one as divergence, so an objective "
+                "the optimizer climbs would read backwards. Return the negated objective as the loss (loss = "
+                f"-objective, {where}) and build the optimizer with maximize=False: its steps are the "
+                "same."
+            )
+
+
 def _warmup_owner(hook: object) -> Any:
     """The lrfinder warm-up scheduler (``PlateauWithWarmup``) a step hook is the method of, else ``None``.
 
@@ -4282,8 +4310,9 @@ def range_test(
         why when the curve is inconclusive.
 
     Raises:
-        ValueError: A setting out of range (named, with the value), or an optimizer whose
-            ``step`` needs a closure (``LBFGS``).
+        ValueError: A setting out of range (named, with the value), an optimizer whose
+            ``step`` needs a closure (``LBFGS``), or one with ``maximize=True`` (see
+            :func:`check_minimizes`).
         TypeError: A setting of the wrong type, or a class where an instance is expected
             (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
         DataError: Empty data or a batch of no examples, a map-style ``Dataset`` or a pair of
@@ -4399,6 +4428,7 @@ def range_test(
     owner = with_loss_module(model, loss_fn)
     check_optimizer_of(owner, optimizer)
     check_optimizer_trains(optimizer)
+    check_minimizes(optimizer)
     sweeper = LRSweeper([optimizer])  # checks that every group has an LR to sweep
     model_device = trainable[0].device
     target = check_device("device", device) or model_device

@@ -1017,6 +1017,18 @@ def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Pat
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
 
 
+def test_an_optimizer_that_maximizes_is_refused(tmp_path: Path) -> None:
+    """maximize=True climbed the loss: its rise read as divergence, "the loss never clearly falls"."""
+
+    class Maximizing(Net):
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.01, maximize=True)
+
+    with pytest.raises(ValueError, match=r"param group 0 of SGD has maximize=True.*loss = -objective, in "
+                       r"training_step\) and build the optimizer with maximize=False"):  # fmt: skip
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(Maximizing(), make_loader())
+
+
 def test_a_module_whose_only_trainable_parameters_an_averaged_model_holds_is_told_so(tmp_path: Path) -> None:
     """A frozen module with its EMA as a submodule: "none requires grad" was untrue (the EMA's copies do)."""
     from torch.optim.swa_utils import AveragedModel

@@ -277,6 +277,8 @@ USAGE = {
         ["Invalid value for --warmup-steps", "(--epochs 1 x 4 per epoch = 4), but got 4"],
     ),
     "closure optimizer": (["--optimizer", "LBFGS"], ["--optimizer", "LBFGS.step(closure)", "SGD or Adam"]),
+    # It ran, climbing the cross-entropy: the rise read as a blow-up, "the loss never clearly falls".
+    "opt maximize": (["--opt", "maximize=true"], ["--opt", "maximize=True would climb it", "Drop --opt maximize"]),
     # --epochs 1e9 planned a schedule of 4e9 steps: a MemoryError after the data had loaded.
     "schedule too long to plan": (
         ["--scheduler", "cosine", "--epochs", "1000000000"],

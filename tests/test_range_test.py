@@ -1686,6 +1686,36 @@ def test_several_inputs_for_a_forward_that_takes_them_apart_are_told_how_the_mod
     assert "model(inputs)" not in str(caught.value)
 
 
+def test_an_optimizer_that_maximizes_is_refused_and_the_negated_objective_sweeps_the_same_steps() -> None:
+    """maximize=True climbed the loss it was given: the curve rose as the model learned, its rise was read as a
+    blow-up and the result said "the loss never clearly falls ... blew up from lr=2.29e-01"."""
+    data = make_classification(256)
+    loader = DataLoader(data, batch_size=32)
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    groups = [{"params": model[0].parameters()}, {"params": model[3].parameters(), "maximize": True}]
+    maximizing = torch.optim.SGD(groups, lr=0.01)
+    with pytest.raises(ValueError, match=r"param group 1 of SGD has maximize=True.*Return the negated objective as "
+                       r"the loss \(loss = -objective, in loss_fn or step_fn\)"):  # fmt: skip
+        range_test(model, loader, optimizer=maximizing, loss_fn=lambda out, y: -F.cross_entropy(out, y))
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # As told: minimizing the negated objective takes the same steps as maximizing it.
+    objective = lambda out, y: -F.cross_entropy(out, y)  # noqa: E731
+    model_b = make_mlp()
+    model_b.load_state_dict(model.state_dict())
+    ascent = torch.optim.SGD(model_b.parameters(), lr=0.1, maximize=True)
+    descent = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        for opt, loss in ((descent, -objective(model(x), y)), (ascent, objective(model_b(x), y))):
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), model_b.parameters()))
+    result = range_test(model, loader, optimizer=torch.optim.SGD(model.parameters(), lr=0.01), num_steps=10,
+                        loss_fn=lambda out, y: -objective(out, y))  # fmt: skip
+    assert result.num_steps == 10
+
+
 def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
     """A TensorDataset ran the test one example at a time and reported the 10 features as the batch size."""
     with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples.*"

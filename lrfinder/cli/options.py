@@ -747,6 +747,13 @@ def optimizer_settings(
             "--min-lr to --max-lr (and fit trains with the LR it finds). Drop --opt lr.",
             param_hint="--opt",
         )
+    if settings.get("maximize") is True:
+        # The range test reads a rising loss as divergence: the curve would read backwards (check_minimizes).
+        raise click.BadParameter(
+            "--opt maximize=true: the range test and fit minimize the loss (cross_entropy, mse, the model's own), "
+            "and maximize=True would climb it, so the curve would read backwards. Drop --opt maximize.",
+            param_hint="--opt",
+        )
     if optimizer is not None:
         _check_optimizer_settings(optimizer, settings, origins, weight_decays, device)
     return MappingProxyType(settings)
