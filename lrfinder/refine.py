@@ -37,18 +37,20 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_choice, is_real, plain, sentence
-from .exceptions import DataError, LRFinderError, ModelError
+# At run time, for typing.get_type_hints on the module's functions (refine_range_test, trial_round): analysis
+# imports nothing of lrfinder's engine; RangeTestResult is named lrfinder.RangeTestResult, resolved by the
+# package's lazy names when asked, since range_test imports this module (see lrfinder.exceptions).
+import lrfinder
 
-if TYPE_CHECKING:
-    from .analysis import Suggestion
-    from .range_test import RangeTestResult
+from ._checks import is_choice, is_real, plain, sentence
+from .analysis import Suggestion
+from .exceptions import DataError, LRFinderError, ModelError
 
 __all__ = [
     "Refine",
@@ -563,7 +565,7 @@ class Refinement:
 # --------------------------------------------------------------------------------------------
 
 
-def _falling_points(result: RangeTestResult) -> int:
+def _falling_points(result: lrfinder.RangeTestResult) -> int:
     """Swept points between the start of the falling region and the minimum."""
     s = result.suggestion
     if s is None:
@@ -572,7 +574,7 @@ def _falling_points(result: RangeTestResult) -> int:
     return int(np.sum((lrs >= s.min_lr * (1 - 1e-12)) & (lrs <= s.min_loss_lr * (1 + 1e-12))))
 
 
-def resweep_reason(result: RangeTestResult) -> str | None:
+def resweep_reason(result: lrfinder.RangeTestResult) -> str | None:
     """Why a curve needs another sweep, or ``None`` when it does not.
 
     * ``"still_falling"``: no suggestion because the loss still falls at the largest LR;
@@ -590,7 +592,7 @@ def resweep_reason(result: RangeTestResult) -> str | None:
     return None
 
 
-def blowup_lr(result: RangeTestResult) -> float | None:
+def blowup_lr(result: lrfinder.RangeTestResult) -> float | None:
     """The LR where the recorded curve's smoothed loss blew up, else ``None``.
 
     The analysis's own blow-up (:func:`lrfinder.analysis.find_blowup_lr`: the smoothed loss back up
@@ -605,7 +607,7 @@ def blowup_lr(result: RangeTestResult) -> float | None:
     return find_blowup_lr(result.lrs, result.losses)
 
 
-def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]:
+def next_sweep(result: lrfinder.RangeTestResult, reason: str) -> tuple[float, float, int]:
     """``(min_lr, max_lr, num_steps)`` of the sweep that answers ``reason``.
 
     * ``still_falling``: the same start, the top raised by 3 decades, steps grown so the density
@@ -648,10 +650,10 @@ def next_sweep(result: RangeTestResult, reason: str) -> tuple[float, float, int]
 
 
 def resweep_round(
-    result: RangeTestResult,
+    result: lrfinder.RangeTestResult,
     refine: Refine,
-    sweep: Callable[[float, float, int], RangeTestResult] | None,
-) -> tuple[RangeTestResult, list[Resweep], int, list[str]]:
+    sweep: Callable[[float, float, int], lrfinder.RangeTestResult] | None,
+) -> tuple[lrfinder.RangeTestResult, list[Resweep], int, list[str]]:
     """Round 2: at most ``refine.max_resweeps`` extra sweeps while the reading calls for one.
 
     Each round asks :func:`resweep_reason` whether the current curve needs another sweep and
@@ -1137,7 +1139,7 @@ def run_trials(
 
 
 def refine_range_test(
-    result: RangeTestResult,
+    result: lrfinder.RangeTestResult,
     refine: Refine,
     *,
     model: nn.Module,
@@ -1147,13 +1149,13 @@ def refine_range_test(
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
     device: torch.device,
     val_data: Iterable[Any] | None = None,
-    sweep: Callable[[float, float, int], RangeTestResult] | None = None,
+    sweep: Callable[[float, float, int], lrfinder.RangeTestResult] | None = None,
     autocast_dtype: torch.dtype | None = None,
     new_scaler: Callable[[], Any] | None = None,
     clip: Callable[[torch.optim.Optimizer], None] | None = None,
     reduce: Callable[[list[float]], list[float]] | None = None,
     on_trial: Callable[[int, float, int, float], None] | None = None,
-) -> RangeTestResult:
+) -> lrfinder.RangeTestResult:
     """Rounds 2 and 3 after a plain-engine sweep; returns ``result`` with :attr:`refinement`.
 
     The model and optimizer must be in the state the sweep started from (the engine restored
@@ -1307,7 +1309,7 @@ def refine_range_test(
     return replace(result, refinement=refinement)
 
 
-def all_diverged_message(result: RangeTestResult) -> str | None:
+def all_diverged_message(result: lrfinder.RangeTestResult) -> str | None:
     """What to say when trials ran and every one diverged, else ``None``.
 
     ``result.lr`` then falls back to the curve's suggestion, an LR the trials around it did not

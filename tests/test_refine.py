@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
+import textwrap
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -941,3 +944,31 @@ def test_no_trials_note_quotes_the_inconclusive_reading_as_sentences() -> None:
     (note,) = result.refinement.notes
     assert note == f"no trials: the curve is inconclusive. {result.error}"
     assert ".)" not in note
+
+
+def test_get_type_hints_resolves_on_every_function_of_the_module() -> None:
+    """refine_range_test and trial_round raised NameError ('RangeTestResult', 'Suggestion': imported under
+    TYPE_CHECKING only, as range_test imports this module). In a fresh interpreter, lrfinder.refine imported first."""
+    code = textwrap.dedent(
+        """
+        import inspect, json, sys, typing
+        import lrfinder.refine as module
+        assert "lrfinder.range_test" not in sys.modules  # no engine imported by the module itself
+        failed, checked = [], 0
+        for name, obj in vars(module).items():
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__:
+                checked += 1
+                try:
+                    typing.get_type_hints(obj)
+                except Exception as exc:
+                    failed.append(f"{name}: {type(exc).__name__}: {exc}")
+        hints = typing.get_type_hints(module.refine_range_test)
+        print(json.dumps({"failed": failed, "checked": checked, "returns": hints["return"].__qualname__,
+                          "s": typing.get_type_hints(module.trial_round)["s"].__qualname__}))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["failed"] == [] and report["checked"] > 20, report
+    assert (report["returns"], report["s"]) == ("RangeTestResult", "Suggestion")
