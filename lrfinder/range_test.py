@@ -2363,8 +2363,9 @@ def _check_snapshot_arguments(model: object, optimizers: object, data: object) -
 class StateSnapshot:
     """An in-memory snapshot of everything a range test changes; :meth:`restore` puts it back.
 
-    Captures the model's parameters, gradients, buffers and train/eval modes, and which tensor
-    each module holds under each name (a buffer reassigned in ``forward``, ``self.ema = 0.9 *
+    Captures the model's parameters, gradients, buffers (one a forward resizes in place, a quantization
+    observer's ``min_val`` made ``(0,)`` and sized at the first forward, is sized back) and train/eval
+    modes, and which tensor each module holds under each name (a buffer reassigned in ``forward``, ``self.ema = 0.9 *
     self.ema + ...``, is put back, and one registered during the test removed); every optimizer's
     state and param-group hyper-parameters (restored into the same objects, so schedulers and
     wrappers holding them stay valid), and its other attributes: a hand-written wrapper's slow
@@ -2602,6 +2603,10 @@ class StateSnapshot:
                 param.copy_(saved)
                 param.grad = None if grad is None else grad.clone()
             for buf, saved in self._buffers:
+                if buf.shape != saved.shape:
+                    # Resized in place during the test: a quantization observer's min_val/max_val and a
+                    # FakeQuantize's scale/zero_point start empty, (0,), and are resized at the first forward.
+                    buf.resize_(saved.shape)
                 buf.copy_(saved)
             # Latest capture first: should one optimizer be captured twice (late, by watching_optimizers, as well),
             # the capture from before the test is the one left in place.

@@ -2245,6 +2245,49 @@ def test_plain_module_attributes_a_forward_changes_are_restored(dataset: TensorD
     assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
 
 
+class _Observed(nn.Module):
+    """An MLP whose input range is observed into buffers that start empty, (0,), and are resized in place at the
+    first forward, as torch.ao.quantization's MinMaxObserver (min_val/max_val) and FakeQuantize (scale) keep it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.register_buffer("min_val", torch.tensor([]))
+        self.register_buffer("max_val", torch.tensor([]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            low, high = x.detach().amin(0), x.detach().amax(0)
+            if self.min_val.numel() == 0:
+                self.min_val.resize_(low.shape).copy_(low)
+                self.max_val.resize_(high.shape).copy_(high)
+            else:
+                torch.minimum(self.min_val, low, out=self.min_val)
+                torch.maximum(self.max_val, high, out=self.max_val)
+        return self.net(x.clamp(self.min_val, self.max_val))
+
+
+@pytest.mark.parametrize("observed_before", [False, True])
+def test_buffers_resized_in_place_by_a_forward_are_restored(dataset: TensorDataset, observed_before: bool) -> None:
+    """A QAT model's observers (min_val (0,) resized to (10,) at the first forward) failed the restore with "The size
+    of tensor a (10) must match the size of tensor b (0)", left the sweep's ranges in place and raised that bare
+    RuntimeError after a finished sweep."""
+    batches = list(DataLoader(dataset, batch_size=32))
+
+    def run(with_test: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = _Observed()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        _steps(model, opt, batches, 2 if observed_before else 0)
+        if with_test:
+            before = [b.clone() for b in model.buffers()]
+            range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+            assert all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(before, model.buffers(), strict=True))
+        return [*_steps(model, opt, batches[2:], 4), model.min_val.clone(), model.max_val.clone()]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
+
+
 def test_an_unknown_rule_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     """analyze() refused it, but only after the whole sweep had run."""
     steps: list[int] = []
