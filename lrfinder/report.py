@@ -417,12 +417,13 @@ def _ratio_text(ratio: float) -> str:
     return f"{ratio:.2g}×"
 
 
-def _lr_groups(results: Sequence[RangeTestResult]) -> tuple[str, str] | None:
+def _lr_groups(results: Sequence[RangeTestResult], *, names: bool = True) -> tuple[str, str] | None:
     """Which param group's LR the LR axis shows, when the optimizer's groups had different LRs.
 
     Returns ``(swept, others)``: ``("group 1 'head'", "group 0 'body' at 0.1×")``, or ``("each
     curve's group with the largest LR", "the others at their ratios to it")`` for an overlay whose
     curves had other groups; ``None`` when every group had the same LR (or none was recorded).
+    With ``names=False`` the groups are said by their index alone (``"group 1"``).
     """
     split = [r for r in results if r.lr_ratios and min(r.lr_ratios) < 1.0]
     if not split:
@@ -431,13 +432,14 @@ def _lr_groups(results: Sequence[RangeTestResult]) -> tuple[str, str] | None:
     if len(results) > 1 and any((r.lr_ratios, r.group_names) != (first.lr_ratios, first.group_names) for r in results):
         return "each curve's group with the largest LR", "the others at their ratios to it"
     ref = first.lr_group or 0
+    group_names = first.group_names if names else ()
     others = [(i, ratio) for i, ratio in enumerate(first.lr_ratios) if i != ref]
     if len(others) == 1:
         i, ratio = others[0]
-        return _group_name(ref, first.group_names), f"{_group_name(i, first.group_names)} at {_ratio_text(ratio)}"
+        return _group_name(ref, group_names), f"{_group_name(i, group_names)} at {_ratio_text(ratio)}"
     low, high = min(r for _, r in others), max(r for _, r in others)
     span = _ratio_text(low) if low == high else f"{_ratio_text(low)} to {_ratio_text(high)}"
-    return _group_name(ref, first.group_names), f"the other {len(others)} groups at {span}"
+    return _group_name(ref, group_names), f"the other {len(others)} groups at {span}"
 
 
 def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None) -> str:
@@ -446,8 +448,10 @@ def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None)
     ``learning rate of param group 1 'head' (log scale; group 0 'body' at 0.1× of it)``: the
     sweep set the group with the largest LR and kept the others' ratios, so the curve's LRs (and
     the picks) are that group's. ``width``: the characters a line of the label may hold (a small
-    axes of one's own); a longer label is said shorter (``LR of param group 1 'head'; ...``, the
-    log scale read from the ticks) and broken in lines.
+    axes of one's own); a longer label is said shorter, in at most two lines (a third ran into
+    the axes below in a 3 x 2 inch subplot): ``LR of param group 1 'head' (group 0 'body' at
+    0.1×)``, the log scale read from the ticks; then without "param"; then the groups by their
+    index alone (``LR of group 1 (group 0 at 0.1×)``); then cut short with "…".
     """
     groups = _lr_groups(results)
     if groups is None:
@@ -456,7 +460,21 @@ def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None)
     label = f"learning rate of param {swept} (log scale; {others} of it)"
     if width is None or len(label) <= width:
         return label
-    return "\n".join(textwrap.wrap(f"LR of param {swept} ({others})", width))
+    unnamed = _lr_groups(results, names=False) or groups
+    shorter = (
+        (f"LR of param {swept}", f"({others})"),
+        (f"LR of {swept}", f"({others})"),
+        (f"LR of {unnamed[0]}", f"({unnamed[1]})"),
+    )
+    # The group on one line and the others on the next reads best; a break inside either comes next.
+    for head, tail in shorter:
+        if len(head) <= width and len(tail) <= width:
+            return f"{head} {tail}" if len(head) + 1 + len(tail) <= width else f"{head}\n{tail}"
+    for head, tail in shorter:
+        lines = textwrap.wrap(f"{head} {tail}", width)
+        if len(lines) <= 2:
+            return "\n".join(lines)
+    return "\n".join(textwrap.wrap(" ".join(shorter[-1]), width, max_lines=2, placeholder=" …"))
 
 
 def _sweep(result: RangeTestResult) -> str:
@@ -774,7 +792,7 @@ def _keep_lr_labels_inside(ax: Axes) -> None:
     recommended curve's name in an overlay) near the middle ran off the panel and the figure.
     Of the two sides, the one that runs out less wins. A label wider than either side leaves (a
     small axes of one's own) is set smaller, down to :data:`_SMALL_LR_LABEL_PT`, then said shorter
-    (``lr = 2.85e-02``, the curve's name left to the legend), then set smaller again, down to
+    (``suggested: 2.85e-02``, the curve's name left to the legend), then set smaller again, down to
     :data:`_SMALLEST_LR_LABEL_PT`. Measured on the final layout.
     """
     renderer = _renderer(ax)
@@ -821,9 +839,11 @@ def _keep_lr_labels_inside(ax: Axes) -> None:
 _SMALL_LR_LABEL_PT = 9.0
 _SMALLEST_LR_LABEL_PT = 7.5
 #: How an LR label too long for its panel at that size is said shorter: the words before the LR,
-#: and an overlay curve's name (its legend entry names it).
+#: each pick keeping its own word (``suggested: 2.85e-02``, ``refined: 2.00e-02``, ``curve: ...``,
+#: ``scaled: ...``; both picks read "lr = ..." before, alike), and an overlay curve's name (its
+#: legend entry names it).
 _SHORTER_LR_LABELS: tuple[tuple[str, str], ...] = (
-    (r"^( ?)(suggested|refined) lr = ", r"\1lr = "),
+    (r"^( ?)(suggested|refined) lr = ", r"\1\2: "),
     (r"^( ?)curve's reading = ", r"\1curve: "),
     (r"^( ?)scaled lr = ", r"\1scaled: "),
     (r" \([^()\n]*\)( ?)$", r"\1"),

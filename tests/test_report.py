@@ -1207,7 +1207,8 @@ def test_ax_legend_fits_a_small_subplot(tmp_path: Path, layout: str | None):
 def test_ax_lr_labels_stay_inside_a_small_subplot(tmp_path: Path, layout: str | None):
     """The 12 pt bold "suggested lr = 2.85e-02" (an overlay's with the curve's name) was wider than a 3 x 2 inch
     subplot on either side of its line: it ran off the figure or over the next subplot. It is set smaller, then
-    said shorter ("lr = 2.85e-02"); a label that fits is left as it is."""
+    said shorter ("suggested: 2.85e-02"); a label that fits is left as it is. A refined LR's is "refined: ...": both
+    read "lr = ..." when said shorter, alike."""
     import matplotlib.pyplot as plt
 
     overlay = [replace(make_result(seed=i, center=-2.0 + 0.3 * i), label=f"wd=1e-{i + 2}") for i in range(3)]
@@ -1215,12 +1216,13 @@ def test_ax_lr_labels_stay_inside_a_small_subplot(tmp_path: Path, layout: str | 
     try:
         plot_range_test(make_result(), ax=axes[0])
         plot_range_test(overlay, ax=axes[1], highlight=1)
+        plot_range_test(replace(make_result(), refinement=make_refinement()), ax=axes[2])
         fig.savefig(tmp_path / "small.png", dpi=100)
         renderer = fig.canvas.get_renderer()
-        for ax in axes[:2]:
-            [label] = [t for t in ax.texts if t.get_gid() == "lr_label"]
+        for ax, word in zip(axes, ("suggested: ", "suggested: ", "refined: ")):
+            label = [t for t in ax.texts if t.get_gid() == "lr_label"][0]
             assert _inside(label.get_window_extent(renderer), ax.get_window_extent(renderer), slack=3.0), label
-            assert label.get_text().strip().startswith("lr = ") and label.get_fontsize() >= 7.5
+            assert label.get_text().strip().startswith(word) and label.get_fontsize() >= 7.5
     finally:
         plt.close(fig)
     wide, ax = plt.subplots(figsize=(8, 5))
@@ -1255,9 +1257,19 @@ def test_the_lr_axis_names_the_param_group_it_shows():
     small, ax = plt.subplots(figsize=(3, 2))
     try:
         plot_range_test(two, ax=ax)
-        assert ax.get_xlabel().replace("\n", " ") == "LR of param group 1 'head' (group 0 'body' at 0.1×)"
+        # It wrapped to three lines ("LR of param group 1\n'head' (group 0 'body'\nat 0.1×)"), running into what is
+        # below the axes: two at most, the group on the first.
+        assert ax.get_xlabel() == "LR of param group 1 'head'\n(group 0 'body' at 0.1×)"
+        named = replace(two, group_names=("backbone.encoder", "classifier_head"))
+        ax.clear()
+        plot_range_test(named, ax=ax)
+        assert ax.get_xlabel() == "LR of group 1\n(group 0 at 0.1×)"  # the names left to the header
     finally:
         plt.close(small)
+    from lrfinder.report import _lr_axis_label
+
+    for width in range(8, 60):  # whatever the width: two lines at most
+        assert _lr_axis_label([named], width=width).count("\n") <= 1, width
 
 
 def test_ax_keeps_the_inconclusive_message_inside_a_small_axes():
