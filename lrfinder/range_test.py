@@ -4005,10 +4005,28 @@ def _has_grads(optimizer: torch.optim.Optimizer) -> bool:
     return any(p.grad is not None for g in optimizer.param_groups for p in g["params"])
 
 
+def _packed_loss_hint(value: object) -> str:
+    """`` Its 'loss' entry is a tensor: return it alone ...`` for a loss packed with its parts, else ``""``.
+
+    A loss function that returns ``{"loss": total, "mse": ..., "kl": ...}`` or ``(total, parts)`` (as a
+    Lightning ``training_step`` may return it) was answered "got dict" only.
+    """
+    if isinstance(value, Mapping) and isinstance(value.get("loss"), torch.Tensor):
+        return (
+            " Its 'loss' entry is a tensor, the loss beside its parts: return that entry alone (my_loss(...)['loss'])."
+        )
+    if isinstance(value, (tuple, list)) and value and _is_scalar_loss(value[0]):
+        return (
+            " Its first item is a scalar tensor, the loss beside its parts: return that item alone (my_loss(...)[0])."
+        )
+    return ""
+
+
 def _check_loss(loss: object) -> torch.Tensor:
     if not isinstance(loss, torch.Tensor):
         raise ModelError(
-            f"The loss must be a torch.Tensor, but got {type(loss).__name__}. Return a tensor from loss_fn/step_fn."
+            f"The loss must be a torch.Tensor, but got {type(loss).__name__}.{_packed_loss_hint(loss)} Return a tensor "
+            "from loss_fn/step_fn."
         )
     if loss.numel() != 1:
         raise ModelError(

@@ -1716,6 +1716,30 @@ def test_an_optimizer_that_maximizes_is_refused_and_the_negated_objective_sweeps
     assert result.num_steps == 10
 
 
+def test_a_loss_returned_with_its_parts_is_told_which_item_to_return(mlp: nn.Module, loader: DataLoader) -> None:
+    """A loss_fn returning {"loss": total, "mse": ...} or (total, parts) was answered "got dict" only."""
+
+    def parts(out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        ce = F.cross_entropy(out, y)
+        return ce + 0.0, {"ce": ce.detach()}
+
+    cases: list[tuple[Any, str]] = [
+        (parts, r"got tuple\. Its first item is a scalar tensor, the loss beside its parts: return that item alone "
+                r"\(my_loss\(\.\.\.\)\[0\]\)"),
+        (lambda out, y: {"loss": parts(out, y)[0], **parts(out, y)[1]},
+         r"got dict\. Its 'loss' entry is a tensor.*\(my_loss\(\.\.\.\)\['loss'\]\)"),
+    ]  # fmt: skip
+    for loss_fn, pattern in cases:
+        with pytest.raises(ModelError, match=pattern):
+            range_test(mlp, loader, loss_fn=loss_fn, num_steps=10)
+        with pytest.raises(ModelError, match=pattern):
+            range_test(mlp, loader, step_fn=lambda m, b, f=loss_fn: f(m(b[0]), b[1]), num_steps=10)
+    # A tuple whose first item is no loss is not told to return it.
+    with pytest.raises(ModelError) as caught:
+        range_test(mlp, loader, loss_fn=lambda out, y: (out, y), num_steps=10)
+    assert "first item" not in str(caught.value)
+
+
 def test_a_dataset_given_as_batches_is_refused(mlp: nn.Module, dataset: TensorDataset) -> None:
     """A TensorDataset ran the test one example at a time and reported the 10 features as the batch size."""
     with pytest.raises(DataError, match=r"train_data is a TensorDataset, a Dataset: its items are single examples.*"
