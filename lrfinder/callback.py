@@ -458,6 +458,10 @@ class LRFinder(_CallbackBase):
         self._unstepped: tuple[Any, int] | None = None
         # The value put in the module's LR attribute (the applied LR, or what configure_optimizers scales to it).
         self._attr_value: float | None = None
+        # The attribute that carries the LR (None: none does, the optimizers' LRs were rescaled), and whether the
+        # checkpoint a resumed fit loaded said so (checkpoints of older versions did not).
+        self._attr_used: str | None = None
+        self._attr_known = True
         # The per-device batch set for target_batch_size (None when the fit's own was kept): a resumed fit needs it.
         self._batch_size: int | None = None
 
@@ -491,6 +495,8 @@ class LRFinder(_CallbackBase):
             self.result = None
             self.applied_lr = None
             self._attr_value = None
+            self._attr_used = None
+            self._attr_known = True
             self._batch_size = None
 
     @override
@@ -541,6 +547,10 @@ class LRFinder(_CallbackBase):
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
             )
             attr = self._find_attr(pl_module)
+            if self._attr_known and self.attr_name is None:
+                # The attribute that carried the checkpoint's LR, or none: an unrelated self.lr is left alone.
+                used = self._attr_used
+                attr = used if used is not None and _has_attr(pl_module, used) else None
             if self.applied_lr is not None and attr is not None:
                 # The restored optimizer trains with the LR the checkpoint's fit found: say so in the attribute.
                 value = self._attr_value if self._attr_value is not None else self.applied_lr
@@ -559,6 +569,7 @@ class LRFinder(_CallbackBase):
         self.applied_lr = None
         self.result = None
         self._attr_value = None
+        self._attr_used = None
         self._batch_size = None
         self._replaced = None
         self._unstepped = None
@@ -686,6 +697,7 @@ class LRFinder(_CallbackBase):
             "result": None if self.result is None else self.result.to_dict(),
             "applied_lr": self.applied_lr,
             "attr_value": self._attr_value,
+            "attr": self._attr_used,
             "batch_size": self._batch_size,
         }
 
@@ -696,6 +708,8 @@ class LRFinder(_CallbackBase):
         self.result = None if data is None else RangeTestResult.from_dict(data)
         self.applied_lr = state_dict.get("applied_lr")
         self._attr_value = state_dict.get("attr_value")
+        self._attr_used = state_dict.get("attr")
+        self._attr_known = "attr" in state_dict
         self._batch_size = state_dict.get("batch_size")
 
     # ----------------------------------------------------------------------------------------
@@ -1331,6 +1345,8 @@ class LRFinder(_CallbackBase):
         if self.optimizer is None and _has_cycle(trainer.lr_scheduler_configs):
             lr = suggestion.max_lr
         self._attr_value = None
+        self._attr_used = attr
+        before = _lr_holders(trainer, pl_module, attr) if attr is not None else []
         if attr is not None:
             self._set_lr_everywhere(trainer, pl_module, attr, lr)
             self._attr_value = lr
@@ -1346,6 +1362,14 @@ class LRFinder(_CallbackBase):
             # After target_batch_size changed the batch, schedules sized from the fit's steps
             # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
             trainer.strategy.setup_optimizers(trainer)
+        if attr is not None and self.attr_name is None and not _moved(tested, trainer):
+            # The attribute found by name drives no LR configure_optimizers builds (it reads another: an unrelated
+            # self.lr beside the hparams.learning_rate it uses). Left as it was, not overwritten; the next
+            # candidate that does drive them takes the LR, else none does and the optimizers are rescaled.
+            _restore_holders(before)
+            attr = self._attr_driving(trainer, pl_module, lr, tested, skip=attr.rsplit(".", 1)[-1])
+            self._attr_used = attr
+            self._attr_value = None if attr is None else lr
         factors = _factors(lr, tested, trainer)
         if attr is not None and len(factors) == len(tested):
             # The groups the attribute drives moved when it was set; when configure_optimizers scales it
@@ -1419,6 +1443,30 @@ class LRFinder(_CallbackBase):
         # A read-only property (``@property def lr``) cannot take the LR: the next candidate
         # (e.g. the ``hparams.lr`` it reads), else the rescale of the rebuilt optimizers.
         return next((n for n in LR_ATTRIBUTES if _has_attr(pl_module, n) and _settable(pl_module, n)), None)
+
+    def _attr_driving(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, tested: Sequence[float], skip: str
+    ) -> str | None:
+        """The first LR attribute (:data:`LR_ATTRIBUTES`, of a name other than ``skip``) that moves the rebuilt LRs.
+
+        Each candidate is set to ``lr`` and ``configure_optimizers`` runs again; one that moves
+        nothing is put back. Returns ``None`` when none does (the optimizers then hold the LRs
+        the test swept at, built from the attributes as they were).
+        """
+        names = [skip]
+        for candidate in LR_ATTRIBUTES:
+            name = candidate.rsplit(".", 1)[-1]
+            if name in names or not (_has_attr(pl_module, candidate) and _settable(pl_module, candidate)):
+                continue
+            names.append(name)
+            before = _lr_holders(trainer, pl_module, candidate)
+            self._set_lr_everywhere(trainer, pl_module, candidate, lr)
+            trainer.strategy.setup_optimizers(trainer)
+            if _moved(tested, trainer):
+                return candidate
+            _restore_holders(before)
+            trainer.strategy.setup_optimizers(trainer)
+        return None
 
     def _set_lr_everywhere(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str, lr: float) -> None:
         """Set ``attr`` and every other holder of its name (``self.lr`` and ``hparams.lr``), as Lightning's tuner does.
@@ -2181,6 +2229,31 @@ def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> l
         if (name in obj) if isinstance(obj, Mapping) else hasattr(obj, name):
             out.append(obj)
     return out
+
+
+def _lr_holders(trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str) -> list[tuple[Any, str, Any]]:
+    """What :meth:`LRFinder._set_lr_everywhere` would set for ``attr``, with the values they hold now."""
+    *path, name = attr.split(".")
+    obj: Any = pl_module
+    for part in path:
+        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+    out = [(obj, name, _get(obj, name))]
+    for holder in _holders(trainer, pl_module, name):
+        if all(holder is not h for h, _, _ in out) and _is_number(_get(holder, name)) and _settable(holder, name):
+            out.append((holder, name, _get(holder, name)))
+    return out
+
+
+def _restore_holders(saved: Sequence[tuple[Any, str, Any]]) -> None:
+    """Put back the values :func:`_lr_holders` read."""
+    for holder, name, value in saved:
+        _put(holder, name, value)
+
+
+def _moved(tested: Sequence[float], trainer: pl.Trainer) -> bool:
+    """Whether any param group's configured LR now differs from the one the test swept at (or their number does)."""
+    bases = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
+    return len(bases) != len(tested) or any(not math.isclose(t, b, rel_tol=1e-9) for t, b in zip(tested, bases))
 
 
 def _send_metrics(trainer: pl.Trainer, metrics: Mapping[str, float]) -> None:

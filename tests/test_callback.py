@@ -2152,6 +2152,27 @@ def test_hparams_lr_comes_before_a_learning_rate_attribute(tmp_path: Path) -> No
     assert model.learning_rate == 0.5
 
 
+def test_an_unrelated_lr_attribute_is_left_alone_for_the_hyperparameter_that_sets_the_lr(tmp_path: Path) -> None:
+    """self.lr beside the hparams.learning_rate configure_optimizers reads: hparams.learning_rate takes the LR.
+
+    ``lr`` is looked up first (as Lightning's tuner does); it drives no LR there, yet LRFinder overwrote it and left
+    hparams.learning_rate (the checkpoint's LR) as it was. A fit resumed from the checkpoint leaves it alone too.
+    """
+    ckpt_dir = tmp_path / "ckpt"
+    finder = LRFinder(**FAST)
+    model, cls = fit_hparams_net(tmp_path, finder, "learning_rate", lr=0.5)  # another rate, not read
+    assert model.lr == 0.5
+    t = trainer(tmp_path, [finder, ModelCheckpoint(dirpath=ckpt_dir, save_last=True)], enable_checkpointing=True)
+    t.fit(model := cls(), make_loader())
+    applied = finder.applied_lr
+    assert model.lr == 0.5 and model.hparams.learning_rate == applied
+    assert torch.load(ckpt_dir / "last.ckpt", weights_only=False)["hyper_parameters"]["learning_rate"] == applied
+    again = LRFinder(**FAST)
+    with pytest.warns(UserWarning, match=r"resumes from ckpt_path.*learning_rate is set to the value that fit gave it"):
+        trainer(tmp_path, [again], max_steps=8).fit(resumed := cls(), make_loader(), ckpt_path=ckpt_dir / "last.ckpt")
+    assert resumed.lr == 0.5 and resumed.hparams.learning_rate == applied
+
+
 def test_attr_name_plain_finds_the_hparams_entry(tmp_path: Path) -> None:
     """attr_name="learning_rate" with only hparams.learning_rate: found there, as Lightning's tuner finds it.
 
