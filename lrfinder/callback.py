@@ -1363,13 +1363,14 @@ class LRFinder(_CallbackBase):
             # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
             trainer.strategy.setup_optimizers(trainer)
         if attr is not None and self.attr_name is None and not _moved(tested, trainer):
-            # The attribute found by name drives no LR configure_optimizers builds (it reads another: an unrelated
-            # self.lr beside the hparams.learning_rate it uses). Left as it was, not overwritten; the next
-            # candidate that does drive them takes the LR, else none does and the optimizers are rescaled.
-            _restore_holders(before)
-            attr = self._attr_driving(trainer, pl_module, lr, tested, skip=attr.rsplit(".", 1)[-1])
-            self._attr_used = attr
-            self._attr_value = None if attr is None else lr
+            # The attribute found by name drives no LR configure_optimizers builds: when a later candidate does
+            # (an unrelated self.lr beside the hparams.learning_rate it reads), that one takes the LR and the first
+            # is left as it was. Else the first keeps it (the optimizers are rescaled to it below): a
+            # configure_optimizers that returns the optimizer it built before reads none of them again.
+            driving = self._attr_driving(trainer, pl_module, lr, tested, skip=attr.rsplit(".", 1)[-1])
+            if driving is not None:
+                _restore_holders(before)
+                attr = self._attr_used = driving
         factors = _factors(lr, tested, trainer)
         if attr is not None and len(factors) == len(tested):
             # The groups the attribute drives moved when it was set; when configure_optimizers scales it
@@ -1451,7 +1452,7 @@ class LRFinder(_CallbackBase):
 
         Each candidate is set to ``lr`` and ``configure_optimizers`` runs again; one that moves
         nothing is put back. Returns ``None`` when none does (the optimizers then hold the LRs
-        the test swept at, built from the attributes as they were).
+        the test swept at).
         """
         names = [skip]
         for candidate in LR_ATTRIBUTES:

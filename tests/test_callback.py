@@ -2173,6 +2173,23 @@ def test_an_unrelated_lr_attribute_is_left_alone_for_the_hyperparameter_that_set
     assert resumed.lr == 0.5 and resumed.hparams.learning_rate == applied
 
 
+def test_the_lr_attribute_of_a_module_that_builds_its_optimizer_once_holds_the_found_lr(tmp_path: Path) -> None:
+    """configure_optimizers that returns the optimizer it built before reads self.lr no more: it moves no LR when set,
+    and no other attribute does, so it takes the found LR the optimizers are rescaled to (checkpoints carry it)."""
+
+    class BuiltOnce(SavedNet):
+        def configure_optimizers(self) -> Any:
+            if not hasattr(self, "_built"):
+                self._built = super().configure_optimizers()
+            return self._built
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model := BuiltOnce(), make_loader())
+    assert finder.applied_lr is not None and model.lr == model.hparams.lr == finder.applied_lr
+    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
 def test_attr_name_plain_finds_the_hparams_entry(tmp_path: Path) -> None:
     """attr_name="learning_rate" with only hparams.learning_rate: found there, as Lightning's tuner finds it.
 
