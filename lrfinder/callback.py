@@ -649,7 +649,7 @@ class LRFinder(_CallbackBase):
             )
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
-        value = self._attr_value
+        value, attr = self._attr_value, self._attr_used  # the attribute that took the LR (another may have been found)
         if attr is not None and value is not None and not math.isclose(value, self.applied_lr, rel_tol=1e-9):
             # configure_optimizers scales the attribute for the reference group (a head at self.lr * 10).
             peak += f"; {attr}={value:.2e}, which configure_optimizers turns into it"

@@ -2173,6 +2173,31 @@ def test_an_unrelated_lr_attribute_is_left_alone_for_the_hyperparameter_that_set
     assert resumed.lr == 0.5 and resumed.hparams.learning_rate == applied
 
 
+def test_the_training_lr_message_names_the_attribute_that_took_the_lr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A head at hparams.learning_rate * 10 beside an unrelated self.lr: the message named 'lr' for the value set."""
+    import logging
+
+    class HeadAtTen(Net):
+        def __init__(self) -> None:
+            super().__init__(lr=None, hard_lr=0.0)
+            self.save_hyperparameters({"learning_rate": 0.01})
+            self.lr = 0.5  # another rate, not read
+
+        def configure_optimizers(self) -> Any:
+            self.hard_lr = (self.hparams.learning_rate, self.hparams.learning_rate * 10)
+            return super().configure_optimizers()
+
+    finder = LRFinder(**FAST)
+    with caplog.at_level(logging.INFO):
+        trainer(tmp_path, [finder], max_steps=1).fit(model := HeadAtTen(), make_loader())
+    assert finder.applied_lr is not None and model.lr == 0.5
+    assert model.hparams.learning_rate == pytest.approx(finder.applied_lr / 10, rel=1e-12)
+    line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
+    assert f"; hparams.learning_rate={model.hparams.learning_rate:.2e}, which configure_optimizers turns into it" in line
+
+
 def test_the_lr_attribute_of_a_module_that_builds_its_optimizer_once_holds_the_found_lr(tmp_path: Path) -> None:
     """configure_optimizers that returns the optimizer it built before reads self.lr no more: it moves no LR when set,
     and no other attribute does, so it takes the found LR the optimizers are rescaled to (checkpoints carry it)."""
