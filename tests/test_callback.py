@@ -2195,7 +2195,8 @@ def test_the_training_lr_message_names_the_attribute_that_took_the_lr(
     assert finder.applied_lr is not None and model.lr == 0.5
     assert model.hparams.learning_rate == pytest.approx(finder.applied_lr / 10, rel=1e-12)
     line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
-    assert f"; hparams.learning_rate={model.hparams.learning_rate:.2e}, which configure_optimizers turns into it" in line
+    said = f"; hparams.learning_rate={model.hparams.learning_rate:.2e}, which configure_optimizers turns into it"
+    assert said in line
 
 
 def test_the_lr_attribute_of_a_module_that_builds_its_optimizer_once_holds_the_found_lr(tmp_path: Path) -> None:
