@@ -292,8 +292,9 @@ class LRFinder(_CallbackBase):
         * The test runs at ``on_train_start``: callbacks listed before ``LRFinder`` whose
           ``on_train_start`` reads the optimizers see them before the LR is applied; list
           ``LRFinder`` first when that matters. The module's own ``on_train_start`` and
-          ``on_train_epoch_start`` run after it: what ``training_step`` reads is made in
-          ``__init__`` or ``setup()`` (a missing attribute is a ``ModelError`` saying so).
+          ``on_train_epoch_start`` run after it, and its ``on_train_batch_start`` and
+          ``on_train_batch_end`` do not run for the test's batches: what ``training_step`` reads is
+          made in ``__init__`` or ``setup()`` (a missing attribute is a ``ModelError`` saying so).
         * Under ``ddp_spawn`` the test runs in the worker processes: :attr:`result`,
           :attr:`applied_lr` and the module's LR attribute are set there. The main process
           gets the ``lr_finder/*`` values in ``trainer.callback_metrics`` (and the report and
@@ -971,7 +972,8 @@ class LRFinder(_CallbackBase):
                         raise
                     raise ModelError(
                         f"{self._who}: training_step failed in the range test: {exc}. The test runs at on_train_start, "
-                        "before the module's own on_train_start and on_train_epoch_start hooks run: create what "
+                        "before the module's own on_train_start and on_train_epoch_start hooks run, and its "
+                        "on_train_batch_start and on_train_batch_end do not run for the test's batches: create what "
                         f"training_step reads in __init__ or setup(), or {self._leave_out}."
                     ) from exc
                 counts = getattr(step, "accumulation", None)

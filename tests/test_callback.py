@@ -983,6 +983,24 @@ def test_training_step_reading_state_of_a_later_hook_is_a_clear_error(tmp_path: 
     assert isinstance(info.value.__cause__, AttributeError)
 
 
+def test_training_step_reading_state_of_the_batch_start_hook_is_a_clear_error(tmp_path: Path) -> None:
+    """State made in on_train_batch_start: the message named on_train_start/on_train_epoch_start only, which run
+    later; on_train_batch_start does not run for the test's batches at all."""
+
+    class BatchStartStateNet(Net):
+        def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+            super().on_train_batch_start(batch, batch_idx)
+            self.scale = 1.0 + 0.01 * batch_idx
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            return super().training_step(batch, batch_idx) * self.scale
+
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    with pytest.raises(ModelError, match=r"no attribute 'scale'.*its on_train_batch_start and on_train_batch_end do "
+                       r"not run for the test's batches: create what training_step reads in __init__ or setup\(\)"):
+        t.fit(BatchStartStateNet(), make_loader())
+
+
 class NoOptimizerNet(Net):
     """``configure_optimizers`` that forgets its ``return``: Lightning trains with a stand-in without parameters."""
 
