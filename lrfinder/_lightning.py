@@ -39,14 +39,16 @@ import torch
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from .exceptions import DataError, ModelError
+from .exceptions import DataError, LRFinderError, ModelError
 from .range_test import (
     CyclingBatches,
     StateSnapshot,
     StepClosure,
     _DataState,
+    _first_step_message,
     _non_finite_data_message,
     _NonFiniteDataWatch,
+    check_sparse_gradients,
     first_non_finite_loss,
     infer_batch_size,
     ranks_data_verdict,
@@ -877,7 +879,18 @@ class AutomaticStepper(_Stepper):
             # micro-batches' forward and backward again at the new weights, as Lightning's own
             # closure does (the range test's StepClosure, one rule for both).
             closure = StepClosure(opt, parts[-1], lambda: self._replay(opt, inputs))
-            self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
+            first = self.step_index == 0
+            if first and isinstance(opt, torch.optim.SparseAdam):
+                check_sparse_gradients(self.pl_module, opt)
+            try:
+                self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
+            except LRFinderError:
+                raise
+            except Exception as exc:
+                # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
+                if not first:
+                    raise
+                raise ModelError(_first_step_message(opt, exc)) from exc
         self.step_index += 1
         return value
 

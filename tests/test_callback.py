@@ -32,6 +32,7 @@ from _models import (
     trainer,
     weights,
 )
+from torch import nn
 from torch.utils.data import DataLoader
 
 from lrfinder import DataError, InconclusiveCurveError, ModelError, RangeTestResult, Refine
@@ -1045,6 +1046,47 @@ def test_an_optimizer_that_maximizes_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"param group 0 of SGD has maximize=True.*loss = -objective, in "
                        r"training_step\) and build the optimizer with maximize=False"):  # fmt: skip
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(Maximizing(), make_loader())
+
+
+class _SparseBag(pl.LightningModule):
+    """A bag of sparse embeddings and a dense head, stepped by the optimizer class it is given."""
+
+    def __init__(self, optimizer: type[torch.optim.Optimizer]) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Embedding(20, 4, sparse=True), nn.Linear(4, 3)
+        self.optimizer = optimizer
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids).mean(1))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+    def configure_optimizers(self) -> Any:
+        return self.optimizer(self.parameters(), lr=1e-3)
+
+
+def test_an_optimizer_that_cannot_step_the_gradients_it_gets_is_named_as_range_test_names_it(tmp_path: Path) -> None:
+    """A SparseAdam over a dense head and an Adam over sparse embedding gradients came out of fit as torch's bare
+    RuntimeError from inside the step; range_test answers both with a ModelError saying what to do."""
+    gen = torch.Generator().manual_seed(0)
+    ids, labels = torch.randint(0, 20, (64, 5), generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    loader = DataLoader(list(zip(ids, labels)), batch_size=16)
+    for optimizer, pattern in (
+        (torch.optim.SparseAdam, r"SparseAdam steps sparse gradients only .*\(first: head\.weight\)\. Give SparseAdam "
+                                 r"only the sparse embeddings' parameters"),
+        (torch.optim.Adam, r"Adam\.step\(\) failed on the range test's first step \(RuntimeError: Adam does not "
+                           r"support sparse gradients.*Build the embedding with sparse=False"),
+    ):  # fmt: skip
+        torch.manual_seed(0)
+        model = _SparseBag(optimizer)
+        before = copy.deepcopy(model.state_dict())
+        with pytest.raises(ModelError, match=pattern):
+            trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, loader)
+        assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # SGD steps sparse gradients: the test runs.
+    result = find_lr(_SparseBag(torch.optim.SGD), train_dataloaders=loader, num_steps=12)
+    assert result.num_steps == 12
 
 
 def test_a_module_whose_only_trainable_parameters_an_averaged_model_holds_is_told_so(tmp_path: Path) -> None:
