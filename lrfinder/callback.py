@@ -1348,7 +1348,7 @@ class LRFinder(_CallbackBase):
             lr = suggestion.max_lr
         self._attr_value = None
         self._attr_used = attr
-        before = _lr_holders(trainer, pl_module, attr) if attr is not None else []
+        before = _lr_holders(trainer, pl_module, attr) if attr is not None and self.attr_name is None else []
         if attr is not None:
             self._set_lr_everywhere(trainer, pl_module, attr, lr)
             self._attr_value = lr
