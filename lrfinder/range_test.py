@@ -3799,7 +3799,8 @@ def _batch_message(
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
         f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)}"
-        f"{_input_kind_fix(exc, batch)}{target_dtype_fix(exc, batch)} Check that the "
+        f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{target_dtype_fix(exc, batch)} "
+        "Check that the "
         "inputs have the shape and dtype "
         "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
         f"of the output's shape for mse_loss), or {other_formats}."
@@ -3826,33 +3827,65 @@ def _class_dim_fix(exc: BaseException, batch: Any) -> str:
     )
 
 
+def _unpacked_inputs_fix(exc: BaseException, batch: Any, model: nn.Module) -> str:
+    """`` The inputs are a tuple of 2, which the model is called with as one argument ...`` when so, else ``""``.
+
+    A pair batch whose inputs are several tensors, ``((x1, x2), y)`` or ``({"input_ids": ..., "attention_mask":
+    ...}, y)`` (a tokenizer's output with its label), goes in as ``model(inputs)``. A ``forward(x1, x2)`` failed with
+    "missing 1 required positional argument", a ``forward(input_ids, attention_mask=None)`` with "embedding():
+    argument 'indices' must be Tensor, not dict", and the advice was to check the inputs' shape and dtype. Said
+    only for a ``TypeError`` when ``forward``'s named parameters take the inputs unpacked: ``model(*inputs)``
+    (as many as its positional parameters, at least its required ones) or ``model(**inputs)`` (every key one of
+    its parameters, every required one given).
+    """
+    if not isinstance(exc, TypeError) or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    inputs = batch[0]
+    try:
+        # A compiled model's forward is torch's (*args, **kwargs): read the module it wraps.
+        parameters = inspect.signature(getattr(model, "_orig_mod", model).forward).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    kind = inspect.Parameter
+    positional = [p for p in parameters if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
+    by_name = {p.name for p in parameters if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)}
+    variadic = (kind.VAR_POSITIONAL, kind.VAR_KEYWORD)
+    required = [p for p in parameters if p.default is kind.empty and p.kind not in variadic]
+    if isinstance(inputs, (tuple, list)) and len(required) <= len(inputs) <= len(positional) and len(inputs) > 1:
+        if any(p.kind == kind.KEYWORD_ONLY for p in required):
+            return ""
+        what = "tuple" if isinstance(inputs, tuple) else "list"
+        names = ", ".join(f"x{i + 1}" for i in range(len(inputs)))
+        return (
+            f" The inputs are a {what} of {len(inputs)}, which the model is called with as one argument, "
+            f"model(inputs), while its forward takes them as separate arguments: let forward take one argument and "
+            f"unpack it (def forward(self, inputs): {names} = inputs), or call model(*inputs) yourself."
+        )
+    if (
+        isinstance(inputs, Mapping)
+        and len(inputs) > 0
+        and all(isinstance(key, str) for key in inputs)
+        and set(inputs) <= by_name
+        and {p.name for p in required} <= set(inputs)
+    ):
+        keys = ", ".join(repr(key) for key in inputs)
+        return (
+            f" The inputs are a dict ({keys}), which the model is called with as one argument, model(inputs), while "
+            f"{type(model).__name__}.forward takes them by name: call model(**inputs) yourself, or let forward take "
+            "the dict."
+        )
+    return ""
+
+
 def _input_kind_fix(exc: BaseException, batch: Any) -> str:
-    """A sentence on what to change for first-batch failures torch words without the fix, else ``""``.
+    """A sentence on what to change for two first-batch failures torch words without the fix, else ``""``.
 
     - A BatchNorm layer given one example per channel in training mode ("Expected more than 1 value per
       channel when training"): a batch size of 1, which the shape check advice did not cover.
     - Inputs given as a numpy array or a Python list ("must be Tensor, not numpy.ndarray"): batches
       made by hand from numpy data, which a DataLoader's collate would have converted.
-    - Several inputs, ``((x1, x2), y)``, for a model whose ``forward(x1, x2)`` takes them apart ("missing 1
-      required positional argument"): the model is called as ``model(inputs)``.
     """
     text = str(exc)
-    if (
-        isinstance(exc, TypeError)
-        and "forward() missing" in text
-        and "required positional argument" in text
-        and isinstance(batch, (tuple, list))
-        and len(batch) == 2
-        and isinstance(batch[0], (tuple, list))
-        and len(batch[0]) > 1
-    ):
-        kind = "tuple" if isinstance(batch[0], tuple) else "list"
-        names = ", ".join(f"x{i + 1}" for i in range(len(batch[0])))
-        return (
-            f" The inputs are a {kind} of {len(batch[0])}, which the model is called with as one argument, "
-            f"model(inputs), while its forward takes them as separate arguments: let forward take one argument and "
-            f"unpack it (def forward(self, inputs): {names} = inputs), or call model(*inputs) yourself."
-        )
     if "more than 1 value per channel when training" in text:
         return (
             " A BatchNorm layer in training mode needs more than one value per channel: use batches of 2 or "

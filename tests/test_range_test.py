@@ -1686,6 +1686,42 @@ def test_several_inputs_for_a_forward_that_takes_them_apart_are_told_how_the_mod
     assert "model(inputs)" not in str(caught.value)
 
 
+
+class _TokenClassifier(nn.Module):
+    """A text classifier taking a tokenizer's output by name, as a Hugging Face model does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Embedding(50, 8), nn.Linear(8, 3)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        return self.head((self.embed(input_ids) * mask.unsqueeze(-1)).mean(1))
+
+
+def test_a_tokenizers_dict_of_inputs_for_a_forward_that_takes_them_by_name_is_told_to_unpack_it() -> None:
+    # ({"input_ids", "attention_mask"}, label) batches went in as model(inputs) and failed deep in the model with
+    # "embedding(): argument 'indices' (position 2) must be Tensor, not dict" and the shape-and-dtype advice only.
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 50, (64, 6), generator=gen)
+    labels = ids[:, 0] % 3
+    mask = torch.ones(16, 6, dtype=torch.long)
+    batches = [({"input_ids": ids[i : i + 16], "attention_mask": mask}, labels[i : i + 16]) for i in range(0, 64, 16)]
+    with pytest.raises(DataError, match=r"must be Tensor, not dict\).*The inputs are a dict \('input_ids', "
+                       r"'attention_mask'\), which the model is called with as one argument, model\(inputs\), while "
+                       r"_TokenClassifier\.forward takes them by name: call model\(\*\*inputs\) yourself"):  # fmt: skip
+        range_test(_TokenClassifier(), batches, loss_fn=F.cross_entropy, num_steps=10)
+    # As told, it runs.
+    unpacked = lambda m, b: F.cross_entropy(m(**b[0]), b[1])  # noqa: E731
+    result = range_test(_TokenClassifier(), batches, step_fn=unpacked, num_steps=10)
+    assert result.num_steps == 10
+    # Keys the forward does not take are not told to go in by name.
+    other = [({"tokens": b[0]["input_ids"]}, b[1]) for b in batches]
+    with pytest.raises(DataError) as caught:
+        range_test(_TokenClassifier(), other, loss_fn=F.cross_entropy, num_steps=10)
+    assert "model(**inputs)" not in str(caught.value)
+
+
 def test_an_optimizer_that_maximizes_is_refused_and_the_negated_objective_sweeps_the_same_steps() -> None:
     """maximize=True climbed the loss it was given: the curve rose as the model learned, its rise was read as a
     blow-up and the result said "the loss never clearly falls ... blew up from lr=2.29e-01"."""
