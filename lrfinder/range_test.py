@@ -59,7 +59,7 @@ from ._checks import (
     text_or_bool_message,
 )
 from ._text import read_text
-from .analysis import DEFAULT_RULE, Rule, Suggestion, analyze
+from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, analyze
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
     GRADIENT_CLIP_ALGORITHMS,
@@ -4797,6 +4797,23 @@ def range_test(
     return refined
 
 
+def _early_stop_words(lrs: Sequence[float], settings: object) -> str:
+    """Why a curve too short to read ended: the stop rule, with ``stop_factor`` named, for the error.
+
+    The advice for too few points (lower the LRs, more steps) assumes the loss blew up; the stop rule
+    also fires on batch-to-batch noise when ``stop_factor`` is close to 1 (``1.1`` stopped a healthy
+    test after 2 steps, at ``lr=1.2e-7``), and then the factor is what to change.
+    """
+    factor = getattr(settings, "stop_factor", None)
+    if factor is None or not lrs:
+        return ""
+    return (
+        f" The divergence rule ended the test after {len(lrs)} steps, at lr={float(lrs[-1]):.2e}, when the "
+        f"smoothed loss rose past its best by the margin a stop_factor of {factor:g} allows; if the loss had not "
+        "blown up there, the rule stopped on noise: raise stop_factor (the default is 4)."
+    )
+
+
 def finish_result(
     lrs: Sequence[float],
     losses: Sequence[float],
@@ -4828,6 +4845,8 @@ def finish_result(
                 f"The test was interrupted after {len(lrs)} steps{where} before the end of its sweep: run it to the "
                 f"end to read the curve. What the steps recorded say: {error}"
             )
+        elif stop_reason == "diverged" and len(lrs) < MIN_POINTS:
+            error += _early_stop_words(lrs, fields.get("settings"))
         logger.info("Range test inconclusive: %s", error)
     return RangeTestResult(
         lrs=tuple(float(v) for v in lrs),

@@ -374,6 +374,20 @@ def test_stop_factor_none_runs_every_step(loader: DataLoader) -> None:
     assert result.stop_reason in ("completed", "non_finite")
 
 
+def test_a_stop_factor_near_one_that_ends_the_test_early_is_named(loader: DataLoader) -> None:
+    # stop_factor=1.01 stopped on batch noise a few steps in, at lr ~1e-7; the error only said to lower the LRs
+    # or add steps, as if the loss had blown up, never that the factor was what to change.
+    result = range_test(make_mlp(), loader, loss_fn=F.cross_entropy, min_lr=1e-7, max_lr=10.0, stop_factor=1.01)
+    assert result.stop_reason == "diverged" and result.num_steps < 10 and result.suggestion is None
+    assert result.error is not None
+    assert "a stop_factor of 1.01" in result.error and "raise stop_factor (the default is 4)" in result.error
+
+
+def test_a_short_curve_that_did_not_stop_on_the_rule_does_not_name_stop_factor(loader: DataLoader) -> None:
+    result = range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-5)
+    assert result.stop_reason == "completed" and result.error is not None and "stop_factor" not in result.error
+
+
 def test_negative_losses_stop_on_divergence_not_at_once(loader: DataLoader) -> None:
     model = make_mlp()
     result = range_test(
