@@ -1069,6 +1069,30 @@ def _check_stop_factor(stop_factor: object) -> None:
         raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
 
 
+#: A linear sweep over more than this ratio of LRs (three decades) is warned about (:func:`validate_settings`).
+LINEAR_MAX_RATIO = 1e3
+
+
+def _warn_linear_span(min_lr: float, max_lr: float, num_steps: int) -> None:
+    """Say that a linear sweep over several decades leaves all but its top decade almost untested.
+
+    Not refused: a linear sweep from near zero can be meant (a fine grid up to ``max_lr``), but
+    over 8 decades the second step is already ``max_lr / num_steps``, so the range below it, most
+    of the decades asked for, is one step, and the curve is read in the top decade alone.
+    """
+    lrs = lr_schedule(min_lr, max_lr, num_steps, "linear")
+    top = int(np.sum(lrs >= max_lr / 10))
+    warnings.warn(
+        f"A linear sweep (mode 'linear') spaces the steps evenly in LR, not in log LR: from min_lr {min_lr:.2e} "
+        f"to max_lr {max_lr:.2e} ({math.log10(max_lr / min_lr):.0f} decades), {top} of the {num_steps} steps lie "
+        f"in the top decade and the second step is already at {lrs[1]:.2e}, so the decades between are never "
+        "swept. Use the exponential sweep (mode 'exp', the default) for a range of several decades; a linear one "
+        "suits a zoomed range within a decade or two.",
+        UserWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
 def validate_settings(
     *,
     min_lr: float,
@@ -1091,6 +1115,8 @@ def validate_settings(
     _check_stop_factor(stop_factor)
     if not is_int(accumulate_steps) or accumulate_steps < 1:
         raise ValueError(f"Expected accumulate_steps to be an int >= 1, but got accumulate_steps={accumulate_steps!r}")
+    if mode == "linear" and max_lr / min_lr > LINEAR_MAX_RATIO:
+        _warn_linear_span(float(min_lr), float(max_lr), int(num_steps))
     return RangeTestSettings(
         min_lr=float(min_lr),
         max_lr=float(max_lr),

@@ -1197,12 +1197,30 @@ def test_adam_linear_sweep_from_a_tiny_min_lr_is_read(mlp: nn.Module, loader: Da
     # The second LR (0.0101) is already large for Adam: the loss falls within the first few
     # steps, then turns unstable. It used to read "never clearly falls".
     opt = torch.optim.Adam(mlp.parameters())
-    result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, min_lr=1e-8, max_lr=1.0, mode="linear")
+    with pytest.warns(UserWarning, match="A linear sweep"):
+        result = range_test(
+            mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, min_lr=1e-8, max_lr=1.0, mode="linear"
+        )
     assert result.losses[0] > 1.0 and min(result.losses) < 0.3
     assert result.suggestion is not None, result.error
     s = result.suggestion
     assert s.lr < s.min_loss_lr < 0.5
     assert s.divergence_lr is not None and s.divergence_lr > s.min_loss_lr
+
+
+def test_a_linear_sweep_over_many_decades_is_warned_about(loader: DataLoader) -> None:
+    # mode="linear" from 1e-8 to 1: the second step is already 2.04e-02, so 8 decades were asked for and the top
+    # one and a half swept, without a word.
+    with pytest.warns(UserWarning, match=r"8 decades\), 45 of the 50 steps lie in the top decade.*2\.04e-02"):
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, min_lr=1e-8, max_lr=1.0, num_steps=50, mode="linear")
+    with pytest.warns(UserWarning, match="A linear sweep"):
+        lrfinder.LRFinder(mode="linear", min_lr=1e-7, max_lr=1.0)
+
+
+def test_a_linear_sweep_over_a_decade_or_two_is_not_warned_about(loader: DataLoader) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="A linear sweep")
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, min_lr=1e-3, max_lr=0.5, num_steps=20, mode="linear")
 
 
 # ------------------------------------------------------------- user setups (engine audit)
