@@ -879,6 +879,18 @@ def train(
         return accumulate_grad_batches if by_epoch is None else int(by_epoch.get_accumulate_grad_batches(epoch))
 
     total_steps = None if length is None else sum(max(1, math.ceil(length / per_step(e))) for e in range(epochs))
+    most = max(per_step(e) for e in range(epochs))
+    if length is not None and most > length:
+        # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
+        warnings.warn(
+            f"accumulate_grad_batches={most} is more than the {length} batches of an epoch: Lightning steps the "
+            f"optimizer at the end of every epoch, after {length} batches whose losses it still divides by {most}, so "
+            f"each step's gradient is {length}/{most} of the mean gradient (the LR in effect x{length / most:.2g}) "
+            f"over a batch of {length} batches, not {most}. Use accumulate_grad_batches <= {length}, or larger "
+            "batches.",
+            UserWarning,
+            stacklevel=2,
+        )
     configure = _configure(
         optimizer,
         model,

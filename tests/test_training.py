@@ -104,6 +104,23 @@ def test_accumulation_counts_optimizer_steps():
     assert len(result.lrs) == 2 and result.global_step == 2
 
 
+def test_accumulation_over_more_batches_than_an_epoch_has_is_warned_about():
+    # 8 batches per step over a loader of 4: Lightning stepped at each epoch's end with the 4 losses divided by 8,
+    # a step half the size the LR was found for, without a word.
+    def update(accumulate: int) -> torch.Tensor:
+        model = make_mlp()
+        before = model[0].weight.detach().clone()
+        train(model, loader(128), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=accumulate)
+        return model[0].weight.detach() - before
+
+    with pytest.warns(UserWarning, match=r"accumulate_grad_batches=8 is more than the 4 batches.*x0\.5"):
+        half = update(8)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="accumulate_grad_batches")
+        full = update(4)
+    torch.testing.assert_close(half, full / 2)  # what the warning says
+
+
 def test_lightning_module_trains_as_itself_and_keeps_its_class():
     module = LitNet()
     before = module.net[0].weight.detach().clone()
