@@ -228,6 +228,14 @@ class Refine:
                 raise ValueError(
                     f"Expected at least 2 positive candidate factors, but got candidates={self.candidates!r}"
                 )
+            twice = sorted({f for f in factors if factors.count(f) > 1})
+            if twice:
+                # The same LR tried twice: a trial's budget spent on a copy, which then "ties" with itself.
+                raise ValueError(
+                    f"Expected distinct candidate factors, but got {', '.join(f'{f:g}' for f in twice)} more than once "
+                    f"in candidates={self.candidates!r}: each factor is one trial at that multiple of the reading. "
+                    "Drop the repeats."
+                )
             object.__setattr__(self, "candidates", factors)
         if isinstance(self.extend, bool) or not isinstance(self.extend, int) or self.extend < 0:
             raise ValueError(f"Expected extend to be an int >= 0, but got extend={self.extend!r}")

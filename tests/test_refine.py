@@ -102,6 +102,10 @@ def test_refine_pickles_and_deep_copies() -> None:
         ({"budget": 0.0}, "budget"),
         ({"candidates": 1}, "candidates >= 2"),
         ({"candidates": (1.0, -2.0)}, "positive candidate factors"),
+        # The same LR tried twice: a trial spent on a copy, which then tied with itself ("1 other trial(s) of 2
+        # within noise of the best").
+        ({"candidates": (0.1, 0.1)}, r"distinct candidate factors, but got 0\.1 more than once"),
+        ({"candidates": (0.5, 1, 1.0, 2)}, r"but got 1 more than once in candidates=\(0\.5, 1, 1\.0, 2\)"),
         ({"trial_steps": 3}, "trial_steps"),
         ({"val_batches": 0}, "val_batches"),
         ({"max_resweeps": 3}, "max_resweeps"),
