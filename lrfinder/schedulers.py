@@ -78,7 +78,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import check_flag, is_choice, is_real, plain, sentence
+from ._checks import caller_stacklevel, check_flag, is_choice, is_real, plain, sentence
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 
@@ -977,6 +977,30 @@ def _apply_suggestion(
             settings["base_lr"] = min_lr
         if "max_lr" not in given:
             settings["max_lr"] = max_lr
+    if "max_lr" in given:
+        _warn_peak_past_divergence(spec.name, optimizer, settings["max_lr"], suggestion)
+
+
+def _warn_peak_past_divergence(name: str, optimizer: Optimizer, max_lr: Any, suggestion: Suggestion) -> None:
+    """Say when an explicit ``max_lr`` climbs past the range test's divergence point.
+
+    Not refused: the peak is the user's to choose (a test at another batch size, a longer warm-up), but
+    a peak above the LR where the test's loss turned up is far more often a value typed for another run.
+    The group the test recorded (the largest ratio) is the one compared, as its LRs are the suggestion's.
+    """
+    ceiling = suggestion.divergence_lr or suggestion.non_finite_lr
+    if ceiling is None:
+        return
+    ratios = _ratios(optimizer)
+    peak = _per_group("max_lr", max_lr, optimizer)[ratios.index(max(ratios))]
+    if peak > ceiling:
+        warnings.warn(
+            f"Schedule {name!r} with max_lr={peak:.2e} climbs past the range test's divergence point "
+            f"{ceiling:.2e}, where its loss turned up: training is likely to diverge near the peak. Leave the peak "
+            f"to the suggestion ({suggestion.max_lr:.2e}), or set it below {ceiling:.2e}.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 def create_scheduler(

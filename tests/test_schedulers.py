@@ -287,6 +287,27 @@ def _suggestion(lr=0.02, min_lr=0.005, max_lr=0.08):
     )
 
 
+@pytest.mark.parametrize("name", ["onecycle", "cyclic"])
+def test_an_explicit_peak_past_the_divergence_point_is_warned_about(name):
+    # Divergence at 0.4: a peak of 5 (typed for another run) trained 12x past it without a word; lrfind fit's
+    # onecycle climbed there and its train_loss was 25 times the constant LR's.
+    s = _suggestion()
+    extra = {"step_size_up": 5} if name == "cyclic" else {}
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=r"max_lr=5\.00e\+00 climbs past the range test's divergence point 4\.00e-01"):
+        create_scheduler(name, opt, total_steps=T, suggestion=s, max_lr=5.0, **extra)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*divergence point")
+        create_scheduler(name, opt, total_steps=T, suggestion=s, max_lr=0.3, **extra)  # below it
+        create_scheduler(name, opt, total_steps=T, suggestion=s, **extra)  # the suggestion's own peak
+        create_scheduler(name, opt, total_steps=T, max_lr=5.0, **extra)  # no range test to compare with
+    # Per group: the group the test recorded (the largest LR) is compared.
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    groups = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.01}, {"params": model[1].parameters()}], lr=0.1)
+    with pytest.warns(UserWarning, match=r"max_lr=1\.00e\+00 climbs past"):
+        create_scheduler(name, groups, total_steps=T, suggestion=s, max_lr=[0.1, 1.0], **extra)
+
+
 @pytest.mark.parametrize("name", list_schedulers())
 def test_suggestion_fills_the_documented_lrs(name):
     s = _suggestion()
