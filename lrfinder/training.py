@@ -54,6 +54,7 @@ from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import (
     _MISMATCH_ERRORS,
+    RangeTestResult,
     _batch_loss,
     _batch_message,
     _batch_parts,
@@ -421,10 +422,10 @@ def _check_schedule_arguments(
         raise TypeError(f"Expected warmup_steps to be an int >= 0, but got warmup_steps={warmup_steps!r}")
     if warmup_steps < 0:  # type: ignore[operator]
         raise ValueError(f"Expected warmup_steps >= 0, but got warmup_steps={warmup_steps}")
-    if suggestion is not None and not isinstance(suggestion, Suggestion):
+    if suggestion is not None and not isinstance(suggestion, (Suggestion, RangeTestResult)):
         raise TypeError(
-            "Expected suggestion to be a lrfinder.Suggestion (a range test's result.suggestion) or None, but got "
-            f"suggestion={suggestion!r:.60}"
+            "Expected suggestion to be a lrfinder.Suggestion (a range test's result.training_suggestion), a "
+            f"RangeTestResult or None, but got suggestion={suggestion!r:.60}"
         )
     if scheduler is None:
         if scheduler_settings:
@@ -680,7 +681,7 @@ def train(
     scheduler: str | None = None,
     scheduler_settings: Mapping[str, Any] | None = None,
     warmup_steps: int = 0,
-    suggestion: Suggestion | None = None,
+    suggestion: Suggestion | RangeTestResult | None = None,
     accumulate_grad_batches: int = 1,
     device: str = "cpu",
     precision: str = "32",
@@ -722,7 +723,9 @@ def train(
             advises (``result.scaled.warmup_epochs``) is not built in here, as ``lrfind fit`` and
             the callback build it: pass it in optimizer steps (epochs times steps per epoch),
             with ``scheduler_settings`` from :func:`lrfinder.schedulers.advised_warmup` for its start.
-        suggestion: The range test's :class:`~lrfinder.Suggestion` (``result.training_suggestion``),
+        suggestion: The range test's :class:`~lrfinder.Suggestion` (``result.training_suggestion``), or
+            the ``RangeTestResult`` itself, which reads its ``training_suggestion`` (a result without one is a
+            ``ValueError`` with a ``scheduler``),
             read by the schedule as :func:`lrfinder.create_scheduler` reads it: ``onecycle`` and
             ``cyclic`` take their band from it, every other schedule starts from ``suggestion.lr``,
             which replaces the optimizer's LR (of its largest group; the others keep their ratios).
@@ -763,7 +766,7 @@ def train(
         TypeError: ``optimizer``, ``loss_fn``, ``on_epoch_end`` or ``on_batch_end`` not
             callable, or a class (an optimizer class, a loss class) where a factory or an instance
             is expected; ``optimizer(model)`` not returning an optimizer; ``scheduler_settings``
-            not a mapping, ``suggestion`` not a :class:`~lrfinder.Suggestion`, ``callbacks`` not a
+            not a mapping, ``suggestion`` not a :class:`~lrfinder.Suggestion` or result, ``callbacks`` not a
             list of Lightning callbacks.
         ModelError: The optimizer holds parameters that are not the model's (or the loss
             module's); a loss that is not a scalar tensor connected to the model; parameters
@@ -785,6 +788,12 @@ def train(
     if isinstance(scheduler_settings, Mapping):
         scheduler_settings, warmup_steps = _own_arguments(scheduler_settings, warmup_steps)
     _check_schedule_arguments(scheduler, scheduler_settings, warmup_steps, suggestion)
+    if isinstance(suggestion, RangeTestResult):
+        from .schedulers import _check_suggestion
+
+        # Read as create_scheduler reads it (its training_suggestion: scaled to the training batch, refined), and
+        # an inconclusive result refused before training, not when Lightning configures the optimizer.
+        suggestion = _check_suggestion(suggestion) if scheduler is not None else None
     if not is_int(accumulate_grad_batches) or accumulate_grad_batches < 1:
         raise ValueError(
             "Expected accumulate_grad_batches to be an int >= 1, but got "

@@ -683,6 +683,33 @@ def test_a_sparse_adam_over_dense_gradients_is_refused_by_name_before_its_first_
     assert result.global_step == 4 and not torch.equal(before["embed.weight"], model.embed.weight)
 
 
+def test_a_range_test_result_is_read_as_create_scheduler_reads_it() -> None:
+    # create_scheduler(suggestion=result) reads result.training_suggestion; train(suggestion=result) was a TypeError
+    # whose advice, "a range test's result.suggestion", pointed at the raw curve's band, not the scaled and refined one.
+    import lrfinder
+
+    result = lrfinder.range_test(make_mlp(), loader(), loss_fn=F.cross_entropy, num_steps=40, max_lr=10.0)
+    scaled = result.scale(64)
+    assert scaled.training_suggestion is not None and scaled.training_suggestion != scaled.suggestion
+    runs = [
+        train(make_mlp(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, scheduler="onecycle", suggestion=s)
+        for s in (scaled, scaled.training_suggestion)
+    ]
+    assert runs[0].lrs == runs[1].lrs and runs[0].lrs[0] == pytest.approx(scaled.training_suggestion.min_lr)
+    # A result with no suggestion is refused before training, saying why; without a scheduler it is not read.
+    flat = lrfinder.RangeTestResult(lrs=tuple(lrfinder.lr_schedule(1e-3, 1.0, 20)), losses=(1.0,) * 20,
+                                    stop_reason="completed")  # fmt: skip
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"The range test result holds no suggestion to build the schedule from"):
+        train(model, loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, scheduler="cosine", suggestion=flat)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert train(model, loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=flat).lrs[0] == 0.01
+    with pytest.raises(TypeError, match=r"a lrfinder\.Suggestion \(a range test's result\.training_suggestion\), a "
+                       r"RangeTestResult or None, but got suggestion=0\.1"):  # fmt: skip
+        train(model, loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, scheduler="cosine", suggestion=0.1)
+
+
 def test_the_whole_data_as_one_tensor_pair_is_named() -> None:
     # train(model, (x, y)) failed on x taken as a batch of its own: "Cannot use batches of type a Tensor".
     data = make_classification(64)
