@@ -1143,6 +1143,21 @@ def test_options_given_but_unused_are_named_on_stderr(work: Path):
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+def test_a_batch_size_larger_than_the_training_set_is_named(work: Path):
+    # --batch-size 512 over 256 samples: the test ran on batches of 256, the whole set, without a word (the summary's
+    # "batch size 256" and a critical batch that could not be measured were the only traces).
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--batch-size", "512")
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        "warning: --batch-size 512 is larger than the training set (256 samples): every batch is the whole set, so "
+        "the test runs at batch size 256, the one the LR is found for, without sampling noise. Choose a --batch-size "
+        "below 256 (a small fraction of it for a realistic curve)."
+    ]
+    assert "batch size 256" in result.stdout
+    whole = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--batch-size", "256")
+    assert whole.exit_code == 0 and "warning:" not in whole.stderr, whole.output
+
+
 def test_fit_with_warmup_and_scheduler_settings_but_no_scheduler_trains_after_its_note(work: Path):
     # lrfinder.train refuses them without a scheduler; lrfind fit notes them as ignored and trains on.
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--warmup-steps", "2",

@@ -778,6 +778,28 @@ def _dataset_size(data: LoadedData) -> int | None:
         return None
 
 
+def _warn_batch_over_data(options: Options, data: LoadedData) -> None:
+    """Say on stderr when ``--batch-size`` is larger than the training set (not with ``--quiet``).
+
+    Not refused (full-batch steps can be meant), but the test and ``fit`` then run at a batch size
+    other than the one asked for, the one the LR is found (and scaled) at, and the curve has no
+    sampling noise left, so the critical batch cannot be measured. Only a loader lrfind built
+    from ``--batch-size`` is checked: a ready-made DataLoader keeps its own batch size.
+    """
+    if options.quiet or data.dataset is None:  # a loader of the user's own keeps its batch size
+        return
+    size = _dataset_size(data)
+    if size is None or options.batch_size <= size:
+        return
+    click.echo(
+        f"warning: --batch-size {options.batch_size} is larger than the training set ({size} samples): every batch is "
+        f"the whole set, so {'the test and the training run' if options.train else 'the test runs'} at batch size "
+        f"{size}, the one the LR is found for, without sampling noise. Choose a --batch-size below {size} (a small "
+        "fraction of it for a realistic curve).",
+        err=True,
+    )
+
+
 def _check_sized(options: Options, data: LoadedData) -> None:
     """Refuse training data of unknown length when the command must count its batches per epoch.
 
@@ -962,6 +984,7 @@ def execute(options: Options, inputs: Inputs) -> None:
     if options.train and options.output and inputs.loaded is not None:
         save_as = saved_format(inputs.loaded, options.output)
     _check_sized(options, inputs.data)
+    _warn_batch_over_data(options, inputs.data)
     if options.train:
         _training_batches(options, inputs.data)
         from ..training import check_plateau_has_val, check_plateau_monitor_logged
