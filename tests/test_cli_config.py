@@ -270,3 +270,18 @@ def test_no_output_is_written_over_the_config_file(work: Path, command: str):
     result = CliRunner().invoke(main, [*base, "--config", "settings.conf"])
     assert result.exit_code == 2 and "Refusing to write over the input file settings.conf" in result.output
 
+
+
+def test_a_refused_value_from_the_file_is_named_as_the_files(work: Path):
+    # The file's scheduler-opt, for its cosine, clashed with --scheduler step typed on the command line (which wins):
+    # "Invalid value for --scheduler-opt", an option never typed, with no word of the file.
+    result = run_with(work, "scheduler = 'cosine'\nscheduler-opt = {eta_min = 0.001}\n", "--scheduler", "step")
+    assert result.exit_code == 2 and "Invalid value for --scheduler-opt (set in " in result.output
+    assert "c.toml): --scheduler step" in result.output
+    assert "does not take the setting(s) eta_min" in result.output
+    # The file's opt for the default SGD family, against --optimizer adam typed.
+    result = run_with(work, "opt = {dampening = 0.5}\n", "--optimizer", "adam")
+    assert result.exit_code == 2 and "Invalid value for --opt (set in " in result.output, result.output
+    # Typed on the command line, the option is named as typed.
+    typed = run_with(work, "", "--scheduler", "step", "--scheduler-opt", "eta_min=0.001")
+    assert typed.exit_code == 2 and "Invalid value for --scheduler-opt: --scheduler step" in typed.output, typed.output

@@ -245,18 +245,44 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
         for name in ("training_steps", "refine_schedule"):
             if name in params and not set_for_this_command(ctx, name):
                 params[name] = None
-    options = options_from_params(params, **fixed)
-    check_options(options)
-    warn_quiet_progress(ctx, options.quiet, options.progress)
-    warn_unused_options(ctx, options)
-    with clean_errors(debug):
-        inputs = load_inputs(options)
-        if inputs.loaded is not None:
-            from .._lightning import defines_validation_step
+    try:
+        options = options_from_params(params, **fixed)
+        check_options(options)
+        warn_quiet_progress(ctx, options.quiet, options.progress)
+        warn_unused_options(ctx, options)
+        with clean_errors(debug):
+            inputs = load_inputs(options)
+            if inputs.loaded is not None:
+                from .._lightning import defines_validation_step
 
-            validates = not (options.train and inputs.loaded.lightning) or defines_validation_step(inputs.loaded.model)
-            warn_unused_options(ctx, options, inputs.loaded.format, validates=validates)
-        execute(options, inputs)
+                validates = not (options.train and inputs.loaded.lightning) or defines_validation_step(
+                    inputs.loaded.model
+                )
+                warn_unused_options(ctx, options, inputs.loaded.format, validates=validates)
+            execute(options, inputs)
+    except click.BadParameter as exc:
+        _name_config_source(ctx, exc)
+        raise
+
+
+def _name_config_source(ctx: click.Context, exc: click.BadParameter) -> None:
+    """Add ``(set in FILE)`` to a refused option's name when its value came from the ``--config`` file.
+
+    A value the file set can clash with an option typed on the command line, which wins: a file's
+    ``scheduler-opt = {eta_min = 0.001}`` with ``--scheduler step`` was refused as "Invalid value
+    for --scheduler-opt", an option the user never typed. Only a plain ``--name`` hint is looked up.
+    """
+    from click.core import ParameterSource
+
+    path = ctx.meta.get(CONFIG_META)
+    hint = exc.param_hint
+    if not path or not isinstance(hint, str) or not hint.startswith("--"):
+        return
+    for param in ctx.command.params:
+        if hint in getattr(param, "opts", ()) and param.name is not None:
+            if ctx.get_parameter_source(param.name) == ParameterSource.DEFAULT_MAP:
+                exc.param_hint = f"{hint} (set in {path})"
+            return
 
 
 def resolve_device(device: str | None) -> str:
