@@ -473,6 +473,29 @@ def _warn_floor_above(name: str, eta_min: float, optimizer: Optimizer, *, zero_s
         )
 
 
+#: A decay schedule whose last LR is below this fraction of its first is warned about (:func:`_warn_collapse`).
+COLLAPSE_RATIO = 1e-6
+
+
+def _warn_collapse(name: str, steps: int | None, last: float, setting: str) -> None:
+    """Say when a decay leaves the LR more than six decades below its start by the run's last step.
+
+    Not refused (a decay to nothing can be meant), but it is far more often a ``gamma`` or a step
+    count meant per epoch and applied per optimizer step: ``exponential`` with ``gamma=0.5`` over 3
+    epochs of 16 steps ended at 7.1e-15 times its LR, and training stopped moving after the first epoch.
+    """
+    if steps is None or not 0 <= last < COLLAPSE_RATIO:
+        return
+    warnings.warn(
+        f"Schedule {name!r} with {setting} over its {steps} steps ends at {last:.1e} times its starting LR: the LR "
+        "is in effect zero by the end of the run, and training stops moving. Its step counts and gamma are per "
+        "scheduler step (optimizer steps, not epochs); for a decay per epoch, multiply the step counts by the steps "
+        "per epoch, or take gamma ** (1 / steps_per_epoch) for exponential.",
+        UserWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
 def _build_constant(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     return LambdaLR(optimizer, constant_factor)
 
@@ -481,6 +504,8 @@ def _build_step(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> L
     step_size = _integer("step_size", s["step_size"], low=1)
     _within_run("step_size", step_size, steps, "the LR would never change", hint="Use 'constant' for a fixed LR.")
     gamma = _decay_gamma("step", s["gamma"], f"every {step_size} steps")
+    if steps is not None:
+        _warn_collapse("step", steps, gamma ** ((steps - 1) // step_size), f"gamma={gamma:g}, step_size={step_size}")
     return StepLR(optimizer, step_size=step_size, gamma=gamma)
 
 
@@ -498,16 +523,23 @@ def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any])
     if steps is not None:
         late = [m for m in ms if m >= steps]
         _within_run("milestones[-1]", ms[-1], steps, f"the milestone(s) {late} would never change the LR")
-    return MultiStepLR(optimizer, milestones=ms, gamma=_decay_gamma("multistep", s["gamma"], "at every milestone"))
+    gamma = _decay_gamma("multistep", s["gamma"], "at every milestone")
+    _warn_collapse("multistep", steps, gamma ** len(ms), f"gamma={gamma:g} at {len(ms)} milestones")
+    return MultiStepLR(optimizer, milestones=ms, gamma=gamma)
 
 
 def _build_exponential(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
-    return ExponentialLR(optimizer, gamma=_decay_gamma("exponential", s["gamma"], "at every step"))
+    gamma = _decay_gamma("exponential", s["gamma"], "at every step")
+    if steps is not None:
+        _warn_collapse("exponential", steps, gamma ** (steps - 1), f"gamma={gamma:g}")
+    return ExponentialLR(optimizer, gamma=gamma)
 
 
 def _build_inverse(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -> LRScheduler:
     gamma = _number("gamma", s["gamma"], low=0, strict="l")
     power = _number("power", s["power"], low=0, strict="l")
+    if steps is not None:
+        _warn_collapse("inverse", steps, InverseDecay(gamma, power)(steps - 1), f"gamma={gamma:g}, power={power:g}")
     return LambdaLR(optimizer, InverseDecay(gamma, power))
 
 
@@ -522,6 +554,9 @@ def _build_factor(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
     _within_run("step_size", step_size, steps, "the LR would never change", hint="Use 'constant' for a fixed LR.")
     eta_min = _number("eta_min", s["eta_min"], low=0)
     _warn_floor_above("factor", eta_min, optimizer, zero_stays=True)
+    if steps is not None and eta_min == 0:  # a floor above zero holds the LR up
+        last = factor ** ((steps - 1) // step_size)
+        _warn_collapse("factor", steps, last, f"factor={factor:g}, step_size={step_size}")
     # A group at lr 0 (frozen that way) stays at 0 whatever its floor.
     lambdas = [FactorDecay(factor, step_size, eta_min / base if base > 0 else 0.0) for base in _base_lrs(optimizer)]
     return LambdaLR(optimizer, lambdas)  # type: ignore[arg-type]

@@ -287,6 +287,34 @@ def _suggestion(lr=0.02, min_lr=0.005, max_lr=0.08):
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "settings", "last"),
+    [
+        # step_size=2 meant in epochs, over 3 epochs of 16 steps: 1e-23 by the end; lrfind fit trained on at 2e-24.
+        ("step", {"step_size": 2}, "1.0e-23"),
+        ("exponential", {"gamma": 0.5}, "7.1e-15"),  # a per-epoch gamma applied per step
+        ("multistep", {"milestones": list(range(1, 8))}, "1.0e-07"),
+        ("inverse", {"gamma": 1e4, "power": 2}, "4.5e-12"),
+        ("factor", {"factor": 0.1, "step_size": 5}, "1.0e-09"),
+    ],
+)
+def test_a_decay_to_in_effect_zero_is_warned_about(name, settings, last):
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=rf"Schedule '{name}' with .* over its 48 steps ends at {last} times its"):
+        create_scheduler(name, opt, total_steps=48, **settings)
+
+
+def test_a_decay_that_keeps_the_lr_alive_is_not_warned_about():
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*in effect zero")
+        create_scheduler("step", opt, total_steps=48, step_size=16)  # 1e-2 at the end
+        create_scheduler("multistep", opt, total_steps=48, milestones=[10, 20, 30, 40])  # 1e-4
+        create_scheduler("exponential", opt, total_steps=48, gamma=0.9)  # 7e-3
+        create_scheduler("factor", opt, total_steps=48, factor=0.1, step_size=5, eta_min=1e-4)  # held up by its floor
+        create_scheduler("exponential", opt, gamma=0.5)  # no run length to judge
+
+
 @pytest.mark.parametrize("name", ["onecycle", "cyclic"])
 def test_an_explicit_peak_past_the_divergence_point_is_warned_about(name):
     # Divergence at 0.4: a peak of 5 (typed for another run) trained 12x past it without a word; lrfind fit's
@@ -937,7 +965,8 @@ def test_a_decay_schedule_whose_gamma_raises_the_lr_is_said(name: str, settings:
         create_scheduler(name, opt, total_steps=100, **settings)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        create_scheduler(name, opt, total_steps=100, **{**settings, "gamma": 0.5})
+        # 0.9, not 0.5: exponential at 0.5 per step ends 30 decades down over 100 steps, itself warned about.
+        create_scheduler(name, opt, total_steps=100, **{**settings, "gamma": 0.9})
 
 
 @pytest.mark.parametrize("warmup", [0, 3])
