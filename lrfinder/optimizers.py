@@ -655,9 +655,18 @@ def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *
             if "momentum" in unknown and "betas" in allowed
             else ""
         )
+        # AdamW decouples its weight decay always: "did you mean 'weight_decay'?" read as if the flag were misspelt.
+        decoupled = "decoupled_weight_decay" in unknown and issubclass(spec.cls, torch.optim.AdamW)
+        guessed = [k for k in unknown if not (decoupled and k == "decoupled_weight_decay")]
+        always = (
+            f" {spec.cls.__name__} always decouples its weight decay (Loshchilov & Hutter): drop "
+            "decoupled_weight_decay; weight_decay sets the decoupled decay."
+            if decoupled
+            else ""
+        )
         raise TypeError(
             f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
-            f"it accepts: {', '.join(allowed)}.{did_you_mean_each(unknown, allowed)}{betas}"
+            f"it accepts: {', '.join(allowed)}.{did_you_mean_each(guessed, allowed)}{betas}{always}"
         )
 
 

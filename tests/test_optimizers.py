@@ -609,6 +609,19 @@ def test_lr_none_from_an_inconclusive_result_says_where_it_came_from() -> None:
         param_groups(model, lr=0.1, bias_lr_factor=None)  # type: ignore[arg-type]
 
 
+def test_decoupled_weight_decay_given_to_adamw_says_adamw_always_decouples() -> None:
+    # Adam takes decoupled_weight_decay=True (AdamW's update); AdamW refused the flag with "Did you mean
+    # 'weight_decay'?", which read as if the flag were misspelt.
+    model = nn.Linear(2, 2)
+    with pytest.raises(TypeError) as info:
+        create_optimizer("adamw", model, lr=0.1, weight_decay=0.01, decoupled_weight_decay=True)
+    assert "AdamW always decouples its weight decay" in str(info.value) and "drop decoupled_weight_decay" in str(
+        info.value
+    )
+    assert "Did you mean" not in str(info.value)
+    assert create_optimizer("adam", model, lr=0.1, weight_decay=0.01, decoupled_weight_decay=True) is not None
+
+
 def test_momentum_given_to_an_adam_family_optimizer_points_to_betas() -> None:
     """create_optimizer('adam', momentum=0.9) listed what Adam accepts, without saying betas[0] is its momentum."""
     model = nn.Linear(2, 2)
