@@ -4489,6 +4489,14 @@ def range_test(
             )
     elif val_data is not None:
         raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
+    elif on_trial is not None:
+        # A hook that is never called: the progress it was to show for the trials never came, without a word.
+        warnings.warn(
+            "on_trial is called by refine's trial runs only, and refine is not set: it is never called. Pass "
+            "refine=lrfinder.Refine(training_steps=N) as well, or drop on_trial.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
     trainable = trainable_parameters(model)
     # Before anything reads the parameters' device or copies them: a meta tensor has no values to use.
     check_materialized(model, lazy=restore)

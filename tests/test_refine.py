@@ -296,6 +296,16 @@ def test_val_data_without_refine_is_an_error() -> None:
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=data)
 
 
+def test_on_trial_without_refine_is_said_never_to_be_called() -> None:
+    # The hook for the trials' progress was accepted without refine and never called, in silence.
+    model, opt, data = setup()
+    calls: list[int] = []
+    with pytest.warns(UserWarning, match=r"on_trial is called by refine's trial runs only.*never called"):
+        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10,
+                   on_trial=lambda i, lr, steps, loss: calls.append(i))  # fmt: skip
+    assert calls == []
+
+
 def test_refine_needs_restore() -> None:
     model, opt, data = setup()
     with pytest.raises(ValueError, match="restore=True"):
