@@ -670,6 +670,29 @@ def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *
         )
 
 
+def _shared(params: Any) -> str:
+    """Which param groups share parameters, for torch's bare "some parameters appear in more than one group"."""
+    if not isinstance(params, (list, tuple)) or not all(isinstance(g, Mapping) for g in params):
+        return ""
+    owners: dict[int, list[int]] = {}
+    for index, group in enumerate(params):
+        tensors = group.get("params")
+        tensors = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors or ())
+        for tensor in {id(t): t for t in tensors}.values():
+            owners.setdefault(id(tensor), []).append(index)
+    pairs: dict[tuple[int, ...], int] = {}
+    for groups in owners.values():
+        if len(groups) > 1:
+            pairs[tuple(groups)] = pairs.get(tuple(groups), 0) + 1
+    if not pairs:
+        return ""
+    where = "; ".join(f"groups {' and '.join(map(str, g))} share {n} tensor(s)" for g, n in pairs.items())
+    return (
+        f" ({where}). Each parameter may be in one group only: leave the later group's parameters out of the "
+        "earlier one (e.g. a group for the head, and one for every other parameter)."
+    )
+
+
 def create_optimizer(
     name: str | type[Optimizer],
     model_or_params: nn.Module | Iterable[torch.Tensor] | Iterable[dict[str, Any]],
@@ -838,6 +861,6 @@ def create_optimizer(
     try:
         optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer
-        raise type(exc)(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}") from exc
+        raise type(exc)(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}{_shared(params)}") from exc
     logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)
     return optimizer

@@ -622,6 +622,14 @@ def test_decoupled_weight_decay_given_to_adamw_says_adamw_always_decouples() -> 
     assert create_optimizer("adam", model, lr=0.1, weight_decay=0.01, decoupled_weight_decay=True) is not None
 
 
+def test_param_groups_that_share_parameters_are_named() -> None:
+    # torch's "some parameters appear in more than one parameter group" said neither which groups nor what to do.
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    groups = [{"params": list(model.parameters())}, {"params": list(model[1].parameters()), "lr": 1e-2}]
+    with pytest.raises(ValueError, match=r"\(groups 0 and 1 share 2 tensor\(s\)\)\. Each parameter may be in one"):
+        create_optimizer("sgd", groups, lr=0.1)
+
+
 def test_momentum_given_to_an_adam_family_optimizer_points_to_betas() -> None:
     """create_optimizer('adam', momentum=0.9) listed what Adam accepts, without saying betas[0] is its momentum."""
     model = nn.Linear(2, 2)
