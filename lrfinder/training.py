@@ -501,6 +501,7 @@ def _configure(
         check_optimizer_of(owner, optimizer)
         _warn_if_reused(optimizer, reads_suggestion=scheduler is not None and suggestion is not None)
         if scheduler is None:
+            _warn_suggestion_unread(optimizer, suggestion)
             return optimizer
         from .schedulers import create_scheduler, lightning_scheduler_config
 
@@ -515,6 +516,29 @@ def _configure(
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(built)}
 
     return configure_optimizers
+
+
+def _warn_suggestion_unread(optimizer: torch.optim.Optimizer, suggestion: Suggestion | RangeTestResult | None) -> None:
+    """Warn when a ``suggestion`` without a ``scheduler`` is not the LR training runs at.
+
+    Only a schedule reads the suggestion; without one training runs at the optimizer's LR, and a
+    suggestion passed to train at its LR was dropped without a word (``optimizer=lambda m:
+    SGD(m.parameters(), lr=1e-5)`` with a suggestion of 1e-2 trained at 1e-5). The optimizer's
+    largest group LR is compared, the one a range test records.
+    """
+    if isinstance(suggestion, RangeTestResult):
+        suggestion = suggestion.training_suggestion
+    if suggestion is None or not optimizer.param_groups:
+        return
+    lr = max(float(g["lr"]) for g in optimizer.param_groups)
+    if not math.isclose(lr, suggestion.lr, rel_tol=1e-3):
+        warnings.warn(
+            f"suggestion is read by a schedule only, and scheduler is None: training runs at the optimizer's LR "
+            f"{lr:.2e}, not the suggestion's {suggestion.lr:.2e}. Pass scheduler='constant' to train at the "
+            "suggestion's LR, or build the optimizer at it.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 #: The LRs each optimizer :func:`train` trained came with, to say when a later call gets it back.
@@ -729,7 +753,8 @@ def train(
             read by the schedule as :func:`lrfinder.create_scheduler` reads it: ``onecycle`` and
             ``cyclic`` take their band from it, every other schedule starts from ``suggestion.lr``,
             which replaces the optimizer's LR (of its largest group; the others keep their ratios).
-            Without a ``scheduler`` it is not read: training runs at the optimizer's LR.
+            Without a ``scheduler`` it is not read: training runs at the optimizer's LR (with a warning
+            when that is not the suggestion's).
         accumulate_grad_batches: Batches per optimizer step.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;

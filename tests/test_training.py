@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import warnings
@@ -119,6 +120,31 @@ def test_accumulation_over_more_batches_than_an_epoch_has_is_warned_about():
         warnings.filterwarnings("error", message="accumulate_grad_batches")
         full = update(4)
     torch.testing.assert_close(half, full / 2)  # what the warning says
+
+
+def _a_suggestion(lr: float):
+    import numpy as np
+
+    from lrfinder import analyze
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    s = analyze(lrs, 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0))
+    return dataclasses.replace(s, lr=lr)
+
+
+def test_a_suggestion_without_a_scheduler_that_is_not_the_optimizers_lr_is_warned_about():
+    # Only a schedule reads the suggestion: train(suggestion=s) without one trained at the optimizer's 1e-5, not
+    # at s.lr (1e-2), in silence.
+    s = _a_suggestion(1e-2)
+    with pytest.warns(UserWarning, match=r"runs at the optimizer's LR 1\.00e-05, not the suggestion's 1\.00e-02"):
+        result = train(make_mlp(), loader(), optimizer=sgd(1e-5), loss_fn=F.cross_entropy, suggestion=s)
+    assert result.lrs[0] == pytest.approx(1e-5)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="suggestion is read by a schedule only")
+        train(make_mlp(), loader(), optimizer=sgd(1e-2), loss_fn=F.cross_entropy, suggestion=_a_suggestion(1e-2))
+        train(make_mlp(), loader(), optimizer=sgd(1e-5), loss_fn=F.cross_entropy, suggestion=_a_suggestion(1e-2),
+              scheduler="constant")  # fmt: skip
 
 
 def test_lightning_module_trains_as_itself_and_keeps_its_class():
