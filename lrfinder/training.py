@@ -817,8 +817,9 @@ def train(
         from .schedulers import _check_suggestion
 
         # Read as create_scheduler reads it (its training_suggestion: scaled to the training batch, refined), and
-        # an inconclusive result refused before training, not when Lightning configures the optimizer.
-        suggestion = _check_suggestion(suggestion) if scheduler is not None else None
+        # an inconclusive result refused before training, not when Lightning configures the optimizer. Without a
+        # scheduler it is not read, but kept: the optimizer's LR is compared with it (_warn_suggestion_unread).
+        suggestion = _check_suggestion(suggestion) if scheduler is not None else suggestion.training_suggestion
     if not is_int(accumulate_grad_batches) or accumulate_grad_batches < 1:
         raise ValueError(
             "Expected accumulate_grad_batches to be an int >= 1, but got "

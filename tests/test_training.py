@@ -147,6 +147,26 @@ def test_a_suggestion_without_a_scheduler_that_is_not_the_optimizers_lr_is_warne
               scheduler="constant")  # fmt: skip
 
 
+def test_a_range_test_result_without_a_scheduler_that_is_not_the_optimizers_lr_is_warned_about():
+    # train(suggestion=result) read the result's training_suggestion only with a scheduler: without one it was dropped
+    # before the optimizer's LR was compared with it, so the warning a Suggestion gets never came for the result.
+    import numpy as np
+
+    import lrfinder
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    result = lrfinder.RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed")
+    assert result.training_suggestion is not None
+    lr = result.training_suggestion.lr
+    with pytest.warns(UserWarning, match=rf"runs at the optimizer's LR 1\.00e-05, not the suggestion's {lr:.2e}"):
+        train(make_mlp(), loader(), optimizer=sgd(1e-5), loss_fn=F.cross_entropy, suggestion=result)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="suggestion is read by a schedule only")
+        train(make_mlp(), loader(), optimizer=sgd(lr), loss_fn=F.cross_entropy, suggestion=result)
+
+
 def test_lightning_module_trains_as_itself_and_keeps_its_class():
     module = LitNet()
     before = module.net[0].weight.detach().clone()
