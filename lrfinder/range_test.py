@@ -4191,6 +4191,8 @@ class CyclingBatches:
 def infer_batch_size(data: object, batch: Any = None) -> int | None:
     """Batch size of ``data``: its ``batch_size`` attribute, else the leading dim of ``batch``.
 
+    Of an ``(inputs, targets, ...)`` batch whose inputs are sequence-first (``(T, N, F)``, with
+    every other item's leading dim ``N``), it is ``N``, not the sequence length ``T``.
     A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
     the whole data: their size is the sampler's length, not ``batch_size``.
     """
@@ -4202,19 +4204,34 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
             return size
     if batch is None:
         return None
+    first = _first_leaf(batch)
+    if not (isinstance(first, torch.Tensor) and first.dim() > 0):
+        return None
+    size = int(first.shape[0])
+    if isinstance(batch, (tuple, list)) and len(batch) > 1 and first.dim() > 1:
+        # Sequence-first inputs (``batch_first=False``, an LSTM's or a Transformer's default):
+        # ``(x, y)`` with ``x`` of ``(T, N, F)`` and ``y`` of ``(N,)``. The leading dim of ``x`` is
+        # the time; every other item's leading dim, equal to ``x``'s second, is the batch.
+        rest = {int(item.shape[0]) for item in batch[1:] if isinstance(item, torch.Tensor) and item.dim() > 0}
+        if len(rest) == 1 and size not in rest and int(first.shape[1]) in rest:
+            return int(first.shape[1])
+    return size
+
+
+def _first_leaf(batch: Any) -> Any:
+    """Down the first element of nested tuples, lists, dicts and dataclasses to a leaf.
+
+    ``(x, y)``, ``{"x": x}``, a dict of several loaders' batches (``{"a": (x, y), "b": (x, y)}``)
+    and ``Batch(x=x, y=y)`` all give ``x``.
+    """
     first = batch
-    # Down the first element of nested tuples, lists, dicts and dataclasses: ``(x, y)``, ``{"x": x}``, a
-    # dict of several loaders' batches, ``{"a": (x, y), "b": (x, y)}``, and ``Batch(x=x, y=y)``.
     while True:
         if isinstance(first, (tuple, list, Mapping)) and first:
             first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]
         elif dataclasses.is_dataclass(first) and not isinstance(first, type) and dataclasses.fields(first):
             first = getattr(first, dataclasses.fields(first)[0].name)  # a dataclass batch: its first field
         else:
-            break
-    if isinstance(first, torch.Tensor) and first.dim() > 0:
-        return int(first.shape[0])
-    return None
+            return first
 
 
 _P = ParamSpec("_P")

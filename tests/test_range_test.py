@@ -108,6 +108,40 @@ def test_infer_batch_size_descends_tuples_lists_and_dicts() -> None:
     assert infer_batch_size(None, {}) is None and infer_batch_size(None, ()) is None
 
 
+def test_infer_batch_size_of_sequence_first_batches_is_the_batch_not_the_time() -> None:
+    """``(x, y)`` with ``x`` of ``(T, N, F)`` (``batch_first=False``) recorded ``T`` as the batch size.
+
+    Plain lists of batches (and ``batch_size=None`` loaders) read the size from the batch; with
+    an LSTM's default layout ``result.batch_size`` was the sequence length, which ``scale()`` and
+    the noise scale then used as the batch.
+    """
+    from lrfinder.range_test import infer_batch_size
+
+    x, y = torch.zeros(12, 5, 3), torch.zeros(5, dtype=torch.long)
+    assert infer_batch_size(None, (x, y)) == 5
+    assert infer_batch_size(None, [x, y, torch.zeros(5, 2)]) == 5
+    # Batch-first and per-step targets keep the leading dim; so does an ambiguous layout.
+    assert infer_batch_size(None, (x.transpose(0, 1), y)) == 5
+    assert infer_batch_size(None, (x, torch.zeros(12, 5))) == 12
+    assert infer_batch_size(None, (torch.zeros(12, 4), torch.zeros(5))) == 12
+
+    class SeqFirst(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.LSTM(3, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, seq: torch.Tensor) -> torch.Tensor:
+            return self.head(self.rnn(seq)[0][-1])
+
+    torch.manual_seed(0)
+    batches = [(torch.randn(12, 5, 3), torch.randint(0, 2, (5,))) for _ in range(4)]
+    model = SeqFirst()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    result = lrfinder.range_test(model, batches, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=12)
+    assert result.batch_size == 5
+
+
 @dataclasses.dataclass(frozen=True)
 class _Batch:
     x: torch.Tensor
