@@ -1584,8 +1584,8 @@ class LRFinder(_CallbackBase):
             _lightning.warn(
                 trainer,
                 f"{self._who}: max_steps={max_steps} is smaller than num_steps={steps}. The range test still runs "
-                f"up to {steps} optimizer steps (they are not training: the weights are restored after them); "
-                f"training then runs its {max_steps}.",
+                f"up to {steps} optimizer steps (they are not training: the weights are restored after them)"
+                + ("." if self._find_only else f"; training then runs its {max_steps}."),
             )
         self._warn_batch_limit(trainer, _accumulation(trainer, pl_module))
 

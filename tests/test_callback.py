@@ -1766,6 +1766,16 @@ def test_find_lr_messages_name_find_lr_not_the_callback(tmp_path: Path) -> None:
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(frozen, make_loader())
 
 
+def test_find_lr_max_steps_warning_promises_no_training(tmp_path: Path) -> None:
+    """find_lr with a Trainer of max_steps=3 was told "training then runs its 3": find_lr trains nothing."""
+    with pytest.warns(UserWarning) as seen:
+        find_lr(Net(), train_dataloaders=make_loader(), trainer=trainer(tmp_path, max_steps=3), **FAST)
+    said = [str(w.message) for w in seen if "is smaller than num_steps" in str(w.message)]
+    assert said and all(m.startswith("find_lr: max_steps=3") and "training then runs" not in m for m in said)
+    with pytest.warns(UserWarning, match=r"max_steps=3 is smaller.*; training then runs its 3\.$"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=3).fit(Net(), make_loader())
+
+
 def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() -> None:
     finder = LRFinder(target_batch_size=np.int64(256), test_batch_size=np.int32(32),
                       optimizer="adamw", optimizer_settings={"weight_decay": 0.1, "bias_lr_factor": 2.0})  # fmt: skip
