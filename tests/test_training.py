@@ -157,7 +157,7 @@ def test_a_range_test_result_without_a_scheduler_that_is_not_the_optimizers_lr_i
     lrs = np.logspace(-6, 1, 141)
     x = np.log10(lrs)
     losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
-    result = lrfinder.RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed")
+    result = lrfinder.RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed").analyze()
     assert result.training_suggestion is not None
     lr = result.training_suggestion.lr
     with pytest.warns(UserWarning, match=rf"runs at the optimizer's LR 1\.00e-05, not the suggestion's {lr:.2e}"):
