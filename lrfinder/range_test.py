@@ -915,10 +915,12 @@ def check_minimizes(optimizer: torch.optim.Optimizer, where: str = "in loss_fn o
 
     """
     for i, group in enumerate(optimizer.param_groups):
-        if group.get("maximize") is True:
+        # Truthy, as torch's optimizers read it (maximize=1 climbs as maximize=True does).
+        if group.get("maximize"):
             name = type(optimizer).__name__
             raise ValueError(
-                f"Expected an optimizer that minimizes the loss, but param group {i} of {name} has maximize=True: "
+                f"Expected an optimizer that minimizes the loss, but param group {i} of {name} has "
+                f"maximize={group['maximize']!r}: "
                 "the range test reads a falling loss as learning and a rising one as divergence, so an objective "
                 "the optimizer climbs would read backwards. Return the negated objective as the loss (loss = "
                 f"-objective, {where}) and build the optimizer with maximize=False: its steps are the "

@@ -1801,6 +1801,10 @@ def test_an_optimizer_that_maximizes_is_refused_and_the_negated_objective_sweeps
                        r"the loss \(loss = -objective, in loss_fn or step_fn\)"):  # fmt: skip
         range_test(model, loader, optimizer=maximizing, loss_fn=lambda out, y: -F.cross_entropy(out, y))
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # torch reads maximize by its truth: maximize=1 climbs too, and was let through by an `is True` check.
+    with pytest.raises(ValueError, match=r"param group 0 of SGD has maximize=1:"):
+        range_test(model, loader, optimizer=torch.optim.SGD(model.parameters(), lr=0.01, maximize=1),
+                   loss_fn=F.cross_entropy)  # fmt: skip
     # As told: minimizing the negated objective takes the same steps as maximizing it.
     objective = lambda out, y: -F.cross_entropy(out, y)  # noqa: E731
     model_b = make_mlp()
