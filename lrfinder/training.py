@@ -281,6 +281,7 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.last_batch_of_one = last_batch_of_one
             self._bn_hooks: list[Any] = []
             self._one_per_example: list[tuple[str, tuple[int, ...]]] = []  # BatchNorm layers and their input shape
+            self._examples: int | None = None  # the first batch's examples, while its BatchNorm inputs are watched
             self.lrs: list[float] = []
             self.summaries: list[EpochSummary] = []
             self.losses: list[float] = []
@@ -305,7 +306,10 @@ def _classes(package: str) -> tuple[type, type, type]:
                         batch_stats = m.training or getattr(m, "running_mean", None) is None
                         if isinstance(x, torch.Tensor) and x.dim() >= 2 and batch_stats:
                             # Values per channel = examples x the spatial size: 1 per example fails on a batch of 1.
-                            if x.shape[0] > 1 and x.numel() // max(1, x.shape[1]) == x.shape[0]:
+                            # A dim 0 other than the batch's examples (positions folded in, (N * T, C)) is not one
+                            # value per example: a batch of one still gives T.
+                            one_each = x.numel() // max(1, x.shape[1]) == x.shape[0]
+                            if x.shape[0] > 1 and one_each and self._examples in (None, x.shape[0]):
                                 self._one_per_example.append((name, tuple(x.shape)))
 
                     self._bn_hooks.append(module.register_forward_pre_hook(seen))
@@ -340,6 +344,8 @@ def _classes(package: str) -> tuple[type, type, type]:
         def on_train_batch_start(
             self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
         ) -> None:
+            if self._bn_hooks and self._examples is None:  # the batch whose BatchNorm inputs are watched
+                self._examples = infer_batch_size(None, batch)
             # The Trainer's count, which a GradientAccumulationScheduler sets at each epoch's start.
             if batch_idx % trainer.accumulate_grad_batches == 0:
                 self.lrs.append(_reference_lr(trainer.optimizers[0]))

@@ -888,3 +888,26 @@ def test_a_batch_of_one_a_batchnorm_can_take_trains() -> None:
     result = train(mlp, DataLoader(_bn_regression(33), batch_size=8, drop_last=True), loss_fn=F.mse_loss,
                    optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01))  # fmt: skip
     assert result.global_step == 4
+
+
+def test_a_batchnorm_over_positions_folded_into_the_batch_takes_a_last_batch_of_one() -> None:
+    """No false refusal: a sequence model folding its 3 positions into BatchNorm1d's batch, (N * 3, C), gets 3 values
+    per channel from a batch of one example and trains; its (24, 8) input on the first batch of 8 read as one value
+    per example, and train refused 33 examples in batches of 8."""
+
+    class Folded(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj, self.bn, self.head = nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (N, 3, 4)
+            h = self.proj(x)
+            h = self.bn(h.reshape(-1, 8)).reshape(h.shape)
+            return self.head(h).mean(dim=1)
+
+    torch.manual_seed(0)
+    x = torch.randn(33, 3, 4)
+    data = torch.utils.data.TensorDataset(x, x.sum(dim=(1, 2)).unsqueeze(1))
+    result = train(Folded(), DataLoader(data, batch_size=8), loss_fn=F.mse_loss,
+                   optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01))  # fmt: skip
+    assert result.global_step == 5
