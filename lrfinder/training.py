@@ -927,8 +927,8 @@ def train(
             f"accumulate_grad_batches={most} is more than the {length} batches of an epoch: Lightning steps the "
             f"optimizer at the end of every epoch, after {length} batches whose losses it still divides by {most}, so "
             f"each step's gradient is {length}/{most} of the mean gradient (the LR in effect x{length / most:.2g}) "
-            f"over a batch of {length} batches, not {most}. Use accumulate_grad_batches <= {length}, or larger "
-            "batches.",
+            f"over a batch of {length} batches, not {most}. Use accumulate_grad_batches <= {length}: no step can take "
+            "more than an epoch's data (larger batches make fewer of them per epoch).",
             UserWarning,
             stacklevel=2,
         )
