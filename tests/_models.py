@@ -178,6 +178,35 @@ def weights(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+class CriticStepping(pl.LightningModule):
+    """Automatic optimization of the classifier; a critic stepped in training_step by an optimizer of its own.
+
+    The critic's optimizer is not one of configure_optimizers': a module attribute, which the isolation's
+    snapshot once left as the test's steps took it (its Adam step count and moments). ``guarded``: the
+    critic steps only while gradients are enabled, as refine's message advises.
+    """
+
+    def __init__(self, *, guarded: bool = False) -> None:
+        super().__init__()
+        self.lr = 0.01
+        self.guarded = guarded
+        self.net = torch.nn.Linear(8, 3)
+        self.critic = torch.nn.Linear(3, 1)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=1e-3)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        out = self.net(x)
+        if not self.guarded or torch.is_grad_enabled():
+            self.critic_opt.zero_grad()
+            self.critic(out.detach()).mean().backward()
+            self.critic_opt.step()
+        return F.cross_entropy(out, y)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.net.parameters(), lr=self.lr)
+
+
 class GAN(pl.LightningModule):
     """Two networks, two optimizers (the discriminator at half the generator's LR), losses logged."""
 

@@ -21,6 +21,7 @@ from _models import (
     TINY_FIT_WARNINGS,
     AlternatingGAN,
     Callback,
+    CriticStepping,
     DataModule,
     MemoryLogger,
     Net,
@@ -1644,34 +1645,8 @@ def test_find_lr_only_finds(tmp_path: Path) -> None:
     assert t.global_step == 5 and [e[1] for e in model.train_events()] == [(0.03,)] * 5
 
 
-class _CriticStepping(pl.LightningModule):
-    """Automatic optimization of the classifier; a critic's optimizer of its own, stepped in training_step.
-
-    The critic's optimizer is not one of configure_optimizers': a module attribute, which the isolation's
-    snapshot left as the test's steps took it (its Adam step count and moments).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lr = 0.01
-        self.net = torch.nn.Linear(8, 3)
-        self.critic = torch.nn.Linear(3, 1)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=1e-3)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        out = self.net(x)
-        self.critic_opt.zero_grad()
-        self.critic(out.detach()).mean().backward()
-        self.critic_opt.step()
-        return F.cross_entropy(out, y)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.net.parameters(), lr=self.lr)
-
-
 def test_find_lr_puts_back_an_optimizer_training_step_steps_itself(tmp_path: Path) -> None:
-    model = _CriticStepping()
+    model = CriticStepping()
     x, y = make_data(32).tensors
     model.training_step((x, y), 0)  # the critic's optimizer with real state
     model.critic_opt.zero_grad(set_to_none=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, GAN, TINY_FIT_WARNINGS, Net, make_loader, pl, trainer, weights
+from _models import FAST, GAN, TINY_FIT_WARNINGS, CriticStepping, Net, make_loader, pl, trainer, weights
 
 from lrfinder import ModelError, Refine
 from lrfinder.callback import LRFinder, _schedule_name
@@ -339,30 +339,6 @@ def test_the_nan_data_message_leaves_out_an_lr_it_does_not_have() -> None:
     assert "step 4 (lr=1.00e-02, the mean over the 2 ranks) is nan" in message(0.01, world=2)
 
 
-class _CriticStepping(pl.LightningModule):
-    """Automatic optimization of the classifier; a critic stepped in training_step by an optimizer of its own."""
-
-    def __init__(self, *, guarded: bool = False) -> None:
-        super().__init__()
-        self.lr = 0.01
-        self.guarded = guarded
-        self.net = torch.nn.Linear(8, 3)
-        self.critic = torch.nn.Linear(3, 1)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=1e-3)
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        out = self.net(x)
-        if not self.guarded or torch.is_grad_enabled():
-            self.critic_opt.zero_grad()
-            self.critic(out.detach()).mean().backward()
-            self.critic_opt.step()
-        return F.cross_entropy(out, y)
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.net.parameters(), lr=self.lr)
-
-
 def test_refine_with_a_training_step_that_steps_a_critic_itself_says_why_and_what_to_do(tmp_path: Path) -> None:
     """It was a DataError blaming the batches: "Cannot compute a loss on the held-out training batches with the
     module's training_step: RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn"."""
@@ -370,9 +346,9 @@ def test_refine_with_a_training_step_that_steps_a_critic_itself_says_why_and_wha
     with pytest.raises(ModelError, match=r"^LRFinder\(refine=\.\.\.\) cannot compute a held-out loss on the held-out "
                        r"training batches: training_step runs a backward of its own \(RuntimeError: element 0 .*"
                        r"under torch.no_grad\(\) in eval mode\. .*if torch.is_grad_enabled\(\).*leave refine=False"):
-        trainer(tmp_path, [LRFinder(**FAST, refine=refine)], max_steps=1).fit(_CriticStepping(), make_loader())
+        trainer(tmp_path, [LRFinder(**FAST, refine=refine)], max_steps=1).fit(CriticStepping(), make_loader())
     # As it says: the critic stepped while training only, refine judges the trials.
     finder = LRFinder(**FAST, refine=refine)
-    trainer(tmp_path, [finder], max_steps=1).fit(_CriticStepping(guarded=True), make_loader())
+    trainer(tmp_path, [finder], max_steps=1).fit(CriticStepping(guarded=True), make_loader())
     assert finder.result is not None and finder.result.refinement is not None
     assert finder.result.refinement.trials
