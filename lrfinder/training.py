@@ -524,7 +524,7 @@ def _configure(
     return configure_optimizers
 
 
-def _warn_suggestion_unread(optimizer: torch.optim.Optimizer, suggestion: Suggestion | RangeTestResult | None) -> None:
+def _warn_suggestion_unread(optimizer: torch.optim.Optimizer, suggestion: Suggestion | None) -> None:
     """Warn when a ``suggestion`` without a ``scheduler`` is not the LR training runs at.
 
     Only a schedule reads the suggestion; without one training runs at the optimizer's LR, and a
@@ -532,8 +532,6 @@ def _warn_suggestion_unread(optimizer: torch.optim.Optimizer, suggestion: Sugges
     SGD(m.parameters(), lr=1e-5)`` with a suggestion of 1e-2 trained at 1e-5). The optimizer's
     largest group LR is compared, the one a range test records.
     """
-    if isinstance(suggestion, RangeTestResult):
-        suggestion = suggestion.training_suggestion
     if suggestion is None or not optimizer.param_groups:
         return
     lr = max(float(g["lr"]) for g in optimizer.param_groups)
@@ -824,7 +822,8 @@ def train(
 
         # Read as create_scheduler reads it (its training_suggestion: scaled to the training batch, refined), and
         # an inconclusive result refused before training, not when Lightning configures the optimizer. Without a
-        # scheduler it is not read, but kept: the optimizer's LR is compared with it (_warn_suggestion_unread).
+        # scheduler it is not read: its training_suggestion is kept to compare the optimizer's LR with
+        # (_warn_suggestion_unread).
         suggestion = _check_suggestion(suggestion) if scheduler is not None else suggestion.training_suggestion
     if not is_int(accumulate_grad_batches) or accumulate_grad_batches < 1:
         raise ValueError(
