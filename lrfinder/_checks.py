@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,20 @@ def is_single_number(value: object) -> bool:
     refuse it by name with :func:`single_number_note`.
     """
     return getattr(value, "ndim", None) == 0 and hasattr(value, "dtype")
+
+
+def is_not_a_sequence(value: object, *also: type) -> bool:
+    """Whether ``value`` cannot be read as a sequence of items, where one is expected.
+
+    A string, bytes, a mapping, anything not iterable, a single number (:func:`is_single_number`),
+    or an instance of one of ``also``. The one test behind the refusals of an argument that should
+    be a sequence; each caller says its own message, ended with :func:`single_number_note`.
+    """
+    return (
+        isinstance(value, (str, bytes, Mapping, *also))
+        or not isinstance(value, Iterable)
+        or is_single_number(value)
+    )
 
 
 def single_number_note(value: object) -> str:

@@ -50,6 +50,7 @@ from ._checks import (
     check_module_initialised,
     is_choice,
     is_int,
+    is_not_a_sequence,
     is_real,
     is_single_number,
     plain,
@@ -1194,11 +1195,7 @@ class RangeTestResult:
         curve = []
         for name in ("lrs", "losses"):
             values = getattr(self, name)
-            if (
-                isinstance(values, (str, bytes, Mapping))
-                or not isinstance(values, Iterable)
-                or is_single_number(values)
-            ):
+            if is_not_a_sequence(values):
                 raise TypeError(
                     f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}"
                     + single_number_note(values)
@@ -1854,11 +1851,7 @@ class LRSweeper:
                 f"Expected optimizers to be a sequence of torch optimizers, but got one {type(optimizers).__name__}: "
                 "pass it in a list, LRSweeper([optimizer])"
             )
-        if (
-            isinstance(optimizers, (str, bytes, Mapping))
-            or not isinstance(optimizers, Iterable)
-            or is_single_number(optimizers)
-        ):
+        if is_not_a_sequence(optimizers):
             raise TypeError(
                 f"Expected optimizers to be a sequence of torch optimizers, but got optimizers={optimizers!r:.80}"
                 + single_number_note(optimizers)
@@ -2367,11 +2360,7 @@ def _check_snapshot_arguments(model: object, optimizers: object, data: object) -
             f"Expected optimizers to be a sequence of optimizers, but got one {type(optimizers).__name__}: pass it "
             "in a list, StateSnapshot(model, [optimizer])"
         )
-    if (
-        not isinstance(optimizers, Iterable)
-        or isinstance(optimizers, (str, bytes, Mapping, Iterator))
-        or is_single_number(optimizers)
-    ):
+    if is_not_a_sequence(optimizers, Iterator):
         raise TypeError(
             f"Expected optimizers to be a sequence of optimizers, but got {optimizers!r:.60}"
             + single_number_note(optimizers)
@@ -2381,7 +2370,7 @@ def _check_snapshot_arguments(model: object, optimizers: object, data: object) -
             f"Expected data to be a list of the loaders to snapshot, but got one {type(data).__name__}, which "
             "would be read through (an epoch drawn): pass it in a list, StateSnapshot(model, optimizers, [loader])"
         )
-    if not isinstance(data, Iterable) or isinstance(data, (str, bytes, Mapping)) or is_single_number(data):
+    if is_not_a_sequence(data):
         raise TypeError(
             f"Expected data to be a list of data loaders (or generators), but got {data!r:.60}"
             + single_number_note(data)

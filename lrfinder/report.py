@@ -28,7 +28,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -45,8 +45,8 @@ from ._atomic import atomic_write
 from ._checks import (
     is_choice,
     is_int,
+    is_not_a_sequence,
     is_real,
-    is_single_number,
     plain,
     single_number_note,
     text_or_bool_at,
@@ -143,12 +143,7 @@ def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) 
             "Expected a RangeTestResult or a sequence of them, but got a dict; a result saved as JSON reads back with "
             "RangeTestResult.from_json(path) (a dict from to_dict() with RangeTestResult.from_dict(data))"
         )
-    if (
-        result_or_results is None
-        or isinstance(result_or_results, (str, bytes))
-        or not isinstance(result_or_results, Iterable)
-        or is_single_number(result_or_results)
-    ):
+    if is_not_a_sequence(result_or_results):
         hint = (
             " (a path: read the file with RangeTestResult.from_json(path) first)"
             if isinstance(result_or_results, (str, bytes, os.PathLike))
