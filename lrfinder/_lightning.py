@@ -39,17 +39,17 @@ import torch
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
-from .exceptions import DataError, LRFinderError, ModelError
+from .exceptions import DataError, ModelError
 from .range_test import (
     CyclingBatches,
     StateSnapshot,
     StepClosure,
     _DataState,
-    _first_step_message,
     _non_finite_data_message,
     _NonFiniteDataWatch,
     check_sparse_gradients,
     first_non_finite_loss,
+    first_step_errors,
     infer_batch_size,
     ranks_data_verdict,
 )
@@ -882,15 +882,9 @@ class AutomaticStepper(_Stepper):
             first = self.step_index == 0
             if first and isinstance(opt, torch.optim.SparseAdam):
                 check_sparse_gradients(self.pl_module, opt)
-            try:
+            # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
+            with first_step_errors(opt, first):
                 self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
-            except LRFinderError:
-                raise
-            except Exception as exc:
-                # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
-                if not first:
-                    raise
-                raise ModelError(_first_step_message(opt, exc)) from exc
         self.step_index += 1
         return value
 

@@ -3995,6 +3995,25 @@ _NO_GRADIENT = (
 )
 
 
+@contextlib.contextmanager
+def first_step_errors(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[None]:
+    """Around an optimizer step: on the test's first step, a failure is a :class:`ModelError` saying why.
+
+    The step at the smallest LR failed with torch's bare message ("Adam does not support sparse
+    gradients"); :func:`_first_step_message` says it fails before any swept LR matters. A later
+    step's failure, and lrfinder's own errors, pass through unchanged. Used by ``range_test`` and
+    the callback's stepper.
+    """
+    try:
+        yield
+    except LRFinderError:
+        raise
+    except Exception as exc:
+        if not first:
+            raise
+        raise ModelError(_first_step_message(optimizer, exc)) from exc
+
+
 def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) -> str:
     """Why the optimizer's very first step failed: at the smallest LR, so not the sweep's doing."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -4710,7 +4729,7 @@ def range_test(
         if first and math.isfinite(value) and not _has_grads(optimizer):
             raise ModelError(_NO_GRADIENT)
         index[0] += 1
-        try:
+        with first_step_errors(optimizer, first):
             if math.isfinite(value):
                 # After accumulation and unscale_, once per step: the threshold is on the true gradient.
                 clip(optimizer)
@@ -4723,12 +4742,6 @@ def range_test(
                 optimizer.step(StepClosure(optimizer, torch.stack(parts).mean(), reevaluate))  # type: ignore[arg-type]
             elif math.isfinite(value):
                 optimizer.step()
-        except LRFinderError:
-            raise
-        except Exception as exc:
-            if not first:
-                raise
-            raise ModelError(_first_step_message(optimizer, exc)) from exc
         step_batches.clear()
         return value
 
