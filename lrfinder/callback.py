@@ -1867,7 +1867,7 @@ def _defines_train_dataloader(model: object) -> bool:
 def find_lr(
     model: pl.LightningModule,
     train_dataloaders: Any = None,
-    *,
+    *extra: Any,
     datamodule: pl.LightningDataModule | None = None,
     trainer: pl.Trainer | None = None,
     **options: Any,
@@ -1894,6 +1894,9 @@ def find_lr(
         train_dataloaders: The train dataloader(s), also as the second positional argument, as in
             ``Tuner(trainer).lr_find(model, train_loader)`` and ``trainer.fit``; a datamodule there
             is taken as ``datamodule``, as ``trainer.fit`` takes it.
+        *extra: Refused (a ``TypeError`` saying what to do): ``Tuner.lr_find(model, train_dataloaders,
+            val_dataloaders)`` takes the val loader third, which the range test does not read; everything
+            after ``train_dataloaders`` is passed by name.
         datamodule: Or a datamodule giving the train dataloader.
         trainer: The Trainer to run on (devices, precision, accumulation, clipping); it must
             run in this process (not ``ddp_spawn``).
@@ -1906,8 +1909,8 @@ def find_lr(
         ``strict=True``, which raises).
 
     Raises:
-        TypeError: An unknown option (the close ones are named), a ``model`` that is no
-            LightningModule, a ``datamodule`` or ``trainer`` that is no Lightning one.
+        TypeError: An unknown option (the close ones are named), more than two positional arguments, a
+            ``model`` that is no LightningModule, a ``datamodule`` or ``trainer`` that is no Lightning one.
         ValueError: Both ``datamodule`` and ``train_dataloaders``, an option out of range, or a ``trainer``
             with ``fast_dev_run`` (under which LRFinder skips the test).
         InconclusiveCurveError: With ``strict=True``, an inconclusive curve.
@@ -1918,6 +1921,15 @@ def find_lr(
         >>> result.suggestion.lr  # doctest: +SKIP
 
     """
+    if extra:
+        # find_lr(model, train, val), as Tuner.lr_find(model, train_dataloaders, val_dataloaders) takes them, was
+        # Python's bare "find_lr() takes from 1 to 2 positional arguments but 3 were given".
+        raise TypeError(
+            f"find_lr() takes model and train_dataloaders positionally, but got {2 + len(extra)} positional "
+            "arguments. A third one, Lightning's Tuner.lr_find(model, train_dataloaders, val_dataloaders), is not "
+            "read: the curve is the training loss and the test validates nothing, so drop the val loader; pass "
+            "anything else by name (datamodule=..., trainer=..., min_lr=...)."
+        )
     if datamodule is None and _lightning.is_datamodule(train_dataloaders):
         # find_lr(model, dm), as trainer.fit(model, dm) and Lightning's Tuner.lr_find(model, dm) take it.
         datamodule, train_dataloaders = train_dataloaders, None

@@ -1821,6 +1821,10 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
         # Tuner.lr_find(model, train, val_dataloaders=val): was "unknown option(s) val_dataloaders" and a list.
         (lambda: find_lr(Net(), make_loader(), val_dataloaders=make_loader()),
          r"^find_lr\(\) takes no 'val_dataloaders': the curve is the training loss"),
+        # Tuner.lr_find(model, train, val) moved to find_lr: was Python's bare "takes from 1 to 2 positional arguments".
+        (lambda: find_lr(Net(), make_loader(), make_loader()),
+         r"^find_lr\(\) takes model and train_dataloaders positionally, but got 3 positional arguments\. A third one, "
+         r"Lightning's Tuner\.lr_find\(model, train_dataloaders, val_dataloaders\), is not read.*drop the val loader"),
         (lambda: find_lr(Net(), make_loader(), smooth_f=0.05), r"\(DivergenceMonitor\)\.$"),
     ],
 )
