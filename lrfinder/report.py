@@ -335,11 +335,11 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         s = r.suggestion
         if s is not None:
             derivation = s.derivation or f"{s.lr:.2e}"
-            groups = _lr_groups(results)
+            groups = _lr_groups(results, of_it=True)
             # The LRs are the swept group's: say so where they are read, with what the others get.
             facts.append(
                 f"suggested lr {derivation}  (rule {s.rule})"
-                + ("" if groups is None else f"  |  LRs are those of param {groups[0]} ({groups[1]} of it)")
+                + ("" if groups is None else f"  |  LRs are those of param {groups[0]} ({groups[1]})")
             )
             line = f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  confidence {s.confidence:.2f}"
             line += _spread_fact(r)
@@ -412,13 +412,19 @@ def _ratio_text(ratio: float) -> str:
     return f"{ratio:.2g}×"
 
 
-def _lr_groups(results: Sequence[RangeTestResult], *, names: bool = True) -> tuple[str, str] | None:
+def _lr_groups(
+    results: Sequence[RangeTestResult], *, names: bool = True, of_it: bool = False
+) -> tuple[str, str] | None:
     """Which param group's LR the LR axis shows, when the optimizer's groups had different LRs.
 
     Returns ``(swept, others)``: ``("group 1 'head'", "group 0 'body' at 0.1×")``, or ``("each
     curve's group with the largest LR", "the others at their ratios to it")`` for an overlay whose
     curves had other groups; ``None`` when every group had the same LR (or none was recorded).
-    With ``names=False`` the groups are said by their index alone (``"group 1"``).
+    A group at ratio 0 (``lr=0``, a frozen group) is said to be frozen, not "at 0×" of the swept
+    one: ``"group 0 'body' frozen at lr 0"``; with both kinds, ``"2 groups at 0.01× to 0.1×, 1
+    frozen at lr 0"``. With ``names=False`` the groups are said by their index alone (``"group 1"``);
+    with ``of_it=True`` the ratios read ``"at 0.1× of it"``, for a text that names the swept group
+    just before.
     """
     split = [r for r in results if r.lr_ratios and min(r.lr_ratios) < 1.0]
     if not split:
@@ -429,12 +435,24 @@ def _lr_groups(results: Sequence[RangeTestResult], *, names: bool = True) -> tup
     ref = first.lr_group or 0
     group_names = first.group_names if names else ()
     others = [(i, ratio) for i, ratio in enumerate(first.lr_ratios) if i != ref]
-    if len(others) == 1:
-        i, ratio = others[0]
-        return _group_name(ref, group_names), f"{_group_name(i, group_names)} at {_ratio_text(ratio)}"
-    low, high = min(r for _, r in others), max(r for _, r in others)
-    span = _ratio_text(low) if low == high else f"{_ratio_text(low)} to {_ratio_text(high)}"
-    return _group_name(ref, group_names), f"the other {len(others)} groups at {span}"
+    # A group at lr 0 does not move with the sweep: "at 0× of it" read as a multiple of the swept LR.
+    scaled = [(i, ratio) for i, ratio in others if ratio > 0.0]
+    frozen = [i for i, ratio in others if ratio == 0.0]
+    of = " of it" if of_it else ""
+    parts = []
+    if len(scaled) == 1:
+        i, ratio = scaled[0]
+        parts.append(f"{_group_name(i, group_names)} at {_ratio_text(ratio)}{of}")
+    elif scaled:
+        low, high = min(r for _, r in scaled), max(r for _, r in scaled)
+        span = _ratio_text(low) if low == high else f"{_ratio_text(low)} to {_ratio_text(high)}"
+        parts.append(f"{'the other ' if not frozen else ''}{len(scaled)} groups at {span}{of}")
+    if len(frozen) == 1 and (not scaled or len(scaled) == 1):
+        parts.append(f"{_group_name(frozen[0], group_names)} frozen at lr 0")
+    elif frozen:
+        noun = "group" if len(frozen) == 1 else "groups"
+        parts.append(f"{'the other ' if not scaled else ''}{len(frozen)} {noun} frozen at lr 0")
+    return _group_name(ref, group_names), ", ".join(parts)
 
 
 def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None) -> str:
@@ -448,13 +466,14 @@ def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None)
     0.1×)``, the log scale read from the ticks; then without "param"; then the groups by their
     index alone (``LR of group 1 (group 0 at 0.1×)``); then cut short with "…".
     """
+    full = _lr_groups(results, of_it=True)
     groups = _lr_groups(results)
-    if groups is None:
+    if full is None or groups is None:
         return "learning rate (log scale)"
-    swept, others = groups
-    label = f"learning rate of param {swept} (log scale; {others} of it)"
+    label = f"learning rate of param {full[0]} (log scale; {full[1]})"
     if width is None or len(label) <= width:
         return label
+    swept, others = groups
     unnamed = _lr_groups(results, names=False) or groups
     shorter = (
         (f"LR of param {swept}", f"({others})"),

@@ -1272,6 +1272,37 @@ def test_the_lr_axis_names_the_param_group_it_shows():
         assert _lr_axis_label([named], width=width).count("\n") <= 1, width
 
 
+def test_a_frozen_param_group_is_said_frozen_not_at_0x():
+    """A group at lr=0 (a frozen backbone) read "group 0 'body' at 0× of it" on the LR axis and in the header, as
+    if its LR were a multiple of the swept one; and an overlay of curves with other groups read "the others at
+    their ratios to it of it"."""
+    frozen = replace(make_result(), lr_ratios=(0.0, 1.0), group_names=("body", "head"))
+    fig = plot_range_test(frozen)
+    assert axes_by_label(fig)["slope"].get_xlabel() == (
+        "learning rate of param group 1 'head' (log scale; group 0 'body' frozen at lr 0)"
+    )
+    header = " ".join(t.get_text() for t in axes_by_label(fig)["header"].texts)
+    assert "LRs are those of param group 1 'head' (group 0 'body' frozen at lr 0)" in header and "0×" not in header
+    both = replace(make_result(), lr_ratios=(0.0, 1.0, 0.1), group_names=())
+    assert axes_by_label(plot_range_test(both))["slope"].get_xlabel() == (
+        "learning rate of param group 1 (log scale; group 2 at 0.1× of it, group 0 frozen at lr 0)"
+    )
+    many = replace(make_result(), lr_ratios=(0.0, 1.0, 0.1, 0.01, 0.0), group_names=())
+    assert axes_by_label(plot_range_test(many))["slope"].get_xlabel() == (
+        "learning rate of param group 1 (log scale; 2 groups at 0.01× to 0.1× of it, 2 groups frozen at lr 0)"
+    )
+    all_frozen = replace(make_result(), lr_ratios=(0.0, 1.0, 0.0), group_names=())
+    assert axes_by_label(plot_range_test(all_frozen))["slope"].get_xlabel() == (
+        "learning rate of param group 1 (log scale; the other 2 groups frozen at lr 0)"
+    )
+    from lrfinder.report import _lr_axis_label
+
+    assert _lr_axis_label([frozen], width=32) == "LR of param group 1 'head'\n(group 0 'body' frozen at lr 0)"
+    mixed = [replace(frozen, label="a"), replace(make_result(), label="b")]
+    label = axes_by_label(plot_range_test(mixed))["slope"].get_xlabel()
+    assert label.endswith("(log scale; the others at their ratios to it)"), label
+
+
 def test_ax_keeps_the_inconclusive_message_inside_a_small_axes():
     """The whole reason, a dozen lines at 12 pt, ran past a small axes onto its neighbours: its gist is shown."""
     from matplotlib.figure import Figure
