@@ -15,10 +15,10 @@ Pure numpy/scipy: arrays in, floats and arrays out; nothing here knows about mod
    causal exponential moving average used by other finders it has no phase lag: a feature of the
    curve stays at the LR where it happened.
 5. :func:`blowup_index`: cut the curve at the first *blow-up* (the smoothed loss climbing back by
-   half of everything it had fallen); what comes after it, including any "recovery" slope, is
-   never searched. A rise that the loss later falls below its earlier minimum by more than it
-   rose is a *bump* (:func:`bump_mask`: a wobble at tiny LRs, a spike in the fall), not a
-   blow-up: the search goes on past it.
+   half of everything it had fallen, confirmed by the recorded losses); what comes after it,
+   including any "recovery" slope, is never searched. A rise that the loss later falls below its
+   earlier minimum by more than it rose is a *bump* (:func:`bump_mask`: a wobble at tiny LRs, a
+   spike in the fall), not a blow-up: the search goes on past it.
 6. :func:`check_fall`: the minimum, and whether the loss clearly falls at all (from its highest
    point off the bumps).
 7. :func:`divergence_index`: where the loss has clearly turned up after the minimum; without
@@ -852,7 +852,12 @@ def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | 
     (where the filter fits one polynomial to the whole edge, see :func:`savgol`) counts only when
     the recorded loss there has risen as much above the recorded running minimum: the filter's
     ringing at the start of a sweep that begins on a bend (a linear sweep's second point already
-    in the fall) is not a blow-up.
+    in the fall) is not a blow-up. Past that edge a candidate counts only when the recorded losses
+    confirm the rise (:func:`_rise_recorded`): the smoothed loss at ``c`` lies above the median of
+    the recorded losses around the minimum before it (those before ``c``) by ``2 * se + band / 2``.
+    One lucky batch on a flat stretch drags a short sweep's smoothed curve down by up to half its
+    depth, and the loss coming back to its level then rose from that dip in the smoothed curve
+    only; an unconfirmed candidate is passed over and the search goes on from the next point.
 
     A blow-up does not recover. A candidate at ``c``, with ``m`` the minimum before it, is a
     *bump* when the loss later falls below ``m`` by more than it had risen above it: at some
@@ -907,6 +912,7 @@ def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None
     running_min = np.minimum.accumulate(smoothed)
     floor = 1.5 * noise.band + 2.0 * noise.se
     rise = smoothed - running_min
+    edge = 0
     if clipped is not None:
         edge = min(noise.window // 2, rise.size)
         recorded = clipped[:edge]
@@ -919,6 +925,9 @@ def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None
         if not over.size:
             return None, bumps
         c = start + int(over[0])
+        if clipped is not None and c >= edge and not _rise_recorded(clipped, smoothed, c, noise):
+            start = c + 1
+            continue
         before = float(running_min[c])
         after = smoothed[c:]
         recovered = np.flatnonzero(before - after > np.maximum.accumulate(after) - before)
@@ -933,6 +942,26 @@ def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None
             b += 1
         bumps[a : b + 1] = True
         start = c + int(recovered[0])
+
+
+def _rise_recorded(clipped: np.ndarray, smoothed: np.ndarray, c: int, noise: NoiseLevel) -> bool:
+    """Whether the recorded losses confirm a smoothed rise at ``c`` above the minimum before it.
+
+    With ``j`` the smoothed minimum before ``c`` and ``h = window // 2``, the smoothed loss at
+    ``c`` must lie above ``median(clipped[j - h : min(j + h + 1, c)])``, the recorded level around
+    the minimum (the rise itself, from ``c`` on, left out), by ``2 * se + band / 2``: the bar
+    :func:`check_fall` sets the recorded losses of a fall. A rise from a dip that one lucky batch
+    made is not confirmed: a single low loss on a flat stretch drags the smoothed curve down by up
+    to half its depth (the centre coefficient of the 5-point filter of a short sweep is 17/35, of a
+    13-point one 0.17), while the median around it is the level itself. The noise level cannot
+    cover such a batch: it is measured robustly (MAD), which is what keeps one batch from
+    inflating it.
+    """
+    h = noise.window // 2
+    j = _first_lowest(smoothed[: c + 1], _value_tie(smoothed[: c + 1]))
+    low = float(np.median(clipped[max(0, j - h) : min(j + h + 1, c)]))
+    high = float(smoothed[c])
+    return high - low > 2.0 * noise.se + noise.band / 2.0
 
 
 def check_fall(
