@@ -164,7 +164,7 @@ if TYPE_CHECKING:
 _SUBMODULES = frozenset(
     {
         "analysis", "callback", "cli", "demo", "exceptions", "names", "noise", "optimizers", "refine", "report",
-        "scaling", "schedulers", "sweeps", "training", "yogi",
+        "scaling", "schedulers", "snapshot", "stepping", "sweeps", "training", "yogi",
     }
 )  # fmt: skip
 

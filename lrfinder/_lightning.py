@@ -42,9 +42,6 @@ from torch.utils.data import DataLoader
 from .exceptions import DataError, ModelError
 from .range_test import (
     CyclingBatches,
-    StateSnapshot,
-    StepClosure,
-    _DataState,
     _non_finite_data_message,
     _NonFiniteDataWatch,
     check_sparse_gradients,
@@ -53,6 +50,8 @@ from .range_test import (
     infer_batch_size,
     ranks_data_verdict,
 )
+from .snapshot import StateSnapshot, _DataState
+from .stepping import StepClosure
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -280,7 +279,7 @@ class _MetricStates:
             from torchmetrics import Metric
         except ImportError:  # pragma: no cover - Lightning depends on torchmetrics
             return
-        from .range_test import _outside_modules
+        from .snapshot import _outside_modules
 
         # A metric kept in a plain dict or list (not registered) updates as one in the module's tree does.
         outside = [sub for _, held in _outside_modules(module) for sub in held.modules()]
@@ -373,13 +372,13 @@ def isolation(
     Saved and restored: the module's parameters, gradients, buffers and train/eval modes, and the
     public plain attributes of it and its submodules that ``training_step`` moves (a
     ``training_step_outputs`` list of tensors, a step counter, a ``torch.Generator``: see
-    :class:`~lrfinder.range_test.StateSnapshot`'s ``module_attributes``); the
+    :class:`~lrfinder.snapshot.StateSnapshot`'s ``module_attributes``); the
     optimizers' states and param groups; the state of a DDP comm hook on the strategy's wrapper
     (``DDPStrategy(ddp_comm_hook=...)``: PowerSGD's); the schedulers' states; the torchmetrics states; the
     grad scaler of mixed precision (it adapts its scale to the test's overflows); the torch,
     CUDA, numpy and Python RNGs and the generators of ``loaders`` (data order); an optimizer that
     ``training_step`` steps itself besides those of ``configure_optimizers`` (a critic's, kept as an
-    attribute), captured before its first step (:meth:`~lrfinder.range_test.StateSnapshot.watching_optimizers`).
+    attribute), captured before its first step (:meth:`~lrfinder.snapshot.StateSnapshot.watching_optimizers`).
     Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
     test's backward and optimizer-step hooks), the iterator a persistent-workers loader of
@@ -536,7 +535,7 @@ def preserved_randomness(*sources: object) -> Iterator[None]:
     iterator (drawing its base seed) before ``on_train_start``, outside the test's own
     snapshot: this puts back what that draw moved. ``sources`` are train loaders (or lists/dicts
     of them) and datamodules (their attributes are searched); below them every RNG and counter
-    the range test's own snapshot restores (``range_test._DataState``: a sampler's own RNG, a
+    the range test's own snapshot restores (``snapshot._DataState``: a sampler's own RNG, a
     transform's, an epoch counter), not only the loaders' ``.generator``.
     """
     found: list[object] = []

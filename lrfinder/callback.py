@@ -59,7 +59,6 @@ from .range_test import (
     LRSweeper,
     RangeTestResult,
     RangeTestSettings,
-    StateSnapshot,
     StopReason,
     _error_line,
     check_iterable,
@@ -91,6 +90,7 @@ from .refine import (
     trial_round,
 )
 from .scaling import SCALING_RULES
+from .snapshot import StateSnapshot
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -1143,7 +1143,7 @@ class LRFinder(_CallbackBase):
         judged_on = "val_data" if val_loader is not None else "held-out training batches"
         loaders = [run.batches.loader, run.train_loader] + ([val_loader] if val_loader is not None else [])
         # Each trial starts from the data's draw state after the held-out batches: every RNG and counter below
-        # the loaders (range_test._DataState), not only their .generator, so every trial sees the same batches.
+        # the loaders (snapshot._DataState), not only their .generator, so every trial sees the same batches.
         data = [lo for loader in loaders for lo in _lightning.flat_loaders(loader)]
         params = list(inspect.signature(pl_module.training_step).parameters.values())
         takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)

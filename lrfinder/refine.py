@@ -860,13 +860,13 @@ class _HeldOutStream:
     """Training batches in a replayable order, with the first ``skip`` of each pass held out.
 
     Every pass re-creates the iterator from the same state (the data's RNGs and counters, see
-    ``range_test._DataState``, and torch's RNG as they were when this object was made), so each
+    ``snapshot._DataState``, and torch's RNG as they were when this object was made), so each
     pass yields the same batches in the same order and the held-out ones (the first ``skip``) are
     never trained on.
     """
 
     def __init__(self, data: Iterable[Any], skip: int) -> None:
-        from .range_test import _DataState
+        from .snapshot import _DataState
 
         self.data = data
         self.skip = skip
@@ -875,7 +875,7 @@ class _HeldOutStream:
         self._it: Any = None
 
     def _start(self) -> list[Any]:
-        from .range_test import own_iterator
+        from .snapshot import own_iterator
 
         self._draws.restore()
         current = torch.get_rng_state()
@@ -1025,7 +1025,7 @@ def run_trials(
     built-in step's loss goes through it too (``step`` reduces its own).
     ``train_mode=False`` leaves each submodule in the mode ``snapshot`` restores (the Lightning
     callback: the fit trains a submodule left in eval mode in eval mode); by default every trial
-    trains in the modes the sweep ran in (:func:`~lrfinder.range_test.train_modes`: ``model.train()``,
+    trains in the modes the sweep ran in (:func:`~lrfinder.stepping.train_modes`: ``model.train()``,
     except that a model already in train mode keeps each submodule's own mode).
     ``new_scaler`` (float16 mixed precision) gives each trial its own ``GradScaler``, in the
     state the sweep's began in; ``loss_of`` then runs under the sweep's autocast.
@@ -1037,16 +1037,8 @@ def run_trials(
     ``on_trial(index, lr, 0, nan)`` as a trial starts, ``on_trial(index, lr, steps_done,
     held_out_loss)`` once it is judged; ``index`` counts from ``first_index``.
     """
-    from .range_test import (
-        LRSweeper,
-        StepClosure,
-        _check_loss,
-        make_reevaluate,
-        micro_batch_sync,
-        steps_alike_without_closure,
-        takes_closure,
-        train_modes,
-    )
+    from .range_test import LRSweeper, _check_loss, micro_batch_sync
+    from .stepping import StepClosure, make_reevaluate, steps_alike_without_closure, takes_closure, train_modes
 
     # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
     with_closure = step is None and new_scaler is None and takes_closure(optimizer)
@@ -1210,7 +1202,9 @@ def refine_range_test(
             ``torch.no_grad()``) cannot run; raised before any trial runs.
 
     """
-    from .range_test import StateSnapshot, _batch_loss, _error_line, autocast, own_iterator, to_device, with_loss_module
+    from .range_test import _batch_loss, _error_line, to_device
+    from .snapshot import StateSnapshot, own_iterator
+    from .stepping import autocast, with_loss_module
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it

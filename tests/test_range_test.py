@@ -2916,7 +2916,7 @@ class KeepsData(nn.Module):
 
 def test_a_large_tensor_attribute_is_not_copied_and_put_back_when_rebound(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every public tensor attribute was cloned: a dataset kept on the module (on a GPU) doubled in memory."""
-    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 4096)
+    monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", 4096)
     model = KeepsData()
     data, before = model.data, model.data.clone()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -2933,7 +2933,7 @@ def test_a_large_tensor_attribute_is_not_copied_and_put_back_when_rebound(monkey
 
 
 def test_a_large_tensor_attribute_changed_in_place_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 4096)
+    monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", 4096)
     model = KeepsData()
     snapshot = StateSnapshot(model, [torch.optim.SGD(model.parameters(), lr=0.1)], [], module_attributes=True)
     model.data.mul_(2.0)
@@ -2977,7 +2977,7 @@ def test_a_module_held_outside_the_models_tree_is_restored(loader: DataLoader, h
 def test_a_large_module_held_outside_the_models_tree_is_named_if_changed(
     loader: DataLoader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 1024)  # the EMA has 2.3 KiB
+    monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", 1024)  # the EMA has 2.3 KiB
     model = _HiddenEMA("attribute")
     pattern = (
         r"_HiddenEMA\.ema \(a module held as a plain attribute, outside the model's submodules\) was changed during "
@@ -3018,7 +3018,7 @@ def test_a_teacher_made_under_inference_mode_and_held_outside_the_tree_is_left_a
     snapshot's copy was written back into its inference tensors ("Inplace update to inference tensor outside
     InferenceMode"), after the whole sweep; over the copy limit, its version counter was read (it has none)."""
     if limit is not None:
-        monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", limit)
+        monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", limit)
     with torch.inference_mode():
         teacher = make_mlp().eval()
         big = torch.zeros(8, 8)
@@ -3044,7 +3044,7 @@ def test_a_teacher_made_under_inference_mode_and_held_outside_the_tree_is_left_a
 
 def test_a_back_reference_to_the_models_owner_is_not_named(loader: DataLoader, monkeypatch: pytest.MonkeyPatch) -> None:
     """The owner holds the model's own weights, which the test changes and restores: no warning about them."""
-    monkeypatch.setattr(sys.modules["lrfinder.range_test"], "ATTRIBUTE_COPY_LIMIT", 1024)
+    monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", 1024)
     owner = nn.Module()
     owner.net = make_mlp()
     object.__setattr__(owner.net[0], "owner", owner)  # the model's first layer points back to what holds it
@@ -3090,7 +3090,7 @@ def test_a_torch_optimizer_steps_without_a_closure_it_would_only_hand_back(
 def test_an_optimizer_whose_step_could_tell_still_gets_the_closure(
     monkeypatch: pytest.MonkeyPatch, mlp: nn.Module, loader: DataLoader
 ) -> None:
-    from lrfinder.range_test import StepClosure
+    from lrfinder.stepping import StepClosure
 
     class MyAdam(torch.optim.Adam):
         pass

@@ -424,7 +424,7 @@ def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | No
     if value is None:
         return value
     from ..optimizers import get_optimizer_spec
-    from ..range_test import check_steps_without_closure
+    from ..stepping import check_steps_without_closure
 
     try:
         # LBFGS is refused here too: every command that takes --optimizer runs a range test first.

@@ -1,0 +1,328 @@
+"""How the range test takes an optimizer step: train modes, autocast, gradient clipping, closures.
+
+The pieces the sweep, the trial runs of :mod:`lrfinder.refine` and the callback's stepper share:
+:func:`train_modes`, :func:`autocast` (mixed precision as Lightning runs it), :func:`clip_gradients`,
+and the closure an optimizer such as LBFGS or SAM re-evaluates the loss through
+(:class:`StepClosure`, :func:`make_reevaluate`), with the checks of how an optimizer steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim import optimizer as _torch_optimizer
+
+from .exceptions import ModelError
+from .snapshot import _OptimizerWatch, _warmup_owner
+
+
+def caller_autocast(device: torch.device) -> bool:
+    """Whether the caller's code runs under ``torch.autocast`` for ``device``'s type."""
+    try:
+        return bool(torch.is_autocast_enabled(device.type))
+    except TypeError:  # torch < 2.4: no device argument (it answers for CUDA); the CPU has its own query
+        return bool(torch.is_autocast_cpu_enabled() if device.type == "cpu" else torch.is_autocast_enabled())
+
+
+@contextlib.contextmanager
+def training_grad_mode(device: torch.device | None = None) -> Iterator[None]:
+    """Gradients on and the caller's autocast on ``device`` off, whatever the caller's mode: the test trains.
+
+    A range test called inside ``torch.no_grad()`` or ``torch.inference_mode()`` (an evaluation
+    script, a notebook cell) failed with "the loss does not require grad". One called inside
+    ``torch.autocast`` read a flat curve: autocast keeps its low-precision copies of the weights
+    until the caller's autocast exits, so every forward saw the weights from before the first step.
+    The test runs at its own ``precision`` instead (:func:`autocast`).
+    """
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.inference_mode(False))
+        stack.enter_context(torch.enable_grad())
+        if device is not None and caller_autocast(device):
+            stack.enter_context(torch.autocast(device_type=device.type, enabled=False))
+        yield
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast`` to ``dtype`` on ``device``'s type, or nothing for full precision (``None``).
+
+    Its weight cache is off: the cache is only emptied when the outermost autocast exits, and under
+    a caller's ``torch.autocast`` that is after the test, so later steps would read the cast weights
+    of the first one. A weight is cast once per use instead (the same values).
+    """
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=False)
+
+
+def clip_gradients(
+    optimizer: torch.optim.Optimizer, gradient_clip_val: float | None, gradient_clip_algorithm: str = "norm"
+) -> None:
+    """Clip the gradients of the parameters ``optimizer`` steps, as Lightning's ``gradient_clip_val`` does.
+
+    ``"norm"``: scale all gradients together so that their total L2 norm is at most
+    ``gradient_clip_val`` (``torch.nn.utils.clip_grad_norm_``); ``"value"``: clamp each
+    gradient element to ``[-gradient_clip_val, gradient_clip_val]`` (``clip_grad_value_``).
+    Called once per optimizer step, after the last micro-batch's backward and after a grad
+    scaler's ``unscale_``, so the threshold applies to the true, accumulated gradient.
+    ``None`` clips nothing.
+
+    Raises:
+        ModelError: torch cannot clip a sparse gradient (``nn.Embedding(sparse=True)``); its
+            ``NotImplementedError`` from deep inside was blamed on the optimizer's step.
+
+    """
+    if gradient_clip_val is None:
+        return
+    params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    if not params:
+        return
+    name = "clip_grad_value_" if gradient_clip_algorithm == "value" else "clip_grad_norm_"
+    try:
+        if gradient_clip_algorithm == "value":
+            nn.utils.clip_grad_value_(params, gradient_clip_val)
+        else:
+            nn.utils.clip_grad_norm_(params, gradient_clip_val)
+    except (NotImplementedError, RuntimeError) as exc:
+        if not any(p.grad is not None and p.grad.is_sparse for p in params):
+            raise
+        raise ModelError(
+            f"gradient_clip_val cannot clip sparse gradients (those of nn.Embedding(sparse=True)): torch "
+            f"{torch.__version__}'s {name} fails on them, in training too. Drop gradient_clip_val, or make the "
+            "embeddings dense (sparse=False) to clip them."
+        ) from exc
+
+
+def train_modes(model: nn.Module) -> None:
+    """Put ``model`` in the modes its training runs in: ``model.train()`` unless it is in train mode already.
+
+    A model in train mode keeps each submodule's own mode: a BatchNorm a fine-tuner froze in eval
+    mode (``model.train()`` then ``bn.eval()``) stays frozen, as it trains. A model in eval mode (left
+    there by an evaluation) is put in ``model.train()``, as a training loop would.
+    """
+    if not model.training:
+        model.train()
+
+
+def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
+    """Refuse ``torch.optim.LBFGS``, whose step is a line search of many loss evaluations.
+
+    An LBFGS step evaluates its closure up to ``max_iter`` times at weights its line search
+    picks, so there is no single LR per batch to sweep. Other optimizers whose step takes a
+    closure (SAM's two passes, see :class:`StepClosure`) are run with one. ``optimizer`` may be
+    the class (``lrfind`` checks ``--optimizer`` before it builds one).
+
+    Raises:
+        ValueError: ``optimizer`` is an LBFGS.
+
+    """
+    cls = optimizer if isinstance(optimizer, type) else type(optimizer)
+    if issubclass(cls, torch.optim.LBFGS):
+        name = cls.__name__
+        raise ValueError(
+            f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
+            "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "
+            "range test with an optimizer such as SGD or Adam; for LBFGS, keep lr=1 with line_search_fn='strong_wolfe'."
+        )
+
+
+def _closure_parameter(optimizer: torch.optim.Optimizer) -> inspect.Parameter | None:
+    """``optimizer.step``'s ``closure`` parameter, or None (none, or a builtin step with nothing to read)."""
+    try:
+        return inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a builtin or C-implemented step: nothing to read
+        return None
+
+
+def takes_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step`` has a ``closure`` parameter (every ``torch.optim`` optimizer's has)."""
+    return _closure_parameter(optimizer) is not None
+
+
+#: The optimizer classes whose ``step(closure)`` calls the closure once, before it reads a gradient, and only hands
+#: its value back: every ``torch.optim`` optimizer but ``LBFGS`` (and the abstract base), and lrfinder's ``Yogi``.
+_CLOSURE_FIRST_NAMES = (
+    "SGD", "Adam", "AdamW", "Adadelta", "Adagrad", "Adamax", "ASGD", "NAdam", "RAdam", "RMSprop", "Rprop",
+    "SparseAdam", "Adafactor", "Muon",
+)  # fmt: skip
+
+
+@functools.cache
+def _closure_first_types() -> frozenset[type]:
+    from .yogi import Yogi
+
+    found = (getattr(torch.optim, name, None) for name in _CLOSURE_FIRST_NAMES)
+    return frozenset([Yogi, *(cls for cls in found if isinstance(cls, type))])
+
+
+def steps_alike_without_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step()`` steps exactly as ``optimizer.step(StepClosure(...))`` would.
+
+    True for an optimizer of one of the classes that call their closure once, first, and only hand
+    its value back (every ``torch.optim`` optimizer but ``LBFGS``, and :class:`lrfinder.Yogi`, the
+    class itself, not a subclass): a :class:`StepClosure`'s first call hands back the loss it holds,
+    so it changes nothing. Building it, the loss it holds and the call cost about 25 us a step,
+    a twentieth of a small model's step. False when the step could tell: a step hook (it gets
+    the closure among the step's arguments, and a pre-hook that changes a gradient makes the
+    closure evaluate again), or a ``step`` replaced on the instance other than by torch's LR
+    scheduler (whose wrapper only marks the call). Checked at each step: cheap.
+    """
+    cls = type(optimizer)
+    if cls not in _closure_first_types():
+        return False
+    own = vars(optimizer).get("step")
+    if own is not None and not (
+        getattr(own, "_wrapped_by_lr_sched", False) and getattr(own, "__wrapped__", None) is cls.step
+    ):
+        return False
+    return not (
+        getattr(optimizer, "_optimizer_step_pre_hooks", None)
+        or getattr(optimizer, "_optimizer_step_post_hooks", None)
+        or any(_foreign_hooks(getattr(_torch_optimizer, "_global_optimizer_pre_hooks", {})))
+        or getattr(_torch_optimizer, "_global_optimizer_post_hooks", None)
+    )
+
+
+def _foreign_hooks(table: Mapping[Any, Any]) -> list[Any]:
+    """The hooks of ``table`` but lrfinder's own :class:`_OptimizerWatch`, which changes nothing in a step."""
+    return [hook for hook in table.values() if not isinstance(hook, _OptimizerWatch)]
+
+
+def _needs_closure(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer.step`` has a ``closure`` parameter without a default (SAM's, LBFGS's)."""
+    closure = _closure_parameter(optimizer)
+    return closure is not None and closure.default is inspect.Parameter.empty
+
+
+class StepClosure:
+    """The closure a range-test step hands to ``optimizer.step(closure)``: the loss at the current weights.
+
+    The step's forward and backward have run already, so a first call that finds the weights and
+    gradients as that backward left them hands its loss back without a new pass (``torch.optim``
+    optimizers call the closure once, first). Any other call re-evaluates: the gradients are
+    cleared, the step's micro-batches go forward and backward again at the current weights and
+    ``after_backward`` (the clipping) runs, as Lightning's training closure does on every call.
+    So a sharpness-aware (SAM) step gets the gradient at its perturbed weights for its second
+    pass, whether it evaluates the closure before its first pass (as Lightning's automatic
+    optimization needs) or, after a backward the caller ran, only for the second one (it moves
+    the weights or clears the gradients first, which the first call notices). Changes made
+    through ``.data`` are not tracked by torch; one that clears the gradients is still noticed.
+
+    Args:
+        optimizer: The optimizer about to step.
+        loss: The step's loss (mean over its micro-batches), already backpropagated.
+        reevaluate: Runs the step's micro-batches forward and backward again at the current
+            weights (the gradients cleared first) and returns their mean loss.
+
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, loss: torch.Tensor, reevaluate: Callable[[], torch.Tensor]
+    ) -> None:
+        self.loss = loss
+        self.reevaluate = reevaluate
+        self.calls = 0
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        # Version counters: bumped by every in-place change, a step's or a zero_grad's.
+        self._as_left = [(p, p._version, p.grad, None if p.grad is None else p.grad._version) for p in params]
+
+    def _untouched(self) -> bool:
+        return all(
+            p._version == version and p.grad is grad and (grad is None or grad._version == grad_version)
+            for p, version, grad, grad_version in self._as_left
+        )
+
+    def __call__(self) -> torch.Tensor:
+        """The loss at the current weights, with its gradients in ``.grad``."""
+        self.calls += 1
+        if self.calls == 1 and self._untouched():
+            return self.loss
+        with torch.enable_grad():
+            return self.reevaluate()
+
+
+def make_reevaluate(
+    optimizer: torch.optim.Optimizer,
+    step_batches: Sequence[Any],
+    loss_of: Callable[[Any], torch.Tensor],
+    accumulate_steps: int,
+    clip: Callable[[torch.optim.Optimizer], None] | None,
+    sync: Callable[[int], contextlib.AbstractContextManager[Any]] | None = None,
+) -> Callable[[], torch.Tensor]:
+    """The ``reevaluate`` of a :class:`StepClosure`: the step's micro-batches forward and backward again.
+
+    The sweep and the refine trials step a closure-taking optimizer (SAM, LBFGS) the same way;
+    this is that one re-evaluation. It clears the gradients, runs ``loss_of`` (which returns a
+    checked scalar loss) on every batch in ``step_batches`` (read when called, so the caller
+    fills and clears the list per step), backpropagates each divided by ``accumulate_steps``,
+    and, when their mean is finite, calls ``clip(optimizer)`` as the first pass did.
+
+    Args:
+        optimizer: The optimizer about to step.
+        step_batches: The current step's micro-batches (a list the caller refills each step).
+        loss_of: ``loss_of(batch) -> loss``: a scalar loss that requires grad.
+        accumulate_steps: Micro-batches per optimizer step (each backward is divided by it).
+        clip: ``clip(optimizer)`` clips the gradients (``None``: no clipping).
+        sync: ``sync(i)``, the context micro-batch ``i`` runs in (:func:`micro_batch_sync`: DDP's
+            ``no_sync`` but for the last one); ``None``: none.
+
+    Returns:
+        ``reevaluate() -> mean loss`` (detached) of the step's micro-batches.
+
+    """
+
+    def reevaluate() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        again = []
+        for i, batch in enumerate(step_batches):
+            with contextlib.nullcontext() if sync is None else sync(i):
+                loss = loss_of(batch)
+                (loss if accumulate_steps == 1 else loss / accumulate_steps).backward()
+            again.append(loss.detach())
+        mean = torch.stack(again).mean()
+        if clip is not None and torch.isfinite(mean):
+            clip(optimizer)
+        return mean
+
+    return reevaluate
+
+
+def with_loss_module(model: nn.Module, loss_fn: object) -> nn.Module:
+    """``model``, with ``loss_fn`` beside it when that is a module with parameters or buffers of its own.
+
+    A loss with parameters (a learnable temperature, a center loss) trains with the model: the
+    optimizer may hold them, and a snapshot of the returned module restores them too.
+    """
+    if isinstance(loss_fn, nn.Module) and loss_fn is not model:
+        if next(loss_fn.parameters(), None) is not None or next(loss_fn.buffers(), None) is not None:
+            return nn.ModuleList([model, loss_fn])
+    return model
+
+
+def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
+    """The names of ``optimizer``'s step hooks (its own and torch's global ones) whose effects stay after a restore.
+
+    A hook updating an EMA or SWA copy of the weights runs at every step of the test, at every
+    swept LR, and what it changes lives outside the model and the optimizer. lrfinder's
+    ``PlateauWithWarmup`` hook is not named: :class:`StateSnapshot` puts its warm-up back.
+    """
+    from torch.optim import optimizer as optimizer_module
+
+    tables = (
+        getattr(optimizer, "_optimizer_step_pre_hooks", {}),
+        getattr(optimizer, "_optimizer_step_post_hooks", {}),
+        getattr(optimizer_module, "_global_optimizer_pre_hooks", {}),
+        getattr(optimizer_module, "_global_optimizer_post_hooks", {}),
+    )
+    names = []
+    for table in tables:
+        for hook in _foreign_hooks(table):
+            if _warmup_owner(hook) is None:
+                names.append(str(getattr(hook, "__qualname__", type(hook).__name__)))
+    return names
+
