@@ -148,6 +148,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
                 return _Set()
 
+            class KwargsSGD(torch.optim.SGD):
+                # A user's optimizer passing its settings on as **kwargs: no bool default to check maximize by.
+                def __init__(self, params, lr=1e-3, **kwargs):
+                    super().__init__(params, lr=lr, **kwargs)
+
             def shuffled_loader():
                 # Shuffled by torch's global RNG, as most users' loaders are.
                 x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
@@ -278,7 +283,16 @@ USAGE = {
     ),
     "closure optimizer": (["--optimizer", "LBFGS"], ["--optimizer", "LBFGS.step(closure)", "SGD or Adam"]),
     # It ran, climbing the cross-entropy: the rise read as a blow-up, "the loss never clearly falls".
-    "opt maximize": (["--opt", "maximize=true"], ["--opt", "maximize=True would climb it", "Drop --opt maximize"]),
+    "opt maximize": (["--opt", "maximize=true"], ["--opt maximize=true:", "would climb it", "Drop --opt maximize"]),
+    # Any true value climbs as torch's optimizers read it: maximize=1 reached the engine (a failed run, exit 1).
+    "opt maximize 1 user optimizer": (
+        ["--optimizer", f"{MODULE}:KwargsSGD", "--opt", "maximize=1"],
+        ["--opt maximize=1:", "would climb it", "Drop --opt maximize"],
+    ),
+    "opt maximize 2 user optimizer": (
+        ["--optimizer", f"{MODULE}:KwargsSGD", "--opt", "maximize=2"],
+        ["--opt maximize=2:", "maximize (2 is true, as torch's optimizers read it) would climb it", "Drop --opt"],
+    ),
     # --epochs 1e9 planned a schedule of 4e9 steps: a MemoryError after the data had loaded.
     "schedule too long to plan": (
         ["--scheduler", "cosine", "--epochs", "1000000000"],

@@ -747,11 +747,17 @@ def optimizer_settings(
             "--min-lr to --max-lr (and fit trains with the LR it finds). Drop --opt lr.",
             param_hint="--opt",
         )
-    if settings.get("maximize") is True:
+    maximize = settings.get("maximize")
+    if maximize and not isinstance(maximize, str):
         # The range test reads a rising loss as divergence: the curve would read backwards (check_minimizes).
+        # Any true value, as torch's optimizers read it: maximize=1 passed an optimizer whose maximize has no
+        # bool default to check it by (a user's **kwargs class) and failed in the engine (exit 1). A string is
+        # check_flag's (maximize=False is the string 'False': write the JSON false).
+        shown = json.dumps(maximize)
+        truthy = "" if maximize is True else f" ({shown} is true, as torch's optimizers read it)"
         raise click.BadParameter(
-            "--opt maximize=true: the range test and fit minimize the loss (cross_entropy, mse, the model's own), "
-            "and maximize=True would climb it, so the curve would read backwards. Drop --opt maximize.",
+            f"--opt maximize={shown}: the range test and fit minimize the loss (cross_entropy, mse, the model's "
+            f"own), and maximize{truthy} would climb it, so the curve would read backwards. Drop --opt maximize.",
             param_hint="--opt",
         )
     if optimizer is not None:
