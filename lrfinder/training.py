@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import logging
 import math
 import signal
@@ -76,6 +77,7 @@ from .range_test import (
     raise_if_compile_failed,
     target_broadcast_refused,
     target_dtype_fix,
+    to_device,
     trainable_parameters,
 )
 
@@ -599,6 +601,46 @@ def _as_one_loader(data: Iterable[Any]) -> Iterable[Any]:
     return _Batches(data) if isinstance(data, (list, tuple)) else data
 
 
+def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any]:
+    """Run a plain model's validation loss on ``val_data``'s first batch before training; ``val_data`` to train with.
+
+    A batch the model or ``loss_fn`` cannot take failed at the first epoch's validation, after a
+    whole epoch had trained (the model changed); it fails now, with the same message
+    (``val_data: The first batch does not go through ...``). The batch runs as Lightning's
+    validation runs it: every submodule in eval mode (put back as it was) and without gradients,
+    so nothing the model keeps (BatchNorm's running statistics) moves; on the device the model is
+    on. A one-shot iterator (a generator) is peeked and put back in front of the rest
+    (``itertools.chain``), so no batch is lost; from a re-iterable (a DataLoader) a fresh iterator
+    takes the batch, under a forked torch RNG so that a shuffling loader leaves the training's
+    randomness as it was.
+
+    Raises:
+        DataError: ``val_data`` yields no batch, or its first batch fails in the model or loss.
+
+    """
+    empty = object()
+    with torch.random.fork_rng(devices=[]):
+        iterator = iter(val_data)
+        first = next(iterator, empty)
+    if first is empty:
+        raise DataError(
+            "val_data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable, or val_data=None."
+        )
+    if isinstance(val_data, Iterator):
+        val_data = itertools.chain([first], iterator)
+    model = module.model
+    modes = {sub: sub.training for sub in model.modules()}
+    device = next(iter(model.parameters())).device  # train() checked it has trainable ones
+    try:
+        model.eval()
+        with torch.no_grad():
+            module._loss(to_device(first, device), 0, "val_data")
+    finally:
+        for sub, training in modes.items():
+            sub.training = training
+    return val_data
+
+
 def _last_batch_of_one(data: Iterable[Any]) -> str | None:
     """How a pass over ``data`` ends on a batch of one example (``"33 examples in batches of 8"``), else ``None``.
 
@@ -892,6 +934,14 @@ def train(
             f"train_data is a one-shot iterator (e.g. a generator): it is used up by the first of {epochs} epochs "
             "and the others would train on nothing. Pass a DataLoader or a list of batches."
         )
+    if isinstance(val_data, Iterator) and epochs > 1 and (not lightning or defines_validation_step(model)):
+        # The first epoch's validation used it up: each later epoch validated nothing, and its val_loss repeated
+        # the first epoch's (Lightning keeps the last logged value), without a word.
+        raise DataError(
+            f"val_data is a one-shot iterator (e.g. a generator): it is used up by the first of {epochs} epochs' "
+            "validation, and the others would validate nothing (their val_loss the first epoch's again). Pass a "
+            "DataLoader or a list of batches."
+        )
     if length is None and scheduler is not None:
         from .schedulers import SCHEDULERS
 
@@ -959,6 +1009,9 @@ def train(
         has_val = val_data is not None
         wrapper = validated_module if has_val else plain_module
         module = wrapper(model, loss_fn, configure)
+        if val_data is not None:
+            # A batch the model cannot take failed at the first epoch's end, after the epoch had trained.
+            val_data = _check_first_val_batch(module, val_data)
     watch = watch_class(epochs, on_epoch_end, on_batch_end, _last_batch_of_one(train_data))
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1

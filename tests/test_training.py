@@ -241,6 +241,60 @@ def test_empty_val_data_is_refused():
         train(make_mlp(), loader(), val_data=[], optimizer=sgd(0.01), loss_fn=F.cross_entropy)
 
 
+def test_a_val_batch_the_model_cannot_take_fails_before_training():
+    """A malformed val_data failed at the first epoch's validation, after the whole epoch had trained the model.
+
+    Its first batch runs before training (eval mode, no gradients: the model is left as it was); a generator is
+    peeked and put back, so validation still sees all of its batches.
+    """
+    def wrong():
+        for _ in range(3):
+            yield torch.randn(8, 5), torch.zeros(8, dtype=torch.long)
+
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trained: list[tuple[int, int]] = []
+    for val_data in (wrong(), list(wrong())):
+        with pytest.raises(DataError, match=r"^val_data: The first batch does not go through the model and loss_fn "
+                           r"\(RuntimeError: mat1 and mat2 shapes.*The batch: inputs float32 \(8, 5\)"):  # fmt: skip
+            train(model, loader(), val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy,
+                  on_batch_end=lambda epoch, batch: trained.append((epoch, batch)))  # fmt: skip
+    assert trained == [] and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert model.training and all(m.training for m in model.modules())
+
+    seen: list[int] = []
+
+    class Counted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not self.training:
+                seen.append(len(x))
+            return self.net(x)
+
+    def good():
+        for n in (8, 9, 10):
+            yield torch.randn(n, 10), torch.zeros(n, dtype=torch.long)
+
+    result = train(Counted(), loader(), val_data=good(), optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+    # The peeked batch ran once before training and went back in front: the validation saw all three.
+    assert seen == [8, 8, 9, 10] and "val_loss" in result.epochs[0].metrics
+    with pytest.raises(DataError, match=r"val_data is empty: it yielded no batch"):
+        train(make_mlp(), loader(), val_data=iter([]), optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+
+
+def test_a_one_shot_val_data_over_several_epochs_is_refused():
+    """A generator as val_data was used up by the first epoch's validation: epoch 2's val_loss repeated epoch 1's."""
+    batches = [(torch.randn(8, 10), torch.zeros(8, dtype=torch.long))]
+    with pytest.raises(DataError, match=r"val_data is a one-shot iterator \(e.g. a generator\): it is used up by the "
+                       r"first of 2 epochs' validation.*Pass a DataLoader or a list of batches"):  # fmt: skip
+        train(make_mlp(), loader(), val_data=iter(batches), optimizer=sgd(0.01), loss_fn=F.cross_entropy, epochs=2)
+    result = train(make_mlp(), loader(), val_data=batches, optimizer=sgd(0.01), loss_fn=F.cross_entropy, epochs=2)
+    assert [e.epoch for e in result.epochs] == [1, 2]
+
+
 class NaNAfter(nn.Module):
     """A model whose weights turn NaN in its second epoch while its loss stays finite."""
 
