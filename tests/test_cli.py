@@ -1090,6 +1090,24 @@ def test_ctrl_c_stops_cleanly(work: Path, monkeypatch: pytest.MonkeyPatch):
     assert not (work / "r.json").exists()
 
 
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_ctrl_c_while_the_options_are_checked_is_an_interrupt(
+    work: Path, monkeypatch: pytest.MonkeyPatch, command: str
+):
+    # Before the command's body (the checks of the outputs, torch's import): click's "Aborted!", exit 1.
+    import lrfinder.cli.pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lrfinder.cli.pipeline, "check_options", interrupted)
+    output = ["-o", "out.pt"] if command == "fit" else []
+    result = invoke(command, "model_ts.pt", "--data", "train.npz", *FAST, "--json", "r.json", *output)
+    assert result.exit_code == 130, result.output
+    assert "Interrupted; nothing was written." in result.stderr and "Aborted" not in result.output
+    assert not (work / "r.json").exists() and not (work / "out.pt").exists()
+
+
 def test_an_interrupted_range_test_is_an_interrupted_command(work: Path, monkeypatch: pytest.MonkeyPatch):
     from lrfinder.cli import output
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +119,33 @@ def test_run_prints_its_summary_in_a_latin1_locale(work: Path):
     assert proc.returncode == 0, proc.stderr.decode("latin-1")
     assert "suggested lr" in out and "codec" not in out + proc.stderr.decode("latin-1")
     assert (work / "r.json").is_file()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and named pipes")
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Path, sig: int, code: int):
+    # Ctrl-C before the command's body (here: reading a --config from a pipe that has not sent it yet,
+    # as with --config <(...)) was click's "Aborted!" with exit 1, and SIGTERM a silent end.
+    config = work / "lrfind.toml"
+    os.mkfifo(config)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", "--config", str(config),
+         "--json", "r.json"],
+        cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    writer = None
+    while writer is None:
+        try:  # succeeds once lrfind has opened the pipe to read its options (it then waits for them)
+            writer = os.open(config, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+    try:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(writer)
+    assert proc.returncode == code, err
+    assert err == "Interrupted; nothing was written.\n" and out == ""
+    assert not (work / "r.json").exists()

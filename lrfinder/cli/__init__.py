@@ -32,7 +32,7 @@ import click
 
 from .. import __version__
 from . import demo, fit, list_, report, run
-from .errors import silence_stdout
+from .errors import interruptible, silence_stdout
 from .options import CONTEXT
 from .output import guard_pipes
 
@@ -61,6 +61,16 @@ class _Lrfind(click.Group):
         except BrokenPipeError:
             silence_stdout()
             sys.exit(1)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, its option parsing included, under :func:`~lrfinder.cli.errors.interruptible`.
+
+        Ctrl-C while a command's options were parsed and checked (a ``--config`` file read, torch
+        imported) was click's ``Aborted!`` with exit 1, SIGTERM a silent end: both now print the
+        interrupt message and exit 130 and 143, as during the run itself.
+        """
+        with interruptible():
+            return super().invoke(ctx)
 
 
 @click.group(

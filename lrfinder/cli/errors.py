@@ -5,7 +5,9 @@ that diverged); 2 a usage error (click); 130 interrupted by SIGINT (Ctrl-C); 143
 SIGTERM. Library errors become one ``Error: ...`` line on stderr unless ``--debug`` asks for the
 traceback.
 
-Interrupts stop the whole command. While a command runs, SIGINT and SIGTERM both raise
+Interrupts stop the whole command. While a command runs, from its option parsing (a
+``--config`` file, the checks of the outputs, torch's import) to its last line
+(:func:`interruptible`, around every command of ``lrfind``), SIGINT and SIGTERM both raise
 ``KeyboardInterrupt`` (the signal is remembered for the exit code), so every layer unwinds the
 same way: the engine restores the model, Lightning shuts down, staged outputs are discarded.
 A range test that the engine ended with ``stop_reason="interrupted"`` counts as interrupted
@@ -43,6 +45,7 @@ __all__ = [
     "clean_errors",
     "debug_flag",
     "finishing",
+    "interruptible",
     "raise_if_interrupted",
     "silence_stdout",
 ]
@@ -76,12 +79,19 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def _signal_handlers() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` for the length of the command."""
-    _State.received = None
-    _State.committing = False
+    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` for the length of the command.
+
+    Nested (:func:`clean_errors` inside :func:`interruptible`), the inner one changes nothing: the
+    signal already received and the commit's start belong to the whole command.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    if signal.getsignal(signal.SIGINT) is _on_signal and signal.getsignal(signal.SIGTERM) is _on_signal:
+        yield
+        return
+    _State.received = None
+    _State.committing = False
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, _on_signal)
@@ -114,6 +124,27 @@ def raise_if_interrupted(results: Sequence[RangeTestResult]) -> None:
 
 def _exit_code() -> int:
     return EXIT_TERMINATED if _State.received == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Run a whole ``lrfind`` command, option parsing included: an interrupt exits 130 (SIGINT) or 143 (SIGTERM).
+
+    :func:`clean_errors` covers a command's body only; before it, while click parses the options
+    (reading a ``--config`` file), checks the outputs and imports torch (most of a short run's
+    time), Ctrl-C was click's ``Aborted!`` with exit 1, and SIGTERM ended the process without a
+    word. Nothing is written before the body's end, so the message is the same.
+
+    Raises:
+        click.exceptions.Exit: Interrupted, with :data:`EXIT_INTERRUPTED` or :data:`EXIT_TERMINATED`.
+
+    """
+    with _signal_handlers():
+        try:
+            yield
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED_MESSAGE, err=True)
+            raise click.exceptions.Exit(_exit_code()) from None
 
 
 @contextlib.contextmanager
