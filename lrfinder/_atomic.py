@@ -5,6 +5,13 @@ together or not at all (the command line's report, JSON, CSV and trained model):
 to its temporary file first, and only when all of them are written are they renamed into place,
 with SIGINT and SIGTERM held back for the few renames.
 
+Only a regular file (or a new one) is replaced by a rename. A path that exists as something else,
+a symlink (``/dev/stdout``, a ``latest.json`` link), a device (``/dev/null``) or a named pipe
+(bash's ``>(jq .)``), is written into, through the link, as a shell's ``>`` writes it: its content
+is staged in the temporary directory instead of beside it. Renamed over, the link or the device's
+name itself was replaced by a regular file (run as root, ``--json /dev/stdout`` made ``/dev/stdout``
+a plain file, breaking every later ``> /dev/stdout`` on the machine).
+
 Temporary files never outlive an error, Ctrl-C or SIGTERM: while a write runs with the default
 SIGTERM disposition, SIGTERM first removes the temporary files and then ends the process as the
 signal would have (exit status 143 in a shell).
@@ -13,15 +20,18 @@ signal would have (exit status 143 in a shell).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
-__all__ = ["atomic_write", "atomic_write_text", "StagedWrites", "staged_writes"]
+__all__ = ["atomic_write", "atomic_write_text", "in_place", "StagedWrites", "staged_writes"]
 
 _HELD_BACK = {signal.SIGINT, signal.SIGTERM}
 
@@ -63,6 +73,53 @@ def _clean_sigterm() -> Iterator[None]:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def in_place(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is written into rather than replaced: it exists and is not a regular file.
+
+    A symlink (``/dev/stdout``, a link to the latest result), a device (``/dev/null``) or a named
+    pipe (bash's ``>(jq .)``) is written through, as a shell's ``>`` would; a regular file and a
+    new one are replaced atomically. A directory is neither (the writers refuse it).
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):  # missing (a new file), or a name the system refuses (the writer says why)
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _temp_aside() -> str:
+    """A temporary file in the temporary directory, for the content of an output written :func:`in_place`.
+
+    Not beside it: beside ``/dev/stdout`` is ``/dev``.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".lrfind-", suffix=".tmp")
+    os.close(fd)
+    return tmp
+
+
+def _write_into(tmp: str, target: Path) -> None:
+    """Copy ``tmp``'s bytes into ``target``, through a symlink, into a device or a named pipe.
+
+    A named pipe is opened without waiting: one that no process reads fails at once (``ENXIO``)
+    instead of blocking the command while it holds the signals back.
+
+    Raises:
+        OSError: ``target`` cannot be opened or written; said of ``target``.
+
+    """
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nonblocking, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(exc.errno, "it is a named pipe that no process reads", str(target)) from None
+        raise _named(exc, target) from None
+    with open(fd, "wb") as out, open(tmp, "rb") as src:
+        if nonblocking:
+            os.set_blocking(fd, True)
+        shutil.copyfileobj(src, out)
+
+
 def _temp_beside(target: Path) -> str:
     if target.is_dir():
         raise IsADirectoryError(f"Cannot write {str(target)!r}: it is a directory; give a file path inside it")
@@ -101,7 +158,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
 
     The file gets the usual permissions (``0o666`` less the umask), not ``mkstemp``'s private
     ``0o600``; on any error (Ctrl-C and SIGTERM included) the temporary file is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was. A ``path`` that is a symlink, a device or a named pipe is written
+    into instead, once ``write`` has finished (:func:`in_place`).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -114,6 +172,14 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         )
     target = Path(path)
     with _clean_sigterm():
+        if in_place(target):
+            tmp = _temp_aside()
+            try:
+                write(tmp)
+                _write_into(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            return target
         tmp = _temp_beside(target)
         try:
             try:
@@ -143,13 +209,18 @@ class StagedWrites:
     """
 
     def __init__(self) -> None:
-        self._staged: list[tuple[Path, str]] = []
+        self._staged: list[tuple[Path, str, bool]] = []
 
     def add(self, path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
-        """Write one file to its temporary name (``write(tmp_path)``); it appears at :meth:`commit`."""
+        """Write one file to its temporary name (``write(tmp_path)``); it appears at :meth:`commit`.
+
+        A ``path`` that is a symlink, a device or a named pipe (:func:`in_place`) is staged in the
+        temporary directory and written into at :meth:`commit`.
+        """
         target = Path(path)
-        tmp = _temp_beside(target)
-        self._staged.append((target, tmp))  # recorded first, so a failing write is cleaned up too
+        into = in_place(target)
+        tmp = _temp_aside() if into else _temp_beside(target)
+        self._staged.append((target, tmp, into))  # recorded first, so a failing write is cleaned up too
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
 
@@ -159,6 +230,9 @@ class StagedWrites:
 
     def commit(self, before: Callable[[], None] | None = None) -> list[Path]:
         """Rename every staged file into place; SIGINT and SIGTERM wait until all are renamed.
+
+        Files written :func:`in_place` (a symlink, a device, a named pipe) are written into after
+        the renames, the signals still held back.
 
         Args:
             before: Called with the signals already held back, just before the renames (the
@@ -174,10 +248,18 @@ class StagedWrites:
         try:
             if before is not None:
                 before()
+            # The renames first: writing into a pipe waits on its reader.
+            into = [entry for entry in self._staged if entry[2]]
+            self._staged = [entry for entry in self._staged if not entry[2]] + into
             written = []
             while self._staged:
-                target, tmp = self._staged.pop(0)
-                os.replace(tmp, target)
+                target, tmp, through = self._staged[0]
+                if through:
+                    _write_into(tmp, target)
+                    Path(tmp).unlink(missing_ok=True)
+                else:
+                    os.replace(tmp, target)
+                self._staged.pop(0)
                 written.append(target)
             return written
         finally:
@@ -187,7 +269,7 @@ class StagedWrites:
     def discard(self) -> None:
         """Remove every staged temporary file (the targets are untouched)."""
         while self._staged:
-            _, tmp = self._staged.pop()
+            _, tmp, _ = self._staged.pop()
             Path(tmp).unlink(missing_ok=True)
 
 

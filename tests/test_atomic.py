@@ -85,3 +85,82 @@ def test_a_path_ending_in_a_separator_is_refused(tmp_path: Path) -> None:
         with pytest.raises(IsADirectoryError, match=r"ends in '/', so it names a directory; give a file name"):
             write(path)
         assert not (tmp_path / name).exists()
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory, where the content of an output written in place is staged."""
+    import tempfile
+
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+def test_a_symlink_is_written_through_not_replaced(tmp_path: Path, private_tmp: Path) -> None:
+    # Renamed over, the link itself became a regular file and its target kept the old content.
+    (tmp_path / "runs").mkdir()
+    real = tmp_path / "runs" / "7.json"
+    real.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(real)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.json", "runs", "tmpdir"]
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="needs /dev/null")
+def test_staged_writes_go_into_a_device_through_a_link(tmp_path: Path, private_tmp: Path) -> None:
+    # As root, `lrfind fit -o /dev/null` (or `--json /dev/stdout`) replaced the device's name in /dev with a
+    # regular file: here a link stands for it, so that the old code could not break the machine.
+    from lrfinder._atomic import in_place, staged_writes
+
+    link = tmp_path / "null.json"
+    link.symlink_to(os.devnull)
+    assert in_place(link) and in_place(os.devnull) and not in_place(tmp_path / "new.json")
+    with staged_writes() as staged:
+        staged.add_text(link, "{}")
+        staged.add_text(tmp_path / "r.csv", "lr,loss\n")
+        written = staged.commit()
+    assert [p.name for p in written] == ["r.csv", "null.json"]  # the renames first
+    assert link.is_symlink() and Path(os.devnull).is_char_device()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null.json", "r.csv", "tmpdir"]
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_a_named_pipe_is_written_into(tmp_path: Path, private_tmp: Path) -> None:
+    import threading
+
+    pipe = tmp_path / "result.json"
+    os.mkfifo(pipe)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_text()), daemon=True)
+    reader.start()
+    deadline = 50
+    while deadline:  # until the reader has opened it (writing to a pipe nobody reads is refused)
+        try:
+            atomic_write_text(pipe, '{"lr": 0.1}\n')
+            break
+        except OSError:
+            deadline -= 1
+            reader.join(0.1)
+    reader.join(10)
+    assert got == ['{"lr": 0.1}\n'] and stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_a_named_pipe_nobody_reads_is_refused_at_once(tmp_path: Path, private_tmp: Path) -> None:
+    # Not a wait without end while the commit holds SIGINT back; the pipe stays a pipe.
+    import errno
+
+    pipe = tmp_path / "result.json"
+    os.mkfifo(pipe)
+    with pytest.raises(OSError, match="no process reads") as info:
+        atomic_write_text(pipe, "{}")
+    assert info.value.errno == errno.ENXIO and stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert list(private_tmp.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -149,3 +150,23 @@ def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Pat
     assert proc.returncode == code, err
     assert err == "Interrupted; nothing was written.\n" and out == ""
     assert not (work / "r.json").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux's /proc/self/fd, what /dev/stdout links to")
+def test_json_into_a_link_to_stdout_is_written_into_it(work: Path):
+    # `--json /dev/stdout` renamed a file over the link: as root, /dev/stdout became a plain file in /dev (and
+    # `fit -o /dev/null` did the same to /dev/null), and the JSON never reached stdout. A link of the same kind
+    # stands in for /dev/stdout here, so the old code could not break the machine running the test.
+    link = work / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report",
+         "--quiet", "--json", "stdout"],
+        cwd=work, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    start = proc.stdout.index("{\n")
+    doc = json.loads(proc.stdout[start : proc.stdout.rindex("}\n") + 2])
+    assert doc["schema_version"] == 1 and len(doc["lrs"]) == 12
+    assert sorted(p.name for p in work.iterdir()) == ["model.pt", "stdout", "train.npz"]  # nothing staged beside it

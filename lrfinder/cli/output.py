@@ -578,7 +578,9 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
 
     A path can be written when it names a file (not a directory, and not ``dir/`` with a trailing
     separator), and its nearest existing ancestor is a directory this process may create files
-    in: missing directories are created when writing. The permission bits alone do not say it
+    in: missing directories are created when writing. A symlink, a device or a named pipe
+    (``/dev/stdout``, ``/dev/null``) is written into (:func:`lrfinder._atomic.in_place`): it needs
+    only to be writable itself. The permission bits alone do not say it
     (root passes them, and a read-only or virtual file system such as ``/proc`` refuses new
     files anyway), so a hidden file (or, for a missing parent, a directory) is created there and
     removed at once, as the atomic write itself will do.
@@ -613,6 +615,14 @@ def _check_writable(option: str, path: str) -> None:
         raise click.BadParameter(
             f"{path} ends in '{path[-1]}', so it names a directory; give a file name inside it", param_hint=option
         )
+    from .._atomic import in_place
+
+    if in_place(target) and target.exists():
+        # Written into, through the link (/dev/stdout, /dev/null, a named pipe): nothing is made beside it,
+        # so the directory's permissions do not matter (a user may not write in /dev).
+        if not os.access(target, os.W_OK):
+            raise click.BadParameter(f"cannot write {path}: no permission to write it", param_hint=option)
+        return
     parent = target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
