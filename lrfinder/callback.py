@@ -50,6 +50,7 @@ from typing_extensions import override
 
 from . import _lightning
 from ._checks import check_flag, is_choice, is_int, plain, sentence
+from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes
@@ -718,7 +719,17 @@ class LRFinder(_CallbackBase):
     # ----------------------------------------------------------------------------------------
 
     def _run_test(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
-        """Build, sweep inside the isolation, analyse, scale."""
+        """Build, sweep inside the isolation, analyse, refine, scale.
+
+        With ``refine``, each distinct warning is said once (:func:`lrfinder._warn.once_per_call`): its
+        trials each build the schedule again, whose warning came once per trial, in the trial's
+        compressed numbers.
+        """
+        with once_per_call() if self.refine is not None and not self._find_only else contextlib.nullcontext():
+            return self._test_and_refine(trainer, pl_module)
+
+    def _test_and_refine(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> RangeTestResult:
+        """:meth:`_run_test`'s steps."""
         run = self._build(trainer, pl_module)
         # Resolved before the sweep: a refine that cannot run in this fit (no length, too small a budget)
         # fails before the test, not after it.

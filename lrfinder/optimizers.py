@@ -38,7 +38,6 @@ import inspect
 import logging
 import math
 import re
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -52,6 +51,7 @@ from torch.optim import Optimizer
 
 from ._checks import check_flag, check_module_initialised, is_choice, is_real, none_lr_hint, plain
 from ._imports import import_string
+from ._warn import warn
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
 
@@ -609,7 +609,7 @@ def param_groups(
                 groups[key]["weight_decay"] = weight_decay
         groups[key]["params"].append(param)
     if conflicts:
-        warnings.warn(_tied_message(conflicts), stacklevel=2)
+        warn(_tied_message(conflicts), stacklevel=2)
     if not groups:
         raise ValueError(f"The model {type(model).__name__} has no parameters to optimize")
     names = sorted({m for m, _ in model.named_modules(remove_duplicate=False)} - {""})

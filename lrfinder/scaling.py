@@ -33,7 +33,6 @@ import dataclasses
 import functools
 import logging
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 
 from ._checks import check_flag, is_choice, is_int, is_real, none_lr_hint, plain
+from ._warn import warn
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
@@ -241,7 +241,7 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
         if not yes and name.lower() not in _sgd_like() and not any(stem in name.lower() for stem in _SGD_STEMS)
     ]
     if unknown:
-        warnings.warn(
+        warn(
             f"lrfinder does not know the optimizer {', '.join(map(repr, unknown))}: it is scaled as SGD-like "
             "(linear rule, SGD's noise form). For an adaptive (Adam-like) optimizer pass rule='sqrt', or name it "
             "as in lrfinder.list_optimizers().",
@@ -451,7 +451,7 @@ def scale_lr(
         used = rule
         reason = f"{rule} (requested)"
         if used == "noise" and uncertain is not None:
-            warnings.warn(
+            warn(
                 f"The measured noise scale is uncertain ({uncertain}); the noise rule's LR is only as good as it. "
                 "Measure over more steps (a longer or lower-starting sweep, or gradient accumulation), or use "
                 "rule='auto' to fall back to the optimizer family's fixed rule.",
@@ -503,7 +503,7 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
             f"has none), so the scaled LR {lr:.2e} is not capped. Pass divergence_lr, or rerun the range test with "
             "a higher max_lr until the loss diverges."
         )
-        warnings.warn(warning, stacklevel=3)
+        warn(warning, stacklevel=3)
     if divergence_lr is not None and lr > divergence_lr:
         warning = (
             f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch {scaled.from_batch_size} to "
@@ -521,7 +521,7 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
                 "; training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
                 "range test at the training batch size."
             )
-        warnings.warn(warning, stacklevel=3)
+        warn(warning, stacklevel=3)
     critical = scaled.critical_batch
     if critical is not None and scaled.to_batch_size > CRITICAL_WARN * critical:
         past = (
@@ -530,7 +530,7 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
             f"{1 + scaled.to_batch_size / critical:.1f}x the samples of a small batch to reach the same loss, "
             "McCandlish et al. 2018). A batch near the critical one uses compute better."
         )
-        warnings.warn(past, stacklevel=3)
+        warn(past, stacklevel=3)
         warning = past if warning is None else f"{warning} {past}"
     logger.debug("scale_lr: %.2e -> %.2e (%s)", scaled.base_lr, lr, scaled.reason)
     # The warm-up follows the LR jump training makes, the capped one when capped.

@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,7 +77,8 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import caller_stacklevel, check_flag, is_choice, is_real, plain, sentence
+from ._checks import check_flag, is_choice, is_real, plain, sentence
+from ._warn import warn
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 
@@ -445,7 +445,7 @@ def _decay_gamma(name: str, value: Any, per: str) -> float:
     """
     gamma = _number("gamma", value, low=0, strict="l")
     if gamma > 1:
-        warnings.warn(
+        warn(
             f"Schedule {name!r} with gamma={gamma:g} > 1 multiplies the LR by {gamma:g} {per}: the LR grows "
             "instead of decaying. A decay needs 0 < gamma < 1 (e.g. 0.1).",
             UserWarning,
@@ -463,7 +463,7 @@ def _warn_floor_above(name: str, eta_min: float, optimizer: Optimizer, *, zero_s
     bases = _base_lrs(optimizer)
     above = [i for i, base in enumerate(bases) if eta_min > base and not (zero_stays and base == 0)]
     if above:
-        warnings.warn(
+        warn(
             f"Schedule {name!r} with eta_min={eta_min:.2e} is above the LR of param group(s) {above} "
             f"({_lrs_text([bases[i] for i in above])}): it raises their LR to eta_min instead of decaying it. "
             "eta_min is an absolute LR, the same for every group: set it below the LR (e.g. a hundredth of it), "
@@ -486,13 +486,12 @@ def _warn_collapse(name: str, steps: int | None, last: float, setting: str) -> N
     """
     if steps is None or not 0 <= last < COLLAPSE_RATIO:
         return
-    warnings.warn(
+    warn(
         f"Schedule {name!r} with {setting} over its {steps} steps ends at {last:.1e} times its starting LR: the LR "
         "is in effect zero by the end of the run, and training stops moving. Its step counts and gamma are per "
         "scheduler step (optimizer steps, not epochs); for a decay per epoch, multiply the step counts by the steps "
         "per epoch, or take gamma ** (1 / steps_per_epoch) for exponential.",
         UserWarning,
-        stacklevel=caller_stacklevel(),
     )
 
 
@@ -590,7 +589,7 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
         # A run this short (a smoke test, or what is left after a warm-up that reached the peak)
         # has no room to rise: the cycle starts at max_lr and anneals over the whole run, the
         # limit of torch's schedule as the rise shrinks to nothing.
-        warnings.warn(
+        warn(
             f"onecycle over {steps} step(s) (total_steps - warmup_steps) has no room to rise with "
             f"pct_start={pct_start:g} (pct_start * steps = {pct_start * steps:g} <= 1): it starts at its peak and "
             "anneals (a single step runs at the final LR). Raise total_steps or pct_start for a rise.",
@@ -1029,12 +1028,11 @@ def _warn_peak_past_divergence(name: str, optimizer: Optimizer, max_lr: Any, sug
     ratios = _ratios(optimizer)
     peak = _per_group("max_lr", max_lr, optimizer)[ratios.index(max(ratios))]
     if peak > ceiling:
-        warnings.warn(
+        warn(
             f"Schedule {name!r} with max_lr={peak:.2e} climbs past the range test's divergence point "
             f"{ceiling:.2e}, where its loss turned up: training is likely to diverge near the peak. Leave the peak "
             f"to the suggestion ({suggestion.max_lr:.2e}), or set it below {ceiling:.2e}.",
             UserWarning,
-            stacklevel=caller_stacklevel(),
         )
 
 

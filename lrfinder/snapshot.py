@@ -14,7 +14,6 @@ import logging
 import random
 import threading
 import types
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -25,11 +24,11 @@ from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 
 from ._checks import (
-    caller_stacklevel,
     check_module_initialised,
     is_not_a_sequence,
     single_number_note,
 )
+from ._warn import warn
 
 
 def _warmup_owner(hook: object) -> Any:
@@ -606,11 +605,10 @@ class StateSnapshot:
         if unknown:
             _warn_unrestorable_optimizer_state(unknown)
         if hook_unknown:
-            warnings.warn(
+            warn(
                 f"The DDP communication hook's state holds objects with tensors of their own that the range test "
                 f"cannot restore: {', '.join(hook_unknown[:3])}{' ...' if len(hook_unknown) > 3 else ''}. Keep them "
                 "in tensors, numbers, RNGs, or lists and dicts of them, or register the hook after the test.",
-                stacklevel=caller_stacklevel(),
             )
         self._modes = [(m, m.training) for m in modules]
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
@@ -788,20 +786,20 @@ class StateSnapshot:
                     if saved_value[0] == "large" and saved_value[2] is not None and value._version != saved_value[2]:
                         changed.append(f"{type(module).__name__}.{name} (a tensor of {_size_words(value)})")
             if changed:
-                warnings.warn(
+                warn(
                     f"{', '.join(changed)} was changed in place during the test and is not put back: lrfinder copies "
                     f"tensor attributes of up to {_size_words(ATTRIBUTE_COPY_LIMIT)} only. If a forward changes it, "
                     "make it a buffer (self.register_buffer(name, tensor)): buffers are always put back.",
-                    stacklevel=caller_stacklevel(),
+                    every_rank=True,  # what this rank's forward changed: another rank's may not have
                 )
             moved = list(dict.fromkeys(name for name, t, version in self._watched if t._version != version))
             if moved:
-                warnings.warn(
+                warn(
                     f"{', '.join(moved)} (a module held as a plain attribute, outside the model's submodules) was "
                     f"changed during the test and is not put back: lrfinder copies such modules of up to "
                     f"{_size_words(ATTRIBUTE_COPY_LIMIT)} only. Register it as a submodule (self.name = module) to "
                     "have it restored, or save its state_dict before the test and load it back afterwards.",
-                    stacklevel=caller_stacklevel(),
+                    every_rank=True,
                 )
         for module, mode in self._modes:
             module.training = mode
@@ -845,12 +843,11 @@ class _OptimizerWatch:
 
 def _warn_unrestorable_optimizer_state(unknown: Sequence[str]) -> None:
     """Warn that an optimizer keeps state :class:`StateSnapshot` cannot restore, naming (the first three of) it."""
-    warnings.warn(
+    warn(
         f"The optimizer keeps state outside its state and param groups that the range test cannot restore: "
         f"{', '.join(unknown[:3])}{' ...' if len(unknown) > 3 else ''}. Keep such state in optimizer.state "
         "(or in attributes that are tensors, numbers, RNGs, or lists and dicts of them), or save it before the "
         "test and load it back afterwards.",
-        stacklevel=caller_stacklevel(),
     )
 
 

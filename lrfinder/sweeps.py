@@ -26,7 +26,6 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +35,7 @@ import torch
 from torch import nn
 
 from ._checks import check_module_initialised, is_real, is_single_number, plain, single_number_note
+from ._warn import warn
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
@@ -208,7 +208,7 @@ def weight_decay_sweep(
     if len(distinct) < len(values):
         # The same value twice would run the same test twice, under one label: once is enough.
         twice = sorted({v for v in values if values.count(v) > 1})
-        warnings.warn(
+        warn(
             f"weight_decays repeats {', '.join(format_weight_decay(v) for v in twice)}: each value runs once "
             f"({len(distinct)} test{'s' if len(distinct) > 1 else ''}, not {len(values)}).",
             stacklevel=2,
@@ -310,7 +310,7 @@ def check_uses_weight_decay(optimizers: Sequence[Any], weight_decays: Sequence[f
             ok = not any(numbers)
         if not ok:
             found = _describe(decays)
-            warnings.warn(
+            warn(
                 f"make_optimizer(model, {format_weight_decay(value)}) built {type(optimizer).__name__} whose param "
                 f"groups have weight_decay {found}, {'none' if value > 0 else 'not all'} at "
                 f"{format_weight_decay(value)}: the curve labelled wd={format_weight_decay(value)} may not have "

@@ -39,7 +39,6 @@ import math
 import signal
 import tempfile
 import types
-import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +47,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ._checks import caller_stacklevel, is_int, plain
+from ._checks import is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
+from ._warn import warn
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
@@ -538,12 +538,11 @@ def _warn_suggestion_unread(optimizer: torch.optim.Optimizer, suggestion: Sugges
         return
     lr = max(float(g["lr"]) for g in optimizer.param_groups)
     if not math.isclose(lr, suggestion.lr, rel_tol=1e-3):
-        warnings.warn(
+        warn(
             f"suggestion is read by a schedule only, and scheduler is None: training runs at the optimizer's LR "
             f"{lr:.2e}, not the suggestion's {suggestion.lr:.2e}. Pass scheduler='constant' to train at the "
             "suggestion's LR, or build the optimizer at it.",
             UserWarning,
-            stacklevel=caller_stacklevel(),
         )
 
 
@@ -575,12 +574,12 @@ def _warn_if_reused(optimizer: torch.optim.Optimizer, *, reads_suggestion: bool)
         return
     if reads_suggestion or lrs == first or lrs != _LEFT_LRS.get(optimizer):
         return
-    warnings.warn(
+    # Called by Lightning's configure_optimizers: the warning points past lrfinder's and Lightning's frames, at train().
+    warn(
         f"optimizer(model) returned the optimizer an earlier train() call trained: its LR is where that training "
         f"left it, {max(lrs):.2e} (it came with {max(first):.2e}), and this training starts from there. Build a new "
         "optimizer in the function (lambda m: lrfinder.create_optimizer(..., lr=...)), or set its LR first.",
         UserWarning,
-        stacklevel=caller_stacklevel(),  # called by Lightning's configure_optimizers: at the train() line
     )
 
 
@@ -972,7 +971,7 @@ def train(
     most = max(per_step(e) for e in range(epochs))
     if length is not None and most > length:
         # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
-        warnings.warn(
+        warn(
             f"accumulate_grad_batches={most} is more than the {length} batches of an epoch: Lightning steps the "
             f"optimizer at the end of every epoch, after {length} batches whose losses it still divides by {most}, so "
             f"each step's gradient is {length}/{most} of the mean gradient (the LR in effect x{length / most:.2g}) "
@@ -997,7 +996,7 @@ def train(
         has_val = defines_validation_step(model)
         if val_data is not None and not has_val:
             # Lightning runs no validation loop without a validation_step: the data was dropped without a word.
-            warnings.warn(
+            warn(
                 f"val_data is ignored: {type(model).__name__} has no validation_step, so no validation runs and no "
                 "val metric is logged. Define a validation_step that logs its metrics, or drop val_data.",
                 UserWarning,

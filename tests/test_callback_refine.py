@@ -352,3 +352,23 @@ def test_refine_with_a_training_step_that_steps_a_critic_itself_says_why_and_wha
     trainer(tmp_path, [finder], max_steps=1).fit(CriticStepping(guarded=True), make_loader())
     assert finder.result is not None and finder.result.refinement is not None
     assert finder.result.refinement.trials
+
+
+def test_refine_says_each_warning_once(tmp_path: Path) -> None:
+    """Each trial builds the schedule again: its decay warning came once for the fit's length and once per trial
+    (in the trial's compressed numbers, "step_size=1 over its 10 steps")."""
+    import warnings
+
+    finder = LRFinder(
+        **FAST, refine=Refine(schedule="step", schedule_settings={"step_size": 5, "gamma": 0.1}, candidates=3, extend=0)
+    )
+    pl.seed_everything(7, verbose=False)
+    t = trainer(tmp_path, [finder], max_steps=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t.fit(ValNet(lr=0.01), make_loader(), make_loader(256, shuffle=False))
+    result = finder.result
+    assert result is not None and result.refinement is not None and len(result.refinement.trials) >= 3
+    decay = [str(w.message) for w in caught if "Schedule 'step'" in str(w.message)]
+    # The first one, in the user's numbers (the fit's 100 steps), is kept.
+    assert len(decay) == 1 and "step_size=5 over its 100 steps" in decay[0], decay
