@@ -1957,8 +1957,9 @@ def find_lr(
         # Lightning's Tuner.lr_find sets the module's LR attribute by default; find_lr changes nothing.
         raise TypeError(
             "find_lr() takes no 'update_attr': it leaves the module as it was, LR attribute included. Set the "
-            "attribute from result.lr yourself (e.g. model.lr = result.lr), or add LRFinder to the Trainer's "
-            "callbacks: it sets the attribute and trains with it in the same fit."
+            "attribute from result.lr yourself (model.lr = result.lr, and model.hparams.lr = result.lr when "
+            "hparams holds one: configure_optimizers may read either, and a checkpoint saves hparams), or add "
+            "LRFinder to the Trainer's callbacks: it sets both and trains with them in the same fit."
         )
     known = [n for n in inspect.signature(LRFinder.__init__).parameters if n != "self"]
     unknown = [str(key) for key in options if key not in known]

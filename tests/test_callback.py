@@ -1772,7 +1772,8 @@ def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() 
          TypeError, r"For 'num_training': did you mean 'num_steps'\? For 'early_stop_threshold': did you mean "
          r"'stop_factor'\?"),
         (lambda: find_lr(Net(), train_dataloaders=make_loader(), update_attr=True), TypeError,
-         r"no 'update_attr': it leaves the module as it was.*add LRFinder to the Trainer's callbacks"),
+         r"no 'update_attr': it leaves the module as it was.*model\.lr = result\.lr, and model\.hparams\.lr = "
+         r"result\.lr when hparams holds one.*add LRFinder to the Trainer's callbacks: it sets both"),
         (lambda: find_lr(Net(), train_dataloaders=make_loader(), mode="exponential"), ValueError,
          r"but got mode='exponential'\. Did you mean 'exp'\?"),
         (lambda: find_lr(torch.nn.Linear(2, 2), train_dataloaders=make_loader()), TypeError,
