@@ -52,6 +52,7 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from ._checks import is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._warn import warn
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
 
@@ -615,16 +616,27 @@ def choose_window(clipped: np.ndarray, raw: np.ndarray, window: int | None = Non
     to a noise dip. Every window is odd, at least 3 (5 by default) and at most the number of
     points.
 
+    A window asked for that is longer than the curve is not cut to the curve's length: a window
+    over every point fits one polynomial (a parabola) to the whole sweep, which cannot follow a
+    flat start, a fall and a rise, so the reading came out of that one fit (a clean 30-point curve
+    read with ``window=51``, cut to 29, "never clearly falls"; every window up to 25 read it). It is
+    the case of a window sized for the planned ``num_steps`` on a sweep that stopped early, so the
+    window is adapted to the noise instead, as without one, with a warning.
+
     Args:
         clipped: The losses of the finite prefix after :func:`clip_explosion`.
         raw: The same losses as recorded.
-        window: A window asked for (made odd and at most ``len(clipped)``), or ``None`` to adapt it.
+        window: A window asked for (made odd; adapted as ``None`` when longer than
+            ``len(clipped)``), or ``None`` to adapt it.
 
     Returns:
         The window length in points.
 
     Raises:
         ValueError: ``window`` below 3.
+
+    Warns:
+        UserWarning: ``window`` is longer than the curve (the window used is named).
 
     Example:
         >>> y = np.linspace(2.0, 0.5, 100)
@@ -634,7 +646,17 @@ def choose_window(clipped: np.ndarray, raw: np.ndarray, window: int | None = Non
     """
     n = clipped.size
     if window is not None:
-        return _window_length(n, window)
+        asked = _window_length(n, window)  # checks the type and the minimum first
+        if int(plain(window)) <= n:
+            return asked
+        adapted = choose_window(clipped, raw)
+        # Through lrfinder's warn: said by rank zero alone (every rank reads the same curve), once per refine call.
+        warn(
+            f"window={int(plain(window))} is longer than the curve's {n} finite points: a window over the whole curve "
+            f"fits one parabola to it, so the window is adapted to the noise instead ({adapted} points), as with "
+            "window=None (10% to 25% of the points)."
+        )
+        return adapted
     pilot = _window_length(n, None)
     with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e308: read_curve says so
         s = savgol(clipped, pilot)
@@ -696,9 +718,9 @@ def smooth_losses(
     Args:
         lrs: Strictly increasing, positive learning rates.
         losses: Recorded losses, one per LR.
-        window: Window length in points (made odd, at most the number of finite points);
-            default: adapted to the noise, from 10% of the points on a clean curve to 25% on a
-            noisy one (see :func:`choose_window`).
+        window: Window length in points (made odd; one longer than the finite points is adapted,
+            with a warning); default: adapted to the noise, from 10% of the points on a clean
+            curve to 25% on a noisy one (see :func:`choose_window`).
         polyorder: Polynomial degree, less than the window.
 
     Returns:

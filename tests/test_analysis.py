@@ -501,7 +501,9 @@ def test_choose_window() -> None:
     assert an.choose_window(clean, clean) == 9  # 10% of 100 points, made odd
     assert an.choose_window(clean, clean, window=20) == 19
     assert an.choose_window(clean, clean, window=7) == 7
-    assert an.choose_window(clean[:12], clean[:12], window=50) == 11  # at most n, odd
+    assert an.choose_window(clean[:12], clean[:12], window=12) == 11  # at most n, odd
+    with pytest.warns(UserWarning, match="window=50 is longer than the curve's 12 finite points"):
+        assert an.choose_window(clean[:12], clean[:12], window=50) == an.choose_window(clean[:12], clean[:12])
     with pytest.raises(ValueError, match="window >= 3"):
         an.choose_window(clean, clean, window=2)
 
@@ -1398,3 +1400,24 @@ def test_a_lucky_batch_in_a_real_30_step_sweep_is_no_blowup() -> None:
     assert s is not None and s.blowup_lr is not None and s.blowup_lr > 0.1
     assert s.divergence_lr is not None and s.divergence_lr > 0.1
     assert f"{s.lr:.2e}" == "9.24e-03"
+
+
+def test_a_window_longer_than_the_curve_is_adapted_not_cut_to_one_parabola() -> None:
+    # window=51 on a 30-point sweep was cut to 29, one parabola over the whole curve: a clean curve
+    # (fall at 3e-3, rise past 0.3) read "never clearly falls". It is read as with window=None, and said.
+    lrs = np.logspace(-7, 1, 30)
+    x = np.log10(lrs)
+    curve = sigmoid_fall(x, center=-2.5, width=0.4, top=2.3) + explosion(x, start=-0.5, rate=3.0)
+    curve = curve + 0.03 * np.random.default_rng(0).standard_normal(30)
+    adapted = analyze(lrs, curve)
+    with pytest.warns(UserWarning, match=r"window=51 is longer than the curve's 30 finite points.*\(5 points\)") as w:
+        s = analyze(lrs, curve, window=51)
+    assert w[0].filename == __file__  # points at the caller's line
+    assert (s.window, s.lr, s.divergence_lr) == (adapted.window, adapted.lr, adapted.divergence_lr)
+    assert f"{s.lr:.2e}" == "3.29e-02"
+    with pytest.warns(UserWarning, match="longer than the curve"):
+        np.testing.assert_array_equal(smooth_losses(lrs, curve, window=31), smooth_losses(lrs, curve))
+    # A window the curve can hold is the caller's choice, as before (no warning).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert analyze(lrs, curve, window=15).window == 15
