@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -170,3 +171,27 @@ def test_json_into_a_link_to_stdout_is_written_into_it(work: Path):
     doc = json.loads(proc.stdout[start : proc.stdout.rindex("}\n") + 2])
     assert doc["schema_version"] == 1 and len(doc["lrs"]) == 12
     assert sorted(p.name for p in work.iterdir()) == ["model.pt", "stdout", "train.npz"]  # nothing staged beside it
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")
+@pytest.mark.parametrize("closed", ["2>&-", ">&- 2>&-"])
+def test_a_closed_stderr_drops_its_output_and_the_run_goes_on(work: Path, closed: str):
+    # `2>&-` starts Python with sys.stderr None: every run failed, "AttributeError: 'NoneType' object has no
+    # attribute 'isatty'", exit 1, nothing written. A warning (--batch-size over the data) and progress lines
+    # write to stderr too.
+    command = (
+        f"{shlex.quote(sys.executable)} -m lrfinder run model.pt --data train.npz --num-steps 12 --no-report "
+        f"--batch-size 1000 --progress lines --json r.json {closed}"
+    )
+    proc = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads((work / "r.json").read_text())["schema_version"] == 1
+    assert proc.stderr == "" and ("suggested lr" in proc.stdout) == (closed == "2>&-")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")
+def test_a_usage_error_into_a_closed_stderr_stays_off_stdout(work: Path):
+    # With sys.stderr None, click wrote the usage error to stdout, among the results a script reads.
+    command = f"{shlex.quote(sys.executable)} -m lrfinder run model.pt --data missing.npz 2>&-"
+    proc = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""

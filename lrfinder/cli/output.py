@@ -128,8 +128,43 @@ class PipeSafe:
         return getattr(self._stream, name)
 
 
+def _open_closed_std(fd: int, name: str) -> None:
+    """Point a closed (or read-only) standard descriptor at :data:`os.devnull` and give ``sys`` a stream on it.
+
+    ``lrfind run ... 2>&-`` starts Python without fd 2: ``sys.stderr`` is ``None``, and every run
+    failed with "AttributeError: 'NoneType' object has no attribute 'isatty'" (exit 1, nothing
+    written), where the output was only meant to be dropped. A closed descriptor is also the next
+    one a file opens, so writes meant for stderr (a C library's included) would have gone into it.
+    """
+    try:
+        usable = os.fstat(fd) is not None
+        if usable and hasattr(os, "O_ACCMODE"):
+            import fcntl
+
+            usable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY
+    except OSError:
+        usable = False
+    if not usable:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        except OSError:  # pragma: no cover - no /dev/null to point it at
+            return
+    if getattr(sys, name) is None:
+        setattr(sys, name, open(fd, "w", encoding="utf-8", buffering=1, closefd=False))  # noqa: SIM115 - sys's own
+
+
 def guard_pipes() -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`PipeSafe` (idempotent)."""
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`PipeSafe` (idempotent).
+
+    A closed stdout or stderr (``>&-``, ``2>&-``) is pointed at :data:`os.devnull` first
+    (:func:`_open_closed_std`): what would have gone there is dropped, the command runs as it
+    would have.
+    """
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        _open_closed_std(fd, name)
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, PipeSafe):
