@@ -1266,9 +1266,19 @@ def _why_no_fall(
       the loss), not of the model's loss.
     * The loss blew up (``blowup``): no LR is suggested, but that LR bounds any choice from above,
       and a tenth of it is the usual fallback (Smith's rule), which the curve does not confirm.
+    * Every loss is the same, bit for bit: no step changed the loss, so its gradients are zero (or
+      the LRs too small to move the weights at their precision). Losses of different steps are hardly
+      ever bit-identical while the weights move or the batches change.
     """
     n = raw.size
     parts: list[str] = []
+    if n > 1 and bool(np.all(raw == raw[0])):
+        parts.append(
+            f"Every one of the {n} recorded losses is exactly {float(raw[0])!r}: no step changed the loss, so its "
+            "gradients are zero (dead or saturated units, such as ReLUs with large negative biases, a loss that does "
+            "not depend on the trained parameters) or the LRs too small to move the weights at their precision. "
+            "Check that loss.backward() gives the trained parameters nonzero gradients."
+        )
     if blowup is not None:
         top = float(lrs[blowup])
         parts.append(

@@ -1421,3 +1421,40 @@ def test_a_window_longer_than_the_curve_is_adapted_not_cut_to_one_parabola() -> 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert analyze(lrs, curve, window=15).window == 15
+
+
+@pytest.mark.parametrize("value", [2.302585, 0.0])
+def test_a_loss_no_step_changed_says_its_gradients_are_zero(value: float) -> None:
+    # Every loss bit-identical: the message said only that the loss "never goes below where it starts"
+    # and to lower min_lr or raise max_lr, not that no step changed the loss at all.
+    with pytest.raises(InconclusiveCurveError, match="never goes below where it starts") as info:
+        analyze(LRS, np.full(LRS.size, value))
+    message = str(info.value)
+    assert f"Every one of the {LRS.size} recorded losses is exactly {value!r}: no step changed the loss" in message
+    assert "Check that loss.backward() gives the trained parameters nonzero gradients." in message
+    # A flat loss that moves at all is not said to be frozen.
+    with pytest.raises(InconclusiveCurveError) as noisy:
+        analyze(LRS, value + 0.01 * np.random.default_rng(0).standard_normal(LRS.size))
+    assert "no step changed the loss" not in str(noisy.value)
+
+
+def test_a_classifier_whose_units_are_all_dead_is_inconclusive_with_the_reason() -> None:
+    # Every ReLU dead (biases of -100): the gradients of the trained layer are all zero, and the
+    # full-batch loss is the same at every step of the sweep.
+    import torch
+
+    from lrfinder import range_test
+
+    torch.manual_seed(0)
+    inputs, targets = torch.randn(256, 10), torch.randint(0, 3, (256,))
+    model = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    with torch.no_grad():
+        model[0].bias.fill_(-100.0)
+    result = range_test(
+        model, [(inputs, targets)], loss_fn=torch.nn.functional.cross_entropy, num_steps=20,
+        optimizer=torch.optim.SGD(model[0].parameters(), lr=1.0),
+    )  # fmt: skip
+    assert result.suggestion is None and result.error is not None
+    assert len(set(result.losses)) == 1
+    assert "Every one of the 20 recorded losses is exactly" in result.error
+    assert "no step changed the loss, so its gradients are zero" in result.error
