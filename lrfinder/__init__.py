@@ -163,8 +163,9 @@ if TYPE_CHECKING:
 #: the README writes them), imported on first access like the public names. ``range_test`` is the function.
 _SUBMODULES = frozenset(
     {
-        "analysis", "callback", "cli", "demo", "exceptions", "names", "noise", "optimizers", "refine", "report",
-        "scaling", "schedulers", "snapshot", "stepping", "sweeps", "training", "yogi",
+        "analysis", "batches", "callback", "cli", "data_parallel", "demo", "diagnostics", "exceptions", "names",
+        "noise", "optimizers", "refine", "report", "scaling", "schedulers", "settings", "snapshot", "stepping",
+        "sweeps", "training", "yogi",
     }
 )  # fmt: skip
 

@@ -39,17 +39,11 @@ import torch
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
+from .batches import CyclingBatches, infer_batch_size
+from .data_parallel import ranks_data_verdict
+from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
 from .exceptions import DataError, ModelError
-from .range_test import (
-    CyclingBatches,
-    _non_finite_data_message,
-    _NonFiniteDataWatch,
-    check_sparse_gradients,
-    first_non_finite_loss,
-    first_step_errors,
-    infer_batch_size,
-    ranks_data_verdict,
-)
+from .settings import check_sparse_gradients
 from .snapshot import StateSnapshot, _DataState
 from .stepping import StepClosure
 
@@ -461,8 +455,8 @@ def loss_undefined_at_start(
     new :func:`isolation` (its loss only: no backward, no step), at the weights the test started
     from and the LR ``set_lr`` sets inside (the sweep's first, as at step 0). A batch whose loss
     is non-finite there is undefined whatever the LR (the plain engine's
-    :func:`~lrfinder.range_test._raise_if_non_finite_at_start`; both look through
-    :func:`~lrfinder.range_test.first_non_finite_loss`). A batch ``training_step`` fails on is
+    :func:`~lrfinder.diagnostics._raise_if_non_finite_at_start`; both look through
+    :func:`~lrfinder.diagnostics.first_non_finite_loss`). A batch ``training_step`` fails on is
     not judged.
 
     Under data parallelism every rank calls this (the sweep stopped on the loss reduced over
@@ -725,12 +719,12 @@ class _Stepper:
         A non-finite loss that came with NaN/inf in a batch is the data's doing, not the LR's (the
         curve would read it as the divergence): :class:`DataError`, unless a batch held NaN/inf
         with a finite loss before (a model that fills or masks them itself), see
-        :class:`~lrfinder.range_test._NonFiniteDataWatch`. Under data parallelism the NaN may be
+        :class:`~lrfinder.diagnostics._NonFiniteDataWatch`. Under data parallelism the NaN may be
         another rank's, and every rank must decide the same: while the batches are watched, the
         reduced tensor carries, after the loss, one slot per rank marking that rank's first batch
         with NaN/inf (the one ``strategy.reduce`` of the loss, no collective of its own), so every
         rank raises the same error or goes on, as the plain engine does
-        (:func:`~lrfinder.range_test._reduced_step_loss`).
+        (:func:`~lrfinder.data_parallel._reduced_step_loss`).
 
         Args:
             parts: This rank's micro-batch losses of the step (or of one manual ``training_step`` call).

@@ -52,30 +52,12 @@ from . import _lightning
 from ._checks import check_flag, is_choice, is_int, plain, sentence
 from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
+from .batches import infer_batch_size
+from .diagnostics import _error_line, undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes
 from .noise import NoiseProbe, noise_after_sweep
-from .range_test import (
-    GradientClipAlgorithm,
-    LRSweeper,
-    RangeTestResult,
-    RangeTestSettings,
-    StopReason,
-    _error_line,
-    check_iterable,
-    check_materialized,
-    check_minimizes,
-    check_not_a_dataset,
-    finish_result,
-    infer_batch_size,
-    lr_schedule,
-    peer_hints,
-    run_sweep,
-    traced_in_eval_message,
-    traced_in_eval_mode,
-    undefined_loss_message,
-    validate_settings,
-)
+from .range_test import GradientClipAlgorithm, LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     Refine,
     Refinement,
@@ -91,6 +73,18 @@ from .refine import (
     trial_round,
 )
 from .scaling import SCALING_RULES
+from .settings import (
+    RangeTestSettings,
+    check_iterable,
+    check_materialized,
+    check_minimizes,
+    check_not_a_dataset,
+    lr_schedule,
+    peer_hints,
+    traced_in_eval_message,
+    traced_in_eval_mode,
+    validate_settings,
+)
 from .snapshot import StateSnapshot
 
 if TYPE_CHECKING:

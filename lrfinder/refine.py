@@ -1032,12 +1032,14 @@ def run_trials(
     ``clip(optimizer)`` clips the gradients before each built-in step (after accumulation and
     the scaler's ``unscale_``), as the sweep did. ``floor`` (the curve's ``min_lr / max_lr``) places
     a cyclic trial's base LR below its peak, the candidate. Under plain DDP the built-in step's
-    micro-batches but the last run in ``no_sync`` (:func:`~lrfinder.range_test.micro_batch_sync`),
+    micro-batches but the last run in ``no_sync`` (:func:`~lrfinder.data_parallel.micro_batch_sync`),
     as the sweep's. ``on_trial`` is the progress hook of :func:`lrfinder.range_test` (see there):
     ``on_trial(index, lr, 0, nan)`` as a trial starts, ``on_trial(index, lr, steps_done,
     held_out_loss)`` once it is judged; ``index`` counts from ``first_index``.
     """
-    from .range_test import LRSweeper, _check_loss, micro_batch_sync
+    from .batches import _check_loss
+    from .data_parallel import micro_batch_sync
+    from .range_test import LRSweeper
     from .stepping import StepClosure, make_reevaluate, steps_alike_without_closure, takes_closure, train_modes
 
     # Under float16 the trials step through a GradScaler, which takes no closure (as in the sweep).
@@ -1183,7 +1185,7 @@ def refine_range_test(
         clip: ``clip(optimizer)`` clips the gradients before every trial step, as the sweep did
             (``range_test(gradient_clip_val=...)``); ``None``: no clipping.
         reduce: Under data parallelism, the element-wise mean over the ranks of a list of losses
-            (:meth:`lrfinder.range_test.DataParallelRanks.mean_list`): the held-out losses and
+            (:meth:`lrfinder.data_parallel.DataParallelRanks.mean_list`): the held-out losses and
             each trial step's loss go through it, so every rank runs the same trial steps and
             picks the same LR. ``None``: each process's own losses.
         on_trial: Progress of the trials, as for :func:`lrfinder.range_test`:
@@ -1202,7 +1204,8 @@ def refine_range_test(
             ``torch.no_grad()``) cannot run; raised before any trial runs.
 
     """
-    from .range_test import _batch_loss, _error_line, to_device
+    from .batches import _batch_loss, to_device
+    from .diagnostics import _error_line
     from .snapshot import StateSnapshot, own_iterator
     from .stepping import autocast, with_loss_module
 
@@ -1283,7 +1286,7 @@ def refine_range_test(
 
         def reset() -> None:
             nonlocal batches
-            from .range_test import CyclingBatches
+            from .batches import CyclingBatches
 
             batches = CyclingBatches(train_data)
     else:

@@ -23,11 +23,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 
-from ._checks import (
-    check_module_initialised,
-    is_not_a_sequence,
-    single_number_note,
-)
+from ._checks import check_module_initialised, is_not_a_sequence, single_number_note
 from ._warn import warn
 
 

@@ -39,7 +39,8 @@ from ._warn import warn
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
-from .range_test import RangeTestResult, check_callable, range_test
+from .range_test import RangeTestResult, range_test
+from .settings import check_callable
 
 __all__ = [
     "WeightDecayChoice",

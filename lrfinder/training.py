@@ -51,17 +51,20 @@ from ._checks import is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from ._warn import warn
 from .analysis import Suggestion
-from .exceptions import DataError, LRFinderError
-from .names import LIGHTNING_LOGGERS
-from .range_test import (
+from .batches import _batch_loss, _check_loss, infer_batch_size, target_broadcast_refused, to_device
+from .diagnostics import (
     _MISMATCH_ERRORS,
-    RangeTestResult,
-    _batch_loss,
     _batch_message,
     _batch_parts,
-    _check_loss,
     _is_out_of_memory,
     _NonFiniteDataWatch,
+    raise_if_compile_failed,
+    target_dtype_fix,
+)
+from .exceptions import DataError, LRFinderError
+from .names import LIGHTNING_LOGGERS
+from .range_test import RangeTestResult
+from .settings import (
     check_callable,
     check_device,
     check_gradient_clipping,
@@ -73,11 +76,6 @@ from .range_test import (
     check_precision_name,
     check_sparse_gradients,
     empty_data_message,
-    infer_batch_size,
-    raise_if_compile_failed,
-    target_broadcast_refused,
-    target_dtype_fix,
-    to_device,
     trainable_parameters,
 )
 
@@ -100,7 +98,7 @@ logger = logging.getLogger(__name__)
 
 #: What :func:`train` tells to do with a batch format a plain model's loop cannot read.
 _OTHER_FORMATS = "For other formats, train a LightningModule whose training_step returns the loss."
-#: The same, as the end of :func:`~lrfinder.range_test._batch_message`'s sentence.
+#: The same, as the end of :func:`~lrfinder.diagnostics._batch_message`'s sentence.
 _OTHER_FORMATS_END = "for another batch format train a LightningModule whose training_step returns the loss"
 #: How to mend a ``SparseAdam`` over dense gradients in training (train takes one optimizer).
 _SPARSE_ADAM_FIX = (

@@ -328,7 +328,7 @@ def test_nan_data_in_a_trial_names_the_trials_lr_not_nan(tmp_path: Path) -> None
 
 
 def test_the_nan_data_message_leaves_out_an_lr_it_does_not_have() -> None:
-    from lrfinder.range_test import _non_finite_data_message
+    from lrfinder.diagnostics import _non_finite_data_message
 
     def message(lr: float, world: int = 1) -> str:
         return _non_finite_data_message("Batch 2", None, 4, lr, math.nan, [], world=world)

@@ -37,7 +37,7 @@ from lrfinder import (
     lr_schedule,
     range_test,
 )
-from lrfinder.range_test import traced_in_eval_mode
+from lrfinder.settings import traced_in_eval_mode
 
 
 def snapshot_of(model: nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
@@ -162,7 +162,8 @@ class _GraphBatch:
 def test_dataclass_and_to_batches_are_moved_to_the_device_and_sized(mlp: nn.Module, dataset: TensorDataset) -> None:
     """A dataclass batch (or one with its own .to) stayed on the CPU with device='cuda', so step_fn got the model's
     device error, and its batch size was unknown (result.scale() asked for from_batch_size)."""
-    from lrfinder.range_test import infer_batch_size, to_device
+    from lrfinder.batches import to_device
+    from lrfinder.range_test import infer_batch_size
 
     meta = torch.device("meta")
     batch = _Batch(torch.zeros(4, 2), torch.zeros(4), ["a"])
@@ -3131,7 +3132,7 @@ def test_a_closure_skipped_leaves_the_curve_and_the_state_bit_for_bit(
 
 
 def test_a_scalar_loss_is_not_reshaped_and_a_one_element_one_is() -> None:
-    from lrfinder.range_test import _check_loss
+    from lrfinder.batches import _check_loss
 
     w = torch.ones(3, requires_grad=True)
     loss = (w * 2).sum()
@@ -3155,7 +3156,7 @@ def test_a_scalar_loss_is_not_reshaped_and_a_one_element_one_is() -> None:
     ],
 )
 def test_the_data_check_reads_finite_elements_from_the_sum_only_when_it_can(tensor: torch.Tensor, finite: bool) -> None:
-    from lrfinder.range_test import _all_finite
+    from lrfinder.diagnostics import _all_finite
 
     assert _all_finite(tensor) is finite
     assert finite == bool(torch.isfinite(tensor).all())
@@ -3174,7 +3175,7 @@ class _FaultyIsfinite(torch.Tensor):
 def test_the_data_check_reads_other_layouts_and_raises_other_errors() -> None:
     # Any RuntimeError of isfinite was taken as 'finite' (meant for layouts with no kernel), hiding a CUDA
     # fault or an out-of-memory; a nested tensor failed on the sum ("NestedTensorCPU" backend).
-    from lrfinder.range_test import _all_finite
+    from lrfinder.diagnostics import _all_finite
 
     nan = float("nan")
     with pytest.raises(RuntimeError, match="illegal memory access"):
@@ -3649,7 +3650,7 @@ def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
 
 def test_first_non_finite_loss_with_every_runs_each_batch_and_answers_the_same() -> None:
     """Under DDP each rank must run as many forward passes (a forward may hold a collective): ``every=True``."""
-    from lrfinder.range_test import first_non_finite_loss
+    from lrfinder.diagnostics import first_non_finite_loss
 
     values = {0: 1.0, 1: math.nan, 2: 2.0, 3: math.inf}
 

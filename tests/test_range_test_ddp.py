@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrfinder
-from lrfinder.range_test import data_parallel_ranks
+from lrfinder.data_parallel import data_parallel_ranks
 
 WORLD = 2
 COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises
@@ -263,6 +263,7 @@ def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str,
     import importlib
 
     engine = importlib.import_module("lrfinder.range_test")  # the module: lrfinder.range_test is the function
+    parallel = importlib.import_module("lrfinder.data_parallel")
 
     model = nn.parallel.DistributedDataParallel(small_net(), **ddp)
     state = {"calls": 0}
@@ -271,7 +272,7 @@ def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str,
     before = {k: v.clone() for k, v in model.state_dict().items()}
     sync = engine.micro_batch_sync
     if old:
-        engine.micro_batch_sync = lambda model, steps: engine._always_sync  # type: ignore[assignment]
+        engine.micro_batch_sync = lambda model, steps: parallel._always_sync  # type: ignore[assignment]
     try:
         result = lrfinder.range_test(
             model, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=1.0, num_steps=20, accumulate_steps=2,

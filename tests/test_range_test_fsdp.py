@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import lrfinder
-from lrfinder.range_test import data_parallel_ranks
+from lrfinder.data_parallel import data_parallel_ranks
 
 WORLD = 2
 COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises

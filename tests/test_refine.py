@@ -454,23 +454,27 @@ def test_a_pick_past_the_divergence_point_is_noted() -> None:
 
 
 def test_resweep_reasons_and_ranges() -> None:
+    from lrfinder.range_test import finish_result
+
     lrs, losses = synthetic_curve()
     # Cut mid-fall (at 60 points the sigmoid is within 1% of its floor: flattened, read with a note).
-    result = lrfinder.range_test.__globals__["finish_result"](lrs[:45], losses[:45], "completed")
+    result = finish_result(lrs[:45], losses[:45], "completed")
     assert result.suggestion is None and "still falling" in (result.error or "")
     assert resweep_reason(result) == "still_falling"
     lo, hi, num = next_sweep(result, "still_falling")
     assert (lo, hi) == (result.settings.min_lr, result.settings.max_lr * 1e3)
-    flat = lrfinder.range_test.__globals__["finish_result"](lrs, [1.0] * 100, "completed")
+    flat = finish_result(lrs, [1.0] * 100, "completed")
     assert resweep_reason(flat) == "never_falls"
     assert next_sweep(flat, "never_falls") == (flat.settings.min_lr, flat.settings.max_lr * 1e3, 200)
     blew_up = replace(flat, stop_reason="diverged")
     assert next_sweep(blew_up, "never_falls") == (flat.lrs[-1] / 1e4, flat.lrs[-1] * 10, 200)
-    good = lrfinder.range_test.__globals__["finish_result"](lrs, losses, "completed")
+    good = finish_result(lrs, losses, "completed")
     assert resweep_reason(good) is None
 
 
 def test_a_completed_sweep_that_blew_up_resweeps_below_the_blow_up() -> None:
+    from lrfinder.range_test import finish_result
+
     # The probe's convex logistic regression (plain SGD, seed 2): flat and noisy for 7 decades, a
     # short dip at 0.2-0.9 that does not clear the noise, then the loss blows up to 3x its start:
     # under the stop rule's 4x, so the sweep ran to the end ("completed"). It blew up all the same:
@@ -481,7 +485,7 @@ def test_a_completed_sweep_that_blew_up_resweeps_below_the_blow_up() -> None:
     dip = -0.25 * np.exp(-(((x + 0.3) / 0.2) ** 2))
     rise = np.where(x > 0.0, 2.0 * np.expm1(1.5 * x), 0.0)
     losses = (1.08 + dip + rise + 0.08 * rng.standard_normal(100)).tolist()
-    result = lrfinder.range_test.__globals__["finish_result"](lrs, losses, "completed")
+    result = finish_result(lrs, losses, "completed")
     assert result.suggestion is None and resweep_reason(result) == "never_falls"
     top = blowup_lr(result)
     assert top is not None and 1.0 <= top <= 4.0
@@ -490,7 +494,7 @@ def test_a_completed_sweep_that_blew_up_resweeps_below_the_blow_up() -> None:
     spike = [1.0] * 100
     spike[70] = 3.0
     for flat in ([1.0] * 100, spike):
-        curve = lrfinder.range_test.__globals__["finish_result"](lrs, flat, "completed")
+        curve = finish_result(lrs, flat, "completed")
         assert blowup_lr(curve) is None
         assert next_sweep(curve, "never_falls") == (1e-7, curve.settings.max_lr * 1e3, 200)
 

@@ -1370,7 +1370,7 @@ def _inputs_and_targets(batch: Any) -> tuple[Any, Any]:
         DataError: Any other batch (the range test would fail on it at its first step).
 
     """
-    from ..range_test import _INPUT_KEYS, _TARGET_KEYS
+    from ..batches import _INPUT_KEYS, _TARGET_KEYS
 
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         return batch[0], batch[1]
@@ -1396,7 +1396,7 @@ def _more_inputs_hint(batch: Any, x: Any, exc: BaseException) -> str:
     """
     if not (isinstance(exc, TypeError) and "required positional argument" in str(exc)):
         return ""
-    from ..range_test import _INPUT_KEYS, _TARGET_KEYS
+    from ..batches import _INPUT_KEYS, _TARGET_KEYS
 
     if isinstance(batch, Mapping):
         x_key = next((k for k in _INPUT_KEYS if k in batch), "x")
@@ -1431,7 +1431,7 @@ def check_model_fits(
             range, or the forward pass fails.
 
     """
-    from ..range_test import raise_if_compile_failed
+    from ..diagnostics import raise_if_compile_failed
 
     buffers = {
         k: v.detach().clone()

@@ -404,7 +404,7 @@ def _check_device(ctx: click.Context, param: click.Parameter, value: str | None)
         return value
     import torch
 
-    from ..range_test import device_unavailable
+    from ..settings import device_unavailable
 
     try:
         device = torch.device(value)

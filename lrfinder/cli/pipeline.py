@@ -461,7 +461,7 @@ def _check_last_batch(
     """
     from torch.utils.data import TensorDataset
 
-    from ..range_test import to_device
+    from ..batches import to_device
     from .loading import check_model_fits
 
     dataset = data.dataset
@@ -491,7 +491,9 @@ def _on(tensor: torch.Tensor | None, device: Any) -> torch.Tensor | None:
 
 def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     """One range test, or Smith's weight-decay test (one per value, same initial state)."""
-    from ..range_test import range_test, to_device, trainable_parameters
+    from ..batches import to_device
+    from ..range_test import range_test
+    from ..settings import trainable_parameters
     from ..sweeps import format_weight_decay, weight_decay_sweep
     from .loading import all_targets, check_model_fits
 

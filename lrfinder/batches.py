@@ -1,0 +1,592 @@
+"""The per-batch loss: a batch moved to the device, fed to the model and ``loss_fn``, and the data cycled.
+
+:func:`to_device`, :func:`_batch_loss` (the batch formats the test reads: ``(x, y)`` pairs, dicts
+with input and target keys, a model that returns its own loss, or a ``step_fn``), the loss checks
+(:func:`_check_loss`), :class:`CyclingBatches` (data shorter than the sweep starts over) and
+:func:`infer_batch_size`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import inspect
+import logging
+import re
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._checks import caller_stacklevel
+from .diagnostics import _STEP_FN_FIX, _describe
+from .exceptions import DataError, ModelError
+from .settings import empty_data_message
+from .snapshot import _iterator_of, own_iterator
+
+#: The engine's logger: the note that the data ran out and starts over is the range test's, as before the
+#: engine was split into modules.
+logger = logging.getLogger("lrfinder.range_test")
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor in a (nested) batch to ``device``.
+
+    Tensors, dicts (any ``Mapping``), lists, tuples and named tuples are walked (a tuple type with
+    its own ``to``, such as a ``PackedSequence``, is moved by it: its ``batch_sizes`` stay on the
+    CPU, as torch requires); a dataclass
+    instance is copied with its fields moved (frozen ones too, ``__post_init__`` not run again);
+    any other object with a ``to`` method (a PyTorch Geometric ``Data``, a custom batch class) is
+    moved by ``batch.to(device)``, as Lightning moves batches. Anything else is left as it is.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    own_to = getattr(batch, "to", None)
+    if isinstance(batch, tuple) and callable(own_to):
+        # A tuple type with its own move: a PackedSequence keeps its batch_sizes on the CPU, as torch requires.
+        return own_to(device)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(to_device(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        moved = {f.name: to_device(getattr(batch, f.name), device) for f in dataclasses.fields(batch)}
+        if all(value is getattr(batch, name) for name, value in moved.items()):
+            return batch
+        copied = copy.copy(batch)
+        for name, value in moved.items():
+            object.__setattr__(copied, name, value)  # a frozen dataclass's fields too
+        return copied
+    to = getattr(batch, "to", None)
+    if callable(to) and not isinstance(batch, (type, nn.Module, str, bytes, np.ndarray)):
+        moved_batch = to(device)
+        return batch if moved_batch is None else moved_batch  # a .to() that moves in place returns None
+    return batch
+
+
+#: A dict batch's input and target keys for ``loss_fn(model(batch[x]), batch[y])``, the first present of each.
+#: Hugging Face's processors name the input ``pixel_values`` (images), ``input_ids`` (tokens),
+#: ``input_values`` (raw audio) or ``input_features`` (spectrograms); a mask beside it is not read.
+_INPUT_KEYS = (
+    "x",
+    "input",
+    "inputs",
+    "features",
+    "data",
+    "image",
+    "images",
+    "pixel_values",
+    "input_ids",
+    "input_values",
+    "input_features",
+)
+_TARGET_KEYS = ("y", "target", "targets", "label", "labels")
+
+
+def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> torch.Tensor:
+    """``loss_fn(out, target)``; when that fails on a model output that is not a tensor, say so.
+
+    Models that return a dict, a tuple or an output object (``.logits``, Hugging Face style) make
+    ``F.cross_entropy(out, y)`` fail deep in torch ("argument 'input' must be Tensor, not dict").
+    A loss function may take such outputs on purpose, so they are only explained when it fails.
+    """
+    try:
+        return loss_fn(out, target)
+    except (TypeError, AttributeError) as exc:
+        if isinstance(out, torch.Tensor):
+            raise
+        if out is None:
+            # The loss fix below (pick a part of the output) cannot help: there is no output.
+            raise ModelError(
+                "The model returned None, not a tensor, so loss_fn(model(inputs), targets) failed "
+                f"({type(exc).__name__}: {exc}). Check the model's forward: it must return its output (a forward "
+                "that computes it but has no `return` line returns None)."
+            ) from exc
+        if isinstance(out, Mapping):
+            keys = list(out)
+            what = f"a {type(out).__name__} with keys {[str(k) for k in keys][:8]}"
+            pick = f"[{'logits' if 'logits' in out else keys[0]!r}]" if keys else "[...]"
+        elif isinstance(out, (tuple, list)):
+            what, pick = f"a {type(out).__name__} of length {len(out)}", "[0]"
+        elif isinstance(getattr(out, "logits", None), torch.Tensor):
+            what, pick = f"an object of type {type(out).__name__} (with .logits)", ".logits"
+        else:
+            what, pick = f"an object of type {type(out).__name__}", "<the output tensor>"
+        name = getattr(loss_fn, "__name__", None)
+        if isinstance(loss_fn, nn.Module):  # a loss module instance
+            name = f"{type(loss_fn).__name__}()"
+        elif name is None or not name.isidentifier():  # a lambda, a functools.partial
+            name = "your_loss"
+        raise ModelError(
+            f"loss_fn(model(inputs), targets) failed because the model returned {what}, not a tensor "
+            f"({type(exc).__name__}: {exc}). Pass a loss_fn that picks the output it needs, e.g. "
+            f"loss_fn=lambda out, y: {name}(out{pick}, y)"
+        ) from exc
+
+
+#: How torch's regression losses (``mse_loss``, ``l1_loss``, ``smooth_l1_loss``, ``huber_loss``) warn that they
+#: broadcast the target against the output: "Using a target size (torch.Size([32])) that is different to the
+#: input size (torch.Size([32, 1])). This will likely lead to incorrect results due to broadcasting. ...".
+_TARGET_SIZE_WARNING = re.compile(
+    r"Using a target size \((?:torch\.Size\(\[)?([^\]\)]*)\]?\)?\) that is different to the input size "
+    r"\((?:torch\.Size\(\[)?([^\]\)]*)\]?\)?\)"
+)
+
+
+def _size_of(numbers: str) -> tuple[int, ...]:
+    """``"32, 1"`` (a ``torch.Size`` in torch's warning) as ``(32, 1)``."""
+    return tuple(int(part) for part in numbers.split(",") if part.strip())
+
+
+def _pairs_wrongly(target: tuple[int, ...], output: tuple[int, ...]) -> bool:
+    """Whether a loss broadcasting ``target`` against ``output`` pairs outputs with targets not theirs.
+
+    ``(N, 1)`` outputs with ``(N,)`` targets make an ``(N, N)`` difference, ``(N, 3)`` outputs with ``(N, 1)``
+    targets compare three outputs with one target. A target without the batch dimension (a scalar, ``(1,)``,
+    a ``(C,)`` row: a penalty towards 0, one goal for every example) broadcast up to the output's shape counts
+    each output once against the target meant: torch warns, but the loss is the one intended.
+    """
+    try:
+        expands_output = tuple(torch.broadcast_shapes(target, output)) != output
+    except RuntimeError:  # not broadcastable: torch raises its own error
+        return True
+    padded = (1,) * (len(output) - len(target)) + target
+    return expands_output or not output or padded[0] != 1
+
+
+@contextlib.contextmanager
+def target_broadcast_refused(active: bool = True) -> Iterator[None]:
+    """While ``active``, a loss that broadcasts its target against the output raises :class:`DataError`.
+
+    ``F.mse_loss(out, y)`` with an output of shape ``(N, 1)`` and targets of shape ``(N,)`` compares every
+    output with every target (an ``(N, N)`` difference) and only warns: the range test then swept a loss that
+    is not the one training will use, and read a suggestion off it. Used around the first batch, where a
+    format error shows; later batches have the same format and keep torch's warning. A target without the
+    batch dimension (``F.mse_loss(out, torch.zeros(1))``) counts each output once: it keeps torch's warning
+    (see :func:`_pairs_wrongly`), as the block's other warnings keep theirs.
+
+    Raises:
+        DataError: torch warned "Using a target size ... that is different to the input size ..." of
+            targets with the batch dimension, or of a broadcast that repeats the output.
+
+    """
+    if not active:
+        yield
+        return
+    refused: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as record:
+            # Recorded whatever the caller's filters (a "default" filter shows it once per line), judged below.
+            warnings.filterwarnings("always", message="Using a target size", category=UserWarning)
+            caught = record
+            yield
+    finally:
+        for w in caught:
+            match = _TARGET_SIZE_WARNING.match(str(w.message)) if issubclass(w.category, UserWarning) else None
+            if match is None:  # another warning of the block: shown as it would have been
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+                continue
+            target, output = _size_of(match[1]), _size_of(match[2])
+            if _pairs_wrongly(target, output):
+                refused = refused or (target, output)
+            else:  # through the caller's filters again, which the "always" above bypassed
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if refused is not None:
+        target, output = refused
+        fix = (
+            "Give the targets the output's shape: check the model's number of outputs against the targets "
+            "(class labels go with cross_entropy, not a regression loss)."
+        )
+        if output == (*target, 1):
+            fix = (
+                f"Give the targets the output's shape {output} (y.view(-1, 1) in the data), or drop the output's "
+                "last dimension in loss_fn (for MSE: loss_fn=lambda out, y: F.mse_loss(out.squeeze(-1), y))."
+            )
+        raise DataError(
+            f"The targets have shape {target} and the model's output {output}: loss_fn broadcasts them against "
+            "each other (torch warns \"Using a target size that is different to the input size\"), so the loss "
+            f"pairs outputs with targets that are not theirs and the range test would sweep the wrong loss. {fix}"
+        )
+
+
+def _warn_unused_keys(batch: Any, loss_fn: Any, step_fn: Any) -> None:
+    """Warn once when a dict batch read as ``loss_fn(model(batch[x]), batch[y])`` has keys that go nowhere.
+
+    A mask, sample weights or a second input next to the input and target keys is silently
+    dropped by that reading; ``step_fn`` is the way to use them.
+    """
+    if step_fn is not None or loss_fn is None or not isinstance(batch, Mapping):
+        return
+    x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+    y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+    unused = [k for k in batch if k not in (x_key, y_key)]
+    if x_key is not None and y_key is not None and unused:
+        warnings.warn(
+            f"The batches are read as loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}]); their other keys "
+            f"({', '.join(map(repr, unused))}) are not used. To use them (a mask, sample weights), pass "
+            "step_fn=lambda model, batch: <loss tensor> to range_test.",
+            UserWarning,
+            stacklevel=caller_stacklevel(),
+        )
+
+
+def _with_loss_fn(batch: Mapping[Any, Any]) -> str:
+    """What passing ``loss_fn`` does with a dict ``batch``: with its own keys when it has them."""
+    x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+    y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+    if x_key is not None and y_key is not None:
+        return (
+            "Pass loss_fn (e.g. torch.nn.functional.cross_entropy) to compute "
+            f"loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}])."
+        )
+    return (
+        f"Pass loss_fn (e.g. torch.nn.functional.cross_entropy) with an input key ({'/'.join(_INPUT_KEYS)}) and a "
+        f"target key ({'/'.join(_TARGET_KEYS)}) in the batch to compute loss_fn(model(inputs), targets)."
+    )
+
+
+def _check_takes_keywords(model: nn.Module, batch: Mapping[Any, Any], fix: str) -> None:
+    """Refuse a dict batch ``model.forward`` cannot take as keywords, before calling it.
+
+    Without ``loss_fn`` a dict batch goes in as ``model(**batch)``; a plain model's
+    ``forward(x)`` failed with "got an unexpected keyword argument 'y'", described as a shape or
+    dtype problem of the batch. A ``forward`` whose signature cannot be read is called as is.
+
+    Raises:
+        DataError: ``model.forward`` does not take the batch's keys as arguments.
+
+    """
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**{str(k): v for k, v in batch.items()})
+    except TypeError as exc:
+        raise DataError(
+            f"No loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) is passed to the model as "
+            f"model(**batch), Hugging Face style, but {type(model).__name__}.forward does not take it ({exc}). "
+            f"{_with_loss_fn(batch)} {fix}"
+        ) from None
+
+
+def _takes_the_batch_only(model: nn.Module, batch: Mapping[Any, Any], x_key: Any) -> bool:
+    """Whether ``model.forward`` takes the dict ``batch`` as keywords but not ``batch[x_key]`` alone.
+
+    A Hugging Face model computing its own loss (``forward(input_ids, labels)``) given ``loss_fn``:
+    ``model(batch["input_ids"])`` fails for the missing ``labels``, and dropping ``loss_fn`` is the fix.
+    """
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return False
+    try:
+        signature.bind(batch[x_key])
+    except TypeError:
+        pass
+    else:
+        return False
+    try:
+        signature.bind(**{str(k): v for k, v in batch.items()})
+    except TypeError:
+        return False
+    return True
+
+
+def _is_scalar_loss(value: object) -> bool:
+    """Whether ``value`` is a loss a model computed itself: a 0-dim floating-point tensor."""
+    return isinstance(value, torch.Tensor) and value.ndim == 0 and value.is_floating_point()
+
+
+def _output_loss(out: object) -> torch.Tensor | None:
+    """The loss in what ``model(**batch)`` returned, as Hugging Face's ``Trainer`` reads it, else ``None``.
+
+    ``out["loss"]`` of a dict (a ``ModelOutput``), ``out.loss`` of an output object (a dataclass);
+    the first item of a tuple or list when it is a scalar floating-point tensor (a Hugging Face
+    model with ``return_dict=False`` returns ``(loss, logits, ...)`` when given labels); and a
+    scalar floating-point tensor itself (a model that computes its own loss). A model's
+    predictions have a batch dimension, so a 0-dim tensor is not taken for them.
+    """
+    if isinstance(out, Mapping):
+        loss = out.get("loss")
+    elif isinstance(out, (tuple, list)):
+        loss = out[0] if out and _is_scalar_loss(out[0]) else None
+    elif isinstance(out, torch.Tensor):
+        loss = out if _is_scalar_loss(out) else None
+    else:
+        loss = getattr(out, "loss", None)
+    return loss if isinstance(loss, torch.Tensor) else None
+
+
+def _no_loss_message(out: object, batch: Mapping[Any, Any], fix: str) -> str:
+    """Why ``model(**batch)`` gave no loss: what it returned, and what to pass instead."""
+    notes = []
+    if isinstance(out, Mapping):
+        what = f"a {type(out).__name__} with keys {[str(k) for k in out][:8]} and no 'loss' tensor"
+    elif isinstance(out, (tuple, list)):
+        what = f"a {type(out).__name__} of length {len(out)}, not an output with a 'loss'"
+        if out:
+            notes.append(f"its first item is {_describe(out[0])}, not a scalar loss")
+    elif isinstance(out, torch.Tensor):
+        what = f"a tensor of shape {tuple(out.shape)}, not an output with a 'loss'"
+    else:
+        what = f"an object of type {type(out).__name__} without a 'loss' tensor"
+    if not any(str(k) in ("labels", "label") for k in batch):
+        notes.append("a Hugging Face model computes it only when the batch holds 'labels'")
+    said = f" ({'; '.join(notes)})" if notes else ""
+    return (
+        f"No loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) was passed as model(**batch), "
+        f"which returned {what}{said}. {_with_loss_fn(batch)} {fix}"
+    )
+
+
+def _batch_loss(
+    model: nn.Module,
+    batch: Any,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+    *,
+    fix: str = _STEP_FN_FIX,
+) -> torch.Tensor:
+    """The loss of one batch: ``step_fn(model, batch)``, else ``loss_fn(model(x), y)`` for pairs and dicts.
+
+    A dict batch without ``loss_fn`` is passed as ``model(**batch)``, whose loss is taken (Hugging
+    Face style, :func:`_output_loss`: ``out["loss"]``, ``out.loss``, the first item of a
+    ``(loss, logits)`` tuple, or a scalar tensor). Other formats raise :class:`DataError` ending
+    with ``fix`` (what the caller's API offers for them).
+    """
+    if step_fn is not None:
+        return step_fn(model, batch)
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        if loss_fn is None:
+            raise DataError(
+                "Batches are (inputs, targets) pairs but no loss_fn was given (only a dict batch goes in as "
+                f"model(**batch), whose loss is taken). Pass loss_fn (e.g. torch.nn.functional.cross_entropy). {fix}"
+            )
+        return _apply_loss(loss_fn, model(batch[0]), batch[1])
+    if isinstance(batch, Mapping):
+        if loss_fn is not None:
+            x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+            y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+            if x_key is not None and y_key is not None:
+                try:
+                    out = model(batch[x_key])
+                except TypeError as exc:
+                    if _takes_the_batch_only(model, batch, x_key):
+                        raise DataError(
+                            f"loss_fn was given, so the dict batch (keys {sorted(map(str, batch))}) is read as "
+                            f"loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}]), but {type(model).__name__}.forward "
+                            f"takes the batch's keys as arguments ({exc}), as a Hugging Face model that computes its "
+                            "own loss does. Drop loss_fn to pass the batch as model(**batch) and take the model's "
+                            f"loss. {fix}"
+                        ) from exc
+                    raise
+                return _apply_loss(loss_fn, out, batch[y_key])
+        else:
+            _check_takes_keywords(model, batch, fix)
+            out = model(**batch)
+            loss = _output_loss(out)
+            if loss is not None:
+                return loss
+            raise DataError(_no_loss_message(out, batch, fix))
+        raise DataError(
+            f"Cannot compute a loss from a dict batch with keys {sorted(map(str, batch))}: expected "
+            f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)}) "
+            f"with loss_fn, or, without loss_fn, a model(**batch) returning a 'loss'. {fix}"
+        )
+    kind = f"a {type(batch).__name__}"
+    if isinstance(batch, (tuple, list)):
+        kind += f" of length {len(batch)}"
+    # Inputs alone (DataLoader(TensorDataset(x)) or DataLoader(x)): an autoencoder's data. "expected (inputs,
+    # targets) pairs" left the user to find that the inputs can be their own targets.
+    alone = isinstance(batch, torch.Tensor) or (
+        isinstance(batch, (tuple, list)) and len(batch) == 1 and isinstance(batch[0], torch.Tensor)
+    )
+    hint = (
+        " These batches hold inputs alone, no targets: for a model that reconstructs its inputs (an autoencoder), "
+        "give the inputs as their targets too, DataLoader(TensorDataset(x, x)), and loss_fn=F.mse_loss."
+        if alone
+        else ""
+    )
+    raise DataError(
+        f"Cannot use batches of type {kind}: expected (inputs, targets) pairs or dicts with input/target keys.{hint} "
+        f"{fix}"
+    )
+
+
+def _packed_loss_hint(value: object) -> str:
+    """`` Its 'loss' entry is a tensor: return it alone ...`` for a loss packed with its parts, else ``""``.
+
+    A loss function that returns ``{"loss": total, "mse": ..., "kl": ...}`` or ``(total, parts)`` (as a
+    Lightning ``training_step`` may return it) was answered "got dict" only.
+    """
+    if isinstance(value, Mapping) and isinstance(value.get("loss"), torch.Tensor):
+        return (
+            " Its 'loss' entry is a tensor, the loss beside its parts: return that entry alone (my_loss(...)['loss'])."
+        )
+    if isinstance(value, (tuple, list)) and value and _is_scalar_loss(value[0]):
+        return (
+            " Its first item is a scalar tensor, the loss beside its parts: return that item alone (my_loss(...)[0])."
+        )
+    return ""
+
+
+def _check_loss(loss: object) -> torch.Tensor:
+    if not isinstance(loss, torch.Tensor):
+        raise ModelError(
+            f"The loss must be a torch.Tensor, but got {type(loss).__name__}.{_packed_loss_hint(loss)} Return a tensor "
+            "from loss_fn/step_fn."
+        )
+    if loss.numel() != 1:
+        raise ModelError(
+            f"The loss must be a scalar, but got a tensor of shape {tuple(loss.shape)}. Reduce it "
+            "(e.g. loss.mean(), or reduction='mean' in the loss function)."
+        )
+    if not loss.is_floating_point():  # complex or integer: backward() fails deep in autograd
+        raise ModelError(
+            f"The loss must be a real floating-point tensor, but got dtype {loss.dtype}. Return the loss as a float "
+            "tensor (a complex loss: take its real part or abs(); an integer one is not differentiable)."
+        )
+    if not loss.requires_grad:
+        # Worded for range_test and lrfinder.train alike: both check their loss here.
+        raise ModelError(
+            "The loss does not require grad: it is not connected to the model's trainable parameters. "
+            "Check loss_fn/step_fn: return the loss itself (not loss.detach() or loss.item()), computed with "
+            "gradients enabled, and leave backward() and optimizer.step() to lrfinder. A forward run whole through "
+            "torch.utils.checkpoint.checkpoint(..., use_reentrant=True) cuts the graph the same way (its inputs do "
+            "not require grad): pass use_reentrant=False."
+        )
+    # A 0-d loss as it is: reshaping it added a view to the autograd graph of every step.
+    return loss if loss.dim() == 0 else loss.reshape(())
+
+
+class CyclingBatches:
+    """Cycles through an iterable of batches, starting it again when it runs out (logged once, at INFO).
+
+    :meth:`next` returns ``(batch, batch_idx)``, the index counting from 0 within each pass.
+    Subclasses may override :meth:`_unwrap` to adapt what the iterator yields.
+    """
+
+    def __init__(self, data: Iterable[Any]) -> None:
+        self.data = data
+        self._it: Iterator[Any] | None = None
+        self._idx = 0
+        self._passes = 0  # passes completed
+        self._made: object | None = None  # a persistent-workers iterator the first pass left on the loader
+
+    def _start(self) -> Iterator[Any]:
+        before = _iterator_of(self.data)
+        it = own_iterator(self.data, self._made)
+        if before is None:
+            self._made = _iterator_of(self.data)
+        return it
+
+    def _unwrap(self, item: Any) -> Any:
+        return item
+
+    def next(self) -> tuple[Any, int]:
+        """The next batch and its index in the current pass.
+
+        Raises:
+            DataError: The data yields no batch at all, or a one-shot iterator (a generator) ran
+                out and cannot be started again.
+
+        """
+        if self._it is None:
+            self._it = self._start()
+        try:
+            batch = self._unwrap(next(self._it))
+        except StopIteration:
+            used = self._idx
+            self._it = self._start()
+            self._idx = 0
+            try:
+                batch = self._unwrap(next(self._it))
+                if not self._passes:
+                    # Batches repeat from here on: fine for a range test, but worth knowing on a tiny dataset.
+                    logger.info(
+                        "The training data ran out after %d batches; starting it again (its batches are used "
+                        "again from here on).",
+                        used,
+                    )
+                self._passes += 1
+            except StopIteration:
+                if used and isinstance(self.data, torch.utils.data.DataLoader):
+                    # Not a one-shot iterator: a DataLoader whose sampler or IterableDataset gives its items once.
+                    dataset = self.data.dataset
+                    source = (
+                        f"its IterableDataset ({type(dataset).__name__})"
+                        if isinstance(dataset, torch.utils.data.IterableDataset)
+                        else "its sampler (or batch_sampler)"
+                    )
+                    raise DataError(
+                        f"The training DataLoader ran out after {used} batches and gave none when started again: "
+                        f"{source} yields its items only once (an iterator kept from the first pass, a stream read "
+                        "to its end), and the range test cycles its data. Make its __iter__ start over each time it "
+                        f"is called, or plan at most {used} batches (num_steps x accumulation)."
+                    ) from None
+                if used:  # it gave batches once and none now: a one-shot iterator
+                    raise DataError(
+                        f"The training data ran out after {used} batches and cannot be restarted: it is a one-shot "
+                        "iterator (e.g. a generator), and the range test cycles its data. Pass a DataLoader, a "
+                        f"list of batches or another re-iterable, or plan at most {used} batches (num_steps x "
+                        "accumulation)."
+                    ) from None
+                raise DataError(empty_data_message(self.data)) from None
+        idx = self._idx
+        self._idx += 1
+        return batch, idx
+
+
+def infer_batch_size(data: object, batch: Any = None) -> int | None:
+    """Batch size of ``data``: its ``batch_size`` attribute, else the leading dim of ``batch``.
+
+    Of an ``(inputs, targets, ...)`` batch whose inputs are sequence-first (``(T, N, F)``, with
+    every other item's leading dim ``N``), it is ``N``, not the sequence length ``T``.
+    A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
+    the whole data: their size is the sampler's length, not ``batch_size``.
+    """
+    size = getattr(data, "batch_size", None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        try:
+            return min(size, len(data.sampler))  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):  # no sampler, or one without a length (an IterableDataset)
+            return size
+    if batch is None:
+        return None
+    first = _first_leaf(batch)
+    if not (isinstance(first, torch.Tensor) and first.dim() > 0):
+        return None
+    size = int(first.shape[0])
+    if isinstance(batch, (tuple, list)) and len(batch) > 1 and first.dim() > 1:
+        # Sequence-first inputs (``batch_first=False``, an LSTM's or a Transformer's default):
+        # ``(x, y)`` with ``x`` of ``(T, N, F)`` and ``y`` of ``(N,)``. The leading dim of ``x`` is
+        # the time; every other item's leading dim, equal to ``x``'s second, is the batch.
+        rest = {int(item.shape[0]) for item in batch[1:] if isinstance(item, torch.Tensor) and item.dim() > 0}
+        if len(rest) == 1 and size not in rest and int(first.shape[1]) in rest:
+            return int(first.shape[1])
+    return size
+
+
+def _first_leaf(batch: Any) -> Any:
+    """Down the first element of nested tuples, lists, dicts and dataclasses to a leaf.
+
+    ``(x, y)``, ``{"x": x}``, a dict of several loaders' batches (``{"a": (x, y), "b": (x, y)}``)
+    and ``Batch(x=x, y=y)`` all give ``x``.
+    """
+    first = batch
+    while True:
+        if isinstance(first, (tuple, list, Mapping)) and first:
+            first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]
+        elif dataclasses.is_dataclass(first) and not isinstance(first, type) and dataclasses.fields(first):
+            first = getattr(first, dataclasses.fields(first)[0].name)  # a dataclass batch: its first field
+        else:
+            return first
+

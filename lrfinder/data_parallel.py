@@ -1,0 +1,261 @@
+"""The range test under data parallelism (DDP, FSDP): the process group, gradient sync, the ranks' verdict.
+
+:class:`DataParallelRanks` (the model's process group and the reductions the sweep needs),
+:func:`micro_batch_sync` (every micro-batch but a step's last in ``no_sync``) and the loss of a
+step reduced over the ranks, with NaN/inf in any rank's batch caught on every rank
+(:func:`ranks_data_verdict`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch
+from .exceptions import DataError
+
+
+@dataclass(frozen=True)
+class DataParallelRanks:
+    """The processes a data-parallel model's range test averages its losses over.
+
+    Built by :func:`data_parallel_ranks`; :meth:`mean` is one ``all_reduce`` (a sum, divided
+    by ``world``: gloo has no average) that every process of ``group`` must call.
+
+    Attributes:
+        group: The ``torch.distributed`` process group (``None``: the default one).
+        world: Number of processes in it (> 1).
+        device: Where the reduced tensor goes (the model's device: NCCL reduces CUDA tensors only).
+        sharded: ``True`` for FSDP, whose ranks each hold a shard of every parameter.
+        rank: This process's rank in ``group``.
+
+    """
+
+    group: Any
+    world: int
+    device: torch.device
+    sharded: bool = False
+    rank: int = 0
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise sum over the ranks of a tensor, in float64 (call on every rank)."""
+        import torch.distributed as dist
+
+        total = values.detach().to(device=self.device, dtype=torch.float64).clone()
+        dist.all_reduce(total, op=dist.ReduceOp.SUM, group=self.group)
+        return total
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise mean over the ranks of a float64 tensor (call on every rank)."""
+        return self.sum(values) / self.world
+
+    def mean_list(self, values: list[float]) -> list[float]:
+        """:meth:`mean` of a list of floats (refine's held-out and trial losses)."""
+        return [float(v) for v in self.mean(torch.tensor(values, dtype=torch.float64)).cpu()]
+
+
+def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelRanks | None:
+    """The ranks to average the range test's losses over, or ``None`` to keep each process's own.
+
+    Only a model wrapped for data parallelism counts: ``torch.nn.parallel.DistributedDataParallel``
+    (its ``process_group``), FSDP's ``FullyShardedDataParallel`` (its ``process_group``) or a
+    module sharded by ``fully_shard`` (the default group), also under ``torch.compile``; and only
+    with ``torch.distributed`` initialized and more than one process in the group. Such a model
+    all-reduces its gradients in every backward, so every rank must run the same steps anyway. A
+    plain model is never reduced over, even inside an initialized process group: a range test on
+    rank 0 alone must not wait for ranks that are not running one.
+
+    Args:
+        model: The model given to :func:`range_test`.
+        device: The device the losses are computed on.
+
+    Returns:
+        A :class:`DataParallelRanks`, or ``None``.
+
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    inner = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    group: Any = None
+    sharded = False
+    if isinstance(inner, nn.parallel.DistributedDataParallel):
+        group = inner.process_group
+    else:
+        try:
+            from torch.distributed.fsdp import FullyShardedDataParallel
+        except ImportError:  # pragma: no cover - a torch built without FSDP
+            return None
+        fully_shard = getattr(dist.fsdp, "FSDPModule", None)  # fully_shard (FSDP2), torch >= 2.6
+        if isinstance(inner, FullyShardedDataParallel):
+            group = inner.process_group
+        elif fully_shard is None or not isinstance(inner, fully_shard):
+            return None
+        sharded = True
+    world = dist.get_world_size(group)
+    if world < 2:
+        return None
+    return DataParallelRanks(group, world, device, sharded, dist.get_rank(group))
+
+
+def micro_batch_sync(
+    model: nn.Module, accumulate_steps: int
+) -> Callable[[int], contextlib.AbstractContextManager[Any]]:
+    """The context each micro-batch of an accumulated step runs its forward and backward in.
+
+    Under plain ``torch.nn.parallel.DistributedDataParallel`` (also under ``torch.compile``) with
+    ``accumulate_steps > 1``: ``model.no_sync()`` for every micro-batch but the last, so the
+    gradients are all-reduced once per optimizer step, as torch's DDP documentation and
+    Lightning's accumulation do, instead of once per micro-batch. The step's gradient is the
+    same up to float rounding: ``mean_r(sum_i g_ri)`` all-reduced once, where every micro-batch's
+    own all-reduce gave ``sum_i mean_r(g_ri)``. ``find_unused_parameters=True`` is fine (DDP marks
+    a parameter used in any micro-batch of the step). Elsewhere (a plain model, FSDP, one
+    micro-batch, or DDP with ``static_graph=True``, whose reducer fails an internal assert under
+    ``no_sync`` in torch 2.13) every micro-batch runs as before. Under ``no_sync`` DDP does not
+    broadcast rank 0's buffers before the next forward either (``broadcast_buffers``): once per
+    step instead of once per micro-batch, as in training with ``no_sync``; a BatchNorm in train
+    mode does not read its running statistics, so the losses do not change.
+
+    Args:
+        model: The model the micro-batches go through.
+        accumulate_steps: Micro-batches per optimizer step.
+
+    Returns:
+        ``sync(i) -> context manager`` for micro-batch ``i`` (0-based) of a step.
+
+    """
+    inner = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    if (
+        accumulate_steps < 2
+        or not isinstance(inner, nn.parallel.DistributedDataParallel)
+        or getattr(inner, "static_graph", False)
+    ):
+        return _always_sync
+    last = accumulate_steps - 1
+
+    def sync(i: int) -> contextlib.AbstractContextManager[Any]:
+        return inner.no_sync() if i < last else contextlib.nullcontext()
+
+    return sync
+
+
+def _always_sync(i: int) -> contextlib.AbstractContextManager[Any]:
+    """Every micro-batch all-reduces its gradient (no model to hold it back)."""
+    return contextlib.nullcontext()
+
+
+def _reduced_step_loss(
+    ranks: DataParallelRanks,
+    parts: Sequence[torch.Tensor],
+    drawn: Sequence[tuple[Any, int]],
+    nan_watch: _NonFiniteDataWatch,
+    step: int,
+    lr: float,
+) -> float:
+    """A data-parallel step's loss, the mean over the ranks, with NaN/inf in any rank's batch caught on every rank.
+
+    One ``all_reduce`` per step, as for the loss alone: while ``nan_watch`` still looks at the
+    batches, the reduced tensor carries, after this rank's loss, one slot per rank holding the
+    pass index + 1 of that rank's first micro-batch with NaN/inf (0: none). Every rank reads the
+    same sums, so all of them raise the same :class:`DataError` (a non-finite loss with NaN/inf in
+    some rank's batch) or all go on; a finite loss with NaN/inf in a batch tells every rank the
+    model copes with such inputs (:class:`_NonFiniteDataWatch`), after which only the loss is
+    reduced.
+
+    Args:
+        ranks: The model's process group.
+        parts: This rank's micro-batch losses of the step.
+        drawn: This rank's ``(batch, index in the pass)`` of the step's micro-batches.
+        nan_watch: The sweep's watch (its tolerance is set here, alike on every rank).
+        step: The step's index in the sweep (for the message).
+        lr: The step's LR (for the message).
+
+    Returns:
+        The step's loss, the mean over the micro-batches and the ranks.
+
+    Raises:
+        DataError: The loss is non-finite and a batch of some rank held NaN or inf.
+
+    """
+    local = torch.stack([p.double() for p in parts]).mean()
+    if nan_watch.tolerates_non_finite:
+        return float(ranks.mean(local).item())
+    found = nan_watch.scan([held for held, _ in drawn])
+    marks = [0.0] * ranks.world
+    if found:
+        marks[ranks.rank] = float(drawn[found[0][0]][1] + 1)
+    sums = ranks.sum(torch.cat([local.reshape(1), torch.tensor(marks, dtype=torch.float64, device=local.device)]))
+    total, *held = sums.tolist()
+    value = float(total) / ranks.world  # as ranks.mean divides: the same loss, bit for bit
+    blamed = [(rank, int(mark) - 1) for rank, mark in enumerate(held) if mark > 0]
+    return ranks_data_verdict(
+        nan_watch, value, blamed, found, drawn, rank=ranks.rank, world=ranks.world, step=step, lr=lr,
+        name=lambda index, rank: f"batch {index} of the pass on rank {rank}",
+    )
+
+
+def ranks_data_verdict(
+    nan_watch: _NonFiniteDataWatch,
+    value: float,
+    blamed: Sequence[tuple[int, int]],
+    found: Sequence[tuple[int, list[str]]],
+    drawn: Sequence[tuple[Any, int]],
+    *,
+    rank: int,
+    world: int,
+    step: int,
+    lr: float,
+    name: Callable[[int, int], str],
+    prefix: str = "",
+) -> float:
+    """What every rank does with a data-parallel step's loss once the ranks' NaN/inf marks came back with it.
+
+    The same on every rank, as they all read the same reduced values: no rank marked a batch, the
+    step's loss ``value`` is returned; one did and the loss is finite, the model copes with such
+    inputs (``nan_watch`` stops looking) and ``value`` is returned; else :class:`DataError`, this
+    rank's batch named first with its parts (``found``), the other ranks' after it. Shared by
+    :func:`_reduced_step_loss` and the Lightning callback's step, which reduce the marks each
+    their own way.
+
+    Args:
+        nan_watch: The sweep's watch.
+        value: The step's loss, the mean over the ranks.
+        blamed: ``(rank, index in the pass)`` of each rank's first batch with NaN/inf.
+        found: This rank's ``(position in drawn, parts holding NaN/inf)`` (:meth:`_NonFiniteDataWatch.scan`).
+        drawn: This rank's ``(batch, index in the pass)`` of the step.
+        rank: This process's rank.
+        world: Number of ranks.
+        step: The step's index in the sweep (for the message).
+        lr: The step's LR (for the message).
+        name: ``name(index, rank)``, a batch in the message (``"batch 3 of the pass on rank 1"``).
+        prefix: Put before the message (``"LRFinder: "``).
+
+    Returns:
+        ``value``.
+
+    Raises:
+        DataError: The loss is non-finite and a batch of some rank held NaN or inf.
+
+    """
+    if not blamed:
+        return value
+    if math.isfinite(value):
+        nan_watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
+        return value
+    named = [name(index, other) for other, index in blamed if other != rank]
+    held: Any = None
+    bad: list[str] = []
+    if found:
+        i, bad = found[0]
+        held, index = drawn[i]
+        named.insert(0, name(index, rank))
+    where = named[0][0].upper() + named[0][1:] + (f" (and {', '.join(named[1:])})" if len(named) > 1 else "")
+    raise DataError(_non_finite_data_message(prefix + where, held, step, lr, value, bad, world=world))
+

@@ -1,0 +1,578 @@
+"""The diagnostics behind the range test's error messages: what failed, and what to do about it.
+
+A failing batch is described (:func:`_batch_message`) with the fix its error points to (class
+dimension, unpacked inputs, input kind, target and input dtypes); a failing first step is turned
+into a :class:`~lrfinder.exceptions.ModelError` (:func:`first_step_errors`); a non-finite loss is
+traced to NaN/inf in the data (:class:`_NonFiniteDataWatch`) or to a loss undefined on a batch
+(:func:`first_non_finite_loss`); compile failures and out-of-memory errors are recognised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .exceptions import DataError, LRFinderError, ModelError
+from .snapshot import StateSnapshot
+from .stepping import train_modes
+
+#: What :func:`range_test` tells to do with a batch format it cannot read.
+_STEP_FN_FIX = "For other formats, pass step_fn=lambda model, batch: <loss tensor> to range_test."
+
+
+#: What a step_fn that runs its own backward() (or a whole training step) is told.
+_BACKWARD_IN_STEP_FN = (
+    "step_fn(model, batch) must return the loss tensor without calling loss.backward() or optimizer.step(): the "
+    "range test runs them itself, at the swept LR (gradients were already there when step_fn returned, and the "
+    "range test's backward failed)."
+)
+
+
+#: What torch raises when a batch does not fit the model or the loss (shapes, dtypes, devices); a TorchScript
+#: model raises ``torch.jit.Error`` (not a RuntimeError) for what began as a ValueError.
+_MISMATCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, torch.jit.Error)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
+
+
+#: The exception classes (by module and name, so torch._dynamo is not imported to check) that
+#: ``torch.compile`` raises when its backend fails to compile a graph: no working C++ compiler,
+#: missing Python headers, a kernel that does not build. The model and batch may be fine.
+_COMPILE_FAILURES = frozenset(
+    {("torch._dynamo.exc", "BackendCompilerFailed"), ("torch._inductor.exc", "InductorError")}
+)
+
+
+def compile_failure_message(exc: BaseException) -> str | None:
+    r"""What to say when ``torch.compile`` could not compile the model, or ``None`` for any other error.
+
+    torch raises these (``InductorError``, ``BackendCompilerFailed``) as ``RuntimeError``\ s on the
+    first forward of a compiled model, which read as a batch the model cannot take.
+    """
+    if not any((c.__module__, c.__name__) in _COMPILE_FAILURES for c in type(exc).__mro__):
+        return None
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return (
+        f"torch.compile could not compile the model ({why}): its compiler failed, not the batch, so training "
+        "would fail the same way. If no working C++ compiler was found, install one (inductor builds CPU kernels "
+        "with g++ or clang++, and the CXX environment variable names it; it also needs the Python headers), or "
+        "test without inductor: pass the uncompiled model (compiled._orig_mod) or compile with "
+        "torch.compile(model, backend='aot_eager')."
+    )
+
+
+def raise_if_compile_failed(exc: BaseException) -> None:
+    """Raise a :class:`ModelError` (``exc`` chained) when ``exc`` is torch.compile's compiler failing, not the data.
+
+    Called first where a batch's error is turned into a :class:`DataError` (the range test, ``train``, the
+    command line's model check): :func:`compile_failure_message` says what to do.
+
+    Raises:
+        ModelError: ``exc`` is an ``InductorError`` or ``BackendCompilerFailed``.
+
+    """
+    message = compile_failure_message(exc)
+    if message is not None:
+        raise ModelError(message) from exc
+
+
+#: How torch.compile's tracer quotes the error an operation raised on fake tensors ("... got RuntimeError('...')").
+_TRACED_ERROR = re.compile(r"\bgot \w+(?:Error|Exception)\((['\"])(.*?)\1\)\s*$", re.MULTILINE)
+
+
+def _error_line(exc: BaseException) -> str:
+    """The line of ``exc``'s message that says what went wrong.
+
+    A TorchScript model's error starts with the interpreter's banner (the cause is on its last
+    line); a compiled model's (``torch._dynamo``'s ``TorchRuntimeError``) with "RuntimeError when
+    making fake tensor call", the operation's own error quoted further down.
+    """
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if "TorchScript interpreter" in lines[0]:
+        return lines[-1]
+    if type(exc).__module__.startswith("torch._dynamo"):
+        traced = _TRACED_ERROR.search(text)
+        if traced is not None:
+            return traced.group(2)
+    return lines[0]
+
+
+def _describe(value: Any, depth: int = 0) -> str:
+    """A batch (or a part of it) in a few words: ``float32 (16, 5)`` per tensor, nested as the batch is."""
+    if isinstance(value, torch.Tensor):
+        where = "" if value.device.type == "cpu" else f" on {value.device}"
+        return f"{str(value.dtype).removeprefix('torch.')} {tuple(value.shape)}{where}"
+    if depth >= 2:
+        return type(value).__name__
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_describe(v, depth + 1)}" for k, v in list(value.items())[:6]) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_describe(v, depth + 1) for v in list(value)[:6]) + ")"
+    return type(value).__name__
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every element of ``tensor`` is finite: from its sum when that is finite, else element by element.
+
+    NaN and inf carry through a sum, so a finite sum means finite elements: one reduction, where
+    ``torch.isfinite(t).all()`` runs several kernels (about 10 us on a CPU batch of 32 x 64, a
+    fiftieth of a small model's step, every step). A sum that is not finite (NaN or inf in the
+    tensor, or an overflow of finite values) is settled by ``isfinite``. Plain strided real
+    tensors only; any other goes straight to ``isfinite``. Layouts ``isfinite`` has no kernel for
+    are read another way: a sparse tensor by its stored values (a batch of sparse inputs failed
+    with torch's "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend"), a
+    nested tensor of the strided layout by its components, an MKL-DNN tensor densified, a float8 one
+    as float16 (which holds its every value). A layout
+    still without a kernel (torch's ``NotImplementedError``) is not judged (taken as finite); any
+    other error (a CUDA fault, out of memory, a tensor subclass's own failure) is raised as it is:
+    taken as finite, it hid the fault and the check.
+    """
+    if tensor.layout == torch.sparse_coo:
+        tensor = tensor._values()
+    elif tensor.layout in (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc):
+        tensor = tensor.values()
+    elif tensor.layout == torch._mkldnn:  # type: ignore[attr-defined]
+        tensor = tensor.to_dense()
+    elif type(tensor) is torch.Tensor and tensor.is_nested:  # no sum, no isfinite: "NestedTensorCPU" backend
+        return all(_all_finite(part) for part in tensor.unbind())
+    if tensor.is_floating_point() and tensor.element_size() == 1:
+        # float8 (inputs stored as float8_e4m3fn to save memory): no sum, no isfinite kernel ("sum_cpu" not
+        # implemented for 'Float8_e4m3fn'), which failed every step. float16 holds each of its values, NaN and inf.
+        tensor = tensor.detach().to(torch.float16)
+    if type(tensor) is torch.Tensor and tensor.layout == torch.strided and not tensor.is_complex():
+        if math.isfinite(tensor.detach().sum().item()):
+            return True
+    try:
+        return bool(torch.isfinite(tensor).all())
+    except NotImplementedError:
+        if tensor.layout == torch.strided:
+            raise
+        return True  # a layout with no isfinite kernel: nothing to say about it
+
+
+def _non_finite_parts(batch: Any, name: str = "", depth: int = 0) -> list[str]:
+    """The parts of a batch holding NaN or inf (``inputs``, ``targets``, a dict key, ``part 2``), at most 3 deep."""
+    if isinstance(batch, torch.Tensor):
+        bad = (batch.is_floating_point() or batch.is_complex()) and not _all_finite(batch)
+        return [name or "batch"] if bad else []
+    if depth >= 3:
+        return []
+    if isinstance(batch, Mapping):
+        return [p for key, value in batch.items() for p in _non_finite_parts(value, repr(key), depth + 1)]
+    if isinstance(batch, (tuple, list)):
+        names = ("inputs", "targets") if len(batch) == 2 and depth == 0 else None
+        return [
+            p
+            for i, value in enumerate(batch)
+            for p in _non_finite_parts(value, names[i] if names else f"{name}[{i}]" if name else f"part {i}", depth + 1)
+        ]
+    return []
+
+
+class _NonFiniteDataWatch:
+    """Tells a non-finite loss that NaN/inf in the data caused from one the learning rate caused.
+
+    A step whose loss is non-finite while one of its batches holds NaN or inf is blamed on the data
+    (:meth:`blame` returns those batches), unless an earlier step whose batch held NaN or inf gave a
+    finite loss: such a model copes with those inputs itself (it masks or fills missing values), and
+    its non-finite loss is the LR's, like any divergence. Until a step's batch shows that, each step's
+    batches are looked at (one ``isfinite`` pass over their floating tensors, after the loss's own host
+    sync); on clean data that goes on, at about the cost of reading the batch once.
+
+    Under data parallelism :func:`range_test` calls :meth:`scan` on each rank's own batches and
+    decides from what every rank found (carried by the loss's all-reduce), so the ranks agree.
+    """
+
+    def __init__(self) -> None:
+        self.tolerates_non_finite = False
+
+    def scan(self, batches: Sequence[Any]) -> list[tuple[int, list[str]]]:
+        """``(position in batches, parts holding NaN/inf)`` for each batch holding any; ``[]`` once tolerated."""
+        if self.tolerates_non_finite:
+            return []
+        return [(i, bad) for i, batch in enumerate(batches) if (bad := _non_finite_parts(batch))]
+
+    def blame(self, batches: Sequence[Any], loss_finite: bool) -> list[tuple[int, list[str]]]:
+        """``(position in batches, parts holding NaN/inf)`` to blame for a non-finite loss, else ``[]``."""
+        found = self.scan(batches)
+        if found and loss_finite:
+            self.tolerates_non_finite = True
+        return [] if loss_finite else found
+
+
+def _non_finite_data_message(
+    where: str, batch: Any, step: int, lr: float, value: float, parts: list[str], *, world: int = 1
+) -> str:
+    """Why a step's loss is non-finite when its batch holds NaN/inf: the data, not the LR.
+
+    ``where`` names the batch (``"Batch 3 of the pass"``); the callback says it its own way. Under
+    data parallelism (``world`` ranks, the loss their mean) a rank whose own batches were clean
+    names another rank's batch, with ``batch=None`` and no ``parts``: that rank's error names them.
+    An ``lr`` that is not finite (a step with no LR of its own) is left out of the message.
+    """
+    if parts:
+        held = f"{where} holds NaN or inf in {', '.join(parts)} ({_batch_parts(batch)})"
+    else:
+        held = f"{where} holds NaN or inf (the DataError raised on that rank names the parts)"
+    over = "" if world == 1 else f"the mean over the {world} ranks"
+    # A step with no LR of its own to name (NaN) is worded without one, never "lr=nan".
+    about = ", ".join(part for part in (f"lr={lr:.2e}" if math.isfinite(lr) else "", over) if part)
+    return (
+        f"{held}, and the loss of step {step}{f' ({about})' if about else ''} is {value}: the data made it non-finite, "
+        "not the learning rate, and the curve would read it as a divergence. Clean the data (drop or repair those "
+        "examples, e.g. with torch.nan_to_num or a filter in the Dataset) and run the test again."
+    )
+
+
+def _raise_if_non_finite_at_start(
+    model: nn.Module,
+    snapshot: StateSnapshot,
+    loss_of: Callable[[Any], torch.Tensor],
+    drawn: Sequence[tuple[Any, int]],
+    step: int,
+    lr: float,
+    value: float,
+) -> None:
+    """Raise :class:`DataError` when a step's clean batch gives a non-finite loss at the starting weights too.
+
+    The sweep stopped on a non-finite loss of a batch without NaN/inf; the curve reads that as the
+    blow-up. The model, restored to the weights the test started from (the caller sets the sweep's
+    first LR, as at step 0), takes the step's batches
+    again (their loss only: no backward, no step): one whose loss is still non-finite is undefined
+    there whatever the LR (a mean over no elements: ``cross_entropy`` with every target
+    ``ignore_index``, a masked loss with an empty mask), and its step was no divergence. A batch
+    ``loss_of`` fails on is not judged (the sweep's reading stands). ``snapshot`` is restored again
+    afterwards, whatever happens (the forward moved BatchNorm statistics and the RNGs, the caller the
+    LR; the caller watches for an optimizer a ``step_fn`` steps).
+    """
+    train_modes(model)
+    try:
+        undefined = first_non_finite_loss(drawn, loss_of)
+    finally:
+        snapshot.restore()
+    if undefined is not None:
+        raise DataError(undefined_loss_message(f"Batch {undefined} of the pass", step, lr, value))
+
+
+def first_non_finite_loss(
+    drawn: Sequence[tuple[Any, int]], loss_of: Callable[[Any], Any], *, every: bool = False
+) -> int | None:
+    """The index of the first of ``drawn`` (``(batch, index)`` pairs) whose loss is not finite, else ``None``.
+
+    ``loss_of(batch)`` gives the loss, or ``None`` for none (a ``training_step`` that skipped the
+    batch). A batch it fails on ends the look with ``None``: not judged, the sweep's own reading
+    stands. Used by :func:`range_test` and the callback on the batches of the step whose loss
+    stopped the sweep, at the starting state.
+
+    With ``every=True`` the answer is the same, but ``loss_of`` runs on every batch of ``drawn``
+    even once it is known: under data parallelism each rank then runs as many forward passes as
+    the others (a forward may hold a collective, DDP's buffer broadcast or a ``SyncBatchNorm``),
+    whatever its own batches give.
+    """
+    found: int | None = None
+    failed = False
+    for batch, index in drawn:
+        if (found is not None or failed) and not every:
+            break
+        try:
+            loss = loss_of(batch)
+        except Exception:  # noqa: BLE001 - not judged: the sweep's own reading stands
+            failed = True
+            continue
+        if found is None and not failed and loss is not None and not bool(torch.isfinite(loss.detach()).all()):
+            found = index
+    return found
+
+
+def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:
+    """Why a clean batch's non-finite loss is no divergence: it is non-finite at the starting weights too.
+
+    ``where`` names the batch (``"Batch 4 of the pass"``; the callback says it its own way).
+    """
+    return (
+        f"{where} gives a non-finite loss ({value}) at step {step} (lr={lr:.2e}) and at the weights the test started "
+        "from too: the loss is undefined on that batch, not the learning rate, and the curve would read it as a "
+        "divergence. The batch holds no NaN or inf: the loss cannot be computed on it, e.g. a mean over no elements "
+        "(cross_entropy whose targets all equal ignore_index, a masked loss with an empty mask), a log of 0 or a "
+        "division by 0. Make the loss finite on such batches (skip a term with nothing to average, or divide a "
+        "reduction='sum' loss by max(count, 1)) and run the test again."
+    )
+
+
+def _batch_parts(batch: Any) -> str:
+    """A batch in a few words, ``inputs float32 (16, 5), targets int64 (16,)`` for a pair."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return f"inputs {_describe(batch[0], 1)}, targets {_describe(batch[1], 1)}"
+    return _describe(batch)
+
+
+def _batch_message(
+    exc: BaseException,
+    batch: Any,
+    model: nn.Module,
+    index: int | None = None,
+    first: str | None = None,
+    *,
+    other_formats: str = "pass step_fn(model, batch) -> loss for another batch format",
+) -> str:
+    """Why a batch did not go through ``model`` and ``loss_fn``, with the batch and the model described.
+
+    ``index`` and ``first``: a later batch (its index in the pass), unlike the first one (described).
+    ``other_formats``: what the caller's API offers for a batch format it cannot read (``train`` has no
+    ``step_fn``), as the end of a sentence.
+    """
+    why = _error_line(exc)
+    param = next(model.parameters(), None)
+    dtype = "" if param is None else str(param.dtype).removeprefix("torch.")
+    held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"
+    parts = _batch_parts(batch)
+    if index is not None and first is not None:
+        return (
+            f"Batch {index} of the pass does not go through the model and loss_fn ({type(exc).__name__}: {why}), "
+            f"although the first batch did. The batch: {parts}; the first: {first}{held}. "
+            "If it is the short last batch of a pass (the data does not divide by batch_size), set "
+            "drop_last=True on the DataLoader or let the model take any batch size."
+        )
+    return (
+        f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
+        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)}"
+        f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{target_dtype_fix(exc, batch)} "
+        "Check that the "
+        "inputs have the shape and dtype "
+        "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
+        f"of the output's shape for mse_loss), or {other_formats}."
+    )
+
+
+def _class_dim_fix(exc: BaseException, batch: Any) -> str:
+    """`` cross_entropy takes the class scores in dim 1 ...`` for a sequence model's ``(N, T, C)`` scores, else ``""``.
+
+    torch's "Expected target size [16, 12], got [16, 20]" is what ``F.cross_entropy`` (or ``nll_loss``)
+    says of scores ``(N, T, C)`` against token labels ``(N, T)``: it reads dim 1 as the classes. The
+    message said to check the targets' format, not that the scores' dims are the ones to move.
+    Only for a pair batch whose targets are ``(N, T)``: a segmenter's ``(N, H, W)`` masks fail so on
+    a size mismatch, which moving dims would not mend.
+    """
+    if "Expected target size" not in str(exc) or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.dim() != 2:
+        return ""
+    return (
+        " cross_entropy (and nll_loss) take the class scores in dim 1, (N, C, ...): scores a sequence model gives "
+        "last, (N, T, C) against (N, T) labels, need loss_fn=lambda out, y: F.cross_entropy(out.transpose(1, 2), y)."
+    )
+
+
+def _unpacked_inputs_fix(exc: BaseException, batch: Any, model: nn.Module) -> str:
+    """`` The inputs are a tuple of 2, which the model is called with as one argument ...`` when so, else ``""``.
+
+    A pair batch whose inputs are several tensors, ``((x1, x2), y)`` or ``({"input_ids": ..., "attention_mask":
+    ...}, y)`` (a tokenizer's output with its label), goes in as ``model(inputs)``. A ``forward(x1, x2)`` failed with
+    "missing 1 required positional argument", a ``forward(input_ids, attention_mask=None)`` with "embedding():
+    argument 'indices' must be Tensor, not dict", and the advice was to check the inputs' shape and dtype. Said
+    only for a ``TypeError`` when ``forward``'s named parameters take the inputs unpacked: ``model(*inputs)``
+    (as many as its positional parameters, at least its required ones) or ``model(**inputs)`` (every key one of
+    its parameters, every required one given).
+    """
+    if not isinstance(exc, TypeError) or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    inputs = batch[0]
+    try:
+        # A compiled model's forward is torch's (*args, **kwargs): read the module it wraps.
+        parameters = inspect.signature(getattr(model, "_orig_mod", model).forward).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    kind = inspect.Parameter
+    positional = [p for p in parameters if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
+    by_name = {p.name for p in parameters if p.kind in (kind.POSITIONAL_OR_KEYWORD, kind.KEYWORD_ONLY)}
+    variadic = (kind.VAR_POSITIONAL, kind.VAR_KEYWORD)
+    required = [p for p in parameters if p.default is kind.empty and p.kind not in variadic]
+    if isinstance(inputs, (tuple, list)) and len(required) <= len(inputs) <= len(positional) and len(inputs) > 1:
+        if any(p.kind == kind.KEYWORD_ONLY for p in required):
+            return ""
+        what = "tuple" if isinstance(inputs, tuple) else "list"
+        names = ", ".join(f"x{i + 1}" for i in range(len(inputs)))
+        return (
+            f" The inputs are a {what} of {len(inputs)}, which the model is called with as one argument, "
+            f"model(inputs), while its forward takes them as separate arguments: let forward take one argument and "
+            f"unpack it (def forward(self, inputs): {names} = inputs), or call model(*inputs) yourself."
+        )
+    if (
+        isinstance(inputs, Mapping)
+        and len(inputs) > 0
+        and all(isinstance(key, str) for key in inputs)
+        and set(inputs) <= by_name
+        and {p.name for p in required} <= set(inputs)
+    ):
+        keys = ", ".join(repr(key) for key in inputs)
+        return (
+            f" The inputs are a dict ({keys}), which the model is called with as one argument, model(inputs), while "
+            f"{type(model).__name__}.forward takes them by name: call model(**inputs) yourself, or let forward take "
+            "the dict."
+        )
+    return ""
+
+
+def _input_kind_fix(exc: BaseException, batch: Any) -> str:
+    """A sentence on what to change for two first-batch failures torch words without the fix, else ``""``.
+
+    - A BatchNorm layer given one example per channel in training mode ("Expected more than 1 value per
+      channel when training"): a batch size of 1, which the shape check advice did not cover.
+    - Inputs given as a numpy array or a Python list ("must be Tensor, not numpy.ndarray"): batches
+      made by hand from numpy data, which a DataLoader's collate would have converted.
+    """
+    text = str(exc)
+    if "more than 1 value per channel when training" in text:
+        return (
+            " A BatchNorm layer in training mode needs more than one value per channel: use batches of 2 or "
+            "more examples (drop_last=True drops a short last batch of 1)."
+        )
+    if isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], (np.ndarray, list, tuple)):
+        if "must be Tensor" in text or "not numpy.ndarray" in text or "not list" in text:
+            if isinstance(batch[0], np.ndarray):
+                return (
+                    " The inputs are a numpy array and the model takes tensors: pass the batches through "
+                    "DataLoader(batches, batch_size=None), which converts numpy arrays to tensors, or convert them "
+                    "with torch.as_tensor(x, dtype=torch.float32)."
+                )
+            return (
+                f" The inputs are a Python {type(batch[0]).__name__} and the model takes tensors: convert them with "
+                "torch.tensor(x, dtype=torch.float32) (and the targets with torch.tensor(y))."
+            )
+    return ""
+
+
+#: What torch says of integer or bool targets given to a loss that computes in floats: BCE(WithLogits)'s
+#: forward ("result type Float can't be cast to the desired output type Long"), binary_cross_entropy's forward
+#: and huber/smooth_l1's backward ("Found dtype Long but expected Float"), l1 or BCEWithLogits on bool targets.
+_FLOAT_TARGET_ERRORS = re.compile(
+    r"can't be cast to the desired output type|Found dtype \w+ but expected (Float|Double|Half|BFloat16)"
+    r"|operator, with (a|two) bool tensors? is not supported"
+)
+
+
+def target_dtype_fix(exc: BaseException, batch: Any) -> str:
+    """`` The targets are int64 and the loss takes float targets: convert ...`` for that failure, else ``""``.
+
+    Multi-label targets (a ``MultiLabelBinarizer``'s 0/1 matrix) and 0/1 regression labels usually come as
+    integers; ``BCEWithLogitsLoss``, ``binary_cross_entropy``, ``huber_loss`` and ``smooth_l1_loss`` refuse them
+    with "result type Float can't be cast to the desired output type Long" or "Found dtype Long but expected
+    Float" (the latter from inside the backward pass), which the shape-and-dtype advice did not explain.
+    Only for a pair batch whose targets are an integer or bool tensor and an error of that kind.
+    """
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex():
+        return ""
+    if not _FLOAT_TARGET_ERRORS.search(str(exc)):
+        return ""
+    have = str(y.dtype).removeprefix("torch.")
+    return (
+        f" The targets are {have} and loss_fn computes with float targets (binary_cross_entropy_with_logits, "
+        "binary_cross_entropy, huber_loss and smooth_l1_loss take 0/1 or real-valued targets as floats of the "
+        "output's shape): convert them with y.float() (in the Dataset or a collate_fn); class indices for "
+        "cross_entropy stay int64."
+    )
+
+
+def _input_dtype_fix(exc: BaseException, batch: Any, model: nn.Module, param: torch.Tensor | None) -> str:
+    """`` The inputs are float64 and the model's parameters float32: convert ...`` for a dtype failure, else ``""``.
+
+    torch says "mat1 and mat2 must have the same dtype, but got Double and Float" of a float64 array read with
+    ``torch.from_numpy`` (numpy's default) or int64 features; the message said to check the dtype, not how.
+    Only a pair batch whose inputs are a tensor of another dtype than the model's, failing on a dtype, is said;
+    not a failure on the targets' dtype ("expected target dtype to be Long"), nor integer inputs of a model with
+    an ``nn.Embedding``, which are its token ids (an int32 target was answered "convert the inputs to float32").
+    """
+    text = str(exc).lower()
+    if ("dtype" not in text and "scalar type" not in text) or "target" in text:
+        return ""
+    if param is None or not param.is_floating_point() or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    x = batch[0]
+    if not isinstance(x, torch.Tensor) or x.dtype == param.dtype:
+        return ""
+    if not x.is_floating_point() and any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules()):
+        return ""
+    have, want = str(x.dtype).removeprefix("torch."), str(param.dtype).removeprefix("torch.")
+    if x.is_floating_point():
+        how = (
+            f"convert the inputs with x.to(torch.{want}) (in the Dataset or a collate_fn; torch.from_numpy keeps "
+            f"numpy's float64), or the model with model.to(torch.{have})."
+        )
+    else:  # token ids go to an nn.Embedding as integers: only features are converted
+        how = f"features for Linear or Conv layers are floats, so convert them with x.to(torch.{want})."
+    return f" The inputs are {have} and the model's parameters {want}: {how}"
+
+
+#: What an optimizer none of whose parameters the first step's loss reaches is told.
+_NO_GRADIENT = (
+    "None of the optimizer's parameters got a gradient from the first step's loss: the loss does not depend on what "
+    "the optimizer steps (a submodule forward does not use, or a part it detaches), so no step would change it and "
+    "the curve would be flat. Create the optimizer over the parameters the forward pass uses (model.parameters())."
+)
+
+
+@contextlib.contextmanager
+def first_step_errors(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[None]:
+    """Around an optimizer step: on the test's first step, a failure is a :class:`ModelError` saying why.
+
+    The step at the smallest LR failed with torch's bare message ("Adam does not support sparse
+    gradients"); :func:`_first_step_message` says it fails before any swept LR matters. A later
+    step's failure, and lrfinder's own errors, pass through unchanged. Used by ``range_test`` and
+    the callback's stepper.
+    """
+    try:
+        yield
+    except LRFinderError:
+        raise
+    except Exception as exc:
+        if not first:
+            raise
+        raise ModelError(_first_step_message(optimizer, exc)) from exc
+
+
+def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) -> str:
+    """Why the optimizer's very first step failed: at the smallest LR, so not the sweep's doing."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    name = type(optimizer).__name__
+    start = (
+        f"{name}.step() failed on the range test's first step ({why}). It fails before any swept LR matters, so it "
+        "would fail in training too"
+    )
+    sparse = any(p.grad is not None and p.grad.is_sparse for g in optimizer.param_groups for p in g["params"])
+    if sparse:
+        # The device/dtype advice below misled here: the gradients' layout is what the optimizer refuses.
+        return (
+            f"{start}: some of its parameters got sparse gradients (nn.Embedding(sparse=True) or "
+            "EmbeddingBag(sparse=True) makes them), which most optimizers cannot step. Build the embedding with "
+            "sparse=False, or step its parameters with an optimizer for sparse gradients (torch.optim.SparseAdam, "
+            "SGD, Adagrad) and sweep that one."
+        )
+    return (
+        f"{start}: check the optimizer's settings against the model's parameters (their device and dtype: "
+        "capturable=True or fused=True need a device that supports them)."
+    )
+
+
+def _has_grads(optimizer: torch.optim.Optimizer) -> bool:
+    return any(p.grad is not None for g in optimizer.param_groups for p in g["params"])
+
