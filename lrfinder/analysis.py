@@ -864,7 +864,9 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
 # --------------------------------------------------------------------------------------------
 
 
-def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None) -> int | None:
+def blowup_index(
+    smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None, *, raw: np.ndarray | None = None
+) -> int | None:
     """The first point where the smoothed loss has *blown up*, else ``None``.
 
     A *candidate* is a rise above the running minimum of more than
@@ -876,7 +878,8 @@ def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | 
     ringing at the start of a sweep that begins on a bend (a linear sweep's second point already
     in the fall) is not a blow-up. Past that edge a candidate counts only when the recorded losses
     confirm the rise (:func:`_rise_recorded`): the smoothed loss at ``c`` lies above the median of
-    the recorded losses around the minimum before it (those before ``c``) by ``2 * se + band / 2``.
+    the recorded losses around the minimum before it (those before ``c``, and with ``raw``, the
+    losses as recorded, none that :func:`clip_explosion` capped) by ``2 * se + band / 2``.
     One lucky batch on a flat stretch drags a short sweep's smoothed curve down by up to half its
     depth, and the loss coming back to its level then rose from that dip in the smoothed curve
     only; an unconfirmed candidate is passed over and the search goes on from the next point.
@@ -906,10 +909,12 @@ def blowup_index(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | 
         9
 
     """
-    return _blowups(smoothed, noise, clipped)[0]
+    return _blowups(smoothed, noise, clipped, raw)[0]
 
 
-def bump_mask(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None) -> np.ndarray:
+def bump_mask(
+    smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None = None, *, raw: np.ndarray | None = None
+) -> np.ndarray:
     """Where the smoothed loss is on a *bump*: a rise that :func:`blowup_index` saw recover.
 
     For each candidate blow-up at ``c`` that recovered, the contiguous run of points around
@@ -925,10 +930,12 @@ def bump_mask(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | Non
         [1]
 
     """
-    return _blowups(smoothed, noise, clipped)[1]
+    return _blowups(smoothed, noise, clipped, raw)[1]
 
 
-def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None) -> tuple[int | None, np.ndarray]:
+def _blowups(
+    smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None, raw: np.ndarray | None = None
+) -> tuple[int | None, np.ndarray]:
     """:func:`blowup_index` and :func:`bump_mask` in one pass."""
     bumps = np.zeros(smoothed.shape, dtype=bool)
     running_min = np.minimum.accumulate(smoothed)
@@ -947,7 +954,7 @@ def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None
         if not over.size:
             return None, bumps
         c = start + int(over[0])
-        if clipped is not None and c >= edge and not _rise_recorded(clipped, smoothed, c, noise):
+        if clipped is not None and c >= edge and not _rise_recorded(clipped, smoothed, c, noise, raw):
             start = c + 1
             continue
         before = float(running_min[c])
@@ -966,12 +973,15 @@ def _blowups(smoothed: np.ndarray, noise: NoiseLevel, clipped: np.ndarray | None
         start = c + int(recovered[0])
 
 
-def _rise_recorded(clipped: np.ndarray, smoothed: np.ndarray, c: int, noise: NoiseLevel) -> bool:
+def _rise_recorded(
+    clipped: np.ndarray, smoothed: np.ndarray, c: int, noise: NoiseLevel, raw: np.ndarray | None = None
+) -> bool:
     """Whether the recorded losses confirm a smoothed rise at ``c`` above the minimum before it.
 
     With ``j`` the smoothed minimum before ``c`` and ``h = window // 2``, the smoothed loss at
     ``c`` must lie above ``median(clipped[j - h : min(j + h + 1, c)])``, the recorded level around
-    the minimum (the rise itself, from ``c`` on, left out), by ``2 * se + band / 2``: the bar
+    the minimum (the rise itself, from ``c`` on, left out; with ``raw``, so are the losses
+    :func:`clip_explosion` capped), by ``2 * se + band / 2``: the bar
     :func:`check_fall` sets the recorded losses of a fall. A rise from a dip that one lucky batch
     made is not confirmed: a single low loss on a flat stretch drags the smoothed curve down by up
     to half its depth (the centre coefficient of the 5-point filter of a short sweep is 17/35, of a
@@ -981,7 +991,13 @@ def _rise_recorded(clipped: np.ndarray, smoothed: np.ndarray, c: int, noise: Noi
     """
     h = noise.window // 2
     j = _first_lowest(smoothed[: c + 1], _value_tie(smoothed[: c + 1]))
-    low = float(np.median(clipped[max(0, j - h) : min(j + h + 1, c)]))
+    around = clipped[max(0, j - h) : min(j + h + 1, c)]
+    if raw is not None:
+        # A loss clip_explosion capped is the cap, not the level around the minimum (an explosion the
+        # loss recovered from, just past it): the losses as recorded there are left out.
+        recorded = around[around >= raw[max(0, j - h) : min(j + h + 1, c)]]
+        around = recorded if recorded.size else around
+    low = float(np.median(around))
     high = float(smoothed[c])
     return high - low > 2.0 * noise.se + noise.band / 2.0
 
@@ -1233,7 +1249,7 @@ def find_blowup_lr(
     if not np.all(np.isfinite(smoothed)):
         return None
     with np.errstate(over="ignore", invalid="ignore"):
-        index = blowup_index(smoothed, noise_level(clipped, raw, smoothed, w), clipped)
+        index = blowup_index(smoothed, noise_level(clipped, raw, smoothed, w), clipped, raw=raw)
     return None if index is None else float(lr_arr[index])
 
 
@@ -1370,7 +1386,7 @@ def read_curve(
             "the test stops before the loss runs off."
         )
     noise = noise_level(clipped, raw, smoothed, w)
-    blowup, bumps = _blowups(smoothed, noise, clipped)
+    blowup, bumps = _blowups(smoothed, noise, clipped, raw)
     end = n if blowup is None else blowup
     try:
         i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)

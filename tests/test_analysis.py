@@ -1458,3 +1458,14 @@ def test_a_classifier_whose_units_are_all_dead_is_inconclusive_with_the_reason()
     assert len(set(result.losses)) == 1
     assert "Every one of the 20 recorded losses is exactly" in result.error
     assert "no step changed the loss, so its gradients are zero" in result.error
+
+
+def test_a_capped_explosion_next_to_the_minimum_is_no_level_for_the_recorded_rise() -> None:
+    # Flat, a fall to 1.8, one exploding step (13.0, capped by clip_explosion), a recovery to 1.7, then
+    # the explosion for good. The capped step sat in the window of recorded losses around the minimum
+    # that a blow-up must rise above, as if the level there were the cap: the blow-up was read one
+    # step late (5.30e+00, the last point, instead of 2.81e+00).
+    lrs = np.logspace(-7, 1, 30)
+    curve = 2.3 + 0.05 * np.where(np.arange(30) % 2 == 0, 1.0, -1.0)
+    curve[24:] = [2.0, 1.8, 13.0, 1.7, 60.0, 80.0]
+    assert an.find_blowup_lr(lrs, curve) == lrs[27]
