@@ -183,7 +183,8 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
     Tensors and numpy arrays are copied (and later written back in place, so whatever else holds
     them sees the old values again); lists and dicts are walked, and refilled in place if they
     hold tensors before or after the test (slow weights, made lazily or not): one of plain values
-    only is left as the test leaves it, so a log the optimizer appends to keeps its records.
+    only is left as the test leaves it, so a log the optimizer appends to keeps its records (a
+    module's is refilled as well, see :func:`_put_back`).
     An RNG (``torch.Generator``, Python's or numpy's) keeps its state, set back in place.
     Numbers, strings and ``None`` are kept (an attribute set back to them by :func:`_put_back`'s
     caller). An optimizer found there (a wrapper's inner optimizer) goes to
@@ -239,10 +240,16 @@ def _has_tensors(value: object) -> bool:
     return isinstance(value, (list, tuple)) and any(_has_tensors(v) for v in value)
 
 
-def _put_back(held: tuple[Any, ...]) -> Any:
-    """The value :func:`_capture` saw, restored into the same objects where it can be."""
+def _put_back(held: tuple[Any, ...], logs: bool = True) -> Any:
+    """The value :func:`_capture` saw, restored into the same objects where it can be.
+
+    With ``logs`` (an optimizer's attributes) a list or dict of plain values only, before and
+    after the test, is a log, left as the test leaves it; without (a module's attributes) it is
+    refilled too: a list of ``loss.item()`` floats that ``training_step`` appends to and
+    ``on_train_epoch_end`` averages is state the fit reads, not a log.
+    """
     kind, obj = held[0], held[1]
-    if kind in ("dict", "list") and not held[3] and not _has_tensors(obj):
+    if logs and kind in ("dict", "list") and not held[3] and not _has_tensors(obj):
         return obj  # plain values only, before and after: a log, left as the test leaves it
     if kind == "rng":
         _set_rng_state(obj, held[2])
@@ -264,15 +271,15 @@ def _put_back(held: tuple[Any, ...]) -> Any:
             return obj
         return held[2].copy()
     if kind == "dict":
-        values = {k: _put_back(v) for k, v in held[2].items()}
+        values = {k: _put_back(v, logs) for k, v in held[2].items()}
         obj.clear()
         obj.update(values)
         return obj
     if kind == "list":
-        obj[:] = [_put_back(v) for v in held[2]]
+        obj[:] = [_put_back(v, logs) for v in held[2]]
         return obj
     if kind == "tuple":
-        items = [_put_back(v) for v in held[2]]
+        items = [_put_back(v, logs) for v in held[2]]
         if all(a is b for a, b in zip(items, obj)):
             return obj
         return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
@@ -516,7 +523,8 @@ class StateSnapshot:
     may change (a Python step counter, a tensor kept as an attribute, not a buffer; one over
     :data:`ATTRIBUTE_COPY_LIMIT` is not copied, only put back if rebound and named in a warning if
     changed in place), by the same
-    rules, without the warning and without removing attributes set during the test (names with a
+    rules, lists and dicts of plain values too (a list of ``loss.item()`` floats averaged at the
+    epoch's end), without the warning and without removing attributes set during the test (names with a
     leading underscore are left to the wrappers that keep their bookkeeping there), and the
     parameters, buffers and modes of modules held there outside the model's tree (an EMA copy kept
     out of ``parameters()``, :func:`_outside_modules`; one over :data:`ATTRIBUTE_COPY_LIMIT` is not
@@ -776,7 +784,7 @@ class StateSnapshot:
             for module, held_attrs in self._module_attrs:
                 owned = module._parameters.keys() | module._buffers.keys() | module._modules.keys()
                 for name, saved_value in held_attrs.items():
-                    value = _put_back(saved_value)
+                    value = _put_back(saved_value, logs=False)  # a list of floats the fit averages: state
                     if name not in owned and vars(module).get(name, _MISSING) is not value:
                         vars(module)[name] = value
                     if saved_value[0] == "large" and saved_value[2] is not None and value._version != saved_value[2]:

@@ -95,8 +95,9 @@ class Net(pl.LightningModule):
         )
         self.head = nn.Linear(16, 3)
         self.phase = "test"
-        self.events: list[tuple[Any, ...]] = []
-        self.steps: list[tuple[str, int, float, bool]] = []
+        # Private: the test's restore puts back the module's public attributes, these logs included.
+        self._events: list[tuple[Any, ...]] = []
+        self._steps: list[tuple[str, int, float, bool]] = []
         self.mean_loss = torchmetrics.MeanMetric()
         self.epoch_means: list[float] = []
 
@@ -147,6 +148,16 @@ class Net(pl.LightningModule):
         else:
             raise ValueError(self.schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @property
+    def events(self) -> list[tuple[Any, ...]]:
+        """``(phase, group LRs, gradient norm, optimizer id)`` of every optimizer step, the test's too."""
+        return self._events
+
+    @property
+    def steps(self) -> list[tuple[str, int, float, bool]]:
+        """``(phase, batch size, loss, autocast on)`` of every ``training_step`` call, the test's too."""
+        return self._steps
 
     def test_events(self) -> list[tuple[Any, ...]]:
         return [e for e in self.events if e[0] == "test"]
@@ -217,8 +228,19 @@ class GAN(pl.LightningModule):
         self.gen = nn.Linear(8, 3)
         self.disc = nn.Linear(8, 1)
         self.phase = "test"
-        self.events: list[tuple[Any, ...]] = []
-        self.g_losses: list[tuple[str, float]] = []
+        # Private: the test's restore puts back the module's public attributes, these logs included.
+        self._events: list[tuple[Any, ...]] = []
+        self._g_losses: list[tuple[str, float]] = []
+
+    @property
+    def events(self) -> list[tuple[Any, ...]]:
+        """``(phase, group LRs, gradient norm, optimizer id)`` of every optimizer step, the test's too."""
+        return self._events
+
+    @property
+    def g_losses(self) -> list[tuple[str, float]]:
+        """``(phase, generator loss)`` of every generator step, the test's too."""
+        return self._g_losses
 
     def on_fit_start(self) -> None:
         self.phase = "test"  # the callback's test runs at on_train_start, before any training batch

@@ -367,6 +367,57 @@ def test_the_modules_own_attributes_are_as_before_the_test(tmp_path: Path) -> No
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+class ItemLossesNet(Net):
+    """Losses kept as Python floats (``loss.item()``) in a list and a dict of lists, averaged at the epoch's end.
+
+    Also the gradient norm of each optimizer step, kept in a list by ``on_before_optimizer_step``.
+    """
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self.losses: list[float] = []
+        self.history: dict[str, list[float]] = {"loss": []}
+        self.grad_norms: list[float] = []
+        self.epoch_averages: list[tuple[int, float]] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.losses.append(loss.item())
+        self.history["loss"].append(float(loss))
+        return loss
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        self.grad_norms.append(float(torch.linalg.vector_norm(self.head.weight.grad)))
+
+    def on_train_epoch_end(self) -> None:
+        self.epoch_averages.append((len(self.losses), sum(self.losses) / len(self.losses)))
+        self.losses.clear()
+
+
+def test_the_modules_lists_of_plain_values_are_as_before_the_test(tmp_path: Path) -> None:
+    """A list of ``loss.item()`` floats that training_step appends to is put back like a list of tensors.
+
+    Lists and dicts of plain values were left as the test left them (as an optimizer's log is): epoch 0
+    averaged the test's losses, the diverged ones included, with its own, and the history and the
+    on_before_optimizer_step gradient norms held the test's steps.
+    """
+
+    def run(root: Path, lr: float, finder: LRFinder | None) -> ItemLossesNet:
+        pl.seed_everything(7, verbose=False)
+        model = ItemLossesNet(lr=lr)
+        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
+        t.fit(model, make_loader())
+        return model
+
+    finder = LRFinder(**FAST)
+    model = run(tmp_path / "a", 0.01, finder)
+    assert finder.result is not None and finder.result.num_steps > 10 and finder.applied_lr is not None
+    by_hand = run(tmp_path / "b", finder.applied_lr, None)
+    assert model.epoch_averages == by_hand.epoch_averages and [n for n, _ in model.epoch_averages] == [4, 4]
+    assert model.history == by_hand.history and len(model.history["loss"]) == 8
+    assert model.grad_norms == by_hand.grad_norms and len(model.grad_norms) == 8
+
+
 def test_negative_loss(tmp_path: Path) -> None:
     """A loss shifted below zero gives the same curve shape and the same suggestion."""
 
@@ -2380,7 +2431,7 @@ def test_several_train_loaders_are_drawn_in_the_fits_combined_mode(tmp_path: Pat
 
     class Seen(Net):
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            self.seen.append((self.phase, _first_values(batch)))
+            self._seen.append((self.phase, _first_values(batch)))
             parts = [b for b in batch.values() if b is not None] if isinstance(batch, dict) else [batch]
             return sum(super(Seen, self).training_step(b, batch_idx) for b in parts)  # type: ignore[return-value]
 
@@ -2391,12 +2442,12 @@ def test_several_train_loaders_are_drawn_in_the_fits_combined_mode(tmp_path: Pat
     expected = [_first_values(item[0]) for item in pl.utilities.CombinedLoader(loaders(), mode)]
     finder = LRFinder(num_steps=20, min_lr=1e-3, max_lr=1e-2, stop_factor=None)
     model = Seen()
-    model.seen = []
+    model._seen = []  # private: the test's restore puts back the module's public attributes, logs included
     trainer(tmp_path, [finder], max_steps=2).fit(model, pl.utilities.CombinedLoader(loaders(), mode))
     assert finder.result is not None and finder.result.num_steps == 20
-    tested = [value for phase, value in model.seen if phase == "test"]
+    tested = [value for phase, value in model._seen if phase == "test"]
     assert tested == (expected * 20)[:20]  # a pass of the fit's mode, again and again
-    assert [value for phase, value in model.seen if phase == "train"] == expected[:2]
+    assert [value for phase, value in model._seen if phase == "train"] == expected[:2]
 
 
 def test_find_lr_strict_and_ignores_a_finder_in_the_trainer(tmp_path: Path) -> None:
@@ -2518,16 +2569,16 @@ def test_module_hook_on_before_batch_transfer_runs_with_a_datamodule(tmp_path: P
 
     class Hooked(Net):
         def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-            self.hooked.append(self.phase)
+            self._hooked.append(self.phase)
             return batch
 
     model = Hooked()
-    model.hooked = []
+    model._hooked = []  # private: the test's restore puts back the module's public attributes, logs included
     finder = LRFinder(**FAST)
     trainer(tmp_path, [finder], max_steps=2).fit(model, datamodule=DataModule())
     test_steps = len([s for s in model.steps if s[0] == "test"])
     # Every test batch went through the hook (one more: the fit's first batch, prefetched before training).
-    assert finder.result is not None and test_steps >= 10 and model.hooked.count("test") >= test_steps
+    assert finder.result is not None and test_steps >= 10 and model._hooked.count("test") >= test_steps
 
 
 def test_find_lr_leaves_rngs_and_data_order_as_they_were(tmp_path: Path) -> None:

@@ -249,10 +249,10 @@ class AnomalyNet(Net):
 
     def __init__(self) -> None:
         super().__init__(lr=0.01, bn=False)
-        self.anomaly: list[tuple[str, bool]] = []
+        self._anomaly: list[tuple[str, bool]] = []  # private: the test's restore puts back public attributes
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        self.anomaly.append((self.phase, torch.is_anomaly_enabled()))
+        self._anomaly.append((self.phase, torch.is_anomaly_enabled()))
         return super().training_step(batch, batch_idx)
 
 
@@ -265,8 +265,8 @@ def test_detect_anomaly_does_not_stop_the_test_at_its_divergence(tmp_path: Path)
     t.fit(model, make_loader())
     result = finder.result
     assert result is not None and result.stop_reason == "non_finite" and finder.applied_lr is not None
-    assert {on for phase, on in model.anomaly if phase == "test"} == {False}
-    assert [on for phase, on in model.anomaly if phase == "train"] == [True, True]  # back on for training
+    assert {on for phase, on in model._anomaly if phase == "test"} == {False}
+    assert [on for phase, on in model._anomaly if phase == "train"] == [True, True]  # back on for training
 
 
 class ManualScheduledNet(Net):
@@ -326,10 +326,10 @@ class FrozenBackboneNet(Net):
         super().__init__(lr=0.01, dropout=0.5)
         self.body.requires_grad_(False)
         self.body.eval()
-        self.modes: list[tuple[str, bool]] = []
+        self._modes: list[tuple[str, bool]] = []  # private: the test's restore puts back public attributes
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        self.modes.append((self.phase, self.body.training))
+        self._modes.append((self.phase, self.body.training))
         return super().training_step(batch, batch_idx)
 
     def configure_optimizers(self) -> Any:
@@ -348,8 +348,8 @@ def test_submodules_left_in_eval_mode_stay_so_in_the_test(tmp_path: Path, refine
     t = trainer(tmp_path, [finder], max_steps=2)
     t.fit(model, make_loader())
     assert finder.applied_lr is not None
-    assert {mode for phase, mode in model.modes} == {False}  # the test's steps (and trials) and training's
-    assert len([p for p, _ in model.modes if p == "test"]) > finder.result.num_steps * (2 if refine else 1) // 2
+    assert {mode for phase, mode in model._modes} == {False}  # the test's steps (and trials) and training's
+    assert len([p for p, _ in model._modes if p == "test"]) > finder.result.num_steps * (2 if refine else 1) // 2
     assert not model.body.training and model.head.training
 
 

@@ -60,10 +60,10 @@ TRAIN = textwrap.dedent(
             self.save_hyperparameters()
             self.lr = lr
             self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
-            self.hooked = []  # a log of plain values: the test's restore leaves it as the test leaves it
+            self._hooked = []  # private: the test's restore puts back the module's public attributes, lists too
 
         def on_before_batch_transfer(self, batch, dataloader_idx):
-            self.hooked.append(dataloader_idx)
+            self._hooked.append(dataloader_idx)
             x, y = batch
             return x * 4.0, y  # the inputs the model trains on: the range test must see them too
 
@@ -84,7 +84,7 @@ TRAIN = textwrap.dedent(
             "applied_lr": finder.applied_lr,
             "module_lr": cli.model.lr,
             "hparams_lr": cli.model.hparams.lr,
-            "hooked": len(cli.model.hooked),
+            "hooked": len(cli.model._hooked),
         }}
         print("RECORD " + json.dumps(record))
     '''
@@ -207,7 +207,7 @@ def test_lightning_package_end_to_end(tmp_path: Path) -> None:
         assert isinstance(lrfinder.LRFinder(), lightning.pytorch.Callback)
         model = LitNet.load_from_checkpoint("ckpt/last.ckpt", weights_only=True)
         result = lrfinder.find_lr(model, datamodule=Data(), num_steps=40, min_lr=1e-4)
-        assert result.num_steps >= 10 and len(model.hooked) >= result.num_steps, (result, model.hooked)
+        assert result.num_steps >= 10 and len(model._hooked) >= result.num_steps, (result, model._hooked)
         # lrfind fit's training loop takes the lightning module as itself, on lightning's Trainer.
         import torch
         from lrfinder.training import train

@@ -22,11 +22,11 @@ class Recording(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 3))
-        self.seen: list[tuple[bool, torch.dtype]] = []
+        self._seen: list[tuple[bool, torch.dtype]] = []  # private: the test puts back public attributes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
-        self.seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
+        self._seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
         return out
 
 
@@ -51,7 +51,7 @@ def test_bf16_autocast_on_cpu_and_everything_restored() -> None:
     opt = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
     before, rng = _state(model), torch.get_rng_state()
     result = range_test(model, _data(), optimizer=opt, loss_fn=nn.functional.cross_entropy, precision="bf16-mixed")
-    assert model.seen and all(on and dtype == torch.bfloat16 for on, dtype in model.seen)
+    assert model._seen and all(on and dtype == torch.bfloat16 for on, dtype in model._seen)
     assert result.settings.precision == "bf16-mixed" and result.suggestion is not None, result.error
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     assert torch.equal(rng, torch.get_rng_state()) and opt.state == {}
@@ -59,7 +59,7 @@ def test_bf16_autocast_on_cpu_and_everything_restored() -> None:
     # Full precision: no autocast.
     plain = _model()
     range_test(plain, _data(), loss_fn=nn.functional.cross_entropy, num_steps=20)
-    assert all(not on and dtype == torch.float32 for on, dtype in plain.seen)
+    assert all(not on and dtype == torch.float32 for on, dtype in plain._seen)
 
 
 def test_bf16_finds_a_comparable_lr() -> None:
@@ -86,7 +86,7 @@ def test_fp16_grad_scaler_state_is_restored() -> None:
     result = range_test(
         model, _data(), loss_fn=nn.functional.cross_entropy, precision="16-mixed", grad_scaler=scaler, max_lr=100.0
     )
-    assert model.seen and all(on and dtype == torch.float16 for on, dtype in model.seen)
+    assert model._seen and all(on and dtype == torch.float16 for on, dtype in model._seen)
     assert result.num_steps >= 10
     assert scaler.state_dict() == saved
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

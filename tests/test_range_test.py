@@ -2376,6 +2376,32 @@ def test_plain_module_attributes_a_forward_changes_are_restored(dataset: TensorD
     assert all(torch.equal(a, b) for a, b in zip(run(True), run(False), strict=True))
 
 
+class _Tallied(nn.Module):
+    """A model whose forward keeps plain values in its own list and dict: each batch's mean output, as floats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(10, 3)
+        self.means: list[float] = []
+        self.tally: dict[str, list[float]] = {"max": []}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        self.means.append(out.detach().mean().item())
+        self.tally["max"].append(float(out.detach().max()))
+        return out
+
+
+def test_a_models_lists_of_plain_values_are_restored(dataset: TensorDataset) -> None:
+    """Lists and dicts of floats a forward appends to were left with the sweep's values (as an optimizer's log is)."""
+    model = _Tallied()
+    batches = list(DataLoader(dataset, batch_size=32))
+    model(batches[0][0])
+    means, tally, before = model.means, model.tally, (list(model.means), {"max": list(model.tally["max"])})
+    range_test(model, batches, loss_fn=F.cross_entropy, num_steps=10)
+    assert model.means is means and model.tally is tally and (model.means, model.tally) == before
+
+
 class _Observed(nn.Module):
     """An MLP whose input range is observed into buffers that start empty, (0,), and are resized in place at the
     first forward, as torch.ao.quantization's MinMaxObserver (min_val/max_val) and FakeQuantize (scale) keep it."""
