@@ -1834,7 +1834,16 @@ def report_writer(
     metadata = (
         {"Software": "lrfinder"} if fmt == "png" else ({"Date": None} if fmt == "svg" else {"CreationDate": None})
     )
-    return lambda file: fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
+
+    def write(file: str) -> None:
+        import matplotlib
+
+        # SVG ids (the clip paths') are hashes salted with a random uuid unless svg.hashsalt is set: two
+        # identical runs wrote different .svg files.
+        with matplotlib.rc_context({"svg.hashsalt": "lrfinder"}):
+            fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
+
+    return write
 
 
 def save_report(

@@ -272,6 +272,15 @@ def test_format_follows_extension(tmp_path: Path, suffix: str, magic: bytes):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
 
 
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
+def test_the_same_report_is_the_same_bytes(tmp_path: Path, suffix: str):
+    # The SVG's clip-path ids were salted with a random uuid: two identical runs wrote different files. (A
+    # process's first figure may be laid out 1e-13 apart from its later ones, which the ids hash: one to warm up.)
+    save_report(make_result(), tmp_path / f"warm-up{suffix}")
+    first = save_report(make_result(), tmp_path / f"a{suffix}").read_bytes()
+    assert save_report(make_result(), tmp_path / f"b{suffix}").read_bytes() == first
+
+
 def test_bad_arguments():
     result = make_result()
     with pytest.raises(ValueError, match="Unsupported report format '.jpg'"):
