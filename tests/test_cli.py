@@ -1078,6 +1078,20 @@ def test_strict_makes_an_inconclusive_run_fail(work: Path):
     assert result.exit_code == 1 and "inconclusive (--strict)" in result.output
 
 
+@pytest.mark.parametrize(
+    "model, extra",
+    [("model_ts.pt", ()), ("weights.pt", ("--model-class", f"{USER_MODULE}:Net")),
+     ("lit.ckpt", ("--model-class", f"{USER_MODULE}:LitNet", "--min-lr", "1e-3"))],
+)  # fmt: skip
+def test_fit_twice_saves_the_same_bytes(work: Path, model: str, extra: tuple[str, ...]):
+    # torch named the archive's records after the temporary file it was saved to (.a.pt.cgi9cdlr/data/0).
+    suffix = Path(model).suffix
+    for name in ("a", "b"):
+        result = invoke("fit", model, *extra, "--data", "train.npz", *FAST, "-o", f"sub/{name}{suffix}")
+        assert result.exit_code == 0, result.output
+    assert (work / "sub" / f"a{suffix}").read_bytes() == (work / "sub" / f"b{suffix}").read_bytes()
+
+
 def test_ctrl_c_stops_cleanly(work: Path, monkeypatch: pytest.MonkeyPatch):
     import lrfinder.cli.loading
 

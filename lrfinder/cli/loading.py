@@ -42,7 +42,7 @@ import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
 import click
 import numpy as np
@@ -732,7 +732,8 @@ def model_writer(
     TorchScript is saved with ``torch.jit.save``; a Lightning module as a checkpoint of the module
     (state_dict, hyper-parameters, and ``training``'s epoch and step when given); a state_dict
     model as its ``state_dict``; a pickled module with ``torch.save``. The state is taken now, so
-    the writer saves the model as it is at this call.
+    the writer saves the model as it is at this call. The same model makes the same bytes, whatever
+    the path (:func:`_through_handle`).
 
     After ``training``, a LightningModule's LR hyper-parameter (``lr`` or ``learning_rate``,
     when it has one) records the LR it was trained with (:func:`trained_lr`), as the
@@ -751,7 +752,7 @@ def model_writer(
     lr = trained_lr(training) if lightning else None
     wd = weight_decay if lightning else None
     if format == "torchscript":
-        return lambda file: torch.jit.save(model, file)  # type: ignore[arg-type]
+        return _through_handle(lambda handle: torch.jit.save(model, handle))  # type: ignore[arg-type]
     if format == "lightning":
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.
@@ -763,13 +764,28 @@ def model_writer(
             "state_dict": model.state_dict(),
             "hyper_parameters": with_lr(hparams, lr, wd),
         }
-        return lambda file: torch.save(checkpoint, file)
+        return _through_handle(lambda handle: torch.save(checkpoint, handle))
     if format == "state_dict":
         state = model.state_dict()
-        return lambda file: torch.save(state, file)
+        return _through_handle(lambda handle: torch.save(state, handle))
     if lr is not None or wd is not None:
         _record_lr(model, lr, wd)
-    return lambda file: torch.save(model, file)
+    return _through_handle(lambda handle: torch.save(model, handle))
+
+
+def _through_handle(save: Callable[[BinaryIO], object]) -> Callable[[str], None]:
+    """``write(path)``: ``save(handle)`` on ``path`` opened for writing.
+
+    torch names a zip archive's records after the file it is given by name: saved to the atomic
+    write's temporary file, a model held its hidden name (``.trained.pt.cgi9cdlr/data/0``), so two
+    identical ``fit`` runs wrote different bytes. Given a handle, torch names them ``archive/``.
+    """
+
+    def write(path: str) -> None:
+        with open(path, "wb") as handle:
+            save(handle)
+
+    return write
 
 
 def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: TrainingResult | None = None) -> Path:
