@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import caller_stacklevel
+from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
 from .settings import empty_data_message
@@ -228,12 +228,12 @@ def _warn_unused_keys(batch: Any, loss_fn: Any, step_fn: Any) -> None:
     y_key = next((k for k in _TARGET_KEYS if k in batch), None)
     unused = [k for k in batch if k not in (x_key, y_key)]
     if x_key is not None and y_key is not None and unused:
-        warnings.warn(
+        warn(
             f"The batches are read as loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}]); their other keys "
             f"({', '.join(map(repr, unused))}) are not used. To use them (a mask, sample weights), pass "
             "step_fn=lambda model, batch: <loss tensor> to range_test.",
             UserWarning,
-            stacklevel=caller_stacklevel(),
+            every_rank=True,  # this rank's batches: another rank's may hold other keys
         )
 
 

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from ._checks import caller_stacklevel, check_module_initialised, is_choice, is_int, is_real, is_single_number, plain
+from ._checks import check_module_initialised, is_choice, is_int, is_real, is_single_number, plain
+from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
 from .names import (
@@ -683,6 +684,22 @@ def _check_stop_factor(stop_factor: object) -> None:
         raise ValueError(f"Expected stop_factor > 1 (or None to disable), but got stop_factor={stop_factor}")
 
 
+def warn_unused_clip_algorithm(gradient_clip_val: object, gradient_clip_algorithm: object) -> None:
+    """Say that ``gradient_clip_algorithm="value"`` clips nothing without a ``gradient_clip_val``.
+
+    The algorithm says how the threshold clips, and without one nothing is clipped: a caller who
+    asked for value clipping trained unclipped without a word (``lrfind``'s
+    ``--gradient-clip-algorithm`` without ``--gradient-clip-val`` said so already). ``"norm"`` is
+    the default, which no one need have asked for, so it is not said.
+    """
+    if gradient_clip_val is None and gradient_clip_algorithm == "value":
+        warn(
+            "gradient_clip_algorithm='value' is ignored: it says how gradient_clip_val clips, and gradient_clip_val "
+            "is None (no clipping). Pass gradient_clip_val=... as well to clip each gradient element to "
+            "[-gradient_clip_val, gradient_clip_val], or drop gradient_clip_algorithm.",
+        )
+
+
 #: A linear sweep over more than this ratio of LRs (three decades) is warned about (:func:`validate_settings`).
 LINEAR_MAX_RATIO = 1e3
 
@@ -696,14 +713,13 @@ def _warn_linear_span(min_lr: float, max_lr: float, num_steps: int) -> None:
     """
     lrs = lr_schedule(min_lr, max_lr, num_steps, "linear")
     top = int(np.sum(lrs >= max_lr / 10))
-    warnings.warn(
+    warn(
         f"A linear sweep (mode 'linear') spaces the steps evenly in LR, not in log LR: from min_lr {min_lr:.2e} "
         f"to max_lr {max_lr:.2e} ({math.log10(max_lr / min_lr):.0f} decades), {top} of the {num_steps} steps lie "
         f"in the top decade and the second step is already at {lrs[1]:.2e}, so the decades between are never "
         "swept. Use the exponential sweep (mode 'exp', the default) for a range of several decades; a linear one "
         "suits a zoomed range within a decade or two.",
         UserWarning,
-        stacklevel=caller_stacklevel(),
     )
 
 

@@ -77,6 +77,7 @@ from .settings import (
     check_sparse_gradients,
     empty_data_message,
     trainable_parameters,
+    warn_unused_clip_algorithm,
 )
 
 if TYPE_CHECKING:
@@ -872,6 +873,7 @@ def train(
     accumulate_grad_batches = int(accumulate_grad_batches)
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
+    warn_unused_clip_algorithm(gradient_clip_val, gradient_clip_algorithm)
     if not isinstance(device, str) or check_device("device", device) is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
     if precision == "16-mixed" and device == "cpu":

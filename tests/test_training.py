@@ -295,6 +295,19 @@ def test_a_one_shot_val_data_over_several_epochs_is_refused():
     assert [e.epoch for e in result.epochs] == [1, 2]
 
 
+def test_a_clip_algorithm_without_a_clip_value_is_said_to_clip_nothing():
+    """gradient_clip_algorithm="value" without gradient_clip_val trained unclipped in silence (lrfind said so)."""
+    said = r"^gradient_clip_algorithm='value' is ignored: it says how gradient_clip_val clips, and gradient_clip_val "
+    with pytest.warns(UserWarning, match=said + r"is None \(no clipping\)\. Pass gradient_clip_val=") as caught:
+        train(make_mlp(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, gradient_clip_algorithm="value")
+    assert [w.filename for w in caught if "gradient_clip_algorithm" in str(w.message)] == [__file__]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*gradient_clip_algorithm")
+        train(make_mlp(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, gradient_clip_algorithm="norm")
+        train(make_mlp(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, gradient_clip_val=1.0,
+              gradient_clip_algorithm="value")  # fmt: skip
+
+
 class NaNAfter(nn.Module):
     """A model whose weights turn NaN in its second epoch while its loss stays finite."""
 

@@ -359,6 +359,15 @@ def _lightning_step_fn(module: Any) -> Callable[[Any, Any], Any]:
     return step
 
 
+def _clip_algorithm(options: Options) -> str:
+    """``--gradient-clip-algorithm``, or ``"norm"`` without ``--gradient-clip-val``.
+
+    Without a threshold it clips nothing, which a note on the option says
+    (:func:`~lrfinder.cli.options.unused_options`); passed on, the engine said it again as a warning.
+    """
+    return options.gradient_clip_algorithm if options.gradient_clip_val is not None else "norm"
+
+
 def _optimizer_factory(options: Options) -> Callable[[Any, float, float | None], Any]:
     from ..optimizers import create_optimizer
 
@@ -543,7 +552,7 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
         "stop_factor": options.stop_factor,
         "precision": options.precision,
         "gradient_clip_val": options.gradient_clip_val,
-        "gradient_clip_algorithm": options.gradient_clip_algorithm,
+        "gradient_clip_algorithm": _clip_algorithm(options),
         "device": inputs.device,
         "rule": options.rule,
         # The CLI always measures the critical batch: its summary prints it, and a process start
@@ -977,7 +986,7 @@ def _train(
             device=inputs.device,
             precision=options.precision,
             gradient_clip_val=options.gradient_clip_val,
-            gradient_clip_algorithm=options.gradient_clip_algorithm,
+            gradient_clip_algorithm=_clip_algorithm(options),
             on_epoch_end=epoch_line,
             on_batch_end=batch_done,
         )
