@@ -293,6 +293,47 @@ class _MetricStates:
                 object.__setattr__(metric, key, copy.deepcopy(value))
 
 
+class _Silent:
+    """What a muted logger's ``experiment`` is: every method a no-op, at any depth (``experiment["x"].append``)."""
+
+    def _nop(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return self._nop
+
+    def __getitem__(self, key: Any) -> _Silent:
+        return self
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        return None
+
+
+class _MutedLogger:
+    """A logger's stand-in for the test's steps: what ``training_step`` sends it directly goes nowhere.
+
+    ``self.logger.log_metrics(...)`` and ``self.logger.experiment.add_scalar(...)`` (or wandb's
+    ``experiment.log``) in ``training_step`` wrote each of the test's steps, diverged losses included,
+    into the fit's logs at step 0. Every method and the ``experiment`` are no-ops, as in Lightning's
+    own tuner (its ``DummyLogger``); a plain attribute (``log_dir``, ``save_dir``, ``name``,
+    ``version``) still reads the logger's own, so a path built from it stays a path.
+    """
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+        self.experiment = _Silent()
+
+    def _nop(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._logger, name)
+        return self._nop if callable(value) else value
+
+    def __getitem__(self, key: Any) -> _MutedLogger:
+        return self
+
+
 def _capture_log(logged: dict[str, Any]) -> Callable[..., None]:
     """A stand-in for ``LightningModule.log`` that records values instead of logging them."""
 
@@ -375,7 +416,9 @@ def isolation(
     attribute), captured before its first step (:meth:`~lrfinder.snapshot.StateSnapshot.watching_optimizers`).
     Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
-    test's backward and optimizer-step hooks), the iterator a persistent-workers loader of
+    test's backward and optimizer-step hooks), ``trainer.loggers`` (muted stand-ins, see
+    :class:`_MutedLogger`: what ``training_step`` logs directly, not through ``self.log``, stays out of
+    the fit's logs), the iterator a persistent-workers loader of
     ``loaders`` keeps (the fit made it already; the test draws from one of its own, shut down
     after it), and the module's ``log``, replaced by a recorder so the test's ``self.log`` calls
     never reach the fit's metrics. The schedulers of ``configs`` do not step inside: a manual
@@ -411,6 +454,10 @@ def isolation(
     saved_callbacks = trainer.callbacks  # type: ignore[attr-defined]
     logged: dict[str, Any] = {}
     trainer.callbacks = []  # type: ignore[attr-defined]
+    # What training_step sends the loggers itself (self.logger.log_metrics, self.logger.experiment.add_scalar)
+    # goes nowhere: the same list object is put back.
+    saved_loggers = trainer.loggers
+    trainer.loggers = [_MutedLogger(lg) for lg in saved_loggers]  # type: ignore[misc]
     pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
     paused = _pause_schedulers(configs)
     # The modes stay as they are: Lightning (2.2+) trains each submodule in the mode it is in at
@@ -429,6 +476,7 @@ def isolation(
         del pl_module.log
         _resume_schedulers(paused)
         trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
+        trainer.loggers = saved_loggers
         snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
         for lo, iterator in held:
             lo._iterator = iterator

@@ -418,6 +418,65 @@ def test_the_modules_lists_of_plain_values_are_as_before_the_test(tmp_path: Path
     assert model.grad_norms == by_hand.grad_norms and len(model.grad_norms) == 8
 
 
+class _Writer:
+    """A stand-in for a logger's experiment (a SummaryWriter): keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.scalars: list[tuple[str, float, int]] = []
+
+    def add_scalar(self, tag: str, value: float, global_step: int) -> None:
+        self.scalars.append((tag, value, global_step))
+
+
+class ExperimentLogger(MemoryLogger):
+    """A ``MemoryLogger`` with an experiment and a ``log_dir``, as TensorBoardLogger has."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+        self._writer = _Writer()
+
+    @property
+    def experiment(self) -> _Writer:
+        return self._writer
+
+    @property
+    def log_dir(self) -> str:
+        return str(self.root / "logs")
+
+
+class DirectLoggingNet(Net):
+    """Sends its loss to the logger itself, not through ``self.log``: ``log_metrics`` and the experiment."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self._log_dirs: list[Any] = []  # private: the test's restore puts back public attributes
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.logger.log_metrics({"direct_loss": loss.item()}, step=self.global_step)
+        self.logger.experiment.add_scalar("direct_loss", loss.item(), self.global_step)
+        self._log_dirs.append(self.logger.log_dir)
+        return loss
+
+
+def test_what_training_step_sends_the_logger_itself_stays_out_of_the_fits_logs(tmp_path: Path) -> None:
+    """self.logger.log_metrics / self.logger.experiment.add_scalar in training_step logged every test step.
+
+    The test's ~40 losses, the diverged ones included, went into the fit's logs at step 0 (a CSVLogger's
+    metrics.csv had 45 rows of them for 8 training steps). A plain attribute of the logger still reads.
+    """
+    lg = ExperimentLogger(tmp_path)
+    model = DirectLoggingNet()
+    finder = LRFinder(**FAST)
+    trainer(tmp_path, [finder], max_steps=4, logger=lg).fit(model, make_loader())
+    assert finder.result is not None and finder.result.num_steps > 10
+    direct = [(m["direct_loss"], step) for m, step in lg.metrics if "direct_loss" in m]
+    assert [step for _, step in direct] == [0, 1, 2, 3]
+    assert [(v, step) for _, v, step in lg.experiment.scalars] == direct
+    assert model._log_dirs == [str(tmp_path / "logs")] * (finder.result.num_steps + 4)
+
+
 def test_negative_loss(tmp_path: Path) -> None:
     """A loss shifted below zero gives the same curve shape and the same suggestion."""
 
