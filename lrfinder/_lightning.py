@@ -875,7 +875,12 @@ class AutomaticStepper(_Stepper):
                     # a grad_fn", naming neither training_step nor the fix.
                     raise ModelError(_NO_GRAD_LOSS)
                 return loss
-        raise ModelError(f"training_step returned None (skip) for {MAX_SKIPPED} batches in a row.")
+        # Most often a training_step without its `return loss`: Lightning warns and trains on nothing.
+        raise ModelError(
+            f"training_step returned None for {MAX_SKIPPED} batches in a row, so the range test has no loss to "
+            "sweep (Lightning skips a batch whose training_step returns None, and would train on none of these). "
+            "Return the loss from training_step (a tensor, or a dict with 'loss'): a missing `return loss` gives None."
+        )
 
     def __call__(self, lr: float) -> float:
         """Run one optimizer step at the LR already set; return the loss."""

@@ -1061,6 +1061,18 @@ def test_manual_without_loss_or_monitor_is_a_clear_error(tmp_path: Path) -> None
         t.fit(GAN(), make_loader())
 
 
+def test_a_training_step_that_never_returns_a_loss_is_told_to(tmp_path: Path) -> None:
+    """A training_step without its ``return loss`` skips every batch: the message said only how many, not what to do."""
+
+    class NoReturn(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> None:  # type: ignore[override]
+            super().training_step(batch, batch_idx)  # the loss is computed, and not returned
+
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1)
+    with pytest.raises(ModelError, match=r"returned None for 100 batches in a row.*a missing `return loss` gives None"):
+        t.fit(NoReturn(), make_loader())
+
+
 def test_training_step_with_dataloader_iter_is_a_clear_error(tmp_path: Path) -> None:
     class IterNet(Net):
         def training_step(self, dataloader_iter: Any) -> torch.Tensor:  # type: ignore[override]
