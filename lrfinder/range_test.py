@@ -68,7 +68,7 @@ from .batches import (
     target_broadcast_refused,
     to_device,
 )
-from .data_parallel import _reduced_step_loss, data_parallel_ranks, micro_batch_sync
+from .data_parallel import DataParallelRanks, _reduced_step_loss, data_parallel_ranks, micro_batch_sync
 from .diagnostics import (
     _BACKWARD_IN_STEP_FN,
     _MISMATCH_ERRORS,
@@ -1021,6 +1021,46 @@ def run_sweep(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What :func:`range_test`'s checks settled: the sweep's settings and the objects it runs with."""
+
+    settings: RangeTestSettings
+    refine: Refine | None  # None: no refine round
+    trainable: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer  # the caller's, or the default SGD
+    owner: nn.Module  # what is snapshotted: the model, with a loss module of its own
+    sweeper: LRSweeper
+    target: torch.device
+    autocast_dtype: torch.dtype | None
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What :func:`range_test` puts back after the sweep: the state snapshot and a GradScaler's own state."""
+
+    snapshot: StateSnapshot | None  # None: restore=False
+    scaler: torch.amp.GradScaler | None  # under precision="16-mixed"
+    scaler_state: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _PreparedSweep:
+    """The plain sweep ready to run: its step, its LRs, and what the steps record for after the sweep."""
+
+    step: Callable[[float], float]
+    plan: np.ndarray
+    loss_of: Callable[[Any], torch.Tensor]
+    clip: Callable[[torch.optim.Optimizer], None]
+    ranks: DataParallelRanks | None
+    world: int
+    probe: NoiseProbe | None
+    noise_unmeasured: str | None
+    hooks: list[Any]  # the noise probe's tensor hooks, removed once the sweep ends
+    batch_size: list[int | None]  # the first batch's size, once drawn
+    non_finite: list[tuple[list[tuple[Any, int]], int, float, float]]  # the step whose loss was not finite
+
+
 @peer_hints
 def range_test(
     model: nn.Module,
@@ -1191,6 +1231,63 @@ def range_test(
         >>> result.suggestion.lr  # doctest: +SKIP
 
     """
+    setup = _checked_setup(
+        model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=min_lr, max_lr=max_lr,
+        num_steps=num_steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
+        restore=restore, rule=rule, on_step=on_step, noise_scale=noise_scale, precision=precision,
+        grad_scaler=grad_scaler, val_data=val_data, refine=refine, gradient_clip_val=gradient_clip_val,
+        gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial,
+    )
+    saved = _saved_state(setup, train_data, restore=restore, precision=precision, grad_scaler=grad_scaler)
+    prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
+    lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
+    _check_undefined_loss(setup, saved, prepared, model, reason)
+    result = _result(setup, prepared, model, lrs, losses, reason, rule)
+    if setup.refine is None:
+        return result
+    # The refine round's re-sweeps are range tests with this call's arguments but the LR range and steps.
+    resweep = functools.partial(
+        range_test, model, train_data, optimizer=setup.optimizer, loss_fn=None if step_fn else loss_fn,
+        step_fn=step_fn, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
+        rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
+        gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm,
+    )
+    return _refined(
+        result, setup.refine, setup, saved, prepared, resweep, model=model, train_data=train_data, loss_fn=loss_fn,
+        step_fn=step_fn, val_data=val_data, on_trial=on_trial,
+    )
+
+
+def _checked_setup(
+    model: nn.Module,
+    train_data: Iterable[Any],
+    *,
+    optimizer: torch.optim.Optimizer | None,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+    min_lr: float,
+    max_lr: float,
+    num_steps: int,
+    mode: SweepMode | str,
+    stop_factor: float | None,
+    accumulate_steps: int,
+    device: str | torch.device | None,
+    restore: bool,
+    rule: Rule | str,
+    on_step: Callable[[int, float, float], None] | None,
+    noise_scale: bool,
+    precision: Precision | str,
+    grad_scaler: torch.amp.GradScaler | None,
+    val_data: Iterable[Any] | None,
+    refine: bool | Refine | None,
+    gradient_clip_val: float | None,
+    gradient_clip_algorithm: GradientClipAlgorithm | str,
+    on_trial: Callable[[int, float, int, float], None] | None,
+) -> _Setup:
+    """Validate: check every argument of :func:`range_test` (see there) before anything runs, and settle them.
+
+    Raises and warns as :func:`range_test` says; the optimizer is the caller's or a new SGD.
+    """
     settings = validate_settings(
         min_lr=min_lr,
         max_lr=max_lr,
@@ -1318,6 +1415,28 @@ def range_test(
             "what they update and load it back afterwards.",
             stacklevel=caller_stacklevel(),
         )
+    return _Setup(
+        settings=settings,
+        refine=refine_settings,
+        trainable=trainable,
+        optimizer=optimizer,
+        owner=owner,
+        sweeper=sweeper,
+        target=target,
+        autocast_dtype=autocast_dtype,
+    )
+
+
+def _saved_state(
+    setup: _Setup,
+    train_data: Iterable[Any],
+    *,
+    restore: bool,
+    precision: Precision | str,
+    grad_scaler: torch.amp.GradScaler | None,
+) -> _Saved:
+    """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`)."""
+    owner, optimizer, target = setup.owner, setup.optimizer, setup.target
     snapshot = StateSnapshot(owner, [optimizer], [train_data], module_attributes=True) if restore else None
     scaler = None
     scaler_state: dict[str, Any] | None = None
@@ -1332,6 +1451,25 @@ def range_test(
             "stopped. Pass a DataLoader or a list of batches to leave the data as it was.",
             stacklevel=caller_stacklevel(),
         )
+    return _Saved(snapshot=snapshot, scaler=scaler, scaler_state=scaler_state)
+
+
+def _prepared_sweep(
+    setup: _Setup,
+    saved: _Saved,
+    model: nn.Module,
+    train_data: Iterable[Any],
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+    noise_scale: bool,
+) -> _PreparedSweep:
+    """The sweep's step: draw the micro-batches, take their loss and gradients, check them, step the optimizer.
+
+    Also the sweep's LRs (:func:`lr_schedule`), its process group under data parallelism and its
+    noise probe; the step records the batch size and a non-finite loss for after the sweep.
+    """
+    settings, optimizer, target, autocast_dtype = setup.settings, setup.optimizer, setup.target, setup.autocast_dtype
+    scaler = saved.scaler
     batches = CyclingBatches(train_data)
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
     batch_size: list[int | None] = []
@@ -1485,29 +1623,84 @@ def range_test(
         step_batches.clear()
         return value
 
+    return _PreparedSweep(
+        step=step,
+        plan=plan,
+        loss_of=loss_of,
+        clip=clip,
+        ranks=ranks,
+        world=world,
+        probe=probe,
+        noise_unmeasured=noise_unmeasured,
+        hooks=hooks,
+        batch_size=batch_size,
+        non_finite=non_finite,
+    )
+
+
+def _swept_and_restored(
+    setup: _Setup,
+    saved: _Saved,
+    prepared: _PreparedSweep,
+    model: nn.Module,
+    on_step: Callable[[int, float, float], None] | None,
+) -> tuple[list[float], list[float], StopReason]:
+    """Sweep (:func:`run_sweep`), then restore what was saved, whatever happened: the LRs, losses and stop reason."""
+    snapshot = saved.snapshot
     train_modes(model)
     try:
         # Another optimizer the step_fn steps (a GAN's critic) is put back with the rest.
-        with training_grad_mode(target), (
+        with training_grad_mode(setup.target), (
             snapshot.watching_optimizers() if snapshot is not None else contextlib.nullcontext()
         ):
-            lrs, losses, reason = run_sweep(
-                step, plan, sweeper=sweeper, stop_factor=settings.stop_factor, on_step=on_step
+            return run_sweep(
+                prepared.step, prepared.plan, sweeper=setup.sweeper, stop_factor=setup.settings.stop_factor,
+                on_step=on_step,
             )
     finally:
-        for hook in hooks:
-            hook.remove()
-        if snapshot is not None:
-            snapshot.restore()
-        if scaler is not None and scaler_state is not None:
-            scaler.__dict__.clear()
-            scaler.__dict__.update(scaler_state)
+        _restore(saved, prepared)
+
+
+def _restore(saved: _Saved, prepared: _PreparedSweep) -> None:
+    """Restore: remove the probe's hooks, put the snapshot back and the GradScaler's state."""
+    for hook in prepared.hooks:
+        hook.remove()
+    if saved.snapshot is not None:
+        saved.snapshot.restore()
+    if saved.scaler is not None and saved.scaler_state is not None:
+        saved.scaler.__dict__.clear()
+        saved.scaler.__dict__.update(saved.scaler_state)
+
+
+def _check_undefined_loss(
+    setup: _Setup, saved: _Saved, prepared: _PreparedSweep, model: nn.Module, reason: StopReason
+) -> None:
+    """Raise :class:`DataError` when the non-finite loss that stopped the sweep is the loss's, not the LR's.
+
+    A clean batch whose loss is not finite at the starting weights either: the loss, not the LR.
+    (At step 0 the curve says it: the untouched model's loss.) See
+    :func:`~lrfinder.diagnostics._raise_if_non_finite_at_start`.
+    """
+    snapshot, non_finite, ranks = saved.snapshot, prepared.non_finite, prepared.ranks
     if reason == "non_finite" and non_finite and non_finite[0][1] > 0 and snapshot is not None and ranks is None:
-        # A clean batch whose loss is not finite at the starting weights either: the loss, not the LR. (At step 0
-        # the curve says it: the untouched model's loss.)
-        with training_grad_mode(target), snapshot.watching_optimizers():
-            sweeper.set(float(plan[0]))  # as at step 0, whose loss was finite (a loss may read the LR)
-            _raise_if_non_finite_at_start(model, snapshot, loss_of, *non_finite[0])
+        with training_grad_mode(setup.target), snapshot.watching_optimizers():
+            setup.sweeper.set(float(prepared.plan[0]))  # as at step 0, whose loss was finite (a loss may read the LR)
+            _raise_if_non_finite_at_start(model, snapshot, prepared.loss_of, *non_finite[0])
+
+
+def _result(
+    setup: _Setup,
+    prepared: _PreparedSweep,
+    model: nn.Module,
+    lrs: list[float],
+    losses: list[float],
+    reason: StopReason,
+    rule: Rule | str,
+) -> RangeTestResult:
+    """Result: the curve analysed (:func:`finish_result`), with the noise scale measured in the sweep."""
+    settings, trainable, optimizer, sweeper = setup.settings, setup.trainable, setup.optimizer, setup.sweeper
+    batch_size, world, probe, ranks = prepared.batch_size, prepared.world, prepared.probe, prepared.ranks
+    noise_unmeasured = prepared.noise_unmeasured
     size = batch_size[0] * settings.accumulate_steps * world if batch_size and batch_size[0] is not None else None
     result = finish_result(
         lrs,
@@ -1532,8 +1725,29 @@ def range_test(
     elif noise_unmeasured is not None:
         logger.warning("%s", noise_unmeasured)
         result = replace(result, noise_scale=None, noise_error=noise_unmeasured)
-    if refine_settings is None:
-        return result
+    return result
+
+
+def _refined(
+    result: RangeTestResult,
+    refine: Refine,
+    setup: _Setup,
+    saved: _Saved,
+    prepared: _PreparedSweep,
+    resweep: Callable[..., RangeTestResult],
+    *,
+    model: nn.Module,
+    train_data: Iterable[Any],
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+    val_data: Iterable[Any] | None,
+    on_trial: Callable[[int, float, int, float], None] | None,
+) -> RangeTestResult:
+    """The refine round after the sweep (:func:`~lrfinder.refine.refine_range_test`): re-sweeps and trial runs.
+
+    ``resweep(min_lr=..., max_lr=..., num_steps=...)`` runs a range test with the call's other
+    arguments.
+    """
     if result.stop_reason == "interrupted":
         # Ctrl-C stops the whole call: no re-sweeps or trials after it (the state is restored).
         warnings.warn(
@@ -1545,13 +1759,7 @@ def range_test(
     from .refine import refine_range_test
 
     def sweep(lo: float, hi: float, steps: int) -> RangeTestResult:
-        again = range_test(
-            model, train_data, optimizer=optimizer, loss_fn=None if step_fn else loss_fn, step_fn=step_fn,
-            min_lr=lo, max_lr=hi,
-            num_steps=steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
-            rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
-            gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm,
-        )
+        again = resweep(min_lr=lo, max_lr=hi, num_steps=steps)
         if again.stop_reason == "interrupted":
             # The re-sweep restored everything; Ctrl-C stops the refinement, as it does in a trial (and in the
             # callback's re-sweeps): the caller (the CLI: exit 130) sees it, not a refinement built after it.
@@ -1561,22 +1769,23 @@ def range_test(
         return replace(again, noise_scale=result.noise_scale, noise_error=result.noise_error)
 
     new_scaler = None
-    if scaler is not None:
-        began = scaler_state
+    if saved.scaler is not None:
+        began = saved.scaler_state
         assert began is not None  # refine needs restore=True, so the starting state was saved
 
         def new_scaler() -> Any:
             # Each trial starts from the scaler state the sweep began with (as the model does).
-            fresh = torch.amp.GradScaler(target.type)
+            fresh = torch.amp.GradScaler(setup.target.type)
             fresh.__dict__.update(copy.deepcopy(began))
             return fresh
 
     try:
-        with training_grad_mode(target):
+        with training_grad_mode(setup.target):
             refined = refine_range_test(
-                result, refine_settings, model=model, train_data=train_data, optimizer=optimizer, loss_fn=loss_fn,
-                step_fn=step_fn, device=target, val_data=val_data, sweep=sweep, autocast_dtype=autocast_dtype,
-                new_scaler=new_scaler, clip=clip, reduce=None if ranks is None else ranks.mean_list,
+                result, refine, model=model, train_data=train_data, optimizer=setup.optimizer,
+                loss_fn=loss_fn, step_fn=step_fn, device=setup.target, val_data=val_data, sweep=sweep,
+                autocast_dtype=setup.autocast_dtype, new_scaler=new_scaler, clip=prepared.clip,
+                reduce=None if prepared.ranks is None else prepared.ranks.mean_list,
                 on_trial=on_trial,
             )
     except KeyboardInterrupt as exc:
