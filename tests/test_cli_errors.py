@@ -790,6 +790,22 @@ def test_a_path_too_long_for_the_file_system_is_a_usage_error(work: Path):
         assert "suggested lr" not in result.output
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks")
+def test_an_output_linked_into_a_missing_directory_is_a_usage_error(work: Path):
+    # Written through the link, it would make a file in nowhere/: the run failed at its very end, "[Errno 2] No such
+    # file or directory: 'latest.json'" (exit 1). A link to a file yet to be made in an existing directory is fine.
+    (work / "latest.json").symlink_to(Path("nowhere") / "7.json")
+    (work / "latest.csv").symlink_to(Path("nowhere") / "7.json")
+    (work / "fresh.json").symlink_to("7.json")
+    for option, link in (("--json", "latest.json"), ("--csv", "latest.csv")):
+        result = invoke("run", "model.pt", "--data", "train.npz", *FAST, option, link)
+        assert_one_line(result, 2, f"Invalid value for {option}", "symlink to nowhere/7.json", "does not exist")
+        assert "suggested lr" not in result.output
+    result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--json", "fresh.json")
+    assert result.exit_code == 0, result.output
+    assert (work / "fresh.json").is_symlink() and json.loads((work / "7.json").read_text())["schema_version"] == 1
+
+
 def test_a_batch_size_beyond_sys_maxsize_makes_one_batch_of_the_data(work: Path):
     # It failed after loading with Python's "Stop argument for islice() must be None or an integer: 0 <= x <=
     # sys.maxsize" (exit 1); a batch size above the data's makes one batch of it all, as 1000 did.

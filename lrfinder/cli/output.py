@@ -652,11 +652,27 @@ def _check_writable(option: str, path: str) -> None:
         )
     from .._atomic import in_place
 
-    if in_place(target) and target.exists():
+    if in_place(target):
         # Written into, through the link (/dev/stdout, /dev/null, a named pipe): nothing is made beside it,
         # so the directory's permissions do not matter (a user may not write in /dev).
-        if not os.access(target, os.W_OK):
-            raise click.BadParameter(f"cannot write {path}: no permission to write it", param_hint=option)
+        if target.exists():
+            if not os.access(target, os.W_OK):
+                raise click.BadParameter(f"cannot write {path}: no permission to write it", param_hint=option)
+            return
+        # A link to a file yet to be made: written through, it makes that file, in a directory that must exist
+        # (the run failed at its very end, "No such file or directory").
+        folder = Path(os.path.realpath(target)).parent
+        if not folder.is_dir():
+            raise click.BadParameter(
+                f"cannot write {path}: it is a symlink to {os.readlink(target)}, in {folder}, which does not exist; "
+                "create it, or choose another path",
+                param_hint=option,
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise click.BadParameter(
+                f"cannot write {path}: it is a symlink into {folder}, where there is no permission to write",
+                param_hint=option,
+            )
         return
     parent = target.parent
     while not parent.exists() and parent != parent.parent:
