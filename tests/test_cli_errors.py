@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -832,9 +833,9 @@ def test_a_model_that_fails_to_save_leaves_no_half_written_file(work: Path, monk
     # message names --output's path (fit's model named the hidden temporary file it was writing).
     (work / "old.pt").write_bytes(b"the previous model")
 
-    def full_disk(model: object, path: str) -> None:
-        Path(path).write_bytes(b"half a model")
-        raise OSError(28, "No space left on device", path)
+    def full_disk(model: object, file: Any) -> None:
+        file.write(b"half a model")  # torch.jit.save is given the open temporary file
+        raise OSError(28, "No space left on device", file.name)
 
     monkeypatch.setattr(torch.jit, "save", full_disk)
     for output in ("out.pt", "old.pt"):
