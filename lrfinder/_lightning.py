@@ -30,6 +30,7 @@ import math
 import random
 import re
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Union
@@ -42,7 +43,7 @@ from torch.utils.data import DataLoader
 from .batches import CyclingBatches, infer_batch_size
 from .data_parallel import ranks_data_verdict
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
-from .exceptions import DataError, ModelError
+from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
 from .snapshot import StateSnapshot, _DataState
 from .stepping import StepClosure
@@ -929,7 +930,7 @@ class AutomaticStepper(_Stepper):
             if first and isinstance(opt, torch.optim.SparseAdam):
                 check_sparse_gradients(self.pl_module, opt)
             # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
-            with first_step_errors(opt, first):
+            with first_step_errors(opt, first), module_hook_errors(self.pl_module, first):
                 self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
         self.step_index += 1
         return value
@@ -949,6 +950,42 @@ class AutomaticStepper(_Stepper):
                 self.strategy.backward(loss if len(inputs) == 1 else loss / len(inputs), opt)
                 losses.append(loss.detach())
         return torch.stack(losses).mean()
+
+
+@contextlib.contextmanager
+def module_hook_errors(pl_module: pl.LightningModule, first: bool) -> Iterator[None]:
+    """On the test's first optimizer step, a failure in the module's own code is a :class:`ModelError` naming it.
+
+    Lightning runs the module's ``on_before_optimizer_step`` and ``configure_gradient_clipping``
+    inside the optimizer's step (in the closure torch's ``step`` calls first), so their failures
+    read as the optimizer's: "SGD.step() failed ... check the optimizer's settings against the
+    model's parameters" for an ``AttributeError`` in ``on_before_optimizer_step``, or for
+    Lightning's refusal of ``self.clip_gradients(...)`` next to ``Trainer(gradient_clip_val=...)``.
+    The outermost frame of the module's (its ``self``) names the method. A later step's failure,
+    and one with no frame of the module's, pass through unchanged.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if not first or isinstance(exc, LRFinderError):
+            raise
+        method = next(
+            (
+                frame.f_code.co_name
+                for frame, _ in traceback.walk_tb(exc.__traceback__)
+                if frame.f_locals.get("self") is pl_module
+            ),
+            None,
+        )
+        if method is None:
+            raise
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        raise ModelError(
+            f"{type(pl_module).__name__}.{method}() failed on the range test's first optimizer step ({why}). "
+            "Lightning calls it at every optimizer step of training too, so the fit would fail there the same way: "
+            "fix it in the module."
+        ) from exc
 
 
 def _grad_scale(strategy: Any) -> float:

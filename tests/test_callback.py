@@ -1073,6 +1073,43 @@ def test_a_training_step_that_never_returns_a_loss_is_told_to(tmp_path: Path) ->
         t.fit(NoReturn(), make_loader())
 
 
+class _BrokenHookNet(Net):
+    """``on_before_optimizer_step`` reads an attribute the module never set."""
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        self.norms.append(1.0)
+
+
+class _ClipsTwiceNet(Net):
+    """Clips at its own value in ``configure_gradient_clipping`` next to ``Trainer(gradient_clip_val=...)``."""
+
+    def configure_gradient_clipping(self, optimizer: Any, gradient_clip_val: Any = None, **kwargs: Any) -> None:
+        self.clip_gradients(optimizer, gradient_clip_val=0.5)
+
+
+@pytest.mark.parametrize(
+    ("net", "kwargs", "match"),
+    [
+        (_BrokenHookNet, {}, r"_BrokenHookNet\.on_before_optimizer_step\(\) failed .*\(AttributeError: .*'norms'\)"),
+        (
+            _ClipsTwiceNet,
+            {"gradient_clip_val": 1.0},
+            r"_ClipsTwiceNet\.configure_gradient_clipping\(\) failed .*\(MisconfigurationException: You have set",
+        ),
+    ],
+    ids=["on_before_optimizer_step", "configure_gradient_clipping"],
+)
+def test_the_modules_hook_failing_in_the_first_step_is_named_not_the_optimizer(
+    tmp_path: Path, net: type[Net], kwargs: dict[str, Any], match: str
+) -> None:
+    """Lightning runs these hooks inside the optimizer's step: their failure was told as SGD.step()'s ("check
+    the optimizer's settings against the model's parameters (their device and dtype ...)")."""
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1, **kwargs)
+    with pytest.raises(ModelError, match=match) as info:
+        t.fit(net(), make_loader())
+    assert "fix it in the module" in str(info.value) and "device and dtype" not in str(info.value)
+
+
 def test_training_step_with_dataloader_iter_is_a_clear_error(tmp_path: Path) -> None:
     class IterNet(Net):
         def training_step(self, dataloader_iter: Any) -> torch.Tensor:  # type: ignore[override]
