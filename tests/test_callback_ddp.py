@@ -758,3 +758,54 @@ def test_refine_under_nccls_average_holds_out_batches() -> None:
     probe.big_sq, probe.steps, probe.moved = [0.5] * 3, [0, 1, 2], [0.0] * 3
     probe.reduce_local(lambda t: _mean_over_ranks(trainer, t))
     assert probe.small_sq == [1.0, 2.0, 3.0]
+
+
+WARNINGS_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    import warnings
+    from pathlib import Path
+
+    warnings.simplefilter("always")
+    caught = []
+    warnings.showwarning = lambda message, *args, **kwargs: caught.append(str(message))
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import Net, pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder.callback import LRFinder
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 8, generator=gen)
+    y = (x @ torch.randn(8, 3, generator=gen)).argmax(dim=1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    # A linear sweep over 4 decades (said when LRFinder is made, in every process the launcher runs) and a
+    # schedule that decays to nothing (said when the fit's schedule is built): the same on every rank.
+    finder = LRFinder(
+        num_steps=60, min_lr=1e-3, max_lr=10.0, mode="linear", optimizer="sgd", scheduler="step",
+        scheduler_settings={"step_size": 1, "gamma": 0.01},
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", callbacks=[finder], max_steps=8, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=sys.argv[1],
+    )
+    trainer.fit(Net(lr=0.01, bn=False), loader)
+    Path(sys.argv[1], f"warnings{trainer.global_rank}.json").write_text(json.dumps(caught))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_lrfinders_own_warnings_come_from_rank_zero(tmp_path: Path) -> None:
+    """The engine's and the schedulers' warnings printed once per rank (the callback's own are rank zero's)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    run_script(tmp_path, WARNINGS_SCRIPT, str(out), str(TESTS))
+    said = [json.loads((out / f"warnings{r}.json").read_text()) for r in (0, 1)]
+    for text in ("A linear sweep (mode 'linear')", "Schedule 'step' with gamma=0.01"):
+        assert [sum(text in w for w in ws) for ws in said] == [1, 0], (text, [w[:90] for w in said[0]])

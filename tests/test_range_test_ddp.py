@@ -400,3 +400,47 @@ def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
     assert a["filled"]["losses"] == b["filled"]["losses"]
     assert a["filled"]["steps"] == len(a["filled"]["losses"]) > 3
     assert a["filled"]["all_reduces"] == a["filled"]["steps"]
+
+
+class _DictBatches(torch.utils.data.Dataset):
+    """Dict examples ``{"x", "y"}``; with ``extra``, a ``"w"`` key the ``loss_fn`` reading does not use."""
+
+    def __init__(self, data: TensorDataset, extra: bool) -> None:
+        self.data, self.extra = data, extra
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        x, y = self.data[i]
+        return {"x": x, "y": y, "w": torch.ones(())} if self.extra else {"x": x, "y": y}
+
+
+def _warnings_worker(rank: int, init: str, out: str) -> None:
+    import warnings
+
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
+    )
+    data, _ = _regression(rank)
+    # Rank 1's batches alone carry a key loss_fn(model(batch["x"]), batch["y"]) drops: a warning of its own.
+    loader = DataLoader(_DictBatches(data, extra=rank == 1), batch_size=16, shuffle=False)
+    model = nn.parallel.DistributedDataParallel(small_net())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # A linear sweep over 5 decades: warned about from the arguments, the same on every rank.
+        lrfinder.range_test(model, loader, loss_fn=F.mse_loss, min_lr=1e-5, max_lr=1.0, num_steps=20, mode="linear")
+    said = [str(w.message) for w in caught]
+    _leave(out, rank, {"rank": rank, "warnings": said})
+
+
+@pytest.mark.slow
+def test_lrfinders_warnings_come_from_rank_zero_unless_one_rank_alone_sees_them(tmp_path: Path) -> None:
+    """Under DDP every rank printed each warning (the callback's policy is rank zero's alone), and a warning
+    only rank 1 sees (its batches' unused keys) must still be said."""
+    ranks = spawn_ranks(_warnings_worker, tmp_path, WORLD, DEADLINE_S)
+    linear = [sum("A linear sweep (mode 'linear')" in w for w in r["warnings"]) for r in ranks]
+    unused = [sum("their other keys ('w')" in w for w in r["warnings"]) for r in ranks]
+    assert linear == [1, 0], ranks
+    assert unused == [0, 1], ranks
