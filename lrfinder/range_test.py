@@ -121,6 +121,7 @@ from .stepping import (
     caller_autocast,
     check_steps_without_closure,
     clip_gradients,
+    loss_states,
     make_reevaluate,
     outside_step_hooks,
     steps_alike_without_closure,
@@ -1128,7 +1129,11 @@ def range_test(
             Hugging Face's ``Trainer`` takes it: ``out["loss"]``, ``out.loss``, the first item of a
             ``(loss, logits)`` tuple (``return_dict=False``), or a scalar tensor returned. A loss
             module with parameters of its own (a learnable temperature) trains with the model:
-            the optimizer may hold them, and they are restored with the model.
+            the optimizer may hold them, and they are restored with the model. The state a loss
+            keeps is restored too: a loss module's parameters, buffers and plain attributes (a
+            call counter), and an object's ``state_dict()`` (loaded back with its
+            ``load_state_dict``: a running mean); any other object keeps the state the test
+            leaves it in (give it ``state_dict``/``load_state_dict``, or make it a module).
         step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence:
             ``loss_fn`` given too is not used, with a warning).
         min_lr: First LR (> 0).
@@ -1238,7 +1243,9 @@ def range_test(
         grad_scaler=grad_scaler, val_data=val_data, refine=refine, gradient_clip_val=gradient_clip_val,
         gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial,
     )
-    saved = _saved_state(setup, train_data, restore=restore, precision=precision, grad_scaler=grad_scaler)
+    saved = _saved_state(
+        setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler
+    )
     prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
@@ -1430,14 +1437,23 @@ def _checked_setup(
 def _saved_state(
     setup: _Setup,
     train_data: Iterable[Any],
+    loss_fn: object,
     *,
     restore: bool,
     precision: Precision | str,
     grad_scaler: torch.amp.GradScaler | None,
 ) -> _Saved:
-    """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`)."""
+    """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`).
+
+    A ``loss_fn`` object with ``state_dict``/``load_state_dict`` (a running mean) is saved with it
+    (:func:`~lrfinder.stepping.loss_states`); a loss module is in ``setup.owner``.
+    """
     owner, optimizer, target = setup.owner, setup.optimizer, setup.target
-    snapshot = StateSnapshot(owner, [optimizer], [train_data], module_attributes=True) if restore else None
+    snapshot = (
+        StateSnapshot(owner, [optimizer], [train_data], module_attributes=True, states=loss_states(loss_fn))
+        if restore
+        else None
+    )
     scaler = None
     scaler_state: dict[str, Any] | None = None
     if precision == "16-mixed":

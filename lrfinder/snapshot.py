@@ -537,7 +537,9 @@ class StateSnapshot:
     model held outside it (Lightning's ``trainer.strategy.model``); and
     the draw state of the given data loaders (or generators): every torch, Python and numpy RNG
     their samplers, datasets and transforms keep, and the numbers they count with (a sampler's
-    ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``.
+    ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``; and the ``state_dict()`` of
+    each of ``states`` (objects outside the model with ``state_dict``/``load_state_dict``: a loss
+    object keeping a running mean or a step count), loaded back with ``load_state_dict``.
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
     its next epoch starts afresh. No files are written.
     """
@@ -550,6 +552,7 @@ class StateSnapshot:
         *,
         module_attributes: bool = False,
         wrapper: nn.Module | None = None,
+        states: Sequence[Any] = (),
     ) -> None:
         _check_snapshot_arguments(model, optimizers, data)
         self.model = model
@@ -642,6 +645,9 @@ class StateSnapshot:
         # epoch draws its order from it: one the test started is shut down in restore(), so
         # the next iter() starts as if the test had not run.
         self._fresh_loaders = [d for d in data if getattr(d, "persistent_workers", False) and _iterator_of(d) is None]
+        # Objects outside the model with a state of their own (a loss_fn object keeping a running mean): theirs
+        # as their state_dict() gives it, a deep copy (a later change in place must not reach the copy).
+        self._states = [(obj, copy.deepcopy(obj.state_dict())) for obj in states]
 
     def _capture_optimizers(self, optimizers: Iterable[torch.optim.Optimizer]) -> list[str]:
         """Capture ``optimizers`` (and the optimizers they wrap) for :meth:`restore`; the names it cannot restore.
@@ -805,6 +811,8 @@ class StateSnapshot:
                     "have it restored, or save its state_dict before the test and load it back afterwards.",
                     every_rank=True,
                 )
+        for obj, state in self._states:
+            obj.load_state_dict(copy.deepcopy(state))  # a copy again: the next restore (a trial's) needs it too
         for module, mode in self._modes:
             module.training = mode
         torch.set_rng_state(self._torch_rng)

@@ -293,15 +293,30 @@ def make_reevaluate(
 
 
 def with_loss_module(model: nn.Module, loss_fn: object) -> nn.Module:
-    """``model``, with ``loss_fn`` beside it when that is a module with parameters or buffers of its own.
+    """``model``, with ``loss_fn`` beside it when that is a module of its own.
 
     A loss with parameters (a learnable temperature, a center loss) trains with the model: the
-    optimizer may hold them, and a snapshot of the returned module restores them too.
+    optimizer may hold them, and a snapshot of the returned module restores them too, with the
+    plain attributes a forward changes (a step counter, a running mean kept as a tensor
+    attribute), which one without parameters or buffers kept as the test left them.
     """
     if isinstance(loss_fn, nn.Module) and loss_fn is not model:
-        if next(loss_fn.parameters(), None) is not None or next(loss_fn.buffers(), None) is not None:
-            return nn.ModuleList([model, loss_fn])
+        return nn.ModuleList([model, loss_fn])
     return model
+
+
+def loss_states(loss_fn: object) -> list[Any]:
+    """``[loss_fn]`` when it is an object, not a module, with ``state_dict()`` and ``load_state_dict()``; else ``[]``.
+
+    Such a loss keeps a state its calls change (a running mean, a step count): a snapshot restores
+    it through them (``StateSnapshot(..., states=...)``), as it restores a loss module. Another
+    object's attributes are not known to be its state, and are left as the test left them.
+    """
+    if isinstance(loss_fn, nn.Module):
+        return []
+    if callable(getattr(loss_fn, "state_dict", None)) and callable(getattr(loss_fn, "load_state_dict", None)):
+        return [loss_fn]
+    return []
 
 
 def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:

@@ -1051,6 +1051,50 @@ def test_a_loss_modules_own_parameters_train_with_the_model_and_are_restored(
         range_test(mlp, loader, optimizer=opt, loss_fn=lambda out, y: loss(out, y), num_steps=10)
 
 
+class _RunningCE:
+    """A loss object (not a module) keeping a running mean and a call count, with state_dict/load_state_dict."""
+
+    def __init__(self) -> None:
+        self.calls, self.mean = 0, torch.zeros(())
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(out, y)
+        self.calls += 1
+        self.mean += (loss.detach() - self.mean) / self.calls  # in place: the saved state must be a copy
+        return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls, "mean": self.mean}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.calls, self.mean = state["calls"], state["mean"].clone()
+
+
+class _CountingCE(nn.Module):
+    """A loss module without parameters or buffers, counting its calls in a plain attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return F.cross_entropy(out, y)
+
+
+def test_a_loss_objects_own_state_is_restored(mlp: nn.Module, loader: DataLoader) -> None:
+    """A loss with a running mean or a call count kept the state the sweep (and refine's trials) left it in: one
+    with state_dict()/load_state_dict() is put back through them, a loss module's plain attributes as the model's."""
+    refine = Refine(training_steps=100, budget=0.3, candidates=2, extend=0, val_batches=2, max_resweeps=0)
+    for loss in (_RunningCE(), _CountingCE()):
+        loss(mlp(next(iter(loader))[0]), next(iter(loader))[1])  # a state of its own before the test
+        mean = getattr(loss, "mean", torch.zeros(())).clone()
+        range_test(mlp, loader, loss_fn=loss, num_steps=10, max_lr=1e-1)
+        assert loss.calls == 1 and torch.equal(getattr(loss, "mean", torch.zeros(())), mean), type(loss).__name__
+        range_test(mlp, loader, loss_fn=loss, num_steps=30, min_lr=1e-4, max_lr=10.0, refine=refine)
+        assert loss.calls == 1 and torch.equal(getattr(loss, "mean", torch.zeros(())), mean), type(loss).__name__
+
+
 def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
     mlp: nn.Module, loader: DataLoader
 ) -> None:
