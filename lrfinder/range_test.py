@@ -33,11 +33,10 @@ import logging
 import math
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, ParamSpec, TypeVar, cast, get_args
 
 import numpy as np
 import torch
@@ -45,7 +44,6 @@ from torch import nn
 
 from ._atomic import atomic_write_text
 from ._checks import (
-    caller_stacklevel,
     check_flag,
     is_choice,
     is_int,
@@ -58,6 +56,7 @@ from ._checks import (
     text_or_bool_message,
 )
 from ._text import read_text
+from ._warn import once_per_call, warn
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, analyze
 from .batches import (
     CyclingBatches,
@@ -112,6 +111,7 @@ from .settings import (
     traced_in_eval_mode,
     trainable_parameters,
     validate_settings,
+    warn_unused_clip_algorithm,
 )
 from .snapshot import StateSnapshot
 from .stepping import (
@@ -342,7 +342,7 @@ class RangeTestResult:
             "training_suggestion.max_lr (the peak of a one-cycle or cyclic schedule built from it) is clamped to "
             "it. For more margin use a milder rule, or run the range test at the training batch size."
         )
-        warnings.warn(message, stacklevel=3)
+        warn(message, stacklevel=3)
         return replace(self, scaled=replace(sc, warning=message if sc.warning is None else f"{sc.warning} {message}"))
 
     def analyze(self, **kwargs: Any) -> RangeTestResult:
@@ -522,7 +522,7 @@ class RangeTestResult:
             settings = RangeTestSettings(**raw_settings)
             if settings.precision not in RECORDED_PRECISIONS:
                 # A precision a newer Lightning added, recorded by the callback: informational, so read as recorded.
-                warnings.warn(
+                warn(
                     f"The result's settings.precision={settings.precision!r} is not one this lrfinder knows "
                     f"({', '.join(RECORDED_PRECISIONS)}); it is read as recorded.",
                     stacklevel=2,
@@ -1062,7 +1062,31 @@ class _PreparedSweep:
     non_finite: list[tuple[list[tuple[Any, int]], int, float, float]]  # the step whose loss was not finite
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _once_per_refine(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn`` (:func:`range_test`), saying each distinct warning once when called with ``refine``.
+
+    A refine re-runs code that warns: each re-sweep is a range test with the same arguments
+    (the linear-sweep warning came again, in the re-sweep's range), each trial builds its
+    schedule again (its decay warning came once per trial, in the trial's compressed numbers,
+    after the one in the training's). See :func:`lrfinder._warn.once_per_call`.
+    """
+
+    @functools.wraps(fn)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if kwargs.get("refine") in (None, False):
+            return fn(*args, **kwargs)
+        with once_per_call():
+            return fn(*args, **kwargs)
+
+    return call
+
+
 @peer_hints
+@_once_per_refine
 def range_test(
     model: nn.Module,
     train_data: Iterable[Any],
@@ -1305,6 +1329,7 @@ def _checked_setup(
     )
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
+    warn_unused_clip_algorithm(gradient_clip_val, gradient_clip_algorithm)
     if not is_choice(rule, RULES):  # checked before the sweep, not by analyze() once it has run
         raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
     settings = replace(
@@ -1328,11 +1353,10 @@ def _checked_setup(
         if val_data is not None:
             check_not_a_tensor_pair("val_data", val_data)
     elif loss_fn is not None:
-        warnings.warn(
+        warn(
             "range_test got both step_fn and loss_fn: step_fn computes each batch's loss, so loss_fn is not used. "
             "Drop loss_fn, or call it inside step_fn.",
             UserWarning,
-            stacklevel=caller_stacklevel(),
         )
     refine_settings = None
     if refine is not None and refine is not False:
@@ -1362,18 +1386,17 @@ def _checked_setup(
         raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
     elif on_trial is not None:
         # A hook that is never called: the progress it was to show for the trials never came, without a word.
-        warnings.warn(
+        warn(
             "on_trial is called by refine's trial runs only, and refine is not set: it is never called. Pass "
             "refine=lrfinder.Refine(training_steps=N) as well, or drop on_trial.",
             UserWarning,
-            stacklevel=caller_stacklevel(),
         )
     trainable = trainable_parameters(model)
     # Before anything reads the parameters' device or copies them: a meta tensor has no values to use.
     check_materialized(model, lazy=restore)
     frozen = traced_in_eval_mode(model)
     if frozen:
-        warnings.warn(traced_in_eval_message(frozen), stacklevel=caller_stacklevel())
+        warn(traced_in_eval_message(frozen))
     if optimizer is None:
         optimizer = torch.optim.SGD(trainable, lr=min_lr, momentum=0.9)
     elif not isinstance(optimizer, torch.optim.Optimizer):
@@ -1403,10 +1426,9 @@ def _checked_setup(
 
     autocast_dtype = _check_precision(precision, target, grad_scaler)
     if autocast_dtype is None and caller_autocast(target):
-        warnings.warn(
+        warn(
             f"range_test was called inside torch.autocast, which the test switches off: it runs at its own "
             f"precision={precision!r}. To test in mixed precision, pass precision='bf16-mixed' (or '16-mixed').",
-            stacklevel=caller_stacklevel(),
         )
     if precision == "16-mixed" and _needs_closure(optimizer):
         raise ValueError(
@@ -1415,12 +1437,11 @@ def _checked_setup(
         )
     hooked = outside_step_hooks(optimizer) if restore else []
     if hooked:
-        warnings.warn(
+        warn(
             f"The optimizer has step hooks ({', '.join(hooked[:3])}{' ...' if len(hooked) > 3 else ''}): they run at "
             "every step of the range test, and what they change outside the model and the optimizer (an EMA or SWA "
             "copy of the weights, a counter) is not put back. Remove them for the test (handle.remove()), or save "
             "what they update and load it back afterwards.",
-            stacklevel=caller_stacklevel(),
         )
     return _Setup(
         settings=settings,
@@ -1461,11 +1482,10 @@ def _saved_state(
         # The whole object state: state_dict() is empty (and unloadable) before the first step.
         scaler_state = copy.deepcopy(scaler.__dict__) if restore else None
     if restore and isinstance(train_data, Iterator):
-        warnings.warn(
+        warn(
             f"train_data is a one-shot iterator ({type(train_data).__name__}): the batches the range test draws "
             "from it are used up, and restore cannot put them back, so training would start where the test "
             "stopped. Pass a DataLoader or a list of batches to leave the data as it was.",
-            stacklevel=caller_stacklevel(),
         )
     return _Saved(snapshot=snapshot, scaler=scaler, scaler_state=scaler_state)
 
@@ -1766,10 +1786,10 @@ def _refined(
     """
     if result.stop_reason == "interrupted":
         # Ctrl-C stops the whole call: no re-sweeps or trials after it (the state is restored).
-        warnings.warn(
+        warn(
             "The range test was interrupted, so refine did not run: the result has no refinement. Run the test to "
             "the end to refine it.",
-            stacklevel=caller_stacklevel(),
+            every_rank=True,  # a Ctrl-C may reach one process only
         )
         return result
     from .refine import refine_range_test
@@ -1813,7 +1833,7 @@ def _refined(
 
     diverged = all_diverged_message(refined)
     if diverged is not None:
-        warnings.warn(diverged, stacklevel=caller_stacklevel())
+        warn(diverged)
     return refined
 
 

@@ -1505,6 +1505,7 @@ def test_gradient_clip_algorithm_without_a_value_is_said_to_be_ignored(work: Pat
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-algorithm", "value")
     assert result.exit_code == 0
     assert "--gradient-clip-algorithm is ignored" in result.stderr
+    assert "gradient_clip_algorithm='value' is ignored" not in result.stderr  # the engine's own words: not again
     # Said once: fit's training (which warns of it from Python too) is not handed the algorithm without a value.
     fit = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "--epochs", "1", "--output", "f.pt",
                  "--gradient-clip-algorithm", "value")  # fmt: skip

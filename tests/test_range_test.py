@@ -1051,6 +1051,14 @@ def test_a_loss_modules_own_parameters_train_with_the_model_and_are_restored(
         range_test(mlp, loader, optimizer=opt, loss_fn=lambda out, y: loss(out, y), num_steps=10)
 
 
+def test_a_clip_algorithm_without_a_clip_value_is_said_to_clip_nothing(mlp: nn.Module, loader: DataLoader) -> None:
+    """gradient_clip_algorithm="value" without gradient_clip_val swept unclipped in silence (lrfind said so)."""
+    with pytest.warns(UserWarning, match=r"^gradient_clip_algorithm='value' is ignored: it says how gradient_clip_val "
+                      r"clips, and gradient_clip_val is None") as caught:  # fmt: skip
+        range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, gradient_clip_algorithm="value")
+    assert [w.filename for w in caught if "gradient_clip_algorithm" in str(w.message)] == [__file__]
+
+
 class _RunningCE:
     """A loss object (not a module) keeping a running mean and a call count, with state_dict/load_state_dict."""
 

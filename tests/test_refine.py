@@ -990,3 +990,25 @@ def test_get_type_hints_resolves_on_every_function_of_the_module() -> None:
     report = json.loads(run.stdout.splitlines()[-1])
     assert report["failed"] == [] and report["checked"] > 20, report
     assert (report["returns"], report["s"]) == ("RangeTestResult", "Suggestion")
+
+
+def test_a_refine_call_says_each_warning_once() -> None:
+    """Each trial built its schedule again: the decay warning came once in the training's numbers and once per
+    trial in the trial's compressed ones ("step_size=2 over its 40 steps"); so would a re-sweep's range_test."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = range_test(
+            make_mlp(), loader(), loss_fn=F.cross_entropy, num_steps=40,
+            refine=Refine(training_steps=2000, schedule="step", schedule_settings={"step_size": 100, "gamma": 0.1},
+                          candidates=3, extend=0),
+        )  # fmt: skip
+    assert result.refinement is not None and len(result.refinement.trials) == 3
+    decay = [w for w in caught if "Schedule 'step'" in str(w.message)]
+    assert len(decay) == 1 and "step_size=100 over its 2000 steps" in str(decay[0].message), decay
+    assert decay[0].filename == __file__
+    # Without refine every call says its own.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            range_test(make_mlp(), loader(), loss_fn=F.cross_entropy, num_steps=20, mode="linear", min_lr=1e-6)
+    assert sum("A linear sweep" in str(w.message) for w in caught) == 2
