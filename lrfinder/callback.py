@@ -59,6 +59,7 @@ from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import GradientClipAlgorithm, LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
+    MIN_TRIAL_STEPS,
     Refine,
     Refinement,
     Resweep,
@@ -1025,6 +1026,14 @@ class LRFinder(_CallbackBase):
                 raise ValueError(
                     f"{self._who}(refine=...) needs the length of the fit: {_how_to_bound(trainer)}, or pass "
                     "refine=lrfinder.Refine(training_steps=N)."
+                )
+            if int(total) < MIN_TRIAL_STEPS:
+                # Refine's own "Expected training_steps to be an int >= 10" named an argument the user never gave.
+                raise ValueError(
+                    f"{self._who}(refine=...): the fit trains {int(total)} optimizer step(s) "
+                    f"(trainer.estimated_stepping_batches), fewer than the {MIN_TRIAL_STEPS} refine's trials need to "
+                    "judge the training schedule. Train longer (max_steps, max_epochs), or leave refine=False for a "
+                    "fit this short."
                 )
             refine = replace(refine, training_steps=int(total))
         if refine.schedule == "constant":

@@ -198,6 +198,17 @@ def test_refine_that_cannot_run_in_this_fit_fails_before_the_test(tmp_path: Path
     assert model.test_events() == []  # no step of the test ran
 
 
+def test_refine_in_a_fit_shorter_than_its_trials_names_the_fits_length(tmp_path: Path) -> None:
+    """refine=True in an 8-step fit said "Expected training_steps to be an int >= 10, but got training_steps=8",
+    an argument the user never gave."""
+    model = Net(lr=0.01)
+    t = trainer(tmp_path, [LRFinder(**FAST, refine=True)], max_steps=8)
+    match = r"LRFinder\(refine=...\): the fit trains 8 optimizer step\(s\) \(trainer.estimated_stepping_batches\)"
+    with pytest.raises(ValueError, match=match + r".*leave refine=False for a fit this short\.$"):
+        t.fit(model, make_loader())
+    assert model.test_events() == []  # no step of the test ran
+
+
 def test_refine_logs_the_refined_lr_as_the_other_lrs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
     with caplog.at_level("INFO"):
