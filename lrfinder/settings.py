@@ -829,6 +829,43 @@ def check_sparse_gradients(model: nn.Module, optimizer: torch.optim.Optimizer, f
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
+#: The keyword a value passed positionally past ``fn``'s positional parameters most likely meant, by its type.
+_SWEEP_NUMBERS = ("min_lr", "max_lr", "num_steps")
+
+
+def _positional_message(name: str, positional: Sequence[str], extra: Sequence[Any], keywords: Sequence[str]) -> str:
+    """Python's "takes 2 positional arguments but 3 were given", said with the keyword each extra value reads as.
+
+    A call moved from a peer passes settings positionally: Lightning's
+    ``LearningRateFinder(1e-6, 1.0)`` (``min_lr``, ``max_lr``) and ``Tuner.lr_find(model, train)``'s
+    habits, torch-lr-finder's ``LRFinder(model, optimizer, criterion)`` order in
+    ``range_test(model, loader, criterion)``. By its type: an optimizer is ``optimizer``, a module or a
+    function ``loss_fn``, numbers ``min_lr``, ``max_lr``, ``num_steps`` in turn; those ``fn`` takes.
+    """
+    guesses: list[str] = []
+    numbers = [k for k in _SWEEP_NUMBERS if k in keywords]
+    for value in extra:
+        if isinstance(value, torch.optim.Optimizer) and "optimizer" in keywords:
+            key = "optimizer"
+        elif (isinstance(value, nn.Module) or callable(value)) and "loss_fn" in keywords:
+            key = "loss_fn"
+        elif is_real(value) and not isinstance(value, bool) and numbers:
+            key = numbers.pop(0)
+        else:
+            guesses = []
+            break
+        shown = value if key in _SWEEP_NUMBERS else getattr(value, "__name__", None)
+        guesses.append(f"{key}={shown if shown is not None else '<' + type(value).__name__ + '>'}")
+    takes = " and ".join(positional) if positional else "no argument"
+    given = len(positional) + len(extra)
+    message = (
+        f"{name}() takes {takes} positionally, but got {given} positional argument{'s' if given > 1 else ''}: "
+        f"pass {'the others' if positional else 'them'} by name ({', '.join(f'{k}=...' for k in keywords[:3])}, ...)."
+    )
+    if guesses and len(set(g.split("=")[0] for g in guesses)) == len(guesses):
+        message += f" Did you mean {name}({', '.join([*positional, *guesses])})?"
+    return message
+
 
 def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``fn``, answering an unknown keyword with the lrfinder name for it: ``end_lr`` -> ``max_lr``.
@@ -841,12 +878,23 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     on ``LRFinder.__init__`` (named by ``__qualname__``, as Python does). ``functools.wraps``
     keeps ``fn``'s ``inspect.signature`` (through ``__wrapped__``, which LightningCLI reads) and
     its type; the warnings ``fn`` raises find the caller's line past this frame
-    (:func:`~lrfinder._checks.caller_stacklevel`).
+    (:func:`~lrfinder._checks.caller_stacklevel`). More positional arguments than ``fn`` takes
+    are said with the keyword each reads as (:func:`_positional_message`).
     """
-    names = list(inspect.signature(fn).parameters)
+    parameters = inspect.signature(fn).parameters
+    names = list(parameters)
+    kinds = inspect.Parameter
+    positional = [n for n, p in parameters.items() if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+    open_ended = any(p.kind is kinds.VAR_POSITIONAL for p in parameters.values())
+    keywords = [n for n, p in parameters.items() if p.kind is kinds.KEYWORD_ONLY]
+    own = positional[1:] if positional[:1] == ["self"] else positional  # as Python counts them, self aside
 
     @functools.wraps(fn)
     def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not open_ended and len(args) > len(positional):
+            # Python's "takes 2 positional arguments but 3 were given" named neither the keywords nor the fix.
+            name = fn.__qualname__.removesuffix(".__init__")
+            raise TypeError(_positional_message(name, own, args[len(positional) :], keywords))
         unknown = [key for key in kwargs if key not in names]
         if unknown:
             said = ", ".join(map(repr, unknown))

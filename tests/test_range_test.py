@@ -689,6 +689,30 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
     assert range_test.__doc__ == range_test.__wrapped__.__doc__  # type: ignore[attr-defined]
 
 
+def test_settings_passed_positionally_are_answered_with_their_keywords(mlp: nn.Module, loader: DataLoader) -> None:
+    """range_test(model, loader, criterion) (torch-lr-finder's order) and LRFinder(1e-6, 1.0) (Lightning's
+    LearningRateFinder(min_lr, max_lr)) got Python's bare "takes 2 positional arguments but 3 were given"."""
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    with pytest.raises(TypeError) as caught:
+        range_test(mlp, loader, opt, F.cross_entropy)  # type: ignore[misc]
+    assert str(caught.value) == (
+        "range_test() takes model and train_data positionally, but got 4 positional arguments: pass the others by "
+        "name (optimizer=..., loss_fn=..., step_fn=..., ...). Did you mean range_test(model, train_data, "
+        "optimizer=<SGD>, loss_fn=cross_entropy)?"
+    )
+    with pytest.raises(TypeError, match=r"loss_fn=<CrossEntropyLoss>\)\?$"):
+        range_test(mlp, loader, nn.CrossEntropyLoss())  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"pass the others by name \(optimizer=\.\.\., loss_fn=\.\.\., step_fn=\.\.\., "
+                       r"\.\.\.\)\.$"):  # fmt: skip
+        range_test(mlp, loader, loader)  # type: ignore[misc]  # no guess for a loader
+    with pytest.raises(TypeError) as caught:
+        lrfinder.LRFinder(1e-6, 1.0, 50)  # type: ignore[misc]
+    assert str(caught.value) == (
+        "LRFinder() takes no argument positionally, but got 3 positional arguments: pass them by name (min_lr=..., "
+        "max_lr=..., num_steps=..., ...). Did you mean LRFinder(min_lr=1e-06, max_lr=1.0, num_steps=50)?"
+    )
+
+
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
 
