@@ -285,3 +285,24 @@ def test_a_refused_value_from_the_file_is_named_as_the_files(work: Path):
     # Typed on the command line, the option is named as typed.
     typed = run_with(work, "", "--scheduler", "step", "--scheduler-opt", "eta_min=0.001")
     assert typed.exit_code == 2 and "Invalid value for --scheduler-opt: --scheduler step" in typed.output, typed.output
+
+
+def test_a_value_click_refuses_from_the_file_is_named_as_the_files(work: Path):
+    # A config used from another directory: its relative data path was refused as "Invalid value for '--data': file
+    # 'train.npz' does not exist", an option never typed, without a word of the file (paths are read from the
+    # current directory). A number out of range was the same.
+    (work / "conf").mkdir()
+    (work / "conf" / "lrfind.toml").write_text('data = "data/train.npz"\nnum-steps = 5\n')
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "model.pt", "--config", "conf/lrfind.toml"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--data' (set in conf/lrfind.toml): file 'data/train.npz' does not exist" in result.output
+    result = runner.invoke(main, ["run", "model.pt", "--config", "conf/lrfind.toml", "--data", "train.npz"])
+    assert result.exit_code == 2 and "Invalid value for '--num-steps' (set in conf/lrfind.toml)" in result.output
+    # Typed on the command line (in any spelling), the option is named as typed, without the file.
+    for typed in (["--data", "none.npz"], ["--data=none.npz"]):
+        result = runner.invoke(main, ["run", "model.pt", "--config", "conf/lrfind.toml", *typed])
+        assert result.exit_code == 2 and "Invalid value for '--data': file 'none.npz'" in result.output
+    fit = ["fit", "model.pt", "--config", "conf/lrfind.toml", "--data", "train.npz", "-o", "o.pt"]
+    result = runner.invoke(main, fit)
+    assert result.exit_code == 2 and "'--num-steps' (set in conf/lrfind.toml)" in result.output

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,16 @@ import click
 
 from .._text import read_text
 
-__all__ = ["CONFIG_META", "CONFIG_TABLE_META", "ConfigPath", "read_toml", "load_config", "config_option", "option_key"]
+__all__ = [
+    "CONFIG_META",
+    "CONFIG_TABLE_META",
+    "ConfigCommand",
+    "ConfigPath",
+    "read_toml",
+    "load_config",
+    "config_option",
+    "option_key",
+]
 
 #: The key of ``ctx.meta`` that holds the ``--config`` file's path once it is read.
 CONFIG_META = "lrfind.config"
@@ -310,6 +319,49 @@ class ConfigPath(click.Path):
         if text != given and not os.path.exists(text):
             self.fail(f"{given!r} ({text}) does not exist.", param, ctx)
         return super().convert(text, param, ctx)
+
+
+def _typed_on_the_command_line(param: click.Parameter, args: Sequence[str]) -> bool:
+    """Whether one of ``param``'s option names is among the raw ``args`` (``--data x``, ``--data=x``, ``-ox``)."""
+    names = [*param.opts, *param.secondary_opts]
+    for arg in args:
+        if arg == "--":
+            break
+        for name in names:
+            if arg == name or (name.startswith("--") and arg.startswith(name + "=")):
+                return True
+            if not name.startswith("--") and len(name) == 2 and arg.startswith(name):
+                return True
+    return False
+
+
+class ConfigCommand(click.Command):
+    """A command with ``--config``: a value the file set that click refuses is said to come from the file.
+
+    ``data = "train.npz"`` in a config file used from another directory was refused as "Invalid
+    value for '--data': file 'train.npz' does not exist", an option the user never typed, with
+    nothing saying that the value came from the file, and that its paths are read from the
+    current directory. The refusal now names the file: ``Invalid value for '--data' (set in
+    conf/lrfind.toml)``.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as click does; a refused value from the ``--config`` file names the file."""
+        given = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as exc:
+            path = ctx.meta.get(CONFIG_META)
+            param = exc.param
+            if (
+                path
+                and exc.param_hint is None
+                and param is not None
+                and param.name in (ctx.default_map or {})
+                and not _typed_on_the_command_line(param, given)
+            ):
+                exc.param_hint = f"{param.get_error_hint(ctx)} (set in {path})"
+            raise
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:

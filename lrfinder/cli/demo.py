@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..names import DEFAULT_RULE
-from .config import CONFIG_META
+from .config import CONFIG_META, ConfigCommand
 from .errors import clean_errors, debug_flag
 from .options import (
     CONTEXT,
@@ -32,6 +32,7 @@ DEMO_BATCH_SIZE = 64
 
 @click.command(
     "demo",
+    cls=ConfigCommand,
     short_help="Run the built-in example: range test, short training, report.",
     context_settings=CONTEXT,
     epilog="""\b

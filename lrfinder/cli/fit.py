@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .config import ConfigCommand
 from .options import (
     CONTEXT,
     DataSpec,
@@ -30,6 +31,7 @@ __all__ = ["command"]
 
 @click.command(
     "fit",
+    cls=ConfigCommand,
     short_help="Range test on MODEL, then train it with the found LR and save it.",
     context_settings=CONTEXT,
     epilog="""\b

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from .config import ConfigCommand
 from .options import (
     CONTEXT,
     DataSpec,
@@ -29,6 +30,7 @@ __all__ = ["command"]
 
 @click.command(
     "run",
+    cls=ConfigCommand,
     short_help="Run the LR range test on a saved MODEL; print the suggested LR.",
     context_settings=CONTEXT,
     epilog="""\b
