@@ -23,6 +23,7 @@ bounding box), so the same call always gives an image of the same pixel size.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
@@ -1841,9 +1842,34 @@ def report_writer(
         # SVG ids (the clip paths') are hashes salted with a random uuid unless svg.hashsalt is set: two
         # identical runs wrote different .svg files.
         with matplotlib.rc_context({"svg.hashsalt": "lrfinder"}):
-            fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
+            if fmt != "svg":
+                fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
+                return
+            buffer = io.StringIO()
+            fig.savefig(buffer, format=fmt, dpi=fig.dpi, metadata=metadata)
+        with open(file, "w", encoding="utf-8") as handle:
+            handle.write(_stable_svg_ids(buffer.getvalue()))
 
     return write
+
+
+#: An id matplotlib's SVG writer makes by hashing what it names (a clip rectangle, a marker's path).
+_HASHED_SVG_ID = re.compile(r'id="([a-z][0-9a-f]{10})"')
+
+
+def _stable_svg_ids(svg: str) -> str:
+    """Rename the hashed ids of an SVG document to ``<letter><n>``, numbered in order of appearance.
+
+    matplotlib names a clip path by a hash of its rectangle, and the same report may lay out its
+    axes 1e-13 apart from one drawing to the next (text extents are measured as it is drawn), so
+    the same curve got different ids, and two identical runs different files.
+    """
+    names: dict[str, str] = {}
+    for old in _HASHED_SVG_ID.findall(svg):
+        names.setdefault(old, f"{old[0]}{len(names)}")
+    if not names:
+        return svg
+    return re.sub("|".join(map(re.escape, names)), lambda m: names[m.group(0)], svg)
 
 
 def save_report(

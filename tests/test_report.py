@@ -14,7 +14,7 @@ from PIL import Image
 
 from lrfinder.analysis import pick_spread
 from lrfinder.range_test import RangeTestSettings, finish_result, lr_schedule
-from lrfinder.report import COLORS, plot_range_test, save_report
+from lrfinder.report import COLORS, _stable_svg_ids, plot_range_test, save_report
 
 
 def synthetic_curve(seed: int = 0, center: float = -2.0, n: int = 100, nan_at: int | None = None):
@@ -274,11 +274,19 @@ def test_format_follows_extension(tmp_path: Path, suffix: str, magic: bytes):
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_the_same_report_is_the_same_bytes(tmp_path: Path, suffix: str):
-    # The SVG's clip-path ids were salted with a random uuid: two identical runs wrote different files. (A
-    # process's first figure may be laid out 1e-13 apart from its later ones, which the ids hash: one to warm up.)
-    save_report(make_result(), tmp_path / f"warm-up{suffix}")
+    # The SVG's clip-path ids were salted with a random uuid, then hashed the clip rectangles, which the same
+    # report may lay out 1e-13 apart from one drawing to the next: identical runs wrote different files.
     first = save_report(make_result(), tmp_path / f"a{suffix}").read_bytes()
-    assert save_report(make_result(), tmp_path / f"b{suffix}").read_bytes() == first
+    for n in range(6):
+        assert save_report(make_result(), tmp_path / f"b{n}{suffix}").read_bytes() == first
+
+
+def test_svg_ids_are_numbered_in_order_of_appearance():
+    svg = '<clipPath id="p94913b31c6"/><path clip-path="url(#p94913b31c6)"/><use xlink:href="#m0a1b2c3d4e"/>'
+    svg += '<path id="m0a1b2c3d4e"/><text>p94913b31c7</text>'
+    assert _stable_svg_ids(svg) == (
+        '<clipPath id="p0"/><path clip-path="url(#p0)"/><use xlink:href="#m1"/><path id="m1"/><text>p94913b31c7</text>'
+    )
 
 
 def test_bad_arguments():
