@@ -317,12 +317,20 @@ class _MutedLogger:
     ``experiment.log``) in ``training_step`` wrote each of the test's steps, diverged losses included,
     into the fit's logs at step 0. Every method and the ``experiment`` are no-ops, as in Lightning's
     own tuner (its ``DummyLogger``); a plain attribute (``log_dir``, ``save_dir``, ``name``,
-    ``version``) still reads the logger's own, so a path built from it stays a path.
+    ``version``) still reads the logger's own, so a path built from it stays a path. It passes for
+    the logger's class in ``isinstance`` (its ``__class__``, as ``unittest.mock``'s specs do): the
+    Trainer's ``log_dir`` reads a TensorBoardLogger's or CSVLogger's ``log_dir`` only when
+    ``isinstance`` says it is one (its ``save_dir`` otherwise, another folder), and a
+    ``training_step`` that logs by ``isinstance(self.logger, ...)`` takes the same branch.
     """
 
     def __init__(self, logger: Any) -> None:
         self._logger = logger
         self.experiment = _Silent()
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105
+        return type(self._logger)
 
     def _nop(self, *args: Any, **kwargs: Any) -> None:
         return None

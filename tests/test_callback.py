@@ -477,6 +477,33 @@ def test_what_training_step_sends_the_logger_itself_stays_out_of_the_fits_logs(t
     assert model._log_dirs == [str(tmp_path / "logs")] * (finder.result.num_steps + 4)
 
 
+class LogDirNet(Net):
+    """Reads the Trainer's ``log_dir`` and the logger's class in ``training_step``, as code saving a figure does."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self._seen: list[tuple[Any, bool]] = []  # private: the test's restore puts back public attributes
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self._seen.append((self.trainer.log_dir, isinstance(self.logger, CSVLogger)))
+        return super().training_step(batch, batch_idx)
+
+
+def test_the_trainers_log_dir_is_the_loggers_during_the_test(tmp_path: Path) -> None:
+    """The muted logger passes for a CSVLogger: the Trainer's log_dir was its save_dir during the test's steps.
+
+    Lightning reads ``loggers[0].log_dir`` only when ``isinstance`` says it is a TensorBoardLogger or a
+    CSVLogger, so a path built from ``self.trainer.log_dir`` in training_step was another folder (the
+    logger's root, not its version folder) for every step of the test, and an ``isinstance`` branch flipped.
+    """
+    csv_logger = CSVLogger(tmp_path, name="logs")
+    model = LogDirNet()
+    finder = LRFinder(**FAST)
+    trainer(tmp_path, [finder], max_steps=4, logger=csv_logger).fit(model, make_loader())
+    assert finder.result is not None and finder.result.num_steps > 10
+    assert model._seen == [(csv_logger.log_dir, True)] * (finder.result.num_steps + 4)
+
+
 def test_negative_loss(tmp_path: Path) -> None:
     """A loss shifted below zero gives the same curve shape and the same suggestion."""
 
