@@ -245,7 +245,6 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
             f"lrfinder does not know the optimizer {', '.join(map(repr, unknown))}: it is scaled as SGD-like "
             "(linear rule, SGD's noise form). For an adaptive (Adam-like) optimizer pass rule='sqrt', or name it "
             "as in lrfinder.list_optimizers().",
-            stacklevel=3,
         )
     return "adaptive" if all(adaptive) else "sgd"
 
@@ -455,7 +454,6 @@ def scale_lr(
                 f"The measured noise scale is uncertain ({uncertain}); the noise rule's LR is only as good as it. "
                 "Measure over more steps (a longer or lower-starting sweep, or gradient accumulation), or use "
                 "rule='auto' to fall back to the optimizer family's fixed rule.",
-                stacklevel=2,
             )
     if used == "noise" and critical is not None:
         shape = ADAPTIVE_SHAPE if family == "adaptive" else "sgd"
@@ -503,7 +501,7 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
             f"has none), so the scaled LR {lr:.2e} is not capped. Pass divergence_lr, or rerun the range test with "
             "a higher max_lr until the loss diverges."
         )
-        warn(warning, stacklevel=3)
+        warn(warning)
     if divergence_lr is not None and lr > divergence_lr:
         warning = (
             f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch {scaled.from_batch_size} to "
@@ -521,7 +519,7 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
                 "; training is likely to diverge. Use cap=True to clamp it, a milder rule, or run the "
                 "range test at the training batch size."
             )
-        warn(warning, stacklevel=3)
+        warn(warning)
     critical = scaled.critical_batch
     if critical is not None and scaled.to_batch_size > CRITICAL_WARN * critical:
         past = (
@@ -530,7 +528,7 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
             f"{1 + scaled.to_batch_size / critical:.1f}x the samples of a small batch to reach the same loss, "
             "McCandlish et al. 2018). A batch near the critical one uses compute better."
         )
-        warn(past, stacklevel=3)
+        warn(past)
         warning = past if warning is None else f"{warning} {past}"
     logger.debug("scale_lr: %.2e -> %.2e (%s)", scaled.base_lr, lr, scaled.reason)
     # The warm-up follows the LR jump training makes, the capped one when capped.

@@ -789,6 +789,22 @@ def test_json_round_trip_is_exact(tmp_path: Any, loader: DataLoader, mlp: nn.Mod
     assert RangeTestResult.from_json(text).to_dict() == result.to_dict()
 
 
+def test_the_scale_methods_warnings_point_at_the_callers_line(loader: DataLoader, mlp: nn.Module) -> None:
+    """result.scale()'s warnings (past the divergence LR, an unknown optimizer) named range_test.py as their line.
+
+    scaling.py's fixed stacklevels counted from scale_lr, so through RangeTestResult.scale they stopped one
+    frame short of the caller, in lrfinder's own file.
+    """
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
+    assert result.suggestion is not None and result.suggestion.divergence_lr is not None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result.scale(10**7, optimizer="mystery_opt")
+    said = [(w.filename, str(w.message)) for w in caught]
+    assert any("past the divergence" in m for _, m in said) and any("does not know" in m for _, m in said)
+    assert [f for f, _ in said] == [__file__] * len(said)
+
+
 def test_to_json_refuses_an_empty_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """to_json('') said "Cannot write '.': it is a directory", a path the caller never gave."""
     monkeypatch.chdir(tmp_path)
