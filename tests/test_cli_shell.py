@@ -195,3 +195,30 @@ def test_a_usage_error_into_a_closed_stderr_stays_off_stdout(work: Path):
     command = f"{shlex.quote(sys.executable)} -m lrfinder run model.pt --data missing.npz 2>&-"
     proc = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""
+
+
+@pytest.mark.skipif(not Path("/dev/stdout").exists(), reason="needs /dev/stdout")
+def test_json_to_dev_stdout_is_json_to_stdout(work: Path):
+    # Written to as a file, the JSON came after the summary's lines, and a "wrote /dev/stdout" line after it, on one
+    # stream: `| jq` failed. It is `--json -` now, the summary on stderr.
+    command = (
+        f"{shlex.quote(sys.executable)} -m lrfinder run model.pt --data train.npz --num-steps 12 --no-report "
+        "--json /dev/stdout"
+    )
+    proc = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["schema_version"] == 1
+    assert "suggested lr" in proc.stderr and "wrote" not in proc.stderr
+
+
+def test_fit_refuses_to_save_the_model_to_stdout(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # It trained, then wrote the model's bytes into stdout, among the summary's lines.
+    from click.testing import CliRunner
+
+    from lrfinder.cli import main
+
+    monkeypatch.chdir(work)
+    for name in ("/dev/stdout", "/dev/fd/1"):
+        result = CliRunner().invoke(main, ["fit", "model.pt", "--data", "train.npz", "--num-steps", "12", "-o", name])
+        assert result.exit_code == 2 and f"got {name!r}, which is stdout" in result.output, result.output
+        assert "suggested lr" not in result.output

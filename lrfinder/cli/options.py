@@ -462,6 +462,10 @@ _NOT_MODEL_SUFFIXES = {
 _FOREIGN_MODEL_SUFFIXES = {".onnx": "an ONNX model", ".safetensors": "a safetensors file"}
 
 
+#: Names of the process's own stdout: ``--json``/``--csv`` take them as ``-``, ``fit --output`` refuses them.
+STDOUT_NAMES = ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+
+
 def check_model_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Refuse an empty ``--output``, or one whose extension is that of another kind of file (a click callback).
 
@@ -474,11 +478,12 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
     """
     if value == "":
         raise click.BadParameter("got an empty path; expected where to save the trained model, e.g. trained.pt")
-    if value == "-":
-        # '-' is stdout to --json and --csv; here it saved the model as a file named '-'.
+    if value == "-" or value in STDOUT_NAMES:
+        # '-' is stdout to --json and --csv; here it saved the model as a file named '-'. /dev/stdout wrote the
+        # model's bytes among the summary's lines.
         raise click.BadParameter(
-            "got '-', which is stdout for --json and --csv; a trained model is saved to a file: pass its path, "
-            "e.g. trained.pt"
+            f"got {value!r}, which is stdout for --json and --csv; a trained model is saved to a file: pass its "
+            "path, e.g. trained.pt"
         )
     if value is not None:
         value = expand_home(value)
@@ -506,10 +511,17 @@ _NOT_TABLE_SUFFIXES = {
 
 
 def check_text_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Refuse an empty ``--json``/``--csv`` path, or one with the extension of another kind of file (a model's)."""
+    """Refuse an empty ``--json``/``--csv`` path, or one with the extension of another kind of file (a model's).
+
+    ``/dev/stdout`` (or ``/dev/fd/1``) is ``-``: the output goes to stdout and the summary to stderr.
+    Written to as a file, the JSON came after the summary's lines and before a ``wrote /dev/stdout``
+    line, on the one stream, and ``| jq`` failed on it.
+    """
     own = ".json" if param.name == "json_path" else ".csv"
     if value == "":  # was read as "not given": nothing written, not a word said
         raise click.BadParameter(f"got an empty path; expected a file path such as result{own}, or '-' for stdout")
+    if value in STDOUT_NAMES:
+        return "-"
     if value is not None:
         value = expand_home(value)
     suffix = Path(value).suffix.lower() if value not in (None, "-") else ""
