@@ -775,6 +775,20 @@ def test_an_output_where_no_file_can_be_made_is_refused_before_the_test(work: Pa
         assert "suggested lr" not in result.output and "wrote" not in result.output
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no new file can be made")
+def test_the_default_report_in_a_directory_without_new_files_points_to_no_report(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A run from a read-only directory (a container's, CI's) was refused for the report it writes by default,
+    # lrfind-report.png, without a word of how to do without it.
+    model, data = str(work / "model.pt"), str(work / "train.npz")
+    monkeypatch.chdir("/proc")
+    for command in (["run", model, "--data", data, *FAST[:2]], ["demo"]):
+        result = invoke(*command)
+        line = assert_one_line(result, 2, "--report", "cannot write lrfind-report.png", "(or --no-report for none)")
+        assert "suggested lr" not in result.output, line
+
+
 def test_a_path_too_long_for_the_file_system_is_a_usage_error(work: Path):
     # pathlib's is_dir()/is_file() raised "OSError: [Errno 36] File name too long" as a traceback (exit 1),
     # for an output path before the run and for --data/--val-data.

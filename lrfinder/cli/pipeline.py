@@ -143,7 +143,14 @@ def check_options(options: Options) -> None:
     outputs = {
         "--report": options.report, "--json": options.json_path, "--csv": options.csv_path, "--output": options.output
     }  # fmt: skip
-    check_writable(outputs)
+    try:
+        check_writable(outputs)
+    except click.BadParameter as exc:
+        if exc.param_hint == "--report":
+            # The report is written by default (lrfind-report.png, in the current directory): a run from a
+            # read-only directory was refused without a word of how to do without it.
+            exc.message += " (or --no-report for none)"
+        raise
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
     check_distinct_outputs(outputs)
