@@ -8,8 +8,10 @@ DDP communication-hook state, an FSDP model's sharding, the data's samplers and 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
+import enum
 import logging
 import random
 import threading
@@ -212,7 +214,7 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
         if all(value is not o for o in nested):
             nested.append(value)
         return ("keep", value)
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, (dict, list, tuple, collections.deque)):
         if id(value) in seen:
             return ("keep", value)
         seen.add(id(value))
@@ -220,15 +222,57 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
             fields = {k: _capture(v, f"{path}[{k!r}]", seen, nested, unknown) for k, v in value.items()}
             return ("dict", value, fields, any(_held_tensors(v) for v in fields.values()))
         items = [_capture(v, f"{path}[{i}]", seen, nested, unknown) for i, v in enumerate(value)]
-        return ("list" if isinstance(value, list) else "tuple", value, items, any(_held_tensors(v) for v in items))
+        kind = "list" if isinstance(value, list) else "deque" if isinstance(value, collections.deque) else "tuple"
+        return (kind, value, items, any(_held_tensors(v) for v in items))
     if not callable(value) and not isinstance(value, _KEPT_AS_IS) and _holds_tensors(value):
         unknown.append(f"{path} (a {type(value).__name__})")
     return ("keep", value)
 
 
+#: The :func:`_capture` kinds that hold their items' captures (``held[2]``) and whether any holds state (``held[3]``).
+_CONTAINERS = ("dict", "list", "tuple", "deque", "object")
+
+
+def _capture_attribute(value: Any, name: str, seen: set[int]) -> tuple[Any, ...]:
+    """A module attribute's capture: :func:`_capture`'s, and the fields of a plain Python object.
+
+    A helper object ``training_step`` updates (an ``AverageMeter``'s ``sum``, ``count`` and ``avg``
+    kept as ``self.meter``) is state the fit reads as a list is: its fields are captured by
+    :func:`_capture`'s rules and put back (fields set during the test removed), when each is a
+    number, a string, ``None``, a tensor, an array, or a list, tuple, dict or deque of those
+    (:func:`_plain_object`). An object holding anything else (a logger, a dataset's transform) is
+    left as it is, as before.
+    """
+    held = _held_large(value) or _capture(value, name, seen, [], [])
+    if held[0] != "keep" or id(value) in seen or not _plain_object(value):
+        return held
+    seen.add(id(value))
+    fields = {k: _capture(v, f"{name}.{k}", seen, [], []) for k, v in vars(value).items()}
+    return ("object", value, fields, any(_held_tensors(v) for v in fields.values()))
+
+
+def _plain_value(value: Any) -> bool:
+    """A number, string, ``None``, tensor or array, or a list, tuple, dict or deque of those (at any depth)."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, torch.Tensor, np.ndarray)):
+        return True
+    if isinstance(value, dict):
+        return all(_plain_value(v) for v in value.values())
+    return isinstance(value, (list, tuple, collections.deque)) and all(_plain_value(v) for v in value)
+
+
+def _plain_object(value: Any) -> bool:
+    """Whether ``value`` is an instance of a plain Python class whose fields are all :func:`_plain_value`."""
+    fields = getattr(value, "__dict__", None)
+    if not isinstance(fields, dict) or not fields or callable(value):
+        return False
+    if isinstance(value, (nn.Module, torch.optim.Optimizer, enum.Enum, type, types.ModuleType)):
+        return False
+    return all(_plain_value(v) for v in fields.values())
+
+
 def _held_tensors(held: tuple[Any, ...]) -> bool:
     """Whether a :func:`_capture` result holds tensor or array copies (or RNG states): state to put back."""
-    return held[0] in ("tensor", "array", "rng") or (held[0] in ("dict", "list", "tuple") and held[3])
+    return held[0] in ("tensor", "array", "rng") or (held[0] in _CONTAINERS and held[3])
 
 
 def _has_tensors(value: object) -> bool:
@@ -237,7 +281,7 @@ def _has_tensors(value: object) -> bool:
         return True
     if isinstance(value, dict):
         return any(_has_tensors(v) for v in value.values())
-    return isinstance(value, (list, tuple)) and any(_has_tensors(v) for v in value)
+    return isinstance(value, (list, tuple, collections.deque)) and any(_has_tensors(v) for v in value)
 
 
 def _put_back(held: tuple[Any, ...], logs: bool = True) -> Any:
@@ -249,7 +293,7 @@ def _put_back(held: tuple[Any, ...], logs: bool = True) -> Any:
     ``on_train_epoch_end`` averages is state the fit reads, not a log.
     """
     kind, obj = held[0], held[1]
-    if logs and kind in ("dict", "list") and not held[3] and not _has_tensors(obj):
+    if logs and kind in ("dict", "list", "deque") and not held[3] and not _has_tensors(obj):
         return obj  # plain values only, before and after: a log, left as the test leaves it
     if kind == "rng":
         _set_rng_state(obj, held[2])
@@ -277,6 +321,18 @@ def _put_back(held: tuple[Any, ...], logs: bool = True) -> Any:
         return obj
     if kind == "list":
         obj[:] = [_put_back(v, logs) for v in held[2]]
+        return obj
+    if kind == "deque":
+        items = [_put_back(v, logs) for v in held[2]]
+        obj.clear()
+        obj.extend(items)
+        return obj
+    if kind == "object":  # a plain helper object's fields (_capture_attribute): set as they were
+        fields = vars(obj)
+        for name in [name for name in fields if name not in held[2]]:
+            del fields[name]
+        for name, field in held[2].items():
+            fields[name] = _put_back(field, logs)
         return obj
     if kind == "tuple":
         items = [_put_back(v, logs) for v in held[2]]
@@ -322,9 +378,9 @@ def _held_bytes(held: tuple[Any, ...]) -> int:
     """Bytes of the tensor and array copies in a :func:`_capture` result."""
     if held[0] in ("tensor", "array"):
         return int(held[2].nbytes) if held[0] == "array" else held[2].numel() * held[2].element_size()
-    if held[0] == "dict":
+    if held[0] in ("dict", "object"):
         return sum(_held_bytes(v) for v in held[2].values())
-    if held[0] in ("list", "tuple"):
+    if held[0] in ("list", "tuple", "deque"):
         return sum(_held_bytes(v) for v in held[2])
     return 0
 
@@ -523,8 +579,9 @@ class StateSnapshot:
     may change (a Python step counter, a tensor kept as an attribute, not a buffer; one over
     :data:`ATTRIBUTE_COPY_LIMIT` is not copied, only put back if rebound and named in a warning if
     changed in place), by the same
-    rules, lists and dicts of plain values too (a list of ``loss.item()`` floats averaged at the
-    epoch's end), without the warning and without removing attributes set during the test (names with a
+    rules, lists, dicts and deques of plain values too (a list of ``loss.item()`` floats averaged at the
+    epoch's end), and the fields of a plain helper object (an ``AverageMeter``, :func:`_capture_attribute`),
+    without the warning and without removing attributes set during the test (names with a
     leading underscore are left to the wrappers that keep their bookkeeping there), and the
     parameters, buffers and modes of modules held there outside the model's tree (an EMA copy kept
     out of ``parameters()``, :func:`_outside_modules`; one over :data:`ATTRIBUTE_COPY_LIMIT` is not
@@ -627,7 +684,7 @@ class StateSnapshot:
                     if not isinstance(getattr(module, "_parameters", None), dict):
                         continue  # a TorchScript module: its attributes live in C++, a forward cannot set them
                     held_attrs = {
-                        k: _held_large(v) or _capture(v, k, seen_attrs, [], [])
+                        k: _capture_attribute(v, k, seen_attrs)
                         for k, v in vars(module).items()
                         # Private names are the bookkeeping of wrappers (DDP's _lazy_init_ran, compile's): theirs.
                         if k not in _MODULE_INTERNALS and not k.startswith("_")

@@ -8,6 +8,7 @@ import inspect
 import math
 import sys
 import warnings
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +417,67 @@ def test_the_modules_lists_of_plain_values_are_as_before_the_test(tmp_path: Path
     assert model.epoch_averages == by_hand.epoch_averages and [n for n, _ in model.epoch_averages] == [4, 4]
     assert model.history == by_hand.history and len(model.history["loss"]) == 8
     assert model.grad_norms == by_hand.grad_norms and len(model.grad_norms) == 8
+
+
+class AverageMeter:
+    """The classic running-average helper of PyTorch's examples: plain Python floats."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.sum, self.count, self.avg = 0.0, 0, 0.0
+
+    def update(self, value: float, n: int = 1) -> None:
+        self.sum += value * n
+        self.count += n
+        self.avg = self.sum / self.count
+
+
+class MeterNet(Net):
+    """Averages its loss in an ``AverageMeter`` over the epoch and smooths it over a ``deque`` of the last 3."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self.meter = AverageMeter()
+        self.window: deque[float] = deque(maxlen=3)
+        self._smoothed: list[tuple[str, float]] = []  # private: the test's restore puts back public attributes
+        self._epoch_avgs: list[tuple[int, float]] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.meter.update(loss.item(), n=batch[0].shape[0])
+        self.window.append(loss.item())
+        self._smoothed.append((self.phase, sum(self.window) / len(self.window)))
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self._epoch_avgs.append((self.meter.count, self.meter.avg))
+        self.meter.reset()
+
+
+def test_a_helper_objects_fields_and_a_deque_are_as_before_the_test(tmp_path: Path) -> None:
+    """An AverageMeter's sum and count, and a deque of the last losses, kept the test's losses.
+
+    Epoch 0's average took in the sweep's ~40 losses (diverged ones included) and the first smoothed
+    losses of training averaged the sweep's last ones: neither a list nor a dict, they were left as the
+    test left them.
+    """
+
+    def run(root: Path, lr: float, finder: LRFinder | None) -> MeterNet:
+        pl.seed_everything(7, verbose=False)
+        model = MeterNet(lr=lr)
+        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
+        t.fit(model, make_loader())
+        return model
+
+    finder = LRFinder(**FAST)
+    model = run(tmp_path / "a", 0.01, finder)
+    assert finder.result is not None and finder.result.num_steps > 10 and finder.applied_lr is not None
+    by_hand = run(tmp_path / "b", finder.applied_lr, None)
+    assert model._epoch_avgs == by_hand._epoch_avgs and [n for n, _ in model._epoch_avgs] == [128, 128]
+    smoothed = [value for phase, value in model._smoothed if phase == "train"]
+    assert smoothed == [value for _, value in by_hand._smoothed] and len(smoothed) == 8
 
 
 class _Writer:

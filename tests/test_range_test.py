@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import inspect
@@ -2492,6 +2493,40 @@ def test_a_models_lists_of_plain_values_are_restored(dataset: TensorDataset) -> 
     means, tally, before = model.means, model.tally, (list(model.means), {"max": list(model.tally["max"])})
     range_test(model, batches, loss_fn=F.cross_entropy, num_steps=10)
     assert model.means is means and model.tally is tally and (model.means, model.tally) == before
+
+
+class _Meter:
+    """A plain helper object: a running sum and count of floats."""
+
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
+
+class _Metered(_Tallied):
+    """``_Tallied`` with its means in a helper object and a deque of the last three as well."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meter = _Meter()
+        self.last = collections.deque([0.0], maxlen=3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        self.meter.total += self.means[-1]
+        self.meter.count += 1
+        self.meter.seen = True  # a field set in the forward: removed again
+        self.last.append(self.means[-1])
+        return out
+
+
+def test_a_models_helper_object_and_deque_are_restored(dataset: TensorDataset) -> None:
+    """A plain object's fields and a deque a forward updates were left as the sweep made them."""
+    model = _Metered()
+    batches = list(DataLoader(dataset, batch_size=32))
+    meter, last = model.meter, model.last
+    range_test(model, batches, loss_fn=F.cross_entropy, num_steps=10)
+    assert model.meter is meter and vars(meter) == {"total": 0.0, "count": 0}
+    assert model.last is last and list(last) == [0.0] and last.maxlen == 3
 
 
 class _Observed(nn.Module):
