@@ -833,7 +833,9 @@ _R = TypeVar("_R")
 _SWEEP_NUMBERS = ("min_lr", "max_lr", "num_steps")
 
 
-def _positional_message(name: str, positional: Sequence[str], extra: Sequence[Any], keywords: Sequence[str]) -> str:
+def _positional_message(
+    name: str, positional: Sequence[str], extra: Sequence[Any], keywords: Sequence[str], *, guess: bool = True
+) -> str:
     """Python's "takes 2 positional arguments but 3 were given", said with the keyword each extra value reads as.
 
     A call moved from a peer passes settings positionally: Lightning's
@@ -841,10 +843,11 @@ def _positional_message(name: str, positional: Sequence[str], extra: Sequence[An
     habits, torch-lr-finder's ``LRFinder(model, optimizer, criterion)`` order in
     ``range_test(model, loader, criterion)``. By its type: an optimizer is ``optimizer``, a module or a
     function ``loss_fn``, numbers ``min_lr``, ``max_lr``, ``num_steps`` in turn; those ``fn`` takes.
+    Without ``guess``, only the keywords are named (``train``'s optimizer is a function too).
     """
     guesses: list[str] = []
     numbers = [k for k in _SWEEP_NUMBERS if k in keywords]
-    for value in extra:
+    for value in extra if guess else ():
         if isinstance(value, torch.optim.Optimizer) and "optimizer" in keywords:
             key = "optimizer"
         elif (isinstance(value, nn.Module) or callable(value)) and "loss_fn" in keywords:
@@ -865,6 +868,29 @@ def _positional_message(name: str, positional: Sequence[str], extra: Sequence[An
     if guesses and len(set(g.split("=")[0] for g in guesses)) == len(guesses):
         message += f" Did you mean {name}({', '.join([*positional, *guesses])})?"
     return message
+
+
+def positional_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn``, answering more positional arguments than it takes with its keywords (see :func:`peer_hints`).
+
+    Python's "train() takes 2 positional arguments but 3 were given" named neither the keywords
+    nor the fix. The signature, the docstring and the type are ``fn``'s (``functools.wraps``).
+    """
+    parameters = inspect.signature(fn).parameters
+    kinds = inspect.Parameter
+    positional = [n for n, p in parameters.items() if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+    keywords = [n for n, p in parameters.items() if p.kind is kinds.KEYWORD_ONLY]
+    if any(p.kind is kinds.VAR_POSITIONAL for p in parameters.values()):
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if len(args) > len(positional):
+            extra = args[len(positional) :]
+            raise TypeError(_positional_message(fn.__qualname__, positional, extra, keywords, guess=False))
+        return fn(*args, **kwargs)
+
+    return call
 
 
 def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:

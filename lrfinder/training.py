@@ -76,6 +76,7 @@ from .settings import (
     check_precision_name,
     check_sparse_gradients,
     empty_data_message,
+    positional_hints,
     trainable_parameters,
     warn_unused_clip_algorithm,
 )
@@ -738,6 +739,7 @@ def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bo
         )
 
 
+@positional_hints
 def train(
     model: nn.Module,
     train_data: Iterable[Any],
@@ -978,7 +980,6 @@ def train(
             f"over a batch of {length} batches, not {most}. Use accumulate_grad_batches <= {length}: no step can take "
             "more than an epoch's data (larger batches make fewer of them per epoch).",
             UserWarning,
-            stacklevel=2,
         )
     configure = _configure(
         optimizer,
@@ -1000,7 +1001,6 @@ def train(
                 f"val_data is ignored: {type(model).__name__} has no validation_step, so no validation runs and no "
                 "val metric is logged. Define a validation_step that logs its metrics, or drop val_data.",
                 UserWarning,
-                stacklevel=2,
             )
         # Shadow the class's configure_optimizers on this instance only (removed in ``finally``).
         vars(module)["configure_optimizers"] = types.MethodType(lambda self: configure(), module)

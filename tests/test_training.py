@@ -295,6 +295,23 @@ def test_a_one_shot_val_data_over_several_epochs_is_refused():
     assert [e.epoch for e in result.epochs] == [1, 2]
 
 
+def test_settings_passed_positionally_are_answered_with_the_keywords():
+    """train(model, loader, optimizer_fn) got Python's bare "train() takes 2 positional arguments but 3 were given"."""
+    with pytest.raises(TypeError) as caught:
+        train(make_mlp(), loader(), sgd(0.01))  # type: ignore[misc]
+    assert str(caught.value) == (
+        "train() takes model and train_data positionally, but got 3 positional arguments: pass the others by name "
+        "(optimizer=..., loss_fn=..., val_data=..., ...)."
+    )
+
+
+def test_trains_warnings_point_at_the_callers_line():
+    """Past the wrapper that answers positional arguments: at the train(...) line, not inside lrfinder."""
+    with pytest.warns(UserWarning, match="accumulate_grad_batches=8 is more than the 1 batches") as caught:
+        train(make_mlp(), loader(n=32), optimizer=sgd(0.01), loss_fn=F.cross_entropy, accumulate_grad_batches=8)
+    assert {w.filename for w in caught if "accumulate_grad_batches" in str(w.message)} == {__file__}
+
+
 def test_a_clip_algorithm_without_a_clip_value_is_said_to_clip_nothing():
     """gradient_clip_algorithm="value" without gradient_clip_val trained unclipped in silence (lrfind said so)."""
     said = r"^gradient_clip_algorithm='value' is ignored: it says how gradient_clip_val clips, and gradient_clip_val "
