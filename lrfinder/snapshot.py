@@ -179,7 +179,9 @@ def _storage_freed(tensor: torch.Tensor) -> bool:
         return False
 
 
-def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: list[str]) -> tuple[Any, ...]:
+def _capture(
+    value: Any, path: str, seen: set[int], nested: list[Any], unknown: list[str], objects: bool = False
+) -> tuple[Any, ...]:
     """A copy of an attribute's value that :func:`_put_back` restores into the same objects.
 
     Tensors and numpy arrays are copied (and later written back in place, so whatever else holds
@@ -219,11 +221,16 @@ def _capture(value: Any, path: str, seen: set[int], nested: list[Any], unknown: 
             return ("keep", value)
         seen.add(id(value))
         if isinstance(value, dict):
-            fields = {k: _capture(v, f"{path}[{k!r}]", seen, nested, unknown) for k, v in value.items()}
+            fields = {k: _capture(v, f"{path}[{k!r}]", seen, nested, unknown, objects) for k, v in value.items()}
             return ("dict", value, fields, any(_held_tensors(v) for v in fields.values()))
-        items = [_capture(v, f"{path}[{i}]", seen, nested, unknown) for i, v in enumerate(value)]
+        items = [_capture(v, f"{path}[{i}]", seen, nested, unknown, objects) for i, v in enumerate(value)]
         kind = "list" if isinstance(value, list) else "deque" if isinstance(value, collections.deque) else "tuple"
         return (kind, value, items, any(_held_tensors(v) for v in items))
+    if objects and id(value) not in seen and _plain_object(value):
+        # A module's helper object (an AverageMeter, also in a dict of them): its fields, see _capture_attribute.
+        seen.add(id(value))
+        fields = {k: _capture(v, f"{path}.{k}", seen, nested, unknown, objects) for k, v in vars(value).items()}
+        return ("object", value, fields, any(_held_tensors(v) for v in fields.values()))
     if not callable(value) and not isinstance(value, _KEPT_AS_IS) and _holds_tensors(value):
         unknown.append(f"{path} (a {type(value).__name__})")
     return ("keep", value)
@@ -240,15 +247,10 @@ def _capture_attribute(value: Any, name: str, seen: set[int]) -> tuple[Any, ...]
     kept as ``self.meter``) is state the fit reads as a list is: its fields are captured by
     :func:`_capture`'s rules and put back (fields set during the test removed), when each is a
     number, a string, ``None``, a tensor, an array, or a list, tuple, dict or deque of those
-    (:func:`_plain_object`). An object holding anything else (a logger, a dataset's transform) is
-    left as it is, as before.
+    (:func:`_plain_object`), also inside a list or dict (``self.meters = {"loss": AverageMeter()}``).
+    An object holding anything else (a logger, a dataset's transform) is left as it is, as before.
     """
-    held = _held_large(value) or _capture(value, name, seen, [], [])
-    if held[0] != "keep" or id(value) in seen or not _plain_object(value):
-        return held
-    seen.add(id(value))
-    fields = {k: _capture(v, f"{name}.{k}", seen, [], []) for k, v in vars(value).items()}
-    return ("object", value, fields, any(_held_tensors(v) for v in fields.values()))
+    return _held_large(value) or _capture(value, name, seen, [], [], objects=True)
 
 
 def _plain_value(value: Any) -> bool:

@@ -2508,6 +2508,7 @@ class _Metered(_Tallied):
     def __init__(self) -> None:
         super().__init__()
         self.meter = _Meter()
+        self.meters = {"mean": _Meter()}  # in a dict, as classic training scripts keep one per metric
         self.last = collections.deque([0.0], maxlen=3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -2515,6 +2516,7 @@ class _Metered(_Tallied):
         self.meter.total += self.means[-1]
         self.meter.count += 1
         self.meter.seen = True  # a field set in the forward: removed again
+        self.meters["mean"].total += self.means[-1]
         self.last.append(self.means[-1])
         return out
 
@@ -2523,9 +2525,10 @@ def test_a_models_helper_object_and_deque_are_restored(dataset: TensorDataset) -
     """A plain object's fields and a deque a forward updates were left as the sweep made them."""
     model = _Metered()
     batches = list(DataLoader(dataset, batch_size=32))
-    meter, last = model.meter, model.last
+    meter, last, in_dict = model.meter, model.last, model.meters["mean"]
     range_test(model, batches, loss_fn=F.cross_entropy, num_steps=10)
     assert model.meter is meter and vars(meter) == {"total": 0.0, "count": 0}
+    assert model.meters["mean"] is in_dict and vars(in_dict) == {"total": 0.0, "count": 0}
     assert model.last is last and list(last) == [0.0] and last.maxlen == 3
 
 
