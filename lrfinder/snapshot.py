@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
+from torch.utils.data import Dataset
 
 from ._checks import check_module_initialised, is_not_a_sequence, single_number_note
 from ._warn import warn
@@ -262,14 +263,34 @@ def _plain_value(value: Any) -> bool:
     return isinstance(value, (list, tuple, collections.deque)) and all(_plain_value(v) for v in value)
 
 
+def _plain_bytes(value: Any) -> int:
+    """The bytes of the tensors and arrays in a :func:`_plain_value` (at any depth)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        return sum(_plain_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple, collections.deque)):
+        return sum(_plain_bytes(v) for v in value)
+    return 0
+
+
 def _plain_object(value: Any) -> bool:
-    """Whether ``value`` is an instance of a plain Python class whose fields are all :func:`_plain_value`."""
+    """Whether ``value`` is an instance of a plain Python class whose fields are all :func:`_plain_value`.
+
+    Not a dataset (a ``TensorDataset`` kept as ``self.train_set``: data a step does not change,
+    which the snapshot would copy whole, on its device), nor an object whose tensors and arrays
+    add up to more than :data:`ATTRIBUTE_COPY_LIMIT`, the bound a tensor attribute is copied up to.
+    """
     fields = getattr(value, "__dict__", None)
     if not isinstance(fields, dict) or not fields or callable(value):
         return False
-    if isinstance(value, (nn.Module, torch.optim.Optimizer, enum.Enum, type, types.ModuleType)):
+    if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
         return False
-    return all(_plain_value(v) for v in fields.values())
+    if not all(_plain_value(v) for v in fields.values()):
+        return False
+    return sum(_plain_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
 
 
 def _held_tensors(held: tuple[Any, ...]) -> bool:

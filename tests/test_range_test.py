@@ -2532,6 +2532,27 @@ def test_a_models_helper_object_and_deque_are_restored(dataset: TensorDataset) -
     assert model.last is last and list(last) == [0.0] and last.maxlen == 3
 
 
+def test_a_dataset_or_a_large_helper_object_on_the_model_is_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TensorDataset kept as ``self.train_set`` (a LightningModule's setup()) passed for a helper object.
+
+    The snapshot copied its tensors whole, whatever their size and on their device (the data doubled in
+    memory for the test); a helper object over ATTRIBUTE_COPY_LIMIT is left as it is, as a tensor attribute is.
+    """
+    from lrfinder.snapshot import StateSnapshot
+
+    monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", 4096)
+    model = nn.Linear(4, 2)
+    model.train_set = TensorDataset(torch.randn(64, 4), torch.randint(0, 2, (64,)))  # type: ignore[assignment]
+    model.big = _Meter()  # type: ignore[assignment]
+    model.big.values = torch.zeros(2048)  # 8 KiB, over the limit
+    model.meter = _Meter()  # type: ignore[assignment]
+    snap = StateSnapshot(model, [torch.optim.SGD(model.parameters(), lr=0.1)], [], module_attributes=True)
+    assert snap.nbytes() < 1024  # the parameters, not the 1.3 KiB of data nor the 8 KiB object
+    model.meter.total = 5.0
+    snap.restore()
+    assert model.meter.total == 0.0  # a small helper object is still put back
+
+
 class _Observed(nn.Module):
     """An MLP whose input range is observed into buffers that start empty, (0,), and are resized in place at the
     first forward, as torch.ao.quantization's MinMaxObserver (min_val/max_val) and FakeQuantize (scale) keep it."""
