@@ -453,6 +453,9 @@ class LRFinder(_CallbackBase):
         self._replaced: tuple[list[Optimizer], list[Any]] | None = None
         # The scheduler= built under manual optimization, and its step count then: Lightning does not step it.
         self._unstepped: tuple[Any, int] | None = None
+        # The param groups' LRs as the found LR was applied by rescaling (no attribute) under the module's own
+        # optimizer_step, until the first training step shows whether optimizer_step set them to others.
+        self._rescaled_lrs: list[list[Any]] | None = None
         # The value put in the module's LR attribute (the applied LR, or what configure_optimizers scales to it).
         self._attr_value: float | None = None
         # The attribute that carries the LR (None: none does, the optimizers' LRs were rescaled), and whether the
@@ -570,6 +573,7 @@ class LRFinder(_CallbackBase):
         self._batch_size = None
         self._replaced = None
         self._unstepped = None
+        self._rescaled_lrs = None
         # Everything that can be checked before the test is checked before it.
         attr = None if self._find_only else self._find_attr(pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
@@ -635,6 +639,12 @@ class LRFinder(_CallbackBase):
             self._batch_size = train_batch
             self._log_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
+        if self.optimizer is None and self._attr_used is None and not trainer.lr_scheduler_configs:
+            utilities = _lightning.package_of(trainer).utilities
+            if utilities.model_helpers.is_overridden("optimizer_step", pl_module):
+                # No attribute carries the LR, so an optimizer_step that sets it reads it from elsewhere: checked
+                # at the first training step (on_before_optimizer_step), where nothing else should have moved it.
+                self._rescaled_lrs = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers]
         self._publish_applied(trainer, self.applied_lr)
         for note in _floors_above_lr(trainer.lr_scheduler_configs):
             # A floor the module's code sets absolutely (eta_min=1e-3 next to lr=self.lr): the schedule is what
@@ -651,6 +661,34 @@ class LRFinder(_CallbackBase):
             # configure_optimizers scales the attribute for the reference group (a head at self.lr * 10).
             peak += f"; {attr}={value:.2e}, which configure_optimizers turns into it"
         _lightning.info(trainer, f"{self._who}: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
+
+    @override
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        """At the first training step: say so when the module's ``optimizer_step`` set other LRs than those applied.
+
+        Without an attribute the found LR is applied by rescaling the optimizers' param groups. A
+        module whose ``optimizer_step`` sets the LR itself (Lightning's warm-up recipe, written with a
+        hard-coded LR: ``pg["lr"] = scale * 1e-3``) then overwrote it at every step, and training ran
+        at its own LR while the callback reported the found one. Checked once (there is no schedule:
+        nothing else moves the LR before the first step).
+        """
+        if self._rescaled_lrs is None:
+            return
+        applied, self._rescaled_lrs = self._rescaled_lrs, None
+        now = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers]
+        if now == applied:
+            return
+        pairs = [(a, n) for groups_a, groups_n in zip(applied, now) for a, n in zip(groups_a, groups_n) if a != n]
+        was, set_to = pairs[0] if pairs else (self.applied_lr or math.nan, math.nan)
+        _lightning.warn(
+            trainer,
+            f"{self._who}: no attribute holds {type(pl_module).__name__}'s LR, so the found LR was applied to the "
+            f"optimizer's param groups ({was:.2e}), and its optimizer_step set them to others before the first "
+            f"training step ({set_to:.2e}). If optimizer_step takes the LR from a value of its own (a warm-up to a "
+            "hard-coded LR), training runs at that value, not the found one: keep the LR in an attribute that "
+            "configure_optimizers and optimizer_step both read (self.lr or self.hparams.lr, or name it with "
+            "attr_name=), which LRFinder sets.",
+        )
 
     @override
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -1441,6 +1441,39 @@ def test_onecycle_rebuilt_from_attribute(tmp_path: Path) -> None:
     assert float(t.callback_metrics["lr_finder/lr"]) == pytest.approx(result.lr)
 
 
+class WarmingUpNet(Net):
+    """Lightning's warm-up recipe in ``optimizer_step``: the LR rises over 4 steps to ``warm_to`` (or ``self.lr``)."""
+
+    def __init__(self, warm_to: float | None) -> None:
+        super().__init__(lr=None if warm_to is not None else 0.01, hard_lr=warm_to, bn=False)
+        self.warm_to = warm_to
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        target = self.warm_to if self.warm_to is not None else self.lr
+        for group in optimizer.param_groups:
+            group["lr"] = min(1.0, (self.trainer.global_step + 1) / 4) * target
+        optimizer.step(closure=optimizer_closure)
+
+
+@pytest.mark.parametrize("hard_coded", [True, False], ids=["hard-coded", "attribute"])
+def test_an_optimizer_step_setting_the_lr_from_its_own_value_is_said(tmp_path: Path, hard_coded: bool) -> None:
+    """Without an attribute the found LR went into the param groups, and optimizer_step overwrote it at every step:
+    training ran at the module's hard-coded LR (0.0025 .. 0.01) while the callback said it trained at the found one."""
+    model = WarmingUpNet(warm_to=0.01 if hard_coded else None)
+    finder = LRFinder(**FAST)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder], max_steps=3).fit(model, make_loader())
+    assert finder.applied_lr is not None and finder.applied_lr != 0.01
+    trained = [e[1][0] for e in model.train_events()]
+    said = [str(w.message) for w in caught if "optimizer_step set them to others" in str(w.message)]
+    if hard_coded:
+        assert trained == pytest.approx([0.0025, 0.005, 0.0075])
+        assert len(said) == 1 and "WarmingUpNet's LR" in said[0] and "(2.50e-03)" in said[0]
+    else:
+        assert trained == pytest.approx([finder.applied_lr * k / 4 for k in (1, 2, 3)]) and said == []
+
+
 def test_cyclic_hard_coded_is_rescaled(tmp_path: Path) -> None:
     finder = LRFinder(**FAST)
     model = Net(lr=None, hard_lr=0.05, schedule="cyclic")
