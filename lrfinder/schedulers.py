@@ -449,7 +449,6 @@ def _decay_gamma(name: str, value: Any, per: str) -> float:
             f"Schedule {name!r} with gamma={gamma:g} > 1 multiplies the LR by {gamma:g} {per}: the LR grows "
             "instead of decaying. A decay needs 0 < gamma < 1 (e.g. 0.1).",
             UserWarning,
-            stacklevel=4,
         )
     return gamma
 
@@ -469,7 +468,6 @@ def _warn_floor_above(name: str, eta_min: float, optimizer: Optimizer, *, zero_s
             "eta_min is an absolute LR, the same for every group: set it below the LR (e.g. a hundredth of it), "
             "or 0.",
             UserWarning,
-            stacklevel=4,
         )
 
 
@@ -593,7 +591,6 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
             f"onecycle over {steps} step(s) (total_steps - warmup_steps) has no room to rise with "
             f"pct_start={pct_start:g} (pct_start * steps = {pct_start * steps:g} <= 1): it starts at its peak and "
             "anneals (a single step runs at the final LR). Raise total_steps or pct_start for a rise.",
-            stacklevel=3,
         )
         pct_start = 0.999 / steps
     return OneCycleLR(

@@ -325,6 +325,18 @@ def test_a_clip_algorithm_without_a_clip_value_is_said_to_clip_nothing():
               gradient_clip_algorithm="value")  # fmt: skip
 
 
+def test_a_schedules_warning_points_at_the_train_call():
+    """The schedule train builds (in configure_optimizers, run by Lightning) warned at lrfinder/training.py.
+
+    The schedulers' fixed stacklevels counted from create_scheduler called by the user; through train they
+    stopped in lrfinder's own configure_optimizers.
+    """
+    with pytest.warns(UserWarning, match="gamma=1000 > 1 multiplies the LR") as caught:
+        train(make_mlp(), loader(), optimizer=sgd(0.01), loss_fn=F.cross_entropy, scheduler="step",
+              scheduler_settings={"step_size": 2, "gamma": 1000})  # fmt: skip
+    assert [w.filename for w in caught if "gamma=1000" in str(w.message)] == [__file__]
+
+
 class NaNAfter(nn.Module):
     """A model whose weights turn NaN in its second epoch while its loss stays finite."""
 
