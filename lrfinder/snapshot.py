@@ -12,6 +12,7 @@ import collections
 import contextlib
 import copy
 import enum
+import functools
 import logging
 import random
 import threading
@@ -474,6 +475,83 @@ def _restore_hook_state(state: Any, held: dict[str, tuple[Any, ...]]) -> None:
             setattr(state, key, value)
 
 
+#: The hooks a module's forward and backward call (``register_forward_pre_hook``, ``register_forward_hook``,
+#: ``register_full_backward_pre_hook``, ``register_full_backward_hook``).
+_MODULE_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
+def _hook_holder(value: object) -> bool:
+    """Whether ``value``, found in a module hook, is state the range test puts back (:func:`_module_hook_state`).
+
+    A dict, list or deque of plain values (:func:`_plain_value`: an ``activations`` dict a forward hook fills), or
+    an instance of a plain Python class, callable or not, whose fields are all plain values (a counter object).
+    Not torch's own hook objects (spectral norm, pruning, FSDP's state: theirs to keep), nor modules, optimizers,
+    datasets, classes or Python modules, nor one whose tensors and arrays add up to more than
+    :data:`ATTRIBUTE_COPY_LIMIT` (as a module's helper object, :func:`_plain_object`).
+    """
+    if isinstance(value, (dict, list, collections.deque)):
+        return _plain_value(value) and _plain_bytes(value) <= ATTRIBUTE_COPY_LIMIT
+    if type(value).__module__.split(".")[0] == "torch":
+        return False
+    if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
+        return False
+    fields = getattr(value, "__dict__", None)
+    if not isinstance(fields, dict) or not fields or not all(_plain_value(v) for v in fields.values()):
+        return False
+    return sum(_plain_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
+
+
+def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
+    """The objects the modules' forward and backward hooks keep their state in, each once.
+
+    A hook that counts calls or collects activations keeps them in the object it is a method of
+    (``module.register_forward_hook(stats.hook)``), in itself (a callable object), in the arguments of a
+    ``functools.partial``, or in a variable of an enclosing function (``activations = {}`` read by a
+    ``def hook(module, args, output)`` made inside it): each such object of plain values
+    (:func:`_hook_holder`) is found here, so the test's forwards leave no count or activation behind
+    (lists and dicts of plain numbers are logs, see :func:`_capture_hook_holder`).
+    A module-level (global) variable a hook writes cannot be found.
+    """
+    holders: dict[int, object] = {}
+    for module in modules:
+        for kind in _MODULE_HOOK_DICTS:
+            hooks = getattr(module, kind, None)
+            for hook in list(hooks.values()) if isinstance(hooks, dict) else ():
+                found: list[object] = []
+                while isinstance(hook, functools.partial):
+                    found += [*hook.args, *hook.keywords.values()]
+                    hook = hook.func
+                owner = getattr(hook, "__self__", None)
+                if isinstance(hook, types.MethodType):
+                    found.append(owner)
+                elif not isinstance(hook, (types.FunctionType, types.BuiltinFunctionType)):
+                    found.append(hook)  # a callable object
+                for cell in getattr(hook, "__closure__", None) or ():
+                    with contextlib.suppress(ValueError):  # an empty cell
+                        found.append(cell.cell_contents)
+                for value in found:
+                    if _hook_holder(value):
+                        holders.setdefault(id(value), value)
+    return list(holders.values())
+
+
+def _capture_hook_holder(value: object, seen: set[int]) -> tuple[Any, ...]:
+    """A :func:`_module_hook_state` object's capture, put back in place by :func:`_put_back`.
+
+    By the optimizer attributes' rules: tensors, arrays, RNGs and numbers are put back, and so are lists and dicts
+    holding tensors (an ``activations`` dict); a list or dict of plain numbers only is a log, left as the test
+    leaves it (a hook appending each forward's input to a list observes the test, as ``on_step`` does).
+    """
+    name = type(value).__name__
+    if isinstance(value, (dict, list, collections.deque)):
+        return _capture(value, name, seen, [], [], objects=True)
+    if id(value) in seen:
+        return ("keep", value)
+    seen.add(id(value))
+    fields = {k: _capture(v, f"{name}.{k}", seen, [], [], objects=True) for k, v in vars(value).items()}
+    return ("object", value, fields, any(_held_tensors(v) for v in fields.values()))
+
+
 def _reshard_fsdp(model: nn.Module) -> None:
     """Free the gathered parameters a classic FSDP module still holds, so its next forward gathers the shards again.
 
@@ -608,7 +686,8 @@ class StateSnapshot:
     leading underscore are left to the wrappers that keep their bookkeeping there), and the
     parameters, buffers and modes of modules held there outside the model's tree (an EMA copy kept
     out of ``parameters()``, :func:`_outside_modules`; one over :data:`ATTRIBUTE_COPY_LIMIT` is not
-    copied, only named in a warning if changed); the torch
+    copied, only named in a warning if changed), and what the modules' forward and backward hooks keep
+    (a call counter, an ``activations`` dict; :func:`_module_hook_state`); the torch
     (CPU and CUDA), numpy and Python RNG states; the warm-up of lrfinder's ``PlateauWithWarmup``
     (moved by the optimizer's steps); the state of a communication hook registered on a
     ``DistributedDataParallel`` module in the model (``register_comm_hook(state, hook)``: PowerSGD's
@@ -700,6 +779,7 @@ class StateSnapshot:
         self._modes = [(m, m.training) for m in modules]
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
         self._module_attrs: list[tuple[nn.Module, dict[str, tuple[Any, ...]]]] = []
+        self._hook_holders: list[tuple[Any, ...]] = []
         if module_attributes:
             with torch.inference_mode(False), torch.no_grad():
                 seen_attrs: set[int] = set()
@@ -713,6 +793,8 @@ class StateSnapshot:
                         if k not in _MODULE_INTERNALS and not k.startswith("_")
                     }
                     self._module_attrs.append((module, held_attrs))
+                # What the modules' forward and backward hooks keep (a call counter, an activations dict).
+                self._hook_holders = [_capture_hook_holder(h, seen_attrs) for h in _module_hook_state(modules)]
         self._torch_rng = torch.get_rng_state()
         self._cuda_rng = (
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -875,6 +957,8 @@ class StateSnapshot:
                         vars(module)[name] = value
                     if saved_value[0] == "large" and saved_value[2] is not None and value._version != saved_value[2]:
                         changed.append(f"{type(module).__name__}.{name} (a tensor of {_size_words(value)})")
+            for hook_held in self._hook_holders:
+                _put_back(hook_held)  # a list of floats a hook appends to is a log (an optimizer's rule): left
             if changed:
                 warn(
                     f"{', '.join(changed)} was changed in place during the test and is not put back: lrfinder copies "

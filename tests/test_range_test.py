@@ -2553,6 +2553,67 @@ def test_a_dataset_or_a_large_helper_object_on_the_model_is_not_copied(monkeypat
     assert model.meter.total == 0.0  # a small helper object is still put back
 
 
+class _HookStats:
+    """What a forward pre-hook and a full backward hook (bound methods) count: calls and output-gradient norms."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.grad_norms: list[float] = []
+
+    def forward_pre(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        self.calls += 1
+
+    def backward(self, module: nn.Module, grad_in: Any, grad_out: tuple[torch.Tensor, ...]) -> None:
+        self.grad_norms.append(float(grad_out[0].norm()))
+
+
+class _CallCounter:
+    """A forward hook that is a callable object counting its calls."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+        self.n += 1
+
+
+def _activation_recorder() -> tuple[dict[str, torch.Tensor], Any]:
+    """The usual ``activations`` dict, filled by a forward hook made in a function (a closure over it)."""
+    activations: dict[str, torch.Tensor] = {}
+
+    def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+        activations["hidden"] = output.detach()
+
+    return activations, hook
+
+
+def _count_into(counts: dict[str, int], module: nn.Module, args: tuple[Any, ...]) -> None:
+    counts["n"] += 1
+
+
+def test_state_kept_by_module_hooks_is_restored(dataset: TensorDataset) -> None:
+    """Forward hooks' counters and activations (in a bound method's object, a callable object, a closure's dict)
+    were left as the sweep's forwards made them; logs of plain numbers stay as the test leaves them."""
+    model = make_mlp()
+    stats, counter, counts = _HookStats(), _CallCounter(), {"n": 0}
+    activations, record = _activation_recorder()
+    first, last = model[0], list(model.children())[-1]
+    first.register_forward_pre_hook(stats.forward_pre)
+    first.register_forward_pre_hook(functools.partial(_count_into, counts))
+    last.register_full_backward_hook(stats.backward)
+    last.register_forward_hook(counter)
+    first.register_forward_hook(record)
+    x, y = dataset.tensors
+    F.cross_entropy(model(x[:8]), y[:8]).backward()
+    model.zero_grad(set_to_none=True)
+    hidden = activations["hidden"].clone()
+    range_test(model, DataLoader(dataset, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
+    assert (stats.calls, counter.n) == (1, 1)
+    assert torch.equal(activations["hidden"], hidden)
+    # Lists and dicts of plain numbers are logs, left as the test leaves them (a hook may watch the test).
+    assert (len(stats.grad_norms), counts) == (11, {"n": 11})
+
+
 class _Observed(nn.Module):
     """An MLP whose input range is observed into buffers that start empty, (0,), and are resized in place at the
     first forward, as torch.ao.quantization's MinMaxObserver (min_val/max_val) and FakeQuantize (scale) keep it."""
