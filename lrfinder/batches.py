@@ -325,9 +325,42 @@ def _output_loss(out: object) -> torch.Tensor | None:
     return loss if isinstance(loss, torch.Tensor) else None
 
 
+def _scalar_parts(out: object) -> list[str]:
+    """The names of the floating scalar tensors with a gradient in a dict or dataclass output: parts of a loss.
+
+    A model that returns its loss in parts (``{"ce": ..., "l2": ..., "logits": ...}``, or a dataclass of them) and
+    no ``loss``: the names, in order, that :func:`_no_loss_message` offers to sum.
+    """
+    if isinstance(out, Mapping):
+        items = [(str(k), v) for k, v in out.items()]
+    elif dataclasses.is_dataclass(out) and not isinstance(out, type):
+        items = [(f.name, getattr(out, f.name, None)) for f in dataclasses.fields(out)]
+    else:
+        return []
+    return [
+        name
+        for name, value in items
+        if isinstance(value, torch.Tensor) and value.ndim == 0 and value.is_floating_point() and value.requires_grad
+    ]
+
+
 def _no_loss_message(out: object, batch: Mapping[Any, Any], fix: str) -> str:
-    """Why ``model(**batch)`` gave no loss: what it returned, and what to pass instead."""
+    """Why ``model(**batch)`` gave no loss: what it returned, and what to pass instead.
+
+    An output holding scalar tensors with a gradient under other names (a loss in parts, ``ce`` and ``l2``) is
+    told to return their sum as ``loss`` too, which every entry point then takes.
+    """
     notes = []
+    parts = _scalar_parts(out)
+    if len(parts) > 1:
+        parts = parts[:6]
+        names = ", ".join(map(repr, parts[:-1])) + f" and {parts[-1]!r}"
+        notes.append(
+            f"its scalar tensors {names} look like the parts of a loss: to train on their sum, have forward "
+            f"also return 'loss': {' + '.join(parts)}"
+        )
+    elif parts:
+        notes.append(f"if its scalar tensor {parts[0]!r} is the loss, have forward return it as 'loss' too")
     if isinstance(out, Mapping):
         what = f"a {type(out).__name__} with keys {[str(k) for k in out][:8]} and no 'loss' tensor"
     elif isinstance(out, (tuple, list)):

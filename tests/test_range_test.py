@@ -1236,6 +1236,31 @@ def test_a_dict_batch_without_loss_fn_says_what_model_of_the_batch_did(mlp: nn.M
         range_test(_Logits(return_dict=False), hf, num_steps=10)
 
 
+class _LossParts(nn.Module):
+    """A model computing its own loss in parts, returned beside the logits without a 'loss'."""
+
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.net = make_mlp()
+        self.parts = parts
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = self.net(input_ids)
+        losses = {"ce": F.cross_entropy(logits, labels), "l2": logits.pow(2).mean()}
+        accuracy = (logits.argmax(1) == labels).float().mean()  # a scalar without a gradient: not a part
+        return {**{k: losses[k] for k in self.parts}, "logits": logits, "accuracy": accuracy}
+
+
+def test_a_model_returning_its_loss_in_parts_is_told_to_return_their_sum(dataset: TensorDataset) -> None:
+    """``{"ce": ..., "l2": ..., "logits": ...}`` was told to pass cross_entropy as loss_fn, which drops the l2 term."""
+    batches = [{"input_ids": x, "labels": y} for x, y in DataLoader(dataset, batch_size=32)]
+    pattern = r"scalar tensors 'ce' and 'l2' look like the parts of a loss: .* also return 'loss': ce \+ l2\)"
+    with pytest.raises(DataError, match=pattern):
+        range_test(_LossParts(("ce", "l2")), batches, num_steps=10)
+    with pytest.raises(DataError, match=r"if its scalar tensor 'ce' is the loss, have forward return it as 'loss'"):
+        range_test(_LossParts(("ce",)), batches, num_steps=10)
+
+
 class _OwnLoss(nn.Module):
     """A Hugging Face-style model that computes its loss from ``labels`` and returns it as ``output``."""
 
