@@ -487,7 +487,9 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
         name = getattr(model, "original_name", None) or type(model).__name__  # TorchScript keeps the class name there
         raise ModelError(
             f"The model ({name}) has no parameters at all, so there is nothing to train. Check that "
-            "it is the network you meant to tune."
+            "it is the network you meant to tune. If its forward uses tensors kept outside it (a functional model: "
+            "torch.func.functional_call over a dict of tensors), register them on it as nn.Parameter (or in an "
+            "nn.ParameterDict): the optimizer is checked against, and the test restores, the model's parameters."
         )
     from .optimizers import averaged_copies, no_trainable_message
 

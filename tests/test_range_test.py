@@ -2578,6 +2578,20 @@ def test_a_dataset_or_a_large_helper_object_on_the_model_is_not_copied(monkeypat
     assert model.meter.total == 0.0  # a small helper object is still put back
 
 
+def test_a_functional_model_over_outside_tensors_is_told_to_register_them(dataset: TensorDataset) -> None:
+    """torch.func.functional_call over a dict of tensors kept outside the module: "no parameters at all" only."""
+    base = nn.Linear(10, 3)
+    params = {k: v.detach().clone().requires_grad_() for k, v in base.named_parameters()}
+
+    class Functional(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(base, params, (x,))
+
+    optimizer = torch.optim.SGD(list(params.values()), lr=0.1)
+    with pytest.raises(ModelError, match=r"no parameters at all.*functional_call.*register them on it as nn.Parameter"):
+        range_test(Functional(), DataLoader(dataset, batch_size=32), optimizer=optimizer, loss_fn=F.cross_entropy)
+
+
 class _HookStats:
     """What a forward pre-hook and a full backward hook (bound methods) count: calls and output-gradient norms."""
 
