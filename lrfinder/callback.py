@@ -456,6 +456,8 @@ class LRFinder(_CallbackBase):
         # The param groups' LRs as the found LR was applied by rescaling (no attribute) under the module's own
         # optimizer_step, until the first training step shows whether optimizer_step set them to others.
         self._rescaled_lrs: list[list[Any]] | None = None
+        # The module's hooks that may set the LR themselves (named in that warning).
+        self._lr_setters: list[str] = []
         # The value put in the module's LR attribute (the applied LR, or what configure_optimizers scales to it).
         self._attr_value: float | None = None
         # The attribute that carries the LR (None: none does, the optimizers' LRs were rescaled), and whether the
@@ -640,10 +642,11 @@ class LRFinder(_CallbackBase):
             self._log_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
         if self.optimizer is None and self._attr_used is None and not trainer.lr_scheduler_configs:
-            utilities = _lightning.package_of(trainer).utilities
-            if utilities.model_helpers.is_overridden("optimizer_step", pl_module):
-                # No attribute carries the LR, so an optimizer_step that sets it reads it from elsewhere: checked
-                # at the first training step (on_before_optimizer_step), where nothing else should have moved it.
+            overridden = _lightning.package_of(trainer).utilities.model_helpers.is_overridden
+            self._lr_setters = [h for h in _LR_SETTING_HOOKS if overridden(h, pl_module)]
+            if self._lr_setters:
+                # No attribute carries the LR, so a hook that sets it reads it from elsewhere: checked at the
+                # first training step (on_before_optimizer_step), where nothing else should have moved it.
                 self._rescaled_lrs = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers]
         self._publish_applied(trainer, self.applied_lr)
         for note in _floors_above_lr(trainer.lr_scheduler_configs):
@@ -664,13 +667,14 @@ class LRFinder(_CallbackBase):
 
     @override
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        """At the first training step: say so when the module's ``optimizer_step`` set other LRs than those applied.
+        """At the first training step: say so when the module's own hooks set other LRs than those applied.
 
         Without an attribute the found LR is applied by rescaling the optimizers' param groups. A
-        module whose ``optimizer_step`` sets the LR itself (Lightning's warm-up recipe, written with a
-        hard-coded LR: ``pg["lr"] = scale * 1e-3``) then overwrote it at every step, and training ran
-        at its own LR while the callback reported the found one. Checked once (there is no schedule:
-        nothing else moves the LR before the first step).
+        module whose ``optimizer_step`` (or ``on_train_batch_start``, ``on_train_epoch_start``) sets
+        the LR itself (Lightning's warm-up recipe, written with a hard-coded LR: ``pg["lr"] = scale *
+        1e-3``) then overwrote it at every step, and training ran at its own LR while the callback
+        reported the found one. Checked once (there is no schedule: nothing else moves the LR before
+        the first step).
         """
         if self._rescaled_lrs is None:
             return
@@ -678,15 +682,16 @@ class LRFinder(_CallbackBase):
         now = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers]
         if now == applied:
             return
+        hooks = " or ".join(self._lr_setters)
         pairs = [(a, n) for groups_a, groups_n in zip(applied, now) for a, n in zip(groups_a, groups_n) if a != n]
         was, set_to = pairs[0] if pairs else (self.applied_lr or math.nan, math.nan)
         _lightning.warn(
             trainer,
             f"{self._who}: no attribute holds {type(pl_module).__name__}'s LR, so the found LR was applied to the "
-            f"optimizer's param groups ({was:.2e}), and its optimizer_step set them to others before the first "
-            f"training step ({set_to:.2e}). If optimizer_step takes the LR from a value of its own (a warm-up to a "
+            f"optimizer's param groups ({was:.2e}), and its {hooks} set them to others before the first "
+            f"training step ({set_to:.2e}). If it takes the LR from a value of its own (a warm-up to a "
             "hard-coded LR), training runs at that value, not the found one: keep the LR in an attribute that "
-            "configure_optimizers and optimizer_step both read (self.lr or self.hparams.lr, or name it with "
+            f"configure_optimizers and {hooks} both read (self.lr or self.hparams.lr, or name it with "
             "attr_name=), which LRFinder sets.",
         )
 
@@ -1862,6 +1867,10 @@ def _mean_over_ranks(trainer: pl.Trainer, values: torch.Tensor) -> torch.Tensor:
     strategy = trainer.strategy
     total = strategy.reduce(values.to(device=strategy.root_device, dtype=torch.float64), reduce_op="sum")
     return torch.as_tensor(total) / max(1, int(trainer.world_size))
+
+
+#: The module's hooks that may set the optimizer's LR before a training step (a warm-up written by hand).
+_LR_SETTING_HOOKS = ("optimizer_step", "on_train_batch_start", "on_train_epoch_start")
 
 
 def _raise_no_training(trainer: Any) -> None:

@@ -1455,21 +1455,39 @@ class WarmingUpNet(Net):
         optimizer.step(closure=optimizer_closure)
 
 
-@pytest.mark.parametrize("hard_coded", [True, False], ids=["hard-coded", "attribute"])
-def test_an_optimizer_step_setting_the_lr_from_its_own_value_is_said(tmp_path: Path, hard_coded: bool) -> None:
+class HookWarmingUpNet(Net):
+    """The same warm-up to a hard-coded LR, set in ``on_train_batch_start`` (``optimizer_step`` is Lightning's)."""
+
+    def __init__(self, warm_to: float | None) -> None:
+        super().__init__(lr=None, hard_lr=warm_to, bn=False)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_start(batch, batch_idx)
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = min(1.0, (self.trainer.global_step + 1) / 4) * 0.01
+
+
+@pytest.mark.parametrize(
+    ("net", "hard_coded"),
+    [(WarmingUpNet, True), (WarmingUpNet, False), (HookWarmingUpNet, True)],
+    ids=["hard-coded", "attribute", "hook"],
+)
+def test_an_optimizer_step_setting_the_lr_from_its_own_value_is_said(
+    tmp_path: Path, net: Any, hard_coded: bool
+) -> None:
     """Without an attribute the found LR went into the param groups, and optimizer_step overwrote it at every step:
     training ran at the module's hard-coded LR (0.0025 .. 0.01) while the callback said it trained at the found one."""
-    model = WarmingUpNet(warm_to=0.01 if hard_coded else None)
+    model = net(warm_to=0.01 if hard_coded else None)
     finder = LRFinder(**FAST)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer(tmp_path, [finder], max_steps=3).fit(model, make_loader())
     assert finder.applied_lr is not None and finder.applied_lr != 0.01
     trained = [e[1][0] for e in model.train_events()]
-    said = [str(w.message) for w in caught if "optimizer_step set them to others" in str(w.message)]
+    said = [str(w.message) for w in caught if "set them to others before the first training step" in str(w.message)]
     if hard_coded:
         assert trained == pytest.approx([0.0025, 0.005, 0.0075])
-        assert len(said) == 1 and "WarmingUpNet's LR" in said[0] and "(2.50e-03)" in said[0]
+        assert len(said) == 1 and f"{net.__name__}'s LR" in said[0] and "(2.50e-03)" in said[0]
     else:
         assert trained == pytest.approx([finder.applied_lr * k / 4 for k in (1, 2, 3)]) and said == []
 
