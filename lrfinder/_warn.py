@@ -36,8 +36,9 @@ _SAID: contextvars.ContextVar[set[tuple[type[Warning], str]] | None] = contextva
     "lrfinder_warnings_said", default=None
 )
 
-#: A number as lrfinder's messages write them: ``40``, ``0.1``, ``1.0e-19``, ``3.00e+00``.
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+#: A number as lrfinder's messages write them: ``40``, ``0.1``, ``1.0e-19``, ``3.00e+00``; not the digits of a
+#: name (``layer1``, ``blocks.0.weight``, ``fc_2``), which tell two warnings apart.
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?!\w|\.\w)")
 
 
 def _key(message: str, category: type[Warning]) -> tuple[type[Warning], str]:

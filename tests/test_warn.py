@@ -39,6 +39,20 @@ def test_once_per_call_says_each_distinct_warning_once_whatever_its_numbers() ->
     assert len(_said(refine)) == 3
 
 
+def test_the_digits_of_a_name_tell_two_warnings_apart() -> None:
+    def refine() -> None:
+        with once_per_call():
+            for name in ("layer1.weight", "layer2.weight", "blocks.0.bias", "blocks.1.bias", "fc_2", "fc_3"):
+                warn(f"{name} was changed in place during the test at lr=1.0e-03")
+            warn("layer1.weight was changed in place during the test at lr=2.5e-01")  # only its number differs
+            warn("fc_2 ends at 1.0e-19.")
+            warn("fc_2 ends at 3.0e-20.")  # a number that ends a sentence is a number
+
+    assert [str(w.message).split()[0] for w in _said(refine)] == [
+        "layer1.weight", "layer2.weight", "blocks.0.bias", "blocks.1.bias", "fc_2", "fc_3", "fc_2"
+    ]
+
+
 def test_a_given_stacklevel_counts_from_the_caller() -> None:
     def site() -> None:
         warn("at the caller of site", stacklevel=2)
