@@ -446,11 +446,42 @@ def _batch_loss(
         " These batches hold inputs alone, no targets: for a model that reconstructs its inputs (an autoencoder), "
         "give the inputs as their targets too, DataLoader(TensorDataset(x, x)), and loss_fn=F.mse_loss."
         if alone
-        else ""
+        else _several_inputs_hint(batch, loss_fn)
     )
     raise DataError(
         f"Cannot use batches of type {kind}: expected (inputs, targets) pairs or dicts with input/target keys.{hint} "
         f"{fix}"
+    )
+
+
+def _positional_arity(fn: object) -> int | None:
+    """How many positional arguments ``fn`` (a function, or a module's ``forward``) requires; ``None`` if unknown."""
+    target = fn.forward if isinstance(fn, nn.Module) else fn
+    try:
+        params = inspect.signature(target).parameters.values()  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in params if p.kind in positional and p.default is inspect.Parameter.empty)
+
+
+def _several_inputs_hint(batch: object, loss_fn: object) -> str:
+    """A hint for a batch of 3+ items with a ``loss_fn`` of 3+ arguments: a pair or triplet loss, else ``""``.
+
+    ``MarginRankingLoss``/``CosineEmbeddingLoss`` over ``(x1, x2, y)`` batches and ``TripletMarginLoss`` over
+    ``(anchor, positive, negative)`` compare the model's outputs for several inputs, which ``loss_fn(model(x), y)``
+    cannot: the hint writes the step function for either layout.
+    """
+    if loss_fn is None or not isinstance(batch, (tuple, list)) or len(batch) < 3:
+        return ""
+    arity = _positional_arity(loss_fn)
+    if arity is None or arity < 3:
+        return ""
+    return (
+        f" loss_fn takes {arity} arguments (a pair or triplet loss, comparing the model's outputs for several "
+        "inputs), which loss_fn(model(x), y) cannot give it: compute the loss in step_fn, e.g. "
+        "loss_fn(model(batch[0]), model(batch[1]), batch[2]) for (x1, x2, y) batches (MarginRankingLoss, "
+        "CosineEmbeddingLoss), loss_fn(*(model(x) for x in batch)) for (anchor, positive, negative) ones."
     )
 
 

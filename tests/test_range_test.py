@@ -2592,6 +2592,25 @@ def test_a_functional_model_over_outside_tensors_is_told_to_register_them(datase
         range_test(Functional(), DataLoader(dataset, batch_size=32), optimizer=optimizer, loss_fn=F.cross_entropy)
 
 
+@pytest.mark.parametrize("loss_fn", [nn.MarginRankingLoss(), nn.CosineEmbeddingLoss(), nn.TripletMarginLoss()])
+def test_a_pair_or_triplet_loss_over_three_item_batches_is_told_how_to_call_it(loss_fn: Any) -> None:
+    """(x1, x2, y) with MarginRankingLoss got "expected (inputs, targets) pairs" and a generic step_fn only."""
+    x1, x2 = torch.randn(64, 10), torch.randn(64, 10)
+    y = torch.where(torch.rand(64) > 0.5, 1.0, -1.0)
+    loader = DataLoader(TensorDataset(x1, x2, y), batch_size=16)
+    pattern = r"loss_fn takes 3 arguments \(a pair or triplet loss.*loss_fn\(model\(batch\[0\]\), model\(batch\[1\]\)"
+    with pytest.raises(DataError, match=pattern):
+        range_test(make_mlp(), loader, loss_fn=loss_fn, num_steps=10)
+
+
+def test_three_item_batches_with_a_two_argument_loss_get_no_pair_loss_hint() -> None:
+    data = TensorDataset(torch.randn(64, 10), torch.randn(64, 2), torch.randint(0, 3, (64,)))  # (x, x_extra, y)
+    loader = DataLoader(data, batch_size=16)
+    with pytest.raises(DataError, match=r"expected \(inputs, targets\) pairs") as info:
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert "pair or triplet" not in str(info.value)
+
+
 class _HookStats:
     """What a forward pre-hook and a full backward hook (bound methods) count: calls and output-gradient norms."""
 
