@@ -470,7 +470,8 @@ def _several_inputs_hint(batch: object, loss_fn: object) -> str:
 
     ``MarginRankingLoss``/``CosineEmbeddingLoss`` over ``(x1, x2, y)`` batches and ``TripletMarginLoss`` over
     ``(anchor, positive, negative)`` compare the model's outputs for several inputs, which ``loss_fn(model(x), y)``
-    cannot: the hint writes the step function for either layout.
+    cannot: the hint writes the loss for either layout, and the error's ``fix`` where to compute it (``range_test``'s
+    ``step_fn``, ``train``'s LightningModule).
     """
     if loss_fn is None or not isinstance(batch, (tuple, list)) or len(batch) < 3:
         return ""
@@ -479,7 +480,7 @@ def _several_inputs_hint(batch: object, loss_fn: object) -> str:
         return ""
     return (
         f" loss_fn takes {arity} arguments (a pair or triplet loss, comparing the model's outputs for several "
-        "inputs), which loss_fn(model(x), y) cannot give it: compute the loss in step_fn, e.g. "
+        "inputs), which loss_fn(model(x), y) cannot give it. Such a loss is "
         "loss_fn(model(batch[0]), model(batch[1]), batch[2]) for (x1, x2, y) batches (MarginRankingLoss, "
         "CosineEmbeddingLoss), loss_fn(*(model(x) for x in batch)) for (anchor, positive, negative) ones."
     )

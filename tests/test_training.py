@@ -1008,3 +1008,13 @@ def test_a_batchnorm_over_positions_folded_into_the_batch_takes_a_last_batch_of_
     result = train(Folded(), DataLoader(data, batch_size=8), loss_fn=F.mse_loss,
                    optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.01))  # fmt: skip
     assert result.global_step == 5
+
+
+def test_a_pair_loss_over_three_item_batches_is_not_told_of_a_step_fn_train_lacks() -> None:
+    """The pair-loss hint named range_test's step_fn, which train does not take."""
+    x1, x2 = torch.randn(64, 10), torch.randn(64, 10)
+    loader = DataLoader(torch.utils.data.TensorDataset(x1, x2, torch.sign(torch.randn(64))), batch_size=16)
+    with pytest.raises(DataError, match=r"Such a loss is loss_fn\(model\(batch\[0\]\).*LightningModule") as info:
+        train(make_mlp(), loader, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+              loss_fn=nn.MarginRankingLoss())  # fmt: skip
+    assert "step_fn" not in str(info.value)
