@@ -351,7 +351,8 @@ def _batch_message(
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
         f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)}"
-        f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{target_dtype_fix(exc, batch)} "
+        f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{target_dtype_fix(exc, batch)}"
+        f"{_target_range_fix(exc, batch)}{_target_shape_fix(exc, batch)} "
         "Check that the "
         "inputs have the shape and dtype "
         "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
@@ -490,6 +491,54 @@ def target_dtype_fix(exc: BaseException, batch: Any) -> str:
         "output's shape): convert them with y.float() (in the Dataset or a collate_fn); class indices for "
         "cross_entropy stay int64."
     )
+
+
+def _target_range_fix(exc: BaseException, batch: Any) -> str:
+    """`` The targets run from 1 to 3 ...`` for class labels outside the output's classes, else ``""``.
+
+    torch's "Target 3 is out of bounds." (``cross_entropy``, ``nll_loss``) names one label, not that labels
+    counted from 1 (a CSV's classes 1..C) or a padding label of -1 are what the loss cannot index. Only for a
+    pair batch of integer targets and that error.
+    """
+    if not re.search(r"Target -?\d+ is out of bounds", str(exc)) or not (
+        isinstance(batch, (tuple, list)) and len(batch) == 2
+    ):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.numel() == 0:
+        return ""
+    low, high = int(y.min()), int(y.max())
+    return (
+        f" The targets of this batch run from {low} to {high}, and cross_entropy (and nll_loss) take class indices "
+        "0 .. C-1 for an output of C scores: labels counted from 1 need y - 1 (in the Dataset or a collate_fn), more "
+        "classes a larger output layer, and a padding label ignore_index set to it (the default ignores -100)."
+    )
+
+
+def _target_shape_fix(exc: BaseException, batch: Any) -> str:
+    """`` The targets are (32,) and the output (32, 1) ...`` for a one-column output against flat targets.
+
+    ``binary_cross_entropy(_with_logits)`` says "Target size (torch.Size([32])) must be the same as input size
+    (torch.Size([32, 1]))": a binary classifier's ``Linear(n, 1)`` against 0/1 labels ``(N,)``, which the
+    general advice left to the user to match. Only for that error where the sizes differ by a trailing 1.
+    """
+    match = re.search(r"Target size \(torch\.Size\(\[([\d, ]*)\]\)\) must be the same as input size "
+                      r"\(torch\.Size\(\[([\d, ]*)\]\)\)", str(exc))  # fmt: skip
+    if match is None:
+        return ""
+    target, output = ([int(v) for v in g.split(",") if v.strip()] for g in match.groups())
+    if output == [*target, 1]:
+        return (
+            f" The targets are {tuple(target)} and the output {tuple(output)}: give the targets the output's shape, "
+            "y.unsqueeze(1) (in the Dataset or a collate_fn), or drop the output's last dim in loss_fn, "
+            "loss_fn=lambda out, y: F.binary_cross_entropy_with_logits(out.squeeze(1), y) for that loss."
+        )
+    if target == [*output, 1]:
+        return (
+            f" The targets are {tuple(target)} and the output {tuple(output)}: drop the targets' last dim, "
+            "y.squeeze(1) (in the Dataset or a collate_fn), or give the output one (a Linear(n, 1) head)."
+        )
+    return ""
 
 
 def _input_dtype_fix(exc: BaseException, batch: Any, model: nn.Module, param: torch.Tensor | None) -> str:

@@ -2611,6 +2611,22 @@ def test_three_item_batches_with_a_two_argument_loss_get_no_pair_loss_hint() -> 
     assert "pair or triplet" not in str(info.value)
 
 
+def test_class_labels_counted_from_one_are_named_with_their_range() -> None:
+    """cross_entropy's "Target 3 is out of bounds." named one label, not that the labels run 1..3 for 3 scores."""
+    data = TensorDataset(torch.randn(64, 10), torch.randint(1, 4, (64,)))
+    pattern = r"Target \d is out of bounds.*targets of this batch run from 1 to 3.*labels counted from 1 need y - 1"
+    with pytest.raises(DataError, match=pattern):
+        range_test(make_mlp(), DataLoader(data, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
+
+
+def test_flat_binary_targets_against_a_one_column_output_are_told_to_match_shapes() -> None:
+    """BCE's "Target size ([32]) must be the same as input size ([32, 1])" got the general advice only."""
+    data = TensorDataset(torch.randn(64, 10), torch.randint(0, 2, (64,)).float())
+    pattern = r"targets are \(32,\) and the output \(32, 1\): give the targets the output's shape, y.unsqueeze\(1\)"
+    with pytest.raises(DataError, match=pattern):
+        range_test(make_mlp(classes=1), DataLoader(data, batch_size=32), loss_fn=F.binary_cross_entropy_with_logits)
+
+
 class _HookStats:
     """What a forward pre-hook and a full backward hook (bound methods) count: calls and output-gradient norms."""
 
