@@ -507,10 +507,11 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
     A hook that counts calls or collects activations keeps them in the object it is a method of
     (``module.register_forward_hook(stats.hook)``), in itself (a callable object), in the arguments of a
     ``functools.partial``, or in a variable of an enclosing function (``activations = {}`` read by a
-    ``def hook(module, args, output)`` made inside it): each such object of plain values
+    ``def hook(module, args, output)`` made inside it), or in a module-level variable the hook's code names
+    (the ``activation = {}`` of the tutorials' ``get_activation(name)``): each such object of plain values
     (:func:`_hook_holder`) is found here, so the test's forwards leave no count or activation behind
-    (lists and dicts of plain numbers are logs, see :func:`_capture_hook_holder`).
-    A module-level (global) variable a hook writes cannot be found.
+    (lists and dicts of plain numbers are logs, see :func:`_capture_hook_holder`). A module-level number
+    (``global calls; calls += 1``) is rebound, not changed in place, and is not put back.
     """
     holders: dict[int, object] = {}
     for module in modules:
@@ -529,6 +530,9 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
                 for cell in getattr(hook, "__closure__", None) or ():
                     with contextlib.suppress(ValueError):  # an empty cell
                         found.append(cell.cell_contents)
+                if isinstance(hook, types.FunctionType) and (hook.__module__ or "").split(".")[0] != "torch":
+                    # The module-level dict of the tutorials' get_activation(name) hooks: a global the code names.
+                    found += [hook.__globals__[n] for n in hook.__code__.co_names if n in hook.__globals__]
                 for value in found:
                     if _hook_holder(value):
                         holders.setdefault(id(value), value)

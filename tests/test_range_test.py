@@ -2661,6 +2661,17 @@ def _activation_recorder() -> tuple[dict[str, torch.Tensor], Any]:
     return activations, hook
 
 
+#: The module-level dict of the tutorials' ``get_activation(name)`` forward hooks.
+_ACTIVATION: dict[str, torch.Tensor] = {}
+
+
+def _get_activation(name: str) -> Any:
+    def hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
+        _ACTIVATION[name] = output.detach()
+
+    return hook
+
+
 def _count_into(counts: dict[str, int], module: nn.Module, args: tuple[Any, ...]) -> None:
     counts["n"] += 1
 
@@ -2677,13 +2688,15 @@ def test_state_kept_by_module_hooks_is_restored(dataset: TensorDataset) -> None:
     last.register_full_backward_hook(stats.backward)
     last.register_forward_hook(counter)
     first.register_forward_hook(record)
+    last.register_forward_hook(_get_activation("out"))
     x, y = dataset.tensors
     F.cross_entropy(model(x[:8]), y[:8]).backward()
     model.zero_grad(set_to_none=True)
-    hidden = activations["hidden"].clone()
+    hidden, out = activations["hidden"].clone(), _ACTIVATION["out"].clone()
     range_test(model, DataLoader(dataset, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
     assert (stats.calls, counter.n) == (1, 1)
     assert torch.equal(activations["hidden"], hidden)
+    assert torch.equal(_ACTIVATION["out"], out)  # a module-level dict the hook's code names
     # Lists and dicts of plain numbers are logs, left as the test leaves them (a hook may watch the test).
     assert (len(stats.grad_norms), counts) == (11, {"n": 11})
 
