@@ -42,6 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 # At run time, for typing.get_type_hints on the module's functions (refine_range_test, trial_round): analysis
 # imports nothing of lrfinder's engine; RangeTestResult is named lrfinder.RangeTestResult, resolved by the
@@ -977,12 +978,67 @@ def held_out_count(
     return keep
 
 
+class _StepRefused(RuntimeError):
+    """Raised by :func:`_losses_with_grad`'s optimizer step pre-hook: a held-out loss must not step an optimizer."""
+
+
+def _losses_with_grad(
+    loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], model: nn.Module, first_error: RuntimeError
+) -> list[float]:
+    """The held-out losses of a loss that differentiates inside itself, computed with autograd on.
+
+    A WGAN-GP critic's gradient penalty (``torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)``)
+    or an input-gradient regularizer needs autograd to compute the loss, so under ``torch.no_grad()`` it fails with
+    "element 0 of tensors does not require grad", the failure a ``step_fn`` running a backward of its own (a GAN's
+    critic step) meets too. Here the loss is computed again with autograd on, the model's gradients watched: one that
+    changes a parameter's ``.grad``, or steps any optimizer (refused by a global step pre-hook before the step
+    runs), is such a step after all, and ``first_error`` is raised, its gradients put back.
+
+    Raises:
+        RuntimeError: ``first_error``, for a loss that runs a backward or an optimizer step of its own.
+
+    """
+    params = list(model.parameters())
+    grads = [(p.grad, None if p.grad is None else p.grad._version) for p in params]
+
+    def refuse(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        raise _StepRefused("an optimizer step inside the held-out loss")
+
+    handle = register_optimizer_step_pre_hook(refuse)
+    try:
+        with torch.enable_grad():
+            losses = [float(loss_of(b).detach().double().mean().item()) for b in batches]
+    except _StepRefused:
+        losses = None
+    finally:
+        handle.remove()
+    touched = any(
+        p.grad is not grad or (grad is not None and grad._version != version)
+        for p, (grad, version) in zip(params, grads)
+    )
+    if losses is None or touched:
+        for p, (grad, _) in zip(params, grads):
+            p.grad = grad
+        raise first_error
+    return losses
+
+
 def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], model: nn.Module) -> list[float]:
+    """Each batch's loss in eval mode, under ``torch.no_grad()``; with autograd on for a loss that needs it.
+
+    A loss that differentiates inside itself (a gradient penalty) is computed again with autograd on,
+    :func:`_losses_with_grad`; one that runs a backward or an optimizer step of its own still fails.
+    """
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with torch.no_grad():
-            return [float(loss_of(b).detach().double().mean().item()) for b in batches]
+        try:
+            with torch.no_grad():
+                return [float(loss_of(b).detach().double().mean().item()) for b in batches]
+        except RuntimeError as exc:
+            if "does not require grad" not in str(exc):
+                raise
+            return _losses_with_grad(loss_of, batches, model, exc)
     finally:
         for m, mode in modes:
             m.training = mode

@@ -1012,3 +1012,44 @@ def test_a_refine_call_says_each_warning_once() -> None:
         for _ in range(2):
             range_test(make_mlp(), loader(), loss_fn=F.cross_entropy, num_steps=20, mode="linear", min_lr=1e-6)
     assert sum("A linear sweep" in str(w.message) for w in caught) == 2
+
+
+def _gradient_penalty_loss(critic: nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
+    """A WGAN-GP critic's loss: the Wasserstein estimate plus 10 x the gradient penalty at interpolates."""
+    real, fake = batch
+    eps = torch.rand(real.size(0), 1)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return critic(fake).mean() - critic(real).mean() + 10 * ((grad.norm(2, dim=1) - 1) ** 2).mean()
+
+
+def test_refine_judges_a_loss_with_a_gradient_penalty_inside() -> None:
+    """autograd.grad(..., create_graph=True) inside step_fn failed under refine's no_grad held-out loss and was
+    refused as "step_fn runs a backward of its own" (a GAN's critic step), though it steps nothing."""
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(8, 32), nn.LeakyReLU(), nn.Linear(32, 1))
+    data = TensorDataset(torch.randn(512, 8), torch.randn(512, 8) * 2 + 1)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    before = [p.detach().clone() for p in critic.parameters()]
+    result = range_test(
+        critic, DataLoader(data, batch_size=32, shuffle=True), optimizer=optimizer, step_fn=_gradient_penalty_loss,
+        num_steps=40, val_data=DataLoader(data, batch_size=64), refine=Refine(training_steps=100),
+    )  # fmt: skip
+    assert result.refinement is not None and math.isfinite(result.lr)
+    assert all(torch.equal(p, q) for p, q in zip(critic.parameters(), before))
+    assert all(p.grad is None for p in critic.parameters())
+
+
+def test_refine_still_refuses_a_step_fn_running_a_backward_of_the_models_loss(dataset: TensorDataset) -> None:
+    """The retry with autograd on, for a gradient penalty, must not take a backward into the model for a loss."""
+    model = make_mlp()
+
+    def step_fn(m: nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        loss.backward(retain_graph=True)  # an extra backward of its own: the sweep's adds to its gradients
+        return loss
+
+    with pytest.raises(lrfinder.ModelError, match=r"step_fn runs a backward of its own"):
+        range_test(model, DataLoader(dataset, batch_size=32), step_fn=step_fn, num_steps=20,
+                   refine=Refine(training_steps=100))  # fmt: skip
+    assert all(p.grad is None for p in model.parameters())
