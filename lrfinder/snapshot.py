@@ -510,33 +510,60 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
     ``def hook(module, args, output)`` made inside it), or in a module-level variable the hook's code names
     (the ``activation = {}`` of the tutorials' ``get_activation(name)``): each such object of plain values
     (:func:`_hook_holder`) is found here, so the test's forwards leave no count or activation behind
-    (lists and dicts of plain numbers are logs, see :func:`_capture_hook_holder`). A module-level number
-    (``global calls; calls += 1``) is rebound, not changed in place, and is not put back.
+    (lists and dicts of plain numbers are logs, see :func:`_capture_hook_holder`). A number in a closure
+    (``nonlocal calls``) is put back by :func:`_hook_number_cells`; a module-level one (``global calls``) is
+    rebound in the module, and is not.
     """
     holders: dict[int, object] = {}
+    for hook, found in _module_hooks(modules):
+        owner = getattr(hook, "__self__", None)
+        if isinstance(hook, types.MethodType):
+            found.append(owner)
+        elif not isinstance(hook, (types.FunctionType, types.BuiltinFunctionType)):
+            found.append(hook)  # a callable object
+        for cell in getattr(hook, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                found.append(cell.cell_contents)
+        if _users_function(hook):
+            # The module-level dict of the tutorials' get_activation(name) hooks: a global the code names.
+            found += [hook.__globals__[n] for n in hook.__code__.co_names if n in hook.__globals__]
+        for value in found:
+            if _hook_holder(value):
+                holders.setdefault(id(value), value)
+    return list(holders.values())
+
+
+def _module_hooks(modules: Iterable[nn.Module]) -> Iterator[tuple[Any, list[object]]]:
+    """Each forward and backward hook of ``modules``, unwrapped from ``functools.partial``, with its arguments."""
     for module in modules:
         for kind in _MODULE_HOOK_DICTS:
             hooks = getattr(module, kind, None)
             for hook in list(hooks.values()) if isinstance(hooks, dict) else ():
-                found: list[object] = []
+                args: list[object] = []
                 while isinstance(hook, functools.partial):
-                    found += [*hook.args, *hook.keywords.values()]
+                    args += [*hook.args, *hook.keywords.values()]
                     hook = hook.func
-                owner = getattr(hook, "__self__", None)
-                if isinstance(hook, types.MethodType):
-                    found.append(owner)
-                elif not isinstance(hook, (types.FunctionType, types.BuiltinFunctionType)):
-                    found.append(hook)  # a callable object
-                for cell in getattr(hook, "__closure__", None) or ():
-                    with contextlib.suppress(ValueError):  # an empty cell
-                        found.append(cell.cell_contents)
-                if isinstance(hook, types.FunctionType) and (hook.__module__ or "").split(".")[0] != "torch":
-                    # The module-level dict of the tutorials' get_activation(name) hooks: a global the code names.
-                    found += [hook.__globals__[n] for n in hook.__code__.co_names if n in hook.__globals__]
-                for value in found:
-                    if _hook_holder(value):
-                        holders.setdefault(id(value), value)
-    return list(holders.values())
+                yield hook, args
+
+
+def _users_function(hook: object) -> bool:
+    """Whether ``hook`` is a plain Python function of the user's (not one of torch's own hooks)."""
+    return isinstance(hook, types.FunctionType) and (hook.__module__ or "").split(".")[0] != "torch"
+
+
+def _hook_number_cells(modules: Iterable[nn.Module]) -> list[tuple[Any, object]]:
+    """The closure cells holding a number that the modules' hook functions of the user's read, with their numbers.
+
+    A hook counting its calls in a variable of the function that made it (``calls = 0`` and ``nonlocal calls;
+    calls += 1`` inside) rebinds the cell: the number is put back into the cell (``cell.cell_contents``).
+    """
+    cells: dict[int, tuple[Any, object]] = {}
+    for hook, _ in _module_hooks(modules):
+        for cell in (getattr(hook, "__closure__", None) or ()) if _users_function(hook) else ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                if isinstance(cell.cell_contents, (int, float)):
+                    cells.setdefault(id(cell), (cell, cell.cell_contents))
+    return list(cells.values())
 
 
 def _capture_hook_holder(value: object, seen: set[int]) -> tuple[Any, ...]:
@@ -784,6 +811,7 @@ class StateSnapshot:
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
         self._module_attrs: list[tuple[nn.Module, dict[str, tuple[Any, ...]]]] = []
         self._hook_holders: list[tuple[Any, ...]] = []
+        self._hook_cells: list[tuple[Any, object]] = []
         if module_attributes:
             with torch.inference_mode(False), torch.no_grad():
                 seen_attrs: set[int] = set()
@@ -799,6 +827,7 @@ class StateSnapshot:
                     self._module_attrs.append((module, held_attrs))
                 # What the modules' forward and backward hooks keep (a call counter, an activations dict).
                 self._hook_holders = [_capture_hook_holder(h, seen_attrs) for h in _module_hook_state(modules)]
+                self._hook_cells = _hook_number_cells(modules)
         self._torch_rng = torch.get_rng_state()
         self._cuda_rng = (
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -961,6 +990,8 @@ class StateSnapshot:
                         vars(module)[name] = value
                     if saved_value[0] == "large" and saved_value[2] is not None and value._version != saved_value[2]:
                         changed.append(f"{type(module).__name__}.{name} (a tensor of {_size_words(value)})")
+            for cell, number in self._hook_cells:
+                cell.cell_contents = number
             for hook_held in self._hook_holders:
                 _put_back(hook_held)  # a list of floats a hook appends to is a log (an optimizer's rule): left
             if changed:

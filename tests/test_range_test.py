@@ -2672,6 +2672,17 @@ def _get_activation(name: str) -> Any:
     return hook
 
 
+def _nonlocal_counter() -> tuple[Any, Any]:
+    """A forward pre-hook counting its calls in a variable of the function that made it, and a reader of it."""
+    calls = 0
+
+    def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+        nonlocal calls
+        calls += 1
+
+    return hook, lambda: calls
+
+
 def _count_into(counts: dict[str, int], module: nn.Module, args: tuple[Any, ...]) -> None:
     counts["n"] += 1
 
@@ -2689,12 +2700,14 @@ def test_state_kept_by_module_hooks_is_restored(dataset: TensorDataset) -> None:
     last.register_forward_hook(counter)
     first.register_forward_hook(record)
     last.register_forward_hook(_get_activation("out"))
+    count_calls, calls = _nonlocal_counter()
+    first.register_forward_pre_hook(count_calls)
     x, y = dataset.tensors
     F.cross_entropy(model(x[:8]), y[:8]).backward()
     model.zero_grad(set_to_none=True)
     hidden, out = activations["hidden"].clone(), _ACTIVATION["out"].clone()
     range_test(model, DataLoader(dataset, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
-    assert (stats.calls, counter.n) == (1, 1)
+    assert (stats.calls, counter.n, calls()) == (1, 1, 1)
     assert torch.equal(activations["hidden"], hidden)
     assert torch.equal(_ACTIVATION["out"], out)  # a module-level dict the hook's code names
     # Lists and dicts of plain numbers are logs, left as the test leaves them (a hook may watch the test).
