@@ -264,16 +264,19 @@ def _plain_value(value: Any) -> bool:
     return isinstance(value, (list, tuple, collections.deque)) and all(_plain_value(v) for v in value)
 
 
-def _plain_bytes(value: Any) -> int:
-    """The bytes of the tensors and arrays in a :func:`_plain_value` (at any depth)."""
+def _tensor_bytes(value: Any) -> int:
+    """The bytes of the tensors and arrays in ``value``, dicts, lists, tuples and deques walked at any depth.
+
+    For a :func:`_plain_value` and for what :func:`_clone` returns (an optimizer's state).
+    """
     if isinstance(value, torch.Tensor):
         return value.numel() * value.element_size()
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
     if isinstance(value, dict):
-        return sum(_plain_bytes(v) for v in value.values())
+        return sum(_tensor_bytes(v) for v in value.values())
     if isinstance(value, (list, tuple, collections.deque)):
-        return sum(_plain_bytes(v) for v in value)
+        return sum(_tensor_bytes(v) for v in value)
     return 0
 
 
@@ -291,7 +294,7 @@ def _plain_object(value: Any) -> bool:
         return False
     if not all(_plain_value(v) for v in fields.values()):
         return False
-    return sum(_plain_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
+    return sum(_tensor_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
 
 
 def _held_tensors(held: tuple[Any, ...]) -> bool:
@@ -409,19 +412,6 @@ def _held_bytes(held: tuple[Any, ...]) -> int:
     return 0
 
 
-def _cloned_bytes(value: Any) -> int:
-    """Bytes of the tensors and arrays in a :func:`_clone` result (dicts, lists and tuples walked)."""
-    if isinstance(value, torch.Tensor):
-        return value.numel() * value.element_size()
-    if isinstance(value, np.ndarray):
-        return int(value.nbytes)
-    if isinstance(value, dict):
-        return sum(_cloned_bytes(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(_cloned_bytes(v) for v in value)
-    return 0
-
-
 def _comm_hook_states(model: nn.Module) -> list[object]:
     """The states of the communication hooks registered on the DDP modules in ``model``, each once.
 
@@ -490,7 +480,7 @@ def _hook_holder(value: object) -> bool:
     :data:`ATTRIBUTE_COPY_LIMIT` (as a module's helper object, :func:`_plain_object`).
     """
     if isinstance(value, (dict, list, collections.deque)):
-        return _plain_value(value) and _plain_bytes(value) <= ATTRIBUTE_COPY_LIMIT
+        return _plain_value(value) and _tensor_bytes(value) <= ATTRIBUTE_COPY_LIMIT
     if type(value).__module__.split(".")[0] == "torch":
         return False
     if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
@@ -498,7 +488,7 @@ def _hook_holder(value: object) -> bool:
     fields = getattr(value, "__dict__", None)
     if not isinstance(fields, dict) or not fields or not all(_plain_value(v) for v in fields.values()):
         return False
-    return sum(_plain_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
+    return sum(_tensor_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
 
 
 def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
@@ -931,7 +921,7 @@ class StateSnapshot:
         total += sum(c.numel() * c.element_size() for _, c in self._buffers)
         total += sum(_held_bytes(held) for _, attrs in self._opt_attrs for held in attrs.values())
         total += sum(_held_bytes(held) for _, items in self._hook_states for held in items.values())
-        total += sum(_cloned_bytes(state) + _cloned_bytes(groups) for state, groups in self._opt_state)
+        total += sum(_tensor_bytes(state) + _tensor_bytes(groups) for state, groups in self._opt_state)
         total += sum(_held_bytes(held) for _, attrs in self._module_attrs for held in attrs.values())
         return total
 
