@@ -505,6 +505,7 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
     rebound in the module, and is not.
     """
     holders: dict[int, object] = {}
+    checked: set[int] = set()  # one hook on 200 modules names the same objects 200 times: each is judged once
     for hook, found in _module_hooks(modules):
         owner = getattr(hook, "__self__", None)
         if isinstance(hook, types.MethodType):
@@ -518,8 +519,10 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
             # The module-level dict of the tutorials' get_activation(name) hooks: a global the code names.
             found += [hook.__globals__[n] for n in hook.__code__.co_names if n in hook.__globals__]
         for value in found:
-            if _hook_holder(value):
-                holders.setdefault(id(value), value)
+            if id(value) not in checked:
+                checked.add(id(value))
+                if _hook_holder(value):
+                    holders[id(value)] = value
     return list(holders.values())
 
 

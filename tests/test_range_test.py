@@ -2714,6 +2714,26 @@ def test_state_kept_by_module_hooks_is_restored(dataset: TensorDataset) -> None:
     assert (len(stats.grad_norms), counts) == (11, {"n": 11})
 
 
+def test_one_hook_on_many_modules_judges_what_it_names_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook registered on 200 modules whose code names a global list of 2M numbers walked it 200 times at
+    capture (130 s before the sweep): each object a hook names is judged once, however many modules share it."""
+    from lrfinder import snapshot
+
+    judged: collections.Counter[int] = collections.Counter()
+    judge = snapshot._hook_holder
+
+    def counting(value: object) -> bool:
+        judged[id(value)] += 1
+        return judge(value)
+
+    monkeypatch.setattr(snapshot, "_hook_holder", counting)
+    model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(20)])
+    for layer in model:
+        layer.register_forward_hook(_get_activation("out"))
+    assert [h is _ACTIVATION for h in snapshot._module_hook_state(model.modules())] == [True]
+    assert set(judged.values()) == {1}
+
+
 class _Observed(nn.Module):
     """An MLP whose input range is observed into buffers that start empty, (0,), and are resized in place at the
     first forward, as torch.ao.quantization's MinMaxObserver (min_val/max_val) and FakeQuantize (scale) keep it."""
