@@ -667,21 +667,25 @@ class LRFinder(_CallbackBase):
 
     @override
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        """At the first training step: say so when the module's own hooks set other LRs than those applied.
+        """At the first two training steps: say so when the module's own hooks set other LRs than those applied.
 
         Without an attribute the found LR is applied by rescaling the optimizers' param groups. A
         module whose ``optimizer_step`` (or ``on_train_batch_start``, ``on_train_epoch_start``) sets
         the LR itself (Lightning's warm-up recipe, written with a hard-coded LR: ``pg["lr"] = scale *
         1e-3``) then overwrote it at every step, and training ran at its own LR while the callback
-        reported the found one. Checked once (there is no schedule: nothing else moves the LR before
-        the first step).
+        reported the found one. Lightning's documented recipe sets the LR after ``optimizer.step``, so
+        the first step still runs at the found LR: the second step is checked too (there is no
+        schedule: nothing else moves the LR before it). Said once.
         """
         if self._rescaled_lrs is None:
             return
-        applied, self._rescaled_lrs = self._rescaled_lrs, None
+        applied = self._rescaled_lrs
         now = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers]
         if now == applied:
+            if trainer.global_step >= 1:
+                self._rescaled_lrs = None
             return
+        self._rescaled_lrs = None
         hooks = " or ".join(self._lr_setters)
         pairs = [(a, n) for groups_a, groups_n in zip(applied, now) for a, n in zip(groups_a, groups_n) if a != n]
         was, set_to = pairs[0] if pairs else (self.applied_lr or math.nan, math.nan)
@@ -689,7 +693,7 @@ class LRFinder(_CallbackBase):
             trainer,
             f"{self._who}: no attribute holds {type(pl_module).__name__}'s LR, so the found LR was applied to the "
             f"optimizer's param groups ({was:.2e}), and its {hooks} set them to others before the first "
-            f"training step ({set_to:.2e}). If it takes the LR from a value of its own (a warm-up to a "
+            f"training steps ({set_to:.2e}). If it takes the LR from a value of its own (a warm-up to a "
             "hard-coded LR), training runs at that value, not the found one: keep the LR in an attribute that "
             f"configure_optimizers and {hooks} both read (self.lr or self.hparams.lr, or name it with "
             "attr_name=), which LRFinder sets.",

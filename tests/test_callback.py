@@ -1492,6 +1492,33 @@ def test_an_optimizer_step_setting_the_lr_from_its_own_value_is_said(
         assert trained == pytest.approx([finder.applied_lr * k / 4 for k in (1, 2, 3)]) and said == []
 
 
+class DocsWarmingUpNet(Net):
+    """Lightning's documented warm-up recipe, to a hard-coded LR: the LR set after ``optimizer.step``."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=None, hard_lr=0.01, bn=False)
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        optimizer.step(closure=optimizer_closure)
+        for group in optimizer.param_groups:
+            group["lr"] = min(1.0, (self.trainer.global_step + 1) / 4) * 0.01
+
+
+def test_a_warm_up_set_after_the_optimizer_step_is_said(tmp_path: Path) -> None:
+    """Lightning's own recipe sets the LR after optimizer.step: the first step ran at the found LR, the check saw
+    nothing, and training went on at the hard-coded 0.0025 .. 0.01 while the callback said the found LR, unwarned."""
+    model = DocsWarmingUpNet()
+    finder = LRFinder(**FAST)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder], max_steps=3).fit(model, make_loader())
+    assert finder.applied_lr is not None
+    trained = [e[1][0] for e in model.train_events()]
+    assert trained == pytest.approx([finder.applied_lr, 0.0025, 0.005])
+    said = [str(w.message) for w in caught if "set them to others before the first training step" in str(w.message)]
+    assert len(said) == 1 and "DocsWarmingUpNet's LR" in said[0] and "(2.50e-03)" in said[0]
+
+
 def test_cyclic_hard_coded_is_rescaled(tmp_path: Path) -> None:
     finder = LRFinder(**FAST)
     model = Net(lr=None, hard_lr=0.05, schedule="cyclic")
