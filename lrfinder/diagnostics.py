@@ -508,10 +508,15 @@ def _target_range_fix(exc: BaseException, batch: Any) -> str:
     if not isinstance(y, torch.Tensor) or y.is_floating_point() or y.is_complex() or y.numel() == 0:
         return ""
     low, high = int(y.min()), int(y.max())
+    if low < 0:  # a padding label
+        fix = f"a padding label needs ignore_index={low} in loss_fn (the default ignores -100)"
+    elif low == 0:  # labels from 0: the output has fewer scores than there are classes, not labels counted from 1
+        fix = f"labels 0 .. {high} need an output of at least {high + 1} scores (a larger output layer)"
+    else:
+        fix = "labels counted from 1 need y - 1 (in the Dataset or a collate_fn), more classes a larger output layer"
     return (
         f" The targets of this batch run from {low} to {high}, and cross_entropy (and nll_loss) take class indices "
-        "0 .. C-1 for an output of C scores: labels counted from 1 need y - 1 (in the Dataset or a collate_fn), more "
-        "classes a larger output layer, and a padding label ignore_index set to it (the default ignores -100)."
+        f"0 .. C-1 for an output of C scores: {fix}."
     )
 
 

@@ -2619,6 +2619,20 @@ def test_class_labels_counted_from_one_are_named_with_their_range() -> None:
         range_test(make_mlp(), DataLoader(data, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "said"),
+    [(0, 5, r"labels 0 \.\. 4 need an output of at least 5 scores"), (-1, 3, r"needs ignore_index=-1 in loss_fn")],
+    ids=["too-few-scores", "padding"],
+)
+def test_class_labels_from_zero_or_padded_are_not_told_to_subtract_one(low: int, high: int, said: str) -> None:
+    """Labels 0..4 against 3 scores (or a -1 padding label) were told 'labels counted from 1 need y - 1' first: the
+    hint now follows the batch's lowest label."""
+    data = TensorDataset(torch.randn(64, 10), torch.arange(64) % (high - low) + low)
+    with pytest.raises(DataError, match=rf"run from {low} to {high - 1}.*{said}") as info:
+        range_test(make_mlp(), DataLoader(data, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
+    assert "y - 1" not in str(info.value)
+
+
 def test_flat_binary_targets_against_a_one_column_output_are_told_to_match_shapes() -> None:
     """BCE's "Target size ([32]) must be the same as input size ([32, 1])" got the general advice only."""
     data = TensorDataset(torch.randn(64, 10), torch.randint(0, 2, (64,)).float())
