@@ -999,7 +999,9 @@ def _losses_with_grad(
 
     """
     params = list(model.parameters())
+    # A backward inside accumulates into an existing .grad in place: its values are kept to be written back.
     grads = [(p.grad, None if p.grad is None else p.grad._version) for p in params]
+    saved = [None if p.grad is None else p.grad.detach().clone() for p in params]
 
     def refuse(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         raise _StepRefused("an optimizer step inside the held-out loss")
@@ -1017,8 +1019,11 @@ def _losses_with_grad(
         for p, (grad, version) in zip(params, grads)
     )
     if losses is None or touched:
-        for p, (grad, _) in zip(params, grads):
-            p.grad = grad
+        with torch.no_grad():
+            for p, (grad, version), values in zip(params, grads, saved):
+                if grad is not None and values is not None and grad._version != version:
+                    grad.copy_(values)
+                p.grad = grad
         raise first_error
     return losses
 

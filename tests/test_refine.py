@@ -1053,3 +1053,24 @@ def test_refine_still_refuses_a_step_fn_running_a_backward_of_the_models_loss(da
         range_test(model, DataLoader(dataset, batch_size=32), step_fn=step_fn, num_steps=20,
                    refine=Refine(training_steps=100))  # fmt: skip
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_refused_held_out_loss_leaves_existing_gradients_as_they_were() -> None:
+    """A loss running a backward inside accumulated into .grads that were there (zero_grad(set_to_none=False)) in
+    place, and the refusal put back the same tensors, their values changed: now their values are written back."""
+    import lrfinder.refine as refine_module
+
+    model = make_mlp(classes=3)
+    batches = [(torch.randn(16, 10), torch.randint(0, 3, (16,))) for _ in range(2)]
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    held = [p.grad for p in model.parameters()]
+
+    def backward_inside(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        loss = F.cross_entropy(model(batch[0]), batch[1])
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        refine_module._mean_loss(backward_inside, batches, model)
+    assert all(p.grad is g and torch.equal(g, torch.ones_like(g)) for p, g in zip(model.parameters(), held))
