@@ -497,12 +497,14 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
     A hook that counts calls or collects activations keeps them in the object it is a method of
     (``module.register_forward_hook(stats.hook)``), in itself (a callable object), in the arguments of a
     ``functools.partial``, or in a variable of an enclosing function (``activations = {}`` read by a
-    ``def hook(module, args, output)`` made inside it), or in a module-level variable the hook's code names
-    (the ``activation = {}`` of the tutorials' ``get_activation(name)``): each such object of plain values
+    ``def hook(module, args, output)`` made inside it): each such object of plain values
     (:func:`_hook_holder`) is found here, so the test's forwards leave no count or activation behind
     (lists and dicts of plain numbers are logs, see :func:`_capture_hook_holder`). A number in a closure
-    (``nonlocal calls``) is put back by :func:`_hook_number_cells`; a module-level one (``global calls``) is
-    rebound in the module, and is not.
+    (``nonlocal calls``) is put back by :func:`_hook_number_cells`. A module-level variable the hook's code
+    names (the ``activation = {}`` of the tutorials' ``get_activation(name)``, ``global calls``) is left as
+    the test leaves it: other code may write it during the test too (a user's ``on_step``, a queue another
+    thread drains), and putting it back would lose what they wrote; the next forward overwrites an
+    activation the test left there.
     """
     holders: dict[int, object] = {}
     checked: set[int] = set()  # one hook on 200 modules names the same objects 200 times: each is judged once
@@ -515,9 +517,6 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
         for cell in getattr(hook, "__closure__", None) or ():
             with contextlib.suppress(ValueError):  # an empty cell
                 found.append(cell.cell_contents)
-        if _users_function(hook):
-            # The module-level dict of the tutorials' get_activation(name) hooks: a global the code names.
-            found += [hook.__globals__[n] for n in hook.__code__.co_names if n in hook.__globals__]
         for value in found:
             if id(value) not in checked:
                 checked.add(id(value))
