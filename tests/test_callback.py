@@ -10,7 +10,7 @@ import sys
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -344,6 +344,25 @@ class EpochOutputsNet(Net):
         self.training_step_outputs.clear()
 
 
+_NetT = TypeVar("_NetT", bound=Net)
+
+
+def _fit_with_and_without_the_finder(tmp_path: Path, net: type[_NetT]) -> tuple[_NetT, _NetT]:
+    """Two epochs of 4 steps with an LRFinder, then the same fit without it at the LR it applied."""
+
+    def run(root: Path, lr: float, finder: LRFinder | None) -> _NetT:
+        pl.seed_everything(7, verbose=False)
+        model = net(lr=lr)
+        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
+        t.fit(model, make_loader())
+        return model
+
+    finder = LRFinder(**FAST)
+    model = run(tmp_path / "a", 0.01, finder)
+    assert finder.result is not None and finder.result.num_steps > 10 and finder.applied_lr is not None
+    return model, run(tmp_path / "b", finder.applied_lr, None)
+
+
 def test_the_modules_own_attributes_are_as_before_the_test(tmp_path: Path) -> None:
     """The outputs list, counter and generator training_step moves are put back: epoch 0 averages its own outputs.
 
@@ -351,17 +370,7 @@ def test_the_modules_own_attributes_are_as_before_the_test(tmp_path: Path) -> No
     counter and generator went on from the test's steps.
     """
 
-    def run(root: Path, lr: float, finder: LRFinder | None) -> EpochOutputsNet:
-        pl.seed_everything(7, verbose=False)
-        model = EpochOutputsNet(lr=lr)
-        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
-        t.fit(model, make_loader())
-        return model
-
-    finder = LRFinder(**FAST)
-    model = run(tmp_path / "a", 0.01, finder)
-    assert finder.result is not None and finder.applied_lr is not None
-    by_hand = run(tmp_path / "b", finder.applied_lr, None)
+    model, by_hand = _fit_with_and_without_the_finder(tmp_path, EpochOutputsNet)
     assert model.epoch_averages == by_hand.epoch_averages and [n for n, _ in model.epoch_averages] == [4, 4]
     assert model.calls == by_hand.calls == 8
     wa, wb = weights(model), weights(by_hand)
@@ -403,17 +412,7 @@ def test_the_modules_lists_of_plain_values_are_as_before_the_test(tmp_path: Path
     on_before_optimizer_step gradient norms held the test's steps.
     """
 
-    def run(root: Path, lr: float, finder: LRFinder | None) -> ItemLossesNet:
-        pl.seed_everything(7, verbose=False)
-        model = ItemLossesNet(lr=lr)
-        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
-        t.fit(model, make_loader())
-        return model
-
-    finder = LRFinder(**FAST)
-    model = run(tmp_path / "a", 0.01, finder)
-    assert finder.result is not None and finder.result.num_steps > 10 and finder.applied_lr is not None
-    by_hand = run(tmp_path / "b", finder.applied_lr, None)
+    model, by_hand = _fit_with_and_without_the_finder(tmp_path, ItemLossesNet)
     assert model.epoch_averages == by_hand.epoch_averages and [n for n, _ in model.epoch_averages] == [4, 4]
     assert model.history == by_hand.history and len(model.history["loss"]) == 8
     assert model.grad_norms == by_hand.grad_norms and len(model.grad_norms) == 8
@@ -464,17 +463,7 @@ def test_a_helper_objects_fields_and_a_deque_are_as_before_the_test(tmp_path: Pa
     test left them.
     """
 
-    def run(root: Path, lr: float, finder: LRFinder | None) -> MeterNet:
-        pl.seed_everything(7, verbose=False)
-        model = MeterNet(lr=lr)
-        t = trainer(root, [finder] if finder is not None else [], max_epochs=2, max_steps=-1, limit_train_batches=4)
-        t.fit(model, make_loader())
-        return model
-
-    finder = LRFinder(**FAST)
-    model = run(tmp_path / "a", 0.01, finder)
-    assert finder.result is not None and finder.result.num_steps > 10 and finder.applied_lr is not None
-    by_hand = run(tmp_path / "b", finder.applied_lr, None)
+    model, by_hand = _fit_with_and_without_the_finder(tmp_path, MeterNet)
     assert model._epoch_avgs == by_hand._epoch_avgs and [n for n, _ in model._epoch_avgs] == [128, 128]
     smoothed = [value for phase, value in model._smoothed if phase == "train"]
     assert smoothed == [value for _, value in by_hand._smoothed] and len(smoothed) == 8
