@@ -1034,9 +1034,9 @@ def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], m
     A loss that differentiates inside itself (a gradient penalty) is computed again with autograd on,
     :func:`_losses_with_grad`; one that runs a backward or an optimizer step of its own still fails.
     """
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
+    from .stepping import eval_modes
+
+    with eval_modes(model):
         try:
             with torch.no_grad():
                 return [float(loss_of(b).detach().double().mean().item()) for b in batches]
@@ -1044,9 +1044,6 @@ def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], m
             if "does not require grad" not in str(exc):
                 raise
             return _losses_with_grad(loss_of, batches, model, exc)
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def run_trials(

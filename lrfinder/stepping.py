@@ -109,6 +109,22 @@ def train_modes(model: nn.Module) -> None:
         model.train()
 
 
+@contextlib.contextmanager
+def eval_modes(model: nn.Module) -> Iterator[None]:
+    """Inside: ``model.eval()``, as an evaluation runs; after: every submodule's own mode put back.
+
+    Each submodule's mode, not ``model.train(was)``: a BatchNorm a fine-tuner froze in eval mode
+    inside a model in train mode stays frozen.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
     """Refuse ``torch.optim.LBFGS``, whose step is a line search of many loss evaluations.
 

@@ -80,6 +80,7 @@ from .settings import (
     trainable_parameters,
     warn_unused_clip_algorithm,
 )
+from .stepping import eval_modes
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -628,15 +629,9 @@ def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any
     if isinstance(val_data, Iterator):
         val_data = itertools.chain([first], iterator)
     model = module.model
-    modes = {sub: sub.training for sub in model.modules()}
     device = next(iter(model.parameters())).device  # train() checked it has trainable ones
-    try:
-        model.eval()
-        with torch.no_grad():
-            module._loss(to_device(first, device), 0, "val_data")
-    finally:
-        for sub, training in modes.items():
-            sub.training = training
+    with eval_modes(model), torch.no_grad():
+        module._loss(to_device(first, device), 0, "val_data")
     return val_data
 
 
