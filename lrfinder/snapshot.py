@@ -280,15 +280,17 @@ def _tensor_bytes(value: Any) -> int:
     return 0
 
 
-def _plain_object(value: Any) -> bool:
+def _plain_object(value: Any, *, callables: bool = False) -> bool:
     """Whether ``value`` is an instance of a plain Python class whose fields are all :func:`_plain_value`.
 
     Not a dataset (a ``TensorDataset`` kept as ``self.train_set``: data a step does not change,
-    which the snapshot would copy whole, on its device), nor an object whose tensors and arrays
-    add up to more than :data:`ATTRIBUTE_COPY_LIMIT`, the bound a tensor attribute is copied up to.
+    which the snapshot would copy whole, on its device), a module, an optimizer, an enum, a class
+    or a Python module, nor an object whose tensors and arrays add up to more than
+    :data:`ATTRIBUTE_COPY_LIMIT`, the bound a tensor attribute is copied up to. A callable object
+    only with ``callables`` (a hook object that counts its calls).
     """
     fields = getattr(value, "__dict__", None)
-    if not isinstance(fields, dict) or not fields or callable(value):
+    if not isinstance(fields, dict) or not fields or (callable(value) and not callables):
         return False
     if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
         return False
@@ -481,14 +483,7 @@ def _hook_holder(value: object) -> bool:
     """
     if isinstance(value, (dict, list, collections.deque)):
         return _plain_value(value) and _tensor_bytes(value) <= ATTRIBUTE_COPY_LIMIT
-    if type(value).__module__.split(".")[0] == "torch":
-        return False
-    if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
-        return False
-    fields = getattr(value, "__dict__", None)
-    if not isinstance(fields, dict) or not fields or not all(_plain_value(v) for v in fields.values()):
-        return False
-    return sum(_tensor_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
+    return type(value).__module__.split(".")[0] != "torch" and _plain_object(value, callables=True)
 
 
 def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
@@ -509,9 +504,8 @@ def _module_hook_state(modules: Iterable[nn.Module]) -> list[object]:
     holders: dict[int, object] = {}
     checked: set[int] = set()  # one hook on 200 modules names the same objects 200 times: each is judged once
     for hook, found in _module_hooks(modules):
-        owner = getattr(hook, "__self__", None)
         if isinstance(hook, types.MethodType):
-            found.append(owner)
+            found.append(hook.__self__)
         elif not isinstance(hook, (types.FunctionType, types.BuiltinFunctionType)):
             found.append(hook)  # a callable object
         for cell in getattr(hook, "__closure__", None) or ():
