@@ -269,8 +269,37 @@ _NAME_CHARS = 48
 
 
 def _short(text: str, limit: int = _NAME_CHARS) -> str:
-    """``text``, cut to ``limit`` characters with an ellipsis: a long name never runs off the figure."""
-    return text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…"
+    """``text``, cut to ``limit`` characters with an ellipsis: a long name never runs off the figure.
+
+    Drawable as it stands (:func:`_drawable`): a cut never leaves half a ``$...$`` for matplotlib to fail on.
+    """
+    return _drawable(text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…")
+
+
+def _drawable(text: str) -> str:
+    r"""``text`` as matplotlib can draw it: its ``$`` signs escaped unless it is mathtext matplotlib parses.
+
+    matplotlib reads a text with two unescaped ``$`` as mathtext and fails on it at ``savefig`` (a
+    ``ParseSyntaxException`` from deep inside matplotlib) when the part between them is not valid TeX: a
+    title ``run_$1_$2``, a result file ``a_$x_$.json`` (its name is the curve's label). Such a text is drawn
+    as written; one that parses (``$\alpha$ sweep``) is kept as mathtext. A text with no ``$`` left
+    unescaped is drawable in any company, so the pieces of a line (names, labels) can be joined.
+    """
+    if "$" not in text:
+        return text
+    from matplotlib import cbook
+
+    if cbook.is_math_text(text):
+        from matplotlib.font_manager import FontProperties
+        from matplotlib.mathtext import MathTextParser
+
+        try:
+            MathTextParser("path").parse(text, 72, FontProperties())
+        except ValueError:  # pyparsing's ParseSyntaxException, as matplotlib raises it
+            pass
+        else:
+            return text
+    return re.sub(r"(?<!\\)\$", r"\\$", text)
 
 
 def _asked_window(result: RangeTestResult) -> int | None:
@@ -386,7 +415,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         for i, r in enumerate(results):
             label = _short(r.label or f"curve {i + 1}")
             if r.suggestion is None:
-                warnings.append(f"{label}: inconclusive ({r.error or 'no suggestion'})")
+                warnings.append(f"{label}: inconclusive ({_drawable(r.error or 'no suggestion')})")
     # The schedule is named in its own panel's title.
     return title, facts, warnings
 
@@ -995,7 +1024,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         else:
             gist = _first_clause(result.error, 2 * brief) if result.error else ""
             reason, wrap, size = (f"{gist} (result.error says why)" if gist else ""), brief, _BRIEF_PT
-        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(reason, wrap))
+        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(_drawable(reason), wrap))
         # At the top, above the curve (plot_range_test makes the room): the curve is what the
         # message asks the reader to look at.
         _text_box(
@@ -1290,9 +1319,10 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
             ax.text(lr, y, f"{text} " if right else f" {text}", transform=ax.get_xaxis_transform(),
                     ha="right" if right else "left", va="top", fontsize=9.5, color=color)
     _log_labels(ax.xaxis)
-    ax.set_xlabel(f"trial lr ({refinement.schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
+    schedule = _drawable(refinement.schedule)
+    ax.set_xlabel(f"trial lr ({schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
     ax.set_ylabel("held-out loss")
-    ax.set_title(f"trial runs judged on {refinement.judged_on} ({refinement.cost_steps} steps, "
+    ax.set_title(f"trial runs judged on {_drawable(refinement.judged_on)} ({refinement.cost_steps} steps, "
                  f"{refinement.cost_steps / refinement.training_steps:.0%} of {refinement.training_steps})",
                  loc="left", fontsize=11)
     ax.grid(True, which="major", alpha=0.35)
@@ -1379,6 +1409,8 @@ def plot_range_test(
     for name, text in (("title", title), ("schedule_name", schedule_name)):
         if text is not None and not isinstance(text, str):
             raise TypeError(f"Expected {name} to be a str or None, but got {name}={text!r:.60}")
+    title = None if title is None else _drawable(title)
+    schedule_name = None if schedule_name is None else _drawable(schedule_name)
     if not is_choice(schedule_kind, SCHEDULE_KINDS):
         raise ValueError(
             f"Expected schedule_kind to be one of {', '.join(map(repr, SCHEDULE_KINDS))}, but got "

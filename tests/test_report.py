@@ -1412,3 +1412,29 @@ def test_a_one_step_schedule_is_drawn_as_a_point_and_titled_as_one_step():
     assert line.get_marker() == "o"
     many = axes_by_label(plot_range_test(result, schedule=np.linspace(0.1, 0.0, 5), schedule_name="cosine"))
     assert many["schedule"].get_title(loc="left").endswith("(5 steps, peak 1.00e-01)")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [{"title": "run_$1_$2"}, {"label": "a_$x_$"}, {"schedule_name": "cos$_$"}, {"model_name": "Net$^$"}],
+)
+def test_dollar_signs_that_are_no_mathtext_are_drawn_as_written(where: dict, tmp_path: Path) -> None:
+    # Two '$' make matplotlib read a text as mathtext: 'run_$1_$2' failed at savefig with pyparsing's
+    # "ParseSyntaxException: Expected {phantom | llap | ...}" from deep inside matplotlib, and no report was written.
+    result = make_result()
+    kwargs = {k: v for k, v in where.items() if k in ("title", "schedule_name")}
+    if "schedule_name" in kwargs:
+        kwargs["schedule"] = [0.1, 0.2, 0.1]
+    result = replace(result, **{k: v for k, v in where.items() if k not in kwargs})
+    path = save_report([result, make_result(seed=1)], tmp_path / "r.png", **kwargs)
+    assert path.stat().st_size > 0
+    fig = plot_range_test([result, make_result(seed=1)], **kwargs)
+    (text,) = where.values()
+    assert text.replace("$", r"\$") in all_text(fig)  # drawn as written: matplotlib shows '\$' as '$'
+    png(fig)
+
+
+def test_mathtext_that_parses_is_kept() -> None:
+    fig = plot_range_test(make_result(), title=r"$\alpha$ sweep")
+    assert r"$\alpha$ sweep" in all_text(fig)
+    png(fig)
