@@ -119,6 +119,7 @@ from .stepping import (
     _needs_closure,
     autocast,
     caller_autocast,
+    check_lr_sets_each_step,
     check_steps_without_closure,
     clip_gradients,
     loss_states,
@@ -841,7 +842,8 @@ class LRSweeper:
                 in a list).
             ValueError: No optimizer, or a param group with no ``lr``, or one that is not a finite
                 number >= 0 (``None``: an optimizer that sets its own step size, such as Adafactor
-                with ``relative_step=True``).
+                with ``relative_step=True``), or an ``Rprop``, which reads ``lr`` as its first step
+                size only (:func:`~lrfinder.stepping.check_lr_sets_each_step`).
 
         """
         if isinstance(optimizers, torch.optim.Optimizer):
@@ -863,6 +865,7 @@ class LRSweeper:
                 raise TypeError(
                     f"Expected optimizers to hold torch.optim.Optimizer instances, but optimizers[{i}] is {what}"
                 )
+            check_lr_sets_each_step(opt)
         base = [_base_lr(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
         if base and max(base) == 0:
             # Every group at 0: a warm-up scheduler's first step (LambdaLR from 0, LinearLR's start) set
@@ -1229,8 +1232,8 @@ def range_test(
 
     Raises:
         ValueError: A setting out of range (named, with the value), an optimizer whose
-            ``step`` needs a closure (``LBFGS``), or one with ``maximize=True`` (see
-            :func:`check_minimizes`).
+            ``step`` needs a closure (``LBFGS``), an ``Rprop`` (its ``lr`` is only its first step size),
+            or one with ``maximize=True`` (see :func:`check_minimizes`).
         TypeError: A setting of the wrong type, or a class where an instance is expected
             (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
         DataError: Empty data or a batch of no examples, a map-style ``Dataset`` or a pair of

@@ -147,6 +147,30 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.op
         )
 
 
+def check_lr_sets_each_step(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
+    """Refuse ``torch.optim.Rprop``, whose ``lr`` is read once, as each weight's first step size.
+
+    Rprop sets every weight's step size to ``lr`` at its first step, then grows or shrinks it by
+    ``etas`` from the signs of the gradients alone: the ``lr`` the sweep sets at later steps is
+    never read, so the curve records Rprop's own steps from ``min_lr`` and reads as still falling
+    at ``max_lr``. ``optimizer`` may be the class (``lrfind`` checks ``--optimizer`` before it
+    builds one).
+
+    Raises:
+        ValueError: ``optimizer`` is an Rprop.
+
+    """
+    cls = optimizer if isinstance(optimizer, type) else type(optimizer)
+    if issubclass(cls, torch.optim.Rprop):
+        raise ValueError(
+            f"Expected an optimizer that steps by its param groups' lr, but {cls.__name__} reads lr once, as each "
+            "weight's first step size, then adapts the step sizes itself (etas, step_sizes): the LRs the range test "
+            "sweeps would never be used, and the curve would only show Rprop's own steps. Run the range test with an "
+            "optimizer such as SGD or Adam; for Rprop, keep lr at about the size of a first step (0.01 by default) "
+            "and tune etas and step_sizes instead."
+        )
+
+
 def _closure_parameter(optimizer: torch.optim.Optimizer) -> inspect.Parameter | None:
     """``optimizer.step``'s ``closure`` parameter, or None (none, or a builtin step with nothing to read)."""
     try:

@@ -503,3 +503,21 @@ def test_a_schedule_too_long_to_preview_leaves_the_report_without_it(
     trainer(tmp_path, [finder], max_steps=6).fit(Net(), make_loader())
     assert (tmp_path / "report.png").is_file() and finder._schedule_preview is None
     assert finder.applied_lr is not None
+
+
+class RpropNet(Net):
+    """Rprop reads its lr once, as each weight's first step size, then adapts the step sizes itself."""
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.Rprop(self.parameters(), lr=self.lr)
+
+
+def test_rprop_is_refused_with_the_module_put_back(tmp_path: Path) -> None:
+    """The sweep's LRs were never used: it warned "raise max_lr (it ended at 1.00e+01)" and trained on."""
+    model = RpropNet()
+    before = weights(model)
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    with pytest.raises(ValueError, match=r"Rprop reads lr once, as each weight's first step size.*SGD or Adam"):
+        t.fit(model, make_loader())
+    after = weights(model)
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)

@@ -274,8 +274,8 @@ USAGE = {
     "opt nesterov dampening": (["--optimizer", "nesterov", "--opt", "dampening=0.1"], ["--opt", "dampening=0"]),
     "opt empty value": (["--opt", "momentum="], ["--opt", "momentum to be a number"]),
     "weight decay the optimizer lacks": (
-        ["--optimizer", "Rprop", "--weight-decay", "0,1e-4"],
-        ["--weight-decay", "'Rprop'", "weight_decay"],
+        ["--optimizer", "SparseAdam", "--weight-decay", "0,1e-4"],
+        ["--weight-decay", "'SparseAdam'", "weight_decay"],
     ),
     # Named --warmup-steps (it was "Invalid value for --scheduler-opt", an option not given).
     "warm-up as long as the training": (
@@ -283,6 +283,9 @@ USAGE = {
         ["Invalid value for --warmup-steps", "(--epochs 1 x 4 per epoch = 4), but got 4"],
     ),
     "closure optimizer": (["--optimizer", "LBFGS"], ["--optimizer", "LBFGS.step(closure)", "SGD or Adam"]),
+    # It ran: Rprop reads lr only as its first step size, so the swept LRs were never used and the curve read
+    # "still falling at the largest LR tried: increase max_lr".
+    "lr read once": (["--optimizer", "Rprop"], ["--optimizer", "Rprop reads lr once", "SGD or Adam"]),
     # It ran, climbing the cross-entropy: the rise read as a blow-up, "the loss never clearly falls".
     "opt maximize": (["--opt", "maximize=true"], ["--opt maximize=true:", "would climb it", "Drop --opt maximize"]),
     # Any true value climbs as torch's optimizers read it: maximize=1 reached the engine (a failed run, exit 1).

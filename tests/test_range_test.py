@@ -1473,6 +1473,21 @@ def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.M
     assert_same_state(before, snapshot_of(mlp, opt))
 
 
+def test_rprop_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
+    """Rprop reads lr only as each weight's first step size: the sweep's LRs were never used.
+
+    Its own step sizes grew from min_lr by etas, and the curve read "still falling at the largest LR
+    tried (1.00e+01): increase max_lr", advice that could never help.
+    """
+    opt = torch.optim.Rprop(mlp.parameters(), lr=0.01)
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ValueError, match=r"Rprop reads lr once, as each weight's first step size.*SGD or Adam"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert_same_state(before, snapshot_of(mlp, opt))
+    with pytest.raises(ValueError, match=r"Rprop reads lr once"):
+        lrfinder.LRSweeper([torch.optim.SGD(mlp.parameters(), lr=0.1), opt])
+
+
 def _sam_step(opt: SAM, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """One SAM step as its users write it (both passes on the batch); returns the loss at the weights before it."""
 

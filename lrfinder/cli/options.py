@@ -424,11 +424,13 @@ def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | No
     if value is None:
         return value
     from ..optimizers import get_optimizer_spec
-    from ..stepping import check_steps_without_closure
+    from ..stepping import check_lr_sets_each_step, check_steps_without_closure
 
     try:
-        # LBFGS is refused here too: every command that takes --optimizer runs a range test first.
-        check_steps_without_closure(get_optimizer_spec(value).cls)
+        # LBFGS and Rprop are refused here too: every command that takes --optimizer runs a range test first.
+        cls = get_optimizer_spec(value).cls
+        check_steps_without_closure(cls)
+        check_lr_sets_each_step(cls)
     except (ValueError, TypeError, ImportError, AttributeError) as exc:
         raise click.BadParameter(as_options(one_line(exc))) from None
     return value
