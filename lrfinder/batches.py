@@ -434,24 +434,41 @@ def _batch_loss(
             f"an input key ({'/'.join(_INPUT_KEYS)}) and a target key ({'/'.join(_TARGET_KEYS)}) "
             f"with loss_fn, or, without loss_fn, a model(**batch) returning a 'loss'. {fix}"
         )
-    kind = f"a {type(batch).__name__}"
+    raise DataError(
+        f"Cannot compute a loss from these batches: each is {_batch_kind(batch)}, but expected (inputs, targets) "
+        f"pairs or dicts with input/target keys.{_format_hint(batch, loss_fn)} {fix}"
+    )
+
+
+def _batch_kind(batch: object) -> str:
+    """A batch the test cannot read, in words: ``a list of 3 tensors (float32 (16, 10), ...)``, ``a str``.
+
+    "Cannot use batches of type a list of length 3" read oddly and showed nothing of the items.
+    """
+    if isinstance(batch, torch.Tensor):
+        return f"a tensor {_describe(batch)}"
+    name = type(batch).__name__
     if isinstance(batch, (tuple, list)):
-        kind += f" of length {len(batch)}"
+        items = "tensor" if batch and all(isinstance(v, torch.Tensor) for v in batch) else "item"
+        return f"a {name} of {len(batch)} {items}{'' if len(batch) == 1 else 's'} {_describe(batch)}"
+    if isinstance(batch, (str, bytes)):  # a dict of arrays iterated gives its keys
+        return f"a {name} {batch!r:.40}"
+    return f"a {name}"
+
+
+def _format_hint(batch: object, loss_fn: object) -> str:
+    """What to do with batches of inputs alone or of several inputs (:func:`_several_inputs_hint`), else ``""``."""
     # Inputs alone (DataLoader(TensorDataset(x)) or DataLoader(x)): an autoencoder's data. "expected (inputs,
     # targets) pairs" left the user to find that the inputs can be their own targets.
     alone = isinstance(batch, torch.Tensor) or (
         isinstance(batch, (tuple, list)) and len(batch) == 1 and isinstance(batch[0], torch.Tensor)
     )
-    hint = (
-        " These batches hold inputs alone, no targets: for a model that reconstructs its inputs (an autoencoder), "
-        "give the inputs as their targets too, DataLoader(TensorDataset(x, x)), and loss_fn=F.mse_loss."
-        if alone
-        else _several_inputs_hint(batch, loss_fn)
-    )
-    raise DataError(
-        f"Cannot use batches of type {kind}: expected (inputs, targets) pairs or dicts with input/target keys.{hint} "
-        f"{fix}"
-    )
+    if alone:
+        return (
+            " These batches hold inputs alone, no targets: for a model that reconstructs its inputs (an autoencoder), "
+            "give the inputs as their targets too, DataLoader(TensorDataset(x, x)), and loss_fn=F.mse_loss."
+        )
+    return _several_inputs_hint(batch, loss_fn)
 
 
 def _positional_arity(fn: object) -> int | None:

@@ -1196,7 +1196,7 @@ def test_loss_not_connected_to_the_model(mlp: nn.Module, loader: DataLoader) -> 
 
 def test_batch_format_needs_step_fn(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, y) for x, y in DataLoader(dataset, batch_size=32)]
-    with pytest.raises(DataError, match=r"tuple of length 3: expected \(inputs, targets\) pairs.*pass step_fn="):
+    with pytest.raises(DataError, match=r"tuple of 3 tensors .*but expected \(inputs, targets\) pairs.*pass step_fn="):
         range_test(mlp, triples, loss_fn=F.cross_entropy)
     with pytest.raises(DataError, match="no loss_fn"):
         range_test(mlp, DataLoader(dataset, batch_size=32))
@@ -2624,6 +2624,18 @@ def test_three_item_batches_with_a_two_argument_loss_get_no_pair_loss_hint() -> 
     with pytest.raises(DataError, match=r"expected \(inputs, targets\) pairs") as info:
         range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10)
     assert "pair or triplet" not in str(info.value)
+
+
+def test_an_unreadable_batch_is_described_by_its_items() -> None:
+    """It read "Cannot use batches of type a list of length 3", naming none of the items."""
+    data = TensorDataset(torch.randn(64, 10), torch.randn(64, 2), torch.randint(0, 3, (64,)))
+    with pytest.raises(DataError) as info:
+        range_test(make_mlp(), DataLoader(data, batch_size=16), loss_fn=F.cross_entropy, num_steps=10)
+    assert str(info.value) == (
+        "Cannot compute a loss from these batches: each is a list of 3 tensors (float32 (16, 10), float32 (16, 2), "
+        "int64 (16,)), but expected (inputs, targets) pairs or dicts with input/target keys. For other formats, "
+        "pass step_fn=lambda model, batch: <loss tensor> to range_test."
+    )
 
 
 def test_class_labels_counted_from_one_are_named_with_their_range() -> None:

@@ -595,7 +595,7 @@ def test_unreadable_batches_say_what_train_reads():
     from lrfinder.exceptions import DataError
 
     triples = [(x, y, y) for x, y in DataLoader(make_classification(64), batch_size=32)]
-    with pytest.raises(DataError, match=r"tuple of length 3: expected \(inputs, targets\) pairs.*LightningModule"):
+    with pytest.raises(DataError, match=r"tuple of 3 tensors.*but expected \(inputs, targets\) pairs.*LightningModule"):
         train(make_mlp(), triples, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
 
 
