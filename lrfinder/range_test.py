@@ -106,6 +106,7 @@ from .settings import (
     check_precision_name,
     check_sparse_gradients,
     lr_schedule,
+    pair_loss_hint,
     peer_hints,
     traced_in_eval_message,
     traced_in_eval_mode,
@@ -1343,7 +1344,10 @@ def _checked_setup(
     )
     check_flag("restore", restore)
     check_flag("noise_scale", noise_scale)
-    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2)
+    check_callable(
+        "loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2,
+        more_arguments=pair_loss_hint("in step_fn instead (loss_fn left out), step_fn=lambda model, batch:", "model"),
+    )  # fmt: skip
     check_callable("step_fn", step_fn, "step_fn(model, batch) -> loss", arity=2)
     check_callable("on_step", on_step, "on_step(index, lr, loss)", arity=3)
     check_callable("on_trial", on_trial, "on_trial(index, lr, steps_done, loss)", arity=4)

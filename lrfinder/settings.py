@@ -216,7 +216,9 @@ def check_gradient_clipping(gradient_clip_val: object, gradient_clip_algorithm: 
         )
 
 
-def check_callable(name: str, value: object, example: str, arity: int | None = None) -> None:
+def check_callable(
+    name: str, value: object, example: str, arity: int | None = None, *, more_arguments: str = ""
+) -> None:
     """Refuse a function argument that cannot be called, before anything runs (``example`` shows one).
 
     A module class (``loss_fn=nn.CrossEntropyLoss``) is callable too, but calling it builds a
@@ -224,7 +226,9 @@ def check_callable(name: str, value: object, example: str, arity: int | None = N
     Tensor ... is ambiguous"): it is refused here, naming the instance to pass. With ``arity``, a
     function whose signature cannot take that many positional arguments is refused too: an
     ``on_step=lambda lr: ...`` failed mid-sweep with "<lambda>() takes 1 positional argument but 3
-    were given", naming neither the argument nor what it is called with.
+    were given", naming neither the argument nor what it is called with. ``more_arguments`` ends
+    the message when the function requires more than ``arity`` of them (what such a function is
+    for and where it goes: :func:`pair_loss_hint` for a ``loss_fn``).
     """
     if value is not None and not callable(value):
         raise TypeError(f"Expected {name} to be callable ({example}), but got {name}={value!r}")
@@ -237,9 +241,15 @@ def check_callable(name: str, value: object, example: str, arity: int | None = N
             try:
                 signature.bind(*([None] * arity))
             except TypeError as exc:
+                required = sum(
+                    1
+                    for p in signature.parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+                )
+                extra = f" {more_arguments}" if more_arguments and required > arity else ""
                 raise TypeError(
                     f"Expected {name} to take {arity} positional argument{'s' if arity != 1 else ''} ({example}), "
-                    f"but its signature is {signature} ({exc})"
+                    f"but its signature is {signature} ({exc}).{extra}"
                 ) from None
     if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
         raise TypeError(
@@ -251,6 +261,22 @@ def check_callable(name: str, value: object, example: str, arity: int | None = N
             f"Expected {name} to be a function or a module instance ({example}), but got the class "
             f"{value.__name__}. Pass an instance: {name}={value.__name__}()"
         )
+
+
+def pair_loss_hint(where: str, model: str) -> str:
+    """What a ``loss_fn`` that requires 3 or more arguments is for, and ``where`` to compute it instead.
+
+    ``model`` is what the model is called there (``model`` in a ``step_fn``, ``self`` in a
+    ``training_step``). A plain ``def loss(a, b, y)`` over ``(x1, x2, y)`` batches was refused with
+    "Expected loss_fn to take 2 positional arguments" alone, where ``MarginRankingLoss`` (whose
+    signature the check cannot see) was told how to call it (:func:`~lrfinder.batches._several_inputs_hint`).
+    """
+    return (
+        "A loss_fn of 3 or more arguments compares the model's outputs for several inputs (a pair or triplet loss), "
+        f"which loss_fn(model(x), y) cannot give it. Compute it {where} "
+        f"loss_fn({model}(batch[0]), {model}(batch[1]), batch[2]) for (x1, x2, y) batches, "
+        f"loss_fn(*({model}(x) for x in batch)) for (anchor, positive, negative) ones."
+    )
 
 
 def check_iterable(name: str, value: object) -> None:

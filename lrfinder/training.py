@@ -76,6 +76,7 @@ from .settings import (
     check_precision_name,
     check_sparse_gradients,
     empty_data_message,
+    pair_loss_hint,
     positional_hints,
     trainable_parameters,
     warn_unused_clip_algorithm,
@@ -889,7 +890,10 @@ def train(
     check_callable(
         "optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)", arity=1
     )
-    check_callable("loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2)
+    check_callable(
+        "loss_fn", loss_fn, "e.g. torch.nn.functional.cross_entropy", arity=2,
+        more_arguments=pair_loss_hint("in the training_step of a LightningModule (which train takes too) as", "self"),
+    )  # fmt: skip
     check_callable("on_epoch_end", on_epoch_end, "on_epoch_end(summary)", arity=1)
     check_callable("on_batch_end", on_batch_end, "on_batch_end(epoch, batch_index)", arity=2)
     if isinstance(callbacks, (str, bytes, Mapping)) or not isinstance(callbacks, Iterable):

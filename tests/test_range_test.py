@@ -2618,6 +2618,33 @@ def test_a_pair_or_triplet_loss_over_three_item_batches_is_told_how_to_call_it(l
         range_test(make_mlp(), loader, loss_fn=loss_fn, num_steps=10)
 
 
+def test_a_plain_three_argument_loss_function_is_told_to_go_in_step_fn() -> None:
+    """def loss(a, b, y) was refused with "Expected loss_fn to take 2 positional arguments" alone."""
+
+    def ranking(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.margin_ranking_loss(a.squeeze(-1), b.squeeze(-1), y)
+
+    x1, x2 = torch.randn(64, 10), torch.randn(64, 10)
+    loader = DataLoader(TensorDataset(x1, x2, torch.where(torch.rand(64) > 0.5, 1.0, -1.0)), batch_size=16)
+    model = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 1))
+    with pytest.raises(TypeError) as info:
+        range_test(model, loader, loss_fn=ranking, num_steps=10)
+    assert str(info.value).endswith(
+        "A loss_fn of 3 or more arguments compares the model's outputs for several inputs (a pair or triplet loss), "
+        "which loss_fn(model(x), y) cannot give it. Compute it in step_fn instead (loss_fn left out), "
+        "step_fn=lambda model, batch: loss_fn(model(batch[0]), model(batch[1]), batch[2]) for (x1, x2, y) batches, "
+        "loss_fn(*(model(x) for x in batch)) for (anchor, positive, negative) ones."
+    )
+    # As told, it runs.
+    result = range_test(model, loader, step_fn=lambda m, b: ranking(m(b[0]), m(b[1]), b[2]), num_steps=10)
+    assert result.num_steps == 10
+
+
+def test_a_loss_function_taking_too_few_arguments_gets_no_pair_loss_hint() -> None:
+    with pytest.raises(TypeError, match=r"signature is \(a\) \(too many positional arguments\)\.$"):
+        range_test(make_mlp(), [(torch.randn(8, 10), torch.randint(0, 3, (8,)))], loss_fn=lambda a: a.sum())
+
+
 def test_three_item_batches_with_a_two_argument_loss_get_no_pair_loss_hint() -> None:
     data = TensorDataset(torch.randn(64, 10), torch.randn(64, 2), torch.randint(0, 3, (64,)))  # (x, x_extra, y)
     loader = DataLoader(data, batch_size=16)

@@ -1018,3 +1018,21 @@ def test_a_pair_loss_over_three_item_batches_is_not_told_of_a_step_fn_train_lack
         train(make_mlp(), loader, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
               loss_fn=nn.MarginRankingLoss())  # fmt: skip
     assert "step_fn" not in str(info.value)
+
+
+def test_a_plain_three_argument_loss_function_is_told_to_go_in_a_training_step() -> None:
+    """def loss(a, b, y) was refused with "Expected loss_fn to take 2 positional arguments" alone."""
+
+    def ranking(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.margin_ranking_loss(a.squeeze(-1), b.squeeze(-1), y)
+
+    x1, x2 = torch.randn(64, 10), torch.randn(64, 10)
+    loader = DataLoader(torch.utils.data.TensorDataset(x1, x2, torch.sign(torch.randn(64))), batch_size=16)
+    with pytest.raises(TypeError) as info:
+        train(make_mlp(), loader, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1), loss_fn=ranking)
+    assert str(info.value).endswith(
+        "which loss_fn(model(x), y) cannot give it. Compute it in the training_step of a LightningModule (which "
+        "train takes too) as loss_fn(self(batch[0]), self(batch[1]), batch[2]) for (x1, x2, y) batches, "
+        "loss_fn(*(self(x) for x in batch)) for (anchor, positive, negative) ones."
+    )
+    assert "step_fn" not in str(info.value)
