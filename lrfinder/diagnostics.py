@@ -10,6 +10,7 @@ traced to NaN/inf in the data (:class:`_NonFiniteDataWatch`) or to a loss undefi
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import math
 import re
@@ -311,6 +312,43 @@ def undefined_loss_message(where: str, step: int, lr: float, value: float) -> st
         "(cross_entropy whose targets all equal ignore_index, a masked loss with an empty mask), a log of 0 or a "
         "division by 0. Make the loss finite on such batches (skip a term with nothing to average, or divide a "
         "reduction='sum' loss by max(count, 1)) and run the test again."
+    )
+
+
+def _is_kl_div(loss_fn: object) -> bool:
+    """Whether ``loss_fn`` is torch's KL divergence: ``nn.KLDivLoss`` (own forward) or ``F.kl_div`` (partial too)."""
+    if isinstance(loss_fn, nn.KLDivLoss):
+        return type(loss_fn).forward is nn.KLDivLoss.forward  # a subclass's own forward may add terms below zero
+    while isinstance(loss_fn, functools.partial):
+        loss_fn = loss_fn.func
+    return loss_fn is torch.nn.functional.kl_div
+
+
+#: How far below 0 a KL divergence's float32 rounding can take it (its terms are a few units at most): a recorded
+#: loss under it is no rounding.
+_KL_ROUNDING = 1e-3
+
+
+def negative_kl_div_message(loss_fn: object, losses: Sequence[float]) -> str | None:
+    """Why a KL divergence that went negative reads nothing, or ``None`` if ``loss_fn`` is no KL or never did.
+
+    A KL divergence between distributions is never below 0. ``nn.KLDivLoss`` fed the model's raw
+    logits (not log-probabilities) is a linear function of them with no lower bound: the loss went
+    from -1.1 to -6e17 over the sweep and read "still falling at the largest LR tried; increase
+    max_lr", with nothing said of the input. Only a negative recorded loss is taken as the sign
+    (positive logits alone are not: a loss computed on them may still be meant).
+    """
+    if not _is_kl_div(loss_fn):
+        return None
+    finite = [v for v in losses if math.isfinite(v)]
+    if not finite or min(finite) >= -_KL_ROUNDING:
+        return None
+    return (
+        f"The loss went negative (down to {min(finite):.3g}), which a KL divergence never is: KLDivLoss/kl_div "
+        "expects its input as log-probabilities and its target as probabilities (log-probabilities with "
+        "log_target=True), each summing to 1 over the classes. Fed the model's raw logits, the loss has no lower "
+        "bound and only falls, so the curve reads nothing. Take log_softmax of the output in loss_fn: "
+        "loss_fn=lambda out, y: F.kl_div(F.log_softmax(out, dim=-1), y, reduction='batchmean')."
     )
 
 

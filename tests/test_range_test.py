@@ -4214,3 +4214,50 @@ def test_the_result_records_the_param_groups_whose_lr_it_swept() -> None:
         dataclasses.replace(result, lr_ratios=(0.5, 2.0, 1.0))
     with pytest.raises(ValueError, match="group_names to hold a string or None for each of the 3 lr_ratios"):
         dataclasses.replace(result, group_names=("body",))
+
+
+def _soft_targets() -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 10, generator=gen)
+    return x, torch.softmax(x @ (2 * torch.randn(10, 4, generator=gen)), dim=-1)
+
+
+@pytest.mark.parametrize(
+    "loss_fn",
+    [nn.KLDivLoss(reduction="batchmean"), functools.partial(F.kl_div, reduction="batchmean")],
+    ids=["KLDivLoss", "partial(F.kl_div)"],
+)
+def test_a_kl_divergence_fed_raw_logits_is_told_to_take_log_softmax(loss_fn: Any) -> None:
+    """KLDivLoss over raw logits fell from -1 to -6e17 and read "still falling: increase max_lr", nothing else."""
+    x, soft = _soft_targets()
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(x, soft), batch_size=32, shuffle=True)
+    with pytest.warns(UserWarning) as record:
+        result = range_test(nn.Linear(10, 4), loader, loss_fn=loss_fn, num_steps=40)
+    said = [str(w.message) for w in record if "KL divergence" in str(w.message)]
+    assert len(said) == 1
+    assert re.fullmatch(
+        r"The loss went negative \(down to -\S+\), which a KL divergence never is: KLDivLoss/kl_div expects its input "
+        r"as log-probabilities .* Take log_softmax of the output in loss_fn: loss_fn=lambda out, y: "
+        r"F\.kl_div\(F\.log_softmax\(out, dim=-1\), y, reduction='batchmean'\)\.",
+        said[0],
+    )
+    assert min(result.losses) < 0
+
+
+def test_a_kl_divergence_over_log_probabilities_is_not_warned_of_even_at_zero() -> None:
+    # The model's own weights give the targets: the KL is 0 up to rounding (about 1e-6 here), never a warning.
+    x, soft = _soft_targets()
+    gen = torch.Generator().manual_seed(0)
+    torch.randn(512, 10, generator=gen)
+    exact = nn.Linear(10, 4)
+    with torch.no_grad():
+        exact.weight.copy_(2 * torch.randn(10, 4, generator=gen).T)
+        exact.bias.zero_()
+    model = nn.Sequential(exact, nn.LogSoftmax(dim=-1))
+    loader = DataLoader(TensorDataset(x, soft), batch_size=512)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*KL divergence")
+        result = range_test(model, loader, loss_fn=nn.KLDivLoss(reduction="sum"), min_lr=1e-9, max_lr=1e-7,
+                            num_steps=20)  # fmt: skip
+    assert max(abs(v) for v in result.losses) < 1e-4
