@@ -992,7 +992,10 @@ def _losses_with_grad(
     "element 0 of tensors does not require grad", the failure a ``step_fn`` running a backward of its own (a GAN's
     critic step) meets too. Here the loss is computed again with autograd on, the model's gradients watched: one that
     changes a parameter's ``.grad``, or steps any optimizer (refused by a global step pre-hook before the step
-    runs), is such a step after all, and ``first_error`` is raised, its gradients put back.
+    runs), is such a step after all, and ``first_error`` is raised, its gradients put back. The parameters outside
+    the model of an optimizer refused so (a GAN's critic, held by the ``step_fn``) had their gradients made by the
+    backward before that step: they are cleared (``None``), as ``zero_grad()`` and the sweep's restore
+    (:meth:`~lrfinder.snapshot.StateSnapshot.watching_optimizers`) leave them; they were left filled.
 
     Raises:
         RuntimeError: ``first_error``, for a loss that runs a backward or an optimizer step of its own.
@@ -1003,7 +1006,10 @@ def _losses_with_grad(
     grads = [(p.grad, None if p.grad is None else p.grad._version) for p in params]
     saved = [None if p.grad is None else p.grad.detach().clone() for p in params]
 
+    refused: list[torch.optim.Optimizer] = []
+
     def refuse(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        refused.append(optimizer)
         raise _StepRefused("an optimizer step inside the held-out loss")
 
     handle = register_optimizer_step_pre_hook(refuse)
@@ -1024,6 +1030,12 @@ def _losses_with_grad(
                 if grad is not None and values is not None and grad._version != version:
                     grad.copy_(values)
                 p.grad = grad
+            own = {id(p) for p in params}
+            for optimizer in refused:
+                for group in optimizer.param_groups:
+                    for p in group["params"]:
+                        if id(p) not in own:
+                            p.grad = None
         raise first_error
     return losses
 

@@ -1074,3 +1074,30 @@ def test_a_refused_held_out_loss_leaves_existing_gradients_as_they_were() -> Non
     with pytest.raises(RuntimeError, match="does not require grad"):
         refine_module._mean_loss(backward_inside, batches, model)
     assert all(p.grad is g and torch.equal(g, torch.ones_like(g)) for p, g in zip(model.parameters(), held))
+
+
+def test_a_refused_critic_step_inside_the_held_out_loss_leaves_no_critic_gradients() -> None:
+    """A GAN's step_fn stepping its critic: the retry with autograd on (5596ef3) ran the critic's backward, its step
+    was refused, and the critic's .grad stayed filled after the ModelError (the sweep's restore clears them)."""
+    torch.manual_seed(0)
+    generator = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8))
+    critic = nn.Sequential(nn.Linear(8, 16), nn.LeakyReLU(), nn.Linear(16, 1))
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in critic.parameters()]
+
+    def step_fn(model: nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
+        noise, real = batch
+        fake = model(noise)
+        critic_optimizer.zero_grad()
+        (critic(fake.detach()).mean() - critic(real).mean()).backward()
+        critic_optimizer.step()
+        return -critic(fake).mean()
+
+    data = TensorDataset(torch.randn(256, 4), torch.randn(256, 8))
+    with pytest.raises(lrfinder.ModelError, match=r"step_fn runs a backward of its own"):
+        range_test(generator, DataLoader(data, batch_size=32), step_fn=step_fn, num_steps=20,
+                   refine=Refine(training_steps=50))  # fmt: skip
+    assert [p.grad for p in critic.parameters()] == [None] * 4
+    assert all(torch.equal(p, q) for p, q in zip(critic.parameters(), before))
+    assert critic_optimizer.state_dict()["state"] == {}
+    assert all(p.grad is None for p in generator.parameters())
