@@ -124,6 +124,7 @@ from .stepping import (
     check_lr_sets_each_step,
     check_steps_without_closure,
     clip_gradients,
+    loss_objects,
     loss_states,
     make_reevaluate,
     outside_step_hooks,
@@ -1478,11 +1479,15 @@ def _saved_state(
     """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`).
 
     A ``loss_fn`` object with ``state_dict``/``load_state_dict`` (a running mean) is saved with it
-    (:func:`~lrfinder.stepping.loss_states`); a loss module is in ``setup.owner``.
+    (:func:`~lrfinder.stepping.loss_states`), another's attributes (:func:`~lrfinder.stepping.loss_objects`);
+    a loss module is in ``setup.owner``.
     """
     owner, optimizer, target = setup.owner, setup.optimizer, setup.target
     snapshot = (
-        StateSnapshot(owner, [optimizer], [train_data], module_attributes=True, states=loss_states(loss_fn))
+        StateSnapshot(
+            owner, [optimizer], [train_data], module_attributes=True, states=loss_states(loss_fn),
+            objects=loss_objects(loss_fn),
+        )  # fmt: skip
         if restore
         else None
     )

@@ -1277,7 +1277,7 @@ def refine_range_test(
     from .batches import _batch_loss, to_device
     from .diagnostics import _error_line
     from .snapshot import StateSnapshot, own_iterator
-    from .stepping import autocast, loss_states, with_loss_module
+    from .stepping import autocast, loss_objects, loss_states, with_loss_module
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
@@ -1296,6 +1296,7 @@ def refine_range_test(
         [train_data] + ([val_data] if val_data is not None else []),
         module_attributes=True,
         states=loss_states(loss_fn),  # a loss object's running state, as each trial starts from the same one
+        objects=loss_objects(loss_fn),
     )
     try:
         if val_data is not None:

@@ -299,6 +299,34 @@ def _plain_object(value: Any, *, callables: bool = False) -> bool:
     return sum(_tensor_bytes(v) for v in fields.values()) <= ATTRIBUTE_COPY_LIMIT
 
 
+def restorable_object(value: object) -> bool:
+    """Whether a snapshot can put back ``value``'s attributes (``StateSnapshot(..., objects=[value])``).
+
+    An instance of a Python class of the user's with attributes (a ``loss_fn`` object counting its calls,
+    annealing a weight or keeping a running mean in them): not a function, class, Python module, module,
+    optimizer, dataset or enum, nor one of torch's own objects, nor one whose plain values
+    (:func:`_plain_value`) hold tensors and arrays of more than :data:`ATTRIBUTE_COPY_LIMIT` in all.
+    Its other attributes (a loss module it wraps, a logger) are kept as they are, not walked.
+    """
+    fields = getattr(value, "__dict__", None)
+    if not isinstance(fields, dict) or not fields:
+        return False
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)):
+        return False
+    if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
+        return False
+    if type(value).__module__.split(".")[0] == "torch":
+        return False
+    return sum(_tensor_bytes(v) for v in fields.values() if _plain_value(v)) <= ATTRIBUTE_COPY_LIMIT
+
+
+def _capture_object(value: object, seen: set[int]) -> tuple[Any, ...]:
+    """A :func:`restorable_object`'s attributes, each by a module attribute's rules (:func:`_capture_attribute`)."""
+    seen.add(id(value))
+    fields = {k: _capture_attribute(v, f"{type(value).__name__}.{k}", seen) for k, v in vars(value).items()}
+    return ("object", value, fields, any(_held_tensors(v) for v in fields.values()))
+
+
 def _held_tensors(held: tuple[Any, ...]) -> bool:
     """Whether a :func:`_capture` result holds tensor or array copies (or RNG states): state to put back."""
     return held[0] in ("tensor", "array", "rng") or (held[0] in _CONTAINERS and held[3])
@@ -715,7 +743,10 @@ class StateSnapshot:
     their samplers, datasets and transforms keep, and the numbers they count with (a sampler's
     ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``; and the ``state_dict()`` of
     each of ``states`` (objects outside the model with ``state_dict``/``load_state_dict``: a loss
-    object keeping a running mean or a step count), loaded back with ``load_state_dict``.
+    object keeping a running mean or a step count), loaded back with ``load_state_dict``; and the
+    attributes of each of ``objects`` (plain Python objects outside the model, :func:`restorable_object`:
+    a ``loss_fn`` object without those methods counting its calls), by the rules of a module's
+    attributes, private names too, attributes set during the test removed.
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
     its next epoch starts afresh. No files are written.
     """
@@ -729,6 +760,7 @@ class StateSnapshot:
         module_attributes: bool = False,
         wrapper: nn.Module | None = None,
         states: Sequence[Any] = (),
+        objects: Sequence[Any] = (),
     ) -> None:
         _check_snapshot_arguments(model, optimizers, data)
         self.model = model
@@ -829,6 +861,9 @@ class StateSnapshot:
         # Objects outside the model with a state of their own (a loss_fn object keeping a running mean): theirs
         # as their state_dict() gives it, a deep copy (a later change in place must not reach the copy).
         self._states = [(obj, copy.deepcopy(obj.state_dict())) for obj in states]
+        with torch.inference_mode(False), torch.no_grad():
+            seen_objects: set[int] = set()
+            self._objects = [_capture_object(obj, seen_objects) for obj in objects]
 
     def _capture_optimizers(self, optimizers: Iterable[torch.optim.Optimizer]) -> list[str]:
         """Capture ``optimizers`` (and the optimizers they wrap) for :meth:`restore`; the names it cannot restore.
@@ -919,6 +954,7 @@ class StateSnapshot:
         total += sum(_held_bytes(held) for _, items in self._hook_states for held in items.values())
         total += sum(_tensor_bytes(state) + _tensor_bytes(groups) for state, groups in self._opt_state)
         total += sum(_held_bytes(held) for _, attrs in self._module_attrs for held in attrs.values())
+        total += sum(_held_bytes(held) for held in self._objects)
         return total
 
     def restore(self) -> None:
@@ -996,6 +1032,9 @@ class StateSnapshot:
                     "have it restored, or save its state_dict before the test and load it back afterwards.",
                     every_rank=True,
                 )
+        with torch.inference_mode(False), torch.no_grad():
+            for object_held in self._objects:
+                _put_back(object_held, logs=False)  # a list of floats the loss averages over its calls: state
         for obj, state in self._states:
             obj.load_state_dict(copy.deepcopy(state))  # a copy again: the next restore (a trial's) needs it too
         for module, mode in self._modes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from torch import nn
 from torch.optim import optimizer as _torch_optimizer
 
 from .exceptions import ModelError
-from .snapshot import _OptimizerWatch, _warmup_owner
+from .snapshot import _OptimizerWatch, _warmup_owner, restorable_object
 
 
 def caller_autocast(device: torch.device) -> bool:
@@ -350,13 +351,30 @@ def loss_states(loss_fn: object) -> list[Any]:
 
     Such a loss keeps a state its calls change (a running mean, a step count): a snapshot restores
     it through them (``StateSnapshot(..., states=...)``), as it restores a loss module. Another
-    object's attributes are not known to be its state, and are left as the test left them.
+    object's attributes are put back one by one (:func:`loss_objects`).
     """
     if isinstance(loss_fn, nn.Module):
         return []
     if callable(getattr(loss_fn, "state_dict", None)) and callable(getattr(loss_fn, "load_state_dict", None)):
         return [loss_fn]
     return []
+
+
+def loss_objects(loss_fn: object) -> list[Any]:
+    """``[holder]``: the object a ``loss_fn`` that is no module and has no ``state_dict()`` keeps its state in.
+
+    The ``loss_fn`` itself (a callable object) or the object of a bound method (``loss_fn=losses.kl``), also
+    inside a ``functools.partial``, when :func:`~lrfinder.snapshot.restorable_object`; ``[]`` for a function. A
+    snapshot puts back its attributes (``StateSnapshot(..., objects=...)``): a call counter annealing a loss
+    weight, a running mean or a list of the losses seen were left as the test left them, and training started
+    from them.
+    """
+    if isinstance(loss_fn, nn.Module) or loss_states(loss_fn):
+        return []
+    while isinstance(loss_fn, functools.partial):
+        loss_fn = loss_fn.func
+    holder = loss_fn.__self__ if isinstance(loss_fn, types.MethodType) else loss_fn
+    return [holder] if restorable_object(holder) else []
 
 
 def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:

@@ -1144,6 +1144,40 @@ def test_a_loss_objects_own_state_is_restored(mlp: nn.Module, loader: DataLoader
         assert loss.calls == 1 and torch.equal(getattr(loss, "mean", torch.zeros(())), mean), type(loss).__name__
 
 
+class _AnnealedCE:
+    """A loss object with neither state_dict nor nn.Module: a call count annealing its weight, a list of the losses
+    seen, a running mean made at its first call, and a loss module it wraps (kept as it is)."""
+
+    def __init__(self) -> None:
+        self._calls, self.seen, self.base = 0, [0.5], nn.CrossEntropyLoss()
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = self.base(out, y)
+        self._calls += 1
+        self.seen.append(float(loss.detach()))
+        if not hasattr(self, "mean"):
+            self.mean = torch.zeros(())
+        self.mean += (loss.detach() - self.mean) / self._calls
+        return loss * min(1.0, 0.5 + self._calls / 1000)
+
+    def kl(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # the same loss, as a bound method
+        return self(out, y)
+
+
+@pytest.mark.parametrize("bound", [False, True], ids=["object", "bound-method"])
+def test_a_plain_loss_objects_attributes_are_restored(mlp: nn.Module, loader: DataLoader, bound: bool) -> None:
+    """Without state_dict, a loss object kept the sweep's (and refine's trials') call count, losses and running mean:
+    training after the test started with its weight annealed by the test's calls."""
+    refine = Refine(training_steps=100, budget=0.3, candidates=2, extend=0, val_batches=2, max_resweeps=0)
+    loss = _AnnealedCE()
+    seen, base = loss.seen, loss.base
+    loss_fn = loss.kl if bound else loss
+    range_test(mlp, loader, loss_fn=loss_fn, num_steps=10, max_lr=1e-1)
+    assert vars(loss) == {"_calls": 0, "seen": [0.5], "base": base} and loss.seen is seen
+    range_test(mlp, loader, loss_fn=loss_fn, num_steps=30, min_lr=1e-4, max_lr=10.0, refine=refine)
+    assert vars(loss) == {"_calls": 0, "seen": [0.5], "base": base} and loss.seen is seen
+
+
 def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
     mlp: nn.Module, loader: DataLoader
 ) -> None:
@@ -4261,3 +4295,16 @@ def test_a_kl_divergence_over_log_probabilities_is_not_warned_of_even_at_zero() 
         result = range_test(model, loader, loss_fn=nn.KLDivLoss(reduction="sum"), min_lr=1e-9, max_lr=1e-7,
                             num_steps=20)  # fmt: skip
     assert max(abs(v) for v in result.losses) < 1e-4
+
+
+def test_a_plain_loss_object_holding_more_than_the_copy_limit_is_left_as_it_is(
+    mlp: nn.Module, loader: DataLoader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its tensors are not copied (data kept on the loss object would double in memory): left, as before.
+    import lrfinder.snapshot as snapshot_module
+
+    monkeypatch.setattr(snapshot_module, "ATTRIBUTE_COPY_LIMIT", 1024)
+    loss = _AnnealedCE()
+    loss.table = torch.zeros(1024)  # 4 KiB of plain values: over the limit
+    range_test(mlp, loader, loss_fn=loss, num_steps=10, max_lr=1e-1)
+    assert loss._calls == 10 and len(loss.seen) == 11
