@@ -313,6 +313,42 @@ def _check_number_setting(name: str, value: Any, default: Any) -> None:
         raise ValueError(f"Expected {name} to be finite, but got {name}={value!r}")
 
 
+def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """A given param group's ``lr``, ``weight_decay`` and other number settings must be numbers (``lr`` >= 0).
+
+    torch checks the settings passed to the class, not those of a group: ``{"params": ..., "lr": "1e-4"}`` (a
+    YAML config reads ``1e-4`` without a dot as text) was taken, and the first step failed inside torch with "bad
+    operand type for unary -: 'str'"; ``"lr": -1e-3`` trained uphill without a word.
+
+    Raises:
+        TypeError: A setting that is not a number (a string says how to write it).
+        ValueError: An ``lr`` or ``weight_decay`` below 0 or not finite; another number setting not finite
+            where the class's default is.
+
+    """
+    for key, given in group.items():
+        default = defaults.get(key)
+        if key not in ("lr", "weight_decay") and not (is_real(default) and not isinstance(default, bool)):
+            continue  # params, betas, flags, a group's own keys ("name")
+        value = plain(given)
+        name = f"param group {index}'s {key}"
+        if not is_real(value):
+            if isinstance(value, str):
+                example = {"lr": "1.0e-4", "weight_decay": "0.01"}.get(key, repr(default))
+                hint = (
+                    " (a string: a YAML config reads 1e-4 without a dot as text; write a number, e.g. "
+                    f"{key}={example}, or convert it with float())"
+                )
+            else:
+                hint = none_lr_hint("lr", value) if key == "lr" else ""
+            raise TypeError(f"Expected {name} to be a number, but got {key}={given!r}{hint}")
+        number = float(value)
+        if key in ("lr", "weight_decay") and not (math.isfinite(number) and number >= 0):
+            raise ValueError(f"Expected {name} >= 0 and finite, but got {key}={given!r}")
+        if not math.isfinite(number) and default is not None and is_real(default) and math.isfinite(float(default)):
+            raise ValueError(f"Expected {name} to be finite, but got {key}={given!r}")
+
+
 def _check_unit(name: str, value: Any) -> float:
     """A decay rate in ``[0, 1)``."""
     number = _check_positive(name, value, allow_zero=True)
@@ -840,6 +876,8 @@ def create_optimizer(
                         f"Expected every param group to hold its parameters under 'params', but group {i} has the "
                         f"keys {sorted(map(str, group))}; pass {{'params': [...], 'lr': ...}}"
                     )
+                if isinstance(group, Mapping):
+                    _check_group_numbers(i, group, defaults)
     if lr_group == "largest":  # the model's groups (lr times their factor) and given ones alike
         params = list(params)
         # Each group's ratio to lr: its own LR, or lr itself (1) for a bare tensor or a group without one.

@@ -106,6 +106,7 @@ from .settings import (
     check_optimizer_trains,
     check_precision_name,
     check_sparse_gradients,
+    group_lr,
     lr_schedule,
     pair_loss_hint,
     peer_hints,
@@ -802,32 +803,6 @@ class DivergenceMonitor:
         return self.smoothed > threshold
 
 
-def _base_lr(optimizer: torch.optim.Optimizer, index: int, group: Mapping[str, Any]) -> float:
-    """The LR of ``optimizer``'s param group ``index`` as a float, or a ``ValueError`` saying why there is none."""
-    name = type(optimizer).__name__
-    if "lr" not in group:
-        keys = sorted(str(k) for k in group if k != "params")
-        raise ValueError(
-            f"Expected every param group to have an 'lr' to sweep, but group {index} of {name} has none (its settings: "
-            f"{', '.join(keys[:8])}). The range test sweeps group['lr'], as torch's LR schedulers do: use an "
-            "optimizer that reads its step size from 'lr'."
-        )
-    lr = group["lr"]
-    value = float(lr.item()) if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr
-    if not is_real(value) or not math.isfinite(value) or value < 0:
-        why = (
-            " (an optimizer that sets its own step size, such as Adafactor with relative_step=True, has no LR to "
-            "sweep: give it a fixed lr, e.g. relative_step=False, lr=1e-3, or sweep another optimizer)"
-            if lr is None
-            else ""
-        )
-        raise ValueError(
-            f"Expected the LR of every param group to be a finite number >= 0, but group {index} of {name} has "
-            f"lr={lr!r}{why}"
-        )
-    return float(value)
-
-
 class LRSweeper:
     """Sets one swept LR on every param group of one or more optimizers, keeping their ratios.
 
@@ -869,7 +844,7 @@ class LRSweeper:
                     f"Expected optimizers to hold torch.optim.Optimizer instances, but optimizers[{i}] is {what}"
                 )
             check_lr_sets_each_step(opt)
-        base = [_base_lr(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
+        base = [group_lr(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
         if base and max(base) == 0:
             # Every group at 0: a warm-up scheduler's first step (LambdaLR from 0, LinearLR's start) set
             # them there; torch's schedulers keep the configured LRs as initial_lr, so their ratios hold.

@@ -81,6 +81,7 @@ from ._checks import check_flag, is_choice, is_real, plain, sentence
 from ._warn import warn
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
+from .settings import group_lr
 
 __all__ = [
     "REQUIRED",
@@ -1175,7 +1176,7 @@ def _reset_eta0(optimizer: Optimizer) -> list[float]:
     eta0s = []
     for i, group in enumerate(optimizer.param_groups):
         lr = group["lr"]
-        eta0 = float(lr)
+        eta0 = group_lr(optimizer, i, group, use="schedule")  # torch's schedulers took lr='1e-4' and failed later
         if built is not None and eta0 == built[i][1]:
             eta0 = built[i][0]
             _set_lr(group, eta0)

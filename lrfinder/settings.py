@@ -535,6 +535,42 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
     return trainable
 
 
+def group_lr(
+    optimizer: torch.optim.Optimizer, index: int, group: Mapping[str, Any], *, use: str = "sweep"
+) -> float:
+    """The LR of ``optimizer``'s param group ``index`` as a float, or a ``ValueError`` saying why there is none.
+
+    torch checks only the LR given to the optimizer's class, not a group's own: ``lr="1e-4"`` (a YAML config
+    reads ``1e-4`` without a dot as text) failed inside torch's first step, ``lr=-1e-3`` stepped uphill.
+    ``use`` says what lrfinder does with the LR (``"sweep"``, ``"train with"``, ``"schedule"``), for the message.
+    """
+    name = type(optimizer).__name__
+    if "lr" not in group:
+        keys = sorted(str(k) for k in group if k != "params")
+        raise ValueError(
+            f"Expected every param group to have an 'lr' to {use}, but group {index} of {name} has none (its "
+            f"settings: {', '.join(keys[:8])}). lrfinder reads group['lr'], as torch's LR schedulers do: use an "
+            "optimizer that reads its step size from 'lr'."
+        )
+    lr = group["lr"]
+    value = float(lr.item()) if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr
+    if not is_real(value) or not math.isfinite(value) or value < 0:
+        why = (
+            f" (an optimizer that sets its own step size, such as Adafactor with relative_step=True, has no LR to "
+            f"{use}: give it a fixed lr, e.g. relative_step=False, lr=1e-3, or use another optimizer)"
+            if lr is None
+            else " (a string: a YAML config reads 1e-4 without a dot as text; write 1.0e-4, or convert it with "
+            "float())"
+            if isinstance(lr, str)
+            else ""
+        )
+        raise ValueError(
+            f"Expected the LR of every param group to be a finite number >= 0, but group {index} of {name} has "
+            f"lr={lr!r}{why}"
+        )
+    return float(value)
+
+
 def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Refuse an optimizer over parameters that are not ``model``'s (it would step nothing the loss uses).
 

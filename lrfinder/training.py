@@ -76,6 +76,7 @@ from .settings import (
     check_precision_name,
     check_sparse_gradients,
     empty_data_message,
+    group_lr,
     pair_loss_hint,
     positional_hints,
     trainable_parameters,
@@ -509,6 +510,10 @@ def _configure(
             what = "None" if built_by is None else f"a {type(built_by).__name__}"
             raise TypeError(f"Expected optimizer(model) to return a torch.optim.Optimizer, but it returned {what}")
         check_optimizer_of(owner, optimizer)
+        for index, group in enumerate(optimizer.param_groups):
+            # torch checks only the LR given to the class: a group's lr='1e-4' (text from a YAML config) failed
+            # inside torch's step ("bad operand type for unary -: 'str'"), and lr=-1e-3 trained uphill.
+            group_lr(optimizer, index, group, use="train with")
         _warn_if_reused(optimizer, reads_suggestion=scheduler is not None and suggestion is not None)
         if scheduler is None:
             _warn_suggestion_unread(optimizer, suggestion)

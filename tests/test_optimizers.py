@@ -639,3 +639,34 @@ def test_momentum_given_to_an_adam_family_optimizer_points_to_betas() -> None:
     with pytest.raises(TypeError) as info:  # an optimizer without betas gets no such hint
         create_optimizer("adagrad", model, lr=0.1, momentum=0.9)
     assert "betas" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "error", "pattern"),
+    [
+        ({"lr": "1e-4"}, TypeError, r"param group 1's lr to be a number, but got lr='1e-4' \(a string: a YAML config"),
+        ({"lr": -1e-3}, ValueError, r"param group 1's lr >= 0 and finite, but got lr=-0\.001"),
+        ({"lr": float("nan")}, ValueError, r"param group 1's lr >= 0 and finite, but got lr=nan"),
+        ({"lr": None}, TypeError, r"param group 1's lr to be a number, but got lr=None \(lr=None is what result\.lr"),
+        ({"weight_decay": "0.1"}, TypeError, r"param group 1's weight_decay to be a number.*e\.g\. weight_decay=0\.01"),
+        ({"eps": "1e-8"}, TypeError, r"param group 1's eps to be a number, but got eps='1e-8' \(a string"),
+        ({"eps": float("inf")}, ValueError, r"param group 1's eps to be finite, but got eps=inf"),
+    ],
+)
+def test_a_param_groups_own_settings_are_checked(setting: dict, error: type, pattern: str) -> None:
+    # torch checks the settings given to the class only: a group's lr='1e-4' (text, as a YAML config reads 1e-4)
+    # was taken and the first step failed inside torch ("bad operand type for unary -: 'str'"); lr=-1e-3 trained
+    # uphill without a word.
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    groups = [{"params": model[0].parameters()}, {"params": model[1].parameters(), **setting}]
+    with pytest.raises(error, match=pattern):
+        create_optimizer("adamw", groups, lr=1e-3)
+
+
+def test_a_param_groups_own_numbers_are_taken() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    groups = [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[1].parameters(), "lr": torch.tensor(0.1),
+              "weight_decay": np.float32(0.01), "eps": 1e-6, "name": "head"}]  # fmt: skip
+    opt = create_optimizer("adamw", groups, lr=1e-3)
+    assert [float(g["lr"]) for g in opt.param_groups] == [0.0, pytest.approx(0.1)]
+    assert opt.param_groups[1]["name"] == "head"

@@ -1152,3 +1152,16 @@ def test_advised_warmup_checks_its_arguments():
     ):
         with pytest.raises(error, match=match):
             advised_warmup("cosine", *args)
+
+
+@pytest.mark.parametrize(
+    ("lr", "pattern"),
+    [("1e-4", r"group 1 of SGD has lr='1e-4' \(a string: a YAML"), (None, r"lr=None .*has no LR to schedule")],
+)
+def test_an_optimizer_group_lr_that_is_no_lr_is_named(lr: object, pattern: str) -> None:
+    # torch's schedulers took lr='1e-4' (text from a YAML config) and failed at the first step; None with float()'s
+    # "argument must be a string or a real number, not 'NoneType'".
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    opt = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[1].parameters(), "lr": lr}], lr=0.1)
+    with pytest.raises(ValueError, match=pattern):
+        create_scheduler("cosine", opt, total_steps=10)

@@ -644,6 +644,24 @@ def test_what_the_optimizer_factory_gives_is_checked():
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=lambda out, y: (F.cross_entropy(out, y), {}))
 
 
+@pytest.mark.parametrize(
+    ("lr", "pattern"),
+    [
+        ("1e-4", r"group 1 of SGD has lr='1e-4' \(a string: a YAML config reads 1e-4 without a dot as text"),
+        (-1e-3, r"finite number >= 0, but group 1 of SGD has lr=-0\.001$"),
+        (None, r"group 1 of SGD has lr=None \(.*has no LR to train with"),
+    ],
+)
+def test_an_optimizer_group_lr_that_is_no_lr_is_named(lr: object, pattern: str) -> None:
+    """A group's lr='1e-4' (text from a YAML config) failed inside torch's step ("bad operand type for unary -:
+    'str'"), lr=None with float()'s TypeError, and lr=-1e-3 trained uphill without a word."""
+    def optimizer(model: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[3].parameters(), "lr": lr}], lr=0.1)
+
+    with pytest.raises(ValueError, match=pattern):
+        train(make_mlp(), loader(), optimizer=optimizer, loss_fn=F.cross_entropy)
+
+
 def test_a_dataset_given_as_batches_is_refused():
     """train() on a TensorDataset trained one example per step (256 steps of batch 1), silently."""
     from lrfinder.exceptions import DataError
