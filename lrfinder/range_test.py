@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import re
+import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -180,7 +181,8 @@ class RangeTestResult:
             ranks under data parallelism), as recorded: the last one may be NaN/inf.
         stop_reason: ``"completed"``, ``"diverged"``, ``"non_finite"`` or ``"interrupted"``.
         settings: The sweep settings used.
-        batch_size: Effective batch size of one step (batch x accumulation x devices), when known.
+        batch_size: Effective batch size of one step (batch x accumulation x devices), when known; the
+            batch is the DataLoader's ``batch_size``, else the median size of the batches drawn.
         model_name: Class name of the model.
         num_parameters: Number of trainable parameters of the model.
         optimizer_name: Class name(s) of the optimizer(s) swept.
@@ -1039,7 +1041,7 @@ class _PreparedSweep:
     probe: NoiseProbe | None
     noise_unmeasured: str | None
     hooks: list[Any]  # the noise probe's tensor hooks, removed once the sweep ends
-    batch_size: list[int | None]  # the first batch's size, once drawn
+    batch_size: list[int | None]  # the DataLoader's batch_size, else the size of each batch drawn (they may vary)
     non_finite: list[tuple[list[tuple[Any, int]], int, float, float]]  # the step whose loss was not finite
 
 
@@ -1499,7 +1501,10 @@ def _prepared_sweep(
     scaler = saved.scaler
     batches = CyclingBatches(train_data)
     plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
-    batch_size: list[int | None] = []
+    # A DataLoader's batch_size; without one (a batch_sampler of its own, a list of batches) each batch's own size,
+    # whose median is the test's: a bucketing sampler's batches vary, and its first said nothing of the others.
+    loader_batch_size = infer_batch_size(train_data)
+    batch_size: list[int | None] = [] if loader_batch_size is None else [loader_batch_size]
     first_batch: list[str] = []  # how the first batch looked (_describe), to name a later one unlike it
     # A model wrapped for data parallelism (DDP, FSDP) averages each step's loss over its ranks, so
     # every rank records the same curve, stops at the same step and reads the same suggestion.
@@ -1551,9 +1556,9 @@ def _prepared_sweep(
         drawn: list[tuple[Any, int]] = []  # the step's micro-batches, to name one holding NaN/inf
         for micro in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
-            if not batch_size:
-                batch_size.append(infer_batch_size(train_data, batch))
             examples = infer_batch_size(None, batch)  # moving it to the device keeps its size
+            if loader_batch_size is None:
+                batch_size.append(examples)
             if examples == 0:
                 # Its loss is NaN (a mean over nothing), which read as "the untouched model's loss is already nan".
                 raise DataError(
@@ -1728,7 +1733,8 @@ def _result(
     settings, trainable, optimizer, sweeper = setup.settings, setup.trainable, setup.optimizer, setup.sweeper
     batch_size, world, probe, ranks = prepared.batch_size, prepared.world, prepared.probe, prepared.ranks
     noise_unmeasured = prepared.noise_unmeasured
-    size = batch_size[0] * settings.accumulate_steps * world if batch_size and batch_size[0] is not None else None
+    sizes = [s for s in batch_size if s is not None]
+    size = statistics.median_low(sizes) * settings.accumulate_steps * world if sizes else None
     result = finish_result(
         lrs,
         losses,

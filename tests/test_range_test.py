@@ -1368,6 +1368,30 @@ def test_batch_size_is_at_most_the_data(mlp: nn.Module, dataset: TensorDataset) 
     assert result.batch_size == 20
 
 
+class _OneLargeBatchFirst(torch.utils.data.Sampler[list[int]]):
+    """A batch sampler of batches of 8 indices, but for a first of 32 (a bucketing sampler's sizes vary)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield list(range(32))
+        yield from (list(range(i, min(i + 8, self.n))) for i in range(32, self.n, 8))
+
+    def __len__(self) -> int:
+        return 1 + (self.n - 32 + 7) // 8
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_batch_size_of_batches_of_varying_size_is_their_median(
+    mlp: nn.Module, dataset: TensorDataset, accumulate: int
+) -> None:
+    """Without a DataLoader batch_size (a batch_sampler), the first batch's size was the test's: 32 for batches of 8."""
+    loader = DataLoader(dataset, batch_sampler=_OneLargeBatchFirst(len(dataset)))
+    result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=12, accumulate_steps=accumulate)
+    assert result.batch_size == 8 * accumulate
+
+
 def test_training_suggestion_moves_the_band_with_the_scaling(mlp: nn.Module, loader: DataLoader) -> None:
     result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
     assert result.suggestion is not None
