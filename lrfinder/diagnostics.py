@@ -352,6 +352,41 @@ def negative_kl_div_message(loss_fn: object, losses: Sequence[float]) -> str | N
     )
 
 
+def _is_nll(loss_fn: object) -> bool:
+    """Whether ``loss_fn`` is torch's negative log-likelihood: ``nn.NLLLoss``, ``F.nll_loss``, ``lrfind --loss nll``.
+
+    ``nn.NLLLoss`` counts only with its own forward, ``F.nll_loss`` also inside a ``functools.partial``.
+    """
+    if isinstance(loss_fn, nn.NLLLoss):
+        return type(loss_fn).forward is nn.NLLLoss.forward  # a subclass's own forward may add terms below zero
+    while isinstance(loss_fn, functools.partial):
+        loss_fn = loss_fn.func
+    if type(loss_fn).__module__ == "lrfinder.cli.loading" and getattr(loss_fn, "name", None) == "nll":
+        return True
+    return loss_fn is torch.nn.functional.nll_loss
+
+
+def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None:
+    """Why an NLL loss that went negative reads nothing, or ``None`` if ``loss_fn`` is no NLL or never did.
+
+    ``-log p`` of a probability is never below 0. ``nn.NLLLoss`` (``lrfind --loss nll``) fed the model's raw
+    logits instead of log-probabilities is minus the target's logit, with no lower bound: the loss only fell and
+    the result read "still falling at the largest LR tried; increase max_lr", with nothing said of the input.
+    """
+    if not _is_nll(loss_fn):
+        return None
+    finite = [v for v in losses if math.isfinite(v)]
+    if not finite or min(finite) >= -_KL_ROUNDING:
+        return None
+    return (
+        f"The loss went negative (down to {min(finite):.3g}), which a negative log-likelihood never is: "
+        "NLLLoss/nll_loss expects its input as log-probabilities (log_softmax of the scores). Fed the model's raw "
+        "logits, the loss is minus the target's logit, has no lower bound and only falls, so the curve reads "
+        "nothing. Use cross_entropy, which takes raw logits (lrfind: --loss cross_entropy), or take log_softmax of "
+        "the output: loss_fn=lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y)."
+    )
+
+
 def _batch_parts(batch: Any) -> str:
     """A batch in a few words, ``inputs float32 (16, 5), targets int64 (16,)`` for a pair."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:

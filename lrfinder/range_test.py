@@ -82,6 +82,7 @@ from .diagnostics import (
     _raise_if_non_finite_at_start,
     first_step_errors,
     negative_kl_div_message,
+    negative_nll_message,
     raise_if_compile_failed,
     target_dtype_fix,
 )
@@ -1256,9 +1257,10 @@ def range_test(
     prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
-    negative_kl = negative_kl_div_message(loss_fn if step_fn is None else None, losses)
-    if negative_kl is not None:
-        warn(negative_kl)
+    plain_loss = loss_fn if step_fn is None else None
+    negative = negative_kl_div_message(plain_loss, losses) or negative_nll_message(plain_loss, losses)
+    if negative is not None:
+        warn(negative)
     result = _result(setup, prepared, model, lrs, losses, reason, rule)
     if setup.refine is None:
         return result

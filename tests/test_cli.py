@@ -1856,3 +1856,15 @@ def test_the_cli_optimizer_puts_the_lr_on_the_largest_group(work: Path):
     assert result.exit_code == 0, result.output
     lr = re.search(r"suggested lr\s+(\S+)", result.stdout).group(1)  # type: ignore[union-attr]
     assert re.search(rf"^epoch .* lr {re.escape(lr)}$", result.stdout, re.M), result.stdout
+
+
+def test_loss_nll_over_raw_logits_says_to_use_cross_entropy(work: Path):
+    # The model gives raw scores: --loss nll only fell (minus the target's score) and the summary said "increase
+    # --max-lr" with nothing said of the loss. (A real process: pytest records the warnings CliRunner's would print.)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(work)])}
+    args = ["run", "model_ts.pt", "--data", "train.npz", "--loss", "nll", "--max-lr", "100", *FAST]
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", *args], capture_output=True, text=True, cwd=work, env=env,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stderr.split())
+    assert "warning: The loss went negative" in said and "(lrfind: --loss cross_entropy)" in said, proc.stderr

@@ -4321,6 +4321,40 @@ def test_a_kl_divergence_over_log_probabilities_is_not_warned_of_even_at_zero() 
     assert max(abs(v) for v in result.losses) < 1e-4
 
 
+@pytest.mark.parametrize(
+    "loss_fn", [nn.NLLLoss(), F.nll_loss, functools.partial(F.nll_loss, reduction="mean")],
+    ids=["NLLLoss", "F.nll_loss", "partial(F.nll_loss)"],
+)
+def test_an_nll_loss_fed_raw_logits_is_told_to_take_log_softmax(loss_fn: Any) -> None:
+    """NLLLoss over raw logits (minus the target's logit) only fell and read "still falling: increase max_lr"."""
+    x, soft = _soft_targets()
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(x, soft.argmax(dim=-1)), batch_size=32, shuffle=True)
+    with pytest.warns(UserWarning) as record:
+        result = range_test(nn.Linear(10, 4), loader, loss_fn=loss_fn, num_steps=40)
+    said = [str(w.message) for w in record if "negative log-likelihood" in str(w.message)]
+    assert len(said) == 1
+    assert re.fullmatch(
+        r"The loss went negative \(down to -\S+\), which a negative log-likelihood never is: NLLLoss/nll_loss expects "
+        r"its input as log-probabilities .* Use cross_entropy, which takes raw logits "
+        r"\(lrfind: --loss cross_entropy\), or take log_softmax of the output: "
+        r"loss_fn=lambda out, y: F\.nll_loss\(F\.log_softmax\(out, dim=1\), y\)\.",
+        said[0],
+    )
+    assert min(result.losses) < 0
+
+
+def test_an_nll_loss_over_log_probabilities_is_not_warned_of() -> None:
+    x, soft = _soft_targets()
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(x, soft.argmax(dim=-1)), batch_size=32, shuffle=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*negative log-likelihood")
+        result = range_test(nn.Sequential(nn.Linear(10, 4), nn.LogSoftmax(dim=1)), loader, loss_fn=nn.NLLLoss(),
+                            num_steps=40)  # fmt: skip
+    assert min(result.losses) >= 0
+
+
 def test_a_plain_loss_object_holding_more_than_the_copy_limit_is_left_as_it_is(
     mlp: nn.Module, loader: DataLoader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
