@@ -533,6 +533,30 @@ def _configure(
     return configure_optimizers
 
 
+def _warn_if_another_models(result: RangeTestResult, model: nn.Module) -> None:
+    """Warn when ``result`` is a range test of a model with another number of trainable parameters than ``model``.
+
+    An LR found on one model does not carry over to another (a larger network, other layers frozen): a result
+    from the wrong notebook cell or file trained the model at its LR without a word. Results that did not
+    record the count (``num_parameters=None``) are not compared.
+    """
+    if result.num_parameters is None or not isinstance(model, nn.Module):
+        return
+    try:
+        count = sum(p.numel() for p in trainable_parameters(model))
+    except LRFinderError:  # no trainable parameters: said, with what to do, where train checks the model
+        return
+    if count == result.num_parameters:
+        return
+    name = f" ({result.model_name})" if result.model_name else ""
+    warn(
+        f"suggestion is the range test of a model with {result.num_parameters:,} trainable parameters{name}, but "
+        f"this model has {count:,}: an LR found on another model, or with other layers frozen, does not carry "
+        "over. Run the range test on this model as it will train, and pass that result.",
+        UserWarning,
+    )
+
+
 def _warn_suggestion_unread(optimizer: torch.optim.Optimizer, suggestion: Suggestion | None) -> None:
     """Warn when a ``suggestion`` without a ``scheduler`` is not the LR training runs at.
 
@@ -862,6 +886,8 @@ def train(
     _check_schedule_arguments(scheduler, scheduler_settings, warmup_steps, suggestion)
     if isinstance(suggestion, RangeTestResult):
         from .schedulers import _check_suggestion
+
+        _warn_if_another_models(suggestion, model)
 
         # Read as create_scheduler reads it (its training_suggestion: scaled to the training batch, refined), and
         # an inconclusive result refused before training, not when Lightning configures the optimizer. Without a

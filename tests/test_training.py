@@ -1054,3 +1054,28 @@ def test_a_plain_three_argument_loss_function_is_told_to_go_in_a_training_step()
         "loss_fn(*(self(x) for x in batch)) for (anchor, positive, negative) ones."
     )
     assert "step_fn" not in str(info.value)
+
+
+def test_a_range_test_of_another_model_given_as_suggestion_is_warned_about():
+    # A result from another model (the wrong notebook cell or file) trained this one at its LR without a word.
+    import lrfinder
+
+    data = loader()
+    small = make_mlp(hidden=8)
+    result = lrfinder.range_test(small, data, loss_fn=F.cross_entropy, num_steps=40, max_lr=100.0)
+    assert result.suggestion is not None
+    assert result.num_parameters == sum(p.numel() for p in small.parameters())
+    pattern = (
+        r"suggestion is the range test of a model with 131 trainable parameters \(Sequential\), but this model has "
+        r"515: an LR found on another model, or with other layers frozen, does not carry over"
+    )
+    with pytest.warns(UserWarning, match=pattern):
+        train(make_mlp(hidden=32), data, optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=result)
+    frozen = make_mlp(hidden=8)
+    frozen[0].requires_grad_(False)
+    with pytest.warns(UserWarning, match=r"131 trainable parameters \(Sequential\), but this model has 43: "):
+        train(frozen, data, optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=result)
+    with warnings.catch_warnings():  # the same architecture, a fresh instance: the count matches
+        warnings.filterwarnings("error", message="suggestion is the range test of a model")
+        train(make_mlp(hidden=8, seed=1), data, optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=result,
+              scheduler="constant")  # fmt: skip
