@@ -172,6 +172,16 @@ SCHEMA_VERSION = 1
 # --------------------------------------------------------------------------------------------
 
 
+#: Extensions :meth:`RangeTestResult.to_json` refuses, by what such a file holds: the JSON written over a model or
+#: data file replaced it.
+_NOT_JSON_SUFFIXES = {
+    **dict.fromkeys((".pt", ".pth", ".ckpt", ".safetensors", ".onnx"), "a model"),
+    **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
+    **dict.fromkeys((".png", ".svg", ".pdf"), "a report image"),
+    ".py": "Python source",
+}
+
+
 @dataclass(frozen=True)
 class RangeTestResult:
     """The outcome of a range test: the curve, why it stopped, and what it means.
@@ -590,15 +600,27 @@ class RangeTestResult:
             The JSON text.
 
         Raises:
-            ValueError: ``path`` is empty (``''`` named the current directory, ``'.'``).
+            TypeError: ``path`` is not a path (``str`` or ``os.PathLike``).
+            ValueError: ``path`` is empty (``''`` named the current directory, ``'.'``), or has the extension of
+                another kind of file (``model.pt``, ``train.npz``, ``report.png``), which the JSON would replace.
             IsADirectoryError: ``path`` is a directory, or ends in a path separator (``'out/'``).
             OSError: ``path`` cannot be written; the message names it.
 
         """
-        if path is not None and isinstance(path, (str, os.PathLike)) and not os.fspath(path):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            # pathlib's "expected str, bytes or os.PathLike object, not int" named no argument.
+            raise TypeError(f"Expected path to be a file path such as 'result.json' or None, but got path={path!r:.60}")
+        if path is not None and not os.fspath(path):
             raise ValueError(
                 "Expected path to be a file path such as 'result.json', but got an empty path ''; pass no path for "
                 "the JSON text alone"
+            )
+        suffix = os.path.splitext(os.fspath(path))[1].lower() if path is not None else ""
+        if path is not None and suffix in _NOT_JSON_SUFFIXES:
+            # result.to_json("model.pt") replaced the model file with the JSON text (lrfind --json refuses it too).
+            raise ValueError(
+                f"Expected path to be a JSON file such as 'result.json', but {os.fspath(path)!r} ends in {suffix}, "
+                f"the extension of {_NOT_JSON_SUFFIXES[suffix]}: the JSON would replace that file. Name it .json."
             )
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:

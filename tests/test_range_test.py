@@ -816,6 +816,26 @@ def test_to_json_refuses_an_empty_path(tmp_path: Any, monkeypatch: pytest.Monkey
     assert RangeTestResult.from_json(result.to_json()) == result  # no path: the text alone, as before
 
 
+def test_to_json_refuses_a_path_of_another_kind_of_file(tmp_path: Any) -> None:
+    """to_json('model.pt') replaced the model file with the JSON text; to_json(3) got pathlib's bare TypeError."""
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed")
+    model = tmp_path / "model.pt"
+    torch.save(nn.Linear(2, 1).state_dict(), model)
+    before = model.read_bytes()
+    with pytest.raises(ValueError, match=r"but '.*model\.pt' ends in \.pt, the extension of a model: the JSON would "
+                       r"replace that file\. Name it \.json\."):  # fmt: skip
+        result.to_json(model)
+    assert model.read_bytes() == before
+    for name, kind in (("train.NPZ", "data"), ("curve.png", "a report image"), ("ckpt/last.ckpt", "a model")):
+        with pytest.raises(ValueError, match=f"the extension of {kind}: "):
+            result.to_json(str(tmp_path / name))
+    with pytest.raises(TypeError, match=r"a file path such as 'result.json' or None, but got path=3"):
+        result.to_json(3)  # type: ignore[arg-type]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+    result.to_json(tmp_path / "result.txt")  # any other name is the caller's choice
+    assert RangeTestResult.from_json(tmp_path / "result.txt") == result
+
+
 def test_json_with_nan_and_inconclusive(tmp_path: Any) -> None:
     result = RangeTestResult(
         lrs=(1e-3, 1e-2, 1e-1), losses=(1.0, float("inf"), float("nan")), stop_reason="non_finite", error="short"
