@@ -988,10 +988,30 @@ def train(
     pl_ = importlib.import_module(package)
     for i, callback in enumerate(callbacks):
         if not isinstance(callback, pl_.Callback):
+            instance = (
+                f"; pass an instance, {callback.__name__}(...)"
+                if isinstance(callback, type) and issubclass(callback, pl_.Callback)
+                else ""
+            )
             raise TypeError(
                 f"Expected callbacks to hold {package}.Callback instances (the model's Lightning), but "
-                f"callbacks[{i}] is {callback!r:.60}"
+                f"callbacks[{i}] is {callback!r:.60}{instance}"
             )
+        # Lightning's own refusals named Trainer settings train sets, not the caller: "Trainer that has no logger",
+        # "Trainer was configured with `enable_checkpointing=False`".
+        if isinstance(callback, pl_.callbacks.LearningRateMonitor):
+            raise ValueError(
+                f"callbacks[{i}] is a LearningRateMonitor, which needs a logger, and train's Trainer has none: the "
+                "LR of every optimizer step is in the result, TrainingResult.lrs (each epoch's last in "
+                "epochs[k].lr, which on_epoch_end gets as training goes). Drop it from callbacks."
+            )
+        if isinstance(callback, pl_.callbacks.ModelCheckpoint) and callback.dirpath is None:
+            raise ValueError(
+                f"callbacks[{i}] is a ModelCheckpoint without a dirpath: train runs Lightning in a temporary "
+                "directory, deleted when training ends, and the checkpoints would go with it. Give it a directory: "
+                "ModelCheckpoint(dirpath='checkpoints', ...)."
+            )
+    checkpointing = any(isinstance(c, pl_.callbacks.ModelCheckpoint) for c in callbacks)
     # A GradientAccumulationScheduler sets the accumulation epoch by epoch: the schedule spans the steps it
     # leaves (planned with accumulate_grad_batches, a onecycle stopped half-way, never annealed).
     by_epoch = next((c for c in callbacks if isinstance(c, pl_.callbacks.GradientAccumulationScheduler)), None)
@@ -1058,7 +1078,7 @@ def train(
                 accelerator=accelerator,
                 devices=devices,
                 logger=False,
-                enable_checkpointing=False,
+                enable_checkpointing=checkpointing,  # the caller's ModelCheckpoint only (with its own dirpath)
                 enable_progress_bar=False,
                 enable_model_summary=False,
                 num_sanity_val_steps=0,

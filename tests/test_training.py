@@ -1079,3 +1079,31 @@ def test_a_range_test_of_another_model_given_as_suggestion_is_warned_about():
         warnings.filterwarnings("error", message="suggestion is the range test of a model")
         train(make_mlp(hidden=8, seed=1), data, optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=result,
               scheduler="constant")  # fmt: skip
+
+
+def test_callbacks_train_cannot_run_are_named_and_a_checkpoint_with_a_directory_is_kept(tmp_path):
+    """Lightning refused them in words of Trainer settings train sets: "Cannot use `LearningRateMonitor` callback
+    with `Trainer` that has no logger", "Trainer was configured with `enable_checkpointing=False` but found
+    `ModelCheckpoint`": no checkpoint could be kept at all."""
+    import importlib
+
+    from lrfinder._lightning import installed_packages
+
+    pl = importlib.import_module(installed_packages()[0])  # the one train gives a plain model
+    with pytest.raises(ValueError, match=r"callbacks\[0\] is a LearningRateMonitor, which needs a logger.*"
+                       r"TrainingResult\.lrs .* Drop it from callbacks\."):  # fmt: skip
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              callbacks=[pl.callbacks.LearningRateMonitor()])  # fmt: skip
+    with pytest.raises(ValueError, match=r"callbacks\[1\] is a ModelCheckpoint without a dirpath: train runs Lightning "
+                       r"in a temporary directory.*ModelCheckpoint\(dirpath='checkpoints', \.\.\.\)"):  # fmt: skip
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              callbacks=[pl.callbacks.Timer(), pl.callbacks.ModelCheckpoint()])  # fmt: skip
+    with pytest.raises(TypeError, match=r"is <class .*; pass an instance, LearningRateMonitor\(\.\.\.\)"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              callbacks=[pl.callbacks.LearningRateMonitor])  # fmt: skip
+    kept = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", monitor="val_loss", save_top_k=1)
+    result = train(make_mlp(), loader(), val_data=loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=2,
+                   callbacks=[kept])  # fmt: skip
+    assert len(result.epochs) == 2
+    (saved,) = (tmp_path / "ckpt").iterdir()
+    assert saved.suffix == ".ckpt" and kept.best_model_path == str(saved)
