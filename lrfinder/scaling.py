@@ -315,6 +315,19 @@ def _float(name: str, value: object) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         return float(value.item())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        kind = type(value).__name__
+        if name == "lr" and kind in ("RangeTestResult", "Suggestion"):
+            # scale_lr(result, ...) printed the whole result (every LR and loss) and said nothing of what to pass.
+            raise TypeError(
+                f"Expected lr to be a number, but got a {kind}: pass its LR, "
+                f"lr={'result' if kind == 'RangeTestResult' else 'suggestion'}.lr"
+                + (
+                    ", or scale the result itself with result.scale(to_batch_size=...), which knows its batch "
+                    "size, divergence point and optimizer"
+                    if kind == "RangeTestResult"
+                    else ""
+                )
+            )
         hint = none_lr_hint(name, value) if name == "lr" else ""
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
     return float(value)
