@@ -13,6 +13,11 @@ The module reads as the pipeline: ``_build`` (loader, optimizers), ``_sweep`` (i
 reached through :mod:`lrfinder._lightning`, which also makes
 :class:`LRFinder` a ``Callback`` of both ``lightning.pytorch`` and ``pytorch_lightning``
 (whichever are installed): one class serves ``L.Trainer``, ``pl.Trainer`` and LightningCLI.
+What the callback reads off the fit (steps, loaders, precision, resume) is in
+:mod:`lrfinder._fit_facts`; the module's LR and batch-size holders in :mod:`lrfinder._attributes`;
+the rescale of the module's own optimizers and schedules in :mod:`lrfinder._rescaling`; the
+metrics and tables for the loggers in :mod:`lrfinder._publishing`; :func:`find_lr` in
+:mod:`lrfinder._find_lr`.
 
 Only public Trainer/Strategy APIs drive the step: ``strategy.training_step`` (DDP forward,
 precision context), ``strategy.backward`` (precision plugin, DDP), ``strategy.optimizer_step``
@@ -28,36 +33,70 @@ References:
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
 import inspect
 import logging
 import math
 import os
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import CosineAnnealingLR, CyclicLR, OneCycleLR
-from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 from typing_extensions import override
 
 from . import _lightning
+from ._attributes import (
+    _get,
+    _has_attr,
+    _holders,
+    _lr_holders,
+    _put,
+    _read_only,
+    _restore_holders,
+    _set_lr_everywhere,
+    _settable,
+)
 from ._checks import check_flag, is_choice, is_int, plain, sentence
+from ._find_lr import NO_VAL_LOADER_WARNING as NO_VAL_LOADER_WARNING
+from ._find_lr import find_lr
+from ._fit_facts import TUNER_CHECKPOINT_PREFIXES as TUNER_CHECKPOINT_PREFIXES
+from ._fit_facts import (
+    _accumulation,
+    _how_to_bound,
+    _length,
+    _loader_batch_size,
+    _local_gradients,
+    _mean_over_ranks,
+    _micro_batches_per_step,
+    _optimizer_steps,
+    _rebuild_loader,
+    _recorded_precision,
+    _resumed_from,
+    _val_loader,
+    _with_clipping,
+)
+from ._publishing import TRIAL_COLUMNS as TRIAL_COLUMNS
+from ._publishing import _describe, _log_curve, _log_hyperparameter, _send_metrics, _summary_metrics
+from ._rescaling import (
+    _base_lr,
+    _base_lrs,
+    _factors,
+    _floors_above_lr,
+    _has_cycle,
+    _moved,
+    _rescale,
+    _schedule_name,
+)
 from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
-from .batches import infer_batch_size
 from .diagnostics import _error_line, undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes
 from .noise import NoiseProbe, noise_after_sweep
-from .range_test import GradientClipAlgorithm, LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
+from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
     Refine,
@@ -76,10 +115,8 @@ from .refine import (
 from .scaling import SCALING_RULES
 from .settings import (
     RangeTestSettings,
-    check_iterable,
     check_materialized,
     check_minimizes,
-    check_not_a_dataset,
     lr_schedule,
     peer_hints,
     traced_in_eval_message,
@@ -92,8 +129,6 @@ if TYPE_CHECKING:
     import pytorch_lightning as pl
     from pytorch_lightning import Callback as _CallbackBase
     from pytorch_lightning.utilities.types import LRSchedulerConfig
-
-    from .names import RecordedPrecision
 else:
     # The Callback of every installed Lightning distribution (see lrfinder._lightning).
     _CallbackBase = _lightning.callback_base()
@@ -109,6 +144,9 @@ logger = logging.getLogger(__name__)
 #: anywhere, so a module whose ``configure_optimizers`` reads ``self.hparams.lr`` beside an unrelated
 #: ``self.learning_rate`` gets its ``hparams.lr`` set.
 LR_ATTRIBUTES: tuple[str, ...] = ("lr", "hparams.lr", "learning_rate", "hparams.learning_rate")
+
+#: The module's hooks that may set the optimizer's LR before a training step (a warm-up written by hand).
+_LR_SETTING_HOOKS = ("optimizer_step", "on_train_batch_start", "on_train_epoch_start")
 
 #: What a module with uninitialized ``torch.nn.Lazy*`` layers is told (the test snapshots before its first batch).
 _LAZY_FIX = (
@@ -556,7 +594,7 @@ class LRFinder(_CallbackBase):
             if self.applied_lr is not None and attr is not None:
                 # The restored optimizer trains with the LR the checkpoint's fit found: say so in the attribute.
                 value = self._attr_value if self._attr_value is not None else self.applied_lr
-                self._set_lr_everywhere(trainer, pl_module, attr, value)
+                _set_lr_everywhere(trainer, pl_module, attr, value)
                 self._attr_value = value
                 self._log_lr(trainer, pl_module, attr)
                 message += f" {attr} is set to the value that fit gave it, {value:.2e}."
@@ -1411,7 +1449,7 @@ class LRFinder(_CallbackBase):
         self._attr_used = attr
         before = _lr_holders(trainer, pl_module, attr) if attr is not None and self.attr_name is None else []
         if attr is not None:
-            self._set_lr_everywhere(trainer, pl_module, attr, lr)
+            _set_lr_everywhere(trainer, pl_module, attr, lr)
             self._attr_value = lr
         if self.optimizer is not None:
             self._install_optimizer(trainer, pl_module, lr, with_scheduler=True)
@@ -1446,13 +1484,13 @@ class LRFinder(_CallbackBase):
             if driven and all(math.isclose(f, driven[0], rel_tol=1e-9) for f in driven):
                 if not math.isclose(driven[0], 1.0, rel_tol=1e-9):
                     value = lr * driven[0]
-                    self._set_lr_everywhere(trainer, pl_module, attr, value)
+                    _set_lr_everywhere(trainer, pl_module, attr, value)
                     trainer.strategy.setup_optimizers(trainer)
                     factors = _factors(lr, tested, trainer)
                     if all(math.isclose(f, 1.0, rel_tol=1e-6) for f, m in zip(factors, moved) if m):
                         self._attr_value = value
                     else:  # not linear in the attribute: back to the found LR, and the rescale below
-                        self._set_lr_everywhere(trainer, pl_module, attr, lr)
+                        _set_lr_everywhere(trainer, pl_module, attr, lr)
                         trainer.strategy.setup_optimizers(trainer)
                         factors = _factors(lr, tested, trainer)
         self._log_lr(trainer, pl_module, attr)
@@ -1524,25 +1562,13 @@ class LRFinder(_CallbackBase):
                 continue
             names.append(name)
             before = _lr_holders(trainer, pl_module, candidate)
-            self._set_lr_everywhere(trainer, pl_module, candidate, lr)
+            _set_lr_everywhere(trainer, pl_module, candidate, lr)
             trainer.strategy.setup_optimizers(trainer)
             if _moved(tested, trainer):
                 return candidate
             _restore_holders(before)
             trainer.strategy.setup_optimizers(trainer)
         return None
-
-    def _set_lr_everywhere(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str, lr: float) -> None:
-        """Set ``attr`` and every other holder of its name (``self.lr`` and ``hparams.lr``), as Lightning's tuner does.
-
-        The hyper-parameters then carry the LR into checkpoints; :meth:`_log_lr` gives it to the
-        loggers again so ``hparams.yaml`` has it too.
-        """
-        _set_attr(pl_module, attr, lr)
-        name = attr.rsplit(".", 1)[-1]
-        holders = [h for h in _holders(trainer, pl_module, name) if _is_number(_get(h, name)) and _settable(h, name)]
-        for holder in holders:
-            _put(holder, name, lr)
 
     def _log_lr(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str | None) -> None:
         """Give the loggers the attribute's final value when it is a hyper-parameter (once: MLflow refuses a change).
@@ -1855,867 +1881,3 @@ class LRFinder(_CallbackBase):
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
-
-
-def _mean_over_ranks(trainer: pl.Trainer, values: torch.Tensor) -> torch.Tensor:
-    """The element-wise mean over the ranks of a 1-d float64 tensor: their sum, divided by the world size.
-
-    Exact where every rank holds the same integer (a count of held-out batches, a micro-batch's
-    size), as refine's :func:`~lrfinder.refine.fewest_over_ranks` and the noise probe's
-    :meth:`~lrfinder.noise.NoiseProbe.reduce_local` need: they compare the means with ``==``.
-    ``strategy.reduce(..., reduce_op="mean")`` is not: under NCCL it is ``ReduceOp.AVG``, which
-    multiplies each rank's value by ``1 / world`` before summing, so that six ranks' 1.0 averaged to
-    0.9999999999999999 (refine then held out no batch; equal sizes read as unequal, and the noise
-    pairs were dropped). The sum is the same on every rank, and so is its quotient.
-    """
-    strategy = trainer.strategy
-    total = strategy.reduce(values.to(device=strategy.root_device, dtype=torch.float64), reduce_op="sum")
-    return torch.as_tensor(total) / max(1, int(trainer.world_size))
-
-
-#: The module's hooks that may set the optimizer's LR before a training step (a warm-up written by hand).
-_LR_SETTING_HOOKS = ("optimizer_step", "on_train_batch_start", "on_train_epoch_start")
-
-
-def _raise_no_training(trainer: Any) -> None:
-    """Say why a fit ran no training batch, when it did not: the test never started (not ``ddp_spawn``'s doing).
-
-    An empty train loader was reported as "the strategy ran the fit elsewhere (e.g. ddp_spawn)".
-
-    Raises:
-        DataError: The train loader yielded no batch.
-        LRFinderError: ``limit_train_batches``, ``max_steps`` or ``max_epochs`` of 0, or a Trainer
-            whose fit already reached its ``max_epochs`` or ``max_steps`` (a second stage's find, as
-            Lightning's tuner is called between fits).
-
-    """
-    for name in ("limit_train_batches", "max_steps", "max_epochs"):
-        if getattr(trainer, name, None) == 0:
-            raise LRFinderError(
-                f"find_lr() got no result: the Trainer's {name}=0 runs no training batch, so the range test never "
-                f"started. Leave {name} at its default, or set it above 0."
-            )
-    epochs, steps = getattr(trainer, "max_epochs", None), getattr(trainer, "max_steps", None)
-    done = None
-    if isinstance(epochs, int) and epochs > 0 and getattr(trainer, "current_epoch", 0) >= epochs:
-        done = f"current_epoch={trainer.current_epoch} reached max_epochs={epochs}", "fit_loop.max_epochs"
-    elif isinstance(steps, int) and steps > 0 and getattr(trainer, "global_step", 0) >= steps:
-        done = f"global_step={trainer.global_step} reached max_steps={steps}", "fit_loop.epoch_loop.max_steps"
-    if done is not None:
-        reached, limit = done
-        raise LRFinderError(
-            f"find_lr() got no result: this Trainer's fit is already done ({reached}), so a fit on it runs no "
-            f"training batch and the range test never started. Pass a new Trainer (or none), or raise the limit "
-            f"first (trainer.{limit} = ...) for the fit that trains next."
-        )
-    if getattr(trainer, "num_training_batches", None) == 0:
-        raise DataError(
-            "find_lr() got no result: the train dataloader is empty (it yielded no batch), so the fit and the range "
-            "test never ran. Pass a non-empty DataLoader (a DataLoader with drop_last=True drops a batch larger "
-            "than the data)."
-        )
-
-
-def _defines_train_dataloader(model: object) -> bool:
-    """Whether ``model`` defines ``train_dataloader``: its class (or a base of its own, not Lightning's), or itself.
-
-    An instance attribute (``model.train_dataloader = lambda: loader``) is one Lightning calls too.
-    """
-    if "train_dataloader" in getattr(model, "__dict__", {}):
-        return True
-    for cls in type(model).__mro__:
-        if "train_dataloader" in vars(cls):
-            return not cls.__module__.startswith(("pytorch_lightning.", "lightning."))
-    return False
-
-
-def find_lr(
-    model: pl.LightningModule,
-    train_dataloaders: Any = None,
-    *extra: Any,
-    datamodule: pl.LightningDataModule | None = None,
-    trainer: pl.Trainer | None = None,
-    **options: Any,
-) -> RangeTestResult:
-    """Run the range test on a LightningModule and return the result, without training.
-
-    The module, its optimizers, the RNGs and the data order are left exactly as they were (a
-    ``fit`` after ``find_lr`` is the same as without it; repeated calls give the same curve).
-    This runs a
-    ``trainer.fit`` that stops before its first training step; the given ``trainer`` (default: a
-    quiet single-device CPU/GPU one, no logger, no checkpoints) can be reused afterwards. Finders
-    already in its callbacks (an :class:`LRFinder`, Lightning's ``LearningRateFinder``) sit out
-    this fit: they would apply an LR. Its checkpoint callbacks sit out too (no checkpoint is
-    written), and it validates nothing: the Trainer's sanity check is skipped for this fit (its
-    ``num_sanity_val_steps`` is put back afterwards). Lightning's ``BatchSizeFinder`` runs as in
-    any fit when it can scale the batch (a ``datamodule``, or the module's own
-    ``train_dataloader``): it sets the ``batch_size`` attribute it finds, as a ``fit`` would, and
-    the test runs at that batch, the one the fit after ``find_lr`` trains at. Given
-    ``train_dataloaders``, which it cannot scale, it sits out (with a warning naming the batch
-    the LR was found at).
-
-    Args:
-        model: The LightningModule.
-        train_dataloaders: The train dataloader(s), also as the second positional argument, as in
-            ``Tuner(trainer).lr_find(model, train_loader)`` and ``trainer.fit``; a datamodule there
-            is taken as ``datamodule``, as ``trainer.fit`` takes it.
-        *extra: Refused (a ``TypeError`` saying what to do): ``Tuner.lr_find(model, train_dataloaders,
-            val_dataloaders)`` takes the val loader third, which the range test does not read; everything
-            after ``train_dataloaders`` is passed by name.
-        datamodule: Or a datamodule giving the train dataloader.
-        trainer: The Trainer to run on (devices, precision, accumulation, clipping); it must
-            run in this process (not ``ddp_spawn``).
-        **options: :class:`LRFinder` options (``min_lr``, ``max_lr``, ``num_steps``, ``mode``,
-            ``stop_factor``, ``rule``, ``scaling``, ``target_batch_size``, ``test_batch_size``,
-            ``optimizer``, ``optimizer_settings``, ``monitor``, ``report``, ``strict``, ``noise_scale``).
-
-    Returns:
-        The :class:`~lrfinder.RangeTestResult` (suggestion ``None`` when inconclusive, unless
-        ``strict=True``, which raises).
-
-    Raises:
-        TypeError: An unknown option (the close ones are named), more than two positional arguments, a
-            ``model`` that is no LightningModule, a ``datamodule`` or ``trainer`` that is no Lightning one.
-        ValueError: Both ``datamodule`` and ``train_dataloaders``, an option out of range, or a ``trainer``
-            with ``fast_dev_run`` (under which LRFinder skips the test).
-        InconclusiveCurveError: With ``strict=True``, an inconclusive curve.
-        LRFinderError: The test produced no result in this process (a spawn-based strategy).
-
-    Example:
-        >>> result = find_lr(model, datamodule=dm, max_lr=1.0)  # doctest: +SKIP
-        >>> result.suggestion.lr  # doctest: +SKIP
-
-    """
-    if extra:
-        # find_lr(model, train, val), as Tuner.lr_find(model, train_dataloaders, val_dataloaders) takes them, was
-        # Python's bare "find_lr() takes from 1 to 2 positional arguments but 3 were given".
-        raise TypeError(
-            f"find_lr() takes model and train_dataloaders positionally, but got {2 + len(extra)} positional "
-            "arguments. A third one, Lightning's Tuner.lr_find(model, train_dataloaders, val_dataloaders), is not "
-            "read: the curve is the training loss and the test validates nothing, so drop the val loader; pass "
-            "anything else by name (datamodule=..., trainer=..., min_lr=...)."
-        )
-    if datamodule is None and _lightning.is_datamodule(train_dataloaders):
-        # find_lr(model, dm), as trainer.fit(model, dm) and Lightning's Tuner.lr_find(model, dm) take it.
-        datamodule, train_dataloaders = train_dataloaders, None
-    if "val_dataloaders" in options:
-        # Tuner.lr_find(model, train, val) takes them, and no point of its curve reads them.
-        raise TypeError(
-            "find_lr() takes no 'val_dataloaders': the curve is the training loss and the test validates nothing "
-            "(Lightning's Tuner.lr_find reads no validation loss either); drop it."
-        )
-    for key in ("scheduler", "scheduler_settings", "attr_name", "refine"):
-        if key in options:
-            raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")
-    if "update_attr" in options:
-        # Lightning's Tuner.lr_find sets the module's LR attribute by default; find_lr changes nothing.
-        raise TypeError(
-            "find_lr() takes no 'update_attr': it leaves the module as it was, LR attribute included. Set the "
-            "attribute from result.lr yourself (model.lr = result.lr, and model.hparams.lr = result.lr when "
-            "hparams holds one: configure_optimizers may read either, and a checkpoint saves hparams), or add "
-            "LRFinder to the Trainer's callbacks: it sets both and trains with them in the same fit."
-        )
-    known = [n for n in inspect.signature(LRFinder.__init__).parameters if n != "self"]
-    unknown = [str(key) for key in options if key not in known]
-    if unknown:
-        raise TypeError(
-            f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
-            f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
-            + did_you_mean_each(unknown, known, PEER_OPTION_NAMES)
-            + peer_notes(unknown)
-        )
-    # A torch.compile'd LightningModule is one too (Lightning fits it).
-    if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):
-        hint = (
-            " For a plain torch.nn.Module use lrfinder.range_test(model, loader, loss_fn=...)."
-            if isinstance(model, nn.Module)
-            else ""
-        )
-        raise TypeError(f"Expected model to be a LightningModule, but got {type(model).__name__}.{hint}")
-    if datamodule is not None and not _lightning.is_datamodule(datamodule):
-        raise TypeError(
-            f"Expected datamodule to be a LightningDataModule or None, but got {type(datamodule).__name__}. "
-            "Pass DataLoaders as train_dataloaders=..."
-        )
-    if datamodule is not None and train_dataloaders is not None:
-        raise ValueError("Expected datamodule or train_dataloaders, not both: the test reads one train loader")
-    if train_dataloaders is not None:
-        # A number went to Lightning's "An invalid dataloader was passed to `Trainer.fit(...)`", a string to a
-        # RecursionError in the walk over the loaders (each character is a string of itself).
-        check_iterable("train_dataloaders", train_dataloaders)
-        if isinstance(train_dataloaders, (str, bytes)):
-            raise TypeError(
-                "Expected train_dataloaders to be a DataLoader (or a list or dict of them), but got "
-                f"{type(train_dataloaders).__name__} {train_dataloaders!r:.60}"
-            )
-    own_loader = _defines_train_dataloader(getattr(model, "_orig_mod", model))
-    if datamodule is None and train_dataloaders is None and not own_loader:
-        # Lightning's "`train_dataloader` must be implemented to be used with the Lightning Trainer" named a hook
-        # find_lr's caller may not know is an option, and not the arguments.
-        raise ValueError(
-            f"find_lr() got no training data: pass train_dataloaders=DataLoader(...) or datamodule=..., or define "
-            f"{type(model).__name__}.train_dataloader()"
-        )
-    # A Dataset's items are single examples: Lightning iterated it as batches of one unbatched example each.
-    check_not_a_dataset("train_dataloaders", train_dataloaders)
-    if trainer is not None and not _lightning.is_trainer(trainer):
-        raise TypeError(
-            f"Expected trainer to be a Lightning Trainer or None (a quiet single-device one), but got "
-            f"{type(trainer).__name__}"
-        )
-    if trainer is not None and trainer.fast_dev_run:  # type: ignore[attr-defined]
-        # LRFinder skips the test under fast_dev_run: the fit then trained its debug batch (the module changed)
-        # and find_lr blamed the Trainer for a fit "already done" by itself.
-        raise ValueError(
-            "Expected a trainer without fast_dev_run (LRFinder skips the range test under it, and find_lr's fit would "
-            f"train its debug batches instead), but got fast_dev_run={trainer.fast_dev_run!r}. "  # type: ignore[attr-defined]
-            "Pass a Trainer without fast_dev_run, or none."
-        )
-    callback = LRFinder(**options)
-    callback._find_only = True
-    if trainer is None:
-        # The Trainer of the model's own distribution (lightning.pytorch or pytorch_lightning).
-        trainer = _lightning.trainer_class(getattr(model, "_orig_mod", model), datamodule)(
-            devices=1,
-            max_epochs=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=True,
-            num_sanity_val_steps=0,
-        )
-    saved = trainer.callbacks  # type: ignore[attr-defined]
-    # A finder already in the trainer would apply its LR: only this find-only one runs. Lightning's
-    # LearningRateFinder too (kept from a Tuner setup): it would sweep again and set the module's LR.
-    # Checkpoint callbacks sit out too: ModelCheckpoint(save_last=True) saved last.ckpt at the end of this
-    # fit (step 0, the LR from before find_lr in its optimizer state), which fit(ckpt_path="last") resumed.
-    callbacks = _lightning.package_of(trainer).callbacks
-    sitting_out: tuple[type, ...] = (LRFinder, callbacks.LearningRateFinder, callbacks.Checkpoint)
-    # Lightning's BatchSizeFinder stays where it can scale the batch (a datamodule's or the module's own
-    # loader): the test runs at the batch it picks, the one the fit after find_lr trains at. A loader passed
-    # in it cannot scale: it refused the whole call ("cannot be used with dataloaders passed directly to
-    # `.fit()`", a fit the caller never ran), so it sits out and the test runs at that loader's batch.
-    batch_finder_out = train_dataloaders is not None and any(isinstance(c, callbacks.BatchSizeFinder) for c in saved)
-    if batch_finder_out:
-        sitting_out += (callbacks.BatchSizeFinder,)
-    trainer.callbacks = [  # type: ignore[attr-defined]
-        *(c for c in saved if not isinstance(c, sitting_out)),
-        callback,
-    ]
-    # The fit stops before its first training step, so it validates nothing: the Trainer's sanity check
-    # would run validation_step on a val loader before the test (changing the module find_lr leaves as it
-    # was), and Lightning's "You defined a `validation_step` but have no `val_dataloader`" would fault
-    # the train loader find_lr is given.
-    sanity_steps = trainer.num_sanity_val_steps
-    trainer.num_sanity_val_steps = 0
-    try:
-        with _lightning.preserved_randomness(train_dataloaders, datamodule), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=NO_VAL_LOADER_WARNING)
-            trainer.fit(model, train_dataloaders=train_dataloaders, datamodule=datamodule)
-    finally:
-        trainer.callbacks = saved  # type: ignore[attr-defined]
-        trainer.should_stop = False
-        trainer.num_sanity_val_steps = sanity_steps
-    if callback.result is None:
-        _raise_no_training(trainer)
-        raise LRFinderError(
-            "find_lr() got no result in this process: the strategy ran the fit elsewhere (e.g. ddp_spawn). "
-            "Use strategy='ddp' or a single-device Trainer."
-        )
-    if batch_finder_out:
-        batch = callback.result.batch_size
-        at = "their batch" if batch is None else f"a batch of {batch}"
-        # stacklevel: past Lightning's rank-zero wrappers and find_lr, to the caller's line.
-        _lightning.package_of(trainer).utilities.rank_zero_warn(
-            f"find_lr: Lightning's BatchSizeFinder in the Trainer's callbacks sat out this test (it cannot scale "
-            f"train_dataloaders passed in), so the LR was found at {at}. "
-            "If a later fit lets BatchSizeFinder pick another batch, pass find_lr the datamodule instead (the test "
-            "then runs at the batch it picks), or scale the LR to that batch (lrfinder.scale_lr).",
-            stacklevel=5,
-        )
-    if callback.strict and callback.result.lr is None:
-        raise InconclusiveCurveError(f"The range test was inconclusive: {callback.result.error}")
-    return callback.result
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-# --------------------------------------------------------------------------------------------
-
-
-#: The start of Lightning's warning for a module with a ``validation_step`` fitted without a val loader,
-#: which :func:`find_lr`'s fit (no validation: it stops before training) leaves out.
-NO_VAL_LOADER_WARNING = r"You defined a `validation_step` but have no `val_dataloader`"
-
-#: Lightning's tuners (``BatchSizeFinder``, ``LearningRateFinder``) save the fit's state at its start
-#: to a temporary checkpoint named so and restore it in place, which sets ``trainer.ckpt_path``.
-TUNER_CHECKPOINT_PREFIXES: tuple[str, ...] = (".scale_batch_size_", ".lr_find_")
-
-
-def _with_clipping(
-    trainer: pl.Trainer,
-    settings: RangeTestSettings,
-    clips: Sequence[tuple[float, str]],
-    losses: Sequence[float],
-    who: str = "LRFinder",
-) -> RangeTestSettings:
-    """``settings`` with the gradient clipping the sweep ran with, as recorded (:func:`_lightning.recorded_clipping`).
-
-    The Trainer's ``gradient_clip_val`` is what Lightning clips with under automatic optimization
-    by default, but a manual ``training_step`` clips by hand (``self.clip_gradients(opt,
-    gradient_clip_val=0.5)``, and Lightning refuses the Trainer's setting there) and a module's
-    ``configure_gradient_clipping`` may clip at its own value: the settings (the report's header,
-    the saved result) said "no clipping" of a test that clipped every step. The most common
-    recorded ``(value, algorithm)`` is kept, with an info line (from ``who``) when it varied; no clipping call
-    over a sweep that stepped (a finite loss) is no clipping; a sweep without a finite loss keeps
-    ``settings`` as they are.
-    """
-    if clips:
-        counted = Counter(clips)
-        (value, name), _ = counted.most_common(1)[0]
-        algorithm: GradientClipAlgorithm = "value" if name == "value" else "norm"
-        if len(counted) > 1:
-            seen = ", ".join(f"{a} {v:g} ({n} calls)" for (v, a), n in counted.most_common())
-            _lightning.info(
-                trainer,
-                f"{who}: the gradient clipping varied over the range test ({seen}); the result's settings record "
-                f"the most common, {algorithm} {value:g}.",
-            )
-        return replace(settings, gradient_clip_val=value, gradient_clip_algorithm=algorithm)
-    if any(math.isfinite(v) for v in losses):
-        return replace(settings, gradient_clip_val=None, gradient_clip_algorithm="norm")
-    return settings
-
-
-def _resumed_from(trainer: pl.Trainer) -> str | None:
-    """The checkpoint the fit resumes from, ``None`` for a fresh fit.
-
-    A tuner's temporary checkpoint (:data:`TUNER_CHECKPOINT_PREFIXES`) is no resume: the fit
-    restored its own starting state, so the test runs.
-    """
-    path = trainer.ckpt_path
-    if path is None:
-        return None
-    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]  # a local path or a URL
-    return None if name.startswith(TUNER_CHECKPOINT_PREFIXES) else str(path)
-
-
-def _rebuild_loader(loader: Any, batch_size: int) -> Any:
-    """The same dataset, sampler and collate function with another batch size."""
-    if not isinstance(loader, DataLoader):
-        raise DataError(
-            f"test_batch_size needs a single torch DataLoader as train loader, but got {type(loader).__name__}. "
-            "Leave test_batch_size=None."
-        )
-    common: dict[str, Any] = {
-        "batch_size": batch_size,
-        "collate_fn": loader.collate_fn,
-        "num_workers": loader.num_workers,
-        "pin_memory": loader.pin_memory,
-        "timeout": loader.timeout,
-        "worker_init_fn": loader.worker_init_fn,
-        "generator": loader.generator,
-    }
-    if loader.num_workers > 0:
-        common["multiprocessing_context"] = loader.multiprocessing_context
-    if isinstance(loader.dataset, IterableDataset):
-        return DataLoader(loader.dataset, drop_last=loader.drop_last, **common)
-    batch_sampler = loader.batch_sampler
-    if batch_sampler is not None and type(batch_sampler) is not BatchSampler:
-        raise DataError(
-            f"test_batch_size cannot resize the custom batch sampler {type(batch_sampler).__name__}. "
-            "Leave test_batch_size=None."
-        )
-    drop_last = batch_sampler.drop_last if batch_sampler is not None else loader.drop_last
-    sampler = batch_sampler.sampler if batch_sampler is not None else loader.sampler
-    return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
-
-
-def _loader_batch_size(loader: Any) -> int | None:
-    """The per-device batch of the fit's train loader(s): one loader's, or the one all of a list/dict share.
-
-    ``None`` when it is unknown from the loaders alone (no ``batch_size``, or loaders of different sizes).
-    """
-    if loader is None:
-        return None
-    if isinstance(loader, DataLoader):
-        return infer_batch_size(loader, None)
-    sizes = {infer_batch_size(lo, None) for lo in _lightning.flat_loaders(loader)}
-    return sizes.pop() if len(sizes) == 1 else None
-
-
-def _has_attr(obj: Any, dotted: str) -> bool:
-    for part in dotted.split("."):
-        if isinstance(obj, Mapping):
-            if part not in obj:
-                return False
-            obj = obj[part]
-        elif hasattr(obj, part):
-            obj = getattr(obj, part)
-        else:
-            return False
-    return isinstance(obj, (int, float)) and not isinstance(obj, bool)
-
-
-def _settable(obj: Any, dotted: str) -> bool:
-    """Whether ``setattr`` can put a value at ``dotted`` (a read-only property cannot take one)."""
-    return _read_only(obj, dotted) is None
-
-
-def _read_only(obj: Any, dotted: str) -> str | None:
-    """What keeps ``setattr`` from putting a value at ``dotted``, ``None`` when nothing does.
-
-    A read-only property, a field of a frozen dataclass (``FrozenInstanceError``) or of a
-    namedtuple: each found before the test rather than when the found LR is set after it.
-    """
-    *path, last = dotted.split(".")
-    for part in path:
-        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
-    if isinstance(obj, Mapping):
-        return None
-    params = getattr(obj, "__dataclass_params__", None)
-    if dataclasses.is_dataclass(obj) and getattr(params, "frozen", False):
-        return f"a field of the frozen dataclass {type(obj).__name__}"
-    if isinstance(obj, tuple):
-        return f"a field of the tuple {type(obj).__name__}"
-    static = inspect.getattr_static(type(obj), last, None)
-    if isinstance(static, property) and static.fset is None:
-        return f"a read-only property of {type(obj).__name__}"
-    return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _get(holder: Any, name: str) -> Any:
-    return holder[name] if isinstance(holder, Mapping) else getattr(holder, name)
-
-
-def _put(holder: Any, name: str, value: Any) -> None:
-    if isinstance(holder, Mapping):
-        holder[name] = value  # type: ignore[index]
-    else:
-        setattr(holder, name, value)
-
-
-def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> list[Any]:
-    """The objects holding ``name``: the module, its hparams, the datamodule, its hparams (Lightning's order)."""
-    dm = trainer.datamodule  # type: ignore[attr-defined]
-    candidates = [pl_module, getattr(pl_module, "hparams", None), dm, getattr(dm, "hparams", None)]
-    out: list[Any] = []
-    for obj in candidates:
-        if obj is None or any(obj is h for h in out):
-            continue
-        if (name in obj) if isinstance(obj, Mapping) else hasattr(obj, name):
-            out.append(obj)
-    return out
-
-
-def _lr_holders(trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str) -> list[tuple[Any, str, Any]]:
-    """What :meth:`LRFinder._set_lr_everywhere` would set for ``attr``, with the values they hold now."""
-    *path, name = attr.split(".")
-    obj: Any = pl_module
-    for part in path:
-        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
-    out = [(obj, name, _get(obj, name))]
-    for holder in _holders(trainer, pl_module, name):
-        if all(holder is not h for h, _, _ in out) and _is_number(_get(holder, name)) and _settable(holder, name):
-            out.append((holder, name, _get(holder, name)))
-    return out
-
-
-def _restore_holders(saved: Sequence[tuple[Any, str, Any]]) -> None:
-    """Put back the values :func:`_lr_holders` read."""
-    for holder, name, value in saved:
-        _put(holder, name, value)
-
-
-def _moved(tested: Sequence[float], trainer: pl.Trainer) -> bool:
-    """Whether any param group's configured LR now differs from the one the test swept at (or their number does)."""
-    bases = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
-    return len(bases) != len(tested) or any(not math.isclose(t, b, rel_tol=1e-9) for t, b in zip(tested, bases))
-
-
-def _send_metrics(trainer: pl.Trainer, metrics: Mapping[str, float]) -> None:
-    """Put ``metrics`` in ``trainer.callback_metrics`` and log them to every logger (rank zero).
-
-    ``callback_metrics`` survive ``ddp_spawn``: they are sent back to the main process.
-    """
-    trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
-    if trainer.is_global_zero:
-        for lg in trainer.loggers:
-            lg.log_metrics(dict(metrics), step=trainer.global_step)
-
-
-def _log_hyperparameter(trainer: pl.Trainer, name: str, value: Any) -> None:
-    """Log one hyper-parameter again to every logger (rank zero), ``hparams.yaml`` included.
-
-    A logger that refuses a changed value (MLflow) keeps its own, with a warning.
-    """
-    for lg in trainer.loggers:
-        try:
-            lg.log_hyperparams({name: value})
-            _lightning.rewrite_hparams_file(trainer, lg)
-        except Exception as exc:  # e.g. MLflow refuses to change a logged parameter
-            _lightning.warn(
-                trainer, f"LRFinder: {type(lg).__name__} keeps the logged {name} ({type(exc).__name__}: {exc})"
-            )
-
-
-def _has_cycle(configs: Sequence[LRSchedulerConfig]) -> bool:
-    """Whether a OneCycleLR or CyclicLR schedules the LR (its peak is then the LR to set)."""
-    return any(isinstance(s, (OneCycleLR, CyclicLR)) for c in configs for s in _schedulers(c.scheduler))
-
-
-def _set_attr(obj: Any, dotted: str, value: float) -> None:
-    *path, last = dotted.split(".")
-    for part in path:
-        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
-    if isinstance(obj, Mapping):
-        obj[last] = value  # type: ignore[index]
-    else:
-        setattr(obj, last, value)
-
-
-def _factors(lr: float, tested: Sequence[float], trainer: pl.Trainer) -> list[float]:
-    """What each param group's LRs are multiplied by to train at ``lr`` times its ``tested`` ratio.
-
-    ``tested``: every group's LR during the test, in optimizer order (the largest is the
-    reference the found LR is for). When configure_optimizers built another number of groups,
-    one factor moves the largest LR to ``lr``.
-    """
-    bases = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
-    if len(bases) == len(tested) and max(tested) > 0:
-        return [lr * t / max(tested) / b if b > 0 else 1.0 for t, b in zip(tested, bases)]
-    return [lr / max(bases)] * len(bases)
-
-
-def _peaks(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:
-    """CyclicLR's upper bound for each of its groups (its ``initial_lr`` is the lower one)."""
-    out: dict[int, float] = {}
-    for config in configs:
-        for sched in _schedulers(config.scheduler):
-            if isinstance(sched, CyclicLR):
-                for group, peak in zip(sched.optimizer.param_groups, sched.max_lrs):
-                    out[id(group)] = float(peak)
-    return out
-
-
-def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
-    """Micro-batches per optimizer step in the fit's current epoch (1 under manual optimization).
-
-    The Trainer's ``accumulate_grad_batches``, or a ``GradientAccumulationScheduler``'s value
-    for the epoch: that callback sets the Trainer's only at each epoch start, after the test.
-    """
-    if not pl_module.automatic_optimization:
-        return 1
-    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
-        if isinstance(callback, scheduler_cls):
-            return int(callback.get_accumulate_grad_batches(trainer.current_epoch))
-    return int(trainer.accumulate_grad_batches)
-
-
-def _micro_batches_per_step(
-    trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int
-) -> Callable[[int], int] | None:
-    """Micro-batches per optimizer step in each epoch, where Lightning's step count does not know it.
-
-    A ``GradientAccumulationScheduler``'s value for the epoch (it sets the Trainer's
-    ``accumulate_grad_batches`` only at each epoch start), or under manual optimization the
-    ``accumulate`` batches a step takes by hand; ``None`` when Lightning's own count holds.
-    """
-    if pl_module.automatic_optimization:
-        scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
-        by_epoch = next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
-        if by_epoch is None:
-            return None
-        return lambda epoch: int(by_epoch.get_accumulate_grad_batches(epoch))
-    return (lambda epoch: accumulate) if accumulate > 1 else None
-
-
-def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> float:
-    """The optimizer steps the fit will take: what a schedule built for it is sized to.
-
-    ``trainer.estimated_stepping_batches``, except where it counts batches for steps of several:
-    under manual optimization with ``accumulate`` batches per optimizer step by hand (found by
-    the test; Lightning's ``accumulate_grad_batches`` is 1 there), and with a
-    ``GradientAccumulationScheduler`` (which sets the Trainer's ``accumulate_grad_batches`` only
-    at each epoch start, after the test). Then the sum over epochs of ``ceil(batches per epoch /
-    micro-batches per step)``, capped by ``max_steps`` (which counts optimizer steps): Lightning's
-    own rounding, one step too many rather than too few when an epoch's last batches do not fill
-    a step (OneCycleLR stepped past its ``total_steps`` raises).
-    """
-    total = trainer.estimated_stepping_batches
-    if total < 0:
-        # A train loader without a length over max_epochs: Lightning returns max_steps, -1 when unset.
-        total = math.inf
-    per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
-    if per_step is None:
-        return total
-    batches = trainer.num_training_batches
-    max_epochs = trainer.max_epochs
-    if max_epochs is None or max_epochs == -1 or not math.isfinite(batches):
-        return total  # max_steps (optimizer steps), or infinite
-    steps = sum(math.ceil(batches / int(per_step(epoch))) for epoch in range(max(max_epochs, 1)))
-    max_steps = trainer.max_steps
-    return min(steps, max_steps) if max_steps is not None and max_steps != -1 else steps
-
-
-def _how_to_bound(trainer: pl.Trainer) -> str:
-    """What to set so the fit has a number of optimizer steps (for the error saying it has none)."""
-    if not math.isfinite(trainer.num_training_batches):
-        return "the train loader has no length (an IterableDataset), so max_epochs does not count steps; set max_steps"
-    return "set max_epochs or max_steps"
-
-
-def _local_gradients(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> bool:
-    """Whether the noise probe reads each backward's local gradient (``"ranks"``/``"accumulation"``).
-
-    Under automatic optimization only (a manual ``training_step`` may run any number of
-    backwards per step), with DDP over several processes or with gradient accumulation. Other
-    data-parallel strategies (FSDP, DeepSpeed) shard or flatten the parameters, so their
-    per-parameter hooks do not see a rank's whole gradient: those use blocks of steps. So does
-    DDP with ``SyncBatchNorm``: it normalises every rank's examples with the statistics of the
-    global batch, so a rank's own gradient is not that of an independent batch of its examples.
-    """
-    if not pl_module.automatic_optimization:
-        return False
-    if int(trainer.world_size) > 1:
-        synced = any(isinstance(m, torch.nn.SyncBatchNorm) for m in pl_module.modules())
-        return _lightning.is_ddp(trainer.strategy) and not synced
-    return accumulate > 1
-
-
-def _warmup_targets(configs: Sequence[LRSchedulerConfig]) -> dict[int, float]:
-    """The LR a warm-up of lrfinder's ``PlateauWithWarmup`` climbs to, for each of its groups."""
-    out: dict[int, float] = {}
-    for sched in _each_scheduler(configs):
-        targets = getattr(sched, "warmup_target_lrs", None)
-        groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
-        if isinstance(targets, list) and groups is not None and len(targets) == len(groups):
-            out.update({id(g): float(t) for g, t in zip(groups, targets)})
-    return out
-
-
-def _base_lr(group: Mapping[str, Any], configs: Sequence[LRSchedulerConfig]) -> float:
-    """A group's configured LR: CyclicLR's/OneCycleLR's peak, a warm-up's target, else ``initial_lr``, else ``lr``."""
-    peak = _peaks(configs).get(id(group))
-    if peak is not None:
-        return peak
-    target = _warmup_targets(configs).get(id(group))
-    if target is not None:  # the warm-up starts below it (at 0 by default)
-        return target
-    if "max_lr" in group:  # OneCycleLR keeps its peak in the group
-        return float(group["max_lr"])
-    return float(group.get("initial_lr", group["lr"]))
-
-
-def _schedulers(sched: Any) -> list[Any]:
-    """A scheduler and the ones it wraps (SequentialLR, ChainedScheduler)."""
-    out = [sched]
-    for child in getattr(sched, "_schedulers", ()) or ():
-        out.extend(_schedulers(child))
-    return out
-
-
-def _each_scheduler(configs: Sequence[LRSchedulerConfig]) -> list[Any]:
-    """Every scheduler of ``configs`` and the ones they wrap (:func:`_schedulers`), each once."""
-    out: list[Any] = []
-    seen: set[int] = set()
-    for config in configs:
-        for sched in _schedulers(config.scheduler):
-            if id(sched) not in seen:
-                seen.add(id(sched))
-                out.append(sched)
-    return out
-
-
-def _base_lrs(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig]) -> list[float]:
-    """Every param group's configured LR (:func:`_base_lr`), in optimizer order."""
-    return [_base_lr(g, configs) for opt in optimizers for g in opt.param_groups]
-
-
-def _rescale(optimizers: Sequence[Optimizer], configs: Sequence[LRSchedulerConfig], factors: Sequence[float]) -> None:
-    """Multiply every LR of each param group (in optimizer order) and its schedulers' by the group's factor."""
-    by_group: dict[int, float] = {}
-    groups = [g for opt in optimizers for g in opt.param_groups]
-    for group, factor in zip(groups, factors):
-        by_group[id(group)] = factor
-        for key in ("lr", "initial_lr", "max_lr", "min_lr"):
-            value = group.get(key)
-            # A tensor LR (torch accepts one, e.g. for fused/capturable Adam) is scaled out of
-            # place: groups may share one tensor object, and it keeps its dtype and device.
-            if isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool):
-                group[key] = value * factor
-    uniform = factors[0] if factors and all(math.isclose(f, factors[0], rel_tol=1e-9) for f in factors) else None
-    for sched in _each_scheduler(configs):
-        sched_groups = getattr(getattr(sched, "optimizer", None), "param_groups", None)
-        # ReduceLROnPlateau's min_lrs are per group: its floors keep their ratio to the LR.
-        for key in ("base_lrs", "max_lrs", "_last_lr", "min_lrs", "warmup_target_lrs"):
-            values = getattr(sched, key, None)
-            if not isinstance(values, list):
-                continue
-            if sched_groups is not None and len(values) == len(sched_groups):
-                setattr(sched, key, [v * by_group.get(id(g), 1.0) for v, g in zip(values, sched_groups)])
-            elif uniform is not None:
-                setattr(sched, key, [v * uniform for v in values])
-        # One floor for all its groups (CosineAnnealingLR's and CosineAnnealingWarmRestarts' eta_min,
-        # ReduceLROnPlateau's default): moved with them when they share a factor. Left absolute, a
-        # floor above the new LR turned the anneal into a climb to it (or a plateau that never lowers).
-        own = [by_group.get(id(g), 1.0) for g in sched_groups] if sched_groups is not None else []
-        common = own[0] if own and all(math.isclose(f, own[0], rel_tol=1e-9) for f in own) else uniform
-        for key in ("eta_min", "default_min_lr"):
-            floor: Any = getattr(sched, key, None)
-            if common is not None and _is_number(floor):
-                setattr(sched, key, floor * common)
-
-
-def _floors_above_lr(configs: Sequence[LRSchedulerConfig]) -> list[str]:
-    """Schedulers whose floor (``eta_min``, ``min_lrs``) is above the LR of a group they drive, described.
-
-    A cosine anneal then climbs from the LR to its floor; ReduceLROnPlateau never lowers the LR.
-    """
-    notes: list[str] = []
-    for sched in _each_scheduler(configs):
-        groups = getattr(getattr(sched, "optimizer", None), "param_groups", None) or []
-        lrs = getattr(sched, "base_lrs", None)
-        if not (isinstance(lrs, list) and len(lrs) == len(groups)):
-            lrs = [g.get("initial_lr", g.get("lr")) for g in groups]
-        eta_min: Any = getattr(sched, "eta_min", None)
-        min_lrs: Any = getattr(sched, "min_lrs", None)
-        if _is_number(eta_min):
-            key, floors, effect = "eta_min", [float(eta_min)] * len(groups), "anneals up to it"
-        elif isinstance(min_lrs, list) and len(min_lrs) == len(groups):
-            key, floors, effect = "min_lr", [float(v) for v in min_lrs], "never lowers the LR"
-        else:
-            continue
-        above = [(f, float(lr)) for f, lr in zip(floors, lrs) if _is_number(lr) and f > float(lr) * (1 + 1e-9)]
-        if above:
-            floor, lr = above[0]
-            notes.append(f"{type(sched).__name__}'s {key}={floor:.2e} is above the LR {lr:.2e}: it {effect}")
-    return notes
-
-
-def _summary_metrics(result: RangeTestResult) -> dict[str, float]:
-    metrics: dict[str, float] = {"lr_finder/num_steps": float(result.num_steps)}
-    s = result.suggestion
-    if s is not None:
-        metrics.update(
-            {
-                "lr_finder/suggested_lr": s.lr,
-                "lr_finder/steepest_lr": s.steepest_lr,
-                "lr_finder/min_loss_lr": s.min_loss_lr,
-                "lr_finder/min_lr": s.min_lr,
-                "lr_finder/max_lr": s.max_lr,
-                "lr_finder/confidence": s.confidence,
-            }
-        )
-        if s.divergence_lr is not None:
-            metrics["lr_finder/divergence_lr"] = s.divergence_lr
-    if result.lr is not None:
-        metrics["lr_finder/lr"] = result.lr
-    f = result.refinement
-    if f is not None:
-        for i, trial in enumerate(f.trials):
-            metrics[f"lr_finder/trial_{i}_lr"] = trial.lr
-            metrics[f"lr_finder/trial_{i}_heldout"] = trial.held_out_loss
-        if f.lr is not None:
-            metrics["lr_finder/refined_lr"] = f.lr
-        metrics["lr_finder/refine_cost_steps"] = float(f.cost_steps)
-        metrics["lr_finder/resweeps"] = float(len(f.rounds))
-    return metrics
-
-
-def _log_curve(lg: Any, result: RangeTestResult) -> None:
-    """The curve as a table: a CSV next to the logger's files, or ``log_table`` where it exists."""
-    smoothed = result.suggestion.smoothed_losses if result.suggestion is not None else (math.nan,) * result.num_steps
-    rows = [[i, lr, loss, sm] for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, smoothed))]
-    columns = ["step", "lr", "loss", "smoothed_loss"]
-    log_dir = getattr(lg, "log_dir", None)
-    if type(lg).__name__ == "CSVLogger" and log_dir:
-        path = Path(log_dir) / "lr_finder_curve.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerows(rows)
-        if result.refinement is not None:
-            with (path.parent / "lr_finder_trials.csv").open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(TRIAL_COLUMNS)
-                writer.writerows(_trial_rows(result.refinement))
-    elif hasattr(lg, "log_table"):
-        lg.log_table(key="lr_finder/curve", columns=columns, data=rows)
-        if result.refinement is not None:
-            lg.log_table(key="lr_finder/trials", columns=list(TRIAL_COLUMNS), data=_trial_rows(result.refinement))
-    else:
-        experiment: Any = getattr(lg, "experiment", None)
-        if hasattr(experiment, "add_scalar"):  # TensorBoard: loss against the step of the sweep
-            for i, lr, loss, _ in rows:
-                if math.isfinite(loss):
-                    experiment.add_scalar("lr_finder/curve_loss", loss, global_step=i)
-                experiment.add_scalar("lr_finder/curve_lr", lr, global_step=i)
-
-
-#: Columns of ``lr_finder_trials.csv`` (one row per refine trial).
-TRIAL_COLUMNS = ("trial", "lr", "schedule", "steps", "final_train_loss", "held_out_loss", "diverged", "picked")
-
-
-def _trial_rows(f: Refinement) -> list[list[Any]]:
-    return [
-        [i, t.lr, t.schedule, t.steps, t.train_losses[-1] if t.train_losses else math.nan, t.held_out_loss,
-         int(t.diverged), int(f.lr is not None and t.lr == f.lr)]
-        for i, t in enumerate(f.trials)
-    ]
-
-
-def _recorded_precision(trainer: pl.Trainer) -> RecordedPrecision:
-    """The precision the test runs under: the Trainer's (its batches and forward go through its plugin).
-
-    Lightning's ``"32-true"`` is written ``"32"``, as ``range_test`` names full precision; the
-    others keep Lightning's names (:data:`~lrfinder.names.RECORDED_PRECISIONS`, every one Lightning 2 has).
-    """
-    name = str(getattr(trainer, "precision", "32-true"))
-    return cast("RecordedPrecision", "32" if name == "32-true" else name)
-
-
-def _schedule_name(configs: Sequence[LRSchedulerConfig]) -> str:
-    """The registry name of the module's own LR schedule (``"constant"`` when unknown or none)."""
-    for config in configs:
-        for sched in _schedulers(config.scheduler):
-            if isinstance(sched, OneCycleLR):
-                return "onecycle"
-            if isinstance(sched, CosineAnnealingLR):
-                return "cosine"
-    return "constant"
-
-
-def _val_loader(trainer: pl.Trainer) -> Any:
-    """The fit's first validation loader (loaded now if the sanity check did not), or ``None``."""
-    loaders = trainer.val_dataloaders
-    if loaders is None and trainer.limit_val_batches:
-        try:
-            trainer.fit_loop.epoch_loop.val_loop.setup_data()
-        except Exception:  # noqa: BLE001 - no validation in this fit
-            return None
-        loaders = trainer.val_dataloaders
-    flat = [] if loaders is None else _lightning.flat_loaders(loaders)
-    return flat[0] if flat else None
-
-
-def _length(loader: Any) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
-
-
-def _describe(result: RangeTestResult) -> str:
-    s = result.suggestion
-    text = f"suggested {s.lr:.2e}, confidence {s.confidence:.2f}" if s is not None else "no suggestion"
-    if result.scaled is not None and result.scaled.factor != 1.0:
-        sc = result.scaled
-        text += f", scaled x{sc.factor:.3g} ({sc.rule}) from batch {sc.from_batch_size} to {sc.to_batch_size}"
-    return text

@@ -751,7 +751,7 @@ def test_refine_under_nccls_average_holds_out_batches() -> None:
     assert refinement is not None and refinement.trials
     assert any(note.startswith("held out 3 training batch(es) per pass on every rank") for note in refinement.notes)
     # The noise probe's "ranks" pairs: sizes alike on every rank are alike after the mean the callback takes.
-    from lrfinder.callback import _mean_over_ranks
+    from lrfinder._fit_facts import _mean_over_ranks
 
     probe = NoiseProbe([torch.nn.Parameter(torch.zeros(2))])
     probe.sources, probe.sizes, probe.small_sq = ["ranks"] * 3, [(16, 96), (15, 90), (7, 42)], [1.0, 2.0, 3.0]

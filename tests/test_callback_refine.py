@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from _models import FAST, GAN, TINY_FIT_WARNINGS, CriticStepping, Net, make_loader, pl, trainer, weights
 
 from lrfinder import ModelError, Refine
-from lrfinder.callback import LRFinder, _schedule_name
+from lrfinder._rescaling import _schedule_name
+from lrfinder.callback import LRFinder
 
 CSVLogger = pl.loggers.CSVLogger
 

@@ -1064,7 +1064,7 @@ def test_the_local_source_needs_ddp_automatic_optimization_and_independent_ranks
 
     from _models import GAN, Net, pl
 
-    from lrfinder.callback import _local_gradients
+    from lrfinder._fit_facts import _local_gradients
 
     ddp, single = pl.strategies.DDPStrategy(), pl.strategies.SingleDeviceStrategy(torch.device("cpu"))
 

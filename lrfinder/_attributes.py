@@ -1,0 +1,123 @@
+"""Where a LightningModule keeps its LR and batch size: dotted attributes, ``hparams``, the datamodule.
+
+:class:`~lrfinder.LRFinder` reads and sets the module's LR attribute (``lr``, ``hparams.lr``, a
+dotted ``attr_name``) and the ``batch_size`` of ``target_batch_size`` through these helpers.
+:func:`_holders` is Lightning's order of the objects that may hold a name (the module, its
+``hparams``, the datamodule, its ``hparams``, as its tuner and ``BatchSizeFinder`` search them);
+:func:`_lr_holders` is the one choice of what setting the LR writes: the attribute itself and
+every other holder of its name that holds a number and can take one. :func:`_set_lr_everywhere`
+writes them; :func:`_restore_holders` puts back what :func:`_lr_holders` read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+
+def _has_attr(obj: Any, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if isinstance(obj, Mapping):
+            if part not in obj:
+                return False
+            obj = obj[part]
+        elif hasattr(obj, part):
+            obj = getattr(obj, part)
+        else:
+            return False
+    return isinstance(obj, (int, float)) and not isinstance(obj, bool)
+
+
+def _settable(obj: Any, dotted: str) -> bool:
+    """Whether ``setattr`` can put a value at ``dotted`` (a read-only property cannot take one)."""
+    return _read_only(obj, dotted) is None
+
+
+def _read_only(obj: Any, dotted: str) -> str | None:
+    """What keeps ``setattr`` from putting a value at ``dotted``, ``None`` when nothing does.
+
+    A read-only property, a field of a frozen dataclass (``FrozenInstanceError``) or of a
+    namedtuple: each found before the test rather than when the found LR is set after it.
+    """
+    *path, last = dotted.split(".")
+    for part in path:
+        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+    if isinstance(obj, Mapping):
+        return None
+    params = getattr(obj, "__dataclass_params__", None)
+    if dataclasses.is_dataclass(obj) and getattr(params, "frozen", False):
+        return f"a field of the frozen dataclass {type(obj).__name__}"
+    if isinstance(obj, tuple):
+        return f"a field of the tuple {type(obj).__name__}"
+    static = inspect.getattr_static(type(obj), last, None)
+    if isinstance(static, property) and static.fset is None:
+        return f"a read-only property of {type(obj).__name__}"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _get(holder: Any, name: str) -> Any:
+    return holder[name] if isinstance(holder, Mapping) else getattr(holder, name)
+
+
+def _put(holder: Any, name: str, value: Any) -> None:
+    if isinstance(holder, Mapping):
+        holder[name] = value  # type: ignore[index]
+    else:
+        setattr(holder, name, value)
+
+
+def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> list[Any]:
+    """The objects holding ``name``: the module, its hparams, the datamodule, its hparams (Lightning's order)."""
+    dm = trainer.datamodule  # type: ignore[attr-defined]
+    candidates = [pl_module, getattr(pl_module, "hparams", None), dm, getattr(dm, "hparams", None)]
+    out: list[Any] = []
+    for obj in candidates:
+        if obj is None or any(obj is h for h in out):
+            continue
+        if (name in obj) if isinstance(obj, Mapping) else hasattr(obj, name):
+            out.append(obj)
+    return out
+
+
+def _lr_holders(trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str) -> list[tuple[Any, str, Any]]:
+    """What setting the LR at ``attr`` writes, with the values they hold now: the one choice of the holders.
+
+    ``attr`` itself first, then every other holder of its name (:func:`_holders`) that holds a
+    number and can take one (``self.lr`` and ``self.hparams.lr``), each once.
+    :func:`_set_lr_everywhere` sets them, :func:`_restore_holders` puts these values back.
+    """
+    *path, name = attr.split(".")
+    obj: Any = pl_module
+    for part in path:
+        obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+    out = [(obj, name, _get(obj, name))]
+    for holder in _holders(trainer, pl_module, name):
+        if all(holder is not h for h, _, _ in out) and _is_number(_get(holder, name)) and _settable(holder, name):
+            out.append((holder, name, _get(holder, name)))
+    return out
+
+
+def _restore_holders(saved: Sequence[tuple[Any, str, Any]]) -> None:
+    """Put back the values :func:`_lr_holders` read."""
+    for holder, name, value in saved:
+        _put(holder, name, value)
+
+
+def _set_lr_everywhere(trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str, lr: float) -> None:
+    """Set ``attr`` and every other holder of its name (``self.lr`` and ``hparams.lr``), as Lightning's tuner does.
+
+    The holders are :func:`_lr_holders`'. The hyper-parameters then carry the LR into
+    checkpoints; :meth:`lrfinder.LRFinder._log_lr` gives it to the loggers again so
+    ``hparams.yaml`` has it too.
+    """
+    for holder, name, _ in _lr_holders(trainer, pl_module, attr):
+        _put(holder, name, lr)
