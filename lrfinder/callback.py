@@ -9,8 +9,8 @@ call train from the original weights. :func:`find_lr` only finds.
 
 The module reads as the pipeline: ``_build`` (loader, optimizers), ``_sweep`` (inside
 :func:`lrfinder._lightning.isolation`, one stepper call per LR), ``_analyse``, with ``refine``
-``_resweep`` (round 2) and ``_refine`` (round 3), ``_scale``, ``_apply``. Lightning itself is
-reached through :mod:`lrfinder._lightning`, which also makes
+``_resweep`` (round 2) and :func:`lrfinder._fit_trials._refine_trials` (round 3), ``_scale``,
+``_apply``. Lightning itself is reached through :mod:`lrfinder._lightning`, which also makes
 :class:`LRFinder` a ``Callback`` of both ``lightning.pytorch`` and ``pytorch_lightning``
 (whichever are installed): one class serves ``L.Trainer``, ``pl.Trainer`` and LightningCLI.
 What the callback reads off the fit (steps, loaders, precision, resume) is in
@@ -67,7 +67,6 @@ from ._fit_facts import TUNER_CHECKPOINT_PREFIXES as TUNER_CHECKPOINT_PREFIXES
 from ._fit_facts import (
     _accumulation,
     _how_to_bound,
-    _length,
     _loader_batch_size,
     _local_gradients,
     _mean_over_ranks,
@@ -79,6 +78,7 @@ from ._fit_facts import (
     _val_loader,
     _with_clipping,
 )
+from ._fit_trials import _refine_trials
 from ._publishing import TRIAL_COLUMNS as TRIAL_COLUMNS
 from ._publishing import _describe, _log_curve, _log_hyperparameter, _send_metrics, _summary_metrics
 from ._rescaling import (
@@ -93,24 +93,16 @@ from ._rescaling import (
 )
 from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
-from .diagnostics import _error_line, undefined_loss_message
+from .diagnostics import undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .noise import NoiseProbe, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
     Refine,
-    Refinement,
     Resweep,
-    Trial,
-    _mean_loss,
-    all_diverged_message,
-    fewest_over_ranks,
-    held_out_count,
     resolve_refine,
     resweep_round,
-    run_trials,
-    trial_round,
 )
 from .scaling import SCALING_RULES
 from .settings import (
@@ -123,7 +115,6 @@ from .settings import (
     traced_in_eval_mode,
     validate_settings,
 )
-from .snapshot import StateSnapshot
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -851,7 +842,9 @@ class LRFinder(_CallbackBase):
                 )
         if refine is not None:
             result, rounds, cost, notes = self._resweep(trainer, pl_module, run, refine, result)
-            result = self._refine(trainer, pl_module, run, result, refine, rounds=rounds, cost=cost, notes=notes)
+            result = _refine_trials(
+                trainer, pl_module, run, result, refine, who=self._who, rounds=rounds, cost=cost, notes=notes
+            )
         return self._scale(trainer, run, result)
 
     def _build(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> _TestRun:
@@ -1178,184 +1171,6 @@ class LRFinder(_CallbackBase):
                 f"{r.steps_run} step(s): " + (f"reads {r.suggestion_lr:.2e}" if r.suggestion_lr else f"{r.error}"),
             )
         return out, rounds, cost, notes
-
-    def _refine(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        run: _TestRun,
-        result: RangeTestResult,
-        refine: Refine,
-        *,
-        rounds: Sequence[Resweep] = (),
-        cost: int = 0,
-        notes: Sequence[str] = (),
-    ) -> RangeTestResult:
-        """Round 3 of :mod:`lrfinder.refine` with the fit's own stepper, inside the isolation.
-
-        Each trial starts from the exact state the test started from (weights, optimizer, RNGs,
-        data order) and everything is restored afterwards. Under DDP the held-out losses are
-        averaged over ranks (so every rank takes the same decisions) and rank 0's pick is
-        broadcast. ``rounds``, ``cost`` and ``notes`` of round 2 go into the refinement; with
-        no trials to run (an inconclusive curve, manual optimization) the refinement still
-        records them when round 2 ran.
-        """
-        s = result.suggestion
-        skip_why = None
-        if s is None:
-            skip_why = f"no trials: the curve is inconclusive. {sentence(result.error)}"
-        elif not pl_module.automatic_optimization:
-            skip_why = "no trials: refine's trials run under automatic optimization only"
-            _lightning.warn(trainer, f"{self._who}: refine's trials run under automatic optimization only; skipped.")
-        if skip_why is not None or s is None:
-            if not rounds:
-                return result
-            _, _, _, budget = refine.plan()
-            judged_on = "val_data" if _val_loader(trainer) is not None else "held-out training batches"
-            empty = Refinement(
-                (), None, None, None, refine.schedule, int(refine.training_steps),  # type: ignore[arg-type]
-                budget, judged_on, tuple(rounds), cost, (*notes, str(skip_why)),
-            )
-            return replace(result, refinement=empty)
-        candidates, _, steps, _ = refine.plan()
-        total = int(refine.training_steps)  # type: ignore[arg-type]  # _refine_settings set it
-        strategy = trainer.strategy
-        notes = list(notes)
-        val_loader = _val_loader(trainer)
-
-        def reduce(per_batch: list[float]) -> list[float]:
-            return [float(v) for v in _mean_over_ranks(trainer, torch.tensor(per_batch, dtype=torch.float64)).cpu()]
-
-        # Under DDP every rank judges the trials on as many held-out batches (their losses are averaged element by
-        # element): a rank whose loader is shorter (its own shard, no DistributedSampler) held out fewer before.
-        ranks = int(trainer.world_size) > 1
-        skip = 0
-        if val_loader is None:
-            size = _length(run.batches.loader)
-            skip = held_out_count(refine.val_batches, size, reduce if ranks else None, notes)
-            if size is not None and size <= skip:
-                raise DataError(
-                    f"The training loader yields only {size} batch(es) per pass: too few to hold out "
-                    "a batch for refine and still train on one. Add a validation loader (refine judges its trials on "
-                    "it), or split the training data into more batches."
-                )
-        judged_on = "val_data" if val_loader is not None else "held-out training batches"
-        loaders = [run.batches.loader, run.train_loader] + ([val_loader] if val_loader is not None else [])
-        # Each trial starts from the data's draw state after the held-out batches: every RNG and counter below
-        # the loaders (snapshot._DataState), not only their .generator, so every trial sees the same batches.
-        data = [lo for loader in loaders for lo in _lightning.flat_loaders(loader)]
-        params = list(inspect.signature(pl_module.training_step).parameters.values())
-        takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
-        optimizer = run.optimizers[0]
-        # The trials can take longer than the sweep: a bar of their own, as the sweep's, counting judged trials.
-        # Made before the isolation, which takes the fit's callbacks (its progress bar among them) away.
-        bar = _lightning.progress_bar(trainer, candidates, desc="Refining LR")
-
-        with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged, (
-            contextlib.closing(bar) if bar is not None else contextlib.nullcontext()
-        ):
-            if val_loader is not None:
-                held: list[Any] = []
-                for batch in val_loader:
-                    held.append(_lightning.to_device(trainer, pl_module, batch))
-                    if len(held) >= refine.val_batches:
-                        break
-                if ranks:
-                    held = held[: fewest_over_ranks(len(held), refine.val_batches, reduce)]
-                if not held:
-                    where = " on at least one rank" if ranks else ""
-                    raise DataError(f"The validation dataloader yielded no batch{where}; refine needs at least one.")
-            else:
-                first = _lightning.TrainBatches(trainer, pl_module, run.batches.loader)
-                held = [first.next()[0] for _ in range(skip)]
-            snapshot = StateSnapshot(
-                pl_module, run.optimizers, data, module_attributes=True, wrapper=_lightning.strategy_model(trainer)
-            )
-
-            def loss_of(batch: Any) -> torch.Tensor:
-                # Under the fit's precision (autocast), as the trials' own steps run.
-                with strategy.precision_plugin.val_step_context():
-                    out = pl_module.training_step(*((batch, 0) if takes_idx else (batch,)))
-                loss = _lightning._loss_of(out, None, {})
-                if loss is None:
-                    raise ModelError("training_step returned None on a held-out batch; refine cannot judge it.")
-                return loss
-
-            stepper: list[Any] = []
-
-            def reset() -> None:
-                batches = _lightning.TrainBatches(trainer, pl_module, run.batches.loader, skip=skip)
-                stepper[:] = [
-                    _lightning.make_stepper(
-                        trainer, pl_module, batches, run.optimizers, logged, accumulate=run.settings.accumulate_steps
-                    )
-                ]
-
-            def step() -> float:
-                # At the LR the trial's schedule set for this step, read back from the optimizer (the largest
-                # group's, as the sweep records it): a DataError for NaN in the batch names it (it said "lr=nan").
-                return float(stepper[0](max(float(group["lr"]) for group in optimizer.param_groups)))
-
-            try:
-                own_losses = _mean_loss(loss_of, held, pl_module)
-            except ModelError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
-                if "does not require grad" in str(exc):
-                    # Not the data: a training_step that runs a backward of its own (steps a GAN's critic with an
-                    # optimizer of its own) cannot run under no_grad, and "cannot compute a loss on the held-out
-                    # batches" sent the user after the batches.
-                    what = "validation batches" if val_loader is not None else judged_on
-                    raise ModelError(
-                        f"{self._who}(refine=...) cannot compute a held-out loss on the {what}: training_step "
-                        f"runs a backward of its own ({type(exc).__name__}: {_error_line(exc)}; an optimizer it "
-                        "steps itself, a GAN's critic), and refine judges its trials on training_step's loss "
-                        "evaluated under torch.no_grad() in eval mode. Run that backward and step only while "
-                        "training (if torch.is_grad_enabled(): ...), or leave refine=False."
-                    ) from exc
-                raise DataError(
-                    f"Cannot compute a loss on the {judged_on} with the module's training_step: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            # Outside the try: under DDP a failed all_reduce (another rank stopped) is no fault of these batches.
-            baseline = float(sum(reduce(own_losses)) / len(held))
-            snapshot.restore()
-
-            ran: list[Trial] = []
-
-            def on_trial(index: int, lr: float, steps_done: int, loss: float) -> None:
-                if bar is None or steps_done == 0:
-                    return
-                bar.total = max(bar.total, index + 1)  # an extension trial beyond the candidates
-                bar.set_postfix(lr=f"{lr:.2e}", held_out=f"{loss:.4g}", refresh=False)
-                bar.update(1)
-
-            def trials_at(lrs: Sequence[float]) -> list[Trial]:
-                trials = run_trials(
-                    model=pl_module, optimizer=optimizer, lrs=lrs, steps=steps, training_steps=total,
-                    refine=refine, snapshot=snapshot, next_batch=lambda: None, loss_of=loss_of, held_out=held,
-                    baseline=baseline, reset_stream=reset, step=step, reduce=reduce, train_mode=False,
-                    floor=s.min_lr / s.max_lr, on_trial=on_trial, first_index=len(ran),
-                )
-                ran.extend(trials)
-                return trials
-
-            refinement = trial_round(
-                s, refine, trials_at, judged_on=judged_on, rounds=rounds, cost=cost, notes=notes
-            )
-        picked = strategy.broadcast((refinement.lr, refinement.max_lr), src=0)
-        refinement = replace(refinement, lr=picked[0], max_lr=picked[1])
-        picked_lr = "none (see result.refinement.notes)" if refinement.lr is None else f"{refinement.lr:.2e}"
-        _lightning.info(
-            trainer,
-            f"{self._who}: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
-            f"({refinement.cost_steps} steps, judged on {judged_on})",
-        )
-        refined = replace(result, refinement=refinement)
-        diverged = all_diverged_message(refined)
-        if diverged is not None:
-            _lightning.warn(trainer, f"{self._who}: {diverged}")
-        return refined
 
     def _analyse(
         self,
