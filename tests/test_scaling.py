@@ -361,8 +361,9 @@ def test_a_result_or_suggestion_given_as_lr_says_what_to_pass() -> None:
     x = np.log10(lrs)
     s = analyze(lrs, 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0))
     result = RangeTestResult(lrs=tuple(lrs), losses=(1.0,) * 141, stop_reason="completed", suggestion=s, batch_size=32)
-    with pytest.raises(TypeError, match=r"^Expected lr to be a number, but got a RangeTestResult: pass its LR, "
-                       r"lr=result\.lr, or scale the result itself with result\.scale\(to_batch_size=\.\.\.\)"):  # fmt: skip
+    expected = (r"^Expected lr to be a number, but got a RangeTestResult: pass its LR, "
+                r"lr=result\.lr, or scale the result itself with result\.scale\(to_batch_size=\.\.\.\)")
+    with pytest.raises(TypeError, match=expected):
         scale_lr(result, from_batch_size=32, to_batch_size=64)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^Expected lr to be a number, but got a Suggestion: pass its LR, "
                        r"lr=suggestion\.lr$"):  # fmt: skip
