@@ -109,6 +109,7 @@ from .settings import (
     RangeTestSettings,
     check_materialized,
     check_minimizes,
+    group_lr,
     lr_schedule,
     peer_hints,
     traced_in_eval_message,
@@ -943,6 +944,10 @@ class LRFinder(_CallbackBase):
             check_minimizes(optimizers[0], "in training_step")
         # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
         check_materialized(pl_module, lazy_fix=_LAZY_FIX.format(self._leave_out))
+        for opt in optimizers:  # as range_test: a group's lr of None (Adafactor's relative_step) is no LR to sweep
+            for i, group in enumerate(opt.param_groups):
+                if "initial_lr" not in group and "max_lr" not in group:  # else a scheduler's LR is swept
+                    group_lr(opt, i, group)
         frozen = traced_in_eval_mode(pl_module)
         if frozen:
             _lightning.warn(trainer, f"{self._who}: " + traced_in_eval_message(frozen, "The module"))

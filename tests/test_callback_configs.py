@@ -521,3 +521,34 @@ def test_rprop_is_refused_with_the_module_put_back(tmp_path: Path) -> None:
         t.fit(model, make_loader())
     after = weights(model)
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+class SelfSizingOptimizer(torch.optim.Optimizer):
+    """An optimizer that sets its own step size and keeps lr=None (as Adafactor with relative_step=True)."""
+
+    def __init__(self, params: Any) -> None:
+        super().__init__(params, {"lr": None})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-0.01)
+
+
+class SelfSizingNet(Net):
+    def configure_optimizers(self) -> Any:
+        return SelfSizingOptimizer(self.parameters())
+
+
+def test_a_group_without_an_lr_is_refused_before_the_test(tmp_path: Path) -> None:
+    """lr=None raised float()'s TypeError from deep in the callback; range_test says why and what to do."""
+    model = SelfSizingNet()
+    before = weights(model)
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    with pytest.raises(ValueError, match=r"group 0 of SelfSizingOptimizer has lr=None \(an optimizer that sets its "
+                       r"own step size, such as Adafactor with relative_step=True, has no LR to sweep"):
+        t.fit(model, make_loader())
+    after = weights(model)
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
