@@ -3,7 +3,7 @@
 :func:`atomic_write` writes one file; :class:`StagedWrites` writes several that must appear
 together or not at all (the command line's report, JSON, CSV and trained model): each is written
 to its temporary file first, and only when all of them are written are they renamed into place,
-with SIGINT and SIGTERM held back for the few renames.
+with SIGINT, SIGTERM and SIGHUP held back for the few renames.
 
 Only a regular file (or a new one) is replaced by a rename. A path that exists as something else,
 a symlink (``/dev/stdout``, a ``latest.json`` link), a device (``/dev/null``) or a named pipe
@@ -12,9 +12,9 @@ is staged in the temporary directory instead of beside it. Renamed over, the lin
 name itself was replaced by a regular file (run as root, ``--json /dev/stdout`` made ``/dev/stdout``
 a plain file, breaking every later ``> /dev/stdout`` on the machine).
 
-Temporary files never outlive an error, Ctrl-C or SIGTERM: while a write runs with the default
-SIGTERM disposition, SIGTERM first removes the temporary files and then ends the process as the
-signal would have (exit status 143 in a shell).
+Temporary files never outlive an error, Ctrl-C, SIGTERM or SIGHUP: while a write runs with the
+default disposition of SIGTERM (SIGHUP), the signal first removes the temporary files and then ends
+the process as it would have (exit status 143, 129 in a shell).
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ from types import FrameType
 
 __all__ = ["atomic_write", "atomic_write_text", "in_place", "StagedWrites", "staged_writes"]
 
-_HELD_BACK = {signal.SIGINT, signal.SIGTERM}
+#: The signals that end the process by default, each with its cleanup first (:func:`_clean_termination`): SIGHUP
+#: (POSIX only: the terminal closed) left a write's temporary file behind as SIGTERM once did.
+_TERMINATING = {signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])}
+_HELD_BACK = {signal.SIGINT, *_TERMINATING}
 
 
 def _umask() -> int:
@@ -43,34 +46,41 @@ def _umask() -> int:
 
 
 class _Terminated(BaseException):
-    """SIGTERM arrived during a write (raised so that the ``except`` clauses clean up)."""
+    """SIGTERM or SIGHUP arrived during a write (raised so that the ``except`` clauses clean up)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextlib.contextmanager
-def _clean_sigterm() -> Iterator[None]:
-    """Make the default SIGTERM run the cleanup (``except``/``finally``) before the process ends.
+def _clean_termination() -> Iterator[None]:
+    """Make the default SIGTERM and SIGHUP run the cleanup (``except``/``finally``) before the process ends.
 
-    Only when SIGTERM has its default disposition and this is the main thread: a program with
-    its own handler keeps it.
+    Only for a signal with its default disposition, and in the main thread: a program with its
+    own handler keeps it.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    default = [sig for sig in _TERMINATING if signal.getsignal(sig) == signal.SIG_DFL]
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated
+        raise _Terminated(signum)
 
-    signal.signal(signal.SIGTERM, handler)
+    for sig in default:
+        signal.signal(sig, handler)
     try:
         yield
-    except _Terminated:
-        # The temporary files are gone (the writers' except clauses ran): now end as SIGTERM would.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+    except _Terminated as exc:
+        # The temporary files are gone (the writers' except clauses ran): now end as the signal would.
+        signal.signal(exc.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), exc.signum)
         raise  # pragma: no cover - not reached: the process has ended
     finally:
-        if signal.getsignal(signal.SIGTERM) is handler:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in default:
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, signal.SIG_DFL)
 
 
 def in_place(path: str | os.PathLike[str]) -> bool:
@@ -171,7 +181,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
             f"Cannot write {path!r}: it ends in {path[-1]!r}, so it names a directory; give a file name"
         )
     target = Path(path)
-    with _clean_sigterm():
+    with _clean_termination():
         if in_place(target):
             tmp = _temp_aside()
             try:
@@ -289,7 +299,7 @@ def staged_writes() -> Iterator[StagedWrites]:
 
     """
     staged = StagedWrites()
-    with _clean_sigterm():
+    with _clean_termination():
         try:
             yield staged
         finally:

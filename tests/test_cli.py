@@ -254,7 +254,7 @@ def test_top_level_help_lists_commands_whole_and_every_exit_code():
     result = invoke("--help")
     commands = result.output.split("Commands:")[1].split("Examples:")[0]
     assert "..." not in commands
-    for code in ("0 success", "1 a failed", "2 a usage", "130 interrupted", "143 terminated"):
+    for code in ("0 success", "1 a failed", "2 a usage", "130 interrupted", "143 terminated", "129 hung up"):
         assert code in " ".join(result.output.split()), code
 
 

@@ -20,6 +20,8 @@ from torch import nn
 from lrfinder.cli.output import PipeSafe, guard_pipes
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
+#: Each signal that stops lrfind and its exit code (SIGHUP, POSIX's hangup, is not on Windows).
+STOPPING = [(signal.SIGINT, 130), (signal.SIGTERM, 143)] + ([(signal.SIGHUP, 129)] if hasattr(signal, "SIGHUP") else [])
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def test_run_prints_its_summary_in_a_latin1_locale(work: Path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and named pipes")
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig, code", STOPPING)
 def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Path, sig: int, code: int):
     # Ctrl-C before the command's body (here: reading a --config from a pipe that has not sent it yet,
     # as with --config <(...)) was click's "Aborted!" with exit 1, and SIGTERM a silent end.

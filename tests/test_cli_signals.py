@@ -28,6 +28,8 @@ pytestmark = [
 ]
 
 MESSAGE = "Interrupted; nothing was written."
+#: Each signal that stops lrfind and its exit code (SIGHUP, POSIX's hangup, is not on Windows).
+STOPPING = [(signal.SIGINT, 130), (signal.SIGTERM, 143)] + ([(signal.SIGHUP, 129)] if hasattr(signal, "SIGHUP") else [])
 
 
 def sha(path: Path) -> str:
@@ -93,7 +95,7 @@ RUN = ["run", "model.pt", "--data", "train.npz", "--num-steps", "5000", "--stop-
 OUTPUTS = ["--json", "old.json", "--report", "old.png", "--csv", "old.csv"]
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig, code", STOPPING)
 def test_run_interrupted_during_the_range_test_writes_nothing(work: Path, sig: int, code: int):
     before = snapshot(work)
     proc = start(work, *RUN, *OUTPUTS, "--json", "new.json")
@@ -131,7 +133,7 @@ FIT = [
 ]
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig, code", STOPPING)
 def test_fit_interrupted_during_training_keeps_the_old_model(work: Path, sig: int, code: int):
     before = snapshot(work)
     proc = start(work, *FIT, "--epochs", "200", "--output", "trained.pt", *OUTPUTS)
@@ -169,3 +171,30 @@ def test_sigterm_during_an_atomic_write_leaves_no_temp_file(tmp_path: Path):
     assert proc.returncode == -signal.SIGTERM  # still ends as SIGTERM would
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX's SIGHUP")
+def test_sighup_during_an_atomic_write_leaves_no_temp_file(tmp_path: Path):
+    # A hangup (the terminal closed) ended the process at once, its temporary file left beside the target.
+    target = tmp_path / "report.png"
+    target.write_bytes(b"old")
+    writer = ATOMIC_WRITER.replace("signal.SIGTERM", "signal.SIGHUP")
+    proc = subprocess.run([sys.executable, "-c", writer, str(target)], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGHUP  # still ends as SIGHUP would
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX's SIGHUP")
+def test_a_run_under_nohup_outlives_a_sighup(work: Path):
+    """SIGHUP ignored when lrfind starts (nohup) stays ignored: the run ends as usual and writes its outputs."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", "--num-steps", "300",
+         "--json", "new.json", "--no-report", "--progress", "lines"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )  # fmt: skip
+    out, err = signal_at(proc, r"range test: step +5/300", signal.SIGHUP)
+    assert proc.returncode == 0, err
+    assert MESSAGE not in err and (work / "new.json").is_file()

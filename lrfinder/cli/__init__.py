@@ -67,7 +67,7 @@ class _Lrfind(click.Group):
 
         Ctrl-C while a command's options were parsed and checked (a ``--config`` file read, torch
         imported) was click's ``Aborted!`` with exit 1, SIGTERM a silent end: both now print the
-        interrupt message and exit 130 and 143, as during the run itself.
+        interrupt message and exit 130 and 143 (SIGHUP 129), as during the run itself.
         """
         with interruptible():
             return super().invoke(ctx)
@@ -93,7 +93,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
     Results go to stdout, progress bars and warnings to stderr. Exit codes: 0 success, 1 a failed
     run (or an inconclusive one with --strict), 2 a usage error, 130 interrupted (Ctrl-C), 143
-    terminated (SIGTERM).
+    terminated (SIGTERM), 129 hung up (SIGHUP).
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

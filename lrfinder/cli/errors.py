@@ -2,12 +2,12 @@
 
 Exit codes: 0 success; 1 a failed run (or an inconclusive one with ``--strict``, or training
 that diverged); 2 a usage error (click); 130 interrupted by SIGINT (Ctrl-C); 143 terminated by
-SIGTERM. Library errors become one ``Error: ...`` line on stderr unless ``--debug`` asks for the
-traceback.
+SIGTERM; 129 hung up by SIGHUP (the terminal closed, an ssh session dropped). Library errors
+become one ``Error: ...`` line on stderr unless ``--debug`` asks for the traceback.
 
 Interrupts stop the whole command. While a command runs, from its option parsing (a
 ``--config`` file, the checks of the outputs, torch's import) to its last line
-(:func:`interruptible`, around every command of ``lrfind``), SIGINT and SIGTERM both raise
+(:func:`interruptible`, around every command of ``lrfind``), SIGINT, SIGTERM and SIGHUP all raise
 ``KeyboardInterrupt`` (the signal is remembered for the exit code), so every layer unwinds the
 same way: the engine restores the model, Lightning shuts down, staged outputs are discarded.
 A range test that the engine ended with ``stop_reason="interrupted"`` counts as interrupted
@@ -41,6 +41,7 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
+    "EXIT_HUNG_UP",
     "INTERRUPTED_MESSAGE",
     "clean_errors",
     "debug_flag",
@@ -58,6 +59,15 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 #: The shell's code for a command stopped by SIGTERM (128 + 15).
 EXIT_TERMINATED = 143
+#: The shell's code for a command stopped by SIGHUP (128 + 1): its terminal closed, its ssh session dropped.
+EXIT_HUNG_UP = 129
+#: The signals that stop a command as an interrupt, and the exit code each gives. SIGHUP (POSIX only) ended the
+#: process at once, exit 129 without a word, leaving the temporary files of a write under way.
+_STOPPING: dict[int, int] = {
+    signal.SIGINT: EXIT_INTERRUPTED,
+    signal.SIGTERM: EXIT_TERMINATED,
+    **({signal.SIGHUP: EXIT_HUNG_UP} if hasattr(signal, "SIGHUP") else {}),
+}
 #: What an interrupted command prints on stderr.
 INTERRUPTED_MESSAGE = "Interrupted; nothing was written."
 #: How :func:`_what_failed` starts the one line of a TorchScript interpreter's dump.
@@ -79,20 +89,23 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def _signal_handlers() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` for the length of the command.
+    """SIGINT, SIGTERM and SIGHUP (:data:`_STOPPING`) raise ``KeyboardInterrupt`` for the length of the command.
 
     Nested (:func:`clean_errors` inside :func:`interruptible`), the inner one changes nothing: the
-    signal already received and the commit's start belong to the whole command.
+    signal already received and the commit's start belong to the whole command. A signal the
+    process ignores (``nohup``'s SIGHUP, a shell's ``trap '' TERM``) is left ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    if signal.getsignal(signal.SIGINT) is _on_signal and signal.getsignal(signal.SIGTERM) is _on_signal:
+    # A signal ignored when the command started stays ignored: `nohup lrfind fit ...` must outlive its terminal.
+    handled = [sig for sig in _STOPPING if signal.getsignal(sig) != signal.SIG_IGN]
+    if all(signal.getsignal(sig) is _on_signal for sig in handled):
         yield
         return
     _State.received = None
     _State.committing = False
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.getsignal(sig) for sig in handled}
     for sig in previous:
         signal.signal(sig, _on_signal)
     try:
@@ -123,12 +136,18 @@ def raise_if_interrupted(results: Sequence[RangeTestResult]) -> None:
 
 
 def _exit_code() -> int:
-    return EXIT_TERMINATED if _State.received == signal.SIGTERM else EXIT_INTERRUPTED
+    return _STOPPING.get(_State.received or signal.SIGINT, EXIT_INTERRUPTED)
+
+
+def _say_interrupted() -> None:
+    """Print :data:`INTERRUPTED_MESSAGE` on stderr; a terminal gone with a SIGHUP (EIO) is not an error of its own."""
+    with contextlib.suppress(OSError):
+        click.echo(INTERRUPTED_MESSAGE, err=True)
 
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Run a whole ``lrfind`` command, option parsing included: an interrupt exits 130 (SIGINT) or 143 (SIGTERM).
+    """Run a whole ``lrfind`` command, option parsing included: an interrupt exits 130, 143 or 129 (:data:`_STOPPING`).
 
     :func:`clean_errors` covers a command's body only; before it, while click parses the options
     (reading a ``--config`` file), checks the outputs and imports torch (most of a short run's
@@ -136,20 +155,21 @@ def interruptible() -> Iterator[None]:
     word. Nothing is written before the body's end, so the message is the same.
 
     Raises:
-        click.exceptions.Exit: Interrupted, with :data:`EXIT_INTERRUPTED` or :data:`EXIT_TERMINATED`.
+        click.exceptions.Exit: Interrupted, with :data:`EXIT_INTERRUPTED`, :data:`EXIT_TERMINATED` or
+            :data:`EXIT_HUNG_UP`.
 
     """
     with _signal_handlers():
         try:
             yield
         except KeyboardInterrupt:
-            click.echo(INTERRUPTED_MESSAGE, err=True)
+            _say_interrupted()
             raise click.exceptions.Exit(_exit_code()) from None
 
 
 @contextlib.contextmanager
 def clean_errors(debug: bool) -> Iterator[None]:
-    """Run a command body: one-line errors (exit 1), interrupts (exit 130/143); ``--debug`` keeps tracebacks.
+    """Run a command body: one-line errors (exit 1), interrupts (exit 130/143/129); ``--debug`` keeps tracebacks.
 
     Messages are in the command line's words: a domain error's (an :class:`LRFinderError`, from
     the engine and the curve, whose advice names ``range_test``'s parameters) goes through
@@ -163,7 +183,7 @@ def clean_errors(debug: bool) -> Iterator[None]:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo(INTERRUPTED_MESSAGE, err=True)
+            _say_interrupted()
             raise click.exceptions.Exit(_exit_code()) from None
         except BrokenPipeError:
             # ``lrfind run ... | head``: the reader left; nothing more to say to it (exit 1, as click does).
