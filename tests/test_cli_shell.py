@@ -224,3 +224,39 @@ def test_fit_refuses_to_save_the_model_to_stdout(work: Path, monkeypatch: pytest
         result = CliRunner().invoke(main, ["fit", "model.pt", "--data", "train.npz", "--num-steps", "12", "-o", name])
         assert result.exit_code == 2 and f"got {name!r}, which is stdout" in result.output, result.output
         assert "suggested lr" not in result.output
+
+
+def on_a_terminal(args: list[str], cwd: Path, term: str) -> tuple[int, bytes]:
+    """Run ``python -m lrfinder ARGS`` with its stderr a pseudo-terminal whose ``TERM`` is ``term``: code, bytes."""
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrfinder", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=terminal, env={**os.environ, "TERM": term},
+    )  # fmt: skip
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # EIO: the process closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_fd)
+    return proc.wait(timeout=300), shown
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pseudo-terminals")
+def test_the_progress_bar_on_a_dumb_terminal_has_no_cursor_codes(work: Path):
+    # Emacs's M-x shell (TERM=dumb) showed "[?25l" at every step of the bar: click hides the cursor with it.
+    args = ["run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report"]
+    code, shown = on_a_terminal(args, work, "dumb")
+    assert code == 0, shown
+    assert b"\x1b" not in shown
+    assert b"\rrange test  [" in shown and b"12/12" in shown  # the bar, redrawn with a carriage return
+    # Another terminal keeps click's bar as it was, cursor codes and all.
+    code, shown = on_a_terminal(args, work, "xterm-256color")
+    assert code == 0 and b"\x1b[?25l" in shown and b"\x1b[?25h" in shown

@@ -197,6 +197,35 @@ def _no_length() -> Iterator[Any]:
     yield from ()
 
 
+#: What click writes around a bar to hide the cursor and show it again (``\033[?25l``, ``\033[?25h``).
+_CURSOR_CODES = re.compile(r"\x1b\[\?25[lh]")
+
+
+class _NoCursorCodes:
+    """A terminal stream that drops click's cursor codes: for a terminal whose ``TERM`` is ``dumb``.
+
+    A dumb terminal (Emacs's ``M-x shell``, an IDE's run console) has no cursor to hide: every
+    step of the bar showed ``[?25l`` in the text. The carriage return a bar is redrawn with is
+    kept (a dumb terminal has one); the rest goes to the stream as it is.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` without the cursor codes."""
+        self._stream.write(_CURSOR_CODES.sub("", text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _bar_stream() -> Any:
+    """``sys.stderr`` for a progress bar: without cursor codes on a dumb terminal (:class:`_NoCursorCodes`)."""
+    return _NoCursorCodes(sys.stderr) if os.environ.get("TERM") == "dumb" else sys.stderr
+
+
 class Progress:
     """Progress on stderr: a bar on a terminal, or one line per step, or nothing.
 
@@ -226,10 +255,11 @@ class Progress:
             self._lines = True
         elif mode == "bar" or sys.stderr.isatty():
             # Without a length, click counts the steps of a bar with no end (an iterable it cannot measure).
+            out = _bar_stream()
             self._bar = (
-                click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True)
+                click.progressbar(length=length, label=label, file=out, show_pos=True)
                 if length is not None
-                else click.progressbar(iter(_no_length()), label=label, file=sys.stderr, show_pos=True)
+                else click.progressbar(iter(_no_length()), label=label, file=out, show_pos=True)
             )
             self._bar.__enter__()
 
