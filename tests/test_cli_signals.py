@@ -198,3 +198,22 @@ def test_a_run_under_nohup_outlives_a_sighup(work: Path):
     out, err = signal_at(proc, r"range test: step +5/300", signal.SIGHUP)
     assert proc.returncode == 0, err
     assert MESSAGE not in err and (work / "new.json").is_file()
+
+
+def test_a_second_ctrl_c_while_the_interpreter_shuts_down_prints_no_traceback(work: Path):
+    """A second Ctrl-C right after "Interrupted" met Python's handler in the shutdown: "Exception ignored in atexit
+    callback ... KeyboardInterrupt" and a traceback of torch's code. It now ends the process as SIGINT does."""
+    before = snapshot(work)
+    for _ in range(3):  # the second one as soon as the first is said, a few times over
+        proc = start(work, *RUN, *OUTPUTS)
+        assert proc.stderr is not None
+        for line in iter(proc.stderr.readline, ""):
+            if re.search(r"range test: step +5/5000", line):
+                proc.send_signal(signal.SIGINT)
+            if MESSAGE in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        out, rest = proc.communicate(timeout=120)
+        assert proc.returncode in (130, -signal.SIGINT), rest  # a shell reads either as 130
+        assert "Traceback" not in rest and "Exception ignored" not in rest, rest
+    untouched(work, before)

@@ -32,7 +32,7 @@ import click
 
 from .. import __version__
 from . import demo, fit, list_, report, run
-from .errors import interruptible, silence_stdout
+from .errors import as_the_program, interruptible, silence_stdout
 from .options import CONTEXT
 from .output import guard_pipes
 
@@ -51,6 +51,8 @@ class _Lrfind(click.Group):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line with guarded output streams."""
         guard_pipes()
+        # Run as the program (its arguments from sys.argv, the process exits after it), not from a test's runner.
+        as_the_program((args[0] if args else kwargs.get("args")) is None)
         try:
             try:
                 return super().main(*args, **kwargs)

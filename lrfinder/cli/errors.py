@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..range_test import RangeTestResult
 
 __all__ = [
+    "as_the_program",
     "EXIT_FAILED",
     "EXIT_USAGE",
     "EXIT_INTERRUPTED",
@@ -75,15 +76,19 @@ _SCRIPT_FAILED = "The TorchScript model failed:"
 
 
 class _State:
-    """The signal that stopped the command, and whether the outputs are being committed."""
+    """The signal that stopped the command, whether the outputs are being committed, whether the stop was said."""
 
     received: int | None = None
     committing: bool = False
+    stopped: bool = False
+    #: Run as the program (:func:`as_the_program`): the process exits when the command ends.
+    program: bool = False
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     _State.received = signum
-    if not _State.committing:
+    # Once the interrupt is said, the command only unwinds: a second Ctrl-C raised again in the middle of it.
+    if not (_State.committing or _State.stopped):
         raise KeyboardInterrupt
 
 
@@ -105,14 +110,18 @@ def _signal_handlers() -> Iterator[None]:
         return
     _State.received = None
     _State.committing = False
+    _State.stopped = False
     previous = {sig: signal.getsignal(sig) for sig in handled}
     for sig in previous:
         signal.signal(sig, _on_signal)
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if _State.program and _State.received is not None:
+            _leave_signals_to_the_system()  # not Python's handler again, even for a moment: the process is ending
+        else:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def finishing() -> None:
@@ -141,8 +150,34 @@ def _exit_code() -> int:
 
 def _say_interrupted() -> None:
     """Print :data:`INTERRUPTED_MESSAGE` on stderr; a terminal gone with a SIGHUP (EIO) is not an error of its own."""
+    _State.stopped = True
     with contextlib.suppress(OSError):
         click.echo(INTERRUPTED_MESSAGE, err=True)
+
+
+def as_the_program(program: bool) -> None:
+    """Say whether the command runs as the program (the process exits after it) or in-process (a test's runner).
+
+    As the program, a command a signal stopped leaves the signals to the system
+    (:func:`_leave_signals_to_the_system`); in-process, the handlers it found are put back.
+    """
+    _State.program = program
+
+
+def _leave_signals_to_the_system() -> None:
+    """After a command a signal stopped, let a second signal end the process at once, as the system does.
+
+    The interpreter's shutdown that follows (joining threads, torch's ``atexit`` callbacks) ran
+    with Python's own SIGINT handler again: a second Ctrl-C there printed "Exception ignored in
+    atexit callback ... KeyboardInterrupt" with a traceback of torch's code (the exit code stayed
+    130), or, a moment earlier, click's "Aborted!" with exit 1. Each stopping signal not ignored
+    gets its default action back: a second one ends the process as that signal does, without a
+    word (a shell reads 130, 143 or 129 as before). Nothing is left to clean up by then: staged
+    outputs are discarded before the interrupt is said.
+    """
+    for sig in _STOPPING:
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 @contextlib.contextmanager
