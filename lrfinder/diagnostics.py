@@ -387,6 +387,41 @@ def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None
     )
 
 
+def _is_cross_entropy(loss_fn: object) -> bool:
+    """Whether ``loss_fn`` is torch's cross-entropy: ``nn.CrossEntropyLoss``, ``F.cross_entropy``, ``lrfind --loss``.
+
+    ``nn.CrossEntropyLoss`` counts only with its own forward, ``F.cross_entropy`` also inside a ``functools.partial``.
+    """
+    if isinstance(loss_fn, nn.CrossEntropyLoss):
+        return type(loss_fn).forward is nn.CrossEntropyLoss.forward
+    while isinstance(loss_fn, functools.partial):
+        loss_fn = loss_fn.func
+    if type(loss_fn).__module__ == "lrfinder.cli.loading" and getattr(loss_fn, "name", None) == "cross_entropy":
+        return True
+    return loss_fn is torch.nn.functional.cross_entropy
+
+
+def zero_cross_entropy_message(loss_fn: object, losses: Sequence[float]) -> str | None:
+    """Why a cross-entropy of exactly 0 at every step reads nothing, or ``None`` if ``loss_fn`` is none or it was not.
+
+    Over one score per example (an ``(N, 1)`` output: a binary classifier's single logit) the softmax is 1 and
+    the cross-entropy 0 whatever the model, so no gradient reaches it: the curve was flat at 0 and the result
+    said "raise max_lr", with nothing said of the loss.
+    """
+    if not _is_cross_entropy(loss_fn):
+        return None
+    finite = [v for v in losses if math.isfinite(v)]
+    if not finite or any(v != 0 for v in finite):
+        return None
+    return (
+        f"cross_entropy gave exactly 0 at all {len(finite)} recorded steps: over an output of one score per example "
+        "(shape (N, 1), a binary classifier's single logit) the softmax is 1 and the loss 0 whatever the model, so "
+        "nothing trains and the curve reads nothing. For binary targets with one output use BCEWithLogitsLoss "
+        "(loss_fn=lambda out, y: F.binary_cross_entropy_with_logits(out, y.float().view_as(out)); lrfind: --loss "
+        "bce_with_logits); for C classes give the last layer C outputs."
+    )
+
+
 def _batch_parts(batch: Any) -> str:
     """A batch in a few words, ``inputs float32 (16, 5), targets int64 (16,)`` for a pair."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:

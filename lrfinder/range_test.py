@@ -85,6 +85,7 @@ from .diagnostics import (
     negative_nll_message,
     raise_if_compile_failed,
     target_dtype_fix,
+    zero_cross_entropy_message,
 )
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import RECORDED_PRECISIONS, RULES, SWEEP_MODES, GradientClipAlgorithm, Precision, SweepMode
@@ -1280,7 +1281,11 @@ def range_test(
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
     plain_loss = loss_fn if step_fn is None else None
-    negative = negative_kl_div_message(plain_loss, losses) or negative_nll_message(plain_loss, losses)
+    negative = (
+        negative_kl_div_message(plain_loss, losses)
+        or negative_nll_message(plain_loss, losses)
+        or zero_cross_entropy_message(plain_loss, losses)
+    )
     if negative is not None:
         warn(negative)
     result = _result(setup, prepared, model, lrs, losses, reason, rule)

@@ -4375,6 +4375,34 @@ def test_an_nll_loss_over_log_probabilities_is_not_warned_of() -> None:
     assert min(result.losses) >= 0
 
 
+@pytest.mark.parametrize(
+    "targets", ["float", "zeros"], ids=["float (N, 1) targets", "class 0 labels"],
+)
+def test_a_cross_entropy_over_one_score_per_example_is_told_it_is_always_zero(targets: str) -> None:
+    """A binary classifier's single logit with CrossEntropyLoss: softmax over one class is 1, the loss 0 at every
+    step, and the result read "no step changed the loss ... raise max_lr" with nothing said of the loss."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 10, generator=gen)
+    y = (x[:, :1] > 0).float() if targets == "float" else torch.zeros(256, dtype=torch.long)
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    with pytest.warns(UserWarning) as record:
+        result = range_test(nn.Linear(10, 1), loader, loss_fn=nn.CrossEntropyLoss(), num_steps=20)
+    said = [str(w.message) for w in record if "cross_entropy gave exactly 0" in str(w.message)]
+    assert said == [
+        "cross_entropy gave exactly 0 at all 20 recorded steps: over an output of one score per example (shape (N, 1), "
+        "a binary classifier's single logit) the softmax is 1 and the loss 0 whatever the model, so nothing trains "
+        "and the curve reads nothing. For binary targets with one output use BCEWithLogitsLoss (loss_fn=lambda out, "
+        "y: F.binary_cross_entropy_with_logits(out, y.float().view_as(out)); lrfind: --loss bce_with_logits); for C "
+        "classes give the last layer C outputs."
+    ]
+    assert set(result.losses) == {0.0} and result.suggestion is None
+    with warnings.catch_warnings():  # two scores: a cross-entropy that trains is never told
+        warnings.filterwarnings("error", message="cross_entropy gave exactly 0")
+        range_test(nn.Linear(10, 2), DataLoader(TensorDataset(x, (x[:, 0] > 0).long()), batch_size=32),
+                   loss_fn=nn.CrossEntropyLoss(), num_steps=20)  # fmt: skip
+
+
 def test_a_plain_loss_object_holding_more_than_the_copy_limit_is_left_as_it_is(
     mlp: nn.Module, loader: DataLoader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
