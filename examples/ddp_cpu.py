@@ -38,7 +38,9 @@ class Classifier(pl.LightningModule):
         self.lr = lr
         self.net = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 4))
         self.phase = "test"
-        self.test_losses: list[float] = []  # this rank's own losses during the range test
+        # This rank's own losses during the range test. The leading underscore keeps the callback's
+        # restore from putting the list back to [] after the test, as it does a public attribute.
+        self._test_losses: list[float] = []
 
     def on_train_batch_start(self, batch: object, batch_idx: int) -> None:
         self.phase = "train"
@@ -47,7 +49,7 @@ class Classifier(pl.LightningModule):
         x, y = batch
         loss = F.cross_entropy(self.net(x), y)
         if self.phase == "test":
-            self.test_losses.append(float(loss.detach()))
+            self._test_losses.append(float(loss.detach()))
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -81,7 +83,7 @@ def main() -> None:
     assert result is not None
     rank = trainer.global_rank
     # Gather each rank's own first losses to show the mean that the test recorded.
-    mine = torch.tensor(model.test_losses[:3], dtype=torch.float64)
+    mine = torch.tensor(model._test_losses[:3], dtype=torch.float64)
     both = [torch.zeros_like(mine) for _ in range(trainer.world_size)]
     dist.all_gather(both, mine)
     lr = f"{result.suggestion.lr:.3e}" if result.suggestion is not None else "none (inconclusive)"

@@ -12,6 +12,16 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
+# What each script's docstring tells the user to look at, where the script prints it.
+PROMISED = {
+    # "rank 0 loss / rank 1 loss at the first steps, and the recorded (mean) loss between them"
+    "ddp_cpu.py": ["step 0: rank 0 loss ", "step 2: rank 0 loss ", "-> recorded (mean) "],
+    "plain_range_test.py": ["model restored after the test: True"],
+    "cli_saved_model.py": ["inputs unchanged: True", "read back from result.json: suggested lr"],
+    "lightning_callback.py": ["applied: self.lr = ", "curve table: "],
+    "weight_decay_sweep.py": ["<- recommended", "recommended weight decay: "],
+}
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
@@ -22,3 +32,5 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     assert proc.stdout.strip(), f"{script.name} printed nothing for the user to look at"
+    for text in PROMISED.get(script.name, []):
+        assert text in proc.stdout, f"{script.name} did not print {text!r}:\n{proc.stdout[-2000:]}"
