@@ -34,6 +34,30 @@ __all__ = ["find_lr"]
 NO_VAL_LOADER_WARNING = r"You defined a `validation_step` but have no `val_dataloader`"
 
 
+def _check_one_distribution(model: object, trainer: object, datamodule: object) -> None:
+    """Refuse a ``trainer`` or ``datamodule`` of the other Lightning distribution than ``model``'s.
+
+    ``lightning.pytorch`` and ``pytorch_lightning`` do not mix: a ``pytorch_lightning.Trainer`` refused a
+    ``lightning.pytorch`` module from deep inside Lightning with "`model` must be a `LightningModule` or
+    `torch._dynamo.OptimizedModule`, got `Lit`", which the module is.
+
+    Raises:
+        TypeError: ``trainer`` or ``datamodule`` is of another distribution than ``model``.
+
+    """
+    own = _lightning.package_of(model).__name__
+    for name, obj, what in (("trainer", trainer, "Trainer"), ("datamodule", datamodule, "LightningDataModule")):
+        if obj is None:
+            continue
+        other = _lightning.package_of(obj).__name__
+        if other != own:
+            raise TypeError(
+                f"model is a {own} LightningModule ({type(model).__name__}), but {name} is a {other} {what}: the two "
+                f"Lightning distributions do not mix (each takes only its own classes). Use one of them: "
+                f"from {own} import {what} (or build the module on {other})."
+            )
+
+
 def _raise_no_training(trainer: Any) -> None:
     """Say why a fit ran no training batch, when it did not: the test never started (not ``ddp_spawn``'s doing).
 
@@ -222,6 +246,7 @@ def find_lr(
             f"Expected trainer to be a Lightning Trainer or None (a quiet single-device one), but got "
             f"{type(trainer).__name__}"
         )
+    _check_one_distribution(getattr(model, "_orig_mod", model), trainer, datamodule)
     if trainer is not None and trainer.fast_dev_run:  # type: ignore[attr-defined]
         # LRFinder skips the test under fast_dev_run: the fit then trained its debug batch (the module changed)
         # and find_lr blamed the Trainer for a fit "already done" by itself.

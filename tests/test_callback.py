@@ -2236,6 +2236,33 @@ def test_find_lr_on_a_fast_dev_run_trainer_is_refused_and_trains_nothing(tmp_pat
     assert t.global_step == 0
 
 
+def test_find_lr_with_a_trainer_or_datamodule_of_the_other_distribution_says_so(tmp_path: Path) -> None:
+    """A pytorch_lightning module with a lightning.pytorch Trainer (or the reverse) failed deep inside Lightning with
+    "`model` must be a `LightningModule` or `torch._dynamo.OptimizedModule`, got `Net`", which it is."""
+    import importlib
+
+    from _models import DISTRIBUTIONS, LIGHTNING
+
+    other_name = next(name for key, name in DISTRIBUTIONS.items() if key != LIGHTNING)
+    other = importlib.import_module(other_name)
+    model = Net(lr=0.02)
+    initial = weights(model)
+    t = other.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, default_root_dir=tmp_path)
+    with pytest.raises(TypeError, match=rf"^model is a {pl.__name__} LightningModule \(Net\), but trainer is a "
+                       rf"{other_name} Trainer: the two Lightning distributions do not mix .* from {pl.__name__} "
+                       r"import Trainer"):  # fmt: skip
+        find_lr(model, make_loader(), trainer=t, **FAST)
+
+    class OtherData(other.LightningDataModule):
+        def train_dataloader(self) -> DataLoader:
+            return make_loader()
+
+    with pytest.raises(TypeError, match=rf"but datamodule is a {other_name} LightningDataModule: .* from {pl.__name__} "
+                       r"import LightningDataModule"):  # fmt: skip
+        find_lr(model, OtherData(), **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
 def test_find_lr_on_a_compiled_module_builds_the_trainer_of_its_distribution() -> None:
     """find_lr(torch.compile(module)) picked the Trainer by the compiled wrapper, of neither distribution: the preferred
     one (lightning.pytorch) refused a pytorch_lightning module ("expected to be a compiled LightningModule")."""
