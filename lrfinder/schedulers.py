@@ -58,7 +58,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -82,6 +82,9 @@ from ._warn import warn
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 from .settings import group_lr
+
+if TYPE_CHECKING:
+    from .range_test import RangeTestResult
 
 __all__ = [
     "REQUIRED",
@@ -1039,7 +1042,7 @@ def create_scheduler(
     optimizer: Optimizer,
     *,
     total_steps: int | None = None,
-    suggestion: Suggestion | None = None,
+    suggestion: Suggestion | RangeTestResult | None = None,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
     **settings: Any,
@@ -1263,7 +1266,7 @@ def preview_schedule(
     *,
     total_steps: int,
     lr: float = 1.0,
-    suggestion: Suggestion | None = None,
+    suggestion: Suggestion | RangeTestResult | None = None,
     metrics: Sequence[float] | None = None,
     steps_per_epoch: int | None = None,
     warmup_steps: int = 0,

@@ -918,6 +918,18 @@ def test_plateau_preview_reads_its_metric_once_per_epoch() -> None:
     )
 
 
+def test_suggestion_is_typed_to_take_a_range_test_result() -> None:
+    # The README and the docstrings pass suggestion=result; the annotation said Suggestion | None, so a
+    # type-checked user's create_scheduler(..., suggestion=result) failed mypy (py.typed is shipped).
+    import typing
+
+    from lrfinder import RangeTestResult, Suggestion
+
+    for function in (create_scheduler, preview_schedule):
+        hints = typing.get_type_hints(function, localns={"RangeTestResult": RangeTestResult})
+        assert set(typing.get_args(hints["suggestion"])) == {Suggestion, RangeTestResult, type(None)}
+
+
 @pytest.mark.parametrize("name", ["cosine", "onecycle", "cyclic"])
 def test_a_result_as_suggestion_gives_its_training_suggestion(name: str) -> None:
     # create_scheduler(suggestion=result) took result.suggestion: the band at the test's batch size, not the
