@@ -349,6 +349,34 @@ def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping
             raise ValueError(f"Expected {name} to be finite, but got {key}={given!r}")
 
 
+def _check_matrices_only(spec: OptimizerSpec, model: nn.Module) -> None:
+    """Refuse a model with parameters other than 2-D matrices for an optimizer that steps matrices only (Muon).
+
+    torch's Muon refused the first bias of ``create_optimizer("muon", model)`` with "Muon only supports 2D
+    parameters whereas we found a parameter with size: torch.Size([64])", which said neither which parameter nor
+    how Muon is meant to be used (over the weight matrices, another optimizer for the rest).
+
+    Raises:
+        ValueError: ``model`` has trainable parameters that are not 2-D.
+
+    """
+    muon = getattr(torch.optim, "Muon", None)
+    if muon is None or not issubclass(spec.cls, muon):
+        return
+    # Frozen parameters too: param_groups hands the optimizer every parameter, as torch's own optimizers take them.
+    others = [(name, p) for name, p in model.named_parameters() if p.dim() != 2]
+    if not others:
+        return
+    name, first = others[0]
+    raise ValueError(
+        f"Optimizer {spec.name!r} ({spec.cls.__name__}) steps 2-D weight matrices only, but the model has "
+        f"{len(others)} parameter(s) of other shapes (first: {name}, shape {tuple(first.shape)}): biases, "
+        "norm layers' scales, convolution kernels. Build it over the matrices and another optimizer for the rest "
+        f"(create_optimizer({spec.name!r}, [p for p in model.parameters() if p.ndim == 2], lr=...)), or use an "
+        "optimizer for every parameter, such as 'adamw' (lrfind: --optimizer adamw)."
+    )
+
+
 def _check_unit(name: str, value: Any) -> float:
     """A decay rate in ``[0, 1)``."""
     number = _check_positive(name, value, allow_zero=True)
@@ -851,6 +879,7 @@ def create_optimizer(
         raise TypeError(f"Expected betas to be a pair of numbers (beta1, beta2), but got betas={betas!r}")
 
     if isinstance(model_or_params, nn.Module):
+        _check_matrices_only(spec, model_or_params)
         wd = kwargs.get("weight_decay")
         params: Any = param_groups(model_or_params, lr=lr, weight_decay=wd, **group_settings)
         if "weight_decay" not in accepted and not var_kw:

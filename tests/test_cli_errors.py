@@ -516,7 +516,7 @@ def test_an_optimizer_that_cannot_be_built_on_a_stand_in_is_left_to_the_model(wo
     if not hasattr(torch.optim, "Muon"):
         pytest.skip("this torch has no torch.optim.Muon")
     result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "Muon", *FAST)
-    assert_one_line(result, 1, "Muon only supports 2D parameters")
+    assert_one_line(result, 1, "Optimizer 'Muon' (Muon) steps 2-D weight matrices only", "--optimizer adamw")
 
 
 def test_usage_errors_from_a_real_process_exit_2_and_leave_the_inputs(work: Path):

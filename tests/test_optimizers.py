@@ -670,3 +670,20 @@ def test_a_param_groups_own_numbers_are_taken() -> None:
     opt = create_optimizer("adamw", groups, lr=1e-3)
     assert [float(g["lr"]) for g in opt.param_groups] == [0.0, pytest.approx(0.1)]
     assert opt.param_groups[1]["name"] == "head"
+
+
+def test_muon_over_a_model_with_biases_says_how_muon_is_used() -> None:
+    # torch refused the first bias with "Muon only supports 2D parameters whereas we found a parameter with size:
+    # torch.Size([8])", naming neither the parameter nor how Muon is built.
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 2, bias=False))
+    if not hasattr(torch.optim, "Muon"):  # torch < 2.9 (constraints-cpu.txt pins one with it): an unknown name
+        with pytest.raises(ValueError, match=r"Unknown optimizer name='muon'"):
+            create_optimizer("muon", model, lr=0.02)
+        return
+    with pytest.raises(ValueError, match=r"^Optimizer 'Muon' \(Muon\) steps 2-D weight matrices only, but the model "
+                       r"has 3 parameter\(s\) of other shapes \(first: 0\.bias, shape \(8,\)\).*create_optimizer"
+                       r"\('Muon', \[p for p in model\.parameters\(\) if p\.ndim == 2\], lr=\.\.\.\)"):  # fmt: skip
+        create_optimizer("muon", model, lr=0.02)
+    matrices = [p for p in model.parameters() if p.ndim == 2]
+    assert type(create_optimizer("muon", matrices, lr=0.02)).__name__ == "Muon"
+    assert type(create_optimizer("muon", nn.Linear(4, 2, bias=False), lr=0.02)).__name__ == "Muon"
