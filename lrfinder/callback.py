@@ -255,7 +255,9 @@ class LRFinder(_CallbackBase):
             From LightningCLI or a YAML config a class path (``torch.optim.AdamW``) gives the class.
             The module's LR schedulers go with its optimizer (``scheduler=`` builds the new
             one); that is warned under manual optimization, where ``training_step`` steps them,
-            and without ``scheduler=`` (training then runs at a constant LR).
+            and without ``scheduler=`` (training then runs at a constant LR). With a
+            ``BaseFinetuning`` callback in the fit (``BackboneFinetuning``), over the parameters
+            it has not frozen: it adds the others as a group of their own when it unfreezes them.
         optimizer_settings: Keyword settings for ``optimizer`` (``weight_decay``, ...).
         scheduler: Registry name of the LR schedule to train with, built by
             :func:`lrfinder.schedulers.create_scheduler` from the found LR and the suggestion
@@ -1520,14 +1522,30 @@ class LRFinder(_CallbackBase):
                 "loader, not only those batches.",
             )
 
-    def _install_optimizer(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, with_scheduler: bool
-    ) -> None:
+    def _registry_optimizer(self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float) -> Optimizer:
+        """The optimizer of ``optimizer=`` over the module, its largest group at ``lr``.
+
+        With a ``BaseFinetuning`` callback in the fit (``BackboneFinetuning``), over the parameters
+        it has not frozen, as it requires: it adds the others as a param group of their own when it
+        unfreezes them, and skips any the optimizer holds already. The registry keeps frozen
+        parameters in their groups, so the backbone trained at the head's LR from its unfreeze on
+        (not at ``backbone_initial_ratio_lr`` of it), and the LR BackboneFinetuning set for it in
+        later epochs went to the optimizer's last group, the head's no-decay one.
+        """
         from .optimizers import create_optimizer
 
         optimizer = create_optimizer(  # the found LR goes to the largest group, as the test recorded it
             self.optimizer, pl_module, lr=lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
         )
+        finetuning = _lightning.package_of(trainer).callbacks.BaseFinetuning
+        if any(isinstance(c, finetuning) for c in trainer.callbacks):  # type: ignore[attr-defined]
+            _leave_out_frozen(optimizer, lr)
+        return optimizer
+
+    def _install_optimizer(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, with_scheduler: bool
+    ) -> None:
+        optimizer = self._registry_optimizer(trainer, pl_module, lr)
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
             from .schedulers import MAX_PREVIEW_STEPS, advised_warmup, create_scheduler, lightning_scheduler_config
@@ -1603,15 +1621,12 @@ class LRFinder(_CallbackBase):
         optimizer of the same kind stands in, and ``cyclic`` without ``max_lr`` (the suggestion's)
         gets any band above its ``base_lr``. Settings only the curve can judge are checked then.
         """
-        from .optimizers import create_optimizer
         from .schedulers import SCHEDULERS, create_scheduler, plateau_val_monitor
 
         total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
         if not math.isfinite(total):
             raise ValueError(f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
-        optimizer = create_optimizer(  # over the same parameters; never stepped
-            self.optimizer, pl_module, lr=self.settings.min_lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
-        )
+        optimizer = self._registry_optimizer(trainer, pl_module, self.settings.min_lr)  # the same groups; never stepped
         settings = dict(self.scheduler_settings)
         if SCHEDULERS[self.scheduler].from_suggestion == "cyclic" and "max_lr" not in settings:  # type: ignore[index]
             base = settings.get("base_lr", self.settings.min_lr)
@@ -1701,3 +1716,24 @@ class LRFinder(_CallbackBase):
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
+
+
+def _leave_out_frozen(optimizer: Optimizer, lr: float) -> None:
+    """Take the frozen parameters out of a new optimizer's groups, its largest remaining group at ``lr``.
+
+    A group left empty is dropped; the groups keep their LR ratios. One of frozen parameters only
+    is left as it was, for the test's own check to name.
+    """
+    kept = []
+    for group in optimizer.param_groups:
+        trainable = [p for p in group["params"] if p.requires_grad]
+        if trainable:
+            kept.append((group, trainable))
+    if not kept:
+        return
+    top = max(float(group["lr"]) for group, _ in kept)
+    for group, trainable in kept:
+        group["params"] = trainable
+        # The frozen group may have been the largest (lr_factors={"backbone": 10}): the largest left takes lr.
+        group["lr"] = lr if float(group["lr"]) == top else float(group["lr"]) * (lr / top)
+    optimizer.param_groups[:] = [group for group, _ in kept]

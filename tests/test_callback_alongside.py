@@ -1,0 +1,66 @@
+"""LRFinder beside Lightning's callbacks and Trainer options that act on the optimizer and its schedule.
+
+Each test failed on the code before it (the third Lightning audit): a real ``Trainer.fit`` on a
+tiny model, checking what training steps with after the test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from _models import FAST, TINY_FIT_WARNINGS, make_loader, pl, trainer
+from torch import nn
+
+from lrfinder.callback import LRFinder
+
+pytestmark = [
+    pytest.mark.usefixtures("seeded_one_thread"),
+    pytest.mark.filterwarnings(*TINY_FIT_WARNINGS),
+]
+
+
+class Backboned(pl.LightningModule):
+    """A backbone for ``BackboneFinetuning`` to freeze, a head, and each epoch's param groups as training starts it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lr = 0.01
+        self.backbone = nn.Sequential(nn.Linear(8, 16), nn.ReLU())
+        self.head = nn.Linear(16, 3)
+        self.epoch_groups: list[list[tuple[frozenset[int], float]]] = []
+
+    def on_train_epoch_start(self) -> None:  # after the callbacks' (BackboneFinetuning's) own
+        groups = self.trainer.optimizers[0].param_groups
+        self.epoch_groups.append([(frozenset(id(p) for p in g["params"]), g["lr"]) for g in groups])
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(self.head(self.backbone(x)), y)
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD([p for p in self.parameters() if p.requires_grad], lr=self.lr)
+
+
+def test_optimizer_option_leaves_out_what_a_finetuning_callback_froze(tmp_path: Path) -> None:
+    # The registry optimizer kept the frozen backbone in its groups, so BackboneFinetuning found it there at the
+    # unfreeze ("already exist within another group ... skipped"): the backbone trained at the head's LR, not
+    # at a tenth of it, and the LR it set for the backbone in later epochs went to the head's no-decay group.
+    model = Backboned()
+    finder = LRFinder(**FAST, optimizer="adamw")
+    finetuning = pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)
+    t = trainer(tmp_path, [finder, finetuning], max_epochs=2, max_steps=-1)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and finder.result is not None
+    head = frozenset(id(p) for p in model.head.parameters())
+    backbone = frozenset(id(p) for p in model.backbone.parameters())
+    first, second = model.epoch_groups
+    # AdamW's decay (head.weight) and no-decay (head.bias) groups, both at the found LR: the head alone.
+    assert [lr_ for _, lr_ in first] == [lr, lr] and frozenset().union(*(ids for ids, _ in first)) == head
+    # At the unfreeze, the backbone is a group of its own at backbone_initial_ratio_lr (0.1) of the LR.
+    assert second[:2] == first and second[2] == (backbone, lr * 0.1)
+
