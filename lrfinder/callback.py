@@ -1548,7 +1548,13 @@ class LRFinder(_CallbackBase):
         optimizer = self._registry_optimizer(trainer, pl_module, lr)
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
-            from .schedulers import MAX_PREVIEW_STEPS, advised_warmup, create_scheduler, lightning_scheduler_config
+            from .schedulers import (
+                MAX_PREVIEW_STEPS,
+                advised_warmup,
+                create_scheduler,
+                lightning_scheduler_config,
+                plateau_val_monitor,
+            )
 
             accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
             total = _optimizer_steps(trainer, pl_module, accumulate)
@@ -1581,6 +1587,12 @@ class LRFinder(_CallbackBase):
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
+            # A plateau schedule on a validation metric steps only after the epochs that validate (Lightning's rule:
+            # a frequency that is a multiple of check_val_every_n_epoch). Stepped after every epoch, the first one
+            # without validation stopped the fit, after the test: "conditioned on metric val_loss which is not
+            # available".
+            every = trainer.check_val_every_n_epoch
+            frequency = int(every) if plateau_val_monitor(self.scheduler, settings) is not None and every else 1
             if self.report is not None and trainer.is_global_zero and total > MAX_PREVIEW_STEPS:
                 # Stepping the schedule this long to draw it would take minutes: the report goes without it.
                 _lightning.info(
@@ -1595,8 +1607,8 @@ class LRFinder(_CallbackBase):
                     # The same schedule again: create_scheduler above has said what there is to say
                     # about it (onecycle "no room to rise" was printed twice).
                     warnings.simplefilter("ignore")
-                    batches = trainer.num_training_batches  # plateau reads its metric once per epoch
-                    per_epoch = max(1, math.ceil(batches / accumulate)) if math.isfinite(batches) else None
+                    batches = trainer.num_training_batches  # plateau reads its metric once per `frequency` epochs
+                    per_epoch = max(1, math.ceil(batches / accumulate)) * frequency if math.isfinite(batches) else None
                     self._schedule_preview = preview_schedule(
                         self.scheduler,
                         total_steps=int(total),
@@ -1605,7 +1617,7 @@ class LRFinder(_CallbackBase):
                         suggestion=suggestion,
                         **settings,
                     )
-            config = lightning_scheduler_config(sched)
+            config = lightning_scheduler_config(sched, frequency=frequency)
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
             configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, TINY_FIT_WARNINGS, make_loader, pl, trainer
+from _models import FAST, TINY_FIT_WARNINGS, Net, make_loader, pl, trainer
 from torch import nn
 
 from lrfinder.callback import LRFinder
@@ -63,4 +63,27 @@ def test_optimizer_option_leaves_out_what_a_finetuning_callback_froze(tmp_path: 
     assert [lr_ for _, lr_ in first] == [lr, lr] and frozenset().union(*(ids for ids, _ in first)) == head
     # At the unfreeze, the backbone is a group of its own at backbone_initial_ratio_lr (0.1) of the LR.
     assert second[:2] == first and second[2] == (backbone, lr * 0.1)
+
+
+class ValNet(Net):
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self.head(self.body(x)), y))
+
+
+def test_plateau_on_a_val_metric_steps_only_after_epochs_that_validate(tmp_path: Path) -> None:
+    # check_val_every_n_epoch=2: Lightning stepped the plateau schedule after every epoch, and the first one,
+    # which logs no val_loss, stopped the fit after the test ("conditioned on metric val_loss which is not
+    # available"). Lightning's rule: a frequency that is a multiple of check_val_every_n_epoch.
+    finder = LRFinder(
+        optimizer="sgd", scheduler="plateau", scheduler_settings={"patience": 0}, report=tmp_path / "r.png", **FAST
+    )
+    t = trainer(tmp_path, [finder], max_epochs=4, max_steps=-1, check_val_every_n_epoch=2)
+    t.fit(ValNet(), make_loader(), make_loader(64))
+    config = t.lr_scheduler_configs[0]
+    assert config.monitor == "val_loss" and config.interval == "epoch" and config.frequency == 2
+    assert config.scheduler.last_epoch == 2  # after epochs 2 and 4, each time on a new val_loss
+    # The report's plan reads the metric as often: once in the fit (after 16 of its 32 steps, the best so far),
+    # so patience 0 never lowers it; read after each 8-step epoch, it planned a decay from step 17 on.
+    assert finder._schedule_preview == pytest.approx([finder.applied_lr] * 32)
 
