@@ -139,6 +139,15 @@ LR_ATTRIBUTES: tuple[str, ...] = ("lr", "hparams.lr", "learning_rate", "hparams.
 
 #: The module's hooks that may set the optimizer's LR before a training step (a warm-up written by hand).
 _LR_SETTING_HOOKS = ("optimizer_step", "on_train_batch_start", "on_train_epoch_start")
+#: The callback hooks of the training loop that run after the test: a LearningRateFinder running lr_find from one
+#: of them sets the LR after LRFinder applied its own.
+_AFTER_THE_TEST_HOOKS = (
+    "on_train_epoch_start",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "on_train_epoch_end",
+    "on_validation_end",
+)
 
 #: What a module with uninitialized ``torch.nn.Lazy*`` layers is told (the test snapshots before its first batch).
 _LAZY_FIX = (
@@ -614,12 +623,9 @@ class LRFinder(_CallbackBase):
         self._warn_limits(trainer, pl_module)
         lightning_callbacks = _lightning.package_of(trainer).callbacks
         callbacks = trainer.callbacks  # type: ignore[attr-defined]
-        if not self._find_only and any(isinstance(c, lightning_callbacks.LearningRateFinder) for c in callbacks):
-            _lightning.warn(
-                trainer,
-                f"{self._who}: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
-                "replaces the one LearningRateFinder set. Keep one of the two.",
-            )
+        lr_finders = [c for c in callbacks if isinstance(c, lightning_callbacks.LearningRateFinder)]
+        if not self._find_only and lr_finders:
+            self._warn_learning_rate_finder(trainer, lr_finders[0])
         if train_batch is not None and any(isinstance(c, lightning_callbacks.BatchSizeFinder) for c in callbacks):
             found = _loader_batch_size(trainer.train_dataloader)
             _lightning.warn(
@@ -639,6 +645,34 @@ class LRFinder(_CallbackBase):
         finally:
             # Written last, so it shows the schedule the callback built (if any).
             self._write_report(trainer, result)
+
+    def _warn_learning_rate_finder(self, trainer: pl.Trainer, other: Any) -> None:
+        """Say that Lightning's ``LearningRateFinder`` is in the fit too, and which LR training runs at.
+
+        Lightning's runs its test at fit start, before LRFinder's, whose LR then replaces the one it
+        set. A subclass that runs ``lr_find`` from a hook of the training loop instead (Lightning's
+        fine-tuning recipe: at the start of chosen epochs, with ``on_fit_start`` emptied) runs after
+        LRFinder's test, and training runs at the LR it sets: the warning said LRFinder's won.
+        """
+        package = _lightning.package_of(trainer)
+        overridden = package.utilities.model_helpers.is_overridden
+        base = package.callbacks.LearningRateFinder
+        later = [h for h in _AFTER_THE_TEST_HOOKS if overridden(h, other, parent=base)]
+        if not later:
+            _lightning.warn(
+                trainer,
+                f"{self._who}: Lightning's LearningRateFinder is in this fit too; LRFinder runs after it, so its LR "
+                "replaces the one LearningRateFinder set. Keep one of the two.",
+            )
+            return
+        hooks = " and ".join(later)
+        _lightning.warn(
+            trainer,
+            f"{self._who}: {type(other).__name__}, a Lightning LearningRateFinder, is in this fit too, and its {hooks} "
+            f"run{'s' if len(later) == 1 else ''} after LRFinder's test: where it runs lr_find there (as Lightning's "
+            "fine-tuning recipe does at the start of chosen epochs), the LR it sets replaces the one LRFinder applied, "
+            "and training runs at that LR, not at the LR LRFinder applied (finder.applied_lr). Keep one of the two.",
+        )
 
     def _use_result(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: RangeTestResult, attr: Any, train_batch: Any

@@ -87,3 +87,28 @@ def test_plateau_on_a_val_metric_steps_only_after_epochs_that_validate(tmp_path:
     # so patience 0 never lowers it; read after each 8-step epoch, it planned a decay from step 17 on.
     assert finder._schedule_preview == pytest.approx([finder.applied_lr] * 32)
 
+
+class EpochStartLRFinder(pl.callbacks.LearningRateFinder):
+    """Lightning's fine-tuning recipe: ``lr_find`` at the start of the first epoch, not at fit start."""
+
+    def on_fit_start(self, *args: Any, **kwargs: Any) -> None:
+        return
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.current_epoch == 0:
+            self.lr_find(trainer, pl_module)
+
+
+def test_a_learning_rate_finder_that_runs_after_the_test_is_said_to_set_the_lr(tmp_path: Path) -> None:
+    # The warning said LRFinder runs after Lightning's LearningRateFinder, so that LRFinder's LR wins: this one
+    # runs lr_find as the first epoch starts, after LRFinder's test, and training ran at the LR it set.
+    finder = LRFinder(**FAST)
+    model = Net()
+    lightning_finder = EpochStartLRFinder(num_training_steps=30, early_stop_threshold=None)
+    t = trainer(tmp_path, [lightning_finder, finder], max_steps=2)
+    with pytest.warns(UserWarning, match=r"EpochStartLRFinder, a Lightning LearningRateFinder, .*its "
+                      r"on_train_epoch_start runs after LRFinder's test.*not at the LR LRFinder applied"):
+        t.fit(model, make_loader())
+    assert finder.applied_lr is not None and lightning_finder.optimal_lr is not None
+    trained_at = model.train_events()[-1][1][0]  # the fit's last step (lr_find's own steps come first)
+    assert trained_at == model.lr == lightning_finder.optimal_lr.suggestion() != finder.applied_lr
