@@ -618,6 +618,15 @@ class LRFinder(_CallbackBase):
         self._unstepped = None
         self._rescaled_lrs = None
         # Everything that can be checked before the test is checked before it.
+        if not self._find_only and _lightning.fit_combine_mode(trainer) == "sequential":
+            # Lightning refused it only at the first training epoch: after the whole test, the found LR applied.
+            raise DataError(
+                f"{self._who}: the train loader is a CombinedLoader(mode='sequential'), which Lightning's fit does "
+                "not train with (it refuses it at the first epoch, after the range test). Combine the loaders in a "
+                "mode the fit trains with: CombinedLoader(loaders, mode='max_size_cycle') (Lightning's default), "
+                "'min_size' or 'max_size'. find_lr(...) alone, which trains nothing, runs the range test over them "
+                "in sequence."
+            )
         attr = None if self._find_only else self._find_attr(pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
         self._warn_limits(trainer, pl_module)

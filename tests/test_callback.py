@@ -2741,6 +2741,30 @@ def test_several_train_loaders_are_drawn_in_the_fits_combined_mode(tmp_path: Pat
     assert [value for phase, value in model._seen if phase == "train"] == expected[:2]
 
 
+def test_a_sequential_combined_loader_is_refused_before_the_test(tmp_path: Path) -> None:
+    """Lightning's fit refuses CombinedLoader(mode="sequential") at its first epoch: after the whole range test had
+    run and the found LR was applied to the module. find_lr, which trains nothing, still runs over it."""
+
+    class Sequential(Net):
+        def training_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+            return super().training_step(batch, batch_idx)
+
+    def loaders() -> Any:
+        return pl.utilities.CombinedLoader([make_loader(n=64), make_loader(n=64)], mode="sequential")
+
+    model = Sequential(lr=0.02)
+    before = weights(model)
+    with pytest.raises(DataError, match=r"^LRFinder: the train loader is a CombinedLoader\(mode='sequential'\), which "
+                       r"Lightning's fit does not train with .* mode='max_size_cycle'"):  # fmt: skip
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(model, loaders())
+    assert model.steps == [] and model.lr == 0.02
+    now = weights(model)
+    assert all(torch.equal(now[k], before[k]) for k in before)
+    result = find_lr(Sequential(lr=0.02), train_dataloaders=loaders(), trainer=trainer(tmp_path, [], max_steps=2),
+                     **FAST)  # fmt: skip
+    assert result.lr is not None
+
+
 def test_find_lr_strict_and_ignores_a_finder_in_the_trainer(tmp_path: Path) -> None:
     model = Net(lr=0.02)
     t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
