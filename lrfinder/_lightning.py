@@ -504,17 +504,20 @@ def loss_undefined_at_start(
     loaders: Sequence[Any],
     drawn: Sequence[tuple[tuple[Any, ...], int]],
     set_lr: Callable[[], None],
+    monitor: str | None = None,
 ) -> tuple[int, int] | None:
     """``(rank, index)`` of a batch of ``drawn`` whose loss is non-finite at the starting state, else ``None``.
 
-    Called once the sweep stopped on a non-finite loss of clean batches (automatic optimization)
-    and its isolation put the state back: ``training_step`` takes those batches again inside a
-    new :func:`isolation` (its loss only: no backward, no step), at the weights the test started
-    from and the LR ``set_lr`` sets inside (the sweep's first, as at step 0). A batch whose loss
-    is non-finite there is undefined whatever the LR (the plain engine's
-    :func:`~lrfinder.diagnostics._raise_if_non_finite_at_start`; both look through
-    :func:`~lrfinder.diagnostics.first_non_finite_loss`). A batch ``training_step`` fails on is
-    not judged.
+    Called once the sweep stopped on a non-finite loss of clean batches and its isolation put the
+    state back: ``training_step`` takes those batches again inside a new :func:`isolation`, at the
+    weights the test started from and the LR ``set_lr`` sets inside (the sweep's first, as at step
+    0). Under automatic optimization that is its loss only (no backward, no step); under manual
+    optimization ``training_step`` runs its own backward and step as in the sweep, which the
+    isolation puts back, and its loss is what it returns or logs as ``monitor`` (taken before its
+    step, at the starting weights). A batch whose loss is non-finite there is undefined whatever
+    the LR (the plain engine's :func:`~lrfinder.diagnostics._raise_if_non_finite_at_start`; both
+    look through :func:`~lrfinder.diagnostics.first_non_finite_loss`). A batch ``training_step``
+    fails on, or gives no loss for, is not judged.
 
     Under data parallelism every rank calls this (the sweep stopped on the loss reduced over
     the ranks, so at the same step on all of them) with its own ``drawn``, as many batches on
@@ -523,11 +526,14 @@ def loss_undefined_at_start(
     rank returns the same answer, the lowest such rank's batch, and raises or goes on alike.
     """
     world = max(1, int(trainer.world_size))
-    with isolation(trainer, pl_module, optimizers, configs, loaders):
+    with isolation(trainer, pl_module, optimizers, configs, loaders) as logged:
         set_lr()
-        index = first_non_finite_loss(
-            drawn, lambda args: _loss_of(trainer.strategy.training_step(*args), None, {}), every=world > 1
-        )
+
+        def loss_of(args: tuple[Any, ...]) -> torch.Tensor | None:
+            logged.clear()
+            return _loss_of(trainer.strategy.training_step(*args), monitor, logged)
+
+        index = first_non_finite_loss(drawn, loss_of, every=world > 1)
     if world == 1:
         return None if index is None else (0, index)
     rank = int(trainer.global_rank)

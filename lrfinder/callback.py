@@ -1113,11 +1113,12 @@ class LRFinder(_CallbackBase):
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
             # The state is back. A clean batch whose loss is not finite at the starting weights either: the loss,
-            # not the LR (the curve would read it as the blow-up). Under automatic optimization (a manual
-            # training_step steps as it takes the batch). Under DDP every rank stopped at the same step (on the
-            # loss reduced over the ranks) and judges its own batches, and one reduce tells all the verdict: every
-            # rank raises the same error or goes on, none waits on another that raised.
-            undefined = step.non_finite if reason == "non_finite" and automatic else None
+            # not the LR (the curve would read it as the blow-up). Under manual optimization too: training_step then
+            # steps as it takes the batch, in an isolation of its own (a mean over no labels read "the loss became
+            # non-finite at lr=1.26e-03: lower min_lr or max_lr"). Under DDP every rank stopped at the same step (on
+            # the loss reduced over the ranks) and judges its own batches, and one reduce tells all the verdict:
+            # every rank raises the same error or goes on, none waits on another that raised.
+            undefined = step.non_finite if reason == "non_finite" else None
             if undefined is not None and undefined[1] > 0:
                 drawn, at, lr, value = undefined
 
@@ -1128,8 +1129,9 @@ class LRFinder(_CallbackBase):
                     LRSweeper(run.optimizers).set(float(plan[0]))
 
                 found = _lightning.loss_undefined_at_start(
-                    trainer, pl_module, run.optimizers, run.configs, loaders, drawn, set_lr
-                )
+                    trainer, pl_module, run.optimizers, run.configs, loaders, drawn, set_lr,
+                    monitor=None if automatic else self.monitor,
+                )  # fmt: skip
                 if found is not None:
                     rank, index = found
                     on_rank = f" on rank {rank}" if run.world > 1 else ""

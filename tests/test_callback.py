@@ -2007,6 +2007,43 @@ def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence(tmp_path: P
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
+class _ManualPartlyLabelled(_PartlyLabelled):
+    """:class:`_PartlyLabelled` under manual optimization: training_step runs its backward and step itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        opt.zero_grad()  # type: ignore[union-attr]
+        loss = super().training_step(batch, batch_idx)
+        self.manual_backward(loss)
+        opt.step()  # type: ignore[union-attr]
+        return loss
+
+
+@pytest.mark.filterwarnings("ignore:Encountered `nan` values:UserWarning")  # ManualNet's mean_loss, at the blow-up
+def test_a_loss_undefined_on_a_clean_batch_is_told_under_manual_optimization_too(tmp_path: Path) -> None:
+    # The check at the starting weights ran under automatic optimization only: a manual training_step's NaN over a
+    # batch of ignore_index labels read "the loss became non-finite at lr=1.26e-03 ... Lower min_lr or max_lr".
+    x, y = make_data(64).tensors
+    z = torch.full((64,), -100)
+    z[:16] = y[:16] % 2
+    loader = DataLoader(torch.utils.data.TensorDataset(x, y, z), batch_size=8)
+    model = _ManualPartlyLabelled()
+    initial = weights(model)
+    with pytest.raises(DataError, match=r"^find_lr: Batch 2 gives a non-finite loss \(nan\) at step 2 "
+                       r"\(lr=[0-9.e+-]+\) and at the weights the test started from too: .*ignore_index"):  # fmt: skip
+        find_lr(model, train_dataloaders=loader, trainer=trainer(tmp_path, max_steps=5), **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+    assert all(p.grad is None for p in model.parameters())
+    # A manual module whose loss blows up to NaN is not told so: its loss is finite at the starting weights.
+    result = find_lr(ManualNet(), train_dataloaders=make_loader(), trainer=trainer(tmp_path, max_steps=5),
+                     num_steps=30, min_lr=1e-3, max_lr=1e30, stop_factor=None)  # fmt: skip
+    assert result.stop_reason == "non_finite" and result.num_steps < 30
+
+
 def test_find_lr_default_trainer_with_datamodule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     class DM(pl.LightningDataModule):
         def train_dataloader(self) -> DataLoader:

@@ -592,9 +592,24 @@ UNDEFINED_SCRIPT = textwrap.dedent(
         # cross_entropy's mean over no elements is NaN whatever the weights, clean data all the same.
         def train_dataloader(self):
             x, y = make_data(128, seed=self.global_rank).tensors
-            if self.global_rank == 1 and sys.argv[2] == "undefined":
+            if self.global_rank == 1 and sys.argv[2].endswith("undefined"):
                 y[2 * 16 : 3 * 16] = -100
             return DataLoader(TensorDataset(x, y), batch_size=16)
+
+
+    class ManualUnlabelled(Unlabelled):
+        # Mode "manual-undefined": training_step runs its own backward (all-reduced) and step.
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            opt = self.optimizers()
+            opt.zero_grad()
+            loss = super().training_step(batch, batch_idx)
+            self.manual_backward(loss)
+            opt.step()
+            return loss
 
 
     torch.set_num_threads(1)
@@ -604,7 +619,7 @@ UNDEFINED_SCRIPT = textwrap.dedent(
         max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         use_distributed_sampler=False, default_root_dir=sys.argv[1],
     )
-    model = Unlabelled(lr=0.01, bn=False)
+    model = (ManualUnlabelled if sys.argv[2].startswith("manual") else Unlabelled)(lr=0.01, bn=False)
     try:
         # No stop on the smoothed loss: the sweep runs on to a non-finite loss (mode "diverges": the LR's own).
         result = find_lr(model, trainer=trainer, num_steps=10, min_lr=1e-3, max_lr=1e30, stop_factor=None)
@@ -618,7 +633,7 @@ UNDEFINED_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["undefined", "diverges"])
+@pytest.mark.parametrize("mode", ["undefined", "diverges", "manual-undefined"])
 def test_ddp_a_loss_undefined_on_one_ranks_clean_batch_is_the_same_data_error_on_every_rank(
     tmp_path: Path, mode: str
 ) -> None:
@@ -628,6 +643,7 @@ def test_ddp_a_loss_undefined_on_one_ranks_clean_batch_is_the_same_data_error_on
     Every rank judges its own batches of the stopping step at the starting weights and one reduce shares the
     verdict: both raise the same DataError naming rank 1's batch, neither waits on the other. A real divergence
     (an LR far too high, clean labels: a NaN that is finite at the starting weights) still reads as one on both.
+    Under manual optimization too, where training_step's own backward and step run again at the starting weights.
     """
     run_script(tmp_path, UNDEFINED_SCRIPT, str(tmp_path), mode, str(TESTS))
     first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
