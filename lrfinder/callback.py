@@ -755,7 +755,9 @@ class LRFinder(_CallbackBase):
         if self._rescaled_lrs is None:
             return
         applied = self._rescaled_lrs
-        now = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers]
+        # The groups the LR was applied to: one a callback adds since (BackboneFinetuning unfreezing the backbone at
+        # epoch 0, at a tenth of the LR) was not set to another LR, and was said to be, at "(nan)".
+        now = [[g["lr"] for g in opt.param_groups][: len(groups)] for opt, groups in zip(trainer.optimizers, applied)]
         if now == applied:
             if trainer.global_step >= 1:
                 self._rescaled_lrs = None

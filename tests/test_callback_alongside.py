@@ -112,3 +112,37 @@ def test_a_learning_rate_finder_that_runs_after_the_test_is_said_to_set_the_lr(t
     assert finder.applied_lr is not None and lightning_finder.optimal_lr is not None
     trained_at = model.train_events()[-1][1][0]  # the fit's last step (lr_find's own steps come first)
     assert trained_at == model.lr == lightning_finder.optimal_lr.suggestion() != finder.applied_lr
+
+
+class HardCodedBackboned(Backboned):
+    """:class:`Backboned` at a hard-coded LR (no attribute: the found LR rescales the groups), counting its epochs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        del self.lr
+        self.epochs_started = 0
+
+    def on_train_epoch_start(self) -> None:  # bookkeeping only: it sets no LR
+        self.epochs_started += 1
+        super().on_train_epoch_start()
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD([p for p in self.parameters() if p.requires_grad], lr=0.01)
+
+
+@pytest.mark.filterwarnings("error:.*set them to others")
+def test_a_group_a_finetuning_callback_adds_is_not_said_to_be_an_lr_the_module_set(tmp_path: Path) -> None:
+    # Without an attribute, a module with its own on_train_epoch_start is checked for setting the LR itself at the
+    # first steps. BackboneFinetuning's new group (the backbone, unfrozen at epoch 0) was read as that: "its
+    # on_train_epoch_start set them to others before the first training steps (nan)".
+    model = HardCodedBackboned()
+    finder = LRFinder(**FAST)
+    finetuning = pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=0)
+    t = trainer(tmp_path, [finder, finetuning], max_epochs=1, max_steps=3)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and model.epochs_started == 1
+    backbone = frozenset(id(p) for p in model.backbone.parameters())
+    (groups,) = model.epoch_groups
+    assert [g[1] for g in groups] == [lr, lr * 0.1] and groups[1][0] == backbone
+    assert [[g["lr"] for g in opt.param_groups] for opt in t.optimizers] == [[lr, lr * 0.1]]
