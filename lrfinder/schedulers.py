@@ -58,7 +58,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -81,10 +81,8 @@ from ._checks import check_flag, is_choice, is_real, plain, sentence
 from ._warn import warn
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
+from .range_test import RangeTestResult  # at run time too, for typing.get_type_hints (LightningCLI, pydantic)
 from .settings import group_lr
-
-if TYPE_CHECKING:
-    from .range_test import RangeTestResult
 
 __all__ = [
     "REQUIRED",

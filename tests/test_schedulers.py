@@ -926,7 +926,7 @@ def test_suggestion_is_typed_to_take_a_range_test_result() -> None:
     from lrfinder import RangeTestResult, Suggestion
 
     for function in (create_scheduler, preview_schedule):
-        hints = typing.get_type_hints(function, localns={"RangeTestResult": RangeTestResult})
+        hints = typing.get_type_hints(function)  # as LightningCLI and pydantic read it
         assert set(typing.get_args(hints["suggestion"])) == {Suggestion, RangeTestResult, type(None)}
 
 
