@@ -16,7 +16,7 @@ from torch import nn
 
 from . import _lightning
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError
-from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes
+from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes, trainer_side
 from .range_test import RangeTestResult
 from .settings import check_iterable, check_not_a_dataset
 
@@ -204,8 +204,10 @@ def find_lr(
         raise TypeError(
             f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
             f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
-            + did_you_mean_each(unknown, known, PEER_OPTION_NAMES)
-            + peer_notes(unknown)
+            + did_you_mean_each(
+                [k for k in unknown if trainer_side(k, known) is None], known, PEER_OPTION_NAMES, named=len(unknown) > 1
+            )
+            + peer_notes(unknown, accepted=known)
         )
     # A torch.compile'd LightningModule is one too (Lightning fits it).
     if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):

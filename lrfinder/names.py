@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
 __all__ = [
     "Rule",
@@ -47,10 +47,12 @@ __all__ = [
     "OPTIMIZER_ALIASES",
     "PEER_OPTION_NAMES",
     "PEER_OPTIONS_WITHOUT_EQUIVALENT",
+    "TRAINER_SIDE_OPTIONS",
     "SWEEP_MODE_ALIASES",
     "did_you_mean",
     "did_you_mean_each",
     "peer_notes",
+    "trainer_side",
 ]
 
 #: How :func:`lrfinder.analyze` reads the suggested LR off the curve.
@@ -242,6 +244,28 @@ PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
     ),
 }
 
+#: ``range_test``'s options that the Lightning callback and ``find_lr`` take from the Trainer or the
+#: LightningModule instead -> where to set them. A call moved from ``range_test`` (or torch-lr-finder's
+#: ``accumulation_steps``) to ``LRFinder`` got difflib's guess instead ("Did you mean 'num_steps'?", for
+#: ``step_fn`` "Did you mean 'self'?"). See :func:`peer_notes`.
+TRAINER_SIDE_OPTIONS: dict[str, str] = {
+    "accumulate_steps": "the test accumulates as the fit does: set Trainer(accumulate_grad_batches=...).",
+    "precision": "the test runs at the fit's precision: set Trainer(precision=...).",
+    "gradient_clip_val": (
+        "the test clips as the fit does: set Trainer(gradient_clip_val=..., gradient_clip_algorithm=...)."
+    ),
+    "gradient_clip_algorithm": (
+        "the test clips as the fit does: set Trainer(gradient_clip_val=..., gradient_clip_algorithm=...)."
+    ),
+    "grad_scaler": "the fit's precision plugin holds the GradScaler: set Trainer(precision='16-mixed').",
+    "device": "the test runs where the Trainer puts the module: set Trainer(accelerator=..., devices=...).",
+    "loss_fn": "the test's loss is the one the LightningModule's training_step returns.",
+    "step_fn": "the test's loss is the one the LightningModule's training_step returns.",
+    "restore": "the module, its optimizers, the RNGs and the data order are always put back after the test.",
+    "val_data": "refine= judges its trials on the fit's validation loader (else on held-out training batches).",
+    "on_step": "the test's progress is the fit's 'Finding LR' bar, and its curve goes to the Trainer's loggers.",
+}
+
 #: The peers' names for a sweep mode (Lightning's ``mode="exponential"``) -> lrfinder's.
 SWEEP_MODE_ALIASES: dict[str, str] = {"exponential": "exp", "exponent": "exp", "log": "exp", "lin": "linear"}
 
@@ -292,12 +316,13 @@ def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str
 
 
 def did_you_mean_each(
-    names: Sequence[str], choices: Iterable[str], aliases: Mapping[str, str] | None = None
+    names: Sequence[str], choices: Iterable[str], aliases: Mapping[str, str] | None = None, *, named: bool = False
 ) -> str:
     """:func:`did_you_mean` for several unknown names (settings), each named when there are several.
 
     ``aliases`` (other spellings -> a valid name) are passed on to :func:`did_you_mean`; an alias
-    whose name is not among ``choices`` is not offered.
+    whose name is not among ``choices`` is not offered. ``named`` names a lone one too (the message
+    listed others, answered otherwise).
 
     Example:
         >>> did_you_mean_each(["gama"], ["gamma", "step_size"])
@@ -311,17 +336,38 @@ def did_you_mean_each(
     choices = list(choices)
     if aliases is not None:
         aliases = {alias: name for alias, name in aliases.items() if name in choices}
-    if len(names) == 1:
+    if len(names) == 1 and not named:
         return did_you_mean(names[0], choices, aliases)
     hints = [(name, did_you_mean(name, choices, aliases)) for name in names]
     return "".join(f" For {name!r}: d{hint[2:]}" for name, hint in hints if hint)
 
 
-def peer_notes(names: Iterable[str]) -> str:
+def trainer_side(name: str, accepted: Collection[str]) -> str | None:
+    """Where the Lightning callback takes ``name`` from, when the function called does not take it.
+
+    ``name`` is one of ``range_test``'s options (:data:`TRAINER_SIDE_OPTIONS`), or a peer's name for one
+    (``accumulation_steps``, ``criterion``); ``None`` when it is not, or ``accepted`` takes it.
+
+    Example:
+        >>> trainer_side("accumulation_steps", ["num_steps"])
+        'the test accumulates as the fit does: set Trainer(accumulate_grad_batches=...).'
+        >>> trainer_side("accumulation_steps", ["accumulate_steps"]) is None
+        True
+
+    """
+    target = PEER_OPTION_NAMES.get(name, name)
+    if target in accepted:
+        return None
+    return TRAINER_SIDE_OPTIONS.get(target)
+
+
+def peer_notes(names: Iterable[str], accepted: Collection[str] | None = None) -> str:
     """What to do instead of each peer option in ``names`` that lrfinder has no counterpart for.
 
     Args:
         names: Unknown option names; those not in :data:`PEER_OPTIONS_WITHOUT_EQUIVALENT` add nothing.
+        accepted: The options of the function called; given, each of ``range_test``'s options it does not take
+            (the callback's, ``find_lr``'s) is told where it is set instead (:func:`trainer_side`).
 
     Returns:
         The notes, each after a space, to end an error message with; ``""`` when none applies.
@@ -331,10 +377,19 @@ def peer_notes(names: Iterable[str]) -> str:
         " torch-lr-finder's smooth_f has no equivalent"
         >>> peer_notes(["num_steps"])
         ''
+        >>> peer_notes(["precision"], accepted=["num_steps"])
+        " For 'precision': the test runs at the fit's precision: set Trainer(precision=...)."
 
     """
     notes = PEER_OPTIONS_WITHOUT_EQUIVALENT
-    return "".join(f" {notes[name]}" for name in names if name in notes)
+    said = []
+    for name in names:
+        side = trainer_side(name, accepted) if accepted is not None else None
+        if name in notes:
+            said.append(f" {notes[name]}")
+        elif side is not None:
+            said.append(f" For {name!r}: {side}")
+    return "".join(said)
 
 
 #: The loggers Lightning writes its banners and tips to (device summaries, hints): the CLI and

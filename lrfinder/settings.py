@@ -38,6 +38,7 @@ from .names import (
     did_you_mean,
     did_you_mean_each,
     peer_notes,
+    trainer_side,
 )
 
 #: The most steps a sweep may plan (:func:`lr_schedule`, :func:`range_test`): a range test needs hundreds, and
@@ -972,7 +973,7 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     are said with the keyword each reads as (:func:`_positional_message`).
     """
     parameters = inspect.signature(fn).parameters
-    names = list(parameters)
+    names = [n for n in parameters if n != "self"]  # never "Did you mean 'self'?"
     kinds = inspect.Parameter
     positional = [n for n, p in parameters.items() if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
     open_ended = any(p.kind is kinds.VAR_POSITIONAL for p in parameters.values())
@@ -991,10 +992,13 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
             what = (
                 f"unexpected keyword arguments {said}" if len(unknown) > 1 else f"an unexpected keyword argument {said}"
             )
+            # range_test's options the callback takes from the Trainer or the module get where to set them,
+            # not difflib's guess at a name ("accumulate_steps" -> "Did you mean 'num_steps'?").
+            guessed = [key for key in unknown if trainer_side(key, names) is None]
             raise TypeError(
                 f"{fn.__qualname__}() got {what}."
-                + did_you_mean_each(unknown, names, PEER_OPTION_NAMES)
-                + peer_notes(unknown)
+                + did_you_mean_each(guessed, names, PEER_OPTION_NAMES, named=len(unknown) > 1)
+                + peer_notes(unknown, accepted=names)
             )
         return fn(*args, **kwargs)
 

@@ -2179,6 +2179,20 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
          r"^find_lr\(\) takes model and train_dataloaders positionally, but got 3 positional arguments\. A third one, "
          r"Lightning's Tuner\.lr_find\(model, train_dataloaders, val_dataloaders\), is not read.*drop the val loader"),
         (lambda: find_lr(Net(), make_loader(), smooth_f=0.05), r"\(DivergenceMonitor\)\.$"),
+        # range_test's options (and torch-lr-finder's accumulation_steps) that the callback takes from the Trainer
+        # or the module: were difflib's guesses, "Did you mean 'num_steps'?", for step_fn "Did you mean 'self'?".
+        (lambda: LRFinder(accumulation_steps=4),
+         r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'accumulation_steps'\. For 'accumulation_steps': "
+         r"the test accumulates as the fit does: set Trainer\(accumulate_grad_batches=\.\.\.\)\.$"),
+        (lambda: LRFinder(step_fn=lambda m, b: m(b)),
+         r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'step_fn'\. For 'step_fn': the test's loss "
+         r"is the one the LightningModule's training_step returns\.$"),
+        (lambda: LRFinder(gradient_clip_val=1.0, end_lr=1.0),
+         r"got unexpected keyword arguments 'gradient_clip_val', 'end_lr'\. For 'end_lr': did you mean 'max_lr'\? For "
+         r"'gradient_clip_val': the test clips as the fit does: set Trainer\(gradient_clip_val=\.\.\., "
+         r"gradient_clip_algorithm=\.\.\.\)\.$"),
+        (lambda: find_lr(Net(), make_loader(), precision="bf16-mixed"),
+         r"\(min_lr, .*\)\. For 'precision': the test runs at the fit's precision: set Trainer\(precision=\.\.\.\)\.$"),
     ],
 )
 def test_peer_options_without_a_counterpart_say_what_to_do_instead(call: Any, match: str) -> None:
