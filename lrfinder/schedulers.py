@@ -996,6 +996,11 @@ def _apply_suggestion(
     elif spec.from_suggestion == "onecycle":
         if "max_lr" not in given:
             settings["max_lr"] = max_lr
+        peak = settings["max_lr"]
+        if "max_lr" in given and is_real(peak) and not peak > 0:
+            # Said as without a suggestion: against the band it read "max_lr >= suggestion.min_lr", and lrfind's
+            # check before the test named a made-up band (1.00e-30).
+            raise ValueError(f"Expected 0 < max_lr, but got max_lr={peak!r}")
         if "div_factor" not in given and not isinstance(settings["max_lr"], (list, tuple)):
             settings["div_factor"] = float(settings["max_lr"]) / min_lr
             if settings["div_factor"] < 1:

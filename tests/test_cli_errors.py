@@ -1071,6 +1071,15 @@ def test_one_cycle_peak_below_the_band_is_judged_on_the_real_band(command: str, 
     assert not (work / "r.json").exists() and not (work / "out.pt").exists()
 
 
+def test_a_one_cycle_peak_that_is_no_lr_is_a_usage_error_before_the_test(work: Path):
+    # Checked against the stand-in band before the test, max_lr=-1 was told to be "at least the one-cycle band's low
+    # end at the training batch size, 1.00e-30": a made-up number, not the rule it broke.
+    result = invoke("fit", "model.pt", "--data", "train.npz", "--scheduler", "onecycle", "--scheduler-opt", "max_lr=-1",
+                    "-o", "out.pt", *FAST)  # fmt: skip
+    line = assert_one_line(result, 2, "--scheduler-opt", "Expected 0 < max_lr, but got max_lr=-1")
+    assert "1.00e-30" not in line and not (work / "out.pt").exists()
+
+
 def test_sparse_adam_on_dense_gradients_advises_an_option(work: Path):
     # The library advises giving SparseAdam only the embeddings' parameters: lrfind gives it the whole model.
     error = assert_one_line(

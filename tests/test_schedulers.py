@@ -1177,3 +1177,17 @@ def test_an_optimizer_group_lr_that_is_no_lr_is_named(lr: object, pattern: str) 
     opt = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[1].parameters(), "lr": lr}], lr=0.1)
     with pytest.raises(ValueError, match=pattern):
         create_scheduler("cosine", opt, total_steps=10)
+
+
+@pytest.mark.parametrize("peak", [-1.0, 0.0])
+def test_a_max_lr_that_is_no_lr_is_refused_as_such_beside_a_suggestion(peak: float) -> None:
+    # Against the suggestion's band it read "Expected max_lr >= suggestion.min_lr", and lrfind's check before the
+    # range test (a stand-in band) said "at least the one-cycle band's low end ..., 1.00e-30".
+    s = Suggestion(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.0, non_finite_lr=None,
+                   min_lr=2e-3, max_lr=0.2, confidence=0.8, rule="divergence_div10", notes=(), smoothed_losses=(),
+                   window=5)  # fmt: skip
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=rf"^Expected 0 < max_lr, but got max_lr={peak}$"):
+        create_scheduler("onecycle", opt, total_steps=20, suggestion=s, max_lr=peak)
+    with pytest.raises(ValueError, match=rf"^Expected 0 < max_lr, but got max_lr={peak}$"):
+        create_scheduler("onecycle", opt, total_steps=20, max_lr=peak)
