@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from ._checks import is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
@@ -538,14 +539,18 @@ def _warn_if_another_models(result: RangeTestResult, model: nn.Module) -> None:
 
     An LR found on one model does not carry over to another (a larger network, other layers frozen): a result
     from the wrong notebook cell or file trained the model at its LR without a word. Results that did not
-    record the count (``num_parameters=None``) are not compared.
+    record the count (``num_parameters=None``) are not compared, nor is a model with lazy modules not yet run
+    (``nn.LazyLinear``: no count before its first batch).
     """
     if result.num_parameters is None or not isinstance(model, nn.Module):
         return
     try:
-        count = sum(p.numel() for p in trainable_parameters(model))
+        trainable = trainable_parameters(model)
     except LRFinderError:  # no trainable parameters: said, with what to do, where train checks the model
         return
+    if any(is_lazy(p) for p in trainable):  # a lazy module's count is known after its first batch only
+        return
+    count = sum(p.numel() for p in trainable)
     if count == result.num_parameters:
         return
     name = f" ({result.model_name})" if result.model_name else ""

@@ -1107,3 +1107,17 @@ def test_callbacks_train_cannot_run_are_named_and_a_checkpoint_with_a_directory_
     assert len(result.epochs) == 2
     (saved,) = (tmp_path / "ckpt").iterdir()
     assert saved.suffix == ".ckpt" and kept.best_model_path == str(saved)
+
+
+def test_a_lazy_model_given_a_range_test_as_suggestion_trains():
+    # The parameter-count check called numel() on its uninitialised parameters: torch's ValueError, nothing trained.
+    import lrfinder
+
+    data = loader()
+    result = lrfinder.range_test(make_mlp(hidden=8), data, loss_fn=F.cross_entropy, num_steps=40, max_lr=100.0)
+    assert result.suggestion is not None
+    lazy = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.Linear(8, 3))
+    with warnings.catch_warnings():  # no count before the first batch: nothing to compare, nothing said
+        warnings.filterwarnings("error", message="suggestion is the range test of a model")
+        train(lazy, data, optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=result, scheduler="constant")
+    assert lazy[0].weight.shape == (8, 10)
