@@ -1275,8 +1275,9 @@ def range_test(
         gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial,
     )
     saved = _saved_state(
-        setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler
-    )
+        setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler,
+        hooks=(on_step, on_trial),
+    )  # fmt: skip
     prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
@@ -1481,18 +1482,19 @@ def _saved_state(
     restore: bool,
     precision: Precision | str,
     grad_scaler: torch.amp.GradScaler | None,
+    hooks: Sequence[object] = (),
 ) -> _Saved:
     """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`).
 
     A ``loss_fn`` object with ``state_dict``/``load_state_dict`` (a running mean) is saved with it
-    (:func:`~lrfinder.stepping.loss_states`), another's attributes (:func:`~lrfinder.stepping.loss_objects`);
-    a loss module is in ``setup.owner``.
+    (:func:`~lrfinder.stepping.loss_states`), another's attributes (:func:`~lrfinder.stepping.loss_objects`,
+    unless it is where one of ``hooks``, ``on_step`` and ``on_trial``, records); a loss module is in ``setup.owner``.
     """
     owner, optimizer, target = setup.owner, setup.optimizer, setup.target
     snapshot = (
         StateSnapshot(
             owner, [optimizer], [train_data], module_attributes=True, states=loss_states(loss_fn),
-            objects=loss_objects(loss_fn),
+            objects=loss_objects(loss_fn, hooks),
         )  # fmt: skip
         if restore
         else None

@@ -1296,7 +1296,7 @@ def refine_range_test(
         [train_data] + ([val_data] if val_data is not None else []),
         module_attributes=True,
         states=loss_states(loss_fn),  # a loss object's running state, as each trial starts from the same one
-        objects=loss_objects(loss_fn),
+        objects=loss_objects(loss_fn, [on_trial]),  # not where on_trial records its progress
     )
     try:
         if val_data is not None:

@@ -360,7 +360,14 @@ def loss_states(loss_fn: object) -> list[Any]:
     return []
 
 
-def loss_objects(loss_fn: object) -> list[Any]:
+def _holder(fn: object) -> object:
+    """The object a callable keeps its state in: a bound method's object, else the callable (a partial unwrapped)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn.__self__ if isinstance(fn, types.MethodType) else fn
+
+
+def loss_objects(loss_fn: object, hooks: Sequence[object] = ()) -> list[Any]:
     """``[holder]``: the object a ``loss_fn`` that is no module and has no ``state_dict()`` keeps its state in.
 
     The ``loss_fn`` itself (a callable object) or the object of a bound method (``loss_fn=losses.kl``), also
@@ -368,12 +375,19 @@ def loss_objects(loss_fn: object) -> list[Any]:
     snapshot puts back its attributes (``StateSnapshot(..., objects=...)``): a call counter annealing a loss
     weight, a running mean or a list of the losses seen were left as the test left them, and training started
     from them.
+
+    Args:
+        loss_fn: The test's ``loss_fn``.
+        hooks: The progress hooks of the run (``on_step``, ``on_trial``): a holder that one of them is, or is
+            a bound method of (``loss_fn=exp.loss, on_step=exp.record``), is left out, as what the hook records
+            there is the caller's to keep.
+
     """
     if isinstance(loss_fn, nn.Module) or loss_states(loss_fn):
         return []
-    while isinstance(loss_fn, functools.partial):
-        loss_fn = loss_fn.func
-    holder = loss_fn.__self__ if isinstance(loss_fn, types.MethodType) else loss_fn
+    holder = _holder(loss_fn)
+    if any(_holder(hook) is holder for hook in hooks if hook is not None):
+        return []
     return [holder] if restorable_object(holder) else []
 
 

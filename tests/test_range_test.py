@@ -1198,6 +1198,40 @@ def test_a_plain_loss_objects_attributes_are_restored(mlp: nn.Module, loader: Da
     assert vars(loss) == {"_calls": 0, "seen": [0.5], "base": base} and loss.seen is seen
 
 
+class _Experiment:
+    """An object whose bound methods are both the loss and the progress hooks, which record into it."""
+
+    def __init__(self) -> None:
+        self.curve: list[tuple[float, float]] = []
+        self.trials: list[tuple[int, float]] = []
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out, y)
+
+    def record(self, step: int, lr: float, loss: float) -> None:
+        self.curve.append((lr, loss))
+
+    def trial(self, index: int, lr: float, steps: int, held: float) -> None:
+        self.trials.append((index, steps))
+
+
+@pytest.mark.parametrize("hook", ["on_step", "on_trial"])
+def test_what_a_hook_records_on_the_loss_methods_object_is_kept(
+    mlp: nn.Module, loader: DataLoader, hook: str
+) -> None:
+    """loss_fn=exp.loss, on_step=exp.record: the restore of the loss's object put back exp.curve = [] after the
+    test, losing every point on_step recorded there (and on_trial's trials)."""
+    exp = _Experiment()
+    if hook == "on_step":
+        range_test(mlp, loader, loss_fn=exp.loss, num_steps=10, max_lr=1e-1, on_step=exp.record)
+        assert len(exp.curve) == 10 and exp.trials == []
+    else:
+        refine = Refine(training_steps=100, budget=0.3, candidates=2, extend=0, val_batches=2, max_resweeps=0)
+        range_test(mlp, loader, loss_fn=exp.loss, num_steps=30, min_lr=1e-4, max_lr=10.0, refine=refine,
+                   on_trial=exp.trial)  # fmt: skip
+        assert exp.curve == [] and len(exp.trials) >= 4 and exp.trials[0] == (0, 0)
+
+
 def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
     mlp: nn.Module, loader: DataLoader
 ) -> None:
