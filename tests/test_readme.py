@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import warnings
 from pathlib import Path
@@ -78,3 +79,63 @@ def test_tables_are_not_broken_across_lines() -> None:
         assert following.startswith("|") or not following.strip(), (
             f"README.md:{number + 1} continues the table row above it on a new line; keep each row on one line"
         )
+
+
+def _lightning_block() -> str:
+    (block,) = [b for b in _python_blocks() if "L.LightningModule" in b]
+    return block
+
+
+@pytest.mark.parametrize("package", ["lightning", "pytorch_lightning"])
+def test_the_lightning_example_runs_under_both_packages(
+    package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callback example, its elided network and data filled in, as `import lightning as L` and as the
+    comment's `import pytorch_lightning as L`: the attribute, hparams.lr and applied_lr end at the cycle's peak."""
+    block = _lightning_block()
+    assert block.startswith("import lightning as L                     # or: import pytorch_lightning as L\n")
+    code = block.replace("import lightning as L", f"import {package} as L", 1)
+    # The parts the README elides: a network, a training_step and a datamodule.
+    code = code.replace(
+        "        ...\n",
+        "        self.net = torch.nn.Sequential(torch.nn.Linear(10, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))\n"
+        "    def training_step(self, batch, batch_idx):\n"
+        "        x, y = batch\n"
+        "        return torch.nn.functional.cross_entropy(self.net(x), y)\n",
+        1,
+    )
+    code = code.replace("max_epochs=10", "max_epochs=1, logger=False, enable_checkpointing=False, "
+                        "enable_progress_bar=False, enable_model_summary=False", 1)
+    loader = _namespace()["train_loader"]
+    monkeypatch.chdir(tmp_path)
+    lightning = importlib.import_module(package)  # both are installed: pytorch-lightning, and .[dev]'s lightning
+    dm = type("DataModule", (lightning.LightningDataModule,), {"train_dataloader": lambda self: loader})()
+    scope: dict[str, object] = {"dm": dm}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, str(README), "exec"), scope)  # noqa: S102 - our own README
+    finder, trainer = scope["finder"], scope["trainer"]
+    model = trainer.lightning_module  # type: ignore[attr-defined]
+    assert type(model).__mro__[1] is lightning.LightningModule
+    result = finder.result  # type: ignore[attr-defined]
+    assert result.suggestion is not None
+    # "hparams.lr is updated too", "found and set by the callback": the module's own OneCycleLR gets the
+    # cycle's peak, training_suggestion.max_lr.
+    peak = result.training_suggestion.max_lr
+    assert model.lr == model.hparams.lr == finder.applied_lr == peak  # type: ignore[attr-defined]
+    assert trainer.optimizers[0].param_groups[0]["max_lr"] == peak  # type: ignore[attr-defined]  # OneCycleLR's
+    assert (tmp_path / "lr_report.png").stat().st_size > 0
+
+
+def test_every_lrfind_option_the_readme_names_exists() -> None:
+    """An option the README spells (`--target-batch-size`, `--no-report`) is one some `lrfind` command takes;
+    the others named are pip's, pytest's and the benchmarks' own."""
+    from lrfinder.cli import main
+
+    options = {"--help"}
+    for param in [*main.params, *(p for command in main.commands.values() for p in command.params)]:
+        options.update(param.opts + param.secondary_opts)
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w.])", README.read_text(encoding="utf-8")))
+    assert named - options == {"--no-deps", "--slow", "--workers", "--final"}
+    commands = set(re.findall(r"^lrfind ([a-z]+)", README.read_text(encoding="utf-8"), flags=re.M))
+    assert commands and commands <= set(main.commands)
