@@ -240,7 +240,8 @@ class LRFinder(_CallbackBase):
         rule: How the suggestion is picked (:func:`lrfinder.analyze`).
         scaling: ``"auto"``, ``"linear"``, ``"sqrt"``, ``"noise"`` or ``"none"``: how the LR
             found at the test's effective batch size moves to the training one
-            (:func:`lrfinder.scale_lr`; ``"auto"`` is ``"noise"`` when the noise scale was measured).
+            (:func:`lrfinder.scale_lr`; ``"auto"`` is ``"noise"`` when the noise scale was measured conclusively,
+            else ``"linear"`` or ``"sqrt"`` by optimizer).
         target_batch_size: Effective batch size to scale to and train at; default the fit's
             own (per-device batch x world size x ``accumulate_grad_batches``). When it differs,
             a ``batch_size`` attribute of the module or datamodule (or their ``hparams``) is

@@ -397,7 +397,8 @@ class RangeTestResult:
         """Return a copy whose :attr:`scaled` moves the suggestion to ``to_batch_size``.
 
         The measured :attr:`noise_scale`, when there is one, is passed on: ``rule="auto"`` then
-        uses the ``noise`` rule (see :func:`lrfinder.scale_lr`).
+        uses the ``noise`` rule if the measurement is conclusive, else ``linear`` or ``sqrt`` by optimizer
+        (see :func:`lrfinder.scale_lr`).
 
         Args:
             to_batch_size: Effective batch size of training (per-device batch x devices x

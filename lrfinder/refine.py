@@ -139,7 +139,8 @@ class Refine:
             highest candidate while the best held-out loss sits there (or below the lowest
             while every trial diverged): the ladder walks towards the best LR. The budget is
             shared out over ``candidates + extend`` trials.
-        trial_steps: Steps of one trial; ``None`` splits the budget evenly over the candidates.
+        trial_steps: Steps of one trial; ``None`` shares the budget out evenly over ``candidates + extend``
+            trials (:meth:`plan`).
         val_batches: Held-out batches each trial is judged on (from ``val_data`` when given, else
             the first ones of the training data, which then no trial trains on).
         max_resweeps: At most this many extra sweeps in round 2 (0 turns round 2 off).
