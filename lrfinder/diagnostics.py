@@ -315,13 +315,27 @@ def undefined_loss_message(where: str, step: int, lr: float, value: float) -> st
     )
 
 
-def _is_kl_div(loss_fn: object) -> bool:
-    """Whether ``loss_fn`` is torch's KL divergence: ``nn.KLDivLoss`` (own forward) or ``F.kl_div`` (partial too)."""
-    if isinstance(loss_fn, nn.KLDivLoss):
-        return type(loss_fn).forward is nn.KLDivLoss.forward  # a subclass's own forward may add terms below zero
+def _is_torch_loss(
+    loss_fn: object, module: type[nn.Module], function: Callable[..., Any], cli_name: str | None = None
+) -> bool:
+    """Whether ``loss_fn`` is one of torch's losses: ``module`` with its own forward, ``function``, or ``lrfind``'s.
+
+    A subclass of ``module`` with a forward of its own may add terms (below zero, for one) and is not
+    counted; ``function`` counts inside a ``functools.partial`` too; ``cli_name`` is the ``lrfind --loss``
+    name of the same loss, if it has one.
+    """
+    if isinstance(loss_fn, module):
+        return type(loss_fn).forward is module.forward
     while isinstance(loss_fn, functools.partial):
         loss_fn = loss_fn.func
-    return loss_fn is torch.nn.functional.kl_div
+    if cli_name is not None and type(loss_fn).__module__ == "lrfinder.cli.loading":
+        return getattr(loss_fn, "name", None) == cli_name
+    return loss_fn is function
+
+
+def _is_kl_div(loss_fn: object) -> bool:
+    """Whether ``loss_fn`` is torch's KL divergence: ``nn.KLDivLoss`` (own forward) or ``F.kl_div`` (partial too)."""
+    return _is_torch_loss(loss_fn, nn.KLDivLoss, torch.nn.functional.kl_div)
 
 
 #: How far below 0 a KL divergence's float32 rounding can take it (its terms are a few units at most): a recorded
@@ -357,13 +371,7 @@ def _is_nll(loss_fn: object) -> bool:
 
     ``nn.NLLLoss`` counts only with its own forward, ``F.nll_loss`` also inside a ``functools.partial``.
     """
-    if isinstance(loss_fn, nn.NLLLoss):
-        return type(loss_fn).forward is nn.NLLLoss.forward  # a subclass's own forward may add terms below zero
-    while isinstance(loss_fn, functools.partial):
-        loss_fn = loss_fn.func
-    if type(loss_fn).__module__ == "lrfinder.cli.loading" and getattr(loss_fn, "name", None) == "nll":
-        return True
-    return loss_fn is torch.nn.functional.nll_loss
+    return _is_torch_loss(loss_fn, nn.NLLLoss, torch.nn.functional.nll_loss, "nll")
 
 
 def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None:
@@ -392,13 +400,7 @@ def _is_cross_entropy(loss_fn: object) -> bool:
 
     ``nn.CrossEntropyLoss`` counts only with its own forward, ``F.cross_entropy`` also inside a ``functools.partial``.
     """
-    if isinstance(loss_fn, nn.CrossEntropyLoss):
-        return type(loss_fn).forward is nn.CrossEntropyLoss.forward
-    while isinstance(loss_fn, functools.partial):
-        loss_fn = loss_fn.func
-    if type(loss_fn).__module__ == "lrfinder.cli.loading" and getattr(loss_fn, "name", None) == "cross_entropy":
-        return True
-    return loss_fn is torch.nn.functional.cross_entropy
+    return _is_torch_loss(loss_fn, nn.CrossEntropyLoss, torch.nn.functional.cross_entropy, "cross_entropy")
 
 
 def zero_cross_entropy_message(loss_fn: object, losses: Sequence[float]) -> str | None:
