@@ -116,6 +116,7 @@ from .settings import (
     traced_in_eval_mode,
     validate_settings,
 )
+from .stepping import check_lr_sets_each_step
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -990,6 +991,12 @@ class LRFinder(_CallbackBase):
         if automatic:
             # As range_test refuses it: a climbed objective rises as the model learns, read as divergence.
             check_minimizes(optimizers[0], "in training_step")
+        for opt in optimizers:  # as range_test refuses it, with this fit's ways out
+            check_lr_sets_each_step(
+                opt,
+                fix=f"Train with Rprop without the range test ({self._leave_out}), or pass "
+                f"{self._who}(optimizer='adamw') to find the LR of an optimizer that steps by it and train with that",
+            )
         # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
         check_materialized(pl_module, lazy_fix=_LAZY_FIX.format(self._leave_out))
         for opt in optimizers:  # as range_test: a group's lr of None (Adafactor's relative_step) is no LR to sweep

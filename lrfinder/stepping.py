@@ -148,7 +148,9 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.op
         )
 
 
-def check_lr_sets_each_step(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
+def check_lr_sets_each_step(
+    optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer], fix: str | None = None
+) -> None:
     """Refuse ``torch.optim.Rprop``, whose ``lr`` is read once, as each weight's first step size.
 
     Rprop sets every weight's step size to ``lr`` at its first step, then grows or shrinks it by
@@ -157,18 +159,23 @@ def check_lr_sets_each_step(optimizer: torch.optim.Optimizer | type[torch.optim.
     at ``max_lr``. ``optimizer`` may be the class (``lrfind`` checks ``--optimizer`` before it
     builds one).
 
+    Args:
+        optimizer: The optimizer, or its class.
+        fix: What to do, in the caller's terms (the callback's ``optimizer=`` and leaving it out of
+            the fit); by default, to run the range test with SGD or Adam.
+
     Raises:
         ValueError: ``optimizer`` is an Rprop.
 
     """
     cls = optimizer if isinstance(optimizer, type) else type(optimizer)
     if issubclass(cls, torch.optim.Rprop):
+        fix = fix or "Run the range test with an optimizer such as SGD or Adam"
         raise ValueError(
             f"Expected an optimizer that steps by its param groups' lr, but {cls.__name__} reads lr once, as each "
             "weight's first step size, then adapts the step sizes itself (etas, step_sizes): the LRs the range test "
-            "sweeps would never be used, and the curve would only show Rprop's own steps. Run the range test with an "
-            "optimizer such as SGD or Adam; for Rprop, keep lr at about the size of a first step (0.01 by default) "
-            "and tune etas and step_sizes instead."
+            f"sweeps would never be used, and the curve would only show Rprop's own steps. {fix}; for Rprop, keep "
+            "lr at about the size of a first step (0.01 by default) and tune etas and step_sizes instead."
         )
 
 

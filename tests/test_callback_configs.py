@@ -517,10 +517,23 @@ def test_rprop_is_refused_with_the_module_put_back(tmp_path: Path) -> None:
     model = RpropNet()
     before = weights(model)
     t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
-    with pytest.raises(ValueError, match=r"Rprop reads lr once, as each weight's first step size.*SGD or Adam"):
+    with pytest.raises(ValueError, match=r"Rprop reads lr once, as each weight's first step size") as info:
         t.fit(model, make_loader())
     after = weights(model)
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    # The ways out of this fit, not range_test's "Run the range test with an optimizer such as SGD or Adam".
+    message = str(info.value)
+    assert "Train with Rprop without the range test (leave LRFinder out of this fit)" in message
+    assert "pass LRFinder(optimizer='adamw')" in message and "Run the range test" not in message
+    assert model.test_events() == []  # refused before the test ran a step
+
+
+def test_rprop_replaced_by_the_finders_optimizer_runs(tmp_path: Path) -> None:
+    # The way out the refusal offers: the finder's own optimizer replaces Rprop, whose LR the test then finds.
+    finder = LRFinder(optimizer="adamw", **FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(RpropNet(), make_loader())
+    assert finder.applied_lr is not None and type(t.optimizers[0]).__name__ == "AdamW"
 
 
 class SelfSizingOptimizer(torch.optim.Optimizer):
