@@ -1255,13 +1255,13 @@ def range_test(
             ``SparseAdam`` whose parameters get dense gradients, an optimizer none of whose
             parameters the first step's loss reaches, or an optimizer whose first step fails
             (torch's error chained).
+        LRFinderError: ``refine`` without ``training_steps`` (pass
+            ``refine=lrfinder.Refine(training_steps=N)``).
 
     Warns:
         UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
             batches drawn cannot be put back. Or the optimizer keeps state that cannot be restored
             (see :class:`StateSnapshot`).
-        LRFinderError: ``refine`` without ``training_steps`` (pass
-            ``refine=lrfinder.Refine(training_steps=N)``).
 
     Example:
         >>> result = range_test(model, loader, loss_fn=F.cross_entropy)  # doctest: +SKIP
