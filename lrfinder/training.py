@@ -534,15 +534,22 @@ def _configure(
     return configure_optimizers
 
 
-def _warn_if_another_models(result: RangeTestResult, model: nn.Module) -> None:
+def _warn_if_another_models(result: RangeTestResult, model: nn.Module, callbacks: object = ()) -> None:
     """Warn when ``result`` is a range test of a model with another number of trainable parameters than ``model``.
 
     An LR found on one model does not carry over to another (a larger network, other layers frozen): a result
     from the wrong notebook cell or file trained the model at its LR without a word. Results that did not
     record the count (``num_parameters=None``) are not compared, nor is a model with lazy modules not yet run
-    (``nn.LazyLinear``: no count before its first batch).
+    (``nn.LazyLinear``: no count before its first batch), nor one trained with a ``BaseFinetuning`` callback
+    among ``callbacks`` (``BackboneFinetuning``): it freezes layers as training starts and unfreezes them later,
+    so the count before training says nothing of the model the LR is used on (a test of the head alone, the
+    backbone frozen, is the one for its first epochs).
     """
     if result.num_parameters is None or not isinstance(model, nn.Module):
+        return
+    if isinstance(callbacks, (list, tuple)) and any(
+        any(cls.__name__ == "BaseFinetuning" for cls in type(c).__mro__) for c in callbacks
+    ):
         return
     try:
         trainable = trainable_parameters(model)
@@ -892,7 +899,7 @@ def train(
     if isinstance(suggestion, RangeTestResult):
         from .schedulers import _check_suggestion
 
-        _warn_if_another_models(suggestion, model)
+        _warn_if_another_models(suggestion, model, callbacks)
 
         # Read as create_scheduler reads it (its training_suggestion: scaled to the training batch, refined), and
         # an inconclusive result refused before training, not when Lightning configures the optimizer. Without a

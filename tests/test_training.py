@@ -1121,3 +1121,40 @@ def test_a_lazy_model_given_a_range_test_as_suggestion_trains():
         warnings.filterwarnings("error", message="suggestion is the range test of a model")
         train(lazy, data, optimizer=sgd(0.01), loss_fn=F.cross_entropy, suggestion=result, scheduler="constant")
     assert lazy[0].weight.shape == (8, 10)
+
+
+class _BackboneNet(pl.LightningModule):
+    """A backbone and a head, as BackboneFinetuning wants them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.backbone = nn.Sequential(nn.Linear(10, 32), nn.ReLU())
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+
+def test_a_head_only_range_test_given_to_a_fine_tuning_train_is_not_warned_about():
+    """A test of the head alone (the backbone frozen, as BackboneFinetuning trains at first) read as 'a model with
+    99 trainable parameters, but this model has 451': the count before training says nothing there."""
+    import lrfinder
+
+    data = loader()
+    model = _BackboneNet()
+    model.backbone.requires_grad_(False)
+    result = lrfinder.range_test(model, data, loss_fn=F.cross_entropy, num_steps=40, max_lr=100.0)
+    assert result.suggestion is not None and result.num_parameters == 99
+    model.backbone.requires_grad_(True)  # BackboneFinetuning freezes it again as training starts
+    finetuning = pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)
+    trainable = lambda m: torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="suggestion is the range test of a model")
+        out = train(model, data, optimizer=trainable, suggestion=result, epochs=2, callbacks=[finetuning])
+    assert len(out.epochs) == 2
+    with pytest.warns(UserWarning, match=r"99 trainable parameters \(_BackboneNet\), but this model has 451"):
+        train(model, data, optimizer=trainable, suggestion=result)  # no fine-tuning: warned
