@@ -343,6 +343,12 @@ def _is_kl_div(loss_fn: object) -> bool:
 _KL_ROUNDING = 1e-3
 
 
+def _lowest_below_zero(losses: Sequence[float]) -> float | None:
+    """The lowest finite loss of ``losses`` if below 0 by more than rounding (:data:`_KL_ROUNDING`), else None."""
+    finite = [v for v in losses if math.isfinite(v)]
+    return min(finite) if finite and min(finite) < -_KL_ROUNDING else None
+
+
 def negative_kl_div_message(loss_fn: object, losses: Sequence[float]) -> str | None:
     """Why a KL divergence that went negative reads nothing, or ``None`` if ``loss_fn`` is no KL or never did.
 
@@ -354,11 +360,11 @@ def negative_kl_div_message(loss_fn: object, losses: Sequence[float]) -> str | N
     """
     if not _is_kl_div(loss_fn):
         return None
-    finite = [v for v in losses if math.isfinite(v)]
-    if not finite or min(finite) >= -_KL_ROUNDING:
+    lowest = _lowest_below_zero(losses)
+    if lowest is None:
         return None
     return (
-        f"The loss went negative (down to {min(finite):.3g}), which a KL divergence never is: KLDivLoss/kl_div "
+        f"The loss went negative (down to {lowest:.3g}), which a KL divergence never is: KLDivLoss/kl_div "
         "expects its input as log-probabilities and its target as probabilities (log-probabilities with "
         "log_target=True), each summing to 1 over the classes. Fed the model's raw logits, the loss has no lower "
         "bound and only falls, so the curve reads nothing. Take log_softmax of the output in loss_fn: "
@@ -383,11 +389,11 @@ def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None
     """
     if not _is_nll(loss_fn):
         return None
-    finite = [v for v in losses if math.isfinite(v)]
-    if not finite or min(finite) >= -_KL_ROUNDING:
+    lowest = _lowest_below_zero(losses)
+    if lowest is None:
         return None
     return (
-        f"The loss went negative (down to {min(finite):.3g}), which a negative log-likelihood never is: "
+        f"The loss went negative (down to {lowest:.3g}), which a negative log-likelihood never is: "
         "NLLLoss/nll_loss expects its input as log-probabilities (log_softmax of the scores). Fed the model's raw "
         "logits, the loss is minus the target's logit, has no lower bound and only falls, so the curve reads "
         "nothing. Use cross_entropy, which takes raw logits (lrfind: --loss cross_entropy), or take log_softmax of "
