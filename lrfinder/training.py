@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import itertools
@@ -407,14 +408,23 @@ def _classes(package: str) -> tuple[type, type, type]:
     return PlainModule, ValidatedModule, Watch
 
 
-def _distribution(model: nn.Module) -> str:
-    """The Lightning distribution to train ``model`` with: its own, else the preferred installed one."""
+def _distribution(model: nn.Module, callbacks: object = ()) -> str:
+    """The Lightning distribution to train ``model`` with: its own, else the ``callbacks``', else the preferred one.
+
+    A plain model trains under either distribution: under the one all of ``callbacks`` belong to, when they
+    do (``import pytorch_lightning as pl``, ``callbacks=[pl.callbacks.ModelCheckpoint(...)]`` was refused as
+    no ``lightning.pytorch`` callback, a distribution the caller never named), else under the first installed.
+    """
     if is_lightning_module(model):
         return package_of(model).__name__
     names = installed_packages()
     if not names:
         raise ImportError("train() needs Lightning: pip install lightning (or pytorch-lightning).")
-    return names[0]
+    owners: set[str] = set()
+    for callback in callbacks if isinstance(callbacks, (list, tuple)) else ():
+        with contextlib.suppress(TypeError):  # not a Lightning object: refused, named, by train's check
+            owners.add(package_of(callback).__name__)
+    return owners.pop() if len(owners) == 1 and owners <= set(names) else names[0]
 
 
 def _check_schedule_arguments(
@@ -843,7 +853,8 @@ def train(
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;
             ``"16-mixed"`` with its GradScaler, on a GPU only: on the CPU it is refused, since
             Lightning would train in bfloat16 instead).
-        callbacks: Extra Lightning callbacks, of the model's Lightning distribution. A
+        callbacks: Extra Lightning callbacks, of the model's Lightning distribution (a plain model is
+            trained under theirs, ``lightning.pytorch`` or ``pytorch_lightning``, when all are of one). A
             ``GradientAccumulationScheduler`` among them sets the accumulation epoch by epoch (with
             ``accumulate_grad_batches=1``): the schedule spans the optimizer steps it leaves.
         on_epoch_end: Called with an :class:`EpochSummary` after every epoch.
@@ -996,7 +1007,7 @@ def train(
                 f"(an IterableDataset or a generator). Pass a DataLoader over a sized dataset, or a schedule that "
                 f"needs no length ({free})."
             )
-    package = _distribution(model)
+    package = _distribution(model, callbacks)
     pl_ = importlib.import_module(package)
     for i, callback in enumerate(callbacks):
         if not isinstance(callback, pl_.Callback):
@@ -1006,7 +1017,9 @@ def train(
                 else ""
             )
             raise TypeError(
-                f"Expected callbacks to hold {package}.Callback instances (the model's Lightning), but "
+                f"Expected callbacks to hold {package}.Callback instances ("
+                + ("the model's Lightning" if is_lightning_module(model) else "one Lightning for all of them")
+                + "), but "
                 f"callbacks[{i}] is {callback!r:.60}{instance}"
             )
         # Lightning's own refusals named Trainer settings train sets, not the caller: "Trainer that has no logger",

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import signal
 import warnings
+from typing import Any
 
 import pytest
 import pytorch_lightning as pl
@@ -1158,3 +1160,22 @@ def test_a_head_only_range_test_given_to_a_fine_tuning_train_is_not_warned_about
     assert len(out.epochs) == 2
     with pytest.warns(UserWarning, match=r"99 trainable parameters \(_BackboneNet\), but this model has 451"):
         train(model, data, optimizer=trainable, suggestion=result)  # no fine-tuning: warned
+
+
+
+@pytest.mark.parametrize("package", ["pytorch_lightning", "lightning.pytorch"])
+def test_a_plain_model_trains_under_its_callbacks_lightning(package: str):
+    """``import pytorch_lightning as pl`` with a plain model: pl.callbacks.ModelCheckpoint was refused as no
+    lightning.pytorch callback, the distribution train picked without being asked."""
+    pl_ = importlib.import_module(package)
+
+    class Spy(pl_.Callback):
+        def __init__(self) -> None:
+            self.trainers: list[str] = []
+
+        def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+            self.trainers.append(type(trainer).__module__)
+
+    spy = Spy()
+    result = train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, callbacks=[spy])
+    assert result.global_step == 8 and spy.trainers == [f"{package}.trainer.trainer"]
