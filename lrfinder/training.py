@@ -544,6 +544,35 @@ def _configure(
     return configure_optimizers
 
 
+def _check_monitored(callbacks: Sequence[Any], has_val: bool, watchers: tuple[type, ...]) -> None:
+    """Refuse a callback (``EarlyStopping``, ``ModelCheckpoint``) watching a metric a plain model's training never logs.
+
+    train logs one metric for a plain ``nn.Module``, ``val_loss``, and only with ``val_data``: Lightning failed at the
+    first epoch's end with "Early stopping conditioned on metric `val_acc` which is not available. Pass in or modify
+    your `EarlyStopping` callback to use any of the following: ``", after the epoch had trained.
+
+    Raises:
+        ValueError: A callback's ``monitor`` is not ``val_loss``, or is and there is no ``val_data``.
+
+    """
+    for i, callback in enumerate(callbacks):
+        monitor = getattr(callback, "monitor", None) if isinstance(callback, watchers) else None
+        if not isinstance(monitor, str) or (monitor == "val_loss" and has_val):
+            continue
+        fix = (
+            "use monitor='val_loss'"
+            if has_val
+            else "pass val_data (the metric is then 'val_loss')"
+            if monitor == "val_loss"
+            else "pass val_data and use monitor='val_loss'"
+        )
+        raise ValueError(
+            f"callbacks[{i}] ({type(callback).__name__}) monitors {monitor!r}, but train logs one metric for a plain "
+            f"model, 'val_loss', and only with val_data{'' if has_val else ', which was not given'}: {fix}, or train a "
+            f"LightningModule whose steps log {monitor!r}."
+        )
+
+
 def _warn_if_another_models(result: RangeTestResult, model: nn.Module, callbacks: object = ()) -> None:
     """Warn when ``result`` is a range test of a model with another number of trainable parameters than ``model``.
 
@@ -1081,6 +1110,7 @@ def train(
         vars(module)["configure_optimizers"] = types.MethodType(lambda self: configure(), module)
     else:
         has_val = val_data is not None
+        _check_monitored(callbacks, has_val, (pl_.callbacks.EarlyStopping, pl_.callbacks.ModelCheckpoint))
         wrapper = validated_module if has_val else plain_module
         module = wrapper(model, loss_fn, configure)
         if val_data is not None:

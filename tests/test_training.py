@@ -1179,3 +1179,28 @@ def test_a_plain_model_trains_under_its_callbacks_lightning(package: str):
     spy = Spy()
     result = train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, callbacks=[spy])
     assert result.global_step == 8 and spy.trainers == [f"{package}.trainer.trainer"]
+
+
+def test_a_callback_monitoring_a_metric_train_never_logs_is_named_before_training():
+    """EarlyStopping(monitor='val_acc') on a plain model failed after the first epoch had trained, with Lightning's
+    "Early stopping conditioned on metric `val_acc` which is not available ... any of the following: ``"."""
+    import importlib
+
+    from lrfinder._lightning import installed_packages
+
+    pl = importlib.import_module(installed_packages()[0])  # the one train gives a plain model
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"^callbacks\[0\] \(EarlyStopping\) monitors 'val_acc', but train logs one "
+                       r"metric for a plain model, 'val_loss', and only with val_data: use monitor='val_loss', or "
+                       r"train a LightningModule whose steps log 'val_acc'\.$"):  # fmt: skip
+        train(model, loader(), val_data=loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              callbacks=[pl.callbacks.EarlyStopping(monitor="val_acc")])  # fmt: skip
+    with pytest.raises(ValueError, match=r"monitors 'val_loss', .*, which was not given: pass val_data "):
+        train(model, loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              callbacks=[pl.callbacks.EarlyStopping(monitor="val_loss")])  # fmt: skip
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # nothing trained
+    stop = pl.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0)
+    result = train(model, loader(), val_data=loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=5,
+                   callbacks=[stop])  # fmt: skip
+    assert len(result.epochs) < 5 and stop.stopped_epoch > 0
