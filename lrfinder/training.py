@@ -551,6 +551,9 @@ def _check_monitored(callbacks: Sequence[Any], has_val: bool, watchers: tuple[ty
     first epoch's end with "Early stopping conditioned on metric `val_acc` which is not available. Pass in or modify
     your `EarlyStopping` callback to use any of the following: ``", after the epoch had trained.
 
+    A ``ModelCheckpoint`` may also monitor ``epoch`` or ``step``, which it adds to the metrics it reads
+    (``monitor='step', mode='max'`` keeps the latest checkpoints).
+
     Raises:
         ValueError: A callback's ``monitor`` is not ``val_loss``, or is and there is no ``val_data``.
 
@@ -559,6 +562,8 @@ def _check_monitored(callbacks: Sequence[Any], has_val: bool, watchers: tuple[ty
         monitor = getattr(callback, "monitor", None) if isinstance(callback, watchers) else None
         if not isinstance(monitor, str) or (monitor == "val_loss" and has_val):
             continue
+        if monitor in ("epoch", "step") and any(cls.__name__ == "ModelCheckpoint" for cls in type(callback).__mro__):
+            continue  # ModelCheckpoint adds both to the metrics it reads: monitor='step', mode='max' keeps the latest
         fix = (
             "use monitor='val_loss'"
             if has_val

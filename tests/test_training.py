@@ -1204,3 +1204,17 @@ def test_a_callback_monitoring_a_metric_train_never_logs_is_named_before_trainin
     result = train(model, loader(), val_data=loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=5,
                    callbacks=[stop])  # fmt: skip
     assert len(result.epochs) < 5 and stop.stopped_epoch > 0
+
+
+def test_a_model_checkpoint_keeping_the_latest_by_step_trains(tmp_path):
+    """ModelCheckpoint(monitor='step', mode='max') keeps the latest checkpoints (Lightning adds 'step' and 'epoch' to
+    the metrics it reads): it was refused as a metric train never logs."""
+    from lrfinder._lightning import installed_packages
+
+    pl_ = importlib.import_module(installed_packages()[0])  # the one train gives a plain model
+    latest = pl_.callbacks.ModelCheckpoint(dirpath=tmp_path, monitor="step", mode="max", save_top_k=2)
+    train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=3, callbacks=[latest])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch=1-step=16.ckpt", "epoch=2-step=24.ckpt"]
+    with pytest.raises(ValueError, match=r"\(EarlyStopping\) monitors 'step'"):  # EarlyStopping reads no 'step'
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+              callbacks=[pl_.callbacks.EarlyStopping(monitor="step")])  # fmt: skip
