@@ -1592,8 +1592,7 @@ class LRFinder(_CallbackBase):
         optimizer = create_optimizer(  # the found LR goes to the largest group, as the test recorded it
             self.optimizer, pl_module, lr=lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
         )
-        finetuning = _lightning.package_of(trainer).callbacks.BaseFinetuning
-        if any(isinstance(c, finetuning) for c in trainer.callbacks):  # type: ignore[attr-defined]
+        if _fine_tuner(trainer) is not None:
             _leave_out_frozen(optimizer, lr)
         return optimizer
 
@@ -1642,6 +1641,11 @@ class LRFinder(_CallbackBase):
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
+            fine_tuner = _fine_tuner(trainer)
+            if fine_tuner is not None:
+                from .schedulers import check_groups_can_grow
+
+                check_groups_can_grow(sched, type(fine_tuner).__name__, f"{self._who}(scheduler={self.scheduler!r})")
             # A plateau schedule on a validation metric steps only after the epochs that validate (Lightning's rule:
             # a frequency that is a multiple of check_val_every_n_epoch). Stepped after every epoch, the first one
             # without validation stopped the fit, after the test: "conditioned on metric val_loss which is not
@@ -1783,6 +1787,12 @@ class LRFinder(_CallbackBase):
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
+
+
+def _fine_tuner(trainer: pl.Trainer) -> Any:
+    """The fit's ``BaseFinetuning`` callback (``BackboneFinetuning``: it adds param groups as it unfreezes), or None."""
+    finetuning = _lightning.package_of(trainer).callbacks.BaseFinetuning
+    return next((c for c in trainer.callbacks if isinstance(c, finetuning)), None)  # type: ignore[attr-defined]
 
 
 def _leave_out_frozen(optimizer: Optimizer, lr: float) -> None:

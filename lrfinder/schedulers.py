@@ -69,6 +69,7 @@ from torch.optim.lr_scheduler import (
     ExponentialLR,
     LambdaLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
     PolynomialLR,
@@ -833,6 +834,44 @@ _SPECS = (
 
 #: The registry: name -> :class:`SchedulerSpec`, read-only.
 SCHEDULERS: Mapping[str, SchedulerSpec] = MappingProxyType({s.name: s for s in _SPECS})
+
+
+#: torch schedulers that keep one value per param group from their construction (LambdaLR's multipliers, OneCycleLR's
+#: and CyclicLR's bounds): a group added during training fails them at their next step.
+_GROUPS_FIXED_AT_START = (LambdaLR, MultiplicativeLR, OneCycleLR, CyclicLR)
+
+
+def check_groups_can_grow(scheduler: object, added_by: str, who: str) -> None:
+    """Refuse a schedule that cannot take a param group ``added_by`` adds during training.
+
+    ``BackboneFinetuning`` (any ``BaseFinetuning``) adds the backbone as a param group of its own when it unfreezes
+    it. A ``constant``, ``inverse``, ``factor``, ``onecycle`` or ``cyclic`` schedule failed at that epoch, after the
+    epochs before it had trained, with torch's "zip() argument 2 is shorter than argument 1" or ``KeyError:
+    'initial_lr'``. A warm-up (a ``LambdaLR`` of :class:`LinearWarmup` before the schedule) is not refused: it is
+    over by the unfreeze in the usual set-up, and fails the same way only if it is not. ``who`` names the option.
+
+    Raises:
+        ValueError: ``scheduler``, or one it wraps (``SequentialLR``), keeps one value per group from the start.
+
+    """
+    from ._rescaling import _schedulers
+
+    fixed = sorted(
+        {
+            type(s).__name__
+            for s in _schedulers(scheduler)
+            if isinstance(s, _GROUPS_FIXED_AT_START)
+            and not all(isinstance(f, LinearWarmup) for f in getattr(s, "lr_lambdas", ()) or (None,))
+        }
+    )
+    if fixed:
+        raise ValueError(
+            f"{who} builds {' and '.join(fixed)}, which keeps one value per param group from the start, but "
+            f"{added_by} adds a param group when it unfreezes the backbone, and torch's schedule fails at that "
+            "epoch. Use a schedule that reads the groups at each step: 'cosine', 'step', 'multistep', 'exponential' "
+            "or 'polynomial' (a warm-up over before the unfreeze is fine); or leave the schedule to "
+            "configure_optimizers."
+        )
 
 
 def list_schedulers() -> tuple[str, ...]:

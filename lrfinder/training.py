@@ -507,6 +507,7 @@ def _configure(
     warmup_steps: int,
     suggestion: Suggestion | None,
     loss_module: nn.Module | None = None,
+    fine_tuner: object = None,
 ) -> Callable[[], Any]:
     # A loss with parameters of its own (a learnable temperature, a center loss) trains with the
     # model: the optimizer may hold them.
@@ -529,7 +530,7 @@ def _configure(
         if scheduler is None:
             _warn_suggestion_unread(optimizer, suggestion)
             return optimizer
-        from .schedulers import create_scheduler, lightning_scheduler_config
+        from .schedulers import check_groups_can_grow, create_scheduler, lightning_scheduler_config
 
         built = create_scheduler(
             scheduler,
@@ -539,6 +540,8 @@ def _configure(
             warmup_steps=warmup_steps,
             **scheduler_settings,
         )
+        if fine_tuner is not None:  # it adds the backbone's param group as it unfreezes it
+            check_groups_can_grow(built, type(fine_tuner).__name__, f"train(scheduler={scheduler!r})")
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(built)}
 
     return configure_optimizers
@@ -1099,6 +1102,7 @@ def train(
         warmup_steps=warmup_steps,
         suggestion=suggestion,
         loss_module=loss_fn if isinstance(loss_fn, nn.Module) and not lightning else None,
+        fine_tuner=next((c for c in callbacks if isinstance(c, pl_.callbacks.BaseFinetuning)), None),
     )
     plain_module, validated_module, watch_class = _classes(package)
     if lightning:

@@ -146,3 +146,37 @@ def test_a_group_a_finetuning_callback_adds_is_not_said_to_be_an_lr_the_module_s
     (groups,) = model.epoch_groups
     assert [g[1] for g in groups] == [lr, lr * 0.1] and groups[1][0] == backbone
     assert [[g["lr"] for g in opt.param_groups] for opt in t.optimizers] == [[lr, lr * 0.1]]
+
+
+def test_a_schedule_that_cannot_take_the_unfrozen_group_is_refused_before_training(tmp_path: Path) -> None:
+    # OneCycleLR keeps max_lr/initial_lr per group from its construction: the backbone's group BackboneFinetuning
+    # adds at epoch 1 failed it there, with torch's KeyError 'initial_lr', after epoch 0 had trained.
+    model = Backboned()
+    finder = LRFinder(**FAST, optimizer="adamw", scheduler="onecycle")
+    finetuning = pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)
+    t = trainer(tmp_path, [finder, finetuning], max_epochs=2, max_steps=-1)
+    with pytest.raises(ValueError, match=r"^LRFinder\(scheduler='onecycle'\) builds OneCycleLR, which keeps one value "
+                       r"per param group from the start, but BackboneFinetuning adds a param group"):  # fmt: skip
+        t.fit(model, make_loader())
+    assert finder.result is not None and finder.result.lr is not None  # the test ran and found an LR
+    assert model.epoch_groups == []  # no epoch trained
+
+
+def test_train_refuses_such_a_schedule_and_takes_a_warm_up_that_ends_before_the_unfreeze(tmp_path: Path) -> None:
+    from lrfinder import train
+
+    def sgd(m: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01)
+
+    def finetuning() -> Any:
+        return pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)
+
+    # LambdaLR's multipliers are one per group: "zip() argument 2 is shorter than argument 1" at epoch 1.
+    with pytest.raises(ValueError, match=r"^train\(scheduler='constant'\) builds LambdaLR, which keeps one value per "
+                       r"param group from the start.*'cosine', 'step'"):  # fmt: skip
+        train(Backboned(), make_loader(), optimizer=sgd, scheduler="constant", epochs=2, callbacks=[finetuning()])
+    model = Backboned()
+    result = train(model, make_loader(), optimizer=sgd, scheduler="cosine", warmup_steps=2, epochs=2,
+                   callbacks=[finetuning()])  # fmt: skip
+    assert len(model.epoch_groups) == 2 and len(model.epoch_groups[1]) == 2  # the backbone's group was added
+    assert len(result.lrs) == 2 * len(make_loader())
