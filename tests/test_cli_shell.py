@@ -6,7 +6,6 @@ import io
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -15,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _signals import STOPPING, default_signals
 from torch import nn
 
 from lrfinder.cli.output import PipeSafe, guard_pipes
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
-#: Each signal that stops lrfind and its exit code (SIGHUP, POSIX's hangup, is not on Windows).
-STOPPING = [(signal.SIGINT, 130), (signal.SIGTERM, 143)] + ([(signal.SIGHUP, 129)] if hasattr(signal, "SIGHUP") else [])
 
 
 @pytest.fixture
@@ -135,7 +133,7 @@ def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Pat
     proc = subprocess.Popen(
         [sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "train.npz", "--config", str(config),
          "--json", "r.json"],
-        cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     writer = None

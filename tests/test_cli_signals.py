@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _signals import STOPPING, default_signals
 from torch import nn
 
 pytestmark = [
@@ -28,8 +29,6 @@ pytestmark = [
 ]
 
 MESSAGE = "Interrupted; nothing was written."
-#: Each signal that stops lrfind and its exit code (SIGHUP, POSIX's hangup, is not on Windows).
-STOPPING = [(signal.SIGINT, 130), (signal.SIGTERM, 143)] + ([(signal.SIGHUP, 129)] if hasattr(signal, "SIGHUP") else [])
 
 
 def sha(path: Path) -> str:
@@ -59,6 +58,7 @@ def start(work: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
 
 
@@ -167,7 +167,9 @@ atomic_write(sys.argv[1], write)
 def test_sigterm_during_an_atomic_write_leaves_no_temp_file(tmp_path: Path):
     target = tmp_path / "report.png"
     target.write_bytes(b"old")
-    proc = subprocess.run([sys.executable, "-c", ATOMIC_WRITER, str(target)], capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", ATOMIC_WRITER, str(target)], capture_output=True, timeout=120, preexec_fn=default_signals
+    )
     assert proc.returncode == -signal.SIGTERM  # still ends as SIGTERM would
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
@@ -179,7 +181,9 @@ def test_sighup_during_an_atomic_write_leaves_no_temp_file(tmp_path: Path):
     target = tmp_path / "report.png"
     target.write_bytes(b"old")
     writer = ATOMIC_WRITER.replace("signal.SIGTERM", "signal.SIGHUP")
-    proc = subprocess.run([sys.executable, "-c", writer, str(target)], capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", writer, str(target)], capture_output=True, timeout=120, preexec_fn=default_signals
+    )
     assert proc.returncode == -signal.SIGHUP  # still ends as SIGHUP would
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.png"]
