@@ -581,6 +581,16 @@ def _check_monitored(callbacks: Sequence[Any], has_val: bool, watchers: tuple[ty
         )
 
 
+def _fine_tuner(callbacks: object) -> Any:
+    """The ``BaseFinetuning`` callback (``BackboneFinetuning``) among ``callbacks``, of either Lightning, or None.
+
+    It freezes layers as training starts and adds each as a param group of its own when it unfreezes it.
+    """
+    if not isinstance(callbacks, (list, tuple)):
+        return None
+    return next((c for c in callbacks if any(cls.__name__ == "BaseFinetuning" for cls in type(c).__mro__)), None)
+
+
 def _warn_if_another_models(result: RangeTestResult, model: nn.Module, callbacks: object = ()) -> None:
     """Warn when ``result`` is a range test of a model with another number of trainable parameters than ``model``.
 
@@ -594,9 +604,7 @@ def _warn_if_another_models(result: RangeTestResult, model: nn.Module, callbacks
     """
     if result.num_parameters is None or not isinstance(model, nn.Module):
         return
-    if isinstance(callbacks, (list, tuple)) and any(
-        any(cls.__name__ == "BaseFinetuning" for cls in type(c).__mro__) for c in callbacks
-    ):
+    if _fine_tuner(callbacks) is not None:
         return
     try:
         trainable = trainable_parameters(model)
@@ -1102,7 +1110,7 @@ def train(
         warmup_steps=warmup_steps,
         suggestion=suggestion,
         loss_module=loss_fn if isinstance(loss_fn, nn.Module) and not lightning else None,
-        fine_tuner=next((c for c in callbacks if isinstance(c, pl_.callbacks.BaseFinetuning)), None),
+        fine_tuner=_fine_tuner(callbacks),
     )
     plain_module, validated_module, watch_class = _classes(package)
     if lightning:
