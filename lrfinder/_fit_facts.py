@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
@@ -257,3 +257,60 @@ def _length(loader: Any) -> int | None:
         return len(loader)
     except TypeError:
         return None
+
+
+def _plateau_stepping(
+    trainer: pl.Trainer, monitor: str, who: str = "LRFinder"
+) -> tuple[Literal["step", "epoch"], int]:
+    """Lightning's ``(interval, frequency)`` that steps a plateau schedule once after each validation.
+
+    A plateau schedule on a validation metric must read it only where a validation loop has just
+    logged it: stepped where none has run yet, Lightning stops the fit ("conditioned on metric
+    val_loss which is not available"); stepped again before the next one, it reads the same value
+    and counts it as an epoch without improvement. Lightning steps an ``"epoch"`` schedule when
+    ``(current_epoch + 1) % frequency == 0`` and a ``"step"`` one when ``(batch_idx + 1) %
+    frequency == 0``, ``batch_idx`` counted within the epoch. So, with ``L`` batches an epoch:
+
+    - ``check_val_every_n_epoch=k``: validation ends every ``k``-th epoch: ``("epoch", k)``;
+    - ``check_val_every_n_epoch=None, val_check_interval=N`` (every ``N`` batches of the fit):
+      ``("step", N)`` where ``N`` divides ``L`` or the loader has no length (one endless epoch),
+      ``("epoch", N // L)`` where ``L`` divides ``N``, ``("epoch", 1)`` where ``N < L`` (every epoch
+      validates at least once: the schedule reads the latest metric at its end).
+
+    Raises:
+        ValueError: ``N > L`` and ``L`` does not divide it (some epochs end without a new metric), or
+            a time-based ``val_check_interval`` (validation by the clock, not at the ends the
+            schedule steps at); the message says what to set instead.
+
+    """
+    advice = "or name a metric training_step logs: scheduler_settings={'monitor': 'train_loss'}"
+    where = f"{who}(scheduler='plateau') steps on monitor={monitor!r}"
+    # A time-based val_check_interval ("00:00:10:00", a timedelta) leaves the attribute unset (Lightning 2.6).
+    interval = getattr(trainer, "val_check_interval", None)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        seconds = getattr(trainer, "_val_check_time_interval", None)
+        clock = f" (every {seconds:g} s)" if isinstance(seconds, (int, float)) else ""
+        raise ValueError(
+            f"{where}, but Trainer(val_check_interval=...) validates by the clock{clock}, and Lightning steps the "
+            "schedule at epoch or batch counts, where no new metric may have been logged. Validate every N epochs "
+            f"(check_val_every_n_epoch=N) or every N batches (val_check_interval=N, check_val_every_n_epoch=None), "
+            f"{advice}."
+        )
+    every = trainer.check_val_every_n_epoch
+    if every is not None:
+        return "epoch", int(every)
+    batches = trainer.num_training_batches
+    n = int(interval)  # Lightning takes only an int (or a time) with check_val_every_n_epoch=None
+    if not math.isfinite(batches) or int(batches) % n == 0:
+        return "step", n
+    batches = int(batches)
+    if n % batches == 0:
+        return "epoch", n // batches
+    if n < batches:
+        return "epoch", 1
+    raise ValueError(
+        f"{where}, but Trainer(val_check_interval={n}, check_val_every_n_epoch=None) validates every {n} training "
+        f"batches and an epoch has {batches}, so some epochs end without a new {monitor}, and Lightning steps the "
+        f"schedule at epoch ends (or at batch counts within an epoch). Set val_check_interval to a multiple or a "
+        f"divisor of {batches}, or validate every N epochs (check_val_every_n_epoch=N), {advice}."
+    )

@@ -72,6 +72,7 @@ from ._fit_facts import (
     _mean_over_ranks,
     _micro_batches_per_step,
     _optimizer_steps,
+    _plateau_stepping,
     _rebuild_loader,
     _recorded_precision,
     _resumed_from,
@@ -1646,12 +1647,12 @@ class LRFinder(_CallbackBase):
                 from .schedulers import check_groups_can_grow
 
                 check_groups_can_grow(sched, type(fine_tuner).__name__, f"{self._who}(scheduler={self.scheduler!r})")
-            # A plateau schedule on a validation metric steps only after the epochs that validate (Lightning's rule:
-            # a frequency that is a multiple of check_val_every_n_epoch). Stepped after every epoch, the first one
-            # without validation stopped the fit, after the test: "conditioned on metric val_loss which is not
-            # available".
-            every = trainer.check_val_every_n_epoch
-            frequency = int(every) if plateau_val_monitor(self.scheduler, settings) is not None and every else 1
+            # A plateau schedule on a validation metric steps only after a validation (Lightning's rule: a frequency
+            # that is a multiple of check_val_every_n_epoch). Stepped after every epoch, the first one without
+            # validation stopped the fit, after the test: "conditioned on metric val_loss which is not available";
+            # so did an epoch shorter than val_check_interval with check_val_every_n_epoch=None.
+            monitor = plateau_val_monitor(self.scheduler, settings)
+            interval, frequency = _plateau_stepping(trainer, monitor, self._who) if monitor else (None, 1)
             if self.report is not None and trainer.is_global_zero and total > MAX_PREVIEW_STEPS:
                 # Stepping the schedule this long to draw it would take minutes: the report goes without it.
                 _lightning.info(
@@ -1666,8 +1667,10 @@ class LRFinder(_CallbackBase):
                     # The same schedule again: create_scheduler above has said what there is to say
                     # about it (onecycle "no room to rise" was printed twice).
                     warnings.simplefilter("ignore")
-                    batches = trainer.num_training_batches  # plateau reads its metric once per `frequency` epochs
-                    per_epoch = max(1, math.ceil(batches / accumulate)) * frequency if math.isfinite(batches) else None
+                    # plateau reads its metric once per `frequency` epochs, or batches under interval "step"
+                    batches = frequency if interval == "step" else trainer.num_training_batches
+                    per_read = max(1, math.ceil(batches / accumulate))
+                    per_epoch = per_read * (1 if interval == "step" else frequency) if math.isfinite(batches) else None
                     self._schedule_preview = preview_schedule(
                         self.scheduler,
                         total_steps=int(total),
@@ -1676,7 +1679,7 @@ class LRFinder(_CallbackBase):
                         suggestion=suggestion,
                         **settings,
                     )
-            config = lightning_scheduler_config(sched, frequency=frequency)
+            config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
             configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))
@@ -1727,6 +1730,7 @@ class LRFinder(_CallbackBase):
                     "Pass val_dataloaders (with a validation_step that logs it), or name a metric training_step "
                     "logs: scheduler_settings={'monitor': 'train_loss'}."
                 )
+            _plateau_stepping(trainer, monitor, self._who)  # validation the schedule can step after
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:
         """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps.

@@ -88,6 +88,41 @@ def test_plateau_on_a_val_metric_steps_only_after_epochs_that_validate(tmp_path:
     assert finder._schedule_preview == pytest.approx([finder.applied_lr] * 32)
 
 
+@pytest.mark.parametrize(("every", "interval", "frequency", "steps"), [(4, "step", 4, 8), (16, "epoch", 2, 2)])
+def test_plateau_on_a_val_metric_steps_once_per_step_based_validation(
+    tmp_path: Path, every: int, interval: str, frequency: int, steps: int
+) -> None:
+    # Trainer(val_check_interval=N, check_val_every_n_epoch=None): validation every N batches of the fit, here over
+    # 4 epochs of 8 batches. The schedule stepped once per epoch: every 4 batches it read one validation in two;
+    # every 16, the first epoch ended without val_loss and Lightning stopped the fit after the test.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"patience": 0}, **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=4, max_steps=-1, val_check_interval=every, check_val_every_n_epoch=None)
+    t.fit(ValNet(), make_loader(), make_loader(64))
+    config = t.lr_scheduler_configs[0]
+    assert (config.monitor, config.interval, config.frequency) == ("val_loss", interval, frequency)
+    assert config.scheduler.last_epoch == steps == 32 // every  # once after each validation
+    assert t.global_step == 32
+
+
+def test_plateau_on_a_val_metric_validated_out_of_step_with_the_epochs_fails_before_the_test(tmp_path: Path) -> None:
+    # Every 12 batches over 8-batch epochs: epoch 1 ends before any validation, epoch 4 after a stale one. Lightning
+    # said "conditioned on metric val_loss which is not available" at the end of epoch 1, after the whole test.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=4, max_steps=-1, val_check_interval=12, check_val_every_n_epoch=None)
+    with pytest.raises(ValueError, match=r"^LRFinder\(scheduler='plateau'\) steps on monitor='val_loss', but "
+                       r"Trainer\(val_check_interval=12, check_val_every_n_epoch=None\) validates every 12 training "
+                       r"batches and an epoch has 8.*Set val_check_interval to a multiple or a divisor of 8.*"
+                       r"'monitor': 'train_loss'"):  # fmt: skip
+        t.fit(ValNet(), make_loader(), make_loader(64))
+    assert finder.result is None and t.global_step == 0
+    # By the clock: no validation before the first epoch ends, the same stop.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=2, max_steps=-1, val_check_interval="00:00:00:30")
+    with pytest.raises(ValueError, match=r"validates by the clock \(every 30 s\).*check_val_every_n_epoch=N"):
+        t.fit(ValNet(), make_loader(), make_loader(64))
+    assert finder.result is None and t.global_step == 0
+
+
 class EpochStartLRFinder(pl.callbacks.LearningRateFinder):
     """Lightning's fine-tuning recipe: ``lr_find`` at the start of the first epoch, not at fit start."""
 
