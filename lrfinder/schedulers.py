@@ -841,17 +841,28 @@ SCHEDULERS: Mapping[str, SchedulerSpec] = MappingProxyType({s.name: s for s in _
 _GROUPS_FIXED_AT_START = (LambdaLR, MultiplicativeLR, OneCycleLR, CyclicLR)
 
 
-def check_groups_can_grow(scheduler: object, added_by: str, who: str) -> None:
+def check_groups_can_grow(
+    scheduler: object,
+    added_by: str,
+    who: str,
+    *,
+    unfreeze: tuple[int, int] | None = None,
+    warmup_option: str = "warmup_steps={}",
+) -> None:
     """Refuse a schedule that cannot take a param group ``added_by`` adds during training.
 
     ``BackboneFinetuning`` (any ``BaseFinetuning``) adds the backbone as a param group of its own when it unfreezes
     it. A ``constant``, ``inverse``, ``factor``, ``onecycle`` or ``cyclic`` schedule failed at that epoch, after the
     epochs before it had trained, with torch's "zip() argument 2 is shorter than argument 1" or ``KeyError:
-    'initial_lr'``. A warm-up (a ``LambdaLR`` of :class:`LinearWarmup` before the schedule) is not refused: it is
-    over by the unfreeze in the usual set-up, and fails the same way only if it is not. ``who`` names the option.
+    'initial_lr'``. A warm-up (a ``LambdaLR`` of :class:`LinearWarmup` before the schedule) fails the same way if
+    it still runs at the unfreeze: given ``unfreeze``, ``(epoch, optimizer steps before it)``, one longer than those
+    steps is refused; without it (a fine-tuner that does not say when it unfreezes) a warm-up is let through, as it
+    is over by the unfreeze in the usual set-up. ``who`` names the option, ``warmup_option`` the setting of the
+    warm-up's length (``"warmup_steps={}"``, formatted with the longest it may be).
 
     Raises:
-        ValueError: ``scheduler``, or one it wraps (``SequentialLR``), keeps one value per group from the start.
+        ValueError: ``scheduler``, or one it wraps (``SequentialLR``), keeps one value per group from the start, or
+            its warm-up is longer than the ``unfreeze`` steps.
 
     """
     from ._rescaling import _schedulers
@@ -871,6 +882,23 @@ def check_groups_can_grow(scheduler: object, added_by: str, who: str) -> None:
             "epoch. Use a schedule that reads the groups at each step: 'cosine', 'step', 'multistep', 'exponential' "
             "or 'polynomial' (a warm-up over before the unfreeze is fine); or leave the schedule to "
             "configure_optimizers."
+        )
+    warmups = [
+        f.warmup_steps
+        for s in _schedulers(scheduler)
+        if isinstance(s, LambdaLR)
+        for f in s.lr_lambdas
+        if isinstance(f, LinearWarmup)
+    ]
+    if unfreeze is not None and warmups and max(warmups) > unfreeze[1]:
+        epoch, before = unfreeze
+        steps = max(warmups)
+        raise ValueError(
+            f"{who} warms up for {steps} optimizer step{'s' if steps != 1 else ''}, but {added_by} unfreezes the "
+            f"backbone at epoch {epoch}, after {before} optimizer steps, while the warm-up still runs: its LambdaLR "
+            "keeps one value per param group from the start, and torch's schedule fails at that epoch. Warm up for "
+            f"at most {before} steps ({warmup_option.format(before)}{', no warm-up' if before == 0 else ''}), unfreeze "
+            "the backbone at a later epoch, or leave the schedule to configure_optimizers."
         )
 
 

@@ -508,6 +508,7 @@ def _configure(
     suggestion: Suggestion | None,
     loss_module: nn.Module | None = None,
     fine_tuner: object = None,
+    unfreeze: tuple[int, int] | None = None,
 ) -> Callable[[], Any]:
     # A loss with parameters of its own (a learnable temperature, a center loss) trains with the
     # model: the optimizer may hold them.
@@ -541,7 +542,8 @@ def _configure(
             **scheduler_settings,
         )
         if fine_tuner is not None:  # it adds the backbone's param group as it unfreezes it
-            check_groups_can_grow(built, type(fine_tuner).__name__, f"train(scheduler={scheduler!r})")
+            who = f"train(scheduler={scheduler!r})"
+            check_groups_can_grow(built, type(fine_tuner).__name__, who, unfreeze=unfreeze)
         return {"optimizer": optimizer, "lr_scheduler": lightning_scheduler_config(built)}
 
     return configure_optimizers
@@ -1101,6 +1103,12 @@ def train(
             "more than an epoch's data (larger batches make fewer of them per epoch).",
             UserWarning,
         )
+    fine_tuner = _fine_tuner(callbacks)
+    # BackboneFinetuning's unfreeze, (epoch, optimizer steps before it): a warm-up still running there fails.
+    at: Any = getattr(fine_tuner, "unfreeze_backbone_at_epoch", None)
+    unfreeze = None
+    if is_int(at) and int(at) >= 0 and length is not None:
+        unfreeze = int(at), sum(max(1, math.ceil(length / per_step(e))) for e in range(int(at)))
     configure = _configure(
         optimizer,
         model,
@@ -1110,7 +1118,8 @@ def train(
         warmup_steps=warmup_steps,
         suggestion=suggestion,
         loss_module=loss_fn if isinstance(loss_fn, nn.Module) and not lightning else None,
-        fine_tuner=_fine_tuner(callbacks),
+        fine_tuner=fine_tuner,
+        unfreeze=unfreeze,
     )
     plain_module, validated_module, watch_class = _classes(package)
     if lightning:

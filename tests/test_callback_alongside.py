@@ -215,3 +215,36 @@ def test_train_refuses_such_a_schedule_and_takes_a_warm_up_that_ends_before_the_
                    callbacks=[finetuning()])  # fmt: skip
     assert len(model.epoch_groups) == 2 and len(model.epoch_groups[1]) == 2  # the backbone's group was added
     assert len(result.lrs) == 2 * len(make_loader())
+
+
+def test_a_warm_up_still_running_at_the_unfreeze_is_refused_before_training(tmp_path: Path) -> None:
+    # cosine after a warm-up of 9 steps, the backbone unfrozen at epoch 1 after 8: the warm-up's LambdaLR failed
+    # there with torch's "zip() argument 2 is shorter than argument 1", after epoch 0 had trained.
+    def fit(warmup: int) -> tuple[Backboned, LRFinder]:
+        model = Backboned()
+        finder = LRFinder(**FAST, optimizer="sgd", scheduler="cosine", scheduler_settings={"warmup_steps": warmup})
+        finetuning = pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)
+        trainer(tmp_path, [finder, finetuning], max_epochs=2, max_steps=-1).fit(model, make_loader())
+        return model, finder
+
+    with pytest.raises(ValueError, match=r"^LRFinder\(scheduler='cosine'\) warms up for 9 optimizer steps, but "
+                       r"BackboneFinetuning unfreezes the backbone at epoch 1, after 8 optimizer steps, while the "
+                       r"warm-up still runs.*Warm up for at most 8 steps "
+                       r"\(scheduler_settings=\{'warmup_steps': 8\}\)"):  # fmt: skip
+        fit(9)
+    model, finder = fit(8)  # over by the unfreeze: trains on, the backbone in a group of its own
+    # sgd's decay and no-decay groups for the head, and at epoch 1 the backbone's
+    assert finder.applied_lr is not None and [len(groups) for groups in model.epoch_groups] == [2, 3]
+
+
+def test_train_refuses_a_warm_up_still_running_at_the_unfreeze(tmp_path: Path) -> None:
+    from lrfinder import train
+
+    model = Backboned()
+    sgd = lambda m: torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01)  # noqa: E731
+    with pytest.raises(ValueError, match=r"^train\(scheduler='cosine'\) warms up for 9 optimizer steps, but "
+                       r"BackboneFinetuning unfreezes the backbone at epoch 1, after 8 optimizer steps.*"
+                       r"Warm up for at most 8 steps \(warmup_steps=8\)"):  # fmt: skip
+        train(model, make_loader(), optimizer=sgd, scheduler="cosine", warmup_steps=9, epochs=2,
+              callbacks=[pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)])  # fmt: skip
+    assert model.epoch_groups == []  # refused as training starts
