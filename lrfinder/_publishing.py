@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 def _send_metrics(trainer: pl.Trainer, metrics: Mapping[str, float]) -> None:
     """Put ``metrics`` in ``trainer.callback_metrics`` and log them to every logger (rank zero).
 
-    ``callback_metrics`` survive ``ddp_spawn``: they are sent back to the main process.
+    ``callback_metrics`` survive ``ddp_spawn``: they are sent back to the main process, where they are
+    all a user reads of the result, so they hold the values exactly (float64: torch's default float32
+    rounded an applied LR of 0.106 to 0.10599999874830246, which set by hand trained at another LR).
     """
-    trainer.callback_metrics.update({k: torch.tensor(v) for k, v in metrics.items()})
+    trainer.callback_metrics.update({k: torch.tensor(v, dtype=torch.float64) for k, v in metrics.items()})
     if trainer.is_global_zero:
         for lg in trainer.loggers:
             lg.log_metrics(dict(metrics), step=trainer.global_step)

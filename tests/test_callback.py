@@ -160,6 +160,21 @@ def test_csv_logger_gets_metrics_and_curve(tmp_path: Path) -> None:
     assert [float(r["loss"]) for r in curve] == pytest.approx(list(result.losses))
 
 
+def test_callback_metrics_hold_the_lrs_exactly(tmp_path: Path) -> None:
+    # Under ddp_spawn the main process reads the result from callback_metrics only. They were float32 tensors:
+    # lr_finder/applied_lr read 0.10599999874830246 for 0.106, and a fit at that LR set by hand trained at another.
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder])
+    t.fit(Net(), make_loader())
+    result = finder.result
+    assert result is not None and result.suggestion is not None and finder.applied_lr is not None
+    metrics = t.callback_metrics
+    assert metrics["lr_finder/applied_lr"].item() == finder.applied_lr
+    assert metrics["lr_finder/lr"].item() == result.lr
+    assert metrics["lr_finder/suggested_lr"].item() == result.suggestion.lr
+    assert metrics["lr_finder/confidence"].item() == result.suggestion.confidence
+
+
 def test_report_png_written(tmp_path: Path) -> None:
     path = tmp_path / "out" / "lr.png"
     t = trainer(tmp_path, [LRFinder(report=path, **FAST)], max_steps=1)
