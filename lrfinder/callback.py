@@ -610,7 +610,22 @@ class LRFinder(_CallbackBase):
             _lightning.warn(trainer, message)
             return
         if trainer.fast_dev_run:  # type: ignore[attr-defined]
-            _lightning.warn(trainer, f"{self._who}: skipped because fast_dev_run is enabled.")
+            message = f"{self._who}: skipped because fast_dev_run is enabled"
+            # What the options would change is built from the found LR: the debug batches train without it, which
+            # the bare "skipped" left the user to guess (a fast_dev_run to check optimizer='adamw' ran SGD).
+            named: dict[str, Any] = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+            named["target_batch_size"] = self.target_batch_size
+            options = [
+                f"{k}={v.__name__ if isinstance(v, type) else repr(v)}" for k, v in named.items() if v is not None
+            ]
+            if options:
+                own = ", ".join(type(o).__name__ for o in trainer.optimizers) or "none"
+                message += (
+                    f": its batches train with the module's own configure_optimizers ({own}), LR and batch size, "
+                    f"not with {', '.join(options)}, which are built from the LR the test finds. Run without "
+                    "fast_dev_run to train with them"
+                )
+            _lightning.warn(trainer, message + ".")
             return
         self.applied_lr = None
         self.result = None

@@ -2895,6 +2895,21 @@ def test_fast_dev_run_skips(tmp_path: Path) -> None:
     assert finder.result is None and model.lr == 0.02 and model.test_events() == []
 
 
+def test_fast_dev_run_says_the_finders_optimizer_and_schedule_are_not_what_it_trains(tmp_path: Path) -> None:
+    # The warning said only "skipped": a fast_dev_run to check optimizer='adamw' with scheduler='cosine' trained
+    # the module's own SGD, with no schedule, at its own LR and batch.
+    finder = LRFinder(**FAST, optimizer=torch.optim.AdamW, scheduler="cosine", target_batch_size=64)
+    model = Net(lr=0.02)
+    t = trainer(tmp_path, [finder], fast_dev_run=2)
+    with pytest.warns(UserWarning, match=r"^LRFinder: skipped because fast_dev_run is enabled: its batches train with "
+                      r"the module's own configure_optimizers \(RecordingSGD\), LR and batch size, not with "
+                      r"optimizer=AdamW, scheduler='cosine', target_batch_size=64, which are built from the LR the "
+                      r"test finds\. Run without fast_dev_run to train with them\.$"):  # fmt: skip
+        t.fit(model, make_loader())
+    assert [type(o).__name__ for o in t.optimizers] == ["RecordingSGD"] and t.lr_scheduler_configs == []
+    assert {e[1] for e in model.train_events()} == {(0.02,)} and {s[1] for s in model.steps} == {32}
+
+
 def test_fp16_grad_scaler_state_restored(tmp_path: Path) -> None:
     """16-mixed with a GradScaler: the test's overflow skips must not leak into training."""
     MixedPrecision = pl.plugins.precision.MixedPrecision
