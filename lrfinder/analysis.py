@@ -1003,7 +1003,13 @@ def _rise_recorded(
 
 
 def check_fall(
-    clipped: np.ndarray, smoothed: np.ndarray, end: int, noise: NoiseLevel, bumps: np.ndarray | None = None
+    clipped: np.ndarray,
+    smoothed: np.ndarray,
+    end: int,
+    noise: NoiseLevel,
+    bumps: np.ndarray | None = None,
+    *,
+    blew_up: bool = True,
 ) -> tuple[int, float]:
     """The minimum before ``end`` and the fall to it; raise when the loss never clearly falls.
 
@@ -1029,6 +1035,10 @@ def check_fall(
         end: Only points before ``end`` are searched (:func:`blowup_index`).
         noise: The curve's :class:`NoiseLevel`.
         bumps: Points left out of the level the fall starts from (:func:`bump_mask`), or ``None``.
+        blew_up: Whether the loss blew up, exploded or turned non-finite anywhere in the sweep. Only
+            then does the message say the model may already be trained at the swept LRs (lower
+            ``min_lr``): a trained model still blows up at large LRs, so a sweep where nothing happened
+            at all has stopped too low, which :func:`read_curve` says (raise ``max_lr``).
 
     Returns:
         ``(i_min, drop)``.
@@ -1097,11 +1107,13 @@ def check_fall(
             f"The loss never clearly falls: {how}; single steps' losses scatter by {noise.sigma:.3g} (robust "
             f"standard deviation), {noise.sigma / drop:.0%} of that fall. Check that the loss depends on the model; "
             "if it does, average more examples per step (a larger batch size) or increase num_steps so a fall can "
-            "stand out of the noise, or lower min_lr (the model may already be trained at these LRs)."
+            "stand out of the noise"
+            + (", or lower min_lr (the model may already be trained at these LRs)." if blew_up else ".")
         )
     raise InconclusiveCurveError(
-        f"The loss never clearly falls: {how}. Check that the loss depends on the model, lower min_lr "
-        "(the model may already be trained at these LRs), or increase num_steps."
+        f"The loss never clearly falls: {how}. Check that the loss depends on the model, "
+        + ("lower min_lr (the model may already be trained at these LRs), or increase num_steps." if blew_up else
+           "or increase num_steps.")
     )
 
 
@@ -1389,7 +1401,10 @@ def read_curve(
     blowup, bumps = _blowups(smoothed, noise, clipped, raw)
     end = n if blowup is None else blowup
     try:
-        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps)
+        # As _why_no_fall's "never blew up either": then the sweep stopped too low, and a model already
+        # trained at these LRs (lower min_lr) is no cause: it would still blow up at large LRs.
+        blew_up = blowup is not None or non_finite_lr is not None or explosion_index(raw) is not None
+        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up)
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
             str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later)

@@ -1082,6 +1082,27 @@ def test_a_sweep_that_neither_falls_nor_blows_up_says_to_raise_max_lr() -> None:
     assert "raise max_lr" not in str(info.value)
 
 
+@pytest.mark.parametrize("sigma", [0.01, 0.0], ids=["noisy", "constant"])
+def test_a_sweep_where_nothing_happened_is_not_told_to_lower_min_lr(sigma: float) -> None:
+    # Flat from 1e-6 to 10 and never blew up: the message advised both "lower min_lr (the model may
+    # already be trained at these LRs)" and "raise max_lr", opposite ends of the sweep. A trained model
+    # still blows up at large LRs, so only the sweep's top (and the loss itself) is in question.
+    lrs = np.logspace(-6, 1, 100)
+    flat = 2.3 + sigma * np.random.default_rng(1).standard_normal(100)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, flat)
+    message = str(info.value)
+    assert "lower min_lr" not in message and "already be trained" not in message
+    assert "Check that the loss depends on the model" in message
+    assert message.endswith("raise max_lr (it ended at 1.00e+01).")
+    # Flat, then a blow-up: the model may be trained already, and a lower min_lr is the advice.
+    x = np.log10(lrs)
+    with pytest.raises(InconclusiveCurveError) as blown:
+        analyze(lrs, flat + explosion(x, start=0.0))
+    assert "lower min_lr (the model may already be trained at these LRs)" in str(blown.value)
+    assert "raise max_lr" not in str(blown.value)
+
+
 def test_an_exact_flat_then_exploding_curve_is_not_said_to_never_blow_up() -> None:
     # Noiseless, flat, then exploding: the clip flattened the explosion (no noise to size it), and
     # the message said "The loss never blew up either ... raise max_lr", the opposite of the cure.
