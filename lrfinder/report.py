@@ -649,9 +649,11 @@ def _mark(
     ax.plot([x], [y], ls="none", zorder=kwargs.pop("zorder", 5), label=label, **style, **kwargs)
 
 
+#: A corner of the axes a legend may take.
+_Corner = Literal["lower left", "upper left", "lower right", "upper right"]
 #: Where the single-curve legend may go, in order of preference on a tie (the top of the axes
 #: holds the pick labels).
-_LEGEND_LOCS: tuple[Literal["lower left", "upper left", "lower right", "upper right"], ...] = (
+_LEGEND_LOCS: tuple[_Corner, ...] = (
     "lower left",
     "upper left",
     "lower right",
@@ -684,6 +686,31 @@ def _renderer(ax: Axes) -> Any:
 
     root = getattr(ax.figure, "figure", None) or ax.figure
     return RendererAgg(int(root.bbox.width), int(root.bbox.height), root.dpi)
+
+
+def _plotted_points(ax: Axes, focus_from: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Every plotted point of ``ax`` in axes units, and its weight for the legend's placement.
+
+    Pick markers (one-point lines) weigh :data:`_MARKER_WEIGHT`; curve points at LRs from
+    ``focus_from`` on :data:`_FOCUS_WEIGHT`, the others 1. Lines drawn in axes units along y that
+    span the height (the pick lines) are left out.
+    """
+    points: list[np.ndarray] = [np.empty((0, 2))]
+    weights: list[np.ndarray] = [np.empty(0)]
+    for line in ax.get_lines():
+        if line.get_transform() != ax.transData and np.size(line.get_xdata()) != 1:
+            continue  # lines drawn in axes units (the pick lines spanning the height)
+        xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)])
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        # A marker may be placed in axes units along y (the first non-finite loss, at the bottom).
+        to_axes = line.get_transform() + ax.transAxes.inverted()
+        points.append(to_axes.transform(xy) if xy.size else np.empty((0, 2)))
+        if len(xy) == 1:
+            weights.append(np.full(1, float(_MARKER_WEIGHT)))
+        else:
+            focus = xy[:, 0] >= focus_from if focus_from is not None else np.zeros(len(xy), dtype=bool)
+            weights.append(np.where(focus, float(_FOCUS_WEIGHT), 1.0))
+    return np.concatenate(points), np.concatenate(weights)
 
 
 def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -> float:
@@ -723,22 +750,7 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
         if height > 0.95:  # a one-column legend taller than the panel would run off it
             layouts, sizes = layouts[1:], sizes[1:]
     texts = [text.get_window_extent(renderer).transformed(ax.transAxes.inverted()) for text in ax.texts]
-    points: list[np.ndarray] = [np.empty((0, 2))]
-    weights: list[np.ndarray] = [np.empty(0)]
-    for line in ax.get_lines():
-        if line.get_transform() != ax.transData and np.size(line.get_xdata()) != 1:
-            continue  # lines drawn in axes units (the pick lines spanning the height)
-        xy = np.column_stack([np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)])
-        xy = xy[np.isfinite(xy).all(axis=1)]
-        # A marker may be placed in axes units along y (the first non-finite loss, at the bottom).
-        to_axes = line.get_transform() + ax.transAxes.inverted()
-        points.append(to_axes.transform(xy) if xy.size else np.empty((0, 2)))
-        if len(xy) == 1:
-            weights.append(np.full(1, float(_MARKER_WEIGHT)))
-        else:
-            focus = xy[:, 0] >= focus_from if focus_from is not None else np.zeros(len(xy), dtype=bool)
-            weights.append(np.where(focus, float(_FOCUS_WEIGHT), 1.0))
-    xy, weight = np.concatenate(points), np.concatenate(weights)
+    xy, weight = _plotted_points(ax, focus_from)
 
     def inside(size: tuple[float, float], loc: str) -> tuple[np.ndarray, float]:
         width, height = min(size[0], 1.0), min(size[1], 1.0)
@@ -757,6 +769,78 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     ax.legend(loc=loc, **layouts[best])
     under, _ = inside(sizes[best], loc)
     return float(weight[under & (weight > 1.0)].sum())
+
+
+#: The least share of the loss panel's height the curve keeps when the panel's top is raised to
+#: make room for the legend above it (:func:`_make_legend_room`); a legend that needs more stays where it is.
+_LEGEND_ROOM_MIN_SHARE = 0.6
+
+
+def _make_legend_room(ax: Axes, top: float, *, focus_from: float | None, **kwargs: Any) -> None:
+    """Make room for the legend beside the curve, when in every corner it covers some of it.
+
+    :func:`_place_legend` takes the corner that covers least; in a short loss panel (above the
+    batch, schedule and trial panels) its eight entries are half the panel's height, and the
+    least it covered was the curve's flat start, hidden behind it (``examples/ddp_cpu.py``'s
+    report). Here each corner, in one or two columns, is sized for the legend with the curve below
+    it (above it in a lower corner): the one that squashes the curve least wins, and the panel's
+    top is raised (its bottom lowered) by what it needs, unless the curve would keep less than
+    :data:`_LEGEND_ROOM_MIN_SHARE` of the height.
+    A corner over one of the axes' texts (the LR labels) is never taken. The curves stay cut at
+    the old ``top`` (its explosion was clipped there), as :func:`_make_headroom` cuts them.
+    """
+    legend = ax.get_legend()
+    if legend is None:
+        return
+    renderer = _renderer(ax)
+    to_axes = ax.transAxes.inverted()
+    xy, _ = _plotted_points(ax, focus_from)
+    xy = xy[(xy[:, 1] >= 0.0) & (xy[:, 0] >= 0.0) & (xy[:, 0] <= 1.0)]
+    margin = 0.03  # between the curve's points and the legend's frame: the line has a width
+    box = legend.get_window_extent(renderer).transformed(to_axes).padded(margin)
+    if not ((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).any():
+        return
+    # With a margin: a text's extent leaves out its framed box (the LR labels').
+    texts = [text.get_window_extent(renderer).transformed(to_axes).padded(margin) for text in ax.texts]
+    entries = len(ax.get_legend_handles_labels()[1])
+    layouts = [dict(kwargs)] + ([{**kwargs, "ncol": 2}] if "ncol" not in kwargs and entries > 3 else [])
+    best: tuple[float, _Corner, dict[str, Any]] | None = None
+    for layout in layouts:
+        for loc in _LEGEND_LOCS:
+            trial = ax.legend(loc=loc, **layout)
+            size = trial.get_window_extent(renderer).transformed(to_axes)
+            trial.remove()
+            if size.height >= 1.0 - 2.0 * margin or any(
+                b.x0 < size.x1 and b.x1 > size.x0 and b.y0 < size.y1 and b.y1 > size.y0 for b in texts
+            ):
+                continue
+            under = xy[(xy[:, 0] >= size.x0 - margin) & (xy[:, 0] <= size.x1 + margin), 1]
+            if loc.startswith("upper"):
+                # Points above the top are cut there: they end at the old top, wherever it moves.
+                high = min(float(under.max()), 1.0) if under.size else 0.0
+                share = (size.y0 - margin) / high if high > 0.0 else 1.0
+            else:
+                low = float(under.min()) if under.size else 1.0
+                share = (1.0 - size.y1 - margin) / (1.0 - low) if low < 1.0 else 1.0
+            # Above 1 the corner is free with room to spare: the freest one reads best.
+            if best is None or share > best[0]:
+                best = (share, loc, layout)
+    if best is None or best[0] < _LEGEND_ROOM_MIN_SHARE:
+        _place_legend(ax, focus_from=focus_from, **kwargs)  # the trials replaced it: as it was
+        return
+    share, corner, layout = min(best[0], 1.0), best[1], best[2]
+    low, high = ax.get_ylim()
+    if corner.startswith("upper"):
+        ax.set_ylim(low, low + (high - low) / share)
+    else:
+        ax.set_ylim(high - (high - low) / share, high)
+    from matplotlib.transforms import Bbox, TransformedBbox, blended_transform_factory
+
+    below_top = TransformedBbox(Bbox([[0.0, low], [1.0, top]]), blended_transform_factory(ax.transAxes, ax.transData))
+    for line in ax.get_lines():
+        if np.size(line.get_xdata()) > 1 and line.get_transform() == ax.transData:
+            line.set_clip_box(below_top)
+    ax.legend(loc=corner, **layout)
 
 
 #: An overlay legend that covers more than this weight of the fall and the picks (two points of
@@ -1572,6 +1656,8 @@ def _finish_loss_panel(
         )
     focus_from = min(lows) / 3 if lows else None
     hidden = _place_legend(ax, focus_from=focus_from, **legend)
+    if len(results) == 1 and not brief and ylim is not None:
+        _make_legend_room(ax, ylim[1], focus_from=focus_from, **legend)
     if brief:
         # A small axes of one's own (a 3 x 2 inch subplot): the legend covered the curve, or ran out of
         # the axes over the next subplot. Said shorter, step by step, until it fits.

@@ -516,6 +516,50 @@ def test_legend_leaves_the_picks_and_the_fall_visible(make):
         assert not any(box.contains(x, y) for x, y in xy)
 
 
+def recorded_ddp() -> object:
+    """`examples/ddp_cpu.py`'s result (2 CPU ranks, noise scale measured): a flat start over two decades, the
+    fall, and the batch panel below, which leaves the loss panel short."""
+    from lrfinder.range_test import RangeTestResult
+
+    return RangeTestResult.from_json(Path(__file__).parent / "data" / "ddp_result.json")
+
+
+def _visible_curve_points(ax) -> np.ndarray:
+    """The display coordinates of every drawn point of the curves of ``ax`` (raw and smoothed) that is not cut away."""
+    canvas_box = ax.get_window_extent()
+    points = []
+    for line in ax.get_lines():
+        if np.size(line.get_xdata()) < 2 or line.get_transform() != ax.transData:
+            continue
+        xy = np.column_stack([np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)])
+        xy = line.get_transform().transform(xy[np.isfinite(xy).all(axis=1)])
+        clip = line.get_clip_box() or canvas_box
+        keep = [clip.contains(x, y) and canvas_box.contains(x, y) for x, y in xy]
+        points.append(xy[np.asarray(keep, dtype=bool)])
+    return np.concatenate(points)
+
+
+@pytest.mark.parametrize("make", [recorded_ddp, recorded_demo, recorded_late_fall])
+def test_the_legend_covers_no_point_of_a_short_loss_panels_curve(make):
+    # Above the batch panel the loss panel is short and its legend half its height: in every corner it
+    # covered part of the curve, and it went over the flat start (examples/ddp_cpu.py's report showed the
+    # curve starting from behind the legend). The panel now makes room for it, above or below the curve.
+    fig = plot_range_test(make())
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    box = ax.get_legend().get_window_extent()
+    points = _visible_curve_points(ax)
+    assert len(points) > 100
+    covered = [(x, y) for x, y in points if box.contains(x, y)]
+    assert not covered, covered[:5]
+    # And over no LR label: the answer stays readable.
+    for text in ax.texts:
+        assert not box.overlaps(text.get_window_extent()), text.get_text()
+    # The curve keeps most of the panel: its points span more than half its height.
+    frame = ax.get_window_extent()
+    assert np.ptp(points[:, 1]) > 0.5 * frame.height
+
+
 def make_refinement() -> object:
     """Three onecycle trials around a curve reading of 1e-2; the middle one (2e-2) wins."""
     from lrfinder.refine import Refinement, Trial
