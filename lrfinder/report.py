@@ -515,10 +515,12 @@ def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None)
         if len(head) <= width and len(tail) <= width:
             return f"{head} {tail}" if len(head) + 1 + len(tail) <= width else f"{head}\n{tail}"
     for head, tail in shorter:
-        lines = textwrap.wrap(f"{head} {tail}", width)
+        lines = textwrap.wrap(f"{head} {tail}", width, break_on_hyphens=False)
         if len(lines) <= 2:
             return "\n".join(lines)
-    return "\n".join(textwrap.wrap(" ".join(shorter[-1]), width, max_lines=2, placeholder=" …"))
+    return "\n".join(
+        textwrap.wrap(" ".join(shorter[-1]), width, max_lines=2, placeholder=" …", break_on_hyphens=False)
+    )
 
 
 def _sweep(result: RangeTestResult) -> str:
@@ -549,7 +551,8 @@ def _wrap(lines: Sequence[str], width: int) -> list[str]:
             if rows and len(joined) <= width:
                 rows[-1] = joined
             else:
-                rows.extend(textwrap.wrap(field, width=width - 4) or [""])  # room for the indent
+                # Never at a hyphen: "1.00e-\n07" and "--num-\nsteps" read as two words. Room for the indent.
+                rows.extend(textwrap.wrap(field, width=width - 4, break_on_hyphens=False) or [""])
         out.extend(rows[:1] + ["    " + row for row in rows[1:]])
     return out
 
@@ -1108,7 +1111,10 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         else:
             gist = _first_clause(result.error, 2 * brief) if result.error else ""
             reason, wrap, size = (f"{gist} (result.error says why)" if gist else ""), brief, _BRIEF_PT
-        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(textwrap.wrap(_drawable(reason), wrap))
+        # Never at a hyphen: the command line's "--num-steps" was drawn as "--num-" and "steps", a number "1.00e-07" as
+        # "1.00e-" and "07".
+        lines = textwrap.wrap(_drawable(reason), wrap, break_on_hyphens=False)
+        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(lines)
         # At the top, above the curve (plot_range_test makes the room): the curve is what the
         # message asks the reader to look at.
         _text_box(
@@ -1650,7 +1656,7 @@ def _finish_loss_panel(
         curves = "curves, smoothed unless raw" if any(_too_short(r) for r in results) else "smoothed curves"
         title = _OVERLAY_LEGEND_TITLE.format(curves=curves, halo=halo)
         legend.update(
-            title="\n".join(textwrap.wrap(title, 48)) if brief else title,
+            title="\n".join(textwrap.wrap(title, 48, break_on_hyphens=False)) if brief else title,
             title_fontsize=fontsize - 0.5,
             alignment="left",
         )

@@ -14,7 +14,7 @@ from PIL import Image
 
 from lrfinder.analysis import pick_spread
 from lrfinder.range_test import RangeTestSettings, finish_result, lr_schedule
-from lrfinder.report import COLORS, _stable_svg_ids, plot_range_test, save_report
+from lrfinder.report import COLORS, _stable_svg_ids, _wrap, plot_range_test, save_report
 
 
 def synthetic_curve(seed: int = 0, center: float = -2.0, n: int = 100, nan_at: int | None = None):
@@ -722,6 +722,26 @@ def test_lines_at_the_sweeps_ends_are_inside_the_frame_and_the_legend_leaves_the
     assert ax.get_xlim()[0] < result.lrs[0] and ax.get_xlim()[1] > result.lrs[-1]
     label = [t for t in ax.texts if "suggested lr" in t.get_text()][0].get_bbox_patch().get_window_extent()
     assert not ax.get_legend().get_window_extent().overlaps(label)
+
+
+def test_wrapped_texts_never_break_an_option_or_a_number_at_its_hyphen():
+    # `lrfind run --num-steps 10`'s report (a curve still falling at max_lr): its message, in the command
+    # line's words, was drawn as "Increase --max-lr (or --num-" and "steps) and run again.".
+    from lrfinder.cli.output import in_cli_words
+
+    lrs = [float(v) for v in lr_schedule(1e-7, 10.0, 10)]
+    losses = [1.453, 1.392, 1.387, 1.444, 1.413, 1.412, 1.483, 1.402, 1.298, 1.097]
+    result = in_cli_words(finish_result(lrs, losses, "completed", settings=RangeTestSettings(1e-7, 10.0, 10)))
+    assert result.error is not None and "(or --num-steps)" in result.error
+    fig = plot_range_test(result)
+    (message,) = [t.get_text() for t in axes_by_label(fig)["loss"].texts if t.get_gid() == "inconclusive"]
+    assert "--num-steps" in message and "--max-lr" in message
+    for line in message.splitlines():
+        assert not line.endswith("-"), message
+    # The header's fields too: a number such as 1.00e-07 is never cut after its "e-".
+    for width in range(30, 60):
+        for line in _wrap(["sweep exp, 1.00e-07 .. 1.00e+01 with --num-steps 10 and --max-lr 10"], width):
+            assert not line.endswith("-"), (width, line)
 
 
 def test_inconclusive_message_sits_above_the_curve():
