@@ -4448,3 +4448,32 @@ def test_a_plain_loss_object_holding_more_than_the_copy_limit_is_left_as_it_is(
     loss.table = torch.zeros(1024)  # 4 KiB of plain values: over the limit
     range_test(mlp, loader, loss_fn=loss, num_steps=10, max_lr=1e-1)
     assert loss._calls == 10 and len(loss.seen) == 11
+
+
+def test_the_repr_of_a_long_result_shows_the_curve_in_brief_and_every_other_field() -> None:
+    # print(result) (a notebook cell's last line) wrote all 2,000 LRs and losses in full, some 80,000
+    # characters of digits, before the suggestion.
+    lrs = [float(v) for v in lrfinder.lr_schedule(1e-6, 10.0, 2000)]
+    x = np.log10(lrs)
+    losses = [float(v) for v in 2.3 - 1.8 / (1 + np.exp(-(x + 2.0) * 3)) + np.where(x > -0.8, (x + 0.8) ** 2 * 4, 0)]
+    from lrfinder.range_test import finish_result
+
+    result = finish_result(lrs, losses, "completed", settings=RangeTestSettings(1e-6, 10.0, 2000), batch_size=32)
+    assert result.suggestion is not None
+    text = repr(result)
+    assert len(text) < 1200, len(text)
+    assert str(result) == text
+    assert text.startswith(
+        f"RangeTestResult(lrs=<2000 values 1.00e-06 .. 1.00e+01>, losses=<2000 values: first {losses[0]:.3g}, "
+        f"lowest {min(losses):.3g}, last {losses[-1]:.3g}>, stop_reason='completed', settings=RangeTestSettings("
+    )
+    # Every other field as the dataclass writes it.
+    assert repr(result.suggestion) in text and "batch_size=32" in text and text.endswith("group_names=())")
+    for f in dataclasses.fields(result):
+        assert f"{f.name}=" in text
+    # A curve with no finite loss, and an empty one, are said as such.
+    nan = RangeTestResult(lrs=(1e-3,), losses=(math.nan,), stop_reason="non_finite")
+    assert "lrs=<1 value 1.00e-03 .. 1.00e-03>, losses=<1 value: first nan, none finite, last nan>" in repr(nan)
+    assert repr(RangeTestResult(lrs=(), losses=(), stop_reason="interrupted")).startswith(
+        "RangeTestResult(lrs=(), losses=(), stop_reason='interrupted'"
+    )
