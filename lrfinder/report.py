@@ -229,12 +229,16 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         # Anything more than one full fall above the start is the explosion: clipped at the top.
         # The smoothed curve (and the minimum marker on it) may dip below the raw losses.
         lows.append(min(low, float(np.nanmin(smoothed))) if np.isfinite(smoothed).any() else low)
-        if _too_short(result) and len(results) == 1:
+        top = max(head, smooth_max) + fall
+        # Most of the curve above that top: it rose from its first steps (min_lr past where the model diverges),
+        # and the panel showed two points and the curve leaving it, over an empty sweep.
+        rose = result.suggestion is None and np.count_nonzero(finite > top) > finite.size / 2
+        if (_too_short(result) or rose) and len(results) == 1:
             # No fall to keep legible: the few points and the blow-up that ended the test are the story.
             # (In an overlay the other curves' falls are: their limits hold.)
             highs.append(float(np.max(finite)))
         else:
-            highs.append(min(float(np.max(finite)), max(head, smooth_max) + fall))
+            highs.append(min(float(np.max(finite)), top))
     if not lows:
         return None
     low, high = min(lows), max(highs)

@@ -1006,6 +1006,30 @@ def test_a_curve_that_never_falls_and_then_blows_up_stays_under_the_inconclusive
         assert line.get_clip_box().y1 < box.y0, line.get_label()
 
 
+def test_a_curve_that_rises_from_its_first_step_is_shown_whole():
+    # min_lr past where the model diverges: the loss rises from the first step and the test stops a few
+    # steps later. The loss axis kept the top of a curve with a fall (one fall above the start): two points
+    # showed and the curve left the panel at once, over an empty sweep, with the message saying it blew up.
+    lrs = [float(v) for v in lr_schedule(1e-6, 10.0, 100)[:12]]
+    losses = [float(v) for v in 2.3 * np.exp(0.3 * np.arange(12))]
+    result = finish_result(lrs, losses, "diverged", settings=RangeTestSettings(1e-6, 10.0, 100))
+    assert result.suggestion is None
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    ax = axes_by_label(fig)["loss"]
+    low, high = ax.get_ylim()
+    assert low <= min(losses) and max(losses) <= high
+    (raw,) = [line for line in ax.get_lines() if line.get_label() == "loss (raw)"]
+    clip = raw.get_clip_box()
+    for x, y in ax.transData.transform(np.column_stack([lrs, losses])):
+        assert clip.contains(x, y)
+    # The message still sits above the curve.
+    box = [t for t in ax.texts if t.get_gid() == "inconclusive"][0].get_bbox_patch().get_window_extent()
+    assert ax.transData.transform((lrs[-1], losses[-1]))[1] < box.y0 or ax.transData.transform(
+        (lrs[-1], losses[-1])
+    )[0] > box.x1
+
+
 def test_the_schedule_panels_lr_label_is_not_crossed_by_the_schedule():
     # A one-cycle's fall crossed "scaled lr 2.39e-01" at the end of the schedule panel.
     result = make_result()
