@@ -737,6 +737,15 @@ def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) ->
             "sparse=False, or step its parameters with an optimizer for sparse gradients (torch.optim.SparseAdam, "
             "SGD, Adagrad) and sweep that one."
         )
+    differentiable = any(g.get("differentiable") is True for g in optimizer.param_groups)
+    if differentiable and "leaf Variable" in why:
+        # The device/dtype advice below misled here: the step is recorded by autograd, which the model's leaves refuse.
+        return (
+            f"{start}: it was built with differentiable=True, so its step records the update in autograd, which "
+            "torch refuses on parameters that are leaves requiring grad (every nn.Module's own parameters). "
+            "differentiable=True is for differentiating through the step (meta-learning over non-leaf weights). "
+            f"Build the {name} without it (differentiable=False, the default) for the range test and for training."
+        )
     return (
         f"{start}: check the optimizer's settings against the model's parameters (their device and dtype: "
         "capturable=True or fused=True need a device that supports them)."

@@ -1577,6 +1577,19 @@ def test_an_optimizer_whose_first_step_fails_is_named_not_the_sweep(mlp: nn.Modu
         range_test(mlp, loader, optimizer=_FailingStep(mlp.parameters(), fail_at=3), loss_fn=F.cross_entropy)
 
 
+@pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.SGD])
+def test_a_differentiable_optimizer_is_named_as_what_fails(cls: type, mlp: nn.Module, loader: DataLoader) -> None:
+    """differentiable=True failed on the first step with advice about capturable/fused and the device."""
+    opt = cls(mlp.parameters(), lr=0.1, differentiable=True)
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ModelError, match=r"first step.*built with differentiable=True.*leaves requiring grad") as info:
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    message = str(info.value)
+    assert f"Build the {cls.__name__} without it (differentiable=False, the default)" in message
+    assert "capturable" not in message and "fused" not in message
+    assert_same_state(before, snapshot_of(mlp, opt))
+
+
 def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
     before = snapshot_of(mlp, opt)
