@@ -943,13 +943,44 @@ class LRSweeper:
         lr = float(lr)
         if not (math.isfinite(lr) and lr >= 0):
             raise ValueError(f"Expected lr to be finite and >= 0, but got lr={lr}")
-        groups = (g for opt in self.optimizers for g in opt.param_groups)
-        for group, ratio in zip(groups, self.ratios):
+        groups = ((opt, g) for opt in self.optimizers for g in opt.param_groups)
+        for (opt, group), ratio in zip(groups, self.ratios):
             if isinstance(group["lr"], torch.Tensor):
                 with torch.no_grad():
                     group["lr"].fill_(lr * ratio)
             else:
                 group["lr"] = lr * ratio
+            if isinstance(opt, torch.optim.ASGD):
+                _set_asgd_eta(opt, group, lr * ratio)
+
+
+def _set_asgd_eta(optimizer: torch.optim.ASGD, group: dict[str, Any], lr: float) -> None:
+    """Set the step size ASGD's next step takes in ``group`` to what ``lr`` gives: ``lr / (1 + lambd lr t) ** alpha``.
+
+    ASGD steps by ``state["eta"]``, which it computes after each step from the LR of that step (and
+    sets to ``lr`` when it makes the state): an LR set between two steps took effect one step late,
+    so the sweep's first step ran at the LR of the optimizer's last step before the test (the user's)
+    and every later one at the LR of the step before it. ``t`` is the number of steps taken, as ASGD
+    counts them; a parameter without state yet gets ``eta = lr`` from ASGD itself.
+    """
+    lambd, alpha = group["lambd"], group["alpha"]
+    with torch.no_grad():
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            if not state or "eta" not in state or "step" not in state:
+                continue
+            eta, step = state["eta"], state["step"]
+            if isinstance(eta, torch.Tensor) and eta.device.type != "cpu":
+                # capturable=True: computed on the device, as ASGD does then, without a host sync.
+                eta.copy_(lr / ((1 + lambd * lr * step) ** alpha))
+            else:
+                t = float(step)
+                # The same Python arithmetic as ASGD's own update, so the value matches its bit for bit.
+                value = lr / ((1 + lambd * lr * t) ** alpha)
+                if isinstance(eta, torch.Tensor):
+                    eta.fill_(value)
+                else:
+                    state["eta"] = value
 
 
 def _loss_value(name: str, value: object) -> float:

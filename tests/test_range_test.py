@@ -1590,6 +1590,33 @@ def test_a_differentiable_optimizer_is_named_as_what_fails(cls: type, mlp: nn.Mo
     assert_same_state(before, snapshot_of(mlp, opt))
 
 
+class _EtaRecordingASGD(torch.optim.ASGD):
+    """ASGD that records the step size (``eta``) each of its steps takes for its first parameter."""
+
+    def step(self, closure: Any = None) -> Any:
+        first = self.param_groups[0]["params"][0]
+        state = self.state.get(first)
+        self.etas.append(float(state["eta"]) if state else float(self.param_groups[0]["lr"]))
+        return super().step(closure)
+
+
+def test_asgd_steps_at_the_swept_lr(mlp: nn.Module, loader: DataLoader) -> None:
+    """ASGD steps by the eta it computed after its last step: the sweep ran one LR late, its first step at 0.5."""
+    opt = _EtaRecordingASGD(mlp.parameters(), lr=0.5)
+    x, y = next(iter(loader))
+    F.cross_entropy(mlp(x), y).backward()
+    opt.etas = []
+    opt.step()  # a resumed optimizer: its state holds eta for lr=0.5
+    opt.zero_grad()
+    opt.etas = []
+    result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, min_lr=1e-5, max_lr=1.0, num_steps=12)
+    assert len(opt.etas) == result.num_steps > 5
+    # ASGD's eta at the swept LR after t steps (one before the test): lr / (1 + lambd * lr * t) ** alpha.
+    expected = [lr / (1 + 1e-4 * lr * (1 + i)) ** 0.75 for i, lr in enumerate(result.lrs)]
+    np.testing.assert_allclose(opt.etas, expected, rtol=1e-6)
+    assert float(opt.state[opt.param_groups[0]["params"][0]]["eta"]) == pytest.approx(0.5, rel=1e-3)  # restored
+
+
 def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
     before = snapshot_of(mlp, opt)
