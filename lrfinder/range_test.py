@@ -1236,7 +1236,9 @@ def range_test(
         num_steps: Number of optimizer steps planned (>= 10).
         mode: ``"exp"`` (even in log LR) or ``"linear"``.
         stop_factor: Divergence threshold (> 1); ``None`` never stops early.
-        accumulate_steps: Micro-batches per optimizer step; the recorded loss is their mean.
+        accumulate_steps: Micro-batches per optimizer step; the recorded loss is their mean. A step
+            may cycle a short ``train_data`` a few times, not more than :data:`MAX_PASSES_PER_STEP` (10)
+            times over data with a length.
         device: Where batches go; default the model's device (the model must already be there).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
             or Ctrl-C), and any other optimizer a ``step_fn`` steps (a GAN's critic, see
@@ -1299,7 +1301,8 @@ def range_test(
         why when the curve is inconclusive.
 
     Raises:
-        ValueError: A setting out of range (named, with the value), an optimizer whose
+        ValueError: A setting out of range (named, with the value), an ``accumulate_steps`` that would
+            cycle ``train_data`` more than 10 times in one step, an optimizer whose
             ``step`` needs a closure (``LBFGS``), an ``Rprop`` (its ``lr`` is only its first step size),
             or one with ``maximize=True`` (see :func:`check_minimizes`).
         TypeError: A setting of the wrong type, or a class where an instance is expected
@@ -1369,6 +1372,35 @@ def range_test(
     )
 
 
+#: The most times one optimizer step may cycle through ``train_data`` (``accumulate_steps`` over its batches per
+#: pass): a step that draws every batch over and over is a typo (``accumulate_steps=10**9`` ran without end).
+MAX_PASSES_PER_STEP = 10
+
+
+def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps: int) -> None:
+    """Refuse an ``accumulate_steps`` that would cycle a finite ``train_data`` over ten times in one step.
+
+    A step over a short loader that cycles a few times (4 micro-batches of a 3-batch loader) is allowed.
+    Data without a length (an ``IterableDataset``, a generator) is not checked.
+
+    Raises:
+        ValueError: ``accumulate_steps`` over :data:`MAX_PASSES_PER_STEP` times ``len(train_data)``.
+
+    """
+    from .refine import _length
+
+    batches = _length(train_data)
+    if not batches or accumulate_steps <= MAX_PASSES_PER_STEP * batches:
+        return
+    raise ValueError(
+        f"Expected accumulate_steps <= {MAX_PASSES_PER_STEP} x the {batches:,} batches train_data yields per pass "
+        f"({MAX_PASSES_PER_STEP * batches:,}), but got accumulate_steps={accumulate_steps:,}: each optimizer step "
+        f"would cycle through the data {accumulate_steps / batches:,.0f} times, drawing the same batches again and "
+        f"again, for each of the {num_steps:,} steps. Pass the accumulation training uses; one pass over the data "
+        f"is {batches:,} micro-batches."
+    )
+
+
 def _checked_setup(
     model: nn.Module,
     train_data: Iterable[Any],
@@ -1429,6 +1461,7 @@ def _checked_setup(
     check_callable("on_trial", on_trial, "on_trial(index, lr, steps_done, loss)", arity=4)
     check_iterable("train_data", train_data)
     check_not_a_dataset("train_data", train_data)
+    _check_passes_per_step(train_data, settings.accumulate_steps, settings.num_steps)
     if val_data is not None:
         check_not_a_dataset("val_data", val_data)
     if step_fn is None:

@@ -1617,6 +1617,30 @@ def test_asgd_steps_at_the_swept_lr(mlp: nn.Module, loader: DataLoader) -> None:
     assert float(opt.state[opt.param_groups[0]["params"][0]]["eta"]) == pytest.approx(0.5, rel=1e-3)  # restored
 
 
+def test_an_accumulation_that_cycles_the_data_over_and_over_is_refused(mlp: nn.Module) -> None:
+    """accumulate_steps=10**9 (a typo) over a 4-batch loader ran its first step without end."""
+    x, y = make_classification(128).tensors
+    batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 128, 32)]
+    calls = [0]
+
+    def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        if calls[0] > 2000:
+            raise RuntimeError("the first step ran without end")
+        return F.cross_entropy(out, target)
+
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    match = r"Expected accumulate_steps <= 10 x the 4 batches.*got accumulate_steps=1,000,000,000.*is 4 micro-batches"
+    with pytest.raises(ValueError, match=match):
+        range_test(mlp, batches, loss_fn=loss_fn, accumulate_steps=10**9)
+    assert calls[0] == 0
+    assert all(torch.equal(v, mlp.state_dict()[k]) for k, v in before.items())
+    # A short loader that a step cycles a few times still runs: 3 passes per step.
+    result = range_test(mlp, batches, loss_fn=loss_fn, accumulate_steps=12, num_steps=10)
+    assert result.num_steps == 10 and calls[0] == 120
+    assert result.batch_size == 32 * 12
+
+
 def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
     before = snapshot_of(mlp, opt)
