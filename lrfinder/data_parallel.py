@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch
+from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, read_together
 from .exceptions import DataError
 
 
@@ -158,6 +158,8 @@ def _reduced_step_loss(
     nan_watch: _NonFiniteDataWatch,
     step: int,
     lr: float,
+    *,
+    checks: Sequence[torch.Tensor] | None = None,
 ) -> float:
     """A data-parallel step's loss, the mean over the ranks, with NaN/inf in any rank's batch caught on every rank.
 
@@ -176,6 +178,8 @@ def _reduced_step_loss(
         nan_watch: The sweep's watch (its tolerance is set here, alike on every rank).
         step: The step's index in the sweep (for the message).
         lr: The step's LR (for the message).
+        checks: The sums of the floating parts of this rank's batches (:func:`~lrfinder.diagnostics._finite_sums`),
+            read in one transfer: the batches are looked at only when one is not finite. ``None``: look at them.
 
     Returns:
         The step's loss, the mean over the micro-batches and the ranks.
@@ -187,7 +191,8 @@ def _reduced_step_loss(
     local = torch.stack([p.double() for p in parts]).mean()
     if nan_watch.tolerates_non_finite:
         return float(ranks.mean(local).item())
-    found = nan_watch.scan([held for held, _ in drawn])
+    clean = checks is not None and all(math.isfinite(v) for v in read_together(checks))
+    found = [] if clean else nan_watch.scan([held for held, _ in drawn])
     marks = [0.0] * ranks.world
     if found:
         marks[ranks.rank] = float(drawn[found[0][0]][1] + 1)

@@ -75,6 +75,7 @@ from .diagnostics import (
     _NO_GRADIENT,
     _batch_message,
     _batch_parts,
+    _finite_sums,
     _has_grads,
     _is_out_of_memory,
     _non_finite_data_message,
@@ -84,6 +85,7 @@ from .diagnostics import (
     negative_kl_div_message,
     negative_nll_message,
     raise_if_compile_failed,
+    read_together,
     target_dtype_fix,
     zero_cross_entropy_message,
 )
@@ -1122,7 +1124,7 @@ class _PreparedSweep:
 
     step: Callable[[float], float]
     plan: np.ndarray
-    loss_of: Callable[[Any], torch.Tensor]
+    loss_of: Callable[[Any], torch.Tensor]  # of a batch as the data gave it (those the steps keep), moved first
     clip: Callable[[torch.optim.Optimizer], None]
     ranks: DataParallelRanks | None
     world: int
@@ -1671,7 +1673,11 @@ def _prepared_sweep(
         gradient_clip_algorithm=settings.gradient_clip_algorithm,
     )
     sync = micro_batch_sync(model, settings.accumulate_steps)
-    reevaluate = make_reevaluate(optimizer, step_batches, loss_of, settings.accumulate_steps, clip, sync)
+    def given_loss_of(batch: Any) -> torch.Tensor:
+        """``loss_of`` of a batch as the data gave it (``drawn``, ``step_batches``): moved to the device first."""
+        return loss_of(to_device(batch, target))
+
+    reevaluate = make_reevaluate(optimizer, step_batches, given_loss_of, settings.accumulate_steps, clip, sync)
 
     nan_watch = _NonFiniteDataWatch()
     non_finite: list[tuple[list[tuple[Any, int]], int, float, float]] = []  # the step whose loss was not finite
@@ -1681,9 +1687,13 @@ def _prepared_sweep(
         parts: list[torch.Tensor] = []
         sizes: set[int | None] = set()
         step_batches.clear()
-        drawn: list[tuple[Any, int]] = []  # the step's micro-batches, to name one holding NaN/inf
+        # The step's micro-batches as the data gave them, to name one holding NaN/inf and for the closure; their
+        # device copies are freed one by one, as training frees them, not held until the loss is read.
+        drawn: list[tuple[Any, int]] = []
+        checks: list[torch.Tensor] | None = []  # their floating parts' sums (_finite_sums); None: look at them all
         for micro in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
+            given = batch
             examples = infer_batch_size(None, batch)  # moving it to the device keeps its size
             if loader_batch_size is None:
                 batch_size.append(examples)
@@ -1717,8 +1727,14 @@ def _prepared_sweep(
                     first_batch.append(_batch_parts(batch))
                     _warn_unused_keys(batch, loss_fn, step_fn)
                 if with_closure:
-                    step_batches.append(batch)
-                drawn.append((batch, batch_index))
+                    step_batches.append(given)
+                drawn.append((given, batch_index))
+                if checks is not None and not nan_watch.tolerates_non_finite:
+                    sums = _finite_sums(batch)
+                    if sums is None:
+                        checks = None
+                    else:
+                        checks.extend(sums)
                 sizes.add(examples)
                 # Gradients already there: the step_fn ran its own backward (its graph may be freed).
                 ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
@@ -1738,14 +1754,17 @@ def _prepared_sweep(
                 if micro_probe is not None:
                     micro_probe.after_backward()
             parts.append(loss.detach())
+        del batch  # the last micro-batch's device copy too: a closure's re-evaluation (SAM) moves the batches again
         # One host sync per optimizer step: the stop rule needs the value anyway. A NaN in the data made
         # the loss NaN at some LR, and the curve read it as the divergence (or advised a lower max_lr):
-        # nan_watch tells the two apart.
+        # nan_watch tells the two apart, from the batches' sums read with the loss (the same transfer).
         if ranks is not None:
-            value = _reduced_step_loss(ranks, parts, drawn, nan_watch, index[0], lr)
+            value = _reduced_step_loss(ranks, parts, drawn, nan_watch, index[0], lr, checks=checks)
         else:
-            value = float(torch.stack(parts).double().mean().item()) if len(parts) > 1 else float(parts[0].item())
-            for i, bad in nan_watch.blame([held for held, _ in drawn], math.isfinite(value)):
+            mean = torch.stack(parts).double().mean() if len(parts) > 1 else parts[0]
+            value, *totals = read_together([mean, *(checks or ())])
+            clean = checks is not None and all(math.isfinite(v) for v in totals)
+            for i, bad in [] if clean else nan_watch.blame([held for held, _ in drawn], math.isfinite(value)):
                 held, held_index = drawn[i]
                 where = f"Batch {held_index} of the pass"
                 raise DataError(_non_finite_data_message(where, held, index[0], lr, value, bad))
@@ -1786,7 +1805,7 @@ def _prepared_sweep(
     return _PreparedSweep(
         step=step,
         plan=plan,
-        loss_of=loss_of,
+        loss_of=given_loss_of,
         clip=clip,
         ranks=ranks,
         world=world,

@@ -12,6 +12,7 @@ import textwrap
 import threading
 import types
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -4265,6 +4266,105 @@ def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
     result = range_test(model, batches[:4] * 4, optimizer=opt, step_fn=step_fn, num_steps=60, min_lr=1e-3,
                         max_lr=1e12)  # fmt: skip
     assert result.stop_reason in {"non_finite", "diverged"}
+    assert_same_state(before, snapshot_of(model, opt))
+
+
+class _MovedBatch:
+    """A batch with its own ``to``, as a PyTorch Geometric ``Data``: ``to`` makes a copy, as a move to a GPU does."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, moved: list[Any] | None = None) -> None:
+        self.x, self.y = x, y
+        self.moved = moved if moved is not None else []
+
+    def to(self, device: torch.device) -> _MovedBatch:
+        copy = _MovedBatch(self.x.clone(), self.y.clone())
+        self.moved.append([weakref.ref(copy), weakref.ref(copy.x), weakref.ref(copy.y)])
+        return copy
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sam"])
+def test_accumulated_micro_batches_are_freed_on_the_device_as_they_go(optimizer: str) -> None:
+    # With accumulate_steps=k the step's k micro-batches were held on the device until its loss was read (to
+    # tell NaN in the data from a divergence, and for the closure): 64 image batches on the GPU at once, where
+    # training frees each one after its backward.
+    x, y = make_classification(256).tensors
+    moved: list[Any] = []
+    batches = [_MovedBatch(x[i : i + 16], y[i : i + 16], moved) for i in range(0, 256, 16)]
+    alive_at_forward: list[int] = []
+
+    def step_fn(model: nn.Module, batch: _MovedBatch) -> torch.Tensor:
+        # The device copies of the micro-batches before this one that are still alive (tensors included).
+        alive_at_forward.append(sum(ref() is not None for refs in moved[:-1] for ref in refs))
+        return F.cross_entropy(model(batch.x), batch.y)
+
+    model = make_mlp()
+    opt = SAM(model.parameters(), lr=0.1) if optimizer == "sam" else torch.optim.SGD(model.parameters(), lr=0.1)
+    result = range_test(model, batches, optimizer=opt, step_fn=step_fn, num_steps=10, max_lr=1e-2, accumulate_steps=8)
+    assert result.num_steps == 10 and all(math.isfinite(v) for v in result.losses)
+    assert len(alive_at_forward) >= 80
+    assert alive_at_forward == [0] * len(alive_at_forward)
+    # The same curve as batches of tensors (no copies made) give.
+    plain = [(b.x, b.y) for b in batches]
+    opt2 = SAM(model.parameters(), lr=0.1) if optimizer == "sam" else torch.optim.SGD(model.parameters(), lr=0.1)
+    again = range_test(model, plain, optimizer=opt2, step_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]), num_steps=10,
+                       max_lr=1e-2, accumulate_steps=8)  # fmt: skip
+    assert again.losses == result.losses
+
+
+def test_nan_in_an_accumulated_micro_batch_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """The NaN check reads the micro-batches' sums with the step's loss; the batch named is the same as before."""
+    x, y = dataset.tensors
+    x = x.clone()
+    x[6 * 32 + 3, 2] = float("inf")
+    before = [p.detach().clone() for p in mlp.parameters()]
+    match = (
+        r"^Batch 6 of the pass holds NaN or inf in inputs \(inputs float32 \(32, 10\), targets int64 \(32,\)\), "
+        r"and the loss of step 1 \(lr=.*\) is nan: the data made it"
+    )
+    with pytest.raises(DataError, match=match):
+        range_test(mlp, DataLoader(TensorDataset(x, y), batch_size=32), loss_fn=F.cross_entropy, num_steps=20,
+                   accumulate_steps=4)  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
+
+
+def test_a_model_that_copes_with_nan_in_an_accumulated_micro_batch_is_not_stopped(dataset: TensorDataset) -> None:
+    """A finite loss over a micro-batch holding NaN: the model copes (it fills NaN), as without accumulation."""
+
+    class Fills(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mlp = make_mlp()
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.mlp(torch.nan_to_num(inputs))
+
+    x, y = dataset.tensors
+    x = x.clone()
+    x[2 * 32, 0] = float("nan")
+    result = range_test(Fills(), DataLoader(TensorDataset(x, y), batch_size=32), loss_fn=F.cross_entropy,
+                        num_steps=12, accumulate_steps=3, max_lr=1e-2)  # fmt: skip
+    assert result.num_steps == 12 and all(math.isfinite(v) for v in result.losses)
+
+
+def test_a_loss_undefined_on_an_accumulated_clean_batch_is_told_from_a_divergence() -> None:
+    """The step's batches are looked at again at the starting weights after the sweep: kept as the data gave them."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=gen)
+    ya = (x[:, 0] > 0).long()
+    yb = torch.full((64,), -100)
+    yb[:16] = (x[:16, 1] > 0).long()  # labelled in the first 4 batches only
+    batches = [(x[i : i + 4], ya[i : i + 4], yb[i : i + 4]) for i in range(0, 64, 4)]
+    model = nn.Linear(4, 4)
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        xs, a, b = batch
+        out = m(xs)
+        return F.cross_entropy(out[:, :2], a) + F.cross_entropy(out[:, 2:], b)
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = snapshot_of(model, opt)
+    with pytest.raises(DataError, match=r"^Batch 4 of the pass gives a non-finite loss \(nan\) at step 2 "):
+        range_test(model, batches, optimizer=opt, step_fn=step_fn, num_steps=20, accumulate_steps=2)
     assert_same_state(before, snapshot_of(model, opt))
 
 
