@@ -1228,9 +1228,11 @@ def range_test(
             module with parameters of its own (a learnable temperature) trains with the model:
             the optimizer may hold them, and they are restored with the model. The state a loss
             keeps is restored too: a loss module's parameters, buffers and plain attributes (a
-            call counter), and an object's ``state_dict()`` (loaded back with its
-            ``load_state_dict``: a running mean); any other object keeps the state the test
-            leaves it in (give it ``state_dict``/``load_state_dict``, or make it a module).
+            call counter), an object's ``state_dict()`` (loaded back with its
+            ``load_state_dict``: a running mean), another object's attributes (that of a bound
+            method ``loss_fn=losses.kl`` too, unless ``on_step``/``on_trial`` is a bound method of
+            it that records there). A plain function's closure (a ``nonlocal`` call counter) keeps
+            the state the test leaves it in.
         step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence:
             ``loss_fn`` given too is not used, with a warning).
         min_lr: First LR (> 0).
@@ -1243,9 +1245,11 @@ def range_test(
             times over data with a length.
         device: Where batches go; default the model's device (the model must already be there).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
-            or Ctrl-C), and any other optimizer a ``step_fn`` steps (a GAN's critic, see
-            :meth:`StateSnapshot.watching_optimizers`). With ``False`` the model is left as trained
-            by the sweep.
+            or Ctrl-C), the loss's state (``loss_fn`` above), and any other optimizer a ``step_fn``
+            steps (a GAN's critic, see :meth:`StateSnapshot.watching_optimizers`). Not what a
+            ``step_fn`` changes outside these (an EMA copy of the weights it updates in place), a
+            function's closure variables, module-level variables, or what ``on_step`` records
+            outside the loss object. With ``False`` the model is left as trained by the sweep.
         rule: The suggestion rule passed to :func:`lrfinder.analyze`.
         on_step: Called after every optimizer step with ``(index, lr, loss)``, e.g. to drive a
             progress bar.
