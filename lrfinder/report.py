@@ -1778,9 +1778,17 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     high = max(b0, target or b0, ns.b_simple) * 8
     batches = np.logspace(math.log10(max(low, 1.0)), math.log10(high), 200)
     shape = ADAPTIVE_SHAPE if optimizer_family(result.optimizer_name) == "adaptive" else "sgd"
-    noise = [s.lr * noise_lr_factor(b0, b, ns.b_simple, shape) for b in batches]
-    ax.plot(batches, s.lr * batches / b0, color="#999999", lw=1.4, ls="--", label="linear")
-    ax.plot(batches, s.lr * np.sqrt(batches / b0), color="#999999", lw=1.4, ls=":", label="sqrt")
+    # The rules start from the LR that was scaled: after a refined test the refined LR, not the curve's (the
+    # lines ran from the curve's reading and the target batch's marker, scaled from the refined LR, sat off them).
+    f = result.refinement
+    base = (
+        result.scaled.base_lr
+        if result.scaled is not None
+        else (f.lr if f is not None and f.lr is not None else s.lr)
+    )
+    noise = [base * noise_lr_factor(b0, b, ns.b_simple, shape) for b in batches]
+    ax.plot(batches, base * batches / b0, color="#999999", lw=1.4, ls="--", label="linear")
+    ax.plot(batches, base * np.sqrt(batches / b0), color="#999999", lw=1.4, ls=":", label="sqrt")
     ax.plot(batches, noise, color=COLORS["scaled"], lw=2.2, label=f"noise-scale rule ({LR_SHAPE_WORDS[shape]})")
     ax.axvline(ns.b_simple, color="black", lw=1.0, alpha=0.6)
     low_i, high_i = ns.interval
@@ -1788,7 +1796,7 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
         ax.axvspan(max(low_i, batches[0]), min(high_i, batches[-1]), color="black", alpha=0.07, lw=0)
     label = f" critical ≈ {format_batch(ns.b_simple)}"
     ax.text(ns.b_simple, 0.02, label, transform=ax.get_xaxis_transform(), fontsize=9)
-    ax.plot([b0], [s.lr], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=f"test batch {b0:.0f}")
+    ax.plot([b0], [base], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=f"test batch {b0:.0f}")
     if result.scaled is not None and target is not None:
         ax.plot([target], [result.scaled.lr], "D", color=COLORS["scaled"], mec="black", ms=8, zorder=5,
                 label=f"target batch {target:,}")

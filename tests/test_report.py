@@ -882,6 +882,24 @@ def test_batch_legend_sits_above_every_line_and_marker(make, with_schedule):
     assert checked >= 5  # linear, sqrt, noise rule, test batch, divergence
 
 
+def test_the_batch_panels_target_marker_lies_on_the_rule_that_scaled_it():
+    # A refined test scales the refined LR (4.38e-01 by the noise rule to batch 128: 9.77e-01), but the panel
+    # drew its rules, and the test batch's marker, from the curve's reading (7.92e-02): the target batch's
+    # marker sat far above the line of the rule that gave it.
+    result = recorded_late_fall()
+    sc = result.scaled
+    assert sc.rule == "noise" and not sc.capped and sc.base_lr == result.refinement.lr != result.suggestion.lr
+    ax = axes_by_label(plot_range_test(result))["batch"]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    (test,) = lines["test batch 32"].get_ydata()
+    (target,) = lines["target batch 128"].get_ydata()
+    assert test == pytest.approx(sc.base_lr) and target == pytest.approx(sc.lr)
+    rule = [line for label, line in lines.items() if label.startswith("noise-scale rule")][0]
+    batches, lrs = np.asarray(rule.get_xdata(), float), np.asarray(rule.get_ydata(), float)
+    on_rule = 10 ** np.interp(np.log10([32.0, 128.0]), np.log10(batches), np.log10(lrs))
+    np.testing.assert_allclose(on_rule, [test, target], rtol=0.02)
+
+
 def test_loss_axis_top_is_one_fall_above_the_start_not_above_the_blow_up():
     # The top was the smoothed explosion's peak plus a whole fall: on a typical curve the fall and
     # the picks were squashed into the panel's bottom third under a tall empty band.
