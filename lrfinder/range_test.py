@@ -1731,7 +1731,9 @@ def _prepared_sweep(
                     first_batch.append(_batch_parts(batch))
                     _warn_unused_keys(batch, loss_fn, step_fn)
                 if with_closure:
-                    step_batches.append(given)
+                    # One batch stays on the device, as in training, and is not copied there again for a second
+                    # pass (SAM's); of several, the data's own, moved again (moving one already there changes nothing).
+                    step_batches.append(batch if settings.accumulate_steps == 1 else given)
                 drawn.append((given, batch_index))
                 if checks is not None and not nan_watch.tolerates_non_finite:
                     sums = _finite_sums(batch)
