@@ -800,6 +800,7 @@ class DivergenceMonitor:
         avg = beta * avg + (1 - beta) * l;        smoothed = avg / (1 - beta ** t)
         dev = beta * dev + (1 - beta) * |l - previous smoothed|   (debiased the same way)
         best = min(best, smoothed);   best_dev = dev at the step where best was last lowered
+                                      (at step 2 when that is step 1, where no dev is measured)
         stop when smoothed > best + (stop_factor - 1) * max(|best|, 3 * best_dev)
 
     For positive losses with little noise this is the usual ``smoothed > stop_factor * best``. The
@@ -858,6 +859,11 @@ class DivergenceMonitor:
             # The noise level is frozen where the best was seen: measured later, it would grow
             # with the divergence itself and hold the stop back.
             self._best_dev = self._dev / (1 - self.beta ** (self.t - 1)) if self.t > 1 else 0.0
+        elif self.t == 2:
+            # The best is the first loss, where no noise was measured yet: the first measure
+            # (|l2 - l1|) stands in. With 0, a trained model whose first batch happened to score
+            # low (0.01, then 0.3) was stopped at the second step, at min_lr.
+            self._best_dev = self._dev / (1 - self.beta)
         if self.stop_factor is None or self.t < 2:
             return False
         threshold = self.best + (self.stop_factor - 1) * max(abs(self.best), 3.0 * self._best_dev)

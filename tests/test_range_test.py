@@ -466,6 +466,21 @@ def test_divergence_monitor_rules() -> None:
         DivergenceMonitor(4.0, beta=1.0)
 
 
+
+def test_divergence_monitor_does_not_stop_when_the_first_loss_is_the_lowest() -> None:
+    # The first losses of a range test on a trained digits classifier (lrfind fit on a checkpoint
+    # it had written): the first batch scored 0.012, the second 0.317. The noise at the best
+    # (step 1) was taken as 0, so the rule stopped at step 2, at min_lr, and the test read 2 points.
+    losses = [0.012, 0.317, 0.088, 0.069, 0.086, 0.136, 0.113, 0.024, 0.044, 0.057, 0.07, 0.179, 0.024]
+    mon = DivergenceMonitor(4.0)
+    assert [mon.update(v) for v in losses] == [False] * len(losses)
+    assert mon.best == 0.012 and mon._best_dev == pytest.approx(0.305)
+    # A loss that blows up from the first step still stops, within a few steps.
+    blowing = DivergenceMonitor(4.0)
+    fired = [blowing.update(2.3 * 10**k) for k in range(6)]
+    assert fired.index(True) == 3
+
+
 # ------------------------------------------------------------------------------------ data and optimizers
 
 
