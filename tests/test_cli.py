@@ -1199,6 +1199,57 @@ def test_fit_with_warmup_and_scheduler_settings_but_no_scheduler_trains_after_it
     assert (work / "out.pt").exists()
 
 
+def test_x_key_and_y_key_of_a_dict_a_data_function_returns_are_not_said_to_be_ignored(work: Path):
+    # sklearn's load_digits() returns a Bunch, a dict with 'data' and 'target': lrfind asks for --x-key NAME, reads
+    # the arrays it names, and then said "--x-key is ignored: it names an array of .npz/.pt data, and the data is
+    # neither" (the text after the last dot of 'lrf_pkg.data:bunch' was taken for a file's suffix).
+    pkg = work / "lrf_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "data.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+
+            def bunch():
+                arrays = np.load("train.npz")
+                return {"data": arrays["x"], "target": arrays["y"], "DESCR": "like sklearn's"}
+
+            def pair():
+                arrays = np.load("train.npz")
+                return arrays["x"], arrays["y"]
+            """
+        )
+    )
+    try:
+        unnamed = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", *FAST)
+        assert unnamed.exit_code == 1 and "Pass --x-key NAME" in unnamed.output
+        named = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", "--x-key", "data", "--y-key", "target",
+                       *FAST)  # fmt: skip
+        assert named.exit_code == 0, named.output
+        assert "warning:" not in named.stderr
+        npz = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST)
+        lr_line = [line for line in npz.stdout.splitlines() if line.startswith("suggested lr")]
+        assert lr_line and lr_line == [line for line in named.stdout.splitlines() if line.startswith("suggested lr")]
+        # An (x, y) pair has no names: there the keys are ignored, and said to be once the function has run.
+        pair = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:pair", "--x-key", "data", *FAST)
+        assert pair.exit_code == 0, pair.output
+        assert [line for line in pair.stderr.splitlines() if line.startswith("warning:")] == [
+            "warning: --x-key is ignored: it names an array of .npz/.pt data or of a dict a data function returns, "
+            "and the data is neither."
+        ]
+        proc = subprocess.run(
+            [sys.executable, "-m", "lrfinder", "run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", "--x-key", "data",
+             "--y-key", "target", *FAST],
+            capture_output=True, text=True, cwd=work, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "warning:" not in proc.stderr and lr_line[0] in proc.stdout
+    finally:
+        for name in ("lrf_pkg.data", "lrf_pkg"):
+            sys.modules.pop(name, None)
+
+
 def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_named(work: Path):
     # Both had no effect, silently: --scaling scales to --target-batch-size; run's --epochs sizes a planned schedule.
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--epochs", "3")

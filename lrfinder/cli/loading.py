@@ -163,6 +163,8 @@ class LoadedData:
         source: What it was read from, for messages.
         target_kind: ``"class"`` for integer targets, ``"float"`` for real-valued ones, ``None``
             when unknown (a function's data).
+        keyed: Whether a data function (``--data`` or ``--val-data``) returned a dict of arrays, the
+            one kind of a function's data that ``--x-key``/``--y-key`` name arrays of.
 
     """
 
@@ -171,6 +173,7 @@ class LoadedData:
     dataset: Dataset | None
     source: str
     target_kind: str | None = None
+    keyed: bool = False
 
     def loader(self, batch_size: int, *, seed: int = 0) -> DataLoader:
         """Return a shuffled training loader over the same dataset with another batch size.
@@ -1182,7 +1185,14 @@ def load_data(
             pair = cast("tuple[torch.Tensor, torch.Tensor]", _array_pair(obj, x_key=x_key, y_key=y_key, source=text))
             dataset = TensorDataset(*pair)
             kind = "float" if pair[1].is_floating_point() else "class"
-            data = LoadedData(_make_loader(dataset, batch_size, shuffle=True, seed=seed), None, dataset, text, kind)
+            data = LoadedData(
+                _make_loader(dataset, batch_size, shuffle=True, seed=seed),
+                None,
+                dataset,
+                text,
+                kind,
+                keyed=isinstance(obj, Mapping),
+            )
         else:
             raise DataError(
                 f"The data function {text} returned a {type(obj).__name__}; expected a Dataset, a DataLoader, "
@@ -1205,7 +1215,9 @@ def load_data(
             if val_data.dataset is None
             else _make_loader(val_data.dataset, batch_size, shuffle=False, seed=seed)
         )
-        data = LoadedData(data.train, val_loader, data.dataset, data.source, data.target_kind)
+        data = LoadedData(
+            data.train, val_loader, data.dataset, data.source, data.target_kind, keyed=data.keyed or val_data.keyed
+        )
     return data
 
 

@@ -577,6 +577,21 @@ def set_for_this_command(ctx: click.Context, name: str) -> bool:
     return source == ParameterSource.DEFAULT_MAP and name in ctx.meta.get(CONFIG_TABLE_META, ())
 
 
+def _data_kinds(options: Options) -> set[str]:
+    """The kinds of ``--data`` and ``--val-data``: ``"function"`` for a ``package.module:function``, else the suffix.
+
+    By the form of the text, as :func:`~lrfinder.cli.loading.load_data` reads it, not by its suffix:
+    ``sklearn.datasets:load_digits`` has the suffix ``.datasets:load_digits``.
+    """
+    from .._imports import is_import_string
+
+    return {
+        "function" if is_import_string(p) and not Path(p).exists() else Path(p).suffix.lower()
+        for p in (options.data, options.val_data)
+        if p
+    }
+
+
 def unused_options(ctx: click.Context, options: Options) -> list[str]:
     """Options chosen for this command that have no effect on this run: ``"--X is ignored: why"``.
 
@@ -588,16 +603,17 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
     def given(name: str) -> bool:
         return set_for_this_command(ctx, name)
 
-    kinds = {Path(p).suffix.lower() if Path(p).suffix else "function" for p in (options.data, options.val_data) if p}
+    kinds = _data_kinds(options)
     notes = []
     if ctx.params.get("no_report") and given("report"):
         notes.append("--report is ignored: --no-report turns the report off")
     if given("target") and ".csv" not in kinds:
         notes.append("--target is ignored: it names the label column of CSV data, and the data is not a .csv file")
-    for key in ("x_key", "y_key"):
-        if given(key) and not kinds & {".npz", ".pt", ".pth"}:
-            option = f"--{key.replace('_', '-')}"
-            notes.append(f"{option} is ignored: it names an array of .npz/.pt data, and the data is neither")
+    if "function" not in kinds:  # a data function's result is known once it has run: unused_key_options
+        for key in ("x_key", "y_key"):
+            if given(key) and not kinds & {".npz", ".pt", ".pth"}:
+                option = f"--{key.replace('_', '-')}"
+                notes.append(f"{option} is ignored: it names an array of .npz/.pt data, and the data is neither")
     if options.scheduler is None and not options.refine:
         for name in ("scheduler_opt", "warmup_steps"):
             if given(name):
@@ -655,22 +671,56 @@ def unused_model_options(ctx: click.Context, model_format: str, *, validates: bo
 
 
 def warn_unused_options(
-    ctx: click.Context, options: Options, model_format: str | None = None, *, validates: bool = True
+    ctx: click.Context,
+    options: Options,
+    model_format: str | None = None,
+    *,
+    validates: bool = True,
+    keyed: bool = False,
 ) -> None:
     """Print one ``warning:`` line on stderr per option that has no effect (not with ``--quiet``).
 
     With ``model_format`` (the loaded MODEL's), only the model options that format ignores
-    (:func:`unused_model_options`, ``validates`` passed on).
+    (:func:`unused_model_options`, ``validates`` passed on) and the array keys a data function's
+    result did not use (:func:`unused_key_options`, ``keyed`` passed on).
     """
     if options.quiet:
         return
     notes = (
         unused_options(ctx, options)
         if model_format is None
-        else unused_model_options(ctx, model_format, validates=validates)
+        else unused_model_options(ctx, model_format, validates=validates) + unused_key_options(ctx, options, keyed)
     )
     for note in notes:
         click.echo(f"warning: {note}.", err=True)
+
+
+def unused_key_options(ctx: click.Context, options: Options, keyed: bool) -> list[str]:
+    """``--x-key``/``--y-key`` chosen for this command with data no array of which they named.
+
+    Said once the data is loaded, for data from a ``package.module:function``: its keys are read
+    when it returns a dict of arrays (``keyed``, sklearn's ``load_digits()`` Bunch), not when it
+    returns a Dataset, a DataLoader or an ``(x, y)`` pair. File data is judged by its suffix before
+    loading (:func:`unused_options`).
+
+    Args:
+        ctx: The command's click context.
+        options: The command's options.
+        keyed: Whether a data function returned a dict of arrays (:attr:`LoadedData.keyed`).
+
+    Returns:
+        One ``"--X is ignored: why"`` note per such option.
+
+    """
+    kinds = _data_kinds(options)
+    if keyed or "function" not in kinds or kinds & {".npz", ".pt", ".pth"}:
+        return []
+    return [
+        f"--{key.replace('_', '-')} is ignored: it names an array of .npz/.pt data or of a dict a data function "
+        "returns, and the data is neither"
+        for key in ("x_key", "y_key")
+        if set_for_this_command(ctx, key)
+    ]
 
 
 def warn_quiet_progress(ctx: click.Context, quiet: bool, progress: str) -> None:
@@ -879,8 +929,16 @@ data_options = _group(
     click.option(
         "--data", "data", type=DataSpec(), required=True, help=".npz, .pt or .csv file, or package.module:function."
     ),
-    click.option("--x-key", callback=_check_name, help="Input array name in .npz/.pt data (default x)."),
-    click.option("--y-key", callback=_check_name, help="Target array name in .npz/.pt data (default y)."),
+    click.option(
+        "--x-key",
+        callback=_check_name,
+        help="Input array name in .npz/.pt data, or in a dict a data function returns (default x).",
+    ),
+    click.option(
+        "--y-key",
+        callback=_check_name,
+        help="Target array name in .npz/.pt data, or in a dict a data function returns (default y).",
+    ),
     click.option(
         "--target", callback=_check_name, help="Label column of a .csv file (the other columns are the inputs)."
     ),

@@ -265,7 +265,9 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                 validates = not (options.train and inputs.loaded.lightning) or defines_validation_step(
                     inputs.loaded.model
                 )
-                warn_unused_options(ctx, options, inputs.loaded.format, validates=validates)
+                warn_unused_options(
+                    ctx, options, inputs.loaded.format, validates=validates, keyed=inputs.data.keyed
+                )
             execute(options, inputs)
     except click.BadParameter as exc:
         _name_config_source(ctx, exc)
