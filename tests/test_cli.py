@@ -1767,7 +1767,36 @@ def test_fit_refuses_a_ckpt_output_for_a_model_no_checkpoint_can_hold(work: Path
     assert "suggested lr" not in result.output and not (work / "out.ckpt").exists()  # refused before the test
 
 
-@pytest.mark.parametrize("output", ["model.onnx", "model.safetensors"])
+def test_a_torch_export_program_as_model_is_named_not_called_corrupted(work: Path):
+    # torch.export.save's archive was read as a torch.save file: "Cannot read model.pt2 as a PyTorch file
+    # (RuntimeError: PytorchStreamReader failed locating file data.pkl ... there is a high likelihood that your
+    # checkpoint file is corrupted ...)", of a file saved as the torch docs say.
+    import importlib
+
+    net = importlib.import_module(USER_MODULE).Net()
+    program = torch.export.export(net, (torch.randn(2, 10),))
+    torch.export.save(program, str(work / "model.pt2"))
+    shutil.copy(work / "model.pt2", work / "exported.pt")  # named like a torch.save file: read by its content
+    digest = sha(work / "model.pt2")
+    for name in ("model.pt2", "exported.pt"):
+        result = invoke("run", name, "--data", "train.npz", *FAST)
+        assert result.exit_code == 1, result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert errors == [
+            f"Error: {name} is a torch.export program (torch.export.save), which lrfind does not load: an "
+            "ExportedProgram is a graph for inference and deployment, not a module to train. Save the model itself "
+            "as TorchScript (torch.jit.save(torch.jit.script(model), path)) or its state_dict "
+            "(torch.save(model.state_dict(), path), with --model-class), and export the trained one."
+        ]
+        assert "corrupted" not in result.output and "Traceback" not in result.output
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "fit", "exported.pt", "--data", "train.npz", *FAST,
+                           "-o", "out.pt"], capture_output=True, text=True, cwd=work, timeout=300)  # fmt: skip
+    assert proc.returncode == 1 and "is a torch.export program (torch.export.save)" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (work / "out.pt").exists()
+    assert sha(work / "model.pt2") == digest
+
+
+@pytest.mark.parametrize("output", ["model.onnx", "model.safetensors", "model.pt2"])
 def test_fit_refuses_an_output_in_a_format_it_does_not_write(work: Path, output: str):
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", output)
     assert result.exit_code == 2, result.output

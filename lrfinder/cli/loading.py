@@ -306,11 +306,34 @@ def _is_npz(path: Path) -> bool:
     return bool(names) and all(n.endswith(".npy") for n in names)
 
 
+def _is_pt2_archive(path: Path) -> bool:
+    """Whether ``path`` is a PT2 archive: ``torch.export.save``'s (or an AOTInductor package), whatever its name.
+
+    Such an archive names its format in an ``archive_format`` entry (torch 2.6+) or holds a
+    ``serialized_exported_program.json`` (earlier releases); ``torch.save`` and ``torch.jit.save``
+    archives hold neither.
+    """
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any(n.rpartition("/")[2] in ("archive_format", "serialized_exported_program.json") for n in names)
+
+
 def _torch_load_weights(path: Path) -> Any:
     if _is_npz(path):
         raise ModelError(
             f"{path} is a numpy .npz archive (arrays, i.e. data), not a model. Pass the model file as MODEL and "
             "the arrays with --data."
+        )
+    if _is_pt2_archive(path):
+        # torch.load read it as a damaged torch.save file: "failed locating file data.pkl ... there is a high
+        # likelihood that your checkpoint file is corrupted".
+        raise ModelError(
+            f"{path} is a torch.export program (torch.export.save), which lrfind does not load: an ExportedProgram "
+            "is a graph for inference and deployment, not a module to train. Save the model itself as TorchScript "
+            "(torch.jit.save(torch.jit.script(model), path)) or its state_dict (torch.save(model.state_dict(), "
+            "path), with --model-class), and export the trained one."
         )
     if not _is_pickle_or_torch_archive(path):
         raise ModelError(

@@ -461,7 +461,11 @@ _NOT_MODEL_SUFFIXES = {
 
 #: Extensions of model formats ``lrfind`` neither reads nor writes: a trained model saved under one
 #: of them would be a torch file that the tools for that format cannot open.
-_FOREIGN_MODEL_SUFFIXES = {".onnx": "an ONNX model", ".safetensors": "a safetensors file"}
+_FOREIGN_MODEL_SUFFIXES = {
+    ".onnx": "an ONNX model",
+    ".safetensors": "a safetensors file",
+    ".pt2": "a torch.export program",
+}
 
 
 #: Names of the process's own stdout: ``--json``/``--csv`` take them as ``-``, ``fit --output`` refuses them.
@@ -473,7 +477,7 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
 
     Raises:
         click.BadParameter: ``value`` ends in ``.npz``, ``.csv``, ``.png``, ``.json``, ``.toml``,
-            ``.py``, ..., or in ``.onnx`` or ``.safetensors``, model formats ``lrfind`` does not
+            ``.py``, ..., or in ``.onnx``, ``.safetensors`` or ``.pt2``, model formats ``lrfind`` does not
             write (a usage error, exit 2, before any work); an empty ``value`` (``-o ''`` trained
             and saved nothing, exit 0); ``-`` (stdout for ``--json``; saved as a file named ``-``).
 
