@@ -109,6 +109,13 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
                 return torch.utils.data.TensorDataset(x, x[:, :3].argmax(1), torch.ones(64))
 
+            def needs_path(path):
+                # A loader written for a notebook, taking where the data lies.
+                return arrays_dict()
+
+            def needs_root_split(root, /, split, *, seed=0):
+                return arrays_dict()
+
             def no_train_loader():
                 # A LightningDataModule without train_dataloader: Lightning's MisconfigurationException.
                 import pytorch_lightning as pl
@@ -396,6 +403,28 @@ def test_checking_val_data_leaves_the_seeded_run_unchanged(work: Path):
         assert result.exit_code == 0, result.output
         curves.append(json.loads((work / "r.json").read_text())["losses"])
     assert curves[0] == curves[1]
+
+
+def test_a_data_function_that_needs_arguments_is_told_how_to_wrap_it(work: Path):
+    # Was: "The data function ...:needs_path failed: TypeError: needs_path() missing 1 required positional argument:
+    # 'path'.", with no word that lrfind has no option to pass it, nor what to do.
+    result = invoke("run", "model.pt", "--data", f"{MODULE}:needs_path", *FAST)
+    assert assert_one_line(result, 1) == (
+        f"Error: The data function {MODULE}:needs_path needs the argument 'path', but --data calls it with no "
+        "arguments (there is no option to pass them). Add a function without parameters to your module that calls "
+        f"it, e.g. `def train_data(): return needs_path(path=...)`, and pass --data {MODULE}:train_data."
+    )
+    val = invoke("run", "model.pt", "--data", "train.npz", "--val-data", f"{MODULE}:needs_root_split", "--refine",
+                 *FAST)  # fmt: skip
+    assert assert_one_line(val, 1) == (
+        f"Error: The data function {MODULE}:needs_root_split needs the arguments 'root', 'split', but --val-data "
+        "calls it with no arguments (there is no option to pass them). Add a function without parameters to your "
+        "module that calls it, e.g. `def validation_data(): return needs_root_split(..., split=...)`, and pass "
+        f"--val-data {MODULE}:validation_data."
+    )
+    assert "suggested lr" not in result.output + val.output
+    # One without parameters is called as before.
+    assert invoke("run", "model.pt", "--data", f"{MODULE}:arrays_dict", *FAST).exit_code == 0
 
 
 def test_fit_in_float16_on_the_cpu_is_a_usage_error(work: Path):

@@ -1136,6 +1136,43 @@ def _load_tensor_file(
     )
 
 
+def _check_called_bare(factory: Callable[..., Any], text: str, option: str) -> None:
+    """Refuse a data function that cannot be called with no arguments, as lrfind calls it.
+
+    Python's own "missing 1 required positional argument: 'path'" said what failed but not that
+    there is no option to pass arguments, nor what to do instead.
+
+    Raises:
+        DataError: ``factory`` has required parameters; the message names them and shows a wrapper.
+
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
+        return
+    try:
+        signature.bind()
+    except TypeError:
+        required = [
+            p
+            for p in signature.parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
+        module, _, name = text.partition(":")
+        call = ", ".join("..." if p.kind is inspect.Parameter.POSITIONAL_ONLY else f"{p.name}=..." for p in required)
+        # Not val_data: the messages' option names are rewritten (as_options), and it would read --val-data.
+        wrapper = "validation_data" if option == "--val-data" else "train_data"
+        needs = "the argument" if len(required) == 1 else "the arguments"
+        raise DataError(
+            f"The data function {text} needs {needs} {_names([p.name for p in required])}, but {option} calls it "
+            "with no arguments (there is no option to pass them). Add a function without parameters to your module "
+            f"that calls it, e.g. `def {wrapper}(): return {name}({call})`, and pass {option} {module}:{wrapper}."
+        ) from None
+
+
 def load_data(
     spec: str | os.PathLike[str],
     *,
@@ -1177,6 +1214,8 @@ def load_data(
     val: DataLoader | None = None
     if not path.exists() and is_import_string(text):
         factory = _import_option(text, option)
+        if callable(factory):
+            _check_called_bare(factory, text, option)
         try:
             obj = factory() if callable(factory) else factory
         except Exception as exc:
