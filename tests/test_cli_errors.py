@@ -187,6 +187,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "float_labels.npz", x=x.numpy(), y=y.float().numpy())
     np.savez(tmp_path / "int_inputs.npz", x=(x * 10).long().numpy(), y=y.numpy())
     np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
+    np.savez(tmp_path / "multi_hot.npz", x=x.numpy(), y=(x[:, :3] > 0).long().numpy())  # multi-label, as int64
     np.savez(tmp_path / "bool.npz", x=x.numpy(), y=(y > 0).numpy())  # True/False labels
     for dtype in ("int32", "int16", "uint8"):  # class labels saved in a narrower integer type
         np.savez(tmp_path / f"{dtype}.npz", x=x.numpy(), y=y.numpy().astype(dtype))
@@ -612,6 +613,11 @@ FAILED = {
     "class labels for one output": (
         ["one_output.pt", "--data", "binary.npz"],
         ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
+    ),
+    "multi-label 0/1 targets stored as integers": (  # torch's "Expected floating point type for target" was all
+        ["model.pt", "--data", "multi_hot.npz"],
+        ["(shape (32, 3), int64) with --loss cross_entropy", "0/1 for each of the 3 outputs (multi-label",
+         "pass --loss bce_with_logits."],
     ),
     "class labels stored as floats": (
         ["model.pt", "--data", "float_labels.npz"],

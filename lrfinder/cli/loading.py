@@ -1288,6 +1288,29 @@ def load_data(
 # --------------------------------------------------------------------------------------------
 
 
+def _multi_label_hint(name: str, output: Any, target: Any) -> str:
+    """What to do when the loss refused the targets; ``--loss bce_with_logits`` for 0/1 integers of the output's shape.
+
+    Multi-label targets (one yes/no per output, ``(N, K)`` against ``(N, K)`` scores) stored as
+    integers get the default ``cross_entropy``, which takes them for class indices of the wrong
+    shape; torch's "Expected floating point type for target with class probabilities, got Long"
+    did not say which loss they need.
+    """
+    if (
+        name in _CLASS_LOSSES
+        and isinstance(output, torch.Tensor)
+        and isinstance(target, torch.Tensor)
+        and not target.is_floating_point()
+        and target.shape == output.shape
+        and bool(((target == 0) | (target == 1)).all())
+    ):
+        return (
+            f"The targets hold 0/1 for each of the {output.shape[-1]} outputs (multi-label, not one class per "
+            "sample): pass --loss bce_with_logits."
+        )
+    return "Check --loss, or the model's last layer."
+
+
 def _classes_last(output: torch.Tensor, target: torch.Tensor) -> bool:
     """Whether ``output`` holds its class scores last, ``(N, T, C)`` against ``(N, T)`` labels.
 
@@ -1573,7 +1596,7 @@ def check_model_fits(
                 raise ModelError(
                     f"The model's output (shape {shape}) does not fit the targets (shape {tuple(y.shape)}, "
                     f"{str(y.dtype).replace('torch.', '')}) with --loss {name}: {reason(exc)}. "
-                    "Check --loss, or the model's last layer."
+                    f"{_multi_label_hint(name, out, y)}"
                 ) from exc
             if isinstance(loss, torch.Tensor) and loss.numel() == 1 and not math.isfinite(float(loss)):
                 raise ModelError(
