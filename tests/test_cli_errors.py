@@ -196,6 +196,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "tokens.npz", x=tokens.numpy(), y=tokens.roll(-1, dims=1).numpy())
     np.savez(tmp_path / "tokens_bad.npz", x=tokens.numpy(), y=(tokens + 3).numpy())  # labels up to 9 of 7 classes
     torch.jit.save(torch.jit.script(TokenLM()), tmp_path / "token_lm.pt")
+    with open(tmp_path / "tokens.csv", "w") as handle:  # token ids in columns: read as float32, as every CSV input
+        handle.write(",".join(f"t{i}" for i in range(6)) + ",label\n")
+        handle.writelines(",".join(map(str, row)) + f",{row[0]}\n" for row in tokens.tolist())
     torch.jit.save(torch.jit.script(nn.Linear(10, 1)), tmp_path / "one_output.pt")
     torch.jit.save(torch.jit.script(NoParams()), tmp_path / "noparams.pt")
     torch.jit.save(torch.jit.script(TupleOut()), tmp_path / "tuple_out.pt")
@@ -613,6 +616,11 @@ FAILED = {
     "class labels for one output": (
         ["one_output.pt", "--data", "binary.npz"],
         ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
+    ),
+    "token ids from a CSV for an embedding": (  # torch's "'indices' ... but got torch.FloatTensor" was all
+        ["token_lm.pt", "--data", "tokens.csv", "--target", "label"],
+        ["The model takes integer indices (token ids, as an nn.Embedding does) and the inputs are float32",
+         "store them as int64 in a .npz or .pt file", "a .csv file's input columns are read as float32"],
     ),
     "multi-label 0/1 targets stored as integers": (  # torch's "Expected floating point type for target" was all
         ["model.pt", "--data", "multi_hot.npz"],

@@ -1457,6 +1457,15 @@ def _dtype_hint(model: nn.Module, x: Any, exc: BaseException) -> str:
     text = str(exc).lower()
     if "dtype" not in text and "scalar type" not in text:
         return ""
+    if "'indices'" in text and isinstance(x, torch.Tensor) and x.is_floating_point():
+        # An nn.Embedding (an LSTM or Transformer text model) fed token ids read as floats: a CSV's input
+        # columns are float32 whatever they hold, and the weights' dtype, the advice below, is no index type.
+        have = str(x.dtype).replace("torch.", "")
+        return (
+            f" The model takes integer indices (token ids, as an nn.Embedding does) and the inputs are {have}: "
+            "store them as int64 in a .npz or .pt file (numpy.savez(path, x=x.astype('int64'), y=y)); a .csv "
+            "file's input columns are read as float32."
+        )
     weight = next((p for p in model.parameters() if p.is_floating_point()), None)
     if weight is None or not isinstance(x, torch.Tensor) or x.dtype == weight.dtype:
         return ""
