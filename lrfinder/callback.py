@@ -497,6 +497,9 @@ class LRFinder(_CallbackBase):
         self._replaced: tuple[list[Optimizer], list[Any]] | None = None
         # The scheduler= built under manual optimization, and its step count then: Lightning does not step it.
         self._unstepped: tuple[Any, int] | None = None
+        # The train loader's batches an epoch and the optimizer steps scheduler= was sized to, while a reloaded
+        # loader (reload_dataloaders_every_n_epochs) may change them.
+        self._sized: tuple[int, int] | None = None
         # The param groups' LRs as the found LR was applied by rescaling (no attribute) under the module's own
         # optimizer_step, until the first training step shows whether optimizer_step set them to others.
         self._rescaled_lrs: list[list[Any]] | None = None
@@ -634,6 +637,7 @@ class LRFinder(_CallbackBase):
         self._batch_size = None
         self._replaced = None
         self._unstepped = None
+        self._sized = None
         self._rescaled_lrs = None
         # Everything that can be checked before the test is checked before it.
         if not self._find_only and _lightning.fit_combine_mode(trainer) == "sequential":
@@ -799,11 +803,38 @@ class LRFinder(_CallbackBase):
         """From the second epoch on: say so when ``training_step`` never stepped the schedule of ``scheduler=``."""
         if trainer.current_epoch >= 1:  # the module's own on_train_epoch_end (an epoch-wise step) has run
             self._check_schedule_stepped(trainer)
+            self._check_schedule_spans(trainer)
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Say so when ``training_step`` never stepped the schedule of ``scheduler=`` (manual optimization)."""
         self._check_schedule_stepped(trainer)
+
+    def _check_schedule_spans(self, trainer: pl.Trainer) -> None:
+        """Warn once when a reloaded train loader's length no longer matches what ``scheduler=`` was sized to.
+
+        The schedule spans the fit's optimizer steps as counted at its start, from the loader's length then.
+        With ``reload_dataloaders_every_n_epochs`` a loader of another length (a curriculum, progressive
+        resizing) changed the count: OneCycleLR failed past its end with torch's "Tried to step 13 times.
+        The specified number of total steps is 12", after epochs of training, and a cosine ended early
+        or never reached its floor.
+        """
+        if self._sized is None:
+            return
+        sized_batches, total = self._sized
+        batches = trainer.num_training_batches
+        if batches == sized_batches:
+            return
+        self._sized = None
+        now = f"{int(batches)}" if math.isfinite(batches) else "no length"
+        _lightning.warn(
+            trainer,
+            f"{self._who}(scheduler={self.scheduler!r}) sized the schedule to {total} optimizer steps from the "
+            f"{sized_batches} batches an epoch of the train loader at the fit's start, but the loader reloaded for "
+            f"epoch {trainer.current_epoch} has {now}, so the schedule no longer spans the fit (OneCycleLR stepped "
+            "past its end fails: 'Tried to step ... times'). Set Trainer(max_steps=N, max_epochs=-1) with N the "
+            "optimizer steps the fit takes, which the schedule is then sized to, or keep the loader's length.",
+        )
 
     def _check_schedule_stepped(self, trainer: pl.Trainer) -> None:
         """Warn once when the scheduler built under manual optimization has not moved after optimizer steps.
@@ -1701,6 +1732,9 @@ class LRFinder(_CallbackBase):
                         **settings,
                     )
             config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)
+            batches = trainer.num_training_batches
+            if config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps:
+                self._sized = (int(batches), int(total))  # sized from the epochs' length, not from max_steps
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
             configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))

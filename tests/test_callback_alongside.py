@@ -6,6 +6,7 @@ tiny model, checking what training steps with after the test.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,41 @@ def test_train_refuses_a_warm_up_still_running_at_the_unfreeze(tmp_path: Path) -
         train(model, make_loader(), optimizer=sgd, scheduler="cosine", warmup_steps=9, epochs=2,
               callbacks=[pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)])  # fmt: skip
     assert model.epoch_groups == []  # refused as training starts
+
+
+class GrowingData(pl.LightningDataModule):
+    """A curriculum: the train loader, built again every epoch, grows by two batches an epoch (``grow=False``: not)."""
+
+    def __init__(self, grow: bool = True) -> None:
+        super().__init__()
+        self.grow = grow
+
+    def train_dataloader(self) -> Any:
+        return make_loader(128 + 64 * self.trainer.current_epoch * self.grow)
+
+
+@pytest.mark.parametrize("grow", [True, False])
+def test_a_reloaded_loader_of_another_length_is_said_not_to_fit_the_schedule(tmp_path: Path, grow: bool) -> None:
+    # The schedule was sized to 4 + 4 + 4 steps from the loader at the fit's start; the fit took 4 + 6 + 8. A
+    # onecycle failed at step 13 with torch's "Tried to step 13 times", after training 12 steps, with nothing said.
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="cosine")
+    t = trainer(tmp_path, [finder], max_epochs=3, max_steps=-1, reload_dataloaders_every_n_epochs=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t.fit(Net(), datamodule=GrowingData(grow))
+    said = [str(w.message) for w in caught if "no longer spans the fit" in str(w.message)]
+    assert t.global_step == (18 if grow else 12)
+    if not grow:
+        assert said == []  # reloaded at the same length: nothing to say
+        return
+    assert len(said) == 1 and said[0].startswith(
+        "LRFinder(scheduler='cosine') sized the schedule to 12 optimizer steps from the 4 batches an epoch of the "
+        "train loader at the fit's start, but the loader reloaded for epoch 1 has 6, so the schedule no longer spans "
+        "the fit (OneCycleLR stepped past its end fails: 'Tried to step ... times'). Set Trainer(max_steps=N, "
+        "max_epochs=-1)"
+    )
+    # As it says: sized to max_steps, the schedule spans the fit.
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="onecycle")
+    t = trainer(tmp_path, [finder], max_epochs=-1, max_steps=18, reload_dataloaders_every_n_epochs=1)
+    t.fit(Net(), datamodule=GrowingData())
+    assert t.global_step == 18 and t.lr_scheduler_configs[0].scheduler.total_steps == 18
