@@ -301,6 +301,46 @@ RUN_CASES = {
 }
 
 
+def test_a_pickle_of_a_class_defined_in_the_saving_script_says_to_move_the_class(work: Path):
+    # torch.save(model) in a script that defines the class pickles it as __main__.Net. The message was "Can't get
+    # attribute 'Net' on <module 'lrfinder.__main__' ...>. The model's code must be importable from the current
+    # directory", which it was (train_net.py lies there), and no directory could make __main__.Net load.
+    (work / "train_net.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from torch import nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layer = nn.Linear(10, 3)
+
+                def forward(self, x):
+                    return self.layer(x)
+
+            if __name__ == "__main__":
+                torch.save(Net(), "script_pickled.pt")
+            """
+        )
+    )
+    subprocess.run([sys.executable, "train_net.py"], cwd=work, check=True, timeout=120)
+    expected = (
+        "Error: Cannot unpickle script_pickled.pt: its model class Net was defined in the script that saved it (the "
+        "pickle names it __main__.Net), and a pickle finds such a class only in the script run as the program, here "
+        "lrfind. Move the class into a module file (e.g. nets.py), import it from there in your script and save the "
+        "model again; or save model.state_dict() and pass --model-class nets:Net."
+    )
+    result = invoke("run", "script_pickled.pt", "--unsafe-pickle", "--data", "train.npz", *FAST)
+    assert result.exit_code == 1, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [expected]
+    command = [sys.executable, "-m", "lrfinder", "fit", "script_pickled.pt", "--unsafe-pickle", "--data", "train.npz",
+               *FAST, "-o", "out.pt"]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=work, timeout=300)
+    assert proc.returncode == 1 and expected in proc.stderr.splitlines(), proc.stderr
+    assert "Traceback" not in proc.stderr and not (work / "out.pt").exists()
+
+
 @pytest.mark.parametrize("case", list(RUN_CASES))
 def test_run_every_format(work: Path, case: str):
     args = RUN_CASES[case]

@@ -433,6 +433,19 @@ def load_model(
         try:
             obj = torch.load(file, map_location="cpu", weights_only=False)
         except (ImportError, AttributeError) as err:
+            in_script = re.search(r"Can't get attribute '([\w.]+)' on <module '(?:[\w.]+\.)?__main__'", str(err))
+            if in_script:
+                # torch.save(model) in a script that defines the class pickles it as __main__.Net, which
+                # only that script, run as the program, provides; "importable from the current directory"
+                # could not be met.
+                name = in_script.group(1)
+                raise ModelError(
+                    f"Cannot unpickle {file}: its model class {name} was defined in the script that saved it (the "
+                    f"pickle names it __main__.{name}), and a pickle finds such a class only in the script run as "
+                    f"the program, here lrfind. Move the class into a module file (e.g. nets.py), import it from "
+                    f"there in your script and save the model again; or save model.state_dict() and pass "
+                    f"--model-class nets:{name}."
+                ) from err
             raise ModelError(
                 f"Cannot unpickle {file}: {reason(err)}. The model's code must be importable from the current "
                 "directory."
