@@ -276,7 +276,14 @@ class LRFinder(_CallbackBase):
             over the fit's optimizer steps (``trainer.estimated_stepping_batches``; with a
             ``GradientAccumulationScheduler``, or under manual optimization that accumulates by
             hand, each epoch's batches / its micro-batches per step, rounded up, capped by
-            ``max_steps``); needs ``optimizer``.
+            ``max_steps``); needs ``optimizer``. A train loader reloaded at another length
+            (``reload_dataloaders_every_n_epochs``) is warned about: the schedule was sized from
+            the first. ``"plateau"`` on a ``val...`` metric steps once after each validation
+            (``check_val_every_n_epoch``, or ``val_check_interval`` batches with
+            ``check_val_every_n_epoch=None``); validation it cannot step after (by the clock, or
+            out of step with the epochs) is refused before the test. Beside
+            ``BackboneFinetuning``, a warm-up still running when it unfreezes the backbone is
+            refused before training.
         scheduler_settings: Keyword settings for ``scheduler``.
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``); a plain
             name the module lacks is looked up in its ``hparams`` (``"learning_rate"`` finds
