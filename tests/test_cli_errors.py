@@ -109,6 +109,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
                 return torch.utils.data.TensorDataset(x, x[:, :3].argmax(1), torch.ones(64))
 
+            def make_net(hidden, classes=3):
+                # A model factory whose sizes have no defaults: --model-args must give them.
+                nn = torch.nn
+                return nn.Sequential(nn.Linear(10, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
             def needs_path(path):
                 # A loader written for a notebook, taking where the data lies.
                 return arrays_dict()
@@ -407,6 +412,28 @@ def test_checking_val_data_leaves_the_seeded_run_unchanged(work: Path):
         assert result.exit_code == 0, result.output
         curves.append(json.loads((work / "r.json").read_text())["losses"])
     assert curves[0] == curves[1]
+
+
+def test_a_model_factory_that_needs_arguments_shows_the_model_args_to_pass(work: Path):
+    # Was: "Cannot build ...:make_net with --model-args {}: TypeError: make_net() missing 1 required positional
+    # argument: 'hidden'. Check --model-args.", of an option that was never given.
+    args = ("run", "weights.pt", "--model-class", f"{MODULE}:make_net", "--data", "train.npz", *FAST)
+    assert assert_one_line(invoke(*args), 1) == (
+        f"Error: {MODULE}:make_net needs 'hidden', which --model-args does not give. Pass the values the saved model "
+        "was built with: --model-args '{\"hidden\": ...}', each ... replaced by its value."
+    )
+    partial = invoke(*args, "--model-args", '{"classes": 3}')
+    assert assert_one_line(partial, 1) == (
+        f'Error: {MODULE}:make_net needs \'hidden\', which --model-args {{"classes": 3}} leaves out. Pass the '
+        'values the saved model was built with: --model-args \'{"classes": 3, "hidden": ...}\', each ... replaced by '
+        "its value."
+    )
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", *args], capture_output=True, text=True, cwd=work,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 1 and "--model-args '{\"hidden\": ...}'" in proc.stderr and "Traceback" not in proc.stderr
+    # Given, the model is built and the test runs.
+    built = invoke(*args, "--model-args", '{"hidden": 16}')
+    assert built.exit_code == 0 and "suggested lr" in built.stdout, built.output
 
 
 def test_a_data_function_that_needs_arguments_is_told_how_to_wrap_it(work: Path):

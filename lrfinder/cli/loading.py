@@ -366,11 +366,59 @@ def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
     return None
 
 
+def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[str, Any], model_class: str) -> None:
+    """Refuse ``--model-args`` that leave out arguments ``--model-class`` requires, naming them as JSON to pass.
+
+    Python's "missing 3 required positional arguments: 'd_in', 'hidden', and 'd_out'" came with
+    "Check --model-args" only, also when none were given; the message now shows the option to write.
+    Other mismatches (an unknown key, too many values) are left to the call, whose message names them.
+
+    Raises:
+        ModelError: A required parameter of ``factory`` gets no value.
+
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
+        return
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return
+    missing = [
+        name
+        for name, p in signature.parameters.items()
+        if name not in bound.arguments
+        and p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    if not missing:
+        return
+    # A template, not JSON: each "..." is a value to fill in.
+    if args and not kwargs:
+        example = "[" + ", ".join([*(json.dumps(a, default=str) for a in args), *["..."] * len(missing)]) + "]"
+    else:
+        pairs = [f"{json.dumps(str(k))}: {json.dumps(v, default=str)}" for k, v in kwargs.items()]
+        pairs += [f'"{m}": ...' for m in missing]
+        example = "{" + ", ".join(pairs) + "}"
+    if args or kwargs:
+        given = f"--model-args {json.dumps(list(args) if args else dict(kwargs), default=str)} leaves out"
+    else:
+        given = "--model-args does not give"
+    raise ModelError(
+        f"{model_class} needs {_names(missing, 8)}, which {given}. Pass the values the saved model was built with: "
+        f"--model-args '{example}', each ... replaced by its value."
+    )
+
+
 def _instantiate(model_class: str, model_args: Any) -> nn.Module:
     factory = _import_option(model_class, "--model-class")
     if not callable(factory):
         raise ModelError(f"--model-class {model_class!r} is not a class or a function.")
     args, kwargs = _parse_model_args(model_args)
+    _check_model_args_bind(factory, args, kwargs, model_class)
     try:
         model = factory(*args, **kwargs)
     except Exception as exc:
