@@ -209,6 +209,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.jit.save(torch.jit.script(TupleOut()), tmp_path / "tuple_out.pt")
     bn = nn.Sequential(nn.Linear(10, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
     torch.jit.save(torch.jit.script(bn), tmp_path / "batchnorm.pt")
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    torch.jit.save(torch.jit.script(conv), tmp_path / "conv.pt")
+    np.savez(tmp_path / "images.npz", x=x.reshape(128, 5, 2).numpy(), y=y.numpy())  # (N, H, W): no channel dimension
     np.savez(tmp_path / "n33.npz", x=x[:33].numpy(), y=y[:33].numpy())  # batches of 32, then one sample
     torch.save(net.state_dict(), tmp_path / "weights.pt")
     # A spreadsheet's CSV: a UTF-8 byte-order mark before the header, the label the first column.
@@ -643,6 +646,11 @@ FAILED = {
     "class labels for one output": (
         ["one_output.pt", "--data", "binary.npz"],
         ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
+    ),
+    "images without their channel dimension": (  # torch's "expected input[1, 32, 5, 2] to have 1 channels" was all
+        ["conv.pt", "--data", "images.npz"],
+        ["The inputs lack the channel dimension: the model's first convolution takes 1 channel(s) and read the batch "
+         "of 32 samples as one sample of 32 channels. Store the inputs as (samples, 1, 5, 2) (numpy: x[:, None])."],
     ),
     "token ids from a CSV for an embedding": (  # torch's "'indices' ... but got torch.FloatTensor" was all
         ["token_lm.pt", "--data", "tokens.csv", "--target", "label"],

@@ -1534,6 +1534,27 @@ def _dtype_hint(model: nn.Module, x: Any, exc: BaseException) -> str:
     return f" The inputs are {have} and the model's weights {want}: store the inputs as {want} (x.astype('{want}'))."
 
 
+def _channel_hint(x: Any, exc: BaseException) -> str:
+    """`` The inputs lack the channel dimension ...`` when a convolution read a batch as one sample, else ``""``.
+
+    Images stored without their channel dimension (sklearn's ``load_digits().images``, ``(N, 8, 8)``)
+    are unbatched to a ``Conv2d``: it reads the batch of ``N`` images as one image of ``N`` channels
+    and fails with "expected input[1, 32, 8, 8] to have 1 channels, but got 32 channels instead".
+    """
+    found = re.search(r"expected input\[1, (\d+)((?:, \d+)*)\] to have (\d+) channels", str(exc))
+    if found is None or not isinstance(x, torch.Tensor) or x.dim() < 2 or x.shape[0] != int(found.group(1)):
+        return ""
+    channels = int(found.group(3))
+    rest = tuple(x.shape[1:])
+    shape = ", ".join(str(n) for n in (channels, *rest))
+    add = " (numpy: x[:, None])" if channels == 1 else ""
+    return (
+        f" The inputs lack the channel dimension: the model's first convolution takes {channels} channel(s) and read "
+        f"the batch of {x.shape[0]} samples as one sample of {x.shape[0]} channels. Store the inputs as (samples, "
+        f"{shape}){add}."
+    )
+
+
 def _kind(obj: Any) -> str:
     """``a tuple of length 3``, ``a dict with keys ['a', 'b']``: what a batch or an output is, for messages."""
     if isinstance(obj, Mapping):
@@ -1644,6 +1665,7 @@ def check_model_fits(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
                     f"{type(exc).__name__}: {reason(exc)}. Check that the data "
                     f"matches the model.{_dtype_hint(model, x, exc)}{_more_inputs_hint(batch, x, exc)}"
+                    f"{_channel_hint(x, exc)}"
                 ) from exc
             if loss_fn is None:
                 return
