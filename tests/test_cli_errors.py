@@ -214,6 +214,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "images.npz", x=x.reshape(128, 5, 2).numpy(), y=y.numpy())  # (N, H, W): no channel dimension
     np.savez(tmp_path / "n33.npz", x=x[:33].numpy(), y=y[:33].numpy())  # batches of 32, then one sample
     torch.save(net.state_dict(), tmp_path / "weights.pt")
+    torch.save(torch.compile(net).state_dict(), tmp_path / "compiled_weights.pt")  # names under _orig_mod.
     # A spreadsheet's CSV: a UTF-8 byte-order mark before the header, the label the first column.
     header = "label," + ",".join(f"f{i}" for i in range(10))
     rows = "".join(f"{int(t)}," + ",".join(f"{v:.4f}" for v in r) + "\n" for r, t in zip(x.tolist(), y))
@@ -646,6 +647,13 @@ FAILED = {
     "class labels for one output": (
         ["one_output.pt", "--data", "binary.npz"],
         ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
+    ),
+    "weights of a torch.compile'd model": (  # said "pass the wrapping class", which OptimizedModule cannot be
+        ["compiled_weights.pt", "--model-class", f"{MODULE}:make_net", "--model-args", '{"hidden": 16}', "--data",
+         "train.npz"],
+        ["the weights are of a torch.compile'd model (it holds the model as '_orig_mod')",
+         "(compiled._orig_mod.state_dict()), or pass as --model-class a function that returns "
+         "torch.compile(YourModel(...))."],
     ),
     "images without their channel dimension": (  # torch's "expected input[1, 32, 5, 2] to have 1 channels" was all
         ["conv.pt", "--data", "images.npz"],

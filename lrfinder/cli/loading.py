@@ -699,6 +699,14 @@ def _state_dict_mismatch(saved: Mapping[str, torch.Tensor], model: nn.Module) ->
                     f"{type(model).__name__} holds the saved model inside it. Pass the inner model's class as "
                     "--model-class, or save the wrapper's state_dict."
                 )
+            if prefix == "_orig_mod.":
+                # torch.compile's OptimizedModule: no class to pass as --model-class; a factory compiles.
+                return (
+                    "every saved name starts with '_orig_mod.', which the model's names lack: the weights are of a "
+                    "torch.compile'd model (it holds the model as '_orig_mod'). Save the model's own state_dict "
+                    "(compiled._orig_mod.state_dict()), or pass as --model-class a function that returns "
+                    "torch.compile(YourModel(...))."
+                )
             wrapper = (
                 "DataParallel or DistributedDataParallel"
                 if prefix == "module."
