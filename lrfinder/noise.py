@@ -169,6 +169,68 @@ class NoiseScale:
     steps: tuple[int, ...] = ()
     source: str = "given"
 
+    def __post_init__(self) -> None:
+        """Check a measurement built by hand (or read back) as :func:`noise_scale_from_norms` builds it.
+
+        A ``NoiseScale(...)`` written out went unchecked into ``scale_lr(rule="noise", noise_scale=...)``:
+        batch sizes in the wrong order, or an interval that does not hold the estimate, scaled an LR
+        without a word. Numbers are stored as plain ``float``/``int`` (numpy scalars and 0-d tensors too).
+
+        Raises:
+            TypeError: A field that is not a number (text, a bool), or ``interval`` not a pair.
+            ValueError: ``b_simple``, ``grad_sq`` or ``trace_sigma`` not finite and > 0; batch sizes not
+                integers with ``1 <= small_batch_size < big_batch_size``; ``n_estimates`` < 1; an
+                interval not ``0 <= low <= b_simple <= high`` (``high`` may be ``inf``; both ends NaN
+                means no interval); a negative step index; an unknown ``source``.
+
+        """
+        fix = "Build it with noise_scale_from_norms(...), or read it from range_test(..., noise_scale=True)."
+        for name in ("b_simple", "grad_sq", "trace_sigma"):
+            value = _number(name, getattr(self, name))
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"Expected NoiseScale.{name} finite and > 0, but got {name}={value!r}. {fix}")
+            object.__setattr__(self, name, value)
+        for name in ("small_batch_size", "big_batch_size", "n_estimates"):
+            value = getattr(self, name)
+            if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+                value = value.item()
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Expected NoiseScale.{name} to be an integer >= 1, but got {name}={value!r}. {fix}")
+            object.__setattr__(self, name, int(value))
+        if not self.small_batch_size < self.big_batch_size:
+            raise ValueError(
+                "Expected NoiseScale.small_batch_size < big_batch_size (the two batch sizes the squared norms were "
+                f"taken at, smaller first), but got small_batch_size={self.small_batch_size}, "
+                f"big_batch_size={self.big_batch_size}. {fix}"
+            )
+        interval = self.interval
+        if isinstance(interval, (str, bytes)) or not isinstance(interval, Sequence) or len(interval) != 2:
+            raise TypeError(
+                f"Expected NoiseScale.interval to be a (low, high) pair, but got interval={interval!r:.80}. {fix}"
+            )
+        low, high = (_number("interval", v) for v in interval)
+        if not (math.isnan(low) and math.isnan(high)):
+            # A relative tolerance: the bootstrap's resample equal to the data sums in another order.
+            slack = 1e-9 * self.b_simple
+            if not (0 <= low <= self.b_simple + slack and self.b_simple - slack <= high):
+                raise ValueError(
+                    f"Expected NoiseScale.interval to hold b_simple, 0 <= low <= b_simple <= high (high may be inf, "
+                    f"both NaN for no interval), but got interval=({low!r}, {high!r}), b_simple={self.b_simple!r}. "
+                    f"{fix}"
+                )
+        object.__setattr__(self, "interval", (low, high))
+        steps = tuple(self.steps)
+        if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0 for i in steps):
+            raise ValueError(
+                f"Expected NoiseScale.steps to be step indices (integers >= 0), but got steps={steps!r:.80}. {fix}"
+            )
+        object.__setattr__(self, "steps", tuple(int(i) for i in steps))
+        if self.source not in _SOURCE_WORDS:
+            raise ValueError(
+                f"Expected NoiseScale.source to be one of {', '.join(map(repr, _SOURCE_WORDS))}, but got "
+                f"source={self.source!r}. {fix}"
+            )
+
     @property
     def inconclusive(self) -> str | None:
         """Why the measurement is too uncertain to scale an LR by, or ``None`` when it is conclusive.

@@ -570,6 +570,49 @@ def _measured(b: float, interval: tuple[float, float], n: int = 8) -> NoiseScale
                       n_estimates=n, interval=interval, source="steps")  # fmt: skip
 
 
+_GOOD = dict(b_simple=64.0, grad_sq=1.0, trace_sigma=64.0, small_batch_size=8, big_batch_size=32, n_estimates=10,
+             interval=(50.0, 80.0))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"b_simple": -5.0}, "Expected NoiseScale.b_simple finite and > 0, but got b_simple=-5.0"),
+        ({"b_simple": math.nan}, "Expected NoiseScale.b_simple finite and > 0, but got b_simple=nan"),
+        ({"trace_sigma": 0.0}, "Expected NoiseScale.trace_sigma finite and > 0, but got trace_sigma=0.0"),
+        ({"small_batch_size": 32, "big_batch_size": 8}, "Expected NoiseScale.small_batch_size < big_batch_size"),
+        ({"big_batch_size": 32.5}, "Expected NoiseScale.big_batch_size to be an integer >= 1"),
+        ({"n_estimates": 0}, "Expected NoiseScale.n_estimates to be an integer >= 1, but got n_estimates=0"),
+        ({"interval": (100.0, 200.0)}, "Expected NoiseScale.interval to hold b_simple, 0 <= low <= b_simple <= high"),
+        ({"interval": (80.0, 50.0)}, "but got interval=(80.0, 50.0), b_simple=64.0"),
+        ({"interval": (50.0,)}, "Expected NoiseScale.interval to be a (low, high) pair"),
+        ({"steps": (0, -1)}, "Expected NoiseScale.steps to be step indices (integers >= 0)"),
+        ({"source": "bogus"}, "Expected NoiseScale.source to be one of 'steps', 'sub-batch'"),
+    ],
+)
+def test_a_hand_built_noise_scale_is_checked_before_it_scales_an_lr(change: dict[str, Any], said: str) -> None:
+    # NoiseScale(...) went unchecked into scale_lr(rule="noise"): batch sizes in the wrong order or an interval that
+    # does not hold the estimate scaled the LR without a word (0.1 -> 0.2 here); a negative b_simple was refused
+    # only there, as a noise_scale=-5.0 the caller never wrote.
+    from lrfinder import scale_lr
+
+    with pytest.raises((ValueError, TypeError)) as info:
+        measured = NoiseScale(**{**_GOOD, **change})
+        scale_lr(0.1, from_batch_size=32, to_batch_size=128, rule="noise", noise_scale=measured)
+    assert said in str(info.value) and str(info.value).endswith(
+        "Build it with noise_scale_from_norms(...), or read it from range_test(..., noise_scale=True)."
+    )
+
+
+def test_a_noise_scale_stores_plain_numbers() -> None:
+    ns = NoiseScale(**{**_GOOD, "b_simple": np.float32(64.0), "small_batch_size": np.int64(8),
+                       "n_estimates": torch.tensor(10), "interval": (np.float64(50), 80)})  # fmt: skip
+    assert ns == NoiseScale(**_GOOD)
+    assert [type(v) for v in (ns.b_simple, ns.small_batch_size, ns.n_estimates, *ns.interval)] == [float, int, int,
+                                                                                                    float, float]
+    assert NoiseScale(**{**_GOOD, "interval": (math.nan, math.nan), "n_estimates": 1}).inconclusive is not None
+
+
 def test_a_measurement_is_conclusive_with_enough_estimates_and_a_4x_interval() -> None:
     assert _measured(50, (30, 120)).inconclusive is None  # 120 / 30 = 4: just conclusive
     assert _measured(50, (30, 121)).inconclusive == "its 90% interval 30–121 spans more than 4x"
