@@ -47,7 +47,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 
@@ -1637,9 +1637,32 @@ def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[
     return f"{lr:.2e} = steepest descent of the smoothed loss", notes
 
 
+def _refuse_missing_losses(lrs: object) -> NoReturn:
+    """Say what :func:`analyze` takes when ``losses`` was left out.
+
+    Python's "missing 1 required positional argument" named neither the range test's result, the usual thing
+    passed alone, nor what to call for it.
+
+    Raises:
+        TypeError: Always.
+
+    """
+    if hasattr(lrs, "lrs") and hasattr(lrs, "losses") and hasattr(lrs, "stop_reason"):
+        # A RangeTestResult (not imported here: the analysis knows nothing of the engine).
+        raise TypeError(
+            f"analyze takes a curve as two arrays, analyze(lrs, losses), but got a {type(lrs).__name__} alone. "
+            "Call result.analyze(rule=...) for a new result with the suggestion, or "
+            "analyze(result.lrs, result.losses) for the Suggestion alone."
+        )
+    raise TypeError(
+        "analyze takes a curve as two arrays, analyze(lrs, losses), but got no losses: pass the loss recorded at "
+        "each LR as the second argument."
+    )
+
+
 def analyze(
     lrs: Sequence[float] | np.ndarray,
-    losses: Sequence[float] | np.ndarray,
+    losses: Sequence[float] | np.ndarray | None = None,
     *,
     rule: Rule | str = DEFAULT_RULE,
     window: int | None = None,
@@ -1650,6 +1673,7 @@ def analyze(
         lrs: Strictly increasing, positive learning rates, one per optimizer step.
         losses: The loss recorded at each step (NaN/inf allowed: the curve ends there). Both
             as lists, numpy arrays or torch tensors (also of loss tensors that require grad).
+            Required: its default only lets a call without it be told what to pass.
         rule: How :attr:`Suggestion.lr` is picked (:data:`RULE_FUNCTIONS`):
 
             * ``"divergence_div10"`` (default): the divergence LR (else the minimum's) divided
@@ -1668,6 +1692,8 @@ def analyze(
 
     Raises:
         ValueError: Malformed arrays or an unknown rule.
+        TypeError: ``losses`` not given (a :class:`~lrfinder.RangeTestResult` alone is said so, with
+            ``result.analyze(...)`` to call instead), or arrays that are not numbers.
         InconclusiveCurveError: Too few finite points, a loss that never falls (flat or noise),
             or a loss still falling at the largest LR.
 
@@ -1680,6 +1706,8 @@ def analyze(
         '1.00e-03'
 
     """
+    if losses is None:
+        _refuse_missing_losses(lrs)
     rule = _rule(rule)
     reading = read_curve(lrs, losses, window=window)
     lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}

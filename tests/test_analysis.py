@@ -454,6 +454,24 @@ def test_heavy_noise_widens_the_window_and_keeps_picks_close() -> None:
 
 # ------------------------------------------------------------------------------------ the steps
 
+def test_analyze_given_a_range_test_result_says_what_to_call() -> None:
+    # analyze(result) was Python's "analyze() missing 1 required positional argument: 'losses'".
+    from lrfinder import RangeTestResult
+
+    lrs = np.logspace(-5, 0, 60)
+    result = RangeTestResult(lrs=lrs, losses=np.linspace(2.0, 1.0, 60), stop_reason="completed")
+    with pytest.raises(TypeError) as info:
+        analyze(result)
+    assert str(info.value) == (
+        "analyze takes a curve as two arrays, analyze(lrs, losses), but got a RangeTestResult alone. Call "
+        "result.analyze(rule=...) for a new result with the suggestion, or analyze(result.lrs, result.losses) for "
+        "the Suggestion alone."
+    )
+    with pytest.raises(TypeError, match=r"^analyze takes a curve as two arrays, analyze\(lrs, losses\), but got no "
+                       r"losses: pass the loss recorded at each LR as the second argument\.$"):  # fmt: skip
+        analyze(lrs)
+
+
 from lrfinder import analysis as an  # noqa: E402
 from lrfinder.analysis import (  # noqa: E402
     RULE_DESCRIPTIONS,
