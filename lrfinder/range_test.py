@@ -697,7 +697,13 @@ class RangeTestResult:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{origin}Not a JSON range-test result: {exc}") from exc
+            # Python's words alone ("Expecting value: line 1 column 1 (char 0)") named neither the file nor a fix.
+            where = f"{str(source)!r} is" if origin else "The JSON text given is"
+            raise ValueError(
+                f"{where} not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}), so not a range-test "
+                "result. Pass a file written by result.to_json(path) (or lrfind run --json), or its text; a file "
+                "cut short or edited by hand can be written again from the result."
+            ) from None
         if not isinstance(data, dict):
             raise ValueError(f"{origin}Not a range-test result: expected a JSON object")
         return cls.from_dict(data)

@@ -77,7 +77,7 @@ BAD = {
     "fit key inside [run]": ("[run]\noutput = 'o.pt'\n", ["'output' in [run]", "only fit takes it", "top level"]),
     "unknown key inside [run]": ("[run]\nbogus = 1\n", ["unknown key 'bogus' in [run]"]),
     "not UTF-8": (b"data = '\xff\xfe'\n", ["not UTF-8"]),
-    "not TOML": ("x = = 1\n", ["not valid TOML"]),
+    "not TOML": ("x = = 1\n", ["not valid TOML (Invalid value at line 1, column 5). Fix that line:", 'data = "tra']),
     "list for one value": ("num-steps = [1, 2]\n", ["'num-steps'", "expects an integer", "an array"]),
     "betas of three": ("betas = [0.9, 0.99, 0.5]\n", ["'betas'", "two numbers in [0, 1)", "[0.9, 0.99, 0.5]"]),
     "betas not numbers": ('betas = ["0.9", "0.99"]\n', ["'betas'", "as an array [0.9, 0.999]"]),

@@ -3953,8 +3953,16 @@ def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"empty\.json': Not a JSON range-test result: the file is empty\. Write"):
         RangeTestResult.from_json(tmp_path / "empty.json")
     (tmp_path / "cut.json").write_text(result.to_json()[:40])
-    with pytest.raises(ValueError, match=r"cut\.json': Not a JSON range-test result: Expecting"):
+    # Python's "Expecting value: line 4 column 5 (char 39)" as the reason: which file, where, what to do.
+    with pytest.raises(ValueError) as info:
         RangeTestResult.from_json(tmp_path / "cut.json")
+    assert str(info.value) == (
+        f"{str(tmp_path / 'cut.json')!r} is not valid JSON (Expecting value at line 4, column 5), so not a "
+        "range-test result. Pass a file written by result.to_json(path) (or lrfind run --json), or its text; a file "
+        "cut short or edited by hand can be written again from the result."
+    )
+    with pytest.raises(ValueError, match=r"^The JSON text given is not valid JSON \(Expecting value at line 1, col"):
+        RangeTestResult.from_json('{"lrs": ')
     with pytest.raises(FileNotFoundError, match=rf"No range-test result file at 'null': no such file.*{what}"):
         RangeTestResult.from_json("null")
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -87,7 +88,13 @@ def read_toml(path: str) -> dict[str, Any]:
             f"{path} is not UTF-8 text (byte {exc.start}); save the TOML file as UTF-8", param_hint="--config"
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise click.BadParameter(f"{path} is not valid TOML: {exc}", param_hint="--config") from None
+        # tomllib's words end "(at line 3, column 8)"; said plainly, with what a value looks like in TOML.
+        why = re.sub(r"\s*\((at line \d+, column \d+)\)$", r" \1", str(exc))
+        raise click.BadParameter(
+            f"{path} is not valid TOML ({why}). Fix that line: a value is a quoted string, a number, true/false, "
+            'or a [list], e.g. data = "train.npz" or num-steps = 100',
+            param_hint="--config",
+        ) from None
 
 
 def option_key(param: click.Parameter) -> str:
