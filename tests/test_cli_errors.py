@@ -576,11 +576,18 @@ def test_an_optimizer_setting_torch_compares_is_named(work: Path):
 
 
 def test_an_optimizer_that_cannot_be_built_on_a_stand_in_is_left_to_the_model(work: Path):
-    # Muon takes only 2-D parameters: the stand-in cannot judge its settings, the real model does (exit 1).
+    # Muon takes only 2-D parameters: the stand-in cannot judge its settings, the real model does. The model takes
+    # adamw, so the refusal is the option's: a usage error (exit 2) like every other refused --optimizer, not exit 1.
     if not hasattr(torch.optim, "Muon"):
         pytest.skip("this torch has no torch.optim.Muon")
-    result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "Muon", *FAST)
-    assert_one_line(result, 1, "Optimizer 'Muon' (Muon) steps 2-D weight matrices only", "--optimizer adamw")
+    inputs = {p: sha(work / p) for p in ("model.pt", "train.npz")}
+    result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "Muon", "--json", "r.json", *FAST)
+    line = assert_one_line(
+        result, 2, "Invalid value for --optimizer: ", "Optimizer 'Muon' (Muon) steps 2-D weight matrices only",
+        "--optimizer adamw",
+    )
+    assert "suggested lr" not in result.output and not (work / "r.json").exists(), line
+    assert {p: sha(work / p) for p in inputs} == inputs
 
 
 def test_usage_errors_from_a_real_process_exit_2_and_leave_the_inputs(work: Path):

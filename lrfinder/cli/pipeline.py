@@ -378,13 +378,33 @@ def _clip_algorithm(options: Options) -> str:
 
 
 def _optimizer_factory(options: Options) -> Callable[[Any, float, float | None], Any]:
+    """Build ``--optimizer`` with its settings over a model; one the model refuses for the options is a usage error.
+
+    Raises:
+        click.BadParameter: The model refuses ``--optimizer`` (Muon over biases) or one of its settings
+            (``--opt lr_factors=`` naming no module) while it takes adamw: the options' fault, said before the
+            range test (exit 2, as the settings checked on a stand-in model are). It was exit 1.
+
+    """
     from ..optimizers import create_optimizer
 
     def make(model: Any, lr: float, weight_decay: float | None) -> Any:
         extra = dict(options.optimizer_settings)
         if weight_decay is not None:
             extra["weight_decay"] = weight_decay
-        return create_optimizer(options.optimizer, model, lr=lr, lr_group="largest", **extra)
+        try:
+            return create_optimizer(options.optimizer, model, lr=lr, lr_group="largest", **extra)
+        except (TypeError, ValueError) as exc:
+            try:
+                create_optimizer("adamw", model, lr=lr)
+            except (TypeError, ValueError):
+                raise exc from None  # the model takes no optimizer at all: its own fault (exit 1)
+            try:
+                create_optimizer(options.optimizer, model, lr=lr, lr_group="largest")
+                hint = "--opt" if "weight_decay" not in extra or len(extra) > 1 else "--weight-decay"
+            except (TypeError, ValueError):
+                hint = "--optimizer"
+            raise click.BadParameter(as_options(one_line(exc)), param_hint=hint) from None
 
     return make
 
