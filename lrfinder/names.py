@@ -41,6 +41,7 @@ __all__ = [
     "LossName",
     "LOSSES",
     "REPORT_FORMATS",
+    "NOT_TEXT_OUTPUT_SUFFIXES",
     "OPTIMIZER_SUMMARIES",
     "SCHEDULER_SUMMARIES",
     "SCHEDULER_ALIASES",
@@ -125,6 +126,18 @@ LOSSES: dict[str, str] = {
 
 #: The report formats, by file extension (matplotlib picks the writer from it).
 REPORT_FORMATS: tuple[str, ...] = (".png", ".svg", ".pdf")
+
+#: Extensions a JSON or CSV output is never written under, by what such a file holds: the text written over a model,
+#: data, a report or a config replaced it. One rule for ``RangeTestResult.to_json`` and ``lrfind --json``/``--csv``
+#: (each takes its own extension), which refused different lists (``.safetensors`` against ``.toml``).
+NOT_TEXT_OUTPUT_SUFFIXES: dict[str, str] = {
+    **dict.fromkeys((".pt", ".pth", ".ckpt", ".safetensors", ".onnx"), "a model"),
+    **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
+    **dict.fromkeys(REPORT_FORMATS, "a report image"),
+    ".json": "a JSON result",
+    **dict.fromkeys((".toml", ".yaml", ".yml"), "a config file"),
+    ".py": "Python source",
+}
 
 #: One line per optimizer registry name (:data:`lrfinder.OPTIMIZERS` takes its summaries from here).
 OPTIMIZER_SUMMARIES: dict[str, str] = {

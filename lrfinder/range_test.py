@@ -90,7 +90,15 @@ from .diagnostics import (
     zero_cross_entropy_message,
 )
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
-from .names import RECORDED_PRECISIONS, RULES, SWEEP_MODES, GradientClipAlgorithm, Precision, SweepMode
+from .names import (
+    NOT_TEXT_OUTPUT_SUFFIXES,
+    RECORDED_PRECISIONS,
+    RULES,
+    SWEEP_MODES,
+    GradientClipAlgorithm,
+    Precision,
+    SweepMode,
+)
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 from .refine import Refine, Refinement  # at run time too, for typing.get_type_hints (refine imports no engine)
 from .scaling import ScaledLR, ScalingRule, scale_lr
@@ -173,16 +181,6 @@ SCHEMA_VERSION = 1
 # --------------------------------------------------------------------------------------------
 # Settings and result
 # --------------------------------------------------------------------------------------------
-
-
-#: Extensions :meth:`RangeTestResult.to_json` refuses, by what such a file holds: the JSON written over a model or
-#: data file replaced it.
-_NOT_JSON_SUFFIXES = {
-    **dict.fromkeys((".pt", ".pth", ".ckpt", ".safetensors", ".onnx"), "a model"),
-    **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
-    **dict.fromkeys((".png", ".svg", ".pdf"), "a report image"),
-    ".py": "Python source",
-}
 
 
 @dataclass(frozen=True)
@@ -652,11 +650,11 @@ class RangeTestResult:
                 "the JSON text alone"
             )
         suffix = os.path.splitext(os.fspath(path))[1].lower() if path is not None else ""
-        if path is not None and suffix in _NOT_JSON_SUFFIXES:
+        if path is not None and suffix != ".json" and suffix in NOT_TEXT_OUTPUT_SUFFIXES:
             # result.to_json("model.pt") replaced the model file with the JSON text (lrfind --json refuses it too).
             raise ValueError(
                 f"Expected path to be a JSON file such as 'result.json', but {os.fspath(path)!r} ends in {suffix}, "
-                f"the extension of {_NOT_JSON_SUFFIXES[suffix]}: the JSON would replace that file. Name it .json."
+                f"the extension of {NOT_TEXT_OUTPUT_SUFFIXES[suffix]}: the JSON would replace that file. Name it .json."
             )
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:

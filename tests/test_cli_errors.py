@@ -590,6 +590,22 @@ def test_an_optimizer_that_cannot_be_built_on_a_stand_in_is_left_to_the_model(wo
     assert {p: sha(work / p) for p in inputs} == inputs
 
 
+@pytest.mark.parametrize("suffix", [".safetensors", ".onnx", ".toml", ".yaml", ".yml", ".pt", ".csv", ".png"])
+def test_to_json_and_lrfind_json_refuse_the_same_extensions(work: Path, suffix: str):
+    # to_json refused .safetensors/.onnx and wrote over a config.toml; lrfind --json the other way round.
+    from lrfinder import RangeTestResult
+
+    path = work / f"out{suffix}"
+    path.write_bytes(b"keep me")
+    line = assert_one_line(invoke("run", "model.pt", "--data", "train.npz", "--json", path.name, *FAST), 2, "--json")
+    with pytest.raises(ValueError) as info:
+        RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed").to_json(path)
+    kind = rf"ends in {re.escape(suffix)}, the extension of ([a-zA-Z ]+)"
+    kinds = [re.search(kind, text) for text in (line, str(info.value))]
+    assert all(kinds) and kinds[0][1] == kinds[1][1], (line, str(info.value))  # type: ignore[index]
+    assert path.read_bytes() == b"keep me"
+
+
 def test_usage_errors_from_a_real_process_exit_2_and_leave_the_inputs(work: Path):
     inputs = {p: sha(work / p) for p in ("model.pt", "train.npz")}
     for args in (

@@ -25,7 +25,16 @@ from typing import Any
 
 import click
 
-from ..names import DEFAULT_RULE, LOSSES, PRECISIONS, REPORT_FORMATS, RULES, SCALING_RULES, SWEEP_MODES
+from ..names import (
+    DEFAULT_RULE,
+    LOSSES,
+    NOT_TEXT_OUTPUT_SUFFIXES,
+    PRECISIONS,
+    REPORT_FORMATS,
+    RULES,
+    SCALING_RULES,
+    SWEEP_MODES,
+)
 from .config import config_option
 from .output import as_options
 
@@ -508,12 +517,9 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
     return value
 
 
-#: The extensions ``--json`` and ``--csv`` refuse: those of models, and of the other kinds above
-#: but text (a ``.txt`` table is fine).
-_NOT_TABLE_SUFFIXES = {
-    **dict.fromkeys((".pt", ".pth", ".ckpt"), "a model"),
-    **{k: v for k, v in _NOT_MODEL_SUFFIXES.items() if v != "text"},
-}
+#: The extensions ``--json`` and ``--csv`` refuse (a ``.txt`` table is fine): the rule ``RangeTestResult.to_json``
+#: follows too.
+_NOT_TABLE_SUFFIXES = NOT_TEXT_OUTPUT_SUFFIXES
 
 
 def check_text_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
