@@ -387,13 +387,16 @@ def _batch_loss(
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
     *,
     fix: str = _STEP_FN_FIX,
+    output_shape: list[tuple[int, ...]] | None = None,
 ) -> torch.Tensor:
     """The loss of one batch: ``step_fn(model, batch)``, else ``loss_fn(model(x), y)`` for pairs and dicts.
 
     A dict batch without ``loss_fn`` is passed as ``model(**batch)``, whose loss is taken (Hugging
     Face style, :func:`_output_loss`: ``out["loss"]``, ``out.loss``, the first item of a
     ``(loss, logits)`` tuple, or a scalar tensor). Other formats raise :class:`DataError` ending
-    with ``fix`` (what the caller's API offers for them).
+    with ``fix`` (what the caller's API offers for them). ``output_shape``, when given and still
+    empty, gets the shape of the model's output that ``loss_fn`` takes (a tensor's; a TorchScript
+    model takes no forward hook to read it by).
     """
     if step_fn is not None:
         return step_fn(model, batch)
@@ -403,7 +406,9 @@ def _batch_loss(
                 "Batches are (inputs, targets) pairs but no loss_fn was given (only a dict batch goes in as "
                 f"model(**batch), whose loss is taken). Pass loss_fn (e.g. torch.nn.functional.cross_entropy). {fix}"
             )
-        return _apply_loss(loss_fn, model(batch[0]), batch[1])
+        out = model(batch[0])
+        _record_shape(out, output_shape)
+        return _apply_loss(loss_fn, out, batch[1])
     if isinstance(batch, Mapping):
         if loss_fn is not None:
             x_key = next((k for k in _INPUT_KEYS if k in batch), None)
@@ -421,6 +426,7 @@ def _batch_loss(
                             f"loss. {fix}"
                         ) from exc
                     raise
+                _record_shape(out, output_shape)
                 return _apply_loss(loss_fn, out, batch[y_key])
         else:
             _check_takes_keywords(model, batch, fix)
@@ -438,6 +444,11 @@ def _batch_loss(
         f"Cannot compute a loss from these batches: each is {_batch_kind(batch)}, but expected (inputs, targets) "
         f"pairs or dicts with input/target keys.{_format_hint(batch, loss_fn)} {fix}"
     )
+
+
+def _record_shape(out: object, output_shape: list[tuple[int, ...]] | None) -> None:
+    if output_shape is not None and not output_shape and isinstance(out, torch.Tensor):
+        output_shape.append(tuple(out.shape))
 
 
 def _batch_kind(batch: object) -> str:

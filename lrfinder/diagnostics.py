@@ -457,7 +457,7 @@ def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None
     )
 
 
-def _is_cross_entropy(loss_fn: object) -> bool:
+def is_cross_entropy(loss_fn: object) -> bool:
     """Whether ``loss_fn`` is torch's cross-entropy: ``nn.CrossEntropyLoss``, ``F.cross_entropy``, ``lrfind --loss``.
 
     ``nn.CrossEntropyLoss`` counts only with its own forward, ``F.cross_entropy`` also inside a ``functools.partial``.
@@ -465,14 +465,21 @@ def _is_cross_entropy(loss_fn: object) -> bool:
     return _is_torch_loss(loss_fn, nn.CrossEntropyLoss, torch.nn.functional.cross_entropy, "cross_entropy")
 
 
-def zero_cross_entropy_message(loss_fn: object, losses: Sequence[float]) -> str | None:
+def zero_cross_entropy_message(
+    loss_fn: object, losses: Sequence[float], output_shape: Sequence[int] | None = None
+) -> str | None:
     """Why a cross-entropy of exactly 0 at every step reads nothing, or ``None`` if ``loss_fn`` is none or it was not.
 
     Over one score per example (an ``(N, 1)`` output: a binary classifier's single logit) the softmax is 1 and
     the cross-entropy 0 whatever the model, so no gradient reaches it: the curve was flat at 0 and the result
-    said "raise max_lr", with nothing said of the loss.
+    said "raise max_lr", with nothing said of the loss. ``output_shape`` is the model's output's (its class
+    dimension is dim 1, or dim 0 for one unbatched example): only one score per example is told so. A model that
+    fits every batch perfectly also gives exactly 0 (its margins past float precision) over any number of
+    classes; unknown (``None``), the shape tells nothing, and nothing is said.
     """
-    if not _is_cross_entropy(loss_fn):
+    if not is_cross_entropy(loss_fn) or output_shape is None or len(output_shape) == 0:
+        return None
+    if output_shape[1 if len(output_shape) > 1 else 0] != 1:
         return None
     finite = [v for v in losses if math.isfinite(v)]
     if not finite or any(v != 0 for v in finite):

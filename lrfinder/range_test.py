@@ -82,6 +82,7 @@ from .diagnostics import (
     _NonFiniteDataWatch,
     _raise_if_non_finite_at_start,
     first_step_errors,
+    is_cross_entropy,
     negative_kl_div_message,
     negative_nll_message,
     raise_if_compile_failed,
@@ -1143,6 +1144,7 @@ class _PreparedSweep:
     hooks: list[Any]  # the noise probe's tensor hooks, removed once the sweep ends
     batch_size: list[int | None]  # the DataLoader's batch_size, else the size of each batch drawn (they may vary)
     non_finite: list[tuple[list[tuple[Any, int]], int, float, float]]  # the step whose loss was not finite
+    output_shape: list[tuple[int, ...]]  # a cross-entropy's first model output, once the sweep has drawn it
 
 
 _P = ParamSpec("_P")
@@ -1368,7 +1370,7 @@ def range_test(
     negative = (
         negative_kl_div_message(plain_loss, losses)
         or negative_nll_message(plain_loss, losses)
-        or zero_cross_entropy_message(plain_loss, losses)
+        or zero_cross_entropy_message(plain_loss, losses, prepared.output_shape[0] if prepared.output_shape else None)
     )
     if negative is not None:
         warn(negative)
@@ -1659,11 +1661,15 @@ def _prepared_sweep(
     if probe is not None and ranks is not None and ranks.sharded:
         # Each rank holds a shard of every parameter: its gradient norms are not the whole gradient's.
         probe, noise_unmeasured = None, "not measured under FSDP: each rank holds only a shard of the gradient"
+    # The model's first output's shape, for a cross-entropy: exactly 0 at every step comes from one score per example
+    # (softmax over one class) or from a model that fits every batch perfectly, and only the shape tells them apart.
+    output_shape: list[tuple[int, ...]] = []
+    watched = output_shape if step_fn is None and is_cross_entropy(loss_fn) else None
     index = [0]
 
     def loss_of(batch: Any) -> torch.Tensor:
         with autocast(target, autocast_dtype):
-            return _check_loss(_batch_loss(model, batch, loss_fn, step_fn))
+            return _check_loss(_batch_loss(model, batch, loss_fn, step_fn, output_shape=watched))
 
     # With accumulation the probe reads each micro-batch's own gradient through tensor hooks; under DDP
     # each rank's own gradient, against the all-reduced one ("ranks"), as the callback does. Not with
@@ -1830,6 +1836,7 @@ def _prepared_sweep(
         hooks=hooks,
         batch_size=batch_size,
         non_finite=non_finite,
+        output_shape=output_shape,
     )
 
 

@@ -4624,6 +4624,26 @@ def test_a_cross_entropy_over_one_score_per_example_is_told_it_is_always_zero(ta
                    loss_fn=nn.CrossEntropyLoss(), num_steps=20)  # fmt: skip
 
 
+def test_a_perfectly_fitted_model_is_not_told_it_has_one_score_per_example() -> None:
+    """Two classes whose logits lie 200 apart: the cross-entropy rounds to exactly 0 at every step, as over one
+    score per example, and the result was told to use BCEWithLogitsLoss or give the last layer C outputs."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 10, generator=gen)
+    x[:, 0] += torch.where(x[:, 0] >= 0, 1.0, -1.0)  # every example at least 1 from the boundary
+    y = (x[:, 0] > 0).long()
+    model = nn.Linear(10, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+        model.weight[:, 0] = torch.tensor([-100.0, 100.0])
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="cross_entropy gave exactly 0")
+        result = range_test(model, DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
+                            loss_fn=nn.CrossEntropyLoss(), num_steps=20)  # fmt: skip
+    assert set(result.losses) == {0.0} and result.suggestion is None
+
+
 def test_a_plain_loss_object_holding_more_than_the_copy_limit_is_left_as_it_is(
     mlp: nn.Module, loader: DataLoader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
