@@ -1930,11 +1930,20 @@ def report_format(path: str | os.PathLike[str]) -> str:
     """The matplotlib format of a report written to ``path``, from its extension.
 
     Raises:
-        ValueError: An unsupported extension (the message lists the supported ones).
+        ValueError: An unsupported extension (the message lists the supported ones), or an empty path.
+        IsADirectoryError: ``path`` is a directory without a report's extension (said as a directory: its missing
+            extension was the reason given, and ``LRFinder(report='')`` named ``'.'``).
 
     """
+    if not os.fspath(path):  # Path('') is '.': the error named the current directory
+        raise ValueError("Expected a report path such as 'lr-report.png', but got an empty path ''")
     target = Path(path)
     fmt = REPORT_FORMATS.get(target.suffix.lower())
+    if fmt is None and target.is_dir():
+        raise IsADirectoryError(
+            f"Cannot write a report to {str(target)!r}: it is a directory. Give a file path inside it, e.g. "
+            f"{str(target / 'lr-report.png')!r}."
+        )
     if fmt is None:
         raise ValueError(
             f"Unsupported report format {target.suffix or '(no extension)'!r} for {str(target)!r}; "

@@ -372,6 +372,21 @@ def test_save_report_names_a_path_that_is_no_path_or_runs_through_a_file(tmp_pat
     assert (tmp_path / "notes.txt").read_text() == "x"
 
 
+def test_a_report_path_that_is_a_directory_or_empty_is_said_so(tmp_path: Path):
+    # save_report(result, 'plots') for an existing directory and LRFinder(report=...) said "Unsupported report format
+    # '(no extension)'", and LRFinder(report='') named '.', a path the caller never gave.
+    from lrfinder import LRFinder
+
+    said = rf"Cannot write a report to '{re.escape(str(tmp_path))}': it is a directory\. Give a file path inside it"
+    with pytest.raises(IsADirectoryError, match=said):
+        save_report(make_result(), tmp_path)
+    with pytest.raises(IsADirectoryError, match=said):
+        LRFinder(report=tmp_path)
+    with pytest.raises(ValueError, match=r"^Expected a report path such as 'lr-report.png', but got an empty path ''$"):
+        LRFinder(report="")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from matplotlib.figure import Figure
 
