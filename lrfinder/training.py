@@ -1091,8 +1091,18 @@ def train(
     def per_step(epoch: int) -> int:
         return accumulate_grad_batches if by_epoch is None else int(by_epoch.get_accumulate_grad_batches(epoch))
 
-    total_steps = None if length is None else sum(max(1, math.ceil(length / per_step(e))) for e in range(epochs))
-    most = max(per_step(e) for e in range(epochs))
+    # The accumulation only changes at the scheduler's epochs: the epochs after its last change are counted at once.
+    # Summed epoch by epoch, train(epochs=10**12) hung here before any check or word.
+    changes = getattr(by_epoch, "scheduling", None) if by_epoch is not None else {}
+    varying = min(epochs, max(changes, default=0) + 1) if isinstance(changes, Mapping) else epochs
+    per_epoch = [per_step(e) for e in range(varying)]
+    total_steps = (
+        None
+        if length is None
+        else sum(max(1, math.ceil(length / a)) for a in per_epoch)
+        + (epochs - varying) * max(1, math.ceil(length / per_epoch[-1]))
+    )
+    most = max(per_epoch)
     if length is not None and most > length:
         # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
         warn(

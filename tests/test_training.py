@@ -1218,3 +1218,21 @@ def test_a_model_checkpoint_keeping_the_latest_by_step_trains(tmp_path):
     with pytest.raises(ValueError, match=r"\(EarlyStopping\) monitors 'step'"):  # EarlyStopping reads no 'step'
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
               callbacks=[pl_.callbacks.EarlyStopping(monitor="step")])  # fmt: skip
+
+
+def test_a_huge_number_of_epochs_starts_training_at_once():
+    # The schedule's length was summed epoch by epoch before anything else: train(epochs=10**9) sat silent for
+    # minutes (10**12 for hours) before its first batch. The accumulation is counted per change, not per epoch.
+    import time
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch: int, batch_index: int) -> None:
+        raise Stop
+
+    start = time.monotonic()
+    with pytest.raises(Stop):
+        train(make_mlp(), loader(n=64), optimizer=sgd(0.01), loss_fn=F.cross_entropy, epochs=10**9,
+              scheduler="cosine", on_batch_end=stop)  # fmt: skip
+    assert time.monotonic() - start < 60
