@@ -56,7 +56,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
-from ._text import read_text
+from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, analyze
 from .batches import (
@@ -675,7 +675,15 @@ class RangeTestResult:
 
         """
         if isinstance(source, (bytes, bytearray)):  # path.read_bytes(), an HTTP response's content
-            source = bytes(source).decode("utf-8")
+            try:
+                source = decode_text(bytes(source))  # a file's bytes as from_json(path) reads them (a BOM too)
+            except UnicodeDecodeError as exc:
+                # Python's "'utf-8' codec can't decode byte 0xff in position 0" named no argument.
+                raise ValueError(
+                    f"Expected source bytes to be JSON text, but they are not UTF-8 (byte {exc.start} is "
+                    f"0x{exc.object[exc.start]:02x}): the bytes of a binary file such as a model or an image. Pass the "
+                    "bytes of a JSON file written by result.to_json(path), or the file's path."
+                ) from None
         if isinstance(source, str) and not source.strip():
             raise ValueError("Expected source to be a JSON file path or JSON text, but got an empty string")
         origin = ""  # the file's name, to say which file is not a result

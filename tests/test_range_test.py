@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import collections
 import dataclasses
 import functools
@@ -3965,6 +3966,11 @@ def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
         RangeTestResult.from_json('{"lrs": ')
     with pytest.raises(FileNotFoundError, match=rf"No range-test result file at 'null': no such file.*{what}"):
         RangeTestResult.from_json("null")
+    # Bytes read from a binary file were decoded with Python's bare "'utf-8' codec can't decode byte 0x80 ...".
+    said = r"^Expected source bytes to be JSON text, but they are not UTF-8 \(byte 4 is 0x80\).* Pass the bytes"
+    with pytest.raises(ValueError, match=said + r" of a JSON file written by result\.to_json\(path\), or the file"):
+        RangeTestResult.from_json((tmp_path / "model.pt").read_bytes())
+    assert RangeTestResult.from_json(codecs.BOM_UTF8 + result.to_json().encode()) == result  # as a file's are read
 
 
 @pytest.mark.parametrize(
