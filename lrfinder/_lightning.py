@@ -885,6 +885,13 @@ class AutomaticStepper(_Stepper):
         for _ in range(MAX_SKIPPED):
             loss = _loss_of(self._forward(), None, {})
             if loss is not None:
+                if not (loss.is_floating_point() or loss.is_complex()):
+                    # An integer or bool loss cannot require grad: said as "not connected to the parameters".
+                    raise ModelError(
+                        f"training_step must return a floating-point loss, but got dtype {loss.dtype}: an integer "
+                        "or bool loss is not differentiable. Return the loss the model's output gives (e.g. "
+                        "F.cross_entropy(logits, y)), not a count or a comparison."
+                    )
                 if not loss.requires_grad:
                     # backward() failed in autograd: "element 0 of tensors does not require grad and does not have
                     # a grad_fn", naming neither training_step nor the fix.

@@ -2448,6 +2448,22 @@ def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> N
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
+def test_a_training_step_returning_an_integer_loss_is_named_by_its_dtype(tmp_path: Path) -> None:
+    # An int64 loss (a count of correct predictions) cannot require grad: it was told it is "not connected to the
+    # module's trainable parameters", with loss.detach() as the likely cause.
+    class Counting(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            super().training_step(batch, batch_idx)
+            return (self.head(self.body(batch[0])).argmax(1) == batch[1]).sum()
+
+    model = Counting()
+    initial = weights(model)
+    said = r"^training_step must return a floating-point loss, but got dtype torch\.int64: an integer or bool loss"
+    with pytest.raises(ModelError, match=said):
+        find_lr(model, train_dataloaders=make_loader(), trainer=trainer(tmp_path), **FAST)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
 def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
     with pytest.raises(ValueError, match="datamodule or train_dataloaders, not both"):
         find_lr(Net(), datamodule=pl.LightningDataModule(), train_dataloaders=make_loader())
