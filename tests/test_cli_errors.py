@@ -266,6 +266,9 @@ USAGE = {
     "report under a file": (["--report", "afile/r.png"], ["--report", "afile is not a directory"]),
     "json under a file": (["--json", "afile/r.json"], ["--json", "afile is not a directory"]),
     "csv is a directory": (["--csv", "."], ["--csv", "is a directory"]),
+    # Both were "the report format follows the extension, one of .png, .svg, .pdf".
+    "report is a directory": (["--report", "."], ["--report", "'.' is a directory; give an image file inside it"]),
+    "report empty": (["--report", ""], ["--report", "got an empty path", "lrfind-report.png", "--no-report"]),
     "seed past 64 bits": (["--seed", "99999999999999999999"], ["--seed", "99999999999999999999"]),
     "opt lr": (["--opt", "lr=0.1"], ["--opt lr", "--min-lr", "--max-lr"]),
     "json and csv on one path": (["--json", "same.out", "--csv", "same.out"], ["--json", "--csv", "same.out"]),

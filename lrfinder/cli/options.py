@@ -546,8 +546,21 @@ def check_text_output(ctx: click.Context, param: click.Parameter, value: str | N
 
 
 def _check_report_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a ``--report`` path that is empty, a directory, or has no report format's extension (a click callback).
+
+    An empty path and a directory were both "the report format follows the extension", which named neither.
+    """
+    if value == "":
+        raise click.BadParameter(
+            f"got an empty path; expected an image file such as lrfind-report.png ({', '.join(REPORT_FORMATS)}), "
+            "or --no-report for none"
+        )
     if value is not None:
         value = expand_home(value)
+    if value is not None and Path(value).suffix.lower() not in REPORT_FORMATS and Path(value).is_dir():
+        raise click.BadParameter(
+            f"{value!r} is a directory; give an image file inside it, e.g. {str(Path(value) / 'lrfind-report.png')!r}"
+        )
     if value is not None and Path(value).suffix.lower() not in REPORT_FORMATS:
         raise click.BadParameter(
             f"{value!r}: the report format follows the extension, one of {', '.join(REPORT_FORMATS)}"
