@@ -1722,6 +1722,15 @@ def _prepared_sweep(
         for micro in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
             given = batch
+            if batch is None:
+                # A collate_fn or dataset that returns None for what it cannot build (to skip bad records): it was
+                # "Cannot compute a loss from these batches: each is a NoneType", though the others were batches.
+                before = f" (the first was {first_batch[0]})" if first_batch else ""
+                raise DataError(
+                    f"Batch {batch_index} of the pass is None, not a batch{before}: a collate_fn or a dataset that "
+                    "returns None for a batch or an example it cannot build gives one. Drop such examples in the "
+                    "data pipeline (in collate_fn, return a batch of the others), so that every batch has examples."
+                )
             examples = infer_batch_size(None, batch)  # moving it to the device keeps its size
             if loader_batch_size is None:
                 batch_size.append(examples)

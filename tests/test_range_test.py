@@ -4630,6 +4630,28 @@ def test_a_cross_entropy_over_one_score_per_example_is_told_it_is_always_zero(ta
                    loss_fn=nn.CrossEntropyLoss(), num_steps=20)  # fmt: skip
 
 
+def test_a_loader_that_yields_none_for_a_batch_is_named_with_its_index() -> None:
+    # A collate_fn returning None for a batch it cannot build: "Cannot compute a loss from these batches: each is a
+    # NoneType", though the batch before it was fine, and nothing said where it came from.
+    x, y = torch.randn(64, 10), torch.randint(0, 3, (64,))
+
+    def collate(items: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+        xs, ys = torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items])
+        return None if float(xs[0, 0]) == float(x[16, 0]) else (xs, ys)
+
+    model = nn.Linear(10, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(DataError) as info:
+        range_test(model, DataLoader(TensorDataset(x, y), batch_size=16, collate_fn=collate), loss_fn=F.cross_entropy,
+                   num_steps=20)  # fmt: skip
+    assert str(info.value) == (
+        "Batch 1 of the pass is None, not a batch (the first was inputs float32 (16, 10), targets int64 (16,)): a "
+        "collate_fn or a dataset that returns None for a batch or an example it cannot build gives one. Drop such "
+        "examples in the data pipeline (in collate_fn, return a batch of the others), so that every batch has examples."
+    )
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def test_a_perfectly_fitted_model_is_not_told_it_has_one_score_per_example() -> None:
     """Two classes whose logits lie 200 apart: the cross-entropy rounds to exactly 0 at every step, as over one
     score per example, and the result was told to use BCEWithLogitsLoss or give the last layer C outputs."""
