@@ -285,18 +285,25 @@ class NoiseScale:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NoiseScale:
-        """Rebuild from :meth:`to_dict`'s output."""
-        low, high = (float(v) for v in data["interval"])
+        """Rebuild from :meth:`to_dict`'s output.
+
+        The values go to the constructor as they are (the interval's ``"nan"``/``"inf"`` strings read back as
+        floats), so a malformed one is named by its field: ``float(...)`` and ``int(...)`` here said only "could
+        not convert string to float: 'x'".
+        """
+        interval = data["interval"]
+        if isinstance(interval, (list, tuple)):
+            interval = tuple(float(v) if v in ("nan", "inf", "-inf") else v for v in interval)
         return cls(
-            b_simple=float(data["b_simple"]),
-            grad_sq=float(data["grad_sq"]),
-            trace_sigma=float(data["trace_sigma"]),
-            small_batch_size=int(data["small_batch_size"]),
-            big_batch_size=int(data["big_batch_size"]),
-            n_estimates=int(data["n_estimates"]),
-            interval=(low, high),
-            steps=tuple(int(s) for s in data.get("steps", ())),
-            source=str(data.get("source", "given")),
+            b_simple=data["b_simple"],
+            grad_sq=data["grad_sq"],
+            trace_sigma=data["trace_sigma"],
+            small_batch_size=data["small_batch_size"],
+            big_batch_size=data["big_batch_size"],
+            n_estimates=data["n_estimates"],
+            interval=interval,
+            steps=tuple(data.get("steps", ())),
+            source=data.get("source", "given"),
         )
 
 

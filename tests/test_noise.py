@@ -604,6 +604,24 @@ def test_a_hand_built_noise_scale_is_checked_before_it_scales_an_lr(change: dict
     )
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("interval", "x", "Expected NoiseScale.interval to be a (low, high) pair, but got interval='x'"),
+        ("interval", ["a", 80], "Expected interval to be a number, but got interval='a'"),
+        ("b_simple", "64", "Expected b_simple to be a number, but got b_simple='64'"),
+        ("small_batch_size", 8.5, "Expected NoiseScale.small_batch_size to be an integer >= 1"),
+    ],
+)
+def test_a_malformed_noise_scale_in_json_is_named_by_its_field(key: str, value: Any, said: str) -> None:
+    # float(...) and int(...) in from_dict said only "could not convert string to float: 'x'" (no field named).
+    data = NoiseScale(**_GOOD).to_dict()
+    assert NoiseScale.from_dict(data) == NoiseScale(**_GOOD)
+    with pytest.raises((TypeError, ValueError)) as info:
+        NoiseScale.from_dict({**data, key: value})
+    assert said in str(info.value)
+
+
 def test_a_noise_scale_stores_plain_numbers() -> None:
     ns = NoiseScale(**{**_GOOD, "b_simple": np.float32(64.0), "small_batch_size": np.int64(8),
                        "n_estimates": torch.tensor(10), "interval": (np.float64(50), 80)})  # fmt: skip
