@@ -988,6 +988,19 @@ def train(
             "Expected optimizer to be a function model -> optimizer, e.g. "
             "optimizer=lambda m: lrfinder.create_optimizer('adamw', m, lr=3e-3), but got optimizer=None"
         )
+    if isinstance(optimizer, torch.optim.Optimizer):
+        # Its repr (every param group's settings, a dozen lines) was the message, with no word of why not.
+        name = type(optimizer).__name__
+        raise TypeError(
+            f"Expected optimizer to be a function model -> optimizer, but got {name}(...), an optimizer already built: "
+            "train builds the optimizer over the model it trains, when Lightning asks for it. Pass optimizer=lambda m: "
+            f"{name}(m.parameters(), lr=...) (or lambda m: lrfinder.create_optimizer('adamw', m, lr=...))."
+        )
+    if isinstance(optimizer, str):
+        raise TypeError(
+            f"Expected optimizer to be a function model -> optimizer, but got the name {optimizer!r}. Pass "
+            f"optimizer=lambda m: lrfinder.create_optimizer({optimizer!r}, m, lr=...)."
+        )
     check_callable(
         "optimizer", optimizer, "a function model -> optimizer, e.g. lambda m: torch.optim.SGD(...)", arity=1
     )

@@ -384,7 +384,7 @@ def test_bad_arguments():
     # 1.5 >= 1: "Expected epochs >= 1, but got epochs=1.5" did not say what was wrong.
     with pytest.raises(ValueError, match=r"epochs to be an int >= 1, but got epochs=1.5"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=1.5)
-    with pytest.raises(TypeError, match=r"optimizer to be callable.*lambda m: torch.optim.SGD.*got optimizer=SGD"):
+    with pytest.raises(TypeError, match=r"optimizer to be a function model -> optimizer, but got SGD\(\.\.\.\), an"):
         model = make_mlp()
         train(model, loader(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=F.cross_entropy)
     with pytest.raises(TypeError, match="loss_fn to be callable"):
@@ -1236,3 +1236,19 @@ def test_a_huge_number_of_epochs_starts_training_at_once():
         train(make_mlp(), loader(n=64), optimizer=sgd(0.01), loss_fn=F.cross_entropy, epochs=10**9,
               scheduler="cosine", on_batch_end=stop)  # fmt: skip
     assert time.monotonic() - start < 60
+
+
+def test_an_optimizer_given_built_or_by_name_is_told_to_be_a_function():
+    # A built optimizer's message was its repr (a dozen lines of param-group settings); a name was 'sgd' alone.
+    model = make_mlp()
+    built = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError) as info:
+        train(model, loader(n=64), optimizer=built, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "Expected optimizer to be a function model -> optimizer, but got SGD(...), an optimizer already built: train "
+        "builds the optimizer over the model it trains, when Lightning asks for it. Pass optimizer=lambda m: "
+        "SGD(m.parameters(), lr=...) (or lambda m: lrfinder.create_optimizer('adamw', m, lr=...))."
+    )
+    with pytest.raises(TypeError, match=r"^Expected optimizer to be a function model -> optimizer, but got the name "
+                       r"'sgd'\. Pass optimizer=lambda m: lrfinder\.create_optimizer\('sgd', m, lr=\.\.\.\)\.$"):
+        train(model, loader(n=64), optimizer="sgd", loss_fn=F.cross_entropy)  # type: ignore[arg-type]
