@@ -192,6 +192,8 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "float_labels.npz", x=x.numpy(), y=y.float().numpy())
     np.savez(tmp_path / "int_inputs.npz", x=(x * 10).long().numpy(), y=y.numpy())
     np.savez(tmp_path / "binary.npz", x=x.numpy(), y=(y > 0).long().numpy())
+    # A regression target of whole numbers stored as floats, as sklearn's load_diabetes gives (25.0 .. 346.0).
+    np.savez(tmp_path / "counts.npz", x=x.numpy(), y=(x[:, 0] * 50 + 150).round().clamp(25, 346).numpy())
     np.savez(tmp_path / "multi_hot.npz", x=x.numpy(), y=(x[:, :3] > 0).long().numpy())  # multi-label, as int64
     np.savez(tmp_path / "bool.npz", x=x.numpy(), y=(y > 0).numpy())  # True/False labels
     for dtype in ("int32", "int16", "uint8"):  # class labels saved in a narrower integer type
@@ -673,6 +675,15 @@ FAILED = {
     "class labels for one output": (
         ["one_output.pt", "--data", "binary.npz"],
         ["class labels from 0 to 1", "one score per sample", "--loss mse", "--loss bce_with_logits"],
+    ),
+    "regression targets with --loss bce_with_logits": (  # ran, and suggested an LR off a loss with no lower bound
+        ["one_output.pt", "--data", "counts.npz", "--loss", "bce_with_logits"],
+        ["--loss bce_with_logits takes targets in [0, 1] (0/1 labels, or probabilities), but the targets range from",
+         "For real-valued targets pass --loss mse"],
+    ),
+    "whole-number float targets with --loss cross_entropy": (  # torch's "Target 158 is out of bounds" was all
+        ["one_output.pt", "--data", "counts.npz", "--loss", "cross_entropy"],
+        ["The targets hold class labels from", "the model outputs one score per sample", "pass --loss mse"],
     ),
     "weights of a torch.compile'd model": (  # said "pass the wrapping class", which OptimizedModule cannot be
         ["compiled_weights.pt", "--model-class", f"{MODULE}:make_net", "--model-args", '{"hidden": 16}', "--data",

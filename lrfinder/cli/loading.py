@@ -1483,9 +1483,12 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
     if loss_name not in _CLASS_LOSSES or not isinstance(output, torch.Tensor):
         return
     labels = targets if targets is not None else batch_targets
-    if labels.is_floating_point() or labels.dtype == torch.bool or labels.numel() == 0:
-        return
     if output.dim() != batch_targets.dim() + 1 or output.dim() < 2:
+        return
+    if labels.is_floating_point() and labels.numel() and bool(torch.all(labels == labels.round())):
+        # Whole numbers stored as floats (sklearn's load_diabetes target): the loss takes them as class labels.
+        labels = labels.long()
+    if labels.is_floating_point() or labels.dtype == torch.bool or labels.numel() == 0:
         return
     classes = output.shape[-1] if _classes_last(output, batch_targets) else output.shape[1]
     # -100 is the losses' ignore_index (padding in token targets): torch skips it, so does the check.
@@ -1514,6 +1517,34 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
         f"The targets hold class labels from {low} to {high}, but the model outputs {classes} class "
         f"scores per sample, so --loss {loss_name} needs labels 0 to {classes - 1}. "
         f"{advice}."
+    )
+
+
+def _check_probability_targets(
+    loss_name: str, output: Any, batch_targets: torch.Tensor, targets: torch.Tensor | None
+) -> None:
+    """Refuse ``--loss bce_with_logits`` targets outside ``[0, 1]``, of a shape the loss takes.
+
+    torch's ``binary_cross_entropy_with_logits`` takes any target and, past 1, has no lower bound:
+    regression targets from 25 to 346 gave a curve that fell and a suggested LR, without a word.
+    Checked on every target when they are known (``targets``), else on the batch's. Targets of
+    another shape than the output are left to the loss, whose message names both shapes.
+    """
+    if loss_name != "bce_with_logits" or not isinstance(output, torch.Tensor):
+        return
+    one_score = output.dim() == batch_targets.dim() + 1 and output.shape[-1] == 1
+    if output.shape != batch_targets.shape and not one_score:
+        return
+    labels = targets if targets is not None else batch_targets
+    if labels.numel() == 0 or labels.dtype == torch.bool:
+        return
+    low, high = float(labels.min()), float(labels.max())
+    if 0.0 <= low and high <= 1.0:
+        return
+    raise ModelError(
+        f"--loss bce_with_logits takes targets in [0, 1] (0/1 labels, or probabilities), but the targets range from "
+        f"{low:g} to {high:g}. For real-valued targets pass --loss mse (or l1, smooth_l1, huber); for class labels "
+        "0 to C-1, --loss cross_entropy."
     )
 
 
@@ -1686,6 +1717,7 @@ def check_model_fits(
                 )
             if isinstance(y, torch.Tensor):
                 _check_class_labels(getattr(loss_fn, "name", ""), out, y, targets)
+                _check_probability_targets(getattr(loss_fn, "name", ""), out, y, targets)
             try:
                 loss = loss_fn(out, y)
             except ModelError:
