@@ -984,6 +984,7 @@ class LRFinder(_CallbackBase):
                 f"{int(batches)} (or give the fit more batches per epoch).",
             )
         loader = _rebuild_loader(train_loader, self.test_batch_size) if self.test_batch_size else train_loader
+        self._check_passes_per_step(loader, batches, accumulate)
         if self.optimizer is not None:
             if not automatic and len(trainer.optimizers) > 1:
                 raise ValueError(
@@ -1084,6 +1085,30 @@ class LRFinder(_CallbackBase):
             configs=list(trainer.lr_scheduler_configs),
             world=max(1, int(trainer.world_size)),
             num_parameters=num_parameters,
+        )
+
+    def _check_passes_per_step(self, loader: Any, batches: float, accumulate: int) -> None:
+        """Refuse an ``accumulate_grad_batches`` whose test steps would each cycle the train loader over ten times.
+
+        The test draws ``accumulate`` micro-batches per step, cycling the loader (the fit steps at each
+        epoch's end instead): ``accumulate_grad_batches=10**9`` over a 3-batch loader ran without end,
+        its memory growing. A few passes per step still run, as in :func:`~lrfinder.range_test.range_test`.
+        """
+        from .range_test import MAX_PASSES_PER_STEP
+        from .refine import _length
+
+        # The loader the test cycles (the whole of it, not limit_train_batches); combined loaders: the fit's count.
+        cycled = None if isinstance(loader, (Sequence, Mapping)) else _length(loader)
+        if cycled is None and math.isfinite(batches):
+            cycled = int(batches)
+        if not cycled or accumulate <= MAX_PASSES_PER_STEP * cycled:
+            return
+        raise ValueError(
+            f"Expected accumulate_grad_batches <= {MAX_PASSES_PER_STEP} x the {cycled:,} batches of the train "
+            f"loader ({MAX_PASSES_PER_STEP * cycled:,}) for {self._who}'s range test, but got "
+            f"accumulate_grad_batches={accumulate:,}: each of its {self.settings.num_steps:,} optimizer steps would "
+            f"cycle through the loader {accumulate / cycled:,.0f} times. Set the Trainer's accumulate_grad_batches to "
+            f"at most the {cycled:,} batches of an epoch (or give the fit more batches per epoch)."
         )
 
     def _sweep(

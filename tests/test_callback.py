@@ -264,6 +264,39 @@ def test_an_epoch_shorter_than_the_accumulation_is_said(tmp_path: Path) -> None:
     assert finder.result is not None and finder.result.settings.accumulate_steps == 4
 
 
+@pytest.mark.filterwarnings("ignore:.*the range test was inconclusive")
+def test_an_accumulation_that_cycles_the_loader_over_and_over_is_refused(tmp_path: Path) -> None:
+    """accumulate_grad_batches=10**9 over a 3-batch loader: the first test step ran without end, memory growing."""
+    model = Net()
+    before = weights(model)
+    calls = [0]
+    training_step = model.training_step
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > 2000:
+            raise RuntimeError("the test's first step ran without end")
+        return training_step(*args, **kwargs)
+
+    model.training_step = counted  # type: ignore[method-assign]
+    t = trainer(tmp_path, [LRFinder(num_steps=12)], accumulate_grad_batches=10**9, max_steps=2)
+    match = (
+        r"^Expected accumulate_grad_batches <= 10 x the 3 batches of the train loader \(30\) for LRFinder's range "
+        r"test, but got accumulate_grad_batches=1,000,000,000: each of its 12 optimizer steps would cycle through the "
+        r"loader 333,333,333 times\. Set the Trainer's accumulate_grad_batches to at most the 3 batches"
+    )
+    with pytest.warns(UserWarning, match="fewer than accumulate_grad_batches"), pytest.raises(ValueError, match=match):
+        t.fit(model, make_loader(n=24, batch_size=8))
+    assert calls[0] == 0
+    assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
+    # A few passes per step still run: 10 micro-batches of a 3-batch loader.
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=0.5, stop_factor=None)
+    t = trainer(tmp_path, [finder], accumulate_grad_batches=10, max_steps=1)
+    with pytest.warns(UserWarning, match="fewer than accumulate_grad_batches"):
+        t.fit(Net(), make_loader(n=24, batch_size=8))
+    assert finder.result is not None and finder.result.num_steps == 12 and finder.result.settings.accumulate_steps == 10
+
+
 def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: Path) -> None:
     """GradientAccumulationScheduler sets the Trainer's accumulation at each epoch start, after the test: read it."""
     finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=10.0, stop_factor=None)
