@@ -917,7 +917,7 @@ class _HeldOutStream:
 def _length(data: object) -> int | None:
     try:
         return len(data)  # type: ignore[arg-type]
-    except TypeError:
+    except (TypeError, NotImplementedError):  # no length (an IterableDataset; a sampler whose __len__ refuses)
         return None
 
 

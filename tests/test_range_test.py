@@ -1658,6 +1658,22 @@ def test_an_accumulation_that_cycles_the_data_over_and_over_is_refused(mlp: nn.M
     assert result.batch_size == 32 * 12
 
 
+def test_data_whose_len_refuses_is_not_checked_for_passes_per_step(mlp: nn.Module) -> None:
+    """A loader whose ``len`` raises NotImplementedError (a sampler without a length) ran before that check came."""
+    x, y = make_classification(128).tensors
+
+    class Unsized(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Any:
+            return iter([(x[i : i + 32], y[i : i + 32]) for i in range(0, 128, 32)])
+
+        def __len__(self) -> int:
+            raise NotImplementedError
+
+    result = range_test(mlp, DataLoader(Unsized(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=50,
+                        num_steps=10)  # fmt: skip
+    assert result.num_steps == 10 and result.batch_size == 32 * 50
+
+
 def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
     before = snapshot_of(mlp, opt)
