@@ -1683,6 +1683,7 @@ class LRFinder(_CallbackBase):
         if with_scheduler and self.scheduler is not None:
             from .schedulers import (
                 MAX_PREVIEW_STEPS,
+                SCHEDULERS,
                 advised_warmup,
                 create_scheduler,
                 lightning_scheduler_config,
@@ -1765,7 +1766,10 @@ class LRFinder(_CallbackBase):
                     )
             config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)
             batches = trainer.num_training_batches
-            if config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps:
+            # Only a schedule that spans the run (cosine, onecycle, polynomial) is sized; exponential, step, plateau
+            # read no length and go on as they are over a reloaded loader of another length.
+            spans = SCHEDULERS[self.scheduler].needs_total_steps
+            if spans and config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps:
                 self._sized = (int(batches), int(total))  # sized from the epochs' length, not from max_steps
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)

@@ -282,6 +282,15 @@ def test_a_reloaded_loader_of_another_length_is_said_not_to_fit_the_schedule(tmp
         "the fit (OneCycleLR stepped past its end fails: 'Tried to step ... times'). Set Trainer(max_steps=N, "
         "max_epochs=-1)"
     )
+    # A schedule that spans no length (exponential, step) goes on as it is over the longer epochs: nothing to say.
+    for name, settings in [("exponential", {"gamma": 0.99}), ("step", {"step_size": 5})]:
+        finder = LRFinder(**FAST, optimizer="sgd", scheduler=name, scheduler_settings=settings)
+        t = trainer(tmp_path, [finder], max_epochs=3, max_steps=-1, reload_dataloaders_every_n_epochs=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t.fit(Net(), datamodule=GrowingData())
+        assert t.global_step == 18
+        assert [str(w.message) for w in caught if "no longer spans the fit" in str(w.message)] == []
     # As it says: sized to max_steps, the schedule spans the fit.
     finder = LRFinder(**FAST, optimizer="sgd", scheduler="onecycle")
     t = trainer(tmp_path, [finder], max_epochs=-1, max_steps=18, reload_dataloaders_every_n_epochs=1)
