@@ -1723,13 +1723,17 @@ class LRFinder(_CallbackBase):
             )
             fine_tuner = _fine_tuner(trainer)
             if fine_tuner is not None:
-                from .schedulers import check_groups_can_grow
+                from .schedulers import check_groups_can_grow, steps_before_unfreeze
 
                 check_groups_can_grow(
                     sched,
                     type(fine_tuner).__name__,
                     f"{self._who}(scheduler={self.scheduler!r})",
-                    unfreeze=_steps_before_unfreeze(trainer, pl_module, fine_tuner, accumulate),
+                    unfreeze=steps_before_unfreeze(
+                        fine_tuner,
+                        trainer.num_training_batches,
+                        _micro_batches_per_step(trainer, pl_module, accumulate) or (lambda e: accumulate),
+                    ),
                     warmup_option="scheduler_settings={{'warmup_steps': {}}}",
                 )
             # A plateau schedule on a validation metric steps only after a validation (Lightning's rule: a frequency
@@ -1888,26 +1892,6 @@ def _fine_tuner(trainer: pl.Trainer) -> Any:
     """The fit's ``BaseFinetuning`` callback (``BackboneFinetuning``: it adds param groups as it unfreezes), or None."""
     finetuning = _lightning.package_of(trainer).callbacks.BaseFinetuning
     return next((c for c in trainer.callbacks if isinstance(c, finetuning)), None)  # type: ignore[attr-defined]
-
-
-def _steps_before_unfreeze(
-    trainer: pl.Trainer, pl_module: pl.LightningModule, fine_tuner: Any, accumulate: int
-) -> tuple[int, int] | None:
-    """``(epoch, optimizer steps before it)`` of ``BackboneFinetuning``'s unfreeze; None if not known.
-
-    Each epoch before it counts its own steps, ``ceil(batches / micro-batches per step)``, as the
-    advised warm-up does. Another ``BaseFinetuning`` does not say when it unfreezes: None.
-    """
-    at: Any = getattr(fine_tuner, "unfreeze_backbone_at_epoch", None)
-    if not is_int(at) or int(at) < 0:
-        return None
-    epoch = int(at)
-    batches = trainer.num_training_batches
-    if not math.isfinite(batches):
-        return (0, 0) if epoch == 0 else None  # an endless epoch 0: no later epoch starts
-    per_step = _micro_batches_per_step(trainer, pl_module, accumulate) or (lambda e: accumulate)
-    steps: int = sum(max(1, math.ceil(batches / per_step(e))) for e in range(epoch))
-    return epoch, steps
 
 
 def _leave_out_frozen(optimizer: Optimizer, lr: float) -> None:

@@ -78,7 +78,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import check_flag, is_choice, is_real, plain, sentence
+from ._checks import check_flag, is_choice, is_int, is_real, plain, sentence
 from ._warn import warn
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
@@ -900,6 +900,34 @@ def check_groups_can_grow(
             f"at most {before} steps ({warmup_option.format(before)}{', no warm-up' if before == 0 else ''}), unfreeze "
             "the backbone at a later epoch, or leave the schedule to configure_optimizers."
         )
+
+
+def steps_before_unfreeze(
+    fine_tuner: object, batches: float | None, per_step: Callable[[int], int]
+) -> tuple[int, int] | None:
+    """``(epoch, optimizer steps before it)`` of ``BackboneFinetuning``'s unfreeze, for :func:`check_groups_can_grow`.
+
+    Each epoch before it counts its own steps, ``max(1, ceil(batches / per_step(epoch)))``, as the
+    fit does (a short last step at each epoch's end). The one count the callback and ``train`` share.
+
+    Args:
+        fine_tuner: The fit's ``BaseFinetuning`` callback; another than ``BackboneFinetuning`` does not say
+            when it unfreezes (no ``unfreeze_backbone_at_epoch``).
+        batches: Training batches an epoch; ``None`` or ``inf`` for a loader without a length.
+        per_step: Micro-batches per optimizer step in a given epoch (gradient accumulation).
+
+    Returns:
+        ``(epoch, steps)``, or ``None`` when the unfreeze epoch or the steps before it are not known
+        (an unfreeze at epoch 0 comes after no step, whatever the loader's length).
+
+    """
+    at: Any = getattr(fine_tuner, "unfreeze_backbone_at_epoch", None)
+    if not is_int(at) or int(at) < 0:
+        return None
+    epoch = int(at)
+    if batches is None or not math.isfinite(batches):
+        return (0, 0) if epoch == 0 else None  # an endless epoch 0: no later epoch starts
+    return epoch, sum(max(1, math.ceil(batches / per_step(e))) for e in range(epoch))
 
 
 def list_schedulers() -> tuple[str, ...]:

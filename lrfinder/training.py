@@ -1128,10 +1128,9 @@ def train(
         )
     fine_tuner = _fine_tuner(callbacks)
     # BackboneFinetuning's unfreeze, (epoch, optimizer steps before it): a warm-up still running there fails.
-    at: Any = getattr(fine_tuner, "unfreeze_backbone_at_epoch", None)
-    unfreeze = None
-    if is_int(at) and int(at) >= 0 and length is not None:
-        unfreeze = int(at), sum(max(1, math.ceil(length / per_step(e))) for e in range(int(at)))
+    from .schedulers import steps_before_unfreeze
+
+    unfreeze = steps_before_unfreeze(fine_tuner, length, per_step)
     configure = _configure(
         optimizer,
         model,

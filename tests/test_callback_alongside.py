@@ -251,6 +251,29 @@ def test_train_refuses_a_warm_up_still_running_at_the_unfreeze(tmp_path: Path) -
     assert model.epoch_groups == []  # refused as training starts
 
 
+class _Stream(torch.utils.data.IterableDataset):
+    """The batches of ``make_loader(shuffle=False)`` from a loader without a length."""
+
+    def __iter__(self) -> Any:
+        return iter(list(make_loader(shuffle=False)))
+
+
+def test_train_refuses_a_warm_up_at_an_unfreeze_at_epoch_0_over_a_loader_without_length(tmp_path: Path) -> None:
+    # An unfreeze at epoch 0 comes after no step whatever the loader's length; train judged it only over a loader
+    # with one, and the warm-up's LambdaLR failed with torch's "zip() argument 2 is shorter than argument 1".
+    from lrfinder import train
+
+    model = Backboned()
+    sgd = lambda m: torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01)  # noqa: E731
+    with pytest.raises(ValueError, match=r"^train\(scheduler='exponential'\) warms up for 3 optimizer steps, but "
+                       r"BackboneFinetuning unfreezes the backbone at epoch 0, after 0 optimizer steps.*"
+                       r"\(warmup_steps=0, no warm-up\)"):  # fmt: skip
+        train(model, torch.utils.data.DataLoader(_Stream(), batch_size=None), optimizer=sgd, scheduler="exponential",
+              scheduler_settings={"gamma": 0.99}, warmup_steps=3, epochs=2,
+              callbacks=[pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=0)])  # fmt: skip
+    assert model.epoch_groups == []  # refused as training starts
+
+
 class GrowingData(pl.LightningDataModule):
     """A curriculum: the train loader, built again every epoch, grows by two batches an epoch (``grow=False``: not)."""
 
