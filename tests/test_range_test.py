@@ -14,7 +14,7 @@ import threading
 import types
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -4283,23 +4283,28 @@ def test_refine_with_a_step_fn_that_runs_its_own_backward_says_so(dataset: Tenso
         range_test(gen, batches, step_fn=step_fn, num_steps=12, max_lr=1e-2, refine=Refine(training_steps=100))
 
 
-def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
-    # A multi-task loss whose second task is labelled on few examples: a batch where every label of it is
-    # ignore_index makes cross_entropy a mean over nothing, NaN, at lr=3e-07. The curve read it as the blow-up
-    # and said "Lower min_lr or max_lr ... before the loss blows up", which cannot help.
+def _second_task_labelled_in_4_batches() -> tuple[nn.Module, list[Any], Callable[[nn.Module, Any], torch.Tensor]]:
+    """A multi-task loss whose second task is labelled in the first 4 of 16 batches only (``ignore_index`` after)."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(64, 4, generator=gen)
     ya = (x[:, 0] > 0).long()
     yb = torch.full((64,), -100)
     yb[:16] = (x[:16, 1] > 0).long()  # labelled in the first 4 batches only
     batches = [(x[i : i + 4], ya[i : i + 4], yb[i : i + 4]) for i in range(0, 64, 4)]
-    model = nn.Linear(4, 4)
 
     def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
         xs, a, b = batch
         out = m(xs)
         return F.cross_entropy(out[:, :2], a) + F.cross_entropy(out[:, 2:], b)
 
+    return nn.Linear(4, 4), batches, step_fn
+
+
+def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
+    # A multi-task loss whose second task is labelled on few examples: a batch where every label of it is
+    # ignore_index makes cross_entropy a mean over nothing, NaN, at lr=3e-07. The curve read it as the blow-up
+    # and said "Lower min_lr or max_lr ... before the loss blows up", which cannot help.
+    model, batches, step_fn = _second_task_labelled_in_4_batches()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     before = snapshot_of(model, opt)
     with pytest.raises(DataError, match=r"^Batch 4 of the pass gives a non-finite loss \(nan\) at step 4 "
@@ -4393,19 +4398,7 @@ def test_a_model_that_copes_with_nan_in_an_accumulated_micro_batch_is_not_stoppe
 
 def test_a_loss_undefined_on_an_accumulated_clean_batch_is_told_from_a_divergence() -> None:
     """The step's batches are looked at again at the starting weights after the sweep: kept as the data gave them."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 4, generator=gen)
-    ya = (x[:, 0] > 0).long()
-    yb = torch.full((64,), -100)
-    yb[:16] = (x[:16, 1] > 0).long()  # labelled in the first 4 batches only
-    batches = [(x[i : i + 4], ya[i : i + 4], yb[i : i + 4]) for i in range(0, 64, 4)]
-    model = nn.Linear(4, 4)
-
-    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
-        xs, a, b = batch
-        out = m(xs)
-        return F.cross_entropy(out[:, :2], a) + F.cross_entropy(out[:, 2:], b)
-
+    model, batches, step_fn = _second_task_labelled_in_4_batches()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     before = snapshot_of(model, opt)
     with pytest.raises(DataError, match=r"^Batch 4 of the pass gives a non-finite loss \(nan\) at step 2 "):
