@@ -101,7 +101,9 @@ from .names import (
     SweepMode,
 )
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
-from .refine import Refine, Refinement  # at run time too, for typing.get_type_hints (refine imports no engine)
+
+# At run time too, for typing.get_type_hints (refine imports no engine).
+from .refine import Refine, Refinement, brief_repr
 from .scaling import ScaledLR, ScalingRule, scale_lr
 from .settings import (
     MAX_SWEEP_STEPS,
@@ -250,24 +252,7 @@ class RangeTestResult:
             RangeTestResult(lrs=<3 values 1.00e-03 .. 1.00e-01>, losses=<3 values: first 2.3, lowest 1.1, last nan>
 
         """
-        from dataclasses import fields
-
-        def curve(name: str, values: tuple[float, ...]) -> str:
-            if not values:
-                return "()"
-            count = f"{len(values)} value{'' if len(values) == 1 else 's'}"
-            if name == "lrs":
-                return f"<{count} {values[0]:.2e} .. {values[-1]:.2e}>"
-            finite = [v for v in values if math.isfinite(v)]
-            lowest = f", lowest {min(finite):.3g}" if finite else ", none finite"
-            return f"<{count}: first {values[0]:.3g}{lowest}, last {values[-1]:.3g}>"
-
-        parts = [
-            f"{f.name}={curve(f.name, value) if f.name in ('lrs', 'losses') else repr(value)}"
-            for f in fields(self)
-            for value in (getattr(self, f.name),)
-        ]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        return brief_repr(self, {"lrs": True, "losses": False})
 
     def __post_init__(self) -> None:
         """Check the curve and the stop reason; store ``lrs`` and ``losses`` as tuples of floats.

@@ -399,6 +399,39 @@ def _dec(value: float | str | None) -> float | None:
     return None if value is None else float(value)
 
 
+def brief_curve(values: Sequence[float], *, lrs: bool = False) -> str:
+    """A curve in brief for a repr: its length and ends (``lrs``), or also its lowest finite value (losses).
+
+    The results' reprs write their curves so (``print(result)`` of a 2,000-step test was 80,000
+    characters of digits); the numbers stay in the fields, ``to_dict`` and the JSON.
+
+    Example:
+        >>> brief_curve((2.3, 1.1, float("nan"))), brief_curve((1e-3, 1e-1), lrs=True), brief_curve(())
+        ('<3 values: first 2.3, lowest 1.1, last nan>', '<2 values 1.00e-03 .. 1.00e-01>', '()')
+
+    """
+    if not values:
+        return "()"
+    count = f"{len(values)} value{'' if len(values) == 1 else 's'}"
+    if lrs:
+        return f"<{count} {values[0]:.2e} .. {values[-1]:.2e}>"
+    finite = [v for v in values if math.isfinite(v)]
+    lowest = f", lowest {min(finite):.3g}" if finite else ", none finite"
+    return f"<{count}: first {values[0]:.3g}{lowest}, last {values[-1]:.3g}>"
+
+
+def brief_repr(result: object, curves: Mapping[str, bool]) -> str:
+    """A dataclass's repr with the fields named in ``curves`` in brief (:func:`brief_curve`, ``lrs=curves[name]``)."""
+    from dataclasses import fields
+
+    parts = [
+        f"{f.name}={brief_curve(value, lrs=curves[f.name]) if f.name in curves else repr(value)}"
+        for f in fields(result)  # type: ignore[arg-type]
+        for value in (getattr(result, f.name),)
+    ]
+    return f"{type(result).__name__}({', '.join(parts)})"
+
+
 @dataclass(frozen=True)
 class Trial:
     """One trial run of round 3.
@@ -421,6 +454,14 @@ class Trial:
     held_out_loss: float
     held_out_losses: tuple[float, ...]
     diverged: bool
+
+    def __repr__(self) -> str:
+        """Every field as the dataclass writes it, but the losses in brief (:func:`brief_curve`).
+
+        A trial of a long training's budget runs thousands of steps: written out, its losses made
+        ``print(result)`` of a refined test tens of thousands of characters.
+        """
+        return brief_repr(self, {"train_losses": False, "held_out_losses": False})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (non-finite floats as strings)."""

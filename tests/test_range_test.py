@@ -40,6 +40,7 @@ from lrfinder import (
     lr_schedule,
     range_test,
 )
+from lrfinder.refine import Refinement, Trial
 from lrfinder.settings import traced_in_eval_mode
 
 
@@ -4720,4 +4721,16 @@ def test_the_repr_of_a_long_result_shows_the_curve_in_brief_and_every_other_fiel
     assert "lrs=<1 value 1.00e-03 .. 1.00e-03>, losses=<1 value: first nan, none finite, last nan>" in repr(nan)
     assert repr(RangeTestResult(lrs=(), losses=(), stop_reason="interrupted")).startswith(
         "RangeTestResult(lrs=(), losses=(), stop_reason='interrupted'"
+    )
+    # A refined result's trials write their losses in brief too: a trial of a long training's budget runs thousands.
+    trial = Trial(lr=0.1, schedule="constant", steps=2000, train_losses=tuple(losses), held_out_loss=0.5,
+                  held_out_losses=(0.4, 0.6), diverged=False)  # fmt: skip
+    refined = dataclasses.replace(result, refinement=Refinement(
+        trials=(trial,) * 5, lr=0.1, max_lr=0.1, curve_lr=0.1, schedule="constant", training_steps=100_000, budget=0.1,
+        judged_on="val_data"))  # fmt: skip
+    assert len(repr(refined)) < 3000, len(repr(refined))
+    assert repr(trial) == (
+        f"Trial(lr=0.1, schedule='constant', steps=2000, train_losses=<2000 values: first {losses[0]:.3g}, lowest "
+        f"{min(losses):.3g}, last {losses[-1]:.3g}>, held_out_loss=0.5, held_out_losses=<2 values: first 0.4, lowest "
+        "0.4, last 0.6>, diverged=False)"
     )
