@@ -1532,6 +1532,18 @@ def _checked_setup(
                 f"Expected optimizer to be a torch.optim.Optimizer, but got the class {optimizer.__name__}. Pass an "
                 f"instance: optimizer={optimizer.__name__}(model.parameters(), lr=...)"
             )
+        if isinstance(optimizer, str):
+            raise TypeError(
+                f"Expected optimizer to be a torch.optim.Optimizer, but got the name {optimizer!r}. Build it: "
+                f"optimizer=lrfinder.create_optimizer({optimizer!r}, model, lr=...)"
+            )
+        if callable(optimizer):
+            # train(optimizer=) takes a function model -> optimizer; range_test the optimizer itself.
+            raise TypeError(
+                f"Expected optimizer to be a torch.optim.Optimizer, but got a {type(optimizer).__name__}: range_test "
+                "takes the optimizer built over the model it tests (train takes a function that builds one). Pass "
+                "optimizer=torch.optim.SGD(model.parameters(), lr=...), or call your function: optimizer=make(model)"
+            )
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
     check_steps_without_closure(optimizer)
     # A loss module with parameters of its own (a learnable temperature) trains with the model: the

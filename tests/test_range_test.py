@@ -4640,6 +4640,19 @@ def test_a_cross_entropy_over_one_score_per_example_is_told_it_is_always_zero(ta
                    loss_fn=nn.CrossEntropyLoss(), num_steps=20)  # fmt: skip
 
 
+def test_an_optimizer_given_by_name_or_as_a_function_is_told_to_be_built() -> None:
+    # train takes a function model -> optimizer, range_test the optimizer: given the function (or a registry name)
+    # range_test said only "Expected optimizer to be a torch.optim.Optimizer, but got function".
+    loader = [(torch.randn(8, 4), torch.randint(0, 2, (8,)))]
+    model = nn.Linear(4, 2)
+    said = r"but got a function: range_test takes the optimizer built over the model it tests \(train takes a function"
+    with pytest.raises(TypeError, match=said + r" that builds one\)\. Pass optimizer=torch\.optim\.SGD"):
+        range_test(model, loader, loss_fn=F.cross_entropy, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match=r"but got the name 'adamw'\. Build it: optimizer=lrfinder\.create_optimizer\("
+                       r"'adamw', model, lr=\.\.\.\)$"):  # fmt: skip
+        range_test(model, loader, loss_fn=F.cross_entropy, optimizer="adamw")  # type: ignore[arg-type]
+
+
 def test_a_loader_that_yields_none_for_a_batch_is_named_with_its_index() -> None:
     # A collate_fn returning None for a batch it cannot build: "Cannot compute a loss from these batches: each is a
     # NoneType", though the batch before it was fine, and nothing said where it came from.
