@@ -308,6 +308,23 @@ class RangeTestResult:
             )
         object.__setattr__(self, "lr_ratios", ratios)
         object.__setattr__(self, "group_names", names)
+        # The other fields as from_dict checks them: a hand-built result took batch_size=True or "32", or a number as
+        # suggestion, and failed only later, in scale() ("from_batch_size=True", an argument never given) or at .lr.
+        for name in ("batch_size", "num_parameters"):
+            object.__setattr__(self, name, plain(getattr(self, name)))
+        for key, check, rule in _OPTIONAL_FIELDS:
+            value = getattr(self, key)
+            if value is not None and not check(value):
+                raise ValueError(f"Expected {key} to be {rule} or None, but got {key}={value!r:.80}")
+        for key, cls, path in (
+            ("suggestion", Suggestion, "lrfinder.Suggestion"),
+            ("scaled", ScaledLR, "lrfinder.ScaledLR"),
+            ("noise_scale", NoiseScale, "lrfinder.noise.NoiseScale"),
+            ("refinement", Refinement, "lrfinder.Refinement"),
+        ):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, cls):
+                raise TypeError(f"Expected {key} to be a {path} or None, but got {type(value).__name__} {value!r:.60}")
 
     @property
     def num_steps(self) -> int:

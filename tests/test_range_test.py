@@ -3991,6 +3991,27 @@ def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("batch_size", True, "Expected batch_size to be an integer >= 1 or None, but got batch_size=True"),
+        ("batch_size", "32", "Expected batch_size to be an integer >= 1 or None, but got batch_size='32'"),
+        ("num_parameters", -1, "Expected num_parameters to be an integer >= 0 or None, but got num_parameters=-1"),
+        ("label", 3, "Expected label to be a string or None, but got label=3"),
+        ("suggestion", 0.01, "Expected suggestion to be a lrfinder.Suggestion or None, but got float 0.01"),
+        ("noise_scale", 64.0, "Expected noise_scale to be a lrfinder.noise.NoiseScale or None, but got float 64.0"),
+    ],
+)
+def test_a_hand_built_result_checks_its_other_fields(field: str, value: Any, said: str) -> None:
+    # Taken as given, batch_size=True failed later in scale() as "from_batch_size=True", an argument never passed,
+    # and suggestion=0.01 at result.lr with "'float' object has no attribute 'lr'".
+    with pytest.raises((TypeError, ValueError)) as info:
+        RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed", **{field: value})
+    assert str(info.value) == said
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed", batch_size=np.int64(32))
+    assert type(result.batch_size) is int and result.batch_size == 32
+
+
+@pytest.mark.parametrize(
     ("edit", "said"),
     [
         (lambda d: d["settings"].update(zzz=1), "unknown key 'zzz' in settings"),  # was TypeError("RangeTestSettings...
