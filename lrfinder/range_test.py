@@ -1736,9 +1736,10 @@ def _prepared_sweep(
         for micro in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
             given = batch
-            if batch is None:
+            if batch is None and step_fn is None:
                 # A collate_fn or dataset that returns None for what it cannot build (to skip bad records): it was
                 # "Cannot compute a loss from these batches: each is a NoneType", though the others were batches.
+                # A step_fn takes the batch as it is: one that draws its own data (a GAN's noise) gets None as before.
                 before = f" (the first was {first_batch[0]})" if first_batch else ""
                 raise DataError(
                     f"Batch {batch_index} of the pass is None, not a batch{before}: a collate_fn or a dataset that "

@@ -4696,6 +4696,21 @@ def test_a_loader_that_yields_none_for_a_batch_is_named_with_its_index() -> None
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
+def test_a_step_fn_that_draws_its_own_data_takes_none_batches_as_before() -> None:
+    # A step_fn that samples its data itself (a GAN's noise, a synthetic task) over a loader of Nones ran; the None
+    # batch check refused it, though only a loss_fn needs the batch.
+    gen = torch.Generator().manual_seed(0)
+    seen: list[Any] = []
+
+    def step_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        seen.append(batch)
+        x = torch.randn(32, 4, generator=gen)
+        return F.cross_entropy(model(x), (x[:, 0] > 0).long())
+
+    result = range_test(nn.Linear(4, 2), [None] * 8, step_fn=step_fn, num_steps=12, max_lr=1e-2)
+    assert result.num_steps == 12 and seen == [None] * 12 and result.batch_size is None
+
+
 def test_a_perfectly_fitted_model_is_not_told_it_has_one_score_per_example() -> None:
     """Two classes whose logits lie 200 apart: the cross-entropy rounds to exactly 0 at every step, as over one
     score per example, and the result was told to use BCEWithLogitsLoss or give the last layer C outputs."""
