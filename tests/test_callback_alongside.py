@@ -238,19 +238,6 @@ def test_a_warm_up_still_running_at_the_unfreeze_is_refused_before_training(tmp_
     assert finder.applied_lr is not None and [len(groups) for groups in model.epoch_groups] == [2, 3]
 
 
-def test_train_refuses_a_warm_up_still_running_at_the_unfreeze(tmp_path: Path) -> None:
-    from lrfinder import train
-
-    model = Backboned()
-    sgd = lambda m: torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01)  # noqa: E731
-    with pytest.raises(ValueError, match=r"^train\(scheduler='cosine'\) warms up for 9 optimizer steps, but "
-                       r"BackboneFinetuning unfreezes the backbone at epoch 1, after 8 optimizer steps.*"
-                       r"Warm up for at most 8 steps \(warmup_steps=8\)"):  # fmt: skip
-        train(model, make_loader(), optimizer=sgd, scheduler="cosine", warmup_steps=9, epochs=2,
-              callbacks=[pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=1)])  # fmt: skip
-    assert model.epoch_groups == []  # refused as training starts
-
-
 class _Stream(torch.utils.data.IterableDataset):
     """The batches of ``make_loader(shuffle=False)`` from a loader without a length."""
 
@@ -258,19 +245,26 @@ class _Stream(torch.utils.data.IterableDataset):
         return iter(list(make_loader(shuffle=False)))
 
 
-def test_train_refuses_a_warm_up_at_an_unfreeze_at_epoch_0_over_a_loader_without_length(tmp_path: Path) -> None:
-    # An unfreeze at epoch 0 comes after no step whatever the loader's length; train judged it only over a loader
-    # with one, and the warm-up's LambdaLR failed with torch's "zip() argument 2 is shorter than argument 1".
+@pytest.mark.parametrize(
+    ("sized", "at", "said"),
+    [
+        (True, 1, r"epoch 1, after 8 optimizer steps.*Warm up for at most 8 steps \(warmup_steps=8\)"),
+        # An unfreeze at epoch 0 comes after no step whatever the loader's length; train judged it only over a loader
+        # with one, and the warm-up's LambdaLR failed with torch's "zip() argument 2 is shorter than argument 1".
+        (False, 0, r"epoch 0, after 0 optimizer steps.*\(warmup_steps=0, no warm-up\)"),
+    ],
+)
+def test_train_refuses_a_warm_up_still_running_at_the_unfreeze(tmp_path: Path, sized: bool, at: int, said: str) -> None:
     from lrfinder import train
 
     model = Backboned()
     sgd = lambda m: torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.01)  # noqa: E731
-    with pytest.raises(ValueError, match=r"^train\(scheduler='exponential'\) warms up for 3 optimizer steps, but "
-                       r"BackboneFinetuning unfreezes the backbone at epoch 0, after 0 optimizer steps.*"
-                       r"\(warmup_steps=0, no warm-up\)"):  # fmt: skip
-        train(model, torch.utils.data.DataLoader(_Stream(), batch_size=None), optimizer=sgd, scheduler="exponential",
-              scheduler_settings={"gamma": 0.99}, warmup_steps=3, epochs=2,
-              callbacks=[pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=0)])  # fmt: skip
+    data = make_loader() if sized else torch.utils.data.DataLoader(_Stream(), batch_size=None)
+    # exponential: a schedule that needs no total_steps, which a loader without a length cannot give.
+    with pytest.raises(ValueError, match=r"^train\(scheduler='exponential'\) warms up for 9 optimizer steps, but "
+                       r"BackboneFinetuning unfreezes the backbone at " + said):  # fmt: skip
+        train(model, data, optimizer=sgd, scheduler="exponential", scheduler_settings={"gamma": 0.99}, warmup_steps=9,
+              epochs=2, callbacks=[pl.callbacks.BackboneFinetuning(unfreeze_backbone_at_epoch=at)])  # fmt: skip
     assert model.epoch_groups == []  # refused as training starts
 
 
