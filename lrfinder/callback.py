@@ -1094,22 +1094,24 @@ class LRFinder(_CallbackBase):
         epoch's end instead): ``accumulate_grad_batches=10**9`` over a 3-batch loader ran without end,
         its memory growing. A few passes per step still run, as in :func:`~lrfinder.range_test.range_test`.
         """
-        from .range_test import MAX_PASSES_PER_STEP
+        from .range_test import passes_per_step_error
         from .refine import _length
 
         # The loader the test cycles (the whole of it, not limit_train_batches); combined loaders: the fit's count.
         cycled = None if isinstance(loader, (Sequence, Mapping)) else _length(loader)
         if cycled is None and math.isfinite(batches):
             cycled = int(batches)
-        if not cycled or accumulate <= MAX_PASSES_PER_STEP * cycled:
-            return
-        raise ValueError(
-            f"Expected accumulate_grad_batches <= {MAX_PASSES_PER_STEP} x the {cycled:,} batches of the train "
-            f"loader ({MAX_PASSES_PER_STEP * cycled:,}) for {self._who}'s range test, but got "
-            f"accumulate_grad_batches={accumulate:,}: each of its {self.settings.num_steps:,} optimizer steps would "
-            f"cycle through the loader {accumulate / cycled:,.0f} times. Set the Trainer's accumulate_grad_batches to "
-            f"at most the {cycled:,} batches of an epoch (or give the fit more batches per epoch)."
+        error = passes_per_step_error(
+            cycled,
+            accumulate,
+            self.settings.num_steps,
+            option="accumulate_grad_batches",
+            data=f"of the train loader for {self._who}'s range test",
+            fix=f"Set the Trainer's accumulate_grad_batches to at most the {cycled} batches of an epoch (or give the "
+            "fit more batches per epoch).",
         )
+        if error is not None:
+            raise error
 
     def _sweep(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, probe: NoiseProbe | None = None

@@ -1405,11 +1405,39 @@ def range_test(
 MAX_PASSES_PER_STEP = 10
 
 
+def passes_per_step_error(
+    batches: int | None, accumulate: int, num_steps: int, *, option: str, data: str, fix: str
+) -> ValueError | None:
+    """The error for an accumulation whose every step would cycle ``batches`` batches over ten times, else ``None``.
+
+    A step over a short loader that cycles a few times (4 micro-batches of a 3-batch loader) is allowed;
+    data without a length (``batches`` ``None``: an ``IterableDataset``, a generator) is not judged.
+    One rule and message for ``range_test(accumulate_steps=)`` and the callback's ``accumulate_grad_batches``.
+
+    Args:
+        batches: Batches one pass over the data gives, or ``None`` when unknown.
+        accumulate: Micro-batches per optimizer step.
+        num_steps: The test's optimizer steps.
+        option: The setting's name as the user gave it (``"accumulate_steps"``).
+        data: The data in words after "the N batches" (``"train_data yields per pass"``).
+        fix: The sentence that ends the message: what to do.
+
+    Returns:
+        The ``ValueError`` to raise, or ``None`` when ``accumulate <= MAX_PASSES_PER_STEP * batches``.
+
+    """
+    if not batches or accumulate <= MAX_PASSES_PER_STEP * batches:
+        return None
+    return ValueError(
+        f"Expected {option} <= {MAX_PASSES_PER_STEP} x the {batches:,} batches {data} "
+        f"({MAX_PASSES_PER_STEP * batches:,}), but got {option}={accumulate:,}: each of the test's {num_steps:,} "
+        f"optimizer steps would cycle through the data {accumulate / batches:,.0f} times, drawing the same batches "
+        f"again and again. {fix}"
+    )
+
+
 def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps: int) -> None:
     """Refuse an ``accumulate_steps`` that would cycle a finite ``train_data`` over ten times in one step.
-
-    A step over a short loader that cycles a few times (4 micro-batches of a 3-batch loader) is allowed.
-    Data without a length (an ``IterableDataset``, a generator) is not checked.
 
     Raises:
         ValueError: ``accumulate_steps`` over :data:`MAX_PASSES_PER_STEP` times ``len(train_data)``.
@@ -1418,15 +1446,16 @@ def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps:
     from .refine import _length
 
     batches = _length(train_data)
-    if not batches or accumulate_steps <= MAX_PASSES_PER_STEP * batches:
-        return
-    raise ValueError(
-        f"Expected accumulate_steps <= {MAX_PASSES_PER_STEP} x the {batches:,} batches train_data yields per pass "
-        f"({MAX_PASSES_PER_STEP * batches:,}), but got accumulate_steps={accumulate_steps:,}: each optimizer step "
-        f"would cycle through the data {accumulate_steps / batches:,.0f} times, drawing the same batches again and "
-        f"again, for each of the {num_steps:,} steps. Pass the accumulation training uses; one pass over the data "
-        f"is {batches:,} micro-batches."
+    error = passes_per_step_error(
+        batches,
+        accumulate_steps,
+        num_steps,
+        option="accumulate_steps",
+        data="train_data yields per pass",
+        fix=f"Pass the accumulation training uses; one pass over the data is {batches} micro-batches.",
     )
+    if error is not None:
+        raise error
 
 
 def _checked_setup(

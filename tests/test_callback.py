@@ -281,9 +281,10 @@ def test_an_accumulation_that_cycles_the_loader_over_and_over_is_refused(tmp_pat
     model.training_step = counted  # type: ignore[method-assign]
     t = trainer(tmp_path, [LRFinder(num_steps=12)], accumulate_grad_batches=10**9, max_steps=2)
     match = (
-        r"^Expected accumulate_grad_batches <= 10 x the 3 batches of the train loader \(30\) for LRFinder's range "
-        r"test, but got accumulate_grad_batches=1,000,000,000: each of its 12 optimizer steps would cycle through the "
-        r"loader 333,333,333 times\. Set the Trainer's accumulate_grad_batches to at most the 3 batches"
+        r"^Expected accumulate_grad_batches <= 10 x the 3 batches of the train loader for LRFinder's range test "
+        r"\(30\), but got accumulate_grad_batches=1,000,000,000: each of the test's 12 optimizer steps would cycle "
+        r"through the data 333,333,333 times, drawing the same batches again and again\. Set the Trainer's "
+        r"accumulate_grad_batches to at most the 3 batches of an epoch"
     )
     with pytest.warns(UserWarning, match="fewer than accumulate_grad_batches"), pytest.raises(ValueError, match=match):
         t.fit(model, make_loader(n=24, batch_size=8))
