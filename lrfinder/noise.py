@@ -231,6 +231,20 @@ class NoiseScale:
                 f"source={self.source!r}. {fix}"
             )
 
+    def __repr__(self) -> str:
+        """Every field as the dataclass writes it, but the steps measured in brief: their count and ends.
+
+        One step index per estimate (a DDP test measures each step): written out, they made
+        ``print(result)`` of a long test thousands of characters of indices. They stay in :attr:`steps`,
+        :meth:`to_dict` and the JSON.
+        """
+        from dataclasses import fields
+
+        steps = self.steps
+        brief = f"<{len(steps)} step{'' if len(steps) == 1 else 's'} {steps[0]} .. {steps[-1]}>" if steps else "()"
+        parts = [f"{f.name}={brief if f.name == 'steps' else repr(getattr(self, f.name))}" for f in fields(self)]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     @property
     def inconclusive(self) -> str | None:
         """Why the measurement is too uncertain to scale an LR by, or ``None`` when it is conclusive.

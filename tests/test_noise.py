@@ -1299,3 +1299,20 @@ def test_a_micro_batch_local_norm_is_the_sum_of_its_squared_parameter_norms_bit_
     expected = torch.stack([_sq(g) for g in seen]).sum()  # as the old hook did, in the hooks' order
     assert probe._local[-1].dtype == torch.float64
     assert torch.equal(probe._local[-1], expected)
+
+
+def test_repr_writes_the_steps_measured_in_brief() -> None:
+    # One index per estimate: a DDP test of 2,000 steps wrote ~10,000 characters of indices into print(result),
+    # after RangeTestResult's repr had put its own curve in brief.
+    ns = NoiseScale(
+        b_simple=85.3, grad_sq=0.148, trace_sigma=12.6, small_batch_size=32, big_batch_size=64,
+        n_estimates=1500, interval=(69.5, 107.4), steps=tuple(range(1500)), source="ranks",
+    )  # fmt: skip
+    text = repr(ns)
+    assert len(text) < 300, text
+    assert "steps=<1500 steps 0 .. 1499>" in text
+    assert "b_simple=85.3" in text and "interval=(69.5, 107.4)" in text and "source='ranks'" in text
+    assert ns.steps == tuple(range(1500))  # the field itself is whole
+    one = replace(ns, n_estimates=1, steps=(7,), interval=(float("nan"), float("nan")))
+    assert "steps=<1 step 7 .. 7>" in repr(one)
+    assert "steps=()" in repr(replace(ns, steps=()))
