@@ -141,6 +141,17 @@ def _imported() -> list[ModuleType]:
     return [m for m in (sys.modules.get(name) for name in PACKAGES) if m is not None]
 
 
+def fine_tuner(callbacks: object) -> Any:
+    """The ``BaseFinetuning`` callback (``BackboneFinetuning``) among ``callbacks``, of either Lightning, or None.
+
+    It freezes layers as training starts and adds each as a param group of its own when it unfreezes it. One
+    lookup for the callback (a Trainer's ``callbacks``) and ``train`` (the ``callbacks`` it was given).
+    """
+    if not isinstance(callbacks, (list, tuple)):
+        return None
+    return next((c for c in callbacks if any(cls.__name__ == "BaseFinetuning" for cls in type(c).__mro__)), None)
+
+
 def package_of(obj: object) -> ModuleType:
     """The Lightning package (``lightning.pytorch`` or ``pytorch_lightning``) of a Trainer, module, ...
 

@@ -1673,7 +1673,7 @@ class LRFinder(_CallbackBase):
         optimizer = create_optimizer(  # the found LR goes to the largest group, as the test recorded it
             self.optimizer, pl_module, lr=lr, lr_group="largest", **self.optimizer_settings  # type: ignore[arg-type]
         )
-        if _fine_tuner(trainer) is not None:
+        if _lightning.fine_tuner(trainer.callbacks) is not None:  # type: ignore[attr-defined]
             _leave_out_frozen(optimizer, lr)
         return optimizer
 
@@ -1723,7 +1723,7 @@ class LRFinder(_CallbackBase):
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
-            fine_tuner = _fine_tuner(trainer)
+            fine_tuner = _lightning.fine_tuner(trainer.callbacks)  # type: ignore[attr-defined]
             if fine_tuner is not None:
                 from .schedulers import check_groups_can_grow, steps_before_unfreeze
 
@@ -1888,12 +1888,6 @@ class LRFinder(_CallbackBase):
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
-
-
-def _fine_tuner(trainer: pl.Trainer) -> Any:
-    """The fit's ``BaseFinetuning`` callback (``BackboneFinetuning``: it adds param groups as it unfreezes), or None."""
-    finetuning = _lightning.package_of(trainer).callbacks.BaseFinetuning
-    return next((c for c in trainer.callbacks if isinstance(c, finetuning)), None)  # type: ignore[attr-defined]
 
 
 def _leave_out_frozen(optimizer: Optimizer, lr: float) -> None:

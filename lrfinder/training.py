@@ -51,6 +51,7 @@ from torch.nn.parameter import is_lazy
 
 from ._checks import is_int, plain
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
+from ._lightning import fine_tuner as _fine_tuner
 from ._warn import warn
 from .analysis import Suggestion
 from .batches import _batch_loss, _check_loss, infer_batch_size, target_broadcast_refused, to_device
@@ -581,16 +582,6 @@ def _check_monitored(callbacks: Sequence[Any], has_val: bool, watchers: tuple[ty
             f"model, 'val_loss', and only with val_data{'' if has_val else ', which was not given'}: {fix}, or train a "
             f"LightningModule whose steps log {monitor!r}."
         )
-
-
-def _fine_tuner(callbacks: object) -> Any:
-    """The ``BaseFinetuning`` callback (``BackboneFinetuning``) among ``callbacks``, of either Lightning, or None.
-
-    It freezes layers as training starts and adds each as a param group of its own when it unfreezes it.
-    """
-    if not isinstance(callbacks, (list, tuple)):
-        return None
-    return next((c for c in callbacks if any(cls.__name__ == "BaseFinetuning" for cls in type(c).__mro__)), None)
 
 
 def _warn_if_another_models(result: RangeTestResult, model: nn.Module, callbacks: object = ()) -> None:
