@@ -238,12 +238,12 @@ class NoiseScale:
         ``print(result)`` of a long test thousands of characters of indices. They stay in :attr:`steps`,
         :meth:`to_dict` and the JSON.
         """
-        from dataclasses import fields
+        from .refine import brief_repr
 
-        steps = self.steps
-        brief = f"<{len(steps)} step{'' if len(steps) == 1 else 's'} {steps[0]} .. {steps[-1]}>" if steps else "()"
-        parts = [f"{f.name}={brief if f.name == 'steps' else repr(getattr(self, f.name))}" for f in fields(self)]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        def brief(steps: tuple[int, ...]) -> str:
+            return f"<{len(steps)} step{'' if len(steps) == 1 else 's'} {steps[0]} .. {steps[-1]}>" if steps else "()"
+
+        return brief_repr(self, {"steps": brief})
 
     @property
     def inconclusive(self) -> str | None:

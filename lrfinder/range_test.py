@@ -103,7 +103,7 @@ from .names import (
 from .noise import NoiseProbe, NoiseScale, noise_after_sweep
 
 # At run time too, for typing.get_type_hints (refine imports no engine).
-from .refine import Refine, Refinement, brief_repr
+from .refine import Refine, Refinement, brief_curve, brief_repr
 from .scaling import ScaledLR, ScalingRule, scale_lr
 from .settings import (
     MAX_SWEEP_STEPS,
@@ -252,7 +252,7 @@ class RangeTestResult:
             RangeTestResult(lrs=<3 values 1.00e-03 .. 1.00e-01>, losses=<3 values: first 2.3, lowest 1.1, last nan>
 
         """
-        return brief_repr(self, {"lrs": True, "losses": False})
+        return brief_repr(self, {"lrs": functools.partial(brief_curve, lrs=True), "losses": brief_curve})
 
     def __post_init__(self) -> None:
         """Check the curve and the stop reason; store ``lrs`` and ``losses`` as tuples of floats.

@@ -420,12 +420,12 @@ def brief_curve(values: Sequence[float], *, lrs: bool = False) -> str:
     return f"<{count}: first {values[0]:.3g}{lowest}, last {values[-1]:.3g}>"
 
 
-def brief_repr(result: object, curves: Mapping[str, bool]) -> str:
-    """A dataclass's repr with the fields named in ``curves`` in brief (:func:`brief_curve`, ``lrs=curves[name]``)."""
+def brief_repr(result: object, briefs: Mapping[str, Callable[[Any], str]]) -> str:
+    """A dataclass's repr with the fields named in ``briefs`` written by their function (:func:`brief_curve`)."""
     from dataclasses import fields
 
     parts = [
-        f"{f.name}={brief_curve(value, lrs=curves[f.name]) if f.name in curves else repr(value)}"
+        f"{f.name}={briefs[f.name](value) if f.name in briefs else repr(value)}"
         for f in fields(result)  # type: ignore[arg-type]
         for value in (getattr(result, f.name),)
     ]
@@ -461,7 +461,7 @@ class Trial:
         A trial of a long training's budget runs thousands of steps: written out, its losses made
         ``print(result)`` of a refined test tens of thousands of characters.
         """
-        return brief_repr(self, {"train_losses": False, "held_out_losses": False})
+        return brief_repr(self, {"train_losses": brief_curve, "held_out_losses": brief_curve})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (non-finite floats as strings)."""
