@@ -57,6 +57,17 @@ def make_mlp(features: int = 10, classes: int = 3, hidden: int = 32, seed: int =
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
 
 
+class FillsNaN(nn.Module):
+    """A model that fills NaN in its inputs itself (missing values as NaN), around ``net`` (default: make_mlp())."""
+
+    def __init__(self, net: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = make_mlp() if net is None else net
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.nan_to_num(inputs))
+
+
 class SAM(torch.optim.Optimizer):
     """Sharpness-aware minimization (Foret et al. 2020, arXiv:2010.01412), hand-written as users do.
 

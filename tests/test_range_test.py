@@ -23,7 +23,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _models import run_script
-from conftest import SAM, SAMAfterBackward, make_classification, make_mlp
+from conftest import SAM, FillsNaN, SAMAfterBackward, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -1010,16 +1010,8 @@ def test_a_model_that_fills_nan_inputs_itself_diverges_as_any_other(dataset: Ten
     x = x.clone()
     x[::7, 2] = float("nan")  # in every batch
 
-    class FillsNaN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
-
-        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            return self.net(torch.nan_to_num(inputs))
-
     torch.manual_seed(0)
-    model = FillsNaN()
+    model = FillsNaN(nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3)))
     loader = DataLoader(TensorDataset(x, y), batch_size=32)
     # No stop rule: the loss runs on until the LR makes it non-finite.
     result = range_test(model, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e12, num_steps=60,
@@ -4402,18 +4394,10 @@ def test_nan_in_an_accumulated_micro_batch_is_named(mlp: nn.Module, dataset: Ten
 def test_a_model_that_copes_with_nan_in_an_accumulated_micro_batch_is_not_stopped(dataset: TensorDataset) -> None:
     """A finite loss over a micro-batch holding NaN: the model copes (it fills NaN), as without accumulation."""
 
-    class Fills(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.mlp = make_mlp()
-
-        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            return self.mlp(torch.nan_to_num(inputs))
-
     x, y = dataset.tensors
     x = x.clone()
     x[2 * 32, 0] = float("nan")
-    result = range_test(Fills(), DataLoader(TensorDataset(x, y), batch_size=32), loss_fn=F.cross_entropy,
+    result = range_test(FillsNaN(), DataLoader(TensorDataset(x, y), batch_size=32), loss_fn=F.cross_entropy,
                         num_steps=12, accumulate_steps=3, max_lr=1e-2)  # fmt: skip
     assert result.num_steps == 12 and all(math.isfinite(v) for v in result.losses)
 

@@ -11,7 +11,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from conftest import SAM, make_classification, make_mlp
+from conftest import SAM, FillsNaN, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -210,14 +210,6 @@ def test_a_model_that_fills_nan_inputs_itself_diverges_as_any_other():
     x = x.clone()
     x[::7, 3] = math.nan  # in every batch
     batches = DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
-
-    class FillsNaN(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = make_mlp()
-
-        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            return self.net(torch.nan_to_num(inputs))
 
     torch.manual_seed(0)
     with pytest.raises(TrainingDivergedError, match=r"loss became (nan|inf).*LR too high"):
