@@ -1155,6 +1155,7 @@ class _PreparedSweep:
     batch_size: list[int | None]  # the DataLoader's batch_size, else the size of each batch drawn (they may vary)
     non_finite: list[tuple[list[tuple[Any, int]], int, float, float]]  # the step whose loss was not finite
     output_shape: list[tuple[int, ...]]  # a cross-entropy's first model output, once the sweep has drawn it
+    batches: CyclingBatches  # the data the sweep drew from (and whether it hands out a kept iterator)
 
 
 _P = ParamSpec("_P")
@@ -1354,7 +1355,8 @@ def range_test(
 
     Warns:
         UserWarning: ``train_data`` is a one-shot iterator (a generator) with ``restore``: the
-            batches drawn cannot be put back. Or the optimizer keeps state that cannot be restored
+            batches drawn cannot be put back; the same for a DataLoader (without workers) whose
+            IterableDataset hands out an iterator it keeps. Or the optimizer keeps state that cannot be restored
             (see :class:`StateSnapshot`).
 
     Example:
@@ -1376,6 +1378,14 @@ def range_test(
     prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
+    if restore and prepared.batches.kept_stream is not None:
+        warn(
+            f"train_data's IterableDataset ({prepared.batches.kept_stream}) hands out an iterator it keeps (a "
+            "generator made once, returned by every __iter__): the batches the range test drew from it are used "
+            "up, and restore cannot put them back, so training would start where the test stopped. Make __iter__ "
+            "start the stream anew at each call (write it as a generator function, with yield), or build the "
+            "dataset again after the test."
+        )
     plain_loss = loss_fn if step_fn is None else None
     negative = (
         negative_kl_div_message(plain_loss, losses)
@@ -1898,6 +1908,7 @@ def _prepared_sweep(
         batch_size=batch_size,
         non_finite=non_finite,
         output_shape=output_shape,
+        batches=batches,
     )
 
 

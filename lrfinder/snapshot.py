@@ -1092,6 +1092,28 @@ def _iterator_of(loader: object) -> object | None:
     return getattr(loader, "_iterator", None)
 
 
+def kept_stream(data: object, iterator: object) -> str | None:
+    """The class of ``data``'s IterableDataset when it handed ``iterator`` an iterator it keeps, else ``None``.
+
+    A DataLoader without workers over an IterableDataset whose ``__iter__`` returns an iterator
+    the dataset holds (``return self.stream``, a generator made once in ``__init__``) hands the
+    same one out at every ``iter()``: the batches a range test draws from it are used up, and no
+    snapshot can put a generator's position back. The dataset found there is the one DataLoader's
+    iterator reads (``_dataset_fetcher.dataset_iter``); a dataset that is its own iterator is not
+    named (its numbers and RNGs are put back, :class:`_DataState`), nor is a loader with workers,
+    whose workers each read a copy and leave the caller's where it was.
+    """
+    if not isinstance(data, torch.utils.data.DataLoader) or data.num_workers:
+        return None
+    dataset = data.dataset
+    if not isinstance(dataset, torch.utils.data.IterableDataset):
+        return None
+    source = getattr(getattr(iterator, "_dataset_fetcher", None), "dataset_iter", None)
+    if source is None or source is dataset:
+        return None
+    return type(dataset).__name__ if any(obj is source for obj in _data_holders(dataset)) else None
+
+
 def own_iterator(data: Iterable[Any], made: object | None = None) -> Iterator[Any]:
     """``iter(data)``, leaving alone the workers of a persistent-workers DataLoader already running.
 

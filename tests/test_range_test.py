@@ -4063,6 +4063,60 @@ def test_a_dataloader_that_gives_its_items_once_is_not_called_a_one_shot_iterato
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+class _KeptStream(torch.utils.data.IterableDataset):
+    """An endless stream made once: every ``__iter__`` hands out the same generator."""
+
+    def __init__(self, seed: int) -> None:
+        def stream() -> Iterator[tuple[torch.Tensor, int]]:
+            gen = torch.Generator().manual_seed(seed)
+            while True:
+                x = torch.randn(10, generator=gen)
+                yield x, int(x[:3].argmax())
+
+        self.stream = stream()
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
+        return self.stream
+
+
+class _FreshStream(_KeptStream):
+    """The same stream started anew at each ``__iter__``, from the dataset's own generator."""
+
+    def __init__(self, seed: int) -> None:
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
+        while True:
+            x = torch.randn(10, generator=self.gen)
+            yield x, int(x[:3].argmax())
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("stream", [_KeptStream, _FreshStream])
+def test_a_stream_that_keeps_its_iterator_is_warned_to_be_used_up(stream: type[_KeptStream], workers: int) -> None:
+    # The test drew its 20 batches from the dataset's one generator and said nothing: the training after it started
+    # 20 batches into the stream. A bare generator as train_data was warned about; this loader over one was not.
+    def first_batch(with_test: bool) -> torch.Tensor:
+        loader = DataLoader(stream(seed=5), batch_size=8, num_workers=workers)
+        if with_test:
+            range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=20)
+        return next(iter(loader))[0]
+
+    kept = stream is _KeptStream and not workers  # workers read copies: the caller's stream stays where it was
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        after = first_batch(with_test=True)
+    messages = [str(w.message) for w in said if "hands out an iterator it keeps" in str(w.message)]
+    assert torch.equal(after, first_batch(with_test=False)) is not kept
+    assert messages == ([
+        "train_data's IterableDataset (_KeptStream) hands out an iterator it keeps (a generator made once, returned "
+        "by every __iter__): the batches the range test drew from it are used up, and restore cannot put them back, "
+        "so training would start where the test stopped. Make __iter__ start the stream anew at each call (write it "
+        "as a generator function, with yield), or build the dataset again after the test."
+    ] if kept else [])  # fmt: skip
+    assert all(w.filename == __file__ for w in said if "hands out" in str(w.message))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
