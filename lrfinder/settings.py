@@ -958,6 +958,23 @@ def positional_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return call
 
 
+def _model_call_message(name: str, values: Sequence[Any]) -> str | None:
+    """What the callback is told when given a model, a built optimizer or a loss module, ``None`` when it was not.
+
+    torch-lr-finder's ``LRFinder(model, optimizer, criterion)`` (or the same by keyword, ``model=``,
+    ``criterion=``): ``values`` are the call's positional arguments and unknown keywords.
+    """
+    if not any(isinstance(value, (nn.Module, torch.optim.Optimizer)) for value in values):
+        return None
+    return (
+        f"{name} is lrfinder's Lightning callback, Trainer(callbacks=[{name}()]), not torch-lr-finder's "
+        f"{name}(model, optimizer, criterion): it is given no model, no built optimizer and no loss. For a plain PyTorch model, call "
+        "lrfinder.range_test(model, train_loader, optimizer=optimizer, loss_fn=criterion): it puts the model and "
+        "optimizer back itself (no reset()), and result.suggestion.lr is the LR. For a LightningModule, "
+        "lrfinder.find_lr(module, train_loader)."
+    )
+
+
 def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``fn``, answering an unknown keyword with the lrfinder name for it: ``end_lr`` -> ``max_lr``.
 
@@ -970,7 +987,9 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     keeps ``fn``'s ``inspect.signature`` (through ``__wrapped__``, which LightningCLI reads) and
     its type; the warnings ``fn`` raises find the caller's line past this frame
     (:func:`~lrfinder._checks.caller_stacklevel`). More positional arguments than ``fn`` takes
-    are said with the keyword each reads as (:func:`_positional_message`).
+    are said with the keyword each reads as (:func:`_positional_message`). A function that takes no
+    ``model`` (the callback) given a module or a built optimizer that way is told where a plain
+    PyTorch model goes (:func:`_model_call_message`).
     """
     parameters = inspect.signature(fn).parameters
     names = [n for n in parameters if n != "self"]  # never "Did you mean 'self'?"
@@ -982,11 +1001,17 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(fn)
     def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if not open_ended and len(args) > len(positional):
-            # Python's "takes 2 positional arguments but 3 were given" named neither the keywords nor the fix.
-            name = fn.__qualname__.removesuffix(".__init__")
-            raise TypeError(_positional_message(name, own, args[len(positional) :], keywords))
+        name = fn.__qualname__.removesuffix(".__init__")
         unknown = [key for key in kwargs if key not in names]
+        extra = args[len(positional) :] if not open_ended else ()
+        # torch-lr-finder's LRFinder(model, optimizer, criterion) was told to pass min_lr=... by name, and
+        # LRFinder(model=...) "did you mean 'mode'?": the callback takes no model at all.
+        misplaced = None if "model" in names else _model_call_message(name, [*extra, *(kwargs[k] for k in unknown)])
+        if misplaced is not None:
+            raise TypeError(misplaced)
+        if extra:
+            # Python's "takes 2 positional arguments but 3 were given" named neither the keywords nor the fix.
+            raise TypeError(_positional_message(name, own, extra, keywords))
         if unknown:
             said = ", ".join(map(repr, unknown))
             what = (

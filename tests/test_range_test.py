@@ -732,6 +732,28 @@ def test_settings_passed_positionally_are_answered_with_their_keywords(mlp: nn.M
     )
 
 
+@pytest.mark.parametrize("call", ["positional", "keywords"])
+def test_lrfinder_built_as_torch_lr_finders_is_told_to_call_range_test(mlp: nn.Module, call: str) -> None:
+    # torch-lr-finder's LRFinder(model, optimizer, criterion) was told "pass them by name (min_lr=..., max_lr=...,
+    # num_steps=..., ...)", and LRFinder(model=..., criterion=...) "For 'model': did you mean 'mode'?".
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    with pytest.raises(TypeError) as caught:
+        if call == "positional":
+            lrfinder.LRFinder(mlp, opt, nn.CrossEntropyLoss(), device="cpu")  # type: ignore[misc]
+        else:
+            lrfinder.LRFinder(model=mlp, optimizer=opt, criterion=nn.CrossEntropyLoss())  # type: ignore[call-arg]
+    assert str(caught.value) == (
+        "LRFinder is lrfinder's Lightning callback, Trainer(callbacks=[LRFinder()]), not torch-lr-finder's "
+        "LRFinder(model, optimizer, criterion): it is given no model, no built optimizer and no loss. For a plain "
+        "PyTorch model, call lrfinder.range_test(model, train_loader, optimizer=optimizer, loss_fn=criterion): it puts "
+        "the model and optimizer back itself (no reset()), and result.suggestion.lr is the LR. For a LightningModule, "
+        "lrfinder.find_lr(module, train_loader)."
+    )
+    with pytest.raises(TypeError, match=r"^LRFinder.__init__\(\) got an unexpected keyword argument 'model'\. Did "
+                       r"you mean 'mode'\?$"):  # fmt: skip
+        lrfinder.LRFinder(model="exp")  # type: ignore[call-arg]  # no module: a misspelt mode, as before
+
+
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
 
