@@ -968,9 +968,9 @@ def _model_call_message(name: str, values: Sequence[Any]) -> str | None:
         return None
     return (
         f"{name} is lrfinder's Lightning callback, Trainer(callbacks=[{name}()]), not torch-lr-finder's "
-        f"{name}(model, optimizer, criterion): it is given no model, no built optimizer and no loss. For a plain PyTorch model, call "
-        "lrfinder.range_test(model, train_loader, optimizer=optimizer, loss_fn=criterion): it puts the model and "
-        "optimizer back itself (no reset()), and result.suggestion.lr is the LR. For a LightningModule, "
+        f"{name}(model, optimizer, criterion): it is given no model, no built optimizer and no loss. For a plain "
+        "PyTorch model, call lrfinder.range_test(model, train_loader, optimizer=optimizer, loss_fn=criterion): it puts "
+        "the model and optimizer back itself (no reset()), and result.suggestion.lr is the LR. For a LightningModule, "
         "lrfinder.find_lr(module, train_loader)."
     )
 
