@@ -449,6 +449,18 @@ class LRFinder(_CallbackBase):
         if optimizer is not None:
             from .optimizers import check_optimizer_settings, get_optimizer_spec
 
+            if isinstance(optimizer, torch.optim.Optimizer):
+                # Its repr cut at 60 characters ("SGD (\nParameter Group 0\n    dampening: 0 ...") was the message.
+                cls = type(optimizer)
+                name = cls.__name__
+                path = f"torch.optim.{name}" if getattr(torch.optim, name, None) is cls else f"{cls.__module__}.{name}"
+                raise TypeError(
+                    f"Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, "
+                    f"but got {name}(...), an optimizer already built: LRFinder builds it over the module's parameters "
+                    f"when the fit starts. Pass its class, optimizer={path}, with its "
+                    "settings in optimizer_settings={...} (no lr: the LR is the one the test finds), or leave "
+                    "optimizer=None to test the one the module's configure_optimizers returns."
+                )
             if not isinstance(optimizer, (str, type)):
                 raise TypeError(
                     "Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, "

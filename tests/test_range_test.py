@@ -754,6 +754,21 @@ def test_lrfinder_built_as_torch_lr_finders_is_told_to_call_range_test(mlp: nn.M
         lrfinder.LRFinder(model="exp")  # type: ignore[call-arg]  # no module: a misspelt mode, as before
 
 
+@pytest.mark.parametrize("cls", [torch.optim.SGD, SAM])
+def test_lrfinder_given_a_built_optimizer_is_told_to_pass_its_class(mlp: nn.Module, cls: type) -> None:
+    # The message was the optimizer's repr cut at 60 characters: "SGD (\nParameter Group 0\n    dampening: 0 ...".
+    opt = cls(mlp.parameters(), lr=0.1)
+    path = "torch.optim.SGD" if cls is torch.optim.SGD else "conftest.SAM"
+    with pytest.raises(TypeError) as caught:
+        lrfinder.LRFinder(optimizer=opt)  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, but got "
+        f"{cls.__name__}(...), an optimizer already built: LRFinder builds it over the module's parameters when the "
+        f"fit starts. Pass its class, optimizer={path}, with its settings in optimizer_settings={{...}} (no lr: the LR "
+        "is the one the test finds), or leave optimizer=None to test the one the module's configure_optimizers returns."
+    )
+
+
 def test_step_fn_for_other_batch_formats(mlp: nn.Module, dataset: TensorDataset) -> None:
     triples = [(x, y, torch.ones(len(y))) for x, y in DataLoader(dataset, batch_size=32)]
 
