@@ -61,6 +61,14 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=False)
 
 
+class SparseGradientClipError(ModelError):
+    """``gradient_clip_val`` over a model with sparse gradients, which torch cannot clip.
+
+    A :class:`~lrfinder.exceptions.ModelError` of its own so that ``lrfind`` can tell it as the
+    fault of ``--gradient-clip-val`` (a usage error, exit 2), not a failed run.
+    """
+
+
 def clip_gradients(
     optimizer: torch.optim.Optimizer, gradient_clip_val: float | None, gradient_clip_algorithm: str = "norm"
 ) -> None:
@@ -74,8 +82,8 @@ def clip_gradients(
     ``None`` clips nothing.
 
     Raises:
-        ModelError: torch cannot clip a sparse gradient (``nn.Embedding(sparse=True)``); its
-            ``NotImplementedError`` from deep inside was blamed on the optimizer's step.
+        SparseGradientClipError: torch cannot clip a sparse gradient (``nn.Embedding(sparse=True)``);
+            its ``NotImplementedError`` from deep inside was blamed on the optimizer's step.
 
     """
     if gradient_clip_val is None:
@@ -92,7 +100,7 @@ def clip_gradients(
     except (NotImplementedError, RuntimeError) as exc:
         if not any(p.grad is not None and p.grad.is_sparse for p in params):
             raise
-        raise ModelError(
+        raise SparseGradientClipError(
             f"gradient_clip_val cannot clip sparse gradients (those of nn.Embedding(sparse=True)): torch "
             f"{torch.__version__}'s {name} fails on them, in training too. Drop gradient_clip_val, or make the "
             "embeddings dense (sparse=False) to clip them."

@@ -162,6 +162,8 @@ USER_CODE = textwrap.dedent(
 
     def not_data():
         return 42
+
+    NOT_CALLABLE = 3
     """
 )
 
@@ -842,7 +844,6 @@ def test_a_gpu_the_machine_lacks_exits_2_before_loading(work: Path, monkeypatch:
 
 
 RUN_ERRORS = {
-    "unknown data format": (["model_ts.pt", "--data", "notes.txt"], "Unknown data format '.txt'"),
     "nan in data": (["model_ts.pt", "--data", "nan.npz"], "NaN/inf value(s) (first in row 7)"),
     "output vs loss": (["model_ts.pt", "--data", "train.npz", "--loss", "mse"], "does not fit the targets"),
     "output vs targets": (
@@ -899,6 +900,25 @@ RUN_USAGE_ERRORS = {
     "class name missing": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:Nope", "--data", "train.npz"],
         "has no attribute 'Nope'",
+    ),
+    # Each was a failed run (exit 1), after the model (or the data) had loaded: the fix is on the command line.
+    "unknown data format": (["model_ts.pt", "--data", "notes.txt"], "Unknown data format '.txt'"),
+    "model args an unknown key": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hiden": 16}', "--data", "train.npz"],
+        f"Cannot build {USER_MODULE}:Net with --model-args {{'hiden': 16}}: got an unexpected keyword argument "
+        "'hiden'. Check --model-args.",
+    ),
+    "model args too many values": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:make_net", "--model-args", "[16, 3]", "--data", "train.npz"],
+        "too many positional arguments. Check --model-args.",
+    ),
+    "model class not callable": (
+        ["weights.pt", "--model-class", f"{USER_MODULE}:NOT_CALLABLE", "--data", "train.npz"],
+        f"--model-class '{USER_MODULE}:NOT_CALLABLE' is not a class or a function.",
+    ),
+    "checkpoint class not a LightningModule": (
+        ["lit.ckpt", "--model-class", f"{USER_MODULE}:Net", "--data", "train.npz"],
+        f"--model-class '{USER_MODULE}:Net' must be a LightningModule subclass to load the checkpoint lit.ckpt.",
     ),
 }
 
@@ -964,13 +984,14 @@ def test_a_state_dict_that_does_not_fit_says_why(work: Path):
     torch.save({f"module.{k}": v for k, v in state.items()}, work / "dp.pt")
     cases = {
         ("dp.pt", f"{USER_MODULE}:Net"): ["starts with 'module.'", "DataParallel", "wrapper.module.state_dict()"],
-        ("lit.ckpt", f"{USER_MODULE}:Net"): [],  # a Lightning checkpoint: load_from_checkpoint's own message
+        # A Lightning checkpoint needs a LightningModule class: a usage error (exit 2), before any weights are read.
+        ("lit.ckpt", f"{USER_MODULE}:Net"): ["must be a LightningModule subclass"],
         ("weights.pt", f"{USER_MODULE}:LitLR"): ["every name of the model starts with 'net.'", "inner model's class"],
         ("weights.pt", "torch.nn:Sequential"): ["other layers", "4 saved not in the model", "Check --model-class"],
     }
     for (model, cls), messages in cases.items():
         result = invoke("run", model, "--model-class", cls, "--data", "train.npz", *FAST)
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == (2 if model.endswith(".ckpt") else 1), result.output
         for message in messages:
             assert message in result.output, (model, cls, message, result.output)
         assert "Check --model-args" not in result.output
@@ -1076,7 +1097,7 @@ def test_model_args_a_checkpoints_class_does_not_take_or_needs_are_named(work: P
     before = sha(work / "lit.ckpt")
     result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--model-args", '{"hiden": 4}',
                     "--data", "train.npz", *FAST)  # fmt: skip
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # a usage error: the fix is on the command line (it was exit 1)
     assert "suggested lr" not in result.stdout
     assert "--model-args 'hiden' is not an argument of" in result.stderr and "did you mean 'hidden'?" in result.stderr
     (work / "lrf_req.py").write_text(
@@ -1380,7 +1401,7 @@ def test_a_positional_model_args_list_for_a_checkpoint_is_refused(work: Path):
     # load_from_checkpoint takes keyword arguments only: a JSON list was dropped silently.
     result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--model-args", "[8]",
                     "--data", "train.npz", *FAST)  # fmt: skip
-    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output  # a usage error (it was exit 1)
     assert "--model-args for the Lightning checkpoint lit.ckpt must be a JSON object" in result.output
 
 

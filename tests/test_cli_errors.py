@@ -442,19 +442,20 @@ def test_a_model_factory_that_needs_arguments_shows_the_model_args_to_pass(work:
     # Was: "Cannot build ...:make_net with --model-args {}: TypeError: make_net() missing 1 required positional
     # argument: 'hidden'. Check --model-args.", of an option that was never given.
     args = ("run", "weights.pt", "--model-class", f"{MODULE}:make_net", "--data", "train.npz", *FAST)
-    assert assert_one_line(invoke(*args), 1) == (
+    # A usage error (exit 2): the fix is on the command line. It was a failed run (exit 1).
+    assert assert_one_line(invoke(*args), 2) == (
         f"Error: {MODULE}:make_net needs 'hidden', which --model-args does not give. Pass the values the saved model "
         "was built with: --model-args '{\"hidden\": ...}', each ... replaced by its value."
     )
     partial = invoke(*args, "--model-args", '{"classes": 3}')
-    assert assert_one_line(partial, 1) == (
+    assert assert_one_line(partial, 2) == (
         f'Error: {MODULE}:make_net needs \'hidden\', which --model-args {{"classes": 3}} leaves out. Pass the '
         'values the saved model was built with: --model-args \'{"classes": 3, "hidden": ...}\', each ... replaced by '
         "its value."
     )
     proc = subprocess.run([sys.executable, "-m", "lrfinder", *args], capture_output=True, text=True, cwd=work,
                           timeout=300)  # fmt: skip
-    assert proc.returncode == 1 and "--model-args '{\"hidden\": ...}'" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "--model-args '{\"hidden\": ...}'" in proc.stderr and "Traceback" not in proc.stderr
     # Given, the model is built and the test runs.
     built = invoke(*args, "--model-args", '{"hidden": 16}')
     assert built.exit_code == 0 and "suggested lr" in built.stdout, built.output
@@ -464,14 +465,15 @@ def test_a_data_function_that_needs_arguments_is_told_how_to_wrap_it(work: Path)
     # Was: "The data function ...:needs_path failed: TypeError: needs_path() missing 1 required positional argument:
     # 'path'.", with no word that lrfind has no option to pass it, nor what to do.
     result = invoke("run", "model.pt", "--data", f"{MODULE}:needs_path", *FAST)
-    assert assert_one_line(result, 1) == (
+    # A usage error (exit 2), as a function that does not import is: lrfind cannot call it. It was exit 1.
+    assert assert_one_line(result, 2) == (
         f"Error: The data function {MODULE}:needs_path needs the argument 'path', but --data calls it with no "
         "arguments (there is no option to pass them). Add a function without parameters to your module that calls "
         f"it, e.g. `def train_data(): return needs_path(path=...)`, and pass --data {MODULE}:train_data."
     )
     val = invoke("run", "model.pt", "--data", "train.npz", "--val-data", f"{MODULE}:needs_root_split", "--refine",
                  *FAST)  # fmt: skip
-    assert assert_one_line(val, 1) == (
+    assert assert_one_line(val, 2) == (
         f"Error: The data function {MODULE}:needs_root_split needs the arguments 'root', 'split', but --val-data "
         "calls it with no arguments (there is no option to pass them). Add a function without parameters to your "
         "module that calls it, e.g. `def validation_data(): return needs_root_split(..., split=...)`, and pass "
@@ -859,8 +861,14 @@ def test_a_sequence_models_classes_last_are_scored_per_token(work: Path):
 
 
 def test_a_npy_file_is_told_to_become_a_npz(work: Path):
-    assert_one_line(invoke("run", "model.pt", "--data", "x.npy", *FAST), 1, "Unknown data format '.npy'",
-                    "numpy.savez(path, x=x, y=y)")  # fmt: skip
+    # A usage error (exit 2), as a missing file is, refused before the model loads. It was a failed run (exit 1).
+    line = assert_one_line(invoke("run", "model.pt", "--data", "x.npy", *FAST), 2, "Invalid value for '--data'",
+                           "Unknown data format '.npy'", "numpy.savez(path, x=x, y=y)")  # fmt: skip
+    assert "Traceback" not in line
+    (work / "notes.txt").write_text("1,2\n")
+    assert_one_line(invoke("fit", "model.pt", "--data", "train.npz", "--val-data", "notes.txt", "-o", "out.pt", *FAST),
+                    2, "Invalid value for '--val-data'", "Unknown data format '.txt'")  # fmt: skip
+    assert not (work / "out.pt").exists()
 
 
 def test_negative_labels_are_not_advised_more_outputs_and_ignore_index_is_skipped(work: Path):
@@ -1167,7 +1175,9 @@ def test_clipping_sparse_gradients_names_the_option(command: str, tmp_path: Path
     args = [command, "bag.pt", "--data", "ids.npz", "--gradient-clip-val", "1", *FAST]
     if command == "fit":
         args += ["--epochs", "1", "-o", "out.pt"]
-    error = assert_one_line(invoke(*args), 1, "cannot clip sparse gradients", "Drop --gradient-clip-val,")
+    # A usage error (exit 2): the option's fault, as an --optimizer the model refuses. It was exit 1.
+    error = assert_one_line(invoke(*args), 2, "Invalid value for --gradient-clip-val", "cannot clip sparse gradients",
+                            "Drop --gradient-clip-val,")  # fmt: skip
     assert "gradient_clip_val" not in error
     assert not (tmp_path / "out.pt").exists()
 

@@ -10,10 +10,13 @@ build), :mod:`.config` (``--config FILE``), :mod:`.pipeline` (test, scale, train
 (models, data and losses from files).
 
 Conventions: results go to stdout, progress bars and warnings to stderr (bars only on a
-terminal and without ``--quiet``); exit code 0 on success, 2 for usage errors (click, a model
-file that needs ``--unsafe-pickle`` or ``--model-class``, a ``module:Name`` that does not
-import, and a ``report`` input that is not a result), 1 for a failed run (or an inconclusive
-one with ``--strict``), 130 when interrupted; one-line errors unless ``--debug``; outputs are
+terminal and without ``--quiet``); exit code 0 on success, 2 for usage errors, whose fix is on
+the command line (click, a model file that needs ``--unsafe-pickle`` or ``--model-class``, a
+``module:Name`` that does not import or a data function that needs arguments, a ``--data`` file
+of a format lrfind does not read, ``--model-args`` the class cannot take, ``--gradient-clip-val``
+over sparse gradients, and a ``report`` input that is not a result), 1 for a failed run (an
+error in the model, the data or the curve, or an inconclusive one with ``--strict``), 130 when
+interrupted; one-line errors unless ``--debug``; outputs are
 written atomically and never over an input file (the ``--config`` file included). Every option of
 ``run``/``fit``/``demo`` can also come from a TOML file (``--config FILE``) with the same names;
 the command line wins.
@@ -94,7 +97,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Find a good learning rate for a PyTorch model (Smith's LR range test), then train with it.
 
     Results go to stdout, progress bars and warnings to stderr. Exit codes: 0 success, 1 a failed
-    run (or an inconclusive one with --strict), 2 a usage error, 130 interrupted (Ctrl-C), 143
+    run (or an inconclusive one with --strict), 2 a usage error (an option, or a file or function
+    given to one, to fix on the command line), 130 interrupted (Ctrl-C), 143
     terminated (SIGTERM), 129 hung up (SIGHUP).
     """
     ctx.ensure_object(dict)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
+import inspect
 import io
 import json
 import logging
@@ -58,6 +59,7 @@ from .._lightning import is_datamodule, is_lightning_module, is_lightning_module
 from .._text import read_first_line, read_text
 from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
+from .options import unknown_data_format
 
 if TYPE_CHECKING:
     from ..training import TrainingResult
@@ -232,11 +234,14 @@ _PICKLE_REFUSAL = (
 )
 
 
-def _missing_option(message: str) -> click.UsageError:
-    """A usage error (exit 2): the input is fine, but it needs an option the command line lacks.
+def _usage_error(message: str) -> click.UsageError:
+    """A usage error (exit 2): the fix is on the command line, not in the model, the data or the run.
 
-    Told from a failed run (exit 1) because the fix is on the command line, as for a CSV without
-    ``--target``; the message names the option.
+    An input that needs an option the command line lacks (a CSV without ``--target``, a pickle
+    without ``--unsafe-pickle``), or an option whose value the input refuses (``--model-args`` that
+    leave out or misname the class's arguments, a ``--data`` function that needs arguments). Told
+    from a failed run (exit 1), an error found in the file's contents or while the model runs; the
+    message names the option.
     """
     return click.UsageError(message, ctx=click.get_current_context(silent=True))
 
@@ -256,7 +261,7 @@ def _import_option(spec: str, option: str) -> Any:
     try:
         return import_string(spec, what=option, search_cwd=True)
     except ImportStringError as exc:
-        raise _missing_option(_import_failure(spec, option, exc)) from None
+        raise _usage_error(_import_failure(spec, option, exc)) from None
 
 
 def _import_failure(spec: str, option: str, exc: ImportStringError) -> str:
@@ -367,26 +372,27 @@ def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
 
 
 def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[str, Any], model_class: str) -> None:
-    """Refuse ``--model-args`` that leave out arguments ``--model-class`` requires, naming them as JSON to pass.
+    """Refuse ``--model-args`` that ``--model-class`` cannot take, before it is called: a usage error (exit 2).
 
     Python's "missing 3 required positional arguments: 'd_in', 'hidden', and 'd_out'" came with
     "Check --model-args" only, also when none were given; the message now shows the option to write.
-    Other mismatches (an unknown key, too many values) are left to the call, whose message names them.
+    An unknown key or too many values is named as Python names it. Both were a failed run (exit 1),
+    though the fix is on the command line; an error the class raises once called still is.
 
     Raises:
-        ModelError: A required parameter of ``factory`` gets no value.
+        click.UsageError: A required parameter of ``factory`` gets no value, or a value has no parameter.
 
     """
-    import inspect
-
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
         return
     try:
         bound = signature.bind_partial(*args, **kwargs)
-    except TypeError:
-        return
+    except TypeError as exc:
+        raise _usage_error(
+            f"Cannot build {model_class} with --model-args {args or kwargs}: {reason(exc)}. Check --model-args."
+        ) from None
     missing = [
         name
         for name, p in signature.parameters.items()
@@ -407,7 +413,7 @@ def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[st
         given = f"--model-args {json.dumps(list(args) if args else dict(kwargs), default=str)} leaves out"
     else:
         given = "--model-args does not give"
-    raise ModelError(
+    raise _usage_error(
         f"{model_class} needs {_names(missing, 8)}, which {given}. Pass the values the saved model was built with: "
         f"--model-args '{example}', each ... replaced by its value."
     )
@@ -416,7 +422,7 @@ def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[st
 def _instantiate(model_class: str, model_args: Any) -> nn.Module:
     factory = _import_option(model_class, "--model-class")
     if not callable(factory):
-        raise ModelError(f"--model-class {model_class!r} is not a class or a function.")
+        raise _usage_error(f"--model-class {model_class!r} is not a class or a function.")
     args, kwargs = _parse_model_args(model_args)
     _check_model_args_bind(factory, args, kwargs, model_class)
     try:
@@ -452,7 +458,8 @@ def load_model(
 
     Raises:
         click.UsageError: A pickle without ``unsafe_pickle``, a checkpoint or state_dict without
-            ``model_class``, or a ``model_class`` that does not import: the fix is an option (exit 2).
+            ``model_class``, a ``model_class`` that does not import or is no class (no LightningModule for a
+            checkpoint), or ``model_args`` it cannot take: the fix is an option (exit 2).
         ModelError: An unreadable file, a wrong ``model_class``, or a state_dict that does not fit
             the class.
 
@@ -473,7 +480,7 @@ def load_model(
         obj = _torch_load_weights(file)
     except pickle.UnpicklingError as exc:
         if not unsafe_pickle:
-            raise _missing_option(_PICKLE_REFUSAL.format(path=file)) from exc
+            raise _usage_error(_PICKLE_REFUSAL.format(path=file)) from exc
         logger.warning("Loading %s with weights_only=False (--unsafe-pickle): this runs code from the file.", file)
         cwd = os.getcwd()
         if cwd not in sys.path:  # the pickle names the model's module: import it from the project
@@ -507,17 +514,17 @@ def load_model(
     )
     if is_ckpt:
         if model_class is None:
-            raise _missing_option(
+            raise _usage_error(
                 f"{file} is a Lightning checkpoint; pass --model-class package.module:YourLightningModule to load it."
             )
         cls = _import_option(model_class, "--model-class")
         if not is_lightning_module_class(cls):
-            raise ModelError(
+            raise _usage_error(
                 f"--model-class {model_class!r} must be a LightningModule subclass to load the checkpoint {file}."
             )
         args, kwargs = _parse_model_args(model_args)
         if args:
-            raise ModelError(
+            raise _usage_error(
                 f"--model-args for the Lightning checkpoint {file} must be a JSON object (keyword arguments of "
                 f"load_from_checkpoint, e.g. '{{\"hidden\": 64}}'), but got a list: {model_args!r}."
             )
@@ -541,7 +548,7 @@ def load_model(
             "a state_dict."
         )
     if model_class is None:
-        raise _missing_option(
+        raise _usage_error(
             f"{file} is a state_dict (weights only); pass --model-class package.module:Class (and --model-args) "
             "to build the model."
         )
@@ -563,11 +570,10 @@ def _check_init_args(cls: Any, kwargs: Mapping[str, Any], model_class: str) -> N
     sizes; a state_dict's class refuses it (Python's "unexpected keyword argument").
 
     Raises:
-        ModelError: A key ``__init__`` does not take, with the names it takes.
+        click.UsageError: A key ``__init__`` does not take, with the names it takes (exit 2: the fix is
+            on the command line).
 
     """
-    import inspect
-
     try:
         params = inspect.signature(cls.__init__).parameters
     except (TypeError, ValueError):  # a signature Python cannot read: let Lightning decide
@@ -582,7 +588,7 @@ def _check_init_args(cls: Any, kwargs: Mapping[str, Any], model_class: str) -> N
     close = difflib.get_close_matches(unknown[0], names, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     takes = f"it takes {_names(names, 8)}" if names else "it takes no arguments"
-    raise ModelError(
+    raise _usage_error(
         f"--model-args {_names(unknown)} {'is' if len(unknown) == 1 else 'are'} not an argument of "
         f"{model_class}.__init__ ({takes}){hint}; load_from_checkpoint would drop it without a word. Check "
         "--model-args."
@@ -1194,15 +1200,8 @@ def _load_tensor_file(
             raise DataError(
                 f"{path} is not UTF-8 text (byte {exc.start}): a .csv file must be text with a header row."
             ) from None
-    hint = (
-        " A .npy file holds one array: save the inputs and targets together, numpy.savez(path, x=x, y=y)."
-        if suffix == ".npy"
-        else ""
-    )
-    raise DataError(
-        f"Unknown data format {suffix or '(no extension)'!r} for {path}; expected .npz, .pt, .csv or "
-        f"package.module:function.{hint}"
-    )
+    # A file of another format is refused by --data's type already (exit 2); this is for Python callers.
+    raise DataError(cast(str, unknown_data_format(path)))
 
 
 def _check_called_bare(factory: Callable[..., Any], text: str, option: str) -> None:
@@ -1212,11 +1211,10 @@ def _check_called_bare(factory: Callable[..., Any], text: str, option: str) -> N
     there is no option to pass arguments, nor what to do instead.
 
     Raises:
-        DataError: ``factory`` has required parameters; the message names them and shows a wrapper.
+        click.UsageError: ``factory`` has required parameters; the message names them and shows a
+            wrapper (exit 2: the option names a function lrfind cannot call, as one that does not import).
 
     """
-    import inspect
-
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
@@ -1232,10 +1230,10 @@ def _check_called_bare(factory: Callable[..., Any], text: str, option: str) -> N
         ]
         module, _, name = text.partition(":")
         call = ", ".join("..." if p.kind is inspect.Parameter.POSITIONAL_ONLY else f"{p.name}=..." for p in required)
-        # Not val_data: the messages' option names are rewritten (as_options), and it would read --val-data.
+        # Named for what it gives: the validation set of --val-data, the training set of --data.
         wrapper = "validation_data" if option == "--val-data" else "train_data"
         needs = "the argument" if len(required) == 1 else "the arguments"
-        raise DataError(
+        raise _usage_error(
             f"The data function {text} needs {needs} {_names([p.name for p in required])}, but {option} calls it "
             "with no arguments (there is no option to pass them). Add a function without parameters to your module "
             f"that calls it, e.g. `def {wrapper}(): return {name}({call})`, and pass {option} {module}:{wrapper}."
@@ -1273,7 +1271,8 @@ def load_data(
     Raises:
         DataError: A missing or unreadable file, an unknown format, missing arrays or columns,
             non-numeric values, NaN/inf, or a function returning something else.
-        click.UsageError: A ``package.module:function`` that does not import (exit 2).
+        click.UsageError: A ``package.module:function`` that does not import, or that needs
+            arguments (exit 2).
 
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

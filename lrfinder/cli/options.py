@@ -341,13 +341,37 @@ def expand_home(value: str) -> str:
     return os.path.expanduser(value) if value.startswith("~") else value
 
 
+#: The data files lrfind reads, by extension (:func:`lrfinder.cli.loading.load_data`).
+DATA_SUFFIXES = (".npz", ".pt", ".pth", ".csv")
+
+
+def unknown_data_format(path: str | os.PathLike[str]) -> str | None:
+    """What to say of a data file whose extension lrfind does not read (``x.npy``); ``None`` for one it reads."""
+    suffix = Path(path).suffix.lower()
+    if suffix in DATA_SUFFIXES:
+        return None
+    hint = (
+        " A .npy file holds one array: save the inputs and targets together, numpy.savez(path, x=x, y=y)."
+        if suffix == ".npy"
+        else ""
+    )
+    return (
+        f"Unknown data format {suffix or '(no extension)'!r} for {os.fspath(path)}; expected .npz, .pt, .csv or "
+        f"package.module:function.{hint}"
+    )
+
+
 class DataSpec(click.ParamType):
-    """An existing data file, or ``package.module:function``."""
+    """An existing data file of a format lrfind reads, or ``package.module:function``."""
 
     name = "FILE|MODULE:FUNC"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        """Check that the file exists (a ``module:function`` spec is imported later)."""
+        """Check that the file exists and has a data file's extension (a ``module:function`` spec is imported later).
+
+        A file of another format (a lone ``.npy`` array, a ``.txt``) is a usage error (exit 2), as a
+        missing file is: the fix is on the command line. It was a failed run (exit 1) after the model loaded.
+        """
         from .._imports import is_import_string
 
         text = expand_home(os.fspath(value))
@@ -357,7 +381,12 @@ class DataSpec(click.ParamType):
             # "File name too long" (or a loop of links) came out of pathlib's is_file() as a traceback.
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 self.fail(f"cannot read {text!r}: {exc.strerror or exc}", param, ctx)
-        if Path(text).is_file() or (not Path(text).exists() and is_import_string(text)):
+        if Path(text).is_file():
+            unknown = unknown_data_format(text)
+            if unknown is not None:
+                self.fail(unknown, param, ctx)
+            return text
+        if not Path(text).exists() and is_import_string(text):
             return text
         if Path(text).exists():
             self.fail(f"{text!r} is not a file", param, ctx)

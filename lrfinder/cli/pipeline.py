@@ -268,7 +268,13 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                 warn_unused_options(
                     ctx, options, inputs.loaded.format, validates=validates, keyed=inputs.data.keyed
                 )
-            execute(options, inputs)
+            from ..stepping import SparseGradientClipError
+
+            try:
+                execute(options, inputs)
+            except SparseGradientClipError as exc:
+                # The option's fault, not the model's (exit 2): found at the test's first step, the model restored.
+                raise click.BadParameter(as_options(one_line(exc)), param_hint="--gradient-clip-val") from None
     except click.BadParameter as exc:
         _name_config_source(ctx, exc)
         raise
