@@ -33,7 +33,8 @@ _STEP_FN_FIX = "For other formats, pass step_fn=lambda model, batch: <loss tenso
 _BACKWARD_IN_STEP_FN = (
     "step_fn(model, batch) must return the loss tensor without calling loss.backward() or optimizer.step(): the "
     "range test runs them itself, at the swept LR (gradients were already there when step_fn returned, and the "
-    "range test's backward failed)."
+    "range test's backward failed). Clip with range_test(gradient_clip_val=...), not clip_grad_norm_ inside step_fn: "
+    "there it would run before the backward and clip nothing."
 )
 
 

@@ -1257,7 +1257,9 @@ def range_test(
             it that records there). A plain function's closure (a ``nonlocal`` call counter) keeps
             the state the test leaves it in.
         step_fn: ``step_fn(model, batch) -> loss`` for any other batch format (takes precedence:
-            ``loss_fn`` given too is not used, with a warning).
+            ``loss_fn`` given too is not used, with a warning). It returns the loss only: the test
+            runs its backward and the optimizer's step, so the gradients do not exist yet while it
+            runs, and a ``clip_grad_norm_`` inside it clips nothing: clip with ``gradient_clip_val``.
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
         num_steps: Number of optimizer steps planned (>= 10).

@@ -2030,6 +2030,11 @@ def test_a_step_fn_that_runs_backward_itself_is_told_to_return_the_loss(mlp: nn.
     before = snapshot_of(mlp, opt)
     with pytest.raises(ModelError, match=r"without calling loss.backward\(\) or optimizer.step\(\)") as info:
         range_test(mlp, loader, optimizer=opt, step_fn=own_backward)
+    # A training step pasted whole clips too: left in step_fn, with the backward taken out, it would clip nothing.
+    assert str(info.value).endswith(
+        "Clip with range_test(gradient_clip_val=...), not clip_grad_norm_ inside step_fn: there it would run before "
+        "the backward and clip nothing."
+    )
     assert isinstance(info.value.__cause__, RuntimeError)
     assert_same_state(before, snapshot_of(mlp, opt))
     with pytest.raises(ModelError, match=r"does not require grad.*not loss.detach\(\)"):
