@@ -371,51 +371,132 @@ def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
     return None
 
 
+def _unbound_required(
+    factory: Any, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
+) -> tuple[inspect.BoundArguments, list[inspect.Parameter]] | None:
+    """The arguments ``factory(*args, **kwargs)`` binds, and the required parameters it leaves without a value.
+
+    Required: no default, and not ``*args``/``**kwargs``; a positional-only parameter is required too
+    (``def build(hidden, /)``), though it cannot be given by name. Shared by the checks of
+    ``--model-args`` (:func:`_check_model_args_bind`) and of a ``--data`` function called bare
+    (:func:`_check_called_bare`), so both name the same parameters.
+
+    Returns:
+        The bound arguments and the missing parameters in signature order, or ``None`` when Python
+        cannot read ``factory``'s signature (the call then decides).
+
+    Raises:
+        TypeError: ``args``/``kwargs`` do not fit the signature (a key it has no parameter for, too
+            many values), with Python's words.
+
+    """
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
+        return None
+    bound = signature.bind_partial(*args, **(kwargs or {}))
+    missing = [
+        p
+        for name, p in signature.parameters.items()
+        if name not in bound.arguments
+        and p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    return bound, missing
+
+
+def _call_template(name: str, missing: Sequence[inspect.Parameter]) -> str:
+    """A call of ``name`` giving each of ``missing`` (``...`` to fill in), by name where it can: ``f(..., b=...)``."""
+    values = ", ".join("..." if p.kind is inspect.Parameter.POSITIONAL_ONLY else f"{p.name}=..." for p in missing)
+    return f"{name}({values})"
+
+
+def _model_args_template(
+    bound: inspect.BoundArguments, missing: Sequence[inspect.Parameter], as_list: bool
+) -> str | None:
+    """``--model-args`` that give ``bound`` and each of ``missing`` (a ``...`` to fill in), or ``None`` if none can.
+
+    A JSON object names its values, so it cannot give a positional-only parameter (nor values for
+    ``*args``); a JSON list cannot give a keyword-only one (nor keys for ``**kwargs``). The list is
+    preferred when ``as_list`` (the user wrote one).
+    """
+    kind = inspect.Parameter
+    params = bound.signature.parameters
+    named: dict[str, Any] = {}  # values given to a parameter, or by a key of **kwargs
+    extra: list[Any] = []  # values given to *args
+    keys = False  # whether a key of **kwargs is given
+    for name, value in bound.arguments.items():
+        if params[name].kind is kind.VAR_KEYWORD:
+            named.update(value)
+            keys = keys or bool(value)
+        elif params[name].kind is kind.VAR_POSITIONAL:
+            extra.extend(value)
+        else:
+            named[name] = value
+    needed = [*(n for n in named if n in params), *(p.name for p in missing)]
+    kinds = {params[n].kind for n in needed}
+    by_name = not extra and kind.POSITIONAL_ONLY not in kinds
+    in_order = not keys and kind.KEYWORD_ONLY not in kinds
+    if in_order and (as_list or not by_name):
+        positional = [p for p in params.values() if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)]
+        last = max((i for i, p in enumerate(positional) if p.name in needed), default=-1)
+        values = []
+        for p in positional[: last + 1]:
+            if p.name in named:
+                values.append(json.dumps(named[p.name], default=str))
+            elif p.default is inspect.Parameter.empty:
+                values.append("...")
+            else:  # an optional one before a needed one: its default, to keep the places
+                values.append(json.dumps(p.default, default=str))
+        values += [json.dumps(v, default=str) for v in extra]
+        return "[" + ", ".join(values) + "]"
+    if by_name:
+        pairs = [f"{json.dumps(str(k))}: {json.dumps(v, default=str)}" for k, v in named.items()]
+        pairs += [f'"{p.name}": ...' for p in missing]
+        return "{" + ", ".join(pairs) + "}"
+    return None
+
+
 def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[str, Any], model_class: str) -> None:
     """Refuse ``--model-args`` that ``--model-class`` cannot take, before it is called: a usage error (exit 2).
 
     Python's "missing 3 required positional arguments: 'd_in', 'hidden', and 'd_out'" came with
-    "Check --model-args" only, also when none were given; the message now shows the option to write.
-    An unknown key or too many values is named as Python names it. Both were a failed run (exit 1),
-    though the fix is on the command line; an error the class raises once called still is.
+    "Check --model-args" only, also when none were given; the message now shows the option to write,
+    a JSON list for positional-only parameters (which an object cannot name). An unknown key or too
+    many values is named as Python names it. Both were a failed run (exit 1), though the fix is on
+    the command line; an error the class raises once called still is.
 
     Raises:
         click.UsageError: A required parameter of ``factory`` gets no value, or a value has no parameter.
 
     """
     try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
-        return
-    try:
-        bound = signature.bind_partial(*args, **kwargs)
+        found = _unbound_required(factory, args, kwargs)
     except TypeError as exc:
         raise _usage_error(
             f"Cannot build {model_class} with --model-args {args or kwargs}: {reason(exc)}. Check --model-args."
         ) from None
-    missing = [
-        name
-        for name, p in signature.parameters.items()
-        if name not in bound.arguments
-        and p.default is inspect.Parameter.empty
-        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    ]
-    if not missing:
+    if found is None or not found[1]:
         return
-    # A template, not JSON: each "..." is a value to fill in.
-    if args and not kwargs:
-        example = "[" + ", ".join([*(json.dumps(a, default=str) for a in args), *["..."] * len(missing)]) + "]"
-    else:
-        pairs = [f"{json.dumps(str(k))}: {json.dumps(v, default=str)}" for k, v in kwargs.items()]
-        pairs += [f'"{m}": ...' for m in missing]
-        example = "{" + ", ".join(pairs) + "}"
+    bound, missing = found
     if args or kwargs:
         given = f"--model-args {json.dumps(list(args) if args else dict(kwargs), default=str)} leaves out"
     else:
         given = "--model-args does not give"
+    needs = f"{model_class} needs {_names([p.name for p in missing], 8)}, which {given}."
+    # A template, not JSON: each "..." is a value to fill in.
+    example = _model_args_template(bound, missing, as_list=bool(args) and not kwargs)
+    if example is None:
+        module, _, name = model_class.partition(":")
+        raise _usage_error(
+            f"{needs} It takes positional-only and keyword-only arguments, which --model-args (a JSON list or an "
+            "object, not both) cannot give together. Add a function without parameters to your module that builds "
+            f"the model, e.g. `def saved_model(): return {_call_template(name, missing)}`, and pass --model-class "
+            f"{module}:saved_model."
+        )
     raise _usage_error(
-        f"{model_class} needs {_names(missing, 8)}, which {given}. Pass the values the saved model was built with: "
-        f"--model-args '{example}', each ... replaced by its value."
+        f"{needs} Pass the values the saved model was built with: --model-args '{example}', each ... replaced by "
+        "its value."
     )
 
 
@@ -1215,29 +1296,20 @@ def _check_called_bare(factory: Callable[..., Any], text: str, option: str) -> N
             wrapper (exit 2: the option names a function lrfind cannot call, as one that does not import).
 
     """
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # a signature Python cannot read: let the call decide
+    found = _unbound_required(factory)
+    if found is None or not found[1]:
         return
-    try:
-        signature.bind()
-    except TypeError:
-        required = [
-            p
-            for p in signature.parameters.values()
-            if p.default is inspect.Parameter.empty
-            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        ]
-        module, _, name = text.partition(":")
-        call = ", ".join("..." if p.kind is inspect.Parameter.POSITIONAL_ONLY else f"{p.name}=..." for p in required)
-        # Named for what it gives: the validation set of --val-data, the training set of --data.
-        wrapper = "validation_data" if option == "--val-data" else "train_data"
-        needs = "the argument" if len(required) == 1 else "the arguments"
-        raise _usage_error(
-            f"The data function {text} needs {needs} {_names([p.name for p in required])}, but {option} calls it "
-            "with no arguments (there is no option to pass them). Add a function without parameters to your module "
-            f"that calls it, e.g. `def {wrapper}(): return {name}({call})`, and pass {option} {module}:{wrapper}."
-        ) from None
+    required = found[1]
+    module, _, name = text.partition(":")
+    # Named for what it gives: the validation set of --val-data, the training set of --data.
+    wrapper = "validation_data" if option == "--val-data" else "train_data"
+    needs = "the argument" if len(required) == 1 else "the arguments"
+    raise _usage_error(
+        f"The data function {text} needs {needs} {_names([p.name for p in required])}, but {option} calls it "
+        "with no arguments (there is no option to pass them). Add a function without parameters to your module "
+        f"that calls it, e.g. `def {wrapper}(): return {_call_template(name, required)}`, and pass {option} "
+        f"{module}:{wrapper}."
+    )
 
 
 def load_data(
