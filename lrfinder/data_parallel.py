@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +61,46 @@ class DataParallelRanks:
         return [float(v) for v in self.mean(torch.tensor(values, dtype=torch.float64)).cpu()]
 
 
+def is_fabric_module(model: object) -> bool:
+    """Whether ``model`` is the wrapper Lightning Fabric's ``fabric.setup(model)`` returns (``_FabricModule``).
+
+    Looked up in ``sys.modules`` only, of ``lightning.fabric`` and of the standalone ``lightning_fabric``
+    (two copies of the class): a model Fabric wrapped has imported one of them, and ``import lrfinder``
+    imports neither.
+    """
+    for name in ("lightning.fabric.wrappers", "lightning_fabric.wrappers"):
+        wrappers = sys.modules.get(name)
+        fabric_module = getattr(wrappers, "_FabricModule", None)
+        if fabric_module is not None and isinstance(model, fabric_module):
+            return True
+    return False
+
+
+def parallel_module(model: nn.Module) -> nn.Module:
+    """The module under the wrappers that do not parallelize: ``torch.compile``'s and Lightning Fabric's.
+
+    ``torch.compile`` keeps the module it compiled in ``_orig_mod``; ``fabric.setup(model)`` returns a
+    ``_FabricModule`` whose forward runs ``_forward_module``, the ``DistributedDataParallel`` (or FSDP)
+    module Fabric built under its DDP (FSDP) strategy, compiled again where the model was compiled, and the
+    model itself on one device. The DDP or FSDP module found here is the one whose process group the
+    losses are averaged over and whose ``no_sync`` holds back the gradients' all-reduce.
+    """
+    while True:
+        inner = getattr(model, "_orig_mod", None)  # torch.compile's OptimizedModule
+        if inner is None and is_fabric_module(model):
+            inner = getattr(model, "_forward_module", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
 def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelRanks | None:
     """The ranks to average the range test's losses over, or ``None`` to keep each process's own.
 
     Only a model wrapped for data parallelism counts: ``torch.nn.parallel.DistributedDataParallel``
     (its ``process_group``), FSDP's ``FullyShardedDataParallel`` (its ``process_group``) or a
-    module sharded by ``fully_shard`` (the default group), also under ``torch.compile``; and only
+    module sharded by ``fully_shard`` (the default group), also under ``torch.compile`` and as
+    Lightning Fabric's ``fabric.setup`` wraps it (:func:`parallel_module`); and only
     with ``torch.distributed`` initialized and more than one process in the group. Such a model
     all-reduces its gradients in every backward, so every rank must run the same steps anyway. A
     plain model is never reduced over, even inside an initialized process group: a range test on
@@ -83,7 +118,7 @@ def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelR
 
     if not (dist.is_available() and dist.is_initialized()):
         return None
-    inner = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    inner = parallel_module(model)
     group: Any = None
     sharded = False
     if isinstance(inner, nn.parallel.DistributedDataParallel):
@@ -110,7 +145,8 @@ def micro_batch_sync(
 ) -> Callable[[int], contextlib.AbstractContextManager[Any]]:
     """The context each micro-batch of an accumulated step runs its forward and backward in.
 
-    Under plain ``torch.nn.parallel.DistributedDataParallel`` (also under ``torch.compile``) with
+    Under plain ``torch.nn.parallel.DistributedDataParallel`` (also under ``torch.compile`` and Lightning
+    Fabric's wrapper) with
     ``accumulate_steps > 1``: ``model.no_sync()`` for every micro-batch but the last, so the
     gradients are all-reduced once per optimizer step, as torch's DDP documentation and
     Lightning's accumulation do, instead of once per micro-batch. The step's gradient is the
@@ -131,7 +167,7 @@ def micro_batch_sync(
         ``sync(i) -> context manager`` for micro-batch ``i`` (0-based) of a step.
 
     """
-    inner = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    inner = parallel_module(model)
     if (
         accumulate_steps < 2
         or not isinstance(inner, nn.parallel.DistributedDataParallel)

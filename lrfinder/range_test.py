@@ -68,7 +68,13 @@ from .batches import (
     target_broadcast_refused,
     to_device,
 )
-from .data_parallel import DataParallelRanks, _reduced_step_loss, data_parallel_ranks, micro_batch_sync
+from .data_parallel import (
+    DataParallelRanks,
+    _reduced_step_loss,
+    data_parallel_ranks,
+    is_fabric_module,
+    micro_batch_sync,
+)
 from .diagnostics import (
     _BACKWARD_IN_STEP_FN,
     _MISMATCH_ERRORS,
@@ -1181,6 +1187,12 @@ def _once_per_refine(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return call
 
 
+def _model_class_name(model: nn.Module) -> str:
+    """The user's model's class name, under ``torch.compile``'s and Lightning Fabric's wrappers (the report's title)."""
+    inner = getattr(model, "module", model) if is_fabric_module(model) else model  # fabric.setup's _FabricModule
+    return type(getattr(inner, "_orig_mod", inner)).__name__
+
+
 @peer_hints
 @_once_per_refine
 def range_test(
@@ -1985,7 +1997,7 @@ def _result(
         reason,
         settings=settings,
         batch_size=size,
-        model_name=type(getattr(model, "_orig_mod", model)).__name__,  # torch.compile's wrapper: the user's class
+        model_name=_model_class_name(model),
         num_parameters=sum(p.numel() for p in trainable),
         optimizer_name=type(optimizer).__name__,
         rule=rule,

@@ -1,0 +1,117 @@
+"""range_test on a model, optimizer and loader set up by Lightning Fabric (``fabric.setup``), on CPU.
+
+Under both copies of Fabric: ``lightning.fabric`` (``pip install lightning``) and the standalone
+``lightning_fabric`` that ``pytorch_lightning`` installs. The DDP test runs 2 gloo processes
+through Fabric's own ``ddp_spawn`` launcher; each rank writes what it saw to a JSON file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import lrfinder
+
+FABRICS = ["lightning.fabric", "lightning_fabric"]
+
+
+def _fabric(package: str, **kwargs: Any) -> Any:
+    return importlib.import_module(package).Fabric(accelerator="cpu", **kwargs)
+
+
+def _data() -> TensorDataset:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 10, generator=gen)
+    return TensorDataset(x, (x @ torch.randn(10, 3, generator=gen)).argmax(dim=1))
+
+
+def _setup(fabric: Any, shuffle: bool = True) -> tuple[Any, Any, Any]:
+    """The user's Fabric loop's objects: a model with dropout, SGD with momentum, a shuffled loader."""
+    fabric.seed_everything(0, verbose=False)
+    net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 3))
+    model, optimizer = fabric.setup(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9))
+    loader = fabric.setup_dataloaders(DataLoader(_data(), batch_size=32, shuffle=shuffle))
+    return model, optimizer, loader
+
+
+def _train(fabric: Any, model: Any, optimizer: Any, loader: Any, lr: float) -> tuple[list[float], list[torch.Tensor]]:
+    """One epoch of the Fabric loop at ``lr``: the losses and the trained weights."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    losses = []
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        fabric.backward(loss)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("package", FABRICS)
+def test_fabric_wrapped_objects_are_tested_and_put_back(package: str) -> None:
+    """The README's Fabric example: the test, then the Fabric loop at its LR, as a loop at that LR alone."""
+    fabric = _fabric(package, devices=1)
+    model, optimizer, loader = _setup(fabric)
+    result = lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=40)
+    assert result.lr is not None and result.stop_reason in ("completed", "diverged")
+    assert result.model_name == "Sequential" and result.batch_size == 32  # the user's class, not Fabric's wrapper
+    assert optimizer.param_groups[0]["lr"] == 0.01 and not optimizer.state  # the LR and momentum put back
+    losses, weights = _train(fabric, model, optimizer, loader, result.lr)
+
+    fabric = _fabric(package, devices=1)
+    alone_losses, alone_weights = _train(fabric, *_setup(fabric), result.lr)
+    assert losses == alone_losses  # the same shuffled batches and dropout masks
+    assert all(torch.equal(a, b) for a, b in zip(weights, alone_weights))
+
+
+def _ddp_worker(fabric: Any, out: str) -> None:
+    """One rank of Fabric's ddp_spawn: the test on fabric.setup's objects, one step per batch and two."""
+    torch.set_num_threads(1)
+    model, optimizer, loader = _setup(fabric, shuffle=False)  # Fabric's DistributedSampler: each rank its half
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    record: dict[str, Any] = {}
+    for accumulate in (1, 2):
+        result = lrfinder.range_test(
+            model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=30, accumulate_steps=accumulate
+        )
+        record[f"losses{accumulate}"] = list(result.losses)
+        record[f"batch{accumulate}"] = result.batch_size
+        record[f"lr{accumulate}"] = result.lr
+    x, y = next(iter(loader))
+    with torch.no_grad():
+        record["own_first_loss"] = F.cross_entropy(model(x), y).item()
+    record["restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    record["optimizer_state"] = len(optimizer.state)
+    fabric.barrier()
+    Path(out, f"rank{fabric.global_rank}.json").write_text(json.dumps(record))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("package", FABRICS)
+def test_fabric_ddp_averages_the_loss_over_the_ranks(package: str, tmp_path: Path) -> None:
+    """Under Fabric's DDP every rank records the mean of the ranks' losses: the same curve, stop and LR.
+
+    The DDP module sits inside Fabric's wrapper (its ``_forward_module``); each rank's own loss was
+    recorded before, so the ranks read different curves and could stop at different steps (one then
+    waits in DDP's gradient all-reduce), and the batch was one rank's.
+    """
+    fabric = _fabric(package, devices=2, strategy="ddp_spawn")
+    fabric.launch(_ddp_worker, str(tmp_path))
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert ranks[0]["own_first_loss"] != ranks[1]["own_first_loss"]  # the ranks' halves differ
+    mean = (ranks[0]["own_first_loss"] + ranks[1]["own_first_loss"]) / 2
+    for accumulate in (1, 2):
+        assert ranks[0][f"losses{accumulate}"] == ranks[1][f"losses{accumulate}"]
+        assert ranks[0][f"lr{accumulate}"] == ranks[1][f"lr{accumulate}"]
+        assert ranks[0][f"batch{accumulate}"] == 32 * 2 * accumulate  # the global batch
+    assert ranks[0]["losses1"][0] == pytest.approx(mean, rel=1e-6)  # the step-0 loss at min_lr: the ranks' mean
+    assert all(r["restored"] and r["optimizer_state"] == 0 for r in ranks)
