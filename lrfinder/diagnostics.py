@@ -38,6 +38,38 @@ _BACKWARD_IN_STEP_FN = (
 )
 
 
+#: What Lightning Fabric's wrapped model raises at a ``loss.backward()`` its precision or strategy refuses.
+_FABRIC_BACKWARD_REFUSAL = "requires you to call `fabric.backward(loss)`"
+
+
+def fabric_backward_message(exc: BaseException, model: nn.Module) -> str | None:
+    """What to do when Lightning Fabric refused the range test's ``loss.backward()``, or ``None`` for another error.
+
+    A model from ``fabric.setup`` checks at every backward that ``fabric.backward(loss)`` runs it where
+    Fabric's precision or strategy acts in the backward (``"bf16-mixed"``, ``"16-mixed"``'s loss scaling,
+    DeepSpeed), and raises a bare ``RuntimeError`` otherwise. The range test takes the module and optimizer
+    Fabric wraps (``model.module``, ``optimizer.optimizer``) with the same mixed precision instead; under
+    another strategy, the model before ``fabric.setup``.
+    """
+    if _FABRIC_BACKWARD_REFUSAL not in str(exc):
+        return None
+    strategy = getattr(model, "_strategy", None)
+    precision = getattr(getattr(strategy, "precision", None), "precision", None)
+    head = (
+        "Lightning Fabric refused the range test's loss.backward(): under "
+        + (f"precision={precision!r}" if isinstance(precision, str) else "this Fabric's precision or strategy")
+        + " a model from fabric.setup() takes fabric.backward(loss) only, and range_test runs the backward itself. "
+    )
+    if precision in ("bf16-mixed", "16-mixed"):
+        return head + (
+            "Run the test on the module and optimizer Fabric wraps, in the same precision: "
+            f"range_test(model.module, loader, optimizer=optimizer.optimizer, precision={precision!r}, ...). "
+            "Training with Fabric after it is as without it. Under DDP each rank then reads its own curve: "
+            "train every rank at rank 0's LR, lr = fabric.broadcast(result.lr)."
+        )
+    return head + "Run the test on the model and optimizer before fabric.setup(model, optimizer)."
+
+
 #: What torch raises when a batch does not fit the model or the loss (shapes, dtypes, devices); a TorchScript
 #: model raises ``torch.jit.Error`` (not a RuntimeError) for what began as a ValueError.
 _MISMATCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError, torch.jit.Error)

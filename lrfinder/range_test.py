@@ -87,6 +87,7 @@ from .diagnostics import (
     _non_finite_data_message,
     _NonFiniteDataWatch,
     _raise_if_non_finite_at_start,
+    fabric_backward_message,
     first_step_errors,
     is_cross_entropy,
     negative_kl_div_message,
@@ -1852,6 +1853,9 @@ def _prepared_sweep(
                 try:
                     (part if scaler is None else scaler.scale(part)).backward()
                 except RuntimeError as exc:
+                    fabric_fix = fabric_backward_message(exc, model)
+                    if fabric_fix is not None:
+                        raise ModelError(fabric_fix) from exc
                     if ran_backward:
                         raise ModelError(_BACKWARD_IN_STEP_FN) from exc
                     # Integer targets that huber_loss's backward refuses: said of the batch, as a forward's failure.

@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrfinder
+from lrfinder.exceptions import ModelError
 
 FABRICS = ["lightning.fabric", "lightning_fabric"]
 
@@ -71,6 +72,29 @@ def test_fabric_wrapped_objects_are_tested_and_put_back(package: str) -> None:
     alone_losses, alone_weights = _train(fabric, *_setup(fabric), result.lr)
     assert losses == alone_losses  # the same shuffled batches and dropout masks
     assert all(torch.equal(a, b) for a, b in zip(weights, alone_weights))
+
+
+@pytest.mark.parametrize("package", FABRICS)
+def test_fabric_mixed_precision_that_refuses_our_backward_says_what_to_pass(package: str) -> None:
+    """Fabric's "bf16-mixed" takes fabric.backward(loss) only: a ModelError saying what to pass, not a bare error."""
+    fabric = _fabric(package, devices=1, precision="bf16-mixed")
+    model, optimizer, loader = _setup(fabric)
+    before = [p.detach().clone() for p in model.parameters()]
+    refused = r"precision='bf16-mixed' a model from fabric\.setup\(\) takes fabric\.backward.*model\.module"
+    with pytest.raises(ModelError, match=refused):
+        lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=40)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())) and not optimizer.state
+
+    # What the message says to pass runs, and the Fabric loop after it trains as without it.
+    result = lrfinder.range_test(
+        model.module, loader, optimizer=optimizer.optimizer, loss_fn=F.cross_entropy, num_steps=40,
+        precision="bf16-mixed",
+    )
+    assert result.lr is not None
+    losses, weights = _train(fabric, model, optimizer, loader, result.lr)
+    fabric = _fabric(package, devices=1, precision="bf16-mixed")
+    alone_losses, alone_weights = _train(fabric, *_setup(fabric), result.lr)
+    assert losses == alone_losses and all(torch.equal(a, b) for a, b in zip(weights, alone_weights))
 
 
 def _ddp_worker(fabric: Any, out: str) -> None:
