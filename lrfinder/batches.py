@@ -26,7 +26,7 @@ from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
 from .settings import empty_data_message
-from .snapshot import _iterator_of, kept_stream, own_iterator
+from .snapshot import _iterator_of, held_iterators, kept_stream, own_iterator
 
 #: The engine's logger: the note that the data ran out and starts over is the range test's, as before the
 #: engine was split into modules.
@@ -575,14 +575,16 @@ class CyclingBatches:
         self._made: object | None = None  # a persistent-workers iterator the first pass left on the loader
         #: The IterableDataset (its class name) that handed out an iterator it keeps (:func:`kept_stream`).
         self.kept_stream: str | None = None
+        self._held = held_iterators(data)  # its iterators before the first iter(), compared at that one only
 
     def _start(self) -> Iterator[Any]:
         before = _iterator_of(self.data)
         it = own_iterator(self.data, self._made)
         if before is None:
             self._made = _iterator_of(self.data)
-        if self.kept_stream is None:
-            self.kept_stream = kept_stream(self.data, it)
+        if self._held:
+            self.kept_stream = kept_stream(self.data, it, self._held)
+            self._held = []
         return it
 
     def _unwrap(self, item: Any) -> Any:

@@ -1092,26 +1092,37 @@ def _iterator_of(loader: object) -> object | None:
     return getattr(loader, "_iterator", None)
 
 
-def kept_stream(data: object, iterator: object) -> str | None:
-    """The class of ``data``'s IterableDataset when it handed ``iterator`` an iterator it keeps, else ``None``.
+def held_iterators(data: object) -> list[object]:
+    """The iterators the IterableDataset of ``data``, a DataLoader without workers, holds now (for :func:`kept_stream`).
 
-    A DataLoader without workers over an IterableDataset whose ``__iter__`` returns an iterator
-    the dataset holds (``return self.stream``, a generator made once in ``__init__``) hands the
-    same one out at every ``iter()``: the batches a range test draws from it are used up, and no
-    snapshot can put a generator's position back. The dataset found there is the one DataLoader's
-    iterator reads (``_dataset_fetcher.dataset_iter``); a dataset that is its own iterator is not
-    named (its numbers and RNGs are put back, :class:`_DataState`), nor is a loader with workers,
-    whose workers each read a copy and leave the caller's where it was.
+    Each is a stream its ``__iter__`` may hand out at every call (a generator made once in ``__init__``).
+    Kept as objects, not ids: one the dataset replaces at its next ``__iter__`` must not free its id for the new one.
     """
     if not isinstance(data, torch.utils.data.DataLoader) or data.num_workers:
-        return None
+        return []
     dataset = data.dataset
     if not isinstance(dataset, torch.utils.data.IterableDataset):
-        return None
+        return []
+    return [obj for obj in _data_holders(dataset) if isinstance(obj, Iterator) and obj is not dataset]
+
+
+def kept_stream(data: object, iterator: object, held: Sequence[object]) -> str | None:
+    """The class of ``data``'s IterableDataset when it handed ``iterator`` one of the iterators it ``held`` before.
+
+    A DataLoader without workers over an IterableDataset whose ``__iter__`` returns an iterator
+    the dataset held already (``return self.stream``, a generator made once in ``__init__``) hands the
+    same one out at every ``iter()``: the batches a range test draws from it are used up, and no
+    snapshot can put a generator's position back. ``held`` is :func:`held_iterators` from before the
+    first ``iter()``; the iterator compared is the one DataLoader's iterator reads
+    (``_dataset_fetcher.dataset_iter``). A dataset that keeps a new iterator at each ``__iter__``
+    (``self.it = self.stream()``) is not named, nor one that is its own iterator (its numbers and
+    RNGs are put back, :class:`_DataState`), nor a loader with workers, whose workers each read a
+    copy and leave the caller's where it was.
+    """
     source = getattr(getattr(iterator, "_dataset_fetcher", None), "dataset_iter", None)
-    if source is None or source is dataset:
+    if source is None or not any(source is obj for obj in held):
         return None
-    return type(dataset).__name__ if any(obj is source for obj in _data_holders(dataset)) else None
+    return type(getattr(data, "dataset", data)).__name__
 
 
 def own_iterator(data: Iterable[Any], made: object | None = None) -> Iterator[Any]:

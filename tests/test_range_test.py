@@ -4133,8 +4133,20 @@ class _FreshStream(_KeptStream):
             yield x, int(x[:3].argmax())
 
 
+class _ResumableStream(_KeptStream):
+    """A stream made anew at each ``__iter__``, kept on the dataset (to resume or checkpoint it)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.stream = iter(())
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
+        super().__init__(self.seed)
+        return self.stream
+
+
 @pytest.mark.parametrize("workers", [0, 2])
-@pytest.mark.parametrize("stream", [_KeptStream, _FreshStream])
+@pytest.mark.parametrize("stream", [_KeptStream, _FreshStream, _ResumableStream])
 def test_a_stream_that_keeps_its_iterator_is_warned_to_be_used_up(stream: type[_KeptStream], workers: int) -> None:
     # The test drew its 20 batches from the dataset's one generator and said nothing: the training after it started
     # 20 batches into the stream. A bare generator as train_data was warned about; this loader over one was not.
