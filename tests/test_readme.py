@@ -44,8 +44,9 @@ def test_the_python_examples_run_in_order() -> None:
     blocks = _python_blocks()
     # The Lightning example elides its network and training_step (``...``); test_callback*.py run
     # real LightningModules through the same callback options.
-    runnable = [b for b in blocks if "L.LightningModule" not in b]
-    assert len(blocks) - len(runnable) == 1 and len(runnable) >= 4
+    # The Fabric example wraps the model in place of the plain one the later examples take: run on its own below.
+    runnable = [b for b in blocks if "L.LightningModule" not in b and "Fabric(" not in b]
+    assert len(blocks) - len(runnable) == 2 and len(runnable) >= 4
     ns = _namespace()
     for block in runnable:
         # The refinement example plans 5,000 training steps: its trials would be 10% of them.
@@ -59,6 +60,24 @@ def test_the_python_examples_run_in_order() -> None:
     assert ns["sched"].get_last_lr()  # type: ignore[attr-defined]
     # lrfinder.train, the loop behind lrfind fit, as the README shows it from Python.
     assert len(ns["history"].epochs) == 3  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("package", ["lightning.fabric", "lightning_fabric"])
+def test_the_fabric_example_runs_under_both_packages(package: str) -> None:
+    """The Lightning Fabric example as written (``lightning_fabric`` for the import it names for pytorch_lightning)."""
+    import lrfinder
+
+    (block,) = [b for b in _python_blocks() if "Fabric(" in b]
+    code = block if package == "lightning.fabric" else block.replace("from lightning.fabric ", "from lightning_fabric ")
+    ns = {**_namespace(), "lrfinder": lrfinder}
+    before = [p.detach().clone() for p in ns["model"].parameters()]  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, str(README), "exec"), ns)  # noqa: S102 - our own README
+    result, optimizer = ns["result"], ns["optimizer"]
+    assert type(ns["model"]).__name__ == "_FabricModule" and result.lr is not None  # type: ignore[attr-defined]
+    assert [g["lr"] for g in optimizer.param_groups] == [result.lr] and not optimizer.state  # type: ignore[attr-defined]
+    assert all(torch.equal(a, b) for a, b in zip(before, ns["model"].parameters()))  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("block", range(len(_python_blocks())))
