@@ -100,6 +100,7 @@ from .noise import NoiseProbe, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
+    LongTrialsError,
     Refine,
     Resweep,
     resolve_refine,
@@ -1268,7 +1269,15 @@ class LRFinder(_CallbackBase):
                     "judge the training schedule. Train longer (max_steps, max_epochs), or leave refine=False for a "
                     "fit this short."
                 )
-            refine = replace(refine, training_steps=int(total))
+            try:
+                refine = replace(refine, training_steps=int(total))
+            except LongTrialsError as exc:
+                # The engine's words name training_steps, which the fit set here, not the user.
+                raise LongTrialsError(
+                    f"{self._who}(refine=...): the fit trains {int(total):,} optimizer steps "
+                    f"(trainer.estimated_stepping_batches), too long to size refine's trials from. {exc} Bound the "
+                    "fit (max_steps, max_epochs), or pass refine=lrfinder.Refine(trial_steps=N)."
+                ) from None
         if refine.schedule == "constant":
             if self.scheduler is not None:
                 settings = refine.schedule_settings or self.scheduler_settings

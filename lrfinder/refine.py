@@ -52,6 +52,7 @@ import lrfinder
 from ._checks import is_choice, is_real, plain, sentence
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError, ModelError
+from .settings import MAX_SWEEP_STEPS
 
 __all__ = [
     "Refine",
@@ -62,6 +63,8 @@ __all__ = [
     "PEAK_SCHEDULES",
     "DEFAULT_TIE",
     "MIN_TRIAL_STEPS",
+    "MAX_TRIAL_STEPS",
+    "LongTrialsError",
     "default_budget",
     "candidate_lrs",
     "compress_schedule",
@@ -90,6 +93,10 @@ PEAK_SCHEDULES = frozenset({"onecycle", "cosine", "polynomial", "cyclic"})
 DEFAULT_TIE: TieRule = "smaller"
 #: The shortest trial that is allowed; shorter runs say nothing about training.
 MIN_TRIAL_STEPS = 10
+#: The longest trial that is allowed: a trial records every step's loss as a sweep does, so it has the sweep's
+#: bound (:data:`lrfinder.MAX_SWEEP_STEPS`). ``Refine(training_steps=10**30)`` planned trials of 2e28 steps each,
+#: which ran without end.
+MAX_TRIAL_STEPS = MAX_SWEEP_STEPS
 #: Total trial steps the default budget allows at least (when the training is long enough).
 MIN_TOTAL_TRIAL_STEPS = 200
 #: The default budget never exceeds this fraction of a long training.
@@ -118,6 +125,10 @@ def default_budget(training_steps: int) -> float:
     return float(min(1.0, max(DEFAULT_BUDGET_FRACTION, MIN_TOTAL_TRIAL_STEPS / training_steps)))
 
 
+class LongTrialsError(ValueError):
+    """A :class:`Refine` whose trials would each run over :data:`MAX_TRIAL_STEPS` steps (a training length typo)."""
+
+
 @dataclass(frozen=True)
 class Refine:
     """How to refine a range test (see :func:`refine_range_test`).
@@ -139,8 +150,9 @@ class Refine:
             highest candidate while the best held-out loss sits there (or below the lowest
             while every trial diverged): the ladder walks towards the best LR. The budget is
             shared out over ``candidates + extend`` trials.
-        trial_steps: Steps of one trial; ``None`` shares the budget out evenly over ``candidates + extend``
-            trials (:meth:`plan`).
+        trial_steps: Steps of one trial (at most :data:`MAX_TRIAL_STEPS`, a million); ``None`` shares the
+            budget out evenly over ``candidates + extend`` trials (:meth:`plan`), which must then come to
+            at most :data:`MAX_TRIAL_STEPS` each.
         val_batches: Held-out batches each trial is judged on (from ``val_data`` when given, else
             the first ones of the training data, which then no trial trains on).
         max_resweeps: At most this many extra sweeps in round 2 (0 turns round 2 off).
@@ -153,6 +165,8 @@ class Refine:
 
     Raises:
         ValueError: A setting out of range (named, with the value).
+        LongTrialsError: ``training_steps`` whose budget shares out to trials of over
+            :data:`MAX_TRIAL_STEPS` steps each (``training_steps=10**30``), with ``trial_steps`` unset.
         TypeError: A setting of the wrong type.
 
     """
@@ -249,6 +263,12 @@ class Refine:
             or self.trial_steps < MIN_TRIAL_STEPS
         ):
             raise ValueError(f"Expected trial_steps >= {MIN_TRIAL_STEPS}, but got trial_steps={self.trial_steps!r}")
+        if self.trial_steps is not None and self.trial_steps > MAX_TRIAL_STEPS:
+            raise ValueError(
+                f"Expected trial_steps <= {MAX_TRIAL_STEPS:,} (a trial records every step's loss, as a sweep does), "
+                f"but got trial_steps={self.trial_steps:,}. Pass the steps of one trial run: a few hundred to a few "
+                "thousand is usual."
+            )
         if isinstance(self.val_batches, bool) or not isinstance(self.val_batches, int) or self.val_batches < 1:
             raise ValueError(f"Expected val_batches to be an int >= 1, but got val_batches={self.val_batches!r}")
         rounds = self.max_resweeps
@@ -260,6 +280,15 @@ class Refine:
             raise ValueError(
                 f"Expected tie_z >= 0 and tie_rel >= 0, but got tie_z={self.tie_z!r}, tie_rel={self.tie_rel!r}"
             )
+        if self.training_steps is not None:
+            # Trials too long to run are refused here, at the typo; a budget too small for one trial is said by
+            # plan(), when the trials are planned (the callback and the CLI fill in the training's length first).
+            try:
+                self.plan()
+            except LongTrialsError:
+                raise
+            except ValueError:
+                pass
 
     def __getstate__(self) -> dict[str, Any]:
         """The fields for ``pickle`` and ``copy.deepcopy``, ``schedule_settings`` as a plain dict.
@@ -290,6 +319,7 @@ class Refine:
         Raises:
             LRFinderError: No ``training_steps`` anywhere.
             ValueError: The budget is smaller than one trial (the message gives the numbers).
+            LongTrialsError: Each trial would run over :data:`MAX_TRIAL_STEPS` steps (a ``ValueError``).
 
         """
         total = training_steps if training_steps is not None else self.training_steps
@@ -325,6 +355,16 @@ class Refine:
                     f"= {allowed} steps for {slots} trials (candidates + extend) is {steps} steps each, below "
                     f"the minimum of {MIN_TRIAL_STEPS}. Raise budget to at least {slots * MIN_TRIAL_STEPS / total:.3g}"
                     " or use fewer candidates."
+                )
+            if steps > MAX_TRIAL_STEPS:
+                each = f"{steps:,}" if steps < 10**12 else f"{steps:.3g}"  # 2e+28, not its float's 29 digits
+                raise LongTrialsError(
+                    f"Expected refine's trials to run at most {MAX_TRIAL_STEPS:,} steps each, but training_steps="
+                    f"{total:,} plans {slots} trials (candidates + extend) of {each} steps: budget={budget:g} x "
+                    "training_steps shared out over them. training_steps is the number of optimizer steps of the "
+                    "training you plan (epochs x batches per epoch, divided by any gradient accumulation): pass that. "
+                    f"For a training that long, cap each trial with trial_steps=N (at most {MAX_TRIAL_STEPS:,}) or "
+                    "pass a smaller budget."
                 )
         first = min(n, slots)
         return first, min(self.extend, slots - first), steps, float(budget)

@@ -210,6 +210,20 @@ def test_refine_in_a_fit_shorter_than_its_trials_names_the_fits_length(tmp_path:
     assert model.test_events() == []  # no step of the test ran
 
 
+def test_refine_in_a_fit_too_long_to_size_trials_from_names_the_fits_length(tmp_path: Path) -> None:
+    """A fit of 10**8 steps (max_epochs=-1) planned trials of 2,000,000 steps each, run after the test."""
+    model = Net(lr=0.01)
+    t = trainer(tmp_path, [LRFinder(**FAST, refine=True)], max_steps=10**8, max_epochs=-1)
+    match = (
+        r"LRFinder\(refine=...\): the fit trains 100,000,000 optimizer steps \(trainer.estimated_stepping_batches\), "
+        r"too long to size refine's trials from\. Expected refine's trials to run at most 1,000,000 steps each.*"
+        r"Bound the fit \(max_steps, max_epochs\), or pass refine=lrfinder\.Refine\(trial_steps=N\)\.$"
+    )
+    with pytest.raises(ValueError, match=match):
+        t.fit(model, make_loader())
+    assert model.test_events() == []  # no step of the test ran
+
+
 def test_refine_logs_the_refined_lr_as_the_other_lrs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
     with caplog.at_level("INFO"):

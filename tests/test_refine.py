@@ -21,6 +21,8 @@ from torch.utils.data import DataLoader, TensorDataset
 import lrfinder
 from lrfinder import DataError, LRFinderError, RangeTestResult, Refine, RefineInterrupted, Refinement, range_test
 from lrfinder.refine import (
+    MAX_TRIAL_STEPS,
+    LongTrialsError,
     Trial,
     blowup_lr,
     candidate_lrs,
@@ -279,6 +281,24 @@ def test_budget_smaller_than_one_trial_names_the_numbers() -> None:
         Refine(training_steps=1000, budget=0.02, candidates=5).plan()
     with pytest.raises(ValueError, match=r"allows only 1 trial\(s\) of trial_steps=50"):
         Refine(training_steps=1000, budget=0.08, trial_steps=50).plan()
+
+
+def test_trials_too_long_to_run_are_refused_at_the_typo() -> None:
+    # Refine(training_steps=10**30) planned trials of 2e28 steps each, which range_test ran without end.
+    with pytest.raises(LongTrialsError) as caught:
+        Refine(training_steps=10**30)
+    said = str(caught.value)
+    assert "at most 1,000,000 steps each, but training_steps=1,000,000,000,000,000,000,000,000,000,000 plans 5" in said
+    assert "of 2e+28 steps" in said and "cap each trial with trial_steps=N" in said
+    assert said.endswith("or pass a smaller budget.")
+    with pytest.raises(ValueError, match=r"Expected trial_steps <= 1,000,000 .* but got trial_steps=1,000,000,000\."):
+        Refine(training_steps=10**12, trial_steps=10**9)
+    # The longest default trials run; so do short trials of a long training, and plan() says the same of a length
+    # given to it (the callback's and the CLI's).
+    assert Refine(training_steps=50 * MAX_TRIAL_STEPS).plan()[2] == MAX_TRIAL_STEPS  # 10% over 5 trials
+    assert Refine(training_steps=10**30, trial_steps=100).plan()[2] == 100
+    with pytest.raises(LongTrialsError, match=r"training_steps=50,000,050 plans 5 trials .* of 1,000,001 steps"):
+        Refine().plan(50 * MAX_TRIAL_STEPS + 50)
 
 
 def test_refine_without_training_steps_says_what_to_pass() -> None:
@@ -776,6 +796,23 @@ def test_cli_progress_lines_give_a_re_sweep_its_own_count(cli_files: Any) -> Non
 def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
     out = lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100", "--no-report")
     assert out.exit_code == 2 and "add --refine" in out.output
+
+
+def test_cli_refine_refuses_a_training_too_long_to_size_trials_from(cli_files: Any) -> None:
+    # --training-steps 10**30 was told it needed "at least 200 optimizer steps" (every ValueError of the plan was
+    # read as too short a training); before the plan refused it, its trials ran without end.
+    run = ["run", "model.pt", "--data", "train.npz", "--refine", "--no-report"]
+    out = lrfind(*run, "--training-steps", str(10**30))
+    assert out.exit_code == 2, out.output
+    said = " ".join(out.output.split())
+    assert "--training-steps 1,000,000,000,000,000,000,000,000,000,000 is too long a training to size" in said
+    assert "each of its trials would run over 1,000,000 steps. Pass --training-steps as the number of optimizer" in said
+    assert "range test" not in out.stderr and not (cli_files / "lrfind-report.png").exists()
+    epochs = lrfind(*run, "--epochs", str(10**9))
+    assert epochs.exit_code == 2, epochs.output
+    said = " ".join(epochs.output.split())
+    assert "--epochs 1,000,000,000 x 8 batches per epoch = 8,000,000,000 optimizer steps is too long" in said
+    assert said.endswith("Lower --epochs to the training you plan.")
 
 
 def test_cli_fit_refine_too_short_advises_what_lengthens_fits_training(cli_files: Any) -> None:

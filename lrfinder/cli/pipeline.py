@@ -420,10 +420,11 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
 
     Raises:
         click.UsageError: The planned training is too short for the trials (exit 2); the
-            message names the shortest that works and the options that set it.
+            message names the shortest that works and the options that set it. Or so long that
+            each trial would run over :data:`lrfinder.refine.MAX_TRIAL_STEPS` steps (exit 2).
 
     """
-    from ..refine import MIN_TRIAL_STEPS, Refine
+    from ..refine import MAX_TRIAL_STEPS, MIN_TRIAL_STEPS, LongTrialsError, Refine
 
     schedule = options.refine_schedule or options.scheduler or "constant"
     settings = dict(options.scheduler_settings) if schedule == options.scheduler else {}
@@ -434,6 +435,23 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
     refine = Refine(schedule=schedule, schedule_settings=settings)
     try:
         refine.plan(steps)
+    except LongTrialsError:
+        # Not too short a training (the branch below), too long a one: a typo in --training-steps or --epochs.
+        given = (
+            f"--training-steps {steps:,}"
+            if options.training_steps
+            else f"--epochs {options.epochs:,} x {batches:,} batches per epoch = {steps:,} optimizer steps"
+        )
+        fix = (
+            "Pass --training-steps as the number of optimizer steps of the training you plan (epochs x batches per "
+            "epoch)."
+            if options.training_steps
+            else "Lower --epochs to the training you plan."
+        )
+        raise click.UsageError(
+            f"{given} is too long a training to size --refine's trials from: each of its trials would run over "
+            f"{MAX_TRIAL_STEPS:,} steps. {fix}"
+        ) from None
     except ValueError:
         # The CLI's Refine has the default budget and candidates: some length always fits.
         shortest = next((n for n in range(MIN_TRIAL_STEPS, 10**6) if _plans(refine, n)), None)
