@@ -37,7 +37,7 @@ import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, get_args
 
 import numpy as np
 import torch
@@ -191,6 +191,19 @@ SCHEMA_VERSION = 1
 # --------------------------------------------------------------------------------------------
 # Settings and result
 # --------------------------------------------------------------------------------------------
+
+
+#: What the peers' finders call on their result, and where a :class:`RangeTestResult` keeps it.
+_PEER_RESULT_NAMES = {
+    "plot": "draw the curve with lrfinder.plot_range_test(result) (a matplotlib Figure, the suggestion marked), or "
+    "write the report with lrfinder.save_report(result, 'lr.png').",
+    "history": "the curve is result.lrs and result.losses (the raw losses; the smoothed curve lrfinder reads is "
+    "result.suggestion.smoothed_losses).",
+    "results": "the curve is result.lrs and result.losses (the raw losses; the smoothed curve lrfinder reads is "
+    "result.suggestion.smoothed_losses).",
+    "reset": "nothing to reset: range_test put the model, the optimizer, the RNGs and the data order back itself "
+    "(restore=True, the default).",
+}
 
 
 @dataclass(frozen=True)
@@ -405,6 +418,18 @@ class RangeTestResult:
         )
         warn(message, stacklevel=3)
         return replace(self, scaled=replace(sc, warning=message if sc.warning is None else f"{sc.warning} {message}"))
+
+    if not TYPE_CHECKING:  # for type checkers a result keeps its own attributes only: a misspelt one is caught
+
+        def __getattr__(self, name: str) -> Any:
+            """What to use for a peer's name a result lacks (torch-lr-finder's ``plot()``, ``history``, ``reset()``).
+
+            Only reached for a name the result lacks; any other is Python's ``AttributeError`` (with
+            its close-name hint), so ``copy``, ``pickle`` and ``hasattr`` see no difference.
+            """
+            said = _PEER_RESULT_NAMES.get(name)
+            message = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(message if said is None else f"{message}: {said}", name=name, obj=self)
 
     def analyze(self, **kwargs: Any) -> RangeTestResult:
         """Re-run the curve analysis (e.g. with another ``rule``) and return a new result.

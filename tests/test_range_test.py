@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import codecs
 import collections
+import copy
 import dataclasses
 import functools
 import inspect
 import math
+import pickle
 import random
 import re
 import sys
@@ -830,6 +832,26 @@ def test_an_averaged_model_submodule_is_not_trained_nor_counted_but_restored(loa
 
 
 # ------------------------------------------------------------------------------------ result
+
+
+def test_a_peers_result_names_say_what_to_use() -> None:
+    # result.plot(), result.history and result.reset() (torch-lr-finder's habits) got Python's bare AttributeError.
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.9), stop_reason="completed")
+    with pytest.raises(AttributeError) as caught:
+        result.plot()  # type: ignore[attr-defined]
+    assert str(caught.value) == (
+        "'RangeTestResult' object has no attribute 'plot': draw the curve with lrfinder.plot_range_test(result) (a "
+        "matplotlib Figure, the suggestion marked), or write the report with lrfinder.save_report(result, 'lr.png')."
+    )
+    with pytest.raises(AttributeError, match=r"'history': the curve is result.lrs and result.losses \(the raw"):
+        result.history  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"'reset': nothing to reset: range_test put the model, the optimizer"):
+        result.reset()  # type: ignore[attr-defined]
+    # Any other missing name is Python's own error, its close-name hint included; copies and pickles are unchanged.
+    with pytest.raises(AttributeError, match=r"^'RangeTestResult' object has no attribute 'suggestin'$") as caught:
+        result.suggestin  # type: ignore[attr-defined]  # noqa: B018
+    assert caught.value.name == "suggestin" and caught.value.obj is result
+    assert not hasattr(result, "plot") and copy.deepcopy(result) == result == pickle.loads(pickle.dumps(result))
 
 
 def test_json_round_trip_is_exact(tmp_path: Any, loader: DataLoader, mlp: nn.Module) -> None:
