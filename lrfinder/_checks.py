@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+#: What to do with a complex loss, said by range_test of the loss a step returns and by the analysis of a curve.
+COMPLEX_LOSS_FIX = "a complex loss: take its real part or abs()"
+
 
 def check_flag(name: str, value: object) -> None:
     """Refuse a non-bool on/off setting (``noise_scale="yes"`` would otherwise read as on)."""

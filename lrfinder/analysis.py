@@ -51,7 +51,7 @@ from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 
-from ._checks import is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._checks import COMPLEX_LOSS_FIX, is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
 from ._warn import warn
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
@@ -436,12 +436,47 @@ def _value_tie(values: np.ndarray) -> float:
     return TIE_ULPS * _EPS * float(np.max(np.abs(values))) if values.size else 0.0
 
 
-def _as_numbers(values: Any) -> Any:
+def _complex_at(values: Any) -> tuple[int, Any] | None:
+    """The index and value of the first complex number in ``values`` (an array, a tensor or a list), else ``None``."""
+    if hasattr(values, "is_complex") and hasattr(values, "detach"):  # a torch tensor, without importing torch
+        if not values.is_complex():
+            return None
+        flat = values.detach().reshape(-1)
+        return (0, flat[0].item()) if flat.numel() else None
+    if isinstance(values, np.ndarray):
+        return (0, values.reshape(-1)[0].item()) if values.dtype.kind == "c" and values.size else None
+    if isinstance(values, (list, tuple)):
+        for i, v in enumerate(values):
+            if isinstance(v, (complex, np.complexfloating)) or (hasattr(v, "is_complex") and v.is_complex()):
+                return i, v.item() if hasattr(v, "item") else v
+    return None
+
+
+def _check_real(values: Any, name: str) -> None:
+    """Refuse complex ``values``, naming ``name`` and the first complex entry (see :func:`_as_numbers`)."""
+    found = _complex_at(values)
+    if found is not None:
+        i, value = found
+        fix = f" ({COMPLEX_LOSS_FIX})" if name != "lrs" else ""
+        raise TypeError(
+            f"Expected {name} to be real numbers, but got complex ones ({name}[{i}]={value!r}): the analysis reads "
+            f"real values only{fix}."
+        )
+
+
+def _as_numbers(values: Any, name: str = "losses") -> Any:
     """``values`` with torch tensors read as float64 numbers, without importing torch.
 
     A tensor that requires grad, lives on a GPU or is bfloat16 (a curve of ``loss`` tensors, not
-    ``loss.item()``) cannot go through ``numpy.asarray``; its values can.
+    ``loss.item()``) cannot go through ``numpy.asarray``; its values can. Complex numbers are
+    refused, as :func:`lrfinder.range_test` refuses a complex loss: read as floats, their
+    imaginary part was dropped with only numpy's ``ComplexWarning``.
+
+    Raises:
+        TypeError: ``values`` holds complex numbers (the message names ``name``).
+
     """
+    _check_real(values, name)
     if hasattr(values, "detach") and hasattr(values, "cpu"):
         return values.detach().cpu().double().numpy()
     if isinstance(values, (list, tuple)) and any(hasattr(v, "detach") for v in values):
@@ -461,8 +496,9 @@ def _check_curve(
         found = text_or_bool_at(values)  # numpy reads "1e-3" as 0.001 and True as 1.0
         if found is not None:
             raise TypeError(text_or_bool_message(name, found))
+        _check_real(values, name)  # not in the try below, which words a failure as "not numbers"
         try:
-            arrays.append(np.asarray(_as_numbers(values), dtype=float))
+            arrays.append(np.asarray(_as_numbers(values, name), dtype=float))
         except (TypeError, ValueError, RuntimeError) as exc:
             raise TypeError(f"Expected {name} to be a sequence of numbers, but got {values!r:.60} ({exc})") from None
     lr_arr, loss_arr = arrays
@@ -504,7 +540,7 @@ def finite_prefix(values: Sequence[float] | np.ndarray) -> int:
         2
 
     """
-    arr = np.asarray(_as_numbers(values), dtype=float)
+    arr = np.asarray(_as_numbers(values, "values"), dtype=float)
     bad = np.flatnonzero(~np.isfinite(arr))
     return int(bad[0]) if bad.size else int(arr.size)
 
@@ -805,8 +841,9 @@ def undo_ema(
     found = text_or_bool_at(smoothed)  # numpy reads "1e-3" as 0.001 and True as 1.0
     if found is not None:
         raise TypeError(text_or_bool_message("smoothed", found))
+    _check_real(smoothed, "smoothed")
     try:
-        y = np.asarray(_as_numbers(smoothed), dtype=float)
+        y = np.asarray(_as_numbers(smoothed, "smoothed"), dtype=float)
     except (TypeError, ValueError, RuntimeError) as exc:
         # numpy's "could not convert string to float: 'a'" named neither the argument nor the fix.
         raise TypeError(f"Expected smoothed to be a sequence of numbers, but got {smoothed!r:.60} ({exc})") from None

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import COMPLEX_LOSS_FIX
 from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
@@ -545,7 +546,7 @@ def _check_loss(loss: object) -> torch.Tensor:
     if not loss.is_floating_point():  # complex or integer: backward() fails deep in autograd
         raise ModelError(
             f"The loss must be a real floating-point tensor, but got dtype {loss.dtype}. Return the loss as a float "
-            "tensor (a complex loss: take its real part or abs(); an integer one is not differentiable)."
+            f"tensor ({COMPLEX_LOSS_FIX}; an integer one is not differentiable)."
         )
     if not loss.requires_grad:
         # Worded for range_test and lrfinder.train alike: both check their loss here.

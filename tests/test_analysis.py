@@ -1341,6 +1341,37 @@ def test_curves_of_text_or_bools_are_refused(lrs: object, losses: object, patter
         undo_ema(bad)  # type: ignore[arg-type]
 
 
+def test_complex_curves_are_refused_as_range_test_refuses_a_complex_loss() -> None:
+    """numpy and torch read complex losses as their real part with only a ComplexWarning: the curve was analysed."""
+    import torch
+
+    from lrfinder import undo_ema
+    from lrfinder.analysis import finite_prefix
+
+    losses = sigmoid_fall(X)
+    fix = r"the analysis reads real values only \(a complex loss: take its real part or abs\(\)\)\.$"
+    for bad in (losses + 0.5j, torch.tensor(losses, dtype=torch.complex64), [*losses[:3], complex(losses[3], 1)]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # not numpy's or torch's "discards the imaginary part" first
+            with pytest.raises(TypeError, match=r"^Expected losses to be real numbers, but got complex ones "
+                               r"\(losses\[\d\]=\(.*j\)\): " + fix):
+                analyze(LRS, bad)
+            with pytest.raises(TypeError, match=r"Expected losses to be real numbers"):
+                smooth_losses(LRS, bad)
+            with pytest.raises(TypeError, match=r"^Expected smoothed to be real numbers.*" + fix):
+                undo_ema(bad)
+            with pytest.raises(TypeError, match=r"^Expected values to be real numbers"):
+                finite_prefix(bad)
+    lrs_said = r"^Expected lrs to be real numbers, but got complex ones \(lrs\[0\]=\(1e-06\+0j\)\): "
+    with pytest.raises(TypeError, match=lrs_said + r"the analysis reads real values only\.$"):
+        analyze(LRS + 0j, losses)
+    # range_test's refusal of a complex loss tensor gives the same fix.
+    from lrfinder.batches import _check_loss
+
+    with pytest.raises(Exception, match=r"\(a complex loss: take its real part or abs\(\); an integer"):
+        _check_loss(torch.ones((), dtype=torch.complex64, requires_grad=True))
+
+
 def test_a_suggestion_dict_missing_keys_says_which_as_the_result_does() -> None:
     """Suggestion.from_dict({}) raised a bare KeyError('lr'); RangeTestResult.from_dict says "missing key ..."."""
     from lrfinder import RangeTestResult
