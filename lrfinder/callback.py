@@ -106,6 +106,7 @@ from .refine import (
     resolve_refine,
     resweep_round,
 )
+from .report import _lr_groups
 from .scaling import SCALING_RULES
 from .settings import (
     RangeTestSettings,
@@ -776,6 +777,9 @@ class LRFinder(_CallbackBase):
             )
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
+        groups = _lr_groups([result], of_it=True)  # groups at other LRs keep their ratios: say whose LR this is
+        if groups is not None:
+            peak += f" for param {groups[0]}, {groups[1]}"
         value, attr = self._attr_value, self._attr_used  # the attribute that took the LR (another may have been found)
         if attr is not None and value is not None and not math.isclose(value, self.applied_lr, rel_tol=1e-9):
             # configure_optimizers scales the attribute for the reference group (a head at self.lr * 10).

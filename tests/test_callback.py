@@ -218,11 +218,16 @@ def test_progress_bar_follows_enable_progress_bar(
 
 
 @pytest.mark.parametrize("attribute", [True, False], ids=["attr", "hard-coded"])
-def test_param_group_ratios_kept_through_test_and_apply(tmp_path: Path, attribute: bool) -> None:
+def test_param_group_ratios_kept_through_test_and_apply(
+    tmp_path: Path, attribute: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
     model = Net(lr=0.01, groups=True) if attribute else Net(lr=None, hard_lr=(0.001, 0.01))
     finder = LRFinder(**FAST)
     t = trainer(tmp_path, [finder], max_steps=3)
-    t.fit(model, make_loader())
+    with caplog.at_level(logging.INFO):
+        t.fit(model, make_loader())
     sweep = model.test_events()
     assert len(sweep) >= 10
     for _, (low, high), _, _ in sweep:
@@ -236,6 +241,9 @@ def test_param_group_ratios_kept_through_test_and_apply(tmp_path: Path, attribut
     # The result says whose LR its lrs are (the report's axis names the group): the head's, the body at 0.1x.
     assert finder.result.lr_ratios == pytest.approx((0.1, 1.0)) and finder.result.lr_group == 1
     assert finder.result.group_names == (None, None)
+    # The log line says so too: "training with lr=1.43e-01" read as every group's LR.
+    line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
+    assert f"training with lr={lr:.2e} for param group 1, group 0 at 0.1× of it (suggested" in line
 
 
 def test_accumulate_grad_batches_mean_of_micro_batches(tmp_path: Path) -> None:
