@@ -1089,13 +1089,16 @@ def _apply_suggestion(
                 group["initial_lr"] = lr * r
         optimizer.defaults["lr"] = lr
     elif spec.from_suggestion == "onecycle":
-        if "max_lr" not in given:
+        if "max_lr" not in given or settings["max_lr"] is None:  # None: the default, as without a suggestion
             settings["max_lr"] = max_lr
         peak = settings["max_lr"]
         if "max_lr" in given and is_real(peak) and not peak > 0:
             # Said as without a suggestion: against the band it read "max_lr >= suggestion.min_lr", and lrfind's
             # check before the test named a made-up band (1.00e-30).
             raise ValueError(f"Expected 0 < max_lr, but got max_lr={peak!r}")
+        if "max_lr" in given:
+            # Named before float() below reads it: max_lr="abc" or a set failed there in Python's words.
+            _per_group("max_lr", peak, optimizer)
         if "div_factor" not in given and not isinstance(settings["max_lr"], (list, tuple)):
             settings["div_factor"] = float(settings["max_lr"]) / min_lr
             if settings["div_factor"] < 1:
