@@ -5,7 +5,10 @@ from __future__ import annotations
 import numbers
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    import torch
 
 import numpy as np
 
@@ -104,6 +107,24 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
+
+
+def is_number_tensor(value: object) -> TypeGuard[torch.Tensor]:
+    """A one-element real tensor whose value can be read: not complex, not on the ``meta`` device.
+
+    The checks read such a tensor as the number it holds (torch takes ``lr=torch.tensor(1e-3)``). A meta
+    tensor has a shape but no value, so reading it failed deep in torch with "Tensor.item() cannot be called
+    on meta tensors", and a complex one with Python's "float() argument must be ... not 'complex'"; neither
+    is one here, so the check that asked refuses it by name. torch is not imported here.
+    """
+    torch_ = sys.modules.get("torch")
+    return (
+        torch_ is not None
+        and isinstance(value, torch_.Tensor)
+        and value.numel() == 1
+        and not value.is_meta
+        and not value.is_complex()
+    )
 
 
 def text_or_bool_at(values: Any) -> tuple[int, Any] | None:

@@ -74,6 +74,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._checks import is_choice, is_not_a_sequence, is_number_tensor, single_number_note
 from .exceptions import NoiseScaleError
 
 __all__ = [
@@ -128,10 +129,10 @@ BOOTSTRAP = 2000
 
 def _number(name: str, value: object) -> float:
     """``value`` as a float: Python and numpy numbers and 0-d tensors; a ``TypeError`` otherwise."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise TypeError(f"Expected {name} to be a number, but got a tensor of shape {tuple(value.shape)}")
+    if is_number_tensor(value):
         return float(value.item())
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise TypeError(f"Expected {name} to be a number, but got a tensor of shape {tuple(value.shape)}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
     return float(value)
@@ -192,7 +193,7 @@ class NoiseScale:
             object.__setattr__(self, name, value)
         for name in ("small_batch_size", "big_batch_size", "n_estimates"):
             value = getattr(self, name)
-            if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+            if is_number_tensor(value) and not value.is_floating_point():
                 value = value.item()
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"Expected NoiseScale.{name} to be an integer >= 1, but got {name}={value!r}. {fix}")
@@ -219,13 +220,19 @@ class NoiseScale:
                     f"{fix}"
                 )
         object.__setattr__(self, "interval", (low, high))
+        if is_not_a_sequence(self.steps):
+            # tuple() of a number failed with "'int' object is not iterable"; of bytes or text, took its characters.
+            raise TypeError(
+                f"Expected NoiseScale.steps to be a sequence of step indices, but got steps={self.steps!r:.80}"
+                f"{single_number_note(self.steps)}. {fix}"
+            )
         steps = tuple(self.steps)
         if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0 for i in steps):
             raise ValueError(
                 f"Expected NoiseScale.steps to be step indices (integers >= 0), but got steps={steps!r:.80}. {fix}"
             )
         object.__setattr__(self, "steps", tuple(int(i) for i in steps))
-        if self.source not in _SOURCE_WORDS:
+        if not is_choice(self.source, tuple(_SOURCE_WORDS)):
             raise ValueError(
                 f"Expected NoiseScale.source to be one of {', '.join(map(repr, _SOURCE_WORDS))}, but got "
                 f"source={self.source!r}. {fix}"

@@ -49,7 +49,7 @@ from torch.nn.parameter import is_lazy
 from torch.nn.utils import parametrize
 from torch.optim import Optimizer
 
-from ._checks import check_flag, check_module_initialised, is_choice, is_real, none_lr_hint, plain
+from ._checks import check_flag, check_module_initialised, is_choice, is_number_tensor, is_real, none_lr_hint, plain
 from ._imports import import_string
 from ._warn import warn
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
@@ -300,7 +300,7 @@ def _check_number_setting(name: str, value: Any, default: Any) -> None:
         ValueError: ``value`` is not finite, where the class's default is.
 
     """
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+    if is_number_tensor(value):
         number = float(value)
     elif is_real(value):
         number = float(value)

@@ -49,6 +49,7 @@ from ._checks import (
     is_choice,
     is_int,
     is_not_a_sequence,
+    is_number_tensor,
     is_real,
     plain,
     sentence,
@@ -493,7 +494,7 @@ class RangeTestResult:
         source = from_batch_size if from_batch_size is not None else self.batch_size
         if source is None:
             raise LRFinderError("Cannot scale: the test's batch size is unknown. Pass from_batch_size.")
-        if rule == "noise" and self.noise_scale is None:
+        if is_choice(rule, ("noise",)) and self.noise_scale is None:
             why = self.noise_error or "it was not measured"
             raise LRFinderError(
                 f"Cannot scale with rule='noise': no gradient noise scale ({why}). Run "
@@ -578,18 +579,22 @@ class RangeTestResult:
                 f"This is a weight-decay sweep of {len(data['results'])} range tests (kind='weight_decay_sweep'), not "
                 "one result: read each with RangeTestResult.from_dict(doc['results'][i])"
             )
-        if version != SCHEMA_VERSION:
+        if not (is_real(version) and version == SCHEMA_VERSION):  # an array or tensor compared elementwise
             raise ValueError(
                 f"Unsupported result schema_version={version!r}; this lrfinder reads version {SCHEMA_VERSION}"
             )
         try:
+            for key, check, rule in (*_OPTIONAL_FIELDS, *_FILE_FIELDS):
+                value = data.get(key)
+                if value is not None and not check(value):
+                    raise ValueError(f"Malformed range-test result: {key}={value!r:.60} is not {rule} (or null)")
             suggestion = None
             if data.get("suggestion") is not None:
                 raw = dict(data["suggestion"])
                 raw["smoothed_losses"] = [_decode_float(v) for v in raw["smoothed_losses"]]
                 suggestion = Suggestion.from_dict(raw)
             stop_reason = data["stop_reason"]
-            if stop_reason not in STOP_REASONS:
+            if not is_choice(stop_reason, STOP_REASONS):
                 raise ValueError(
                     f"Malformed range-test result: stop_reason={stop_reason!r} is not one of {STOP_REASONS}"
                 )
@@ -598,7 +603,7 @@ class RangeTestResult:
                 raise ValueError(f"Malformed range-test result: settings={raw_settings!r:.60} is not an object")
             # Checked here first for a message naming the file's field; RangeTestSettings checks the rest.
             mode = raw_settings.get("mode", "exp")
-            if mode not in SWEEP_MODES:
+            if not is_choice(mode, SWEEP_MODES):
                 raise ValueError(f"Malformed range-test result: settings.mode={mode!r} is not one of {SWEEP_MODES}")
             precision = raw_settings.get("precision", "32")
             if not (isinstance(precision, str) and precision):
@@ -616,7 +621,7 @@ class RangeTestResult:
                 )
             # RangeTestSettings checked every setting itself; a plan as short as 2 steps (a result built by
             # hand) reads back as it was written.
-            lrs = tuple(float(v) for v in data["lrs"])
+            lrs = tuple(_decode_float(v) for v in data["lrs"])
             losses = tuple(_decode_float(v) for v in data["losses"])
             if len(lrs) != len(losses):
                 raise ValueError(
@@ -633,10 +638,6 @@ class RangeTestResult:
                     f"Malformed range-test result: suggestion.smoothed_losses has {len(suggestion.smoothed_losses)} "
                     f"values for {len(losses)} losses"
                 )
-            for key, check, rule in _OPTIONAL_FIELDS:
-                value = data.get(key)
-                if value is not None and not check(value):
-                    raise ValueError(f"Malformed range-test result: {key}={value!r} is not {rule} (or null)")
             return cls(
                 lrs=lrs,
                 losses=losses,
@@ -654,8 +655,8 @@ class RangeTestResult:
                 noise_error=data.get("noise_error"),
                 refinement=_refinement_from_dict(data.get("refinement")),
                 # Absent from the files of an older lrfinder: not recorded.
-                lr_ratios=_number_list(data.get("lr_ratios") or [], "lr_ratios"),
-                group_names=tuple(data.get("group_names") or ()),
+                lr_ratios=_number_list(_or_empty(data.get("lr_ratios")), "lr_ratios"),
+                group_names=tuple(_or_empty(data.get("group_names"))),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if str(exc).startswith("Malformed") and not _NESTED_MALFORMED.match(str(exc)):
@@ -808,6 +809,27 @@ _OPTIONAL_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("noise_error", lambda v: isinstance(v, str), "a string"),
 )
 
+#: The fields of a result file that from_dict reads as JSON objects and lists, checked as the ones above.
+_FILE_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
+    # Read as objects by from_dict: a number, a numpy scalar or a tensor there failed with "'int' object is not
+    # subscriptable", or an IndexError that escaped the malformed-result message.
+    ("suggestion", lambda v: isinstance(v, Mapping), "a JSON object"),
+    ("scaled", lambda v: isinstance(v, Mapping), "a JSON object"),
+    ("noise_scale", lambda v: isinstance(v, Mapping), "a JSON object"),
+    ("refinement", lambda v: isinstance(v, Mapping), "a JSON object"),
+    # One name (or null) per param group; a dict or a string was taken as its keys or letters.
+    ("group_names", lambda v: isinstance(v, list) and all(n is None or isinstance(n, str) for n in v),
+     "a list of group names (strings or null)"),
+)
+
+
+def _or_empty(value: Any) -> Any:
+    """An optional list field as it is, ``None`` (absent from an older lrfinder's file) as ``[]``.
+
+    ``value or []`` asked an array or tensor for its truth value, which failed for more than one element.
+    """
+    return [] if value is None else value
+
 
 def _number_list(values: Any, key: str) -> tuple[float, ...]:
     """A JSON list of numbers as floats, or a ``ValueError`` naming ``key``."""
@@ -831,6 +853,8 @@ def _encode_float(value: float) -> float | str:
 
 
 def _decode_float(value: float | str | None) -> float:
+    if getattr(value, "is_meta", False):  # float() failed in torch: "Tensor.item() cannot be called on meta tensors"
+        raise TypeError(f"{value!r:.60} is a tensor on the meta device, which holds no value, not a number")
     return float("nan") if value is None else float(value)
 
 
@@ -965,7 +989,7 @@ class LRSweeper:
             initial: list[float] = []
             for group in (g for opt in self.optimizers for g in opt.param_groups):
                 value: Any = group.get("initial_lr")
-                value = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+                value = value.item() if is_number_tensor(value) else value
                 if not (is_real(value) and math.isfinite(value) and value >= 0):
                     break
                 initial.append(float(value))
@@ -991,7 +1015,7 @@ class LRSweeper:
             ValueError: ``lr`` is negative or not finite: torch would step with it silently.
 
         """
-        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+        if is_number_tensor(lr):
             lr = lr.item()
         if not is_real(lr):
             raise TypeError(f"Expected lr to be a number, but got lr={lr!r:.40}")
@@ -1044,7 +1068,7 @@ def _loss_value(name: str, value: object) -> float:
     ``float()`` alone took a text ``"1.0"`` and failed on ``None`` or a per-example loss vector with
     messages that named neither the value nor the fix.
     """
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+    if is_number_tensor(value):
         return float(value.detach().item())
     if is_real(value):
         return float(value)  # type: ignore[arg-type]
@@ -1064,7 +1088,7 @@ def _check_lrs(lrs: object) -> list[float]:
         )
     plan = []
     for i, lr in enumerate(lrs):
-        if isinstance(lr, torch.Tensor) and lr.numel() == 1:
+        if is_number_tensor(lr):
             lr = lr.item()
         if not is_real(lr):
             raise TypeError(f"Expected lrs to hold numbers, but got lrs[{i}]={lr!r:.40}")
@@ -1205,7 +1229,8 @@ def _once_per_refine(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(fn)
     def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if kwargs.get("refine") in (None, False):
+        refine = kwargs.get("refine")
+        if refine is None or refine is False:  # not `in (None, False)`: an array or tensor compares elementwise
             return fn(*args, **kwargs)
         with once_per_call():
             return fn(*args, **kwargs)

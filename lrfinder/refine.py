@@ -49,7 +49,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 # package's lazy names when asked, since range_test imports this module (see lrfinder.exceptions).
 import lrfinder
 
-from ._checks import is_choice, is_real, plain, sentence
+from ._checks import is_choice, is_not_a_sequence, is_real, plain, sentence, single_number_note
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import MAX_SWEEP_STEPS
@@ -228,9 +228,10 @@ class Refine:
                 raise ValueError(f"Expected candidates >= 2, but got candidates={self.candidates}")
         else:
             given = self.candidates
-            if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+            if is_not_a_sequence(given):
                 raise TypeError(
                     f"Expected candidates to be an int or a sequence of factors, but got candidates={given!r}"
+                    f"{single_number_note(given)}"
                 )
             given = tuple(given)
             bad = [f for f in given if not is_real(plain(f))]

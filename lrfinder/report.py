@@ -1912,6 +1912,11 @@ def _check_schedule(schedule: Any) -> np.ndarray | None:
     found = text_or_bool_at(schedule)
     if found is not None:
         raise TypeError(text_or_bool_message("schedule", found))
+    if getattr(schedule, "is_meta", False):  # no values to copy out: torch's "Cannot copy out of meta tensor"
+        raise TypeError(
+            f"Expected schedule to be the LR at each training step, but got a tensor on the meta device, which holds "
+            f"no values (shape {tuple(schedule.shape)}); pass preview_schedule's array"
+        )
     try:
         lrs = np.asarray(schedule.detach().cpu() if hasattr(schedule, "detach") else schedule, dtype=float)
     except (TypeError, ValueError) as exc:

@@ -40,7 +40,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import torch
 
-from ._checks import check_flag, is_choice, is_int, is_real, none_lr_hint, plain
+from ._checks import check_flag, is_choice, is_int, is_number_tensor, is_real, none_lr_hint, plain
 from ._warn import warn
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
@@ -293,7 +293,7 @@ def _sgd_like() -> frozenset[str]:
 
 def _positive_int(name: str, value: object) -> int:
     value = plain(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+    if is_number_tensor(value) and not value.is_floating_point():
         value = int(value.item())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
@@ -312,7 +312,7 @@ def _digits(value: int) -> str:
 
 def _float(name: str, value: object) -> float:
     value = plain(value)  # a float32 tensor or np.float32 as the decimal it was written as, not its expansion
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
+    if is_number_tensor(value):
         return float(value.item())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         kind = type(value).__name__

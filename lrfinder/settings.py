@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from ._checks import check_module_initialised, is_choice, is_int, is_real, is_single_number, plain
+from ._checks import check_module_initialised, is_choice, is_int, is_number_tensor, is_real, is_single_number, plain
 from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
@@ -554,7 +554,7 @@ def group_lr(
             "optimizer that reads its step size from 'lr'."
         )
     lr = group["lr"]
-    value = float(lr.item()) if isinstance(lr, torch.Tensor) and lr.numel() == 1 else lr
+    value = float(lr.item()) if is_number_tensor(lr) else lr
     if not is_real(value) or not math.isfinite(value) or value < 0:
         why = (
             f" (an optimizer that sets its own step size, such as Adafactor with relative_step=True, has no LR to "

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from ._checks import is_int, plain
+from ._checks import is_int, is_not_a_sequence, plain, single_number_note
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from ._lightning import fine_tuner as _fine_tuner
 from ._warn import warn
@@ -964,6 +964,9 @@ def train(
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     warn_unused_clip_algorithm(gradient_clip_val, gradient_clip_algorithm)
+    if gradient_clip_val is not None:
+        # Lightning's Trainer takes an int or a float only: Fraction(1, 2), a real number the check takes, failed there.
+        gradient_clip_val = float(gradient_clip_val)
     if not isinstance(device, str) or check_device("device", device) is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
     if precision == "16-mixed" and device == "cpu":
@@ -1001,9 +1004,10 @@ def train(
     )  # fmt: skip
     check_callable("on_epoch_end", on_epoch_end, "on_epoch_end(summary)", arity=1)
     check_callable("on_batch_end", on_batch_end, "on_batch_end(epoch, batch_index)", arity=2)
-    if isinstance(callbacks, (str, bytes, Mapping)) or not isinstance(callbacks, Iterable):
+    if is_not_a_sequence(callbacks):
         raise TypeError(
             f"Expected callbacks to be a list of Lightning callbacks, but got callbacks={callbacks!r:.80}"
+            f"{single_number_note(callbacks)}"
         )
     callbacks = list(callbacks)
     check_iterable("train_data", train_data)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.optim import Optimizer
 
-from ._checks import is_real, plain
+from ._checks import is_number_tensor, is_real, plain
 
 __all__ = ["Yogi"]
 
@@ -89,7 +89,7 @@ def _check(name: str, value: Any, rule: str) -> float:
     Returns the number as a float, which the step computes with: a Python int too large for int64
     (``eps=10**30``) passed the check and failed in the first step with torch's "int too big to convert".
     """
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex:
+    if is_number_tensor(value):
         number = float(value)
     elif is_real(plain(value)):
         number = float(plain(value))

@@ -206,6 +206,12 @@ def _demo_result() -> lrfinder.RangeTestResult:
         (lambda r, m: lrfinder.LRFinder(mode=_NAMES), "mode"),
         (lambda r, m: lrfinder.LRFinder(optimizer_settings=np.array([1, 2])), "optimizer_settings"),
         (lambda r, m: lrfinder.range_test(m, [], precision=_NAMES), "precision"),
+        (lambda r, m: lrfinder.range_test(m, [], refine=np.array([True, False])), "refine"),
+        (lambda r, m: r.scale(to_batch_size=64, rule=_NAMES), "scaling rule"),
+        (lambda r, m: _noise_scale(source=_NAMES), "source"),
+        (lambda r, m: lrfinder.RangeTestResult.from_dict({**r.to_dict(), "schema_version": np.array([1, 1])}),
+         "schema_version"),
+        (lambda r, m: lrfinder.RangeTestResult.from_dict({**r.to_dict(), "stop_reason": _NAMES}), "stop_reason"),
         (lambda r, m: lrfinder.train(m, [(torch.ones(2, 4), torch.zeros(2, dtype=torch.long))],
                                      optimizer=lambda mm: torch.optim.SGD(mm.parameters(), lr=0.1),
                                      loss_fn=F.cross_entropy, scheduler=_NAMES), "scheduler"),
@@ -216,3 +222,86 @@ def test_an_array_where_a_name_is_expected_is_named(call: Callable[..., Any], na
     with pytest.raises((ValueError, TypeError), match=name) as info:
         call(_demo_result(), nn.Linear(4, 3))
     assert "ambiguous" not in str(info.value)
+
+
+def _noise_scale(**fields: Any) -> Any:
+    """A valid NoiseScale with ``fields`` replaced."""
+    from lrfinder.noise import NoiseScale
+
+    given = dict(b_simple=100.0, grad_sq=1.0, trace_sigma=100.0, small_batch_size=16, big_batch_size=64,
+                 n_estimates=10, interval=(50.0, 200.0))  # fmt: skip
+    return NoiseScale(**{**given, **fields})
+
+
+_META = T(1e-3, device="meta")  # a shape and no value: torch's "Tensor.item() cannot be called on meta tensors"
+_COMPLEX = T(1e-3 + 0j)  # float() of its item failed with Python's "float() argument must be ... not 'complex'"
+
+
+@pytest.mark.parametrize("value", [_META, _COMPLEX], ids=["meta", "complex"])
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda v, m: lrfinder.scale_lr(v, from_batch_size=8, to_batch_size=64), "lr"),
+        (lambda v, m: lrfinder.scale_lr(1e-3, from_batch_size=8, to_batch_size=64, divergence_lr=v), "divergence_lr"),
+        (lambda v, m: lrfinder.scale_lr(1e-3, from_batch_size=8, to_batch_size=64, noise_scale=v), "noise_scale"),
+        (lambda v, m: lrfinder.create_optimizer("sgd", m, lr=1e-3, weight_decay=v), "weight_decay"),
+        (lambda v, m: lrfinder.create_optimizer("sgd", m, lr=1e-3, momentum=v), "momentum"),
+        (lambda v, m: lrfinder.Yogi(m.parameters(), lr=v), "lr"),
+        (lambda v, m: lrfinder.Yogi(m.parameters(), eps=v), "eps"),
+        (lambda v, m: _noise_scale(b_simple=v), "b_simple"),
+        (lambda v, m: _noise_scale(trace_sigma=v), "trace_sigma"),
+    ],
+)
+def test_a_tensor_without_a_readable_number_is_refused_by_name(value: Any, call: Callable[..., Any], name: str):
+    # A one-element tensor is read as the number it holds (torch takes lr=torch.tensor(1e-3)); one on the meta device
+    # holds none, and a complex one is no real number: each failed in torch or in float() instead of the check.
+    with pytest.raises(TypeError, match=rf"Expected {name} to be a number"):
+        call(value, nn.Linear(4, 3))
+
+
+def test_a_schedule_or_curve_on_the_meta_device_is_refused_by_name() -> None:
+    meta = T([1e-3, 1e-2], device="meta")
+    with pytest.raises(TypeError, match=r"Expected schedule to be .* a tensor on the meta device, which holds no"):
+        lrfinder.plot_range_test(_demo_result(), schedule=meta)
+    data = _demo_result().to_dict()
+    with pytest.raises(ValueError, match=r"^Malformed range-test result: .* a tensor on the meta device"):
+        lrfinder.RangeTestResult.from_dict({**data, "losses": T(data["lrs"], device="meta")})
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [
+        (lambda: _noise_scale(steps=5), r"Expected NoiseScale.steps to be a sequence of step indices, but got steps=5"),
+        (lambda: _noise_scale(steps=b"ab"), r"Expected NoiseScale.steps to be a sequence .* steps=b'ab'"),
+        (lambda: _noise_scale(steps=T(3)), r"steps=tensor\(3\), a single number"),
+        (lambda: lrfinder.Refine(training_steps=100, candidates=T(3.0, device="meta")),
+         r"candidates=.*a single number"),
+        (lambda: lrfinder.train(nn.Linear(4, 3), [(torch.ones(2, 4), torch.zeros(2, dtype=torch.long))],
+                                optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1), loss_fn=F.cross_entropy,
+                                callbacks=T(0.0)),
+         r"Expected callbacks to be a list of Lightning callbacks, but got callbacks=tensor\(0.\), a single number"),
+    ],
+)
+def test_a_number_where_a_sequence_is_expected_is_named(call: Callable[..., Any], said: str) -> None:
+    # tuple() of a number failed with "'int' object is not iterable" (NoiseScale.steps) or torch's "iteration over a
+    # 0-d tensor" (train's callbacks, Refine's candidates); bytes were read as the step indices 97, 98.
+    with pytest.raises(TypeError, match=said):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("noise_scale", np.float32(3.0), r"noise_scale=np.float32\(3.0\) is not a JSON object"),
+        ("noise_scale", 0, "noise_scale=0 is not a JSON object"),
+        ("refinement", T(1.0), r"refinement=tensor\(1.\) is not a JSON object"),
+        ("scaled", 3, "scaled=3 is not a JSON object"),
+        ("group_names", {"head": 1}, r"group_names=\{'head': 1\} is not a list of group names"),
+        ("lr_ratios", T([1.0, 0.5]), r"lr_ratios=tensor\(\[1.0000, 0.5000\]\) is not a list of numbers"),
+    ],
+)
+def test_a_result_field_of_the_wrong_kind_is_named(field: str, value: Any, said: str) -> None:
+    # A number where an object belongs failed with "'int' object is not subscriptable", or an IndexError that escaped
+    # the malformed-result message; a dict of group names was read as its keys; a tensor of ratios failed in `or`.
+    with pytest.raises(ValueError, match=rf"^Malformed range-test result: {said}"):
+        lrfinder.RangeTestResult.from_dict({**_demo_result().to_dict(), field: value})

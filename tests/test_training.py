@@ -705,6 +705,23 @@ def test_gradient_clipping_bounds_every_update():
         train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, gradient_clip_val=-1.0)
 
 
+def test_a_fractional_clip_value_trains_as_its_float() -> None:
+    # A Fraction is a real number the check takes, and Lightning's Trainer refused it: "`gradient_clip_val` should
+    # be an int or a float. Got 1/2."
+    from fractions import Fraction
+
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1).double()
+    x = torch.randn(64, 4, dtype=torch.float64)
+    data = DataLoader(torch.utils.data.TensorDataset(x, 100.0 * x.sum(1, keepdim=True)), batch_size=16)
+    before = torch.cat([p.detach().flatten() for p in model.parameters()])
+    result = train(model, data, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=1e-3), loss_fn=F.mse_loss,
+                   gradient_clip_val=Fraction(1, 2))  # fmt: skip
+    after = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert result.global_step == 4
+    assert float((after - before).norm()) <= 4 * 0.5 * 1e-3 * (1 + 1e-6)  # clipped at 0.5, as gradient_clip_val=0.5
+
+
 def test_plateau_warmup_counts_optimizer_steps_as_warmup_steps_says() -> None:
     # plateau is stepped per epoch: warmup_steps=6 warmed up over 6 *epochs*, so a 4-epoch fit of
     # 4 steps each never reached its LR (lrfind fit --scheduler plateau --warmup-steps 6).
