@@ -119,6 +119,7 @@ from .settings import (
     traced_in_eval_mode,
     validate_settings,
 )
+from .snapshot import kept_stream_message
 from .stepping import check_lr_sets_each_step
 
 if TYPE_CHECKING:
@@ -931,6 +932,11 @@ class LRFinder(_CallbackBase):
             trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
         )
         run = replace(run, settings=_with_clipping(trainer, run.settings, clips, losses, self._who))
+        if run.batches.kept_stream is not None:
+            _lightning.warn(
+                trainer,
+                f"{self._who}: " + kept_stream_message(run.batches.kept_stream, "The train loader", rebuild=False),
+            )
         if accumulate != run.settings.accumulate_steps:
             # training_step accumulates by hand (manual optimization): the test's batch, the training batch
             # it scales to, the re-sweeps and the fit's length in optimizer steps count that many batches per step.

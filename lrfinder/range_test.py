@@ -140,7 +140,7 @@ from .settings import (
     validate_settings,
     warn_unused_clip_algorithm,
 )
-from .snapshot import StateSnapshot
+from .snapshot import StateSnapshot, kept_stream_message
 from .stepping import (
     StepClosure,
     _needs_closure,
@@ -1444,13 +1444,7 @@ def range_test(
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
     if restore and prepared.batches.kept_stream is not None:
-        warn(
-            f"train_data's IterableDataset ({prepared.batches.kept_stream}) hands out an iterator it keeps (a "
-            "generator made once, returned by every __iter__): the batches the range test drew from it are used "
-            "up, and restore cannot put them back, so training would start where the test stopped. Make __iter__ "
-            "start the stream anew at each call (write it as a generator function, with yield), or build the "
-            "dataset again after the test."
-        )
+        warn(kept_stream_message(prepared.batches.kept_stream))
     plain_loss = loss_fn if step_fn is None else None
     negative = (
         negative_kl_div_message(plain_loss, losses)

@@ -1125,6 +1125,20 @@ def kept_stream(data: object, iterator: object, held: Sequence[object]) -> str |
     return type(getattr(data, "dataset", data)).__name__
 
 
+def kept_stream_message(dataset: str, data: str = "train_data", rebuild: bool = True) -> str:
+    """What a user whose IterableDataset ``dataset`` hands out a kept iterator (:func:`kept_stream`) is told.
+
+    ``data`` names where the loader came from (``train_data``, the fit's train loader); ``rebuild``
+    adds the other fix, building the dataset again after the test (not for a fit, which goes on).
+    """
+    return (
+        f"{data}'s IterableDataset ({dataset}) hands out an iterator it keeps (a generator made once, returned by "
+        "every __iter__): the batches the range test drew from it are used up, and restore cannot put them back, so "
+        "training would start where the test stopped. Make __iter__ start the stream anew at each call (write it as "
+        "a generator function, with yield)" + (", or build the dataset again after the test." if rebuild else ".")
+    )
+
+
 def own_iterator(data: Iterable[Any], made: object | None = None) -> Iterator[Any]:
     """``iter(data)``, leaving alone the workers of a persistent-workers DataLoader already running.
 

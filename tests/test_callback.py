@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import inspect
+import itertools
 import math
 import sys
 import warnings
@@ -997,6 +998,48 @@ class _StreamData(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(_Stream(), batch_size=self.batch_size)
+
+
+class _KeptStream(torch.utils.data.IterableDataset):
+    """Net's inputs from a generator made once: every ``__iter__`` hands out the same one (``fresh``: a new one)."""
+
+    def __init__(self, fresh: bool = False) -> None:
+        self.fresh = fresh
+        self.stream = self.batches()
+
+    def batches(self) -> Any:
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(100_000):
+            x = torch.randn(8, 8, generator=gen)
+            yield x, (x.sum(1) > 0).long()
+
+    def __iter__(self) -> Any:
+        return self.batches() if self.fresh else self.stream
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["kept", "fresh"])
+def test_a_train_loader_that_keeps_its_iterator_is_warned_to_be_used_up(tmp_path: Path, fresh: bool) -> None:
+    """The test drew its batches from the one generator such a dataset hands out, and the fit trained from where
+    the test stopped, without a word (range_test warns of it, 7196770); a dataset that starts anew is not named."""
+    data, finder = _KeptStream(fresh), LRFinder(**FAST)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder], max_steps=2).fit(Net(), DataLoader(data, batch_size=None))
+    messages = [str(w.message) for w in said if "hands out an iterator it keeps" in str(w.message)]
+    if fresh:
+        assert messages == []
+        return
+    assert messages == [
+        "LRFinder: The train loader's IterableDataset (_KeptStream) hands out an iterator it keeps (a generator made "
+        "once, returned by every __iter__): the batches the range test drew from it are used up, and restore cannot "
+        "put them back, so training would start where the test stopped. Make __iter__ start the stream anew at each "
+        "call (write it as a generator function, with yield)."
+    ]
+    # What the warning says: the test's batches and the fit's two came out of the one stream, which is further on.
+    assert finder.result is not None
+    drawn = len(finder.result.lrs) + 2
+    upcoming = next(data.stream)[0]
+    assert not any(torch.equal(upcoming, x) for x, _ in itertools.islice(_KeptStream().batches(), drawn))
 
 
 @pytest.mark.parametrize(
