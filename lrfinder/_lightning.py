@@ -354,6 +354,25 @@ class _MutedLogger:
         return self
 
 
+class LoggedKeys(dict):  # type: ignore[type-arg]
+    """The captured ``self.log`` calls' latest values (key -> value), and in ``ever`` every key logged.
+
+    The steppers clear the dict for each ``training_step`` call (a ``monitor`` read from that call
+    only); ``ever`` keeps what any call of the test logged, for the checks made after it (a plateau
+    schedule's ``monitor`` that ``training_step`` never logs).
+    """
+
+    def __init__(self) -> None:
+        """An empty record."""
+        super().__init__()
+        self.ever: set[str] = set()
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """Record ``key`` as logged, and its latest value."""
+        self.ever.add(key)
+        super().__setitem__(key, value)
+
+
 def _capture_log(logged: dict[str, Any]) -> Callable[..., None]:
     """A stand-in for ``LightningModule.log`` that records values instead of logging them."""
 
@@ -421,7 +440,7 @@ def isolation(
     optimizers: Sequence[Optimizer],
     configs: Sequence[LRSchedulerConfig],
     loaders: Sequence[Any] = (),
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[LoggedKeys]:
     """Run the test in here: everything it touches is put back on exit, even on error or Ctrl-C.
 
     Saved and restored: the module's parameters, gradients, buffers and train/eval modes, and the
@@ -472,7 +491,7 @@ def isolation(
     scaler: Any = getattr(trainer.precision_plugin, "scaler", None)
     scaler_state = copy.deepcopy(scaler.state_dict()) if hasattr(scaler, "state_dict") else None
     saved_callbacks = trainer.callbacks  # type: ignore[attr-defined]
-    logged: dict[str, Any] = {}
+    logged = LoggedKeys()
     trainer.callbacks = []  # type: ignore[attr-defined]
     # What training_step sends the loggers itself (self.logger.log_metrics, self.logger.experiment.add_scalar)
     # goes nowhere: the same list object is put back.

@@ -136,6 +136,15 @@ __all__ = ["LRFinder", "find_lr"]
 
 logger = logging.getLogger(__name__)
 
+#: The LightningModule hooks besides training_step that run in a training epoch and may call self.log: a module
+#: that overrides one may log a plateau schedule's metric there, where the range test does not look.
+_LOGGING_HOOKS = (
+    "on_train_start", "on_train_epoch_start", "on_train_batch_start", "on_train_batch_end", "on_train_epoch_end",
+    "on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad", "optimizer_step",
+)  # fmt: skip
+#: Packages whose callbacks log no metric of the user's (another callback may log the one a plateau reads).
+_OWN_CALLBACK_PACKAGES = ("lightning.", "pytorch_lightning.", "lrfinder.")
+
 #: Module attributes searched, in order, for the LR when ``attr_name`` is not given.
 #: Lightning's tuner order: the name ``lr`` on the module or in its ``hparams`` before ``learning_rate``
 #: anywhere, so a module whose ``configure_optimizers`` reads ``self.hparams.lr`` beside an unrelated
@@ -535,6 +544,8 @@ class LRFinder(_CallbackBase):
         self._attr_known = True
         # The per-device batch set for target_batch_size (None when the fit's own was kept): a resumed fit needs it.
         self._batch_size: int | None = None
+        # The keys training_step logged in this fit's range test, and its steps (None: no test ran in this fit).
+        self._test_logged: tuple[frozenset[str], int] | None = None
 
     @property
     def _who(self) -> str:
@@ -569,6 +580,7 @@ class LRFinder(_CallbackBase):
             self._attr_used = None
             self._attr_known = True
             self._batch_size = None
+            self._test_logged = None
 
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -1226,6 +1238,7 @@ class LRFinder(_CallbackBase):
                     ) from exc
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
+                self._test_logged = (frozenset(logged.ever), len(losses))
             # The state is back. A clean batch whose loss is not finite at the starting weights either: the loss,
             # not the LR (the curve would read it as the blow-up). Under manual optimization too: training_step then
             # steps as it takes the batch, in an isolation of its own (a mean over no labels read "the loss became
@@ -1751,6 +1764,7 @@ class LRFinder(_CallbackBase):
                         f"{self._who}: no warm-up before {self.scheduler}, which climbs from a low start itself (the "
                         f"batch-size scaling advised {warmup} steps)",
                     )
+            self._check_plateau_metric_logged(trainer, pl_module, settings)
             sched = create_scheduler(
                 self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
@@ -1859,6 +1873,51 @@ class LRFinder(_CallbackBase):
                     "logs: scheduler_settings={'monitor': 'train_loss'}."
                 )
             _plateau_stepping(trainer, monitor, self._who)  # validation the schedule can step after
+
+    def _check_plateau_metric_logged(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, settings: Mapping[str, Any]
+    ) -> None:
+        """Refuse, after the test, a plateau schedule on a training metric that nothing in the fit logs.
+
+        A ``val...`` metric is checked before the test (:meth:`_check_schedule`). Another one is read
+        from what ``training_step`` logged in the test's steps: Lightning said "ReduceLROnPlateau
+        conditioned on metric train_loss which is not available" only at the end of the first
+        epoch. Nothing is said where something else could log it: a validation loop, a hook of the
+        module other than ``training_step``, a callback that is neither Lightning's nor lrfinder's,
+        or manual optimization (Lightning does not step the schedule there).
+
+        Raises:
+            ValueError: The metric, what ``training_step`` logged instead, and what to pass.
+
+        """
+        if self.scheduler != "plateau" or self._test_logged is None or not pl_module.automatic_optimization:
+            return
+        from .schedulers import SCHEDULERS
+
+        monitor = settings.get("monitor", SCHEDULERS["plateau"].settings["monitor"])
+        logged, steps = self._test_logged
+        base = monitor.removesuffix("_step").removesuffix("_epoch") if isinstance(monitor, str) else monitor
+        if not isinstance(monitor, str) or monitor.startswith("val") or monitor in logged or base in logged:
+            return
+        validates = _lightning.defines_validation_step(pl_module)
+        if validates and trainer.limit_val_batches and _val_loader(trainer) is not None:
+            return  # validation_step may log it; the test does not run it
+        base_class = _lightning.package_of(trainer).LightningModule
+        if any(getattr(type(pl_module), hook, None) is not getattr(base_class, hook, None) for hook in _LOGGING_HOOKS):
+            return
+        callbacks = trainer.callbacks  # type: ignore[attr-defined]
+        if any(not type(c).__module__.startswith(_OWN_CALLBACK_PACKAGES) for c in callbacks):
+            return
+        keys = sorted(logged)
+        said = f"it logged {', '.join(map(repr, keys))}" if keys else "it logged nothing"
+        use = f"{{'monitor': {keys[0]!r}}}" if keys else "{'monitor': 'train_loss'} with self.log('train_loss', loss)"
+        raise ValueError(
+            f"{self._who}(scheduler='plateau') steps on monitor={monitor!r}, but training_step did not log it in any "
+            f"of the range test's {steps} steps ({said}), and no validation loop or other hook of this fit logs "
+            f"metrics, so Lightning would stop the fit at the end of its first epoch (\"ReduceLROnPlateau conditioned "
+            f"on metric {monitor} which is not available\"). Log it in training_step, self.log({monitor!r}, loss), "
+            f"or pass scheduler_settings={use}."
+        )
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:
         """The warm-up the scaling advises (Goyal et al.: epochs when scaling up), in optimizer steps.

@@ -3373,6 +3373,63 @@ def test_plateau_on_a_val_metric_without_validation_fails_before_the_test(tmp_pa
     assert finder.result is not None
 
 
+class LogsLoss(pl.LightningModule):
+    """A classifier whose training_step logs its loss as ``key`` and no other hook logs anything."""
+
+    def __init__(self, key: str = "loss", **log_kwargs: Any) -> None:
+        super().__init__()
+        self.key, self.log_kwargs = key, log_kwargs
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.net(x), y)
+        self.log(self.key, loss, **self.log_kwargs)
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+class LogsLossAtEpochEnd(LogsLoss):
+    def on_train_epoch_end(self) -> None:
+        self.log("train_loss", torch.tensor(1.0))
+
+
+def test_plateau_on_a_training_metric_never_logged_fails_after_the_test_not_after_an_epoch(tmp_path: Path) -> None:
+    # Lightning said "ReduceLROnPlateau conditioned on metric train_loss which is not available" at the end of the
+    # first epoch, after the test and a whole epoch of training.
+    def fit(module: pl.LightningModule, monitor: str, **kwargs: Any) -> pl.Trainer:
+        finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"monitor": monitor}, **FAST)
+        t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1, **kwargs)
+        t.fit(module, make_loader())
+        return t
+
+    module = LogsLoss("loss")
+    said = (
+        r"^LRFinder\(scheduler='plateau'\) steps on monitor='train_loss', but training_step did not log it in any of "
+        r"the range test's \d+ steps \(it logged 'loss'\), and no validation loop or other hook of this fit logs "
+        r"metrics, so Lightning would stop the fit at the end of its first epoch \(\"ReduceLROnPlateau conditioned on "
+        r"metric train_loss which is not available\"\)\. Log it in training_step, self\.log\('train_loss', loss\), or "
+        r"pass scheduler_settings=\{'monitor': 'loss'\}\.$"
+    )
+    with pytest.raises(ValueError, match=said):
+        fit(module, "train_loss")
+    with pytest.raises(ValueError, match=r"\(it logged nothing\).*scheduler_settings=\{'monitor': 'train_loss'\} "
+                       r"with self\.log\('train_loss', loss\)\.$"):
+        fit(_NoLog(), "train_loss")
+    # What training_step logs (its epoch form too), or a hook logs at the epoch's end, trains the epoch.
+    assert fit(LogsLoss("loss"), "loss").global_step == 8
+    assert fit(LogsLoss("train_loss", on_step=True, on_epoch=True), "train_loss_epoch").global_step == 8
+    assert fit(LogsLossAtEpochEnd("loss"), "train_loss").global_step == 8
+
+
+class _NoLog(LogsLoss):
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return F.cross_entropy(self.net(x), y)
+
+
 def test_the_isolation_finds_metrics_without_asking_the_metric_abc_about_every_module(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
