@@ -259,8 +259,30 @@ def _length(loader: Any) -> int | None:
         return None
 
 
+def _epoch_batches_at(trainer: pl.Trainer, batch_size: int) -> int | None:
+    """The batches an epoch of the fit's train loader will have at another per-device ``batch_size``, else ``None``.
+
+    Known before the loader is rebuilt for ``target_batch_size`` (:func:`_rebuild_loader`'s loader
+    over the same sampler, cut by ``limit_train_batches`` as Lightning cuts it); ``None`` for a loader
+    that cannot say (no length, a custom batch sampler, several loaders).
+    """
+    loaders = _lightning.flat_loaders(trainer.train_dataloader)
+    if len(loaders) != 1:
+        return None
+    try:
+        batches = _length(_rebuild_loader(loaders[0], batch_size))
+    except (DataError, ValueError, TypeError):  # a loader _rebuild_loader cannot resize
+        return None
+    limit = trainer.limit_train_batches
+    if batches is None or isinstance(limit, bool):
+        return batches
+    if isinstance(limit, int):
+        return min(batches, limit)
+    return int(batches * limit) if isinstance(limit, float) else batches
+
+
 def _plateau_stepping(
-    trainer: pl.Trainer, monitor: str, who: str = "LRFinder"
+    trainer: pl.Trainer, monitor: str, who: str = "LRFinder", batches: float | None = None, at: str = ""
 ) -> tuple[Literal["step", "epoch"], int]:
     """Lightning's ``(interval, frequency)`` that steps a plateau schedule once after each validation.
 
@@ -276,6 +298,9 @@ def _plateau_stepping(
       ``("step", N)`` where ``N`` divides ``L`` or the loader has no length (one endless epoch),
       ``("epoch", N // L)`` where ``L`` divides ``N``, ``("epoch", 1)`` where ``N < L`` (every epoch
       validates at least once: the schedule reads the latest metric at its end).
+
+    ``batches`` is ``L`` when the epochs will have another length than the loader's now (the one
+    ``target_batch_size`` sets, judged before the test), ``at`` the words that say so.
 
     Raises:
         ValueError: ``N > L`` and ``L`` does not divide it (some epochs end without a new metric), or
@@ -299,7 +324,8 @@ def _plateau_stepping(
     every = trainer.check_val_every_n_epoch
     if every is not None:
         return "epoch", int(every)
-    batches = trainer.num_training_batches
+    if batches is None:
+        batches = trainer.num_training_batches
     n = int(interval)  # Lightning takes only an int (or a time) with check_val_every_n_epoch=None
     if not math.isfinite(batches) or int(batches) % n == 0:
         return "step", n
@@ -310,7 +336,7 @@ def _plateau_stepping(
         return "epoch", 1
     raise ValueError(
         f"{where}, but Trainer(val_check_interval={n}, check_val_every_n_epoch=None) validates every {n} training "
-        f"batches and an epoch has {batches}, so some epochs end without a new {monitor}, and Lightning steps the "
+        f"batches and an epoch has {batches}{at}, so some epochs end without a new {monitor}, and Lightning steps the "
         f"schedule at epoch ends (or at batch counts within an epoch). Set val_check_interval to a multiple or a "
         f"divisor of {batches}, or validate every N epochs (check_val_every_n_epoch=N), {advice}."
     )

@@ -66,6 +66,7 @@ from ._find_lr import find_lr
 from ._fit_facts import TUNER_CHECKPOINT_PREFIXES as TUNER_CHECKPOINT_PREFIXES
 from ._fit_facts import (
     _accumulation,
+    _epoch_batches_at,
     _how_to_bound,
     _loader_batch_size,
     _local_gradients,
@@ -1872,7 +1873,19 @@ class LRFinder(_CallbackBase):
                     "Pass val_dataloaders (with a validation_step that logs it), or name a metric training_step "
                     "logs: scheduler_settings={'monitor': 'train_loss'}."
                 )
-            _plateau_stepping(trainer, monitor, self._who)  # validation the schedule can step after
+            # Validation the schedule can step after, over the epochs training will have: target_batch_size's batch
+            # changes their length after the test, where this was found only then.
+            batches, at = None, ""
+            try:
+                # Under manual optimization the batches a step takes by hand (so the batch) are known after the test.
+                automatic = pl_module.automatic_optimization
+                per_device = self._training_batch_size(trainer, pl_module) if automatic else None
+            except ValueError:  # said before the test, in target_batch_size's own words
+                per_device = None
+            if per_device is not None:
+                batches = _epoch_batches_at(trainer, per_device)
+                at = f" at the batch of {per_device} per device that target_batch_size={self.target_batch_size} sets"
+            _plateau_stepping(trainer, monitor, self._who, batches, at)
 
     def _check_plateau_metric_logged(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, settings: Mapping[str, Any]

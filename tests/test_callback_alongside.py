@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, TINY_FIT_WARNINGS, Net, make_loader, pl, trainer
+from _models import FAST, TINY_FIT_WARNINGS, DataModule, Net, make_loader, pl, trainer
 from torch import nn
 
 from lrfinder.callback import LRFinder
@@ -122,6 +122,31 @@ def test_plateau_on_a_val_metric_validated_out_of_step_with_the_epochs_fails_bef
     with pytest.raises(ValueError, match=r"validates by the clock \(every 30 s\).*check_val_every_n_epoch=N"):
         t.fit(ValNet(), make_loader(), make_loader(64))
     assert finder.result is None and t.global_step == 0
+
+
+class ValData(DataModule):
+    def val_dataloader(self) -> Any:
+        return make_loader(64, shuffle=False)
+
+
+def test_plateau_stepping_is_judged_at_target_batch_sizes_epochs_before_the_test(tmp_path: Path) -> None:
+    # 256 examples: 8 batches of 32 an epoch, validated every 4; target_batch_size=96 makes epochs of 3 batches,
+    # out of step with the validation. That was found only after the whole test, once the loader was rebuilt.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", target_batch_size=96, **FAST)
+    model = ValNet()
+    t = trainer(tmp_path, [finder], max_epochs=4, max_steps=-1, val_check_interval=4, check_val_every_n_epoch=None)
+    with pytest.raises(ValueError, match=r"validates every 4 training batches and an epoch has 3 at the batch of 96 "
+                       r"per device that target_batch_size=96 sets, so some epochs end without a new val_loss.*"
+                       r"a multiple or a divisor of 3"):  # fmt: skip
+        t.fit(model, datamodule=ValData())
+    assert finder.result is None and model.test_events() == []
+    # Epochs of 4 batches at 64 validate at their ends: the schedule steps once after each validation.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"patience": 0}, target_batch_size=64,
+                      **FAST)  # fmt: skip
+    t = trainer(tmp_path, [finder], max_epochs=4, max_steps=-1, val_check_interval=4, check_val_every_n_epoch=None)
+    t.fit(ValNet(), datamodule=ValData())
+    config = t.lr_scheduler_configs[0]
+    assert (config.interval, config.frequency, config.scheduler.last_epoch, t.global_step) == ("step", 4, 4, 16)
 
 
 class EpochStartLRFinder(pl.callbacks.LearningRateFinder):
