@@ -59,7 +59,7 @@ from ._checks import (
 )
 from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
-from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, analyze
+from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze
 from .batches import (
     CyclingBatches,
     _batch_loss,
@@ -297,6 +297,7 @@ class RangeTestResult:
                 found = text_or_bool_at(values)  # float("1e-3") and float(True) read them as numbers
                 if found is not None:
                     raise TypeError(text_or_bool_message(name, found))
+                _check_real(values, name)  # float() of a numpy complex dropped the imaginary part
                 try:
                     values = tuple(float(v) for v in values)
                 except (TypeError, ValueError, RuntimeError) as exc:

@@ -1365,6 +1365,12 @@ def test_complex_curves_are_refused_as_range_test_refuses_a_complex_loss() -> No
     lrs_said = r"^Expected lrs to be real numbers, but got complex ones \(lrs\[0\]=\(1e-06\+0j\)\): "
     with pytest.raises(TypeError, match=lrs_said + r"the analysis reads real values only\.$"):
         analyze(LRS + 0j, losses)
+    # A hand-built RangeTestResult, whose analyze() reads the same curve, refuses them too.
+    from lrfinder import RangeTestResult
+
+    for bad in (tuple(losses + 1j), tuple(complex(v, 1) for v in losses)):
+        with pytest.raises(TypeError, match=r"^Expected losses to be real numbers, but got complex ones.*" + fix):
+            RangeTestResult(lrs=tuple(LRS), losses=bad, stop_reason="completed")  # type: ignore[arg-type]
     # range_test's refusal of a complex loss tensor gives the same fix.
     from lrfinder.batches import _check_loss
 
