@@ -37,6 +37,13 @@ _BACKWARD_IN_STEP_FN = (
     "there it would run before the backward and clip nothing."
 )
 
+#: Added to :data:`_BACKWARD_IN_STEP_FN` for a model from Lightning Fabric's ``fabric.setup``, whose loop calls
+#: ``fabric.backward(loss)`` where a plain loop calls ``loss.backward()``.
+_FABRIC_STEP_FN = (
+    " Under Lightning Fabric, leave fabric.backward(loss) out of step_fn too: the range test runs the backward "
+    "itself."
+)
+
 
 #: What Lightning Fabric's wrapped model raises at a ``loss.backward()`` its precision or strategy refuses.
 _FABRIC_BACKWARD_REFUSAL = "requires you to call `fabric.backward(loss)`"

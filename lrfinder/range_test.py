@@ -78,6 +78,7 @@ from .data_parallel import (
 )
 from .diagnostics import (
     _BACKWARD_IN_STEP_FN,
+    _FABRIC_STEP_FN,
     _MISMATCH_ERRORS,
     _NO_GRADIENT,
     _batch_message,
@@ -1902,7 +1903,8 @@ def _prepared_sweep(
                     if fabric_fix is not None:
                         raise ModelError(fabric_fix) from exc
                     if ran_backward:
-                        raise ModelError(_BACKWARD_IN_STEP_FN) from exc
+                        fabric_note = _FABRIC_STEP_FN if is_fabric_module(model) else ""
+                        raise ModelError(_BACKWARD_IN_STEP_FN + fabric_note) from exc
                     # Integer targets that huber_loss's backward refuses: said of the batch, as a forward's failure.
                     if step_fn is None and index[0] == 0 and micro == 0 and target_dtype_fix(exc, batch):
                         raise DataError(_batch_message(exc, batch, model)) from exc

@@ -97,6 +97,22 @@ def test_fabric_mixed_precision_that_refuses_our_backward_says_what_to_pass(pack
     assert losses == alone_losses and all(torch.equal(a, b) for a, b in zip(weights, alone_weights))
 
 
+@pytest.mark.parametrize("package", FABRICS)
+def test_a_step_fn_calling_fabric_backward_is_told_to_leave_it_out(package: str) -> None:
+    """A Fabric loop's step_fn runs fabric.backward(loss): the step_fn error names it, not loss.backward() alone."""
+    fabric = _fabric(package, devices=1)
+    model, optimizer, loader = _setup(fabric)
+
+    def step_fn(model: Any, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(model(batch[0]), batch[1])
+        fabric.backward(loss)
+        return loss
+
+    with pytest.raises(ModelError, match=r"leave fabric\.backward\(loss\) out of step_fn too"):
+        lrfinder.range_test(model, loader, optimizer=optimizer, step_fn=step_fn, num_steps=40)
+    assert not optimizer.state and all(p.grad is None for p in model.parameters())
+
+
 def _ddp_worker(fabric: Any, out: str) -> None:
     """One rank of Fabric's ddp_spawn: the test on fabric.setup's objects, one step per batch and two."""
     torch.set_num_threads(1)
