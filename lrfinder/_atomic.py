@@ -5,12 +5,19 @@ together or not at all (the command line's report, JSON, CSV and trained model):
 to its temporary file first, and only when all of them are written are they renamed into place,
 with SIGINT, SIGTERM and SIGHUP held back for the few renames.
 
-Only a regular file (or a new one) is replaced by a rename. A path that exists as something else,
-a symlink (``/dev/stdout``, a ``latest.json`` link), a device (``/dev/null``) or a named pipe
-(bash's ``>(jq .)``), is written into, through the link, as a shell's ``>`` writes it: its content
-is staged in the temporary directory instead of beside it. Renamed over, the link or the device's
-name itself was replaced by a regular file (run as root, ``--json /dev/stdout`` made ``/dev/stdout``
-a plain file, breaking every later ``> /dev/stdout`` on the machine).
+Only a regular file (or a new one) is replaced by a rename. A symlink to a regular file (a
+``latest.json`` link) keeps the link: the file it leads to is replaced atomically, by a
+temporary file in that file's own directory (one in the temporary directory, on another file
+system, made the rename a copy: a reader saw the file truncated, and an error halfway left it so).
+A path that exists as something else, a device (``/dev/null``), a named pipe (bash's ``>(jq .)``)
+or a symlink to one (``/dev/stdout``) or to no file yet, is written into, through the link, as a
+shell's ``>`` writes it: its content is staged in the temporary directory instead of beside it.
+Renamed over, the link or the device's name itself was replaced by a regular file (run as root,
+``--json /dev/stdout`` made ``/dev/stdout`` a plain file, breaking every later ``> /dev/stdout``
+on the machine).
+
+A path with a NUL byte, which no file name can hold, is refused with a ``ValueError`` that says
+so (Python's own was "embedded null byte", naming no path).
 
 Temporary files never outlive an error, Ctrl-C, SIGTERM or SIGHUP: while a write runs with the
 default disposition of SIGTERM (SIGHUP), the signal first removes the temporary files and then ends
@@ -97,6 +104,57 @@ def in_place(path: str | os.PathLike[str]) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
+def _linked_file(path: Path) -> Path | None:
+    """The regular file a symlink ``path`` leads to, through every link; ``None`` if ``path`` is no such link.
+
+    A link to a device or a named pipe (``/dev/stdout``), or to no file yet, is not: it is written
+    into, as the shell's ``>`` does.
+    """
+    try:
+        if not stat.S_ISLNK(os.lstat(path).st_mode):
+            return None
+        real = Path(os.path.realpath(path))
+        return real if stat.S_ISREG(os.lstat(real).st_mode) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _check_name(path: str | os.PathLike[str]) -> None:
+    """Refuse a path with a NUL byte, naming it; Python said only "embedded null byte".
+
+    Raises:
+        ValueError: ``path`` holds a NUL byte.
+
+    """
+    text = os.fspath(path)
+    if "\0" in str(text):
+        raise ValueError(
+            f"Cannot write {text!r}: it contains a NUL byte (\\x00), which no file name can hold; check where the "
+            "path came from"
+        )
+
+
+def _staging(target: Path) -> tuple[Path, str, bool]:
+    """Where ``target``'s content goes, its temporary file, and whether it is written into (not renamed over).
+
+    A symlink to a regular file: that file, a temporary file beside it (renamed over it, the link
+    kept). A device, a named pipe, or a link to one or to no file yet (:func:`in_place`): ``target``,
+    a temporary file in the temporary directory, written into. Else ``target``, a temporary file
+    beside it. A linked file whose directory takes no new file (no permission there) is written
+    into, through the link, as before.
+    """
+    real = _linked_file(target)
+    if real is not None:
+        try:
+            return real, _temp_beside(real), False
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise _named(exc, target) from None
+    if in_place(target):
+        return target, _temp_aside(), True
+    return target, _temp_beside(target), False
+
+
 def _temp_aside() -> str:
     """A temporary file in the temporary directory, for the content of an output written :func:`in_place`.
 
@@ -168,8 +226,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
 
     The file gets the usual permissions (``0o666`` less the umask), not ``mkstemp``'s private
     ``0o600``; on any error (Ctrl-C and SIGTERM included) the temporary file is removed and
-    ``path`` is left as it was. A ``path`` that is a symlink, a device or a named pipe is written
-    into instead, once ``write`` has finished (:func:`in_place`).
+    ``path`` is left as it was. A ``path`` that is a symlink to a regular file keeps the link: that
+    file is replaced so, by a temporary file beside it. A device, a named pipe, or a link to one or
+    to no file yet is written into instead, once ``write`` has finished (:func:`in_place`).
+
+    Raises:
+        ValueError: ``path`` contains a NUL byte.
+        OSError: ``path`` cannot be written, said of ``path``.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -180,24 +243,24 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         raise IsADirectoryError(
             f"Cannot write {path!r}: it ends in {path[-1]!r}, so it names a directory; give a file name"
         )
+    _check_name(path)
     target = Path(path)
     with _clean_termination():
-        if in_place(target):
-            tmp = _temp_aside()
+        destination, tmp, into = _staging(target)
+        if into:
             try:
                 write(tmp)
                 _write_into(tmp, target)
             finally:
                 Path(tmp).unlink(missing_ok=True)
             return target
-        tmp = _temp_beside(target)
         try:
             try:
                 write(tmp)
                 os.chmod(tmp, 0o666 & ~_umask())
-                os.replace(tmp, target)
+                os.replace(tmp, destination)
             except OSError as exc:
-                if exc.filename is None or str(exc.filename) == tmp:
+                if exc.filename is None or str(exc.filename) in (tmp, str(destination)):
                     raise _named(exc, target) from exc
                 raise
         except BaseException:
@@ -219,18 +282,24 @@ class StagedWrites:
     """
 
     def __init__(self) -> None:
-        self._staged: list[tuple[Path, str, bool]] = []
+        #: (the path asked for, where its content goes, its temporary file, whether it is written into)
+        self._staged: list[tuple[Path, Path, str, bool]] = []
 
     def add(self, path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
         """Write one file to its temporary name (``write(tmp_path)``); it appears at :meth:`commit`.
 
-        A ``path`` that is a symlink, a device or a named pipe (:func:`in_place`) is staged in the
-        temporary directory and written into at :meth:`commit`.
+        A ``path`` that is a symlink to a regular file is staged beside that file, which the commit
+        replaces (the link kept); a device, a named pipe, or a link to one or to no file yet
+        (:func:`in_place`) is staged in the temporary directory and written into at :meth:`commit`.
+
+        Raises:
+            ValueError: ``path`` contains a NUL byte.
+
         """
+        _check_name(path)
         target = Path(path)
-        into = in_place(target)
-        tmp = _temp_aside() if into else _temp_beside(target)
-        self._staged.append((target, tmp, into))  # recorded first, so a failing write is cleaned up too
+        destination, tmp, into = _staging(target)
+        self._staged.append((target, destination, tmp, into))  # recorded first, so a failing write is cleaned up too
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
 
@@ -259,16 +328,16 @@ class StagedWrites:
             if before is not None:
                 before()
             # The renames first: writing into a pipe waits on its reader.
-            into = [entry for entry in self._staged if entry[2]]
-            self._staged = [entry for entry in self._staged if not entry[2]] + into
+            into = [entry for entry in self._staged if entry[3]]
+            self._staged = [entry for entry in self._staged if not entry[3]] + into
             written = []
             while self._staged:
-                target, tmp, through = self._staged[0]
+                target, destination, tmp, through = self._staged[0]
                 if through:
                     _write_into(tmp, target)
                     Path(tmp).unlink(missing_ok=True)
                 else:
-                    os.replace(tmp, target)
+                    os.replace(tmp, destination)
                 self._staged.pop(0)
                 written.append(target)
             return written
@@ -279,7 +348,7 @@ class StagedWrites:
     def discard(self) -> None:
         """Remove every staged temporary file (the targets are untouched)."""
         while self._staged:
-            _, tmp, _ = self._staged.pop()
+            _, _, tmp, _ = self._staged.pop()
             Path(tmp).unlink(missing_ok=True)
 
 

@@ -112,6 +112,82 @@ def test_a_symlink_is_written_through_not_replaced(tmp_path: Path, private_tmp: 
     assert list(private_tmp.iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+@pytest.mark.parametrize("staged", [False, True])
+def test_the_file_a_symlink_leads_to_is_replaced_atomically_from_its_own_directory(
+    tmp_path: Path, private_tmp: Path, staged: bool
+) -> None:
+    # Its content was staged in $TMPDIR (often another file system) and copied into the file through the link: a
+    # reader saw it truncated, and an error halfway left it so. Now a temporary file beside the linked file is
+    # renamed over it: the file is whole, old or new, at every moment, and the link stays a link.
+    from lrfinder._atomic import staged_writes
+
+    (tmp_path / "runs").mkdir()
+    real = tmp_path / "runs" / "7.json"
+    real.write_text("old")
+    (tmp_path / "link1.json").symlink_to(real)
+    link = tmp_path / "latest.json"
+    link.symlink_to("link1.json")  # a link to a link, relative
+    before = real.stat().st_ino
+    seen: list[tuple[Path, str]] = []
+
+    def write(tmp: str) -> None:
+        seen.append((Path(tmp).parent, real.read_text()))  # where it is staged; the file meanwhile
+        Path(tmp).write_text("new")
+
+    if staged:
+        with staged_writes() as files:
+            files.add(link, write)
+            assert real.read_text() == "old"
+            assert [p.name for p in files.commit()] == ["latest.json"]
+    else:
+        assert atomic_write(link, write) == link
+    assert seen == [(tmp_path / "runs", "old")]
+    assert real.read_text() == "new" and real.stat().st_ino != before  # renamed over, not written into
+    assert link.is_symlink() and os.readlink(link) == "link1.json" and (tmp_path / "link1.json").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["7.json"]
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+def test_a_linked_file_in_a_directory_that_takes_no_new_file_is_written_through(
+    tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No temporary file can be made beside it (no permission in its directory; root passes the bits, so the refusal
+    # is made here): the file is written into through the link, as before, not refused.
+    import lrfinder._atomic as atomic
+
+    real = tmp_path / "shared" / "r.json"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "r.json"
+    link.symlink_to(real)
+    beside = atomic._temp_beside
+
+    def refused(target: Path) -> str:
+        if target.parent == real.parent:
+            raise PermissionError(13, "Permission denied", str(target))
+        return beside(target)
+
+    monkeypatch.setattr(atomic, "_temp_beside", refused)
+    before = real.stat().st_ino
+    atomic_write_text(link, "new")
+    assert real.read_text() == "new" and real.stat().st_ino == before and link.is_symlink()
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_path_with_a_nul_byte_is_named_in_words(tmp_path: Path) -> None:
+    # Python's ValueError said "embedded null byte" and named no path.
+    from lrfinder._atomic import staged_writes
+
+    path = str(tmp_path / "a\0b.json")
+    with pytest.raises(ValueError, match=r"^Cannot write '.*a\\x00b\.json': it contains a NUL byte \(\\x00\)"):
+        atomic_write_text(path, "x")
+    with pytest.raises(ValueError, match="contains a NUL byte"), staged_writes() as staged:
+        staged.add_text(path, "x")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="needs /dev/null")
 def test_staged_writes_go_into_a_device_through_a_link(tmp_path: Path, private_tmp: Path) -> None:
     # As root, `lrfind fit -o /dev/null` (or `--json /dev/stdout`) replaced the device's name in /dev with a

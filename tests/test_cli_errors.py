@@ -1000,6 +1000,26 @@ def test_an_output_linked_into_a_missing_directory_is_a_usage_error(work: Path):
     assert (work / "fresh.json").is_symlink() and json.loads((work / "7.json").read_text())["schema_version"] == 1
 
 
+@pytest.mark.parametrize(
+    ("command", "key", "option"),
+    [("run", "json", "'--json'"), ("run", "report", "'--report'"), ("run", "data", "'--data'"),
+     ("fit", "output", "'--output' / '-o'")],
+)  # fmt: skip
+def test_a_path_with_a_nul_byte_is_refused_in_words(work: Path, command: str, key: str, option: str):
+    # A config file's "\u0000" (a shell cannot pass one) ended in a raw traceback, Python's "embedded null byte".
+    (work / "nul.toml").write_text(f'{key} = "r\\u0000.x"\n')
+    args = [command, "model.pt", *FAST, "--config", "nul.toml"]
+    if key != "data":
+        args += ["--data", "train.npz"]
+    if command == "fit" and key != "output":
+        args += ["-o", "out.pt"]
+    assert_one_line(invoke(*args), 2, f"Invalid value for {option} (set in nul.toml): 'r\\x00.x' contains a NUL "
+                    "byte (\\x00), which no file name can hold")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", *args], capture_output=True, text=True, cwd=work,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 2 and "NUL byte" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_a_batch_size_beyond_sys_maxsize_makes_one_batch_of_the_data(work: Path):
     # It failed after loading with Python's "Stop argument for islice() must be None or an integer: 0 <= x <=
     # sys.maxsize" (exit 1); a batch size above the data's makes one batch of it all, as 1000 did.

@@ -10,6 +10,7 @@ from .config import ConfigCommand
 from .options import (
     CONTEXT,
     DataSpec,
+    FilePath,
     check_model_output,
     clip_options,
     common_options,
@@ -54,7 +55,7 @@ Examples:
     "--output",
     "-o",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     callback=check_model_output,
     help="Where to save the trained model, in MODEL's format; a .ckpt output is a Lightning checkpoint (MODEL must "
     "be a LightningModule).",

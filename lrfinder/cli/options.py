@@ -54,6 +54,7 @@ __all__ = [
     "FloatList",
     "StopFactor",
     "DataSpec",
+    "FilePath",
     "optimizer_settings",
     "check_csv_target",
     "unused_model_options",
@@ -341,6 +342,36 @@ def expand_home(value: str) -> str:
     return os.path.expanduser(value) if value.startswith("~") else value
 
 
+def path_option(value: str) -> str:
+    r"""A path option's value, checked and with a leading ``~`` expanded (:func:`expand_home`).
+
+    Raises:
+        click.BadParameter: ``value`` holds a NUL byte, which no file name can (a config file's
+            ``"a\u0000b.json"`` in TOML): it was a raw traceback, Python's "embedded null byte".
+
+    """
+    if "\0" in value:
+        raise click.BadParameter(_nul_in(value))
+    return expand_home(value)
+
+
+def _nul_in(value: str) -> str:
+    return (
+        f"{value!r} contains a NUL byte (\\x00), which no file name can hold; check where the path came from (a "
+        "config file's \\u0000, a script that built it)"
+    )
+
+
+class FilePath(click.Path):
+    """``click.Path`` that refuses a path with a NUL byte in words (``os.stat``'s "embedded null byte" traceback)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Refuse a NUL byte, then check as ``click.Path`` does."""
+        if isinstance(value, str) and "\0" in value:
+            self.fail(_nul_in(value), param, ctx)
+        return super().convert(value, param, ctx)
+
+
 #: The data files lrfind reads, by extension (:func:`lrfinder.cli.loading.load_data`).
 DATA_SUFFIXES = (".npz", ".pt", ".pth", ".csv")
 
@@ -374,7 +405,7 @@ class DataSpec(click.ParamType):
         """
         from .._imports import is_import_string
 
-        text = expand_home(os.fspath(value))
+        text = path_option(os.fspath(value))
         try:
             Path(text).stat()
         except OSError as exc:
@@ -530,7 +561,7 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
             "path, e.g. trained.pt"
         )
     if value is not None:
-        value = expand_home(value)
+        value = path_option(value)
     suffix = Path(value).suffix.lower() if value is not None else ""
     if suffix in _FOREIGN_MODEL_SUFFIXES:
         raise click.BadParameter(
@@ -564,7 +595,7 @@ def check_text_output(ctx: click.Context, param: click.Parameter, value: str | N
     if value in STDOUT_NAMES:
         return "-"
     if value is not None:
-        value = expand_home(value)
+        value = path_option(value)
     suffix = Path(value).suffix.lower() if value not in (None, "-") else ""
     if suffix != own and suffix in _NOT_TABLE_SUFFIXES:
         raise click.BadParameter(
@@ -585,7 +616,7 @@ def _check_report_path(ctx: click.Context, param: click.Parameter, value: str | 
             "or --no-report for none"
         )
     if value is not None:
-        value = expand_home(value)
+        value = path_option(value)
     if value is not None and Path(value).suffix.lower() not in REPORT_FORMATS and Path(value).is_dir():
         raise click.BadParameter(
             f"{value!r} is a directory; give an image file inside it, e.g. {str(Path(value) / 'lrfind-report.png')!r}"
@@ -957,7 +988,7 @@ progress_option = click.option(
 )
 
 model_options = _group(
-    click.argument("model", type=click.Path(exists=True, dir_okay=False)),
+    click.argument("model", type=FilePath(exists=True, dir_okay=False)),
     click.option(
         "--model-class",
         metavar="MODULE:CLASS",

@@ -644,8 +644,9 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
     A path can be written when it names a file (not a directory, and not ``dir/`` with a trailing
     separator), and its nearest existing ancestor is a directory this process may create files
     in: missing directories are created when writing. A symlink, a device or a named pipe
-    (``/dev/stdout``, ``/dev/null``) is written into (:func:`lrfinder._atomic.in_place`): it needs
-    only to be writable itself. The permission bits alone do not say it
+    (``/dev/stdout``, ``/dev/null``) needs only to be writable itself: a device or a pipe is written
+    into (:func:`lrfinder._atomic.in_place`), and so is a linked file whose directory takes no new
+    file (one that does gets its file replaced atomically from there). The permission bits alone do not say it
     (root passes them, and a read-only or virtual file system such as ``/proc`` refuses new
     files anyway), so a hidden file (or, for a missing parent, a directory) is created there and
     removed at once, as the atomic write itself will do.

@@ -16,7 +16,7 @@ import click
 
 from .._text import read_text
 from .errors import clean_errors, debug_flag
-from .options import CONTEXT, common_options, one_line, report_option
+from .options import CONTEXT, FilePath, common_options, one_line, report_option
 from .output import check_writable, in_cli_words, setup_logging
 from .pipeline import check_outputs_not_inputs
 
@@ -191,7 +191,7 @@ Examples:
   lrfind report result.json --report curve.svg --title "ResNet-18, batch 256"
   lrfind report sgd.json adam.json --report compare.png""",
 )
-@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=FilePath(exists=True, dir_okay=False))
 @report_option
 @click.option("--title", help="Replace the report's title.")
 @common_options
