@@ -1184,6 +1184,21 @@ def test_a_moving_average_that_starts_low_is_named() -> None:
     assert "moving average" not in str(info.value)
 
 
+@pytest.mark.parametrize("shape", ["steady", "accelerating"])
+def test_a_curve_that_diverges_from_its_first_step_is_not_told_of_moving_averages(shape: str) -> None:
+    # Rising from 1 to 6.4 (or faster and faster), its first loss is the lowest and below the next ones, as a moving
+    # average's start is: the error told it to analyse "the losses behind" a moving average, for raw losses of a
+    # sweep that began where the model already diverges. Lightning's curves (above) rise most over their first steps.
+    t = np.linspace(0.0, 1.0, X.size)
+    rise = 1.0 + 5.4 * t if shape == "steady" else 1.0 + 8.0 * t + 20.0 * t**2
+    losses = rise + np.random.default_rng(0).normal(0, 0.02, X.size)
+    assert losses[0] == losses.min() and losses[0] < 0.9 * np.median(losses[1:6])
+    with pytest.raises(InconclusiveCurveError, match="never goes below where it starts") as info:
+        analyze(LRS, losses)
+    assert "lower min_lr" in str(info.value) and "The loss did blow up" in str(info.value)
+    assert "moving average" not in str(info.value) and "undo_ema" not in str(info.value)
+
+
 def test_recorded_losses_above_the_start_are_not_said_to_lie_below_it() -> None:
     # The raw test's message read "lie only -0.2 below those at the start".
     raw = np.array([1.0, 1.0, 1.0, 1.2, 1.2, 1.2, 1.0, 1.0, 1.0])
