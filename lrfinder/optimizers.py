@@ -288,12 +288,18 @@ def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float
 _OPTIONAL_FLAGS = frozenset({"foreach", "fused"})
 
 
-def _check_number_setting(name: str, value: Any, default: Any) -> None:
+def _check_number_setting(name: str, value: Any, default: Any) -> Any:
     """A setting whose class default is a number (``eps``, ``lr_decay``, ``rho``) must be a finite number.
 
     torch's own checks compare the value with a number first: a string failed with "'<=' not
     supported between instances of 'float' and 'str'", naming neither the setting nor the fix, and
     ``eps=inf`` passed them (Adadelta then wrote NaN into the weights at the first step).
+
+    Returns:
+        The value to build the optimizer with: a tensor, a float and an int torch can compute with as given; another
+        real number (``Fraction(1, 2)``, an int past int64 such as ``eps=10**30``), or an int where the default is a
+        float, as its float. torch's step failed on them: "add_(): argument 'other' must be Tensor, not Fraction",
+        "int too big to convert".
 
     Raises:
         TypeError: ``value`` is not a real number (or a one-element real tensor).
@@ -311,6 +317,11 @@ def _check_number_setting(name: str, value: Any, default: Any) -> None:
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
     if not math.isfinite(number) and math.isfinite(float(default)):
         raise ValueError(f"Expected {name} to be finite, but got {name}={value!r}")
+    if isinstance(value, torch.Tensor) or type(value) is float:
+        return value
+    if type(value) is int and not isinstance(default, float) and -(2**63) <= value < 2**63:
+        return value  # an int setting of the user's own optimizer class stays an int
+    return number
 
 
 def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
@@ -839,7 +850,7 @@ def create_optimizer(
         elif key in _OPTIONAL_FLAGS and value is not None:  # foreach/fused: None lets torch choose
             check_flag(key, value)
         elif is_real(default):
-            _check_number_setting(key, value, default)
+            settings[key] = _check_number_setting(key, value, default)
     for key, value in spec.fixed.items():
         if key in settings and settings[key] != value:
             hint = {

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -462,6 +463,35 @@ def test_bad_input(name, kwargs, exc, match):
     kwargs = {"lr": 0.1, **kwargs}
     with pytest.raises(exc, match=match):
         create_optimizer(name, _model(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("adam", {"eps": Fraction(1, 10**8)}),  # torch's step: "add_(): argument 'other' must be Tensor, not Fraction"
+        ("adadelta", {"rho": Fraction(9, 10)}),
+        ("rmsprop", {"eps": 10**30}),  # past int64: "int too big to convert" at the first step
+        ("adagrad", {"initial_accumulator_value": 10**30}),  # ... and when Adagrad built its state
+    ],
+)
+def test_a_real_number_setting_steps_as_its_float(name: str, settings: dict) -> None:
+    model = _model()
+    opt = create_optimizer(name, model, lr=1e-3, **settings)
+    (key, value), = settings.items()
+    assert opt.defaults[key] == float(value) and type(opt.defaults[key]) is float
+    model(torch.ones(4, 4)).sum().backward()
+    opt.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_an_int_setting_of_a_class_of_ones_own_stays_an_int():
+    class Counting(torch.optim.SGD):
+        def __init__(self, params, lr=0.1, every=1):
+            super().__init__(params, lr=lr)
+            self.every = every
+
+    opt = create_optimizer(Counting, _model(), lr=0.1, every=3)
+    assert opt.every == 3 and type(opt.every) is int
 
 
 def test_numpy_scalars_are_numbers():
