@@ -981,6 +981,23 @@ def test_a_decay_schedule_whose_gamma_raises_the_lr_is_said(name: str, settings:
         create_scheduler(name, opt, total_steps=100, **{**settings, "gamma": 0.9})
 
 
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("step", {"step_size": 1, "gamma": 2.0}),
+        ("multistep", {"milestones": list(range(1, 1100)), "gamma": 2.0}),
+        ("exponential", {"gamma": 2.0}),
+        ("exponential", {"gamma": 10**30}),
+    ],
+)
+def test_a_growing_gamma_over_a_long_run_is_said_not_an_overflow(name: str, settings: dict) -> None:
+    # The collapse check took gamma ** steps: 2.0 ** 1999 failed with "(34, 'Numerical result out of range')", an
+    # error of the check itself, where a growing gamma is only warned about.
+    opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=rf"Schedule '{name}' with gamma=.* > 1 multiplies the LR"):
+        create_scheduler(name, opt, total_steps=2000, **settings)
+
+
 @pytest.mark.parametrize("warmup", [0, 3])
 @pytest.mark.parametrize("name", list_schedulers())
 def test_a_schedule_starts_from_the_lr_the_groups_have_not_an_earlier_schedulers(name: str, warmup: int) -> None:
