@@ -288,29 +288,15 @@ class RangeTestResult:
         """
         curve = []
         for name in ("lrs", "losses"):
-            values = getattr(self, name)
-            if is_not_a_sequence(values):
-                raise TypeError(
-                    f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}"
-                    + single_number_note(values)
-                )
-            if type(values) is not tuple or not all(type(v) is float for v in values):
-                found = text_or_bool_at(values)  # float("1e-3") and float(True) read them as numbers
-                if found is not None:
-                    raise TypeError(text_or_bool_message(name, found))
-                _check_real(values, name)  # float() of a numpy complex dropped the imaginary part
-                try:
-                    values = tuple(float(v) for v in values)
-                except (TypeError, ValueError, RuntimeError) as exc:
-                    raise TypeError(f"Expected {name} to be a sequence of numbers ({exc})") from None
-                object.__setattr__(self, name, values)
+            values = _number_sequence(name, getattr(self, name))
+            object.__setattr__(self, name, values)
             curve.append(values)
         if len(curve[0]) != len(curve[1]):
             raise ValueError(
                 f"Expected lrs and losses of the same length (one loss per LR), but got {len(curve[0])} lrs and "
                 f"{len(curve[1])} losses"
             )
-        if self.stop_reason not in STOP_REASONS:
+        if not is_choice(self.stop_reason, STOP_REASONS):
             raise ValueError(
                 f"Expected stop_reason to be one of {', '.join(STOP_REASONS)}, but got stop_reason={self.stop_reason!r}"
             )
@@ -318,10 +304,15 @@ class RangeTestResult:
             raise TypeError(
                 f"Expected settings to be a lrfinder.RangeTestSettings, but got {type(self.settings).__name__}"
             )
-        ratios = tuple(float(v) for v in self.lr_ratios)
+        ratios = _number_sequence("lr_ratios", self.lr_ratios)
         if ratios and not (all(0.0 <= v <= 1.0 for v in ratios) and max(ratios) == 1.0):
             raise ValueError(
                 f"Expected lr_ratios in [0, 1], the swept group's 1.0 among them, but got lr_ratios={ratios}"
+            )
+        if is_not_a_sequence(self.group_names):
+            raise TypeError(
+                f"Expected group_names to be a sequence of names (a string or None for each of the lr_ratios), but "
+                f"got group_names={self.group_names!r:.80}{single_number_note(self.group_names)}"
             )
         names = tuple(self.group_names)
         if names and len(names) != len(ratios) or not all(n is None or isinstance(n, str) for n in names):
@@ -823,6 +814,29 @@ _FILE_FIELDS: tuple[tuple[str, Callable[[Any], bool], str], ...] = (
     ("group_names", lambda v: isinstance(v, list) and all(n is None or isinstance(n, str) for n in v),
      "a list of group names (strings or null)"),
 )
+
+
+def _number_sequence(name: str, values: object) -> tuple[float, ...]:
+    """``values`` (a field of :class:`RangeTestResult`) as a tuple of floats, or a ``TypeError`` naming ``name``.
+
+    A number, text or a 0-d tensor is no sequence: ``tuple(float(v) for v in 0.5)`` failed with "'float' object is not
+    iterable", and ``lr_ratios="abc"`` with "could not convert string to float: 'a'".
+    """
+    if is_not_a_sequence(values):
+        raise TypeError(
+            f"Expected {name} to be a sequence of numbers, but got {name}={values!r:.80}" + single_number_note(values)
+        )
+    if type(values) is tuple and all(type(v) is float for v in values):
+        return values
+    found = text_or_bool_at(values)  # float("1e-3") and float(True) read them as numbers
+    if found is not None:
+        raise TypeError(text_or_bool_message(name, found))
+    if name in ("lrs", "losses"):
+        _check_real(values, name)  # float() of a numpy complex dropped the imaginary part
+    try:
+        return tuple(float(v) for v in values)  # type: ignore[attr-defined]
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"Expected {name} to be a sequence of numbers ({exc})") from None
 
 
 def _or_empty(value: Any) -> Any:

@@ -18,7 +18,7 @@ import random
 import threading
 import types
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 from torch.utils.data import Dataset
 
-from ._checks import check_module_initialised, is_not_a_sequence, single_number_note
+from ._checks import check_flag, check_module_initialised, is_not_a_sequence, single_number_note
 from ._warn import warn
 
 
@@ -677,11 +677,23 @@ def _outside_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for key, (name, m) in found.items() if key not in covered]
 
 
-def _check_snapshot_arguments(model: object, optimizers: object, data: object) -> None:
+def _check_snapshot_arguments(
+    model: object,
+    optimizers: object,
+    data: object,
+    *,
+    module_attributes: object = False,
+    wrapper: object = None,
+    states: object = (),
+    objects: object = (),
+) -> None:
     """Refuse what :class:`StateSnapshot` cannot take, by name, before anything is captured.
 
     A bare DataLoader or generator as ``data`` was walked by ``list(data)``: an epoch of batches was drawn
-    (the loader's RNG moved) and the batches were snapshotted instead of the loader.
+    (the loader's RNG moved) and the batches were snapshotted instead of the loader. The others failed in the capture
+    with Python's words: an item of ``optimizers`` that is no optimizer in "vars() argument must have __dict__
+    attribute", a ``wrapper`` that is no module in "'str' object has no attribute 'modules'", ``states=0`` in "'int'
+    object is not iterable".
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
@@ -706,6 +718,31 @@ def _check_snapshot_arguments(model: object, optimizers: object, data: object) -
             f"Expected data to be a list of data loaders (or generators), but got {data!r:.60}"
             + single_number_note(data)
         )
+    for i, opt in enumerate(cast("Iterable[object]", optimizers)):
+        # Duck-typed: a hand-written wrapper (Lookahead) that holds its inner optimizer need not subclass Optimizer.
+        if not (hasattr(opt, "param_groups") and hasattr(opt, "state") and hasattr(opt, "__dict__")):
+            raise TypeError(
+                f"Expected optimizers to hold torch optimizers, but optimizers[{i}] is {type(opt).__name__} {opt!r:.40}"
+            )
+    check_flag("module_attributes", module_attributes)
+    if wrapper is not None and not isinstance(wrapper, nn.Module):
+        raise TypeError(
+            f"Expected wrapper to be the torch.nn.Module wrapping the model (a DDP wrapper) or None, but got "
+            f"{type(wrapper).__name__} {wrapper!r:.40}"
+        )
+    for name, items, needs, what in (
+        ("states", states, ("state_dict", "load_state_dict"), "objects with state_dict() and load_state_dict()"),
+        ("objects", objects, ("__dict__",), "Python objects with attributes"),
+    ):
+        if is_not_a_sequence(items, Iterator):
+            raise TypeError(
+                f"Expected {name} to be a sequence of {what}, but got {items!r:.60}{single_number_note(items)}"
+            )
+        for i, item in enumerate(cast("Iterable[object]", items)):
+            if not all(hasattr(item, attr) for attr in needs):
+                raise TypeError(
+                    f"Expected {name} to hold {what}, but {name}[{i}] is {type(item).__name__} {item!r:.40}"
+                )
 
 
 class StateSnapshot:
@@ -762,7 +799,10 @@ class StateSnapshot:
         states: Sequence[Any] = (),
         objects: Sequence[Any] = (),
     ) -> None:
-        _check_snapshot_arguments(model, optimizers, data)
+        _check_snapshot_arguments(
+            model, optimizers, data,
+            module_attributes=module_attributes, wrapper=wrapper, states=states, objects=objects,
+        )  # fmt: skip
         self.model = model
         self.optimizers = list(optimizers)
         data = list(data)

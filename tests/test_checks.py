@@ -212,6 +212,8 @@ def _demo_result() -> lrfinder.RangeTestResult:
         (lambda r, m: lrfinder.RangeTestResult.from_dict({**r.to_dict(), "schema_version": np.array([1, 1])}),
          "schema_version"),
         (lambda r, m: lrfinder.RangeTestResult.from_dict({**r.to_dict(), "stop_reason": _NAMES}), "stop_reason"),
+        (lambda r, m: lrfinder.RangeTestResult(lrs=r.lrs, losses=r.losses, stop_reason=_NAMES), "stop_reason"),
+        (lambda r, m: lrfinder.StateSnapshot(m, module_attributes=np.array([True, False])), "module_attributes"),
         (lambda r, m: lrfinder.train(m, [(torch.ones(2, 4), torch.zeros(2, dtype=torch.long))],
                                      optimizer=lambda mm: torch.optim.SGD(mm.parameters(), lr=0.1),
                                      loss_fn=F.cross_entropy, scheduler=_NAMES), "scheduler"),
@@ -280,6 +282,15 @@ def test_a_schedule_or_curve_on_the_meta_device_is_refused_by_name() -> None:
                                 optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1), loss_fn=F.cross_entropy,
                                 callbacks=T(0.0)),
          r"Expected callbacks to be a list of Lightning callbacks, but got callbacks=tensor\(0.\), a single number"),
+        (lambda: lrfinder.RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed", lr_ratios=0.5),
+         r"^Expected lr_ratios to be a sequence of numbers, but got lr_ratios=0.5$"),
+        (lambda: lrfinder.RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed",
+                                          lr_ratios="abc"), r"^Expected lr_ratios to be a sequence of numbers"),
+        (lambda: lrfinder.RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed",
+                                          group_names=T(1.0)), r"^Expected group_names to be a sequence .*single"),
+        (lambda: lrfinder.StateSnapshot(nn.Linear(4, 3), states=0), r"^Expected states to be a sequence of objects"),
+        (lambda: lrfinder.StateSnapshot(nn.Linear(4, 3), objects=np.float32(1.0)),
+         r"^Expected objects to be a sequence of Python objects with attributes, but got .*, a single number$"),
     ],
 )
 def test_a_number_where_a_sequence_is_expected_is_named(call: Callable[..., Any], said: str) -> None:
@@ -305,3 +316,19 @@ def test_a_result_field_of_the_wrong_kind_is_named(field: str, value: Any, said:
     # the malformed-result message; a dict of group names was read as its keys; a tensor of ratios failed in `or`.
     with pytest.raises(ValueError, match=rf"^Malformed range-test result: {said}"):
         lrfinder.RangeTestResult.from_dict({**_demo_result().to_dict(), field: value})
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ({"optimizers": [1]}, r"^Expected optimizers to hold torch optimizers, but optimizers\[0\] is int 1$"),
+        ({"wrapper": "ddp"}, r"^Expected wrapper to be the torch.nn.Module wrapping the model .* but got str 'ddp'$"),
+        ({"states": ["abc"]}, r"^Expected states to hold objects with state_dict\(\) and load_state_dict\(\), but "),
+        ({"objects": [3]}, r"^Expected objects to hold Python objects with attributes, but objects\[0\] is int 3$"),
+    ],
+)
+def test_a_snapshot_item_of_the_wrong_kind_is_named(arguments: dict[str, Any], said: str) -> None:
+    # Each failed in the capture in Python's words: "vars() argument must have __dict__ attribute", "'str' object has
+    # no attribute 'modules'", "'str' object has no attribute 'state_dict'".
+    with pytest.raises(TypeError, match=said):
+        lrfinder.StateSnapshot(nn.Linear(4, 3), **arguments)
