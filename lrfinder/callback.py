@@ -1890,7 +1890,7 @@ class LRFinder(_CallbackBase):
     def _check_plateau_metric_logged(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, settings: Mapping[str, Any]
     ) -> None:
-        """Refuse, after the test, a plateau schedule on a training metric that nothing in the fit logs.
+        """Warn, after the test, of a plateau schedule on a training metric that nothing in the fit logs.
 
         A ``val...`` metric is checked before the test (:meth:`_check_schedule`). Another one is read
         from what ``training_step`` logged in the test's steps: Lightning said "ReduceLROnPlateau
@@ -1899,9 +1899,8 @@ class LRFinder(_CallbackBase):
         module other than ``training_step``, a callback that is neither Lightning's nor lrfinder's,
         or manual optimization (Lightning does not step the schedule there).
 
-        Raises:
-            ValueError: The metric, what ``training_step`` logged instead, and what to pass.
-
+        It warns rather than refuses: a ``training_step`` that logs the metric on some batches only
+        (every 100th, an epoch's last) is a fit that works.
         """
         if self.scheduler != "plateau" or self._test_logged is None or not pl_module.automatic_optimization:
             return
@@ -1924,12 +1923,15 @@ class LRFinder(_CallbackBase):
         keys = sorted(logged)
         said = f"it logged {', '.join(map(repr, keys))}" if keys else "it logged nothing"
         use = f"{{'monitor': {keys[0]!r}}}" if keys else "{'monitor': 'train_loss'} with self.log('train_loss', loss)"
-        raise ValueError(
+        # A warning, not an error: a training_step that logs it on some batches only (every 100th, the epoch's
+        # last) is a fit that works, and no one the test could not reach should be refused.
+        _lightning.warn(
+            trainer,
             f"{self._who}(scheduler='plateau') steps on monitor={monitor!r}, but training_step did not log it in any "
             f"of the range test's {steps} steps ({said}), and no validation loop or other hook of this fit logs "
-            f"metrics, so Lightning would stop the fit at the end of its first epoch (\"ReduceLROnPlateau conditioned "
-            f"on metric {monitor} which is not available\"). Log it in training_step, self.log({monitor!r}, loss), "
-            f"or pass scheduler_settings={use}."
+            f"metrics: unless training_step logs it on later batches, Lightning will stop the fit at the end of its "
+            f"first epoch (\"ReduceLROnPlateau conditioned on metric {monitor} which is not available\"). Log it in "
+            f"training_step, self.log({monitor!r}, loss), or pass scheduler_settings={use}.",
         )
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:

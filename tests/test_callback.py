@@ -3396,32 +3396,54 @@ class LogsLossAtEpochEnd(LogsLoss):
         self.log("train_loss", torch.tensor(1.0))
 
 
-def test_plateau_on_a_training_metric_never_logged_fails_after_the_test_not_after_an_epoch(tmp_path: Path) -> None:
+class LogsAtTheEpochsLastBatch(LogsLoss):
+    """Logs ``train_loss`` on the epoch's last batch only, which the range test's steps never are."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        if self.trainer.is_last_batch:
+            self.log("train_loss", loss)
+        return loss
+
+
+def test_plateau_on_a_training_metric_never_logged_is_warned_of_after_the_test(tmp_path: Path) -> None:
     # Lightning said "ReduceLROnPlateau conditioned on metric train_loss which is not available" at the end of the
-    # first epoch, after the test and a whole epoch of training.
+    # first epoch, after the test and a whole epoch of training, without a word before. A warning, not an error
+    # (bf2fdaf refused it): a training_step that logs it on batches the test never draws is a fit that works.
     def fit(module: pl.LightningModule, monitor: str, **kwargs: Any) -> pl.Trainer:
         finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"monitor": monitor}, **FAST)
         t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1, **kwargs)
         t.fit(module, make_loader())
         return t
 
-    module = LogsLoss("loss")
     said = (
         r"^LRFinder\(scheduler='plateau'\) steps on monitor='train_loss', but training_step did not log it in any of "
         r"the range test's \d+ steps \(it logged 'loss'\), and no validation loop or other hook of this fit logs "
-        r"metrics, so Lightning would stop the fit at the end of its first epoch \(\"ReduceLROnPlateau conditioned on "
-        r"metric train_loss which is not available\"\)\. Log it in training_step, self\.log\('train_loss', loss\), or "
-        r"pass scheduler_settings=\{'monitor': 'loss'\}\.$"
+        r"metrics: unless training_step logs it on later batches, Lightning will stop the fit at the end of its first "
+        r"epoch \(\"ReduceLROnPlateau conditioned on metric train_loss which is not available\"\)\. Log it in "
+        r"training_step, self\.log\('train_loss', loss\), or pass scheduler_settings=\{'monitor': 'loss'\}\.$"
     )
-    with pytest.raises(ValueError, match=said):
-        fit(module, "train_loss")
-    with pytest.raises(ValueError, match=r"\(it logged nothing\).*scheduler_settings=\{'monitor': 'train_loss'\} "
-                       r"with self\.log\('train_loss', loss\)\.$"):
+    not_available = r"ReduceLROnPlateau conditioned on metric train_loss which is not available"
+    with pytest.warns(UserWarning, match=said), pytest.raises(Exception, match=not_available):
+        fit(LogsLoss("loss"), "train_loss")
+    with (
+        pytest.warns(
+            UserWarning,
+            match=r"\(it logged nothing\).*scheduler_settings=\{'monitor': 'train_loss'\} with "
+            r"self\.log\('train_loss', loss\)\.$",
+        ),
+        pytest.raises(Exception, match=not_available),
+    ):
         fit(_NoLog(), "train_loss")
-    # What training_step logs (its epoch form too), or a hook logs at the epoch's end, trains the epoch.
-    assert fit(LogsLoss("loss"), "loss").global_step == 8
-    assert fit(LogsLoss("train_loss", on_step=True, on_epoch=True), "train_loss_epoch").global_step == 8
-    assert fit(LogsLossAtEpochEnd("loss"), "train_loss").global_step == 8
+    # What training_step logs (its epoch form too), or a hook logs at the epoch's end, trains the epoch, unwarned.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*steps on monitor=")
+        assert fit(LogsLoss("loss"), "loss").global_step == 8
+        assert fit(LogsLoss("train_loss", on_step=True, on_epoch=True), "train_loss_epoch").global_step == 8
+        assert fit(LogsLossAtEpochEnd("loss"), "train_loss").global_step == 8
+    # Logged on the epoch's last batch only: warned of (the test never saw it), and the epoch trains and steps.
+    with pytest.warns(UserWarning, match=r"steps on monitor='train_loss'"):
+        assert fit(LogsAtTheEpochsLastBatch("loss"), "train_loss").global_step == 8
 
 
 class _NoLog(LogsLoss):
