@@ -695,6 +695,25 @@ def _renderer(ax: Axes) -> Any:
     return RendererAgg(int(root.bbox.width), int(root.bbox.height), root.dpi)
 
 
+def _text_extents(ax: Axes, renderer: Any) -> list[Any]:
+    """The extent of each of ``ax``'s texts in axes units, its framed box included (the LR labels').
+
+    A text's own extent leaves out the padded frame drawn around it: a legend beside a label's
+    text, clear of it, still covered its frame's edge.
+    """
+    from matplotlib.transforms import Bbox
+
+    extents = []
+    for text in ax.texts:
+        extent = text.get_window_extent(renderer)
+        patch = text.get_bbox_patch()
+        if patch is not None:
+            text.update_bbox_position_size(renderer)  # the frame is sized and placed at draw time
+            extent = Bbox.union([extent, patch.get_window_extent(renderer)])
+        extents.append(extent.transformed(ax.transAxes.inverted()))
+    return extents
+
+
 def _plotted_points(ax: Axes, focus_from: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Every plotted point of ``ax`` in axes units, and its weight for the legend's placement.
 
@@ -729,8 +748,8 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     corner is counted, with the axes' limits already set: points at LRs from ``focus_from`` on
     (the fall and what follows) count :data:`_FOCUS_WEIGHT` times, pick markers
     :data:`_MARKER_WEIGHT` times, the flat start once; a corner over one of the axes' texts (the
-    LR labels) is taken last. A legend taller than :data:`_TALL_LEGEND` of the axes (a short
-    loss panel above the schedule, batch and trial panels) may also take two columns: the
+    LR labels, their framed boxes included) is taken last. A legend taller than :data:`_TALL_LEGEND`
+    of the axes (a short loss panel above the schedule, batch and trial panels) may also take two columns: the
     layout and corner that cover least win (one column, the lower left, on a tie), so a tall
     narrow legend over the flat start beats a wide one over the fall.
 
@@ -756,7 +775,7 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
         sizes.append(measure(layouts[-1]))
         if height > 0.95:  # a one-column legend taller than the panel would run off it
             layouts, sizes = layouts[1:], sizes[1:]
-    texts = [text.get_window_extent(renderer).transformed(ax.transAxes.inverted()) for text in ax.texts]
+    texts = _text_extents(ax, renderer)
     xy, weight = _plotted_points(ax, focus_from)
 
     def inside(size: tuple[float, float], loc: str) -> tuple[np.ndarray, float]:
@@ -807,8 +826,7 @@ def _make_legend_room(ax: Axes, top: float, *, focus_from: float | None, **kwarg
     box = legend.get_window_extent(renderer).transformed(to_axes).padded(margin)
     if not ((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).any():
         return
-    # With a margin: a text's extent leaves out its framed box (the LR labels').
-    texts = [text.get_window_extent(renderer).transformed(to_axes).padded(margin) for text in ax.texts]
+    texts = [extent.padded(margin) for extent in _text_extents(ax, renderer)]
     entries = len(ax.get_legend_handles_labels()[1])
     layouts = [dict(kwargs)] + ([{**kwargs, "ncol": 2}] if "ncol" not in kwargs and entries > 3 else [])
     best: tuple[float, _Corner, dict[str, Any]] | None = None
@@ -1216,7 +1234,7 @@ def _overlay_ranks(count: int, highlight: int | None) -> list[int]:
 
 #: The overlay legend's title; the halo is explained only when a curve has one (``highlight``), and
 #: ``{curves}`` says "smoothed" of every curve only when none is drawn by its raw points (:func:`_too_short`).
-_OVERLAY_LEGEND_TITLE = "{curves} (dashed: suggested lr; *: minimum; X: divergence{halo})"
+_OVERLAY_LEGEND_TITLE = "{curves} (dashed: {lr}; *: minimum; X: divergence{halo})"
 #: A curve too short to smooth, drawn by its recorded points: said on its legend entry.
 _RAW_WORDS = "raw points, too short to smooth"
 
@@ -1241,10 +1259,17 @@ def _draw_overlay(
         name = _short(result.label or f"curve {i + 1}")
         label = name
         s = result.suggestion
-        if s is not None:
+        # The LR to train with at the test's batch: a refined result's trials chose it, not the curve (each curve
+        # was labelled, and its line drawn, at suggestion.lr, which the trials had moved away from).
+        f = result.refinement
+        refined = f is not None and f.lr is not None
+        pick = f.lr if f is not None and f.lr is not None else (s.lr if s is not None else None)
+        if s is not None and pick is not None:
             # The minimum the marker shows (before any blow-up), not the lowest point of the whole curve.
             low = _value_at(lrs, smoothed, s.min_loss_lr)
-            label += f": lr {s.lr:.2e}, min {low:.3g}" + ("" if brief else f" at {s.min_loss_lr:.2e}")
+            label += f": {'refined lr' if refined else 'lr'} {pick:.2e}, min {low:.3g}" + (
+                "" if brief else f" at {s.min_loss_lr:.2e}"
+            )
         else:
             label += ": inconclusive" + (f" ({_RAW_WORDS})" if _too_short(result) else "")
         if highlight == i:
@@ -1270,12 +1295,13 @@ def _draw_overlay(
         if slope_ax is not None:
             slope = loss_slope(lrs, drawn)
             slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), ls=style, zorder=3 + rank)
-        if s is not None and highlight == i:
+        if pick is not None and highlight == i:
             # The recommended curve's LR is the answer: a solid line and its value, as for one curve.
-            ax.axvline(s.lr, color=color, lw=2.0, zorder=4)
-            _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e} ({name})", color, main=True)
-        elif s is not None:
-            ax.axvline(s.lr, color=color, lw=1.3, ls="--", alpha=0.9)
+            ax.axvline(pick, color=color, lw=2.0, zorder=4)
+            word = "refined" if refined else "suggested"
+            _lr_label(ax, 0, pick, f"{word} lr = {pick:.2e} ({name})", color, main=True)
+        elif pick is not None:
+            ax.axvline(pick, color=color, lw=1.3, ls="--", alpha=0.9)
         if s is not None:
             # Every curve, the recommended one too, shows its minimum and divergence (the legend says so).
             _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, smoothed, s.min_loss_lr), color=color, size=13)
@@ -1658,7 +1684,10 @@ def _finish_loss_panel(
         halo = "; halo: recommended" if highlight is not None else ""
         # A curve too short to smooth is drawn raw (its entry says so): "smoothed curves" was not true of it.
         curves = "curves, smoothed unless raw" if any(_too_short(r) for r in results) else "smoothed curves"
-        title = _OVERLAY_LEGEND_TITLE.format(curves=curves, halo=halo)
+        # A refined curve's line is its refined LR (its entry says so).
+        refined = any(r.refinement is not None and r.refinement.lr is not None for r in results)
+        lr = "suggested lr, or refined" if refined else "suggested lr"
+        title = _OVERLAY_LEGEND_TITLE.format(curves=curves, halo=halo, lr=lr)
         legend.update(
             title="\n".join(textwrap.wrap(title, 48, break_on_hyphens=False)) if brief else title,
             title_fontsize=fontsize - 0.5,

@@ -682,6 +682,49 @@ def test_lr_labels_stay_inside_the_loss_panel():
     assert not a.overlaps(b)
 
 
+def test_an_overlay_of_refined_results_labels_and_draws_each_curves_refined_lr():
+    # Each curve was labelled "lr 2.85e-02" and its line drawn there, the curve's suggestion.lr, and the recommended
+    # one's bold label read "suggested lr = 2.85e-02 (wd 0)", where its trials chose 2.00e-02, the LR result.lr trains
+    # with (the single-curve report draws it as "refined lr = 2.00e-02").
+    refined = replace(make_result(), refinement=make_refinement(), label="wd 0")
+    plain = replace(make_result(), label="wd 1e-4")
+    assert refined.lr == 0.02 and refined.suggestion.lr == plain.suggestion.lr != 0.02
+    for highlight in (0, None):
+        fig = plot_range_test([refined, plain], highlight=highlight)
+        loss = axes_by_label(fig)["loss"]
+        entries = [t.get_text() for t in loss.get_legend().get_texts()]
+        assert entries[0].startswith("wd 0: refined lr 2.00e-02, min") and entries[1].startswith("wd 1e-4: lr 2.85e-02")
+        assert "dashed: suggested lr, or refined" in loss.get_legend().get_title().get_text()
+        vertical = [np.asarray(line.get_xdata(), dtype=float) for line in loss.get_lines()]
+        lines = {round(float(x[0]), 6) for x in vertical if x.size == 2 and x[0] == x[1]}
+        assert lines == {0.02, round(plain.suggestion.lr, 6)}
+        labels = [t.get_text().strip() for t in loss.texts if t.get_gid() == "lr_label"]
+        assert labels == (["refined lr = 2.00e-02 (wd 0)"] if highlight == 0 else [])
+
+
+def test_the_legend_keeps_clear_of_a_labels_frame():
+    # Each corner was checked against the texts' own extents, which leave out the padded frame drawn around an LR
+    # label: a legend just beside a label's text, clear of it, was placed over its frame.
+    from matplotlib.figure import Figure
+
+    from lrfinder.report import _place_legend, _renderer, _text_box
+
+    fig = Figure(figsize=(6.4, 4.8), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot(np.linspace(0, 1, 200), np.full(200, 0.05), label="curve")  # both lower corners over the curve
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    legend = ax.legend(loc="upper left")
+    right = legend.get_window_extent(_renderer(ax)).transformed(ax.transAxes.inverted()).x1
+    legend.remove()
+    _text_box(ax, right + 0.02, 0.99, "lr", "black", fontsize=10, pad=2.0)  # its frame reaches 0.06 to its left
+    text = ax.texts[0].get_window_extent(_renderer(ax)).transformed(ax.transAxes.inverted())
+    assert text.x0 > right  # the upper left is clear of the text itself, not of its frame
+    _place_legend(ax)
+    placed = ax.get_legend().get_window_extent(_renderer(ax)).transformed(ax.transAxes.inverted())
+    assert placed.x0 > 0.5 and placed.y0 > 0.5, placed  # the upper right, clear of text and curve
+
+
 def test_a_refinement_that_keeps_the_curves_reading_says_so_in_one_label():
     refinement = replace(make_refinement(), lr=0.01, max_lr=0.01)  # the trials confirmed the peak 1e-2
     fig = plot_range_test(replace(make_result(), refinement=refinement))
