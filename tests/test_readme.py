@@ -158,3 +158,59 @@ def test_every_lrfind_option_the_readme_names_exists() -> None:
     assert named - options == {"--no-deps", "--slow", "--workers", "--final"}
     commands = set(re.findall(r"^lrfind ([a-z]+)", README.read_text(encoding="utf-8"), flags=re.M))
     assert commands and commands <= set(main.commands)
+
+
+def _written_signature(text: str, call: str) -> dict[str, object]:
+    """The parameters of ``call(...)`` as the README writes it in prose: name -> default (``inspect._empty``
+    for one written without a default), in the written order."""
+    import inspect
+
+    start = text.index(f"`{call}") + 1 + call.index("(") + 1
+    depth, end = 1, start
+    while depth:
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(text[end], 0)
+        end += 1
+    parts, depth, current = [], 0, ""
+    for char in text[start:end - 1]:
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    written: dict[str, object] = {}
+    for part in (" ".join(p.split()) for p in parts):
+        if part == "*":
+            continue
+        name, _, default = part.partition("=")
+        written[name.strip()] = eval(default) if default else inspect.Parameter.empty  # noqa: S307
+    return written
+
+
+@pytest.mark.parametrize(
+    ("call", "target"),
+    [
+        ("range_test(model, train_data, *", "range_test"),
+        ("train(model, train_data, *", "train"),
+        ("Refine(training_steps", "Refine"),
+        ("lightning_scheduler_config(scheduler", "lightning_scheduler_config"),
+    ],
+)
+def test_the_written_signatures_match_the_code(call: str, target: str) -> None:
+    """Each signature the README writes out names every parameter, in the code's order, with the code's
+    defaults (a parameter written bare has a default only where the prose says the callback fills it)."""
+    import dataclasses
+    import inspect
+
+    import lrfinder
+
+    written = _written_signature(README.read_text(encoding="utf-8"), call)
+    parameters = inspect.signature(getattr(lrfinder, target)).parameters
+    assert list(written) == list(parameters)
+    for name, default in written.items():
+        if default is not inspect.Parameter.empty:
+            actual = parameters[name].default
+            if actual is dataclasses.MISSING or repr(actual) == "<factory>":  # a dataclass's default_factory
+                actual = getattr(getattr(lrfinder, target)(), name)
+            assert actual is not inspect.Parameter.empty and default == actual, name
