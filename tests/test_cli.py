@@ -854,8 +854,6 @@ RUN_ERRORS = {
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}', "--data", "train.npz"],
         "does not fit",
     ),
-    "missing npz key": (["model_ts.pt", "--data", "named.npz"], "Pass --x-key"),
-    "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
     "data fn wrong type": (["model_ts.pt", "--data", f"{USER_MODULE}:not_data"], "returned a int"),
 }
 
@@ -903,6 +901,9 @@ RUN_USAGE_ERRORS = {
     ),
     # Each was a failed run (exit 1), after the model (or the data) had loaded: the fix is on the command line.
     "unknown data format": (["model_ts.pt", "--data", "notes.txt"], "Unknown data format '.txt'"),
+    # An option the data needs, or names wrong: exit 1 too, after the model had loaded.
+    "missing npz key": (["model_ts.pt", "--data", "named.npz"], "Pass --x-key"),
+    "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
     "model args an unknown key": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hiden": 16}', "--data", "train.npz"],
         f"Cannot build {USER_MODULE}:Net with --model-args {{'hiden': 16}}: got an unexpected keyword argument "
@@ -1284,7 +1285,7 @@ def test_x_key_and_y_key_of_a_dict_a_data_function_returns_are_not_said_to_be_ig
     )
     try:
         unnamed = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", *FAST)
-        assert unnamed.exit_code == 1 and "Pass --x-key NAME" in unnamed.output
+        assert unnamed.exit_code == 2 and "Pass --x-key NAME" in unnamed.output  # a usage error (it was exit 1)
         named = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", "--x-key", "data", "--y-key", "target",
                        *FAST)  # fmt: skip
         assert named.exit_code == 0, named.output

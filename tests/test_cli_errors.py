@@ -307,6 +307,11 @@ USAGE = {
     "target empty": (["--target", ""], ["--target", "got an empty name", "label column"]),
     "json empty": (["--json", ""], ["--json", "got an empty path", "result.json, or '-' for stdout"]),
     "csv empty": (["--csv", ""], ["--csv", "got an empty path", "result.csv"]),
+    # A column the CSV lacks (here in another case) was a failed run (exit 1), once the model had loaded.
+    "csv target in another case": (
+        ["--data", "train.csv", "--target", "Label"],
+        ["--target 'Label' is not a column of train.csv", "Did you mean 'label'?"],
+    ),
     # Values the optimizer (or the model class) would refuse only after loading: usage errors too.
     "model-args not JSON": (["--model-args", "{hidden: 4"], ["--model-args", "not valid JSON", '{"hidden": 64}']),
     "model-args a number": (["--model-args", "64"], ["--model-args", "JSON list", "or object"]),
@@ -697,10 +702,6 @@ FAILED = {
     "csv without a header row": (
         ["model.pt", "--data", "noheader.csv", "--target", "label"],
         ["noheader.csv has no header row", "first line holds numbers (0, 0, 0)", "Add a first line naming"],
-    ),
-    "csv target in another case": (
-        ["model.pt", "--data", "train.csv", "--target", "Label"],
-        ["--target 'Label' is not a column of train.csv", "Did you mean 'label'?"],
     ),
     "DataModule without train_dataloader": (
         ["model.pt", "--data", f"{MODULE}:no_train_loader"],

@@ -1056,7 +1056,9 @@ def _pick(
     for name in names:
         if name in arrays:
             return arrays[name]
-    raise DataError(
+    # A usage error (exit 2), as a CSV without --target is: the data is fine, the option names another array, or
+    # the data needs one to name its arrays.
+    raise _usage_error(
         f"{source} has no {role} array named {' or '.join(map(repr, names))}; it holds {sorted(arrays)}. Pass "
         f"{option} NAME."
     )
@@ -1156,7 +1158,7 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
             )
         close = [h for h in header if h.lower() == target.lower()] or difflib.get_close_matches(target, header, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise DataError(f"--target {target!r} is not a column of {path}; the columns are {header}.{hint}")
+        raise _usage_error(f"--target {target!r} is not a column of {path}; the columns are {header}.{hint}")
     ti = header.index(target)
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for i, (r, row) in enumerate(numbered[1:], start=2):
@@ -1341,10 +1343,11 @@ def load_data(
         A :class:`LoadedData`. Integer targets stay int64 (class labels); real ones float32.
 
     Raises:
-        DataError: A missing or unreadable file, an unknown format, missing arrays or columns,
-            non-numeric values, NaN/inf, or a function returning something else.
+        DataError: A missing or unreadable file, an unknown format, non-numeric values, NaN/inf,
+            or a function returning something else.
         click.UsageError: A ``package.module:function`` that does not import, or that needs
-            arguments (exit 2).
+            arguments; arrays not named as ``x_key``/``y_key`` (or the defaults) say, a ``target``
+            that is not a column (exit 2).
 
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
