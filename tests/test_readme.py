@@ -214,3 +214,34 @@ def test_the_written_signatures_match_the_code(call: str, target: str) -> None:
             if actual is dataclasses.MISSING or repr(actual) == "<factory>":  # a dataclass's default_factory
                 actual = getattr(getattr(lrfinder, target)(), name)
             assert actual is not inspect.Parameter.empty and default == actual, name
+
+
+def test_the_benchmark_numbers_match_the_result_files() -> None:
+    """The Benchmarks section's headline table and its cost sentence are the numbers in
+    benchmarks/results/quality.json and cost.json, rounded as written."""
+    import json
+
+    text = README.read_text(encoding="utf-8").split("\n## Benchmarks\n")[1].split("\n## ")[0]
+    results = README.parent / "benchmarks" / "results"
+    quality = json.loads((results / "quality.json").read_text(encoding="utf-8"))
+    constant = quality["summary"]["aggregate"]["constant"]["all"]
+    rows = {
+        "lrfinder `range_test`": "lrfinder",
+        "lrfinder callback": "lrfinder_cb",
+        "torch-lr-finder": "torch_lr_finder",
+        "Lightning `Tuner.lr_find`": "lightning",
+    }
+    for label, key in rows.items():
+        cells = re.search(rf"^\| {re.escape(label)} \| (.*) \|$", text, flags=re.M)
+        assert cells is not None, label
+        regret, spread, band, failures = (c.strip() for c in cells.group(1).split("|"))
+        s = constant[key]
+        assert float(regret) == float(f"{s['geo_regret']:.3g}"), label
+        assert spread == f"{s['mean_spread']:.2f}", label
+        assert band == f"{s['tasks_in_band']}/{s['tasks']}", label
+        assert failures == f"{s['failures']}/{s['runs']}", label
+    cost = json.loads((results / "cost.json").read_text(encoding="utf-8"))["models"]
+    written = re.search(r"costs ([\d.]+)x \(10M parameters\) to ([\d.]+)x \(10k parameters\)", text)
+    assert written is not None
+    assert written.group(1) == f"{cost['10M']['ratio_plain']['lrfinder']:.2f}"
+    assert written.group(2) == f"{cost['small']['ratio_plain']['lrfinder']:.2f}"
