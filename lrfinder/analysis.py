@@ -197,6 +197,57 @@ class Suggestion:
     derivation: str = ""
     blowup_lr: float | None = None
 
+    def __post_init__(self) -> None:
+        """Check the fields as :meth:`from_dict` checks a file's, numpy numbers and 0-d tensors as Python's.
+
+        A Suggestion built by hand (to pass to ``create_scheduler`` or ``train``) took ``lr="abc"``, ``None`` or
+        ``nan``, and failed only later: ``train`` with "must be real number, not str" inside its LR check, ``repr``
+        with "Unknown format code 'e' for object of type 'str'", ``to_json`` with "Out of range float values are not
+        JSON compliant".
+
+        Raises:
+            TypeError: A field of the wrong type (an LR or the confidence that is no number, notes that are not
+                strings, a window that is no integer, smoothed losses that are not a sequence of numbers).
+            ValueError: An LR that is not finite and > 0, a confidence outside [0, 1], an unknown rule.
+
+        """
+        for key in (*_SUGGESTION_LRS, "confidence"):
+            value = plain(getattr(self, key))
+            if value is None and key in _OPTIONAL_LRS:
+                continue
+            if not is_real(value):
+                raise TypeError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}")
+            value = float(value)
+            if key == "confidence" and not 0.0 <= value <= 1.0:
+                raise ValueError(f"Expected suggestion.confidence in [0, 1], but got confidence={value!r}")
+            if key != "confidence" and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"Expected suggestion.{key} to be a finite LR > 0, but got {key}={value!r}")
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "rule", _rule(self.rule))
+        try:
+            object.__setattr__(self, "notes", _notes(self.notes))
+        except ValueError as exc:
+            raise TypeError(str(exc)) from None
+        losses = self.smoothed_losses
+        if type(losses) is not tuple or not all(type(v) is float for v in losses):
+            if (
+                isinstance(losses, (str, bytes)) or not isinstance(losses, Iterable)
+                or not all(is_real(plain(v)) for v in losses)
+            ):  # fmt: skip
+                raise TypeError(
+                    f"Expected suggestion.smoothed_losses to be a sequence of numbers, but got "
+                    f"smoothed_losses={losses!r:.60}"
+                )
+            object.__setattr__(self, "smoothed_losses", tuple(float(plain(v)) for v in losses))
+        window = plain(self.window)
+        if not is_int(window):
+            raise TypeError(f"Expected suggestion.window to be an integer, but got window={window!r:.60}")
+        object.__setattr__(self, "window", int(window))
+        if not isinstance(self.derivation, str):
+            raise TypeError(
+                f"Expected suggestion.derivation to be a string, but got derivation={self.derivation!r:.60}"
+            )
+
     def __repr__(self) -> str:
         div = "None" if self.divergence_lr is None else f"{self.divergence_lr:.2e}"
         return (
@@ -259,15 +310,7 @@ class Suggestion:
             derivation=str(data.get("derivation", "")),
             blowup_lr=_key_float(data, "blowup_lr", optional=True),
         )
-        for key in ("lr", "steepest_lr", "min_loss_lr", "divergence_lr", "non_finite_lr", "min_lr", "max_lr"):
-            value = getattr(suggestion, key)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"Expected suggestion.{key} to be a finite LR > 0, but got {key}={value!r}")
-        if suggestion.blowup_lr is not None and not (math.isfinite(suggestion.blowup_lr) and suggestion.blowup_lr > 0):
-            raise ValueError(f"Expected suggestion.blowup_lr to be a finite LR > 0, but got {suggestion.blowup_lr!r}")
-        if not 0.0 <= suggestion.confidence <= 1.0:
-            raise ValueError(f"Expected suggestion.confidence in [0, 1], but got confidence={suggestion.confidence!r}")
-        return suggestion
+        return suggestion  # its LRs and confidence checked by __post_init__
 
 
 @dataclass(frozen=True)
@@ -376,6 +419,12 @@ def _notes(value: Any) -> tuple[str, ...]:
         raise ValueError(f"Expected notes to be a list of strings, but got notes={value!r:.60}")
     return tuple(value)
 
+
+#: A suggestion's LR fields, checked finite and > 0 (those of :data:`_OPTIONAL_LRS` may be ``None``).
+_SUGGESTION_LRS = (
+    "lr", "steepest_lr", "min_loss_lr", "divergence_lr", "non_finite_lr", "min_lr", "max_lr", "blowup_lr"
+)  # fmt: skip
+_OPTIONAL_LRS = ("divergence_lr", "non_finite_lr", "blowup_lr")
 
 #: The keys :meth:`Suggestion.from_dict` needs (the others have defaults).
 _SUGGESTION_KEYS = (

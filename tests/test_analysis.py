@@ -1560,3 +1560,41 @@ def test_a_capped_explosion_next_to_the_minimum_is_no_level_for_the_recorded_ris
     curve = 2.3 + 0.05 * np.where(np.arange(30) % 2 == 0, 1.0, -1.0)
     curve[24:] = [2.0, 1.8, 13.0, 1.7, 60.0, 80.0]
     assert an.find_blowup_lr(lrs, curve) == lrs[27]
+
+
+_HAND_BUILT = dict(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.0, non_finite_lr=None,
+                   min_lr=2e-3, max_lr=0.2, confidence=0.8, rule="divergence_div10", notes=(), smoothed_losses=(),
+                   window=5)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "said"),
+    [
+        ("lr", "abc", TypeError, r"^Expected suggestion.lr to be a number, but got lr='abc'$"),
+        ("lr", None, TypeError, r"^Expected suggestion.lr to be a number, but got lr=None$"),
+        ("max_lr", float("nan"), ValueError, r"^Expected suggestion.max_lr to be a finite LR > 0, but got max_lr=nan$"),
+        ("divergence_lr", -1.0, ValueError, r"^Expected suggestion.divergence_lr to be a finite LR > 0"),
+        ("confidence", 1.5, ValueError, r"^Expected suggestion.confidence in \[0, 1\], but got confidence=1.5$"),
+        ("confidence", "high", TypeError, r"^Expected suggestion.confidence to be a number"),
+        ("rule", "best", ValueError, r"^Unknown rule 'best'"),
+        ("notes", "steep", TypeError, r"^Expected notes to be a list of strings"),
+        ("smoothed_losses", 0.5, TypeError, r"^Expected suggestion.smoothed_losses to be a sequence of numbers"),
+        ("window", 5.5, TypeError, r"^Expected suggestion.window to be an integer, but got window=5.5$"),
+        ("derivation", 3, TypeError, r"^Expected suggestion.derivation to be a string"),
+    ],
+)
+def test_a_hand_built_suggestion_checks_its_fields(field: str, value: object, error: type, said: str) -> None:
+    # Taken as given, a bad field failed later and elsewhere: train(suggestion=...) with "must be real number, not
+    # str" inside its LR check, repr() with "Unknown format code 'e' for object of type 'str'", to_json with "Out of
+    # range float values are not JSON compliant: nan".
+    with pytest.raises(error, match=said):
+        Suggestion(**{**_HAND_BUILT, field: value})
+
+
+def test_a_hand_built_suggestion_takes_numpy_and_tensor_numbers_as_floats() -> None:
+    import torch
+
+    s = Suggestion(**{**_HAND_BUILT, "lr": np.float32(0.01), "max_lr": torch.tensor(0.2), "window": np.int64(5),
+                      "smoothed_losses": np.array([1.0, np.nan])})  # fmt: skip
+    assert (s.lr, s.max_lr, s.window) == (0.01, 0.2, 5) and type(s.lr) is float and type(s.window) is int
+    assert s.smoothed_losses[0] == 1.0 and math.isnan(s.smoothed_losses[1]) and type(s.smoothed_losses) is tuple
