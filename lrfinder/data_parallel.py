@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._fabric import is_fabric_module
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, read_together
 from .exceptions import DataError
 
@@ -59,21 +59,6 @@ class DataParallelRanks:
     def mean_list(self, values: list[float]) -> list[float]:
         """:meth:`mean` of a list of floats (refine's held-out and trial losses)."""
         return [float(v) for v in self.mean(torch.tensor(values, dtype=torch.float64)).cpu()]
-
-
-def is_fabric_module(model: object) -> bool:
-    """Whether ``model`` is the wrapper Lightning Fabric's ``fabric.setup(model)`` returns (``_FabricModule``).
-
-    Looked up in ``sys.modules`` only, of ``lightning.fabric`` and of the standalone ``lightning_fabric``
-    (two copies of the class): a model Fabric wrapped has imported one of them, and ``import lrfinder``
-    imports neither.
-    """
-    for name in ("lightning.fabric.wrappers", "lightning_fabric.wrappers"):
-        wrappers = sys.modules.get(name)
-        fabric_module = getattr(wrappers, "_FabricModule", None)
-        if fabric_module is not None and isinstance(model, fabric_module):
-            return True
-    return False
 
 
 def parallel_module(model: nn.Module) -> nn.Module:

@@ -57,6 +57,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
+from ._fabric import fabric_step_callbacks, is_fabric_module
 from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze
@@ -73,7 +74,6 @@ from .data_parallel import (
     DataParallelRanks,
     _reduced_step_loss,
     data_parallel_ranks,
-    is_fabric_module,
     micro_batch_sync,
 )
 from .diagnostics import (
@@ -1712,6 +1712,14 @@ def _checked_setup(
             "every step of the range test, and what they change outside the model and the optimizer (an EMA or SWA "
             "copy of the weights, a counter) is not put back. Remove them for the test (handle.remove()), or save "
             "what they update and load it back afterwards.",
+        )
+    fabric_hooked = fabric_step_callbacks(optimizer) if restore else []
+    if fabric_hooked:
+        warn(
+            f"Lightning Fabric calls {', '.join(fabric_hooked[:3])}{' ...' if len(fabric_hooked) > 3 else ''} after "
+            "every step of the range test, as after a training step, and what it changes (an EMA or SWA copy of the "
+            "weights, a counter) is not put back. Run the test on a Fabric without that callback, or save what it "
+            "updates and load it back afterwards.",
         )
     return _Setup(
         settings=settings,

@@ -113,6 +113,27 @@ def test_a_step_fn_calling_fabric_backward_is_told_to_leave_it_out(package: str)
     assert not optimizer.state and all(p.grad is None for p in model.parameters())
 
 
+class _StepCounter:
+    """A Fabric callback that Fabric's optimizer calls after each step (an EMA of the weights would sit here)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_after_optimizer_step(self, strategy: Any, optimizer: Any) -> None:
+        self.steps += 1
+
+
+@pytest.mark.parametrize("package", FABRICS)
+def test_a_fabric_callback_stepped_by_the_test_is_named_in_a_warning(package: str) -> None:
+    """Fabric calls its callbacks' on_after_optimizer_step at each of the test's steps: not put back, and said so."""
+    counter = _StepCounter()
+    fabric = _fabric(package, devices=1, callbacks=[counter])
+    model, optimizer, loader = _setup(fabric)
+    with pytest.warns(UserWarning, match=r"Lightning Fabric calls _StepCounter\.on_after_optimizer_step after every"):
+        result = lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=40)
+    assert counter.steps == len(result.lrs)  # what the warning says: every step of the test reached it
+
+
 def _ddp_worker(fabric: Any, out: str) -> None:
     """One rank of Fabric's ddp_spawn: the test on fabric.setup's objects, one step per batch and two."""
     torch.set_num_threads(1)

@@ -1,0 +1,45 @@
+"""Lightning Fabric's wrappers, recognised without importing Fabric.
+
+``fabric.setup(model, optimizer)`` returns a ``_FabricModule`` and a ``_FabricOptimizer``; both
+``lightning.fabric`` (``pip install lightning``) and the standalone ``lightning_fabric`` (which
+``pytorch_lightning`` installs) ship a copy of each class. They are looked up in ``sys.modules``
+only: an object Fabric wrapped has imported one of them, and ``import lrfinder`` imports neither.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_WRAPPERS = ("lightning.fabric.wrappers", "lightning_fabric.wrappers")
+
+
+def _is_fabric(obj: object, class_name: str) -> bool:
+    """Whether ``obj`` is an instance of ``class_name`` of either copy of Fabric's ``wrappers`` module."""
+    for name in _WRAPPERS:
+        cls = getattr(sys.modules.get(name), class_name, None)
+        if isinstance(cls, type) and isinstance(obj, cls):
+            return True
+    return False
+
+
+def is_fabric_module(model: object) -> bool:
+    """Whether ``model`` is the wrapper ``fabric.setup(model)`` returns (``_FabricModule``)."""
+    return _is_fabric(model, "_FabricModule")
+
+
+def fabric_step_callbacks(optimizer: object) -> list[str]:
+    """The Fabric callbacks a ``fabric.setup`` optimizer calls after every step, as ``"EMA.on_after_optimizer_step"``.
+
+    ``_FabricOptimizer.step`` calls ``on_after_optimizer_step`` of every callback given to
+    ``Fabric(callbacks=...)`` that has one, so the range test's steps reach them, as they reach an
+    optimizer's step hooks; what they keep (an EMA of the weights, a counter) is theirs, not the
+    model's or the optimizer's.
+    """
+    if not _is_fabric(optimizer, "_FabricOptimizer"):
+        return []
+    callbacks = getattr(optimizer, "_callbacks", None) or ()
+    return [
+        f"{type(callback).__qualname__}.on_after_optimizer_step"
+        for callback in callbacks
+        if callable(getattr(callback, "on_after_optimizer_step", None))
+    ]
