@@ -2010,3 +2010,147 @@ def test_loss_nll_over_raw_logits_says_to_use_cross_entropy(work: Path):
     assert proc.returncode == 0, proc.stderr
     said = " ".join(proc.stderr.split())
     assert "warning: The loss went negative" in said and "(lrfind: --loss cross_entropy)" in said, proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# a model that computes its own loss from dict batches (Hugging Face style)
+# --------------------------------------------------------------------------------------------
+
+HF_MODULE = "lrf_cli_hfmods"
+
+HF_CODE = textwrap.dedent(
+    """
+    import dataclasses
+    from collections import OrderedDict
+    from typing import Optional
+
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.utils.data import Dataset
+
+
+    @dataclasses.dataclass
+    class ClassifierOutput(OrderedDict):
+        # transformers' ModelOutput: an OrderedDict and a dataclass, keys only for the fields set
+        loss: Optional[torch.Tensor] = None
+        logits: Optional[torch.Tensor] = None
+
+        def __post_init__(self):
+            for field in dataclasses.fields(self):
+                if getattr(self, field.name) is not None:
+                    self[field.name] = getattr(self, field.name)
+
+
+    class TinyEncoder(nn.Module):
+        def __init__(self, vocab=50, hidden=16, classes=2):
+            super().__init__()
+            self.embeddings = nn.Embedding(vocab, hidden)
+            self.LayerNorm = nn.LayerNorm(hidden)
+            self.classifier = nn.Linear(hidden, classes)
+
+        def forward(self, input_ids, attention_mask=None, labels=None):
+            hidden = self.LayerNorm(self.embeddings(input_ids))
+            mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+            pooled = (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True)
+            logits = self.classifier(pooled)
+            loss = F.cross_entropy(logits, labels) if labels is not None else None
+            return ClassifierOutput(loss=loss, logits=logits)
+
+
+    class Tokens(Dataset):
+        def __init__(self, labels=True, size=128):
+            gen = torch.Generator().manual_seed(1)
+            self.ids = torch.randint(0, 50, (size, 8), generator=gen)
+            self.mask = (torch.arange(8) < torch.randint(2, 9, (size, 1), generator=gen)).long()
+            # the class of most of the tokens the mask keeps: a mean over them reads it
+            small = ((self.ids < 25) * self.mask).sum(1)
+            self.y = (2 * small >= self.mask.sum(1)).long()
+            self.labels = labels
+
+        def __len__(self):
+            return len(self.ids)
+
+        def __getitem__(self, i):
+            item = {"input_ids": self.ids[i], "attention_mask": self.mask[i]}
+            if self.labels:
+                item["labels"] = self.y[i]
+            return item
+
+
+    def train_set():
+        return Tokens()
+
+
+    def unlabelled():
+        return Tokens(labels=False)
+
+
+    def one_batch():
+        return Tokens(size=32)
+    """
+)
+
+
+@pytest.fixture
+def hf_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with a model that computes its own loss from dict batches, saved as a state_dict."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{HF_MODULE}.py").write_text(HF_CODE)
+    sys.modules.pop(HF_MODULE, None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    mods = importlib.import_module(HF_MODULE)
+    torch.manual_seed(0)
+    torch.save(mods.TinyEncoder().state_dict(), tmp_path / "encoder.pt")
+    yield tmp_path
+    sys.modules.pop(HF_MODULE, None)
+
+
+HF_ARGS = ("encoder.pt", "--model-class", f"{HF_MODULE}:TinyEncoder", "--data", f"{HF_MODULE}:train_set")
+
+
+def test_run_trains_on_the_loss_a_model_computes_from_dict_batches(hf_work: Path):
+    # Without --loss, dict batches with labels went in as model(batch['input_ids']) (the mask dropped) and
+    # cross_entropy failed on the ModelOutput: "not a tensor, so --loss cross_entropy cannot score it".
+    import importlib
+
+    result = invoke("run", *HF_ARGS[:-1], f"{HF_MODULE}:one_batch", "--num-steps", "20", "--no-report", "--json",
+                    "r.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(hf_work / "r.json")
+    assert len(saved.losses) == 20 and saved.stop_reason in ("completed", "diverged")
+    # The first point is the model's own loss of the whole batch (mask and labels) at the saved weights (the data
+    # is one batch, in some order); model(batch['input_ids']) alone, without the mask, gives another.
+    mods = importlib.import_module(HF_MODULE)
+    model = mods.TinyEncoder()
+    model.load_state_dict(torch.load(hf_work / "encoder.pt"))
+    data = mods.one_batch()
+    batch = {key: torch.stack([data[i][key] for i in range(len(data))]) for key in data[0]}
+    with torch.no_grad():
+        own = float(model(**batch).loss)
+        unmasked = float(torch.nn.functional.cross_entropy(model(batch["input_ids"]).logits, batch["labels"]))
+    assert saved.losses[0] == pytest.approx(own, rel=1e-5)
+    assert abs(own - unmasked) > 1e-3
+
+
+def test_fit_trains_on_the_models_own_loss_and_val_batches_without_labels_are_named(hf_work: Path):
+    result = invoke("fit", *HF_ARGS, "--num-steps", "60", "--optimizer", "adam", "--no-report", "--epochs", "1",
+                    "-o", "trained.pt", "--val-data", f"{HF_MODULE}:train_set")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "val_loss" in result.output and (hf_work / "trained.pt").exists()
+    result = invoke("run", *HF_ARGS, *FAST, "--val-data", f"{HF_MODULE}:unlabelled", "--refine")
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert f"--val-data {HF_MODULE}:unlabelled: The model computes its own loss" in message
+    assert "keys ['attention_mask', 'input_ids'] it returned a ClassifierOutput with keys ['logits'] and no" in message
+    assert "Traceback" not in result.output
+
+
+def test_a_loss_given_for_a_model_that_scores_itself_says_to_drop_it(hf_work: Path):
+    result = invoke("run", *HF_ARGS, *FAST, "--loss", "cross_entropy")
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "not a tensor, so --loss cross_entropy cannot score it" in message
+    assert "Drop --loss cross_entropy to train on that loss" in message

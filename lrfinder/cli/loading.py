@@ -1539,6 +1539,54 @@ def make_loss(
     return _Loss(name)
 
 
+#: What a dict batch a model scores itself needs, said where it lacks it (the CLI has no ``step_fn``).
+_OWN_LOSS_FIX = (
+    "Give every batch the keys the model computes its loss from (a Hugging Face model: 'labels'), or pass --loss "
+    "to score the model's output tensor with one of lrfind's losses."
+)
+
+
+def computes_own_loss(model: nn.Module, batch: Any) -> bool:
+    """Whether ``model(**batch)`` returns a loss of its own for a dict ``batch`` (a Hugging Face model given labels).
+
+    Such a model is trained on that loss when ``--loss`` is not given, as :func:`lrfinder.range_test` and
+    :func:`lrfinder.train` take it without ``loss_fn``: scoring its output with a loss of lrfind's failed, since
+    the output is a ``ModelOutput`` and not a tensor, and fed the model the batch's input key alone (no
+    ``attention_mask``). One forward pass without gradients, under a forked RNG (dropout draws from it); the
+    buffers it changes (batch norm statistics) are put back.
+
+    Args:
+        model: The plain model (not a LightningModule), on the batch's device.
+        batch: The first batch of the training data.
+
+    Returns:
+        ``True`` when the batch is a dict that ``model.forward`` takes as keywords and the output holds a loss
+        (``out["loss"]``, ``out.loss``, the first item of a ``(loss, logits)`` tuple or a scalar tensor);
+        ``False`` otherwise, also when the forward pass fails (the checks that follow say why).
+
+    """
+    from ..batches import _check_takes_keywords, _output_loss
+
+    if not isinstance(batch, Mapping) or not batch:
+        return False
+    try:
+        _check_takes_keywords(model, batch, "")
+    except DataError:
+        return False
+    buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            out = model(**batch)
+    except Exception:  # noqa: BLE001 - not a model that scores itself; check_model_fits then says what fails
+        return False
+    finally:
+        with torch.no_grad():
+            for name, value in model.named_buffers():
+                if name in buffers:
+                    value.copy_(buffers[name])
+    return _output_loss(out) is not None
+
+
 def all_targets(loader: DataLoader | None) -> torch.Tensor | None:
     """Every target of a loader over a :class:`~torch.utils.data.TensorDataset` (file data), else ``None``."""
     dataset = getattr(loader, "dataset", None)
@@ -1757,6 +1805,35 @@ def check_model_fits(
     }
     try:
         with torch.no_grad():
+            if step_fn is None and loss_fn is None:
+                # A model that scores itself (computes_own_loss): its own loss, as the range test takes it.
+                from ..batches import _output_loss
+
+                if not isinstance(batch, Mapping):
+                    raise DataError(
+                        "The model computes its own loss from the training data's dict batches, but this data gives "
+                        f"batches of {_kind(batch)}. Give it dict batches of the same keys."
+                    )
+                try:
+                    out = model(**batch)
+                except Exception as exc:
+                    raise_if_compile_failed(exc)
+                    raise ModelError(
+                        f"The model fails on a batch with keys {sorted(map(str, batch))}, passed as model(**batch): "
+                        f"{type(exc).__name__}: {reason(exc)}. Check that the data matches the model."
+                    ) from exc
+                own = _output_loss(out)
+                if own is None:
+                    raise DataError(
+                        "The model computes its own loss from the training data's dict batches, but given a batch "
+                        f"with keys {sorted(map(str, batch))} it returned {_kind(out)} and no loss. {_OWN_LOSS_FIX}"
+                    )
+                if own.numel() == 1 and not math.isfinite(float(own)):
+                    raise ModelError(
+                        f"The model's own loss of the first batch is {float(own)} before any training step. Check "
+                        "the data and the model's initialisation."
+                    )
+                return
             if step_fn is not None:
                 try:
                     step_fn(model, batch)
@@ -1784,6 +1861,12 @@ def check_model_fits(
                 return
             if not isinstance(out, torch.Tensor):
                 name = getattr(loss_fn, "name", "the loss")
+                if computes_own_loss(model, batch):
+                    raise ModelError(
+                        f"The model returns {_kind(out)}, not a tensor, so --loss {name} cannot score it; given the "
+                        f"whole batch as model(**batch), it computes a loss of its own. Drop --loss {name} to train "
+                        "on that loss."
+                    )
                 raise ModelError(
                     f"The model returns {_kind(out)}, not a tensor, so --loss {name} cannot score it. Make forward "
                     "return the output tensor (the class scores or predictions), or use a LightningModule whose "

@@ -79,7 +79,8 @@ class Inputs:
         model: The model, on ``device``.
         lightning: Whether ``model`` is a LightningModule whose ``training_step`` gives the loss.
         data: The training (and validation) data.
-        loss_fn: The loss for plain models.
+        loss_fn: The loss for plain models; ``None`` for a plain model that computes its own loss from dict
+            batches (a Hugging Face model given labels) when ``--loss`` is not given.
         device: The resolved device.
         source: Where the model came from, for the summary.
         loaded: The loaded model file (``fit`` saves in its format, or as a Lightning checkpoint at a
@@ -90,7 +91,7 @@ class Inputs:
     model: nn.Module
     lightning: bool
     data: LoadedData
-    loss_fn: Callable[..., torch.Tensor]
+    loss_fn: Callable[..., torch.Tensor] | None
     device: str
     source: str
     loaded: LoadedModel | None = None
@@ -551,13 +552,19 @@ def _on(tensor: torch.Tensor | None, device: Any) -> torch.Tensor | None:
     return None if tensor is None else tensor.to(device)
 
 
-def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
-    """One range test, or Smith's weight-decay test (one per value, same initial state)."""
+def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult], Inputs]:
+    """One range test, or Smith's weight-decay test (one per value, same initial state).
+
+    Returns:
+        The results, and ``inputs`` with ``loss_fn=None`` when the plain model computes its own loss from the
+        dict batches and ``--loss`` was not given (:func:`~.loading.computes_own_loss`), for the training after.
+
+    """
     from ..batches import to_device
     from ..range_test import range_test
     from ..settings import trainable_parameters
     from ..sweeps import format_weight_decay, weight_decay_sweep
-    from .loading import all_targets, check_model_fits
+    from .loading import all_targets, check_model_fits, computes_own_loss
 
     model = inputs.model
     if inputs.lightning and getattr(model, "automatic_optimization", True) is False:
@@ -575,6 +582,11 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
     # A model with no parameters, or none trainable, fails here with what to do.
     device = trainable_parameters(model)[0].device
     batch = to_device(next(iter(inputs.data.train)), device)
+    if loss_fn is not None and options.loss is None and computes_own_loss(model, batch):
+        # A Hugging Face model given labels: trained on its own loss, as range_test and train take it without
+        # loss_fn (a loss of lrfind's cannot score its ModelOutput, and would see the batch's input key alone).
+        loss_fn = None
+        inputs = replace(inputs, loss_fn=None)
     check_model_fits(model, batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.train), device))
     _check_last_batch(model, inputs.data, options.batch_size, loss_fn, step_fn, device)
     if options.train and options.target_batch_size:
@@ -590,8 +602,8 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
             with torch.random.fork_rng(devices=[]):
                 val_batch = to_device(next(iter(inputs.data.val)), device)
                 check_model_fits(model, val_batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.val), device))
-        except ModelError as exc:
-            raise ModelError(f"--val-data {options.val_data}: {exc}") from exc
+        except (ModelError, DataError) as exc:
+            raise type(exc)(f"--val-data {options.val_data}: {exc}") from exc
     make_optimizer = _optimizer_factory(options)
     label = options.optimizer + "".join(f", {k}={v}" for k, v in options.optimizer_settings.items())
     wds = options.weight_decays
@@ -677,7 +689,8 @@ def _range_tests(options: Options, inputs: Inputs) -> list[RangeTestResult]:
             bar.close()
     # A TorchScript module's class is RecursiveScriptModule; its original name is the useful one.
     model_name = getattr(model, "original_name", None)
-    return [replace(r, optimizer_name=name, model_name=model_name or r.model_name) for r, name in zip(results, names)]
+    named = [replace(r, optimizer_name=name, model_name=model_name or r.model_name) for r, name in zip(results, names)]
+    return named, inputs
 
 
 def _scale(result: RangeTestResult, options: Options) -> RangeTestResult:
@@ -1088,7 +1101,7 @@ def execute(options: Options, inputs: Inputs) -> None:
             raise click.UsageError(f"--scheduler plateau: {as_schedule_options(one_line(exc))}") from None
     _check_schedule(options, inputs.data)
     echo: Callable[[str], None] = (lambda line: click.echo(line, err=True)) if options.to_stderr else click.echo
-    results = _range_tests(options, inputs)
+    results, inputs = _range_tests(options, inputs)
     raise_if_interrupted(results)
     results = [_scale(r, options) for r in results]
     wds = options.weight_decays
