@@ -245,3 +245,19 @@ def test_the_benchmark_numbers_match_the_result_files() -> None:
     assert written is not None
     assert written.group(1) == f"{cost['10M']['ratio_plain']['lrfinder']:.2f}"
     assert written.group(2) == f"{cost['small']['ratio_plain']['lrfinder']:.2f}"
+
+
+def test_the_layout_table_names_every_module() -> None:
+    """Every module of the package is in the Layout table, and every module the table names exists."""
+    text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
+    package = README.parent / "lrfinder"
+    named: set[str] = set()
+    for row in re.findall(r"^\| (`lrfinder/[^|]*)\|", text, flags=re.M):
+        names = re.findall(r"`([^`]+)`", row)
+        folder = names[0].rsplit("/", 1)[0] if names[0].endswith(".py") else names[0].rstrip("/")
+        for name in names:
+            named.add(name if name.startswith("lrfinder/") else f"{folder}/{name}")
+    on_disk = {f"lrfinder/{p.name}" for p in package.glob("*.py") if p.name not in {"__init__.py", "__main__.py"}}
+    assert on_disk - named == set()
+    assert {n for n in named if n.endswith(".py")} - on_disk == set()
+    assert "lrfinder/cli/" in named and (package / "cli").is_dir()
