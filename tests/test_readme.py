@@ -261,3 +261,47 @@ def test_the_layout_table_names_every_module() -> None:
     assert on_disk - named == set()
     assert {n for n in named if n.endswith(".py")} - on_disk == set()
     assert "lrfinder/cli/" in named and (package / "cli").is_dir()
+
+
+def test_the_callback_option_table_matches_the_signature() -> None:
+    """The Lightning callback's Option table names every `LRFinder` parameter once, and
+    each literal in its Default column is the parameter's default."""
+    import inspect
+
+    import lrfinder
+
+    text = README.read_text(encoding="utf-8").split("| Option | Default | Meaning |")[1].split("\n\n")[0]
+    parameters = inspect.signature(lrfinder.LRFinder).parameters
+    names: list[str] = []
+    for row in text.strip().splitlines()[1:]:  # after the |---| line
+        option, default = (cell.strip() for cell in row.split(" | ")[:2])
+        row_names = re.findall(r"`(\w+)`", option)
+        names += row_names
+        defaults = re.findall(r"`([^`]+)`", default)
+        if len(defaults) == 1 < len(row_names):  # one default for the row's names (`optimizer`, `optimizer_settings`)
+            defaults *= len(row_names)
+        if len(defaults) == len(row_names):
+            for name, written in zip(row_names, defaults):
+                assert eval(written) == parameters[name].default, name  # noqa: S307
+        else:  # described in words ("fit's own", "auto", "the default rule"): no literal default
+            assert not defaults, row
+    assert sorted(names) == sorted(parameters)  # keyword-only: the table groups them by topic
+
+
+@pytest.mark.parametrize("package", ["lightning.pytorch", "pytorch_lightning"])
+def test_the_tuner_rows_defaults_are_the_signatures(package: str) -> None:
+    """"Coming from another LR finder": the row of `Tuner.lr_find`'s defaults is its signature's, and the lrfinder
+    cell next to it is `range_test`'s."""
+    import inspect
+
+    import lrfinder
+
+    text = README.read_text(encoding="utf-8")
+    row = re.search(r"^\| `(min_lr=1e-8[^`]*)` \(its defaults\) \| `([^`]*)` \(lrfinder's\) \|$", text, flags=re.M)
+    assert row is not None
+    tuner = importlib.import_module(f"{package}.tuner").Tuner
+    for cell, function in ((row.group(1), tuner.lr_find), (row.group(2), lrfinder.range_test)):
+        parameters = inspect.signature(function).parameters
+        for item in cell.split(", "):
+            name, _, value = item.partition("=")
+            assert parameters[name].default == eval(value), (function, name)  # noqa: S307
