@@ -2154,3 +2154,38 @@ def test_a_loss_given_for_a_model_that_scores_itself_says_to_drop_it(hf_work: Pa
     message = " ".join(result.output.split())
     assert "not a tensor, so --loss cross_entropy cannot score it" in message
     assert "Drop --loss cross_entropy to train on that loss" in message
+
+
+def _write_safetensors(path: Path) -> None:
+    # The format as the safetensors package writes it: the header's length (8 bytes, little-endian), a JSON
+    # header naming each tensor's dtype, shape and byte range, then the bytes.
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    path.write_bytes(len(header).to_bytes(8, "little") + header + np.ones(2, dtype="<f4").tobytes())
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_a_saved_hugging_face_model_says_what_to_pass(hf_work: Path, command: str):
+    # save_pretrained's directory was "File 'model_dir' is a directory."; its model.safetensors "is not a PyTorch
+    # file (neither a torch.save archive nor a pickle)": neither said how to give lrfind such a model.
+    saved = hf_work / "model_dir"
+    saved.mkdir()
+    (saved / "config.json").write_text('{"model_type": "bert"}')
+    _write_safetensors(saved / "model.safetensors")
+    before = sha(saved / "model.safetensors")
+    directory = invoke(command, "model_dir", "--data", f"{HF_MODULE}:train_set", *FAST)
+    assert directory.exit_code == 2
+    text = " ".join(directory.output.split())
+    assert "'model_dir' is a directory of a saved Hugging Face model (save_pretrained), which lrfind" in text
+    assert "torch.save(model.state_dict(), 'weights.pt')" in text and "--model-class mymodule:build" in text
+    output = ["-o", "trained.pt"] if command == "fit" else []
+    weights = invoke(command, "model_dir/model.safetensors", "--model-class", f"{HF_MODULE}:TinyEncoder", "--data",
+                     f"{HF_MODULE}:train_set", *FAST, *output)  # fmt: skip
+    assert weights.exit_code == 1
+    text = " ".join(weights.output.split())
+    assert "model_dir/model.safetensors is a safetensors file (as save_pretrained writes)" in text
+    assert "--model-class mymodule:build" in text and "Traceback" not in weights.output
+    assert sha(saved / "model.safetensors") == before and not (hf_work / "trained.pt").exists()
+    # Any other directory is click's own refusal.
+    (hf_work / "other").mkdir()
+    other = invoke(command, "other", "--data", f"{HF_MODULE}:train_set", *FAST)
+    assert other.exit_code == 2 and "'other' is a directory" in " ".join(other.output.split())

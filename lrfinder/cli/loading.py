@@ -325,6 +325,15 @@ def _is_pt2_archive(path: Path) -> bool:
     return any(n.rpartition("/")[2] in ("archive_format", "serialized_exported_program.json") for n in names)
 
 
+def _is_safetensors(path: Path) -> bool:
+    """Whether ``path`` starts as a safetensors file does: an 8-byte little-endian header length, then a JSON object."""
+    with path.open("rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
+
+
 def _torch_load_weights(path: Path) -> Any:
     if _is_npz(path):
         raise ModelError(
@@ -340,6 +349,11 @@ def _torch_load_weights(path: Path) -> Any:
             "(torch.jit.save(torch.jit.script(model), path)) or its state_dict (torch.save(model.state_dict(), "
             "path), with --model-class), and export the trained one."
         )
+    if _is_safetensors(path):
+        from .options import HF_SAVED_ADVICE
+
+        raise ModelError(f"{path} is a safetensors file (as save_pretrained writes), which lrfind does not read. "
+                         f"{HF_SAVED_ADVICE}")  # fmt: skip
     if not _is_pickle_or_torch_archive(path):
         raise ModelError(
             _not_a_zip(

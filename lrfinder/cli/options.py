@@ -372,6 +372,35 @@ class FilePath(click.Path):
         return super().convert(value, param, ctx)
 
 
+#: How to give lrfind a model Hugging Face's ``save_pretrained`` wrote (a directory of ``config.json`` and
+#: ``model.safetensors``), which it does not read: a state_dict and a function that builds the model.
+HF_SAVED_ADVICE = (
+    "Save the weights as a state_dict, torch.save(model.state_dict(), 'weights.pt'), and pass with it "
+    "--model-class mymodule:build, a function that builds the model without downloading (e.g. "
+    "AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained('DIR'))), and --data a function "
+    "returning a Dataset of dicts with 'labels': the model is then trained on the loss it computes."
+)
+
+
+class ModelPath(FilePath):
+    """The MODEL argument: an existing file; a directory (``save_pretrained``'s) is refused with what to pass."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Refuse a Hugging Face model directory in words, then check as :class:`FilePath` does."""
+        if isinstance(value, (str, os.PathLike)) and "\0" not in os.fspath(value) and os.path.isdir(value):
+            names = set(os.listdir(value))
+            if "config.json" in names and names & {"model.safetensors", "pytorch_model.bin"} or any(
+                name.endswith(".safetensors") for name in names
+            ):
+                self.fail(
+                    f"{os.fspath(value)!r} is a directory of a saved Hugging Face model (save_pretrained), which "
+                    f"lrfind does not read: it takes one model file. {HF_SAVED_ADVICE}",
+                    param,
+                    ctx,
+                )
+        return super().convert(value, param, ctx)
+
+
 #: The data files lrfind reads, by extension (:func:`lrfinder.cli.loading.load_data`).
 DATA_SUFFIXES = (".npz", ".pt", ".pth", ".csv")
 
@@ -988,7 +1017,7 @@ progress_option = click.option(
 )
 
 model_options = _group(
-    click.argument("model", type=FilePath(exists=True, dir_okay=False)),
+    click.argument("model", type=ModelPath(exists=True, dir_okay=False)),
     click.option(
         "--model-class",
         metavar="MODULE:CLASS",
