@@ -16,6 +16,8 @@ import inspect
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
@@ -30,7 +32,7 @@ def _has_attr(obj: Any, dotted: str) -> bool:
             obj = getattr(obj, part)
         else:
             return False
-    return isinstance(obj, (int, float)) and not isinstance(obj, bool)
+    return _is_number(obj)
 
 
 def _settable(obj: Any, dotted: str) -> bool:
@@ -61,7 +63,12 @@ def _read_only(obj: Any, dotted: str) -> str | None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A number an LR attribute may hold: Python's and numpy's alike (``np.float32(1e-3)`` from a config), not a bool.
+
+    A numpy float32 or int was no LR attribute: the found LR went into the optimizers only, and ``self.lr`` and
+    ``hparams.lr`` kept the old value, which a checkpoint then rebuilt the module with.
+    """
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _get(holder: Any, name: str) -> Any:

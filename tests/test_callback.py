@@ -3483,3 +3483,15 @@ def test_the_isolation_finds_metrics_without_asking_the_metric_abc_about_every_m
     states.restore()
     assert float(model.mean.compute()) == 3.0
     assert Fresh not in asked
+
+
+@pytest.mark.parametrize("given", [np.float32(0.01), np.int64(1)], ids=["float32", "int64"])
+def test_an_lr_attribute_held_as_a_numpy_number_takes_the_found_lr(tmp_path: Path, given: Any) -> None:
+    # An LR computed with numpy (np.float32 from a config, np.int64 of a sweep) was no LR attribute: the optimizers got
+    # the found LR and self.lr / hparams.lr kept the old value, which the checkpoint rebuilt the module with.
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model := SavedNet(lr=given), make_loader())
+    assert finder.applied_lr is not None and finder.applied_lr != float(given)
+    assert model.lr == model.hparams.lr == finder.applied_lr and type(model.lr) is float
+    assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
