@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -45,8 +47,9 @@ def test_the_python_examples_run_in_order() -> None:
     # The Lightning example elides its network and training_step (``...``); test_callback*.py run
     # real LightningModules through the same callback options.
     # The Fabric example wraps the model in place of the plain one the later examples take: run on its own below.
-    runnable = [b for b in blocks if "L.LightningModule" not in b and "Fabric(" not in b]
-    assert len(blocks) - len(runnable) == 2 and len(runnable) >= 4
+    # The Hugging Face recipe takes a model and data of its own: run with stand-ins below.
+    runnable = [b for b in blocks if "L.LightningModule" not in b and "Fabric(" not in b and "hf_model" not in b]
+    assert len(blocks) - len(runnable) == 3 and len(runnable) >= 4
     ns = _namespace()
     for block in runnable:
         # The refinement example plans 5,000 training steps: its trials would be 10% of them.
@@ -305,3 +308,90 @@ def test_the_tuner_rows_defaults_are_the_signatures(package: str) -> None:
         for item in cell.split(", "):
             name, _, value = item.partition("=")
             assert parameters[name].default == eval(value), (function, name)  # noqa: S307
+
+
+@dataclasses.dataclass
+class _ClassifierOutput(OrderedDict):  # type: ignore[type-arg]
+    """transformers' ``ModelOutput``: an OrderedDict and a dataclass, keyed by the fields set."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) is not None:
+                self[field.name] = getattr(self, field.name)
+
+
+class _Block(nn.Module):
+    """One encoder layer named as BERT's: ``attention.output.LayerNorm``, ``output.dense``."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.attention = nn.Module()
+        self.attention.output = nn.Module()
+        self.attention.output.dense = nn.Linear(hidden, hidden)
+        self.attention.output.LayerNorm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(0.1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.attention.output.LayerNorm(h + self.dropout(torch.tanh(self.attention.output.dense(h))))
+
+
+class _TinyBert(nn.Module):
+    """A stand-in for ``BertForSequenceClassification``: ``forward(input_ids, attention_mask, labels)``."""
+
+    def __init__(self, vocab: int = 50, hidden: int = 16) -> None:
+        super().__init__()
+        self.embeddings = nn.Module()
+        self.embeddings.word_embeddings = nn.Embedding(vocab, hidden)
+        self.embeddings.LayerNorm = nn.LayerNorm(hidden)
+        self.encoder = nn.Module()
+        self.encoder.layer = nn.ModuleList([_Block(hidden), _Block(hidden)])
+        self.classifier = nn.Linear(hidden, 2)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None
+    ) -> _ClassifierOutput:
+        h = self.embeddings.LayerNorm(self.embeddings.word_embeddings(input_ids))
+        for layer in self.encoder.layer:
+            h = layer(h)
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        logits = self.classifier((h * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True))
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return _ClassifierOutput(loss=loss, logits=logits)
+
+
+def test_the_hugging_face_recipe_runs_on_a_model_that_computes_its_own_loss() -> None:
+    """The recipe as written, on a stand-in with the same API: dict batches, an OrderedDict-dataclass output."""
+    (block,) = [b for b in _python_blocks() if "hf_model" in b]
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 50, (512, 8), generator=gen)
+    mask = (torch.arange(8) < torch.randint(2, 9, (512, 1), generator=gen)).long()
+    labels = (2 * ((ids < 25) * mask).sum(1) >= mask.sum(1)).long()
+    train_set = [{"input_ids": i, "attention_mask": m, "labels": y} for i, m, y in zip(ids, mask, labels)]
+    torch.manual_seed(0)
+    hf_model = _TinyBert().eval()  # as from_pretrained leaves it
+    before = {k: v.clone() for k, v in hf_model.state_dict().items()}
+    ns: dict[str, object] = {"hf_model": hf_model, "train_set": train_set}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: no key of the batch left unused
+        exec(compile(block, str(README), "exec"), ns)  # noqa: S102 - our own README
+    result = ns["result"]
+    assert result.suggestion is not None and result.lr > 0  # type: ignore[attr-defined]
+    # The model is put back as it was: its weights, and eval mode.
+    loader = ns["loader"]
+    assert all(torch.equal(v, hf_model.state_dict()[k]) for k, v in before.items()) and not hf_model.training
+    # AdamW's groups: no decay on biases and LayerNorm weights (BERT's names), decay on the embeddings.
+    optimizer = ns["optimizer"]
+    names = {id(p): n for n, p in hf_model.named_parameters()}
+    decay = {g["weight_decay"]: {names[id(p)] for p in g["params"]} for g in optimizer.param_groups}  # type: ignore[attr-defined]
+    assert "encoder.layer.0.attention.output.LayerNorm.weight" in decay[0.0]
+    assert "embeddings.LayerNorm.weight" in decay[0.0] and "classifier.bias" in decay[0.0]
+    assert {"embeddings.word_embeddings.weight", "encoder.layer.1.attention.output.dense.weight"} <= decay[0.01]
+    assert [g["lr"] for g in optimizer.param_groups] == [0.0, 0.0]  # type: ignore[attr-defined]
+    scheduler = ns["scheduler"]
+    for _ in range(len(loader) // 2):  # type: ignore[arg-type]
+        optimizer.step()  # type: ignore[attr-defined]
+        scheduler.step()  # type: ignore[attr-defined]
+    assert scheduler.get_last_lr() == pytest.approx([result.lr, result.lr])  # type: ignore[attr-defined]
