@@ -51,7 +51,17 @@ from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 
-from ._checks import COMPLEX_LOSS_FIX, is_choice, is_int, is_real, plain, text_or_bool_at, text_or_bool_message
+from ._checks import (
+    COMPLEX_LOSS_FIX,
+    is_choice,
+    is_int,
+    is_not_a_sequence,
+    is_real,
+    plain,
+    single_number_note,
+    text_or_bool_at,
+    text_or_bool_message,
+)
 from ._warn import warn
 from .exceptions import InconclusiveCurveError
 from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
@@ -230,13 +240,10 @@ class Suggestion:
             raise TypeError(str(exc)) from None
         losses = self.smoothed_losses
         if type(losses) is not tuple or not all(type(v) is float for v in losses):
-            if (
-                isinstance(losses, (str, bytes)) or not isinstance(losses, Iterable)
-                or not all(is_real(plain(v)) for v in losses)
-            ):  # fmt: skip
+            if is_not_a_sequence(losses) or not all(is_real(plain(v)) for v in losses):
                 raise TypeError(
                     f"Expected suggestion.smoothed_losses to be a sequence of numbers, but got "
-                    f"smoothed_losses={losses!r:.60}"
+                    f"smoothed_losses={losses!r:.60}{single_number_note(losses)}"
                 )
             object.__setattr__(self, "smoothed_losses", tuple(float(plain(v)) for v in losses))
         window = plain(self.window)

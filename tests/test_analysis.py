@@ -1579,6 +1579,7 @@ _HAND_BUILT = dict(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.
         ("rule", "best", ValueError, r"^Unknown rule 'best'"),
         ("notes", "steep", TypeError, r"^Expected notes to be a list of strings"),
         ("smoothed_losses", 0.5, TypeError, r"^Expected suggestion.smoothed_losses to be a sequence of numbers"),
+        ("smoothed_losses", np.array(0.5), TypeError, r"^Expected .*smoothed_losses=array\(0.5\), a single number$"),
         ("window", 5.5, TypeError, r"^Expected suggestion.window to be an integer, but got window=5.5$"),
         ("derivation", 3, TypeError, r"^Expected suggestion.derivation to be a string"),
     ],
