@@ -2189,3 +2189,20 @@ def test_a_saved_hugging_face_model_says_what_to_pass(hf_work: Path, command: st
     (hf_work / "other").mkdir()
     other = invoke(command, "other", "--data", f"{HF_MODULE}:train_set", *FAST)
     assert other.exit_code == 2 and "'other' is a directory" in " ".join(other.output.split())
+
+
+def test_a_model_directory_that_cannot_be_listed_is_clicks_refusal(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # The check for a save_pretrained directory listed it first: one this user may not read (chmod 700, another
+    # owner) raised PermissionError out of the option's type, a raw traceback, instead of click's "is a directory".
+    (work / "locked").mkdir()
+    real = os.listdir
+
+    def refused(path: Any = ".") -> list[str]:
+        if os.fspath(path) == "locked":
+            raise PermissionError(13, "Permission denied", "locked")
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", refused)
+    result = invoke("run", "locked", "--data", "train.npz", *FAST)
+    assert result.exit_code == 2, result.output
+    assert "'locked' is a directory" in " ".join(result.output.split())

@@ -388,7 +388,10 @@ class ModelPath(FilePath):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """Refuse a Hugging Face model directory in words, then check as :class:`FilePath` does."""
         if isinstance(value, (str, os.PathLike)) and "\0" not in os.fspath(value) and os.path.isdir(value):
-            names = set(os.listdir(value))
+            try:
+                names = set(os.listdir(value))
+            except OSError:  # a directory this user may not list: click's "is a directory" says it
+                names = set()
             if "config.json" in names and names & {"model.safetensors", "pytorch_model.bin"} or any(
                 name.endswith(".safetensors") for name in names
             ):
