@@ -240,12 +240,14 @@ class Suggestion:
             raise TypeError(str(exc)) from None
         losses = self.smoothed_losses
         if type(losses) is not tuple or not all(type(v) is float for v in losses):
-            if is_not_a_sequence(losses) or not all(is_real(plain(v)) for v in losses):
+            # Read through once: a generator (map(float, ...)) checked, then read again, was stored as ().
+            values = None if is_not_a_sequence(losses) else tuple(plain(v) for v in losses)
+            if values is None or not all(is_real(v) for v in values):
                 raise TypeError(
                     f"Expected suggestion.smoothed_losses to be a sequence of numbers, but got "
                     f"smoothed_losses={losses!r:.60}{single_number_note(losses)}"
                 )
-            object.__setattr__(self, "smoothed_losses", tuple(float(plain(v)) for v in losses))
+            object.__setattr__(self, "smoothed_losses", tuple(float(v) for v in values))
         window = plain(self.window)
         if not is_int(window):
             raise TypeError(f"Expected suggestion.window to be an integer, but got window={window!r:.60}")

@@ -1599,3 +1599,12 @@ def test_a_hand_built_suggestion_takes_numpy_and_tensor_numbers_as_floats() -> N
                       "smoothed_losses": np.array([1.0, np.nan])})  # fmt: skip
     assert (s.lr, s.max_lr, s.window) == (0.01, 0.2, 5) and type(s.lr) is float and type(s.window) is int
     assert s.smoothed_losses[0] == 1.0 and math.isnan(s.smoothed_losses[1]) and type(s.smoothed_losses) is tuple
+
+
+def test_a_hand_built_suggestions_smoothed_losses_may_come_from_a_generator() -> None:
+    # The check read the generator through (every value a number), then the conversion read it again: () was stored,
+    # the curve gone without a word.
+    s = Suggestion(**{**_HAND_BUILT, "smoothed_losses": map(float, [3, 2, 1])})
+    assert s.smoothed_losses == (3.0, 2.0, 1.0)
+    with pytest.raises(TypeError, match=r"^Expected suggestion\.smoothed_losses to be a sequence of numbers"):
+        Suggestion(**{**_HAND_BUILT, "smoothed_losses": (v for v in [1.0, "a"])})
