@@ -172,16 +172,21 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, code: str) -> Any:
+    """``tmp_path`` as the working directory, with ``code`` in ``module``.py imported fresh from it."""
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"{module}.py").write_text(code)
+    sys.modules.pop(module, None)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module(module)
+
+
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project directory with a model module, models in every format and data in every format."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / f"{USER_MODULE}.py").write_text(USER_CODE)
-    sys.modules.pop(USER_MODULE, None)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    mods = importlib.import_module(USER_MODULE)
+    mods = _project(tmp_path, monkeypatch, USER_MODULE, USER_CODE)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(256, 10, generator=gen)
     y = x[:, :3].argmax(1)
@@ -2095,13 +2100,7 @@ HF_CODE = textwrap.dedent(
 @pytest.fixture
 def hf_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project with a model that computes its own loss from dict batches, saved as a state_dict."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / f"{HF_MODULE}.py").write_text(HF_CODE)
-    sys.modules.pop(HF_MODULE, None)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    mods = importlib.import_module(HF_MODULE)
+    mods = _project(tmp_path, monkeypatch, HF_MODULE, HF_CODE)
     torch.manual_seed(0)
     torch.save(mods.TinyEncoder().state_dict(), tmp_path / "encoder.pt")
     yield tmp_path

@@ -1196,39 +1196,32 @@ def test_an_optimizer_group_lr_that_is_no_lr_is_named(lr: object, pattern: str) 
         create_scheduler("cosine", opt, total_steps=10)
 
 
-@pytest.mark.parametrize("peak", [-1.0, 0.0])
-def test_a_max_lr_that_is_no_lr_is_refused_as_such_beside_a_suggestion(peak: float) -> None:
-    # Against the suggestion's band it read "Expected max_lr >= suggestion.min_lr", and lrfind's check before the
-    # range test (a stand-in band) said "at least the one-cycle band's low end ..., 1.00e-30".
-    s = Suggestion(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.0, non_finite_lr=None,
-                   min_lr=2e-3, max_lr=0.2, confidence=0.8, rule="divergence_div10", notes=(), smoothed_losses=(),
-                   window=5)  # fmt: skip
+@pytest.mark.parametrize(
+    ("peak", "error", "said"),
+    [
+        # Against the suggestion's band it read "Expected max_lr >= suggestion.min_lr", and lrfind's check before the
+        # range test (a stand-in band) said "at least the one-cycle band's low end ..., 1.00e-30".
+        (-1.0, ValueError, r"^Expected 0 < max_lr, but got max_lr=-1.0$"),
+        (0.0, ValueError, r"^Expected 0 < max_lr, but got max_lr=0.0$"),
+        # With a suggestion, float(max_lr) ran before any check: "could not convert string to float: 'abc'", "float()
+        # argument must be a string or a real number, not 'set'". Without one, the check said it.
+        ("abc", TypeError, r"^Expected max_lr to be a finite number, but got max_lr="),
+        ({1.0, 2.0}, TypeError, r"^Expected max_lr to be a finite number, but got max_lr="),
+        (object(), TypeError, r"^Expected max_lr to be a finite number, but got max_lr="),
+    ],
+)
+def test_a_max_lr_that_is_no_lr_is_refused_as_such_beside_a_suggestion(
+    peak: object, error: type[Exception], said: str
+) -> None:
     opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
-    with pytest.raises(ValueError, match=rf"^Expected 0 < max_lr, but got max_lr={peak}$"):
-        create_scheduler("onecycle", opt, total_steps=20, suggestion=s, max_lr=peak)
-    with pytest.raises(ValueError, match=rf"^Expected 0 < max_lr, but got max_lr={peak}$"):
-        create_scheduler("onecycle", opt, total_steps=20, max_lr=peak)
-
-
-@pytest.mark.parametrize("peak", ["abc", {1.0, 2.0}, object()])
-def test_a_max_lr_that_is_no_number_is_named_beside_a_suggestion(peak: object) -> None:
-    # With a suggestion, float(max_lr) ran before any check: "could not convert string to float: 'abc'", "float()
-    # argument must be a string or a real number, not 'set'". Without one, the check said it.
-    s = Suggestion(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.0, non_finite_lr=None,
-                   min_lr=2e-3, max_lr=0.2, confidence=0.8, rule="divergence_div10", notes=(), smoothed_losses=(),
-                   window=5)  # fmt: skip
-    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
-    with pytest.raises(TypeError, match=r"^Expected max_lr to be a finite number, but got max_lr="):
-        create_scheduler("onecycle", opt, total_steps=20, suggestion=s, max_lr=peak)
-    with pytest.raises(TypeError, match=r"^Expected max_lr to be a finite number, but got max_lr="):
-        create_scheduler("onecycle", opt, total_steps=20, max_lr=peak)
+    for suggestion in (_suggestion(lr=1e-2, min_lr=2e-3, max_lr=0.2), None):
+        with pytest.raises(error, match=said):
+            create_scheduler("onecycle", opt, total_steps=20, suggestion=suggestion, max_lr=peak)
 
 
 def test_max_lr_none_beside_a_suggestion_is_the_suggestions() -> None:
     # None is max_lr's default (the optimizer's LR without a suggestion); beside one, float(None) failed.
-    s = Suggestion(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.0, non_finite_lr=None,
-                   min_lr=2e-3, max_lr=0.2, confidence=0.8, rule="divergence_div10", notes=(), smoothed_losses=(),
-                   window=5)  # fmt: skip
+    s = _suggestion(lr=1e-2, min_lr=2e-3, max_lr=0.2)
     opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
     given = create_scheduler("onecycle", opt, total_steps=20, suggestion=s, max_lr=None)
     assert given.optimizer.param_groups[0]["max_lr"] == pytest.approx(0.2)

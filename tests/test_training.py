@@ -5,6 +5,7 @@ import importlib
 import math
 import signal
 import warnings
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -689,37 +690,25 @@ def test_a_loss_with_parameters_trains_with_the_model():
     assert float(loss.log_scale) != 0.0
 
 
-def test_gradient_clipping_bounds_every_update():
-    """train(gradient_clip_val=...) clips as range_test(gradient_clip_val=...) does (Lightning's option)."""
+@pytest.mark.parametrize("clip", [0.5, Fraction(1, 2)], ids=["float", "fraction"])
+def test_gradient_clipping_bounds_every_update(clip: float) -> None:
+    """train(gradient_clip_val=...) clips as range_test(gradient_clip_val=...) does (Lightning's option).
+
+    A Fraction is a real number the check takes, and Lightning's Trainer refused it: "`gradient_clip_val` should be
+    an int or a float. Got 1/2."; it trains as its float.
+    """
     torch.manual_seed(0)
     model = nn.Linear(4, 1).double()
     x = torch.randn(64, 4, dtype=torch.float64)
     data = DataLoader(torch.utils.data.TensorDataset(x, 100.0 * x.sum(1, keepdim=True)), batch_size=16)
     before = torch.cat([p.detach().flatten() for p in model.parameters()])
     result = train(model, data, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=1e-3), loss_fn=F.mse_loss,
-                   gradient_clip_val=0.5)  # fmt: skip
+                   gradient_clip_val=clip)  # fmt: skip
     after = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert result.global_step == 4
     assert float((after - before).norm()) <= 4 * 0.5 * 1e-3 * (1 + 1e-6)  # unclipped, a step moves > 1e-2
     with pytest.raises(ValueError, match=r"gradient_clip_val > 0 and finite"):
         train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, gradient_clip_val=-1.0)
-
-
-def test_a_fractional_clip_value_trains_as_its_float() -> None:
-    # A Fraction is a real number the check takes, and Lightning's Trainer refused it: "`gradient_clip_val` should
-    # be an int or a float. Got 1/2."
-    from fractions import Fraction
-
-    torch.manual_seed(0)
-    model = nn.Linear(4, 1).double()
-    x = torch.randn(64, 4, dtype=torch.float64)
-    data = DataLoader(torch.utils.data.TensorDataset(x, 100.0 * x.sum(1, keepdim=True)), batch_size=16)
-    before = torch.cat([p.detach().flatten() for p in model.parameters()])
-    result = train(model, data, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=1e-3), loss_fn=F.mse_loss,
-                   gradient_clip_val=Fraction(1, 2))  # fmt: skip
-    after = torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert result.global_step == 4
-    assert float((after - before).norm()) <= 4 * 0.5 * 1e-3 * (1 + 1e-6)  # clipped at 0.5, as gradient_clip_val=0.5
 
 
 def test_plateau_warmup_counts_optimizer_steps_as_warmup_steps_says() -> None:
