@@ -107,6 +107,38 @@ class ScaledLR:
     capped: bool = False
     critical_batch: float | None = None
 
+    def __post_init__(self) -> None:
+        """Check the fields as :meth:`from_dict` checks a file's; numpy numbers and 0-d tensors stored as Python's.
+
+        A ``ScaledLR(...)`` built by hand (to pass to ``train`` or a ``RangeTestResult``) took ``lr="abc"``, ``nan``
+        or ``from_batch_size=0`` and failed only later, in a format string or in ``to_json``.
+
+        Raises:
+            ValueError: A field of the wrong type or out of its range, named with the key
+                (``Expected scaled.lr to be a finite number > 0, but got lr='abc'``).
+
+        """
+        for key in ("lr", "base_lr", "factor", "from_batch_size", "to_batch_size", "warmup_epochs", "capped",
+                    "critical_batch"):  # fmt: skip
+            object.__setattr__(self, key, plain(getattr(self, key)))
+        checks: tuple[tuple[str, bool, str], ...] = (
+            *((key, _is_positive_real(getattr(self, key)), "a finite number > 0")
+              for key in ("lr", "base_lr", "factor")),
+            ("rule", is_choice(self.rule, ("linear", "sqrt", "noise", "none")),
+             "one of 'linear', 'sqrt', 'noise', 'none'"),
+            ("reason", isinstance(self.reason, str), "a string"),
+            ("from_batch_size", is_int(self.from_batch_size) and self.from_batch_size >= 1, "an integer >= 1"),
+            ("to_batch_size", is_int(self.to_batch_size) and self.to_batch_size >= 1, "an integer >= 1"),
+            ("warmup_epochs", is_int(self.warmup_epochs) and self.warmup_epochs >= 0, "an integer >= 0"),
+            ("warning", self.warning is None or isinstance(self.warning, str), "a string or null"),
+            ("capped", isinstance(self.capped, bool), "true or false"),
+            ("critical_batch", self.critical_batch is None or _is_positive_real(self.critical_batch),
+             "a finite number > 0 or null"),
+        )  # fmt: skip
+        for key, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"Expected scaled.{key} to be {rule}, but got {key}={getattr(self, key)!r:.80}")
+
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as plain JSON-serialisable values."""
         return {
@@ -145,24 +177,7 @@ class ScaledLR:
                 raise ValueError(
                     f"Malformed scaled LR: {what} key{'s' if len(keys) > 1 else ''} {', '.join(map(repr, keys))}"
                 )
-        scaled = cls(**data)
-        checks: tuple[tuple[str, bool, str], ...] = (
-            *((key, _is_positive_real(getattr(scaled, key)), "a finite number > 0")
-              for key in ("lr", "base_lr", "factor")),
-            ("rule", scaled.rule in ("linear", "sqrt", "noise", "none"), "one of 'linear', 'sqrt', 'noise', 'none'"),
-            ("reason", isinstance(scaled.reason, str), "a string"),
-            ("from_batch_size", is_int(scaled.from_batch_size) and scaled.from_batch_size >= 1, "an integer >= 1"),
-            ("to_batch_size", is_int(scaled.to_batch_size) and scaled.to_batch_size >= 1, "an integer >= 1"),
-            ("warmup_epochs", is_int(scaled.warmup_epochs) and scaled.warmup_epochs >= 0, "an integer >= 0"),
-            ("warning", scaled.warning is None or isinstance(scaled.warning, str), "a string or null"),
-            ("capped", isinstance(scaled.capped, bool), "true or false"),
-            ("critical_batch", scaled.critical_batch is None or _is_positive_real(scaled.critical_batch),
-             "a finite number > 0 or null"),
-        )  # fmt: skip
-        for key, ok, rule in checks:
-            if not ok:
-                raise ValueError(f"Expected scaled.{key} to be {rule}, but got {key}={getattr(scaled, key)!r}")
-        return scaled
+        return cls(**data)  # its fields checked by __post_init__
 
     def rebase(self, base_lr: float, *, divergence_lr: float | None = None, cap: bool | None = None) -> ScaledLR:
         """The same scaling (batch sizes, rule, factor) applied to another base learning rate.

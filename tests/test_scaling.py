@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -210,6 +211,57 @@ def test_from_dict_names_a_missing_or_unknown_key_as_the_result_does() -> None:
         RangeTestResult.from_dict({**result, "scaled": {k: v for k, v in data.items() if k != "factor"}})
     with pytest.raises(ValueError, match=r"^Malformed range-test result: unknown key 'zzz' in scaled$"):
         RangeTestResult.from_dict({**result, "scaled": {**data, "zzz": 1}})
+
+
+_HAND_BUILT = {
+    "lr": 0.4,
+    "base_lr": 0.1,
+    "factor": 4.0,
+    "rule": "linear",
+    "reason": "by hand",
+    "from_batch_size": 32,
+    "to_batch_size": 128,
+    "warmup_epochs": 2,
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "rule"),
+    [
+        ("lr", "abc", "a finite number > 0"),
+        ("lr", math.nan, "a finite number > 0"),
+        ("base_lr", None, "a finite number > 0"),
+        ("factor", -1.0, "a finite number > 0"),
+        ("rule", "auto", "one of 'linear', 'sqrt', 'noise', 'none'"),
+        ("reason", 3, "a string"),
+        ("from_batch_size", 0, "an integer >= 1"),
+        ("to_batch_size", True, "an integer >= 1"),
+        ("warmup_epochs", 1.5, "an integer >= 0"),
+        ("warning", 1, "a string or null"),
+        ("capped", "yes", "true or false"),
+        ("critical_batch", math.inf, "a finite number > 0 or null"),
+    ],
+)
+def test_a_hand_built_scaled_lr_is_checked_as_from_dict_checks_a_file(key: str, value: object, rule: str) -> None:
+    """ScaledLR(lr="abc", ...) was taken and failed only later (a format string, to_json); fuzz round 8's leftover."""
+    cls = type(scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear"))
+    with pytest.raises(ValueError, match=rf"^Expected scaled\.{key} to be {re.escape(rule)}, but got {key}="):
+        cls(**{**_HAND_BUILT, key: value})
+    with pytest.raises(ValueError, match=rf"^Expected scaled\.{key} to be {re.escape(rule)}, but got {key}="):
+        cls.from_dict({**_HAND_BUILT, key: value})
+
+
+def test_a_hand_built_scaled_lr_stores_numpy_numbers_and_0d_tensors_as_python_ones() -> None:
+    cls = type(scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear"))
+    s = cls(
+        **{**_HAND_BUILT, "lr": np.float32(0.4), "base_lr": torch.tensor(0.1), "from_batch_size": np.int64(32)},
+        capped=np.bool_(False),
+        critical_batch=np.float64(500.0),
+    )
+    fields = (s.lr, s.base_lr, s.from_batch_size, s.capped, s.critical_batch)
+    assert fields == (0.4, 0.1, 32, False, 500.0)
+    assert [type(v) for v in fields] == [float, float, int, bool, float]
+    assert cls.from_dict(s.to_dict()) == s
 
 
 @pytest.mark.parametrize(
