@@ -1491,13 +1491,21 @@ MAX_PASSES_PER_STEP = 10
 
 
 def passes_per_step_error(
-    batches: int | None, accumulate: int, num_steps: int, *, option: str, data: str, fix: str
+    batches: int | None,
+    accumulate: int,
+    num_steps: int,
+    *,
+    option: str,
+    data: str,
+    fix: str,
+    consequence: str | None = None,
 ) -> ValueError | None:
     """The error for an accumulation whose every step would cycle ``batches`` batches over ten times, else ``None``.
 
     A step over a short loader that cycles a few times (4 micro-batches of a 3-batch loader) is allowed;
     data without a length (``batches`` ``None``: an ``IterableDataset``, a generator) is not judged.
-    One rule and message for ``range_test(accumulate_steps=)`` and the callback's ``accumulate_grad_batches``.
+    One rule and message for ``range_test(accumulate_steps=)``, the callback's ``accumulate_grad_batches`` and
+    ``train``'s (which steps at each epoch's end instead of cycling: its ``consequence`` says so).
 
     Args:
         batches: Batches one pass over the data gives, or ``None`` when unknown.
@@ -1506,6 +1514,7 @@ def passes_per_step_error(
         option: The setting's name as the user gave it (``"accumulate_steps"``).
         data: The data in words after "the N batches" (``"train_data yields per pass"``).
         fix: The sentence that ends the message: what to do.
+        consequence: What such a step does, after the colon; default: the test's steps cycling the data.
 
     Returns:
         The ``ValueError`` to raise, or ``None`` when ``accumulate <= MAX_PASSES_PER_STEP * batches``.
@@ -1513,11 +1522,14 @@ def passes_per_step_error(
     """
     if not batches or accumulate <= MAX_PASSES_PER_STEP * batches:
         return None
+    if consequence is None:
+        consequence = (
+            f"each of the test's {num_steps:,} optimizer steps would cycle through the data "
+            f"{accumulate / batches:,.0f} times, drawing the same batches again and again"
+        )
     return ValueError(
         f"Expected {option} <= {MAX_PASSES_PER_STEP} x the {batches:,} batches {data} "
-        f"({MAX_PASSES_PER_STEP * batches:,}), but got {option}={accumulate:,}: each of the test's {num_steps:,} "
-        f"optimizer steps would cycle through the data {accumulate / batches:,.0f} times, drawing the same batches "
-        f"again and again. {fix}"
+        f"({MAX_PASSES_PER_STEP * batches:,}), but got {option}={accumulate:,}: {consequence}. {fix}"
     )
 
 

@@ -66,7 +66,7 @@ from .diagnostics import (
 )
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
-from .range_test import RangeTestResult
+from .range_test import RangeTestResult, passes_per_step_error
 from .settings import (
     check_callable,
     check_device,
@@ -1111,6 +1111,20 @@ def train(
         + (epochs - varying) * max(1, math.ceil(length / per_epoch[-1]))
     )
     most = max(per_epoch)
+    # Past ten epochs per step, refused as the callback refuses it: train(accumulate_grad_batches=10**30) failed
+    # inside Lightning's loss division with a bare "OverflowError: int too big to convert".
+    error = passes_per_step_error(
+        length,
+        most,
+        total_steps or 0,
+        option="accumulate_grad_batches",
+        data="of an epoch of train_data",
+        consequence=f"Lightning would step the optimizer once an epoch, after {length} batches, each loss divided by "
+        "it",
+        fix=f"Use accumulate_grad_batches <= {length}: no step can take more than an epoch's data.",
+    )
+    if error is not None:
+        raise error
     if length is not None and most > length:
         # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
         warn(

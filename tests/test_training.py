@@ -126,6 +126,21 @@ def test_accumulation_over_more_batches_than_an_epoch_has_is_warned_about():
     torch.testing.assert_close(half, full / 2)  # what the warning says
 
 
+@pytest.mark.parametrize("accumulate", [41, 10**30])
+def test_accumulation_over_ten_epochs_per_step_is_refused_as_the_callback_refuses_it(accumulate: int) -> None:
+    """train(accumulate_grad_batches=10**30) failed in Lightning's loss division: "OverflowError: int too big"."""
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError) as caught:
+        train(model, loader(128), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=accumulate)
+    assert str(caught.value) == (
+        f"Expected accumulate_grad_batches <= 10 x the 4 batches of an epoch of train_data (40), but got "
+        f"accumulate_grad_batches={accumulate:,}: Lightning would step the optimizer once an epoch, after 4 batches, "
+        "each loss divided by it. Use accumulate_grad_batches <= 4: no step can take more than an epoch's data."
+    )
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # refused before training
+
+
 def _a_suggestion(lr: float):
     import numpy as np
 
