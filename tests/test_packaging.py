@@ -1,0 +1,68 @@
+"""What a user installs: every module lrfinder imports is a declared dependency."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import re
+import sys
+from importlib.metadata import packages_distributions, requires
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Modules lrfinder imports (lazily, under Lightning) that come with a distribution it declares, and which one.
+_THROUGH = {"fsspec": "pytorch-lightning", "torchmetrics": "pytorch-lightning", "lightning_fabric": "pytorch-lightning"}
+
+
+def _name(requirement: str) -> str:
+    """The normalized distribution name of a requirement string (``torch>=2.1,<3`` -> ``torch``)."""
+    return re.sub(r"[-_.]+", "-", re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1)).lower()  # type: ignore[union-attr]
+
+
+def _declared() -> dict[str, set[str]]:
+    """The distributions setup.cfg declares: install_requires under "", each extra under its name."""
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    lines = lambda text: [line for line in text.splitlines() if line.strip()]  # noqa: E731
+    declared = {"": {_name(r) for r in lines(cfg["options"]["install_requires"])}}
+    for extra, text in cfg["options.extras_require"].items():
+        declared[extra] = {_name(r) for r in lines(text)}
+    return declared
+
+
+def _imported_modules() -> set[str]:
+    """The top-level names of the absolute imports anywhere in lrfinder's source, lazy ones included."""
+    found: set[str] = set()
+    for path in (ROOT / "lrfinder").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"__future__", "lrfinder"}
+
+
+def test_every_module_lrfinder_imports_is_a_declared_dependency() -> None:
+    declared = _declared()
+    distributions = packages_distributions()
+    undeclared = {}
+    for module in sorted(_imported_modules()):
+        if module in _THROUGH:
+            # It comes with a declared distribution: check that it still does.
+            via = _THROUGH[module]
+            assert via in declared[""], via
+            assert module.replace("_", "-") in {_name(r) for r in requires(via) or []}, (module, via)
+            continue
+        names = {_name(d) for d in distributions.get(module, [])} | {_name(module)}
+        if not names & declared[""] and not (module == "lightning" and "lightning" in declared["lightning"]):
+            undeclared[module] = sorted(names)
+    assert undeclared == {}, f"imported by lrfinder but not in setup.cfg's install_requires: {undeclared}"
