@@ -1,11 +1,14 @@
-"""What a user installs: every module lrfinder imports is a declared dependency."""
+"""What a user installs: every module lrfinder imports is a declared dependency, and the sdist holds the project."""
 
 from __future__ import annotations
 
 import ast
 import configparser
 import re
+import shutil
+import subprocess
 import sys
+import tarfile
 from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
@@ -66,3 +69,33 @@ def test_every_module_lrfinder_imports_is_a_declared_dependency() -> None:
         if not names & declared[""] and not (module == "lightning" and "lightning" in declared["lightning"]):
             undeclared[module] = sorted(names)
     assert undeclared == {}, f"imported by lrfinder but not in setup.cfg's install_requires: {undeclared}"
+
+
+#: What is not the project's source: caches of tools and builds, and benchmarks/'s cached curves (1.8 MB, rebuilt on
+#: demand; no test reads them).
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", "__pycache__", "*.py[cod]", ".pytest_cache", ".ruff_cache", ".mypy_cache", "*.egg-info", "build", "dist"
+)
+
+
+def test_the_sdist_holds_what_the_tests_read_and_no_caches(tmp_path: Path) -> None:
+    """The tests run from an unpacked sdist: their helpers and data, examples/, benchmarks/ and the changelog are in it.
+
+    Without MANIFEST.in setuptools took tests/test_*.py alone: conftest.py, _models.py and tests/data were left
+    out, so no test of the sdist could even be imported.
+    """
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT, tree, ignore=_NOT_SOURCE)
+    code = "from setuptools import build_meta; print(build_meta.build_sdist('dist'))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with tarfile.open(tree / "dist" / done.stdout.split()[-1]) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    wanted = {"README.md", "CHANGELOG.md", "LICENSE", "setup.cfg", "pyproject.toml", "constraints-cpu.txt"}
+    for folder in ("lrfinder", "tests", "examples", "benchmarks"):
+        wanted |= {p.relative_to(tree).as_posix() for p in (tree / folder).rglob("*") if p.is_file()}
+    wanted = {name for name in wanted if not name.startswith("benchmarks/cache/")}
+    assert {"tests/conftest.py", "tests/_models.py", "tests/data/demo_result.json"} <= wanted
+    assert sorted(wanted - names) == []
+    unwanted = [n for n in names if n.startswith(("benchmarks/cache/", ".ci/")) or "__pycache__" in n]
+    assert unwanted == []
