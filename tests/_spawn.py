@@ -24,12 +24,20 @@ def spawn_ranks(worker: Callable[..., None], out: Path, world: int, deadline_s: 
     init = "file://" + os.path.join(out, "rendezvous")
     context = torch.multiprocessing.spawn(worker, args=(init, str(out)), nprocs=world, join=False)
     start = time.monotonic()
-    while not context.join(timeout=1):
-        if time.monotonic() - start > deadline_s:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f"the ranks were still running after {deadline_s} s: a hang")
-    return [json.loads(Path(out, f"rank{r}.json").read_text()) for r in range(world)]
+    records = [Path(out, f"rank{r}.json") for r in range(world)]
+    try:
+        while not context.join(timeout=1):
+            if time.monotonic() - start > deadline_s:
+                for process in context.processes:
+                    process.kill()
+                pytest.fail(f"the ranks were still running after {deadline_s} s: a hang")
+    except torch.multiprocessing.ProcessExitedException as exc:
+        # gloo's teardown aborts a process now and then once its work is done ("terminate called without an
+        # active exception", torch 2.13 on CPU, without lrfinder too): forgiven only when every rank wrote its
+        # record before leaving the process group. Any other death, or one before the records, fails the test.
+        if exc.signal_name != "SIGABRT" or not all(path.exists() for path in records):
+            raise
+    return [json.loads(path.read_text()) for path in records]
 
 
 def ranked_regression(

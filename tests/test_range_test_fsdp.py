@@ -146,9 +146,9 @@ def _worker(rank: int, init: str, out: str) -> None:
         "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
     )
     record = {flavour: _run(rank, flavour) for flavour in ("ddp", *FLAVOURS)}
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))  # before gloo's teardown, which may abort
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
-    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
     # FSDP2 on a CPU device mesh leaves a C++ thread that aborts the process at exit, after the
     # results are written ("terminate called without an active exception", about 1 exit in 5 with
     # torch 2.13 and no lrfinder involved): leave without the interpreter's and C++'s teardown.
