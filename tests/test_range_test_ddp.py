@@ -10,6 +10,7 @@ import datetime
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -455,8 +456,13 @@ def test_lrfinders_warnings_come_from_rank_zero_unless_one_rank_alone_sees_them(
 def _aborting_worker(rank: int, init: str, out: str) -> None:
     """Rank 1 dies by SIGABRT, as gloo's teardown now and then kills a rank: after its record (before, in ``early``)."""
     if rank == 0 or "early" not in out:
-        Path(out, f"rank{rank}.json").write_text(json.dumps({"rank": rank}))
+        Path(out, f"rank{rank}.tmp").write_text(json.dumps({"rank": rank}))
+        os.replace(Path(out, f"rank{rank}.tmp"), Path(out, f"rank{rank}.json"))  # whole once it exists
     if rank == 1:
+        # As the workers' barrier does: rank 0's record is written before rank 1 dies (else the spawn kills rank 0
+        # before it writes, and the abort rightly counts as a crash).
+        while not Path(out, "rank0.json").exists():
+            time.sleep(0.01)
         os.abort()
 
 
