@@ -535,6 +535,11 @@ def _as_numbers(values: Any, name: str = "losses") -> Any:
 
     """
     _check_real(values, name)
+    return _tensor_values(values)
+
+
+def _tensor_values(values: Any) -> Any:
+    """``values`` with torch tensors read as float64 numbers (:func:`_as_numbers` without its complex check)."""
     if hasattr(values, "detach") and hasattr(values, "cpu"):
         return values.detach().cpu().double().numpy()
     if isinstance(values, (list, tuple)) and any(hasattr(v, "detach") for v in values):
@@ -542,24 +547,28 @@ def _as_numbers(values: Any, name: str = "losses") -> Any:
     return values
 
 
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float array, or a ``TypeError`` naming ``name``: text, booleans, a mapping, complex numbers.
+
+    numpy reads ``"1e-3"`` as 0.001 and ``True`` as 1.0, and its own failure ("could not convert
+    string to float: 'a'") named neither the argument nor the fix.
+    """
+    if isinstance(values, (str, bytes, Mapping)):
+        raise TypeError(f"Expected {name} to be a sequence of numbers, but got {type(values).__name__} {values!r:.60}")
+    found = text_or_bool_at(values)
+    if found is not None:
+        raise TypeError(text_or_bool_message(name, found))
+    _check_real(values, name)  # not in the try below, which words a failure as "not numbers"
+    try:
+        return np.asarray(_tensor_values(values), dtype=float)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"Expected {name} to be a sequence of numbers, but got {values!r:.60} ({exc})") from None
+
+
 def _check_curve(
     lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    arrays = []
-    for name, values in (("lrs", lrs), ("losses", losses)):
-        if isinstance(values, (str, bytes, Mapping)):
-            raise TypeError(
-                f"Expected {name} to be a sequence of numbers, but got {type(values).__name__} {values!r:.60}"
-            )
-        found = text_or_bool_at(values)  # numpy reads "1e-3" as 0.001 and True as 1.0
-        if found is not None:
-            raise TypeError(text_or_bool_message(name, found))
-        _check_real(values, name)  # not in the try below, which words a failure as "not numbers"
-        try:
-            arrays.append(np.asarray(_as_numbers(values, name), dtype=float))
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise TypeError(f"Expected {name} to be a sequence of numbers, but got {values!r:.60} ({exc})") from None
-    lr_arr, loss_arr = arrays
+    lr_arr, loss_arr = _numbers(lrs, "lrs"), _numbers(losses, "losses")
     if lr_arr.ndim != 1 or loss_arr.ndim != 1:
         raise ValueError(f"Expected 1-D lrs and losses, but got shapes {lr_arr.shape} and {loss_arr.shape}")
     if lr_arr.shape != loss_arr.shape:
@@ -892,19 +901,7 @@ def undo_ema(
         raise ValueError(f"Expected 0 < beta < 1, but got beta={beta!r}")
     if not is_choice(debias, ("lightning", "exact", "none")):
         raise ValueError(f"Expected debias to be 'lightning', 'exact' or 'none', but got debias={debias!r}")
-    if isinstance(smoothed, (str, bytes, Mapping)):
-        raise TypeError(
-            f"Expected smoothed to be a sequence of numbers, but got {type(smoothed).__name__} {smoothed!r:.60}"
-        )
-    found = text_or_bool_at(smoothed)  # numpy reads "1e-3" as 0.001 and True as 1.0
-    if found is not None:
-        raise TypeError(text_or_bool_message("smoothed", found))
-    _check_real(smoothed, "smoothed")
-    try:
-        y = np.asarray(_as_numbers(smoothed, "smoothed"), dtype=float)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        # numpy's "could not convert string to float: 'a'" named neither the argument nor the fix.
-        raise TypeError(f"Expected smoothed to be a sequence of numbers, but got {smoothed!r:.60} ({exc})") from None
+    y = _numbers(smoothed, "smoothed")
     if y.ndim != 1:
         raise ValueError(f"Expected smoothed to be a 1-D curve, but got shape {y.shape}")
     out = np.full(y.shape, np.nan)
