@@ -222,7 +222,7 @@ def none_lr_hint(name: str, value: object) -> str:
 _INTERNAL_MODULES = ("lrfinder", "contextlib", "lightning", "pytorch_lightning", "lightning_fabric")
 
 
-def caller_stacklevel() -> int:
+def caller_stacklevel(also: tuple[str, ...] = ()) -> int:
     """The ``stacklevel`` for a ``warnings.warn`` in the calling function: the first frame outside lrfinder.
 
     Counted from the function that calls this one (level 1) up past lrfinder's frames (and
@@ -231,12 +231,14 @@ def caller_stacklevel() -> int:
     ``refine``'s trials, a snapshot made in the callback (at the ``trainer.fit`` line), ``train``'s
     ``configure_optimizers``. The first frame of the user's own code stops the count, a
     ``training_step`` called by Lightning too. A fixed ``stacklevel`` is right for one route only.
+    ``also`` names more modules to look past (``("torch",)`` for a hook Lightning runs inside the
+    optimizer's ``step``, whose closure it is).
     """
     frame = sys._getframe(1)
     level = 1
     while frame.f_back is not None:
         name = str(frame.f_globals.get("__name__", ""))
-        if not any(name == m or name.startswith(m + ".") for m in _INTERNAL_MODULES):
+        if not any(name == m or name.startswith(m + ".") for m in _INTERNAL_MODULES + also):
             break
         frame = frame.f_back
         level += 1

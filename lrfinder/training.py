@@ -49,7 +49,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from ._checks import is_int, is_not_a_sequence, plain, single_number_note
+from ._checks import caller_stacklevel, is_int, is_not_a_sequence, plain, single_number_note
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from ._lightning import fine_tuner as _fine_tuner
 from ._warn import warn
@@ -66,7 +66,7 @@ from .diagnostics import (
 )
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
-from .range_test import RangeTestResult, passes_per_step_error
+from .range_test import MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
 from .settings import (
     check_callable,
     check_device,
@@ -280,8 +280,14 @@ def _classes(package: str) -> tuple[type, type, type]:
             on_epoch_end: Callable[[EpochSummary], None] | None,
             on_batch_end: Callable[[int, int], None] | None,
             last_batch_of_one: str | None = None,
+            count_epoch: bool = False,
         ) -> None:
             self.epochs = epochs
+            # Data without a length: the accumulation is judged once an epoch ends before a full one (Watch's
+            # on_before_optimizer_step), when its batches are known.
+            self.count_epoch = count_epoch
+            self._batch_idx = 0
+            self._buffers: dict[str, torch.Tensor] = {}  # while count_epoch: the buffers before the first epoch
             self.on_epoch = on_epoch_end
             self.on_batch = on_batch_end
             # How each pass ends on a batch of one example (train_data's own account), else None: the first
@@ -302,6 +308,9 @@ def _classes(package: str) -> tuple[type, type, type]:
 
         def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             """With a pass ending on a batch of one example, watch the first batch's BatchNorm inputs."""
+            if self.count_epoch and trainer.accumulate_grad_batches > 1:
+                # A refused accumulation leaves the weights as they were, and the BatchNorm statistics too.
+                self._buffers = {name: b.detach().clone() for name, b in pl_module.named_buffers()}
             if self.last_batch_of_one is None:
                 return
             # A plain model's layers by their names in it (not under the wrapper's "model.").
@@ -344,6 +353,34 @@ def _classes(package: str) -> tuple[type, type, type]:
                     "leaves no single example over."
                 )
 
+        def on_before_optimizer_step(
+            self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+        ) -> None:
+            """Over data without a length, the accumulation is judged at the first step an epoch's end forced.
+
+            Lightning steps before ``accumulate_grad_batches`` batches only at an epoch's end, so the epoch's
+            batches are known then, before that step changes a weight: the rule and message of data with a length
+            (:func:`_check_accumulation`). ``accumulate_grad_batches=100`` over an unsized epoch of 4 batches
+            trained with a 4/100 step without a word.
+            """
+            seen = self._batch_idx + 1
+            if not self.count_epoch or not pl_module.automatic_optimization or seen >= trainer.accumulate_grad_batches:
+                return
+            self.count_epoch = False  # judged once: the first epoch's length stands for all
+            buffers, self._buffers = self._buffers, {}
+            try:
+                # Lightning runs this hook inside the optimizer's step (its closure): the warning looks past
+                # torch's frames too, to the caller's train(...) line. One frame deeper in _check_accumulation.
+                level = caller_stacklevel(also=("torch",)) + 1
+                _check_accumulation(seen, int(trainer.accumulate_grad_batches), 0, stacklevel=level)
+            except ValueError:
+                optimizer.zero_grad(set_to_none=True)  # nothing of the refused run left on the model
+                with torch.no_grad():
+                    for name, b in pl_module.named_buffers():
+                        if name in buffers:
+                            b.copy_(buffers[name])
+                raise
+
         def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             for hook in self._bn_hooks:  # a fit without a backward (no batch)
                 hook.remove()
@@ -354,6 +391,7 @@ def _classes(package: str) -> tuple[type, type, type]:
         ) -> None:
             if self._bn_hooks and self._examples is None:  # the batch whose BatchNorm inputs are watched
                 self._examples = infer_batch_size(None, batch)
+            self._batch_idx = batch_idx
             # The Trainer's count, which a GradientAccumulationScheduler sets at each epoch's start.
             if batch_idx % trainer.accumulate_grad_batches == 0:
                 self.lrs.append(_reference_lr(trainer.optimizers[0]))
@@ -824,6 +862,53 @@ def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bo
         )
 
 
+#: The largest ``accumulate_grad_batches`` Lightning can divide a loss by (torch's int64).
+_LARGEST_ACCUMULATION = 2**63 - 1
+
+
+def _check_accumulation(
+    batches: int | None, accumulate: int, total_steps: int, *, stacklevel: int | None = None
+) -> None:
+    """Refuse an ``accumulate_grad_batches`` over ten epochs of ``batches``; warn of one over an epoch.
+
+    The callback's rule and message (:func:`~lrfinder.range_test.passes_per_step_error`): Lightning steps
+    the optimizer at each epoch's end instead of cycling the data, after ``batches`` batches whose losses
+    it still divides by ``accumulate``. ``batches`` ``None`` (not known yet) is not judged: ``train`` judges
+    data without a length at the first epoch's end, once its batches are counted (before that step).
+    ``stacklevel`` is the warning's, as :func:`~lrfinder._warn.warn` takes it (default: the caller's line).
+
+    Raises:
+        ValueError: ``accumulate`` over :data:`~lrfinder.range_test.MAX_PASSES_PER_STEP` times ``batches``.
+
+    """
+    # Past ten epochs per step, refused as the callback refuses it: train(accumulate_grad_batches=10**30) failed
+    # inside Lightning's loss division with a bare "OverflowError: int too big to convert".
+    error = passes_per_step_error(
+        batches,
+        accumulate,
+        total_steps,
+        option="accumulate_grad_batches",
+        data="of an epoch of train_data",
+        consequence=f"Lightning would step the optimizer once an epoch, after {batches} batches, each loss divided by "
+        "it",
+        fix=f"Use accumulate_grad_batches <= {batches}: no step can take more than an epoch's data.",
+    )
+    if error is not None:
+        raise error
+    if batches is not None and accumulate > batches:
+        # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
+        warn(
+            f"accumulate_grad_batches={accumulate} is more than the {batches} batches of an epoch: Lightning steps "
+            f"the optimizer at the end of every epoch, after {batches} batches whose losses it still divides by "
+            f"{accumulate}, so each step's gradient is {batches}/{accumulate} of the mean gradient (the LR in effect "
+            f"x{batches / accumulate:.2g}) over a batch of {batches} batches, not {accumulate}. Use "
+            f"accumulate_grad_batches <= {batches}: no step can take more than an epoch's data (larger batches make "
+            "fewer of them per epoch).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
 @positional_hints
 def train(
     model: nn.Module,
@@ -1111,30 +1196,18 @@ def train(
         + (epochs - varying) * max(1, math.ceil(length / per_epoch[-1]))
     )
     most = max(per_epoch)
-    # Past ten epochs per step, refused as the callback refuses it: train(accumulate_grad_batches=10**30) failed
-    # inside Lightning's loss division with a bare "OverflowError: int too big to convert".
-    error = passes_per_step_error(
-        length,
-        most,
-        total_steps or 0,
-        option="accumulate_grad_batches",
-        data="of an epoch of train_data",
-        consequence=f"Lightning would step the optimizer once an epoch, after {length} batches, each loss divided by "
-        "it",
-        fix=f"Use accumulate_grad_batches <= {length}: no step can take more than an epoch's data.",
-    )
-    if error is not None:
-        raise error
-    if length is not None and most > length:
-        # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
-        warn(
-            f"accumulate_grad_batches={most} is more than the {length} batches of an epoch: Lightning steps the "
-            f"optimizer at the end of every epoch, after {length} batches whose losses it still divides by {most}, so "
-            f"each step's gradient is {length}/{most} of the mean gradient (the LR in effect x{length / most:.2g}) "
-            f"over a batch of {length} batches, not {most}. Use accumulate_grad_batches <= {length}: no step can take "
-            "more than an epoch's data (larger batches make fewer of them per epoch).",
-            UserWarning,
+    if length is None and most > _LARGEST_ACCUMULATION:
+        # Over data without a length the rule is judged at the first epoch's end (Watch), but Lightning divides the
+        # first batch's loss by accumulate_grad_batches before that: 10**30 failed there with a bare
+        # "OverflowError: int too big to convert". No epoch holds a tenth of that many batches.
+        raise ValueError(
+            f"Expected accumulate_grad_batches <= {MAX_PASSES_PER_STEP} x the batches of an epoch of train_data, "
+            f"but got accumulate_grad_batches={most:,}: train_data has no length (an IterableDataset or a "
+            "generator), so its epoch is counted as the first one runs, and Lightning cannot even divide a loss by "
+            f"a number past {_LARGEST_ACCUMULATION:,} (no epoch holds a tenth of that many batches). Use "
+            "accumulate_grad_batches <= the batches of an epoch: no step can take more than an epoch's data."
         )
+    _check_accumulation(length, most, total_steps or 0)
     fine_tuner = _fine_tuner(callbacks)
     # BackboneFinetuning's unfreeze, (epoch, optimizer steps before it): a warm-up still running there fails.
     from .schedulers import steps_before_unfreeze
@@ -1173,7 +1246,7 @@ def train(
         if val_data is not None:
             # A batch the model cannot take failed at the first epoch's end, after the epoch had trained.
             val_data = _check_first_val_batch(module, val_data)
-    watch = watch_class(epochs, on_epoch_end, on_batch_end, _last_batch_of_one(train_data))
+    watch = watch_class(epochs, on_epoch_end, on_batch_end, _last_batch_of_one(train_data), length is None)
     accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
     devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
     sigint = signal.getsignal(signal.SIGINT)

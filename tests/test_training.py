@@ -141,6 +141,58 @@ def test_accumulation_over_ten_epochs_per_step_is_refused_as_the_callback_refuse
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # refused before training
 
 
+
+def _stream(batches: int = 4) -> DataLoader:
+    """Data without a length: an IterableDataset of ``batches`` batches of 32."""
+    from torch.utils.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(DataLoader(make_classification(32 * batches), batch_size=32))
+
+    return DataLoader(Stream(), batch_size=None)
+
+
+@pytest.mark.parametrize("accumulate", [41, 10**30])
+def test_accumulation_over_ten_epochs_per_step_is_refused_over_data_without_a_length(accumulate: int) -> None:
+    """Over an IterableDataset (no length to judge before training) 10**30 failed in Lightning's loss division with
+    "OverflowError: int too big to convert", and 41 over 4 batches trained with a 4/41 step without a word: the
+    sized case's rule and message, judged at the first epoch's end, before its step changes a weight."""
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError) as caught:
+        train(model, _stream(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=accumulate)
+    if accumulate == 41:
+        assert str(caught.value) == (
+            "Expected accumulate_grad_batches <= 10 x the 4 batches of an epoch of train_data (40), but got "
+            "accumulate_grad_batches=41: Lightning would step the optimizer once an epoch, after 4 batches, each "
+            "loss divided by it. Use accumulate_grad_batches <= 4: no step can take more than an epoch's data."
+        )
+    else:
+        assert str(caught.value) == (
+            "Expected accumulate_grad_batches <= 10 x the batches of an epoch of train_data, but got "
+            f"accumulate_grad_batches={accumulate:,}: train_data has no length (an IterableDataset or a generator), "
+            "so its epoch is counted as the first one runs, and Lightning cannot even divide a loss by a number past "
+            "9,223,372,036,854,775,807 (no epoch holds a tenth of that many batches). Use accumulate_grad_batches <= "
+            "the batches of an epoch: no step can take more than an epoch's data."
+        )
+    # No step taken, the BatchNorm statistics of the counted epoch put back.
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_accumulation_over_an_epoch_without_a_length_is_warned_about_at_the_callers_line() -> None:
+    """The sized case's warning, once the first epoch's end has counted its batches; none within an epoch."""
+    with pytest.warns(UserWarning, match=r"accumulate_grad_batches=8 is more than the 4 batches.*x0\.5") as caught:
+        result = train(make_mlp(), _stream(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=8,
+                       epochs=2)  # fmt: skip
+    assert result.global_step == 2
+    assert [w.filename for w in caught if "accumulate_grad_batches" in str(w.message)] == [__file__]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="accumulate_grad_batches")
+        assert train(make_mlp(), _stream(6), optimizer=sgd(0.1), loss_fn=F.cross_entropy,
+                     accumulate_grad_batches=4).global_step == 2  # fmt: skip
+
 def _a_suggestion(lr: float):
     import numpy as np
 
