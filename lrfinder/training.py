@@ -862,6 +862,37 @@ def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bo
         )
 
 
+def _warn_if_ranks_train_alone(model: nn.Module, *, lightning: bool) -> None:
+    """Warn (rank zero) when a process group of several ranks is up and ``model`` averages no gradients.
+
+    ``train`` runs Lightning on this process alone: under ``torchrun`` each rank that calls it with a plain model
+    trained its own copy on its own shard of the data, nothing averaged, and the ranks ended as different models
+    without a word. A ``DistributedDataParallel`` (or FSDP) model averages its gradients in every backward: its
+    ranks train as one model (:func:`~lrfinder.data_parallel.data_parallel_ranks` is what the range test reads).
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return
+    from .data_parallel import data_parallel_ranks
+
+    if data_parallel_ranks(model, torch.device("cpu")) is not None:
+        return
+    world = dist.get_world_size()
+    fix = (
+        "fit it with a Lightning Trainer(strategy='ddp') instead (with lrfinder.LRFinder for the range test)"
+        if lightning
+        else "wrap the model, train(DistributedDataParallel(model), ...), whose backward averages the gradients over "
+        "the ranks (as range_test takes it)"
+    )
+    warn(
+        f"train() runs on this process alone, in a process group of {world} ranks, and {type(model).__name__} is not "
+        f"wrapped in DistributedDataParallel or FSDP: nothing is averaged between the ranks, so where the other ranks "
+        f"call train() too, each trains its own copy on its own data, and they end as {world} different models. To "
+        f"train one model over the ranks, {fix}; to train on one rank, call train() there alone."
+    )
+
+
 #: The largest ``accumulate_grad_batches`` Lightning can divide a loss by (torch's int64).
 _LARGEST_ACCUMULATION = 2**63 - 1
 
@@ -990,6 +1021,9 @@ def train(
 
     The Trainer is the one of the model's Lightning distribution (``lightning.pytorch`` or
     ``pytorch_lightning``); a plain model is trained with the preferred installed one.
+    It runs on this process alone: under ``torchrun``, a ``DistributedDataParallel`` (or FSDP) model
+    averages its gradients in every backward, and the ranks train one model; a plain model in a process
+    group of several ranks is warned about (each rank calling ``train`` trains its own copy).
 
     Returns:
         A :class:`TrainingResult`. The model is trained in place and moved back to the CPU.
@@ -1147,6 +1181,7 @@ def train(
                 f"(an IterableDataset or a generator). Pass a DataLoader over a sized dataset, or a schedule that "
                 f"needs no length ({free})."
             )
+    _warn_if_ranks_train_alone(model, lightning=lightning)
     package = _distribution(model, callbacks)
     pl_ = importlib.import_module(package)
     for i, callback in enumerate(callbacks):

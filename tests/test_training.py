@@ -1317,3 +1317,55 @@ def test_an_optimizer_given_built_or_by_name_is_told_to_be_a_function():
     with pytest.raises(TypeError, match=r"^Expected optimizer to be a function model -> optimizer, but got the name "
                        r"'sgd'\. Pass optimizer=lambda m: lrfinder\.create_optimizer\('sgd', m, lr=\.\.\.\)\.$"):
         train(model, loader(n=64), optimizer="sgd", loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+
+
+def _ranks_worker(rank: int, init: str, out: str) -> None:
+    """Two gloo ranks, as torchrun starts them: train() on a plain model, then on the same model wrapped in DDP."""
+    import datetime
+    import json
+    from pathlib import Path
+
+    from _spawn import ranked_regression
+
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=2, timeout=datetime.timedelta(seconds=30)
+    )
+    record: dict[str, Any] = {}
+    for wrapped in (False, True):
+        torch.manual_seed(0)
+        net = nn.Linear(10, 1)
+        model = nn.parallel.DistributedDataParallel(net) if wrapped else net
+        _, data = ranked_regression(rank, 2, noise=3.0)  # each rank its own shard (DistributedSampler)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            train(model, data, optimizer=sgd(0.05), loss_fn=F.mse_loss)
+        record["ddp" if wrapped else "plain"] = {
+            "said": [str(w.message) for w in caught if "process group" in str(w.message)],
+            "where": [w.filename for w in caught if "process group" in str(w.message)],
+            "weight": net.weight.detach().flatten().tolist(),
+        }
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+    torch.distributed.barrier()  # every rank's record is written (see _spawn.spawn_ranks)
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ranks_training_a_plain_model_each_on_its_own_are_warned_once(tmp_path) -> None:
+    """Under torchrun, train() on a plain model trained each rank's own copy on its own data without a word (the
+    ranks ended as different models); a DistributedDataParallel model trains as one, and is not warned about."""
+    from _spawn import spawn_ranks
+
+    ranks = spawn_ranks(_ranks_worker, tmp_path, 2, 180)
+    assert ranks[0]["plain"]["said"] == [
+        "train() runs on this process alone, in a process group of 2 ranks, and Linear is not wrapped in "
+        "DistributedDataParallel or FSDP: nothing is averaged between the ranks, so where the other ranks call "
+        "train() too, each trains its own copy on its own data, and they end as 2 different models. To train one "
+        "model over the ranks, wrap the model, train(DistributedDataParallel(model), ...), whose backward averages "
+        "the gradients over the ranks (as range_test takes it); to train on one rank, call train() there alone."
+    ]
+    assert ranks[0]["plain"]["where"] == [__file__]
+    assert ranks[1]["plain"]["said"] == []  # rank zero's alone
+    assert ranks[0]["plain"]["weight"] != ranks[1]["plain"]["weight"]  # what the warning says
+    assert ranks[0]["ddp"]["said"] == ranks[1]["ddp"]["said"] == []
+    assert ranks[0]["ddp"]["weight"] == ranks[1]["ddp"]["weight"]
