@@ -1528,6 +1528,26 @@ def test_report_overlay_labels_tell_the_files_apart(work: Path):
     assert [r.label for r in loaded] == ["wd=0", "wd=1e-02"] and highlight is not None
 
 
+def test_report_overlay_labels_tell_files_of_one_name_apart(work: Path):
+    from lrfinder.cli.report import load_results
+
+    # Runs saved as run1/result.json and run2/result.json were all labelled "result" in the overlay.
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "result.json")
+    assert result.exit_code == 0, result.output
+    for folder in ("run1", "run2", "a/x", "b/x"):
+        (work / folder).mkdir(parents=True)
+        shutil.copy(work / "result.json", work / folder / "result.json")
+    loaded, _, _ = load_results(("run1/result.json", "run2/result.json", "a/x/result.json", "b/x/result.json"))
+    assert [r.label for r in loaded] == ["run1/result", "run2/result", "a/x/result", "b/x/result"]
+    loaded, _, _ = load_results(("result.json", "run1/result.json", "../" + work.name + "/run2/result.json"))
+    assert [r.label for r in loaded] == [f"{work.name}/result", "run1/result", "run2/result"]
+    loaded, _, _ = load_results(("result.json", "./result.json"))  # one file twice: its stem, as before
+    assert [r.label for r in loaded] == ["result", "result"]
+    assert invoke("report", "run1/result.json", "run2/result.json", "--report", "both.svg").exit_code == 0
+    svg = (work / "both.svg").read_text()
+    assert "run1/result" in svg and "run2/result" in svg
+
+
 def test_report_errors(work: Path):
     (work / "junk.json").write_text("{not json")
     (work / "list.json").write_text("[1, 2]")

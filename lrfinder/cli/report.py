@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,21 +165,41 @@ def load_results(
         if len(paths) == 1:
             schedule = found
     if len(loaded) > 1:
-        loaded = [_labelled(r, path, swept and len(paths) > 1) for r, (path, swept) in zip(loaded, sources)]
+        names = _file_names(paths)
+        loaded = [_labelled(r, names[path], swept and len(paths) > 1) for r, (path, swept) in zip(loaded, sources)]
     return loaded, highlight, schedule
 
 
-def _labelled(result: RangeTestResult, path: str, name_the_file: bool) -> RangeTestResult:
+def _file_names(paths: tuple[str, ...]) -> dict[str, str]:
+    """Each file's name in an overlay's legend: its stem, after as many of its folders as tell it apart.
+
+    Results of separate runs are often all called ``result.json``, in folders of their own
+    (``run1/result.json run2/result.json``): named by the stem alone, every curve was ``result``.
+    A stem that another file shares gets the folders that tell the two apart, read from the
+    absolute path (``run1/result``, ``run2/result``); the same file passed twice keeps its stem.
+    """
+    full = {path: Path(os.path.abspath(path)) for path in paths}
+    keys = {path: (*f.parent.parts, f.stem) for path, f in full.items()}
+    names: dict[str, str] = {}
+    for path, key in keys.items():
+        others = [k for p, k in keys.items() if full[p] != full[path] and k[-1] == key[-1]]
+        depth = 1
+        while depth < len(key) and any(k[-depth:] == key[-depth:] for k in others):
+            depth += 1
+        names[path] = "/".join(key[-depth:])
+    return names
+
+
+def _labelled(result: RangeTestResult, name: str, name_the_file: bool) -> RangeTestResult:
     """``result`` with a legend label that tells it from the other curves of the overlay.
 
-    An unlabelled result is named by its file's stem. A sweep's curves are labelled by their
-    weight decay (``wd=0``), which two sweeps overlaid share: then the file's stem goes first
-    (``adam, wd=0``).
+    An unlabelled result is named by its file (:func:`_file_names`: the stem, with folders when
+    another file has the same stem). A sweep's curves are labelled by their weight decay
+    (``wd=0``), which two sweeps overlaid share: then the file's name goes first (``adam, wd=0``).
     """
-    stem = Path(path).stem
     if not result.label:
-        return replace(result, label=stem)
-    return replace(result, label=f"{stem}, {result.label}") if name_the_file else result
+        return replace(result, label=name)
+    return replace(result, label=f"{name}, {result.label}") if name_the_file else result
 
 
 @click.command(
