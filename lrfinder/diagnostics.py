@@ -37,6 +37,22 @@ _BACKWARD_IN_STEP_FN = (
     "there it would run before the backward and clip nothing."
 )
 
+def backward_twice_message(factor: float) -> str:
+    """What to do about a ``step_fn`` whose own backward gave the gradient the test's adds (:func:`backward_repeated`).
+
+    ``factor``: the step's gradient over the test's own (2 for a ``loss.backward(retain_graph=True)`` of the
+    returned loss; ``1 + accumulate_steps`` under accumulation, where the test adds ``1 / accumulate_steps`` of it).
+    """
+    return (
+        "step_fn(model, batch) left gradients in the model that are those of the loss it returns (it ran "
+        "loss.backward(retain_graph=True), or the backward of a loss with the same gradient), and the range test runs "
+        f"the returned loss's backward itself: each step would take their sum, {factor:.3g}x the gradient, as at "
+        f"{factor:.3g}x the swept LR. Return the loss without calling loss.backward() or optimizer.step(): the range "
+        "test runs them itself, at the swept LR (after another backward in step_fn, a GAN critic's, clear the "
+        "model's gradients with model.zero_grad(), or detach what of the model reaches it)."
+    )
+
+
 #: Added to :data:`_BACKWARD_IN_STEP_FN` for a model from Lightning Fabric's ``fabric.setup``, whose loop calls
 #: ``fabric.backward(loss)`` where a plain loop calls ``loss.backward()``.
 _FABRIC_STEP_FN = (
@@ -858,3 +874,43 @@ def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) ->
 def _has_grads(optimizer: torch.optim.Optimizer) -> bool:
     return any(p.grad is not None for g in optimizer.param_groups for p in g["params"])
 
+
+
+def grads_of(optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Each parameter of ``optimizer`` with a copy of its gradient (``None`` without one): :func:`backward_repeated`.
+
+    Empty when a gradient is sparse: not judged.
+    """
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if any(p.grad is not None and p.grad.is_sparse for p in params):
+        return []
+    return [(p, None if p.grad is None else p.grad.detach().clone()) for p in params]
+
+
+def backward_repeated(before: list[tuple[torch.Tensor, torch.Tensor | None]]) -> float | None:
+    """The step's gradient over a backward's own, when that backward added the ``before`` ones again; else ``None``.
+
+    With ``c = after - before`` (the backward's gradient, over every parameter at once): when ``c`` is
+    ``before`` times a positive factor ``k``, to a cosine of 1 - 1e-6, the backward was of the loss whose
+    gradients were already there (a ``step_fn`` that ran ``loss.backward(retain_graph=True)`` and returned
+    ``loss``: ``k`` is ``1 / accumulate_steps``, times a ``GradScaler``'s scale), and the gradient is
+    ``(1 + 1 / k)`` times the backward's own: returned. The gradient of another loss (an auxiliary loss's
+    backward run early, a GAN critic's loss reaching the generator) is not parallel to it: ``None``.
+    ``before`` is :func:`grads_of`'s, empty when not judged.
+    """
+    if not before:
+        return None
+    sums = []
+    for p, b in before:
+        after = p.grad
+        if after is None or after.is_sparse:
+            continue
+        c = (after.detach() if b is None else after.detach() - b).double()
+        bb = torch.zeros((), dtype=torch.float64, device=c.device) if b is None else b.double()
+        sums.append(torch.stack([(c * bb).sum(), (bb * bb).sum(), (c * c).sum()]).cpu())
+    if not sums:
+        return None
+    dot, bnorm, cnorm = (float(v) for v in torch.stack(sums).sum(0))
+    if not (dot > 0 and bnorm > 0 and cnorm > 0) or dot * dot < (1 - 1e-6) * bnorm * cnorm:
+        return None
+    return 1 + bnorm / dot  # 1 + 1/k, k = dot / bnorm

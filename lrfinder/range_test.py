@@ -89,8 +89,11 @@ from .diagnostics import (
     _non_finite_data_message,
     _NonFiniteDataWatch,
     _raise_if_non_finite_at_start,
+    backward_repeated,
+    backward_twice_message,
     fabric_backward_message,
     first_step_errors,
+    grads_of,
     is_cross_entropy,
     negative_kl_div_message,
     negative_nll_message,
@@ -1339,6 +1342,8 @@ def range_test(
             ``loss_fn`` given too is not used, with a warning). It returns the loss only: the test
             runs its backward and the optimizer's step, so the gradients do not exist yet while it
             runs, and a ``clip_grad_norm_`` inside it clips nothing: clip with ``gradient_clip_val``.
+            One that runs the backward of the loss it returns (``retain_graph=True``) is refused at
+            the first step: the test's backward would add the same gradient again.
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
         num_steps: Number of optimizer steps planned (>= 10).
@@ -1926,6 +1931,11 @@ def _prepared_sweep(
                 sizes.add(examples)
                 # Gradients already there: the step_fn ran its own backward (its graph may be freed).
                 ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
+                # Its backward of the loss it returns (retain_graph=True) would double every step's gradient: judged
+                # at the first step. Not under data parallelism: DDP all-reduces the first backward after a forward
+                # only, so the test's adds each rank's own gradient to the mean, parallel to it on no rank, and a
+                # verdict one rank reached alone would leave the others waiting in the next collective.
+                repeated = grads_of(optimizer) if ran_backward and index[0] == 0 and ranks is None else []
                 # Not divided by 1: the division's autograd node cost about 10 us a step, and x / 1 is x, bit for bit.
                 part = loss if settings.accumulate_steps == 1 else loss / settings.accumulate_steps
                 if micro_probe is not None:
@@ -1943,6 +1953,11 @@ def _prepared_sweep(
                     if step_fn is None and index[0] == 0 and micro == 0 and target_dtype_fix(exc, batch):
                         raise DataError(_batch_message(exc, batch, model)) from exc
                     raise
+                factor = backward_repeated(repeated)
+                if factor is not None:
+                    fabric_note = _FABRIC_STEP_FN if is_fabric_module(model) else ""
+                    raise ModelError(backward_twice_message(factor) + fabric_note)
+                del repeated
                 if micro_probe is not None:
                     micro_probe.after_backward()
             parts.append(loss.detach())

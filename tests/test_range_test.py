@@ -2063,6 +2063,60 @@ def test_a_step_fn_that_runs_backward_itself_is_told_to_return_the_loss(mlp: nn.
         range_test(mlp, loader, step_fn=lambda model, batch: own_backward(model, batch).detach())
 
 
+
+@pytest.mark.parametrize("accumulate_steps", [1, 4])
+def test_a_step_fn_whose_backward_the_test_runs_again_is_refused(
+    mlp: nn.Module, loader: DataLoader, accumulate_steps: int
+) -> None:
+    """loss.backward(retain_graph=True) in step_fn let the test's own backward succeed: every step took twice the
+    gradient (a doubled effective LR), silently. Refused at the first step, before the optimizer's."""
+
+    def twice(model: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(model(batch[0]), batch[1])
+        loss.backward(retain_graph=True)
+        return loss
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ModelError) as info:
+        range_test(mlp, loader, optimizer=opt, step_fn=twice, accumulate_steps=accumulate_steps)
+    factor = 1 + accumulate_steps  # the test adds 1/accumulate_steps of what step_fn's backward left
+    assert str(info.value) == (
+        "step_fn(model, batch) left gradients in the model that are those of the loss it returns (it ran "
+        "loss.backward(retain_graph=True), or the backward of a loss with the same gradient), and the range test "
+        f"runs the returned loss's backward itself: each step would take their sum, {factor}x the gradient, as at "
+        f"{factor}x the swept LR. Return the loss without calling loss.backward() or optimizer.step(): the range test "
+        "runs them itself, at the swept LR (after another backward in step_fn, a GAN critic's, clear the model's "
+        "gradients with model.zero_grad(), or detach what of the model reaches it)."
+    )
+    assert_same_state(before, snapshot_of(mlp, opt))
+
+
+def test_a_step_fn_whose_own_backward_is_of_another_loss_runs_as_before(loader: DataLoader) -> None:
+    """Gradients step_fn leaves that are not the returned loss's are summed in, as before: an auxiliary loss's
+    backward run early, a GAN critic's loss reaching the generator (its fakes not detached)."""
+
+    def auxiliary(model: nn.Module, batch: Any) -> torch.Tensor:
+        out = model(batch[0])
+        (1e-3 * out.pow(2).mean()).backward(retain_graph=True)
+        return F.cross_entropy(out, batch[1])
+
+    result = range_test(make_mlp(), loader, step_fn=auxiliary, num_steps=20, max_lr=1.0)
+    assert len(result.losses) == 20
+    torch.manual_seed(0)
+    gen, critic = nn.Linear(4, 4), nn.Linear(4, 1)
+    c_opt = torch.optim.SGD(critic.parameters(), lr=1e-3)
+
+    def gan(m: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        fake = m(batch)
+        c_opt.zero_grad()
+        (critic(fake).mean() - critic(batch).mean()).backward(retain_graph=True)  # into gen too: fake not detached
+        c_opt.step()
+        return -critic(fake).mean()
+
+    batches = [torch.randn(16, 4) for _ in range(4)]
+    assert len(range_test(gen, batches, step_fn=gan, num_steps=12, max_lr=1e-2, stop_factor=None).losses) == 12
+
 def test_whole_data_that_iterates_to_no_batches_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
     """Numpy's (x, y) said 'Cannot use batches of type a ndarray', a dict of arrays 'of type a str' (its keys)."""
     x, y = dataset.tensors

@@ -1082,9 +1082,11 @@ def test_refine_still_refuses_a_step_fn_running_a_backward_of_the_models_loss(da
     model = make_mlp()
 
     def step_fn(m: nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
-        loss = F.cross_entropy(m(batch[0]), batch[1])
-        loss.backward(retain_graph=True)  # an extra backward of its own: the sweep's adds to its gradients
-        return loss
+        out = m(batch[0])
+        # An extra backward of its own, of another loss than the one it returns: the sweep adds its gradients to
+        # them (one of the returned loss itself the sweep refuses at its first step, test_range_test).
+        out.pow(2).mean().backward(retain_graph=True)
+        return F.cross_entropy(out, batch[1])
 
     with pytest.raises(lrfinder.ModelError, match=r"step_fn runs a backward of its own"):
         range_test(model, DataLoader(dataset, batch_size=32), step_fn=step_fn, num_steps=20,
