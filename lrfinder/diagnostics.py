@@ -556,6 +556,18 @@ def _batch_parts(batch: Any) -> str:
     return _describe(batch)
 
 
+def is_batch_failure(exc: BaseException, batch: Any, first: str) -> bool:
+    """Whether a later batch's error is the batch's own, said of the batch by :func:`_batch_message`.
+
+    ``first``: the first batch, described (:func:`_batch_parts`). A batch unlike it (the short last batch of a
+    pass), or one whose class labels the output has no scores for (a rare class first met at batch 40): the
+    latter fails with torch's bare "Target 6 is out of bounds." from deep in ``cross_entropy``, although its shapes
+    and dtypes are the first batch's. Any other error of a batch like the first is left as it is (a bug in the
+    model, say).
+    """
+    return _batch_parts(batch) != first or bool(_target_range_fix(exc, batch))
+
+
 def _batch_message(
     exc: BaseException,
     batch: Any,
@@ -577,6 +589,13 @@ def _batch_message(
     held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"
     parts = _batch_parts(batch)
     if index is not None and first is not None:
+        labels = _target_range_fix(exc, batch, later=True)
+        if labels:
+            return (
+                f"Batch {index} of the pass does not go through the model and loss_fn ({type(exc).__name__}: "
+                f"{why}), although the first batch did. The batch: {parts}{held}.{labels} Every batch's labels "
+                "must fit the output: check the largest and smallest label of the whole data set, not of one batch."
+            )
         return (
             f"Batch {index} of the pass does not go through the model and loss_fn ({type(exc).__name__}: {why}), "
             f"although the first batch did. The batch: {parts}; the first: {first}{held}. "
@@ -728,12 +747,13 @@ def target_dtype_fix(exc: BaseException, batch: Any) -> str:
     )
 
 
-def _target_range_fix(exc: BaseException, batch: Any) -> str:
+def _target_range_fix(exc: BaseException, batch: Any, *, later: bool = False) -> str:
     """`` The targets run from 1 to 3 ...`` for class labels outside the output's classes, else ``""``.
 
     torch's "Target 3 is out of bounds." (``cross_entropy``, ``nll_loss``) names one label, not that labels
     counted from 1 (a CSV's classes 1..C) or a padding label of -1 are what the loss cannot index. Only for a
-    pair batch of integer targets and that error.
+    pair batch of integer targets and that error. ``later``: a batch after the first, whose lowest label is not
+    the data's (labels from 1 are told only as one cause).
     """
     if not re.search(r"Target -?\d+ is out of bounds", str(exc)) or not (
         isinstance(batch, (tuple, list)) and len(batch) == 2
@@ -745,6 +765,11 @@ def _target_range_fix(exc: BaseException, batch: Any) -> str:
     low, high = int(y.min()), int(y.max())
     if low < 0:  # a padding label
         fix = f"a padding label needs ignore_index={low} in loss_fn (the default ignores -100)"
+    elif later:  # the first batch went through: its labels were in range, this batch's lowest tells nothing
+        fix = (
+            f"labels up to {high} need an output of at least {high + 1} scores (a larger output layer); labels "
+            "counted from 1 need y - 1"
+        )
     elif low == 0:  # labels from 0: the output has fewer scores than there are classes, not labels counted from 1
         fix = f"labels 0 .. {high} need an output of at least {high + 1} scores (a larger output layer)"
     else:

@@ -94,6 +94,7 @@ from .diagnostics import (
     fabric_backward_message,
     first_step_errors,
     grads_of,
+    is_batch_failure,
     is_cross_entropy,
     negative_kl_div_message,
     negative_nll_message,
@@ -1911,7 +1912,7 @@ def _prepared_sweep(
                         raise
                     if not first_batch:
                         raise DataError(_batch_message(exc, batch, model)) from exc
-                    if _batch_parts(batch) != first_batch[0]:
+                    if is_batch_failure(exc, batch, first_batch[0]):
                         raise DataError(_batch_message(exc, batch, model, batch_index, first_batch[0])) from exc
                     raise
                 if not first_batch:

@@ -61,6 +61,7 @@ from .diagnostics import (
     _batch_parts,
     _is_out_of_memory,
     _NonFiniteDataWatch,
+    is_batch_failure,
     raise_if_compile_failed,
     target_dtype_fix,
 )
@@ -253,7 +254,7 @@ def _classes(package: str) -> tuple[type, type, type]:
                 if first is None:
                     message = _batch_message(exc, batch, self.model, other_formats=_OTHER_FORMATS_END)
                     raise DataError(where + message) from exc
-                if _batch_parts(batch) != first:
+                if is_batch_failure(exc, batch, first):
                     raise DataError(where + _batch_message(exc, batch, self.model, batch_idx, first)) from exc
                 raise
             self._first.setdefault(name, _batch_parts(batch))

@@ -3007,6 +3007,32 @@ def test_class_labels_from_zero_or_padded_are_not_told_to_subtract_one(low: int,
     assert "y - 1" not in str(info.value)
 
 
+def _rare_class_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of labels 0..2 for 3 scores; batch 3 holds a label 9 the output has no score for."""
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(8, 10, generator=gen), torch.arange(8) % 3) for _ in range(6)]
+    batches[3][1][5] = 9
+    return batches
+
+
+def test_a_later_batch_with_a_class_label_out_of_range_is_named() -> None:
+    """A rare class met after the first batch (same shapes and dtypes) failed with torch's bare "Target 9 is out of
+    bounds." from deep in cross_entropy (fuzz round 9); the model is put back."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(DataError) as info:
+        range_test(model, _rare_class_batches(), loss_fn=F.cross_entropy, num_steps=10)
+    assert str(info.value) == (
+        "Batch 3 of the pass does not go through the model and loss_fn (IndexError: Target 9 is out of bounds.), "
+        "although the first batch did. The batch: inputs float32 (8, 10), targets int64 (8,); the model's parameters "
+        "are float32 on cpu. The targets of this batch run from 0 to 9, and cross_entropy (and nll_loss) take class "
+        "indices 0 .. C-1 for an output of C scores: labels up to 9 need an output of at least 10 scores (a larger "
+        "output layer); labels counted from 1 need y - 1. Every batch's labels must fit the output: check the largest "
+        "and smallest label of the whole data set, not of one batch."
+    )
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def test_flat_binary_targets_against_a_one_column_output_are_told_to_match_shapes() -> None:
     """BCE's "Target size ([32]) must be the same as input size ([32, 1])" got the general advice only."""
     data = TensorDataset(torch.randn(64, 10), torch.randint(0, 2, (64,)).float())

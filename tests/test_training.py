@@ -1369,3 +1369,22 @@ def test_ranks_training_a_plain_model_each_on_its_own_are_warned_once(tmp_path) 
     assert ranks[0]["plain"]["weight"] != ranks[1]["plain"]["weight"]  # what the warning says
     assert ranks[0]["ddp"]["said"] == ranks[1]["ddp"]["said"] == []
     assert ranks[0]["ddp"]["weight"] == ranks[1]["ddp"]["weight"]
+
+
+@pytest.mark.parametrize("where", ["train_data", "val_data"])
+def test_a_later_batch_with_a_class_label_out_of_range_is_named(where: str) -> None:
+    """A rare class met after the first batch (same shapes and dtypes) failed with torch's bare "Target 9 is out of
+    bounds." from inside Lightning's loop (fuzz round 9)."""
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(8, 10, generator=gen), torch.arange(8) % 3) for _ in range(4)]
+    bad = [(x, y.clone()) for x, y in batches]
+    bad[2][1][5] = 9
+    train_data, val_data = (bad, batches) if where == "train_data" else (batches, bad)
+    prefix = "" if where == "train_data" else "val_data: "
+    pattern = (
+        rf"^{prefix}Batch 2 of the pass does not go through the model and loss_fn \(IndexError: Target 9 is out of "
+        r"bounds\.\), although the first batch did\..* The targets of this batch run from 0 to 9, .*labels up to 9 "
+        r"need an output of at least 10 scores"
+    )
+    with pytest.raises(DataError, match=pattern):
+        train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
