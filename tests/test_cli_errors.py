@@ -218,6 +218,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # A regression target of whole numbers stored as floats, as sklearn's load_diabetes gives (25.0 .. 346.0).
     np.savez(tmp_path / "counts.npz", x=x.numpy(), y=(x[:, 0] * 50 + 150).round().clamp(25, 346).numpy())
     np.savez(tmp_path / "multi_hot.npz", x=x.numpy(), y=(x[:, :3] > 0).long().numpy())  # multi-label, as int64
+    np.savez(tmp_path / "real.npz", x=x.numpy(), y=(x[:, 0] + 1).clamp(0.1, 2.9).numpy())  # 0.1 .. 2.9, not classes
     np.savez(tmp_path / "bool.npz", x=x.numpy(), y=(y > 0).numpy())  # True/False labels
     for dtype in ("int32", "int16", "uint8"):  # class labels saved in a narrower integer type
         np.savez(tmp_path / f"{dtype}.npz", x=x.numpy(), y=y.numpy().astype(dtype))
@@ -732,6 +733,15 @@ FAILED = {
     "whole-number float targets with --loss cross_entropy": (  # torch's "Target 158 is out of bounds" was all
         ["one_output.pt", "--data", "counts.npz", "--loss", "cross_entropy"],
         ["The targets hold class labels from", "the model outputs one score per sample", "pass --loss mse"],
+    ),
+    "real-valued targets with --loss cross_entropy": (  # ran, on the targets cut to 0, 1 and 2 (fuzz round 9)
+        ["model.pt", "--data", "real.npz", "--loss", "cross_entropy"],
+        ["The targets are real numbers (0.1 among them), not class labels: --loss cross_entropy takes "
+         "whole-number class labels, 0 up to the model's outputs (3) less one, and would cut 0.1 to 0. For "
+         "real-valued targets pass --loss mse"],
+    ),
+    "real-valued targets with --loss nll": (
+        ["model.pt", "--data", "real.npz", "--loss", "nll"], ["The targets are real numbers", "--loss nll takes"],
     ),
     "weights of a torch.compile'd model": (  # said "pass the wrapping class", which OptimizedModule cannot be
         ["compiled_weights.pt", "--model-class", f"{MODULE}:make_net", "--model-args", '{"hidden": 16}', "--data",

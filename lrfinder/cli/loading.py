@@ -1621,12 +1621,23 @@ def _check_class_labels(loss_name: str, output: Any, batch_targets: torch.Tensor
     labels = targets if targets is not None else batch_targets
     if output.dim() != batch_targets.dim() + 1 or output.dim() < 2:
         return
+    classes = output.shape[-1] if _classes_last(output, batch_targets) else output.shape[1]
     if labels.is_floating_point() and labels.numel() and bool(torch.all(labels == labels.round())):
         # Whole numbers stored as floats (sklearn's load_diabetes target): the loss takes them as class labels.
         labels = labels.long()
+    if labels.is_floating_point():
+        # Real values (a regression target): the loss would cut each to a class index (0.7 to 0) and train on that.
+        fractional = labels[torch.isfinite(labels) & (labels != labels.round())]
+        if fractional.numel():
+            value = float(fractional[0])
+            raise ModelError(
+                f"The targets are real numbers ({value:g} among them), not class labels: --loss {loss_name} takes "
+                f"whole-number class labels, 0 up to the model's outputs ({classes}) less one, and would cut "
+                f"{value:g} to {int(value)}. For real-valued targets pass --loss mse (and a model with one output per "
+                "target); for classes, store the labels as integers."
+            )
     if labels.is_floating_point() or labels.dtype == torch.bool or labels.numel() == 0:
         return
-    classes = output.shape[-1] if _classes_last(output, batch_targets) else output.shape[1]
     # -100 is the losses' ignore_index (padding in token targets): torch skips it, so does the check.
     labels = labels[labels != _IGNORE_INDEX]
     if labels.numel() == 0:
