@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -249,6 +250,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "empty.pt").write_bytes(b"")
     (tmp_path / "empty_data.pt").write_bytes(b"")
     (tmp_path / "random.pt").write_bytes(b"=" + rng.bytes(999))  # not 0x80: no pickle, no zip
+    # pickle.dump, not torch.save (protocol 4 and no torch magic number): torch.load cannot read them.
+    (tmp_path / "pickled.pkl").write_bytes(pickle.dumps(net))
+    (tmp_path / "pickled_data.pt").write_bytes(pickle.dumps({"x": x, "y": y}))
     (tmp_path / "garbage.npz").write_bytes(b"=" + rng.bytes(999))
     (tmp_path / "text.pt").write_text("x,y\n1,0\n")  # a text file named .pt: torch.load's KeyError
     # Cut short, as by an interrupted copy or download: a zip's start without its end.
@@ -693,6 +697,19 @@ def test_csv_without_target_is_a_usage_error(work: Path):
 FAILED = {
     "empty model file": (["empty.pt", "--data", "train.npz"], ["empty.pt", "is empty (0 bytes)"]),
     "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
+    "a model saved with pickle.dump": (  # was told it was saved with torch.save(model), to pass --unsafe-pickle
+        ["pickled.pkl", "--data", "train.npz"],
+        ["pickled.pkl is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file, and torch.load "
+         "cannot read it. Save the model again with torch.jit.save(torch.jit.script(model), path)"],
+    ),
+    "a model saved with pickle.dump, with --unsafe-pickle": (  # torch's "Invalid magic number; corrupt file?"
+        ["pickled.pkl", "--unsafe-pickle", "--data", "train.npz"], ["pickled.pkl is a plain Python pickle"],
+    ),
+    "data saved with pickle.dump": (  # torch warned "... please file an issue", then "holds pickled Python objects"
+        ["model.pt", "--data", "pickled_data.pt"],
+        ["pickled_data.pt is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file. Save a dict "
+         "of tensors: torch.save({'x': x, 'y': y}, path)"],
+    ),
     "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
     "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
     "truncated model": (["cut_model.pt", "--data", "train.npz"], ["cut_model.pt", "truncated or damaged", "again"]),

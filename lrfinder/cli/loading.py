@@ -334,6 +334,19 @@ def _is_safetensors(path: Path) -> bool:
     return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
 
 
+#: How torch.save's legacy (non-zip, ``_use_new_zipfile_serialization=False``) files start: its magic number pickled.
+_TORCH_LEGACY_HEAD = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+
+
+def _is_plain_pickle(path: Path) -> bool:
+    """Whether ``path`` is a pickle (protocol 2+) that ``torch.save`` did not write: no zip, no legacy magic number."""
+    if zipfile.is_zipfile(path):
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(len(_TORCH_LEGACY_HEAD))
+    return head[:1] == b"\x80" and head != _TORCH_LEGACY_HEAD
+
+
 def _torch_load_weights(path: Path) -> Any:
     if _is_npz(path):
         raise ModelError(
@@ -362,6 +375,14 @@ def _torch_load_weights(path: Path) -> Any:
                 f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
                 "Lightning checkpoint or state_dict file (torch.jit.save or torch.save).",
             )
+        )
+    if _is_plain_pickle(path):
+        # torch.load reads torch.save's files only: a plain pickle failed, with --unsafe-pickle, with torch's bare
+        # "Invalid magic number; corrupt file?" (and without it, was said to be saved with torch.save(model)).
+        raise ModelError(
+            f"{path} is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file, and torch.load "
+            "cannot read it. Save the model again with torch.jit.save(torch.jit.script(model), path), or save "
+            "torch.save(model.state_dict(), path) and pass --model-class."
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -1266,6 +1287,12 @@ def _load_tensor_file(
                     f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
                     "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file.",
                 )
+            )
+        if _is_plain_pickle(path):
+            # torch.load warned "Detected pickle protocol 4 ... please file an issue" before refusing it.
+            raise DataError(
+                f"{path} is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file. Save a dict of "
+                "tensors: torch.save({'x': x, 'y': y}, path), or the arrays: numpy.savez(path, x=x, y=y)."
             )
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
