@@ -1390,8 +1390,24 @@ def _values(count: int) -> str:
     return f"{count} finite loss value{'' if count == 1 else 's'}"
 
 
+def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
+    """Where the smoothed loss first comes back below its minimum before ``blowup``, else ``None``.
+
+    :func:`blowup_index` reads such a rise as a bump only when the loss falls below that minimum by
+    more than it rose; a shallower return still shows the curve did not run off there.
+    """
+    below = np.flatnonzero(smoothed[blowup:] < float(np.min(smoothed[: blowup + 1])))
+    return None if not below.size else blowup + int(below[0])
+
+
 def _why_no_fall(
-    lrs: np.ndarray, raw: np.ndarray, blowup: int | None, non_finite_lr: float | None, size: int, later: int = 0
+    lrs: np.ndarray,
+    raw: np.ndarray,
+    blowup: int | None,
+    non_finite_lr: float | None,
+    size: int,
+    later: int = 0,
+    smoothed: np.ndarray | None = None,
 ) -> str:
     """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
 
@@ -1405,6 +1421,10 @@ def _why_no_fall(
       is the lowest too, and the blow-up says so.
     * The loss blew up (``blowup``): no LR is suggested, but that LR bounds any choice from above,
       and a tenth of it is the usual fallback (Smith's rule), which the curve does not confirm.
+      With ``smoothed``, a blow-up the smoothed loss later came back below the start of (by less
+      than it rose, else :func:`blowup_index` would have read a bump) is said to be doubtful: on a
+      curve too noisy to show a fall, such a rise at tiny LRs is as likely the noise of single
+      steps, and "keep it below that" would bound the LR by noise.
     * Every loss is the same, bit for bit: no step changed the loss, so its gradients are zero (or
       the LRs too small to move the weights at their precision). Losses of different steps are hardly
       ever bit-identical while the weights move or the batches change.
@@ -1418,7 +1438,17 @@ def _why_no_fall(
             "not depend on the trained parameters) or the LRs too small to move the weights at their precision. "
             "Check that loss.backward() gives the trained parameters nonzero gradients."
         )
-    if blowup is not None:
+    back = None if blowup is None or smoothed is None else _came_back(smoothed, blowup)
+    if blowup is not None and back is not None and smoothed is not None:
+        top, start, low = float(lrs[blowup]), float(np.min(smoothed[: blowup + 1])), float(smoothed[back])
+        parts.append(
+            f"The smoothed loss rose from lr={top:.2e} and was read as a blow-up (nothing past it was read), but it "
+            f"later came back below where that rise started ({low:.3g} at lr={float(lrs[back]):.2e}, against "
+            f"{start:.3g}): on a curve this noisy the rise may be noise, not the LR. Steady the curve (a larger batch "
+            f"size or more num_steps) and run again before you take {top:.2e} as the LR to stay below (a tenth of "
+            f"it, {top / 10:.2e}, would be the usual fallback)."
+        )
+    elif blowup is not None:
         top = float(lrs[blowup])
         parts.append(
             f"The loss did blow up, from lr={top:.2e} (nothing past it was read): whatever LR you train at, keep it "
@@ -1518,7 +1548,7 @@ def read_curve(
         i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up)
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
-            str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later)
+            str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed)
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):

@@ -1149,6 +1149,23 @@ def test_a_flat_noisy_curve_that_blows_up_names_the_blow_up_as_the_upper_bound()
     assert "did blow up" not in str(quiet.value)
 
 
+def test_a_rise_the_noisy_curve_later_comes_back_below_is_not_named_a_firm_upper_bound() -> None:
+    # A noisy flat curve (a Poisson NLL under Adagrad) whose smoothed loss wobbled up at 3e-6, then came back
+    # below where the wobble started, by less than it rose: read as a blow-up, and the message said "whatever
+    # LR you train at, keep it below that", bounding the LR by noise at 3e-6 (the grid's best LR was 1e-1).
+    lrs, i = np.logspace(-7, 0, 100), np.arange(100)
+    bump = 1.2 * np.exp(-0.5 * ((i - 15) / 4) ** 2) - 0.3 * np.exp(-0.5 * ((i - 85) / 5) ** 2)
+    losses = 2.3 + 0.3 * np.random.default_rng(0).standard_normal(100) + bump
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, losses)
+    message = str(info.value)
+    top = an.find_blowup_lr(lrs, losses)
+    assert top is not None and top < 1e-5
+    assert f"The smoothed loss rose from lr={top:.2e} and was read as a blow-up" in message
+    assert "later came back below where that rise started" in message and "the rise may be noise" in message
+    assert "whatever LR you train at, keep it below that" not in message
+
+
 def test_a_curve_cut_at_a_non_finite_loss_says_what_was_read() -> None:
     # A NaN before the fall (a curve from another tool, or a glitch): the analysis reads only the
     # flat stretch before it, and the message said nothing of the NaN or of the 111 losses after it.
