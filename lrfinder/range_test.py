@@ -1549,6 +1549,16 @@ def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps:
     from .refine import _length
 
     batches = _length(train_data)
+    if batches is None and accumulate_steps > _LARGEST_ACCUMULATION:
+        # Data without a length is not judged by the rule (its passes are not known), but the first micro-batch's
+        # loss is divided by accumulate_steps: 10**30 failed there with a bare "OverflowError: int too big to
+        # convert". No pass holds a tenth of that many batches.
+        raise ValueError(
+            f"Expected accumulate_steps <= {_LARGEST_ACCUMULATION:,} over data without a length, but got "
+            f"accumulate_steps={accumulate_steps:,}: train_data has no length (an IterableDataset or a generator), "
+            "so its passes are not counted, and each micro-batch's loss is divided by accumulate_steps, which torch "
+            "cannot do past that. Pass the accumulation training uses."
+        )
     error = passes_per_step_error(
         batches,
         accumulate_steps,
@@ -1559,6 +1569,11 @@ def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps:
     )
     if error is not None:
         raise error
+
+
+#: The largest ``accumulate_steps`` (or Lightning's ``accumulate_grad_batches``) a loss can be divided by (torch's
+#: int64).
+_LARGEST_ACCUMULATION = 2**63 - 1
 
 
 def _checked_setup(

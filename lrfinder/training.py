@@ -67,7 +67,7 @@ from .diagnostics import (
 )
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
-from .range_test import MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
+from .range_test import _LARGEST_ACCUMULATION, MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
 from .settings import (
     check_callable,
     check_device,
@@ -892,10 +892,6 @@ def _warn_if_ranks_train_alone(model: nn.Module, *, lightning: bool) -> None:
         f"call train() too, each trains its own copy on its own data, and they end as {world} different models. To "
         f"train one model over the ranks, {fix}; to train on one rank, call train() there alone."
     )
-
-
-#: The largest ``accumulate_grad_batches`` Lightning can divide a loss by (torch's int64).
-_LARGEST_ACCUMULATION = 2**63 - 1
 
 
 def _check_accumulation(

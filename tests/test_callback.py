@@ -307,6 +307,29 @@ def test_an_accumulation_that_cycles_the_loader_over_and_over_is_refused(tmp_pat
     assert finder.result is not None and finder.result.num_steps == 12 and finder.result.settings.accumulate_steps == 10
 
 
+
+def test_an_accumulation_no_loss_divides_by_is_refused_over_a_loader_without_a_length(tmp_path: Path) -> None:
+    """accumulate_grad_batches=10**30 over an IterableDataset (not judged by its passes) failed with a bare
+    "OverflowError: int too big to convert" at the test's first micro-batch."""
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Any:
+            return iter(make_loader(n=24, batch_size=8))
+
+    model = Net()
+    before = weights(model)
+    t = trainer(tmp_path, [LRFinder(num_steps=12)], accumulate_grad_batches=10**30, max_steps=2)
+    with pytest.raises(ValueError) as caught:
+        t.fit(model, DataLoader(Stream(), batch_size=None))
+    assert str(caught.value) == (
+        "Expected accumulate_grad_batches <= 9,223,372,036,854,775,807 over a train loader without a length, but got "
+        f"accumulate_grad_batches={10**30:,}: the train loader of LRFinder's range test has no length (an "
+        "IterableDataset), so its passes are not counted, and each micro-batch's loss is divided by "
+        "accumulate_grad_batches, which torch cannot do past that. Set the Trainer's accumulate_grad_batches to the "
+        "accumulation training uses."
+    )
+    assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
+
 def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: Path) -> None:
     """GradientAccumulationScheduler sets the Trainer's accumulation at each epoch start, after the test: read it."""
     finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=10.0, stop_factor=None)

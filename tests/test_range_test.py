@@ -1726,6 +1726,27 @@ def test_data_whose_len_refuses_is_not_checked_for_passes_per_step(mlp: nn.Modul
     assert result.num_steps == 10 and result.batch_size == 32 * 50
 
 
+
+def test_an_accumulation_no_loss_divides_by_is_refused_over_data_without_a_length(mlp: nn.Module) -> None:
+    """accumulate_steps=10**30 over an IterableDataset (not judged by its passes) failed with a bare
+    "OverflowError: int too big to convert" at the first micro-batch's loss division."""
+    x, y = make_classification(128).tensors
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Any:
+            return iter([(x[i : i + 32], y[i : i + 32]) for i in range(0, 128, 32)])
+
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    with pytest.raises(ValueError) as caught:
+        range_test(mlp, DataLoader(Stream(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=10**30)
+    assert str(caught.value) == (
+        "Expected accumulate_steps <= 9,223,372,036,854,775,807 over data without a length, but got "
+        f"accumulate_steps={10**30:,}: train_data has no length (an IterableDataset or a generator), so its passes "
+        "are not counted, and each micro-batch's loss is divided by accumulate_steps, which torch cannot do past "
+        "that. Pass the accumulation training uses."
+    )
+    assert all(torch.equal(v, mlp.state_dict()[k]) for k, v in before.items())
+
 def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     opt = torch.optim.LBFGS(mlp.parameters(), lr=1)
     before = snapshot_of(mlp, opt)
