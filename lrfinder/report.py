@@ -1020,17 +1020,68 @@ def _tick_digits(value: float) -> int:
     return 3
 
 
+#: The multiples of a power of ten a log axis of few decades labels, densest first (:func:`_label_steps`):
+#: every one, matplotlib's own subset, 1-2-5, 1-3, and the powers of ten alone.
+_LABEL_STEPS: tuple[tuple[int, ...], ...] = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 6), (1, 2, 5), (1, 3), (1,))
+
+
+def _label_steps(axis: Any, fmt: Callable[[float], str]) -> tuple[int, ...] | None:
+    """The multiples of each power of ten to label on ``axis`` when matplotlib labels fewer than three ticks.
+
+    matplotlib labels only the powers of ten once an axis spans more than one: a sweep of
+    ``1e-3 .. 1e-2`` (or ``1e-3 .. 3e-2``) had two labels, one at each end, and the batch panel's
+    LR axis, its powers of ten ticked every third decade, two (``1e-01`` and ``1e+02``) with every
+    line between them. Here an axis spanning half a decade or more with fewer than three major
+    ticks in view gets the densest of :data:`_LABEL_STEPS` whose labels, at their closest, do not
+    run into each other (measured from the axes' size and the tick font). ``None``: matplotlib's
+    own choice stands (a wide axis, or one too short for any of these).
+    """
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    low, high = sorted(float(v) for v in axis.get_view_interval())
+    if not (low > 0.0 and math.isfinite(high)) or math.log10(high / low) < 0.5:
+        return None
+    if sum(low <= v <= high for v in axis.get_majorticklocs()) >= 3:
+        return None
+    decades = math.log10(high / low)
+    vertical = axis.axis_name == "y"
+    box = axis.axes.bbox
+    length = float(box.height if vertical else box.width)
+    size = FontProperties(size=rcParams["ytick.labelsize" if vertical else "xtick.labelsize"]).get_size_in_points()
+    size *= float(axis.axes.get_figure(root=True).dpi) / 72.0
+    # A label's height (with a gap) on a vertical axis; its width plus one em on a horizontal one.
+    need = 1.5 * size if vertical else (max(len(fmt(low)), len(fmt(high))) * 0.62 + 1.0) * size
+    for steps in _LABEL_STEPS:
+        closest = min(math.log10(b / a) for a, b in zip(steps, (*steps[1:], 10)))
+        if closest * length / decades >= need:
+            return steps
+    return None
+
+
 def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
     """Label a log axis in the report's number format (``1e-03``, ``2e-01``) instead of mathtext.
 
-    matplotlib still decides which ticks get a label (every decade, and the minor ticks when the
-    axis spans little); only the text changes, so ``10^-1`` and ``2×10^-1`` read as the LRs
-    written everywhere else.
+    matplotlib decides which ticks get a label (every decade, and the minor ticks when the axis
+    spans little), unless it would label fewer than three on an axis of half a decade or more
+    (:func:`_label_steps`); the text reads ``1e-01`` and ``2e-01`` where matplotlib wrote
+    ``10^-1`` and ``2×10^-1``, as the LRs are written everywhere else.
     """
     from matplotlib.ticker import LogFormatterSciNotation
 
     class Labels(LogFormatterSciNotation):
+        steps: tuple[int, ...] | None = None
+
+        def set_locs(self, locs: Any = None) -> None:
+            super().set_locs(locs)
+            self.steps = _label_steps(self.axis, fmt)
+
         def __call__(self, x: float, pos: int | None = None) -> str:
+            if self.steps is not None and x > 0.0:
+                power = 10.0 ** math.floor(math.log10(x) + 1e-9)
+                multiple = round(x / power)
+                if abs(x / power - multiple) < 1e-6:
+                    return fmt(x) if multiple in self.steps else ""
             return fmt(x) if super().__call__(x, pos) else ""
 
     axis.set_major_formatter(Labels())

@@ -1602,3 +1602,54 @@ def test_mathtext_that_parses_is_kept() -> None:
     fig = plot_range_test(make_result(), title=r"$\alpha$ sweep")
     assert r"$\alpha$ sweep" in all_text(fig)
     png(fig)
+
+
+def _tick_labels_in_view(fig, name: str) -> list:
+    """The visible, non-empty tick labels (major and minor) of axes ``name``'s x axis, within its limits."""
+    ax = axes_by_label(fig)[name]
+    low, high = sorted(ax.get_xlim())
+    return [
+        t for t in ax.get_xticklabels(which="both")
+        if t.get_visible() and t.get_text() and low <= t.get_position()[0] <= high
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("low", "high"), [(1e-3, 1e-2), (1e-3, 3e-2)])
+def test_a_sweep_of_one_or_two_decades_gets_lr_labels_between_its_ends(tmp_path: Path, low: float, high: float):
+    # A sweep of 1e-3 .. 1e-2 had two LR labels, 1e-03 and 1e-02, one at each end: no pick could be read off the axis.
+    lrs = lr_schedule(low, high, 100)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.0 / (1 + np.exp(-(x - x.mean()) * 10)) + np.random.default_rng(0).normal(0, 0.01, 100)
+    result = finish_result(lrs, loss, "completed", settings=RangeTestSettings(low, high, 100), batch_size=32)
+    fig = plot_range_test(result)
+    path = tmp_path / "narrow.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (1200, 900)
+    renderer = fig.canvas.get_renderer()
+    labels = _tick_labels_in_view(fig, "slope")
+    texts = [t.get_text() for t in labels]
+    assert len(texts) >= 5 and len(set(texts)) == len(texts) and "2e-03" in texts, texts
+    assert all(re.fullmatch(r"\de[+-]\d\d", t) for t in texts), texts
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [(b.x0, b.x1) for b in boxes]
+    # In a small axes of one's own, fewer labels, still apart.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    small = Figure(figsize=(3.0, 2.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(small)
+    plot_range_test(result, ax=small.add_subplot())
+    small.savefig(tmp_path / "small.png", dpi=small.dpi)
+    assert Image.open(tmp_path / "small.png").size == (300, 200)
+    renderer = small.canvas.get_renderer()
+    ax = small.axes[0]
+    lo, hi = sorted(ax.get_xlim())
+    shown = [t for t in ax.get_xticklabels(which="both") if t.get_text() and lo <= t.get_position()[0] <= hi]
+    boxes = sorted((t.get_window_extent(renderer) for t in shown), key=lambda b: b.x0)
+    assert len(boxes) >= 2 and all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in shown]
+    # A wide sweep keeps matplotlib's labels, one per decade.
+    wide = plot_range_test(make_result())
+    wide.canvas.draw()
+    texts = [t.get_text() for t in _tick_labels_in_view(wide, "slope")]
+    assert texts == ["1e-06", "1e-05", "1e-04", "1e-03", "1e-02", "1e-01", "1e+00"], texts
+
