@@ -1456,6 +1456,71 @@ def _schedule_ticks() -> Any:
     return Ticks()
 
 
+#: The gid of the trials panel's LR labels ("refined 2.51e-01", "curve's reading 7.92e-02").
+_TRIAL_LABEL = "trial_label"
+#: The heights (axes fraction, the label's top) the trials panel's LR labels may take, highest first.
+_TRIAL_LABEL_ROWS = (0.97, 0.80, 0.63, 0.46, 0.29)
+
+
+def _place_trial_labels(ax: Axes) -> None:
+    """Move each LR label of the trials panel to the highest row where it covers no trial.
+
+    The labels sat at fixed heights (the top, and a sixth below it) beside their lines; the curve's
+    reading is a trial of the ladder (its centre), so its label began on that trial's marker, and
+    the trials' line ran through its words whenever the held-out loss there was high. Each label
+    takes the first of :data:`_TRIAL_LABEL_ROWS`, on its side of the line or else the other, where
+    it covers no trial's marker or line, no other label and stays inside the panel; with none, the
+    row that covers the fewest. Measured on the final layout.
+    """
+    renderer = _renderer(ax)
+    frame = ax.get_window_extent(renderer)
+    pieces: list[np.ndarray] = [np.empty((0, 2))]
+    for line in ax.get_lines():
+        if line.get_transform() != ax.transData:
+            continue  # the LR lines, drawn in axes units along y: the labels' own
+        xy = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float))
+        pieces.append(xy)
+        if line.get_linestyle() not in ("None", "none", "", " "):
+            steps = np.linspace(0.0, 1.0, 40)[:, None]
+            pieces.extend(a + (b - a) * steps for a, b in zip(xy[:-1], xy[1:]))
+    points = np.concatenate(pieces)
+    labels = [text for text in ax.texts if text.get_gid() == _TRIAL_LABEL]
+    taken = [text.get_window_extent(renderer) for text in ax.texts if text.get_gid() != _TRIAL_LABEL]
+    margin = 5.0  # pixels: a marker's radius (ms=6) and the line's width
+    for text in labels:
+        first = str(text.get_horizontalalignment())
+        best: tuple[int, float, str] | None = None
+        for y in _TRIAL_LABEL_ROWS:
+            for side in (first, "left" if first == "right" else "right"):
+                text.set_y(y)
+                text.set_horizontalalignment(cast('Literal["left", "right"]', side))
+                word = text.get_text().strip()
+                text.set_text(f"{word} " if side == "right" else f" {word}")
+                box = text.get_window_extent(renderer)
+                if box.x0 < frame.x0 or box.x1 > frame.x1:
+                    continue
+                wide = box.padded(margin)
+                covered = int(
+                    np.count_nonzero(
+                        (points[:, 0] >= wide.x0) & (points[:, 0] <= wide.x1)
+                        & (points[:, 1] >= wide.y0) & (points[:, 1] <= wide.y1)
+                    )
+                ) + 1000 * sum(box.overlaps(other) for other in taken)
+                if best is None or covered < best[0]:
+                    best = (covered, y, side)
+                if covered == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        if best is not None:
+            _, row, chosen = best
+            text.set_y(row)
+            text.set_horizontalalignment(cast('Literal["left", "right"]', chosen))
+            word = text.get_text().strip()
+            text.set_text(f"{word} " if chosen == "right" else f" {word}")
+        taken.append(text.get_window_extent(renderer))
+
+
 def _draw_trials(ax: Axes, refinement: Any) -> None:
     """The refinement's trials: held-out loss against LR, the pick and the curve's own reading."""
     trials = list(refinement.trials)
@@ -1488,7 +1553,7 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
             right = (math.log10(lr) - low) / (high - low) > 0.65
             text = f"{name} {lr:.2e}"
             ax.text(lr, y, f"{text} " if right else f" {text}", transform=ax.get_xaxis_transform(),
-                    ha="right" if right else "left", va="top", fontsize=9.5, color=color)
+                    ha="right" if right else "left", va="top", fontsize=9.5, color=color, gid=_TRIAL_LABEL)
     _log_labels(ax.xaxis)
     schedule = _drawable(refinement.schedule)
     ax.set_xlabel(f"trial lr ({schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
@@ -1660,6 +1725,8 @@ def plot_range_test(
     fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
     if batch_ax is not None:
         _place_batch_legend(batch_ax)
+    if trials_panel:
+        _place_trial_labels(trials_ax)
     legend = _finish_loss_panel(ax, results, highlight, ylim, fontsize=9.5)
     if legend is not None:
         _legend_below(ax, legend)

@@ -1653,3 +1653,41 @@ def test_a_sweep_of_one_or_two_decades_gets_lr_labels_between_its_ends(tmp_path:
     texts = [t.get_text() for t in _tick_labels_in_view(wide, "slope")]
     assert texts == ["1e-06", "1e-05", "1e-04", "1e-03", "1e-02", "1e-01", "1e+00"], texts
 
+
+def test_the_trial_panels_labels_cover_no_trial(tmp_path: Path):
+    # The curve's reading is a trial of the ladder: its label began on that trial's marker, and the trials'
+    # line ran through "curve's reading 7.92e-02" (a recorded `lrfind run --refine` of an MLP on digits).
+    from lrfinder.refine import Refinement, Trial
+
+    ladder = ((0.0446, 2.10), (0.0792, 1.87), (0.141, 1.35), (0.251, 0.95), (0.446, 0.95))
+    trials = tuple(
+        Trial(lr=lr, schedule="constant", steps=17, train_losses=(1.0,) * 17, held_out_loss=loss,
+              held_out_losses=(loss,), diverged=False)
+        for lr, loss in ladder
+    )  # fmt: skip
+    refinement = Refinement(
+        trials=trials, lr=0.251, max_lr=0.251, curve_lr=0.0792, schedule="constant", training_steps=88,
+        budget=1.0, judged_on="val_data", cost_steps=85,
+    )  # fmt: skip
+    fig = plot_range_test(replace(make_result(), refinement=refinement))
+    path = tmp_path / "refined.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (1200, 900)
+    renderer = fig.canvas.get_renderer()
+    ax = axes_by_label(fig)["trials"]
+    line = ax.get_lines()[0]
+    xy = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+    # The line between the markers, finely, and the markers themselves (6 points wide).
+    steps = np.linspace(0.0, 1.0, 200)[:, None]
+    points = np.concatenate([xy] + [a + (b - a) * steps for a, b in zip(xy[:-1], xy[1:])])
+    frame = ax.get_window_extent(renderer)
+    labels = [t for t in ax.texts if t.get_text().strip()]
+    assert sorted(t.get_text().strip() for t in labels) == ["curve's reading 7.92e-02", "refined 2.51e-01"]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for text, box in zip(labels, boxes):
+        near = box.padded(3.0)
+        inside = (points[:, 0] >= near.x0) & (points[:, 0] <= near.x1)
+        inside &= (points[:, 1] >= near.y0) & (points[:, 1] <= near.y1)
+        assert not inside.any(), text.get_text()
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text.get_text()
+    assert not boxes[0].overlaps(boxes[1])
