@@ -579,6 +579,9 @@ def _header_text(
         keep = max(_WARNING_ROOM, _HEADER_ROOM - len(body)) - 1
         hidden = len(warn) - keep
         more = f"(+{hidden} more warning line(s): see the result's notes and scaled.warning, or its JSON)"
+        if len(more) > width_chars:
+            # Never wrapped (the header has no line to spare): in a narrow figure it ran off the right edge.
+            more = f"(+{hidden} more: the result's notes and scaled.warning)"
         warn = warn[:keep] + [(more, COLORS["warning"])]
         if keep:
             warn[keep - 1] = (warn[keep - 1][0] + " …", COLORS["warning"])
@@ -1239,6 +1242,24 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9, clip_on=False)
 
 
+#: The slope panel's axis label, said shorter in a panel too short for it (:func:`_fit_slope_label`).
+_SLOPE_LABELS = ("d loss / d log10(lr)", "d loss /\nd log10(lr)", "slope")
+
+
+def _fit_slope_label(ax: Axes) -> None:
+    """Say the slope panel's axis label shorter when it is taller than the panel.
+
+    In a small report (6 x 4.5 inches) the slope panel is about half an inch high: its label ran up
+    past the panel into the loss panel's "training loss". Measured on the final layout.
+    """
+    renderer = _renderer(ax)
+    height = ax.get_window_extent(renderer).height
+    for words in _SLOPE_LABELS:
+        ax.set_ylabel(words)
+        if ax.yaxis.label.get_window_extent(renderer).height <= height:
+            return
+
+
 def _make_headroom(ax: Axes) -> None:
     """Raise the loss axis's top so the inconclusive message sits above the curve, not over it."""
     texts = [text for text in ax.texts if text.get_gid() == "inconclusive"]
@@ -1723,6 +1744,15 @@ def plot_range_test(
     # The room for the message and the legend's corner are measured on the final layout: before
     # it, the axes are narrower and the texts seem to cover more of them than they will.
     fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+    # The header's share was set from a guess of the room the panels' labels take: where they took less (a small
+    # figure, matplotlib's own 6.4 x 4.8 inches), the header got more than its lines, and a blank band half an inch
+    # high stood over a loss panel of one inch. Measured now, the header gets its lines' height, the panels the rest.
+    axes_in = [a.get_position().height * size[1] for a in fig.axes]
+    panels_in = sum(axes_in) - header_in
+    if panels_in > 0.0:
+        grid.set_height_ratios([header_in] + [panels_in * p / sum(panels) for p in panels])
+        fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+    _fit_slope_label(slope_ax)
     if batch_ax is not None:
         _place_batch_legend(batch_ax)
     if trials_panel:
@@ -1813,8 +1843,22 @@ def _finish_loss_panel(
         )
     focus_from = min(lows) / 3 if lows else None
     hidden = _place_legend(ax, focus_from=focus_from, **legend)
-    if len(results) == 1 and not brief and ylim is not None:
+    single = len(results) == 1 and not brief
+    if single and not _legend_fits(ax):
+        # A small report (matplotlib's own 6.4 x 4.8 inches): the legend, in two columns, was wider than the panel;
+        # the layout then narrowed every panel to half the figure to hold it, the LR label ran off the figure's left
+        # edge, and the legend off its right one. Said shorter, as in an axes of one's own, until it fits.
+        for compact in _compact_legends(ax, legend, overlay=False):
+            legend = compact
+            _place_legend(ax, focus_from=focus_from, **legend)
+            if _legend_fits(ax):
+                break
+    if single and ylim is not None:
         _make_legend_room(ax, ylim[1], focus_from=focus_from, **legend)
+    placed = ax.get_legend()
+    if single and placed is not None:
+        # Inside the panel: the layout, run again when the figure is saved, must not narrow the panels around it.
+        placed.set_in_layout(False)
     if brief:
         # A small axes of one's own (a 3 x 2 inch subplot): the legend covered the curve, or ran out of
         # the axes over the next subplot. Said shorter, step by step, until it fits.

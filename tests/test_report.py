@@ -1691,3 +1691,56 @@ def test_the_trial_panels_labels_cover_no_trial(tmp_path: Path):
         assert not inside.any(), text.get_text()
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, text.get_text()
     assert not boxes[0].overlaps(boxes[1])
+
+
+def _inside(inner, outer, slack: float = 1.0) -> bool:
+    return (
+        inner.x0 >= outer.x0 - slack
+        and inner.x1 <= outer.x1 + slack
+        and inner.y0 >= outer.y0 - slack
+        and inner.y1 <= outer.y1 + slack
+    )
+
+
+@pytest.mark.parametrize("figsize", [(6.4, 4.8), (6.0, 4.5)])
+def test_a_small_report_keeps_its_panels_the_figures_width_and_its_texts_inside(tmp_path: Path, figsize):
+    # At matplotlib's own 6.4 x 4.8 inches the legend, in two columns, was wider than the loss panel: the layout
+    # narrowed every panel to half the figure to hold it, the legend ran off the figure's right edge and the
+    # suggested LR's label off its left one; a blank band half an inch high stood between the header and the panels,
+    # and the slope panel's "d loss / d log10(lr)" ran up into the loss panel's "training loss".
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = make_result().scale(2048, rule="linear", cap=True)
+    fig = plot_range_test(result, figsize=figsize)
+    path = tmp_path / "small.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (round(figsize[0] * 100), round(figsize[1] * 100))
+    renderer = fig.canvas.get_renderer()
+    axes = axes_by_label(fig)
+    page = fig.bbox
+    for name in ("loss", "slope"):
+        assert axes[name].get_position().width > 0.8, name
+    loss = axes["loss"].get_window_extent(renderer)
+    legend = axes["loss"].get_legend().get_window_extent(renderer)
+    assert _inside(legend, loss)
+    for text in axes["loss"].texts:
+        assert _inside(text.get_window_extent(renderer), page), text.get_text()
+    # The header's last line sits just above the loss panel (its LR label rows included): no blank band.
+    header = [t.get_window_extent(renderer) for t in axes["header"].texts]
+    assert min(b.y0 for b in header) - loss.y1 < 0.3 * fig.dpi
+    # Each header line ends inside the figure.
+    assert all(b.x1 <= page.x1 for b in header), [t.get_text() for t in axes["header"].texts]
+    # The two panels' axis labels do not run into each other.
+    loss_label = axes["loss"].yaxis.label.get_window_extent(renderer)
+    slope_label = axes["slope"].yaxis.label.get_window_extent(renderer)
+    assert not loss_label.overlaps(slope_label)
+
+
+def test_the_default_report_keeps_its_whole_legend_and_slope_label():
+    fig = plot_range_test(make_result())
+    fig.canvas.draw()
+    axes = axes_by_label(fig)
+    entries = [t.get_text() for t in axes["loss"].get_legend().get_texts()]
+    assert "loss (raw)" in entries and any(e.startswith("steepest descent 1.") for e in entries), entries
+    assert axes["slope"].get_ylabel() == "d loss / d log10(lr)"
+
