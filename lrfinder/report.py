@@ -1208,6 +1208,10 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             # A gid, not a label: the legend would take a labelled text for an entry (and warn).
             gid="inconclusive",
         )
+        if brief is None:
+            # Fitted to the panel once the layout is final (_fit_message): until then it may be wider than the panel,
+            # and the layout narrowed and shortened every panel around it.
+            ax.texts[-1].set_in_layout(False)
     if non_finite_lr is not None and end is not None:
         ax.axvspan(non_finite_lr, max(end, non_finite_lr), color=COLORS["non_finite"], alpha=0.12, lw=0, hatch="//")
         _mark(
@@ -1240,6 +1244,56 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         slope_ax.axvspan(s.min_lr, s.max_lr, color=COLORS["band"], alpha=0.18, lw=0)
         # Not clipped: the steepest slope is the panel's lowest point, on its bottom edge.
         _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9, clip_on=False)
+
+
+#: The most of the loss panel's height the inconclusive message may take in the report (:func:`_fit_message`).
+_MESSAGE_SHARE = 0.55
+#: The smallest type the report's inconclusive message is set in before it is cut to its gist.
+_SMALLEST_MESSAGE_PT = 8.0
+
+
+def _fit_message(ax: Axes) -> None:
+    """Fit the report's inconclusive message to its loss panel: wrapped to its width, set smaller, then cut to its gist.
+
+    The message was wrapped at 70 characters in 12 pt whatever the figure's size: in a report of
+    6 x 4.5 inches it was wider than the panel and taller than it, and covered the panel, the
+    header above and the slope panel below. It is now wrapped to the panel's width and set smaller,
+    down to :data:`_SMALLEST_MESSAGE_PT`, until it takes at most :data:`_MESSAGE_SHARE` of the
+    panel's height; still too tall, it says its gist (:func:`_first_clause`) and where the rest is.
+    The default report (12 x 9 inches) keeps it whole, as before. Measured on the final layout.
+    """
+    texts = [text for text in ax.texts if text.get_gid() == "inconclusive"]
+    if not texts:
+        return
+    text = texts[0]
+    renderer = _renderer(ax)
+    frame = ax.get_window_extent(renderer)
+    head, *rest = text.get_text().split("\n")
+    reason = " ".join(rest)
+    root = ax.get_figure(root=True)
+    dots = float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0
+
+    def fits() -> bool:
+        box = text.get_window_extent(renderer)
+        return bool(box.width <= 0.96 * frame.width and box.height <= _MESSAGE_SHARE * frame.height)
+
+    def wrapped(words: str, size: float) -> int:
+        """Set ``words`` under the head at ``size`` points, as many characters a line as the panel holds."""
+        text.set_fontsize(size)
+        chars = max(min(int(0.9 * frame.width / (0.6 * size * dots)), 70), 20)
+        text.set_text("\n".join([head, *textwrap.wrap(words, chars, break_on_hyphens=False)]))
+        return chars
+
+    if fits():
+        return
+    size = float(text.get_fontsize())
+    while True:
+        chars = wrapped(reason, size)
+        if fits() or size <= _SMALLEST_MESSAGE_PT:
+            break
+        size = max(size * 0.9, _SMALLEST_MESSAGE_PT)
+    if not fits():
+        wrapped(f"{_first_clause(reason, 2 * chars)} (result.error, or lrfind's summary, says why)", size)
 
 
 #: The slope panel's axis label, said shorter in a panel too short for it (:func:`_fit_slope_label`).
@@ -1824,6 +1878,8 @@ def _finish_loss_panel(
 
     """
     _keep_lr_labels_inside(ax)
+    if not brief:
+        _fit_message(ax)
     if ylim is not None:
         _make_headroom(ax)
     lows = [r.suggestion.min_lr for r in results if r.suggestion is not None]

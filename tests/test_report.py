@@ -1744,3 +1744,30 @@ def test_the_default_report_keeps_its_whole_legend_and_slope_label():
     assert "loss (raw)" in entries and any(e.startswith("steepest descent 1.") for e in entries), entries
     assert axes["slope"].get_ylabel() == "d loss / d log10(lr)"
 
+
+@pytest.mark.parametrize("figsize", [(6.0, 4.5), (8.0, 6.0), (12.0, 9.0)])
+def test_the_inconclusive_message_fits_its_panel_in_a_report_of_any_size(tmp_path: Path, figsize):
+    # The message was wrapped at 70 characters in 12 pt whatever the figure: in a 6 x 4.5 inch report it was wider
+    # and taller than the loss panel and covered the header above and the slope panel below.
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    loss = 2.3 + np.random.default_rng(1).normal(0, 0.01, 100)
+    result = finish_result(lrs, loss, "completed", settings=RangeTestSettings(1e-6, 10.0, 100), batch_size=32)
+    assert result.suggestion is None
+    fig = plot_range_test(result, figsize=figsize)
+    path = tmp_path / "flat.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (round(figsize[0] * 100), round(figsize[1] * 100))
+    renderer = fig.canvas.get_renderer()
+    axes = axes_by_label(fig)
+    message = next(t for t in axes["loss"].texts if t.get_gid() == "inconclusive")
+    box = message.get_bbox_patch().get_window_extent(renderer)
+    loss = axes["loss"].get_window_extent(renderer)
+    assert _inside(box, loss)
+    assert box.height <= 0.6 * loss.height
+    assert message.get_text().startswith("Inconclusive: no learning rate suggested.\nThe loss never clearly falls")
+    if figsize == (12.0, 9.0):
+        # The default report says the whole reason, as before.
+        assert " ".join(message.get_text().split()[5:]) == " ".join(result.error.split())
+        assert message.get_fontsize() == 12
+    for text in axes["header"].texts:
+        assert not text.get_window_extent(renderer).overlaps(box), text.get_text()
