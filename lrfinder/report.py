@@ -2086,6 +2086,17 @@ def _place_batch_legend(ax: Axes) -> None:
     low, high = (math.log10(v) for v in ax.get_ylim())
     ax.set_ylim(10**low, 10 ** (low + (high - low) / (1.0 - needed)))
     _place_legend(ax, **settings)
+    # The LR axis, raised for the legend, spans three or four decades of a short panel: matplotlib's spacing (two
+    # label heights a tick) ticked every third decade, and the lines ran between 1e-01 and 1e+02 with no label on
+    # them. A label height and a half a tick labels every decade there, still apart.
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import LogLocator
+
+    label_pt = FontProperties(size=rcParams["ytick.labelsize"]).get_size_in_points()
+    root = ax.get_figure(root=True)
+    height_pt = ax.get_window_extent(renderer).height * 72.0 / float(root.dpi if root is not None else _DEFAULT_DPI)
+    ax.yaxis.set_major_locator(LogLocator(numticks=int(min(max(height_pt // (1.5 * label_pt), 2), 9))))
 
 
 def _whole_numbers(axis: Any) -> None:

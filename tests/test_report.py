@@ -1771,3 +1771,26 @@ def test_the_inconclusive_message_fits_its_panel_in_a_report_of_any_size(tmp_pat
         assert message.get_fontsize() == 12
     for text in axes["header"].texts:
         assert not text.get_window_extent(renderer).overlaps(box), text.get_text()
+
+
+def test_the_batch_panels_lr_axis_labels_every_decade_it_spans(tmp_path: Path):
+    # Raised to make room for its legend, the batch panel's LR axis spans three or four decades of a short panel:
+    # matplotlib ticked every third decade, and the lines ran between "1e-01" and "1e+02" with no label on them
+    # (every `lrfind run` report, which measures the noise scale).
+    from lrfinder.noise import NoiseScale
+
+    noise = NoiseScale(b_simple=83.0, grad_sq=0.06, trace_sigma=5.0, small_batch_size=32, big_batch_size=128,
+                       n_estimates=13, interval=(70.0, 99.0), steps=tuple(range(3, 16)), source="steps")  # fmt: skip
+    result = replace(make_result(), noise_scale=noise)
+    fig = plot_range_test(result, schedule=np.full(100, 0.02), schedule_name="constant")
+    path = tmp_path / "batch.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (1200, 900)
+    renderer = fig.canvas.get_renderer()
+    ax = axes_by_label(fig)["batch"]
+    low, high = sorted(ax.get_ylim())
+    labels = [t for t in ax.get_yticklabels(which="both") if t.get_text() and low <= t.get_position()[1] <= high]
+    powers = [v for v in range(-12, 13) if low <= 10.0**v <= high]
+    assert [t.get_text() for t in labels] == [f"1e{v:+03d}" for v in powers] and len(powers) >= 3
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
+    assert all(a.y1 < b.y0 for a, b in zip(boxes, boxes[1:]))
