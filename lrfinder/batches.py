@@ -561,6 +561,36 @@ def _check_loss(loss: object) -> torch.Tensor:
     return loss if loss.dim() == 0 else loss.reshape(())
 
 
+def _dead_workers(it: object, exc: BaseException) -> list[Any]:
+    """The worker processes of a DataLoader iterator ``it`` that have died, once drawing from it raised ``exc``.
+
+    torch says so ("DataLoader worker (pid(s) 123) exited unexpectedly") only if it sees the worker gone in time;
+    a worker that died after queuing a batch left the main process a bare ``ConnectionResetError`` (its tensors'
+    shared memory could not be fetched), which is waited on briefly for the worker's exit.
+    """
+    workers = getattr(it, "_workers", None)
+    if not isinstance(workers, list):
+        return []
+    if isinstance(exc, (ConnectionError, EOFError)):
+        for worker in workers:
+            worker.join(timeout=1.0)
+    return [w for w in workers if getattr(w, "exitcode", None) not in (None, 0)]
+
+
+def _worker_death_message(dead: list[Any], index: int, exc: BaseException) -> str:
+    """Why batch ``index`` could not be drawn: its DataLoader's ``dead`` worker processes exited."""
+    codes = ", ".join(
+        f"pid {w.pid}: " + (f"killed by signal {-w.exitcode}" if w.exitcode < 0 else f"exit code {w.exitcode}")
+        for w in dead
+    )
+    return (
+        f"A DataLoader worker process exited while batch {index} of the pass was drawn ({codes}; "
+        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): the Dataset's code in the worker "
+        "crashed or was killed (a crash in a native library, os._exit or sys.exit, the out-of-memory killer, too "
+        "little shared memory in a container). Draw the batches with num_workers=0 to see the error in this process."
+    )
+
+
 class CyclingBatches:
     """Cycles through an iterable of batches, starting it again when it runs out (logged once, at INFO).
 
@@ -591,6 +621,26 @@ class CyclingBatches:
     def _unwrap(self, item: Any) -> Any:
         return item
 
+    def _draw(self, it: Iterator[Any]) -> Any:
+        """``next(it)``; a DataLoader worker that died is a :class:`DataError`, its other workers shut down.
+
+        torch's own error was a bare ``RuntimeError`` or ``ConnectionResetError`` from inside the loader, and the
+        dead worker's signal handler raised again later, while the error was being reported.
+        """
+        try:
+            return next(it)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            dead = _dead_workers(it, exc)
+            if not dead:
+                raise
+            shutdown = getattr(it, "_shutdown_workers", None)
+            if callable(shutdown):
+                shutdown()  # also unregisters the workers from torch's SIGCHLD handler
+            self._it = None
+            raise DataError(_worker_death_message(dead, self._idx, exc)) from exc
+
     def next(self) -> tuple[Any, int]:
         """The next batch and its index in the current pass.
 
@@ -602,13 +652,13 @@ class CyclingBatches:
         if self._it is None:
             self._it = self._start()
         try:
-            batch = self._unwrap(next(self._it))
+            batch = self._unwrap(self._draw(self._it))
         except StopIteration:
             used = self._idx
             self._it = self._start()
             self._idx = 0
             try:
-                batch = self._unwrap(next(self._it))
+                batch = self._unwrap(self._draw(self._it))
                 if not self._passes:
                     # Batches repeat from here on: fine for a range test, but worth knowing on a tiny dataset.
                     logger.info(

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import os
 import pickle
 import random
 import re
@@ -3026,6 +3027,37 @@ def test_class_labels_from_zero_or_padded_are_not_told_to_subtract_one(low: int,
     with pytest.raises(DataError, match=rf"run from {low} to {high - 1}.*{said}") as info:
         range_test(make_mlp(), DataLoader(data, batch_size=32), loss_fn=F.cross_entropy, num_steps=10)
     assert "y - 1" not in str(info.value)
+
+
+class _WorkerCrashes(torch.utils.data.Dataset):
+    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if torch.utils.data.get_worker_info() is not None:
+            os._exit(3)
+        return torch.randn(10), torch.tensor(i % 3)
+
+
+def test_a_dataloader_worker_that_dies_is_named_with_what_to_do() -> None:
+    """torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly" (or a ConnectionResetError, when the worker
+    died after queuing a batch) came out of the range test, and the dead worker's SIGCHLD handler raised again while
+    the error was being reported (a second traceback under lrfind); fuzz round 9."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    loader = DataLoader(_WorkerCrashes(), batch_size=8, num_workers=1)
+    pattern = (
+        r"^A DataLoader worker process exited while batch 0 of the pass was drawn \(pid \d+: exit code 3; "
+        r"RuntimeError: DataLoader worker .*\): the Dataset's code in the worker crashed or was killed .* Draw the "
+        r"batches with num_workers=0 to see the error in this process\.$"
+    )
+    with pytest.raises(DataError, match=pattern):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
+    torch._C._error_if_any_worker_fails()
 
 
 def _rare_class_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
