@@ -261,6 +261,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "nothing.npz")
     (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x81")
     (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
+    (tmp_path / "label_only.csv").write_text("label\n" + "".join(f"{i % 2}\n" for i in range(40)))
+    (tmp_path / "trailing.csv").write_text("a,b,label,\n" + "".join(f"{i},{i * 2},{i % 2},\n" for i in range(40)))
+    (tmp_path / "blank_column.csv").write_text("a,b,label\n" + "".join(f"{i},,{i % 2}\n" for i in range(40)))
     (tmp_path / "noheader.csv").write_text("".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))  # savetxt's
     (tmp_path / "afile").write_text("a file, not a directory")
     yield tmp_path
@@ -717,6 +720,19 @@ FAILED = {
     "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
+    "csv of the label column alone": (  # the model failed on inputs of shape (32, 0) (fuzz round 9)
+        ["model.pt", "--data", "label_only.csv", "--target", "label"],
+        ["label_only.csv has the label column 'label' alone: no input columns for the model"],
+    ),
+    "csv whose lines end in a delimiter": (  # "The inputs ... contain 40 NaN/inf value(s) (first in row 0)"
+        ["model.pt", "--data", "trailing.csv", "--target", "label"],
+        ["trailing.csv: column 4 has no name and is empty in every row: each line ends in a delimiter. Remove the "
+         "trailing delimiters."],
+    ),
+    "csv with a column empty in every row": (
+        ["model.pt", "--data", "blank_column.csv", "--target", "label"],
+        ["blank_column.csv: column 'b' is empty in every row. Fill it in or remove the column"],
+    ),
     "csv without a header row": (
         ["model.pt", "--data", "noheader.csv", "--target", "label"],
         ["noheader.csv has no header row", "first line holds numbers (0, 0, 0)", "Add a first line naming"],

@@ -1208,6 +1208,24 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
                     f"{path} line {r}, column {header[c]!r}: {cell!r} is not a number. Encode categories as "
                     "numbers first."
                 ) from None
+    if len(header) == 1:
+        # The model got inputs of shape (N, 0) and failed with "mat1 and mat2 shapes cannot be multiplied".
+        raise DataError(
+            f"{path} has the label column {target!r} alone: no input columns for the model. Add the input columns "
+            "to the file (separated by commas, semicolons or tabs)."
+        )
+    for c, name in enumerate(header):
+        if c != ti and np.isnan(values[:, c]).all() and not any(row[c].strip() for _, row in numbered[1:]):
+            # Every cell blank: read as NaN, it was "The inputs contain 640 NaN/inf value(s) (first in row 0)".
+            if not name:
+                raise DataError(
+                    f"{path}: column {c + 1} has no name and is empty in every row: each line ends in a delimiter. "
+                    "Remove the trailing delimiters."
+                )
+            raise DataError(
+                f"{path}: column {name!r} is empty in every row. Fill it in or remove the column: an empty column "
+                "gives the model no input."
+            )
     features = np.delete(values, ti, axis=1).astype(np.float32)
     labels = values[:, ti]
     if np.isfinite(labels).all() and np.all(labels == np.round(labels)):
