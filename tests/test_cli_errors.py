@@ -97,6 +97,13 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             def empty_loader():
                 return DataLoader(empty_set(), batch_size=4)
 
+            def tfidf_like():
+                import numpy as np
+                import scipy.sparse
+
+                x = scipy.sparse.random(64, 10, density=0.2, format="csr", dtype=np.float32, random_state=0)
+                return x, np.arange(64) % 3
+
             class _Stream(torch.utils.data.IterableDataset):
                 def __iter__(self):
                     x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
@@ -261,6 +268,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "nothing.npz")
     (tmp_path / "binary.csv").write_bytes(b"a,b\n\xff\xfe\x00\x81")
     (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))
+    torch.save({"x": x.to_sparse(), "y": y}, tmp_path / "sparse.pt")
     (tmp_path / "label_only.csv").write_text("label\n" + "".join(f"{i % 2}\n" for i in range(40)))
     (tmp_path / "trailing.csv").write_text("a,b,label,\n" + "".join(f"{i},{i * 2},{i % 2},\n" for i in range(40)))
     (tmp_path / "blank_column.csv").write_text("a,b,label\n" + "".join(f"{i},,{i % 2}\n" for i in range(40)))
@@ -720,6 +728,15 @@ FAILED = {
     "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
+    "sparse inputs in a .pt file": (  # torch's "Could not run 'aten::ne.Scalar' ... 'SparseCPU' backend" (round 9)
+        ["model.pt", "--data", "sparse.pt"],
+        ["The inputs in sparse.pt are a sparse matrix (torch.Tensor), which lrfind does not read. Store them dense: "
+         "x.to_dense() for a torch tensor"],
+    ),
+    "a scipy sparse matrix from a data function": (  # "can't convert np.ndarray of type numpy.object_"
+        ["model.pt", "--data", f"{MODULE}:tfidf_like"],
+        [f"The inputs in {MODULE}:tfidf_like are a sparse matrix (scipy.sparse.", "x.toarray() for a scipy matrix"],
+    ),
     "csv of the label column alone": (  # the model failed on inputs of shape (32, 0) (fuzz round 9)
         ["model.pt", "--data", "label_only.csv", "--target", "label"],
         ["label_only.csv has the label column 'label' alone: no input columns for the model"],

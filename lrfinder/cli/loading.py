@@ -1046,7 +1046,23 @@ def _check_finite(name: str, tensor: torch.Tensor, source: str) -> None:
             )
 
 
+def _is_sparse(array: Any) -> bool:
+    """Whether ``array`` is a sparse matrix: a torch tensor of a sparse layout, or scipy's (``tocsr`` and ``nnz``)."""
+    if isinstance(array, torch.Tensor):
+        return array.layout != torch.strided
+    return hasattr(array, "tocsr") and hasattr(array, "nnz")
+
+
 def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor]:
+    for name, array in (("inputs", x), ("targets", y)):
+        if _is_sparse(array):
+            # torch failed with "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend", and
+            # scipy's matrix read as one object: "can't convert np.ndarray of type numpy.object_".
+            raise DataError(
+                f"The {name} in {source} are a sparse matrix ({type(array).__module__}.{type(array).__name__}), "
+                f"which lrfind does not read. Store them dense: x.to_dense() for a torch tensor, x.toarray() for a "
+                "scipy matrix."
+            )
     try:
         xt = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
         yt = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
