@@ -61,6 +61,7 @@ from .analysis import (
     ROUND_OFF,
     choose_window,
     clip_explosion,
+    find_blowup_lr,
     finite_prefix,
     loss_slope,
     pick_spread,
@@ -1091,6 +1092,29 @@ def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
     axis.set_minor_formatter(Labels(labelOnlyBase=False))
 
 
+def _named_blowup(result: RangeTestResult) -> tuple[float, bool] | None:
+    """The blow-up LR an inconclusive result's message names, and whether it calls the rise doubtful, else ``None``.
+
+    The analysis reads no curve past a blow-up, and its message says where that was
+    (:func:`lrfinder.analysis.find_blowup_lr`), but the plot drew the whole curve with no mark there:
+    picture and message disagreed. Marked only where ``result.error`` names that LR, so the line is
+    the one the message speaks of (a hand-built error, or one from another reading, gets none).
+    """
+    if result.suggestion is not None or not result.error or _too_short(result):
+        return None
+    try:
+        lr = find_blowup_lr(result.lrs, result.losses)
+    except (ValueError, TypeError, FloatingPointError):
+        return None
+    if lr is None:
+        return None
+    if f"The loss did blow up, from lr={lr:.2e}" in result.error:
+        return lr, False
+    if f"The smoothed loss rose from lr={lr:.2e} and was read as a blow-up" in result.error:
+        return lr, True
+    return None
+
+
 def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, brief: int | None = None) -> None:
     """Draw one result into the loss panel ``ax`` and, unless ``None``, the slope panel ``slope_ax``.
 
@@ -1212,6 +1236,18 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             # Fitted to the panel once the layout is final (_fit_message): until then it may be wider than the panel,
             # and the layout narrowed and shortened every panel around it.
             ax.texts[-1].set_in_layout(False)
+        blowup = _named_blowup(result)
+        if blowup is not None:
+            lr, doubtful = blowup
+            ax.axvline(
+                lr,
+                color=COLORS["divergence"],
+                lw=1.4,
+                ls=":",
+                zorder=3,
+                label=(f"rise read as a blow-up at {lr:.2e}" if doubtful else f"blew up at {lr:.2e}")
+                + ("" if brief is not None else ": not read past it"),
+            )
     if non_finite_lr is not None and end is not None:
         ax.axvspan(non_finite_lr, max(end, non_finite_lr), color=COLORS["non_finite"], alpha=0.12, lw=0, hatch="//")
         _mark(

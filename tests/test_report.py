@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lrfinder.analysis import pick_spread
+from lrfinder.analysis import find_blowup_lr, pick_spread
 from lrfinder.range_test import RangeTestSettings, finish_result, lr_schedule
 from lrfinder.report import COLORS, _stable_svg_ids, _wrap, plot_range_test, save_report
 
@@ -1080,6 +1080,39 @@ def test_a_curve_that_never_falls_and_then_blows_up_stays_under_the_inconclusive
     assert len(curves) == 2
     for line in curves:
         assert line.get_clip_box().y1 < box.y0, line.get_label()
+
+
+@pytest.mark.parametrize("shape", ["blows up", "rise that came back"])
+def test_an_inconclusive_curve_marks_the_blow_up_its_message_names(shape: str, tmp_path: Path):
+    # The message said "The loss did blow up, from lr=X (nothing past it was read)" while the plot drew the whole
+    # curve with no mark at X: picture and message disagreed (a noisy curve's early wobble read as a blow-up looked
+    # like nothing at all had happened there).
+    lrs, i = np.logspace(-7, 0, 100), np.arange(100)
+    losses = 1.8 + 0.3 * np.random.default_rng(0).standard_normal(100)
+    if shape == "blows up":
+        top = lrs > 5e-2
+        losses[top] = np.linspace(2.0, 10.0, int(top.sum()))
+    else:
+        losses += 0.5 + 1.2 * np.exp(-0.5 * ((i - 15) / 4) ** 2) - 0.3 * np.exp(-0.5 * ((i - 85) / 5) ** 2)
+    result = finish_result(lrs, losses, "diverged", settings=RangeTestSettings(1e-7, 1.0, 100))
+    assert result.suggestion is None and result.error is not None
+    blowup = find_blowup_lr(lrs, losses)
+    assert blowup is not None and f"from lr={blowup:.2e}" in result.error
+    fig = plot_range_test(result)
+    ax = axes_by_label(fig)["loss"]
+    words = "blew up at" if shape == "blows up" else "rise read as a blow-up at"
+    (line,) = [line for line in ax.get_lines() if line.get_label().startswith(words)]
+    assert line.get_label() == f"{words} {blowup:.2e}: not read past it"
+    assert np.allclose(line.get_xdata(), blowup)
+    assert line.get_label() in [t.get_text() for t in ax.get_legend().get_texts()]
+    path = tmp_path / "report.png"
+    save_report(result, path)
+    with Image.open(path) as image:
+        assert image.size[0] > 0 and image.size[1] > 0
+    # An error that names no blow-up (a hand-built result's) gets no line.
+    other = replace(result, error="not read here")
+    ax = axes_by_label(plot_range_test(other))["loss"]
+    assert not [line for line in ax.get_lines() if "blow" in line.get_label()]
 
 
 def test_a_curve_that_rises_from_its_first_step_is_shown_whole():
