@@ -855,6 +855,43 @@ def test_a_peers_result_names_say_what_to_use() -> None:
     assert not hasattr(result, "plot") and copy.deepcopy(result) == result == pickle.loads(pickle.dumps(result))
 
 
+def test_calling_the_suggestion_as_lightnings_result_says_to_read_its_lr(loader: DataLoader, mlp: nn.Module) -> None:
+    # Lightning's lr_find result has a suggestion() method; result.suggestion() got Python's bare "'Suggestion'
+    # object is not callable".
+    lrs = np.geomspace(1e-4, 1.0, 80)
+    losses = 2.0 - np.tanh(np.log10(lrs) + 2.5) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0.0)
+    result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed").analyze()
+    assert result.suggestion is not None
+    with pytest.raises(TypeError) as caught:
+        result.suggestion()  # type: ignore[operator]
+    assert str(caught.value) == (
+        "'Suggestion' object is not callable: result.suggestion is the analysis itself, not a method as on "
+        "Lightning's lr_find result; the suggested LR is result.suggestion.lr (and result.lr the LR to train with, "
+        "scaled or refined when the test was)"
+    )
+    # The checks that tell functions from data still read it as data: an argument given it is refused by name.
+    with pytest.raises(TypeError, match=r"^Expected on_step to be callable \(on_step\(index, lr, loss\)\), but got"):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, on_step=result.suggestion)  # type: ignore[arg-type]
+
+
+def test_a_suggestion_kept_on_the_model_is_put_back_as_a_helper_object() -> None:
+    # The snapshot's attribute rules read callable(): a Suggestion (now with a __call__ that says what to use) kept
+    # as a module attribute is still a plain helper object whose fields are put back, not an opaque callable.
+    from lrfinder.snapshot import StateSnapshot
+
+    lrs = np.geomspace(1e-4, 1.0, 80)
+    losses = 2.0 - np.tanh(np.log10(lrs) + 2.5) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0.0)
+    suggestion = lrfinder.analyze(lrs, losses)
+    model = nn.Linear(4, 2)
+    model.found = suggestion  # type: ignore[assignment]
+    snap = StateSnapshot(model, [torch.optim.SGD(model.parameters(), lr=0.1)], [], module_attributes=True)
+    object.__setattr__(suggestion, "notes", ("changed during the test",))
+    object.__setattr__(suggestion, "extra", 1)
+    snap.restore()
+    assert model.found is suggestion and suggestion.notes == lrfinder.analyze(lrs, losses).notes
+    assert not hasattr(suggestion, "extra")
+
+
 def test_json_round_trip_is_exact(tmp_path: Any, loader: DataLoader, mlp: nn.Module) -> None:
     result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=60)
     result = result.scale(128, rule="sqrt")
