@@ -1306,7 +1306,13 @@ class LRFinder(_CallbackBase):
             try:
                 refine = replace(refine, training_steps=int(total))
             except LongTrialsError as exc:
-                # The engine's words name training_steps, which the fit set here, not the user.
+                # The engine's words name training_steps, which the fit set here, not the user. With trial_steps
+                # given, the fit's length only lets the budget hold that many of them: the engine's fix is the fix.
+                if refine.trial_steps is not None:
+                    raise LongTrialsError(
+                        f"{self._who}(refine=...): the fit trains {int(total):,} optimizer steps "
+                        f"(trainer.estimated_stepping_batches). {exc}"
+                    ) from None
                 raise LongTrialsError(
                     f"{self._who}(refine=...): the fit trains {int(total):,} optimizer steps "
                     f"(trainer.estimated_stepping_batches), too long to size refine's trials from. {exc} Bound the "

@@ -64,6 +64,7 @@ __all__ = [
     "DEFAULT_TIE",
     "MIN_TRIAL_STEPS",
     "MAX_TRIAL_STEPS",
+    "MAX_TOTAL_TRIAL_STEPS",
     "LongTrialsError",
     "default_budget",
     "candidate_lrs",
@@ -97,6 +98,10 @@ MIN_TRIAL_STEPS = 10
 #: bound (:data:`lrfinder.MAX_SWEEP_STEPS`). ``Refine(training_steps=10**30)`` planned trials of 2e28 steps each,
 #: which ran without end.
 MAX_TRIAL_STEPS = MAX_SWEEP_STEPS
+#: The most steps a plan's trials may run in all (each trial's losses are kept, as a sweep's are): five trials (the
+#: default 3 candidates + 2 extensions) of the longest, so the default plan's bound is the one trial's.
+#: ``Refine(candidates=10**9, trial_steps=10, training_steps=10**12)`` planned a billion trials.
+MAX_TOTAL_TRIAL_STEPS = 5 * MAX_TRIAL_STEPS
 #: Total trial steps the default budget allows at least (when the training is long enough).
 MIN_TOTAL_TRIAL_STEPS = 200
 #: The default budget never exceeds this fraction of a long training.
@@ -126,7 +131,10 @@ def default_budget(training_steps: int) -> float:
 
 
 class LongTrialsError(ValueError):
-    """A :class:`Refine` whose trials would each run over :data:`MAX_TRIAL_STEPS` steps (a training length typo)."""
+    """A :class:`Refine` whose trials would run too long (a training length typo, a count of candidates).
+
+    Each over :data:`MAX_TRIAL_STEPS` steps, or over :data:`MAX_TOTAL_TRIAL_STEPS` in all.
+    """
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,10 @@ class Refine:
 
     Raises:
         ValueError: A setting out of range (named, with the value).
-        LongTrialsError: ``training_steps`` whose budget shares out to trials of over
-            :data:`MAX_TRIAL_STEPS` steps each (``training_steps=10**30``), with ``trial_steps`` unset.
+        LongTrialsError: A plan of trials of over :data:`MAX_TRIAL_STEPS` steps each (``training_steps=10**30``
+            with ``trial_steps`` unset: the budget shares out to trials that long), or of over
+            :data:`MAX_TOTAL_TRIAL_STEPS` in all (``candidates=10**9`` with ``trial_steps=10`` and the budget of a
+            long training).
         TypeError: A setting of the wrong type.
 
     """
@@ -320,7 +330,8 @@ class Refine:
         Raises:
             LRFinderError: No ``training_steps`` anywhere.
             ValueError: The budget is smaller than one trial (the message gives the numbers).
-            LongTrialsError: Each trial would run over :data:`MAX_TRIAL_STEPS` steps (a ``ValueError``).
+            LongTrialsError: Each trial would run over :data:`MAX_TRIAL_STEPS` steps, or all of them over
+                :data:`MAX_TOTAL_TRIAL_STEPS` (a ``ValueError``).
 
         """
         total = training_steps if training_steps is not None else self.training_steps
@@ -357,18 +368,34 @@ class Refine:
                     f"the minimum of {MIN_TRIAL_STEPS}. Raise budget to at least {slots * MIN_TRIAL_STEPS / total:.3g}"
                     " or use fewer candidates."
                 )
-            if steps > MAX_TRIAL_STEPS:
-                each = f"{steps:,}" if steps < 10**12 else f"{steps:.3g}"  # 2e+28, not its float's 29 digits
-                raise LongTrialsError(
-                    f"Expected refine's trials to run at most {MAX_TRIAL_STEPS:,} steps each, but training_steps="
-                    f"{total:,} plans {slots} trials (candidates + extend) of {each} steps: budget={budget:g} x "
-                    "training_steps shared out over them. training_steps is the number of optimizer steps of the "
-                    "training you plan (epochs x batches per epoch, divided by any gradient accumulation): pass that. "
-                    f"For a training that long, cap each trial with trial_steps=N (at most {MAX_TRIAL_STEPS:,}) or "
-                    "pass a smaller budget."
-                )
         first = min(n, slots)
-        return first, min(self.extend, slots - first), steps, float(budget)
+        extra = min(self.extend, slots - first)
+        trials = first + extra
+        if steps > MAX_TRIAL_STEPS or trials * steps > MAX_TOTAL_TRIAL_STEPS:
+            if self.trial_steps is None:
+                how = f"budget={budget:g} x training_steps shared out over them"
+                fix = (
+                    "training_steps is the number of optimizer steps of the training you plan (epochs x batches per "
+                    "epoch, divided by any gradient accumulation): pass that. For a training that long, cap each "
+                    f"trial with trial_steps=N (at most {MAX_TRIAL_STEPS:,}) or pass a smaller budget."
+                )
+            else:
+                how = (
+                    f"trial_steps={steps:,} each, for candidates={n:,} + extend={self.extend:,} as far as "
+                    f"budget={budget:g} x training_steps allows"
+                )
+                fix = "Ask for fewer candidates (3 is the default) or shorter trials (trial_steps)."
+            raise LongTrialsError(
+                f"Expected refine's trials to run at most {MAX_TRIAL_STEPS:,} steps each and "
+                f"{MAX_TOTAL_TRIAL_STEPS:,} in all, but training_steps={total:,} plans {trials:,} trials (candidates "
+                f"+ extend) of {_count(steps)} steps, {_count(trials * steps)} in all: {how}. {fix}"
+            )
+        return first, extra, steps, float(budget)
+
+
+def _count(steps: int) -> str:
+    """A count of steps for a message: ``1,000,001``, but ``2e+28`` past a trillion (not its 29 digits)."""
+    return f"{steps:,}" if steps < 10**12 else f"{steps:.3g}"
 
 
 def resolve_refine(refine: bool | Refine | None, training_steps: int | None = None) -> Refine | None:

@@ -224,6 +224,23 @@ def test_refine_in_a_fit_too_long_to_size_trials_from_names_the_fits_length(tmp_
     assert model.test_events() == []  # no step of the test ran
 
 
+def test_refine_with_too_many_trials_for_the_fits_budget_is_refused_before_the_test(tmp_path: Path) -> None:
+    """refine=Refine(candidates=10**9, trial_steps=10) in a fit of 10**8 steps planned a million trials (its budget
+    of 10**7 steps held that many), run after the test; the fit's length is said, the engine's fix not overridden."""
+    model = Net(lr=0.01)
+    finder = LRFinder(**FAST, refine=Refine(candidates=10**9, trial_steps=10))
+    t = trainer(tmp_path, [finder], max_steps=10**8, max_epochs=-1)
+    match = (
+        r"^LRFinder\(refine=...\): the fit trains 100,000,000 optimizer steps \(trainer.estimated_stepping_batches\)\. "
+        r"Expected refine's trials to run at most 1,000,000 steps each and 5,000,000 in all, but "
+        r"training_steps=100,000,000 plans 1,000,000 trials .* of 10 steps, 10,000,000 in all: .* Ask for fewer "
+        r"candidates \(3 is the default\) or shorter trials \(trial_steps\)\.$"
+    )
+    with pytest.raises(ValueError, match=match):
+        t.fit(model, make_loader())
+    assert model.test_events() == []  # no step of the test ran
+
+
 def test_refine_logs_the_refined_lr_as_the_other_lrs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
     with caplog.at_level("INFO"):

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import lrfinder
 from lrfinder import DataError, LRFinderError, RangeTestResult, Refine, RefineInterrupted, Refinement, range_test
 from lrfinder.refine import (
+    MAX_TOTAL_TRIAL_STEPS,
     MAX_TRIAL_STEPS,
     LongTrialsError,
     Trial,
@@ -288,8 +289,12 @@ def test_trials_too_long_to_run_are_refused_at_the_typo() -> None:
     with pytest.raises(LongTrialsError) as caught:
         Refine(training_steps=10**30)
     said = str(caught.value)
-    assert "at most 1,000,000 steps each, but training_steps=1,000,000,000,000,000,000,000,000,000,000 plans 5" in said
-    assert "of 2e+28 steps" in said and "cap each trial with trial_steps=N" in said
+    assert (
+        "at most 1,000,000 steps each and 5,000,000 in all, but "
+        "training_steps=1,000,000,000,000,000,000,000,000,000,000 plans 5 trials (candidates + extend) of 2e+28 "
+        "steps, 1e+29 in all: budget=0.1 x training_steps shared out"
+    ) in said
+    assert "cap each trial with trial_steps=N" in said
     assert said.endswith("or pass a smaller budget.")
     with pytest.raises(ValueError, match=r"Expected trial_steps <= 1,000,000 .* but got trial_steps=1,000,000,000\."):
         Refine(training_steps=10**12, trial_steps=10**9)
@@ -299,6 +304,27 @@ def test_trials_too_long_to_run_are_refused_at_the_typo() -> None:
     assert Refine(training_steps=10**30, trial_steps=100).plan()[2] == 100
     with pytest.raises(LongTrialsError, match=r"training_steps=50,000,050 plans 5 trials .* of 1,000,001 steps"):
         Refine().plan(50 * MAX_TRIAL_STEPS + 50)
+
+
+def test_too_many_trials_to_run_are_refused_by_the_same_rule() -> None:
+    # Refine(candidates=10**9, trial_steps=10, training_steps=10**12): trials of 10 steps passed the one trial's
+    # bound, and the budget (10**11 steps) held a billion of them, which refine_range_test set out to run.
+    with pytest.raises(LongTrialsError) as caught:
+        Refine(candidates=10**9, trial_steps=10, training_steps=10**12)
+    assert str(caught.value) == (
+        "Expected refine's trials to run at most 1,000,000 steps each and 5,000,000 in all, but "
+        "training_steps=1,000,000,000,000 plans 1,000,000,002 trials (candidates + extend) of 10 steps, "
+        "10,000,000,020 in all: trial_steps=10 each, for candidates=1,000,000,000 + extend=2 as far as budget=0.1 x "
+        "training_steps allows. Ask for fewer candidates (3 is the default) or shorter trials (trial_steps)."
+    )
+    # The bound is the trials the plan holds: as many as the budget allows of the candidates asked for.
+    with pytest.raises(LongTrialsError, match=r"plans 500,001 trials .* of 10 steps, 5,000,010 in all"):
+        Refine(candidates=10**9, trial_steps=10, training_steps=50_000_100)
+    assert Refine(candidates=10**9, trial_steps=10, training_steps=50_000_000).plan()[:3] == (500_000, 0, 10)
+    assert Refine(candidates=3, trial_steps=MAX_TRIAL_STEPS, training_steps=10**12).plan()[:3] == (3, 2, 10**6)
+    with pytest.raises(LongTrialsError, match=r"plans 6 trials .* of 1,000,000 steps, 6,000,000 in all"):
+        Refine(candidates=4, trial_steps=MAX_TRIAL_STEPS, training_steps=10**12)
+    assert MAX_TOTAL_TRIAL_STEPS == 5 * MAX_TRIAL_STEPS  # the default plan (3 + 2 trials) of the longest trials
 
 
 def test_refine_without_training_steps_says_what_to_pass() -> None:
