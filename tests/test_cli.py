@@ -911,7 +911,7 @@ RUN_USAGE_ERRORS = {
     "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
     "model args an unknown key": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hiden": 16}', "--data", "train.npz"],
-        f"Cannot build {USER_MODULE}:Net with --model-args {{'hiden': 16}}: got an unexpected keyword argument "
+        f'Cannot build {USER_MODULE}:Net with --model-args {{"hiden": 16}}: got an unexpected keyword argument '
         "'hiden'. Check --model-args.",
     ),
     "model args too many values": (

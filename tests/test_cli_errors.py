@@ -145,6 +145,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 # The classes keyword-only: a JSON list cannot give them.
                 return make_net(hidden, classes)
 
+            def make_net_both(hidden, /, *, classes, bias=True):
+                # Positional-only and keyword-only: neither a JSON list nor an object gives both.
+                nn = torch.nn
+                return nn.Sequential(nn.Linear(10, hidden, bias=bias), nn.ReLU(), nn.Linear(hidden, classes))
+
             def needs_path(path):
                 # A loader written for a notebook, taking where the data lies.
                 return arrays_dict()
@@ -510,6 +515,42 @@ def test_the_model_args_shown_are_ones_the_factory_takes(
     assert "Check --model-args" not in line
     built = invoke(*args, "--model-args", filled)  # the form shown, filled in, builds the model
     assert built.exit_code == 0 and "suggested lr" in built.stdout, built.output
+
+
+def test_a_factory_no_model_args_can_build_is_shown_a_wrapper_with_the_values_given(work: Path):
+    # The wrapper's call dropped the values --model-args gave: `def saved_model(): return make_net_both(classes=...)`,
+    # which leaves out the hidden=16 typed (positional-only: it cannot be given by name).
+    args = ("run", "weights.pt", "--model-class", f"{MODULE}:make_net_both", "--data", "train.npz", *FAST)
+    assert assert_one_line(invoke(*args, "--model-args", "[16]"), 2) == (
+        f"Error: {MODULE}:make_net_both needs 'classes', which --model-args [16] leaves out. It takes positional-only "
+        "and keyword-only arguments, which --model-args (a JSON list or an object, not both) cannot give together. "
+        "Add a function without parameters to your module that builds the model, e.g. `def saved_model(): return "
+        f"make_net_both(16, classes=...)`, and pass --model-class {MODULE}:saved_model."
+    )
+    # Keyword values given are kept too, in Python's spelling (true is True), each ... left to fill in.
+    line = assert_one_line(invoke(*args, "--model-args", '{"classes": 3, "bias": false}'), 2)
+    assert "which --model-args {\"classes\": 3, \"bias\": false} leaves out." in line
+    assert "`def saved_model(): return make_net_both(..., classes=3, bias=False)`" in line
+    # The wrapper shown, filled in, builds the model.
+    (work / "lrf_both_wrapper.py").write_text(
+        f"from {MODULE} import make_net_both\n\n\ndef saved_model():\n    return make_net_both(16, classes=3)\n"
+    )
+    built = invoke("run", "weights.pt", "--model-class", "lrf_both_wrapper:saved_model", "--data", "train.npz", *FAST)
+    assert built.exit_code == 0 and "suggested lr" in built.stdout, built.output
+
+
+def test_model_args_are_shown_as_typed(work: Path):
+    # "Cannot build ... with --model-args" showed Python's repr of the parsed JSON ({'hidden': True}, [16, None]),
+    # not what the user typed; the checks before the call and the failure of the call alike.
+    args = ("run", "weights.pt", "--model-class", f"{MODULE}:make_net", "--data", "train.npz", *FAST)
+    unknown = invoke(*args, "--model-args", '{"hidden": 16, "bias": true}')
+    assert assert_one_line(unknown, 2) == (
+        f'Error: Cannot build {MODULE}:make_net with --model-args {{"hidden": 16, "bias": true}}: got an unexpected '
+        "keyword argument 'bias'. Check --model-args."
+    )
+    failed = invoke(*args, "--model-args", "[16, null]")
+    assert failed.exit_code == 1
+    assert f"Cannot build {MODULE}:make_net with --model-args [16, null]: TypeError: " in failed.output, failed.output
 
 
 def test_a_data_function_that_needs_arguments_is_told_how_to_wrap_it(work: Path):

@@ -32,6 +32,7 @@ import difflib
 import inspect
 import io
 import json
+import keyword
 import logging
 import math
 import os
@@ -440,10 +441,33 @@ def _unbound_required(
     return bound, missing
 
 
-def _call_template(name: str, missing: Sequence[inspect.Parameter]) -> str:
-    """A call of ``name`` giving each of ``missing`` (``...`` to fill in), by name where it can: ``f(..., b=...)``."""
-    values = ", ".join("..." if p.kind is inspect.Parameter.POSITIONAL_ONLY else f"{p.name}=..." for p in missing)
-    return f"{name}({values})"
+def _call_template(
+    name: str, missing: Sequence[inspect.Parameter], bound: inspect.BoundArguments | None = None
+) -> str:
+    """A call of ``name`` giving each of ``missing`` (``...`` to fill in), by name where it can: ``f(..., b=...)``.
+
+    With ``bound``, the values it holds come too, in the signature's order and as Python writes them
+    (``f(16, classes=...)``): the call built from ``--model-args '[16]'`` dropped the 16 the user had given.
+    """
+    kind = inspect.Parameter
+    absent = {p.name for p in missing}
+    given = bound.arguments if bound is not None else {}
+    params = list(bound.signature.parameters.values()) if bound is not None else list(missing)
+    spread = any(p.kind is kind.VAR_POSITIONAL and given.get(p.name) for p in params)  # values for *args
+    values: list[str] = []
+    for p in params:
+        if p.kind is kind.VAR_POSITIONAL:
+            values += [repr(v) for v in given.get(p.name, ())]
+        elif p.kind is kind.VAR_KEYWORD:
+            values += [
+                f"{k}={v!r}" if k.isidentifier() and not keyword.iskeyword(k) else f"**{{{k!r}: {v!r}}}"
+                for k, v in given.get(p.name, {}).items()
+            ]
+        elif p.name in given or p.name in absent:
+            value = repr(given[p.name]) if p.name in given else "..."
+            in_place = p.kind is kind.POSITIONAL_ONLY or (p.kind is kind.POSITIONAL_OR_KEYWORD and spread)
+            values.append(value if in_place else f"{p.name}={value}")
+    return f"{name}({', '.join(values)})"
 
 
 def _model_args_template(
@@ -492,7 +516,9 @@ def _model_args_template(
     return None
 
 
-def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[str, Any], model_class: str) -> None:
+def _check_model_args_bind(
+    factory: Any, args: Sequence[Any], kwargs: Mapping[str, Any], model_class: str, typed: str
+) -> None:
     """Refuse ``--model-args`` that ``--model-class`` cannot take, before it is called: a usage error (exit 2).
 
     Python's "missing 3 required positional arguments: 'd_in', 'hidden', and 'd_out'" came with
@@ -500,6 +526,8 @@ def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[st
     a JSON list for positional-only parameters (which an object cannot name). An unknown key or too
     many values is named as Python names it. Both were a failed run (exit 1), though the fix is on
     the command line; an error the class raises once called still is.
+
+    ``typed`` is ``--model-args`` as the user wrote it (:func:`_typed_model_args`), shown in the messages.
 
     Raises:
         click.UsageError: A required parameter of ``factory`` gets no value, or a value has no parameter.
@@ -509,13 +537,13 @@ def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[st
         found = _unbound_required(factory, args, kwargs)
     except TypeError as exc:
         raise _usage_error(
-            f"Cannot build {model_class} with --model-args {args or kwargs}: {reason(exc)}. Check --model-args."
+            f"Cannot build {model_class} with --model-args {typed}: {reason(exc)}. Check --model-args."
         ) from None
     if found is None or not found[1]:
         return
     bound, missing = found
     if args or kwargs:
-        given = f"--model-args {json.dumps(list(args) if args else dict(kwargs), default=str)} leaves out"
+        given = f"--model-args {typed} leaves out"
     else:
         given = "--model-args does not give"
     needs = f"{model_class} needs {_names([p.name for p in missing], 8)}, which {given}."
@@ -526,8 +554,8 @@ def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[st
         raise _usage_error(
             f"{needs} It takes positional-only and keyword-only arguments, which --model-args (a JSON list or an "
             "object, not both) cannot give together. Add a function without parameters to your module that builds "
-            f"the model, e.g. `def saved_model(): return {_call_template(name, missing)}`, and pass --model-class "
-            f"{module}:saved_model."
+            f"the model, e.g. `def saved_model(): return {_call_template(name, missing, bound)}`, and pass "
+            f"--model-class {module}:saved_model."
         )
     raise _usage_error(
         f"{needs} Pass the values the saved model was built with: --model-args '{example}', each ... replaced by "
@@ -535,17 +563,28 @@ def _check_model_args_bind(factory: Any, args: Sequence[Any], kwargs: Mapping[st
     )
 
 
+def _typed_model_args(model_args: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """``--model-args`` for a message: the JSON as the user typed it, else (a Python caller's list or dict) as JSON.
+
+    The messages showed Python's repr of the parsed value (``{'hidden': 16}``, ``True``), not what was typed.
+    """
+    if isinstance(model_args, str):
+        return model_args
+    return json.dumps(list(args) if args else dict(kwargs), default=str)
+
+
 def _instantiate(model_class: str, model_args: Any) -> nn.Module:
     factory = _import_option(model_class, "--model-class")
     if not callable(factory):
         raise _usage_error(f"--model-class {model_class!r} is not a class or a function.")
     args, kwargs = _parse_model_args(model_args)
-    _check_model_args_bind(factory, args, kwargs, model_class)
+    typed = _typed_model_args(model_args, args, kwargs)
+    _check_model_args_bind(factory, args, kwargs, model_class, typed)
     try:
         model = factory(*args, **kwargs)
     except Exception as exc:
         raise ModelError(
-            f"Cannot build {model_class} with --model-args {args or kwargs}: {type(exc).__name__}: "
+            f"Cannot build {model_class} with --model-args {typed}: {type(exc).__name__}: "
             f"{reason(exc)}. Check --model-args."
         ) from exc
     if not isinstance(model, nn.Module):
