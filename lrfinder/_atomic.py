@@ -5,13 +5,14 @@ together or not at all (the command line's report, JSON, CSV and trained model):
 to its temporary file first, and only when all of them are written are they renamed into place,
 with SIGINT, SIGTERM and SIGHUP held back for the few renames.
 
-Only a regular file (or a new one) is replaced by a rename. A symlink to a regular file (a
-``latest.json`` link) keeps the link: the file it leads to is replaced atomically, by a
+Only a regular file (or a new one) is replaced by a rename, keeping the permission bits of the file
+it replaces. A symlink to a regular file (a ``latest.json`` link), or to a file not made yet in an
+existing directory, keeps the link: the file it leads to is replaced (or made) atomically, by a
 temporary file in that file's own directory (one in the temporary directory, on another file
 system, made the rename a copy: a reader saw the file truncated, and an error halfway left it so).
 A path that exists as something else, a device (``/dev/null``), a named pipe (bash's ``>(jq .)``)
-or a symlink to one (``/dev/stdout``) or to no file yet, is written into, through the link, as a
-shell's ``>`` writes it: its content is staged in the temporary directory instead of beside it.
+or a symlink to one (``/dev/stdout``), is written into, through the link, as a shell's ``>``
+writes it: its content is staged in the temporary directory instead of beside it.
 Renamed over, the link or the device's name itself was replaced by a regular file (run as root,
 ``--json /dev/stdout`` made ``/dev/stdout`` a plain file, breaking every later ``> /dev/stdout``
 on the machine).
@@ -95,7 +96,8 @@ def in_place(path: str | os.PathLike[str]) -> bool:
 
     A symlink (``/dev/stdout``, a link to the latest result), a device (``/dev/null``) or a named
     pipe (bash's ``>(jq .)``) is written through, as a shell's ``>`` would; a regular file and a
-    new one are replaced atomically. A directory is neither (the writers refuse it).
+    new one are replaced atomically, and so is the file a link leads to when it is one
+    (:func:`_linked_file`: the writers look there first). A directory is neither (the writers refuse it).
     """
     try:
         mode = os.lstat(path).st_mode
@@ -104,19 +106,48 @@ def in_place(path: str | os.PathLike[str]) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def _linked_file(path: Path) -> Path | None:
-    """The regular file a symlink ``path`` leads to, through every link; ``None`` if ``path`` is no such link.
+#: The kernel's own trees: a link into them names no file to make (``/dev/stdout`` of a closed descriptor leads to
+#: a ``/proc`` entry that is not there); a link there is written into, as the shell's ``>`` does.
+_KERNEL_TREES = ("proc", "dev", "sys")
 
-    A link to a device or a named pipe (``/dev/stdout``), or to no file yet, is not: it is written
-    into, as the shell's ``>`` does.
+
+def _linked_file(path: Path) -> Path | None:
+    """The file a symlink ``path`` leads to, through every link: a regular file, or one not made yet.
+
+    ``None`` if ``path`` is no such link. A link to a device or a named pipe (``/dev/stdout``) is not
+    one, nor a link to a file not made yet in a directory that does not exist or in the kernel's
+    own trees (:data:`_KERNEL_TREES`): it is written into, as the shell's ``>`` does. A link to a file
+    not made yet (``latest.json`` to ``runs/8.json`` before run 8) is one: it was written through,
+    the file made and filled in place, so a reader could see it half-written.
     """
     try:
         if not stat.S_ISLNK(os.lstat(path).st_mode):
             return None
         real = Path(os.path.realpath(path))
-        return real if stat.S_ISREG(os.lstat(real).st_mode) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # no file (a new one), a name the system refuses: the writer says why
         return None
+    try:
+        os.stat(path)  # followed by the kernel: /proc's links to a pipe or a terminal (/dev/stdout) are found
+    except FileNotFoundError:  # a link to no file yet
+        return None if real.parts[1:2] in [(tree,) for tree in _KERNEL_TREES] or not real.parent.is_dir() else real
+    except (OSError, ValueError):  # a loop of links
+        return None
+    try:
+        return real if stat.S_ISREG(os.lstat(real).st_mode) else None
+    except (OSError, ValueError):  # /proc's link to a pipe names no file ("pipe:[1234]")
+        return None
+
+
+def _mode(destination: Path) -> int:
+    """The permission bits for the file that replaces ``destination``: the old file's, else ``0o666`` less the umask.
+
+    A file replaced by a rename took the usual permissions whatever it had: a ``result.json`` kept private
+    (``chmod 600``) became readable by all, as the shell's ``>``, which writes into the file, never makes it.
+    """
+    try:
+        return stat.S_IMODE(os.stat(destination).st_mode) & 0o777
+    except (OSError, ValueError):  # a new file
+        return 0o666 & ~_umask()
 
 
 def _check_name(path: str | os.PathLike[str]) -> None:
@@ -137,11 +168,11 @@ def _check_name(path: str | os.PathLike[str]) -> None:
 def _staging(target: Path) -> tuple[Path, str, bool]:
     """Where ``target``'s content goes, its temporary file, and whether it is written into (not renamed over).
 
-    A symlink to a regular file: that file, a temporary file beside it (renamed over it, the link
-    kept). A device, a named pipe, or a link to one or to no file yet (:func:`in_place`): ``target``,
-    a temporary file in the temporary directory, written into. Else ``target``, a temporary file
-    beside it. A linked file whose directory takes no new file (no permission there) is written
-    into, through the link, as before.
+    A symlink to a regular file or to one not made yet (:func:`_linked_file`): that file, a temporary
+    file beside it (renamed over it, the link kept). A device, a named pipe, or a link to one
+    (:func:`in_place`): ``target``, a temporary file in the temporary directory, written into. Else
+    ``target``, a temporary file beside it. A linked file whose directory takes no new file (no
+    permission there) is written into, through the link, as before.
     """
     real = _linked_file(target)
     if real is not None:
@@ -224,11 +255,12 @@ def _named(exc: OSError, target: Path) -> OSError:
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it into place.
 
-    The file gets the usual permissions (``0o666`` less the umask), not ``mkstemp``'s private
-    ``0o600``; on any error (Ctrl-C and SIGTERM included) the temporary file is removed and
-    ``path`` is left as it was. A ``path`` that is a symlink to a regular file keeps the link: that
-    file is replaced so, by a temporary file beside it. A device, a named pipe, or a link to one or
-    to no file yet is written into instead, once ``write`` has finished (:func:`in_place`).
+    The file gets the permissions of the file it replaces, else the usual ones (``0o666`` less the
+    umask), not ``mkstemp``'s private ``0o600``; on any error (Ctrl-C and SIGTERM included) the
+    temporary file is removed and ``path`` is left as it was. A ``path`` that is a symlink to a
+    regular file, or to one not made yet, keeps the link: that file is replaced (or made) so, by a
+    temporary file beside it. A device, a named pipe, or a link to one is written into instead, once
+    ``write`` has finished (:func:`in_place`).
 
     Raises:
         ValueError: ``path`` contains a NUL byte.
@@ -257,7 +289,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         try:
             try:
                 write(tmp)
-                os.chmod(tmp, 0o666 & ~_umask())
+                os.chmod(tmp, _mode(destination))
                 os.replace(tmp, destination)
             except OSError as exc:
                 if exc.filename is None or str(exc.filename) in (tmp, str(destination)):
@@ -288,9 +320,9 @@ class StagedWrites:
     def add(self, path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
         """Write one file to its temporary name (``write(tmp_path)``); it appears at :meth:`commit`.
 
-        A ``path`` that is a symlink to a regular file is staged beside that file, which the commit
-        replaces (the link kept); a device, a named pipe, or a link to one or to no file yet
-        (:func:`in_place`) is staged in the temporary directory and written into at :meth:`commit`.
+        A ``path`` that is a symlink to a regular file, or to one not made yet, is staged beside that
+        file, which the commit replaces or makes (the link kept); a device, a named pipe, or a link to
+        one (:func:`in_place`) is staged in the temporary directory and written into at :meth:`commit`.
 
         Raises:
             ValueError: ``path`` contains a NUL byte.
@@ -301,7 +333,7 @@ class StagedWrites:
         destination, tmp, into = _staging(target)
         self._staged.append((target, destination, tmp, into))  # recorded first, so a failing write is cleaned up too
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_umask() if into else _mode(destination))
 
     def add_text(self, path: str | os.PathLike[str], text: str) -> None:
         """Stage ``text`` (UTF-8) for ``path``."""

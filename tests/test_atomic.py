@@ -150,6 +150,102 @@ def test_the_file_a_symlink_leads_to_is_replaced_atomically_from_its_own_directo
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+@pytest.mark.parametrize("staged", [False, True])
+def test_a_symlink_to_a_file_not_made_yet_makes_it_atomically_from_its_own_directory(
+    tmp_path: Path, private_tmp: Path, staged: bool
+) -> None:
+    # latest.json -> runs/8.json before run 8: its content was staged in $TMPDIR and written through the link, the
+    # file made and filled in place (a reader saw it empty or half-written). Now it appears whole, by a rename.
+    from lrfinder._atomic import staged_writes
+
+    (tmp_path / "runs").mkdir()
+    real = tmp_path / "runs" / "8.json"
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("runs") / "8.json")
+    seen: list[tuple[Path, bool]] = []
+
+    def write(tmp: str) -> None:
+        seen.append((Path(tmp).parent, real.exists()))  # where it is staged; whether the file is there meanwhile
+        Path(tmp).write_text("new")
+
+    old = os.umask(0o022)
+    try:
+        if staged:
+            with staged_writes() as files:
+                files.add(link, write)
+                assert not real.exists()
+                assert [p.name for p in files.commit()] == ["latest.json"]
+        else:
+            assert atomic_write(link, write) == link
+    finally:
+        os.umask(old)
+    assert seen == [(tmp_path / "runs", False)]
+    assert real.read_text() == "new" and stat.S_IMODE(real.stat().st_mode) == 0o644
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "8.json")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["8.json"]
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+def test_a_symlink_to_a_file_in_a_missing_directory_is_refused_as_before(tmp_path: Path, private_tmp: Path) -> None:
+    # No directory is made at the far end of a link (a stale one, most likely): the shell's ">" says the same.
+    link = tmp_path / "latest.json"
+    link.symlink_to(tmp_path / "gone" / "8.json")
+    with pytest.raises(FileNotFoundError):
+        atomic_write_text(link, "new")
+    assert not (tmp_path / "gone").exists() and link.is_symlink()
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
+@pytest.mark.parametrize("through", ["link", "file"])
+@pytest.mark.parametrize("staged", [False, True])
+def test_a_replaced_file_keeps_its_permissions(tmp_path: Path, through: str, staged: bool) -> None:
+    # A file replaced (through a link, or named itself) took the usual 0o666 less the umask: a result kept private
+    # (chmod 600) became readable by all; the shell's ">" writes into the file and keeps them.
+    from lrfinder._atomic import staged_writes
+
+    real = tmp_path / "r.json"
+    real.write_text("old")
+    path = real
+    if through == "link":
+        path = tmp_path / "latest.json"
+        path.symlink_to(real)
+    for mode in (0o600, 0o640, 0o755):
+        os.chmod(real, mode)
+        old = os.umask(0o022)
+        try:
+            if staged:
+                with staged_writes() as files:
+                    files.add_text(path, f"new {mode:o}")
+                    files.commit()
+            else:
+                atomic_write_text(path, f"new {mode:o}")
+        finally:
+            os.umask(old)
+        assert real.read_text() == f"new {mode:o}" and stat.S_IMODE(real.stat().st_mode) == mode
+    assert path.is_symlink() == (through == "link")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir() or os.name == "nt", reason="needs Linux's /proc")
+def test_a_link_to_a_pipe_through_proc_is_still_written_into(tmp_path: Path, private_tmp: Path) -> None:
+    # /dev/stdout is a link to /proc/self/fd/1, which the kernel leads to a pipe, though its path reads as no file
+    # ("/proc/<pid>/fd/pipe:[1234]"): it is not a link to a file not made yet. A link of the test's own to
+    # /proc/self/fd/N stands for it (nothing under /dev is touched).
+    read_end, write_end = os.pipe()
+    try:
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{write_end}")
+        atomic_write_text(link, '{"lr": 0.1}\n')
+        assert os.read(read_end, 100) == b'{"lr": 0.1}\n'
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["stdout", "tmpdir"]
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="POSIX symlinks")
 def test_a_linked_file_in_a_directory_that_takes_no_new_file_is_written_through(
     tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
