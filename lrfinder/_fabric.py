@@ -27,6 +27,17 @@ def is_fabric_module(model: object) -> bool:
     return _is_fabric(model, "_FabricModule")
 
 
+def optimizer_class_name(optimizer: object) -> str:
+    """The class name of the user's optimizer: the one ``fabric.setup`` wrapped, not its wrapper's ``FabricSGD``.
+
+    Fabric's ``_FabricOptimizer`` takes the class ``"Fabric" + name`` (a subclass of both, for ``isinstance``):
+    a Fabric range test's report and summary said ``optimizer FabricSGD``.
+    """
+    if _is_fabric(optimizer, "_FabricOptimizer"):
+        optimizer = getattr(optimizer, "optimizer", optimizer)
+    return type(optimizer).__name__
+
+
 def fabric_step_callbacks(optimizer: object) -> list[str]:
     """The Fabric callbacks a ``fabric.setup`` optimizer calls after every step, as ``"EMA.on_after_optimizer_step"``.
 

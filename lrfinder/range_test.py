@@ -57,7 +57,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
-from ._fabric import fabric_step_callbacks, is_fabric_module
+from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_name
 from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze
@@ -2115,7 +2115,7 @@ def _result(
         batch_size=size,
         model_name=_model_class_name(model),
         num_parameters=sum(p.numel() for p in trainable),
-        optimizer_name=type(optimizer).__name__,
+        optimizer_name=optimizer_class_name(optimizer),
         rule=rule,
         lr_ratios=tuple(sweeper.ratios),
         group_names=tuple(sweeper.names),

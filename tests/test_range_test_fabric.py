@@ -75,6 +75,23 @@ def test_fabric_wrapped_objects_are_tested_and_put_back(package: str) -> None:
 
 
 @pytest.mark.parametrize("package", FABRICS)
+def test_a_fabric_tests_optimizer_is_named_as_the_users(package: str) -> None:
+    """The report's header and the result said "optimizer FabricSGD" (the class fabric.setup's wrapper takes)."""
+    import matplotlib.pyplot as plt
+
+    fabric = _fabric(package, devices=1)
+    model, optimizer, loader = _setup(fabric)
+    assert type(optimizer).__name__ == "FabricSGD"
+    result = lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=40)
+    assert result.optimizer_name == "SGD" and result.model_name == "Sequential"
+    assert lrfinder.RangeTestResult.from_json(result.to_json()).optimizer_name == "SGD"
+    fig = lrfinder.plot_range_test(result)
+    texts = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text") and callable(a.get_text)))
+    plt.close(fig)
+    assert "optimizer SGD " in " ".join(texts.split()) and "Fabric" not in texts
+
+
+@pytest.mark.parametrize("package", FABRICS)
 def test_fabric_mixed_precision_that_refuses_our_backward_says_what_to_pass(package: str) -> None:
     """Fabric's "bf16-mixed" takes fabric.backward(loss) only: a ModelError saying what to pass, not a bare error."""
     fabric = _fabric(package, devices=1, precision="bf16-mixed")
