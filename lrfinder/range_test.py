@@ -199,14 +199,17 @@ SCHEMA_VERSION = 1
 # --------------------------------------------------------------------------------------------
 
 
+#: Where a :class:`RangeTestResult` keeps the curve a peer's finder keeps as ``history`` or ``results``.
+_PEER_CURVE_HINT = (
+    "the curve is result.lrs and result.losses (the raw losses; the smoothed curve lrfinder reads is "
+    "result.suggestion.smoothed_losses)."
+)
 #: What the peers' finders call on their result, and where a :class:`RangeTestResult` keeps it.
 _PEER_RESULT_NAMES = {
     "plot": "draw the curve with lrfinder.plot_range_test(result) (a matplotlib Figure, the suggestion marked), or "
     "write the report with lrfinder.save_report(result, 'lr.png').",
-    "history": "the curve is result.lrs and result.losses (the raw losses; the smoothed curve lrfinder reads is "
-    "result.suggestion.smoothed_losses).",
-    "results": "the curve is result.lrs and result.losses (the raw losses; the smoothed curve lrfinder reads is "
-    "result.suggestion.smoothed_losses).",
+    "history": _PEER_CURVE_HINT,
+    "results": _PEER_CURVE_HINT,
     "reset": "nothing to reset: range_test put the model, the optimizer, the RNGs and the data order back itself "
     "(restore=True, the default).",
 }

@@ -846,6 +846,8 @@ def test_a_peers_result_names_say_what_to_use() -> None:
     )
     with pytest.raises(AttributeError, match=r"'history': the curve is result.lrs and result.losses \(the raw"):
         result.history  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"'results': the curve is result.lrs and result.losses \(the raw"):
+        result.results  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(AttributeError, match=r"'reset': nothing to reset: range_test put the model, the optimizer"):
         result.reset()  # type: ignore[attr-defined]
     # Any other missing name is Python's own error, its close-name hint included; copies and pickles are unchanged.
