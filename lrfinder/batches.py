@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import logging
 import re
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -591,6 +592,48 @@ def _worker_death_message(dead: list[Any], index: int, exc: BaseException) -> st
     )
 
 
+def _in_default_collate(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside torch's ``default_collate``: here, or in a worker (its traceback quoted)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames and frames[-1].filename.replace("\\", "/").endswith("torch/utils/data/_utils/collate.py"):
+        return True
+    return "DataLoader worker" in str(exc) and "_utils/collate.py" in str(exc)
+
+
+def collate_failure_message(exc: BaseException, data: object, index: int) -> str | None:
+    """Why torch's default ``collate_fn`` could not make batch ``index`` of ``data``, or ``None`` for another error.
+
+    Its errors name no example and no fix: "stack expects each tensor to be equal size, but got [4] at entry 0
+    and [5] at entry 1" for examples of different shapes, "object of type 'NoneType' has no len()" for an example
+    that is ``None`` (a Dataset that returns None for a record it cannot read).
+    """
+    if not isinstance(data, torch.utils.data.DataLoader) or data.collate_fn is not torch.utils.data.default_collate:
+        return None
+    if not _in_default_collate(exc):
+        return None
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # A worker's error quotes its traceback, ending in the original "TypeError: ..." line.
+    why = f"{type(exc).__name__}: {re.sub(r'^[A-Za-z_.]*(Error|Exception): ', '', lines[-1]) if lines else ''}"
+    if "NoneType" in text:
+        fix = (
+            "an example is None (a Dataset that returns None for a record it cannot read). Drop such examples in "
+            "the Dataset, or in a collate_fn: lambda items: default_collate([i for i in items if i is not None])"
+        )
+    elif "equal size" in text or "must match" in text:
+        fix = (
+            "its examples have different shapes (sequences of different lengths, a record with a value more or "
+            "less). Pad them to one shape in a collate_fn (torch.nn.utils.rnn.pad_sequence for sequences), or "
+            "repair the odd examples"
+        )
+    else:
+        fix = "its examples differ in type or structure. Make them alike, or pass a collate_fn that batches them"
+    return (
+        f"The DataLoader's default collate_fn could not put the examples of batch {index} of the pass into one "
+        f"batch ({why}): {fix}."
+    )
+
+
 class CyclingBatches:
     """Cycles through an iterable of batches, starting it again when it runs out (logged once, at INFO).
 
@@ -634,6 +677,9 @@ class CyclingBatches:
         except Exception as exc:
             dead = _dead_workers(it, exc)
             if not dead:
+                collate = collate_failure_message(exc, self.data, self._idx)
+                if collate is not None:
+                    raise DataError(collate) from exc
                 raise
             shutdown = getattr(it, "_shutdown_workers", None)
             if callable(shutdown):

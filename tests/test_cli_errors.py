@@ -97,6 +97,16 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             def empty_loader():
                 return DataLoader(empty_set(), batch_size=4)
 
+            class _Records(torch.utils.data.Dataset):
+                def __len__(self):
+                    return 64
+
+                def __getitem__(self, i):  # a record it cannot read is None
+                    return None if i % 10 == 3 else (torch.randn(10), i % 3)
+
+            def unreadable_records():
+                return _Records()
+
             def tfidf_like():
                 import numpy as np
                 import scipy.sparse
@@ -769,6 +779,11 @@ FAILED = {
     "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
+    "a Dataset that returns None for a record": (  # torch's bare "default_collate: batch must contain tensors ..."
+        ["model.pt", "--data", f"{MODULE}:unreadable_records"],
+        ["The DataLoader's default collate_fn could not put the examples of batch 0 of the pass into one batch",
+         "an example is None (a Dataset that returns None for a record it cannot read). Drop such examples"],
+    ),
     "sparse inputs in a .pt file": (  # torch's "Could not run 'aten::ne.Scalar' ... 'SparseCPU' backend" (round 9)
         ["model.pt", "--data", "sparse.pt"],
         ["The inputs in sparse.pt are a sparse matrix (torch.Tensor), which lrfind does not read. Store them dense: "

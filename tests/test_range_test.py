@@ -3099,6 +3099,46 @@ def test_a_dataloader_worker_that_dies_is_named_with_what_to_do() -> None:
     torch._C._error_if_any_worker_fails()
 
 
+class _OddExample(torch.utils.data.Dataset):
+    """Examples (x, label) of 10 features, but example 12: None (a record it cannot read) or 11 features."""
+
+    def __init__(self, odd: str) -> None:
+        self.odd = odd
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> Any:
+        if i == 12 and self.odd == "none":
+            return None
+        return torch.randn(11 if i == 12 else 10), i % 3
+
+
+@pytest.mark.parametrize(
+    ("odd", "workers", "said"),
+    [
+        ("none", 0, r"TypeError: object of type 'NoneType' has no len\(\)\): an example is None \(a Dataset that "
+                    r"returns None for a record it cannot read\)\. Drop such examples in the Dataset, or in a "
+                    r"collate_fn: lambda items: default_collate\(\[i for i in items if i is not None\]\)\.$"),
+        ("none", 1, r"TypeError: object of type 'NoneType' has no len\(\)\): an example is None"),
+        ("shape", 0, r"RuntimeError: stack expects each tensor to be equal size, but got \[10\] at entry 0 and \[11\] "
+                     r"at entry 4\): its examples have different shapes .* Pad them to one shape in a collate_fn"),
+    ],
+    ids=["none", "none-in-a-worker", "shape"],
+)
+def test_examples_the_default_collate_cannot_batch_are_named(odd: str, workers: int, said: str) -> None:
+    """torch's default_collate failed with a bare "object of type 'NoneType' has no len()" or "stack expects each
+    tensor to be equal size", naming neither the batch nor a fix (fuzz round 9)."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    loader = DataLoader(_OddExample(odd), batch_size=8, num_workers=workers)
+    head = "The DataLoader's default collate_fn could not put the examples of batch 1 of the pass into one batch"
+    pattern = rf"^{head} \({said}"
+    with pytest.raises(DataError, match=pattern):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def _rare_class_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Batches of labels 0..2 for 3 scores; batch 3 holds a label 9 the output has no score for."""
     gen = torch.Generator().manual_seed(0)

@@ -552,6 +552,19 @@ def _on(tensor: torch.Tensor | None, device: Any) -> torch.Tensor | None:
     return None if tensor is None else tensor.to(device)
 
 
+def _first_batch(loader: Any) -> Any:
+    """The first batch of ``loader``; torch's default collate_fn failing on it is a DataError saying why."""
+    from ..batches import collate_failure_message
+
+    try:
+        return next(iter(loader))
+    except Exception as exc:
+        message = collate_failure_message(exc, loader, 0)
+        if message is None:
+            raise
+        raise DataError(message) from exc
+
+
 def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult], Inputs]:
     """One range test, or Smith's weight-decay test (one per value, same initial state).
 
@@ -581,7 +594,7 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
     loss_fn = None if step_fn else inputs.loss_fn
     # A model with no parameters, or none trainable, fails here with what to do.
     device = trainable_parameters(model)[0].device
-    batch = to_device(next(iter(inputs.data.train)), device)
+    batch = to_device(_first_batch(inputs.data.train), device)
     if loss_fn is not None and options.loss is None and computes_own_loss(model, batch):
         # A Hugging Face model given labels: trained on its own loss, as range_test and train take it without
         # loss_fn (a loss of lrfind's cannot score its ModelOutput, and would see the batch's input key alone).
@@ -600,7 +613,7 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
             # Under a forked RNG: iterating a loader and a forward pass with dropout draw from torch's
             # global RNG, and this check must not change the seeded run that follows.
             with torch.random.fork_rng(devices=[]):
-                val_batch = to_device(next(iter(inputs.data.val)), device)
+                val_batch = to_device(_first_batch(inputs.data.val), device)
                 check_model_fits(model, val_batch, loss_fn, step_fn, targets=_on(all_targets(inputs.data.val), device))
         except (ModelError, DataError) as exc:
             raise type(exc)(f"--val-data {options.val_data}: {exc}") from exc
