@@ -600,12 +600,13 @@ def _in_default_collate(exc: BaseException) -> bool:
     return "DataLoader worker" in str(exc) and "_utils/collate.py" in str(exc)
 
 
-def collate_failure_message(exc: BaseException, data: object, index: int) -> str | None:
+def collate_failure_message(exc: BaseException, data: object, index: int | None) -> str | None:
     """Why torch's default ``collate_fn`` could not make batch ``index`` of ``data``, or ``None`` for another error.
 
     Its errors name no example and no fix: "stack expects each tensor to be equal size, but got [4] at entry 0
     and [5] at entry 1" for examples of different shapes, "object of type 'NoneType' has no len()" for an example
-    that is ``None`` (a Dataset that returns None for a record it cannot read).
+    that is ``None`` (a Dataset that returns None for a record it cannot read). ``index``: the batch's index in
+    the pass, ``None`` where it is not known (Lightning's loop drew it).
     """
     if not isinstance(data, torch.utils.data.DataLoader) or data.collate_fn is not torch.utils.data.default_collate:
         return None
@@ -629,8 +630,8 @@ def collate_failure_message(exc: BaseException, data: object, index: int) -> str
     else:
         fix = "its examples differ in type or structure. Make them alike, or pass a collate_fn that batches them"
     return (
-        f"The DataLoader's default collate_fn could not put the examples of batch {index} of the pass into one "
-        f"batch ({why}): {fix}."
+        "The DataLoader's default collate_fn could not put the examples of "
+        f"{'a batch' if index is None else f'batch {index} of the pass'} into one batch ({why}): {fix}."
     )
 
 

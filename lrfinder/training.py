@@ -54,7 +54,14 @@ from ._lightning import defines_validation_step, installed_packages, is_lightnin
 from ._lightning import fine_tuner as _fine_tuner
 from ._warn import warn
 from .analysis import Suggestion
-from .batches import _batch_loss, _check_loss, infer_batch_size, target_broadcast_refused, to_device
+from .batches import (
+    _batch_loss,
+    _check_loss,
+    collate_failure_message,
+    infer_batch_size,
+    target_broadcast_refused,
+    to_device,
+)
 from .diagnostics import (
     _MISMATCH_ERRORS,
     _batch_message,
@@ -303,6 +310,13 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.diverged: tuple[int, str] | None = None
             self.bad_data: str | None = None  # the batch holding NaN/inf when that made the loss non-finite
             self.nan_watch = _NonFiniteDataWatch()
+            self.validating = False  # inside the validation loop: a batch that cannot be drawn is val_data's
+
+        def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.validating = True
+
+        def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            self.validating = False
 
         def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             self.losses = []
@@ -1318,6 +1332,11 @@ def train(
                 missing = _plateau_metric_missing(exc, scheduler_settings, trainer)
                 if missing is not None:
                     raise ValueError(missing) from exc
+                # Lightning's loop drew the batch: torch's bare "object of type 'NoneType' has no len()" came out.
+                name, loader = ("val_data", val_data) if watch.validating else ("train_data", train_data)
+                collate = collate_failure_message(exc, loader, None)
+                if collate is not None:
+                    raise DataError(f"{name}: {collate}") from exc
                 raise
             finally:
                 _record_left(trainer.optimizers)

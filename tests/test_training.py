@@ -1388,3 +1388,27 @@ def test_a_later_batch_with_a_class_label_out_of_range_is_named(where: str) -> N
     )
     with pytest.raises(DataError, match=pattern):
         train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+
+
+class _RecordsWithNone(torch.utils.data.Dataset):
+    """Examples (x, label), but example 12 is None: a record the Dataset cannot read."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> Any:
+        return None if i == 12 else (torch.randn(10), i % 3)
+
+
+@pytest.mark.parametrize("where", ["train_data", "val_data"])
+def test_an_example_the_default_collate_cannot_batch_is_named(where: str) -> None:
+    """torch's bare "object of type 'NoneType' has no len()" came out of Lightning's loop (fuzz round 9)."""
+    bad = DataLoader(_RecordsWithNone(), batch_size=8)
+    train_data, val_data = (bad, loader(n=64)) if where == "train_data" else (loader(n=64), bad)
+    pattern = (
+        rf"^{where}: The DataLoader's default collate_fn could not put the examples of a batch into one batch "
+        r"\(TypeError: object of type 'NoneType' has no len\(\)\): an example is None \(a Dataset that returns None "
+        r"for a record it cannot read\)\. Drop such examples"
+    )
+    with pytest.raises(DataError, match=pattern):
+        train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
