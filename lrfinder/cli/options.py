@@ -1185,7 +1185,8 @@ sweep_options = _group(
     click.option(
         "--loss",
         type=click.Choice(list(LOSSES)),
-        help="Loss (default: cross_entropy for integer targets, mse otherwise).",
+        help="Loss (default: cross_entropy for integer targets, a CSV --target column of whole numbers included; "
+        "mse otherwise).",
     ),
     click.option(
         "--device", default="auto", show_default=True, callback=_check_device, help="cpu, cuda, cuda:1, mps or auto."
