@@ -61,6 +61,8 @@ def test_the_python_examples_run_in_order() -> None:
     assert 0 < ns["scaled"].lr  # type: ignore[attr-defined]
     assert callable(ns["configure_optimizers"])
     assert ns["sched"].get_last_lr()  # type: ignore[attr-defined]
+    # "Training with the LR found" sweeps the AdamW it then trains with, not the default SGD.
+    assert ns["result"].optimizer_name == "AdamW"  # type: ignore[attr-defined]
     # lrfinder.train, the loop behind lrfind fit, as the README shows it from Python.
     assert len(ns["history"].epochs) == 3  # type: ignore[attr-defined]
 
