@@ -241,6 +241,15 @@ def test_help_ends_with_real_examples(command: list[str]):
         assert all(line.strip().startswith(f"lrfind {command[0]}") for line in examples)
 
 
+def test_run_help_says_how_to_save_a_model_and_data_for_it():
+    """A newcomer's first question after `lrfind run --help`: how to make MODEL and --data from their own code."""
+    result = invoke("run", "--help")
+    text = " ".join(result.output.split())
+    assert 'torch.jit.save(torch.jit.script(model), "model.pt")' in text
+    assert 'torch.save(model.state_dict(), "weights.pt") and --model-class' in text
+    assert 'numpy.savez("train.npz", x=inputs, y=targets)' in text
+
+
 def test_version():
     result = invoke("--version")
     assert result.exit_code == 0 and "lrfind" in result.output

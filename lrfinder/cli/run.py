@@ -70,6 +70,9 @@ def command(ctx: click.Context, **params: Any) -> None:
     """Run the LR range test on a saved MODEL and print the suggested learning rate.
 
     MODEL is a TorchScript file, a Lightning .ckpt or a state_dict (with --model-class), or a
-    pickled module (only with --unsafe-pickle). The input files are never modified.
+    pickled module (only with --unsafe-pickle). The input files are never modified. To save your
+    model for it: torch.jit.save(torch.jit.script(model), "model.pt"), or
+    torch.save(model.state_dict(), "weights.pt") and --model-class mypkg.nets:Net; its data:
+    numpy.savez("train.npz", x=inputs, y=targets), or a CSV with --target COLUMN.
     """
     run_command(ctx)
