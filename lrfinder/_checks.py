@@ -205,17 +205,6 @@ def single_number_note(value: object) -> str:
     return ", a single number" if is_single_number(value) else ""
 
 
-def calls(value: object) -> bool:
-    """``callable(value)``, but ``False`` for an object whose ``__call__`` only refuses (its class's ``_refuses_call``).
-
-    ``result.suggestion()`` (Lightning's ``lr_find`` result has a ``suggestion()`` method) says what to read
-    instead through a ``__call__``, which makes ``callable()`` true of a :class:`Suggestion`: the checks and rules
-    that tell data from functions (the snapshot's attribute rules, ``check_callable``) read it through this as
-    data, as before it had one.
-    """
-    return callable(value) and not getattr(type(value), "_refuses_call", False)
-
-
 def none_lr_hint(name: str, value: object) -> str:
     """What to do when an LR is ``None``: what ``result.lr`` is after a range test found no LR; else ``""``."""
     if value is not None:

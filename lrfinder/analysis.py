@@ -47,7 +47,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
+from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 
@@ -264,22 +264,6 @@ class Suggestion:
             f"min_loss_lr={self.min_loss_lr:.2e}, divergence_lr={div}, band={self.min_lr:.2e}..{self.max_lr:.2e}, "
             f"confidence={self.confidence:.2f}, notes={len(self.notes)})"
         )
-
-    if not TYPE_CHECKING:  # for type checkers a Suggestion is not callable: result.suggestion() is caught
-
-        _refuses_call = True  # read by _checks.calls: a Suggestion is data to the checks, as before __call__
-
-        def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-            """Say what to read instead: ``result.suggestion()`` is Lightning's habit (its ``lr_find`` result's method).
-
-            Python said only "'Suggestion' object is not callable". Marked ``_refuses_call``, so the
-            snapshot's attribute rules and ``check_callable`` still read a Suggestion as data (``_checks.calls``).
-            """
-            raise TypeError(
-                f"{type(self).__name__!r} object is not callable: result.suggestion is the analysis itself, not a "
-                "method as on Lightning's lr_find result; the suggested LR is result.suggestion.lr (and result.lr "
-                "the LR to train with, scaled or refined when the test was)"
-            )
 
     def to_dict(self) -> dict[str, object]:
         """Return the fields as plain JSON-serialisable Python values (NaN stays NaN)."""

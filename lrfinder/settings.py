@@ -21,16 +21,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from ._checks import (
-    calls,
-    check_module_initialised,
-    is_choice,
-    is_int,
-    is_number_tensor,
-    is_real,
-    is_single_number,
-    plain,
-)
+from ._checks import check_module_initialised, is_choice, is_int, is_number_tensor, is_real, is_single_number, plain
 from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
@@ -240,11 +231,11 @@ def check_callable(
     the message when the function requires more than ``arity`` of them (what such a function is
     for and where it goes: :func:`pair_loss_hint` for a ``loss_fn``).
     """
-    if value is not None and not calls(value):
+    if value is not None and not callable(value):
         raise TypeError(f"Expected {name} to be callable ({example}), but got {name}={value!r}")
     if arity is not None and value is not None and not isinstance(value, type):
         try:
-            signature = inspect.signature(cast("Callable[..., Any]", value))  # calls(value), checked above
+            signature = inspect.signature(value)
         except (TypeError, ValueError):  # a builtin without a signature: called as it is
             signature = None
         if signature is not None:
@@ -924,7 +915,7 @@ def _positional_message(
     for value in extra if guess else ():
         if isinstance(value, torch.optim.Optimizer) and "optimizer" in keywords:
             key = "optimizer"
-        elif (isinstance(value, nn.Module) or calls(value)) and "loss_fn" in keywords:
+        elif (isinstance(value, nn.Module) or callable(value)) and "loss_fn" in keywords:
             key = "loss_fn"
         elif is_real(value) and not isinstance(value, bool) and numbers:
             key = numbers.pop(0)

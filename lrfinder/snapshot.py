@@ -27,7 +27,7 @@ from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 from torch.utils.data import Dataset
 
-from ._checks import calls, check_flag, check_module_initialised, is_not_a_sequence, single_number_note
+from ._checks import check_flag, check_module_initialised, is_not_a_sequence, single_number_note
 from ._warn import warn
 
 
@@ -233,7 +233,7 @@ def _capture(
         seen.add(id(value))
         fields = {k: _capture(v, f"{path}.{k}", seen, nested, unknown, objects) for k, v in vars(value).items()}
         return ("object", value, fields, any(_held_tensors(v) for v in fields.values()))
-    if not calls(value) and not isinstance(value, _KEPT_AS_IS) and _holds_tensors(value):
+    if not callable(value) and not isinstance(value, _KEPT_AS_IS) and _holds_tensors(value):
         unknown.append(f"{path} (a {type(value).__name__})")
     return ("keep", value)
 
@@ -290,7 +290,7 @@ def _plain_object(value: Any, *, callables: bool = False) -> bool:
     only with ``callables`` (a hook object that counts its calls).
     """
     fields = getattr(value, "__dict__", None)
-    if not isinstance(fields, dict) or not fields or (calls(value) and not callables):
+    if not isinstance(fields, dict) or not fields or (callable(value) and not callables):
         return False
     if isinstance(value, (nn.Module, torch.optim.Optimizer, Dataset, enum.Enum, type, types.ModuleType)):
         return False

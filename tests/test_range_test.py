@@ -857,28 +857,27 @@ def test_a_peers_result_names_say_what_to_use() -> None:
     assert not hasattr(result, "plot") and copy.deepcopy(result) == result == pickle.loads(pickle.dumps(result))
 
 
-def test_calling_the_suggestion_as_lightnings_result_says_to_read_its_lr(loader: DataLoader, mlp: nn.Module) -> None:
-    # Lightning's lr_find result has a suggestion() method; result.suggestion() got Python's bare "'Suggestion'
-    # object is not callable".
+def test_a_suggestion_is_data_to_code_that_calls_what_is_callable(loader: DataLoader, mlp: nn.Module) -> None:
+    # A Suggestion with a __call__ (one that only raised, to answer Lightning's result.suggestion() habit) was
+    # callable(): Lightning's WandbLogger.log_hyperparams calls each callable hyper-parameter and, when that raises,
+    # records its __name__: {"suggestion": result.suggestion} was logged as None, where it was the Suggestion's repr.
+    from lightning.fabric.utilities.logger import _convert_params, _sanitize_callable_params
+
     lrs = np.geomspace(1e-4, 1.0, 80)
     losses = 2.0 - np.tanh(np.log10(lrs) + 2.5) + np.where(lrs > 0.1, 40 * (lrs - 0.1), 0.0)
     result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed").analyze()
-    assert result.suggestion is not None
-    with pytest.raises(TypeError) as caught:
-        result.suggestion()  # type: ignore[operator]
-    assert str(caught.value) == (
-        "'Suggestion' object is not callable: result.suggestion is the analysis itself, not a method as on "
-        "Lightning's lr_find result; the suggested LR is result.suggestion.lr (and result.lr the LR to train with, "
-        "scaled or refined when the test was)"
-    )
-    # The checks that tell functions from data still read it as data: an argument given it is refused by name.
+    assert result.suggestion is not None and not callable(result.suggestion)
+    assert _sanitize_callable_params(_convert_params({"suggestion": result.suggestion})) == {
+        "suggestion": result.suggestion
+    }
+    # An argument given it is refused by name.
     with pytest.raises(TypeError, match=r"^Expected on_step to be callable \(on_step\(index, lr, loss\)\), but got"):
         range_test(mlp, loader, loss_fn=F.cross_entropy, on_step=result.suggestion)  # type: ignore[arg-type]
 
 
 def test_a_suggestion_kept_on_the_model_is_put_back_as_a_helper_object() -> None:
-    # The snapshot's attribute rules read callable(): a Suggestion (now with a __call__ that says what to use) kept
-    # as a module attribute is still a plain helper object whose fields are put back, not an opaque callable.
+    # The snapshot's attribute rules read callable(): a Suggestion kept as a module attribute is a plain helper
+    # object whose fields are put back, not an opaque callable.
     from lrfinder.snapshot import StateSnapshot
 
     lrs = np.geomspace(1e-4, 1.0, 80)
