@@ -1726,15 +1726,6 @@ def test_the_trial_panels_labels_cover_no_trial(tmp_path: Path):
     assert not boxes[0].overlaps(boxes[1])
 
 
-def _inside(inner, outer, slack: float = 1.0) -> bool:
-    return (
-        inner.x0 >= outer.x0 - slack
-        and inner.x1 <= outer.x1 + slack
-        and inner.y0 >= outer.y0 - slack
-        and inner.y1 <= outer.y1 + slack
-    )
-
-
 @pytest.mark.parametrize("figsize", [(6.4, 4.8), (6.0, 4.5)])
 def test_a_small_report_keeps_its_panels_the_figures_width_and_its_texts_inside(tmp_path: Path, figsize):
     # At matplotlib's own 6.4 x 4.8 inches the legend, in two columns, was wider than the loss panel: the layout
