@@ -203,6 +203,10 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.jit.save(torch.jit.script(net), tmp_path / "model_ts.pt")
     torch.save(net.state_dict(), tmp_path / "weights.pt")
     torch.save(net, tmp_path / "pickled.pt")
+    # torch.save's legacy format (no zip) under pickle protocol 3: its magic number follows "\x80\x03", not "\x80\x02".
+    legacy = {"_use_new_zipfile_serialization": False, "pickle_protocol": 3}
+    torch.save(net.state_dict(), tmp_path / "weights_legacy.pt", **legacy)
+    torch.save({"x": x, "y": y}, tmp_path / "train_legacy.pt", **legacy)
     lit = mods.LitNet()
     torch.save(
         {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6", "hyper_parameters": dict(lit.hparams)},
@@ -314,6 +318,14 @@ RUN_CASES = {
     "loader-fn": ["model_ts.pt", "--data", f"{USER_MODULE}:train_loader"],
     "datamodule-fn": ["model_ts.pt", "--data", f"{USER_MODULE}:datamodule"],
     "unsafe-pickle": ["pickled.pt", "--data", "train.npz", "--unsafe-pickle"],
+    # Refused as "a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file" (e9d507b).
+    "legacy-format-protocol-3": [
+        "weights_legacy.pt",
+        "--model-class",
+        f"{USER_MODULE}:Net",
+        "--data",
+        "train_legacy.pt",
+    ],
 }
 
 

@@ -335,17 +335,25 @@ def _is_safetensors(path: Path) -> bool:
     return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
 
 
-#: How torch.save's legacy (non-zip, ``_use_new_zipfile_serialization=False``) files start: its magic number pickled.
-_TORCH_LEGACY_HEAD = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+#: How torch.save's legacy (non-zip, ``_use_new_zipfile_serialization=False``) files start, after the pickle's protocol
+#: opcode (and protocol 4's frame): its magic number, pickled as a LONG1.
+_TORCH_LEGACY_MAGIC = b"\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"
 
 
 def _is_plain_pickle(path: Path) -> bool:
-    """Whether ``path`` is a pickle (protocol 2+) that ``torch.save`` did not write: no zip, no legacy magic number."""
+    """Whether ``path`` is a pickle (protocol 2+) that ``torch.save`` did not write: no zip, no legacy magic number.
+
+    The legacy format's magic number is looked for under any ``pickle_protocol`` torch.save took: ``0x80 N``
+    opens the pickle, and from protocol 4 a frame (``0x95`` and 8 bytes of length) comes before it.
+    """
     if zipfile.is_zipfile(path):
         return False
     with path.open("rb") as handle:
-        head = handle.read(len(_TORCH_LEGACY_HEAD))
-    return head[:1] == b"\x80" and head != _TORCH_LEGACY_HEAD
+        head = handle.read(2 + 9 + len(_TORCH_LEGACY_MAGIC))
+    if head[:1] != b"\x80":
+        return False
+    body = head[11:] if head[2:3] == b"\x95" else head[2:]
+    return not body.startswith(_TORCH_LEGACY_MAGIC)
 
 
 def _torch_load_weights(path: Path) -> Any:
