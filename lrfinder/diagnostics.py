@@ -920,8 +920,9 @@ def backward_repeated(before: list[tuple[torch.Tensor, torch.Tensor | None]]) ->
     gradients were already there (a ``step_fn`` that ran ``loss.backward(retain_graph=True)`` and returned
     ``loss``: ``k`` is ``1 / accumulate_steps``, times a ``GradScaler``'s scale), and the gradient is
     ``(1 + 1 / k)`` times the backward's own: returned. The gradient of another loss (an auxiliary loss's
-    backward run early, a GAN critic's loss reaching the generator) is not parallel to it: ``None``.
-    ``before`` is :func:`grads_of`'s, empty when not judged.
+    backward run early, a GAN critic's loss reaching the generator) is not parallel to it: ``None``. Nor
+    judged when the gradients have one number between them (a model of one scalar parameter): any two are
+    parallel there. ``before`` is :func:`grads_of`'s, empty when not judged.
     """
     if not before:
         return None
@@ -932,10 +933,12 @@ def backward_repeated(before: list[tuple[torch.Tensor, torch.Tensor | None]]) ->
             continue
         c = (after.detach() if b is None else after.detach() - b).double()
         bb = torch.zeros((), dtype=torch.float64, device=c.device) if b is None else b.double()
-        sums.append(torch.stack([(c * bb).sum(), (bb * bb).sum(), (c * c).sum()]).cpu())
+        support = ((c != 0) | (bb != 0)).sum().double()
+        sums.append(torch.stack([(c * bb).sum(), (bb * bb).sum(), (c * c).sum(), support]).cpu())
     if not sums:
         return None
-    dot, bnorm, cnorm = (float(v) for v in torch.stack(sums).sum(0))
-    if not (dot > 0 and bnorm > 0 and cnorm > 0) or dot * dot < (1 - 1e-6) * bnorm * cnorm:
+    dot, bnorm, cnorm, support = (float(v) for v in torch.stack(sums).sum(0))
+    # Gradients of one number (a lone temperature or scale trained) are parallel whatever their losses: not judged.
+    if support < 2 or not (dot > 0 and bnorm > 0 and cnorm > 0) or dot * dot < (1 - 1e-6) * bnorm * cnorm:
         return None
     return 1 + bnorm / dot  # 1 + 1/k, k = dot / bnorm

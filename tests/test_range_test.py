@@ -2177,6 +2177,32 @@ def test_a_step_fn_whose_own_backward_is_of_another_loss_runs_as_before(loader: 
     batches = [torch.randn(16, 4) for _ in range(4)]
     assert len(range_test(gen, batches, step_fn=gan, num_steps=12, max_lr=1e-2, stop_factor=None).losses) == 12
 
+
+class _Scale(nn.Module):
+    """y = w x: one trained number (a temperature or a scale)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w * x
+
+
+def test_a_step_fn_of_a_one_number_model_with_another_losss_backward_runs() -> None:
+    """Gradients of one number are parallel whatever their losses: a prior's backward in step_fn, on a model of one
+    scalar parameter, was refused as step_fn's backward of the loss it returns."""
+
+    def with_prior(model: nn.Module, batch: Any) -> torch.Tensor:
+        (0.01 * (model.w - 3).pow(2)).backward()  # a prior on w, its own backward
+        return F.mse_loss(model(batch[0]), batch[1])
+
+    gen = torch.Generator().manual_seed(0)
+    xs = [torch.randn(16, 1, generator=gen) for _ in range(4)]
+    batches = [(x, 2 * x) for x in xs]
+    result = range_test(_Scale(), batches, step_fn=with_prior, num_steps=12, max_lr=1e-2, stop_factor=None)
+    assert len(result.losses) == 12
+
 def test_whole_data_that_iterates_to_no_batches_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
     """Numpy's (x, y) said 'Cannot use batches of type a ndarray', a dict of arrays 'of type a str' (its keys)."""
     x, y = dataset.tensors
