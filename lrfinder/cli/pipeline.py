@@ -149,8 +149,11 @@ def check_options(options: Options) -> None:
     except click.BadParameter as exc:
         if exc.param_hint == "--report":
             # The report is written by default (lrfind-report.png, in the current directory): a run from a
-            # read-only directory was refused without a word of how to do without it.
-            exc.message += " (or --no-report for none)"
+            # read-only directory was refused without a word of how to do without it. A new error, since
+            # click 8.5 types ClickException.message as Final (mypy refuses `exc.message += ...`).
+            raise click.BadParameter(
+                f"{exc.message} (or --no-report for none)", ctx=exc.ctx, param=exc.param, param_hint=exc.param_hint
+            ) from None
         raise
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
