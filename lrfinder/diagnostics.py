@@ -933,8 +933,8 @@ def backward_repeated(before: list[tuple[torch.Tensor, torch.Tensor | None]]) ->
             continue
         c = (after.detach() if b is None else after.detach() - b).double()
         bb = torch.zeros((), dtype=torch.float64, device=c.device) if b is None else b.double()
-        support = ((c != 0) | (bb != 0)).sum().double()
-        sums.append(torch.stack([(c * bb).sum(), (bb * bb).sum(), (c * c).sum(), support]).cpu())
+        nonzero = ((c != 0) | (bb != 0)).sum().double()
+        sums.append(torch.stack([(c * bb).sum(), (bb * bb).sum(), (c * c).sum(), nonzero]).cpu())
     if not sums:
         return None
     dot, bnorm, cnorm, support = (float(v) for v in torch.stack(sums).sum(0))
