@@ -388,6 +388,13 @@ class Regression(pl.LightningModule):
 #: This folder: scripts run by :func:`run_script` put it on ``sys.path`` to import this module.
 TESTS = Path(__file__).resolve().parent
 
+#: The timeout of a DDP script's process group (``DDPStrategy(timeout=...)``), for the scripts that wait on a
+#: mismatched collective: it fails there after this long instead of gloo's default 30 minutes, inside
+#: :func:`run_script`'s 300 s. It also bounds the rendezvous, where rank 0 waits for the rank 1 Lightning starts
+#: as a fresh interpreter: that start (torch, Lightning, lrfinder) took 59 s on a loaded 2-core machine, and
+#: under 30 s rank 1 found rank 0's store closed ("The client socket has timed out after 30000ms").
+DDP_TIMEOUT_S = 120
+
 
 _DESTROY_PROCESS_GROUP = """
 

@@ -513,7 +513,7 @@ UNEVEN_SCRIPT = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[3])  # tests/: the shared models
     import torch
-    from _models import Net, make_data, pl
+    from _models import DDP_TIMEOUT_S, Net, make_data, pl
     from torch.utils.data import DataLoader
 
     from lrfinder import Refine
@@ -544,8 +544,8 @@ UNEVEN_SCRIPT = textwrap.dedent(
 
     torch.set_num_threads(1)
     pl.seed_everything(0, verbose=False)
-    # A mismatched all_reduce fails after 30 s instead of gloo's default 30 minutes.
-    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=30))
+    # A mismatched all_reduce fails after DDP_TIMEOUT_S instead of gloo's default 30 minutes.
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=DDP_TIMEOUT_S))
     trainer = pl.Trainer(
         accelerator="cpu", devices=2, strategy=strategy, max_steps=1, logger=False, use_distributed_sampler=False,
         callbacks=[LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, refine=Refine(training_steps=60, candidates=2,
@@ -580,7 +580,7 @@ UNDEFINED_SCRIPT = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[3])  # tests/: the shared models
     import torch
-    from _models import Net, make_data, pl
+    from _models import DDP_TIMEOUT_S, Net, make_data, pl
     from torch.utils.data import DataLoader, TensorDataset
 
     from lrfinder import DataError
@@ -614,8 +614,9 @@ UNDEFINED_SCRIPT = textwrap.dedent(
 
     torch.set_num_threads(1)
     pl.seed_everything(0, verbose=False)
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=DDP_TIMEOUT_S))
     trainer = pl.Trainer(
-        accelerator="cpu", devices=2, strategy=pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=60)),
+        accelerator="cpu", devices=2, strategy=strategy,
         max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
         use_distributed_sampler=False, default_root_dir=sys.argv[1],
     )
@@ -668,7 +669,7 @@ FAILING_RANK_SCRIPT = textwrap.dedent(
 
     sys.path.insert(0, sys.argv[2])  # tests/: the shared models
     import torch
-    from _models import Net, make_data, pl
+    from _models import DDP_TIMEOUT_S, Net, make_data, pl
     from torch.utils.data import DataLoader
 
     from lrfinder import Refine
@@ -685,8 +686,9 @@ FAILING_RANK_SCRIPT = textwrap.dedent(
 
     torch.set_num_threads(1)
     pl.seed_everything(0, verbose=False)
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=DDP_TIMEOUT_S))
     trainer = pl.Trainer(
-        accelerator="cpu", devices=2, strategy=pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=30)),
+        accelerator="cpu", devices=2, strategy=strategy,
         max_steps=1, logger=False, callbacks=[LRFinder(num_steps=20, min_lr=1e-3, max_lr=1.0, refine=Refine(
         training_steps=60, candidates=2, extend=0))], enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, default_root_dir=sys.argv[1],
