@@ -627,6 +627,12 @@ def collate_failure_message(exc: BaseException, data: object, index: int | None)
             "less). Pad them to one shape in a collate_fn (torch.nn.utils.rnn.pad_sequence for sequences), or "
             "repair the odd examples"
         )
+    elif "batch must contain" in text:
+        # Its examples may all be alike, of a class of the user's (a record object) that it does not batch.
+        fix = (
+            "its examples are of a type it does not batch. Return tensors, numpy arrays, numbers, or dicts, lists "
+            "and tuples of them from the Dataset, or pass a collate_fn that batches your examples"
+        )
     else:
         fix = "its examples differ in type or structure. Make them alike, or pass a collate_fn that batches them"
     return (

@@ -3164,6 +3164,27 @@ def test_examples_the_default_collate_cannot_batch_are_named(odd: str, workers: 
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
+class _Record:
+    """An example as an object of the user's: default_collate batches no such class."""
+
+    def __init__(self, i: int) -> None:
+        self.x, self.label = torch.randn(10), i % 3
+
+
+def test_examples_of_a_class_the_default_collate_does_not_batch_are_named_so() -> None:
+    """Examples all alike, of a class of the user's, were said to "differ in type or structure"."""
+    loader = DataLoader([_Record(i) for i in range(64)], batch_size=8)
+    pattern = (
+        r"^The DataLoader's default collate_fn could not put the examples of batch 0 of the pass into one batch "
+        r"\(TypeError: default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found "
+        r"<class '.*_Record'>\): its examples are of a type it does not batch\. Return tensors, numpy arrays, "
+        r"numbers, or dicts, lists and tuples of them from the Dataset, or pass a collate_fn that batches your "
+        r"examples\.$"
+    )
+    with pytest.raises(DataError, match=pattern):
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 def _rare_class_batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Batches of labels 0..2 for 3 scores; batch 3 holds a label 9 the output has no score for."""
     gen = torch.Generator().manual_seed(0)
