@@ -705,17 +705,19 @@ def _text_extents(ax: Axes, renderer: Any) -> list[Any]:
     A text's own extent leaves out the padded frame drawn around it: a legend beside a label's
     text, clear of it, still covered its frame's edge.
     """
+    return [_framed_extent(text, renderer).transformed(ax.transAxes.inverted()) for text in ax.texts]
+
+
+def _framed_extent(text: Any, renderer: Any) -> Any:
+    """The extent of ``text`` in display units, the padded frame drawn around it included."""
     from matplotlib.transforms import Bbox
 
-    extents = []
-    for text in ax.texts:
-        extent = text.get_window_extent(renderer)
-        patch = text.get_bbox_patch()
-        if patch is not None:
-            text.update_bbox_position_size(renderer)  # the frame is sized and placed at draw time
-            extent = Bbox.union([extent, patch.get_window_extent(renderer)])
-        extents.append(extent.transformed(ax.transAxes.inverted()))
-    return extents
+    extent = text.get_window_extent(renderer)
+    patch = text.get_bbox_patch()
+    if patch is not None:
+        text.update_bbox_position_size(renderer)  # the frame is sized and placed at draw time
+        extent = Bbox.union([extent, patch.get_window_extent(renderer)])
+    return extent
 
 
 def _plotted_points(ax: Axes, focus_from: float | None) -> tuple[np.ndarray, np.ndarray]:
@@ -923,14 +925,10 @@ def _lr_label(ax: Axes, row: int, lr: float, text: str, color: str, *, main: boo
     The label reads to the right of its line, or to the left when the line is in the right third
     of the axes, so it never runs off the figure. The x limits must be set before.
     """
-    from matplotlib.transforms import blended_transform_factory, offset_copy
-
     low, high = (math.log10(v) for v in ax.get_xlim())
     ha = "right" if (math.log10(lr) - low) / (high - low) > 0.65 else "left"
-    anchor = blended_transform_factory(ax.transData, ax.transAxes)
-    transform = offset_copy(anchor, fig=cast("Figure", ax.figure), y=-_LABEL_ROWS[row], units="points")
     _text_box(
-        ax, lr, 1.0, f" {text} ", color, fontsize=12 if main else 10, ha=ha, transform=transform,
+        ax, lr, 1.0, f" {text} ", color, fontsize=12 if main else 10, ha=ha, transform=_lr_row(ax, _LABEL_ROWS[row]),
         fontweight="bold" if main else "normal", alpha=0.9 if main else 0.85, gid=_LR_LABEL,
     )  # fmt: skip
     # Out of the layout: a long label (an overlay's curve name) ran past the axes, and the layout
@@ -940,6 +938,34 @@ def _lr_label(ax: Axes, row: int, lr: float, text: str, color: str, *, main: boo
 
 #: The gid of the LR labels of the loss panel.
 _LR_LABEL = "lr_label"
+#: The rows (as :data:`_LABEL_ROWS`) the loss panel's LR labels other than the main one may take, highest first
+#: (:func:`_place_lr_labels`): a two-line label (the scaled LR's) is about 26 points high.
+_MORE_LABEL_ROWS = (28.0, 50.0, 78.0, 106.0, 134.0, 162.0, 190.0, 218.0)
+
+
+def _lr_row(ax: Axes, points: float) -> Any:
+    """The transform of an LR label of ``ax`` whose top is ``points`` below the panel's top (x in data units)."""
+    from matplotlib.transforms import blended_transform_factory, offset_copy
+
+    anchor = blended_transform_factory(ax.transData, ax.transAxes)
+    return offset_copy(anchor, fig=cast("Figure", ax.figure), y=-points, units="points")
+
+
+def _place_lr_labels(ax: Axes) -> None:
+    """Move the loss panel's LR labels other than the main one where they cover no line, curve or text.
+
+    The scaled LR's label ("scaled lr = 5.70e-02 (batch 64)") and the curve's reading under a
+    refined LR sat on a fixed row beside their dashed lines: a scaled LR just above the suggested
+    one had its label across the green line, one past the divergence across the blow-up line and
+    the rising curve. Each takes the highest of :data:`_MORE_LABEL_ROWS`, on either side of its
+    line, that covers none of them (:func:`_place_labels`). Measured on the final layout.
+    """
+    labels = [t for t in ax.texts if t.get_gid() == _LR_LABEL and t.get_fontweight() != "bold"]
+
+    def put(text: Any, row: float, side: str) -> None:
+        text.set_transform(_lr_row(ax, row))
+
+    _place_labels(ax, labels, _MORE_LABEL_ROWS, put)
 
 
 def _keep_lr_labels_inside(ax: Axes) -> None:
@@ -1579,36 +1605,80 @@ def _place_trial_labels(ax: Axes) -> None:
     The labels sat at fixed heights (the top, and a sixth below it) beside their lines; the curve's
     reading is a trial of the ladder (its centre), so its label began on that trial's marker, and
     the trials' line ran through its words whenever the held-out loss there was high. Each label
-    takes the first of :data:`_TRIAL_LABEL_ROWS`, on its side of the line or else the other, where
-    it covers no trial's marker or line, no other label and stays inside the panel; with none, the
-    row that covers the fewest. Measured on the final layout.
+    takes the first of :data:`_TRIAL_LABEL_ROWS` where it covers nothing (:func:`_place_labels`).
+    """
+
+    def put(text: Any, row: float, side: str) -> None:
+        text.set_y(row)
+        word = text.get_text().strip()
+        text.set_text(f"{word} " if side == "right" else f" {word}")
+
+    _place_labels(ax, [text for text in ax.texts if text.get_gid() == _TRIAL_LABEL], _TRIAL_LABEL_ROWS, put)
+
+
+def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray]]:
+    """The points, in display units, that ``ax``'s lines draw inside its frame, each line's with its x if vertical.
+
+    A line's markers and, drawn with a line style, the points along its segments every two pixels;
+    a vertical line drawn in axes units along y (an LR line) down the frame's height. The x (data
+    units) of such a line comes with its points (a label beside its own line covers it), else ``None``.
+    """
+    frame = ax.get_window_extent(renderer)
+    found: list[tuple[float | None, np.ndarray]] = []
+    for line in ax.get_lines():
+        data = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        data = data[np.isfinite(data).all(axis=1)]
+        if data.size == 0:
+            continue
+        x: float | None = None
+        if line.get_transform() != ax.transData:
+            if len(data) != 2 or data[0, 0] != data[1, 0]:
+                continue  # a marker placed in axes units (the first non-finite loss): in a corner, not a line
+            x = float(data[0, 0])
+        xy = line.get_transform().transform(data)
+        pieces = [xy]
+        if line.get_linestyle() not in ("None", "none", "", " "):
+            for a, b in zip(xy[:-1], xy[1:]):
+                steps = np.linspace(0.0, 1.0, max(int(np.hypot(*(b - a)) / 2.0), 1) + 1)[:, None]
+                pieces.append(a + (b - a) * steps)
+        points = np.concatenate(pieces)
+        inside = (points[:, 0] >= frame.x0) & (points[:, 0] <= frame.x1)
+        inside &= (points[:, 1] >= frame.y0) & (points[:, 1] <= frame.y1)
+        found.append((x, points[inside]))
+    return found
+
+
+def _place_labels(
+    ax: Axes, labels: Sequence[Any], rows: Sequence[float], put: Callable[[Any, float, str], None]
+) -> None:
+    """Move each of ``labels`` (texts beside their LR lines) to the highest row where it covers nothing.
+
+    Each label tries the ``rows`` in order, on its side of its line and then the other, moved there
+    by ``put(text, row, side)`` (its horizontal alignment already set to ``side``): the first place
+    that stays inside the panel and covers no plotted point, no line (a curve's, a trial ladder's,
+    another LR line; its own line is left out) and no other text, its frame included, wins; with
+    none, the place that covers the fewest points, another text weighing a thousand. A label with no
+    place inside the panel stays where it was. Labels placed earlier are texts the later ones keep
+    clear of. Measured on the final layout.
     """
     renderer = _renderer(ax)
     frame = ax.get_window_extent(renderer)
-    pieces: list[np.ndarray] = [np.empty((0, 2))]
-    for line in ax.get_lines():
-        if line.get_transform() != ax.transData:
-            continue  # the LR lines, drawn in axes units along y: the labels' own
-        xy = ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float))
-        pieces.append(xy)
-        if line.get_linestyle() not in ("None", "none", "", " "):
-            steps = np.linspace(0.0, 1.0, 40)[:, None]
-            pieces.extend(a + (b - a) * steps for a, b in zip(xy[:-1], xy[1:]))
-    points = np.concatenate(pieces)
-    labels = [text for text in ax.texts if text.get_gid() == _TRIAL_LABEL]
-    taken = [text.get_window_extent(renderer) for text in ax.texts if text.get_gid() != _TRIAL_LABEL]
+    lines = _line_points(ax, renderer)
+    mine = {id(text) for text in labels}
+    taken = [_framed_extent(text, renderer) for text in ax.texts if id(text) not in mine]
     margin = 5.0  # pixels: a marker's radius (ms=6) and the line's width
     for text in labels:
+        own = float(text.get_position()[0])
+        points = np.concatenate([np.empty((0, 2))] + [xy for x, xy in lines if x is None or not math.isclose(x, own)])
         first = str(text.get_horizontalalignment())
+        was = (text.get_transform(), text.get_position(), first, text.get_text())
         best: tuple[int, float, str] | None = None
-        for y in _TRIAL_LABEL_ROWS:
+        for row in rows:
             for side in (first, "left" if first == "right" else "right"):
-                text.set_y(y)
                 text.set_horizontalalignment(cast('Literal["left", "right"]', side))
-                word = text.get_text().strip()
-                text.set_text(f"{word} " if side == "right" else f" {word}")
-                box = text.get_window_extent(renderer)
-                if box.x0 < frame.x0 or box.x1 > frame.x1:
+                put(text, row, side)
+                box = _framed_extent(text, renderer)
+                if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
                     continue
                 wide = box.padded(margin)
                 covered = int(
@@ -1618,18 +1688,21 @@ def _place_trial_labels(ax: Axes) -> None:
                     )
                 ) + 1000 * sum(box.overlaps(other) for other in taken)
                 if best is None or covered < best[0]:
-                    best = (covered, y, side)
+                    best = (covered, row, side)
                 if covered == 0:
                     break
             if best is not None and best[0] == 0:
                 break
-        if best is not None:
-            _, row, chosen = best
-            text.set_y(row)
-            text.set_horizontalalignment(cast('Literal["left", "right"]', chosen))
-            word = text.get_text().strip()
-            text.set_text(f"{word} " if chosen == "right" else f" {word}")
-        taken.append(text.get_window_extent(renderer))
+        if best is None:
+            transform, position, side, words = was
+            text.set_transform(transform)
+            text.set_position(position)
+            text.set_text(words)
+        else:
+            _, row, side = best
+            put(text, row, side)
+        text.set_horizontalalignment(cast('Literal["left", "right"]', side))
+        taken.append(_framed_extent(text, renderer))
 
 
 def _draw_trials(ax: Axes, refinement: Any) -> None:
@@ -1914,6 +1987,7 @@ def _finish_loss_panel(
 
     """
     _keep_lr_labels_inside(ax)
+    _place_lr_labels(ax)
     if not brief:
         _fit_message(ax)
     if ylim is not None:

@@ -1818,3 +1818,35 @@ def test_the_batch_panels_lr_axis_labels_every_decade_it_spans(tmp_path: Path):
     assert [t.get_text() for t in labels] == [f"1e{v:+03d}" for v in powers] and len(powers) >= 3
     boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
     assert all(a.y1 < b.y0 for a, b in zip(boxes, boxes[1:]))
+
+
+@pytest.mark.parametrize(("center", "target"), [(-2.0, 64), (-4.0, 1024), (-2.0, 4), (-4.0, 4096)])
+def test_the_scaled_lrs_label_covers_no_line_and_no_curve(tmp_path: Path, center: float, target: int):
+    # The label "scaled lr = 5.70e-02 (batch 64)" sat on a fixed row beside its dashed line: a scaled LR just above the
+    # suggested one had it across the green line; one past the divergence (9.55e-03 at batch 1,024) across the blow-up
+    # line and the rising curve.
+    fig = plot_range_test(make_result(center=center).scale(target, rule="linear"))
+    path = tmp_path / "scaled.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (1200, 900)
+    renderer = fig.canvas.get_renderer()
+    ax = axes_by_label(fig)["loss"]
+    frame = ax.get_window_extent(renderer)
+    (label,) = [t for t in ax.texts if t.get_text().strip().startswith("scaled lr = ")]
+    assert f"(batch {target:,})" in label.get_text()
+    box = label.get_bbox_patch().get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    others = [t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts if t is not label]
+    assert not any(box.overlaps(other) for other in others)
+    own = label.get_position()[0]
+    steps = np.linspace(0.0, 1.0, 100)[:, None]
+    for line in ax.get_lines():
+        data = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        data = data[np.isfinite(data).all(axis=1)]
+        if len(data) == 2 and data[0, 0] == data[1, 0] and np.isclose(data[0, 0], own):
+            continue  # its own line
+        xy = line.get_transform().transform(data)
+        points = np.concatenate([xy] + [a + (b - a) * steps for a, b in zip(xy[:-1], xy[1:])])
+        inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
+        inside &= (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+        assert not inside.any(), (line.get_label(), line.get_linestyle(), data[:2])
