@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import _lightning
+from .noise import format_batch
 from .range_test import RangeTestResult
 from .refine import Refinement
 
@@ -130,5 +131,8 @@ def _describe(result: RangeTestResult) -> str:
     text = f"suggested {s.lr:.2e}, confidence {s.confidence:.2f}" if s is not None else "no suggestion"
     if result.scaled is not None and result.scaled.factor != 1.0:
         sc = result.scaled
-        text += f", scaled x{sc.factor:.3g} ({sc.rule}) from batch {sc.from_batch_size} to {sc.to_batch_size}"
+        text += (
+            f", scaled x{sc.factor:.3g} ({sc.rule}) from batch {format_batch(sc.from_batch_size)} to "
+            f"{format_batch(sc.to_batch_size)}"
+        )
     return text

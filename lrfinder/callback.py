@@ -97,7 +97,7 @@ from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
 from .diagnostics import undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .noise import NoiseProbe, noise_after_sweep
+from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
@@ -1422,7 +1422,8 @@ class LRFinder(_CallbackBase):
             if target != result.batch_size:
                 raise LRFinderError(
                     f"{self._who}(scaling='noise'): the gradient noise scale was not measured ({result.noise_error}), "
-                    f"so the LR found at batch {result.batch_size} cannot be scaled by it to batch {target}. Use "
+                    f"so the LR found at batch {format_batch(result.batch_size)} cannot be scaled by it to batch "
+                    f"{format_batch(target)}. Use "
                     "scaling='auto' (the noise rule when the noise scale is measured, else the optimizer family's), "
                     "'linear' or 'sqrt', or train at the test's batch size."
                 )

@@ -345,7 +345,13 @@ def _encode(value: float) -> float | str:
 
 
 def format_batch(value: float) -> str:
-    """A batch size for people: whole examples from 10 up (``89``, ``1,250``), two figures below."""
+    """A batch size for people: whole examples from 10 up (``89``, ``1,250``), two figures below.
+
+    A batch size given as an ``int`` is written whole, its thousands separated (``4``, ``2,048``):
+    the one form every message, table and report about batch sizes uses.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if not math.isfinite(value):
         return "∞"
     return f"{value:.2g}" if value < 10 else f"{value:,.0f}"

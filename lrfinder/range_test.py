@@ -113,7 +113,7 @@ from .names import (
     Precision,
     SweepMode,
 )
-from .noise import NoiseProbe, NoiseScale, noise_after_sweep
+from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep
 
 # At run time too, for typing.get_type_hints (refine imports no engine).
 from .refine import Refine, Refinement, brief_curve, brief_repr
@@ -412,7 +412,8 @@ class RangeTestResult:
             return self
         sc = self.scaled
         message = (
-            f"The one-cycle peak moved with the LR from batch {sc.from_batch_size} to {sc.to_batch_size}, {peak:.2e}, "
+            f"The one-cycle peak moved with the LR from batch {format_batch(sc.from_batch_size)} to "
+            f"{format_batch(sc.to_batch_size)}, {peak:.2e}, "
             f"is past the divergence point {suggestion.divergence_lr:.2e} of the range test: "
             "training_suggestion.max_lr (the peak of a one-cycle or cyclic schedule built from it) is clamped to "
             "it. For more margin use a milder rule, or run the range test at the training batch size."

@@ -358,7 +358,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
             # The batch size is the effective one: say it was accumulated, not taken in one forward pass.
             batch += f" ({accumulated} micro-batches accumulated)"
         if scaled is not None:
-            batch += f" -> target {scaled.to_batch_size:,} ({scaled.rule} rule, x{scaled.factor:.3g})"
+            batch += f" -> target {format_batch(scaled.to_batch_size)} ({scaled.rule} rule, x{scaled.factor:.3g})"
         if r.settings.precision_words:
             batch += f"  |  {r.settings.precision_words}"
         if r.settings.clipping:
@@ -379,7 +379,7 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
             line = f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  confidence {s.confidence:.2f}"
             line += _spread_fact(r)
             if scaled is not None:
-                line += f"  |  train with {scaled.lr:.2e} at batch {scaled.to_batch_size:,}"
+                line += f"  |  train with {scaled.lr:.2e} at batch {format_batch(scaled.to_batch_size)}"
                 if scaled.warmup_epochs:
                     line += f"  |  warm up {scaled.warmup_epochs} epoch{'' if scaled.warmup_epochs == 1 else 's'}"
             facts.append(line)
@@ -1229,7 +1229,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
             scaled = result.scaled
             capped = ", capped at the divergence" if scaled.capped else ""
-            text = f"scaled lr = {scaled.lr:.2e}\n (batch {scaled.to_batch_size:,}{capped})"
+            text = f"scaled lr = {scaled.lr:.2e}\n (batch {format_batch(scaled.to_batch_size)}{capped})"
             _lr_label(ax, 1 + moved, scaled.lr, text, COLORS["scaled"])
     else:
         if brief is None:
@@ -2153,10 +2153,11 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
         ax.axvspan(max(low_i, batches[0]), min(high_i, batches[-1]), color="black", alpha=0.07, lw=0)
     label = f" critical ≈ {format_batch(ns.b_simple)}"
     ax.text(ns.b_simple, 0.02, label, transform=ax.get_xaxis_transform(), fontsize=9)
-    ax.plot([b0], [base], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=f"test batch {b0:.0f}")
+    tested = f"test batch {format_batch(int(b0))}"  # the target's form: "4,096", not "4096"
+    ax.plot([b0], [base], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=tested)
     if result.scaled is not None and target is not None:
         ax.plot([target], [result.scaled.lr], "D", color=COLORS["scaled"], mec="black", ms=8, zorder=5,
-                label=f"target batch {target:,}")
+                label=f"target batch {format_batch(target)}")
     if s.divergence_lr is not None:
         ax.axhline(s.divergence_lr, color=COLORS["divergence"], lw=1.0, ls="-.", label="divergence (test)")
     ax.set_xscale("log")

@@ -532,8 +532,9 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
         warn(warning)
     if divergence_lr is not None and lr > divergence_lr:
         warning = (
-            f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch {scaled.from_batch_size} to "
-            f"{scaled.to_batch_size}) is past the divergence point {divergence_lr:.2e} of the range test"
+            f"The scaled LR {lr:.2e} ({scaled.rule} x{scaled.factor:.3g} from batch "
+            f"{format_batch(scaled.from_batch_size)} to {format_batch(scaled.to_batch_size)}) is past the divergence "
+            f"point {divergence_lr:.2e} of the range test"
         )
         if cap:
             lr = divergence_lr
@@ -551,8 +552,8 @@ def _check_divergence(scaled: ScaledLR, divergence_lr: float | None, cap: bool) 
     critical = scaled.critical_batch
     if critical is not None and scaled.to_batch_size > CRITICAL_WARN * critical:
         past = (
-            f"Training batch {scaled.to_batch_size} is well past the critical batch ≈ {format_batch(critical)} "
-            f"(gradient noise scale): a larger batch buys little speed per sample (about "
+            f"Training batch {format_batch(scaled.to_batch_size)} is well past the critical batch ≈ "
+            f"{format_batch(critical)} (gradient noise scale): a larger batch buys little speed per sample (about "
             f"{1 + scaled.to_batch_size / critical:.1f}x the samples of a small batch to reach the same loss, "
             "McCandlish et al. 2018). A batch near the critical one uses compute better."
         )

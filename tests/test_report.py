@@ -1850,3 +1850,16 @@ def test_the_scaled_lrs_label_covers_no_line_and_no_curve(tmp_path: Path, center
         inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
         inside &= (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
         assert not inside.any(), (line.get_label(), line.get_linestyle(), data[:2])
+
+
+def test_the_batch_panel_writes_both_batches_alike():
+    # "test batch 4096" beside "target batch 8,192": the test batch was written without its thousands separator.
+    late = recorded_late_fall()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = replace(late, batch_size=4096, scaled=None).scale(8192, rule="linear")
+    fig = plot_range_test(result)
+    names = {line.get_label() for line in axes_by_label(fig)["batch"].get_lines()}
+    assert {"test batch 4,096", "target batch 8,192"} <= names
+    text = all_text(fig)
+    assert "8,192" in text and "8192" not in text and "4096" not in text

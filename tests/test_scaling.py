@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -421,3 +422,25 @@ def test_a_result_or_suggestion_given_as_lr_says_what_to_pass() -> None:
                        r"lr=suggestion\.lr$"):  # fmt: skip
         scale_lr(s, from_batch_size=32, to_batch_size=64)  # type: ignore[arg-type]
     assert result.scale(to_batch_size=64).scaled.lr == scale_lr(s.lr, from_batch_size=32, to_batch_size=64).lr
+
+
+def test_batch_sizes_are_written_as_the_report_writes_them() -> None:
+    # The warnings said "from batch 32 to 2048" and "Training batch 2048" where the report's header and the LR
+    # label said "target 2,048" and "(batch 2,048)": one formatter, lrfinder.noise.format_batch, writes them all.
+    from lrfinder.cli.output import summary_rows
+    from lrfinder.noise import format_batch
+
+    assert [format_batch(b) for b in (4, 32, 2048, 10**6)] == ["4", "32", "2,048", "1,000,000"]
+    with pytest.warns(UserWarning) as record:
+        scaled = scale_lr(
+            0.1, from_batch_size=32, to_batch_size=2048, rule="linear", divergence_lr=0.5, noise_scale=100
+        )
+    said = " ".join(str(w.message) for w in record)
+    assert "(linear x64 from batch 32 to 2,048) is past the divergence point" in said
+    assert "Training batch 2,048 is well past the critical batch ≈ 100 " in said
+    assert "2048" not in said and "2048" not in (scaled.warning or "")
+    result = RangeTestResult.from_json(Path(__file__).parent / "data" / "demo_result.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = dict(summary_rows(result.scale(2048, rule="linear")))
+    assert "linear x32, batch 64 -> 2,048)" in rows["scaled lr"]

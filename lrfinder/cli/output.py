@@ -545,7 +545,12 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     rows.append(("pick spread", _spread_text(result)))
     if result.scaled is not None:
         sc = result.scaled
-        text = f"{sc.lr:.2e}  ({sc.rule} x{sc.factor:.3g}, batch {sc.from_batch_size} -> {sc.to_batch_size})"
+        from ..noise import format_batch
+
+        text = (
+            f"{sc.lr:.2e}  ({sc.rule} x{sc.factor:.3g}, batch {format_batch(sc.from_batch_size)} -> "
+            f"{format_batch(sc.to_batch_size)})"
+        )
         if sc.warmup_epochs:
             text += f"; warm up {plural(sc.warmup_epochs, 'epoch')}"
         rows.append(("scaled lr", text))
