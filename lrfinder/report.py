@@ -334,8 +334,16 @@ def _spread_fact(result: RangeTestResult) -> str:
     return f"  |  pick ×/÷{10**spread:.2f} from noise"
 
 
-def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], list[str]]:
-    """Title, facts and warnings for the header."""
+def _header_lines(
+    results: Sequence[RangeTestResult], title_chars: int | None = None
+) -> tuple[str, list[str], list[str]]:
+    """Title, facts and warnings for the header.
+
+    ``title_chars``: the characters a line of the title holds; the names of several models are then
+    cut shorter, their parameter counts left out, and the names cut shorter again, down to
+    :data:`_SHORTEST_MODEL_NAME` characters each, until the title fits in :data:`_TITLE_LINES` lines
+    (:func:`_title_lines`).
+    """
     first = results[0]
     # Curves of several models (`lrfind report a.json b.json`) name each, in legend order: the title named the
     # first one's alone, as if every curve were of it.
@@ -344,9 +352,18 @@ def _header_lines(results: Sequence[RangeTestResult]) -> tuple[str, list[str], l
         name, params = models[0]
         title = f"LR range test: {name} ({params} trainable parameters)"
     else:
-        # " / ", not ", ": the counts have thousands separators ("4,420, 411" read as three numbers).
-        names, counts = " / ".join(m[0] for m in models), " / ".join(m[1] for m in models)
-        title = f"LR range test: {names} ({counts} trainable parameters)"
+        # Too long for the title's lines, the names are cut shorter; still too long, the counts go before the
+        # names are cut shortest: a name tells the curves apart, a count does not.
+        tries = [(limit, True) for limit in range(40, 23, -4)]
+        tries += [(limit, False) for limit in range(40, _SHORTEST_MODEL_NAME - 1, -4)]
+        for limit, with_counts in tries:
+            named = [(_short(r.model_name or "model", limit), _fmt_int(r.num_parameters)) for r in results]
+            models = list(dict.fromkeys(named))
+            # " / ", not ", ": the counts have thousands separators ("4,420, 411" read as three numbers).
+            names, counts = " / ".join(m[0] for m in models), " / ".join(m[1] for m in models)
+            title = f"LR range test: {names}" + (f" ({counts} trainable parameters)" if with_counts else "")
+            if title_chars is None or len(_title_lines(title, title_chars, cut=False)) <= _TITLE_LINES:
+                break
     facts: list[str] = []
     warnings: list[str] = []
     if len(results) == 1:
@@ -562,6 +579,30 @@ def _wrap(lines: Sequence[str], width: int) -> list[str]:
     return out
 
 
+#: Lines the header's title may take (an overlay of several models names each), and the fewest characters a model's
+#: name is cut to to fit them (:func:`_header_lines`).
+_TITLE_LINES = 2
+_SHORTEST_MODEL_NAME = 12
+
+
+def _title_lines(title: str, width: int, *, most: int = _TITLE_LINES, cut: bool = True) -> list[str]:
+    r"""``title`` in lines of at most ``width`` characters, at most ``most`` of them when ``cut``.
+
+    An overlay's title naming several models was cut to one line with an ellipsis, and lost every
+    name but the first. It is wrapped between words; only what ``most`` lines cannot hold is cut
+    (the last line ends in an ellipsis). A mathtext title (``$\alpha$ sweep``) keeps one line, cut:
+    a line break may fall inside its ``$...$``.
+    """
+    if len(title) <= width:
+        return [title]
+    if most <= 1 or re.search(r"(?<!\\)\$", title):
+        return [_short(title, width)]
+    lines = textwrap.wrap(title, width, break_on_hyphens=False) or [title]
+    if cut and len(lines) > most:
+        lines = lines[: most - 1] + [_short(" ".join(lines[most - 1 :]), width)]
+    return [_short(line, width) for line in lines] if cut else lines
+
+
 #: Lines the header may hold under its title; warnings always keep :data:`_WARNING_ROOM` of them.
 _HEADER_ROOM = 8
 _WARNING_ROOM = 2
@@ -571,7 +612,9 @@ def _header_text(
     results: Sequence[RangeTestResult], width_chars: int, title: str | None
 ) -> list[tuple[str, str | None]]:
     """Return the header as ``(line, colour)`` pairs: title first, then facts, then warnings."""
-    default_title, facts, warnings = _header_lines(results)
+    # The title is in a larger bold font: about 0.65 of the characters of a body line fit on a line.
+    title_chars = int(0.65 * width_chars)
+    default_title, facts, warnings = _header_lines(results, title_chars)
     body = [(line, None) for line in _wrap(facts, width_chars)]
     warn = [(line, COLORS["warning"]) for line in _wrap([f"warning: {w}" for w in warnings], width_chars)]
     # Keep the header readable: at most _HEADER_ROOM lines under the title, the rest summarised;
@@ -586,12 +629,23 @@ def _header_text(
         warn = warn[:keep] + [(more, COLORS["warning"])]
         if keep:
             warn[keep - 1] = (warn[keep - 1][0] + " …", COLORS["warning"])
-    # The title is one line in a larger bold font: about 0.65 of the characters of a body line fit.
-    return [(_short(title if title is not None else default_title, int(0.65 * width_chars)), "title"), *body, *warn]
+    # One model's title, or one of the caller's, keeps its one line (cut): in a small report a second line took
+    # the loss panel's room for a word or two. An overlay's names each model.
+    several = title is None and len({(r.model_name, r.num_parameters) for r in results}) > 1
+    title_lines = _title_lines(
+        title if title is not None else default_title, title_chars, most=_TITLE_LINES if several else 1
+    )
+    return [("\n".join(title_lines), "title"), *body, *warn]
 
 
 _TITLE_PT = 20.0
 _LINE_PT = 15.5
+
+
+def _header_points(lines: Sequence[tuple[str, str | None]]) -> float:
+    """The height in points of the header's ``lines`` above their first body line: the title's, of one or two lines."""
+    titles = sum(line.count("\n") + 1 for line, color in lines if color == "title")
+    return _TITLE_PT * max(titles, 1)
 
 
 def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
@@ -615,7 +669,7 @@ def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
             # is cut at its edge rather than letting the layout shrink every panel to fit it.
             text.set_in_layout(False)
             continue
-        offset = _TITLE_PT + 4.0 + (i - 1) * _LINE_PT
+        offset = _header_points(lines) + 4.0 + (i - 1) * _LINE_PT
         text = ax.annotate(
             line,
             xy=(0.0, 1.0),
@@ -1863,7 +1917,7 @@ def plot_range_test(
     FigureCanvasAgg(fig)
     # About 6.4 points per character of DejaVu Sans at 10.5 pt.
     lines = _header_text(results, max(int(size[0] * 72 / 6.4), _MIN_HEADER_CHARS), title)
-    header_in = (_TITLE_PT + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
+    header_in = (_header_points(lines) + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
     refinement = results[0].refinement if len(results) == 1 else None
     trials_panel = refinement is not None and bool(refinement.trials)
@@ -1910,11 +1964,14 @@ def plot_range_test(
     # The header's share was set from a guess of the room the panels' labels take: where they took less (a small
     # figure, matplotlib's own 6.4 x 4.8 inches), the header got more than its lines, and a blank band half an inch
     # high stood over a loss panel of one inch. Measured now, the header gets its lines' height, the panels the rest.
-    axes_in = [a.get_position().height * size[1] for a in fig.axes]
-    panels_in = sum(axes_in) - header_in
-    if panels_in > 0.0:
-        grid.set_height_ratios([header_in] + [panels_in * p / sum(panels) for p in panels])
-        fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+    def fit_header() -> None:
+        axes_in = [a.get_position().height * size[1] for a in fig.axes]
+        panels_in = sum(axes_in) - header_in
+        if panels_in > 0.0:
+            grid.set_height_ratios([header_in] + [panels_in * p / sum(panels) for p in panels])
+            fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+
+    fit_header()
     _fit_slope_label(slope_ax)
     if batch_ax is not None:
         _place_batch_legend(batch_ax)
@@ -1923,6 +1980,10 @@ def plot_range_test(
     legend = _finish_loss_panel(ax, results, highlight, ylim, fontsize=9.5)
     if legend is not None:
         _legend_below(ax, legend)
+        # The legend under the panels took its room from every panel, the header's too: a title of two lines
+        # ran into the loss panel. The header gets its lines' height back, the panels give it.
+        fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
+        fit_header()
     return fig
 
 

@@ -1863,3 +1863,35 @@ def test_the_batch_panel_writes_both_batches_alike():
     assert {"test batch 4,096", "target batch 8,192"} <= names
     text = all_text(fig)
     assert "8,192" in text and "8192" not in text and "4096" not in text
+
+
+@pytest.mark.parametrize("figsize", [(12, 9), (6.4, 4.8)])
+def test_an_overlay_of_long_model_names_names_every_model_inside_the_figure(tmp_path: Path, figsize):
+    # The title was one line cut with "…" to the figure's width: "LR range test: ResNet18WithDropoutAndBatchNor…"
+    # named the first of three models alone (at 6.4 x 4.8 inches), "… / MLPMix…" dropped the third and every count at
+    # 12 x 9. It takes two lines, the names cut shorter (the counts left out where even that is too long).
+    names = ["ResNet18WithDropoutAndBatchNorm", "VisionTransformerTiny16Patch", "MLPMixerSmallPatch8Experimental"]
+    results = [
+        replace(make_result(seed=i), model_name=name, num_parameters=11_000_000 + i, label=name[:10])
+        for i, name in enumerate(names)
+    ]
+    fig = plot_range_test(results, figsize=figsize, highlight=0)
+    path = tmp_path / "overlay.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (round(figsize[0] * 100), round(figsize[1] * 100))
+    renderer = fig.canvas.get_renderer()
+    header = axes_by_label(fig)["header"]
+    title, first, *_ = header.texts
+    lines = title.get_text().split("\n")
+    assert len(lines) == 2
+    for name in names:
+        assert name[:12] in title.get_text(), name
+    if figsize == (12, 9):
+        assert "(11,000,000 / 11,000,001 / 11,000,002 trainable parameters)" in title.get_text()
+    width = fig.bbox.width
+    boxes = [t.get_window_extent(renderer) for t in header.texts]
+    assert all(0.0 <= box.x0 and box.x1 <= width for box in boxes)
+    # The body starts under the title's second line, and the header's last line above the loss panel.
+    assert boxes[0].y0 >= boxes[1].y1 - 1.0
+    loss = axes_by_label(fig)["loss"].get_window_extent(renderer)
+    assert min(box.y0 for box in boxes) >= loss.y1
