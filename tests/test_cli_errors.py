@@ -286,6 +286,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.save({"x": x.to_sparse(), "y": y}, tmp_path / "sparse.pt")
     (tmp_path / "label_only.csv").write_text("label\n" + "".join(f"{i % 2}\n" for i in range(40)))
     (tmp_path / "trailing.csv").write_text("a,b,label,\n" + "".join(f"{i},{i * 2},{i % 2},\n" for i in range(40)))
+    (tmp_path / "empty_middle.csv").write_text("a,,label\n" + "".join(f"{i},,{i % 2}\n" for i in range(40)))
     (tmp_path / "blank_column.csv").write_text("a,b,label\n" + "".join(f"{i},,{i % 2}\n" for i in range(40)))
     (tmp_path / "noheader.csv").write_text("".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))  # savetxt's
     (tmp_path / "afile").write_text("a file, not a directory")
@@ -801,6 +802,11 @@ FAILED = {
         ["model.pt", "--data", "trailing.csv", "--target", "label"],
         ["trailing.csv: column 4 has no name and is empty in every row: each line ends in a delimiter. Remove the "
          "trailing delimiters."],
+    ),
+    "csv with a nameless column empty in every row, not the last": (  # said "each line ends in a delimiter"
+        ["model.pt", "--data", "empty_middle.csv", "--target", "label"],
+        ["empty_middle.csv: column 2 has no name and is empty in every row (two delimiters in a row on each line). "
+         "Remove the column."],
     ),
     "csv with a column empty in every row": (
         ["model.pt", "--data", "blank_column.csv", "--target", "label"],

@@ -1280,10 +1280,15 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
     for c, name in enumerate(header):
         if c != ti and np.isnan(values[:, c]).all() and not any(row[c].strip() for _, row in numbered[1:]):
             # Every cell blank: read as NaN, it was "The inputs contain 640 NaN/inf value(s) (first in row 0)".
-            if not name:
+            if not name and c == len(header) - 1:
                 raise DataError(
                     f"{path}: column {c + 1} has no name and is empty in every row: each line ends in a delimiter. "
                     "Remove the trailing delimiters."
+                )
+            if not name:  # two delimiters in a row on every line: a column of nothing between its neighbours
+                raise DataError(
+                    f"{path}: column {c + 1} has no name and is empty in every row (two delimiters in a row on each "
+                    "line). Remove the column."
                 )
             raise DataError(
                 f"{path}: column {name!r} is empty in every row. Fill it in or remove the column: an empty column "
