@@ -2241,7 +2241,8 @@ def _place_batch_legend(ax: Axes) -> None:
 
     The panel's lines span its whole width and the divergence line is drawn in axes units, so no
     corner is free: in one, the legend covered the test batch's marker, the critical batch's line
-    and the divergence line. Measured on the final layout, like the loss panel's legend.
+    and the divergence line. In a short panel the legend takes one row, or as few rows as keep it
+    within the panel's width. Measured on the final layout, like the loss panel's legend.
     """
     renderer = _renderer(ax)
 
@@ -2251,9 +2252,20 @@ def _place_batch_legend(ax: Axes) -> None:
         legend.remove()
         return 1.0 - bottom + 0.04  # the legend, its pad from the frame and a margin
 
+    def width(settings: dict[str, Any]) -> float:
+        legend = ax.legend(loc="upper left", **settings)
+        wide = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).width
+        legend.remove()
+        return float(wide)
+
     settings = dict(_BATCH_LEGEND)
-    if room(settings) > 0.5:  # a short panel (under the schedule and trial panels): one row
-        settings["ncol"] = len(ax.get_legend_handles_labels()[1])
+    if room(settings) > 0.5:  # a short panel (under the schedule and trial panels): one row, or as few as fit
+        # In one row the legend was wider than the panel of a report under the default width (8 x 6 inches): the
+        # layout narrowed every panel to a fifth of the figure to hold it, and the report was unreadable.
+        for columns in range(len(ax.get_legend_handles_labels()[1]), 0, -1):
+            settings["ncol"] = columns
+            if width(settings) <= 1.0:
+                break
     needed = min(room(settings), 0.6)
     low, high = (math.log10(v) for v in ax.get_ylim())
     ax.set_ylim(10**low, 10 ** (low + (high - low) / (1.0 - needed)))

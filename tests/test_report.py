@@ -1895,3 +1895,23 @@ def test_an_overlay_of_long_model_names_names_every_model_inside_the_figure(tmp_
     assert boxes[0].y0 >= boxes[1].y1 - 1.0
     loss = axes_by_label(fig)["loss"].get_window_extent(renderer)
     assert min(box.y0 for box in boxes) >= loss.y1
+
+
+@pytest.mark.parametrize("figsize", [(8.0, 6.0), (6.4, 4.8), (6.0, 4.5)])
+def test_a_report_with_the_batch_panel_keeps_the_figures_width_at_any_size(tmp_path: Path, figsize):
+    # The batch panel's legend, in one row, was wider than the panel of any report under the default width: the layout
+    # narrowed every panel to a fifth of the figure (8 x 6 inches) to hold it, and the report was unreadable.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = recorded_demo().scale(4096, rule="linear")
+    fig = plot_range_test(result, figsize=figsize)
+    path = tmp_path / "batch.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (round(figsize[0] * 100), round(figsize[1] * 100))
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        assert ax.get_position().width > 0.8, ax.get_label()
+    batch = axes_by_label(fig)["batch"]
+    legend = batch.get_legend().get_window_extent(renderer)
+    frame = batch.get_window_extent(renderer)
+    assert frame.x0 <= legend.x0 and legend.x1 <= frame.x1
