@@ -642,13 +642,28 @@ _TITLE_PT = 20.0
 _LINE_PT = 15.5
 
 
-def _header_points(lines: Sequence[tuple[str, str | None]]) -> float:
-    """The height in points of the header's ``lines`` above their first body line: the title's, of one or two lines."""
+def _header_points(lines: Sequence[tuple[str, str | None]], scale: float = 1.0) -> float:
+    """The height in points of the header's ``lines`` above their first body line: the title's, of one or two lines.
+
+    ``scale``: the header's type relative to the default report's (:func:`_header_scale`).
+    """
     titles = sum(line.count("\n") + 1 for line, color in lines if color == "title")
-    return _TITLE_PT * max(titles, 1)
+    return _TITLE_PT * scale * max(titles, 1)
 
 
-def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
+#: A report less high than this (inches) sets its header smaller, by :data:`_SMALL_HEADER_SCALE`: at 6 x 4.5 inches
+#: ten header lines in 10.5 pt took half the figure and left the loss panel under an inch.
+_SMALL_HEADER_BELOW = 6.0
+_SMALL_HEADER_SCALE = 0.8
+
+
+def _header_scale(size: tuple[float, float]) -> float:
+    """The size of the header's type in a report of ``size`` inches, relative to the default report's."""
+    return _SMALL_HEADER_SCALE if size[1] < _SMALL_HEADER_BELOW else 1.0
+
+
+def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]], scale: float = 1.0) -> None:
+    """Write the header's ``lines`` (:func:`_header_text`), the type set ``scale`` times the default report's."""
     ax.set_axis_off()
     # Lines are placed at fixed offsets in points from the top, so spacing never depends on the
     # strip's height.
@@ -662,14 +677,14 @@ def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
                 textcoords="offset points",
                 ha="left",
                 va="top",
-                fontsize=14,
+                fontsize=14 * scale,
                 fontweight="bold",
             )
             # The strip's height is set from the number of lines; a line longer than the figure
             # is cut at its edge rather than letting the layout shrink every panel to fit it.
             text.set_in_layout(False)
             continue
-        offset = _header_points(lines) + 4.0 + (i - 1) * _LINE_PT
+        offset = _header_points(lines, scale) + (4.0 + (i - 1) * _LINE_PT) * scale
         text = ax.annotate(
             line,
             xy=(0.0, 1.0),
@@ -678,7 +693,7 @@ def _draw_header(ax: Axes, lines: Sequence[tuple[str, str | None]]) -> None:
             textcoords="offset points",
             ha="left",
             va="top",
-            fontsize=10.5,
+            fontsize=10.5 * scale,
             color=color or "black",
         )
         text.set_in_layout(False)
@@ -1915,9 +1930,11 @@ def plot_range_test(
         sched = None
     fig = Figure(figsize=size, dpi=dots, layout="constrained")
     FigureCanvasAgg(fig)
-    # About 6.4 points per character of DejaVu Sans at 10.5 pt.
-    lines = _header_text(results, max(int(size[0] * 72 / 6.4), _MIN_HEADER_CHARS), title)
-    header_in = (_header_points(lines) + 6.0 + (len(lines) - 1) * _LINE_PT) / 72.0
+    # About 6.4 points per character of DejaVu Sans at 10.5 pt; a small report's header is set smaller (more
+    # characters a line, lines less high).
+    scale = _header_scale(size)
+    lines = _header_text(results, max(int(size[0] * 72 / (6.4 * scale)), _MIN_HEADER_CHARS), title)
+    header_in = (_header_points(lines, scale) + (6.0 + (len(lines) - 1) * _LINE_PT) * scale) / 72.0
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
     refinement = results[0].refinement if len(results) == 1 else None
     trials_panel = refinement is not None and bool(refinement.trials)
@@ -1934,7 +1951,7 @@ def plot_range_test(
     header = fig.add_subplot(grid[0], label="header")
     ax = fig.add_subplot(grid[1], label="loss")
     slope_ax = fig.add_subplot(grid[2], sharex=ax, label="slope")
-    _draw_header(header, lines)
+    _draw_header(header, lines, scale)
 
     ylim = _draw_loss_panel(ax, slope_ax, results, highlight)
     _log_labels(slope_ax.xaxis)  # after the log scale is set: setting it resets the formatters

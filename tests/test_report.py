@@ -1915,3 +1915,37 @@ def test_a_report_with_the_batch_panel_keeps_the_figures_width_at_any_size(tmp_p
     legend = batch.get_legend().get_window_extent(renderer)
     frame = batch.get_window_extent(renderer)
     assert frame.x0 <= legend.x0 and legend.x1 <= frame.x1
+
+
+def _curve_points_under_legend(ax, renderer) -> int:
+    box = ax.get_legend().get_window_extent(renderer)
+    points = [
+        ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))
+        for line in ax.get_lines()
+        if line.get_transform() == ax.transData and np.size(line.get_xdata()) > 1
+    ]
+    xy = np.concatenate(points)
+    return int(((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).sum())
+
+
+def test_a_small_reports_header_leaves_its_loss_panel_room(tmp_path: Path):
+    # Ten header lines in 10.5 pt took half of a 6 x 4.5 inch report: the loss panel was 0.9 inch high, and at
+    # 6.4 x 4.8 inches (with the batch panel) under half an inch, its compact legend over the flat start. A report
+    # under 6 inches high sets its header smaller; the default report's is as it was.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scaled = make_result().scale(1024, rule="linear")
+        demo = recorded_demo().scale(4096, rule="linear")
+    small = plot_range_test(scaled, figsize=(6.0, 4.5))
+    small.savefig(tmp_path / "small.png", dpi=small.dpi)
+    loss = axes_by_label(small)["loss"]
+    assert loss.get_window_extent(small.canvas.get_renderer()).height >= 1.3 * small.dpi
+    assert {t.get_fontsize() for t in axes_by_label(small)["header"].texts} == {0.8 * 14, 0.8 * 10.5}
+    wide = plot_range_test(demo, figsize=(6.4, 4.8))
+    wide.savefig(tmp_path / "wide.png", dpi=wide.dpi)
+    renderer = wide.canvas.get_renderer()
+    loss = axes_by_label(wide)["loss"]
+    assert loss.get_window_extent(renderer).height >= 0.75 * wide.dpi
+    assert _curve_points_under_legend(loss, renderer) == 0
+    default = plot_range_test(scaled)
+    assert {t.get_fontsize() for t in axes_by_label(default)["header"].texts} == {14, 10.5}
