@@ -281,6 +281,25 @@ def _short(text: str, limit: int = _NAME_CHARS) -> str:
     return _drawable(text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…")
 
 
+def _model_names(results: Sequence[RangeTestResult], limit: int) -> list[tuple[str, str]]:
+    """The models of ``results`` for the title: (name cut to ``limit`` characters, parameter count), each once.
+
+    Told apart by their full names: cut at the end, models named alike up to ``limit`` characters
+    (``TransformerEncoderClassifierA``, ``...B``) read as one, and the title of three models named
+    one. Their names are cut in the middle instead, keeping the ends that tell them apart.
+    """
+    full = list(dict.fromkeys((r.model_name or "model", _fmt_int(r.num_parameters)) for r in results))
+    cut = [_short(name, limit) for name, _ in full]
+    if len(set(cut)) < len({name for name, _ in full}):
+        head = max(limit // 2, 1)
+        tail = max(limit - 1 - head, 1)
+        cut = [
+            _drawable(name if len(name) <= limit else name[:head].rstrip() + "…" + name[-tail:].lstrip())
+            for name, _ in full
+        ]
+    return list(dict.fromkeys(zip(cut, (count for _, count in full))))
+
+
 def _drawable(text: str) -> str:
     r"""``text`` as matplotlib can draw it: its ``$`` signs escaped unless it is mathtext matplotlib parses.
 
@@ -347,7 +366,7 @@ def _header_lines(
     first = results[0]
     # Curves of several models (`lrfind report a.json b.json`) name each, in legend order: the title named the
     # first one's alone, as if every curve were of it.
-    models = list(dict.fromkeys((_short(r.model_name or "model", 40), _fmt_int(r.num_parameters)) for r in results))
+    models = _model_names(results, 40)
     if len(models) == 1:
         name, params = models[0]
         title = f"LR range test: {name} ({params} trainable parameters)"
@@ -357,8 +376,7 @@ def _header_lines(
         tries = [(limit, True) for limit in range(40, 23, -4)]
         tries += [(limit, False) for limit in range(40, _SHORTEST_MODEL_NAME - 1, -4)]
         for limit, with_counts in tries:
-            named = [(_short(r.model_name or "model", limit), _fmt_int(r.num_parameters)) for r in results]
-            models = list(dict.fromkeys(named))
+            models = _model_names(results, limit)
             # " / ", not ", ": the counts have thousands separators ("4,420, 411" read as three numbers).
             names, counts = " / ".join(m[0] for m in models), " / ".join(m[1] for m in models)
             title = f"LR range test: {names}" + (f" ({counts} trainable parameters)" if with_counts else "")

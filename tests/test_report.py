@@ -1949,3 +1949,19 @@ def test_a_small_reports_header_leaves_its_loss_panel_room(tmp_path: Path):
     assert _curve_points_under_legend(loss, renderer) == 0
     default = plot_range_test(scaled)
     assert {t.get_fontsize() for t in axes_by_label(default)["header"].texts} == {14, 10.5}
+
+
+@pytest.mark.parametrize("figsize", [(12, 9), (6.4, 4.8)])
+def test_an_overlay_of_models_named_alike_names_each_in_the_title(figsize):
+    # Cut at the end to fit, the names of three models alike up to their last letters were one name, and the title
+    # of the three curves named a single model ("LR range test: TransformerEnc… (1,234,567 trainable parameters)").
+    names = [f"TransformerEncoderClassifierWithDropout{c}" for c in "ABC"]
+    results = [
+        replace(make_result(seed=i), model_name=name, num_parameters=1_234_567, label=name[-1])
+        for i, name in enumerate(names)
+    ]
+    fig = plot_range_test(results, figsize=figsize, highlight=0)
+    title = axes_by_label(fig)["header"].texts[0].get_text().replace("\n", " ")
+    shown = title.removeprefix("LR range test: ").split(" (")[0].split(" / ")
+    assert len(shown) == 3 and [name[-1] for name in shown] == ["A", "B", "C"], title
+    assert all(name.startswith("Transfor") for name in shown), title
