@@ -1130,23 +1130,23 @@ class LRFinder(_CallbackBase):
         epoch's end instead): ``accumulate_grad_batches=10**9`` over a 3-batch loader ran without end,
         its memory growing. A few passes per step still run, as in :func:`~lrfinder.range_test.range_test`.
         """
-        from .range_test import _LARGEST_ACCUMULATION, passes_per_step_error
+        from .range_test import passes_per_step_error, unsized_accumulation_error
         from .refine import _length
 
         # The loader the test cycles (the whole of it, not limit_train_batches); combined loaders: the fit's count.
         cycled = None if isinstance(loader, (Sequence, Mapping)) else _length(loader)
         if cycled is None and math.isfinite(batches):
             cycled = int(batches)
-        if cycled is None and accumulate > _LARGEST_ACCUMULATION:
-            # Not judged by its passes, but each loss is divided by it: 10**30 failed with a bare "OverflowError: int
-            # too big to convert".
-            raise ValueError(
-                f"Expected accumulate_grad_batches <= {_LARGEST_ACCUMULATION:,} over a train loader without a length, "
-                f"but got accumulate_grad_batches={accumulate:,}: the train loader of {self._who}'s range test has no "
-                "length (an IterableDataset), so its passes are not counted, and each micro-batch's loss is divided "
-                "by accumulate_grad_batches, which torch cannot do past that. Set the Trainer's "
-                "accumulate_grad_batches to the accumulation training uses."
+        if cycled is None:
+            error = unsized_accumulation_error(
+                accumulate,
+                option="accumulate_grad_batches",
+                data="a train loader without a length",
+                subject=f"the train loader of {self._who}'s range test has no length (an IterableDataset)",
+                fix="Set the Trainer's accumulate_grad_batches to the accumulation training uses.",
             )
+            if error is not None:
+                raise error
         error = passes_per_step_error(
             cycled,
             accumulate,

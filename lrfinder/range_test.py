@@ -1553,16 +1553,16 @@ def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps:
     from .refine import _length
 
     batches = _length(train_data)
-    if batches is None and accumulate_steps > _LARGEST_ACCUMULATION:
-        # Data without a length is not judged by the rule (its passes are not known), but the first micro-batch's
-        # loss is divided by accumulate_steps: 10**30 failed there with a bare "OverflowError: int too big to
-        # convert". No pass holds a tenth of that many batches.
-        raise ValueError(
-            f"Expected accumulate_steps <= {_LARGEST_ACCUMULATION:,} over data without a length, but got "
-            f"accumulate_steps={accumulate_steps:,}: train_data has no length (an IterableDataset or a generator), "
-            "so its passes are not counted, and each micro-batch's loss is divided by accumulate_steps, which torch "
-            "cannot do past that. Pass the accumulation training uses."
+    if batches is None:
+        error = unsized_accumulation_error(
+            accumulate_steps,
+            option="accumulate_steps",
+            data="data without a length",
+            subject="train_data has no length (an IterableDataset or a generator)",
+            fix="Pass the accumulation training uses.",
         )
+        if error is not None:
+            raise error
     error = passes_per_step_error(
         batches,
         accumulate_steps,
@@ -1578,6 +1578,33 @@ def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps:
 #: The largest ``accumulate_steps`` (or Lightning's ``accumulate_grad_batches``) a loss can be divided by (torch's
 #: int64).
 _LARGEST_ACCUMULATION = 2**63 - 1
+
+
+def unsized_accumulation_error(
+    accumulate: int, *, option: str, data: str, subject: str, fix: str
+) -> ValueError | None:
+    """The error for an accumulation over data without a length that no loss can be divided by, else ``None``.
+
+    Such data is not judged by :func:`passes_per_step_error` (its passes are not known), but each
+    micro-batch's loss is divided by ``accumulate``: 10**30 failed there with a bare "OverflowError: int
+    too big to convert". No pass holds a tenth of :data:`_LARGEST_ACCUMULATION` batches. One rule and
+    message for ``range_test(accumulate_steps=)`` and the callback's ``accumulate_grad_batches``.
+
+    Args:
+        accumulate: The micro-batches per optimizer step asked for.
+        option: The setting's name as the user gave it (``"accumulate_steps"``).
+        data: The data in words after "over" (``"data without a length"``).
+        subject: What has no length, in words (``"train_data has no length (an IterableDataset ...)"``).
+        fix: The sentence that ends the message: what to do.
+
+    """
+    if accumulate <= _LARGEST_ACCUMULATION:
+        return None
+    return ValueError(
+        f"Expected {option} <= {_LARGEST_ACCUMULATION:,} over {data}, but got {option}={accumulate:,}: {subject}, "
+        f"so its passes are not counted, and each micro-batch's loss is divided by {option}, which torch cannot do "
+        f"past that. {fix}"
+    )
 
 
 def _checked_setup(
