@@ -1390,6 +1390,12 @@ def _values(count: int) -> str:
     return f"{count} finite loss value{'' if count == 1 else 's'}"
 
 
+#: How an inconclusive curve's message names its blow-up LR (``lr``), and a blow-up it calls doubtful (the loss came
+#: back below the rise's start): the report marks the LR a message names by these words (``report._named_blowup``).
+BLOWUP_NAMED = "The loss did blow up, from lr={lr:.2e}"
+DOUBTFUL_BLOWUP_NAMED = "The smoothed loss rose from lr={lr:.2e} and was read as a blow-up"
+
+
 def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
     """Where the smoothed loss first comes back below its minimum before ``blowup``, else ``None``.
 
@@ -1442,7 +1448,7 @@ def _why_no_fall(
     if blowup is not None and back is not None and smoothed is not None:
         top, start, low = float(lrs[blowup]), float(np.min(smoothed[: blowup + 1])), float(smoothed[back])
         parts.append(
-            f"The smoothed loss rose from lr={top:.2e} and was read as a blow-up (nothing past it was read), but it "
+            DOUBTFUL_BLOWUP_NAMED.format(lr=top) + " (nothing past it was read), but it "
             f"later came back below where that rise started ({low:.3g} at lr={float(lrs[back]):.2e}, against "
             f"{start:.3g}): on a curve this noisy the rise may be noise, not the LR. Steady the curve (a larger batch "
             f"size or more num_steps) and run again before you take {top:.2e} as the LR to stay below (a tenth of "
@@ -1451,7 +1457,7 @@ def _why_no_fall(
     elif blowup is not None:
         top = float(lrs[blowup])
         parts.append(
-            f"The loss did blow up, from lr={top:.2e} (nothing past it was read): whatever LR you train at, keep it "
+            BLOWUP_NAMED.format(lr=top) + " (nothing past it was read): whatever LR you train at, keep it "
             f"below that. A tenth of it ({top / 10:.2e}) is the usual fallback, but this curve shows no fall to "
             "confirm it."
         )

@@ -55,7 +55,9 @@ from ._checks import (
 )
 from .analysis import (
     _TINY,
+    BLOWUP_NAMED,
     DIVERGENCE_RISE,
+    DOUBTFUL_BLOWUP_NAMED,
     LOW_CONFIDENCE,
     MIN_POINTS,
     ROUND_OFF,
@@ -1210,7 +1212,8 @@ def _named_blowup(result: RangeTestResult) -> tuple[float, bool] | None:
 
     The analysis reads no curve past a blow-up, and its message says where that was
     (:func:`lrfinder.analysis.find_blowup_lr`), but the plot drew the whole curve with no mark there:
-    picture and message disagreed. Marked only where ``result.error`` names that LR, so the line is
+    picture and message disagreed. Marked only where ``result.error`` names that LR (in the analysis's own words,
+    :data:`~lrfinder.analysis.BLOWUP_NAMED` and :data:`~lrfinder.analysis.DOUBTFUL_BLOWUP_NAMED`), so the line is
     the one the message speaks of (a hand-built error, or one from another reading, gets none).
     """
     if result.suggestion is not None or not result.error or _too_short(result):
@@ -1221,9 +1224,9 @@ def _named_blowup(result: RangeTestResult) -> tuple[float, bool] | None:
         return None
     if lr is None:
         return None
-    if f"The loss did blow up, from lr={lr:.2e}" in result.error:
+    if BLOWUP_NAMED.format(lr=lr) in result.error:
         return lr, False
-    if f"The smoothed loss rose from lr={lr:.2e} and was read as a blow-up" in result.error:
+    if DOUBTFUL_BLOWUP_NAMED.format(lr=lr) in result.error:
         return lr, True
     return None
 
