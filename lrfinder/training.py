@@ -177,6 +177,38 @@ class TrainingResult:
     global_step: int
     current_epoch: int
 
+    def __repr__(self) -> str:
+        """Every field as the dataclass writes it, but the LRs and a long run's epochs in brief.
+
+        The dataclass's repr wrote the LR of every optimizer step: a notebook cell ending in
+        ``train(...)`` printed tens of thousands of characters of LRs for a few epochs. The
+        numbers stay in :attr:`lrs` and :attr:`epochs`.
+
+        Example:
+            >>> TrainingResult((EpochSummary(1, 1, 0.5, lr=0.1),), (0.01, 0.1, 0.001), 3, 1)
+            TrainingResult(epochs=(EpochSummary(epoch=1, epochs=1, train_loss=0.5, metrics={}, lr=0.1),), \
+lrs=<3 values: first 1.00e-02, highest 1.00e-01, last 1.00e-03>, global_step=3, current_epoch=1)
+
+        """
+        from .refine import brief_repr
+
+        return brief_repr(self, {"lrs": _brief_lrs, "epochs": _brief_epochs})
+
+
+def _brief_lrs(lrs: tuple[float, ...]) -> str:
+    """A training's LRs in brief: their count, first, highest (a schedule's peak) and last."""
+    if not lrs:
+        return "()"
+    count = f"{len(lrs)} value{'' if len(lrs) == 1 else 's'}"
+    return f"<{count}: first {lrs[0]:.2e}, highest {max(lrs):.2e}, last {lrs[-1]:.2e}>"
+
+
+def _brief_epochs(epochs: tuple[EpochSummary, ...]) -> str:
+    """The epochs in full up to two, else their count and the first and last in full."""
+    if len(epochs) <= 2:
+        return repr(epochs)
+    return f"<{len(epochs)} epochs: first {epochs[0]!r}, last {epochs[-1]!r}>"
+
 
 def _reference_lr(optimizer: Any) -> float:
     """The LR of the optimizer's largest group: the one a range test records and the summaries print."""

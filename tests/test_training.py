@@ -103,6 +103,24 @@ def test_scheduler_and_warmup_shape_the_lr():
     assert [s.lr for s in result.epochs] == [lrs[7], lrs[15]] and result.epochs[-1].lr > 0
 
 
+def test_the_repr_writes_the_lrs_and_a_long_runs_epochs_in_brief():
+    """A notebook cell ending in ``train(...)`` shows the result's repr: it wrote every step's LR.
+
+    A few epochs of a real loader printed thousands of characters of LRs (tens of thousands for a
+    longer run); the repr now gives their count, first, highest and last, and the first and last
+    of more than two epochs.
+    """
+    result = train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, epochs=3, scheduler="onecycle")
+    text = repr(result)
+    peak = max(result.lrs)
+    assert f"lrs=<24 values: first {result.lrs[0]:.2e}, highest {peak:.2e}, last {result.lrs[-1]:.2e}>" in text
+    assert f"epochs=<3 epochs: first {result.epochs[0]!r}, last {result.epochs[2]!r}>" in text
+    assert text.endswith(f"global_step=24, current_epoch={result.current_epoch})")
+    assert repr(result.epochs[1]) not in text and len(text) < 600
+    two = dataclasses.replace(result, epochs=result.epochs[:2])
+    assert f"epochs={result.epochs[:2]!r}" in repr(two)  # up to two epochs, written in full
+
+
 def test_accumulation_counts_optimizer_steps():
     result = train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, accumulate_grad_batches=4)
     assert len(result.lrs) == 2 and result.global_step == 2
