@@ -100,13 +100,15 @@ def _raise_no_training(trainer: Any) -> None:
 def _defines_train_dataloader(model: object) -> bool:
     """Whether ``model`` defines ``train_dataloader``: its class (or a base of its own, not Lightning's), or itself.
 
-    An instance attribute (``model.train_dataloader = lambda: loader``) is one Lightning calls too.
+    An instance attribute (``model.train_dataloader = lambda: loader``) is one Lightning calls too. Only
+    Lightning's hook stub (``DataHooks.train_dataloader``, which raises) does not count: a class Lightning ships
+    with a loader of its own (the demos' ``BoringModel``) defines one.
     """
     if "train_dataloader" in getattr(model, "__dict__", {}):
         return True
     for cls in type(model).__mro__:
         if "train_dataloader" in vars(cls):
-            return not cls.__module__.startswith(("pytorch_lightning.", "lightning."))
+            return not (cls.__name__ == "DataHooks" and cls.__module__.endswith(".core.hooks"))
     return False
 
 

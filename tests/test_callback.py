@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import importlib
 import inspect
 import itertools
 import math
@@ -2471,6 +2472,18 @@ def test_find_lr_takes_a_train_dataloader_set_on_the_instance(tmp_path: Path) ->
     loader = make_loader()
     model.train_dataloader = lambda: loader  # type: ignore[method-assign]
     assert find_lr(model, trainer=trainer(tmp_path), **FAST).num_steps > 0
+
+
+def test_find_lr_takes_the_train_dataloader_of_a_module_lightning_ships(tmp_path: Path) -> None:
+    # Lightning's demo BoringModel (its docs' and its own tuner tests' module: Tuner(trainer).lr_find(model)) defines
+    # train_dataloader; find_lr took any class of a Lightning module for the hook stub and refused it: "find_lr() got
+    # no training data: ... or define BoringModel.train_dataloader()".
+    boring = importlib.import_module(f"{pl.__name__}.demos.boring_classes").BoringModel
+    model = boring()
+    initial = weights(model)
+    result = find_lr(model, trainer=trainer(tmp_path), num_steps=20, stop_factor=None)
+    assert result.num_steps == 20 and result.batch_size == 1  # its loader's: DataLoader(RandomDataset(32, 64))
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
 def test_find_lr_runs_no_validation_and_says_nothing_of_a_val_loader(tmp_path: Path) -> None:
