@@ -225,6 +225,10 @@ PEER_OPTION_NAMES: dict[str, str] = {
     "accumulation_steps": "accumulate_steps",
     "suggest_funcs": "rule",
     "criterion": "loss_fn",
+    # torch-lr-finder's LRFinder(amp_backend="torch", amp_config={"dtype": ...}): the README's table maps both to
+    # precision= ("bf16-mixed", or "16-mixed" with grad_scaler=).
+    "amp_backend": "precision",
+    "amp_config": "precision",
 }
 
 #: The peers' options lrfinder has no counterpart for -> what to do instead. A call moved from a peer
@@ -250,6 +254,14 @@ PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
     "update_attr": (
         "Lightning's update_attr has no equivalent: LRFinder always sets the module's LR attribute "
         "(attr_name= names it) and trains with it in the same fit."
+    ),
+    "non_blocking_transfer": (
+        "torch-lr-finder's non_blocking_transfer has no equivalent: batches are moved to the device with "
+        "non_blocking=True already; drop it."
+    ),
+    "show_plot": (
+        "fastai's show_plot has no equivalent: the test draws nothing; lrfinder.plot_range_test(result) returns the "
+        "curve's figure, lrfinder.save_report(result, path) writes it."
     ),
     "milestones": (
         "Lightning's LearningRateFinder milestones have no equivalent: call trainer.fit once per stage on the "

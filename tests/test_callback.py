@@ -2317,6 +2317,10 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
          r"gradient_clip_algorithm=\.\.\.\)\.$"),
         (lambda: find_lr(Net(), make_loader(), precision="bf16-mixed"),
          r"\(min_lr, .*\)\. For 'precision': the test runs at the fit's precision: set Trainer\(precision=\.\.\.\)\.$"),
+        # torch-lr-finder's amp_backend (range_test's precision=): was Python's bare "unexpected keyword argument".
+        (lambda: LRFinder(amp_backend="torch"),
+         r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'amp_backend'\. For 'amp_backend': the test "
+         r"runs at the fit's precision: set Trainer\(precision=\.\.\.\)\.$"),
     ],
 )
 def test_peer_options_without_a_counterpart_say_what_to_do_instead(call: Any, match: str) -> None:

@@ -704,6 +704,18 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
                          "itself (DivergenceMonitor).")
     with pytest.raises(TypeError, match=r"memory_cache has no equivalent: .* never written to disk\.$"):
         range_test(mlp, loader, memory_cache=False)  # type: ignore[call-arg]
+    # torch-lr-finder's mixed precision (the README's table: precision=) and its non_blocking_transfer, and fastai's
+    # show_plot, got the bare "unexpected keyword argument" too.
+    with pytest.raises(TypeError) as caught:
+        range_test(mlp, loader, amp_backend="torch", amp_config={"dtype": torch.bfloat16})  # type: ignore[call-arg]
+    assert str(caught.value) == (
+        "range_test() got unexpected keyword arguments 'amp_backend', 'amp_config'. For 'amp_backend': did you mean "
+        "'precision'? For 'amp_config': did you mean 'precision'?"
+    )
+    with pytest.raises(TypeError, match=r"non_blocking_transfer has no equivalent: .*non_blocking=True already; drop"):
+        range_test(mlp, loader, non_blocking_transfer=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"show_plot has no equivalent: the test draws nothing; .*plot_range_test"):
+        range_test(mlp, loader, show_plot=False)  # type: ignore[call-arg]
     # The signature is range_test's own (LightningCLI and help() read it), the function underneath it.
     params = inspect.signature(range_test).parameters
     assert list(params)[:3] == ["model", "train_data", "optimizer"] and "max_lr" in params and "kwargs" not in params
