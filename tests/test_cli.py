@@ -1942,6 +1942,16 @@ def test_fit_round_trips_every_model_format(work: Path, args: list[str], output:
         assert "recommended weight decay" in result.stdout
 
 
+def test_demo_help_counts_the_samples_it_generates():
+    # The help said "4,096 samples" of the 5,120 the demo generates: the 1,024 it validates on were left out.
+    from lrfinder.cli.demo import DEMO_SAMPLES, DEMO_VAL_SAMPLES
+
+    result = invoke("demo", "--help")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"the data ({DEMO_SAMPLES:,} training and {DEMO_VAL_SAMPLES:,} validation samples, 20 features" in text
+
+
 def test_demo_test_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     result = invoke("demo", "--epochs", "0", "--json", "demo.json")

@@ -24,7 +24,7 @@ from .output import setup_logging
 
 __all__ = ["command"]
 
-#: The demo's fixed test settings: a 4,096-sample problem, batches of 64.
+#: The demo's fixed test settings: 4,096 training and 1,024 validation samples, batches of 64.
 DEMO_SAMPLES = 4096
 DEMO_VAL_SAMPLES = 1024
 DEMO_BATCH_SIZE = 64
@@ -80,8 +80,9 @@ def command(
 ) -> None:
     """Run the built-in example: a small MLP on generated data, the range test, a short training.
 
-    Nothing is downloaded: the data (4,096 samples, 20 features, 4 classes) are generated with a
-    fixed seed. Prints the suggested LR and writes the report (lrfind-report.png by default).
+    Nothing is downloaded: the data (4,096 training and 1,024 validation samples, 20 features, 4
+    classes) are generated with a fixed seed. Prints the suggested LR and writes the report
+    (lrfind-report.png by default).
     """
     debug = debug_flag(ctx, debug)
     setup_logging(quiet, debug)
