@@ -932,8 +932,9 @@ RUN_USAGE_ERRORS = {
     "csv bad target": (["model_ts.pt", "--data", "train.csv", "--target", "nope"], "is not a column"),
     "model args an unknown key": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hiden": 16}', "--data", "train.npz"],
+        # The close parameter named, as a LightningModule checkpoint's --model-args check names it.
         f'Cannot build {USER_MODULE}:Net with --model-args {{"hiden": 16}}: got an unexpected keyword argument '
-        "'hiden'. Check --model-args.",
+        "'hiden' (did you mean 'hidden'?). Check --model-args.",
     ),
     "model args too many values": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:make_net", "--model-args", "[16, 3]", "--data", "train.npz"],

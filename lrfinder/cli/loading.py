@@ -524,6 +524,20 @@ def _model_args_template(
     return None
 
 
+def _close_key(factory: Any, kwargs: Mapping[str, Any]) -> str:
+    """`` (did you mean 'hidden'?)`` for the first ``--model-args`` key ``factory`` has no parameter for, else ``""``.
+
+    Python's "got an unexpected keyword argument 'hiden'" named the misspelt key only, where a
+    LightningModule's checkpoint (:func:`_check_init_args`) named the close one.
+    """
+    signature = inspect.signature(factory)  # read by _unbound_required already
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [n for n, p in signature.parameters.items() if p.kind in kinds]
+    unknown = [str(k) for k in kwargs if k not in names]
+    close = difflib.get_close_matches(unknown[0], names, n=1) if unknown else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _check_model_args_bind(
     factory: Any, args: Sequence[Any], kwargs: Mapping[str, Any], model_class: str, typed: str
 ) -> None:
@@ -545,7 +559,8 @@ def _check_model_args_bind(
         found = _unbound_required(factory, args, kwargs)
     except TypeError as exc:
         raise _usage_error(
-            f"Cannot build {model_class} with --model-args {typed}: {reason(exc)}. Check --model-args."
+            f"Cannot build {model_class} with --model-args {typed}: {reason(exc)}{_close_key(factory, kwargs)}. "
+            "Check --model-args."
         ) from None
     if found is None or not found[1]:
         return
