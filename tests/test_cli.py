@@ -1312,7 +1312,13 @@ def test_x_key_and_y_key_of_a_dict_a_data_function_returns_are_not_said_to_be_ig
     )
     try:
         unnamed = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", *FAST)
-        assert unnamed.exit_code == 2 and "Pass --x-key NAME" in unnamed.output  # a usage error (it was exit 1)
+        assert unnamed.exit_code == 2, unnamed.output  # a usage error (it was exit 1)
+        # The names to pass, scikit-learn's: it said "Pass --x-key NAME", and then "Pass --y-key NAME".
+        assert "it holds ['DESCR', 'data', 'target']. Pass --x-key data --y-key target (scikit-learn's names" in (
+            " ".join(unnamed.output.split())
+        )
+        half = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", "--x-key", "data", *FAST)
+        assert half.exit_code == 2 and "Pass --y-key target (scikit-learn's names" in half.output, half.output
         named = invoke("run", "model_ts.pt", "--data", "lrf_pkg.data:bunch", "--x-key", "data", "--y-key", "target",
                        *FAST)  # fmt: skip
         assert named.exit_code == 0, named.output

@@ -1162,6 +1162,14 @@ def _check_has_samples(obj: Any, what: str) -> None:
         raise DataError(f"{what} is empty (0 {kind}). Return the training data from the function.")
 
 
+#: The input and target array names read from ``.npz``/``.pt`` data and a data function's dict without
+#: ``--x-key``/``--y-key``, the first present of each.
+_X_NAMES = ("x", "X", "inputs", "features")
+_Y_NAMES = ("y", "Y", "targets", "labels")
+#: scikit-learn's names: a ``load_digits()`` Bunch holds its inputs as ``data``, its targets as ``target``.
+_SKLEARN_NAMES = {"--x-key": "data", "--y-key": "target"}
+
+
 def _pick(
     arrays: Mapping[str, Any], key: str | None, defaults: Sequence[str], role: str, source: str, option: str
 ) -> Any:
@@ -1169,11 +1177,18 @@ def _pick(
     for name in names:
         if name in arrays:
             return arrays[name]
+    fix = f"Pass {option} NAME."
+    sklearn = _SKLEARN_NAMES.get(option)
+    if not key and sklearn in arrays:
+        # "Pass --x-key NAME" for a Bunch, and then "Pass --y-key NAME": the names to pass are known.
+        fix = f"Pass {option} {sklearn}"
+        if option == "--x-key" and "target" in arrays and not any(name in arrays for name in _Y_NAMES):
+            fix += " --y-key target"
+        fix += " (scikit-learn's names: a Bunch holds its inputs as 'data' and its targets as 'target')."
     # A usage error (exit 2), as a CSV without --target is: the data is fine, the option names another array, or
     # the data needs one to name its arrays.
     raise _usage_error(
-        f"{source} has no {role} array named {' or '.join(map(repr, names))}; it holds {sorted(arrays)}. Pass "
-        f"{option} NAME."
+        f"{source} has no {role} array named {' or '.join(map(repr, names))}; it holds {sorted(arrays)}. {fix}"
     )
 
 
@@ -1321,8 +1336,8 @@ def _array_pair(
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The inputs and targets of a dict with ``x``/``y`` arrays or of an ``(x, y)`` pair; None for anything else."""
     if isinstance(obj, Mapping):
-        x = _pick(obj, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
-        y = _pick(obj, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
+        x = _pick(obj, x_key, _X_NAMES, "input", source, "--x-key")
+        y = _pick(obj, y_key, _Y_NAMES, "target", source, "--y-key")
         return _to_tensors(x, y, source)
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
         return _to_tensors(obj[0], obj[1], source)
@@ -1370,8 +1385,8 @@ def _load_tensor_file(
             raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
         if not arrays:
             raise DataError(f"{path} holds no arrays. Save the inputs and targets: numpy.savez(path, x=..., y=...).")
-        x = _pick(arrays, x_key, ("x", "X", "inputs", "features"), "input", source, "--x-key")
-        y = _pick(arrays, y_key, ("y", "Y", "targets", "labels"), "target", source, "--y-key")
+        x = _pick(arrays, x_key, _X_NAMES, "input", source, "--x-key")
+        y = _pick(arrays, y_key, _Y_NAMES, "target", source, "--y-key")
         return _to_tensors(x, y, source)
     if suffix in (".pt", ".pth"):
         if _is_torchscript(path):
