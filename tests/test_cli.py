@@ -1345,6 +1345,61 @@ def test_x_key_and_y_key_of_a_dict_a_data_function_returns_are_not_said_to_be_ig
             sys.modules.pop(name, None)
 
 
+def test_a_data_functions_dataset_that_fails_on_an_example_is_named_with_the_example(work: Path):
+    # It was Python's bare "Error: KeyError: 53 (run with --debug for the traceback)": no Dataset, no --data, no
+    # example.
+    pkg = work / "lrf_records_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "data.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from torch.utils.data import Dataset
+
+            class Records(Dataset):
+                def __init__(self, readable, size):
+                    gen = torch.Generator().manual_seed(0)
+                    self.records = {i: (torch.randn(10, generator=gen), i % 3) for i in range(readable)}
+                    self.size = size
+
+                def __len__(self):
+                    return self.size
+
+                def __getitem__(self, i):
+                    return self.records[i]  # KeyError past the records it could read
+
+            def train_gaps():
+                return Records(40, 64)
+
+            def train():
+                return Records(64, 64)
+
+            def val_gaps():
+                return Records(0, 32)
+            """
+        )
+    )
+    try:
+        result = invoke("run", "model_ts.pt", "--data", "lrf_records_pkg.data:train_gaps", *FAST)
+        assert result.exit_code == 1, result.output
+        match = re.search(
+            r"^Error: The Dataset Records from --data lrf_records_pkg\.data:train_gaps failed on example (\d+): "
+            r"KeyError: (\d+)\. Fix its __getitem__ for that example, or leave the example out \(run with --debug "
+            r"for the traceback\)\.$",
+            result.stderr.strip(),
+        )
+        assert match is not None and match[1] == match[2] and int(match[1]) >= 40, result.stderr
+        val = invoke("run", "model_ts.pt", "--data", "lrf_records_pkg.data:train", "--val-data",
+                     "lrf_records_pkg.data:val_gaps", *FAST)  # fmt: skip
+        assert val.exit_code == 1, val.output
+        assert "Error: The Dataset Records from --val-data lrf_records_pkg.data:val_gaps failed on example 0: " \
+            "KeyError: 0." in val.stderr, val.stderr
+    finally:
+        for name in ("lrf_records_pkg.data", "lrf_records_pkg"):
+            sys.modules.pop(name, None)
+
+
 def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_named(work: Path):
     # Both had no effect, silently: --scaling scales to --target-batch-size; run's --epochs sizes a planned schedule.
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--epochs", "3")

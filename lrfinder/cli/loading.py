@@ -1151,6 +1151,66 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
     return xt, yt
 
 
+def _failed_example(exc: BaseException) -> tuple[Dataset, Any] | None:
+    """The Dataset whose ``__getitem__`` raised ``exc`` and the index it was given, or ``None``.
+
+    The innermost such frame of the traceback: a ``Subset`` (or another wrapper) hands its index on to the
+    Dataset that failed. Only an error raised in this process has the frames (a worker's is re-raised as text).
+    """
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_name == "__getitem__" and code.co_argcount >= 2:
+            owner = tb.tb_frame.f_locals.get(code.co_varnames[0])
+            if isinstance(owner, Dataset):
+                found = owner, tb.tb_frame.f_locals.get(code.co_varnames[1])
+        tb = tb.tb_next
+    return found
+
+
+def _holds(loader: object, dataset: Dataset) -> bool:
+    """Whether ``dataset`` is ``loader``'s Dataset, or one it wraps (a ``Subset``'s ``.dataset``)."""
+    inner = getattr(loader, "dataset", None)
+    for _ in range(8):  # wrappers in wrappers, bounded
+        if inner is dataset:
+            return True
+        inner = getattr(inner, "dataset", None)
+    return False
+
+
+def dataset_failure_message(exc: BaseException, data: LoadedData, data_spec: str, val_spec: str | None) -> str | None:
+    """Which Dataset of ``--data``/``--val-data`` raised ``exc`` on which example, and what to do; else ``None``.
+
+    A data function's Dataset that failed on an example came out as Python's bare error ("KeyError: 40"),
+    naming neither the Dataset, nor where it came from, nor the example.
+
+    Args:
+        exc: The error the range test or the training raised.
+        data: The data loaded from ``data_spec`` (and ``val_spec``).
+        data_spec: ``--data`` as given.
+        val_spec: ``--val-data`` as given, if any.
+
+    Returns:
+        The message, or ``None`` when ``exc`` was not raised in a Dataset's ``__getitem__`` (or is lrfinder's own).
+
+    """
+    if isinstance(exc, LRFinderError):
+        return None
+    found = _failed_example(exc)
+    if found is None:
+        return None
+    dataset, index = found
+    option = "--data", data_spec
+    if val_spec is not None and data.val is not None and _holds(data.val, dataset):
+        option = "--val-data", val_spec
+    return (
+        f"The Dataset {type(dataset).__name__} from {option[0]} {option[1]} failed on example {index!r}: "
+        f"{type(exc).__name__}: {reason(exc)}. Fix its __getitem__ for that example, or leave the example out "
+        "(run with --debug for the traceback)."
+    )
+
+
 def _check_has_samples(obj: Any, what: str) -> None:
     """Refuse a Dataset or DataLoader that knows it is empty (one without ``len`` is trusted)."""
     try:

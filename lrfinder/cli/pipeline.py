@@ -279,6 +279,13 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
             except SparseGradientClipError as exc:
                 # The option's fault, not the model's (exit 2): found at the test's first step, the model restored.
                 raise click.BadParameter(as_options(one_line(exc)), param_hint="--gradient-clip-val") from None
+            except Exception as exc:
+                from .loading import dataset_failure_message
+
+                failed = dataset_failure_message(exc, inputs.data, str(options.data), options.val_data)
+                if failed is None:
+                    raise
+                raise DataError(failed) from exc
     except click.BadParameter as exc:
         _name_config_source(ctx, exc)
         raise
