@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._fabric import optimizer_class_name
 from .exceptions import DataError, LRFinderError, ModelError
 from .snapshot import StateSnapshot
 from .stepping import train_modes
@@ -867,7 +868,7 @@ def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) ->
     """Why the optimizer's very first step failed: at the smallest LR, so not the sweep's doing."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    name = type(optimizer).__name__
+    name = optimizer_class_name(optimizer)
     start = (
         f"{name}.step() failed on the range test's first step ({why}). It fails before any swept LR matters, so it "
         "would fail in training too"

@@ -1766,8 +1766,9 @@ def _checked_setup(
         )
     if precision == "16-mixed" and _needs_closure(optimizer):
         raise ValueError(
-            f"precision='16-mixed' steps through torch's GradScaler, which cannot pass {type(optimizer).__name__}."
-            "step the closure it needs. Use precision='bf16-mixed' or '32' with this optimizer."
+            "precision='16-mixed' steps through torch's GradScaler, which cannot pass "
+            f"{optimizer_class_name(optimizer)}.step the closure it needs. Use precision='bf16-mixed' or '32' with "
+            "this optimizer."
         )
     hooked = outside_step_hooks(optimizer) if restore else []
     if hooked:

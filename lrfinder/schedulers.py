@@ -79,6 +79,7 @@ from torch.optim.lr_scheduler import (
 )
 
 from ._checks import check_flag, is_choice, is_int, is_real, plain, sentence
+from ._fabric import optimizer_class_name
 from ._warn import warn
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
@@ -407,7 +408,7 @@ def _cycle_momentum(value: Any, optimizer: Optimizer) -> bool:
         raise TypeError(f"Expected cycle_momentum to be a bool or None, but got cycle_momentum={value!r}")
     if value and not _has_momentum(optimizer):
         raise ValueError(
-            f"cycle_momentum=True needs an optimizer with momentum > 0 or betas, but {type(optimizer).__name__} "
+            f"cycle_momentum=True needs an optimizer with momentum > 0 or betas, but {optimizer_class_name(optimizer)} "
             "has neither; leave cycle_momentum=None to cycle only where possible"
         )
     return value

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ._checks import check_module_initialised, is_choice, is_int, is_number_tensor, is_real, is_single_number, plain
+from ._fabric import optimizer_class_name
 from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
@@ -545,7 +546,7 @@ def group_lr(
     reads ``1e-4`` without a dot as text) failed inside torch's first step, ``lr=-1e-3`` stepped uphill.
     ``use`` says what lrfinder does with the LR (``"sweep"``, ``"train with"``, ``"schedule"``), for the message.
     """
-    name = type(optimizer).__name__
+    name = optimizer_class_name(optimizer)
     if "lr" not in group:
         keys = sorted(str(k) for k in group if k != "params")
         raise ValueError(
@@ -627,7 +628,7 @@ def check_minimizes(optimizer: torch.optim.Optimizer, where: str = "in loss_fn o
     for i, group in enumerate(optimizer.param_groups):
         # Truthy, as torch's optimizers read it (maximize=1 climbs as maximize=True does).
         if group.get("maximize"):
-            name = type(optimizer).__name__
+            name = optimizer_class_name(optimizer)
             raise ValueError(
                 f"Expected an optimizer that minimizes the loss, but param group {i} of {name} has "
                 f"maximize={group['maximize']!r}: "

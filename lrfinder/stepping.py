@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.optim import optimizer as _torch_optimizer
 
+from ._fabric import optimizer_class_name
 from .exceptions import ModelError
 from .snapshot import _OptimizerWatch, _warmup_owner, restorable_object
 
@@ -148,7 +149,7 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.op
     """
     cls = optimizer if isinstance(optimizer, type) else type(optimizer)
     if issubclass(cls, torch.optim.LBFGS):
-        name = cls.__name__
+        name = _class_name(optimizer)
         raise ValueError(
             f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
             "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "
@@ -180,11 +181,16 @@ def check_lr_sets_each_step(
     if issubclass(cls, torch.optim.Rprop):
         fix = fix or "Run the range test with an optimizer such as SGD or Adam"
         raise ValueError(
-            f"Expected an optimizer that steps by its param groups' lr, but {cls.__name__} reads lr once, as each "
-            "weight's first step size, then adapts the step sizes itself (etas, step_sizes): the LRs the range test "
-            f"sweeps would never be used, and the curve would only show Rprop's own steps. {fix}; for Rprop, keep "
+            f"Expected an optimizer that steps by its param groups' lr, but {_class_name(optimizer)} reads lr once, as "
+            "each weight's first step size, then adapts the step sizes itself (etas, step_sizes): the LRs the range "
+            f"test sweeps would never be used, and the curve would only show Rprop's own steps. {fix}; for Rprop, keep "
             "lr at about the size of a first step (0.01 by default) and tune etas and step_sizes instead."
         )
+
+
+def _class_name(optimizer: object) -> str:
+    """The name of ``optimizer``'s class, or of ``optimizer`` if a class: the user's, not Fabric's ``FabricLBFGS``."""
+    return optimizer.__name__ if isinstance(optimizer, type) else optimizer_class_name(optimizer)
 
 
 def _closure_parameter(optimizer: torch.optim.Optimizer) -> inspect.Parameter | None:

@@ -92,6 +92,43 @@ def test_a_fabric_tests_optimizer_is_named_as_the_users(package: str) -> None:
 
 
 @pytest.mark.parametrize("package", FABRICS)
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("maximize", "but param group 0 of SGD has maximize=True"),
+        ("lr as text", "but group 0 of SGD has lr='1e-3'"),
+        ("lbfgs", "but LBFGS.step(closure) needs one"),
+        ("rprop", "but Rprop reads lr once"),
+        ("sparse", "AdamW.step() failed on the range test's first step"),
+        ("cycle momentum", "but Adagrad has neither"),
+    ],
+)
+def test_messages_on_a_fabric_optimizer_name_the_users_class(package: str, case: str, says: str) -> None:
+    """They named the class Fabric's wrapper takes (FabricSGD, FabricLBFGS, ...), which the user never wrote."""
+    fabric = _fabric(package, devices=1)
+    fabric.seed_everything(0, verbose=False)
+    net: nn.Module = nn.Embedding(10, 3, sparse=True) if case == "sparse" else nn.Linear(10, 3)
+    build = {
+        "maximize": lambda: torch.optim.SGD(net.parameters(), lr=0.01, maximize=True),
+        "lr as text": lambda: torch.optim.SGD([{"params": net.parameters(), "lr": "1e-3"}], lr=0.01),
+        "lbfgs": lambda: torch.optim.LBFGS(net.parameters()),
+        "rprop": lambda: torch.optim.Rprop(net.parameters()),
+        "sparse": lambda: torch.optim.AdamW(net.parameters(), lr=0.01),
+        "cycle momentum": lambda: torch.optim.Adagrad(net.parameters(), lr=0.01),
+    }[case]
+    model, optimizer = fabric.setup(net, build())
+    assert type(optimizer).__name__.startswith("Fabric")
+    with pytest.raises((ValueError, ModelError)) as info:
+        if case == "cycle momentum":
+            lrfinder.create_scheduler("onecycle", optimizer, max_lr=0.1, total_steps=10, cycle_momentum=True)
+        else:
+            x = torch.randint(0, 10, (64,)) if case == "sparse" else torch.randn(64, 10)
+            loader = fabric.setup_dataloaders(DataLoader(TensorDataset(x, torch.randint(0, 3, (64,))), batch_size=16))
+            lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=10)
+    assert says in str(info.value) and "Fabric" not in str(info.value)
+
+
+@pytest.mark.parametrize("package", FABRICS)
 def test_fabric_mixed_precision_that_refuses_our_backward_says_what_to_pass(package: str) -> None:
     """Fabric's "bf16-mixed" takes fabric.backward(loss) only: a ModelError saying what to pass, not a bare error."""
     fabric = _fabric(package, devices=1, precision="bf16-mixed")
