@@ -162,6 +162,50 @@ def _pairs_wrongly(target: tuple[int, ...], output: tuple[int, ...]) -> bool:
     return expands_output or not output or padded[0] != 1
 
 
+def _warned_from(filename: str, lineno: int) -> dict[str, Any] | None:
+    """The globals of the frame on the stack at ``filename:lineno``: where a warning said to come from was warned.
+
+    ``warnings.warn`` keeps a module's "shown once" registry in its globals (``__warningregistry__``); a
+    warning caught and warned again goes into the same one. ``None`` when no frame of the stack is there.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_lineno == lineno and frame.f_code.co_filename == filename:
+            return frame.f_globals
+        frame = frame.f_back
+    return None
+
+
+def _warn_again(w: warnings.WarningMessage, module_globals: dict[str, Any] | None, *, filtered: bool) -> None:
+    """Warn ``w`` again, after :func:`target_broadcast_refused`'s block, into the registry of the module that warned.
+
+    Leaving ``catch_warnings`` resets every module's "shown once" registry: a warning shown from the block and
+    not registered again was shown a second time by the next batch (twice per range test under the usual
+    "default" filter, a model's own warning as torch's). ``filtered``: the caller's filters passed it in the
+    block, so it is shown once now even where they would not show it again (a "once" filter took its showing
+    there); otherwise (the target-size warning, let through by the block's "always") they decide.
+    """
+    show = warnings.showwarning
+    shown = False
+
+    def showing(*args: Any, **kwargs: Any) -> None:
+        nonlocal shown
+        shown = True
+        show(*args, **kwargs)
+
+    registry = None if module_globals is None else module_globals.setdefault("__warningregistry__", {})
+    module = None if module_globals is None else module_globals.get("__name__")
+    warnings.showwarning = showing
+    try:
+        warnings.warn_explicit(
+            w.message, w.category, w.filename, w.lineno, module=module, registry=registry, module_globals=module_globals
+        )
+    finally:
+        warnings.showwarning = show
+    if filtered and not shown:
+        show(w.message, w.category, w.filename, w.lineno)
+
+
 @contextlib.contextmanager
 def target_broadcast_refused(active: bool = True) -> Iterator[None]:
     """While ``active``, a loss that broadcasts its target against the output raises :class:`DataError`.
@@ -182,24 +226,29 @@ def target_broadcast_refused(active: bool = True) -> Iterator[None]:
         yield
         return
     refused: tuple[tuple[int, ...], tuple[int, ...]] | None = None
-    caught: list[warnings.WarningMessage] = []
+    caught: list[tuple[warnings.WarningMessage, dict[str, Any] | None]] = []
+
+    def record(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> None:
+        message = message if isinstance(message, Warning) else category(message)
+        caught.append((warnings.WarningMessage(message, category, filename, lineno), _warned_from(filename, lineno)))
+
     try:
-        with warnings.catch_warnings(record=True) as record:
+        with warnings.catch_warnings():
             # Recorded whatever the caller's filters (a "default" filter shows it once per line), judged below.
             warnings.filterwarnings("always", message="Using a target size", category=UserWarning)
-            caught = record
+            warnings.showwarning = record
             yield
     finally:
-        for w in caught:
+        for w, module_globals in caught:
             match = _TARGET_SIZE_WARNING.match(str(w.message)) if issubclass(w.category, UserWarning) else None
-            if match is None:  # another warning of the block: shown as it would have been
-                warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
-                continue
-            target, output = _size_of(match[1]), _size_of(match[2])
-            if _pairs_wrongly(target, output):
-                refused = refused or (target, output)
-            else:  # through the caller's filters again, which the "always" above bypassed
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            if match is not None:
+                target, output = _size_of(match[1]), _size_of(match[2])
+                if _pairs_wrongly(target, output):
+                    refused = refused or (target, output)
+                    continue
+            _warn_again(w, module_globals, filtered=match is None)
     if refused is not None:
         target, output = refused
         fix = (

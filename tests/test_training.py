@@ -121,6 +121,25 @@ def test_the_repr_writes_the_lrs_and_a_long_runs_epochs_in_brief():
     assert f"epochs={result.epochs[:2]!r}" in repr(two)  # up to two epochs, written in full
 
 
+def test_a_warning_of_the_models_forward_is_shown_once_as_the_default_filter_says():
+    # train checks the first batch's loss as the range test does: the warnings it caught there were shown again
+    # past the module's registry, and the second batch showed the forward's warning a second time.
+    class Warns(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            warnings.warn("a note of the forward in training", UserWarning, stacklevel=1)
+            return self.net(x)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        result = train(Warns(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, epochs=2)
+    assert result.global_step == 16
+    assert sum(str(w.message) == "a note of the forward in training" for w in caught) == 1
+
+
 def test_accumulation_counts_optimizer_steps():
     result = train(make_mlp(), loader(), optimizer=sgd(0.05), loss_fn=F.cross_entropy, accumulate_grad_batches=4)
     assert len(result.lrs) == 2 and result.global_step == 2
