@@ -355,8 +355,8 @@ class LRFinder(_CallbackBase):
           ``on_train_epoch_start`` run after it, and its ``on_train_batch_start`` and
           ``on_train_batch_end`` do not run for the test's batches: what ``training_step`` reads is
           made in ``__init__`` or ``setup()`` (a missing attribute is a ``ModelError`` saying so).
-        * Under ``ddp_spawn`` the test runs in the worker processes: :attr:`result`,
-          :attr:`applied_lr` and the module's LR attribute are set there. The main process
+        * Under ``ddp_spawn`` (and ``ddp_notebook``, a notebook's DDP) the test runs in the worker
+          processes: :attr:`result`, :attr:`applied_lr` and the module's LR attribute are set there. The main process
           gets the ``lr_finder/*`` values in ``trainer.callback_metrics`` (and the report and
           logger files); ``strategy="ddp"`` keeps everything in the launching process.
         * The test (and ``refine``'s trials) runs each submodule in the mode it is in when training
