@@ -49,6 +49,7 @@ __all__ = [
     "PEER_OPTION_NAMES",
     "PEER_OPTIONS_WITHOUT_EQUIVALENT",
     "TRAINER_SIDE_OPTIONS",
+    "PEER_PLOT_OPTIONS",
     "SWEEP_MODE_ALIASES",
     "did_you_mean",
     "did_you_mean_each",
@@ -290,6 +291,41 @@ TRAINER_SIDE_OPTIONS: dict[str, str] = {
     "val_data": "refine= judges its trials on the fit's validation loader (else on held-out training batches).",
     "on_step": "the test's progress is the fit's 'Finding LR' bar, and its curve goes to the Trainer's loggers.",
 }
+
+_SKIP = (
+    "The peers' skip_start and skip_end (torch-lr-finder's plot, fastai's plot_lr_find) have no equivalent: the whole "
+    "curve is drawn, its blow-up marked (nothing past it is read); to zoom, draw the loss panel into an axes of your "
+    "own (ax=ax) and set its limits (ax.set_xlim(lo, hi))."
+)
+_SUGGEST = (
+    "has no equivalent: the suggested LR is always marked when the curve gives one; its value is "
+    "result.suggestion.lr (None, with result.error saying why, on a curve that cannot be read)."
+)
+
+#: The options of the peers' plots (torch-lr-finder's ``lr_finder.plot``, Lightning's ``lr_finder.plot``, fastai's
+#: ``plot_lr_find``) -> what :func:`lrfinder.plot_range_test` does instead. A plot call moved from a peer got Python's
+#: bare "unexpected keyword argument", though the README's tables map its ``plot(ax=ax)``.
+PEER_PLOT_OPTIONS: dict[str, str] = {
+    "skip_start": _SKIP,
+    "skip_end": _SKIP,
+    "log_lr": (
+        "torch-lr-finder's log_lr has no equivalent: the LR axis is logarithmic, as the curve is read against log LR; "
+        "for a linear one, draw into an axes of your own (ax=ax) and call ax.set_xscale('linear')."
+    ),
+    "show_lr": (
+        "torch-lr-finder's show_lr has no equivalent: draw into an axes of your own (ax=ax) and mark the LR with "
+        "ax.axvline(lr)."
+    ),
+    "suggest_lr": "torch-lr-finder's suggest_lr " + _SUGGEST,
+    "suggest": "Lightning's suggest " + _SUGGEST,
+    "suggestions": "fastai's suggestions " + _SUGGEST,
+    "show": (
+        "Lightning's show has no equivalent: plot_range_test returns the Figure and shows nothing; write it with "
+        "fig.savefig('lr.png'), or end a notebook cell with fig (README, The report)."
+    ),
+    "return_fig": "fastai's return_fig has no equivalent: plot_range_test always returns the Figure.",
+}
+
 
 #: The peers' names for a sweep mode (Lightning's ``mode="exponential"``) -> lrfinder's.
 SWEEP_MODE_ALIASES: dict[str, str] = {"exponential": "exp", "exponent": "exp", "log": "exp", "lin": "linear"}

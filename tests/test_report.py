@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import io
 import re
 import subprocess
@@ -1965,3 +1966,31 @@ def test_an_overlay_of_models_named_alike_names_each_in_the_title(figsize):
     shown = title.removeprefix("LR range test: ").split(" (")[0].split(" / ")
     assert len(shown) == 3 and [name[-1] for name in shown] == ["A", "B", "C"], title
     assert all(name.startswith("Transfor") for name in shown), title
+
+
+def test_the_peers_plot_options_say_what_to_do_instead(tmp_path: Path):
+    # torch-lr-finder's lr_finder.plot(skip_start=10, skip_end=5, log_lr=..., suggest_lr=...), Lightning's
+    # lr_finder.plot(suggest=True, show=False) and fastai's plot_lr_find(skip_end=5) moved to plot_range_test got
+    # Python's bare "got an unexpected keyword argument 'skip_start'", though the README maps their plot(ax=ax).
+    result = make_result()
+    with pytest.raises(TypeError) as caught:
+        plot_range_test(result, skip_start=10, skip_end=5)
+    said = str(caught.value)
+    assert said.startswith("plot_range_test() got unexpected keyword arguments 'skip_start', 'skip_end'. The peers' ")
+    assert said.count("have no equivalent") == 1 and said.endswith("and set its limits (ax.set_xlim(lo, hi)).")
+    with pytest.raises(TypeError, match=r"^plot_range_test\(\) got an unexpected keyword argument 'log_lr'\. .*"
+                                        r"ax\.set_xscale\('linear'\)\.$"):  # fmt: skip
+        plot_range_test(result, log_lr=False)
+    with pytest.raises(TypeError, match=r"'suggest', 'show'\. Lightning's suggest has no equivalent: the suggested LR "
+                                        r"is always marked .* Lightning's show has no equivalent: plot_range_test "
+                                        r"returns the Figure"):  # fmt: skip
+        plot_range_test(result, suggest=True, show=False)
+    with pytest.raises(TypeError, match=r"show_lr has no equivalent: .*ax\.axvline\(lr\)\.$"):
+        plot_range_test(result, show_lr=1e-3)
+    with pytest.raises(TypeError, match=r"fastai's return_fig has no equivalent"):
+        save_report(result, tmp_path / "lr.png", return_fig=True)
+    assert not (tmp_path / "lr.png").exists()
+    with pytest.raises(TypeError, match=r"^plot_range_test\(\) got an unexpected keyword argument 'bogus'$"):
+        plot_range_test(result, bogus=1)  # any other keyword: Python's own error
+    # The signature and docstring are plot_range_test's own.
+    assert "ax" in inspect.signature(plot_range_test).parameters and plot_range_test.__doc__.startswith("Draw a range")
