@@ -383,6 +383,17 @@ def test_run_every_format(work: Path, case: str):
     assert {p: sha(p) for p in inputs} == before  # inputs are never modified
 
 
+def test_the_summary_counts_the_trainable_parameters_and_says_so(work: Path):
+    """A model with a frozen layer (a backbone under a new head): the count is the trainable one, named so."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    net[0].requires_grad_(False)
+    torch.jit.save(torch.jit.script(net), work / "frozen_ts.pt")
+    result = invoke("run", "frozen_ts.pt", "--data", "train.npz", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "model             Sequential (51 trainable parameters) from frozen_ts.pt (torchscript)" in result.stdout
+
+
 def test_run_with_ckpt_uses_the_modules_training_step(work: Path, monkeypatch: pytest.MonkeyPatch):
     import importlib
 

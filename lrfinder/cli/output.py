@@ -522,7 +522,8 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     """The summary of one range test: model, optimizer, steps, suggestion, scaling, notes."""
     rows: list[tuple[str, str]] = []
     if source:
-        rows.append(("model", f"{result.model_name} ({result.num_parameters or 0:,} parameters) from {source}"))
+        count = f"{result.num_parameters or 0:,} trainable parameters"
+        rows.append(("model", f"{result.model_name} ({count}) from {source}"))
     precision, clipping = result.settings.precision_words, result.settings.clipping
     gradients = (f", {precision}" if precision else "") + (f", gradients {clipping}" if clipping else "")
     rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}{gradients}"))
