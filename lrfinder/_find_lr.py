@@ -9,6 +9,7 @@ every other finder and checkpoint callback sitting out, and returns the result. 
 from __future__ import annotations
 
 import inspect
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,28 @@ def _check_one_distribution(model: object, trainer: object, datamodule: object) 
                 f"Lightning distributions do not mix (each takes only its own classes). Use one of them: "
                 f"from {own} import {what} (or build the module on {other})."
             )
+
+
+def _ran_elsewhere_message() -> str:
+    """Why find_lr got no result when the fit ran in processes the strategy started, and what to use instead.
+
+    In a notebook (an interactive interpreter) Lightning refuses ``strategy="ddp"`` and runs DDP only in such
+    processes (``ddp_notebook``, what ``devices=2`` picks there): the advice to use ``"ddp"`` led to its
+    ``MisconfigurationException``.
+    """
+    if hasattr(sys, "ps1") or sys.flags.interactive:  # Lightning's own test of an interactive environment
+        return (
+            "find_lr() got no result in this process: the strategy ran the fit in processes it started "
+            "(ddp_notebook, the only DDP Lightning runs in a notebook or an interactive session), which send back "
+            "the weights and metrics only. Run find_lr with a one-device Trainer (devices=1) and scale its result "
+            "to the global batch (result.scale(batch_size * devices)), or put the LRFinder callback in the "
+            "multi-device fit: it sets the LR in the processes that train, and trainer.callback_metrics"
+            "['lr_finder/applied_lr'] gives it here."
+        )
+    return (
+        "find_lr() got no result in this process: the strategy ran the fit elsewhere (e.g. ddp_spawn). "
+        "Use strategy='ddp' or a single-device Trainer."
+    )
 
 
 def _raise_no_training(trainer: Any) -> None:
@@ -306,10 +329,7 @@ def find_lr(
         trainer.num_sanity_val_steps = sanity_steps
     if callback.result is None:
         _raise_no_training(trainer)
-        raise LRFinderError(
-            "find_lr() got no result in this process: the strategy ran the fit elsewhere (e.g. ddp_spawn). "
-            "Use strategy='ddp' or a single-device Trainer."
-        )
+        raise LRFinderError(_ran_elsewhere_message())
     if batch_finder_out:
         batch = callback.result.batch_size
         at = "their batch" if batch is None else f"a batch of {batch}"

@@ -827,3 +827,55 @@ def test_ddp_lrfinders_own_warnings_come_from_rank_zero(tmp_path: Path) -> None:
     said = [json.loads((out / f"warnings{r}.json").read_text()) for r in (0, 1)]
     for text in ("A linear sweep (mode 'linear')", "Schedule 'step' with gamma=0.01"):
         assert [sum(text in w for w in ws) for ws in said] == [1, 0], (text, [w[:90] for w in said[0]])
+
+
+NOTEBOOK_FIND_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder import LRFinderError
+    from lrfinder.callback import find_lr
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_notebook", max_steps=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    if sys.argv[2] == "notebook":
+        sys.ps1 = ">>> "  # what a notebook's kernel or `python -i` has, and Lightning reads as interactive
+    try:
+        find_lr(Net(lr=0.01, bn=False), DataLoader(make_data(128), batch_size=16), trainer=trainer, num_steps=10)
+        record = {"error": None}
+    except LRFinderError as exc:
+        record = {"error": str(exc)}
+    Path(sys.argv[1], "main.json").write_text(json.dumps(record))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["notebook", "script"])
+def test_find_lr_in_worker_processes_says_what_runs_where_it_was_called(tmp_path: Path, where: str) -> None:
+    """find_lr under ddp_notebook (what devices=2 is in a notebook) gets no result in the calling process.
+
+    Its advice was "Use strategy='ddp'", which Lightning refuses in a notebook; there it now names the one-device
+    find and the callback in the multi-device fit. A script keeps the advice to use strategy='ddp'.
+    """
+    run_script(tmp_path, NOTEBOOK_FIND_SCRIPT, str(tmp_path), where, str(TESTS))
+    error = json.loads((tmp_path / "main.json").read_text())["error"]
+    assert error.startswith("find_lr() got no result in this process: the strategy ran the fit ")
+    if where == "notebook":
+        assert "strategy='ddp'" not in error
+        assert "one-device Trainer (devices=1)" in error and "result.scale(batch_size * devices)" in error
+        assert "put the LRFinder callback in the multi-device fit" in error
+        assert "trainer.callback_metrics['lr_finder/applied_lr']" in error
+    else:
+        assert error.endswith("Use strategy='ddp' or a single-device Trainer.")
