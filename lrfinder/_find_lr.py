@@ -93,10 +93,28 @@ def _raise_no_training(trainer: Any) -> None:
             Lightning's tuner is called between fits).
 
     """
+    error = no_training_error(trainer, find_only=True)
+    if error is not None:
+        raise error
+
+
+def no_training_error(trainer: Any, *, find_only: bool) -> LRFinderError | None:
+    """Why a fit ran no training batch, so the range test never started; ``None`` if it is none of these.
+
+    ``find_only``: for ``find_lr``, which raises it; else for the ``LRFinder`` callback, which warns with it
+    (Lightning only said "Total length of `DataLoader` across ranks is zero", and the callback nothing).
+
+    Returns:
+        A :class:`DataError` for an empty train loader; an :class:`LRFinderError` for ``limit_train_batches``,
+        ``max_steps`` or ``max_epochs`` of 0, or a Trainer whose fit already reached its ``max_epochs`` or
+        ``max_steps`` (a second stage's find, as Lightning's tuner is called between fits).
+
+    """
+    head = "find_lr() got no result" if find_only else "LRFinder ran no range test"
     for name in ("limit_train_batches", "max_steps", "max_epochs"):
         if getattr(trainer, name, None) == 0:
-            raise LRFinderError(
-                f"find_lr() got no result: the Trainer's {name}=0 runs no training batch, so the range test never "
+            return LRFinderError(
+                f"{head}: the Trainer's {name}=0 runs no training batch, so the range test never "
                 f"started. Leave {name} at its default, or set it above 0."
             )
     epochs, steps = getattr(trainer, "max_epochs", None), getattr(trainer, "max_steps", None)
@@ -107,17 +125,19 @@ def _raise_no_training(trainer: Any) -> None:
         done = f"global_step={trainer.global_step} reached max_steps={steps}", "fit_loop.epoch_loop.max_steps"
     if done is not None:
         reached, limit = done
-        raise LRFinderError(
-            f"find_lr() got no result: this Trainer's fit is already done ({reached}), so a fit on it runs no "
-            f"training batch and the range test never started. Pass a new Trainer (or none), or raise the limit "
+        fresh = "Pass a new Trainer (or none)" if find_only else "Fit with a new Trainer"
+        return LRFinderError(
+            f"{head}: this Trainer's fit is already done ({reached}), so a fit on it runs no "
+            f"training batch and the range test never started. {fresh}, or raise the limit "
             f"first (trainer.{limit} = ...) for the fit that trains next."
         )
     if getattr(trainer, "num_training_batches", None) == 0:
-        raise DataError(
-            "find_lr() got no result: the train dataloader is empty (it yielded no batch), so the fit and the range "
+        return DataError(
+            f"{head}: the train dataloader is empty (it yielded no batch), so the fit and the range "
             "test never ran. Pass a non-empty DataLoader (a DataLoader with drop_last=True drops a batch larger "
             "than the data)."
         )
+    return None
 
 
 def _defines_train_dataloader(model: object) -> bool:

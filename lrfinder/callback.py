@@ -62,7 +62,7 @@ from ._attributes import (
 )
 from ._checks import check_flag, is_choice, is_int, plain, sentence
 from ._find_lr import NO_VAL_LOADER_WARNING as NO_VAL_LOADER_WARNING
-from ._find_lr import find_lr
+from ._find_lr import find_lr, no_training_error
 from ._fit_facts import TUNER_CHECKPOINT_PREFIXES as TUNER_CHECKPOINT_PREFIXES
 from ._fit_facts import (
     _accumulation,
@@ -547,6 +547,8 @@ class LRFinder(_CallbackBase):
         self._batch_size: int | None = None
         # The keys training_step logged in this fit's range test, and its steps (None: no test ran in this fit).
         self._test_logged: tuple[frozenset[str], int] | None = None
+        # Whether this fit reached on_train_start, where the test runs (a fit with no training batch does not).
+        self._train_started = False
 
     @property
     def _who(self) -> str:
@@ -582,6 +584,7 @@ class LRFinder(_CallbackBase):
             self._attr_known = True
             self._batch_size = None
             self._test_logged = None
+            self._train_started = False
 
     @override
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -624,6 +627,7 @@ class LRFinder(_CallbackBase):
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Run the range test before the first training step, restore, and apply the result."""
+        self._train_started = True
         resumed = _resumed_from(trainer)
         if resumed is not None and not self._find_only:
             message = (
@@ -842,6 +846,20 @@ class LRFinder(_CallbackBase):
         if trainer.current_epoch >= 1:  # the module's own on_train_epoch_end (an epoch-wise step) has run
             self._check_schedule_stepped(trainer)
             self._check_schedule_spans(trainer)
+
+    @override
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Say why no range test ran when the fit ran no training batch, as ``find_lr`` says it (it raises).
+
+        Lightning's fit loop returns before ``on_train_start``, where the test runs, on an empty train
+        loader (``limit_train_batches=0``, a fit already done): only Lightning's "Total length of
+        `DataLoader` across ranks is zero" was said, and the module's LR was left as it was without a word.
+        """
+        if self._find_only or self._train_started or _resumed_from(trainer) is not None:
+            return
+        error = no_training_error(trainer, find_only=False)
+        if error is not None:
+            _lightning.warn(trainer, f"{error} The LR is left as the module set it.")
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

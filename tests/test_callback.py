@@ -2383,6 +2383,34 @@ def test_find_lr_says_why_a_fit_ran_no_batch(tmp_path: Path) -> None:
         find_lr(Net(), train_dataloaders=make_loader(), trainer=trainer(tmp_path, limit_train_batches=0), **FAST)
 
 
+@pytest.mark.filterwarnings("ignore:.*(Total length|limit_train_batches).*")
+def test_the_callback_says_why_a_fit_with_no_batch_ran_no_test(tmp_path: Path) -> None:
+    """On an empty train loader LRFinder said nothing (Lightning's "Total length of `DataLoader` across ranks is
+    zero" alone) and left the LR as it was; find_lr raised, naming the empty loader."""
+    empty = DataLoader(make_data(10), batch_size=32, drop_last=True)
+    for loader, kwargs, says in (
+        (empty, {}, "the train dataloader is empty (it yielded no batch), so the fit and the range test never ran. "
+                    "Pass a non-empty DataLoader"),
+        (make_loader(), {"limit_train_batches": 0}, "the Trainer's limit_train_batches=0 runs no training batch, so "
+                                                    "the range test never started."),
+    ):  # fmt: skip
+        model = Net(lr=0.02)
+        finder = LRFinder(**FAST)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer(tmp_path, [finder], **kwargs).fit(model, loader)
+        ours = [str(w.message) for w in caught if "LRFinder" in str(w.message)]
+        assert len(ours) == 1 and ours[0].startswith(f"LRFinder ran no range test: {says}"), ours
+        assert ours[0].endswith("The LR is left as the module set it.")
+        assert finder.result is None and model.lr == 0.02
+    # A fit with batches warns nothing of the kind.
+    finder = LRFinder(**FAST)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder]).fit(Net(lr=0.02), make_loader())
+    assert finder.result is not None and not [w for w in caught if "ran no range test" in str(w.message)]
+
+
 def test_find_lr_on_a_trainer_whose_fit_is_done_says_so(tmp_path: Path) -> None:
     """find_lr between two fits (as Lightning's tuner is called) said "the strategy ran the fit elsewhere (e.g.
     ddp_spawn)": the first fit had reached max_epochs or max_steps, so the second ran no batch."""
