@@ -627,18 +627,49 @@ def _dead_workers(it: object, exc: BaseException) -> list[Any]:
     return [w for w in workers if getattr(w, "exitcode", None) not in (None, 0)]
 
 
-def _worker_death_message(dead: list[Any], index: int, exc: BaseException) -> str:
-    """Why batch ``index`` could not be drawn: its DataLoader's ``dead`` worker processes exited."""
+def _worker_death_message(dead: list[Any], index: int | None, exc: BaseException) -> str:
+    """Why batch ``index`` (``None``: a batch Lightning's loop drew) could not be drawn: ``dead`` workers exited."""
     codes = ", ".join(
         f"pid {w.pid}: " + (f"killed by signal {-w.exitcode}" if w.exitcode < 0 else f"exit code {w.exitcode}")
         for w in dead
     )
+    batch = "a batch" if index is None else f"batch {index} of the pass"
     return (
-        f"A DataLoader worker process exited while batch {index} of the pass was drawn ({codes}; "
+        f"A DataLoader worker process exited while {batch} was drawn ({codes}; "
         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}): the Dataset's code in the worker "
         "crashed or was killed (a crash in a native library, os._exit or sys.exit, the out-of-memory killer, too "
         "little shared memory in a container). Draw the batches with num_workers=0 to see the error in this process."
     )
+
+
+def _shut_down_workers(it: object) -> None:
+    """Shut down a DataLoader iterator's workers; this also unregisters them from torch's SIGCHLD handler.
+
+    Left registered, a dead worker's handler raised again later, while the error was being reported.
+    """
+    shutdown = getattr(it, "_shutdown_workers", None)
+    if callable(shutdown):
+        shutdown()
+
+
+def dead_worker_message(exc: BaseException, index: int | None = None) -> str | None:
+    """Why batch ``index`` (``None``: one Lightning's loop drew) could not be drawn: a DataLoader worker died.
+
+    ``None`` for another error. The DataLoader's iterator is the ``self`` of a frame of ``exc``'s
+    traceback; its workers are shut down. torch's own error was a bare "DataLoader worker (pid(s) 123)
+    exited unexpectedly".
+    """
+    tb = exc.__traceback__
+    while tb is not None:
+        it = tb.tb_frame.f_locals.get("self")
+        if isinstance(getattr(it, "_workers", None), list) and callable(getattr(it, "_shutdown_workers", None)):
+            dead = _dead_workers(it, exc)
+            if not dead:
+                return None
+            _shut_down_workers(it)
+            return _worker_death_message(dead, index, exc)
+        tb = tb.tb_next
+    return None
 
 
 def _in_default_collate(exc: BaseException) -> bool:
@@ -737,9 +768,7 @@ class CyclingBatches:
                 if collate is not None:
                     raise DataError(collate) from exc
                 raise
-            shutdown = getattr(it, "_shutdown_workers", None)
-            if callable(shutdown):
-                shutdown()  # also unregisters the workers from torch's SIGCHLD handler
+            _shut_down_workers(it)
             self._it = None
             raise DataError(_worker_death_message(dead, self._idx, exc)) from exc
 

@@ -58,6 +58,7 @@ from .batches import (
     _batch_loss,
     _check_loss,
     collate_failure_message,
+    dead_worker_message,
     infer_batch_size,
     target_broadcast_refused,
     to_device,
@@ -790,13 +791,21 @@ def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any
     randomness as it was.
 
     Raises:
-        DataError: ``val_data`` yields no batch, or its first batch fails in the model or loss.
+        DataError: ``val_data`` yields no batch, its first batch cannot be drawn (a DataLoader worker died,
+            examples the default ``collate_fn`` cannot batch), or it fails in the model or loss.
 
     """
     empty = object()
     with torch.random.fork_rng(devices=[]):
         iterator = iter(val_data)
-        first = next(iterator, empty)
+        try:
+            first = next(iterator, empty)
+        except Exception as exc:
+            # As the batches Lightning's loop draws (train's except): torch's bare errors, named.
+            why = collate_failure_message(exc, val_data, 0) or dead_worker_message(exc, 0)
+            if why is None:
+                raise
+            raise DataError(f"val_data: {why}") from exc
     if first is empty:
         raise DataError(
             "val_data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable, or val_data=None."
@@ -1369,6 +1378,9 @@ def train(
                 collate = collate_failure_message(exc, loader, None)
                 if collate is not None:
                     raise DataError(f"{name}: {collate}") from exc
+                died = dead_worker_message(exc)  # torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly"
+                if died is not None:
+                    raise DataError(f"{name}: {died}") from exc
                 raise
             finally:
                 _record_left(trainer.optimizers)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import math
+import os
 import signal
 import warnings
 from fractions import Fraction
@@ -1449,3 +1451,48 @@ def test_an_example_the_default_collate_cannot_batch_is_named(where: str) -> Non
     )
     with pytest.raises(DataError, match=pattern):
         train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+
+
+class _WorkerCrashes(torch.utils.data.Dataset):
+    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if torch.utils.data.get_worker_info() is not None:
+            os._exit(3)
+        return torch.randn(10), torch.tensor(i % 3)
+
+
+@pytest.mark.parametrize("where", ["train_data", "val_data"])
+def test_a_dataloader_worker_that_dies_is_named_with_what_to_do(where: str) -> None:
+    """torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly" came out of Lightning's loop; range_test
+    said which batch and what to do (45d8bd2)."""
+    bad = DataLoader(_WorkerCrashes(), batch_size=8, num_workers=1)
+    train_data, val_data = (bad, loader(n=64)) if where == "train_data" else (loader(n=64), bad)
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    pattern = (
+        rf"^{where}: A DataLoader worker process exited while (a batch|batch 0 of the pass) was drawn \(pid \d+: "
+        r"exit code 3; RuntimeError: DataLoader worker .*\): the Dataset's code in the worker crashed or was killed "
+        r".* Draw the batches with num_workers=0 to see the error in this process\.$"
+    )
+    with pytest.raises(DataError, match=pattern):
+        train(model, train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+    if where == "train_data":
+        assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # the first batch never came
+    # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
+    torch._C._error_if_any_worker_fails()
+
+
+
+def test_val_datas_first_batch_the_default_collate_cannot_batch_is_named() -> None:
+    """train's check of val_data's first batch, before the fit, drew it itself: torch's bare error came out there."""
+    bad = DataLoader(_RecordsWithNone(), batch_size=16)  # example 12 is in the first batch
+    pattern = (
+        r"^val_data: The DataLoader's default collate_fn could not put the examples of batch 0 of the pass into one "
+        r"batch \(TypeError: object of type 'NoneType' has no len\(\)\): an example is None"
+    )
+    with pytest.raises(DataError, match=pattern):
+        train(make_mlp(), loader(n=64), val_data=bad, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
