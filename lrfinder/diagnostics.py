@@ -462,14 +462,23 @@ def _lowest_below_zero(losses: Sequence[float]) -> float | None:
     return min(finite) if finite and min(finite) < -_KL_ROUNDING else None
 
 
-def negative_kl_div_message(loss_fn: object, losses: Sequence[float]) -> str | None:
+#: What a loss without a lower bound did to a range test's curve (``reads=`` of the messages below).
+CURVE_READS_NOTHING = "so the curve reads nothing"
+#: ... and to a training (``lrfinder.train``).
+TRAINING_FITS_NOTHING = "so training drove it down without fitting the targets' probabilities"
+
+
+def negative_kl_div_message(
+    loss_fn: object, losses: Sequence[float], reads: str = CURVE_READS_NOTHING
+) -> str | None:
     """Why a KL divergence that went negative reads nothing, or ``None`` if ``loss_fn`` is no KL or never did.
 
     A KL divergence between distributions is never below 0. ``nn.KLDivLoss`` fed the model's raw
     logits (not log-probabilities) is a linear function of them with no lower bound: the loss went
     from -1.1 to -6e17 over the sweep and read "still falling at the largest LR tried; increase
     max_lr", with nothing said of the input. Only a negative recorded loss is taken as the sign
-    (positive logits alone are not: a loss computed on them may still be meant).
+    (positive logits alone are not: a loss computed on them may still be meant). ``reads``: what that
+    did, to the range test's curve (:data:`CURVE_READS_NOTHING`) or to a training (:data:`TRAINING_FITS_NOTHING`).
     """
     if not _is_kl_div(loss_fn):
         return None
@@ -480,7 +489,7 @@ def negative_kl_div_message(loss_fn: object, losses: Sequence[float]) -> str | N
         f"The loss went negative (down to {lowest:.3g}), which a KL divergence never is: KLDivLoss/kl_div "
         "expects its input as log-probabilities and its target as probabilities (log-probabilities with "
         "log_target=True), each summing to 1 over the classes. Fed the model's raw logits, the loss has no lower "
-        "bound and only falls, so the curve reads nothing. Take log_softmax of the output in loss_fn: "
+        f"bound and only falls, {reads}. Take log_softmax of the output in loss_fn: "
         "loss_fn=lambda out, y: F.kl_div(F.log_softmax(out, dim=-1), y, reduction='batchmean')."
     )
 
@@ -493,12 +502,13 @@ def _is_nll(loss_fn: object) -> bool:
     return _is_torch_loss(loss_fn, nn.NLLLoss, torch.nn.functional.nll_loss, "nll")
 
 
-def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None:
+def negative_nll_message(loss_fn: object, losses: Sequence[float], reads: str = CURVE_READS_NOTHING) -> str | None:
     """Why an NLL loss that went negative reads nothing, or ``None`` if ``loss_fn`` is no NLL or never did.
 
     ``-log p`` of a probability is never below 0. ``nn.NLLLoss`` (``lrfind --loss nll``) fed the model's raw
     logits instead of log-probabilities is minus the target's logit, with no lower bound: the loss only fell and
-    the result read "still falling at the largest LR tried; increase max_lr", with nothing said of the input.
+    the result read "still falling at the largest LR tried; increase max_lr", with nothing said of the input;
+    ``lrfinder.train`` trained on it without a word. ``reads``: as for :func:`negative_kl_div_message`.
     """
     if not _is_nll(loss_fn):
         return None
@@ -508,8 +518,8 @@ def negative_nll_message(loss_fn: object, losses: Sequence[float]) -> str | None
     return (
         f"The loss went negative (down to {lowest:.3g}), which a negative log-likelihood never is: "
         "NLLLoss/nll_loss expects its input as log-probabilities (log_softmax of the scores). Fed the model's raw "
-        "logits, the loss is minus the target's logit, has no lower bound and only falls, so the curve reads "
-        "nothing. Use cross_entropy, which takes raw logits (lrfind: --loss cross_entropy), or take log_softmax of "
+        f"logits, the loss is minus the target's logit, has no lower bound and only falls, {reads}. Use "
+        "cross_entropy, which takes raw logits (lrfind: --loss cross_entropy), or take log_softmax of "
         "the output: loss_fn=lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y)."
     )
 

@@ -65,11 +65,14 @@ from .batches import (
 )
 from .diagnostics import (
     _MISMATCH_ERRORS,
+    TRAINING_FITS_NOTHING,
     _batch_message,
     _batch_parts,
     _is_out_of_memory,
     _NonFiniteDataWatch,
     is_batch_failure,
+    negative_kl_div_message,
+    negative_nll_message,
     raise_if_compile_failed,
     target_dtype_fix,
 )
@@ -344,6 +347,7 @@ def _classes(package: str) -> tuple[type, type, type]:
             self.bad_data: str | None = None  # the batch holding NaN/inf when that made the loss non-finite
             self.nan_watch = _NonFiniteDataWatch()
             self.validating = False  # inside the validation loop: a batch that cannot be drawn is val_data's
+            self.lowest = math.inf  # the lowest finite training loss of any step
 
         def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
             self.validating = True
@@ -455,6 +459,8 @@ def _classes(package: str) -> tuple[type, type, type]:
                     # the epoch's train_loss was 1/k of the loss with k batches accumulated.
                     value *= trainer.accumulate_grad_batches
                 self.losses.append(value)
+                if math.isfinite(value):
+                    self.lowest = min(self.lowest, value)
                 # NaN in the batch, not the LR (unless a batch with NaN/inf went through with a finite loss).
                 blamed = self.nan_watch.blame([batch], math.isfinite(value)) if self.diverged is None else []
                 if not math.isfinite(value) and self.diverged is None:
@@ -1396,6 +1402,13 @@ def train(
     if trainer.interrupted:
         raise KeyboardInterrupt
     result = TrainingResult(tuple(watch.summaries), tuple(watch.lrs), int(trainer.global_step), trainer.current_epoch)
+    # range_test's check: an NLL or KL divergence fed raw logits falls without bound (before a divergence's
+    # "LR too high", which it is not).
+    negative = negative_kl_div_message(loss_fn, [watch.lowest], TRAINING_FITS_NOTHING) or negative_nll_message(
+        loss_fn, [watch.lowest], TRAINING_FITS_NOTHING
+    )
+    if negative is not None:
+        warn(negative)
     if watch.diverged is not None and watch.bad_data is not None:
         epoch, cause = watch.diverged
         raise DataError(

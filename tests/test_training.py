@@ -5,6 +5,7 @@ import dataclasses
 import importlib
 import math
 import os
+import re
 import signal
 import warnings
 from fractions import Fraction
@@ -1496,3 +1497,27 @@ def test_val_datas_first_batch_the_default_collate_cannot_batch_is_named() -> No
     )
     with pytest.raises(DataError, match=pattern):
         train(make_mlp(), loader(n=64), val_data=bad, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+
+
+@pytest.mark.parametrize("loss_fn", [F.nll_loss, torch.nn.NLLLoss()])
+def test_an_nll_loss_fed_raw_logits_in_training_is_warned_of(loss_fn: Any) -> None:
+    """range_test warned of NLLLoss over raw logits (minus the target's logit, falling without bound); train trained
+    on it without a word, its loss falling below 0 epoch after epoch."""
+    with pytest.warns(UserWarning) as record:
+        result = train(make_mlp(), loader(), epochs=2, optimizer=sgd(0.1), loss_fn=loss_fn)
+    said = [str(w.message) for w in record if "negative log-likelihood" in str(w.message)]
+    assert len(said) == 1, said
+    assert re.fullmatch(
+        r"The loss went negative \(down to -\S+\), which a negative log-likelihood never is: NLLLoss/nll_loss expects "
+        r"its input as log-probabilities .* has no lower bound and only falls, so training drove it down without "
+        r"fitting the targets' probabilities\. Use cross_entropy, which takes raw logits \(lrfind: --loss "
+        r"cross_entropy\), or take log_softmax of the output: .*",
+        said[0],
+    )
+    assert result.epochs[-1].train_loss < 0
+    # Over log-probabilities, as the message says: no warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(make_mlp(), loader(), epochs=2, optimizer=sgd(0.1),
+              loss_fn=lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y))  # fmt: skip
+    assert not [w for w in caught if "negative log-likelihood" in str(w.message)]
