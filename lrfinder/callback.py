@@ -698,11 +698,12 @@ class LRFinder(_CallbackBase):
             self._warn_learning_rate_finder(trainer, lr_finders[0])
         if train_batch is not None and any(isinstance(c, lightning_callbacks.BatchSizeFinder) for c in callbacks):
             found = _loader_batch_size(trainer.train_dataloader)
+            found_batch = str(found) if found is None else format_batch(found)
             _lightning.warn(
                 trainer,
-                f"{self._who}: Lightning's BatchSizeFinder found a batch of {found} per device, and "
-                f"target_batch_size={self.target_batch_size} replaces it with {train_batch} per device for training "
-                f"(the test runs at {found}). "
+                f"{self._who}: Lightning's BatchSizeFinder found a batch of {found_batch} per device, and "
+                f"target_batch_size={self.target_batch_size} replaces it with {format_batch(train_batch)} per device "
+                f"for training (the test runs at {found_batch}). "
                 + ("That is more than BatchSizeFinder found to fit in memory. " if train_batch > (found or 0) else "")
                 + "Keep one of the two: leave target_batch_size=None to train at BatchSizeFinder's batch.",
             )
@@ -1668,19 +1669,20 @@ class LRFinder(_CallbackBase):
         training = per_device * world * accumulate
         if training == target:
             return None
-        how = f"{per_device} per device x {world} device(s) x {accumulate} accumulation step(s)"
+        how = f"{format_batch(per_device)} per device x {world} device(s) x {accumulate} accumulation step(s)"
         if not _holders(trainer, pl_module, "batch_size"):
             raise ValueError(
-                f"{self._who}(target_batch_size={target}): training uses an effective batch of {training} ({how}), "
-                f"so an LR scaled to batch {target} would be wrong for it. Give the LightningModule or the "
-                "datamodule a batch_size attribute that train_dataloader() reads (LRFinder then sets it), "
-                f"make the train loader's batch {target // (world * accumulate)}, or leave target_batch_size=None."
+                f"{self._who}(target_batch_size={target}): training uses an effective batch of "
+                f"{format_batch(training)} ({how}), so an LR scaled to batch {format_batch(target)} would be wrong for "
+                "it. Give the LightningModule or the datamodule a batch_size attribute that train_dataloader() reads "
+                "(LRFinder then sets it), make the train loader's batch "
+                f"{format_batch(target // (world * accumulate))}, or leave target_batch_size=None."
             )
         if target % (world * accumulate):
             raise ValueError(
                 f"{self._who}(target_batch_size={target}): {world} device(s) x {accumulate} accumulation step(s) "
-                f"do not divide it; training uses an effective batch of {training} ({how}). Pick a multiple of "
-                f"{world * accumulate}."
+                f"do not divide it; training uses an effective batch of {format_batch(training)} ({how}). Pick a "
+                f"multiple of {world * accumulate}."
             )
         return target // (world * accumulate)
 
@@ -1919,7 +1921,10 @@ class LRFinder(_CallbackBase):
                 per_device = None
             if per_device is not None:
                 batches = _epoch_batches_at(trainer, per_device)
-                at = f" at the batch of {per_device} per device that target_batch_size={self.target_batch_size} sets"
+                at = (
+                    f" at the batch of {format_batch(per_device)} per device that "
+                    f"target_batch_size={self.target_batch_size} sets"
+                )
             _plateau_stepping(trainer, monitor, self._who, batches, at)
 
     def _check_plateau_metric_logged(

@@ -1895,6 +1895,15 @@ def test_target_batch_size_training_does_not_use_is_an_error(tmp_path: Path) -> 
     with pytest.raises(ValueError, match=r"target_batch_size=256.*effective batch of 32"):
         t.fit(model, make_loader(batch_size=32))
     assert model.steps == []  # stopped before the test
+    # Its batch sizes are written as lrfinder writes them elsewhere ("2,048"); the argument as it is passed.
+    t = trainer(tmp_path, [LRFinder(target_batch_size=2048, **FAST)], max_steps=1)
+    with pytest.raises(ValueError) as info:
+        t.fit(Net(), make_loader(batch_size=32))
+    assert str(info.value).startswith(
+        "LRFinder(target_batch_size=2048): training uses an effective batch of 32 (32 per device x 1 device(s) x 1 "
+        "accumulation step(s)), so an LR scaled to batch 2,048 would be wrong for it."
+    ), info.value
+    assert "make the train loader's batch 2,048, or leave target_batch_size=None." in str(info.value)
 
 
 class TwoLoaders(Net):
