@@ -169,6 +169,20 @@ _LAZY_FIX = (
     "Run one forward pass before trainer.fit (e.g. model(example_batch) once after building the module), or {}."
 )
 
+#: Lightning's ``LearningRateFinder`` names the callback lacks -> what to use instead (the README's table). A callback
+#: moved from it (``cb.optimal_lr.suggestion()``, a subclass calling ``self.lr_find(...)`` at epoch milestones) got
+#: Python's bare "'LRFinder' object has no attribute 'optimal_lr'".
+_PEER_CALLBACK_NAMES = {
+    "optimal_lr": (
+        "Lightning's LearningRateFinder.optimal_lr is finder.result here (a RangeTestResult: result.suggestion.lr, "
+        "result.lrs, result.losses; None before the fit), and finder.applied_lr is the LR it set for training."
+    ),
+    "lr_find": (
+        "LRFinder has no lr_find to call at epoch milestones: call trainer.fit once per stage on the same Trainer "
+        "(raise trainer.fit_loop.max_epochs between them); each fit runs the test again on the current weights."
+    ),
+}
+
 
 @dataclass(frozen=True)
 class _TestRun:
@@ -549,6 +563,18 @@ class LRFinder(_CallbackBase):
         self._test_logged: tuple[frozenset[str], int] | None = None
         # Whether this fit reached on_train_start, where the test runs (a fit with no training batch does not).
         self._train_started = False
+
+    if not TYPE_CHECKING:  # for type checkers the callback keeps its own attributes only: a misspelt one is caught
+
+        def __getattr__(self, name: str) -> Any:
+            """What to use for a name of Lightning's ``LearningRateFinder`` the callback lacks (``optimal_lr``).
+
+            Only reached for a name the callback lacks; any other is Python's ``AttributeError``, so ``copy``,
+            ``pickle``, ``hasattr`` and Lightning's own probes see no difference.
+            """
+            said = _PEER_CALLBACK_NAMES.get(name)
+            message = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(message if said is None else f"{message}: {said}", name=name, obj=self)
 
     @property
     def _who(self) -> str:

@@ -2340,6 +2340,33 @@ def test_peer_options_without_a_counterpart_say_what_to_do_instead(call: Any, ma
     assert list(params)[:3] == ["min_lr", "max_lr", "num_steps"] and "kwargs" not in params
 
 
+def test_lightnings_finder_attributes_say_what_to_use_instead(tmp_path: Path) -> None:
+    # Lightning's LearningRateFinder: cb.optimal_lr.suggestion(), and a subclass calling self.lr_find(trainer, module)
+    # at epoch milestones, moved to LRFinder got Python's bare "'LRFinder' object has no attribute 'optimal_lr'".
+    finder = LRFinder(**FAST)
+    optimal = r"^'LRFinder' object has no attribute 'optimal_lr': Lightning's LearningRateFinder\.optimal_lr is "
+    with pytest.raises(AttributeError, match=optimal + r"finder\.result here .*finder\.applied_lr is the LR it set"):
+        finder.optimal_lr  # noqa: B018
+    with pytest.raises(AttributeError, match=r"'lr_find': LRFinder has no lr_find to call at epoch milestones: call "
+                                             r"trainer\.fit once per stage"):  # fmt: skip
+        finder.lr_find  # noqa: B018
+
+    class Staged(LRFinder):
+        def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+            self.lr_find(trainer, pl_module)
+
+    with pytest.raises(AttributeError, match=r"has no attribute 'lr_find': LRFinder has no lr_find"):
+        trainer(tmp_path, [Staged(**FAST)]).fit(Net(), make_loader())
+    # Any other missing name is Python's own error; hasattr, copy and a fit see the callback as before.
+    with pytest.raises(AttributeError, match=r"^'LRFinder' object has no attribute 'zzz'$"):
+        finder.zzz  # noqa: B018
+    assert not hasattr(finder, "optimal_lr") and hasattr(finder, "result") and finder.result is None
+    copied = copy.deepcopy(finder)
+    model = Net(lr=0.02)
+    trainer(tmp_path, [copied]).fit(model, make_loader())
+    assert copied.result is not None and copied.applied_lr == model.lr != 0.02
+
+
 def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> None:
     """A NaN in batch 3 made the loss NaN at lr=1.8e-06: "Only 3 finite loss values ... Lower min_lr or max_lr"."""
     from lrfinder import DataError
