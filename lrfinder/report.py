@@ -125,6 +125,23 @@ MARKERS: dict[str, dict[str, Any]] = {
 ScheduleKind = Literal["planned", "applied"]
 SCHEDULE_KINDS: tuple[str, ...] = ("planned", "applied")
 
+class ReportFigure(Figure):
+    """The report's matplotlib :class:`~matplotlib.figure.Figure`, which a notebook shows as an image by itself.
+
+    A notebook shows a ``Figure`` a cell ends with as an image only once pyplot's inline backend is set up
+    (``%matplotlib inline``, or a pyplot call earlier in the session): the report is not pyplot's, so a
+    cell ending in ``plot_range_test(result)`` showed the text ``<Figure size 1200x900 with 3 Axes>``
+    alone. IPython reads :meth:`_repr_png_` when no backend's formatter takes the figure; with the inline
+    backend set up, its formatter does, as for any figure (shown once: the report is not in pyplot's list).
+    """
+
+    def _repr_png_(self) -> bytes:
+        """The figure as PNG bytes, at its own size and dpi (what :func:`save_report` writes to a ``.png``)."""
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
 _DEFAULT_FIGSIZE = (12.0, 9.0)
 _DEFAULT_DPI = 100
 #: The most pixels a side of the figure may have (``figsize`` x ``dpi``): ``dpi=100000`` asked Agg for a
@@ -1969,12 +1986,11 @@ def plot_range_test(
     size, dots = _check_size(_DEFAULT_FIGSIZE if figsize is None else figsize, _DEFAULT_DPI if dpi is None else dpi)
     schedule = _check_schedule(schedule)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     sched = schedule
     if sched is not None and sched.size == 0:
         sched = None
-    fig = Figure(figsize=size, dpi=dots, layout="constrained")
+    fig = ReportFigure(figsize=size, dpi=dots, layout="constrained")
     FigureCanvasAgg(fig)
     # About 6.4 points per character of DejaVu Sans at 10.5 pt; a small report's header is set smaller (more
     # characters a line, lines less high).

@@ -1994,3 +1994,23 @@ def test_the_peers_plot_options_say_what_to_do_instead(tmp_path: Path):
         plot_range_test(result, bogus=1)  # any other keyword: Python's own error
     # The signature and docstring are plot_range_test's own.
     assert "ax" in inspect.signature(plot_range_test).parameters and plot_range_test.__doc__.startswith("Draw a range")
+
+
+def test_the_report_gives_a_notebook_its_png_without_pyplot(tmp_path: Path):
+    """A notebook cell ending in ``plot_range_test(result)`` showed ``<Figure size 1200x900 with 3 Axes>`` as text.
+
+    IPython shows an object as an image through its ``_repr_png_`` when no backend's formatter takes it, and the
+    inline backend's formatter exists only after ``%matplotlib inline`` or a pyplot call: the report, drawn without
+    pyplot, had none. Its figure now gives the PNG save_report writes, at its own size.
+    """
+    from matplotlib.figure import Figure
+
+    result = make_result()
+    fig = plot_range_test(result, figsize=(8, 6), dpi=80)
+    assert isinstance(fig, Figure) and fig.canvas.get_default_filetype() == "png"
+    data = fig._repr_png_()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    shown = Image.open(io.BytesIO(data)).convert("RGB")
+    assert shown.size == (640, 480)
+    written = Image.open(save_report(result, tmp_path / "r.png", figsize=(8, 6), dpi=80)).convert("RGB")
+    assert np.array_equal(np.asarray(shown), np.asarray(written))
