@@ -30,7 +30,9 @@ import math
 import os
 import re
 import textwrap
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar, cast
 
@@ -136,9 +138,14 @@ class ReportFigure(Figure):
     """
 
     def _repr_png_(self) -> bytes:
-        """The figure as PNG bytes, at its own size and dpi (what :func:`save_report` writes to a ``.png``)."""
+        """The figure as PNG bytes, at its own size and dpi (what :func:`save_report` writes to a ``.png``).
+
+        Saved under the style it was drawn in (:func:`_report_style`): a notebook's ``savefig.dpi = 300`` or
+        ``savefig.bbox = "tight"`` showed it at another size.
+        """
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png")
+        with _report_style():
+            self.savefig(buffer, format="png", dpi=self.dpi)
         return buffer.getvalue()
 
 
@@ -1985,11 +1992,33 @@ def plot_range_test(
         return _plot_into(ax, results, title=title, highlight=highlight)
     size, dots = _check_size(_DEFAULT_FIGSIZE if figsize is None else figsize, _DEFAULT_DPI if dpi is None else dpi)
     schedule = _check_schedule(schedule)
+    with _report_style():
+        return _draw_report(
+            results,
+            schedule if schedule is not None and schedule.size else None,
+            schedule_name=schedule_name,
+            schedule_kind=schedule_kind,
+            title=title,
+            highlight=highlight,
+            size=size,
+            dots=dots,
+        )
+
+
+def _draw_report(
+    results: Sequence[RangeTestResult],
+    sched: np.ndarray | None,
+    *,
+    schedule_name: str | None,
+    schedule_kind: ScheduleKind,
+    title: str | None,
+    highlight: int | None,
+    size: tuple[float, float],
+    dots: float,
+) -> Figure:
+    """:func:`plot_range_test`'s full report, its arguments checked (``sched``: ``None`` when empty)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    sched = schedule
-    if sched is not None and sched.size == 0:
-        sched = None
     fig = ReportFigure(figsize=size, dpi=dots, layout="constrained")
     FigureCanvasAgg(fig)
     # About 6.4 points per character of DejaVu Sans at 10.5 pt; a small report's header is set smaller (more
@@ -2452,6 +2481,39 @@ def _check_schedule(schedule: Any) -> np.ndarray | None:
     return lrs
 
 
+#: The rcParams a report takes from the user's: the fonts, which a user sets to draw names in their script
+#: (``font.sans-serif = ["SimHei"]``); every other setting is matplotlib's default.
+_USER_FONTS: tuple[str, ...] = (
+    "font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive", "font.fantasy",
+)  # fmt: skip
+#: Held while a report is drawn or saved under :func:`_report_style`: rcParams are one global dict, and two reports
+#: drawn at once from two threads would each put back the other's settings on leaving.
+_STYLE_LOCK = threading.RLock()
+
+
+@contextmanager
+def _report_style(settings: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Draw (or save) a full report under matplotlib's default style, the user's fonts and ``settings``.
+
+    The report is a document of its own, its colours fixed (:data:`COLORS`, white label boxes,
+    black marks): under the user's ``plt.style.use("dark_background")`` its header and labels
+    were drawn in white on white, under ``"fivethirtyeight"`` (14 pt type) its axis labels ran
+    out of their panels, and ``savefig.bbox = "tight"`` wrote a file of another size. The
+    user's rcParams, style and backend are as they were on leaving. A loss panel drawn into the
+    user's own axes (``plot_range_test(ax=...)``) is not drawn under it: it takes their style.
+    """
+    import matplotlib
+    from matplotlib import style
+
+    params: Any = matplotlib.rcParams  # typed by its keys, which a loop over names cannot show
+    with _STYLE_LOCK:
+        fonts = {key: params[key] for key in _USER_FONTS}
+        with matplotlib.rc_context():
+            style.use("default")
+            params.update({**fonts, **(settings or {})})
+            yield
+
+
 def report_format(path: str | os.PathLike[str]) -> str:
     """The matplotlib format of a report written to ``path``, from its extension.
 
@@ -2508,11 +2570,10 @@ def report_writer(
     )
 
     def write(file: str) -> None:
-        import matplotlib
-
         # SVG ids (the clip paths') are hashes salted with a random uuid unless svg.hashsalt is set: two
-        # identical runs wrote different .svg files.
-        with matplotlib.rc_context({"svg.hashsalt": "lrfinder"}):
+        # identical runs wrote different .svg files. Saved under the style it was drawn in: the user's
+        # savefig.bbox = "tight" cropped the file to another size, savefig.transparent left it without a background.
+        with _report_style({"svg.hashsalt": "lrfinder"}):
             if fmt != "svg":
                 fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
                 return

@@ -2014,3 +2014,44 @@ def test_the_report_gives_a_notebook_its_png_without_pyplot(tmp_path: Path):
     assert shown.size == (640, 480)
     written = Image.open(save_report(result, tmp_path / "r.png", figsize=(8, 6), dpi=80)).convert("RGB")
     assert np.array_equal(np.asarray(shown), np.asarray(written))
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        "dark_background",
+        "fivethirtyeight",
+        {"font.size": 16.0, "lines.linewidth": 4.0, "legend.loc": "upper right", "axes.formatter.use_mathtext": True},
+        {"savefig.bbox": "tight", "savefig.transparent": True, "savefig.dpi": 300.0, "figure.dpi": 50.0},
+    ],
+    ids=["dark_background", "fivethirtyeight", "rcparams", "savefig"],
+)
+def test_a_users_matplotlib_style_neither_changes_the_report_nor_is_changed_by_it(tmp_path: Path, style):
+    # Under a notebook's plt.style.use("dark_background") the header, the axis labels and the trial panel's
+    # "refined" label were drawn in white on the report's white; under "fivethirtyeight" (14 pt type) the slope
+    # panel's label was cut to "slope" and the batch panel's ran out of it; savefig.bbox = "tight" wrote a file of
+    # another size and savefig.transparent one without a background. The report is drawn under matplotlib's default
+    # style whatever the user's, and their settings are as they were after it.
+    import matplotlib
+    from matplotlib import style as mpl_style
+
+    result = recorded_late_fall()  # all five panels
+    default = np.asarray(Image.open(save_report(result, tmp_path / "default.png")).convert("RGBA"))
+    with mpl_style.context(style):
+        before = {k: str(v) for k, v in matplotlib.rcParams.items()}
+        styled = Image.open(save_report(result, tmp_path / "styled.png"))
+        fig = plot_range_test(result)
+        shown = Image.open(io.BytesIO(fig._repr_png_()))  # as a notebook shows it, under the user's style
+        after = {k: str(v) for k, v in matplotlib.rcParams.items()}
+    assert styled.size == shown.size == (1200, 900)
+    np.testing.assert_array_equal(np.asarray(styled.convert("RGBA")), default)
+    assert after == before
+
+    def same_picture(image) -> bool:
+        # A figure drawn again may lay out its axes 1e-13 apart: a pixel or two of antialiasing differs by a shade.
+        other = np.asarray(image.convert("RGBA"), dtype=int)
+        return other.shape == default.shape and bool((np.abs(other - default) > 8).mean() < 1e-5)
+
+    assert same_picture(shown)
+    # The figure returned is drawn alike: saved by the user, in the default style, it is the same picture.
+    assert same_picture(png(fig))
