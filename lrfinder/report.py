@@ -1929,8 +1929,10 @@ def plot_range_test(
 
     Returns:
         Without ``ax``, a new :class:`matplotlib.figure.Figure` (Agg canvas, not attached to
-        ``pyplot``). Its axes carry the labels ``"header"``, ``"loss"``, ``"slope"``, (with a
-        schedule) ``"schedule"``, (one result with a measured noise scale) ``"batch"``: the
+        ``pyplot``), drawn under matplotlib's default style with the user's fonts, whatever style or
+        rcParams are in force (they are left as they were). Its axes carry the labels ``"header"``,
+        ``"loss"``, ``"slope"``, (with a schedule) ``"schedule"``, (one result with a measured
+        noise scale) ``"batch"``: the
         predicted best LR against batch size by the linear, sqrt and noise rules, with the test
         and target batches and the critical batch marked, and (a refined result with trials)
         ``"trials"`` (``Axes.get_label()``). With ``ax``, the figure ``ax`` is in (the
