@@ -1935,7 +1935,9 @@ def plot_range_test(
         noise scale) ``"batch"``: the
         predicted best LR against batch size by the linear, sqrt and noise rules, with the test
         and target batches and the critical batch marked, and (a refined result with trials)
-        ``"trials"`` (``Axes.get_label()``). With ``ax``, the figure ``ax`` is in (the
+        ``"trials"`` (``Axes.get_label()``); a figure too small to give the loss panel its room
+        leaves out the trial panel, then the batch panel, and its header says so (12 x 9 inches
+        holds them all). With ``ax``, the figure ``ax`` is in (the
         top-level figure when ``ax`` is in a subfigure).
 
     Raises:
@@ -2007,6 +2009,11 @@ def plot_range_test(
         )
 
 
+#: The least height (inches) the layout's first guess gives the loss panel before the batch and trial panels are left
+#: out of a small report: the default report's (12 x 9 inches) is 1.5 or more with every panel.
+_LEAST_LOSS_IN = 1.1
+
+
 def _draw_report(
     results: Sequence[RangeTestResult],
     sched: np.ndarray | None,
@@ -2026,20 +2033,43 @@ def _draw_report(
     # About 6.4 points per character of DejaVu Sans at 10.5 pt; a small report's header is set smaller (more
     # characters a line, lines less high).
     scale = _header_scale(size)
-    lines = _header_text(results, max(int(size[0] * 72 / (6.4 * scale)), _MIN_HEADER_CHARS), title)
-    header_in = (_header_points(lines, scale) + (6.0 + (len(lines) - 1) * _LINE_PT) * scale) / 72.0
+    width_chars = max(int(size[0] * 72 / (6.4 * scale)), _MIN_HEADER_CHARS)
+    lines = _header_text(results, width_chars, title)
+
+    def header_height() -> float:
+        return (_header_points(lines, scale) + (6.0 + (len(lines) - 1) * _LINE_PT) * scale) / 72.0
+
+    def shares() -> list[float]:
+        return (
+            [4.6, 1.7]
+            + ([1.7] if sched is not None else [])
+            + ([2.0] if batch_panel else [])
+            + ([1.7] if trials_panel else [])
+        )
+
+    def rest_in() -> float:
+        # Panel heights share what the header leaves of the figure (the layout engine adds labels).
+        return max(size[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
+
+    header_in = header_height()
     batch_panel = len(results) == 1 and results[0].noise_scale is not None and results[0].suggestion is not None
     refinement = results[0].refinement if len(results) == 1 else None
     trials_panel = refinement is not None and bool(refinement.trials)
-    panels = (
-        [4.6, 1.7]
-        + ([1.7] if sched is not None else [])
-        + ([2.0] if batch_panel else [])
-        + ([1.7] if trials_panel else [])
-    )
-    # Panel heights share what the header leaves of the figure (the layout engine adds labels).
-    rest = max(size[1] - header_in - 0.9 - 0.45 * len(panels), 1.0)
-    heights = [header_in] + [rest * p / sum(panels) for p in panels]
+    panels = shares()
+    # A report smaller than the default cannot hold the batch and trial panels under its header: at 6.4 x 4.8 inches
+    # the four panels were a fifth of an inch high each, the loss panel ran up over the header and the batch panel's
+    # legend over its title (at 8 x 6, the legend hid the batch panel's lines). They are left out, the trials first,
+    # until the loss panel has its room; the header keeps their numbers (refined lr, critical batch) and says so.
+    left_out: list[str] = []
+    while (batch_panel or trials_panel) and rest_in() * panels[0] / sum(panels) < _LEAST_LOSS_IN:
+        left_out.insert(0, "trial" if trials_panel else "batch")
+        batch_panel, trials_panel = batch_panel and trials_panel, False
+        panels = shares()
+    if left_out:
+        note = f"{' and '.join(left_out)} panel{'s' if len(left_out) > 1 else ''} left out: the figure is too small"
+        lines = [*lines, *((line, None) for line in _wrap([f"({note}; figsize=(12, 9) draws them)"], width_chars))]
+        header_in = header_height()
+    heights = [header_in] + [rest_in() * p / sum(panels) for p in panels]
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
     header = fig.add_subplot(grid[0], label="header")
     ax = fig.add_subplot(grid[1], label="loss")
@@ -2292,6 +2322,10 @@ def _plot_into(ax: Axes, results: Sequence[RangeTestResult], *, title: str | Non
     return root
 
 
+#: The batch panel's name of the noise scale's rule; its legend entry adds the shape of the LR it predicts.
+_NOISE_RULE = "noise-scale rule"
+
+
 def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     """Predicted best LR against batch size: the linear, sqrt and noise rules from the test's batch."""
     from .noise import ADAPTIVE_SHAPE, LR_SHAPE_WORDS, noise_lr_factor
@@ -2317,7 +2351,7 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     noise = [base * noise_lr_factor(b0, b, ns.b_simple, shape) for b in batches]
     ax.plot(batches, base * batches / b0, color="#999999", lw=1.4, ls="--", label="linear")
     ax.plot(batches, base * np.sqrt(batches / b0), color="#999999", lw=1.4, ls=":", label="sqrt")
-    ax.plot(batches, noise, color=COLORS["scaled"], lw=2.2, label=f"noise-scale rule ({LR_SHAPE_WORDS[shape]})")
+    ax.plot(batches, noise, color=COLORS["scaled"], lw=2.2, label=f"{_NOISE_RULE} ({LR_SHAPE_WORDS[shape]})")
     ax.axvline(ns.b_simple, color="black", lw=1.0, alpha=0.6)
     low_i, high_i = ns.interval
     if math.isfinite(low_i):  # the 90% interval of the critical batch
@@ -2371,10 +2405,17 @@ def _place_batch_legend(ax: Axes) -> None:
     settings = dict(_BATCH_LEGEND)
     if room(settings) > 0.5:  # a short panel (under the schedule and trial panels): one row, or as few as fit
         # In one row the legend was wider than the panel of a report under the default width (8 x 6 inches): the
-        # layout narrowed every panel to a fifth of the figure to hold it, and the report was unreadable.
-        for columns in range(len(ax.get_legend_handles_labels()[1]), 0, -1):
-            settings["ncol"] = columns
-            if width(settings) <= 1.0:
+        # layout narrowed every panel to a fifth of the figure to hold it, and the report was unreadable. In a panel
+        # 6 inches wide the noise rule's entry, with its shape, left room for one column: six rows over the panel's
+        # title and lines. Where the full entries take more than two rows, the noise rule's is said without its shape.
+        handles, labels = ax.get_legend_handles_labels()
+        short = [label.split(" (")[0] if label.startswith(_NOISE_RULE) else label for label in labels]
+        for names in (labels, short):
+            for columns in range(len(names), 0, -1):
+                settings.update(handles=handles, labels=names, ncol=columns)
+                if width(settings) <= 1.0:
+                    break
+            if math.ceil(len(names) / columns) <= 2:
                 break
     needed = min(room(settings), 0.6)
     low, high = (math.log10(v) for v in ax.get_ylim())

@@ -1898,10 +1898,11 @@ def test_an_overlay_of_long_model_names_names_every_model_inside_the_figure(tmp_
     assert min(box.y0 for box in boxes) >= loss.y1
 
 
-@pytest.mark.parametrize("figsize", [(8.0, 6.0), (6.4, 4.8), (6.0, 4.5)])
+@pytest.mark.parametrize("figsize", [(8.0, 9.0), (6.4, 8.0), (6.0, 8.0)])
 def test_a_report_with_the_batch_panel_keeps_the_figures_width_at_any_size(tmp_path: Path, figsize):
     # The batch panel's legend, in one row, was wider than the panel of any report under the default width: the layout
-    # narrowed every panel to a fifth of the figure (8 x 6 inches) to hold it, and the report was unreadable.
+    # narrowed every panel to a fifth of the figure (8 x 6 inches) to hold it, and the report was unreadable. (A report
+    # as small as 8 x 6 inches now leaves this result's batch panel out: the widths are checked on taller ones.)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = recorded_demo().scale(4096, rule="linear")
@@ -2055,3 +2056,57 @@ def test_a_users_matplotlib_style_neither_changes_the_report_nor_is_changed_by_i
     assert same_picture(shown)
     # The figure returned is drawn alike: saved by the user, in the default style, it is the same picture.
     assert same_picture(png(fig))
+
+
+@pytest.mark.parametrize("figsize", [(8.0, 6.0), (6.4, 4.8), (6.0, 4.5)])
+def test_a_small_report_leaves_out_the_batch_and_trial_panels_and_says_so(tmp_path: Path, figsize):
+    # With the batch and trial panels, a report at matplotlib's own 6.4 x 4.8 inches had four panels a fifth of an inch
+    # high under a header of ten lines: the loss panel, its LR labels and legend ran up over the header, the batch
+    # panel's legend over its title. A report that small leaves both panels out (their numbers are in the header).
+    result = recorded_late_fall()
+    fig = plot_range_test(result, figsize=figsize)
+    path = tmp_path / "small.png"
+    fig.savefig(path, dpi=fig.dpi)
+    assert Image.open(path).size == (round(figsize[0] * 100), round(figsize[1] * 100))
+    renderer = fig.canvas.get_renderer()
+    axes = axes_by_label(fig)
+    assert set(axes) == {"header", "loss", "slope"}
+    text = all_text(fig)
+    assert "batch and trial panels left out: the figure is too small; figsize=(12, 9) draws them" in text
+    assert "refined lr 4.38e-01" in text and "critical batch ≈ 89" in text
+    loss = axes["loss"]
+    covers = [loss.get_window_extent(renderer), loss.get_legend().get_window_extent(renderer)]
+    covers += [t.get_window_extent(renderer) for t in loss.texts]
+    for line in axes["header"].texts:
+        box = line.get_window_extent(renderer)
+        assert not any(box.overlaps(c) for c in covers), line.get_text()
+        assert box.x1 <= fig.bbox.x1 + 1.0, line.get_text()
+    assert loss.get_window_extent(renderer).height >= 0.8 * fig.dpi
+    # The default report keeps both.
+    assert {"batch", "trials"} <= set(axes_by_label(plot_range_test(result)))
+
+
+def test_a_narrow_reports_batch_legend_takes_two_rows_at_most(tmp_path: Path):
+    # In a report 6 inches wide the noise rule's entry "noise-scale rule (saturates near the critical batch)" left room
+    # for one column: a legend of six rows stood over the batch panel's title and hid its lines.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = recorded_demo().scale(4096, rule="linear")
+    fig = plot_range_test(result, figsize=(6.0, 8.0))
+    fig.savefig(tmp_path / "narrow.png", dpi=fig.dpi)
+    renderer = fig.canvas.get_renderer()
+    batch = axes_by_label(fig)["batch"]
+    legend = batch.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert len(labels) == 6 and "noise-scale rule" in labels
+    rows = {round(t.get_window_extent(renderer).y0) for t in legend.get_texts()}
+    assert len(rows) <= 2
+    box = legend.get_window_extent(renderer)
+    assert _inside(box, batch.get_window_extent(renderer))
+    assert not box.overlaps(batch.title.get_window_extent(renderer)) and not box.overlaps(
+        batch._left_title.get_window_extent(renderer)
+    )
+    # A wide report keeps the rule's shape in its entry.
+    wide = plot_range_test(result)
+    assert "noise-scale rule (saturates near the critical batch)" in all_text(wide)
+
