@@ -1571,8 +1571,11 @@ def _draw_overlay(
         refined = f is not None and f.lr is not None
         pick = f.lr if f is not None and f.lr is not None else (s.lr if s is not None else None)
         if s is not None and pick is not None:
-            # The minimum the marker shows (before any blow-up), not the lowest point of the whole curve.
-            low = _value_at(lrs, smoothed, s.min_loss_lr)
+            # The minimum the marker shows (before any blow-up), not the lowest point of the whole curve; a loss that
+            # cannot be negative is never written below zero (its smoothed curve may undershoot there).
+            from .sweeps import shown_minimum_loss
+
+            low = shown_minimum_loss(result)
             label += f": {'refined lr' if refined else 'lr'} {pick:.2e}, min {low:.3g}" + (
                 "" if brief else f" at {s.min_loss_lr:.2e}"
             )

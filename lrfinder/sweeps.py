@@ -49,6 +49,7 @@ __all__ = [
     "recommend_weight_decay",
     "format_weight_decay",
     "minimum_loss",
+    "shown_minimum_loss",
 ]
 
 logger = logging.getLogger(__name__)
@@ -341,6 +342,27 @@ def minimum_loss(result: RangeTestResult) -> float:
     lrs = np.asarray(result.lrs)
     smoothed = np.asarray(s.smoothed_losses)
     return float(smoothed[int(np.argmin(np.abs(lrs - s.min_loss_lr)))])
+
+
+def shown_minimum_loss(result: RangeTestResult) -> float:
+    """:func:`minimum_loss` as the report's overlay legend and ``lrfind``'s sweep table write it.
+
+    A loss that cannot be negative (every recorded loss >= 0, as cross-entropy's) whose smoothed
+    curve undershoots below zero at a sharp turn read ``min -0.0184``: the loss recorded at
+    ``min_loss_lr`` is written instead. :func:`recommend_weight_decay` still compares
+    :func:`minimum_loss` itself.
+
+    Raises:
+        InconclusiveCurveError: The curve has no suggestion.
+
+    """
+    low = minimum_loss(result)
+    raw = np.asarray(result.losses, dtype=float)
+    finite = raw[np.isfinite(raw)]
+    if low >= 0.0 or finite.size == 0 or float(finite.min()) < 0.0:
+        return low
+    at = raw[int(np.argmin(np.abs(np.asarray(result.lrs) - _suggestion(result).min_loss_lr)))]
+    return float(at) if math.isfinite(at) else float(finite.min())
 
 
 def _fall(result: RangeTestResult) -> float:

@@ -2110,3 +2110,31 @@ def test_a_narrow_reports_batch_legend_takes_two_rows_at_most(tmp_path: Path):
     wide = plot_range_test(result)
     assert "noise-scale rule (saturates near the critical batch)" in all_text(wide)
 
+
+def test_an_overlays_legend_never_writes_a_negative_minimum_of_a_loss_that_cannot_be_negative(tmp_path: Path):
+    # Cross-entropy curves that fall to about 0.002 and then blow up sharply: the smoothed curve undershoots below
+    # zero before the blow-up, and each legend entry read "min -0.0187" of a loss that cannot be negative. It writes
+    # the loss recorded at the minimum's LR; the analysis's pick and minimum are unchanged.
+    rng = np.random.default_rng(0)
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    results = []
+    for i in range(3):
+        loss = 1.1 * np.exp(-np.clip(x + 3.5, 0, None) * 6) + 0.002 + np.where(x > -0.8, (x + 0.8) ** 2 * 20, 0)
+        loss = np.abs(loss * (1 + rng.normal(0, 0.05, 100)))
+        stop = int(np.flatnonzero(loss > 4 * loss[0])[0])
+        result = finish_result(lrs[: stop + 1], loss[: stop + 1], "diverged", batch_size=32, model_name="CE")
+        results.append(replace(result, label=f"wd{i}"))
+    lows = []
+    for r in results:
+        s = r.suggestion
+        smoothed = np.asarray(s.smoothed_losses)
+        at = int(np.argmin(np.abs(np.asarray(r.lrs) - s.min_loss_lr)))
+        assert smoothed[at] < 0.0 <= r.losses[at]  # the trap: the analysis's minimum is in the undershoot
+        lows.append(r.losses[at])
+    fig = plot_range_test(results)
+    fig.savefig(tmp_path / "overlay.png", dpi=fig.dpi)
+    entries = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+    assert len(entries) == 3 and not any("min -" in e for e in entries), entries
+    for entry, r, low in zip(entries, results, lows):
+        assert entry == f"{r.label}: lr {r.suggestion.lr:.2e}, min {low:.3g} at {r.suggestion.min_loss_lr:.2e}"

@@ -308,3 +308,36 @@ def test_recommend_weight_decay_refuses_a_single_number_by_name():
         recommend_weight_decay([result], torch.tensor(1e-3))
     with pytest.raises(TypeError, match=r"^Expected results to be a sequence .*, a single number$"):
         recommend_weight_decay(np.float64(1.0), [1e-3])
+
+
+def undershooting_curve(seed: int = 0):
+    """A cross-entropy-like curve: a fall to about 0.002, a floor, then a sharp blow-up, before which the smoothed
+    curve undershoots below zero (the analysis's minimum sits in the undershoot)."""
+    rng = np.random.default_rng(seed)
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    loss = 1.1 * np.exp(-np.clip(x + 3.5, 0, None) * 6) + 0.002 + np.where(x > -0.8, (x + 0.8) ** 2 * 20, 0)
+    loss = np.abs(loss * (1 + rng.normal(0, 0.05, 100)))
+    stop = int(np.flatnonzero(loss > 4 * loss[0])[0])
+    return finish_result(lrs[: stop + 1], loss[: stop + 1], "diverged")
+
+
+def test_the_sweep_table_never_writes_a_negative_minimum_of_a_loss_that_cannot_be_negative(capsys):
+    # The table's "min loss" of a cross-entropy read -0.01869: the smoothed curve's undershoot before the blow-up. It
+    # writes the loss recorded at the minimum's LR; the recommendation still compares the smoothed minimum.
+    from lrfinder.cli.output import echo_sweep
+    from lrfinder.sweeps import minimum_loss, shown_minimum_loss
+
+    results = [undershooting_curve(seed) for seed in (0, 1)]
+    for r in results:
+        s = r.suggestion
+        assert s is not None and minimum_loss(r) < 0.0  # the trap
+        at = int(np.argmin(np.abs(np.asarray(r.lrs) - s.min_loss_lr)))
+        assert shown_minimum_loss(r) == r.losses[at] >= 0.0
+    echo_sweep(results, [0.0, 1e-4], recommend_weight_decay(results, [0.0, 1e-4]), err=False)
+    rows = capsys.readouterr().out.splitlines()
+    for row, r in zip(rows[1:3], results):
+        assert row.split()[2] == f"{shown_minimum_loss(r):.4g}" and not row.split()[2].startswith("-")
+    # A curve whose smoothed minimum is not below zero is written as before.
+    plain = curve()
+    assert shown_minimum_loss(plain) == minimum_loss(plain)

@@ -622,7 +622,7 @@ def echo_sweep(
     results: Sequence[RangeTestResult], values: Sequence[float], choice: WeightDecayChoice | None, *, err: bool
 ) -> None:
     """Print the weight-decay sweep as a table, the recommended row marked."""
-    from ..sweeps import format_weight_decay, minimum_loss
+    from ..sweeps import format_weight_decay, shown_minimum_loss
 
     header = f"{'weight decay':<14}{'suggested lr':<14}{'min loss':<11}{'at lr':<11}{'stable to':<11}confidence"
     click.echo(header, err=err)
@@ -636,7 +636,7 @@ def echo_sweep(
         # The minimum the recommendation compares, at the LR printed beside it (the lowest point of the
         # whole curve may lie past the blow-up, at another LR).
         click.echo(
-            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{minimum_loss(r):<11.4g}{s.min_loss_lr:<11.2e}"
+            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{shown_minimum_loss(r):<11.4g}{s.min_loss_lr:<11.2e}"
             f"{stable:<11.2e}{s.confidence:.2f}{mark}",
             err=err,
         )
