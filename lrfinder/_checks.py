@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import sys
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeGuard
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeGuard, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
 import numpy as np
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def answers_peer_options(notes: Mapping[str, str]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A decorator answering a peer's keyword in ``notes`` (``skip_end=5``) with its note, what to do instead.
+
+    A call moved from a peer (torch-lr-finder's ``plot(skip_end=5)``, Lightning's ``suggestion(skip_begin=10)``)
+    got Python's bare "unexpected keyword argument". Any other unknown keyword reaches the function and gets
+    Python's own ``TypeError``; ``functools.wraps`` keeps the function's signature and docstring. Keywords that
+    share a note (``skip_start``, ``skip_end``) say it once.
+    """
+
+    def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            peer = [key for key in kwargs if key in notes]
+            if peer:
+                said = ", ".join(map(repr, peer))
+                many = len(peer) > 1
+                what = f"unexpected keyword arguments {said}" if many else f"an unexpected keyword argument {said}"
+                raise TypeError(f"{fn.__name__}() got {what}. " + " ".join(dict.fromkeys(notes[key] for key in peer)))
+            return fn(*args, **kwargs)
+
+        return call
+
+    return decorate
+
 
 #: What to do with a complex loss, said by range_test of the loss a step returns and by the analysis of a curve.
 COMPLEX_LOSS_FIX = "a complex loss: take its real part or abs()"

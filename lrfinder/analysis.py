@@ -53,6 +53,7 @@ import numpy as np
 
 from ._checks import (
     COMPLEX_LOSS_FIX,
+    answers_peer_options,
     is_choice,
     is_int,
     is_not_a_sequence,
@@ -64,7 +65,7 @@ from ._checks import (
 )
 from ._warn import warn
 from .exceptions import InconclusiveCurveError
-from .names import DEFAULT_RULE, RULE_DESCRIPTIONS, RULES, Rule
+from .names import DEFAULT_RULE, PEER_ANALYSIS_OPTIONS, RULE_DESCRIPTIONS, RULES, Rule
 
 __all__ = [
     "Rule",
@@ -1807,6 +1808,7 @@ def _refuse_missing_losses(lrs: object) -> NoReturn:
     )
 
 
+@answers_peer_options(PEER_ANALYSIS_OPTIONS)
 def analyze(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray | None = None,

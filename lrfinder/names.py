@@ -50,6 +50,7 @@ __all__ = [
     "PEER_OPTIONS_WITHOUT_EQUIVALENT",
     "TRAINER_SIDE_OPTIONS",
     "PEER_PLOT_OPTIONS",
+    "PEER_ANALYSIS_OPTIONS",
     "SWEEP_MODE_ALIASES",
     "did_you_mean",
     "did_you_mean_each",
@@ -324,6 +325,25 @@ PEER_PLOT_OPTIONS: dict[str, str] = {
         "fig.savefig('lr.png'), or end a notebook cell with fig (README, The report)."
     ),
     "return_fig": "fastai's return_fig has no equivalent: plot_range_test always returns the Figure.",
+}
+
+
+_SKIP_READ = (
+    "The peers' skip_begin, skip_start and skip_end (Lightning's suggestion, torch-lr-finder's plot) have no "
+    "equivalent: the whole curve is read (smoothed by a zero-lag filter), and nothing past its blow-up; to leave LRs "
+    "out, run the test over the range you want (min_lr=, max_lr=)."
+)
+
+#: The options of the peers' suggestion functions (Lightning's ``lr_finder.suggestion(skip_begin=10, skip_end=1)``,
+#: fastai's ``suggest_funcs``) -> what :func:`lrfinder.analyze` and ``result.analyze`` do instead.
+PEER_ANALYSIS_OPTIONS: dict[str, str] = {
+    "skip_begin": _SKIP_READ,
+    "skip_start": _SKIP_READ,
+    "skip_end": _SKIP_READ,
+    "suggest_funcs": (
+        "fastai's suggest_funcs is rule= here, one rule per reading: rule='min_div10', 'steepest' or 'valley' "
+        "(the default 'divergence_div10' has none in fastai)."
+    ),
 }
 
 

@@ -23,7 +23,6 @@ bounding box), so the same call always gives an image of the same pixel size.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import math
@@ -34,7 +33,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -47,6 +46,7 @@ from matplotlib.figure import Figure
 from . import names
 from ._atomic import atomic_write
 from ._checks import (
+    answers_peer_options,
     is_choice,
     is_int,
     is_not_a_sequence,
@@ -80,9 +80,6 @@ from .scaling import ScaledLR
 __all__ = ["plot_range_test", "save_report", "report_writer", "REPORT_FORMATS", "COLORS"]
 
 logger = logging.getLogger(__name__)
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 #: File extensions :func:`save_report` writes, and the matplotlib format used for each.
 REPORT_FORMATS: dict[str, str] = {ext: ext.lstrip(".") for ext in names.REPORT_FORMATS}
@@ -1869,27 +1866,7 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
     ax.grid(True, which="major", alpha=0.35)
 
 
-def _answers_peer_plot_options(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``fn``, answering a peer's plot option (``skip_end=5``, ``suggest_lr=False``) with what to do instead.
-
-    Any other unknown keyword reaches ``fn`` and gets Python's own ``TypeError``; ``functools.wraps`` keeps
-    ``fn``'s signature and docstring.
-    """
-
-    @functools.wraps(fn)
-    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        peer = [key for key in kwargs if key in names.PEER_PLOT_OPTIONS]
-        if peer:
-            said = ", ".join(map(repr, peer))
-            what = f"unexpected keyword arguments {said}" if len(peer) > 1 else f"an unexpected keyword argument {said}"
-            notes = dict.fromkeys(names.PEER_PLOT_OPTIONS[key] for key in peer)  # skip_start and skip_end say one
-            raise TypeError(f"{fn.__name__}() got {what}. " + " ".join(notes))
-        return fn(*args, **kwargs)
-
-    return call
-
-
-@_answers_peer_plot_options
+@answers_peer_options(names.PEER_PLOT_OPTIONS)
 def plot_range_test(
     result_or_results: RangeTestResult | Sequence[RangeTestResult],
     *,

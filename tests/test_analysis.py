@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import math
 import re
 import warnings
@@ -68,6 +69,23 @@ def test_rules_pick_their_points() -> None:
 def test_unknown_rule_is_rejected() -> None:
     with pytest.raises(ValueError, match="Unknown rule 'magic'.*steepest"):
         analyze(LRS, textbook_curve(), rule="magic")
+
+
+def test_the_peers_suggestion_options_say_what_to_do_instead() -> None:
+    # Lightning's lr_finder.suggestion(skip_begin=10, skip_end=1) and fastai's suggest_funcs moved to analyze got
+    # Python's bare "analyze() got an unexpected keyword argument 'skip_begin'".
+    with pytest.raises(TypeError) as caught:
+        analyze(LRS, textbook_curve(), skip_begin=10, skip_end=1)
+    said = str(caught.value)
+    assert said.startswith("analyze() got unexpected keyword arguments 'skip_begin', 'skip_end'. The peers' skip_begin")
+    assert said.count("have no equivalent") == 1 and said.endswith("over the range you want (min_lr=, max_lr=).")
+    with pytest.raises(TypeError, match=r"^analyze\(\) got an unexpected keyword argument 'suggest_funcs'\. fastai's "
+                                        r"suggest_funcs is rule= here, one rule per reading"):  # fmt: skip
+        analyze(LRS, textbook_curve(), suggest_funcs=("valley",))
+    with pytest.raises(TypeError, match=r"^analyze\(\) got an unexpected keyword argument 'zzz'$"):
+        analyze(LRS, textbook_curve(), zzz=1)  # any other keyword: Python's own error
+    assert analyze(LRS, textbook_curve(), rule="valley").rule == "valley"  # the function underneath, unchanged
+    assert list(inspect.signature(analyze).parameters) == ["lrs", "losses", "rule", "window"]
 
 
 def test_smoothing_has_no_phase_lag() -> None:
