@@ -702,8 +702,16 @@ _SMALL_HEADER_BELOW = 6.0
 _SMALL_HEADER_SCALE = 0.8
 
 
+#: A report less high than this (inches) sets its header smaller again, by :data:`_TINY_HEADER_SCALE`: at 5 x 4
+#: inches twelve lines at 0.8 took two thirds of the figure, and the loss panel ran up over them.
+_TINY_HEADER_BELOW = 4.5
+_TINY_HEADER_SCALE = 0.7
+
+
 def _header_scale(size: tuple[float, float]) -> float:
     """The size of the header's type in a report of ``size`` inches, relative to the default report's."""
+    if size[1] < _TINY_HEADER_BELOW:
+        return _TINY_HEADER_SCALE
     return _SMALL_HEADER_SCALE if size[1] < _SMALL_HEADER_BELOW else 1.0
 
 
@@ -2046,7 +2054,7 @@ def _draw_report(
         batch_panel, trials_panel = batch_panel and trials_panel, False
         panels = shares()
     if left_out:
-        note = f"{' and '.join(left_out)} panel{'s' if len(left_out) > 1 else ''} left out: the figure is too small"
+        note = f"{' and '.join(left_out)} panel{'s' if len(left_out) > 1 else ''} left out at this size"
         lines = [*lines, *((line, None) for line in _wrap([f"({note}; figsize=(12, 9) draws them)"], width_chars))]
         header_in = header_height()
     heights = [header_in] + [rest_in() * p / sum(panels) for p in panels]
@@ -2104,7 +2112,28 @@ def _draw_report(
         # ran into the loss panel. The header gets its lines' height back, the panels give it.
         fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
         fit_header()
+    _keep_title_inside(header)
     return fig
+
+
+def _keep_title_inside(ax: Axes) -> None:
+    """Cut the header's one-line title further, a character at a time, where it runs past the figure's right edge.
+
+    Its length is guessed from the figure's width in characters, but the header starts where the panels do, past
+    their axis labels: in a report 5 inches wide that is a seventh of the width, and the title's ellipsis ran off
+    the edge. A title of two lines (an overlay's) or of mathtext is left as it is.
+    """
+    if not ax.texts:
+        return
+    title = ax.texts[0]
+    text = title.get_text()
+    if "\n" in text or "$" in text:
+        return
+    renderer = _renderer(ax)
+    right = ax.get_figure(root=True).bbox.x1  # type: ignore[union-attr]
+    while len(text) > _SHORTEST_MODEL_NAME and title.get_window_extent(renderer).x1 > right:
+        text = text.removesuffix("…")[:-1].rstrip() + "…"  # no "$" in it: drawable as it stands
+        title.set_text(text)
 
 
 def _draw_loss_panel(
