@@ -699,6 +699,11 @@ class TrainBatches(CyclingBatches):
 
     """
 
+    # A list given to trainer.fit is several loaders (each batch a list of theirs), not a list of batches.
+    RESTARTABLE = (
+        "a DataLoader or another re-iterable (not a list of batches: Lightning reads a list as several loaders)"
+    )
+
     def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loader: Any, skip: int = 0) -> None:
         self.skip = skip
         self.trainer = trainer

@@ -728,6 +728,10 @@ class CyclingBatches:
     Subclasses may override :meth:`_unwrap` to adapt what the iterator yields.
     """
 
+    #: What a one-shot iterator that ran out is told to pass instead: a subclass whose data is read another way
+    #: (Lightning's, where a list is several loaders) says its own.
+    RESTARTABLE = "a DataLoader, a list of batches or another re-iterable"
+
     def __init__(self, data: Iterable[Any]) -> None:
         self.data = data
         self._it: Iterator[Any] | None = None
@@ -816,9 +820,8 @@ class CyclingBatches:
                 if used:  # it gave batches once and none now: a one-shot iterator
                     raise DataError(
                         f"The training data ran out after {used} batches and cannot be restarted: it is a one-shot "
-                        "iterator (e.g. a generator), and the range test cycles its data. Pass a DataLoader, a "
-                        f"list of batches or another re-iterable, or plan at most {used} batches (num_steps x "
-                        "accumulation)."
+                        f"iterator (e.g. a generator), and the range test cycles its data. Pass {self.RESTARTABLE}, "
+                        f"or plan at most {used} batches (num_steps x accumulation)."
                     ) from None
                 raise DataError(empty_data_message(self.data)) from None
         idx = self._idx

@@ -2340,6 +2340,19 @@ def test_peer_options_without_a_counterpart_say_what_to_do_instead(call: Any, ma
     assert list(params)[:3] == ["min_lr", "max_lr", "num_steps"] and "kwargs" not in params
 
 
+def test_a_one_shot_iterator_in_a_fit_is_not_told_to_become_a_list_of_batches(tmp_path: Path) -> None:
+    # range_test's advice, "Pass a DataLoader, a list of batches or another re-iterable", was given inside a fit
+    # too, where Lightning reads a list as several loaders: find_lr(model, list(loader)) then failed in the user's
+    # training_step ("too many values to unpack").
+    with pytest.raises(DataError) as caught:
+        find_lr(Net(), iter(make_loader()), trainer=trainer(tmp_path), **FAST)
+    said = str(caught.value)
+    assert said.startswith("The training data ran out after 8 batches and cannot be restarted: it is a one-shot")
+    assert "Pass a DataLoader or another re-iterable (not a list of batches: Lightning reads a list as several " in said
+    with pytest.raises(DataError, match=r"Pass a DataLoader or another re-iterable \(not a list of batches"):
+        trainer(tmp_path, [LRFinder(**FAST)]).fit(Net(), iter(make_loader()))
+
+
 def test_lightnings_finder_attributes_say_what_to_use_instead(tmp_path: Path) -> None:
     # Lightning's LearningRateFinder: cb.optimal_lr.suggestion(), and a subclass calling self.lr_find(trainer, module)
     # at epoch milestones, moved to LRFinder got Python's bare "'LRFinder' object has no attribute 'optimal_lr'".
