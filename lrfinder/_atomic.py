@@ -35,7 +35,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -45,6 +45,8 @@ __all__ = ["atomic_write", "atomic_write_text", "in_place", "StagedWrites", "sta
 #: (POSIX only: the terminal closed) left a write's temporary file behind as SIGTERM once did.
 _TERMINATING = {signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])}
 _HELD_BACK = {signal.SIGINT, *_TERMINATING}
+#: The hangup alone (none on Windows).
+HANGUP = {signal.SIGHUP} if hasattr(signal, "SIGHUP") else set()
 
 
 def _umask() -> int:
@@ -62,16 +64,17 @@ class _Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def _clean_termination() -> Iterator[None]:
+def _clean_termination(signals: Collection[int] = _TERMINATING) -> Iterator[None]:
     """Make the default SIGTERM and SIGHUP run the cleanup (``except``/``finally``) before the process ends.
 
     Only for a signal with its default disposition, and in the main thread: a program with its
-    own handler keeps it.
+    own handler keeps it. ``signals`` narrows the two (``train`` takes SIGHUP alone: Lightning's
+    fit has its own SIGTERM handling).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    default = [sig for sig in _TERMINATING if signal.getsignal(sig) == signal.SIG_DFL]
+    default = [sig for sig in _TERMINATING if sig in signals and signal.getsignal(sig) == signal.SIG_DFL]
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise _Terminated(signum)

@@ -49,6 +49,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
+from ._atomic import HANGUP, _clean_termination
 from ._checks import caller_stacklevel, is_int, is_not_a_sequence, plain, single_number_note
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from ._lightning import fine_tuner as _fine_tuner
@@ -1350,7 +1351,9 @@ def train(
         for name in LIGHTNING_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        with tempfile.TemporaryDirectory(prefix="lrfind-") as root:
+        # A hangup (the terminal closed) ended the process at once, the Trainer's root directory left in the
+        # temporary directory: it is removed first. Lightning handles SIGTERM itself (a KeyboardInterrupt here).
+        with _clean_termination(HANGUP), tempfile.TemporaryDirectory(prefix="lrfind-") as root:
             trainer = pl_.Trainer(
                 max_epochs=epochs,
                 accelerator=accelerator,

@@ -1521,3 +1521,35 @@ def test_an_nll_loss_fed_raw_logits_in_training_is_warned_of(loss_fn: Any) -> No
         train(make_mlp(), loader(), epochs=2, optimizer=sgd(0.1),
               loss_fn=lambda out, y: F.nll_loss(F.log_softmax(out, dim=1), y))  # fmt: skip
     assert not [w for w in caught if "negative log-likelihood" in str(w.message)]
+
+
+HANGUP_TRAINER = """
+import os, signal, sys
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from lrfinder.training import train
+
+data = DataLoader(TensorDataset(torch.randn(64, 4), torch.randint(0, 2, (64,))), batch_size=8)
+hang_up = lambda epoch, batch: batch == 2 and os.kill(os.getpid(), signal.SIGHUP)
+train(torch.nn.Linear(4, 2), data, optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
+      loss_fn=F.cross_entropy, on_batch_end=hang_up)
+"""
+
+
+@pytest.mark.slow
+def test_a_hangup_during_training_leaves_no_temporary_directory(tmp_path):
+    """The Trainer's root directory (a temporary one) outlived a SIGHUP: the process ended at once, without cleanup."""
+    import subprocess
+    import sys
+
+    from _signals import default_signals
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.run(
+        [sys.executable, "-c", HANGUP_TRAINER], env=env, capture_output=True, timeout=300, preexec_fn=default_signals
+    )
+    assert proc.returncode == -signal.SIGHUP, proc.stderr.decode()[-2000:]  # still ends as the hangup would
+    assert list(temp.iterdir()) == []
