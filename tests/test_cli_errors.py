@@ -1537,3 +1537,38 @@ def test_a_utf16_csv_from_excel_unicode_text_is_read(work: Path):
     (work / "unicode.csv").write_bytes(text.encode("utf-16"))
     result = invoke("run", "model.pt", "--data", "unicode.csv", "--target", "label", *FAST)
     assert result.exit_code == 0, result.output
+
+
+MIDWAY = """
+import torch
+from torch import nn
+
+class BreaksLater(nn.Module):
+    # A model whose own code raises once the test is under way (a linear-algebra routine on blown-up weights).
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 3)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == FAILS_AT:
+            raise RuntimeError("linalg.cholesky: The factorization could not be completed")
+        return self.fc(x)
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_an_error_raised_midway_through_the_sweep_says_where_and_what_to_do(work: Path, command: str):
+    """The model's own error at the sweep's 11th step came out bare: 'Error: linalg.cholesky: ...', saying neither
+    that the test was under way (10 steps had run) nor at which LR, nor how to see where it was raised."""
+    (work / "lrf_midway.py").write_text(MIDWAY.replace("FAILS_AT", "12"))
+    torch.save({f"fc.{k}": v for k, v in nn.Linear(10, 3).state_dict().items()}, work / "weights.pt")
+    outputs = ["--json", "r.json"] + (["-o", "trained.pt"] if command == "fit" else [])
+    result = invoke(command, "weights.pt", "--model-class", "lrf_midway:BreaksLater", "--data", "train.npz",
+                    *FAST, "--seed", "0", *outputs)  # fmt: skip
+    error = assert_one_line(result, 1, "RuntimeError: linalg.cholesky: The factorization could not be completed")
+    # The check before the test runs the model once on the first batch: the 12th call is the sweep's 11th step.
+    assert re.search(r"The range test failed after 10 of its 12 steps \(the last at lr=\d\.\d\de-\d\d\)", error), error
+    assert "--max-lr" in error and "--debug" in error
+    assert not (work / "r.json").exists() and not (work / "trained.pt").exists()

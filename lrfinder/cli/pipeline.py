@@ -651,6 +651,9 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
         test_kwargs["refine"] = _refine_settings(options, inputs.data)
         test_kwargs["val_data"] = inputs.data.val
     bars: list[Progress] = []
+    # How far the test got, said with an error that the model's or the data's own code raises after the first
+    # step (the checks before the test, and the engine's first step, name what fails there).
+    reached: list[str] = []
 
     def start_bar(title: str, length: int | None = None, *, known: bool = True) -> Progress:
         for bar in bars:
@@ -672,6 +675,17 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
                 resweeps += 1
                 start_bar(f"{title} re-sweep {resweeps}", known=False)
             bars[-1].tick(index, lr, loss)
+            sweep = f"The {title}{f' re-sweep {resweeps}' if resweeps else ''}"
+            if resweeps == 0 and index + 1 == options.num_steps:  # the sweep is over: what follows it failed
+                reached[:] = [f"{sweep} failed after its last step", "Its steps ran, so the model and data go together"]
+                return
+            of = f" of its {options.num_steps:,}" if resweeps == 0 else ""
+            reached[:] = [
+                f"{sweep} failed after {index + 1:,}{of} steps (the last at lr={lr:.2e})",
+                "Its first steps ran, so the model and the data go together. If it fails only at large LRs (the "
+                f"model's own code on blown-up weights), a --max-lr of {lr:.2e} (the last LR that ran) or lower ends "
+                "the sweep before it",
+            ]
 
         return tick
 
@@ -683,6 +697,8 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
             if index == 0 and steps_done == 0:
                 start_bar("refine", candidates)
             bars[-1].trial(index, lr, steps_done, loss)
+            # Called as a trial starts and once it is judged: how many of its steps ran before an error is not known.
+            reached[:] = [f"--refine's trial {index + 1} (lr={lr:.2e}) failed", "The range test itself ran to its end"]
 
         test_kwargs["on_trial"] = on_trial
 
@@ -707,6 +723,16 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
             )
             results = [result]
             names = [label + (f", weight_decay={format_weight_decay(wd)}" if wd else "")]
+    except (LRFinderError, click.ClickException):
+        raise
+    except Exception as exc:
+        if not reached or options.debug:
+            raise
+        # The bare message ("Error: linalg.cholesky: ...") said neither that the test was under way nor where.
+        raise click.ClickException(
+            f"{reached[0]}: {type(exc).__name__}: {one_line(exc).rstrip('.')}. {reached[1]}. Run with --debug to see "
+            "where the error was raised."
+        ) from None
     finally:
         for bar in bars:
             bar.close()
