@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from types import FrameType
 
-__all__ = ["atomic_write", "atomic_write_text", "in_place", "StagedWrites", "staged_writes"]
+__all__ = ["atomic_write", "atomic_write_text", "in_place", "unwritable", "StagedWrites", "staged_writes"]
 
 #: The signals that end the process by default, each with its cleanup first (:func:`_clean_termination`): SIGHUP
 #: (POSIX only: the terminal closed) left a write's temporary file behind as SIGTERM once did.
@@ -112,6 +112,88 @@ def in_place(path: str | os.PathLike[str]) -> bool:
 #: The kernel's own trees: a link into them names no file to make (``/dev/stdout`` of a closed descriptor leads to
 #: a ``/proc`` entry that is not there); a link there is written into, as the shell's ``>`` does.
 _KERNEL_TREES = ("proc", "dev", "sys")
+
+
+def unwritable(path: str) -> str | None:
+    """Why ``path`` cannot be written by :func:`atomic_write`, said before the work that makes it; ``None`` if it can.
+
+    A path can be written when it names a file (not a directory, and not ``dir/`` with a trailing
+    separator), and its nearest existing ancestor is a directory this process may create files
+    in: missing directories are created when writing. A symlink, a device or a named pipe
+    (``/dev/stdout``, ``/dev/null``) needs only to be writable itself: a device or a pipe is written
+    into (:func:`in_place`), and so is a linked file whose directory takes no new file (one that does
+    gets its file replaced atomically from there). The permission bits alone do not say it (root
+    passes them, and a read-only or virtual file system such as ``/proc`` refuses new files
+    anyway), so a hidden file (or, for a missing parent, a directory) is created there and removed
+    at once, as the atomic write itself will do. ``lrfind`` checks its outputs with it, and the
+    Lightning callback its report.
+
+    Returns:
+        The reason, ``"cannot write PATH: ..."`` (or ``"PATH is a directory; ..."``) with what to do, or ``None``.
+
+    """
+    try:
+        return _unwritable(path)
+    except OSError as exc:
+        # A name longer than the file system takes ("File name too long"), a loop of links: a
+        # raw traceback from pathlib's stat, before the run.
+        return f"cannot write {path}: {exc.strerror or exc}; choose another path"
+
+
+def _unwritable(path: str) -> str | None:
+    """:func:`unwritable` of one path; an ``OSError`` from looking at the path is the caller's to word."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{path} is a directory; give a file name"
+    if path.endswith(("/", os.sep)):
+        return f"{path} ends in '{path[-1]}', so it names a directory; give a file name inside it"
+    if in_place(target):
+        # Written into, through the link (/dev/stdout, /dev/null, a named pipe): nothing is made beside it,
+        # so the directory's permissions do not matter (a user may not write in /dev).
+        if target.exists():
+            if not os.access(target, os.W_OK):
+                return f"cannot write {path}: no permission to write it"
+            return None
+        # A link to a file yet to be made: written through, it makes that file, in a directory that must exist
+        # (the run failed at its very end, "No such file or directory").
+        folder = Path(os.path.realpath(target)).parent
+        if not folder.is_dir():
+            return (
+                f"cannot write {path}: it is a symlink to {os.readlink(target)}, in {folder}, which does not exist; "
+                "create it, or choose another path"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"cannot write {path}: it is a symlink into {folder}, where there is no permission to write"
+        return None
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot write {path}: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot write {path}: no permission to write in {parent}; choose another path"
+    if target.exists() and not os.access(target, os.W_OK):
+        return f"cannot write {path}: the file is read-only"
+    missing_parent = parent != target.parent
+    refused = _refuses_new_entries(parent, directory=missing_parent)
+    if refused is not None:
+        kind = "directories" if missing_parent else "files"
+        return f"cannot write {path}: {parent} does not take new {kind} ({refused}); choose another path"
+    return None
+
+
+def _refuses_new_entries(folder: Path, *, directory: bool) -> str | None:
+    """Why no new file (or ``directory``) can be made in ``folder``, else ``None``: one is made and removed."""
+    try:
+        if directory:
+            os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".lrfind-check-"))
+        else:
+            fd, name = tempfile.mkstemp(dir=folder, prefix=".lrfind-check-", suffix=".tmp")
+            os.close(fd)
+            os.unlink(name)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _linked_file(path: Path) -> Path | None:

@@ -319,7 +319,9 @@ class LRFinder(_CallbackBase):
             where the curve is the returned loss), the key logged with ``self.log`` that holds the
             loss, when ``training_step`` does not return it. A call that does not log it (a GAN's
             discriminator batch) gives no loss; the next batch runs at the same LR.
-        report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero.
+        report: Path of a PNG report (:func:`lrfinder.report.save_report`), written by rank zero. One it cannot
+            write (under a file, in a directory that takes no new file) stops the fit with a ``ValueError`` before
+            the test runs.
         strict: Raise instead of warning when the curve is inconclusive.
         refine: ``True`` or a :class:`lrfinder.Refine`: after the sweep, round 2 of
             :mod:`lrfinder.refine` as in the engine: when the reading calls for it (still falling
@@ -705,6 +707,13 @@ class LRFinder(_CallbackBase):
         self._sized = None
         self._rescaled_lrs = None
         # Everything that can be checked before the test is checked before it.
+        if self.report is not None and trainer.is_global_zero:
+            from ._atomic import unwritable
+
+            reason = unwritable(str(self.report))
+            if reason is not None:
+                # Found when the report was written, after the whole test and with its LR applied: the fit failed then.
+                raise ValueError(f"{self._who}: report: {reason} (or report=None for none)")
         if not self._find_only and _lightning.fit_combine_mode(trainer) == "sequential":
             # Lightning refused it only at the first training epoch: after the whole test, the found LR applied.
             raise DataError(

@@ -184,6 +184,22 @@ def test_report_png_written(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_report_that_cannot_be_written_stops_the_fit_before_the_test(tmp_path: Path) -> None:
+    """report= under a file failed only at the write, after the whole test and with the found LR applied to the module:
+    the fit died there, its module's lr changed (NotADirectoryError). Now nothing runs and nothing changes."""
+    (tmp_path / "afile").write_text("a file, not a directory")
+    net = Net()
+    t = trainer(tmp_path, [LRFinder(report=tmp_path / "afile" / "lr.png", **FAST)], max_steps=1)
+    with pytest.raises(ValueError) as info:
+        t.fit(net, make_loader())
+    assert str(info.value) == (
+        f"LRFinder: report: cannot write {tmp_path / 'afile' / 'lr.png'}: {tmp_path / 'afile'} is not a directory "
+        "(or report=None for none)"
+    )
+    assert net.steps == [] and net.lr == 0.01
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 def test_report_has_the_schedule_panel_when_a_scheduler_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -665,87 +665,14 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
             option, the path and why.
 
     """
+    from .._atomic import unwritable
+
     for option, path in paths.items():
         if not path or path == "-":
             continue
-        try:
-            _check_writable(option, path)
-        except OSError as exc:
-            # A name longer than the file system takes ("File name too long"), a loop of links: a
-            # raw traceback from pathlib's stat, before the run.
-            raise click.BadParameter(
-                f"cannot write {path}: {exc.strerror or exc}; choose another path", param_hint=option
-            ) from None
-
-
-def _check_writable(option: str, path: str) -> None:
-    """:func:`check_writable` of one path; an ``OSError`` from looking at the path is the caller's to word."""
-    target = Path(path)
-    if target.is_dir():
-        raise click.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
-    if path.endswith(("/", os.sep)):
-        raise click.BadParameter(
-            f"{path} ends in '{path[-1]}', so it names a directory; give a file name inside it", param_hint=option
-        )
-    from .._atomic import in_place
-
-    if in_place(target):
-        # Written into, through the link (/dev/stdout, /dev/null, a named pipe): nothing is made beside it,
-        # so the directory's permissions do not matter (a user may not write in /dev).
-        if target.exists():
-            if not os.access(target, os.W_OK):
-                raise click.BadParameter(f"cannot write {path}: no permission to write it", param_hint=option)
-            return
-        # A link to a file yet to be made: written through, it makes that file, in a directory that must exist
-        # (the run failed at its very end, "No such file or directory").
-        folder = Path(os.path.realpath(target)).parent
-        if not folder.is_dir():
-            raise click.BadParameter(
-                f"cannot write {path}: it is a symlink to {os.readlink(target)}, in {folder}, which does not exist; "
-                "create it, or choose another path",
-                param_hint=option,
-            )
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise click.BadParameter(
-                f"cannot write {path}: it is a symlink into {folder}, where there is no permission to write",
-                param_hint=option,
-            )
-        return
-    parent = target.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise click.BadParameter(f"cannot write {path}: {parent} is not a directory", param_hint=option)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise click.BadParameter(
-            f"cannot write {path}: no permission to write in {parent}; choose another path", param_hint=option
-        )
-    if target.exists() and not os.access(target, os.W_OK):
-        raise click.BadParameter(f"cannot write {path}: the file is read-only", param_hint=option)
-    missing_parent = parent != target.parent
-    refused = _refuses_new_entries(parent, directory=missing_parent)
-    if refused is not None:
-        kind = "directories" if missing_parent else "files"
-        raise click.BadParameter(
-            f"cannot write {path}: {parent} does not take new {kind} ({refused}); choose another path",
-            param_hint=option,
-        )
-
-
-def _refuses_new_entries(folder: Path, *, directory: bool) -> str | None:
-    """Why no new file (or ``directory``) can be made in ``folder``, else ``None``: one is made and removed."""
-    import tempfile
-
-    try:
-        if directory:
-            os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".lrfind-check-"))
-        else:
-            fd, name = tempfile.mkstemp(dir=folder, prefix=".lrfind-check-", suffix=".tmp")
-            os.close(fd)
-            os.unlink(name)
-    except OSError as exc:
-        return exc.strerror or type(exc).__name__
-    return None
+        reason = unwritable(path)
+        if reason is not None:
+            raise click.BadParameter(reason, param_hint=option)
 
 
 def stage_file(staged: StagedWrites, path: str, write: Callable[[str], object]) -> None:
