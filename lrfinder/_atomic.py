@@ -94,6 +94,40 @@ def _clean_termination(signals: Collection[int] = _TERMINATING) -> Iterator[None
                 signal.signal(sig, signal.SIG_DFL)
 
 
+@contextlib.contextmanager
+def held_back_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP wait until the block has run, then arrive (a Ctrl-C raises there).
+
+    For work that must not stop half-way: the renames of :meth:`StagedWrites.commit`, the restore of
+    a range test's snapshot. Each signal's handler is replaced for the block by one that notes it; after
+    the block the handlers are put back and each noted signal is sent again, to be taken as it would
+    have been (a handler, or the default action). Not a ``pthread_sigmask``: that holds a signal back
+    from the calling thread only, and the kernel gave a Ctrl-C to another thread of the process (one
+    torch, Lightning or a DataLoader had started), whose Python handler then raised in the main
+    thread all the same. In the main thread only (where Python runs handlers); a signal ignored, or
+    handled outside Python, is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        noted.append(signum)
+
+    handlers = {sig: signal.getsignal(sig) for sig in _HELD_BACK}
+    held = [sig for sig, handler in handlers.items() if handler is not None and handler != signal.SIG_IGN]
+    for sig in held:
+        signal.signal(sig, note)
+    try:
+        yield
+    finally:
+        for sig in held:
+            signal.signal(sig, handlers[sig])
+        for signum in dict.fromkeys(noted):
+            os.kill(os.getpid(), signum)
+
+
 def in_place(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is written into rather than replaced: it exists and is not a regular file.
 
@@ -438,10 +472,7 @@ class StagedWrites:
             The paths written, in the order they were added.
 
         """
-        block = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-        if block:
-            previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_BACK)
-        try:
+        with held_back_signals():
             if before is not None:
                 before()
             # The renames first: writing into a pipe waits on its reader.
@@ -458,9 +489,6 @@ class StagedWrites:
                 self._staged.pop(0)
                 written.append(target)
             return written
-        finally:
-            if block:
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def discard(self) -> None:
         """Remove every staged temporary file (the targets are untouched)."""

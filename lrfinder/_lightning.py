@@ -40,6 +40,7 @@ import torch
 from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
+from ._atomic import held_back_signals
 from .batches import CyclingBatches, infer_batch_size
 from .data_parallel import ranks_data_verdict
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
@@ -511,19 +512,20 @@ def isolation(
         with snapshot.watching_optimizers():
             yield logged
     finally:
-        anomaly.__exit__(None, None, None)
-        del pl_module.log
-        _resume_schedulers(paused)
-        trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
-        trainer.loggers = saved_loggers
-        snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
-        for lo, iterator in held:
-            lo._iterator = iterator
-        for config, state in zip(configs, scheduler_states):
-            config.scheduler.load_state_dict(state)
-        metric_states.restore()
-        if scaler_state is not None:
-            scaler.load_state_dict(scaler_state)
+        with held_back_signals():  # a Ctrl-C meanwhile waits until all of it is back
+            anomaly.__exit__(None, None, None)
+            del pl_module.log
+            _resume_schedulers(paused)
+            trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
+            trainer.loggers = saved_loggers
+            snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
+            for lo, iterator in held:
+                lo._iterator = iterator
+            for config, state in zip(configs, scheduler_states):
+                config.scheduler.load_state_dict(state)
+            metric_states.restore()
+            if scaler_state is not None:
+                scaler.load_state_dict(scaler_state)
 
 
 def loss_undefined_at_start(

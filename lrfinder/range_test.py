@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._atomic import atomic_write_text
+from ._atomic import atomic_write_text, held_back_signals
 from ._checks import (
     check_flag,
     is_choice,
@@ -2098,14 +2098,15 @@ def _swept_and_restored(
 
 
 def _restore(saved: _Saved, prepared: _PreparedSweep) -> None:
-    """Restore: remove the probe's hooks, put the snapshot back and the GradScaler's state."""
-    for hook in prepared.hooks:
-        hook.remove()
-    if saved.snapshot is not None:
-        saved.snapshot.restore()
-    if saved.scaler is not None and saved.scaler_state is not None:
-        saved.scaler.__dict__.clear()
-        saved.scaler.__dict__.update(saved.scaler_state)
+    """Restore: remove the probe's hooks, put the snapshot back and the GradScaler's state (a Ctrl-C waits for all)."""
+    with held_back_signals():
+        for hook in prepared.hooks:
+            hook.remove()
+        if saved.snapshot is not None:
+            saved.snapshot.restore()
+        if saved.scaler is not None and saved.scaler_state is not None:
+            saved.scaler.__dict__.clear()
+            saved.scaler.__dict__.update(saved.scaler_state)
 
 
 def _check_undefined_loss(

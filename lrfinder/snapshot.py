@@ -27,6 +27,7 @@ from torch.nn.parameter import is_lazy
 from torch.optim import optimizer as _torch_optimizer
 from torch.utils.data import Dataset
 
+from ._atomic import held_back_signals
 from ._checks import check_flag, check_module_initialised, is_not_a_sequence, single_number_note
 from ._warn import warn
 
@@ -998,7 +999,15 @@ class StateSnapshot:
         return total
 
     def restore(self) -> None:
-        """Put the captured state back, bit for bit."""
+        """Put the captured state back, bit for bit.
+
+        A Ctrl-C (or SIGTERM) that comes meanwhile waits until all of it is back: one that stopped the restore
+        half-way left the model, the optimizers, the RNGs or the data order partly at the test's state.
+        """
+        with held_back_signals():
+            self._restore_all()
+
+    def _restore_all(self) -> None:
         _reshard_fsdp(self.model)  # before the shards are written: a gathered copy would shadow them
         for module, kind, held in self._slots:
             now = getattr(module, kind)

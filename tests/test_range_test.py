@@ -5201,3 +5201,29 @@ def test_the_repr_of_a_long_result_shows_the_curve_in_brief_and_every_other_fiel
         f"{min(losses):.3g}, last {losses[-1]:.3g}>, held_out_loss=0.5, held_out_losses=<2 values: first 0.4, lowest "
         "0.4, last 0.6>, diverged=False)"
     )
+
+
+def test_a_second_ctrl_c_while_the_state_is_put_back_waits_until_all_of_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C that arrived while the restore ran (a second one, after the first stopped the sweep) stopped it
+    half-way: here the loader's generator (the data order) was left where the test had drawn it to; a Ctrl-C
+    among the weights' copies left some of the weights at the test's. The interrupt now comes after the restore."""
+    import signal
+
+    model = make_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loader = DataLoader(make_classification(), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    order = loader.generator.get_state()
+    rng = torch.get_rng_state()
+    set_state = np.random.set_state
+
+    def interrupted_set_state(state: Any) -> None:  # the restore puts numpy's RNG back between torch's and the data's
+        os.kill(os.getpid(), signal.SIGINT)
+        set_state(state)
+
+    monkeypatch.setattr(np.random, "set_state", interrupted_set_state)
+    with pytest.raises(KeyboardInterrupt):
+        lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=20)
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    assert torch.equal(loader.generator.get_state(), order) and torch.equal(torch.get_rng_state(), rng)
+    assert optimizer.state_dict()["state"] == {}
