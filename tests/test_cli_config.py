@@ -76,6 +76,9 @@ BAD = {
     "internal name": ("csv-path = 'x.csv'\n", ["unknown key 'csv-path'", "did you mean 'csv'?"]),
     "fit key inside [run]": ("[run]\noutput = 'o.pt'\n", ["'output' in [run]", "only fit takes it", "top level"]),
     "unknown key inside [run]": ("[run]\nbogus = 1\n", ["unknown key 'bogus' in [run]"]),
+    # A peer's name, as range_test answers end_lr=: difflib's guess by spelling was 'min-lr' for end_lr.
+    "peer key end_lr": ("end_lr = 1.0\n", ["unknown key 'end_lr'", "(did you mean 'max-lr'?)"]),
+    "peer key criterion": ("criterion = 'mse'\n", ["unknown key 'criterion'", "(did you mean 'loss'?)"]),
     "not UTF-8": (b"data = '\xff\xfe'\n", ["not UTF-8"]),
     "not TOML": ("x = = 1\n", ["not valid TOML (Invalid value at line 1, column 5). Fix that line:", 'data = "tra']),
     "list for one value": ("num-steps = [1, 2]\n", ["'num-steps'", "expects an integer", "an array"]),
@@ -306,3 +309,26 @@ def test_a_value_click_refuses_from_the_file_is_named_as_the_files(work: Path):
     fit = ["fit", "model.pt", "--config", "conf/lrfind.toml", "--data", "train.npz", "-o", "o.pt"]
     result = runner.invoke(main, fit)
     assert result.exit_code == 2 and "'--num-steps' (set in conf/lrfind.toml)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        # click's guesses by spelling: '--max-lr', '--strict' or '--target' for --start-lr, refinement's
+        # --training-steps for Lightning's --num-training, nothing for --early-stop-threshold.
+        ("--start-lr", "--min-lr"),
+        ("--end-lr", "--max-lr"),
+        ("--num-training", "--num-steps"),
+        ("--early-stop-threshold", "--stop-factor"),
+        ("--num_iter", "--num-steps"),
+        ("--criterion", "--loss"),
+    ],
+)
+def test_a_peers_option_name_is_answered_with_lrfinders(work: Path, typed: str, meant: str):
+    for command in ("run", "fit"):
+        result = CliRunner().invoke(main, [command, "model.pt", "--data", "train.npz", typed, "1"])
+        assert result.exit_code == 2, result.output
+        assert result.output.rstrip().endswith(f"Error: No such option '{typed}'. Did you mean '{meant}'?")
+    # Any other is click's own guess, as before.
+    result = CliRunner().invoke(main, ["run", "model.pt", "--data", "train.npz", "--num-step", "5"])
+    assert "Error: No such option '--num-step'. (Did you mean one of: '--num-steps', " in result.output

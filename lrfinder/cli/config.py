@@ -35,7 +35,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,10 @@ def _unknown_key(key: str, keys: Mapping[str, click.Parameter], where: str, path
     names = sorted({k.replace("_", "-") for k in keys})
     # A parameter's internal name (csv_path, opt_settings) points to its option name (csv, opt).
     internal = [option_key(p) for p in keys.values() if p.name == key.replace("-", "_")]
-    close = internal or difflib.get_close_matches(key.replace("_", "-"), names, n=1)
+    # A peer's name (end_lr, torch-lr-finder's) is answered with lrfinder's, as range_test answers it: difflib's
+    # guess by spelling was 'min-lr'.
+    peer = _peer_name(key, names)
+    close = internal or ([peer] if peer else difflib.get_close_matches(key.replace("_", "-"), names, n=1))
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return click.BadParameter(
         f"unknown key {key!r}{where or ' in'} {path}{hint}; valid keys: {', '.join(names)}", param_hint="--config"
@@ -342,6 +345,30 @@ def _typed_on_the_command_line(param: click.Parameter, args: Sequence[str]) -> b
     return False
 
 
+#: lrfinder's Python names whose option is spelt otherwise (``loss_fn=`` is ``--loss``).
+_OPTION_OF = {"loss_fn": "loss"}
+
+
+def _peer_name(typed: str, names: Collection[str]) -> str | None:
+    """The name in ``names`` (``max-lr``) a peer's name for it stands for (``end-lr``, ``--end_lr``), or ``None``.
+
+    The peers' names are :data:`lrfinder.names.PEER_OPTION_NAMES` (torch-lr-finder's ``end_lr``, Lightning's
+    ``num_training``), the ones ``range_test`` answers with its own.
+    """
+    from ..names import PEER_OPTION_NAMES
+
+    target = PEER_OPTION_NAMES.get(typed.lstrip("-").replace("-", "_"))
+    name = None if target is None else _OPTION_OF.get(target, target).replace("_", "-")
+    return name if name in names else None
+
+
+def _peer_option(typed: str, command: click.Command) -> str | None:
+    """The option of ``command`` a peer's name stands for (``--end-lr`` -> ``--max-lr``), or ``None``."""
+    options = [opt for param in command.params for opt in param.opts if opt.startswith("--")]
+    name = _peer_name(typed, [opt[2:] for opt in options])
+    return None if name is None else f"--{name}"
+
+
 class ConfigCommand(click.Command):
     """A command with ``--config``: a value the file set that click refuses is said to come from the file.
 
@@ -353,10 +380,21 @@ class ConfigCommand(click.Command):
     """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Parse as click does; a refused value from the ``--config`` file names the file."""
+        """Parse as click does; a refused value from the ``--config`` file names the file.
+
+        An unknown option that is a peer's name for one of the command's (``--end-lr``, torch-lr-finder's
+        ``end_lr``) is answered with it (``--max-lr``), as ``range_test`` answers ``end_lr=``: click's own guess
+        by spelling offered ``--max-lr``, ``--strict`` and ``--target`` for ``--start-lr``, and ``--training-steps``
+        (refinement's budget) for Lightning's ``--num-training``.
+        """
         given = list(args)
         try:
             return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            meant = _peer_option(exc.option_name, self)
+            if meant is not None:
+                exc.possibilities = [meant]
+            raise
         except click.BadParameter as exc:
             path = ctx.meta.get(CONFIG_META)
             param = exc.param
