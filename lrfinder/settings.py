@@ -294,6 +294,12 @@ def check_iterable(name: str, value: object) -> None:
         raise TypeError(
             f"Expected {name} to be an iterable of batches (e.g. a torch DataLoader), but got {type(value).__name__}"
             + (f" {value!r:.40}, a single number" if zero_d else "")
+            # range_test(model, optimizer, ...): torch-lr-finder's LRFinder(model, optimizer, criterion) order.
+            + (
+                ", an optimizer: pass it by name (optimizer=...) and the batches second"
+                if name == "train_data" and isinstance(value, torch.optim.Optimizer)
+                else ""
+            )
         )
 
 
@@ -976,6 +982,23 @@ def _model_call_message(name: str, values: Sequence[Any]) -> str | None:
     )
 
 
+def _data_only_message(name: str, value: object) -> str | None:
+    """What ``range_test(train_loader)`` is told, ``None`` when the one argument given is a model.
+
+    torch-lr-finder's ``lr_finder.range_test(train_loader)`` took its model from ``LRFinder(model, optimizer,
+    criterion)``. Python's "missing 1 required positional argument: 'train_data'" named the data, which was given,
+    as missing.
+    """
+    if isinstance(value, nn.Module):
+        return None
+    return (
+        f"{name}() takes the model first, then its data: {name}(model, train_loader, optimizer=optimizer, "
+        f"loss_fn=criterion), but got one positional argument, a {type(value).__name__}, and no model. "
+        f"torch-lr-finder's lr_finder.range_test(train_loader) took the model, optimizer and criterion from "
+        "LRFinder(model, optimizer, criterion); here they are range_test's own."
+    )
+
+
 def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``fn``, answering an unknown keyword with the lrfinder name for it: ``end_lr`` -> ``max_lr``.
 
@@ -1010,6 +1033,10 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         misplaced = None if "model" in names else _model_call_message(name, [*extra, *(kwargs[k] for k in unknown)])
         if misplaced is not None:
             raise TypeError(misplaced)
+        if "train_data" in names and len(args) == 1 and not {"model", "train_data"} & kwargs.keys():
+            data_only = _data_only_message(name, args[0])
+            if data_only is not None:
+                raise TypeError(data_only)
         if extra:
             # Python's "takes 2 positional arguments but 3 were given" named neither the keywords nor the fix.
             raise TypeError(_positional_message(name, own, extra, keywords))

@@ -723,6 +723,28 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
     assert range_test.__doc__ == range_test.__wrapped__.__doc__  # type: ignore[attr-defined]
 
 
+def test_torch_lr_finders_call_shape_is_told_where_the_model_and_optimizer_go(
+    mlp: nn.Module, loader: DataLoader
+) -> None:
+    # lr_finder.range_test(train_loader, ...) moved as it stands got Python's "missing 1 required positional argument:
+    # 'train_data'", naming the data that was given as missing; the loader had gone into model.
+    with pytest.raises(TypeError) as caught:
+        range_test(loader, end_lr=10)  # type: ignore[call-arg]
+    said = str(caught.value)
+    assert said.startswith(
+        "range_test() takes the model first, then its data: range_test(model, train_loader, optimizer=optimizer, "
+        "loss_fn=criterion), but got one positional argument, a DataLoader, and no model."
+    )
+    # range_test(model, optimizer, ...), LRFinder(model, optimizer, criterion)'s order: was "but got SGD" alone.
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"but got SGD, an optimizer: pass it by name \(optimizer=\.\.\.\) and the "
+                                        r"batches second$"):  # fmt: skip
+        range_test(mlp, opt, loss_fn=F.cross_entropy)  # type: ignore[arg-type]
+    # A model alone is still Python's own "missing ... 'train_data'": that one is missing.
+    with pytest.raises(TypeError, match=r"missing 1 required positional argument: 'train_data'"):
+        range_test(mlp)  # type: ignore[call-arg]
+
+
 def test_settings_passed_positionally_are_answered_with_their_keywords(mlp: nn.Module, loader: DataLoader) -> None:
     """range_test(model, loader, criterion) (torch-lr-finder's order) and LRFinder(1e-6, 1.0) (Lightning's
     LearningRateFinder(min_lr, max_lr)) got Python's bare "takes 2 positional arguments but 3 were given"."""
