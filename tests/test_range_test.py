@@ -1068,6 +1068,19 @@ def test_inconclusive_curve_keeps_the_result(mlp: nn.Module, loader: DataLoader)
     assert result.lr is None
 
 
+def test_an_inconclusive_curve_is_said_once_as_a_log_line_not_also_as_a_warning(
+    mlp: nn.Module, loader: DataLoader, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 11: an inconclusive curve is reported once, not as both a log line and a warning.
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level("INFO", logger="lrfinder"):
+        warnings.simplefilter("always")
+        result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-9, max_lr=1e-8, num_steps=20)
+    assert result.error is not None and "never clearly falls" in result.error
+    said = [r.getMessage() for r in caplog.records if "never clearly falls" in r.getMessage()]
+    assert said == [f"Range test inconclusive: {result.error}"]
+    assert [str(w.message) for w in seen if "never clearly falls" in str(w.message)] == []
+
+
 def test_scaling_an_inconclusive_result_quotes_its_error_as_a_sentence() -> None:
     # The error (sentences ending in a full stop) once went inside parentheses: "... these LRs).). Run".
     error = "The loss never clearly falls. Lower min_lr (the model may already be trained)."
