@@ -20,6 +20,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from lrfinder.analysis import DEFAULT_RULE, RULES
 from lrfinder.cli import main
 from lrfinder.cli.output import Progress, echo_summary
 from lrfinder.exceptions import ModelError
@@ -262,8 +263,13 @@ def test_version():
 def test_list_shows_every_registry_entry():
     result = invoke("list")
     assert result.exit_code == 0
-    for name in (*list_optimizers(), *list_schedulers(), *SCALING_RULES, "valley", "cross_entropy", "bce_with_logits"):
+    for name in (*list_optimizers(), *list_schedulers(), *SCALING_RULES, "cross_entropy", "bce_with_logits"):
         assert f"  {name}" in result.output, name
+    # Issue 11: `lrfind list` describes each suggestion rule, the default marked.
+    rules = result.output.split("suggestion rules:\n", 1)[1].split("\n\n", 1)[0].split("losses:", 1)[0]
+    described = {line.split()[0]: line.split(maxsplit=1)[1] for line in rules.splitlines() if line.startswith("  ")}
+    assert set(described) == set(RULES) and all(len(text) > 20 for text in described.values())
+    assert described[DEFAULT_RULE].endswith("(default)")
     # Every description starts in one column, at least two spaces after its name.
     entries = [line for line in result.output.splitlines() if line.startswith("  ") and not line.startswith("  (")]
     columns = {len(line) - len(line[2:].split(maxsplit=1)[1]) for line in entries}
