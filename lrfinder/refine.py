@@ -428,28 +428,46 @@ def _check_schedule(refine: Refine) -> None:
     step count, ``warmup_steps`` longer than the training, a missing required setting) are said
     now, in the user's numbers; they failed after the sweep, in a trial's compressed ones
     (``step_size=133`` for a given 1000), or were clamped into a schedule the user never asked for.
-    The peak LRs are the candidates' in the trials (:func:`_trial_scheduler`), so any will do here.
 
     Raises:
         ValueError: A setting out of range for ``training_steps`` (the schedule's own message).
         TypeError: A setting the schedule does not take, or one it needs missing.
 
     """
-    if refine.schedule in ("constant", "plateau"):  # no scheduler in the trials
-        return
-    from .schedulers import create_scheduler
-
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
-    probe = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1e-3)
-    given = dict(refine.schedule_settings)
-    _peak_at(refine.schedule, given, [1e-3])
     try:
-        create_scheduler(refine.schedule, probe, total_steps=total, **given)
+        check_trial_schedule(refine.schedule, refine.schedule_settings, total)
     except (ValueError, TypeError) as exc:
         raise (TypeError if isinstance(exc, TypeError) else ValueError)(
             f"Refine(schedule={refine.schedule!r}, schedule_settings={dict(refine.schedule_settings)!r}) does not fit "
             f"the training of training_steps={total}: {exc}"
         ) from None
+
+
+def check_trial_schedule(schedule: str, settings: Mapping[str, Any], training_steps: int) -> None:
+    """Build ``schedule`` with ``settings`` once at ``training_steps``, as the trials' schedule is built.
+
+    The peak LRs are the candidates' in the trials (:func:`_trial_scheduler`), so any will do here.
+    ``"constant"`` and ``"plateau"`` run no scheduler in the trials and pass.
+
+    Args:
+        schedule: A registry schedule name (``Refine.schedule``).
+        settings: Its settings (``Refine.schedule_settings``), in torch's names.
+        training_steps: The length of the planned training, in optimizer steps.
+
+    Raises:
+        ValueError: A setting out of range for ``training_steps`` (the schedule's own message).
+        TypeError: A setting the schedule does not take, or one it needs missing.
+
+    """
+    if schedule in ("constant", "plateau"):  # no scheduler in the trials
+        return
+    from .schedulers import create_scheduler
+
+    probe = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1e-3)
+    given = dict(settings)
+    _peak_at(schedule, given, [1e-3])
+    create_scheduler(schedule, probe, total_steps=int(training_steps), **given)
 
 
 # --------------------------------------------------------------------------------------------

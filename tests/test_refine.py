@@ -824,6 +824,33 @@ def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
     assert out.exit_code == 2 and "add --refine" in out.output
 
 
+def test_cli_refine_schedule_needing_settings_is_a_usage_error_in_the_clis_names(cli_files: Any) -> None:
+    # --schedule step got no settings (--scheduler-opt goes to --scheduler's schedule only): it exited 1 after
+    # loading with "Refine(schedule='step', schedule_settings={}) does not fit the training ...", the Python API's
+    # words, not an option a user of lrfind can pass.
+    run = ["run", "model.pt", "--data", "train.npz", "--refine", "--training-steps", "2000", "--json", "r.json"]
+    out = lrfind(*run, "--schedule", "step", "--scheduler-opt", "step_size=500")
+    assert out.exit_code == 2, out.output
+    said = " ".join(out.output.split())
+    assert "Invalid value for --schedule: step: Scheduler 'step' needs the setting(s) step_size." in said
+    assert "pass --scheduler step --scheduler-opt KEY=VALUE" in said and "Refine(" not in said
+    assert not (cli_files / "r.json").exists() and not (cli_files / "lrfind-report.png").exists()
+    # Settings --scheduler gives that do not fit the trials' planned training are named as --scheduler-opt's.
+    fit = ["fit", "model.pt", "--data", "train.npz", "--refine", "--epochs", "50", "-o", "out.pt"]
+    out = lrfind(*fit, "--training-steps", "200", "--scheduler", "step", "--scheduler-opt", "step_size=300")
+    assert out.exit_code == 2, out.output
+    said = " ".join(out.output.split())
+    assert "Invalid value for --scheduler-opt: --scheduler step: Expected step_size < 200" in said
+    assert "planned training of 200 optimizer steps, --training-steps.)" in said and "Refine(" not in said
+    assert not (cli_files / "out.pt").exists()
+    # The advice works: the trials follow --scheduler's schedule with its settings.
+    out = lrfind("run", "model.pt", "--data", "train.npz", "--refine", "--epochs", "250", "--scheduler", "step",
+                 "--scheduler-opt", "step_size=500", "--no-report", "--json", "r.json")
+    assert out.exit_code == 0, out.output
+    refinement = RangeTestResult.from_json(cli_files / "r.json").refinement
+    assert refinement is not None and refinement.schedule == "step"
+
+
 def test_cli_refine_refuses_a_training_too_long_to_size_trials_from(cli_files: Any) -> None:
     # --training-steps 10**30 was told it needed "at least 200 optimizer steps" (every ValueError of the plan was
     # read as too short a training); before the plan refused it, its trials ran without end.

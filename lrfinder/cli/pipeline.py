@@ -494,7 +494,41 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
             f"{need}, but got {steps} optimizer steps ({epochs}, the training fit runs). To lengthen it, "
             f"{more_epochs}."
         ) from None
+    _check_trial_schedule(options, schedule, settings, steps)
     return replace(refine, training_steps=steps)
+
+
+def _check_trial_schedule(options: Options, schedule: str, settings: dict[str, Any], steps: int) -> None:
+    """Refuse, in the CLI's option names, a trial schedule that cannot be built (exit 2, before the test).
+
+    ``--scheduler-opt`` and ``--warmup-steps`` go to the trials only when they follow ``--scheduler``;
+    a ``--schedule`` of its own (``step``, ``multistep``) got no settings and failed after loading, with
+    exit 1 and a message in the Python API's names (``Refine(schedule='step', schedule_settings={})``).
+
+    Raises:
+        click.BadParameter: The schedule needs a setting it did not get, or one does not fit ``steps``.
+
+    """
+    from .._checks import sentence
+    from ..refine import check_trial_schedule
+
+    try:
+        check_trial_schedule(schedule, settings, steps)
+    except (ValueError, TypeError) as exc:
+        if schedule != options.scheduler:
+            raise click.BadParameter(
+                f"{schedule}: {sentence(str(exc))} --refine's trials take --scheduler-opt settings only from "
+                f"--scheduler: pass --scheduler {schedule} --scheduler-opt KEY=VALUE (the trials then follow it, "
+                "and --schedule can be left out), or a --schedule that needs no settings (constant, onecycle, "
+                "cosine).",
+                param_hint="--schedule",
+            ) from None
+        length = "--training-steps" if options.training_steps else "--epochs x batches per epoch"
+        raise click.BadParameter(
+            f"--scheduler {schedule}: {sentence(str(exc))} (--refine's trials follow this schedule over the "
+            f"planned training of {steps:,} optimizer steps, {length}.) Change the setting or the training's length.",
+            param_hint="--scheduler-opt",
+        ) from None
 
 
 def _plans(refine: Refine, training_steps: int) -> bool:
