@@ -123,6 +123,15 @@ def test_run_prints_its_summary_in_a_latin1_locale(work: Path):
     assert (work / "r.json").is_file()
 
 
+def waiting_on_a_pipe(pid: int) -> bool:
+    """Whether process ``pid`` sleeps in a pipe's read (Linux's /proc); True where /proc does not say."""
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return True
+    return wchan in ("", "0") or "pipe" in wchan
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and named pipes")
 @pytest.mark.parametrize("sig, code", STOPPING)
 def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Path, sig: int, code: int):
@@ -143,6 +152,12 @@ def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Pat
         except OSError:
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
+    # A signal that lands between the pipe's open and the read's start is taken by Python's C-level handler
+    # while the process runs, and the read then blocks without the EINTR that runs the Python handler (1 run in
+    # ~150 on a loaded machine hung here): a Python limitation, not lrfind's. The signal goes once it waits.
+    while not waiting_on_a_pipe(proc.pid):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
     try:
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=120)
