@@ -851,6 +851,31 @@ def test_cli_refine_schedule_needing_settings_is_a_usage_error_in_the_clis_names
     assert refinement is not None and refinement.schedule == "step"
 
 
+def test_cli_run_plans_its_schedule_over_training_steps(cli_files: Any) -> None:
+    # run's --training-steps is the training it plans (the trials were sized from it), but --scheduler's check,
+    # warm-up and preview spanned --epochs x batches (8 here): step_size=500 was refused as "step_size < 8".
+    run = ["run", "model.pt", "--data", "train.npz", "--refine", "--training-steps", "2000", "--scheduler", "step"]
+    out = lrfind(*run, "--scheduler-opt", "step_size=500", "--warmup-steps", "100", "--epochs", "2", "--no-report",
+                 "--json", "r.json")  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "warning: --epochs is ignored: --training-steps sets the planned training's length." in out.stderr
+    saved = json.loads((cli_files / "r.json").read_text())
+    assert saved["refinement"]["training_steps"] == 2000
+    lrs = saved["schedule"]["lrs"]
+    assert len(lrs) == 2000 and lrs[0] < lrs[100] == lrs[599] and lrs[600] < lrs[599]
+    out = lrfind(*run, "--scheduler-opt", "step_size=5000", "--no-report")
+    assert out.exit_code == 2, out.output
+    said = " ".join(out.output.split())
+    assert "Expected step_size < 2000" in said and "(The schedule spans the planned training, --training-steps 2,000" in said
+    # fit trains --epochs (8 steps here); its --training-steps sizes the trials only, so the schedule is checked on 8.
+    fit = ["fit", "model.pt", "--data", "train.npz", "--refine", "--training-steps", "2000", "-o", "o.pt"]
+    out = lrfind(*fit, "--scheduler", "step", "--scheduler-opt", "step_size=500", "--no-report")
+    assert out.exit_code == 2, out.output
+    said = " ".join(out.output.split())
+    assert "Expected step_size < 8" in said and "--epochs 1 x 8 per epoch = 8 optimizer steps" in said
+    assert not (cli_files / "o.pt").exists()
+
+
 def test_cli_refine_refuses_a_training_too_long_to_size_trials_from(cli_files: Any) -> None:
     # --training-steps 10**30 was told it needed "at least 200 optimizer steps" (every ValueError of the plan was
     # read as too short a training); before the plan refused it, its trials ran without end.

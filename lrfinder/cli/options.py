@@ -123,7 +123,7 @@ class Options:
         epochs: Training epochs (``run``: epochs of the planned schedule).
         refine: Whether to refine the suggestion with re-sweeps and trial runs (:mod:`lrfinder.refine`).
         training_steps: Optimizer steps of the planned training the trials are sized from
-            (default: ``epochs`` x batches per epoch).
+            (default: ``epochs`` x batches per epoch); ``run`` plans its schedule over it too.
         refine_schedule: The schedule the trials run (default: ``scheduler``, else constant).
         train: Whether to train after the test (``fit``, and ``demo`` with epochs).
         output: Where ``fit`` saves the trained model.
@@ -741,6 +741,8 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
         notes.append("--scaling is ignored: it scales the LR to --target-batch-size, which is not given")
     if ctx.info_name == "run" and options.scheduler is None and not options.refine and given("epochs"):
         notes.append("--epochs is ignored: run uses it only to plan --scheduler's schedule and size --refine's trials")
+    elif ctx.info_name == "run" and options.refine and options.training_steps and given("epochs"):
+        notes.append("--epochs is ignored: --training-steps sets the planned training's length")
     typed = ctx.params.get("weight_decay") or ()
     if len(set(typed)) < len(typed):
         twice = ", ".join(f"{v:g}" for v in sorted({v for v in typed if typed.count(v) > 1}))
@@ -1223,7 +1225,10 @@ refine_options = _group(
     click.option(
         "--training-steps",
         type=click.IntRange(min=10),
-        help="With --refine: optimizer steps of the planned training (default: --epochs x batches per epoch).",
+        help=(
+            "With --refine: optimizer steps of the planned training (default: --epochs x batches per epoch); "
+            "run plans --scheduler's schedule over it too, fit sizes only the trials from it."
+        ),
     ),
     click.option(
         "--schedule",

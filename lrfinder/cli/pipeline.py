@@ -826,6 +826,26 @@ def _steps_per_epoch(options: Options, data: LoadedData) -> int:
     return max(1, n)
 
 
+def _planned_steps(options: Options, data: LoadedData) -> int:
+    """The planned training's optimizer steps: ``run``'s ``--training-steps`` where given, else ``--epochs`` x batches.
+
+    ``run`` trains nothing: ``--training-steps`` (with ``--refine``) is the training it plans, so the
+    schedule's check, its warm-up and its preview span it, as ``--refine``'s trials do. ``fit`` trains
+    ``--epochs``; its ``--training-steps`` sizes the trials only.
+    """
+    if not options.train and options.training_steps:
+        return int(options.training_steps)
+    return options.epochs * _steps_per_epoch(options, data)
+
+
+def _planned_length(options: Options, data: LoadedData) -> str:
+    """The options that set :func:`_planned_steps`, for messages (``--epochs 2 x 8 per epoch = 16``)."""
+    total = _planned_steps(options, data)
+    if not options.train and options.training_steps:
+        return f"--training-steps {total:,}"
+    return f"--epochs {options.epochs:,} x {_steps_per_epoch(options, data):,} per epoch = {total:,}"
+
+
 def _warmup_settings(options: Options, result: RangeTestResult, data: LoadedData) -> dict[str, Any]:
     """The planned training's warm-up: ``--warmup-steps`` (with ``--scheduler``), else the scaling's advice.
 
@@ -847,7 +867,7 @@ def _advised(options: Options, result: RangeTestResult, data: LoadedData) -> dic
     if scaled is None or not scaled.warmup_epochs:
         return {}
     per_epoch = _steps_per_epoch(options, data)
-    steps = max(0, min(scaled.warmup_epochs * per_epoch, options.epochs * per_epoch - 1))
+    steps = max(0, min(scaled.warmup_epochs * per_epoch, _planned_steps(options, data) - 1))
     warm = advised_warmup(options.scheduler or "constant", steps, scaled.base_lr, scaled.lr)
     given = options.scheduler_settings if options.scheduler is not None else {}
     if "warmup_start_factor" in given:  # --scheduler-opt warmup_start_factor=... wins over the ramp's start
@@ -888,7 +908,7 @@ def _preview(options: Options, result: RangeTestResult, data: LoadedData, *, war
             warnings.simplefilter("ignore")
         return preview_schedule(
             schedule,
-            total_steps=options.epochs * _steps_per_epoch(options, data),
+            total_steps=_planned_steps(options, data),
             steps_per_epoch=_steps_per_epoch(options, data),  # plateau reads its metric per epoch
             lr=result.lr,
             suggestion=result.training_suggestion,
@@ -1041,20 +1061,22 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
         max_lr=1e-2, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
     )  # fmt: skip
     per_epoch = _steps_per_epoch(options, data)
-    total = options.epochs * per_epoch
+    total = _planned_steps(options, data)
+    length = _planned_length(options, data)
+    by_steps = not options.train and bool(options.training_steps)
     if total > MAX_PREVIEW_STEPS:
         # The schedule is drawn step by step (for the check below, the summary and the report): --epochs 1e9
         # was a MemoryError after the data had loaded.
         raise click.BadParameter(
             f"expected at most {MAX_PREVIEW_STEPS:,} optimizer steps to plan --scheduler {options.scheduler} over, "
-            f"but got --epochs {options.epochs:,} x {per_epoch:,} per epoch = {total:,}",
-            param_hint="--epochs",
+            f"but got {length}",
+            param_hint="--training-steps" if by_steps else "--epochs",
         )
     if options.warmup_steps and options.warmup_steps >= total:
         # Said of --warmup-steps, not of --scheduler-opt: the schedule's own check names its setting.
         raise click.BadParameter(
-            f"expected fewer warm-up steps than the training's optimizer steps (--epochs {options.epochs} x "
-            f"{per_epoch} per epoch = {total}), but got {options.warmup_steps}",
+            f"expected fewer warm-up steps than the training's optimizer steps ({length}), but got "
+            f"{options.warmup_steps}",
             param_hint="--warmup-steps",
         )
     try:
@@ -1072,8 +1094,13 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
                 **options.scheduler_settings,
             )
     except (ValueError, TypeError) as exc:
+        said = as_schedule_options(one_line(exc))
+        if by_steps:
+            said = said.replace("the training's steps (--epochs)", "the training's steps (--training-steps)")
         raise click.BadParameter(
-            f"--scheduler {options.scheduler}: {as_schedule_options(one_line(exc))}", param_hint="--scheduler-opt"
+            f"--scheduler {options.scheduler}: {said} (The schedule spans the planned training, {length} "
+            "optimizer steps.)",
+            param_hint="--scheduler-opt",
         ) from None
 
 
