@@ -1406,10 +1406,12 @@ def train(
         raise KeyboardInterrupt
     result = TrainingResult(tuple(watch.summaries), tuple(watch.lrs), int(trainer.global_step), trainer.current_epoch)
     # range_test's check: an NLL or KL divergence fed raw logits falls without bound (before a divergence's
-    # "LR too high", which it is not).
-    negative = negative_kl_div_message(loss_fn, [watch.lowest], TRAINING_FITS_NOTHING) or negative_nll_message(
-        loss_fn, [watch.lowest], TRAINING_FITS_NOTHING
-    )
+    # "LR too high", which it is not). A LightningModule's loss is its training_step's, loss_fn unused.
+    negative = None
+    if not lightning:
+        negative = negative_kl_div_message(loss_fn, [watch.lowest], TRAINING_FITS_NOTHING) or negative_nll_message(
+            loss_fn, [watch.lowest], TRAINING_FITS_NOTHING
+        )
     if negative is not None:
         warn(negative)
     if watch.diverged is not None and watch.bad_data is not None:

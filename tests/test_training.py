@@ -1523,6 +1523,32 @@ def test_an_nll_loss_fed_raw_logits_in_training_is_warned_of(loss_fn: Any) -> No
     assert not [w for w in caught if "negative log-likelihood" in str(w.message)]
 
 
+class _GaussianNLLNet(pl.LightningModule):
+    """A LightningModule whose own loss, a Gaussian negative log-likelihood, goes below 0 as it fits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(4, 2)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        out = self.net(x)
+        return F.gaussian_nll_loss(out[:, 0], y, out[:, 1].exp())
+
+
+def test_a_lightning_modules_own_negative_loss_is_not_blamed_on_an_unused_nll_loss_fn() -> None:
+    """train ignores loss_fn for a LightningModule (its training_step is the loss), yet warned that loss_fn=F.nll_loss
+    was fed raw logits when the module's own Gaussian NLL (a density, legitimately below 0) went negative."""
+    x = torch.randn(256, 4)
+    data = DataLoader(torch.utils.data.TensorDataset(x, 0.1 * x[:, 0] + 0.01 * torch.randn(256)), batch_size=32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train(_GaussianNLLNet(), data, epochs=3, optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=0.02),
+                       loss_fn=F.nll_loss)  # fmt: skip
+    assert result.epochs[-1].train_loss < 0
+    assert not [w for w in caught if "negative log-likelihood" in str(w.message)]
+
+
 HANGUP_TRAINER = """
 import os, signal, sys
 import torch
