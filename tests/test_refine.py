@@ -866,7 +866,8 @@ def test_cli_run_plans_its_schedule_over_training_steps(cli_files: Any) -> None:
     out = lrfind(*run, "--scheduler-opt", "step_size=5000", "--no-report")
     assert out.exit_code == 2, out.output
     said = " ".join(out.output.split())
-    assert "Expected step_size < 2000" in said and "(The schedule spans the planned training, --training-steps 2,000" in said
+    assert "Expected step_size < 2000" in said
+    assert "(The schedule spans the planned training, --training-steps 2,000" in said
     # fit trains --epochs (8 steps here); its --training-steps sizes the trials only, so the schedule is checked on 8.
     fit = ["fit", "model.pt", "--data", "train.npz", "--refine", "--training-steps", "2000", "-o", "o.pt"]
     out = lrfind(*fit, "--scheduler", "step", "--scheduler-opt", "step_size=500", "--no-report")
