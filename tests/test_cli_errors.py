@@ -1572,3 +1572,49 @@ def test_an_error_raised_midway_through_the_sweep_says_where_and_what_to_do(work
     assert re.search(r"The range test failed after 10 of its 12 steps \(the last at lr=\d\.\d\de-\d\d\)", error), error
     assert "--max-lr" in error and "--debug" in error
     assert not (work / "r.json").exists() and not (work / "trained.pt").exists()
+
+
+IN_TRAINING = """
+import torch
+from torch import nn
+
+class BreaksInTraining(nn.Module):
+    # A model whose own code raises in training, after a range test of 40 steps (the check before it runs once).
+    seen = 0  # every call, the test's too (the range test puts back self.calls, not this)
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(10, 3)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        type(self).seen += 1
+        if type(self).seen > 41 and self.calls == 1 + FAILS_AT:
+            raise ValueError("expected a batch of 10 features")
+        return self.fc(x)
+"""
+
+
+@pytest.mark.parametrize(("fails_at", "where"), [
+    (6, "in epoch 2/3 at batch 2 of 4 (optimizer step 6 of 12, lr="),
+    (5, "in epoch 2/3 at batch 1 of 4 (optimizer step 5 of 12, lr="),  # epoch 1 ended: the next one's first batch
+])  # fmt: skip
+def test_an_error_raised_in_training_says_where_training_stopped(work: Path, fails_at: int, where: str):
+    """The model's own error in fit's training came out bare ('Error: expected a batch ...'): neither that the range
+    test had ended and training was under way, nor at which epoch, step and LR; the LR is said, not blamed."""
+    module = f"lrf_in_training_{fails_at}"  # a module of its own: the class keeps its count while imported
+    (work / f"{module}.py").write_text(IN_TRAINING.replace("FAILS_AT", str(fails_at)))
+    torch.save({f"fc.{k}": v for k, v in nn.Linear(10, 3).state_dict().items()}, work / "weights.pt")
+    result = invoke("fit", "weights.pt", "--model-class", f"{module}:BreaksInTraining", "--data", "train.npz",
+                    "--num-steps", "40", "--no-report", "--seed", "0", "--epochs", "3", "--scheduler", "cosine",
+                    "-o", "trained.pt")  # fmt: skip
+    assert re.search(r"^steps +40/40 ", result.output, re.M), result.output  # the range test ran to its end
+    error = assert_one_line(result, 1, "ValueError: expected a batch of 10 features")
+    assert f"Error: Training failed {where}" in error, error
+    lr = float(error.split("lr=")[1].split(")")[0])
+    assert "--max-lr" not in error and "The range test had run to its end. trained.pt was not written." in error
+    assert error.endswith("Run with --debug to see where the error was raised.")
+    line = next(ln for ln in result.output.splitlines() if ln.startswith("epoch   1/3"))
+    assert lr < float(line.split("lr ")[1])  # the cosine schedule's LR at the step, below epoch 1's last
+    assert not (work / "trained.pt").exists()

@@ -609,6 +609,21 @@ def _first_batch(loader: Any) -> Any:
         raise DataError(message) from exc
 
 
+def _failed_midway(exc: BaseException, where: str, then: str) -> click.ClickException:
+    """An error of the model's or the data's own code, said with where lrfind had got to (exit 1).
+
+    Args:
+        exc: The error.
+        where: Where it stopped (``"The range test failed after 10 of its 12 steps (...)"``).
+        then: What follows from that, or what to do (without a final full stop).
+
+    """
+    return click.ClickException(
+        f"{where}: {type(exc).__name__}: {one_line(exc).rstrip('.')}. {then}. Run with --debug to see where the "
+        "error was raised."
+    )
+
+
 def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult], Inputs]:
     """One range test, or Smith's weight-decay test (one per value, same initial state).
 
@@ -763,10 +778,7 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
         if not reached or options.debug:
             raise
         # The bare message ("Error: linalg.cholesky: ...") said neither that the test was under way nor where.
-        raise click.ClickException(
-            f"{reached[0]}: {type(exc).__name__}: {one_line(exc).rstrip('.')}. {reached[1]}. Run with --debug to see "
-            "where the error was raised."
-        ) from None
+        raise _failed_midway(exc, reached[0], reached[1]) from None
     finally:
         for bar in bars:
             bar.close()
@@ -1126,13 +1138,19 @@ def _train(
     loader, accumulate = _training_batches(options, inputs.data)
     make_optimizer = _optimizer_factory(options)
     bars: list[Progress] = []
+    # How far training got: (epoch, its batches done), and the epochs done; said with an error of the model's or
+    # the data's own code, which came out bare ("Error: <message>").
+    batches_done = [1, 0]
+    epochs_done = [0]
 
     def batch_done(epoch: int, batch_index: int) -> None:
+        batches_done[:] = [epoch, batch_index + 1]
         if batch_index == 0:
             bars.append(Progress(len(loader), f"epoch {epoch}/{options.epochs}", options.quiet, options.progress))
         bars[-1].update(1)
 
     def epoch_line(summary: EpochSummary) -> None:
+        epochs_done[0] = summary.epoch
         for bar in bars:
             bar.close()
         line = f"epoch {summary.epoch:>3}/{summary.epochs}  train_loss {summary.train_loss:.4f}"
@@ -1169,9 +1187,51 @@ def _train(
     except TrainingDivergedError as exc:
         written = f" {options.output} was not written." if options.output else ""
         raise click.ClickException(f"{one_line(exc)}{written}") from None
+    except (LRFinderError, click.ClickException):
+        raise
+    except Exception as exc:
+        from .loading import dataset_failure_message
+
+        if options.debug or dataset_failure_message(exc, inputs.data, str(options.data), options.val_data):
+            raise  # run_command names the Dataset and the example
+        where = _training_stopped_at(options, inputs, result, (batches_done[0], batches_done[1]), epochs_done[0])
+        written = f"{options.output} was not written" if options.output else "Nothing was written"
+        raise _failed_midway(exc, where, f"The range test had run to its end. {written}") from None
     finally:
         for bar in bars:
             bar.close()
+
+
+def _training_stopped_at(
+    options: Options, inputs: Inputs, result: RangeTestResult, batches_done: tuple[int, int], epochs_done: int
+) -> str:
+    """Where ``fit``'s training failed: the epoch and batch, the optimizer step and its LR in the planned schedule.
+
+    Args:
+        options: The command's options.
+        inputs: The loaded model and data.
+        result: The range test's result (its LR and schedule are the training's).
+        batches_done: ``(epoch, batches of it done)``, from ``on_batch_end``.
+        epochs_done: Epochs ended, from ``on_epoch_end``.
+
+    """
+    loader, accumulate = _training_batches(options, inputs.data)
+    per_epoch = len(loader)
+    epoch, done = batches_done
+    if done == per_epoch and epochs_done < epoch:
+        at, batch = f"after epoch {epoch}/{options.epochs}'s last batch, in its validation or end", done - 1
+    else:
+        if done == per_epoch:
+            epoch, done = epoch + 1, 0
+        at, batch = f"in epoch {epoch}/{options.epochs} at batch {done + 1:,} of {per_epoch:,}", done
+    steps = _steps_per_epoch(options, inputs.data)
+    step = min((epoch - 1) * steps + batch // accumulate, options.epochs * steps - 1)
+    where = f"Training failed {at} (optimizer step {step + 1:,} of {options.epochs * steps:,}"
+    if options.scheduler == "plateau":  # its LR follows the validation loss: the preview's is not the one trained
+        return where + ")"
+    lrs = _preview(options, result, inputs.data, warn=False) if _schedule(options, result, inputs.data) else None
+    lr = float(lrs[step]) if lrs is not None and step < len(lrs) else result.lr
+    return f"{where}, lr={lr:.2e})"
 
 
 def execute(options: Options, inputs: Inputs) -> None:
