@@ -1618,3 +1618,37 @@ def test_an_error_raised_in_training_says_where_training_stopped(work: Path, fai
     line = next(ln for ln in result.output.splitlines() if ln.startswith("epoch   1/3"))
     assert lr < float(line.split("lr ")[1])  # the cosine schedule's LR at the step, below epoch 1's last
     assert not (work / "trained.pt").exists()
+
+
+LATE_EXAMPLE = """
+import torch
+
+class Records(torch.utils.data.Dataset):
+    # A record that cannot be read, past the first batches.
+    def __init__(self):
+        self.x = torch.randn(120, 10, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self):
+        return 120
+
+    def __getitem__(self, i):
+        if i == 100:
+            raise KeyError(i)
+        return self.x[i], self.x[i, :3].argmax()
+
+def records():
+    return Records()
+"""
+
+
+def test_a_datasets_example_failing_midway_through_the_sweep_is_the_datas_not_the_lrs(work: Path):
+    """feaeb53's message for an error midway through the sweep took a Dataset's own error on a later example too:
+    'The range test failed after 2 of its 30 steps ...: KeyError: 100. Its first steps ran, so the model and the data
+    go together ... a --max-lr of 1.89e-07 ... or lower', hiding the message that names the Dataset and example."""
+    (work / "lrf_late_example.py").write_text(LATE_EXAMPLE)
+    result = invoke("run", "model.pt", "--data", "lrf_late_example:records", "--batch-size", "32",
+                    "--num-steps", "30", "--no-report")  # fmt: skip
+    error = assert_one_line(
+        result, 1, "The Dataset Records from --data lrf_late_example:records failed on example 100: KeyError: 100."
+    )
+    assert "--max-lr" not in error and "range test failed" not in error, error

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -289,6 +290,14 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     except click.BadParameter as exc:
         _name_config_source(ctx, exc)
         raise
+
+
+def _raised_drawing_data(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a DataLoader drew a batch (a Dataset's example, a collate_fn, a worker)."""
+    return any(
+        "/torch/utils/data/" in frame.f_code.co_filename.replace("\\", "/")
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
 
 
 def _name_config_source(ctx: click.Context, exc: click.BadParameter) -> None:
@@ -775,7 +784,8 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
     except (LRFinderError, click.ClickException):
         raise
     except Exception as exc:
-        if not reached or options.debug:
+        if not reached or options.debug or _raised_drawing_data(exc):
+            # A batch that could not be drawn is the data's error, not the LR's (run() names a Dataset's example).
             raise
         # The bare message ("Error: linalg.cholesky: ...") said neither that the test was under way nor where.
         raise _failed_midway(exc, reached[0], reached[1]) from None
