@@ -1205,6 +1205,14 @@ def test_outputs_are_written_all_or_nothing(work: Path, monkeypatch: pytest.Monk
     assert sha(work / "old.json") == before and not (work / "new.csv").exists()
     assert not (work / "r.png").exists()
     assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
+    # lrfind report says a full disk in run's words: it said Python's "[Errno 28] No space left on device: 'r.png'".
+    assert invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report",
+                  "--json", "saved.json").exit_code == 0  # fmt: skip
+    again = assert_one_line(invoke("report", "saved.json", "--report", "r.png"), 1)
+    assert again == line == (
+        "Error: cannot write r.png: No space left on device; free some space there or choose another path"
+    )
+    assert not (work / "r.png").exists()
 
 
 def test_all_outputs_written_together(work: Path):

@@ -7,6 +7,7 @@ without ``--quiet``). Files are written atomically (:mod:`lrfinder._atomic`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -49,6 +50,8 @@ __all__ = [
     "sweep_csv",
     "check_writable",
     "stage_file",
+    "WriteError",
+    "write_error",
     "stage_outputs",
 ]
 
@@ -675,12 +678,37 @@ def check_writable(paths: Mapping[str, str | None]) -> None:
             raise click.BadParameter(reason, param_hint=option)
 
 
+class WriteError(OSError):
+    """An output that could not be written, said ``cannot write PATH: reason`` (no ``[Errno N]`` in front)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def write_error(path: str, exc: OSError) -> WriteError:
+    """``exc``, raised writing the output ``path``, as every ``lrfind`` command says it.
+
+    ``run`` said "cannot write r.png: No space left on device", ``report`` Python's "[Errno 28] No space
+    left on device: 'r.png'". A full disk (or quota) adds what to do.
+
+    Example:
+        >>> import errno
+        >>> str(write_error("r.png", OSError(errno.ENOSPC, "No space left on device", ".r.png.tmp")))
+        'cannot write r.png: No space left on device; free some space there or choose another path'
+
+    """
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason += "; free some space there or choose another path"
+    return WriteError(exc.errno, f"cannot write {path}: {reason}")
+
+
 def stage_file(staged: StagedWrites, path: str, write: Callable[[str], object]) -> None:
     """Stage one file; an OS error names ``path``, never the hidden temporary file it was going to."""
     try:
         staged.add(path, write)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+        raise write_error(path, exc) from None
 
 
 def schedule_json(schedule: Any, name: str | None, kind: str = "planned") -> dict[str, Any]:

@@ -18,7 +18,7 @@ import click
 from .._text import read_text
 from .errors import clean_errors, debug_flag
 from .options import CONTEXT, FilePath, common_options, one_line, report_option
-from .output import check_writable, in_cli_words, setup_logging
+from .output import check_writable, in_cli_words, setup_logging, write_error
 from .pipeline import check_outputs_not_inputs
 
 if TYPE_CHECKING:
@@ -231,13 +231,19 @@ def command(
 
         worded = [in_cli_words(r) for r in loaded]
         lrs, name, kind = schedule if schedule is not None else (None, None, "planned")
-        save_report(
-            worded if len(worded) > 1 else worded[0],
-            report,
-            title=title,
-            highlight=highlight,
-            schedule=lrs,
-            schedule_name=name,
-            schedule_kind=kind,
-        )
+        try:
+            save_report(
+                worded if len(worded) > 1 else worded[0],
+                report,
+                title=title,
+                highlight=highlight,
+                schedule=lrs,
+                schedule_name=name,
+                schedule_kind=kind,
+            )
+        except OSError as exc:
+            # The atomic write says it of the report's path (not its temporary file): run's words for it.
+            if exc.filename is None or Path(exc.filename) != Path(report):
+                raise
+            raise write_error(report, exc) from None
         click.echo(f"wrote {report}")
