@@ -1243,6 +1243,13 @@ def create_scheduler(
             f"Expected warmup_steps < total_steps, but got warmup_steps={warmup_steps}, total_steps={total_steps}"
         )
     warmup_start_factor = _number("warmup_start_factor", warmup_start_factor, low=0, high=1, strict="h")
+    if "lightning" in settings:
+        # The flag of the first releases (a return type that changed with it): say what replaced it.
+        raise TypeError(
+            "create_scheduler does not take lightning=...: it always returns the torch scheduler. For Lightning's "
+            "scheduler dict ({'scheduler', 'interval', 'monitor'}), wrap it: "
+            "lrfinder.lightning_scheduler_config(create_scheduler(...))"
+        )
     check_scheduler_settings(name, settings)
     eta0s = _reset_eta0(optimizer)
     given = set(settings)
