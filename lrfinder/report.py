@@ -474,15 +474,24 @@ def _header_lines(
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(_short(r.optimizer_name or "?", 32) for r in results))
         batches = list(dict.fromkeys(_fmt_int(r.batch_size) for r in results))
+        # The training batch the curves were scaled to (`lrfind run --weight-decay ... --target-batch-size`), as one
+        # curve's header says it: the overlay said the test's batch alone.
+        targets = list(dict.fromkeys(
+            f"{format_batch(sc.to_batch_size)} ({sc.rule} rule, x{sc.factor:.3g})"
+            for sc in map(_moved, results) if sc is not None
+        ))
         sweeps = list(dict.fromkeys(_sweep(r) for r in results))
         facts.append(
-            f"{len(results)} curves  |  optimizer {', '.join(optimizers)}  |  batch size {', '.join(batches)}  |  "
-            f"sweep {'; '.join(sweeps)}"
+            f"{len(results)} curves  |  optimizer {', '.join(optimizers)}  |  batch size {', '.join(batches)}"
+            + (f" -> target {', '.join(targets)}" if targets else "")
+            + f"  |  sweep {'; '.join(sweeps)}"
         )
         for i, r in enumerate(results):
             label = _short(r.label or f"curve {i + 1}")
             if r.suggestion is None:
                 warnings.append(f"{label}: inconclusive ({_drawable(r.error or 'no suggestion')})")
+            elif r.scaled is not None and r.scaled.warning:
+                warnings.append(f"{label}: {r.scaled.warning}")
     # The schedule is named in its own panel's title.
     return title, facts, warnings
 

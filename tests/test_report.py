@@ -2142,3 +2142,18 @@ def test_an_overlays_legend_never_writes_a_negative_minimum_of_a_loss_that_canno
     assert len(entries) == 3 and not any("min -" in e for e in entries), entries
     for entry, r, low in zip(entries, results, lows):
         assert entry == f"{r.label}: lr {r.suggestion.lr:.2e}, min {low:.3g} at {r.suggestion.min_loss_lr:.2e}"
+def test_an_overlay_of_scaled_curves_says_their_target_batch_and_a_scaling_past_divergence():
+    """The weight-decay overlay (`lrfind run --weight-decay ... --target-batch-size`) said the test's batch alone, and
+    not a scaled LR past a curve's divergence point, which one curve's header says."""
+    results = [replace(make_result(seed=i, center=-2 + 0.5 * i), label=f"wd={i}") for i in range(2)]
+    assert "target" not in all_text(plot_range_test(results))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scaled = [r.scale(128, rule="linear") for r in results]
+        far = [r.scale(32 * 1024, rule="linear") for r in results]
+    text = all_text(plot_range_test(scaled, highlight=1))
+    assert "2 curves | optimizer momentum | batch size 32 -> target 128 (linear rule, x4) | sweep" in text
+    assert far[0].scaled is not None and far[0].scaled.warning
+    text = all_text(plot_range_test(far))
+    assert "batch size 32 -> target 32,768 (linear rule, x1.02e+03)" in text
+    assert "wd=0: The scaled LR" in text and "past the divergence point" in text
