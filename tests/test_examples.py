@@ -20,6 +20,9 @@ PROMISED = {
     "cli_saved_model.py": ["inputs unchanged: True", "read back from result.json: suggested lr"],
     "lightning_callback.py": ["applied: self.lr = ", "curve table: "],
     "weight_decay_sweep.py": ["<- recommended", "recommended weight decay: "],
+    # "the scaled LR, the rule used and whether it was capped ..., and the validation loss after training with each LR"
+    "batch_size_scaling.py": ["scaled to batch 512: lr=", "training 2 epochs at batch 512, validation loss:",
+                              "  unscaled lr ", "  scaled lr "],
 }
 
 
