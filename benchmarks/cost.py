@@ -317,6 +317,27 @@ def measure(spec: Spec, methods: Sequence[str], rounds: int, log: bool = True) -
     }
 
 
+#: The cost target of issue 6: a range test within 5% of the plain steps it runs.
+TARGET_RATIO = 1.05
+
+
+def _against_target(res: dict[str, Any]) -> str:
+    """Whether the engine's (and the callback's, inside ``fit``) median ratio to plain steps meets the target."""
+    parts = []
+    engine = res["ratio_plain"].get("lrfinder")
+    if engine is not None:
+        extra = res["median"]["lrfinder"] - res["median"]["plain"]
+        parts.append(f"`range_test` {engine:.3f}x: **{'met' if engine <= TARGET_RATIO else 'not met'}**"
+                     + ("" if engine <= TARGET_RATIO else f" ({extra * 1e3:.0f} ms more than the plain steps' "
+                                                          f"{res['median']['plain'] * 1e3:.0f} ms)"))
+    inside = (res.get("test_inside_fit_ratio_plain") or {}).get("lrfinder_cb_fit")
+    if inside is not None:
+        parts.append(f"the callback's test inside `fit` {inside:.3f}x: "
+                     f"**{'met' if inside <= TARGET_RATIO else 'not met'}**")
+    return (f"Against the target (a 100-step test within {TARGET_RATIO - 1:.0%} of 100 plain steps, medians): "
+            + "; ".join(parts) + ".\n")
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     lines = ["## Cost\n"]
     add = lines.append
@@ -346,6 +367,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
             add(f"The callback's range test inside `fit` (fit with `LRFinder` minus fit without, paired per round) "
                 f"costs **{res['test_inside_fit_ratio_plain']['lrfinder_cb_fit']:.3f}x** the time of 100 plain "
                 "PyTorch steps.\n")
+        add(_against_target(res))
         base = mem["param_plus_optimizer_bytes"]
         add(f"Memory: parameters + Adam state = {base / 2**20:.2f} MiB; lrfinder snapshot = "
             f"{mem['lrfinder_snapshot_bytes'] / 2**20:.2f} MiB (**{mem['lrfinder_snapshot_bytes'] / base:.2f}x**)"

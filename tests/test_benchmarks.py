@@ -70,6 +70,22 @@ def test_cost_smoke(tmp_path: Path) -> None:
     assert small["steps"] == {"plain": 100, "lrfinder": 100}
     assert small["memory"]["lrfinder_snapshot_bytes"] > 0
     assert (tmp_path / "cost.md").exists()
+    assert "Against the target (a 100-step test within 5% of 100 plain steps, medians): `range_test` " in (
+        tmp_path / "cost.md"
+    ).read_text()
+
+
+def test_cost_says_whether_the_target_is_met() -> None:
+    """Issue 6's cost target (within 5% of plain steps) was measured but nowhere said to be met or not."""
+    res = {"ratio_plain": {"lrfinder": 1.2}, "median": {"plain": 0.033, "lrfinder": 0.0396},
+           "test_inside_fit_ratio_plain": {"lrfinder_cb_fit": 1.04}}
+    assert cost._against_target(res) == (
+        "Against the target (a 100-step test within 5% of 100 plain steps, medians): `range_test` 1.200x: "
+        "**not met** (7 ms more than the plain steps' 33 ms); the callback's test inside `fit` 1.040x: **met**.\n"
+    )
+    assert "`range_test` 1.030x: **met**." in cost._against_target(
+        {"ratio_plain": {"lrfinder": 1.03}, "median": {"plain": 1.0, "lrfinder": 1.03}}
+    )
 
 
 def test_exact_noise_scale_matches_a_per_example_loop() -> None:
