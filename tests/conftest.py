@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +56,18 @@ def make_classification(n: int = 512, features: int = 10, classes: int = 3, seed
 def make_mlp(features: int = 10, classes: int = 3, hidden: int = 32, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+
+class WorkerCrashes(torch.utils.data.Dataset):
+    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if torch.utils.data.get_worker_info() is not None:
+            os._exit(3)
+        return torch.randn(10), torch.tensor(i % 3)
 
 
 class FillsNaN(nn.Module):

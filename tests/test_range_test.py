@@ -26,7 +26,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _models import run_script
-from conftest import SAM, FillsNaN, SAMAfterBackward, make_classification, make_mlp
+from conftest import SAM, FillsNaN, SAMAfterBackward, WorkerCrashes, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -3140,25 +3140,13 @@ def test_class_labels_from_zero_or_padded_are_not_told_to_subtract_one(low: int,
     assert "y - 1" not in str(info.value)
 
 
-class _WorkerCrashes(torch.utils.data.Dataset):
-    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item."""
-
-    def __len__(self) -> int:
-        return 64
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if torch.utils.data.get_worker_info() is not None:
-            os._exit(3)
-        return torch.randn(10), torch.tensor(i % 3)
-
-
 def test_a_dataloader_worker_that_dies_is_named_with_what_to_do() -> None:
     """torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly" (or a ConnectionResetError, when the worker
     died after queuing a batch) came out of the range test, and the dead worker's SIGCHLD handler raised again while
     the error was being reported (a second traceback under lrfind); fuzz round 9."""
     model = make_mlp()
     before = copy.deepcopy(model.state_dict())
-    loader = DataLoader(_WorkerCrashes(), batch_size=8, num_workers=1)
+    loader = DataLoader(WorkerCrashes(), batch_size=8, num_workers=1)
     pattern = (
         r"^A DataLoader worker process exited while batch 0 of the pass was drawn \(pid \d+: exit code 3; "
         r"RuntimeError: DataLoader worker .*\): the Dataset's code in the worker crashed or was killed .* Draw the "

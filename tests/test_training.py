@@ -15,7 +15,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from conftest import SAM, FillsNaN, make_classification, make_mlp
+from conftest import SAM, FillsNaN, WorkerCrashes, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -1454,23 +1454,11 @@ def test_an_example_the_default_collate_cannot_batch_is_named(where: str) -> Non
         train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
 
 
-class _WorkerCrashes(torch.utils.data.Dataset):
-    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item."""
-
-    def __len__(self) -> int:
-        return 64
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if torch.utils.data.get_worker_info() is not None:
-            os._exit(3)
-        return torch.randn(10), torch.tensor(i % 3)
-
-
 @pytest.mark.parametrize("where", ["train_data", "val_data"])
 def test_a_dataloader_worker_that_dies_is_named_with_what_to_do(where: str) -> None:
     """torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly" came out of Lightning's loop; range_test
     said which batch and what to do (45d8bd2)."""
-    bad = DataLoader(_WorkerCrashes(), batch_size=8, num_workers=1)
+    bad = DataLoader(WorkerCrashes(), batch_size=8, num_workers=1)
     train_data, val_data = (bad, loader(n=64)) if where == "train_data" else (loader(n=64), bad)
     model = make_mlp()
     before = copy.deepcopy(model.state_dict())
