@@ -640,6 +640,29 @@ def test_target_batch_size_scales(work: Path):
     assert "scaled lr" in result.stdout
 
 
+def test_target_batch_size_of_the_tests_own_batch_says_no_scaling_was_needed(work: Path):
+    # It read "scaled lr  9.55e-02  (noise x1, batch 32 -> 32)", as if a rule had been applied; the report already
+    # left such a scaling out, and the JSON keeps it as it is (factor 1, batch 32 to 32).
+    args = ["run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--max-lr", "100", "--batch-size", "32",
+            "--target-batch-size", "32"]  # fmt: skip
+    result = invoke(*args, "--json", "r.json", "--report", "r.png")
+    assert result.exit_code == 0, result.output
+    saved = RangeTestResult.from_json(work / "r.json")
+    assert saved.scaled is not None and saved.suggestion is not None
+    assert (saved.scaled.factor, saved.scaled.from_batch_size, saved.scaled.to_batch_size) == (1.0, 32, 32)
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("scaled lr"))
+    assert line.split(None, 2)[2] == (
+        f"{saved.scaled.lr:.2e}  (no scaling needed: --target-batch-size is the test's batch size, 32)"
+    )
+    assert "x1," not in result.stdout and "32 -> 32" not in result.stdout
+    sweep = invoke(*args, "--no-report", "--weight-decay", "0,0.01")
+    assert sweep.exit_code == 0, sweep.output
+    needed = r"\(no scaling needed: --target-batch-size is the test's batch size, 32\)"
+    assert re.search(r"^scaled lr \(.*\): \S+  " + needed + "$", sweep.stdout, re.M), sweep.stdout
+    scaled = invoke(*args[:-1], "64", "--scaling", "linear", "--no-report")
+    assert "(linear x2, batch 32 -> 64)" in scaled.stdout, scaled.stdout
+
+
 def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: pytest.MonkeyPatch):
     """The summary advised 'warm up 2 epochs' for --target-batch-size: fit ramps from the unscaled LR to the scaled one.
 

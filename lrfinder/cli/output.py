@@ -27,6 +27,7 @@ from ..names import LIGHTNING_LOGGERS
 if TYPE_CHECKING:
     from .._atomic import StagedWrites
     from ..range_test import RangeTestResult
+    from ..scaling import ScaledLR
     from ..sweeps import WeightDecayChoice
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "setup_logging",
     "quiet_warnings",
     "summary_rows",
+    "scaled_text",
     "echo_summary",
     "echo_sweep",
     "sweep_json",
@@ -549,12 +551,7 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     rows.append(("pick spread", _spread_text(result)))
     if result.scaled is not None:
         sc = result.scaled
-        from ..noise import format_batch
-
-        text = (
-            f"{sc.lr:.2e}  ({sc.rule} x{sc.factor:.3g}, batch {format_batch(sc.from_batch_size)} -> "
-            f"{format_batch(sc.to_batch_size)})"
-        )
+        text = scaled_text(sc)
         if sc.warmup_epochs:
             text += f"; warm up {plural(sc.warmup_epochs, 'epoch')}"
         rows.append(("scaled lr", text))
@@ -565,6 +562,23 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     if result.scaled is not None and result.scaled.warning:
         rows.append(("warning", result.scaled.warning))
     return rows
+
+
+def scaled_text(scaled: ScaledLR) -> str:
+    """The summary's ``scaled lr``: ``9.55e-02  (noise x1.41, batch 32 -> 64)``.
+
+    A ``--target-batch-size`` equal to the test's batch needs no scaling, and says so: it read
+    ``(noise x1, batch 32 -> 32)``. The report leaves such a scaling out too.
+    """
+    from ..noise import format_batch
+
+    if scaled.to_batch_size == scaled.from_batch_size and scaled.lr == scaled.base_lr:
+        batch = format_batch(scaled.to_batch_size)
+        return f"{scaled.lr:.2e}  (no scaling needed: --target-batch-size is the test's batch size, {batch})"
+    return (
+        f"{scaled.lr:.2e}  ({scaled.rule} x{scaled.factor:.3g}, batch {format_batch(scaled.from_batch_size)} -> "
+        f"{format_batch(scaled.to_batch_size)})"
+    )
 
 
 def _spread_text(result: RangeTestResult) -> str:

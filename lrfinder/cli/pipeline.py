@@ -42,6 +42,7 @@ from .output import (
     echo_sweep,
     plural,
     quiet_warnings,
+    scaled_text,
     setup_logging,
     stage_file,
     stage_outputs,
@@ -1299,9 +1300,7 @@ def execute(options: Options, inputs: Inputs) -> None:
             chosen_wd = choice.weight_decay
         result = results[highlight] if highlight is not None else results[0]
         if result.scaled is not None:
-            echo(
-                f"scaled lr ({result.label}): {result.scaled.lr:.2e} ({result.scaled.rule} x{result.scaled.factor:.3g})"
-            )
+            echo(f"scaled lr ({result.label}): {scaled_text(result.scaled)}")
         if options.train and result.lr is not None:
             # What training uses, as a single test's summary says it (a sweep printed no plan at all).
             echo_summary([("training", _training_plan(options, result, inputs.data))], err=options.to_stderr)
