@@ -312,6 +312,26 @@ def test_the_tuner_rows_defaults_are_the_signatures(package: str) -> None:
             assert parameters[name].default == eval(value), (function, name)  # noqa: S307
 
 
+def test_the_fastai_sweep_row_says_how_its_grid_differs() -> None:
+    """The fastai row said lrfinder's sweep had "the same defaults" as `lr_find(start_lr=1e-7, end_lr=10,
+    num_it=100)`; fastai's grid (its LRFinder: `train_iter / num_it` for train_iter 0 .. num_it - 1) stops one step
+    short of end_lr. The max_lr the row gives for fastai's grid reproduces it step for step."""
+    import numpy as np
+
+    from lrfinder.settings import lr_schedule
+
+    row = next(line for line in README.read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `start_lr=1e-7, end_lr=10, num_it=100` |"))  # fmt: skip
+    assert "the same defaults" not in row
+    exact = re.search(r"fastai's exact grid is `max_lr=([^`]*)`, about ([\d.]+)", row)
+    assert exact is not None, row
+    fastai = 1e-7 * (10 / 1e-7) ** (np.arange(100) / 100)
+    max_lr = eval(exact.group(1))  # noqa: S307
+    np.testing.assert_allclose(lr_schedule(1e-7, max_lr, 100), fastai, rtol=1e-12)
+    assert f"{fastai[-1]:.2f}" == exact.group(2) and f"its 100th and last step is at {fastai[-1]:.2f}" in row
+    assert lr_schedule(1e-7, 10.0, 100)[-1] == 10.0 > fastai[-1]
+
+
 @dataclasses.dataclass
 class _ClassifierOutput(OrderedDict):  # type: ignore[type-arg]
     """transformers' ``ModelOutput``: an OrderedDict and a dataclass, keyed by the fields set."""
