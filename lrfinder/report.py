@@ -42,6 +42,7 @@ import numpy as np
 # matplotlib, as the package imports this module on first use.
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter, LogFormatterSciNotation
 
 from . import names
 from ._atomic import atomic_write
@@ -1173,6 +1174,11 @@ def _tick_text(value: float) -> str:
     return f"{value:.{_tick_digits(value)}e}"
 
 
+def _batch_tick_text(value: float) -> str:
+    """A batch size on the batch panel's axis: ``1,024``."""
+    return f"{value:,.0f}"
+
+
 def _tick_digits(value: float) -> int:
     """The fewest digits after the point (0 to 3) that write ``value`` exactly in ``e`` notation."""
     for digits in range(4):
@@ -1220,33 +1226,39 @@ def _label_steps(axis: Any, fmt: Callable[[float], str]) -> tuple[int, ...] | No
     return None
 
 
+class _LogLabels(LogFormatterSciNotation):
+    """:func:`_log_labels`' formatter; a class of the module (not of the function) so that a report pickles."""
+
+    steps: tuple[int, ...] | None = None
+
+    def __init__(self, fmt: Callable[[float], str], *, labelOnlyBase: bool = True) -> None:  # noqa: N803
+        super().__init__(labelOnlyBase=labelOnlyBase)
+        self.fmt = fmt
+
+    def set_locs(self, locs: Any = None) -> None:
+        super().set_locs(locs)
+        self.steps = _label_steps(self.axis, self.fmt)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if self.steps is not None and x > 0.0:
+            power = 10.0 ** math.floor(math.log10(x) + 1e-9)
+            multiple = round(x / power)
+            if abs(x / power - multiple) < 1e-6:
+                return self.fmt(x) if multiple in self.steps else ""
+        return self.fmt(x) if super().__call__(x, pos) else ""
+
+
 def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
     """Label a log axis in the report's number format (``1e-03``, ``2e-01``) instead of mathtext.
 
     matplotlib decides which ticks get a label (every decade, and the minor ticks when the axis
     spans little), unless it would label fewer than three on an axis of half a decade or more
     (:func:`_label_steps`); the text reads ``1e-01`` and ``2e-01`` where matplotlib wrote
-    ``10^-1`` and ``2×10^-1``, as the LRs are written everywhere else.
+    ``10^-1`` and ``2×10^-1``, as the LRs are written everywhere else. ``fmt`` is a function of
+    the module, so that the figure pickles.
     """
-    from matplotlib.ticker import LogFormatterSciNotation
-
-    class Labels(LogFormatterSciNotation):
-        steps: tuple[int, ...] | None = None
-
-        def set_locs(self, locs: Any = None) -> None:
-            super().set_locs(locs)
-            self.steps = _label_steps(self.axis, fmt)
-
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            if self.steps is not None and x > 0.0:
-                power = 10.0 ** math.floor(math.log10(x) + 1e-9)
-                multiple = round(x / power)
-                if abs(x / power - multiple) < 1e-6:
-                    return fmt(x) if multiple in self.steps else ""
-            return fmt(x) if super().__call__(x, pos) else ""
-
-    axis.set_major_formatter(Labels())
-    axis.set_minor_formatter(Labels(labelOnlyBase=False))
+    axis.set_major_formatter(_LogLabels(fmt))
+    axis.set_minor_formatter(_LogLabels(fmt, labelOnlyBase=False))
 
 
 def _named_blowup(result: RangeTestResult) -> tuple[float, bool] | None:
@@ -1669,7 +1681,7 @@ def _draw_schedule(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no "2.5"
     # LRs as the LR axes write them (1e-03, 2.5e-02), with the digits each tick needs: ":.1e" wrote the ticks of
     # a schedule spanning little alike (2.9e-02 three times) and zero as 0.0e+00.
-    ax.yaxis.set_major_formatter(_schedule_ticks())
+    ax.yaxis.set_major_formatter(_ScheduleTicks())
     r = results[0]
     if len(results) == 1 and r.lr is not None:
         moved = _moved(r) is not None
@@ -1703,29 +1715,26 @@ def _draw_schedule(
     ax.grid(True, alpha=0.3)
 
 
-def _schedule_ticks() -> Any:
+class _ScheduleTicks(Formatter):
     """The schedule panel's LR tick labels: ``0``, ``2e-02``, ``4e-02``, or ``2.5e-02``, ``3.0e-02`` alike.
 
     The report's LR format (``:.Ne``, as the LR axes and labels), with the fewest digits that
     write every tick of the panel exactly, the same for all (a linear axis reads evenly spaced
     numbers). A tick at zero (``1e-18`` from float rounding in the locator) is written ``0``.
+    A class of the module (not of a function) so that a report pickles.
     """
-    from matplotlib.ticker import Formatter
 
-    class Ticks(Formatter):
-        digits = 0
-        zero = 0.0
+    digits = 0
+    zero = 0.0
 
-        def set_locs(self, locs: Any) -> None:
-            super().set_locs(locs)
-            values = [float(v) for v in locs]
-            self.zero = 1e-9 * (max(values) - min(values)) if values else 0.0
-            self.digits = max((_tick_digits(v) for v in values if abs(v) > self.zero), default=0)
+    def set_locs(self, locs: Any) -> None:
+        super().set_locs(locs)
+        values = [float(v) for v in locs]
+        self.zero = 1e-9 * (max(values) - min(values)) if values else 0.0
+        self.digits = max((_tick_digits(v) for v in values if abs(v) > self.zero), default=0)
 
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            return "0" if abs(x) <= self.zero else f"{x:.{self.digits}e}"
-
-    return Ticks()
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return "0" if abs(x) <= self.zero else f"{x:.{self.digits}e}"
 
 
 #: The gid of the trials panel's LR labels ("refined 2.51e-01", "curve's reading 7.92e-02").
@@ -2386,7 +2395,7 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(batches[0], batches[-1])
-    _log_labels(ax.xaxis, lambda v: f"{v:,.0f}")
+    _log_labels(ax.xaxis, _batch_tick_text)
     _log_labels(ax.yaxis)
     ax.set_xlabel("batch size (log scale)")
     ax.set_ylabel("predicted best lr")

@@ -2157,3 +2157,18 @@ def test_an_overlay_of_scaled_curves_says_their_target_batch_and_a_scaling_past_
     text = all_text(plot_range_test(far))
     assert "batch size 32 -> target 32,768 (linear rule, x1.02e+03)" in text
     assert "wd=0: The scaled LR" in text and "past the divergence point" in text
+
+
+def test_the_report_pickles_and_its_copy_draws_the_same_image() -> None:
+    """The report's log axes and schedule panel had formatter classes defined inside functions: pickle.dumps(fig) and
+    copy.deepcopy(fig) failed ("Can't pickle local object '_log_labels.<locals>.Labels'"), as for any figure saved
+    to be reopened or sent to another process."""
+    import copy
+    import pickle
+
+    fig = plot_range_test(recorded_late_fall(), schedule=np.linspace(0.1, 0.0, 50), schedule_name="cosine")
+    assert {"loss", "slope", "batch", "schedule"} <= set(axes_by_label(fig))  # every log axis and the schedule's
+    again = pickle.loads(pickle.dumps(fig))
+    assert type(again) is type(fig)
+    assert np.array_equal(np.asarray(png(again)), np.asarray(png(fig)))
+    copy.deepcopy(fig)
