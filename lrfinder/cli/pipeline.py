@@ -849,22 +849,26 @@ def _steps_per_epoch(options: Options, data: LoadedData) -> int:
     return max(1, n)
 
 
-def _planned_steps(options: Options, data: LoadedData) -> int:
-    """The planned training's optimizer steps: ``run``'s ``--training-steps`` where given, else ``--epochs`` x batches.
+def _planned_training_steps(options: Options) -> int | None:
+    """``--training-steps`` where it sets the planned training's length (``run``'s, where given), else ``None``.
 
     ``run`` trains nothing: ``--training-steps`` (with ``--refine``) is the training it plans, so the
     schedule's check, its warm-up and its preview span it, as ``--refine``'s trials do. ``fit`` trains
     ``--epochs``; its ``--training-steps`` sizes the trials only.
     """
-    if not options.train and options.training_steps:
-        return int(options.training_steps)
-    return options.epochs * _steps_per_epoch(options, data)
+    return None if options.train or not options.training_steps else int(options.training_steps)
+
+
+def _planned_steps(options: Options, data: LoadedData) -> int:
+    """The planned training's optimizer steps: ``run``'s ``--training-steps`` where given, else epochs x batches."""
+    steps = _planned_training_steps(options)
+    return steps if steps is not None else options.epochs * _steps_per_epoch(options, data)
 
 
 def _planned_length(options: Options, data: LoadedData) -> str:
     """The options that set :func:`_planned_steps`, for messages (``--epochs 2 x 8 per epoch = 16``)."""
     total = _planned_steps(options, data)
-    if not options.train and options.training_steps:
+    if _planned_training_steps(options) is not None:
         return f"--training-steps {total:,}"
     return f"--epochs {options.epochs:,} x {_steps_per_epoch(options, data):,} per epoch = {total:,}"
 
@@ -1086,7 +1090,7 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
     per_epoch = _steps_per_epoch(options, data)
     total = _planned_steps(options, data)
     length = _planned_length(options, data)
-    by_steps = not options.train and bool(options.training_steps)
+    by_steps = _planned_training_steps(options) is not None
     if total > MAX_PREVIEW_STEPS:
         # The schedule is drawn step by step (for the check below, the summary and the report): --epochs 1e9
         # was a MemoryError after the data had loaded.
