@@ -1736,8 +1736,9 @@ def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[
     A rule that divides an LR (``divergence_div10``, ``min_div10``) snaps the quotient to the
     nearest swept LR at or below the minimum; when the quotient lies past the minimum (a long
     plateau between the minimum and the divergence point, common on regression losses) the pick
-    is clamped to the minimum, and a note says so. A snap of more than ``SNAP_DECADES`` (a coarse
-    sweep) is noted too.
+    is clamped to the minimum, and a note says so. A snap of more than ``SNAP_DECADES`` is noted too:
+    a coarse sweep (more ``num_steps``), or a quotient below the smallest swept LR (the pick is then
+    that LR; a lower ``min_lr`` would place it).
 
     Args:
         reading: The :class:`CurveReading`.
@@ -1772,6 +1773,14 @@ def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[
             notes.append(
                 f"the suggestion is clamped to the minimum {lr:.2e} because {what} / 10 = {target:.2e} lies past it; "
                 "the loss stays near its minimum for over a decade before it diverges"
+            )
+        elif abs(math.log10(lr / target)) > SNAP_DECADES and target < reading.lrs[0]:
+            # Below the sweep, not between two swept LRs: more num_steps would change nothing.
+            text = f"{lr:.2e} = the smallest swept LR ({what} / 10 = {target:.2e} lies below the sweep)"
+            notes.append(
+                f"{what} / 10 = {target:.2e} lies below the smallest swept LR, so the suggestion is that LR, "
+                f"{lr:.2e}, {math.log10(lr / target):.2f} decades above it: the sweep started too high to place it; "
+                f"lower min_lr (below {target:.2e}) and run again"
             )
         elif abs(math.log10(lr / target)) > SNAP_DECADES:
             notes.append(

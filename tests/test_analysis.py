@@ -914,6 +914,40 @@ def test_coarse_snap_and_single_step_fall_are_noted() -> None:
     assert not any("decades of LR)" in n for n in notes)  # no "0.00 decades"
 
 
+@pytest.mark.parametrize("num_steps", [20, 50, 300])
+def test_a_pick_below_the_sweep_says_lower_min_lr_not_more_steps(num_steps: int) -> None:
+    # A one-decade sweep (min_lr=1e-7, max_lr=1e-6) of a clean curve: it diverges at about 5e-7, so a tenth of
+    # that lies below the sweep and the pick is its first LR. More num_steps changes nothing there (the note
+    # said "the sweep is coarse here; more num_steps would place the suggestion better"); a lower min_lr does.
+    lrs = np.logspace(-7, -6, num_steps)
+    x = np.log10(lrs)
+    s = analyze(lrs, sigmoid_fall(x, center=-6.7, width=0.05) + explosion(x, start=-6.3, rate=8.0))
+    assert s.divergence_lr is not None and s.divergence_lr / 10 < lrs[0]
+    assert s.lr == lrs[0]
+    target = s.divergence_lr / 10
+    assert s.derivation == (
+        f"{s.lr:.2e} = the smallest swept LR (divergence {s.divergence_lr:.2e} / 10 = {target:.2e} lies below the "
+        "sweep)"
+    )
+    assert not any("more num_steps" in n for n in s.notes)
+    below = [n for n in s.notes if "lies below the smallest swept LR" in n]
+    assert below == [
+        f"divergence {s.divergence_lr:.2e} / 10 = {target:.2e} lies below the smallest swept LR, so the suggestion is "
+        f"that LR, {s.lr:.2e}, {math.log10(s.lr / target):.2f} decades above it: the sweep started too high to place "
+        f"it; lower min_lr (below {target:.2e}) and run again"
+    ]
+
+
+def test_a_pick_just_below_the_sweep_is_a_plain_snap() -> None:
+    # Within SNAP_DECADES of the first LR (the 36-step curve of tests/data: 8.30e-02 against 1.00e-01): no note.
+    reading = hand_reading(region=FallingRegion(3, 3, 3))
+    near = replace(reading, lrs=10 ** (-2.0 + 0.15 * np.arange(9)))  # minimum 10**-1.1: a tenth lies 0.1 decades below
+    lr = an.rule_min_div10(near)
+    assert lr == near.lrs[0] and 0 < math.log10(lr / (near.min_loss_lr / 10)) < an.SNAP_DECADES
+    text, notes = an.derivation(near, "min_div10", lr)
+    assert text == f"{lr:.2e} = minimum {near.min_loss_lr:.2e} / 10, nearest swept LR" and notes == []
+
+
 def test_suggestion_dict_keeps_the_derivation_and_reads_old_dicts() -> None:
     s = analyze(LRS, textbook_curve())
     data = s.to_dict()
