@@ -235,6 +235,25 @@ def single_number_note(value: object) -> str:
     return ", a single number" if is_single_number(value) else ""
 
 
+def result_lr_message(name: str, value: object, also: str = "") -> str | None:
+    """The refusal of a ``RangeTestResult`` or ``Suggestion`` passed where an LR (a number) is expected; else ``None``.
+
+    ``create_optimizer(..., lr=result)`` and ``scale_lr(result.suggestion, ...)`` printed the whole object (every
+    swept LR and loss) and said nothing of what to pass. Known by the class's name: this module imports no lrfinder.
+
+    Args:
+        name: The argument's name (``"lr"``).
+        value: What was passed.
+        also: A clause to end the message with (another call that takes the object itself).
+
+    """
+    kind = type(value).__name__
+    if kind not in ("RangeTestResult", "Suggestion"):
+        return None
+    owner = "result" if kind == "RangeTestResult" else "suggestion"
+    return f"Expected {name} to be a number, but got a {kind}: pass its LR, {name}={owner}.lr{also}"
+
+
 def none_lr_hint(name: str, value: object) -> str:
     """What to do when an LR is ``None``: what ``result.lr`` is after a range test found no LR; else ``""``."""
     if value is not None:

@@ -49,7 +49,16 @@ from torch.nn.parameter import is_lazy
 from torch.nn.utils import parametrize
 from torch.optim import Optimizer
 
-from ._checks import check_flag, check_module_initialised, is_choice, is_number_tensor, is_real, none_lr_hint, plain
+from ._checks import (
+    check_flag,
+    check_module_initialised,
+    is_choice,
+    is_number_tensor,
+    is_real,
+    none_lr_hint,
+    plain,
+    result_lr_message,
+)
 from ._imports import import_string
 from ._warn import warn
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
@@ -275,6 +284,9 @@ def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
 def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     value = plain(value)  # torch.tensor(0.1), np.float32(0.1): the number they hold
     if not is_real(value):
+        message = result_lr_message(name, value) if name == "lr" else None
+        if message is not None:
+            raise TypeError(message)
         hint = none_lr_hint(name, value) if name == "lr" else ""
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
     number = float(value)

@@ -40,7 +40,16 @@ from typing import Any, Literal, cast
 import numpy as np
 import torch
 
-from ._checks import check_flag, is_choice, is_int, is_number_tensor, is_real, none_lr_hint, plain
+from ._checks import (
+    check_flag,
+    is_choice,
+    is_int,
+    is_number_tensor,
+    is_real,
+    none_lr_hint,
+    plain,
+    result_lr_message,
+)
 from ._warn import warn
 from .names import SCALING_RULES, ScalingRule
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
@@ -330,19 +339,13 @@ def _float(name: str, value: object) -> float:
     if is_number_tensor(value):
         return float(value.item())
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        kind = type(value).__name__
-        if name == "lr" and kind in ("RangeTestResult", "Suggestion"):
-            # scale_lr(result, ...) printed the whole result (every LR and loss) and said nothing of what to pass.
-            raise TypeError(
-                f"Expected lr to be a number, but got a {kind}: pass its LR, "
-                f"lr={'result' if kind == 'RangeTestResult' else 'suggestion'}.lr"
-                + (
-                    ", or scale the result itself with result.scale(to_batch_size=...), which knows its batch "
-                    "size, divergence point and optimizer"
-                    if kind == "RangeTestResult"
-                    else ""
-                )
-            )
+        scale_it = (
+            ", or scale the result itself with result.scale(to_batch_size=...), which knows its batch size, "
+            "divergence point and optimizer"
+        )
+        message = result_lr_message(name, value, scale_it if type(value).__name__ == "RangeTestResult" else "")
+        if name == "lr" and message is not None:
+            raise TypeError(message)
         hint = none_lr_hint(name, value) if name == "lr" else ""
         raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
     return float(value)

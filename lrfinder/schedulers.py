@@ -326,9 +326,28 @@ class PlateauWithWarmup(ReduceLROnPlateau):
 # --------------------------------------------------------------------------------------------
 
 
+def _result_as_number(name: str, value: Suggestion | RangeTestResult) -> str:
+    """The refusal of a range test's result or suggestion given as an LR setting (``max_lr=result.suggestion``).
+
+    The message printed the whole object (a result's every swept LR and loss) and said nothing of what to pass:
+    the object itself as ``suggestion=``, from which the schedule reads its LRs, or the one number meant.
+    """
+    kind = type(value).__name__
+    owner = "result" if isinstance(value, RangeTestResult) else "suggestion"
+    band = "result.training_suggestion" if isinstance(value, RangeTestResult) else "suggestion"
+    fields = {"lr": f"{owner}.lr", "max_lr": f"{band}.max_lr", "base_lr": f"{band}.min_lr", "min_lr": f"{band}.min_lr"}
+    number = f", e.g. {name}={fields[name]}" if name in fields else ""  # eta_min: no LR of the curve's is one
+    return (
+        f"Expected {name} to be a number, but got a {kind}. Pass it as suggestion={owner}, from which the schedule "
+        f"reads its start LR (and one-cycle's and cyclic's band, min_lr to max_lr), or pass a number{number}"
+    )
+
+
 def _number(name: str, value: Any, *, low: float | None = None, high: float | None = None, strict: str = "") -> float:
     """Check a real number against ``low``/``high``; ``strict`` holds ``"l"``/``"h"`` for ``<``."""
     value = plain(value)  # torch.tensor(0.1), np.float32(0.1): the number they hold
+    if isinstance(value, (Suggestion, RangeTestResult)):
+        raise TypeError(_result_as_number(name, value))
     if not is_real(value) or not math.isfinite(value):  # numpy's numbers too (np.float32 is no float)
         raise TypeError(f"Expected {name} to be a finite number, but got {name}={value!r}")
     bad_low = low is not None and (value <= low if "l" in strict else value < low)

@@ -717,3 +717,29 @@ def test_muon_over_a_model_with_biases_says_how_muon_is_used() -> None:
     matrices = [p for p in model.parameters() if p.ndim == 2]
     assert type(create_optimizer("muon", matrices, lr=0.02)).__name__ == "Muon"
     assert type(create_optimizer("muon", nn.Linear(4, 2, bias=False), lr=0.02)).__name__ == "Muon"
+
+
+def _curve_result():
+    from lrfinder import RangeTestResult, analyze
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    return RangeTestResult(
+        lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed", batch_size=32, suggestion=analyze(lrs, losses)
+    )
+
+
+def test_a_result_or_suggestion_given_as_lr_says_what_to_pass() -> None:
+    # create_optimizer("adamw", model, lr=result) printed the whole result (every swept LR and loss, over 2,000
+    # characters) and said nothing of what to pass, where scale_lr already named result.lr.
+    result = _curve_result()
+    model = nn.Linear(4, 2)
+    with pytest.raises(TypeError) as info:
+        create_optimizer("adamw", model, lr=result)  # type: ignore[arg-type]
+    assert str(info.value) == "Expected lr to be a number, but got a RangeTestResult: pass its LR, lr=result.lr"
+    with pytest.raises(TypeError) as info:
+        create_optimizer("adamw", model, lr=result.suggestion)  # type: ignore[arg-type]
+    assert str(info.value) == "Expected lr to be a number, but got a Suggestion: pass its LR, lr=suggestion.lr"
+    assert create_optimizer("adamw", model, lr=result.lr).param_groups[0]["lr"] == result.lr
+

@@ -1226,3 +1226,43 @@ def test_max_lr_none_beside_a_suggestion_is_the_suggestions() -> None:
     given = create_scheduler("onecycle", opt, total_steps=20, suggestion=s, max_lr=None)
     assert given.optimizer.param_groups[0]["max_lr"] == pytest.approx(0.2)
     assert given.optimizer.param_groups[0]["initial_lr"] == pytest.approx(2e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "given", "expected"),
+    [
+        ("onecycle", "max_lr", "suggestion", "e.g. max_lr=suggestion.max_lr"),
+        ("onecycle", "max_lr", "result", "e.g. max_lr=result.training_suggestion.max_lr"),
+        ("cyclic", "base_lr", "suggestion", "e.g. base_lr=suggestion.min_lr"),
+        ("cosine", "eta_min", "result", ""),  # no LR of the curve's is an eta_min
+    ],
+)
+def test_a_result_or_suggestion_given_as_an_lr_setting_says_what_to_pass(name, setting, given, expected) -> None:
+    # create_scheduler("onecycle", opt, max_lr=result.suggestion) printed the whole object (a result's every swept
+    # LR and loss) as "Expected max_lr to be a finite number, but got max_lr=RangeTestResult(...)".
+    from lrfinder import RangeTestResult, analyze
+
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    result = RangeTestResult(
+        lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed", batch_size=32, suggestion=analyze(lrs, losses)
+    )
+    value = result if given == "result" else result.suggestion
+    kind = type(value).__name__
+    cyclic = {"max_lr": 1.0, "step_size_up": 10} if name == "cyclic" else {}
+    settings = {setting: value, **cyclic}
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.raises(TypeError) as info:
+        create_scheduler(name, opt, total_steps=100, **settings)
+    assert str(info.value) == (
+        f"Expected {setting} to be a number, but got a {kind}. Pass it as suggestion={given}, from which the "
+        "schedule reads its start LR (and one-cycle's and cyclic's band, min_lr to max_lr), or pass a number"
+        + (f", {expected}" if expected else "")
+    )
+    # preview_schedule's lr too; the suggestion itself is what the message says to pass
+    with pytest.raises(TypeError, match=rf"^Expected lr to be a number, but got a {kind}\. Pass it as "
+                       rf"suggestion={given}, .* or pass a number, e\.g\. lr={given}\.lr$"):  # fmt: skip
+        preview_schedule(name, total_steps=100, lr=value, **cyclic)
+    cyclic.pop("max_lr", None)  # the suggestion gives it
+    assert len(create_scheduler(name, opt, total_steps=100, suggestion=value, **cyclic).get_last_lr()) == 1
