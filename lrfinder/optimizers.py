@@ -235,8 +235,21 @@ def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
         if not issubclass(name, Optimizer):
             raise TypeError(f"Expected a torch.optim.Optimizer subclass, but got name={name!r}")
         return _spec(name.__name__, name, f"{name.__module__}.{name.__qualname__}", weight_decay=_decay_kind(name))
+    if isinstance(name, Optimizer):
+        # The whole optimizer's repr (every group's settings, over 10 lines) said nothing of what to pass.
+        raise TypeError(
+            f"Expected name to be a str or an Optimizer class, but got an optimizer already built "
+            f"({type(name).__name__}). Pass its class or name, create_optimizer({type(name).__name__!r}, model, "
+            "lr=...), or use the optimizer itself as it is (range_test(model, data, optimizer=optimizer))"
+        )
+    if isinstance(name, nn.Module):
+        # create_optimizer(model, "adamw", lr=...): the model's repr, and nothing of the arguments' order.
+        raise TypeError(
+            f"Expected name to be a str or an Optimizer class, but got the model ({type(name).__name__}): the "
+            "optimizer's name comes first, create_optimizer('adamw', model, lr=...)"
+        )
     if not isinstance(name, str):
-        raise TypeError(f"Expected name to be a str or an Optimizer class, but got name={name!r}")
+        raise TypeError(f"Expected name to be a str or an Optimizer class, but got name={name!r:.80}")
     if name in OPTIMIZERS:
         return OPTIMIZERS[name]
     if ":" in name:

@@ -743,3 +743,23 @@ def test_a_result_or_suggestion_given_as_lr_says_what_to_pass() -> None:
     assert str(info.value) == "Expected lr to be a number, but got a Suggestion: pass its LR, lr=suggestion.lr"
     assert create_optimizer("adamw", model, lr=result.lr).param_groups[0]["lr"] == result.lr
 
+
+def test_an_optimizer_instance_or_the_model_given_as_name_says_what_to_pass() -> None:
+    # create_optimizer(torch.optim.Adam(...), model, lr=...) printed the optimizer's repr (a dozen lines of its
+    # group settings); create_optimizer(model, "adamw", lr=...) the model's, and neither said what to pass.
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    built = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with pytest.raises(TypeError) as info:
+        create_optimizer(built, model, lr=1e-3)  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "Expected name to be a str or an Optimizer class, but got an optimizer already built (Adam). Pass its class "
+        "or name, create_optimizer('Adam', model, lr=...), or use the optimizer itself as it is "
+        "(range_test(model, data, optimizer=optimizer))"
+    )
+    with pytest.raises(TypeError) as info:
+        create_optimizer(model, "adamw", lr=1e-3)  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "Expected name to be a str or an Optimizer class, but got the model (Sequential): the optimizer's name "
+        "comes first, create_optimizer('adamw', model, lr=...)"
+    )
+    assert type(create_optimizer("Adam", model, lr=1e-3)) is torch.optim.Adam  # the name the message gives
