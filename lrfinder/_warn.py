@@ -14,7 +14,10 @@ through :func:`warn`, which adds two policies to Python's own (filters, ``stackl
   per process; it is said by rank zero only, as the Lightning callback says its own
   (``rank_zero_warn``). A warning about what one rank holds (its batches, the state it restores)
   passes ``every_rank=True`` and is said by whichever rank sees it: one seen on rank 1 alone
-  is not lost.
+  is not lost. A warning the filters turn into an error (``python -W error``,
+  ``warnings.simplefilter("error")``) is raised on every rank, as rank zero raises it: raised on
+  rank zero alone, it left the other ranks waiting in the next collective for rank zero, which
+  had stopped (until the process group's timeout, 30 minutes by default).
 
 Nothing here imports torch: ``lrfind --help`` and ``lrfind list`` import none.
 """
@@ -102,8 +105,6 @@ def warn(
             may not share.
 
     """
-    if not every_rank and process_rank() != 0:
-        return
     said = _SAID.get()
     if said is not None:
         key = _key(message, category)
@@ -112,4 +113,31 @@ def warn(
         said.add(key)
     # caller_stacklevel() counts this frame as level 1 and walks past lrfinder's frames above it; a given
     # stacklevel is the caller's count, one frame further out from here.
-    warnings.warn(message, category, stacklevel=caller_stacklevel() if stacklevel is None else stacklevel + 1)
+    level = caller_stacklevel() if stacklevel is None else stacklevel + 1
+    if not every_rank and process_rank() != 0 and not _raised(message, category, level):
+        return
+    warnings.warn(message, category, stacklevel=level)
+
+
+def _raised(message: str, category: type[Warning], stacklevel: int) -> bool:
+    """Whether ``warnings.warn(message, category, stacklevel)`` in :func:`warn` raises: the filters say ``"error"``.
+
+    Python's own rule, read without saying anything: the first of ``warnings.filters`` whose message,
+    category, module and line match, else ``warnings.defaultaction``; the module and line are those
+    of the frame ``stacklevel`` counts to from :func:`warn` (level 1).
+    """
+    try:
+        frame = sys._getframe(stacklevel)  # level 0 here is this function, level 1 warn's frame
+    except ValueError:  # past the outermost frame: warnings.warn names module "sys", line 1
+        module, lineno = "sys", 1
+    else:
+        module, lineno = str(frame.f_globals.get("__name__", "<string>")), frame.f_lineno
+    for action, text, kind, where, line in warnings.filters:  # type: ignore[attr-defined]
+        if (
+            (text is None or text.match(message))
+            and issubclass(category, kind)
+            and (where is None or where.match(module))
+            and line in (0, lineno)
+        ):
+            return bool(action == "error")
+    return bool(warnings.defaultaction == "error")  # type: ignore[attr-defined]

@@ -83,3 +83,39 @@ def test_rank_zero_says_it_alone_but_a_rank_local_warning_is_said_by_its_rank(
     monkeypatch.delenv("RANK")
     monkeypatch.setenv("LOCAL_RANK", "1")  # Lightning's launcher sets LOCAL_RANK and WORLD_SIZE
     assert process_rank() == 1
+
+
+def test_a_warning_the_filters_make_an_error_is_raised_on_every_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``-W error`` rank zero raised lrfinder's warning and the other ranks went on without it, into the next
+    collective, where they waited for rank zero, stopped, until the process group's timeout (30 minutes by default).
+    Each rank now raises what rank zero raises, and says nothing more than before otherwise."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert process_rank() == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="^the settings$") as raised:
+            warn("the settings")
+        assert raised.type is UserWarning
+    # A filter on the message, the category or the module (the caller's, as Python matches it): only what it names.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("error", message="the sett")
+        warnings.filterwarnings("error", category=RuntimeWarning)
+        warnings.filterwarnings("error", message="mine", module=__name__)
+        with pytest.raises(UserWarning, match="the settings"):
+            warn("the settings")
+        with pytest.raises(RuntimeWarning):
+            warn("a runtime warning", RuntimeWarning)
+        with pytest.raises(UserWarning, match="mine"):
+            warn("mine")
+        warnings.filterwarnings("ignore", message="the sett")  # the first filter that matches decides
+        warn("the settings")
+        warn("another warning")
+        warn("mine", stacklevel=10_000)  # past the outermost frame: module "sys", not this one
+    assert caught == []  # said on rank zero alone, as before
+    monkeypatch.setenv("RANK", "0")  # and rank zero, as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="^the settings$"):
+            warn("the settings")
