@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ._fabric import is_fabric_module
-from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, read_together
-from .exceptions import DataError
+from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, backward_twice_message, read_together
+from .exceptions import DataError, ModelError
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,14 @@ class DataParallelRanks:
         total = values.detach().to(device=self.device, dtype=torch.float64).clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM, group=self.group)
         return total
+
+    def max(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise maximum over the ranks of a tensor, in float64 (call on every rank)."""
+        import torch.distributed as dist
+
+        top = values.detach().to(device=self.device, dtype=torch.float64).clone()
+        dist.all_reduce(top, op=dist.ReduceOp.MAX, group=self.group)
+        return top
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
         """The element-wise mean over the ranks of a float64 tensor (call on every rank)."""
@@ -285,3 +293,60 @@ def ranks_data_verdict(
     where = named[0][0].upper() + named[0][1:] + (f" (and {', '.join(named[1:])})" if len(named) > 1 else "")
     raise DataError(_non_finite_data_message(prefix + where, held, step, lr, value, bad, world=world))
 
+
+
+#: What a step_fn whose own backward went through a DistributedDataParallel model is told.
+_BACKWARD_UNDER_DDP = (
+    "A backward ran through the DistributedDataParallel model's forward before the range test's (step_fn's own, or "
+    "another network's loss reaching the model): DDP averages over the ranks the gradients of the first backward "
+    "after each forward only, so the range test's backward of the returned loss was not averaged, and each rank "
+    "stepped with its own gradient (the ranks' gradients differed at the first step): the replicas drift apart and "
+    "the curve is not the training's. Return the loss without calling loss.backward() or optimizer.step(): the "
+    "range test runs them itself, at the swept LR (for another network's loss, a GAN critic's, run its backward on "
+    "a detached output of this model)."
+)
+
+
+def ranks_backward_verdict(ranks: DataParallelRanks, model: nn.Module, factor: float | None, note: str = "") -> None:
+    """Under DDP, refuse at the first step a ``step_fn`` after whose backward the ranks' gradients are apart.
+
+    Called on every rank after the first step's backwards of a ``step_fn``'s sweep, with what this rank
+    saw: one ``all_reduce`` (a maximum) of :func:`~lrfinder.diagnostics.backward_repeated`'s factor and
+    of two sums of the gradients DDP averages (``sum g``, ``sum g**2``, and their negatives for the
+    minima). DDP all-reduces the first backward after a forward only: after a backward the ``step_fn``
+    ran through the model's forward (its own of the loss, or another network's loss reaching the
+    model, a GAN critic's), the test's backward is each rank's own, and the ranks' gradients, alike
+    after an all-reduce, differ. Parameters DDP leaves out (``_ddp_params_and_buffers_to_ignore``) and
+    any outside the DDP module are not looked at. Every rank reads the same maxima, so all raise the
+    same error or none does.
+
+    Args:
+        ranks: The model's process group (DDP; FSDP's shards are not judged).
+        model: The model given to the range test (the DDP module, or a wrapper of it).
+        factor: This rank's ``backward_repeated`` (the gradients are the returned loss's again), or ``None``.
+        note: Added to the message (Lightning Fabric's).
+
+    Raises:
+        ModelError: On every rank, when the gradients are those of the returned loss again on some rank, or
+            differ between the ranks.
+
+    """
+    inner = parallel_module(model)
+    ignored = set(getattr(inner, "parameters_to_ignore", ()))
+    module = getattr(inner, "module", inner)
+    grads = [
+        p.grad
+        for name, p in module.named_parameters()
+        if name not in ignored and p.grad is not None and not p.grad.is_sparse
+    ]
+    zero = torch.zeros((), dtype=torch.float64, device=ranks.device)
+    total = sum((g.detach().double().sum().to(ranks.device) for g in grads), zero)
+    square = sum((g.detach().double().square().sum().to(ranks.device) for g in grads), zero)
+    local = torch.stack([torch.full((), factor or 0.0, dtype=torch.float64, device=ranks.device), total, -total,
+                         square, -square])
+    repeated, top, bottom, top_sq, bottom_sq = ranks.max(local).tolist()
+    if repeated > 0:
+        raise ModelError(backward_twice_message(repeated) + note)
+    # All-reduced gradients are alike bit for bit on every rank; a rank's own differ by far more than this.
+    if abs(top + bottom) > 1e-7 * max(top_sq, 1e-300) ** 0.5 or abs(top_sq + bottom_sq) > 1e-7 * top_sq:
+        raise ModelError(_BACKWARD_UNDER_DDP + note)

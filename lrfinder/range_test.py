@@ -75,6 +75,7 @@ from .data_parallel import (
     _reduced_step_loss,
     data_parallel_ranks,
     micro_batch_sync,
+    ranks_backward_verdict,
 )
 from .diagnostics import (
     _BACKWARD_IN_STEP_FN,
@@ -1348,7 +1349,10 @@ def range_test(
             runs its backward and the optimizer's step, so the gradients do not exist yet while it
             runs, and a ``clip_grad_norm_`` inside it clips nothing: clip with ``gradient_clip_val``.
             One that runs the backward of the loss it returns (``retain_graph=True``) is refused at
-            the first step: the test's backward would add the same gradient again.
+            the first step: the test's backward would add the same gradient again. On a
+            ``DistributedDataParallel`` model, so is one that runs any backward through the model's
+            forward (a GAN critic's loss reaching it), on every rank: DDP averages only the first
+            backward after a forward, and the test's would be each rank's own.
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
         num_steps: Number of optimizer steps planned (>= 10).
@@ -1910,6 +1914,7 @@ def _prepared_sweep(
 
     nan_watch = _NonFiniteDataWatch()
     non_finite: list[tuple[list[tuple[Any, int]], int, float, float]] = []  # the step whose loss was not finite
+    repeated_factor: list[float | None] = [None]  # backward_repeated's on this rank at the first step
 
     def step(lr: float) -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -1980,10 +1985,10 @@ def _prepared_sweep(
                 # Gradients already there: the step_fn ran its own backward (its graph may be freed).
                 ran_backward = step_fn is not None and not parts and _has_grads(optimizer)
                 # Its backward of the loss it returns (retain_graph=True) would double every step's gradient: judged
-                # at the first step. Not under data parallelism: DDP all-reduces the first backward after a forward
-                # only, so the test's adds each rank's own gradient to the mean, parallel to it on no rank, and a
-                # verdict one rank reached alone would leave the others waiting in the next collective.
-                repeated = grads_of(optimizer) if ran_backward and index[0] == 0 and ranks is None else []
+                # at the first step. Under DDP the verdict is the ranks' together, after the step's backwards
+                # (ranks_backward_verdict); not under FSDP, whose ranks each hold a shard of the gradient.
+                judged = ranks is None or not ranks.sharded
+                repeated = grads_of(optimizer) if ran_backward and index[0] == 0 and judged else []
                 # Not divided by 1: the division's autograd node cost about 10 us a step, and x / 1 is x, bit for bit.
                 part = loss if settings.accumulate_steps == 1 else loss / settings.accumulate_steps
                 if micro_probe is not None:
@@ -2002,7 +2007,9 @@ def _prepared_sweep(
                         raise DataError(_batch_message(exc, batch, model)) from exc
                     raise
                 factor = backward_repeated(repeated)
-                if factor is not None:
+                if ranks is not None:
+                    repeated_factor[0] = factor if repeated else repeated_factor[0]
+                elif factor is not None:
                     fabric_note = _FABRIC_STEP_FN if is_fabric_module(model) else ""
                     raise ModelError(backward_twice_message(factor) + fabric_note)
                 del repeated
@@ -2010,6 +2017,11 @@ def _prepared_sweep(
                     micro_probe.after_backward()
             parts.append(loss.detach())
         del batch  # the last micro-batch's device copy too: a closure's re-evaluation (SAM) moves the batches again
+        if ranks is not None and not ranks.sharded and step_fn is not None and index[0] == 0:
+            # The same on every rank (one all_reduce at the first step): a verdict one rank reached alone would leave
+            # the others waiting in the next collective.
+            fabric_note = _FABRIC_STEP_FN if is_fabric_module(model) else ""
+            ranks_backward_verdict(ranks, model, repeated_factor[0], fabric_note)
         # One host sync per optimizer step: the stop rule needs the value anyway. A NaN in the data made
         # the loss NaN at some LR, and the curve read it as the divergence (or advised a lower max_lr):
         # nan_watch tells the two apart, from the batches' sums read with the loss (the same transfer).

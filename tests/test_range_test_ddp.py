@@ -478,3 +478,70 @@ def test_spawn_ranks_forgives_an_abort_only_after_every_rank_wrote_its_record(tm
     with pytest.raises(torch.multiprocessing.ProcessExitedException, match="SIGABRT"):
         spawn_ranks(_aborting_worker, early, WORLD, DEADLINE_S)
 
+
+
+def _step_fn_backward_worker(rank: int, init: str, out: str) -> None:
+    """step_fns that run a backward through the DDP model's forward before the test's, and ones that do not."""
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
+    )
+    _, loader = _regression(rank)
+    critic = nn.Linear(1, 1)
+
+    def twice(model: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.mse_loss(model(batch[0]), batch[1])
+        loss.backward(retain_graph=True)
+        return loss
+
+    def critic_first(model: nn.Module, batch: Any) -> torch.Tensor:  # a GAN critic's loss reaching the model
+        out = model(batch[0])
+        critic(out).mean().backward(retain_graph=True)
+        model.zero_grad()
+        return F.mse_loss(out, batch[1])
+
+    def critic_detached(model: nn.Module, batch: Any) -> torch.Tensor:
+        out = model(batch[0])
+        critic(out.detach()).mean().backward()
+        return F.mse_loss(out, batch[1])
+
+    def plain(model: nn.Module, batch: Any) -> torch.Tensor:
+        return F.mse_loss(model(batch[0]), batch[1])
+
+    record: dict[str, Any] = {}
+    for name, step_fn, accumulate in [
+        ("twice", twice, 1), ("twice_accumulated", twice, 2), ("critic_first", critic_first, 1),
+        ("critic_detached", critic_detached, 1), ("plain", plain, 1),
+    ]:
+        model = nn.parallel.DistributedDataParallel(small_net())
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        try:
+            result = lrfinder.range_test(
+                model, loader, step_fn=step_fn, min_lr=1e-4, max_lr=10.0, num_steps=20, accumulate_steps=accumulate
+            )
+            record[name] = {"losses": list(result.losses)}
+        except lrfinder.ModelError as exc:
+            record[name] = {"error": str(exc)}
+        record[name]["restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    model = nn.parallel.DistributedDataParallel(small_net())
+    by_loss_fn = lrfinder.range_test(model, loader, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=10.0, num_steps=20)
+    record["loss_fn"] = list(by_loss_fn.losses)
+    _leave(out, rank, record)
+
+
+@pytest.mark.slow
+def test_a_step_fns_backward_through_the_ddp_model_is_refused_on_every_rank(tmp_path: Path) -> None:
+    """DDP all-reduces the first backward after a forward only: after a step_fn's own backward (of the loss it returns,
+    or a critic's loss reaching the model), the test's backward was each rank's own, and the replicas drifted apart
+    silently at every step. Refused at the first step, by every rank alike; a critic on a detached output, or a
+    step_fn without a backward, sweeps as loss_fn does."""
+    a, b = spawn_ranks(_step_fn_backward_worker, tmp_path, WORLD, DEADLINE_S)
+    for r in (a, b):
+        assert r["twice"]["error"].startswith("A backward ran through the DistributedDataParallel model's forward")
+        assert r["critic_first"]["error"] == r["twice"]["error"]
+        # Both backwards under no_sync (the step's first micro-batch): each rank's own, parallel: the 1 + 2x factor.
+        assert r["twice_accumulated"]["error"].startswith("step_fn(model, batch) left gradients in the model that are ")
+        assert "each step would take their sum, 3x the gradient" in r["twice_accumulated"]["error"]
+        assert all(r[name]["restored"] for name in ("twice", "twice_accumulated", "critic_first", "critic_detached"))
+        assert r["plain"]["losses"] == r["critic_detached"]["losses"] == r["loss_fn"]
+    assert a == b
