@@ -598,6 +598,9 @@ def _batch_message(
     param = next(model.parameters(), None)
     dtype = "" if param is None else str(param.dtype).removeprefix("torch.")
     held = "" if param is None else f"; the model's parameters are {dtype} on {param.device}"
+    mixed = _mixed_dtypes(model)
+    if mixed and param is not None:
+        held = f"; the model's parameters are {mixed[0]} on {param.device}"
     parts = _batch_parts(batch)
     if index is not None and first is not None:
         labels = _target_range_fix(exc, batch, later=True)
@@ -615,7 +618,8 @@ def _batch_message(
         )
     return (
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
-        f"{parts}{held}.{_input_dtype_fix(exc, batch, model, param)}{_class_dim_fix(exc, batch)}"
+        f"{parts}{held}.{_mixed_dtype_fix(exc, mixed) or _input_dtype_fix(exc, batch, model, param)}"
+        f"{_class_dim_fix(exc, batch)}"
         f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{target_dtype_fix(exc, batch)}"
         f"{_target_range_fix(exc, batch)}{_target_shape_fix(exc, batch)} "
         "Check that the "
@@ -815,6 +819,43 @@ def _target_shape_fix(exc: BaseException, batch: Any) -> str:
             "y.squeeze(1) (in the Dataset or a collate_fn), or give the output one (a Linear(n, 1) head)."
         )
     return ""
+
+
+def _mixed_dtypes(model: nn.Module) -> tuple[str, str] | None:
+    """The model's floating-point parameter dtypes in words, and the one most of its weights have, when it mixes some.
+
+    ``("float32 (first: 0.weight) and float64 (first: 1.weight)", "float32")``; ``None`` for a model of one floating
+    dtype. Integer and complex parameters are left out: they are not cast with the others.
+    """
+    first: dict[torch.dtype, str] = {}
+    sizes: dict[torch.dtype, int] = {}
+    for name, p in model.named_parameters():
+        if p.is_floating_point():
+            first.setdefault(p.dtype, name)
+            sizes[p.dtype] = sizes.get(p.dtype, 0) + p.numel()
+    if len(first) < 2:
+        return None
+    words = [f"{str(d).removeprefix('torch.')} (first: {n})" for d, n in first.items()]
+    most = str(max(sizes, key=lambda d: sizes[d])).removeprefix("torch.")
+    return f"{', '.join(words[:-1])} and {words[-1]}", most
+
+
+def _mixed_dtype_fix(exc: BaseException, mixed: tuple[str, str] | None) -> str:
+    """`` The model mixes parameter dtypes: ...`` for a dtype failure of a model of several dtypes, else ``""``.
+
+    A layer cast or loaded apart (``model[1].double()``, ``nn.Parameter(torch.from_numpy(array))``, numpy's float64)
+    hands or takes activations of another dtype: torch said "mat1 and mat2 must have the same dtype, but got Float
+    and Double", and the message read "the model's parameters are float32", the first parameter's dtype only, so
+    nothing pointed at the layer. Said only when the error is about a dtype.
+    """
+    text = str(exc).lower()
+    if mixed is None or ("dtype" not in text and "scalar type" not in text):
+        return ""
+    return (
+        " The model mixes parameter dtypes, so one layer gets another's output in a dtype it cannot take: a layer "
+        "cast or loaded apart (model[1].double(), nn.Parameter(torch.from_numpy(array)), which keeps numpy's "
+        f"float64). Cast the whole model to one dtype, e.g. model.to(torch.{mixed[1]}), and the inputs to it."
+    )
 
 
 def _input_dtype_fix(exc: BaseException, batch: Any, model: nn.Module, param: torch.Tensor | None) -> str:

@@ -4568,6 +4568,27 @@ def test_inputs_of_another_dtype_than_the_model_are_told_how_to_convert(dtype: t
         range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=12)
 
 
+
+def test_a_model_of_mixed_parameter_dtypes_is_told_so_and_how_to_cast_it() -> None:
+    # A layer loaded apart, nn.Parameter(torch.from_numpy(array)) (numpy's float64), failed with torch's "mat1 and
+    # mat2 must have the same dtype" and "the model's parameters are float32": the first parameter's dtype only,
+    # nothing pointing at the float64 layer.
+    model = make_mlp()
+    model[3].weight = nn.Parameter(torch.from_numpy(model[3].weight.detach().numpy().astype("float64")))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loader = DataLoader(make_classification(64), batch_size=16)
+    with pytest.raises(DataError) as caught:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=12)
+    message = str(caught.value)
+    assert "; the model's parameters are float32 (first: 0.weight) and float64 (first: 3.weight) on cpu. The model " \
+        "mixes parameter dtypes, so one layer gets another's output in a dtype it cannot take: a layer cast or " \
+        "loaded apart (model[1].double(), nn.Parameter(torch.from_numpy(array)), which keeps numpy's float64). Cast " \
+        "the whole model to one dtype, e.g. model.to(torch.float32), and the inputs to it. Check that" in message
+    assert "convert the inputs" not in message  # the inputs are the float32 most of the model takes
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # As told, it runs.
+    assert range_test(model.to(torch.float32), loader, loss_fn=F.cross_entropy, num_steps=12).num_steps == 12
+
 class _SequenceTagger(nn.Module):
     """Token ids ``(N, T)`` to class scores ``(N, T, C)``, last, as a sequence model gives them."""
 
