@@ -1056,7 +1056,16 @@ def advised_warmup(name: str, steps: int, base_lr: float, lr: float) -> dict[str
 WARMUP_SETTINGS = ("warmup_steps", "warmup_start_factor")
 
 
-def check_scheduler_settings(name: str, settings: Mapping[str, Any], *, warmup: bool = False) -> None:
+#: What others call :func:`create_scheduler`'s ``total_steps``: torch's cosine and polynomial schedules, the sweep's.
+_TOTAL_STEPS_ALIASES = {"T_max": "total_steps", "total_iters": "total_steps", "num_steps": "total_steps"}
+
+#: :func:`create_scheduler`'s own keyword arguments, offered for a misspelt setting (``warmup_step=100``).
+_KEYWORDS = ("total_steps", "suggestion", *WARMUP_SETTINGS)
+
+
+def check_scheduler_settings(
+    name: str, settings: Mapping[str, Any], *, warmup: bool = False, keywords: tuple[str, ...] = ()
+) -> None:
     """Refuse setting names the ``name`` schedule does not take, suggesting the close ones.
 
     Args:
@@ -1064,6 +1073,8 @@ def check_scheduler_settings(name: str, settings: Mapping[str, Any], *, warmup: 
         settings: The setting names (and values) to check.
         warmup: Whether :data:`WARMUP_SETTINGS` are allowed too (settings that are passed to
             :func:`create_scheduler` whole, as ``LRFinder(scheduler_settings=...)``'s are).
+        keywords: The caller's own keyword arguments, offered as well for a misspelt one: ``warmup_step=100`` was
+            answered "it accepts: eta_min" and nothing close.
 
     Raises:
         ValueError: ``name`` is not a registry name.
@@ -1077,7 +1088,7 @@ def check_scheduler_settings(name: str, settings: Mapping[str, Any], *, warmup: 
         accepted = ", ".join(allowed) or "no settings"
         raise TypeError(
             f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}."
-            + did_you_mean_each(unknown, allowed)
+            + did_you_mean_each(unknown, [*allowed, *(k for k in keywords if k not in allowed)])
         )
 
 
@@ -1255,7 +1266,10 @@ def create_scheduler(
     if total_steps is not None:
         total_steps = _integer("total_steps", total_steps, low=1)
     elif spec.needs_total_steps:
-        raise TypeError(f"Scheduler {name!r} needs total_steps (the number of scheduler steps of the run)")
+        # total_step=1000 (or torch's T_max=1000) was answered "needs total_steps" alone, the setting given unnamed.
+        close = [key for key in settings if did_you_mean(key, ["total_steps"], _TOTAL_STEPS_ALIASES)]
+        got = f"; it got {close[0]}={settings[close[0]]!r:.40}: did you mean total_steps?" if close else ""
+        raise TypeError(f"Scheduler {name!r} needs total_steps (the number of scheduler steps of the run){got}")
     warmup_steps = _integer("warmup_steps", warmup_steps, low=0)
     if total_steps is not None and warmup_steps >= total_steps:
         raise ValueError(
@@ -1269,7 +1283,7 @@ def create_scheduler(
             "scheduler dict ({'scheduler', 'interval', 'monitor'}), wrap it: "
             "lrfinder.lightning_scheduler_config(create_scheduler(...))"
         )
-    check_scheduler_settings(name, settings)
+    check_scheduler_settings(name, settings, keywords=_KEYWORDS)
     eta0s = _reset_eta0(optimizer)
     given = set(settings)
     full: dict[str, Any] = {**spec.settings, **settings}

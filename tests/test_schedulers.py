@@ -1266,3 +1266,35 @@ def test_a_result_or_suggestion_given_as_an_lr_setting_says_what_to_pass(name, s
         preview_schedule(name, total_steps=100, lr=value, **cyclic)
     cyclic.pop("max_lr", None)  # the suggestion gives it
     assert len(create_scheduler(name, opt, total_steps=100, suggestion=value, **cyclic).get_last_lr()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "expected"),
+    [
+        # total_steps misspelt, or under torch's names (CosineAnnealingLR's T_max, PolynomialLR's total_iters) or the
+        # sweep's: the message said "needs total_steps" alone, the setting given unnamed.
+        ("cosine", {"total_step": 1000}, "needs total_steps (the number of scheduler steps of the run); it got "
+                                         "total_step=1000: did you mean total_steps?"),
+        ("cosine", {"T_max": 1000}, "; it got T_max=1000: did you mean total_steps?"),
+        ("polynomial", {"total_iters": 1000}, "; it got total_iters=1000: did you mean total_steps?"),
+        ("onecycle", {"num_steps": 1000}, "; it got num_steps=1000: did you mean total_steps?"),
+        # create_scheduler's own keywords misspelt: "it accepts: eta_min" and nothing close.
+        ("cosine", {"total_steps": 1000, "warmup_step": 100}, "does not take the setting(s) warmup_step; it accepts: "
+                                                              "eta_min. Did you mean 'warmup_steps'?"),
+        ("step", {"step_size": 10, "total_step": 1000}, "does not take the setting(s) total_step; it accepts: "
+                                                        "step_size, gamma. Did you mean 'total_steps'?"),
+    ],
+)  # fmt: skip
+def test_a_misspelt_keyword_of_create_scheduler_is_named_with_the_right_one(name, settings, expected) -> None:
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.raises(TypeError) as info:
+        create_scheduler(name, opt, **settings)
+    assert str(info.value).endswith(expected)
+    # As told, it builds.
+    fixed = {("total_steps" if k in ("total_step", "T_max", "total_iters", "num_steps") else
+              "warmup_steps" if k == "warmup_step" else k): v for k, v in settings.items()}  # fmt: skip
+    assert create_scheduler(name, opt, **fixed).get_last_lr()
+    # No setting close to total_steps: said as before.
+    with pytest.raises(TypeError) as info:
+        create_scheduler("cosine", opt)
+    assert str(info.value) == "Scheduler 'cosine' needs total_steps (the number of scheduler steps of the run)"
