@@ -1996,6 +1996,9 @@ def _prepared_sweep(
                 try:
                     (part if scaler is None else scaler.scale(part)).backward()
                 except RuntimeError as exc:
+                    # A compiled model's backward graph is compiled at its first backward: a forward of library
+                    # kernels alone (one Linear) compiled without a C++ compiler, its gradient's sum needed one.
+                    raise_if_compile_failed(exc)
                     fabric_fix = fabric_backward_message(exc, model)
                     if fabric_fix is not None:
                         raise ModelError(fabric_fix) from exc

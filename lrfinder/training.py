@@ -1382,6 +1382,9 @@ def train(
                 missing = _plateau_metric_missing(exc, scheduler_settings, trainer)
                 if missing is not None:
                     raise ValueError(missing) from exc
+                # A compiled model's backward graph, compiled at Lightning's first backward (the forward's failure
+                # is said in _loss): torch's InductorError came out bare, 70 frames deep.
+                raise_if_compile_failed(exc)
                 # Lightning's loop drew the batch: torch's bare "object of type 'NoneType' has no len()" came out.
                 name, loader = ("val_data", val_data) if watch.validating else ("train_data", train_data)
                 collate = collate_failure_message(exc, loader, None)

@@ -2058,6 +2058,43 @@ def test_a_compile_failure_is_not_blamed_on_the_batch(loader: DataLoader) -> Non
         range_test(_NoCompiler(), loader, loss_fn=F.cross_entropy, num_steps=10)
 
 
+
+class _NoCompilerForBackward(torch.autograd.Function):
+    """A compiled backward graph without a C++ compiler: inductor fails at the first backward, not the forward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        from torch._inductor.exc import InductorError
+
+        raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+
+
+class _NoCompilerInBackward(nn.Module):
+    """``torch.compile(nn.Linear(...))`` without a C++ compiler: its forward is a library kernel (addmm), compiled
+    without one; the gradient's reductions are generated kernels, compiled at the first backward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_mlp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _NoCompilerForBackward.apply(self.net(x))
+
+
+def test_a_compile_failure_in_the_backward_is_said_as_in_the_forward(loader: DataLoader) -> None:
+    # It came out as torch's bare InductorError, some 50 frames deep, from the test's backward.
+    model = _NoCompilerInBackward()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ModelError, match=r"^torch.compile could not compile the model \(InductorError: RuntimeError: "
+                       r"InvalidCxxCompiler: No working C\+\+ compiler found\): its compiler failed, not the batch.*"
+                       r"install one.*backend='aot_eager'"):  # fmt: skip
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
 def test_a_compiled_models_batch_mismatch_quotes_the_operations_error(loader: DataLoader) -> None:
     """torch.compile's tracer says "RuntimeError when making fake tensor call" first; the operation's error is below."""
     model = torch.compile(make_mlp(features=12), backend="eager")

@@ -584,6 +584,29 @@ def test_bad_model_and_data_fail_before_lightning_starts():
 
     with pytest.raises(ModelError, match=r"^torch.compile could not compile the model.*not the batch"):
         train(NoCompiler(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+
+    class NoCompilerForBackward(torch.autograd.Function):  # a compiled backward graph, compiled at the first backward
+        @staticmethod
+        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            from torch._inductor.exc import InductorError
+
+            raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+
+    class NoCompilerInBackward(torch.nn.Module):  # torch.compile(nn.Linear(...)): a library kernel forward
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_mlp()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return NoCompilerForBackward.apply(self.net(x))
+
+    # It came out of Lightning's backward as torch's bare InductorError, some 70 frames deep.
+    with pytest.raises(ModelError, match=r"^torch.compile could not compile the model.*not the batch"):
+        train(NoCompilerInBackward(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
     with pytest.raises(ValueError, match=r"plateau.*val_loss.*val_data"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="plateau")
 
