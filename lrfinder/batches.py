@@ -100,6 +100,18 @@ def _apply_loss(loss_fn: Callable[..., torch.Tensor], out: Any, target: Any) -> 
     """
     try:
         return loss_fn(out, target)
+    except (IndexError, RuntimeError, ValueError) as exc:
+        batched = isinstance(target, torch.Tensor) and target.dim() >= 1 and target.shape[0] > 1
+        if not (isinstance(out, torch.Tensor) and out.dim() == 0 and batched):
+            raise
+        # A forward ending in .sum() or .mean(): cross_entropy's "Dimension out of range (expected to be in range of
+        # [-1, 0], but got 1)" came with "check that the inputs have the shape ... the model takes".
+        raise ModelError(
+            "loss_fn(model(inputs), targets) failed because the model returned a single number (a 0-d tensor), not "
+            f"an output per example, against targets of shape {tuple(target.shape)} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}). Check the end of the model's forward: a .sum() or "
+            ".mean() over the batch leaves one number. Return the outputs the loss takes, one row per example."
+        ) from exc
     except (TypeError, AttributeError) as exc:
         if isinstance(out, torch.Tensor):
             raise

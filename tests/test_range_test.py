@@ -4377,6 +4377,45 @@ def test_a_forward_without_a_return_is_named() -> None:
     assert "<the output tensor>" not in message  # the advice for an output to pick a part of
 
 
+
+@pytest.mark.parametrize(
+    ("loss_fn", "targets", "why"),
+    [
+        (F.cross_entropy, None, "IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+        (F.binary_cross_entropy_with_logits, (16, 1), "ValueError: Target size (torch.Size([16, 1])) must be the same "
+                                                      "as input size (torch.Size([]))"),
+    ],
+)  # fmt: skip
+def test_a_forward_that_reduces_the_batch_to_one_number_is_named(loss_fn: Any, targets: Any, why: str) -> None:
+    # cross_entropy's "Dimension out of range" came with "Check that the inputs have the shape and dtype the model
+    # takes": nothing said the model's output was a single number.
+    class Summed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(10, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(x).mean()  # a reduction left at the end of forward
+
+    x, y = make_classification(64).tensors
+    if targets is not None:
+        y = y.float().view(-1, 1)
+    data = DataLoader(TensorDataset(x, y), batch_size=16)
+    model = Summed()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ModelError) as info:
+        range_test(model, data, loss_fn=loss_fn, num_steps=12)
+    shape = (16, 1) if targets is not None else (16,)
+    assert str(info.value) == (
+        "loss_fn(model(inputs), targets) failed because the model returned a single number (a 0-d tensor), not an "
+        f"output per example, against targets of shape {shape} ({why}). Check the end of the model's forward: a "
+        ".sum() or .mean() over the batch leaves one number. Return the outputs the loss takes, one row per example."
+    )
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # A loss_fn that fails on a per-example output is left to the batch's message.
+    with pytest.raises(DataError, match="^The first batch does not go through the model and loss_fn"):
+        range_test(nn.Linear(10, 3), data, loss_fn=lambda out, t: F.cross_entropy(out.sum(), t), num_steps=12)
+
 def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
     result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), stop_reason="completed")
     what = r"Pass the path of a JSON file written by result\.to_json\(path\)"
