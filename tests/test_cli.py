@@ -389,6 +389,43 @@ def test_run_every_format(work: Path, case: str):
     assert {p: sha(p) for p in inputs} == before  # inputs are never modified
 
 
+def test_a_float64_model_reads_its_float64_data_as_float64(work: Path):
+    """numpy's float64 arrays were read as float32 whatever the model: a float64 model failed on every batch.
+
+    The message then said "The inputs are float32 and the model's weights float64: store the inputs as float64",
+    which they were. A float64 model now gets them as float64 (from .npz, .csv and a --val-data file too), the
+    test and fit run, and the trained model stays float64; a float32 model still gets float32.
+    """
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)).double()
+    torch.jit.save(torch.jit.script(net), work / "double.pt")
+    x = np.random.default_rng(0).standard_normal((96, 10))
+    labels = x[:, :3].argmax(1)
+    np.savez(work / "double.npz", x=x, y=labels)
+    np.savez(work / "double_reg.npz", x=x, y=x[:, :3] * 2.0)  # real-valued float64 targets
+    header = ",".join(f"f{i}" for i in range(10)) + ",label\n"
+    rows = "".join(",".join(f"{v:.17g}" for v in row) + f",{c}\n" for row, c in zip(x, labels))
+    (work / "double.csv").write_text(header + rows)
+    for args in (["--data", "double.npz"], ["--data", "double_reg.npz", "--loss", "mse"],
+                 ["--data", "double.csv", "--target", "label"]):  # fmt: skip
+        result = invoke("run", "double.pt", *args, *FAST, "--json", "out.json")
+        assert result.exit_code == 0, result.output
+        assert RangeTestResult.from_json(work / "out.json").settings.num_steps == 20
+    result = invoke("fit", "double.pt", "--data", "double.csv", "--target", "label", "--val-data", "double.csv",
+                    *FAST, "--epochs", "1", "-o", "trained.pt")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trained = torch.jit.load(str(work / "trained.pt"))
+    assert {p.dtype for p in trained.parameters()} == {torch.float64}
+
+    from lrfinder.cli.loading import load_data
+
+    assert load_data(work / "double.npz").dataset[0][0].dtype == torch.float32  # a float32 model's default
+    assert load_data(work / "double.npz", float_dtype=torch.float64).dataset[0][0].dtype == torch.float64
+    assert load_data(work / "double.csv", target="label", float_dtype=torch.float64).dataset[0][0].dtype == (
+        torch.float64
+    )
+
+
 def test_the_summary_counts_the_trainable_parameters_and_says_so(work: Path):
     """A model with a frozen layer (a backbone under a new head): the count is the trainable one, named so."""
     torch.manual_seed(0)

@@ -1115,7 +1115,9 @@ def _is_sparse(array: Any) -> bool:
     return hasattr(array, "tocsr") and hasattr(array, "nnz")
 
 
-def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _to_tensors(
+    x: Any, y: Any, source: str, float_dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     for name, array in (("inputs", x), ("targets", y)):
         if _is_sparse(array):
             # torch failed with "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend", and
@@ -1138,10 +1140,12 @@ def _to_tensors(x: Any, y: Any, source: str) -> tuple[torch.Tensor, torch.Tensor
         )
     if xt.shape[0] == 0:
         raise DataError(f"{source} holds no samples (0 rows). Check that the file holds the data you meant.")
+    # float64 arrays (numpy's default) are read as float32, the dtype of a float32 model's weights; a float64
+    # model keeps them float64 (float_dtype), where the cast made every batch fail on the dtype.
     if xt.dtype == torch.float64:
-        xt = xt.float()
+        xt = xt.to(float_dtype)
     if yt.dtype == torch.float64:
-        yt = yt.float()
+        yt = yt.to(float_dtype)
     if yt.dtype == torch.bool or (not yt.is_floating_point() and not yt.is_complex() and yt.dtype != torch.int64):
         # True/False labels (y = x > 0) are the classes 1/0: no loss takes a bool target; integer
         # labels saved narrower (int32, uint8) are class indices, which torch's class losses take as int64.
@@ -1384,23 +1388,24 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
                 f"{path}: column {name!r} is empty in every row. Fill it in or remove the column: an empty column "
                 "gives the model no input."
             )
-    features = np.delete(values, ti, axis=1).astype(np.float32)
+    # float64 here: _to_tensors casts the floats to the model's dtype (float32 unless the model is float64).
+    features = np.delete(values, ti, axis=1)
     labels = values[:, ti]
     if np.isfinite(labels).all() and np.all(labels == np.round(labels)):
         return torch.from_numpy(features), torch.from_numpy(labels.astype(np.int64))
-    return torch.from_numpy(features), torch.from_numpy(labels.astype(np.float32))
+    return torch.from_numpy(features), torch.from_numpy(np.ascontiguousarray(labels))
 
 
 def _array_pair(
-    obj: Any, *, x_key: str | None, y_key: str | None, source: str
+    obj: Any, *, x_key: str | None, y_key: str | None, source: str, float_dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The inputs and targets of a dict with ``x``/``y`` arrays or of an ``(x, y)`` pair; None for anything else."""
     if isinstance(obj, Mapping):
         x = _pick(obj, x_key, _X_NAMES, "input", source, "--x-key")
         y = _pick(obj, y_key, _Y_NAMES, "target", source, "--y-key")
-        return _to_tensors(x, y, source)
+        return _to_tensors(x, y, source, float_dtype)
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
-        return _to_tensors(obj[0], obj[1], source)
+        return _to_tensors(obj[0], obj[1], source, float_dtype)
     return None
 
 
@@ -1416,7 +1421,7 @@ def _holds_arrays(obj: Any) -> bool:
 
 
 def _load_tensor_file(
-    path: Path, *, x_key: str | None, y_key: str | None, target: str | None
+    path: Path, *, x_key: str | None, y_key: str | None, target: str | None, float_dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor]:
     suffix = path.suffix.lower()
     source = str(path)
@@ -1447,7 +1452,7 @@ def _load_tensor_file(
             raise DataError(f"{path} holds no arrays. Save the inputs and targets: numpy.savez(path, x=..., y=...).")
         x = _pick(arrays, x_key, _X_NAMES, "input", source, "--x-key")
         y = _pick(arrays, y_key, _Y_NAMES, "target", source, "--y-key")
-        return _to_tensors(x, y, source)
+        return _to_tensors(x, y, source, float_dtype)
     if suffix in (".pt", ".pth"):
         if _is_torchscript(path):
             raise DataError(
@@ -1487,7 +1492,7 @@ def _load_tensor_file(
                 f"{path} is a Lightning checkpoint, not data. Pass it as MODEL (with --model-class), and as --data "
                 "a dict of tensors: torch.save({'x': x, 'y': y}, path)."
             )
-        pair = _array_pair(obj, x_key=x_key, y_key=y_key, source=source)
+        pair = _array_pair(obj, x_key=x_key, y_key=y_key, source=source, float_dtype=float_dtype)
         if pair is not None:
             return pair
         raise DataError(
@@ -1495,7 +1500,7 @@ def _load_tensor_file(
         )
     if suffix == ".csv":
         try:
-            return _to_tensors(*_read_csv(path, target), source)
+            return _to_tensors(*_read_csv(path, target), source, float_dtype)
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"{path} is not UTF-8 text (byte {exc.start}): a .csv file must be text with a header row."
@@ -1541,6 +1546,7 @@ def load_data(
     val_spec: str | os.PathLike[str] | None = None,
     seed: int = 0,
     option: str = "--data",
+    float_dtype: torch.dtype = torch.float32,
 ) -> LoadedData:
     """Load training (and validation) data as DataLoaders.
 
@@ -1555,9 +1561,12 @@ def load_data(
         val_spec: Validation data in the same forms (overrides a DataModule's val loader).
         seed: Seed of the shuffling order.
         option: The option ``spec`` was given as, for messages (``--val-data`` for ``val_spec``).
+        float_dtype: The dtype float64 arrays of a file or a data function's ``(x, y)``/dict are read as:
+            float32 (the default) for a float32 model, ``torch.float64`` for a float64 one (its weights' dtype).
 
     Returns:
-        A :class:`LoadedData`. Integer targets stay int64 (class labels); real ones float32.
+        A :class:`LoadedData`. Integer targets stay int64 (class labels); real-valued arrays stored as float64
+        (a CSV's columns included) are ``float_dtype``.
 
     Raises:
         DataError: A missing or unreadable file, an unknown format, non-numeric values, NaN/inf,
@@ -1604,7 +1613,10 @@ def load_data(
             data = LoadedData(_make_loader(obj, batch_size, shuffle=True, seed=seed), None, obj, text)
         elif _holds_arrays(obj):
             # An (x, y) pair of arrays or tensors (sklearn's return_X_y=True), or a dict of them, as a .pt file holds.
-            pair = cast("tuple[torch.Tensor, torch.Tensor]", _array_pair(obj, x_key=x_key, y_key=y_key, source=text))
+            pair = cast(
+                "tuple[torch.Tensor, torch.Tensor]",
+                _array_pair(obj, x_key=x_key, y_key=y_key, source=text, float_dtype=float_dtype),
+            )
             dataset = TensorDataset(*pair)
             kind = "float" if pair[1].is_floating_point() else "class"
             data = LoadedData(
@@ -1623,13 +1635,20 @@ def load_data(
     else:
         if not path.is_file():
             raise DataError(f"Data file {path} does not exist (and is not a package.module:function).")
-        x, y = _load_tensor_file(path, x_key=x_key, y_key=y_key, target=target)
+        x, y = _load_tensor_file(path, x_key=x_key, y_key=y_key, target=target, float_dtype=float_dtype)
         dataset = TensorDataset(x, y)
         kind = "float" if y.is_floating_point() else "class"
         data = LoadedData(_make_loader(dataset, batch_size, shuffle=True, seed=seed), None, dataset, text, kind)
     if val_spec is not None:
         val_data = load_data(
-            val_spec, batch_size=batch_size, x_key=x_key, y_key=y_key, target=target, seed=seed, option="--val-data"
+            val_spec,
+            batch_size=batch_size,
+            x_key=x_key,
+            y_key=y_key,
+            target=target,
+            seed=seed,
+            option="--val-data",
+            float_dtype=float_dtype,
         )
         val_data = _align_csv_columns(text, val_data, target)
         val_loader = (

@@ -342,6 +342,18 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _data_float_dtype(model: Any) -> torch.dtype:
+    """The dtype float64 data is read as: float64 for a model whose weights are float64, else float32.
+
+    numpy saves floats as float64 by default, and a float32 model wants float32 inputs; a float64 model
+    (``model.double()``) failed on every batch once its float64 data had been read as float32.
+    """
+    import torch
+
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    return torch.float64 if weight is not None and weight.dtype == torch.float64 else torch.float32
+
+
 def load_inputs(options: Options) -> Inputs:
     """Load the model, the data and the loss of ``run``/``fit``.
 
@@ -372,6 +384,7 @@ def load_inputs(options: Options) -> Inputs:
         target=options.target,
         val_spec=options.val_data,
         seed=options.seed,
+        float_dtype=_data_float_dtype(loaded.model),
     )
     loss_fn = make_loss(options.loss, data.target_kind)
     source = f"{loaded.path.name} ({loaded.format})"
