@@ -705,6 +705,7 @@ class TrainBatches(CyclingBatches):
     RESTARTABLE = (
         "a DataLoader or another re-iterable (not a list of batches: Lightning reads a list as several loaders)"
     )
+    DATA = "the fit's train dataloader"
 
     def __init__(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loader: Any, skip: int = 0) -> None:
         self.skip = skip

@@ -26,7 +26,7 @@ from torch import nn
 from ._checks import COMPLEX_LOSS_FIX
 from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
-from .exceptions import DataError, ModelError
+from .exceptions import DataError, LRFinderError, ModelError
 from .settings import empty_data_message
 from .snapshot import _iterator_of, held_iterators, kept_stream, own_iterator
 
@@ -733,6 +733,139 @@ def collate_failure_message(exc: BaseException, data: object, index: int | None)
     )
 
 
+#: A DataLoader worker's error as torch re-raises it in this process: its type, the worker, then the quoted traceback.
+_WORKER_ERROR = re.compile(r"^Caught \w+ in (DataLoader worker process \d+)\.")
+#: A frame of a quoted traceback: its file, line and function.
+_QUOTED_FRAME = re.compile(r'^\s*File "(.+?)", line (\d+), in (\S+)\s*$', re.M)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleFailure:
+    """A Dataset's ``__getitem__`` that raised while a batch was drawn (:func:`example_failure`).
+
+    Attributes:
+        dataset: The Dataset whose ``__getitem__`` raised (the innermost, under a ``Subset`` or another wrapper).
+        index: The example's index; ``None`` where a DataLoader worker raised it (its error does not say).
+        why: The error, ``"KeyError: 40"``.
+        worker: ``"DataLoader worker process 1"`` where a worker raised it, else ``None``.
+
+    """
+
+    dataset: Any
+    index: Any
+    why: str
+    worker: str | None
+
+    def message(self, whose: str = "", end: str = ".") -> str:
+        """What failed and what to do: ``The Dataset Records{whose} failed on example 40: KeyError: 40. Fix ...``.
+
+        Args:
+            whose: Where the Dataset came from, after its name (`` from --data my.data:train``).
+            end: What ends the message (`` (run with --debug for the traceback).``).
+
+        """
+        name = type(self.dataset).__name__
+        if self.worker is None:
+            where = f"failed on example {self.index!r}"
+        else:
+            where = f"failed on an example in {self.worker}, which does not say which example"
+        fix = "Fix its __getitem__ for that example, or leave the example out"
+        if self.worker is not None:
+            fix += "; with num_workers=0 the error names the example"
+        return f"The Dataset {name}{whose} {where}: {self.why}. {fix}{end}"
+
+
+def _error_line(exc: BaseException) -> str:
+    """``Type: message`` of ``exc``, its message's first line without a final period."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0].rstrip(".").rstrip() if lines else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _datasets_of(data: object) -> list[Any]:
+    """The Dataset of DataLoader ``data`` and those it wraps (a ``Subset``'s ``.dataset``), outermost first."""
+    found: list[Any] = []
+    inner = getattr(data, "dataset", None)
+    for _ in range(8):  # wrappers in wrappers, bounded
+        if not isinstance(inner, torch.utils.data.Dataset):
+            break
+        found.append(inner)
+        inner = getattr(inner, "dataset", None)
+    return found
+
+
+def _defines_line(dataset: object, filename: str, line: int) -> bool:
+    """Whether ``dataset``'s ``__getitem__`` is the function at ``filename``:``line`` (a quoted traceback's frame)."""
+    code = getattr(getattr(type(dataset), "__getitem__", None), "__code__", None)
+    if code is None or code.co_filename != filename:
+        return False
+    lines = [n for _, _, n in code.co_lines() if n is not None]
+    return code.co_firstlineno <= line <= max(lines, default=code.co_firstlineno)
+
+
+def _failed_in_process(exc: BaseException) -> tuple[Any, Any] | None:
+    """The Dataset whose ``__getitem__`` raised ``exc`` here and the index it was given: its innermost frame."""
+    found = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        if code.co_name == "__getitem__" and code.co_argcount >= 2:
+            owner = frame.f_locals.get(code.co_varnames[0])
+            if isinstance(owner, torch.utils.data.Dataset):
+                found = owner, frame.f_locals.get(code.co_varnames[1])
+    return found
+
+
+def _failed_in_worker(exc: BaseException, data: object) -> tuple[Any, str, str] | None:
+    """The Dataset of ``data`` whose ``__getitem__`` raised ``exc`` in a DataLoader worker, the worker and the error.
+
+    torch re-raises a worker's error as text, its traceback quoted: the Dataset is the one of ``data`` whose
+    ``__getitem__`` is the innermost such frame. The index it was given is not in the text.
+    """
+    text = str(exc)
+    worker = _WORKER_ERROR.match(text)
+    if worker is None:
+        return None
+    frames = [(m[1], int(m[2])) for m in _QUOTED_FRAME.finditer(text) if m[3] == "__getitem__"]
+    datasets = _datasets_of(data)
+    for filename, line in reversed(frames):
+        for dataset in reversed(datasets):
+            if _defines_line(dataset, filename, line):
+                lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+                why = lines[-1].rstrip(".").rstrip() if lines else type(exc).__name__
+                return dataset, worker[1], why
+    return None
+
+
+def example_failure(exc: BaseException, data: object = None) -> ExampleFailure | None:
+    """The Dataset example whose ``__getitem__`` raised ``exc`` while a batch of ``data`` was drawn, or ``None``.
+
+    Python's bare error ("KeyError: 40") named neither the Dataset nor the example; from a DataLoader worker it
+    was the worker's whole traceback, as text. Raised here, the Dataset and the index are read from the
+    traceback's innermost ``__getitem__`` frame of a Dataset (a ``Subset`` hands its index on to the Dataset that
+    failed); raised in a worker, the Dataset is the one of ``data`` (a DataLoader) whose ``__getitem__`` the quoted
+    traceback ends in, and the index is not known.
+
+    Args:
+        exc: The error raised while the batch was drawn.
+        data: The DataLoader it was drawn from (needed for a worker's error only).
+
+    Returns:
+        What failed, or ``None`` for another error (or one of lrfinder's own).
+
+    """
+    if isinstance(exc, LRFinderError):
+        return None
+    found = _failed_in_process(exc)
+    if found is not None:
+        dataset, index = found
+        return ExampleFailure(dataset, index, _error_line(exc), None)
+    in_worker = _failed_in_worker(exc, data)
+    if in_worker is not None:
+        dataset, worker, why = in_worker
+        return ExampleFailure(dataset, None, why, worker)
+    return None
+
+
 class CyclingBatches:
     """Cycles through an iterable of batches, starting it again when it runs out (logged once, at INFO).
 
@@ -743,6 +876,8 @@ class CyclingBatches:
     #: What a one-shot iterator that ran out is told to pass instead: a subclass whose data is read another way
     #: (Lightning's, where a list is several loaders) says its own.
     RESTARTABLE = "a DataLoader, a list of batches or another re-iterable"
+    #: The data, as an error names the Dataset it holds ("The Dataset Records in train_data failed on ...").
+    DATA = "train_data"
 
     def __init__(self, data: Iterable[Any]) -> None:
         self.data = data
@@ -783,6 +918,10 @@ class CyclingBatches:
                 collate = collate_failure_message(exc, self.data, self._idx)
                 if collate is not None:
                     raise DataError(collate) from exc
+                failure = example_failure(exc, self.data)
+                if failure is not None:
+                    # Python's bare "KeyError: 40" (a worker's whole traceback, as text) named no Dataset.
+                    raise DataError(failure.message(f" in {self.DATA}")) from exc
                 raise
             _shut_down_workers(it)
             self._it = None

@@ -60,6 +60,7 @@ from .batches import (
     _check_loss,
     collate_failure_message,
     dead_worker_message,
+    example_failure,
     infer_batch_size,
     target_broadcast_refused,
     to_device,
@@ -811,7 +812,10 @@ def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any
             # As the batches Lightning's loop draws (train's except): torch's bare errors, named.
             why = collate_failure_message(exc, val_data, 0) or dead_worker_message(exc, 0)
             if why is None:
-                raise
+                failure = example_failure(exc, val_data)
+                if failure is None:
+                    raise
+                raise DataError(failure.message(" in val_data")) from exc
             raise DataError(f"val_data: {why}") from exc
     if first is empty:
         raise DataError(
@@ -1393,6 +1397,9 @@ def train(
                 died = dead_worker_message(exc)  # torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly"
                 if died is not None:
                     raise DataError(f"{name}: {died}") from exc
+                failure = example_failure(exc, loader)  # Python's bare "KeyError: 40", or a worker's traceback
+                if failure is not None:
+                    raise DataError(failure.message(f" in {name}")) from exc
                 raise
             finally:
                 _record_left(trainer.optimizers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -69,6 +69,23 @@ class WorkerCrashes(torch.utils.data.Dataset):
             os._exit(3)
         return torch.randn(10), torch.tensor(i % 3)
 
+
+
+class MissingRecords(torch.utils.data.Dataset):
+    """``size`` examples by its ``__len__``, but the records ``missing`` it cannot read: ``KeyError(i)`` for them."""
+
+    def __init__(self, size: int = 64, missing: Iterable[int] = (20,)) -> None:
+        gen = torch.Generator().manual_seed(0)
+        self.records = {i: (torch.randn(10, generator=gen), torch.tensor(i % 3)) for i in range(size)}
+        for i in missing:
+            del self.records[i]
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.records[i]
 
 class FillsNaN(nn.Module):
     """A model that fills NaN in its inputs itself (missing values as NaN), around ``net`` (default: make_mlp())."""

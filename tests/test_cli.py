@@ -1477,6 +1477,62 @@ def test_a_data_functions_dataset_that_fails_on_an_example_is_named_with_the_exa
             sys.modules.pop(name, None)
 
 
+def test_a_data_functions_dataset_failing_in_a_dataloader_worker_is_named_as_without_workers(work: Path):
+    # With num_workers=2 it was "Error: KeyError: Caught KeyError in DataLoader worker process 1. Original Traceback
+    # (most recent call last): File ..." (the worker's whole traceback on one line), where without workers the
+    # message named the Dataset, --data and the example. The engine's message names train_data; lrfind, --data.
+    (work / "lrf_worker_records.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+
+            class Records(Dataset):
+                x = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0))
+
+                def __init__(self, bad):
+                    self.bad = bad
+
+                def __len__(self):
+                    return 2000
+
+                def __getitem__(self, i):
+                    if i == self.bad:
+                        raise KeyError(i)  # a record it cannot read
+                    return self.x[i], self.x[i, :3].argmax()
+
+            def loader(workers=2):
+                return DataLoader(Records(20), batch_size=8, num_workers=workers)
+
+            def in_process():
+                return loader(0)
+
+            def in_training():
+                return DataLoader(Records(1500), batch_size=32)  # the range test's 20 steps draw examples 0 to 639
+            """
+        )
+    )
+    result = invoke("run", "model_ts.pt", "--data", "lrf_worker_records:loader", *FAST)
+    assert result.exit_code == 1, result.output
+    assert re.fullmatch(
+        r"Error: The Dataset Records from --data lrf_worker_records:loader failed on an example in DataLoader worker "
+        r"process \d, which does not say which example: KeyError: 20\. Fix its __getitem__ for that example, or leave "
+        r"the example out; with num_workers=0 the error names the example \(run with --debug for the traceback\)\.",
+        result.stderr.strip(),
+    ), result.stderr
+    here = invoke("run", "model_ts.pt", "--data", "lrf_worker_records:in_process", *FAST)
+    assert here.stderr.strip() == (
+        "Error: The Dataset Records from --data lrf_worker_records:in_process failed on example 20: KeyError: 20. "
+        "Fix its __getitem__ for that example, or leave the example out (run with --debug for the traceback)."
+    ), here.stderr
+    fit = invoke("fit", "model_ts.pt", "--data", "lrf_worker_records:in_training", *FAST, "--epochs", "1", "-o",
+                 "trained.pt")  # fmt: skip
+    assert fit.stderr.strip() == (
+        "Error: The Dataset Records from --data lrf_worker_records:in_training failed on example 1500: KeyError: 1500. "
+        "Fix its __getitem__ for that example, or leave the example out (run with --debug for the traceback)."
+    ), fit.stderr
+
+
 def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_named(work: Path):
     # Both had no effect, silently: --scaling scales to --target-batch-size; run's --epochs sizes a planned schedule.
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--epochs", "3")

@@ -26,7 +26,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _models import run_script
-from conftest import SAM, FillsNaN, SAMAfterBackward, WorkerCrashes, make_classification, make_mlp
+from conftest import (
+    SAM,
+    FillsNaN,
+    MissingRecords,
+    SAMAfterBackward,
+    WorkerCrashes,
+    make_classification,
+    make_mlp,
+)
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -3195,6 +3203,30 @@ def test_a_dataloader_worker_that_dies_is_named_with_what_to_do() -> None:
     # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
     torch._C._error_if_any_worker_fails()
 
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(workers: int) -> None:
+    """Python's bare "KeyError: 20" came out of the range test (from a DataLoader worker, the worker's whole
+    traceback as text), naming neither the Dataset nor the example; the CLI named both (32a7242)."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    loader = DataLoader(MissingRecords(64, missing={20}), batch_size=8, num_workers=workers)
+    which = "example 20" if not workers else (
+        r"an example in DataLoader worker process \d, which does not say which example"
+    )
+    pattern = (
+        rf"^The Dataset MissingRecords in train_data failed on {which}: KeyError: 20\. Fix its __getitem__ for that "
+        rf"example, or leave the example out{'; with num_workers=0 the error names the example' if workers else ''}\.$"
+    )
+    with pytest.raises(DataError, match=pattern) as info:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert isinstance(info.value.__cause__, KeyError)  # the Dataset's own error, chained
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    # In a Subset, the Dataset that failed is named, with its own index.
+    subset = torch.utils.data.Subset(MissingRecords(64, missing={20}), range(10, 40))
+    with pytest.raises(DataError, match=r"^The Dataset MissingRecords in train_data failed on example 20: "):
+        range_test(model, DataLoader(subset, batch_size=8), loss_fn=F.cross_entropy, num_steps=10)
 
 class _OddExample(torch.utils.data.Dataset):
     """Examples (x, label) of 10 features, but example 12: None (a record it cannot read) or 11 features."""

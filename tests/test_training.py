@@ -15,7 +15,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from conftest import SAM, FillsNaN, WorkerCrashes, make_classification, make_mlp
+from conftest import SAM, FillsNaN, MissingRecords, WorkerCrashes, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -1497,6 +1497,24 @@ def test_a_dataloader_worker_that_dies_is_named_with_what_to_do(where: str) -> N
     # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
     torch._C._error_if_any_worker_fails()
 
+
+
+@pytest.mark.parametrize(("where", "workers"), [("train_data", 0), ("train_data", 2), ("val_data", 0)])
+def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(where: str, workers: int) -> None:
+    """Python's bare "KeyError: 20" came out of Lightning's loop (from a worker, its whole traceback as text), and
+    of train's check of val_data's first batch; range_test names the Dataset and the example."""
+    bad = DataLoader(MissingRecords(64, missing={5 if where == "val_data" else 20}), batch_size=8, num_workers=workers)
+    train_data, val_data = (bad, loader(n=64)) if where == "train_data" else (loader(n=64), bad)
+    which = "an example in DataLoader worker process \\d, which does not say which example" if workers else "example"
+    pattern = (
+        rf"^The Dataset MissingRecords in {where} failed on {which}( \d+)?: KeyError: (5|20)\. Fix its __getitem__ "
+        r"for that example, or leave the example out"
+    )
+    with pytest.raises(DataError, match=pattern) as info:
+        train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
+    assert isinstance(info.value.__cause__, KeyError)
+    if not workers:
+        assert f"failed on example {5 if where == 'val_data' else 20}: KeyError" in str(info.value)
 
 
 def test_val_datas_first_batch_the_default_collate_cannot_batch_is_named() -> None:

@@ -1155,24 +1155,6 @@ def _to_tensors(
     return xt, yt
 
 
-def _failed_example(exc: BaseException) -> tuple[Dataset, Any] | None:
-    """The Dataset whose ``__getitem__`` raised ``exc`` and the index it was given, or ``None``.
-
-    The innermost such frame of the traceback: a ``Subset`` (or another wrapper) hands its index on to the
-    Dataset that failed. Only an error raised in this process has the frames (a worker's is re-raised as text).
-    """
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_name == "__getitem__" and code.co_argcount >= 2:
-            owner = tb.tb_frame.f_locals.get(code.co_varnames[0])
-            if isinstance(owner, Dataset):
-                found = owner, tb.tb_frame.f_locals.get(code.co_varnames[1])
-        tb = tb.tb_next
-    return found
-
-
 def _holds(loader: object, dataset: Dataset) -> bool:
     """Whether ``dataset`` is ``loader``'s Dataset, or one it wraps (a ``Subset``'s ``.dataset``)."""
     inner = getattr(loader, "dataset", None)
@@ -1187,7 +1169,9 @@ def dataset_failure_message(exc: BaseException, data: LoadedData, data_spec: str
     """Which Dataset of ``--data``/``--val-data`` raised ``exc`` on which example, and what to do; else ``None``.
 
     A data function's Dataset that failed on an example came out as Python's bare error ("KeyError: 40"),
-    naming neither the Dataset, nor where it came from, nor the example.
+    naming neither the Dataset, nor where it came from, nor the example; from a DataLoader worker, as the
+    worker's whole traceback. The engine's own message (a :class:`DataError` raised from that error, naming
+    ``train_data``) is said here in the option's words.
 
     Args:
         exc: The error the range test or the training raised.
@@ -1199,20 +1183,19 @@ def dataset_failure_message(exc: BaseException, data: LoadedData, data_spec: str
         The message, or ``None`` when ``exc`` was not raised in a Dataset's ``__getitem__`` (or is lrfinder's own).
 
     """
-    if isinstance(exc, LRFinderError):
+    from ..batches import example_failure
+
+    if isinstance(exc, DataError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the engine's "The Dataset Records in train_data failed on example 40: ..."
+    failure = example_failure(exc, data.train)
+    if failure is None and data.val is not None:
+        failure = example_failure(exc, data.val)
+    if failure is None:
         return None
-    found = _failed_example(exc)
-    if found is None:
-        return None
-    dataset, index = found
     option = "--data", data_spec
-    if val_spec is not None and data.val is not None and _holds(data.val, dataset):
+    if val_spec is not None and data.val is not None and _holds(data.val, failure.dataset):
         option = "--val-data", val_spec
-    return (
-        f"The Dataset {type(dataset).__name__} from {option[0]} {option[1]} failed on example {index!r}: "
-        f"{type(exc).__name__}: {reason(exc)}. Fix its __getitem__ for that example, or leave the example out "
-        "(run with --debug for the traceback)."
-    )
+    return failure.message(f" from {option[0]} {option[1]}", " (run with --debug for the traceback).")
 
 
 def _check_has_samples(obj: Any, what: str) -> None:
