@@ -103,6 +103,35 @@ def test_bad_config_is_a_usage_error_naming_the_key(work: Path, case: str):
         assert internal not in message
 
 
+FIT_TABLE = {
+    "wrong type": ('epochs = "ten"', "Invalid value for --config: key 'epochs' in [fit] of {path} expects an integer, "
+                   'but got a string ("ten")'),
+    "unknown key": ("epohcs = 3", "Invalid value for --config: unknown key 'epohcs' in [fit] of {path} (did you mean "
+                    "'epochs'?)"),
+    "out of range": ("epochs = -3", "Invalid value for '--epochs' (set in {where}): -3 is not in the range x>=1."),
+    "not a choice": ('precision = "fp8"', "Invalid value for '--precision' (set in {where}): 'fp8' is not one of"),
+}
+
+
+@pytest.mark.parametrize("case", list(FIT_TABLE))
+def test_run_refuses_a_bad_value_in_the_fit_table_as_fit_does(work: Path, case: str):
+    # lrfind run passed over the [fit] table unread: a value lrfind fit refuses went unnoticed until fit ran, the
+    # range test done. It is checked as fit checks it, though run still does not apply it.
+    line, message = FIT_TABLE[case]
+    path = work / "c.toml"
+    for command in ("run", "fit"):
+        toml = f"[fit]\n{line}\n" if command == "run" else f"output = 'trained.pt'\n[fit]\n{line}\n"
+        result = run_with(work, toml, "--num-steps", "20", "--no-report", command=command)
+        assert result.exit_code == 2, (command, result.output)
+        where = f"[fit] of {path}" if command == "run" else str(path)
+        expected = message.format(path=path, where=where)
+        assert expected in " ".join(result.stderr.split()), (command, result.stderr)
+        assert not list(work.glob("*.json")) and not (work / "trained.pt").exists()
+    # A [fit] table fit takes changes nothing in run.
+    result = run_with(work, "json = 'r.json'\n[fit]\nepochs = 3\nnum-steps = 99\n", "--num-steps", "20", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 20
+
 def test_valid_keys_are_the_option_names(work: Path):
     result = run_with(work, "bogus = 1\n")
     listed = result.output.split("valid keys:")[1]

@@ -4,7 +4,9 @@ Keys are the option names, with dashes or underscores (``num-steps``, ``weight_d
 ``json``, ``opt``). Top-level keys are shared: a key that *some* command accepts belongs at the
 top level, and each command takes the top-level keys it has and ignores the others (so
 ``output`` or ``val-data``, which only ``fit`` takes, can sit beside ``data``). A ``[run]``,
-``[fit]`` or ``[demo]`` table applies to that command only and must hold only its options.
+``[fit]`` or ``[demo]`` table applies to that command only and must hold only its options; every
+command checks every table (keys, TOML types, number ranges and choices), so ``lrfind run`` refuses a
+``[fit]`` value that ``lrfind fit`` would refuse, though it does not apply the table.
 Anything else fails with a usage error (exit 2) naming the key: an unknown key or table
 (``[rnu]``), or a value of the wrong TOML type (``data = 123``, ``json = true``,
 ``num-steps = 20.7``). Values are never coerced: an integer option needs a TOML integer.
@@ -183,18 +185,26 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _typed(param: click.Parameter, key: str, value: Any, path: str) -> Any:
+def _typed(param: click.Parameter, key: str, value: Any, path: str, table: str | None = None) -> Any:
     """Check a TOML value against what ``param`` takes; return it as click's default.
+
+    Args:
+        param: The option the key sets.
+        key: The key as the file spells it.
+        value: Its TOML value.
+        path: The file.
+        table: The command whose table (``[fit]``) holds the key; ``None`` for a top-level key.
 
     Raises:
         click.BadParameter: A value of the wrong TOML type, naming the key and the expected type.
 
     """
     name = param.name or ""
+    where = f"in [{table}] of" if table else "in"
 
     def wrong(expected: str) -> click.BadParameter:
         return click.BadParameter(
-            f"key {key!r} in {path} expects {expected}, but got {_toml_type(value)} ({_toml(value)})",
+            f"key {key!r} {where} {path} expects {expected}, but got {_toml_type(value)} ({_toml(value)})",
             param_hint="--config",
         )
 
@@ -281,32 +291,78 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         _typed(shared[norm], key, item, value)
         if norm in mine:
             chosen[norm] = (key, item)
+    # Another command's table is checked as that command checks it (and then passed over): a file that `lrfind fit`
+    # refuses (`[fit] epochs = "ten"`) is refused by `lrfind run` too, before its test, as a top-level key is.
+    for name in sorted(set(commands) - {command}):
+        table = data.get(name)
+        if isinstance(table, dict):
+            for norm, (key, item) in _table_keys(name, table, commands, value).items():
+                _check_range(_keys_of(commands[name])[norm], key, item, f"[{name}] of {value}", ctx)
     section = data.get(command, {})
+    in_table: set[str] = set()
     if isinstance(section, dict):
-        for key, item in section.items():
-            norm = key.replace("-", "_")
-            if norm not in mine:
-                others = [name for name, cmd in commands.items() if norm in _keys_of(cmd)]
-                if others:
-                    takes = "takes" if len(others) == 1 else "take"
-                    raise click.BadParameter(
-                        f"key {key!r} in [{command}] of {value} is not an option of lrfind {command} (only "
-                        f"{' and '.join(others)} {takes} it); move it to the top level or to [{others[0]}]",
-                        param_hint="--config",
-                    )
-                raise _unknown_key(key, mine, f" in [{command}] of", value)
-            chosen[norm] = (key, item)
+        for norm, key_item in _table_keys(command, section, commands, value).items():
+            chosen[norm] = key_item
+            in_table.add(norm)
 
     defaults: dict[str, Any] = {}
     for norm, (key, item) in chosen.items():
         p = mine[norm]
-        defaults[p.name or norm] = _typed(p, key, item, value)
+        defaults[p.name or norm] = _typed(p, key, item, value, command if norm in in_table else None)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     table = section if isinstance(section, dict) else {}
     ctx.meta[CONFIG_TABLE_META] = frozenset(mine[k.replace("-", "_")].name for k in table)
     # An input of the command: no output may be written over it (see Options.inputs).
     ctx.meta[CONFIG_META] = value
     return value
+
+
+def _table_keys(
+    command: str, table: Mapping[str, Any], commands: Mapping[str, click.Command], path: str
+) -> dict[str, tuple[str, Any]]:
+    """The keys of ``command``'s table (``[fit]``), checked: each an option of that command, of the right type.
+
+    Returns:
+        Each key's parameter name, to the key as spelled and its value.
+
+    Raises:
+        click.BadParameter: A key of another command, an unknown key, or a value of the wrong type.
+
+    """
+    keys = _keys_of(commands[command])
+    found: dict[str, tuple[str, Any]] = {}
+    for key, item in table.items():
+        norm = key.replace("-", "_")
+        if norm not in keys:
+            others = [name for name, cmd in commands.items() if norm in _keys_of(cmd)]
+            if others:
+                takes = "takes" if len(others) == 1 else "take"
+                raise click.BadParameter(
+                    f"key {key!r} in [{command}] of {path} is not an option of lrfind {command} (only "
+                    f"{' and '.join(others)} {takes} it); move it to the top level or to [{others[0]}]",
+                    param_hint="--config",
+                )
+            raise _unknown_key(key, keys, f" in [{command}] of", path)
+        _typed(keys[norm], key, item, path, command)
+        found[norm] = (key, item)
+    return found
+
+
+def _check_range(param: click.Parameter, key: str, value: Any, where: str, ctx: click.Context) -> None:
+    """Refuse a number out of ``param``'s range or a name not among its choices, as its command refuses it.
+
+    For another command's table, which this command does not read: that command checks the value when it parses
+    its options (``Invalid value for '--epochs' (set in lrfind.toml): -3 is not in the range x>=1``).
+    """
+    ptype = param.type
+    numeric = (click.types.IntParamType, click.types.FloatParamType, click.Choice)  # their convert() reads nothing
+    if getattr(param, "multiple", False) or not isinstance(ptype, numeric):
+        return
+    try:
+        ptype.convert(value, param, ctx)
+    except click.BadParameter as exc:
+        option = next((opt for opt in param.opts if opt.startswith("--")), key)
+        raise click.BadParameter(exc.message, param_hint=f"'{option}' (set in {where})") from None
 
 
 class ConfigPath(click.Path):
