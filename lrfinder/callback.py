@@ -572,8 +572,16 @@ class LRFinder(_CallbackBase):
             """What to use for a name of Lightning's ``LearningRateFinder`` the callback lacks (``optimal_lr``).
 
             Only reached for a name the callback lacks; any other is Python's ``AttributeError``, so ``copy``,
-            ``pickle``, ``hasattr`` and Lightning's own probes see no difference.
+            ``pickle``, ``hasattr`` and Lightning's own probes see no difference. Python also comes here when a
+            property of the class (a subclass's included) raises ``AttributeError`` inside: that error is raised
+            again as it was, by reading the property once more, not said to be the property's absence.
             """
+            for klass in type(self).__mro__:
+                if name in vars(klass):
+                    found = vars(klass)[name]
+                    if hasattr(found, "__get__"):
+                        return found.__get__(self, type(self))
+                    break
             said = _PEER_CALLBACK_NAMES.get(name)
             message = f"{type(self).__name__!r} object has no attribute {name!r}"
             raise AttributeError(message if said is None else f"{message}: {said}", name=name, obj=self)

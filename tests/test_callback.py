@@ -2396,6 +2396,35 @@ def test_lightnings_finder_attributes_say_what_to_use_instead(tmp_path: Path) ->
     assert copied.result is not None and copied.applied_lr == model.lr != 0.02
 
 
+def test_an_attribute_error_inside_a_property_is_raised_as_it_is() -> None:
+    # The __getattr__ that names Lightning's LearningRateFinder attributes (72800f4) is where Python goes when a
+    # property raises AttributeError inside: a subclass's property reading a misspelt attribute was said to be
+    # missing itself ("'Finder' object has no attribute 'peak'"), the error inside it lost.
+    class Finder(LRFinder):
+        @property
+        def peak(self) -> float:
+            return self.resullt.lr  # type: ignore[attr-defined]
+
+        @property
+        def lightning_name(self) -> Any:
+            return self.optimal_lr
+
+        @property
+        def own(self) -> Any:
+            raise AttributeError("the fit has not run: no result yet")
+
+    finder = Finder(**FAST)
+    with pytest.raises(AttributeError, match=r"^'Finder' object has no attribute 'resullt'$"):
+        finder.peak  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^'Finder' object has no attribute 'optimal_lr': Lightning's"):
+        finder.lightning_name  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^the fit has not run: no result yet$"):
+        finder.own  # noqa: B018
+    assert not hasattr(finder, "own") and finder._who == "LRFinder"
+    with pytest.raises(AttributeError, match=r"^'Finder' object has no attribute 'zzz'$"):
+        finder.zzz  # noqa: B018
+
+
 def test_nan_in_the_data_is_named_not_read_as_a_divergence(tmp_path: Path) -> None:
     """A NaN in batch 3 made the loss NaN at lr=1.8e-06: "Only 3 finite loss values ... Lower min_lr or max_lr"."""
     from lrfinder import DataError
