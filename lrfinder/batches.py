@@ -748,6 +748,8 @@ class ExampleFailure:
         index: The example's index; ``None`` where a DataLoader worker raised it (its error does not say).
         why: The error, ``"KeyError: 40"``.
         worker: ``"DataLoader worker process 1"`` where a worker raised it, else ``None``.
+        length: The Dataset's ``__len__`` where its last example by that length fails with an ``IndexError``
+            or ``KeyError`` too (it may hold fewer examples than it says), else ``None``.
 
     """
 
@@ -755,6 +757,7 @@ class ExampleFailure:
     index: Any
     why: str
     worker: str | None
+    length: int | None
 
     def message(self, whose: str = "", end: str = ".") -> str:
         """What failed and what to do: ``The Dataset Records{whose} failed on example 40: KeyError: 40. Fix ...``.
@@ -769,7 +772,14 @@ class ExampleFailure:
             where = f"failed on example {self.index!r}"
         else:
             where = f"failed on an example in {self.worker}, which does not say which example"
-        fix = "Fix its __getitem__ for that example, or leave the example out"
+        if self.length is not None:
+            fix = (
+                f"Its __len__ says {self.length}, and example {self.length - 1}, the last by that count, fails too: "
+                "check __len__, which must count only the examples __getitem__ can give, as the sampler asks for "
+                "every index below it"
+            )
+        else:
+            fix = "Fix its __getitem__ for that example, or leave the example out"
         if self.worker is not None:
             fix += "; with num_workers=0 the error names the example"
         return f"The Dataset {name}{whose} {where}: {self.why}. {fix}{end}"
@@ -836,6 +846,34 @@ def _failed_in_worker(exc: BaseException, data: object) -> tuple[Any, str, str] 
     return None
 
 
+def _wrong_length(dataset: Any, exc: BaseException) -> int | None:
+    """``len(dataset)`` where ``exc`` is an ``IndexError``/``KeyError`` and the last index below it fails so too.
+
+    A Dataset whose ``__len__`` says more examples than it holds fails on an index past its end, which read as one
+    bad example. Its last example by ``__len__`` is read (here, in this process) to tell the two apart, and its
+    first: a ``__getitem__`` that fails on every index is not a matter of length.
+    """
+    if not isinstance(exc, (IndexError, KeyError)):
+        return None
+    try:
+        size = len(dataset)
+    except Exception:  # noqa: BLE001 - no usable length: nothing to say about it
+        return None
+    if not isinstance(size, int) or size < 2:
+        return None
+    try:
+        dataset[0]
+    except Exception:  # noqa: BLE001 - its first example fails too: not a length past what it holds
+        return None
+    try:
+        dataset[size - 1]
+    except (IndexError, KeyError):
+        return size
+    except Exception:  # noqa: BLE001 - another failure of that example says nothing about the length
+        return None
+    return None
+
+
 def example_failure(exc: BaseException, data: object = None) -> ExampleFailure | None:
     """The Dataset example whose ``__getitem__`` raised ``exc`` while a batch of ``data`` was drawn, or ``None``.
 
@@ -858,11 +896,11 @@ def example_failure(exc: BaseException, data: object = None) -> ExampleFailure |
     found = _failed_in_process(exc)
     if found is not None:
         dataset, index = found
-        return ExampleFailure(dataset, index, _error_line(exc), None)
+        return ExampleFailure(dataset, index, _error_line(exc), None, _wrong_length(dataset, exc))
     in_worker = _failed_in_worker(exc, data)
     if in_worker is not None:
         dataset, worker, why = in_worker
-        return ExampleFailure(dataset, None, why, worker)
+        return ExampleFailure(dataset, None, why, worker, _wrong_length(dataset, exc))
     return None
 
 

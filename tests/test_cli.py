@@ -1462,8 +1462,9 @@ def test_a_data_functions_dataset_that_fails_on_an_example_is_named_with_the_exa
         assert result.exit_code == 1, result.output
         match = re.search(
             r"^Error: The Dataset Records from --data lrf_records_pkg\.data:train_gaps failed on example (\d+): "
-            r"KeyError: (\d+)\. Fix its __getitem__ for that example, or leave the example out \(run with --debug "
-            r"for the traceback\)\.$",
+            r"KeyError: (\d+)\. Its __len__ says 64, and example 63, the last by that count, fails too: check "
+            r"__len__, which must count only the examples __getitem__ can give, as the sampler asks for every index "
+            r"below it \(run with --debug for the traceback\)\.$",
             result.stderr.strip(),
         )
         assert match is not None and match[1] == match[2] and int(match[1]) >= 40, result.stderr

@@ -3228,6 +3228,43 @@ def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(
     with pytest.raises(DataError, match=r"^The Dataset MissingRecords in train_data failed on example 20: "):
         range_test(model, DataLoader(subset, batch_size=8), loss_fn=F.cross_entropy, num_steps=10)
 
+
+class _TooLong(torch.utils.data.Dataset):
+    """Ten examples in a list, but a __len__ of 100."""
+
+    def __init__(self) -> None:
+        self.items = [(torch.randn(10), i % 3) for i in range(10)]
+
+    def __len__(self) -> int:
+        return 100
+
+    def __getitem__(self, i: int) -> Any:
+        return self.items[i]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_dataset_whose_len_says_more_than_it_holds_is_said_to_have_a_wrong_len(workers: int) -> None:
+    """A Dataset whose __len__ says 100 and holds 10 failed on example 10 as if that one example were bad ("Fix its
+    __getitem__ for that example, or leave the example out")."""
+    model = make_mlp()
+    fix = (
+        r"Its __len__ says 100, and example 99, the last by that count, fails too: check __len__, which must count "
+        r"only the examples __getitem__ can give, as the sampler asks for every index below it"
+    )
+    which = r"an example in DataLoader worker process \d, which does not say which example" if workers else (
+        "example 10"
+    )
+    for dataset, error in ((_TooLong(), "IndexError: list index out of range"),
+                           (MissingRecords(100, missing=range(10, 100)), "KeyError: 10")):  # fmt: skip
+        loader = DataLoader(dataset, batch_size=8, num_workers=workers)
+        with pytest.raises(DataError, match=rf"in train_data failed on {which}: {error}\. {fix}"):
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    # One example it cannot read, its last one fine: that example is named, not the length.
+    with pytest.raises(DataError, match=r"failed on example 20: KeyError: 20\. Fix its __getitem__ for that example"):
+        range_test(model, DataLoader(MissingRecords(100, missing={20}), batch_size=8), loss_fn=F.cross_entropy,
+                   num_steps=10)  # fmt: skip
+
+
 class _OddExample(torch.utils.data.Dataset):
     """Examples (x, label) of 10 features, but example 12: None (a record it cannot read) or 11 features."""
 
