@@ -95,7 +95,7 @@ from ._rescaling import (
 )
 from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
-from .diagnostics import undefined_loss_message
+from .diagnostics import raise_if_compile_failed, undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
@@ -1309,6 +1309,11 @@ class LRFinder(_CallbackBase):
                         "on_train_batch_start and on_train_batch_end do not run for the test's batches: create what "
                         f"training_step reads in __init__ or setup(), or {self._leave_out}."
                     ) from exc
+                except RuntimeError as exc:
+                    # torch.compile's compiler failing at the test's first forward or backward (no C++ compiler):
+                    # torch's InductorError came out bare, as range_test and train no longer let it.
+                    raise_if_compile_failed(exc)
+                    raise
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
                 self._test_logged = (frozenset(logged.ever), len(losses))

@@ -1291,6 +1291,53 @@ def test_a_training_step_that_never_returns_a_loss_is_told_to(tmp_path: Path) ->
         t.fit(NoReturn(), make_loader())
 
 
+
+class _NoCompilerForBackward(torch.autograd.Function):
+    """A compiled backward graph without a C++ compiler: inductor fails at the first backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        from torch._inductor.exc import InductorError
+
+        raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+
+
+class _NoCompilerNet(Net):
+    """A compiled module on a machine without a C++ compiler: inductor fails at its first forward or backward."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.where == "forward":
+            from torch._inductor.exc import InductorError
+
+            raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+        return _NoCompilerForBackward.apply(super().training_step(batch, batch_idx))
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+@pytest.mark.parametrize("how", ["callback", "find_lr"])
+def test_a_compile_failure_in_the_test_is_said_as_range_test_says_it(tmp_path: Path, where: str, how: str) -> None:
+    # torch's InductorError came out of the fit bare (range_test and train said what to do).
+    pattern = (
+        r"^torch.compile could not compile the model \(InductorError: RuntimeError: InvalidCxxCompiler: No working "
+        r"C\+\+ compiler found\): its compiler failed, not the batch.*install one.*backend='aot_eager'"
+    )
+    net = _NoCompilerNet(where)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with pytest.raises(ModelError, match=pattern):
+        if how == "callback":
+            trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(net, make_loader())
+        else:
+            find_lr(net, make_loader(), **FAST)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
 class _BrokenHookNet(Net):
     """``on_before_optimizer_step`` reads an attribute the module never set."""
 
