@@ -942,9 +942,45 @@ def _first_step_message(optimizer: torch.optim.Optimizer, exc: BaseException) ->
             "differentiable=True is for differentiating through the step (meta-learning over non-leaf weights). "
             f"Build the {name} without it (differentiable=False, the default) for the range test and for training."
         )
+    stale = _stale_state(optimizer)
+    if stale is not None:
+        # The device/dtype advice below sent the user to the settings; the state was made for other parameters.
+        return f"{start}: {stale}"
     return (
         f"{start}: check the optimizer's settings against the model's parameters (their device and dtype: "
         "capturable=True or fused=True need a device that supports them)."
+    )
+
+
+def _stale_state(optimizer: torch.optim.Optimizer) -> str | None:
+    """Which of the optimizer's state no longer fits its parameters' dtype or device, in words; else ``None``.
+
+    An optimizer that had stepped (or loaded a ``state_dict``) before the model was cast or moved keeps its
+    per-parameter state (Adam's ``exp_avg``, SGD's ``momentum_buffer``) in the old dtype and device, the parameters
+    being the same objects in the new: its first step failed with torch's "expected dtype float for `end` but got
+    dtype double", told to check the optimizer's settings. Only state of a parameter's shape is compared (not a step
+    count).
+    """
+    stale = 0
+    first: tuple[str, torch.Tensor, torch.Tensor] | None = None
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if not isinstance(value, torch.Tensor) or value.shape != p.shape:
+                    continue
+                if value.dtype != p.dtype or value.device != p.device:
+                    stale += 1
+                    first = first or (str(key), value, p)
+                    break
+    if first is None:
+        return None
+    key, value, p = first
+    state, param = (f"{str(t.dtype).removeprefix('torch.')} on {t.device}" for t in (value, p))
+    return (
+        f"its state was made for parameters of another dtype or device: {key!r} is {state}, its parameter {param} "
+        f"({stale} parameter(s) so). The model was cast or moved (model.to(...), .double(), .cuda()) after the "
+        "optimizer had stepped or loaded its state_dict. Cast or move the model first, then build the optimizer over "
+        "it (and load its state_dict, which torch then casts to the parameters)."
     )
 
 

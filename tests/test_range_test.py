@@ -1740,6 +1740,39 @@ def test_an_optimizer_whose_first_step_fails_is_named_not_the_sweep(mlp: nn.Modu
         range_test(mlp, loader, optimizer=_FailingStep(mlp.parameters(), fail_at=3), loss_fn=F.cross_entropy)
 
 
+
+def test_an_optimizer_whose_state_predates_a_cast_of_the_model_is_told_to_be_built_after_it(
+    mlp: nn.Module, loader: DataLoader
+) -> None:
+    # Adam stepped in float32, then model.double(): its first step failed with torch's "expected dtype float for
+    # `end` but got dtype double", told to "check the optimizer's settings ... (capturable=True or fused=True ...)".
+    opt = torch.optim.Adam(mlp.parameters(), lr=1e-3)
+    x, y = next(iter(loader))
+    F.cross_entropy(mlp(x), y).backward()
+    opt.step()
+    opt.zero_grad()
+    mlp.double()
+    doubled = DataLoader(TensorDataset(*(t.double() if t.is_floating_point() else t for t in loader.dataset.tensors)),
+                         batch_size=32)  # fmt: skip
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ModelError) as info:
+        range_test(mlp, doubled, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    message = str(info.value)
+    assert message.startswith("Adam.step() failed on the range test's first step (RuntimeError: ")
+    n = sum(1 for _ in mlp.parameters())
+    assert message.endswith(
+        "It fails before any swept LR matters, so it would fail in training too: its state was made for parameters "
+        f"of another dtype or device: 'exp_avg' is float32 on cpu, its parameter float64 on cpu ({n} parameter(s) "
+        "so). The model was cast or moved (model.to(...), .double(), .cuda()) after the optimizer had stepped or "
+        "loaded its state_dict. Cast or move the model first, then build the optimizer over it (and load its "
+        "state_dict, which torch then casts to the parameters)."
+    )
+    assert_same_state(before, snapshot_of(mlp, opt))
+    # As told: the state loaded into an optimizer built over the cast model, the test runs.
+    rebuilt = torch.optim.Adam(mlp.parameters(), lr=1e-3)
+    rebuilt.load_state_dict(opt.state_dict())
+    assert range_test(mlp, doubled, optimizer=rebuilt, loss_fn=F.cross_entropy, num_steps=10).num_steps == 10
+
 @pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.SGD])
 def test_a_differentiable_optimizer_is_named_as_what_fails(cls: type, mlp: nn.Module, loader: DataLoader) -> None:
     """differentiable=True failed on the first step with advice about capturable/fused and the device."""
