@@ -1534,6 +1534,41 @@ def test_a_data_functions_dataset_failing_in_a_dataloader_worker_is_named_as_wit
     ), fit.stderr
 
 
+def test_fits_training_names_the_data_by_its_option(work: Path):
+    # lrfinder.train prefixes an error of its training data "train_data: " (as "val_data: ", which lrfind says as
+    # "--val-data: "): lrfind fit printed "Error: train_data: The DataLoader's default collate_fn ...", a name no
+    # option has.
+    (work / "lrf_late_none.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            from torch.utils.data import DataLoader, Dataset
+
+            class Records(Dataset):
+                x = torch.randn(2000, 10, generator=torch.Generator().manual_seed(0))
+
+                def __len__(self):
+                    return 2000
+
+                def __getitem__(self, i):
+                    if i == 1500:
+                        return None  # a record it cannot read, past what the range test draws
+                    return self.x[i], self.x[i, :3].argmax()
+
+            def loader():
+                return DataLoader(Records(), batch_size=32)
+            """
+        )
+    )
+    result = invoke("fit", "model_ts.pt", "--data", "lrf_late_none:loader", *FAST, "--epochs", "1", "-o", "trained.pt")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        "Error: --data: The DataLoader's default collate_fn could not put the examples of a batch into one batch "
+        "(TypeError: object of type 'NoneType' has no len()): an example is None"
+    ), result.stderr
+    assert "train_data" not in result.stderr and not (work / "trained.pt").exists()
+
+
 def test_scaling_without_a_target_batch_and_run_epochs_without_a_schedule_are_named(work: Path):
     # Both had no effect, silently: --scaling scales to --target-batch-size; run's --epochs sizes a planned schedule.
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--scaling", "linear", "--epochs", "3")

@@ -409,6 +409,8 @@ _RESULT_WORDS = (
     (re.compile(r"\ba milder rule\b"), "a milder --scaling rule"),
     # create_optimizer's argument: on the command line the name is --optimizer's value.
     (re.compile(r"Unknown optimizer name='"), "Unknown optimizer '"),
+    # lrfinder.train's data, which names its errors' source as val_data's are (--val-data): here --data's.
+    (re.compile(r"^train_data: "), "--data: "),
 )
 
 
