@@ -137,6 +137,7 @@ from .settings import (
     check_precision_name,
     check_sparse_gradients,
     group_lr,
+    idle_swept_group_message,
     lr_schedule,
     pair_loss_hint,
     peer_hints,
@@ -1752,6 +1753,9 @@ def _checked_setup(
     check_optimizer_trains(optimizer)
     check_minimizes(optimizer)
     sweeper = LRSweeper([optimizer])  # checks that every group has an LR to sweep
+    idle = idle_swept_group_message([optimizer], sweeper.ratios)
+    if idle is not None:
+        warn(idle)
     model_device = trainable[0].device
     target = check_device("device", device) or model_device
     if target.type != model_device.type or (

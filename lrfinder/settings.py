@@ -615,6 +615,37 @@ def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
         )
 
 
+def idle_swept_group_message(optimizers: Sequence[torch.optim.Optimizer], ratios: Sequence[float]) -> str | None:
+    """What to say when the group whose LR the test records (the largest) trains nothing; else ``None``.
+
+    An empty group (``{"params": [], "lr": 1.0}``, a filter that matched no parameter) or one of frozen parameters
+    only, with the largest LR, is the group :class:`~lrfinder.range_test.LRSweeper` sweeps to each LR and the result
+    records: the curve's LRs, the suggestion and the report were that idle group's, a factor above the LRs the
+    parameters trained at, without a word.
+
+    Args:
+        optimizers: The optimizers swept, their groups in order.
+        ratios: Each group's LR over the swept one (:attr:`LRSweeper.ratios`), the swept group's ``1.0``.
+
+    """
+    groups = [g for opt in optimizers for g in opt.param_groups]
+    trains = [any(p.requires_grad for p in g["params"]) for g in groups]
+    if 1.0 not in ratios or trains[list(ratios).index(1.0)] or not any(trains):
+        return None
+    swept = list(ratios).index(1.0)
+    top = max(r for r, t in zip(ratios, trains) if t)
+    if top <= 0:
+        return None
+    trained = [i for i, (r, t) in enumerate(zip(ratios, trains)) if t and r == top][0]
+    what = "holds no parameters" if not groups[swept]["params"] else "holds only frozen parameters"
+    return (
+        f"Param group {swept} {what}, yet has the largest LR: the range test records its LR, so the curve's LRs and "
+        f"the suggestion are {1 / top:.3g}x those of group {trained}, the largest that trains. Remove the group from "
+        f"the optimizer (or give it an LR no larger than the others'), or take the result's LRs as that group's "
+        "(create_optimizer(..., lr=result.lr, lr_group='largest') sets them so)."
+    )
+
+
 def check_minimizes(optimizer: torch.optim.Optimizer, where: str = "in loss_fn or step_fn") -> None:
     """Refuse an optimizer with a param group that maximizes (``maximize=True``: gradient ascent).
 

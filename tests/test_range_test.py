@@ -549,6 +549,45 @@ def test_param_group_ratios_are_kept(mlp: nn.Module, loader: DataLoader) -> None
     assert [g["lr"] for g in opt.param_groups] == [0.01, 0.1]
 
 
+
+@pytest.mark.parametrize("idle", ["empty", "frozen"])
+def test_a_swept_group_that_trains_nothing_is_warned_about(mlp: nn.Module, loader: DataLoader, idle: str) -> None:
+    # An empty param group (a filter that matched nothing) or one of frozen parameters, with the largest LR, was the
+    # group swept and recorded: the curve's LRs and the suggestion were 10x those the parameters trained at, unsaid.
+    params = list(mlp.parameters())
+    idle_params: list[nn.Parameter] = []
+    if idle == "frozen":
+        idle_params = list(mlp[0].parameters())
+        for p in idle_params:
+            p.requires_grad_(False)
+        params = [p for p in params if p.requires_grad]
+    opt = torch.optim.SGD([{"params": params, "lr": 0.01}, {"params": idle_params, "lr": 0.1}], lr=0.01)
+    seen: list[float] = []
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        seen.append(opt.param_groups[0]["lr"])
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    what = "holds no parameters" if idle == "empty" else "holds only frozen parameters"
+    with pytest.warns(UserWarning) as caught:
+        result = range_test(mlp, loader, optimizer=opt, step_fn=step_fn, min_lr=1e-5, max_lr=1e-2, num_steps=15)
+    messages = [str(w.message) for w in caught if "Param group" in str(w.message)]
+    assert messages == [
+        f"Param group 1 {what}, yet has the largest LR: the range test records its LR, so the curve's LRs and the "
+        "suggestion are 10x those of group 0, the largest that trains. Remove the group from the optimizer (or give "
+        "it an LR no larger than the others'), or take the result's LRs as that group's (create_optimizer(..., "
+        "lr=result.lr, lr_group='largest') sets them so)."
+    ]
+    np.testing.assert_allclose(np.asarray(result.lrs) / np.asarray(seen), 10.0, rtol=1e-12)  # what it says
+    # A group that trains with the largest LR, or an idle group with a smaller one, is not warned about.
+    for groups in ([{"params": params, "lr": 0.1}, {"params": idle_params, "lr": 0.01}],
+                   [{"params": params[:1], "lr": 0.01}, {"params": params[1:], "lr": 0.1}]):  # fmt: skip
+        with warnings.catch_warnings(record=True) as quiet:
+            warnings.simplefilter("always")
+            range_test(mlp, loader, optimizer=torch.optim.SGD(groups, lr=0.01), loss_fn=F.cross_entropy,
+                       min_lr=1e-5, max_lr=1e-2, num_steps=15)  # fmt: skip
+        assert not [w for w in quiet if "Param group" in str(w.message)]
+
 def test_a_warm_up_from_zero_keeps_the_groups_configured_ratios(mlp: nn.Module, loader: DataLoader) -> None:
     # A warm-up scheduler built on the optimizer (LambdaLR from 0, as GPT-style recipes start) set
     # every group's lr to 0 before the test: the groups were then swept at one LR (ratio 1 instead of
