@@ -215,6 +215,22 @@ def _smoothed(result: RangeTestResult) -> np.ndarray:
         return np.full(losses.shape, np.nan)
 
 
+def _floored(result: RangeTestResult, values: np.ndarray) -> np.ndarray:
+    """``values`` of the smoothed curve as the loss panel draws them: at least 0 for a loss that cannot be negative.
+
+    A cross-entropy that falls to about 0.002 and then blows up sharply has its smoothed curve undershoot below
+    zero at the turn: drawn there, and its minimum marked there, the panel showed a negative loss that was never
+    recorded. The rule is the legend's (:func:`lrfinder.sweeps.loss_never_negative`: every finite recorded loss
+    >= 0); the slope panel, the CSV and the analysis keep the smoothed values as they are.
+    """
+    from .sweeps import loss_never_negative
+
+    if not loss_never_negative(result):
+        return values
+    with np.errstate(invalid="ignore"):
+        return np.where(values < 0.0, 0.0, values)
+
+
 def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
     """Return the smoothed curve, cut where the raw loss exploded past the analysis's clip level.
 
@@ -257,7 +273,7 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
         fall = max(head - low, ROUND_OFF * abs(head), _TINY)  # relative: losses in any unit
         # Anything more than one full fall above the start is the explosion: clipped at the top.
         # The smoothed curve (and the minimum marker on it) may dip below the raw losses.
-        lows.append(min(low, float(np.nanmin(smoothed))) if np.isfinite(smoothed).any() else low)
+        lows.append(min(low, float(np.nanmin(_floored(result, smoothed)))) if np.isfinite(smoothed).any() else low)
         top = max(head, smooth_max) + fall
         # Most of the curve above that top: it rose from its first steps (min_lr past where the model diverges),
         # and the panel showed two points and the curve leaving it, over an empty sweep.
@@ -1305,7 +1321,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         marker=".", ms=7 if short else 3.5, label="loss (raw)",
     )  # fmt: skip
     if np.isfinite(drawn).any():
-        ax.plot(lrs, drawn, color=COLORS["curve"], lw=2.6, label="loss (smoothed)")
+        ax.plot(lrs, _floored(result, drawn), color=COLORS["curve"], lw=2.6, label="loss (smoothed)")
     non_finite_lr = s.non_finite_lr if s is not None else (float(lrs[~finite][0]) if (~finite).any() else None)
     end = float(lrs[-1]) if lrs.size else None
     # The LR lines (x, line style, width), drawn in both panels: the slope panel showing another LR
@@ -1341,12 +1357,13 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
                 zorder=3,
                 label=f"blew up at {s.blowup_lr:.2e}" + ("" if brief is not None else ": not searched past it"),
             )
-        y_st = _value_at(lrs, smoothed, s.steepest_lr)
+        shown = _floored(result, smoothed)  # the marks sit on the curve as drawn
+        y_st = _value_at(lrs, shown, s.steepest_lr)
         _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.2e}")
-        y_min = _value_at(lrs, smoothed, s.min_loss_lr)
+        y_min = _value_at(lrs, shown, s.min_loss_lr)
         _mark(ax, "minimum", s.min_loss_lr, y_min, label=f"minimum {s.min_loss_lr:.2e}")
         if s.divergence_lr is not None and s.divergence_lr != s.non_finite_lr:
-            y_div = _value_at(lrs, smoothed, s.divergence_lr)
+            y_div = _value_at(lrs, shown, s.divergence_lr)
             _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.2e}")
         # The LR to train with at the test's batch (the refined one after trials) is the bold
         # line and label; the curve's own reading is dashed under it when the trials moved it.
@@ -1618,7 +1635,9 @@ def _draw_overlay(
         width = _overlay_width(rank, len(results))
         drawn = _drawable_smoothed(result)
         if highlight == i:
-            ax.plot(lrs, drawn, color=color, lw=width + 5.0, alpha=0.22, solid_capstyle="round", zorder=2)
+            ax.plot(
+                lrs, _floored(result, drawn), color=color, lw=width + 5.0, alpha=0.22, solid_capstyle="round", zorder=2
+            )
         if _too_short(result):
             # Too short to smooth: its recorded points stand for it, in its colour and width (the faint raw
             # line alone was all but invisible under the legend entry naming it).
@@ -1626,7 +1645,7 @@ def _draw_overlay(
                 lrs[finite], raw[finite], color=color, lw=width, ls=style, marker=".", label=label, zorder=3 + rank
             )
         else:
-            ax.plot(lrs, drawn, color=color, lw=width, ls=style, label=label, zorder=3 + rank)
+            ax.plot(lrs, _floored(result, drawn), color=color, lw=width, ls=style, label=label, zorder=3 + rank)
         if slope_ax is not None:
             slope = loss_slope(lrs, drawn)
             slope_ax.plot(lrs, slope, color=color, lw=max(width - 0.8, 0.8), ls=style, zorder=3 + rank)
@@ -1639,9 +1658,10 @@ def _draw_overlay(
             ax.axvline(pick, color=color, lw=1.3, ls="--", alpha=0.9)
         if s is not None:
             # Every curve, the recommended one too, shows its minimum and divergence (the legend says so).
-            _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, smoothed, s.min_loss_lr), color=color, size=13)
+            shown = _floored(result, smoothed)  # the marks sit on the curve as drawn
+            _mark(ax, "minimum", s.min_loss_lr, _value_at(lrs, shown, s.min_loss_lr), color=color, size=13)
             if s.divergence_lr is not None:
-                y_div = _value_at(lrs, smoothed, s.divergence_lr)
+                y_div = _value_at(lrs, shown, s.divergence_lr)
                 _mark(ax, "divergence", s.divergence_lr, y_div, color=color, size=9)
         if not finite.all():
             first_bad = float(lrs[~finite][0])
@@ -2301,7 +2321,8 @@ def _compact_legends(ax: Axes, legend: Mapping[str, Any], *, overlay: bool) -> I
         yield {**base, "handles": handles, "labels": [p.split(", min")[0] + m for p, m in zip(plain, mark)]}
         yield {**base, "handles": handles, "labels": [p.split(": ")[0] + m for p, m in zip(plain, mark)]}
         return
-    bare = [re.sub(r"( at| from)? [-+]?\d[\d.e+-]*( \.\. [-+]?\d[\d.e+-]*)?$", "", label) for label in labels]
+    # The comma before a value goes with it: "diverged: loss up 10% of its fall, from 2.01e-01" read "... fall,".
+    bare = [re.sub(r",?( at| from)? [-+]?\d[\d.e+-]*( \.\. [-+]?\d[\d.e+-]*)?$", "", label) for label in labels]
     yield {**base, "handles": handles, "labels": bare}
     keep = [i for i, label in enumerate(labels) if not label.startswith(_MINOR_ENTRIES)]
     yield {**base, "handles": [handles[i] for i in keep], "labels": [bare[i] for i in keep]}

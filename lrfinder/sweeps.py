@@ -344,6 +344,17 @@ def minimum_loss(result: RangeTestResult) -> float:
     return float(smoothed[int(np.argmin(np.abs(lrs - s.min_loss_lr)))])
 
 
+def loss_never_negative(result: RangeTestResult) -> bool:
+    """Whether ``result``'s loss is taken to be one that cannot be negative: every finite recorded loss is >= 0.
+
+    Cross-entropy's is; its smoothed curve may still undershoot below zero at a sharp turn, which the report and
+    the tables do not show (:func:`shown_minimum_loss`).
+    """
+    raw = np.asarray(result.losses, dtype=float)
+    finite = raw[np.isfinite(raw)]
+    return bool(finite.size) and float(finite.min()) >= 0.0
+
+
 def shown_minimum_loss(result: RangeTestResult) -> float:
     """:func:`minimum_loss` as the report's overlay legend and ``lrfind``'s sweep table write it.
 
@@ -359,7 +370,7 @@ def shown_minimum_loss(result: RangeTestResult) -> float:
     low = minimum_loss(result)
     raw = np.asarray(result.losses, dtype=float)
     finite = raw[np.isfinite(raw)]
-    if low >= 0.0 or finite.size == 0 or float(finite.min()) < 0.0:
+    if low >= 0.0 or not loss_never_negative(result):
         return low
     at = raw[int(np.argmin(np.abs(np.asarray(result.lrs) - _suggestion(result).min_loss_lr)))]
     return float(at) if math.isfinite(at) else float(finite.min())

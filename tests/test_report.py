@@ -660,7 +660,8 @@ def test_the_loss_axis_shows_a_smoothed_dip_below_the_raw_losses():
     smoothed = np.asarray(s.smoothed_losses, dtype=float)
     raw = np.asarray(result.losses, dtype=float)
     dip = smoothed.copy()
-    dip[int(np.nanargmin(smoothed))] = np.nanmin(raw[np.isfinite(raw)]) - 1.0
+    # Below every raw loss, and above zero: a loss that cannot be negative is drawn at zero at most.
+    dip[int(np.nanargmin(smoothed))] = 0.25 * np.nanmin(raw[np.isfinite(raw)])
     result = replace(result, suggestion=replace(s, smoothed_losses=tuple(dip)))
     low, _ = axes_by_label(plot_range_test(result))["loss"].get_ylim()
     assert low < np.nanmin(dip)
@@ -2172,3 +2173,49 @@ def test_the_report_pickles_and_its_copy_draws_the_same_image() -> None:
     assert type(again) is type(fig)
     assert np.array_equal(np.asarray(png(again)), np.asarray(png(fig)))
     copy.deepcopy(fig)
+
+
+def _undershooting_cross_entropy(count: int) -> list:
+    """Cross-entropy curves that fall to about 0.002 and blow up sharply: each smoothed curve undershoots below zero
+    at its minimum, though every recorded loss is >= 0 (c6163d2's)."""
+    rng = np.random.default_rng(0)
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    x = np.log10(lrs)
+    results = []
+    for i in range(count):
+        loss = 1.1 * np.exp(-np.clip(x + 3.5, 0, None) * 6) + 0.002 + np.where(x > -0.8, (x + 0.8) ** 2 * 20, 0)
+        loss = np.abs(loss * (1 + rng.normal(0, 0.05, 100)))
+        stop = int(np.flatnonzero(loss > 4 * loss[0])[0])
+        result = finish_result(lrs[: stop + 1], loss[: stop + 1], "diverged", batch_size=32, model_name="CE")
+        assert np.nanmin(result.suggestion.smoothed_losses) < 0.0 <= min(result.losses)  # the trap
+        results.append(replace(result, label=f"wd{i}"))
+    return results
+
+
+def test_a_small_reports_legend_says_an_entry_shorter_without_a_trailing_comma():
+    # At 8 x 6 inches the legend is said shorter, its values left out: "diverged: loss up 10% of its fall, from
+    # 2.01e-01" was cut to "diverged: loss up 10% of its fall," (the comma left behind).
+    fig = plot_range_test(_undershooting_cross_entropy(1)[0], figsize=(8, 6))
+    entries = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+    assert "diverged: loss up 10% of its fall" in entries, entries
+    assert not any(entry.rstrip().endswith((",", ":")) for entry in entries), entries
+    assert "one-cycle band" in entries  # the other entries are cut as before
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_drawn_curve_of_a_loss_that_cannot_be_negative_stays_at_or_above_zero(count: int):
+    # The smoothed cross-entropy undershoots below zero at a sharp turn: the loss panel drew the curve, and marked its
+    # minimum, at a negative loss that was never recorded (the legend's minimum was already written from the recorded
+    # loss, c6163d2). Drawn at zero there; the analysis's smoothed values are unchanged.
+    results = _undershooting_cross_entropy(count)
+    fig = plot_range_test(results if count > 1 else results[0], figsize=(8, 6))
+    lines = axes_by_label(fig)["loss"].get_lines()
+    drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in lines])
+    assert np.nanmin(drawn) >= 0.0
+    assert np.nanmin(results[0].suggestion.smoothed_losses) < 0.0  # the analysis's, as it was
+    # A loss recorded below zero (a log-likelihood's) may be negative: its curve is drawn as smoothed.
+    shifted = [finish_result(r.lrs, [v - 1.0 for v in r.losses], "diverged", batch_size=32) for r in results]
+    fig = plot_range_test(shifted if count > 1 else shifted[0], figsize=(8, 6))
+    lines = axes_by_label(fig)["loss"].get_lines()
+    drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in lines])
+    assert np.nanmin(drawn) == pytest.approx(min(np.nanmin(r.suggestion.smoothed_losses) for r in shifted))
