@@ -1661,8 +1661,10 @@ class LRFinder(_CallbackBase):
         """Give the loggers the attribute's final value when it is a hyper-parameter (once: MLflow refuses a change).
 
         ``TensorBoardLogger``'s ``hparams.yaml``, written at the fit's start, is written again with it.
+        Not for a module that keeps its hyper-parameters from the loggers (``save_hyperparameters(logger=False)``):
+        Lightning logs none of them, and the loggers got the LR alone (an ``hparams.yaml`` of one line).
         """
-        if attr is None or self._attr_value is None:
+        if attr is None or self._attr_value is None or not _logs_hyperparameters(pl_module):
             return
         *path, name = attr.split(".")
         if path[:1] == ["hparams"]:
@@ -1681,11 +1683,12 @@ class LRFinder(_CallbackBase):
 
         Lightning logs the module's and the datamodule's hyper-parameters as they were saved, before
         ``on_train_start``: ``hparams.yaml`` said the batch from before, the checkpoint the one trained at.
+        Only those of a holder whose hyper-parameters Lightning logs (not ``save_hyperparameters(logger=False)``).
         """
         dm = trainer.datamodule  # type: ignore[attr-defined]
         if trainer.is_global_zero and any(
-            isinstance(h, Mapping) and "batch_size" in h
-            for h in (getattr(pl_module, "hparams", None), getattr(dm, "hparams", None))
+            isinstance(h, Mapping) and "batch_size" in h and _logs_hyperparameters(owner)
+            for owner, h in ((o, getattr(o, "hparams", None)) for o in (pl_module, dm))
         ):
             _log_hyperparameter(trainer, "batch_size", per_device)
 
@@ -2081,6 +2084,11 @@ class LRFinder(_CallbackBase):
             result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
+
+
+def _logs_hyperparameters(owner: Any) -> bool:
+    """Whether Lightning logs ``owner``'s hyper-parameters: not after ``save_hyperparameters(logger=False)``."""
+    return bool(getattr(owner, "_log_hyperparams", True))
 
 
 def _leave_out_frozen(optimizer: Optimizer, lr: float) -> None:

@@ -3453,6 +3453,51 @@ def test_nested_hparams_lr_reaches_hparams_yaml(tmp_path: Path) -> None:
     assert saved["optim"] == {"lr": pytest.approx(lr), "momentum": 0.9}
 
 
+class UnloggedHparamsNet(Net):
+    """``save_hyperparameters(logger=False)``: the hyper-parameters go to checkpoints, not to the loggers."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+        self.save_hyperparameters(logger=False)
+
+
+class UnloggedHparamsDataModule(DataModule):
+    """``batch_size`` a hyper-parameter the datamodule keeps from the loggers."""
+
+    def __init__(self, batch_size: int = 32) -> None:
+        super().__init__(batch_size=batch_size)
+        del self.batch_size
+        self.save_hyperparameters(logger=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return make_loader(n=self.n, batch_size=self.hparams.batch_size)
+
+
+def test_hyperparameters_kept_from_the_loggers_stay_out_of_them(tmp_path: Path) -> None:
+    """save_hyperparameters(logger=False): Lightning logs none of them, and LRFinder logged lr and batch_size alone.
+
+    The loggers (hparams.yaml, TensorBoard's, MLflow's params) got the found LR as the run's only hyper-parameter;
+    the checkpoint still carries it, as without the callback.
+    """
+    logger = MemoryLogger()
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    finder = LRFinder(target_batch_size=64, **FAST)
+    t = trainer(tmp_path, [finder, ckpt], max_steps=2, logger=logger, enable_checkpointing=True)
+    model = UnloggedHparamsNet()
+    t.fit(model, datamodule=UnloggedHparamsDataModule(batch_size=32))
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and model.hparams.lr == lr and t.datamodule.hparams.batch_size == 64
+    assert logger.params == {}
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    assert saved["hyper_parameters"]["lr"] == lr and saved["datamodule_hyper_parameters"]["batch_size"] == 64
+
+    # Kept from the loggers by the module only: the datamodule's logged batch_size is the one trained at.
+    logger = MemoryLogger()
+    t = trainer(tmp_path, [LRFinder(target_batch_size=64, **FAST)], max_steps=2, logger=logger)
+    t.fit(UnloggedHparamsNet(), datamodule=HparamsDataModule(batch_size=32))
+    assert logger.params == {"batch_size": 64}
+
+
 def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
     """Issue 10, 3e: max_steps / limit_train_batches below the test's size are said, with what was done."""
     finder = LRFinder(**FAST)
