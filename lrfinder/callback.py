@@ -722,6 +722,18 @@ class LRFinder(_CallbackBase):
             if reason is not None:
                 # Found when the report was written, after the whole test and with its LR applied: the fit failed then.
                 raise ValueError(f"{self._who}: report: {reason} (or report=None for none)")
+        accumulate = trainer.accumulate_grad_batches
+        if isinstance(accumulate, Mapping):
+            # Lightning 1.x's form, which Lightning 2 stores without a word and fails on at the first training batch
+            # ("unsupported operand type(s) for %: 'int' and 'dict'"); the test failed on it with int()'s TypeError.
+            package = _lightning.package_of(trainer).__name__
+            raise ValueError(
+                f"{self._who}: Trainer(accumulate_grad_batches={accumulate!r}) takes a number of batches; an "
+                "accumulation by epoch, {epoch: batches}, was Lightning 1's form, which Lightning 2 fails on at the "
+                f"first training batch. Pass callbacks=[GradientAccumulationScheduler(scheduling={accumulate!r})] "
+                f"(from {package}.callbacks) and leave accumulate_grad_batches at 1: the test then accumulates as "
+                "the first epoch does."
+            )
         if not self._find_only and _lightning.fit_combine_mode(trainer) == "sequential":
             # Lightning refused it only at the first training epoch: after the whole test, the found LR applied.
             raise DataError(

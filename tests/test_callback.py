@@ -360,6 +360,35 @@ def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: P
     assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
 
 
+def test_accumulation_by_epoch_as_a_dict_is_refused_with_the_callback_to_use(tmp_path: Path) -> None:
+    """Trainer(accumulate_grad_batches={0: 2}), Lightning 1's form, which Lightning 2 stores and fails on later.
+
+    LRFinder and find_lr failed on it with int()'s bare "int() argument must be ... not 'dict'" from lrfinder's
+    code; now they say what to pass instead, before the test, and the scheduler named there works.
+    """
+    package = pl.__name__
+    message = (
+        r"^LRFinder: Trainer\(accumulate_grad_batches=\{0: 2\}\) takes a number of batches; an accumulation by "
+        r"epoch, \{epoch: batches\}, was Lightning 1's form, which Lightning 2 fails on at the first training batch\. "
+        r"Pass callbacks=\[GradientAccumulationScheduler\(scheduling=\{0: 2\}\)\] \(from "
+        + package.replace(".", r"\.")
+        + r"\.callbacks\) and leave accumulate_grad_batches at 1: the test then accumulates as the first epoch does\.$"
+    )
+    model = Net()
+    before = weights(model)
+    with pytest.raises(ValueError, match=message):
+        trainer(tmp_path, [LRFinder(**FAST)], accumulate_grad_batches={0: 2}, max_steps=2).fit(model, make_loader())
+    assert model.steps == [] and all(torch.equal(v, before[k]) for k, v in weights(model).items())
+    with pytest.raises(ValueError, match=message.replace("^LRFinder", "^find_lr")):
+        find_lr(model, make_loader(), trainer=trainer(tmp_path, accumulate_grad_batches={0: 2}))
+    assert model.steps == []
+
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=10.0, stop_factor=None)
+    gas = pl.callbacks.GradientAccumulationScheduler(scheduling={0: 2})
+    trainer(tmp_path, [finder, gas], max_steps=2).fit(model, make_loader())
+    assert finder.result is not None and finder.result.settings.accumulate_steps == 2
+
+
 def test_short_dataloader_is_cycled(tmp_path: Path) -> None:
     finder = LRFinder(num_steps=20, min_lr=1e-4, max_lr=0.1, stop_factor=None)
     model = Net()
