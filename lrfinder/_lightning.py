@@ -434,6 +434,39 @@ def _resume_schedulers(paused: Sequence[tuple[Any, Any]]) -> None:
             sched.step = own
 
 
+class _DeferredCheckpoints:
+    """``trainer.save_checkpoint`` calls made during the test, written once its state has been put back.
+
+    Lightning's SLURM requeue handler (``SLURMEnvironment(auto_requeue=True)``, on the job's requeue
+    signal) saves a checkpoint wherever the process is: during the test it held the test's weights
+    (blown up at the sweep's last LRs), its optimizer state at a sweep LR, and none of the callbacks'
+    states (they are set aside for the test), and the requeued job resumed from it, trained from there
+    and, as a resumed fit, ran no test. Each call is written after the restore, with the fit's state from
+    before the test, as given; a process that ends before then writes none (the requeued job starts afresh).
+    """
+
+    def __init__(self, trainer: pl.Trainer) -> None:
+        self.trainer = trainer
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        # An instance attribute of the user's own (a patched save_checkpoint) is put back as it was.
+        self.own = trainer.__dict__.get("save_checkpoint", _MISSING)
+
+        def save_checkpoint(*args: Any, **kwargs: Any) -> None:
+            self.calls.append((args, kwargs))
+
+        trainer.save_checkpoint = save_checkpoint  # type: ignore[method-assign]
+
+    def write(self) -> None:
+        """Put ``save_checkpoint`` back and make the calls made meanwhile, in order."""
+        if self.own is _MISSING:
+            del self.trainer.save_checkpoint
+        else:
+            self.trainer.save_checkpoint = self.own  # type: ignore[method-assign]
+        calls, self.calls = self.calls, []
+        for args, kwargs in calls:
+            self.trainer.save_checkpoint(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def isolation(
     trainer: pl.Trainer,
@@ -506,6 +539,7 @@ def isolation(
     # Trainer(detect_anomaly=True) turns a NaN in backward into an error, but the test drives the
     # loss to divergence on purpose (a non-finite loss ends it): off for the test, back on after.
     anomaly = torch.autograd.set_detect_anomaly(False)
+    deferred = _DeferredCheckpoints(trainer)
     try:
         # An optimizer training_step steps itself, not one of configure_optimizers' (a critic's, kept as an
         # attribute): captured before its first step and put back by the snapshot's restore.
@@ -526,6 +560,8 @@ def isolation(
             metric_states.restore()
             if scaler_state is not None:
                 scaler.load_state_dict(scaler_state)
+        # Out of held_back_signals: a Ctrl-C during a checkpoint's writing stops it as it would outside the test.
+        deferred.write()
 
 
 def loss_undefined_at_start(

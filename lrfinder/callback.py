@@ -252,7 +252,10 @@ class LRFinder(_CallbackBase):
     the module's LR attribute is set to it, as the restored optimizer trains with it, and the
     ``batch_size`` attribute to the per-device batch it set for ``target_batch_size``; with
     ``optimizer=`` that optimizer (and ``scheduler=``'s schedule) is built again before Lightning
-    restores their states into it. ``fit``
+    restores their states into it. A checkpoint written before the first training step with no
+    test result in it (``OnExceptionCheckpoint`` on an error or Ctrl-C during the test; one
+    requested during the test, such as Lightning's SLURM requeue checkpoint, is written when the
+    test's state has been put back) holds the fit's starting state: resumed from it, the test runs. ``fit``
     called again on the same Trainer (no ``ckpt_path``) runs the test again, on the weights as
     they are: Lightning rebuilds the optimizers from ``configure_optimizers`` there anyway, and a
     second stage (a backbone unfrozen) is what it is for; resume from a checkpoint to go on without it.
@@ -665,6 +668,16 @@ class LRFinder(_CallbackBase):
         """Run the range test before the first training step, restore, and apply the result."""
         self._train_started = True
         resumed = _resumed_from(trainer)
+        if resumed is not None and not self._find_only and self._before_training(trainer):
+            # Written before the first training step with no result of a test (OnExceptionCheckpoint on an error or
+            # Ctrl-C during the test, a checkpoint requested mid-test, which is deferred to its end): it holds the
+            # fit's starting state, which the test leaves as it finds it. Skipping it trained at the module's LR.
+            _lightning.info(
+                trainer,
+                f"{self._who}: the fit resumes from ckpt_path={resumed!r}, written before the first training step "
+                "and before any range test had finished: the range test runs.",
+            )
+            resumed = None
         if resumed is not None and not self._find_only:
             message = (
                 f"{self._who}: the fit resumes from ckpt_path={resumed!r}; the range test is "
@@ -771,6 +784,10 @@ class LRFinder(_CallbackBase):
         finally:
             # Written last, so it shows the schedule the callback built (if any).
             self._write_report(trainer, result)
+
+    def _before_training(self, trainer: pl.Trainer) -> bool:
+        """Whether the fit's state is from before any training step, with no test result (a resumed fit's too)."""
+        return self.result is None and trainer.global_step == 0 and trainer.current_epoch == 0
 
     def _warn_learning_rate_finder(self, trainer: pl.Trainer, other: Any) -> None:
         """Say that Lightning's ``LearningRateFinder`` is in the fit too, and which LR training runs at.

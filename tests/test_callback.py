@@ -8,6 +8,7 @@ import importlib
 import inspect
 import itertools
 import math
+import os
 import sys
 import warnings
 from collections import deque
@@ -773,6 +774,94 @@ def test_resume_from_a_checkpoint_without_the_callback_forgets_the_callbacks_ear
     assert not any("is set to" in str(w.message) for w in record)
     assert resumed.lr == 0.03 and finder.applied_lr is None and finder.result is None
     assert [e[1] for e in resumed.train_events()] == [(0.03,), (0.03,)]
+
+
+class FailsInTheTest(Net):
+    """Raises in ``training_step`` at the range test's ``fail_at``-th call (``None``: never)."""
+
+    fail_at: int | None = 10
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.phase == "test" and len(self.steps) == self.fail_at:
+            raise RuntimeError("the test's step failed")
+        return super().training_step(batch, batch_idx)
+
+
+def test_resume_from_a_checkpoint_written_during_the_test_runs_the_test(tmp_path: Path) -> None:
+    """OnExceptionCheckpoint saved the fit's starting state on an error (or Ctrl-C) during the test.
+
+    Run again, the fit resumes from it (OnExceptionCheckpoint's ckpt_path='last'): the test was skipped as for any
+    resumed fit, and training ran at the module's own LR, with no test ever finished. It runs now.
+    """
+    model = FailsInTheTest()
+    start = weights(model)
+    on_error = pl.callbacks.OnExceptionCheckpoint(dirpath=tmp_path / "ckpt")
+    first = trainer(tmp_path, [LRFinder(**FAST), on_error], max_steps=3, enable_checkpointing=True)
+    with pytest.raises(RuntimeError, match="the test's step failed"):
+        first.fit(model, make_loader())
+    saved = torch.load(tmp_path / "ckpt" / "on_exception.ckpt", weights_only=False)
+    assert saved["global_step"] == 0 and saved["callbacks"]["LRFinder"]["result"] is None
+    assert all(torch.equal(saved["state_dict"][k], v) for k, v in start.items())
+
+    finder = LRFinder(**FAST)
+    again = FailsInTheTest()
+    again.fail_at = None
+    on_error = pl.callbacks.OnExceptionCheckpoint(dirpath=tmp_path / "ckpt")
+    t = trainer(tmp_path, [finder, on_error], max_steps=3, enable_checkpointing=True)
+    t.fit(again, make_loader())
+    assert t.ckpt_path is not None and Path(t.ckpt_path).name == "on_exception.ckpt"  # it did resume
+    assert finder.result is not None and finder.applied_lr is not None and again.lr == finder.applied_lr
+    assert len(again.test_events()) > 10
+    assert [e[1] for e in again.train_events()] == [(finder.applied_lr,)] * 3
+
+
+def test_slurm_requeue_checkpoint_during_the_test_holds_the_starting_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SLURMEnvironment(auto_requeue=True): Lightning's handler of the requeue signal saves a checkpoint at once.
+
+    Sent during the test, it saved the test's weights (blown up at the sweep's LRs), its optimizer state and LR,
+    and no callback's state; the requeued job resumed from it (Lightning finds the hpc checkpoint itself), ran no
+    test and trained from those weights. The checkpoint is written once the test's state is put back: the fit's
+    starting state, from which the requeued job runs the test.
+    """
+    import signal
+
+    connector = importlib.import_module(pl.__name__ + ".trainer.connectors.signal_connector")
+    environments = importlib.import_module(pl.__name__ + ".plugins.environments")
+    requeued: list[Any] = []
+    monkeypatch.setattr(connector, "call", lambda cmd, *args, **kwargs: requeued.append(cmd) or 0)  # no scontrol
+    for name, value in {"SLURM_NTASKS": "1", "SLURM_JOB_ID": "123", "SLURM_JOB_NAME": "train"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SLURM_NODEID", "SLURM_PROCID", "SLURM_LOCALID"):
+        monkeypatch.setenv(name, "0")
+
+    class Requeued(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            if self.phase == "test" and len(self.steps) == 60:  # late in the sweep, at LRs that blow the weights up
+                os.kill(os.getpid(), signal.SIGUSR1)
+            return super().training_step(batch, batch_idx)
+
+    def fit(model: Net, finder: LRFinder) -> pl.Trainer:
+        slurm = environments.SLURMEnvironment(auto_requeue=True)
+        t = trainer(tmp_path, [finder], max_steps=2, plugins=[slurm])
+        t.fit(model, make_loader())
+        return t
+
+    model = Requeued()
+    start = weights(model)
+    fit(model, LRFinder(**FAST))
+    assert requeued == [["scontrol", "requeue", "123"]]
+    saved = torch.load(tmp_path / "hpc_ckpt_1.ckpt", weights_only=False)
+    assert saved["global_step"] == 0 and saved["callbacks"]["LRFinder"]["result"] is None
+    assert all(torch.equal(saved["state_dict"][k], v) for k, v in start.items())
+    assert saved["optimizer_states"][0]["state"] == {} and saved["optimizer_states"][0]["param_groups"][0]["lr"] == 0.01
+
+    finder = LRFinder(**FAST)
+    again = Net()
+    t = fit(again, finder)
+    assert t.ckpt_path is not None and Path(t.ckpt_path).name == "hpc_ckpt_1.ckpt"  # the requeued job resumed
+    assert finder.applied_lr is not None and again.lr == finder.applied_lr and len(again.test_events()) > 10
 
 
 def test_resume_of_a_fit_with_the_registry_optimizer_restores_it(tmp_path: Path) -> None:
