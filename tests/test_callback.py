@@ -3616,6 +3616,29 @@ def test_hyperparameters_kept_from_the_loggers_stay_out_of_them(tmp_path: Path) 
     assert logger.params == {"batch_size": 64}
 
 
+def test_max_time_counts_training_only(tmp_path: Path) -> None:
+    """Trainer(max_time=...): Lightning's Timer starts its clock after the test, as the README says."""
+    import time
+
+    class Timed(Net):
+        def __init__(self) -> None:
+            super().__init__()
+            self._clock: list[tuple[str, float]] = []  # private: the test's restore puts back public attributes
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self._clock.append((self.phase, time.monotonic()))
+            return super().training_step(batch, batch_idx)
+
+    model = Timed()
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2, max_time={"minutes": 5})
+    t.fit(model, make_loader())
+    timer = next(c for c in t.callbacks if isinstance(c, pl.callbacks.Timer))
+    test_times = [at for phase, at in model._clock if phase == "test"]
+    train_times = [at for phase, at in model._clock if phase == "train"]
+    assert len(test_times) > 10 and len(train_times) == 2
+    assert max(test_times) < timer.start_time("train") < min(train_times)
+
+
 def test_limits_smaller_than_the_test_warn(tmp_path: Path) -> None:
     """Issue 10, 3e: max_steps / limit_train_batches below the test's size are said, with what was done."""
     finder = LRFinder(**FAST)
