@@ -500,7 +500,8 @@ def isolation(
     shorter than the test raised "Tried to step 11 times". Autograd's anomaly detection
     (``Trainer(detect_anomaly=True)``) is off inside: the test diverges on purpose. The trainer's loop counters
     are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
-    count inside it.
+    count inside it. A ``trainer.save_checkpoint`` call made inside (Lightning's SLURM requeue handler)
+    is made once all of it is back (:class:`_DeferredCheckpoints`): the checkpoint holds the state from before.
 
     Yields:
         The dict the captured ``self.log`` calls write to (key -> value), for a ``monitor``.
