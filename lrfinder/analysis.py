@@ -65,7 +65,7 @@ from ._checks import (
 )
 from ._warn import warn
 from .exceptions import InconclusiveCurveError
-from .names import DEFAULT_RULE, PEER_ANALYSIS_OPTIONS, RULE_DESCRIPTIONS, RULES, Rule
+from .names import DEFAULT_RULE, PEER_ANALYSIS_OPTIONS, RULE_DESCRIPTIONS, RULES, Rule, unknown_rule_hint
 
 __all__ = [
     "Rule",
@@ -419,7 +419,7 @@ class CurveReading:
 def _rule(value: object) -> Rule:
     """``value`` as a :data:`Rule`, or a ``ValueError`` listing the rules."""
     if not is_choice(value, RULES):
-        raise ValueError(f"Unknown rule {value!r}; expected one of {', '.join(RULES)}")
+        raise ValueError(f"Unknown rule {value!r}; expected one of {', '.join(RULES)}." + unknown_rule_hint(value))
     return cast(Rule, value)
 
 

@@ -97,6 +97,7 @@ from ._warn import once_per_call
 from .analysis import DEFAULT_RULE, RULES
 from .diagnostics import raise_if_compile_failed, undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .names import unknown_rule_hint
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
@@ -443,7 +444,9 @@ class LRFinder(_CallbackBase):
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, stop_factor=stop_factor
         )
         if not is_choice(rule, RULES):
-            raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
+            raise ValueError(
+                f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}." + unknown_rule_hint(rule)
+            )
         if not is_choice(scaling, SCALING_RULES):
             raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
         target_batch_size, test_batch_size = plain(target_batch_size), plain(test_batch_size)

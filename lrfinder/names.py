@@ -52,6 +52,8 @@ __all__ = [
     "PEER_PLOT_OPTIONS",
     "PEER_ANALYSIS_OPTIONS",
     "SWEEP_MODE_ALIASES",
+    "RULE_ALIASES",
+    "unknown_rule_hint",
     "did_you_mean",
     "did_you_mean_each",
     "peer_notes",
@@ -345,6 +347,26 @@ PEER_ANALYSIS_OPTIONS: dict[str, str] = {
         "(the default 'divergence_div10' has none in fastai)."
     ),
 }
+
+
+#: The peers' names for a suggestion rule (fastai's ``minimum`` and ``steep`` functions, Lightning's and
+#: torch-lr-finder's steepest-gradient pick) -> lrfinder's, offered when a rule name is unknown.
+RULE_ALIASES: dict[str, str] = {
+    "minimum": "min_div10",
+    "min": "min_div10",
+    "steep": "steepest",
+    "gradient": "steepest",
+    "lightning": "steepest",
+    "divergence": "divergence_div10",
+}
+
+
+def unknown_rule_hint(value: object) -> str:
+    """The close rule names to an unknown ``rule=`` value, a sentence to end the refusal with (or ``""``).
+
+    ``rule="minimum"`` (fastai's function) or ``rule="divergence"`` listed the rules and left the user to match them.
+    """
+    return did_you_mean(value, RULES, RULE_ALIASES)
 
 
 #: The peers' names for a sweep mode (Lightning's ``mode="exponential"``) -> lrfinder's.

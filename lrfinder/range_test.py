@@ -113,6 +113,7 @@ from .names import (
     GradientClipAlgorithm,
     Precision,
     SweepMode,
+    unknown_rule_hint,
 )
 from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep
 
@@ -1654,7 +1655,9 @@ def _checked_setup(
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     warn_unused_clip_algorithm(gradient_clip_val, gradient_clip_algorithm)
     if not is_choice(rule, RULES):  # checked before the sweep, not by analyze() once it has run
-        raise ValueError(f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}")
+        raise ValueError(
+            f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}." + unknown_rule_hint(rule)
+        )
     settings = replace(
         settings,
         precision=cast(Precision, precision),

@@ -71,6 +71,30 @@ def test_unknown_rule_is_rejected() -> None:
         analyze(LRS, textbook_curve(), rule="magic")
 
 
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [("divergence", "divergence_div10"), ("minimum", "min_div10"), ("steep", "steepest"), ("lightning", "steepest"),
+     ("Valley", "valley")],
+)  # fmt: skip
+def test_an_unknown_rule_names_the_rule_meant(given: str, meant: str) -> None:
+    # rule="minimum" (fastai's function) or rule="divergence" listed the four rules and left the user to match them.
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import LRFinder, range_test
+
+    rules = "divergence_div10, min_div10, valley, steepest"
+    with pytest.raises(ValueError) as info:
+        analyze(LRS, textbook_curve(), rule=given)
+    assert str(info.value) == f"Unknown rule {given!r}; expected one of {rules}. Did you mean {meant!r}?"
+    data = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.long)), batch_size=4)
+    for call in (lambda: range_test(torch.nn.Linear(2, 2), data, rule=given), lambda: LRFinder(rule=given)):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == f"Expected rule to be one of {rules}, but got rule={given!r}. Did you mean {meant!r}?"
+    assert analyze(LRS, textbook_curve(), rule=meant).rule == meant
+
+
 def test_the_peers_suggestion_options_say_what_to_do_instead() -> None:
     # Lightning's lr_finder.suggestion(skip_begin=10, skip_end=1) and fastai's suggest_funcs moved to analyze got
     # Python's bare "analyze() got an unexpected keyword argument 'skip_begin'".
