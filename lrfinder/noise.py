@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -239,18 +239,36 @@ class NoiseScale:
             )
 
     def __repr__(self) -> str:
-        """Every field as the dataclass writes it, but the steps measured in brief: their count and ends.
+        """Every field as the dataclass writes it, but the steps measured in brief and the measures to 4 figures.
 
         One step index per estimate (a DDP test measures each step): written out, they made
-        ``print(result)`` of a long test thousands of characters of indices. They stay in :attr:`steps`,
+        ``print(result)`` of a long test thousands of characters of indices. The estimates were written
+        to full precision (``b_simple=412.3456789123``, ``interval=(123.45678912, 987.654321234)``), where
+        the other results' reprs are short. They stay as they are in the fields,
         :meth:`to_dict` and the JSON.
+
+        Example:
+            >>> NoiseScale(412.3456789, 0.0123456789, 5.0987654321, 32, 256, 12, (123.456789, 987.654321),
+            ...            tuple(range(12)), "steps")  # doctest: +NORMALIZE_WHITESPACE
+            NoiseScale(b_simple=412.3, grad_sq=0.01235, trace_sigma=5.099, small_batch_size=32, big_batch_size=256,
+                       n_estimates=12, interval=(123.5, 987.7), steps=<12 steps 0 .. 11>, source='steps')
+
         """
         from .refine import brief_repr
 
         def brief(steps: tuple[int, ...]) -> str:
             return f"<{len(steps)} step{'' if len(steps) == 1 else 's'} {steps[0]} .. {steps[-1]}>" if steps else "()"
 
-        return brief_repr(self, {"steps": brief})
+        def figures(value: float) -> str:
+            return f"{value:.4g}"
+
+        def interval(pair: tuple[float, float]) -> str:
+            return f"({pair[0]:.4g}, {pair[1]:.4g})"
+
+        briefs: dict[str, Callable[[Any], str]] = {
+            "steps": brief, "b_simple": figures, "grad_sq": figures, "trace_sigma": figures, "interval": interval
+        }  # fmt: skip
+        return brief_repr(self, briefs)
 
     @property
     def inconclusive(self) -> str | None:

@@ -1316,3 +1316,19 @@ def test_repr_writes_the_steps_measured_in_brief() -> None:
     one = replace(ns, n_estimates=1, steps=(7,), interval=(float("nan"), float("nan")))
     assert "steps=<1 step 7 .. 7>" in repr(one)
     assert "steps=()" in repr(replace(ns, steps=()))
+
+
+def test_repr_writes_the_measures_to_four_figures() -> None:
+    # A measured NoiseScale, shown in a notebook, read b_simple=412.3456789123, grad_sq=0.012345678912345,
+    # interval=(123.45678912, 987.654321234): full precision, where the other results' reprs are short.
+    ns = NoiseScale(
+        b_simple=412.3456789123, grad_sq=0.012345678912345, trace_sigma=5.0987654321012, small_batch_size=32,
+        big_batch_size=256, n_estimates=12, interval=(123.45678912, 987.654321234), steps=tuple(range(12)),
+        source="steps",
+    )  # fmt: skip
+    assert repr(ns) == (
+        "NoiseScale(b_simple=412.3, grad_sq=0.01235, trace_sigma=5.099, small_batch_size=32, big_batch_size=256, "
+        "n_estimates=12, interval=(123.5, 987.7), steps=<12 steps 0 .. 11>, source='steps')"
+    )
+    assert ns.b_simple == 412.3456789123 and ns.interval == (123.45678912, 987.654321234)  # the fields are whole
+    assert "interval=(nan, nan)" in repr(replace(ns, n_estimates=1, steps=(7,), interval=(float("nan"),) * 2))
