@@ -1224,6 +1224,21 @@ def make_stepper(
     return ManualStepper(trainer, pl_module, batches, optimizers, logged, who, monitor=monitor)
 
 
+def erase_train_bar(trainer: pl.Trainer) -> None:
+    """Have Lightning's training bar (``TQDMProgressBar``'s) erased when it closes, not left on the screen.
+
+    For a fit that trains no step (``find_lr``'s, stopped once the test is done): its bar, opened at
+    ``on_train_start``, was left behind as a line ``Training: |  | 0/? [00:00<?, ?it/s]`` under the
+    test's own. Another progress bar (Rich's, a user's own) is left as it is.
+    """
+    try:
+        bar = trainer.progress_bar_callback.train_progress_bar  # type: ignore[union-attr]
+    except (AttributeError, TypeError):  # no bar, another kind of bar, or none opened
+        return
+    if hasattr(bar, "leave"):
+        bar.leave = False
+
+
 def progress_bar(trainer: pl.Trainer, total: int, desc: str = "Finding LR") -> Any:
     """A tqdm bar styled as Lightning's (titled ``desc``), or ``None`` when the progress bar is disabled."""
     callback = trainer.progress_bar_callback

@@ -670,6 +670,9 @@ class LRFinder(_CallbackBase):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Run the range test before the first training step, restore, and apply the result."""
         self._train_started = True
+        if self._find_only:
+            # find_lr's fit trains no step: Lightning's training bar, opened before this hook, is erased at its end.
+            _lightning.erase_train_bar(trainer)
         resumed = _resumed_from(trainer)
         if resumed is not None and not self._find_only and self._before_training(trainer):
             # Written before the first training step with no result of a test (OnExceptionCheckpoint on an error or

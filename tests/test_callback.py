@@ -231,6 +231,27 @@ def test_progress_bar_follows_enable_progress_bar(
     assert ("Finding LR" in out.out + out.err) is enabled
 
 
+def test_find_lr_leaves_no_training_bar_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # find_lr's fit trains no step, but Lightning's training bar, opened at on_train_start, was closed with leave=True
+    # at its end: a line "Training: |          | 0/? [00:00<?, ?it/s]" stayed on the screen (a notebook's output)
+    # under the test's own bar, which is erased.
+    def screen(text: str) -> list[str]:
+        """The lines left on a terminal: each line as its last carriage return left it."""
+        return [line.split("\r")[-1].strip() for line in text.split("\n")]
+
+    result = find_lr(Net(), make_loader(), **FAST)
+    out = capsys.readouterr().out
+    assert "Finding LR" in out and "Training" in out  # both bars were drawn
+    assert not any(line for line in screen(out)), out
+    assert result.lrs  # the test ran
+    # A Trainer of the caller's, its bar enabled, the same; the fit after find_lr shows its bar as usual.
+    t = trainer(tmp_path, max_steps=2, enable_progress_bar=True)
+    find_lr(Net(), make_loader(), trainer=t, **FAST)
+    assert not any(line for line in screen(capsys.readouterr().out))
+    t.fit(Net(), make_loader())
+    assert any(line.startswith("Epoch 0") for line in screen(capsys.readouterr().out))
+
+
 # --------------------------------------------------------------------------------------------
 # Where peers break
 # --------------------------------------------------------------------------------------------
