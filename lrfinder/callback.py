@@ -781,7 +781,15 @@ class LRFinder(_CallbackBase):
                 + ("That is more than BatchSizeFinder found to fit in memory. " if train_batch > (found or 0) else "")
                 + "Keep one of the two: leave target_batch_size=None to train at BatchSizeFinder's batch.",
             )
-        result = self._run_test(trainer, pl_module)
+        try:
+            result = self._run_test(trainer, pl_module)
+        except BaseException:
+            if self._replaced is not None:
+                # optimizer= put a registry optimizer in the fit for the test: the module's own go back, so what the
+                # failed fit saves (OnExceptionCheckpoint) holds them. Its checkpoint held the registry optimizer's
+                # state, which the fit resumed from it failed to load ("different number of parameter groups").
+                trainer.strategy.optimizers, trainer.strategy.lr_scheduler_configs = self._replaced
+            raise
         self.result = result
         self._schedule_preview = None
         self._publish(trainer, result)

@@ -836,6 +836,29 @@ def test_resume_from_a_checkpoint_written_during_the_test_runs_the_test(tmp_path
     assert [e[1] for e in again.train_events()] == [(finder.applied_lr,)] * 3
 
 
+def test_a_failed_test_gives_the_module_its_own_optimizer_back(tmp_path: Path) -> None:
+    """optimizer='adamw': a test that fails leaves the module's own optimizer in the fit, and in what it saves.
+
+    OnExceptionCheckpoint saved the registry AdamW built for the test (two param groups), and the fit resumed from
+    that checkpoint failed in Lightning's restore: "loaded state dict has a different number of parameter groups".
+    """
+    options: dict[str, Any] = {"optimizer": "adamw", "scheduler": "cosine", **FAST}
+    on_error = pl.callbacks.OnExceptionCheckpoint(dirpath=tmp_path / "ckpt")
+    first = trainer(tmp_path, [LRFinder(**options), on_error], max_steps=3, enable_checkpointing=True)
+    with pytest.raises(RuntimeError, match="the test's step failed"):
+        first.fit(FailsInTheTest(), make_loader())
+    assert [type(o).__name__ for o in first.optimizers] == ["RecordingSGD"] and first.lr_scheduler_configs == []
+    saved = torch.load(tmp_path / "ckpt" / "on_exception.ckpt", weights_only=False)
+    assert [g["lr"] for g in saved["optimizer_states"][0]["param_groups"]] == [0.01] and saved["lr_schedulers"] == []
+
+    finder = LRFinder(**options)
+    again = FailsInTheTest()
+    again.fail_at = None
+    t = trainer(tmp_path, [finder], max_steps=3)
+    t.fit(again, make_loader(), ckpt_path=tmp_path / "ckpt" / "on_exception.ckpt")
+    assert finder.applied_lr is not None and [type(o).__name__ for o in t.optimizers] == ["AdamW"]
+
+
 def test_slurm_requeue_checkpoint_during_the_test_holds_the_starting_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
