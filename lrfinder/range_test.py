@@ -1310,8 +1310,8 @@ def range_test(
     model wrapped in ``torch.nn.parallel.DistributedDataParallel`` (or FSDP) and each rank's own
     loader (a ``DistributedSampler``). Each step's loss is then averaged over the model's process
     group (one small ``all_reduce`` per step), so every rank records the same curve, stops at the
-    same step and reads the same suggestion; ``result.batch_size`` is the global batch (per rank
-    x ranks x ``accumulate_steps``), ``noise_scale`` pairs each rank's own gradient with the
+    same step and reads the same suggestion; ``result.batch_size`` is the global batch (the ranks'
+    batches summed, x ``accumulate_steps``), ``noise_scale`` pairs each rank's own gradient with the
     all-reduced one, and ``refine`` averages its held-out and trial losses the same way. Each
     rank is restored to its own state (the sampler's ``epoch`` included). Only a wrapped model
     is reduced over (:func:`data_parallel_ranks`): a plain model is tested on its own process's
@@ -2161,7 +2161,13 @@ def _result(
     batch_size, world, probe, ranks = prepared.batch_size, prepared.world, prepared.probe, prepared.ranks
     noise_unmeasured = prepared.noise_unmeasured
     sizes = [s for s in batch_size if s is not None]
-    size = statistics.median_low(sizes) * settings.accumulate_steps * world if sizes else None
+    size = statistics.median_low(sizes) if sizes else None
+    if ranks is not None:
+        # The global batch is the sum of the ranks' own (one all_reduce): each rank's times the world differed on
+        # ranks whose loaders' batches differ (16 and 32: 32 on rank 0, 64 on rank 1), and so did result.scale(...).
+        known, total = ranks.sum(torch.tensor([float(size is not None), float(size or 0)])).tolist()
+        size = int(total) if known == world else None
+    size = None if size is None else size * settings.accumulate_steps
     result = finish_result(
         lrs,
         losses,

@@ -133,6 +133,14 @@ def _worker(rank: int, init: str, out: str) -> None:
     assert f is not None
     record["uneven_refine"] = [f.lr, [t.held_out_loss for t in f.trials], list(f.notes)]
 
+    # Batches of 16 on rank 0 and 32 on rank 1: a global batch of 48 on both, and the same LR scaled to 96.
+    sizes = DataLoader(data, batch_size=16 if rank == 0 else 32, sampler=loader.sampler)
+    mixed = lrfinder.range_test(
+        nn.parallel.DistributedDataParallel(small_net()), sizes, loss_fn=F.mse_loss, min_lr=1e-4, max_lr=100.0,
+        num_steps=60,
+    )
+    record["mixed_batches"] = [mixed.batch_size, mixed.scale(96).lr]
+
     # A plain model on rank 0 only, inside the initialized group: nothing to wait for.
     if rank == 0:
         plain = small_net()
@@ -203,6 +211,16 @@ def test_refine_holds_out_as_many_batches_on_every_rank(ranks: list[dict[str, An
     assert a["uneven_refine"] == b["uneven_refine"]
     lr, held_out, notes = a["uneven_refine"]
     assert held_out and any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in notes)
+
+
+@pytest.mark.slow
+def test_ranks_with_batches_of_different_sizes_read_one_global_batch(ranks: list[dict[str, Any]]) -> None:
+    """Batches of 16 on rank 0 and 32 on rank 1: result.batch_size was each rank's own times the world (32 on rank 0,
+    64 on rank 1), so result.scale(96) gave each rank its own LR, 2x apart, and training drifted apart."""
+    a, b = ranks
+    assert a["mixed_batches"] == b["mixed_batches"]
+    size, lr = a["mixed_batches"]
+    assert size == 48 and lr is not None
 
 
 @pytest.mark.slow
@@ -406,7 +424,7 @@ def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
     assert "error" not in a["filled"] and "error" not in b["filled"]
     assert a["filled"]["losses"] == b["filled"]["losses"]
     assert a["filled"]["steps"] == len(a["filled"]["losses"]) > 3
-    assert a["filled"]["all_reduces"] == a["filled"]["steps"]
+    assert a["filled"]["all_reduces"] == a["filled"]["steps"] + 1  # and one for the global batch, once the sweep ends
 
 
 class _DictBatches(torch.utils.data.Dataset):
