@@ -415,6 +415,14 @@ _atexit.register(_leave_process_group)
 """
 
 
+#: A launcher's rendezvous variables: Lightning's and Fabric's ``ddp_spawn`` launchers set ``MASTER_ADDR`` and
+#: ``MASTER_PORT`` in the process that launches, and they stay there after the fit (the pytest process, after an
+#: in-process Fabric test). :func:`run_script` leaves them out, so each script's Lightning picks a free port.
+LAUNCHER_VARIABLES = (
+    "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "NODE_RANK", "GROUP_RANK"
+)
+
+
 def run_script(tmp_path: Path, text: str, *args: str) -> None:
     """Run ``text`` as a Python script in ``tmp_path`` with ``args``, as a real process.
 
@@ -425,11 +433,15 @@ def run_script(tmp_path: Path, text: str, *args: str) -> None:
     ended a rank with "terminate called without an active exception" (SIGABRT) after a fit that
     had passed. That is done at exit (``atexit``), so ``ddp_spawn``'s worker processes, which run
     the fit inside an import of the script and never reach its last line, do it too. Every script
-    is expected to succeed on every rank.
+    is expected to succeed on every rank. A launcher's variables left in this process
+    (:data:`LAUNCHER_VARIABLES`) are not passed on: a ``MASTER_PORT`` left by an in-process
+    ``ddp_spawn`` made every later script's ranks meet on that one port, which another test run on
+    the machine could hold by then ("address already in use").
     """
     script = tmp_path / "script.py"
     script.write_text(text + _DESTROY_PROCESS_GROUP)
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
+    env.update(PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

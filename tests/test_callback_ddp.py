@@ -127,6 +127,49 @@ def test_ddp_loss_is_rank_mean_and_ranks_agree(tmp_path: Path, strategy: str, mo
         assert json.loads((out / "main1.json").read_text()) == main
 
 
+@pytest.mark.slow
+def test_a_port_left_by_an_earlier_launcher_is_not_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process ddp_spawn (Fabric's test) leaves MASTER_PORT set in the pytest process; every later script's
+    ranks met on that one port, and one held by then (another test run on the machine) failed the fit at the
+    rendezvous. run_script's scripts pick a free port of their own."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+        monkeypatch.setenv("MASTER_PORT", port)
+        out = tmp_path / "out"
+        out.mkdir()
+        run_script(tmp_path, PORT_SCRIPT, str(out), str(TESTS))
+    ports = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ports[0] == ports[1] != port
+
+
+PORT_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    torch.set_num_threads(1)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", max_steps=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    trainer.fit(Net(lr=0.01, bn=False), DataLoader(make_data(64), batch_size=16))
+    Path(sys.argv[1], f"rank{trainer.global_rank}.json").write_text(json.dumps(os.environ["MASTER_PORT"]))
+    """
+)
+
+
 COMBO_SCRIPT = textwrap.dedent(
     """
     import json
