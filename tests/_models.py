@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -423,7 +424,7 @@ LAUNCHER_VARIABLES = (
 )
 
 
-def run_script(tmp_path: Path, text: str, *args: str) -> None:
+def run_script(tmp_path: Path, text: str, *args: str, timeout_s: float = 300) -> None:
     """Run ``text`` as a Python script in ``tmp_path`` with ``args``, as a real process.
 
     For DDP, whose ``strategy="ddp"`` launches the other ranks by running the script again. One
@@ -436,13 +437,23 @@ def run_script(tmp_path: Path, text: str, *args: str) -> None:
     is expected to succeed on every rank. A launcher's variables left in this process
     (:data:`LAUNCHER_VARIABLES`) are not passed on: a ``MASTER_PORT`` left by an in-process
     ``ddp_spawn`` made every later script's ranks meet on that one port, which another test run on
-    the machine could hold by then ("address already in use").
+    the machine could hold by then ("address already in use"). Past ``timeout_s`` the script and
+    every process it started are killed, and the test fails.
     """
     script = tmp_path / "script.py"
     script.write_text(text + _DESTROY_PROCESS_GROUP)
     env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
     env.update(PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    proc = subprocess.run(
-        [sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    # Its own session: on the timeout the ranks Lightning started go too. Killing the script alone left them
+    # running (a rank waiting in the rendezvous or a collective, until the process group's timeout).
+    with subprocess.Popen(
+        [sys.executable, str(script), *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    ) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, stderr = proc.communicate()
+            raise AssertionError(f"the script ran past {timeout_s} s: {stderr[-4000:]}") from None
+    assert proc.returncode == 0, stderr[-4000:]

@@ -147,6 +147,51 @@ def test_a_port_left_by_an_earlier_launcher_is_not_reused(tmp_path: Path, monkey
     assert ports[0] == ports[1] != port
 
 
+@pytest.mark.slow
+def test_a_script_past_its_time_is_stopped_with_the_ranks_it_started(tmp_path: Path) -> None:
+    """run_script's timeout killed the script (rank 0) alone: the rank Lightning had started went on, waiting in a
+    collective or the rendezvous until the process group's timeout (30 minutes by default), on a shared machine."""
+    import subprocess
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(AssertionError, match="the script ran past 60 s"):
+        run_script(tmp_path, HANGING_SCRIPT, str(out), str(TESTS), timeout_s=60)
+    assert (out / "rank1.pid").exists()  # rank 1 had started
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "script.py")], capture_output=True, text=True).stdout
+    assert left == ""
+
+
+HANGING_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+
+    class Hangs(Net):
+        def on_train_start(self):
+            Path(sys.argv[1], f"rank{self.global_rank}.pid").write_text(str(os.getpid()))
+            if self.global_rank == 1:
+                time.sleep(3600)  # rank 0 waits in the next collective
+
+
+    torch.set_num_threads(1)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", max_steps=2, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    trainer.fit(Hangs(lr=0.01, bn=False), DataLoader(make_data(64), batch_size=16))
+    """
+)
+
+
 PORT_SCRIPT = textwrap.dedent(
     """
     import json
