@@ -753,6 +753,14 @@ class LRFinder(_CallbackBase):
                 f"(from {package}.callbacks) and leave accumulate_grad_batches at 1: the test then accumulates as "
                 "the first epoch does."
             )
+        if isinstance(accumulate, int) and not isinstance(accumulate, bool) and accumulate < 1:
+            # Lightning stores it as given (0 fails at the first training batch with ZeroDivisionError); the test's
+            # own check named range_test's accumulate_steps, an option this fit never had.
+            raise ValueError(
+                f"{self._who}: Expected Trainer(accumulate_grad_batches=...) to be an int >= 1 (the batches each "
+                f"optimizer step accumulates), but got accumulate_grad_batches={accumulate}. Leave it at 1 for no "
+                "accumulation."
+            )
         if not self._find_only and _lightning.fit_combine_mode(trainer) == "sequential":
             # Lightning refused it only at the first training epoch: after the whole test, the found LR applied.
             raise DataError(

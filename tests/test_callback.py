@@ -411,6 +411,19 @@ def test_accumulation_by_epoch_as_a_dict_is_refused_with_the_callback_to_use(tmp
     assert finder.result is not None and finder.result.settings.accumulate_steps == 2
 
 
+@pytest.mark.parametrize("value", [0, -2])
+def test_accumulation_below_one_names_the_trainers_option(tmp_path: Path, value: int) -> None:
+    """Trainer(accumulate_grad_batches=0) was told 'Expected accumulate_steps to be an int >= 1', range_test's name."""
+    model = Net()
+    message = (
+        r"^LRFinder: Expected Trainer\(accumulate_grad_batches=\.\.\.\) to be an int >= 1 \(the batches each optimizer "
+        rf"step accumulates\), but got accumulate_grad_batches={value}\. Leave it at 1 for no accumulation\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        trainer(tmp_path, [LRFinder(**FAST)], accumulate_grad_batches=value, max_steps=2).fit(model, make_loader())
+    assert model.steps == []
+
+
 def test_short_dataloader_is_cycled(tmp_path: Path) -> None:
     finder = LRFinder(num_steps=20, min_lr=1e-4, max_lr=0.1, stop_factor=None)
     model = Net()
