@@ -922,6 +922,8 @@ class CyclingBatches:
         self._it: Iterator[Any] | None = None
         self._idx = 0
         self._passes = 0  # passes completed
+        #: How many batches the first pass yielded, once it has ended (``None`` before): the length of data without one.
+        self.first_pass: int | None = None
         self._made: object | None = None  # a persistent-workers iterator the first pass left on the loader
         #: The IterableDataset (its class name) that handed out an iterator it keeps (:func:`kept_stream`).
         self.kept_stream: str | None = None
@@ -984,6 +986,7 @@ class CyclingBatches:
             try:
                 batch = self._unwrap(self._draw(self._it))
                 if not self._passes:
+                    self.first_pass = used
                     # Batches repeat from here on: fine for a range test, but worth knowing on a tiny dataset.
                     logger.info(
                         "The training data ran out after %d batches; starting it again (its batches are used "

@@ -118,7 +118,7 @@ from .names import (
 from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep
 
 # At run time too, for typing.get_type_hints (refine imports no engine).
-from .refine import Refine, Refinement, brief_curve, brief_repr
+from .refine import Refine, Refinement, _length, brief_curve, brief_repr
 from .scaling import ScaledLR, ScalingRule, scale_lr
 from .settings import (
     MAX_SWEEP_STEPS,
@@ -1362,7 +1362,8 @@ def range_test(
         stop_factor: Divergence threshold (> 1); ``None`` never stops early.
         accumulate_steps: Micro-batches per optimizer step; the recorded loss is their mean. A step
             may cycle a short ``train_data`` a few times, not more than :data:`MAX_PASSES_PER_STEP` (10)
-            times over data with a length.
+            times: judged before the test over data with a length, and over data without one
+            (an ``IterableDataset``) once its first pass, counted as the test draws it, has ended.
         device: Where batches go; default the model's device (the model must already be there).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
             or Ctrl-C), the loss's state (``loss_fn`` above), and any other optimizer a ``step_fn``
@@ -1519,7 +1520,8 @@ def passes_per_step_error(
     """The error for an accumulation whose every step would cycle ``batches`` batches over ten times, else ``None``.
 
     A step over a short loader that cycles a few times (4 micro-batches of a 3-batch loader) is allowed;
-    data without a length (``batches`` ``None``: an ``IterableDataset``, a generator) is not judged.
+    data without a length (``batches`` ``None``: an ``IterableDataset``, a generator) is not judged here:
+    ``range_test`` judges its first pass once it has ended.
     One rule and message for ``range_test(accumulate_steps=)``, the callback's ``accumulate_grad_batches`` and
     ``train``'s (which steps at each epoch's end instead of cycling: its ``consequence`` says so).
 
@@ -1575,6 +1577,28 @@ def _check_passes_per_step(train_data: object, accumulate_steps: int, num_steps:
         num_steps,
         option="accumulate_steps",
         data="train_data yields per pass",
+        fix=f"Pass the accumulation training uses; one pass over the data is {batches} micro-batches.",
+    )
+    if error is not None:
+        raise error
+
+
+def _check_counted_passes(batches: int, accumulate_steps: int, num_steps: int) -> None:
+    """Refuse, once its first pass has ended, an ``accumulate_steps`` that cycles data without a length over ten times.
+
+    Such data is not judged before the test (:func:`_check_passes_per_step`): its first pass, counted as the
+    test draws it, gives the length :func:`passes_per_step_error` judges by, with the same rule and message.
+
+    Raises:
+        ValueError: ``accumulate_steps`` over :data:`MAX_PASSES_PER_STEP` times the first pass's batches.
+
+    """
+    error = passes_per_step_error(
+        batches,
+        accumulate_steps,
+        num_steps,
+        option="accumulate_steps",
+        data="train_data yielded in its first pass (it has no length: they were counted as the test drew them)",
         fix=f"Pass the accumulation training uses; one pass over the data is {batches} micro-batches.",
     )
     if error is not None:
@@ -1872,6 +1896,9 @@ def _prepared_sweep(
     loader_batch_size = infer_batch_size(train_data)
     batch_size: list[int | None] = [] if loader_batch_size is None else [loader_batch_size]
     first_batch: list[str] = []  # how the first batch looked (_describe), to name a later one unlike it
+    # Data without a length is judged by passes_per_step_error once its first pass has ended (within the first step
+    # when a step cycles it): 10**9 micro-batches per step over a 4-batch stream ran without end.
+    uncounted = [_length(train_data) is None and settings.accumulate_steps > MAX_PASSES_PER_STEP]
     # A model wrapped for data parallelism (DDP, FSDP) averages each step's loss over its ranks, so
     # every rank records the same curve, stops at the same step and reads the same suggestion.
     ranks = data_parallel_ranks(model, target)
@@ -1934,6 +1961,9 @@ def _prepared_sweep(
         checks: list[torch.Tensor] | None = []  # their floating parts' sums (_finite_sums); None: look at them all
         for micro in range(settings.accumulate_steps):
             batch, batch_index = batches.next()
+            if uncounted[0] and batches.first_pass is not None:
+                uncounted[0] = False
+                _check_counted_passes(batches.first_pass, settings.accumulate_steps, settings.num_steps)
             given = batch
             if batch is None and step_fn is None:
                 # A collate_fn or dataset that returns None for what it cannot build (to skip bad records): it was

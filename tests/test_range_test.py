@@ -1887,9 +1887,44 @@ def test_data_whose_len_refuses_is_not_checked_for_passes_per_step(mlp: nn.Modul
         def __len__(self) -> int:
             raise NotImplementedError
 
-    result = range_test(mlp, DataLoader(Unsized(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=50,
+    result = range_test(mlp, DataLoader(Unsized(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=12,
                         num_steps=10)  # fmt: skip
-    assert result.num_steps == 10 and result.batch_size == 32 * 50
+    assert result.num_steps == 10 and result.batch_size == 32 * 12
+
+
+def test_data_without_a_length_is_judged_by_its_first_pass(mlp: nn.Module) -> None:
+    """accumulate_steps over 10 passes of data without a length was not judged: 10**9 micro-batches per step over a
+    4-batch stream ran without end. Its first pass, counted as the test draws it, is judged by the sized data's rule,
+    within the first step; the model is put back. Up to 10 passes per step still run."""
+    x, y = make_classification(128).tensors
+    drawn = [0]
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Any:
+            for i in range(0, 128, 32):
+                drawn[0] += 1
+                yield x[i : i + 32], y[i : i + 32]
+
+    with pytest.raises(ValueError, match="got accumulate_steps=41: each of the test's 10 optimizer steps"):
+        range_test(mlp, DataLoader(Stream(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=41,
+                   num_steps=10)  # fmt: skip
+    drawn[0] = 0
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    buffers = [b.clone() for b in mlp.buffers()]
+    with pytest.raises(ValueError) as caught:
+        range_test(mlp, DataLoader(Stream(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=10**9)
+    assert str(caught.value) == (
+        "Expected accumulate_steps <= 10 x the 4 batches train_data yielded in its first pass (it has no length: they "
+        "were counted as the test drew them) (40), but got accumulate_steps=1,000,000,000: each of the test's 100 "
+        "optimizer steps would cycle through the data 250,000,000 times, drawing the same batches again and again. "
+        "Pass the accumulation training uses; one pass over the data is 4 micro-batches."
+    )
+    assert drawn[0] == 5  # the first pass and the next one's first batch
+    assert all(torch.equal(v, mlp.state_dict()[k]) for k, v in before.items())
+    assert all(torch.equal(a, b) for a, b in zip(buffers, mlp.buffers()))
+    result = range_test(mlp, DataLoader(Stream(), batch_size=None), loss_fn=F.cross_entropy, accumulate_steps=40,
+                        num_steps=10)  # fmt: skip
+    assert result.num_steps == 10 and result.batch_size == 32 * 40
 
 
 
