@@ -174,7 +174,8 @@ class Suggestion:
             LR at or below ``min_loss_lr``. Chosen by measurement (``benchmarks/RESULTS.md``).
         confidence: In [0, 1]; the geometric mean of the depth of the fall against the noise, the
             width of the falling region, whether the top of the usable range was seen, and the
-            agreement of the rules. Below 0.5, read the notes.
+            agreement of the rules; below ``LOW_CONFIDENCE`` (0.35) when the recorded losses' own
+            step-to-step scatter does not confirm the fall (a short sweep). Below 0.5, read the notes.
         rule: The rule that produced ``lr``.
         notes: Warnings, each an exception on the benchmark's curves (see
             ``benchmarks/results/notes.md`` for how often each fires): a shallow or one-step fall,
@@ -1232,6 +1233,54 @@ def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop:
     return bool(result.statistic < 0 and result.pvalue < TREND_P)
 
 
+def _step_noise(values: np.ndarray) -> float:
+    """Robust standard deviation of the recorded losses' step-to-step noise, from their second differences.
+
+    ``1.4826 * median(|y[i + 1] - 2 y[i] + y[i - 1]|) / sqrt(6)``: white noise of standard deviation
+    ``sigma`` gives second differences of standard deviation ``sqrt(6) * sigma``, and a linear trend none.
+    Unlike the residuals around the smoothed curve it does not depend on the filter, which on a short
+    sweep follows much of the noise. ``0.0`` for fewer than 3 values.
+    """
+    if values.size < 3:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(np.diff(values, 2)))) / math.sqrt(6.0)
+
+
+def _scatter_shortfall(reading: CurveReading) -> tuple[float, float, float] | None:
+    """Whether the recorded losses' fall stands out of their own step-to-step scatter; ``None`` when it does.
+
+    :func:`check_fall` tests the recorded losses (the median of the first ``max(3, window // 2)``
+    against the median of the ``window`` around the minimum) by ``2 * se + band / 2``, with ``se``
+    measured from the residuals around the smoothed curve. A 5-point filter takes out half the noise
+    of an inner point and up to 89% at an edge, so on a short sweep (10-50 steps) those residuals
+    understate the noise, by half or more on some curves: 4-7% of flat curves of white noise were read
+    as a fall, at confidence 0.3-0.7. Here the same bar is set with ``se`` from :func:`_step_noise`
+    of the losses before the window around the minimum (a fall's own steps, jagged at large LRs, are no
+    noise), or of all searched ones when fewer than 7 lie there. A fall confirmed tenfold or by a steady
+    trend (:func:`check_fall`) is not asked.
+
+    Returns:
+        ``None``, or ``(fall, bar, scatter)``: the recorded losses' fall, the bar it misses and the
+        step-to-step scatter that set it.
+
+    """
+    clipped, smoothed, noise, i_min = reading.clipped, reading.smoothed, reading.noise, reading.i_min
+    half = noise.window // 2
+    head = float(np.median(clipped[: max(3, half)]))
+    bottom = float(np.median(clipped[max(0, i_min - half) : i_min + half + 1]))
+    before = clipped[: max(i_min - half, 0)]
+    scatter = _step_noise(before if before.size >= 7 else clipped[: reading.end])
+    step_se = scatter * _noise_gain(noise.window, POLYORDER)
+    if step_se <= noise.se:
+        return None
+    bar = 2.0 * step_se + noise.band / noise.se * step_se / 2.0
+    if head - bottom >= bar:
+        return None
+    tenfold = float(np.min(clipped)) > 0.0 and head >= 10.0 * bottom
+    steady = reading.drop >= noise.band and _falls_steadily(clipped, smoothed, i_min, reading.drop) is True
+    return None if tenfold or steady else (head - bottom, bar, scatter)
+
+
 def still_falling(smoothed: np.ndarray, i_min: int, drop: float, noise: NoiseLevel) -> bool:
     """Whether the loss is still falling where the sweep ends (its minimum is then at the end).
 
@@ -1657,6 +1706,10 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     * agreement: ``1 - (spread - 0.5) / 1.5`` clipped to [0.1, 1], with ``spread`` the decades
       between the smallest and the largest LR of ``lrs_by_rule``.
 
+    A fall the recorded losses' own step-to-step scatter does not confirm (:func:`_scatter_shortfall`,
+    short sweeps) caps the confidence at ``LOW_CONFIDENCE`` times the share of the bar the fall reaches,
+    with a note.
+
     Notes are exceptions, with thresholds set so each fires on few of the benchmark's curves
     (``benchmarks/results/notes.md``): a fall of fewer than ``SHALLOW_FALL`` noise levels; raw
     losses without a significant falling trend (:func:`_falls_steadily`); a falling region of a
@@ -1725,6 +1778,16 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
                 f"to {lowest:.3g}, below the minimum before it"
             )
     confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
+    shortfall = _scatter_shortfall(reading)
+    if shortfall is not None:
+        fall, bar, scatter = shortfall
+        # Below LOW_CONFIDENCE, so the summary and the report say to read the curve first.
+        confidence = min(confidence, LOW_CONFIDENCE * max(fall, 0.0) / bar)
+        notes.append(
+            f"the recorded losses around the minimum lie only {fall:.3g} below those at the start, less than the "
+            f"{bar:.3g} their step-to-step scatter ({scatter:.3g}) asks of a fall: the fall may be noise (the "
+            "smoothed curve follows much of the noise on a short sweep); increase num_steps to tell"
+        )
     if lr >= (reading.divergence_lr or math.inf):
         notes.append("the suggestion is at or past the divergence point")
     return confidence, notes

@@ -658,6 +658,57 @@ def test_a_smoothed_dip_the_raw_losses_do_not_show_says_so() -> None:
     assert message.endswith("or increase num_steps.")
 
 
+SCATTER_NOTE = "their step-to-step scatter"
+
+
+@pytest.mark.parametrize("num_steps", [10, 20, 30])
+def test_short_sweeps_of_pure_noise_are_not_read_with_confidence(num_steps: int) -> None:
+    # A 5-point filter takes out half the noise of an inner point and up to 89% at an edge, so on a short sweep the
+    # residuals' noise level came out at a fifth to two thirds of the noise: 6, 4 and 6 of these 150 curves of white
+    # noise were read as a fall at a confidence of 0.35 or more, with no warning. The recorded losses' own scatter
+    # now caps the confidence of a fall it does not confirm below LOW_CONFIDENCE, with a note.
+    lrs = np.logspace(-7, -6, num_steps)
+    confident = 0
+    for seed in range(150):
+        losses = 2.3 + 0.01 * np.random.default_rng(seed).normal(size=num_steps)
+        try:
+            s = analyze(lrs, losses)
+        except InconclusiveCurveError:
+            continue
+        confident += s.confidence >= an.LOW_CONFIDENCE
+        if any(SCATTER_NOTE in n for n in s.notes):
+            assert s.confidence < an.LOW_CONFIDENCE
+    assert confident <= 1
+
+
+def test_a_flat_ten_step_sweep_with_a_small_rise_is_read_at_low_confidence() -> None:
+    # num_steps=10, max_lr=1e-6: a flat loss that rises by 2% over its last steps, 0.5% noise. Its rise was read as a
+    # blow-up and min_lr suggested at confidence 0.67 from a dip of three lucky steps, with no warning.
+    lrs = np.logspace(-7, -6, 10)
+    s = analyze(lrs, [2.3062, 2.2938, 2.2943, 2.2878, 2.2848, 2.2822, 2.3058, 2.3282, 2.3357, 2.3493])
+    assert s.lr == lrs[0]
+    assert s.confidence == pytest.approx(an.LOW_CONFIDENCE * 0.0065 / 0.00704, abs=0.002)
+    assert (
+        "the recorded losses around the minimum lie only 0.0065 below those at the start, less than the 0.00704 "
+        "their step-to-step scatter (0.00318) asks of a fall: the fall may be noise (the smoothed curve follows much "
+        "of the noise on a short sweep); increase num_steps to tell"
+    ) in s.notes
+
+
+@pytest.mark.parametrize("num_steps", [10, 15, 20])
+@pytest.mark.parametrize("noise", [0.0, 0.01, 0.03])
+def test_a_real_fall_on_a_short_sweep_is_still_read_with_confidence(num_steps: int, noise: float) -> None:
+    # The recorded losses' scatter asks more only where the smoothed curve's residuals understate the noise.
+    lrs = np.logspace(-6, 1, num_steps)
+    x = np.log10(lrs)
+    clean = sigmoid_fall(x, center=-3.5, width=0.3) + explosion(x, start=-0.5, rate=3.0)
+    s = analyze(lrs, clean + noise * 1.5 * np.random.default_rng(0).normal(size=num_steps))
+    assert 10**-4.5 <= s.steepest_lr <= 10**-2.5
+    assert s.divergence_lr is not None and 10**-1.2 <= s.divergence_lr <= 10**0.5
+    assert s.lr <= s.min_loss_lr and s.lr < s.divergence_lr and s.min_lr < s.max_lr
+    assert not any(SCATTER_NOTE in n for n in s.notes) and s.confidence >= an.LOW_CONFIDENCE
+
+
 def test_blowup_at_the_edge_needs_a_recorded_rise() -> None:
     # Smoothed values ringing above the start (a fit over a bend), recorded losses falling.
     # The loss falls back below the start by less than the ring rose (0.25 < 0.3): no bump either.
