@@ -955,6 +955,36 @@ class AutomaticStepper(_Stepper):
         self.accumulate = accumulate
         self.probe = probe
         self.local = local
+        # A train loader without a length is judged by its first pass once it has ended (refused before the test
+        # over a loader with one): accumulate_grad_batches=10**9 over a 4-batch stream ran without end.
+        from .range_test import MAX_PASSES_PER_STEP
+        from .refine import _length
+
+        loader = self.batches.loader
+        combined = isinstance(loader, (Sequence, Mapping))  # several loaders: the fit's count judged them
+        self._uncounted = accumulate > MAX_PASSES_PER_STEP and not combined and _length(loader) is None
+
+    def _check_counted_passes(self) -> None:
+        """Refuse, once the loader's first pass has ended, an accumulation that cycles it over ten times a step."""
+        from .range_test import passes_per_step_error
+
+        passes = self.batches.first_pass
+        if not self._uncounted or passes is None:
+            return
+        self._uncounted = False
+        error = passes_per_step_error(
+            passes,
+            self.accumulate,
+            0,  # not counted: the consequence below says what a step does
+            option="accumulate_grad_batches",
+            data=f"the train loader of {self.who}'s range test yielded in its first pass (it has no length: they "
+            "were counted as the test drew them)",
+            fix="Set the Trainer's accumulate_grad_batches to the accumulation training uses.",
+            consequence=f"each optimizer step of the test would cycle through the loader "
+            f"{self.accumulate / passes:,.0f} times, drawing the same batches again and again",
+        )
+        if error is not None:
+            raise error
 
     def _micro_batch_loss(self) -> torch.Tensor:
         for _ in range(MAX_SKIPPED):
@@ -995,6 +1025,7 @@ class AutomaticStepper(_Stepper):
                 sync = self.strategy.block_backward_sync()
             with sync:
                 loss = self._micro_batch_loss()
+                self._check_counted_passes()
                 inputs.append(self.last_args)
                 indices.append(self.last_idx)
                 sizes.add(self.last_batch_size)

@@ -369,6 +369,48 @@ def test_an_accumulation_no_loss_divides_by_is_refused_over_a_loader_without_a_l
     )
     assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
 
+@pytest.mark.filterwarnings("ignore:.*the range test was inconclusive")
+def test_an_accumulation_over_ten_passes_of_a_loader_without_a_length_is_refused_at_its_first_pass(
+    tmp_path: Path,
+) -> None:
+    """accumulate_grad_batches=10**9 over a 3-batch IterableDataset loader was not judged (no length): the test's first
+    step ran without end. Judged by the loader's first pass once it has ended, as a loader with a length is before
+    the test; the module is put back. Up to 10 passes per step still run."""
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self) -> Any:
+            return iter(make_loader(n=24, batch_size=8))
+
+    model = Net()
+    before = weights(model)
+    calls = [0]
+    training_step = model.training_step
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] > 2000:
+            raise RuntimeError("the test's first step ran without end")
+        return training_step(*args, **kwargs)
+
+    model.training_step = counted  # type: ignore[method-assign]
+    t = trainer(tmp_path, [LRFinder(num_steps=12)], accumulate_grad_batches=31, max_steps=2)
+    with pytest.raises(ValueError) as caught:
+        t.fit(model, DataLoader(Stream(), batch_size=None))
+    assert str(caught.value) == (
+        "Expected accumulate_grad_batches <= 10 x the 3 batches the train loader of LRFinder's range test yielded in "
+        "its first pass (it has no length: they were counted as the test drew them) (30), but got "
+        "accumulate_grad_batches=31: each optimizer step of the test would cycle through the loader 10 times, "
+        "drawing the same batches again and again. Set the Trainer's accumulate_grad_batches to the accumulation "
+        "training uses."
+    )
+    assert calls[0] == 4  # the first pass and the next one's first batch
+    assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
+    finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=0.5, stop_factor=None)
+    t = trainer(tmp_path, [finder], accumulate_grad_batches=30, max_steps=1)
+    t.fit(Net(), DataLoader(Stream(), batch_size=None))
+    assert finder.result is not None and finder.result.num_steps == 12 and finder.result.settings.accumulate_steps == 30
+
+
 def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: Path) -> None:
     """GradientAccumulationScheduler sets the Trainer's accumulation at each epoch start, after the test: read it."""
     finder = LRFinder(num_steps=12, min_lr=1e-3, max_lr=10.0, stop_factor=None)
