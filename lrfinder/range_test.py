@@ -1286,7 +1286,7 @@ def range_test(
     mode: SweepMode | str = "exp",
     stop_factor: float | None = 4.0,
     accumulate_steps: int = 1,
-    device: str | torch.device | None = None,
+    device: str | int | torch.device | None = None,
     restore: bool = True,
     rule: Rule | str = DEFAULT_RULE,
     on_step: Callable[[int, float, float], None] | None = None,
@@ -1364,7 +1364,8 @@ def range_test(
             may cycle a short ``train_data`` a few times, not more than :data:`MAX_PASSES_PER_STEP` (10)
             times: judged before the test over data with a length, and over data without one
             (an ``IterableDataset``) once its first pass, counted as the test draws it, has ended.
-        device: Where batches go; default the model's device (the model must already be there).
+        device: Where batches go; default the model's device (the model must already be there). What
+            ``torch.device`` takes: ``"cuda:1"``, a ``torch.device``, or an int, the GPU's index (``0``: ``cuda:0``).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
             or Ctrl-C), the loss's state (``loss_fn`` above), and any other optimizer a ``step_fn``
             steps (a GAN's critic, see :meth:`StateSnapshot.watching_optimizers`). Not what a
@@ -1650,7 +1651,7 @@ def _checked_setup(
     mode: SweepMode | str,
     stop_factor: float | None,
     accumulate_steps: int,
-    device: str | torch.device | None,
+    device: str | int | torch.device | None,
     restore: bool,
     rule: Rule | str,
     on_step: Callable[[int, float, float], None] | None,

@@ -476,23 +476,44 @@ def _is_constant(value: torch._C.Value, expected: object) -> bool:
     return bool(value.toIValue() == expected)
 
 
+def _index_device(name: str, index: int) -> torch.device:
+    """The device an int means to ``torch.device``: that index of the machine's accelerator (``0``: ``cuda:0``).
+
+    Without an accelerator torch's own ``torch.device(0)`` fails with "Cannot access accelerator device when none
+    is available", which names neither the argument nor what to pass instead.
+    """
+    accelerators = getattr(torch, "accelerator", None)  # torch >= 2.6; before it an int was always a CUDA index
+    if accelerators is None:
+        return torch.device("cuda", index)
+    current = accelerators.current_accelerator()
+    if current is None:
+        raise ValueError(
+            f"Cannot use {name}={index}: torch reads an int as the index of a GPU (cuda:{index}), and this machine "
+            f"has none (CUDA is not available). Pick a device it has, e.g. {name}='cpu'."
+        )
+    return torch.device(current.type, index)
+
+
 def check_device(name: str, device: object) -> torch.device | None:
     """``device`` as a ``torch.device`` (``None`` stays ``None``), or a ``ValueError`` naming ``name``.
 
-    A device this machine does not have (CUDA without a GPU, ``cuda:1`` with one GPU) is refused here,
-    not by the first tensor moved to it.
+    Takes what ``torch.device`` takes: a ``torch.device``, a string (``'cuda'``, ``'cuda:1'``) or an int, the
+    index of a GPU (``0`` is ``cuda:0`` on a CUDA machine). A device this machine does not have (CUDA without a
+    GPU, ``cuda:1`` with one GPU) is refused here, not by the first tensor moved to it.
     """
     if device is None:
         return None
     if isinstance(device, torch.device):
         parsed = device
+    elif is_int(device) and device >= 0:  # type: ignore[operator]
+        parsed = _index_device(name, int(device))  # type: ignore[call-overload]
     else:
         try:
             parsed = torch.device(device)  # type: ignore[call-overload]
         except (RuntimeError, TypeError, ValueError):
             raise ValueError(
-                f"Expected {name} to be a torch device such as 'cpu', 'cuda', 'cuda:1' or 'mps', "
-                f"but got {name}={device!r}"
+                f"Expected {name} to be a torch device such as 'cpu', 'cuda', 'cuda:1', 'mps' or a GPU index "
+                f"(0 for cuda:0), but got {name}={device!r}"
             ) from None
     reason = device_unavailable(parsed)
     if reason is not None:

@@ -1017,7 +1017,7 @@ def train(
     warmup_steps: int = 0,
     suggestion: Suggestion | RangeTestResult | None = None,
     accumulate_grad_batches: int = 1,
-    device: str = "cpu",
+    device: str | int | torch.device = "cpu",
     precision: str = "32",
     callbacks: Sequence[pl.Callback] = (),
     on_epoch_end: Callable[[EpochSummary], None] | None = None,
@@ -1066,7 +1066,8 @@ def train(
             Without a ``scheduler`` it is not read: training runs at the optimizer's LR (with a warning
             when that is not the suggestion's).
         accumulate_grad_batches: Batches per optimizer step.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``, or what else ``torch.device`` takes (a
+            ``torch.device``; an int, the GPU's index: ``0`` is ``"cuda:0"``).
         precision: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"`` (Lightning's mixed precision;
             ``"16-mixed"`` with its GradScaler, on a GPU only: on the CPU it is refused, since
             Lightning would train in bfloat16 instead).
@@ -1149,8 +1150,11 @@ def train(
     if gradient_clip_val is not None:
         # Lightning's Trainer takes an int or a float only: Fraction(1, 2), a real number the check takes, failed there.
         gradient_clip_val = float(gradient_clip_val)
-    if not isinstance(device, str) or check_device("device", device) is None:
+    parsed = check_device("device", device)
+    if parsed is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
+    # As a string from here (what the Trainer's accelerator and devices are read from): device=0 is 'cuda:0'.
+    device = "mps" if parsed.type == "mps" else str(parsed)
     if precision == "16-mixed" and device == "cpu":
         # Lightning would swap it for bf16-mixed with a warning: training in bfloat16 after a range test in
         # float16 (and `lrfind fit --precision 16-mixed` on the CPU is a usage error for the same reason).

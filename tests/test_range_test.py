@@ -3878,6 +3878,35 @@ def test_a_device_the_machine_lacks_is_refused_by_name(
     assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
 
 
+def test_an_int_device_is_the_gpu_of_that_index_as_torch_reads_it(
+    mlp: nn.Module, loader: DataLoader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``device=0`` (torch's ``cuda:0``) was refused as not a torch device; without a GPU torch's own error for it
+    was "Cannot access accelerator device when none is available"."""
+    from lrfinder.settings import check_device
+
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: None)
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    with pytest.raises(ValueError, match=r"Cannot use device=0: torch reads an int as the index of a GPU \(cuda:0\), "
+                       r"and this machine has none \(CUDA is not available\)\. Pick a device it has, e\.g\. "
+                       r"device='cpu'"):  # fmt: skip
+        range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, device=0)
+    assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
+    with pytest.raises(ValueError, match=r"a GPU index \(0 for cuda:0\), but got device=-1"):
+        check_device("device", -1)
+    with pytest.raises(ValueError, match=r"but got device=True"):
+        check_device("device", True)
+
+    # On a machine with two GPUs: an int (numpy's too) is that GPU, one past them is refused by name.
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_device("device", 0) == torch.device("cuda", 0)
+    assert check_device("device", np.int64(1)) == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match=r"Cannot use device='cuda:2': this machine has 2 CUDA devices"):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=10, device=2)
+
+
 # ------------------------------------------------------------------- bad arguments to the engine pieces
 
 

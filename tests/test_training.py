@@ -495,6 +495,16 @@ def test_bad_arguments():
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device="gpu")
 
 
+def test_device_takes_what_torch_device_takes(monkeypatch: pytest.MonkeyPatch):
+    """``device=torch.device('cpu')`` and ``device=0`` (torch's ``cuda:0``) were refused as not 'cpu', 'cuda', ..."""
+    model = make_mlp()
+    result = train(model, loader(64), optimizer=sgd(0.05), loss_fn=F.cross_entropy, device=torch.device("cpu"))
+    assert result.global_step == 2 and next(model.parameters()).device.type == "cpu"
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: None)
+    with pytest.raises(ValueError, match=r"Cannot use device=0: torch reads an int as the index of a GPU \(cuda:0\)"):
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device=0)
+
+
 def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.MonkeyPatch):
     """``device='cuda:1'`` with one GPU failed inside ``model.to`` with 'invalid device ordinal'."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
