@@ -1023,6 +1023,42 @@ def test_a_pick_just_below_the_sweep_is_a_plain_snap() -> None:
     assert text == f"{lr:.2e} = minimum {near.min_loss_lr:.2e} / 10, nearest swept LR" and notes == []
 
 
+def known_curve(x: np.ndarray, span: float) -> np.ndarray:
+    """Flat at 2, a fall of 1.5 centred 0.35 of the span in, flat at 0.5, a blow-up from 0.75 of the span on."""
+    start = float(x[0])
+    return sigmoid_fall(x, center=start + 0.35 * span, width=0.15 * span / 7) + 1.5 * explosion(
+        x, start=start + 0.75 * span, rate=28.0 / span
+    )
+
+
+@pytest.mark.parametrize("num_steps", [10, 20, 50, 100, 300])
+@pytest.mark.parametrize("span", [1, 3, 7, 10])
+def test_a_known_curve_is_read_over_any_length_and_span(num_steps: int, span: int) -> None:
+    # The answers are the model's: the steepest point at the fall's centre, the divergence where the loss has risen
+    # by a tenth of its fall above its minimum (found on a fine grid), within 2.5 sweep steps (at least 0.25 decades).
+    lrs = np.logspace(-7, -7 + span, num_steps)
+    x = np.log10(lrs)
+    fine = np.linspace(x[0], x[-1], 20001)
+    curve = known_curve(fine, span)
+    low = int(np.argmin(curve))
+    divergence = fine[low + int(np.flatnonzero(curve[low:] - curve[low] > 0.15)[0])]
+    tolerance = max(0.25, 2.5 * (x[1] - x[0]))
+    curves = [known_curve(x, span)]
+    if num_steps - 2 >= an.MIN_POINTS:  # ended by NaN at its last two steps
+        curves.append(np.r_[known_curve(x, span)[:-2], np.nan, np.nan])
+    for losses in curves:
+        s = analyze(lrs, losses)
+        assert s.divergence_lr is not None and abs(math.log10(s.divergence_lr) - divergence) <= tolerance
+        assert abs(math.log10(s.steepest_lr) - (-7 + 0.35 * span)) <= tolerance
+        assert s.lr <= s.min_loss_lr < s.divergence_lr and s.min_lr < s.max_lr and s.lr <= s.max_lr
+        assert 0.0 < s.confidence <= 1.0 and all(math.isfinite(v) for v in s.smoothed_losses[: num_steps - 2])
+        # The same curve near zero, below zero (a Gaussian NLL) and a million times larger reads the same.
+        for other in (1e-3 * losses + 1e-3, losses - 5.0, 1e6 * losses):
+            t = analyze(lrs, other)
+            assert (t.lr, t.divergence_lr, t.min_lr, t.max_lr) == (s.lr, s.divergence_lr, s.min_lr, s.max_lr)
+            assert t.confidence == pytest.approx(s.confidence, abs=1e-9)
+
+
 def test_suggestion_dict_keeps_the_derivation_and_reads_old_dicts() -> None:
     s = analyze(LRS, textbook_curve())
     data = s.to_dict()
