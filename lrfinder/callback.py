@@ -115,6 +115,7 @@ from .settings import (
     check_materialized,
     check_minimizes,
     group_lr,
+    idle_swept_group_message,
     lr_schedule,
     peer_hints,
     traced_in_eval_message,
@@ -1341,11 +1342,15 @@ class LRFinder(_CallbackBase):
                 )
                 current.append(step)
                 try:
+                    sweeper = LRSweeper(run.optimizers)
+                    idle = idle_swept_group_message(run.optimizers, sweeper.ratios)
+                    if idle is not None:  # as range_test warns: the groups' ratios are the configured ones here
+                        _lightning.warn(trainer, f"{self._who}: {idle}")
                     with _lightning.recorded_clipping(trainer) as clips:
                         lrs, losses, reason = run_sweep(
                             step,
                             plan,
-                            sweeper=LRSweeper(run.optimizers),
+                            sweeper=sweeper,
                             stop_factor=settings.stop_factor,
                             on_step=on_step,
                         )

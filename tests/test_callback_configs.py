@@ -192,6 +192,48 @@ def test_attribute_driving_some_groups_trains_at_the_tested_ratios(tmp_path: Pat
     assert model.lr == pytest.approx(0.2 * lr, rel=1e-12)
 
 
+class IdleTopGroupNet(Net):
+    """``self.lr`` drives the model's group, and a group that trains nothing (empty or frozen) at 10x it."""
+
+    def __init__(self, idle: str) -> None:
+        super().__init__(lr=0.01)
+        self.idle = idle
+
+    def configure_optimizers(self) -> Any:
+        idle: list[torch.nn.Parameter] = []
+        if self.idle == "frozen":
+            idle = list(self.body[0].parameters())
+            for p in idle:
+                p.requires_grad_(False)
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.SGD([{"params": params, "lr": self.lr}, {"params": idle, "lr": 10 * self.lr}], lr=self.lr)
+
+
+@pytest.mark.parametrize("idle", ["empty", "frozen"])
+def test_a_swept_group_that_trains_nothing_is_warned_about_as_range_test_does(tmp_path: Path, idle: str) -> None:
+    """range_test warned that the group swept (the largest LR) trains nothing; the callback, which sweeps the groups
+    from the base LRs Lightning's scheduler configs give, said nothing, and its LR was the idle group's."""
+    model = IdleTopGroupNet(idle)
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=1)
+    with pytest.warns(UserWarning) as caught:
+        t.fit(model, make_loader())
+    what = "holds no parameters" if idle == "empty" else "holds only frozen parameters"
+    assert [str(w.message) for w in caught if "Param group" in str(w.message)] == [
+        f"LRFinder: Param group 1 {what}, yet has the largest LR: the range test records its LR, so the curve's LRs "
+        "and the suggestion are 10x those of group 0, the largest that trains. Remove the group from the optimizer "
+        "(or give it an LR no larger than the others'), or take the result's LRs as that group's "
+        "(create_optimizer(..., lr=result.lr, lr_group='largest') sets them so)."
+    ]
+    # What it says: the recorded LRs are the idle group's, 10x those the model's group swept at.
+    assert finder.result is not None and finder.result.lr_ratios == pytest.approx((0.1, 1.0), rel=1e-12)
+    # A module whose largest group trains is not warned about.
+    with warnings.catch_warnings(record=True) as quiet:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(Net(), make_loader())
+    assert not [w for w in quiet if "Param group" in str(w.message)]
+
+
 class HeadAtTenTimes(Net):
     """``self.lr`` (a saved hyper-parameter) drives both groups, the head at 10x: the head is the sweep's reference."""
 
