@@ -165,6 +165,23 @@ def test_every_lrfind_option_the_readme_names_exists() -> None:
     assert commands and commands <= set(main.commands)
 
 
+def test_the_data_paragraph_and_help_name_the_array_names_read_by_default() -> None:
+    """lrfind reads ``X``/``labels`` (and the other default names) without --x-key/--y-key: the README's
+    **Data** paragraph and the two options' help say every name it looks for, as the code does."""
+    from click.testing import CliRunner
+
+    from lrfinder.cli import main
+    from lrfinder.cli.loading import _X_NAMES, _Y_NAMES
+
+    data = re.search(r"\*\*Data\.\*\*(.*?)\n\n", README.read_text(encoding="utf-8"), flags=re.S)
+    assert data is not None
+    named = set(re.findall(r"`(\w+)`", data.group(1).split(";")[0]))
+    assert set(_X_NAMES) | set(_Y_NAMES) <= named
+    help_text = " ".join(CliRunner().invoke(main, ["run", "--help"], terminal_width=200).output.split())
+    for option, names in (("--x-key", _X_NAMES), ("--y-key", _Y_NAMES)):
+        assert f"(default: the first of {', '.join(names)})" in help_text, option
+
+
 def _written_signature(text: str, call: str) -> dict[str, object]:
     """The parameters of ``call(...)`` as the README writes it in prose: name -> default (``inspect._empty``
     for one written without a default), in the written order."""

@@ -1049,12 +1049,14 @@ data_options = _group(
     click.option(
         "--x-key",
         callback=_check_name,
-        help="Input array name in .npz/.pt data, or in a dict a data function returns (default x).",
+        help="Input array name in .npz/.pt data, or in a dict a data function returns (default: the first of x, X, "
+        "inputs, features).",
     ),
     click.option(
         "--y-key",
         callback=_check_name,
-        help="Target array name in .npz/.pt data, or in a dict a data function returns (default y).",
+        help="Target array name in .npz/.pt data, or in a dict a data function returns (default: the first of y, Y, "
+        "targets, labels).",
     ),
     click.option(
         "--target", callback=_check_name, help="Label column of a .csv file (the other columns are the inputs)."
