@@ -1083,7 +1083,7 @@ precision_option = click.option(
     default="32",
     show_default=True,
     help="Autocast of the test (and of fit's training): bfloat16 (CPU or an Ampere+ GPU), or float16 with a "
-    "GradScaler (GPU).",
+    "GradScaler (GPU; run's test also on the CPU with torch >= 2.3).",
 )
 
 
