@@ -1223,7 +1223,8 @@ def create_scheduler(
         warmup_steps: Linear warm-up length (``0 <= warmup_steps < total_steps``); composes with
             every schedule (see the module docstring). It counts optimizer steps, for ``plateau``
             too (stepped per epoch, it warms up on the optimizer's steps).
-        warmup_start_factor: First warm-up LR as a fraction of the warmed-up LR, in ``[0, 1)``.
+        warmup_start_factor: First warm-up LR as a fraction of the warmed-up LR, in ``[0, 1)``. Given
+            (not 0) without ``warmup_steps``, it is ignored with a warning.
         **settings: The schedule's settings, with torch's names (``step_size``, ``gamma``,
             ``milestones``, ``eta_min``, ``max_lr``, ``pct_start``, ``base_lr``, ``factor``,
             ``patience``, ``monitor``, ...). A scalar ``max_lr`` / ``base_lr`` / ``min_lr`` is
@@ -1276,6 +1277,14 @@ def create_scheduler(
             f"Expected warmup_steps < total_steps, but got warmup_steps={warmup_steps}, total_steps={total_steps}"
         )
     warmup_start_factor = _number("warmup_start_factor", warmup_start_factor, low=0, high=1, strict="h")
+    if warmup_start_factor and not warmup_steps:
+        # A start given without a length meant a warm-up, and none was built. A warning, not an error: the callback,
+        # lrfind and refine pass a user's start on for the warm-up the batch-size scaling may or may not advise.
+        warn(
+            f"warmup_start_factor={warmup_start_factor:g} is ignored: there is no warm-up (warmup_steps=0), so "
+            f"{name} starts at its own first LR. Pass warmup_steps=N for a warm-up of N steps from "
+            f"{warmup_start_factor:g}x the LR, or leave warmup_start_factor out."
+        )
     if "lightning" in settings:
         # The flag of the first releases (a return type that changed with it): say what replaced it.
         raise TypeError(

@@ -1298,3 +1298,23 @@ def test_a_misspelt_keyword_of_create_scheduler_is_named_with_the_right_one(name
     with pytest.raises(TypeError) as info:
         create_scheduler("cosine", opt)
     assert str(info.value) == "Scheduler 'cosine' needs total_steps (the number of scheduler steps of the run)"
+
+
+@pytest.mark.parametrize("name", ["cosine", "plateau"])
+def test_a_warmup_start_without_warmup_steps_is_warned_about(name: str) -> None:
+    """``warmup_start_factor=0.1`` without ``warmup_steps`` meant a warm-up, and was dropped without a word."""
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.warns(UserWarning) as caught:
+        create_scheduler(name, opt, total_steps=20, warmup_start_factor=0.1)
+    assert [str(w.message) for w in caught] == [
+        f"warmup_start_factor=0.1 is ignored: there is no warm-up (warmup_steps=0), so {name} starts at its own first "
+        "LR. Pass warmup_steps=N for a warm-up of N steps from 0.1x the LR, or leave warmup_start_factor out."
+    ]
+    assert caught[0].filename == __file__  # said at the user's call
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)  # as said: no warm-up, the schedule's own start
+    # With a warm-up, or without a start (the default the callback, lrfind and refine pass on), nothing is said.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler(name, opt, total_steps=20, warmup_steps=4, warmup_start_factor=0.1)
+        create_scheduler(name, opt, total_steps=20, warmup_start_factor=0.0)
+        create_scheduler(name, opt, total_steps=20)
