@@ -46,7 +46,11 @@ def to_device(batch: Any, device: torch.device) -> Any:
     moved by ``batch.to(device)``, as Lightning moves batches. Anything else is left as it is.
     """
     if isinstance(batch, torch.Tensor):
+        if type(batch) is torch.Tensor and batch.device == device:
+            return batch  # what .to() returns there, without its 1 us call at every step
         return batch.to(device, non_blocking=True)
+    if type(batch) is list:  # the usual (inputs, targets) of a DataLoader, walked at once
+        return [to_device(v, device) for v in batch]
     if isinstance(batch, Mapping):
         return {k: to_device(v, device) for k, v in batch.items()}
     own_to = getattr(batch, "to", None)
@@ -218,8 +222,7 @@ def _warn_again(w: warnings.WarningMessage, module_globals: dict[str, Any] | Non
         show(w.message, w.category, w.filename, w.lineno)
 
 
-@contextlib.contextmanager
-def target_broadcast_refused(active: bool = True) -> Iterator[None]:
+def target_broadcast_refused(active: bool = True) -> contextlib.AbstractContextManager[None]:
     """While ``active``, a loss that broadcasts its target against the output raises :class:`DataError`.
 
     ``F.mse_loss(out, y)`` with an output of shape ``(N, 1)`` and targets of shape ``(N,)`` compares every
@@ -234,9 +237,13 @@ def target_broadcast_refused(active: bool = True) -> Iterator[None]:
             targets with the batch dimension, or of a broadcast that repeats the output.
 
     """
-    if not active:
-        yield
-        return
+    # Inactive (every batch but the first): a nullcontext, not a generator's context, entered at each step.
+    return _refusing_target_broadcast() if active else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _refusing_target_broadcast() -> Iterator[None]:
+    """:func:`target_broadcast_refused`'s block while active."""
     refused: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     caught: list[tuple[warnings.WarningMessage, dict[str, Any] | None]] = []
 
@@ -1059,6 +1066,8 @@ def _first_leaf(batch: Any) -> Any:
     """
     first = batch
     while True:
+        if isinstance(first, torch.Tensor):  # the usual leaf, said at once: the checks below cost a step 1 us
+            return first
         if isinstance(first, (tuple, list, Mapping)) and first:
             first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]
         elif dataclasses.is_dataclass(first) and not isinstance(first, type) and dataclasses.fields(first):
