@@ -1042,11 +1042,12 @@ class LRSweeper:
             ValueError: ``lr`` is negative or not finite: torch would step with it silently.
 
         """
-        if is_number_tensor(lr):
-            lr = lr.item()
-        if not is_real(lr):
-            raise TypeError(f"Expected lr to be a number, but got lr={lr!r:.40}")
-        lr = float(lr)
+        if type(lr) is not float:  # the sweep's own LRs are floats: their type checks cost a step 1 us
+            if is_number_tensor(lr):
+                lr = lr.item()
+            if not is_real(lr):
+                raise TypeError(f"Expected lr to be a number, but got lr={lr!r:.40}")
+            lr = float(lr)
         if not (math.isfinite(lr) and lr >= 0):
             raise ValueError(f"Expected lr to be finite and >= 0, but got lr={lr}")
         groups = ((opt, g) for opt in self.optimizers for g in opt.param_groups)
@@ -1095,6 +1096,8 @@ def _loss_value(name: str, value: object) -> float:
     ``float()`` alone took a text ``"1.0"`` and failed on ``None`` or a per-example loss vector with
     messages that named neither the value nor the fix.
     """
+    if type(value) is float:  # the step's loss, read already: as it is, without the checks below
+        return value
     if is_number_tensor(value):
         return float(value.detach().item())
     if is_real(value):
@@ -1113,6 +1116,10 @@ def _check_lrs(lrs: object) -> list[float]:
             f"Expected lrs to be a 1-D sequence of learning rates (e.g. lr_schedule(1e-7, 10.0, 100)), but got "
             f"lrs={lrs!r:.80}"
         )
+    if isinstance(lrs, np.ndarray) and lrs.dtype == np.float64 and lrs.size:
+        # lr_schedule's plan, checked at once: the loop below took 0.1 ms; it still names the first bad LR.
+        if np.all(np.isfinite(lrs)) and np.all(lrs > 0):
+            return cast(list[float], lrs.tolist())
     plan = []
     for i, lr in enumerate(lrs):
         if is_number_tensor(lr):
@@ -2071,7 +2078,7 @@ def _prepared_sweep(
         else:
             mean = torch.stack(parts).double().mean() if len(parts) > 1 else parts[0]
             value, *totals = read_together([mean, *(checks or ())])
-            clean = checks is not None and all(math.isfinite(v) for v in totals)
+            clean = checks is not None and all(map(math.isfinite, totals))
             for i, bad in [] if clean else nan_watch.blame([held for held, _ in drawn], math.isfinite(value)):
                 held, held_index = drawn[i]
                 where = f"Batch {held_index} of the pass"
