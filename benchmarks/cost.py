@@ -27,6 +27,7 @@ Usage::
 
     python -m benchmarks.cost            # both models, 5 rounds (20 for the small one)
     python -m benchmarks.cost --smoke    # small model, 1 round
+    python -m benchmarks.cost --models small --keep-others   # remeasure the small model, keep the 10M one's results
 """
 
 from __future__ import annotations
@@ -384,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--methods", nargs="*", default=None, help="default: every available method")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--smoke", action="store_true", help="small model, 1 round, plain + lrfinder")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the recorded results (OUT/cost.json) of the models not in --models")
     args = parser.parse_args(argv)
     if args.smoke:
         args.models, args.rounds = ["small"], 1
@@ -393,11 +396,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if "plain" not in methods:
         methods = ["plain", *methods]
     payload: dict[str, Any] = {"rounds": args.rounds, "methods": methods, "models": {}}
+    recorded = args.out / "cost.json"
+    earlier = json.loads(recorded.read_text()) if args.keep_others and recorded.exists() else {"models": {}}
     for name in args.models:
         # The small model's rounds are cheap and its timings the noisiest: four times as many.
         rounds = args.rounds * (4 if name == "small" and not args.smoke else 1)
         payload["models"][name] = measure(SPECS[name](), methods, rounds)
         payload["models"][name]["rounds"] = rounds
+    for name, res in earlier["models"].items():
+        if name not in payload["models"]:
+            res.setdefault("rounds", earlier.get("rounds"))
+            payload["models"][name] = res  # measured in an earlier run, with its own rounds
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cost.json").write_text(json.dumps(payload, indent=1))
     text = render_markdown(payload)

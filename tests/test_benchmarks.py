@@ -75,6 +75,24 @@ def test_cost_smoke(tmp_path: Path) -> None:
     ).read_text()
 
 
+def test_cost_keep_others_remeasures_one_model_and_keeps_the_other(tmp_path: Path) -> None:
+    """``--models small --keep-others`` rewrites cost.md with the 10M model's recorded results, not without them."""
+    recorded = json.loads((Path(cost.RESULTS_DIR) / "cost.json").read_text())
+    big = recorded["models"]["10M"]
+    (tmp_path / "cost.json").write_text(json.dumps({"rounds": 99, "methods": recorded["methods"],
+                                                    "models": {"small": {"stale": True}, "10M": big}}))
+    payload = cost.main(["--smoke", "--keep-others", "--out", str(tmp_path)])
+    assert list(payload["models"]) == ["small", "10M"]
+    assert "stale" not in payload["models"]["small"] and payload["models"]["small"]["steps"]["lrfinder"] == 100
+    assert payload["models"]["10M"] == big
+    assert json.loads((tmp_path / "cost.json").read_text())["models"]["10M"] == big
+    text = (tmp_path / "cost.md").read_text()
+    assert f"### 10M model (10,512,394 parameters, {big['rounds']} rounds)" in text
+    assert "### small model (9,610 parameters, 1 rounds)" in text
+    # Without the flag, only what was measured is written, as before.
+    assert list(cost.main(["--smoke", "--out", str(tmp_path)])["models"]) == ["small"]
+
+
 def test_cost_says_whether_the_target_is_met() -> None:
     """Issue 6's cost target (within 5% of plain steps) was measured but nowhere said to be met or not."""
     res = {"ratio_plain": {"lrfinder": 1.2}, "median": {"plain": 0.033, "lrfinder": 0.0396},
