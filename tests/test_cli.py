@@ -77,6 +77,29 @@ USER_CODE = textwrap.dedent(
             raise AssertionError("lrfind replaces configure_optimizers")
 
 
+    class LitOwnOptimizer(LitNet):
+        # configure_optimizers builds the optimizer named by kind, in one of Lightning's forms.
+
+        def __init__(self, hidden=16, kind="adam_dict"):
+            super().__init__(hidden=hidden)
+            self.save_hyperparameters()
+
+        def configure_optimizers(self):
+            kind = self.hparams.kind
+            if kind == "adam_dict":
+                opt = torch.optim.Adam(self.parameters(), lr=1e-3)
+                return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 10)}
+            if kind == "adamw_lists":
+                opt = torch.optim.AdamW(self.parameters(), lr=1e-3)
+                return [opt], [torch.optim.lr_scheduler.StepLR(opt, 10)]
+            if kind == "nesterov_list":
+                return [torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9, nesterov=True)]
+            if kind == "momentum":
+                return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+            steps = self.trainer.estimated_stepping_batches  # needs a Trainer: cannot be told outside one
+            return torch.optim.Adam(self.parameters(), lr=1e-3 / steps)
+
+
     class LitManual(pl.LightningModule):
         # Manual optimization: training_step steps the optimizers of configure_optimizers itself.
 
@@ -452,6 +475,59 @@ def test_run_with_ckpt_uses_the_modules_training_step(work: Path, monkeypatch: p
     result = invoke("run", "lit.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "train.npz", *FAST)
     assert result.exit_code == 0, result.output
     assert len(calls) >= 20  # one per sweep step (plus the pre-flight check)
+
+
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [("adam_dict", "adam"), ("adamw_lists", "adamw"), ("nesterov_list", "nesterov"), ("momentum", None),
+     ("needs_trainer", None)],
+)  # fmt: skip
+def test_run_warns_when_the_default_optimizer_is_not_the_one_the_module_builds(work: Path, kind: str, named):
+    # A Lightning checkpoint is tested with --optimizer (momentum SGD by default), not its configure_optimizers: an
+    # Adam module got a momentum-SGD LR (0.1 where Adam trains at 1e-3) with nothing said but "optimizer momentum".
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    lit = mods.LitOwnOptimizer(kind=kind)
+    ckpt = {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6", "hyper_parameters": dict(lit.hparams)}
+    torch.save(ckpt, work / "own.ckpt")
+    args = ("own.ckpt", "--model-class", f"{USER_MODULE}:LitOwnOptimizer", "--data", "train.npz", *FAST)
+    result = invoke("run", *args)
+    assert result.exit_code == 0, result.output
+    if named is None:
+        assert "configure_optimizers builds" not in result.stderr
+        return
+    assert (
+        f"warning: the test uses --optimizer momentum (the default), not the {named} that "
+        "LitOwnOptimizer.configure_optimizers builds: an LR found for one optimizer rarely fits another (SGD's and "
+        f"Adam's are often 10-100x apart). Pass --optimizer {named} to test with the module's optimizer."
+    ) in result.stderr
+    # Chosen, on the command line or in a config file (the default momentum included), nothing is said.
+    chosen = invoke("run", *args, "--optimizer", named)
+    assert chosen.exit_code == 0, chosen.output
+    assert "configure_optimizers builds" not in chosen.stderr
+    (work / "lrfind.toml").write_text('optimizer = "momentum"\n')
+    configured = invoke("run", *args, "--config", "lrfind.toml")
+    assert configured.exit_code == 0, configured.output
+    assert "configure_optimizers builds" not in configured.stderr
+    assert "configure_optimizers builds" not in invoke("run", *args, "--quiet").stderr
+    fitted = invoke("fit", *args, "--epochs", "1", "--output", "trained.ckpt")
+    assert fitted.exit_code == 0, fitted.output
+    assert f"Pass --optimizer {named} to test and train with the module's optimizer." in fitted.stderr
+
+
+def test_naming_the_modules_optimizer_leaves_the_module_as_it_was(work: Path):
+    import importlib
+
+    from lrfinder.cli.pipeline import module_optimizer_name
+
+    mods = importlib.import_module(USER_MODULE)
+    lit = mods.LitOwnOptimizer(kind="adam_dict")
+    before = {k: v.clone() for k, v in lit.state_dict().items()}
+    assert module_optimizer_name(lit) == "adam"
+    assert all(torch.equal(before[k], v) for k, v in lit.state_dict().items())
+    assert module_optimizer_name(mods.Net()) is None  # no configure_optimizers
+    assert module_optimizer_name(mods.LitNet()) is None  # its configure_optimizers raises
 
 
 @pytest.mark.parametrize("command", ["run", "fit"])

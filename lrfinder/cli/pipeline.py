@@ -274,6 +274,8 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                 warn_unused_options(
                     ctx, options, inputs.loaded.format, validates=validates, keyed=inputs.data.keyed
                 )
+                if inputs.loaded.lightning and not options.quiet:
+                    warn_default_optimizer(ctx, options.optimizer, inputs.loaded.model)
             from ..stepping import SparseGradientClipError
 
             try:
@@ -291,6 +293,83 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     except click.BadParameter as exc:
         _name_config_source(ctx, exc)
         raise
+
+
+def module_optimizer_name(model: nn.Module) -> str | None:
+    """The ``--optimizer`` name of the optimizer a LightningModule's ``configure_optimizers`` builds.
+
+    ``configure_optimizers`` is called once outside a Trainer (the optimizer it builds is thrown
+    away; the module's weights are untouched). The first optimizer of any form Lightning takes (an
+    optimizer, a list or tuple of them, ``([optimizers], [schedulers])``, a dict or a list of dicts
+    with ``"optimizer"``) is named as ``--optimizer`` takes it: a registry name where its class and
+    settings are one (SGD by its momentum and nesterov, Adam by amsgrad), else the torch.optim class
+    name, else ``module:Class``.
+
+    Returns:
+        The name, or ``None`` where it cannot be told: ``configure_optimizers`` needs a Trainer
+        (``self.trainer.estimated_stepping_batches``), raises, or returns no optimizer.
+
+    """
+    import torch
+
+    configure = getattr(model, "configure_optimizers", None)
+    if not callable(configure):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            built = configure()
+    except Exception:  # noqa: BLE001 - the module's own code, outside the Trainer it may need: no name then.
+        return None
+    while not isinstance(built, torch.optim.Optimizer):
+        if isinstance(built, Mapping):
+            built = built.get("optimizer")
+        elif isinstance(built, (list, tuple)) and built:
+            built = built[0]
+        else:
+            return None
+    cls = type(built)
+    defaults = built.defaults
+    if cls is torch.optim.SGD:
+        if not defaults.get("momentum"):
+            return "sgd"
+        return "nesterov" if defaults.get("nesterov") else "momentum"
+    if cls is torch.optim.Adam:
+        return "amsgrad" if defaults.get("amsgrad") else "adam"
+    from ..optimizers import OPTIMIZERS
+
+    for name, spec in OPTIMIZERS.items():
+        if spec.cls is cls:
+            return name
+    if getattr(torch.optim, cls.__name__, None) is cls:
+        return cls.__name__
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module) -> None:
+    """Warn on stderr when the test runs the default ``--optimizer`` and the module builds another.
+
+    A Lightning checkpoint's module is tested (and ``fit`` trains it) with ``--optimizer``, not
+    with its ``configure_optimizers``: an LR found with momentum SGD, the default, is often 10-100x
+    off for the Adam the module trains with. Said only when ``--optimizer`` was left at its
+    default (not typed, not set by environment or a config file) and the module's optimizer can be
+    named (:func:`module_optimizer_name`) and differs.
+    """
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source("optimizer") != ParameterSource.DEFAULT:
+        return
+    own = module_optimizer_name(model)
+    if own is None or own.lower() == optimizer.lower():
+        return
+    doing = "test and train" if ctx.info_name == "fit" else "test"
+    click.echo(
+        f"warning: the test uses --optimizer {optimizer} (the default), not the {own} that "
+        f"{type(model).__name__}.configure_optimizers builds: an LR found for one optimizer rarely fits "
+        f"another (SGD's and Adam's are often 10-100x apart). Pass --optimizer {own} to {doing} with the "
+        "module's optimizer.",
+        err=True,
+    )
 
 
 def _raised_drawing_data(exc: BaseException) -> bool:
