@@ -847,9 +847,21 @@ def _failed_in_worker(exc: BaseException, data: object) -> tuple[Any, str, str] 
     for filename, line in reversed(frames):
         for dataset in reversed(datasets):
             if _defines_line(dataset, filename, line):
-                lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-                why = lines[-1].rstrip(".").rstrip() if lines else type(exc).__name__
-                return dataset, worker[1], why
+                return dataset, worker[1], _quoted_error_line(text) or type(exc).__name__
+    return None
+
+
+def _quoted_error_line(text: str) -> str | None:
+    """The first line of the error a quoted traceback ends in, ``Type: message`` without a final period.
+
+    The line after the last frame that is not indented (a frame's source and caret lines are): a message of
+    two lines ("bad record 40", then "see the log") was read by its last line ("see the log").
+    """
+    frames = list(_QUOTED_FRAME.finditer(text))
+    rest = text[frames[-1].end() :] if frames else text
+    for line in rest.splitlines():
+        if line.strip() and not line[:1].isspace():
+            return line.strip().rstrip(".").rstrip()
     return None
 
 

@@ -3336,6 +3336,30 @@ def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(
         range_test(model, DataLoader(subset, batch_size=8), loss_fn=F.cross_entropy, num_steps=10)
 
 
+class _ExplainedRecord(torch.utils.data.Dataset):
+    """Example 12 fails with an error of two lines, its reason on the first."""
+
+    def __len__(self) -> int:
+        return 32
+
+    def __getitem__(self, i: int) -> Any:
+        if i == 12:
+            raise ValueError("record 12 is truncated.\nIt was written by an older exporter")
+        return torch.randn(10), i % 3
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_datasets_error_of_several_lines_is_named_by_its_first(workers: int) -> None:
+    """From a DataLoader worker the error was read from the last line of the quoted traceback: a message of two
+    lines said "failed on an example ...: It was written by an older exporter", without the error or its reason."""
+    which = r"an example in DataLoader worker process \d, which does not say which example" if workers else (
+        "example 12"
+    )
+    loader = DataLoader(_ExplainedRecord(), batch_size=8, num_workers=workers)
+    with pytest.raises(DataError, match=rf"failed on {which}: ValueError: record 12 is truncated\. Fix its "):
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 class _TooLong(torch.utils.data.Dataset):
     """Ten examples in a list, but a __len__ of 100."""
 
