@@ -71,6 +71,24 @@ class WorkerCrashes(torch.utils.data.Dataset):
 
 
 
+class NoCompilerForBackward(torch.autograd.Function):
+    """A compiled backward graph without a C++ compiler: inductor fails at the first backward, not the forward.
+
+    ``torch.compile(nn.Linear(...))``'s forward is a library kernel (addmm), compiled without one; the gradient's
+    reductions are generated kernels, compiled at the first backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        from torch._inductor.exc import InductorError
+
+        raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
+
+
 class MissingRecords(torch.utils.data.Dataset):
     """``size`` examples by its ``__len__``, but the records ``missing`` it cannot read: ``KeyError(i)`` for them."""
 

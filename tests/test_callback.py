@@ -37,6 +37,7 @@ from _models import (
     trainer,
     weights,
 )
+from conftest import NoCompilerForBackward
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -312,21 +313,30 @@ def test_an_epoch_shorter_than_the_accumulation_is_said(tmp_path: Path) -> None:
     assert finder.result is not None and finder.result.settings.accumulate_steps == 4
 
 
-@pytest.mark.filterwarnings("ignore:.*the range test was inconclusive")
-def test_an_accumulation_that_cycles_the_loader_over_and_over_is_refused(tmp_path: Path) -> None:
-    """accumulate_grad_batches=10**9 over a 3-batch loader: the first test step ran without end, memory growing."""
-    model = Net()
-    before = weights(model)
+def _counted_training_steps(model: Net, limit: int = 2000) -> list[int]:
+    """Count ``model``'s ``training_step`` calls in the returned list's one item; past ``limit`` one raises.
+
+    A first test step that cycles the loader without end fails the test instead of running on.
+    """
     calls = [0]
     training_step = model.training_step
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
-        if calls[0] > 2000:
+        if calls[0] > limit:
             raise RuntimeError("the test's first step ran without end")
         return training_step(*args, **kwargs)
 
     model.training_step = counted  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.mark.filterwarnings("ignore:.*the range test was inconclusive")
+def test_an_accumulation_that_cycles_the_loader_over_and_over_is_refused(tmp_path: Path) -> None:
+    """accumulate_grad_batches=10**9 over a 3-batch loader: the first test step ran without end, memory growing."""
+    model = Net()
+    before = weights(model)
+    calls = _counted_training_steps(model)
     t = trainer(tmp_path, [LRFinder(num_steps=12)], accumulate_grad_batches=10**9, max_steps=2)
     match = (
         r"^Expected accumulate_grad_batches <= 10 x the 3 batches of the train loader for LRFinder's range test "
@@ -383,16 +393,7 @@ def test_an_accumulation_over_ten_passes_of_a_loader_without_a_length_is_refused
 
     model = Net()
     before = weights(model)
-    calls = [0]
-    training_step = model.training_step
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] > 2000:
-            raise RuntimeError("the test's first step ran without end")
-        return training_step(*args, **kwargs)
-
-    model.training_step = counted  # type: ignore[method-assign]
+    calls = _counted_training_steps(model)
     t = trainer(tmp_path, [LRFinder(num_steps=12)], accumulate_grad_batches=31, max_steps=2)
     with pytest.raises(ValueError) as caught:
         t.fit(model, DataLoader(Stream(), batch_size=None))
@@ -1509,20 +1510,6 @@ def test_a_training_step_that_never_returns_a_loss_is_told_to(tmp_path: Path) ->
 
 
 
-class _NoCompilerForBackward(torch.autograd.Function):
-    """A compiled backward graph without a C++ compiler: inductor fails at the first backward."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        from torch._inductor.exc import InductorError
-
-        raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
-
-
 class _NoCompilerNet(Net):
     """A compiled module on a machine without a C++ compiler: inductor fails at its first forward or backward."""
 
@@ -1535,7 +1522,7 @@ class _NoCompilerNet(Net):
             from torch._inductor.exc import InductorError
 
             raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
-        return _NoCompilerForBackward.apply(super().training_step(batch, batch_idx))
+        return NoCompilerForBackward.apply(super().training_step(batch, batch_idx))
 
 
 @pytest.mark.parametrize("where", ["forward", "backward"])

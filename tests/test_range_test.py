@@ -30,6 +30,7 @@ from conftest import (
     SAM,
     FillsNaN,
     MissingRecords,
+    NoCompilerForBackward,
     SAMAfterBackward,
     WorkerCrashes,
     make_classification,
@@ -2174,20 +2175,6 @@ def test_a_compile_failure_is_not_blamed_on_the_batch(loader: DataLoader) -> Non
 
 
 
-class _NoCompilerForBackward(torch.autograd.Function):
-    """A compiled backward graph without a C++ compiler: inductor fails at the first backward, not the forward."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-        from torch._inductor.exc import InductorError
-
-        raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
-
-
 class _NoCompilerInBackward(nn.Module):
     """``torch.compile(nn.Linear(...))`` without a C++ compiler: its forward is a library kernel (addmm), compiled
     without one; the gradient's reductions are generated kernels, compiled at the first backward."""
@@ -2197,7 +2184,7 @@ class _NoCompilerInBackward(nn.Module):
         self.net = make_mlp()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _NoCompilerForBackward.apply(self.net(x))
+        return NoCompilerForBackward.apply(self.net(x))
 
 
 def test_a_compile_failure_in_the_backward_is_said_as_in_the_forward(loader: DataLoader) -> None:

@@ -15,7 +15,15 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from conftest import SAM, FillsNaN, MissingRecords, WorkerCrashes, make_classification, make_mlp
+from conftest import (
+    SAM,
+    FillsNaN,
+    MissingRecords,
+    NoCompilerForBackward,
+    WorkerCrashes,
+    make_classification,
+    make_mlp,
+)
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -594,17 +602,6 @@ def test_bad_model_and_data_fail_before_lightning_starts():
 
     with pytest.raises(ModelError, match=r"^torch.compile could not compile the model.*not the batch"):
         train(NoCompiler(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
-
-    class NoCompilerForBackward(torch.autograd.Function):  # a compiled backward graph, compiled at the first backward
-        @staticmethod
-        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-            return x.clone()
-
-        @staticmethod
-        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
-            from torch._inductor.exc import InductorError
-
-            raise InductorError(RuntimeError("InvalidCxxCompiler: No working C++ compiler found"), None)
 
     class NoCompilerInBackward(torch.nn.Module):  # torch.compile(nn.Linear(...)): a library kernel forward
         def __init__(self) -> None:
