@@ -655,7 +655,9 @@ def idle_swept_group_message(optimizers: Sequence[torch.optim.Optimizer], ratios
         return None
     swept = list(ratios).index(1.0)
     top = max(r for r, t in zip(ratios, trains) if t)
-    if top <= 0:
+    if top <= 0 or top >= 1.0:
+        # A group that trains has the swept LR too (a frozen backbone's group beside the head's, at one LR): the
+        # curve's LRs are that group's.
         return None
     trained = [i for i, (r, t) in enumerate(zip(ratios, trains)) if t and r == top][0]
     what = "holds no parameters" if not groups[swept]["params"] else "holds only frozen parameters"

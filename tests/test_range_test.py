@@ -580,9 +580,11 @@ def test_a_swept_group_that_trains_nothing_is_warned_about(mlp: nn.Module, loade
         "lr=result.lr, lr_group='largest') sets them so)."
     ]
     np.testing.assert_allclose(np.asarray(result.lrs) / np.asarray(seen), 10.0, rtol=1e-12)  # what it says
-    # A group that trains with the largest LR, or an idle group with a smaller one, is not warned about.
+    # A group that trains with the largest LR, or an idle group with a smaller one, is not warned about; nor an idle
+    # group first at the LR of one that trains (a frozen backbone's group beside the head's): the LRs are the same.
     for groups in ([{"params": params, "lr": 0.1}, {"params": idle_params, "lr": 0.01}],
-                   [{"params": params[:1], "lr": 0.01}, {"params": params[1:], "lr": 0.1}]):  # fmt: skip
+                   [{"params": params[:1], "lr": 0.01}, {"params": params[1:], "lr": 0.1}],
+                   [{"params": idle_params, "lr": 0.1}, {"params": params, "lr": 0.1}]):  # fmt: skip
         with warnings.catch_warnings(record=True) as quiet:
             warnings.simplefilter("always")
             range_test(mlp, loader, optimizer=torch.optim.SGD(groups, lr=0.01), loss_fn=F.cross_entropy,
