@@ -92,6 +92,8 @@ USER_CODE = textwrap.dedent(
             if kind == "adamw_lists":
                 opt = torch.optim.AdamW(self.parameters(), lr=1e-3)
                 return [opt], [torch.optim.lr_scheduler.StepLR(opt, 10)]
+            if kind == "sgd":
+                return torch.optim.SGD(self.parameters(), lr=0.1)
             if kind == "nesterov_list":
                 return [torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9, nesterov=True)]
             if kind == "momentum":
@@ -479,7 +481,7 @@ def test_run_with_ckpt_uses_the_modules_training_step(work: Path, monkeypatch: p
 
 @pytest.mark.parametrize(
     ("kind", "named"),
-    [("adam_dict", "adam"), ("adamw_lists", "adamw"), ("nesterov_list", "nesterov"), ("momentum", None),
+    [("adam_dict", "adam"), ("adamw_lists", "adamw"), ("sgd", "sgd"), ("nesterov_list", None), ("momentum", None),
      ("needs_trainer", None)],
 )  # fmt: skip
 def test_run_warns_when_the_default_optimizer_is_not_the_one_the_module_builds(work: Path, kind: str, named):
@@ -497,10 +499,14 @@ def test_run_warns_when_the_default_optimizer_is_not_the_one_the_module_builds(w
     if named is None:
         assert "configure_optimizers builds" not in result.stderr
         return
+    why = (
+        "(at one LR, momentum 0.9 takes steps about 10x plain SGD's)" if named == "sgd"
+        else "(SGD's and Adam-type optimizers' best LRs are often 10-100x apart)"
+    )  # fmt: skip
     assert (
         f"warning: the test uses --optimizer momentum (the default), not the {named} that "
-        "LitOwnOptimizer.configure_optimizers builds: an LR found for one optimizer rarely fits another (SGD's and "
-        f"Adam's are often 10-100x apart). Pass --optimizer {named} to test with the module's optimizer."
+        f"LitOwnOptimizer.configure_optimizers builds: an LR found for one optimizer rarely fits another {why}. "
+        f"Pass --optimizer {named} to test with the module's optimizer."
     ) in result.stderr
     # Chosen, on the command line or in a config file (the default momentum included), nothing is said.
     chosen = invoke("run", *args, "--optimizer", named)
@@ -525,6 +531,7 @@ def test_naming_the_modules_optimizer_leaves_the_module_as_it_was(work: Path):
     lit = mods.LitOwnOptimizer(kind="adam_dict")
     before = {k: v.clone() for k, v in lit.state_dict().items()}
     assert module_optimizer_name(lit) == "adam"
+    assert module_optimizer_name(mods.LitOwnOptimizer(kind="nesterov_list")) == "nesterov"
     assert all(torch.equal(before[k], v) for k, v in lit.state_dict().items())
     assert module_optimizer_name(mods.Net()) is None  # no configure_optimizers
     assert module_optimizer_name(mods.LitNet()) is None  # its configure_optimizers raises

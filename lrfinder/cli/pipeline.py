@@ -295,6 +295,10 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
         raise
 
 
+#: Momentum SGD and Nesterov take steps of one size at one LR: no warning between them.
+HEAVY_BALL = frozenset({"momentum", "nesterov"})
+
+
 def module_optimizer_name(model: nn.Module) -> str | None:
     """The ``--optimizer`` name of the optimizer a LightningModule's ``configure_optimizers`` builds.
 
@@ -353,21 +357,32 @@ def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module)
     with its ``configure_optimizers``: an LR found with momentum SGD, the default, is often 10-100x
     off for the Adam the module trains with. Said only when ``--optimizer`` was left at its
     default (not typed, not set by environment or a config file) and the module's optimizer can be
-    named (:func:`module_optimizer_name`) and differs.
+    named (:func:`module_optimizer_name`) and differs; not between momentum SGD and Nesterov,
+    whose steps at one LR are of one size.
     """
     from click.core import ParameterSource
 
     if ctx.get_parameter_source("optimizer") != ParameterSource.DEFAULT:
         return
     own = module_optimizer_name(model)
-    if own is None or own.lower() == optimizer.lower():
+    if own is None or own.lower() == optimizer.lower() or {own.lower(), optimizer.lower()} == HEAVY_BALL:
         return
+    from ..scaling import optimizer_family
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an optimizer the registry does not know is said of elsewhere
+        families = optimizer_family(own), optimizer_family(optimizer)
+    if families == ("adaptive", "sgd"):
+        why = " (SGD's and Adam-type optimizers' best LRs are often 10-100x apart)"
+    elif {own.lower(), optimizer.lower()} == {"sgd", "momentum"}:
+        why = " (at one LR, momentum 0.9 takes steps about 10x plain SGD's)"
+    else:
+        why = ""
     doing = "test and train" if ctx.info_name == "fit" else "test"
     click.echo(
         f"warning: the test uses --optimizer {optimizer} (the default), not the {own} that "
         f"{type(model).__name__}.configure_optimizers builds: an LR found for one optimizer rarely fits "
-        f"another (SGD's and Adam's are often 10-100x apart). Pass --optimizer {own} to {doing} with the "
-        "module's optimizer.",
+        f"another{why}. Pass --optimizer {own} to {doing} with the module's optimizer.",
         err=True,
     )
 
