@@ -94,10 +94,9 @@ from ._rescaling import (
     _schedule_name,
 )
 from ._warn import once_per_call
-from .analysis import DEFAULT_RULE, RULES
+from .analysis import DEFAULT_RULE
 from .diagnostics import raise_if_compile_failed, undefined_loss_message
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import unknown_rule_hint
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
@@ -114,6 +113,7 @@ from .settings import (
     RangeTestSettings,
     check_materialized,
     check_minimizes,
+    check_rule,
     group_lr,
     idle_swept_group_message,
     lr_schedule,
@@ -444,10 +444,7 @@ class LRFinder(_CallbackBase):
         self.settings = validate_settings(
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, stop_factor=stop_factor
         )
-        if not is_choice(rule, RULES):
-            raise ValueError(
-                f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}." + unknown_rule_hint(rule)
-            )
+        check_rule(rule)
         if not is_choice(scaling, SCALING_RULES):
             raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
         target_batch_size, test_batch_size = plain(target_batch_size), plain(test_batch_size)

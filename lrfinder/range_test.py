@@ -108,12 +108,10 @@ from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
     NOT_TEXT_OUTPUT_SUFFIXES,
     RECORDED_PRECISIONS,
-    RULES,
     SWEEP_MODES,
     GradientClipAlgorithm,
     Precision,
     SweepMode,
-    unknown_rule_hint,
 )
 from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep
 
@@ -136,6 +134,7 @@ from .settings import (
     check_optimizer_of,
     check_optimizer_trains,
     check_precision_name,
+    check_rule,
     check_sparse_gradients,
     group_lr,
     idle_swept_group_message,
@@ -1686,10 +1685,7 @@ def _checked_setup(
     check_precision_name(precision)
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     warn_unused_clip_algorithm(gradient_clip_val, gradient_clip_algorithm)
-    if not is_choice(rule, RULES):  # checked before the sweep, not by analyze() once it has run
-        raise ValueError(
-            f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}." + unknown_rule_hint(rule)
-        )
+    check_rule(rule)  # before the sweep, not by analyze() once it has run
     settings = replace(
         settings,
         precision=cast(Precision, precision),

@@ -31,6 +31,7 @@ from .names import (
     PEER_OPTION_NAMES,
     PRECISIONS,
     RECORDED_PRECISIONS,
+    RULES,
     SWEEP_MODE_ALIASES,
     SWEEP_MODES,
     GradientClipAlgorithm,
@@ -40,6 +41,7 @@ from .names import (
     did_you_mean_each,
     peer_notes,
     trainer_side,
+    unknown_rule_hint,
 )
 
 #: The most steps a sweep may plan (:func:`lr_schedule`, :func:`range_test`): a range test needs hundreds, and
@@ -168,6 +170,17 @@ _PRECISION_ALIASES: dict[object, str] = {
     32: "32", "32-true": "32", 16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed", "16-true": "16-mixed",
     "bf16-true": "bf16-mixed",
 }
+
+
+def check_rule(rule: object) -> None:
+    """Refuse a suggestion rule that is not one of :data:`~lrfinder.names.RULES`, naming the close ones.
+
+    Checked before a test runs (``range_test``, the callback), not by ``analyze`` once the sweep is done.
+    """
+    if not is_choice(rule, RULES):
+        raise ValueError(
+            f"Expected rule to be one of {', '.join(RULES)}, but got rule={rule!r}." + unknown_rule_hint(rule)
+        )
 
 
 def check_precision_name(precision: object) -> None:
