@@ -306,8 +306,8 @@ def module_optimizer_name(model: nn.Module) -> str | None:
     away; the module's weights are untouched). The first optimizer of any form Lightning takes (an
     optimizer, a list or tuple of them, ``([optimizers], [schedulers])``, a dict or a list of dicts
     with ``"optimizer"``) is named as ``--optimizer`` takes it: a registry name where its class and
-    settings are one (SGD by its momentum and nesterov, Adam by amsgrad), else the torch.optim class
-    name, else ``module:Class``.
+    settings are one (the first whose ``fixed`` settings it has: SGD by its momentum and nesterov, Adam
+    by amsgrad), else the torch.optim class name, else ``module:Class``.
 
     Returns:
         The name, or ``None`` where it cannot be told: ``configure_optimizers`` needs a Trainer
@@ -333,17 +333,11 @@ def module_optimizer_name(model: nn.Module) -> str | None:
         else:
             return None
     cls = type(built)
-    defaults = built.defaults
-    if cls is torch.optim.SGD:
-        if not defaults.get("momentum"):
-            return "sgd"
-        return "nesterov" if defaults.get("nesterov") else "momentum"
-    if cls is torch.optim.Adam:
-        return "amsgrad" if defaults.get("amsgrad") else "adam"
     from ..optimizers import OPTIMIZERS
 
     for name, spec in OPTIMIZERS.items():
-        if spec.cls is cls:
+        # The registry's own definition of each name: SGD's momentum and nesterov, Adam's amsgrad.
+        if spec.cls is cls and all(built.defaults.get(key) == value for key, value in spec.fixed.items()):
             return name
     if getattr(torch.optim, cls.__name__, None) is cls:
         return cls.__name__
