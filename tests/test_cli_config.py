@@ -110,6 +110,18 @@ FIT_TABLE = {
                     "'epochs'?)"),
     "out of range": ("epochs = -3", "Invalid value for '--epochs' (set in {where}): -3 is not in the range x>=1."),
     "not a choice": ('precision = "fp8"', "Invalid value for '--precision' (set in {where}): 'fp8' is not one of"),
+    # Refused by the options' own checks (their click callbacks), not by a click type: run passed over them.
+    "unknown scheduler": ('scheduler = "cosin"', "Invalid value for '--scheduler' (set in {where}): unknown scheduler "
+                          "'cosin'; expected one of constant,"),
+    "unknown optimizer": ('optimizer = "adamm"', "Invalid value for '--optimizer' (set in {where}): Unknown optimizer "
+                          "'adamm'"),
+    "output of data": ('output = "o.npz"', "Invalid value for '--output' / '-o' (set in {where}): 'o.npz' ends in "
+                       ".npz, the extension of data"),
+    "model-args not JSON": ("model-args = '[8,'", "Invalid value for '--model-args' (set in {where}): '[8,' is not "
+                            "valid JSON"),
+    "empty target": ('target = ""', "Invalid value for '--target' (set in {where}): got an empty name"),
+    "missing val-data": ('val-data = "missing.npz"', "Invalid value for '--val-data' (set in {where}): file "
+                         "'missing.npz' does not exist"),
 }
 
 

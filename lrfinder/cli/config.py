@@ -297,7 +297,7 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         table = data.get(name)
         if isinstance(table, dict):
             for norm, (key, item) in _table_keys(name, table, commands, value).items():
-                _check_range(_keys_of(commands[name])[norm], key, item, f"[{name}] of {value}", ctx)
+                _check_as_command(_keys_of(commands[name])[norm], key, item, value, name, ctx)
     section = data.get(command, {})
     in_table: set[str] = set()
     if isinstance(section, dict):
@@ -348,21 +348,25 @@ def _table_keys(
     return found
 
 
-def _check_range(param: click.Parameter, key: str, value: Any, where: str, ctx: click.Context) -> None:
-    """Refuse a number out of ``param``'s range or a name not among its choices, as its command refuses it.
+def _check_as_command(param: click.Parameter, key: str, value: Any, path: str, table: str, ctx: click.Context) -> None:
+    """Refuse a value of ``table``'s command (``[fit]``) as that command refuses it when it parses its options.
 
-    For another command's table, which this command does not read: that command checks the value when it parses
-    its options (``Invalid value for '--epochs' (set in lrfind.toml): -3 is not in the range x>=1``).
+    The value goes through click's own processing of ``param`` (its type, then its callback), as the command that
+    reads the table processes it: a number out of range, a name not among the choices, and what the options' own
+    checks refuse (``scheduler = "cosin"``, an ``output`` named ``.npz``) are refused by every command, with the
+    message that command gives (``Invalid value for '--epochs' (set in [fit] of lrfind.toml): -3 is not in the
+    range x>=1``). What the command checks across its options after parsing them is left to it.
+
+    Raises:
+        click.BadParameter: The value is refused, naming the option and the table and file that set it.
+
     """
-    ptype = param.type
-    numeric = (click.types.IntParamType, click.types.FloatParamType, click.Choice)  # their convert() reads nothing
-    if getattr(param, "multiple", False) or not isinstance(ptype, numeric):
-        return
     try:
-        ptype.convert(value, param, ctx)
+        param.process_value(ctx, _typed(param, key, value, path, table))
     except click.BadParameter as exc:
-        option = next((opt for opt in param.opts if opt.startswith("--")), key)
-        raise click.BadParameter(exc.message, param_hint=f"'{option}' (set in {where})") from None
+        # click's own hint ('--output' / '-o'), as the command gives it, then where the value was set.
+        hint = f"{param.get_error_hint(ctx)} (set in [{table}] of {path})"
+        raise click.BadParameter(exc.message, param_hint=hint) from None
 
 
 class ConfigPath(click.Path):
