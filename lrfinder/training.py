@@ -503,6 +503,40 @@ def _classes(package: str) -> tuple[type, type, type]:
     return PlainModule, ValidatedModule, Watch
 
 
+#: Lightning's accelerator for each device type ``train`` runs on (``torch.device(...).type``).
+_ACCELERATORS = {"cpu": "cpu", "cuda": "gpu", "mps": "mps"}
+
+
+def trainer_devices(device: torch.device, given: object = None) -> tuple[str, int | list[int]]:
+    """Lightning's ``Trainer(accelerator=..., devices=...)`` for ``device``, one mapping for every spelling of it.
+
+    ``device`` is what :func:`lrfinder.settings.check_device` made of ``train``'s argument, so ``"mps:0"``,
+    ``"mps"`` and ``torch.device("mps:0")`` map alike (``("mps", 1)``), as ``"cuda:1"``, ``1`` and
+    ``torch.device("cuda", 1)`` do (``("gpu", [1])``); ``"cuda"`` is Lightning's first GPU (``("gpu", 1)``),
+    ``"cpu"`` ``("cpu", 1)``.
+
+    Args:
+        device: The device to train on.
+        given: The caller's spelling of it, for the message.
+
+    Raises:
+        ValueError: A device type Lightning's Trainer is not given here (``meta``, ``xpu``, ...): it trained on the
+            CPU without a word.
+
+    """
+    accelerator = _ACCELERATORS.get(device.type)
+    if accelerator is None:
+        shown = device if given is None else given
+        raise ValueError(
+            f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={shown!r} ({device.type!r} "
+            "devices are not among the Lightning accelerators train runs on). Pass one of those, or train the model "
+            "in your own loop or Trainer."
+        )
+    if device.type == "cuda" and device.index is not None:
+        return accelerator, [device.index]
+    return accelerator, 1
+
+
 def _distribution(model: nn.Module, callbacks: object = ()) -> str:
     """The Lightning distribution to train ``model`` with: its own, else the ``callbacks``', else the preferred one.
 
@@ -1153,7 +1187,8 @@ def train(
     parsed = check_device("device", device)
     if parsed is None:
         raise ValueError(f"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={device!r}")
-    # As a string from here (what the Trainer's accelerator and devices are read from): device=0 is 'cuda:0'.
+    accelerator, devices = trainer_devices(parsed, given=device)
+    # As a string from here: device=0 is 'cuda:0'.
     device = "mps" if parsed.type == "mps" else str(parsed)
     if precision == "16-mixed" and device == "cpu":
         # Lightning would swap it for bf16-mixed with a warning: training in bfloat16 after a range test in
@@ -1349,8 +1384,6 @@ def train(
             # A batch the model cannot take failed at the first epoch's end, after the epoch had trained.
             val_data = _check_first_val_batch(module, val_data)
     watch = watch_class(epochs, on_epoch_end, on_batch_end, _last_batch_of_one(train_data), length is None)
-    accelerator = "gpu" if device.startswith("cuda") else ("mps" if device == "mps" else "cpu")
-    devices: Any = [int(device.split(":")[1])] if device.startswith("cuda:") else 1
     sigint = signal.getsignal(signal.SIGINT)
     # Lightning sets its loggers to INFO on first import (possibly just above): banners and tips are
     # not results. Quiet for this training only: the caller's later Trainers log as they did.

@@ -513,6 +513,59 @@ def test_device_takes_what_torch_device_takes(monkeypatch: pytest.MonkeyPatch):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, device=0)
 
 
+#: Every spelling of one device train takes, and the Trainer's (accelerator, devices) for it.
+DEVICE_SPELLINGS = [
+    (("cpu", 1), ["cpu", "cpu:0", torch.device("cpu"), torch.device("cpu", 0)]),
+    (("gpu", 1), ["cuda", torch.device("cuda")]),
+    (("gpu", [0]), ["cuda:0", 0, torch.device("cuda:0"), torch.device("cuda", 0)]),
+    (("gpu", [1]), ["cuda:1", 1, torch.device("cuda:1"), torch.device("cuda", 1)]),
+    (("mps", 1), ["mps", "mps:0", torch.device("mps"), torch.device("mps:0")]),
+]
+
+
+class _TrainerBuilt(Exception):
+    """Raised by a stand-in Trainer: what train asked of Lightning, before anything trains."""
+
+
+@pytest.mark.parametrize(("expected", "spellings"), DEVICE_SPELLINGS, ids=[str(e) for e, _ in DEVICE_SPELLINGS])
+def test_every_spelling_of_a_device_gets_the_same_trainer(
+    monkeypatch: pytest.MonkeyPatch, expected: tuple, spellings: list
+):
+    """``device="mps:0"`` and ``torch.device("mps:0")``, ``"cuda:1"`` and ``1``: one accelerator and device each.
+
+    The machine is told to have two GPUs and MPS (no Mac or GPU here: the mapping is tested, not a run); the Trainer
+    train builds is a stand-in that records its arguments.
+    """
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda"))
+    built: list[tuple[str, Any]] = []
+
+    def trainer(**kwargs: Any) -> None:
+        built.append((kwargs["accelerator"], kwargs["devices"]))
+        raise _TrainerBuilt
+
+    for package in ("lightning.pytorch", "pytorch_lightning"):
+        monkeypatch.setattr(importlib.import_module(package), "Trainer", trainer)
+    for device in spellings:
+        model = make_mlp()
+        with pytest.raises(_TrainerBuilt):
+            train(model, loader(64), optimizer=sgd(0.05), loss_fn=F.cross_entropy, device=device)
+        assert built.pop() == expected, device
+
+
+@pytest.mark.parametrize("device", ["meta", "xpu", torch.device("hpu")])
+def test_a_device_lightning_is_not_given_is_refused(device: object):
+    """``device="meta"`` or ``"xpu"`` trained on the CPU without a word (Lightning's CPU accelerator was taken)."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    message = rf"Expected device to be 'cpu', 'cuda', 'cuda:N' or 'mps', but got device={re.escape(repr(device))} \("
+    with pytest.raises(ValueError, match=message):
+        train(model, loader(64), optimizer=sgd(0.05), loss_fn=F.cross_entropy, device=device)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.MonkeyPatch):
     """``device='cuda:1'`` with one GPU failed inside ``model.to`` with 'invalid device ordinal'."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
