@@ -269,6 +269,36 @@ def test_the_benchmark_numbers_match_the_result_files() -> None:
     assert written.group(2) == f"{cost['small']['ratio_plain']['lrfinder']:.2f}"
 
 
+def test_the_confidence_numbers_are_the_result_file() -> None:
+    """The Benchmarks section's confidence paragraph quotes benchmarks/results/confidence.json, each rank correlation
+    with its sign. It said "nothing read from one curve tracks the distance to the best LR" and the `confidence` row
+    "predicts neither the distance to the oracle's best LR", where the confidence's correlation with that distance was
+    +0.22 (p 0.022): a higher confidence went with picks farther from the best LR."""
+    import json
+
+    summary = json.loads((README.parent / "benchmarks" / "results" / "confidence.json").read_text(encoding="utf-8"))
+    summary = summary["summary"]
+    readme = README.read_text(encoding="utf-8")
+    text = readme.split("\n## Benchmarks\n")[1]
+    paragraph = " ".join(text[text.index("The confidence does not rank") :].split("\n\n")[0].split())
+    confidence, spread = summary["correlation"], summary["spread_correlation"]
+    written = {
+        r"across the (\d+) conclusive curves": summary["n"],
+        r"its rank correlation with the regret is ([+-]?\d+\.\d+)": confidence["regret"][0],
+        r"with the pick's stray from its task's usual pick ([+-]?\d+\.\d+)": confidence["stray"][0],
+        r"with the distance to the best LR it is ([+-]?\d+\.\d+), the wrong way": confidence["off"][0],
+        r"does track that stray \(rho ([+-]?\d+\.\d+)\)": spread["stray"][0],
+        r"but not the distance to the best LR \(([+-]?\d+\.\d+)\)": spread["off"][0],
+    }
+    for pattern, value in written.items():
+        found = re.search(pattern, paragraph)
+        assert found is not None, (pattern, paragraph)
+        assert float(found.group(1)) == round(value, 2), (pattern, value)
+    assert confidence["off"][0] > 0  # "the wrong way": a higher confidence, farther from the best LR
+    row = next(line for line in readme.splitlines() if line.startswith("| `confidence` |"))
+    assert f"On the benchmark's {summary['n']} conclusive curves" in row
+    assert "predicts neither the distance" not in row and "a little farther from the oracle's best LR" in row
+
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
     text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
