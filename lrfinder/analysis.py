@@ -171,7 +171,8 @@ class Suggestion:
             kept between ``max_lr / 10`` and ``max_lr / 3`` (Smith's ratios).
         max_lr: Upper bound for cyclic / one-cycle schedules (the one-cycle peak): the
             divergence LR (else the minimum's) divided by ``ONECYCLE_DIV`` (5), the nearest swept
-            LR at or below ``min_loss_lr``. Chosen by measurement (``benchmarks/RESULTS.md``).
+            LR at or below ``min_loss_lr``. Chosen by measurement (``benchmarks/RESULTS.md``). Never
+            below ``lr``: where the rule's LR lies higher (``steepest``, ``valley``), the peak is ``lr``.
         confidence: In [0, 1]; the geometric mean of the depth of the fall against the noise, the
             width of the falling region, whether the top of the usable range was seen, and the
             agreement of the rules; below ``LOW_CONFIDENCE`` (0.35) when the recorded losses' own
@@ -1677,16 +1678,38 @@ RULE_FUNCTIONS: dict[Rule, Callable[[CurveReading], float]] = {
 }
 
 
-def one_cycle_band(reading: CurveReading) -> tuple[float, float]:
+def one_cycle_band(reading: CurveReading, lr: float | None = None) -> tuple[float, float]:
     """``(min_lr, max_lr)`` for one-cycle / cyclic schedules.
 
     ``max_lr``: the divergence LR (else the minimum's) / ``ONECYCLE_DIV``, the nearest swept LR
-    at or below the minimum. ``min_lr``: the start of the falling region kept between
-    ``max_lr / 10`` and ``max_lr / 3`` (Smith's ratios), the nearest swept LR; ``max_lr / 3``
-    when no swept LR lies below ``max_lr``.
+    at or below the minimum, or ``lr`` where that lies higher. ``min_lr``: the start of the falling
+    region kept between ``max_lr / 10`` and ``max_lr / 3`` (Smith's ratios), the nearest swept LR;
+    ``max_lr / 3`` when no swept LR lies below ``max_lr``.
+
+    Args:
+        reading: The :class:`CurveReading`.
+        lr: The rule's constant LR (a swept LR at or below the minimum), ``None`` for the divergence
+            band alone. The default rule's (the divergence LR / 10) and ``min_div10``'s always lie below
+            the divergence LR / 5; ``steepest``'s and ``valley``'s can lie above it, and a one-cycle
+            peak below the constant LR it came with contradicts Smith & Topin (the peak lies at the
+            end of the falling region, at or above its steepest point) and fastai (the suggestion is
+            ``fit_one_cycle``'s peak), so the peak is then ``lr`` itself.
+
+    Example:
+        >>> lrs = np.logspace(-6, 1, 141)
+        >>> x = np.log10(lrs)
+        >>> fall = 0.5 + 1.5 / (1.0 + np.exp((x + 2.0) / 0.6))
+        >>> reading = read_curve(lrs, fall + np.where(x > -1.5, np.expm1(4.0 * (x + 1.5)), 0.0))
+        >>> [f"{v:.2e}" for v in one_cycle_band(reading)]  # the divergence LR 3.55e-02 / 5
+        ['2.24e-03', '7.08e-03']
+        >>> [f"{v:.2e}" for v in one_cycle_band(reading, rule_steepest(reading))]  # the steepest LR is higher
+        ['2.51e-03', '1.78e-02']
+
     """
     swept = reading.lrs[: reading.i_min + 1]
     max_lr = nearest_swept_lr(swept, reading.top_lr / ONECYCLE_DIV)
+    if lr is not None and lr > max_lr:
+        max_lr = float(lr)
     start_lr = float(reading.lrs[reading.region.start])
     min_lr = nearest_swept_lr(swept, min(max(start_lr, max_lr / 10.0), max_lr / 3.0))
     if min_lr >= max_lr:
@@ -1933,7 +1956,7 @@ def analyze(
     reading = read_curve(lrs, losses, window=window)
     lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}
     lr = lrs_by_rule[rule]
-    min_lr, max_lr = one_cycle_band(reading)
+    min_lr, max_lr = one_cycle_band(reading, lr)
     confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr)
     text, pick_notes = derivation(reading, rule, lr)
     notes.extend(pick_notes)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import re
 import warnings
@@ -1789,3 +1790,138 @@ def test_a_hand_built_suggestions_smoothed_losses_may_come_from_a_generator() ->
     assert s.smoothed_losses == (3.0, 2.0, 1.0)
     with pytest.raises(TypeError, match=r"^Expected suggestion\.smoothed_losses to be a sequence of numbers"):
         Suggestion(**{**_HAND_BUILT, "smoothed_losses": (v for v in [1.0, "a"])})
+
+
+# --------------------------------------------------------------------------------------------
+# What every suggestion says of itself, for every rule
+# --------------------------------------------------------------------------------------------
+
+
+def random_curve(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A range-test-like curve drawn at random: a fall, a blow-up, noise, at times a NaN tail or a bump."""
+    n = int(rng.integers(15, 300))
+    lo = rng.uniform(-8, -3)
+    hi = lo + rng.uniform(2, 9)
+    lrs = np.linspace(10**lo, 10**hi, n) if rng.random() < 0.1 else np.logspace(lo, hi, n)
+    x = np.log10(lrs)
+    top = rng.uniform(0.5, 5)
+    bottom = top * rng.uniform(0, 0.9)
+    y = sigmoid_fall(x, center=rng.uniform(lo, hi), width=rng.uniform(0.05, 1.0), top=top, bottom=bottom)
+    start = float(np.log10(lrs[0])) + rng.uniform(0, hi - lo + 2)
+    y += explosion(x, start=start, rate=rng.uniform(0.5, 10)).clip(max=1e20) * (top - bottom) * rng.uniform(0.1, 3)
+    y += rng.normal(0, rng.uniform(0, 0.2) * (top - bottom) + 1e-9, n)
+    if rng.random() < 0.2:
+        y[int(rng.integers(n // 2, n)) :] = np.nan
+    if rng.random() < 0.2:
+        bump = np.exp(-(((x - rng.uniform(lo, hi)) / rng.uniform(0.05, 0.5)) ** 2))
+        y += rng.uniform(0, 0.5) * (top - bottom) * bump
+    return lrs, y
+
+
+def assert_consistent(s: Suggestion, lrs: np.ndarray, losses: np.ndarray, rule: str) -> None:
+    """Everything a Suggestion says of itself, whatever the rule and the curve."""
+    swept = np.asarray(lrs, dtype=float)
+
+    def is_swept(value: float) -> bool:
+        return bool(np.isclose(swept, value, rtol=1e-12, atol=0).any())
+
+    assert s.rule == rule
+    # The suggestion: a swept LR, at or below the minimum, so below every point where the curve breaks down.
+    assert is_swept(s.lr) and s.lr <= s.min_loss_lr
+    assert s.steepest_lr <= s.min_loss_lr
+    for bound in (s.divergence_lr, s.non_finite_lr, s.blowup_lr):
+        assert bound is None or s.lr < bound
+    if s.divergence_lr is not None:
+        assert s.min_loss_lr < s.divergence_lr
+        assert s.blowup_lr is None or s.divergence_lr <= s.blowup_lr
+    # The band: 0 < min_lr < max_lr <= the minimum (< divergence), and the one-cycle peak never below the
+    # constant LR it comes with.
+    assert 0 < s.min_lr < s.max_lr <= s.min_loss_lr
+    assert is_swept(s.max_lr) and s.lr <= s.max_lr
+    assert is_swept(s.min_lr) or s.min_lr == s.max_lr / 3
+    if rule == "divergence_div10":
+        assert s.min_lr <= s.lr  # the default's LR lies inside its band
+    # Smith's ratios, max_lr / 10 .. max_lr / 3, up to half a sweep step of snapping; narrower only where
+    # max_lr / 3 lies below the sweep and min_lr is its first LR.
+    i = int(np.argmin(np.abs(np.log(swept) - math.log(s.min_lr))))
+    half = math.sqrt(max(swept[min(i + 1, swept.size - 1)] / swept[i], swept[i] / swept[max(i - 1, 0)]))
+    assert s.max_lr / s.min_lr <= 10 * half * (1 + 1e-9)
+    assert s.max_lr / s.min_lr >= 3 / half * (1 - 1e-9) or (s.min_lr == swept[0] and s.max_lr / 3 < swept[0])
+    assert math.isfinite(s.confidence) and 0.0 <= s.confidence <= 1.0
+    # Notes and derivation say what the numbers say.
+    assert not any("at or past the divergence point" in n for n in s.notes)
+    turned = s.divergence_lr is not None or s.non_finite_lr is not None
+    assert any("never clearly turned up" in n for n in s.notes) is not turned
+    assert s.derivation.startswith(f"{s.lr:.2e} = ")
+    assert rule != "steepest" or s.lr == s.steepest_lr
+    assert len(s.smoothed_losses) == len(losses)
+    # A JSON round trip gives back the same suggestion (NaN where not smoothed included).
+    text = json.dumps(s.to_dict(), allow_nan=True)
+    assert json.dumps(Suggestion.from_dict(json.loads(text)).to_dict(), allow_nan=True) == text
+
+
+def _curves_of(seed: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [random_curve(rng) for _ in range(count)]
+
+
+def _read_by_every_rule(curves: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, int]:
+    read = dict.fromkeys(RULES, 0)
+    for lrs, losses in curves:
+        for rule in RULES:
+            try:
+                s = analyze(lrs, losses, rule=rule)
+            except InconclusiveCurveError:
+                continue
+            assert_consistent(s, lrs, losses, rule)
+            read[rule] += 1
+    return read
+
+
+def test_every_rules_suggestion_is_consistent_on_synthetic_and_random_curves() -> None:
+    # With rule="steepest" or "valley", max_lr (the divergence LR / 5) lay below the suggested LR on a third of the
+    # recorded curves: a one-cycle schedule built from the suggestion peaked below the constant LR it came with.
+    curves = [(LRS, sigmoid_fall(X, center=c, width=w) + explosion(X, start=start))
+              for c in (-4.0, -3.0, -2.0) for start in (-1.5, -1.0, 0.0) for w in (0.1, 0.3, 0.6)]  # fmt: skip
+    curves += _curves_of(2024, 40)
+    read = _read_by_every_rule(curves)
+    assert min(read.values()) >= 9 + 20  # every synthetic curve and most random ones are read
+
+
+@pytest.mark.slow
+def test_every_rules_suggestion_is_consistent_on_every_recorded_curve_and_many_random_ones() -> None:
+    from benchmarks.readings import cached_curves
+
+    read = _read_by_every_rule([(np.asarray(lrs), np.asarray(losses)) for _, lrs, losses in cached_curves()])
+    assert min(read.values()) >= 160
+    read = _read_by_every_rule(_curves_of(7, 1000))
+    assert min(read.values()) >= 500
+
+
+def test_the_one_cycle_peak_is_the_rules_lr_where_that_lies_above_the_divergence_lr_over_5() -> None:
+    # A slow fall cut short by the blow-up: steepest and valley at 1.78e-2, diverged at 3.55e-2, whose fifth
+    # (7.08e-3) was their one-cycle peak, under the constant LR they suggested. Their peak is now their LR; the
+    # default rule's band is unchanged.
+    curve = sigmoid_fall(X, center=-3.0, width=0.6) + explosion(X, start=-1.5)
+    default = analyze(LRS, curve)
+    assert [f"{v:.2e}" for v in (default.lr, default.min_lr, default.max_lr)] == ["3.55e-03", "2.24e-03", "7.08e-03"]
+    for rule in ("steepest", "valley"):
+        s = analyze(LRS, curve, rule=rule)
+        assert s.divergence_lr is not None and s.max_lr == s.lr > s.divergence_lr / 5
+        assert [f"{v:.2e}" for v in (s.lr, s.min_lr, s.max_lr)] == ["1.78e-02", "5.62e-03", "1.78e-02"]
+
+
+def test_a_one_cycle_schedule_built_from_a_steepest_suggestion_peaks_at_its_lr() -> None:
+    import torch
+
+    from lrfinder import create_scheduler
+
+    s = analyze(LRS, sigmoid_fall(X, center=-3.0, width=0.6) + explosion(X, start=-1.5), rule="steepest")
+    opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=s.lr)
+    sched = create_scheduler("onecycle", opt, total_steps=100, suggestion=s)
+    seen = []
+    for _ in range(100):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen[0] == pytest.approx(s.min_lr) and max(seen) == pytest.approx(s.lr)
