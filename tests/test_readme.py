@@ -8,6 +8,7 @@ import re
 import warnings
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -464,3 +465,221 @@ def test_the_hugging_face_recipe_runs_on_a_model_that_computes_its_own_loss() ->
         optimizer.step()  # type: ignore[attr-defined]
         scheduler.step()  # type: ignore[attr-defined]
     assert scheduler.get_last_lr() == pytest.approx([result.lr, result.lr])  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# The first screen's claims about the peers, run against the installed peers
+# --------------------------------------------------------------------------------------------
+
+
+def _first_screen() -> str:
+    """The README's "What it does that the usual finders don't" list, on one line."""
+    text = README.read_text(encoding="utf-8")
+    return " ".join(text[text.index("What it does that the usual finders don't") : text.index("## Quickstart")].split())
+
+
+class _DropoutNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden, self.drop, self.out = nn.Linear(10, 16), nn.Dropout(0.5), nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(F.relu(self.hidden(x))))
+
+
+def _peer_data(batches: int = 8, generator: torch.Generator | None = None, shuffle: bool = True) -> DataLoader:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(8 * batches, 10, generator=gen)
+    return DataLoader(TensorDataset(x, x[:, :3].argmax(1)), batch_size=8, shuffle=shuffle, generator=generator)
+
+
+def _steps(model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader, n: int = 6) -> list[float]:
+    """``n`` training steps' losses, the loader restarted as needed."""
+    losses: list[float] = []
+    while len(losses) < n:
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            if len(losses) == n:
+                break
+    return losses
+
+
+def _recorded_lrs(optimizer: torch.optim.Optimizer) -> list[tuple[float, ...]]:
+    """The param groups' LRs at each of ``optimizer``'s steps from now on, in the returned list."""
+    seen: list[tuple[float, ...]] = []
+    optimizer.register_step_pre_hook(lambda opt, *_: seen.append(tuple(g["lr"] for g in opt.param_groups)))
+    return seen
+
+
+def _torch_lr_finder_sweep(finder: Any, loader: DataLoader, **kwargs: Any) -> None:
+    """``finder.range_test(loader, **kwargs)`` without its progress bar and prints."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        finder.range_test(loader, **kwargs)
+
+
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "dropout-only"])
+def test_torch_lr_finders_reset_puts_back_the_model_and_optimizer_only(shuffle: bool) -> None:
+    """"torch-lr-finder's `reset()` puts back the model and optimizer only, so a shuffled loader's next pass and dropout
+    differ"; lrfinder's test leaves the same training bit-identical."""
+    import lrfinder
+
+    torch_lr_finder = pytest.importorskip("torch_lr_finder")  # the benchmark's peer column: not a dev dependency
+    assert "torch-lr-finder's `reset()` puts back the model and optimizer only" in _first_screen()
+
+    def run(test: str) -> tuple[list[float], bool]:
+        torch.manual_seed(5)
+        model, loader = _DropoutNet(), _peer_data(shuffle=shuffle)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        torch.manual_seed(7)
+        if test == "torch-lr-finder":
+            finder = torch_lr_finder.LRFinder(model, optimizer, nn.CrossEntropyLoss())
+            _torch_lr_finder_sweep(finder, loader, end_lr=10, num_iter=20)
+            finder.reset()
+        elif test == "lrfinder":
+            lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=20)
+        restored = all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+        return _steps(model, optimizer, loader), restored
+
+    plain, _ = run("none")
+    after_peer, peer_restored = run("torch-lr-finder")
+    after_ours, ours_restored = run("lrfinder")
+    assert peer_restored and ours_restored
+    assert after_peer != plain  # the global RNG moved on: another shuffle, other dropout masks
+    assert after_ours == plain
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("package", ["lightning.pytorch", "pytorch_lightning"])
+def test_lightnings_tuner_claims_of_the_first_screen(package: str, tmp_path: Path) -> None:
+    """Lightning's `Tuner.lr_find`, as the first screen describes it: a checkpoint file and `isolate_rng`, a loader's
+    own generator left advanced; every param group at one LR; manual optimization left at `min_lr` unless
+    `training_step` steps `self.lr_schedulers()`; 44 of 100 points over 44 batches with `max_epochs=1`, said as
+    diverged; one point per optimizer step under gradient accumulation."""
+    import logging
+
+    pl = importlib.import_module(package)
+    tuner = importlib.import_module(f"{package}.tuner").Tuner
+    screen = _first_screen()
+
+    class Module(pl.LightningModule):  # type: ignore[misc, name-defined]
+        def __init__(self, groups: bool = False, manual: bool = False, steps_schedule: bool = False) -> None:
+            super().__init__()
+            self.net, self.lr, self.groups, self.steps_schedule = _DropoutNet(), 0.01, groups, steps_schedule
+            self.automatic_optimization = not manual
+            self.seen: list[list[float]] = []
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            loss = F.cross_entropy(self.net(x), y)
+            optimizer = self.optimizers()
+            self.seen.append([g["lr"] for g in optimizer.optimizer.param_groups])
+            if not self.automatic_optimization:
+                optimizer.zero_grad()
+                self.manual_backward(loss)
+                optimizer.step()
+                if self.steps_schedule:
+                    self.lr_schedulers().step()
+            return loss
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            if self.groups:
+                hidden, out = self.net.hidden.parameters(), self.net.out.parameters()
+                return torch.optim.SGD([{"params": hidden, "lr": self.lr / 10}, {"params": out}], lr=self.lr)
+            return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    def find(model: Any, loader: DataLoader, max_epochs: int = 1000, **kwargs: Any) -> Any:
+        trainer = pl.Trainer(
+            default_root_dir=tmp_path, max_epochs=max_epochs, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, accumulate_grad_batches=kwargs.pop("accumulate", 1),
+        )
+        saved: list[str] = []
+        save = trainer.save_checkpoint
+        trainer.save_checkpoint = lambda path, *a, **k: (saved.append(str(path)), save(path, *a, **k))[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = tuner(trainer).lr_find(model, loader, update_attr=False, **kwargs)
+        return found, saved
+
+    # Restore: through a checkpoint file and isolate_rng; the loader's own generator is left advanced.
+    assert "Lightning's tuner puts back the model and optimizer through a checkpoint file and the global RNGs" in screen
+    assert "with `isolate_rng`, but leaves a loader's own `generator` advanced" in screen
+    generator = torch.Generator().manual_seed(3)
+    model, loader = Module(), _peer_data(generator=generator)
+    drawn, global_rng = generator.get_state(), torch.get_rng_state()
+    _, saved = find(model, loader, num_training=20)
+    assert [Path(p).name.startswith(".lr_find_") and p.endswith(".ckpt") for p in saved] == [True]
+    assert torch.equal(torch.get_rng_state(), global_rng)
+    assert not torch.equal(generator.get_state(), drawn)
+
+    # Several param groups: every one swept at the same LR.
+    assert "Lightning's tuner sweeps every group at one LR" in screen
+    model = Module(groups=True)
+    find(model, _peer_data(), num_training=10, early_stop_threshold=None)
+    assert len(model.seen) == 10 and all(low == high for low, high in model.seen)
+
+    # Manual optimization: the LR stays at min_lr, unless training_step steps the tuner's schedule itself.
+    assert "Lightning's tuner leaves the LR at its `min_lr` there unless `training_step` steps" in screen
+    model = Module(manual=True)
+    find(model, _peer_data(), num_training=10, early_stop_threshold=None)
+    assert [lr for (lr,) in model.seen] == [1e-8] * 10
+    model = Module(manual=True, steps_schedule=True)
+    find(model, _peer_data(), num_training=10, early_stop_threshold=None)
+    assert len({lr for (lr,) in model.seen}) == 10 and model.seen[-1][0] > 1e-8
+
+    # A loader shorter than the test: stopped at max_epochs=1, and said to have diverged.
+    assert "with `max_epochs=1` over 44 batches it records 44 of its 100 points and says the loss diverged" in screen
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    log = logging.getLogger(f"{package}.tuner.lr_finder")
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        found, _ = find(Module(), _peer_data(batches=44), max_epochs=1, num_training=100)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert len(found.results["lr"]) == len(found.results["loss"]) == 44
+    assert "LR finder stopped early after 44 steps due to diverging loss." in said
+
+    # Gradient accumulation: one point per optimizer step.
+    assert "Gradient accumulation (one point per optimizer step) works as in torch-lr-finder and Lightning" in screen
+    model = Module()
+    found, _ = find(model, _peer_data(), num_training=10, early_stop_threshold=None, accumulate=4)
+    assert len(found.results["lr"]) == len(found.results["loss"]) == 10 and len(model.seen) == 40
+
+
+def test_torch_lr_finders_param_groups_and_accumulation_as_the_first_screen_says() -> None:
+    """torch-lr-finder sweeps each group from its own LR to one `end_lr` (the ratios shrink to 1), or every group at one
+    LR from `start_lr`; with `accumulation_steps` it records one point per optimizer step. The README said it swept
+    "every group to the same LR", as Lightning's tuner does, without `start_lr`'s part in it."""
+    torch_lr_finder = pytest.importorskip("torch_lr_finder")
+    screen = _first_screen()
+    assert "torch-lr-finder every group from its own LR to one `end_lr`, or at one LR from `start_lr`" in screen
+    for start_lr in (None, 1e-6):
+        model = _DropoutNet()
+        groups = [{"params": model.hidden.parameters(), "lr": 1e-3}, {"params": model.out.parameters()}]
+        optimizer = torch.optim.SGD(groups, lr=1e-2)
+        seen = _recorded_lrs(optimizer)
+        finder = torch_lr_finder.LRFinder(model, optimizer, nn.CrossEntropyLoss())
+        _torch_lr_finder_sweep(finder, _peer_data(), start_lr=start_lr, end_lr=10, num_iter=10, diverge_th=1e9)
+        ratios = [low / high for low, high in seen]
+        if start_lr is None:
+            assert ratios[0] == pytest.approx(0.1) and 0.1 < ratios[5] < 1 and seen[-1] == pytest.approx((10, 10))
+        else:
+            assert ratios == [1.0] * 10 and seen[0] == (1e-6, 1e-6)
+    model = _DropoutNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    steps = _recorded_lrs(optimizer)
+    finder = torch_lr_finder.LRFinder(model, optimizer, nn.CrossEntropyLoss())
+    _torch_lr_finder_sweep(finder, _peer_data(), end_lr=10, num_iter=10, accumulation_steps=4, diverge_th=1e9)
+    assert len(finder.history["lr"]) == len(steps) == 10
