@@ -568,12 +568,21 @@ class RangeTestResult:
     def from_dict(cls, data: Mapping[str, Any]) -> RangeTestResult:
         """Rebuild a result from :meth:`to_dict`'s output.
 
+        A suggestion whose ``lr`` or ``max_lr`` lies past its own ``divergence_lr`` (no range test suggests that: a
+        hand edit) is read with a warning naming the field, as an LR scaled past it is.
+
         Raises:
             ValueError: An unknown schema version, missing keys, values of the wrong type, settings
-                out of range, or ``lrs`` and ``losses`` of different lengths.
+                out of range, ``lrs`` and ``losses`` of different lengths, or a suggestion's LR that is not
+                finite and > 0, or whose one-cycle band is inverted (``min_lr`` above ``max_lr``).
             TypeError: ``data`` is not a mapping (a JSON object).
 
         """
+        return cls._from_dict(data, "")
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any], origin: str) -> RangeTestResult:
+        """:meth:`from_dict`, its warnings starting with ``origin`` (the file's name, ``"'r.json': "``, or ``""``)."""
         if not isinstance(data, Mapping):
             raise TypeError(f"Expected data to be a mapping (a JSON object), but got {type(data).__name__}")
         version = data.get("schema_version")
@@ -641,6 +650,8 @@ class RangeTestResult:
                     f"Malformed range-test result: suggestion.smoothed_losses has {len(suggestion.smoothed_losses)} "
                     f"values for {len(losses)} losses"
                 )
+            if suggestion is not None:
+                _check_loaded_suggestion(suggestion, origin)
             return cls(
                 lrs=lrs,
                 losses=losses,
@@ -751,7 +762,41 @@ class RangeTestResult:
             ) from None
         if not isinstance(data, dict):
             raise ValueError(f"{origin}Not a range-test result: expected a JSON object")
-        return cls.from_dict(data)
+        try:
+            return cls._from_dict(data, origin)
+        except ValueError as exc:
+            if not origin:
+                raise
+            # "Malformed range-test result: suggestion.min_lr ..." named no file, where a caller may read several.
+            raise ValueError(f"{origin}{exc}") from exc
+
+
+def _check_loaded_suggestion(suggestion: Suggestion, origin: str) -> None:
+    """Refuse a read suggestion's inverted one-cycle band; warn of an LR past its own divergence LR.
+
+    A range test's suggestion never has either (its band's ``min_lr`` is below ``max_lr``, and its LRs lie below
+    the divergence point it found): a file edited by hand. The band was refused only by ``create_scheduler``, the
+    LR past the divergence LR taken without a word.
+
+    Raises:
+        ValueError: ``min_lr`` above ``max_lr``, named with both values.
+
+    """
+    s = suggestion
+    if s.min_lr > s.max_lr:
+        raise ValueError(
+            f"Malformed range-test result: suggestion.min_lr={s.min_lr:.2e} is above suggestion.max_lr={s.max_lr:.2e}, "
+            "an inverted one-cycle band (a range test's min_lr is below its max_lr). Write the band back as the test "
+            "found it, min_lr below max_lr, or run the test again"
+        )
+    divergence = s.divergence_lr
+    past = [f"{key}={getattr(s, key):.2e}" for key in ("lr", "max_lr") if divergence and getattr(s, key) > divergence]
+    if past:
+        warn(
+            f"{origin}The result's suggestion.{' and suggestion.'.join(past)} {'is' if len(past) == 1 else 'are'} "
+            f"past its own divergence_lr={divergence:.2e}, where the test's loss blew up; a range test never suggests "
+            "that (was the file edited?). Training there is likely to diverge: keep the LR below the divergence LR."
+        )
 
 
 #: A key missing from (or unknown to) a result's suggestion or scaled LR, as their ``from_dict`` say it.

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import functools
 import inspect
+import json
 import math
 import os
 import pickle
@@ -3796,6 +3797,51 @@ def test_json_scaling_and_suggestion_fields_are_checked(edit: Any, pattern: str)
     edit(data)
     with pytest.raises(ValueError, match="Malformed range-test result.*" + pattern):
         RangeTestResult.from_dict(data)
+
+
+def test_a_hand_edited_suggestion_is_refused_or_warned_at_load_naming_the_field_and_file(tmp_path: Path) -> None:
+    # An inverted band (min_lr > max_lr) was read without a word and refused only by create_scheduler, naming
+    # neither the file nor its field; an LR past the divergence LR was read and trained at silently.
+    data = _scaled_result_dict()
+    s = data["suggestion"]
+    assert s["min_lr"] < s["max_lr"] <= s["divergence_lr"] and s["lr"] <= s["divergence_lr"]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a result as the test wrote it reads back without a word
+        assert RangeTestResult.from_json(path).to_dict() == data
+
+    inverted = copy.deepcopy(data)
+    inverted["suggestion"]["min_lr"] = s["max_lr"] * 3
+    path.write_text(json.dumps(inverted))
+    band = rf"suggestion\.min_lr={s['max_lr'] * 3:.2e} is above suggestion\.max_lr={s['max_lr']:.2e}, an inverted"
+    with pytest.raises(ValueError, match=rf"^'{re.escape(str(path))}': Malformed range-test result: {band}"):
+        RangeTestResult.from_json(path)
+    with pytest.raises(ValueError, match=rf"^Malformed range-test result: {band}"):
+        RangeTestResult.from_dict(inverted)
+    # Refused at load before (not finite, not > 0), now with the file's name.
+    for key, value in (("min_lr", -0.01), ("lr", 0.0), ("max_lr", "NaN")):
+        edited = copy.deepcopy(data)
+        edited["suggestion"][key] = value
+        path.write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match=rf"^'{re.escape(str(path))}': .*suggestion\.{key} to be a finite LR > 0"):
+            RangeTestResult.from_json(path)
+
+    past = copy.deepcopy(data)
+    past["suggestion"]["lr"] = s["divergence_lr"] * 4
+    path.write_text(json.dumps(past))
+    with pytest.warns(UserWarning) as record:
+        loaded = RangeTestResult.from_json(path)
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith(
+        f"'{path}': The result's suggestion.lr={s['divergence_lr'] * 4:.2e} is past its own "
+        f"divergence_lr={s['divergence_lr']:.2e}"
+    )
+    assert record[0].filename == __file__  # said at the caller's line
+    assert loaded.suggestion is not None and loaded.suggestion.lr == s["divergence_lr"] * 4  # read as written
+    past["suggestion"]["max_lr"] = s["divergence_lr"] * 2
+    with pytest.warns(UserWarning, match=r"suggestion\.lr=.* and suggestion\.max_lr=.* are past its own"):
+        RangeTestResult.from_dict(past)
 
 
 def test_an_interrupted_curve_says_it_was_interrupted() -> None:
