@@ -2290,6 +2290,9 @@ def _finish_loss_panel(
 _BRIEF_LEGEND_FIT = (0.7, 0.6)
 #: The legend's font size once shortened.
 _COMPACT_PT = 6.5
+#: The most a shortened legend draws the picks' marks at, of their size on the plot: the rows of its small type
+#: hold the minimum's star (15 points) at half its size.
+_COMPACT_MARKERS = 0.5
 #: Entries a single curve's shortest legend leaves out: the raw points, the diverged region and
 #: the blow-up line read from the plot (and the LR labels) alone.
 _MINOR_ENTRIES = ("loss (raw)", "diverged", "blew up", "first non-finite")
@@ -2313,7 +2316,11 @@ def _compact_legends(ax: Axes, legend: Mapping[str, Any], *, overlay: bool) -> I
     """
     handles, labels = ax.get_legend_handles_labels()
     base = {k: v for k, v in legend.items() if k not in ("title", "title_fontsize", "alignment")}
-    base.update(fontsize=_COMPACT_PT, handlelength=1.2, handletextpad=0.4, borderpad=0.3, labelspacing=0.2)
+    # The picks' marks shrink with the type: at full size (the minimum's star is 15 points) they ran into each other,
+    # into their words and out of the legend's frame, whose rows are 6.5-point text.
+    scale = min(float(legend.get("markerscale", 1.0)), _COMPACT_MARKERS)
+    base.update(fontsize=_COMPACT_PT, handlelength=1.2, handletextpad=0.4, borderpad=0.3, labelspacing=0.2,
+                markerscale=scale)
     if overlay:
         # The highlighted curve's entry keeps its "(recommended)": the halo says nothing without the title.
         mark = [" (recommended)" if label.endswith("(recommended)") else "" for label in labels]

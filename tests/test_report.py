@@ -48,6 +48,14 @@ def make_result(**kwargs):
     )
 
 
+def measured_noise() -> object:
+    """A gradient noise scale as a test measures it: a critical batch of about 83, from 13 blocks of steps."""
+    from lrfinder.noise import NoiseScale
+
+    return NoiseScale(b_simple=83.0, grad_sq=0.06, trace_sigma=5.0, small_batch_size=32, big_batch_size=128,
+                      n_estimates=13, interval=(70.0, 99.0), steps=tuple(range(3, 16)), source="steps")  # fmt: skip
+
+
 def png(fig) -> Image.Image:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi)
@@ -1803,11 +1811,7 @@ def test_the_batch_panels_lr_axis_labels_every_decade_it_spans(tmp_path: Path):
     # Raised to make room for its legend, the batch panel's LR axis spans three or four decades of a short panel:
     # matplotlib ticked every third decade, and the lines ran between "1e-01" and "1e+02" with no label on them
     # (every `lrfind run` report, which measures the noise scale).
-    from lrfinder.noise import NoiseScale
-
-    noise = NoiseScale(b_simple=83.0, grad_sq=0.06, trace_sigma=5.0, small_batch_size=32, big_batch_size=128,
-                       n_estimates=13, interval=(70.0, 99.0), steps=tuple(range(3, 16)), source="steps")  # fmt: skip
-    result = replace(make_result(), noise_scale=noise)
+    result = replace(make_result(), noise_scale=measured_noise())
     fig = plot_range_test(result, schedule=np.full(100, 0.02), schedule_name="constant")
     path = tmp_path / "batch.png"
     fig.savefig(path, dpi=fig.dpi)
@@ -2219,3 +2223,49 @@ def test_the_drawn_curve_of_a_loss_that_cannot_be_negative_stays_at_or_above_zer
     lines = axes_by_label(fig)["loss"].get_lines()
     drawn = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in lines])
     assert np.nanmin(drawn) == pytest.approx(min(np.nanmin(r.suggestion.smoothed_losses) for r in shifted))
+
+
+def legend_mark_boxes(fig, ax) -> tuple[list, list, object]:
+    """The window extents of the marks (not the handle's line) of ``ax``'s legend, its texts' and its frame."""
+    from matplotlib.transforms import Bbox
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend()
+    marks = []
+    for handle in legend.legend_handles:
+        if not hasattr(handle, "get_marker") or handle.get_marker() in (None, "None", "", " ", ","):
+            continue
+        extent = handle.get_window_extent(renderer)  # the handle's length, padded by the mark
+        half = handle.get_markersize() * fig.dpi / 72.0 / 2.0
+        x, y = (extent.x0 + extent.x1) / 2.0, (extent.y0 + extent.y1) / 2.0
+        marks.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+    texts = [text.get_window_extent(renderer) for text in legend.get_texts()]
+    return marks, texts, legend.get_frame().get_window_extent(renderer)
+
+
+@pytest.mark.parametrize("figsize", [(8, 6), (6.4, 4.8), None])
+def test_a_shortened_legends_marks_keep_apart_and_inside_its_frame(tmp_path: Path, figsize):
+    # A legend said shorter (6.5-point type: a report of matplotlib's own size, or the default one holding every
+    # panel) drew the picks' marks at full size: the minimum's 15-point star ran into the steepest descent's triangle,
+    # the divergence's X and the word "minimum", and the X out of the legend's frame.
+    result = make_result()
+    kwargs: dict = {"figsize": figsize}
+    if figsize is None:  # the default size, with every panel: the loss panel is short and its legend shortened
+        result = replace(result.scale(2048, rule="linear"), noise_scale=measured_noise(), refinement=make_refinement(),
+                         lr_ratios=(0.1, 1.0), group_names=("body", "head"))
+        kwargs = {"schedule": np.linspace(0.02, 0.0, 200), "schedule_name": "cosine"}
+    fig = plot_range_test(result, **kwargs)
+    path = tmp_path / "small.png"
+    fig.savefig(path, dpi=fig.dpi)
+    image = Image.open(path)
+    assert image.size == (round(fig.get_figwidth() * fig.dpi), round(fig.get_figheight() * fig.dpi))
+    assert image.mode == "RGBA" and np.asarray(image.convert("RGB"), dtype=float).std() > 20
+    ax = axes_by_label(fig)["loss"]
+    assert ax.get_legend().get_texts()[0].get_fontsize() < 9  # a shortened legend
+    marks, texts, frame = legend_mark_boxes(fig, ax)
+    assert len(marks) >= 3  # the steepest descent, the minimum, the divergence
+    for i, mark in enumerate(marks):
+        assert frame.x0 <= mark.x0 and mark.x1 <= frame.x1 and frame.y0 <= mark.y0 and mark.y1 <= frame.y1
+        assert not any(mark.overlaps(other) for other in marks[i + 1 :])
+        assert not any(mark.overlaps(text) for text in texts)
