@@ -219,8 +219,9 @@ class LRFinder(_CallbackBase):
       schedulers built from it (OneCycleLR's ``max_lr``, CyclicLR's bounds, a warm-up) use it
       for the whole run;
     * under the module's own OneCycleLR or CyclicLR the LR put in is the cycle's peak,
-      ``result.training_suggestion.max_lr`` (the divergence LR / 5), the same peak as
-      ``scheduler="onecycle"`` and ``lrfind fit``; otherwise ``result.lr`` (divergence / 10);
+      ``result.training_suggestion.max_lr`` (the divergence LR / 5 under the default rule,
+      never below ``result.lr``), the same peak as ``scheduler="onecycle"`` and ``lrfind fit``;
+      otherwise ``result.lr`` (divergence / 10 under the default rule);
     * when the rebuilt optimizers do not carry the LR (no attribute, or a hard-coded LR),
       every LR of every param group and every scheduler (``base_lrs``, OneCycleLR's
       ``max_lr``/``min_lr``, CyclicLR's ``base_lr``/``max_lrs``, and the floors a schedule
@@ -1574,7 +1575,8 @@ class LRFinder(_CallbackBase):
         """Put the LR where training reads it; return it.
 
         Under the module's own OneCycleLR/CyclicLR the LR put in is the cycle's peak,
-        ``training_suggestion.max_lr`` (the divergence LR / 5, scaled to the training batch),
+        ``training_suggestion.max_lr`` (the divergence LR / 5 under the default rule, never below
+        ``result.lr``, scaled to the training batch),
         as ``scheduler="onecycle"`` and ``lrfind fit`` do; otherwise ``result.lr``. With
         ``rebuild`` (the batch size changed) ``configure_optimizers`` runs again even without an
         attribute, so a schedule sized from ``trainer.estimated_stepping_batches`` fits the fit.
