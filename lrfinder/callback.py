@@ -311,12 +311,13 @@ class LRFinder(_CallbackBase):
             hand, each epoch's batches / its micro-batches per step, rounded up, capped by
             ``max_steps``); needs ``optimizer``. A train loader reloaded at another length
             (``reload_dataloaders_every_n_epochs``) is warned about: the schedule was sized from
-            the first. ``"plateau"`` on a ``val...`` metric steps once after each validation
-            (``check_val_every_n_epoch``, or ``val_check_interval`` batches with
-            ``check_val_every_n_epoch=None``); validation it cannot step after (by the clock, or
-            out of step with the epochs) is refused before the test. Beside
-            ``BackboneFinetuning``, a warm-up still running when it unfreezes the backbone is
-            refused before training.
+            the first; a fit resumed from ``ckpt_path`` that takes more steps than the restored
+            one-cycle schedule has left is refused before it trains. ``"plateau"`` on a
+            ``val...`` metric steps once after each validation (``check_val_every_n_epoch``, or
+            ``val_check_interval`` batches with ``check_val_every_n_epoch=None``); validation it
+            cannot step after (by the clock, or out of step with the epochs) is refused before the
+            test. Beside ``BackboneFinetuning``, a warm-up still running when it unfreezes the
+            backbone is refused before training.
         scheduler_settings: Keyword settings for ``scheduler``.
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``); a plain
             name the module lacks is looked up in its ``hparams`` (``"learning_rate"`` finds
@@ -647,6 +648,40 @@ class LRFinder(_CallbackBase):
         if self.optimizer is not None:
             self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True)
 
+    def _check_resumed_cycle(self, trainer: pl.Trainer, pl_module: pl.LightningModule, resumed: str) -> None:
+        """Refuse a resumed fit longer than the restored one-cycle schedule ``scheduler=`` built can step.
+
+        Lightning restores the checkpoint's ``OneCycleLR`` with the ``total_steps`` it was sized to for the
+        checkpoint's fit; a fit resumed with a larger ``max_epochs`` or ``max_steps`` stepped it past its end, and
+        torch's "Tried to step 41 times. The specified number of total steps is 40" stopped the training there.
+
+        Raises:
+            ValueError: The fit takes more optimizer steps than the restored schedule has left.
+
+        """
+        if self.optimizer is None or self.scheduler is None or self.applied_lr is None:
+            return  # no schedule of ours: the module's own is the module's
+        left, spans = math.inf, 0
+        for config in trainer.lr_scheduler_configs:
+            sched = config.scheduler
+            for part in (sched, *getattr(sched, "_schedulers", ())):  # a warm-up's SequentialLR holds it
+                if isinstance(part, torch.optim.lr_scheduler.OneCycleLR):
+                    left = min(left, part.total_steps - part.last_epoch)
+                    spans = part.total_steps
+        if not math.isfinite(left):
+            return
+        total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
+        more = total - trainer.global_step
+        if more > left:
+            steps = f"{int(more)}" if math.isfinite(more) else "an unbounded number of"
+            raise ValueError(
+                f"{self._who}(scheduler={self.scheduler!r}): the fit resumes from ckpt_path={resumed!r}, whose "
+                f"one-cycle schedule spans {spans} optimizer steps with {int(left)} left, but this fit takes {steps} "
+                f"more (max_epochs={trainer.max_epochs}, max_steps={trainer.max_steps}): torch's OneCycleLR cannot "
+                "step past its end. Resume with the max_epochs or max_steps of the checkpoint's fit, or start a new "
+                "fit without ckpt_path (the range test then runs again and sizes a new schedule)."
+            )
+
     def _restore_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule, per_device: int) -> None:
         """Set the per-device batch the resumed checkpoint's fit trained at, or say why it cannot be."""
         holders = _holders(trainer, pl_module, "batch_size")
@@ -684,6 +719,7 @@ class LRFinder(_CallbackBase):
             )
             resumed = None
         if resumed is not None and not self._find_only:
+            self._check_resumed_cycle(trainer, pl_module, resumed)
             message = (
                 f"{self._who}: the fit resumes from ckpt_path={resumed!r}; the range test is "
                 "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."

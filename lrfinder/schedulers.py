@@ -1206,7 +1206,10 @@ def create_scheduler(
             at (nothing stepped or set it since) gets that schedule's ``eta0`` again, so the same
             call made twice builds the same schedule.
         total_steps: Number of scheduler steps of the run (``>= 1``); required by
-            ``polynomial``, ``cosine`` and ``onecycle``.
+            ``polynomial``, ``cosine`` and ``onecycle``. ``onecycle`` is torch's ``OneCycleLR``
+            itself, which raises on the step past its end ("Tried to step 101 times. The specified
+            number of total steps is 100"): count every optimizer step of the run (epochs times the
+            steps per epoch, rounded up under gradient accumulation; the warm-up's included).
         suggestion: A range-test :class:`~lrfinder.Suggestion`, or a ``RangeTestResult``: its
             ``training_suggestion`` (the suggestion moved to the training batch size by
             ``result.scale``, and refined), what ``LRFinder(scheduler=...)`` and ``lrfind fit``

@@ -987,6 +987,36 @@ def test_resume_of_a_fit_with_the_registry_optimizer_restores_it(tmp_path: Path)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_a_resumed_fit_longer_than_the_restored_one_cycle_is_refused_before_training(tmp_path: Path) -> None:
+    """scheduler='onecycle' resumed with a larger max_epochs: Lightning restores the OneCycleLR sized for the
+    checkpoint's fit, and torch's "Tried to step 9 times. The specified number of total steps is 8" stopped the
+    training at its first step past the old end. Refused at the start, saying what to do; a resume that fits the
+    schedule (from epoch 1 of the same 2) trains on as before.
+    """
+    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1)
+    settings: dict[str, Any] = {"max_epochs": 2, "max_steps": -1}
+    trainer(tmp_path, [LRFinder(**FAST, optimizer="adamw", scheduler="onecycle"), every_epoch],
+            enable_checkpointing=True, **settings).fit(Net(dropout=0.0), make_loader(n=128, shuffle=False))  # fmt: skip
+    t = trainer(tmp_path / "r", [LRFinder(**FAST, optimizer="adamw", scheduler="onecycle")], **settings)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        t.fit(Net(dropout=0.0), make_loader(n=128, shuffle=False), ckpt_path=tmp_path / "ckpt" / "epoch=0-step=4.ckpt")
+    assert t.global_step == 8 and isinstance(t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)
+
+    longer = Net(dropout=0.0)
+    t = trainer(tmp_path / "l", [LRFinder(**FAST, optimizer="adamw", scheduler="onecycle")], max_epochs=4, max_steps=-1)
+    last = tmp_path / "ckpt" / "epoch=1-step=8.ckpt"
+    with pytest.raises(ValueError) as info:
+        t.fit(longer, make_loader(n=128, shuffle=False), ckpt_path=last)
+    assert " ".join(str(info.value).split()) == (
+        f"LRFinder(scheduler='onecycle'): the fit resumes from ckpt_path='{last}', "
+        "whose one-cycle schedule spans 8 optimizer steps with 0 left, but this fit takes 8 more (max_epochs=4, "
+        "max_steps=-1): torch's OneCycleLR cannot step past its end. Resume with the max_epochs or max_steps of the "
+        "checkpoint's fit, or start a new fit without ckpt_path (the range test then runs again and sizes a new "
+        "schedule)."
+    )
+    assert t.global_step == 8  # no step past the checkpoint's
+
+
 def test_batch_size_finder_before_is_no_resume(tmp_path: Path) -> None:
     """Lightning's BatchSizeFinder restores its temporary checkpoint in place: not a resume, the test runs."""
     finder = LRFinder(**FAST)
