@@ -300,6 +300,85 @@ def test_the_confidence_numbers_are_the_result_file() -> None:
     assert f"On the benchmark's {summary['n']} conclusive curves" in row
     assert "predicts neither the distance" not in row and "a little farther from the oracle's best LR" in row
 
+def _same_when_rounded(written: str, value: float) -> bool:
+    """``written`` is ``value`` rounded to as many decimals as it shows."""
+    decimals = len(written.partition(".")[2])
+    return float(written) == round(value, decimals)
+
+
+def test_the_one_cycle_and_refinement_numbers_are_the_result_files() -> None:
+    """The Benchmarks section's one-cycle band counts (quality.json) and its Refinement paragraph (refine.json:
+    regrets, bands, failures, costs) are the result files' numbers, rounded as written; a re-run that moves one leaves
+    the README stale, as cost.json's remeasured 1.17x did."""
+    import json
+
+    import numpy as np
+
+    results = README.parent / "benchmarks" / "results"
+    text = " ".join(README.read_text(encoding="utf-8").split("\n## Benchmarks\n")[1].split("\n## ")[0].split())
+    aggregate = json.loads((results / "quality.json").read_text(encoding="utf-8"))["summary"]["aggregate"]
+    constant, onecycle = aggregate["constant"]["all"], aggregate["onecycle"]["all"]
+    tied = re.search(r"With a constant LR lrfinder ties torch-lr-finder \((\d+)/(\d+)\)", text)
+    assert tied is not None
+    assert constant["lrfinder"]["tasks_in_band"] == constant["torch_lr_finder"]["tasks_in_band"] == int(tied.group(1))
+    cycle = re.search(r"with one-cycle torch-lr-finder lands in the band on (\d+)/(\d+) tasks, lrfinder on (\d+)/\d+ "
+                      r"\(engine\) and (\d+)/\d+ \(callback\)", text)
+    assert cycle is not None
+    assert [int(n) for n in cycle.groups()] == [
+        onecycle["torch_lr_finder"]["tasks_in_band"], onecycle["lrfinder"]["tasks"],
+        onecycle["lrfinder"]["tasks_in_band"], onecycle["lrfinder_cb"]["tasks_in_band"],
+    ]
+
+    refine = json.loads((results / "refine.json").read_text(encoding="utf-8"))
+    summary = refine["summary"]
+    refined, curve = summary["onecycle|val|refined|check"], summary["onecycle|val|curve|check"]
+    flat_refined, flat_curve = summary["constant|val|refined|check"], summary["constant|val|curve|check"]
+    seeds = {row["task"]: row["seeds"] for row in refine["rows"]}
+    found = re.search(r"on the (\d+) check tasks \((\d+) seeds; (\d+) for the 2,000-step character LM\)", text)
+    assert found is not None
+    assert [int(n) for n in found.groups()] == [refined["tasks"], refine["config"]["seeds"], seeds["chars_mlp_adam"]]
+    found = re.search(r"geometric-mean regret of ([\d.]+) \(the curve's own `max_lr`: ([\d.]+)\), worst ([\d.]+), "
+                      r"in the good band on (\d+)/(\d+) tasks \(curve: (\d+)/(\d+)\)", text)
+    assert found is not None
+    regret, curve_regret, worst, *bands = found.groups()
+    assert _same_when_rounded(regret, refined["geo_regret"]) and _same_when_rounded(curve_regret, curve["geo_regret"])
+    assert _same_when_rounded(worst, refined["worst_regret"])
+    assert [int(n) for n in bands] == [refined["tasks_in_band"], refined["tasks"], curve["tasks_in_band"],
+                                       curve["tasks"]]
+    found = re.search(r"the refined constant LR ([\d.]+) \(([\d.]+) with every regret floored at 1; curve ([\d.]+)\), "
+                      r"in band on (\d+)/(\d+)", text)
+    assert found is not None
+    assert _same_when_rounded(found.group(1), flat_refined["geo_regret"])
+    assert _same_when_rounded(found.group(2), flat_refined["geo_regret_floor1"])
+    assert _same_when_rounded(found.group(3), flat_curve["geo_regret"])
+    assert [int(found.group(4)), int(found.group(5))] == [flat_refined["tasks_in_band"], flat_refined["tasks"]]
+    # "No refined run was left without an LR (the curve alone: 4/35 ...) and no training at a refined LR diverged."
+    assert "No refined run was left without an LR" in text and "no training at a refined LR diverged" in text
+    assert all(s["failures"] == s["diverged_trainings"] == 0 for key, s in summary.items() if "|refined|" in key)
+    found = re.search(r"the curve alone: (\d+)/(\d+) across all (\d+) tasks", text)
+    assert found is not None
+    every = summary["onecycle|val|curve|all"]
+    assert [int(n) for n in found.groups()] == [every["failures"], every["runs"], every["tasks"]]
+    # The cost: per row of refined runs (schedule x judge), the mean over seeds of the refinement's steps / training's.
+    cost: dict[str, list[float]] = {}
+    steps = {row["task"]: row["steps"] for row in refine["rows"]}
+    for row in refine["rows"]:
+        if row["method"] == "refined":
+            cost.setdefault(row["task"], []).append(float(np.mean(row["refine_fraction"])))
+    short = [c for task, costs in cost.items() if steps[task] < 2000 for c in costs]
+    plain = [c for task, costs in cost.items() if steps[task] < 2000 and task != "adding_gru_adam" for c in costs]
+    found = re.search(r"Refinement costs (\d+)% of the training on the 2,000-step task and ([\d.]+)-([\d.]+)x the "
+                      r"training on the (\d+)-(\d+)-step tasks \(median ([\d.]+)x;.*?up to ([\d.]+)x on the GRU task",
+                      text)
+    assert found is not None
+    long_share, low, high, fewest, most, median, gru = found.groups()
+    assert int(long_share) == round(100 * refined["max_refine_fraction_long"]) and steps["chars_mlp_adam"] == 2000
+    assert _same_when_rounded(low, min(plain)) and _same_when_rounded(high, max(plain))
+    assert [int(fewest), int(most)] == [min(steps.values()), max(s for s in steps.values() if s < 2000)]
+    assert _same_when_rounded(median, float(np.median(short))) and _same_when_rounded(gru, max(cost["adding_gru_adam"]))
+    found = re.search(r"about (\d+)% of a grid search", text)
+    assert found is not None and int(found.group(1)) == round(100 * refined["mean_cost_vs_grid"])
+
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
     text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
