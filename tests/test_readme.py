@@ -379,6 +379,62 @@ def test_the_one_cycle_and_refinement_numbers_are_the_result_files() -> None:
     found = re.search(r"about (\d+)% of a grid search", text)
     assert found is not None and int(found.group(1)) == round(100 * refined["mean_cost_vs_grid"])
 
+def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
+    """"Reading a curve" quotes how the peers' recorded curves in benchmarks/cache read: Lightning's all inconclusive
+    as recorded, so many read after `undo_ema`, at a median distance from lrfinder's own pick (same task and seed);
+    torch-lr-finder's a median distance from it after `undo_ema` and as recorded. The numbers are the analysis's on
+    the cache, so a change to the analysis that moves them leaves the README stale."""
+    import math
+
+    import numpy as np
+
+    import lrfinder
+    from benchmarks.readings import cached_curves
+    from lrfinder.exceptions import LRFinderError
+
+    section = README.read_text(encoding="utf-8").split("\n### Reading a curve\n")[1]
+    text = " ".join(section.split("\n| field |")[0].split())
+    found = re.search(
+        r"Lightning's (\d+) `results\[\"loss\"\]` are all inconclusive as recorded and (\d+) are read after "
+        r"`undo_ema`, their picks a median (\d\.\d+) decades from lrfinder's own; torch-lr-finder's, .*? are read a "
+        r"median (\d\.\d+) decades from it after `undo_ema` .*?, against (\d\.\d+) as recorded",
+        text,
+    )
+    assert found is not None, text
+
+    def pick(lrs: list[float], losses: Any) -> float | None:
+        try:
+            return lrfinder.analyze(lrs, losses).lr
+        except LRFinderError:
+            return None
+
+    curves: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+    for key, lrs, losses in cached_curves():
+        task, finder, seed, *_ = [*key.split("|"), "", ""]
+        if seed and not task.startswith("batch_scaling"):
+            curves[task, finder, seed] = (lrs, losses)
+    read: dict[str, dict[str, list[float | None]]] = {}
+    for peer, undo in (("lightning", {}), ("torch_lr_finder", {"beta": 0.95, "debias": "none"})):
+        read[peer] = {"recorded": [], "undone": []}
+        for (task, finder, seed), (lrs, losses) in sorted(curves.items()):
+            if finder != peer:
+                continue
+            own = pick(*curves[task, "lrfinder", seed])
+            for how, curve in (("recorded", losses), ("undone", lrfinder.undo_ema(losses, **undo))):
+                lr = pick(lrs, curve)
+                read[peer][how].append(None if lr is None or own is None else abs(math.log10(lr / own)))
+                read[peer].setdefault(f"{how} conclusive", []).append(float(lr is not None))
+
+    def median(decades: list[float | None]) -> float:
+        return float(np.median([d for d in decades if d is not None]))
+
+    lightning, peer = read["lightning"], read["torch_lr_finder"]
+    assert int(found.group(1)) == len(lightning["recorded"]) and sum(lightning["recorded conclusive"]) == 0
+    assert int(found.group(2)) == sum(lightning["undone conclusive"])
+    assert float(found.group(3)) == round(median(lightning["undone"]), 2)
+    assert float(found.group(4)) == round(median(peer["undone"]), 2)
+    assert float(found.group(5)) == round(median(peer["recorded"]), 2)
+
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
     text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
