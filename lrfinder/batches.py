@@ -799,14 +799,19 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _datasets_of(data: object) -> list[Any]:
-    """The Dataset of DataLoader ``data`` and those it wraps (a ``Subset``'s ``.dataset``), outermost first."""
+def datasets_of(data: object) -> list[Any]:
+    """The Dataset of DataLoader ``data`` and those it wraps (a ``Subset``'s ``.dataset``), outermost first.
+
+    The ``.dataset`` chain is followed through a wrapper that is no ``Dataset`` (an object a DataLoader reads by
+    ``__getitem__`` alone) to the Datasets inside it.
+    """
     found: list[Any] = []
     inner = getattr(data, "dataset", None)
     for _ in range(8):  # wrappers in wrappers, bounded
-        if not isinstance(inner, torch.utils.data.Dataset):
+        if inner is None:
             break
-        found.append(inner)
+        if isinstance(inner, torch.utils.data.Dataset):
+            found.append(inner)
         inner = getattr(inner, "dataset", None)
     return found
 
@@ -843,7 +848,7 @@ def _failed_in_worker(exc: BaseException, data: object) -> tuple[Any, str, str] 
     if worker is None:
         return None
     frames = [(m[1], int(m[2])) for m in _QUOTED_FRAME.finditer(text) if m[3] == "__getitem__"]
-    datasets = _datasets_of(data)
+    datasets = datasets_of(data)
     for filename, line in reversed(frames):
         for dataset in reversed(datasets):
             if _defines_line(dataset, filename, line):

@@ -3326,6 +3326,29 @@ def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(
         range_test(model, DataLoader(subset, batch_size=8), loss_fn=F.cross_entropy, num_steps=10)
 
 
+class _PlainWrapper:
+    """A DataLoader's data that is no torch Dataset (``__getitem__`` and ``__len__`` alone), wrapping one."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> Any:
+        return self.dataset[i]
+
+
+def test_a_datasets_example_that_fails_in_a_worker_is_named_through_a_wrapper_that_is_no_dataset() -> None:
+    """The Dataset inside a plain wrapper: found in this process (its frame), but from a worker the wrappers were
+    searched only up to the first one that is no torch Dataset, and the worker's whole traceback came out bare."""
+    model = make_mlp()
+    loader = DataLoader(_PlainWrapper(MissingRecords(64, missing={20})), batch_size=8, num_workers=2)  # type: ignore[arg-type]
+    pattern = r"^The Dataset MissingRecords in train_data failed on an example in DataLoader worker process \d, "
+    with pytest.raises(DataError, match=pattern):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 class _ExplainedRecord(torch.utils.data.Dataset):
     """Example 12 fails with an error of two lines, its reason on the first."""
 

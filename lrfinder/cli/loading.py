@@ -1155,16 +1155,6 @@ def _to_tensors(
     return xt, yt
 
 
-def _holds(loader: object, dataset: Dataset) -> bool:
-    """Whether ``dataset`` is ``loader``'s Dataset, or one it wraps (a ``Subset``'s ``.dataset``)."""
-    inner = getattr(loader, "dataset", None)
-    for _ in range(8):  # wrappers in wrappers, bounded
-        if inner is dataset:
-            return True
-        inner = getattr(inner, "dataset", None)
-    return False
-
-
 def dataset_failure_message(exc: BaseException, data: LoadedData, data_spec: str, val_spec: str | None) -> str | None:
     """Which Dataset of ``--data``/``--val-data`` raised ``exc`` on which example, and what to do; else ``None``.
 
@@ -1183,7 +1173,7 @@ def dataset_failure_message(exc: BaseException, data: LoadedData, data_spec: str
         The message, or ``None`` when ``exc`` was not raised in a Dataset's ``__getitem__`` (or is lrfinder's own).
 
     """
-    from ..batches import example_failure
+    from ..batches import datasets_of, example_failure
 
     if isinstance(exc, DataError) and exc.__cause__ is not None:
         exc = exc.__cause__  # the engine's "The Dataset Records in train_data failed on example 40: ..."
@@ -1193,7 +1183,7 @@ def dataset_failure_message(exc: BaseException, data: LoadedData, data_spec: str
     if failure is None:
         return None
     option = "--data", data_spec
-    if val_spec is not None and data.val is not None and _holds(data.val, failure.dataset):
+    if val_spec is not None and data.val is not None and any(d is failure.dataset for d in datasets_of(data.val)):
         option = "--val-data", val_spec
     return failure.message(f" from {option[0]} {option[1]}", " (run with --debug for the traceback).")
 
