@@ -435,6 +435,65 @@ def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
     assert float(found.group(4)) == round(median(peer["undone"]), 2)
     assert float(found.group(5)) == round(median(peer["recorded"]), 2)
 
+def test_the_batch_size_scaling_numbers_are_the_result_files() -> None:
+    """"Batch-size scaling" quotes batch_scaling.json (the noise measurement's profiled cost, the rules' median
+    regrets on the check split) and noise_growth.json (the measurement over the exact B_simple, its growth during
+    training, the fitted B over the measured one for SGD), rounded as written. It said the measurement was within
+    1.0-1.6x of the exact value, where the largest ratio is 1.546 (noise_growth.md's 1.55, rounded again)."""
+    import json
+
+    results = README.parent / "benchmarks" / "results"
+    section = README.read_text(encoding="utf-8").split("\n### Batch-size scaling\n")[1].split("\n## ")[0]
+    text = " ".join(section.split())
+    scaling = json.loads((results / "batch_scaling.json").read_text(encoding="utf-8"))
+    growth = json.loads((results / "noise_growth.json").read_text(encoding="utf-8"))["results"]
+
+    found = re.search(r"on the default test of (\w+) benchmark models the profiled extra is (\d+)-(\d+)% "
+                      r"\((\d+)-(\d+) ms\), nearly all of it the per-step norms", text)
+    assert found is not None, text
+    profiled = [(c["per_step_ms"] + c["post_sweep_ms"], c["per_step_ms"], c["median_off_s"]) for c in scaling["cost"]]
+    assert found.group(1) == ["one", "two", "three", "four", "five", "six"][len(profiled) - 1]
+    shares = [ms / 1000 / off for ms, _, off in profiled]
+    assert [int(n) for n in found.groups()[1:]] == [
+        round(100 * min(shares)), round(100 * max(shares)), round(min(ms for ms, _, _ in profiled)),
+        round(max(ms for ms, _, _ in profiled)),
+    ]
+    assert all(per_step > 0.8 * ms for ms, per_step, _ in profiled)  # "nearly all of it the per-step norms"
+
+    check = scaling["summary"]["check"]
+    test, oracle = check["test"]["rules"], check["oracle"]["rules"]
+    quoted = {
+        r"plain `sqrt` from the range test's suggestion \(median regret (\d\.\d+) against (\d\.\d+) on the check "
+        r"split\)": (test["noise"], test["sqrt"]),
+        r"best rule from the oracle's LR on the check split \((\d\.\d+) against (\d\.\d+) for `linear`\)":
+            (oracle["auto"], oracle["linear"]),
+        r"but not from the suggestion \((\d\.\d+) against (\d\.\d+) for `sqrt`\)": (test["auto"], test["sqrt"]),
+    }
+    for pattern, rules in quoted.items():
+        found = re.search(pattern, text)
+        assert found is not None, pattern
+        for written, rule in zip(found.groups(), rules):
+            assert _same_when_rounded(written, rule["median_regret"]), (pattern, rule)
+    assert min(oracle["auto"]["median_regret"], *(r["median_regret"] for r in oracle.values())) == oracle["auto"][
+        "median_regret"
+    ]
+
+    found = re.search(r"the measurement is within (\d\.\d+)-(\d\.\d+)x \(median over seeds\) on the (\w+) "
+                      r"batch-scaling tasks", text)
+    assert found is not None
+    accuracy = [row["measured"] / row["exact_start"] for row in growth]
+    assert _same_when_rounded(found.group(1), min(accuracy)) and _same_when_rounded(found.group(2), max(accuracy))
+    assert found.group(3) == "six" and len(growth) == 6
+    found = re.search(r"grows (\d+)-(\d+)x during training", text)
+    assert found is not None
+    assert [int(n) for n in found.groups()] == [round(min(r["growth"] for r in growth)),
+                                                 round(max(r["growth"] for r in growth))]
+    found = re.search(r"fits the oracle's best LRs is (\d+)-(\d+)x the measured one for SGD", text)
+    assert found is not None
+    fitted = [row["fitted_sgd"] / row["measured"] for row in growth if row["optimizer"].startswith("SGD")]
+    assert int(found.group(1)) == round(min(fitted))
+    assert int(found.group(2)) / 2 < max(fitted) <= int(found.group(2))  # a round upper bound
+
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
     text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
