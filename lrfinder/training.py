@@ -844,13 +844,10 @@ def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any
             first = next(iterator, empty)
         except Exception as exc:
             # As the batches Lightning's loop draws (train's except): torch's bare errors, named.
-            why = collate_failure_message(exc, val_data, 0) or dead_worker_message(exc, 0)
-            if why is None:
-                failure = example_failure(exc, val_data)
-                if failure is None:
-                    raise
-                raise DataError(failure.message(" in val_data")) from exc
-            raise DataError(f"val_data: {why}") from exc
+            error = _batch_error(exc, val_data, "val_data", 0)
+            if error is None:
+                raise
+            raise error from exc
     if first is empty:
         raise DataError(
             "val_data is empty: it yielded no batch. Pass a non-empty DataLoader/iterable, or val_data=None."
@@ -862,6 +859,20 @@ def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any
     with eval_modes(model), torch.no_grad():
         module._loss(to_device(first, device), 0, "val_data")
     return val_data
+
+
+def _batch_error(exc: BaseException, data: object, name: str, index: int | None) -> DataError | None:
+    """What to raise for ``exc``, raised while batch ``index`` of ``data`` was drawn; ``None`` to let it through.
+
+    torch's bare errors, named after ``name`` (``"val_data"``): examples the default ``collate_fn`` cannot batch
+    ("object of type 'NoneType' has no len()"), a DataLoader worker that died ("DataLoader worker (pid(s) 123) exited
+    unexpectedly"), a Dataset's example that failed (Python's bare "KeyError: 40", or a worker's traceback).
+    """
+    why = collate_failure_message(exc, data, index) or dead_worker_message(exc, index)
+    if why is not None:
+        return DataError(f"{name}: {why}")
+    failure = example_failure(exc, data)
+    return None if failure is None else DataError(failure.message(f" in {name}"))
 
 
 def _last_batch_of_one(data: Iterable[Any]) -> str | None:
@@ -1428,16 +1439,10 @@ def train(
                 raise_if_compile_failed(exc)
                 # Lightning's loop drew the batch: torch's bare "object of type 'NoneType' has no len()" came out.
                 name, loader = ("val_data", val_data) if watch.validating else ("train_data", train_data)
-                collate = collate_failure_message(exc, loader, None)
-                if collate is not None:
-                    raise DataError(f"{name}: {collate}") from exc
-                died = dead_worker_message(exc)  # torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly"
-                if died is not None:
-                    raise DataError(f"{name}: {died}") from exc
-                failure = example_failure(exc, loader)  # Python's bare "KeyError: 40", or a worker's traceback
-                if failure is not None:
-                    raise DataError(failure.message(f" in {name}")) from exc
-                raise
+                error = _batch_error(exc, loader, name, None)
+                if error is None:
+                    raise
+                raise error from exc
             finally:
                 _record_left(trainer.optimizers)
     finally:
