@@ -494,6 +494,19 @@ def test_the_batch_size_scaling_numbers_are_the_result_files() -> None:
     assert int(found.group(1)) == round(min(fitted))
     assert int(found.group(2)) / 2 < max(fitted) <= int(found.group(2))  # a round upper bound
 
+def test_the_startup_times_are_the_result_file() -> None:
+    """"`lrfind --help`, `--version` and `list` answer in under half a second (medians 0.37-0.40 s ...)": the range of
+    the three medians in benchmarks/results/startup.md, each under the 0.5 s target."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    found = re.search(r"`lrfind --help`, `--version` and `list` answer in under half a second \(medians "
+                      r"(\d\.\d+)-(\d\.\d+) s on a loaded 2-core machine\)", text)
+    assert found is not None
+    table = (README.parent / "benchmarks" / "results" / "startup.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `lrfind (?:--help|--version|list)` \| ([\d.]+) \|", table, flags=re.M)
+    medians = [float(m) for m in rows]
+    assert len(medians) == 3 and max(medians) < 0.5
+    assert [float(found.group(1)), float(found.group(2))] == [round(min(medians), 2), round(max(medians), 2)]
+
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
     text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
