@@ -135,13 +135,19 @@ def eval_modes(model: nn.Module) -> Iterator[None]:
             m.training = mode
 
 
-def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer]) -> None:
+def check_steps_without_closure(
+    optimizer: torch.optim.Optimizer | type[torch.optim.Optimizer], fix: str | None = None
+) -> None:
     """Refuse ``torch.optim.LBFGS``, whose step is a line search of many loss evaluations.
 
     An LBFGS step evaluates its closure up to ``max_iter`` times at weights its line search
     picks, so there is no single LR per batch to sweep. Other optimizers whose step takes a
     closure (SAM's two passes, see :class:`StepClosure`) are run with one. ``optimizer`` may be
     the class (``lrfind`` checks ``--optimizer`` before it builds one).
+
+    Args:
+        optimizer: The optimizer, or its class.
+        fix: What to do, in the caller's terms; by default, to run the range test with SGD or Adam.
 
     Raises:
         ValueError: ``optimizer`` is an LBFGS.
@@ -150,10 +156,11 @@ def check_steps_without_closure(optimizer: torch.optim.Optimizer | type[torch.op
     cls = optimizer if isinstance(optimizer, type) else type(optimizer)
     if issubclass(cls, torch.optim.LBFGS):
         name = _class_name(optimizer)
+        fix = fix or "Run the range test with an optimizer such as SGD or Adam"
         raise ValueError(
             f"Expected an optimizer that steps without a closure, but {name}.step(closure) needs one: it "
-            "re-evaluates the loss several times per step, so there is no single LR per batch to sweep. Run the "
-            "range test with an optimizer such as SGD or Adam; for LBFGS, keep lr=1 with line_search_fn='strong_wolfe'."
+            f"re-evaluates the loss several times per step, so there is no single LR per batch to sweep. {fix}; "
+            "for LBFGS, keep lr=1 with line_search_fn='strong_wolfe'."
         )
 
 

@@ -98,6 +98,10 @@ USER_CODE = textwrap.dedent(
                 return [torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9, nesterov=True)]
             if kind == "momentum":
                 return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+            if kind == "rprop":
+                return torch.optim.Rprop(self.parameters(), lr=0.01)
+            if kind == "lbfgs":
+                return torch.optim.LBFGS(self.parameters(), lr=1)
             steps = self.trainer.estimated_stepping_batches  # needs a Trainer: cannot be told outside one
             return torch.optim.Adam(self.parameters(), lr=1e-3 / steps)
 
@@ -520,6 +524,40 @@ def test_run_warns_when_the_default_optimizer_is_not_the_one_the_module_builds(w
     fitted = invoke("fit", *args, "--epochs", "1", "--output", "trained.ckpt")
     assert fitted.exit_code == 0, fitted.output
     assert f"Pass --optimizer {named} to test and train with the module's optimizer." in fitted.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "named", "reason"),
+    [("rprop", "Rprop", "but Rprop reads lr once"), ("lbfgs", "LBFGS", "but LBFGS.step(closure) needs one")],
+)  # fmt: skip
+def test_the_default_optimizer_warning_does_not_advise_an_optimizer_the_test_refuses(
+    work: Path, kind: str, named: str, reason: str
+):
+    # A module that trains with Rprop or LBFGS was told "Pass --optimizer Rprop to test with the module's optimizer",
+    # and lrfind then refused that --optimizer (exit 2): the range test cannot sweep either. The warning says so.
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    lit = mods.LitOwnOptimizer(kind=kind)
+    ckpt = {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6", "hyper_parameters": dict(lit.hparams)}
+    torch.save(ckpt, work / "own.ckpt")
+    args = ("own.ckpt", "--model-class", f"{USER_MODULE}:LitOwnOptimizer", "--data", "train.npz", *FAST)
+    for command, extra in (("run", ()), ("fit", ("--epochs", "1", "--output", "trained.ckpt"))):
+        result = invoke(command, *args, *extra)
+        assert result.exit_code == 0, result.output
+        warning = [line for line in result.stderr.splitlines() if "configure_optimizers builds" in line]
+        assert len(warning) == 1, result.stderr
+        assert warning[0].startswith(
+            f"warning: the test uses --optimizer momentum (the default), not the {named} that "
+            f"LitOwnOptimizer.configure_optimizers builds, which the range test cannot sweep. Expected an optimizer "
+        ), warning
+        assert reason in warning[0]
+        assert "The LR found is momentum's, for training with --optimizer momentum; " in warning[0]
+        assert f"Pass --optimizer {named}" not in result.stderr
+    # What the old warning advised is indeed refused.
+    refused = invoke("run", *args, "--optimizer", named)
+    assert refused.exit_code == 2, refused.output
+    assert reason in refused.stderr
 
 
 def test_naming_the_modules_optimizer_leaves_the_module_as_it_was(work: Path):

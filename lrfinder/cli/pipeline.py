@@ -299,18 +299,14 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
 HEAVY_BALL = frozenset({"momentum", "nesterov"})
 
 
-def module_optimizer_name(model: nn.Module) -> str | None:
-    """The ``--optimizer`` name of the optimizer a LightningModule's ``configure_optimizers`` builds.
+def module_optimizer(model: nn.Module) -> torch.optim.Optimizer | None:
+    """The first optimizer a LightningModule's ``configure_optimizers`` builds, called once outside a Trainer.
 
-    ``configure_optimizers`` is called once outside a Trainer (the optimizer it builds is thrown
-    away; the module's weights are untouched). The first optimizer of any form Lightning takes (an
-    optimizer, a list or tuple of them, ``([optimizers], [schedulers])``, a dict or a list of dicts
-    with ``"optimizer"``) is named as ``--optimizer`` takes it: a registry name where its class and
-    settings are one (the first whose ``fixed`` settings it has: SGD by its momentum and nesterov, Adam
-    by amsgrad), else the torch.optim class name, else ``module:Class``.
+    Any form Lightning takes (an optimizer, a list or tuple of them, ``([optimizers], [schedulers])``,
+    a dict or a list of dicts with ``"optimizer"``); the module's weights are untouched.
 
     Returns:
-        The name, or ``None`` where it cannot be told: ``configure_optimizers`` needs a Trainer
+        The optimizer, or ``None`` where it cannot be told: ``configure_optimizers`` needs a Trainer
         (``self.trainer.estimated_stepping_batches``), raises, or returns no optimizer.
 
     """
@@ -332,6 +328,29 @@ def module_optimizer_name(model: nn.Module) -> str | None:
             built = built[0]
         else:
             return None
+    return built
+
+
+def module_optimizer_name(model: nn.Module) -> str | None:
+    """The ``--optimizer`` name of the optimizer a LightningModule's ``configure_optimizers`` builds.
+
+    The optimizer is :func:`module_optimizer`'s (thrown away after), named as ``--optimizer``
+    takes it: a registry name where its class and settings are one (the first whose ``fixed``
+    settings it has: SGD by its momentum and nesterov, Adam by amsgrad), else the torch.optim
+    class name, else ``module:Class``.
+
+    Returns:
+        The name, or ``None`` where :func:`module_optimizer` cannot tell the optimizer.
+
+    """
+    built = module_optimizer(model)
+    return None if built is None else _optimizer_option_name(built)
+
+
+def _optimizer_option_name(built: torch.optim.Optimizer) -> str:
+    """``built`` named as ``--optimizer`` takes it (see :func:`module_optimizer_name`)."""
+    import torch
+
     cls = type(built)
     from ..optimizers import OPTIMIZERS
 
@@ -344,6 +363,19 @@ def module_optimizer_name(model: nn.Module) -> str | None:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def _sweep_refusal(built: torch.optim.Optimizer, optimizer: str) -> str | None:
+    """Why the range test cannot sweep ``built`` (Rprop, LBFGS), ending with what the found LR is for; else None."""
+    from ..stepping import check_lr_sets_each_step, check_steps_without_closure
+
+    fix = f"The LR found is {optimizer}'s, for training with --optimizer {optimizer}"
+    try:
+        check_steps_without_closure(built, fix=fix)
+        check_lr_sets_each_step(built, fix=fix)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module) -> None:
     """Warn on stderr when the test runs the default ``--optimizer`` and the module builds another.
 
@@ -352,14 +384,26 @@ def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module)
     off for the Adam the module trains with. Said only when ``--optimizer`` was left at its
     default (not typed, not set by environment or a config file) and the module's optimizer can be
     named (:func:`module_optimizer_name`) and differs; not between momentum SGD and Nesterov,
-    whose steps at one LR are of one size.
+    whose steps at one LR are of one size. A module optimizer the range test cannot sweep (Rprop,
+    LBFGS) is not advised as ``--optimizer``, which would be refused: the warning says why instead.
     """
     from click.core import ParameterSource
 
     if ctx.get_parameter_source("optimizer") != ParameterSource.DEFAULT:
         return
-    own = module_optimizer_name(model)
-    if own is None or own.lower() == optimizer.lower() or {own.lower(), optimizer.lower()} == HEAVY_BALL:
+    built = module_optimizer(model)
+    if built is None:
+        return
+    own = _optimizer_option_name(built)
+    if own.lower() == optimizer.lower() or {own.lower(), optimizer.lower()} == HEAVY_BALL:
+        return
+    head = (
+        f"warning: the test uses --optimizer {optimizer} (the default), not the {own} that "
+        f"{type(model).__name__}.configure_optimizers builds"
+    )
+    refusal = _sweep_refusal(built, optimizer)
+    if refusal is not None:
+        click.echo(f"{head}, which the range test cannot sweep. {refusal}", err=True)
         return
     from ..scaling import optimizer_family
 
@@ -374,9 +418,8 @@ def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module)
         why = ""
     doing = "test and train" if ctx.info_name == "fit" else "test"
     click.echo(
-        f"warning: the test uses --optimizer {optimizer} (the default), not the {own} that "
-        f"{type(model).__name__}.configure_optimizers builds: an LR found for one optimizer rarely fits "
-        f"another{why}. Pass --optimizer {own} to {doing} with the module's optimizer.",
+        f"{head}: an LR found for one optimizer rarely fits another{why}. Pass --optimizer {own} to {doing} with the "
+        "module's optimizer.",
         err=True,
     )
 
