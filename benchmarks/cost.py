@@ -50,6 +50,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from .finders import _quiet_lightning, _trainer, available_finders, model_size_bytes
+from .machine import describe, measured_on
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -354,6 +355,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
     for name, res in payload["models"].items():
         mem = res["memory"]
         add(f"### {name} model ({mem['num_parameters']:,} parameters, {res.get('rounds', payload['rounds'])} rounds)\n")
+        add(describe(res.get("machine")))
         add("| method | steps run | median time (s) | min–max (s) | ratio to plain steps (median) | "
             "ratio to plain steps (min) | ratio to Lightning fit (median) |")
         add("|---|---|---|---|---|---|---|")
@@ -403,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         rounds = args.rounds * (4 if name == "small" and not args.smoke else 1)
         payload["models"][name] = measure(SPECS[name](), methods, rounds)
         payload["models"][name]["rounds"] = rounds
+        payload["models"][name]["machine"] = measured_on()  # a kept model keeps its own (or none)
     for name, res in earlier["models"].items():
         if name not in payload["models"]:
             res.setdefault("rounds", earlier.get("rounds"))

@@ -46,6 +46,7 @@ import torch
 
 from .candidates import CANDIDATES, candidate_lrs
 from .finders import Finding, available_finders, run_finder
+from .machine import describe, measured_on
 from .tasks import TASKS, TASKS_BY_NAME, Task, train
 
 HERE = Path(__file__).resolve().parent
@@ -357,6 +358,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
         f"good band = mean validation loss within {int(BAND * 100)}% of the best grid LR. "
         f"Tuned on: {', '.join(r['task'] for r in results if r['split'] == 'tune')}. "
         f"Checked on: {', '.join(r['task'] for r in results if r['split'] == 'check')}.\n")
+    add(describe(payload.get("machine")))
     add("### Tasks and oracle\n")
     add("| task | split | optimizer | batch | steps | best LR const (band) | best LR one-cycle (band) |")
     add("|---|---|---|---|---|---|---|")
@@ -477,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "finders": finders,
         "results": results,
         "summary": analyse(results, finders),
+        "machine": measured_on(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.json").write_text(json.dumps(payload, indent=1))

@@ -12,53 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from . import cost, quality
+from .machine import machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 COMMAND = "python -m benchmarks.run_all --workers 2"
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for pkg in ("lrfinder", "torch", "pytorch-lightning", "torch-lr-finder", "numpy", "scipy", "scikit-learn"):
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = "not installed"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = "unknown"
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "os": platform.platform(),
-        "commit": commit or "unknown",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        **versions,
-    }
 
 
 def _headline(q: dict[str, Any]) -> list[str]:
@@ -222,6 +186,10 @@ def render(q: dict[str, Any] | None, c: dict[str, Any] | None, info: dict[str, s
         "cached in `benchmarks/cache/` and reused, so a rerun only trains what is missing.)\n"
     )
     out.append("## Machine and versions\n")
+    out.append(
+        "Where this page was rendered. Each section below says the machine its numbers were measured on, which "
+        "may be another (a model's costs remeasured alone keep the others' recorded timings).\n"
+    )
     out.append("| | |\n|---|---|")
     for k, v in info.items():
         out.append(f"| {k} | {v} |")

@@ -16,6 +16,7 @@ pytest.importorskip("sklearn")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import cost, quality  # noqa: E402
+from benchmarks.machine import describe, measured_on  # noqa: E402
 from benchmarks.tasks import TASKS, TASKS_BY_NAME, train  # noqa: E402
 
 
@@ -47,6 +48,9 @@ def test_quality_smoke(tmp_path: Path) -> None:
     # A second run is served from the cache and gives the same answer.
     again = quality.main(["--smoke", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out2")])
     assert again["results"][0]["oracle"] == payload["results"][0]["oracle"]
+    # Where it was measured, recorded with the result and said with its tables.
+    assert saved["machine"] == {**measured_on(), "date": saved["machine"]["date"]}
+    assert describe(saved["machine"]) in (tmp_path / "out" / "quality.md").read_text()
 
 
 def test_probe_smoke(tmp_path: Path) -> None:
@@ -89,8 +93,42 @@ def test_cost_keep_others_remeasures_one_model_and_keeps_the_other(tmp_path: Pat
     text = (tmp_path / "cost.md").read_text()
     assert f"### 10M model (10,512,394 parameters, {big['rounds']} rounds)" in text
     assert "### small model (9,610 parameters, 1 rounds)" in text
+    # Each model's table says where it was measured: the kept one was measured before machines were recorded.
+    small = json.loads((tmp_path / "cost.json").read_text())["models"]["small"]["machine"]
+    assert small == {**measured_on(), "date": small["date"]} and "machine" not in big
+    assert f"1 rounds)\n\n{describe(small)}" in text
+    assert f"{big['rounds']} rounds)\n\nMeasured on: not recorded (a result written before" in text
     # Without the flag, only what was measured is written, as before.
     assert list(cost.main(["--smoke", "--out", str(tmp_path)])["models"]) == ["small"]
+
+
+def test_results_render_the_machine_each_was_measured_on() -> None:
+    """RESULTS.md had one machine table for every result, although a model's costs remeasured alone on another
+    machine kept the others' recorded ones: each table now says its own, and old files read as not recorded."""
+    xeon = {"cpu": "Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz", "cores": 2, "torch": "2.13.0+cpu",
+            "date": "2026-12-05 21:10 UTC"}
+    said = (
+        "Measured on: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz, 2 cores, torch 2.13.0+cpu "
+        "(2026-12-05 21:10 UTC).\n"
+    )
+    assert describe(xeon) == said
+    assert describe({"cpu": "AMD EPYC", "cores": 1}) == "Measured on: AMD EPYC, 1 core.\n"
+    not_recorded = "Measured on: not recorded (a result written before results recorded their machine).\n"
+    assert describe(None) == describe({}) == not_recorded
+    recorded = json.loads((Path(cost.RESULTS_DIR) / "cost.json").read_text())  # written before: still readable
+    small, big = recorded["models"]["small"], recorded["models"]["10M"]
+    payload = {**recorded, "models": {"small": {**small, "machine": xeon}, "10M": {k: v for k, v in big.items()
+                                                                                    if k != "machine"}}}
+    text = cost.render_markdown(payload)
+    small_part, big_part = text.split("### 10M model")
+    assert f"rounds)\n\n{said}" in small_part and not_recorded not in small_part
+    assert f"rounds)\n\n{not_recorded}" in big_part and "Xeon" not in big_part
+    q = json.loads((Path(quality.RESULTS_DIR) / "quality.json").read_text())
+    q.pop("machine", None)
+    assert not_recorded in quality.render_markdown(q)
+    amd = {**xeon, "cpu": "AMD EPYC 7B13"}
+    rendered = quality.render_markdown({**q, "machine": amd})
+    assert rendered.split("\n\n")[2] == describe(amd).rstrip("\n")  # under the section's opening paragraph
 
 
 def test_cost_says_whether_the_target_is_met() -> None:
