@@ -536,6 +536,50 @@ def test_the_pick_spread_against_other_data_orders_is_as_measured() -> None:
     assert float(found.group(3)) == round(math.log10(max(picks) / min(picks)), 2)
     assert [float(found.group(4)), float(found.group(5))] == [round(min(spreads), 2), round(max(spreads), 2)]
 
+def test_a_causal_ema_moves_the_pick_by_over_two_decades_on_some_benchmark_curves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """"Picks that don't lag": "a causal EMA shifts the pick, by over two decades on some of the benchmark's curves".
+    Each conclusive curve lrfinder's `range_test` recorded in benchmarks/cache is read again with its centred
+    Savitzky-Golay smoother swapped for the debiased EMA Lightning's tuner records (beta 0.98): the default pick moves
+    by more than two decades on at least one of them."""
+    import math
+
+    import numpy as np
+
+    import lrfinder
+    from benchmarks.readings import cached_curves
+    from lrfinder import analysis
+    from lrfinder.exceptions import LRFinderError
+
+    assert "a causal EMA shifts the pick, by over two decades on some of the benchmark's curves" in _first_screen()
+
+    def ema(losses: Any, window: int) -> np.ndarray:
+        values, average, beta = np.asarray(losses, dtype=float), 0.0, 0.98
+        out = np.empty(len(values))
+        for i, loss in enumerate(values):
+            average = beta * average + (1 - beta) * loss
+            out[i] = average / (1 - beta ** (i + 1))
+        return out
+
+    centred = analysis.savgol
+    shifts: list[float] = []
+    for key, lrs, losses in cached_curves():
+        task, finder, *_ = [*key.split("|"), ""]
+        if finder != "lrfinder" or task.startswith("batch_scaling"):
+            continue
+        monkeypatch.setattr(analysis, "savgol", centred)
+        try:
+            pick = lrfinder.analyze(lrs, losses).lr
+        except LRFinderError:
+            continue
+        monkeypatch.setattr(analysis, "savgol", ema)
+        try:
+            shifts.append(abs(math.log10(lrfinder.analyze(lrs, losses).lr / pick)))
+        except LRFinderError:
+            continue
+    assert len(shifts) > 30 and max(shifts) > 2.0
+
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
     text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
