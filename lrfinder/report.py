@@ -1784,7 +1784,8 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
     """The points, in display units, that ``ax``'s lines draw inside its frame, each line's with its x if vertical.
 
     A line's markers and, drawn with a line style, the points along its segments every two pixels;
-    a vertical line drawn in axes units along y (an LR line) down the frame's height. The x (data
+    a vertical line drawn in axes units along y (an LR line) down the frame's height, a horizontal one
+    drawn in axes units along x (the batch panel's divergence) across its width. The x (data
     units) of such a line comes with its points (a label beside its own line covers it), else ``None``.
     """
     frame = ax.get_window_extent(renderer)
@@ -1796,9 +1797,10 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
             continue
         x: float | None = None
         if line.get_transform() != ax.transData:
-            if len(data) != 2 or data[0, 0] != data[1, 0]:
+            if len(data) == 2 and data[0, 0] == data[1, 0]:
+                x = float(data[0, 0])
+            elif len(data) != 2 or data[0, 1] != data[1, 1]:
                 continue  # a marker placed in axes units (the first non-finite loss): in a corner, not a line
-            x = float(data[0, 0])
         xy = line.get_transform().transform(data)
         pieces = [xy]
         if line.get_linestyle() not in ("None", "none", "", " "):
@@ -2412,7 +2414,8 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     if math.isfinite(low_i):  # the 90% interval of the critical batch
         ax.axvspan(max(low_i, batches[0]), min(high_i, batches[-1]), color="black", alpha=0.07, lw=0)
     label = f" critical ≈ {format_batch(ns.b_simple)}"
-    ax.text(ns.b_simple, 0.02, label, transform=ax.get_xaxis_transform(), fontsize=9)
+    ax.text(ns.b_simple, 0.02, label, transform=ax.get_xaxis_transform(), fontsize=9, va="bottom",
+            gid=_CRITICAL_LABEL)
     tested = f"test batch {format_batch(int(b0))}"  # the target's form: "4,096", not "4096"
     ax.plot([b0], [base], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=tested)
     if result.scaled is not None and target is not None:
@@ -2430,6 +2433,9 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     ax.set_title("best LR against batch size, predicted from the test", loc="left", fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
 
+
+#: The gid of the batch panel's "critical ≈ N" label, which :func:`_place_batch_legend` moves clear of the lines.
+_CRITICAL_LABEL = "critical_label"
 
 #: The batch panel's legend: three columns, so it stays a band at the top of the short panel.
 _BATCH_LEGEND: dict[str, Any] = {"fontsize": 8.5, "ncol": 3, "framealpha": 0.9}
@@ -2476,6 +2482,7 @@ def _place_batch_legend(ax: Axes) -> None:
     low, high = (math.log10(v) for v in ax.get_ylim())
     ax.set_ylim(10**low, 10 ** (low + (high - low) / (1.0 - needed)))
     _place_legend(ax, **settings)
+    _place_critical_label(ax)
     # The LR axis, raised for the legend, spans three or four decades of a short panel: matplotlib's spacing (two
     # label heights a tick) ticked every third decade, and the lines ran between 1e-01 and 1e+02 with no label on
     # them. A label height and a half a tick labels every decade there, still apart.
@@ -2487,6 +2494,32 @@ def _place_batch_legend(ax: Axes) -> None:
     root = ax.get_figure(root=True)
     height_pt = ax.get_window_extent(renderer).height * 72.0 / float(root.dpi if root is not None else _DEFAULT_DPI)
     ax.yaxis.set_major_locator(LogLocator(numticks=int(min(max(height_pt // (1.5 * label_pt), 2), 9))))
+
+
+def _place_critical_label(ax: Axes) -> None:
+    """Move the batch panel's "critical ≈ N" label to the lowest row under the legend where it covers nothing.
+
+    It sat at the panel's foot, right of the critical batch's line, where the rules' lines start and, the critical
+    batch being near the test's, across the test batch's marker ("critical ≈ 31" over "test batch 32"). It takes
+    the first row, from the foot up to the legend, on either side of its line, where it covers no line and no
+    marker (:func:`_place_labels`); with none, the one that covers the fewest.
+    """
+    labels = [text for text in ax.texts if text.get_gid() == _CRITICAL_LABEL]
+    legend = ax.get_legend()
+    if not labels or legend is None:
+        return
+    renderer = _renderer(ax)
+    to_axes = ax.transAxes.inverted()
+    height = labels[0].get_window_extent(renderer).transformed(to_axes).height
+    top = legend.get_window_extent(renderer).transformed(to_axes).y0 - height
+    rows = [float(row) for row in np.arange(0.02, top, height / 2.0)] or [0.02]
+
+    def put(text: Any, row: float, side: str) -> None:
+        text.set_y(row)
+        word = text.get_text().strip()
+        text.set_text(f"{word} " if side == "right" else f" {word}")
+
+    _place_labels(ax, labels, rows, put)
 
 
 def _whole_numbers(axis: Any) -> None:

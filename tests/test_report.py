@@ -2269,3 +2269,75 @@ def test_a_shortened_legends_marks_keep_apart_and_inside_its_frame(tmp_path: Pat
         assert frame.x0 <= mark.x0 and mark.x1 <= frame.x1 and frame.y0 <= mark.y0 and mark.y1 <= frame.y1
         assert not any(mark.overlaps(other) for other in marks[i + 1 :])
         assert not any(mark.overlaps(text) for text in texts)
+
+
+def drawn_points(ax, renderer, *, leave_out: float | None = None) -> np.ndarray:
+    """Display points of ``ax``'s lines inside its frame: markers, and every pixel along a drawn segment.
+
+    A vertical line drawn in axes units at ``leave_out`` (a label's own line) is left out.
+    """
+    frame = ax.get_window_extent(renderer)
+    found = [np.empty((0, 2))]
+    for line in ax.get_lines():
+        data = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        data = data[np.isfinite(data).all(axis=1)]
+        if leave_out is not None and len(data) == 2 and data[0, 0] == data[1, 0] and np.isclose(data[0, 0], leave_out):
+            continue
+        xy = line.get_transform().transform(data)
+        found.append(xy)
+        if line.get_linestyle() not in ("None", "none", "", " "):
+            for a, b in zip(xy[:-1], xy[1:]):
+                steps = np.linspace(0.0, 1.0, max(int(np.hypot(*(b - a))), 1) + 1)[:, None]
+                found.append(a + (b - a) * steps)
+    points = np.concatenate(found)
+    inside = (points[:, 0] >= frame.x0) & (points[:, 0] <= frame.x1)
+    return points[inside & (points[:, 1] >= frame.y0) & (points[:, 1] <= frame.y1)]
+
+
+@pytest.mark.parametrize(
+    ("critical", "interval", "every_panel"),
+    [
+        (31.0, (26.0, 36.0), True),
+        (31.0, (26.0, 36.0), False),
+        (83.0, (70.0, 99.0), False),
+        (640.0, (500.0, 800.0), False),
+    ],
+)
+def test_the_critical_batchs_label_covers_no_line_and_no_marker(
+    tmp_path: Path, critical: float, interval, every_panel: bool
+):
+    # "critical ≈ 31" sat at the batch panel's foot, right of its line, where the rules' lines start: with the critical
+    # batch near the test's (32) it was written across the test batch's marker, the three rules' lines and, in a short
+    # panel, the divergence line (`lrfind run --refine --scheduler cosine --target-batch-size 2048`).
+    from lrfinder.noise import NoiseScale
+
+    noise = replace(measured_noise(), b_simple=critical, interval=interval)
+    assert isinstance(noise, NoiseScale)
+    result = replace(make_result().scale(2048, rule="linear"), noise_scale=noise)
+    if every_panel:  # the batch panel at its shortest, between the schedule's and the trials'
+        result = replace(result, refinement=make_refinement())
+        fig = plot_range_test(result, schedule=np.linspace(0.02, 0.0, 200), schedule_name="cosine")
+    else:
+        fig = plot_range_test(result)
+    path = tmp_path / "batch.png"
+    fig.savefig(path, dpi=fig.dpi)
+    image = Image.open(path)
+    assert image.size == (1200, 900) and np.asarray(image.convert("RGB"), dtype=float).std() > 20
+    renderer = fig.canvas.get_renderer()
+    ax = axes_by_label(fig)["batch"]
+    (label,) = [t for t in ax.texts if "critical ≈" in t.get_text()]
+    assert label.get_text().strip() == f"critical ≈ {critical:.0f}"
+    box = label.get_window_extent(renderer)
+    # No line runs through the words: in the shortest panel (under the schedule and trial panels) the divergence line
+    # may pass under them, through the box's bottom quarter (the font's descent: the label has no descenders).
+    points = drawn_points(ax, renderer, leave_out=critical)
+    words = box.y0 + 0.25 * box.height
+    covered = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= words) & (points[:, 1] <= box.y1)
+    assert not covered.any(), points[covered][:3]
+    (tested,) = [line for line in ax.get_lines() if line.get_label().startswith("test batch")]
+    x, y = ax.transData.transform((tested.get_xdata()[0], tested.get_ydata()[0]))
+    half = tested.get_markersize() * fig.dpi / 72.0 / 2.0
+    assert not (box.x0 <= x + half and x - half <= box.x1 and box.y0 <= y + half and y - half <= box.y1)
+    frame = ax.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    assert not box.overlaps(ax.get_legend().get_window_extent(renderer))
