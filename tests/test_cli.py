@@ -1365,6 +1365,20 @@ def test_strict_makes_an_inconclusive_run_fail(work: Path):
     assert result.exit_code == 1 and "inconclusive (--strict)" in result.output
 
 
+def test_an_inconclusive_run_says_there_is_no_lr_to_scale_to_the_target_batch(work: Path):
+    # --target-batch-size on an inconclusive curve left the summary without a word on the scaling the user asked
+    # for: no "scaled lr" line at all, as if the option had not been typed (a batch-4 BatchNorm CNN, taskzoo24).
+    args = ["run", "model_ts.pt", "--data", "train.npz", "--min-lr", "1e-9", "--max-lr", "1e-8", *FAST]
+    result = invoke(*args, "--batch-size", "8", "--target-batch-size", "64", "--json", "out.json")
+    assert result.exit_code == 0, result.output
+    assert "none: the curve is inconclusive" in result.stdout
+    rows = [line.split(None, 2) for line in result.stdout.splitlines() if line.startswith("scaled lr ")]
+    assert rows == [["scaled", "lr", "none: no suggested lr to scale from batch 8 to 64"]], result.stdout
+    assert json.loads((work / "out.json").read_text())["scaled"] is None
+    # Without --target-batch-size nothing is said of scaling.
+    assert "scaled lr" not in invoke(*args).stdout
+
+
 @pytest.mark.parametrize(
     "model, extra",
     [("model_ts.pt", ()), ("weights.pt", ("--model-class", f"{USER_MODULE}:Net")),

@@ -1455,6 +1455,10 @@ def execute(options: Options, inputs: Inputs) -> None:
     else:
         result = results[0]
         rows = summary_rows(result, source=inputs.source)
+        if result.suggestion is None and options.target_batch_size is not None:
+            # --target-batch-size has nothing to scale: said, not left out without a word.
+            rows.append(("scaled lr", f"none: no suggested lr to scale from batch {result.batch_size} to "
+                                      f"{options.target_batch_size}"))
         if options.train and result.lr is not None:
             rows.append(("training", _training_plan(options, result, inputs.data)))
         echo_summary(rows, err=options.to_stderr)
