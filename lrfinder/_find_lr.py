@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from torch import nn
 
@@ -24,9 +24,10 @@ from .settings import check_iterable, check_not_a_dataset
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
+    from . import _either as either
 else:
     # For typing.get_type_hints: pl.Trainer is the Trainer of every installed distribution.
-    pl = _lightning.EITHER
+    pl = either = _lightning.EITHER
 
 __all__ = ["find_lr"]
 
@@ -156,11 +157,11 @@ def _defines_train_dataloader(model: object) -> bool:
 
 
 def find_lr(
-    model: pl.LightningModule,
+    model: either.LightningModule,
     train_dataloaders: Any = None,
     *extra: Any,
-    datamodule: pl.LightningDataModule | None = None,
-    trainer: pl.Trainer | None = None,
+    datamodule: either.LightningDataModule | None = None,
+    trainer: either.Trainer | None = None,
     **options: Any,
 ) -> RangeTestResult:
     """Run the range test on a LightningModule and return the result, without training.
@@ -294,6 +295,11 @@ def find_lr(
             f"{type(trainer).__name__}"
         )
     _check_one_distribution(getattr(model, "_orig_mod", model), trainer, datamodule)
+    # All of one distribution now: the code below is type-checked against pytorch_lightning's API, which
+    # lightning.pytorch shares name for name (see lrfinder/_either.pyi).
+    model = cast("pl.LightningModule", model)
+    datamodule = cast("pl.LightningDataModule | None", datamodule)
+    trainer = cast("pl.Trainer | None", trainer)
     if trainer is not None and trainer.fast_dev_run:  # type: ignore[attr-defined]
         # LRFinder skips the test under fast_dev_run: the fit then trained its debug batch (the module changed)
         # and find_lr blamed the Trainer for a fit "already done" by itself.

@@ -33,7 +33,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import numpy as np
 import torch
@@ -77,6 +77,7 @@ __all__ = [
     "rewrite_hparams_file",
     "EitherLightning",
     "EITHER",
+    "checked_as_pl",
 ]
 
 #: The import names of the two Lightning distributions, the preferred one first: ``lightning``
@@ -135,6 +136,16 @@ def _either(name: str) -> Any:
 
 #: The run-time ``pl`` of lrfinder's annotations (see :class:`EitherLightning`).
 EITHER = EitherLightning()
+
+
+def checked_as_pl(trainer: object, pl_module: object) -> tuple[pl.Trainer, pl.LightningModule]:
+    """A hook's ``trainer`` and ``pl_module``, unchanged, typed as the code behind the hook is checked.
+
+    The public signatures take either distribution's objects (``either.Trainer``, see
+    ``lrfinder/_either.pyi``); the code behind them is type-checked against ``pytorch_lightning``'s
+    API, which ``lightning.pytorch`` shares name for name. Nothing is converted or checked here.
+    """
+    return cast("pl.Trainer", trainer), cast("pl.LightningModule", pl_module)
 
 
 def _imported() -> list[ModuleType]:

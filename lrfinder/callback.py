@@ -127,13 +127,15 @@ from .stepping import check_lr_sets_each_step
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
-    from pytorch_lightning import Callback as _CallbackBase
     from pytorch_lightning.utilities.types import LRSchedulerConfig
+
+    from . import _either as either
+    from ._either import CallbackBase as _CallbackBase
 else:
     # The Callback of every installed Lightning distribution (see lrfinder._lightning).
     _CallbackBase = _lightning.callback_base()
     # For typing.get_type_hints: pl.Trainer is the Trainer of every installed distribution.
-    pl = _lightning.EITHER
+    pl = either = _lightning.EITHER
 
 __all__ = ["LRFinder", "find_lr"]
 
@@ -611,13 +613,14 @@ class LRFinder(_CallbackBase):
     # ----------------------------------------------------------------------------------------
 
     @override
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+    def setup(self, trainer: either.Trainer, pl_module: either.LightningModule, stage: str) -> None:
         """Forget what an earlier fit of this callback found, before a checkpoint's state is loaded.
 
         A fit resumed from a checkpoint that holds no ``LRFinder`` state (written without the
         callback) otherwise took the LR and batch size of the callback's previous fit for that
         checkpoint's: the attribute was set to an LR the restored optimizer does not train with.
         """
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if stage == "fit":
             self.result = None
             self.applied_lr = None
@@ -629,7 +632,7 @@ class LRFinder(_CallbackBase):
             self._train_started = False
 
     @override
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_fit_start(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
         """Resuming a fit: the batch size it set for ``target_batch_size``, and the optimizer of ``optimizer=``.
 
         The ``batch_size`` attribute is set again (the module and datamodule are built anew, with
@@ -641,6 +644,7 @@ class LRFinder(_CallbackBase):
         ``optimizer=`` that optimizer and schedule are built again, so the states load into the same
         kind of objects.
         """
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if self._find_only or self.applied_lr is None or _resumed_from(trainer) is None:
             return
         if self._batch_size is not None:
@@ -701,8 +705,9 @@ class LRFinder(_CallbackBase):
         self._set_batch_size(trainer, pl_module, per_device)
 
     @override
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
         """Run the range test before the first training step, restore, and apply the result."""
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         self._train_started = True
         if self._find_only:
             # find_lr's fit trains no step: Lightning's training bar, opened before this hook, is erased at its end.
@@ -935,7 +940,9 @@ class LRFinder(_CallbackBase):
         _lightning.info(trainer, f"{self._who}: training with lr={self.applied_lr:.2e}{peak} ({_describe(result)})")
 
     @override
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+    def on_before_optimizer_step(
+        self, trainer: either.Trainer, pl_module: either.LightningModule, optimizer: Any
+    ) -> None:
         """At the first two training steps: say so when the module's own hooks set other LRs than those applied.
 
         Without an attribute the found LR is applied by rescaling the optimizers' param groups. A
@@ -946,6 +953,7 @@ class LRFinder(_CallbackBase):
         the first step still runs at the found LR: the second step is checked too (there is no
         schedule: nothing else moves the LR before it). Said once.
         """
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if self._rescaled_lrs is None:
             return
         applied = self._rescaled_lrs
@@ -971,20 +979,22 @@ class LRFinder(_CallbackBase):
         )
 
     @override
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_epoch_start(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
         """From the second epoch on: say so when ``training_step`` never stepped the schedule of ``scheduler=``."""
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if trainer.current_epoch >= 1:  # the module's own on_train_epoch_end (an epoch-wise step) has run
             self._check_schedule_stepped(trainer)
             self._check_schedule_spans(trainer)
 
     @override
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_fit_end(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
         """Say why no range test ran when the fit ran no training batch, as ``find_lr`` says it (it raises).
 
         Lightning's fit loop returns before ``on_train_start``, where the test runs, on an empty train
         loader (``limit_train_batches=0``, a fit already done): only Lightning's "Total length of
         `DataLoader` across ranks is zero" was said, and the module's LR was left as it was without a word.
         """
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if self._find_only or self._train_started or _resumed_from(trainer) is not None:
             return
         error = no_training_error(trainer, find_only=False)
@@ -992,8 +1002,9 @@ class LRFinder(_CallbackBase):
             _lightning.warn(trainer, f"{error} The LR is left as the module set it.")
 
     @override
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_end(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
         """Say so when ``training_step`` never stepped the schedule of ``scheduler=`` (manual optimization)."""
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         self._check_schedule_stepped(trainer)
 
     def _check_schedule_spans(self, trainer: pl.Trainer) -> None:

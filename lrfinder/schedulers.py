@@ -58,7 +58,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import torch
@@ -104,6 +104,7 @@ __all__ = [
     "LinearWarmup",
     "CosineToMin",
     "PlateauWithWarmup",
+    "SchedulerConfig",
 ]
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,26 @@ Interval = Literal["step", "epoch"]
 MAX_PREVIEW_STEPS = 1_000_000
 #: What :func:`create_scheduler` returns.
 Scheduler = LRScheduler | ReduceLROnPlateau
+
+
+class _SchedulerConfigKeys(TypedDict):
+    scheduler: Scheduler
+
+
+class SchedulerConfig(_SchedulerConfigKeys, total=False):
+    """Lightning's scheduler dict, as :func:`lightning_scheduler_config` returns it.
+
+    The keys and value types of Lightning's own ``LRSchedulerConfigType`` (``scheduler`` required,
+    the others optional), so a type checker takes ``{"optimizer": opt, "lr_scheduler": config}`` as
+    what ``configure_optimizers`` returns, under ``lightning.pytorch`` and ``pytorch_lightning`` alike.
+    """
+
+    name: str | None
+    interval: str
+    frequency: int
+    reduce_on_plateau: bool
+    monitor: str | None
+    strict: bool
 
 
 class _Required:
@@ -1361,7 +1382,7 @@ def lightning_scheduler_config(
     interval: Interval | None = None,
     frequency: int = 1,
     monitor: str | None = None,
-) -> dict[str, Any]:
+) -> SchedulerConfig:
     """Lightning's scheduler dict for a scheduler (what ``configure_optimizers`` returns as ``lr_scheduler``).
 
     Args:
@@ -1398,7 +1419,7 @@ def lightning_scheduler_config(
     frequency = _integer("frequency", frequency, low=1)
     if monitor is not None and not plateau:
         raise TypeError(f"monitor is only read by ReduceLROnPlateau, not by {type(scheduler).__name__}")
-    config: dict[str, Any] = {
+    config: SchedulerConfig = {
         "scheduler": scheduler,
         "interval": interval or ("epoch" if plateau else "step"),
         "frequency": frequency,

@@ -103,8 +103,11 @@ from .stepping import eval_modes
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
+
+    from . import _either as either
 else:
     # For typing.get_type_hints, importing no Lightning until asked (see lrfinder._lightning.EITHER).
+    from ._lightning import EITHER as either
     from ._lightning import EITHER as pl
 
 __all__ = [
@@ -1064,7 +1067,7 @@ def train(
     accumulate_grad_batches: int = 1,
     device: str | int | torch.device = "cpu",
     precision: str = "32",
-    callbacks: Sequence[pl.Callback] = (),
+    callbacks: Sequence[either.Callback] = (),
     on_epoch_end: Callable[[EpochSummary], None] | None = None,
     on_batch_end: Callable[[int, int], None] | None = None,
     gradient_clip_val: float | None = None,

@@ -1,12 +1,21 @@
-"""The public API as a user's type checker and ``help()`` see it: docstrings and annotations."""
+"""The public API as a user's type checker and ``help()`` see it: docstrings, annotations, ``mypy --strict``."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 import lrfinder
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Names of lrfinder's submodules that the README and examples/ use, beyond ``lrfinder.__all__``.
 SUBMODULE_NAMES = [
@@ -14,6 +23,7 @@ SUBMODULE_NAMES = [
     "lrfinder.refine.default_budget",
     "lrfinder.refine.next_sweep",
     "lrfinder.schedulers.advised_warmup",
+    "lrfinder.schedulers.SchedulerConfig",
     "lrfinder.sweeps.format_weight_decay",
 ]
 
@@ -92,3 +102,115 @@ def test_the_surface_check_fails_on_a_missing_docstring_or_annotation() -> None:
     assert _missing("unannotated", unannotated) == ["unannotated: parameter 'x' is not annotated"]
     assert _missing("no_return", no_return) == ["no_return: the return type is not annotated"]
     assert _missing("Thing.size", vars(Thing)["size"]) == ["Thing.size: no docstring saying what it is for (got '')"]
+
+
+# What users write, checked as they check it: ``mypy --strict`` on their own file, lrfinder imported from this tree.
+# Each line here was an error on the annotations before: LRFinder was a pytorch_lightning Callback only, find_lr
+# and train took pytorch_lightning objects only (both distributions work at run time), and
+# lightning_scheduler_config returned dict[str, Any], which Lightning's configure_optimizers type refuses.
+USER_CODE = {
+    "lightning": textwrap.dedent(
+        """
+        from __future__ import annotations
+
+        import lightning as L
+        import torch
+        from lightning.pytorch.utilities.types import OptimizerLRScheduler
+        from torch import Tensor, nn
+        from torch.utils.data import DataLoader, TensorDataset
+
+        import lrfinder
+        from lrfinder import LRFinder
+
+
+        class Model(L.LightningModule):
+            def __init__(self, lr: float = 1e-3) -> None:
+                super().__init__()
+                self.lr = lr
+                self.net = nn.Linear(4, 3)
+
+            def configure_optimizers(self) -> OptimizerLRScheduler:
+                opt = lrfinder.create_optimizer("nesterov", self, lr=self.lr, weight_decay=5e-4)
+                sched = lrfinder.create_scheduler("cosine", opt, total_steps=100, warmup_steps=10)
+                return {"optimizer": opt, "lr_scheduler": lrfinder.lightning_scheduler_config(sched)}
+
+
+        loader: DataLoader[tuple[Tensor, ...]] = DataLoader(
+            TensorDataset(torch.randn(8, 4), torch.randint(0, 3, (8,))), batch_size=4
+        )
+        finder = LRFinder(max_lr=10.0, num_steps=100)
+        trainer = L.Trainer(max_epochs=10, callbacks=[finder])
+        trainer.fit(Model(), train_dataloaders=loader)
+        result = lrfinder.find_lr(Model(), loader, trainer=L.Trainer(), datamodule=None)
+        lr: float | None = result.lr
+        history = lrfinder.train(
+            nn.Linear(4, 3), loader, optimizer=lambda m: lrfinder.create_optimizer("adamw", m, lr=1e-3),
+            callbacks=[L.pytorch.callbacks.ModelCheckpoint()],
+        )
+        """
+    ),
+    "pytorch_lightning": textwrap.dedent(
+        """
+        from __future__ import annotations
+
+        import pytorch_lightning as pl
+        from pytorch_lightning.utilities.types import OptimizerLRScheduler
+
+        import lrfinder
+        from lrfinder import LRFinder
+
+
+        class Model(pl.LightningModule):
+            def configure_optimizers(self) -> OptimizerLRScheduler:
+                opt = lrfinder.create_optimizer("adamw", self, lr=1e-3)
+                sched = lrfinder.create_scheduler("plateau", opt)
+                return {"optimizer": opt, "lr_scheduler": lrfinder.lightning_scheduler_config(sched)}
+
+
+        trainer = pl.Trainer(callbacks=[LRFinder()])
+        result = lrfinder.find_lr(Model(), trainer=trainer)
+        history = lrfinder.train(
+            Model(), [], optimizer=lambda m: lrfinder.create_optimizer("sgd", m, lr=0.1),
+            callbacks=[pl.callbacks.ModelCheckpoint()],
+        )
+        """
+    ),
+}
+
+
+@pytest.mark.slow
+def test_user_code_passes_mypy_strict_under_either_lightning(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    for package in USER_CODE:
+        pytest.importorskip(package)
+    files = []
+    for name, code in USER_CODE.items():
+        path = tmp_path / f"user_{name}.py"
+        path.write_text(code, encoding="utf-8")
+        files.append(str(path))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *files],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600, check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Success: no issues found in 2 source files" in run.stdout
+
+
+def test_the_either_stub_names_the_unions_the_run_time_annotations_resolve_to() -> None:
+    # lrfinder/_either.pyi is what type checkers read for the annotations' ``either``; at run time the name is
+    # _lightning.EITHER, whose attributes are the union of both installed distributions' classes. The two
+    # must name the same classes, or an annotation is checked one way and resolved (get_type_hints) another.
+    import typing
+
+    from lrfinder import _lightning
+
+    pytest.importorskip("lightning")
+    stub = (ROOT / "lrfinder" / "_either.pyi").read_text(encoding="utf-8")
+    aliases = {line.split(":")[0]: line.split(" = ")[1] for line in stub.splitlines() if ": TypeAlias = " in line}
+    assert list(aliases) == ["Trainer", "LightningModule", "LightningDataModule", "Callback"]
+    for alias, union in aliases.items():
+        assert union == f"_lp.{alias} | _pl.{alias}"
+        members = typing.get_args(getattr(_lightning.EITHER, alias))
+        assert {m.__module__.split(".")[0] for m in members} == {"lightning", "pytorch_lightning"}, alias
+        assert {m.__name__ for m in members} == {alias}
