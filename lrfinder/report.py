@@ -693,10 +693,13 @@ def _header_text(
     if len(body) + len(warn) > _HEADER_ROOM:
         keep = max(_WARNING_ROOM, _HEADER_ROOM - len(body)) - 1
         hidden = len(warn) - keep
-        more = f"(+{hidden} more warning line(s): see the result's notes and scaled.warning, or its JSON)"
+        # An overlay's warnings hold its inconclusive curves' errors too (one result's is in its plot instead).
+        overlay_error = len(results) > 1 and any(r.suggestion is None for r in results)
+        where = "error, notes and scaled.warning" if overlay_error else "notes and scaled.warning"
+        more = f"(+{hidden} more warning line(s): see the result's {where}, or its JSON)"
         if len(more) > width_chars:
             # Never wrapped (the header has no line to spare): in a narrow figure it ran off the right edge.
-            more = f"(+{hidden} more: the result's notes and scaled.warning)"
+            more = f"(+{hidden} more: the result's {where})"
         warn = warn[:keep] + [(more, COLORS["warning"])]
         if keep:
             warn[keep - 1] = (warn[keep - 1][0] + " …", COLORS["warning"])

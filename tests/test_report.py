@@ -645,6 +645,23 @@ def test_header_breaks_between_fields_and_always_shows_a_warning():
     assert not any(line.startswith("schedule:") for line in lines)
 
 
+def test_an_overlays_cut_warnings_point_at_the_errors_they_hold():
+    # `lrfind report a.json b.json` of two inconclusive curves: the header's warnings are the curves' errors, and
+    # the line saying some were cut pointed at "the result's notes and scaled.warning", which do not hold them.
+    result = make_result()
+    reason = "The loss never clearly falls: it drops by 0.248 over the sweep, less than a fall needs. " * 10
+    inconclusive = [replace(result, suggestion=None, error=reason, label=name) for name in ("bn64", "mf")]
+    lines = header_lines(plot_range_test(inconclusive))
+    assert lines[-1].startswith("(+") and "the result's error, notes and scaled.warning" in lines[-1], lines
+    # One curve's cut warnings are its notes and scaling warning (its error is in the plot): named as before.
+    long_note = "the curve has a note that is long. " * 12
+    noted = result.scale(8192, rule="linear", cap=True)
+    assert noted.suggestion is not None
+    noted = replace(noted, suggestion=replace(noted.suggestion, notes=(long_note,)))
+    lines = header_lines(plot_range_test(noted, schedule=np.linspace(0.1, 0.0, 50), schedule_name="cosine"))
+    assert lines[-1].startswith("(+") and "the result's notes and scaled.warning" in lines[-1], lines
+
+
 def test_an_unmeasured_noise_scale_is_one_fact_line_with_its_gist():
     # The whole reason filled the header's warning room and was cut before its advice; the header
     # gives the gist, and the JSON (and the command line's summary) the whole message.
