@@ -68,7 +68,7 @@ Examples:
 @progress_option
 @common_options
 @click.pass_context
-def command(ctx: click.Context, **params: Any) -> None:
+def command(ctx: click.Context, /, **params: Any) -> None:
     """Run the range test on MODEL, then train it with the found LR and save it to --output.
 
     Training runs through Lightning with the chosen --optimizer and --scheduler; the train (and

@@ -171,14 +171,14 @@ class LoadedData:
 
     """
 
-    train: DataLoader
-    val: DataLoader | None
-    dataset: Dataset | None
+    train: DataLoader[Any]
+    val: DataLoader[Any] | None
+    dataset: Dataset[Any] | None
     source: str
     target_kind: str | None = None
     keyed: bool = False
 
-    def loader(self, batch_size: int, *, seed: int = 0) -> DataLoader:
+    def loader(self, batch_size: int, *, seed: int = 0) -> DataLoader[Any]:
         """Return a shuffled training loader over the same dataset with another batch size.
 
         Raises:
@@ -1086,7 +1086,7 @@ def save_model(loaded: LoadedModel, path: str | os.PathLike[str], *, training: T
 # --------------------------------------------------------------------------------------------
 
 
-def _make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
+def _make_loader(dataset: Dataset[Any], batch_size: int, *, shuffle: bool, seed: int) -> DataLoader[Any]:
     # A DataLoader refuses to shuffle an IterableDataset: its order is its own.
     shuffle = shuffle and not isinstance(dataset, IterableDataset)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
@@ -1553,7 +1553,7 @@ def load_data(
         raise ValueError(f"Expected batch_size >= 1, but got batch_size={batch_size!r}")
     text = os.fspath(spec)
     path = Path(text)
-    val: DataLoader | None = None
+    val: DataLoader[Any] | None = None
     if not path.exists() and is_import_string(text):
         factory = _import_option(text, option)
         if callable(factory):
@@ -1796,7 +1796,7 @@ def computes_own_loss(model: nn.Module, batch: Any) -> bool:
     return _output_loss(out) is not None
 
 
-def all_targets(loader: DataLoader | None) -> torch.Tensor | None:
+def all_targets(loader: DataLoader[Any] | None) -> torch.Tensor | None:
     """Every target of a loader over a :class:`~torch.utils.data.TensorDataset` (file data), else ``None``."""
     dataset = getattr(loader, "dataset", None)
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:

@@ -66,7 +66,7 @@ Examples:
 @progress_option
 @common_options
 @click.pass_context
-def command(ctx: click.Context, **params: Any) -> None:
+def command(ctx: click.Context, /, **params: Any) -> None:
     """Run the LR range test on a saved MODEL and print the suggested learning rate.
 
     MODEL is a TorchScript file, a Lightning .ckpt or a state_dict (with --model-class), or a
