@@ -567,6 +567,35 @@ def zero_cross_entropy_message(
     )
 
 
+#: First parameter names that say a function takes the model itself: a ``step_fn(model, batch)``, not a loss.
+_MODEL_PARAMETER_NAMES = frozenset({"model", "module", "net", "network"})
+
+
+def step_fn_as_loss_fn_message(exc: BaseException, loss_fn: Callable[..., Any] | None) -> str | None:
+    """Why the first batch failed when ``loss_fn`` is a ``step_fn(model, batch)``, else ``None``.
+
+    A ``step_fn`` passed as ``loss_fn`` (an SSL loss of two augmented views, a mixup) got the model's
+    output and the targets, failed inside on ``x, y = batch`` ("too many values to unpack"), and the
+    message sent the user to the data's shapes and dtypes. Told by the name of its first parameter.
+    """
+    if loss_fn is None:
+        return None
+    try:
+        params = list(inspect.signature(loss_fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < 2 or positional[0].name not in _MODEL_PARAMETER_NAMES:
+        return None
+    name = getattr(loss_fn, "__name__", None) or type(loss_fn).__name__
+    shape = ", ".join(p.name for p in positional[:2])
+    return (
+        f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {_error_line(exc)}): "
+        f"loss_fn is {name}({shape}), the form of a step_fn, which takes the model and the batch, but a loss_fn is "
+        f"called as loss_fn(model(inputs), targets). Pass it as step_fn={name}."
+    )
+
+
 def _batch_parts(batch: Any) -> str:
     """A batch in a few words, ``inputs float32 (16, 5), targets int64 (16,)`` for a pair."""
     if isinstance(batch, (tuple, list)) and len(batch) == 2:

@@ -101,6 +101,7 @@ from .diagnostics import (
     negative_nll_message,
     raise_if_compile_failed,
     read_together,
+    step_fn_as_loss_fn_message,
     target_dtype_fix,
     zero_cross_entropy_message,
 )
@@ -2049,7 +2050,8 @@ def _prepared_sweep(
                     if step_fn is not None or _is_out_of_memory(exc):
                         raise
                     if not first_batch:
-                        raise DataError(_batch_message(exc, batch, model)) from exc
+                        message = step_fn_as_loss_fn_message(exc, loss_fn) or _batch_message(exc, batch, model)
+                        raise DataError(message) from exc
                     if is_batch_failure(exc, batch, first_batch[0]):
                         raise DataError(_batch_message(exc, batch, model, batch_index, first_batch[0])) from exc
                     raise

@@ -3048,6 +3048,35 @@ def test_a_first_batch_the_model_or_loss_fails_on_is_described(mlp: nn.Module, b
     assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters(), strict=True))
 
 
+def test_a_step_fn_passed_as_loss_fn_is_told_to_pass_it_as_step_fn(mlp: nn.Module) -> None:
+    """A mixup or two-view SSL step function given as loss_fn failed inside on ``x, y = batch`` with "too many values
+    to unpack", and the message said to check the inputs' shape and dtype and the targets' format."""
+
+    def mixup_step(model: nn.Module, batch: Any) -> torch.Tensor:
+        x, y = batch
+        lam = 0.7
+        perm = torch.randperm(x.shape[0])
+        out = model(lam * x + (1 - lam) * x[perm])
+        return lam * F.cross_entropy(out, y) + (1 - lam) * F.cross_entropy(out, y[perm])
+
+    batches = [(torch.randn(16, 10), torch.randint(0, 3, (16,)))]
+    before = [p.detach().clone() for p in mlp.parameters()]
+    with pytest.raises(DataError) as caught:
+        range_test(mlp, batches, loss_fn=mixup_step, num_steps=10)
+    assert str(caught.value) == (
+        "The first batch does not go through the model and loss_fn (ValueError: too many values to unpack (expected "
+        "2)): loss_fn is mixup_step(model, batch), the form of a step_fn, which takes the model and the batch, but a "
+        "loss_fn is called as loss_fn(model(inputs), targets). Pass it as step_fn=mixup_step."
+    )
+    assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters(), strict=True))
+    # Passed as step_fn, it runs.
+    assert len(range_test(mlp, batches, step_fn=mixup_step, num_steps=10).losses) == 10
+    # A loss of another form that fails is described as before, with the batch.
+    with pytest.raises(DataError, match=r"The batch: inputs float32 \(16, 10\)") as other:
+        range_test(mlp, batches, loss_fn=lambda model_out, y: model_out[None].unbind(0)[0] @ y, num_steps=10)
+    assert "step_fn=" not in str(other.value).split("or pass step_fn")[0]
+
+
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.int64])
 def test_a_loss_that_is_not_real_floating_point_is_refused(mlp: nn.Module, dtype: torch.dtype) -> None:
     """A complex loss failed in backward ("grad can be implicitly created only for real scalar outputs")."""
