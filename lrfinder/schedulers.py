@@ -58,7 +58,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, overload
 
 import numpy as np
 import torch
@@ -1201,6 +1201,50 @@ def _warn_peak_past_divergence(name: str, optimizer: Optimizer, max_lr: Any, sug
             f"to the suggestion ({suggestion.max_lr:.2e}), or set it below {ceiling:.2e}.",
             UserWarning,
         )
+
+
+# The return type follows the name, for a type checker: plateau's scheduler.step(metric) is ReduceLROnPlateau's, which
+# LRScheduler.step(epoch: int | None) refuses; every other schedule is an LRScheduler.
+@overload
+def create_scheduler(
+    name: Literal["plateau"],
+    optimizer: Optimizer,
+    *,
+    total_steps: int | None = None,
+    suggestion: Suggestion | RangeTestResult | None = None,
+    warmup_steps: int = 0,
+    warmup_start_factor: float = 0.0,
+    **settings: Any,
+) -> PlateauWithWarmup: ...
+
+
+@overload
+def create_scheduler(
+    name: Literal[
+        "constant", "step", "multistep", "exponential", "inverse", "polynomial", "factor", "cosine", "onecycle",
+        "cyclic",
+    ],
+    optimizer: Optimizer,
+    *,
+    total_steps: int | None = None,
+    suggestion: Suggestion | RangeTestResult | None = None,
+    warmup_steps: int = 0,
+    warmup_start_factor: float = 0.0,
+    **settings: Any,
+) -> LRScheduler: ...
+
+
+@overload
+def create_scheduler(
+    name: str,
+    optimizer: Optimizer,
+    *,
+    total_steps: int | None = None,
+    suggestion: Suggestion | RangeTestResult | None = None,
+    warmup_steps: int = 0,
+    warmup_start_factor: float = 0.0,
+    **settings: Any,
+) -> Scheduler: ...
 
 
 def create_scheduler(

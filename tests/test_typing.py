@@ -107,7 +107,8 @@ def test_the_surface_check_fails_on_a_missing_docstring_or_annotation() -> None:
 # What users write, checked as they check it: ``mypy --strict`` on their own file, lrfinder imported from this tree.
 # Each line here was an error on the annotations before: LRFinder was a pytorch_lightning Callback only, find_lr
 # and train took pytorch_lightning objects only (both distributions work at run time), and
-# lightning_scheduler_config returned dict[str, Any], which Lightning's configure_optimizers type refuses.
+# lightning_scheduler_config returned dict[str, Any], which Lightning's configure_optimizers type refuses, and
+# create_scheduler("plateau") was typed as any scheduler, whose step(epoch: int | None) refused plateau's metric.
 USER_CODE = {
     "lightning": textwrap.dedent(
         """
@@ -154,6 +155,7 @@ USER_CODE = {
         from __future__ import annotations
 
         import pytorch_lightning as pl
+        import torch
         from pytorch_lightning.utilities.types import OptimizerLRScheduler
 
         import lrfinder
@@ -167,6 +169,10 @@ USER_CODE = {
                 return {"optimizer": opt, "lr_scheduler": lrfinder.lightning_scheduler_config(sched)}
 
 
+        plateau = lrfinder.create_scheduler("plateau", torch.optim.SGD(Model().parameters(), lr=0.1), patience=2)
+        plateau.step(0.5)  # ReduceLROnPlateau's step(metric), which LRScheduler.step(epoch) refuses
+        cosine = lrfinder.create_scheduler("cosine", torch.optim.SGD(Model().parameters(), lr=0.1), total_steps=10)
+        print(cosine.get_last_lr())
         trainer = pl.Trainer(callbacks=[LRFinder()])
         result = lrfinder.find_lr(Model(), trainer=trainer)
         history = lrfinder.train(
@@ -214,3 +220,20 @@ def test_the_either_stub_names_the_unions_the_run_time_annotations_resolve_to() 
         members = typing.get_args(getattr(_lightning.EITHER, alias))
         assert {m.__module__.split(".")[0] for m in members} == {"lightning", "pytorch_lightning"}, alias
         assert {m.__name__ for m in members} == {alias}
+
+
+def test_create_scheduler_overloads_name_every_registry_schedule() -> None:
+    # The overloads type create_scheduler("plateau") as a PlateauWithWarmup and the other registry names as an
+    # LRScheduler; a schedule added to the registry must be named there too (a str still gets the union).
+    import typing
+
+    from lrfinder import schedulers
+
+    get_overloads = getattr(typing, "get_overloads", None)
+    if get_overloads is None:  # Python 3.10
+        pytest.skip("typing.get_overloads needs Python 3.11")
+    hints = [typing.get_type_hints(f, vars(schedulers)) for f in get_overloads(schedulers.create_scheduler)]
+    assert [h["return"] for h in hints[:2]] == [schedulers.PlateauWithWarmup, schedulers.LRScheduler]
+    named = [name for h in hints[:2] for name in typing.get_args(h["name"])]
+    assert sorted(named) == sorted(schedulers.list_schedulers())
+    assert hints[2]["name"] is str
