@@ -352,7 +352,7 @@ def _float(name: str, value: object) -> float:
 
 
 def scale_lr(
-    lr: float,
+    lr: float | torch.Tensor,
     *,
     from_batch_size: int,
     to_batch_size: int,

@@ -108,7 +108,8 @@ def test_the_surface_check_fails_on_a_missing_docstring_or_annotation() -> None:
 # Each line here was an error on the annotations before: LRFinder was a pytorch_lightning Callback only, find_lr
 # and train took pytorch_lightning objects only (both distributions work at run time), and
 # lightning_scheduler_config returned dict[str, Any], which Lightning's configure_optimizers type refuses, and
-# create_scheduler("plateau") was typed as any scheduler, whose step(epoch: int | None) refused plateau's metric.
+# create_scheduler("plateau") was typed as any scheduler, whose step(epoch: int | None) refused plateau's metric,
+# and scale_lr's lr, documented as a Python or numpy number or a 0-d tensor, was typed float.
 USER_CODE = {
     "lightning": textwrap.dedent(
         """
@@ -173,6 +174,7 @@ USER_CODE = {
         plateau.step(0.5)  # ReduceLROnPlateau's step(metric), which LRScheduler.step(epoch) refuses
         cosine = lrfinder.create_scheduler("cosine", torch.optim.SGD(Model().parameters(), lr=0.1), total_steps=10)
         print(cosine.get_last_lr())
+        scaled = lrfinder.scale_lr(torch.tensor(0.1), from_batch_size=32, to_batch_size=256)  # "or 0-d tensor"
         trainer = pl.Trainer(callbacks=[LRFinder()])
         result = lrfinder.find_lr(Model(), trainer=trainer)
         history = lrfinder.train(
