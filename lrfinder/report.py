@@ -1788,7 +1788,8 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
 
     A line's markers and, drawn with a line style, the points along its segments every two pixels;
     a vertical line drawn in axes units along y (an LR line) down the frame's height, a horizontal one
-    drawn in axes units along x (the batch panel's divergence) across its width. The x (data
+    drawn in axes units along x (the batch panel's divergence) across its width; a mark of its own (a
+    pick, the test batch) its centre and outline, each point :data:`_MARKER_WEIGHT` times. The x (data
     units) of such a line comes with its points (a label beside its own line covers it), else ``None``.
     """
     frame = ax.get_window_extent(renderer)
@@ -1806,6 +1807,15 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
                 continue  # a marker placed in axes units (the first non-finite loss): in a corner, not a line
         xy = line.get_transform().transform(data)
         pieces = [xy]
+        if len(xy) == 1 and line.get_marker() not in (None, "None", "none", "", " "):
+            # A pick's mark (the minimum's star is 21 pixels across): its outline too, each point weighing as much as
+            # _MARKER_WEIGHT curve points. A label placed where every row covers something covered the star, a single
+            # point, rather than a few points of the raw curve.
+            root = ax.get_figure(root=True)
+            radius = float(line.get_markersize()) * float(root.dpi if root is not None else _DEFAULT_DPI) / 144.0
+            turns = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
+            ring = xy[0] + radius * np.column_stack([np.cos(turns), np.sin(turns)])
+            pieces = [np.repeat(np.vstack([xy, ring]), _MARKER_WEIGHT, axis=0)]
         if line.get_linestyle() not in ("None", "none", "", " "):
             for a, b in zip(xy[:-1], xy[1:]):
                 steps = np.linspace(0.0, 1.0, max(int(np.hypot(*(b - a)) / 2.0), 1) + 1)[:, None]
@@ -1826,7 +1836,7 @@ def _place_labels(
     by ``put(text, row, side)`` (its horizontal alignment already set to ``side``): the first place
     that stays inside the panel and covers no plotted point, no line (a curve's, a trial ladder's,
     another LR line; its own line is left out) and no other text, its frame included, wins; with
-    none, the place that covers the fewest points, another text weighing a thousand. A label with no
+    none, the place that covers the fewest points, another text (or the legend) weighing a thousand. A label with no
     place inside the panel stays where it was. Labels placed earlier are texts the later ones keep
     clear of. Measured on the final layout.
     """
@@ -1835,6 +1845,9 @@ def _place_labels(
     lines = _line_points(ax, renderer)
     mine = {id(text) for text in labels}
     taken = [_framed_extent(text, renderer) for text in ax.texts if id(text) not in mine]
+    legend = ax.get_legend()
+    if legend is not None:
+        taken.append(legend.get_window_extent(renderer))  # weighs as a text: a label over it hid entries
     margin = 5.0  # pixels: a marker's radius (ms=6) and the line's width
     for text in labels:
         own = float(text.get_position()[0])
@@ -2273,7 +2286,13 @@ def _finish_loss_panel(
             if _legend_fits(ax):
                 break
     if single and ylim is not None:
+        limits = ax.get_ylim()
         _make_legend_room(ax, ylim[1], focus_from=focus_from, **legend)
+        if ax.get_ylim() != limits:
+            # The curve moved up (or down) under the LR labels placed beside it: a scaled LR's label placed clear of
+            # the picks covered the minimum's star once the bottom was lowered for the legend. Placed again, clear
+            # of the legend too.
+            _place_lr_labels(ax)
     placed = ax.get_legend()
     if single and placed is not None:
         # Inside the panel: the layout, run again when the figure is saved, must not narrow the panels around it.

@@ -2288,6 +2288,14 @@ def test_a_shortened_legends_marks_keep_apart_and_inside_its_frame(tmp_path: Pat
         assert not any(mark.overlaps(text) for text in texts)
 
 
+def written_default_png(fig, path: Path) -> object:
+    """Write ``fig`` to the PNG ``path``, check it is the default report's size and not blank; its renderer."""
+    fig.savefig(path, dpi=fig.dpi)
+    image = Image.open(path)
+    assert image.size == (1200, 900) and np.asarray(image.convert("RGB"), dtype=float).std() > 20
+    return fig.canvas.get_renderer()
+
+
 def drawn_points(ax, renderer, *, leave_out: float | None = None) -> np.ndarray:
     """Display points of ``ax``'s lines inside its frame: markers, and every pixel along a drawn segment.
 
@@ -2336,11 +2344,7 @@ def test_the_critical_batchs_label_covers_no_line_and_no_marker(
         fig = plot_range_test(result, schedule=np.linspace(0.02, 0.0, 200), schedule_name="cosine")
     else:
         fig = plot_range_test(result)
-    path = tmp_path / "batch.png"
-    fig.savefig(path, dpi=fig.dpi)
-    image = Image.open(path)
-    assert image.size == (1200, 900) and np.asarray(image.convert("RGB"), dtype=float).std() > 20
-    renderer = fig.canvas.get_renderer()
+    renderer = written_default_png(fig, tmp_path / "batch.png")
     ax = axes_by_label(fig)["batch"]
     (label,) = [t for t in ax.texts if "critical ≈" in t.get_text()]
     assert label.get_text().strip() == f"critical ≈ {critical:.0f}"
@@ -2358,3 +2362,34 @@ def test_the_critical_batchs_label_covers_no_line_and_no_marker(
     frame = ax.get_window_extent(renderer)
     assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
     assert not box.overlaps(ax.get_legend().get_window_extent(renderer))
+
+
+def test_an_lr_label_placed_before_the_legends_room_is_made_keeps_clear_of_the_picks(tmp_path: Path):
+    # A recorded `lrfind run --refine --scheduler cosine --target-batch-size 2048` (a 451-parameter MLP): the scaled
+    # LR's label was placed clear of the curve, then the loss panel's bottom was lowered to make room for the legend,
+    # the curve moved up, and the label's frame covered the lower half of the minimum's star.
+    import json
+
+    from lrfinder.range_test import RangeTestResult
+
+    path = Path(__file__).parent / "data" / "refined_noise_result.json"
+    result = RangeTestResult.from_json(path)
+    schedule = json.loads(path.read_text())["schedule"]
+    fig = plot_range_test(result, schedule=schedule["lrs"], schedule_name=schedule["name"])
+    renderer = written_default_png(fig, tmp_path / "refined.png")
+    ax = axes_by_label(fig)["loss"]
+    labels = [t for t in ax.texts if t.get_gid() == "lr_label"]
+    assert any(t.get_text().strip().startswith("scaled lr = 2.71e-01") for t in labels)
+    boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in labels]
+    picks = [line for line in ax.get_lines() if len(line.get_xdata()) == 1 and line.get_label().startswith(
+        ("steepest descent", "minimum", "divergence"))]  # fmt: skip
+    assert len(picks) == 3
+    for line in picks:
+        x, y = line.get_transform().transform((line.get_xdata()[0], line.get_ydata()[0]))
+        half = line.get_markersize() * fig.dpi / 72.0 / 2.0
+        for box in boxes:
+            assert not (box.x0 <= x + half and x - half <= box.x1 and box.y0 <= y + half and y - half <= box.y1), (
+                line.get_label()
+            )
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not any(box.overlaps(legend) for box in boxes)
