@@ -2439,9 +2439,14 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     ax.text(ns.b_simple, 0.02, label, transform=ax.get_xaxis_transform(), fontsize=9, va="bottom",
             gid=_CRITICAL_LABEL)
     tested = f"test batch {format_batch(int(b0))}"  # the target's form: "4,096", not "4096"
+    moved = _moved(result)
+    if result.scaled is not None and moved is None:
+        # Scaled to the test's own batch (DDP's effective batch given as the target): the target's diamond was drawn
+        # over the test's marker, hiding it, and the legend named "test batch 64" and "target batch 64" apart.
+        tested = f"test and target batch {format_batch(int(b0))}"
     ax.plot([b0], [base], "o", color=COLORS["suggestion"], mec="black", ms=8, zorder=5, label=tested)
-    if result.scaled is not None and target is not None:
-        ax.plot([target], [result.scaled.lr], "D", color=COLORS["scaled"], mec="black", ms=8, zorder=5,
+    if moved is not None and target is not None:
+        ax.plot([target], [moved.lr], "D", color=COLORS["scaled"], mec="black", ms=8, zorder=5,
                 label=f"target batch {format_batch(target)}")
     if s.divergence_lr is not None:
         ax.axhline(s.divergence_lr, color=COLORS["divergence"], lw=1.0, ls="-.", label="divergence (test)")

@@ -2393,3 +2393,22 @@ def test_an_lr_label_placed_before_the_legends_room_is_made_keeps_clear_of_the_p
             )
     legend = ax.get_legend().get_window_extent(renderer)
     assert not any(box.overlaps(legend) for box in boxes)
+
+
+def test_a_target_batch_equal_to_the_tests_is_one_marker_named_both(tmp_path: Path):
+    # examples/ddp_cpu.py's result, scaled to its own effective batch (64 = 32 x 2 ranks): the batch panel drew the
+    # target's diamond over the test's marker, which it hid, and its legend named "test batch 64" and "target batch 64"
+    # as two points.
+    result = recorded_ddp()
+    assert result.scaled is not None and result.scaled.to_batch_size == result.batch_size == 64
+    fig = plot_range_test(result)
+    renderer = written_default_png(fig, tmp_path / "ddp.png")
+    ax = axes_by_label(fig)["batch"]
+    labels = ax.get_legend_handles_labels()[1]
+    assert "test and target batch 64" in labels
+    assert not any(label.startswith(("test batch", "target batch")) for label in labels)
+    marks = [line for line in ax.get_lines() if len(line.get_xdata()) == 1]
+    assert [line.get_marker() for line in marks] == ["o"]
+    frame = ax.get_window_extent(renderer)
+    x, y = ax.transData.transform((marks[0].get_xdata()[0], marks[0].get_ydata()[0]))
+    assert frame.x0 < x < frame.x1 and frame.y0 < y < frame.y1
