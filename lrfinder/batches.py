@@ -806,14 +806,26 @@ def datasets_of(data: object) -> list[Any]:
     ``__getitem__`` alone) to the Datasets inside it.
     """
     found: list[Any] = []
-    inner = getattr(data, "dataset", None)
+    inner = _wrapped(data)
     for _ in range(8):  # wrappers in wrappers, bounded
-        if inner is None:
+        if inner is None or any(inner is d for d in found):  # the end, or a chain that comes back (d.dataset = d)
             break
         if isinstance(inner, torch.utils.data.Dataset):
             found.append(inner)
-        inner = getattr(inner, "dataset", None)
+        inner = _wrapped(inner)
     return found
+
+
+def _wrapped(data: object) -> Any:
+    """``data.dataset``, or ``None`` where it has none or reading it raises (a property of the user's that fails).
+
+    The search runs while an error of the data is being explained: a ``.dataset`` that raised replaced that error
+    with its own, which said nothing of the example that failed.
+    """
+    try:
+        return getattr(data, "dataset", None)
+    except Exception:  # noqa: BLE001 - any error of the user's property: the chain ends there
+        return None
 
 
 def _defines_line(dataset: object, filename: str, line: int) -> bool:

@@ -3378,6 +3378,49 @@ def test_a_datasets_example_that_fails_in_a_worker_is_named_through_a_wrapper_th
         range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
 
 
+class _RaisingDatasetProperty(MissingRecords):
+    """A Dataset whose own ``.dataset`` property raises (its wrapped data not loaded in this process)."""
+
+    @property
+    def dataset(self) -> Any:
+        raise RuntimeError("records are opened lazily in each worker")
+
+
+class _LazyWrapper:
+    """A DataLoader's data that is no torch Dataset, reading ``records``; its ``.dataset`` property raises."""
+
+    dataset = _RaisingDatasetProperty.dataset
+
+    def __init__(self, records: torch.utils.data.Dataset) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> Any:
+        return self.records[i]
+
+
+def test_a_datasets_example_that_fails_in_a_worker_is_named_when_its_dataset_property_raises() -> None:
+    """Searching the loader's ``.dataset`` chain for the Dataset a worker's error came from read the Dataset's own
+    ``.dataset`` property, and what that raised ("records are opened lazily ...") came out instead of the
+    example's KeyError. The chain ends there now, and the Dataset found is named."""
+    model = make_mlp()
+    loader = DataLoader(_RaisingDatasetProperty(64, missing={20}), batch_size=8, num_workers=2)
+    pattern = (
+        r"^The Dataset _RaisingDatasetProperty in train_data failed on an example in DataLoader worker process \d, "
+        r"which does not say which example: KeyError: 20\."
+    )
+    with pytest.raises(DataError, match=pattern) as info:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert "lazily" not in str(info.value)
+    # Behind a wrapper that is no Dataset and whose .dataset raises, no Dataset is found: the worker's own error
+    # comes out, not the property's RuntimeError.
+    loader = DataLoader(_LazyWrapper(MissingRecords(64, missing={20})), batch_size=8, num_workers=2)  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="Caught KeyError in DataLoader worker process"):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+
+
 class _ExplainedRecord(torch.utils.data.Dataset):
     """Example 12 fails with an error of two lines, its reason on the first."""
 
