@@ -120,8 +120,9 @@ FIT_TABLE = {
     "model-args not JSON": ("model-args = '[8,'", "Invalid value for '--model-args' (set in {where}): '[8,' is not "
                             "valid JSON"),
     "empty target": ('target = ""', "Invalid value for '--target' (set in {where}): got an empty name"),
-    "missing val-data": ('val-data = "missing.npz"', "Invalid value for '--val-data' (set in {where}): file "
-                         "'missing.npz' does not exist"),
+    "val-data of no data format": ('val-data = "c.toml"', "Invalid value for '--val-data' (set in {where}): "),
+    "no torch device": ('device = "cdua"', "Invalid value for '--device' (set in {where}): 'cdua' is not a torch "
+                        "device"),
 }
 
 
@@ -143,6 +144,27 @@ def test_run_refuses_a_bad_value_in_the_fit_table_as_fit_does(work: Path, case: 
     result = run_with(work, "json = 'r.json'\n[fit]\nepochs = 3\nnum-steps = 99\n", "--num-steps", "20", "--no-report")
     assert result.exit_code == 0, result.output
     assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 20
+
+def test_run_leaves_a_fit_tables_missing_files_and_devices_to_fit(work: Path, monkeypatch: pytest.MonkeyPatch):
+    # One file for a range test here and the training where the data and the GPU are: `lrfind run` refused
+    # `[fit] val-data = "/data/val.npz"` (not on this machine) and `[fit] device = "cuda"` (no CUDA here), though
+    # fit, which reads them, refuses them itself when it parses its options, before any work.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    missing = work / "elsewhere" / "val.npz"
+    toml = f"json = 'r.json'\n[fit]\nval-data = '{missing}'\ndata = 'big_train.npz'\ndevice = 'cuda'\n"
+    result = run_with(work, toml, "--num-steps", "20", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 20
+    # fit itself refuses each, saying it is the file's.
+    for line, message in (
+        (f"val-data = '{missing}'", f"Invalid value for '--val-data' (set in {work / 'c.toml'}): file '{missing}'"),
+        ("device = 'cuda'", f"Invalid value for '--device' (set in {work / 'c.toml'}): 'cuda': CUDA is not available"),
+    ):
+        result = run_with(work, f"output = 'trained.pt'\n[fit]\n{line}\n", "--num-steps", "20", command="fit")
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.stderr.split()), result.stderr
+        assert not (work / "trained.pt").exists()
+
 
 def test_valid_keys_are_the_option_names(work: Path):
     result = run_with(work, "bogus = 1\n")

@@ -361,12 +361,38 @@ def _check_as_command(param: click.Parameter, key: str, value: Any, path: str, t
         click.BadParameter: The value is refused, naming the option and the table and file that set it.
 
     """
+    typed = _typed(param, key, value, path, table)
     try:
-        param.process_value(ctx, _typed(param, key, value, path, table))
+        param.process_value(ctx, typed)
     except click.BadParameter as exc:
+        if _lacking_here(param, typed):
+            return  # the file or the device may be where that command runs: it checks them there
         # click's own hint ('--output' / '-o'), as the command gives it, then where the value was set.
         hint = f"{param.get_error_hint(ctx)} (set in [{table}] of {path})"
         raise click.BadParameter(exc.message, param_hint=hint) from None
+
+
+def _lacking_here(param: click.Parameter, value: Any) -> bool:
+    """Whether ``param`` refused ``value`` for what this machine lacks, not for the value itself.
+
+    A data file that is not here (``[fit] val-data = "/data/val.npz"``) or a device this machine has not
+    (``[fit] device = "cuda"`` on a laptop) may be where the table's command runs, with the same file: that
+    command refuses them when it parses its options, before any work. A data file of another format, a NUL byte
+    in a path or a name that is no torch device (``"cdua"``) is refused everywhere.
+    """
+    from .options import DataSpec, expand_home  # options imports this module
+
+    if isinstance(param.type, DataSpec) and isinstance(value, str) and "\0" not in value:
+        return not os.path.lexists(expand_home(value))
+    if param.name == "device" and isinstance(value, str):
+        import torch
+
+        try:
+            torch.device(value)
+        except (RuntimeError, TypeError):
+            return False
+        return True
+    return False
 
 
 class ConfigPath(click.Path):
