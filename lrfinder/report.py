@@ -1783,6 +1783,27 @@ def _place_trial_labels(ax: Axes) -> None:
     _place_labels(ax, [text for text in ax.texts if text.get_gid() == _TRIAL_LABEL], _TRIAL_LABEL_ROWS, put)
 
 
+def _inside_part(a: np.ndarray, b: np.ndarray, frame: Any) -> tuple[float, float] | None:
+    """The fractions ``(t0, t1)`` of the segment from ``a`` to ``b`` (display units) that lie inside ``frame``.
+
+    Liang-Barsky clipping: ``a + t (b - a)`` is inside for ``t0 <= t <= t1``; ``None`` when no part
+    is, or an end is not finite.
+    """
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None
+    t0, t1 = 0.0, 1.0
+    for start, delta, low, high in ((a[0], b[0] - a[0], frame.x0, frame.x1), (a[1], b[1] - a[1], frame.y0, frame.y1)):
+        if delta == 0.0:
+            if not low <= start <= high:
+                return None
+            continue
+        enter, leave = sorted(((low - start) / delta, (high - start) / delta))
+        t0, t1 = max(t0, enter), min(t1, leave)
+        if t0 > t1:
+            return None
+    return float(t0), float(t1)
+
+
 def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray]]:
     """The points, in display units, that ``ax``'s lines draw inside its frame, each line's with its x if vertical.
 
@@ -1818,7 +1839,13 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
             pieces = [np.repeat(np.vstack([xy, ring]), _MARKER_WEIGHT, axis=0)]
         if line.get_linestyle() not in ("None", "none", "", " "):
             for a, b in zip(xy[:-1], xy[1:]):
-                steps = np.linspace(0.0, 1.0, max(int(np.hypot(*(b - a)) / 2.0), 1) + 1)[:, None]
+                # Only the part inside the frame is sampled: a loss far above the panel's limits (a blow-up
+                # to 1e6 over a curve near 1) made a segment 1e9 pixels long, sampled every two pixels (GBs).
+                span = _inside_part(a, b, frame)
+                if span is None:
+                    continue
+                t0, t1 = span
+                steps = np.linspace(t0, t1, max(int(np.hypot(*(b - a)) * (t1 - t0) / 2.0), 1) + 1)[:, None]
                 pieces.append(a + (b - a) * steps)
         points = np.concatenate(pieces)
         inside = (points[:, 0] >= frame.x0) & (points[:, 0] <= frame.x1)

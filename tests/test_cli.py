@@ -1935,6 +1935,25 @@ def test_report_overlay_labels_tell_files_of_one_name_apart(work: Path):
     assert "run1/result" in svg and "run2/result" in svg
 
 
+def test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn(work: Path):
+    # A result whose last recorded loss is far above the rest (1e9 over losses near 1: a blow-up's last step) made
+    # `lrfind report` fail with "Error: Maximum allowed size exceeded" (the label placer sampled the curve's last
+    # segment, a billion pixels long, every two pixels; 10 GB of memory at 1e6), and `run` the same after its test.
+    assert invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "a.json").exit_code == 0
+    doc = json.loads((work / "a.json").read_text())
+    doc["losses"][-1] = 1e9
+    (work / "blown.json").write_text(json.dumps(doc))
+    result = invoke("report", "blown.json", "--report", "blown.png")
+    assert result.exit_code == 0, result.output
+    assert Image.open(work / "blown.png").size == (1200, 900)
+    (work / "blown.png").unlink()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "report", "blown.json", "--report", "blown.png"],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(work / "blown.png").size == (1200, 900)
+
+
 def test_report_errors(work: Path):
     (work / "junk.json").write_text("{not json")
     (work / "list.json").write_text("[1, 2]")

@@ -125,6 +125,27 @@ def test_png_size_is_fixed_and_not_blank(tmp_path: Path):
     assert Image.open(path2).size == (400, 300)
 
 
+@pytest.mark.parametrize("last", [1e8, 1e30])
+def test_a_last_loss_far_above_the_panel_draws_in_bounded_memory(tmp_path: Path, last: float):
+    # A blow-up's last loss far above the loss panel's limits (1e8 over a curve near 1) made one segment of the
+    # curve some 1e9 pixels long, and the label placer sampled it every two pixels: "Maximum allowed size
+    # exceeded" at 1e8 (a MemoryError at 1e7, 10 GB and a minute at 1e6), after the whole test. Only the part
+    # inside the frame is sampled now.
+    result = make_result()
+    losses = np.array(result.losses)
+    losses[-1] = last
+    result = finish_result(
+        np.array(result.lrs), losses, "diverged", settings=result.settings, batch_size=32, model_name="TinyNet"
+    )
+    path = save_report(result, tmp_path / "r.png")
+    image = Image.open(path)
+    assert image.size == (1200, 900)
+    assert np.asarray(image.convert("RGB"), dtype=float).std() > 20
+    fig = plot_range_test(result)
+    loss_ax = axes_by_label(fig)["loss"]
+    assert loss_ax.get_ylim()[1] < 100  # the panel keeps the curve's scale; the blow-up runs off its top
+
+
 def test_output_is_deterministic(tmp_path: Path):
     result = make_result()
     a = save_report(result, tmp_path / "a.png").read_bytes()
