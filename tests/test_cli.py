@@ -1491,6 +1491,28 @@ def test_a_batch_size_larger_than_the_training_set_is_named(work: Path):
     assert whole.exit_code == 0 and "warning:" not in whole.stderr, whole.output
 
 
+def test_a_training_set_of_one_sample_is_named_without_advice_no_batch_size_can_follow(work: Path):
+    # A one-row .npz (or CSV) was warned "--batch-size 32 is larger than the training set (1 samples) ... Choose a
+    # --batch-size below 1", and at --batch-size 1 not warned at all: a test over one example is a test of how fast
+    # the model memorises it, whatever the batch size.
+    x, y = np.load(work / "train.npz")["x"], np.load(work / "train.npz")["y"]
+    np.savez(work / "one.npz", x=x[:1], y=y[:1])
+    said = (
+        "warning: --data one.npz holds a single sample: every step of the test trains on that one example, so the "
+        "curve shows how fast the model memorises it, not an LR to train at. Check that --data is the training set "
+        "you meant."
+    )
+    for batch in ("32", "1"):
+        result = invoke("run", "model_ts.pt", "--data", "one.npz", *FAST, "--batch-size", batch)
+        assert result.exit_code == 0, result.output
+        assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [said]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "run", "model_ts.pt", "--data", "one.npz", *FAST],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert said in " ".join(proc.stderr.split()) and "below 1" not in proc.stderr
+
+
 def test_fit_with_warmup_and_scheduler_settings_but_no_scheduler_trains_after_its_note(work: Path):
     # lrfinder.train refuses them without a scheduler; lrfind fit notes them as ignored and trains on.
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--warmup-steps", "2",

@@ -1166,6 +1166,16 @@ def _warn_batch_over_data(options: Options, data: LoadedData) -> None:
     if options.quiet or data.dataset is None:  # a loader of the user's own keeps its batch size
         return
     size = _dataset_size(data)
+    if size == 1:
+        # "Choose a --batch-size below 1" was the advice here: no batch size helps a set of one example.
+        click.echo(
+            f"warning: --data {options.data} holds a single sample: every step of "
+            f"{'the test and the training' if options.train else 'the test'} trains on that one example, so the "
+            "curve shows how fast the model memorises it, not an LR to train at. Check that --data is the training "
+            "set you meant.",
+            err=True,
+        )
+        return
     if size is None or options.batch_size <= size:
         return
     click.echo(
