@@ -1957,6 +1957,27 @@ def test_report_overlay_labels_tell_files_of_one_name_apart(work: Path):
     assert "run1/result" in svg and "run2/result" in svg
 
 
+def test_a_torchscript_file_of_a_function_is_named_as_one(work: Path):
+    # torch.jit.script of a def, saved, loads as a module torch names PlaceholderModule: lrfind said "The model
+    # (PlaceholderModule) has no parameters at all", a class the user never wrote, after loading the data.
+    def double(x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    torch.jit.save(torch.jit.script(double), str(work / "func.pt"))
+    said = (
+        "Error: func.pt holds a scripted function (torch.jit.script of a def), not a module: it has no weights to "
+        "train. Save the network itself: torch.jit.save(torch.jit.script(model), path), with model your "
+        "torch.nn.Module."
+    )
+    result = invoke("run", "func.pt", "--data", "train.npz", *FAST)
+    assert result.exit_code == 1 and result.stderr.strip() == said, result.output
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "fit", "func.pt", "--data", "train.npz", *FAST, "-o",
+                           "out.pt"], capture_output=True, text=True, cwd=work, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.strip() == said, proc.stderr
+    assert not (work / "out.pt").exists()
+
+
 def test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn(work: Path):
     # A result whose last recorded loss is far above the rest (1e9 over losses near 1: a blow-up's last step) made
     # `lrfind report` fail with "Error: Maximum allowed size exceeded" (the label placer sampled the curve's last

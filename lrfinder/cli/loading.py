@@ -81,6 +81,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The class name torch gives the module a saved ``torch.jit.script``-ed function is loaded as.
+_SCRIPTED_FUNCTION = "PlaceholderModule"
+
 ModelFormat = Literal["torchscript", "lightning", "state_dict", "pickle"]
 
 _CLASS_LOSSES = ("cross_entropy", "nll")
@@ -652,6 +655,13 @@ def load_model(
             model = torch.jit.load(str(file), map_location="cpu")
         except Exception as exc:
             raise ModelError(f"Cannot load TorchScript file {file}: {reason(exc)}.") from exc
+        if model.original_name == _SCRIPTED_FUNCTION:
+            # Was "The model (PlaceholderModule) has no parameters at all", a name the user never wrote.
+            raise ModelError(
+                f"{file} holds a scripted function (torch.jit.script of a def), not a module: it has no weights to "
+                "train. Save the network itself: torch.jit.save(torch.jit.script(model), path), with model your "
+                "torch.nn.Module."
+            )
         return LoadedModel(model, "torchscript", file)
 
     try:
