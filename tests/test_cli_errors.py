@@ -953,6 +953,32 @@ def test_a_csv_separated_by_semicolons_or_tabs_reads_its_columns(work: Path, sep
     assert (work / "semi.csv").read_bytes() == before
 
 
+def test_a_csv_with_decimal_commas_or_thousands_separators_is_said_to_have_them(work: Path):
+    # A spreadsheet's export in a decimal-comma locale ('a;b;label' over '0,126;-1,5;1'), which lrfind splits at the
+    # semicolons for this very locale, failed with "'0,126' is not a number. Encode categories as numbers first", as
+    # did a quoted "1,234.5": advice for words, not numbers.
+    (work / "decimal.csv").write_text("a;b;label\n0,126;-1,5;1\n2,0;3,25;0\n")
+    (work / "thousands.csv").write_text('a,b,label\n"1,234.5",2,1\n3,4,0\n')
+    said = (
+        "line 2, column 'a': '{}' is not a number as lrfind reads one: it has a comma in it (a decimal comma or a "
+        "thousands separator). Write numbers with a decimal point and no separators (0.126, 1234.5): export the file "
+        "with '.' as the decimal separator, or convert it with pandas.read_csv(path, {}).to_csv(new_path, index=False)."
+    )
+    result = invoke("run", "model.pt", "--data", "decimal.csv", "--target", "label", *FAST)
+    assert_one_line(result, 1, "decimal.csv " + said.format("0,126", "sep=';', decimal=','"))
+    result = invoke("run", "model.pt", "--data", "thousands.csv", "--target", "label", *FAST)
+    assert_one_line(result, 1, "thousands.csv " + said.format("1,234.5", "thousands=','"))
+    # A word is still a category to encode.
+    (work / "word.csv").write_text("a;b;label\nred;1,5;1\n")
+    assert_one_line(invoke("run", "model.pt", "--data", "word.csv", "--target", "label", *FAST), 1,
+                    "'red' is not a number. Encode categories as numbers first.")  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "run", "model.pt", "--data", "decimal.csv", "--target",
+                           "label", *FAST], capture_output=True, text=True, cwd=work, env=env, timeout=300)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "decimal.csv " + said.format("0,126", "sep=';', decimal=','") in " ".join(proc.stderr.split())
+
+
 def test_blank_lines_in_a_csv_are_skipped_and_errors_name_the_file_line(work: Path):
     # A file ending in an extra newline (or a blank line between rows) failed: "line 42 has 0 fields".
     lines = (work / "excel.csv").read_bytes().decode("utf-8-sig").splitlines()

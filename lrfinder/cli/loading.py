@@ -1248,6 +1248,13 @@ def _numeric_text(text: str) -> bool:
     return True
 
 
+def _comma_number(text: str) -> bool:
+    """Whether a CSV cell is a number written with a comma: a decimal comma (``"0,126"``), thousands (``"1,234.5"``)."""
+    if "," not in text:
+        return False
+    return _numeric_text(text.replace(",", "")) or (text.count(",") == 1 and _numeric_text(text.replace(",", ".")))
+
+
 def _csv_delimiter(header_line: str) -> str:
     """The field separator of a CSV file, read from its header line.
 
@@ -1316,7 +1323,8 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
     with io.StringIO(read_text(path), newline="") as handle:
         first = handle.readline()
         handle.seek(0)
-        reader = csv.reader(handle, delimiter=_csv_delimiter(first))
+        delimiter = _csv_delimiter(first)
+        reader = csv.reader(handle, delimiter=delimiter)
         # Blank lines (a file ending in an extra newline or two) hold no row: csv.reader yields [] for them.
         numbered = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     rows = [row for _, row in numbered]
@@ -1344,6 +1352,17 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
             try:
                 values[i - 2, c] = float(text) if text else math.nan
             except ValueError:
+                if _comma_number(text):
+                    # A spreadsheet's export in a decimal-comma locale ('0,126'), or a thousands separator: "Encode
+                    # categories as numbers first" was the advice, for a number. In a comma-separated file the
+                    # comma of a (quoted) number is a thousands separator.
+                    read = "thousands=','" if delimiter == "," else f"sep={delimiter!r}, decimal=','"
+                    raise DataError(
+                        f"{path} line {r}, column {header[c]!r}: {cell!r} is not a number as lrfind reads one: it has "
+                        "a comma in it (a decimal comma or a thousands separator). Write numbers with a decimal "
+                        "point and no separators (0.126, 1234.5): export the file with '.' as the decimal separator, "
+                        f"or convert it with pandas.read_csv(path, {read}).to_csv(new_path, index=False)."
+                    ) from None
                 raise DataError(
                     f"{path} line {r}, column {header[c]!r}: {cell!r} is not a number. Encode categories as "
                     "numbers first."
