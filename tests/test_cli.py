@@ -1978,6 +1978,23 @@ def test_a_torchscript_file_of_a_function_is_named_as_one(work: Path):
     assert not (work / "out.pt").exists()
 
 
+def test_a_torchscript_module_of_a_class_named_placeholdermodule_is_tested(work: Path):
+    # A scripted function loads as a module torch names PlaceholderModule (8684b8c refuses it by that name); a
+    # network of the user's own class PlaceholderModule, with weights, was refused as "a scripted function" too.
+    class PlaceholderModule(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = torch.nn.Linear(10, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x)
+
+    torch.jit.save(torch.jit.script(PlaceholderModule()), str(work / "placeholder.pt"))
+    result = invoke("run", "placeholder.pt", "--data", "train.npz", *FAST, "--json", "r.json")
+    assert result.exit_code == 0, result.output
+    assert RangeTestResult.from_json(work / "r.json").num_parameters == 33
+
+
 def test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn(work: Path):
     # A result whose last recorded loss is far above the rest (1e9 over losses near 1: a blow-up's last step) made
     # `lrfind report` fail with "Error: Maximum allowed size exceeded" (the label placer sampled the curve's last

@@ -655,7 +655,8 @@ def load_model(
             model = torch.jit.load(str(file), map_location="cpu")
         except Exception as exc:
             raise ModelError(f"Cannot load TorchScript file {file}: {reason(exc)}.") from exc
-        if model.original_name == _SCRIPTED_FUNCTION:
+        if model.original_name == _SCRIPTED_FUNCTION and next(model.parameters(), None) is None:
+            # A module class of the user's own that happens to be named so has its weights: it is trained.
             # Was "The model (PlaceholderModule) has no parameters at all", a name the user never wrote.
             raise ModelError(
                 f"{file} holds a scripted function (torch.jit.script of a def), not a module: it has no weights to "
