@@ -803,27 +803,33 @@ def datasets_of(data: object) -> list[Any]:
     """The Dataset of DataLoader ``data`` and those it wraps (a ``Subset``'s ``.dataset``), outermost first.
 
     The ``.dataset`` chain is followed through a wrapper that is no ``Dataset`` (an object a DataLoader reads by
-    ``__getitem__`` alone) to the Datasets inside it.
+    ``__getitem__`` alone) to the Datasets inside it, and into a ``ConcatDataset``'s ``.datasets``.
     """
     found: list[Any] = []
-    inner = _wrapped(data)
-    for _ in range(8):  # wrappers in wrappers, bounded
-        if inner is None or any(inner is d for d in found):  # the end, or a chain that comes back (d.dataset = d)
+    pending = [_wrapped(data)]
+    for _ in range(64):  # wrappers in wrappers, bounded
+        if not pending:
             break
+        inner = pending.pop(0)
+        if inner is None or any(inner is d for d in found):  # the end, or a chain that comes back (d.dataset = d)
+            continue
         if isinstance(inner, torch.utils.data.Dataset):
             found.append(inner)
-        inner = _wrapped(inner)
+        pending.append(_wrapped(inner))
+        members = _wrapped(inner, "datasets")  # a ConcatDataset's
+        if isinstance(members, (list, tuple)):
+            pending.extend(members)
     return found
 
 
-def _wrapped(data: object) -> Any:
-    """``data.dataset``, or ``None`` where it has none or reading it raises (a property of the user's that fails).
+def _wrapped(data: object, name: str = "dataset") -> Any:
+    """``data.dataset`` (or ``name``), or ``None`` where it has none or reading it raises (a user property failing).
 
     The search runs while an error of the data is being explained: a ``.dataset`` that raised replaced that error
     with its own, which said nothing of the example that failed.
     """
     try:
-        return getattr(data, "dataset", None)
+        return getattr(data, name, None)
     except Exception:  # noqa: BLE001 - any error of the user's property: the chain ends there
         return None
 

@@ -3433,6 +3433,16 @@ class _ExplainedRecord(torch.utils.data.Dataset):
         return torch.randn(10), i % 3
 
 
+def test_a_datasets_example_that_fails_in_a_worker_is_named_inside_a_concat_dataset() -> None:
+    """From a worker, the Dataset that failed was looked for along the ``.dataset`` chain only: inside a
+    ConcatDataset the message named "The Dataset ConcatDataset", not the member whose ``__getitem__`` raised."""
+    model = make_mlp()
+    data = torch.utils.data.ConcatDataset([MissingRecords(32, missing=()), MissingRecords(64, missing={20})])
+    pattern = r"^The Dataset MissingRecords in train_data failed on an example in DataLoader worker process \d, "
+    with pytest.raises(DataError, match=pattern):
+        range_test(model, DataLoader(data, batch_size=8, num_workers=2), loss_fn=F.cross_entropy, num_steps=10)
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_datasets_error_of_several_lines_is_named_by_its_first(workers: int) -> None:
     """From a DataLoader worker the error was read from the last line of the quoted traceback: a message of two
