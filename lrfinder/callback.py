@@ -201,6 +201,24 @@ class _TestRun:
     num_parameters: int
 
 
+def _ending_cycle(sched: Any) -> tuple[int, torch.optim.lr_scheduler.OneCycleLR, int] | None:
+    """The ``OneCycleLR`` a restored schedule ends with, as ``(start, cycle, now)``: its first step and the step now.
+
+    ``scheduler=`` builds a bare ``OneCycleLR`` (``start`` 0, ``now`` its ``last_epoch``) or, with a warm-up, a
+    ``SequentialLR`` that hands over to it at its milestone: until then the cycle's own ``last_epoch`` says nothing
+    of the steps taken (torch holds it at -1), so the count is the ``SequentialLR``'s. ``None`` for any other
+    schedule, and for a cycle another schedule follows (it is never stepped past its end).
+    """
+    if isinstance(sched, torch.optim.lr_scheduler.OneCycleLR):
+        return 0, sched, sched.last_epoch
+    parts, milestones = getattr(sched, "_schedulers", None), getattr(sched, "_milestones", None)
+    if not parts or milestones is None or len(milestones) != len(parts) - 1:
+        return None
+    if not isinstance(parts[-1], torch.optim.lr_scheduler.OneCycleLR):
+        return None
+    return (int(milestones[-1]) if milestones else 0), parts[-1], int(sched.last_epoch)
+
+
 class LRFinder(_CallbackBase):
     """Find the learning rate at the start of ``fit``, then train with it in the same ``fit``.
 
@@ -667,11 +685,12 @@ class LRFinder(_CallbackBase):
             return  # no schedule of ours: the module's own is the module's
         left, spans = math.inf, 0
         for config in trainer.lr_scheduler_configs:
-            sched = config.scheduler
-            for part in (sched, *getattr(sched, "_schedulers", ())):  # a warm-up's SequentialLR holds it
-                if isinstance(part, torch.optim.lr_scheduler.OneCycleLR):
-                    left = min(left, part.total_steps - part.last_epoch)
-                    spans = part.total_steps
+            found = _ending_cycle(config.scheduler)
+            if found is not None:
+                # The cycle takes the steps from `start` (after a warm-up) on: it can step to start + total_steps.
+                start, cycle, now = found
+                left = min(left, start + cycle.total_steps - now)
+                spans = start + cycle.total_steps
         if not math.isfinite(left):
             return
         total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))

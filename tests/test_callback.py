@@ -1017,6 +1017,33 @@ def test_a_resumed_fit_longer_than_the_restored_one_cycle_is_refused_before_trai
     assert t.global_step == 8  # no step past the checkpoint's
 
 
+def test_a_fit_resumed_during_the_one_cycles_warm_up_trains_on_and_a_longer_one_is_refused(tmp_path: Path) -> None:
+    """With a warm-up the schedule is a SequentialLR whose OneCycleLR torch holds at last_epoch -1 until the
+    milestone: a fit resumed in the warm-up with the same max_epochs was refused ("spans 6 optimizer steps with 7
+    left, but this fit takes 8 more") though the schedule had room for it. Counted from the SequentialLR's steps,
+    it trains to the end; a longer fit is still refused, with the whole schedule's steps."""
+    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1)
+    finder: dict[str, Any] = {**FAST, "optimizer": "adamw", "scheduler": "onecycle",
+                              "scheduler_settings": {"warmup_steps": 6}}  # fmt: skip
+    settings: dict[str, Any] = {"max_epochs": 3, "max_steps": -1}
+    trainer(tmp_path, [LRFinder(**finder), every_epoch], enable_checkpointing=True, **settings).fit(
+        Net(dropout=0.0), make_loader(n=128, shuffle=False)
+    )
+    in_warm_up = tmp_path / "ckpt" / "epoch=0-step=4.ckpt"  # 4 of the 6 warm-up steps taken
+    t = trainer(tmp_path / "r", [LRFinder(**finder)], **settings)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        t.fit(Net(dropout=0.0), make_loader(n=128, shuffle=False), ckpt_path=in_warm_up)
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert t.global_step == 12 and isinstance(sched, torch.optim.lr_scheduler.SequentialLR)
+    assert sched._schedulers[-1].last_epoch == 6  # the cycle's last step, 12 - 6
+
+    t = trainer(tmp_path / "l", [LRFinder(**finder)], max_epochs=4, max_steps=-1)
+    with pytest.raises(ValueError, match=r"whose one-cycle schedule spans 12 optimizer steps with 8 left, but this fit "
+                                         r"takes 12 more \(max_epochs=4"):  # fmt: skip
+        t.fit(Net(dropout=0.0), make_loader(n=128, shuffle=False), ckpt_path=in_warm_up)
+    assert t.global_step == 4
+
+
 def test_batch_size_finder_before_is_no_resume(tmp_path: Path) -> None:
     """Lightning's BatchSizeFinder restores its temporary checkpoint in place: not a resume, the test runs."""
     finder = LRFinder(**FAST)
