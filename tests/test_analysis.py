@@ -1890,9 +1890,9 @@ def test_every_rules_suggestion_is_consistent_on_synthetic_and_random_curves() -
 
 @pytest.mark.slow
 def test_every_rules_suggestion_is_consistent_on_every_recorded_curve_and_many_random_ones() -> None:
-    from benchmarks.readings import cached_curves
+    from conftest import recorded_curves
 
-    read = _read_by_every_rule([(np.asarray(lrs), np.asarray(losses)) for _, lrs, losses in cached_curves()])
+    read = _read_by_every_rule([(np.asarray(lrs), np.asarray(losses)) for _, lrs, losses in recorded_curves()])
     assert min(read.values()) >= 160
     read = _read_by_every_rule(_curves_of(7, 1000))
     assert min(read.values()) >= 500

@@ -387,9 +387,9 @@ def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
     import math
 
     import numpy as np
+    from conftest import recorded_curves
 
     import lrfinder
-    from benchmarks.readings import cached_curves
     from lrfinder.exceptions import LRFinderError
 
     section = README.read_text(encoding="utf-8").split("\n### Reading a curve\n")[1]
@@ -409,7 +409,7 @@ def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
             return None
 
     curves: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
-    for key, lrs, losses in cached_curves():
+    for key, lrs, losses in recorded_curves():
         task, finder, seed, *_ = [*key.split("|"), "", ""]
         if seed and not task.startswith("batch_scaling"):
             curves[task, finder, seed] = (lrs, losses)
@@ -546,9 +546,9 @@ def test_a_causal_ema_moves_the_pick_by_over_two_decades_on_some_benchmark_curve
     import math
 
     import numpy as np
+    from conftest import recorded_curves
 
     import lrfinder
-    from benchmarks.readings import cached_curves
     from lrfinder import analysis
     from lrfinder.exceptions import LRFinderError
 
@@ -564,7 +564,7 @@ def test_a_causal_ema_moves_the_pick_by_over_two_decades_on_some_benchmark_curve
 
     centred = analysis.savgol
     shifts: list[float] = []
-    for key, lrs, losses in cached_curves():
+    for key, lrs, losses in recorded_curves():
         task, finder, *_ = [*key.split("|"), ""]
         if finder != "lrfinder" or task.startswith("batch_scaling"):
             continue
