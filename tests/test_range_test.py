@@ -3359,13 +3359,17 @@ class _PlainWrapper:
     """A DataLoader's data that is no torch Dataset (``__getitem__`` and ``__len__`` alone), wrapping one."""
 
     def __init__(self, dataset: torch.utils.data.Dataset) -> None:
-        self.dataset = dataset
+        self.records = dataset
+
+    @property
+    def dataset(self) -> torch.utils.data.Dataset:
+        return self.records
 
     def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        return len(self.records)  # type: ignore[arg-type]
 
     def __getitem__(self, i: int) -> Any:
-        return self.dataset[i]
+        return self.records[i]
 
 
 def test_a_datasets_example_that_fails_in_a_worker_is_named_through_a_wrapper_that_is_no_dataset() -> None:
@@ -3386,19 +3390,10 @@ class _RaisingDatasetProperty(MissingRecords):
         raise RuntimeError("records are opened lazily in each worker")
 
 
-class _LazyWrapper:
-    """A DataLoader's data that is no torch Dataset, reading ``records``; its ``.dataset`` property raises."""
+class _LazyWrapper(_PlainWrapper):
+    """A DataLoader's data that is no torch Dataset, whose ``.dataset`` property raises."""
 
-    dataset = _RaisingDatasetProperty.dataset
-
-    def __init__(self, records: torch.utils.data.Dataset) -> None:
-        self.records = records
-
-    def __len__(self) -> int:
-        return len(self.records)  # type: ignore[arg-type]
-
-    def __getitem__(self, i: int) -> Any:
-        return self.records[i]
+    dataset = _RaisingDatasetProperty.dataset  # type: ignore[assignment]
 
 
 def test_a_datasets_example_that_fails_in_a_worker_is_named_when_its_dataset_property_raises() -> None:
