@@ -1180,19 +1180,21 @@ def check_fall(
             f"{size:.3g})"
         )
     elif drop < need_drop:
+        shown, bar = _apart(drop, max(need_drop, round_off))
         how = (
-            f"it drops by {drop:.3g} over the sweep (smoothed), less than the {max(need_drop, round_off):.3g} "
+            f"it drops by {shown} over the sweep (smoothed), less than the {bar} "
             f"a fall needs to stand out of its noise (noise level {se:.3g})"
         )
     else:
+        raw_fall, raw_bar = _apart(head - bottom, need_raw)
         where = (
-            f"lie only {head - bottom:.3g} below those at the start, less than"
+            f"lie only {raw_fall} below those at the start, less than"
             if head >= bottom
             else f"lie above those at the start (by {bottom - head:.3g}), against"
         )
         how = (
             f"it drops by {drop:.3g} over the sweep (smoothed), but the recorded losses around its minimum {where} "
-            f"the {need_raw:.3g} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
+            f"the {raw_bar} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
             "may be a few lucky batches or the filter's ringing"
         )
     if drop > 0 and real and noise.sigma >= NOISY_STEPS * drop:
@@ -1210,6 +1212,24 @@ def check_fall(
         + ("lower min_lr (the model may already be trained at these LRs), or increase num_steps." if blew_up else
            "or increase num_steps.")
     )
+
+
+def _apart(value: float, bar: float) -> tuple[str, str]:
+    """``value`` and the ``bar`` it missed, with the fewest significant digits (3 at least) that tell them apart.
+
+    At ``:.3g`` a fall just short of its bar read as the bar itself ("drops by 1.68 ..., less
+    than the 1.68 a fall needs").
+
+    Example:
+        >>> _apart(0.4999, 0.5)
+        ('0.4999', '0.5')
+
+    """
+    for digits in range(3, 17):
+        shown, needed = f"{value:.{digits}g}", f"{bar:.{digits}g}"
+        if shown != needed:
+            break
+    return shown, needed
 
 
 #: Significance of the trend test of :func:`_falls_steadily`.

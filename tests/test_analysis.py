@@ -619,6 +619,21 @@ def test_check_fall() -> None:
         an.check_fall(rising, rising, 6, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
 
 
+def test_a_fall_just_short_of_its_bar_is_not_said_to_equal_it() -> None:
+    # A Poisson NLL count regression under RMSprop fell by 1.6796 against a bar of 1.6812: the message read "it drops
+    # by 1.68 over the sweep (smoothed), less than the 1.68 a fall needs". Both now get the digits that tell them apart.
+    y = np.array([2.0, 2.0, 1.7, 1.5001, 1.9, 1.6, 3.0])
+    with pytest.raises(InconclusiveCurveError) as info:
+        an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.1, band=0.2))  # bar 3 * 0.1 + 0.2 = 0.5
+    assert "it drops by 0.4999 over the sweep (smoothed), less than the 0.5 a fall needs" in str(info.value)
+    # The raw losses' bar (2 * se + band / 2 = 0.03), missed by 1e-5.
+    raw = np.array([1.0, 1.0, 1.0, 0.97001, 0.97001, 0.97001, 1.0, 1.0, 1.0])
+    smoothed = np.array([1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0])
+    with pytest.raises(InconclusiveCurveError) as raw_info:
+        an.check_fall(raw, smoothed, 9, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
+    assert "lie only 0.02999 below those at the start, less than the 0.03 a fall needs" in str(raw_info.value)
+
+
 def test_a_fall_lost_in_per_step_noise_advises_a_larger_batch() -> None:
     """Single steps scattering by a good part of the fall: the advice is a larger batch, not only num_steps.
 
