@@ -500,7 +500,8 @@ def isolation(
     attribute), captured before its first step (:meth:`~lrfinder.snapshot.StateSnapshot.watching_optimizers`).
     Swapped for the
     test and put back (the same objects): ``trainer.callbacks`` (user callbacks must not see the
-    test's backward and optimizer-step hooks), ``trainer.loggers`` (muted stand-ins, see
+    test's backward and optimizer-step hooks), ``trainer.profiler`` (a pass-through one: the fit's profile counts
+    the fit's hook calls only), ``trainer.loggers`` (muted stand-ins, see
     :class:`_MutedLogger`: what ``training_step`` logs directly, not through ``self.log``, stays out of
     the fit's logs), the iterator a persistent-workers loader of
     ``loaders`` keeps (the fit made it already; the test draws from one of its own, shut down
@@ -544,6 +545,11 @@ def isolation(
     saved_loggers = trainer.loggers
     trainer.loggers = [_MutedLogger(lg) for lg in saved_loggers]  # type: ignore[misc]
     pl_module.log = _capture_log(logged)  # type: ignore[method-assign]
+    # Trainer(profiler=...) timed every module hook of the test's ~100 steps (on_before_backward, ...) with the fit's
+    # few: the report's counts and means mixed the two. The test's time shows as the hook that runs it
+    # ([Callback]LRFinder.on_train_start); the profiler object itself is untouched and put back.
+    saved_profiler = trainer.profiler  # type: ignore[attr-defined]
+    trainer.profiler = package_of(trainer).profilers.PassThroughProfiler()  # type: ignore[attr-defined]
     paused = _pause_schedulers(configs)
     # The modes stay as they are: Lightning (2.2+) trains each submodule in the mode it is in at
     # the start of training (a frozen backbone left in eval mode keeps its BatchNorm statistics and
@@ -564,6 +570,7 @@ def isolation(
             _resume_schedulers(paused)
             trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
             trainer.loggers = saved_loggers
+            trainer.profiler = saved_profiler  # type: ignore[attr-defined]
             snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
             for lo, iterator in held:
                 lo._iterator = iterator

@@ -338,3 +338,16 @@ def test_a_reloaded_loader_of_another_length_is_said_not_to_fit_the_schedule(tmp
     t = trainer(tmp_path, [finder], max_epochs=-1, max_steps=18, reload_dataloaders_every_n_epochs=1)
     t.fit(Net(), datamodule=GrowingData())
     assert t.global_step == 18 and t.lr_scheduler_configs[0].scheduler.total_steps == 18
+
+
+def test_the_profiler_counts_the_fits_hook_calls_not_the_tests(tmp_path: Path) -> None:
+    # Trainer(profiler="simple") timed the module hooks of the test's 80 steps with the fit's 3: its report said
+    # on_before_backward ran 83 times, at a mean over both. The test's time is the hook that runs it.
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], profiler="simple", max_steps=3)
+    t.fit(Net(), make_loader())
+    assert finder.result is not None and finder.result.num_steps > 10
+    calls = {name: len(times) for name, times in t.profiler.recorded_durations.items()}
+    hooks = ["on_before_batch_transfer", "on_before_backward", "on_after_backward", "on_before_optimizer_step"]
+    assert [calls[f"[LightningModule]Net.{hook}"] for hook in hooks] == [3] * len(hooks)
+    assert calls["[Callback]LRFinder.on_train_start"] == 1
