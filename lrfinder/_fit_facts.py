@@ -204,6 +204,31 @@ def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     return min(steps, max_steps) if max_steps is not None and max_steps != -1 else steps
 
 
+def _optimizer_steps_left(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> float:
+    """The optimizer steps the fit takes from where its loop stands: a schedule built now is sized to them.
+
+    :func:`_optimizer_steps` in a new fit. A second ``trainer.fit`` of the same Trainer goes on
+    from the first's ``global_step`` and ``current_epoch``, so its new schedule spans only what is
+    left: what ``max_steps`` leaves, and the epochs from ``current_epoch`` to ``max_epochs``
+    counted over the train loader of this fit (which may not be the first's), whichever is fewer.
+    """
+    if trainer.global_step == 0 and trainer.current_epoch == 0:
+        return _optimizer_steps(trainer, pl_module, accumulate)
+    left = math.inf
+    max_steps = trainer.max_steps
+    if max_steps is not None and max_steps != -1:
+        left = max_steps - trainer.global_step
+    batches = trainer.num_training_batches
+    max_epochs = trainer.max_epochs
+    if max_epochs is not None and max_epochs != -1 and math.isfinite(batches):
+        per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
+        if per_step is None:
+            per_step = lambda epoch: int(trainer.accumulate_grad_batches)  # noqa: E731
+        epochs = range(trainer.current_epoch, max(max_epochs, trainer.current_epoch + 1))
+        left = min(left, sum(math.ceil(batches / per_step(epoch)) for epoch in epochs))
+    return left
+
+
 def _how_to_bound(trainer: pl.Trainer) -> str:
     """What to set so the fit has a number of optimizer steps (for the error saying it has none)."""
     if not math.isfinite(trainer.num_training_batches):

@@ -73,6 +73,7 @@ from ._fit_facts import (
     _mean_over_ranks,
     _micro_batches_per_step,
     _optimizer_steps,
+    _optimizer_steps_left,
     _plateau_stepping,
     _rebuild_loader,
     _recorded_precision,
@@ -329,7 +330,8 @@ class LRFinder(_CallbackBase):
             over the fit's optimizer steps (``trainer.estimated_stepping_batches``; with a
             ``GradientAccumulationScheduler``, or under manual optimization that accumulates by
             hand, each epoch's batches / its micro-batches per step, rounded up, capped by
-            ``max_steps``); needs ``optimizer``. A train loader reloaded at another length
+            ``max_steps``; in a second ``trainer.fit`` of the same Trainer, the steps left from
+            where its loop stands); needs ``optimizer``. A train loader reloaded at another length
             (``reload_dataloaders_every_n_epochs``) is warned about: the schedule was sized from
             the first; a fit resumed from ``ckpt_path`` that takes more steps than the restored
             one-cycle schedule has left is refused before it trains. ``"plateau"`` on a
@@ -668,7 +670,7 @@ class LRFinder(_CallbackBase):
         if self._batch_size is not None:
             self._restore_batch_size(trainer, pl_module, self._batch_size)
         if self.optimizer is not None:
-            self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True)
+            self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True, resumed=True)
 
     def _check_resumed_cycle(self, trainer: pl.Trainer, pl_module: pl.LightningModule, resumed: str) -> None:
         """Refuse a resumed fit longer than the restored one-cycle schedule ``scheduler=`` built can step.
@@ -1932,8 +1934,20 @@ class LRFinder(_CallbackBase):
         return optimizer
 
     def _install_optimizer(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, with_scheduler: bool
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        lr: float,
+        *,
+        with_scheduler: bool,
+        resumed: bool = False,
     ) -> None:
+        """Put the registry optimizer of ``optimizer=`` in the fit, with the schedule of ``scheduler=`` if asked.
+
+        The schedule spans the optimizer steps the fit takes from where its loop stands (a second
+        ``trainer.fit`` of the same Trainer goes on from the first's step); ``resumed``: all of the
+        fit's, which the checkpoint's schedule state, loaded into it next, counts from.
+        """
         optimizer = self._registry_optimizer(trainer, pl_module, lr)
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
@@ -1947,7 +1961,9 @@ class LRFinder(_CallbackBase):
             )
 
             accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
-            total = _optimizer_steps(trainer, pl_module, accumulate)
+            # A second fit of the same Trainer sized its new schedule to both fits' steps: it stopped halfway.
+            total = (_optimizer_steps if resumed else _optimizer_steps_left)(trainer, pl_module, accumulate)
+            done = 0 if resumed else trainer.global_step
             if not math.isfinite(total):
                 raise ValueError(
                     f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}."
@@ -2030,7 +2046,7 @@ class LRFinder(_CallbackBase):
             # Only a schedule that spans the run (cosine, onecycle, polynomial) is sized; exponential, step, plateau
             # read no length and go on as they are over a reloaded loader of another length.
             spans = SCHEDULERS[self.scheduler].needs_total_steps
-            if spans and config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps:
+            if spans and config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps - done:
                 self._sized = (int(batches), int(total))  # sized from the epochs' length, not from max_steps
             config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
             reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
@@ -2049,7 +2065,7 @@ class LRFinder(_CallbackBase):
         """
         from .schedulers import SCHEDULERS, create_scheduler, plateau_val_monitor
 
-        total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
+        total = _optimizer_steps_left(trainer, pl_module, _accumulation(trainer, pl_module))
         if not math.isfinite(total):
             raise ValueError(f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
         optimizer = self._registry_optimizer(trainer, pl_module, self.settings.min_lr)  # the same groups; never stepped

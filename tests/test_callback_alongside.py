@@ -351,3 +351,37 @@ def test_the_profiler_counts_the_fits_hook_calls_not_the_tests(tmp_path: Path) -
     hooks = ["on_before_batch_transfer", "on_before_backward", "on_after_backward", "on_before_optimizer_step"]
     assert [calls[f"[LightningModule]Net.{hook}"] for hook in hooks] == [3] * len(hooks)
     assert calls["[Callback]LRFinder.on_train_start"] == 1
+
+
+class TrainedLRs(pl.Callback):
+    """The first group's LR at each training batch: the LR each optimizer step of the fit runs at."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("bound", ["max_epochs", "max_steps"])
+def test_a_second_fit_of_the_same_trainer_gets_a_schedule_over_the_steps_it_takes(tmp_path: Path, bound: str) -> None:
+    # The second trainer.fit goes on from the first's global_step (4) to 8: the test runs again and a new one-cycle
+    # schedule is built, which was sized to all 8 steps of both fits: it stopped at its middle, never annealed.
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="onecycle")
+    lrs = TrainedLRs()
+    t = trainer(tmp_path, [finder, lrs], max_epochs=1, max_steps=-1)
+    t.fit(Net(), make_loader(n=128))  # 4 batches
+    assert t.global_step == 4 and t.lr_scheduler_configs[0].scheduler.total_steps == 4
+    first = lrs.lrs[:]
+    if bound == "max_epochs":
+        t.fit_loop.max_epochs = 2
+    else:
+        t.fit_loop.max_epochs, t.fit_loop.epoch_loop.max_steps = -1, 8
+    t.fit(Net(), make_loader(n=128))
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert finder.applied_lr is not None and t.global_step == 8
+    assert isinstance(sched, torch.optim.lr_scheduler.OneCycleLR) and sched.total_steps == sched.last_epoch == 4
+    # Each fit's 4 steps rise from the found LR to the peak and anneal to the floor, a ten-thousandth of the start.
+    second = lrs.lrs[4:]
+    for fit in (first, second):
+        assert len(fit) == 4 and fit[1] == max(fit) and fit[-1] == pytest.approx(fit[0] / 1e4)
