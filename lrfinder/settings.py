@@ -811,6 +811,23 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
             f"Expected mode to be {' or '.join(map(repr, SWEEP_MODES))}, but got mode={mode!r}."
             + did_you_mean(mode, SWEEP_MODES, SWEEP_MODE_ALIASES)
         )
+    lrs = _sweep_lrs(float(min_lr), float(max_lr), int(num_steps), mode)
+    if not bool(np.all(np.diff(lrs) > 0)):
+        # A range narrower than float64 can split: its LRs repeat, and analyze refused the curve after the whole
+        # sweep ("Expected lrs strictly increasing, as recorded by a range test").
+        raise ValueError(
+            f"Expected max_lr far enough above min_lr for {num_steps} distinct LRs, but got min_lr={min_lr}, "
+            f"max_lr={max_lr}: in float64 some of the {mode} sweep's steps get the same LR. Widen the range (a range "
+            "test spans a few decades, e.g. min_lr=1e-7, max_lr=10) or lower num_steps."
+        )
+
+
+def _sweep_lrs(min_lr: float, max_lr: float, num_steps: int, mode: str) -> np.ndarray:
+    """The sweep's LRs by :func:`lr_schedule`'s formula, for settings already checked."""
+    t = np.arange(num_steps) / (num_steps - 1)
+    lrs = min_lr * (max_lr / min_lr) ** t if mode == "exp" else min_lr + (max_lr - min_lr) * t
+    lrs[0], lrs[-1] = min_lr, max_lr
+    return lrs
 
 
 def _check_stop_factor(stop_factor: object) -> None:
@@ -927,10 +944,7 @@ def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | 
     """
     min_lr, max_lr, num_steps = plain(min_lr), plain(max_lr), plain(num_steps)
     _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=2)
-    t = np.arange(num_steps) / (num_steps - 1)
-    lrs = min_lr * (max_lr / min_lr) ** t if mode == "exp" else min_lr + (max_lr - min_lr) * t
-    lrs[0], lrs[-1] = min_lr, max_lr
-    return lrs
+    return _sweep_lrs(float(min_lr), float(max_lr), int(num_steps), mode)
 
 
 #: How to mend a ``SparseAdam`` over dense gradients, in the range test (see :func:`check_sparse_gradients`).

@@ -231,6 +231,34 @@ def test_schedule_takes_any_length_from_two() -> None:
         lr_schedule(1e-3, 1.0, 4, "exponential")
 
 
+def test_a_range_too_narrow_for_distinct_lrs_is_refused_before_the_sweep() -> None:
+    """min_lr=1e-3, max_lr=1e-3 * (1 + 1e-15) passed max_lr > min_lr, but its 100 LRs repeat in float64: the
+    whole sweep ran, then analyze refused the curve with "Expected lrs strictly increasing, as recorded by a
+    range test", as if the test had recorded them wrong."""
+    from lrfinder import LRFinder, RangeTestSettings
+
+    low, high = 1e-3, 1e-3 * (1 + 1e-15)
+    assert high > low
+    refused = r"max_lr far enough above min_lr for 100 distinct LRs, but got min_lr=0\.001, max_lr=0\.00100000"
+    with pytest.raises(ValueError, match=refused + r".*exp sweep.*Widen the range"):
+        lr_schedule(low, high, 100)
+    with pytest.raises(ValueError, match=refused + r".*linear sweep"):
+        lr_schedule(low, high, 100, "linear")
+    with pytest.raises(ValueError, match=refused):
+        RangeTestSettings(min_lr=low, max_lr=high, num_steps=100)
+    with pytest.raises(ValueError, match=refused):
+        LRFinder(min_lr=low, max_lr=high)
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=refused):
+        range_test(model, [(torch.randn(4, 10), torch.tensor([0, 1, 2, 0]))], loss_fn=F.cross_entropy, min_lr=low,
+                   max_lr=high, num_steps=100)  # fmt: skip
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # Two steps split even so narrow a range; a range of a few ulps still splits into as many steps as it holds.
+    assert lr_schedule(low, high, 2).tolist() == [low, high]
+    assert np.all(np.diff(lr_schedule(1.0, 1.0 + 1e-9, 1000, "linear")) > 0)
+
+
 def test_a_sweep_of_more_steps_than_memory_holds_is_refused_before_allocating() -> None:
     """num_steps=1e9 allocated an 8 GB plan (lr_schedule, range_test, RangeTestSettings) before any check."""
     from lrfinder import RangeTestSettings
