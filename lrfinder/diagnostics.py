@@ -656,7 +656,8 @@ def _batch_message(
         f"The first batch does not go through the model and loss_fn ({type(exc).__name__}: {why}). The batch: "
         f"{parts}{held}.{_mixed_dtype_fix(exc, mixed) or _input_dtype_fix(exc, batch, model, param)}"
         f"{_class_dim_fix(exc, batch)}"
-        f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{target_dtype_fix(exc, batch)}"
+        f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{_unread_keys_fix(exc, batch, model)}"
+        f"{target_dtype_fix(exc, batch)}"
         f"{_target_range_fix(exc, batch)}{_target_shape_fix(exc, batch)} "
         "Check that the "
         "inputs have the shape and dtype "
@@ -733,6 +734,40 @@ def _unpacked_inputs_fix(exc: BaseException, batch: Any, model: nn.Module) -> st
             "the dict."
         )
     return ""
+
+
+def _unread_keys_fix(exc: BaseException, batch: Any, model: nn.Module) -> str:
+    """`` The batch's 'adj' is not passed to the model ...`` when forward requires a key the dict batch leaves unread.
+
+    A dict batch is read as ``loss_fn(model(batch[x]), batch[y])``; a graph network's ``{"x", "adj", "y"}`` (or a
+    second input under any name) failed with torch's "forward() missing 1 required positional argument: 'adj'", and
+    the advice was to check the inputs' shape and dtype, with no word that the batch holds ``adj`` and it is not
+    passed. Said only for a ``TypeError`` when a parameter ``forward`` requires beyond the input is such a key.
+    """
+    if not isinstance(exc, TypeError) or not isinstance(batch, Mapping):
+        return ""
+    from .batches import _INPUT_KEYS, _TARGET_KEYS  # batches imports this module
+
+    x_key = next((k for k in _INPUT_KEYS if k in batch), None)
+    y_key = next((k for k in _TARGET_KEYS if k in batch), None)
+    if x_key is None or y_key is None:
+        return ""
+    try:
+        parameters = list(inspect.signature(getattr(model, "_orig_mod", model).forward).parameters.values())
+    except (TypeError, ValueError):
+        return ""
+    kind = inspect.Parameter
+    required = [p.name for p in parameters[1:] if p.default is kind.empty and p.kind not in (kind.VAR_POSITIONAL,
+                                                                                              kind.VAR_KEYWORD)]
+    unread = [name for name in required if name in batch and name not in (x_key, y_key)]
+    if not unread:
+        return ""
+    names = ", ".join(repr(name) for name in unread)
+    return (
+        f" The batch's {names} {'is' if len(unread) == 1 else 'are'} not passed to the model: a dict batch goes in as "
+        f"loss_fn(model(batch[{x_key!r}]), batch[{y_key!r}]), its other keys unread, and "
+        f"{type(model).__name__}.forward requires {names} too."
+    )
 
 
 def _input_kind_fix(exc: BaseException, batch: Any) -> str:

@@ -2545,6 +2545,24 @@ def test_a_tokenizers_dict_of_inputs_for_a_forward_that_takes_them_by_name_is_to
     assert "model(**inputs)" not in str(caught.value)
 
 
+def test_a_dict_batch_key_the_forward_requires_beyond_its_input_is_said_to_be_left_unread() -> None:
+    # A graph network's {"x", "adj", "y"} batches failed with "forward() missing 1 required positional argument:
+    # 'adj'" and the shape-and-dtype advice, with no word that the batch holds 'adj' and only batch['x'] goes in.
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 10, generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    batches = [{"x": x[i : i + 16, :5], "adj": x[i : i + 16, 5:], "y": y[i : i + 16]} for i in range(0, 64, 16)]
+    with pytest.raises(DataError, match=r"missing 1 required positional argument: 'x2'\)") as caught:
+        range_test(_TwoInputs(), [{"x": b["x"], "x2": b["adj"], "y": b["y"]} for b in batches],
+                   loss_fn=F.cross_entropy, num_steps=10)
+    assert ("The batch's 'x2' is not passed to the model: a dict batch goes in as loss_fn(model(batch['x']), "
+            "batch['y']), its other keys unread, and _TwoInputs.forward requires 'x2' too.") in str(caught.value)
+    assert str(caught.value).endswith("or pass step_fn(model, batch) -> loss for another batch format.")
+    # A key the forward does not name ('adj' for x2) is not said to be required.
+    with pytest.raises(DataError) as other:
+        range_test(_TwoInputs(), batches, loss_fn=F.cross_entropy, num_steps=10)
+    assert "not passed to the model" not in str(other.value)
+
+
 def test_an_optimizer_that_maximizes_is_refused_and_the_negated_objective_sweeps_the_same_steps() -> None:
     """maximize=True climbed the loss it was given: the curve rose as the model learned, its rise was read as a
     blow-up and the result said "the loss never clearly falls ... blew up from lr=2.29e-01"."""
