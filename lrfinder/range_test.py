@@ -1075,6 +1075,10 @@ class LRSweeper:
             for opt in self.optimizers
             for g in opt.param_groups
         ]
+        # The largest LR each group's parameters can be stepped by: torch converts the LR to their dtype, and
+        # past its largest number SGD's step failed deep in torch ("value cannot be converted to type float
+        # without overflow") where a linear sweep to 1e308 or a loss that never blew up took the LR.
+        self._limits = [_largest_step(g) for opt in self.optimizers for g in opt.param_groups]
 
     def set(self, lr: float) -> None:
         """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others.
@@ -1084,7 +1088,9 @@ class LRSweeper:
 
         Raises:
             TypeError: ``lr`` is not a number (a one-element tensor or a numpy number is one).
-            ValueError: ``lr`` is negative or not finite: torch would step with it silently.
+            ValueError: ``lr`` is negative or not finite: torch would step with it silently; or ``lr`` (times
+                a group's ratio) is above the largest number of that group's parameter dtype (3.40e+38 for
+                float32, 65504 for float16), which torch cannot step them by.
 
         """
         if type(lr) is not float:  # the sweep's own LRs are floats: their type checks cost a step 1 us
@@ -1095,8 +1101,16 @@ class LRSweeper:
             lr = float(lr)
         if not (math.isfinite(lr) and lr >= 0):
             raise ValueError(f"Expected lr to be finite and >= 0, but got lr={lr}")
-        groups = ((opt, g) for opt in self.optimizers for g in opt.param_groups)
-        for (opt, group), ratio in zip(groups, self.ratios):
+        groups = [(opt, i, g) for opt in self.optimizers for i, g in enumerate(opt.param_groups)]
+        for (opt, index, _), ratio, (limit, dtype) in zip(groups, self.ratios, self._limits):
+            if lr * ratio > limit:  # checked before any group is set: a refused LR leaves every group as it was
+                raise ValueError(
+                    f"Expected an LR the parameters' dtype can hold, but got lr={lr * ratio:.2e} for param group "
+                    f"{index} of {type(opt).__name__}, whose {dtype} parameters torch cannot step by more than "
+                    f"{limit:.2e}, the largest {dtype} number. Lower max_lr below it: a range test rarely needs "
+                    "to go past 10, the default."
+                )
+        for (opt, _, group), ratio in zip(groups, self.ratios):
             if isinstance(group["lr"], torch.Tensor):
                 with torch.no_grad():
                     group["lr"].fill_(lr * ratio)
@@ -1104,6 +1118,16 @@ class LRSweeper:
                 group["lr"] = lr * ratio
             if isinstance(opt, torch.optim.ASGD):
                 _set_asgd_eta(opt, group, lr * ratio)
+
+
+def _largest_step(group: Mapping[str, Any]) -> tuple[float, str]:
+    """The largest LR torch can step ``group``'s parameters by, and their dtype's name (``inf`` with none)."""
+    params = [p for p in group.get("params", ()) if isinstance(p, torch.Tensor)]
+    dtypes = {p.dtype for p in params if p.is_floating_point() or p.is_complex()}
+    if not dtypes:
+        return math.inf, ""
+    dtype = min(dtypes, key=lambda d: torch.finfo(d).max)
+    return float(torch.finfo(dtype).max), str(dtype).removeprefix("torch.")
 
 
 def _set_asgd_eta(optimizer: torch.optim.ASGD, group: dict[str, Any], lr: float) -> None:

@@ -869,9 +869,10 @@ def _warn_linear_span(min_lr: float, max_lr: float, num_steps: int) -> None:
     """
     lrs = lr_schedule(min_lr, max_lr, num_steps, "linear")
     top = int(np.sum(lrs >= max_lr / 10))
+    decades = math.log10(max_lr) - math.log10(min_lr)  # not of max_lr / min_lr, which overflows past 1e308
     warn(
         f"A linear sweep (mode 'linear') spaces the steps evenly in LR, not in log LR: from min_lr {min_lr:.2e} "
-        f"to max_lr {max_lr:.2e} ({math.log10(max_lr / min_lr):.0f} decades), {top} of the {num_steps} steps lie "
+        f"to max_lr {max_lr:.2e} ({decades:.0f} decades), {top} of the {num_steps} steps lie "
         f"in the top decade and the second step is already at {lrs[1]:.2e}, so the decades between are never "
         "swept. Use the exponential sweep (mode 'exp', the default) for a range of several decades; a linear one "
         "suits a zoomed range within a decade or two.",

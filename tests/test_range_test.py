@@ -4188,6 +4188,35 @@ def test_lr_sweeper_set_refuses_an_lr_torch_would_step_with_silently(mlp: nn.Mod
     assert opt.param_groups[0]["lr"] == 0.5 and type(opt.param_groups[0]["lr"]) is float
 
 
+def test_an_lr_past_the_parameters_dtype_is_refused_by_name_not_deep_in_torch(loader: DataLoader) -> None:
+    """A sweep that reached an LR above float32's largest number (a linear sweep to 1e300, or an exponential one
+    to 1e39 on a loss that never blew up) failed inside SGD's step: "value cannot be converted to type float
+    without overflow", naming neither the LR nor max_lr."""
+    from lrfinder import LRSweeper
+
+    refused = r"Expected an LR the parameters' dtype can hold, but got lr=1\.00e\+39 for param group 0 of SGD, whose"
+    model = make_mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    bounded = lambda m, b: torch.tanh(m(b[0])).mean()  # noqa: E731  # never blows up: the sweep reaches max_lr
+    with pytest.raises(ValueError, match=refused + r" float32 parameters .* more than 3\.40e\+38.*Lower max_lr"):
+        range_test(model, loader, step_fn=bounded, min_lr=1e-3, max_lr=1e39, num_steps=20)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match=r"lr=5\.26e\+306 for param group 0 of SGD, whose float32"):
+        # The linear sweep's warning counted the decades of a ratio that overflowed: "(inf decades)".
+        with pytest.warns(UserWarning, match=r"to max_lr 1\.00e\+308 \(311 decades\)"):
+            range_test(model, loader, loss_fn=F.cross_entropy, min_lr=1e-3, max_lr=1e308, num_steps=20, mode="linear")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # Each group by its own dtype and its share of the LR: a float16 group at a tenth of the swept LR.
+    wide, half = nn.Linear(2, 2), nn.Linear(2, 2).half()
+    opt = torch.optim.SGD([{"params": wide.parameters(), "lr": 1.0}, {"params": half.parameters(), "lr": 0.1}])
+    sweeper = LRSweeper([opt])
+    sweeper.set(6e5)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([6e5, 6e4])
+    with pytest.raises(ValueError, match=r"lr=7\.00e\+04 for param group 1 of SGD, whose float16 .* 6\.55e\+04"):
+        sweeper.set(7e5)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([6e5, 6e4])  # neither group was set
+
+
 def test_run_sweep_checks_its_arguments(mlp: nn.Module) -> None:
     from lrfinder import LRSweeper, run_sweep
 
