@@ -365,7 +365,8 @@ class LRFinder(_CallbackBase):
             validation loader, or without one on held-out training batches the trials do not
             train on. ``training_steps`` defaults to the fit's optimizer steps
             (``trainer.estimated_stepping_batches``, counting a ``GradientAccumulationScheduler``'s
-            accumulation in every epoch);
+            accumulation in every epoch; in a second ``trainer.fit`` of the same Trainer, the
+            steps left from where its loop stands, as ``scheduler=``);
             the schedule is ``scheduler=`` or the module's own OneCycleLR (``"onecycle"``) or
             CosineAnnealingLR (``"cosine"``), else ``"constant"`` (a ``Refine`` whose schedule
             is not ``"constant"`` keeps its own). The trials spend at most
@@ -1477,7 +1478,13 @@ class LRFinder(_CallbackBase):
         """The :class:`Refine` for this fit: its training length (optimizer steps) and schedule filled in."""
         assert self.refine is not None
         refine = self.refine
-        total = _optimizer_steps(trainer, pl_module, 1)  # trials run under automatic optimization only
+        # Trials run under automatic optimization only. A second fit of the same Trainer goes on from the first's
+        # step: its trials judge the schedule over the steps it takes, as scheduler= is sized (they were sized
+        # to both fits' steps, a schedule longer than the fit trains).
+        total = _optimizer_steps_left(trainer, pl_module, 1)
+        counted = "trainer.estimated_stepping_batches"
+        if trainer.global_step > 0:
+            counted += f", less the {trainer.global_step:,} step(s) this Trainer's earlier fit took"
         if refine.training_steps is None:
             if not math.isfinite(total):
                 raise ValueError(
@@ -1488,7 +1495,7 @@ class LRFinder(_CallbackBase):
                 # Refine's own "Expected training_steps to be an int >= 10" named an argument the user never gave.
                 raise ValueError(
                     f"{self._who}(refine=...): the fit trains {int(total)} optimizer step(s) "
-                    f"(trainer.estimated_stepping_batches), fewer than the {MIN_TRIAL_STEPS} refine's trials need to "
+                    f"({counted}), fewer than the {MIN_TRIAL_STEPS} refine's trials need to "
                     "judge the training schedule. Train longer (max_steps, max_epochs), or leave refine=False for a "
                     "fit this short."
                 )
@@ -1500,11 +1507,11 @@ class LRFinder(_CallbackBase):
                 if refine.trial_steps is not None:
                     raise LongTrialsError(
                         f"{self._who}(refine=...): the fit trains {int(total):,} optimizer steps "
-                        f"(trainer.estimated_stepping_batches). {exc}"
+                        f"({counted}). {exc}"
                     ) from None
                 raise LongTrialsError(
                     f"{self._who}(refine=...): the fit trains {int(total):,} optimizer steps "
-                    f"(trainer.estimated_stepping_batches), too long to size refine's trials from. {exc} Bound the "
+                    f"({counted}), too long to size refine's trials from. {exc} Bound the "
                     "fit (max_steps, max_epochs), or pass refine=lrfinder.Refine(trial_steps=N)."
                 ) from None
         if refine.schedule == "constant":

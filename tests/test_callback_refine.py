@@ -415,3 +415,26 @@ def test_refine_says_each_warning_once(tmp_path: Path) -> None:
     decay = [str(w.message) for w in caught if "Schedule 'step'" in str(w.message)]
     # The first one, in the user's numbers (the fit's 100 steps), is kept.
     assert len(decay) == 1 and "step_size=5 over its 100 steps" in decay[0], decay
+
+
+def test_a_second_fit_of_the_same_trainer_sizes_refines_trials_to_the_steps_it_takes(tmp_path: Path) -> None:
+    # The second trainer.fit goes on from the first's 20 steps to 40: its trials were sized to all 40 steps of both
+    # fits while scheduler= spans the 20 it takes, so they judged a schedule twice as long as the fit trains.
+    finder = LRFinder(**FAST, optimizer="sgd", scheduler="cosine", refine=Refine(candidates=2, extend=0))
+    t = trainer(tmp_path, [finder], max_steps=20)
+    t.fit(Net(lr=0.01), make_loader())
+    assert finder.result is not None and finder.result.refinement is not None
+    assert finder.result.refinement.training_steps == 20
+    t.fit_loop.epoch_loop.max_steps = 40
+    t.fit(Net(lr=0.01), make_loader())
+    f = finder.result.refinement
+    assert t.global_step == 40 and f is not None and f.schedule == "cosine"
+    assert f.training_steps == 20 == t.lr_scheduler_configs[0].scheduler.T_max  # type: ignore[attr-defined]
+    # Too few steps left for refine's trials: said in the steps left, and where they are counted from.
+    t.fit_loop.epoch_loop.max_steps = 45
+    match = (
+        r"the fit trains 5 optimizer step\(s\) \(trainer.estimated_stepping_batches, less the 40 step\(s\) this "
+        r"Trainer's earlier fit took\), fewer than the 10"
+    )
+    with pytest.raises(ValueError, match=match):
+        t.fit(Net(lr=0.01), make_loader())
