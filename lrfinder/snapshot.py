@@ -100,20 +100,88 @@ def _data_holders(data: object) -> Iterator[object]:
         stack.extend((value, depth + 1) for value in reversed(values))
 
 
+def _order_copy(value: Any) -> Any:
+    """A copy of a sampler's order (:class:`_DataState`): lists and deques copied at every depth, other items shared.
+
+    A bucketing sampler shuffles each of its buckets (a list of lists) in place; the indices themselves are
+    numbers, and a tuple cannot be shuffled in place.
+    """
+    if isinstance(value, (list, collections.deque)):
+        return type(value)(_order_copy(v) for v in value)
+    return value
+
+
+def _sampler_orders(obj: object, attrs: dict[str, Any]) -> list[tuple[dict[str, Any], str, Any, Any]]:
+    """The orders a sampler (or an IterableDataset) keeps as attributes, each with a copy to put back in place.
+
+    Lists and deques of plain values (a permutation shuffled in place at each ``iter()``, ``random.shuffle(
+    self.order)``, a queue of pending indices carried over from one epoch to the next, a bucketing sampler's
+    buckets), and integer tensors and arrays (``self.perm = torch.arange(n)`` permuted in place), up to
+    :data:`ATTRIBUTE_COPY_LIMIT` in all. Not float tensors or arrays: a sampler built over raw data
+    (``RandomSampler(features)``) holds the data itself there, which no ``iter()`` changes.
+    """
+    if not isinstance(obj, (torch.utils.data.Sampler, torch.utils.data.IterableDataset)):
+        return []
+    found: list[tuple[dict[str, Any], str, Any, Any]] = []
+    size = 0
+    for name, value in attrs.items():
+        if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.integer):
+            size += _tensor_bytes(value)
+            found.append((attrs, name, value, value.copy()))
+        elif (
+            isinstance(value, torch.Tensor)
+            and not isinstance(value, nn.Parameter)
+            and not (value.dtype.is_floating_point or value.is_complex() or value.dtype == torch.bool)
+            and not (value.is_inference() or value.is_meta or _storage_freed(value))
+        ):
+            size += _tensor_bytes(value)
+            with torch.inference_mode(False), torch.no_grad():
+                found.append((attrs, name, value, value.detach().clone()))
+        elif isinstance(value, (list, collections.deque)) and _plain_value(value):
+            size += _tensor_bytes(value) + 8 * len(value)
+            found.append((attrs, name, value, _order_copy(value)))
+    return found if size <= ATTRIBUTE_COPY_LIMIT else []
+
+
+def _put_order_back(value: Any, saved: Any) -> Any:
+    """``value`` (a list, deque, tensor or array) holding ``saved`` again, in place where it can be, else a copy."""
+    if isinstance(value, torch.Tensor):
+        if value.shape == saved.shape and value.dtype == saved.dtype and value.device == saved.device:
+            with torch.inference_mode(False), torch.no_grad():
+                value.copy_(saved)
+            return value
+        return saved.clone()
+    if isinstance(value, np.ndarray):
+        if value.shape == saved.shape and value.dtype == saved.dtype and value.flags.writeable:
+            value[...] = saved
+            return value
+        return saved.copy()
+    items = _order_copy(saved)  # a copy again: the next restore (a refine trial's) needs the saved one
+    if isinstance(value, list):
+        value[:] = items
+    else:
+        value.clear()
+        value.extend(items)
+    return value
+
+
 class _DataState:
     """The draw state of one or more data iterables, put back by :meth:`restore`.
 
     Every RNG found below the data (:func:`_data_holders`): ``torch.Generator`` objects under any
     name (a DataLoader's or sampler's ``generator``, a custom sampler's ``self.rng``, an augmenting
-    dataset's or transform's own generator), Python ``random.Random`` and numpy RNGs; and the plain
+    dataset's or transform's own generator), Python ``random.Random`` and numpy RNGs; the plain
     numbers the objects keep as attributes (a sampler's ``epoch`` counted up by each ``iter()``,
-    which reseeds its shuffle): a range test that iterates the data leaves the next pass drawing
-    what it would have drawn without the test. A DataLoader's own attributes are not touched.
+    which reseeds its shuffle); and the orders samplers and IterableDatasets keep (a list of indices
+    shuffled in place, a queue of pending indices, an integer permutation tensor: :func:`_sampler_orders`):
+    a range test that iterates the data leaves the next pass drawing what it would have drawn without
+    the test. A DataLoader's own attributes are not touched.
     """
 
     def __init__(self, data: Iterable[object]) -> None:
         self._rngs: list[tuple[Any, Any]] = []
         self._numbers: list[tuple[dict[str, Any], str, Any]] = []
+        self._orders: list[tuple[dict[str, Any], str, Any, Any]] = []
         seen: set[int] = set()
         for source in data:
             for obj in _data_holders(source):
@@ -127,15 +195,19 @@ class _DataState:
                     attrs := getattr(obj, "__dict__", None), dict
                 ):
                     self._numbers += [(attrs, k, v) for k, v in attrs.items() if isinstance(v, _NUMBERS)]
+                    self._orders += _sampler_orders(obj, attrs)
 
     def restore(self) -> None:
-        """Put every RNG state and number back (a number's attribute deleted meanwhile stays deleted)."""
+        """Put every RNG state, number and order back (an attribute deleted meanwhile stays deleted)."""
         for rng, state in self._rngs:
             _set_rng_state(rng, state)
         for attrs, name, value in self._numbers:
             now = attrs.get(name, _MISSING)
             if now is not _MISSING and (type(now) is not type(value) or now != value):
                 attrs[name] = value
+        for attrs, name, value, saved in self._orders:
+            if name in attrs:  # rebound during the test (self.order = shuffled(...)): the object it held, refilled
+                attrs[name] = _put_order_back(value, saved)
 
 
 def _rng_state(rng: Any) -> Any:

@@ -2760,6 +2760,34 @@ class _Noise:
         return x + 0.1 * torch.randn(x.shape, generator=self.gen)
 
 
+class _InPlaceOrders(torch.utils.data.Sampler[int]):
+    """Keeps its order between epochs: a list and an integer tensor permuted in place, and a queue of pending indices.
+
+    ``iter()`` shuffles ``order`` (buckets of indices, each shuffled in place) and ``perm`` in place, and takes the
+    epoch from ``pending``, refilled from both when it runs dry: every ``iter()`` starts from where the last ended.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n, self.rng, self.gen = n, random.Random(3), torch.Generator().manual_seed(3)
+        self.order = [list(range(i, min(i + 16, n))) for i in range(0, n, 16)]
+        self.perm = torch.arange(n)
+        self.pending: collections.deque[int] = collections.deque()
+
+    def __iter__(self) -> Any:
+        for _ in range(self.n):
+            if not self.pending:
+                for bucket in self.order:
+                    self.rng.shuffle(bucket)
+                self.perm.copy_(self.perm[torch.randperm(self.n, generator=self.gen)])
+                buckets = [self.order[i] for i in self.perm[: len(self.order)].remainder(len(self.order)).tolist()]
+                self.pending.extend(i for bucket in buckets for i in bucket)
+                self.pending.rotate(int(self.perm[0]))
+            yield self.pending.popleft()
+
+    def __len__(self) -> int:
+        return self.n
+
+
 class _Transformed(torch.utils.data.Dataset[Any]):
     def __init__(self, base: TensorDataset) -> None:
         self.base, self.transform = base, _Noise()
@@ -2779,13 +2807,16 @@ class _Transformed(torch.utils.data.Dataset[Any]):
         lambda ds: DataLoader(ds, batch_size=64, sampler=_OwnGenerator(len(ds))),
         lambda ds: DataLoader(torch.utils.data.Subset(_Transformed(ds), range(300)), batch_size=64),
         lambda ds: DataLoader(torch.utils.data.ConcatDataset([ds, _Transformed(ds)]), batch_size=64, shuffle=True),
+        lambda ds: DataLoader(ds, batch_size=64, sampler=_InPlaceOrders(len(ds))),
     ],
     ids=["epoch-counting-sampler", "sampler-generator-by-another-name", "subset-of-a-transform-with-a-generator",
-         "concat-dataset-with-a-generator"],
+         "concat-dataset-with-a-generator", "sampler-order-kept-in-place"],
 )  # fmt: skip
 def test_every_draw_state_below_the_loader_is_restored(make: Any, dataset: TensorDataset) -> None:
     """Only a ``generator`` attribute (and Python/numpy RNGs one level down) were restored: these orders and
-    augmentations moved on with the test's passes, so training did not start with the batches it would have."""
+    augmentations moved on with the test's passes, so training did not start with the batches it would have.
+    A sampler's order kept in place (a list shuffled in place, an integer tensor permuted in place, a queue of
+    pending indices) was not restored either, only its RNGs: the next epoch shuffled an order already shuffled."""
 
     def first_epoch(with_test: bool) -> list[torch.Tensor]:
         model = make_mlp()
