@@ -920,7 +920,8 @@ class StateSnapshot:
             self._all_optimizers: list[torch.optim.Optimizer] = []
             self._opt_attrs: list[tuple[Any, dict[str, tuple[Any, ...]]]] = []
             self._opt_state: list[tuple[dict[Any, Any], list[Any]]] = []
-            self._group_tensors: list[list[dict[str, torch.Tensor]]] = []
+            # Each param group as the optimizer held it: the dict, its params and the tensors it holds.
+            self._groups: list[list[tuple[dict[str, Any], list[Any], dict[str, torch.Tensor]]]] = []
             self._step_hooked: list[tuple[Any, dict[str, Any]]] = []
             self._seen: set[int] = set()
             unknown = self._capture_optimizers(self.optimizers)
@@ -1004,8 +1005,11 @@ class StateSnapshot:
                         [_clone({k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups],
                     )
                 )
-                self._group_tensors.append(
-                    [{k: v for k, v in g.items() if isinstance(v, torch.Tensor)} for g in opt.param_groups]
+                self._groups.append(
+                    [
+                        (g, list(g["params"]), {k: v for k, v in g.items() if isinstance(v, torch.Tensor)})
+                        for g in opt.param_groups
+                    ]
                 )
                 for hook in list(getattr(opt, "_optimizer_step_post_hooks", {}).values()):
                     owner = _warmup_owner(hook)
@@ -1109,19 +1113,24 @@ class StateSnapshot:
                         setattr(opt, name, value)
             for hook_state, items in self._hook_states:
                 _restore_hook_state(hook_state, items)
-            captured = list(zip(self._all_optimizers, self._opt_state, self._group_tensors, strict=True))
-            for opt, (state, groups), tensors in reversed(captured):
+            captured = list(zip(self._all_optimizers, self._opt_state, self._groups, strict=True))
+            for opt, (state, groups), held_groups in reversed(captured):
                 opt.state.clear()
                 for p, s in state.items():
                     opt.state[p] = _clone(s)
-                for group, saved, held in zip(opt.param_groups, groups, tensors):
-                    params = group["params"]
+                # A group added during the test (a step_fn unfreezing a layer with add_param_group) is dropped.
+                opt.param_groups[:] = [group for group, _, _ in held_groups]
+                for (group, params, held), saved in zip(held_groups, groups, strict=True):
+                    now = group.get("params")
                     group.clear()
                     group.update(_clone(saved))
                     for key, tensor in held.items():
                         value = group.get(key)
                         if isinstance(value, torch.Tensor) and value.shape == tensor.shape:
                             group[key] = tensor.copy_(value)
+                    if isinstance(now, list):  # the same list, holding the same params again
+                        now[:] = params
+                        params = now
                     group["params"] = params
         with torch.inference_mode(False), torch.no_grad():
             changed: list[str] = []

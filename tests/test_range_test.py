@@ -5817,3 +5817,26 @@ def test_a_second_ctrl_c_while_the_state_is_put_back_waits_until_all_of_it_is(mo
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
     assert torch.equal(loader.generator.get_state(), order) and torch.equal(torch.get_rng_state(), rng)
     assert optimizer.state_dict()["state"] == {}
+
+
+def test_param_groups_a_step_fn_adds_or_extends_are_put_back(loader: DataLoader) -> None:
+    # A step_fn unfreezing layers as it goes (add_param_group, or appending to a group's params) left the optimizer
+    # with the test's groups: the training after it stepped the last layer too, from momentum the test built.
+    model = make_mlp()
+    opt = torch.optim.SGD(model[0].parameters(), lr=0.01, momentum=0.9)
+    train(model, opt, loader, epochs=1)
+    params = opt.param_groups[0]["params"]
+    before = copy.deepcopy(opt.state_dict())
+
+    def unfreezing(m: nn.Module, batch: Any) -> torch.Tensor:
+        if len(opt.param_groups) == 1:
+            opt.add_param_group({"params": list(m[3].parameters())})
+            params.extend(m[1].parameters())
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    range_test(model, loader, optimizer=opt, step_fn=unfreezing, num_steps=12)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"] and opt.param_groups[0]["params"] is params
+    assert after["state"].keys() == before["state"].keys()
+    for key, saved in before["state"].items():
+        assert torch.equal(after["state"][key]["momentum_buffer"], saved["momentum_buffer"])
