@@ -161,6 +161,7 @@ from .stepping import (
     loss_states,
     make_reevaluate,
     outside_step_hooks,
+    step_fn_modules,
     steps_alike_without_closure,
     takes_closure,
     train_modes,
@@ -1444,10 +1445,12 @@ def range_test(
             ``torch.device`` takes: ``"cuda:1"``, a ``torch.device``, or an int, the GPU's index (``0``: ``cuda:0``).
         restore: Put the model, optimizer, RNGs and data order back afterwards (also on error
             or Ctrl-C), the loss's state (``loss_fn`` above), and any other optimizer a ``step_fn``
-            steps (a GAN's critic, see :meth:`StateSnapshot.watching_optimizers`). Not what a
-            ``step_fn`` changes outside these (an EMA copy of the weights it updates in place), a
-            function's closure variables, module-level variables, or what ``on_step`` records
-            outside the loss object. With ``False`` the model is left as trained by the sweep.
+            steps (a GAN's critic, see :meth:`StateSnapshot.watching_optimizers`), and the modules a
+            ``step_fn`` holds outside the model (an EMA copy of the weights it updates, in its closure, its
+            default arguments or the object it is a method of; one over 256 MiB is only named in a warning
+            if changed). Not other closure variables of a function, module-level variables (an EMA kept in
+            one), or what ``on_step`` records outside the loss object. With ``False`` the model is left as
+            trained by the sweep.
         rule: The suggestion rule passed to :func:`lrfinder.analyze`.
         on_step: Called after every optimizer step with ``(index, lr, loss)``, e.g. to drive a
             progress bar.
@@ -1548,7 +1551,7 @@ def range_test(
     )
     saved = _saved_state(
         setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler,
-        hooks=(on_step, on_trial),
+        hooks=(on_step, on_trial), step_fn=step_fn,
     )  # fmt: skip
     prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
@@ -1916,18 +1919,21 @@ def _saved_state(
     precision: Precision | str,
     grad_scaler: torch.amp.GradScaler | None,
     hooks: Sequence[object] = (),
+    step_fn: object = None,
 ) -> _Saved:
     """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`).
 
     A ``loss_fn`` object with ``state_dict``/``load_state_dict`` (a running mean) is saved with it
     (:func:`~lrfinder.stepping.loss_states`), another's attributes (:func:`~lrfinder.stepping.loss_objects`,
-    unless it is where one of ``hooks``, ``on_step`` and ``on_trial``, records); a loss module is in ``setup.owner``.
+    unless it is where one of ``hooks``, ``on_step`` and ``on_trial``, records); a loss module is in ``setup.owner``;
+    the modules a ``step_fn`` holds outside the model with the model (an EMA copy it updates,
+    :func:`~lrfinder.stepping.step_fn_modules`).
     """
     owner, optimizer, target = setup.owner, setup.optimizer, setup.target
     snapshot = (
         StateSnapshot(
             owner, [optimizer], [train_data], module_attributes=True, states=loss_states(loss_fn),
-            objects=loss_objects(loss_fn, hooks),
+            objects=loss_objects(loss_fn, hooks), modules=step_fn_modules(step_fn),
         )  # fmt: skip
         if restore
         else None

@@ -716,18 +716,21 @@ def _module_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in _module_tensors(module))
 
 
-def _outside_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Modules the model's modules hold as public plain attributes, outside the model's own tree.
+def _outside_modules(
+    model: nn.Module, more: Sequence[tuple[str, nn.Module]] = (), *, attributes: bool = True
+) -> list[tuple[str, nn.Module]]:
+    """Modules the model's modules hold as public plain attributes, outside the model's own tree, and ``more``.
 
     An EMA or SWA copy (``torch.optim.swa_utils.AveragedModel``) kept out of ``parameters()`` and the
     checkpoint with ``object.__setattr__`` or in a list, and updated in ``forward``: the model's
     snapshot would not cover it. Attributes are looked at directly and one list, tuple or dict
     deep; private names (a wrapper's own bookkeeping) are not. Each comes with a name for messages,
-    ``"Net.ema"``.
+    ``"Net.ema"``. ``more``: named modules found elsewhere (a ``step_fn``'s EMA copy), kept when outside the model;
+    without ``attributes``, only those.
     """
     inside = {id(m) for m in model.modules()}
-    found: dict[int, tuple[str, nn.Module]] = {}
-    for module in model.modules():
+    found: dict[int, tuple[str, nn.Module]] = {id(m): (name, m) for name, m in more if id(m) not in inside}
+    for module in model.modules() if attributes else ():
         if not isinstance(getattr(module, "_parameters", None), dict):
             continue  # a TorchScript module: its attributes live in C++
         for key, value in vars(module).items():
@@ -759,6 +762,7 @@ def _check_snapshot_arguments(
     wrapper: object = None,
     states: object = (),
     objects: object = (),
+    modules: object = (),
 ) -> None:
     """Refuse what :class:`StateSnapshot` cannot take, by name, before anything is captured.
 
@@ -816,6 +820,13 @@ def _check_snapshot_arguments(
                 raise TypeError(
                     f"Expected {name} to hold {what}, but {name}[{i}] is {type(item).__name__} {item!r:.40}"
                 )
+    if is_not_a_sequence(modules, Iterator):
+        raise TypeError(f"Expected modules to be a sequence of (name, module) pairs, but got {modules!r:.60}")
+    for i, pair in enumerate(cast("Iterable[object]", modules)):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], nn.Module)):
+            raise TypeError(
+                f"Expected modules to hold (name, module) pairs, such as ('ema', ema), but modules[{i}] is {pair!r:.40}"
+            )
 
 
 class StateSnapshot:
@@ -856,7 +867,9 @@ class StateSnapshot:
     object keeping a running mean or a step count), loaded back with ``load_state_dict``; and the
     attributes of each of ``objects`` (plain Python objects outside the model, :func:`restorable_object`:
     a ``loss_fn`` object without those methods counting its calls), by the rules of a module's
-    attributes, private names too, attributes set during the test removed.
+    attributes, private names too, attributes set during the test removed; and the parameters, buffers and modes
+    of ``modules``, ``(name, module)`` pairs outside the model (an EMA copy a ``step_fn`` updates), as those of
+    the modules the model holds as plain attributes (one over :data:`ATTRIBUTE_COPY_LIMIT` only watched).
     A persistent-workers DataLoader whose worker iterator the test started gets it shut down, so
     its next epoch starts afresh. No files are written.
     """
@@ -871,10 +884,11 @@ class StateSnapshot:
         wrapper: nn.Module | None = None,
         states: Sequence[Any] = (),
         objects: Sequence[Any] = (),
+        modules: Sequence[tuple[str, nn.Module]] = (),
     ) -> None:
         _check_snapshot_arguments(
             model, optimizers, data,
-            module_attributes=module_attributes, wrapper=wrapper, states=states, objects=objects,
+            module_attributes=module_attributes, wrapper=wrapper, states=states, objects=objects, modules=modules,
         )  # fmt: skip
         self.model = model
         self.optimizers = list(optimizers)
@@ -884,7 +898,8 @@ class StateSnapshot:
         # Modules held as plain attributes, outside the model's tree (an EMA copy kept out of parameters()):
         # a forward may update them. Copied with the model up to ATTRIBUTE_COPY_LIMIT; a larger one (a
         # frozen teacher) is only watched, and named in a warning if the test changed it.
-        outside = _outside_modules(model) if module_attributes else []
+        outside = _outside_modules(model, modules, attributes=module_attributes)
+        self._given = {name for name, _ in modules}  # named by the caller (a step_fn's EMA copy), not attributes
         copied = [m for _, m in outside if _module_bytes(m) <= ATTRIBUTE_COPY_LIMIT]
         # The model's own tensors (held by a module above it: a back-reference to its owner) are restored with it.
         own = {id(t) for t in (*model.parameters(), *model.buffers())}
@@ -895,12 +910,12 @@ class StateSnapshot:
             for t in _module_tensors(m)
             if id(t) not in own
         ]
-        modules = [*model.modules(), *(sub for m in copied for sub in m.modules())]
+        tree = [*model.modules(), *(sub for m in copied for sub in m.modules())]
         # The objects each module holds by name: the values below are restored into these objects.
         # (A TorchScript module keeps them in C++ containers, not dicts: its forward cannot reassign.)
         self._slots = [
             (module, kind, dict(held))
-            for module in modules
+            for module in tree
             for kind in ("_parameters", "_buffers")
             if isinstance(held := getattr(module, kind, None), dict)
         ]
@@ -939,7 +954,7 @@ class StateSnapshot:
                 f"cannot restore: {', '.join(hook_unknown[:3])}{' ...' if len(hook_unknown) > 3 else ''}. Keep them "
                 "in tensors, numbers, RNGs, or lists and dicts of them, or register the hook after the test.",
             )
-        self._modes = [(m, m.training) for m in modules]
+        self._modes = [(m, m.training) for m in tree]
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
         self._module_attrs: list[tuple[nn.Module, dict[str, tuple[Any, ...]]]] = []
         self._hook_holders: list[tuple[Any, ...]] = []
@@ -947,7 +962,7 @@ class StateSnapshot:
         if module_attributes:
             with torch.inference_mode(False), torch.no_grad():
                 seen_attrs: set[int] = set()
-                for module in modules:  # the model's and those of the modules held outside it (a metric's states)
+                for module in tree:  # the model's and those of the modules held outside it (a metric's states)
                     if not isinstance(getattr(module, "_parameters", None), dict):
                         continue  # a TorchScript module: its attributes live in C++, a forward cannot set them
                     held_attrs = {
@@ -958,8 +973,8 @@ class StateSnapshot:
                     }
                     self._module_attrs.append((module, held_attrs))
                 # What the modules' forward and backward hooks keep (a call counter, an activations dict).
-                self._hook_holders = [_capture_hook_holder(h, seen_attrs) for h in _module_hook_state(modules)]
-                self._hook_cells = _hook_number_cells(modules)
+                self._hook_holders = [_capture_hook_holder(h, seen_attrs) for h in _module_hook_state(tree)]
+                self._hook_cells = _hook_number_cells(tree)
         self._torch_rng = torch.get_rng_state()
         self._cuda_rng = (
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
@@ -1154,12 +1169,21 @@ class StateSnapshot:
                     every_rank=True,  # what this rank's forward changed: another rank's may not have
                 )
             moved = list(dict.fromkeys(name for name, t, version in self._watched if t._version != version))
-            if moved:
+            attributes = [name for name in moved if name not in self._given]
+            if attributes:
                 warn(
-                    f"{', '.join(moved)} (a module held as a plain attribute, outside the model's submodules) was "
+                    f"{', '.join(attributes)} (a module held as a plain attribute, outside the model's submodules) was "
                     f"changed during the test and is not put back: lrfinder copies such modules of up to "
                     f"{_size_words(ATTRIBUTE_COPY_LIMIT)} only. Register it as a submodule (self.name = module) to "
                     "have it restored, or save its state_dict before the test and load it back afterwards.",
+                    every_rank=True,
+                )
+            given = [name for name in moved if name in self._given]
+            if given:
+                warn(
+                    f"{', '.join(given)} (a module outside the model) was changed during the test and is not put "
+                    f"back: lrfinder copies such modules of up to {_size_words(ATTRIBUTE_COPY_LIMIT)} only. Save its "
+                    "state_dict before the test and load it back afterwards.",
                     every_rank=True,
                 )
         with torch.inference_mode(False), torch.no_grad():

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import inspect
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -417,6 +417,55 @@ def loss_objects(loss_fn: object, hooks: Sequence[object] = ()) -> list[Any]:
     if any(_holder(hook) is holder for hook in hooks if hook is not None):
         return []
     return [holder] if restorable_object(holder) else []
+
+
+def _named_modules_in(values: Mapping[str, object], prefix: str) -> list[tuple[str, nn.Module]]:
+    """The modules among ``values``, and in the lists, tuples and dicts among them (one deep), named for messages."""
+    found: list[tuple[str, nn.Module]] = []
+    for key, value in values.items():
+        items: Iterable[tuple[object, object]] = ()
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, (list, tuple)):
+            items = enumerate(value)
+        if isinstance(value, nn.Module):
+            found.append((f"{prefix}{key}", value))
+        found += [(f"{prefix}{key}[{k!r}]", v) for k, v in items if isinstance(v, nn.Module)]
+    return found
+
+
+def step_fn_modules(step_fn: object) -> list[tuple[str, nn.Module]]:
+    """The modules a ``step_fn`` holds, by which it may update one outside the model (an EMA or SWA copy).
+
+    Those in its closure (``ema = AveragedModel(model)`` read by a ``def step_fn(model, batch)`` made beside it),
+    its default arguments, a ``functools.partial``'s arguments, and the public attributes of the object it is a
+    method of, or is (a callable object), one list, tuple or dict deep; each named for messages (``"step_fn's
+    ema"``). A snapshot restores those outside the model (``StateSnapshot(..., modules=...)``): an EMA copy took in
+    every step of the test, at every swept LR, and training went on from it. A module-level variable the function
+    names is not looked for (other code may hold and update it too).
+    """
+    found: list[tuple[str, nn.Module]] = []
+    fn = step_fn
+    while isinstance(fn, functools.partial):
+        found += _named_modules_in({str(i): a for i, a in enumerate(fn.args)}, "step_fn's argument ")
+        found += _named_modules_in(dict(fn.keywords), "step_fn's ")
+        fn = fn.func
+    holder = fn.__self__ if isinstance(fn, types.MethodType) else fn
+    if isinstance(holder, types.FunctionType):
+        cells: dict[str, object] = {}
+        for name, cell in zip(holder.__code__.co_freevars, holder.__closure__ or (), strict=False):
+            with contextlib.suppress(ValueError):  # an empty cell
+                cells[name] = cell.cell_contents
+        found += _named_modules_in(cells, "step_fn's ")
+        names = holder.__code__.co_varnames[holder.__code__.co_argcount - len(holder.__defaults__ or ()) :]
+        found += _named_modules_in(dict(zip(names, holder.__defaults__ or (), strict=False)), "step_fn's ")
+        found += _named_modules_in(dict(holder.__kwdefaults__ or {}), "step_fn's ")
+    elif isinstance(holder, nn.Module):
+        found.append((f"step_fn's {type(holder).__name__}", holder))
+    elif isinstance(getattr(holder, "__dict__", None), dict):
+        public = {k: v for k, v in vars(holder).items() if not k.startswith("_")}
+        found += _named_modules_in(public, f"{type(holder).__name__}.")
+    return list({id(m): (name, m) for name, m in found}.values())
 
 
 def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:

@@ -5840,3 +5840,51 @@ def test_param_groups_a_step_fn_adds_or_extends_are_put_back(loader: DataLoader)
     assert after["state"].keys() == before["state"].keys()
     for key, saved in before["state"].items():
         assert torch.equal(after["state"][key]["momentum_buffer"], saved["momentum_buffer"])
+
+
+class _WithEma:
+    """A training setup object whose ``step`` (passed as ``step_fn``) updates an EMA copy of the model it keeps."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.ema = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.9)
+        )
+
+    def step(self, m: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        self.ema.update_parameters(m)
+        return loss
+
+
+@pytest.mark.parametrize("held", ["closure", "method"])
+def test_an_ema_copy_a_step_fn_updates_is_restored(held: str, loader: DataLoader) -> None:
+    # An EMA copy held by the step_fn (in its closure, or by the object it is a method of) took in every step of
+    # the test, at every swept LR (up to the blow-up): n_averaged counted the test's steps and the averaged weights
+    # were the test's, without a word, and the training after it averaged on from there.
+    model = make_mlp()
+    setup = _WithEma(model)
+    ema = setup.ema
+
+    def closure_step(m: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        ema.update_parameters(m)
+        return loss
+
+    ema.update_parameters(model)
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    step_fn = closure_step if held == "closure" else setup.step
+    range_test(model, loader, step_fn=step_fn, num_steps=12, max_lr=1.0)
+    after = ema.state_dict()
+    assert int(after["n_averaged"]) == 1
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+
+
+def test_a_large_module_a_step_fn_updates_is_named_if_changed(
+    loader: DataLoader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules["lrfinder.snapshot"], "ATTRIBUTE_COPY_LIMIT", 1024)  # the EMA has over 2 KiB
+    model = make_mlp()
+    setup = _WithEma(model)
+    pattern = r"_WithEma\.ema \(a module outside the model\) was changed during the test and is not put back"
+    with pytest.warns(UserWarning, match=pattern):
+        range_test(model, loader, step_fn=setup.step, num_steps=12, max_lr=1.0)
