@@ -36,6 +36,20 @@ def _has_cycle(configs: Sequence[LRSchedulerConfig]) -> bool:
     return any(isinstance(s, (OneCycleLR, CyclicLR)) for c in configs for s in _schedulers(c.scheduler))
 
 
+def _cycle_top(configs: Sequence[LRSchedulerConfig]) -> float | None:
+    """The largest LR a OneCycleLR or CyclicLR in ``configs`` climbs to (``None`` without one)."""
+    tops = [
+        float(top)
+        for config in configs
+        for sched in _schedulers(config.scheduler)
+        if isinstance(sched, (OneCycleLR, CyclicLR))
+        for top in (
+            sched.max_lrs if isinstance(sched, CyclicLR) else [g["max_lr"] for g in sched.optimizer.param_groups]
+        )
+    ]
+    return max(tops) if tops else None
+
+
 def _factors(lr: float, tested: Sequence[float], trainer: pl.Trainer) -> list[float]:
     """What each param group's LRs are multiplied by to train at ``lr`` times its ``tested`` ratio.
 

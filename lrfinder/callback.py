@@ -87,6 +87,7 @@ from ._publishing import _describe, _log_curve, _log_hyperparameter, _send_metri
 from ._rescaling import (
     _base_lr,
     _base_lrs,
+    _cycle_top,
     _factors,
     _floors_above_lr,
     _has_cycle,
@@ -952,6 +953,10 @@ class LRFinder(_CallbackBase):
             )
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
         peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
+        top = _cycle_top(trainer.lr_scheduler_configs) if self.scheduler is not None else None
+        if top is not None and not math.isclose(top, self.applied_lr, rel_tol=1e-6):
+            # scheduler="onecycle"/"cyclic" climbs past the found LR: "training with lr=2.15e-02" hid the 3.76e-02.
+            peak += f", scheduler={self.scheduler!r} peaking at {top:.2e} (training_suggestion.max_lr)"
         groups = _lr_groups([result], of_it=True)  # groups at other LRs keep their ratios: say whose LR this is
         if groups is not None:
             peak += f" for param {groups[0]}, {groups[1]}"

@@ -411,6 +411,29 @@ def test_cycle_peak_is_named_in_the_training_lr_message(tmp_path: Path, caplog: 
     assert f"suggested {result.suggestion.lr:.2e}" in line
 
 
+@pytest.mark.parametrize("scheduler", ["onecycle", "cyclic", "cosine"])
+def test_a_schedule_of_scheduler_that_climbs_past_the_found_lr_is_named_in_the_training_lr_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, scheduler: str
+) -> None:
+    """LRFinder(scheduler="onecycle") logged "training with lr=2.15e-02" while the cycle climbed to 3.76e-02."""
+    import logging
+
+    settings = {"step_size_up": 2} if scheduler == "cyclic" else {}
+    finder = LRFinder(optimizer="momentum", scheduler=scheduler, scheduler_settings=settings, **FAST)
+    t = trainer(tmp_path, [finder], max_steps=4)
+    with caplog.at_level(logging.INFO):
+        t.fit(Net(), make_loader())
+    result = finder.result
+    assert result is not None and result.training_suggestion is not None and finder.applied_lr == result.lr
+    line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
+    top = result.training_suggestion.max_lr
+    named = f"lr={result.lr:.2e}, scheduler={scheduler!r} peaking at {top:.2e} (training_suggestion.max_lr) ("
+    if scheduler == "cosine":  # decays from the found LR: nothing above it to name
+        assert "peaking" not in line and f"training with lr={result.lr:.2e} (" in line
+    else:
+        assert top > result.lr and named in line
+
+
 class StepsSizedNet(Net):
     """A hard-coded LR (no attribute) under a OneCycleLR sized from ``trainer.estimated_stepping_batches``."""
 
