@@ -866,30 +866,59 @@ def candidate_lrs(suggestion: Suggestion, refine: Refine, n: int | None = None) 
 
 
 _STEP_SETTINGS = ("step_size", "step_size_up", "step_size_down")
-_RATE_SETTINGS = {"exponential": "gamma"}
+#: The decay applied once every ``step_size`` steps, by schedule.
+_DECAY_EVERY = {"step": "gamma", "factor": "factor"}
 
 
 def compress_schedule(name: str, settings: Mapping[str, Any], trial_steps: int, training_steps: int) -> dict[str, Any]:
     """The settings of ``name`` for a run of ``trial_steps`` with the shape of ``training_steps``.
 
     Step counts (``step_size``, ``milestones``, ``step_size_up``/``down``) scale by
-    ``r = trial_steps / training_steps`` (at least 1 step); a per-step decay ``gamma`` of
-    ``exponential`` becomes ``gamma ** (1 / r)`` and the ``gamma`` of ``inverse`` becomes
-    ``gamma / r``, so the LR at the end of the trial equals the LR at the end of the training.
-    Schedules sized by ``total_steps`` (one-cycle, cosine, polynomial) need nothing here.
+    ``r = trial_steps / training_steps`` (at least 1 step; ``step_size`` and the milestones stay
+    inside the trial, milestones crowded at its end moved back a step each, so none is lost); a
+    per-step decay ``gamma`` of ``exponential`` and of cyclic's ``exp_range`` becomes
+    ``gamma ** (1 / r)`` and the ``gamma`` of ``inverse`` becomes ``gamma / r``; the decay of
+    ``step`` (``gamma``) and ``factor`` (``factor``) is raised to ``n / n'``, the decays the
+    training makes over the decays the trial makes (``(steps - 1) // step_size`` each), where the
+    rounded ``step_size`` changes their number. So the LR at the end of the trial equals the LR at
+    the end of the training. Schedules sized by ``total_steps`` (one-cycle, cosine, polynomial)
+    need nothing here.
     """
+    from .schedulers import SCHEDULERS
+
     r = trial_steps / training_steps
     out = dict(settings)
     for key in _STEP_SETTINGS:
         if isinstance(out.get(key), int):
             out[key] = max(1, int(round(out[key] * r)))
+    decay = _DECAY_EVERY.get(name)
+    if decay is not None:
+        defaults = SCHEDULERS[name].settings
+        every, given = settings.get("step_size", defaults["step_size"]), out.get(decay, defaults[decay])
+        if type(every) is int and 0 < every < training_steps and isinstance(given, (int, float)):
+            # step_size=1 of factor stayed 1 while the trial was 10x shorter: it ended at 0.99**100, the training
+            # at 0.99**1000. The decay makes up for the decays the rounded step_size adds or drops.
+            out["step_size"] = step = min(max(1, int(round(every * r))), max(trial_steps - 1, 1))
+            made, makes = (training_steps - 1) // every, (trial_steps - 1) // step
+            if makes > 0 and made != makes:
+                out[decay] = float(given) ** (made / makes)
     if "milestones" in out and isinstance(out["milestones"], Sequence):
         ms: list[int] = []
         for m in out["milestones"]:
             v = max(1, int(round(int(m) * r)))
             ms.append(v if not ms or v > ms[-1] else ms[-1] + 1)
+        # Milestones crowded at the training's end ([995, 998, 999] of 1000) were pushed past a 100-step trial's
+        # end, which the schedule refused after the sweep: moved back, each a step before the next.
+        last = trial_steps - 1
+        for i in reversed(range(len(ms))):
+            if ms[i] <= last:
+                break
+            ms[i] = last
+            last -= 1
         out["milestones"] = ms
     if name == "exponential" and "gamma" in out:
+        out["gamma"] = float(out["gamma"]) ** (1.0 / r)
+    if name == "cyclic" and out.get("mode") == "exp_range" and "gamma" in out:
         out["gamma"] = float(out["gamma"]) ** (1.0 / r)
     if name == "inverse" and "gamma" in out:
         out["gamma"] = float(out["gamma"]) / r

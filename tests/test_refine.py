@@ -438,6 +438,38 @@ def test_compress_schedule_keeps_the_shape() -> None:
     assert gamma**100 == pytest.approx(0.999**1000)
 
 
+def _last_lr(scheduler_of: Any, steps: int) -> float:
+    """The LR of the last of ``steps`` optimizer steps under the scheduler ``scheduler_of(optimizer)`` builds."""
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = scheduler_of(opt)
+    for _ in range(steps - 1):
+        opt.step()
+        sched.step()
+    return float(opt.param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("factor", {"factor": 0.99}),  # step_size=1 stayed 1: the trial ended at 0.37, the training at 4.4e-5
+        ("factor", {"factor": 0.99, "step_size": 4}),  # 0.4 rounded to 1: 99 decays where the training made 249
+        ("step", {"step_size": 15, "gamma": 0.9}),  # 1.5 rounded to 2: 49 decays where the training made 66
+        ("cyclic", {"max_lr": 1.0, "base_lr": 0.1, "step_size_up": 200, "mode": "exp_range", "gamma": 0.999}),
+        ("multistep", {"milestones": [995, 998, 999]}),  # compressed to [100, 101, 102]: refused after the sweep
+        ("step", {"step_size": 999}),  # compressed to 100, the trial's whole length: refused after the sweep
+    ],
+)
+def test_a_trial_ends_at_the_trainings_last_lr(name: str, settings: dict[str, Any]) -> None:
+    from lrfinder.refine import _trial_scheduler
+
+    peak = {"max_lr": 1.0, "base_lr": 0.1} if name == "cyclic" else {}
+    full = {**settings, **peak}
+    training = _last_lr(lambda opt: lrfinder.create_scheduler(name, opt, total_steps=1000, **full), 1000)
+    refine = Refine(schedule=name, schedule_settings=settings, training_steps=1000)
+    trial = _last_lr(lambda opt: _trial_scheduler(opt, refine, 100, 1000), 100)
+    assert trial == pytest.approx(training, rel=0.05)
+
+
 def test_a_trial_compresses_the_schedules_default_step_counts_too() -> None:
     # cyclic's default half cycle (2000 steps) of a 10000-step training is 10 steps of a 50-step trial;
     # it was left at 2000, so the trial never left base_lr.
