@@ -101,24 +101,27 @@ def _data_holders(data: object) -> Iterator[object]:
 
 
 def _order_copy(value: Any) -> Any:
-    """A copy of a sampler's order (:class:`_DataState`): lists and deques copied at every depth, other items shared.
+    """A copy of a sampler's order (:class:`_DataState`): lists, deques and dicts copied at every depth, others shared.
 
-    A bucketing sampler shuffles each of its buckets (a list of lists) in place; the indices themselves are
-    numbers, and a tuple cannot be shuffled in place.
+    A bucketing sampler shuffles each of its buckets (a list of lists) in place, a class-balanced one each class's
+    indices (a dict of lists); the indices themselves are numbers, and a tuple cannot be shuffled in place.
     """
     if isinstance(value, (list, collections.deque)):
         return type(value)(_order_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _order_copy(v) for k, v in value.items()}
     return value
 
 
 def _sampler_orders(obj: object, attrs: dict[str, Any]) -> list[tuple[dict[str, Any], str, Any, Any]]:
     """The orders a sampler (or an IterableDataset) keeps as attributes, each with a copy to put back in place.
 
-    Lists and deques of plain values (a permutation shuffled in place at each ``iter()``, ``random.shuffle(
+    Lists, deques and dicts of plain values (a permutation shuffled in place at each ``iter()``, ``random.shuffle(
     self.order)``, a queue of pending indices carried over from one epoch to the next, a bucketing sampler's
-    buckets), and integer tensors and arrays (``self.perm = torch.arange(n)`` permuted in place), up to
-    :data:`ATTRIBUTE_COPY_LIMIT` in all. Not float tensors or arrays: a sampler built over raw data
-    (``RandomSampler(features)``) holds the data itself there, which no ``iter()`` changes.
+    buckets, a class-balanced sampler's indices by class), and integer tensors and arrays (``self.perm =
+    torch.arange(n)`` permuted in place), up to :data:`ATTRIBUTE_COPY_LIMIT` in all. Not float tensors or arrays:
+    a sampler built over raw data (``RandomSampler(features)``) holds the data itself there, which no ``iter()``
+    changes.
     """
     if not isinstance(obj, (torch.utils.data.Sampler, torch.utils.data.IterableDataset)):
         return []
@@ -137,7 +140,7 @@ def _sampler_orders(obj: object, attrs: dict[str, Any]) -> list[tuple[dict[str, 
             size += _tensor_bytes(value)
             with torch.inference_mode(False), torch.no_grad():
                 found.append((attrs, name, value, value.detach().clone()))
-        elif isinstance(value, (list, collections.deque)) and _plain_value(value):
+        elif isinstance(value, (list, collections.deque, dict)) and _plain_value(value):
             size += _tensor_bytes(value) + 8 * len(value)
             found.append((attrs, name, value, _order_copy(value)))
     return found if size <= ATTRIBUTE_COPY_LIMIT else []
@@ -159,6 +162,9 @@ def _put_order_back(value: Any, saved: Any) -> Any:
     items = _order_copy(saved)  # a copy again: the next restore (a refine trial's) needs the saved one
     if isinstance(value, list):
         value[:] = items
+    elif isinstance(value, dict):
+        value.clear()
+        value.update(items)
     else:
         value.clear()
         value.extend(items)

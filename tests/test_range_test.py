@@ -2788,6 +2788,24 @@ class _InPlaceOrders(torch.utils.data.Sampler[int]):
         return self.n
 
 
+class _ClassPools(torch.utils.data.Sampler[int]):
+    """Class-balanced: shuffles each class's indices in place (a dict of lists) and takes them in turn."""
+
+    def __init__(self, labels: torch.Tensor) -> None:
+        self.rng = random.Random(4)
+        self.pools: dict[int, list[int]] = {}
+        for i, label in enumerate(labels.tolist()):
+            self.pools.setdefault(label, []).append(i)
+
+    def __iter__(self) -> Any:
+        for pool in self.pools.values():
+            self.rng.shuffle(pool)
+        return iter([i for group in zip(*self.pools.values(), strict=False) for i in group])
+
+    def __len__(self) -> int:
+        return len(self.pools) * min(len(p) for p in self.pools.values())
+
+
 class _Transformed(torch.utils.data.Dataset[Any]):
     def __init__(self, base: TensorDataset) -> None:
         self.base, self.transform = base, _Noise()
@@ -2808,15 +2826,17 @@ class _Transformed(torch.utils.data.Dataset[Any]):
         lambda ds: DataLoader(torch.utils.data.Subset(_Transformed(ds), range(300)), batch_size=64),
         lambda ds: DataLoader(torch.utils.data.ConcatDataset([ds, _Transformed(ds)]), batch_size=64, shuffle=True),
         lambda ds: DataLoader(ds, batch_size=64, sampler=_InPlaceOrders(len(ds))),
+        lambda ds: DataLoader(ds, batch_size=16, sampler=_ClassPools(ds.tensors[1])),
     ],
     ids=["epoch-counting-sampler", "sampler-generator-by-another-name", "subset-of-a-transform-with-a-generator",
-         "concat-dataset-with-a-generator", "sampler-order-kept-in-place"],
+         "concat-dataset-with-a-generator", "sampler-order-kept-in-place", "class-pools-shuffled-in-place"],
 )  # fmt: skip
 def test_every_draw_state_below_the_loader_is_restored(make: Any, dataset: TensorDataset) -> None:
     """Only a ``generator`` attribute (and Python/numpy RNGs one level down) were restored: these orders and
     augmentations moved on with the test's passes, so training did not start with the batches it would have.
     A sampler's order kept in place (a list shuffled in place, an integer tensor permuted in place, a queue of
-    pending indices) was not restored either, only its RNGs: the next epoch shuffled an order already shuffled."""
+    pending indices, a dict of each class's indices) was not restored either, only its RNGs: the next epoch
+    shuffled an order already shuffled."""
 
     def first_epoch(with_test: bool) -> list[torch.Tensor]:
         model = make_mlp()
