@@ -1251,3 +1251,24 @@ def test_a_refused_critic_step_inside_the_held_out_loss_leaves_no_critic_gradien
     assert all(torch.equal(p, q) for p, q in zip(critic.parameters(), before))
     assert critic_optimizer.state_dict()["state"] == {}
     assert all(p.grad is None for p in generator.parameters())
+
+
+_TARGET_RUN = ["run", "model.pt", "--data", "train.npz", "--refine", "--target-batch-size", "128", "--no-report"]
+
+
+@pytest.mark.slow
+def test_cli_refine_sizes_its_trials_to_the_optimizer_steps_of_a_target_batch(cli_files: Any) -> None:
+    # --target-batch-size 128 over batches of 32 makes 2 optimizer steps of an epoch's 8 batches: the planned cosine
+    # schedule spanned 30 x 2 = 60 steps, the trials were sized to 30 x 8 = 240, a schedule four times longer.
+    out = lrfind(*_TARGET_RUN, "--epochs", "30", "--scheduler", "cosine", "--json", "out.json")
+    assert out.exit_code == 0, out.output
+    saved = json.loads((cli_files / "out.json").read_text())
+    assert saved["refinement"]["training_steps"] == 60 == len(saved["schedule"]["lrs"])
+
+
+def test_cli_refine_says_too_short_a_training_in_the_optimizer_steps_of_a_target_batch(cli_files: Any) -> None:
+    # 20 epochs of 2 optimizer steps (8 batches of 32 accumulated to 128) were counted as 160 steps: the trials ran.
+    short = lrfind(*_TARGET_RUN, "--epochs", "20")
+    assert short.exit_code == 2, short.output
+    said = " ".join(short.output.split())
+    assert "but got 40 optimizer steps (--epochs 20 x 2 optimizer steps per epoch;" in said

@@ -123,7 +123,7 @@ class Options:
         epochs: Training epochs (``run``: epochs of the planned schedule).
         refine: Whether to refine the suggestion with re-sweeps and trial runs (:mod:`lrfinder.refine`).
         training_steps: Optimizer steps of the planned training the trials are sized from
-            (default: ``epochs`` x batches per epoch); ``run`` plans its schedule over it too.
+            (default: ``epochs`` x optimizer steps per epoch); ``run`` plans its schedule over it too.
         refine_schedule: The schedule the trials run (default: ``scheduler``, else constant).
         train: Whether to train after the test (``fit``, and ``demo`` with epochs).
         output: Where ``fit`` saves the trained model.
@@ -1228,7 +1228,7 @@ refine_options = _group(
         "--training-steps",
         type=click.IntRange(min=10),
         help=(
-            "With --refine: optimizer steps of the planned training (default: --epochs x batches per epoch); "
+            "With --refine: optimizer steps of the planned training (default: --epochs x optimizer steps per epoch); "
             "run plans --scheduler's schedule over it too, fit sizes only the trials from it."
         ),
     ),

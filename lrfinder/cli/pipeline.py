@@ -595,7 +595,10 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
     settings = dict(options.scheduler_settings) if schedule == options.scheduler else {}
     if options.warmup_steps and schedule == options.scheduler:
         settings["warmup_steps"] = options.warmup_steps
-    batches = max(1, len(data.train))
+    # Optimizer steps, as the planned schedule counts them: --target-batch-size accumulates several batches into
+    # one, and the trials were sized to every batch (480 steps where the schedule spanned 120).
+    batches = _steps_per_epoch(options, data)
+    per_epoch = "batches per epoch" if not options.target_batch_size else "optimizer steps per epoch"
     steps = options.training_steps or options.epochs * batches
     refine = Refine(schedule=schedule, schedule_settings=settings)
     try:
@@ -605,7 +608,7 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
         given = (
             f"--training-steps {steps:,}"
             if options.training_steps
-            else f"--epochs {options.epochs:,} x {batches:,} batches per epoch = {steps:,} optimizer steps"
+            else f"--epochs {options.epochs:,} x {batches:,} {per_epoch} = {steps:,} optimizer steps"
         )
         fix = (
             "Pass --training-steps as the number of optimizer steps of the training you plan (epochs x batches per "
@@ -623,7 +626,7 @@ def _refine_settings(options: Options, data: LoadedData) -> Refine:
         need = (
             f"--refine needs a planned training of at least {shortest or 'more'} optimizer steps to fit its trial runs"
         )
-        epochs = f"--epochs {options.epochs} x {batches} batches per epoch"
+        epochs = f"--epochs {options.epochs} x {batches} {per_epoch}"
         if not options.train:
             source = (
                 "--training-steps" if options.training_steps else f"{epochs}; pass --training-steps for another length"
@@ -677,7 +680,7 @@ def _check_trial_schedule(options: Options, schedule: str, settings: dict[str, A
                 "cosine).",
                 param_hint="--schedule",
             ) from None
-        length = "--training-steps" if options.training_steps else "--epochs x batches per epoch"
+        length = "--training-steps" if options.training_steps else "--epochs x optimizer steps per epoch"
         raise click.BadParameter(
             f"--scheduler {schedule}: {sentence(str(exc))} (--refine's trials follow this schedule over the "
             f"planned training of {steps:,} optimizer steps, {length}.) Change the setting or the training's length.",
