@@ -345,16 +345,20 @@ class Refine:
         n = self.num_candidates
         if self.trial_steps is not None:
             steps = min(self.trial_steps, total)
+            # A trial runs at most the training: said so, where "trial_steps=100" named a value never given (200).
+            asked = f"trial_steps={steps}" + (
+                "" if steps == self.trial_steps else f" (trial_steps={self.trial_steps} capped at training_steps)"
+            )
             if allowed < steps:
                 raise ValueError(
                     f"The refine budget is smaller than one trial: budget={budget:g} x training_steps={total} "
-                    f"= {allowed} steps, but one trial takes trial_steps={steps}. Raise budget to at least "
+                    f"= {allowed} steps, but one trial takes {asked}. Raise budget to at least "
                     f"{steps / total:.3g} or lower trial_steps."
                 )
             slots = allowed // steps
             if slots < 2:
                 raise ValueError(
-                    f"The refine budget allows only {slots} trial(s) of trial_steps={steps}: budget={budget:g} x "
+                    f"The refine budget allows only {slots} trial(s) of {asked}: budget={budget:g} x "
                     f"training_steps={total} = {allowed} steps. Raise budget to at least {2 * steps / total:.3g} "
                     "or lower trial_steps."
                 )

@@ -282,6 +282,12 @@ def test_budget_smaller_than_one_trial_names_the_numbers() -> None:
         Refine(training_steps=1000, budget=0.02, candidates=5).plan()
     with pytest.raises(ValueError, match=r"allows only 1 trial\(s\) of trial_steps=50"):
         Refine(training_steps=1000, budget=0.08, trial_steps=50).plan()
+    # A trial runs at most the training; the message named trial_steps=100, a value the user never gave.
+    match = r"allows only 1 trial\(s\) of trial_steps=100 \(trial_steps=200 capped at training_steps\): budget=1"
+    with pytest.raises(ValueError, match=match):
+        Refine(training_steps=100, trial_steps=200).plan()
+    with pytest.raises(ValueError, match=r"one trial takes trial_steps=100 \(trial_steps=200 capped at training_steps"):
+        Refine(training_steps=100, trial_steps=200, budget=0.5).plan()
 
 
 def test_trials_too_long_to_run_are_refused_at_the_typo() -> None:
