@@ -221,7 +221,8 @@ class Suggestion:
         Raises:
             TypeError: A field of the wrong type (an LR or the confidence that is no number, notes that are not
                 strings, a window that is no integer, smoothed losses that are not a sequence of numbers).
-            ValueError: An LR that is not finite and > 0, a confidence outside [0, 1], an unknown rule.
+            ValueError: An LR that is not finite and > 0, a confidence outside [0, 1], an unknown rule, or a
+                ``min_lr`` above ``max_lr`` (an inverted one-cycle band).
 
         """
         for key in (*_SUGGESTION_LRS, "confidence"):
@@ -236,6 +237,13 @@ class Suggestion:
             if key != "confidence" and not (math.isfinite(value) and value > 0):
                 raise ValueError(f"Expected suggestion.{key} to be a finite LR > 0, but got {key}={value!r}")
             object.__setattr__(self, key, value)
+        if self.min_lr > self.max_lr:
+            # Refused by create_scheduler only, and a result holding it wrote a file from_json refused.
+            raise ValueError(
+                f"suggestion.min_lr={self.min_lr:.2e} is above suggestion.max_lr={self.max_lr:.2e}, an inverted "
+                "one-cycle band (a range test's min_lr is below its max_lr). Give the band as the test found it, "
+                "min_lr below max_lr, or run the test again"
+            )
         object.__setattr__(self, "rule", _rule(self.rule))
         try:
             object.__setattr__(self, "notes", _notes(self.notes))

@@ -294,7 +294,9 @@ class RangeTestResult:
             TypeError: ``lrs`` or ``losses`` is not a sequence of numbers, or ``settings`` is not a
                 :class:`RangeTestSettings`.
             ValueError: ``lrs`` and ``losses`` of different lengths, or an unknown ``stop_reason``,
-                or ``lr_ratios`` not in ``[0, 1]`` with one ``1.0``, or ``group_names`` of another length.
+                or ``lr_ratios`` not in ``[0, 1]`` with one ``1.0``, or ``group_names`` of another length,
+                or ``lrs`` not finite, > 0 and strictly increasing, or a suggestion whose smoothed curve has
+                another length than ``losses``.
 
         """
         curve = []
@@ -350,6 +352,11 @@ class RangeTestResult:
             value = getattr(self, key)
             if value is not None and not isinstance(value, cls):
                 raise TypeError(f"Expected {key} to be a {path} or None, but got {type(value).__name__} {value!r:.60}")
+        # As from_dict checks a file's: a result built by hand with LRs out of order (or NaN) was taken, and to_json
+        # wrote a file from_json refused ("'lrs' must be ... strictly increasing"), or failed in json's encoder.
+        problem = _curve_problem(curve[0], len(curve[1]), self.suggestion)
+        if problem is not None:
+            raise ValueError(f"Expected the curve a range test records: {problem}")
 
     @property
     def num_steps(self) -> int:
@@ -642,16 +649,9 @@ class RangeTestResult:
                     f"Malformed range-test result: 'lrs' and 'losses' must have the same length, but have "
                     f"{len(lrs)} and {len(losses)}"
                 )
-            if not all(math.isfinite(v) and v > 0 for v in lrs) or any(b <= a for a, b in zip(lrs, lrs[1:])):
-                raise ValueError(
-                    "Malformed range-test result: 'lrs' must be finite, > 0 and strictly increasing, as a sweep "
-                    "records them"
-                )
-            if suggestion is not None and len(suggestion.smoothed_losses) != len(losses):
-                raise ValueError(
-                    f"Malformed range-test result: suggestion.smoothed_losses has {len(suggestion.smoothed_losses)} "
-                    f"values for {len(losses)} losses"
-                )
+            problem = _curve_problem(lrs, len(losses), suggestion)
+            if problem is not None:
+                raise ValueError(f"Malformed range-test result: {problem}")
             if suggestion is not None:
                 _check_loaded_suggestion(suggestion, origin)
             return cls(
@@ -773,24 +773,29 @@ class RangeTestResult:
             raise ValueError(f"{origin}{exc}") from exc
 
 
+def _curve_problem(lrs: Sequence[float], num_losses: int, suggestion: Suggestion | None) -> str | None:
+    """What makes ``lrs`` (and ``suggestion``'s smoothed curve) unlike a sweep's record, else ``None``."""
+    rule = "'lrs' must be finite, > 0 and strictly increasing, as a sweep records them"
+    values = np.asarray(lrs, dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))  # numpy: a result is rebuilt at every replace()
+    if bad.size:
+        return f"{rule}, but lrs[{bad[0]}]={lrs[bad[0]]!r}"
+    down = np.flatnonzero(np.diff(values) <= 0)
+    if down.size:
+        i = int(down[0]) + 1
+        return f"{rule}, but lrs[{i - 1}]={lrs[i - 1]!r} then lrs[{i}]={lrs[i]!r}"
+    if suggestion is not None and len(suggestion.smoothed_losses) != num_losses:
+        return f"suggestion.smoothed_losses has {len(suggestion.smoothed_losses)} values for {num_losses} losses"
+    return None
+
+
 def _check_loaded_suggestion(suggestion: Suggestion, origin: str) -> None:
-    """Refuse a read suggestion's inverted one-cycle band; warn of an LR past its own divergence LR.
+    """Warn of a read suggestion's LR past its own divergence LR (an inverted band :class:`Suggestion` refuses).
 
-    A range test's suggestion never has either (its band's ``min_lr`` is below ``max_lr``, and its LRs lie below
-    the divergence point it found): a file edited by hand. The band was refused only by ``create_scheduler``, the
-    LR past the divergence LR taken without a word.
-
-    Raises:
-        ValueError: ``min_lr`` above ``max_lr``, named with both values.
-
+    A range test's suggestion never has it (its LRs lie below the divergence point it found): a file edited by
+    hand. The LR past the divergence LR was taken without a word.
     """
     s = suggestion
-    if s.min_lr > s.max_lr:
-        raise ValueError(
-            f"Malformed range-test result: suggestion.min_lr={s.min_lr:.2e} is above suggestion.max_lr={s.max_lr:.2e}, "
-            "an inverted one-cycle band (a range test's min_lr is below its max_lr). Write the band back as the test "
-            "found it, min_lr below max_lr, or run the test again"
-        )
     divergence = s.divergence_lr
     past = [f"{key}={getattr(s, key):.2e}" for key in ("lr", "max_lr") if divergence and getattr(s, key) > divergence]
     if past:

@@ -1779,6 +1779,8 @@ _HAND_BUILT = dict(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.
         ("smoothed_losses", np.array(0.5), TypeError, r"^Expected .*smoothed_losses=array\(0.5\), a single number$"),
         ("window", 5.5, TypeError, r"^Expected suggestion.window to be an integer, but got window=5.5$"),
         ("derivation", 3, TypeError, r"^Expected suggestion.derivation to be a string"),
+        # Refused by create_scheduler only; in a result, to_json wrote a file from_json refused.
+        ("min_lr", 0.5, ValueError, r"^suggestion.min_lr=5.00e-01 is above suggestion.max_lr=2.00e-01, an inverted"),
     ],
 )
 def test_a_hand_built_suggestion_checks_its_fields(field: str, value: object, error: type, said: str) -> None:
@@ -1796,6 +1798,7 @@ def test_a_hand_built_suggestion_takes_numpy_and_tensor_numbers_as_floats() -> N
                       "smoothed_losses": np.array([1.0, np.nan])})  # fmt: skip
     assert (s.lr, s.max_lr, s.window) == (0.01, 0.2, 5) and type(s.lr) is float and type(s.window) is int
     assert s.smoothed_losses[0] == 1.0 and math.isnan(s.smoothed_losses[1]) and type(s.smoothed_losses) is tuple
+    assert Suggestion(**{**_HAND_BUILT, "min_lr": 0.2}).min_lr == 0.2  # a band of one LR is not inverted
 
 
 def test_a_hand_built_suggestions_smoothed_losses_may_come_from_a_generator() -> None:

@@ -4961,6 +4961,34 @@ def test_a_hand_built_result_checks_its_other_fields(field: str, value: Any, sai
 
 
 @pytest.mark.parametrize(
+    ("lrs", "smoothed", "said"),
+    [
+        ((1e-2, 1e-3, 1e-1), 3, r"but lrs\[0\]=0\.01 then lrs\[1\]=0\.001$"),
+        ((1e-3, 1e-3, 1e-1), 3, r"but lrs\[0\]=0\.001 then lrs\[1\]=0\.001$"),
+        ((-1e-3, 1e-2, 1e-1), 3, r"but lrs\[0\]=-0\.001$"),
+        ((1e-3, float("nan"), 1e-1), 3, r"but lrs\[1\]=nan$"),  # to_json failed in json's encoder: "Out of range"
+        ((1e-3, 1e-2, 1e-1), 2, r": suggestion\.smoothed_losses has 2 values for 3 losses$"),
+    ],
+)
+def test_a_hand_built_result_is_a_curve_from_json_reads_back(lrs: tuple[float, ...], smoothed: int, said: str) -> None:
+    # Taken as given: to_json wrote a file that from_json refused as malformed, and analyze, the report and
+    # result.analyze() refused the curve later, each in its own words.
+    from lrfinder import Suggestion
+
+    s = Suggestion(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-2, divergence_lr=None, non_finite_lr=None, min_lr=1e-3,
+                   max_lr=1e-2, confidence=0.5, rule="divergence_div10", notes=(), smoothed_losses=(1.0,) * smoothed,
+                   window=3)  # fmt: skip
+    rule = r"^Expected the curve a range test records: 'lrs' must be finite, > 0 and strictly increasing, as a sweep"
+    with pytest.raises(ValueError, match=(rule if "lrs" in said else "^Expected the curve") + ".*" + said):
+        RangeTestResult(lrs=lrs, losses=(2.0, 1.0, 3.0), stop_reason="completed", suggestion=s)
+    result = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(2.0, 1.0, 3.0), stop_reason="completed",
+                             suggestion=dataclasses.replace(s, smoothed_losses=(1.0, 1.0, 1.0)))  # fmt: skip
+    assert RangeTestResult.from_json(result.to_json()) == result
+    empty = RangeTestResult(lrs=(), losses=(), stop_reason="interrupted")  # an interrupted test's: nothing recorded
+    assert RangeTestResult.from_json(empty.to_json()) == empty
+
+
+@pytest.mark.parametrize(
     ("edit", "said"),
     [
         (lambda d: d["settings"].update(zzz=1), "unknown key 'zzz' in settings"),  # was TypeError("RangeTestSettings...
