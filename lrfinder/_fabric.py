@@ -38,6 +38,23 @@ def optimizer_class_name(optimizer: object) -> str:
     return type(optimizer).__name__
 
 
+def optimizer_result_name(optimizer: object) -> str:
+    """The optimizer as a result names it: :func:`optimizer_class_name`, with ``" (Nesterov)"`` for SGD's Nesterov form.
+
+    ``SGD(nesterov=True)`` is the class ``SGD``: the Python API's report and result said ``optimizer SGD`` for
+    what ``lrfind --optimizer nesterov`` calls Nesterov. The words keep the class name first, so the result's
+    optimizer family (:func:`lrfinder.scaling.optimizer_family`) still reads it as SGD.
+    """
+    import torch
+
+    name = optimizer_class_name(optimizer)
+    if _is_fabric(optimizer, "_FabricOptimizer"):
+        optimizer = getattr(optimizer, "optimizer", optimizer)
+    if isinstance(optimizer, torch.optim.SGD) and getattr(optimizer, "defaults", {}).get("nesterov"):
+        return f"{name} (Nesterov)"
+    return name
+
+
 def fabric_step_callbacks(optimizer: object) -> list[str]:
     """The Fabric callbacks a ``fabric.setup`` optimizer calls after every step, as ``"EMA.on_after_optimizer_step"``.
 

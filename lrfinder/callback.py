@@ -61,6 +61,7 @@ from ._attributes import (
     _settable,
 )
 from ._checks import check_flag, is_choice, is_int, plain, sentence
+from ._fabric import optimizer_result_name
 from ._find_lr import NO_VAL_LOADER_WARNING as NO_VAL_LOADER_WARNING
 from ._find_lr import find_lr, no_training_error
 from ._fit_facts import TUNER_CHECKPOINT_PREFIXES as TUNER_CHECKPOINT_PREFIXES
@@ -1593,12 +1594,12 @@ class LRFinder(_CallbackBase):
             losses,
             reason,
             rule=self.rule,
-            settings=run.settings,
+            settings=run.settings if run.world == 1 else replace(run.settings, world_size=run.world),
             batch_size=None if test_per_device is None else test_per_device * run.world * run.settings.accumulate_steps,
             model_name=type(pl_module).__name__,
             num_parameters=run.num_parameters,
             # One name when the optimizers share a class, so the result's own .scale(rule="auto") reads it.
-            optimizer_name=",".join(dict.fromkeys(type(o).__name__ for o in run.optimizers)),
+            optimizer_name=",".join(dict.fromkeys(optimizer_result_name(o) for o in run.optimizers)),
             lr_ratios=tuple(groups.ratios),
             group_names=tuple(groups.names),
         )

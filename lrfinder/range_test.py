@@ -57,7 +57,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
-from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_name
+from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_name, optimizer_result_name
 from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze
@@ -118,7 +118,7 @@ from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep
 
 # At run time too, for typing.get_type_hints (refine imports no engine).
 from .refine import Refine, Refinement, _length, brief_curve, brief_repr
-from .scaling import ScaledLR, ScalingRule, scale_lr
+from .scaling import ScaledLR, ScalingRule, _digits, scale_lr
 from .settings import (
     MAX_SWEEP_STEPS,
     RangeTestSettings,
@@ -531,7 +531,7 @@ class RangeTestResult:
         Keys: ``schema_version``, ``lrs``, ``losses`` (non-finite values as the strings ``"nan"``,
         ``"inf"``, ``"-inf"``, so the file is strict JSON), ``stop_reason``, ``settings``
         (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``,
-        ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``),
+        ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``, ``world_size``: 1 in a file without it),
         ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
         (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
         null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null), ``noise_error``,
@@ -557,6 +557,7 @@ class RangeTestResult:
                 "precision": self.settings.precision,
                 "gradient_clip_val": self.settings.gradient_clip_val,
                 "gradient_clip_algorithm": self.settings.gradient_clip_algorithm,
+                "world_size": self.settings.world_size,
             },
             "batch_size": self.batch_size,
             "model_name": self.model_name,
@@ -609,6 +610,7 @@ class RangeTestResult:
                 value = data.get(key)
                 if value is not None and not check(value):
                     raise ValueError(f"Malformed range-test result: {key}={value!r:.60} is not {rule} (or null)")
+            _check_batch_sizes(data)
             suggestion = None
             if data.get("suggestion") is not None:
                 raw = dict(data["suggestion"])
@@ -851,6 +853,26 @@ def _read_result_file(path: Path) -> str:
             f"{str(path)!r} is not a JSON range-test result: it is not UTF-8 text (byte {exc.start} is "
             f"0x{exc.object[exc.start]:02x}), so it is a binary file such as a model or an image. {what}."
         ) from None
+
+
+#: The largest batch size a result file may hold: 2**53, the last integer a float holds exactly. A hand-edited
+#: ``"batch_size": 1e300`` written as an integer passed the checks and failed in the report's batch panel with
+#: "OverflowError: cannot convert float infinity to integer", naming no field.
+MAX_FILE_BATCH_SIZE = 2**53
+
+
+def _check_batch_sizes(data: Mapping[str, Any]) -> None:
+    """Refuse a file's batch sizes (``batch_size``, ``scaled``'s) past :data:`MAX_FILE_BATCH_SIZE`, naming the field."""
+    scaled = data.get("scaled")
+    fields: list[tuple[str, Any]] = [("batch_size", data.get("batch_size"))]
+    if isinstance(scaled, Mapping):
+        fields += [(f"scaled.{key}", scaled.get(key)) for key in ("from_batch_size", "to_batch_size")]
+    for key, value in fields:
+        if is_int(value) and value > MAX_FILE_BATCH_SIZE:
+            raise ValueError(
+                f"Malformed range-test result: {key}={_digits(value)} is past {MAX_FILE_BATCH_SIZE:,} (2**53), "
+                "more examples than a batch holds (was the file edited?): correct it"
+            )
 
 
 #: The optional scalar fields of the JSON schema: (key, check, rule said when it fails).
@@ -2288,11 +2310,12 @@ def _result(
         lrs,
         losses,
         reason,
-        settings=settings,
+        # The ranks the batch was summed over, so the report says "32 per rank x 2 ranks", not 64 alone.
+        settings=settings if world == 1 else replace(settings, world_size=world),
         batch_size=size,
         model_name=_model_class_name(model),
         num_parameters=sum(p.numel() for p in trainable),
-        optimizer_name=optimizer_class_name(optimizer),
+        optimizer_name=optimizer_result_name(optimizer),
         rule=rule,
         lr_ratios=tuple(sweeper.ratios),
         group_names=tuple(sweeper.names),

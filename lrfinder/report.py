@@ -397,6 +397,23 @@ def _spread_fact(result: RangeTestResult) -> str:
     return f"  |  pick ×/÷{10**spread:.2f} from noise"
 
 
+def _batch_parts(result: RangeTestResult) -> str:
+    """How the effective batch was made, after its size: ``" (summed over 2 DDP ranks, 2 micro-batches accumulated)"``.
+
+    The batch size is the effective one: the sum over the DDP ranks (:attr:`RangeTestSettings.world_size`) of each
+    one's batch, times the micro-batches accumulated. A DDP result said ``batch size 64`` alone, where the
+    script's DataLoader says 32. No batch per rank is said: the ranks' loaders may differ (16 and 32 sum to 48).
+    """
+    accumulated, ranks = result.settings.accumulate_steps, result.settings.world_size
+    parts = []
+    if ranks > 1:
+        parts.append(f"summed over {ranks} DDP ranks")
+    if accumulated > 1:
+        # Not taken in one forward pass: say it was accumulated.
+        parts.append(f"{accumulated} micro-batches accumulated")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def _header_lines(
     results: Sequence[RangeTestResult], title_chars: int | None = None
 ) -> tuple[str, list[str], list[str]]:
@@ -431,11 +448,7 @@ def _header_lines(
     if len(results) == 1:
         r = first
         scaled = _moved(r)
-        batch = f"batch size {_fmt_int(r.batch_size)}"
-        accumulated = r.settings.accumulate_steps
-        if accumulated > 1:
-            # The batch size is the effective one: say it was accumulated, not taken in one forward pass.
-            batch += f" ({accumulated} micro-batches accumulated)"
+        batch = f"batch size {_fmt_int(r.batch_size)}{_batch_parts(r)}"
         if scaled is not None:
             batch += f" -> target {format_batch(scaled.to_batch_size)} ({scaled.rule} rule, x{scaled.factor:.3g})"
         if r.settings.precision_words:
@@ -465,9 +478,9 @@ def _header_lines(
             f = r.refinement
             if f is not None and f.lr is not None:
                 facts.append(
-                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {f.judged_on}; "
+                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {_judged_on(f)}; "
                     f"the curve said {f.curve_lr:.2e})" if f.curve_lr is not None else
-                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {f.judged_on})"
+                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {_judged_on(f)})"
                 )
             warnings.extend(s.notes)
             if s.confidence < LOW_CONFIDENCE:
@@ -511,6 +524,15 @@ def _header_lines(
                 warnings.append(f"{label}: {r.scaled.warning}")
     # The schedule is named in its own panel's title.
     return title, facts, warnings
+
+
+def _judged_on(refinement: Any) -> str:
+    """What the trials were judged on, in words both the CLI's and the Python API's reports can say.
+
+    A refinement records ``"val_data"`` (``range_test``'s argument); the report drew it so under ``lrfind``, whose
+    summary says ``--val-data``, and under the callback, which judges on the Trainer's validation loader.
+    """
+    return "validation data" if refinement.judged_on == "val_data" else _drawable(refinement.judged_on)
 
 
 def _first_clause(message: str, limit: int = 70) -> str:
@@ -1584,9 +1606,34 @@ def _overlay_ranks(count: int, highlight: int | None) -> list[int]:
     return [stack.index(i) for i in range(count)]
 
 
-#: The overlay legend's title; the halo is explained only when a curve has one (``highlight``), and
-#: ``{curves}`` says "smoothed" of every curve only when none is drawn by its raw points (:func:`_too_short`).
-_OVERLAY_LEGEND_TITLE = "{curves} (dashed: {lr}; *: minimum; X: divergence{halo})"
+#: The overlay legend's title; ``{curves}`` says "smoothed" of every curve only when none is drawn by its raw points
+#: (:func:`_too_short`), ``{marks}`` names the marks drawn (:func:`_overlay_marks`).
+_OVERLAY_LEGEND_TITLE = "{curves} ({marks})"
+
+
+def _overlay_marks(results: Sequence[RangeTestResult], highlight: int | None) -> str:
+    """The key to the marks :func:`_draw_overlay` drew for ``results``, each only when one of the curves has it.
+
+    The title named "dashed: suggested lr; *: minimum; X: divergence" over two inconclusive curves, which have none
+    of them, and not the X drawn on the bottom edge at a curve's first non-finite loss.
+    """
+    picks = [
+        i for i, r in enumerate(results)
+        if r.suggestion is not None or (r.refinement is not None and r.refinement.lr is not None)
+    ]  # fmt: skip
+    refined = any(r.refinement is not None and r.refinement.lr is not None for r in results)
+    marks = []
+    if any(i != highlight for i in picks):
+        marks.append("dashed: suggested lr, or refined" if refined else "dashed: suggested lr")
+    if any(r.suggestion is not None for r in results):
+        marks.append("*: minimum")
+    if any(r.suggestion is not None and r.suggestion.divergence_lr is not None for r in results):
+        marks.append("X: divergence")
+    if any(not np.isfinite(np.asarray(r.losses, dtype=float)).all() for r in results):
+        marks.append("X on the bottom edge: first non-finite loss")
+    if highlight is not None:
+        marks.append("halo: recommended")
+    return "; ".join(marks)
 #: A curve too short to smooth, drawn by its recorded points: said on its legend entry.
 _RAW_WORDS = "raw points, too short to smooth"
 
@@ -1951,7 +1998,7 @@ def _draw_trials(ax: Axes, refinement: Any) -> None:
     schedule = _drawable(refinement.schedule)
     ax.set_xlabel(f"trial lr ({schedule}, {trials[0].steps} steps each)" if trials else "trial lr")
     ax.set_ylabel("held-out loss")
-    ax.set_title(f"trial runs judged on {_drawable(refinement.judged_on)} ({refinement.cost_steps} steps, "
+    ax.set_title(f"trial runs judged on {_judged_on(refinement)} ({refinement.cost_steps} steps, "
                  f"{refinement.cost_steps / refinement.training_steps:.0%} of {refinement.training_steps})",
                  loc="left", fontsize=11)
     ax.grid(True, which="major", alpha=0.35)
@@ -2288,13 +2335,10 @@ def _finish_loss_panel(
     lows = [r.suggestion.min_lr for r in results if r.suggestion is not None]
     legend: dict[str, Any] = {"fontsize": fontsize, "framealpha": 0.92, **legend_settings}
     if len(results) > 1:
-        halo = "; halo: recommended" if highlight is not None else ""
         # A curve too short to smooth is drawn raw (its entry says so): "smoothed curves" was not true of it.
         curves = "curves, smoothed unless raw" if any(_too_short(r) for r in results) else "smoothed curves"
-        # A refined curve's line is its refined LR (its entry says so).
-        refined = any(r.refinement is not None and r.refinement.lr is not None for r in results)
-        lr = "suggested lr, or refined" if refined else "suggested lr"
-        title = _OVERLAY_LEGEND_TITLE.format(curves=curves, halo=halo, lr=lr)
+        marks = _overlay_marks(results, highlight)
+        title = _OVERLAY_LEGEND_TITLE.format(curves=curves, marks=marks) if marks else curves
         legend.update(
             title="\n".join(textwrap.wrap(title, 48, break_on_hyphens=False)) if brief else title,
             title_fontsize=fontsize - 0.5,

@@ -63,6 +63,8 @@ class RangeTestSettings:
     precision: RecordedPrecision = "32"
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: GradientClipAlgorithm = "norm"
+    #: The processes (DDP ranks) each step's batch was split over: the result's ``batch_size`` is their sum.
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         """Check every setting as :func:`range_test` does, and store numpy numbers and 0-d tensors as Python ones.
@@ -76,7 +78,9 @@ class RangeTestSettings:
 
         """
         # 0-d tensors and numpy scalars (torch.tensor(1e-3), np.int64(100)) as the Python numbers they hold.
-        for name in ("min_lr", "max_lr", "num_steps", "stop_factor", "accumulate_steps", "gradient_clip_val"):
+        for name in (
+            "min_lr", "max_lr", "num_steps", "stop_factor", "accumulate_steps", "gradient_clip_val", "world_size"
+        ):  # fmt: skip
             object.__setattr__(self, name, plain(getattr(self, name)))
         _check_sweep(self.min_lr, self.max_lr, self.num_steps, self.mode, min_steps=2)
         _check_stop_factor(self.stop_factor)
@@ -89,13 +93,15 @@ class RangeTestSettings:
                 f"Expected precision to be a precision name such as {', '.join(RECORDED_PRECISIONS[:3])}, but got "
                 f"precision={self.precision!r}"
             )
+        if not is_int(self.world_size) or self.world_size < 1:
+            raise ValueError(f"Expected world_size to be an int >= 1, but got world_size={self.world_size!r}")
         check_gradient_clipping(self.gradient_clip_val, self.gradient_clip_algorithm)
         # np.float32 and friends pass the checks but not json.dumps: to_json failed on them.
         for name in ("min_lr", "max_lr", "stop_factor", "gradient_clip_val"):
             value = getattr(self, name)
             if value is not None and type(value) is not float:
                 object.__setattr__(self, name, float(value))
-        for name in ("num_steps", "accumulate_steps"):
+        for name in ("num_steps", "accumulate_steps", "world_size"):
             if type(getattr(self, name)) is not int:
                 object.__setattr__(self, name, int(getattr(self, name)))
 

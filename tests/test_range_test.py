@@ -914,6 +914,21 @@ def test_default_optimizer_is_sgd_momentum(mlp: nn.Module, loader: DataLoader) -
     assert result.num_parameters == sum(p.numel() for p in mlp.parameters())
 
 
+def test_a_nesterov_optimizer_is_named_nesterov_in_the_result_and_report(mlp: nn.Module, loader: DataLoader) -> None:
+    # The result and its report said "SGD" (the class) where lrfind --optimizer nesterov says Nesterov.
+    from lrfinder.report import _header_lines
+    from lrfinder.scaling import optimizer_family
+
+    opt = torch.optim.SGD(mlp.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+    result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+    assert result.optimizer_name == "SGD (Nesterov)"
+    assert optimizer_family(result.optimizer_name) == "sgd"  # still read as SGD by scale(rule="auto")
+    assert "optimizer SGD (Nesterov)" in _header_lines([result])[1][0]
+    heavy_ball = torch.optim.SGD(mlp.parameters(), lr=1e-3, momentum=0.9)
+    plain = range_test(mlp, loader, optimizer=heavy_ball, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+    assert plain.optimizer_name == "SGD"
+
+
 def test_an_averaged_model_submodule_is_not_trained_nor_counted_but_restored(loader: DataLoader) -> None:
     # An EMA kept as a submodule (AveragedModel's copies require grad): they were in the default optimizer and
     # doubled num_parameters. The test updates the EMA at each step; the snapshot must still put it back.
@@ -2167,6 +2182,7 @@ def test_a_generator_given_as_data_is_restored(mlp: nn.Module) -> None:
     [
         ("batch_size", "32", r"batch_size='32' is not an integer >= 1"),
         ("batch_size", 0, r"batch_size=0 is not an integer >= 1"),
+        ("batch_size", 2**53 + 1, r"batch_size=9007199254740993 is past 9,007,199,254,740,992 \(2\*\*53\)"),
         ("num_parameters", 1.5, r"num_parameters=1.5 is not an integer >= 0"),
         ("optimizer_name", 3, r"optimizer_name=3 is not a string"),
         ("label", ["a"], r"label=\['a'\] is not a string"),

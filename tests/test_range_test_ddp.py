@@ -47,6 +47,7 @@ def _curve(result: lrfinder.RangeTestResult) -> dict[str, Any]:
         "lr": None if s is None else s.lr,
         "error": result.error,
         "batch_size": result.batch_size,
+        "world_size": result.settings.world_size,
     }
 
 
@@ -167,8 +168,8 @@ def test_every_rank_records_the_same_curve_and_stops_at_the_same_step(ranks: lis
     first = (a["local_first_loss"] + b["local_first_loss"]) / 2
     assert a["local_first_loss"] != pytest.approx(b["local_first_loss"], rel=0.1)
     assert a["sweep"]["losses"][0] == pytest.approx(first, rel=1e-6)
-    # The global batch: 16 per rank x 2 ranks.
-    assert a["sweep"]["batch_size"] == 32
+    # The global batch: 16 per rank x 2 ranks, and the ranks it was summed over (the report said "batch size 32" alone).
+    assert a["sweep"]["batch_size"] == 32 and a["sweep"]["world_size"] == WORLD
 
 
 @pytest.mark.slow

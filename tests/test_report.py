@@ -623,7 +623,34 @@ def make_refinement() -> object:
 
 def test_refined_lr_is_in_the_header():
     fig = plot_range_test(replace(make_result(), refinement=make_refinement()))
-    assert "refined lr 2.00e-02 (onecycle trials judged on val_data; the curve said 1.00e-02)" in all_text(fig)
+    assert "refined lr 2.00e-02 (onecycle trials judged on validation data; the curve said 1.00e-02)" in all_text(fig)
+
+
+def test_a_ddp_result_says_the_ranks_its_batch_was_summed_over_and_keeps_them_in_its_json():
+    # The header said "batch size 64" of a DDP test whose DataLoader gave 32 per rank: the ranks were not recorded.
+    from lrfinder.range_test import RangeTestResult
+
+    base = make_result()
+    ddp = replace(base, settings=replace(base.settings, world_size=2, accumulate_steps=2), batch_size=128)
+    said = "batch size 128 (summed over 2 DDP ranks, 2 micro-batches accumulated)"
+    assert said in header_lines(plot_range_test(ddp))[1]
+    again = RangeTestResult.from_json(ddp.to_json())
+    assert again == ddp and again.settings.world_size == 2
+    # A file of an older lrfinder, without the key, reads as one process.
+    old = base.to_dict()
+    del old["settings"]["world_size"]
+    assert RangeTestResult.from_dict(old).settings.world_size == 1
+    assert "batch size 32  |" in header_lines(plot_range_test(base))[1]
+    with pytest.raises(ValueError, match=r"world_size to be an int >= 1, but got world_size=0"):
+        RangeTestSettings(world_size=0)
+
+
+def test_the_report_says_validation_data_not_the_python_argument_or_the_cli_option():
+    # The PNG said "judged on val_data" (range_test's argument) where lrfind's summary says --val-data and the
+    # callback judges on the Trainer's validation loader: the report, drawn for all three, says it in words.
+    text = all_text(plot_range_test(replace(make_result(), refinement=make_refinement())))
+    assert "trial runs judged on validation data" in text
+    assert "val_data" not in text and "--val-data" not in text
 
 
 def recorded_early_divergence() -> object:
@@ -1280,6 +1307,26 @@ def test_losses_near_a_million_are_written_in_full_not_as_an_offset(scale: float
     # Each tick's text is its value.
     labels = [t for t in axes_by_label(fig)["loss"].get_yticklabels() if t.get_text()]
     assert labels and all(float(t.get_text().replace("−", "-")) == t.get_position()[1] for t in labels)
+
+
+def test_an_overlay_legend_keys_only_the_marks_its_curves_have():
+    # The title keyed "dashed: suggested lr; *: minimum; X: divergence" over inconclusive curves that have none, and
+    # not the X drawn on the bottom edge at a curve's first non-finite loss.
+    lrs = lr_schedule(1e-6, 10.0, 100)
+    flat = finish_result(lrs, [2.3 + 0.001 * np.sin(i) for i in range(100)], "completed")
+    short = finish_result(lrs[:6], [2.3, 2.3, 2.4, 3.0, 5.0, float("nan")], "non_finite")
+    assert flat.suggestion is None and short.suggestion is None
+
+    def title(results) -> str:
+        fig = plot_range_test(results)
+        legend = axes_by_label(fig)["loss"].get_legend() or fig.legends[0]
+        return legend.get_title().get_text()
+
+    both = title([replace(flat, label="a"), replace(short, label="b")])
+    assert both == "curves, smoothed unless raw (X on the bottom edge: first non-finite loss)"
+    assert title([replace(flat, label="a"), replace(flat, label="b")]) == "smoothed curves"
+    mixed = title([replace(make_result(seed=0), label="good"), replace(flat, label="flat")])
+    assert mixed == "smoothed curves (dashed: suggested lr; *: minimum; X: divergence)"
 
 
 def test_an_overlay_of_more_curves_than_colours_tells_the_repeats_apart():
