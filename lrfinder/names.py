@@ -131,6 +131,10 @@ LOSSES: dict[str, str] = {
 #: The report formats, by file extension (matplotlib picks the writer from it).
 REPORT_FORMATS: tuple[str, ...] = (".png", ".svg", ".pdf")
 
+#: Image extensions that are not report formats (matplotlib writes some of them, lrfind's ``--report`` refuses them):
+#: a model, JSON or CSV written under one (``lrfind fit -o t.jpg``) is no image.
+OTHER_IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".eps", ".ps")
+
 #: Extensions a JSON or CSV output is never written under, by what such a file holds: the text written over a model,
 #: data, a report or a config replaced it. One rule for ``RangeTestResult.to_json`` and ``lrfind --json``/``--csv``
 #: (each takes its own extension), which refused different lists (``.safetensors`` against ``.toml``).
@@ -138,6 +142,7 @@ NOT_TEXT_OUTPUT_SUFFIXES: dict[str, str] = {
     **dict.fromkeys((".pt", ".pth", ".ckpt", ".safetensors", ".onnx"), "a model"),
     **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
     **dict.fromkeys(REPORT_FORMATS, "a report image"),
+    **dict.fromkeys(OTHER_IMAGE_SUFFIXES, "an image"),
     ".json": "a JSON result",
     **dict.fromkeys((".toml", ".yaml", ".yml"), "a config file"),
     ".py": "Python source",

@@ -145,6 +145,32 @@ def test_run_refuses_a_bad_value_in_the_fit_table_as_fit_does(work: Path, case: 
     assert result.exit_code == 0, result.output
     assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 20
 
+@pytest.mark.parametrize(
+    ("table", "lines", "message"),
+    [
+        ("fit", "min-lr = 1.0\nmax-lr = 0.1", "expected --max-lr > --min-lr, but got --min-lr 1 --max-lr 0.1"),
+        ("run", "max-lr = 1e-8", "expected --max-lr > --min-lr, but got --min-lr 1e-07 --max-lr 1e-08"),
+        ("fit", 'scheduler = "step"\nscheduler-opt = {T_max = 10}',
+         "--scheduler step: Scheduler 'step' does not take the setting(s) T_max; it accepts: step_size, gamma."),
+    ],
+)  # fmt: skip
+def test_a_tables_options_that_disagree_are_refused_by_every_command(work: Path, table: str, lines: str, message: str):
+    # Each value of another command's table was checked, but not the values together: lrfind fit refused an inverted
+    # band or a scheduler's settings given for another scheduler in [fit], and lrfind run ran its test over them.
+    path = work / "c.toml"
+    for command in ("run", "fit"):
+        toml = f"output = 'trained.pt'\n[{table}]\n{lines}\n"
+        result = run_with(work, toml, "--num-steps", "20", "--epochs", "1", "--no-report", command=command)
+        assert result.exit_code == 2, (command, result.output)
+        assert message in " ".join(result.stderr.split()), (command, result.stderr)
+        if command != table:
+            assert f"(set in [{table}] of {path})" in result.stderr
+        assert not list(work.glob("*.json")) and not (work / "trained.pt").exists()
+    # The top-level band is the running command's to check, and a table that agrees passes.
+    toml = "min-lr = 1.0\nmax-lr = 10.0\n[fit]\nmax-lr = 100.0\n"
+    assert run_with(work, toml, "--num-steps", "20", "--no-report").exit_code != 2
+
+
 def test_run_leaves_a_fit_tables_missing_files_and_devices_to_fit(work: Path, monkeypatch: pytest.MonkeyPatch):
     # One file for a range test here and the training where the data and the GPU are: `lrfind run` refused
     # `[fit] val-data = "/data/val.npz"` (not on this machine) and `[fit] device = "cuda"` (no CUDA here), though

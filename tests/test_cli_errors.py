@@ -404,6 +404,8 @@ def test_json_and_csv_take_text_names(work: Path):
     result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--json", "result", "--csv", "curve.txt")
     assert result.exit_code in (0, 1) and (work / "result").exists() and (work / "curve.txt").exists(), result.output
     assert_one_line(invoke("demo", "--json", "demo.png"), 2, "--json", "ends in .png")
+    # An image that is no report format (lrfind fit -o t.jpg saved a model as t.jpg): an image all the same.
+    assert_one_line(invoke("demo", "--json", "demo.jpg"), 2, "--json", "ends in .jpg", "an image")
 
 
 def test_fit_refuses_an_empty_output(work: Path):
@@ -419,7 +421,9 @@ def test_fit_refuses_stdout_as_its_output(work: Path):
     assert not (work / "-").exists()
 
 
-@pytest.mark.parametrize("output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv"])
+@pytest.mark.parametrize(
+    "output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv", "t.jpg", "plot.TIFF"]
+)
 def test_fit_refuses_an_output_named_as_another_kind_of_file(work: Path, output: str):
     # -o nets.py wrote the trained TorchScript model over the user's source file; -o train.npz over data.
     (work / output).write_text("mine")
@@ -953,6 +957,25 @@ def test_a_csv_separated_by_semicolons_or_tabs_reads_its_columns(work: Path, sep
     assert (work / "semi.csv").read_bytes() == before
 
 
+def test_a_tsv_file_and_a_csv_with_comment_lines_are_read(work: Path):
+    # .tsv was "Unknown data format"; a CSV with '#' lines before its header read the first one as the header
+    # ("--target 'label' is not a column; the columns are ['# exported by ...']"), and a '#' line among the rows was
+    # "not a number".
+    lines = (work / "excel.csv").read_bytes().decode("utf-8-sig").splitlines()
+    notes = ["# exported by a tool", "#", lines[0], lines[1], "# a note", *lines[2:]]
+    (work / "notes.csv").write_text("\n".join(notes))
+    # numpy.savetxt(..., header="f0,...,label") writes the header as the last comment before the numbers.
+    (work / "numpy.csv").write_text("\n".join(["# " + lines[0], *lines[1:]]))
+    (work / "tabs.tsv").write_text("\n".join(line.replace(",", "\t") for line in lines))
+    for name in ("notes.csv", "numpy.csv", "tabs.tsv"):
+        result = invoke("run", "model.pt", "--data", name, "--target", "label", *FAST)
+        assert result.exit_code == 0, (name, result.output)
+    # A validation file with comments is matched by its columns, as the training file is.
+    result = invoke("run", "model.pt", "--data", "tabs.tsv", "--val-data", "notes.csv", "--target", "label", *FAST)
+    assert result.exit_code == 0, result.output
+    assert_one_line(invoke("run", "model.pt", "--data", "tabs.tsv", *FAST), 2, "--target", "tabs.tsv")
+
+
 def test_a_csv_with_decimal_commas_or_thousands_separators_is_said_to_have_them(work: Path):
     # A spreadsheet's export in a decimal-comma locale ('a;b;label' over '0,126;-1,5;1'), which lrfind splits at the
     # semicolons for this very locale, failed with "'0,126' is not a number. Encode categories as numbers first", as
@@ -1278,6 +1301,8 @@ def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
         "no stop_reason": (without("stop_reason"), ["malformed lrfind result", "missing key 'stop_reason'"]),
         "bad settings": ({**good, "settings": "x"}, ["malformed lrfind result"]),
         "bad suggestion": ({**good, "suggestion": 5}, ["malformed lrfind result"]),
+        # A hand edit to 1e300 written as an integer failed in the report's batch panel with a bare OverflowError.
+        "huge batch_size": ({**good, "batch_size": 10**300}, ["batch_size=a 301-digit number is past", "correct it"]),
         "sweep without results": ({"kind": "weight_decay_sweep"}, ["malformed weight-decay sweep"]),
         "sweep of foreign objects": (
             {"kind": "weight_decay_sweep", "results": [{}]},

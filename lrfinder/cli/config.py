@@ -5,8 +5,9 @@ Keys are the option names, with dashes or underscores (``num-steps``, ``weight_d
 top level, and each command takes the top-level keys it has and ignores the others (so
 ``output`` or ``val-data``, which only ``fit`` takes, can sit beside ``data``). A ``[run]``,
 ``[fit]`` or ``[demo]`` table applies to that command only and must hold only its options; every
-command checks every table (keys, TOML types, number ranges and choices), so ``lrfind run`` refuses a
-``[fit]`` value that ``lrfind fit`` would refuse, though it does not apply the table.
+command checks every table (keys, TOML types, number ranges and choices, and its options together: the band,
+the scheduler's settings), so ``lrfind run`` refuses a ``[fit]`` value that ``lrfind fit`` would refuse, though it
+does not apply the table.
 Anything else fails with a usage error (exit 2) naming the key: an unknown key or table
 (``[rnu]``), or a value of the wrong TOML type (``data = 123``, ``json = true``,
 ``num-steps = 20.7``). Values are never coerced: an integer option needs a TOML integer.
@@ -39,7 +40,7 @@ import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -298,6 +299,7 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         if isinstance(table, dict):
             for norm, (key, item) in _table_keys(name, table, commands, value).items():
                 _check_as_command(_keys_of(commands[name])[norm], key, item, value, name, ctx)
+            _check_across(commands[name], name, data, value)
     section = data.get(command, {})
     in_table: set[str] = set()
     if isinstance(section, dict):
@@ -355,7 +357,8 @@ def _check_as_command(param: click.Parameter, key: str, value: Any, path: str, t
     reads the table processes it: a number out of range, a name not among the choices, and what the options' own
     checks refuse (``scheduler = "cosin"``, an ``output`` named ``.npz``) are refused by every command, with the
     message that command gives (``Invalid value for '--epochs' (set in [fit] of lrfind.toml): -3 is not in the
-    range x>=1``). What the command checks across its options after parsing them is left to it.
+    range x>=1``). The checks across options are :func:`_check_across`'s; those that need the data are left to
+    the command.
 
     Raises:
         click.BadParameter: The value is refused, naming the option and the table and file that set it.
@@ -370,6 +373,46 @@ def _check_as_command(param: click.Parameter, key: str, value: Any, path: str, t
         # click's own hint ('--output' / '-o'), as the command gives it, then where the value was set.
         hint = f"{param.get_error_hint(ctx)} (set in [{table}] of {path})"
         raise click.BadParameter(exc.message, param_hint=hint) from None
+
+
+def _check_across(command: click.Command, name: str, data: Mapping[str, Any], path: str) -> None:
+    """Refuse another command's table (``[fit]``) whose options disagree, as that command refuses them.
+
+    :func:`_check_as_command` checks each value alone; the checks across options (an inverted band
+    ``min-lr = 1``, ``max-lr = 0.1``; ``scheduler-opt`` settings the ``scheduler`` does not take) ran only in the
+    command that reads the table, so ``lrfind fit`` refused a file ``lrfind run`` took. The table's values go
+    over the top-level ones the command takes, then the command's defaults. Checked when the table sets one of
+    the options concerned: the top-level ones alone are the running command's to check.
+
+    Raises:
+        click.BadParameter: The options disagree; the message names the table and the file.
+
+    """
+    from ..schedulers import check_scheduler_settings
+    from .options import key_values  # options imports this module
+
+    keys = _keys_of(command)
+    values: dict[str, Any] = {norm: p.default for norm, p in keys.items()}
+    table = data.get(name, {})
+    for key, item in [*((k, v) for k, v in data.items() if not isinstance(v, dict)), *table.items()]:
+        norm = key.replace("-", "_")
+        if norm in keys:
+            values[norm] = _typed(keys[norm], key, item, path, name)
+    mine = {key.replace("-", "_") for key in table}
+    where = f"(set in [{name}] of {path})"
+    low, high = values.get("min_lr"), values.get("max_lr")
+    inverted = _is_number(low) and _is_number(high) and not cast(float, high) > cast(float, low)
+    if mine & {"min_lr", "max_lr"} and inverted:
+        raise click.BadParameter(
+            f"expected --max-lr > --min-lr, but got --min-lr {low:g} --max-lr {high:g}",
+            param_hint=f"--max-lr {where}",
+        )
+    scheduler, settings = values.get("scheduler"), values.get("scheduler_opt")
+    if mine & {"scheduler", "scheduler_opt"} and isinstance(scheduler, str) and settings:
+        try:
+            check_scheduler_settings(scheduler, key_values(settings, "--scheduler-opt"))
+        except (TypeError, ValueError) as exc:
+            raise click.BadParameter(f"--scheduler {scheduler}: {exc}", param_hint=f"--scheduler-opt {where}") from None
 
 
 def _lacking_here(param: click.Parameter, value: Any) -> bool:

@@ -60,7 +60,7 @@ from .._lightning import is_datamodule, is_lightning_module, is_lightning_module
 from .._text import read_first_line, read_text
 from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
-from .options import unknown_data_format
+from .options import CSV_SUFFIXES, unknown_data_format
 
 if TYPE_CHECKING:
     from ..training import TrainingResult
@@ -1256,6 +1256,10 @@ def _comma_number(text: str) -> bool:
     return _numeric_text(text.replace(",", "")) or (text.count(",") == 1 and _numeric_text(text.replace(",", ".")))
 
 
+#: The field separator of a ``.tsv`` file, whatever its header holds (a column name may have a comma in it).
+_TSV_DELIMITER = "\t"
+
+
 def _csv_delimiter(header_line: str) -> str:
     """The field separator of a CSV file, read from its header line.
 
@@ -1271,10 +1275,48 @@ def _csv_delimiter(header_line: str) -> str:
     return ","
 
 
+def _comment(row: Sequence[str]) -> bool:
+    """Whether a CSV row is a ``#`` comment line (no number starts with ``#``)."""
+    return bool(row) and row[0].lstrip().startswith("#")
+
+
+def _csv_rows(path: Path, delimiter: str | None = None) -> tuple[str, list[tuple[int, list[str]]]]:
+    """The delimiter and the numbered rows of a CSV file, header first; ``#`` comment lines and blank ones left out.
+
+    Comment lines before the header (a tool's notes) and among the rows are skipped: the header was
+    the first comment and "--target 'label' is not a column; the columns are ['# exported by ...']". When
+    every line before the data is a comment, the last is the header without its ``#`` (as
+    ``numpy.savetxt(path, data, delimiter=",", header="a,b,label")`` writes it). ``delimiter``: the file's
+    (a tab for ``.tsv``), else read from the header (:func:`_csv_delimiter`).
+    """
+    # A spreadsheet's byte-order mark would otherwise stick to the first column's name; Excel's
+    # "Unicode text" is UTF-16 (with one), separated by tabs.
+    with io.StringIO(read_text(path), newline="") as handle:
+        lines = [line for line in handle if line.strip() and not line.lstrip().startswith("#")]
+        handle.seek(0)
+        delimiter = delimiter or _csv_delimiter(lines[0] if lines else "")
+        reader = csv.reader(handle, delimiter=delimiter)
+        # Blank lines (a file ending in an extra newline or two) hold no row: csv.reader yields [] for them.
+        numbered = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    leading = 0
+    while leading < len(numbered) and _comment(numbered[leading][1]):
+        leading += 1
+    rows = [(n, row) for n, row in numbered[leading:] if not _comment(row)]
+    if leading and rows and all(_numeric_text(cell.strip()) for cell in rows[0][1]):
+        n, header = numbered[leading - 1]
+        rows.insert(0, (n, [header[0].lstrip().lstrip("#").lstrip(), *header[1:]]))
+    return delimiter, rows
+
+
 def _csv_features(path: Path, target: str | None) -> list[str]:
     """The input columns of a CSV file, in the file's order: its header's names but the ``target``."""
+    delimiter = _TSV_DELIMITER if path.suffix.lower() == ".tsv" else None
     first = read_first_line(path)  # the header alone: the file was read whole, twice for --val-data
-    header = next(csv.reader([first], delimiter=_csv_delimiter(first)), [])
+    if first.strip() and not first.lstrip().startswith("#"):
+        header = next(csv.reader([first], delimiter=delimiter or _csv_delimiter(first)), [])
+    else:  # comment lines (or a blank one) before it: found as the file is read
+        rows = _csv_rows(path, delimiter)[1]
+        header = rows[0][1] if rows else []
     return [name.strip() for name in header if name.strip() != target]
 
 
@@ -1290,7 +1332,9 @@ def _align_csv_columns(train_spec: str, val_data: LoadedData, target: str | None
     """
     train_path, val_path = Path(train_spec), Path(val_data.source)
     if not (
-        train_path.suffix.lower() == val_path.suffix.lower() == ".csv" and isinstance(val_data.dataset, TensorDataset)
+        train_path.suffix.lower() in CSV_SUFFIXES
+        and val_path.suffix.lower() in CSV_SUFFIXES
+        and isinstance(val_data.dataset, TensorDataset)
     ):
         return val_data
     if not (train_path.is_file() and val_path.is_file()):
@@ -1319,15 +1363,7 @@ def _align_csv_columns(train_spec: str, val_data: LoadedData, target: str | None
 def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tensor]:
     if not target:
         raise DataError(f"Reading {path} needs the label column: pass --target COLUMN.")
-    # A spreadsheet's byte-order mark would otherwise stick to the first column's name; Excel's
-    # "Unicode text" is UTF-16 (with one), separated by tabs.
-    with io.StringIO(read_text(path), newline="") as handle:
-        first = handle.readline()
-        handle.seek(0)
-        delimiter = _csv_delimiter(first)
-        reader = csv.reader(handle, delimiter=delimiter)
-        # Blank lines (a file ending in an extra newline or two) hold no row: csv.reader yields [] for them.
-        numbered = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    delimiter, numbered = _csv_rows(path, _TSV_DELIMITER if path.suffix.lower() == ".tsv" else None)
     rows = [row for _, row in numbered]
     if len(rows) < 2:
         raise DataError(f"{path} has no data rows under its header.")
@@ -1501,12 +1537,12 @@ def _load_tensor_file(
         raise DataError(
             f"{path} holds a {type(obj).__name__}; expected a dict with 'x' and 'y' tensors or an (x, y) pair."
         )
-    if suffix == ".csv":
+    if suffix in CSV_SUFFIXES:
         try:
             return _to_tensors(*_read_csv(path, target), source, float_dtype)
         except UnicodeDecodeError as exc:
             raise DataError(
-                f"{path} is not UTF-8 text (byte {exc.start}): a .csv file must be text with a header row."
+                f"{path} is not UTF-8 text (byte {exc.start}): a {suffix} file must be text with a header row."
             ) from None
     # A file of another format is refused by --data's type already (exit 2); this is for Python callers.
     raise DataError(cast(str, unknown_data_format(path)))

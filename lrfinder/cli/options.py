@@ -29,6 +29,7 @@ from ..names import (
     DEFAULT_RULE,
     LOSSES,
     NOT_TEXT_OUTPUT_SUFFIXES,
+    OTHER_IMAGE_SUFFIXES,
     PRECISIONS,
     REPORT_FORMATS,
     RULES,
@@ -405,7 +406,9 @@ class ModelPath(FilePath):
 
 
 #: The data files lrfind reads, by extension (:func:`lrfinder.cli.loading.load_data`).
-DATA_SUFFIXES = (".npz", ".pt", ".pth", ".csv")
+DATA_SUFFIXES = (".npz", ".pt", ".pth", ".csv", ".tsv")
+#: The text tables among them: a header row, ``--target`` names the label column (``.tsv`` separated by tabs).
+CSV_SUFFIXES = (".csv", ".tsv")
 
 
 def unknown_data_format(path: str | os.PathLike[str]) -> str | None:
@@ -419,7 +422,7 @@ def unknown_data_format(path: str | os.PathLike[str]) -> str | None:
         else ""
     )
     return (
-        f"Unknown data format {suffix or '(no extension)'!r} for {os.fspath(path)}; expected .npz, .pt, .csv or "
+        f"Unknown data format {suffix or '(no extension)'!r} for {os.fspath(path)}; expected .npz, .pt, .csv, .tsv or "
         f"package.module:function.{hint}"
     )
 
@@ -553,6 +556,7 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | No
 _NOT_MODEL_SUFFIXES = {
     **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
     **dict.fromkeys(REPORT_FORMATS, "a report image"),
+    **dict.fromkeys(OTHER_IMAGE_SUFFIXES, "an image"),
     ".json": "a JSON result",
     **dict.fromkeys((".toml", ".yaml", ".yml"), "a config file"),
     ".py": "Python source",
@@ -668,7 +672,7 @@ def check_csv_target(options: Options) -> None:
 
     """
     for option, path in (("--data", options.data), ("--val-data", options.val_data)):
-        if path and not options.target and Path(path).suffix.lower() == ".csv" and Path(path).is_file():
+        if path and not options.target and Path(path).suffix.lower() in CSV_SUFFIXES and Path(path).is_file():
             raise click.UsageError(
                 f"Missing option '--target': {option} {path} is a CSV file; pass --target COLUMN to name its "
                 "label column (the other columns are the inputs)."
@@ -722,7 +726,7 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
     notes = []
     if ctx.params.get("no_report") and given("report"):
         notes.append("--report is ignored: --no-report turns the report off")
-    if given("target") and ".csv" not in kinds:
+    if given("target") and not set(CSV_SUFFIXES) & set(kinds):
         notes.append("--target is ignored: it names the label column of CSV data, and the data is not a .csv file")
     if "function" not in kinds:  # a data function's result is known once it has run: unused_key_options
         for key in ("x_key", "y_key"):
@@ -1044,7 +1048,11 @@ model_options = _group(
 
 data_options = _group(
     click.option(
-        "--data", "data", type=DataSpec(), required=True, help=".npz, .pt or .csv file, or package.module:function."
+        "--data",
+        "data",
+        type=DataSpec(),
+        required=True,
+        help=".npz, .pt, .csv or .tsv file, or package.module:function.",
     ),
     click.option(
         "--x-key",
@@ -1059,7 +1067,7 @@ data_options = _group(
         "targets, labels).",
     ),
     click.option(
-        "--target", callback=_check_name, help="Label column of a .csv file (the other columns are the inputs)."
+        "--target", callback=_check_name, help="Label column of a .csv or .tsv file (the other columns are the inputs)."
     ),
 )
 
