@@ -2626,8 +2626,9 @@ def _whole_numbers(axis: Any) -> None:
     matplotlib writes losses near 1e6 that fall by a few hundred as ``50 .. 400`` with a small
     ``+1e6`` above the axis, and losses of millions as ``1.2 .. 2.8`` under ``1e6``: a reader
     takes the ticks for the loss. Values up to a billion are written in full (``1000050``);
-    beyond, and for tiny values, matplotlib's scientific notation stays (it fits, and a multiplier
-    is then the only legible way).
+    beyond, matplotlib's scientific notation stays (it fits). Tiny values (below 1e-4: the slope of
+    a loss that moves by 1e-6) are written each in ``e`` notation (``-6e-07``, :class:`_TinyTicks`):
+    matplotlib wrote ``-6 .. 2`` under a small ``1e-7`` above the panel, read as slopes of -6.
     """
     from matplotlib.ticker import ScalarFormatter
 
@@ -2637,8 +2638,42 @@ def _whole_numbers(axis: Any) -> None:
     formatter.set_useOffset(False)
     low, high = axis.get_view_interval()
     size = max(abs(low), abs(high))
-    if 1e3 <= size < 1e9:
+    if 0 < size < _TINY_TICKS:
+        axis.set_major_formatter(_TinyTicks())
+    elif 1e3 <= size < 1e9:
         formatter.set_scientific(False)
+
+
+#: Below this size, loss and slope ticks are written each in ``e`` notation (:class:`_TinyTicks`); it is where
+#: matplotlib's default ``axes.formatter.limits`` puts them under a multiplier.
+_TINY_TICKS = 1e-4
+
+
+class _TinyTicks(Formatter):
+    """Tiny ticks each written in full, ``-6e-07``, ``2.5e-07``, ``0``: never as digits under a multiplier.
+
+    With the fewest significant digits (up to 7) that write the ticks in view apart.
+    """
+
+    digits = 1
+    ticks: tuple[float, ...] = ()
+
+    def set_locs(self, locs: Any) -> None:
+        """Choose the digits for the ticks about to be drawn."""
+        self.ticks = tuple(float(v) for v in locs)
+        for self.digits in range(1, 8):
+            if len({self._text(v) for v in self.ticks}) == len(set(self.ticks)):
+                break
+
+    def _text(self, x: float) -> str:
+        scale = max((abs(v) for v in self.ticks), default=abs(x)) or 1.0
+        if abs(x) <= 1e-9 * scale:  # 0, give or take the locator's rounding
+            return "0"
+        return f"{x:.{self.digits - 1}e}"
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        """The tick at ``x`` in ``e`` notation."""
+        return self._text(x)
 
 
 def _limit_slope_axis(ax: Axes) -> None:

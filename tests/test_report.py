@@ -645,6 +645,25 @@ def test_a_ddp_result_says_the_ranks_its_batch_was_summed_over_and_keeps_them_in
         RangeTestSettings(world_size=0)
 
 
+def test_a_tiny_slope_is_written_on_its_ticks_not_under_a_multiplier():
+    # A loss that moves by 1e-6 put the slope axis on matplotlib's "1e-7" multiplier above the panel: its ticks read
+    # -6 .. 2, taken for the slopes themselves.
+    from lrfinder.report import _TinyTicks
+
+    lrs = lr_schedule(1e-5, 1.0, 100)
+    result = finish_result(lrs, 2.0 + 1e-6 * np.cos(np.linspace(0, 3, 100)), "completed")
+    fig = plot_range_test(result)
+    fig.canvas.draw()
+    axis = axes_by_label(fig)["slope"].yaxis
+    labels = [t.get_text() for t in axis.get_ticklabels() if t.get_text()]
+    assert axis.get_offset_text().get_text() == ""
+    assert "-4e-07" in labels and "0" in labels, labels
+    # Ticks close together get the digits that tell them apart.
+    ticks = _TinyTicks()
+    ticks.set_locs([1.0001e-5, 1.0002e-5, 1.0003e-5])
+    assert [ticks(v) for v in ticks.ticks] == ["1.0001e-05", "1.0002e-05", "1.0003e-05"]
+
+
 def test_the_report_says_validation_data_not_the_python_argument_or_the_cli_option():
     # The PNG said "judged on val_data" (range_test's argument) where lrfind's summary says --val-data and the
     # callback judges on the Trainer's validation loader: the report, drawn for all three, says it in words.
