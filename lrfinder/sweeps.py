@@ -69,6 +69,13 @@ def _weight_decay(value: Any) -> Any:
     return plain(value)
 
 
+def _check_weight_decays(values: Sequence[float]) -> None:
+    """Refuse a weight decay that is negative or not finite, named with its value."""
+    for v in values:
+        if not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"Expected every weight decay to be finite and >= 0, but got weight_decay={v}")
+
+
 def format_weight_decay(value: float) -> str:
     """Return a short label for a weight decay: ``0``, ``1e-04``, ``0.0005``.
 
@@ -203,9 +210,7 @@ def weight_decay_sweep(
     values = [float(_weight_decay(v)) for v in given]
     if not values:
         raise ValueError("Expected at least one weight decay, but got none")
-    for v in values:
-        if not (math.isfinite(v) and v >= 0):
-            raise ValueError(f"Expected every weight decay to be finite and >= 0, but got weight_decay={v}")
+    _check_weight_decays(values)
     distinct = list(dict.fromkeys(values))
     if len(distinct) < len(values):
         # The same value twice would run the same test twice, under one label: once is enough.
@@ -404,7 +409,7 @@ def recommend_weight_decay(
         A :class:`WeightDecayChoice`.
 
     Raises:
-        ValueError: Lengths differ, or ``tie`` is negative or not finite.
+        ValueError: Lengths differ, a weight decay is negative or not finite, or ``tie`` is negative or not finite.
         TypeError: ``tie`` is not a number, ``results`` or ``weight_decays`` is not a sequence, a result is not a
             :class:`~lrfinder.RangeTestResult`, or a weight decay is not a number.
         InconclusiveCurveError: No curve is conclusive.
@@ -434,6 +439,8 @@ def recommend_weight_decay(
         raise ValueError(
             f"Expected one weight decay per result, but got {len(results)} results and {len(weight_decays)} values"
         )
+    # As weight_decay_sweep refuses them: a NaN was recommended as weight_decay=nan, a negative one as chosen.
+    _check_weight_decays([float(_weight_decay(v)) for v in weight_decays])
     tie = plain(tie)
     if not is_real(tie):
         raise TypeError(f"Expected tie to be a number such as 0.05, but got tie={tie!r}")

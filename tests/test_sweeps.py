@@ -250,6 +250,10 @@ def test_weight_decays_as_an_array_or_tensor_still_run(mlp, loader):
         ({"results": [1, 2]}, TypeError, r"results to be RangeTestResults.*int"),
         # could not convert string to float (only once the pick is made)
         ({"weight_decays": [0, "1e-4"]}, TypeError, r"every weight decay to be a number.*'1e-4'"),
+        # Recommended as WeightDecayChoice(weight_decay=nan) / (weight_decay=-0.01), which the sweep itself refuses
+        ({"weight_decays": [float("nan"), 1e-4]}, ValueError, r"^Expected every weight decay to be finite and >= 0, "
+         r"but got weight_decay=nan$"),
+        ({"weight_decays": [0, -0.01]}, ValueError, r"finite and >= 0, but got weight_decay=-0\.01$"),
     ],
 )
 def test_bad_recommend_arguments_are_named(args, error, match):
