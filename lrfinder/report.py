@@ -482,6 +482,13 @@ def _header_lines(
                     f"the curve said {f.curve_lr:.2e})" if f.curve_lr is not None else
                     f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {_judged_on(f)})"
                 )
+            elif f is not None and f.trials:
+                # The summary says "refined lr none"; the header said nothing, over a bold suggested lr.
+                low, high = min(t.lr for t in f.trials), max(t.lr for t in f.trials)
+                warnings.insert(
+                    0, f"every refine trial diverged ({low:.2e} .. {high:.2e}): the LR falls back to the curve's "
+                    "suggested lr"
+                )
             warnings.extend(s.notes)
             if s.confidence < LOW_CONFIDENCE:
                 warnings.insert(

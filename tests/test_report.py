@@ -672,6 +672,16 @@ def test_the_report_says_validation_data_not_the_python_argument_or_the_cli_opti
     assert "val_data" not in text and "--val-data" not in text
 
 
+def test_a_refinement_whose_every_trial_diverged_is_said_in_the_header():
+    # The summary said "refined lr none"; the header said nothing of the trials, over a bold "suggested lr".
+    diverged = tuple(replace(t, held_out_loss=float("inf"), diverged=True) for t in make_refinement().trials)
+    refinement = replace(make_refinement(), trials=diverged, lr=None, max_lr=None)
+    fig = plot_range_test(replace(make_result(), refinement=refinement))
+    said = " ".join(header_lines(fig))
+    assert "every refine trial diverged (1.00e-02 .. 4.00e-02): the LR falls back to the curve's suggested lr" in said
+    assert "refined lr" not in said
+
+
 def recorded_early_divergence() -> object:
     """A recorded `range_test(min_lr=0.1, max_lr=1e6)` of the demo MLP: the loss rises from the
     first LRs, so the suggestion is the sweep's first LR, on the left edge of the plot."""
