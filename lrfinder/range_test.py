@@ -1876,6 +1876,7 @@ def _checked_setup(
                 "optimizer=torch.optim.SGD(model.parameters(), lr=...), or call your function: optimizer=make(model)"
             )
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
+    optimizer = _unwrapped_lightning_optimizer(optimizer)
     check_steps_without_closure(optimizer)
     # A loss module with parameters of its own (a learnable temperature) trains with the model: the
     # optimizer may hold them, and they are restored with the model.
@@ -1935,6 +1936,20 @@ def _checked_setup(
         target=target,
         autocast_dtype=autocast_dtype,
     )
+
+
+def _unwrapped_lightning_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer a Lightning ``LightningOptimizer`` (``self.optimizers()`` in a module) wraps, else ``optimizer``.
+
+    Its ``step`` goes through the Trainer's strategy, which it holds only inside a fit: elsewhere the test's first
+    step failed with a bare ``AssertionError``, said as an optimizer setting to check. The optimizer it wraps holds
+    the same param groups and state (the wrapper reads them through), and the range test steps it as any other.
+    """
+    if any(cls.__name__ == "LightningOptimizer" for cls in type(optimizer).__mro__):
+        inner = getattr(optimizer, "optimizer", None)
+        if isinstance(inner, torch.optim.Optimizer):
+            return inner
+    return optimizer
 
 
 def _saved_state(

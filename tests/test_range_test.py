@@ -4240,6 +4240,22 @@ def test_lr_sweeper_refuses_what_is_not_a_list_of_optimizers(mlp: nn.Module) -> 
     assert opt.param_groups[0]["lr"] == 0.5
 
 
+def test_a_lightning_optimizer_is_swept_through_the_optimizer_it_wraps(loader: DataLoader) -> None:
+    """self.optimizers() of a LightningModule, passed outside a fit: its step needs the Trainer's strategy, and the
+    test's first step failed with a bare AssertionError, said as "check the optimizer's settings"."""
+    from _models import pl
+
+    model = make_mlp()
+    raw = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    wrapped = pl.core.optimizer.LightningOptimizer(raw)
+    assert isinstance(wrapped, torch.optim.SGD)
+    before = snapshot_of(model, raw)
+    result = range_test(model, loader, optimizer=wrapped, loss_fn=F.cross_entropy, num_steps=20, max_lr=1.0)
+    assert result.num_steps >= 10 and result.optimizer_name == "SGD"
+    assert_same_state(before, snapshot_of(model, raw))
+    assert wrapped.param_groups[0]["lr"] == 0.1 and wrapped.param_groups is raw.param_groups
+
+
 def test_lr_sweeper_set_refuses_an_lr_torch_would_step_with_silently(mlp: nn.Module) -> None:
     from lrfinder import LRSweeper
 
