@@ -44,6 +44,15 @@ if TYPE_CHECKING:
     from .callback import _TestRun
 
 
+def _said(judged_on: str) -> str:
+    """What a fit's refine trials are judged on, in its log lines and errors.
+
+    ``Refinement.judged_on`` says ``"val_data"``, ``range_test``'s argument; a fit has no such argument
+    (its trials are judged on the fit's validation loader), so the callback's lines said "judged on val_data".
+    """
+    return "fit's validation batches" if judged_on == "val_data" else judged_on
+
+
 def _refine_trials(
     trainer: pl.Trainer,
     pl_module: pl.LightningModule,
@@ -173,7 +182,7 @@ def _refine_trials(
                 # Not the data: a training_step that runs a backward of its own (steps a GAN's critic with an
                 # optimizer of its own) cannot run under no_grad, and "cannot compute a loss on the held-out
                 # batches" sent the user after the batches.
-                what = "validation batches" if val_loader is not None else judged_on
+                what = _said(judged_on)
                 raise ModelError(
                     f"{who}(refine=...) cannot compute a held-out loss on the {what}: training_step "
                     f"runs a backward of its own ({type(exc).__name__}: {_error_line(exc)}; an optimizer it "
@@ -182,7 +191,7 @@ def _refine_trials(
                     "training (if torch.is_grad_enabled(): ...), or leave refine=False."
                 ) from exc
             raise DataError(
-                f"Cannot compute a loss on the {judged_on} with the module's training_step: "
+                f"Cannot compute a loss on the {_said(judged_on)} with the module's training_step: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         # Outside the try: under DDP a failed all_reduce (another rank stopped) is no fault of these batches.
@@ -217,7 +226,7 @@ def _refine_trials(
     _lightning.info(
         trainer,
         f"{who}: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
-        f"({refinement.cost_steps} steps, judged on {judged_on})",
+        f"({refinement.cost_steps} steps, judged on the {_said(judged_on)})",
     )
     refined = replace(result, refinement=refinement)
     diverged = all_diverged_message(refined)

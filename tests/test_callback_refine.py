@@ -250,6 +250,19 @@ def test_refine_logs_the_refined_lr_as_the_other_lrs(tmp_path: Path, caplog: pyt
     assert any(f"refined lr={f.lr:.2e} from" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(("val", "said"), [(True, "fit's validation batches"), (False, "held-out training batches")])
+def test_refine_logs_what_its_trials_were_judged_on_in_a_fits_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, val: bool, said: str
+) -> None:
+    # The line said "judged on val_data", range_test's argument, which a fit does not take.
+    finder = LRFinder(**FAST, refine=Refine(candidates=2, extend=0))
+    with caplog.at_level("INFO"):
+        _fit(tmp_path, 0.01, finder, val=val)
+    lines = [r.getMessage() for r in caplog.records if "refined lr=" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].endswith(f"judged on the {said})"), lines
+    assert "val_data" not in lines[0]
+
+
 def test_refine_type_is_checked() -> None:
     with pytest.raises(TypeError, match="refine"):
         LRFinder(refine="yes")  # type: ignore[arg-type]
