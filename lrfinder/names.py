@@ -140,7 +140,7 @@ OTHER_IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".gif", ".bmp", ".tif"
 #: (each takes its own extension), which refused different lists (``.safetensors`` against ``.toml``).
 NOT_TEXT_OUTPUT_SUFFIXES: dict[str, str] = {
     **dict.fromkeys((".pt", ".pth", ".ckpt", ".safetensors", ".onnx"), "a model"),
-    **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
+    **dict.fromkeys((".npz", ".npy", ".csv", ".tsv"), "data"),
     **dict.fromkeys(REPORT_FORMATS, "a report image"),
     **dict.fromkeys(OTHER_IMAGE_SUFFIXES, "an image"),
     ".json": "a JSON result",

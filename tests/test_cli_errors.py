@@ -406,6 +406,8 @@ def test_json_and_csv_take_text_names(work: Path):
     assert_one_line(invoke("demo", "--json", "demo.png"), 2, "--json", "ends in .png")
     # An image that is no report format (lrfind fit -o t.jpg saved a model as t.jpg): an image all the same.
     assert_one_line(invoke("demo", "--json", "demo.jpg"), 2, "--json", "ends in .jpg", "an image")
+    # .tsv is data as .csv is (lrfind reads it): --json train.tsv wrote the JSON over the user's data.
+    assert_one_line(invoke("demo", "--json", "train.tsv"), 2, "--json", "ends in .tsv", "data")
 
 
 def test_fit_refuses_an_empty_output(work: Path):
@@ -422,7 +424,8 @@ def test_fit_refuses_stdout_as_its_output(work: Path):
 
 
 @pytest.mark.parametrize(
-    "output", ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv", "t.jpg", "plot.TIFF"]
+    "output",
+    ["train2.npz", "notes.py", "curve.PNG", "result.json", "lrfind.toml", "x.csv", "x.tsv", "t.jpg", "plot.TIFF"],
 )
 def test_fit_refuses_an_output_named_as_another_kind_of_file(work: Path, output: str):
     # -o nets.py wrote the trained TorchScript model over the user's source file; -o train.npz over data.

@@ -554,7 +554,7 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | No
 #: Extensions of files that are not models, by what they hold: a trained model saved under one of
 #: them (``-o train.npz``, ``-o nets.py``, a slip of the hand) replaces a file of that kind.
 _NOT_MODEL_SUFFIXES = {
-    **dict.fromkeys((".npz", ".npy", ".csv"), "data"),
+    **dict.fromkeys((".npz", ".npy", ".csv", ".tsv"), "data"),
     **dict.fromkeys(REPORT_FORMATS, "a report image"),
     **dict.fromkeys(OTHER_IMAGE_SUFFIXES, "an image"),
     ".json": "a JSON result",
