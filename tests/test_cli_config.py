@@ -171,6 +171,18 @@ def test_a_tables_options_that_disagree_are_refused_by_every_command(work: Path,
     assert run_with(work, toml, "--num-steps", "20", "--no-report").exit_code != 2
 
 
+def test_a_tables_warmup_start_factor_is_taken_by_every_command(work: Path):
+    # The warm-up's start is a --scheduler-opt setting of every schedule (lrfind fit trains with it): lrfind run
+    # refused the [fit] table as "Scheduler 'cosine' does not take the setting(s) warmup_start_factor".
+    toml = '[fit]\nscheduler = "cosine"\nwarmup-steps = 5\nscheduler-opt = {warmup_start_factor = 0.1}\n'
+    result = run_with(work, toml, "--num-steps", "20", "--no-report")
+    assert result.exit_code == 0, result.output
+    # A setting the schedule does not take is still refused, the warm-up's start offered for a misspelt one.
+    toml = '[fit]\nscheduler = "cosine"\nscheduler-opt = {warmup_start = 0.1}\n'
+    result = run_with(work, toml, "--num-steps", "20", "--no-report")
+    assert result.exit_code == 2 and "warmup_start_factor" in result.stderr, result.output
+
+
 def test_run_leaves_a_fit_tables_missing_files_and_devices_to_fit(work: Path, monkeypatch: pytest.MonkeyPatch):
     # One file for a range test here and the training where the data and the GPU are: `lrfind run` refused
     # `[fit] val-data = "/data/val.npz"` (not on this machine) and `[fit] device = "cuda"` (no CUDA here), though

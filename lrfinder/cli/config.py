@@ -409,8 +409,11 @@ def _check_across(command: click.Command, name: str, data: Mapping[str, Any], pa
         )
     scheduler, settings = values.get("scheduler"), values.get("scheduler_opt")
     if mine & {"scheduler", "scheduler_opt"} and isinstance(scheduler, str) and settings:
+        # warmup_start_factor is the commands' too (create_scheduler's own, for the warm-up): lrfind fit trained
+        # with it, and lrfind run refused the [fit] table as "Scheduler 'cosine' does not take" it.
+        given = {k: v for k, v in key_values(settings, "--scheduler-opt").items() if k != "warmup_start_factor"}
         try:
-            check_scheduler_settings(scheduler, key_values(settings, "--scheduler-opt"))
+            check_scheduler_settings(scheduler, given, keywords=("warmup_start_factor",))
         except (TypeError, ValueError) as exc:
             raise click.BadParameter(f"--scheduler {scheduler}: {exc}", param_hint=f"--scheduler-opt {where}") from None
 
