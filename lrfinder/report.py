@@ -41,6 +41,7 @@ import numpy as np
 # save_report: the classes only, no pyplot and no backend chosen; ``import lrfinder`` imports no
 # matplotlib, as the package imports this module on first use.
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis as MplAxis
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, LogFormatterSciNotation
 
@@ -120,6 +121,10 @@ MARKERS: dict[str, dict[str, Any]] = {
     "divergence": {"marker": "X", "ms": 11, "mfc": COLORS["divergence"], "mec": "black", "mew": 1.0},
     "non_finite": {"marker": "X", "ms": 12, "mfc": COLORS["non_finite"], "mec": "black", "mew": 1.0},
 }
+
+#: Half the largest marker of :data:`MARKERS` with its edge, plus a point, in points: how far a marker's centre keeps
+#: from the frame (:func:`_lr_limits`, :func:`_at_bottom`).
+_EDGE_POINTS = max(style["ms"] + style["mew"] for style in MARKERS.values()) / 2.0 + 1.0
 
 #: What a report's schedule panel shows: a plan (``lrfind run --scheduler``) or what training applied (``lrfind fit``).
 ScheduleKind = Literal["planned", "applied"]
@@ -292,7 +297,12 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
     return low - 0.06 * span, high + 0.06 * span
 
 
-def _lr_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
+def _lr_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tuple[float, float] | None:
+    """The LR axis's limits: the swept LRs, with a margin on each side that holds a pick's marker.
+
+    The margin is 1.5% of the axis, or in a narrow ``ax`` (a small panel of someone's figure) half
+    the largest marker of :data:`MARKERS` wide, so a marker at the first or last LR stays inside the frame.
+    """
     lrs = [lr for r in results for lr in r.lrs if lr > 0 and math.isfinite(lr)]
     if not lrs:
         # Nothing recorded (a test stopped before its first step): the planned sweep, not matplotlib's
@@ -305,8 +315,19 @@ def _lr_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None
         return low / 2.0, low * 2.0
     # A small margin, so a line or marker at the first or last LR (a suggestion at min_lr, the
     # first non-finite loss) is not drawn on the axes' frame, half cut.
-    margin = 10 ** (0.015 * math.log10(high / low))
+    share = 0.015
+    fig = ax.get_figure(root=True) if ax is not None else None
+    if ax is not None and fig is not None and ax.bbox.width > 0:
+        share = max(share, _EDGE_POINTS * fig.dpi / 72.0 / ax.bbox.width)
+    margin = 10 ** (min(share, 0.25) * math.log10(high / low))
     return low / margin, high * margin
+
+
+def _at_bottom(ax: Axes) -> Any:
+    """The transform of a marker on the bottom edge (x in data, y in axes units), lifted to hold it in the frame."""
+    from matplotlib.transforms import offset_copy
+
+    return offset_copy(ax.get_xaxis_transform(), fig=ax.get_figure(root=True), y=_EDGE_POINTS, units="points")
 
 
 def _fmt_int(value: int | None) -> str:
@@ -1251,22 +1272,13 @@ def _label_steps(axis: Any, fmt: Callable[[float], str]) -> tuple[int, ...] | No
     run into each other (measured from the axes' size and the tick font). ``None``: matplotlib's
     own choice stands (a wide axis, or one too short for any of these).
     """
-    from matplotlib import rcParams
-    from matplotlib.font_manager import FontProperties
-
     low, high = sorted(float(v) for v in axis.get_view_interval())
     if not (low > 0.0 and math.isfinite(high)) or math.log10(high / low) < 0.5:
         return None
     if sum(low <= v <= high for v in axis.get_majorticklocs()) >= 3:
         return None
     decades = math.log10(high / low)
-    vertical = axis.axis_name == "y"
-    box = axis.axes.bbox
-    length = float(box.height if vertical else box.width)
-    size = FontProperties(size=rcParams["ytick.labelsize" if vertical else "xtick.labelsize"]).get_size_in_points()
-    size *= float(axis.axes.get_figure(root=True).dpi) / 72.0
-    # A label's height (with a gap) on a vertical axis; its width plus one em on a horizontal one.
-    need = 1.5 * size if vertical else (max(len(fmt(low)), len(fmt(high))) * 0.62 + 1.0) * size
+    length, need = _label_room(axis, max(len(fmt(low)), len(fmt(high))))
     for steps in _LABEL_STEPS:
         closest = min(math.log10(b / a) for a, b in zip(steps, (*steps[1:], 10)))
         if closest * length / decades >= need:
@@ -1274,26 +1286,87 @@ def _label_steps(axis: Any, fmt: Callable[[float], str]) -> tuple[int, ...] | No
     return None
 
 
+def _label_room(axis: Any, chars: int) -> tuple[float, float]:
+    """The length of ``axis`` in pixels, and the room along it that a tick label of ``chars`` characters needs."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    vertical = axis.axis_name == "y"
+    box = axis.axes.bbox
+    length = float(box.height if vertical else box.width)
+    size = FontProperties(size=rcParams["ytick.labelsize" if vertical else "xtick.labelsize"]).get_size_in_points()
+    size *= float(axis.axes.get_figure(root=True).dpi) / 72.0
+    # A label's height (with a gap) on a vertical axis; its width plus one em on a horizontal one.
+    return length, 1.5 * size if vertical else (chars * 0.62 + 1.0) * size
+
+
 class _LogLabels(LogFormatterSciNotation):
-    """:func:`_log_labels`' formatter; a class of the module (not of the function) so that a report pickles."""
+    """:func:`_log_labels`' formatter; a class of the module (not of the function) so that a report pickles.
+
+    An axis spanning a small fraction of a decade (a sweep of ``1e-3 .. 1.0001e-3``) gets matplotlib's
+    linear ticks between the powers of ten: each is written with the digits that tell it from the others
+    (``1.00002e-03``, where ``fmt`` wrote them all ``1.000e-03``), and labelled only where its label
+    clears its neighbours' and the powers of ten's (:attr:`labelled`).
+    """
 
     steps: tuple[int, ...] | None = None
+    #: Digits after the point for every label, where ``fmt`` writes two ticks in view alike; else ``None``.
+    digits: int | None = None
+    #: The linear ticks of a narrow axis that get a label; ``None``: matplotlib's choice (with :attr:`steps`).
+    labelled: frozenset[float] | None = None
 
     def __init__(self, fmt: Callable[[float], str], *, labelOnlyBase: bool = True) -> None:  # noqa: N803
         super().__init__(labelOnlyBase=labelOnlyBase)
         self.fmt = fmt
 
     def set_locs(self, locs: Any = None) -> None:
+        """Choose the ticks to label and their digits, for the ticks ``locs`` about to be drawn."""
         super().set_locs(locs)
         self.steps = _label_steps(self.axis, self.fmt)
+        self.digits = self.labelled = None
+        axis = self.axis
+        if locs is None or not isinstance(axis, MplAxis):
+            return
+        low, high = sorted(float(v) for v in axis.get_view_interval())
+        shown = sorted({float(x) for x in locs if low <= x <= high and x > 0.0 and self._label(float(x), None)})
+        if not any(_multiple(x) is None for x in shown):
+            return  # ticks at multiples of powers of ten: matplotlib's labels stand
+        if len({self.fmt(x) for x in shown}) < len(shown):
+            self.digits = next((d for d in range(4, 12) if len({f"{x:.{d}e}" for x in shown}) == len(shown)), 12)
+        length, need = _label_room(axis, max(len(self._text(x)) for x in shown))
+        per_decade = length / math.log10(high / low)
+        taken = [float(v) for v in axis.get_majorticklocs() if low <= v <= high and v > 0.0]
+        labelled = []
+        for x in shown:
+            if all(abs(math.log10(x / t)) * per_decade >= need for t in taken):
+                labelled.append(x)
+                taken.append(x)
+        self.labelled = frozenset(labelled)
+
+    def _label(self, x: float, pos: int | None) -> bool:
+        """Whether matplotlib (or :attr:`steps`) labels the tick at ``x``."""
+        multiple = _multiple(x) if self.steps is not None else None
+        if multiple is not None:
+            return multiple in self.steps  # type: ignore[operator]
+        return bool(super().__call__(x, pos))
+
+    def _text(self, x: float) -> str:
+        return self.fmt(x) if self.digits is None else f"{x:.{self.digits}e}"
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        if self.steps is not None and x > 0.0:
-            power = 10.0 ** math.floor(math.log10(x) + 1e-9)
-            multiple = round(x / power)
-            if abs(x / power - multiple) < 1e-6:
-                return self.fmt(x) if multiple in self.steps else ""
-        return self.fmt(x) if super().__call__(x, pos) else ""
+        """The label of the tick at ``x``, or ``""``."""
+        if self.labelled is not None:
+            return self._text(x) if float(x) in self.labelled else ""
+        return self._text(x) if self._label(x, pos) else ""
+
+
+def _multiple(x: float) -> int | None:
+    """The whole multiple of a power of ten that ``x`` is (``3`` for ``3e-04``), else ``None`` (``1.0002e-03``)."""
+    if not x > 0.0:
+        return None
+    power = 10.0 ** math.floor(math.log10(x) + 1e-9)
+    multiple = round(x / power)
+    return multiple if abs(x / power - multiple) < 1e-6 else None
 
 
 def _log_labels(axis: Any, fmt: Callable[[float], str] = _tick_text) -> None:
@@ -1473,9 +1546,9 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             ax,
             "non_finite",
             non_finite_lr,
-            0.03,
+            0.0,
             label=f"first non-finite loss {non_finite_lr:.2e}",
-            transform=ax.get_xaxis_transform(),
+            transform=_at_bottom(ax),
             zorder=6,
             clip_on=False,
         )
@@ -1726,10 +1799,10 @@ def _draw_overlay(
                 ax,
                 "non_finite",
                 first_bad,
-                0.03,
+                0.0,
                 color=color,
                 size=10,
-                transform=ax.get_xaxis_transform(),
+                transform=_at_bottom(ax),
                 zorder=6,
                 clip_on=False,
             )
@@ -2292,7 +2365,7 @@ def _draw_loss_panel(
 
     """
     ax.set_xscale("log")
-    xlim = _lr_limits(results)
+    xlim = _lr_limits(results, ax)
     if xlim is not None:
         ax.set_xlim(*xlim)  # first: the LR labels read their side from it
     if len(results) == 1:

@@ -664,6 +664,59 @@ def test_a_tiny_slope_is_written_on_its_ticks_not_under_a_multiplier():
     assert [ticks(v) for v in ticks.ticks] == ["1.0001e-05", "1.0002e-05", "1.0003e-05"]
 
 
+def tick_labels(axis) -> list:
+    """The tick labels drawn on ``axis`` (major and minor, in view, not empty)."""
+    low, high = sorted(axis.get_view_interval())
+    ticks = [*axis.get_major_ticks(), *axis.get_minor_ticks()]
+    return [t.label1 for t in ticks if low <= t.get_loc() <= high and t.label1.get_visible() and t.label1.get_text()]
+
+
+@pytest.mark.parametrize("size", [(12, 9), (3, 1.5)])
+def test_the_lr_ticks_of_a_sweep_spanning_a_hundredth_of_a_decade_are_written_apart(size):
+    # A sweep of 1e-3 .. 1.0001e-3 got matplotlib's linear ticks, every one written "1.000e-03"; in a small panel their
+    # labels also ran into each other and into the power of ten's "1e-03".
+    import matplotlib.pyplot as plt
+
+    result = finish_result(lr_schedule(1e-3, 1.0001e-3, 100), 2.0 - 0.5 * np.tanh(np.linspace(-3, 3, 100)), "completed")
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    try:
+        plot_range_test(result, ax=ax)
+        fig.canvas.draw()
+        labels = tick_labels(ax.xaxis)
+        texts = [t.get_text() for t in labels]
+        assert len(texts) >= 2 and len(set(texts)) == len(texts), texts
+        assert any(re.fullmatch(r"1\.0000\de-03", t) for t in texts), texts
+        boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])), texts
+        if size == (12, 9):
+            assert len(texts) >= 5, texts
+    finally:
+        plt.close(fig)
+
+
+def test_a_marker_at_the_last_lr_stays_inside_a_small_panel():
+    # The 12 pt X of the first non-finite loss, at the last LR and 3% above the bottom, stood half outside a
+    # 300x150 px panel: the LR axis's margin (1.5% of the axes) and the 3% were a few pixels there.
+    import matplotlib.pyplot as plt
+
+    losses = 2.0 - 0.5 * np.tanh(np.linspace(-3, 3, 100))
+    losses[-1] = np.inf
+    result = finish_result(lr_schedule(1e-5, 1.0, 100), losses, "diverged")
+    fig, ax = plt.subplots(figsize=(3, 1.5), dpi=100)
+    try:
+        plot_range_test(result, ax=ax)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        marks = [line for line in ax.get_lines() if line.get_marker() == "X"]
+        assert marks
+        frame = ax.get_window_extent()
+        for line in marks:
+            box = line.get_window_extent(renderer)
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, (box, frame)
+    finally:
+        plt.close(fig)
+
+
 def test_the_report_says_validation_data_not_the_python_argument_or_the_cli_option():
     # The PNG said "judged on val_data" (range_test's argument) where lrfind's summary says --val-data and the
     # callback judges on the Trainer's validation loader: the report, drawn for all three, says it in words.
