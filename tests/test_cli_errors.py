@@ -246,6 +246,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for dtype in ("int32", "int16", "uint8"):  # class labels saved in a narrower integer type
         np.savez(tmp_path / f"{dtype}.npz", x=x.numpy(), y=y.numpy().astype(dtype))
     np.save(tmp_path / "x.npy", x.numpy())
+    (tmp_path / "saved.json").write_text('{"kind": "range_test", "lrs": [], "losses": []}\n')
     tokens = torch.randint(0, 7, (128, 6), generator=torch.Generator().manual_seed(0))
     np.savez(tmp_path / "tokens.npz", x=tokens.numpy(), y=tokens.roll(-1, dims=1).numpy())
     np.savez(tmp_path / "tokens_bad.npz", x=tokens.numpy(), y=(tokens + 3).numpy())  # labels up to 9 of 7 classes
@@ -832,6 +833,19 @@ FAILED = {
     "no parameters": (["noparams.pt", "--data", "train.npz"], ["(NoParams) has no parameters at all", "to train"]),
     "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
     "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
+    # The arguments swapped, or a result given to run: said only "not a PyTorch file", with no way on.
+    "csv as the model": (
+        ["train.csv", "--data", "model.pt"],
+        ["train.csv is not a PyTorch file", "It is a CSV file, i.e. data: pass the model file as MODEL and the data "
+         "with --data"],
+    ),
+    "npy as the model": (
+        ["x.npy", "--data", "train.npz"], ["x.npy is not a PyTorch file", "It is a numpy .npy array, i.e. data"],
+    ),
+    "result as the model": (
+        ["saved.json", "--data", "train.npz"],
+        ["saved.json is not a PyTorch file", "drawn again with lrfind report FILE"],
+    ),
     "label out of range in a later batch": (
         ["model.pt", "--data", "late_label.npz"],
         ["class labels from 0 to 7", "outputs 3 class scores", "labels 0 to 2", "8 outputs"],

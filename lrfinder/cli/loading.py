@@ -315,6 +315,24 @@ def _is_npz(path: Path) -> bool:
     return bool(names) and all(n.endswith(".npy") for n in names)
 
 
+def _other_kind_advice(path: Path) -> str:
+    """What to pass instead when MODEL is a file of data (``.npy``, ``.csv``, ``.tsv``) or a result (``.json``).
+
+    The arguments swapped (``lrfind run train.csv --data model.pt``) or a result given to ``run`` were said only
+    not to be PyTorch files; ``""`` for a file of no kind known here.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(6)
+    suffix = path.suffix.lower()
+    if head == b"\x93NUMPY":
+        return " It is a numpy .npy array, i.e. data: pass the model file as MODEL and the data with --data."
+    if suffix in (".csv", ".tsv"):
+        return f" It is a {suffix[1:].upper()} file, i.e. data: pass the model file as MODEL and the data with --data."
+    if suffix == ".json":
+        return " A result written by lrfind run --json is drawn again with lrfind report FILE."
+    return ""
+
+
 def _is_pt2_archive(path: Path) -> bool:
     """Whether ``path`` is a PT2 archive: ``torch.export.save``'s (or an AOTInductor package), whatever its name.
 
@@ -385,7 +403,7 @@ def _torch_load_weights(path: Path) -> Any:
                 path,
                 "torch.save",
                 f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
-                "Lightning checkpoint or state_dict file (torch.jit.save or torch.save).",
+                f"Lightning checkpoint or state_dict file (torch.jit.save or torch.save).{_other_kind_advice(path)}",
             )
         )
     if _is_plain_pickle(path):
