@@ -596,6 +596,10 @@ class LRFinder(_CallbackBase):
         self._test_logged: tuple[frozenset[str], int] | None = None
         # Whether this fit reached on_train_start, where the test runs (a fit with no training batch does not).
         self._train_started = False
+        # What the previous fit found (result, applied_lr, attribute, batch size), forgotten in setup: given back at the
+        # end of a fit that trained nothing and resumed nothing (a second fit of a Trainer already done).
+        self._previous: tuple[RangeTestResult | None, float | None, float | None, str | None, bool, int | None] | None
+        self._previous = None
 
     if not TYPE_CHECKING:  # for type checkers the callback keeps its own attributes only: a misspelt one is caught
 
@@ -642,9 +646,18 @@ class LRFinder(_CallbackBase):
         A fit resumed from a checkpoint that holds no ``LRFinder`` state (written without the
         callback) otherwise took the LR and batch size of the callback's previous fit for that
         checkpoint's: the attribute was set to an LR the restored optimizer does not train with.
+        A fit that trains nothing and resumes nothing gets them back at its end (:meth:`on_fit_end`).
         """
         trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if stage == "fit":
+            self._previous = (
+                self.result,
+                self.applied_lr,
+                self._attr_value,
+                self._attr_used,
+                self._attr_known,
+                self._batch_size,
+            )
             self.result = None
             self.applied_lr = None
             self._attr_value = None
@@ -1021,13 +1034,24 @@ class LRFinder(_CallbackBase):
         Lightning's fit loop returns before ``on_train_start``, where the test runs, on an empty train
         loader (``limit_train_batches=0``, a fit already done): only Lightning's "Total length of
         `DataLoader` across ranks is zero" was said, and the module's LR was left as it was without a word.
+
+        :attr:`result` and :attr:`applied_lr` are then those of the callback's previous fit, which
+        :meth:`setup` set aside: a second ``fit`` of a Trainer already done, which trains nothing, reset
+        them to ``None`` and lost the first fit's result. A fit resumed from a checkpoint keeps what the
+        checkpoint held (nothing, for one written without the callback).
         """
         trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
+        previous, self._previous = self._previous, None
         if self._find_only or self._train_started or _resumed_from(trainer) is not None:
             return
+        if previous is not None:
+            (self.result, self.applied_lr, self._attr_value, self._attr_used, self._attr_known, self._batch_size) = (
+                previous
+            )
         error = no_training_error(trainer, find_only=False)
         if error is not None:
-            _lightning.warn(trainer, f"{error} The LR is left as the module set it.")
+            kept = "" if self.result is None else " (result and applied_lr stay those of this callback's previous fit)"
+            _lightning.warn(trainer, f"{error} The LR is left as the module set it{kept}.")
 
     @override
     def on_train_end(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:

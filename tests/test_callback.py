@@ -853,6 +853,24 @@ def test_resume_from_a_checkpoint_without_the_callback_forgets_the_callbacks_ear
     assert [e[1] for e in resumed.train_events()] == [(0.03,), (0.03,)]
 
 
+def test_a_second_fit_of_a_trainer_already_done_keeps_the_first_fits_result(tmp_path: Path) -> None:
+    """trainer.fit again on a Trainer whose fit reached max_steps trains nothing, yet setup() set result and
+    applied_lr to None: the first fit's result was lost. A later fit that trains again runs a test of its own."""
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    model = Net()
+    t.fit(model, make_loader())
+    result, applied = finder.result, finder.applied_lr
+    assert result is not None and applied is not None
+    with pytest.warns(UserWarning, match=r"already done.*stay those of this callback's previous fit"):
+        t.fit(model, make_loader())
+    assert t.global_step == 2
+    assert finder.result is result and finder.applied_lr == applied and model.lr == applied
+    t.fit_loop.epoch_loop.max_steps = 4
+    t.fit(model, make_loader())
+    assert t.global_step == 4 and finder.result is not None and finder.result is not result
+
+
 class FailsInTheTest(Net):
     """Raises in ``training_step`` at the range test's ``fail_at``-th call (``None``: never)."""
 
