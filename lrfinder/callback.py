@@ -1299,6 +1299,17 @@ class LRFinder(_CallbackBase):
                 fix=f"Train with Rprop without the range test ({self._leave_out}), or pass "
                 f"{self._who}(optimizer='adamw') to find the LR of an optimizer that steps by it and train with that",
             )
+        for opt in optimizers:
+            if isinstance(opt, torch.optim.LBFGS):
+                # range_test and lrfind refuse it (stepping.check_steps_without_closure); a fit steps it through
+                # Lightning's closure, so the test runs, but what each swept lr does is a line search's business.
+                _lightning.warn(
+                    trainer,
+                    f"{self._who}: the fit steps {type(opt).__name__}, whose step runs up to max_iter inner "
+                    "iterations, re-evaluating the loss at each, so the curve records several moves per swept lr "
+                    "rather than one (range_test and lrfind refuse LBFGS for this). Read the curve before using its "
+                    "suggestion; for LBFGS the usual choice is lr=1 with line_search_fn='strong_wolfe'.",
+                )
         # The snapshot copies every parameter and buffer: a lazy one has no shape yet, a meta one no values.
         check_materialized(pl_module, lazy_fix=_LAZY_FIX.format(self._leave_out))
         for opt in optimizers:  # as range_test: a group's lr of None (Adafactor's relative_step) is no LR to sweep
