@@ -785,8 +785,11 @@ def empty_data_message(data: object) -> str:
     return EMPTY_DATA_MESSAGE
 
 
-def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> None:
-    """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode."""
+def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> np.ndarray:
+    """Check the LR range, the number of steps (at least ``min_steps``) and the sweep mode; return the sweep's LRs.
+
+    The LRs are computed to check that they are distinct (:func:`_sweep_lrs`): :func:`lr_schedule` returns them.
+    """
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
         if not is_real(value):
             raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
@@ -826,6 +829,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
             f"max_lr={max_lr}: in float64 some of the {mode} sweep's steps get the same LR. Widen the range (a range "
             "test spans a few decades, e.g. min_lr=1e-7, max_lr=10) or lower num_steps."
         )
+    return lrs
 
 
 def _sweep_lrs(min_lr: float, max_lr: float, num_steps: int, mode: str) -> np.ndarray:
@@ -950,8 +954,7 @@ def lr_schedule(min_lr: float, max_lr: float, num_steps: int, mode: SweepMode | 
 
     """
     min_lr, max_lr, num_steps = plain(min_lr), plain(max_lr), plain(num_steps)
-    _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=2)
-    return _sweep_lrs(float(min_lr), float(max_lr), int(num_steps), mode)
+    return _check_sweep(min_lr, max_lr, num_steps, mode, min_steps=2)
 
 
 #: How to mend a ``SparseAdam`` over dense gradients, in the range test (see :func:`check_sparse_gradients`).
