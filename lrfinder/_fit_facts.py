@@ -195,13 +195,26 @@ def _optimizer_steps(trainer: pl.Trainer, pl_module: pl.LightningModule, accumul
     per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
     if per_step is None:
         return total
+    steps = _steps_by_epoch(trainer, per_step, first_epoch=0, done=0)
+    return total if steps is None else steps  # else max_steps (optimizer steps), or infinite
+
+
+def _steps_by_epoch(
+    trainer: pl.Trainer, per_step: Callable[[int], int], *, first_epoch: int, done: int
+) -> float | None:
+    """Optimizer steps over epochs ``first_epoch`` .. ``max_epochs``, capped by ``max_steps`` less ``done``.
+
+    Each epoch's ``ceil(batches / per_step(epoch))``; ``None`` without a bound on the epochs or a train loader
+    length (the count is then ``max_steps``'s alone).
+    """
     batches = trainer.num_training_batches
     max_epochs = trainer.max_epochs
     if max_epochs is None or max_epochs == -1 or not math.isfinite(batches):
-        return total  # max_steps (optimizer steps), or infinite
-    steps = sum(math.ceil(batches / int(per_step(epoch))) for epoch in range(max(max_epochs, 1)))
+        return None
+    epochs = range(first_epoch, max(max_epochs, first_epoch + 1))
+    steps = sum(math.ceil(batches / int(per_step(epoch))) for epoch in epochs)
     max_steps = trainer.max_steps
-    return min(steps, max_steps) if max_steps is not None and max_steps != -1 else steps
+    return min(steps, max_steps - done) if max_steps is not None and max_steps != -1 else steps
 
 
 def _optimizer_steps_left(trainer: pl.Trainer, pl_module: pl.LightningModule, accumulate: int) -> float:
@@ -214,19 +227,15 @@ def _optimizer_steps_left(trainer: pl.Trainer, pl_module: pl.LightningModule, ac
     """
     if trainer.global_step == 0 and trainer.current_epoch == 0:
         return _optimizer_steps(trainer, pl_module, accumulate)
-    left = math.inf
+    per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
+    if per_step is None:
+        per_step = lambda epoch: int(trainer.accumulate_grad_batches)  # noqa: E731
+    done = trainer.global_step
+    steps = _steps_by_epoch(trainer, per_step, first_epoch=trainer.current_epoch, done=done)
+    if steps is not None:
+        return steps
     max_steps = trainer.max_steps
-    if max_steps is not None and max_steps != -1:
-        left = max_steps - trainer.global_step
-    batches = trainer.num_training_batches
-    max_epochs = trainer.max_epochs
-    if max_epochs is not None and max_epochs != -1 and math.isfinite(batches):
-        per_step = _micro_batches_per_step(trainer, pl_module, accumulate)
-        if per_step is None:
-            per_step = lambda epoch: int(trainer.accumulate_grad_batches)  # noqa: E731
-        epochs = range(trainer.current_epoch, max(max_epochs, trainer.current_epoch + 1))
-        left = min(left, sum(math.ceil(batches / per_step(epoch)) for epoch in epochs))
-    return left
+    return max_steps - done if max_steps is not None and max_steps != -1 else math.inf
 
 
 def _how_to_bound(trainer: pl.Trainer) -> str:
