@@ -1190,7 +1190,7 @@ def check_fall(
     elif drop < need_drop:
         shown, bar = _apart(drop, max(need_drop, round_off))
         how = (
-            f"it drops by {shown} over the sweep (smoothed), less than the {bar} "
+            f"it drops by {shown} from its highest point before its minimum (smoothed), less than the {bar} "
             f"a fall needs to stand out of its noise (noise level {se:.3g})"
         )
     else:
@@ -1201,7 +1201,8 @@ def check_fall(
             else f"lie above those at the start (by {bottom - head:.3g}), against"
         )
         how = (
-            f"it drops by {drop:.3g} over the sweep (smoothed), but the recorded losses around its minimum {where} "
+            f"it drops by {drop:.3g} from its highest point before its minimum (smoothed), but the recorded losses "
+            f"around its minimum {where} "
             f"the {raw_bar} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
             "may be a few lucky batches or the filter's ringing"
         )

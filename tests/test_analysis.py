@@ -625,13 +625,26 @@ def test_a_fall_just_short_of_its_bar_is_not_said_to_equal_it() -> None:
     y = np.array([2.0, 2.0, 1.7, 1.5001, 1.9, 1.6, 3.0])
     with pytest.raises(InconclusiveCurveError) as info:
         an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.1, band=0.2))  # bar 3 * 0.1 + 0.2 = 0.5
-    assert "it drops by 0.4999 over the sweep (smoothed), less than the 0.5 a fall needs" in str(info.value)
+    assert "it drops by 0.4999 from its highest point before its minimum (smoothed), less than the 0.5 a fall" in str(
+        info.value
+    )
     # The raw losses' bar (2 * se + band / 2 = 0.03), missed by 1e-5.
     raw = np.array([1.0, 1.0, 1.0, 0.97001, 0.97001, 0.97001, 1.0, 1.0, 1.0])
     smoothed = np.array([1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0])
     with pytest.raises(InconclusiveCurveError) as raw_info:
         an.check_fall(raw, smoothed, 9, NoiseLevel(window=3, sigma=0.0, se=0.01, band=0.02))
     assert "lie only 0.02999 below those at the start, less than the 0.03 a fall needs" in str(raw_info.value)
+
+
+def test_the_inconclusive_fall_is_said_from_the_highest_point_before_the_minimum() -> None:
+    # A loss that first rises (1.2 -> 2.0) then falls to 1.0: the fall check measures 1.0, from the top of the rise,
+    # while the loss lies only 0.2 below where it started. "drops by 1 over the sweep" read as a fall from the start;
+    # the note now says where the fall is measured from.
+    y = np.array([1.2, 1.2, 1.6, 2.0, 1.5, 1.0, 3.0])
+    with pytest.raises(InconclusiveCurveError) as info:
+        an.check_fall(y, y, 6, NoiseLevel(window=3, sigma=0.0, se=0.3, band=0.7))  # bar 3 * 0.3 + 0.7 = 1.6
+    assert "it drops by 1 from its highest point before its minimum (smoothed), less than the 1.6" in str(info.value)
+    assert "over the sweep" not in str(info.value)
 
 
 def test_a_fall_lost_in_per_step_noise_advises_a_larger_batch() -> None:
