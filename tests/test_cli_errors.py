@@ -831,21 +831,6 @@ FAILED = {
     "empty Dataset": (["model.pt", "--data", f"{MODULE}:empty_set"], [f"{MODULE}:empty_set is empty (0 samples)"]),
     "empty DataLoader": (["model.pt", "--data", f"{MODULE}:empty_loader"], [f"{MODULE}:empty_loader is empty"]),
     "no parameters": (["noparams.pt", "--data", "train.npz"], ["(NoParams) has no parameters at all", "to train"]),
-    "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
-    "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
-    # The arguments swapped, or a result given to run: said only "not a PyTorch file", with no way on.
-    "csv as the model": (
-        ["train.csv", "--data", "model.pt"],
-        ["train.csv is not a PyTorch file", "It is a CSV file, i.e. data: pass the model file as MODEL and the data "
-         "with --data"],
-    ),
-    "npy as the model": (
-        ["x.npy", "--data", "train.npz"], ["x.npy is not a PyTorch file", "It is a numpy .npy array, i.e. data"],
-    ),
-    "result as the model": (
-        ["saved.json", "--data", "train.npz"],
-        ["saved.json is not a PyTorch file", "drawn again with lrfind report FILE"],
-    ),
     "label out of range in a later batch": (
         ["model.pt", "--data", "late_label.npz"],
         ["class labels from 0 to 7", "outputs 3 class scores", "labels 0 to 2", "8 outputs"],
@@ -928,6 +913,47 @@ FAILED = {
         ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
     ),
 }
+
+
+# A file of another kind in MODEL's or --data's place (the arguments swapped, a result given to run) was a failed
+# run (exit 1, "an error in the model"): the fix is on the command line, as for a --data file lrfind does not read.
+SWAPPED = {
+    "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
+    "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
+    "csv as the model": (
+        ["train.csv", "--data", "model.pt"],
+        ["train.csv is not a PyTorch file", "It is a CSV file, i.e. data: pass the model file as MODEL and the data "
+         "with --data"],
+    ),
+    "npy as the model": (
+        ["x.npy", "--data", "train.npz"], ["x.npy is not a PyTorch file", "It is a numpy .npy array, i.e. data"],
+    ),
+    "result as the model": (
+        ["saved.json", "--data", "train.npz"],
+        ["saved.json is not a PyTorch file", "drawn again with lrfind report FILE"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SWAPPED))
+def test_a_file_of_another_kind_as_model_or_data_is_a_usage_error(work: Path, case: str):
+    args, messages = SWAPPED[case]
+    assert_one_line(invoke("run", *args, *FAST), 2, *messages)
+
+
+def test_a_file_not_a_model_of_no_kind_known_stays_a_failed_run(work: Path):
+    (work / "notes.pt").write_text("not a model\n")
+    assert_one_line(invoke("run", "notes.pt", "--data", "train.npz", *FAST), 1, "notes.pt is not a PyTorch file")
+
+
+def test_swapped_arguments_exit_2_from_a_real_process(work: Path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrfinder", "fit", "train.csv", "--data", "model.pt", "-o", "out.pt", *FAST],
+        cwd=work, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "It is a CSV file, i.e. data" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (work / "out.pt").exists()
 
 
 @pytest.mark.parametrize("case", list(FAILED))

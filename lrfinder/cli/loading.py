@@ -379,7 +379,8 @@ def _is_plain_pickle(path: Path) -> bool:
 
 def _torch_load_weights(path: Path) -> Any:
     if _is_npz(path):
-        raise ModelError(
+        # Data where the model goes (the arguments swapped): the fix is on the command line, a usage error.
+        raise _usage_error(
             f"{path} is a numpy .npz archive (arrays, i.e. data), not a model. Pass the model file as MODEL and "
             "the arrays with --data."
         )
@@ -398,14 +399,15 @@ def _torch_load_weights(path: Path) -> Any:
         raise ModelError(f"{path} is a safetensors file (as save_pretrained writes), which lrfind does not read. "
                          f"{HF_SAVED_ADVICE}")  # fmt: skip
     if not _is_pickle_or_torch_archive(path):
-        raise ModelError(
-            _not_a_zip(
-                path,
-                "torch.save",
-                f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
-                f"Lightning checkpoint or state_dict file (torch.jit.save or torch.save).{_other_kind_advice(path)}",
-            )
+        advice = _other_kind_advice(path)
+        said = (
+            f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
+            f"Lightning checkpoint or state_dict file (torch.jit.save or torch.save).{advice}"
         )
+        message = _not_a_zip(path, "torch.save", said)
+        if advice and message == said:  # data or a result as MODEL: the fix is on the command line (exit 2)
+            raise _usage_error(message)
+        raise ModelError(message)
     if _is_plain_pickle(path):
         # torch.load reads torch.save's files only: a plain pickle failed, with --unsafe-pickle, with torch's bare
         # "Invalid magic number; corrupt file?" (and without it, was said to be saved with torch.save(model)).
@@ -658,7 +660,9 @@ def load_model(
     Raises:
         click.UsageError: A pickle without ``unsafe_pickle``, a checkpoint or state_dict without
             ``model_class``, a ``model_class`` that does not import or is no class (no LightningModule for a
-            checkpoint), or ``model_args`` it cannot take: the fix is an option (exit 2).
+            checkpoint), or ``model_args`` it cannot take: the fix is an option (exit 2); a file of data
+            (``.npz``, ``.npy``, ``.csv``, ``.tsv``) or a result (``.json``) as the model: the fix is the
+            arguments' order (exit 2).
         ModelError: An unreadable file, a wrong ``model_class``, or a state_dict that does not fit
             the class.
 
@@ -1512,7 +1516,8 @@ def _load_tensor_file(
         return _to_tensors(x, y, source, float_dtype)
     if suffix in (".pt", ".pth"):
         if _is_torchscript(path):
-            raise DataError(
+            # The model as --data (the arguments swapped): the fix is on the command line, a usage error.
+            raise _usage_error(
                 f"{path} is a TorchScript model, not data. Pass it as MODEL, and as --data a dict of tensors: "
                 "torch.save({'x': x, 'y': y}, path)."
             )
@@ -1630,7 +1635,7 @@ def load_data(
             or a function returning something else.
         click.UsageError: A ``package.module:function`` that does not import, or that needs
             arguments; arrays not named as ``x_key``/``y_key`` (or the defaults) say, a ``target``
-            that is not a column (exit 2).
+            that is not a column, a TorchScript model as the data (exit 2).
 
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
