@@ -139,6 +139,38 @@ def plain(value: Any) -> Any:
     return value
 
 
+def real_number(name: str, value: Any, hint: str = "") -> Any:
+    """``value`` as the real number it holds (:func:`plain`): Python's, numpy's, a 0-d tensor's or 0-d array's.
+
+    The one check of a number argument that :func:`range_test`'s ``min_lr``/``max_lr``,
+    ``create_optimizer``'s ``lr`` and ``scale_lr``'s ``lr`` share, so each takes and refuses the same
+    values: ``scale_lr(lr=torch.tensor([0.1]))`` took the 1-D tensor that ``range_test(min_lr=...)``
+    refused. A one-element tensor or array of one or more dimensions is refused with its shape and the
+    ``.item()`` to pass.
+
+    Args:
+        name: The argument's name, for the message.
+        value: What was passed.
+        hint: Text to end the refusal with (what to do for a value of this argument).
+
+    Returns:
+        The Python number ``value`` holds.
+
+    Raises:
+        TypeError: ``value`` is not a real number (a bool, text, ``None``, a complex number, a tensor or array of
+            any shape but 0-d).
+
+    """
+    number = plain(value)
+    if is_real(number):
+        return number
+    shape = getattr(number, "shape", None)
+    if shape is not None and len(tuple(shape)) > 0 and int(np.prod(tuple(shape))) == 1:
+        kind = "an array" if isinstance(number, np.ndarray) else "a tensor"
+        hint = f", {kind} of shape {tuple(shape)}: pass the number it holds, {name}={name}.item(){hint}"
+    raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
+
+
 def is_number_tensor(value: object) -> TypeGuard[torch.Tensor]:
     """A one-element real tensor whose value can be read: not complex, not on the ``meta`` device.
 

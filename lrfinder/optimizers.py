@@ -57,6 +57,7 @@ from ._checks import (
     is_real,
     none_lr_hint,
     plain,
+    real_number,
     result_lr_message,
 )
 from ._imports import import_string
@@ -296,12 +297,10 @@ def _accepted(cls: type[Optimizer]) -> tuple[tuple[str, ...], bool]:
 
 def _check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     value = plain(value)  # torch.tensor(0.1), np.float32(0.1): the number they hold
-    if not is_real(value):
-        message = result_lr_message(name, value) if name == "lr" else None
-        if message is not None:
-            raise TypeError(message)
-        hint = none_lr_hint(name, value) if name == "lr" else ""
-        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
+    message = result_lr_message(name, value) if name == "lr" else None
+    if message is not None:
+        raise TypeError(message)
+    value = real_number(name, value, none_lr_hint(name, value) if name == "lr" else "")
     number = float(value)
     if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
         rule = ">= 0" if allow_zero else "> 0"

@@ -44,10 +44,10 @@ from ._checks import (
     check_flag,
     is_choice,
     is_int,
-    is_number_tensor,
     is_real,
     none_lr_hint,
     plain,
+    real_number,
     result_lr_message,
 )
 from ._warn import warn
@@ -316,9 +316,7 @@ def _sgd_like() -> frozenset[str]:
 
 
 def _positive_int(name: str, value: object) -> int:
-    value = plain(value)
-    if is_number_tensor(value) and not value.is_floating_point():
-        value = int(value.item())
+    value = plain(value)  # a 0-d tensor's int; one of more dimensions is refused, as range_test refuses it
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
     return int(value)
@@ -335,20 +333,19 @@ def _digits(value: int) -> str:
 
 
 def _float(name: str, value: object) -> float:
-    value = plain(value)  # a float32 tensor or np.float32 as the decimal it was written as, not its expansion
-    if is_number_tensor(value):
-        return float(value.item())
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    """``value`` as a float, checked as range_test checks its LRs (:func:`real_number`); a TypeError otherwise.
+
+    A float32 tensor or ``np.float32`` is the decimal it was written as, not its expansion.
+    """
+    if name == "lr" and not is_real(plain(value)):
         scale_it = (
             ", or scale the result itself with result.scale(to_batch_size=...), which knows its batch size, "
             "divergence point and optimizer"
         )
         message = result_lr_message(name, value, scale_it if type(value).__name__ == "RangeTestResult" else "")
-        if name == "lr" and message is not None:
+        if message is not None:
             raise TypeError(message)
-        hint = none_lr_hint(name, value) if name == "lr" else ""
-        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}{hint}")
-    return float(value)
+    return float(real_number(name, value, none_lr_hint(name, value) if name == "lr" else ""))
 
 
 def scale_lr(

@@ -21,7 +21,16 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from ._checks import check_module_initialised, is_choice, is_int, is_number_tensor, is_real, is_single_number, plain
+from ._checks import (
+    check_module_initialised,
+    is_choice,
+    is_int,
+    is_number_tensor,
+    is_real,
+    is_single_number,
+    plain,
+    real_number,
+)
 from ._fabric import optimizer_class_name
 from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
@@ -791,8 +800,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
     The LRs are computed to check that they are distinct (:func:`_sweep_lrs`): :func:`lr_schedule` returns them.
     """
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        if not is_real(value):
-            raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
+        real_number(name, value)
         if not math.isfinite(value):
             raise ValueError(f"Expected {name} to be finite, but got {name}={value}")
     if min_lr <= 0:

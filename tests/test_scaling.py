@@ -444,3 +444,25 @@ def test_batch_sizes_are_written_as_the_report_writes_them() -> None:
         warnings.simplefilter("ignore")
         rows = dict(summary_rows(result.scale(2048, rule="linear")))
     assert "linear x32, batch 64 -> 2,048)" in rows["scaled lr"]
+
+
+@pytest.mark.parametrize("value", [torch.tensor([0.1]), torch.tensor([[0.1]]), np.array([0.1])])
+def test_a_one_element_tensor_lr_is_refused_as_range_test_refuses_it(value: object) -> None:
+    # scale_lr(lr=torch.tensor([0.1])) scaled it (to 0.20000000298023224, the float32's expansion) where
+    # range_test(min_lr=...) and create_optimizer(lr=...) refused the same tensor: one check now serves all three.
+    from lrfinder import RangeTestSettings, create_optimizer
+
+    shape = tuple(np.shape(value))
+    with pytest.raises(TypeError, match=re.escape(f"of shape {shape}: pass the number it holds, lr=lr.item()")):
+        scale_lr(value, from_batch_size=32, to_batch_size=64, rule="linear")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(f"of shape {shape}: pass the number it holds, min_lr=min_lr")):
+        RangeTestSettings(min_lr=value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(f"of shape {shape}: pass the number it holds, lr=lr.item()")):
+        create_optimizer("sgd", [torch.nn.Parameter(torch.zeros(1))], lr=value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Expected divergence_lr to be a number"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="linear", divergence_lr=value)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Expected to_batch_size to be a positive integer"):
+        scale_lr(0.1, from_batch_size=32, to_batch_size=torch.tensor([64]), rule="linear")  # type: ignore[arg-type]
+    # The 0-d tensor both take, as the number it holds.
+    assert scale_lr(torch.tensor(0.1), from_batch_size=32, to_batch_size=64, rule="linear").lr == pytest.approx(0.2)
+    assert RangeTestSettings(min_lr=torch.tensor(1e-6)).min_lr == 1e-6  # type: ignore[arg-type]
