@@ -150,6 +150,7 @@ def test_run_refuses_a_bad_value_in_the_fit_table_as_fit_does(work: Path, case: 
     [
         ("fit", "min-lr = 1.0\nmax-lr = 0.1", "expected --max-lr > --min-lr, but got --min-lr 1 --max-lr 0.1"),
         ("run", "max-lr = 1e-8", "expected --max-lr > --min-lr, but got --min-lr 1e-07 --max-lr 1e-08"),
+        ("run", "min-lr = 1e-6\nmax-lr = 1e-8", "expected --max-lr > --min-lr, but got --min-lr 1e-06 --max-lr 1e-08"),
         ("fit", 'scheduler = "step"\nscheduler-opt = {T_max = 10}',
          "--scheduler step: Scheduler 'step' does not take the setting(s) T_max; it accepts: step_size, gamma."),
     ],
@@ -158,7 +159,9 @@ def test_a_tables_options_that_disagree_are_refused_by_every_command(work: Path,
     # Each value of another command's table was checked, but not the values together: lrfind fit refused an inverted
     # band or a scheduler's settings given for another scheduler in [fit], and lrfind run ran its test over them.
     path = work / "c.toml"
-    for command in ("run", "fit"):
+    # Against the command's own defaults only the table's command refuses it (see the test below).
+    commands = ("run", "fit") if "\n" in lines else (table,)
+    for command in commands:
         toml = f"output = 'trained.pt'\n[{table}]\n{lines}\n"
         result = run_with(work, toml, "--num-steps", "20", "--epochs", "1", "--no-report", command=command)
         assert result.exit_code == 2, (command, result.output)
@@ -169,6 +172,24 @@ def test_a_tables_options_that_disagree_are_refused_by_every_command(work: Path,
     # The top-level band is the running command's to check, and a table that agrees passes.
     toml = "min-lr = 1.0\nmax-lr = 10.0\n[fit]\nmax-lr = 100.0\n"
     assert run_with(work, toml, "--num-steps", "20", "--no-report").exit_code != 2
+
+
+def test_a_table_that_relies_on_its_commands_line_is_refused_by_that_command_alone(work: Path):
+    # lrfind run checked [fit] against fit's defaults: a table written for `lrfind fit --max-lr 100` (min-lr 20,
+    # over the default max-lr 10) was refused by run, though the command line it was written for makes it right.
+    toml = "json = 'r.json'\n[fit]\nmin-lr = 20.0\n"
+    ran = run_with(work, toml, "--num-steps", "20", "--no-report")
+    assert ran.exit_code == 0, ran.output
+    assert RangeTestResult.from_json(work / "r.json").settings.num_steps == 20
+    # fit checks it against its command line: taken with --max-lr 100, refused without it.
+    fit_args = ("-o", "trained.pt", "--epochs", "1", "--num-steps", "20", "--no-report")
+    fitted = run_with(work, toml, "--max-lr", "100", *fit_args, command="fit")
+    assert fitted.exit_code != 2 and "expected --max-lr > --min-lr" not in fitted.output, fitted.output
+    refused = run_with(work, toml, *fit_args, command="fit")
+    assert refused.exit_code == 2 and "--min-lr 20 --max-lr 10" in refused.stderr, refused.output
+    # Values the file sets that disagree whatever the command line adds are still refused by every command.
+    ran = run_with(work, "[fit]\nmin-lr = 20.0\nmax-lr = 10.0\n", "--num-steps", "20", "--no-report")
+    assert ran.exit_code == 2 and "(set in [fit] of" in ran.stderr, ran.output
 
 
 def test_a_tables_warmup_start_factor_is_taken_by_every_command(work: Path):

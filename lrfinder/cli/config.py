@@ -381,8 +381,10 @@ def _check_across(command: click.Command, name: str, data: Mapping[str, Any], pa
     :func:`_check_as_command` checks each value alone; the checks across options (an inverted band
     ``min-lr = 1``, ``max-lr = 0.1``; ``scheduler-opt`` settings the ``scheduler`` does not take) ran only in the
     command that reads the table, so ``lrfind fit`` refused a file ``lrfind run`` took. The table's values go
-    over the top-level ones the command takes, then the command's defaults. Checked when the table sets one of
-    the options concerned: the top-level ones alone are the running command's to check.
+    over the top-level ones the command takes. Checked when the table sets one of the options concerned and the
+    file sets all of them (the table, or the top level): a default may be replaced on that command's line, so a
+    ``[fit] min-lr = 20`` for ``lrfind fit --max-lr 100`` is no error, while ``min-lr = 20`` with ``max-lr = 10``
+    is one whatever the command line adds. The top-level ones alone are the running command's to check.
 
     Raises:
         click.BadParameter: The options disagree; the message names the table and the file.
@@ -392,23 +394,28 @@ def _check_across(command: click.Command, name: str, data: Mapping[str, Any], pa
     from .options import key_values  # options imports this module
 
     keys = _keys_of(command)
-    values: dict[str, Any] = {norm: p.default for norm, p in keys.items()}
+    values: dict[str, Any] = {}  # what the file sets for the command, the table's over the top level's
     table = data.get(name, {})
     for key, item in [*((k, v) for k, v in data.items() if not isinstance(v, dict)), *table.items()]:
         norm = key.replace("-", "_")
         if norm in keys:
             values[norm] = _typed(keys[norm], key, item, path, name)
     mine = {key.replace("-", "_") for key in table}
+
+    def concerned(*options: str) -> bool:
+        """Whether the table sets one of ``options`` and the file sets all of them."""
+        return bool(mine.intersection(options)) and all(option in values for option in options)
+
     where = f"(set in [{name}] of {path})"
     low, high = values.get("min_lr"), values.get("max_lr")
     inverted = _is_number(low) and _is_number(high) and not cast(float, high) > cast(float, low)
-    if mine & {"min_lr", "max_lr"} and inverted:
+    if concerned("min_lr", "max_lr") and inverted:
         raise click.BadParameter(
             f"expected --max-lr > --min-lr, but got --min-lr {low:g} --max-lr {high:g}",
             param_hint=f"--max-lr {where}",
         )
     scheduler, settings = values.get("scheduler"), values.get("scheduler_opt")
-    if mine & {"scheduler", "scheduler_opt"} and isinstance(scheduler, str) and settings:
+    if concerned("scheduler", "scheduler_opt") and isinstance(scheduler, str) and settings:
         # warmup_start_factor is the commands' too (create_scheduler's own, for the warm-up): lrfind fit trained
         # with it, and lrfind run refused the [fit] table as "Scheduler 'cosine' does not take" it.
         given = {k: v for k, v in key_values(settings, "--scheduler-opt").items() if k != "warmup_start_factor"}
