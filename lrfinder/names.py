@@ -53,6 +53,7 @@ __all__ = [
     "PEER_ANALYSIS_OPTIONS",
     "SWEEP_MODE_ALIASES",
     "RULE_ALIASES",
+    "PRECISION_ALIASES",
     "unknown_rule_hint",
     "did_you_mean",
     "did_you_mean_each",
@@ -97,6 +98,11 @@ SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 #: Every value ``range_test(precision=...)`` accepts.
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+#: Lightning's other spellings of :data:`PRECISIONS` (``Trainer(precision="bf16")``) -> the name each means;
+#: ``range_test`` also takes the integers ``32`` and ``16`` for one.
+PRECISION_ALIASES: dict[str, str] = {
+    "32-true": "32", "16": "16-mixed", "bf16": "bf16-mixed", "16-true": "16-mixed", "bf16-true": "bf16-mixed",
+}  # fmt: skip
 #: What a result's ``settings.precision`` records: a :data:`Precision` of ``range_test``, or the
 #: precision of the Lightning ``Trainer`` the ``LRFinder`` callback's test ran under (its name, with
 #: ``"32-true"`` written ``"32"``): weights cast to bfloat16, float16 or float64 (``"*-true"``), or

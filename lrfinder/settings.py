@@ -38,6 +38,7 @@ from .exceptions import DataError, ModelError
 from .names import (
     GRADIENT_CLIP_ALGORITHMS,
     PEER_OPTION_NAMES,
+    PRECISION_ALIASES,
     PRECISIONS,
     RECORDED_PRECISIONS,
     RULES,
@@ -181,10 +182,8 @@ def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> 
 
 
 #: Lightning's other spellings of the precisions the test runs (``Trainer(precision=32)``), and the name each means.
-_PRECISION_ALIASES: dict[object, str] = {
-    32: "32", "32-true": "32", 16: "16-mixed", "16": "16-mixed", "bf16": "bf16-mixed", "16-true": "16-mixed",
-    "bf16-true": "bf16-mixed",
-}
+_PRECISION_ALIASES: dict[object, str] = {32: "32", 16: "16-mixed"}
+_PRECISION_ALIASES.update(PRECISION_ALIASES.items())
 
 
 def check_rule(rule: object) -> None:

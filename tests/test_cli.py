@@ -1038,6 +1038,17 @@ USAGE_ERRORS = {
     "negative wd": (["model_ts.pt", "--data", "train.npz", "--weight-decay", "-1"], "expected values >= 0"),
     "lr order": (["model_ts.pt", "--data", "train.npz", "--min-lr", "1", "--max-lr", "0.1"], "--max-lr > --min-lr"),
     "bad loss": (["model_ts.pt", "--data", "train.npz", "--loss", "hinge"], "'hinge' is not one of"),
+    # A choice close to a valid one (or a peer's spelling of it) is named, as the library's checks name it.
+    "precision as Lightning spells it": (
+        ["model_ts.pt", "--data", "train.npz", "--precision", "bf16"],
+        "'bf16' is not one of '32', 'bf16-mixed', '16-mixed'. Did you mean 'bf16-mixed'?",
+    ),
+    "rule typo": (["model_ts.pt", "--data", "train.npz", "--rule", "steep"], "Did you mean 'steepest'?"),
+    "loss as a class name": (
+        ["model_ts.pt", "--data", "train.npz", "--loss", "CrossEntropy"],
+        "Did you mean 'cross_entropy'?",
+    ),
+    "progress typo": (["model_ts.pt", "--data", "train.npz", "--progress", "line"], "Did you mean 'lines'?"),
     "bad stop factor": (["model_ts.pt", "--data", "train.npz", "--stop-factor", "0.5"], "factor > 1"),
     "cuda missing": (["model_ts.pt", "--data", "train.npz", "--device", "cuda:7"], "device"),
     "both stdout": (["model_ts.pt", "--data", "train.npz", "--json", "-", "--csv", "-"], "cannot both"),

@@ -17,7 +17,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -30,11 +30,15 @@ from ..names import (
     LOSSES,
     NOT_TEXT_OUTPUT_SUFFIXES,
     OTHER_IMAGE_SUFFIXES,
+    PRECISION_ALIASES,
     PRECISIONS,
     REPORT_FORMATS,
+    RULE_ALIASES,
     RULES,
     SCALING_RULES,
+    SWEEP_MODE_ALIASES,
     SWEEP_MODES,
+    did_you_mean,
 )
 from .config import config_option
 from .output import as_options
@@ -288,6 +292,28 @@ class Seed(click.types.IntParamType):
         if not -(2**63) <= number <= 2**64 - 1:
             self.fail(f"expected a seed from -2**63 to 2**64 - 1, but got {value}", param, ctx)
         return number
+
+
+class NameChoice(click.Choice):
+    """A ``click.Choice`` whose refusal ends with the close names, as the library's checks do.
+
+    ``--rule steep`` is answered "Did you mean 'steepest'?", ``--loss CrossEntropy`` "'cross_entropy'", and a
+    peer's spelling in ``aliases`` (Lightning's ``--precision bf16``) the name it means; they listed the choices alone.
+    """
+
+    def __init__(self, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> None:
+        super().__init__(list(choices))
+        self.aliases = dict(aliases or {})
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Match the choice, or fail with click's message and the close names."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            hint = did_you_mean(value, [str(choice) for choice in self.choices], self.aliases)
+            if not hint:
+                raise
+            self.fail(f"{exc.message}{hint}", param, ctx)
 
 
 class FloatList(click.ParamType):
@@ -1018,7 +1044,7 @@ PROGRESS_MODES = ("auto", "bar", "lines", "none")
 
 progress_option = click.option(
     "--progress",
-    type=click.Choice(PROGRESS_MODES),
+    type=NameChoice(PROGRESS_MODES),
     default="auto",
     show_default=True,
     help="Progress on stderr: a bar on a terminal (auto), always a bar, one line per step (lines, for logs and "
@@ -1087,7 +1113,7 @@ def scheduler_option(*, help: str, default: str | None = None) -> Callable[[Any]
 #: ``--precision`` (``lrfind run`` and ``fit``): the autocast of the range test (and of ``fit``'s training).
 precision_option = click.option(
     "--precision",
-    type=click.Choice(list(PRECISIONS)),
+    type=NameChoice(PRECISIONS, PRECISION_ALIASES),
     default="32",
     show_default=True,
     help="Autocast of the test (and of fit's training): bfloat16 (CPU or an Ampere+ GPU), or float16 with a "
@@ -1107,7 +1133,7 @@ clip_options = _group(
     ),
     click.option(
         "--gradient-clip-algorithm",
-        type=click.Choice(["norm", "value"]),
+        type=NameChoice(["norm", "value"]),
         default="norm",
         show_default=True,
         help="With --gradient-clip-val: clip the total L2 norm, or each gradient element.",
@@ -1139,7 +1165,7 @@ sweep_options = _group(
     ),
     click.option(
         "--mode",
-        type=click.Choice(list(SWEEP_MODES)),
+        type=NameChoice(SWEEP_MODES, SWEEP_MODE_ALIASES),
         default="exp",
         show_default=True,
         help="LR increase: exponential or linear.",
@@ -1153,7 +1179,7 @@ sweep_options = _group(
     ),
     click.option(
         "--rule",
-        type=click.Choice(list(RULES)),
+        type=NameChoice(RULES, RULE_ALIASES),
         default=DEFAULT_RULE,
         show_default=True,
         help="How the suggested LR is read off the curve.",
@@ -1170,7 +1196,7 @@ sweep_options = _group(
     ),
     click.option(
         "--scaling",
-        type=click.Choice(list(SCALING_RULES)),
+        type=NameChoice(SCALING_RULES),
         default="auto",
         show_default=True,
         help="Batch-size scaling rule.",
@@ -1196,7 +1222,7 @@ sweep_options = _group(
     ),
     click.option(
         "--loss",
-        type=click.Choice(list(LOSSES)),
+        type=NameChoice(LOSSES),
         help="Loss (default: cross_entropy for integer targets, a CSV --target column of whole numbers included; "
         "mse otherwise).",
     ),
