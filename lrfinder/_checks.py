@@ -103,6 +103,15 @@ def _shortest(value: float, dtype: Any) -> float:
     return float(str(dtype(value)))
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and ``noun``, plural (``nouns``, else ``noun`` and an s) but for one: ``1 epoch``, ``4 epochs``.
+
+    For the counts the summary and the report write (a refine note's ``1 other trial of 2``, ``2 training
+    batches``), which read ``1 other trial(s)`` with the plural left to the reader.
+    """
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def plain(value: Any) -> Any:
     """A number setting given as a 0-d tensor or a numpy scalar, as the Python number it holds; else ``value``.
 

@@ -74,7 +74,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_choice, is_not_a_sequence, is_number_tensor, single_number_note
+from ._checks import is_choice, is_not_a_sequence, is_number_tensor, plural, single_number_note
 from .exceptions import NoiseScaleError
 
 __all__ = [
@@ -280,7 +280,7 @@ class NoiseScale:
         """
         low, high = self.interval
         if self.n_estimates < MIN_ESTIMATES:
-            return f"only {self.n_estimates} estimate(s), fewer than {MIN_ESTIMATES}"
+            return f"only {plural(self.n_estimates, 'estimate')}, fewer than {MIN_ESTIMATES}"
         if not (low > 0 and high / low <= MAX_INTERVAL_RATIO):
             return (
                 f"its {int(CONFIDENCE * 100)}% interval {format_batch(low)}–{format_batch(high)} spans more than "
@@ -460,7 +460,7 @@ def noise_scale_from_norms(
     grad_sq_i, trace_i = _components(s, b, small, big)
     grad_sq = float(grad_sq_i.mean())
     trace = float(trace_i.mean())
-    where = f"batch sizes {small_batch_size} and {big_batch_size}, {s.size} step(s)"
+    where = f"batch sizes {small_batch_size} and {big_batch_size}, {plural(s.size, 'step')}"
     if not (np.any(s) or np.any(b)):
         # Not "no noise to resolve": more steps or smaller batches cannot help a gradient that is not there.
         raise NoiseScaleError(

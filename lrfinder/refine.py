@@ -49,7 +49,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 # package's lazy names when asked, since range_test imports this module (see lrfinder.exceptions).
 import lrfinder
 
-from ._checks import is_choice, is_not_a_sequence, is_real, plain, sentence, single_number_note
+from ._checks import is_choice, is_not_a_sequence, is_real, plain, plural, sentence, single_number_note
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import MAX_SWEEP_STEPS
@@ -1012,7 +1012,7 @@ def choose(trials: Sequence[Trial], refine: Refine) -> tuple[Trial | None, tuple
         note = f"no other trial within noise of the best (lr={best.lr:.2e})"
     else:
         note = (
-            f"{others} other trial(s) of {len(ok) - 1} within noise of the best (lr={best.lr:.2e}); "
+            f"{plural(others, 'other trial')} of {len(ok) - 1} within noise of the best (lr={best.lr:.2e}); "
             f"tie rule {refine.tie!r} picked lr={pick.lr:.2e}"
         )
     return pick, tuple(tied), note
@@ -1131,11 +1131,14 @@ def held_out_count(
         keep = fewest_over_ranks(keep, val_batches, reduce)
         if keep < val_batches:
             notes.append(
-                f"held out {keep} training batch(es) per pass on every rank (val_batches={val_batches}; at most a "
-                "fifth of each rank's pass)"
+                f"held out {plural(keep, 'training batch', 'training batches')} per pass on every rank "
+                f"(val_batches={val_batches}; at most a fifth of each rank's pass)"
             )
     elif keep < val_batches:
-        notes.append(f"held out {keep} training batch(es) of {size} per pass (val_batches={val_batches})")
+        notes.append(
+            f"held out {plural(keep, 'training batch', 'training batches')} of {size} per pass "
+            f"(val_batches={val_batches})"
+        )
     return keep
 
 
@@ -1616,7 +1619,7 @@ def trial_round(
     notes.append(note)
     diverged = [t.lr for t in trials if t.diverged]
     if diverged:
-        notes.append("diverged trial(s) at " + ", ".join(f"{v:.2e}" for v in diverged))
+        notes.append(f"diverged trial{'' if len(diverged) == 1 else 's'} at " + ", ".join(f"{v:.2e}" for v in diverged))
     lr = max_lr = None
     if pick is not None:
         lr = pick.lr

@@ -54,6 +54,7 @@ from ._checks import (
     is_not_a_sequence,
     is_real,
     plain,
+    plural,
     single_number_note,
     text_or_bool_at,
     text_or_bool_message,
@@ -746,7 +747,7 @@ def _header_text(
         # An overlay's warnings hold its inconclusive curves' errors too (one result's is in its plot instead).
         overlay_error = len(results) > 1 and any(r.suggestion is None for r in results)
         where = "error, notes and scaled.warning" if overlay_error else "notes and scaled.warning"
-        more = f"(+{hidden} more warning line(s): see the result's {where}, or its JSON)"
+        more = f"(+{plural(hidden, 'more warning line')}: see the result's {where}, or its JSON)"
         if len(more) > width_chars:
             # Never wrapped (the header has no line to spare): in a narrow figure it ran off the right edge.
             more = f"(+{hidden} more: the result's {where})"

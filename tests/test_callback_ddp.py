@@ -656,7 +656,7 @@ def test_ddp_refine_judges_on_as_many_batches_on_every_rank(tmp_path: Path, mode
     assert first == second and first["trials"]
     assert first["judged_on"] == ("val_data" if mode == "val" else "held-out training batches")
     if mode == "train":
-        assert any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in first["notes"])
+        assert any(note.startswith("held out 1 training batch per pass on every rank") for note in first["notes"])
 
 
 UNDEFINED_SCRIPT = textwrap.dedent(
@@ -855,7 +855,7 @@ def test_refine_under_nccls_average_holds_out_batches() -> None:
         trainer.fit(Module(lr=0.01, bn=False))
     refinement = finder.result.refinement
     assert refinement is not None and refinement.trials
-    assert any(note.startswith("held out 3 training batch(es) per pass on every rank") for note in refinement.notes)
+    assert any(note.startswith("held out 3 training batches per pass on every rank") for note in refinement.notes)
     # The noise probe's "ranks" pairs: sizes alike on every rank are alike after the mean the callback takes.
     from lrfinder._fit_facts import _mean_over_ranks
 

@@ -635,8 +635,8 @@ def test_a_measurement_is_conclusive_with_enough_estimates_and_a_4x_interval() -
     assert _measured(50, (30, 120)).inconclusive is None  # 120 / 30 = 4: just conclusive
     assert _measured(50, (30, 121)).inconclusive == "its 90% interval 30–121 spans more than 4x"
     assert _measured(350, (133, math.inf)).inconclusive == "its 90% interval 133–∞ spans more than 4x"
-    assert _measured(50, (45, 55), n=4).inconclusive == "only 4 estimate(s), fewer than 5"
-    assert _measured(50, (math.nan, math.nan), n=1).inconclusive == "only 1 estimate(s), fewer than 5"
+    assert _measured(50, (45, 55), n=4).inconclusive == "only 4 estimates, fewer than 5"
+    assert _measured(50, (math.nan, math.nan), n=1).inconclusive == "only 1 estimate, fewer than 5"
 
 
 def test_auto_falls_back_to_the_fixed_rule_when_the_noise_scale_is_uncertain() -> None:

@@ -211,7 +211,7 @@ def test_refine_holds_out_as_many_batches_on_every_rank(ranks: list[dict[str, An
     a, b = ranks
     assert a["uneven_refine"] == b["uneven_refine"]
     lr, held_out, notes = a["uneven_refine"]
-    assert held_out and any(note.startswith("held out 1 training batch(es) per pass on every rank") for note in notes)
+    assert held_out and any(note.startswith("held out 1 training batch per pass on every rank") for note in notes)
 
 
 @pytest.mark.slow

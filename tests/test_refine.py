@@ -30,6 +30,7 @@ from lrfinder.refine import (
     choose,
     compress_schedule,
     default_budget,
+    held_out_count,
     next_sweep,
     resweep_reason,
 )
@@ -405,7 +406,10 @@ def test_choose_pairs_the_held_out_batches_and_applies_the_tie_rule() -> None:
     best, tied, note = choose([a, b, c, d], Refine(tie="best"))
     assert best is b
     assert {t.lr for t in tied} == {0.02, 0.04}
-    assert "1 other trial(s) of 2 within noise of the best (lr=2.00e-02); tie rule 'best' picked lr=2.00e-02" in note
+    # Counts in words, singular or plural as they come (it read "1 other trial(s) of 2").
+    assert "1 other trial of 2 within noise of the best (lr=2.00e-02); tie rule 'best' picked lr=2.00e-02" in note
+    e = trial(0.03, [0.9, 1.9, 2.9, 3.9])
+    assert "2 other trials of 3 within noise" in choose([a, b, c, e], Refine(tie="best"))[2]
     # The best alone: the note does not count it as a tie with itself.
     assert choose([a, b], Refine())[2] == "no other trial within noise of the best (lr=2.00e-02)"
     assert choose([a, b, c, d], Refine(tie="smaller"))[0] is b
@@ -690,6 +694,15 @@ def test_a_diverging_trial_is_recorded_not_raised() -> None:
     assert f.trials[-1].diverged and not f.trials[0].diverged
     assert f.lr == f.trials[0].lr
     assert any("diverged trial" in n for n in f.notes)
+    assert [n for n in f.notes if n.startswith("diverged trial at ")] == [f"diverged trial at {f.trials[-1].lr:.2e}"]
+
+
+def test_the_held_out_batches_are_counted_in_words() -> None:
+    # The note read "held out 1 training batch(es) of 7 per pass".
+    notes: list[str] = []
+    assert held_out_count(8, 7, None, notes) == 1 and held_out_count(8, 14, None, notes) == 2
+    assert notes == ["held out 1 training batch of 7 per pass (val_batches=8)",
+                     "held out 2 training batches of 14 per pass (val_batches=8)"]
 
 
 def test_training_after_a_refined_test_is_bit_identical() -> None:

@@ -783,6 +783,8 @@ def test_an_overlays_cut_warnings_point_at_the_errors_they_hold():
     inconclusive = [replace(result, suggestion=None, error=reason, label=name) for name in ("bn64", "mf")]
     lines = header_lines(plot_range_test(inconclusive))
     assert lines[-1].startswith("(+") and "the result's error, notes and scaled.warning" in lines[-1], lines
+    # The count in words: "(+1 more warning line" or "(+3 more warning lines", not "line(s)".
+    assert re.match(r"\(\+(1 more warning line|([02-9]|\d\d+) more warning lines): ", lines[-1]), lines[-1]
     # One curve's cut warnings are its notes and scaling warning (its error is in the plot): named as before.
     long_note = "the curve has a note that is long. " * 12
     noted = result.scale(8192, rule="linear", cap=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._checks import plural
 from ..names import LIGHTNING_LOGGERS
 
 if TYPE_CHECKING:
@@ -518,11 +519,6 @@ def echo_summary(rows: Sequence[tuple[str, str]], *, err: bool) -> None:
         click.echo(f"{key:<{width}}{lines[0]}", err=err)
         for line in lines[1:]:
             click.echo(" " * width + line, err=err)
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 epoch``, ``4 epochs``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[tuple[str, str]]:
