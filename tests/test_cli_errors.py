@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from torch import nn
 
 from lrfinder.cli import main
 from lrfinder.cli.fit import command as fit_command
-from lrfinder.cli.loading import make_loss, reason
+from lrfinder.cli.loading import _read_csv, make_loss, reason
 from lrfinder.cli.options import check_model_output, one_line
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")
@@ -291,6 +292,19 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "blank_column.csv").write_text("a,b,label\n" + "".join(f"{i},,{i % 2}\n" for i in range(40)))
     (tmp_path / "noheader.csv").write_text("".join(f"{i},{i * 2},{i % 2}\n" for i in range(40)))  # savetxt's
     (tmp_path / "afile").write_text("a file, not a directory")
+    # A label column named twice: the first, an input column, was read as the labels.
+    twice = "".join(f"{i},{i * 2},0.5,{i % 2}\n" for i in range(40))
+    (tmp_path / "two_labels.csv").write_text("a,b,label,label\n" + twice)
+    # Shapes without values: a model built under torch.device("meta") (init_empty_weights), saved before loading.
+    meta_net = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3)).to("meta")
+    torch.save(meta_net, tmp_path / "meta_model.pt")
+    torch.save(meta_net.state_dict(), tmp_path / "meta_weights.pt")
+    torch.save({"x": x.to("meta"), "y": y.to("meta")}, tmp_path / "meta_data.pt")
+    # Zip archives torch.save did not write: a zipped model (as sent by mail), and a zip of a text file.
+    with zipfile.ZipFile(tmp_path / "zipped_model.zip", "w") as archive:
+        archive.write(tmp_path / "model.pt", "model.pt")
+    with zipfile.ZipFile(tmp_path / "notes.pt", "w") as archive:
+        archive.writestr("notes.txt", "x, y")
     yield tmp_path
     sys.modules.pop(MODULE, None)
 
@@ -908,6 +922,34 @@ FAILED = {
         ["last batch of each pass holds 1 sample (33 samples in batches of 32)", "Expected more than 1 value",
          "--batch-size that divides 33"],
     ),
+    "csv with two columns named as the target": (  # the first, 0.5 in every row, was read as the labels (--loss mse)
+        ["model.pt", "--data", "two_labels.csv", "--target", "label"],
+        ["two_labels.csv has 2 columns named 'label' (columns 3, 4), so --target cannot tell the label column. Give "
+         "the columns distinct names."],
+    ),
+    "a pickled model on the meta device": (  # torch's "Cannot copy out of meta tensor; no data! Please use ..."
+        ["meta_model.pt", "--unsafe-pickle", "--data", "train.npz"],
+        ["meta_model.pt: The model has 4 parameter(s) or buffer(s) on the meta device (first: 0.weight)",
+         "Materialize the model first", "Then save it again."],
+    ),
+    "a state_dict on the meta device": (  # "torch refused the weights. Check --model-class and --model-args."
+        ["meta_weights.pt", "--model-class", f"{MODULE}:make_net", "--model-args", '{"hidden": 16}', "--data",
+         "train.npz"],
+        ["The state_dict in meta_weights.pt has 4 tensor(s) on the meta device (first: 0.weight): shapes without "
+         "values", "Save the state_dict of the model once its weights hold values."],
+    ),
+    "data on the meta device": (  # torch's "Tensor.item() cannot be called on meta tensors", naming no file
+        ["model.pt", "--data", "meta_data.pt"],
+        ["The inputs in meta_data.pt are on the meta device: a shape without values."],
+    ),
+    "a zipped model file": (  # torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a ..."
+        ["zipped_model.zip", "--data", "train.npz"],
+        ["zipped_model.zip is a zip archive of files (model.pt): unzip it and pass the model file itself"],
+    ),
+    "a zip archive torch did not write as the data": (
+        ["model.pt", "--data", "notes.pt"],
+        ["notes.pt is a zip archive, but not one torch.save wrote (it holds notes.txt): pass the data file itself"],
+    ),
     "TorchScript shape error": (
         ["model.pt", "--data", "five.npz"],
         ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
@@ -969,6 +1011,20 @@ def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str
     # lrfinder's own messages read without an exception type in front (a message naming
     # TorchScript was taken for an interpreter dump and got one: "Error: ModelError: ...").
     assert not re.match(r"Error: \w+(Error|Exception):", line), line
+
+
+def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path):
+    # Cast to int64, 1e30 wrapped to -2**63: run said "class labels from -9223372036854775808", a number never written,
+    # and --loss mse trained on targets of the wrong sign and size.
+    header = ",".join(f"f{c}" for c in range(10)) + ",label\n"
+    rows = "".join(",".join(str((i * c) % 7) for c in range(10)) + f",{10**30 + i * 10**15}\n" for i in range(40))
+    (work / "huge.csv").write_text(header + rows)
+    _, targets = _read_csv(work / "huge.csv", "label")
+    assert targets.dtype == torch.float64
+    assert targets[0].item() == 1e30 and targets.min().item() > 0
+    result = invoke("run", "model.pt", "--data", "huge.csv", "--target", "label", *FAST)
+    assert "9223372036854775808" not in result.output
+    assert_one_line(result, 1, "for --loss mse")
 
 
 def test_an_iterable_dataset_runs_and_fit_says_it_needs_a_length(work: Path):

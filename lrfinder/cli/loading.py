@@ -315,6 +315,26 @@ def _is_npz(path: Path) -> bool:
     return bool(names) and all(n.endswith(".npy") for n in names)
 
 
+def _other_zip(path: Path) -> str | None:
+    """What a zip archive ``torch.save``/``torch.jit.save`` did not write holds; ``None`` for theirs, or for no zip.
+
+    Their archives keep a ``data.pkl`` record under one folder. torch read any other zip (a zipped model, a
+    ``zip model.zip model.pt``) as a damaged one: "[enforce fail at inline_container.cc:180] . file in archive
+    is not in a subdirectory: model.pt", which named no way on.
+    """
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as archive:
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+    if any(n.rpartition("/")[2] == "data.pkl" for n in names):
+        return None
+    inner = [n for n in names if Path(n).suffix.lower() in (".pt", ".pth", ".ckpt", ".npz", ".csv", ".tsv")]
+    if inner:
+        return f"a zip archive of files ({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''}): unzip it and pass "
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") if names else "nothing"
+    return f"a zip archive, but not one torch.save wrote (it holds {shown}): pass "
+
+
 def _other_kind_advice(path: Path) -> str:
     """What to pass instead when MODEL is a file of data (``.npy``, ``.csv``, ``.tsv``) or a result (``.json``).
 
@@ -398,6 +418,12 @@ def _torch_load_weights(path: Path) -> Any:
 
         raise ModelError(f"{path} is a safetensors file (as save_pretrained writes), which lrfind does not read. "
                          f"{HF_SAVED_ADVICE}")  # fmt: skip
+    other_zip = _other_zip(path)
+    if other_zip is not None:
+        raise ModelError(
+            f"{path} is {other_zip}the model file itself (a TorchScript, Lightning checkpoint or state_dict file, as "
+            "torch.jit.save or torch.save wrote it)."
+        )
     if not _is_pickle_or_torch_archive(path):
         advice = _other_kind_advice(path)
         said = (
@@ -762,6 +788,14 @@ def load_model(
         raise _usage_error(
             f"{file} is a state_dict (weights only); pass --model-class package.module:Class (and --model-args) "
             "to build the model."
+        )
+    meta = [name for name, tensor in state.items() if tensor.is_meta]
+    if meta:
+        # load_state_dict failed on them in torch, and the message said only "torch refused the weights".
+        raise ModelError(
+            f"The state_dict in {file} has {len(meta)} tensor(s) on the meta device (first: {meta[0]}): shapes "
+            "without values, saved from a model built under torch.device('meta') or init_empty_weights before its "
+            "weights were loaded. Save the state_dict of the model once its weights hold values."
         )
     model = _instantiate(model_class, model_args)
     try:
@@ -1165,6 +1199,12 @@ def _to_tensors(
         yt = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
     except (TypeError, ValueError) as exc:
         raise DataError(f"The arrays in {source} are not numeric: {reason(exc)}. Store numbers only.") from exc
+    if xt.is_meta or yt.is_meta:
+        # Reading them failed in torch, "Tensor.item() cannot be called on meta tensors", naming no file.
+        raise DataError(
+            f"The {'inputs' if xt.is_meta else 'targets'} in {source} are on the meta device: a shape without "
+            "values. Save tensors that hold the data (on the CPU or a GPU)."
+        )
     if xt.dim() == 0 or yt.dim() == 0:
         raise DataError(f"The inputs and targets in {source} must have a first (sample) dimension.")
     if xt.shape[0] != yt.shape[0]:
@@ -1401,6 +1441,13 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
         close = [h for h in header if h.lower() == target.lower()] or difflib.get_close_matches(target, header, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise _usage_error(f"--target {target!r} is not a column of {path}; the columns are {header}.{hint}")
+    if header.count(target) > 1:
+        # The first was taken, an input column read as the labels, and the run failed on the loss or ran on it.
+        columns = ", ".join(str(c + 1) for c, name in enumerate(header) if name == target)
+        raise DataError(
+            f"{path} has {header.count(target)} columns named {target!r} (columns {columns}), so --target cannot tell "
+            "the label column. Give the columns distinct names."
+        )
     ti = header.index(target)
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for i, (r, row) in enumerate(numbered[1:], start=2):
@@ -1452,7 +1499,9 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
     # float64 here: _to_tensors casts the floats to the model's dtype (float32 unless the model is float64).
     features = np.delete(values, ti, axis=1)
     labels = values[:, ti]
-    if np.isfinite(labels).all() and np.all(labels == np.round(labels)):
+    # Whole numbers past int64's range (1e30) wrapped to -2**63 in the cast: the targets read as a number never
+    # written. They stay real numbers.
+    if np.isfinite(labels).all() and np.all(labels == np.round(labels)) and np.all(np.abs(labels) < 2.0**63):
         return torch.from_numpy(features), torch.from_numpy(labels.astype(np.int64))
     return torch.from_numpy(features), torch.from_numpy(np.ascontiguousarray(labels))
 
@@ -1530,6 +1579,12 @@ def _load_tensor_file(
                     f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
                     "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file.",
                 )
+            )
+        other_zip = _other_zip(path)
+        if other_zip is not None:
+            raise DataError(
+                f"{path} is {other_zip}the data file itself: a dict of tensors, torch.save({{'x': x, 'y': y}}, path), "
+                "or a .npz or .csv file."
             )
         if _is_plain_pickle(path):
             # torch.load warned "Detected pickle protocol 4 ... please file an issue" before refusing it.

@@ -485,6 +485,25 @@ def _data_float_dtype(model: Any) -> torch.dtype:
     return torch.float64 if weight is not None and weight.dtype == torch.float64 else torch.float32
 
 
+def _check_has_values(loaded: LoadedModel) -> None:
+    """Refuse a loaded model whose weights are on the ``meta`` device, naming its file.
+
+    Moving it to the device failed in torch, "Cannot copy out of meta tensor; no data! Please use
+    torch.nn.Module.to_empty() ...", which named neither the file nor the way to a model with values.
+
+    Raises:
+        ModelError: A parameter or buffer on the ``meta`` device (uninitialized lazy ones train: their first
+            batch sets them).
+
+    """
+    from ..settings import check_materialized
+
+    try:
+        check_materialized(loaded.model, lazy=False)
+    except ModelError as exc:
+        raise ModelError(f"{loaded.path}: {exc} Then save it again.") from None
+
+
 def load_inputs(options: Options) -> Inputs:
     """Load the model, the data and the loss of ``run``/``fit``.
 
@@ -506,6 +525,7 @@ def load_inputs(options: Options) -> Inputs:
         model_args=options.model_args,
         unsafe_pickle=options.unsafe_pickle,
     )
+    _check_has_values(loaded)
     loaded.model.to(device)
     data = load_data(
         options.data,
