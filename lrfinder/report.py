@@ -152,6 +152,25 @@ class ReportFigure(Figure):
             self.savefig(buffer, format="png", dpi=self.dpi)
         return buffer.getvalue()
 
+    def show(self, warn: bool = True) -> None:
+        """Show the figure in pyplot's window once ``plt.figure(fig)`` has put it there; else say what to call.
+
+        The report is drawn outside pyplot (none piles up in a loop), so matplotlib's ``Figure.show`` refuses it
+        with "works only for figures managed by pyplot": Lightning's ``fig = lr_finder.plot(); fig.show()``, moved
+        over, was told nothing of what to call instead.
+
+        Raises:
+            AttributeError: the figure is not pyplot's, as matplotlib raises it, with the calls that show it.
+
+        """
+        if self.canvas.manager is None:
+            raise AttributeError(
+                "The report's figure is not pyplot's (none piles up in a loop), so it cannot show itself: write it "
+                "with fig.savefig('lr.png') (or lrfinder.save_report(result, 'lr.png')); in a notebook, end the cell "
+                "with fig; for a window, plt.figure(fig); plt.show() (matplotlib 3.11 and later)."
+            )
+        super().show(warn=warn)
+
 
 _DEFAULT_FIGSIZE = (12.0, 9.0)
 _DEFAULT_DPI = 100

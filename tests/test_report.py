@@ -2564,3 +2564,19 @@ def test_a_target_batch_equal_to_the_tests_is_one_marker_named_both(tmp_path: Pa
     frame = ax.get_window_extent(renderer)
     x, y = ax.transData.transform((marks[0].get_xdata()[0], marks[0].get_ydata()[0]))
     assert frame.x0 < x < frame.x1 and frame.y0 < y < frame.y1
+
+
+def test_show_on_the_report_says_what_to_call(tmp_path: Path):
+    """Lightning's ``fig = lr_finder.plot(); fig.show()`` moved to ``plot_range_test`` got matplotlib's "works only
+    for figures managed by pyplot", not what shows the report; a figure put in pyplot's hands still shows."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_range_test(make_result())
+    with pytest.raises(AttributeError, match=r"not pyplot's .* fig\.savefig\('lr\.png'\) .* plt\.figure\(fig\); "
+                                             r"plt\.show\(\)"):  # fmt: skip
+        fig.show()
+    plt.figure(fig)
+    try:
+        assert fig.show() is None  # pyplot's now: matplotlib's own show (a window under a GUI backend)
+    finally:
+        plt.close(fig)
