@@ -315,7 +315,8 @@ class LRFinder(_CallbackBase):
             accumulation for that epoch), rising from the unscaled LR; none before ``onecycle``
             and ``cyclic``, which climb on their own (:func:`lrfinder.schedulers.advised_warmup`);
             a train loader without ``len`` has no epochs to count, so it gets a warning naming
-            ``warmup_steps`` instead.
+            ``warmup_steps`` instead. A ``warmup_steps`` in ``scheduler_settings`` replaces the
+            advised warm-up (rising from 0 unless ``warmup_start_factor`` says otherwise).
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
             rebuilt from the same dataset, sampler and collate function.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
