@@ -32,6 +32,8 @@ __all__ = [
     "SCALING_SUMMARIES",
     "SweepMode",
     "SWEEP_MODES",
+    "Curve",
+    "CURVES",
     "Precision",
     "PRECISIONS",
     "RecordedPrecision",
@@ -92,6 +94,12 @@ SCALING_SUMMARIES: dict[str, str] = {
 SweepMode = Literal["exp", "linear"]
 #: Every value ``range_test(mode=...)`` accepts.
 SWEEP_MODES: tuple[SweepMode, ...] = get_args(SweepMode)
+
+#: Which loss a range test records at each step: the step's training loss, or the mean loss over ``val_data``
+#: after the step (torch-lr-finder's ``val_loader``).
+Curve = Literal["train", "val"]
+#: Every value ``range_test(curve=...)`` accepts.
+CURVES: tuple[Curve, ...] = get_args(Curve)
 
 #: ``range_test(precision=...)`` and ``lrfind run --precision``, in Lightning's vocabulary: full
 #: precision, autocast to bfloat16, or autocast to float16 with a ``GradScaler``.
@@ -251,8 +259,8 @@ PEER_OPTION_NAMES: dict[str, str] = {
 #: "Coming from another LR finder" tables say the same. See :func:`peer_notes`.
 PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
     "val_loader": (
-        "torch-lr-finder's val_loader (a validation loss at every step) has no equivalent: the curve is the "
-        "training loss (val_data= with refine= judges trial runs on held-out data)."
+        "torch-lr-finder's val_loader is range_test(..., val_data=val_loader, curve='val') here: the curve is then the "
+        "mean loss over val_data after every step. The Lightning callback's curve is the training loss."
     ),
     "smooth_f": (
         "torch-lr-finder's smooth_f has no equivalent: result.losses are the raw losses, and the stop rule "

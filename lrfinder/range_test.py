@@ -107,9 +107,11 @@ from .diagnostics import (
 )
 from .exceptions import DataError, LRFinderError, ModelError, RefineInterrupted
 from .names import (
+    CURVES,
     NOT_TEXT_OUTPUT_SUFFIXES,
     RECORDED_PRECISIONS,
     SWEEP_MODES,
+    Curve,
     GradientClipAlgorithm,
     Precision,
     SweepMode,
@@ -125,6 +127,7 @@ from .settings import (
     _check_precision,
     _check_stop_factor,
     check_callable,
+    check_curve,
     check_device,
     check_gradient_clipping,
     check_iterable,
@@ -148,7 +151,7 @@ from .settings import (
     validate_settings,
     warn_unused_clip_algorithm,
 )
-from .snapshot import StateSnapshot, kept_stream_message
+from .snapshot import StateSnapshot, kept_stream_message, own_iterator
 from .stepping import (
     StepClosure,
     _needs_closure,
@@ -531,7 +534,8 @@ class RangeTestResult:
         Keys: ``schema_version``, ``lrs``, ``losses`` (non-finite values as the strings ``"nan"``,
         ``"inf"``, ``"-inf"``, so the file is strict JSON), ``stop_reason``, ``settings``
         (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``,
-        ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``, ``world_size``: 1 in a file without it),
+        ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``, ``world_size``: 1 in a file without it,
+        ``curve``: ``"train"`` in a file without it),
         ``batch_size``, ``model_name``, ``num_parameters``, ``optimizer_name``, ``suggestion``
         (:meth:`Suggestion.to_dict` or null), ``error``, ``scaled`` (:meth:`ScaledLR.to_dict` or
         null), ``label``, ``noise_scale`` (:meth:`NoiseScale.to_dict` or null), ``noise_error``,
@@ -558,6 +562,7 @@ class RangeTestResult:
                 "gradient_clip_val": self.settings.gradient_clip_val,
                 "gradient_clip_algorithm": self.settings.gradient_clip_algorithm,
                 "world_size": self.settings.world_size,
+                "curve": self.settings.curve,
             },
             "batch_size": self.batch_size,
             "model_name": self.model_name,
@@ -628,6 +633,9 @@ class RangeTestResult:
             mode = raw_settings.get("mode", "exp")
             if not is_choice(mode, SWEEP_MODES):
                 raise ValueError(f"Malformed range-test result: settings.mode={mode!r} is not one of {SWEEP_MODES}")
+            curve = raw_settings.get("curve", "train")
+            if not is_choice(curve, CURVES):
+                raise ValueError(f"Malformed range-test result: settings.curve={curve!r} is not one of {CURVES}")
             precision = raw_settings.get("precision", "32")
             if not (isinstance(precision, str) and precision):
                 raise ValueError(
@@ -1402,6 +1410,7 @@ def range_test(
     gradient_clip_val: float | None = None,
     gradient_clip_algorithm: GradientClipAlgorithm | str = "norm",
     on_trial: Callable[[int, float, int, float], None] | None = None,
+    curve: Curve | str = "train",
 ) -> RangeTestResult:
     """Run Smith's LR range test on a plain PyTorch model.
 
@@ -1500,9 +1509,9 @@ def range_test(
         grad_scaler: A ``torch.amp.GradScaler`` for the model's device to use with
             ``"16-mixed"`` (e.g. the one training will use); its state is put back exactly with
             everything else, even if it never stepped. Default: a new one for the test.
-        val_data: Validation batches (the training batches' format) that ``refine`` judges its
-            trials on (the first ``Refine.val_batches``); without it the first training batches
-            are held out for that. Only used with ``refine``.
+        val_data: Validation batches (the training batches' format): those ``curve="val"`` records the loss over,
+            and those ``refine`` judges its trials on (the first ``Refine.val_batches``; without it the first
+            training batches are held out for that). Needs ``curve="val"`` or ``refine``.
         refine: ``True`` or a :class:`lrfinder.Refine` (with ``training_steps``): after the
             sweep, run the later rounds of :mod:`lrfinder.refine` (at most two extra sweeps,
             then short trial runs of the planned schedule at LRs around the curve's reading,
@@ -1529,6 +1538,11 @@ def range_test(
             held_out_loss)``: ``steps_done`` is fewer than planned when the trial stopped at a
             non-finite loss, and ``held_out_loss`` is then NaN. ``index`` counts from 0 in the
             order the trials run (the ladder's extension trials last). Only used with ``refine``.
+        curve: The loss each step records, the curve read: ``"train"`` (default), the step's training loss;
+            ``"val"``, the mean loss over the whole of ``val_data`` after the step, in eval mode without gradients
+            (each batch weighted by its examples), as torch-lr-finder's ``val_loader`` records it. Less noisy, but
+            a pass over ``val_data`` per step: keep it small. The stop rule reads it as it reads a training loss;
+            ``val_data``'s own order is put back with ``restore``. Not under data parallelism (DDP, FSDP).
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -1536,12 +1550,14 @@ def range_test(
 
     Raises:
         ValueError: A setting out of range (named, with the value), an ``accumulate_steps`` that would
-            cycle ``train_data`` more than 10 times in one step, an optimizer whose
+            cycle ``train_data`` more than 10 times in one step, ``curve="val"`` without ``val_data`` or on a
+            model wrapped for data parallelism, an optimizer whose
             ``step`` needs a closure (``LBFGS``), an ``Rprop`` (its ``lr`` is only its first step size),
             or one with ``maximize=True`` (see :func:`check_minimizes`).
         TypeError: A setting of the wrong type, or a class where an instance is expected
             (``optimizer=torch.optim.Adam``, ``loss_fn=nn.CrossEntropyLoss``).
-        DataError: Empty data or a batch of no examples, a map-style ``Dataset`` or a pair of
+        DataError: Empty data or a batch of no examples, a one-shot iterator as ``val_data`` with ``curve="val"``,
+            a map-style ``Dataset`` or a pair of
             whole-data tensors ``(x, y)`` given as ``train_data``/``val_data``, batches the
             engine cannot use without ``step_fn``, or a first batch the model or
             ``loss_fn`` fails on (a shape, dtype or device mismatch: torch's error is chained, the
@@ -1574,13 +1590,16 @@ def range_test(
         num_steps=num_steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
         restore=restore, rule=rule, on_step=on_step, noise_scale=noise_scale, precision=precision,
         grad_scaler=grad_scaler, val_data=val_data, refine=refine, gradient_clip_val=gradient_clip_val,
-        gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial,
+        gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial, curve=curve,
     )
+    val_curve = val_data if setup.settings.curve == "val" else None
     saved = _saved_state(
         setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler,
-        hooks=(on_step, on_trial), step_fn=step_fn,
+        hooks=(on_step, on_trial), step_fn=step_fn, val_data=val_curve,
     )  # fmt: skip
     prepared = _prepared_sweep(setup, saved, model, train_data, loss_fn, step_fn, noise_scale)
+    if val_curve is not None:
+        prepared = _with_val_curve(setup, prepared, model, val_curve, loss_fn, step_fn)
     lrs, losses, reason = _swept_and_restored(setup, saved, prepared, model, on_step)
     _check_undefined_loss(setup, saved, prepared, model, reason)
     if restore and prepared.batches.kept_stream is not None:
@@ -1602,6 +1621,7 @@ def range_test(
         step_fn=step_fn, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
         rule=rule, on_step=on_step, precision=precision, grad_scaler=grad_scaler,
         gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm,
+        val_data=val_curve, curve=setup.settings.curve,
     )
     return _refined(
         result, setup.refine, setup, saved, prepared, resweep, model=model, train_data=train_data, loss_fn=loss_fn,
@@ -1769,6 +1789,7 @@ def _checked_setup(
     gradient_clip_val: float | None,
     gradient_clip_algorithm: GradientClipAlgorithm | str,
     on_trial: Callable[[int, float, int, float], None] | None,
+    curve: Curve | str,
 ) -> _Setup:
     """Validate: check every argument of :func:`range_test` (see there) before anything runs, and settle them.
 
@@ -1786,11 +1807,13 @@ def _checked_setup(
     check_gradient_clipping(gradient_clip_val, gradient_clip_algorithm)
     warn_unused_clip_algorithm(gradient_clip_val, gradient_clip_algorithm)
     check_rule(rule)  # before the sweep, not by analyze() once it has run
+    check_curve(curve)
     settings = replace(
         settings,
         precision=cast(Precision, precision),
         gradient_clip_val=None if gradient_clip_val is None else float(plain(gradient_clip_val)),
         gradient_clip_algorithm=cast(GradientClipAlgorithm, gradient_clip_algorithm),
+        curve=cast(Curve, curve),
     )
     check_flag("restore", restore)
     check_flag("noise_scale", noise_scale)
@@ -1806,6 +1829,8 @@ def _checked_setup(
     _check_passes_per_step(train_data, settings.accumulate_steps, settings.num_steps)
     if val_data is not None:
         check_not_a_dataset("val_data", val_data)
+    if curve == "val":
+        _check_val_curve_data(val_data)
     if step_fn is None:
         check_not_a_tensor_pair("train_data", train_data)
         if val_data is not None:
@@ -1840,8 +1865,11 @@ def _checked_setup(
                 "1 batch per pass: too few to hold out one and still train. Pass val_data, or split the training "
                 "data into more batches."
             )
-    elif val_data is not None:
-        raise ValueError("val_data is only used by refine; pass refine=lrfinder.Refine(training_steps=N) as well")
+    elif val_data is not None and curve != "val":
+        raise ValueError(
+            "val_data is only used by curve='val' (the loss over val_data after every step, torch-lr-finder's "
+            "val_loader) and by refine: pass curve='val', or refine=lrfinder.Refine(training_steps=N), as well"
+        )
     elif on_trial is not None:
         # A hook that is never called: the progress it was to show for the trials never came, without a word.
         warn(
@@ -1938,6 +1966,74 @@ def _checked_setup(
     )
 
 
+def _check_val_curve_data(val_data: Iterable[Any] | None) -> None:
+    """Refuse what ``curve="val"`` cannot pass over at every step: no ``val_data``, or a one-shot iterator.
+
+    Raises:
+        ValueError: No ``val_data``.
+        DataError: A one-shot iterator (a generator): its second pass would be empty.
+
+    """
+    if val_data is None:
+        raise ValueError(
+            "curve='val' records the loss over val_data after every step, but got val_data=None: pass "
+            "val_data=val_loader (torch-lr-finder's val_loader), or leave curve='train' for the training loss"
+        )
+    if isinstance(val_data, Iterator):
+        raise DataError(
+            f"curve='val' passes over val_data after every step, but val_data is a one-shot iterator "
+            f"({type(val_data).__name__}): its second pass would be empty. Pass a DataLoader or a list of batches."
+        )
+
+
+def _with_val_curve(
+    setup: _Setup,
+    prepared: _PreparedSweep,
+    model: nn.Module,
+    val_data: Iterable[Any],
+    loss_fn: Callable[..., torch.Tensor] | None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None,
+) -> _PreparedSweep:
+    """``prepared`` whose step returns the mean loss over ``val_data`` after the training step (``curve="val"``).
+
+    The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._mean_loss`),
+    weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)``. A non-finite training loss is returned as it is, so
+    the sweep stops on it as without ``curve="val"``.
+
+    Raises:
+        ValueError: A model wrapped for data parallelism (each rank would read its own validation loss).
+        DataError: ``val_data`` yields no batch.
+
+    """
+    from .refine import _mean_loss
+
+    if prepared.ranks is not None:
+        raise ValueError(
+            "curve='val' is not supported under data parallelism (DDP, FSDP): each rank would record its own "
+            "validation loss. Use curve='train' there, or run the test on one process without the wrapper."
+        )
+    train_step = prepared.step
+
+    def loss_of(batch: Any) -> torch.Tensor:
+        with autocast(setup.target, setup.autocast_dtype):
+            return _batch_loss(model, to_device(batch, setup.target), loss_fn, step_fn)
+
+    def step(lr: float) -> float:
+        value = train_step(lr)
+        if not math.isfinite(value):
+            return value
+        total, examples = 0.0, 0
+        for batch in own_iterator(val_data):  # one batch at a time: val_data is not held whole
+            weight = infer_batch_size(None, batch) or 1
+            total += weight * _mean_loss(loss_of, [batch], model)[0]
+            examples += weight
+        if examples == 0:
+            raise DataError("curve='val' got val_data without a batch: pass the validation loader with its batches")
+        return total / examples
+
+    return replace(prepared, step=step)
+
+
 def _unwrapped_lightning_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
     """The optimizer a Lightning ``LightningOptimizer`` (``self.optimizers()`` in a module) wraps, else ``optimizer``.
 
@@ -1962,6 +2058,7 @@ def _saved_state(
     grad_scaler: torch.amp.GradScaler | None,
     hooks: Sequence[object] = (),
     step_fn: object = None,
+    val_data: Iterable[Any] | None = None,
 ) -> _Saved:
     """Snapshot: what the sweep changes, saved (with ``restore``) to be put back after it (:class:`StateSnapshot`).
 
@@ -1969,12 +2066,14 @@ def _saved_state(
     (:func:`~lrfinder.stepping.loss_states`), another's attributes (:func:`~lrfinder.stepping.loss_objects`,
     unless it is where one of ``hooks``, ``on_step`` and ``on_trial``, records); a loss module is in ``setup.owner``;
     the modules a ``step_fn`` holds outside the model with the model (an EMA copy it updates,
-    :func:`~lrfinder.stepping.step_fn_modules`).
+    :func:`~lrfinder.stepping.step_fn_modules`). ``val_data``, which ``curve="val"`` passes over at every step, has its
+    order put back with ``train_data``'s.
     """
     owner, optimizer, target = setup.owner, setup.optimizer, setup.target
     snapshot = (
         StateSnapshot(
-            owner, [optimizer], [train_data], module_attributes=True, states=loss_states(loss_fn),
+            owner, [optimizer], [train_data] + ([val_data] if val_data is not None else []), module_attributes=True,
+            states=loss_states(loss_fn),
             objects=loss_objects(loss_fn, hooks), modules=step_fn_modules(step_fn),
         )  # fmt: skip
         if restore

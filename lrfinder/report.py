@@ -1644,6 +1644,14 @@ def _fit_message(ax: Axes) -> None:
         wrapped(f"{_first_clause(reason, 2 * chars)} (result.error, or lrfind's summary, says why)", size)
 
 
+def _loss_label(results: Sequence[RangeTestResult]) -> str:
+    """The loss panel's axis label: what the curves recorded (``settings.curve``), "loss" for a mix of both."""
+    curves = {result.settings.curve for result in results}
+    if curves == {"val"}:
+        return "validation loss"
+    return "training loss" if curves == {"train"} else "loss"
+
+
 #: The slope panel's axis label, said shorter in a panel too short for it (:func:`_fit_slope_label`).
 _SLOPE_LABELS = ("d loss / d log10(lr)", "d loss /\nd log10(lr)", "slope")
 
@@ -2398,7 +2406,7 @@ def _draw_loss_panel(
     else:
         # No finite loss at all: the axes' default numbers would read as losses.
         ax.set_yticks([])
-    ax.set_ylabel("training loss")
+    ax.set_ylabel(_loss_label(results))
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     _whole_numbers(ax.yaxis)

@@ -36,6 +36,7 @@ from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
 from .names import (
+    CURVES,
     GRADIENT_CLIP_ALGORITHMS,
     PEER_OPTION_NAMES,
     PRECISION_ALIASES,
@@ -44,6 +45,7 @@ from .names import (
     RULES,
     SWEEP_MODE_ALIASES,
     SWEEP_MODES,
+    Curve,
     GradientClipAlgorithm,
     RecordedPrecision,
     SweepMode,
@@ -75,6 +77,9 @@ class RangeTestSettings:
     gradient_clip_algorithm: GradientClipAlgorithm = "norm"
     #: The processes (DDP ranks) each step's batch was split over: the result's ``batch_size`` is their sum.
     world_size: int = 1
+    #: The loss each step recorded: ``"train"``, the step's training loss; ``"val"``, the mean loss over ``val_data``
+    #: after the step (``range_test(curve="val")``).
+    curve: Curve = "train"
 
     def __post_init__(self) -> None:
         """Check every setting as :func:`range_test` does, and store numpy numbers and 0-d tensors as Python ones.
@@ -106,6 +111,7 @@ class RangeTestSettings:
         if not is_int(self.world_size) or self.world_size < 1:
             raise ValueError(f"Expected world_size to be an int >= 1, but got world_size={self.world_size!r}")
         check_gradient_clipping(self.gradient_clip_val, self.gradient_clip_algorithm)
+        check_curve(self.curve)
         # np.float32 and friends pass the checks but not json.dumps: to_json failed on them.
         for name in ("min_lr", "max_lr", "stop_factor", "gradient_clip_val"):
             value = getattr(self, name)
@@ -895,6 +901,21 @@ def _warn_linear_span(min_lr: float, max_lr: float, num_steps: int) -> None:
         "suits a zoomed range within a decade or two.",
         UserWarning,
     )
+
+
+def check_curve(curve: object) -> None:
+    """Check ``range_test``'s ``curve``: ``"train"`` or ``"val"``.
+
+    Raises:
+        ValueError: Any other value, with the valid ones.
+
+    """
+    if not is_choice(curve, CURVES):
+        raise ValueError(
+            f"Expected curve to be {' or '.join(map(repr, CURVES))}, but got curve={curve!r}: 'train' records each "
+            "step's training loss, 'val' the mean loss over val_data after each step."
+            + did_you_mean(curve, CURVES, {"training": "train", "validation": "val", "valid": "val"})
+        )
 
 
 def validate_settings(

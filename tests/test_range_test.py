@@ -778,7 +778,7 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
         range_test(mlp, loader, val_loader=loader, smooth_f=0.05)  # type: ignore[call-arg]
     said = str(caught.value)
     assert said.startswith("range_test() got unexpected keyword arguments 'val_loader', 'smooth_f'. torch-lr-finder's ")
-    assert "val_loader (a validation loss at every step) has no equivalent: the curve is the training loss" in said
+    assert "torch-lr-finder's val_loader is range_test(..., val_data=val_loader, curve='val') here" in said
     assert said.endswith("smooth_f has no equivalent: result.losses are the raw losses, and the stop rule smooths them "
                          "itself (DivergenceMonitor).")
     with pytest.raises(TypeError, match=r"memory_cache has no equivalent: .* never written to disk\.$"):
@@ -800,6 +800,76 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
     assert list(params)[:3] == ["model", "train_data", "optimizer"] and "max_lr" in params and "kwargs" not in params
     assert inspect.signature(range_test) == inspect.signature(range_test.__wrapped__)  # type: ignore[attr-defined]
     assert range_test.__doc__ == range_test.__wrapped__.__doc__  # type: ignore[attr-defined]
+
+
+def test_curve_val_records_the_loss_over_val_data_after_each_step(dataset: TensorDataset) -> None:
+    """torch-lr-finder's range_test(train_loader, val_loader=val_loader) records the validation loss after every step;
+    range_test had no equivalent: val_data without refine was refused, and val_loader= was told there was none."""
+    x, y = dataset.tensors
+    train = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32)]
+    val = [(x[256:306], y[256:306]), (x[306:320], y[306:320])]  # 50 and 14 examples: the mean is over examples
+    model = make_mlp()  # BatchNorm: evaluated in eval mode, its running statistics as the steps left them
+    by_hand = copy.deepcopy(model)
+    result = range_test(
+        model, train, val_data=val, curve="val", loss_fn=F.cross_entropy, num_steps=12, max_lr=1.0, stop_factor=None
+    )
+    opt = torch.optim.SGD(by_hand.parameters(), lr=1e-7, momentum=0.9)  # range_test's default optimizer
+    expected = []
+    for i, lr in enumerate(result.lrs):
+        by_hand.train()
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad()
+        xb, yb = train[i % len(train)]
+        F.cross_entropy(by_hand(xb), yb).backward()
+        opt.step()
+        by_hand.eval()
+        with torch.no_grad():
+            expected.append(sum(F.cross_entropy(by_hand(xv), yv).item() * len(yv) for xv, yv in val) / 64)
+    assert len(result.losses) == 12 and result.losses == pytest.approx(expected, rel=1e-5)
+    assert result.settings.curve == "val" and RangeTestResult.from_dict(result.to_dict()).settings.curve == "val"
+    assert all(m.training for m in model.modules())  # back in train mode
+    trained = range_test(model, train, loss_fn=F.cross_entropy, num_steps=12, max_lr=1.0, stop_factor=None)
+    assert trained.settings.curve == "train" and trained.losses != result.losses
+    assert RangeTestResult.from_dict({**trained.to_dict(), "settings": {"min_lr": 1e-7}}).settings.curve == "train"
+
+
+def test_curve_val_puts_the_val_loaders_order_back_and_is_drawn_as_a_validation_loss(
+    dataset: TensorDataset, loader: DataLoader
+) -> None:
+    import matplotlib.pyplot as plt
+
+    order = torch.Generator().manual_seed(3)
+    val = DataLoader(TensorDataset(*dataset[400:]), batch_size=40, shuffle=True, generator=order)
+    state = order.get_state()
+    result = range_test(make_mlp(), loader, val_data=val, curve="val", loss_fn=F.cross_entropy, num_steps=10)
+    assert torch.equal(order.get_state(), state)  # 10 passes over val drew from its generator
+    fig, ax = plt.subplots()
+    lrfinder.plot_range_test(result, ax=ax)
+    assert ax.get_ylabel() == "validation loss"
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"curve": "val"}, ValueError, r"^curve='val' records the loss over val_data after every step, but got "
+                                       r"val_data=None: pass val_data=val_loader"),
+        ({"curve": "validation", "val_data": "loader"}, ValueError,
+         r"^Expected curve to be 'train' or 'val', but got curve='validation'.*Did you mean 'val'\?$"),
+        ({"curve": "val", "val_data": "iterator"}, DataError, r"val_data is a one-shot iterator .* its second pass "
+                                                               r"would be empty"),
+    ],
+)
+def test_curve_val_refuses_what_it_cannot_read(
+    mlp: nn.Module, loader: DataLoader, kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    given = {"loader": loader, "iterator": iter(loader)}
+    kwargs = {k: given.get(v, v) if k == "val_data" else v for k, v in kwargs.items()}
+    calls: list[int] = []
+    with pytest.raises(error, match=match):
+        range_test(mlp, loader, loss_fn=F.cross_entropy, on_step=lambda i, lr, loss: calls.append(i), **kwargs)
+    assert calls == []  # refused before the sweep
 
 
 def test_torch_lr_finders_call_shape_is_told_where_the_model_and_optimizer_go(

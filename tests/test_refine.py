@@ -345,7 +345,7 @@ def test_refine_without_training_steps_says_what_to_pass() -> None:
 
 def test_val_data_without_refine_is_an_error() -> None:
     model, opt, data = setup()
-    with pytest.raises(ValueError, match="val_data is only used by refine"):
+    with pytest.raises(ValueError, match=r"val_data is only used by curve='val' .* and by refine: pass curve='val'"):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=data)
 
 
