@@ -276,15 +276,24 @@ def check_callable(
             try:
                 signature.bind(*([None] * arity))
             except TypeError as exc:
-                required = sum(
-                    1
-                    for p in signature.parameters.values()
-                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-                )
+                params = list(signature.parameters.values())
+                positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                required = sum(1 for p in positional if p.default is p.empty)
+                keyword_only = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+                # inspect's reason ("too many positional arguments") is the caller's view: it read as if the
+                # function had too many, where it takes too few.
+                if len(positional) < arity and not any(p.kind is p.VAR_POSITIONAL for p in params):
+                    why = f"which takes only {len(positional)}"
+                elif required > arity:
+                    why = f"which requires {required}"
+                elif keyword_only:
+                    why = f"which also requires the keyword-only argument(s) {', '.join(map(repr, keyword_only))}"
+                else:
+                    why = f"({exc})"
                 extra = f" {more_arguments}" if more_arguments and required > arity else ""
                 raise TypeError(
                     f"Expected {name} to take {arity} positional argument{'s' if arity != 1 else ''} ({example}), "
-                    f"but its signature is {signature} ({exc}).{extra}"
+                    f"but its signature is {signature}, {why}.{extra}"
                 ) from None
     if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
         raise TypeError(

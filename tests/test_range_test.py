@@ -3448,7 +3448,7 @@ def test_a_plain_three_argument_loss_function_is_told_to_go_in_step_fn() -> None
 
 
 def test_a_loss_function_taking_too_few_arguments_gets_no_pair_loss_hint() -> None:
-    with pytest.raises(TypeError, match=r"signature is \(a\) \(too many positional arguments\)\.$"):
+    with pytest.raises(TypeError, match=r"signature is \(a\), which takes only 1\.$"):
         range_test(make_mlp(), [(torch.randn(8, 10), torch.randint(0, 3, (8,)))], loss_fn=lambda a: a.sum())
 
 
@@ -5220,6 +5220,9 @@ def test_a_stream_that_keeps_its_iterator_is_warned_to_be_used_up(stream: type[_
     ("kwargs", "pattern"),
     [
         ({"on_step": lambda lr: None}, r"on_step to take 3 positional arguments \(on_step\(index, lr, loss\)\).*lr"),
+        # inspect's "(too many positional arguments)" read as if the hook had too many: it has too few.
+        ({"on_step": lambda i, lr: None}, r"but its signature is \(i, lr\), which takes only 2\.$"),
+        ({"on_step": lambda i, lr, loss, *, tag: None}, r"which also requires the keyword-only argument\(s\) 'tag'\.$"),
         ({"loss_fn": lambda out: out.sum()}, r"loss_fn to take 2 positional arguments.*\(out\)"),
         ({"loss_fn": None, "step_fn": lambda batch: batch}, r"step_fn to take 2 positional arguments.*\(batch\)"),
     ],
