@@ -124,7 +124,7 @@ MARKERS: dict[str, dict[str, Any]] = {
 }
 
 #: Half the largest marker of :data:`MARKERS` with its edge, plus a point, in points: how far a marker's centre keeps
-#: from the frame (:func:`_lr_limits`, :func:`_at_bottom`).
+#: from the frame (:func:`_lr_limits`, :func:`_y_limits`, :func:`_at_bottom`).
 _EDGE_POINTS = max(style["ms"] + style["mew"] for style in MARKERS.values()) / 2.0 + 1.0
 
 #: What a report's schedule panel shows: a plan (``lrfind run --scheduler``) or what training applied (``lrfind fit``).
@@ -279,8 +279,13 @@ def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
     return smoothed
 
 
-def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
-    """Loss-axis limits that show the whole fall without letting an explosion flatten it."""
+def _y_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tuple[float, float] | None:
+    """Loss-axis limits that show the whole fall without letting an explosion flatten it.
+
+    The margin above and below is 6% of the losses' span, or in a short ``ax`` (a small panel of someone's
+    figure) what holds the centre of a marker at the lowest or highest loss (the minimum's star) half the
+    largest marker of :data:`MARKERS` inside the frame, as :func:`_lr_limits` does along the LR axis.
+    """
     lows: list[float] = []
     highs: list[float] = []
     for result in results:
@@ -314,7 +319,13 @@ def _y_limits(results: Sequence[RangeTestResult]) -> tuple[float, float] | None:
     low, high = min(lows), max(highs)
     size = max(abs(high), abs(low))
     span = high - low if high > low else (0.1 * size if size > 0 else 0.1)
-    return low - 0.06 * span, high + 0.06 * span
+    pad = 0.06 * span
+    fig = ax.get_figure(root=True) if ax is not None else None
+    if ax is not None and fig is not None and ax.bbox.height > 0:
+        # The share of the axes' height the marker needs at each end, of a height of span + 2 * pad.
+        share = min(_EDGE_POINTS * fig.dpi / 72.0 / ax.bbox.height, 0.25)
+        pad = max(pad, share * span / (1.0 - 2.0 * share))
+    return low - pad, high + pad
 
 
 def _lr_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tuple[float, float] | None:
@@ -2400,7 +2411,7 @@ def _draw_loss_panel(
         _draw_single(ax, slope_ax, results[0], brief=brief)
     else:
         _draw_overlay(ax, slope_ax, results, highlight, brief=brief is not None)
-    ylim = _y_limits(results)
+    ylim = _y_limits(results, ax)
     if ylim is not None:
         ax.set_ylim(*ylim)
     else:

@@ -717,6 +717,40 @@ def test_a_marker_at_the_last_lr_stays_inside_a_small_panel():
         plt.close(fig)
 
 
+@pytest.mark.parametrize("size", [(3, 1.5), (4, 1.2), (2, 2)])
+def test_the_minimums_star_at_the_last_lr_stays_inside_a_small_panel(size):
+    # The 15 pt star of the minimum, at the last LR and the lowest loss, stood over the bottom frame of a 300x150 px
+    # panel: the loss axis's margin (6% of the losses' span) was a few pixels there.
+    import matplotlib.pyplot as plt
+
+    result = finish_result(lr_schedule(1e-5, 1.0, 100), 2.0 - 0.5 * np.tanh(np.linspace(-3, 3, 100)), "completed")
+    assert result.suggestion is not None and result.suggestion.min_loss_lr == result.lrs[-1]
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    try:
+        plot_range_test(result, ax=ax)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        frame = ax.get_window_extent()
+        marks = [line for line in ax.get_lines() if line.get_marker() not in (None, "None", "", " ")]
+        assert any(line.get_marker() == "*" for line in marks)
+        for line in marks:
+            box = line.get_window_extent(renderer)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            assert inside, (line.get_label(), box, frame)
+    finally:
+        plt.close(fig)
+    # A figure of the report's own size keeps its margin: the limits are those of the 6% margin.
+    fig, ax = plt.subplots(figsize=(12, 9), dpi=100)
+    try:
+        plot_range_test(result, ax=ax)
+        low, high = ax.get_ylim()
+        losses = [*result.losses, *result.suggestion.smoothed_losses]
+        span = max(losses) - min(losses)
+        assert low == pytest.approx(min(losses) - 0.06 * span) and high == pytest.approx(max(losses) + 0.06 * span)
+    finally:
+        plt.close(fig)
+
+
 def test_the_report_says_validation_data_not_the_python_argument_or_the_cli_option():
     # The PNG said "judged on val_data" (range_test's argument) where lrfind's summary says --val-data and the
     # callback judges on the Trainer's validation loader: the report, drawn for all three, says it in words.
