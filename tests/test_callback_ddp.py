@@ -967,3 +967,71 @@ def test_find_lr_in_worker_processes_says_what_runs_where_it_was_called(tmp_path
         assert "trainer.callback_metrics['lr_finder/applied_lr']" in error
     else:
         assert error.endswith("Use strategy='ddp' or a single-device Trainer.")
+
+
+UNCHANGED_FIT_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[4])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder.callback import LRFinder
+
+
+    class Recorded(Net):
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.cross_entropy(self.head(self.body(x)), y), sync_dist=True)
+
+        def on_train_end(self):
+            finder = [c for c in self.trainer.callbacks if isinstance(c, LRFinder)]
+            record = {
+                "result": finder[0].result.to_dict() if finder else None,
+                "applied": finder[0].applied_lr if finder else None,
+                "losses": [loss for phase, _, loss, _ in self.steps if phase == "train"],
+                "weights": {k: v.double().flatten().tolist() for k, v in self.state_dict().items()},
+                "rng": torch.get_rng_state().tolist(),
+                "epoch": self.trainer.train_dataloader.sampler.epoch,
+            }
+            Path(sys.argv[1], f"{sys.argv[2]}{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    finder = [LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, noise_scale=True)] if sys.argv[2] == "with" else []
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", callbacks=finder, max_epochs=2, accumulate_grad_batches=3,
+        logger=False, num_sanity_val_steps=0, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    # 250 examples: Lightning's DistributedSampler (shuffled, set_epoch each epoch) pads rank 1's 125 to match;
+    # dropout draws from the global RNG, BatchNorm keeps running statistics.
+    train = DataLoader(make_data(250), batch_size=16, shuffle=True)
+    trainer.fit(Recorded(lr=float(sys.argv[3]), dropout=0.2), train, DataLoader(make_data(70, seed=5), batch_size=16))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_fit_after_the_test_is_the_fit_without_it_on_every_rank(tmp_path: Path) -> None:
+    """DDP x 2, 3 micro-batches a step, noise scale measured, a shuffled DistributedSampler over data the ranks split
+    unevenly, dropout, BatchNorm and validation: each rank's two epochs after the test are, bit for bit, those of the
+    same fit without LRFinder at the LR it applied (losses, weights and buffers, RNG, sampler epoch)."""
+    run_script(tmp_path, UNCHANGED_FIT_SCRIPT, str(tmp_path), "with", "0.01", str(TESTS))
+    found = [json.loads((tmp_path / f"with{r}.json").read_text()) for r in (0, 1)]
+    assert found[0]["result"] == found[1]["result"] and found[0]["applied"] == found[1]["applied"]
+    result = found[0]["result"]
+    assert len(result["lrs"]) > 20 and result["batch_size"] == 96 and result["noise_scale"]["source"] == "ranks"
+    lr = found[0]["applied"]
+    assert lr != 0.01  # the fit trained at the LR the test found
+    run_script(tmp_path, UNCHANGED_FIT_SCRIPT, str(tmp_path), "without", repr(lr), str(TESTS))
+    for rank, with_finder in enumerate(found):
+        without = json.loads((tmp_path / f"without{rank}.json").read_text())
+        assert len(with_finder["losses"]) == 16  # 8 batches a rank, 2 epochs
+        for key in ("losses", "weights", "rng", "epoch"):
+            assert with_finder[key] == without[key], (rank, key)
