@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,11 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.save(meta_net, tmp_path / "meta_model.pt")
     torch.save(meta_net.state_dict(), tmp_path / "meta_weights.pt")
     torch.save({"x": x.to("meta"), "y": y.to("meta")}, tmp_path / "meta_data.pt")
+    # A state_dict saved before the first forward pass: its LazyLinear's weight is an UninitializedParameter.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Lazy modules are a new feature under heavy development"
+        torch.save(nn.Sequential(nn.LazyLinear(3)).state_dict(), tmp_path / "lazy_weights.pt")
+    torch.save({"x": x.to(torch.float8_e4m3fn), "y": y}, tmp_path / "float8.pt")
     # Zip archives torch.save did not write: a zipped model (as sent by mail), and a zip of a text file.
     with zipfile.ZipFile(tmp_path / "zipped_model.zip", "w") as archive:
         archive.write(tmp_path / "model.pt", "model.pt")
@@ -941,6 +947,16 @@ FAILED = {
     "data on the meta device": (  # torch's "Tensor.item() cannot be called on meta tensors", naming no file
         ["model.pt", "--data", "meta_data.pt"],
         ["The inputs in meta_data.pt are on the meta device: a shape without values."],
+    ),
+    "a state_dict of uninitialized lazy modules": (  # told to pass --unsafe-pickle, then "unpickled to a OrderedDict"
+        ["lazy_weights.pt", "--unsafe-pickle", "--model-class", f"{MODULE}:make_net", "--data", "train.npz"],
+        ["lazy_weights.pt holds uninitialized parameters of torch.nn.Lazy* modules", "saved before the model's first "
+         "forward pass", "Run one batch through the model (model(x)), then save it again."],
+    ),
+    "float8 inputs": (  # torch's '"isfinite" not implemented for 'Float8_e4m3fn'', naming no file
+        ["model.pt", "--data", "float8.pt"],
+        ["The inputs in float8.pt are float8_e4m3fn, a storage type no model layer computes with. Store them as "
+         "float32"],
     ),
     "a zipped model file": (  # torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a ..."
         ["zipped_model.zip", "--data", "train.npz"],

@@ -716,6 +716,14 @@ def load_model(
     try:
         obj = _torch_load_weights(file)
     except pickle.UnpicklingError as exc:
+        if re.search(r"GLOBAL torch\.nn\.parameter\.Uninitialized(Parameter|Buffer)\b", str(exc)):
+            # A state_dict saved before the first forward pass: told it was torch.save(model), to pass --unsafe-pickle,
+            # and then that it "unpickled to a OrderedDict, not a torch.nn.Module".
+            raise ModelError(
+                f"{file} holds uninitialized parameters of torch.nn.Lazy* modules (torch.nn.parameter."
+                "UninitializedParameter): it was saved before the model's first forward pass gave them their shapes, "
+                "so it has no weights to load. Run one batch through the model (model(x)), then save it again."
+            ) from exc
         if not unsafe_pickle:
             raise _usage_error(_PICKLE_REFUSAL.format(path=file)) from exc
         logger.warning("Loading %s with weights_only=False (--unsafe-pickle): this runs code from the file.", file)
@@ -1163,6 +1171,10 @@ def _make_loader(dataset: Dataset[Any], batch_size: int, *, shuffle: bool, seed:
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
+#: The float dtypes models compute in; the others (float8 kinds) are for storage and scaled matmuls only.
+_COMPUTED_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def _check_finite(name: str, tensor: torch.Tensor, source: str) -> None:
     if tensor.is_floating_point():
         bad = ~torch.isfinite(tensor)
@@ -1205,6 +1217,13 @@ def _to_tensors(
             f"The {'inputs' if xt.is_meta else 'targets'} in {source} are on the meta device: a shape without "
             "values. Save tensors that hold the data (on the CPU or a GPU)."
         )
+    for name, tensor in (("inputs", xt), ("targets", yt)):
+        if tensor.is_floating_point() and tensor.dtype not in _COMPUTED_FLOATS:
+            # A float8 tensor failed in torch, '"isfinite" not implemented for 'Float8_e4m3fn'', naming no file.
+            raise DataError(
+                f"The {name} in {source} are {str(tensor.dtype).removeprefix('torch.')}, a storage type no model layer "
+                "computes with. Store them as float32 (x.float())."
+            )
     if xt.dim() == 0 or yt.dim() == 0:
         raise DataError(f"The inputs and targets in {source} must have a first (sample) dimension.")
     if xt.shape[0] != yt.shape[0]:
