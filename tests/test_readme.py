@@ -963,3 +963,31 @@ def test_torch_lr_finders_param_groups_and_accumulation_as_the_first_screen_says
     finder = torch_lr_finder.LRFinder(model, optimizer, nn.CrossEntropyLoss())
     _torch_lr_finder_sweep(finder, _peer_data(), end_lr=10, num_iter=10, accumulation_steps=4, diverge_th=1e9)
     assert len(finder.history["lr"]) == len(steps) == 10
+
+
+@pytest.mark.parametrize("mode", ["linear", "exp"])
+def test_torch_lr_finders_val_loader_row_records_its_curve(mode: str) -> None:
+    """"Coming from another LR finder": `range_test(..., val_data=val_loader, curve="val")` records what
+    torch-lr-finder's `val_loader` does, the mean validation loss after every step (its own average switched off,
+    `smooth_f=0`), on the same LRs; the table said `val_loader` had no equivalent."""
+    import lrfinder
+
+    torch_lr_finder = pytest.importorskip("torch_lr_finder")
+    peers = README.read_text(encoding="utf-8").split("\n## Coming from another LR finder\n")[1].split("\n## ")[0]
+    assert 'range_test(model, train_loader, val_data=val_loader, curve="val"' in peers
+    train, val = _peer_data(shuffle=False), _peer_data(batches=3, shuffle=False)
+    low, high = (1e-3, 1.0) if mode == "linear" else (1e-5, 10.0)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    ours = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+    ours.load_state_dict(model.state_dict())
+    finder = torch_lr_finder.LRFinder(model, torch.optim.SGD(model.parameters(), lr=low), nn.CrossEntropyLoss())
+    _torch_lr_finder_sweep(
+        finder, train, val_loader=val, end_lr=high, num_iter=20, step_mode=mode, smooth_f=0.0, diverge_th=1e9
+    )
+    result = lrfinder.range_test(
+        ours, train, optimizer=torch.optim.SGD(ours.parameters(), lr=low), loss_fn=nn.CrossEntropyLoss(),
+        val_data=val, curve="val", min_lr=low, max_lr=high, num_steps=20, mode=mode, stop_factor=None,
+    )  # fmt: skip
+    assert list(result.lrs) == pytest.approx(finder.history["lr"], rel=1e-12)
+    assert list(result.losses) == pytest.approx(finder.history["loss"], rel=1e-6)
