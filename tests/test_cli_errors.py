@@ -306,6 +306,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         warnings.simplefilter("ignore")  # "Lazy modules are a new feature under heavy development"
         torch.save(nn.Sequential(nn.LazyLinear(3)).state_dict(), tmp_path / "lazy_weights.pt")
     torch.save({"x": x.to(torch.float8_e4m3fn), "y": y}, tmp_path / "float8.pt")
+    np.savez(tmp_path / "label_column.npz", x=x.numpy(), y=y.numpy()[:, None])  # pandas' df[["label"]].values
     # Zip archives torch.save did not write: a zipped model (as sent by mail), and a zip of a text file.
     with zipfile.ZipFile(tmp_path / "zipped_model.zip", "w") as archive:
         archive.write(tmp_path / "model.pt", "model.pt")
@@ -958,6 +959,11 @@ FAILED = {
         ["The inputs in float8.pt are float8_e4m3fn, a storage type no model layer computes with. Store them as "
          "float32"],
     ),
+    "class labels stored as a column": (  # torch's "0D or 1D target tensor expected, multi-target not supported"
+        ["model.pt", "--data", "label_column.npz"],
+        ["(shape (32, 1), int64) with --loss cross_entropy", "The class labels are stored as a column, shape (32, 1): "
+         "store them flat, one label per sample, shape (N,): y.ravel() in numpy"],
+    ),
     "a zipped model file": (  # torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a ..."
         ["zipped_model.zip", "--data", "train.npz"],
         ["zipped_model.zip is a zip archive of files (model.pt): unzip it and pass the model file itself"],
@@ -1041,6 +1047,20 @@ def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path)
     result = invoke("run", "model.pt", "--data", "huge.csv", "--target", "label", *FAST)
     assert "9223372036854775808" not in result.output
     assert_one_line(result, 1, "for --loss mse")
+
+
+def test_big_endian_arrays_are_read_as_the_same_numbers(work: Path):
+    # As MATLAB, FITS or a big-endian machine write them: "The arrays in ... are not numeric: given numpy array has
+    # byte order different from the native byte order".
+    with np.load(work / "train.npz") as arrays:
+        x, y = arrays["x"], arrays["y"]
+    np.savez(work / "big_endian.npz", x=x.astype(">f4"), y=y.astype(">i8"))
+    native = invoke("run", "model.pt", "--data", "train.npz", "--json", "native.json", *FAST)
+    swapped = invoke("run", "model.pt", "--data", "big_endian.npz", "--json", "swapped.json", *FAST)
+    assert native.exit_code == 0 and swapped.exit_code == 0, swapped.output
+    assert json.loads((work / "swapped.json").read_text())["losses"] == json.loads(
+        (work / "native.json").read_text()
+    )["losses"]
 
 
 def test_an_iterable_dataset_runs_and_fit_says_it_needs_a_length(work: Path):

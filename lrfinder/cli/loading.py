@@ -1171,6 +1171,16 @@ def _make_loader(dataset: Dataset[Any], batch_size: int, *, shuffle: bool, seed:
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
+def _native(array: Any) -> np.ndarray[Any, Any]:
+    """``array`` as a numpy array in this machine's byte order.
+
+    torch reads native byte order only: big-endian arrays (``'>f4'``, as MATLAB, FITS or a big-endian machine write
+    them) were said to be "not numeric: given numpy array has byte order different from the native byte order".
+    """
+    values = np.asarray(array)
+    return values if values.dtype.isnative else values.astype(values.dtype.newbyteorder("="))
+
+
 #: The float dtypes models compute in; the others (float8 kinds) are for storage and scaled matmuls only.
 _COMPUTED_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -1207,8 +1217,8 @@ def _to_tensors(
                 "scipy matrix."
             )
     try:
-        xt = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-        yt = torch.as_tensor(np.asarray(y)) if not isinstance(y, torch.Tensor) else y
+        xt = torch.as_tensor(_native(x)) if not isinstance(x, torch.Tensor) else x
+        yt = torch.as_tensor(_native(y)) if not isinstance(y, torch.Tensor) else y
     except (TypeError, ValueError) as exc:
         raise DataError(f"The arrays in {source} are not numeric: {reason(exc)}. Store numbers only.") from exc
     if xt.is_meta or yt.is_meta:
@@ -1809,8 +1819,24 @@ def _multi_label_hint(name: str, output: Any, target: Any) -> str:
     Multi-label targets (one yes/no per output, ``(N, K)`` against ``(N, K)`` scores) stored as
     integers get the default ``cross_entropy``, which takes them for class indices of the wrong
     shape; torch's "Expected floating point type for target with class probabilities, got Long"
-    did not say which loss they need.
+    did not say which loss they need. Class labels stored as a column, ``(N, 1)`` (pandas'
+    ``df[["label"]].values``), got torch's "0D or 1D target tensor expected, multi-target not
+    supported": they are told to be stored flat.
     """
+    if (
+        name in _CLASS_LOSSES
+        and isinstance(output, torch.Tensor)
+        and isinstance(target, torch.Tensor)
+        and not target.is_floating_point()
+        and output.dim() == 2
+        and output.shape[1] > 1
+        and target.dim() == 2
+        and target.shape[1] == 1
+    ):
+        return (
+            f"The class labels are stored as a column, shape ({target.shape[0]}, 1): store them flat, one label per "
+            "sample, shape (N,): y.ravel() in numpy, y.squeeze(1) in torch."
+        )
     if (
         name in _CLASS_LOSSES
         and isinstance(output, torch.Tensor)
