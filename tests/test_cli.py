@@ -102,6 +102,15 @@ USER_CODE = textwrap.dedent(
                 return torch.optim.Rprop(self.parameters(), lr=0.01)
             if kind == "lbfgs":
                 return torch.optim.LBFGS(self.parameters(), lr=1)
+            if kind == "momentum_groups":  # a first layer at 0.1x of the second
+                first, second = self.net.body[0], self.net.body[2]
+                return torch.optim.SGD([{"params": first.parameters(), "lr": 0.01},
+                                        {"params": second.parameters(), "lr": 0.1}], momentum=0.9)
+            if kind == "momentum_split":  # weights and biases apart: no module holds a group alone
+                named = list(self.named_parameters())
+                return torch.optim.SGD([{"params": [p for n, p in named if n.endswith("weight")], "lr": 0.1},
+                                        {"params": [p for n, p in named if n.endswith("bias")], "lr": 0.2}],
+                                       momentum=0.9)
             steps = self.trainer.estimated_stepping_batches  # needs a Trainer: cannot be told outside one
             return torch.optim.Adam(self.parameters(), lr=1e-3 / steps)
 
@@ -524,6 +533,40 @@ def test_run_warns_when_the_default_optimizer_is_not_the_one_the_module_builds(w
     fitted = invoke("fit", *args, "--epochs", "1", "--output", "trained.ckpt")
     assert fitted.exit_code == 0, fitted.output
     assert f"Pass --optimizer {named} to test and train with the module's optimizer." in fitted.stderr
+
+
+def test_run_warns_when_the_modules_param_groups_have_different_lrs(work: Path):
+    # A checkpoint whose configure_optimizers puts a layer at 0.1x of the other was tested (and fit trained) at one
+    # LR for every parameter, and the LR found saved as its hparams.lr, without a word: rebuilt, its groups got
+    # other LRs than the test's. The warning gives the ratios and the --opt lr_factors that keeps them.
+    import importlib
+
+    mods = importlib.import_module(USER_MODULE)
+    for kind in ("momentum_groups", "momentum_split"):
+        lit = mods.LitOwnOptimizer(kind=kind)
+        ckpt = {"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6",
+                "hyper_parameters": dict(lit.hparams)}  # fmt: skip
+        torch.save(ckpt, work / f"{kind}.ckpt")
+    args = ("--model-class", f"{USER_MODULE}:LitOwnOptimizer", "--data", "train.npz", *FAST)
+    result = invoke("run", "momentum_groups.ckpt", *args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: LitOwnOptimizer.configure_optimizers builds 2 param groups at different LRs (0.1, 1 of the largest); "
+        "the test runs every parameter at one LR, so the LR found is not the one its groups would get. To keep the "
+        """ratios, pass --opt 'lr_factors={"net.body.0": 0.1}'."""
+    ) in result.stderr
+    kept = invoke("run", "momentum_groups.ckpt", *args, "--opt", 'lr_factors={"net.body.0": 0.1}')
+    assert kept.exit_code == 0, kept.output
+    assert "param groups at different LRs" not in kept.stderr
+    assert "lr_factors={'net.body.0': 0.1}" in kept.stdout
+    split = invoke("fit", "momentum_split.ckpt", *args, "--epochs", "1", "--output", "trained.ckpt")
+    assert split.exit_code == 0, split.output
+    assert (
+        "builds 2 param groups at different LRs (0.5, 1 of the largest); the test and training run every parameter at "
+        "one LR, so the LR found is not the one its groups would get. To sweep the groups at their ratios, run "
+        "lrfinder.find_lr(module, ...) or the LRFinder callback, which use the module's own optimizer."
+    ) in split.stderr
+    assert "param groups at different LRs" not in invoke("run", "momentum_groups.ckpt", *args, "--quiet").stderr
 
 
 @pytest.mark.parametrize(

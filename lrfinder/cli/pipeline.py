@@ -276,6 +276,8 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                 )
                 if inputs.loaded.lightning and not options.quiet:
                     warn_default_optimizer(ctx, options.optimizer, inputs.loaded.model)
+                    if "lr_factors" not in options.optimizer_settings:
+                        warn_group_ratios(ctx, inputs.loaded.model)
             from ..stepping import SparseGradientClipError
 
             try:
@@ -422,6 +424,81 @@ def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module)
         "module's optimizer.",
         err=True,
     )
+
+
+def _group_prefixes(model: nn.Module, built: torch.optim.Optimizer) -> dict[str, float] | None:
+    """``lr_factors`` that give ``model`` the LR ratios of ``built``'s param groups, keyed by module name.
+
+    Each group below the largest LR is named by the module all its parameters sit under (the
+    longest common prefix of their names); the largest LR is factor 1.
+
+    Returns:
+        ``{module name: LR / largest LR}``, or ``None`` where a group cannot be named so: a
+        parameter that is not the model's, groups under no common module, or a module that holds
+        parameters of another group too.
+
+    """
+    names = {id(p): name for name, p in model.named_parameters()}
+    groups = [g for g in built.param_groups if g["params"]]
+    top = max(float(g["lr"]) for g in groups)
+    factors: dict[str, float] = {}
+    for group in groups:
+        if float(group["lr"]) == top:
+            continue
+        paths = [names.get(id(p)) for p in group["params"]]
+        if any(path is None for path in paths):
+            return None
+        split = [str(path).split(".")[:-1] for path in paths]
+        common: list[str] = []
+        for parts in zip(*split):
+            if len(set(parts)) > 1:
+                break
+            common.append(parts[0])
+        prefix = ".".join(common)
+        inside = {id(p) for name, p in model.named_parameters() if name.startswith(prefix + ".")}
+        if not prefix or inside != {id(p) for p in group["params"]}:
+            return None
+        factors[prefix] = float(group["lr"]) / top
+    return factors
+
+
+def warn_group_ratios(ctx: click.Context, model: nn.Module) -> None:
+    """Warn on stderr when a LightningModule's optimizer has param groups at different LRs.
+
+    The test (and ``fit``'s training) use ``--optimizer`` over every parameter at one LR, so a
+    module whose ``configure_optimizers`` puts a backbone at 0.1x of its head was swept and
+    trained without that ratio, and the LR found (saved as its ``hparams.lr``) was not the one its
+    groups get when it is rebuilt. The warning gives the ratios and the ``--opt lr_factors=...``
+    that keeps them, where each group is one module of the model (else the Python API, which
+    sweeps the module's own optimizer). Not said with ``--opt lr_factors``, nor when
+    ``configure_optimizers`` cannot run outside a Trainer.
+    """
+    import json
+
+    built = module_optimizer(model)
+    if built is None:
+        return
+    groups = [g for g in built.param_groups if g["params"]]
+    if len({float(g["lr"]) for g in groups}) < 2:
+        return
+    top = max(float(g["lr"]) for g in groups)
+    ratios = ", ".join(f"{float(g['lr']) / top:.3g}" for g in groups)
+    doing = "test and training run" if ctx.info_name == "fit" else "test runs"
+    head = (
+        f"warning: {type(model).__name__}.configure_optimizers builds {len(groups)} param groups at different LRs "
+        f"({ratios} of the largest); the {doing} every parameter at one LR, so the LR found is not the one its "
+        "groups would get."
+    )
+    factors = _group_prefixes(model, built)
+    if factors is None:
+        fix = (
+            " To sweep the groups at their ratios, run lrfinder.find_lr(module, ...) or the LRFinder callback, "
+            "which use the module's own optimizer."
+        )
+    else:
+        shown = json.dumps({name: float(f"{factor:.6g}") for name, factor in factors.items()})
+        fix = f" To keep the ratios, pass --opt 'lr_factors={shown}'."
+    click.echo(head + fix, err=True)
 
 
 def _raised_drawing_data(exc: BaseException) -> bool:
