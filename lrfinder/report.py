@@ -153,22 +153,29 @@ class ReportFigure(Figure):
         return buffer.getvalue()
 
     def show(self, warn: bool = True) -> None:
-        """Show the figure in pyplot's window once ``plt.figure(fig)`` has put it there; else say what to call.
+        """Show the figure as ``fig.show()`` shows a pyplot figure, handing it to pyplot first when it is not.
 
-        The report is drawn outside pyplot (none piles up in a loop), so matplotlib's ``Figure.show`` refuses it
-        with "works only for figures managed by pyplot": Lightning's ``fig = lr_finder.plot(); fig.show()``, moved
-        over, was told nothing of what to call instead.
+        The report is drawn outside pyplot (none piles up in a loop), so matplotlib's ``Figure.show`` refused it
+        with "works only for figures managed by pyplot", where ``fig = lr_finder.plot(); fig.show()`` (Lightning's,
+        moved over) asks to see it: the figure is put in pyplot's hands (``plt.figure(fig)``) and shown by the
+        backend, a window under a GUI backend, the warning of a non-interactive one otherwise.
 
         Raises:
-            AttributeError: the figure is not pyplot's, as matplotlib raises it, with the calls that show it.
+            AttributeError: pyplot cannot take a figure it did not make (matplotlib before 3.11), with the calls
+                that show the report instead.
 
         """
         if self.canvas.manager is None:
-            raise AttributeError(
-                "The report's figure is not pyplot's (none piles up in a loop), so it cannot show itself: write it "
-                "with fig.savefig('lr.png') (or lrfinder.save_report(result, 'lr.png')); in a notebook, end the cell "
-                "with fig; for a window, plt.figure(fig); plt.show() (matplotlib 3.11 and later)."
-            )
+            import matplotlib.pyplot as plt
+
+            try:
+                plt.figure(self)
+            except (TypeError, ValueError) as err:
+                raise AttributeError(
+                    "The report's figure is not pyplot's (none piles up in a loop) and this matplotlib cannot hand "
+                    "it to pyplot: write it with fig.savefig('lr.png') (or lrfinder.save_report(result, 'lr.png')), "
+                    "or in a notebook end the cell with fig; matplotlib 3.11 and later show it with fig.show()."
+                ) from err
         super().show(warn=warn)
 
 

@@ -2600,17 +2600,23 @@ def test_a_target_batch_equal_to_the_tests_is_one_marker_named_both(tmp_path: Pa
     assert frame.x0 < x < frame.x1 and frame.y0 < y < frame.y1
 
 
-def test_show_on_the_report_says_what_to_call(tmp_path: Path):
-    """Lightning's ``fig = lr_finder.plot(); fig.show()`` moved to ``plot_range_test`` got matplotlib's "works only
-    for figures managed by pyplot", not what shows the report; a figure put in pyplot's hands still shows."""
+def test_show_on_the_report_shows_it_through_pyplot(monkeypatch: pytest.MonkeyPatch):
+    """Lightning's ``fig = lr_finder.plot(); fig.show()`` moved to ``plot_range_test`` asks to see the figure: it is
+    handed to pyplot and shown by the backend (matplotlib's own refusal named no way out); where pyplot cannot take
+    it (matplotlib before 3.11), the error says what shows the report."""
     import matplotlib.pyplot as plt
 
     fig = plot_range_test(make_result())
-    with pytest.raises(AttributeError, match=r"not pyplot's .* fig\.savefig\('lr\.png'\) .* plt\.figure\(fig\); "
-                                             r"plt\.show\(\)"):  # fmt: skip
-        fig.show()
-    plt.figure(fig)
+    assert fig.canvas.manager is None  # not pyplot's: none piles up in a loop
     try:
-        assert fig.show() is None  # pyplot's now: matplotlib's own show (a window under a GUI backend)
+        assert fig.show() is None  # Agg here: pyplot's non-interactive show, as for any pyplot figure
+        assert fig.canvas.manager is not None and plt.gcf() is fig
     finally:
         plt.close(fig)
+
+    def old_pyplot(*args: object, **kwargs: object) -> None:
+        raise ValueError("The passed figure is not managed by pyplot")  # matplotlib 3.10's plt.figure(fig)
+
+    monkeypatch.setattr(plt, "figure", old_pyplot)
+    with pytest.raises(AttributeError, match=r"cannot hand it to pyplot: .*fig\.savefig\('lr\.png'\)"):
+        plot_range_test(make_result()).show()
