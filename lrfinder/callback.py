@@ -966,15 +966,18 @@ class LRFinder(_CallbackBase):
                 f"{self._who}: {note}. Set the floor below the found LR {self.applied_lr:.2e}, or as a fraction of "
                 "it (eta_min=self.lr * 0.01).",
             )
+        # Groups at other LRs keep their ratios: say whose LR this is, next to it (after the cycle's peak, "peaking
+        # at 8.40e-02 for param group 0" read as that group's LR, its ratios as ratios to the peak).
+        groups = _lr_groups([result], of_it=True)
+        peak = "" if groups is None else f" for param {groups[0]}, {groups[1]}"
         # Under the module's OneCycleLR/CyclicLR the LR put in is the cycle's peak, not result.lr: say so.
-        peak = " as the cycle's peak (training_suggestion.max_lr)" if self.applied_lr != result.lr else ""
+        if self.applied_lr != result.lr:
+            peak += f"{',' if groups else ''} as the cycle's peak (training_suggestion.max_lr)"
         top = _cycle_top(trainer.lr_scheduler_configs) if self.scheduler is not None else None
         if top is not None and not math.isclose(top, self.applied_lr, rel_tol=1e-6):
             # scheduler="onecycle"/"cyclic" climbs past the found LR: "training with lr=2.15e-02" hid the 3.76e-02.
-            peak += f", scheduler={self.scheduler!r} peaking at {top:.2e} (training_suggestion.max_lr)"
-        groups = _lr_groups([result], of_it=True)  # groups at other LRs keep their ratios: say whose LR this is
-        if groups is not None:
-            peak += f" for param {groups[0]}, {groups[1]}"
+            peak += f"{'; ' if groups else ', '}scheduler={self.scheduler!r} peaking at {top:.2e} (training_suggestion."
+            peak += "max_lr)" if groups is None else f"max_lr) in {groups[0]}, the other groups at the same ratios"
         value, attr = self._attr_value, self._attr_used  # the attribute that took the LR (another may have been found)
         if attr is not None and value is not None and not math.isclose(value, self.applied_lr, rel_tol=1e-9):
             # configure_optimizers scales the attribute for the reference group (a head at self.lr * 10).

@@ -436,6 +436,30 @@ def test_a_schedule_of_scheduler_that_climbs_past_the_found_lr_is_named_in_the_t
         assert top > result.lr and named in line
 
 
+def test_the_training_lr_message_says_per_param_group_what_the_cycle_peaks_at(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With groups at different LRs the line read "peaking at 3.76e-02 (...) for param group 0, group 1 at 0.5× of it":
+    the largest group's peak, then "for param group", as if the peak were the LR of the groups named after it."""
+    import logging
+
+    finder = LRFinder(optimizer="momentum", optimizer_settings={"bias_lr_factor": 0.5}, scheduler="onecycle", **FAST)
+    t = trainer(tmp_path, [finder], max_steps=4)
+    with caplog.at_level(logging.INFO):
+        t.fit(Net(), make_loader())
+    result = finder.result
+    assert result is not None and result.training_suggestion is not None and result.lr is not None
+    line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
+    top = result.training_suggestion.max_lr
+    assert top > result.lr
+    # The found LR and the peak, each with the group it is the LR of.
+    groups = "param group 0 'decay', the other 2 groups at 0.5× to 1× of it"
+    assert f"training with lr={result.lr:.2e} for {groups}; scheduler='onecycle' peaking at {top:.2e} " in line
+    in_groups = "in group 0 'decay', the other groups at the same ratios"
+    assert f"peaking at {top:.2e} (training_suggestion.max_lr) {in_groups} (suggested" in line
+    assert "(training_suggestion.max_lr) for param group" not in line
+
+
 class StepsSizedNet(Net):
     """A hard-coded LR (no attribute) under a OneCycleLR sized from ``trainer.estimated_stepping_batches``."""
 
