@@ -221,8 +221,8 @@ class Suggestion:
         Raises:
             TypeError: A field of the wrong type (an LR or the confidence that is no number, notes that are not
                 strings, a window that is no integer, smoothed losses that are not a sequence of numbers).
-            ValueError: An LR that is not finite and > 0, a confidence outside [0, 1], an unknown rule, or a
-                ``min_lr`` above ``max_lr`` (an inverted one-cycle band).
+            ValueError: An LR that is not finite and > 0, a confidence outside [0, 1], an unknown rule, a window
+                below 1, or a ``min_lr`` above ``max_lr`` (an inverted one-cycle band).
 
         """
         for key in (*_SUGGESTION_LRS, "confidence"):
@@ -262,6 +262,12 @@ class Suggestion:
         window = plain(self.window)
         if not is_int(window):
             raise TypeError(f"Expected suggestion.window to be an integer, but got window={window!r:.60}")
+        if window < 1:
+            # The smoothing window counts points: window=0 was taken and written to JSON; no curve is read so.
+            raise ValueError(
+                f"Expected suggestion.window to be a positive number of points (the smoothing window the curve was "
+                f"read with), but got window={window}"
+            )
         object.__setattr__(self, "window", int(window))
         if not isinstance(self.derivation, str):
             raise TypeError(

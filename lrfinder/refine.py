@@ -49,7 +49,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 # package's lazy names when asked, since range_test imports this module (see lrfinder.exceptions).
 import lrfinder
 
-from ._checks import is_choice, is_not_a_sequence, is_real, plain, plural, sentence, single_number_note
+from ._checks import is_choice, is_int, is_not_a_sequence, is_real, plain, plural, sentence, single_number_note
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import MAX_SWEEP_STEPS
@@ -891,15 +891,17 @@ def compress_schedule(name: str, settings: Mapping[str, Any], trial_steps: int, 
     from .schedulers import SCHEDULERS
 
     r = trial_steps / training_steps
-    out = dict(settings)
+    # numpy integers (np.int64(10), a step count computed with numpy) count as ints: they were left uncompressed.
+    out = {key: int(value) if is_int(value) else value for key, value in settings.items()}
     for key in _STEP_SETTINGS:
-        if isinstance(out.get(key), int):
+        if is_int(out.get(key)):
             out[key] = max(1, int(round(out[key] * r)))
     decay = _DECAY_EVERY.get(name)
     if decay is not None:
         defaults = SCHEDULERS[name].settings
         every, given = settings.get("step_size", defaults["step_size"]), out.get(decay, defaults[decay])
-        if type(every) is int and 0 < every < training_steps and isinstance(given, (int, float)):
+        every = int(every) if is_int(every) else every
+        if is_int(every) and 0 < every < training_steps and is_real(given):
             # step_size=1 of factor stayed 1 while the trial was 10x shorter: it ended at 0.99**100, the training
             # at 0.99**1000. The decay makes up for the decays the rounded step_size adds or drops.
             out["step_size"] = step = min(max(1, int(round(every * r))), max(trial_steps - 1, 1))

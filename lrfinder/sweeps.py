@@ -409,7 +409,8 @@ def recommend_weight_decay(
         A :class:`WeightDecayChoice`.
 
     Raises:
-        ValueError: Lengths differ, a weight decay is negative or not finite, or ``tie`` is negative or not finite.
+        ValueError: Lengths differ, a weight decay is negative, not finite or given twice, or ``tie`` is negative or
+            not finite.
         TypeError: ``tie`` is not a number, ``results`` or ``weight_decays`` is not a sequence, a result is not a
             :class:`~lrfinder.RangeTestResult`, or a weight decay is not a number.
         InconclusiveCurveError: No curve is conclusive.
@@ -440,7 +441,18 @@ def recommend_weight_decay(
             f"Expected one weight decay per result, but got {len(results)} results and {len(weight_decays)} values"
         )
     # As weight_decay_sweep refuses them: a NaN was recommended as weight_decay=nan, a negative one as chosen.
-    _check_weight_decays([float(_weight_decay(v)) for v in weight_decays])
+    values = [float(_weight_decay(v)) for v in weight_decays]
+    _check_weight_decays(values)
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        # Two curves under one label (a value copied where another was meant): one of them was picked, or lost a tie,
+        # as the curve of a value it was not run with.
+        raise ValueError(
+            f"Expected distinct weight decays, one per result, but got "
+            f"{', '.join(format_weight_decay(v) for v in twice)} more than once in weight_decays={values!r}: pass the "
+            "value each result was run with "
+            "(weight_decay_sweep returns one result per distinct value, in their order)"
+        )
     tie = plain(tie)
     if not is_real(tie):
         raise TypeError(f"Expected tie to be a number such as 0.05, but got tie={tie!r}")

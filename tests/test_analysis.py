@@ -1791,6 +1791,9 @@ _HAND_BUILT = dict(lr=1e-2, steepest_lr=1e-2, min_loss_lr=1e-1, divergence_lr=1.
         ("smoothed_losses", 0.5, TypeError, r"^Expected suggestion.smoothed_losses to be a sequence of numbers"),
         ("smoothed_losses", np.array(0.5), TypeError, r"^Expected .*smoothed_losses=array\(0.5\), a single number$"),
         ("window", 5.5, TypeError, r"^Expected suggestion.window to be an integer, but got window=5.5$"),
+        # A window of no points was taken and written to JSON.
+        ("window", 0, ValueError, r"^Expected suggestion.window to be a positive number of points .*window=0$"),
+        ("window", np.int64(-3), ValueError, r"^Expected suggestion.window to be a positive number .*window=-3$"),
         ("derivation", 3, TypeError, r"^Expected suggestion.derivation to be a string"),
         # Refused by create_scheduler only; in a result, to_json wrote a file from_json refused.
         ("min_lr", 0.5, ValueError, r"^suggestion.min_lr=5.00e-01 is above suggestion.max_lr=2.00e-01, an inverted"),

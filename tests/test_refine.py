@@ -448,6 +448,19 @@ def test_compress_schedule_keeps_the_shape() -> None:
     assert gamma**100 == pytest.approx(0.999**1000)
 
 
+@pytest.mark.parametrize("integer", [np.int64, np.int32])
+def test_compress_schedule_compresses_numpy_integer_step_counts(integer: Any) -> None:
+    # step_size=np.int64(300) (a count computed with numpy) was left at 300 in a 100-step trial: the trial never
+    # decayed, where training decays 3 times. Treated as the int it is, as step_size=300 is.
+    out = compress_schedule("step", {"step_size": integer(300), "gamma": 0.5}, 100, 1000)
+    assert out == {"step_size": 30, "gamma": 0.5} and type(out["step_size"]) is int
+    assert compress_schedule("cyclic", {"step_size_up": integer(200)}, 100, 1000) == {"step_size_up": 20}
+    # The decay made up for the decays the rounded step_size changes, as for a Python int.
+    factor = compress_schedule("factor", {"step_size": integer(3), "factor": 0.9}, 10, 100)
+    assert factor == compress_schedule("factor", {"step_size": 3, "factor": 0.9}, 10, 100)
+    assert factor["factor"] != 0.9
+
+
 def _last_lr(scheduler_of: Any, steps: int) -> float:
     """The LR of the last of ``steps`` optimizer steps under the scheduler ``scheduler_of(optimizer)`` builds."""
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)

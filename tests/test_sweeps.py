@@ -254,6 +254,9 @@ def test_weight_decays_as_an_array_or_tensor_still_run(mlp, loader):
         ({"weight_decays": [float("nan"), 1e-4]}, ValueError, r"^Expected every weight decay to be finite and >= 0, "
          r"but got weight_decay=nan$"),
         ({"weight_decays": [0, -0.01]}, ValueError, r"finite and >= 0, but got weight_decay=-0\.01$"),
+        # Taken silently: two curves under one label, one of them picked as a value it was not run with.
+        ({"weight_decays": [1e-4, np.float32(1e-4)]}, ValueError, r"^Expected distinct weight decays, one per "
+         r"result, but got 1e-04 more than once in weight_decays=\[0\.0001, 0\.0001\]: pass the value each"),
     ],
 )
 def test_bad_recommend_arguments_are_named(args, error, match):
