@@ -307,6 +307,10 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         torch.save(nn.Sequential(nn.LazyLinear(3)).state_dict(), tmp_path / "lazy_weights.pt")
     torch.save({"x": x.to(torch.float8_e4m3fn), "y": y}, tmp_path / "float8.pt")
     np.savez(tmp_path / "label_column.npz", x=x.numpy(), y=y.numpy()[:, None])  # pandas' df[["label"]].values
+    # pandas' df.to_csv(path): the row index first, in a column without a name (shuffled, as after a split).
+    order = [i * 37 % 128 for i in range(128)]
+    indexed = "".join(f"{i}," + ",".join(f"{v:.4f}" for v in x[i].tolist()) + f",{int(y[i])}\n" for i in order)
+    (tmp_path / "indexed.csv").write_text("," + ",".join(f"f{i}" for i in range(10)) + ",label\n" + indexed)
     # Zip archives torch.save did not write: a zipped model (as sent by mail), and a zip of a text file.
     with zipfile.ZipFile(tmp_path / "zipped_model.zip", "w") as archive:
         archive.write(tmp_path / "model.pt", "model.pt")
@@ -963,6 +967,12 @@ FAILED = {
         ["model.pt", "--data", "label_column.npz"],
         ["(shape (32, 1), int64) with --loss cross_entropy", "The class labels are stored as a column, shape (32, 1): "
          "store them flat, one label per sample, shape (N,): y.ravel() in numpy"],
+    ),
+    "csv with pandas' index column": (  # read as an 11th input: "mat1 and mat2 shapes cannot be multiplied"
+        ["model.pt", "--data", "indexed.csv", "--target", "label"],
+        ["indexed.csv: column 1 has no name and holds a distinct whole number in each row (0, 37, 74, ...): the row "
+         "index pandas writes with df.to_csv(path), not an input. Write the file with df.to_csv(path, index=False), "
+         "or remove the column."],
     ),
     "a zipped model file": (  # torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a ..."
         ["zipped_model.zip", "--data", "train.npz"],

@@ -1525,6 +1525,21 @@ def _read_csv(path: Path, target: str | None) -> tuple[torch.Tensor, torch.Tenso
                 f"{path}: column {name!r} is empty in every row. Fill it in or remove the column: an empty column "
                 "gives the model no input."
             )
+    index = values[:, 0]
+    if (
+        ti != 0
+        and header[0] in ("", "Unnamed: 0")
+        and np.all(index == np.round(index))
+        and len(np.unique(index)) == len(index)
+    ):
+        # pandas' df.to_csv(path) writes the row index as a first column without a name: it was read as an input (the
+        # model failed on one input too many, or trained on the row numbers).
+        shown = ", ".join(f"{v:g}" for v in index[:3])
+        raise DataError(
+            f"{path}: column 1 has no name and holds a distinct whole number in each row ({shown}, ...): the row "
+            "index pandas writes with df.to_csv(path), not an input. Write the file with df.to_csv(path, "
+            "index=False), or remove the column."
+        )
     # float64 here: _to_tensors casts the floats to the model's dtype (float32 unless the model is float64).
     features = np.delete(values, ti, axis=1)
     labels = values[:, ti]
