@@ -30,7 +30,7 @@ import os
 import re
 import textwrap
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -519,27 +519,28 @@ def _header_lines(
             f"steps run {r.num_steps}/{r.settings.num_steps} ({_sweep(r)})  |  stopped: {r.stop_reason}"
         )
         s = r.suggestion
+        d = _lr_digits(r)
         if s is not None:
-            derivation = s.derivation or f"{s.lr:.2e}"
+            derivation = s.derivation or f"{s.lr:.{d}e}"
             groups = _lr_groups(results, of_it=True)
             # The LRs are the swept group's: say so where they are read, with what the others get.
             facts.append(
                 f"suggested lr {derivation}  (rule {s.rule})"
                 + ("" if groups is None else f"  |  LRs are those of param {groups[0]} ({groups[1]})")
             )
-            line = f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}  |  confidence {s.confidence:.2f}"
+            line = f"one-cycle band {s.min_lr:.{d}e} .. {s.max_lr:.{d}e}  |  confidence {s.confidence:.2f}"
             line += _spread_fact(r)
             if scaled is not None:
-                line += f"  |  train with {scaled.lr:.2e} at batch {format_batch(scaled.to_batch_size)}"
+                line += f"  |  train with {scaled.lr:.{d}e} at batch {format_batch(scaled.to_batch_size)}"
                 if scaled.warmup_epochs:
                     line += f"  |  warm up {scaled.warmup_epochs} epoch{'' if scaled.warmup_epochs == 1 else 's'}"
             facts.append(line)
             f = r.refinement
             if f is not None and f.lr is not None:
                 facts.append(
-                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {_judged_on(f)}; "
-                    f"the curve said {f.curve_lr:.2e})" if f.curve_lr is not None else
-                    f"refined lr {f.lr:.2e} ({f.schedule} trials judged on {_judged_on(f)})"
+                    f"refined lr {f.lr:.{d}e} ({f.schedule} trials judged on {_judged_on(f)}; "
+                    f"the curve said {f.curve_lr:.{d}e})" if f.curve_lr is not None else
+                    f"refined lr {f.lr:.{d}e} ({f.schedule} trials judged on {_judged_on(f)})"
                 )
             elif f is not None and f.trials:
                 # The summary says "refined lr none"; the header said nothing, over a bold suggested lr.
@@ -707,7 +708,8 @@ def _lr_axis_label(results: Sequence[RangeTestResult], width: int | None = None)
 def _sweep(result: RangeTestResult) -> str:
     """The planned sweep of ``result``, e.g. ``exp, 1.00e-07 .. 1.00e+01``."""
     settings = result.settings
-    return f"{settings.mode}, {settings.min_lr:.2e} .. {settings.max_lr:.2e}"
+    d = _lr_digits(result)
+    return f"{settings.mode}, {settings.min_lr:.{d}e} .. {settings.max_lr:.{d}e}"
 
 
 def _moved(result: RangeTestResult) -> ScaledLR | None:
@@ -1294,6 +1296,41 @@ def _tick_digits(value: float) -> int:
     return 3
 
 
+def _apart_digits(values: Iterable[float], least: int, *, close: float = 0.0) -> int:
+    """The fewest digits after the point, ``least`` to 12, that write ``values`` apart in ``e`` notation.
+
+    Values less than ``close`` apart (relative) count as one: a pick and the swept LR it was read at need
+    not be told apart. Shared by the LR ticks of a narrow axis (:class:`_LogLabels`) and the LRs that the
+    header and the legend name (:func:`_lr_digits`).
+    """
+    kept: list[float] = []
+    for value in sorted(float(v) for v in values if v > 0.0 and math.isfinite(v)):
+        if not kept or value > kept[-1] * (1.0 + close):
+            kept.append(value)
+    return next((d for d in range(least, 12) if len({f"{x:.{d}e}" for x in kept}) == len(kept)), 12)
+
+
+def _lr_digits(result: RangeTestResult) -> int:
+    """The digits after the point of the LRs the header and the legend name for ``result``: 2, or more.
+
+    2 writes ``1.00e-03``; a sweep spanning a small fraction of a decade needs more. Two of the LRs named (the
+    suggestion, the minimum, the band's ends, the sweep's) are told apart where they lie more than half a sweep
+    step apart: in a sweep of ``1e-3 .. 1.0001e-3`` each was ``1.00e-03``. A sweep whose steps are more than 2%
+    apart (any of the usual ones) keeps 2 digits.
+    """
+    lrs = [v for v in result.lrs if v > 0.0 and math.isfinite(v)]
+    step = (max(lrs) / min(lrs)) ** (1.0 / (len(lrs) - 1)) - 1.0 if len(lrs) > 1 else 1.0
+    named = [result.settings.min_lr, result.settings.max_lr]
+    s = result.suggestion
+    if s is not None:
+        named += [s.lr, s.min_lr, s.max_lr, s.steepest_lr, s.min_loss_lr]
+        named += [v for v in (s.divergence_lr, s.blowup_lr, s.non_finite_lr) if v is not None]
+    f = result.refinement
+    if f is not None:
+        named += [v for v in (f.lr, f.curve_lr) if v is not None]
+    return _apart_digits(named, 2, close=max(step, 0.0) / 2.0)
+
+
 #: The multiples of a power of ten a log axis of few decades labels, densest first (:func:`_label_steps`):
 #: every one, matplotlib's own subset, 1-2-5, 1-3, and the powers of ten alone.
 _LABEL_STEPS: tuple[tuple[int, ...], ...] = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 4, 6), (1, 2, 5), (1, 3), (1,))
@@ -1370,7 +1407,7 @@ class _LogLabels(LogFormatterSciNotation):
         if not any(_multiple(x) is None for x in shown):
             return  # ticks at multiples of powers of ten: matplotlib's labels stand
         if len({self.fmt(x) for x in shown}) < len(shown):
-            self.digits = next((d for d in range(4, 12) if len({f"{x:.{d}e}" for x in shown}) == len(shown)), 12)
+            self.digits = _apart_digits(shown, 4)
         length, need = _label_room(axis, max(len(self._text(x)) for x in shown))
         per_decade = length / math.log10(high / low)
         taken = [float(v) for v in axis.get_majorticklocs() if low <= v <= high and v > 0.0]
@@ -1458,6 +1495,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
     s = result.suggestion
     finite = np.isfinite(raw)
     short = _too_short(result)
+    d = _lr_digits(result)  # the digits of the LRs named (2, or more in a sweep of a small fraction of a decade)
     # A curve too short to smooth is shown by its raw points alone: drawn as plainly as a curve.
     ax.plot(
         lrs[finite], raw[finite], color=COLORS["curve"], alpha=0.9 if short else 0.35, lw=1.6 if short else 0.8,
@@ -1477,7 +1515,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             color=COLORS["band"],
             alpha=0.18,
             lw=0,
-            label=f"one-cycle band {s.min_lr:.2e} .. {s.max_lr:.2e}",
+            label=f"one-cycle band {s.min_lr:.{d}e} .. {s.max_lr:.{d}e}",
         )
         if s.divergence_lr is not None and end is not None:
             ax.axvspan(
@@ -1489,7 +1527,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
                 # Alone in a small axes the entry is cut to its gist: the long one widened the legend over the fall.
                 label="diverged region"
                 if brief is not None
-                else f"diverged: loss up {DIVERGENCE_RISE:.0%} of its fall, from {s.divergence_lr:.2e}",
+                else f"diverged: loss up {DIVERGENCE_RISE:.0%} of its fall, from {s.divergence_lr:.{d}e}",
             )
         if s.blowup_lr is not None:
             ax.axvline(
@@ -1498,16 +1536,16 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
                 lw=1.4,
                 ls=":",
                 zorder=3,
-                label=f"blew up at {s.blowup_lr:.2e}" + ("" if brief is not None else ": not searched past it"),
+                label=f"blew up at {s.blowup_lr:.{d}e}" + ("" if brief is not None else ": not searched past it"),
             )
         shown = _floored(result, smoothed)  # the marks sit on the curve as drawn
         y_st = _value_at(lrs, shown, s.steepest_lr)
-        _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.2e}")
+        _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.{d}e}")
         y_min = _value_at(lrs, shown, s.min_loss_lr)
-        _mark(ax, "minimum", s.min_loss_lr, y_min, label=f"minimum {s.min_loss_lr:.2e}")
+        _mark(ax, "minimum", s.min_loss_lr, y_min, label=f"minimum {s.min_loss_lr:.{d}e}")
         if s.divergence_lr is not None and s.divergence_lr != s.non_finite_lr:
             y_div = _value_at(lrs, shown, s.divergence_lr)
-            _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.2e}")
+            _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.{d}e}")
         # The LR to train with at the test's batch (the refined one after trials) is the bold
         # line and label; the curve's own reading is dashed under it when the trials moved it.
         # That reading is the one the trials centred on (Refinement.curve_lr): the one-cycle peak
@@ -1518,22 +1556,22 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         reading = f.curve_lr if f is not None and f.curve_lr is not None else s.lr
         moved = refined is not None and refined != reading
         if refined is not None:
-            main = f"refined lr = {refined:.2e}" + ("" if moved else " (the curve's reading)")
+            main = f"refined lr = {refined:.{d}e}" + ("" if moved else " (the curve's reading)")
             picks.append((refined, "-", 2.0))
             _lr_label(ax, 0, refined, main, COLORS["suggestion"], main=True)
             if moved:
                 picks.append((reading, "--", 1.4))
-                _lr_label(ax, 1, reading, f"curve's reading = {reading:.2e}", COLORS["suggestion"])
+                _lr_label(ax, 1, reading, f"curve's reading = {reading:.{d}e}", COLORS["suggestion"])
         else:
             picks.append((s.lr, "-", 2.0))
-            _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.2e}", COLORS["suggestion"], main=True)
+            _lr_label(ax, 0, s.lr, f"suggested lr = {s.lr:.{d}e}", COLORS["suggestion"], main=True)
         for x, ls, lw in picks:
             ax.axvline(x, color=COLORS["suggestion"], lw=lw, ls=ls, zorder=4)
         if _moved(result) is not None and result.scaled is not None:
             ax.axvline(result.scaled.lr, color=COLORS["scaled"], lw=1.6, ls="--", zorder=4)
             scaled = result.scaled
             capped = ", capped at the divergence" if scaled.capped else ""
-            text = f"scaled lr = {scaled.lr:.2e}\n (batch {format_batch(scaled.to_batch_size)}{capped})"
+            text = f"scaled lr = {scaled.lr:.{d}e}\n (batch {format_batch(scaled.to_batch_size)}{capped})"
             _lr_label(ax, 1 + moved, scaled.lr, text, COLORS["scaled"])
     else:
         if brief is None:
@@ -1575,7 +1613,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
                 lw=1.4,
                 ls=":",
                 zorder=3,
-                label=(f"rise read as a blow-up at {lr:.2e}" if doubtful else f"blew up at {lr:.2e}")
+                label=(f"rise read as a blow-up at {lr:.{d}e}" if doubtful else f"blew up at {lr:.{d}e}")
                 + ("" if brief is not None else ": not read past it"),
             )
     if non_finite_lr is not None and end is not None:
@@ -1585,7 +1623,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             "non_finite",
             non_finite_lr,
             0.0,
-            label=f"first non-finite loss {non_finite_lr:.2e}",
+            label=f"first non-finite loss {non_finite_lr:.{d}e}",
             transform=_at_bottom(ax),
             zorder=6,
             clip_on=False,

@@ -717,6 +717,39 @@ def test_a_marker_at_the_last_lr_stays_inside_a_small_panel():
         plt.close(fig)
 
 
+def test_the_lrs_named_in_a_sweep_spanning_a_hundredth_of_a_decade_are_written_apart():
+    # The header and the legend wrote every LR of a sweep of 1e-3 .. 1.0001e-3 "1.00e-03" (fixed .2e): the steepest
+    # descent, the minimum and the band's top read alike.
+    import matplotlib.pyplot as plt
+
+    result = finish_result(lr_schedule(1e-3, 1.0001e-3, 100), 2.0 - 0.5 * np.tanh(np.linspace(-3, 3, 100)), "completed")
+    s = result.suggestion
+    assert s is not None and len({s.steepest_lr, s.min_loss_lr, s.max_lr}) == 3
+    fig = plot_range_test(result)
+    try:
+        legend = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+        named = {text.rsplit(" ", 1)[-1] for text in legend if text.startswith(("steepest descent", "minimum"))}
+        band = next(text for text in legend if text.startswith("one-cycle band"))
+        assert len(named | {band.rsplit(" ", 1)[-1]}) == 3, legend
+        assert f"steepest descent {s.steepest_lr:.5e}" in legend and f"minimum {s.min_loss_lr:.5e}" in legend
+        header = " ".join(header_lines(fig))
+        assert f"one-cycle band {s.min_lr:.5e} .. {s.max_lr:.5e}" in header, header
+        labels = [t.get_text().strip() for t in axes_by_label(fig)["loss"].texts]
+        assert f"suggested lr = {s.lr:.5e}" in labels, labels
+    finally:
+        plt.close(fig)
+    # A sweep of the usual span keeps 2 digits.
+    wide = make_result()
+    assert wide.suggestion is not None
+    fig = plot_range_test(wide)
+    try:
+        legend = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+        assert f"minimum {wide.suggestion.min_loss_lr:.2e}" in legend, legend
+        assert f"exp, {wide.settings.min_lr:.2e} .. {wide.settings.max_lr:.2e}" in header_lines(fig)[1]
+    finally:
+        plt.close(fig)
+
+
 @pytest.mark.parametrize("size", [(3, 1.5), (4, 1.2), (2, 2)])
 def test_the_minimums_star_at_the_last_lr_stays_inside_a_small_panel(size):
     # The 15 pt star of the minimum, at the last LR and the lowest loss, stood over the bottom frame of a 300x150 px
