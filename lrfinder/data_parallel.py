@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,47 @@ def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelR
     if world < 2:
         return None
     return DataParallelRanks(group, world, device, sharded, dist.get_rank(group))
+
+
+def ranks_settings_disagreement(ranks: DataParallelRanks, settings: Mapping[str, float | str | None]) -> str | None:
+    """The settings whose values differ across the ranks, in words, or ``None`` when all agree (one ``all_reduce``).
+
+    Each rank's values are encoded as numbers (a string by its CRC-32, ``None`` as ``-inf``, a bool as 0 or 1) and
+    their maximum and minimum over the ranks taken in one ``all_reduce`` (``MAX`` of the values and their negatives).
+    Call on every rank, with the same names in the same order.
+
+    Args:
+        ranks: The model's process group.
+        settings: Each setting's name and this rank's value.
+
+    Returns:
+        ``"max_lr from 1 to 2, noise_scale True on some ranks and False on others"``, or ``None``.
+
+    """
+
+    def code(value: float | str | None) -> float:
+        if value is None:
+            return -math.inf
+        if isinstance(value, str):
+            return float(zlib.crc32(value.encode()))
+        return float(value)
+
+    local = torch.tensor([code(v) for v in settings.values()], dtype=torch.float64)
+    both = ranks.max(torch.cat([local, -local])).tolist()
+    n = len(local)
+    differ = []
+    for (name, value), top, bottom in zip(settings.items(), both[:n], both[n:]):
+        low = -bottom
+        if low == top:
+            continue
+        if isinstance(value, bool):
+            differ.append(f"{name} True on some ranks and False on others")
+        elif isinstance(value, str):
+            differ.append(f"{name} (this rank's {value!r} is not every rank's)")
+        else:
+            low_text, top_text = ("None" if v == -math.inf else f"{v:g}" for v in (low, top))
+            differ.append(f"{name} from {low_text} to {top_text}")
+    return ", ".join(differ) or None
 
 
 def micro_batch_sync(

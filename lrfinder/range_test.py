@@ -35,7 +35,7 @@ import os
 import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, get_args
 
@@ -75,7 +75,9 @@ from .data_parallel import (
     _reduced_step_loss,
     data_parallel_ranks,
     micro_batch_sync,
+    parallel_module,
     ranks_backward_verdict,
+    ranks_settings_disagreement,
 )
 from .diagnostics import (
     _BACKWARD_IN_STEP_FN,
@@ -1551,7 +1553,7 @@ def range_test(
     Raises:
         ValueError: A setting out of range (named, with the value), an ``accumulate_steps`` that would
             cycle ``train_data`` more than 10 times in one step, ``curve="val"`` without ``val_data`` or on a
-            model wrapped for data parallelism, an optimizer whose
+            model wrapped for data parallelism, settings that differ across such a model's ranks, an optimizer whose
             ``step`` needs a closure (``LBFGS``), an ``Rprop`` (its ``lr`` is only its first step size),
             or one with ``maximize=True`` (see :func:`check_minimizes`).
         TypeError: A setting of the wrong type, or a class where an instance is expected
@@ -1592,6 +1594,7 @@ def range_test(
         grad_scaler=grad_scaler, val_data=val_data, refine=refine, gradient_clip_val=gradient_clip_val,
         gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial, curve=curve,
     )
+    _check_ranks_agree(setup, model, rule, noise_scale)
     val_curve = val_data if setup.settings.curve == "val" else None
     saved = _saved_state(
         setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler,
@@ -2092,6 +2095,37 @@ def _saved_state(
             "stopped. Pass a DataLoader or a list of batches to leave the data as it was.",
         )
     return _Saved(snapshot=snapshot, scaler=scaler, scaler_state=scaler_state)
+
+
+def _check_ranks_agree(setup: _Setup, model: nn.Module, rule: Rule | str, noise_scale: bool) -> None:
+    """Under data parallelism, refuse settings that differ across the ranks (one ``all_reduce``, before any step).
+
+    Every rank averages each step's loss over the others, so all must sweep the same LRs over the same steps
+    and read the curve alike; ranks given another ``max_lr`` each applied their own LR to one model (its replicas
+    drift apart), and one given fewer ``num_steps`` left the others waiting in the next all-reduce.
+
+    Raises:
+        ValueError: A setting (the sweep's, ``rule``, ``noise_scale``, ``refine``) differs across the ranks.
+
+    """
+    ranks = data_parallel_ranks(model, setup.target)
+    if ranks is None:
+        return
+    settings: dict[str, float | str | None] = {
+        f.name: getattr(setup.settings, f.name) for f in fields(setup.settings) if f.name != "world_size"
+    }
+    settings.update(rule=str(rule), noise_scale=noise_scale, refine=setup.refine is not None)
+    differ = ranks_settings_disagreement(ranks, settings)
+    if differ is None:
+        return
+    raise ValueError(
+        f"Expected the same range_test settings on every rank of the {type(parallel_module(model)).__name__} "
+        f"model's process group, but its {ranks.world} ranks got {differ}. Each step's loss is averaged over the "
+        "ranks, so every rank must sweep the same LRs over the same steps (one that stops first leaves the others "
+        "waiting in the next all-reduce) and read the curve alike: pass the same values on every rank. A num_steps "
+        "taken from len(loader) differs where the ranks' loaders do: give each rank a DistributedSampler over the "
+        "same data, or pass rank 0's value to every rank (torch.distributed.broadcast_object_list)."
+    )
 
 
 def _prepared_sweep(

@@ -414,10 +414,11 @@ def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
 ) -> None:
     a, b = accumulated_ranks
     for r in (a, b):
-        # Raised at step 3 on both ranks; the check rode on the loss's all-reduce: one per step, no more.
+        # Raised at step 3 on both ranks; the check rode on the loss's all-reduce: one per step, no more (and one
+        # before the sweep, checking that the ranks' settings agree).
         assert "error" in r["plain"], r["plain"]
         assert r["plain"]["steps"] == 3
-        assert r["plain"]["all_reduces"] == 4
+        assert r["plain"]["all_reduces"] == 1 + 4
         assert "the mean over the 2 ranks" in r["plain"]["error"]
     assert b["plain"]["error"].startswith("Batch 3 of the pass on rank 1 holds NaN or inf in inputs (inputs float32")
     assert a["plain"]["error"].startswith("Batch 3 of the pass on rank 1 holds NaN or inf (the DataError raised on")
@@ -425,7 +426,8 @@ def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
     assert "error" not in a["filled"] and "error" not in b["filled"]
     assert a["filled"]["losses"] == b["filled"]["losses"]
     assert a["filled"]["steps"] == len(a["filled"]["losses"]) > 3
-    assert a["filled"]["all_reduces"] == a["filled"]["steps"] + 1  # and one for the global batch, once the sweep ends
+    # and one for the settings before the sweep, one for the global batch once it ends
+    assert a["filled"]["all_reduces"] == 1 + a["filled"]["steps"] + 1
 
 
 class _DictBatches(torch.utils.data.Dataset):
@@ -564,3 +566,55 @@ def test_a_step_fns_backward_through_the_ddp_model_is_refused_on_every_rank(tmp_
         assert all(r[name]["restored"] for name in ("twice", "twice_accumulated", "critic_first", "critic_detached"))
         assert r["plain"]["losses"] == r["critic_detached"]["losses"] == r["loss_fn"]
     assert a == b
+
+
+def _settings_worker(rank: int, init: str, out: str) -> None:
+    """Each rank computes a setting of its own: num_steps from its loader's length, max_lr, noise_scale; then alike."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
+    )
+    data, _ = _regression(rank)
+    # No DistributedSampler: rank 0 takes 20 batches of 16, rank 1 takes 10.
+    loader = DataLoader(TensorDataset(*(t[: 320 // (rank + 1)] for t in data.tensors)), batch_size=16)
+    record: dict[str, Any] = {}
+    for name, settings in (
+        ("num_steps", {"num_steps": len(loader)}),
+        ("max_lr", {"max_lr": 1.0 + rank}),
+        ("noise_scale", {"noise_scale": rank == 0}),
+        ("same", {}),
+    ):
+        net = small_net()
+        before = [p.detach().clone() for p in net.parameters()]
+        kwargs: dict[str, Any] = {"min_lr": 1e-4, "max_lr": 1.0, "num_steps": 15, **settings}
+        try:
+            result = lrfinder.range_test(nn.parallel.DistributedDataParallel(net), loader, loss_fn=F.mse_loss, **kwargs)
+            record[name] = {"lr": result.lr, "steps": len(result.lrs)}
+        except ValueError as exc:
+            record[name] = {"error": str(exc)}
+        record[name]["untouched"] = all(torch.equal(a, p) for a, p in zip(before, net.parameters()))
+    _leave(out, rank, record)
+
+
+@pytest.mark.slow
+def test_settings_that_differ_across_the_ranks_are_refused_on_every_rank(tmp_path: Path) -> None:
+    """num_steps=len(loader) over loaders of 20 and 10 batches: the rank done first left the other waiting in the next
+    all-reduce (a hang until the process group's timeout); another max_lr on each rank gave each its own LR for the
+    one model, silently. Every rank now raises the same ValueError before the first step; alike settings still run."""
+    first, second = spawn_ranks(_settings_worker, tmp_path, WORLD, DEADLINE_S)
+    for name, said in (
+        ("num_steps", "num_steps from 10 to 20"),
+        ("max_lr", "max_lr from 1 to 2"),
+        ("noise_scale", "noise_scale True on some ranks and False on others"),
+    ):
+        assert first[name] == second[name], name
+        error = first[name]["error"]
+        assert error.startswith(
+            "Expected the same range_test settings on every rank of the DistributedDataParallel model's process "
+            f"group, but its 2 ranks got {said}."
+        ), error
+        assert "give each rank a DistributedSampler" in error and first[name]["untouched"]
+    assert "error" not in first["same"] and first["same"]["lr"] == second["same"]["lr"]
+    assert first["same"]["steps"] == second["same"]["steps"] > 5
