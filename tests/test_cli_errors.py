@@ -1059,6 +1059,16 @@ def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path)
     assert_one_line(result, 1, "for --loss mse")
 
 
+def test_uint64_targets_past_the_int64_range_keep_their_values(work: Path):
+    # Cast to int64 class labels, 2**63 + 5 wrapped to -9223372036854775803, a number never written.
+    with np.load(work / "train.npz") as arrays:
+        x = arrays["x"]
+    np.savez(work / "u64.npz", x=x, y=np.full(len(x), 2**63 + 4096, dtype=np.uint64))
+    result = invoke("run", "model.pt", "--data", "u64.npz", *FAST)
+    assert "-922337203685477" not in result.output
+    assert_one_line(result, 1, "for --loss mse")
+
+
 def test_big_endian_arrays_are_read_as_the_same_numbers(work: Path):
     # As MATLAB, FITS or a big-endian machine write them: "The arrays in ... are not numeric: given numpy array has
     # byte order different from the native byte order".

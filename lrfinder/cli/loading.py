@@ -1248,6 +1248,10 @@ def _to_tensors(
         xt = xt.to(float_dtype)
     if yt.dtype == torch.float64:
         yt = yt.to(float_dtype)
+    if yt.dtype == torch.uint64 and yt.numel() and int(yt.cpu().numpy().max()) > torch.iinfo(torch.int64).max:
+        # Past int64's range the cast to class labels below wrapped them to negative numbers, never written: they
+        # stay real numbers, as a CSV column's do.
+        yt = torch.from_numpy(yt.cpu().numpy().astype(np.float64)).to(float_dtype)
     if yt.dtype == torch.bool or (not yt.is_floating_point() and not yt.is_complex() and yt.dtype != torch.int64):
         # True/False labels (y = x > 0) are the classes 1/0: no loss takes a bool target; integer
         # labels saved narrower (int32, uint8) are class indices, which torch's class losses take as int64.
