@@ -17,7 +17,7 @@ from torch import nn
 
 from . import _lightning
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError
-from .names import PEER_OPTION_NAMES, did_you_mean_each, peer_notes, trainer_side
+from .names import PEER_OPTION_NAMES, TUNER_ONLY_OPTIONS, did_you_mean_each, peer_notes, trainer_side
 from .range_test import RangeTestResult
 from .settings import check_iterable, check_not_a_dataset
 
@@ -251,9 +251,13 @@ def find_lr(
             f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
             f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
             + did_you_mean_each(
-                [k for k in unknown if trainer_side(k, known) is None], known, PEER_OPTION_NAMES, named=len(unknown) > 1
+                [k for k in unknown if trainer_side(k, known) is None and k not in TUNER_ONLY_OPTIONS],
+                known,
+                PEER_OPTION_NAMES,
+                named=len(unknown) > 1,
             )
             + peer_notes(unknown, accepted=known)
+            + "".join(f" {TUNER_ONLY_OPTIONS[k]}" for k in unknown if k in TUNER_ONLY_OPTIONS)
         )
     # A torch.compile'd LightningModule is one too (Lightning fits it).
     if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):

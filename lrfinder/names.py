@@ -50,6 +50,7 @@ __all__ = [
     "OPTIMIZER_ALIASES",
     "PEER_OPTION_NAMES",
     "PEER_OPTIONS_WITHOUT_EQUIVALENT",
+    "TUNER_ONLY_OPTIONS",
     "TRAINER_SIDE_OPTIONS",
     "PEER_PLOT_OPTIONS",
     "PEER_ANALYSIS_OPTIONS",
@@ -289,6 +290,19 @@ PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
     "milestones": (
         "Lightning's LearningRateFinder milestones have no equivalent: call trainer.fit once per stage on the "
         "same Trainer (raise trainer.fit_loop.max_epochs between them); each fit runs the test again."
+    ),
+}
+
+#: Lightning's ``Tuner.lr_find`` options that ``find_lr`` has no counterpart for -> what to pass instead. A call
+#: moved from the tuner got only the list of ``find_lr``'s options (``method`` difflib's "Did you mean 'mode'?").
+TUNER_ONLY_OPTIONS: dict[str, str] = {
+    "dataloaders": (
+        "Lightning's dataloaders (the loaders of validate/test/predict) are not read by a fit; pass the training "
+        "loader as train_dataloaders=."
+    ),
+    "method": (
+        "Lightning's method has no equivalent: find_lr always runs the test in a fit (Tuner.lr_find's only "
+        "method='fit'); drop it."
     ),
 }
 

@@ -2598,6 +2598,13 @@ def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() 
         (lambda: find_lr(Net(), train_dataloaders=make_loader(), num_training=10, early_stop_threshold=4.0),
          TypeError, r"For 'num_training': did you mean 'num_steps'\? For 'early_stop_threshold': did you mean "
          r"'stop_factor'\?"),
+        # Tuner.lr_find's dataloaders and method got only the option list (method "Did you mean 'mode'?").
+        (lambda: find_lr(Net(), dataloaders=make_loader()), TypeError,
+         r"unknown option\(s\) dataloaders;.*\)\. Lightning's dataloaders .* not read by a fit; pass the training "
+         r"loader as train_dataloaders=\.$"),
+        (lambda: find_lr(Net(), train_dataloaders=make_loader(), method="fit"), TypeError,
+         r"unknown option\(s\) method;.*\)\. Lightning's method has no equivalent: find_lr always runs the test in a "
+         r"fit \(Tuner\.lr_find's only method='fit'\); drop it\.$"),
         (lambda: find_lr(Net(), train_dataloaders=make_loader(), update_attr=True), TypeError,
          r"no 'update_attr': it leaves the module as it was.*model\.lr = result\.lr, and model\.hparams\.lr = "
          r"result\.lr when hparams holds one.*add LRFinder to the Trainer's callbacks: it sets both"),
