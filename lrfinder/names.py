@@ -40,6 +40,7 @@ __all__ = [
     "RECORDED_PRECISIONS",
     "GradientClipAlgorithm",
     "GRADIENT_CLIP_ALGORITHMS",
+    "GRADIENT_CLIP_ALIASES",
     "LossName",
     "LOSSES",
     "REPORT_FORMATS",
@@ -129,6 +130,11 @@ RECORDED_PRECISIONS: tuple[RecordedPrecision, ...] = get_args(RecordedPrecision)
 GradientClipAlgorithm = Literal["norm", "value"]
 #: Every value ``range_test(gradient_clip_algorithm=...)`` accepts.
 GRADIENT_CLIP_ALGORITHMS: tuple[GradientClipAlgorithm, ...] = get_args(GradientClipAlgorithm)
+#: Other names for the clipping algorithms (the norm's order, torch's functions) -> the one each means, for the
+#: refusal's hint: ``l2`` was told only the two names.
+GRADIENT_CLIP_ALIASES: dict[str, str] = {
+    "l2": "norm", "2": "norm", "l2_norm": "norm", "clip_grad_norm": "norm", "clip_grad_value": "value",
+}  # fmt: skip
 
 #: The losses the command line builds from a name (``--loss``).
 LossName = Literal["cross_entropy", "nll", "mse", "l1", "smooth_l1", "huber", "bce_with_logits"]

@@ -38,6 +38,7 @@ from .exceptions import DataError, ModelError
 from .names import (
     CURVES,
     GRADIENT_CLIP_ALGORITHMS,
+    GRADIENT_CLIP_ALIASES,
     PEER_OPTION_NAMES,
     PRECISION_ALIASES,
     PRECISIONS,
@@ -234,7 +235,8 @@ def check_gradient_clipping(gradient_clip_val: object, gradient_clip_algorithm: 
     if not is_choice(gradient_clip_algorithm, GRADIENT_CLIP_ALGORITHMS):
         raise ValueError(
             f"Expected gradient_clip_algorithm to be {' or '.join(map(repr, GRADIENT_CLIP_ALGORITHMS))}, but got "
-            f"gradient_clip_algorithm={gradient_clip_algorithm!r}"
+            f"gradient_clip_algorithm={gradient_clip_algorithm!r}."
+            + did_you_mean(gradient_clip_algorithm, GRADIENT_CLIP_ALGORITHMS, GRADIENT_CLIP_ALIASES)
         )
     gradient_clip_val = plain(gradient_clip_val)
     if gradient_clip_val is None:

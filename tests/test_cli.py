@@ -2159,6 +2159,15 @@ def test_gradient_clip_val_must_be_positive_and_finite(work: Path, value: str):
     assert result.exit_code == 2 and "--gradient-clip-val" in result.output and "finite number > 0" in result.output
 
 
+@pytest.mark.parametrize("value", ["l2", "L2", "2"])
+def test_gradient_clip_algorithm_l2_is_told_norm(work: Path, value: str):
+    """--gradient-clip-algorithm l2 was told only "'l2' is not one of 'norm', 'value'"."""
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-val", "1",
+                    "--gradient-clip-algorithm", value)  # fmt: skip
+    assert result.exit_code == 2
+    assert f"'{value}' is not one of 'norm', 'value'. Did you mean 'norm'?" in result.output
+
+
 def test_gradient_clip_algorithm_without_a_value_is_said_to_be_ignored(work: Path):
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--gradient-clip-algorithm", "value")
     assert result.exit_code == 0

@@ -4408,7 +4408,9 @@ def test_run_sweep_checks_its_arguments(mlp: nn.Module) -> None:
         ({"accumulate_steps": 0}, ValueError, r"accumulate_steps to be an int >= 1"),
         ({"precision": 32}, TypeError, r"precision to be a precision name"),
         ({"gradient_clip_val": -1.0}, ValueError, r"gradient_clip_val > 0"),
-        ({"gradient_clip_algorithm": "l2"}, ValueError, r"gradient_clip_algorithm to be 'norm' or 'value'"),
+        # The norm's order (l2, as torch's clip_grad_norm_'s norm_type=2) was told only the two names.
+        ({"gradient_clip_algorithm": "L2"}, ValueError,
+         r"gradient_clip_algorithm to be 'norm' or 'value'.*'L2'\. Did you mean 'norm'\?$"),
     ],
 )
 def test_range_test_settings_check_their_values(settings: dict[str, Any], error: type, pattern: str) -> None:

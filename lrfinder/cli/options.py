@@ -27,6 +27,8 @@ import click
 
 from ..names import (
     DEFAULT_RULE,
+    GRADIENT_CLIP_ALGORITHMS,
+    GRADIENT_CLIP_ALIASES,
     LOSSES,
     NOT_TEXT_OUTPUT_SUFFIXES,
     OTHER_IMAGE_SUFFIXES,
@@ -1133,7 +1135,7 @@ clip_options = _group(
     ),
     click.option(
         "--gradient-clip-algorithm",
-        type=NameChoice(["norm", "value"]),
+        type=NameChoice(GRADIENT_CLIP_ALGORITHMS, GRADIENT_CLIP_ALIASES),
         default="norm",
         show_default=True,
         help="With --gradient-clip-val: clip the total L2 norm, or each gradient element.",
