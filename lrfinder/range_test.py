@@ -2105,7 +2105,8 @@ def _check_ranks_agree(setup: _Setup, model: nn.Module, rule: Rule | str, noise_
     drift apart), and one given fewer ``num_steps`` left the others waiting in the next all-reduce.
 
     Raises:
-        ValueError: A setting (the sweep's, ``rule``, ``noise_scale``, ``refine``) differs across the ranks.
+        ValueError: A setting (the sweep's, ``rule``, ``noise_scale``, ``refine`` and its fields) differs across the
+            ranks.
 
     """
     ranks = data_parallel_ranks(model, setup.target)
@@ -2115,6 +2116,11 @@ def _check_ranks_agree(setup: _Setup, model: nn.Module, rule: Rule | str, noise_
         f.name: getattr(setup.settings, f.name) for f in fields(setup.settings) if f.name != "world_size"
     }
     settings.update(rule=str(rule), noise_scale=noise_scale, refine=setup.refine is not None)
+    if setup.refine is not None:  # its trials' and held-out batches' all-reduces too
+        for f in fields(setup.refine):
+            value = getattr(setup.refine, f.name)
+            plain = value is None or isinstance(value, (int, float, str))
+            settings[f"refine.{f.name}"] = value if plain else repr(value)  # a tuple of candidates, a mapping
     differ = ranks_settings_disagreement(ranks, settings)
     if differ is None:
         return

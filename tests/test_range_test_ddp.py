@@ -584,6 +584,7 @@ def _settings_worker(rank: int, init: str, out: str) -> None:
         ("num_steps", {"num_steps": len(loader)}),
         ("max_lr", {"max_lr": 1.0 + rank}),
         ("noise_scale", {"noise_scale": rank == 0}),
+        ("refine", {"refine": lrfinder.Refine(training_steps=400 + 200 * rank)}),
         ("same", {}),
     ):
         net = small_net()
@@ -602,12 +603,14 @@ def _settings_worker(rank: int, init: str, out: str) -> None:
 def test_settings_that_differ_across_the_ranks_are_refused_on_every_rank(tmp_path: Path) -> None:
     """num_steps=len(loader) over loaders of 20 and 10 batches: the rank done first left the other waiting in the next
     all-reduce (a hang until the process group's timeout); another max_lr on each rank gave each its own LR for the
-    one model, silently. Every rank now raises the same ValueError before the first step; alike settings still run."""
+    one model, silently; a Refine of each rank's own mismatched its trials' all-reduces. Every rank now raises the same
+    ValueError before the first step; alike settings still run."""
     first, second = spawn_ranks(_settings_worker, tmp_path, WORLD, DEADLINE_S)
     for name, said in (
         ("num_steps", "num_steps from 10 to 20"),
         ("max_lr", "max_lr from 1 to 2"),
         ("noise_scale", "noise_scale True on some ranks and False on others"),
+        ("refine", "refine.training_steps from 400 to 600"),
     ):
         assert first[name] == second[name], name
         error = first[name]["error"]
