@@ -130,6 +130,21 @@ def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
 
 
+def _examples_below_batch(loader: DataLoader) -> int | None:
+    """How many examples each pass of ``loader`` holds, when that is fewer than its batch size; else ``None``.
+
+    Every batch of such a loader is the whole sampler (``drop_last=False``): a ``test_batch_size`` above the
+    dataset (or, under DDP, above the rank's share of it) runs the test at that smaller batch.
+    """
+    if loader.batch_size is None or loader.drop_last or isinstance(loader.dataset, IterableDataset):
+        return None
+    try:
+        examples = len(loader.sampler)  # type: ignore[arg-type]
+    except TypeError:  # a sampler without a length
+        return None
+    return examples if 0 < examples < loader.batch_size else None
+
+
 def _loader_batch_size(loader: Any) -> int | None:
     """The per-device batch of the fit's train loader(s): one loader's, or the one all of a list/dict share.
 

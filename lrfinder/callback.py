@@ -68,6 +68,7 @@ from ._fit_facts import TUNER_CHECKPOINT_PREFIXES as TUNER_CHECKPOINT_PREFIXES
 from ._fit_facts import (
     _accumulation,
     _epoch_batches_at,
+    _examples_below_batch,
     _how_to_bound,
     _loader_batch_size,
     _local_gradients,
@@ -318,7 +319,9 @@ class LRFinder(_CallbackBase):
             ``warmup_steps`` instead. A ``warmup_steps`` in ``scheduler_settings`` replaces the
             advised warm-up (rising from 0 unless ``warmup_start_factor`` says otherwise).
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
-            rebuilt from the same dataset, sampler and collate function.
+            rebuilt from the same dataset, sampler and collate function. A larger one is allowed too: the
+            test runs at it and the LR is scaled down to the training batch by ``scaling``. One above the
+            examples each device's loader holds is capped at them (warned): the test runs at that batch.
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
             :func:`lrfinder.optimizers.create_optimizer` over the module; default the module's.
             From LightningCLI or a YAML config a class path (``torch.optim.AdamW``) gives the class.
@@ -1235,6 +1238,14 @@ class LRFinder(_CallbackBase):
                 f"{int(batches)} (or give the fit more batches per epoch).",
             )
         loader = _rebuild_loader(train_loader, self.test_batch_size) if self.test_batch_size else train_loader
+        capped = _examples_below_batch(loader) if self.test_batch_size else None
+        if capped is not None:
+            _lightning.warn(
+                trainer,
+                f"{self._who}: test_batch_size={self.test_batch_size} is more than the {capped} examples the train "
+                f"loader gives each device, so every batch of the test holds {capped}: the LR is found (and scaled) "
+                f"at batch {capped}. Set test_batch_size <= {capped}, or leave it None to test at the fit's batch.",
+            )
         self._check_passes_per_step(loader, batches, accumulate)
         if self.optimizer is not None:
             if not automatic and len(trainer.optimizers) > 1:

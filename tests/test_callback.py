@@ -2578,6 +2578,24 @@ def test_find_lr_max_steps_warning_promises_no_training(tmp_path: Path) -> None:
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=3).fit(Net(), make_loader())
 
 
+def test_a_test_batch_above_the_dataset_is_recorded_and_scaled_at_the_batch_it_ran(tmp_path: Path) -> None:
+    """test_batch_size=1000 over 256 examples tested at 256 without a word; the result and the scaling say 256."""
+    finder = LRFinder(test_batch_size=1000, **FAST)
+    with pytest.warns(UserWarning, match=r"test_batch_size=1000 is more than the 256 examples the train loader gives "
+                      r"each device, so every batch of the test holds 256: the LR is found \(and scaled\) at batch "
+                      r"256\. Set test_batch_size <= 256"):  # fmt: skip
+        trainer(tmp_path, [finder], max_steps=1).fit(Net(), make_loader(256, 32))
+    assert finder.result is not None and finder.result.batch_size == 256
+    assert finder.result.suggestion is not None
+    assert finder.applied_lr == pytest.approx(finder.result.suggestion.lr * 32 / 256)  # linear, SGD: 256 -> 32
+    larger = LRFinder(test_batch_size=64, **FAST)  # above the training batch, within the data: no word of it
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [larger], max_steps=1).fit(Net(), make_loader(256, 32))
+    assert larger.result is not None and larger.result.batch_size == 64
+    assert not [w for w in seen if "examples the train loader gives" in str(w.message)]
+
+
 def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() -> None:
     finder = LRFinder(target_batch_size=np.int64(256), test_batch_size=np.int32(32),
                       optimizer="adamw", optimizer_settings={"weight_decay": 0.1, "bias_lr_factor": 2.0})  # fmt: skip
