@@ -332,6 +332,10 @@ TRAINER_SIDE_OPTIONS: dict[str, str] = {
     "restore": "the module, its optimizers, the RNGs and the data order are always put back after the test.",
     "val_data": "refine= judges its trials on the fit's validation loader (else on held-out training batches).",
     "on_step": "the test's progress is the fit's 'Finding LR' bar, and its curve goes to the Trainer's loggers.",
+    "curve": (
+        "the callback's curve is the training loss of the fit's steps; for the mean loss over a validation loader "
+        "after every step, run lrfinder.range_test(model, train_loader, val_data=val_loader, curve='val')."
+    ),
 }
 
 _SKIP = (
