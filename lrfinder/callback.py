@@ -2281,7 +2281,11 @@ class LRFinder(_CallbackBase):
             return
         schedule = self._schedule_preview
         save_report(
-            result, self.report, schedule=schedule, schedule_name=self.scheduler if schedule is not None else None
+            result,
+            self.report,
+            schedule=schedule,
+            schedule_name=self.scheduler if schedule is not None else None,
+            applied_lr=self.applied_lr,  # a module's cycle trains up to its peak, not at the suggested LR
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
 

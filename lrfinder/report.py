@@ -55,6 +55,7 @@ from ._checks import (
     is_real,
     plain,
     plural,
+    real_number,
     single_number_note,
     text_or_bool_at,
     text_or_bool_message,
@@ -474,9 +475,12 @@ def _batch_parts(result: RangeTestResult) -> str:
 
 
 def _header_lines(
-    results: Sequence[RangeTestResult], title_chars: int | None = None
+    results: Sequence[RangeTestResult], title_chars: int | None = None, applied_lr: float | None = None
 ) -> tuple[str, list[str], list[str]]:
     """Title, facts and warnings for the header.
+
+    ``applied_lr``: the LR training was set to (:func:`plot_range_test`'s), said next to the suggestion where it
+    differs from the LR to train with (a one-cycle schedule's peak).
 
     ``title_chars``: the characters a line of the title holds; the names of several models are then
     cut shorter, their parameter counts left out, and the names cut shorter again, down to
@@ -527,6 +531,7 @@ def _header_lines(
             facts.append(
                 f"suggested lr {derivation}  (rule {s.rule})"
                 + ("" if groups is None else f"  |  LRs are those of param {groups[0]} ({groups[1]})")
+                + _applied_fact(r, applied_lr)
             )
             line = f"one-cycle band {s.min_lr:.{d}e} .. {s.max_lr:.{d}e}  |  confidence {s.confidence:.2f}"
             line += _spread_fact(r)
@@ -591,6 +596,21 @@ def _header_lines(
                 warnings.append(f"{label}: {r.scaled.warning}")
     # The schedule is named in its own panel's title.
     return title, facts, warnings
+
+
+def _applied_fact(result: RangeTestResult, applied_lr: float | None) -> str:
+    """``"  |  applied in training: lr 5.92e-02 (...)"`` where training was set to another LR than ``result.lr``.
+
+    The callback's report showed the suggested LR alone where a module's OneCycleLR trained up to its peak,
+    twice as high (``LRFinder.applied_lr``); ``""`` where the two agree, or nothing was applied.
+    """
+    if applied_lr is None or result.lr is None or math.isclose(applied_lr, result.lr, rel_tol=1e-6):
+        return ""
+    peak = result.training_suggestion
+    why = ""
+    if peak is not None and math.isclose(applied_lr, peak.max_lr, rel_tol=1e-6):
+        why = " (the one-cycle peak, training_suggestion.max_lr)"
+    return f"  |  applied in training: lr {applied_lr:.2e}{why}"
 
 
 def _judged_on(refinement: Any) -> str:
@@ -770,12 +790,12 @@ _WARNING_ROOM = 2
 
 
 def _header_text(
-    results: Sequence[RangeTestResult], width_chars: int, title: str | None
+    results: Sequence[RangeTestResult], width_chars: int, title: str | None, applied_lr: float | None = None
 ) -> list[tuple[str, str | None]]:
     """Return the header as ``(line, colour)`` pairs: title first, then facts, then warnings."""
     # The title is in a larger bold font: about 0.65 of the characters of a body line fit on a line.
     title_chars = int(0.65 * width_chars)
-    default_title, facts, warnings = _header_lines(results, title_chars)
+    default_title, facts, warnings = _header_lines(results, title_chars, applied_lr)
     body = [(line, None) for line in _wrap(facts, width_chars)]
     warn = [(line, COLORS["warning"]) for line in _wrap([f"warning: {w}" for w in warnings], width_chars)]
     # Keep the header readable: at most _HEADER_ROOM lines under the title, the rest summarised;
@@ -2180,6 +2200,7 @@ def plot_range_test(
     figsize: tuple[float, float] | None = None,
     dpi: float | None = None,
     ax: Axes | None = None,
+    applied_lr: float | None = None,
 ) -> Figure:
     """Draw a range-test report into a new matplotlib figure, or the loss panel into ``ax``.
 
@@ -2195,6 +2216,9 @@ def plot_range_test(
         title: Replaces the header's first line; with ``ax``, the axes' title (without it the
             axes' own title is left as it is).
         highlight: In an overlay, the index of the curve to draw bold and mark "recommended".
+        applied_lr: The LR training was set to (``LRFinder.applied_lr``), for one result: the header says it
+            next to the suggestion where it is another than ``result.lr`` (a module's OneCycleLR trains up to
+            its peak, ``training_suggestion.max_lr``). Full report only.
         figsize: Figure size in inches (default ``(12, 9)``); with ``dpi`` it fixes the pixel
             size of the output.
         dpi: Dots per inch of the figure (and of a PNG written from it); default 100.
@@ -2225,13 +2249,14 @@ def plot_range_test(
     Raises:
         ValueError: No result, a figure size or dpi that is not positive or makes more than
             :data:`MAX_PIXELS` a side, a dpi below :data:`MIN_DPI`, a ``highlight`` out of range, or a
-            ``schedule`` that is not 1-D or holds an LR that is not finite and >= 0, or a ``schedule_kind`` other than
-            ``"planned"`` or ``"applied"``.
+            ``schedule`` that is not 1-D or holds an LR that is not finite and >= 0, a ``schedule_kind`` other than
+            ``"planned"`` or ``"applied"``, or an ``applied_lr`` that is not finite and > 0 or given with several
+            results.
         TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, an
             argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of
             text), an ``ax`` that is not a matplotlib ``Axes``, or ``ax`` with an argument of
             the full report (``schedule``, ``schedule_name``, an ``"applied"`` ``schedule_kind``,
-            ``figsize``, ``dpi``).
+            ``figsize``, ``dpi``, ``applied_lr``), or an ``applied_lr`` that is not a number.
 
     Example:
         >>> fig = plot_range_test(result)  # doctest: +SKIP
@@ -2261,11 +2286,20 @@ def plot_range_test(
             f"Expected schedule_kind to be one of {', '.join(map(repr, SCHEDULE_KINDS))}, but got "
             f"schedule_kind={schedule_kind!r:.60}"
         )
+    if applied_lr is not None:
+        applied_lr = float(real_number("applied_lr", applied_lr))
+        if not (math.isfinite(applied_lr) and applied_lr > 0):
+            raise ValueError(f"Expected applied_lr > 0 and finite, but got applied_lr={applied_lr}")
+        if len(results) != 1:
+            raise ValueError(
+                f"Expected applied_lr with one result (the LR its training was set to), but got {len(results)} results"
+            )
     if ax is not None:
         full = [
             name
             for name, value in (("schedule", schedule), ("schedule_name", schedule_name), ("figsize", figsize),
-                                ("dpi", dpi), ("schedule_kind", None if schedule_kind == "planned" else schedule_kind))
+                                ("dpi", dpi), ("schedule_kind", None if schedule_kind == "planned" else schedule_kind),
+                                ("applied_lr", applied_lr))
             if value is not None
         ]  # fmt: skip
         _check_axes(ax)
@@ -2288,6 +2322,7 @@ def plot_range_test(
             highlight=highlight,
             size=size,
             dots=dots,
+            applied_lr=applied_lr,
         )
 
 
@@ -2306,6 +2341,7 @@ def _draw_report(
     highlight: int | None,
     size: tuple[float, float],
     dots: float,
+    applied_lr: float | None = None,
 ) -> Figure:
     """:func:`plot_range_test`'s full report, its arguments checked (``sched``: ``None`` when empty)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -2316,7 +2352,7 @@ def _draw_report(
     # characters a line, lines less high).
     scale = _header_scale(size)
     width_chars = max(int(size[0] * 72 / (6.4 * scale)), _MIN_HEADER_CHARS)
-    lines = _header_text(results, width_chars, title)
+    lines = _header_text(results, width_chars, title, applied_lr)
 
     def header_height() -> float:
         return (_header_points(lines, scale) + (6.0 + (len(lines) - 1) * _LINE_PT) * scale) / 72.0
@@ -3046,7 +3082,7 @@ def save_report(
         result_or_results: What to draw (see :func:`plot_range_test`).
         path: Output file; its parent directories are created.
         **kwargs: Passed to :func:`plot_range_test` (``schedule``, ``schedule_name``,
-            ``schedule_kind``, ``title``, ``highlight``, ``figsize``, ``dpi``).
+            ``schedule_kind``, ``title``, ``highlight``, ``figsize``, ``dpi``, ``applied_lr``).
 
     Returns:
         The path written.

@@ -218,8 +218,9 @@ def test_report_has_the_schedule_panel_when_a_scheduler_is_built(
     assert list(calls[0]["schedule"]) == pytest.approx(expected, rel=1e-9)
     # Without scheduler= there is no schedule to show.
     calls.clear()
-    trainer(tmp_path, [LRFinder(report=tmp_path / "lr2.png", **FAST)], max_steps=1).fit(Net(), make_loader())
-    assert calls == [{"schedule": None, "schedule_name": None}]
+    plain = LRFinder(report=tmp_path / "lr2.png", **FAST)
+    trainer(tmp_path, [plain], max_steps=1).fit(Net(), make_loader())
+    assert calls == [{"schedule": None, "schedule_name": None, "applied_lr": plain.applied_lr}]
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -413,6 +413,35 @@ def test_cycle_peak_is_named_in_the_training_lr_message(tmp_path: Path, caplog: 
     assert f"suggested {result.suggestion.lr:.2e}" in line
 
 
+def test_the_report_header_says_the_cycle_peak_training_was_set_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's header said "suggested lr 2.94e-02" alone where the module's OneCycleLR trained up to 5.92e-02."""
+    import lrfinder.report as report
+
+    written: list[dict[str, Any]] = []
+    save_report = report.save_report
+
+    def recording(result: Any, path: Any, **kwargs: Any) -> Path:
+        written.append(kwargs)
+        return save_report(result, path, **kwargs)
+
+    monkeypatch.setattr(report, "save_report", recording)
+    finder = LRFinder(report=tmp_path / "lr.png", **FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(Net(schedule="onecycle"), make_loader())
+    result = finder.result
+    assert result is not None and result.lr is not None and finder.applied_lr is not None
+    assert finder.applied_lr > result.lr and (tmp_path / "lr.png").is_file()
+    assert written and written[0]["applied_lr"] == finder.applied_lr
+    suggested = next(line for line in report._header_lines([result], None, finder.applied_lr)[1] if "suggested" in line)
+    assert f"  |  applied in training: lr {finder.applied_lr:.2e} (the one-cycle peak, training_suggestion.max_lr)" in (
+        suggested
+    )
+    # Trained at the suggested LR: nothing more to say.
+    assert "applied" not in " ".join(report._header_lines([result], None, result.lr)[1])
+
+
 @pytest.mark.parametrize("scheduler", ["onecycle", "cyclic", "cosine"])
 def test_a_schedule_of_scheduler_that_climbs_past_the_found_lr_is_named_in_the_training_lr_message(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, scheduler: str

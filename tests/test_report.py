@@ -2653,3 +2653,25 @@ def test_show_on_the_report_shows_it_through_pyplot(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(plt, "figure", old_pyplot)
     with pytest.raises(AttributeError, match=r"cannot hand it to pyplot: .*fig\.savefig\('lr\.png'\)"):
         plot_range_test(make_result()).show()
+
+
+def test_the_header_says_the_lr_training_was_set_to_where_it_is_not_the_suggested_one():
+    # LRFinder's report under a module's OneCycleLR said "suggested lr 1.2e-02" alone; training ran up to the peak.
+    result = make_result()
+    assert result.lr is not None and result.training_suggestion is not None
+    peak = result.training_suggestion.max_lr
+    said = re.sub(r"\s+", " ", " ".join(header_lines(plot_range_test(result, applied_lr=peak))))  # lines wrapped
+    assert f"applied in training: lr {peak:.2e} (the one-cycle peak, training_suggestion.max_lr)" in said
+    other = re.sub(r"\s+", " ", " ".join(header_lines(plot_range_test(result, applied_lr=3 * result.lr))))
+    assert f"applied in training: lr {3 * result.lr:.2e}" in other and "one-cycle peak" not in other
+    assert "applied in training" not in " ".join(header_lines(plot_range_test(result, applied_lr=result.lr)))
+    with pytest.raises(ValueError, match=r"^Expected applied_lr with one result .* but got 2 results$"):
+        plot_range_test([result, result], applied_lr=peak)
+    with pytest.raises(ValueError, match=r"^Expected applied_lr > 0 and finite, but got applied_lr=nan$"):
+        plot_range_test(result, applied_lr=float("nan"))
+    with pytest.raises(TypeError, match=r"^Expected applied_lr to be a number, but got applied_lr='0.1'$"):
+        plot_range_test(result, applied_lr="0.1")  # type: ignore[arg-type]
+    import matplotlib.figure
+
+    with pytest.raises(TypeError, match=r"draws the loss panel only, but got applied_lr"):
+        plot_range_test(result, ax=matplotlib.figure.Figure().subplots(), applied_lr=peak)
