@@ -643,15 +643,26 @@ class LRFinder(_CallbackBase):
     # Hooks
     # ----------------------------------------------------------------------------------------
 
+    # ``pl_module`` and ``stage`` have defaults only so that a Trainer given the class itself reaches the check
+    # below: Lightning calls ``LRFinder.setup(trainer, module, stage=...)`` then, the Trainer taking ``self``'s place,
+    # and Python's "setup() missing 1 required positional argument: 'pl_module'" was all it said. Lightning always
+    # passes all three.
     @override
-    def setup(self, trainer: either.Trainer, pl_module: either.LightningModule, stage: str) -> None:
+    def setup(
+        self, trainer: either.Trainer, pl_module: either.LightningModule | None = None, stage: str | None = None
+    ) -> None:
         """Forget what an earlier fit of this callback found, before a checkpoint's state is loaded.
 
         A fit resumed from a checkpoint that holds no ``LRFinder`` state (written without the
         callback) otherwise took the LR and batch size of the callback's previous fit for that
         checkpoint's: the attribute was set to an LR the restored optimizer does not train with.
         A fit that trains nothing and resumes nothing gets them back at its end (:meth:`on_fit_end`).
+
+        Raises:
+            TypeError: The Trainer was given the class, ``Trainer(callbacks=[LRFinder])``, not an instance.
+
         """
+        _refuse_class_given(self)
         trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
         if stage == "fit":
             self._previous = (
@@ -670,6 +681,17 @@ class LRFinder(_CallbackBase):
             self._batch_size = None
             self._test_logged = None
             self._train_started = False
+
+    @override
+    def on_exception(
+        self, trainer: either.Trainer, pl_module: either.LightningModule, exception: BaseException | None = None
+    ) -> None:
+        """Nothing to undo here: the range test restores its own state when it fails (see :meth:`on_train_start`).
+
+        ``exception`` has a default for a Trainer given the class itself: Lightning calls this hook after
+        :meth:`setup` refused it, with the Trainer in ``self``'s place, and Python's "on_exception() missing 1
+        required positional argument: 'exception'" came last, under the refusal.
+        """
 
     @override
     def on_fit_start(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
@@ -2288,6 +2310,23 @@ class LRFinder(_CallbackBase):
             applied_lr=self.applied_lr,  # a module's cycle trains up to its peak, not at the suggested LR
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
+
+
+def _refuse_class_given(finder: object) -> None:
+    """Refuse ``Trainer(callbacks=[LRFinder])``: the class given, not an instance (the Trainer is the hook's ``self``).
+
+    Raises:
+        TypeError: ``finder`` (the hook's ``self``) is no ``LRFinder``; the message names the class the Trainer holds.
+
+    """
+    if isinstance(finder, LRFinder):
+        return
+    given = [c for c in getattr(finder, "callbacks", None) or () if isinstance(c, type) and issubclass(c, LRFinder)]
+    name = given[0].__name__ if given else "LRFinder"
+    raise TypeError(
+        f"Expected an LRFinder instance in Trainer(callbacks=[...]), but got the class {name} itself: pass "
+        f"{name}() (with its settings, e.g. {name}(max_lr=1.0)), an instance, as for every Lightning callback"
+    )
 
 
 def _logs_hyperparameters(owner: Any) -> bool:

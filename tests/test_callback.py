@@ -254,6 +254,31 @@ def test_find_lr_leaves_no_training_bar_behind(tmp_path: Path, capsys: pytest.Ca
     assert any(line.startswith("Epoch 0") for line in screen(capsys.readouterr().out))
 
 
+class MyFinder(LRFinder):
+    """A subclass, for the message naming the class given."""
+
+
+@pytest.mark.parametrize("cls", [LRFinder, MyFinder])
+def test_the_class_given_to_the_trainer_is_refused_by_name(tmp_path: Path, cls: type[LRFinder]) -> None:
+    # Trainer(callbacks=[LRFinder]) ended in Lightning's "setup() missing 1 required positional argument: 'pl_module'",
+    # then "on_exception() missing 1 required positional argument: 'exception'" raised while handling it.
+    model = Net()
+    before = weights(model)
+    t = trainer(tmp_path, [cls])  # type: ignore[list-item]
+    with pytest.raises(TypeError) as info:
+        t.fit(model, make_loader())
+    name = cls.__name__
+    said = f"got the class {name} itself: pass {name}() (with its settings, e.g. {name}(max_lr"
+    assert str(info.value).startswith("Expected an LRFinder instance in Trainer(callbacks=[...]), but ")
+    assert said in str(info.value)
+    assert info.value.__context__ is None  # nothing raised while Lightning handled it
+    assert all(torch.equal(v, weights(model)[k]) for k, v in before.items())
+    # An instance is as it was: its hooks take what Lightning passes.
+    finder = LRFinder(**FAST)
+    trainer(tmp_path, [finder], max_steps=1).fit(Net(), make_loader())
+    assert finder.result is not None
+
+
 # --------------------------------------------------------------------------------------------
 # Where peers break
 # --------------------------------------------------------------------------------------------
