@@ -99,7 +99,13 @@ from ._rescaling import (
 )
 from ._warn import once_per_call
 from .analysis import DEFAULT_RULE
-from .diagnostics import raise_if_compile_failed, undefined_loss_message
+from .diagnostics import (
+    _is_out_of_memory,
+    raise_if_compile_failed,
+    raised_by_lrfinder,
+    step_failed_message,
+    undefined_loss_message,
+)
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
@@ -1460,7 +1466,10 @@ class LRFinder(_CallbackBase):
         plan = lr_schedule(settings.min_lr, settings.max_lr, settings.num_steps, settings.mode)
         bar = _lightning.progress_bar(trainer, len(plan))
 
+        done = [0]  # the steps the sweep finished: a step that raises is the next one
+
         def on_step(i: int, lr: float, loss: float) -> None:
+            done[0] = i + 1
             if bar is not None:
                 bar.set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.4g}", refresh=False)
                 bar.update(1)
@@ -1499,22 +1508,41 @@ class LRFinder(_CallbackBase):
                             stop_factor=settings.stop_factor,
                             on_step=on_step,
                         )
-                except AttributeError as exc:
-                    # Lightning's own finder runs the fit loop, hooks and all; this test calls training_step
-                    # before the module's on_train_start and on_train_epoch_start, so state made there is missing.
-                    if f"'{type(pl_module).__name__}' object has no attribute" not in str(exc):
+                except LRFinderError:
+                    raise
+                except Exception as exc:
+                    # An out-of-memory stays torch's: code that lowers the batch size on it catches that one. An error
+                    # of lrfinder's own checks (a loader's passes counted as the test draws them) is worded already.
+                    if _is_out_of_memory(exc) or raised_by_lrfinder(exc):
                         raise
-                    raise ModelError(
-                        f"{self._who}: training_step failed in the range test: {exc}. The test runs at on_train_start, "
-                        "before the module's own on_train_start and on_train_epoch_start hooks run, and its "
-                        "on_train_batch_start and on_train_batch_end do not run for the test's batches: create what "
-                        f"training_step reads in __init__ or setup(), or {self._leave_out}."
-                    ) from exc
-                except RuntimeError as exc:
+                    missing = f"'{type(pl_module).__name__}' object has no attribute"
+                    if isinstance(exc, AttributeError) and missing in str(exc):
+                        # Lightning's own finder runs the fit loop, hooks and all; this test calls training_step
+                        # before the module's on_train_start and on_train_epoch_start, so state made there is missing.
+                        raise ModelError(
+                            f"{self._who}: training_step failed in the range test: {exc}. The test runs at "
+                            "on_train_start, before the module's own on_train_start and on_train_epoch_start hooks "
+                            "run, and its on_train_batch_start and on_train_batch_end do not run for the test's "
+                            f"batches: create what training_step reads in __init__ or setup(), or {self._leave_out}."
+                        ) from exc
                     # torch.compile's compiler failing at the test's first forward or backward (no C++ compiler):
                     # torch's InductorError came out bare, as range_test and train no longer let it.
                     raise_if_compile_failed(exc)
-                    raise
+                    # Any other error of the module's code (a shape its batch does not fit) came out as torch's bare
+                    # RuntimeError, naming neither the test nor its step; the state is put back on the way out.
+                    raise ModelError(
+                        step_failed_message(
+                            f"{self._who}: the module's training_step (or its backward or optimizer step)",
+                            exc,
+                            done[0],
+                            float(plan[min(done[0], len(plan) - 1)]),
+                            "It ran on a batch of the fit's train loader, as in training: check that code on one such "
+                            "batch outside the fit (e.g. a shape or a key the batch does not have; the error it "
+                            "raised is chained, above it in the traceback). The weights, optimizer and scheduler "
+                            "states, RNGs and data order were put back as they were before the test. Fix it, or "
+                            f"{self._leave_out}.",
+                        )
+                    ) from exc
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
                 self._test_logged = (frozenset(logged.ever), len(losses))

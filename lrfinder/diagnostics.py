@@ -420,6 +420,44 @@ def first_non_finite_loss(
     return found
 
 
+def raised_by_lrfinder(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised in lrfinder's own code (its checks, worded already), not in the user's or torch's.
+
+    Read off the traceback's innermost frame: the user's code that lrfinder calls (a ``training_step``, a
+    ``step_fn``) and torch under it are other modules. Their errors are said as the range test's
+    (:func:`step_failed_message`); lrfinder's own (a loader's passes counted as the test draws them) pass as they
+    are.
+    """
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] == "lrfinder"
+
+
+def step_failed_message(what: str, exc: BaseException, step: int, lr: float, check: str) -> str:
+    """Where in the sweep the user's code raised, and what to check: the message of the error raised from it.
+
+    torch's own error (a shape mismatch in ``training_step``) came out bare, naming neither the range test nor the
+    step it failed at; the error raised with this message chains it (``raise ... from exc``), so its traceback is
+    kept. ``step`` counts from 0, as the other messages of the sweep count it.
+
+    Args:
+        what: The code that raised and who ran it (``"LRFinder: the module's training_step"``).
+        exc: What it raised.
+        step: The sweep's step it raised at.
+        lr: The LR swept at that step.
+        check: What to check, and what was put back.
+
+    """
+    text = str(exc).strip()
+    said = f": {text.splitlines()[0][:300]}" if text else ""
+    return (
+        f"{what} raised {type(exc).__name__} during the LR range test, at step {step} (lr={lr:.2e}){said}. {check}"
+    )
+
+
 def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:
     """Why a clean batch's non-finite loss is no divergence: it is non-finite at the starting weights too.
 

@@ -102,7 +102,9 @@ from .diagnostics import (
     negative_kl_div_message,
     negative_nll_message,
     raise_if_compile_failed,
+    raised_by_lrfinder,
     read_together,
+    step_failed_message,
     step_fn_as_loss_fn_message,
     target_dtype_fix,
     zero_cross_entropy_message,
@@ -2254,12 +2256,26 @@ def _prepared_sweep(
                         loss = loss_of(batch)
                 except LRFinderError:
                     raise
-                except _MISMATCH_ERRORS as exc:
+                except Exception as exc:
+                    if not isinstance(exc, _MISMATCH_ERRORS) and step_fn is None:
+                        raise
                     raise_if_compile_failed(exc)
+                    if _is_out_of_memory(exc):
+                        raise
+                    if step_fn is not None and raised_by_lrfinder(exc):
+                        raise  # lrfinder's own check, worded already
+                    if step_fn is not None:
+                        # The step_fn's own error came out bare, naming neither the test nor its step.
+                        raise ModelError(
+                            step_failed_message(
+                                "range_test: step_fn", exc, index[0], lr,
+                                f"It ran on batch {batch_index} of the pass: call step_fn(model, batch) on that batch "
+                                "outside the test to see it (e.g. a shape or a key the batch does not have; the error "
+                                "it raised is chained, above it in the traceback).",
+                            )
+                        ) from exc
                     # A batch that does not fit the model or loss_fn is said in terms of the batch: the
                     # first one, or a later one unlike it (the short last batch of a pass).
-                    if step_fn is not None or _is_out_of_memory(exc):
-                        raise
                     if not first_batch:
                         message = step_fn_as_loss_fn_message(exc, loss_fn) or _batch_message(exc, batch, model)
                         raise DataError(message) from exc

@@ -41,7 +41,7 @@ from conftest import NoCompilerForBackward
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lrfinder import DataError, InconclusiveCurveError, ModelError, RangeTestResult, Refine
+from lrfinder import DataError, InconclusiveCurveError, ModelError, RangeTestResult, Refine, lr_schedule
 from lrfinder.callback import LRFinder, find_lr
 
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
@@ -908,6 +908,24 @@ class FailsInTheTest(Net):
         return super().training_step(batch, batch_idx)
 
 
+def test_an_error_in_training_step_is_said_as_the_range_tests_at_its_step(tmp_path: Path) -> None:
+    # torch's bare RuntimeError (a shape the batch does not fit, say) named neither the range test nor its step.
+    model = FailsInTheTest()
+    start = weights(model)
+    finder = LRFinder(**FAST)
+    with pytest.raises(ModelError) as info:
+        trainer(tmp_path, [finder], max_steps=3).fit(model, make_loader())
+    lr = lr_schedule(FAST["min_lr"], FAST["max_lr"], FAST["num_steps"])[10]
+    said = str(info.value)
+    assert said.startswith(
+        "LRFinder: the module's training_step (or its backward or optimizer step) raised RuntimeError during the LR "
+        f"range test, at step 10 (lr={lr:.2e}): the test's step failed. It ran on a batch of the fit's train loader"
+    ), said
+    assert "were put back as they were before the test. Fix it, or leave LRFinder out of this fit." in said
+    assert isinstance(info.value.__cause__, RuntimeError) and str(info.value.__cause__) == "the test's step failed"
+    assert all(torch.equal(v, weights(model)[k]) for k, v in start.items()) and finder.result is None
+
+
 def test_resume_from_a_checkpoint_written_during_the_test_runs_the_test(tmp_path: Path) -> None:
     """OnExceptionCheckpoint saved the fit's starting state on an error (or Ctrl-C) during the test.
 
@@ -918,7 +936,7 @@ def test_resume_from_a_checkpoint_written_during_the_test_runs_the_test(tmp_path
     start = weights(model)
     on_error = pl.callbacks.OnExceptionCheckpoint(dirpath=tmp_path / "ckpt")
     first = trainer(tmp_path, [LRFinder(**FAST), on_error], max_steps=3, enable_checkpointing=True)
-    with pytest.raises(RuntimeError, match="the test's step failed"):
+    with pytest.raises(ModelError, match="the test's step failed"):
         first.fit(model, make_loader())
     saved = torch.load(tmp_path / "ckpt" / "on_exception.ckpt", weights_only=False)
     assert saved["global_step"] == 0 and saved["callbacks"]["LRFinder"]["result"] is None
@@ -945,7 +963,7 @@ def test_a_failed_test_gives_the_module_its_own_optimizer_back(tmp_path: Path) -
     options: dict[str, Any] = {"optimizer": "adamw", "scheduler": "cosine", **FAST}
     on_error = pl.callbacks.OnExceptionCheckpoint(dirpath=tmp_path / "ckpt")
     first = trainer(tmp_path, [LRFinder(**options), on_error], max_steps=3, enable_checkpointing=True)
-    with pytest.raises(RuntimeError, match="the test's step failed"):
+    with pytest.raises(ModelError, match="the test's step failed"):
         first.fit(FailsInTheTest(), make_loader())
     assert [type(o).__name__ for o in first.optimizers] == ["RecordingSGD"] and first.lr_scheduler_configs == []
     saved = torch.load(tmp_path / "ckpt" / "on_exception.ckpt", weights_only=False)

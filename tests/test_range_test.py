@@ -338,8 +338,19 @@ def test_restore_when_the_step_raises(loader: DataLoader) -> None:
     model = make_mlp()
     opt = warmed_up(model, loader)
     before = snapshot_of(model, opt)
-    with pytest.raises(RuntimeError, match="boom"):
+    # torch's (or the step_fn's) error came out bare: it is said now as the test's, at its step and LR, and chained.
+    lr = lr_schedule(1e-7, 10.0, 20)[6]
+    said = (
+        rf"^range_test: step_fn raised RuntimeError during the LR range test, at step 6 \(lr={lr:.2e}\): boom\. It ran "
+        r"on batch 6 of the pass: call step_fn\(model, batch\) on that batch outside the test"
+    )
+    with pytest.raises(ModelError, match=said) as info:
         range_test(model, loader, optimizer=opt, step_fn=failing_at(7, RuntimeError("boom")), num_steps=20)
+    assert isinstance(info.value.__cause__, RuntimeError) and str(info.value.__cause__) == "boom"
+    assert_same_state(before, snapshot_of(model, opt))
+    # Any error of its own, not only torch's kinds (a key the batch lacks).
+    with pytest.raises(ModelError, match=r"^range_test: step_fn raised KeyError during the LR range test, at step 2 "):
+        range_test(model, loader, optimizer=opt, step_fn=failing_at(3, KeyError("image")), num_steps=20)
     assert_same_state(before, snapshot_of(model, opt))
 
 
