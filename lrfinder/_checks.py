@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import numbers
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeGuard, TypeVar
 
 if TYPE_CHECKING:
@@ -146,6 +146,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
+
+
+def repeated(values: Sequence[Any]) -> list[Any]:
+    """The values that occur more than once in ``values``, each once, sorted: what a refusal of repeats names."""
+    return sorted({v for v in values if values.count(v) > 1})
 
 
 def real_number(name: str, value: Any, hint: str = "") -> Any:

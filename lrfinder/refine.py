@@ -49,7 +49,17 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 # package's lazy names when asked, since range_test imports this module (see lrfinder.exceptions).
 import lrfinder
 
-from ._checks import is_choice, is_int, is_not_a_sequence, is_real, plain, plural, sentence, single_number_note
+from ._checks import (
+    is_choice,
+    is_int,
+    is_not_a_sequence,
+    is_real,
+    plain,
+    plural,
+    repeated,
+    sentence,
+    single_number_note,
+)
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import MAX_SWEEP_STEPS
@@ -255,7 +265,7 @@ class Refine:
                 raise ValueError(
                     f"Expected at least 2 positive candidate factors, but got candidates={self.candidates!r}"
                 )
-            twice = sorted({f for f in factors if factors.count(f) > 1})
+            twice = repeated(factors)
             if twice:
                 # The same LR tried twice: a trial's budget spent on a copy, which then "ties" with itself.
                 raise ValueError(

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_module_initialised, is_real, is_single_number, plain, single_number_note
+from ._checks import check_module_initialised, is_real, is_single_number, plain, repeated, single_number_note
 from ._warn import warn
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
@@ -214,7 +214,7 @@ def weight_decay_sweep(
     distinct = list(dict.fromkeys(values))
     if len(distinct) < len(values):
         # The same value twice would run the same test twice, under one label: once is enough.
-        twice = sorted({v for v in values if values.count(v) > 1})
+        twice = repeated(values)
         warn(
             f"weight_decays repeats {', '.join(format_weight_decay(v) for v in twice)}: each value runs once "
             f"({len(distinct)} test{'s' if len(distinct) > 1 else ''}, not {len(values)}).",
@@ -443,7 +443,7 @@ def recommend_weight_decay(
     # As weight_decay_sweep refuses them: a NaN was recommended as weight_decay=nan, a negative one as chosen.
     values = [float(_weight_decay(v)) for v in weight_decays]
     _check_weight_decays(values)
-    twice = sorted({v for v in values if values.count(v) > 1})
+    twice = repeated(values)
     if twice:
         # Two curves under one label (a value copied where another was meant): one of them was picked, or lost a tie,
         # as the curve of a value it was not run with.
