@@ -1598,6 +1598,8 @@ def range_test(
     )
     _check_ranks_agree(setup, model, rule, noise_scale)
     val_curve = val_data if setup.settings.curve == "val" else None
+    if val_curve is not None:
+        _check_val_curve_unwrapped(setup, model)
     saved = _saved_state(
         setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler,
         hooks=(on_step, on_trial), step_fn=step_fn, val_data=val_curve,
@@ -1991,6 +1993,23 @@ def _check_val_curve_data(val_data: Iterable[Any] | None) -> None:
         )
 
 
+def _check_val_curve_unwrapped(setup: _Setup, model: nn.Module) -> None:
+    """Refuse ``curve="val"`` on a model wrapped for data parallelism, before anything is set up on the model.
+
+    After :func:`_check_ranks_agree` (every rank then refuses alike) and before :func:`_prepared_sweep`, whose noise
+    probe hooks the parameters: refused after it, a ``noise_scale=True`` test left a hook on every parameter.
+
+    Raises:
+        ValueError: A model wrapped for data parallelism (each rank would read its own validation loss).
+
+    """
+    if data_parallel_ranks(model, setup.target) is not None:
+        raise ValueError(
+            "curve='val' is not supported under data parallelism (DDP, FSDP): each rank would record its own "
+            "validation loss. Use curve='train' there, or run the test on one process without the wrapper."
+        )
+
+
 def _with_val_curve(
     setup: _Setup,
     prepared: _PreparedSweep,
@@ -2006,17 +2025,11 @@ def _with_val_curve(
     the sweep stops on it as without ``curve="val"``.
 
     Raises:
-        ValueError: A model wrapped for data parallelism (each rank would read its own validation loss).
         DataError: ``val_data`` yields no batch.
 
     """
     from .refine import _mean_loss
 
-    if prepared.ranks is not None:
-        raise ValueError(
-            "curve='val' is not supported under data parallelism (DDP, FSDP): each rank would record its own "
-            "validation loss. Use curve='train' there, or run the test on one process without the wrapper."
-        )
     train_step = prepared.step
 
     def loss_of(batch: Any) -> torch.Tensor:

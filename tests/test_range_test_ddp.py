@@ -585,6 +585,7 @@ def _settings_worker(rank: int, init: str, out: str) -> None:
         ("max_lr", {"max_lr": 1.0 + rank}),
         ("noise_scale", {"noise_scale": rank == 0}),
         ("refine", {"refine": lrfinder.Refine(training_steps=400 + 200 * rank)}),
+        ("val_curve", {"curve": "val", "val_data": loader, "noise_scale": True}),
         ("same", {}),
     ):
         net = small_net()
@@ -596,6 +597,7 @@ def _settings_worker(rank: int, init: str, out: str) -> None:
         except ValueError as exc:
             record[name] = {"error": str(exc)}
         record[name]["untouched"] = all(torch.equal(a, p) for a, p in zip(before, net.parameters()))
+        record[name]["hooks"] = sum(len(p._backward_hooks or {}) for p in net.parameters())
     _leave(out, rank, record)
 
 
@@ -619,5 +621,11 @@ def test_settings_that_differ_across_the_ranks_are_refused_on_every_rank(tmp_pat
             f"group, but its 2 ranks got {said}."
         ), error
         assert "give each rank a DistributedSampler" in error and first[name]["untouched"]
+    # curve='val' is refused under DDP alike on every rank, before the noise probe hooked the parameters: refused
+    # after it, each parameter kept the probe's hook.
+    for record in (first, second):
+        assert record["val_curve"]["error"].startswith("curve='val' is not supported under data parallelism")
+        assert record["val_curve"]["untouched"] and record["val_curve"]["hooks"] == 0
+    assert all(record[name]["hooks"] == 0 for record in (first, second) for name in record)
     assert "error" not in first["same"] and first["same"]["lr"] == second["same"]["lr"]
     assert first["same"]["steps"] == second["same"]["steps"] > 5
