@@ -2159,6 +2159,44 @@ def test_gradient_clip_val_must_be_positive_and_finite(work: Path, value: str):
     assert result.exit_code == 2 and "--gradient-clip-val" in result.output and "finite number > 0" in result.output
 
 
+def test_curve_val_records_the_validation_loss_at_every_step(work: Path):
+    """--curve val is range_test(curve='val'): the summary, the JSON and the report say so; run's --val-data was
+    'ignored' without --refine, and the CLI had no way to record torch-lr-finder's val_loader curve."""
+    x = np.load(work / "train.npz")["x"][:64]
+    np.savez(work / "val.npz", x=x, y=x[:, :3].argmax(1))
+    train = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "train.json")
+    val = invoke("run", "model_ts.pt", "--data", "train.npz", "--val-data", "val.npz", "--curve", "val", *FAST,
+                 "--json", "val.json")  # fmt: skip
+    assert train.exit_code == 0 and val.exit_code == 0, val.output
+    assert "curve             validation loss (the mean over --val-data after every step)" in val.stdout
+    assert "validation loss" not in train.stdout and "--val-data is ignored" not in val.stderr
+    recorded, plain = json.loads((work / "val.json").read_text()), json.loads((work / "train.json").read_text())
+    assert recorded["settings"]["curve"] == "val" and plain["settings"]["curve"] == "train"
+    assert recorded["lrs"][:5] == plain["lrs"][:5] and recorded["losses"][:5] != plain["losses"][:5]
+    # The config file's key; fit takes it too.
+    (work / "c.toml").write_text('[run]\ncurve = "val"\nval-data = "val.npz"\n')
+    assert invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--config", "c.toml").stdout.count(
+        "validation loss"
+    ) == 1
+    fit = invoke("fit", "model_ts.pt", "--data", "train.npz", "--val-data", "val.npz", "--curve", "val", *FAST,
+                 "--epochs", "1", "--output", "f.pt")  # fmt: skip
+    assert fit.exit_code == 0 and "validation loss (the mean over --val-data" in fit.stdout, fit.output
+    # As range_test refuses curve='val' without val_data: a usage error naming --val-data.
+    for command in ("run", "fit"):
+        extra = ("--output", "g.pt") if command == "fit" else ()
+        alone = invoke(command, "model_ts.pt", "--data", "train.npz", "--curve", "val", *FAST, *extra)
+        assert alone.exit_code == 2 and "--curve val records the loss over --val-data" in alone.output
+        assert "give --val-data" in alone.output
+    bad = invoke("run", "model_ts.pt", "--data", "train.npz", "--curve", "valid", *FAST)
+    assert bad.exit_code == 2 and "Did you mean 'val'?" in bad.output
+    # A real process, with the report, whose axis says so.
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "run", "model_ts.pt", "--data", "train.npz", "--val-data",
+                           "val.npz", "--curve", "val", "--num-steps", "20", "--report", "r.png"],
+                          capture_output=True, text=True, cwd=work, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "validation loss" in proc.stdout and (work / "r.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("value", ["l2", "L2", "2"])
 def test_gradient_clip_algorithm_l2_is_told_norm(work: Path, value: str):
     """--gradient-clip-algorithm l2 was told only "'l2' is not one of 'norm', 'value'"."""

@@ -15,6 +15,7 @@ from .options import (
     clip_options,
     common_options,
     config_option,
+    curve_option,
     data_options,
     model_options,
     output_options,
@@ -62,6 +63,7 @@ Examples:
 )
 @sweep_options
 @precision_option
+@curve_option
 @clip_options
 @refine_options
 @output_options

@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from ..names import (
+    CURVES,
     DEFAULT_RULE,
     GRADIENT_CLIP_ALGORITHMS,
     GRADIENT_CLIP_ALIASES,
@@ -76,6 +77,7 @@ __all__ = [
     "sweep_options",
     "precision_option",
     "clip_options",
+    "curve_option",
     "schedule_options",
     "output_options",
     "report_option",
@@ -162,6 +164,7 @@ class Options:
     mode: str
     stop_factor: float | None
     precision: str = "32"
+    curve: str = "train"
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: str = "norm"
     rule: str
@@ -767,8 +770,11 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
                 notes.append(f"--{name.replace('_', '-')} is ignored: it shapes --scheduler, which is not given")
     if options.gradient_clip_val is None and given("gradient_clip_algorithm"):
         notes.append("--gradient-clip-algorithm is ignored: it says how --gradient-clip-val clips, which is not given")
-    if ctx.info_name == "run" and not options.refine and given("val_data"):
-        notes.append("--val-data is ignored: run uses it only to judge the trials of --refine (add --refine)")
+    if ctx.info_name == "run" and not options.refine and options.curve != "val" and given("val_data"):
+        notes.append(
+            "--val-data is ignored: run uses it only to judge the trials of --refine (add --refine) and for "
+            "--curve val"
+        )
     if options.target_batch_size is None and given("scaling"):
         notes.append("--scaling is ignored: it scales the LR to --target-batch-size, which is not given")
     if ctx.info_name == "run" and options.scheduler is None and not options.refine and given("epochs"):
@@ -1110,6 +1116,17 @@ def scheduler_option(*, help: str, default: str | None = None) -> Callable[[Any]
     return click.option(
         "--scheduler", callback=_check_scheduler, default=default, show_default=bool(default), help=help
     )
+
+
+#: ``--curve`` (``lrfind run`` and ``fit``): the loss the test records, range_test's ``curve``.
+curve_option = click.option(
+    "--curve",
+    type=NameChoice(CURVES),
+    default="train",
+    show_default=True,
+    help="The loss the test records at every step: the training batch's, or the mean loss over --val-data after "
+    "the step (torch-lr-finder's val_loader; slower: one pass over --val-data a step).",
+)
 
 
 #: ``--precision`` (``lrfind run`` and ``fit``): the autocast of the range test (and of ``fit``'s training).

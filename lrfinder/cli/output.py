@@ -531,6 +531,8 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     gradients = (f", {precision}" if precision else "") + (f", gradients {clipping}" if clipping else "")
     rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}{gradients}"))
     rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} (stopped: {result.stop_reason})"))
+    if result.settings.curve == "val":
+        rows.append(("curve", "validation loss (the mean over --val-data after every step)"))
     if result.noise_scale is not None:
         rows.append(("critical batch", result.noise_scale.summary().removeprefix("critical batch ")))
     elif result.noise_error is not None:

@@ -143,6 +143,8 @@ def check_options(options: Options) -> None:
     """
     check_outputs_not_inputs(options.inputs, options.outputs)
     check_csv_target(options)
+    if options.curve == "val" and options.val_data is None:
+        raise click.UsageError("--curve val records the loss over --val-data after every step: give --val-data")
     outputs = {
         "--report": options.report, "--json": options.json_path, "--csv": options.csv_path, "--output": options.output
     }  # fmt: skip
@@ -952,7 +954,10 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
     }
     if options.refine:
         test_kwargs["refine"] = _refine_settings(options, inputs.data)
+    if options.refine or options.curve == "val":
         test_kwargs["val_data"] = inputs.data.val
+    if options.curve == "val":
+        test_kwargs["curve"] = options.curve
     bars: list[Progress] = []
     # How far the test got, said with an error that the model's or the data's own code raises after the first
     # step (the checks before the test, and the engine's first step, name what fails there).

@@ -13,6 +13,7 @@ from .options import (
     clip_options,
     common_options,
     config_option,
+    curve_option,
     data_options,
     model_options,
     output_options,
@@ -49,6 +50,7 @@ Examples:
 @data_options
 @sweep_options
 @precision_option
+@curve_option
 @clip_options
 @scheduler_option(help="Show this schedule's planned LR in the report (see 'lrfind list').")
 @schedule_options
