@@ -134,9 +134,10 @@ def _examples_below_batch(loader: DataLoader) -> int | None:
     """How many examples each pass of ``loader`` holds, when that is fewer than its batch size; else ``None``.
 
     Every batch of such a loader is the whole sampler (``drop_last=False``): a ``test_batch_size`` above the
-    dataset (or, under DDP, above the rank's share of it) runs the test at that smaller batch.
+    dataset (or, under DDP, above the rank's share of it) runs the test at that smaller batch; with
+    ``drop_last=True`` the loader gives no batch at all.
     """
-    if loader.batch_size is None or loader.drop_last or isinstance(loader.dataset, IterableDataset):
+    if loader.batch_size is None or isinstance(loader.dataset, IterableDataset):
         return None
     try:
         examples = len(loader.sampler)  # type: ignore[arg-type]

@@ -327,7 +327,8 @@ class LRFinder(_CallbackBase):
         test_batch_size: Per-device batch size of the test (smaller is cheaper); the loader is
             rebuilt from the same dataset, sampler and collate function. A larger one is allowed too: the
             test runs at it and the LR is scaled down to the training batch by ``scaling``. One above the
-            examples each device's loader holds is capped at them (warned): the test runs at that batch.
+            examples each device's loader holds is capped at them (warned): the test runs at that batch; with
+            ``drop_last=True`` it is refused (no batch left).
         optimizer: Registry name (or class) of the optimizer to test and train with, built by
             :func:`lrfinder.optimizers.create_optimizer` over the module; default the module's.
             From LightningCLI or a YAML config a class path (``torch.optim.AdamW``) gives the class.
@@ -1267,6 +1268,12 @@ class LRFinder(_CallbackBase):
             )
         loader = _rebuild_loader(train_loader, self.test_batch_size) if self.test_batch_size else train_loader
         capped = _examples_below_batch(loader) if self.test_batch_size else None
+        if capped is not None and loader.drop_last:
+            raise DataError(
+                f"{self._who}: test_batch_size={self.test_batch_size} is more than the {capped} examples the train "
+                f"loader gives each device, and the loader drops its last short batch (drop_last=True), so the test "
+                f"would get no batch. Set test_batch_size <= {capped}, or leave it None to test at the fit's batch."
+            )
         if capped is not None:
             _lightning.warn(
                 trainer,

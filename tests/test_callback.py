@@ -2640,6 +2640,20 @@ def test_a_test_batch_above_the_dataset_is_recorded_and_scaled_at_the_batch_it_r
     assert not [w for w in seen if "examples the train loader gives" in str(w.message)]
 
 
+def test_a_test_batch_above_the_dataset_of_a_drop_last_loader_is_refused_by_name(tmp_path: Path) -> None:
+    """With drop_last=True the rebuilt loader gives no batch: the error named a DataLoader(batch_size=1000) the user
+    never built and told them to lower its batch_size, not test_batch_size."""
+    loader = make_loader(256, 32)
+    loader = DataLoader(loader.dataset, batch_size=32, shuffle=True, drop_last=True)
+    model = Net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(DataError, match=r"test_batch_size=1000 is more than the 256 examples the train loader gives "
+                                        r"each device, and the loader drops its last short batch \(drop_last=True\), "
+                                        r"so the test would get no batch\. Set test_batch_size <= 256"):  # fmt: skip
+        trainer(tmp_path, [LRFinder(test_batch_size=1000, **FAST)], max_steps=1).fit(model, loader)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_lrfinder_takes_numpy_batch_sizes_and_keeps_the_settings_it_validated() -> None:
     finder = LRFinder(target_batch_size=np.int64(256), test_batch_size=np.int32(32),
                       optimizer="adamw", optimizer_settings={"weight_decay": 0.1, "bias_lr_factor": 2.0})  # fmt: skip
