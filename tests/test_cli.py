@@ -2160,6 +2160,21 @@ def test_gradient_clip_val_must_be_positive_and_finite(work: Path, value: str):
     assert result.exit_code == 2 and "--gradient-clip-val" in result.output and "finite number > 0" in result.output
 
 
+def test_a_weight_decay_sweep_under_curve_val_labels_its_minimum_as_the_validation_loss(work: Path):
+    """The sweep table's "min loss" column held the validation loss under --curve val with no word of it; the
+    single-curve summary says "curve  validation loss"."""
+    x = np.load(work / "train.npz")["x"][:64]
+    np.savez(work / "val.npz", x=x, y=x[:, :3].argmax(1))
+    val = invoke("run", "model_ts.pt", "--data", "train.npz", "--val-data", "val.npz", "--curve", "val", *FAST,
+                 "--weight-decay", "0,1e-4", "--no-report")  # fmt: skip
+    train = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--weight-decay", "0,1e-4", "--no-report")
+    assert val.exit_code == 0 and train.exit_code == 0, val.output + train.output
+    header = next(line for line in val.stdout.splitlines() if line.startswith("weight decay"))
+    assert header.split() == ["weight", "decay", "suggested", "lr", "min", "val", "loss", "at", "lr", "stable", "to",
+                              "confidence"]  # fmt: skip
+    assert "min val loss" not in train.stdout and "min loss" in train.stdout
+
+
 def test_curve_val_records_the_validation_loss_at_every_step(work: Path):
     """--curve val is range_test(curve='val'): the summary, the JSON and the report say so; run's --val-data was
     'ignored' without --refine, and the CLI had no way to record torch-lr-finder's val_loader curve."""

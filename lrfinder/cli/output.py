@@ -641,7 +641,9 @@ def echo_sweep(
     """Print the weight-decay sweep as a table, the recommended row marked."""
     from ..sweeps import format_weight_decay, shown_minimum_loss
 
-    header = f"{'weight decay':<14}{'suggested lr':<14}{'min loss':<11}{'at lr':<11}{'stable to':<11}confidence"
+    # Under --curve val every curve is the validation loss: the column says so (it read "min loss", as of training).
+    loss, width = ("min val loss", 14) if any(r.settings.curve == "val" for r in results) else ("min loss", 11)
+    header = f"{'weight decay':<14}{'suggested lr':<14}{loss:<{width}}{'at lr':<11}{'stable to':<11}confidence"
     click.echo(header, err=err)
     for i, (r, v) in enumerate(zip(results, values)):
         s = r.suggestion
@@ -653,7 +655,7 @@ def echo_sweep(
         # The minimum the recommendation compares, at the LR printed beside it (the lowest point of the
         # whole curve may lie past the blow-up, at another LR).
         click.echo(
-            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{shown_minimum_loss(r):<11.4g}{s.min_loss_lr:<11.2e}"
+            f"{format_weight_decay(v):<14}{s.lr:<14.2e}{shown_minimum_loss(r):<{width}.4g}{s.min_loss_lr:<11.2e}"
             f"{stable:<11.2e}{s.confidence:.2f}{mark}",
             err=err,
         )
