@@ -164,6 +164,7 @@ from .stepping import (
     check_lr_sets_each_step,
     check_steps_without_closure,
     clip_gradients,
+    eval_modes,
     loss_objects,
     loss_states,
     make_reevaluate,
@@ -2020,7 +2021,7 @@ def _with_val_curve(
 ) -> _PreparedSweep:
     """``prepared`` whose step returns the mean loss over ``val_data`` after the training step (``curve="val"``).
 
-    The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._mean_loss`),
+    The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._losses_in_eval`),
     weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)``. A non-finite training loss is returned as it is, so
     the sweep stops on it as without ``curve="val"``.
 
@@ -2028,7 +2029,7 @@ def _with_val_curve(
         DataError: ``val_data`` yields no batch.
 
     """
-    from .refine import _mean_loss
+    from .refine import _losses_in_eval
 
     train_step = prepared.step
 
@@ -2041,10 +2042,11 @@ def _with_val_curve(
         if not math.isfinite(value):
             return value
         total, examples = 0.0, 0
-        for batch in own_iterator(val_data):  # one batch at a time: val_data is not held whole
-            weight = infer_batch_size(None, batch) or 1
-            total += weight * _mean_loss(loss_of, [batch], model)[0]
-            examples += weight
+        with eval_modes(model):  # once per pass, not per batch
+            for batch in own_iterator(val_data):  # one batch at a time: val_data is not held whole
+                weight = infer_batch_size(None, batch) or 1
+                total += weight * _losses_in_eval(loss_of, [batch], model)[0]
+                examples += weight
         if examples == 0:
             raise DataError("curve='val' got val_data without a batch: pass the validation loader with its batches")
         return total / examples

@@ -1225,13 +1225,22 @@ def _mean_loss(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], m
     from .stepping import eval_modes
 
     with eval_modes(model):
-        try:
-            with torch.no_grad():
-                return [float(loss_of(b).detach().double().mean().item()) for b in batches]
-        except RuntimeError as exc:
-            if "does not require grad" not in str(exc):
-                raise
-            return _losses_with_grad(loss_of, batches, model, exc)
+        return _losses_in_eval(loss_of, batches, model)
+
+
+def _losses_in_eval(loss_of: Callable[[Any], torch.Tensor], batches: Sequence[Any], model: nn.Module) -> list[float]:
+    """:func:`_mean_loss` of a model its caller has put in eval mode (:func:`~lrfinder.stepping.eval_modes`).
+
+    ``range_test(curve="val")`` draws ``val_data`` one batch at a time, in one ``eval_modes`` per pass: entering it
+    for each batch walked every module twice per batch, more than half the cost of the pass for a small model.
+    """
+    try:
+        with torch.no_grad():
+            return [float(loss_of(b).detach().double().mean().item()) for b in batches]
+    except RuntimeError as exc:
+        if "does not require grad" not in str(exc):
+            raise
+        return _losses_with_grad(loss_of, batches, model, exc)
 
 
 def run_trials(
