@@ -994,6 +994,11 @@ FAILED = {
 SWAPPED = {
     "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
     "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
+    # It said "and as --data a dict of tensors" of the --val-data file too.
+    "model as the val data": (
+        ["model.pt", "--data", "train.npz", "--val-data", "model.pt"],
+        ["model.pt is a TorchScript model, not data. Pass it as MODEL, and as --val-data a dict of tensors"],
+    ),
     "csv as the model": (
         ["train.csv", "--data", "model.pt"],
         ["train.csv is not a PyTorch file", "It is a CSV file, i.e. data: pass the model file as MODEL and the data "

@@ -1579,7 +1579,13 @@ def _holds_arrays(obj: Any) -> bool:
 
 
 def _load_tensor_file(
-    path: Path, *, x_key: str | None, y_key: str | None, target: str | None, float_dtype: torch.dtype = torch.float32
+    path: Path,
+    *,
+    x_key: str | None,
+    y_key: str | None,
+    target: str | None,
+    float_dtype: torch.dtype = torch.float32,
+    option: str = "--data",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     suffix = path.suffix.lower()
     source = str(path)
@@ -1615,7 +1621,7 @@ def _load_tensor_file(
         if _is_torchscript(path):
             # The model as --data (the arguments swapped): the fix is on the command line, a usage error.
             raise _usage_error(
-                f"{path} is a TorchScript model, not data. Pass it as MODEL, and as --data a dict of tensors: "
+                f"{path} is a TorchScript model, not data. Pass it as MODEL, and as {option} a dict of tensors: "
                 "torch.save({'x': x, 'y': y}, path)."
             )
         if not _is_pickle_or_torch_archive(path):
@@ -1654,7 +1660,7 @@ def _load_tensor_file(
             ) from exc
         if isinstance(obj, Mapping) and "pytorch-lightning_version" in obj:
             raise DataError(
-                f"{path} is a Lightning checkpoint, not data. Pass it as MODEL (with --model-class), and as --data "
+                f"{path} is a Lightning checkpoint, not data. Pass it as MODEL (with --model-class), and as {option} "
                 "a dict of tensors: torch.save({'x': x, 'y': y}, path)."
             )
         pair = _array_pair(obj, x_key=x_key, y_key=y_key, source=source, float_dtype=float_dtype)
@@ -1800,7 +1806,9 @@ def load_data(
     else:
         if not path.is_file():
             raise DataError(f"Data file {path} does not exist (and is not a package.module:function).")
-        x, y = _load_tensor_file(path, x_key=x_key, y_key=y_key, target=target, float_dtype=float_dtype)
+        x, y = _load_tensor_file(
+            path, x_key=x_key, y_key=y_key, target=target, float_dtype=float_dtype, option=option
+        )
         dataset = TensorDataset(x, y)
         kind = "float" if y.is_floating_point() else "class"
         data = LoadedData(_make_loader(dataset, batch_size, shuffle=True, seed=seed), None, dataset, text, kind)
