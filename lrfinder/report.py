@@ -531,7 +531,7 @@ def _header_lines(
             facts.append(
                 f"suggested lr {derivation}  (rule {s.rule})"
                 + ("" if groups is None else f"  |  LRs are those of param {groups[0]} ({groups[1]})")
-                + _applied_fact(r, applied_lr)
+                + _applied_fact(r, applied_lr, d)
             )
             line = f"one-cycle band {s.min_lr:.{d}e} .. {s.max_lr:.{d}e}  |  confidence {s.confidence:.2f}"
             line += _spread_fact(r)
@@ -598,11 +598,13 @@ def _header_lines(
     return title, facts, warnings
 
 
-def _applied_fact(result: RangeTestResult, applied_lr: float | None) -> str:
+def _applied_fact(result: RangeTestResult, applied_lr: float | None, digits: int = 2) -> str:
     """``"  |  applied in training: lr 5.92e-02 (...)"`` where training was set to another LR than ``result.lr``.
 
     The callback's report showed the suggested LR alone where a module's OneCycleLR trained up to its peak,
-    twice as high (``LRFinder.applied_lr``); ``""`` where the two agree, or nothing was applied.
+    twice as high (``LRFinder.applied_lr``); ``""`` where the two agree, or nothing was applied. Written with
+    ``digits`` after the point (the header's, :func:`_lr_digits`), or more where those write it as the suggested
+    LR: in a sweep of a small fraction of a decade both read ``1.00e-03``.
     """
     if applied_lr is None or result.lr is None or math.isclose(applied_lr, result.lr, rel_tol=1e-6):
         return ""
@@ -610,7 +612,8 @@ def _applied_fact(result: RangeTestResult, applied_lr: float | None) -> str:
     why = ""
     if peak is not None and math.isclose(applied_lr, peak.max_lr, rel_tol=1e-6):
         why = " (the one-cycle peak, training_suggestion.max_lr)"
-    return f"  |  applied in training: lr {applied_lr:.2e}{why}"
+    digits = _apart_digits([result.lr, applied_lr], digits)
+    return f"  |  applied in training: lr {applied_lr:.{digits}e}{why}"
 
 
 def _judged_on(refinement: Any) -> str:

@@ -2665,6 +2665,13 @@ def test_the_header_says_the_lr_training_was_set_to_where_it_is_not_the_suggeste
     other = re.sub(r"\s+", " ", " ".join(header_lines(plot_range_test(result, applied_lr=3 * result.lr))))
     assert f"applied in training: lr {3 * result.lr:.2e}" in other and "one-cycle peak" not in other
     assert "applied in training" not in " ".join(header_lines(plot_range_test(result, applied_lr=result.lr)))
+    # In a sweep of 1e-3 .. 1.0001e-3 the applied LR read "1.00e-03", as the suggested one: written apart.
+    narrow = finish_result(lr_schedule(1e-3, 1.0001e-3, 100), 2.0 - 0.5 * np.tanh(np.linspace(-3, 3, 100)), "completed")
+    assert narrow.lr is not None
+    near = " ".join(header_lines(plot_range_test(narrow, applied_lr=narrow.lr * 1.00003)))
+    applied = re.search(r"applied in training: lr (\S+)", near)
+    assert applied is not None and float(applied.group(1)) != float(f"{narrow.lr:.2e}")
+    assert abs(float(applied.group(1)) / (narrow.lr * 1.00003) - 1) < 5e-6
     with pytest.raises(ValueError, match=r"^Expected applied_lr with one result .* but got 2 results$"):
         plot_range_test([result, result], applied_lr=peak)
     with pytest.raises(ValueError, match=r"^Expected applied_lr > 0 and finite, but got applied_lr=nan$"):
