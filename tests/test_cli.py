@@ -81,11 +81,14 @@ USER_CODE = textwrap.dedent(
     class LitOwnOptimizer(LitNet):
         # configure_optimizers builds the optimizer named by kind, in one of Lightning's forms.
 
+        configured = 0  # calls of configure_optimizers, on the class: lrfind builds its own module
+
         def __init__(self, hidden=16, kind="adam_dict"):
             super().__init__(hidden=hidden)
             self.save_hyperparameters()
 
         def configure_optimizers(self):
+            type(self).configured += 1
             kind = self.hparams.kind
             if kind == "adam_dict":
                 opt = torch.optim.Adam(self.parameters(), lr=1e-3)
@@ -549,15 +552,22 @@ def test_run_warns_when_the_modules_param_groups_have_different_lrs(work: Path):
                 "hyper_parameters": dict(lit.hparams)}  # fmt: skip
         torch.save(ckpt, work / f"{kind}.ckpt")
     args = ("--model-class", f"{USER_MODULE}:LitOwnOptimizer", "--data", "train.npz", *FAST)
+    before = mods.LitOwnOptimizer.configured
     result = invoke("run", "momentum_groups.ckpt", *args)
     assert result.exit_code == 0, result.output
+    # Built once for both warnings (the default optimizer's and the groups'): it ran once per warning.
+    assert mods.LitOwnOptimizer.configured - before == 1
+    assert "the test uses --optimizer momentum (the default)" not in result.stderr  # momentum SGD, as the module's
     assert (
         "warning: LitOwnOptimizer.configure_optimizers builds 2 param groups at different LRs (0.1, 1 of the largest); "
         "the test runs every parameter at one LR, so the LR found is not the one its groups would get. To keep the "
         """ratios, pass --opt 'lr_factors={"net.body.0": 0.1}'."""
     ) in result.stderr
-    kept = invoke("run", "momentum_groups.ckpt", *args, "--opt", 'lr_factors={"net.body.0": 0.1}')
+    before = mods.LitOwnOptimizer.configured
+    kept = invoke("run", "momentum_groups.ckpt", *args, "--opt", 'lr_factors={"net.body.0": 0.1}', "--optimizer",
+                  "momentum")  # fmt: skip
     assert kept.exit_code == 0, kept.output
+    assert mods.LitOwnOptimizer.configured == before  # neither warning can be said: not built at all
     assert "param groups at different LRs" not in kept.stderr
     assert "lr_factors={'net.body.0': 0.1}" in kept.stdout
     split = invoke("fit", "momentum_split.ckpt", *args, "--epochs", "1", "--output", "trained.ckpt")

@@ -277,9 +277,7 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                     ctx, options, inputs.loaded.format, validates=validates, keyed=inputs.data.keyed
                 )
                 if inputs.loaded.lightning and not options.quiet:
-                    warn_default_optimizer(ctx, options.optimizer, inputs.loaded.model)
-                    if "lr_factors" not in options.optimizer_settings:
-                        warn_group_ratios(ctx, inputs.loaded.model)
+                    warn_module_optimizer(ctx, options, inputs.loaded.model)
             from ..stepping import SparseGradientClipError
 
             try:
@@ -380,24 +378,39 @@ def _sweep_refusal(built: torch.optim.Optimizer, optimizer: str) -> str | None:
     return None
 
 
-def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module) -> None:
-    """Warn on stderr when the test runs the default ``--optimizer`` and the module builds another.
+def warn_module_optimizer(ctx: click.Context, options: Options, model: nn.Module) -> None:
+    """Warn on stderr of what a LightningModule's own optimizer tells of the test, building it once.
 
-    A Lightning checkpoint's module is tested (and ``fit`` trains it) with ``--optimizer``, not
-    with its ``configure_optimizers``: an LR found with momentum SGD, the default, is often 10-100x
-    off for the Adam the module trains with. Said only when ``--optimizer`` was left at its
-    default (not typed, not set by environment or a config file) and the module's optimizer can be
-    named (:func:`module_optimizer_name`) and differs; not between momentum SGD and Nesterov,
-    whose steps at one LR are of one size. A module optimizer the range test cannot sweep (Rprop,
-    LBFGS) is not advised as ``--optimizer``, which would be refused: the warning says why instead.
+    Another optimizer than the default ``--optimizer`` (:func:`warn_default_optimizer`), param groups at different
+    LRs (:func:`warn_group_ratios`). Its ``configure_optimizers`` is called once for both
+    (:func:`module_optimizer`): it ran twice, once per warning, which a module with side effects there (a
+    counter, a log line) saw; and not at all where neither can be said (``--optimizer`` given and ``--opt
+    lr_factors`` set).
     """
     from click.core import ParameterSource
 
-    if ctx.get_parameter_source("optimizer") != ParameterSource.DEFAULT:
-        return
-    built = module_optimizer(model)
+    default = ctx.get_parameter_source("optimizer") == ParameterSource.DEFAULT
+    groups = "lr_factors" not in options.optimizer_settings
+    built = module_optimizer(model) if default or groups else None
     if built is None:
         return
+    if default:
+        warn_default_optimizer(ctx, options.optimizer, model, built)
+    if groups:
+        warn_group_ratios(ctx, model, built)
+
+
+def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module, built: torch.optim.Optimizer) -> None:
+    """Warn on stderr when the test runs the default ``--optimizer`` and ``built``, the module's, is another.
+
+    A Lightning checkpoint's module is tested (and ``fit`` trains it) with ``--optimizer``, not
+    with its ``configure_optimizers``: an LR found with momentum SGD, the default, is often 10-100x
+    off for the Adam the module trains with. Called only when ``--optimizer`` was left at its
+    default (not typed, not set by environment or a config file: :func:`warn_module_optimizer`); said
+    where the module's optimizer differs; not between momentum SGD and Nesterov,
+    whose steps at one LR are of one size. A module optimizer the range test cannot sweep (Rprop,
+    LBFGS) is not advised as ``--optimizer``, which would be refused: the warning says why instead.
+    """
     own = _optimizer_option_name(built)
     if own.lower() == optimizer.lower() or {own.lower(), optimizer.lower()} == HEAVY_BALL:
         return
@@ -464,8 +477,8 @@ def _group_prefixes(model: nn.Module, built: torch.optim.Optimizer) -> dict[str,
     return factors
 
 
-def warn_group_ratios(ctx: click.Context, model: nn.Module) -> None:
-    """Warn on stderr when a LightningModule's optimizer has param groups at different LRs.
+def warn_group_ratios(ctx: click.Context, model: nn.Module, built: torch.optim.Optimizer) -> None:
+    """Warn on stderr when ``built``, a LightningModule's optimizer, has param groups at different LRs.
 
     The test (and ``fit``'s training) use ``--optimizer`` over every parameter at one LR, so a
     module whose ``configure_optimizers`` puts a backbone at 0.1x of its head was swept and
@@ -477,9 +490,6 @@ def warn_group_ratios(ctx: click.Context, model: nn.Module) -> None:
     """
     import json
 
-    built = module_optimizer(model)
-    if built is None:
-        return
     groups = [g for g in built.param_groups if g["params"]]
     if len({float(g["lr"]) for g in groups}) < 2:
         return
