@@ -2023,15 +2023,18 @@ def _with_val_curve(
 
     The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._losses_in_eval`),
     weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)``. A non-finite training loss is returned as it is, so
-    the sweep stops on it as without ``curve="val"``.
+    the sweep stops on it as without ``curve="val"``. A val batch holding NaN/inf whose loss is not finite is the
+    data's fault, as a training batch's is (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks
+    at every batch, so a model that copes with those inputs is seen to).
 
     Raises:
-        DataError: ``val_data`` yields no batch.
+        DataError: ``val_data`` yields no batch, or a batch holding NaN/inf whose loss is not finite.
 
     """
     from .refine import _losses_in_eval
 
     train_step = prepared.step
+    watch, passes = _NonFiniteDataWatch(), [0]
 
     def loss_of(batch: Any) -> torch.Tensor:
         with autocast(setup.target, setup.autocast_dtype):
@@ -2041,11 +2044,18 @@ def _with_val_curve(
         value = train_step(lr)
         if not math.isfinite(value):
             return value
-        total, examples = 0.0, 0
+        total, examples, index = 0.0, 0, passes[0]
+        passes[0] += 1
         with eval_modes(model):  # once per pass, not per batch
-            for batch in own_iterator(val_data):  # one batch at a time: val_data is not held whole
+            for i, batch in enumerate(own_iterator(val_data)):  # one batch at a time: val_data is not held whole
                 weight = infer_batch_size(None, batch) or 1
-                total += weight * _losses_in_eval(loss_of, [batch], model)[0]
+                loss = _losses_in_eval(loss_of, [batch], model)[0]
+                if index == 0 or not math.isfinite(loss):
+                    for _, bad in watch.blame([batch], math.isfinite(loss)):
+                        raise DataError(
+                            _non_finite_data_message(f"Batch {i} of val_data", batch, index, lr, loss, bad)
+                        )
+                total += weight * loss
                 examples += weight
         if examples == 0:
             raise DataError("curve='val' got val_data without a batch: pass the validation loader with its batches")

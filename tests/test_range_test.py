@@ -861,6 +861,34 @@ def test_curve_val_puts_the_val_loaders_order_back_and_is_drawn_as_a_validation_
     plt.close(fig)
 
 
+def test_curve_val_blames_a_val_batch_holding_nan_not_the_lr(dataset: TensorDataset, loader: DataLoader) -> None:
+    # A NaN in val_data made every step's val loss NaN: the sweep stopped at step 0 as 'non_finite', a one-point curve,
+    # where NaN in a training batch is a DataError naming the batch.
+    x, y = (t.clone() for t in dataset[400:])
+    x[45, 3] = float("nan")  # the second batch of 40
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    said = r"^Batch 1 of val_data holds NaN or inf in inputs \(inputs float32 \(40, 10\), targets int64 \(40,\)\), "
+    with pytest.raises(DataError, match=said + r"and the loss of step 0 \(lr=1.00e-07\) is nan"):
+        range_test(model, loader, val_data=DataLoader(TensorDataset(x, y), batch_size=40), curve="val",
+                   loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # restored
+
+    class Masking(nn.Module):
+        """Fills NaN inputs itself: a NaN loss is then the LR's, read as a divergence."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = make_mlp()
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(torch.nan_to_num(inputs))
+
+    result = range_test(Masking(), loader, val_data=DataLoader(TensorDataset(x, y), batch_size=40), curve="val",
+                        loss_fn=F.cross_entropy, num_steps=30, min_lr=1.0, max_lr=1e12, stop_factor=None)
+    assert result.stop_reason == "non_finite" and len(result.losses) > 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
