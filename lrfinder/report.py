@@ -589,7 +589,7 @@ def _header_lines(
             + f"  |  sweep {'; '.join(sweeps)}"
         )
         for i, r in enumerate(results):
-            label = _short(r.label or f"curve {i + 1}")
+            label = _curve_name(results, i)
             if r.suggestion is None:
                 warnings.append(f"{label}: inconclusive ({_drawable(r.error or 'no suggestion')})")
             elif r.scaled is not None and r.scaled.warning:
@@ -1723,6 +1723,19 @@ def _fit_message(ax: Axes) -> None:
         wrapped(f"{_first_clause(reason, 2 * chars)} (result.error, or lrfind's summary, says why)", size)
 
 
+def _curve_name(results: Sequence[RangeTestResult], i: int) -> str:
+    """Curve ``i``'s name in an overlay: its label, else ``curve N``.
+
+    Where the curves mix training and validation losses (``settings.curve``), whose axis says "loss" alone, the name
+    says which it recorded: the overlay named neither.
+    """
+    result = results[i]
+    name = _short(result.label or f"curve {i + 1}")
+    if _loss_label(results) == "loss":
+        name += f" ({'validation' if result.settings.curve == 'val' else 'training'} loss)"
+    return name
+
+
 def _loss_label(results: Sequence[RangeTestResult]) -> str:
     """The loss panel's axis label: what the curves recorded (``settings.curve``), "loss" for a mix of both."""
     curves = {result.settings.curve for result in results}
@@ -1842,7 +1855,7 @@ def _draw_overlay(
         lrs = np.asarray(result.lrs, dtype=float)
         raw = np.asarray(result.losses, dtype=float)
         smoothed = _smoothed(result)
-        name = _short(result.label or f"curve {i + 1}")
+        name = _curve_name(results, i)
         label = name
         s = result.suggestion
         # The LR to train with at the test's batch: a refined result's trials chose it, not the curve (each curve

@@ -262,6 +262,24 @@ def test_inconclusive_report_draws_without_warnings():
     assert legend == ["loss (raw)", "loss (smoothed)"]
 
 
+def test_an_overlay_of_a_training_and_a_validation_curve_says_which_is_which():
+    # range_test(curve="val")'s curve over a training curve: the axis says "loss" for the mix, and the legend said
+    # "curve 1", "curve 2" (or the labels alone), naming neither as the validation loss.
+    train = make_result(seed=0)
+    val = replace(make_result(seed=1, center=-2.5), settings=replace(train.settings, curve="val"))
+    fig = plot_range_test([train, val])
+    ax = axes_by_label(fig)["loss"]
+    entries = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_ylabel() == "loss"
+    assert entries[0].startswith("curve 1 (training loss): lr ") and entries[1].startswith("curve 2 (validation loss)")
+    fig = plot_range_test([replace(train, label="adam"), replace(val, label="adam, val")])
+    entries = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+    assert entries[0].startswith("adam (training loss): ") and entries[1].startswith("adam, val (validation loss): ")
+    fig = plot_range_test([val, replace(val, label="b")])  # one kind: the axis says it, the names stay as they were
+    entries = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
+    assert axes_by_label(fig)["loss"].get_ylabel() == "validation loss" and entries[0].startswith("curve 1: lr ")
+
+
 def test_overlay_marks_the_minimum_and_divergence_of_every_curve_the_recommended_one_too():
     # The recommended curve lost its markers when it got its solid, labelled LR line: the legend's title
     # promised "*: minimum; X: divergence" for every curve, and the one to train with had neither.
