@@ -1545,7 +1545,8 @@ def range_test(
             order the trials run (the ladder's extension trials last). Only used with ``refine``.
         curve: The loss each step records, the curve read: ``"train"`` (default), the step's training loss;
             ``"val"``, the mean loss over the whole of ``val_data`` after the step, in eval mode without gradients
-            (each batch weighted by its examples), as torch-lr-finder's ``val_loader`` records it. Less noisy, but
+            (each batch weighted by its examples, or by 1 where its size cannot be told), as torch-lr-finder's
+            ``val_loader`` records it. Less noisy, but
             a pass over ``val_data`` per step: keep it small. The stop rule reads it as it reads a training loss;
             ``val_data``'s own order is put back with ``restore``. Not under data parallelism (DDP, FSDP).
 
@@ -2022,8 +2023,8 @@ def _with_val_curve(
     """``prepared`` whose step returns the mean loss over ``val_data`` after the training step (``curve="val"``).
 
     The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._losses_in_eval`),
-    weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)``. A non-finite training loss is returned as it is, so
-    the sweep stops on it as without ``curve="val"``. A val batch holding NaN/inf whose loss is not finite is the
+    weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)`` (``n_b = 1`` where a batch's size cannot be told). A
+    non-finite training loss is returned as it is, so the sweep stops on it as without ``curve="val"``. A val batch holding NaN/inf whose loss is not finite is the
     data's fault, as a training batch's is (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks
     at every batch, so a model that copes with those inputs is seen to).
 
