@@ -2023,10 +2023,11 @@ def _with_val_curve(
     """``prepared`` whose step returns the mean loss over ``val_data`` after the training step (``curve="val"``).
 
     The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._losses_in_eval`),
-    weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)`` (``n_b = 1`` where a batch's size cannot be told). A
-    non-finite training loss is returned as it is, so the sweep stops on it as without ``curve="val"``. A val batch holding NaN/inf whose loss is not finite is the
-    data's fault, as a training batch's is (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks
-    at every batch, so a model that copes with those inputs is seen to).
+    weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)`` (``n_b = 1`` where a batch's size cannot be told).
+    A non-finite training loss is returned as it is, so the sweep stops on it as without ``curve="val"``. A val
+    batch holding NaN/inf whose loss is not finite is the data's fault, as a training batch's is
+    (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks at every batch, so a model that copes
+    with those inputs is seen to).
 
     Raises:
         DataError: ``val_data`` yields no batch, or a batch holding NaN/inf whose loss is not finite.
