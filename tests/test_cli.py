@@ -1531,7 +1531,8 @@ def test_options_given_but_unused_are_named_on_stderr(work: Path):
         "warning: --target is ignored: it names the label column of CSV data, and the data is not a .csv file.",
         "warning: --scheduler-opt is ignored: it shapes --scheduler, which is not given.",
         "warning: --warmup-steps is ignored: it shapes --scheduler, which is not given.",
-        "warning: --val-data is ignored: run uses it only to judge the trials of --refine (add --refine).",
+        "warning: --val-data is ignored: run uses it only to judge the trials of --refine and for --curve val (add "
+        "one of them).",
     ]
     assert "suggested lr" in result.stdout and not (work / "x.png").exists()
     # Used, they say nothing; --quiet silences them.

@@ -772,8 +772,8 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
         notes.append("--gradient-clip-algorithm is ignored: it says how --gradient-clip-val clips, which is not given")
     if ctx.info_name == "run" and not options.refine and options.curve != "val" and given("val_data"):
         notes.append(
-            "--val-data is ignored: run uses it only to judge the trials of --refine (add --refine) and for "
-            "--curve val"
+            "--val-data is ignored: run uses it only to judge the trials of --refine and for --curve val (add one "
+            "of them)"
         )
     if options.target_batch_size is None and given("scaling"):
         notes.append("--scaling is ignored: it scales the LR to --target-batch-size, which is not given")
