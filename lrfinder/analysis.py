@@ -65,7 +65,17 @@ from ._checks import (
 )
 from ._warn import warn
 from .exceptions import InconclusiveCurveError
-from .names import DEFAULT_RULE, PEER_ANALYSIS_OPTIONS, RULE_DESCRIPTIONS, RULES, Rule, unknown_rule_hint
+from .names import (
+    CURVES,
+    DEFAULT_RULE,
+    PEER_ANALYSIS_OPTIONS,
+    RULE_DESCRIPTIONS,
+    RULES,
+    Curve,
+    Rule,
+    did_you_mean,
+    unknown_rule_hint,
+)
 
 __all__ = [
     "Rule",
@@ -1570,11 +1580,48 @@ def _why_no_fall(
     return "".join(f" {part}" for part in parts)
 
 
+def check_curve(curve: object) -> None:
+    """Check ``range_test``'s (and :func:`analyze`'s) ``curve``: ``"train"`` or ``"val"``.
+
+    Raises:
+        ValueError: Any other value, with the valid ones.
+
+    """
+    if not is_choice(curve, CURVES):
+        raise ValueError(
+            f"Expected curve to be {' or '.join(map(repr, CURVES))}, but got curve={curve!r}: 'train' records each "
+            "step's training loss, 'val' the mean loss over val_data after each step."
+            + did_you_mean(curve, CURVES, {"training": "train", "validation": "val", "valid": "val"})
+        )
+
+
+def _first_loss_words(first: float, lr: float, curve: Curve) -> str:
+    """Why a curve's first loss is already non-finite, told for the kind of curve it is."""
+    if curve == "val":
+        # A validation curve's loss at lr[0] is measured after the step at lr[0], but one step at the smallest LR
+        # of a sweep is not what makes a loss undefined: a validation batch with no target to score is.
+        return (
+            f"The first loss is already {first} (at lr={lr:.2e}): on a validation curve (curve='val') it is the "
+            "mean loss over val_data after one step at the smallest LR of the sweep, too small a step to be the "
+            "cause. Check the model, the validation data and the loss function (a val_data batch whose targets are "
+            "all ignore_index, whose mean loss is a mean over nothing; NaN or inf targets, a log of zero, a "
+            "division by zero)."
+        )
+    # A range test records each loss before the step at that LR: the first one saw no update at all.
+    return (
+        f"The first loss is already {first} (at lr={lr:.2e}): a range test records each loss "
+        "before the step at its LR, so this is the untouched model's loss and the learning rate is not the "
+        "cause. Check the model, the data and the loss function (NaN or inf inputs or targets, a log of zero, "
+        "a division by zero)."
+    )
+
+
 def read_curve(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
     *,
     window: int | None = None,
+    curve: Curve = "train",
 ) -> CurveReading:
     """Run the steps of :func:`analyze` up to the rules (see the module docstring).
 
@@ -1582,6 +1629,7 @@ def read_curve(
         lrs: Strictly increasing, positive learning rates, one per optimizer step.
         losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
         window: Savitzky-Golay window in points (see :func:`choose_window`).
+        curve: What the losses are (see :func:`analyze`); only the words of an error depend on it.
 
     Returns:
         A :class:`CurveReading`.
@@ -1593,17 +1641,12 @@ def read_curve(
             loss still falling at the largest LR.
 
     """
+    check_curve(curve)
     lr_arr, loss_arr = _check_curve(lrs, losses)
     n = finite_prefix(loss_arr)
     non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
     if n == 0 and non_finite_lr is not None:
-        # A range test records each loss before the step at that LR: the first one saw no update at all.
-        raise InconclusiveCurveError(
-            f"The first loss is already {loss_arr[0]} (at lr={non_finite_lr:.2e}): a range test records each loss "
-            "before the step at its LR, so this is the untouched model's loss and the learning rate is not the "
-            "cause. Check the model, the data and the loss function (NaN or inf inputs or targets, a log of zero, "
-            "a division by zero)."
-        )
+        raise InconclusiveCurveError(_first_loss_words(loss_arr[0], non_finite_lr, curve))
     later = _finite_after(loss_arr, n)
     if n < MIN_POINTS and later:
         # Not a curve that ran off: finite losses follow (a range test stops at its first non-finite one).
@@ -1945,6 +1988,7 @@ def analyze(
     *,
     rule: Rule | str = DEFAULT_RULE,
     window: int | None = None,
+    curve: Curve = "train",
 ) -> Suggestion:
     """Analyse a range-test curve and suggest a learning rate.
 
@@ -1965,6 +2009,10 @@ def analyze(
               around the steepest point where the slope is at least half the steepest);
             * ``"steepest"``: the steepest-descent LR (what Lightning and torch-lr-finder pick).
         window: Savitzky-Golay window in points (see :func:`choose_window`).
+        curve: What the losses are: ``"train"`` (default), each step's training loss recorded
+            before its step, or ``"val"``, the validation loss after each step
+            (``range_test(curve="val")``). It changes no rule, only what an inconclusive
+            curve's message says of its first loss.
 
     Returns:
         A :class:`Suggestion`.
@@ -1988,7 +2036,7 @@ def analyze(
     if losses is None:
         _refuse_missing_losses(lrs)
     rule = _rule(rule)
-    reading = read_curve(lrs, losses, window=window)
+    reading = read_curve(lrs, losses, window=window, curve=curve)
     lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}
     lr = lrs_by_rule[rule]
     min_lr, max_lr = one_cycle_band(reading, lr)

@@ -460,12 +460,14 @@ class RangeTestResult:
         point), so :attr:`lr` never reports an LR scaled from an old suggestion.
 
         Args:
-            **kwargs: Passed to :func:`lrfinder.analyze` (``rule``, ``window``).
+            **kwargs: Passed to :func:`lrfinder.analyze` (``rule``, ``window``); its ``curve`` is
+                the result's own (``settings.curve``) unless given.
 
         Raises:
             InconclusiveCurveError: The curve does not support a suggestion.
 
         """
+        kwargs.setdefault("curve", self.settings.curve)
         suggestion = analyze(self.lrs, self.losses, **kwargs)
         scaled = self.scaled
         # A refined LR does not move with the curve's reading: its scaling stays as it was.
@@ -2640,7 +2642,8 @@ def finish_result(
     suggestion = None
     error = None
     try:
-        suggestion = analyze(lrs, losses, rule=rule)
+        settings = fields.get("settings")
+        suggestion = analyze(lrs, losses, rule=rule, curve=settings.curve if settings is not None else "train")
     except InconclusiveCurveError as exc:
         error = str(exc)
         if stop_reason == "interrupted":

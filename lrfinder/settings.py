@@ -33,10 +33,10 @@ from ._checks import (
 )
 from ._fabric import optimizer_class_name
 from ._warn import warn
+from .analysis import check_curve
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
 from .names import (
-    CURVES,
     GRADIENT_CLIP_ALGORITHMS,
     GRADIENT_CLIP_ALIASES,
     PEER_OPTION_NAMES,
@@ -912,21 +912,6 @@ def _warn_linear_span(min_lr: float, max_lr: float, num_steps: int) -> None:
         "suits a zoomed range within a decade or two.",
         UserWarning,
     )
-
-
-def check_curve(curve: object) -> None:
-    """Check ``range_test``'s ``curve``: ``"train"`` or ``"val"``.
-
-    Raises:
-        ValueError: Any other value, with the valid ones.
-
-    """
-    if not is_choice(curve, CURVES):
-        raise ValueError(
-            f"Expected curve to be {' or '.join(map(repr, CURVES))}, but got curve={curve!r}: 'train' records each "
-            "step's training loss, 'val' the mean loss over val_data after each step."
-            + did_you_mean(curve, CURVES, {"training": "train", "validation": "val", "valid": "val"})
-        )
 
 
 def validate_settings(

@@ -339,7 +339,13 @@ def test_a_non_finite_first_loss_is_not_blamed_on_the_lr(first: float) -> None:
     curve[0] = first
     with pytest.raises(InconclusiveCurveError, match=r"first loss is already .*learning rate is not the cause") as info:
         analyze(LRS, curve)
-    assert "min_lr" not in str(info.value)
+    assert "min_lr" not in str(info.value) and "the untouched model's loss" in str(info.value)
+    # A validation curve's first loss comes after one step (range_test(curve="val")): not the untouched model's.
+    with pytest.raises(InconclusiveCurveError, match=r"first loss is already .*on a validation curve") as info:
+        analyze(LRS, curve, curve="val")
+    assert "untouched" not in str(info.value) and "min_lr" not in str(info.value)
+    with pytest.raises(ValueError, match=r"^Expected curve to be 'train' or 'val', but got curve='validation'"):
+        analyze(LRS, textbook_curve(), curve="validation")  # type: ignore[arg-type]
 
 
 def test_inconclusive_flat() -> None:

@@ -44,6 +44,7 @@ import lrfinder
 from lrfinder import (
     DataError,
     DivergenceMonitor,
+    InconclusiveCurveError,
     LRFinderError,
     ModelError,
     RangeTestResult,
@@ -887,6 +888,23 @@ def test_curve_val_blames_a_val_batch_holding_nan_not_the_lr(dataset: TensorData
     result = range_test(Masking(), loader, val_data=DataLoader(TensorDataset(x, y), batch_size=40), curve="val",
                         loss_fn=F.cross_entropy, num_steps=30, min_lr=1.0, max_lr=1e12, stop_factor=None)
     assert result.stop_reason == "non_finite" and len(result.losses) > 1
+
+
+def test_curve_val_tells_an_undefined_first_val_loss_from_the_untouched_models(
+    dataset: TensorDataset, loader: DataLoader
+) -> None:
+    # Every val target ignore_index: a clean batch whose mean loss is NaN stops the sweep at step 0, and the error
+    # called it "the untouched model's loss", where a validation loss is measured after the first step.
+    x, _ = dataset[400:]
+    ignored = DataLoader(TensorDataset(x, torch.full((x.shape[0],), -100)), batch_size=40)
+    result = range_test(make_mlp(), loader, val_data=ignored, curve="val", loss_fn=F.cross_entropy, num_steps=10)
+    assert result.stop_reason == "non_finite" and result.suggestion is None and result.error is not None
+    assert result.error.startswith("The first loss is already nan (at lr=1.00e-07): on a validation curve")
+    assert "after one step at the smallest LR" in result.error and "ignore_index" in result.error
+    assert "untouched" not in result.error
+    assert "untouched" not in str(pytest.raises(InconclusiveCurveError, result.analyze).value)  # its own curve kind
+    train = dataclasses.replace(result, settings=dataclasses.replace(result.settings, curve="train"))
+    assert "the untouched model's loss" in str(pytest.raises(InconclusiveCurveError, train.analyze).value)
 
 
 @pytest.mark.parametrize(
