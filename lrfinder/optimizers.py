@@ -213,6 +213,22 @@ def _load_path(path: str) -> type[Optimizer]:
     return obj
 
 
+def _colon_path_hint(name: str) -> str:
+    """The path to write for a dotted class name (``"torch.optim.AdamW"``), or ``""`` for other names.
+
+    A dotted path is how LightningCLI's ``class_path`` and Python's reprs write a class, where
+    lrfinder's paths put a colon before the class.
+    """
+    module, dot, cls = name.strip().rpartition(".")
+    # A class name starts with a capital: "adam.w" is a misspelt registry name, not a path.
+    if not dot or not cls[:1].isupper() or not all(part.isidentifier() for part in [*module.split("."), cls]):
+        return ""
+    if module == "torch.optim":
+        cls = {k.lower(): k for k in _torch_optimizers()}.get(cls.lower(), cls)
+        return f" Did you mean {cls!r} (or 'torch.optim:{cls}')? A class path takes a colon before the class name."
+    return f" Did you mean '{module}:{cls}'? A class path takes a colon before the class name."
+
+
 def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
     """Resolve a name or class to a spec.
 
@@ -264,7 +280,7 @@ def get_optimizer_spec(name: str | type[Optimizer]) -> OptimizerSpec:
         raise ValueError(
             f"Unknown optimizer name={name!r}; expected one of {', '.join(OPTIMIZERS)}, a torch.optim class "
             f"({', '.join(sorted(torch_classes))}) or a 'package.module:Class' path."
-            + did_you_mean(name, [*OPTIMIZERS, *sorted(torch_classes)], OPTIMIZER_ALIASES)
+            + (_colon_path_hint(name) or did_you_mean(name, [*OPTIMIZERS, *sorted(torch_classes)], OPTIMIZER_ALIASES))
         )
     return _spec(found.__name__, found, f"torch.optim.{found.__name__}", weight_decay=_decay_kind(found))
 

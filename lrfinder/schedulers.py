@@ -454,6 +454,26 @@ def _cycle_momentum(value: Any, optimizer: Optimizer) -> bool:
     return value
 
 
+def _momentum_bounds(name: str, s: dict[str, Any], cycle_momentum: bool) -> tuple[float, float]:
+    """``base_momentum`` and ``max_momentum`` of a cycle, checked; a pair the wrong way round is said.
+
+    The momentum cycles inversely to the LR (Smith & Topin): ``max_momentum`` where the LR is
+    lowest, ``base_momentum`` at the LR's peak. A ``base_momentum`` above ``max_momentum`` turns
+    that round, the largest momentum at the largest LR, which is far more often a swapped pair.
+    """
+    base = _number("base_momentum", s["base_momentum"], low=0, high=1)
+    top = _number("max_momentum", s["max_momentum"], low=0, high=1)
+    if cycle_momentum and base > top:
+        warn(
+            f"Schedule {name!r} with base_momentum={base:g} > max_momentum={top:g} cycles the momentum the wrong way "
+            "round: it is at base_momentum at the LR's peak and at max_momentum where the LR is lowest, so this pair "
+            f"gives the largest momentum at the largest LR. Swap them (base_momentum={top:g}, max_momentum={base:g}), "
+            "or pass cycle_momentum=False for a fixed momentum.",
+            UserWarning,
+        )
+    return base, top
+
+
 # --------------------------------------------------------------------------------------------
 # Builders: (optimizer, steps of the main schedule or None, settings) -> scheduler
 # --------------------------------------------------------------------------------------------
@@ -650,15 +670,17 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
             "anneals (a single step runs at the final LR). Raise total_steps or pct_start for a rise.",
         )
         pct_start = 0.999 / steps
+    cycle_momentum = _cycle_momentum(s["cycle_momentum"], optimizer)
+    base_momentum, max_momentum = _momentum_bounds("onecycle", s, cycle_momentum)
     return OneCycleLR(
         optimizer,
         max_lr=max_lr,
         total_steps=steps,
         pct_start=pct_start,
         anneal_strategy=_choice("anneal_strategy", s["anneal_strategy"], ("cos", "linear")),  # type: ignore[arg-type]
-        cycle_momentum=_cycle_momentum(s["cycle_momentum"], optimizer),
-        base_momentum=_number("base_momentum", s["base_momentum"], low=0, high=1),
-        max_momentum=_number("max_momentum", s["max_momentum"], low=0, high=1),
+        cycle_momentum=cycle_momentum,
+        base_momentum=base_momentum,
+        max_momentum=max_momentum,
         div_factor=_number("div_factor", s["div_factor"], low=1),  # below 1 the cycle starts above max_lr
         final_div_factor=_number("final_div_factor", s["final_div_factor"], low=0, strict="l"),
         three_phase=three_phase,
@@ -686,6 +708,24 @@ def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
     # CyclicLR sets each group's LR to base_lr but its first LR comes from the group's initial_lr,
     # which a scheduler built earlier on this optimizer left at its own start: the cycle's first step
     # ran at that stale LR.
+    mode = _choice("mode", s["mode"], ("triangular", "triangular2", "exp_range"))
+    gamma = _number("gamma", s["gamma"], low=0, strict="l")
+    if mode == "exp_range" and gamma > 1:
+        # CyclicLR scales the cycle's height by gamma ** t: the LR climbs past max_lr without bound.
+        raise ValueError(
+            f"Expected gamma <= 1 with mode='exp_range', but got gamma={gamma:g}: the cycle's height is scaled by "
+            f"gamma ** t, so the LR would climb past max_lr ({gamma:g} ** 100 = {_power(gamma, 100):.2e} times the "
+            "height after 100 steps). Pass gamma < 1 (e.g. 0.999) to shrink the cycles, or mode='triangular' to "
+            "keep them."
+        )
+    if mode != "exp_range" and gamma != 1:
+        warn(
+            f"Schedule 'cyclic' ignores gamma={gamma:g} in mode={mode!r}: only mode='exp_range' scales the cycles by "
+            "gamma ** t. Pass mode='exp_range' to use it, or leave gamma out.",
+            UserWarning,
+        )
+    cycle_momentum = _cycle_momentum(s["cycle_momentum"], optimizer)
+    base_momentum, max_momentum = _momentum_bounds("cyclic", s, cycle_momentum)
     for group, lr in zip(optimizer.param_groups, base_lr):
         if "initial_lr" in group:
             group["initial_lr"] = lr
@@ -695,11 +735,11 @@ def _build_cyclic(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) ->
         max_lr=max_lr,
         step_size_up=up,
         step_size_down=None if down is None else _integer("step_size_down", down, low=1),
-        mode=_choice("mode", s["mode"], ("triangular", "triangular2", "exp_range")),  # type: ignore[arg-type]
-        gamma=_number("gamma", s["gamma"], low=0, strict="l"),
-        cycle_momentum=_cycle_momentum(s["cycle_momentum"], optimizer),
-        base_momentum=_number("base_momentum", s["base_momentum"], low=0, high=1),
-        max_momentum=_number("max_momentum", s["max_momentum"], low=0, high=1),
+        mode=mode,  # type: ignore[arg-type]
+        gamma=gamma,
+        cycle_momentum=cycle_momentum,
+        base_momentum=base_momentum,
+        max_momentum=max_momentum,
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import warnings
 from fractions import Fraction
 
@@ -140,6 +141,23 @@ def test_registry_names_in_another_case(name: str, spec: str) -> None:
 def test_unknown_optimizer_names_the_close_ones(name: str, close: str) -> None:
     with pytest.raises(ValueError, match=rf"Unknown optimizer name='{name}'; expected one of .*Did you mean .*{close}"):
         create_optimizer(name, [nn.Parameter(torch.ones(1))], lr=0.1)
+
+
+@pytest.mark.parametrize(
+    "name, hint",
+    [
+        ("torch.optim.AdamW", "Did you mean 'AdamW' (or 'torch.optim:AdamW')? A class path takes a colon"),
+        ("torch.optim.Adamw", "Did you mean 'AdamW' (or 'torch.optim:AdamW')?"),
+        ("mypkg.optim.Lion", "Did you mean 'mypkg.optim:Lion'? A class path takes a colon"),
+    ],
+)
+def test_a_dotted_class_path_is_told_the_colon_it_needs(name: str, hint: str) -> None:
+    # LightningCLI's class_path and Python's reprs write "torch.optim.AdamW": the message listed every name and the
+    # 'package.module:Class' form, with nothing of the one character that was wrong.
+    with pytest.raises(ValueError, match=rf"Unknown optimizer name='{name}'; .*{re.escape(hint)}"):
+        create_optimizer(name, [nn.Parameter(torch.ones(1))], lr=0.1)
+    with pytest.raises(ValueError, match=r"Did you mean 'adamw'\?$"):  # a lower-case last part is no class
+        create_optimizer("adam.w", [nn.Parameter(torch.ones(1))], lr=0.1)
 
 
 def _model():

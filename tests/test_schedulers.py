@@ -435,6 +435,44 @@ def test_onecycle_and_cyclic_cycle_momentum_where_there_is_one():
         create_scheduler("onecycle", opt, total_steps=10, cycle_momentum=True)
 
 
+def test_cyclic_exp_range_refuses_a_gamma_that_grows_the_cycle_past_max_lr():
+    # CyclicLR scales the cycle's height by gamma ** t: gamma=2 built a schedule at 1e29 x max_lr by step 100.
+    _, opt = _optimizer("momentum")
+    with pytest.raises(ValueError, match=r"Expected gamma <= 1 with mode='exp_range', but got gamma=2: .*past max_lr"):
+        create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=2.0)
+    sched = create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=0.9)
+    for _ in range(20):
+        opt.step()
+        sched.step()
+        assert opt.param_groups[0]["lr"] <= 0.1 + 1e-12
+
+
+def test_cyclic_says_a_gamma_its_mode_ignores():
+    # gamma=0.99 under the default mode='triangular' was dropped by CyclicLR without a word: the cycles never shrank.
+    _, opt = _optimizer("momentum")
+    with pytest.warns(UserWarning, match=r"'cyclic' ignores gamma=0.99 in mode='triangular': only mode='exp_range'"):
+        create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=2, gamma=0.99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=2, gamma=1.0)
+        create_scheduler("cyclic", opt, base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=0.99)
+
+
+@pytest.mark.parametrize(
+    "name, settings", [("onecycle", {"total_steps": 10}), ("cyclic", {"max_lr": 1.0, "step_size_up": 3})]
+)
+def test_a_momentum_pair_the_wrong_way_round_is_said(name: str, settings: dict) -> None:
+    # base_momentum=0.95, max_momentum=0.85 (a swapped pair) cycled the largest momentum onto the largest LR silently.
+    _, opt = _optimizer("momentum")
+    with pytest.warns(UserWarning, match=rf"'{name}' with base_momentum=0.95 > max_momentum=0.85 cycles the momentum "
+                      r"the wrong way round.*Swap them \(base_momentum=0.85, max_momentum=0.95\)"):
+        create_scheduler(name, opt, base_momentum=0.95, max_momentum=0.85, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler(name, opt, base_momentum=0.85, max_momentum=0.95, **settings)
+        create_scheduler(name, opt, base_momentum=0.95, max_momentum=0.85, cycle_momentum=False, **settings)
+
+
 def test_plateau_with_improving_metric_keeps_the_lr():
     lrs = preview_schedule("plateau", total_steps=20, lr=0.1, patience=0, metrics=np.linspace(1.0, 0.5, 19))
     np.testing.assert_array_equal(lrs, np.full(20, 0.1))
