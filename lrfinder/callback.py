@@ -518,7 +518,7 @@ class LRFinder(_CallbackBase):
                 if key in own:
                     raise ValueError(f"Expected {map_name} without {key!r}: LRFinder sets it, as {own[key]}")
         if optimizer is not None:
-            from .optimizers import check_optimizer_settings, get_optimizer_spec
+            from .optimizers import check_optimizer_settings, get_optimizer_spec, stand_in_refusal
 
             if isinstance(optimizer, torch.optim.Optimizer):
                 # Its repr cut at 60 characters ("SGD (\nParameter Group 0\n    dampening: 0 ...") was the message.
@@ -537,8 +537,12 @@ class LRFinder(_CallbackBase):
                     "Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, "
                     f"but got optimizer={optimizer!r:.60}"
                 )
-            # An unknown name, a non-optimizer class or a misspelt setting fails here, not at fit start.
+            # An unknown name, a non-optimizer class, a misspelt setting or a value of the wrong type or range
+            # (betas of three, momentum=1.5) fails here, not at fit start.
             check_optimizer_settings(get_optimizer_spec(optimizer), optimizer_settings or {}, groups=True)
+            refusal = stand_in_refusal(optimizer, optimizer_settings or {})
+            if refusal is not None:
+                raise refusal
         if scheduler is not None:
             from .schedulers import _get_spec, check_scheduler_settings
 

@@ -785,6 +785,40 @@ def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *
         )
 
 
+def stand_in_refusal(
+    name: str | type[Optimizer], settings: Mapping[str, Any], *, device: str = "cpu"
+) -> Exception | None:
+    """The error building ``name`` with ``settings`` raises on a small stand-in model, if they cause one.
+
+    Checks the settings' values (types, ranges, torch's own checks) before a model is at hand: at
+    ``LRFinder`` construction, and for ``lrfind``'s options. ``lr_factors`` is left out: its
+    patterns name the user's modules. Only a refusal the settings cause counts: an optimizer that
+    cannot be built on the stand-in even without them (one that needs particular parameters) is
+    left to the real model.
+
+    Args:
+        name: The optimizer, as :func:`create_optimizer` takes it.
+        settings: Its keyword settings.
+        device: Where the stand-in's parameters live.
+
+    Returns:
+        The ``TypeError`` or ``ValueError`` the settings cause, or ``None``.
+
+    """
+    stand_in = nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2)).to(device)
+
+    def refusal(extra: Mapping[str, Any]) -> Exception | None:
+        try:
+            create_optimizer(name, stand_in, lr=1e-3, lr_group="largest", **extra)
+        except (TypeError, ValueError) as exc:
+            return exc
+        return None
+
+    if refusal({}) is not None:
+        return None
+    return refusal({k: v for k, v in settings.items() if k != "lr_factors"})
+
+
 def _shared(params: Any) -> str:
     """Which param groups share parameters, for torch's bare "some parameters appear in more than one group"."""
     if not isinstance(params, (list, tuple)) or not all(isinstance(g, Mapping) for g in params):

@@ -3167,6 +3167,15 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
          r"'cosine' does not take the setting\(s\) eta_mn; it accepts: eta_min, warmup_steps, warmup_start_factor. "
          r"Did you mean 'eta_min'\?"),
         ({"optimizer": 5}, TypeError, r"optimizer to be a registry name such as 'adamw'.*optimizer=5"),
+        # Values of the wrong type or range failed at fit start, after the Trainer's setup and the data's loading.
+        ({"optimizer": "adam", "optimizer_settings": {"betas": [0.9, 0.99, 0.9]}}, TypeError,
+         r"Expected betas to be a pair of numbers \(beta1, beta2\), but got betas=\[0.9, 0.99, 0.9\]"),
+        ({"optimizer": "momentum", "optimizer_settings": {"momentum": "0.9"}}, TypeError,
+         r"Expected momentum to be a number, but got momentum='0.9'"),
+        ({"optimizer": "momentum", "optimizer_settings": {"momentum": 1.5}}, ValueError,
+         r"Expected 0 <= momentum < 1, but got momentum=1.5"),
+        ({"optimizer": "adam", "optimizer_settings": {"eps": -1.0}}, ValueError,
+         r"Cannot build optimizer 'adam' \(Adam\): Invalid epsilon value: -1.0"),
     ],
 )
 def test_options_validated_at_construction(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:

@@ -993,35 +993,23 @@ def _check_optimizer_settings(
 ) -> None:
     """Build ``optimizer`` with ``settings`` on a stand-in model; a refusal is a usage error naming its option.
 
-    Only a refusal the settings cause counts: an optimizer that cannot be built on the stand-in
-    even without them (one that needs particular parameters) is left to the real model.
-    ``lr_factors`` is left out: its patterns name the user's modules.
+    See :func:`lrfinder.optimizers.stand_in_refusal`: only a refusal the settings cause counts, and
+    ``lr_factors`` is left out.
     """
     import torch
-    from torch import nn
 
-    from ..optimizers import create_optimizer
+    from ..optimizers import stand_in_refusal
 
     if device in (None, "auto"):
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    stand_in = nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2)).to(device)
-
-    def refusal(extra: Mapping[str, Any]) -> Exception | None:
-        try:
-            create_optimizer(optimizer, stand_in, lr=1e-3, lr_group="largest", **extra)
-        except (TypeError, ValueError) as exc:
-            return exc
-        return None
-
-    if refusal({}) is not None:
-        return
     checked = {k: v for k, v in settings.items() if k != "lr_factors"}
     for wd in weight_decays or (None,):
         extra = checked if wd is None else {**checked, "weight_decay": wd}
-        exc = refusal(extra)
+        exc = stand_in_refusal(optimizer, extra, device=device)
         if exc is None:
             continue
-        culprits = [k for k in extra if refusal({k: extra[k]}) is not None] or list(extra)
+        culprits = [k for k in extra if stand_in_refusal(optimizer, {k: extra[k]}, device=device) is not None]
+        culprits = culprits or list(extra)
         hints = list(dict.fromkeys(origins.get(k, "--weight-decay") for k in culprits))
         raise click.BadParameter(
             f"--optimizer {optimizer}: {as_options(one_line(exc))}", param_hint=hints[0] if len(hints) == 1 else hints
