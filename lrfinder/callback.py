@@ -2093,6 +2093,8 @@ class LRFinder(_CallbackBase):
                     f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}."
                 )
             suggestion = self.result.training_suggestion if self.result is not None else None
+            # None (an inconclusive test, warned about already) goes as no suggestion: create_scheduler warns of None.
+            given: dict[str, Any] = {} if suggestion is None else {"suggestion": suggestion}
             settings = dict(self.scheduler_settings)
             warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
             if warmup and "warmup_steps" not in settings:
@@ -2116,7 +2118,7 @@ class LRFinder(_CallbackBase):
                     )
             self._check_plateau_metric_logged(trainer, pl_module, settings)
             sched = create_scheduler(
-                self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
+                self.scheduler, optimizer, total_steps=int(total), **given, **settings
             )
             fine_tuner = _lightning.fine_tuner(trainer.callbacks)  # type: ignore[attr-defined]
             if fine_tuner is not None:
@@ -2162,7 +2164,7 @@ class LRFinder(_CallbackBase):
                         total_steps=int(total),
                         steps_per_epoch=per_epoch,
                         lr=lr,
-                        suggestion=suggestion,
+                        **given,
                         **settings,
                     )
             config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)

@@ -52,6 +52,7 @@ References:
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import weakref
@@ -146,6 +147,22 @@ class _Required:
 
 #: Default value of a setting the caller must give.
 REQUIRED: Any = _Required()
+
+
+class _NoSuggestion(enum.Enum):
+    """The default of ``suggestion``: none given, told apart from an explicit ``None``.
+
+    An inconclusive range test's ``result.suggestion`` is ``None``; passed on, it built the schedule at the
+    optimizer's LR as if no suggestion had been meant (:func:`_warn_suggestion_none`).
+    """
+
+    NONE_GIVEN = "none given"
+
+    def __repr__(self) -> str:
+        return "<no suggestion>"
+
+
+_NONE_GIVEN = _NoSuggestion.NONE_GIVEN
 
 
 # --------------------------------------------------------------------------------------------
@@ -1222,6 +1239,35 @@ def _apply_suggestion(
         _warn_peak_past_divergence(spec.name, optimizer, settings["max_lr"], suggestion)
 
 
+def _warn_suggestion_none(spec: SchedulerSpec, settings: dict[str, Any], given: set[str]) -> None:
+    """Say when ``suggestion=None``, given explicitly, leaves LRs it would have set to the optimizer.
+
+    ``suggestion=result.suggestion`` of an inconclusive range test is ``None``: the schedule was built at the
+    optimizer's LR without a word, where ``suggestion=result`` is refused with the test's error. Not said when the
+    settings the suggestion fills are all given (``suggestion=None`` with the LR settings is a schedule of one's own).
+    """
+    if spec.from_suggestion == "base":
+        missing = ["its starting LR"]
+    else:
+        keys = ("max_lr",) if spec.from_suggestion == "onecycle" else ("base_lr", "max_lr")
+        # A required one left out is refused next (SUGGESTION_NONE_HINT ends that error).
+        missing = [key for key in keys if (key not in given or settings[key] is None) and settings[key] is not REQUIRED]
+    if missing:
+        warn(
+            f"suggestion=None: schedule {spec.name!r} takes {' and '.join(missing)} from the optimizer's LR, as "
+            f"without a suggestion. {SUGGESTION_NONE_HINT} Leave suggestion out to build it from the optimizer "
+            "without this warning.",
+            UserWarning,
+        )
+
+
+#: What an explicit ``suggestion=None`` may be, said where it leaves a schedule without its LRs.
+SUGGESTION_NONE_HINT = (
+    "If it is result.suggestion of a range test, that test was inconclusive (result.error says why): pass "
+    "suggestion=result to be told so, or set the LRs yourself."
+)
+
+
 def _warn_peak_past_divergence(name: str, optimizer: Optimizer, max_lr: Any, suggestion: Suggestion) -> None:
     """Say when an explicit ``max_lr`` climbs past the range test's divergence point.
 
@@ -1251,7 +1297,7 @@ def create_scheduler(
     optimizer: Optimizer,
     *,
     total_steps: int | None = None,
-    suggestion: Suggestion | RangeTestResult | None = None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None = _NONE_GIVEN,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
     **settings: Any,
@@ -1267,7 +1313,7 @@ def create_scheduler(
     optimizer: Optimizer,
     *,
     total_steps: int | None = None,
-    suggestion: Suggestion | RangeTestResult | None = None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None = _NONE_GIVEN,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
     **settings: Any,
@@ -1280,7 +1326,7 @@ def create_scheduler(
     optimizer: Optimizer,
     *,
     total_steps: int | None = None,
-    suggestion: Suggestion | RangeTestResult | None = None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None = _NONE_GIVEN,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
     **settings: Any,
@@ -1292,7 +1338,7 @@ def create_scheduler(
     optimizer: Optimizer,
     *,
     total_steps: int | None = None,
-    suggestion: Suggestion | RangeTestResult | None = None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None = _NONE_GIVEN,
     warmup_steps: int = 0,
     warmup_start_factor: float = 0.0,
     **settings: Any,
@@ -1404,11 +1450,14 @@ def create_scheduler(
     eta0s = _reset_eta0(optimizer)
     given = set(settings)
     full: dict[str, Any] = {**spec.settings, **settings}
-    if suggestion is not None:
+    if suggestion is None:
+        _warn_suggestion_none(spec, full, given)
+    elif suggestion is not _NONE_GIVEN:
         _apply_suggestion(spec, optimizer, full, given, _check_suggestion(suggestion))
     missing = [k for k, v in full.items() if v is REQUIRED]
     if missing:
-        raise TypeError(f"Scheduler {name!r} needs the setting(s) {', '.join(missing)}")
+        none = f" (suggestion=None: {SUGGESTION_NONE_HINT})" if suggestion is None else ""
+        raise TypeError(f"Scheduler {name!r} needs the setting(s) {', '.join(missing)}{none}")
     main_steps = None if total_steps is None else total_steps - warmup_steps
 
     scheduler: Scheduler
@@ -1538,7 +1587,7 @@ def preview_schedule(
     *,
     total_steps: int,
     lr: float = 1.0,
-    suggestion: Suggestion | RangeTestResult | None = None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None = _NONE_GIVEN,
     metrics: Sequence[float] | None = None,
     steps_per_epoch: int | None = None,
     warmup_steps: int = 0,

@@ -665,12 +665,14 @@ def _configure(
             return optimizer
         from .schedulers import check_groups_can_grow, create_scheduler, lightning_scheduler_config
 
+        # Passed only when given: create_scheduler warns of an explicit None (an inconclusive result.suggestion).
+        given: dict[str, Any] = {} if suggestion is None else {"suggestion": suggestion}
         built = create_scheduler(
             scheduler,
             optimizer,
             total_steps=total_steps,
-            suggestion=suggestion,
             warmup_steps=warmup_steps,
+            **given,
             **scheduler_settings,
         )
         if fine_tuner is not None:  # it adds the backbone's param group as it unfreezes it

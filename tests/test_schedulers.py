@@ -6,6 +6,7 @@ import pickle
 import warnings
 from dataclasses import replace
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -965,7 +966,40 @@ def test_suggestion_is_typed_to_take_a_range_test_result() -> None:
 
     for function in (create_scheduler, preview_schedule):
         hints = typing.get_type_hints(function)  # as LightningCLI and pydantic read it
-        assert set(typing.get_args(hints["suggestion"])) == {Suggestion, RangeTestResult, type(None)}
+        # and the default's own type: none given, told apart from an explicit None (an inconclusive result's).
+        assert set(typing.get_args(hints["suggestion"])) == {
+            Suggestion, RangeTestResult, type(None), lrfinder.schedulers._NoSuggestion
+        }
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "said"),
+    [
+        ("onecycle", {}, "schedule 'onecycle' takes max_lr from the optimizer's LR"),
+        ("onecycle", {"max_lr": None}, "schedule 'onecycle' takes max_lr from the optimizer's LR"),
+        ("cosine", {}, "schedule 'cosine' takes its starting LR from the optimizer's LR"),
+        ("cyclic", {"max_lr": 0.5, "step_size_up": 5}, "schedule 'cyclic' takes base_lr from the optimizer's LR"),
+    ],
+)
+def test_an_inconclusive_results_suggestion_none_is_said(name: str, settings: dict[str, Any], said: str) -> None:
+    # create_scheduler(..., suggestion=result.suggestion) of an inconclusive test passed None, the default: the
+    # schedule was built at the optimizer's LR without a word, where suggestion=result is refused with its error.
+    from lrfinder import RangeTestResult
+
+    result = RangeTestResult(lrs=(1e-3,), losses=(1.0,), stop_reason="completed", error="too few points")
+    with pytest.warns(UserWarning, match=rf"^suggestion=None: {said}, as without a suggestion\. If it is "
+                                         r"result\.suggestion of a range test, that test was inconclusive .*pass "
+                                         r"suggestion=result to be told so"):
+        warned = preview_schedule(name, total_steps=T, lr=0.1, suggestion=result.suggestion, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # left out, or with the LRs it would fill: a schedule of one's own
+        np.testing.assert_array_equal(warned, preview_schedule(name, total_steps=T, lr=0.1, **settings))
+        preview_schedule("onecycle", total_steps=T, lr=0.1, suggestion=None, max_lr=0.5)
+        preview_schedule("cyclic", total_steps=T, suggestion=None, base_lr=0.1, max_lr=0.5, step_size_up=5)
+        opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+        create_scheduler(name, opt, total_steps=T, **settings)
+    with pytest.raises(TypeError, match=r"needs the setting\(s\) max_lr \(suggestion=None: If it is result\."):
+        create_scheduler("cyclic", opt, suggestion=result.suggestion, step_size_up=5)
 
 
 @pytest.mark.parametrize("name", ["cosine", "onecycle", "cyclic"])
