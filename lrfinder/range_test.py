@@ -77,6 +77,7 @@ from .data_parallel import (
     micro_batch_sync,
     parallel_module,
     ranks_backward_verdict,
+    ranks_data_verdict,
     ranks_settings_disagreement,
 )
 from .diagnostics import (
@@ -1550,7 +1551,9 @@ def range_test(
             (each batch weighted by its examples, or by 1 where its size cannot be told), as torch-lr-finder's
             ``val_loader`` records it. Less noisy, but
             a pass over ``val_data`` per step: keep it small. The stop rule reads it as it reads a training loss;
-            ``val_data``'s own order is put back with ``restore``. Not under data parallelism (DDP, FSDP).
+            ``val_data``'s own order is put back with ``restore``. Under DDP each rank passes over its own
+            ``val_data`` (a ``DistributedSampler``'s shard) and the loss is the mean over the union of the shards, the
+            same on every rank; not under FSDP.
 
     Returns:
         A :class:`RangeTestResult`; ``result.suggestion`` is ``None`` and ``result.error`` says
@@ -1559,7 +1562,7 @@ def range_test(
     Raises:
         ValueError: A setting out of range (named, with the value), an ``accumulate_steps`` that would
             cycle ``train_data`` more than 10 times in one step, ``curve="val"`` without ``val_data`` or on a
-            model wrapped for data parallelism, settings that differ across such a model's ranks, an optimizer whose
+            model sharded by FSDP, settings that differ across such a model's ranks, an optimizer whose
             ``step`` needs a closure (``LBFGS``), an ``Rprop`` (its ``lr`` is only its first step size),
             or one with ``maximize=True`` (see :func:`check_minimizes`).
         TypeError: A setting of the wrong type, or a class where an instance is expected
@@ -1998,19 +2001,24 @@ def _check_val_curve_data(val_data: Iterable[Any] | None) -> None:
 
 
 def _check_val_curve_unwrapped(setup: _Setup, model: nn.Module) -> None:
-    """Refuse ``curve="val"`` on a model wrapped for data parallelism, before anything is set up on the model.
+    """Refuse ``curve="val"`` on a model sharded by FSDP, before anything is set up on the model.
 
     After :func:`_check_ranks_agree` (every rank then refuses alike) and before :func:`_prepared_sweep`, whose noise
-    probe hooks the parameters: refused after it, a ``noise_scale=True`` test left a hook on every parameter.
+    probe hooks the parameters: refused after it, a ``noise_scale=True`` test left a hook on every parameter. DDP is
+    fine: each rank passes over its own shard of ``val_data`` and the loss is reduced (:func:`_with_val_curve`).
 
     Raises:
-        ValueError: A model wrapped for data parallelism (each rank would read its own validation loss).
+        ValueError: A model sharded by FSDP (every forward gathers the parameters from every rank).
 
     """
-    if data_parallel_ranks(model, setup.target) is not None:
+    ranks = data_parallel_ranks(model, setup.target)
+    if ranks is not None and ranks.sharded:
         raise ValueError(
-            "curve='val' is not supported under data parallelism (DDP, FSDP): each rank would record its own "
-            "validation loss. Use curve='train' there, or run the test on one process without the wrapper."
+            "curve='val' is not supported on an FSDP model: every forward gathers each layer's parameters from all "
+            "ranks, so every rank would have to pass over as many val_data batches as the others, and a shard "
+            "shorter than another's (a DistributedSampler's, or val_data of the rank's own) would leave the ranks "
+            "waiting for each other. Use curve='train' under FSDP, or run curve='val' under DDP "
+            "(DistributedDataParallel, which passes each rank over its own shard), or on one process."
         )
 
 
@@ -2026,44 +2034,90 @@ def _with_val_curve(
 
     The loss of every batch of ``val_data``, in eval mode without gradients (:func:`lrfinder.refine._losses_in_eval`),
     weighted by its examples: ``sum(n_b * loss_b) / sum(n_b)`` (``n_b = 1`` where a batch's size cannot be told).
-    A non-finite training loss is returned as it is, so the sweep stops on it as without ``curve="val"``. A val
-    batch holding NaN/inf whose loss is not finite is the data's fault, as a training batch's is
-    (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks at every batch, so a model that copes
-    with those inputs is seen to).
+    Under DDP each rank passes over its own ``val_data`` (its shard) and the two sums are summed over the ranks
+    (:meth:`~lrfinder.data_parallel.DataParallelRanks.sum`, one more ``all_reduce`` per step, as the training loss's):
+    the mean over the union of the shards, the same on every rank. The pass runs the DDP module's forward without
+    its buffer broadcast (``require_forward_param_sync`` off, put back after), so no collective waits inside it and
+    the shards may differ in length (one may be empty); each rank evaluates with its own buffers (a BatchNorm's
+    running statistics). A non-finite training loss is returned as it is, so the sweep stops on it as without
+    ``curve="val"``. A val batch holding NaN/inf whose loss is not finite is the data's fault, as a training
+    batch's is (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks at every batch, so a model
+    that copes with those inputs is seen to); under DDP every rank reads what every rank found
+    (:func:`~lrfinder.data_parallel.ranks_data_verdict`) and all raise alike.
 
     Raises:
-        DataError: ``val_data`` yields no batch, or a batch holding NaN/inf whose loss is not finite.
+        DataError: ``val_data`` yields no batch (on any rank), or a batch holding NaN/inf whose loss is not finite.
 
     """
     from .refine import _losses_in_eval
 
     train_step = prepared.step
     watch, passes = _NonFiniteDataWatch(), [0]
+    ranks = data_parallel_ranks(model, setup.target)
+    inner = parallel_module(model)
+    ddp = inner if isinstance(inner, nn.parallel.DistributedDataParallel) else None
 
     def loss_of(batch: Any) -> torch.Tensor:
         with autocast(setup.target, setup.autocast_dtype):
             return _batch_loss(model, to_device(batch, setup.target), loss_fn, step_fn)
 
+    def local_pass(index: int) -> tuple[float, float, bool, tuple[int, Any, list[str], float] | None]:
+        """The rank's weighted loss sum and examples, whether a NaN/inf batch gave a finite loss, the batch blamed."""
+        total, examples, copes = 0.0, 0.0, False
+        sync = None if ddp is None else getattr(ddp, "require_forward_param_sync", None)
+        if sync is not None:
+            ddp.require_forward_param_sync = False  # type: ignore[union-attr]
+        try:
+            with eval_modes(model):  # once per pass, not per batch
+                for i, batch in enumerate(own_iterator(val_data)):  # one batch at a time: val_data is not held whole
+                    weight = infer_batch_size(None, batch) or 1
+                    loss = _losses_in_eval(loss_of, [batch], model)[0]
+                    total += weight * loss
+                    examples += weight
+                    if index == 0 or not math.isfinite(loss):
+                        found = watch.scan([batch])
+                        if found and math.isfinite(loss):
+                            copes = watch.tolerates_non_finite = True
+                        elif found:
+                            return total, examples, copes, (i, batch, found[0][1], loss)
+        finally:
+            if sync is not None:
+                ddp.require_forward_param_sync = sync  # type: ignore[union-attr]
+        return total, examples, copes, None
+
     def step(lr: float) -> float:
         value = train_step(lr)
-        if not math.isfinite(value):
+        if not math.isfinite(value):  # the same on every rank: the training loss is reduced
             return value
-        total, examples, index = 0.0, 0, passes[0]
+        index = passes[0]
         passes[0] += 1
-        with eval_modes(model):  # once per pass, not per batch
-            for i, batch in enumerate(own_iterator(val_data)):  # one batch at a time: val_data is not held whole
-                weight = infer_batch_size(None, batch) or 1
-                loss = _losses_in_eval(loss_of, [batch], model)[0]
-                if index == 0 or not math.isfinite(loss):
-                    for _, bad in watch.blame([batch], math.isfinite(loss)):
-                        raise DataError(
-                            _non_finite_data_message(f"Batch {i} of val_data", batch, index, lr, loss, bad)
-                        )
-                total += weight * loss
-                examples += weight
+        total, examples, coped, blamed = local_pass(index)
+        if ranks is None:
+            if blamed is not None:
+                i, batch, bad, loss = blamed
+                raise DataError(_non_finite_data_message(f"Batch {i} of val_data", batch, index, lr, loss, bad))
+        else:
+            marks = [0.0] * ranks.world
+            if blamed is not None:
+                marks[ranks.rank] = float(blamed[0] + 1)
+            sums = ranks.sum(torch.tensor([total, examples, float(coped), *marks], dtype=torch.float64)).tolist()
+            total, examples, coped, *held = sums
+            if coped:
+                watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
         if examples == 0:
-            raise DataError("curve='val' got val_data without a batch: pass the validation loader with its batches")
-        return total / examples
+            where = " on any rank" if ranks is not None else ""
+            raise DataError(
+                f"curve='val' got val_data without a batch{where}: pass the validation loader with its batches"
+            )
+        mean = total / examples
+        if ranks is not None and not coped:
+            ranks_data_verdict(
+                watch, mean, [(r, int(mark) - 1) for r, mark in enumerate(held) if mark > 0],
+                [] if blamed is None else [(0, blamed[2])], [] if blamed is None else [(blamed[1], blamed[0])],
+                rank=ranks.rank, world=ranks.world, step=index, lr=lr,
+                name=lambda i, rank: f"batch {i} of val_data on rank {rank}",
+            )  # fmt: skip
+        return mean
 
     return replace(prepared, step=step)
 

@@ -621,11 +621,70 @@ def test_settings_that_differ_across_the_ranks_are_refused_on_every_rank(tmp_pat
             f"group, but its 2 ranks got {said}."
         ), error
         assert "give each rank a DistributedSampler" in error and first[name]["untouched"]
-    # curve='val' is refused under DDP alike on every rank, before the noise probe hooked the parameters: refused
-    # after it, each parameter kept the probe's hook.
-    for record in (first, second):
-        assert record["val_curve"]["error"].startswith("curve='val' is not supported under data parallelism")
-        assert record["val_curve"]["untouched"] and record["val_curve"]["hooks"] == 0
+    # curve='val' under DDP runs alike on every rank over val shards of 20 and 10 batches (it was refused), and the
+    # noise probe's hooks are taken off after it.
+    assert "error" not in first["val_curve"] and first["val_curve"] == second["val_curve"]
     assert all(record[name]["hooks"] == 0 for record in (first, second) for name in record)
     assert "error" not in first["same"] and first["same"]["lr"] == second["same"]["lr"]
     assert first["same"]["steps"] == second["same"]["steps"] > 5
+
+
+def _val_curve_worker(rank: int, init: str, out: str) -> None:
+    """curve='val' under DDP: each rank's own val shard (50 and 30 examples: 4 and 2 batches, a short last one)."""
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
+    )
+    record: dict[str, Any] = {"rank": rank}
+    data, loader = _regression(rank)
+    x, y = (t[:80].clone() for t in data.tensors)  # the same regression (clean and noisy targets), copied
+    shards = [TensorDataset(x[:50], y[:50]), TensorDataset(x[50:], y[50:])]
+    val = DataLoader(shards[rank], batch_size=16)
+    model = nn.parallel.DistributedDataParallel(small_net())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    settings: dict[str, Any] = {"loss_fn": F.mse_loss, "min_lr": 1e-4, "max_lr": 10.0, "num_steps": 40}
+    result = lrfinder.range_test(model, loader, val_data=val, curve="val", **settings)
+    record["ddp"] = _curve(result)
+    record["restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    record["rng_restored"] = torch.equal(rng, torch.get_rng_state())
+
+    # The same test on one process: each step's batch is both ranks' batches together (the gradient DDP averages
+    # is the mean over the 32 examples), the val loss the mean over the union of the shards.
+    _, other = ranked_regression(1 - rank, WORLD, noise=3.0, epoch=3)
+    ordered = (loader, other) if rank == 0 else (other, loader)
+    union = [tuple(torch.cat(parts) for parts in zip(a, b)) for a, b in zip(*ordered)]
+    single = lrfinder.range_test(
+        small_net(), union, val_data=DataLoader(TensorDataset(x, y), batch_size=32), curve="val", **settings
+    )
+    record["single"] = _curve(single)
+
+    # NaN in rank 1's second val batch: every rank raises a DataError at step 0 (none waits in an all-reduce).
+    x[50 + 20, 3] = math.nan
+    try:
+        lrfinder.range_test(model, loader, val_data=val, curve="val", **settings)
+        record["nan"] = None
+    except lrfinder.DataError as exc:
+        record["nan"] = str(exc)
+    record["nan_restored"] = all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    _leave(out, rank, record)
+
+
+@pytest.mark.slow
+def test_a_val_curve_under_ddp_is_the_mean_over_the_union_of_the_ranks_shards(tmp_path: Path) -> None:
+    """curve='val' was refused under DDP ("each rank would record its own validation loss"): each rank now passes
+    over its own shard (of different lengths here), the loss is reduced over the ranks as one process over the
+    union of the shards reads it, and every rank records the same curve, reads the same LR and is put back."""
+    a, b = spawn_ranks(_val_curve_worker, tmp_path, WORLD, DEADLINE_S)
+    assert a["ddp"] == b["ddp"]
+    ddp, single = a["ddp"], a["single"]
+    assert ddp["error"] is None and ddp["lr"] is not None
+    assert ddp["stop"] == single["stop"] and len(ddp["losses"]) == len(single["losses"]) > 10
+    assert ddp["lrs"] == single["lrs"]
+    assert ddp["losses"] == pytest.approx(single["losses"], rel=1e-5)
+    assert ddp["lr"] == pytest.approx(single["lr"], rel=1e-6)
+    for r in (a, b):
+        assert r["restored"] and r["rng_restored"] and r["nan_restored"]
+        assert r["nan"] is not None and "the mean over the 2 ranks" in r["nan"], r["nan"]
+    assert b["nan"].startswith("Batch 1 of val_data on rank 1 holds NaN or inf in inputs (inputs float32")
+    assert a["nan"].startswith("Batch 1 of val_data on rank 1 holds NaN or inf (the DataError raised on")

@@ -118,6 +118,11 @@ def _run(rank: int, flavour: str) -> dict[str, Any]:
     ) and len(state) == len(opt.state)
     record["lr_restored"] = [g["lr"] for g in opt.param_groups] == [1e-3] * len(opt.param_groups)
     record["rng_restored"] = torch.equal(rng, torch.get_rng_state())
+    try:  # refused before any step, alike on every rank (DDP runs it)
+        lrfinder.range_test(model, loader, optimizer=opt, loss_fn=F.mse_loss, val_data=loader, curve="val")
+        record["val_curve"] = None
+    except ValueError as exc:
+        record["val_curve"] = str(exc)
     # refine's trials each start from the snapshot and end on a held-out forward under no_grad,
     # after which classic FSDP's root keeps its gathered parameters: they must not outlive a restore.
     with torch.no_grad():
@@ -215,3 +220,14 @@ def test_each_ranks_shard_and_optimizer_state_are_restored_exactly(ranks: list[d
         assert record["params_restored"] and record["state_restored"]
         assert record["lr_restored"] and record["rng_restored"]
         assert record["trains"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_val_curve_is_refused_under_fsdp_saying_why(ranks: list[dict[str, Any]], flavour: str) -> None:
+    """It said "not supported under data parallelism (DDP, FSDP)"; DDP now runs it, and FSDP's refusal says why."""
+    for r in ranks:
+        said = r[flavour]["val_curve"]
+        assert said is not None and said.startswith("curve='val' is not supported on an FSDP model: every forward "
+                                                     "gathers each layer's parameters from all ranks"), said
+        assert "run curve='val' under DDP" in said
