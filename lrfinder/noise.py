@@ -74,7 +74,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import is_choice, is_not_a_sequence, is_number_tensor, plural, single_number_note
+from ._checks import (
+    is_choice,
+    is_int,
+    is_not_a_sequence,
+    plain,
+    plural,
+    real_number,
+    single_number_note,
+)
 from .exceptions import NoiseScaleError
 
 __all__ = [
@@ -128,14 +136,22 @@ BOOTSTRAP = 2000
 
 
 def _number(name: str, value: object) -> float:
-    """``value`` as a float: Python and numpy numbers and 0-d tensors; a ``TypeError`` otherwise."""
-    if is_number_tensor(value):
-        return float(value.item())
-    if isinstance(value, torch.Tensor) and value.numel() != 1:
-        raise TypeError(f"Expected {name} to be a number, but got a tensor of shape {tuple(value.shape)}")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"Expected {name} to be a number, but got {name}={value!r}")
-    return float(value)
+    """``value`` as a float (:func:`real_number`: Python and numpy numbers, 0-d tensors and arrays), else refused.
+
+    A one-element tensor of one or more dimensions was read as its number (and a longer one refused without the
+    ``.item()`` to pass), where the rest of the API refuses it with that hint.
+    """
+    return float(real_number(name, value))
+
+
+def _count(name: str, value: object, fix: str) -> int:
+    """``value`` as an integer >= 1 (:func:`plain`'s number of a 0-d tensor or array, or numpy's); else refused."""
+    number = plain(value)
+    if not is_int(number) and getattr(number, "shape", None) is not None:
+        real_number(name, number)  # a tensor or array of one or more dimensions: refused by its shape, with .item()
+    if not is_int(number) or number < 1:
+        raise ValueError(f"Expected NoiseScale.{name} to be an integer >= 1, but got {name}={value!r}. {fix}")
+    return int(number)
 
 
 @dataclass(frozen=True)
@@ -192,12 +208,7 @@ class NoiseScale:
                 raise ValueError(f"Expected NoiseScale.{name} finite and > 0, but got {name}={value!r}. {fix}")
             object.__setattr__(self, name, value)
         for name in ("small_batch_size", "big_batch_size", "n_estimates"):
-            value = getattr(self, name)
-            if is_number_tensor(value) and not value.is_floating_point():
-                value = value.item()
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Expected NoiseScale.{name} to be an integer >= 1, but got {name}={value!r}. {fix}")
-            object.__setattr__(self, name, int(value))
+            object.__setattr__(self, name, _count(name, getattr(self, name), fix))
         if not self.small_batch_size < self.big_batch_size:
             raise ValueError(
                 "Expected NoiseScale.small_batch_size < big_batch_size (the two batch sizes the squared norms were "
@@ -226,8 +237,8 @@ class NoiseScale:
                 f"Expected NoiseScale.steps to be a sequence of step indices, but got steps={self.steps!r:.80}"
                 f"{single_number_note(self.steps)}. {fix}"
             )
-        steps = tuple(self.steps)
-        if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0 for i in steps):
+        steps = tuple(plain(i) for i in self.steps)  # tuple(torch.tensor([3, 4])) holds 0-d tensors
+        if any(not is_int(i) or i < 0 for i in steps):
             raise ValueError(
                 f"Expected NoiseScale.steps to be step indices (integers >= 0), but got steps={steps!r:.80}. {fix}"
             )

@@ -631,6 +631,28 @@ def test_a_noise_scale_stores_plain_numbers() -> None:
     assert NoiseScale(**{**_GOOD, "interval": (math.nan, math.nan), "n_estimates": 1}).inconclusive is not None
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("b_simple", torch.tensor([64.0]), r"b_simple=tensor\(\[64\.\]\), a tensor of shape \(1,\): pass the number "
+                                           r"it holds, b_simple=b_simple\.item\(\)$"),
+        ("grad_sq", np.array([[0.5]]), r"an array of shape \(1, 1\): pass the number it holds, grad_sq=grad_sq\.item"),
+        ("small_batch_size", torch.tensor([8]), r"small_batch_size=tensor\(\[8\]\), a tensor of shape \(1,\): pass "
+                                                r"the number it holds, small_batch_size=small_batch_size\.item\(\)$"),
+        ("n_estimates", torch.tensor([10, 2]), r"^Expected n_estimates to be a number, but got n_estimates=tensor"),
+        ("trace_sigma", torch.tensor([6.4, 1.0]), r"^Expected trace_sigma to be a number, but got trace_sigma=tensor"),
+    ],
+)
+def test_a_noise_scale_field_refuses_a_tensor_of_any_shape_as_the_api_does(key: str, value: Any, said: str) -> None:
+    # A one-element tensor of any shape was read as its number (torch.tensor([64.0]) a b_simple of 64), and a longer
+    # one refused as "got a tensor of shape (2,)": range_test, scale_lr and create_optimizer refuse both, the one
+    # element with the .item() to pass.
+    with pytest.raises(TypeError, match=said):
+        NoiseScale(**{**_GOOD, key: value})
+    steps = NoiseScale(**{**_GOOD, "steps": tuple(torch.tensor([3, 4]))}).steps  # 0-d tensors: plain numbers
+    assert steps == (3, 4) and [type(i) for i in steps] == [int, int]
+
+
 def test_a_measurement_is_conclusive_with_enough_estimates_and_a_4x_interval() -> None:
     assert _measured(50, (30, 120)).inconclusive is None  # 120 / 30 = 4: just conclusive
     assert _measured(50, (30, 121)).inconclusive == "its 90% interval 30–121 spans more than 4x"
