@@ -333,8 +333,12 @@ TRAINER_SIDE_OPTIONS: dict[str, str] = {
     "val_data": "refine= judges its trials on the fit's validation loader (else on held-out training batches).",
     "on_step": "the test's progress is the fit's 'Finding LR' bar, and its curve goes to the Trainer's loggers.",
     "curve": (
-        "the callback's curve is the training loss of the fit's steps; for the mean loss over a validation loader "
-        "after every step, run lrfinder.range_test(model, train_loader, val_data=val_loader, curve='val')."
+        "the callback's curve is the training loss of the fit's steps. A validation curve is not offered: it would "
+        "run a whole pass over the fit's validation loader after every step of the test, inside the fit, and a "
+        "validation_step usually logs its metrics rather than returning a loss to read. For the mean loss over a "
+        "validation loader after every step, run lrfinder.range_test(model, train_loader, loss_fn=..., "
+        "val_data=val_loader, curve='val') on the module before trainer.fit (under torchrun on the "
+        "DistributedDataParallel-wrapped module, each rank over its own shard)."
     ),
 }
 

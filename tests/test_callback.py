@@ -2752,10 +2752,14 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
         (lambda: find_lr(Net(), make_loader(), precision="bf16-mixed"),
          r"\(min_lr, .*\)\. For 'precision': the test runs at the fit's precision: set Trainer\(precision=\.\.\.\)\.$"),
         # range_test's curve='val' (torch-lr-finder's val_loader curve): was Python's bare "unexpected keyword".
+        # It said what to run instead but not why the callback has no val curve.
         (lambda: LRFinder(curve="val"),
          r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'curve'\. For 'curve': the callback's curve is "
-         r"the training loss of the fit's steps; .* run lrfinder\.range_test\(model, train_loader, "
-         r"val_data=val_loader, curve='val'\)\.$"),
+         r"the training loss of the fit's steps\. A validation curve is not offered: it would run a whole pass over "
+         r"the fit's validation loader after every step of the test, inside the fit, .* run lrfinder\.range_test\("
+         r"model, train_loader, loss_fn=\.\.\., val_data=val_loader, curve='val'\) on the module before "
+         r"trainer\.fit \(under torchrun on the DistributedDataParallel-wrapped module, each rank over its own "
+         r"shard\)\.$"),
         (lambda: find_lr(Net(), make_loader(), curve="val"), r"For 'curve': the callback's curve is the training loss"),
         # torch-lr-finder's amp_backend (range_test's precision=): was Python's bare "unexpected keyword argument".
         (lambda: LRFinder(amp_backend="torch"),
