@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -463,13 +464,8 @@ def _group_prefixes(model: nn.Module, built: torch.optim.Optimizer) -> dict[str,
         paths = [names.get(id(p)) for p in group["params"]]
         if any(path is None for path in paths):
             return None
-        split = [str(path).split(".")[:-1] for path in paths]
-        common: list[str] = []
-        for parts in zip(*split):
-            if len(set(parts)) > 1:
-                break
-            common.append(parts[0])
-        prefix = ".".join(common)
+        # commonprefix compares any sequences item by item: over the split names, whole module names.
+        prefix = ".".join(os.path.commonprefix([str(path).split(".")[:-1] for path in paths]))
         inside = {id(p) for name, p in model.named_parameters() if name.startswith(prefix + ".")}
         if not prefix or inside != {id(p) for p in group["params"]}:
             return None
