@@ -2826,3 +2826,23 @@ def test_a_model_directory_that_cannot_be_listed_is_clicks_refusal(work: Path, m
     result = invoke("run", "locked", "--data", "train.npz", *FAST)
     assert result.exit_code == 2, result.output
     assert "'locked' is a directory" in " ".join(result.output.split())
+
+
+def test_an_autoencoder_trains_on_one_array_named_as_inputs_and_targets(work: Path):
+    # An autoencoder's targets are its inputs: --x-key x --y-key x names one array twice, and fit trains it with mse.
+    # A file of the inputs alone was told "Pass --y-key NAME", not which name makes it an autoencoder's data.
+    torch.manual_seed(0)
+    ae = torch.nn.Sequential(torch.nn.Linear(10, 4), torch.nn.Tanh(), torch.nn.Linear(4, 10))
+    torch.jit.save(torch.jit.script(ae), work / "ae.pt")
+    x = torch.from_numpy(np.load(work / "train.npz")["x"])
+    np.savez(work / "inputs.npz", x=x.numpy())
+    alone = invoke("run", "ae.pt", "--data", "inputs.npz", *FAST)
+    assert alone.exit_code == 2
+    assert "it holds ['x']. Pass --y-key x to use the inputs as the targets too (an autoencoder)" in alone.output
+    fitted = invoke("fit", "ae.pt", "--data", "inputs.npz", "--x-key", "x", "--y-key", "x", "--num-steps", "40",
+                    "--no-report", "--epochs", "3", "--rule", "valley", "-o", "trained.pt")  # fmt: skip
+    assert fitted.exit_code == 0, fitted.output
+    trained = torch.jit.load(work / "trained.pt")
+    with torch.no_grad():
+        before, after = torch.nn.functional.mse_loss(ae(x), x), torch.nn.functional.mse_loss(trained(x), x)
+    assert after < 0.9 * before, (before, after)

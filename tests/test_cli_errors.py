@@ -1871,3 +1871,42 @@ def test_a_datasets_example_failing_midway_through_the_sweep_is_the_datas_not_th
         result, 1, "The Dataset Records from --data lrf_late_example:records failed on example 100: KeyError: 100."
     )
     assert "--max-lr" not in error and "range test failed" not in error, error
+
+
+def test_a_npz_saved_under_another_extension_is_named_with_the_rename_to_make(work: Path):
+    # Was "renamed.pt is a zip archive, but not one torch.save wrote (it holds x.npy, y.npy)": numpy's archive, and
+    # the fix (its extension), were not named.
+    (work / "renamed.pt").write_bytes((work / "train.npz").read_bytes())
+    for option, data in (("--data", ("--data", "renamed.pt")), ("--val-data", ("--data", "train.npz", "--val-data",
+                                                                               "renamed.pt"))):  # fmt: skip
+        assert_one_line(
+            invoke("run", "model.pt", *data, *FAST),
+            1,
+            "renamed.pt is a numpy .npz archive (numpy.savez) saved under another extension, and lrfind reads a .pt "
+            f"file as a torch.save one. Rename it to renamed.npz and pass that as {option}.",
+        )
+
+
+@pytest.mark.parametrize(
+    ("saved", "said"),
+    [
+        ("npz", "The inputs ('x') in empty_features.npz have shape (128, 0, 10): a dimension of size 0"),
+        ("pair", "The inputs in empty_features.pt have shape (128, 3, 0): a dimension of size 0"),
+        ("targets", "The targets ('y') in empty_features.npz have shape (128, 0)"),
+    ],
+)
+def test_inputs_with_a_zero_sized_dimension_are_refused_naming_the_file_key_and_shape(
+    work: Path, saved: str, said: str
+):
+    # (N, 0, F) inputs reached the model and failed in the loss, "The model's output (shape (32, 0, 3)) does not fit
+    # the targets", naming neither the file nor the array.
+    x, y = np.zeros((128, 10), np.float32), np.zeros(128, np.int64)
+    if saved == "npz":
+        np.savez(work / "empty_features.npz", x=x[:, None, :][:, :0], y=y)
+    elif saved == "targets":
+        np.savez(work / "empty_features.npz", x=x, y=y[:, None][:, :0])
+    else:
+        torch.save((torch.zeros(128, 3, 0), torch.from_numpy(y)), work / "empty_features.pt")
+    data = "empty_features.pt" if saved == "pair" else "empty_features.npz"
+    line = assert_one_line(invoke("run", "model.pt", "--data", data, *FAST), 1, said, "each sample holds no values")
+    assert "does not fit the targets" not in line

@@ -1205,8 +1205,12 @@ def _is_sparse(array: Any) -> bool:
 
 
 def _to_tensors(
-    x: Any, y: Any, source: str, float_dtype: torch.dtype = torch.float32
+    x: Any, y: Any, source: str, float_dtype: torch.dtype = torch.float32, keys: tuple[str, str] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` and ``y`` as tensors of the dtypes a model takes, refusing arrays no model can train on.
+
+    ``keys`` are the names ``x`` and ``y`` were read under (in a ``.npz``, a dict), said in the refusals.
+    """
     for name, array in (("inputs", x), ("targets", y)):
         if _is_sparse(array):
             # torch failed with "Could not run 'aten::ne.Scalar' with arguments from the 'SparseCPU' backend", and
@@ -1242,6 +1246,15 @@ def _to_tensors(
         )
     if xt.shape[0] == 0:
         raise DataError(f"{source} holds no samples (0 rows). Check that the file holds the data you meant.")
+    for name, key, tensor in zip(("inputs", "targets"), keys or ("", ""), (xt, yt)):
+        if 0 in tensor.shape[1:]:
+            # Such inputs reached the model and failed in the loss, "The model's output (shape (32, 0, 2)) does
+            # not fit the targets", naming neither the file nor the array.
+            named = f" ({key!r})" if key else ""
+            raise DataError(
+                f"The {name}{named} in {source} have shape {tuple(tensor.shape)}: a dimension of size 0, so each "
+                "sample holds no values. Check how the array was built (a slice or reshape that kept nothing?)."
+            )
     # float64 arrays (numpy's default) are read as float32, the dtype of a float32 model's weights; a float64
     # model keeps them float64 (float_dtype), where the cast made every batch fail on the dtype.
     if xt.dtype == torch.float64:
@@ -1313,13 +1326,22 @@ _Y_NAMES = ("y", "Y", "targets", "labels")
 _SKLEARN_NAMES = {"--x-key": "data", "--y-key": "target"}
 
 
+_Pick = tuple[str | None, Sequence[str], str, str]
+
+
+def _picks(x_key: str | None, y_key: str | None) -> tuple[_Pick, _Pick]:
+    """:func:`_pick`'s arguments (before ``source``) for the inputs and for the targets."""
+    return (x_key, _X_NAMES, "input", "--x-key"), (y_key, _Y_NAMES, "target", "--y-key")
+
+
 def _pick(
-    arrays: Mapping[str, Any], key: str | None, defaults: Sequence[str], role: str, source: str, option: str
-) -> Any:
+    arrays: Mapping[str, Any], key: str | None, defaults: Sequence[str], role: str, option: str, source: str
+) -> tuple[str, Any]:
+    """The name and the array of ``arrays`` that ``key`` (else the first of ``defaults`` present) names."""
     names = [key] if key else list(defaults)
     for name in names:
         if name in arrays:
-            return arrays[name]
+            return name, arrays[name]
     fix = f"Pass {option} NAME."
     sklearn = _SKLEARN_NAMES.get(option)
     if not key and sklearn in arrays:
@@ -1328,6 +1350,10 @@ def _pick(
         if option == "--x-key" and "target" in arrays and not any(name in arrays for name in _Y_NAMES):
             fix += " --y-key target"
         fix += " (scikit-learn's names: a Bunch holds its inputs as 'data' and its targets as 'target')."
+    elif not key and option == "--y-key" and len(arrays) == 1:
+        # An autoencoder's file holds its inputs alone, and they are its targets too: the one way to say so.
+        only = next(iter(arrays))
+        fix = f"Pass --y-key {only} to use the inputs as the targets too (an autoencoder), or save the targets."
     # A usage error (exit 2), as a CSV without --target is: the data is fine, the option names another array, or
     # the data needs one to name its arrays.
     raise _usage_error(
@@ -1559,9 +1585,8 @@ def _array_pair(
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The inputs and targets of a dict with ``x``/``y`` arrays or of an ``(x, y)`` pair; None for anything else."""
     if isinstance(obj, Mapping):
-        x = _pick(obj, x_key, _X_NAMES, "input", source, "--x-key")
-        y = _pick(obj, y_key, _Y_NAMES, "target", source, "--y-key")
-        return _to_tensors(x, y, source, float_dtype)
+        (xk, x), (yk, y) = (_pick(obj, *pick, source) for pick in _picks(x_key, y_key))
+        return _to_tensors(x, y, source, float_dtype, keys=(xk, yk))
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
         return _to_tensors(obj[0], obj[1], source, float_dtype)
     return None
@@ -1614,9 +1639,8 @@ def _load_tensor_file(
             raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
         if not arrays:
             raise DataError(f"{path} holds no arrays. Save the inputs and targets: numpy.savez(path, x=..., y=...).")
-        x = _pick(arrays, x_key, _X_NAMES, "input", source, "--x-key")
-        y = _pick(arrays, y_key, _Y_NAMES, "target", source, "--y-key")
-        return _to_tensors(x, y, source, float_dtype)
+        (xk, x), (yk, y) = (_pick(arrays, *pick, source) for pick in _picks(x_key, y_key))
+        return _to_tensors(x, y, source, float_dtype, keys=(xk, yk))
     if suffix in (".pt", ".pth"):
         if _is_torchscript(path):
             # The model as --data (the arguments swapped): the fix is on the command line, a usage error.
@@ -1633,6 +1657,13 @@ def _load_tensor_file(
                     f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
                     "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file.",
                 )
+            )
+        if _is_npz(path):
+            # Was "a zip archive, but not one torch.save wrote (it holds x.npy, y.npy)", numpy's archive not named.
+            raise DataError(
+                f"{path} is a numpy .npz archive (numpy.savez) saved under another extension, and lrfind reads a "
+                f"{path.suffix} file as a torch.save one. Rename it to {path.with_suffix('.npz').name} and pass that "
+                f"as {option}."
             )
         other_zip = _other_zip(path)
         if other_zip is not None:

@@ -1086,7 +1086,7 @@ data_options = _group(
         "--y-key",
         callback=_check_name,
         help="Target array name in .npz/.pt data, or in a dict a data function returns (default: the first of y, Y, "
-        "targets, labels).",
+        "targets, labels); the inputs' name makes them the targets too (an autoencoder).",
     ),
     click.option(
         "--target", callback=_check_name, help="Label column of a .csv or .tsv file (the other columns are the inputs)."
