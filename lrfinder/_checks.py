@@ -78,6 +78,51 @@ def check_module_initialised(name: str, module: object) -> None:
         )
 
 
+#: The keys a training checkpoint of one's own keeps the model's state_dict under (as ``lrfind run`` reads them).
+CHECKPOINT_STATE_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def state_dict_note(value: object) -> str:
+    """What to do with a state_dict (or a checkpoint dict holding one) passed where a model goes, else ``""``.
+
+    ``range_test(torch.load("weights.pt"), ...)`` was told only "Expected model to be a torch.nn.Module, but got
+    OrderedDict", which names the type but not that the file holds weights without the network, nor the fix.
+    A mapping of names to tensors (anything with a ``shape`` and a ``dtype``) is a state_dict; a mapping holding one
+    under a key of :data:`CHECKPOINT_STATE_KEYS` is a checkpoint.
+
+    Example:
+        >>> import torch
+        >>> state_dict_note({"weight": torch.zeros(2)})[:40]
+        ' That is a state_dict (the weights alone'
+        >>> state_dict_note({"epoch": 3})
+        ''
+
+    """
+
+    def is_state(item: object) -> bool:
+        return (
+            isinstance(item, Mapping)
+            and bool(item)
+            and all(isinstance(k, str) and hasattr(v, "shape") and hasattr(v, "dtype") for k, v in item.items())
+        )
+
+    fix = "build the model, then load the weights into it: model = Net(...); model.load_state_dict("
+    if is_state(value):
+        return f" That is a state_dict (the weights alone, as torch.load reads a saved one), not a model: {fix}state)."
+    if isinstance(value, Mapping):
+        key = next((k for k in CHECKPOINT_STATE_KEYS if is_state(value.get(k))), None)
+        if key is not None:
+            return (
+                f" That is a checkpoint holding a state_dict under {key!r}, not a model: {fix}checkpoint[{key!r}])."
+            )
+    return ""
+
+
+def not_a_module_message(name: str, value: object) -> str:
+    """The refusal of ``value`` given as ``name`` where a ``torch.nn.Module`` goes, with :func:`state_dict_note`."""
+    return f"Expected {name} to be a torch.nn.Module, but got {type(value).__name__}.{state_dict_note(value)}"
+
+
 def sentence(text: str | None) -> str:
     """``text`` as a sentence to embed in a longer message: stripped, ending with one full stop.
 

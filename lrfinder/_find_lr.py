@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from torch import nn
 
 from . import _lightning
+from ._checks import state_dict_note
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError
 from .names import PEER_OPTION_NAMES, TUNER_ONLY_OPTIONS, did_you_mean_each, peer_notes, trainer_side
 from .range_test import RangeTestResult
@@ -264,7 +265,7 @@ def find_lr(
         hint = (
             " For a plain torch.nn.Module use lrfinder.range_test(model, loader, loss_fn=...)."
             if isinstance(model, nn.Module)
-            else ""
+            else state_dict_note(model)
         )
         raise TypeError(f"Expected model to be a LightningModule, but got {type(model).__name__}.{hint}")
     if datamodule is not None and not _lightning.is_datamodule(datamodule):

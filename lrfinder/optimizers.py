@@ -59,6 +59,7 @@ from ._checks import (
     plain,
     real_number,
     result_lr_message,
+    state_dict_note,
 )
 from ._imports import import_string
 from ._warn import warn
@@ -906,7 +907,7 @@ def create_optimizer(
         what = "a single tensor" if isinstance(model_or_params, torch.Tensor) else type(model_or_params).__name__
         raise TypeError(
             "Expected model_or_params to be an nn.Module, an iterable of parameters (model.parameters()) or a list "
-            f"of param-group dicts, but got {what}"
+            f"of param-group dicts, but got {what}.{state_dict_note(model_or_params)}"
         )
     lr = _check_positive("lr", lr)
     # 0-d tensors and numpy scalars as Python numbers: the groups (and a saved state_dict) hold plain floats.

@@ -28,6 +28,7 @@ from ._checks import (
     is_number_tensor,
     is_real,
     is_single_number,
+    not_a_module_message,
     plain,
     real_number,
 )
@@ -579,7 +580,7 @@ def trainable_parameters(model: object) -> list[nn.Parameter]:
 
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+        raise TypeError(not_a_module_message("model", model))
     check_module_initialised("model", model)
     parameters = list(model.parameters())
     if not parameters:

@@ -28,7 +28,7 @@ from torch.optim import optimizer as _torch_optimizer
 from torch.utils.data import Dataset
 
 from ._atomic import held_back_signals
-from ._checks import check_flag, check_module_initialised, is_not_a_sequence, single_number_note
+from ._checks import check_flag, check_module_initialised, is_not_a_sequence, not_a_module_message, single_number_note
 from ._warn import warn
 
 
@@ -779,7 +779,7 @@ def _check_snapshot_arguments(
     object is not iterable".
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+        raise TypeError(not_a_module_message("model", model))
     check_module_initialised("model", model)
     if isinstance(optimizers, torch.optim.Optimizer):
         raise TypeError(

@@ -34,7 +34,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_module_initialised, is_real, is_single_number, plain, repeated, single_number_note
+from ._checks import (
+    check_module_initialised,
+    is_real,
+    is_single_number,
+    not_a_module_message,
+    plain,
+    repeated,
+    single_number_note,
+)
 from ._warn import warn
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
@@ -152,7 +160,7 @@ def weight_decay_sweep(
     if not isinstance(model, nn.Module):
         # make_optimizer(model, wd) ran first and failed in the caller's lambda: "'NoneType' object has no
         # attribute 'parameters'".
-        raise TypeError(f"Expected model to be a torch.nn.Module, but got {type(model).__name__}")
+        raise TypeError(not_a_module_message("model", model))
     check_module_initialised("model", model)
     zero_d = getattr(weight_decays, "ndim", None) == 0  # a 0-d tensor or array: "iteration over a 0-d tensor"
     if isinstance(weight_decays, (str, bytes)) or zero_d or not isinstance(weight_decays, Iterable):

@@ -333,3 +333,31 @@ def test_a_snapshot_item_of_the_wrong_kind_is_named(arguments: dict[str, Any], s
     # no attribute 'modules'", "'str' object has no attribute 'state_dict'".
     with pytest.raises(TypeError, match=said):
         lrfinder.StateSnapshot(nn.Linear(4, 3), **arguments)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda m: lrfinder.range_test(m, [(torch.zeros(4, 3), torch.zeros(4, 2))], loss_fn=F.mse_loss), "model"),
+        (lambda m: lrfinder.create_optimizer("adamw", m, lr=1e-3), "model_or_params"),
+        (lambda m: lrfinder.find_lr(m), "model"),
+        (lambda m: lrfinder.weight_decay_sweep(m, [], [0.0], make_optimizer=lrfinder.create_optimizer), "model"),
+        (lambda m: lrfinder.StateSnapshot(m), "model"),
+    ],
+)
+def test_a_state_dict_passed_as_the_model_is_told_to_load_it_into_the_model(
+    call: Callable[[Any], object], name: str
+) -> None:
+    # range_test(torch.load("weights.pt"), ...) said only "Expected model to be a torch.nn.Module, but got
+    # OrderedDict": not that the file holds the weights without the network, nor how to use it.
+    net = nn.Linear(3, 2)
+    with pytest.raises(TypeError, match=rf"^Expected {name} to be .*got OrderedDict\. That is a state_dict .*"
+                       r"model\.load_state_dict\(state\)\.$"):  # fmt: skip
+        call(net.state_dict())
+    checkpoint = {"epoch": 3, "model_state_dict": net.state_dict()}
+    held = r"'model_state_dict', not a model: .*load_state_dict\(checkpoint\['model_state_dict'\]\)\.$"
+    with pytest.raises(TypeError, match=r"got dict\. That is a checkpoint holding a state_dict under " + held):
+        call(checkpoint)
+    # Anything else keeps the plain refusal.
+    with pytest.raises(TypeError, match=rf"^Expected {name} to be .*got dict\.?$"):
+        call({"epoch": 3})

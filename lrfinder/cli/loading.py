@@ -54,7 +54,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
 
 from .._atomic import atomic_write
-from .._checks import is_real
+from .._checks import CHECKPOINT_STATE_KEYS, is_real
 from .._imports import ImportStringError, import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
 from .._text import read_first_line, read_text
@@ -455,7 +455,7 @@ def _torch_load_weights(path: Path) -> Any:
 
 def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
     if isinstance(obj, Mapping):
-        for key in ("state_dict", "model_state_dict", "model"):
+        for key in CHECKPOINT_STATE_KEYS:
             inner = obj.get(key)
             if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
                 return inner
