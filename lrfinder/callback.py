@@ -583,6 +583,8 @@ class LRFinder(_CallbackBase):
         self.refine: Refine | None = Refine() if refine is True else (refine or None)
         self.result: RangeTestResult | None = None
         self.applied_lr: float | None = None
+        # The module's own LR that training went on with after an inconclusive test, for the report's header.
+        self._kept_lr: float | None = None
         # The planned LR per step of the scheduler built with scheduler=, for the report.
         self._schedule_preview: Any = None
         # find_lr() sets this: test, restore, and stop the fit before its first step.
@@ -914,6 +916,7 @@ class LRFinder(_CallbackBase):
             raise
         self.result = result
         self._schedule_preview = None
+        self._kept_lr = None
         self._publish(trainer, result)
         try:
             self._use_result(trainer, pl_module, result, attr, train_batch)
@@ -970,6 +973,8 @@ class LRFinder(_CallbackBase):
             if self.strict:
                 raise InconclusiveCurveError(message + " (strict=True)")
             _lightning.warn(trainer, message)
+            # What training runs at instead (a cycle's peak, as applied_lr would be), for the report to say.
+            self._kept_lr = max(_base_lrs(trainer.optimizers, trainer.lr_scheduler_configs), default=None)
             return
         accumulate = result.settings.accumulate_steps
         unknown = _loader_batch_size(trainer.train_dataloader) is None
@@ -2348,7 +2353,8 @@ class LRFinder(_CallbackBase):
             self.report,
             schedule=schedule,
             schedule_name=self.scheduler if schedule is not None else None,
-            applied_lr=self.applied_lr,  # a module's cycle trains up to its peak, not at the suggested LR
+            # A module's cycle trains up to its peak, not at the suggested LR; after an inconclusive test, at its own.
+            applied_lr=self.applied_lr if self.applied_lr is not None else self._kept_lr,
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
 

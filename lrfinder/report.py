@@ -560,8 +560,12 @@ def _header_lines(
                     0, f"low confidence ({s.confidence:.2f}): read the curve before trusting the suggestion"
                 )
         else:
-            # The reason is written once, in the plot.
-            facts.append("no suggestion: the curve is inconclusive (why: see the plot)")
+            # The reason is written once, in the plot. Training may still have run, at an LR of its own (the
+            # callback's fallback, the module's LR): the header said what was applied for a suggestion alone.
+            line = "no suggestion: the curve is inconclusive (why: see the plot)"
+            if applied_lr is not None:
+                line += f"  |  applied in training: lr {applied_lr:.{d}e} (a fallback: the test found none)"
+            facts.append(line)
         if r.scaled is not None and r.scaled.warning:
             warnings.append(r.scaled.warning)
         if r.noise_scale is not None:
@@ -2234,7 +2238,8 @@ def plot_range_test(
         highlight: In an overlay, the index of the curve to draw bold and mark "recommended".
         applied_lr: The LR training was set to (``LRFinder.applied_lr``), for one result: the header says it
             next to the suggestion where it is another than ``result.lr`` (a module's OneCycleLR trains up to
-            its peak, ``training_suggestion.max_lr``). Full report only.
+            its peak, ``training_suggestion.max_lr``), and next to "no suggestion" for an inconclusive one
+            (the callback's fallback: training went on at the module's own LR). Full report only.
         figsize: Figure size in inches (default ``(12, 9)``); with ``dpi`` it fixes the pixel
             size of the output.
         dpi: Dots per inch of the figure (and of a PNG written from it); default 100.

@@ -2440,6 +2440,32 @@ def test_inconclusive_warns_keeps_lr_and_trains(tmp_path: Path) -> None:
     assert [e[1] for e in model.train_events()] == [(0.02,)] * 3
 
 
+def test_an_inconclusive_tests_report_says_the_lr_training_went_on_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The header said what training was set to for a suggestion alone: after an inconclusive test training goes on
+    # at the module's own LR, and the report said "no suggestion" with no word of it.
+    import lrfinder.report
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(lrfinder.report, "save_report", lambda result, path, **kwargs: calls.append(kwargs))
+    finder = LRFinder(report=tmp_path / "lr.png", **FAST)
+    with pytest.warns(UserWarning, match="inconclusive"):
+        trainer(tmp_path, [finder], max_steps=2).fit(Net(lr=0.02, flat=True), make_loader())
+    assert finder.result is not None and finder.result.suggestion is None and finder.applied_lr is None
+    assert len(calls) == 1 and calls[0]["applied_lr"] == pytest.approx(0.02)
+    facts = lrfinder.report._header_lines([finder.result], None, calls[0]["applied_lr"])[1]
+    assert "no suggestion: the curve is inconclusive (why: see the plot)  |  applied in training: lr 2.00e-02 (a " \
+           "fallback: the test found none)" in facts
+    # strict=True stops the fit: nothing was applied.
+    calls.clear()
+    with pytest.raises(InconclusiveCurveError, match="strict"):
+        trainer(tmp_path, [LRFinder(strict=True, report=tmp_path / "lr2.png", **FAST)], max_steps=2).fit(
+            Net(lr=0.02, flat=True), make_loader()
+        )
+    assert len(calls) == 1 and calls[0]["applied_lr"] is None
+
+
 def test_inconclusive_strict_raises(tmp_path: Path) -> None:
     t = trainer(tmp_path, [LRFinder(strict=True, **FAST)], max_steps=3)
     with pytest.raises(InconclusiveCurveError, match="strict"):

@@ -2690,6 +2690,13 @@ def test_the_header_says_the_lr_training_was_set_to_where_it_is_not_the_suggeste
     applied = re.search(r"applied in training: lr (\S+)", near)
     assert applied is not None and float(applied.group(1)) != float(f"{narrow.lr:.2e}")
     assert abs(float(applied.group(1)) / (narrow.lr * 1.00003) - 1) < 5e-6
+    # An inconclusive result's training may still run, at an LR of its own (LRFinder's fallback): said too.
+    flat = finish_result(lr_schedule(1e-5, 1.0, 50), np.full(50, 1.3), "completed")
+    assert flat.suggestion is None
+    said = re.sub(r"\s+", " ", " ".join(header_lines(plot_range_test(flat, applied_lr=0.02))))
+    assert "no suggestion: the curve is inconclusive (why: see the plot) | applied in training: lr 2.00e-02 (a " \
+           "fallback: the test found none)" in said
+    assert "applied in training" not in " ".join(header_lines(plot_range_test(flat)))
     with pytest.raises(ValueError, match=r"^Expected applied_lr with one result .* but got 2 results$"):
         plot_range_test([result, result], applied_lr=peak)
     with pytest.raises(ValueError, match=r"^Expected applied_lr > 0 and finite, but got applied_lr=nan$"):
