@@ -22,17 +22,40 @@ if TYPE_CHECKING:
     import pytorch_lightning as pl
 
 
-def _has_attr(obj: Any, dotted: str) -> bool:
+#: What :func:`_value` gives for a path that leads nowhere.
+_MISSING = object()
+
+
+def _value(obj: Any, dotted: str) -> Any:
+    """The value at ``dotted`` (attributes and mapping keys, ``hparams.lr``), or :data:`_MISSING`."""
     for part in dotted.split("."):
         if isinstance(obj, Mapping):
             if part not in obj:
-                return False
+                return _MISSING
             obj = obj[part]
         elif hasattr(obj, part):
             obj = getattr(obj, part)
         else:
-            return False
-    return _is_number(obj)
+            return _MISSING
+    return obj
+
+
+def _has_attr(obj: Any, dotted: str) -> bool:
+    value = _value(obj, dotted)
+    return value is not _MISSING and _is_number(value)
+
+
+def _not_a_number(obj: Any, dotted: str) -> str | None:
+    """What ``dotted`` holds when it is there but no number (``"'1e-3' (a str)"``); ``None`` otherwise.
+
+    An LR read from a config as text (PyYAML reads ``1e-3``, without a dot, as a string) cannot take
+    the found LR: the caller says so rather than passing it over without a word. ``None`` (an LR
+    not set) is no such value.
+    """
+    value = _value(obj, dotted)
+    if value is _MISSING or value is None or _is_number(value):
+        return None
+    return f"{value!r:.40} (a {type(value).__name__})"
 
 
 def _settable(obj: Any, dotted: str) -> bool:

@@ -54,6 +54,7 @@ from ._attributes import (
     _has_attr,
     _holders,
     _lr_holders,
+    _not_a_number,
     _put,
     _read_only,
     _restore_holders,
@@ -887,6 +888,8 @@ class LRFinder(_CallbackBase):
                 "in sequence."
             )
         attr = None if self._find_only else self._find_attr(pl_module)
+        if attr is None and not self._find_only:
+            self._warn_lr_not_a_number(trainer, pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
         self._warn_limits(trainer, pl_module)
         lightning_callbacks = _lightning.package_of(trainer).callbacks
@@ -1867,6 +1870,13 @@ class LRFinder(_CallbackBase):
             attr = self.attr_name
             if "." not in attr and not _has_attr(pl_module, attr) and _has_attr(pl_module, f"hparams.{attr}"):
                 attr = f"hparams.{attr}"
+            held = _not_a_number(pl_module, attr)
+            if not _has_attr(pl_module, attr) and held is not None:
+                raise TypeError(
+                    f"{self._who}(attr_name={self.attr_name!r}): it holds {held}, not a number, so the found LR "
+                    "cannot be set. Hold the LR as a number (float(...) of a value read from a config), or leave "
+                    "attr_name=None (the optimizers' LRs are then rescaled)."
+                )
             if not _has_attr(pl_module, attr):
                 raise AttributeError(
                     f"{self._who}(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute"
@@ -1884,6 +1894,20 @@ class LRFinder(_CallbackBase):
         # A read-only property (``@property def lr``) cannot take the LR: the next candidate
         # (e.g. the ``hparams.lr`` it reads), else the rescale of the rebuilt optimizers.
         return next((n for n in LR_ATTRIBUTES if _has_attr(pl_module, n) and _settable(pl_module, n)), None)
+
+    def _warn_lr_not_a_number(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Say that an LR attribute holding no number (``self.lr = "1e-3"``) is passed over, and what follows."""
+        for name in LR_ATTRIBUTES:
+            held = _not_a_number(pl_module, name)
+            if held is not None:
+                _lightning.warn(
+                    trainer,
+                    f"{self._who}: {name} holds {held}, not a number, so it cannot take the found LR: the optimizers' "
+                    f"LRs are rescaled to it instead, and {name} keeps its value, which the checkpoint's hparams and a "
+                    "module rebuilt from them train with. Hold the LR as a number (float(...) of a value read from a "
+                    "config), or name the attribute that holds it with attr_name.",
+                )
+                return
 
     def _attr_driving(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, tested: Sequence[float], skip: str

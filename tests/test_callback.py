@@ -4179,3 +4179,26 @@ def test_an_lr_attribute_held_as_a_numpy_number_takes_the_found_lr(tmp_path: Pat
     assert finder.applied_lr is not None and finder.applied_lr != float(given)
     assert model.lr == model.hparams.lr == finder.applied_lr and type(model.lr) is float
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
+def test_an_lr_attribute_read_from_a_config_as_text_is_said_to_keep_its_value(tmp_path: Path) -> None:
+    # PyYAML reads `lr: 1e-2` (no dot) as the string '1e-2', which configure_optimizers turns into a float. It was
+    # passed over without a word: the optimizers were rescaled, and self.lr / hparams.lr kept '1e-2', which the
+    # checkpoint rebuilt the module with; attr_name="lr" said the module "has no such attribute".
+    class TextLR(SavedNet):
+        def configure_optimizers(self) -> Any:
+            self.hard_lr = float(self.lr)
+            return super().configure_optimizers()
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    said = r"LRFinder: lr holds '1e-2' \(a str\), not a number, so it cannot take the found LR: the optimizers' LRs"
+    with pytest.warns(UserWarning, match=said):
+        t.fit(model := TextLR(lr="1e-2"), make_loader())  # type: ignore[arg-type]
+    assert finder.applied_lr is not None and finder.applied_lr != 0.01
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(finder.applied_lr)
+    assert model.lr == model.hparams.lr == "1e-2"
+    t = trainer(tmp_path, [LRFinder(attr_name="lr", **FAST)], max_steps=1)
+    with pytest.raises(TypeError, match=r"LRFinder\(attr_name='lr'\): it holds '1e-2' \(a str\), not a number, so"):
+        t.fit(model := TextLR(lr="1e-2"), make_loader())  # type: ignore[arg-type]
+    assert model.steps == []  # before the test
