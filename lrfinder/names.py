@@ -51,6 +51,7 @@ __all__ = [
     "OPTIMIZER_ALIASES",
     "PEER_OPTION_NAMES",
     "PEER_OPTIONS_WITHOUT_EQUIVALENT",
+    "PEER_OPTION_FORMS",
     "TUNER_ONLY_OPTIONS",
     "TRAINER_SIDE_OPTIONS",
     "PEER_PLOT_OPTIONS",
@@ -261,6 +262,24 @@ PEER_OPTION_NAMES: dict[str, str] = {
     "amp_config": "precision",
 }
 
+_SUGGEST_FUNCS = (
+    "fastai's suggest_funcs is rule= here, one rule per reading: rule='min_div10', 'steepest' or 'valley' "
+    "(the default 'divergence_div10' has none in fastai, nor fastai's slide here); result.analyze(rule=...) reads "
+    "the same curve by another rule."
+)
+
+#: The peers' options whose lrfinder name takes its value in another form -> how. fastai's
+#: ``lr_find(suggest_funcs=(minimum, steep), stop_div=False)`` moved to ``range_test`` was told only "Did you mean
+#: 'rule'?" (which takes one name, not a tuple of functions) and "Did you mean 'stop_factor'?" (a number, where
+#: ``False`` is ``None``). See :func:`peer_notes`.
+PEER_OPTION_FORMS: dict[str, str] = {
+    "suggest_funcs": _SUGGEST_FUNCS,
+    "stop_div": (
+        "fastai's stop_div=False is stop_factor=None here (never stop early); stop_div=True is the default "
+        "stop_factor=4.0."
+    ),
+}
+
 #: The peers' options lrfinder has no counterpart for -> what to do instead. A call moved from a peer
 #: with one of them got Python's bare "unexpected keyword argument", which reads as a typo; the README's
 #: "Coming from another LR finder" tables say the same. See :func:`peer_notes`.
@@ -389,10 +408,7 @@ PEER_ANALYSIS_OPTIONS: dict[str, str] = {
     "skip_begin": _SKIP_READ,
     "skip_start": _SKIP_READ,
     "skip_end": _SKIP_READ,
-    "suggest_funcs": (
-        "fastai's suggest_funcs is rule= here, one rule per reading: rule='min_div10', 'steepest' or 'valley' "
-        "(the default 'divergence_div10' has none in fastai)."
-    ),
+    "suggest_funcs": _SUGGEST_FUNCS,
 }
 
 
@@ -412,7 +428,11 @@ def unknown_rule_hint(value: object) -> str:
     """The close rule names to an unknown ``rule=`` value, a sentence to end the refusal with (or ``""``).
 
     ``rule="minimum"`` (fastai's function) or ``rule="divergence"`` listed the rules and left the user to match them.
+    Several names at once (fastai's ``suggest_funcs=(minimum, steep)`` as ``rule=("min_div10", "steepest")``) are
+    told that a reading takes one.
     """
+    if isinstance(value, (list, tuple, set, frozenset)) and value:
+        return " rule= takes one rule; read the same curve by each of several with result.analyze(rule=...)."
     return did_you_mean(value, RULES, RULE_ALIASES)
 
 
@@ -515,7 +535,8 @@ def peer_notes(names: Iterable[str], accepted: Collection[str] | None = None) ->
     """What to do instead of each peer option in ``names`` that lrfinder has no counterpart for.
 
     Args:
-        names: Unknown option names; those not in :data:`PEER_OPTIONS_WITHOUT_EQUIVALENT` add nothing.
+        names: Unknown option names; those not in :data:`PEER_OPTIONS_WITHOUT_EQUIVALENT` or
+            :data:`PEER_OPTION_FORMS` add nothing.
         accepted: The options of the function called; given, each of ``range_test``'s options it does not take
             (the callback's, ``find_lr``'s) is told where it is set instead (:func:`trainer_side`).
 
@@ -531,7 +552,7 @@ def peer_notes(names: Iterable[str], accepted: Collection[str] | None = None) ->
         " For 'precision': the test runs at the fit's precision: set Trainer(precision=...)."
 
     """
-    notes = PEER_OPTIONS_WITHOUT_EQUIVALENT
+    notes = {**PEER_OPTIONS_WITHOUT_EQUIVALENT, **PEER_OPTION_FORMS}
     said = []
     for name in names:
         side = trainer_side(name, accepted) if accepted is not None else None

@@ -773,6 +773,34 @@ def test_the_range_tests_warnings_point_at_its_caller(mlp: nn.Module, dataset: T
     assert [(w.filename, str(w.message)[:50]) for w in caught if w.filename != __file__] == []
 
 
+def test_fastais_suggest_funcs_and_stop_div_are_told_the_form_lrfinders_options_take(
+    mlp: nn.Module, loader: DataLoader
+) -> None:
+    # fastai's lr_find(suggest_funcs=(minimum, steep), stop_div=False) moved to range_test was told only "Did you mean
+    # 'rule'?" (which takes one name, not a tuple of functions) and "Did you mean 'stop_factor'?" (a number, where
+    # False is None); analyze() alone said what suggest_funcs is here.
+    suggest = (
+        r"got an unexpected keyword argument 'suggest_funcs'\. Did you mean 'rule'\? fastai's suggest_funcs is rule= "
+        r"here, one rule per reading: .*result\.analyze\(rule=\.\.\.\) reads the same curve by another rule\.$"
+    )
+    stop = (
+        r"got an unexpected keyword argument 'stop_div'\. Did you mean 'stop_factor'\? fastai's stop_div=False is "
+        r"stop_factor=None here \(never stop early\); stop_div=True is the default stop_factor=4\.0\.$"
+    )
+    with pytest.raises(TypeError, match=r"^range_test\(\) " + suggest):
+        range_test(mlp, loader, suggest_funcs=("minimum", "steep"))  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^range_test\(\) " + stop):
+        range_test(mlp, loader, stop_div=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^LRFinder\.__init__\(\) " + suggest):
+        lrfinder.LRFinder(suggest_funcs=("valley",))  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"Did you mean 'stop_factor'\? fastai's stop_div=False is stop_factor=None"):
+        lrfinder.find_lr(None, stop_div=False)  # type: ignore[call-arg, arg-type]
+    # The rules given as fastai's tuple are told that a reading takes one.
+    one = r"rule=\('min_div10', 'steepest'\)\. rule= takes one rule; read the same curve by each of several with "
+    with pytest.raises(ValueError, match=one + r"result\.analyze\(rule=\.\.\.\)\.$"):
+        range_test(mlp, loader, rule=("min_div10", "steepest"))  # type: ignore[arg-type]
+
+
 def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: DataLoader) -> None:
     # torch-lr-finder's end_lr/num_iter got Python's bare "unexpected keyword argument", as find_lr's do not.
     with pytest.raises(TypeError) as caught:
