@@ -659,6 +659,16 @@ def _val_curve_worker(rank: int, init: str, out: str) -> None:
     )
     record["single"] = _curve(single)
 
+    # A BatchNorm (buffers DDP broadcasts at a forward) and no val batch on rank 1: the broadcast rank 0's first val
+    # forward would start has no partner there (the ranks waited until gloo's timeout); the pass holds it off.
+    torch.manual_seed(0)
+    normed = nn.parallel.DistributedDataParallel(nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.Linear(32, 1)))
+    kept = {k: v.clone() for k, v in normed.state_dict().items()}
+    one_sided = DataLoader(TensorDataset(x[: 40 if rank == 0 else 0], y[: 40 if rank == 0 else 0]), batch_size=16)
+    record["one_sided"] = _curve(lrfinder.range_test(normed, loader, val_data=one_sided, curve="val", **settings))
+    record["one_sided_restored"] = all(torch.equal(kept[k], v) for k, v in normed.state_dict().items())
+    record["buffer_sync_kept"] = normed.require_forward_param_sync
+
     # NaN in rank 1's second val batch: every rank raises a DataError at step 0 (none waits in an all-reduce).
     x[50 + 20, 3] = math.nan
     try:
@@ -674,7 +684,8 @@ def _val_curve_worker(rank: int, init: str, out: str) -> None:
 def test_a_val_curve_under_ddp_is_the_mean_over_the_union_of_the_ranks_shards(tmp_path: Path) -> None:
     """curve='val' was refused under DDP ("each rank would record its own validation loss"): each rank now passes
     over its own shard (of different lengths here), the loss is reduced over the ranks as one process over the
-    union of the shards reads it, and every rank records the same curve, reads the same LR and is put back."""
+    union of the shards reads it, and every rank records the same curve, reads the same LR and is put back; a rank
+    without a val batch, under a model with buffers, leaves no other waiting."""
     a, b = spawn_ranks(_val_curve_worker, tmp_path, WORLD, DEADLINE_S)
     assert a["ddp"] == b["ddp"]
     ddp, single = a["ddp"], a["single"]
@@ -683,7 +694,9 @@ def test_a_val_curve_under_ddp_is_the_mean_over_the_union_of_the_ranks_shards(tm
     assert ddp["lrs"] == single["lrs"]
     assert ddp["losses"] == pytest.approx(single["losses"], rel=1e-5)
     assert ddp["lr"] == pytest.approx(single["lr"], rel=1e-6)
+    assert a["one_sided"] == b["one_sided"] and len(a["one_sided"]["losses"]) > 10
     for r in (a, b):
+        assert r["one_sided_restored"] and r["buffer_sync_kept"] is True
         assert r["restored"] and r["rng_restored"] and r["nan_restored"]
         assert r["nan"] is not None and "the mean over the 2 ranks" in r["nan"], r["nan"]
     assert b["nan"].startswith("Batch 1 of val_data on rank 1 holds NaN or inf in inputs (inputs float32")
