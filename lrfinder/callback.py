@@ -108,6 +108,7 @@ from .diagnostics import (
     undefined_loss_message,
 )
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
+from .names import did_you_mean
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
@@ -485,7 +486,10 @@ class LRFinder(_CallbackBase):
         )
         check_rule(rule)
         if not is_choice(scaling, SCALING_RULES):
-            raise ValueError(f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}")
+            raise ValueError(
+                f"Expected scaling to be one of {', '.join(SCALING_RULES)}, but got scaling={scaling!r}."
+                + did_you_mean(scaling, SCALING_RULES)
+            )
         target_batch_size, test_batch_size = plain(target_batch_size), plain(test_batch_size)
         for name, value in (("target_batch_size", target_batch_size), ("test_batch_size", test_batch_size)):
             if value is not None and (not is_int(value) or value < 1):

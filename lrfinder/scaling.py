@@ -51,7 +51,7 @@ from ._checks import (
     result_lr_message,
 )
 from ._warn import warn
-from .names import SCALING_RULES, ScalingRule
+from .names import SCALING_RULES, ScalingRule, did_you_mean
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
 __all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_family"]
@@ -435,7 +435,10 @@ def scale_lr(
     to_batch_size = _positive_int("to_batch_size", to_batch_size)
     check_flag("cap", cap)
     if not is_choice(rule, SCALING_RULES):
-        raise ValueError(f"Unknown scaling rule {rule!r}; expected one of {', '.join(SCALING_RULES)}")
+        raise ValueError(
+            f"Unknown scaling rule {rule!r}; expected one of {', '.join(SCALING_RULES)}."
+            + did_you_mean(rule, SCALING_RULES)
+        )
     if divergence_lr is not None:
         divergence_lr = _float("divergence_lr", divergence_lr)
         if not divergence_lr > 0:

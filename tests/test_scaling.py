@@ -283,6 +283,23 @@ def test_bad_input(kwargs: dict[str, object], pattern: str) -> None:
         scale_lr(lr, **args)  # type: ignore[arg-type]
 
 
+def test_a_misspelt_scaling_rule_names_the_rule_meant() -> None:
+    # LRFinder(scaling="lin") and scale_lr(rule="Sqrt") listed the five rules and left the user to match them, where a
+    # misspelt rule= or mode= names the one meant.
+    from lrfinder import LRFinder
+
+    rules = "auto, linear, sqrt, noise, none"
+    with pytest.raises(ValueError) as info:
+        LRFinder(scaling="lin")  # type: ignore[arg-type]
+    assert str(info.value) == f"Expected scaling to be one of {rules}, but got scaling='lin'. Did you mean 'linear'?"
+    with pytest.raises(ValueError) as info:
+        scale_lr(0.1, from_batch_size=32, to_batch_size=64, rule="Sqrt")  # type: ignore[arg-type]
+    assert str(info.value) == f"Unknown scaling rule 'Sqrt'; expected one of {rules}. Did you mean 'sqrt'?"
+    with pytest.raises(ValueError) as info:
+        LRFinder(scaling="zzz")  # type: ignore[arg-type]
+    assert str(info.value) == f"Expected scaling to be one of {rules}, but got scaling='zzz'."
+
+
 @pytest.mark.parametrize("base", [np.float32(0.01), np.int64(1), torch.tensor(0.01)])
 def test_rebase_takes_numbers_as_scale_lr_does(base: object) -> None:
     # np.float32 was refused with "Expected base_lr > 0 and finite, but got base_lr=0.0099999...".
