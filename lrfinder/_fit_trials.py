@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,14 @@ import torch
 from . import _lightning
 from ._checks import sentence
 from ._fit_facts import _length, _mean_over_ranks, _val_loader
-from .diagnostics import _error_line
-from .exceptions import DataError, ModelError
+from .diagnostics import (
+    _error_line,
+    _is_out_of_memory,
+    raise_if_compile_failed,
+    raised_by_lrfinder,
+    step_failed_message,
+)
+from .exceptions import DataError, LRFinderError, ModelError
 from .range_test import RangeTestResult
 from .refine import (
     Refine,
@@ -168,10 +175,37 @@ def _refine_trials(
                 )
             ]
 
+        # The trial running (its index and LR, from on_trial) and its steps taken, for an error of the module's code.
+        trial: list[Any] = [0, 0.0, 0]
+
         def step() -> float:
             # At the LR the trial's schedule set for this step, read back from the optimizer (the largest
             # group's, as the sweep records it): a DataError for NaN in the batch names it (it said "lr=nan").
-            return float(stepper[0](max(float(group["lr"]) for group in optimizer.param_groups)))
+            try:
+                loss = float(stepper[0](max(float(group["lr"]) for group in optimizer.param_groups)))
+            except LRFinderError:
+                raise
+            except Exception as exc:
+                # As the sweep's steps: torch's bare error (a shape the batch does not fit) named neither the test
+                # nor the trial. An out-of-memory stays torch's, for code that lowers the batch size on it.
+                if _is_out_of_memory(exc) or raised_by_lrfinder(exc):
+                    raise
+                raise_if_compile_failed(exc)
+                raise ModelError(
+                    step_failed_message(
+                        f"{who}: the module's training_step (or its backward or optimizer step)",
+                        exc,
+                        trial[2],
+                        trial[1],
+                        "It ran on a batch of the fit's train loader after the sweep, as in training: check that code "
+                        "on one such batch outside the fit (the error it raised is chained, above it in the "
+                        "traceback). The weights, optimizer and scheduler states, RNGs and data order were put back "
+                        "as they were before the test. Fix it, or leave refine out (refine=False).",
+                        trial=trial[0],
+                    )
+                ) from exc
+            trial[2] += 1
+            return loss
 
         try:
             own_losses = _mean_loss(loss_of, held, pl_module)
@@ -201,6 +235,8 @@ def _refine_trials(
         ran: list[Trial] = []
 
         def on_trial(index: int, lr: float, steps_done: int, loss: float) -> None:
+            if steps_done == 0 and math.isnan(loss):  # a trial starts
+                trial[:] = [index, lr, 0]
             if bar is None or steps_done == 0:
                 return
             bar.total = max(bar.total, index + 1)  # an extension trial beyond the candidates

@@ -436,7 +436,9 @@ def raised_by_lrfinder(exc: BaseException) -> bool:
     return str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] == "lrfinder"
 
 
-def step_failed_message(what: str, exc: BaseException, step: int, lr: float, check: str) -> str:
+def step_failed_message(
+    what: str, exc: BaseException, step: int, lr: float, check: str, *, trial: int | None = None
+) -> str:
     """Where in the sweep the user's code raised, and what to check: the message of the error raised from it.
 
     torch's own error (a shape mismatch in ``training_step``) came out bare, naming neither the range test nor the
@@ -446,16 +448,18 @@ def step_failed_message(what: str, exc: BaseException, step: int, lr: float, che
     Args:
         what: The code that raised and who ran it (``"LRFinder: the module's training_step"``).
         exc: What it raised.
-        step: The sweep's step it raised at.
-        lr: The LR swept at that step.
+        step: The sweep's step it raised at (the trial's, with ``trial``).
+        lr: The LR swept at that step (the trial's starting LR, with ``trial``).
         check: What to check, and what was put back.
+        trial: The refine trial it raised in (counted from 0), after the sweep; ``None`` for the sweep's own steps.
 
     """
     text = str(exc).strip()
     said = f": {text.splitlines()[0][:300]}" if text else ""
-    return (
-        f"{what} raised {type(exc).__name__} during the LR range test, at step {step} (lr={lr:.2e}){said}. {check}"
-    )
+    where = f"at step {step} (lr={lr:.2e})"
+    if trial is not None:
+        where = f"in refine trial {trial} (at lr={lr:.2e}), at its step {step}"
+    return f"{what} raised {type(exc).__name__} during the LR range test, {where}{said}. {check}"
 
 
 def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:

@@ -451,3 +451,60 @@ def test_a_second_fit_of_the_same_trainer_sizes_refines_trials_to_the_steps_it_t
     )
     with pytest.raises(ValueError, match=match):
         t.fit(Net(lr=0.01), make_loader())
+
+
+class FailsInATrial(Net):
+    """Raises in ``training_step`` at the second step of the first refine trial (after the held-out baseline)."""
+
+    armed = False
+    trial_steps = 0
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.phase == "test" and not torch.is_grad_enabled():
+            self.armed = True  # the held-out losses, under no_grad: the sweep is over, the trials come next
+        elif self.phase == "test" and self.armed:
+            self.trial_steps += 1
+            if self.trial_steps == 2:
+                raise RuntimeError("the trial's step failed")
+        return super().training_step(batch, batch_idx)
+
+
+def test_an_error_in_training_step_during_a_refine_trial_names_the_trial(tmp_path: Path) -> None:
+    # The sweep's steps and the held-out loss said where the module's code failed; a trial's step came out as torch's
+    # bare error, naming neither the test nor the trial.
+    model = FailsInATrial()
+    start = weights(model)
+    finder = LRFinder(**FAST, refine=True)
+    with pytest.raises(ModelError) as info:
+        trainer(tmp_path, [finder], max_steps=100).fit(model, make_loader())
+    said = str(info.value)
+    match = re.match(
+        r"^LRFinder: the module's training_step \(or its backward or optimizer step\) raised RuntimeError during the "
+        r"LR range test, in refine trial 0 \(at lr=(\S+)\), at its step 1: the trial's step failed\. It ran on a batch "
+        r"of the fit's train loader after the sweep",
+        said,
+    )
+    assert match is not None, said
+    assert float(match.group(1)) > 0 and said.endswith("Fix it, or leave refine out (refine=False).")
+    assert isinstance(info.value.__cause__, RuntimeError) and str(info.value.__cause__) == "the trial's step failed"
+    assert all(torch.equal(v, weights(model)[k]) for k, v in start.items()) and finder.result is None
+
+
+class InterruptedInATrial(FailsInATrial):
+    """Ctrl-C at the same step: not an error of the module's, and not turned into one."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        try:
+            return super().training_step(batch, batch_idx)
+        except RuntimeError:
+            raise KeyboardInterrupt from None
+
+
+def test_a_ctrl_c_during_a_refine_trial_is_not_a_model_error(tmp_path: Path) -> None:
+    model = InterruptedInATrial()
+    start = weights(model)
+    t = trainer(tmp_path, [LRFinder(**FAST, refine=True)], max_steps=100)
+    with pytest.raises(SystemExit):  # Lightning's answer to a KeyboardInterrupt in fit; a ModelError would be ours
+        t.fit(model, make_loader())
+    assert t.interrupted and model.trial_steps == 2
+    assert all(torch.equal(v, weights(model)[k]) for k, v in start.items())
