@@ -512,8 +512,10 @@ def isolation(
     shorter than the test raised "Tried to step 11 times". Autograd's anomaly detection
     (``Trainer(detect_anomaly=True)``) is off inside: the test diverges on purpose. The trainer's loop counters
     are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
-    count inside it. A ``trainer.save_checkpoint`` call made inside (Lightning's SLURM requeue handler)
-    is made once all of it is back (:class:`_DeferredCheckpoints`): the checkpoint holds the state from before.
+    count inside it. ``trainer.should_stop`` is put back: a ``training_step`` that sets it on a diverged
+    loss stopped the fit before its first training step. A ``trainer.save_checkpoint`` call made inside
+    (Lightning's SLURM requeue handler) is made once all of it is back (:class:`_DeferredCheckpoints`): the
+    checkpoint holds the state from before.
 
     Yields:
         The dict the captured ``self.log`` calls write to (key -> value), for a ``monitor``.
@@ -558,6 +560,9 @@ def isolation(
     # loss to divergence on purpose (a non-finite loss ends it): off for the test, back on after.
     anomaly = torch.autograd.set_detect_anomaly(False)
     deferred = _DeferredCheckpoints(trainer)
+    # A training_step that stops the fit itself (self.trainer.should_stop = True on a diverged or a small enough
+    # loss) saw the test's losses: the fit then stopped before its first training step.
+    should_stop = trainer.should_stop
     try:
         # An optimizer training_step steps itself, not one of configure_optimizers' (a critic's, kept as an
         # attribute): captured before its first step and put back by the snapshot's restore.
@@ -571,6 +576,7 @@ def isolation(
             trainer.callbacks = saved_callbacks  # type: ignore[attr-defined]
             trainer.loggers = saved_loggers
             trainer.profiler = saved_profiler  # type: ignore[attr-defined]
+            trainer.should_stop = should_stop
             snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
             for lo, iterator in held:
                 lo._iterator = iterator

@@ -4202,3 +4202,21 @@ def test_an_lr_attribute_read_from_a_config_as_text_is_said_to_keep_its_value(tm
     with pytest.raises(TypeError, match=r"LRFinder\(attr_name='lr'\): it holds '1e-2' \(a str\), not a number, so"):
         t.fit(model := TextLR(lr="1e-2"), make_loader())  # type: ignore[arg-type]
     assert model.steps == []  # before the test
+
+
+def test_a_training_step_that_stops_the_fit_on_a_diverged_loss_stops_the_fit_only_on_its_own(tmp_path: Path) -> None:
+    # A divergence guard in training_step (self.trainer.should_stop = True) saw the test's losses, which diverge on
+    # purpose: the flag stayed set and the fit ended before its first training step, with the found LR applied.
+    class Guarded(Net):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = super().training_step(batch, batch_idx)
+            if not loss.detach() < 3.0:
+                self.trainer.should_stop = True
+            return loss
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=3)
+    t.fit(model := Guarded(), make_loader())
+    assert any(phase == "test" and not loss < 3.0 for phase, _, loss, _ in model.steps)  # the guard fired in the test
+    assert finder.applied_lr is not None
+    assert t.global_step == 3 and [phase for phase, *_ in model.steps].count("train") == 3
