@@ -80,6 +80,8 @@ def command(ctx: click.Context, /, **params: Any) -> None:
     was trained at (a schedule's peak), and its hparams.weight_decay (or wd) the weight decay;
     MODEL itself is never written. The output keeps MODEL's format (TorchScript, state_dict,
     pickle or checkpoint); an output named .ckpt is a Lightning checkpoint, so a LightningModule
-    read from a state_dict is saved as one, and any other model is refused.
+    read from a state_dict is saved as one, and any other model is refused. A state_dict's (or
+    checkpoint's) weights keep the file's dtype (float16, bfloat16) when --model-class builds
+    them in another: the test and training run in the model's.
     """
     run_command(ctx, train=True, strict=True)

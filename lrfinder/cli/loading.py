@@ -42,7 +42,7 @@ import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
@@ -148,6 +148,9 @@ class LoadedModel:
         format: The file's format, used to save the trained model the same way.
         path: The file it came from.
         lightning: Whether ``model`` is a LightningModule whose ``training_step`` gives the loss.
+        saved_dtypes: The float dtype of each state_dict entry the file saved in another dtype than the model built
+            by ``--model-class`` holds it (float16 weights in a float32 model): the model computes in its own, and
+            :func:`model_writer` saves those entries in the file's.
 
     """
 
@@ -155,6 +158,7 @@ class LoadedModel:
     format: ModelFormat
     path: Path
     lightning: bool = False
+    saved_dtypes: Mapping[str, torch.dtype] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -784,7 +788,8 @@ def load_model(
                 f"Cannot load checkpoint {file} into {model_class}: {type(exc).__name__}: {reason(exc)}."
                 f"{_init_args_hint(exc, obj.get('hyper_parameters'))}"
             ) from exc
-        return LoadedModel(module, "lightning", file, lightning=True)
+        saved = _other_dtypes(obj.get("state_dict") or {}, module)
+        return LoadedModel(module, "lightning", file, lightning=True, saved_dtypes=saved)
 
     state = _state_dict_of(obj)
     if state is None:
@@ -812,7 +817,27 @@ def load_model(
         raise ModelError(
             f"The state_dict in {file} does not fit {model_class}: {_state_dict_mismatch(state, model)}"
         ) from exc
-    return LoadedModel(model, "state_dict", file, lightning=is_lightning_module(model))
+    return LoadedModel(
+        model, "state_dict", file, lightning=is_lightning_module(model), saved_dtypes=_other_dtypes(state, model)
+    )
+
+
+def _other_dtypes(saved: Mapping[str, Any], model: nn.Module) -> dict[str, torch.dtype]:
+    """The float dtype of each entry of the state_dict ``saved`` that ``model`` holds in another.
+
+    ``load_state_dict`` copies into the model's own tensors, so float16 weights in a class that builds float32 ones
+    were trained, and saved by ``fit``, as float32.
+    """
+    held = model.state_dict()
+    return {
+        key: value.dtype
+        for key, value in saved.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and key in held
+        and held[key].is_floating_point()
+        and held[key].dtype != value.dtype
+    }
 
 
 def _check_init_args(cls: Any, kwargs: Mapping[str, Any], model_class: str) -> None:
@@ -1115,16 +1140,27 @@ def model_writer(
             "pytorch-lightning_version": package_of(model).__version__,
             "epoch": training.current_epoch if training is not None else 0,
             "global_step": training.global_step if training is not None else 0,
-            "state_dict": model.state_dict(),
+            "state_dict": _in_saved_dtypes(model.state_dict(), loaded.saved_dtypes),
             "hyper_parameters": with_lr(hparams, lr, wd),
         }
         return _through_handle(lambda handle: torch.save(checkpoint, handle))
     if format == "state_dict":
-        state = model.state_dict()
+        state = _in_saved_dtypes(model.state_dict(), loaded.saved_dtypes)
         return _through_handle(lambda handle: torch.save(state, handle))
     if lr is not None or wd is not None:
         _record_lr(model, lr, wd)
     return _through_handle(lambda handle: torch.save(model, handle))
+
+
+def _in_saved_dtypes(state: MutableMapping[str, Any], dtypes: Mapping[str, torch.dtype]) -> MutableMapping[str, Any]:
+    """``state`` (a fresh ``model.state_dict()``) with each entry ``dtypes`` names cast back to MODEL's file's dtype.
+
+    Set in place, so the state_dict keeps its ``_metadata`` (the modules' versions ``load_state_dict`` reads).
+    """
+    for key, dtype in dtypes.items():
+        if key in state:
+            state[key] = state[key].to(dtype)
+    return state
 
 
 def _through_handle(save: Callable[[BinaryIO], object]) -> Callable[[str], None]:

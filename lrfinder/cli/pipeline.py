@@ -14,7 +14,7 @@ import math
 import os
 import traceback
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,6 +279,8 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
                 )
                 if inputs.loaded.lightning and not options.quiet:
                     warn_module_optimizer(ctx, options, inputs.loaded.model)
+                if inputs.loaded.saved_dtypes and not options.quiet:
+                    note_saved_dtypes(ctx, options, inputs.loaded)
             from ..stepping import SparseGradientClipError
 
             try:
@@ -440,6 +442,31 @@ def warn_default_optimizer(ctx: click.Context, optimizer: str, model: nn.Module,
         "module's optimizer.",
         err=True,
     )
+
+
+def note_saved_dtypes(ctx: click.Context, options: Options, loaded: LoadedModel) -> None:
+    """Say on stderr that MODEL's file holds weights in another float dtype than ``--model-class`` builds.
+
+    The weights are loaded into the model's own (float16 ones into float32 weights), so the test runs, and ``fit``
+    trains, in the model's dtype; ``fit`` saves them in the file's again. Nothing said so, and ``fit`` saved float16
+    weights as float32.
+    """
+    saved = _dtype_names(loaded.saved_dtypes.values())
+    held = loaded.model.state_dict()
+    built = _dtype_names(held[key].dtype for key in loaded.saved_dtypes)
+    count = plural(len(loaded.saved_dtypes), "tensor")
+    doing = "the test and training run" if ctx.info_name == "fit" else "the test runs"
+    saving = f"; {options.output} is saved in {saved} again, as MODEL" if ctx.info_name == "fit" else ""
+    click.echo(
+        f"note: {loaded.path.name} holds {count} in {saved} that {options.model_class} builds in {built}: they are "
+        f"loaded into its {built} ones, so {doing} in {built}{saving}.",
+        err=True,
+    )
+
+
+def _dtype_names(dtypes: Iterable[torch.dtype]) -> str:
+    """``float16`` or ``float16 and bfloat16``: the distinct dtypes, in their first order, without ``torch.``."""
+    return " and ".join(dict.fromkeys(str(dtype).removeprefix("torch.") for dtype in dtypes))
 
 
 def _group_prefixes(model: nn.Module, built: torch.optim.Optimizer) -> dict[str, float] | None:
