@@ -1,17 +1,19 @@
-"""Argument checks shared by modules that cannot import each other (no lrfinder imports here)."""
+"""Argument checks shared by modules that cannot import each other (no lrfinder imports here but numpy-free words)."""
 
 from __future__ import annotations
 
 import functools
 import numbers
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeGuard, TypeVar
 
 if TYPE_CHECKING:
     import torch
 
 import numpy as np
+
+from ._wording import plural, repeated  # noqa: F401 (re-exported: the checks' callers import them from here)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -148,15 +150,6 @@ def _shortest(value: float, dtype: Any) -> float:
     return float(str(dtype(value)))
 
 
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """``count`` and ``noun``, plural (``nouns``, else ``noun`` and an s) but for one: ``1 epoch``, ``4 epochs``.
-
-    For the counts the summary and the report write (a refine note's ``1 other trial of 2``, ``2 training
-    batches``), which read ``1 other trial(s)`` with the plural left to the reader.
-    """
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
-
-
 def plain(value: Any) -> Any:
     """A number setting given as a 0-d tensor or a numpy scalar, as the Python number it holds; else ``value``.
 
@@ -191,11 +184,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
-
-
-def repeated(values: Sequence[Any]) -> list[Any]:
-    """The values that occur more than once in ``values``, each once, sorted: what a refusal of repeats names."""
-    return sorted({v for v in values if values.count(v) > 1})
 
 
 def real_number(name: str, value: Any, hint: str = "") -> Any:

@@ -1,4 +1,4 @@
-"""Start-up: ``lrfind --help``/``--version``/``list`` import no torch, scipy.signal or matplotlib."""
+"""Start-up: ``lrfind --help``/``--version``/``list`` import no torch, scipy.signal, matplotlib or numpy."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 import lrfinder
 from lrfinder import names
 
-HEAVY = ("torch", "scipy.signal", "matplotlib", "pytorch_lightning", "lightning")
+#: numpy too: the CLI's counts in singular or plural (``plural``) imported it from ``_checks`` at start-up, about a
+#: third of ``import lrfinder.cli``'s time.
+HEAVY = ("torch", "scipy.signal", "matplotlib", "pytorch_lightning", "lightning", "numpy")
 
 PROBE = textwrap.dedent(
     """

@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 
+from .._wording import repeated
 from ..names import (
     CURVES,
     DEFAULT_RULE,
@@ -783,7 +784,7 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
         notes.append("--epochs is ignored: --training-steps sets the planned training's length")
     typed = ctx.params.get("weight_decay") or ()
     if len(set(typed)) < len(typed):
-        twice = ", ".join(f"{v:g}" for v in sorted({v for v in typed if typed.count(v) > 1}))
+        twice = ", ".join(f"{v:g}" for v in repeated(typed))
         notes.append(f"--weight-decay repeats {twice}: each value runs once")
     return notes
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._checks import plural
+from .._wording import plural
 from ..names import LIGHTNING_LOGGERS
 
 if TYPE_CHECKING:

@@ -1,0 +1,24 @@
+"""Words of messages that need no numpy: counts in singular or plural, and the values a list repeats.
+
+Kept apart from :mod:`lrfinder._checks` (which imports numpy) so that ``lrfind``'s options and output import
+them without numpy at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``count`` and ``noun``, plural (``nouns``, else ``noun`` and an s) but for one: ``1 epoch``, ``4 epochs``.
+
+    For the counts the summary and the report write (a refine note's ``1 other trial of 2``, ``2 training
+    batches``), which read ``1 other trial(s)`` with the plural left to the reader.
+    """
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def repeated(values: Sequence[Any]) -> list[Any]:
+    """The values that occur more than once in ``values``, each once, sorted: what a refusal of repeats names."""
+    return sorted({v for v in values if values.count(v) > 1})
