@@ -519,12 +519,19 @@ def _within_run(
 
 
 def _decay_gamma(name: str, value: Any, per: str) -> float:
-    """The ``gamma`` of a decay schedule (``> 0``); one above 1 raises the LR instead, and is said.
+    """The ``gamma`` of a decay schedule (``> 0``); one above 1 raises the LR instead, and is said, as is 1.
 
     Not refused: a growing LR can be meant (a hand-made warm-up or range test), but a decay
-    schedule that grows is far more often a mistyped ``gamma`` (``10`` for ``0.1``).
+    schedule that grows is far more often a mistyped ``gamma`` (``10`` for ``0.1``). A ``gamma``
+    of 1 never moves the LR: the schedule is ``constant`` under another name.
     """
     gamma = _number("gamma", value, low=0, strict="l")
+    if gamma == 1:
+        warn(
+            f"Schedule {name!r} with gamma=1 multiplies the LR by 1 {per}: the LR never changes, as under "
+            "'constant'. A decay needs 0 < gamma < 1 (e.g. 0.1); use 'constant' for a fixed LR.",
+            UserWarning,
+        )
     if gamma > 1:
         warn(
             f"Schedule {name!r} with gamma={gamma:g} > 1 multiplies the LR by {gamma:g} {per}: the LR grows "

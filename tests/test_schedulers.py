@@ -1054,6 +1054,23 @@ def test_a_decay_schedule_whose_gamma_raises_the_lr_is_said(name: str, settings:
 
 
 @pytest.mark.parametrize(
+    ("name", "settings", "per"),
+    [
+        ("step", {"step_size": 10, "gamma": 1}, "every 10 steps"),
+        ("multistep", {"milestones": [10, 20], "gamma": 1.0}, "at every milestone"),
+        ("exponential", {"gamma": 1.0}, "at every step"),
+    ],
+)
+def test_a_decay_schedule_whose_gamma_is_one_is_said(name: str, settings: dict, per: str) -> None:
+    # gamma=1 built a decay schedule that never moved the LR, without a word (a step_size past the run, which would
+    # never change it either, is refused).
+    opt = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=rf"Schedule '{name}' with gamma=1 multiplies the LR by 1 {per}: the LR never "
+                      r"changes, as under 'constant'"):
+        create_scheduler(name, opt, total_steps=100, **settings)
+
+
+@pytest.mark.parametrize(
     ("name", "settings"),
     [
         ("step", {"step_size": 1, "gamma": 2.0}),
