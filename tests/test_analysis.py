@@ -110,7 +110,7 @@ def test_the_peers_suggestion_options_say_what_to_do_instead() -> None:
     with pytest.raises(TypeError, match=r"^analyze\(\) got an unexpected keyword argument 'zzz'$"):
         analyze(LRS, textbook_curve(), zzz=1)  # any other keyword: Python's own error
     assert analyze(LRS, textbook_curve(), rule="valley").rule == "valley"  # the function underneath, unchanged
-    assert list(inspect.signature(analyze).parameters) == ["lrs", "losses", "rule", "window"]
+    assert list(inspect.signature(analyze).parameters) == ["lrs", "losses", "rule", "window", "curve"]
 
 
 def test_smoothing_has_no_phase_lag() -> None:
