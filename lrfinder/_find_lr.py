@@ -17,6 +17,7 @@ from torch import nn
 
 from . import _lightning
 from ._checks import state_dict_note
+from ._wording import word
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError
 from .names import PEER_OPTION_NAMES, TUNER_ONLY_OPTIONS, did_you_mean_each, peer_notes, trainer_side
 from .range_test import RangeTestResult
@@ -249,7 +250,8 @@ def find_lr(
     unknown = [str(key) for key in options if key not in known]
     if unknown:
         raise TypeError(
-            f"find_lr() got the unknown option(s) {', '.join(unknown)}; it takes model, datamodule, "
+            f"find_lr() got the unknown {word(len(unknown), 'option')} {', '.join(unknown)}; it takes model, "
+            "datamodule, "
             f"train_dataloaders, trainer and LRFinder's options ({', '.join(known)})."
             + did_you_mean_each(
                 [k for k in unknown if trainer_side(k, known) is None and k not in TUNER_ONLY_OPTIONS],

@@ -22,6 +22,7 @@ import torch
 from . import _lightning
 from ._checks import sentence
 from ._fit_facts import _length, _mean_over_ranks, _val_loader
+from ._wording import plural
 from .diagnostics import (
     _error_line,
     _is_out_of_memory,
@@ -261,7 +262,7 @@ def _refine_trials(
     picked_lr = "none (see result.refinement.notes)" if refinement.lr is None else f"{refinement.lr:.2e}"
     _lightning.info(
         trainer,
-        f"{who}: refined lr={picked_lr} from {len(refinement.trials)} trial(s) of {steps} step(s) "
+        f"{who}: refined lr={picked_lr} from {plural(len(refinement.trials), 'trial')} of {plural(steps, 'step')} "
         f"({refinement.cost_steps} steps, judged on the {_said(judged_on)})",
     )
     refined = replace(result, refinement=refinement)

@@ -16,7 +16,16 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     For the counts the summary and the report write (a refine note's ``1 other trial of 2``, ``2 training
     batches``), which read ``1 other trial(s)`` with the plural left to the reader.
     """
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+    return f"{count} {word(count, noun, nouns)}"
+
+
+def word(count: int, noun: str, nouns: str | None = None) -> str:
+    """``noun`` for a count of one, else its plural (``nouns``, else ``noun`` and an s), without the count.
+
+    For a noun before the names it counts (``the setting eps``, ``the settings eps, lr``) and a verb that
+    agrees with a count (``word(n, "is", "are")``), where messages wrote ``setting(s)``.
+    """
+    return noun if count == 1 else nouns or noun + "s"
 
 
 def repeated(values: Sequence[Any]) -> list[Any]:

@@ -99,6 +99,7 @@ from ._rescaling import (
     _schedule_name,
 )
 from ._warn import once_per_call
+from ._wording import plural, word
 from .analysis import DEFAULT_RULE
 from .diagnostics import (
     _is_out_of_memory,
@@ -1156,7 +1157,8 @@ class LRFinder(_CallbackBase):
         _lightning.warn(
             trainer,
             f"{self._who}(scheduler={self.scheduler!r}): under manual optimization Lightning does not step LR "
-            f"schedulers, and training_step has not stepped this one in {trainer.global_step} optimizer step(s), "
+            f"schedulers, and training_step has not stepped this one in "
+            f"{plural(trainer.global_step, 'optimizer step')}, "
             "so the LR stayed where the schedule starts. Call self.lr_schedulers().step() in training_step after "
             "each optimizer step, or leave scheduler=None.",
         )
@@ -1308,7 +1310,8 @@ class LRFinder(_CallbackBase):
                 _lightning.warn(
                     trainer,
                     f"{self._who}(optimizer={self.optimizer!r}) replaces the module's optimizer and drops its LR "
-                    "scheduler(s): under manual optimization, self.lr_schedulers() in training_step returns None "
+                    f"{word(len(trainer.lr_scheduler_configs), 'scheduler')}: under manual optimization, "
+                    "self.lr_schedulers() in training_step returns None "
                     "during the test, and in training "
                     + ("the schedule of scheduler=." if self.scheduler is not None else "too (no scheduler= given).")
                     + " Leave optimizer=None to test the module's own optimizer and scheduler.",
@@ -1319,7 +1322,8 @@ class LRFinder(_CallbackBase):
                 _lightning.warn(
                     trainer,
                     f"{self._who}(optimizer={self.optimizer!r}) replaces the module's optimizer and its LR "
-                    f"scheduler(s) ({names}), and no scheduler= is given: training runs at a constant LR. Pass "
+                    f"{word(len(trainer.lr_scheduler_configs), 'scheduler')} ({names}), and no scheduler= is given: "
+                    "training runs at a constant LR. Pass "
                     "scheduler= (e.g. 'cosine' or 'onecycle', built from the found LR) or leave optimizer=None to "
                     "train with the module's own.",
                 )
@@ -1340,7 +1344,8 @@ class LRFinder(_CallbackBase):
         if held and not any(p.requires_grad for p in held):
             # As range_test refuses it: no step would change the model, and the flat curve read as "raise max_lr".
             raise ModelError(
-                f"None of the {len(held)} parameter(s) of the fit's optimizer(s) requires grad (they are "
+                f"None of the {plural(len(held), 'parameter')} of the fit's {word(len(optimizers), 'optimizer')} "
+                "requires grad (they are "
                 "frozen), so the range test would step nothing and its curve would be flat. Build the optimizer over "
                 "the trainable parameters ([p for p in self.parameters() if p.requires_grad]), unfreeze the ones it "
                 f"holds before fit, or {self._leave_out}."
@@ -1613,7 +1618,8 @@ class LRFinder(_CallbackBase):
         total = _optimizer_steps_left(trainer, pl_module, 1)
         counted = "trainer.estimated_stepping_batches"
         if trainer.global_step > 0:
-            counted += f", less the {trainer.global_step:,} step(s) this Trainer's earlier fit took"
+            noun = word(trainer.global_step, "step")
+            counted += f", less the {trainer.global_step:,} {noun} this Trainer's earlier fit took"
         if refine.training_steps is None:
             if not math.isfinite(total):
                 raise ValueError(
@@ -1623,7 +1629,7 @@ class LRFinder(_CallbackBase):
             if int(total) < MIN_TRIAL_STEPS:
                 # Refine's own "Expected training_steps to be an int >= 10" named an argument the user never gave.
                 raise ValueError(
-                    f"{self._who}(refine=...): the fit trains {int(total)} optimizer step(s) "
+                    f"{self._who}(refine=...): the fit trains {plural(int(total), 'optimizer step')} "
                     f"({counted}), fewer than the {MIN_TRIAL_STEPS} refine's trials need to "
                     "judge the training schedule. Train longer (max_steps, max_epochs), or leave refine=False for a "
                     "fit this short."
@@ -1697,7 +1703,8 @@ class LRFinder(_CallbackBase):
             _lightning.info(
                 trainer,
                 f"{self._who}: re-swept ({r.reason.replace('_', ' ')}) {r.min_lr:.2e} .. {r.max_lr:.2e}, "
-                f"{r.steps_run} step(s): " + (f"reads {r.suggestion_lr:.2e}" if r.suggestion_lr else f"{r.error}"),
+                f"{plural(r.steps_run, 'step')}: "
+                + (f"reads {r.suggestion_lr:.2e}" if r.suggestion_lr else f"{r.error}"),
             )
         return out, rounds, cost, notes
 
@@ -2000,7 +2007,10 @@ class LRFinder(_CallbackBase):
         training = per_device * world * accumulate
         if training == target:
             return None
-        how = f"{format_batch(per_device)} per device x {world} device(s) x {accumulate} accumulation step(s)"
+        how = (
+            f"{format_batch(per_device)} per device x {plural(world, 'device')} x "
+            f"{plural(accumulate, 'accumulation step')}"
+        )
         if not _holders(trainer, pl_module, "batch_size"):
             raise ValueError(
                 f"{self._who}(target_batch_size={target}): training uses an effective batch of "
@@ -2011,7 +2021,8 @@ class LRFinder(_CallbackBase):
             )
         if target % (world * accumulate):
             raise ValueError(
-                f"{self._who}(target_batch_size={target}): {world} device(s) x {accumulate} accumulation step(s) "
+                f"{self._who}(target_batch_size={target}): {plural(world, 'device')} x "
+                f"{plural(accumulate, 'accumulation step')} "
                 f"do not divide it; training uses an effective batch of {format_batch(training)} ({how}). Pick a "
                 f"multiple of {world * accumulate}."
             )
@@ -2339,7 +2350,8 @@ class LRFinder(_CallbackBase):
         if not math.isfinite(batches):
             _lightning.warn(
                 trainer,
-                f"{self._who}: the batch-size scaling advises {scaled.warmup_epochs} warm-up epoch(s), but the train "
+                f"{self._who}: the batch-size scaling advises {plural(scaled.warmup_epochs, 'warm-up epoch')}, but "
+                "the train "
                 "loader has no length, so they cannot be counted in steps; no warm-up is built in. Pass "
                 "scheduler_settings={'warmup_steps': N} to warm up for N optimizer steps.",
             )

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ._fabric import optimizer_class_name
+from ._wording import plural
 from .exceptions import DataError, LRFinderError, ModelError
 from .snapshot import StateSnapshot
 from .stepping import train_modes
@@ -1095,7 +1096,7 @@ def _stale_state(optimizer: torch.optim.Optimizer) -> str | None:
     state, param = (f"{str(t.dtype).removeprefix('torch.')} on {t.device}" for t in (value, p))
     return (
         f"its state was made for parameters of another dtype or device: {key!r} is {state}, its parameter {param} "
-        f"({stale} parameter(s) so). The model was cast or moved (model.to(...), .double(), .cuda()) after the "
+        f"({plural(stale, 'parameter')} so). The model was cast or moved (model.to(...), .double(), .cuda()) after the "
         "optimizer had stepped or loaded its state_dict. Cast or move the model first, then build the optimizer over "
         "it (and load its state_dict, which torch then casts to the parameters)."
     )

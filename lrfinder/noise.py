@@ -722,7 +722,8 @@ class NoiseProbe:
         try:
             full = _leading_size(batch)
             if full is None or full // NOISE_SPLIT < 1:
-                raise ValueError(f"a batch of {full} example(s) cannot be split into {NOISE_SPLIT}")
+                raise ValueError(f"a batch of {'unknown size' if full is None else plural(full, 'example')} cannot be "
+                                 f"split into {NOISE_SPLIT}")
             part, full = split_batch(batch, full // NOISE_SPLIT)
         except ValueError as exc:
             self.skipped = str(exc)
@@ -737,7 +738,7 @@ class NoiseProbe:
         except (RuntimeError, ValueError) as exc:
             # The step's own batch went through; only its sub-batch does not (BatchNorm refuses one
             # example per channel in training): skip the measurement, never the user's step.
-            self.skipped = f"the sub-batch of {size} example(s) does not go through the model and loss: {exc}"
+            self.skipped = f"the sub-batch of {plural(size, 'example')} does not go through the model and loss: {exc}"
             return
         finally:
             with torch.no_grad():  # also after a failed forward (BatchNorm counts the batch before it checks)

@@ -63,6 +63,7 @@ from ._checks import (
 )
 from ._imports import import_string
 from ._warn import warn
+from ._wording import plural, word
 from .names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, did_you_mean, did_you_mean_each
 from .yogi import Yogi
 
@@ -422,7 +423,7 @@ def _check_matrices_only(spec: OptimizerSpec, model: nn.Module) -> None:
     name, first = others[0]
     raise ValueError(
         f"Optimizer {spec.name!r} ({spec.cls.__name__}) steps 2-D weight matrices only, but the model has "
-        f"{len(others)} parameter(s) of other shapes (first: {name}, shape {tuple(first.shape)}): biases, "
+        f"{plural(len(others), 'parameter')} of other shapes (first: {name}, shape {tuple(first.shape)}): biases, "
         "norm layers' scales, convolution kernels. Build it over the matrices and another optimizer for the rest "
         f"(create_optimizer({spec.name!r}, [p for p in model.parameters() if p.ndim == 2], lr=...)), or use an "
         "optimizer for every parameter, such as 'adamw' (lrfind: --optimizer adamw)."
@@ -781,7 +782,8 @@ def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *
             else ""
         )
         raise TypeError(
-            f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the setting(s) {', '.join(unknown)}; "
+            f"Optimizer {spec.name!r} ({spec.cls.__name__}) does not take the {word(len(unknown), 'setting')} "
+            f"{', '.join(unknown)}; "
             f"it accepts: {', '.join(allowed)}.{did_you_mean_each(guessed, allowed)}{betas}{always}"
         )
 
@@ -836,7 +838,7 @@ def _shared(params: Any) -> str:
             pairs[tuple(groups)] = pairs.get(tuple(groups), 0) + 1
     if not pairs:
         return ""
-    where = "; ".join(f"groups {' and '.join(map(str, g))} share {n} tensor(s)" for g, n in pairs.items())
+    where = "; ".join(f"groups {' and '.join(map(str, g))} share {plural(n, 'tensor')}" for g, n in pairs.items())
     return (
         f" ({where}). Each parameter may be in one group only: leave the later group's parameters out of the "
         "earlier one (e.g. a group for the head, and one for every other parameter)."
@@ -979,7 +981,8 @@ def create_optimizer(
     else:
         if group_settings:
             raise TypeError(
-                f"The setting(s) {', '.join(group_settings)} need an nn.Module to find biases, norm layers and "
+                f"The {word(len(group_settings), 'setting')} {', '.join(group_settings)} "
+                f"{word(len(group_settings), 'needs', 'need')} an nn.Module to find biases, norm layers and "
                 "module names; pass the model instead of its parameters"
             )
         params = model_or_params

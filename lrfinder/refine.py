@@ -368,7 +368,7 @@ class Refine:
             slots = allowed // steps
             if slots < 2:
                 raise ValueError(
-                    f"The refine budget allows only {slots} trial(s) of {asked}: budget={budget:g} x "
+                    f"The refine budget allows only {plural(slots, 'trial')} of {asked}: budget={budget:g} x "
                     f"training_steps={total} = {allowed} steps. Raise budget to at least {2 * steps / total:.3g} "
                     "or lower trial_steps."
                 )

@@ -82,6 +82,7 @@ from torch.optim.lr_scheduler import (
 from ._checks import check_flag, is_choice, is_int, is_real, plain, sentence
 from ._fabric import optimizer_class_name
 from ._warn import warn
+from ._wording import plural, word
 from .analysis import Suggestion
 from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
 from .range_test import RangeTestResult  # at run time too, for typing.get_type_hints (LightningCLI, pydantic)
@@ -551,7 +552,8 @@ def _warn_floor_above(name: str, eta_min: float, optimizer: Optimizer, *, zero_s
     above = [i for i, base in enumerate(bases) if eta_min > base and not (zero_stays and base == 0)]
     if above:
         warn(
-            f"Schedule {name!r} with eta_min={eta_min:.2e} is above the LR of param group(s) {above} "
+            f"Schedule {name!r} with eta_min={eta_min:.2e} is above the LR of param {word(len(above), 'group')} "
+            f"{above} "
             f"({_lrs_text([bases[i] for i in above])}): it raises their LR to eta_min instead of decaying it. "
             "eta_min is an absolute LR, the same for every group: set it below the LR (e.g. a hundredth of it), "
             "or 0.",
@@ -620,7 +622,8 @@ def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any])
         raise ValueError(f"Expected milestones strictly increasing, but got milestones={list(milestones)!r}")
     if steps is not None:
         late = [m for m in ms if m >= steps]
-        _within_run("milestones[-1]", ms[-1], steps, f"the milestone(s) {late} would never change the LR")
+        never = f"the {word(len(late), 'milestone')} {late} would never change the LR"
+        _within_run("milestones[-1]", ms[-1], steps, never)
     gamma = _decay_gamma("multistep", s["gamma"], "at every milestone")
     _warn_collapse("multistep", steps, _power(gamma, len(ms)), f"gamma={gamma:g} at {len(ms)} milestones")
     return MultiStepLR(optimizer, milestones=ms, gamma=gamma)
@@ -689,7 +692,7 @@ def _build_onecycle(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) 
         # has no room to rise: the cycle starts at max_lr and anneals over the whole run, the
         # limit of torch's schedule as the rise shrinks to nothing.
         warn(
-            f"onecycle over {steps} step(s) (total_steps - warmup_steps) has no room to rise with "
+            f"onecycle over {plural(steps, 'step')} (total_steps - warmup_steps) has no room to rise with "
             f"pct_start={pct_start:g} (pct_start * steps = {pct_start * steps:g} <= 1): it starts at its peak and "
             "anneals (a single step runs at the final LR). Raise total_steps or pct_start for a rise.",
         )
@@ -1172,7 +1175,8 @@ def check_scheduler_settings(
     if unknown:
         accepted = ", ".join(allowed) or "no settings"
         raise TypeError(
-            f"Scheduler {name!r} does not take the setting(s) {', '.join(unknown)}; it accepts: {accepted}."
+            f"Scheduler {name!r} does not take the {word(len(unknown), 'setting')} {', '.join(unknown)}; it accepts: "
+            f"{accepted}."
             + did_you_mean_each(unknown, [*allowed, *(k for k in keywords if k not in allowed)])
         )
 
@@ -1464,7 +1468,7 @@ def create_scheduler(
     missing = [k for k, v in full.items() if v is REQUIRED]
     if missing:
         none = f" (suggestion=None: {SUGGESTION_NONE_HINT})" if suggestion is None else ""
-        raise TypeError(f"Scheduler {name!r} needs the setting(s) {', '.join(missing)}{none}")
+        raise TypeError(f"Scheduler {name!r} needs the {word(len(missing), 'setting')} {', '.join(missing)}{none}")
     main_steps = None if total_steps is None else total_steps - warmup_steps
 
     scheduler: Scheduler

@@ -34,6 +34,7 @@ from ._checks import (
 )
 from ._fabric import optimizer_class_name
 from ._warn import warn
+from ._wording import plural, word
 from .analysis import check_curve
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, ModelError
@@ -290,7 +291,10 @@ def check_callable(
                 elif required > arity:
                     why = f"which requires {required}"
                 elif keyword_only:
-                    why = f"which also requires the keyword-only argument(s) {', '.join(map(repr, keyword_only))}"
+                    why = (
+                        f"which also requires the keyword-only {word(len(keyword_only), 'argument')} "
+                        f"{', '.join(map(repr, keyword_only))}"
+                    )
                 else:
                     why = f"({exc})"
                 extra = f" {more_arguments}" if more_arguments and required > arity else ""
@@ -656,7 +660,8 @@ def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> No
     foreign = sum(1 for g in optimizer.param_groups for p in g["params"] if id(p) not in model_params)
     if foreign:
         raise ModelError(
-            f"The optimizer holds {foreign} parameter(s) that are not the model's. Create the optimizer "
+            f"The optimizer holds {plural(foreign, 'parameter')} that {word(foreign, 'is', 'are')} not the model's. "
+            "Create the optimizer "
             "from this model's parameters (model.parameters()). If they are a loss's own (a learnable "
             "temperature), pass that loss module itself as loss_fn."
         )
@@ -675,7 +680,8 @@ def check_optimizer_trains(optimizer: torch.optim.Optimizer) -> None:
     params = [p for g in optimizer.param_groups for p in g["params"]]
     if params and not any(p.requires_grad for p in params):
         raise ModelError(
-            f"None of the optimizer's {len(params)} parameter(s) requires grad (they are frozen), so no step would "
+            f"None of the optimizer's {plural(len(params), 'parameter')} requires grad (they are frozen), so no step "
+            "would "
             "change the model and the curve would be flat. Create the optimizer over the trainable parameters "
             "([p for p in model.parameters() if p.requires_grad]), or unfreeze the ones it holds."
         )
@@ -771,7 +777,8 @@ def check_materialized(model: nn.Module, *, lazy: bool = True, lazy_fix: str = L
     meta = [name for name, t in tensors if not is_lazy(t) and t.is_meta]
     if meta:
         raise ModelError(
-            f"The model has {len(meta)} parameter(s) or buffer(s) on the meta device (first: {meta[0]}): they have a "
+            f"The model has {plural(len(meta), 'parameter or buffer', 'parameters or buffers')} on the meta device "
+            f"(first: {meta[0]}): they have a "
             "shape but no values (a model built under torch.device('meta') or init_empty_weights), so nothing can "
             "be computed with them. Materialize the model first: model.to_empty(device='cpu') (or 'cuda'), then "
             "initialize or load its weights (model.load_state_dict(state_dict, assign=True))."
@@ -781,8 +788,8 @@ def check_materialized(model: nn.Module, *, lazy: bool = True, lazy_fix: str = L
     params = [name for name, p in model.named_parameters() if is_lazy(p)]
     buffers = [name for name, b in model.named_buffers() if is_lazy(b)]
     if params or buffers:
-        counts = [f"{len(params)} uninitialized parameter(s)"] * bool(params)
-        counts += [f"{len(buffers)} uninitialized buffer(s)"] * bool(buffers)
+        counts = [plural(len(params), "uninitialized parameter")] * bool(params)
+        counts += [plural(len(buffers), "uninitialized buffer")] * bool(buffers)
         raise ModelError(
             f"The model has {' and '.join(counts)} of a torch.nn.Lazy* module (first: {(params or buffers)[0]}): "
             "their shapes are set by the first forward pass, and the range test must copy them beforehand to restore "
@@ -805,7 +812,8 @@ def empty_data_message(data: object) -> str:
         if 0 < examples < batch_size:
             return (
                 f"The training data is empty: DataLoader(batch_size={batch_size}, drop_last=True) over {examples} "
-                f"example(s) drops its only, short batch. Lower batch_size to at most {examples}, or set "
+                f"{word(examples, 'example')} drops its only, short batch. Lower batch_size to at most {examples}, or "
+                "set "
                 "drop_last=False."
             )
     return EMPTY_DATA_MESSAGE

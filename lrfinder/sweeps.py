@@ -44,6 +44,7 @@ from ._checks import (
     single_number_note,
 )
 from ._warn import warn
+from ._wording import word
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each
@@ -212,7 +213,8 @@ def weight_decay_sweep(
     if unknown:
         # Was range_test's own "got an unexpected keyword argument", raised after every optimizer was built.
         raise TypeError(
-            f"weight_decay_sweep got the unknown range_test setting(s) {', '.join(unknown)}; it passes on "
+            f"weight_decay_sweep got the unknown range_test {word(len(unknown), 'setting')} {', '.join(unknown)}; it "
+            "passes on "
             f"{', '.join(known)}." + did_you_mean_each(unknown, known)
         )
     values = [float(_weight_decay(v)) for v in given]

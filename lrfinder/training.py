@@ -54,6 +54,7 @@ from ._checks import caller_stacklevel, is_int, is_not_a_sequence, plain, single
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from ._lightning import fine_tuner as _fine_tuner
 from ._warn import warn
+from ._wording import plural
 from .analysis import Suggestion
 from .batches import (
     _batch_loss,
@@ -488,7 +489,7 @@ def _classes(package: str) -> tuple[type, type, type]:
             if self.diverged is None:
                 bad = [name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())]
                 if bad:
-                    self.diverged = (epoch, f"{len(bad)} weight tensor(s) became NaN/inf (first: {bad[0]})")
+                    self.diverged = (epoch, f"{plural(len(bad), 'weight tensor')} became NaN/inf (first: {bad[0]})")
                     trainer.should_stop = True
             mean = sum(self.losses) / len(self.losses) if self.losses else math.nan
             metrics = {

@@ -352,7 +352,7 @@ def test_optimizer_option_without_scheduler_says_the_modules_schedule_is_dropped
     """Under automatic optimization the module's OneCycleLR went with its optimizer without a word: a constant LR."""
     model = Net(schedule="onecycle")
     t = trainer(tmp_path, [LRFinder(optimizer="adamw", **FAST)], max_steps=2)
-    with pytest.warns(UserWarning, match=r"optimizer='adamw'.*scheduler\(s\) \(OneCycleLR\).*constant LR"):
+    with pytest.warns(UserWarning, match=r"optimizer='adamw'.*scheduler \(OneCycleLR\).*constant LR"):
         t.fit(model, make_loader())
     assert t.lr_scheduler_configs == []
     with warnings.catch_warnings(record=True) as record:  # with scheduler= there is nothing to say

@@ -204,7 +204,7 @@ def test_refine_in_a_fit_shorter_than_its_trials_names_the_fits_length(tmp_path:
     an argument the user never gave."""
     model = Net(lr=0.01)
     t = trainer(tmp_path, [LRFinder(**FAST, refine=True)], max_steps=8)
-    match = r"LRFinder\(refine=...\): the fit trains 8 optimizer step\(s\) \(trainer.estimated_stepping_batches\)"
+    match = r"LRFinder\(refine=...\): the fit trains 8 optimizer steps \(trainer.estimated_stepping_batches\)"
     with pytest.raises(ValueError, match=match + r".*leave refine=False for a fit this short\.$"):
         t.fit(model, make_loader())
     assert model.test_events() == []  # no step of the test ran
@@ -446,7 +446,7 @@ def test_a_second_fit_of_the_same_trainer_sizes_refines_trials_to_the_steps_it_t
     # Too few steps left for refine's trials: said in the steps left, and where they are counted from.
     t.fit_loop.epoch_loop.max_steps = 45
     match = (
-        r"the fit trains 5 optimizer step\(s\) \(trainer.estimated_stepping_batches, less the 40 step\(s\) this "
+        r"the fit trains 5 optimizer steps \(trainer.estimated_stepping_batches, less the 40 steps this "
         r"Trainer's earlier fit took\), fewer than the 10"
     )
     with pytest.raises(ValueError, match=match):

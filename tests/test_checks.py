@@ -361,3 +361,12 @@ def test_a_state_dict_passed_as_the_model_is_told_to_load_it_into_the_model(
     # Anything else keeps the plain refusal.
     with pytest.raises(TypeError, match=rf"^Expected {name} to be .*got dict\.?$"):
         call({"epoch": 3})
+
+
+def test_word_agrees_with_its_count_as_plural_does():
+    # Messages wrote "setting(s)", "tensor(s) have": word() gives the noun (or verb) a count takes, without the count.
+    from lrfinder._wording import plural, word
+
+    assert [word(n, "setting") for n in (0, 1, 2)] == ["settings", "setting", "settings"]
+    assert [word(n, "has", "have") for n in (1, 3)] == ["has", "have"]
+    assert [plural(n, "batch", "batches") for n in (1, 2)] == ["1 batch", "2 batches"]

@@ -1133,7 +1133,7 @@ def test_a_gpu_the_machine_lacks_exits_2_before_loading(work: Path, monkeypatch:
 
 
 RUN_ERRORS = {
-    "nan in data": (["model_ts.pt", "--data", "nan.npz"], "NaN/inf value(s) (first in row 7)"),
+    "nan in data": (["model_ts.pt", "--data", "nan.npz"], "1 NaN/inf value (first in row 7)"),
     "output vs loss": (["model_ts.pt", "--data", "train.npz", "--loss", "mse"], "does not fit the targets"),
     "output vs targets": (
         ["weights.pt", "--model-class", f"{USER_MODULE}:make_net", "--data", "train.npz", "--loss", "bce_with_logits"],

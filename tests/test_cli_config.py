@@ -152,7 +152,7 @@ def test_run_refuses_a_bad_value_in_the_fit_table_as_fit_does(work: Path, case: 
         ("run", "max-lr = 1e-8", "expected --max-lr > --min-lr, but got --min-lr 1e-07 --max-lr 1e-08"),
         ("run", "min-lr = 1e-6\nmax-lr = 1e-8", "expected --max-lr > --min-lr, but got --min-lr 1e-06 --max-lr 1e-08"),
         ("fit", 'scheduler = "step"\nscheduler-opt = {T_max = 10}',
-         "--scheduler step: Scheduler 'step' does not take the setting(s) T_max; it accepts: step_size, gamma."),
+         "--scheduler step: Scheduler 'step' does not take the setting T_max; it accepts: step_size, gamma."),
     ],
 )  # fmt: skip
 def test_a_tables_options_that_disagree_are_refused_by_every_command(work: Path, table: str, lines: str, message: str):
@@ -403,7 +403,7 @@ def test_a_refused_value_from_the_file_is_named_as_the_files(work: Path):
     result = run_with(work, "scheduler = 'cosine'\nscheduler-opt = {eta_min = 0.001}\n", "--scheduler", "step")
     assert result.exit_code == 2 and "Invalid value for --scheduler-opt (set in " in result.output
     assert "c.toml): --scheduler step" in result.output
-    assert "does not take the setting(s) eta_min" in result.output
+    assert "does not take the setting eta_min" in result.output
     # The file's opt for the default SGD family, against --optimizer adam typed.
     result = run_with(work, "opt = {dampening = 0.5}\n", "--optimizer", "adam")
     assert result.exit_code == 2 and "Invalid value for --opt (set in " in result.output, result.output

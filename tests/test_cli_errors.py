@@ -376,7 +376,7 @@ USAGE = {
     "momentum negative": (["--momentum", "-1"], ["--momentum", "finite number >= 0", "-1"]),
     "momentum nan": (["--momentum", "nan"], ["--momentum", "finite number >= 0", "nan"]),
     "eps negative": (["--optimizer", "adam", "--eps", "-1e-8"], ["--eps", "finite number >= 0"]),
-    "eps for sgd": (["--eps", "1e-8"], ["--eps", "does not take the setting(s) eps", "it accepts"]),
+    "eps for sgd": (["--eps", "1e-8"], ["--eps", "does not take the setting eps", "it accepts"]),
     "beta above 1": (["--optimizer", "adam", "--betas", "2,0.9"], ["--betas", "[0, 1)", "'2,0.9'", "0.9,0.999"]),
     "beta of 1": (["--optimizer", "adam", "--betas", "0.9,1"], ["--betas", "[0, 1)"]),
     "opt momentum negative": (["--opt", "momentum=-1"], ["--opt", "momentum >= 0", "momentum=-1"]),
@@ -674,7 +674,7 @@ def test_engine_errors_warnings_and_schedule_refusals_name_options_not_parameter
     )  # fmt: skip
     assert short.returncode == 0, short.stderr
     said = [line for line in short.stderr.splitlines() if "no room to rise" in line]
-    assert len(said) == 1 and said[0].startswith("warning: onecycle over 2 step(s) (the training's steps after "
+    assert len(said) == 1 and said[0].startswith("warning: onecycle over 2 steps (the training's steps after "
                                                  "--warmup-steps)"), short.stderr  # fmt: skip
     assert "Warning" not in short.stderr and ".py:" not in short.stderr and not PYTHON_NAMES.search(short.stderr)
 
@@ -895,7 +895,7 @@ FAILED = {
     ),
     "images without their channel dimension": (  # torch's "expected input[1, 32, 5, 2] to have 1 channels" was all
         ["conv.pt", "--data", "images.npz"],
-        ["The inputs lack the channel dimension: the model's first convolution takes 1 channel(s) and read the batch "
+        ["The inputs lack the channel dimension: the model's first convolution takes 1 channel and read the batch "
          "of 32 samples as one sample of 32 channels. Store the inputs as (samples, 1, 5, 2) (numpy: x[:, None])."],
     ),
     "token ids from a CSV for an embedding": (  # torch's "'indices' ... but got torch.FloatTensor" was all
@@ -940,13 +940,13 @@ FAILED = {
     ),
     "a pickled model on the meta device": (  # torch's "Cannot copy out of meta tensor; no data! Please use ..."
         ["meta_model.pt", "--unsafe-pickle", "--data", "train.npz"],
-        ["meta_model.pt: The model has 4 parameter(s) or buffer(s) on the meta device (first: 0.weight)",
+        ["meta_model.pt: The model has 4 parameters or buffers on the meta device (first: 0.weight)",
          "Materialize the model first", "Then save it again."],
     ),
     "a state_dict on the meta device": (  # "torch refused the weights. Check --model-class and --model-args."
         ["meta_weights.pt", "--model-class", f"{MODULE}:make_net", "--model-args", '{"hidden": 16}', "--data",
          "train.npz"],
-        ["The state_dict in meta_weights.pt has 4 tensor(s) on the meta device (first: 0.weight): shapes without "
+        ["The state_dict in meta_weights.pt has 4 tensors on the meta device (first: 0.weight): shapes without "
          "values", "Save the state_dict of the model once its weights hold values."],
     ),
     "data on the meta device": (  # torch's "Tensor.item() cannot be called on meta tensors", naming no file
@@ -1664,7 +1664,7 @@ def test_an_opt_typo_lists_the_settings_opt_takes_without_the_lr(work: Path) -> 
     """The list of what --opt accepts began with lr, which --opt refuses (the sweep sets the LR)."""
     result = invoke("run", "model.pt", "--data", "train.npz", *FAST, "--optimizer", "adam", "--opt", "wd=0.1")
     assert result.exit_code == 2, result.output
-    assert "does not take the setting(s) wd; it accepts: betas, eps, weight_decay," in result.output
+    assert "does not take the setting wd; it accepts: betas, eps, weight_decay," in result.output
     assert "accepts: lr" not in result.output
 
 

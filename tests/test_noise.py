@@ -1234,7 +1234,7 @@ def test_sub_batch_the_model_refuses_is_skipped_and_buffers_restored() -> None:
     probe = NoiseProbe(model.parameters())
     batch = (torch.randn(7, 4), torch.randint(0, 2, (7,)))
     probe.sub_batch(model, batch, lambda b: F.cross_entropy(model(b[0]), b[1]))
-    assert probe.skipped is not None and "sub-batch of 1 example(s) does not go through" in probe.skipped
+    assert probe.skipped is not None and "sub-batch of 1 example does not go through" in probe.skipped
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
     # A batch of 8 (sub-batch of 2) is measured, the buffers restored too.

@@ -674,7 +674,7 @@ def test_param_groups_that_share_parameters_are_named() -> None:
     # torch's "some parameters appear in more than one parameter group" said neither which groups nor what to do.
     model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
     groups = [{"params": list(model.parameters())}, {"params": list(model[1].parameters()), "lr": 1e-2}]
-    with pytest.raises(ValueError, match=r"\(groups 0 and 1 share 2 tensor\(s\)\)\. Each parameter may be in one"):
+    with pytest.raises(ValueError, match=r"\(groups 0 and 1 share 2 tensors\)\. Each parameter may be in one"):
         create_optimizer("sgd", groups, lr=0.1)
 
 
@@ -729,7 +729,7 @@ def test_muon_over_a_model_with_biases_says_how_muon_is_used() -> None:
             create_optimizer("muon", model, lr=0.02)
         return
     with pytest.raises(ValueError, match=r"^Optimizer 'Muon' \(Muon\) steps 2-D weight matrices only, but the model "
-                       r"has 3 parameter\(s\) of other shapes \(first: 0\.bias, shape \(8,\)\).*create_optimizer"
+                       r"has 3 parameters of other shapes \(first: 0\.bias, shape \(8,\)\).*create_optimizer"
                        r"\('Muon', \[p for p in model\.parameters\(\) if p\.ndim == 2\], lr=\.\.\.\)"):  # fmt: skip
         create_optimizer("muon", model, lr=0.02)
     matrices = [p for p in model.parameters() if p.ndim == 2]

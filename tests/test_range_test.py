@@ -1644,7 +1644,7 @@ def test_an_optimizer_over_frozen_parameters_only_is_refused_before_the_sweep(
         p.requires_grad_(False)
     before = [p.detach().clone() for p in mlp.parameters()]
     opt = torch.optim.SGD(mlp[0].parameters(), lr=0.1)
-    with pytest.raises(ModelError, match=r"None of the optimizer's 2 parameter\(s\) requires grad.*p.requires_grad"):
+    with pytest.raises(ModelError, match=r"None of the optimizer's 2 parameters requires grad.*p.requires_grad"):
         range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
     assert all(torch.equal(a, b) for a, b in zip(before, mlp.parameters()))
     # Some frozen among trainable ones is a usual fine-tuning optimizer: it runs.
@@ -2003,7 +2003,7 @@ def test_an_optimizer_whose_state_predates_a_cast_of_the_model_is_told_to_be_bui
     n = sum(1 for _ in mlp.parameters())
     assert message.endswith(
         "It fails before any swept LR matters, so it would fail in training too: its state was made for parameters "
-        f"of another dtype or device: 'exp_avg' is float32 on cpu, its parameter float64 on cpu ({n} parameter(s) "
+        f"of another dtype or device: 'exp_avg' is float32 on cpu, its parameter float64 on cpu ({n} parameters "
         "so). The model was cast or moved (model.to(...), .double(), .cuda()) after the optimizer had stepped or "
         "loaded its state_dict. Cast or move the model first, then build the optimizer over it (and load its "
         "state_dict, which torch then casts to the parameters)."
@@ -2243,7 +2243,7 @@ def test_sam_with_accumulation_and_clipping_runs_both_passes_on_the_steps_micro_
 
 def test_lazy_modules_are_asked_for_a_forward_pass_first(loader: DataLoader) -> None:
     model = nn.Sequential(nn.LazyLinear(16), nn.ReLU(), nn.Linear(16, 3))
-    with pytest.raises(ModelError, match=r"2 uninitialized parameter\(s\).*first: 0.weight.*Run one forward pass"):
+    with pytest.raises(ModelError, match=r"2 uninitialized parameters.*first: 0.weight.*Run one forward pass"):
         range_test(model, loader, loss_fn=F.cross_entropy)
     model(next(iter(loader))[0])
     assert range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10).num_steps == 10
@@ -2252,7 +2252,7 @@ def test_lazy_modules_are_asked_for_a_forward_pass_first(loader: DataLoader) -> 
 def test_lazy_buffers_are_asked_for_a_forward_pass_first(loader: DataLoader) -> None:
     """A LazyBatchNorm1d(affine=False) has lazy running statistics only: the snapshot failed on them in torch."""
     model = nn.Sequential(nn.Linear(10, 16), nn.LazyBatchNorm1d(affine=False), nn.Linear(16, 3))
-    with pytest.raises(ModelError, match=r"2 uninitialized buffer\(s\).*first: 1.running_mean.*Run one forward pass"):
+    with pytest.raises(ModelError, match=r"2 uninitialized buffers.*first: 1.running_mean.*Run one forward pass"):
         range_test(model, loader, loss_fn=F.cross_entropy)
     model(next(iter(loader))[0])
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -3023,7 +3023,7 @@ def test_every_draw_state_below_the_loader_is_restored(make: Any, dataset: Tenso
 def test_drop_last_with_a_batch_larger_than_the_data_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
     """It said 'the training data is empty ... pass a non-empty DataLoader' of 20 examples."""
     few = DataLoader(TensorDataset(*dataset[:20]), batch_size=32, drop_last=True)
-    with pytest.raises(DataError, match=r"batch_size=32, drop_last=True\) over 20 example\(s\).*at most 20"):
+    with pytest.raises(DataError, match=r"batch_size=32, drop_last=True\) over 20 examples.*at most 20"):
         range_test(mlp, few, loss_fn=F.cross_entropy)
 
 
@@ -5309,7 +5309,7 @@ def test_a_stream_that_keeps_its_iterator_is_warned_to_be_used_up(stream: type[_
         ({"on_step": lambda lr: None}, r"on_step to take 3 positional arguments \(on_step\(index, lr, loss\)\).*lr"),
         # inspect's "(too many positional arguments)" read as if the hook had too many: it has too few.
         ({"on_step": lambda i, lr: None}, r"but its signature is \(i, lr\), which takes only 2\.$"),
-        ({"on_step": lambda i, lr, loss, *, tag: None}, r"which also requires the keyword-only argument\(s\) 'tag'\.$"),
+        ({"on_step": lambda i, lr, loss, *, tag: None}, r"which also requires the keyword-only argument 'tag'\.$"),
         ({"loss_fn": lambda out: out.sum()}, r"loss_fn to take 2 positional arguments.*\(out\)"),
         ({"loss_fn": None, "step_fn": lambda batch: batch}, r"step_fn to take 2 positional arguments.*\(batch\)"),
     ],

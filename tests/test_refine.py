@@ -235,7 +235,7 @@ def test_refine_refuses_a_one_shot_iterator_before_the_sweep() -> None:
         # ran: the warm-up was cut to the trial's length
         ("cosine", {"warmup_steps": 400}, r"warmup_steps=400, total_steps=300"),
         ("cyclic", {}, r"step_size_up=2000 \(the default\)"),
-        ("factor", {}, r"needs the setting\(s\) factor"),
+        ("factor", {}, r"needs the setting factor"),
     ],
 )
 def test_schedule_settings_that_do_not_fit_the_training_fail_before_the_sweep(
@@ -281,10 +281,10 @@ def test_budget_smaller_than_one_trial_names_the_numbers() -> None:
         Refine(training_steps=1000, budget=0.01, trial_steps=50).plan()
     with pytest.raises(ValueError, match=r"smaller than one trial: budget=0.02 x training_steps=1000 = 20 steps"):
         Refine(training_steps=1000, budget=0.02, candidates=5).plan()
-    with pytest.raises(ValueError, match=r"allows only 1 trial\(s\) of trial_steps=50"):
+    with pytest.raises(ValueError, match=r"allows only 1 trial of trial_steps=50"):
         Refine(training_steps=1000, budget=0.08, trial_steps=50).plan()
     # A trial runs at most the training; the message named trial_steps=100, a value the user never gave.
-    match = r"allows only 1 trial\(s\) of trial_steps=100 \(trial_steps=200 capped at training_steps\): budget=1"
+    match = r"allows only 1 trial of trial_steps=100 \(trial_steps=200 capped at training_steps\): budget=1"
     with pytest.raises(ValueError, match=match):
         Refine(training_steps=100, trial_steps=200).plan()
     with pytest.raises(ValueError, match=r"one trial takes trial_steps=100 \(trial_steps=200 capped at training_steps"):
@@ -896,7 +896,7 @@ def test_cli_refine_schedule_needing_settings_is_a_usage_error_in_the_clis_names
     out = lrfind(*run, "--schedule", "step", "--scheduler-opt", "step_size=500")
     assert out.exit_code == 2, out.output
     said = " ".join(out.output.split())
-    assert "Invalid value for --schedule: step: Scheduler 'step' needs the setting(s) step_size." in said
+    assert "Invalid value for --schedule: step: Scheduler 'step' needs the setting step_size." in said
     assert "pass --scheduler step --scheduler-opt KEY=VALUE" in said and "Refine(" not in said
     assert not (cli_files / "r.json").exists() and not (cli_files / "lrfind-report.png").exists()
     # Settings --scheduler gives that do not fit the trials' planned training are named as --scheduler-opt's.

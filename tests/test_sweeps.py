@@ -280,7 +280,7 @@ def test_a_misspelt_range_test_setting_is_named_with_the_close_one_before_any_op
         return torch.optim.SGD(model.parameters(), lr=1e-3, weight_decay=wd)
 
     data = [(torch.randn(8, 4), torch.randint(0, 2, (8,)))]
-    with pytest.raises(TypeError, match=r"unknown range_test setting\(s\) num_step;.*Did you mean 'num_steps'"):
+    with pytest.raises(TypeError, match=r"unknown range_test setting num_step;.*Did you mean 'num_steps'"):
         weight_decay_sweep(torch.nn.Linear(4, 2), data, [0.0, 1e-4], make_optimizer=make, loss_fn=F.cross_entropy,
                            num_step=10)  # fmt: skip
     assert built == []  # range_test's "unexpected keyword argument" came after every optimizer was built

@@ -58,6 +58,7 @@ from .._checks import CHECKPOINT_STATE_KEYS, is_real
 from .._imports import ImportStringError, import_string, is_import_string
 from .._lightning import is_datamodule, is_lightning_module, is_lightning_module_class, package_of
 from .._text import read_first_line, read_text
+from .._wording import plural, word
 from ..exceptions import DataError, LRFinderError, ModelError
 from ..names import LOSSES, LossName
 from .options import CSV_SUFFIXES, unknown_data_format
@@ -806,7 +807,7 @@ def load_model(
     if meta:
         # load_state_dict failed on them in torch, and the message said only "torch refused the weights".
         raise ModelError(
-            f"The state_dict in {file} has {len(meta)} tensor(s) on the meta device (first: {meta[0]}): shapes "
+            f"The state_dict in {file} has {plural(len(meta), 'tensor')} on the meta device (first: {meta[0]}): shapes "
             "without values, saved from a model built under torch.device('meta') or init_empty_weights before its "
             "weights were loaded. Save the state_dict of the model once its weights hold values."
         )
@@ -918,7 +919,8 @@ def _checkpoint_mismatch(exc: BaseException, file: Path, cls: Any, kwargs: Mappi
     if sizes:
         key, saved_dims, model_dims = sizes[0]
         return (
-            f"{len(sizes)} tensor(s) have other shapes (first {key!r}: saved {_shape(saved_dims)}, the model "
+            f"{plural(len(sizes), 'tensor')} {word(len(sizes), 'has', 'have')} other shapes (first {key!r}: saved "
+            f"{_shape(saved_dims)}, the model "
             f"{_shape(model_dims)}). Check --model-args: the module is built from the checkpoint's hyper-parameters "
             "(those save_hyperparameters() recorded, else the class's defaults) with --model-args over them, and "
             "the saved one had other sizes."
@@ -970,7 +972,8 @@ def _state_dict_mismatch(saved: Mapping[str, torch.Tensor], model: nn.Module) ->
         if sizes:
             k = sizes[0]
             return (
-                f"{len(sizes)} tensor(s) have other shapes (first {k!r}: saved {tuple(saved[k].shape)}, the model "
+                f"{plural(len(sizes), 'tensor')} {word(len(sizes), 'has', 'have')} other shapes (first {k!r}: saved "
+                f"{tuple(saved[k].shape)}, the model "
                 f"{tuple(wanted[k].shape)}). Check --model-args: the saved model was built with other sizes."
             )
         return "torch refused the weights. Check --model-class and --model-args."
@@ -1228,7 +1231,7 @@ def _check_finite(name: str, tensor: torch.Tensor, source: str) -> None:
             count = int(bad.sum())
             row = int(bad.reshape(bad.shape[0], -1).any(dim=1).nonzero()[0, 0]) if bad.dim() else 0
             raise DataError(
-                f"The {name} in {source} contain {count} NaN/inf value(s) (first in row {row}). Remove or "
+                f"The {name} in {source} contain {plural(count, 'NaN/inf value')} (first in row {row}). Remove or "
                 "impute them first."
             )
 
@@ -2213,7 +2216,8 @@ def _channel_hint(x: Any, exc: BaseException) -> str:
     shape = ", ".join(str(n) for n in (channels, *rest))
     add = " (numpy: x[:, None])" if channels == 1 else ""
     return (
-        f" The inputs lack the channel dimension: the model's first convolution takes {channels} channel(s) and read "
+        f" The inputs lack the channel dimension: the model's first convolution takes {plural(channels, 'channel')} "
+        "and read "
         f"the batch of {x.shape[0]} samples as one sample of {x.shape[0]} channels. Store the inputs as (samples, "
         f"{shape}){add}."
     )

@@ -385,7 +385,7 @@ _NO_OPTION = (
         "lrfind gives the optimizer the whole model: sweep one for dense gradients, such as --optimizer adam.",
     ),
     # The settings --opt takes: the LR is the sweep's (--opt lr is refused), so the list leaves it out.
-    (re.compile(r"(does not take the setting\(s\) .*?; it accepts: )lr, "), r"\1"),
+    (re.compile(r"(does not take the settings? .*?; it accepts: )lr, "), r"\1"),
     # An Adam-family optimizer given --momentum: its momentum is the first of --betas.
     (re.compile(r"set betas \(e\.g\. ([\d.]+), ([\d.]+)\) instead"), r"pass --betas \1,\2 instead"),
     # A dict batch's unread keys: no option passes a step_fn; a LightningModule's training_step reads the batch whole.
