@@ -1795,7 +1795,38 @@ def one_cycle_band(reading: CurveReading, lr: float | None = None) -> tuple[floa
     return min_lr, max_lr
 
 
-def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float], lr: float) -> tuple[float, list[str]]:
+def apart_digits(values: Iterable[float], least: int, *, close: float = 0.0) -> int:
+    """The fewest digits after the point, ``least`` to 12, that write ``values`` apart in ``e`` notation.
+
+    Values less than ``close`` apart (relative) count as one: a pick and the swept LR it was read at need
+    not be told apart. Shared by the texts of a reading (:func:`text_digits`), the report's LR ticks of a
+    narrow axis and the LRs its header and legend name.
+    """
+    kept: list[float] = []
+    for value in sorted(float(v) for v in values if v > 0.0 and math.isfinite(v)):
+        if not kept or value > kept[-1] * (1.0 + close):
+            kept.append(value)
+    return next((d for d in range(least, 12) if len({f"{x:.{d}e}" for x in kept}) == len(kept)), 12)
+
+
+def text_digits(reading: CurveReading, lrs: Iterable[float] = ()) -> int:
+    """The digits after the point of the LRs a reading's texts name (derivation, notes): 2, or more.
+
+    2 writes ``1.00e-03``; a sweep spanning a small fraction of a decade needs more, where the LRs named (the
+    sweep's ends, the minimum, the divergence point, ``lrs``: the picks) lie more than half a sweep step apart:
+    in a sweep of ``1e-3 .. 1.0001e-3`` the derivation read ``1.00e-03 = divergence 1.00e-03 / 10``. The same
+    rule as the report's header and the summary's tables, so the texts they quote agree with them.
+    """
+    swept = reading.lrs
+    step = (swept[-1] / swept[0]) ** (1.0 / (swept.size - 1)) - 1.0 if swept.size > 1 else 1.0
+    named = [float(swept[0]), float(swept[-1]), reading.min_loss_lr, *lrs]
+    named += [v for v in (reading.divergence_lr, reading.non_finite_lr) if v is not None]
+    return apart_digits(named, 2, close=max(float(step), 0.0) / 2.0)
+
+
+def confidence_and_notes(
+    reading: CurveReading, lrs_by_rule: Mapping[Any, float], lr: float, *, digits: int = 2
+) -> tuple[float, list[str]]:
     """The confidence of a reading and the notes that explain it.
 
     The confidence is the geometric mean of four scores in [0, 1]:
@@ -1824,11 +1855,13 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
         reading: The :class:`CurveReading`.
         lrs_by_rule: The LR each rule picks.
         lr: The suggested LR.
+        digits: Digits after the point of the LRs the notes name (:func:`text_digits`).
 
     Returns:
         ``(confidence, notes)``.
 
     """
+    d = digits
     x = np.log10(reading.lrs)
     se = reading.noise.se
     a, b = reading.region.start, reading.region.end
@@ -1846,20 +1879,20 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     c_width = float(np.clip(width / 1.0, 0.1, 1.0))
     if b == a:
         notes.append(
-            f"the loss falls steeply at a single swept LR ({reading.lrs[a]:.2e}): the steepest point "
+            f"the loss falls steeply at a single swept LR ({reading.lrs[a]:.{d}e}): the steepest point "
             "is sharper than the sweep can resolve"
         )
     if a == 0 and reading.region.steepest < max(1, reading.noise.window // 2):
         # Where the smoothing window cannot be centred, the steepest point is the filter's extrapolation.
         notes.append(
-            f"the loss already falls steeply at the start of the sweep (lr={reading.lrs[0]:.2e}): the fall may "
+            f"the loss already falls steeply at the start of the sweep (lr={reading.lrs[0]:.{d}e}): the fall may "
             "begin below min_lr, and the steepest point is uncertain; lower min_lr to see where it starts"
         )
     if reading.divergence is not None:
         c_top = 1.0
     elif reading.non_finite_lr is not None:
         c_top = 0.8
-        notes.append(f"loss became non-finite at lr={reading.non_finite_lr:.2e} without turning up first")
+        notes.append(f"loss became non-finite at lr={reading.non_finite_lr:.{d}e} without turning up first")
     else:
         c_top = 0.6
         notes.append("the loss flattened but never clearly turned up: the top of the range is uncertain")
@@ -1875,7 +1908,7 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
             # the losses (a cross-entropy "fell to -0.729"), a value no step recorded.
             lowest = max(float(np.nanmin(after)), float(np.nanmin(reading.raw[reading.end :])))
             notes.append(
-                f"ignored a recovery after the blow-up at lr={reading.lrs[reading.end]:.2e}: the loss fell again "
+                f"ignored a recovery after the blow-up at lr={reading.lrs[reading.end]:.{d}e}: the loss fell again "
                 f"to {lowest:.3g}, below the minimum before it"
             )
     confidence = float((c_depth * c_width * c_top * c_agree) ** 0.25)
@@ -1894,7 +1927,7 @@ def confidence_and_notes(reading: CurveReading, lrs_by_rule: Mapping[Any, float]
     return confidence, notes
 
 
-def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[str]]:
+def derivation(reading: CurveReading, rule: Rule, lr: float, *, digits: int = 2) -> tuple[str, list[str]]:
     """How ``rule`` arrived at ``lr``, and notes when the pick was clamped or snapped far.
 
     A rule that divides an LR (``divergence_div10``, ``min_div10``) snaps the quotient to the
@@ -1908,6 +1941,7 @@ def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[
         reading: The :class:`CurveReading`.
         rule: The rule used.
         lr: The LR it picked.
+        digits: Digits after the point of the LRs the texts name (:func:`text_digits`).
 
     Returns:
         ``(derivation, notes)``, e.g. ``("3.76e-02 = divergence 3.85e-01 / 10, nearest swept LR", [])``.
@@ -1920,42 +1954,43 @@ def derivation(reading: CurveReading, rule: Rule, lr: float) -> tuple[str, list[
         '1.12e-02 = divergence 1.12e-01 / 10, nearest swept LR'
 
     """
+    d = digits
     notes: list[str] = []
     if rule in ("divergence_div10", "min_div10"):
         if rule == "min_div10":
-            base, what = reading.min_loss_lr, f"minimum {reading.min_loss_lr:.2e}"
+            base, what = reading.min_loss_lr, f"minimum {reading.min_loss_lr:.{d}e}"
         elif reading.divergence is not None:
-            base, what = reading.top_lr, f"divergence {reading.top_lr:.2e}"
+            base, what = reading.top_lr, f"divergence {reading.top_lr:.{d}e}"
         elif reading.non_finite_lr is not None:
-            base, what = reading.top_lr, f"first non-finite loss {reading.top_lr:.2e}"
+            base, what = reading.top_lr, f"first non-finite loss {reading.top_lr:.{d}e}"
         else:
-            base, what = reading.min_loss_lr, f"minimum {reading.min_loss_lr:.2e} (no turn-up seen)"
+            base, what = reading.min_loss_lr, f"minimum {reading.min_loss_lr:.{d}e} (no turn-up seen)"
         target = base / 10.0
-        text = f"{lr:.2e} = {what} / 10, nearest swept LR"
+        text = f"{lr:.{d}e} = {what} / 10, nearest swept LR"
         if nearest_swept_lr(reading.lrs, target) > lr:
-            text = f"{lr:.2e} = the minimum's LR ({what} / 10 = {target:.2e} lies past it)"
+            text = f"{lr:.{d}e} = the minimum's LR ({what} / 10 = {target:.{d}e} lies past it)"
             notes.append(
-                f"the suggestion is clamped to the minimum {lr:.2e} because {what} / 10 = {target:.2e} lies past it; "
-                "the loss stays near its minimum for over a decade before it diverges"
+                f"the suggestion is clamped to the minimum {lr:.{d}e} because {what} / 10 = {target:.{d}e} lies past "
+                "it; the loss stays near its minimum for over a decade before it diverges"
             )
         elif abs(math.log10(lr / target)) > SNAP_DECADES and target < reading.lrs[0]:
             # Below the sweep, not between two swept LRs: more num_steps would change nothing.
-            text = f"{lr:.2e} = the smallest swept LR ({what} / 10 = {target:.2e} lies below the sweep)"
+            text = f"{lr:.{d}e} = the smallest swept LR ({what} / 10 = {target:.{d}e} lies below the sweep)"
             notes.append(
-                f"{what} / 10 = {target:.2e} lies below the smallest swept LR, so the suggestion is that LR, "
-                f"{lr:.2e}, {math.log10(lr / target):.2f} decades above it: the sweep started too high to place it; "
-                f"lower min_lr (below {target:.2e}) and run again"
+                f"{what} / 10 = {target:.{d}e} lies below the smallest swept LR, so the suggestion is that LR, "
+                f"{lr:.{d}e}, {math.log10(lr / target):.2f} decades above it: the sweep started too high to place it; "
+                f"lower min_lr (below {target:.{d}e}) and run again"
             )
         elif abs(math.log10(lr / target)) > SNAP_DECADES:
             notes.append(
-                f"the nearest swept LR {lr:.2e} is {abs(math.log10(lr / target)):.2f} decades from {target:.2e}: "
+                f"the nearest swept LR {lr:.{d}e} is {abs(math.log10(lr / target)):.2f} decades from {target:.{d}e}: "
                 "the sweep is coarse here; more num_steps would place the suggestion better"
             )
         return text, notes
     if rule == "valley":
         start, end = reading.lrs[reading.region.start], reading.lrs[reading.region.end]
-        return f"{lr:.2e} = middle of the falling region {start:.2e} .. {end:.2e}", notes
-    return f"{lr:.2e} = steepest descent of the smoothed loss", notes
+        return f"{lr:.{d}e} = middle of the falling region {start:.{d}e} .. {end:.{d}e}", notes
+    return f"{lr:.{d}e} = steepest descent of the smoothed loss", notes
 
 
 def _refuse_missing_losses(lrs: object) -> NoReturn:
@@ -2040,14 +2075,15 @@ def analyze(
     lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}
     lr = lrs_by_rule[rule]
     min_lr, max_lr = one_cycle_band(reading, lr)
-    confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr)
-    text, pick_notes = derivation(reading, rule, lr)
+    digits = text_digits(reading, [lr, min_lr, max_lr, *lrs_by_rule.values()])
+    confidence, notes = confidence_and_notes(reading, lrs_by_rule, lr, digits=digits)
+    text, pick_notes = derivation(reading, rule, lr, digits=digits)
     notes.extend(pick_notes)
     later = reading.finite_after
     if later:
         # A range test stops at its first non-finite loss; a curve from elsewhere may go on past a lone one.
         notes.append(
-            f"the curve was read up to its first non-finite loss (lr={reading.non_finite_lr:.2e}); the "
+            f"the curve was read up to its first non-finite loss (lr={reading.non_finite_lr:.{digits}e}); the "
             f"{_values(later)} after it {'was' if later == 1 else 'were'} not read: if that loss was one bad step, "
             "drop it to read past it"
         )

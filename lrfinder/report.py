@@ -30,7 +30,7 @@ import os
 import re
 import textwrap
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -68,6 +68,7 @@ from .analysis import (
     LOW_CONFIDENCE,
     MIN_POINTS,
     ROUND_OFF,
+    apart_digits,
     choose_window,
     clip_explosion,
     find_blowup_lr,
@@ -616,7 +617,7 @@ def _applied_fact(result: RangeTestResult, applied_lr: float | None, digits: int
     why = ""
     if peak is not None and math.isclose(applied_lr, peak.max_lr, rel_tol=1e-6):
         why = " (the one-cycle peak, training_suggestion.max_lr)"
-    digits = _apart_digits([result.lr, applied_lr], digits)
+    digits = apart_digits([result.lr, applied_lr], digits)
     return f"  |  applied in training: lr {applied_lr:.{digits}e}{why}"
 
 
@@ -1323,20 +1324,6 @@ def _tick_digits(value: float) -> int:
     return 3
 
 
-def _apart_digits(values: Iterable[float], least: int, *, close: float = 0.0) -> int:
-    """The fewest digits after the point, ``least`` to 12, that write ``values`` apart in ``e`` notation.
-
-    Values less than ``close`` apart (relative) count as one: a pick and the swept LR it was read at need
-    not be told apart. Shared by the LR ticks of a narrow axis (:class:`_LogLabels`) and the LRs that the
-    header and the legend name (:func:`_lr_digits`).
-    """
-    kept: list[float] = []
-    for value in sorted(float(v) for v in values if v > 0.0 and math.isfinite(v)):
-        if not kept or value > kept[-1] * (1.0 + close):
-            kept.append(value)
-    return next((d for d in range(least, 12) if len({f"{x:.{d}e}" for x in kept}) == len(kept)), 12)
-
-
 def _lr_digits(result: RangeTestResult) -> int:
     """The digits after the point of the LRs the header and the legend name for ``result``: 2, or more.
 
@@ -1355,7 +1342,7 @@ def _lr_digits(result: RangeTestResult) -> int:
     f = result.refinement
     if f is not None:
         named += [v for v in (f.lr, f.curve_lr) if v is not None]
-    return _apart_digits(named, 2, close=max(step, 0.0) / 2.0)
+    return apart_digits(named, 2, close=max(step, 0.0) / 2.0)
 
 
 #: The multiples of a power of ten a log axis of few decades labels, densest first (:func:`_label_steps`):
@@ -1434,7 +1421,7 @@ class _LogLabels(LogFormatterSciNotation):
         if not any(_multiple(x) is None for x in shown):
             return  # ticks at multiples of powers of ten: matplotlib's labels stand
         if len({self.fmt(x) for x in shown}) < len(shown):
-            self.digits = _apart_digits(shown, 4)
+            self.digits = apart_digits(shown, 4)
         length, need = _label_room(axis, max(len(self._text(x)) for x in shown))
         per_decade = length / math.log10(high / low)
         taken = [float(v) for v in axis.get_majorticklocs() if low <= v <= high and v > 0.0]

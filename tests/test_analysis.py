@@ -1965,3 +1965,28 @@ def test_a_one_cycle_schedule_built_from_a_steepest_suggestion_peaks_at_its_lr()
         opt.step()
         sched.step()
     assert seen[0] == pytest.approx(s.min_lr) and max(seen) == pytest.approx(s.lr)
+
+
+@pytest.mark.parametrize("rule", ["divergence_div10", "min_div10", "valley", "steepest"])
+def test_a_tiny_span_writes_the_derivation_and_notes_with_the_digits_that_tell_its_lrs_apart(rule: str) -> None:
+    # In a sweep of 1e-3 .. 1.0001e-3 the derivation read "1.00e-03 = middle of the falling region 1.00e-03 ..
+    # 1.00e-03", where the report's table and the summary write the same LRs apart (1.00005e-03).
+    from lrfinder import RangeTestResult, lr_schedule
+    from lrfinder.report import _lr_digits
+
+    lrs = lr_schedule(1e-3, 1.0001e-3, 100)
+    losses = 2.0 - 0.5 * np.tanh(np.linspace(-3, 3, 100))
+    s = analyze(lrs, losses, rule=rule)
+    texts = [s.derivation, *s.notes]
+    written = [w for text in texts for w in re.findall(r"\d\.\d+e[-+]\d+", text)]
+    assert written and {len(w.split("e")[0]) - 2 for w in written} == {5}  # 1.00005e-03: five digits, each LR
+    assert f"{s.lr:.5e}" == written[0]  # the derivation opens with the pick
+    if rule == "valley":
+        start, end = re.findall(r"region (\S+) \.\. (\S+)$", s.derivation)[0]
+        assert start != end and float(start) < s.lr < float(end)
+    result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed", suggestion=s)
+    assert _lr_digits(result) == 5  # the report's header writes the band beside it with as many
+    # A usual sweep keeps 2.
+    wide = analyze(LRS, textbook_curve(), rule=rule)
+    said = " ".join([wide.derivation, *wide.notes])
+    assert all(len(w.split("e")[0]) == 4 for w in re.findall(r"\d\.\d+e[-+]\d+", said))
