@@ -31,7 +31,7 @@ import random
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Union, cast
 
@@ -513,9 +513,9 @@ def isolation(
     (``Trainer(detect_anomaly=True)``) is off inside: the test diverges on purpose. The trainer's loop counters
     are not touched: the test never runs the loop, and ``LightningOptimizer``'s step hooks only
     count inside it. ``trainer.should_stop`` is put back: a ``training_step`` that sets it on a diverged
-    loss stopped the fit before its first training step. A ``trainer.save_checkpoint`` call made inside
-    (Lightning's SLURM requeue handler) is made once all of it is back (:class:`_DeferredCheckpoints`): the
-    checkpoint holds the state from before.
+    loss stopped the fit before its first training step. So are the entries of the module's ``hparams``. A
+    ``trainer.save_checkpoint`` call made inside (Lightning's SLURM requeue handler) is made once all of it is
+    back (:class:`_DeferredCheckpoints`): the checkpoint holds the state from before.
 
     Yields:
         The dict the captured ``self.log`` calls write to (key -> value), for a ``monitor``.
@@ -563,6 +563,10 @@ def isolation(
     # A training_step that stops the fit itself (self.trainer.should_stop = True on a diverged or a small enough
     # loss) saw the test's losses: the fit then stopped before its first training step.
     should_stop = trainer.should_stop
+    # The module's hparams are a private attribute (_hparams) the snapshot's public attributes leave out: a
+    # training_step that counts in them (self.hparams.seen += 1) counted the test's steps, in the checkpoint too.
+    hparams: Any = getattr(pl_module, "_hparams", None)
+    saved_hparams = dict(hparams) if isinstance(hparams, MutableMapping) else None
     try:
         # An optimizer training_step steps itself, not one of configure_optimizers' (a critic's, kept as an
         # attribute): captured before its first step and put back by the snapshot's restore.
@@ -577,6 +581,9 @@ def isolation(
             trainer.loggers = saved_loggers
             trainer.profiler = saved_profiler  # type: ignore[attr-defined]
             trainer.should_stop = should_stop
+            if saved_hparams is not None:  # the same objects back (no comparison: a tensor's == is no bool)
+                hparams.clear()
+                hparams.update(saved_hparams)
             snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
             for lo, iterator in held:
                 lo._iterator = iterator

@@ -4220,3 +4220,23 @@ def test_a_training_step_that_stops_the_fit_on_a_diverged_loss_stops_the_fit_onl
     assert any(phase == "test" and not loss < 3.0 for phase, _, loss, _ in model.steps)  # the guard fired in the test
     assert finder.applied_lr is not None
     assert t.global_step == 3 and [phase for phase, *_ in model.steps].count("train") == 3
+
+
+def test_what_training_step_counts_in_the_hparams_counts_the_fits_batches_only(tmp_path: Path) -> None:
+    # The hparams are the module's private _hparams, which the put-back of its public attributes left out: a count
+    # kept there (self.hparams.seen += 1) held the test's steps too, and the checkpoint saved it so.
+    class Counting(SavedNet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hparams.seen = 0
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self.hparams.seen += 1
+            return super().training_step(batch, batch_idx)
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=3)
+    t.fit(model := Counting(), make_loader())
+    assert [phase for phase, *_ in model.steps].count("test") > 3  # the test's steps ran training_step
+    assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr  # set after the put-back
+    assert model.hparams.seen == 3
