@@ -267,6 +267,8 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     np.savez(tmp_path / "n33.npz", x=x[:33].numpy(), y=y[:33].numpy())  # batches of 32, then one sample
     torch.save(net.state_dict(), tmp_path / "weights.pt")
     torch.save(torch.compile(net).state_dict(), tmp_path / "compiled_weights.pt")  # names under _orig_mod.
+    # An SWA/EMA copy's weights: the model's names under module., and n_averaged beside them.
+    torch.save(torch.optim.swa_utils.AveragedModel(net).state_dict(), tmp_path / "averaged_weights.pt")
     # A spreadsheet's CSV: a UTF-8 byte-order mark before the header, the label the first column.
     header = "label," + ",".join(f"f{i}" for i in range(10))
     rows = "".join(f"{int(t)}," + ",".join(f"{v:.4f}" for v in r) + "\n" for r, t in zip(x.tolist(), y))
@@ -892,6 +894,12 @@ FAILED = {
         ["the weights are of a torch.compile'd model (it holds the model as '_orig_mod')",
          "(compiled._orig_mod.state_dict()), or pass as --model-class a function that returns "
          "torch.compile(YourModel(...))."],
+    ),
+    "weights of an AveragedModel (SWA/EMA)": (  # said "the saved weights name other layers than the model's"
+        ["averaged_weights.pt", "--model-class", f"{MODULE}:make_net", "--model-args", '{"hidden": 16}', "--data",
+         "train.npz"],
+        ["the weights are of a torch.optim.swa_utils.AveragedModel (an SWA or EMA of the model, held as 'module')",
+         "Save the averaged model's own state_dict (swa_model.module.state_dict()) and pass that file."],
     ),
     "images without their channel dimension": (  # torch's "expected input[1, 32, 5, 2] to have 1 channels" was all
         ["conv.pt", "--data", "images.npz"],

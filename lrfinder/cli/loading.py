@@ -961,7 +961,7 @@ def _state_dict_mismatch(saved: Mapping[str, torch.Tensor], model: nn.Module) ->
     fix differs with the cause: other layer sizes point at ``--model-args``, other names at
     ``--model-class``, and names that differ by one prefix at a wrapper (``module.`` of
     ``DataParallel``/``DistributedDataParallel``, or the attribute a LightningModule keeps the
-    network in).
+    network in), or an ``AveragedModel``'s ``module.`` and ``n_averaged``.
     """
     wanted = model.state_dict()
     saved_keys, model_keys = list(saved), list(wanted)
@@ -977,6 +977,14 @@ def _state_dict_mismatch(saved: Mapping[str, torch.Tensor], model: nn.Module) ->
                 f"{tuple(wanted[k].shape)}). Check --model-args: the saved model was built with other sizes."
             )
         return "torch refused the weights. Check --model-class and --model-args."
+    if "n_averaged" in saved and _wrapper_prefix([k for k in saved_keys if k != "n_averaged"], model_keys) == "module.":
+        # torch.optim.swa_utils.AveragedModel: the averaged copy under 'module.' and its count of updates beside it,
+        # which the plain prefix check missed (not every name is under 'module.'): it said "other layers".
+        return (
+            "the saved names are the model's under 'module.' and 'n_averaged': the weights are of a "
+            "torch.optim.swa_utils.AveragedModel (an SWA or EMA of the model, held as 'module'). Save the averaged "
+            "model's own state_dict (swa_model.module.state_dict()) and pass that file."
+        )
     for outer, inner, wrapped in ((saved_keys, model_keys, "saved"), (model_keys, saved_keys, "model")):
         prefix = _wrapper_prefix(outer, inner)
         if prefix:
