@@ -652,18 +652,32 @@ def group_lr(
 def check_optimizer_of(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
     """Refuse an optimizer over parameters that are not ``model``'s (it would step nothing the loss uses).
 
+    An ``AveragedModel`` (SWA/EMA) passed as the model, with the optimizer of the network it averages,
+    is named: it deep-copies that network, so none of its parameters is the optimizer's, which the
+    plain message left to guess.
+
     Raises:
         ModelError: Some parameter of the optimizer is not one of the model's.
 
     """
+    from torch.optim.swa_utils import AveragedModel
+
     model_params = {id(p) for p in model.parameters()}
     foreign = sum(1 for g in optimizer.param_groups for p in g["params"] if id(p) not in model_params)
     if foreign:
+        averaged = next((m for m in model.modules() if isinstance(m, AveragedModel)), None)
+        hint = (
+            " The model holds a torch.optim.swa_utils.AveragedModel (an SWA or EMA copy), which deep-copies the "
+            "network it averages: its parameters are not those the optimizer trains. Pass that network, the one the "
+            "optimizer was built over, as the model."
+            if averaged is not None
+            else ""
+        )
         raise ModelError(
             f"The optimizer holds {plural(foreign, 'parameter')} that {word(foreign, 'is', 'are')} not the model's. "
             "Create the optimizer "
             "from this model's parameters (model.parameters()). If they are a loss's own (a learnable "
-            "temperature), pass that loss module itself as loss_fn."
+            f"temperature), pass that loss module itself as loss_fn.{hint}"
         )
 
 

@@ -1478,6 +1478,20 @@ def test_optimizer_of_another_model(mlp: nn.Module, loader: DataLoader) -> None:
         range_test(mlp, loader, optimizer=other, loss_fn=F.cross_entropy)
 
 
+def test_an_averaged_model_with_its_networks_optimizer_is_named(mlp: nn.Module, loader: DataLoader) -> None:
+    # The SWA copy as the model, the live network's optimizer: only "not the model's" was said, which it is not,
+    # as AveragedModel deep-copies the network. Nothing of either is changed.
+    from torch.optim.swa_utils import AveragedModel
+
+    swa = AveragedModel(mlp)
+    optimizer = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    before = {k: v.clone() for k, v in swa.state_dict().items()}
+    with pytest.raises(ModelError, match=r"not the model's.*holds a torch\.optim\.swa_utils\.AveragedModel .*Pass "
+                       r"that network, the one the optimizer was built over, as the model"):
+        range_test(swa, loader, optimizer=optimizer, loss_fn=F.cross_entropy)
+    assert all(torch.equal(before[k], v) for k, v in swa.state_dict().items())
+
+
 class _TemperedCE(nn.Module):
     """Cross-entropy with a learnable temperature: a loss with a parameter of its own."""
 
