@@ -521,8 +521,18 @@ def _held_bytes(held: tuple[Any, ...]) -> int:
     return 0
 
 
-def _comm_hook_states(model: nn.Module) -> list[object]:
-    """The states of the communication hooks registered on the DDP modules in ``model``, each once.
+def _ddp_modules(*roots: nn.Module | None) -> list[nn.parallel.DistributedDataParallel]:
+    """The ``DistributedDataParallel`` modules in the trees of ``roots`` (``None`` skipped), each once."""
+    found: dict[int, nn.parallel.DistributedDataParallel] = {}
+    for root in roots:
+        for module in () if root is None else root.modules():
+            if isinstance(module, nn.parallel.DistributedDataParallel):
+                found.setdefault(id(module), module)
+    return list(found.values())
+
+
+def _comm_hook_states(modules: Iterable[nn.parallel.DistributedDataParallel]) -> list[object]:
+    """The states of the communication hooks registered on the DDP ``modules``, each once.
 
     ``ddp.register_comm_hook(state, hook)`` (PowerSGD's ``PowerSGDState``: an iteration count that
     ends its all-reduce warm-up, error-feedback residuals, warm-start factors, an RNG) hands ``state``
@@ -531,11 +541,10 @@ def _comm_hook_states(model: nn.Module) -> list[object]:
     the state (``allreduce_hook``'s), holds nothing to put back.
     """
     states: dict[int, object] = {}
-    for module in model.modules():
-        if isinstance(module, nn.parallel.DistributedDataParallel):
-            for _, state in getattr(module, "_comm_hooks", ()):
-                if isinstance(state, dict) or _attribute_names(state):
-                    states.setdefault(id(state), state)
+    for module in modules:
+        for _, state in getattr(module, "_comm_hooks", ()):
+            if isinstance(state, dict) or _attribute_names(state):
+                states.setdefault(id(state), state)
     return list(states.values())
 
 
@@ -865,7 +874,10 @@ class StateSnapshot:
     ``DistributedDataParallel`` module in the model (``register_comm_hook(state, hook)``: PowerSGD's
     iteration count, error feedback and RNG), its items or attributes by the optimizer attributes'
     rules, see :func:`_comm_hook_states`, and of one on ``wrapper``, a DDP wrapper around the
-    model held outside it (Lightning's ``trainer.strategy.model``); and
+    model held outside it (Lightning's ``trainer.strategy.model``); whether those DDP modules broadcast the
+    buffers at their next forward (``require_forward_param_sync``, which a forward without gradients turns off and
+    a training forward on: after a validation, the fit's first forward skips the broadcast, with the test or not);
+    and
     the draw state of the given data loaders (or generators): every torch, Python and numpy RNG
     their samplers, datasets and transforms keep, and the numbers they count with (a sampler's
     ``epoch``), see :class:`_DataState`; the parameters' ``requires_grad``; and the ``state_dict()`` of
@@ -948,9 +960,8 @@ class StateSnapshot:
             unknown = self._capture_optimizers(self.optimizers)
             # A DDP comm hook's state (PowerSGD's iteration count and error feedback) moves at every step.
             hook_unknown: list[str] = []
-            hook_states = _comm_hook_states(model)
-            if wrapper is not None:  # Lightning's DDP wrapper around the module, outside its tree
-                hook_states += [h for h in _comm_hook_states(wrapper) if all(h is not k for k in hook_states)]
+            ddps = _ddp_modules(model, wrapper)  # wrapper: Lightning's DDP wrapper around the module, outside its tree
+            hook_states = _comm_hook_states(ddps)
             self._hook_states = [(state, _capture_hook_state(state, self._seen, hook_unknown)) for state in hook_states]
         if unknown:
             _warn_unrestorable_optimizer_state(unknown)
@@ -961,6 +972,11 @@ class StateSnapshot:
                 "in tensors, numbers, RNGs, or lists and dicts of them, or register the hook after the test.",
             )
         self._modes = [(m, m.training) for m in tree]
+        # Whether DDP's next forward broadcasts rank 0's buffers: a forward without gradients (a validation's) turns
+        # it off, a training one on, so the test's forwards would decide it for the fit's first one.
+        self._forward_syncs = [
+            (d, d.require_forward_param_sync) for d in ddps if hasattr(d, "require_forward_param_sync")
+        ]
         # A module's plain attributes a forward may change: a Python step counter, a cached tensor.
         self._module_attrs: list[tuple[nn.Module, dict[str, tuple[Any, ...]]]] = []
         self._hook_holders: list[tuple[Any, ...]] = []
@@ -1199,6 +1215,8 @@ class StateSnapshot:
             obj.load_state_dict(copy.deepcopy(state))  # a copy again: the next restore (a trial's) needs it too
         for module, mode in self._modes:
             module.training = mode
+        for ddp, forward_sync in self._forward_syncs:
+            ddp.require_forward_param_sync = forward_sync
         torch.set_rng_state(self._torch_rng)
         if self._cuda_rng is not None:
             torch.cuda.set_rng_state_all(self._cuda_rng)

@@ -1035,3 +1035,57 @@ def test_ddp_fit_after_the_test_is_the_fit_without_it_on_every_rank(tmp_path: Pa
         assert len(with_finder["losses"]) == 16  # 8 batches a rank, 2 epochs
         for key in ("losses", "weights", "rng", "epoch"):
             assert with_finder[key] == without[key], (rank, key)
+
+
+BUFFER_SYNC_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[3])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder.callback import LRFinder
+
+
+    class Validated(Net):
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.cross_entropy(self.head(self.body(x)), y), sync_dist=True)
+
+        def on_train_batch_start(self, batch, batch_idx):
+            if batch_idx == 0:  # the fit's first training batch (max_steps=1)
+                sync = self.trainer.strategy.model.require_forward_param_sync
+                Path(sys.argv[1], f"{sys.argv[2]}{self.global_rank}.json").write_text(json.dumps(sync))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    finder = [LRFinder(num_steps=12, min_lr=1e-3, max_lr=1.0)] if sys.argv[2] == "with" else []
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", callbacks=finder, max_steps=1, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    # The sanity check's validation forwards run through the DDP wrapper without gradients: the fit's first
+    # training forward then skips DDP's buffer broadcast (the BatchNorm's statistics).
+    data = DataLoader(make_data(64), batch_size=16)
+    trainer.fit(Validated(lr=0.01), data, DataLoader(make_data(32, seed=5), batch_size=16))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_the_first_training_forward_after_the_test_syncs_buffers_as_without_it(tmp_path: Path) -> None:
+    """A forward without gradients through the DDP wrapper (the sanity check's validation) turns off DDP's buffer
+    broadcast at the next forward (``require_forward_param_sync``); the test's training forwards turned it back on,
+    and the fit's first training forward broadcast rank 0's buffers where the fit without LRFinder did not. The
+    restore puts the flag back as it was before the test."""
+    flags = {}
+    for mode in ("with", "without"):
+        run_script(tmp_path, BUFFER_SYNC_SCRIPT, str(tmp_path), mode, str(TESTS))
+        flags[mode] = [json.loads((tmp_path / f"{mode}{r}.json").read_text()) for r in (0, 1)]
+    assert flags["without"] == [False, False]  # the sanity check's no-grad forwards left it off
+    assert flags["with"] == flags["without"]
