@@ -1068,6 +1068,9 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
 
     Of an ``(inputs, targets, ...)`` batch whose inputs are sequence-first (``(T, N, F)``, with
     every other item's leading dim ``N``), it is ``N``, not the sequence length ``T``.
+    Of one whose inputs are a list of ``N`` tensors, one per example (point sets or sequences of
+    their own sizes, as a ``collate_fn`` keeps them), with every other item's leading dim ``N``,
+    it is ``N``, not the first example's length.
     A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
     the whole data: their size is the sampler's length, not ``batch_size``.
     """
@@ -1083,6 +1086,13 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     if not (isinstance(first, torch.Tensor) and first.dim() > 0):
         return None
     size = int(first.shape[0])
+    head = batch[0] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+    if isinstance(head, (tuple, list)) and head and all(isinstance(item, torch.Tensor) for item in head):
+        # Inputs as a list of per-example tensors: the first leaf is one example (a set of its points), whose
+        # length weighted a curve="val" batch and was reported as the batch size; the list's length is the batch.
+        rest = {int(item.shape[0]) for item in batch[1:] if isinstance(item, torch.Tensor) and item.dim() > 0}
+        if rest == {len(head)}:
+            return len(head)
     if isinstance(batch, (tuple, list)) and len(batch) > 1 and first.dim() > 1:
         # Sequence-first inputs (``batch_first=False``, an LSTM's or a Transformer's default):
         # ``(x, y)`` with ``x`` of ``(T, N, F)`` and ``y`` of ``(N,)``. The leading dim of ``x`` is

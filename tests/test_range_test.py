@@ -874,6 +874,45 @@ def test_curve_val_records_the_loss_over_val_data_after_each_step(dataset: Tenso
     assert RangeTestResult.from_dict({**trained.to_dict(), "settings": {"min_lr": 1e-7}}).settings.curve == "train"
 
 
+class _MeanPool(nn.Module):
+    """A deep-sets model over point sets of their own sizes: a list of (points, 2) tensors, one per example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phi = nn.Linear(2, 8)
+        self.rho = nn.Linear(8, 1)
+
+    def forward(self, sets: list[torch.Tensor]) -> torch.Tensor:
+        return self.rho(torch.stack([torch.tanh(self.phi(points)).mean(0) for points in sets]))
+
+
+def test_a_batch_of_variable_size_sets_is_sized_and_weighted_by_its_examples() -> None:
+    """Inputs as a list of per-example tensors (a collate_fn keeping point sets of their own sizes): the batch size
+    was the first set's length, so result.batch_size said 3 for batches of 8, and curve="val" weighted each val
+    batch by the points of its first set, not by its examples."""
+    from lrfinder.range_test import infer_batch_size
+
+    gen = torch.Generator().manual_seed(0)
+
+    def batch(sizes: list[int]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        return [torch.randn(k, 2, generator=gen) * k for k in sizes], torch.randn(len(sizes), 1, generator=gen)
+
+    train = [batch([3, 9, 4, 7, 5, 2, 8, 6]) for _ in range(4)]
+    val = [batch([2, 5, 3, 7, 4, 6]), batch([20, 11])]  # 6 examples then 2; first sets of 2 and 20 points
+    assert infer_batch_size(None, train[0]) == 8 and infer_batch_size(None, val[1]) == 2
+    assert infer_batch_size(None, ((torch.zeros(5, 3), torch.zeros(5, 2)), torch.zeros(5))) == 5  # two inputs
+    torch.manual_seed(0)
+    model = _MeanPool()
+    with torch.no_grad():
+        losses = [F.mse_loss(model(sets), y).item() for sets, y in val]
+    by_examples = (6 * losses[0] + 2 * losses[1]) / 8
+    assert abs(by_examples - (2 * losses[0] + 20 * losses[1]) / 22) > 0.01  # the two weightings differ
+    result = range_test(model, train, val_data=val, curve="val", loss_fn=F.mse_loss, num_steps=10, min_lr=1e-12,
+                        max_lr=1e-11, stop_factor=None)
+    assert result.batch_size == 8
+    assert result.losses[0] == pytest.approx(by_examples, rel=1e-6)
+
+
 def test_curve_val_puts_the_val_loaders_order_back_and_is_drawn_as_a_validation_loss(
     dataset: TensorDataset, loader: DataLoader
 ) -> None:
