@@ -1604,6 +1604,7 @@ def range_test(
         gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial, curve=curve,
     )
     _check_ranks_agree(setup, model, rule, noise_scale)
+    _check_val_data_has_batches(setup, model, val_data)
     val_curve = val_data if setup.settings.curve == "val" else None
     if val_curve is not None:
         _check_val_curve_unwrapped(setup, model)
@@ -1998,6 +1999,32 @@ def _check_val_curve_data(val_data: Iterable[Any] | None) -> None:
             f"curve='val' passes over val_data after every step, but val_data is a one-shot iterator "
             f"({type(val_data).__name__}): its second pass would be empty. Pass a DataLoader or a list of batches."
         )
+
+
+def _check_val_data_has_batches(setup: _Setup, model: nn.Module, val_data: Iterable[Any] | None) -> None:
+    """Refuse a ``val_data`` of length 0 before the sweep, on one process.
+
+    ``curve="val"`` found it at the first step's pass and ``refine`` after the whole sweep and its re-sweeps. Under
+    data parallelism a rank's shard may be empty (``curve="val"`` sums over the ranks), and whether every rank's is
+    can only be told together: those cases are left to the checks where the ranks meet (:func:`_with_val_curve`,
+    :func:`~lrfinder.refine.refine_range_test`), as is ``val_data`` without a length (an ``IterableDataset``'s loader).
+
+    Raises:
+        DataError: ``val_data`` (used by ``curve="val"`` or ``refine``) has length 0, on a model not reduced over.
+
+    """
+    if val_data is None or _length(val_data) != 0 or data_parallel_ranks(model, setup.target) is not None:
+        return
+    if setup.settings.curve == "val":
+        raise DataError(
+            "val_data is empty: it yields no batch, and curve='val' records the mean loss over it after every step. "
+            "Pass the validation loader over a non-empty dataset, or leave curve='train' (and val_data out) for the "
+            "training loss."
+        )
+    raise DataError(
+        "val_data is empty: it yields no batch, and refine judges its trials on the loss over it. Pass a "
+        "non-empty DataLoader/iterable, or leave val_data out: refine then judges on held-out training batches."
+    )
 
 
 def _check_val_curve_unwrapped(setup: _Setup, model: nn.Module) -> None:

@@ -983,12 +983,19 @@ def test_curve_val_tells_an_undefined_first_val_loss_from_the_untouched_models(
          r"^Expected curve to be 'train' or 'val', but got curve='validation'.*Did you mean 'val'\?$"),
         ({"curve": "val", "val_data": "iterator"}, DataError, r"val_data is a one-shot iterator .* its second pass "
                                                                r"would be empty"),
+        # Empty: found at the first step's pass, "curve='val' got val_data without a batch", nothing else to do.
+        *[
+            ({"curve": "val", "val_data": empty}, DataError, r"^val_data is empty: it yields no batch, and curve='val' "
+                                                            r"records .* or leave curve='train' \(and val_data out\)")
+            for empty in ("no batches", "empty loader")
+        ],
     ],
 )
 def test_curve_val_refuses_what_it_cannot_read(
     mlp: nn.Module, loader: DataLoader, kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
-    given = {"loader": loader, "iterator": iter(loader)}
+    nothing = TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long))
+    given = {"loader": loader, "iterator": iter(loader), "no batches": [], "empty loader": DataLoader(nothing)}
     kwargs = {k: given.get(v, v) if k == "val_data" else v for k, v in kwargs.items()}
     calls: list[int] = []
     with pytest.raises(error, match=match):

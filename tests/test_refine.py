@@ -380,11 +380,22 @@ def test_val_data_the_model_cannot_use_fails_before_any_trial(monkeypatch: pytes
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_empty_val_data_is_an_error() -> None:
+@pytest.mark.parametrize("kind", ["loader", "list"])
+def test_empty_val_data_is_an_error_before_the_sweep(kind: str) -> None:
+    """It was found after the whole sweep and its re-sweeps, and said only to pass a non-empty one."""
     model, opt, data = setup()
-    empty = DataLoader(TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long)), batch_size=32)
-    with pytest.raises(DataError, match="val_data is empty"):
-        range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=empty, refine=small_refine())
+    before = [p.detach().clone() for p in model.parameters()]
+    nothing = TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long))
+    empty = DataLoader(nothing, batch_size=32) if kind == "loader" else []
+    steps: list[int] = []
+    with pytest.raises(DataError, match=r"^val_data is empty: it yields no batch, and refine judges its trials on the "
+                                        r"loss over it\. .* or leave val_data out: refine then judges on held-out"):
+        range_test(
+            model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=empty, refine=small_refine(),
+            on_step=lambda i, lr, loss: steps.append(i),
+        )  # fmt: skip
+    assert steps == []
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
 # --------------------------------------------------------------------------------------------
