@@ -1000,6 +1000,12 @@ FAILED = {
 # A file of another kind in MODEL's or --data's place (the arguments swapped, a result given to run) was a failed
 # run (exit 1, "an error in the model"): the fix is on the command line, as for a --data file lrfind does not read.
 SWAPPED = {
+    # The model's source file as MODEL was "not a PyTorch file" alone, naming neither the saved model nor --model-class.
+    "python source as the model": (
+        [f"{MODULE}.py", "--data", "train.npz"],
+        [f"{MODULE}.py is not a PyTorch file", "It is Python source: save the model and pass that file as MODEL",
+         f"or save its state_dict and pass --model-class {MODULE}:YourClass."],
+    ),
     "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
     "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
     # It said "and as --data a dict of tensors" of the --val-data file too.
@@ -1918,3 +1924,43 @@ def test_inputs_with_a_zero_sized_dimension_are_refused_naming_the_file_key_and_
     data = "empty_features.pt" if saved == "pair" else "empty_features.npz"
     line = assert_one_line(invoke("run", "model.pt", "--data", data, *FAST), 1, said, "each sample holds no values")
     assert "does not fit the targets" not in line
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--json", "--no-report"], "Invalid value for '--json': got '--no-report', an option, where a path belongs: "
+                                    "--json takes a file name, e.g. --json result.json --no-report"),
+        (["--csv", "-q"], "--csv takes a file name, e.g. --csv result.csv -q"),
+        (["--report", "--num-steps", "12"], "--report takes a file name, e.g. --report lrfind-report.png --num-steps"),
+    ],
+)  # fmt: skip
+def test_an_option_where_an_output_path_belongs_is_refused(work: Path, args: list[str], said: str):
+    # --json taken for a flag: `--json --no-report` wrote the JSON to a file named '--no-report' (and the report).
+    assert_one_line(invoke("run", "model.pt", "--data", "train.npz", *FAST, *args), 2, said)
+    assert not list(work.glob("-*")) and not (work / "lrfind-report.png").exists()
+
+
+def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "fit", "model.pt", "--data", "train.npz", *FAST, "-o",
+                           "--quiet"], capture_output=True, text=True, cwd=work, timeout=300)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "--output takes a file name, e.g. --output trained.pt --quiet" in proc.stderr
+    assert not list(work.glob("-*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["model.pt", "train.npz"], "Got unexpected extra argument (train.npz): run takes one MODEL; pass the data as "
+                                    "--data train.npz"),
+        (["model.pt", "--data", "train.npz", "--optimizer", "adam", "--betas", "0.9", "0.999"],
+         "Got unexpected extra argument (0.999): --betas takes its values as one argument, separated by commas: "
+         "--betas 0.9,0.999"),
+        (["model.pt", "--data", "train.npz", "--weight-decay", "0", "1e-4"],
+         "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0,1e-4"),
+    ],
+)  # fmt: skip
+def test_an_extra_argument_is_named_with_the_form_it_meant(work: Path, args: list[str], said: str):
+    # The data after MODEL was "Missing option '--data'"; a second beta "Got unexpected extra argument (0.999)".
+    assert_one_line(invoke("run", *args, *FAST), 2, said)

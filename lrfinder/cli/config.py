@@ -527,6 +527,9 @@ class ConfigCommand(click.Command):
         (refinement's budget) for Lightning's ``--num-training``.
         """
         given = list(args)
+        hint = self._extra_argument_hint(ctx, given)
+        if hint is not None:
+            raise click.UsageError(hint, ctx)
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
@@ -546,6 +549,38 @@ class ConfigCommand(click.Command):
             ):
                 exc.param_hint = f"{param.get_error_hint(ctx)} (set in {path})"
             raise
+
+
+    def _extra_argument_hint(self, ctx: click.Context, given: list[str]) -> str | None:
+        """What an argument past the command's own meant, where it can be told; ``None`` otherwise.
+
+        ``lrfind run model.pt train.npz`` was told "Missing option '--data'", and ``--betas 0.9 0.999`` "Got
+        unexpected extra argument (0.999)": the data file and the second beta are named, with the form to type.
+        Other extra arguments are left to click's own message.
+        """
+        try:
+            _, extras, _ = self.make_parser(ctx).parse_args(args=list(given))
+        except click.UsageError:
+            return None  # click says what is wrong in its own parse
+        if not extras:
+            return None
+        extra = extras[0]
+        at = given.index(extra)
+        before = given[at - 2] if at >= 2 else ""
+        listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
+        if before in listed:
+            return (
+                f"Got unexpected extra argument ({extra}): {before} takes its values as one argument, separated by "
+                f"commas: {before} {given[at - 1]},{extra}"
+            )
+        data = any(p.name == "data" for p in self.params) and not any(a == "--data" or a.startswith("--data=")
+                                                                       for a in given)  # fmt: skip
+        if data and (Path(extra).suffix.lower() in (".npz", ".pt", ".pth", ".csv", ".tsv") or ":" in extra):
+            return (
+                f"Got unexpected extra argument ({extra}): {ctx.info_name} takes one MODEL; pass the data as "
+                f"--data {extra}"
+            )
+        return None
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -355,6 +355,12 @@ def _other_kind_advice(path: Path) -> str:
         return f" It is a {suffix[1:].upper()} file, i.e. data: pass the model file as MODEL and the data with --data."
     if suffix == ".json":
         return " A result written by lrfind run --json is drawn again with lrfind report FILE."
+    if suffix == ".py":
+        # Was "not a PyTorch file" alone: the class in it goes to --model-class, with the saved weights as MODEL.
+        return (
+            " It is Python source: save the model and pass that file as MODEL (torch.jit.save(torch.jit.script("
+            f"model), 'model.pt')), or save its state_dict and pass --model-class {path.stem}:YourClass."
+        )
     return ""
 
 

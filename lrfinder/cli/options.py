@@ -609,6 +609,27 @@ _FOREIGN_MODEL_SUFFIXES = {
 STDOUT_NAMES = ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
 
 
+def _refuse_an_option(ctx: click.Context, param: click.Parameter, value: str | None, example: str) -> None:
+    """Refuse one of the command's options where ``param``'s path belongs (a click callback's check).
+
+    ``lrfind run ... --json --no-report``, ``--json`` taken for a flag, wrote the JSON to a file named
+    ``--no-report`` and still wrote the report; ``--report --num-steps 20`` was told of the extension.
+
+    Raises:
+        click.BadParameter: ``value`` is an option name of the command (``--no-report``, ``-o``, ``--quiet=1``).
+
+    """
+    if value is None or not value.startswith("-") or value == "-":
+        return
+    names = {name for p in ctx.command.params for name in (*p.opts, *p.secondary_opts)}
+    if value.split("=", 1)[0] in names:
+        option = max(param.opts, key=len)
+        raise click.BadParameter(
+            f"got {value!r}, an option, where a path belongs: {option} takes a file name, e.g. {option} {example} "
+            f"{value}"
+        )
+
+
 def check_model_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Refuse an empty ``--output``, or one whose extension is that of another kind of file (a click callback).
 
@@ -628,6 +649,7 @@ def check_model_output(ctx: click.Context, param: click.Parameter, value: str | 
             f"got {value!r}, which is stdout for --json and --csv; a trained model is saved to a file: pass its "
             "path, e.g. trained.pt"
         )
+    _refuse_an_option(ctx, param, value, "trained.pt")
     if value is not None:
         value = path_option(value)
     suffix = Path(value).suffix.lower() if value is not None else ""
@@ -662,6 +684,7 @@ def check_text_output(ctx: click.Context, param: click.Parameter, value: str | N
         raise click.BadParameter(f"got an empty path; expected a file path such as result{own}, or '-' for stdout")
     if value in STDOUT_NAMES:
         return "-"
+    _refuse_an_option(ctx, param, value, f"result{own}")
     if value is not None:
         value = path_option(value)
     suffix = Path(value).suffix.lower() if value not in (None, "-") else ""
@@ -683,6 +706,7 @@ def _check_report_path(ctx: click.Context, param: click.Parameter, value: str | 
             f"got an empty path; expected an image file such as lrfind-report.png ({', '.join(REPORT_FORMATS)}), "
             "or --no-report for none"
         )
+    _refuse_an_option(ctx, param, value, "lrfind-report.png")
     if value is not None:
         value = path_option(value)
     if value is not None and Path(value).suffix.lower() not in REPORT_FORMATS and Path(value).is_dir():
