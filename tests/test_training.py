@@ -822,7 +822,7 @@ def test_what_the_optimizer_factory_gives_is_checked():
     with pytest.raises(TypeError, match="optimizer\\(model\\) to return a torch.optim.Optimizer, but it returned None"):
         train(make_mlp(), loader(), optimizer=lambda m: None, loss_fn=F.cross_entropy)
     other = make_mlp(seed=1)
-    with pytest.raises(ModelError, match="6 parameter\\(s\\) that are not the model's"):
+    with pytest.raises(ModelError, match="6 parameters that are not the model's"):
         train(make_mlp(), loader(), optimizer=lambda m: torch.optim.SGD(other.parameters(), lr=0.1),
               loss_fn=F.cross_entropy)  # fmt: skip
     with pytest.raises(ModelError, match="must be a torch.Tensor, but got tuple"):
@@ -859,7 +859,7 @@ def test_drop_last_with_a_batch_larger_than_the_data_is_named():
     from lrfinder.exceptions import DataError
 
     few = DataLoader(make_classification(20), batch_size=32, drop_last=True)
-    with pytest.raises(DataError, match=r"drop_last=True\) over 20 example\(s\) drops its only, short batch"):
+    with pytest.raises(DataError, match=r"drop_last=True\) over 20 examples drops its only, short batch"):
         train(make_mlp(), few, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
 
 
