@@ -109,7 +109,7 @@ from .diagnostics import (
     undefined_loss_message,
 )
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import did_you_mean
+from .names import Rule, ScalingRule, SweepMode, did_you_mean
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
@@ -462,10 +462,10 @@ class LRFinder(_CallbackBase):
         min_lr: float = 1e-7,
         max_lr: float = 10.0,
         num_steps: int = 100,
-        mode: str = "exp",
+        mode: SweepMode | str = "exp",
         stop_factor: float | None = 4.0,
-        rule: str = DEFAULT_RULE,
-        scaling: str = "auto",
+        rule: Rule | str = DEFAULT_RULE,
+        scaling: ScalingRule | str = "auto",
         target_batch_size: int | None = None,
         test_batch_size: int | None = None,
         optimizer: type[Optimizer] | str | None = None,

@@ -3286,6 +3286,51 @@ def test_lightningcli_yaml_gives_every_init_arg(tmp_path: Path, monkeypatch: pyt
     assert [c.optimizer for c in cli.trainer.callbacks if isinstance(c, LRFinder)] == ["adamw"]
 
 
+def test_closed_choices_are_typed_as_range_test_and_scale_lr_type_them() -> None:
+    """LRFinder typed mode, rule and scaling as a plain str, where range_test and scale_lr give their choices
+    (``Rule | str``): neither its signature nor a type checker showed them. Each stays a union with str, so a typo
+    reaches lrfinder's own "Did you mean" (test_lightningcli_a_typo_in_a_choice_gets_lrfinders_message)."""
+    import typing
+
+    from lrfinder import range_test, scale_lr
+    from lrfinder.names import Rule, ScalingRule, SweepMode
+
+    hints = typing.get_type_hints(LRFinder.__init__)
+    assert hints["mode"] == typing.get_type_hints(range_test)["mode"] == SweepMode | str
+    assert hints["rule"] == typing.get_type_hints(range_test)["rule"] == Rule | str
+    assert hints["scaling"] == typing.get_type_hints(scale_lr)["rule"] == ScalingRule | str
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("rule", "steepst", "Expected rule to be one of divergence_div10, min_div10, valley, steepest, but got "
+                            "rule='steepst'. Did you mean 'steepest'?"),
+        ("scaling", "sqrtt", "Expected scaling to be one of auto, linear, sqrt, noise, none, but got scaling='sqrtt'. "
+                             "Did you mean 'sqrt'?"),
+        ("mode", "lin", "Expected mode to be 'exp' or 'linear', but got mode='lin'. Did you mean 'linear'?"),
+    ],
+)
+def test_lightningcli_a_typo_in_a_choice_gets_lrfinders_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str
+) -> None:
+    """In a LightningCLI YAML, a choice with a typo is refused with lrfinder's message naming the choices and the
+    likely one, which a Literal alone would have left to jsonargparse ("Expected a typing.Literal[...]"); the
+    choice itself (``rule: steepest``) is test_lightningcli_yaml_gives_every_init_arg's."""
+    pytest.importorskip("jsonargparse")
+    import yaml
+
+    cli_module = importlib.import_module(f"{pl.__name__}.cli")
+    monkeypatch.setattr(sys, "argv", ["train.py"])  # LightningCLI's args= only, not pytest's
+    init_args = {name: value}
+    config = {"trainer": {"logger": False, "callbacks": [{"class_path": "lrfinder.LRFinder", "init_args": init_args}]}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError) as caught:
+        cli_module.LightningCLI(SavedNet, args=["--config", str(path)], run=False)
+    assert said in str(caught.value)
+
+
 def fit_hparams_net(tmp_path: Path, finder: LRFinder, key: str, **attributes: Any) -> tuple[Net, type[Net]]:
     """Fit a :class:`Net` whose ``configure_optimizers`` reads its LR from ``self.hparams[key]`` (saved by
     ``save_hyperparameters``), with ``finder``; check that the found LR went there and into the optimizer.
