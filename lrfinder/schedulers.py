@@ -1434,8 +1434,15 @@ def create_scheduler(
     elif spec.needs_total_steps:
         # total_step=1000 (or torch's T_max=1000) was answered "needs total_steps" alone, the setting given unnamed.
         close = [key for key in settings if did_you_mean(key, ["total_steps"], _TOTAL_STEPS_ALIASES)]
-        got = f"; it got {close[0]}={settings[close[0]]!r:.40}: did you mean total_steps?" if close else ""
-        raise TypeError(f"Scheduler {name!r} needs total_steps (the number of scheduler steps of the run){got}")
+        # Without one, how to count them: the name alone left the user to guess per batch or per epoch, accumulation.
+        how = (
+            f"; it got {close[0]}={settings[close[0]]!r:.40}: did you mean total_steps?"
+            if close
+            else ": for a scheduler stepped after every optimizer step, epochs * len(train_loader), divided by the "
+            "batches per optimizer step under gradient accumulation (rounded up); for one stepped once per epoch, "
+            "the epochs; in Lightning, total_steps=self.trainer.estimated_stepping_batches"
+        )
+        raise TypeError(f"Scheduler {name!r} needs total_steps (the number of scheduler steps of the run){how}")
     warmup_steps = _integer("warmup_steps", warmup_steps, low=0)
     if total_steps is not None and warmup_steps >= total_steps:
         raise ValueError(

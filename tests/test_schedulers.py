@@ -1383,10 +1383,15 @@ def test_a_misspelt_keyword_of_create_scheduler_is_named_with_the_right_one(name
     fixed = {("total_steps" if k in ("total_step", "T_max", "total_iters", "num_steps") else
               "warmup_steps" if k == "warmup_step" else k): v for k, v in settings.items()}  # fmt: skip
     assert create_scheduler(name, opt, **fixed).get_last_lr()
-    # No setting close to total_steps: said as before.
+    # No setting close to total_steps: how to count them (it said what total_steps is, not how to count it).
     with pytest.raises(TypeError) as info:
         create_scheduler("cosine", opt)
-    assert str(info.value) == "Scheduler 'cosine' needs total_steps (the number of scheduler steps of the run)"
+    assert str(info.value) == (
+        "Scheduler 'cosine' needs total_steps (the number of scheduler steps of the run): for a scheduler stepped "
+        "after every optimizer step, epochs * len(train_loader), divided by the batches per optimizer step under "
+        "gradient accumulation (rounded up); for one stepped once per epoch, the epochs; in Lightning, "
+        "total_steps=self.trainer.estimated_stepping_batches"
+    )
 
 
 @pytest.mark.parametrize("name", ["cosine", "plateau"])
