@@ -991,3 +991,25 @@ def test_torch_lr_finders_val_loader_row_records_its_curve(mode: str) -> None:
     )  # fmt: skip
     assert list(result.lrs) == pytest.approx(finder.history["lr"], rel=1e-12)
     assert list(result.losses) == pytest.approx(finder.history["loss"], rel=1e-6)
+
+
+def test_the_range_test_example_runs_on_an_inconclusive_curve(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The range test's example printed ``s.lr`` where ``s`` is None on an inconclusive curve (Python's
+    "'NoneType' object has no attribute 'lr'"); it prints ``result.error`` then."""
+    import functools
+
+    import lrfinder
+
+    (block,) = [b for b in _python_blocks() if "s = result.suggestion" in b]
+    # A sweep over LRs too small to move the loss: a flat curve, read as inconclusive.
+    flat = functools.partial(lrfinder.range_test, min_lr=1e-10, max_lr=1e-9, num_steps=20)
+    monkeypatch.setattr(lrfinder, "range_test", flat)
+    ns = _namespace()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(block, str(README), "exec"), ns)  # noqa: S102 - our own README
+    result = ns["result"]
+    assert result.suggestion is None and result.error  # type: ignore[attr-defined]
+    assert result.error in capsys.readouterr().out  # type: ignore[attr-defined]
