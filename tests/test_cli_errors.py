@@ -1957,6 +1957,10 @@ def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
         (["model.pt", "--data", "train.npz", "--optimizer", "adam", "--betas", "0.9", "0.999"],
          "Got unexpected extra argument (0.999): --betas takes its values as one argument, separated by commas: "
          "--betas 0.9,0.999"),
+        # The second value equal to the first: the hint was left out (the first 0.9 was taken for the extra).
+        (["model.pt", "--data", "train.npz", "--optimizer", "adam", "--betas", "0.9", "0.9"],
+         "Got unexpected extra argument (0.9): --betas takes its values as one argument, separated by commas: "
+         "--betas 0.9,0.9"),
         (["model.pt", "--data", "train.npz", "--weight-decay", "0", "1e-4"],
          "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0,1e-4"),
     ],

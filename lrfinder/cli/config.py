@@ -565,9 +565,11 @@ class ConfigCommand(click.Command):
         if not extras:
             return None
         extra = extras[0]
-        at = given.index(extra)
-        before = given[at - 2] if at >= 2 else ""
         listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
+        # The extra's own place: the first equal argument may be the option's value (--betas 0.9 0.9).
+        at = next((i for i, a in enumerate(given) if a == extra and i >= 2 and given[i - 2] in listed), None)
+        at = given.index(extra) if at is None else at
+        before = given[at - 2] if at >= 2 else ""
         if before in listed:
             return (
                 f"Got unexpected extra argument ({extra}): {before} takes its values as one argument, separated by "
