@@ -2848,37 +2848,54 @@ def test_an_autoencoder_trains_on_one_array_named_as_inputs_and_targets(work: Pa
     assert after < 0.9 * before, (before, after)
 
 
-def test_fit_saves_a_state_dict_in_the_float_dtype_model_held_it(work: Path):
-    # A float16 state_dict loaded into a float32 --model-class was trained in float32 and saved as float32, with
-    # nothing said: the user's half-precision file came back twice its size, in another dtype. Each tensor is now
-    # saved in MODEL's dtype, and a note says the test and training ran in the model's own.
+def _fit_keeps_the_files_dtype(work: Path, net: torch.nn.Module, dtype: torch.dtype, args: tuple[str, ...]) -> None:
+    """``run`` notes that ``net``'s weights saved in ``dtype`` run in float32; ``fit`` saves them in ``dtype`` again."""
+    import importlib
+
+    name = str(dtype).removeprefix("torch.")
+    torch.save(net.to(dtype).state_dict(), work / f"{name}.pt")
+    ran = invoke("run", f"{name}.pt", *args)
+    assert ran.exit_code == 0, ran.output
+    assert (
+        f"note: {name}.pt holds 4 tensors in {name} that {USER_MODULE}:Net builds in float32: they are loaded into "
+        "its float32 ones, so the test runs in float32."
+    ) in " ".join(ran.stderr.split())
+    fitted = invoke("fit", f"{name}.pt", *args, "-o", f"trained_{name}.pt")
+    assert fitted.exit_code == 0, fitted.output
+    assert f"so the test and training run in float32; trained_{name}.pt is saved in {name} again, as MODEL." in (
+        " ".join(fitted.stderr.split())
+    )
+    trained = torch.load(work / f"trained_{name}.pt", weights_only=True)
+    assert {v.dtype for v in trained.values()} == {dtype}
+    assert not all(torch.equal(trained[k], v) for k, v in net.state_dict().items())  # it trained
+    importlib.import_module(USER_MODULE).Net().load_state_dict(trained)  # and loads back as a state_dict
+
+
+def _dtype_args() -> tuple[Any, tuple[str, ...]]:
+    """The user module, and ``run``'s arguments for its ``Net`` (seeded: the curves are conclusive for its weights)."""
     import importlib
 
     mods = importlib.import_module(USER_MODULE)
     torch.manual_seed(0)  # the curves below are conclusive for these weights, whatever ran before
+    return mods, ("--model-class", f"{USER_MODULE}:Net", "--data", "train.npz", *FAST, "--rule", "valley")
+
+
+def test_fit_saves_a_state_dict_in_the_float_dtype_model_held_it(work: Path):
+    # A float16 state_dict loaded into a float32 --model-class was trained in float32 and saved as float32, with
+    # nothing said: the user's half-precision file came back twice its size, in another dtype. Each tensor is now
+    # saved in MODEL's dtype, and a note says the test and training ran in the model's own.
+    mods, args = _dtype_args()
+    _fit_keeps_the_files_dtype(work, mods.Net(), torch.float16, args)
+    assert "note:" not in invoke("run", "weights.pt", *args).stderr  # a float32 file says nothing
+
+
+@pytest.mark.slow
+def test_fit_keeps_bfloat16_float64_and_a_checkpoints_float16_from_a_real_process_too(work: Path):
+    # As the test above, for the other float dtypes, a Lightning checkpoint of float16 weights, and a real process.
+    mods, args = _dtype_args()
     net = mods.Net()
-    args = ("--model-class", f"{USER_MODULE}:Net", "--data", "train.npz", *FAST, "--rule", "valley")
-    for dtype in (torch.float16, torch.bfloat16, torch.float64):
-        name = str(dtype).removeprefix("torch.")
-        torch.save(net.to(dtype).state_dict(), work / f"{name}.pt")
-        ran = invoke("run", f"{name}.pt", *args)
-        assert ran.exit_code == 0, ran.output
-        assert (
-            f"note: {name}.pt holds 4 tensors in {name} that {USER_MODULE}:Net builds in float32: they are loaded into "
-            "its float32 ones, so the test runs in float32."
-        ) in " ".join(ran.stderr.split())
-        fitted = invoke("fit", f"{name}.pt", *args, "-o", f"trained_{name}.pt")
-        assert fitted.exit_code == 0, fitted.output
-        assert f"so the test and training run in float32; trained_{name}.pt is saved in {name} again, as MODEL." in (
-            " ".join(fitted.stderr.split())
-        )
-        trained = torch.load(work / f"trained_{name}.pt", weights_only=True)
-        assert {v.dtype for v in trained.values()} == {dtype}
-        assert not all(torch.equal(trained[k], v) for k, v in net.state_dict().items())  # it trained
-        mods.Net().load_state_dict(trained)  # and loads back as a state_dict
-    # A float32 file says nothing; a Lightning checkpoint of float16 weights keeps them too; a real process writes
-    # the float16 file.
-    assert "note:" not in invoke("run", "weights.pt", *args).stderr
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):  # float16.pt stays for the process below
+        _fit_keeps_the_files_dtype(work, net, dtype, args)
     lit = mods.LitNet().to(torch.float16)
     torch.save({"state_dict": lit.state_dict(), "pytorch-lightning_version": "2.6.6",
                 "hyper_parameters": dict(lit.hparams)}, work / "half.ckpt")  # fmt: skip
