@@ -478,6 +478,20 @@ class _DeferredCheckpoints:
             self.trainer.save_checkpoint(*args, **kwargs)
 
 
+def _put_back_entries(mapping: MutableMapping[Any, Any], saved: Mapping[Any, Any]) -> None:
+    """Give ``mapping`` the entries of ``saved`` again, the same objects, writing only those that changed.
+
+    Entries added since are deleted, changed ones set back (by identity: a tensor's ``==`` is no bool). An entry left
+    alone is not written: a config that refuses writes or deletions (OmegaConf's read-only or struct ``DictConfig``
+    as a module's ``hparams``) then ends the test as it began, where clearing and refilling it raised.
+    """
+    for key in [k for k in mapping if k not in saved]:
+        del mapping[key]
+    for key, value in saved.items():
+        if key not in mapping or mapping[key] is not value:
+            mapping[key] = value
+
+
 @contextlib.contextmanager
 def isolation(
     trainer: pl.Trainer,
@@ -581,9 +595,8 @@ def isolation(
             trainer.loggers = saved_loggers
             trainer.profiler = saved_profiler  # type: ignore[attr-defined]
             trainer.should_stop = should_stop
-            if saved_hparams is not None:  # the same objects back (no comparison: a tensor's == is no bool)
-                hparams.clear()
-                hparams.update(saved_hparams)
+            if saved_hparams is not None:
+                _put_back_entries(hparams, saved_hparams)
             snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
             for lo, iterator in held:
                 lo._iterator = iterator

@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from collections import deque
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -4285,3 +4286,51 @@ def test_what_training_step_counts_in_the_hparams_counts_the_fits_batches_only(t
     assert [phase for phase, *_ in model.steps].count("test") > 3  # the test's steps ran training_step
     assert finder.applied_lr is not None and model.hparams.lr == finder.applied_lr  # set after the put-back
     assert model.hparams.seen == 3
+
+
+class StructConfig(MutableMapping[str, Any]):
+    """A config mapping that takes new values for its keys but refuses new keys and deletions, as a struct-mode
+    ``DictConfig`` (Hydra's default) does: a module's ``hparams`` when the module saves it."""
+
+    def __init__(self, entries: dict[str, Any]) -> None:
+        self.__dict__["_entries"] = dict(entries)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._entries[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self._entries:
+            raise KeyError(f"Key {key!r} is not in struct")
+        self._entries[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("the config is in struct mode: it does not support deletion")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._entries:
+            raise AttributeError(name)
+        return self._entries[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+def test_hparams_saved_as_a_config_that_refuses_deletion_are_put_back_without_deleting(tmp_path: Path) -> None:
+    # The put-back of the hparams cleared the mapping and filled it again: a config that refuses deletion (a
+    # struct-mode DictConfig saved with save_hyperparameters(cfg)) failed the fit at the end of the test.
+    class Configured(Net):
+        def __init__(self) -> None:
+            super().__init__(lr=0.01)
+            self.save_hyperparameters(StructConfig({"lr": 0.01, "depth": 3}))
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=3)
+    t.fit(model := Configured(), make_loader())
+    assert type(model.hparams) is StructConfig and finder.applied_lr is not None
+    assert dict(model.hparams) == {"lr": finder.applied_lr, "depth": 3}
