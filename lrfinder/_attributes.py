@@ -50,10 +50,11 @@ def _not_a_number(obj: Any, dotted: str) -> str | None:
 
     An LR read from a config as text (PyYAML reads ``1e-3``, without a dot, as a string) cannot take
     the found LR: the caller says so rather than passing it over without a word. ``None`` (an LR
-    not set) is no such value.
+    not set) is no such value, nor is a method or other callable (a ``learning_rate()`` helper that reads the
+    optimizer's LR): it holds no LR.
     """
     value = _value(obj, dotted)
-    if value is _MISSING or value is None or _is_number(value):
+    if value is _MISSING or value is None or _is_number(value) or callable(value):
         return None
     return f"{value!r:.40} (a {type(value).__name__})"
 

@@ -4334,3 +4334,19 @@ def test_hparams_saved_as_a_config_that_refuses_deletion_are_put_back_without_de
     t.fit(model := Configured(), make_loader())
     assert type(model.hparams) is StructConfig and finder.applied_lr is not None
     assert dict(model.hparams) == {"lr": finder.applied_lr, "depth": 3}
+
+
+def test_a_method_named_like_an_lr_attribute_is_no_lr_held_as_text(tmp_path: Path) -> None:
+    # A helper method learning_rate() (the optimizer's current LR, for logging) was warned about as an LR attribute
+    # holding "<bound method ...> (a method), not a number": it holds no LR, and the optimizers' LRs are rescaled.
+    class Reporting(Net):
+        def learning_rate(self) -> float:
+            return float(self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t.fit(model := Reporting(lr=None, hard_lr=0.01), make_loader())  # no lr attribute: the LR is configured
+    assert not [w for w in caught if "not a number" in str(w.message)], [str(w.message)[:120] for w in caught]
+    assert finder.applied_lr is not None and model.learning_rate() == pytest.approx(finder.applied_lr)
