@@ -145,6 +145,7 @@ from .settings import (
     check_precision_name,
     check_rule,
     check_sparse_gradients,
+    dropped_batch_note,
     group_lr,
     idle_swept_group_message,
     lr_schedule,
@@ -2015,6 +2016,10 @@ def _check_val_data_has_batches(setup: _Setup, model: nn.Module, val_data: Itera
     """
     if val_data is None or _length(val_data) != 0 or data_parallel_ranks(model, setup.target) is not None:
         return
+    dropped = dropped_batch_note(val_data)
+    if dropped is not None:  # its examples are there: "a non-empty dataset" was no fix
+        used = "curve='val' records the mean loss over it" if setup.settings.curve == "val" else "refine judges on it"
+        raise DataError(f"val_data yields no batch, and {used}: {dropped}")
     if setup.settings.curve == "val":
         raise DataError(
             "val_data is empty: it yields no batch, and curve='val' records the mean loss over it after every step. "

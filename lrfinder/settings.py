@@ -817,20 +817,24 @@ EMPTY_DATA_MESSAGE = "The training data is empty: it yielded no batch. Pass a no
 
 def empty_data_message(data: object) -> str:
     """:data:`EMPTY_DATA_MESSAGE`, or why a DataLoader over examples yields no batch (``drop_last``)."""
+    dropped = dropped_batch_note(data)
+    return EMPTY_DATA_MESSAGE if dropped is None else f"The training data is empty: {dropped}"
+
+
+def dropped_batch_note(data: object) -> str | None:
+    """Why ``data``, a ``DataLoader(drop_last=True)`` over fewer examples than a batch, yields none; else ``None``."""
     batch_size = getattr(data, "batch_size", None)
     if getattr(data, "drop_last", False) and batch_size is not None and is_int(batch_size):
         try:
             examples = len(data.sampler)  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
-            return EMPTY_DATA_MESSAGE
+            return None
         if 0 < examples < batch_size:
             return (
-                f"The training data is empty: DataLoader(batch_size={batch_size}, drop_last=True) over {examples} "
-                f"{word(examples, 'example')} drops its only, short batch. Lower batch_size to at most {examples}, or "
-                "set "
-                "drop_last=False."
+                f"DataLoader(batch_size={batch_size}, drop_last=True) over {examples} {word(examples, 'example')} "
+                f"drops its only, short batch. Lower batch_size to at most {examples}, or set drop_last=False."
             )
-    return EMPTY_DATA_MESSAGE
+    return None
 
 
 def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min_steps: int) -> np.ndarray:

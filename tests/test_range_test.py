@@ -989,13 +989,21 @@ def test_curve_val_tells_an_undefined_first_val_loss_from_the_untouched_models(
                                                             r"records .* or leave curve='train' \(and val_data out\)")
             for empty in ("no batches", "empty loader")
         ],
+        # Its examples dropped with the only, short batch: "pass a loader over a non-empty dataset" was no fix.
+        ({"curve": "val", "val_data": "dropped"}, DataError, r"^val_data yields no batch, and curve='val' records the "
+                                                             r"mean loss over it: DataLoader\(batch_size=16, "
+                                                             r"drop_last=True\) over 10 examples drops its only, short "
+                                                             r"batch\. Lower batch_size to at most 10, or set "
+                                                             r"drop_last=False\.$"),
     ],
 )
 def test_curve_val_refuses_what_it_cannot_read(
     mlp: nn.Module, loader: DataLoader, kwargs: dict[str, Any], error: type[Exception], match: str
 ) -> None:
     nothing = TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long))
-    given = {"loader": loader, "iterator": iter(loader), "no batches": [], "empty loader": DataLoader(nothing)}
+    ten = TensorDataset(torch.randn(10, 10), torch.zeros(10, dtype=torch.long))
+    given = {"loader": loader, "iterator": iter(loader), "no batches": [], "empty loader": DataLoader(nothing),
+             "dropped": DataLoader(ten, batch_size=16, drop_last=True)}  # fmt: skip
     kwargs = {k: given.get(v, v) if k == "val_data" else v for k, v in kwargs.items()}
     calls: list[int] = []
     with pytest.raises(error, match=match):
