@@ -23,14 +23,8 @@ from . import _lightning
 from ._checks import sentence
 from ._fit_facts import _length, _mean_over_ranks, _val_loader
 from ._wording import plural
-from .diagnostics import (
-    _error_line,
-    _is_out_of_memory,
-    raise_if_compile_failed,
-    raised_by_lrfinder,
-    step_failed_message,
-)
-from .exceptions import DataError, LRFinderError, ModelError
+from .diagnostics import _error_line, raise_training_step_error
+from .exceptions import DataError, ModelError
 from .range_test import RangeTestResult
 from .refine import (
     Refine,
@@ -184,27 +178,11 @@ def _refine_trials(
             # group's, as the sweep records it): a DataError for NaN in the batch names it (it said "lr=nan").
             try:
                 loss = float(stepper[0](max(float(group["lr"]) for group in optimizer.param_groups)))
-            except LRFinderError:
-                raise
             except Exception as exc:
                 # As the sweep's steps: torch's bare error (a shape the batch does not fit) named neither the test
                 # nor the trial. An out-of-memory stays torch's, for code that lowers the batch size on it.
-                if _is_out_of_memory(exc) or raised_by_lrfinder(exc):
-                    raise
-                raise_if_compile_failed(exc)
-                raise ModelError(
-                    step_failed_message(
-                        f"{who}: the module's training_step (or its backward or optimizer step)",
-                        exc,
-                        trial[2],
-                        trial[1],
-                        "It ran on a batch of the fit's train loader after the sweep, as in training: check that code "
-                        "on one such batch outside the fit (the error it raised is chained, above it in the "
-                        "traceback). The weights, optimizer and scheduler states, RNGs and data order were put back "
-                        "as they were before the test. Fix it, or leave refine out (refine=False).",
-                        trial=trial[0],
-                    )
-                ) from exc
+                leave_out = "leave refine out (refine=False)"
+                raise_training_step_error(exc, who, trial[2], trial[1], leave_out, trial=trial[0])
             trial[2] += 1
             return loss
 

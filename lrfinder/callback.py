@@ -103,9 +103,8 @@ from ._wording import plural, word
 from .analysis import DEFAULT_RULE
 from .diagnostics import (
     _is_out_of_memory,
-    raise_if_compile_failed,
+    raise_training_step_error,
     raised_by_lrfinder,
-    step_failed_message,
     undefined_loss_message,
 )
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
@@ -1553,24 +1552,10 @@ class LRFinder(_CallbackBase):
                             "run, and its on_train_batch_start and on_train_batch_end do not run for the test's "
                             f"batches: create what training_step reads in __init__ or setup(), or {self._leave_out}."
                         ) from exc
-                    # torch.compile's compiler failing at the test's first forward or backward (no C++ compiler):
-                    # torch's InductorError came out bare, as range_test and train no longer let it.
-                    raise_if_compile_failed(exc)
                     # Any other error of the module's code (a shape its batch does not fit) came out as torch's bare
                     # RuntimeError, naming neither the test nor its step; the state is put back on the way out.
-                    raise ModelError(
-                        step_failed_message(
-                            f"{self._who}: the module's training_step (or its backward or optimizer step)",
-                            exc,
-                            done[0],
-                            float(plan[min(done[0], len(plan) - 1)]),
-                            "It ran on a batch of the fit's train loader, as in training: check that code on one such "
-                            "batch outside the fit (e.g. a shape or a key the batch does not have; the error it "
-                            "raised is chained, above it in the traceback). The weights, optimizer and scheduler "
-                            "states, RNGs and data order were put back as they were before the test. Fix it, or "
-                            f"{self._leave_out}.",
-                        )
-                    ) from exc
+                    step_lr = float(plan[min(done[0], len(plan) - 1)])
+                    raise_training_step_error(exc, self._who, done[0], step_lr, self._leave_out)
                 counts = getattr(step, "accumulation", None)
                 accumulate = Counter(counts).most_common(1)[0][0] if counts else settings.accumulate_steps
                 self._test_logged = (frozenset(logged.ever), len(losses))

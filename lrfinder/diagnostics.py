@@ -15,7 +15,7 @@ import inspect
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -461,6 +461,48 @@ def step_failed_message(
     if trial is not None:
         where = f"in refine trial {trial} (at lr={lr:.2e}), at its step {step}"
     return f"{what} raised {type(exc).__name__} during the LR range test, {where}{said}. {check}"
+
+
+def raise_training_step_error(
+    exc: Exception, who: str, step: int, lr: float, leave_out: str, *, trial: int | None = None
+) -> NoReturn:
+    """Raise ``exc``, or a :class:`ModelError` chaining it, for the module's ``training_step`` failing in the test.
+
+    lrfinder's own errors, an out-of-memory (for code that lowers the batch size on it) and errors of lrfinder's
+    checks are raised as they are; torch.compile's compiler failing raises its own message. Any other error (a
+    shape the batch does not fit) came out as torch's bare one, naming neither the test nor its step: the
+    :class:`ModelError` says so in :func:`step_failed_message`'s words, for the sweep's steps or, with ``trial``,
+    for a refine trial's after the sweep.
+
+    Args:
+        exc: What ``training_step`` (or its backward or optimizer step) raised.
+        who: The callback's name for itself (``"LRFinder"``).
+        step: The step it raised at (the trial's, with ``trial``).
+        lr: The LR at that step (the trial's starting LR, with ``trial``).
+        leave_out: How to run without the part that failed (``"leave refine out (refine=False)"``).
+        trial: The refine trial it raised in (counted from 0); ``None`` for the sweep's own steps.
+
+    """
+    if isinstance(exc, LRFinderError) or _is_out_of_memory(exc) or raised_by_lrfinder(exc):
+        raise exc
+    raise_if_compile_failed(exc)
+    # A trial's batches already went through the sweep's steps: not a shape or a key they lack.
+    when, example = ("", "e.g. a shape or a key the batch does not have; ")
+    if trial is not None:
+        when, example = " after the sweep", ""
+    raise ModelError(
+        step_failed_message(
+            f"{who}: the module's training_step (or its backward or optimizer step)",
+            exc,
+            step,
+            lr,
+            f"It ran on a batch of the fit's train loader{when}, as in training: check that code on one such batch "
+            f"outside the fit ({example}the error it raised is chained, above it in the traceback). The weights, "
+            "optimizer and scheduler states, RNGs and data order were put back as they were before the test. Fix it, "
+            f"or {leave_out}.",
+            trial=trial,
+        )
+    ) from exc
 
 
 def undefined_loss_message(where: str, step: int, lr: float, value: float) -> str:

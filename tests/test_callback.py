@@ -927,6 +927,38 @@ def test_an_error_in_training_step_is_said_as_the_range_tests_at_its_step(tmp_pa
     assert all(torch.equal(v, weights(model)[k]) for k, v in start.items()) and finder.result is None
 
 
+def test_the_sweeps_and_a_refine_trials_training_step_errors_share_one_ladder() -> None:
+    # The sweep's and the refine trials' steps said the same thing in two copies of the same except ladder; one
+    # helper raises both now, with the texts they had, and lets lrfinder's own errors through untouched.
+    from lrfinder import LRFinderError
+    from lrfinder.diagnostics import raise_training_step_error
+
+    cause = RuntimeError("shapes do not fit")
+    with pytest.raises(ModelError) as sweep:
+        raise_training_step_error(cause, "LRFinder", 3, 0.0125, "leave LRFinder out of this fit")
+    assert str(sweep.value) == (
+        "LRFinder: the module's training_step (or its backward or optimizer step) raised RuntimeError during the LR "
+        "range test, at step 3 (lr=1.25e-02): shapes do not fit. It ran on a batch of the fit's train loader, as in "
+        "training: check that code on one such batch outside the fit (e.g. a shape or a key the batch does not have; "
+        "the error it raised is chained, above it in the traceback). The weights, optimizer and scheduler states, "
+        "RNGs and data order were put back as they were before the test. Fix it, or leave LRFinder out of this fit."
+    )
+    assert sweep.value.__cause__ is cause
+    with pytest.raises(ModelError) as trial:
+        raise_training_step_error(cause, "LRFinder", 1, 0.5, "leave refine out (refine=False)", trial=2)
+    assert str(trial.value) == (
+        "LRFinder: the module's training_step (or its backward or optimizer step) raised RuntimeError during the LR "
+        "range test, in refine trial 2 (at lr=5.00e-01), at its step 1: shapes do not fit. It ran on a batch of the "
+        "fit's train loader after the sweep, as in training: check that code on one such batch outside the fit (the "
+        "error it raised is chained, above it in the traceback). The weights, optimizer and scheduler states, RNGs "
+        "and data order were put back as they were before the test. Fix it, or leave refine out (refine=False)."
+    )
+    own = LRFinderError("worded already")
+    with pytest.raises(LRFinderError) as passed:
+        raise_training_step_error(own, "LRFinder", 0, 1.0, "leave LRFinder out of this fit")
+    assert passed.value is own and own.__cause__ is None
+
+
 def test_resume_from_a_checkpoint_written_during_the_test_runs_the_test(tmp_path: Path) -> None:
     """OnExceptionCheckpoint saved the fit's starting state on an error (or Ctrl-C) during the test.
 
