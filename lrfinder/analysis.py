@@ -1818,10 +1818,22 @@ def text_digits(reading: CurveReading, lrs: Iterable[float] = ()) -> int:
     rule as the report's header and the summary's tables, so the texts they quote agree with them.
     """
     swept = reading.lrs
-    step = (swept[-1] / swept[0]) ** (1.0 / (swept.size - 1)) - 1.0 if swept.size > 1 else 1.0
     named = [float(swept[0]), float(swept[-1]), reading.min_loss_lr, *lrs]
     named += [v for v in (reading.divergence_lr, reading.non_finite_lr) if v is not None]
-    return apart_digits(named, 2, close=max(float(step), 0.0) / 2.0)
+    return sweep_digits(swept, named)
+
+
+def sweep_digits(swept: Iterable[float], named: Iterable[float]) -> int:
+    """The digits after the point that write the LRs ``named`` apart, in a sweep over ``swept``: 2, or more.
+
+    LRs less than half a sweep step apart (the step being the sweep's per-step ratio, from its ends and its count)
+    count as one: a pick and the swept LR it was read at need not be told apart. A sweep whose steps are more
+    than 2% apart (any of the usual ones) keeps 2 digits. Shared by the reading's texts (:func:`text_digits`) and
+    the report's header and legend.
+    """
+    lrs = [float(v) for v in swept if v > 0.0 and math.isfinite(v)]
+    step = (max(lrs) / min(lrs)) ** (1.0 / (len(lrs) - 1)) - 1.0 if len(lrs) > 1 else 1.0
+    return apart_digits(named, 2, close=max(step, 0.0) / 2.0)
 
 
 def confidence_and_notes(

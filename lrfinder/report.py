@@ -76,6 +76,7 @@ from .analysis import (
     loss_slope,
     pick_spread,
     smooth_losses,
+    sweep_digits,
 )
 from .exceptions import InconclusiveCurveError
 from .noise import format_batch
@@ -1332,8 +1333,6 @@ def _lr_digits(result: RangeTestResult) -> int:
     step apart: in a sweep of ``1e-3 .. 1.0001e-3`` each was ``1.00e-03``. A sweep whose steps are more than 2%
     apart (any of the usual ones) keeps 2 digits.
     """
-    lrs = [v for v in result.lrs if v > 0.0 and math.isfinite(v)]
-    step = (max(lrs) / min(lrs)) ** (1.0 / (len(lrs) - 1)) - 1.0 if len(lrs) > 1 else 1.0
     named = [result.settings.min_lr, result.settings.max_lr]
     s = result.suggestion
     if s is not None:
@@ -1342,7 +1341,7 @@ def _lr_digits(result: RangeTestResult) -> int:
     f = result.refinement
     if f is not None:
         named += [v for v in (f.lr, f.curve_lr) if v is not None]
-    return apart_digits(named, 2, close=max(step, 0.0) / 2.0)
+    return sweep_digits(result.lrs, named)
 
 
 #: The multiples of a power of ten a log axis of few decades labels, densest first (:func:`_label_steps`):
