@@ -1963,6 +1963,12 @@ def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
          "--betas 0.9,0.9"),
         (["model.pt", "--data", "train.npz", "--weight-decay", "0", "1e-4"],
          "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0,1e-4"),
+        # Three values typed apart: the hint was built from the first two (--weight-decay 0.1,0.01).
+        (["model.pt", "--data", "train.npz", "--weight-decay", "0.1", "0.01", "0.001"],
+         "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0.1,0.01,0.001"),
+        # A comma typed with a space after it: the hint doubled it (--weight-decay 0.1,,0.01).
+        (["model.pt", "--data", "train.npz", "--weight-decay", "0.1,", "0.01"],
+         "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0.1,0.01"),
     ],
 )  # fmt: skip
 def test_an_extra_argument_is_named_with_the_form_it_meant(work: Path, args: list[str], said: str):

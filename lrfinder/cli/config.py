@@ -567,13 +567,18 @@ class ConfigCommand(click.Command):
         extra = extras[0]
         listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
         # The extra's own place: the first equal argument may be the option's value (--betas 0.9 0.9).
-        at = next((i for i, a in enumerate(given) if a == extra and i >= 2 and given[i - 2] in listed), None)
-        at = given.index(extra) if at is None else at
-        before = given[at - 2] if at >= 2 else ""
-        if before in listed:
+        places = ((i, _values_apart(given, i, listed)) for i, a in enumerate(given) if a == extra)
+        apart = next(((i, o) for i, o in places if o is not None), None)
+        if apart is not None:
+            at, option = apart
+            # Every value typed apart (--weight-decay 0.1 0.01 0.001), not the first two: the hint is the form to type.
+            end = at + 1
+            while end < len(given) and _is_value(given[end]):
+                end += 1
+            values = ",".join(value.strip(",") for value in given[option + 1 : end])
             return (
-                f"Got unexpected extra argument ({extra}): {before} takes its values as one argument, separated by "
-                f"commas: {before} {given[at - 1]},{extra}"
+                f"Got unexpected extra argument ({extra}): {given[option]} takes its values as one argument, "
+                f"separated by commas: {given[option]} {values}"
             )
         data = any(p.name == "data" for p in self.params) and not any(a == "--data" or a.startswith("--data=")
                                                                        for a in given)  # fmt: skip
@@ -583,6 +588,29 @@ class ConfigCommand(click.Command):
                 f"--data {extra}"
             )
         return None
+
+
+def _is_value(arg: str) -> bool:
+    """Whether a command-line argument reads as one value of a comma-separated number option (``0.01``, ``0.1,``)."""
+    try:
+        float(arg.strip(","))
+    except ValueError:
+        return False
+    return True
+
+
+def _values_apart(given: Sequence[str], at: int, listed: Collection[str]) -> int | None:
+    """The place of the comma-separated option whose values run on, typed apart, to ``given[at]``; else ``None``.
+
+    ``--betas 0.9 0.999`` has its option two places before the extra; ``--weight-decay 0.1 0.01 0.001 model.pt``
+    further back, over the values between (click took ``0.01`` for MODEL, and ``0.001`` is the extra).
+    """
+    option = at - 2
+    while option >= 0 and given[option] not in listed:
+        if not (_is_value(given[option + 1]) and _is_value(given[at])):  # MODEL after the values is no value of them
+            return None
+        option -= 1
+    return option if option >= 0 else None
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
