@@ -615,10 +615,9 @@ class RangeTestResult:
                 f"This is a weight-decay sweep of {len(data['results'])} range tests (kind='weight_decay_sweep'), not "
                 "one result: read each with RangeTestResult.from_dict(doc['results'][i])"
             )
-        if not (is_real(version) and version == SCHEMA_VERSION):  # an array or tensor compared elementwise
-            raise ValueError(
-                f"Unsupported result schema_version={version!r}; this lrfinder reads version {SCHEMA_VERSION}"
-            )
+        problem = schema_version_problem(version, again="result.to_json(path)")
+        if problem is not None:
+            raise ValueError(f"Unsupported range-test result: {problem}")
         try:
             for key, check, rule in (*_OPTIONAL_FIELDS, *_FILE_FIELDS):
                 value = data.get(key)
@@ -790,6 +789,32 @@ class RangeTestResult:
                 raise
             # "Malformed range-test result: suggestion.min_lr ..." named no file, where a caller may read several.
             raise ValueError(f"{origin}{exc}") from exc
+
+
+def schema_version_problem(version: object, again: str) -> str | None:
+    """What keeps a result file's ``schema_version`` from being read, ending with what to do; ``None`` if it reads.
+
+    A newer version is told apart from a value no lrfinder writes (a string, a hand edit): the one wants an upgrade,
+    the other the file written again.
+
+    Args:
+        version: The file's ``schema_version`` (``None`` where it has none).
+        again: How the result is written again, as the caller's user would (``"result.to_json(path)"``).
+
+    """
+    if is_real(version) and version == SCHEMA_VERSION:  # an array or tensor compared elementwise is not real
+        return None
+    if is_int(version) and cast(int, version) > SCHEMA_VERSION:
+        return (
+            f"schema_version {version} is newer than the version {SCHEMA_VERSION} this lrfinder reads: a newer "
+            f"lrfinder wrote it. Upgrade lrfinder (pip install --upgrade lrfinder) to read it, or write the result "
+            f"again with this one ({again})."
+        )
+    found = "there is no schema_version" if version is None else f"schema_version {version!r:.40} is not a version"
+    return (
+        f"{found} (lrfinder writes whole numbers from 1; this one reads version {SCHEMA_VERSION}): a file edited by "
+        f"hand, or none that lrfinder wrote. Write the result again with {again}."
+    )
 
 
 def _curve_problem(lrs: Sequence[float], num_losses: int, suggestion: Suggestion | None) -> str | None:

@@ -1468,7 +1468,10 @@ def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
         "not UTF-8": (b"\x80\xfe{}", ["not UTF-8"]),  # not \xff\xfe, a UTF-16 byte-order mark
         "a list": ([1, 2], ["a JSON array, expected an object"]),
         "foreign object": ({"name": "something else"}, ["not an lrfind result", "no schema_version"]),
-        "newer schema": ({**good, "schema_version": 99}, ["schema_version 99", "reads version 1"]),
+        # It was told to "Re-run lrfind run --json with this version", not that a newer lrfinder reads it.
+        "newer schema": ({**good, "schema_version": 99}, ["schema_version 99 is newer than the version 1",
+                                                          "pip install --upgrade lrfinder"]),
+        "schema as text": ({**good, "schema_version": "1"}, ["schema_version '1' is not a version"]),
         "no losses": (without("losses"), ["'lrs' and 'losses'"]),
         "empty curve": ({**good, "lrs": [], "losses": []}, ["'lrs' and 'losses'"]),
         "short losses": ({**good, "losses": good["losses"][:3]}, ["same length"]),

@@ -1313,9 +1313,30 @@ def test_json_of_a_hand_built_short_plan_reads_back(tmp_path: Any) -> None:
         RangeTestResult.from_dict(data)
 
 
-def test_json_schema_version_is_checked() -> None:
-    with pytest.raises(ValueError, match="schema_version"):
-        RangeTestResult.from_json('{"schema_version": 99}')
+@pytest.mark.parametrize(
+    ("version", "said"),
+    [
+        # A newer lrfinder's file was "Unsupported result schema_version=2; this lrfinder reads version 1": no way out.
+        (2, "schema_version 2 is newer than the version 1 this lrfinder reads: a newer lrfinder wrote it. Upgrade "
+            "lrfinder (pip install --upgrade lrfinder)"),
+        # A hand edit to the string "1" was told "schema_version='1'; this lrfinder reads version 1".
+        ("1", "schema_version '1' is not a version (lrfinder writes whole numbers from 1; this one reads version 1)"),
+        (0, "schema_version 0 is not a version"),
+        (None, "there is no schema_version"),
+    ],
+)  # fmt: skip
+def test_json_schema_version_is_checked(tmp_path: Path, version: object, said: str) -> None:
+    data = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed").to_dict()
+    if version is None:
+        del data["schema_version"]
+    else:
+        data["schema_version"] = version
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError) as info:
+        RangeTestResult.from_json(path)
+    assert str(info.value).startswith(f"{str(path)!r}: Unsupported range-test result: {said}")
+    assert str(info.value).endswith(("Write the result again with result.to_json(path).", "(result.to_json(path))."))
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def _result_of(path: str, doc: Any, where: str = "") -> RangeTestResult:
         BadResultFile: Not an ``lrfind`` result, another schema version, or a malformed one.
 
     """
-    from ..range_test import SCHEMA_VERSION, RangeTestResult
+    from ..range_test import RangeTestResult, schema_version_problem
 
     if not isinstance(doc, dict):
         raise BadResultFile(
@@ -53,11 +53,9 @@ def _result_of(path: str, doc: Any, where: str = "") -> RangeTestResult:
         raise BadResultFile(
             f"{path}{where} is not an lrfind result (no schema_version key). Pass a file written by lrfind run --json."
         )
-    if doc["schema_version"] != SCHEMA_VERSION:
-        raise BadResultFile(
-            f"{path}{where} has schema_version {doc['schema_version']!r}, but this lrfinder reads version "
-            f"{SCHEMA_VERSION}. Re-run lrfind run --json with this version."
-        )
+    problem = schema_version_problem(doc["schema_version"], again="lrfind run --json")
+    if problem is not None:
+        raise BadResultFile(f"{path}{where} cannot be read: {problem}")
     lrs, losses = doc.get("lrs"), doc.get("losses")
     if not (isinstance(lrs, list) and isinstance(losses, list) and lrs and len(lrs) == len(losses)):
         raise BadResultFile(
