@@ -2105,6 +2105,7 @@ class LRFinder(_CallbackBase):
         configs: list[LRSchedulerConfig] = []
         if with_scheduler and self.scheduler is not None:
             from .schedulers import (
+                _NONE_GIVEN,
                 MAX_PREVIEW_STEPS,
                 SCHEDULERS,
                 advised_warmup,
@@ -2121,9 +2122,9 @@ class LRFinder(_CallbackBase):
                 raise ValueError(
                     f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}."
                 )
-            suggestion = self.result.training_suggestion if self.result is not None else None
-            # None (an inconclusive test, warned about already) goes as no suggestion: create_scheduler warns of None.
-            given: dict[str, Any] = {} if suggestion is None else {"suggestion": suggestion}
+            found = self.result.training_suggestion if self.result is not None else None
+            # An inconclusive test (None, warned about already) goes as no suggestion: create_scheduler warns of None.
+            suggestion = _NONE_GIVEN if found is None else found
             settings = dict(self.scheduler_settings)
             warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
             if warmup and "warmup_steps" not in settings:
@@ -2147,7 +2148,7 @@ class LRFinder(_CallbackBase):
                     )
             self._check_plateau_metric_logged(trainer, pl_module, settings)
             sched = create_scheduler(
-                self.scheduler, optimizer, total_steps=int(total), **given, **settings
+                self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
             )
             fine_tuner = _lightning.fine_tuner(trainer.callbacks)  # type: ignore[attr-defined]
             if fine_tuner is not None:
@@ -2193,7 +2194,7 @@ class LRFinder(_CallbackBase):
                         total_steps=int(total),
                         steps_per_epoch=per_epoch,
                         lr=lr,
-                        **given,
+                        suggestion=suggestion,
                         **settings,
                     )
             config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)

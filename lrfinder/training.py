@@ -82,6 +82,7 @@ from .diagnostics import (
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import _LARGEST_ACCUMULATION, MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
+from .schedulers import _NONE_GIVEN, _NoSuggestion
 from .settings import (
     check_callable,
     check_device,
@@ -577,7 +578,7 @@ def _check_schedule_arguments(
         raise TypeError(f"Expected warmup_steps to be an int >= 0, but got warmup_steps={warmup_steps!r}")
     if warmup_steps < 0:  # type: ignore[operator]
         raise ValueError(f"Expected warmup_steps >= 0, but got warmup_steps={warmup_steps}")
-    if suggestion is not None and not isinstance(suggestion, (Suggestion, RangeTestResult)):
+    if suggestion is not None and not isinstance(suggestion, (Suggestion, RangeTestResult, _NoSuggestion)):
         raise TypeError(
             "Expected suggestion to be a lrfinder.Suggestion (a range test's result.training_suggestion), a "
             f"RangeTestResult or None, but got suggestion={suggestion!r:.60}"
@@ -638,7 +639,7 @@ def _configure(
     scheduler_settings: Mapping[str, Any],
     total_steps: int | None,
     warmup_steps: int,
-    suggestion: Suggestion | None,
+    suggestion: Suggestion | _NoSuggestion | None,
     loss_module: nn.Module | None = None,
     fine_tuner: object = None,
     unfreeze: tuple[int, int] | None = None,
@@ -660,20 +661,19 @@ def _configure(
             # torch checks only the LR given to the class: a group's lr='1e-4' (text from a YAML config) failed
             # inside torch's step ("bad operand type for unary -: 'str'"), and lr=-1e-3 trained uphill.
             group_lr(optimizer, index, group, use="train with")
-        _warn_if_reused(optimizer, reads_suggestion=scheduler is not None and suggestion is not None)
+        _warn_if_reused(optimizer, reads_suggestion=scheduler is not None and isinstance(suggestion, Suggestion))
         if scheduler is None:
-            _warn_suggestion_unread(optimizer, suggestion)
+            _warn_suggestion_unread(optimizer, suggestion if isinstance(suggestion, Suggestion) else None)
             return optimizer
         from .schedulers import check_groups_can_grow, create_scheduler, lightning_scheduler_config
 
-        # Passed only when given: create_scheduler warns of an explicit None (an inconclusive result.suggestion).
-        given: dict[str, Any] = {} if suggestion is None else {"suggestion": suggestion}
+        # As given: create_scheduler warns of an explicit None (an inconclusive result.suggestion), not of none given.
         built = create_scheduler(
             scheduler,
             optimizer,
             total_steps=total_steps,
             warmup_steps=warmup_steps,
-            **given,
+            suggestion=suggestion,
             **scheduler_settings,
         )
         if fine_tuner is not None:  # it adds the backbone's param group as it unfreezes it
@@ -1066,7 +1066,7 @@ def train(
     scheduler: str | None = None,
     scheduler_settings: Mapping[str, Any] | None = None,
     warmup_steps: int = 0,
-    suggestion: Suggestion | RangeTestResult | None = None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None = _NONE_GIVEN,
     accumulate_grad_batches: int = 1,
     device: str | int | torch.device = "cpu",
     precision: str = "32",
@@ -1115,7 +1115,9 @@ def train(
             ``cyclic`` take their band from it, every other schedule starts from ``suggestion.lr``,
             which replaces the optimizer's LR (of its largest group; the others keep their ratios).
             Without a ``scheduler`` it is not read: training runs at the optimizer's LR (with a warning
-            when that is not the suggestion's).
+            when that is not the suggestion's). Left out, the schedule starts from the optimizer's LR; an
+            explicit ``None`` (``result.suggestion`` of an inconclusive test) does too, with
+            :func:`lrfinder.create_scheduler`'s warning.
         accumulate_grad_batches: Batches per optimizer step.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``, or what else ``torch.device`` takes (a
             ``torch.device``; an int, the GPU's index: ``0`` is ``"cuda:0"``).

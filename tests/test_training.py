@@ -266,6 +266,26 @@ def test_a_suggestion_without_a_scheduler_that_is_not_the_optimizers_lr_is_warne
               scheduler="constant")  # fmt: skip
 
 
+def test_an_inconclusive_results_suggestion_none_with_a_scheduler_is_warned_about_as_create_scheduler_does():
+    # train(scheduler="cosine", suggestion=result.suggestion) of an inconclusive test passed None, train's default:
+    # the schedule started from the optimizer's LR without a word, where create_scheduler warns of that None.
+    import lrfinder
+
+    result = lrfinder.RangeTestResult(lrs=(1e-3,), losses=(1.0,), stop_reason="completed", error="too few points")
+    assert result.suggestion is None
+    said = r"^suggestion=None: schedule 'cosine' takes its starting LR from the optimizer's LR, as without a "
+    with pytest.warns(UserWarning, match=said + r"suggestion\. If it is result\.suggestion") as caught:
+        trained = train(make_mlp(), loader(), optimizer=sgd(1e-3), loss_fn=F.cross_entropy, scheduler="cosine",
+                        suggestion=result.suggestion)  # fmt: skip
+    assert [w.filename for w in caught if str(w.message).startswith("suggestion=None")] == [__file__]
+    assert trained.lrs[0] == pytest.approx(1e-3)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="suggestion=None")
+        # Left out: a schedule at the optimizer's LR, meant; without a scheduler nothing reads it.
+        train(make_mlp(), loader(), optimizer=sgd(1e-3), loss_fn=F.cross_entropy, scheduler="cosine")
+        train(make_mlp(), loader(), optimizer=sgd(1e-3), loss_fn=F.cross_entropy, suggestion=None)
+
+
 def test_a_range_test_result_without_a_scheduler_that_is_not_the_optimizers_lr_is_warned_about():
     # train(suggestion=result) read the result's training_suggestion only with a scheduler: without one it was dropped
     # before the optimizer's LR was compared with it, so the warning a Suggestion gets never came for the result.
