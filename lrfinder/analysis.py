@@ -1488,8 +1488,9 @@ def _values(count: int) -> str:
 
 #: How an inconclusive curve's message names its blow-up LR (``lr``), and a blow-up it calls doubtful (the loss came
 #: back below the rise's start): the report marks the LR a message names by these words (``report._named_blowup``).
-BLOWUP_NAMED = "The loss did blow up, from lr={lr:.2e}"
-DOUBTFUL_BLOWUP_NAMED = "The smoothed loss rose from lr={lr:.2e} and was read as a blow-up"
+#: ``lr`` comes written, with the digits the message writes its LRs with (:func:`_named_digits`).
+BLOWUP_NAMED = "The loss did blow up, from lr={lr}"
+DOUBTFUL_BLOWUP_NAMED = "The smoothed loss rose from lr={lr} and was read as a blow-up"
 
 
 def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
@@ -1533,6 +1534,9 @@ def _why_no_fall(
     """
     n = raw.size
     parts: list[str] = []
+    back = None if blowup is None or smoothed is None else _came_back(smoothed, blowup)
+    # The LRs named, written apart from each other and from the sweep's ends (a sweep over a fraction of a decade).
+    d = _named_digits(lrs, *(None if i is None else float(lrs[i]) for i in (blowup, back)), non_finite_lr)
     if n > 1 and bool(np.all(raw == raw[0])):
         parts.append(
             f"Every one of the {n} recorded losses is exactly {float(raw[0])!r}: no step changed the loss, so its "
@@ -1540,31 +1544,30 @@ def _why_no_fall(
             "not depend on the trained parameters) or the LRs too small to move the weights at their precision. "
             "Check that loss.backward() gives the trained parameters nonzero gradients."
         )
-    back = None if blowup is None or smoothed is None else _came_back(smoothed, blowup)
     if blowup is not None and back is not None and smoothed is not None:
         top, start, low = float(lrs[blowup]), float(np.min(smoothed[: blowup + 1])), float(smoothed[back])
         parts.append(
-            DOUBTFUL_BLOWUP_NAMED.format(lr=top) + " (nothing past it was read), but it "
-            f"later came back below where that rise started ({low:.3g} at lr={float(lrs[back]):.2e}, against "
+            DOUBTFUL_BLOWUP_NAMED.format(lr=f"{top:.{d}e}") + " (nothing past it was read), but it "
+            f"later came back below where that rise started ({low:.3g} at lr={float(lrs[back]):.{d}e}, against "
             f"{start:.3g}): on a curve this noisy the rise may be noise, not the LR. Steady the curve (a larger batch "
-            f"size or more num_steps) and run again before you take {top:.2e} as the LR to stay below (a tenth of "
-            f"it, {top / 10:.2e}, would be the usual fallback)."
+            f"size or more num_steps) and run again before you take {top:.{d}e} as the LR to stay below (a tenth of "
+            f"it, {top / 10:.{d}e}, would be the usual fallback)."
         )
     elif blowup is not None:
         top = float(lrs[blowup])
         parts.append(
-            BLOWUP_NAMED.format(lr=top) + " (nothing past it was read): whatever LR you train at, keep it "
-            f"below that. A tenth of it ({top / 10:.2e}) is the usual fallback, but this curve shows no fall to "
+            BLOWUP_NAMED.format(lr=f"{top:.{d}e}") + " (nothing past it was read): whatever LR you train at, keep "
+            f"it below that. A tenth of it ({top / 10:.{d}e}) is the usual fallback, but this curve shows no fall to "
             "confirm it."
         )
     if blowup is None and non_finite_lr is None and explosion_index(raw) is None:
         parts.append(
             "The loss never blew up either, so the sweep may have stopped below the LRs where this model "
-            f"learns: raise max_lr (it ended at {lrs[n - 1]:.2e})."
+            f"learns: raise max_lr (it ended at {lrs[n - 1]:.{d}e})."
         )
     if non_finite_lr is not None:
         parts.append(
-            f"Only the {n} losses before the first non-finite one (at lr={non_finite_lr:.2e}) were read; the "
+            f"Only the {n} losses before the first non-finite one (at lr={non_finite_lr:.{d}e}) were read; the "
             f"{size - n} from there on were not"
             + (f" ({later} of them finite: if that loss was one bad step, drop it to read past it)." if later else ".")
         )
@@ -1595,13 +1598,13 @@ def check_curve(curve: object) -> None:
         )
 
 
-def _first_loss_words(first: float, lr: float, curve: Curve) -> str:
-    """Why a curve's first loss is already non-finite, told for the kind of curve it is."""
+def _first_loss_words(first: float, lr: str, curve: Curve) -> str:
+    """Why a curve's first loss is already non-finite, told for the kind of curve it is (``lr``: its LR, written)."""
     if curve == "val":
         # A validation curve's loss at lr[0] is measured after the step at lr[0], but one step at the smallest LR
         # of a sweep is not what makes a loss undefined: a validation batch with no target to score is.
         return (
-            f"The first loss is already {first} (at lr={lr:.2e}): on a validation curve (curve='val') it is the "
+            f"The first loss is already {first} (at lr={lr}): on a validation curve (curve='val') it is the "
             "mean loss over val_data after one step at the smallest LR of the sweep, too small a step to be the "
             "cause. Check the model, the validation data and the loss function (a val_data batch whose targets are "
             "all ignore_index, whose mean loss is a mean over nothing; NaN or inf targets, a log of zero, a "
@@ -1609,7 +1612,7 @@ def _first_loss_words(first: float, lr: float, curve: Curve) -> str:
         )
     # A range test records each loss before the step at that LR: the first one saw no update at all.
     return (
-        f"The first loss is already {first} (at lr={lr:.2e}): a range test records each loss "
+        f"The first loss is already {first} (at lr={lr}): a range test records each loss "
         "before the step at its LR, so this is the untouched model's loss and the learning rate is not the "
         "cause. Check the model, the data and the loss function (NaN or inf inputs or targets, a log of zero, "
         "a division by zero)."
@@ -1645,19 +1648,20 @@ def read_curve(
     lr_arr, loss_arr = _check_curve(lrs, losses)
     n = finite_prefix(loss_arr)
     non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
+    d = _named_digits(lr_arr, non_finite_lr)  # the LR the errors below name, told apart from the sweep's ends
     if n == 0 and non_finite_lr is not None:
-        raise InconclusiveCurveError(_first_loss_words(loss_arr[0], non_finite_lr, curve))
+        raise InconclusiveCurveError(_first_loss_words(loss_arr[0], f"{non_finite_lr:.{d}e}", curve))
     later = _finite_after(loss_arr, n)
     if n < MIN_POINTS and later:
         # Not a curve that ran off: finite losses follow (a range test stops at its first non-finite one).
         follow = "follows" if later == 1 else "follow"
         raise InconclusiveCurveError(
-            f"Only {_values(n)} came before the first non-finite one (at lr={non_finite_lr:.2e}), where a curve ends; "
-            f"at least {MIN_POINTS} are needed. {_values(later).capitalize()} {follow} it: if it was one bad step, "
-            "not the loss running off, drop that step's lr and loss and analyse the rest."
+            f"Only {_values(n)} came before the first non-finite one (at lr={non_finite_lr:.{d}e}), where a curve "
+            f"ends; at least {MIN_POINTS} are needed. {_values(later).capitalize()} {follow} it: if it was one bad "
+            "step, not the loss running off, drop that step's lr and loss and analyse the rest."
         )
     if n < MIN_POINTS:
-        where = f" (the loss became non-finite at lr={non_finite_lr:.2e})" if non_finite_lr else ""
+        where = f" (the loss became non-finite at lr={non_finite_lr:.{d}e})" if non_finite_lr else ""
         raise InconclusiveCurveError(
             f"Only {_values(n)} {'was' if n == 1 else 'were'} recorded{where}; at least {MIN_POINTS} are needed. "
             "Lower min_lr or max_lr, or increase num_steps, so the test records more points "
@@ -1688,7 +1692,7 @@ def read_curve(
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
         raise InconclusiveCurveError(
-            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.2e}); the test "
+            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.{_named_digits(lr_arr)}e}); the test "
             "never reached the divergence region. Increase max_lr (or num_steps) and run again."
         )
     slope = loss_slope(lr_arr, smoothed)
@@ -1834,6 +1838,14 @@ def sweep_digits(swept: Iterable[float], named: Iterable[float]) -> int:
     lrs = [float(v) for v in swept if v > 0.0 and math.isfinite(v)]
     step = (max(lrs) / min(lrs)) ** (1.0 / (len(lrs) - 1)) - 1.0 if len(lrs) > 1 else 1.0
     return apart_digits(named, 2, close=max(step, 0.0) / 2.0)
+
+
+def _named_digits(swept: np.ndarray, *named: float | None) -> int:
+    """:func:`sweep_digits` of the LRs a text without a reading names (``None``: none) and the sweep's ends.
+
+    For :func:`read_curve`'s errors: in a sweep over a sliver of a decade they wrote distinct LRs alike.
+    """
+    return sweep_digits(swept, [float(swept[0]), float(swept[-1]), *(float(v) for v in named if v is not None)])
 
 
 def confidence_and_notes(

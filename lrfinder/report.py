@@ -1487,10 +1487,12 @@ def _named_blowup(result: RangeTestResult) -> tuple[float, bool] | None:
         return None
     if lr is None:
         return None
-    if BLOWUP_NAMED.format(lr=lr) in result.error:
-        return lr, False
-    if DOUBTFUL_BLOWUP_NAMED.format(lr=lr) in result.error:
-        return lr, True
+    # Written with the digits the message needs to tell its LRs apart: 2, more in a sweep over a sliver of a decade.
+    for digits in range(2, 13):
+        if BLOWUP_NAMED.format(lr=f"{lr:.{digits}e}") in result.error:
+            return lr, False
+        if DOUBTFUL_BLOWUP_NAMED.format(lr=f"{lr:.{digits}e}") in result.error:
+            return lr, True
     return None
 
 

@@ -1990,3 +1990,36 @@ def test_a_tiny_span_writes_the_derivation_and_notes_with_the_digits_that_tell_i
     wide = analyze(LRS, textbook_curve(), rule=rule)
     said = " ".join([wide.derivation, *wide.notes])
     assert all(len(w.split("e")[0]) == 4 for w in re.findall(r"\d\.\d+e[-+]\d+", said))
+
+
+def test_a_tiny_spans_inconclusive_errors_write_its_lrs_apart() -> None:
+    # read_curve's errors wrote LRs as .2e: in a sweep of 1e-3 .. 1.0001e-3 the loss was "still falling at the
+    # largest LR tried (1.00e-03)", the LR the sweep started at, and in one of 1e-3 .. 1.2e-3 the loss "became
+    # non-finite at lr=1.00e-03" at its third step. They take the digits the derivation and notes take.
+    from lrfinder import RangeTestResult, lr_schedule
+    from lrfinder.analysis import read_curve
+    from lrfinder.report import _named_blowup
+
+    def error(lrs: np.ndarray, losses: np.ndarray) -> str:
+        with pytest.raises(InconclusiveCurveError) as caught:
+            read_curve(lrs, losses)
+        return str(caught.value)
+
+    narrow, brief = lr_schedule(1e-3, 1.0001e-3, 100), lr_schedule(1e-3, 1.2e-3, 100)
+    assert "still falling at the largest LR tried (1.0001e-03);" in error(narrow, np.linspace(2.0, 1.0, 100))
+    noisy = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(100)
+    assert error(narrow, noisy).endswith("raise max_lr (it ended at 1.0001e-03).")
+    assert "(the loss became non-finite at lr=1.004e-03);" in error(brief, np.r_[1.0, 0.9, np.full(98, np.nan)])
+    assert "before the first non-finite one (at lr=1.004e-03)," in error(brief, np.r_[1.0, 0.9, np.nan, noisy[3:]])
+    steps = np.arange(100)
+    rises = noisy + np.where(steps > 3, np.expm1(0.2 * (steps - 3)), 0.0)
+    said = error(narrow, rises)
+    assert "The loss did blow up, from lr=1.00002e-03 (nothing past it was read)" in said
+    assert "A tenth of it (1.00002e-04)" in said
+    # The report still marks the LR the message names.
+    result = RangeTestResult(lrs=tuple(narrow), losses=tuple(rises), stop_reason="completed", error=said)
+    assert _named_blowup(result) == (pytest.approx(1.00002e-3, rel=1e-5), False)
+    # A usual sweep keeps 2.
+    wide = lr_schedule(1e-6, 1.0, 100)
+    assert "still falling at the largest LR tried (1.00e+00);" in error(wide, np.linspace(2.0, 1.0, 100))
+    assert re.search(r"The loss did blow up, from lr=\d\.\d\de-\d\d \(", error(wide, rises))
