@@ -2862,7 +2862,8 @@ def _fit_keeps_the_files_dtype(work: Path, net: torch.nn.Module, dtype: torch.dt
     ) in " ".join(ran.stderr.split())
     fitted = invoke("fit", f"{name}.pt", *args, "-o", f"trained_{name}.pt")
     assert fitted.exit_code == 0, fitted.output
-    assert f"so the test and training run in float32; trained_{name}.pt is saved in {name} again, as MODEL." in (
+    wider = ", its values of float32 precision" if dtype == torch.float64 else ""
+    assert f"so the test and training run in float32; trained_{name}.pt is saved in {name} again, as MODEL{wider}." in (
         " ".join(fitted.stderr.split())
     )
     trained = torch.load(work / f"trained_{name}.pt", weights_only=True)
@@ -2887,6 +2888,28 @@ def test_fit_saves_a_state_dict_in_the_float_dtype_model_held_it(work: Path):
     mods, args = _dtype_args()
     _fit_keeps_the_files_dtype(work, mods.Net(), torch.float16, args)
     assert "note:" not in invoke("run", "weights.pt", *args).stderr  # a float32 file says nothing
+
+
+def test_run_on_float64_weights_of_a_float32_class_says_how_to_test_in_float64(work: Path):
+    # The note said the test runs in float32 and no more: a user whose float64 file asks for float64 was not told that
+    # the class's own dtype decides it. The way it names is checked too: a class building float64 weights runs in it.
+    mods, args = _dtype_args()
+    torch.save(mods.Net().to(torch.float64).state_dict(), work / "float64.pt")
+    ran = invoke("run", "float64.pt", *args)
+    assert ran.exit_code == 0, ran.output
+    assert (
+        "so the test runs in float32. To test in float64, have lrf_cli_usermods:Net build float64 weights "
+        "(self.to(torch.float64) at the end of its __init__) and store the data's inputs as float64."
+    ) in " ".join(ran.stderr.split())
+    (work / "net64.py").write_text(
+        f"import torch\nfrom {USER_MODULE} import Net\n\n\nclass Net64(Net):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.to(torch.float64)\n"
+    )
+    data = np.load(work / "train.npz")
+    np.savez(work / "train64.npz", x=data["x"].astype(np.float64), y=data["y"])
+    ran64 = invoke("run", "float64.pt", "--model-class", "net64:Net64", "--data", "train64.npz", *args[4:])
+    assert ran64.exit_code == 0, ran64.output
+    assert "note:" not in ran64.stderr
 
 
 @pytest.mark.slow

@@ -449,7 +449,8 @@ def note_saved_dtypes(ctx: click.Context, options: Options, loaded: LoadedModel)
 
     The weights are loaded into the model's own (float16 ones into float32 weights), so the test runs, and ``fit``
     trains, in the model's dtype; ``fit`` saves them in the file's again. Nothing said so, and ``fit`` saved float16
-    weights as float32.
+    weights as float32. Weights wider than the model's (float64 into float32) are saved in their dtype with the
+    model's precision: the note says so, and how to run in the file's dtype.
     """
     saved = _dtype_names(loaded.saved_dtypes.values())
     held = loaded.model.state_dict()
@@ -457,9 +458,22 @@ def note_saved_dtypes(ctx: click.Context, options: Options, loaded: LoadedModel)
     count = plural(len(loaded.saved_dtypes), "tensor")
     doing = "the test and training run" if ctx.info_name == "fit" else "the test runs"
     saving = f"; {options.output} is saved in {saved} again, as MODEL" if ctx.info_name == "fit" else ""
+    advice = ""
+    # float64 weights loaded into float32 ones: the file keeps its dtype (a float64 model loads it as it loaded
+    # MODEL, load_state_dict(..., assign=True) too), but not the precision the file suggests; the class's own dtype
+    # is the way to that, so it is named.
+    wider = [dtype for key, dtype in loaded.saved_dtypes.items() if dtype.itemsize > held[key].dtype.itemsize]
+    if wider:
+        wide = str(wider[0]).removeprefix("torch.")
+        saving += f", its values of {built} precision" if saving else ""
+        run_in = "test and train" if ctx.info_name == "fit" else "test"
+        advice = (
+            f" To {run_in} in {wide}, have {options.model_class} build {wide} weights (self.to(torch.{wide}) at the "
+            f"end of its __init__) and store the data's inputs as {wide}."
+        )
     click.echo(
         f"note: {loaded.path.name} holds {count} in {saved} that {options.model_class} builds in {built}: they are "
-        f"loaded into its {built} ones, so {doing} in {built}{saving}.",
+        f"loaded into its {built} ones, so {doing} in {built}{saving}.{advice}",
         err=True,
     )
 
