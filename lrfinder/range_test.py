@@ -607,6 +607,12 @@ class RangeTestResult:
     @classmethod
     def _from_dict(cls, data: Mapping[str, Any], origin: str) -> RangeTestResult:
         """:meth:`from_dict`, its warnings starting with ``origin`` (the file's name, ``"'r.json': "``, or ``""``)."""
+        if isinstance(data, (str, bytes, bytearray, os.PathLike)):
+            # A file's path or its text, where "but got str" left the reader to find from_json.
+            raise TypeError(
+                f"Expected data to be a mapping (a JSON object), but got {type(data).__name__} {data!r:.60}: read a "
+                "JSON file (or its text) with RangeTestResult.from_json(path)"
+            )
         if not isinstance(data, Mapping):
             raise TypeError(f"Expected data to be a mapping (a JSON object), but got {type(data).__name__}")
         version = data.get("schema_version")
@@ -766,6 +772,11 @@ class RangeTestResult:
                     f"{origin}Not a JSON range-test result: the file is empty. Write it again with "
                     "result.to_json(path)."
                 )
+        elif isinstance(source, Mapping):  # json.load(f) or to_dict()'s output, read by from_dict
+            raise TypeError(
+                f"Expected source to be a JSON file path or JSON text, but got a {type(source).__name__}: read a dict "
+                "(json.load's, to_dict()'s) with RangeTestResult.from_dict(data)"
+            )
         else:
             raise TypeError(
                 f"Expected source to be a JSON file path or JSON text, but got {type(source).__name__} {source!r:.60}"

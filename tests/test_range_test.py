@@ -1339,6 +1339,18 @@ def test_json_schema_version_is_checked(tmp_path: Path, version: object, said: s
     assert str(info.value).endswith(("Write the result again with result.to_json(path).", "(result.to_json(path))."))
 
 
+def test_from_json_and_from_dict_given_each_others_input_name_the_other(tmp_path: Path) -> None:
+    # from_json(json.load(f)) was "but got dict {...}", from_dict(path) "but got str": neither named the other reader.
+    result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed")
+    with pytest.raises(TypeError, match=r"but got a dict: read a dict .* with RangeTestResult\.from_dict\(data\)$"):
+        RangeTestResult.from_json(result.to_dict())  # type: ignore[arg-type]
+    path = tmp_path / "r.json"
+    for given in (result.to_json(path), str(path), path):
+        with pytest.raises(TypeError, match=r": read a JSON file \(or its text\) with RangeTestResult\.from_json"):
+            RangeTestResult.from_dict(given)  # type: ignore[arg-type]
+    assert RangeTestResult.from_dict(json.loads(path.read_text())) == RangeTestResult.from_json(path) == result
+
+
 @pytest.mark.parametrize(
     ("key", "value", "pattern"),
     [("stop_reason", "exploded", "stop_reason='exploded'"), ("mode", "log", "settings.mode='log'")],
