@@ -774,7 +774,7 @@ class RangeTestResult:
                 )
         elif isinstance(source, Mapping):  # json.load(f) or to_dict()'s output, read by from_dict
             raise TypeError(
-                f"Expected source to be a JSON file path or JSON text, but got a {type(source).__name__}: read a dict "
+                f"Expected source to be a JSON file path or JSON text, but got {type(source).__name__}: read a dict "
                 "(json.load's, to_dict()'s) with RangeTestResult.from_dict(data)"
             )
         else:

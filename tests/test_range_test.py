@@ -1342,7 +1342,7 @@ def test_json_schema_version_is_checked(tmp_path: Path, version: object, said: s
 def test_from_json_and_from_dict_given_each_others_input_name_the_other(tmp_path: Path) -> None:
     # from_json(json.load(f)) was "but got dict {...}", from_dict(path) "but got str": neither named the other reader.
     result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 2.0), stop_reason="completed")
-    with pytest.raises(TypeError, match=r"but got a dict: read a dict .* with RangeTestResult\.from_dict\(data\)$"):
+    with pytest.raises(TypeError, match=r"but got dict: read a dict .* with RangeTestResult\.from_dict\(data\)$"):
         RangeTestResult.from_json(result.to_dict())  # type: ignore[arg-type]
     path = tmp_path / "r.json"
     for given in (result.to_json(path), str(path), path):
