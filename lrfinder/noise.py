@@ -68,7 +68,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -184,7 +184,7 @@ class NoiseScale:
     n_estimates: int
     interval: tuple[float, float]
     steps: tuple[int, ...] = ()
-    source: str = "given"
+    source: NoiseSource = "given"
 
     def __post_init__(self) -> None:
         """Check a measurement built by hand (or read back) as :func:`noise_scale_from_norms` builds it.
@@ -520,7 +520,7 @@ def noise_scale_from_norms(
         n_estimates=int(s.size),
         interval=_bootstrap_interval(grad_sq_i, trace_i),
         steps=tuple(int(i) for i in steps),
-        source=str(source),
+        source=cast(NoiseSource, str(source)),  # NoiseScale checks it is one
     )
 
 

@@ -107,7 +107,7 @@ class ScaledLR:
     lr: float
     base_lr: float
     factor: float
-    rule: str
+    rule: ScalingRule
     reason: str
     from_batch_size: int
     to_batch_size: int
@@ -463,6 +463,7 @@ def scale_lr(
     except OverflowError:  # Python ints past the float range
         k = math.inf
     family = optimizer_family(optimizer)
+    used: ScalingRule
     if rule == "auto":
         what = "an adaptive optimizer" if family == "adaptive" else "an SGD-family optimizer"
         if optimizer is None:
@@ -478,7 +479,7 @@ def scale_lr(
                 reason += f" (the noise scale is too uncertain to use: {uncertain})"
                 critical = None
     else:
-        used = rule
+        used = cast(ScalingRule, rule)  # one of SCALING_RULES, checked above
         reason = f"{rule} (requested)"
         if used == "noise" and uncertain is not None:
             warn(

@@ -239,3 +239,18 @@ def test_create_scheduler_overloads_name_every_registry_schedule() -> None:
     named = [name for h in hints[:2] for name in typing.get_args(h["name"])]
     assert sorted(named) == sorted(schedulers.list_schedulers())
     assert hints[2]["name"] is str
+
+
+def test_result_fields_of_a_closed_set_of_strings_are_typed_with_its_literal() -> None:
+    # ScaledLR.rule and NoiseScale.source were a plain str, though scale_lr(rule=...) and noise_scale_from_norms(
+    # source=...) type the same values with a Literal: neither help() nor a type checker showed the choices.
+    import typing
+
+    from lrfinder.names import ScalingRule
+    from lrfinder.noise import NoiseScale, NoiseSource
+    from lrfinder.scaling import ScaledLR
+
+    assert typing.get_type_hints(ScaledLR)["rule"] == ScalingRule
+    assert typing.get_type_hints(NoiseScale)["source"] == NoiseSource
+    scaled = lrfinder.scale_lr(1e-2, from_batch_size=32, to_batch_size=128, rule="sqrt")
+    assert scaled.rule == "sqrt" and ScaledLR.from_dict(scaled.to_dict()) == scaled  # JSON round trip unchanged
