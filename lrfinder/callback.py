@@ -549,11 +549,17 @@ class LRFinder(_CallbackBase):
             if refusal is not None:
                 raise refusal
         if scheduler is not None:
-            from .schedulers import _get_spec, check_scheduler_settings
+            from .schedulers import _get_spec, check_scheduler_settings, schedule_refusal
 
             _get_spec(scheduler, "scheduler")  # an unknown name fails here, not at fit start
             # The warm-up too: the advised warm-up's warning on a loader without length asks for warmup_steps here.
             check_scheduler_settings(scheduler, scheduler_settings or {}, warmup=True)
+            # A value no fit makes right (pct_start=0, warmup_steps=-1) failed at fit start, after the Trainer's setup;
+            # one judged against the fit's length, optimizer or curve still is, before the test (_check_schedule).
+            refusal = schedule_refusal(scheduler, scheduler_settings or {})
+            if refusal is not None:
+                said = f"LRFinder(scheduler={scheduler!r}, scheduler_settings=...): {refusal}"
+                raise type(refusal)(said) from refusal
         if report is not None:
             if not isinstance(report, (str, os.PathLike)):
                 raise TypeError(

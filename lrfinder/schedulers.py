@@ -55,6 +55,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -1179,6 +1180,48 @@ def check_scheduler_settings(
             f"{accepted}."
             + did_you_mean_each(unknown, [*allowed, *(k for k in keywords if k not in allowed)])
         )
+
+
+#: The run a schedule's settings are built over before a fit is at hand (:func:`schedule_refusal`): far longer than any
+#: run, so a setting refused only against a run's length (a warm-up, a milestone or a half cycle past its end) passes,
+#: and is judged when the schedule is built for the run. Nothing is stepped, so its length costs nothing.
+_STAND_IN_STEPS = 10**12
+
+
+def schedule_refusal(name: str, settings: Mapping[str, Any]) -> Exception | None:
+    """The error :func:`create_scheduler` raises for ``settings`` whatever the run, if they cause one.
+
+    Checks the settings' values (types, ranges, a required one missing: the registry's own checks) before the
+    optimizer and the run's length are known, at ``LRFinder`` construction, by building the schedule over stand-ins:
+    an SGD optimizer with momentum (one param group, or one per value of the per-group settings given as lists), a
+    run of :data:`_STAND_IN_STEPS` steps, and a suggestion whose band is wider than any LR. What only the run's
+    length, the optimizer or the curve can judge (``warmup_steps`` past the run's end, ``cycle_momentum=True`` on
+    an optimizer without momentum, a ``max_lr`` against the band) passes, and is judged when the schedule is built.
+
+    Args:
+        name: A registry name (:func:`check_scheduler_settings` has checked ``settings``' names).
+        settings: The schedule's settings, the warm-up's (``warmup_steps``, ``warmup_start_factor``) included.
+
+    Returns:
+        The ``TypeError`` or ``ValueError`` the settings cause, or ``None``.
+
+    """
+    counts = {len(v) for v in settings.values() if isinstance(v, (list, tuple))}
+    if len(counts) > 1:
+        return None  # per-group values for different numbers of groups: only the real optimizer says which is wrong
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(max([1, *counts]))]
+    optimizer = torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
+    band = Suggestion(
+        lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-3, divergence_lr=None, non_finite_lr=None, min_lr=1e-30,
+        max_lr=1e30, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
+    )  # fmt: skip
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # said when the schedule is built for the run
+            create_scheduler(name, optimizer, total_steps=_STAND_IN_STEPS, suggestion=band, **settings)
+    except (TypeError, ValueError) as exc:
+        return exc
+    return None
 
 
 def _check_suggestion(suggestion: Any) -> Suggestion:

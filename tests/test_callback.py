@@ -3239,6 +3239,22 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
          r"Expected 0 <= momentum < 1, but got momentum=1.5"),
         ({"optimizer": "adam", "optimizer_settings": {"eps": -1.0}}, ValueError,
          r"Cannot build optimizer 'adam' \(Adam\): Invalid epsilon value: -1.0"),
+        # Schedule settings that no fit's length makes right failed at fit start too (the schedule's own checks).
+        ({"optimizer": "sgd", "scheduler": "step"}, TypeError,
+         r"^LRFinder\(scheduler='step', scheduler_settings=\.\.\.\): Scheduler 'step' needs the setting step_size$"),
+        ({"optimizer": "sgd", "scheduler": "multistep", "scheduler_settings": {"milestones": [3, 1]}}, ValueError,
+         r"^LRFinder\(scheduler='multistep', .*: Expected milestones strictly increasing, .*=\[3, 1\]$"),
+        ({"optimizer": "sgd", "scheduler": "onecycle", "scheduler_settings": {"pct_start": 0}}, ValueError,
+         r"^LRFinder\(scheduler='onecycle', .*: Expected 0 < pct_start and pct_start < 1, but got pct_start=0$"),
+        ({"optimizer": "sgd", "scheduler": "onecycle", "scheduler_settings": {"pct_start": 1.5}}, ValueError,
+         r"but got pct_start=1.5$"),
+        ({"optimizer": "sgd", "scheduler": "cosine", "scheduler_settings": {"warmup_steps": -1}}, ValueError,
+         r"^LRFinder\(scheduler='cosine', .*: Expected warmup_steps >= 0, but got warmup_steps=-1$"),
+        ({"optimizer": "sgd", "scheduler": "cosine", "scheduler_settings": {"warmup_steps": 2,
+                                                                            "warmup_start_factor": 2}}, ValueError,
+         r"^LRFinder\(scheduler='cosine', .*but got warmup_start_factor=2$"),
+        ({"optimizer": "sgd", "scheduler": "cyclic", "scheduler_settings": {"step_size_up": 0}}, ValueError,
+         r"^LRFinder\(scheduler='cyclic', .*: Expected step_size_up >= 1, but got step_size_up=0$"),
     ],
 )
 def test_options_validated_at_construction(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
@@ -4066,8 +4082,6 @@ def test_hard_coded_lr_moves_the_plateau_warmups_target_with_it(tmp_path: Path) 
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"scheduler": "step"}, TypeError, r"LRFinder\(scheduler='step'.*needs the setting step_size"),
-        ({"scheduler": "multistep", "scheduler_settings": {"milestones": [3, 1]}}, ValueError, "strictly increasing"),
         ({"scheduler": "multistep", "scheduler_settings": {"milestones": [2, 30]}}, ValueError,
          r"milestone \[30\] would never.*over the fit's 6 optimizer steps"),
         ({"scheduler": "cyclic"}, ValueError, r"step_size_up=2000 \(the default\)"),
@@ -4087,9 +4101,13 @@ def test_scheduler_settings_fail_before_the_range_test(
 
 
 def test_scheduler_check_before_the_test_leaves_the_suggestions_band_to_the_curve(tmp_path: Path) -> None:
-    # cyclic's max_lr and onecycle's band come from the suggestion after the test: not refused before it.
+    # cyclic's max_lr and onecycle's band come from the suggestion after the test: not refused before it, nor at
+    # construction (settings judged against the fit's length, its optimizer or its curve pass there too).
+    from lrfinder.schedulers import schedule_refusal
+
     for scheduler, settings in (("cyclic", {"step_size_up": 2}), ("onecycle", {}), ("cyclic", {"base_lr": 1e-4,
                                                                                              "step_size_up": 2})):
+        assert schedule_refusal(scheduler, settings) is None
         finder = LRFinder(optimizer="momentum", scheduler=scheduler, scheduler_settings=settings, **FAST)
         t = trainer(tmp_path, [finder], max_steps=6)
         t.fit(Net(), make_loader())
