@@ -1293,16 +1293,18 @@ class LRFinder(_CallbackBase):
         capped = _examples_below_batch(loader) if self.test_batch_size else None
         if capped is not None and loader.drop_last:
             raise DataError(
-                f"{self._who}: test_batch_size={self.test_batch_size} is more than the {capped} examples the train "
-                f"loader gives each device, and the loader drops its last short batch (drop_last=True), so the test "
-                f"would get no batch. Set test_batch_size <= {capped}, or leave it None to test at the fit's batch."
+                f"{self._who}: test_batch_size={self.test_batch_size} is more than the {plural(capped, 'example')} "
+                "the train loader gives each device, and the loader drops its last short batch (drop_last=True), so "
+                f"the test would get no batch. Set test_batch_size <= {capped}, or leave it None to test at the fit's "
+                "batch."
             )
         if capped is not None:
             _lightning.warn(
                 trainer,
-                f"{self._who}: test_batch_size={self.test_batch_size} is more than the {capped} examples the train "
-                f"loader gives each device, so every batch of the test holds {capped}: the LR is found (and scaled) "
-                f"at batch {capped}. Set test_batch_size <= {capped}, or leave it None to test at the fit's batch.",
+                f"{self._who}: test_batch_size={self.test_batch_size} is more than the {plural(capped, 'example')} "
+                f"the train loader gives each device, so every batch of the test holds {capped}: the LR is found (and "
+                f"scaled) at batch {capped}. Set test_batch_size <= {capped}, or leave it None to test at the fit's "
+                "batch.",
             )
         self._check_passes_per_step(loader, batches, accumulate)
         if self.optimizer is not None:
@@ -1451,8 +1453,8 @@ class LRFinder(_CallbackBase):
             self.settings.num_steps,
             option="accumulate_grad_batches",
             data=f"of the train loader for {self._who}'s range test",
-            fix=f"Set the Trainer's accumulate_grad_batches to at most the {cycled} batches of an epoch (or give the "
-            "fit more batches per epoch).",
+            fix=f"Set the Trainer's accumulate_grad_batches to at most the {cycled} "
+            f"{word(cycled or 0, 'batch', 'batches')} of an epoch (or give the fit more batches per epoch).",
         )
         if error is not None:
             raise error

@@ -624,6 +624,11 @@ def is_cross_entropy(loss_fn: object) -> bool:
     return _is_torch_loss(loss_fn, nn.CrossEntropyLoss, torch.nn.functional.cross_entropy, "cross_entropy")
 
 
+
+def _every_step(count: int) -> str:
+    """``all 3 recorded steps``, ``its one recorded step``: where a message said "all 1 recorded steps"."""
+    return "its one recorded step" if count == 1 else f"all {count} recorded steps"
+
 def zero_cross_entropy_message(
     loss_fn: object, losses: Sequence[float], output_shape: Sequence[int] | None = None
 ) -> str | None:
@@ -644,7 +649,7 @@ def zero_cross_entropy_message(
     if not finite or any(v != 0 for v in finite):
         return None
     return (
-        f"cross_entropy gave exactly 0 at all {len(finite)} recorded steps: over an output of one score per example "
+        f"cross_entropy gave exactly 0 at {_every_step(len(finite))}: over an output of one score per example "
         "(shape (N, 1), a binary classifier's single logit) the softmax is 1 and the loss 0 whatever the model, so "
         "nothing trains and the curve reads nothing. For binary targets with one output use BCEWithLogitsLoss "
         "(loss_fn=lambda out, y: F.binary_cross_entropy_with_logits(out, y.float().view_as(out)); lrfind: --loss "

@@ -60,6 +60,7 @@ from ._checks import (
 from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_name, optimizer_result_name
 from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
+from ._wording import plural
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze
 from .batches import (
     CyclingBatches,
@@ -340,7 +341,7 @@ class RangeTestResult:
         names = tuple(self.group_names)
         if names and len(names) != len(ratios) or not all(n is None or isinstance(n, str) for n in names):
             raise ValueError(
-                f"Expected group_names to hold a string or None for each of the {len(ratios)} lr_ratios, but got "
+                f"Expected group_names to hold one string or None per lr_ratio ({len(ratios)}), but got "
                 f"group_names={names!r:.80}"
             )
         object.__setattr__(self, "lr_ratios", ratios)
@@ -2738,7 +2739,7 @@ def _early_stop_words(lrs: Sequence[float], settings: object) -> str:
     if factor is None or not lrs:
         return ""
     return (
-        f" The divergence rule ended the test after {len(lrs)} steps, at lr={float(lrs[-1]):.2e}, when the "
+        f" The divergence rule ended the test after {plural(len(lrs), 'step')}, at lr={float(lrs[-1]):.2e}, when the "
         f"smoothed loss rose past its best by the margin a stop_factor of {factor:g} allows; if the loss had not "
         "blown up there, the rule stopped on noise: raise stop_factor (the default is 4)."
     )
@@ -2773,8 +2774,8 @@ def finish_result(
             # such as "increase max_lr" or "records more points before the loss blows up" would mislead.
             where = f", at lr={float(lrs[-1]):.2e}," if len(lrs) else ""
             error = (
-                f"The test was interrupted after {len(lrs)} steps{where} before the end of its sweep: run it to the "
-                f"end to read the curve. What the steps recorded say: {error}"
+                f"The test was interrupted after {plural(len(lrs), 'step')}{where} before the end of its sweep: run "
+                f"it to the end to read the curve. What the steps recorded say: {error}"
             )
         elif stop_reason == "diverged" and len(lrs) < MIN_POINTS:
             error += _early_stop_words(lrs, fields.get("settings"))

@@ -626,7 +626,7 @@ def _build_multistep(optimizer: Optimizer, steps: int | None, s: dict[str, Any])
         never = f"the {word(len(late), 'milestone')} {late} would never change the LR"
         _within_run("milestones[-1]", ms[-1], steps, never)
     gamma = _decay_gamma("multistep", s["gamma"], "at every milestone")
-    _warn_collapse("multistep", steps, _power(gamma, len(ms)), f"gamma={gamma:g} at {len(ms)} milestones")
+    _warn_collapse("multistep", steps, _power(gamma, len(ms)), f"gamma={gamma:g} at {plural(len(ms), 'milestone')}")
     return MultiStepLR(optimizer, milestones=ms, gamma=gamma)
 
 

@@ -1042,11 +1042,12 @@ def _check_accumulation(
         raise error
     if batches is not None and accumulate > batches:
         # Lightning steps at the epoch's end after fewer batches than it divides each loss by: a smaller step.
+        counted = plural(batches, "batch", "batches")
         warn(
-            f"accumulate_grad_batches={accumulate} is more than the {batches} batches of an epoch: Lightning steps "
-            f"the optimizer at the end of every epoch, after {batches} batches whose losses it still divides by "
-            f"{accumulate}, so each step's gradient is {batches}/{accumulate} of the mean gradient (the LR in effect "
-            f"x{batches / accumulate:.2g}) over a batch of {batches} batches, not {accumulate}. Use "
+            f"accumulate_grad_batches={accumulate} is more than the {counted} of an epoch: Lightning steps the "
+            f"optimizer at the end of every epoch, after {counted} whose losses it still divides by {accumulate}, so "
+            f"each step's gradient is {batches}/{accumulate} of the mean gradient (the LR in effect "
+            f"x{batches / accumulate:.2g}) over a batch of {counted}, not {accumulate}. Use "
             f"accumulate_grad_batches <= {batches}: no step can take more than an epoch's data (larger batches make "
             "fewer of them per epoch).",
             UserWarning,

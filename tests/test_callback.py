@@ -2699,6 +2699,13 @@ def test_a_test_batch_above_the_dataset_is_recorded_and_scaled_at_the_batch_it_r
     assert not [w for w in seen if "examples the train loader gives" in str(w.message)]
 
 
+def test_a_test_batch_above_a_one_example_dataset_says_example_in_the_singular(tmp_path: Path) -> None:
+    # "is more than the 1 examples the train loader gives each device".
+    loader = DataLoader(make_loader(1, 1).dataset, batch_size=1, drop_last=True)
+    with pytest.raises(DataError, match=r"test_batch_size=2 is more than the 1 example the train loader gives each "):
+        trainer(tmp_path, [LRFinder(test_batch_size=2, **FAST)], max_steps=1).fit(Net(), loader)
+
+
 def test_a_test_batch_above_the_dataset_of_a_drop_last_loader_is_refused_by_name(tmp_path: Path) -> None:
     """With drop_last=True the rebuilt loader gives no batch: the error named a DataLoader(batch_size=1000) the user
     never built and told them to lower its batch_size, not test_batch_size."""

@@ -5897,7 +5897,7 @@ def test_the_result_records_the_param_groups_whose_lr_it_swept() -> None:
         RangeTestResult.from_dict({**old, "lr_ratios": "x"})
     with pytest.raises(ValueError, match=r"lr_ratios in \[0, 1\], the swept group's 1.0 among them"):
         dataclasses.replace(result, lr_ratios=(0.5, 2.0, 1.0))
-    with pytest.raises(ValueError, match="group_names to hold a string or None for each of the 3 lr_ratios"):
+    with pytest.raises(ValueError, match=r"group_names to hold one string or None per lr_ratio \(3\), but got"):
         dataclasses.replace(result, group_names=("body",))
 
 
@@ -6235,3 +6235,20 @@ def test_a_large_module_a_step_fn_updates_is_named_if_changed(
     pattern = r"_WithEma\.ema \(a module outside the model\) was changed during the test and is not put back"
     with pytest.warns(UserWarning, match=pattern):
         range_test(model, loader, step_fn=setup.step, num_steps=12, max_lr=1.0)
+
+
+def test_counts_of_one_are_written_in_the_singular() -> None:
+    # "interrupted after 1 steps", "exactly 0 at all 1 recorded steps", "for each of the 1 lr_ratios".
+    from lrfinder.diagnostics import zero_cross_entropy_message
+    from lrfinder.range_test import finish_result
+
+    lrs = lr_schedule(1e-6, 10.0, 100)[:1]
+    error = finish_result(lrs, [2.3], "interrupted").error
+    assert error is not None and error.startswith(f"The test was interrupted after 1 step, at lr={lrs[0]:.2e}, before")
+    said = zero_cross_entropy_message(torch.nn.functional.cross_entropy, [0.0], (32, 1))
+    assert said is not None and said.startswith("cross_entropy gave exactly 0 at its one recorded step: over an ")
+    said = zero_cross_entropy_message(torch.nn.functional.cross_entropy, [0.0, 0.0], (32, 1))
+    assert said is not None and said.startswith("cross_entropy gave exactly 0 at all 2 recorded steps: over an ")
+    result = finish_result(lr_schedule(1e-6, 10.0, 100), [2.0] * 100, "completed", lr_ratios=(1.0,))
+    with pytest.raises(ValueError, match=r"group_names to hold one string or None per lr_ratio \(1\), but got "):
+        dataclasses.replace(result, group_names=("body", "head"))

@@ -1412,3 +1412,10 @@ def test_a_warmup_start_without_warmup_steps_is_warned_about(name: str) -> None:
         create_scheduler(name, opt, total_steps=20, warmup_steps=4, warmup_start_factor=0.1)
         create_scheduler(name, opt, total_steps=20, warmup_start_factor=0.0)
         create_scheduler(name, opt, total_steps=20)
+
+
+def test_a_collapse_at_one_milestone_says_milestone_in_the_singular() -> None:
+    # "with gamma=1e-09 at 1 milestones".
+    opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    with pytest.warns(UserWarning, match=r"^Schedule 'multistep' with gamma=1e-09 at 1 milestone over its 10 steps "):
+        create_scheduler("multistep", opt, total_steps=10, milestones=[5], gamma=1e-9)

@@ -229,6 +229,15 @@ def test_accumulation_over_ten_epochs_per_step_is_refused_over_data_without_a_le
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_accumulation_over_a_one_batch_epoch_says_batch_in_the_singular() -> None:
+    # "is more than the 1 batches of an epoch ... after 1 batches ... over a batch of 1 batches".
+    said = r"accumulate_grad_batches=2 is more than the 1 batch of an epoch: Lightning steps the optimizer at the end "
+    with pytest.warns(UserWarning, match=said + r"of every epoch, after 1 batch whose ") as seen:
+        train(make_mlp(), loader(32, 32), optimizer=sgd(0.1), loss_fn=F.cross_entropy, accumulate_grad_batches=2)
+    said = next(str(w.message) for w in seen if "accumulate_grad_batches=2" in str(w.message))
+    assert "over a batch of 1 batch, not 2" in said and " 1 batches" not in said
+
+
 def test_accumulation_over_an_epoch_without_a_length_is_warned_about_at_the_callers_line() -> None:
     """The sized case's warning, once the first epoch's end has counted its batches; none within an epoch."""
     with pytest.warns(UserWarning, match=r"accumulate_grad_batches=8 is more than the 4 batches.*x0\.5") as caught:
