@@ -12,7 +12,7 @@ import functools
 import inspect
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -816,9 +816,18 @@ EMPTY_DATA_MESSAGE = "The training data is empty: it yielded no batch. Pass a no
 
 
 def empty_data_message(data: object) -> str:
-    """:data:`EMPTY_DATA_MESSAGE`, or why a DataLoader over examples yields no batch (``drop_last``)."""
+    """:data:`EMPTY_DATA_MESSAGE`, or why ``data`` yields no batch: a DataLoader's ``drop_last``, a used-up iterator."""
     dropped = dropped_batch_note(data)
-    return EMPTY_DATA_MESSAGE if dropped is None else f"The training data is empty: {dropped}"
+    if dropped is not None:
+        return f"The training data is empty: {dropped}"
+    if isinstance(data, Iterator):
+        # iter(loader) read to its end before: "Pass a non-empty DataLoader" sent the user to a dataset that has data.
+        return (
+            f"The training data is empty: it is an iterator ({type(data).__name__}) that yields no batch, read to its "
+            "end before it was passed (a generator already run, an iter(loader) already looped over) or over no data. "
+            "Pass the DataLoader (or list of batches) itself, which can be started again."
+        )
+    return EMPTY_DATA_MESSAGE
 
 
 def dropped_batch_note(data: object) -> str | None:

@@ -825,6 +825,29 @@ def _as_one_loader(data: Iterable[Any]) -> Iterable[Any]:
     return _Batches(data) if isinstance(data, (list, tuple)) else data
 
 
+def _peeked(train_data: Iterator[Any]) -> Iterator[Any]:
+    """``train_data``, a one-shot iterator, with its first batch drawn and put back in front of the rest.
+
+    One that yields nothing (an ``iter(loader)`` looped over before) trained no step and returned ``train_loss=nan``
+    without a word; it is a :class:`DataError` now, with :func:`lrfinder.settings.empty_data_message`'s words.
+
+    Raises:
+        DataError: ``train_data`` yields no batch, or its first batch cannot be drawn (a DataLoader worker died).
+
+    """
+    empty = object()
+    try:
+        first = next(train_data, empty)
+    except Exception as exc:
+        error = _batch_error(exc, train_data, "train_data", 0)  # as the batches Lightning's loop draws
+        if error is None:
+            raise
+        raise error from exc
+    if first is empty:
+        raise DataError(empty_data_message(train_data))
+    return itertools.chain([first], train_data)
+
+
 def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any]:
     """Run a plain model's validation loss on ``val_data``'s first batch before training; ``val_data`` to train with.
 
@@ -1284,6 +1307,8 @@ def train(
             f"train_data is a one-shot iterator (e.g. a generator): it is used up by the first of {epochs} epochs "
             "and the others would train on nothing. Pass a DataLoader or a list of batches."
         )
+    if isinstance(train_data, Iterator):
+        train_data = _peeked(train_data)
     if isinstance(val_data, Iterator) and epochs > 1 and (not lightning or defines_validation_step(model)):
         # The first epoch's validation used it up: each later epoch validated nothing, and its val_loss repeated
         # the first epoch's (Lightning keeps the last logged value), without a word.

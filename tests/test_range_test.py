@@ -1458,6 +1458,23 @@ def test_empty_data(mlp: nn.Module) -> None:
         range_test(mlp, [], loss_fn=F.cross_entropy)
 
 
+def test_a_used_up_iterator_is_named_as_one(mlp: nn.Module, loader: DataLoader) -> None:
+    # iter(loader) looped over before was "empty: it yielded no batch. Pass a non-empty DataLoader/iterable", though
+    # the DataLoader's data is not empty.
+    used = iter(loader)
+    for _ in used:
+        pass
+    with pytest.warns(UserWarning, match="one-shot iterator"), pytest.raises(DataError) as info:
+        range_test(mlp, used, loss_fn=F.cross_entropy)
+    assert str(info.value).startswith(
+        "The training data is empty: it is an iterator (_SingleProcessDataLoaderIter) that yields no batch, read to "
+        "its end before it was passed"
+    )
+    assert str(info.value).endswith("Pass the DataLoader (or list of batches) itself, which can be started again.")
+    with pytest.raises(DataError, match=r"^The training data is empty: it yielded no batch\. Pass a non-empty"):
+        range_test(mlp, [], loss_fn=F.cross_entropy)  # a list is no iterator: the plain words
+
+
 def test_a_batch_of_no_examples_is_named(mlp: nn.Module, dataset: TensorDataset) -> None:
     """Its NaN loss read as 'the first loss is already nan ... check the model' (a later one stopped the test)."""
     x, y = dataset.tensors

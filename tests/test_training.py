@@ -658,6 +658,18 @@ def test_numpy_epochs_and_warmup_are_accepted():
     assert len(result.epochs) == 1
 
 
+def test_a_used_up_iterator_is_refused_and_a_fresh_one_trains_every_batch():
+    # iter(loader) looped over before trained no step and returned train_loss=nan, without a word.
+    used = iter(loader(64))
+    for _ in used:
+        pass
+    with pytest.raises(DataError, match=r"^The training data is empty: it is an iterator \(_SingleProcess"):
+        train(make_mlp(), used, optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    # The first batch drawn to look is put back: all 2 batches train.
+    fresh = train(make_mlp(), iter(loader(64)), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
+    assert fresh.global_step == 2 and math.isfinite(fresh.epochs[0].train_loss)
+
+
 def test_bad_model_and_data_fail_before_lightning_starts():
     from lrfinder.exceptions import DataError, ModelError
 
