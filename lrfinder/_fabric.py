@@ -39,19 +39,24 @@ def optimizer_class_name(optimizer: object) -> str:
 
 
 def optimizer_result_name(optimizer: object) -> str:
-    """The optimizer as a result names it: :func:`optimizer_class_name`, with ``" (Nesterov)"`` for SGD's Nesterov form.
+    """The optimizer as a result names it: :func:`optimizer_class_name`, with the form its class does not name.
 
-    ``SGD(nesterov=True)`` is the class ``SGD``: the Python API's report and result said ``optimizer SGD`` for
-    what ``lrfind --optimizer nesterov`` calls Nesterov. The words keep the class name first, so the result's
-    optimizer family (:func:`lrfinder.scaling.optimizer_family`) still reads it as SGD.
+    ``" (Nesterov)"`` for SGD's Nesterov form, ``" (AMSGrad)"`` for an optimizer with ``amsgrad=True`` among its
+    defaults (Adam, AdamW). ``SGD(nesterov=True)`` is the class ``SGD`` and ``Adam(amsgrad=True)`` the class
+    ``Adam``: the Python API's report and result said ``optimizer SGD`` / ``optimizer Adam`` for what
+    ``lrfind --optimizer nesterov`` / ``amsgrad`` names. The words keep the class name first, so the result's
+    optimizer family (:func:`lrfinder.scaling.optimizer_family`) still reads it as the class's.
     """
     import torch
 
     name = optimizer_class_name(optimizer)
     if _is_fabric(optimizer, "_FabricOptimizer"):
         optimizer = getattr(optimizer, "optimizer", optimizer)
-    if isinstance(optimizer, torch.optim.SGD) and getattr(optimizer, "defaults", {}).get("nesterov"):
+    defaults = getattr(optimizer, "defaults", {})
+    if isinstance(optimizer, torch.optim.SGD) and defaults.get("nesterov"):
         return f"{name} (Nesterov)"
+    if defaults.get("amsgrad") is True:
+        return f"{name} (AMSGrad)"
     return name
 
 

@@ -51,6 +51,7 @@ from lrfinder import (
     RangeTestSettings,
     Refine,
     StateSnapshot,
+    create_optimizer,
     lr_schedule,
     range_test,
 )
@@ -1136,6 +1137,24 @@ def test_a_nesterov_optimizer_is_named_nesterov_in_the_result_and_report(mlp: nn
     heavy_ball = torch.optim.SGD(mlp.parameters(), lr=1e-3, momentum=0.9)
     plain = range_test(mlp, loader, optimizer=heavy_ball, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
     assert plain.optimizer_name == "SGD"
+
+
+@pytest.mark.parametrize(("name", "expected"), [("amsgrad", "Adam (AMSGrad)"), ("adam", "Adam")])
+def test_an_amsgrad_optimizer_is_named_amsgrad_in_the_result_and_report(
+    mlp: nn.Module, loader: DataLoader, name: str, expected: str
+) -> None:
+    # create_optimizer("amsgrad") is the class Adam: the result and its report said "Adam" for it.
+    from lrfinder.report import _header_lines
+    from lrfinder.scaling import optimizer_family
+
+    opt = create_optimizer(name, mlp.parameters(), lr=1e-3)
+    result = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+    assert result.optimizer_name == expected
+    assert optimizer_family(result.optimizer_name) == "adaptive"
+    assert f"optimizer {expected}  |" in _header_lines([result])[1][0]
+    decoupled = torch.optim.AdamW(mlp.parameters(), lr=1e-3, amsgrad=True)
+    adamw = range_test(mlp, loader, optimizer=decoupled, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+    assert adamw.optimizer_name == "AdamW (AMSGrad)"
 
 
 def test_an_averaged_model_submodule_is_not_trained_nor_counted_but_restored(loader: DataLoader) -> None:
