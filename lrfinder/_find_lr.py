@@ -235,6 +235,15 @@ def find_lr(
             "find_lr() takes no 'val_dataloaders': the curve is the training loss and the test validates nothing "
             "(Lightning's Tuner.lr_find reads no validation loss either); drop it."
         )
+    for key in ("curve", "val_batches"):
+        if key in options:
+            # The callback takes them, and find_lr's fit has no validation loader to read.
+            raise TypeError(
+                f"find_lr() takes no {key!r}: its fit validates nothing (it takes no validation loader), so the curve "
+                "is the training loss. For the loss on a validation loader after every step add "
+                "LRFinder(curve='val') to a Trainer's callbacks and fit with val_dataloaders=..., or run "
+                "lrfinder.range_test(model, train_loader, loss_fn=..., val_data=val_loader, curve='val')."
+            )
     for key in ("scheduler", "scheduler_settings", "attr_name", "refine"):
         if key in options:
             raise TypeError(f"find_lr() does not train, so it takes no {key!r}; use LRFinder for it")

@@ -5,7 +5,8 @@ a few LRs around the curve's reading, each from the exact state the test started
 :func:`lrfinder._lightning.isolation`, judged on the fit's validation loader or on held-out
 training batches; under DDP the held-out losses are averaged over ranks and rank 0's pick is
 broadcast. The trials themselves are :func:`lrfinder.refine.run_trials` and
-:func:`lrfinder.refine.trial_round`, as in the engine.
+:func:`lrfinder.refine.trial_round`, as in the engine. The held-out loss (:func:`val_batches_held`,
+:func:`held_out_loss_of`, :func:`held_out_mean`) is also each point of ``LRFinder(curve="val")``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,110 @@ def _said(judged_on: str) -> str:
     (its trials are judged on the fit's validation loader), so the callback's lines said "judged on val_data".
     """
     return "fit's validation batches" if judged_on == "val_data" else judged_on
+
+
+def ranks_mean(trainer: pl.Trainer) -> Callable[[list[float]], list[float]]:
+    """The element-wise mean over the fit's ranks of a list of floats (the list itself on one process)."""
+
+    def reduce(per_batch: list[float]) -> list[float]:
+        return [float(v) for v in _mean_over_ranks(trainer, torch.tensor(per_batch, dtype=torch.float64)).cpu()]
+
+    return reduce
+
+
+def val_batches_held(
+    trainer: pl.Trainer, pl_module: pl.LightningModule, val_loader: Any, count: int, user: str
+) -> list[Any]:
+    """The first ``count`` batches of the fit's validation loader, on the module's device, to judge a loss on.
+
+    Under DDP the fewest any rank drew (:func:`~lrfinder.refine.fewest_over_ranks`), so every rank holds as many
+    and their losses are averaged element by element. ``user`` names what needs them, for the error.
+
+    Raises:
+        DataError: The loader yielded no batch (on some rank).
+
+    """
+    held: list[Any] = []
+    for batch in val_loader:
+        held.append(_lightning.to_device(trainer, pl_module, batch))
+        if len(held) >= count:
+            break
+    ranks = int(trainer.world_size) > 1
+    if ranks:
+        held = held[: fewest_over_ranks(len(held), count, ranks_mean(trainer))]
+    if not held:
+        where = " on at least one rank" if ranks else ""
+        raise DataError(f"The validation dataloader yielded no batch{where}; {user} needs at least one.")
+    return held
+
+
+def held_out_loss_of(trainer: pl.Trainer, pl_module: pl.LightningModule, why: str) -> Callable[[Any], torch.Tensor]:
+    """``loss_of(batch)``: the loss ``training_step`` returns on a held-out batch, under the fit's precision.
+
+    The held-out loss of refine's trials and of ``curve="val"``: ``training_step``'s, not ``validation_step``'s
+    (which usually logs its metrics rather than returning a loss). ``why`` ends the error of a ``None`` loss.
+    """
+    strategy = trainer.strategy
+    params = list(inspect.signature(pl_module.training_step).parameters.values())
+    takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+
+    def loss_of(batch: Any) -> torch.Tensor:
+        # Under the fit's precision (autocast), as the fit's own steps run.
+        with strategy.precision_plugin.val_step_context():
+            out = pl_module.training_step(*((batch, 0) if takes_idx else (batch,)))
+        loss = _lightning._loss_of(out, None, {})
+        if loss is None:
+            raise ModelError(f"training_step returned None on a held-out batch; {why}.")
+        return loss
+
+    return loss_of
+
+
+def held_out_mean(
+    loss_of: Callable[[Any], torch.Tensor],
+    held: Sequence[Any],
+    pl_module: pl.LightningModule,
+    reduce: Callable[[list[float]], list[float]],
+    *,
+    who: str,
+    judged_on: str,
+    curve: bool,
+) -> float:
+    """The mean loss over the ``held`` batches (eval mode, no gradients) and over the ranks (``reduce``).
+
+    Refine's baseline, and each point of ``curve="val"`` (``curve=True`` words the errors for it).
+
+    Raises:
+        ModelError: ``training_step`` runs a backward of its own, or returns no loss.
+        DataError: The batches do not fit the model.
+
+    """
+    option, use, leave = (
+        ("curve='val'", "curve='val' records", "leave curve='train'")
+        if curve
+        else ("refine=...", "refine judges its trials on", "leave refine=False")
+    )
+    try:
+        own_losses = _mean_loss(loss_of, held, pl_module)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
+        if "does not require grad" in str(exc):
+            # Not the data: a training_step that runs a backward of its own (steps a GAN's critic with an
+            # optimizer of its own) cannot run under no_grad, and "cannot compute a loss on the held-out
+            # batches" sent the user after the batches.
+            raise ModelError(
+                f"{who}({option}) cannot compute a held-out loss on the {judged_on}: training_step "
+                f"runs a backward of its own ({type(exc).__name__}: {_error_line(exc)}; an optimizer it "
+                f"steps itself, a GAN's critic), and {use} training_step's loss "
+                "evaluated under torch.no_grad() in eval mode. Run that backward and step only while "
+                f"training (if torch.is_grad_enabled(): ...), or {leave}."
+            ) from exc
+        raise DataError(
+            f"Cannot compute a loss on the {judged_on} with the module's training_step: {type(exc).__name__}: {exc}"
+        ) from exc
+    # Outside the try: under DDP a failed all_reduce (another rank stopped) is no fault of these batches.
+    return float(sum(reduce(own_losses)) / len(held))
 
 
 def _refine_trials(
@@ -102,9 +207,7 @@ def _refine_trials(
     notes = list(notes)
     val_loader = _val_loader(trainer)
 
-    def reduce(per_batch: list[float]) -> list[float]:
-        return [float(v) for v in _mean_over_ranks(trainer, torch.tensor(per_batch, dtype=torch.float64)).cpu()]
-
+    reduce = ranks_mean(trainer)
     # Under DDP every rank judges the trials on as many held-out batches (their losses are averaged element by
     # element): a rank whose loader is shorter (its own shard, no DistributedSampler) held out fewer before.
     ranks = int(trainer.world_size) > 1
@@ -123,8 +226,6 @@ def _refine_trials(
     # Each trial starts from the data's draw state after the held-out batches: every RNG and counter below
     # the loaders (snapshot._DataState), not only their .generator, so every trial sees the same batches.
     data = [lo for loader in loaders for lo in _lightning.flat_loaders(loader)]
-    params = list(inspect.signature(pl_module.training_step).parameters.values())
-    takes_idx = len(params) >= 2 or any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
     optimizer = run.optimizers[0]
     # The trials can take longer than the sweep: a bar of their own, as the sweep's, counting judged trials.
     # Made before the isolation, which takes the fit's callbacks (its progress bar among them) away.
@@ -134,16 +235,7 @@ def _refine_trials(
         contextlib.closing(bar) if bar is not None else contextlib.nullcontext()
     ):
         if val_loader is not None:
-            held: list[Any] = []
-            for batch in val_loader:
-                held.append(_lightning.to_device(trainer, pl_module, batch))
-                if len(held) >= refine.val_batches:
-                    break
-            if ranks:
-                held = held[: fewest_over_ranks(len(held), refine.val_batches, reduce)]
-            if not held:
-                where = " on at least one rank" if ranks else ""
-                raise DataError(f"The validation dataloader yielded no batch{where}; refine needs at least one.")
+            held = val_batches_held(trainer, pl_module, val_loader, refine.val_batches, "refine")
         else:
             first = _lightning.TrainBatches(trainer, pl_module, run.batches.loader)
             held = [first.next()[0] for _ in range(skip)]
@@ -151,15 +243,7 @@ def _refine_trials(
             pl_module, run.optimizers, data, module_attributes=True, wrapper=_lightning.strategy_model(trainer)
         )
 
-        def loss_of(batch: Any) -> torch.Tensor:
-            # Under the fit's precision (autocast), as the trials' own steps run.
-            with strategy.precision_plugin.val_step_context():
-                out = pl_module.training_step(*((batch, 0) if takes_idx else (batch,)))
-            loss = _lightning._loss_of(out, None, {})
-            if loss is None:
-                raise ModelError("training_step returned None on a held-out batch; refine cannot judge it.")
-            return loss
-
+        loss_of = held_out_loss_of(trainer, pl_module, "refine cannot judge it")
         stepper: list[Any] = []
 
         def reset() -> None:
@@ -186,29 +270,7 @@ def _refine_trials(
             trial[2] += 1
             return loss
 
-        try:
-            own_losses = _mean_loss(loss_of, held, pl_module)
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure here means the batches do not fit the model
-            if "does not require grad" in str(exc):
-                # Not the data: a training_step that runs a backward of its own (steps a GAN's critic with an
-                # optimizer of its own) cannot run under no_grad, and "cannot compute a loss on the held-out
-                # batches" sent the user after the batches.
-                what = _said(judged_on)
-                raise ModelError(
-                    f"{who}(refine=...) cannot compute a held-out loss on the {what}: training_step "
-                    f"runs a backward of its own ({type(exc).__name__}: {_error_line(exc)}; an optimizer it "
-                    "steps itself, a GAN's critic), and refine judges its trials on training_step's loss "
-                    "evaluated under torch.no_grad() in eval mode. Run that backward and step only while "
-                    "training (if torch.is_grad_enabled(): ...), or leave refine=False."
-                ) from exc
-            raise DataError(
-                f"Cannot compute a loss on the {_said(judged_on)} with the module's training_step: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-        # Outside the try: under DDP a failed all_reduce (another rank stopped) is no fault of these batches.
-        baseline = float(sum(reduce(own_losses)) / len(held))
+        baseline = held_out_mean(loss_of, held, pl_module, reduce, who=who, judged_on=_said(judged_on), curve=False)
         snapshot.restore()
 
         ran: list[Trial] = []

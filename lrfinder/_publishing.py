@@ -128,7 +128,8 @@ def _trial_rows(f: Refinement) -> list[list[Any]]:
 
 def _describe(result: RangeTestResult) -> str:
     s = result.suggestion
-    text = f"suggested {s.lr:.2e}, confidence {s.confidence:.2f}" if s is not None else "no suggestion"
+    on = " on the validation loss" if result.settings.curve == "val" else ""
+    text = f"suggested {s.lr:.2e}{on}, confidence {s.confidence:.2f}" if s is not None else f"no suggestion{on}"
     if result.scaled is not None and result.scaled.factor != 1.0:
         sc = result.scaled
         text += (

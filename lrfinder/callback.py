@@ -39,10 +39,10 @@ import math
 import os
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch.optim import Optimizer
@@ -84,7 +84,7 @@ from ._fit_facts import (
     _val_loader,
     _with_clipping,
 )
-from ._fit_trials import _refine_trials
+from ._fit_trials import _refine_trials, held_out_loss_of, held_out_mean, ranks_mean, val_batches_held
 from ._publishing import TRIAL_COLUMNS as TRIAL_COLUMNS
 from ._publishing import _describe, _log_curve, _log_hyperparameter, _send_metrics, _summary_metrics
 from ._rescaling import (
@@ -100,22 +100,25 @@ from ._rescaling import (
 )
 from ._warn import once_per_call
 from ._wording import plural, word
-from .analysis import DEFAULT_RULE
+from .analysis import DEFAULT_RULE, check_curve
 from .diagnostics import (
     _is_out_of_memory,
+    _NonFiniteDataWatch,
     raise_training_step_error,
     raised_by_lrfinder,
     undefined_loss_message,
 )
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import Rule, ScalingRule, SweepMode, did_you_mean
+from .names import Curve, Rule, ScalingRule, SweepMode, did_you_mean
 from .noise import NoiseProbe, format_batch, noise_after_sweep
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
+    VAL_BATCHES,
     LongTrialsError,
     Refine,
     Resweep,
+    check_val_batches,
     resolve_refine,
     resweep_round,
 )
@@ -211,6 +214,8 @@ class _TestRun:
     configs: list[LRSchedulerConfig]
     world: int
     num_parameters: int
+    #: The fit's validation loader that ``curve="val"`` reads after every step (``None`` under ``curve="train"``).
+    val_loader: Any = None
 
 
 def _ending_cycle(sched: Any) -> tuple[int, torch.optim.lr_scheduler.OneCycleLR, int] | None:
@@ -398,6 +403,17 @@ class LRFinder(_CallbackBase):
             from blocks of consecutive steps at the flat start of the sweep (``"steps"``, the
             global batch).
             It only reads the gradients. ``scaling="auto"`` then uses the ``noise`` rule.
+        curve: The loss each step records, the curve read: ``"train"`` (default), the step's training loss;
+            ``"val"``, after each step the mean of ``training_step``'s loss over the first ``val_batches``
+            batches of the fit's validation loader (the same batches every step, in eval mode without
+            gradients, as ``refine`` judges its trials; under DDP the mean over every rank's shard, so every
+            rank reads the same curve), as ``range_test(curve="val")`` does; ``result.settings.curve``, the
+            report's axis and the saved result say so. ``validation_step`` and the ``on_validation_*`` hooks do
+            not run, and nothing is logged, so ``EarlyStopping``/``ModelCheckpoint`` on ``val_loss`` see only the
+            fit's own validation. A fit without a validation loader, and manual optimization (whose
+            ``training_step`` steps the optimizers itself), are refused before the test.
+        val_batches: Validation batches ``curve="val"`` records the loss over (default 8, as
+            ``Refine.val_batches``; an int >= 1); another count without ``curve="val"`` is refused.
 
     Attributes:
         result: The :class:`~lrfinder.RangeTestResult` (with its suggestion and the scaling
@@ -477,6 +493,8 @@ class LRFinder(_CallbackBase):
         strict: bool = False,
         noise_scale: bool = False,
         refine: bool | Refine = False,
+        curve: Curve | str = "train",
+        val_batches: int = VAL_BATCHES,
     ) -> None:
         super().__init__()
         if refine is not None and not isinstance(refine, (bool, Refine)):
@@ -484,6 +502,17 @@ class LRFinder(_CallbackBase):
         self.settings = validate_settings(
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, stop_factor=stop_factor
         )
+        check_curve(curve)
+        val_batches = plain(val_batches)
+        check_val_batches(val_batches)
+        if val_batches != VAL_BATCHES and curve != "val":
+            raise ValueError(
+                f"Expected curve='val' with val_batches={val_batches!r}, but got curve={curve!r}: val_batches is the "
+                "number of the fit's validation batches curve='val' records the loss over (refine's trials take "
+                "theirs from Refine(val_batches=...)). Pass curve='val' as well, or leave val_batches out."
+            )
+        self.settings = replace(self.settings, curve=cast(Curve, curve))
+        self.val_batches = int(val_batches)
         check_rule(rule)
         if not is_choice(scaling, SCALING_RULES):
             raise ValueError(
@@ -1265,6 +1294,7 @@ class LRFinder(_CallbackBase):
                 f"{self._who} cannot run training_step(dataloader_iter): the range test hands training_step one "
                 f"batch per call. Take (batch, batch_idx) in training_step, or {self._leave_out}."
             )
+        val_loader = self._val_curve_loader(trainer, pl_module) if self.settings.curve == "val" else None
         if automatic and self.monitor is not None:
             _lightning.warn(
                 trainer,
@@ -1421,7 +1451,34 @@ class LRFinder(_CallbackBase):
             configs=list(trainer.lr_scheduler_configs),
             world=max(1, int(trainer.world_size)),
             num_parameters=num_parameters,
+            val_loader=val_loader,
         )
+
+    def _val_curve_loader(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Any:
+        """The fit's validation loader ``curve="val"`` reads, checked before the test: refused where it cannot run.
+
+        Raises:
+            ModelError: Manual optimization: ``training_step`` steps the optimizers itself, so its loss cannot be
+                read on a held-out batch without training on it.
+            DataError: The fit has no validation loader.
+
+        """
+        if not pl_module.automatic_optimization:
+            raise ModelError(
+                f"{self._who}(curve='val') records training_step's loss on the fit's validation batches after every "
+                "step (in eval mode, without gradients), and under manual optimization training_step runs its own "
+                "backward and optimizer steps, so that loss cannot be read without training on those batches. Use "
+                "curve='train' (the loss training_step returns, or logs as monitor=) for this module."
+            )
+        loader = _val_loader(trainer)
+        if loader is None:
+            limited = " (limit_val_batches=0 turns it off)" if not trainer.limit_val_batches else ""
+            raise DataError(
+                f"{self._who}(curve='val') records the loss on the fit's validation batches after every step, but this "
+                f"fit has no validation loader{limited}. Provide one (trainer.fit(model, train_dataloaders=..., "
+                "val_dataloaders=...), a val_dataloader() of the module or datamodule), or leave curve='train'."
+            )
+        return loader
 
     def _check_passes_per_step(self, loader: Any, batches: float, accumulate: int) -> None:
         """Refuse an ``accumulate_grad_batches`` whose test steps would each cycle the train loader over ten times.
@@ -1509,7 +1566,7 @@ class LRFinder(_CallbackBase):
                 bar.set_postfix(lr=f"{lr:.2e}", loss=f"{loss:.4g}", refresh=False)
                 bar.update(1)
 
-        loaders = [run.batches.loader, run.train_loader]
+        loaders = [run.batches.loader, run.train_loader] + ([run.val_loader] if run.val_loader is not None else [])
         try:
             with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged:
                 # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at
@@ -1530,6 +1587,7 @@ class LRFinder(_CallbackBase):
                     who=self._who,
                 )
                 current.append(step)
+                measure = step if run.val_loader is None else self._val_curve(trainer, pl_module, run, step)
                 try:
                     sweeper = LRSweeper(run.optimizers)
                     idle = idle_swept_group_message(run.optimizers, sweeper.ratios)
@@ -1537,7 +1595,7 @@ class LRFinder(_CallbackBase):
                         _lightning.warn(trainer, f"{self._who}: {idle}")
                     with _lightning.recorded_clipping(trainer) as clips:
                         lrs, losses, reason = run_sweep(
-                            step,
+                            measure,
                             plan,
                             sweeper=sweeper,
                             stop_factor=settings.stop_factor,
@@ -1600,6 +1658,46 @@ class LRFinder(_CallbackBase):
                 hook.remove()
             if bar is not None:
                 bar.close()
+
+    def _val_curve(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: _TestRun, step: Callable[[float], float]
+    ) -> Callable[[float], float]:
+        """``step`` that returns, after it, the mean loss over the fit's first ``val_batches`` validation batches.
+
+        Inside the sweep's isolation (the validation loader's order is put back with the rest). The loss is
+        ``training_step``'s on each batch, in eval mode without gradients, as refine's trials are judged
+        (:func:`lrfinder._fit_trials.held_out_mean`); under DDP averaged over the ranks, each over its own shard.
+        A non-finite training loss is returned as it is (the sweep stops on it, as under ``curve="train"``). A
+        non-finite loss at the first step on batches that hold NaN/inf is the data's fault: :class:`DataError`.
+        """
+        held = val_batches_held(trainer, pl_module, run.val_loader, self.val_batches, f"{self._who}(curve='val')")
+        loss_of = held_out_loss_of(trainer, pl_module, f"{self._who}(curve='val') cannot record its loss")
+        reduce = ranks_mean(trainer)
+        passes = [0]
+
+        def measured(lr: float) -> float:
+            value = step(lr)
+            if not math.isfinite(value):
+                return value
+            mean = held_out_mean(
+                loss_of, held, pl_module, reduce, who=self._who, judged_on="fit's validation batches", curve=True
+            )
+            passes[0] += 1
+            if passes[0] == 1 and not math.isfinite(mean):
+                # The same batches every step: a loss undefined on them at the first is theirs, not the LR's. Every
+                # rank reads every rank's finding (the mean is the same on all, so all come here together).
+                found = _NonFiniteDataWatch().scan(held)
+                if reduce([1.0 if found else 0.0])[0] > 0:
+                    where = f"batch {found[0][0]} of the fit's validation loader holds {found[0][1][0]}" if found else (
+                        "a batch of the fit's validation loader on another rank holds NaN or inf"
+                    )
+                    raise DataError(
+                        f"{self._who}(curve='val'): {where}, and its loss is {mean} at the first step (lr={lr:.2e}). "
+                        "Clean the validation data (or have training_step mask those values), or leave curve='train'."
+                    )
+            return mean
+
+        return measured
 
     def _refine_settings(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Refine:
         """The :class:`Refine` for this fit: its training length (optimizer steps) and schedule filled in."""

@@ -286,7 +286,8 @@ PEER_OPTION_FORMS: dict[str, str] = {
 PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
     "val_loader": (
         "torch-lr-finder's val_loader is range_test(..., val_data=val_loader, curve='val') here: the curve is then the "
-        "mean loss over val_data after every step. The Lightning callback's curve is the training loss."
+        "mean loss over val_data after every step. The Lightning callback's is LRFinder(curve='val'), over the fit's "
+        "validation loader."
     ),
     "smooth_f": (
         "torch-lr-finder's smooth_f has no equivalent: result.losses are the raw losses, and the stop rule "
@@ -349,16 +350,11 @@ TRAINER_SIDE_OPTIONS: dict[str, str] = {
     "loss_fn": "the test's loss is the one the LightningModule's training_step returns.",
     "step_fn": "the test's loss is the one the LightningModule's training_step returns.",
     "restore": "the module, its optimizers, the RNGs and the data order are always put back after the test.",
-    "val_data": "refine= judges its trials on the fit's validation loader (else on held-out training batches).",
-    "on_step": "the test's progress is the fit's 'Finding LR' bar, and its curve goes to the Trainer's loggers.",
-    "curve": (
-        "the callback's curve is the training loss of the fit's steps. A validation curve is not offered: it would "
-        "run a whole pass over the fit's validation loader after every step of the test, inside the fit, and a "
-        "validation_step usually logs its metrics rather than returning a loss to read. For the mean loss over a "
-        "validation loader after every step, run lrfinder.range_test(model, train_loader, loss_fn=..., "
-        "val_data=val_loader, curve='val') on the module before trainer.fit (under torchrun on the "
-        "DistributedDataParallel-wrapped module, each rank over its own shard)."
+    "val_data": (
+        "curve='val' records the loss on the fit's validation loader (its first val_batches batches), and refine= "
+        "judges its trials on it (else on held-out training batches)."
     ),
+    "on_step": "the test's progress is the fit's 'Finding LR' bar, and its curve goes to the Trainer's loggers.",
 }
 
 _SKIP = (

@@ -147,6 +147,10 @@ class LongTrialsError(ValueError):
     """
 
 
+#: The held-out batches a loss is judged on by default: ``Refine.val_batches``, ``LRFinder(curve="val")``'s.
+VAL_BATCHES = 8
+
+
 @dataclass(frozen=True)
 class Refine:
     """How to refine a range test (see :func:`refine_range_test`).
@@ -199,7 +203,7 @@ class Refine:
     spacing: float = 0.25
     extend: int = 2
     trial_steps: int | None = None
-    val_batches: int = 8
+    val_batches: int = VAL_BATCHES
     max_resweeps: int = 2
     tie: TieRule = DEFAULT_TIE
     tie_z: float = 1.0
@@ -290,8 +294,7 @@ class Refine:
                 f"but got trial_steps={self.trial_steps:,}. Pass the steps of one trial run: a few hundred to a few "
                 "thousand is usual."
             )
-        if isinstance(self.val_batches, bool) or not isinstance(self.val_batches, int) or self.val_batches < 1:
-            raise ValueError(f"Expected val_batches to be an int >= 1, but got val_batches={self.val_batches!r}")
+        check_val_batches(self.val_batches)
         rounds = self.max_resweeps
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 0 <= rounds <= 2:
             raise ValueError(f"Expected 0 <= max_resweeps <= 2, but got max_resweeps={self.max_resweeps!r}")
@@ -1091,6 +1094,17 @@ def _length(data: object) -> int | None:
         return len(data)  # type: ignore[arg-type]
     except (TypeError, NotImplementedError):  # no length (an IterableDataset; a sampler whose __len__ refuses)
         return None
+
+
+def check_val_batches(val_batches: object) -> None:
+    """Check a count of held-out batches (``Refine.val_batches``, ``LRFinder(val_batches=...)``): an int >= 1.
+
+    Raises:
+        ValueError: Anything else, with the value.
+
+    """
+    if isinstance(val_batches, bool) or not isinstance(val_batches, int) or val_batches < 1:
+        raise ValueError(f"Expected val_batches to be an int >= 1, but got val_batches={val_batches!r}")
 
 
 def fewest_over_ranks(count: int, most: int, reduce: Callable[[list[float]], list[float]]) -> int:

@@ -2817,16 +2817,11 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
          r"gradient_clip_algorithm=\.\.\.\)\.$"),
         (lambda: find_lr(Net(), make_loader(), precision="bf16-mixed"),
          r"\(min_lr, .*\)\. For 'precision': the test runs at the fit's precision: set Trainer\(precision=\.\.\.\)\.$"),
-        # range_test's curve='val' (torch-lr-finder's val_loader curve): was Python's bare "unexpected keyword".
-        # It said what to run instead but not why the callback has no val curve.
-        (lambda: LRFinder(curve="val"),
-         r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'curve'\. For 'curve': the callback's curve is "
-         r"the training loss of the fit's steps\. A validation curve is not offered: it would run a whole pass over "
-         r"the fit's validation loader after every step of the test, inside the fit, .* run lrfinder\.range_test\("
-         r"model, train_loader, loss_fn=\.\.\., val_data=val_loader, curve='val'\) on the module before "
-         r"trainer\.fit \(under torchrun on the DistributedDataParallel-wrapped module, each rank over its own "
-         r"shard\)\.$"),
-        (lambda: find_lr(Net(), make_loader(), curve="val"), r"For 'curve': the callback's curve is the training loss"),
+        # LRFinder takes curve='val' (tests/test_callback_val.py); find_lr's fit has no validation loader to read.
+        (lambda: find_lr(Net(), make_loader(), curve="val"),
+         r"^find_lr\(\) takes no 'curve': its fit validates nothing \(it takes no validation loader\), so the curve is "
+         r"the training loss\. .*LRFinder\(curve='val'\).*range_test\(model, train_loader, loss_fn=\.\.\., "
+         r"val_data=val_loader, curve='val'\)\.$"),
         # torch-lr-finder's amp_backend (range_test's precision=): was Python's bare "unexpected keyword argument".
         (lambda: LRFinder(amp_backend="torch"),
          r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'amp_backend'\. For 'amp_backend': the test "
@@ -3311,6 +3306,8 @@ def test_lightningcli_yaml_gives_every_init_arg(tmp_path: Path, monkeypatch: pyt
         "strict": True,
         "noise_scale": True,
         "refine": {"class_path": "lrfinder.Refine", "init_args": {"budget": 0.5, "candidates": [0.5, 1.0, 2.0]}},
+        "curve": "val",
+        "val_batches": 3,
     }
     assert set(init_args) == set(inspect.signature(LRFinder).parameters)  # a new argument is tested here too
     config = {"trainer": {"logger": False, "callbacks": [{"class_path": "lrfinder.LRFinder", "init_args": init_args}]}}
@@ -3329,6 +3326,7 @@ def test_lightningcli_yaml_gives_every_init_arg(tmp_path: Path, monkeypatch: pyt
     assert finder.scheduler == "onecycle" and finder.scheduler_settings == {"pct_start": 0.2}
     assert finder.report == tmp_path / "lr.png" and finder.strict and finder.noise_scale
     assert finder.refine == Refine(budget=0.5, candidates=(0.5, 1.0, 2.0))
+    assert finder.settings.curve == "val" and finder.val_batches == 3
     # A registry name stays a name.
     cli = cli_module.LightningCLI(
         SavedNet,

@@ -1089,3 +1089,80 @@ def test_ddp_the_first_training_forward_after_the_test_syncs_buffers_as_without_
         flags[mode] = [json.loads((tmp_path / f"{mode}{r}.json").read_text()) for r in (0, 1)]
     assert flags["without"] == [False, False]  # the sanity check's no-grad forwards left it off
     assert flags["with"] == flags["without"]
+
+
+VAL_CURVE_SCRIPT = textwrap.dedent(
+    """
+    import datetime
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import DDP_TIMEOUT_S, Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder.callback import LRFinder
+
+
+    class ValCurve(Net):
+        # Each rank its own validation data (no DistributedSampler): 5 batches on rank 0, 2 on rank 1.
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._held = []
+
+        def train_dataloader(self):
+            return DataLoader(make_data(256, seed=self.global_rank), batch_size=16, shuffle=True)
+
+        def val_dataloader(self):
+            n = 80 if self.global_rank == 0 else 32
+            return DataLoader(make_data(n, seed=10 + self.global_rank), batch_size=16)
+
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            if not torch.is_grad_enabled():  # the test's pass over the validation batches
+                self._held.append(float(loss))
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            pass
+
+        def on_train_start(self):  # after LRFinder's: the test has run
+            record = {
+                "result": self.trainer.callbacks[0].result.to_dict(),
+                "held": self._held,
+                "weights": [p.detach().double().sum().item() for p in self.parameters()],
+            }
+            Path(sys.argv[1], f"rank{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=DDP_TIMEOUT_S))
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy=strategy, max_steps=1, logger=False, use_distributed_sampler=False,
+        callbacks=[LRFinder(num_steps=30, min_lr=1e-3, max_lr=10.0, curve="val", val_batches=3)],
+        num_sanity_val_steps=0, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        default_root_dir=sys.argv[1],
+    )
+    trainer.fit(ValCurve(lr=0.01, bn=False))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_val_curve_is_the_mean_over_every_ranks_validation_batches(tmp_path: Path) -> None:
+    """DDP x 2, ``LRFinder(curve="val", val_batches=3)``, rank 1's validation loader 2 batches: each rank judges
+    as many (2), and every point of the curve is the mean of all 4 losses, the same curve on both ranks."""
+    run_script(tmp_path, VAL_CURVE_SCRIPT, str(tmp_path), str(TESTS))
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert first["result"] == second["result"] and first["weights"] == second["weights"]
+    result = first["result"]
+    assert result["settings"]["curve"] == "val" and result["suggestion"] is not None
+    n = len(result["losses"])
+    assert len(first["held"]) == len(second["held"]) == 2 * n
+    assert first["held"] != second["held"]  # each rank its own batches
+    for i in range(n):
+        local = first["held"][2 * i : 2 * i + 2] + second["held"][2 * i : 2 * i + 2]
+        assert result["losses"][i] == pytest.approx(sum(local) / 4, rel=1e-9)
