@@ -899,6 +899,17 @@ def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
     assert out.exit_code == 2 and "add --refine" in out.output
 
 
+def test_cli_training_steps_for_the_planned_schedule_points_to_epochs(cli_files: Any) -> None:
+    # --epochs' help said --training-steps "sets its length instead"; a user sizing --scheduler's planned schedule
+    # with it got only "add --refine", which runs trials, and no word of --epochs, the option that sizes it alone.
+    args = ["run", "model.pt", "--data", "train.npz", "--scheduler", "onecycle", "--training-steps", "100"]
+    out = lrfind(*args, "--no-report")
+    assert out.exit_code == 2
+    assert "add --refine" in out.output and "--epochs sets the length of --scheduler's schedule" in out.output
+    assert "--epochs" not in lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100").output
+    assert "with --refine, --training-steps sets its length" in " ".join(lrfind("run", "--help").output.split())
+
+
 def test_cli_refine_schedule_needing_settings_is_a_usage_error_in_the_clis_names(cli_files: Any) -> None:
     # --schedule step got no settings (--scheduler-opt goes to --scheduler's schedule only): it exited 1 after
     # loading with "Refine(schedule='step', schedule_settings={}) does not fit the training ...", the Python API's

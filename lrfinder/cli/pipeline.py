@@ -164,7 +164,12 @@ def check_options(options: Options) -> None:
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
     check_distinct_outputs(outputs)
     if not options.refine and (options.training_steps is not None or options.refine_schedule is not None):
-        raise click.UsageError("--training-steps and --schedule size and shape the trials of --refine; add --refine.")
+        message = "--training-steps and --schedule size and shape the trials of --refine; add --refine."
+        if options.training_steps is not None and options.scheduler is not None:
+            # --training-steps read as the length of --scheduler's schedule (run's --epochs help said so):
+            # point to the option that sets it without the trials' extra training.
+            message += " Without --refine, --epochs sets the length of --scheduler's schedule."
+        raise click.UsageError(message)
     if options.refine and options.weight_decays is not None and len(options.weight_decays) > 1:
         raise click.UsageError("--refine refines one range test; give one --weight-decay value, not a list.")
     if options.train and options.precision == "16-mixed" and resolve_device(options.device) == "cpu":

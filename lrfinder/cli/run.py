@@ -59,7 +59,7 @@ Examples:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Epochs of the planned schedule (--scheduler); --training-steps, where given, sets its length instead.",
+    help="Epochs of the planned schedule (--scheduler); with --refine, --training-steps sets its length instead.",
 )
 @click.option("--val-data", type=DataSpec(), help="With --refine: validation data the trials are judged on.")
 @refine_options
