@@ -524,8 +524,12 @@ class LRFinder(_CallbackBase):
             if value is not None and (not is_int(value) or value < 1):
                 raise ValueError(f"Expected {name} to be a positive int or None, but got {name}={value!r}")
         if scheduler is not None and optimizer is None:
+            # The schedule is built over the optimizer built from the registry, never over the module's own.
             raise ValueError(
-                f"Expected optimizer to be set when scheduler is, but got scheduler={scheduler!r}, optimizer=None"
+                f"Expected optimizer to be set when scheduler is, but got scheduler={scheduler!r}, optimizer=None. "
+                "scheduler= builds the schedule over the optimizer LRFinder builds: pass optimizer= too (the one "
+                "training uses, e.g. optimizer='adamw'), or leave scheduler=None and build the schedule in "
+                "configure_optimizers from the LR attribute the callback sets."
             )
         # Their type first: an array's truth value below was numpy's 'ambiguous' error.
         for map_name, settings in (

@@ -203,6 +203,17 @@ def test_a_report_that_cannot_be_written_stops_the_fit_before_the_test(tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
+def test_scheduler_without_optimizer_says_what_to_pass() -> None:
+    """scheduler= without optimizer= said only that optimizer was expected; a user whose module builds its own
+    optimizer was not told to name the optimizer training uses, or to keep the schedule in configure_optimizers."""
+    with pytest.raises(ValueError) as info:
+        LRFinder(scheduler="cosine")
+    message = str(info.value)
+    assert message.startswith("Expected optimizer to be set when scheduler is, but got scheduler='cosine', optimizer=")
+    assert "pass optimizer= too" in message and "optimizer='adamw'" in message
+    assert "leave scheduler=None and build the schedule in configure_optimizers" in message
+
+
 def test_report_has_the_schedule_panel_when_a_scheduler_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
