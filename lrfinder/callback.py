@@ -1984,10 +1984,17 @@ class LRFinder(_CallbackBase):
                     "attr_name=None (the optimizers' LRs are then rescaled)."
                 )
             if not _has_attr(pl_module, attr):
+                # A typo'd name beside an LR the module does hold: name that one, which attr_name=None finds.
+                held_lrs = [name for name in LR_ATTRIBUTES if _has_attr(pl_module, name)]
                 raise AttributeError(
                     f"{self._who}(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute"
                     + ("" if "." in attr else " and no such entry in its hparams")
-                    + ". Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
+                    + (
+                        f". It holds an LR in {' and '.join(map(repr, held_lrs))}: name that "
+                        f"(attr_name={held_lrs[0]!r}), or leave attr_name=None, which finds it."
+                        if held_lrs
+                        else ". Set it in __init__ (e.g. self.lr = lr) or leave attr_name=None."
+                    )
                 )
             read_only = _read_only(pl_module, attr)
             if read_only is not None:

@@ -3513,6 +3513,18 @@ def test_attr_name_plain_finds_the_hparams_entry(tmp_path: Path) -> None:
         trainer(tmp_path, [LRFinder(attr_name="rate", **FAST)], max_steps=1).fit(hp(), make_loader())
 
 
+def test_attr_name_typo_names_the_lr_the_module_holds(tmp_path: Path) -> None:
+    """attr_name="learning_rat" (a typo) beside a module holding hparams.learning_rate said only "Set it in __init__
+    (e.g. self.lr = lr)", as if the module held no LR; it now names the one it holds, which attr_name=None finds."""
+    _, hp = fit_hparams_net(tmp_path, LRFinder(attr_name="learning_rate", **FAST), "learning_rate")
+    with pytest.raises(AttributeError) as info:
+        trainer(tmp_path, [LRFinder(attr_name="learning_rat", **FAST)], max_steps=1).fit(hp(), make_loader())
+    assert str(info.value).endswith(
+        "HP has no such attribute and no such entry in its hparams. It holds an LR in 'hparams.learning_rate': name "
+        "that (attr_name='hparams.learning_rate'), or leave attr_name=None, which finds it."
+    )
+
+
 class StepLRs(Callback):
     """Records the LR of every group of the first optimizer at each training optimizer step."""
 
