@@ -1476,10 +1476,17 @@ class LRFinder(_CallbackBase):
             )
         loader = _val_loader(trainer)
         if loader is None:
-            limited = " (limit_val_batches=0 turns it off)" if not trainer.limit_val_batches else ""
+            if not _lightning.defines_validation_step(pl_module):
+                # Lightning loads no validation loader for a module without validation_step, even one passed in.
+                why, fix = " (the module defines no validation_step, so Lightning skips any it is given)", (
+                    "Define a validation_step and provide the loader"
+                )
+            else:
+                why = " (limit_val_batches=0 turns it off)" if not trainer.limit_val_batches else ""
+                fix = "Provide one"
             raise DataError(
                 f"{self._who}(curve='val') records the loss on the fit's validation batches after every step, but this "
-                f"fit has no validation loader{limited}. Provide one (trainer.fit(model, train_dataloaders=..., "
+                f"fit has no validation loader{why}. {fix} (trainer.fit(model, train_dataloaders=..., "
                 "val_dataloaders=...), a val_dataloader() of the module or datamodule), or leave curve='train'."
             )
         return loader

@@ -158,6 +158,16 @@ def test_a_fit_without_a_val_loader_is_refused_before_the_test(tmp_path: Path) -
         )
 
 
+def test_a_module_without_validation_step_is_told_why_its_val_loader_is_not_read(tmp_path: Path) -> None:
+    # Lightning skips the loader passed in; "this fit has no validation loader" alone contradicted the call.
+    match = (
+        r"has no validation loader \(the module defines no validation_step, so Lightning skips any it is given\)\. "
+        r"Define a validation_step and provide the loader"
+    )
+    with pytest.raises(DataError, match=match):
+        trainer(tmp_path, [LRFinder(**FAST, curve="val")]).fit(Net(lr=0.01), make_loader(), val_loader())
+
+
 def test_manual_optimization_is_refused_with_the_reason(tmp_path: Path) -> None:
     gan = GAN()
     with pytest.raises(ModelError, match=r"under manual optimization training_step runs its own backward and "
