@@ -1187,6 +1187,15 @@ def check_scheduler_settings(
 #: and is judged when the schedule is built for the run. Nothing is stepped, so its length costs nothing.
 _STAND_IN_STEPS = 10**12
 
+#: The suggestion schedules are checked against before the range test has run (:func:`schedule_refusal`, the
+#: CLI's check before the test): its band, 1e-30 .. 1e30, is wider than any LR, so a setting judged against the
+#: band (a ``base_lr`` above it, a ``max_lr`` below it) is judged once the real curve gives one, never refused
+#: against a made-up band; its lr, 1e-3, is where a schedule that starts from the suggestion starts.
+STAND_IN_BAND = Suggestion(
+    lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-3, divergence_lr=None, non_finite_lr=None, min_lr=1e-30,
+    max_lr=1e30, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
+)  # fmt: skip
+
 
 def schedule_refusal(name: str, settings: Mapping[str, Any]) -> Exception | None:
     """The error :func:`create_scheduler` raises for ``settings`` whatever the run, if they cause one.
@@ -1211,14 +1220,10 @@ def schedule_refusal(name: str, settings: Mapping[str, Any]) -> Exception | None
         return None  # per-group values for different numbers of groups: only the real optimizer says which is wrong
     groups = [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(max([1, *counts]))]
     optimizer = torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
-    band = Suggestion(
-        lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-3, divergence_lr=None, non_finite_lr=None, min_lr=1e-30,
-        max_lr=1e30, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
-    )  # fmt: skip
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # said when the schedule is built for the run
-            create_scheduler(name, optimizer, total_steps=_STAND_IN_STEPS, suggestion=band, **settings)
+            create_scheduler(name, optimizer, total_steps=_STAND_IN_STEPS, suggestion=STAND_IN_BAND, **settings)
     except (TypeError, ValueError) as exc:
         return exc
     return None
@@ -1289,6 +1294,20 @@ def _apply_suggestion(
             settings["base_lr"] = min_lr
         if "max_lr" not in given:
             settings["max_lr"] = max_lr
+        # One end given, the other the band's: said against the band ("max_lr=[1.38e-01] (given 0.1384...)" named
+        # a max_lr nobody gave). Both given, or lists per group, the schedule's own check says it.
+        low, high = settings["base_lr"], settings["max_lr"]
+        if len({"base_lr", "max_lr"} & given) == 1 and is_real(low) and is_real(high) and not high > low:
+            if "base_lr" in given:  # the band's peak is max_lr
+                mine, other, side, end, name, units = "base_lr", "max_lr", "below", "peak", "max_lr", high
+            else:  # the band's low end is base_lr
+                mine, other, side, end, name, units = "max_lr", "base_lr", "above", "low end", "min_lr", low
+            scaled = f"; {units:.2e} in the optimizer's lr units: its largest group is at {top:g}x" if top != 1 else ""
+            raise ValueError(
+                f"Expected {mine} {side} the one-cycle band's {end}, which cyclic takes as {other} (suggestion."
+                f"{name}={getattr(suggestion, name):.2e}{scaled}), but got {mine}={settings[mine]!r}: pass "
+                f"{other}=... too, or leave {mine} out for the band's {'low end' if mine == 'base_lr' else 'peak'}"
+            )
     if "max_lr" in given:
         _warn_peak_past_divergence(spec.name, optimizer, settings["max_lr"], suggestion)
 

@@ -1628,6 +1628,30 @@ def test_one_cycle_peak_below_the_band_is_judged_on_the_real_band(command: str, 
     assert not (work / "r.json").exists() and not (work / "out.pt").exists()
 
 
+def test_a_cyclic_base_lr_is_judged_on_the_real_band_not_the_stand_ins(work: Path):
+    # Before the test the schedule was checked with a stand-in band whose peak was 1e-2: base_lr=0.05, below the
+    # real band's peak (1.43e-01 for these options), was refused as "Expected max_lr > base_lr ..., max_lr=[1.00e-02]".
+    args = [
+        "run", "model.pt", "--data", "train.npz", "--num-steps", "40", "--batch-size", "8", "--min-lr", "1e-3",
+        "--scheduler", "cyclic", "--scheduler-opt", "step_size_up=2", "--epochs", "1", "--no-report",
+    ]  # fmt: skip
+    below = invoke(*args, "--scheduler-opt", "base_lr=0.05", "--json", "ok.json")
+    assert below.exit_code == 0, below.output
+    peak = float(re.search(r"one-cycle band\s+\S+ \.\. (\S+)", below.output).group(1))  # type: ignore[union-attr]
+    assert peak > 0.05 and json.loads((work / "ok.json").read_text())["suggestion"]["max_lr"] > 0.05
+    # Above the real peak it is refused after the test, against that peak, in the command line's words: the max_lr
+    # the band gives was said as "max_lr=[1.43e-01] (given 0.1430...)", a value nobody gave.
+    above = invoke(*args, "--scheduler-opt", "base_lr=1.0", "--json", "r.json")
+    error = assert_one_line(
+        above,
+        1,
+        "Expected base_lr below the one-cycle band's peak, which cyclic takes as max_lr (at the training batch size, "
+        f"{peak:.2e}), but got base_lr=1.0: pass --scheduler-opt max_lr=... too, or drop --scheduler-opt base_lr=... "
+        "for the band's low end",
+    )
+    assert "given" not in error and not (work / "r.json").exists()
+
+
 def test_a_one_cycle_peak_that_is_no_lr_is_a_usage_error_before_the_test(work: Path):
     # Checked against the stand-in band before the test, max_lr=-1 was told to be "at least the one-cycle band's low
     # end at the training batch size, 1.00e-30": a made-up number, not the rule it broke.

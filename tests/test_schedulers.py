@@ -740,6 +740,29 @@ def test_cyclic_starts_at_base_lr_on_an_optimizer_that_had_a_scheduler():
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.005, 0.01])
 
 
+def test_cyclic_with_one_end_given_is_judged_against_the_bands_other_end():
+    # The end left out is the band's: base_lr=0.1 above its peak 0.08 was said as "max_lr=[8.00e-02] (given 0.08)",
+    # a max_lr nobody gave, with no word of the band or of what to pass.
+    _, opt = _optimizer()
+    with pytest.raises(ValueError) as high:
+        create_scheduler("cyclic", opt, suggestion=_suggestion(), base_lr=0.1, step_size_up=4)
+    assert str(high.value) == (
+        "Expected base_lr below the one-cycle band's peak, which cyclic takes as max_lr (suggestion.max_lr=8.00e-02), "
+        "but got base_lr=0.1: pass max_lr=... too, or leave base_lr out for the band's low end"
+    )
+    with pytest.raises(ValueError) as low:
+        create_scheduler("cyclic", opt, suggestion=_suggestion(), max_lr=0.004, step_size_up=4)
+    assert str(low.value) == (
+        "Expected max_lr above the one-cycle band's low end, which cyclic takes as base_lr (suggestion.min_lr="
+        "5.00e-03), but got max_lr=0.004: pass base_lr=... too, or leave max_lr out for the band's peak"
+    )
+    # Within the band, or both ends given, as before: the given end and the band's; the schedule's own check.
+    sched = create_scheduler("cyclic", opt, suggestion=_suggestion(), base_lr=0.01, step_size_up=4)
+    assert sched.get_last_lr() == pytest.approx([0.005, 0.01])
+    with pytest.raises(ValueError, match=r"Expected max_lr > base_lr in every param group"):
+        create_scheduler("cyclic", opt, suggestion=_suggestion(), base_lr=0.1, max_lr=0.05, step_size_up=4)
+
+
 @pytest.mark.usefixtures("seeded_one_thread")
 @pytest.mark.parametrize("optimizer", list_optimizers())
 def test_every_schedule_runs_every_optimizer_and_resumes(optimizer):

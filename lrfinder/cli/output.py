@@ -372,6 +372,15 @@ _SCHEDULE_WORDS = (
         r"Expected the --scheduler-opt max_lr=\1 to be at least the one-cycle band's low end at the training batch "
         r"size, \2: raise it, or drop --scheduler-opt max_lr=... for the band's own peak",
     ),
+    # cyclic with one end given and the other the band's: the band is the summary's, at the training batch size.
+    (
+        re.compile(r"\(suggestion\.(?:max|min)_lr=(\S+?)(?=[;)])"),
+        r"(at the training batch size, \1",
+    ),
+    (
+        re.compile(r"pass (base_lr|max_lr)=\.\.\. too, or leave (base_lr|max_lr) out for"),
+        r"pass --scheduler-opt \1=... too, or drop --scheduler-opt \2=... for",
+    ),
 )
 #: Advice the command line has no option for: ``scale_lr(cap=True)`` (``lrfind`` never caps), an optimizer
 #: given only some parameters (``lrfind`` gives it the whole model), ``Refine.val_batches``.

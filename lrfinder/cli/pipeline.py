@@ -1389,15 +1389,8 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
     """
     if options.scheduler is None:
         return
-    from ..analysis import Suggestion
-    from ..schedulers import MAX_PREVIEW_STEPS, preview_schedule
+    from ..schedulers import MAX_PREVIEW_STEPS, STAND_IN_BAND, preview_schedule
 
-    # The band's low end is far below any LR: a max_lr (onecycle, cyclic) is judged against the real
-    # band once the curve is read, never refused against a made-up one (it said suggestion.min_lr=1.00e-04).
-    stand_in = Suggestion(
-        lr=1e-3, steepest_lr=1e-3, min_loss_lr=1e-2, divergence_lr=1e-1, non_finite_lr=None, min_lr=1e-30,
-        max_lr=1e-2, confidence=1.0, rule="divergence_div10", notes=(), smoothed_losses=(), window=5,
-    )  # fmt: skip
     per_epoch = _steps_per_epoch(options, data)
     total = _planned_steps(options, data)
     length = _planned_length(options, data)
@@ -1426,8 +1419,11 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
                 options.scheduler,
                 total_steps=total,
                 steps_per_epoch=per_epoch,
-                lr=stand_in.lr,
-                suggestion=stand_in,
+                lr=STAND_IN_BAND.lr,
+                # Its band is wider than any LR: a max_lr or base_lr (onecycle, cyclic) is judged against the real
+                # band once the curve is read, never refused against a made-up one (--scheduler cyclic
+                # --scheduler-opt base_lr=0.1 said "Expected max_lr > base_lr ..., max_lr=[1.00e-02]").
+                suggestion=STAND_IN_BAND,
                 warmup_steps=options.warmup_steps,
                 **options.scheduler_settings,
             )
