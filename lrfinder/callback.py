@@ -410,8 +410,9 @@ class LRFinder(_CallbackBase):
             rank reads the same curve), as ``range_test(curve="val")`` does; ``result.settings.curve``, the
             report's axis and the saved result say so. ``validation_step`` and the ``on_validation_*`` hooks do
             not run, and nothing is logged, so ``EarlyStopping``/``ModelCheckpoint`` on ``val_loss`` see only the
-            fit's own validation. A fit without a validation loader, and manual optimization (whose
-            ``training_step`` steps the optimizers itself), are refused before the test.
+            fit's own validation. A fit without a validation loader (Lightning loads none for a module without
+            ``validation_step``), and manual optimization (whose ``training_step`` steps the optimizers itself), are
+            refused before the test.
         val_batches: Validation batches ``curve="val"`` records the loss over (default 8, as
             ``Refine.val_batches``; an int >= 1); another count without ``curve="val"`` is refused.
 
