@@ -446,7 +446,7 @@ def test_settings_passed_positionally_are_answered_with_the_keywords():
 
 def test_trains_warnings_point_at_the_callers_line():
     """Past the wrapper that answers positional arguments: at the train(...) line, not inside lrfinder."""
-    with pytest.warns(UserWarning, match="accumulate_grad_batches=8 is more than the 1 batches") as caught:
+    with pytest.warns(UserWarning, match="accumulate_grad_batches=8 is more than the 1 batch of an epoch") as caught:
         train(make_mlp(), loader(n=32), optimizer=sgd(0.01), loss_fn=F.cross_entropy, accumulate_grad_batches=8)
     assert {w.filename for w in caught if "accumulate_grad_batches" in str(w.message)} == {__file__}
 
