@@ -564,7 +564,11 @@ def _header_lines(
         else:
             # The reason is written once, in the plot. Training may still have run, at an LR of its own (the
             # callback's fallback, the module's LR): the header said what was applied for a suggestion alone.
-            line = "no suggestion: the curve is inconclusive (why: see the plot)"
+            line = (
+                "no suggestion: the curve is inconclusive (why: see the plot)"
+                if r.error is not None
+                else "no suggestion: the result was not analysed (result.analyze() reads its curve)"
+            )
             if applied_lr is not None:
                 line += f"  |  applied in training: lr {applied_lr:.{d}e} (a fallback: the test found none)"
             facts.append(line)
@@ -1596,8 +1600,13 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             reason, wrap, size = (f"{gist} (result.error says why)" if gist else ""), brief, _BRIEF_PT
         # Never at a hyphen: the command line's "--num-steps" was drawn as "--num-" and "steps", a number "1.00e-07" as
         # "1.00e-" and "07".
+        if result.error is None:
+            # A result built by hand (or a file whose suggestion and error are null) was never read: "Inconclusive"
+            # with no reason said of its curve what no analysis had found.
+            reason = "The result holds neither a suggestion nor an error: result.analyze() reads its curve."
         lines = textwrap.wrap(_drawable(reason), wrap, break_on_hyphens=False)
-        message = "Inconclusive: no learning rate suggested.\n" + "\n".join(lines)
+        head = "Inconclusive" if result.error is not None else "Not analysed"
+        message = f"{head}: no learning rate suggested.\n" + "\n".join(lines)
         # At the top, above the curve (plot_range_test makes the room): the curve is what the
         # message asks the reader to look at.
         _text_box(

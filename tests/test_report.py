@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from lrfinder.analysis import find_blowup_lr, pick_spread
-from lrfinder.range_test import RangeTestSettings, finish_result, lr_schedule
+from lrfinder.range_test import RangeTestResult, RangeTestSettings, finish_result, lr_schedule
 from lrfinder.report import COLORS, _stable_svg_ids, _wrap, plot_range_test, save_report
 
 
@@ -2031,6 +2031,23 @@ def test_the_default_report_keeps_its_whole_legend_and_slope_label():
     entries = [t.get_text() for t in axes["loss"].get_legend().get_texts()]
     assert "loss (raw)" in entries and any(e.startswith("steepest descent 1.") for e in entries), entries
     assert axes["slope"].get_ylabel() == "d loss / d log10(lr)"
+
+
+def test_a_result_never_analysed_is_not_called_inconclusive():
+    # A result built by hand from a clear curve (no suggestion, no error) was drawn as "Inconclusive: no learning rate
+    # suggested." with no reason, and headed "the curve is inconclusive (why: see the plot)": no analysis had said so.
+    lrs = lr_schedule(1e-5, 10.0, 60)
+    hand = RangeTestResult(lrs=tuple(lrs), losses=tuple(2.0 - np.tanh(np.linspace(-3, 3, 60))), stop_reason="completed")
+    assert hand.suggestion is None and hand.error is None and hand.analyze().lr is not None
+    fig = plot_range_test(hand)
+    message = next(t for t in axes_by_label(fig)["loss"].texts if t.get_gid() == "inconclusive")
+    assert " ".join(message.get_text().split()) == (
+        "Not analysed: no learning rate suggested. The result holds neither a suggestion nor an error: "
+        "result.analyze() reads its curve."
+    )
+    said = re.sub(r"\s+", " ", " ".join(header_lines(fig)))
+    assert "no suggestion: the result was not analysed (result.analyze() reads its curve)" in said
+    assert "inconclusive" not in said
 
 
 @pytest.mark.parametrize("figsize", [(6.0, 4.5), (8.0, 6.0), (12.0, 9.0)])
