@@ -985,7 +985,9 @@ class CyclingBatches:
         return item
 
     def _draw(self, it: Iterator[Any]) -> Any:
-        """``next(it)``; a DataLoader worker that died is a :class:`DataError`, its other workers shut down.
+        """``next(it)``; a DataLoader worker that died, or an example that failed, is a :class:`DataError`.
+
+        The iterator's workers are shut down with it, before the error is raised.
 
         torch's own error was a bare ``RuntimeError`` or ``ConnectionResetError`` from inside the loader, and the
         dead worker's signal handler raised again later, while the error was being reported.
@@ -996,18 +998,23 @@ class CyclingBatches:
             raise
         except Exception as exc:
             dead = _dead_workers(it, exc)
-            if not dead:
+            if dead:
+                message = _worker_death_message(dead, self._idx, exc)
+            else:
                 collate = collate_failure_message(exc, self.data, self._idx)
+                failure = None if collate is not None else example_failure(exc, self.data)
                 if collate is not None:
-                    raise DataError(collate) from exc
-                failure = example_failure(exc, self.data)
-                if failure is not None:
+                    message = collate
+                elif failure is not None:
                     # Python's bare "KeyError: 40" (a worker's whole traceback, as text) named no Dataset.
-                    raise DataError(failure.message(f" in {self.DATA}")) from exc
-                raise
+                    message = failure.message(f" in {self.DATA}")
+                else:
+                    raise
+            # The workers are shut down now: left to the garbage collector with the error's traceback (which holds
+            # the iterator), they lived on, and torch's shutdown waited 5 s on each of them.
             _shut_down_workers(it)
             self._it = None
-            raise DataError(_worker_death_message(dead, self._idx, exc)) from exc
+            raise DataError(message) from exc
 
     def next(self) -> tuple[Any, int]:
         """The next batch and its index in the current pass.

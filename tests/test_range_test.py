@@ -3760,6 +3760,19 @@ def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(
         range_test(model, DataLoader(subset, batch_size=8), loss_fn=F.cross_entropy, num_steps=10)
 
 
+def test_an_example_that_fails_in_a_worker_shuts_the_workers_down_with_the_error() -> None:
+    """The DataError's traceback kept the loader's iterator, its worker processes alive: the garbage collector shut
+    them down later, torch waiting 5 s on each (10 s of a later test's time)."""
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    loader = DataLoader(MissingRecords(64, missing={20}), batch_size=8, num_workers=2)
+    with pytest.raises(DataError, match="DataLoader worker process") as info:
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert info.value.__cause__ is not None  # the traceback is kept, and with it the iterator
+    assert set(multiprocessing.active_children()) <= before  # every worker has exited already
+
+
 class _PlainWrapper:
     """A DataLoader's data that is no torch Dataset (``__getitem__`` and ``__len__`` alone), wrapping one."""
 
