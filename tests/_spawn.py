@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -13,6 +14,20 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises
+
+
+def join_gloo(rank: int, init: str, world: int) -> None:
+    """A worker's start: one torch thread, then this rank joins the gloo process group at ``init``.
+
+    One intra-op thread per rank: the ranks share the test machine's few cores. A collective that
+    waits ``COMM_TIMEOUT_S`` seconds raises in gloo, well inside :func:`spawn_ranks`' deadline.
+    """
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group(
+        "gloo", init_method=init, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
+    )
 
 
 def spawn_ranks(worker: Callable[..., None], out: Path, world: int, deadline_s: float) -> list[dict[str, Any]]:

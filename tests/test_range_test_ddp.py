@@ -6,7 +6,6 @@ in DDP's gradient all-reduce) surfaces as gloo's timeout, well inside the test's
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import os
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _spawn import ranked_regression, small_net, spawn_ranks
+from _spawn import join_gloo, ranked_regression, small_net, spawn_ranks
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -25,7 +24,6 @@ import lrfinder
 from lrfinder.data_parallel import data_parallel_ranks
 
 WORLD = 2
-COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises
 DEADLINE_S = 180
 
 
@@ -64,10 +62,7 @@ def _leave(out: str, rank: int, record: dict[str, Any]) -> None:
 
 
 def _worker(rank: int, init: str, out: str) -> None:
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     record: dict[str, Any] = {"rank": rank}
     _, loader = _regression(rank)
     model = nn.parallel.DistributedDataParallel(small_net())
@@ -323,10 +318,7 @@ def _accumulated(loader: DataLoader, old: bool = False, **ddp: Any) -> dict[str,
 def _accumulation_and_nan_worker(rank: int, init: str, out: str) -> None:
     import torch.distributed as dist
 
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     record: dict[str, Any] = {"rank": rank}
     _, loader = _regression(rank)
     record["new"] = _accumulated(loader)
@@ -447,10 +439,7 @@ class _DictBatches(torch.utils.data.Dataset):
 def _warnings_worker(rank: int, init: str, out: str) -> None:
     import warnings
 
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     data, _ = _regression(rank)
     # Rank 1's batches alone carry a key loss_fn(model(batch["x"]), batch["y"]) drops: a warning of its own.
     loader = DataLoader(_DictBatches(data, extra=rank == 1), batch_size=16, shuffle=False)
@@ -503,10 +492,7 @@ def test_spawn_ranks_forgives_an_abort_only_after_every_rank_wrote_its_record(tm
 
 def _step_fn_backward_worker(rank: int, init: str, out: str) -> None:
     """step_fns that run a backward through the DDP model's forward before the test's, and ones that do not."""
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     _, loader = _regression(rank)
     critic = nn.Linear(1, 1)
 
@@ -570,12 +556,7 @@ def test_a_step_fns_backward_through_the_ddp_model_is_refused_on_every_rank(tmp_
 
 def _settings_worker(rank: int, init: str, out: str) -> None:
     """Each rank computes a setting of its own: num_steps from its loader's length, max_lr, noise_scale; then alike."""
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     data, _ = _regression(rank)
     # No DistributedSampler: rank 0 takes 20 batches of 16, rank 1 takes 10.
     loader = DataLoader(TensorDataset(*(t[: 320 // (rank + 1)] for t in data.tensors)), batch_size=16)
@@ -631,10 +612,7 @@ def test_settings_that_differ_across_the_ranks_are_refused_on_every_rank(tmp_pat
 
 def _val_curve_worker(rank: int, init: str, out: str) -> None:
     """curve='val' under DDP: each rank's own val shard (50 and 30 examples: 4 and 2 batches, a short last one)."""
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     record: dict[str, Any] = {"rank": rank}
     data, loader = _regression(rank)
     x, y = (t[:80].clone() for t in data.tensors)  # the same regression (clean and noisy targets), copied

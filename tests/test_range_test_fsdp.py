@@ -10,7 +10,6 @@ the ranks. A rank that crashes (a segfault) or hangs fails the fixture.
 
 from __future__ import annotations
 
-import datetime
 import faulthandler
 import json
 import os
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _spawn import ranked_regression, small_net, spawn_ranks
+from _spawn import join_gloo, ranked_regression, small_net, spawn_ranks
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -29,7 +28,6 @@ import lrfinder
 from lrfinder.data_parallel import data_parallel_ranks
 
 WORLD = 2
-COMM_TIMEOUT_S = 30  # a rank waiting this long in a collective is a hang: gloo raises
 DEADLINE_S = 180
 FLAVOURS = ("fsdp1", "fsdp1_orig", "fsdp2")
 
@@ -146,10 +144,7 @@ def _run(rank: int, flavour: str) -> dict[str, Any]:
 
 def _worker(rank: int, init: str, out: str) -> None:
     faulthandler.enable()  # a crash in torch's C++ shows the Python line it came from
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=COMM_TIMEOUT_S)
-    )
+    join_gloo(rank, init, WORLD)
     record = {flavour: _run(rank, flavour) for flavour in ("ddp", *FLAVOURS)}
     Path(out, f"rank{rank}.json").write_text(json.dumps(record))  # before gloo's teardown, which may abort
     torch.distributed.barrier()

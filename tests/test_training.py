@@ -1485,16 +1485,12 @@ def test_an_optimizer_given_built_or_by_name_is_told_to_be_a_function():
 
 def _ranks_worker(rank: int, init: str, out: str) -> None:
     """Two gloo ranks, as torchrun starts them: train() on a plain model, then on the same model wrapped in DDP."""
-    import datetime
     import json
     from pathlib import Path
 
-    from _spawn import ranked_regression
+    from _spawn import join_gloo, ranked_regression
 
-    torch.set_num_threads(1)
-    torch.distributed.init_process_group(
-        "gloo", init_method=init, rank=rank, world_size=2, timeout=datetime.timedelta(seconds=30)
-    )
+    join_gloo(rank, init, 2)
     record: dict[str, Any] = {}
     for wrapped in (False, True):
         torch.manual_seed(0)
