@@ -1993,6 +1993,11 @@ def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
         # Three values typed apart: the hint was built from the first two (--weight-decay 0.1,0.01).
         (["model.pt", "--data", "train.npz", "--weight-decay", "0.1", "0.01", "0.001"],
          "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0.1,0.01,0.001"),
+        # Values typed apart before MODEL: click took 0.01 for MODEL ("Invalid value for 'MODEL': File '0.01' does not
+        # exist"); the values are named, and MODEL left out of them.
+        (["--weight-decay", "0.1", "0.01", "model.pt", "--data", "train.npz"],
+         "Got unexpected extra argument (model.pt): --weight-decay takes its values as one argument, separated by "
+         "commas: --weight-decay 0.1,0.01"),
         # A comma typed with a space after it: the hint doubled it (--weight-decay 0.1,,0.01).
         (["model.pt", "--data", "train.npz", "--weight-decay", "0.1,", "0.01"],
          "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0.1,0.01"),

@@ -575,6 +575,8 @@ class ConfigCommand(click.Command):
             end = at + 1
             while end < len(given) and _is_value(given[end]):
                 end += 1
+            if at > option + 2 and not _is_value(extra):
+                end = at  # MODEL after the values, one of which click took for MODEL: the values alone
             values = ",".join(value.strip(",") for value in given[option + 1 : end])
             return (
                 f"Got unexpected extra argument ({extra}): {given[option]} takes its values as one argument, "
@@ -607,7 +609,7 @@ def _values_apart(given: Sequence[str], at: int, listed: Collection[str]) -> int
     """
     option = at - 2
     while option >= 0 and given[option] not in listed:
-        if not (_is_value(given[option + 1]) and _is_value(given[at])):  # MODEL after the values is no value of them
+        if not _is_value(given[option + 1]):
             return None
         option -= 1
     return option if option >= 0 else None
