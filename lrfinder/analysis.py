@@ -1845,7 +1845,8 @@ def _named_digits(swept: np.ndarray, *named: float | None) -> int:
 
     For :func:`read_curve`'s errors: in a sweep over a sliver of a decade they wrote distinct LRs alike.
     """
-    return sweep_digits(swept, [float(swept[0]), float(swept[-1]), *(float(v) for v in named if v is not None)])
+    ends = [float(swept[0]), float(swept[-1])] if len(swept) else []  # no point recorded: "Only 0 values ..."
+    return sweep_digits(swept, [*ends, *(float(v) for v in named if v is not None)])
 
 
 def confidence_and_notes(
