@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import os
@@ -1510,6 +1511,32 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch):
     assert bar._bar is not None
     bar.close()
     assert Progress(5, "x", quiet=True)._bar is None
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal, for click's progress bar."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("term", ["dumb", "xterm-256color"])
+def test_the_progress_bar_leaves_out_cursor_codes_on_a_dumb_terminal_only(monkeypatch: pytest.MonkeyPatch, term: str):
+    # Emacs's M-x shell (TERM=dumb) showed "[?25l" at every step of the bar: click hides the cursor with it. In a
+    # process on a real pseudo-terminal: test_cli_shell's test_the_progress_bar_on_a_dumb_terminal_has_no_cursor_codes.
+    monkeypatch.setenv("TERM", term)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    bar = Progress(12, "range test", quiet=False)
+    for _ in range(12):
+        bar.update()
+    bar.close()
+    shown = sys.stderr.getvalue()
+    assert "12/12" in shown
+    if term == "dumb":
+        assert "\x1b" not in shown
+        assert "\rrange test  [" in shown  # the bar, redrawn with a carriage return
+    else:  # another terminal keeps click's bar as it was, cursor codes and all
+        assert "\x1b[?25l" in shown and "\x1b[?25h" in shown
 
 
 def test_fit_progress_lines_count_batches(work: Path):

@@ -766,6 +766,8 @@ def test_to_json_and_lrfind_json_refuse_the_same_extensions(work: Path, suffix: 
     assert path.read_bytes() == b"keep me"
 
 
+@pytest.mark.slow  # 4 processes; in process: test_bad_options_exit_2_naming_the_option,
+# test_an_optimizer_setting_of_the_wrong_type_is_named (the same usage errors through CliRunner)
 def test_usage_errors_from_a_real_process_exit_2_and_leave_the_inputs(work: Path):
     inputs = {p: sha(work / p) for p in ("model.pt", "train.npz")}
     for args in (
@@ -1039,6 +1041,7 @@ def test_a_file_not_a_model_of_no_kind_known_stays_a_failed_run(work: Path):
     assert_one_line(invoke("run", "notes.pt", "--data", "train.npz", *FAST), 1, "notes.pt is not a PyTorch file")
 
 
+@pytest.mark.slow  # in process: test_a_file_of_another_kind_as_model_or_data_is_a_usage_error["csv as the model"]
 def test_swapped_arguments_exit_2_from_a_real_process(work: Path):
     proc = subprocess.run(
         [sys.executable, "-m", "lrfinder", "fit", "train.csv", "--data", "model.pt", "-o", "out.pt", *FAST],

@@ -271,6 +271,8 @@ def on_a_terminal(args: list[str], cwd: Path, term: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX pseudo-terminals")
+@pytest.mark.slow  # 2 processes; in process: test_cli.py::
+# test_the_progress_bar_leaves_out_cursor_codes_on_a_dumb_terminal_only
 def test_the_progress_bar_on_a_dumb_terminal_has_no_cursor_codes(work: Path):
     # Emacs's M-x shell (TERM=dumb) showed "[?25l" at every step of the bar: click hides the cursor with it.
     args = ["run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report"]
