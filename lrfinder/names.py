@@ -29,6 +29,7 @@ __all__ = [
     "RULE_DESCRIPTIONS",
     "ScalingRule",
     "SCALING_RULES",
+    "AppliedScalingRule",
     "SCALING_SUMMARIES",
     "SweepMode",
     "SWEEP_MODES",
@@ -84,6 +85,8 @@ RULE_DESCRIPTIONS: dict[Rule, str] = {
 ScalingRule = Literal["auto", "linear", "sqrt", "noise", "none"]
 #: Every value ``scale_lr(rule=...)`` accepts.
 SCALING_RULES: tuple[ScalingRule, ...] = get_args(ScalingRule)
+#: The rule a scaling applied (``ScaledLR.rule``): :data:`ScalingRule`'s, ``"auto"`` resolved to the one it chose.
+AppliedScalingRule = Literal["linear", "sqrt", "noise", "none"]
 #: One line per scaling rule (``lrfind list``).
 SCALING_SUMMARIES: dict[str, str] = {
     "auto": "noise when measured; else sqrt for adaptive optimizers, linear otherwise",

@@ -35,7 +35,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ from ._checks import (
     result_lr_message,
 )
 from ._warn import warn
-from .names import SCALING_RULES, ScalingRule, did_you_mean
+from .names import SCALING_RULES, AppliedScalingRule, ScalingRule, did_you_mean
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
 __all__ = ["ScalingRule", "SCALING_RULES", "ScaledLR", "scale_lr", "optimizer_family"]
@@ -107,7 +107,7 @@ class ScaledLR:
     lr: float
     base_lr: float
     factor: float
-    rule: ScalingRule
+    rule: AppliedScalingRule
     reason: str
     from_batch_size: int
     to_batch_size: int
@@ -133,7 +133,7 @@ class ScaledLR:
         checks: tuple[tuple[str, bool, str], ...] = (
             *((key, _is_positive_real(getattr(self, key)), "a finite number > 0")
               for key in ("lr", "base_lr", "factor")),
-            ("rule", is_choice(self.rule, ("linear", "sqrt", "noise", "none")),
+            ("rule", is_choice(self.rule, get_args(AppliedScalingRule)),
              "one of 'linear', 'sqrt', 'noise', 'none'"),
             ("reason", isinstance(self.reason, str), "a string"),
             ("from_batch_size", is_int(self.from_batch_size) and self.from_batch_size >= 1, "an integer >= 1"),
@@ -463,7 +463,7 @@ def scale_lr(
     except OverflowError:  # Python ints past the float range
         k = math.inf
     family = optimizer_family(optimizer)
-    used: ScalingRule
+    used: AppliedScalingRule
     if rule == "auto":
         what = "an adaptive optimizer" if family == "adaptive" else "an SGD-family optimizer"
         if optimizer is None:
@@ -479,7 +479,7 @@ def scale_lr(
                 reason += f" (the noise scale is too uncertain to use: {uncertain})"
                 critical = None
     else:
-        used = cast(ScalingRule, rule)  # one of SCALING_RULES, checked above
+        used = cast(AppliedScalingRule, rule)  # one of SCALING_RULES other than 'auto', checked above
         reason = f"{rule} (requested)"
         if used == "noise" and uncertain is not None:
             warn(

@@ -250,7 +250,12 @@ def test_result_fields_of_a_closed_set_of_strings_are_typed_with_its_literal() -
     from lrfinder.noise import NoiseScale, NoiseSource
     from lrfinder.scaling import ScaledLR
 
-    assert typing.get_type_hints(ScaledLR)["rule"] == ScalingRule
+    # The rule a scaling applied: scale_lr(rule="auto") resolves "auto", which ScaledLR refuses and its type allowed.
+    applied = typing.get_type_hints(ScaledLR)["rule"]
+    assert typing.get_args(applied) == tuple(r for r in typing.get_args(ScalingRule) if r != "auto")
+    with pytest.raises(ValueError, match=r"^Expected scaled\.rule to be one of 'linear', 'sqrt', 'noise', 'none'"):
+        ScaledLR(lr=1e-2, base_lr=1e-2, factor=1.0, rule="auto", reason="", from_batch_size=32, to_batch_size=32,
+                 warmup_epochs=0)  # fmt: skip
     assert typing.get_type_hints(NoiseScale)["source"] == NoiseSource
     scaled = lrfinder.scale_lr(1e-2, from_batch_size=32, to_batch_size=128, rule="sqrt")
     assert scaled.rule == "sqrt" and ScaledLR.from_dict(scaled.to_dict()) == scaled  # JSON round trip unchanged
