@@ -2001,6 +2001,11 @@ def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
         (["--weight-decay", "0.1", "0.01", "model.pt", "--data", "train.npz"],
          "Got unexpected extra argument (model.pt): --weight-decay takes its values as one argument, separated by "
          "commas: --weight-decay 0.1,0.01"),
+        # The data typed after a list option's value is no value of it: the hint was --weight-decay 0.1,train.npz.
+        (["model.pt", "--weight-decay", "0.1", "train.npz"],
+         "Got unexpected extra argument (train.npz): run takes one MODEL; pass the data as --data train.npz"),
+        (["model.pt", "--optimizer", "adam", "--betas", "0.9,0.99", "train.npz"],
+         "Got unexpected extra argument (train.npz): run takes one MODEL; pass the data as --data train.npz"),
         # A comma typed with a space after it: the hint doubled it (--weight-decay 0.1,,0.01).
         (["model.pt", "--data", "train.npz", "--weight-decay", "0.1,", "0.01"],
          "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0.1,0.01"),

@@ -605,14 +605,18 @@ def _values_apart(given: Sequence[str], at: int, listed: Collection[str]) -> int
     """The place of the comma-separated option whose values run on, typed apart, to ``given[at]``; else ``None``.
 
     ``--betas 0.9 0.999`` has its option two places before the extra; ``--weight-decay 0.1 0.01 0.001 model.pt``
-    further back, over the values between (click took ``0.01`` for MODEL, and ``0.001`` is the extra).
+    further back, over the values between (click took ``0.01`` for MODEL, and ``0.001`` is the extra). An extra
+    that is no number right after the option's one value (``model.pt --weight-decay 0.1 train.npz``) is none of its
+    values: the hint was ``--weight-decay 0.1,train.npz``.
     """
     option = at - 2
     while option >= 0 and given[option] not in listed:
         if not _is_value(given[option + 1]):
             return None
         option -= 1
-    return option if option >= 0 else None
+    if option < 0 or (option == at - 2 and not _is_value(given[at])):
+        return None
+    return option
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
