@@ -405,7 +405,7 @@ class LRFinder(_CallbackBase):
             It only reads the gradients. ``scaling="auto"`` then uses the ``noise`` rule.
         curve: The loss each step records, the curve read: ``"train"`` (default), the step's training loss;
             ``"val"``, after each step the mean of ``training_step``'s loss over the first ``val_batches``
-            batches of the fit's validation loader (the same batches every step, in eval mode without
+            batches of the fit's (first) validation loader (the same batches every step, in eval mode without
             gradients, as ``refine`` judges its trials; under DDP the mean over every rank's shard, so every
             rank reads the same curve), as ``range_test(curve="val")`` does; ``result.settings.curve``, the
             report's axis and the saved result say so. ``validation_step`` and the ``on_validation_*`` hooks do
