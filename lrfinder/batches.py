@@ -678,17 +678,37 @@ def dead_worker_message(exc: BaseException, index: int | None = None) -> str | N
     traceback; its workers are shut down. torch's own error was a bare "DataLoader worker (pid(s) 123)
     exited unexpectedly".
     """
+    it = _loader_iterator(exc)
+    dead = [] if it is None else _dead_workers(it, exc)
+    if not dead:
+        return None
+    _shut_down_workers(it)
+    return _worker_death_message(dead, index, exc)
+
+
+def _loader_iterator(exc: BaseException) -> object | None:
+    """The DataLoader iterator with worker processes that ``exc`` was raised from, else ``None``.
+
+    It is the ``self`` of a frame of ``exc``'s traceback.
+    """
     tb = exc.__traceback__
     while tb is not None:
         it = tb.tb_frame.f_locals.get("self")
         if isinstance(getattr(it, "_workers", None), list) and callable(getattr(it, "_shutdown_workers", None)):
-            dead = _dead_workers(it, exc)
-            if not dead:
-                return None
-            _shut_down_workers(it)
-            return _worker_death_message(dead, index, exc)
+            return it
         tb = tb.tb_next
     return None
+
+
+def shut_down_workers_of(exc: BaseException) -> None:
+    """Shut down the workers of the DataLoader iterator ``exc`` was raised from (none: nothing to do).
+
+    For an error raised with ``exc`` chained: its traceback keeps the iterator, whose workers lived on until the
+    garbage collector took it, torch's shutdown then waiting 5 s on each (an example that failed in a worker).
+    """
+    it = _loader_iterator(exc)
+    if it is not None:
+        _shut_down_workers(it)
 
 
 def _in_default_collate(exc: BaseException) -> bool:

@@ -63,6 +63,7 @@ from .batches import (
     dead_worker_message,
     example_failure,
     infer_batch_size,
+    shut_down_workers_of,
     target_broadcast_refused,
     to_device,
 )
@@ -899,9 +900,15 @@ def _batch_error(exc: BaseException, data: object, name: str, index: int | None)
     """
     why = collate_failure_message(exc, data, index) or dead_worker_message(exc, index)
     if why is not None:
-        return DataError(f"{name}: {why}")
-    failure = example_failure(exc, data)
-    return None if failure is None else DataError(failure.message(f" in {name}"))
+        error = DataError(f"{name}: {why}")
+    else:
+        failure = example_failure(exc, data)
+        if failure is None:
+            return None
+        error = DataError(failure.message(f" in {name}"))
+    # Raised with exc chained, whose traceback keeps the loader's iterator: its workers go now, not 5 s each later.
+    shut_down_workers_of(exc)
+    return error
 
 
 def _last_batch_of_one(data: Iterable[Any]) -> str | None:

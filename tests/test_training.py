@@ -4,6 +4,7 @@ import copy
 import dataclasses
 import importlib
 import math
+import multiprocessing
 import os
 import re
 import signal
@@ -1607,11 +1608,15 @@ def test_a_datasets_example_that_fails_is_named_with_the_dataset_and_what_to_do(
         rf"^The Dataset MissingRecords in {where} failed on {which}( \d+)?: KeyError: (5|20)\. Fix its __getitem__ "
         r"for that example, or leave the example out"
     )
+    before = set(multiprocessing.active_children())
     with pytest.raises(DataError, match=pattern) as info:
         train(make_mlp(), train_data, val_data=val_data, optimizer=sgd(0.01), loss_fn=F.cross_entropy)
     assert isinstance(info.value.__cause__, KeyError)
     if not workers:
         assert f"failed on example {5 if where == 'val_data' else 20}: KeyError" in str(info.value)
+    # The error keeps the loader's iterator (in its cause's traceback): its workers lived on until the garbage
+    # collector took it, torch's shutdown then waiting 5 s on each. They have exited already.
+    assert set(multiprocessing.active_children()) <= before
 
 
 def test_val_datas_first_batch_the_default_collate_cannot_batch_is_named() -> None:
