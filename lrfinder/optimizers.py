@@ -373,14 +373,22 @@ def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping
     YAML config reads ``1e-4`` without a dot as text) was taken, and the first step failed inside torch with "bad
     operand type for unary -: 'str'"; ``"lr": -1e-3`` trained uphill without a word.
 
+    A group's ``momentum`` and ``betas`` get the class-level rule, each in ``[0, 1)``: torch checks them at
+    construction for the class's settings only, so a group's ``"momentum": 2`` or ``"betas": (1.5, 0.999)`` was
+    taken and grew the velocity (the moments) geometrically, a curve of NaN with no word of why.
+
     Raises:
-        TypeError: A setting that is not a number (a string says how to write it).
+        TypeError: A setting that is not a number (a string says how to write it); ``betas`` that are not a pair
+            of numbers.
         ValueError: An ``lr`` or ``weight_decay`` below 0 or not finite; another number setting not finite
-            where the class's default is.
+            where the class's default is; a ``momentum`` or either of ``betas`` outside ``[0, 1)``.
 
     """
     for key, given in group.items():
         default = defaults.get(key)
+        if key == "betas" and "betas" in defaults:
+            _check_group_betas(index, given)
+            continue
         if key not in ("lr", "weight_decay") and not (is_real(default) and not isinstance(default, bool)):
             continue  # params, betas, flags, a group's own keys ("name")
         value = plain(given)
@@ -400,6 +408,22 @@ def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping
             raise ValueError(f"Expected {name} >= 0 and finite, but got {key}={given!r}")
         if not math.isfinite(number) and default is not None and is_real(default) and math.isfinite(float(default)):
             raise ValueError(f"Expected {name} to be finite, but got {key}={given!r}")
+        if key == "momentum" and not 0 <= number < 1:
+            raise ValueError(f"Expected {name} in [0, 1), but got {key}={given!r}")
+
+
+def _check_group_betas(index: int, betas: Any) -> None:
+    """A param group's ``betas``: a pair of numbers, each in ``[0, 1)`` (see :func:`_check_group_numbers`)."""
+    pair = tuple(plain(b) for b in betas) if isinstance(betas, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(is_real(b) and not isinstance(b, bool) for b in pair):
+        raise TypeError(
+            f"Expected param group {index}'s betas to be a pair of numbers (beta1, beta2), but got betas={betas!r}"
+        )
+    if not all(0 <= float(b) < 1 for b in pair):  # nan fails too
+        raise ValueError(
+            f"Expected param group {index}'s betas each in [0, 1), but got betas={betas!r}; the usual values are "
+            "(0.9, 0.999)"
+        )
 
 
 def _check_matrices_only(spec: OptimizerSpec, model: nn.Module) -> None:

@@ -711,6 +711,30 @@ def test_a_param_groups_own_settings_are_checked(setting: dict, error: type, pat
         create_optimizer("adamw", groups, lr=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("name", "setting", "error", "pattern"),
+    [
+        ("adam", {"betas": (1.5, 0.999)}, ValueError, r"param group 1's betas each in \[0, 1\), but got betas=\(1\.5,"),
+        ("adamw", {"betas": [0.9, float("nan")]}, ValueError, r"param group 1's betas each in \[0, 1\)"),
+        ("adam", {"betas": (0.9,)}, TypeError, r"param group 1's betas to be a pair of numbers .*betas=\(0\.9,\)"),
+        ("momentum", {"momentum": 2}, ValueError, r"param group 1's momentum in \[0, 1\), but got momentum=2"),
+        ("rmsprop", {"momentum": -0.5}, ValueError, r"param group 1's momentum in \[0, 1\), but got momentum=-0\.5"),
+    ],
+)
+def test_a_param_groups_decay_rates_are_checked_as_the_classs_are(
+    name: str, setting: dict, error: type, pattern: str
+) -> None:
+    # torch checks momentum and betas given to the class, not a group's own: {"momentum": 2} or
+    # {"betas": (1.5, 0.999)} was taken, the velocity grew geometrically and the weights went NaN without a word.
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    groups = [{"params": model[0].parameters()}, {"params": model[1].parameters(), **setting}]
+    with pytest.raises(error, match=pattern):
+        create_optimizer(name, groups, lr=1e-3)
+    valid = {"betas": (0.0, 0.5)} if "betas" in setting else {"momentum": 0.0}  # the edge torch takes
+    groups = [{"params": model[0].parameters()}, {"params": model[1].parameters(), **valid}]
+    assert create_optimizer(name, groups, lr=1e-3).param_groups[1][next(iter(valid))] == next(iter(valid.values()))
+
+
 def test_a_param_groups_own_numbers_are_taken() -> None:
     model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
     groups = [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[1].parameters(), "lr": torch.tensor(0.1),
