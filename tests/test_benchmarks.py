@@ -306,3 +306,41 @@ def test_confidence_scores_each_cached_pick_against_the_oracle(tmp_path: Path) -
     assert rows[0]["spread"] < rows[1]["spread"]
     assert summary["n"] == 2 and sum(b["n"] for b in summary["bins"]) == 2
     assert (tmp_path / "out" / "confidence.md").read_text().startswith("## Does the confidence predict")
+
+
+def test_stop_rule_marks_and_peer_rules_have_known_answers() -> None:
+    from benchmarks import stop_rule
+
+    assert stop_rule.blowup_step([1.0, 1.0, 5.0, 5.0, 5.0, 1.0], 4.0, 3) == 3
+    assert stop_rule.blowup_step([1.0, 1.0, 5.0, 5.0, 1.0, 1.0], 4.0, 3) is None  # a spike that recovers
+    assert stop_rule.blowup_step([1.0, 1.0, 5.0, math.nan], 4.0, 3) == 3  # ends non-finite: above to its end
+    lucky = [1.0, 1.0, 1e-6, 1.0, 1.0, 1.0, 1.0]
+    assert stop_rule.blowup_step(lucky, 4.0, 3) == 4  # the raw minimum follows one lucky batch
+    assert stop_rule.robust_blowup_step(lucky, 4.0, 3) is None
+    # torch-lr-finder: an EMA with weight 0.05 from the first loss, against 5x its best: 0.05 * 100 + 0.95 = 5.95.
+    assert stop_rule.torch_lr_finder_stop([1.0] * 10 + [100.0, 1.0]) == 11
+    assert stop_rule.torch_lr_finder_stop([1.0] * 10 + [80.0, 1.0]) == 12  # 4.95: never stops
+    # Lightning debiases with beta ** (step + 1) and keeps step 1's 0.505 as its best: 10 reads 1.76 < 2.02.
+    assert stop_rule.lightning_stop([1.0] * 10 + [1000.0, 1.0]) == 11
+    assert stop_rule.lightning_stop([1.0] * 10 + [10.0, 1.0]) == 12
+
+
+def test_stop_rule_replays_the_engine_stop_and_writes_its_page(tmp_path: Path) -> None:
+    import torch
+
+    from benchmarks import stop_rule
+    from lrfinder import range_test
+
+    torch.set_num_threads(1)
+    task = TASKS_BY_NAME["wine_mlp_adamw"]
+    payload = stop_rule.main(["--tasks", task.name, "--seeds", "1", "--cache-dir", str(tmp_path / "cache"),
+                              "--quality-cache", str(tmp_path), "--out", str(tmp_path / "page")])
+    model = task.build(0)
+    stopped = range_test(model, task.loader(0), optimizer=task.optimizer(model.parameters(), 1e-3),
+                         loss_fn=task.loss_fn)
+    row = payload["rows"][0]
+    assert row["stop"] == len(stopped.losses) < row["steps"]  # the replayed stop is the engine's own
+    assert row["settled"] <= row["stop"] and set(row["candidates"]) == set(stop_rule.CANDIDATES)
+    page = (tmp_path / "page.md").read_text()
+    assert "| tune | raw above threshold 2 steps |" not in page and "| check | EMA beta 0.8 |" in page
+    assert json.loads((tmp_path / "page.json").read_text())["rows"][0]["stop"] == row["stop"]
