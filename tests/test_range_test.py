@@ -537,6 +537,20 @@ def test_divergence_monitor_does_not_stop_when_the_first_loss_is_the_lowest() ->
     assert fired.index(True) == 3
 
 
+def test_divergence_monitor_rides_out_a_spike_and_stops_soon_after_a_blow_up() -> None:
+    # A noise-free fall from 1.0 to 0.5: best 0.632 (the EMA lags the fall), threshold 0.632 + 3 * 0.632 = 2.53.
+    fall = [1.0 - 0.5 * i / 29 for i in range(30)]
+    for spike in ([5.0], [5.0] * 4):  # 10x the loss for 1 or 4 steps, then back: no blow-up, no stop
+        mon = DivergenceMonitor(4.0)
+        assert not any(mon.update(v) for v in fall + spike + [0.5] * 10)
+        assert mon.best == pytest.approx(0.6323, abs=1e-4)
+    # The loss doubling from 0.5 every step crosses the threshold at 4.0 (the rise's 3rd step); the EMA stops the
+    # test 2 steps later, at 16.0 (benchmarks/results/stop_rule.md: a stop rule that cut sooner changed readings).
+    rise = [0.5 * 2**j for j in range(1, 12)]
+    fired = [mon.update(v) for v in rise]
+    assert fired.index(True) == 4 and rise[4] == 16.0
+
+
 # ------------------------------------------------------------------------------------ data and optimizers
 
 
