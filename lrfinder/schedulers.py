@@ -332,6 +332,16 @@ class PlateauWithWarmup(ReduceLROnPlateau):
             epoch: Deprecated by torch; leave it ``None``.
 
         """
+        try:
+            float(metrics)  # what torch reads it with
+        except (TypeError, ValueError, RuntimeError):
+            # torch's own words were "float() argument must be a string or a real number, not 'NoneType'" (a
+            # metric never logged, read as logs.get(...)), naming neither the scheduler nor the metric.
+            raise TypeError(
+                f"Expected plateau's step(metrics) to get the value of the monitored metric {self.monitor!r}, a "
+                f"number, but got {metrics!r}: pass the metric each epoch, e.g. scheduler.step(val_loss), once it "
+                "is computed (under Lightning, log it under that name before the scheduler steps)."
+            ) from None
         warmed_up = self.warmup_calls_at_step >= self.warmup_steps
         self.warmup_calls_at_step = self.warmup_calls
         if not warmed_up:
@@ -776,6 +786,18 @@ def _build_plateau(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -
         raise TypeError(f"Expected monitor to be the name of a logged metric, but got monitor={s['monitor']!r}")
     min_lr = s["min_lr"]
     min_lrs = [b / 1024.0 for b in _base_lrs(optimizer)] if min_lr is None else _per_group("min_lr", min_lr, optimizer)
+    bases = _base_lrs(optimizer)
+    # torch lowers an LR to max(lr * factor, min_lr) only when that is lower: a floor at or above the LR never moves it.
+    stuck = [i for i, (base, floor) in enumerate(zip(bases, min_lrs)) if base > 0 and floor >= base]
+    if stuck:
+        warn(
+            f"Schedule 'plateau' with min_lr={min_lr!r} puts the floor of param {word(len(stuck), 'group')} {stuck} "
+            f"({_lrs_text([min_lrs[i] for i in stuck])}) at or above {word(len(stuck), 'its', 'their')} LR "
+            f"({_lrs_text([bases[i] for i in stuck])}): the schedule never lowers {word(len(stuck), 'it', 'them')}, "
+            "whatever the metric does. Set min_lr below the LR (a scalar is the floor of the optimizer's lr, each "
+            "group at its ratio), or leave it out (the LR / 1024); use 'constant' for a fixed LR.",
+            UserWarning,
+        )
     return PlateauWithWarmup(
         optimizer,
         monitor=s["monitor"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import re
 import warnings
 from dataclasses import replace
 from types import SimpleNamespace
@@ -481,6 +482,39 @@ def test_plateau_with_improving_metric_keeps_the_lr():
     sched = create_scheduler("plateau", opt, warmup_steps=3)
     assert isinstance(sched, PlateauWithWarmup)
     assert [g["lr"] for g in opt.param_groups] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("min_lr", [0.1, 1.0, [0.2, 1e-4]])
+def test_plateau_whose_floor_is_at_or_above_the_lr_says_it_never_lowers_it(min_lr: Any) -> None:
+    # torch sets max(lr * factor, min_lr) only when that is lower: min_lr=1.0 over lr 0.1 left the LR where it was
+    # through every plateau, without a word.
+    opt = torch.optim.SGD([{"params": [nn.Parameter(torch.zeros(1))]}, {"params": [nn.Parameter(torch.zeros(1))]}],
+                          lr=0.1)  # fmt: skip
+    stuck = "group [0] " if isinstance(min_lr, list) else "groups [0, 1] "
+    with pytest.warns(UserWarning, match=rf"'plateau' with min_lr=.* floor of param {re.escape(stuck)}.*at or above "
+                      r".*never lowers"):  # fmt: skip
+        sched = create_scheduler("plateau", opt, min_lr=min_lr, patience=0)
+    for metric in (1.0, 2.0, 3.0):
+        sched.step(metric)
+    assert opt.param_groups[0]["lr"] == 0.1  # what the warning says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler("plateau", opt, min_lr=0.01)  # below the LR: a working floor
+        create_scheduler("plateau", opt)  # the default, the LR / 1024
+
+
+@pytest.mark.parametrize("metric", [None, "abc", [0.5, 0.4], torch.tensor([0.5, 0.4])])
+def test_plateau_stepped_without_a_number_names_its_metric(metric: Any) -> None:
+    # torch's float(metrics) failed with "float() argument must be a string or a real number, not 'NoneType'" for
+    # a metric never logged (logs.get("val_loss")), naming neither the scheduler nor the metric.
+    _, opt = _optimizer()
+    sched = create_scheduler("plateau", opt, monitor="val_acc", mode="max")
+    with pytest.raises(TypeError, match=r"plateau's step\(metrics\) to get the value of the monitored metric "
+                       r"'val_acc', a number, but got .*scheduler\.step\(val_loss\)"):  # fmt: skip
+        sched.step(metric)
+    for number in (0.5, torch.tensor(0.6), np.float32(0.7), "0.8"):  # what torch reads as a number
+        sched.step(number)
+    assert sched.best == pytest.approx(0.8)
 
 
 def test_required_markers_are_documented_in_the_registry():
