@@ -1067,6 +1067,23 @@ def test_failed_runs_exit_1_naming_the_file_and_what_to_do(work: Path, case: str
     assert not re.match(r"Error: \w+(Error|Exception):", line), line
 
 
+@pytest.mark.parametrize("data", [("--x-key", "y", "--y-key", "x"), ("swapped.npz",)])
+def test_inputs_and_targets_swapped_are_named_as_swapped(work: Path, data: tuple[str, ...]):
+    # The labels reached the model as its inputs and the message said only "The inputs are int64 and the model's
+    # weights float32: store the inputs as float32": cast as told, they failed again, on the shape.
+    x = torch.randn(128, 10, generator=torch.Generator().manual_seed(0))
+    np.savez(work / "swapped.npz", x=x[:, :3].argmax(1).numpy(), y=x.numpy())
+    args = ("--data", "train.npz", *data) if data[0].startswith("--") else ("--data", *data)
+    line = assert_one_line(
+        invoke("run", "model.pt", *args, *FAST),
+        1,
+        "The inputs hold one value per sample (shape (32,), int64) and the targets a row of 10 (shape (32, 10), "
+        "float32): they look swapped.",
+        "--x-key (the inputs) and --y-key (the targets)",
+    )
+    assert "store the inputs as float32" not in line
+
+
 def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path):
     # Cast to int64, 1e30 wrapped to -2**63: run said "class labels from -9223372036854775808", a number never written,
     # and --loss mse trained on targets of the wrong sign and size.

@@ -2215,6 +2215,26 @@ def _dtype_hint(model: nn.Module, x: Any, exc: BaseException) -> str:
     return f" The inputs are {have} and the model's weights {want}: store the inputs as {want} (x.astype('{want}'))."
 
 
+def _swapped_hint(x: Any, y: Any) -> str:
+    """`` ... they look swapped ...`` when the inputs are one value per sample and the targets a row each, else ``""``.
+
+    Arrays saved under each other's names (``numpy.savez(path, x=labels, y=features)``, or
+    ``--x-key y --y-key x``) reach the model as a flat label vector. torch then fails on a dtype or a
+    shape, and the dtype hint alone ("store the inputs as float32") would lead to the next failure.
+    """
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+        return ""
+    if x.dim() != 1 or y.dim() < 2 or y.shape[0] != x.shape[0] or y[0].numel() < 2:
+        return ""
+    have = str(x.dtype).replace("torch.", "")
+    got = str(y.dtype).replace("torch.", "")
+    return (
+        f" The inputs hold one value per sample (shape {tuple(x.shape)}, {have}) and the targets a row of "
+        f"{y[0].numel()} (shape {tuple(y.shape)}, {got}): they look swapped. Save the inputs as x and the targets as "
+        "y, or name them with --x-key (the inputs) and --y-key (the targets)."
+    )
+
+
 def _channel_hint(x: Any, exc: BaseException) -> str:
     """`` The inputs lack the channel dimension ...`` when a convolution read a batch as one sample, else ``""``.
 
@@ -2372,10 +2392,12 @@ def check_model_fits(
                 out = model(x)
             except Exception as exc:
                 raise_if_compile_failed(exc)
+                # Swapped arrays first: casting the labels to float (the dtype hint) would not make them inputs.
+                hint = _swapped_hint(x, y) or _dtype_hint(model, x, exc)
                 raise ModelError(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
                     f"{type(exc).__name__}: {reason(exc)}. Check that the data "
-                    f"matches the model.{_dtype_hint(model, x, exc)}{_more_inputs_hint(batch, x, exc)}"
+                    f"matches the model.{hint}{_more_inputs_hint(batch, x, exc)}"
                     f"{_channel_hint(x, exc)}"
                 ) from exc
             if loss_fn is None:
