@@ -290,14 +290,28 @@ def _recorded_precision(trainer: pl.Trainer) -> RecordedPrecision:
 
 
 def _val_loader(trainer: pl.Trainer) -> Any:
-    """The fit's first validation loader (loaded now if the sanity check did not), or ``None``."""
+    """The fit's first validation loader, or ``None``.
+
+    Lightning loads it before ``on_train_start`` when the sanity check runs or the first epoch
+    validates. Where neither does (``num_sanity_val_steps=0`` with ``check_val_every_n_epoch=2``),
+    it is loaded here for the caller and the validation loop is left unloaded, with the RNGs put back:
+    the fit loads its own at its first validation, as it would without LRFinder. Loaded for good,
+    ``val_dataloader()`` ran before the first training batch, so what it drew from the global RNG
+    (data made there, a ``random_split``) moved the fit's training batches and its validation data.
+    ``val_dataloader()`` then runs once more per call.
+    """
     loaders = trainer.val_dataloaders
     if loaders is None and trainer.limit_val_batches:
+        loop = trainer.fit_loop.epoch_loop.val_loop
+        kept = (loop._combined_loader, loop._max_batches, loop._last_val_dl_reload_epoch)
         try:
-            trainer.fit_loop.epoch_loop.val_loop.setup_data()
+            with _lightning.preserved_randomness(getattr(trainer, "datamodule", None)):
+                loop.setup_data()
+            loaders = trainer.val_dataloaders
         except Exception:  # noqa: BLE001 - no validation in this fit
             return None
-        loaders = trainer.val_dataloaders
+        finally:
+            loop._combined_loader, loop._max_batches, loop._last_val_dl_reload_epoch = kept
     flat = [] if loaders is None else _lightning.flat_loaders(loaders)
     return flat[0] if flat else None
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _models import FAST, GAN, TINY_FIT_WARNINGS, Callback, Net, make_data, make_loader, pl, trainer, weights
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from lrfinder import DataError, ModelError, find_lr
 from lrfinder._publishing import _describe
@@ -141,6 +141,64 @@ def test_the_fit_after_the_val_curve_is_the_fit_with_its_lr_set_by_hand(tmp_path
     assert t_a.callback_metrics["val_loss"].item() == t_b.callback_metrics["val_loss"].item()
     assert "val_loss" in t_a.logged_metrics
     assert t_a.should_stop == t_b.should_stop
+
+
+class ValData(pl.LightningDataModule):
+    """Validation data made by ``val_dataloader()``: from the global RNG, or shuffled by the loader's generator."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.order = torch.Generator().manual_seed(7)  # DataLoader(shuffle=True, generator=...): its order
+
+    def train_dataloader(self) -> DataLoader:
+        return make_loader(64, batch_size=16)
+
+    def val_dataloader(self) -> DataLoader:
+        x, y = make_data(64).tensors  # the training examples: the loss falls on them as the test trains
+        if self.kind == "global_rng":  # noised by the global RNG
+            return DataLoader(TensorDataset(x + 0.3 * torch.randn_like(x), y), batch_size=16)
+        return DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=self.order)
+
+
+@pytest.mark.parametrize("kind", ["global_rng", "shuffled"])
+@pytest.mark.parametrize(
+    "validation",
+    [
+        {"num_sanity_val_steps": 0},
+        {"num_sanity_val_steps": 2},
+        {"val_check_interval": 0.5},
+        {"check_val_every_n_epoch": 2},
+    ],
+    ids=["no-sanity-check", "sanity-check", "twice-an-epoch", "every-2-epochs"],
+)
+def test_the_fits_validation_is_that_of_the_fit_without_the_test(
+    tmp_path: Path, kind: str, validation: dict[str, Any]
+) -> None:
+    """The same training losses and validation batches, in the same order, as the fit without LRFinder at its LR.
+
+    With ``check_val_every_n_epoch=2`` and no sanity check, Lightning loads no validation loader before the first
+    training batch; the test loaded it for good there, so ``val_dataloader()``'s draw from the global RNG moved the
+    fit's training batches and its validation data. A loader's own generator (``shuffle=True, generator=g``) is put
+    back by the test: the fit's first validation sees the order it would see without it.
+    """
+
+    def fit(lr: float, finder: LRFinder | None) -> tuple[ValNet, ValData]:
+        pl.seed_everything(5, verbose=False)
+        model, data = ValNet(lr=lr), ValData(kind)
+        trainer(tmp_path, [finder] if finder else [], max_epochs=2, max_steps=-1, **validation).fit(
+            model, datamodule=data
+        )
+        return model, data
+
+    finder = LRFinder(num_steps=30, min_lr=1e-4, max_lr=10.0, curve="val", val_batches=2)
+    with_test, data_a = fit(0.01, finder)
+    assert finder.applied_lr is not None and with_test.lr == finder.applied_lr
+    without, data_b = fit(with_test.lr, None)
+    assert [s for s in with_test.steps if s[0] == "train"] == without.steps
+    assert len(with_test._validated) == len(without._validated) >= 3
+    assert all(torch.equal(a, b) for a, b in zip(with_test._validated, without._validated))
+    assert torch.equal(data_a.order.get_state(), data_b.order.get_state())
 
 
 def test_a_fit_without_a_val_loader_is_refused_before_the_test(tmp_path: Path) -> None:
