@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _models import TESTS, run_script
+from _models import TESTS, make_data, run_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -1166,3 +1166,93 @@ def test_ddp_val_curve_is_the_mean_over_every_ranks_validation_batches(tmp_path:
     for i in range(n):
         local = first["held"][2 * i : 2 * i + 2] + second["held"][2 * i : 2 * i + 2]
         assert result["losses"][i] == pytest.approx(sum(local) / 4, rel=1e-9)
+
+
+SAMPLED_VAL_CURVE_SCRIPT = textwrap.dedent(
+    """
+    import datetime
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[4])  # tests/: the shared models
+    import torch
+    from _models import DDP_TIMEOUT_S, Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder.callback import LRFinder
+
+
+    class Sampled(Net):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._held = []  # the test's passes over the validation batches: (inputs, loss)
+            self._validated = []  # the inputs validation_step got, in order
+
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            if not torch.is_grad_enabled():
+                self._held.append((batch[0].tolist(), float(loss)))
+            return loss
+
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            self._validated.append(x.tolist())
+            self.log("val_loss", torch.nn.functional.cross_entropy(self.head(self.body(x)), y), sync_dist=True)
+
+        def on_train_end(self):
+            finder = [c for c in self.trainer.callbacks if isinstance(c, LRFinder)]
+            record = {
+                "result": finder[0].result.to_dict() if finder else None,
+                "applied": finder[0].applied_lr if finder else None,
+                "held": self._held,
+                "validated": self._validated,
+                "losses": [loss for phase, _, loss, _ in self.steps if phase == "train"],
+                "weights": {k: v.double().flatten().tolist() for k, v in self.state_dict().items()},
+            }
+            Path(sys.argv[1], f"{sys.argv[2]}{self.global_rank}.json").write_text(json.dumps(record))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    finder = LRFinder(num_steps=30, min_lr=1e-4, max_lr=10.0, curve="val", val_batches=2)
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=DDP_TIMEOUT_S))
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy=strategy, callbacks=[finder] if sys.argv[2] == "with" else [],
+        max_epochs=2, check_val_every_n_epoch=2, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    # Plain loaders: Lightning puts its DistributedSampler in (the validation one unshuffled, each rank a shard).
+    train = DataLoader(make_data(128), batch_size=16, shuffle=True)
+    # The training examples again (make_data's labelling rule depends on n): the loss falls on them as the test trains.
+    trainer.fit(Sampled(lr=float(sys.argv[3]), bn=False), train, DataLoader(make_data(128), batch_size=16))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_val_curve_under_lightnings_distributed_sampler(tmp_path: Path) -> None:
+    """DDP x 2, plain loaders, ``LRFinder(curve="val", val_batches=2)``: each rank reads its own shard of the validation
+    set (Lightning's DistributedSampler: examples ``rank::2``), each point is the mean over both ranks' batches, the
+    same curve on both; the fit after the test is, on each rank, the fit without it at the LR it applied."""
+    run_script(tmp_path, SAMPLED_VAL_CURVE_SCRIPT, str(tmp_path), "with", "0.01", str(TESTS))
+    found = [json.loads((tmp_path / f"with{r}.json").read_text()) for r in (0, 1)]
+    assert found[0]["result"] == found[1]["result"] and found[0]["applied"] == found[1]["applied"] is not None
+    result = found[0]["result"]
+    assert result["settings"]["curve"] == "val"
+    n = len(result["losses"])
+    inputs = make_data(128).tensors[0].tolist()
+    for rank, record in enumerate(found):
+        assert len(record["held"]) == 2 * n
+        shard = inputs[rank::2][:32]  # the rank's first two batches of 16, the same every step
+        for i in range(n):
+            assert record["held"][2 * i][0] + record["held"][2 * i + 1][0] == shard
+    for i in range(n):
+        local = [record["held"][2 * i + j][1] for record in found for j in (0, 1)]
+        assert result["losses"][i] == pytest.approx(sum(local) / 4, rel=1e-9)
+    run_script(tmp_path, SAMPLED_VAL_CURVE_SCRIPT, str(tmp_path), "without", repr(found[0]["applied"]), str(TESTS))
+    for rank, with_finder in enumerate(found):
+        without = json.loads((tmp_path / f"without{rank}.json").read_text())
+        assert len(with_finder["validated"]) == 4  # the rank's 64 examples, validated once (epoch 2)
+        for key in ("losses", "validated", "weights"):
+            assert with_finder[key] == without[key], (rank, key)
