@@ -1008,6 +1008,31 @@ def probe_steps(num_steps: int, probes: int = NOISE_PROBES) -> frozenset[int]:
     return frozenset(int(round(i * (num_steps - 1) / (probes - 1))) for i in range(probes))
 
 
+def _moved_from_the_start(probe: NoiseProbe, lrs: Sequence[float], cut: int | None) -> str | None:
+    """Why nothing was measured when the sweep's first block of steps already moved the weights past ``MAX_MOVE``.
+
+    The generic "start the sweep lower" is wrong when something besides the optimizer moves the weights
+    (``max_norm`` renormalising embedding rows in the forward, a hook or ``step_fn`` writing to them): the
+    message gives the move and the LRs it happened at, so the user can tell which. ``None`` for any other cause.
+    """
+    blocks = [i for i, source in enumerate(probe.sources) if source == "steps"]
+    if not blocks or (cut is not None and any(step < cut for step in probe.steps)):
+        return None
+    first = blocks[0]
+    step, move = probe.steps[first], probe.moved[first]
+    if move <= MAX_MOVE or step >= len(lrs):
+        return None
+    return (
+        "Cannot measure the gradient noise scale: no block of steps ended before the weights moved; they moved by "
+        f"{move:.1%} of their norm within the sweep's first {plural(step + 1, 'step')} (lr {lrs[0]:.2e} to "
+        f"{lrs[step]:.2e}), past the {MAX_MOVE:.0%} within which a block's gradients count as taken at one point. "
+        "If the optimizer's steps are that large at these LRs, start the sweep lower (min_lr). If they cannot be, "
+        "something else changes the weights, which no lower min_lr cures (nn.Embedding or nn.EmbeddingBag with "
+        "max_norm renormalises the rows it looks up in its forward; a hook or step_fn may write to them): scale "
+        "with rule='linear' or 'sqrt'."
+    )
+
+
 def noise_after_sweep(
     probe: NoiseProbe,
     lrs: Sequence[float],
@@ -1060,8 +1085,9 @@ def noise_after_sweep(
         measured = probe.estimate(before_step=cut if cut is not None else 0)
     except NoiseScaleError as exc:
         # Said to the user by the caller (range_test logs it; the callback warns once, on rank zero).
-        logger.info("Gradient noise scale not measured: %s", exc)
-        return None, str(exc)
+        why = _moved_from_the_start(probe, lrs, cut) or str(exc)
+        logger.info("Gradient noise scale not measured: %s", why)
+        return None, why
     logger.info("Gradient noise scale: %s", measured.summary())
     return measured, None
 

@@ -751,6 +751,35 @@ def test_steps_source_counts_only_blocks_before_the_weights_move() -> None:
     assert "before the weights moved" in late.noise_error
 
 
+class _MaxNormBag(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bag = nn.EmbeddingBag(200, 16, mode="sum", max_norm=1.0)  # rows drawn at norm ~4, renormalised when read
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.bag(x)).squeeze(-1)
+
+
+def test_weights_an_embeddings_max_norm_moves_at_the_lowest_lrs_are_named_as_the_cause() -> None:
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, 200, (1024, 6), generator=g)
+    y = (torch.randn(200, generator=g)[idx].sum(1) > 0).float()
+    loader = DataLoader(TensorDataset(idx, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    model = _MaxNormBag()
+    result = range_test(
+        model, loader, loss_fn=F.binary_cross_entropy_with_logits, num_steps=40, max_lr=1.0, noise_scale=True
+    )
+    assert result.noise_scale is None and result.noise_error is not None
+    # Not "start the sweep lower" alone, which cannot help: the move, the LRs it happened at, and the cause.
+    moved = re.search(r"they moved by (\d+\.\d)% of their norm within the sweep's first 4 steps \(lr 1\.00e-07 to ",
+                      result.noise_error)
+    assert moved is not None and float(moved.group(1)) > 10, result.noise_error
+    assert "max_norm renormalises the rows" in result.noise_error
+    assert "rule='linear' or 'sqrt'" in result.noise_error
+
+
 # --- the Lightning callback ---------------------------------------------------------------------
 
 
