@@ -1691,9 +1691,14 @@ def read_curve(
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
+        # The LRs a sweep visits are set by min_lr and max_lr alone: "(or num_steps)" sent users to rerun the same
+        # span at a finer step, still falling. The 3 decades are refine.next_sweep's re-sweep for this case.
+        d = _named_digits(lr_arr, float(lr_arr[n - 1]) * 1e3)
         raise InconclusiveCurveError(
-            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.{_named_digits(lr_arr)}e}); the test "
-            "never reached the divergence region. Increase max_lr (or num_steps) and run again."
+            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.{d}e}); the test never reached the "
+            f"divergence region. Increase max_lr and run again, e.g. 3 decades higher (to {lr_arr[n - 1] * 1e3:.{d}e}), "
+            "with num_steps raised in proportion to keep the steps per decade; more num_steps alone sweeps the same "
+            "LRs."
         )
     slope = loss_slope(lr_arr, smoothed)
     return CurveReading(

@@ -370,6 +370,16 @@ def test_inconclusive_still_falling_at_max_lr() -> None:
         analyze(LRS, sigmoid_fall(X, center=0.5, width=0.5))
 
 
+def test_still_falling_at_max_lr_names_a_wider_sweep_not_more_steps_alone() -> None:
+    # It said "Increase max_lr (or num_steps)": 3x the steps over the same span swept the same LRs, still falling.
+    lrs = np.geomspace(1e-5, 1e-2, 100)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, sigmoid_fall(np.log10(lrs), center=-1.0, width=0.5))
+    said = str(caught.value)
+    assert "Increase max_lr and run again, e.g. 3 decades higher (to 1.00e+01)" in said
+    assert "more num_steps alone sweeps the same LRs" in said and "(or num_steps)" not in said
+
+
 def test_a_flat_bottom_is_not_still_falling_wherever_its_noise_puts_the_minimum() -> None:
     # The loss levels off two decades below the largest LR; its noise put the lowest smoothed point
     # last on 12 of 40 seeds, which were told "still falling ... Increase max_lr".
