@@ -1693,12 +1693,12 @@ def read_curve(
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
         # The LRs a sweep visits are set by min_lr and max_lr alone: "(or num_steps)" sent users to rerun the same
         # span at a finer step, still falling. The 3 decades are refine.next_sweep's re-sweep for this case.
-        d = _named_digits(lr_arr, float(lr_arr[n - 1]) * 1e3)
+        top = float(lr_arr[n - 1])
+        d = _named_digits(lr_arr, top * 1e3)
         raise InconclusiveCurveError(
-            f"The loss is still falling at the largest LR tried ({lr_arr[n - 1]:.{d}e}); the test never reached the "
-            f"divergence region. Increase max_lr and run again, e.g. 3 decades higher (to {lr_arr[n - 1] * 1e3:.{d}e}), "
-            "with num_steps raised in proportion to keep the steps per decade; more num_steps alone sweeps the same "
-            "LRs."
+            f"The loss is still falling at the largest LR tried ({top:.{d}e}); the test never reached the divergence "
+            f"region. Increase max_lr and run again, e.g. 3 decades higher (to {top * 1e3:.{d}e}), with num_steps "
+            "raised in proportion to keep the steps per decade; more num_steps alone sweeps the same LRs."
         )
     slope = loss_slope(lr_arr, smoothed)
     return CurveReading(
