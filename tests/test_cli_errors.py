@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -2026,8 +2027,32 @@ def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
         # A comma typed with a space after it: the hint doubled it (--weight-decay 0.1,,0.01).
         (["model.pt", "--data", "train.npz", "--weight-decay", "0.1,", "0.01"],
          "--weight-decay takes its values as one argument, separated by commas: --weight-decay 0.1,0.01"),
+        # One value too many for an option of one value: click took it for MODEL ("File '0.01' does not exist"), or
+        # the data file after MODEL for the data typed without --data.
+        (["--num-steps", "12", "0.01", "model.pt", "train.npz"],
+         "Invalid value for 'MODEL': File '0.01' does not exist: --num-steps takes one value (--num-steps 12); 0.01 "
+         "after it is one too many"),
+        (["--max-lr=1", "0.5", "--data", "train.npz"],
+         "Invalid value for 'MODEL': File '0.5' does not exist: --max-lr takes one value (--max-lr 1); 0.5 after it "
+         "is one too many"),
+        (["--mode", "exp", "linear", "model.pt", "--data", "train.npz"],
+         "--mode takes one value (--mode exp); linear after it is one too many"),
+        (["model.pt", "--data", "train.npz", "--max-lr", "1", "0.5"],
+         "Got unexpected extra argument (0.5): --max-lr takes one value (--max-lr 1); 0.5 after it is one too many"),
+        # A list option's values typed apart with no MODEL after them: the last value was the missing file MODEL.
+        (["--weight-decay", "0.1", "0.01", "--data", "train.npz"],
+         "Invalid value for 'MODEL': File '0.01' does not exist: --weight-decay takes its values as one argument, "
+         "separated by commas: --weight-decay 0.1,0.01"),
     ],
 )  # fmt: skip
 def test_an_extra_argument_is_named_with_the_form_it_meant(work: Path, args: list[str], said: str):
     # The data after MODEL was "Missing option '--data'"; a second beta "Got unexpected extra argument (0.999)".
     assert_one_line(invoke("run", *args, *FAST), 2, said)
+
+
+def test_a_model_file_named_as_a_number_after_an_option_is_read(work: Path):
+    # A MODEL that exists is never taken for a value typed apart, however it is named.
+    shutil.copy(work / "model.pt", work / "0.01")
+    result = invoke("run", "--num-steps", "12", "0.01", "--data", "train.npz", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert_one_line(invoke("run", "--num-steps", "12", "0.02", "--data", "train.npz"), 2, "--num-steps takes one value")

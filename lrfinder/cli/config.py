@@ -552,36 +552,39 @@ class ConfigCommand(click.Command):
 
 
     def _extra_argument_hint(self, ctx: click.Context, given: list[str]) -> str | None:
-        """What an argument past the command's own meant, where it can be told; ``None`` otherwise.
+        """What an argument past the command's own, or a MODEL that is no file, meant, where it can be told.
 
         ``lrfind run model.pt train.npz`` was told "Missing option '--data'", and ``--betas 0.9 0.999`` "Got
-        unexpected extra argument (0.999)": the data file and the second beta are named, with the form to type.
-        Other extra arguments are left to click's own message.
+        unexpected extra argument (0.999)": the data file and the second beta are named, with the form to type. A
+        value typed one too many for an option (``--num-steps 12 0.01 model.pt``) was taken for MODEL and told "File
+        '0.01' does not exist": the option is named. A MODEL file that exists is never questioned. Other extra
+        arguments are left to click's own message (``None``).
         """
         try:
-            _, extras, _ = self.make_parser(ctx).parse_args(args=list(given))
+            opts, extras, _ = self.make_parser(ctx).parse_args(args=list(given))
         except click.UsageError:
             return None  # click says what is wrong in its own parse
+        listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
+        single = {
+            name: tuple(getattr(p.type, "choices", ()))
+            for p in self.params
+            if isinstance(p, click.Option) and not p.is_flag and p.nargs == 1
+            for name in p.opts
+            if name not in listed
+        }
+        if extras:
+            hint = _apart_hint(given, extras[0], listed, single, f"Got unexpected extra argument ({extras[0]})")
+            if hint is not None:
+                return hint
+        model = opts.get("model")
+        if isinstance(model, str) and not os.path.exists(os.path.expanduser(model)):
+            said = f"Invalid value for 'MODEL': File {model!r} does not exist"
+            hint = _apart_hint(given, model, listed, single, said)
+            if hint is not None:
+                return hint
         if not extras:
             return None
         extra = extras[0]
-        listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
-        # The extra's own place: the first equal argument may be the option's value (--betas 0.9 0.9).
-        places = ((i, _values_apart(given, i, listed)) for i, a in enumerate(given) if a == extra)
-        apart = next(((i, o) for i, o in places if o is not None), None)
-        if apart is not None:
-            at, option = apart
-            # Every value typed apart (--weight-decay 0.1 0.01 0.001), not the first two: the hint is the form to type.
-            end = at + 1
-            while end < len(given) and _is_value(given[end]):
-                end += 1
-            if at > option + 2 and not _is_value(extra):
-                end = at  # MODEL after the values, one of which click took for MODEL: the values alone
-            values = ",".join(value.strip(",") for value in given[option + 1 : end])
-            return (
-                f"Got unexpected extra argument ({extra}): {given[option]} takes its values as one argument, "
-                f"separated by commas: {given[option]} {values}"
-            )
         data = any(p.name == "data" for p in self.params) and not any(a == "--data" or a.startswith("--data=")
                                                                        for a in given)  # fmt: skip
         if data and (Path(extra).suffix.lower() in (".npz", ".pt", ".pth", ".csv", ".tsv") or ":" in extra):
@@ -590,6 +593,67 @@ class ConfigCommand(click.Command):
                 f"--data {extra}"
             )
         return None
+
+
+def _apart_hint(
+    given: Sequence[str], value: str, listed: Collection[str], single: Mapping[str, Collection[str]], said: str
+) -> str | None:
+    """``said``, then the option ``value`` (an extra argument, or MODEL) was typed apart from; ``None`` if none.
+
+    Args:
+        given: The arguments as typed.
+        value: The argument click could not place (an extra) or placed as MODEL.
+        listed: The names of the options that take comma-separated values (``--weight-decay``).
+        single: The names of the other options that take one value, each with its choices (empty if any text).
+        said: What click would have said, which the hint follows.
+
+    """
+    # The value's own place: the first equal argument may be the option's value (--betas 0.9 0.9).
+    places = ((i, _option_apart(given, i, listed, single)) for i, a in enumerate(given) if a == value)
+    apart = next(((i, o) for i, o in places if o is not None), None)
+    if apart is None:
+        return None
+    at, option = apart
+    name, _, joined = given[option].partition("=")
+    if name in single:
+        typed = joined or given[option + 1]
+        return f"{said}: {name} takes one value ({name} {typed}); {value} after it is one too many"
+    # Every value typed apart (--weight-decay 0.1 0.01 0.001), not the first two: the hint is the form to type.
+    end = at + 1
+    while end < len(given) and _is_value(given[end]):
+        end += 1
+    if at > option + 2 and not _is_value(value):
+        end = at  # MODEL after the values, one of which click took for MODEL: the values alone
+    values = ",".join(typed.strip(",") for typed in given[option + 1 : end])
+    return f"{said}: {given[option]} takes its values as one argument, separated by commas: {given[option]} {values}"
+
+
+def _option_apart(
+    given: Sequence[str], at: int, listed: Collection[str], single: Mapping[str, Collection[str]]
+) -> int | None:
+    """The place of the option ``given[at]`` is one value too many for; else ``None``.
+
+    A comma-separated option's values run on (:func:`_values_apart`); an option of one value is right before its
+    value (``--num-steps 12 0.01``) or holds it (``--num-steps=12 0.01``), and the argument after is one too many
+    where it is a number or one of the option's choices (``--mode exp linear``).
+    """
+    option = _values_apart(given, at, listed)
+    if option is not None:
+        return option
+    for option in (at - 2, at - 1):
+        if option < 0:
+            continue
+        name, eq, typed = given[option].partition("=")
+        typed = typed if eq else given[option + 1]
+        if (
+            name in single
+            and bool(eq) == (option == at - 1)
+            # An option where the value belongs (--report --num-steps 12) is said of elsewhere.
+            and not (typed.startswith("-") and not _is_value(typed))
+            and (_is_value(given[at]) or given[at] in single[name])
+        ):
+            return option
+    return None
 
 
 def _is_value(arg: str) -> bool:
