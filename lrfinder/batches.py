@@ -671,21 +671,6 @@ def _shut_down_workers(it: object) -> None:
         shutdown()
 
 
-def dead_worker_message(exc: BaseException, index: int | None = None) -> str | None:
-    """Why batch ``index`` (``None``: one Lightning's loop drew) could not be drawn: a DataLoader worker died.
-
-    ``None`` for another error. The DataLoader's iterator is the ``self`` of a frame of ``exc``'s
-    traceback; its workers are shut down. torch's own error was a bare "DataLoader worker (pid(s) 123)
-    exited unexpectedly".
-    """
-    it = _loader_iterator(exc)
-    dead = [] if it is None else _dead_workers(it, exc)
-    if not dead:
-        return None
-    _shut_down_workers(it)
-    return _worker_death_message(dead, index, exc)
-
-
 def _loader_iterator(exc: BaseException) -> object | None:
     """The DataLoader iterator with worker processes that ``exc`` was raised from, else ``None``.
 
@@ -700,15 +685,36 @@ def _loader_iterator(exc: BaseException) -> object | None:
     return None
 
 
-def shut_down_workers_of(exc: BaseException) -> None:
-    """Shut down the workers of the DataLoader iterator ``exc`` was raised from (none: nothing to do).
+def drawing_error(
+    exc: BaseException, data: object, index: int | None, name: str, *, it: object = None, prefix: str = ""
+) -> DataError | None:
+    """What to raise for ``exc``, raised while batch ``index`` of ``data`` was drawn; ``None`` to let it through.
 
-    For an error raised with ``exc`` chained: its traceback keeps the iterator, whose workers lived on until the
-    garbage collector took it, torch's shutdown then waiting 5 s on each (an example that failed in a worker).
+    torch's bare errors, said: a DataLoader worker that died ("DataLoader worker (pid(s) 123) exited
+    unexpectedly", or a bare ``ConnectionResetError``), examples the default ``collate_fn`` cannot batch
+    ("object of type 'NoneType' has no len()"), a Dataset's example that failed (Python's bare "KeyError: 40", or
+    a worker's traceback as text, naming no Dataset: it is named as one ``in {name}``). ``index``: the batch's
+    index in the pass, ``None`` where it is not known (Lightning's loop drew it). ``it``: the iterator drawn from,
+    when the caller holds it, else the DataLoader iterator found in ``exc``'s traceback. ``prefix`` goes before the
+    dead-worker and collate messages (``"val_data: "``).
+
+    The iterator's workers are shut down before this returns: left to the garbage collector with the error's
+    traceback (which holds the iterator), they lived on, and torch's shutdown waited 5 s on each of them; a dead
+    worker's SIGCHLD handler also raised again later, while the error was being reported.
     """
-    it = _loader_iterator(exc)
-    if it is not None:
-        _shut_down_workers(it)
+    if it is None:
+        it = _loader_iterator(exc)
+    dead = [] if it is None else _dead_workers(it, exc)
+    why = _worker_death_message(dead, index, exc) if dead else collate_failure_message(exc, data, index)
+    if why is not None:
+        message = prefix + why
+    else:
+        failure = example_failure(exc, data)
+        if failure is None:
+            return None
+        message = failure.message(f" in {name}")
+    _shut_down_workers(it)
+    return DataError(message)
 
 
 def _in_default_collate(exc: BaseException) -> bool:
@@ -1007,34 +1013,18 @@ class CyclingBatches:
     def _draw(self, it: Iterator[Any]) -> Any:
         """``next(it)``; a DataLoader worker that died, or an example that failed, is a :class:`DataError`.
 
-        The iterator's workers are shut down with it, before the error is raised.
-
-        torch's own error was a bare ``RuntimeError`` or ``ConnectionResetError`` from inside the loader, and the
-        dead worker's signal handler raised again later, while the error was being reported.
+        The iterator's workers are shut down with it, before the error is raised (:func:`drawing_error`).
         """
         try:
             return next(it)
         except StopIteration:
             raise
         except Exception as exc:
-            dead = _dead_workers(it, exc)
-            if dead:
-                message = _worker_death_message(dead, self._idx, exc)
-            else:
-                collate = collate_failure_message(exc, self.data, self._idx)
-                failure = None if collate is not None else example_failure(exc, self.data)
-                if collate is not None:
-                    message = collate
-                elif failure is not None:
-                    # Python's bare "KeyError: 40" (a worker's whole traceback, as text) named no Dataset.
-                    message = failure.message(f" in {self.DATA}")
-                else:
-                    raise
-            # The workers are shut down now: left to the garbage collector with the error's traceback (which holds
-            # the iterator), they lived on, and torch's shutdown waited 5 s on each of them.
-            _shut_down_workers(it)
+            error = drawing_error(exc, self.data, self._idx, self.DATA, it=it)
+            if error is None:
+                raise
             self._it = None
-            raise DataError(message) from exc
+            raise error from exc
 
     def next(self) -> tuple[Any, int]:
         """The next batch and its index in the current pass.

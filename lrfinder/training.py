@@ -59,11 +59,8 @@ from .analysis import Suggestion
 from .batches import (
     _batch_loss,
     _check_loss,
-    collate_failure_message,
-    dead_worker_message,
-    example_failure,
+    drawing_error,
     infer_batch_size,
-    shut_down_workers_of,
     target_broadcast_refused,
     to_device,
 )
@@ -894,21 +891,9 @@ def _check_first_val_batch(module: Any, val_data: Iterable[Any]) -> Iterable[Any
 def _batch_error(exc: BaseException, data: object, name: str, index: int | None) -> DataError | None:
     """What to raise for ``exc``, raised while batch ``index`` of ``data`` was drawn; ``None`` to let it through.
 
-    torch's bare errors, named after ``name`` (``"val_data"``): examples the default ``collate_fn`` cannot batch
-    ("object of type 'NoneType' has no len()"), a DataLoader worker that died ("DataLoader worker (pid(s) 123) exited
-    unexpectedly"), a Dataset's example that failed (Python's bare "KeyError: 40", or a worker's traceback).
+    :func:`~lrfinder.batches.drawing_error`, its messages named after ``name`` (``"val_data"``).
     """
-    why = collate_failure_message(exc, data, index) or dead_worker_message(exc, index)
-    if why is not None:
-        error = DataError(f"{name}: {why}")
-    else:
-        failure = example_failure(exc, data)
-        if failure is None:
-            return None
-        error = DataError(failure.message(f" in {name}"))
-    # Raised with exc chained, whose traceback keeps the loader's iterator: its workers go now, not 5 s each later.
-    shut_down_workers_of(exc)
-    return error
+    return drawing_error(exc, data, index, name, prefix=f"{name}: ")
 
 
 def _last_batch_of_one(data: Iterable[Any]) -> str | None:
