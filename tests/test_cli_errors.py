@@ -1085,6 +1085,24 @@ def test_inputs_and_targets_swapped_are_named_as_swapped(work: Path, data: tuple
     assert "store the inputs as float32" not in line
 
 
+@pytest.mark.parametrize(
+    ("saved", "said"),
+    [
+        ("dataset", ["(a TensorDataset, torch.utils.data.dataset.TensorDataset)", "--unsafe-pickle is for MODEL only",
+                     "or pass a function that returns the Dataset: --data package.module:function."]),
+        ("numpy", ["(numpy arrays)", "torch.from_numpy(x)", "numpy.savez(path, x=x, y=y)"]),
+    ],
+)
+def test_a_pickled_data_file_names_what_it_holds_and_the_way_in(work: Path, saved: str, said: list[str]):
+    # Both said only "holds pickled Python objects, which are not loaded (loading a pickle runs code). Save a dict of
+    # tensors", and --unsafe-pickle, which that suggests, changed nothing: it opens MODEL only.
+    x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+    y = x[:, :3].argmax(1)
+    data = torch.utils.data.TensorDataset(x, y) if saved == "dataset" else {"x": x.numpy(), "y": y.numpy()}
+    torch.save(data, work / "saved.pt")
+    assert_one_line(invoke("run", "model.pt", "--data", "saved.pt", "--unsafe-pickle", *FAST), 1, *said)
+
+
 def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path):
     # Cast to int64, 1e30 wrapped to -2**63: run said "class labels from -9223372036854775808", a number never written,
     # and --loss mse trained on targets of the wrong sign and size.

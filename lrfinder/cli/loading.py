@@ -1733,9 +1733,25 @@ def _load_tensor_file(
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
+            # torch names the first global it refused ("Unsupported global: GLOBAL torch...TensorDataset"): a
+            # Dataset saved whole, which --unsafe-pickle (MODEL's) does not open and a data function can give, or
+            # numpy arrays, which torch.save pickles unless they are tensors.
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            name = found.group(1) if found else ""
+            tensors = "Save a dict of tensors: torch.save({'x': x, 'y': y}, path)"
+            if name.startswith("numpy"):
+                what, fix = " (numpy arrays)", (
+                    "Save tensors, torch.save({'x': torch.from_numpy(x), 'y': torch.from_numpy(y)}, path), or the "
+                    "arrays as they are: numpy.savez(path, x=x, y=y)."
+                )
+            elif name.startswith("torch.utils.data") or name.endswith("Dataset"):
+                what = f" (a {name.rsplit('.', 1)[-1]}, {name})"
+                fix = f"{tensors}, or pass a function that returns the Dataset: {option} package.module:function."
+            else:
+                what, fix = (f" ({name})" if name else ""), f"{tensors}."
             raise DataError(
-                f"{path} holds pickled Python objects, which are not loaded (loading a pickle runs code). Save "
-                f"a dict of tensors: torch.save({{'x': x, 'y': y}}, path)."
+                f"{path} holds pickled Python objects{what}, which are not loaded (loading a pickle runs code; "
+                f"--unsafe-pickle is for MODEL only). {fix}"
             ) from exc
         except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
             raise DataError(
