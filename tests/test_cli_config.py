@@ -321,6 +321,28 @@ def test_opt_table_becomes_optimizer_settings(work: Path):
     assert "betas=[0.8, 0.9]" in name and "foreach=False" in name
 
 
+@pytest.mark.parametrize(
+    ("toml", "args", "expected"),
+    [
+        ("momentum = 0.5", ["--opt", "momentum=0.8"], "momentum=0.8"),
+        ("opt = {momentum = 0.7}", ["--momentum", "0.6"], "momentum=0.6"),
+        ("weight-decay = 0.01", ["--opt", "weight_decay=0.2"], "weight_decay=0.2"),
+        ("opt = {weight_decay = 0.2}", ["--weight-decay", "0.03"], "weight_decay=3e-02"),
+    ],
+)
+def test_a_setting_in_the_file_gives_way_to_the_other_option_typed(
+    work: Path, toml: str, args: list[str], expected: str
+) -> None:
+    # The command line wins: the file's --momentum lost to a typed --opt momentum=, as it should, but the file's
+    # --weight-decay won over a typed --opt weight_decay=. Both typed (or both in the file) are refused.
+    result = run_with(work, f"{toml}\nno-report = true\nnum-steps = 12\njson = 'r.json'\n", *args)
+    assert result.exit_code == 0, result.output
+    name = json.loads((work / "r.json").read_text())["optimizer_name"]
+    assert expected in name and name.count(expected.split("=")[0] + "=") == 1, name
+    result = run_with(work, "momentum = 0.5\nopt = {momentum = 0.7}\nno-report = true\n")
+    assert result.exit_code == 2 and "--opt momentum=0.7 and --momentum 0.5 both set momentum" in result.output
+
+
 @pytest.mark.parametrize("betas", ["[0.8, 0.95]", '"0.8,0.95"'])
 def test_betas_as_an_array_or_a_string(work: Path, betas: str):
     """A TOML array for betas was refused: 'expects a string'."""

@@ -385,6 +385,19 @@ USAGE = {
     "opt momentum negative": (["--opt", "momentum=-1"], ["--opt", "momentum >= 0", "momentum=-1"]),
     "opt betas out of range": (["--optimizer", "adam", "--opt", "betas=[2,0.9]"], ["--opt", "Invalid beta"]),
     "opt group setting": (["--opt", "bias_lr_factor=-1"], ["--opt", "bias_lr_factor > 0"]),
+    # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and
+    # lost to --weight-decay, and the summary's optimizer row listed both ("weight_decay=0.2, weight_decay=1e-01").
+    "opt twice": (["--opt", "dampening=0.1", "--opt", "dampening=0.2"],
+                  ["--opt", "dampening is given twice ('dampening=0.1' and 'dampening=0.2'); give each setting once"]),
+    "scheduler-opt twice": (["--scheduler", "cosine", "--scheduler-opt", "eta_min=0.1", "--scheduler-opt", "eta_min=0"],
+                            ["--scheduler-opt", "eta_min is given twice"]),
+    "opt and weight-decay": (["--weight-decay", "0.1", "--opt", "weight_decay=0.2"],
+                             ["--opt weight_decay=0.2 and --weight-decay 0.1 both set weight_decay; give it once, "
+                              "with --weight-decay"]),
+    "opt and momentum": (["--momentum", "0.5", "--opt", "momentum=0.8"],
+                         ["--opt momentum=0.8 and --momentum 0.5 both set momentum"]),
+    "opt and betas": (["--optimizer", "adam", "--betas", "0.9,0.99", "--opt", "betas=[0.8,0.9]"],
+                      ["--opt betas=[0.8, 0.9] and --betas 0.9,0.99 both set betas"]),
     "opt nesterov dampening": (["--optimizer", "nesterov", "--opt", "dampening=0.1"], ["--opt", "dampening=0"]),
     "opt empty value": (["--opt", "momentum="], ["--opt", "momentum to be a number"]),
     "weight decay the optimizer lacks": (

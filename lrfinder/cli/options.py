@@ -921,14 +921,22 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     """Parse repeated ``KEY=VALUE`` options; values are JSON when they parse, else strings.
 
     Raises:
-        click.BadParameter: An item without ``=`` or with a key that is not an identifier.
+        click.BadParameter: An item without ``=``, with a key that is not an identifier, or with a key an
+            earlier item gave (``--opt dampening=0.1 --opt dampening=0.2`` kept the last without a word).
 
     """
     out: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for item in items:
         key, sep, raw = str(item).partition("=")
         if not sep or not key.strip().isidentifier():
             raise click.BadParameter(f"expected KEY=VALUE, but got {item!r}", param_hint=option)
+        if key.strip() in given:
+            raise click.BadParameter(
+                f"{key.strip()} is given twice ({given[key.strip()]!r} and {str(item)!r}); give each setting once",
+                param_hint=option,
+            )
+        given[key.strip()] = str(item)
         try:
             out[key.strip()] = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -940,6 +948,44 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
                 ) from None
             out[key.strip()] = raw
     return out
+
+
+def command_line_wins(opt_settings: Sequence[str], dedicated: Mapping[str, Any]) -> tuple[list[str], set[str]]:
+    """Settle a setting given both by ``--opt KEY=...`` and by its own option, one of them from a ``--config`` file.
+
+    The command line wins, as it does for every option: the config file's one is dropped. Both typed on the
+    command line (or both in the file) are left for :func:`optimizer_settings` to refuse.
+
+    Args:
+        opt_settings: The ``--opt`` items.
+        dedicated: The own options' values by setting name (``momentum``, ``betas``, ``eps``, ``weight_decay``),
+            ``None`` where not given.
+
+    Returns:
+        The ``--opt`` items to keep, and the setting names whose own option is to be dropped.
+
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return list(opt_settings), set()
+
+    def from_file(param: str) -> bool:
+        return ctx.get_parameter_source(param) is ParameterSource.DEFAULT_MAP
+
+    keep: list[str] = []
+    dropped: set[str] = set()
+    for item in opt_settings:
+        key = str(item).partition("=")[0].strip()
+        if dedicated.get(key) is None or from_file("opt_settings") == from_file(key):
+            keep.append(item)
+        elif from_file("opt_settings"):
+            continue  # the file's --opt KEY= gives way to the typed --KEY
+        else:
+            keep.append(item)
+            dropped.add(key)
+    return keep, dropped
 
 
 def optimizer_settings(
@@ -983,6 +1029,18 @@ def optimizer_settings(
     if eps is not None:
         settings["eps"], origins["eps"] = eps, "--eps"
     opts = key_values(opt_settings, "--opt")
+    # Both given, --opt won over --momentum/--betas/--eps and lost to --weight-decay, and the summary listed both.
+    # (One of them from a --config file gave way to the other before: command_line_wins.)
+    twice = [(key, origins[key], settings[key]) for key in opts if key in origins]
+    if "weight_decay" in opts and weight_decays:
+        twice.append(("weight_decay", "--weight-decay", ",".join(f"{wd:g}" for wd in weight_decays)))
+    if twice:
+        key, origin, value = twice[0]
+        shown = ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else value
+        raise click.BadParameter(
+            f"--opt {key}={json.dumps(opts[key])} and {origin} {shown} both set {key}; give it once, with {origin}",
+            param_hint=["--opt", origin],
+        )
     settings.update(opts)
     origins.update(dict.fromkeys(opts, "--opt"))
     if "lr" in settings:

@@ -27,6 +27,7 @@ from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
 from .options import (
     Options,
     check_csv_target,
+    command_line_wins,
     key_values,
     one_line,
     optimizer_settings,
@@ -210,11 +211,15 @@ def options_from_params(params: Mapping[str, Any], **fixed: Any) -> Options:
     weight_decays = rest.pop("weight_decay", None)
     if weight_decays:
         weight_decays = tuple(dict.fromkeys(weight_decays))  # a repeat runs once (said by unused_options)
+    dedicated = {key: rest.pop(key, None) for key in ("momentum", "betas", "eps")}
+    given = {**dedicated, "weight_decay": weight_decays or None}
+    opt_items, dropped = command_line_wins(rest.pop("opt_settings", ()), given)
+    dedicated = {key: None if key in dropped else value for key, value in dedicated.items()}
+    if "weight_decay" in dropped:
+        weight_decays = None
     settings = optimizer_settings(
-        momentum=rest.pop("momentum", None),
-        betas=rest.pop("betas", None),
-        eps=rest.pop("eps", None),
-        opt_settings=rest.pop("opt_settings", ()),
+        **dedicated,
+        opt_settings=opt_items,
         optimizer=rest["optimizer"],
         weight_decays=weight_decays,
         device=rest["device"],
