@@ -46,7 +46,7 @@ from .data_parallel import ranks_data_verdict
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
-from .snapshot import StateSnapshot, _DataState
+from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back
 from .stepping import StepClosure
 
 if TYPE_CHECKING:
@@ -492,6 +492,48 @@ def _put_back_entries(mapping: MutableMapping[Any, Any], saved: Mapping[Any, Any
             mapping[key] = value
 
 
+class _DataModuleState:
+    """The fit's datamodule's public plain attributes and ``hparams`` entries, put back as the module's are.
+
+    A ``training_step`` that counts in the datamodule (``self.trainer.datamodule.seen += 1``) counted the
+    test's steps, and the fit began with them. Captured and put back by the rules of the module's public
+    plain attributes (:class:`~lrfinder.snapshot.StateSnapshot`'s ``module_attributes``: numbers, strings,
+    tensors, lists and dicts of them, a plain helper object's fields, a ``torch.Generator``), and the
+    ``hparams`` entries as the module's. Its loaders, datasets and the Trainer it points back to are left.
+    """
+
+    def __init__(self, trainer: pl.Trainer) -> None:
+        self._datamodule = getattr(trainer, "datamodule", None)
+        self._attributes: dict[str, tuple[Any, ...]] = {}
+        self._hparams: tuple[MutableMapping[Any, Any], dict[Any, Any]] | None = None
+        if self._datamodule is None:
+            return
+        trainers = tuple(m.Trainer for m in _imported())
+        seen: set[int] = set()
+        with torch.inference_mode(False), torch.no_grad():
+            self._attributes = {
+                k: _capture_attribute(v, k, seen)
+                for k, v in vars(self._datamodule).items()
+                if not k.startswith("_") and not isinstance(v, trainers)
+            }
+        hparams = getattr(self._datamodule, "_hparams", None)
+        if isinstance(hparams, MutableMapping):
+            self._hparams = (hparams, dict(hparams))
+
+    def restore(self) -> None:
+        """Put the attributes and ``hparams`` entries back (the same objects, refilled where they can be)."""
+        if self._datamodule is None:
+            return
+        fields = vars(self._datamodule)
+        with torch.inference_mode(False), torch.no_grad():
+            for name, saved in self._attributes.items():
+                value = _put_back(saved, logs=False)
+                if fields.get(name, _MISSING) is not value:
+                    fields[name] = value
+        if self._hparams is not None:
+            _put_back_entries(*self._hparams)
+
+
 @contextlib.contextmanager
 def isolation(
     trainer: pl.Trainer,
@@ -529,7 +571,8 @@ def isolation(
     count inside it. ``trainer.should_stop`` is put back: a ``training_step`` that sets it on a diverged
     loss stopped the fit before its first training step. So are the entries of the module's ``hparams``. A
     ``trainer.save_checkpoint`` call made inside (Lightning's SLURM requeue handler) is made once all of it is
-    back (:class:`_DeferredCheckpoints`): the checkpoint holds the state from before.
+    back (:class:`_DeferredCheckpoints`): the checkpoint holds the state from before. The fit's datamodule's
+    public plain attributes and ``hparams`` entries are put back as the module's are (:class:`_DataModuleState`).
 
     Yields:
         The dict the captured ``self.log`` calls write to (key -> value), for a ``monitor``.
@@ -581,6 +624,7 @@ def isolation(
     # training_step that counts in them (self.hparams.seen += 1) counted the test's steps, in the checkpoint too.
     hparams: Any = getattr(pl_module, "_hparams", None)
     saved_hparams = dict(hparams) if isinstance(hparams, MutableMapping) else None
+    datamodule = _DataModuleState(trainer)
     try:
         # An optimizer training_step steps itself, not one of configure_optimizers' (a critic's, kept as an
         # attribute): captured before its first step and put back by the snapshot's restore.
@@ -597,6 +641,7 @@ def isolation(
             trainer.should_stop = should_stop
             if saved_hparams is not None:
                 _put_back_entries(hparams, saved_hparams)
+            datamodule.restore()
             snapshot.restore()  # weights, optimizers, RNGs, data order and train/eval modes
             for lo, iterator in held:
                 lo._iterator = iterator

@@ -587,6 +587,41 @@ class EpochOutputsNet(Net):
         self.training_step_outputs.clear()
 
 
+class CountingData(pl.LightningDataModule):
+    """A datamodule that ``training_step`` counts in: a counter, a list of losses, an ``hparams`` entry."""
+
+    def __init__(self, seen_in_hparams: int = 0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.seen = 0
+        self.losses: list[float] = []
+        self._private_calls = 0  # private names are left, as on the module
+
+    def train_dataloader(self) -> DataLoader:
+        return make_loader()
+
+
+class CountsInTheDatamodule(Net):
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        data = self.trainer.datamodule
+        data.seen += 1
+        data.losses.append(float(loss))
+        data.hparams.seen_in_hparams += 1
+        data._private_calls += 1
+        return loss
+
+
+def test_the_datamodules_attributes_are_as_before_the_test(tmp_path: Path) -> None:
+    """What training_step counts in the datamodule is put back, as on the module: it counted the test's steps."""
+    data = CountingData()
+    finder = LRFinder(**FAST)
+    trainer(tmp_path, [finder], max_steps=3).fit(CountsInTheDatamodule(lr=0.01), datamodule=data)
+    assert finder.result is not None and len(finder.result.losses) > 10
+    assert (data.seen, len(data.losses), data.hparams.seen_in_hparams) == (3, 3, 3)
+    assert data._private_calls > 3
+
+
 _NetT = TypeVar("_NetT", bound=Net)
 
 
