@@ -476,3 +476,29 @@ def test_a_peers_option_name_is_answered_with_lrfinders(work: Path, typed: str, 
     # Any other is click's own guess, as before.
     result = CliRunner().invoke(main, ["run", "model.pt", "--data", "train.npz", "--num-step", "5"])
     assert "Error: No such option '--num-step'. (Did you mean one of: '--num-steps', " in result.output
+
+
+@pytest.mark.parametrize("typed", ["-o", "--output"])
+@pytest.mark.parametrize(
+    ("args", "writes"),
+    [
+        (["run", "model.pt", "--data", "train.npz"], "--report PATH (the report image), --json PATH (the result as "
+         "JSON) and --csv PATH (the curve as CSV)"),
+        (["demo"], "--report PATH (the report image) and --json PATH (the result as JSON)"),
+        (["report", "result.json"], "--report PATH (the report image)"),
+    ],
+)
+def test_fits_output_option_typed_to_another_command_is_answered_with_what_it_writes(
+    work: Path, typed: str, args: list[str], writes: str
+):
+    # click guessed --opt (the optimizer's keyword arguments) for run's --output, and nothing for -o.
+    result = CliRunner().invoke(main, [*args, typed, "out.png"])
+    assert result.exit_code == 2, result.output
+    assert result.output.rstrip().endswith(
+        f"Error: No such option '{typed}': lrfind {args[0]} writes {writes}; -o/--output is lrfind fit's, for the "
+        "trained model."
+    ), result.output
+    assert not (work / "out.png").exists()
+    # fit's own -o is untouched, and a misspelt --output is still click's guess.
+    result = CliRunner().invoke(main, ["fit", "model.pt", "--data", "train.npz", "--outptu", "o.pt"])
+    assert "No such option '--outptu'. (Did you mean one of: '--opt', '--output'?)" in result.output

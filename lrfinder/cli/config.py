@@ -508,6 +508,29 @@ def _peer_option(typed: str, command: click.Command) -> str | None:
     return None if name is None else f"--{name}"
 
 
+#: What each file option of ``run``, ``demo`` and ``report`` writes, for a user who typed ``fit``'s ``-o``/``--output``.
+_WRITES = {"--report": "the report image", "--json": "the result as JSON", "--csv": "the curve as CSV"}
+
+
+def _files_written(typed: str, command: click.Command) -> str | None:
+    """``fit``'s ``-o``/``--output`` typed to a command that writes its files under other options: those options.
+
+    click's own guess for ``lrfind run --output x.png`` was ``--opt`` (the optimizer's keyword arguments), and for
+    ``-o`` or ``lrfind report --output`` nothing at all. ``None`` for any other option, or where ``-o`` exists.
+    """
+    options = {opt for param in command.params for opt in param.opts}
+    if typed not in ("-o", "--output", "--out") or typed in options:
+        return None
+    writes = [f"{option} PATH ({what})" for option, what in _WRITES.items() if option in options]
+    if not writes:
+        return None
+    listed = writes[0] if len(writes) == 1 else ", ".join(writes[:-1]) + " and " + writes[-1]
+    return (
+        f"No such option '{typed}': lrfind {command.name} writes {listed}; -o/--output is lrfind fit's, for the "
+        "trained model."
+    )
+
+
 class ConfigCommand(click.Command):
     """A command with ``--config``: a value the file set that click refuses is said to come from the file.
 
@@ -521,7 +544,9 @@ class ConfigCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Parse as click does; a refused value from the ``--config`` file names the file.
 
-        An unknown option that is a peer's name for one of the command's (``--end-lr``, torch-lr-finder's
+        ``fit``'s ``-o``/``--output`` typed to ``run``, ``demo`` or ``report`` is answered with the options that
+        command writes its files with (``--report``, ``--json``, ``--csv``). An unknown option that is a peer's
+        name for one of the command's (``--end-lr``, torch-lr-finder's
         ``end_lr``) is answered with it (``--max-lr``), as ``range_test`` answers ``end_lr=``: click's own guess
         by spelling offered ``--max-lr``, ``--strict`` and ``--target`` for ``--start-lr``, and ``--training-steps``
         (refinement's budget) for Lightning's ``--num-training``.
@@ -536,6 +561,9 @@ class ConfigCommand(click.Command):
             meant = _peer_option(exc.option_name, self)
             if meant is not None:
                 exc.possibilities = [meant]
+            written = _files_written(exc.option_name, self)
+            if written is not None:
+                raise click.NoSuchOption(exc.option_name, written, ctx=ctx) from None
             raise
         except click.BadParameter as exc:
             path = ctx.meta.get(CONFIG_META)

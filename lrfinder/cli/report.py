@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._text import read_text
+from .config import ConfigCommand
 from .errors import clean_errors, debug_flag
 from .options import CONTEXT, FilePath, common_options, one_line, report_option
 from .output import check_writable, in_cli_words, setup_logging, write_error
@@ -202,6 +203,7 @@ def _labelled(result: RangeTestResult, name: str, name_the_file: bool) -> RangeT
 
 @click.command(
     "report",
+    cls=ConfigCommand,  # no --config here: for its answer to fit's -o/--output (--report)
     short_help="Re-render saved results (JSON) as a report; several overlay.",
     context_settings=CONTEXT,
     epilog="""\b
