@@ -298,6 +298,16 @@ def test_run_help_says_how_to_save_a_model_and_data_for_it():
     assert 'numpy.savez("train.npz", x=inputs, y=targets)' in text
 
 
+@pytest.mark.parametrize("command", ["run", "fit"])
+def test_data_help_says_what_each_kind_of_data_holds(command: str):
+    """`fit --help` has no paragraph on saving data, and --data said only ".npz, .pt, .csv or .tsv file": a
+    TensorDataset saved whole as train.pt, the first thing tried, is refused."""
+    text = " ".join(invoke(command, "--help").output.split())
+    assert "numpy.savez(path, x=x, y=y); torch.save of a dict of tensors or an (x, y) pair" in text
+    assert ".csv or .tsv file (with --target)" in text
+    assert "package.module:function returning a Dataset, a DataLoader or a DataModule" in text
+
+
 def test_version():
     result = invoke("--version")
     assert result.exit_code == 0 and "lrfind" in result.output

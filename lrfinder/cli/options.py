@@ -1157,7 +1157,9 @@ data_options = _group(
         "data",
         type=DataSpec(),
         required=True,
-        help=".npz, .pt, .csv or .tsv file, or package.module:function.",
+        help=".npz or .pt file of the inputs and targets (numpy.savez(path, x=x, y=y); torch.save of a dict of "
+        "tensors or an (x, y) pair), .csv or .tsv file (with --target), or package.module:function returning a "
+        "Dataset, a DataLoader or a DataModule.",
     ),
     click.option(
         "--x-key",
