@@ -1116,6 +1116,15 @@ def test_a_pickled_data_file_names_what_it_holds_and_the_way_in(work: Path, save
     assert_one_line(invoke("run", "model.pt", "--data", "saved.pt", "--unsafe-pickle", *FAST), 1, *said)
 
 
+def test_token_ids_one_per_sample_out_of_an_embeddings_range_are_not_called_swapped(work: Path):
+    # One id per sample and a row of targets each is also an embedding regression; its range error is no swap.
+    torch.jit.save(torch.jit.script(nn.Embedding(5, 4)), str(work / "embedding.pt"))
+    ids = torch.arange(64) % 9  # ids up to 8 for 5 rows
+    np.savez(work / "ids.npz", x=ids.numpy(), y=torch.randn(64, 4).numpy())
+    line = assert_one_line(invoke("run", "embedding.pt", "--data", "ids.npz", *FAST), 1, "index out of range")
+    assert "swapped" not in line
+
+
 def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path):
     # Cast to int64, 1e30 wrapped to -2**63: run said "class labels from -9223372036854775808", a number never written,
     # and --loss mse trained on targets of the wrong sign and size.

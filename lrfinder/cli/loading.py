@@ -2231,7 +2231,7 @@ def _dtype_hint(model: nn.Module, x: Any, exc: BaseException) -> str:
     return f" The inputs are {have} and the model's weights {want}: store the inputs as {want} (x.astype('{want}'))."
 
 
-def _swapped_hint(x: Any, y: Any) -> str:
+def _swapped_hint(x: Any, y: Any, exc: BaseException) -> str:
     """`` ... they look swapped ...`` when the inputs are one value per sample and the targets a row each, else ``""``.
 
     Arrays saved under each other's names (``numpy.savez(path, x=labels, y=features)``, or
@@ -2239,6 +2239,10 @@ def _swapped_hint(x: Any, y: Any) -> str:
     shape, and the dtype hint alone ("store the inputs as float32") would lead to the next failure.
     """
     if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+        return ""
+    # Only a failure on the inputs' dtype or shape: token ids one per sample that an nn.Embedding rejects for
+    # their range ("index out of range in self") are inputs all the same.
+    if not any(word in str(exc).lower() for word in ("dtype", "scalar type", "shape", "size", "mat1")):
         return ""
     if x.dim() != 1 or y.dim() < 2 or y.shape[0] != x.shape[0] or y[0].numel() < 2:
         return ""
@@ -2409,7 +2413,7 @@ def check_model_fits(
             except Exception as exc:
                 raise_if_compile_failed(exc)
                 # Swapped arrays first: casting the labels to float (the dtype hint) would not make them inputs.
-                hint = _swapped_hint(x, y) or _dtype_hint(model, x, exc)
+                hint = _swapped_hint(x, y, exc) or _dtype_hint(model, x, exc)
                 raise ModelError(
                     f"The model fails on a batch of inputs of shape {tuple(getattr(x, 'shape', ()))}: "
                     f"{type(exc).__name__}: {reason(exc)}. Check that the data "
