@@ -1370,7 +1370,9 @@ class LRFinder(_CallbackBase):
                     "train with the module's own.",
                 )
             self._replaced = (list(trainer.optimizers), list(trainer.lr_scheduler_configs))
+            module_optimizers = list(trainer.optimizers)
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)
+            self._warn_parameters_added(trainer, pl_module, module_optimizers)
             if self.scheduler is not None:
                 self._check_schedule(trainer, pl_module)
         optimizers = list(trainer.optimizers)
@@ -2190,6 +2192,30 @@ class LRFinder(_CallbackBase):
                 f"{self._who}: {option} gives training {int(available)} batches per epoch, fewer "
                 f"than the {steps * accumulate} the range test needs. The test cycles through the whole train "
                 "loader, not only those batches.",
+            )
+
+    def _warn_parameters_added(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, module_optimizers: list[Optimizer]
+    ) -> None:
+        """Warn when ``optimizer=`` steps trainable parameters the module's own optimizers left out.
+
+        A ``configure_optimizers`` over ``self.head.parameters()`` leaves the backbone untrained without freezing
+        it; the registry optimizer, built over the module, trained it too without a word. ``module_optimizers``
+        are ``configure_optimizers``' (without parameters where it returned none: nothing to compare with then).
+        """
+        own = {id(p) for opt in module_optimizers for g in opt.param_groups for p in g["params"]}
+        if not own:
+            return
+        now = {id(p) for opt in trainer.optimizers for g in opt.param_groups for p in g["params"]}
+        added = [name for name, p in pl_module.named_parameters() if p.requires_grad and id(p) in now - own]
+        if added:
+            _lightning.warn(
+                trainer,
+                f"{self._who}(optimizer={self.optimizer!r}) is built over every trainable parameter of the module, "
+                f"but configure_optimizers' {word(len(module_optimizers), 'optimizer')} left out "
+                f"{len(added)} of them (first: {added[0]}): the range test and training step those too. "
+                "Freeze them (requires_grad_(False)) if they are not to train, or leave optimizer=None to test and "
+                "train the module's own optimizer.",
             )
 
     def _registry_optimizer(self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float) -> Optimizer:

@@ -685,3 +685,31 @@ def test_a_group_without_an_lr_is_refused_before_the_test(tmp_path: Path) -> Non
         t.fit(model, make_loader())
     after = weights(model)
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+class HeadOnlyNet(Net):
+    """An optimizer over the head alone: the body is left untrained without being frozen."""
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.head.parameters(), lr=0.01)
+
+
+@pytest.mark.parametrize("net", [HeadOnlyNet, Net])
+def test_optimizer_option_over_parameters_the_modules_optimizer_left_out_is_warned_about(
+    tmp_path: Path, net: type[Net]
+) -> None:
+    # LRFinder(optimizer='adamw') is built over the whole module: the body, which configure_optimizers left out,
+    # was swept and trained too without a word.
+    model = net()
+    finder = LRFinder(**FAST, optimizer="adamw")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder], max_steps=2).fit(model, make_loader())
+    said = [str(w.message) for w in caught if "left out" in str(w.message)]
+    if net is Net:  # its optimizer holds every parameter
+        assert said == []
+        return
+    assert len(said) == 1
+    assert said[0].startswith("LRFinder(optimizer='adamw') is built over every trainable parameter of the module, but "
+                              "configure_optimizers' optimizer left out 4 of them (first: body.0.weight)")  # fmt: skip
+    assert "requires_grad_(False)" in said[0] and "leave optimizer=None" in said[0]
