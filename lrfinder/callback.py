@@ -361,9 +361,10 @@ class LRFinder(_CallbackBase):
             test. Beside ``BackboneFinetuning``, a warm-up still running when it unfreezes the
             backbone is refused before training.
         scheduler_settings: Keyword settings for ``scheduler``.
-        attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``); a plain
-            name the module lacks is looked up in its ``hparams`` (``"learning_rate"`` finds
-            ``hparams.learning_rate``), as Lightning's tuner does.
+        attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``); a name
+            the module lacks is looked up in its ``hparams`` (``"learning_rate"`` finds
+            ``hparams.learning_rate``, as Lightning's tuner does; ``"optim.lr"`` finds
+            ``hparams.optim["lr"]``).
         monitor: Under manual optimization (warned and unused under automatic optimization,
             where the curve is the returned loss), the key logged with ``self.log`` that holds the
             loss, when ``training_step`` does not return it. A call that does not log it (a GAN's
@@ -1974,8 +1975,9 @@ class LRFinder(_CallbackBase):
     def _find_attr(self, pl_module: pl.LightningModule) -> str | None:
         """The dotted path of the module's LR attribute, or ``None`` to rescale the optimizers instead.
 
-        A plain ``attr_name`` the module lacks is looked up in its ``hparams`` next, as Lightning's
-        tuner does (``attr_name="learning_rate"`` for a ``save_hyperparameters()`` argument).
+        An ``attr_name`` the module lacks is looked up in its ``hparams`` next, as Lightning's
+        tuner does for a plain name (``attr_name="learning_rate"`` for a ``save_hyperparameters()``
+        argument); a dotted one too (``"optim.lr"`` for ``hparams.optim["lr"]``), which it refuses.
 
         Raises:
             AttributeError: ``attr_name`` names nothing numeric on the module or in its
@@ -1984,7 +1986,7 @@ class LRFinder(_CallbackBase):
         """
         if self.attr_name is not None:
             attr = self.attr_name
-            if "." not in attr and not _has_attr(pl_module, attr) and _has_attr(pl_module, f"hparams.{attr}"):
+            if not _has_attr(pl_module, attr) and _has_attr(pl_module, f"hparams.{attr}"):
                 attr = f"hparams.{attr}"
             held = _not_a_number(pl_module, attr)
             if not _has_attr(pl_module, attr) and held is not None:
@@ -1998,7 +2000,7 @@ class LRFinder(_CallbackBase):
                 held_lrs = [name for name in LR_ATTRIBUTES if _has_attr(pl_module, name)]
                 raise AttributeError(
                     f"{self._who}(attr_name={self.attr_name!r}): {type(pl_module).__name__} has no such attribute"
-                    + ("" if "." in attr else " and no such entry in its hparams")
+                    + ("" if attr.startswith("hparams.") else " and no such entry in its hparams")
                     + (
                         f". It holds an LR in {' and '.join(map(repr, held_lrs))}: name that "
                         f"(attr_name={held_lrs[0]!r}), or leave attr_name=None, which finds it."

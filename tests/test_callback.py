@@ -4017,6 +4017,25 @@ def test_nested_hparams_lr_reaches_hparams_yaml(tmp_path: Path) -> None:
     assert saved["optim"] == {"lr": pytest.approx(lr), "momentum": 0.9}
 
 
+def test_attr_name_dotted_finds_the_nested_hparams_entry(tmp_path: Path) -> None:
+    """attr_name="optim.lr" (the path inside hparams, without "hparams."): found there, as a plain name is.
+
+    It stopped the fit with "NestedHparamsNet has no such attribute" (Lightning's tuner refuses it too); a dotted
+    name found nowhere still names hparams in its message.
+    """
+    model = NestedHparamsNet()
+    finder = LRFinder(attr_name="optim.lr", **FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and model.hparams.optim == {"lr": lr, "momentum": 0.9}
+    assert t.optimizers[0].param_groups[0]["lr"] == lr
+    missing = r"attr_name='optim.rate'\): NestedHparamsNet has no such attribute and no such entry in its hparams"
+    with pytest.raises(AttributeError, match=missing):
+        t = trainer(tmp_path, [LRFinder(attr_name="optim.rate", **FAST)], max_steps=1)
+        t.fit(NestedHparamsNet(), make_loader())
+
+
 class UnloggedHparamsNet(Net):
     """``save_hyperparameters(logger=False)``: the hyper-parameters go to checkpoints, not to the loggers."""
 
