@@ -46,7 +46,7 @@ from .data_parallel import ranks_data_verdict
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
-from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back
+from .snapshot import StateSnapshot, _capture_attribute, _DataState, _has_tensors, _put_back
 from .stepping import StepClosure
 
 if TYPE_CHECKING:
@@ -492,14 +492,24 @@ def _put_back_entries(mapping: MutableMapping[Any, Any], saved: Mapping[Any, Any
             mapping[key] = value
 
 
+def _holds_data(value: object) -> bool:
+    """Whether a datamodule attribute holds a tensor or an array: in lists, tuples and dicts, or a helper's fields."""
+    if _has_tensors(value):
+        return True
+    fields = getattr(value, "__dict__", None)
+    return isinstance(fields, dict) and not callable(value) and any(_has_tensors(v) for v in fields.values())
+
+
 class _DataModuleState:
     """The fit's datamodule's public plain attributes and ``hparams`` entries, put back as the module's are.
 
     A ``training_step`` that counts in the datamodule (``self.trainer.datamodule.seen += 1``) counted the
     test's steps, and the fit began with them. Captured and put back by the rules of the module's public
     plain attributes (:class:`~lrfinder.snapshot.StateSnapshot`'s ``module_attributes``: numbers, strings,
-    tensors, lists and dicts of them, a plain helper object's fields, a ``torch.Generator``), and the
-    ``hparams`` entries as the module's. Its loaders, datasets and the Trainer it points back to are left.
+    lists and dicts of them, a plain helper object's fields, a ``torch.Generator``), and the ``hparams``
+    entries as the module's. Its loaders, datasets and the Trainer it points back to are left, and so is an
+    attribute holding tensors or arrays (``self.x = torch.load(...)`` in ``setup()``): that is data, which
+    the module's rules would copy whole for every fit.
     """
 
     def __init__(self, trainer: pl.Trainer) -> None:
@@ -514,7 +524,7 @@ class _DataModuleState:
             self._attributes = {
                 k: _capture_attribute(v, k, seen)
                 for k, v in vars(self._datamodule).items()
-                if not k.startswith("_") and not isinstance(v, trainers)
+                if not k.startswith("_") and not isinstance(v, trainers) and not _holds_data(v)
             }
         hparams = getattr(self._datamodule, "_hparams", None)
         if isinstance(hparams, MutableMapping):

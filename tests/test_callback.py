@@ -10,6 +10,7 @@ import itertools
 import math
 import os
 import sys
+import tracemalloc
 import warnings
 from collections import deque
 from collections.abc import Iterator, MutableMapping
@@ -620,6 +621,38 @@ def test_the_datamodules_attributes_are_as_before_the_test(tmp_path: Path) -> No
     assert finder.result is not None and len(finder.result.losses) > 10
     assert (data.seen, len(data.losses), data.hparams.seen_in_hparams) == (3, 3, 3)
     assert data._private_calls > 3
+
+
+class ArrayData(pl.LightningDataModule):
+    """A datamodule holding its data as a numpy array (made in setup()) and a loader over it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = np.ones((2**20, 16), dtype=np.float32)  # 64 MiB
+        self.steps_seen = 0
+
+    def train_dataloader(self) -> DataLoader:
+        return make_loader()
+
+
+class CountsInArrayData(Net):
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        self.trainer.datamodule.steps_seen += 1
+        return super().training_step(batch, batch_idx)
+
+
+def test_the_datamodules_data_arrays_are_not_copied(tmp_path: Path) -> None:
+    """Data a datamodule holds as an array is left as it is, not copied for each fit (its counter is put back)."""
+    data = ArrayData()
+    finder = LRFinder(**FAST)
+    tracemalloc.start()
+    try:
+        trainer(tmp_path, [finder], max_steps=2).fit(CountsInArrayData(lr=0.01), datamodule=data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert finder.result is not None and data.steps_seen == 2
+    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MiB allocated at the peak of the fit: the 64 MiB array was copied"
 
 
 _NetT = TypeVar("_NetT", bound=Net)
