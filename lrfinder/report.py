@@ -60,6 +60,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
+from ._wording import first_clause, unmeasured_noise
 from .analysis import (
     _TINY,
     BLOWUP_NAMED,
@@ -577,11 +578,8 @@ def _header_lines(
         if r.noise_scale is not None:
             facts.append(r.noise_scale.summary())
         elif r.noise_error is not None:
-            # The whole reason, with what to do, is in the command line's summary and the result's noise_error
-            # (also in its JSON): a report of `lrfind run` without --json has no JSON to point at.
-            facts.append(
-                f"critical batch: not measured ({_first_clause(r.noise_error)}; the summary or noise_error says why)"
-            )
+            # The whole reason, with what to do, is the result's noise_error (in its JSON), as the summary says.
+            facts.append(f"critical batch: {unmeasured_noise(r.noise_error)}")
     else:
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(_short(r.optimizer_name or "?", 32) for r in results))
@@ -633,17 +631,6 @@ def _judged_on(refinement: Any) -> str:
     summary says ``--val-data``, and under the callback, which judges on the Trainer's validation loader.
     """
     return "validation data" if refinement.judged_on == "val_data" else _drawable(refinement.judged_on)
-
-
-def _first_clause(message: str, limit: int = 70) -> str:
-    """The gist of an error message for the header.
-
-    After its ``"Cannot ...: "`` lead, up to the first bracket, semicolon or sentence end, e.g.
-    ``"B_simple is estimated at 0.00028, below one example"``; at most ``limit`` characters.
-    """
-    gist = message.split(": ", 1)[1] if message.startswith("Cannot ") and ": " in message else message
-    gist = re.split(r" \(|; |\. ", gist, maxsplit=1)[0].rstrip(".")
-    return gist if len(gist) <= limit else gist[: limit - 1].rstrip() + "…"
 
 
 def _group_name(index: int, names: Sequence[str | None]) -> str:
@@ -1504,7 +1491,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
     """Draw one result into the loss panel ``ax`` and, unless ``None``, the slope panel ``slope_ax``.
 
     ``brief``: the loss panel stands alone in someone's figure, about this many characters of the
-    inconclusive message wide: the message is cut to its gist (:func:`_first_clause`) in a smaller
+    inconclusive message wide: the message is cut to its gist (:func:`first_clause`) in a smaller
     font, as the whole of it (a dozen lines at 12 pt) ran past a small axes onto its neighbours.
     """
     lrs = np.asarray(result.lrs, dtype=float)
@@ -1596,7 +1583,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         if brief is None:
             reason, wrap, size = result.error or "", 70, 12.0
         else:
-            gist = _first_clause(result.error, 2 * brief) if result.error else ""
+            gist = first_clause(result.error, 2 * brief) if result.error else ""
             reason, wrap, size = (f"{gist} (result.error says why)" if gist else ""), brief, _BRIEF_PT
         # Never at a hyphen: the command line's "--num-steps" was drawn as "--num-" and "steps", a number "1.00e-07" as
         # "1.00e-" and "07".
@@ -1687,7 +1674,7 @@ def _fit_message(ax: Axes) -> None:
     6 x 4.5 inches it was wider than the panel and taller than it, and covered the panel, the
     header above and the slope panel below. It is now wrapped to the panel's width and set smaller,
     down to :data:`_SMALLEST_MESSAGE_PT`, until it takes at most :data:`_MESSAGE_SHARE` of the
-    panel's height; still too tall, it says its gist (:func:`_first_clause`) and where the rest is.
+    panel's height; still too tall, it says its gist (:func:`first_clause`) and where the rest is.
     The default report (12 x 9 inches) keeps it whole, as before. Measured on the final layout.
     """
     texts = [text for text in ax.texts if text.get_gid() == "inconclusive"]
@@ -1721,7 +1708,7 @@ def _fit_message(ax: Axes) -> None:
             break
         size = max(size * 0.9, _SMALLEST_MESSAGE_PT)
     if not fits():
-        wrapped(f"{_first_clause(reason, 2 * chars)} (result.error, or lrfind's summary, says why)", size)
+        wrapped(f"{first_clause(reason, 2 * chars)} (result.error, or lrfind's summary, says why)", size)
 
 
 def _curve_name(results: Sequence[RangeTestResult], i: int) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -1969,6 +1970,22 @@ def test_long_summary_values_wrap_under_their_column(capsys: pytest.CaptureFixtu
     assert len(lines) > 2 and all(len(line) <= 100 for line in lines)
     assert lines[1].startswith("warning    a larger")
     assert all(line[:11] == " " * 11 and line[11] != " " for line in lines[2:])
+
+
+def test_an_unmeasured_critical_batch_is_one_row_of_two_lines_at_most(work: Path):
+    # Batches of the whole set carry no sampling noise: the row gave the whole reason, 8 lines of the summary. It
+    # gives the gist as the report's header does; --json's noise_error keeps the whole reason.
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--batch-size", "256", "--json", "r.json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("critical batch"))
+    row = [lines[at], *(line for line in itertools.takewhile(lambda line: line.startswith(" "), lines[at + 1 :]))]
+    assert len(row) <= 2, row
+    said = " ".join(" ".join(row).split())
+    assert said.startswith("critical batch not measured (B_simple is estimated at "), said
+    assert said.endswith(", below one example; --json's noise_error says why)"), said
+    whole = json.loads((work / "r.json").read_text())["noise_error"]
+    assert whole.startswith("Cannot measure the gradient noise scale: B_simple") and "Measure on shuffled" in whole
 
 
 def test_quiet_run_prints_only_results(work: Path):

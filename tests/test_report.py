@@ -881,7 +881,7 @@ def test_an_overlays_cut_warnings_point_at_the_errors_they_hold():
 
 def test_an_unmeasured_noise_scale_is_one_fact_line_with_its_gist():
     # The whole reason filled the header's warning room and was cut before its advice; the header
-    # gives the gist, and the JSON (and the command line's summary) the whole message.
+    # gives the gist, as the command line's summary does, and noise_error (in the JSON) the whole message.
     reason = (
         "Cannot measure the gradient noise scale: B_simple is estimated at 0.00028, below one example (batch "
         "sizes 64 and 256, 12 step(s)): the batches carry no sampling noise. Is every batch the whole dataset?"
@@ -889,8 +889,8 @@ def test_an_unmeasured_noise_scale_is_one_fact_line_with_its_gist():
     result = replace(make_result().scale(256, rule="linear"), noise_error=reason)
     lines = header_lines(plot_range_test(result))
     # It pointed at "the JSON result", which `lrfind run` without --json does not write.
-    assert "critical batch: not measured (B_simple is estimated at 0.00028, below one example; the summary or " \
-        "noise_error says why)" in " ".join(line.strip() for line in lines)
+    assert "critical batch: not measured (B_simple is estimated at 0.00028, below one example; noise_error says " \
+        "why)" in " ".join(line.strip() for line in lines)
     assert not any("whole dataset" in line for line in lines)
 
 

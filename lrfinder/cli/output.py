@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._wording import plural
+from .._wording import plural, unmeasured_noise
 from ..names import LIGHTNING_LOGGERS
 
 if TYPE_CHECKING:
@@ -421,6 +421,8 @@ _RESULT_WORDS = (
     (re.compile(r"Unknown optimizer name='"), "Unknown optimizer '"),
     # lrfinder.train's data, which names its errors' source as val_data's are (--val-data): here --data's.
     (re.compile(r"^train_data: "), "--data: "),
+    # The whole of a reason the summary gives the gist of (the critical batch's): --json's file holds it.
+    (re.compile(r"\bnoise_error says why\b"), "--json's noise_error says why"),
 )
 
 
@@ -545,7 +547,8 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     if result.noise_scale is not None:
         rows.append(("critical batch", result.noise_scale.summary().removeprefix("critical batch ")))
     elif result.noise_error is not None:
-        rows.append(("critical batch", f"not measured: {result.noise_error}"))
+        # The gist, as the report's header gives it: the whole reason ran to 8 lines (a Conv-LSTM's B_simple).
+        rows.append(("critical batch", unmeasured_noise(result.noise_error)))
     s = result.suggestion
     if s is None:
         rows.append(("suggested lr", "none: the curve is inconclusive"))
