@@ -1242,10 +1242,12 @@ def schedule_refusal(name: str, settings: Mapping[str, Any]) -> Exception | None
         return None  # per-group values for different numbers of groups: only the real optimizer says which is wrong
     groups = [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(max([1, *counts]))]
     optimizer = torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
+    rest = dict(settings)
+    warmup_steps, warmup_start_factor = rest.pop("warmup_steps", 0), rest.pop("warmup_start_factor", 0.0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # said when the schedule is built for the run
-            create_scheduler(name, optimizer, total_steps=_STAND_IN_STEPS, suggestion=STAND_IN_BAND, **settings)
+            _build_scheduler(name, optimizer, _STAND_IN_STEPS, STAND_IN_BAND, warmup_steps, warmup_start_factor, rest)
     except (TypeError, ValueError) as exc:
         return exc
     return None
@@ -1505,6 +1507,25 @@ def create_scheduler(
         'SequentialLR'
 
     """
+    scheduler = _build_scheduler(name, optimizer, total_steps, suggestion, warmup_steps, warmup_start_factor, settings)
+    logger.debug("create_scheduler: %s total_steps=%s warmup=%d %s", name, total_steps, warmup_steps, settings)
+    return scheduler
+
+
+def _build_scheduler(
+    name: str,
+    optimizer: Optimizer,
+    total_steps: int | None,
+    suggestion: Suggestion | RangeTestResult | _NoSuggestion | None,
+    warmup_steps: int,
+    warmup_start_factor: float,
+    settings: dict[str, Any],
+) -> Scheduler:
+    """:func:`create_scheduler`'s work, without its log line, which :func:`schedule_refusal`'s stand-ins must not write.
+
+    Built over a stand-in run (:data:`_STAND_IN_STEPS`), a user's construction of ``LRFinder(scheduler=...)`` logged
+    "create_scheduler: ... total_steps=1000000000000" at DEBUG, a schedule nobody asked for.
+    """
     spec = _get_spec(name)
     if not isinstance(optimizer, Optimizer):
         if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
@@ -1578,7 +1599,6 @@ def create_scheduler(
         warm = LambdaLR(optimizer, LinearWarmup(warmup_steps, warmup_start_factor))
         scheduler = SequentialLR(optimizer, [warm, main], milestones=[warmup_steps])
     _BUILT[optimizer] = [(eta0, float(group["lr"])) for eta0, group in zip(eta0s, optimizer.param_groups)]
-    logger.debug("create_scheduler: %s total_steps=%s warmup=%d %s", name, total_steps, warmup_steps, settings)
     return scheduler
 
 

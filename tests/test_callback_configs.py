@@ -713,3 +713,21 @@ def test_optimizer_option_over_parameters_the_modules_optimizer_left_out_is_warn
     assert said[0].startswith("LRFinder(optimizer='adamw') is built over every trainable parameter of the module, but "
                               "configure_optimizers' optimizer left out 4 of them (first: body.0.weight)")  # fmt: skip
     assert "requires_grad_(False)" in said[0] and "leave optimizer=None" in said[0]
+
+
+def test_constructing_with_a_schedule_logs_no_stand_in_schedule(caplog: pytest.LogCaptureFixture) -> None:
+    # The construction-time check builds the schedule over a stand-in run: it logged "create_scheduler: onecycle
+    # total_steps=1000000000000" at DEBUG, a schedule the user never asked for. A schedule built for a run is logged.
+    with caplog.at_level("DEBUG", logger="lrfinder"):
+        LRFinder(optimizer="momentum", scheduler="onecycle", scheduler_settings={"pct_start": 0.2, "warmup_steps": 2})
+    assert not [r.getMessage() for r in caplog.records if "create_scheduler" in r.getMessage()]
+    with pytest.raises(ValueError, match="pct_start"):
+        LRFinder(optimizer="momentum", scheduler="onecycle", scheduler_settings={"pct_start": 2.0})
+    from lrfinder.schedulers import create_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    with caplog.at_level("DEBUG", logger="lrfinder"):
+        create_scheduler("onecycle", optimizer, total_steps=40, pct_start=0.2)
+    assert [r.getMessage() for r in caplog.records if "create_scheduler" in r.getMessage()] == [
+        "create_scheduler: onecycle total_steps=40 warmup=0 {'pct_start': 0.2}"
+    ]
