@@ -448,10 +448,15 @@ def _ratios(optimizer: Optimizer) -> list[float]:
 def _per_group(name: str, value: Any, optimizer: Optimizer) -> list[float]:
     """A scalar LR is applied to the optimizer's ``lr`` (groups keep their ratios); a list is per group."""
     if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
+        groups = optimizer.param_groups
+        if len(value) != len(groups):
+            # The groups' names, where the optimizer has them: create_optimizer's lr_factors split each factor's
+            # parameters by weight decay, so 2 factors are 4 groups, which the count alone left to guess.
+            names = [g.get("name") for g in groups]
+            named = ": " + ", ".join(map(repr, names)) if all(isinstance(n, str) for n in names) else ""
             raise ValueError(
-                f"Expected {name} to be a number or one value per param group "
-                f"({len(optimizer.param_groups)}), but got {len(value)} values"
+                f"Expected {name} to be a number or one value per param group ({len(groups)}{named}), but got "
+                f"{len(value)} values"
             )
         return [_number(f"{name}[{i}]", v, low=0, strict="l") for i, v in enumerate(value)]
     lr = _number(name, value, low=0, strict="l")

@@ -1476,3 +1476,24 @@ def test_a_collapse_at_one_milestone_says_milestone_in_the_singular() -> None:
     opt = torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
     with pytest.warns(UserWarning, match=r"^Schedule 'multistep' with gamma=1e-09 at 1 milestone over its 10 steps "):
         create_scheduler("multistep", opt, total_steps=10, milestones=[5], gamma=1e-9)
+
+
+def test_per_group_values_of_another_count_name_the_optimizers_groups():
+    # lr_factors={"1": 0.1} makes 4 groups (each factor's parameters with and without weight decay): the message said
+    # "one value per param group (4)", leaving a user who counted 2 factors to guess which 4. Judged against the real
+    # optimizer only: before it, any length passes.
+    from lrfinder.optimizers import create_optimizer
+    from lrfinder.schedulers import schedule_refusal
+
+    assert schedule_refusal("onecycle", {"max_lr": [0.1, 0.01, 0.001]}) is None
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
+    named = create_optimizer("momentum", model, lr=0.1, lr_factors={"1": 0.1})
+    said = (
+        r"Expected max_lr to be a number or one value per param group \(4: 'decay_x1', 'no_decay_x1', 'decay_x0.1', "
+        r"'no_decay_x0.1'\), but got 3 values"
+    )
+    with pytest.raises(ValueError, match=said):
+        create_scheduler("onecycle", named, total_steps=20, max_lr=[0.1, 0.01, 0.001])
+    plain = torch.optim.SGD([{"params": [p]} for p in model.parameters()][:2], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"one value per param group \(2\), but got 3 values"):
+        create_scheduler("onecycle", plain, total_steps=20, max_lr=[0.1, 0.01, 0.001])
