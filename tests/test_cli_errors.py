@@ -1125,6 +1125,20 @@ def test_token_ids_one_per_sample_out_of_an_embeddings_range_are_not_called_swap
     assert "swapped" not in line
 
 
+def test_one_float_feature_per_sample_for_a_one_feature_model_is_told_to_be_a_column(work: Path):
+    # A scalar feature and three targets per sample, saved as they are: it was said to look swapped, which the
+    # model (Linear(1, 3)) would refuse as well. Where its first layer takes the targets' width, it is a swap.
+    x, y = torch.randn(64), torch.randn(64, 3)
+    np.savez(work / "scalar.npz", x=x.numpy(), y=y.numpy())
+    torch.jit.save(torch.jit.script(nn.Linear(1, 3)), str(work / "one_in.pt"))
+    torch.jit.save(torch.jit.script(nn.Linear(3, 1)), str(work / "three_in.pt"))
+    column = "the model's first layer takes one feature: store the inputs as a column, shape (samples, 1)"
+    one_in = invoke("run", "one_in.pt", "--data", "scalar.npz", "--loss", "mse", *FAST)
+    assert "swapped" not in assert_one_line(one_in, 1, column)
+    three_in = invoke("run", "three_in.pt", "--data", "scalar.npz", "--loss", "mse", *FAST)
+    assert "column" not in assert_one_line(three_in, 1, "they look swapped")
+
+
 def test_whole_number_targets_past_the_int64_range_keep_their_values(work: Path):
     # Cast to int64, 1e30 wrapped to -2**63: run said "class labels from -9223372036854775808", a number never written,
     # and --loss mse trained on targets of the wrong sign and size.

@@ -2237,6 +2237,8 @@ def _swapped_hint(x: Any, y: Any, exc: BaseException) -> str:
     Arrays saved under each other's names (``numpy.savez(path, x=labels, y=features)``, or
     ``--x-key y --y-key x``) reach the model as a flat label vector. torch then fails on a dtype or a
     shape, and the dtype hint alone ("store the inputs as float32") would lead to the next failure.
+    Float inputs whose first ``Linear`` takes another width than the targets' rows are not called swapped:
+    where it takes one feature, they are told to be a column (a scalar feature, multi-output targets).
     """
     if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
         return ""
@@ -2248,6 +2250,16 @@ def _swapped_hint(x: Any, y: Any, exc: BaseException) -> str:
         return ""
     have = str(x.dtype).replace("torch.", "")
     got = str(y.dtype).replace("torch.", "")
+    # A float input of one feature per sample is no label: a first Linear taking one feature wants it as a column,
+    # and one taking another width than the targets' rows would not take the targets either.
+    found = re.search(r"mat1 and mat2 shapes cannot be multiplied \(\d+x\d+ and (\d+)x\d+\)", str(exc))
+    if found is not None and x.is_floating_point() and int(found.group(1)) != y[0].numel():
+        if int(found.group(1)) != 1:
+            return ""
+        return (
+            f" The inputs hold one value per sample (shape {tuple(x.shape)}) and the model's first layer takes one "
+            "feature: store the inputs as a column, shape (samples, 1) (numpy: x[:, None])."
+        )
     return (
         f" The inputs hold one value per sample (shape {tuple(x.shape)}, {have}) and the targets a row of "
         f"{y[0].numel()} (shape {tuple(y.shape)}, {got}): they look swapped. Save the inputs as x and the targets as "
