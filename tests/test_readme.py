@@ -841,7 +841,8 @@ def test_torch_lr_finders_reset_puts_back_the_model_and_optimizer_only(shuffle: 
 def test_lightnings_tuner_claims_of_the_first_screen(package: str, tmp_path: Path) -> None:
     """Lightning's `Tuner.lr_find`, as the first screen describes it: a checkpoint file and `isolate_rng`, a loader's
     own generator left advanced; every param group at one LR; manual optimization left at `min_lr` unless
-    `training_step` steps `self.lr_schedulers()`; 44 of 100 points over 44 batches with `max_epochs=1`, said as
+    `training_step` steps `self.lr_schedulers()`, and then `min_lr` suggested and set; an LR nested in hparams
+    refused whatever `attr_name`; 44 of 100 points over 44 batches with `max_epochs=1`, said as
     diverged; one point per optimizer step under gradient accumulation."""
     import logging
 
@@ -885,7 +886,7 @@ def test_lightnings_tuner_claims_of_the_first_screen(package: str, tmp_path: Pat
         trainer.save_checkpoint = lambda path, *a, **k: (saved.append(str(path)), save(path, *a, **k))[1]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            found = tuner(trainer).lr_find(model, loader, update_attr=False, **kwargs)
+            found = tuner(trainer).lr_find(model, loader, **{"update_attr": False, **kwargs})
         return found, saved
 
     # Restore: through a checkpoint file and isolate_rng; the loader's own generator is left advanced.
@@ -913,6 +914,29 @@ def test_lightnings_tuner_claims_of_the_first_screen(package: str, tmp_path: Pat
     model = Module(manual=True, steps_schedule=True)
     find(model, _peer_data(), num_training=10, early_stop_threshold=None)
     assert len({lr for (lr,) in model.seen}) == 10 and model.seen[-1][0] > 1e-8
+    # ... and, left there, suggests min_lr and writes it into the module (update_attr=True, its default).
+    assert "it suggests `min_lr`, 1e-8, and writes it into `model.lr`/`hparams.lr` (`update_attr=True`" in screen
+    model = Module(manual=True)
+    found, _ = find(model, _peer_data(), num_training=30, early_stop_threshold=None, update_attr=True)
+    assert found.suggestion() == model.lr == 1e-8
+
+    # An LR in a nested hyper-parameter: found by no attr_name; the tuner runs only with update_attr=False.
+    assert "Lightning's tuner finds no LR there and refuses any `attr_name` for it (`AttributeError`)" in screen
+
+    class Nested(Module):
+        def __init__(self, optim: dict[str, float] | None = None) -> None:
+            super().__init__()
+            del self.lr
+            self.save_hyperparameters({"optim": optim or {"lr": 0.01}})
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.optim["lr"])
+
+    for attr_name in ("", "optim.lr", "hparams.optim.lr"):
+        with pytest.raises(AttributeError):
+            find(Nested(), _peer_data(), num_training=10, update_attr=True, attr_name=attr_name)
+    found, _ = find(Nested(), _peer_data(), num_training=10, early_stop_threshold=None)
+    assert len(found.results["lr"]) == 10
 
     # A loader shorter than the test: stopped at max_epochs=1, and said to have diverged.
     assert "with `max_epochs=1` over 44 batches it records 44 of its 100 points and says the loss diverged" in screen
