@@ -379,6 +379,36 @@ def test_the_one_cycle_and_refinement_numbers_are_the_result_files() -> None:
     found = re.search(r"about (\d+)% of a grid search", text)
     assert found is not None and int(found.group(1)) == round(100 * refined["mean_cost_vs_grid"])
 
+def test_the_peers_stop_thresholds_rows_match_the_stop_rule_benchmark() -> None:
+    """The rows mapping `early_stop_threshold=4.0` and `diverge_th=5` to `stop_factor` say how often lrfinder's stop
+    rule stops at the peer's step on the stop-rule benchmark's cached curves, and by how much earlier elsewhere; the
+    numbers are the replayed rules', so a change to either leaves the README stale. Never later is part of the claim.
+    """
+    import statistics
+
+    from benchmarks import stop_rule
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    lit = re.search(r"it stops at Lightning's step on (\d+) of (\d+) and earlier on the rest \(median (\d+) step, "
+                    r"at most (\d+)\), never later", text)
+    tlf = re.search(r"`stop_factor=5` stops at torch-lr-finder's step on (\d+) of (\d+) and earlier on the rest "
+                    r"\(at most (\d+) steps\), never later", text)
+    assert lit is not None and tlf is not None
+    to_lit: list[int] = []
+    to_tlf: list[int] = []
+    for task in stop_rule.TASKS:
+        for seed in (0, 1, 2):
+            _, losses = stop_rule.full_sweep(task, seed)
+            to_lit.append(stop_rule.lightning_stop(losses) - stop_rule.lrfinder_stop(losses, 4.0))
+            to_tlf.append(stop_rule.torch_lr_finder_stop(losses) - stop_rule.lrfinder_stop(losses, 5.0))
+    assert min(to_lit) >= 0 and min(to_tlf) >= 0
+    earlier = [d for d in to_lit if d > 0]
+    assert [int(v) for v in lit.groups()] == [
+        to_lit.count(0), len(to_lit), round(statistics.median(earlier)), max(to_lit)
+    ]
+    assert [int(v) for v in tlf.groups()] == [to_tlf.count(0), len(to_tlf), max(to_tlf)]
+
+
 def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
     """"Reading a curve" quotes how the peers' recorded curves in benchmarks/cache read: Lightning's all inconclusive
     as recorded, so many read after `undo_ema`, at a median distance from lrfinder's own pick (same task and seed);
