@@ -660,7 +660,8 @@ def test_the_tuner_rows_defaults_are_the_signatures(package: str) -> None:
     import lrfinder
 
     text = README.read_text(encoding="utf-8")
-    row = re.search(r"^\| `(min_lr=1e-8[^`]*)` \(its defaults\) \| `([^`]*)` \(lrfinder's\) \|$", text, flags=re.M)
+    defaults = r"^\| `(min_lr=1e-8[^`]*)` \(its defaults\) \| `([^`]*)` \(lrfinder's\)[^|\n]* \|$"
+    row = re.search(defaults, text, flags=re.M)
     assert row is not None
     tuner = importlib.import_module(f"{package}.tuner").Tuner
     for cell, function in ((row.group(1), tuner.lr_find), (row.group(2), lrfinder.range_test)):
