@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
 import numpy as np
 
-from ._wording import plural, repeated  # noqa: F401 (re-exported: the checks' callers import them from here)
-
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 

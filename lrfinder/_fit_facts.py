@@ -130,7 +130,7 @@ def _rebuild_loader(loader: Any, batch_size: int) -> Any:
     return DataLoader(loader.dataset, sampler=sampler, drop_last=drop_last, **common)
 
 
-def _examples_below_batch(loader: DataLoader) -> int | None:
+def _examples_below_batch(loader: DataLoader[Any]) -> int | None:
     """How many examples each pass of ``loader`` holds, when that is fewer than its batch size; else ``None``.
 
     Every batch of such a loader is the whole sampler (``drop_last=False``): a ``test_batch_size`` above the

@@ -201,7 +201,7 @@ def callback_base() -> type:
         ImportError: Neither distribution is installed.
 
     """
-    bases = tuple(importlib.import_module(name).Callback for name in installed_packages())
+    bases: tuple[type, ...] = tuple(importlib.import_module(name).Callback for name in installed_packages())
     if not bases:
         raise ImportError("LRFinder needs Lightning: pip install lightning (or pytorch-lightning).")
     if len(bases) == 1:

@@ -132,7 +132,7 @@ def _raised(message: str, category: type[Warning], stacklevel: int) -> bool:
         module, lineno = "sys", 1
     else:
         module, lineno = str(frame.f_globals.get("__name__", "<string>")), frame.f_lineno
-    for action, text, kind, where, line in warnings.filters:  # type: ignore[attr-defined]
+    for action, text, kind, where, line in warnings.filters:
         if (
             (text is None or text.match(message))
             and issubclass(category, kind)

@@ -675,7 +675,8 @@ def clip_explosion(losses: Sequence[float] | np.ndarray) -> np.ndarray:
     low = float(np.min(y))
     noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0) if y.size > 1 else 0.0
     cap = head + max(head - low, 5.0 * noise, ROUND_OFF * abs(head), _TINY)
-    return np.minimum(y, cap)
+    clipped: np.ndarray = np.minimum(y, cap)  # numpy's ufuncs are typed to return Any
+    return clipped
 
 
 def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:

@@ -17,6 +17,7 @@ import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -862,7 +863,7 @@ def _wrapped(data: object, name: str = "dataset") -> Any:
 
 def _defines_line(dataset: object, filename: str, line: int) -> bool:
     """Whether ``dataset``'s ``__getitem__`` is the function at ``filename``:``line`` (a quoted traceback's frame)."""
-    code = getattr(getattr(type(dataset), "__getitem__", None), "__code__", None)
+    code: CodeType | None = getattr(getattr(type(dataset), "__getitem__", None), "__code__", None)
     if code is None or code.co_filename != filename:
         return False
     lines = [n for _, _, n in code.co_lines() if n is not None]

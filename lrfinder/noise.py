@@ -79,10 +79,10 @@ from ._checks import (
     is_int,
     is_not_a_sequence,
     plain,
-    plural,
     real_number,
     single_number_note,
 )
+from ._wording import plural
 from .exceptions import NoiseScaleError
 
 __all__ = [
@@ -563,7 +563,8 @@ def _wide(t: torch.Tensor) -> torch.Tensor:
 
 def _sq(t: torch.Tensor) -> torch.Tensor:
     """``||t||^2`` as a float64 0-d tensor (the norm itself in the tensor's precision: no copy)."""
-    return torch.linalg.vector_norm(_wide(t)).double() ** 2
+    squared: torch.Tensor = torch.linalg.vector_norm(_wide(t)).double() ** 2  # torch.linalg is typed Any
+    return squared
 
 
 def _uniform(tensors: Sequence[torch.Tensor]) -> bool:

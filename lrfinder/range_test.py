@@ -61,7 +61,7 @@ from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_na
 from ._text import decode_text, read_text
 from ._warn import once_per_call, warn
 from ._wording import plural
-from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze
+from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze, check_curve
 from .batches import (
     CyclingBatches,
     _batch_loss,
@@ -133,7 +133,6 @@ from .settings import (
     _check_precision,
     _check_stop_factor,
     check_callable,
-    check_curve,
     check_device,
     check_gradient_clipping,
     check_iterable,
@@ -1277,9 +1276,9 @@ def _check_lrs(lrs: object) -> list[float]:
             lr = lr.item()
         if not is_real(lr):
             raise TypeError(f"Expected lrs to hold numbers, but got lrs[{i}]={lr!r:.40}")
-        if not (math.isfinite(lr) and lr > 0):  # type: ignore[arg-type]
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Expected every LR in lrs to be finite and > 0, but got lrs[{i}]={lr}")
-        plan.append(float(lr))  # type: ignore[arg-type]
+        plan.append(float(lr))
     if not plan:
         raise ValueError("Expected at least one LR in lrs, but got an empty sequence")
     return plan

@@ -55,11 +55,10 @@ from ._checks import (
     is_not_a_sequence,
     is_real,
     plain,
-    plural,
-    repeated,
     sentence,
     single_number_note,
 )
+from ._wording import plural, repeated
 from .analysis import Suggestion
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import MAX_SWEEP_STEPS

@@ -54,13 +54,12 @@ from ._checks import (
     is_not_a_sequence,
     is_real,
     plain,
-    plural,
     real_number,
     single_number_note,
     text_or_bool_at,
     text_or_bool_message,
 )
-from ._wording import first_clause, unmeasured_noise
+from ._wording import first_clause, plural, unmeasured_noise
 from .analysis import (
     _TINY,
     BLOWUP_NAMED,
@@ -277,7 +276,7 @@ def _drawable_smoothed(result: RangeTestResult) -> np.ndarray:
     bad batch mid-fall) is read through by the analysis, and cutting there hid the rest of the
     curve and left its picks floating off any line.
     """
-    smoothed = _smoothed(result).copy()
+    smoothed: np.ndarray = _smoothed(result).copy()  # ndarray.copy is typed Any
     raw = np.asarray(result.losses, dtype=float)
     n = finite_prefix(raw)
     if n < 3 or not np.isfinite(smoothed[:n]).any():
@@ -2756,7 +2755,7 @@ def _place_batch_legend(ax: Axes) -> None:
 
     def room(settings: dict[str, Any]) -> float:
         legend = ax.legend(loc="upper left", **settings)
-        bottom = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).y0
+        bottom: float = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).y0
         legend.remove()
         return 1.0 - bottom + 0.04  # the legend, its pad from the frame and a margin
 

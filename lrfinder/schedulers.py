@@ -192,7 +192,8 @@ class InverseDecay:
 
     def __call__(self, step: int) -> float:
         """Return the multiplier at ``step``."""
-        return (1.0 + self.gamma * step) ** -self.power
+        multiplier: float = (1.0 + self.gamma * step) ** -self.power  # float ** float is typed Any (it may be complex)
+        return multiplier
 
 
 @dataclass
@@ -588,9 +589,10 @@ def _power(base: float, exponent: float) -> float:
     steps, failed in the collapse check with "(34, 'Numerical result out of range')".
     """
     try:
-        return base**exponent
+        power: float = base**exponent  # float ** float is typed Any (a negative base's is complex)
     except OverflowError:
         return math.inf
+    return power
 
 
 def _warn_collapse(name: str, steps: int | None, last: float, setting: str) -> None:

@@ -1281,7 +1281,10 @@ def held_iterators(data: object) -> list[object]:
     dataset = data.dataset
     if not isinstance(dataset, torch.utils.data.IterableDataset):
         return []
-    return [obj for obj in _data_holders(dataset) if isinstance(obj, Iterator) and obj is not dataset]
+    # A dataset may be its own iterator (__iter__ returning self): that is the stream, not one it holds. Compared as
+    # an object: mypy takes an IterableDataset and an Iterator for disjoint types, a class may derive from both.
+    itself: object = dataset
+    return [obj for obj in _data_holders(dataset) if isinstance(obj, Iterator) and obj is not itself]
 
 
 def kept_stream(data: object, iterator: object, held: Sequence[object]) -> str | None:

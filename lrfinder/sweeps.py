@@ -40,11 +40,10 @@ from ._checks import (
     is_single_number,
     not_a_module_message,
     plain,
-    repeated,
     single_number_note,
 )
 from ._warn import warn
-from ._wording import word
+from ._wording import repeated, word
 from .analysis import Suggestion
 from .exceptions import InconclusiveCurveError
 from .names import did_you_mean_each

@@ -585,7 +585,7 @@ def _check_schedule_arguments(
         if scheduler_settings:
             raise ValueError(
                 f"Expected scheduler to be set when scheduler_settings are given, but got scheduler=None "
-                f"(scheduler_settings={dict(scheduler_settings)!r:.60})"  # type: ignore[call-overload]
+                f"(scheduler_settings={dict(scheduler_settings)!r:.60})"
             )
         if warmup_steps:
             raise ValueError(

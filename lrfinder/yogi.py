@@ -60,13 +60,13 @@ def _checked_params(params: Any) -> list[Any]:
             "Expected params to be an iterable of parameters (model.parameters()) or a list of param-group dicts, "
             f"but got {what}{hint}"
         )
-    params = list(params)  # torch lists them too; a generator is read once, here
-    if not params:
+    items: list[Any] = list(params)  # torch lists them too; a generator is read once, here
+    if not items:
         raise ValueError(
             "Expected params to hold at least one parameter, but got none (a model.parameters() generator is used up "
             "by the first optimizer built from it: pass list(model.parameters()) to reuse it)"
         )
-    for i, item in enumerate(params):
+    for i, item in enumerate(items):
         if isinstance(item, Mapping):
             if "params" not in item:
                 raise ValueError(
@@ -80,7 +80,7 @@ def _checked_params(params: Any) -> list[Any]:
                 "Expected params to hold tensors (model.parameters()) or param-group dicts, but item "
                 f"{i} is {type(item).__name__} {item!r:.40}"
             )
-    return params
+    return items
 
 
 def _check(name: str, value: Any, rule: str) -> float:

@@ -83,7 +83,8 @@ def read_toml(path: str) -> dict[str, Any]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        return tomllib.loads(read_text(Path(path)))
+        table: dict[str, Any] = tomllib.loads(read_text(Path(path)))  # tomli (Python 3.10) may be untyped
+        return table
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--config") from None
     except UnicodeDecodeError as exc:

@@ -1148,7 +1148,7 @@ def model_writer(
     lr = trained_lr(training) if lightning else None
     wd = weight_decay if lightning else None
     if format == "torchscript":
-        return _through_handle(lambda handle: torch.jit.save(model, handle))  # type: ignore[arg-type]
+        return _through_handle(lambda handle: torch.jit.save(model, handle))  # type: ignore[arg-type, unused-ignore]
     if format == "lightning":
         # A plain checkpoint of the module alone (no trainer state): it loads with
         # ``YourModule.load_from_checkpoint(path, weights_only=True)``.

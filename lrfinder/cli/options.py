@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -84,6 +84,17 @@ __all__ = [
     "report_option",
     "optimizer_option",
 ]
+
+if TYPE_CHECKING:
+    # click 8.4's stubs make ParamType generic in the value it converts to (8.2: Choice); older click's classes cannot
+    # be subscripted at run time, and its mypy says "expects no type arguments" (the ignore; unused on click 8.4).
+    _StrChoice = click.Choice[str]  # type: ignore[type-arg, unused-ignore]
+    _FloatsType = click.ParamType[tuple[float, ...]]  # type: ignore[type-arg, unused-ignore]
+    _StopFactorType = click.ParamType[float | None]  # type: ignore[type-arg, unused-ignore]
+    _PathType = click.ParamType[str]  # type: ignore[type-arg, unused-ignore]
+else:
+    _StrChoice = click.Choice
+    _FloatsType = _StopFactorType = _PathType = click.ParamType
 
 #: click context settings shared by every command.
 CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -300,7 +311,7 @@ class Seed(click.types.IntParamType):
         return number
 
 
-class NameChoice(click.Choice):
+class NameChoice(_StrChoice):
     """A ``click.Choice`` whose refusal ends with the close names, as the library's checks do.
 
     ``--rule steep`` is answered "Did you mean 'steepest'?", ``--loss CrossEntropy`` "'cross_entropy'", and a
@@ -322,7 +333,7 @@ class NameChoice(click.Choice):
             self.fail(f"{exc.message}{hint}", param, ctx)
 
 
-class FloatList(click.ParamType):
+class FloatList(_FloatsType):
     """A comma-separated list of non-negative floats (``0,1e-4,1e-3``), or a TOML list."""
 
     name = "FLOAT[,FLOAT...]"
@@ -347,7 +358,7 @@ class FloatList(click.ParamType):
         return tuple(out)
 
 
-class StopFactor(click.ParamType):
+class StopFactor(_StopFactorType):
     """A float > 1, or ``none`` to never stop early."""
 
     name = "FLOAT|none"
@@ -459,7 +470,7 @@ def unknown_data_format(path: str | os.PathLike[str]) -> str | None:
     )
 
 
-class DataSpec(click.ParamType):
+class DataSpec(_PathType):
     """An existing data file of a format lrfind reads, or ``package.module:function``."""
 
     name = "FILE|MODULE:FUNC"

@@ -511,7 +511,7 @@ def cli_warnings() -> Iterator[None]:
     def formatwarning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
         return f"warning: {as_options(' '.join(str(message).split()))}\n"
 
-    warnings.formatwarning = formatwarning  # type: ignore[assignment]
+    warnings.formatwarning = formatwarning
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._wording import plural
 from ..exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .config import CONFIG_META
 from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
@@ -42,7 +43,6 @@ from .output import (
     check_writable,
     echo_summary,
     echo_sweep,
-    plural,
     quiet_warnings,
     scaled_text,
     setup_logging,
@@ -373,8 +373,9 @@ def _optimizer_option_name(built: torch.optim.Optimizer) -> str:
         # The registry's own definition of each name: SGD's momentum and nesterov, Adam's amsgrad.
         if spec.cls is cls and all(built.defaults.get(key) == value for key, value in spec.fixed.items()):
             return name
-    if getattr(torch.optim, cls.__name__, None) is cls:
-        return cls.__name__
+    torch_name: str = cls.__name__  # not cls.__name__ below: `getattr(...) is cls` makes cls Any
+    if getattr(torch.optim, torch_name, None) is cls:
+        return torch_name
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
