@@ -46,7 +46,7 @@ from .data_parallel import ranks_data_verdict
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
-from .snapshot import StateSnapshot, _capture_attribute, _DataState, _has_tensors, _put_back
+from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back, _tensor_bytes
 from .stepping import StepClosure
 
 if TYPE_CHECKING:
@@ -492,12 +492,21 @@ def _put_back_entries(mapping: MutableMapping[Any, Any], saved: Mapping[Any, Any
             mapping[key] = value
 
 
+#: Tensors and arrays a datamodule attribute holds up to this size in all are state (a counter kept as a tensor) and
+#: put back; larger ones are its data (``self.x = np.load(...)`` in ``setup()``), left as they are, not copied.
+DATAMODULE_COPY_LIMIT = 2**20
+
+
 def _holds_data(value: object) -> bool:
-    """Whether a datamodule attribute holds a tensor or an array: in lists, tuples and dicts, or a helper's fields."""
-    if _has_tensors(value):
-        return True
+    """Whether a datamodule attribute holds tensors or arrays of more than :data:`DATAMODULE_COPY_LIMIT` in all.
+
+    In lists, tuples and dicts of them, or in a helper object's fields.
+    """
+    size = _tensor_bytes(value)
     fields = getattr(value, "__dict__", None)
-    return isinstance(fields, dict) and not callable(value) and any(_has_tensors(v) for v in fields.values())
+    if isinstance(fields, dict) and not callable(value) and not isinstance(value, (torch.Tensor, np.ndarray)):
+        size += sum(_tensor_bytes(v) for v in fields.values())
+    return size > DATAMODULE_COPY_LIMIT
 
 
 class _DataModuleState:
@@ -506,10 +515,10 @@ class _DataModuleState:
     A ``training_step`` that counts in the datamodule (``self.trainer.datamodule.seen += 1``) counted the
     test's steps, and the fit began with them. Captured and put back by the rules of the module's public
     plain attributes (:class:`~lrfinder.snapshot.StateSnapshot`'s ``module_attributes``: numbers, strings,
-    lists and dicts of them, a plain helper object's fields, a ``torch.Generator``), and the ``hparams``
-    entries as the module's. Its loaders, datasets and the Trainer it points back to are left, and so is an
-    attribute holding tensors or arrays (``self.x = torch.load(...)`` in ``setup()``): that is data, which
-    the module's rules would copy whole for every fit.
+    tensors, lists and dicts of them, a plain helper object's fields, a ``torch.Generator``), and the
+    ``hparams`` entries as the module's. Its loaders, datasets and the Trainer it points back to are left, and
+    so is an attribute holding tensors or arrays of more than :data:`DATAMODULE_COPY_LIMIT` (``self.x =
+    np.load(...)`` in ``setup()``): that is data, which the module's rules would copy whole for every fit.
     """
 
     def __init__(self, trainer: pl.Trainer) -> None:
