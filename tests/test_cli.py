@@ -2115,18 +2115,27 @@ def test_a_torchscript_module_of_a_class_named_placeholdermodule_is_tested(work:
     assert RangeTestResult.from_json(work / "r.json").num_parameters == 33
 
 
-def test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn(work: Path):
-    # A result whose last recorded loss is far above the rest (1e9 over losses near 1: a blow-up's last step) made
-    # `lrfind report` fail with "Error: Maximum allowed size exceeded" (the label placer sampled the curve's last
-    # segment, a billion pixels long, every two pixels; 10 GB of memory at 1e6), and `run` the same after its test.
+def _write_blown_result(work: Path) -> None:
+    """Write blown.json: a range test's result whose last loss is 1e9, far above the rest (near 1)."""
     assert invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "a.json").exit_code == 0
     doc = json.loads((work / "a.json").read_text())
     doc["losses"][-1] = 1e9
     (work / "blown.json").write_text(json.dumps(doc))
+
+
+def test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn(work: Path):
+    # A result whose last recorded loss is far above the rest (1e9 over losses near 1: a blow-up's last step) made
+    # `lrfind report` fail with "Error: Maximum allowed size exceeded" (the label placer sampled the curve's last
+    # segment, a billion pixels long, every two pixels; 10 GB of memory at 1e6), and `run` the same after its test.
+    _write_blown_result(work)
     result = invoke("report", "blown.json", "--report", "blown.png")
     assert result.exit_code == 0, result.output
     assert Image.open(work / "blown.png").size == (1200, 900)
-    (work / "blown.png").unlink()
+
+
+@pytest.mark.slow  # a real process; in process: test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn
+def test_report_of_a_result_whose_last_loss_blew_far_up_is_drawn_by_a_real_process(work: Path):
+    _write_blown_result(work)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run([sys.executable, "-m", "lrfinder", "report", "blown.json", "--report", "blown.png"],
                           capture_output=True, text=True, cwd=work, env=env, timeout=300)  # fmt: skip
