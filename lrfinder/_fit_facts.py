@@ -289,6 +289,10 @@ def _recorded_precision(trainer: pl.Trainer) -> RecordedPrecision:
     return cast("RecordedPrecision", "32" if name == "32-true" else name)
 
 
+#: The validation loop's attributes that ``setup_data()`` sets, put back by :func:`_val_loader`.
+_LOADED_LOOP_STATE = ("_combined_loader", "_max_batches", "_last_val_dl_reload_epoch")
+
+
 def _val_loader(trainer: pl.Trainer) -> Any:
     """The fit's first validation loader, or ``None``.
 
@@ -303,7 +307,8 @@ def _val_loader(trainer: pl.Trainer) -> Any:
     loaders = trainer.val_dataloaders
     if loaders is None and trainer.limit_val_batches:
         loop = trainer.fit_loop.epoch_loop.val_loop
-        kept = (loop._combined_loader, loop._max_batches, loop._last_val_dl_reload_epoch)
+        # Lightning's private state of a loaded loop (2.x); read where it is there, so another version still works.
+        kept = {name: vars(loop)[name] for name in _LOADED_LOOP_STATE if name in vars(loop)}
         try:
             with _lightning.preserved_randomness(getattr(trainer, "datamodule", None)):
                 loop.setup_data()
@@ -311,7 +316,7 @@ def _val_loader(trainer: pl.Trainer) -> Any:
         except Exception:  # noqa: BLE001 - no validation in this fit
             return None
         finally:
-            loop._combined_loader, loop._max_batches, loop._last_val_dl_reload_epoch = kept
+            vars(loop).update(kept)
     flat = [] if loaders is None else _lightning.flat_loaders(loaders)
     return flat[0] if flat else None
 
