@@ -792,8 +792,8 @@ def _build_plateau(optimizer: Optimizer, steps: int | None, s: dict[str, Any]) -
     if not isinstance(s["monitor"], str) or not s["monitor"]:
         raise TypeError(f"Expected monitor to be the name of a logged metric, but got monitor={s['monitor']!r}")
     min_lr = s["min_lr"]
-    min_lrs = [b / 1024.0 for b in _base_lrs(optimizer)] if min_lr is None else _per_group("min_lr", min_lr, optimizer)
     bases = _base_lrs(optimizer)
+    min_lrs = [b / 1024.0 for b in bases] if min_lr is None else _per_group("min_lr", min_lr, optimizer)
     # torch lowers an LR to max(lr * factor, min_lr) only when that is lower: a floor at or above the LR never moves it.
     stuck = [i for i, (base, floor) in enumerate(zip(bases, min_lrs)) if base > 0 and floor >= base]
     if stuck:

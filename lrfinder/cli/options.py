@@ -939,17 +939,17 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     given: dict[str, str] = {}
     for item in items:
-        key, sep, raw = str(item).partition("=")
-        if not sep or not key.strip().isidentifier():
+        typed, sep, raw = str(item).partition("=")
+        key = typed.strip()
+        if not sep or not key.isidentifier():
             raise click.BadParameter(f"expected KEY=VALUE, but got {item!r}", param_hint=option)
-        if key.strip() in given:
+        if key in given:
             raise click.BadParameter(
-                f"{key.strip()} is given twice ({given[key.strip()]!r} and {str(item)!r}); give each setting once",
-                param_hint=option,
+                f"{key} is given twice ({given[key]!r} and {str(item)!r}); give each setting once", param_hint=option
             )
-        given[key.strip()] = str(item)
+        given[key] = str(item)
         try:
-            out[key.strip()] = json.loads(raw)
+            out[key] = json.loads(raw)
         except json.JSONDecodeError as exc:
             if raw.strip()[:1] in ("[", "{", '"'):
                 raise click.BadParameter(
@@ -957,7 +957,7 @@ def key_values(items: Sequence[str], option: str) -> dict[str, Any]:
                     "value (a list like [0.9,0.999], an object, a number or a quoted string)",
                     param_hint=option,
                 ) from None
-            out[key.strip()] = raw
+            out[key] = raw
     return out
 
 
