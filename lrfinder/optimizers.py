@@ -591,7 +591,9 @@ def param_groups(
     * ``layer_lr_decay ** (n - 1 - i)`` for the ``i``-th of the model's ``n`` top-level children
       that own parameters (registration order): the last child (the head) trains at ``lr``,
       each earlier one at ``layer_lr_decay`` times the next. Parameters set directly on the
-      model itself count as the first layer;
+      model itself count as the first layer. A child whose parameters are all tied to an
+      earlier child's (a language model's output head sharing the embedding's weight) owns
+      none and is no layer: the last layer before it trains at ``lr``;
     * the factor of the first pattern in ``lr_factors`` (in mapping order) that matches the
       parameter's module or one of its ancestors (``fnmatch`` on the qualified module name, so
       ``"backbone"`` covers ``"backbone.layer1.0.conv1"`` and ``"backbone.layer*"`` covers
@@ -610,7 +612,8 @@ def param_groups(
     (``named_parameters`` order), and a warning names both when the other name's differ by
     ``lr_factors``, ``bias_lr_factor`` or decay. Names apart only by their ``layer_lr_decay``
     depth (a language model's tied embedding and output head, the usual case) are not warned
-    about: the tensor gets its first name's depth, the embedding's, as layer-wise decay gives it.
+    about: the tensor gets its first name's depth, the embedding's, as layer-wise decay gives it,
+    and a head with no parameter of its own is no layer (see above), so a group stays at factor 1.
     Names are read inside a ``torch.compile``, ``DataParallel`` or ``DistributedDataParallel``
     wrapper: ``"backbone"`` matches the wrapped model's backbone. The copies an
     ``AveragedModel`` submodule holds (an EMA or SWA of the weights, set by ``update_parameters``,
@@ -687,7 +690,14 @@ def param_groups(
     averaged = averaged_copies(model)
     layer_factor: dict[str, float] = {}
     if layer_lr_decay is not None:
-        children = [n for n, c in model.named_children() if any(id(p) not in averaged for p in c.parameters())]
+        # A layer is a child that owns a trained parameter under its first name: a tied output head (its only
+        # weight the embedding's, met first) is none, so the last layer that owns one, not the tied head, is at
+        # factor 1; counting the head left every group below lr, and lr_group="base" set none.
+        owners: set[str] = set()
+        for full_name, param in model.named_parameters():  # each tensor once, under its first name
+            if id(param) not in averaged and "." in full_name:
+                owners.add(full_name.split(".", 1)[0])
+        children = [n for n, _ in model.named_children() if n in owners]
         n = len(children)
         for i, child in enumerate(children):
             layer_factor[child] = layer_lr_decay ** (n - 1 - i)
@@ -710,7 +720,8 @@ def param_groups(
         layer = 1.0
         if layer_lr_decay is not None:
             top = mod_name.split(".", 1)[0] if mod_name else ""
-            layer = layer_factor.get(top, layer_factor[""])
+            # A tied head's second name (a child that is no layer) is read for the conflict message only: at 1.
+            layer = layer_factor.get(top, 1.0)
             factor *= layer
         if patterns:
             parts = mod_name.split(".") if mod_name else [""]

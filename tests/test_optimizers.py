@@ -313,12 +313,46 @@ def test_a_tied_embedding_under_layer_lr_decay_is_not_warned_about() -> None:
         warnings.simplefilter("error")
         info = _lookup(param_groups(model, lr=0.1, layer_lr_decay=0.5))
         _lookup(param_groups(model, lr=0.1, layer_lr_decay=0.5, lr_factors={"head": 2.0, "embed": 2.0}))
-    assert info[id(model.embed.weight)][0] == pytest.approx(0.1 * 0.5**2)  # embed is the deepest of 3 layers
-    assert info[id(model.head.weight)][0] == pytest.approx(0.1 * 0.5**2)  # the same tensor
+    # The head owns no parameter of its own, so it is no layer: embed is the deeper of 2 layers, body the top.
+    assert info[id(model.embed.weight)][0] == pytest.approx(0.1 * 0.5)
+    assert info[id(model.head.weight)][0] == pytest.approx(0.1 * 0.5)  # the same tensor
+    assert info[id(model.body.weight)][0] == pytest.approx(0.1)
     # lr_factors that set the two names apart are still said, with the layer factors in the numbers.
-    said = r"'embed.weight' \(lr factor 0.25, decayed\) and 'head.weight' \(lr factor 10"
+    said = r"'embed.weight' \(lr factor 0.5, decayed\) and 'head.weight' \(lr factor 10, decayed"
     with pytest.warns(UserWarning, match=said):
         param_groups(model, lr=0.1, layer_lr_decay=0.5, lr_factors={"head": 10.0})
+
+
+class _TiedLM(nn.Module):
+    """A small transformer language model whose output head is its token embedding (GPT-2's tie)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(32, 16)
+        self.blocks = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, batch_first=True), num_layers=2
+        )
+        self.norm = nn.LayerNorm(16)
+        self.head = nn.Linear(16, 32, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.blocks(self.embed(tokens))))
+
+
+def test_a_tied_language_model_under_layer_lr_decay_keeps_a_group_at_lr() -> None:
+    # The tied head counted as the top layer but its one weight took the embedding's depth: no group was left
+    # at factor 1, so create_optimizer(lr=result.lr) (lr_group="base") trained every group below the tested LR.
+    model = _TiedLM()
+    model(torch.randint(0, 32, (2, 5))).sum().backward()  # a real forward through the tie
+    opt = create_optimizer("adamw", model, lr=1e-3, layer_lr_decay=0.8)
+    info = _lookup(opt.param_groups)
+    assert max(g["lr"] for g in opt.param_groups) == pytest.approx(1e-3)
+    assert info[id(model.norm.weight)][0] == pytest.approx(1e-3)  # the top layer with parameters of its own
+    assert info[id(model.blocks.layers[0].linear1.weight)][0] == pytest.approx(1e-3 * 0.8)
+    assert info[id(model.embed.weight)][0] == pytest.approx(1e-3 * 0.8**2)  # the embedding keeps the lowest depth
+    largest = create_optimizer("adamw", model, lr=1e-3, layer_lr_decay=0.8, lr_group="largest")
+    assert [g["lr"] for g in largest.param_groups] == pytest.approx([g["lr"] for g in opt.param_groups])
 
 
 def test_bias_lr_factor():
