@@ -157,7 +157,7 @@ from .settings import (
     validate_settings,
     warn_unused_clip_algorithm,
 )
-from .snapshot import StateSnapshot, kept_stream_message, own_iterator
+from .snapshot import StateSnapshot, held_iterators, kept_stream_message, own_iterator
 from .stepping import (
     StepClosure,
     _needs_closure,
@@ -2039,31 +2039,58 @@ def _check_val_curve_data(val_data: Iterable[Any] | None) -> None:
 
 
 def _check_val_data_has_batches(setup: _Setup, model: nn.Module, val_data: Iterable[Any] | None) -> None:
-    """Refuse a ``val_data`` of length 0 before the sweep, on one process.
+    """Refuse a ``val_data`` that yields no batch before the sweep, on one process.
 
-    ``curve="val"`` found it at the first step's pass and ``refine`` after the whole sweep and its re-sweeps. Under
-    data parallelism a rank's shard may be empty (``curve="val"`` sums over the ranks), and whether every rank's is
-    can only be told together: those cases are left to the checks where the ranks meet (:func:`_with_val_curve`,
-    :func:`~lrfinder.refine.refine_range_test`), as is ``val_data`` without a length (an ``IterableDataset``'s loader).
+    ``curve="val"`` found it at the first step's pass and ``refine`` after the whole sweep and its re-sweeps. A
+    ``val_data`` without a length (an ``IterableDataset``'s loader) is peeked at for its first batch with every RNG
+    and the data's own draw state put back after (:func:`~lrfinder._lightning.preserved_randomness`), so the test
+    draws what it would have drawn without the peek. Under data parallelism a rank's shard may be empty
+    (``curve="val"`` sums over the ranks), and whether every rank's is can only be told together: those cases are
+    left to the checks where the ranks meet (:func:`_with_val_curve`, :func:`~lrfinder.refine.refine_range_test`), as
+    is a one-shot stream, which a peek would use up.
 
     Raises:
-        DataError: ``val_data`` (used by ``curve="val"`` or ``refine``) has length 0, on a model not reduced over.
+        DataError: ``val_data`` (used by ``curve="val"`` or ``refine``) yields no batch, on a model not reduced over.
 
     """
-    if val_data is None or _length(val_data) != 0 or data_parallel_ranks(model, setup.target) is not None:
+    if val_data is None or data_parallel_ranks(model, setup.target) is not None:
+        return
+    length = _length(val_data)
+    if length is None:
+        if isinstance(val_data, Iterator) or held_iterators(val_data):
+            return  # a one-shot stream (its own, or one its dataset keeps): a peek would use its first batch up
+        from ._lightning import preserved_randomness
+
+        with preserved_randomness(val_data):
+            batches = own_iterator(val_data)
+            try:
+                empty = next(batches, _NO_BATCH) is _NO_BATCH
+            finally:
+                del batches  # a worker DataLoader's iterator shuts its workers down
+        if not empty:
+            return
+    elif length != 0:
         return
     dropped = dropped_batch_note(val_data)
     if dropped is not None:  # its examples are there: "a non-empty dataset" was no fix
         used = "curve='val' records the mean loss over it" if setup.settings.curve == "val" else "refine judges on it"
         raise DataError(f"val_data yields no batch, and {used}: {dropped}")
-    if setup.settings.curve == "val":
-        raise DataError(
-            "val_data is empty: it yields no batch, and curve='val' records the mean loss over it after every step. "
-            "Pass the validation loader over a non-empty dataset, or leave curve='train' (and val_data out) for the "
-            "training loss."
+    raise DataError(_empty_val_message(setup.settings.curve == "val"))
+
+
+_NO_BATCH = object()
+
+
+def _empty_val_message(curve: bool, where: str = "") -> str:
+    """Why a ``val_data`` yielding no batch (``where``: `` on every rank``) is refused by ``curve="val"`` or refine."""
+    if curve:
+        return (
+            f"val_data is empty{where}: it yields no batch, and curve='val' records the mean loss over it after every "
+            "step. Pass the validation loader over a non-empty dataset, or leave curve='train' (and val_data out) for "
+            "the training loss."
         )
-    raise DataError(
-        "val_data is empty: it yields no batch, and refine judges its trials on the loss over it. Pass a "
+    return (
+        f"val_data is empty{where}: it yields no batch, and refine judges its trials on the loss over it. Pass a "
         "non-empty DataLoader/iterable, or leave val_data out: refine then judges on held-out training batches."
     )
 
@@ -2172,11 +2199,8 @@ def _with_val_curve(
             total, examples, coped, *held = sums
             if coped:
                 watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
-        if examples == 0:
-            where = " on any rank" if ranks is not None else ""
-            raise DataError(
-                f"curve='val' got val_data without a batch{where}: pass the validation loader with its batches"
-            )
+        if examples == 0:  # every rank's shard empty (one process is refused before the sweep), or a later pass
+            raise DataError(_empty_val_message(True, " on every rank" if ranks is not None else ""))
         mean = total / examples
         if ranks is not None and not coped:
             ranks_data_verdict(

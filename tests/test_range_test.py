@@ -989,6 +989,37 @@ def test_curve_val_tells_an_undefined_first_val_loss_from_the_untouched_models(
     assert "the untouched model's loss" in str(pytest.raises(InconclusiveCurveError, train.analyze).value)
 
 
+class _Stream(torch.utils.data.IterableDataset):
+    """``batches`` seeded batches of 8 MLP examples, without a length (a validation stream)."""
+
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(3)
+        for _ in range(self.batches):
+            yield torch.randn(8, 10, generator=gen), torch.randint(0, 3, (8,), generator=gen)
+
+
+def test_curve_val_peeks_at_val_data_without_a_length_leaving_the_test_as_it_was(mlp: nn.Module) -> None:
+    # The peek for a first batch (the empty check) iterates the val loader before the sweep: under the saved RNG
+    # state, so a shuffled train loader draws the order it draws with the same stream given a length (no peek).
+    class Sized(_Stream):
+        def __len__(self) -> int:
+            return self.batches
+
+    data = TensorDataset(torch.randn(64, 10), torch.randint(0, 3, (64,)))
+    curves = []
+    for val in (DataLoader(_Stream(2), batch_size=None), DataLoader(Sized(2), batch_size=None)):
+        model = copy.deepcopy(mlp)
+        torch.manual_seed(0)
+        result = range_test(model, DataLoader(data, batch_size=8, shuffle=True), loss_fn=F.cross_entropy,
+                            num_steps=12, val_data=val, curve="val")  # fmt: skip
+        curves.append((result.losses, torch.rand(1)))
+    assert curves[0][0] == curves[1][0]
+    assert curves[0][1] == curves[1][1]  # the RNG after the test, too
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -999,10 +1030,11 @@ def test_curve_val_tells_an_undefined_first_val_loss_from_the_untouched_models(
         ({"curve": "val", "val_data": "iterator"}, DataError, r"val_data is a one-shot iterator .* its second pass "
                                                                r"would be empty"),
         # Empty: found at the first step's pass, "curve='val' got val_data without a batch", nothing else to do.
+        # Without a length (an IterableDataset yielding nothing) it still was, after one training step: now peeked at.
         *[
             ({"curve": "val", "val_data": empty}, DataError, r"^val_data is empty: it yields no batch, and curve='val' "
                                                             r"records .* or leave curve='train' \(and val_data out\)")
-            for empty in ("no batches", "empty loader")
+            for empty in ("no batches", "empty loader", "empty stream")
         ],
         # Its examples dropped with the only, short batch: "pass a loader over a non-empty dataset" was no fix.
         ({"curve": "val", "val_data": "dropped"}, DataError, r"^val_data yields no batch, and curve='val' records the "
@@ -1018,6 +1050,7 @@ def test_curve_val_refuses_what_it_cannot_read(
     nothing = TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long))
     ten = TensorDataset(torch.randn(10, 10), torch.zeros(10, dtype=torch.long))
     given = {"loader": loader, "iterator": iter(loader), "no batches": [], "empty loader": DataLoader(nothing),
+             "empty stream": DataLoader(_Stream(0)),
              "dropped": DataLoader(ten, batch_size=16, drop_last=True)}  # fmt: skip
     kwargs = {k: given.get(v, v) if k == "val_data" else v for k, v in kwargs.items()}
     calls: list[int] = []

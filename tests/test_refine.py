@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -380,13 +381,21 @@ def test_val_data_the_model_cannot_use_fails_before_any_trial(monkeypatch: pytes
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-@pytest.mark.parametrize("kind", ["loader", "list"])
+class _NoBatches(torch.utils.data.IterableDataset):
+    """A validation stream without a length that yields nothing."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+
+@pytest.mark.parametrize("kind", ["loader", "list", "stream"])
 def test_empty_val_data_is_an_error_before_the_sweep(kind: str) -> None:
-    """It was found after the whole sweep and its re-sweeps, and said only to pass a non-empty one."""
+    """It was found after the whole sweep and its re-sweeps, and said only to pass a non-empty one (a stream without a
+    length still was)."""
     model, opt, data = setup()
     before = [p.detach().clone() for p in model.parameters()]
     nothing = TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long))
-    empty = DataLoader(nothing, batch_size=32) if kind == "loader" else []
+    empty = {"loader": DataLoader(nothing, batch_size=32), "list": [], "stream": DataLoader(_NoBatches())}[kind]
     steps: list[int] = []
     with pytest.raises(DataError, match=r"^val_data is empty: it yields no batch, and refine judges its trials on the "
                                         r"loss over it\. .* or leave val_data out: refine then judges on held-out"):
