@@ -332,10 +332,14 @@ def _write_into(tmp: str, target: Path) -> None:
         if exc.errno == errno.ENXIO:
             raise OSError(exc.errno, "it is a named pipe that no process reads", str(target)) from None
         raise _named(exc, target) from None
-    with open(fd, "wb") as out, open(tmp, "rb") as src:
-        if nonblocking:
-            os.set_blocking(fd, True)
-        shutil.copyfileobj(src, out)
+    try:
+        with open(fd, "wb") as out, open(tmp, "rb") as src:
+            if nonblocking:
+                os.set_blocking(fd, True)
+            shutil.copyfileobj(src, out)
+    except OSError as exc:
+        # A write into /dev/full said "[Errno 28] No space left on device", naming no file.
+        raise _named(exc, target) from None
 
 
 def _temp_beside(target: Path) -> str:
@@ -471,6 +475,10 @@ class StagedWrites:
         Returns:
             The paths written, in the order they were added.
 
+        Raises:
+            OSError: A file cannot be put in place (a device written into is full: ``/dev/full``); said of the
+                path asked for (``exc.filename``), never of its temporary file.
+
         """
         with held_back_signals():
             if before is not None:
@@ -482,10 +490,13 @@ class StagedWrites:
             while self._staged:
                 target, destination, tmp, through = self._staged[0]
                 if through:
-                    _write_into(tmp, target)
+                    _write_into(tmp, target)  # an error said of target
                     Path(tmp).unlink(missing_ok=True)
                 else:
-                    os.replace(tmp, destination)
+                    try:
+                        os.replace(tmp, destination)
+                    except OSError as exc:
+                        raise _named(exc, target) from None
                 self._staged.pop(0)
                 written.append(target)
             return written

@@ -303,6 +303,22 @@ def test_staged_writes_go_into_a_device_through_a_link(tmp_path: Path, private_t
     assert list(private_tmp.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
+def test_a_full_device_written_into_is_named(tmp_path: Path, private_tmp: Path) -> None:
+    # result.to_json("/dev/full") said "[Errno 28] No space left on device", naming no file.
+    from lrfinder._atomic import staged_writes
+
+    link = tmp_path / "full.json"
+    link.symlink_to("/dev/full")
+    with pytest.raises(OSError, match=r"No space left on device: '.*full\.json'$") as info:
+        atomic_write_text(link, "{}")
+    assert info.value.filename == str(link)
+    with pytest.raises(OSError, match=r"No space left on device: '.*full\.json'$"), staged_writes() as staged:
+        staged.add_text(link, "{}")
+        staged.commit()
+    assert link.is_symlink() and list(private_tmp.iterdir()) == []
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
 def test_a_named_pipe_is_written_into(tmp_path: Path, private_tmp: Path) -> None:
     import threading

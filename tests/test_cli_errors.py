@@ -1482,6 +1482,17 @@ def test_a_model_that_fails_to_save_leaves_no_half_written_file(work: Path, monk
     assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
+def test_a_full_device_given_for_the_json_is_named_in_runs_words(work: Path):
+    # `--json /dev/full` said Python's "Error: [Errno 28] No space left on device", naming no output.
+    result = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report",
+                    "--json", "/dev/full")  # fmt: skip
+    line = assert_one_line(result, 1)
+    assert line == (
+        "Error: cannot write /dev/full: No space left on device; free some space there or choose another path"
+    )
+
+
 def test_outputs_are_written_all_or_nothing(work: Path, monkeypatch: pytest.MonkeyPatch):
     import lrfinder.report
 

@@ -50,6 +50,7 @@ from .output import (
     stage_outputs,
     summary_rows,
     sweep_json,
+    write_error,
 )
 
 if TYPE_CHECKING:
@@ -1665,7 +1666,13 @@ def execute(options: Options, inputs: Inputs) -> None:
             highlight=highlight,
             weight_decays=wds,
         )
-        written = staged.commit(before=finishing)
+        try:
+            written = staged.commit(before=finishing)
+        except OSError as exc:
+            # Writing into a device (--json /dev/full) fails here, said as every other output's write error is.
+            if exc.filename is None:
+                raise
+            raise write_error(str(exc.filename), exc) from None
     for text in to_stdout:
         click.echo(text, nl=False)
     for path in written:
