@@ -387,7 +387,7 @@ def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping
     for key, given in group.items():
         default = defaults.get(key)
         if key == "betas" and "betas" in defaults:
-            _check_group_betas(index, given)
+            _check_betas(given, f"param group {index}'s ")
             continue
         if key not in ("lr", "weight_decay") and not (is_real(default) and not isinstance(default, bool)):
             continue  # params, betas, flags, a group's own keys ("name")
@@ -412,17 +412,21 @@ def _check_group_numbers(index: int, group: Mapping[str, Any], defaults: Mapping
             raise ValueError(f"Expected {name} in [0, 1), but got {key}={given!r}")
 
 
-def _check_group_betas(index: int, betas: Any) -> None:
-    """A param group's ``betas``: a pair of numbers, each in ``[0, 1)`` (see :func:`_check_group_numbers`)."""
+def _check_betas(betas: Any, owner: str = "") -> None:
+    """``betas``, the class's or (``owner``: ``"param group 1's "``) a group's: a pair of numbers, each in ``[0, 1)``.
+
+    torch's own check said "Invalid beta parameter at index 0: 1.0", the value without the range, and checks the
+    class's betas only (see :func:`_check_group_numbers`). The class's may be tensors (a capturable Adam's): those
+    that are no single number are left to torch.
+    """
     pair = tuple(plain(b) for b in betas) if isinstance(betas, (tuple, list)) else None
-    if pair is None or len(pair) != 2 or not all(is_real(b) and not isinstance(b, bool) for b in pair):
-        raise TypeError(
-            f"Expected param group {index}'s betas to be a pair of numbers (beta1, beta2), but got betas={betas!r}"
-        )
-    if not all(0 <= float(b) < 1 for b in pair):  # nan fails too
+    if pair is None or len(pair) != 2 or not all(
+        (is_real(b) and not isinstance(b, bool)) or (not owner and torch.is_tensor(b)) for b in pair
+    ):
+        raise TypeError(f"Expected {owner}betas to be a pair of numbers (beta1, beta2), but got betas={betas!r}")
+    if not all(0 <= float(b) < 1 for b in pair if is_real(b)):  # nan fails too
         raise ValueError(
-            f"Expected param group {index}'s betas each in [0, 1), but got betas={betas!r}; the usual values are "
-            "(0.9, 0.999)"
+            f"Expected {owner}betas each in [0, 1), but got betas={betas!r}; the usual values are (0.9, 0.999)"
         )
 
 
@@ -995,11 +999,8 @@ def create_optimizer(
             raise ValueError(f"Nesterov momentum needs dampening=0, but got dampening={kwargs['dampening']!r}")
     if "weight_decay" in kwargs:
         kwargs["weight_decay"] = _check_positive("weight_decay", kwargs["weight_decay"], allow_zero=True)
-    betas = kwargs.get("betas")
-    if betas is not None and not (
-        isinstance(betas, (tuple, list)) and len(betas) == 2 and all(is_real(b) or torch.is_tensor(b) for b in betas)
-    ):  # torch indexes betas[1] before any check: (0.9,) was an IndexError
-        raise TypeError(f"Expected betas to be a pair of numbers (beta1, beta2), but got betas={betas!r}")
+    if kwargs.get("betas") is not None:  # torch indexes betas[1] before any check: (0.9,) was an IndexError
+        _check_betas(kwargs["betas"])
 
     if isinstance(model_or_params, nn.Module):
         _check_matrices_only(spec, model_or_params)

@@ -383,7 +383,8 @@ USAGE = {
     "beta above 1": (["--optimizer", "adam", "--betas", "2,0.9"], ["--betas", "[0, 1)", "'2,0.9'", "0.9,0.999"]),
     "beta of 1": (["--optimizer", "adam", "--betas", "0.9,1"], ["--betas", "[0, 1)"]),
     "opt momentum negative": (["--opt", "momentum=-1"], ["--opt", "momentum >= 0", "momentum=-1"]),
-    "opt betas out of range": (["--optimizer", "adam", "--opt", "betas=[2,0.9]"], ["--opt", "Invalid beta"]),
+    "opt betas out of range": (["--optimizer", "adam", "--opt", "betas=[2,0.9]"],
+                               ["--opt", "Expected betas each in [0, 1), but got betas=[2, 0.9]"]),
     "opt group setting": (["--opt", "bias_lr_factor=-1"], ["--opt", "bias_lr_factor > 0"]),
     # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and
     # lost to --weight-decay, and the summary's optimizer row listed both ("weight_decay=0.2, weight_decay=1e-01").

@@ -480,7 +480,12 @@ def test_frozen_parameters_are_kept_and_skipped():
         ("adam", {"lr": "0.1"}, TypeError, "Expected lr to be a number, but got lr='0.1'"),
         ("momentum", {"momentum": "abc"}, TypeError, "Expected momentum to be a number, but got momentum='abc'"),
         ("rmsprop", {"momentum": "0.9"}, TypeError, "Expected momentum to be a number"),
-        ("adam", {"betas": (2.0, 0.9)}, ValueError, r"Cannot build optimizer 'adam' \(Adam\): Invalid beta"),
+        # torch's "Invalid beta parameter at index 0: 1.0" named the value, not the range
+        ("adam", {"betas": (2.0, 0.9)}, ValueError, r"^Expected betas each in \[0, 1\), but got betas=\(2.0, 0.9\); "
+                                                    r"the usual values are \(0.9, 0.999\)$"),
+        ("adam", {"betas": (1.0, 0.999)}, ValueError, r"^Expected betas each in \[0, 1\), but got betas=\(1.0, 0.99"),
+        ("adamw", {"betas": (0.9, -0.1)}, ValueError, r"^Expected betas each in \[0, 1\)"),
+        ("nadam", {"betas": (0.9, float("nan"))}, ValueError, r"^Expected betas each in \[0, 1\)"),
         # torch's own IndexError, and a string flag that torch read as on
         ("adamw", {"betas": (0.9,)}, TypeError, r"betas to be a pair of numbers \(beta1, beta2\), but got betas=\(0.9"),
         ("nadam", {"betas": "0.9,0.99"}, TypeError, "betas to be a pair"),
