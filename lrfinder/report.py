@@ -2258,7 +2258,7 @@ def plot_range_test(
             results.
         TypeError: Something other than :class:`~lrfinder.RangeTestResult` objects, an
             argument of the wrong type (``highlight="0"``, ``dpi="100"``, a ``schedule`` of
-            text), an ``ax`` that is not a matplotlib ``Axes``, or ``ax`` with an argument of
+            text), an ``ax`` that is not a 2-D matplotlib ``Axes`` (a polar or 3-D one), or ``ax`` with an argument of
             the full report (``schedule``, ``schedule_name``, an ``"applied"`` ``schedule_kind``,
             ``figsize``, ``dpi``, ``applied_lr``), or an ``applied_lr`` that is not a number.
 
@@ -2634,10 +2634,22 @@ def _compact_legends(ax: Axes, legend: Mapping[str, Any], *, overlay: bool) -> I
     yield {**base, "handles": [handles[i] for i in keep], "labels": [bare[i] for i in keep]}
 
 
+#: matplotlib's projections whose axes have no log-scaled x axis to draw the curve along (``ax.name``).
+_CURVED_PROJECTIONS = ("polar", "3d", "aitoff", "hammer", "lambert", "mollweide")
+
+
 def _check_axes(ax: Any) -> None:
-    """``ax`` is one matplotlib :class:`~matplotlib.axes.Axes`, or a ``TypeError`` says what it is."""
+    """``ax`` is one 2-D matplotlib :class:`~matplotlib.axes.Axes`, or a ``TypeError`` says what it is."""
     from matplotlib.axes import Axes
 
+    if isinstance(ax, Axes) and getattr(ax, "name", None) in _CURVED_PROJECTIONS:
+        # A polar or a 3-D axes failed in matplotlib ("The xscale cannot be set on a polar plot", "Axes3D.text()
+        # missing 1 required positional argument: 's'"), part of the curve drawn into it already.
+        raise TypeError(
+            f"Expected ax to be a 2-D matplotlib Axes with x and y axes (the LR on a log scale), but got a "
+            f"{ax.name} axes (projection={ax.name!r}): pass one made without a projection, e.g. fig.add_subplot() "
+            "or plt.subplots()"
+        )
     if isinstance(ax, Axes):
         return
     if isinstance(ax, np.ndarray) or (isinstance(ax, (list, tuple)) and ax and isinstance(ax[0], Axes)):

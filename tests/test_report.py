@@ -1818,6 +1818,13 @@ def test_ax_that_is_not_one_axes_is_named(tmp_path: Path):
         plot_range_test(make_result(), ax=axes)
     with pytest.raises(TypeError, match=r"ax to be a matplotlib Axes .* but got ax='loss'"):
         plot_range_test(make_result(), ax="loss")
+    # A polar or 3-D axes failed inside matplotlib ("The xscale cannot be set on a polar plot"), half drawn.
+    for projection in ("polar", "3d", "mollweide"):
+        curved = Figure().add_subplot(projection=projection)
+        expected = rf"a {projection} axes \(projection='{projection}'\): pass one made without a projection"
+        with pytest.raises(TypeError, match=expected):
+            plot_range_test(make_result(), ax=curved)
+        assert not curved.lines and not curved.texts and not curved.collections
     with pytest.raises(TypeError, match=r"save_report writes the full report and takes no ax"):
         save_report(make_result(), tmp_path / "x.png", ax=axes[0])
     assert not list(tmp_path.iterdir())
