@@ -1248,16 +1248,40 @@ def schedule_refusal(name: str, settings: Mapping[str, Any]) -> Exception | None
     if len(counts) > 1:
         return None  # per-group values for different numbers of groups: only the real optimizer says which is wrong
     groups = [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(max([1, *counts]))]
-    optimizer = torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
     rest = dict(settings)
     warmup_steps, warmup_start_factor = rest.pop("warmup_steps", 0), rest.pop("warmup_start_factor", 0.0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # said when the schedule is built for the run
-            _build_scheduler(name, optimizer, _STAND_IN_STEPS, STAND_IN_BAND, warmup_steps, warmup_start_factor, rest)
-    except (TypeError, ValueError) as exc:
+
+    def refusal(total_steps: int) -> Exception | None:
+        optimizer = torch.optim.SGD(groups, lr=1e-3, momentum=0.9)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # said when the schedule is built for the run
+                _build_scheduler(name, optimizer, total_steps, STAND_IN_BAND, warmup_steps, warmup_start_factor, rest)
+        except (TypeError, ValueError) as exc:
+            return exc
+        return None
+
+    exc = refusal(_STAND_IN_STEPS)
+    # A step count at or past the stand-in's end is refused against it, and its message gave the stand-in's length
+    # (total_steps=1000000000000) as if it were the user's: when a run longer than the count takes the settings, the
+    # count is said to be longer than any run instead.
+    huge = {key: value for key, value in settings.items() if max(_step_counts(value), default=0) >= _STAND_IN_STEPS}
+    if exc is None or not huge:
         return exc
-    return None
+    other = refusal(4 * max(max(_step_counts(v)) for v in huge.values()) + 2)
+    if other is not None:
+        return other  # refused over a longer run too: not for the count's length (a setting of the wrong type)
+    key, value = next(iter(huge.items()))
+    return ValueError(
+        f"Expected {key} within the run's total_steps, but got {key}={value!r}: more scheduler steps than any real "
+        f"run takes. Step counts are scheduler steps (optimizer steps, not epochs); give {key} as a part of the run."
+    )
+
+
+def _step_counts(value: Any) -> list[int]:
+    """The integers a setting holds, itself or in its list (``milestones``), for :func:`schedule_refusal`."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [int(v) for v in map(plain, items) if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
 
 
 def _check_suggestion(suggestion: Any) -> Suggestion:

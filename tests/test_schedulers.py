@@ -1497,3 +1497,37 @@ def test_per_group_values_of_another_count_name_the_optimizers_groups():
     plain = torch.optim.SGD([{"params": [p]} for p in model.parameters()][:2], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match=r"one value per param group \(2\), but got 3 values"):
         create_scheduler("onecycle", plain, total_steps=20, max_lr=[0.1, 0.01, 0.001])
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "key"),
+    [
+        ("cosine", {"warmup_steps": 10**13}, "warmup_steps"),
+        ("constant", {"warmup_steps": 10**12}, "warmup_steps"),
+        ("multistep", {"milestones": [10, 10**13]}, "milestones"),
+        ("step", {"step_size": 10**13}, "step_size"),
+        ("cyclic", {"step_size_up": 10**13}, "step_size_up"),
+    ],
+)
+def test_a_step_count_past_any_run_is_refused_before_the_fit_without_the_stand_ins_numbers(
+    name: str, settings: dict[str, Any], key: str
+) -> None:
+    # The check before a fit builds the schedule over a stand-in run of 10**12 steps, and its refusal read
+    # "Expected warmup_steps < total_steps, but got warmup_steps=10000000000000, total_steps=1000000000000".
+    from lrfinder.callback import LRFinder
+    from lrfinder.schedulers import schedule_refusal
+
+    refusal = schedule_refusal(name, settings)
+    assert isinstance(refusal, ValueError)
+    said = str(refusal)
+    assert said.startswith(f"Expected {key} within the run's total_steps, but got {key}={settings[key]!r}: more "
+                           "scheduler steps than any real run takes.")  # fmt: skip
+    assert "1000000000000" not in said.replace(str(settings[key]), "") and "1,000" not in said
+    with pytest.raises(ValueError, match=rf"^LRFinder\(scheduler='{name}', scheduler_settings=\.\.\.\): Expected {key} "
+                                         "within the run's total_steps"):  # fmt: skip
+        LRFinder(optimizer="momentum", scheduler=name, scheduler_settings=settings)
+    # Another setting refused over any run is named as before, not the long count.
+    other = schedule_refusal("step", {"warmup_steps": 10**13, "step_size": "10"})
+    assert str(other) == "Expected step_size to be an integer, but got step_size='10'"
+    # Just inside the stand-in run: judged against the real run at fit start, as before.
+    assert schedule_refusal("cosine", {"warmup_steps": 10**12 - 1}) is None
