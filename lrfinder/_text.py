@@ -1,9 +1,12 @@
-"""Reading text files that Windows tools wrote with a byte-order mark."""
+"""Reading text files that Windows tools wrote with a byte-order mark, and the JSON in them."""
 
 from __future__ import annotations
 
 import codecs
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 
 def decode_text(data: bytes) -> str:
@@ -49,3 +52,26 @@ def read_first_line(path: Path, chunk: int = 1 << 16) -> str:
             if not data:
                 break
     return text.partition("\n")[0].rstrip("\r")
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads(text)``; a document Python cannot read raises a ``ValueError`` saying why, never a bare one.
+
+    Arrays nested some thousand deep raised ``RecursionError`` ("maximum recursion depth exceeded while decoding a
+    JSON array"), an integer of more than 4,300 digits Python's advice to call ``sys.set_int_max_str_digits()``; no
+    result file holds either (a file edited by hand, or none that lrfinder wrote).
+
+    Raises:
+        json.JSONDecodeError: ``text`` is not JSON.
+        ValueError: ``text`` nests too deep or holds too long a number; the message says which.
+
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("its arrays or objects are nested too deeply to read") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python 3.10.7 and later
+        raise ValueError(f"it holds a number of more than {limit:,} digits") from None

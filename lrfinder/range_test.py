@@ -58,7 +58,7 @@ from ._checks import (
     text_or_bool_message,
 )
 from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_name, optimizer_result_name
-from ._text import decode_text, read_text
+from ._text import decode_text, parse_json, read_text
 from ._warn import once_per_call, warn
 from ._wording import plural
 from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze, check_curve
@@ -782,7 +782,7 @@ class RangeTestResult:
                 f"Expected source to be a JSON file path or JSON text, but got {type(source).__name__} {source!r:.60}"
             )
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except json.JSONDecodeError as exc:
             # Python's words alone ("Expecting value: line 1 column 1 (char 0)") named neither the file nor a fix.
             where = f"{str(source)!r} is" if origin else "The JSON text given is"
@@ -790,6 +790,12 @@ class RangeTestResult:
                 f"{where} not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}), so not a range-test "
                 "result. Pass a file written by result.to_json(path) (or lrfind run --json), or its text; a file "
                 "cut short or edited by hand can be written again from the result."
+            ) from None
+        except ValueError as exc:
+            where = f"{str(source)!r}" if origin else "The JSON text given"
+            raise ValueError(
+                f"{where} is not a range-test result: {exc}, which no result holds. Pass a file written by "
+                "result.to_json(path) (or lrfind run --json), or its text."
             ) from None
         if not isinstance(data, dict):
             raise ValueError(f"{origin}Not a range-test result: expected a JSON object")

@@ -1567,6 +1567,17 @@ def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
         "bad suggestion": ({**good, "suggestion": 5}, ["malformed lrfind result"]),
         # A hand edit to 1e300 written as an integer failed in the report's batch panel with a bare OverflowError.
         "huge batch_size": ({**good, "batch_size": 10**300}, ["batch_size=a 301-digit number is past", "correct it"]),
+        # Python's words: "RangeTestSettings.__init__() got an unexpected keyword argument 'zzz'".
+        "unknown setting": (
+            {**good, "settings": {**good.get("settings", {}), "zzz": 1}},
+            ["unknown key 'zzz' in settings"],
+        ),
+        "empty scaled": ({**good, "scaled": {}}, ["(missing keys 'lr', 'base_lr'", "to_batch_size', 'warmup_epochs' in "
+                                                  "scaled)"]),
+        # Python's "maximum recursion depth exceeded while decoding a JSON array", naming no file (exit 1).
+        "nested deep": ("[" * 100_000 + "]" * 100_000, ["nested too deeply to read", "no result holds"]),
+        # Python's "Exceeds the limit (4300 digits) for integer string conversion: ... sys.set_int_max_str_digits()".
+        "a 5000-digit number": ('{"schema_version": ' + "9" * 5000 + "}", ["a number of more than 4,300 digits"]),
         "sweep without results": ({"kind": "weight_decay_sweep"}, ["malformed weight-decay sweep"]),
         "sweep of foreign objects": (
             {"kind": "weight_decay_sweep", "results": [{}]},
@@ -1589,7 +1600,7 @@ def test_report_on_malformed_or_foreign_json(work: Path, saved: dict, case: str)
     line = assert_one_line(
         invoke("report", "bad.json", "--report", "x.png"), 2, "bad.json", "lrfind run --json", *messages
     )
-    for vague in ("IndexError", "AttributeError", "KeyError", "schema_version=None"):
+    for vague in ("IndexError", "AttributeError", "KeyError", "schema_version=None", "__init__", "Malformed", "sys."):
         assert vague not in line
     assert not (work / "x.png").exists()
 

@@ -5323,6 +5323,15 @@ def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=said + r" of a JSON file written by result\.to_json\(path\), or the file"):
         RangeTestResult.from_json((tmp_path / "model.pt").read_bytes())
     assert RangeTestResult.from_json(codecs.BOM_UTF8 + result.to_json().encode()) == result  # as a file's are read
+    # Python's bare "maximum recursion depth exceeded while decoding a JSON array" (a RecursionError) and "Exceeds
+    # the limit (4300 digits) for integer string conversion ... sys.set_int_max_str_digits()", naming no file.
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=r"deep\.json' is not a range-test result: its arrays or objects are nested "
+                       r"too deeply to read, which no result holds\. Pass a file written by result\.to_json"):
+        RangeTestResult.from_json(tmp_path / "deep.json")
+    with pytest.raises(ValueError, match=r"^The JSON text given is not a range-test result: it holds a number of "
+                       r"more than 4,300 digits"):
+        RangeTestResult.from_json('{"schema_version": ' + "9" * 5000 + "}")
 
 
 @pytest.mark.parametrize(

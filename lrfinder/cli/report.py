@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._text import read_text
+from .._text import parse_json, read_text
 from .config import ConfigCommand
 from .errors import clean_errors, debug_flag
 from .options import CONTEXT, FilePath, common_options, one_line, report_option
@@ -66,8 +66,9 @@ def _result_of(path: str, doc: Any, where: str = "") -> RangeTestResult:
     try:
         return RangeTestResult.from_dict(doc)
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        cause = exc.__cause__ if isinstance(exc, ValueError) and exc.__cause__ is not None else exc
-        text = f"missing key {cause.args[0]!r}" if isinstance(cause, KeyError) else one_line(cause)
+        # from_dict's own words ("unknown key 'zzz' in settings"); its cause was Python's ("RangeTestSettings.
+        # __init__() got an unexpected keyword argument 'zzz'").
+        text = f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else one_line(exc)
         text = text.removeprefix("Malformed range-test result: ").rstrip(".")
         raise BadResultFile(
             f"{path}{where} is a malformed lrfind result ({text}). Re-run lrfind run --json."
@@ -129,7 +130,7 @@ def load_results(
     schedule = None
     for path in paths:
         try:
-            doc = json.loads(read_text(Path(path)))
+            doc = parse_json(read_text(Path(path)))
         except OSError as exc:
             raise BadResultFile(
                 f"cannot read {path}: {exc.strerror or one_line(exc)}. Pass a readable file written by lrfind run "
@@ -144,6 +145,11 @@ def load_results(
             raise BadResultFile(
                 f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). Pass a file "
                 "written by lrfind run --json."
+            ) from None
+        except ValueError as exc:  # nested too deep, a number too long: parse_json says which
+            raise BadResultFile(
+                f"{path} is not an lrfind result: {exc}, which no result holds. Pass a file written by lrfind run "
+                "--json."
             ) from None
         if isinstance(doc, dict) and doc.get("kind") == "weight_decay_sweep":
             parts = doc.get("results")
