@@ -447,7 +447,7 @@ def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str
     """The close names to an unknown ``name``, as a sentence to end an error message with.
 
     Case, ``-``, ``_`` and spaces are ignored; an alias answers with its registry name; else
-    ``difflib``'s close matches (at most three).
+    ``difflib``'s close matches: the three closest, and any as close as the third.
 
     Args:
         name: The unknown name.
@@ -477,7 +477,11 @@ def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str
     if key in folded:
         hits = [folded[key]]
     else:
-        hits = [folded[k] for k in difflib.get_close_matches(key, list(folded), n=3, cutoff=0.6)]
+        # difflib's close matches (get_close_matches' ratio and cutoff), the three closest and every name as close as
+        # the third: a cut at three dropped one of names tied with it ('adamm': adam, radam, nadam, not adamw).
+        scored = sorted(((difflib.SequenceMatcher(None, k, key).ratio(), k) for k in folded), reverse=True)
+        close = [(ratio, k) for ratio, k in scored if ratio >= 0.6]
+        hits = [folded[k] for i, (ratio, k) in enumerate(close) if i < 3 or ratio == close[2][0]]
     hits = [h for h in dict.fromkeys(hits) if h != name]
     if not hits:
         return ""

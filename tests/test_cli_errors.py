@@ -1775,6 +1775,8 @@ def test_unknown_optimizer_is_named_as_the_option_value(work: Path):
     result = invoke("run", "model.pt", "--data", "train.npz", "--optimizer", "adamm", *FAST)
     error = assert_one_line(result, 2, "'--optimizer': Unknown optimizer 'adamm'; expected one of", "mean 'adam'")
     assert "name=" not in error
+    # Every name as close as the third: 'adamw' is as close as 'radam' and 'nadam', and the cut at three left it out.
+    assert error.endswith("Did you mean 'adam' or 'radam' or 'nadam' or 'adamw'?"), error
 
 
 def test_refine_on_one_batch_per_pass_advises_options(work: Path):
@@ -2116,6 +2118,16 @@ def test_fit_output_given_an_option_is_refused_from_a_real_process(work: Path):
          "--mode takes one value (--mode exp); linear after it is one too many"),
         (["model.pt", "--data", "train.npz", "--max-lr", "1", "0.5"],
          "Got unexpected extra argument (0.5): --max-lr takes one value (--max-lr 1); 0.5 after it is one too many"),
+        # A free-text option's second value that is a registry name: click's own "Got unexpected extra argument".
+        (["--optimizer", "adam", "adamw", "model.pt", "train.npz"],
+         "Invalid value for 'MODEL': File 'adamw' does not exist: --optimizer takes one value (--optimizer adam); "
+         "adamw after it is one too many"),
+        (["model.pt", "--data", "train.npz", "--optimizer=adam", "nadam"],
+         "Got unexpected extra argument (nadam): --optimizer takes one value (--optimizer adam); nadam after it is one "
+         "too many"),
+        (["model.pt", "--data", "train.npz", "--scheduler", "cosine", "onecycle"],
+         "Got unexpected extra argument (onecycle): --scheduler takes one value (--scheduler cosine); onecycle after "
+         "it is one too many"),
         # A list option's values typed apart with no MODEL after them: the last value was the missing file MODEL.
         (["--weight-decay", "0.1", "0.01", "--data", "train.npz"],
          "Invalid value for 'MODEL': File '0.01' does not exist: --weight-decay takes its values as one argument, "

@@ -143,6 +143,20 @@ def test_unknown_optimizer_names_the_close_ones(name: str, close: str) -> None:
         create_optimizer(name, [nn.Parameter(torch.ones(1))], lr=0.1)
 
 
+def test_the_close_names_are_not_cut_inside_a_tie() -> None:
+    # 'adamw', 'radam' and 'nadam' are equally close to 'adamm' (after 'adam'): the cut at three names left 'adamw'
+    # out, the name most often meant. Past the names as close as the third, none ('Adamax' is further).
+    from lrfinder.names import did_you_mean
+
+    with pytest.raises(ValueError, match=r"Did you mean 'adam' or 'radam' or 'nadam' or 'adamw'\?$"):
+        create_optimizer("adamm", [nn.Parameter(torch.ones(1))], lr=0.1)
+    assert did_you_mean("abcd", ["abc", "abcef", "abcfg", "abcgh", "abcxy"]) == (
+        " Did you mean 'abc' or 'abcxy' or 'abcgh' or 'abcfg' or 'abcef'?"  # four tied with the second
+    )
+    # A fourth less close than the third is still left out.
+    assert did_you_mean("abcd", ["abce", "abcf", "abcg", "abcxy"]) == " Did you mean 'abcg' or 'abcf' or 'abce'?"
+
+
 @pytest.mark.parametrize(
     "name, hint",
     [

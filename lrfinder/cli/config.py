@@ -594,8 +594,16 @@ class ConfigCommand(click.Command):
         except click.UsageError:
             return None  # click says what is wrong in its own parse
         listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
+        from ..names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, SCHEDULER_ALIASES, SCHEDULER_SUMMARIES
+
+        # The free-text options that take a registry name get its names as choices: --optimizer adam adamw is one
+        # value too many, as --mode exp linear is.
+        registry = {
+            "--optimizer": (*OPTIMIZER_SUMMARIES, *OPTIMIZER_ALIASES),
+            "--scheduler": (*SCHEDULER_SUMMARIES, *SCHEDULER_ALIASES),
+        }
         single = {
-            name: tuple(getattr(p.type, "choices", ()))
+            name: tuple(getattr(p.type, "choices", ())) or registry.get(name, ())
             for p in self.params
             if isinstance(p, click.Option) and not p.is_flag and p.nargs == 1
             for name in p.opts
