@@ -820,11 +820,6 @@ FAILED = {
     "a model saved with pickle.dump, with --unsafe-pickle": (  # torch's "Invalid magic number; corrupt file?"
         ["pickled.pkl", "--unsafe-pickle", "--data", "train.npz"], ["pickled.pkl is a plain Python pickle"],
     ),
-    "data saved with pickle.dump": (  # torch warned "... please file an issue", then "holds pickled Python objects"
-        ["model.pt", "--data", "pickled_data.pt"],
-        ["pickled_data.pt is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file. Save a dict "
-         "of tensors: torch.save({'x': x, 'y': y}, path)"],
-    ),
     "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
     "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
     "truncated model": (["cut_model.pt", "--data", "train.npz"], ["cut_model.pt", "truncated or damaged", "again"]),
@@ -1025,6 +1020,12 @@ SWAPPED = {
     ),
     "npz as the model": (["train.npz", "--data", "train.npz"], ["train.npz is a numpy .npz archive", "--data"]),
     "model as the data": (["model.pt", "--data", "model.pt"], ["model.pt is a TorchScript model, not data", "MODEL"]),
+    # A data file of a kind lrfind does not read, as a lone .npy is (exit 2): a pickle was a failed run (exit 1).
+    "data saved with pickle.dump": (  # torch warned "... please file an issue", then "holds pickled Python objects"
+        ["model.pt", "--data", "pickled_data.pt"],
+        ["pickled_data.pt is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file. Save a dict "
+         "of tensors: torch.save({'x': x, 'y': y}, path)"],
+    ),
     # It said "and as --data a dict of tensors" of the --val-data file too.
     "model as the val data": (
         ["model.pt", "--data", "train.npz", "--val-data", "model.pt"],
@@ -1114,7 +1115,14 @@ def test_a_pickled_data_file_names_what_it_holds_and_the_way_in(work: Path, save
     y = x[:, :3].argmax(1)
     data = torch.utils.data.TensorDataset(x, y) if saved == "dataset" else {"x": x.numpy(), "y": y.numpy()}
     torch.save(data, work / "saved.pt")
-    assert_one_line(invoke("run", "model.pt", "--data", "saved.pt", "--unsafe-pickle", *FAST), 1, *said)
+    # A usage error (exit 2), as a lone .npy as --data is: it was a failed run (exit 1), as if the data were at fault.
+    assert_one_line(invoke("run", "model.pt", "--data", "saved.pt", "--unsafe-pickle", *FAST), 2, *said)
+    np.save(work / "x.npy", x.numpy())
+    assert_one_line(invoke("run", "model.pt", "--data", "x.npy", *FAST), 2, "Unknown data format '.npy'")
+    # A Lightning checkpoint as the data is the arguments swapped, as a TorchScript model is.
+    torch.save({"pytorch-lightning_version": "2.6.6", "state_dict": {}}, work / "last.ckpt.pt")
+    assert_one_line(invoke("run", "model.pt", "--data", "last.ckpt.pt", *FAST), 2,
+                    "last.ckpt.pt is a Lightning checkpoint, not data. Pass it as MODEL")  # fmt: skip
 
 
 def test_token_ids_one_per_sample_out_of_an_embeddings_range_are_not_called_swapped(work: Path):

@@ -1724,9 +1724,12 @@ def _load_tensor_file(
                 f"{path} is {other_zip}the data file itself: a dict of tensors, torch.save({{'x': x, 'y': y}}, path), "
                 "or a .npz or .csv file."
             )
+        # Files of a kind lrfind does not read as data (a pickle, a Lightning checkpoint) are usage errors (exit 2), as
+        # a lone .npy (refused by --data's type) and a TorchScript model as --data are: the data in them is not at
+        # fault, the file given is; a pickled Dataset was a failed run (exit 1).
         if _is_plain_pickle(path):
             # torch.load warned "Detected pickle protocol 4 ... please file an issue" before refusing it.
-            raise DataError(
+            raise _usage_error(
                 f"{path} is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file. Save a dict of "
                 "tensors: torch.save({'x': x, 'y': y}, path), or the arrays: numpy.savez(path, x=x, y=y)."
             )
@@ -1749,7 +1752,7 @@ def _load_tensor_file(
                 fix = f"{tensors}, or pass a function that returns the Dataset: {option} package.module:function."
             else:
                 what, fix = (f" ({name})" if name else ""), f"{tensors}."
-            raise DataError(
+            raise _usage_error(
                 f"{path} holds pickled Python objects{what}, which are not loaded (loading a pickle runs code; "
                 f"--unsafe-pickle is for MODEL only). {fix}"
             ) from exc
@@ -1759,7 +1762,7 @@ def _load_tensor_file(
                 "of tensors: torch.save({'x': x, 'y': y}, path)."
             ) from exc
         if isinstance(obj, Mapping) and "pytorch-lightning_version" in obj:
-            raise DataError(
+            raise _usage_error(
                 f"{path} is a Lightning checkpoint, not data. Pass it as MODEL (with --model-class), and as {option} "
                 "a dict of tensors: torch.save({'x': x, 'y': y}, path)."
             )
