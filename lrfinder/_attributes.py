@@ -11,8 +11,10 @@ writes them; :func:`_restore_holders` puts back what :func:`_lr_holders` read.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import inspect
+import types
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,33 @@ def _not_a_number(obj: Any, dotted: str) -> str | None:
     if value is _MISSING or value is None or _is_number(value) or callable(value):
         return None
     return f"{value!r:.40} (a {type(value).__name__})"
+
+
+#: The names of an LR inside a nested hyper-parameter (``hparams.optim["lr"]``) that the callback finds on its own.
+NESTED_LR_NAMES = ("lr", "learning_rate")
+
+
+def _nested_lr_attributes(pl_module: Any) -> list[str]:
+    """The LRs held one level down in the module's ``hparams``: ``hparams.optim.lr`` for ``hparams.optim["lr"]``.
+
+    A LightningCLI config, or ``save_hyperparameters({"optim": {...}})``, groups the optimizer's settings under a key
+    of their own. Each entry that is a mapping or a namespace (``argparse.Namespace``, jsonargparse's) and holds a
+    number under one of :data:`NESTED_LR_NAMES` that can be set gives its dotted path, in ``hparams``' order.
+    """
+    hparams = getattr(pl_module, "hparams", None)
+    if not isinstance(hparams, Mapping):
+        return []
+    found = []
+    for key, entry in hparams.items():
+        if not isinstance(key, str) or "." in key:
+            continue
+        if not isinstance(entry, (Mapping, argparse.Namespace, types.SimpleNamespace)):
+            continue
+        for name in NESTED_LR_NAMES:
+            path = f"hparams.{key}.{name}"
+            if _has_attr(pl_module, path) and _settable(pl_module, path):
+                found.append(path)
+    return found
 
 
 def _settable(obj: Any, dotted: str) -> bool:

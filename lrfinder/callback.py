@@ -54,6 +54,7 @@ from ._attributes import (
     _has_attr,
     _holders,
     _lr_holders,
+    _nested_lr_attributes,
     _not_a_number,
     _put,
     _read_only,
@@ -165,7 +166,8 @@ _LOGGING_HOOKS = (
 #: Packages whose callbacks log no metric of the user's (another callback may log the one a plateau reads).
 _OWN_CALLBACK_PACKAGES = ("lightning.", "pytorch_lightning.", "lrfinder.")
 
-#: Module attributes searched, in order, for the LR when ``attr_name`` is not given.
+#: Module attributes searched, in order, for the LR when ``attr_name`` is not given (then a nested hyper-parameter's,
+#: ``hparams.optim["lr"]``, where the module holds one: :func:`_lr_candidates`).
 #: Lightning's tuner order: the name ``lr`` on the module or in its ``hparams`` before ``learning_rate``
 #: anywhere, so a module whose ``configure_optimizers`` reads ``self.hparams.lr`` beside an unrelated
 #: ``self.learning_rate`` gets its ``hparams.lr`` set.
@@ -249,7 +251,9 @@ class LRFinder(_CallbackBase):
     and applies the result:
 
     * the module's LR attribute (``attr_name``, or the first of ``lr``, ``hparams.lr``,
-      ``learning_rate``, ``hparams.learning_rate`` that exists and is not a read-only property) is
+      ``learning_rate``, ``hparams.learning_rate`` that exists and is not a read-only property, else
+      the ``lr`` or ``learning_rate`` of a nested hyper-parameter, ``hparams.optim["lr"]``, when the
+      module holds one such; of several, none is guessed and a warning names them) is
       set to the LR, with every other
       holder of its name (``self.lr`` and ``self.hparams.lr``: checkpoints and the loggers'
       hyper-parameters carry it), and ``configure_optimizers`` is run again, so optimizers and
@@ -935,6 +939,7 @@ class LRFinder(_CallbackBase):
         attr = None if self._find_only else self._find_attr(pl_module)
         if attr is None and not self._find_only:
             self._warn_lr_not_a_number(trainer, pl_module)
+            self._warn_nested_lrs(trainer, pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
         self._warn_limits(trainer, pl_module)
         lightning_callbacks = _lightning.package_of(trainer).callbacks
@@ -2018,7 +2023,7 @@ class LRFinder(_CallbackBase):
             return attr
         # A read-only property (``@property def lr``) cannot take the LR: the next candidate
         # (e.g. the ``hparams.lr`` it reads), else the rescale of the rebuilt optimizers.
-        return next((n for n in LR_ATTRIBUTES if _has_attr(pl_module, n) and _settable(pl_module, n)), None)
+        return next((n for n in _lr_candidates(pl_module) if _has_attr(pl_module, n) and _settable(pl_module, n)), None)
 
     def _warn_lr_not_a_number(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Say that an LR attribute holding no number (``self.lr = "1e-3"``) is passed over, and what follows."""
@@ -2034,6 +2039,20 @@ class LRFinder(_CallbackBase):
                 )
                 return
 
+    def _warn_nested_lrs(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Name the nested hyper-parameters holding LRs when there are several, none of which is set."""
+        nested = _nested_lr_attributes(pl_module)
+        if len(nested) < 2:
+            return
+        names = ", ".join(path.removeprefix("hparams.") for path in nested)
+        _lightning.warn(
+            trainer,
+            f"{self._who}: the hyper-parameters hold several LRs ({names}), so which one configure_optimizers reads "
+            "is not guessed: the optimizers' LRs are rescaled to the found LR instead, and each keeps its value, which "
+            "the checkpoint's hparams and a module rebuilt from them train with. Name the one to set with "
+            f"attr_name={nested[0].removeprefix('hparams.')!r}.",
+        )
+
     def _attr_driving(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, tested: Sequence[float], skip: str
     ) -> str | None:
@@ -2044,8 +2063,9 @@ class LRFinder(_CallbackBase):
         the test swept at).
         """
         names = [skip]
-        for candidate in LR_ATTRIBUTES:
-            name = candidate.rsplit(".", 1)[-1]
+        for candidate in _lr_candidates(pl_module):
+            # A top-level name sets every holder of it (self.lr and hparams.lr): tried once. A nested one is its own.
+            name = candidate.rsplit(".", 1)[-1] if candidate in LR_ATTRIBUTES else candidate
             if name in names or not (_has_attr(pl_module, candidate) and _settable(pl_module, candidate)):
                 continue
             names.append(name)
@@ -2536,6 +2556,17 @@ class LRFinder(_CallbackBase):
             applied_lr=self.applied_lr if self.applied_lr is not None else self._kept_lr,
         )
         _lightning.info(trainer, f"{self._who}: report written to {self.report}")
+
+
+def _lr_candidates(pl_module: pl.LightningModule) -> list[str]:
+    """Where ``attr_name=None`` looks for the LR, in order: :data:`LR_ATTRIBUTES`, then a nested hyper-parameter.
+
+    The nested one (``hparams.optim.lr`` for ``save_hyperparameters({"optim": {"lr": 1e-3}})``) only when it is the
+    module's one nested LR: of several (a GAN's ``gen.lr`` and ``disc.lr``), which one the optimizers read is not
+    guessed (:meth:`LRFinder._warn_nested_lrs` names them).
+    """
+    nested = _nested_lr_attributes(pl_module)
+    return [*LR_ATTRIBUTES, *nested] if len(nested) == 1 else list(LR_ATTRIBUTES)
 
 
 def _refuse_class_given(finder: object) -> None:

@@ -4071,6 +4071,52 @@ def test_attr_name_dotted_finds_the_nested_hparams_entry(tmp_path: Path) -> None
         t.fit(NestedHparamsNet(), make_loader())
 
 
+def test_nested_hparams_lr_found_without_attr_name_reaches_the_checkpoint(tmp_path: Path) -> None:
+    """attr_name=None finds the one LR of a nested hyper-parameter (hparams.optim["lr"]), as attr_name="optim.lr" does.
+
+    The optimizers were rescaled to the found LR but hparams.optim["lr"] kept 0.01: the checkpoint saved it, and a
+    module rebuilt from it (load_from_checkpoint) trained at 0.01.
+    """
+    model = NestedHparamsNet()
+    finder = LRFinder(**FAST)
+    checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    t = trainer(tmp_path, [finder, checkpoints], max_steps=2, enable_checkpointing=True)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and t.optimizers[0].param_groups[0]["lr"] == lr
+    assert model.hparams.optim == {"lr": lr, "momentum": 0.9}
+    path = tmp_path / "ckpt" / "last.ckpt"
+    assert torch.load(path, weights_only=False)["hyper_parameters"]["optim"] == {"lr": lr, "momentum": 0.9}
+    rebuilt = NestedHparamsNet.load_from_checkpoint(path)
+    assert rebuilt.configure_optimizers().param_groups[0]["lr"] == lr
+
+
+class TwoNestedLRsNet(Net):
+    """Two param groups, each with its LR in a hyper-parameter of its own (``hparams.gen``, ``hparams.disc``)."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=None)
+        self.save_hyperparameters({"gen": {"lr": 0.01}, "disc": {"lr": 0.005}})
+
+    def configure_optimizers(self) -> Any:
+        first, second = list(self.parameters())[:2], list(self.parameters())[2:]
+        return torch.optim.SGD(
+            [{"params": first, "lr": self.hparams.gen["lr"]}, {"params": second, "lr": self.hparams.disc["lr"]}]
+        )
+
+
+def test_several_nested_hparams_lrs_are_named_not_guessed(tmp_path: Path) -> None:
+    """Of several nested LRs none is picked: the optimizers are rescaled (ratios kept) and a warning names them."""
+    model = TwoNestedLRsNet()
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=1)
+    with pytest.warns(UserWarning, match=r"several LRs \(gen.lr, disc.lr\).*attr_name='gen.lr'"):
+        t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and dict(model.hparams) == {"gen": {"lr": 0.01}, "disc": {"lr": 0.005}}
+    assert [g["lr"] for g in t.optimizers[0].param_groups] == pytest.approx([lr, lr / 2])
+
+
 class UnloggedHparamsNet(Net):
     """``save_hyperparameters(logger=False)``: the hyper-parameters go to checkpoints, not to the loggers."""
 
