@@ -33,6 +33,7 @@ References:
 from __future__ import annotations
 
 import contextlib
+import difflib
 import inspect
 import logging
 import math
@@ -1124,6 +1125,12 @@ class LRFinder(_CallbackBase):
         if trainer.current_epoch >= 1:  # the module's own on_train_epoch_end (an epoch-wise step) has run
             self._check_schedule_stepped(trainer)
             self._check_schedule_spans(trainer)
+
+    @override
+    def on_train_epoch_end(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
+        """Before Lightning steps ``scheduler="plateau"``: refuse a monitor nothing logged, naming what is logged."""
+        trainer, pl_module = _lightning.checked_as_pl(trainer, pl_module)
+        self._check_plateau_monitor_available(trainer, pl_module)
 
     @override
     def on_fit_end(self, trainer: either.Trainer, pl_module: either.LightningModule) -> None:
@@ -2486,9 +2493,63 @@ class LRFinder(_CallbackBase):
             trainer,
             f"{self._who}(scheduler='plateau') steps on monitor={monitor!r}, but training_step did not log it in any "
             f"of the range test's {steps} steps ({said}), and no validation loop or other hook of this fit logs "
-            f"metrics: unless training_step logs it on later batches, Lightning will stop the fit at the end of its "
-            f"first epoch (\"ReduceLROnPlateau conditioned on metric {monitor} which is not available\"). Log it in "
-            f"training_step, self.log({monitor!r}, loss), or pass scheduler_settings={use}.",
+            "metrics: unless training_step logs it on later batches, the fit stops at the end of its first epoch, "
+            f"where Lightning reads it. Log it in training_step, self.log({monitor!r}, loss), or pass "
+            f"scheduler_settings={use}.",
+        )
+
+    def _check_plateau_monitor_available(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Refuse, at an epoch's end where Lightning steps ``scheduler="plateau"``, a monitor that nothing logged.
+
+        Lightning stops the fit a moment later anyway, with "ReduceLROnPlateau conditioned on metric nope which is not
+        available", a list that starts with the ``lr_finder/*`` values and the advice to set the ``monitor`` key of an
+        lr scheduler dict the user never wrote. This says it with the option that sets it and the metrics the fit
+        logged. Only where nothing can still log the metric before Lightning reads it: the module's own
+        ``on_train_epoch_end`` and a callback's (other than Lightning's or lrfinder's) run after this hook, so either
+        leaves it to Lightning; so does an epoch that does not step the schedule (a frequency of several epochs, one
+        after ``val_check_interval`` batches) or a fit resuming mid-epoch, which Lightning does not step.
+
+        Raises:
+            ValueError: The monitor is not among ``trainer.callback_metrics`` where Lightning is about to read it.
+
+        """
+        # scheduler= comes with optimizer=: every schedule of the fit is the callback's (the module's went with it).
+        if self.scheduler != "plateau" or not pl_module.automatic_optimization:
+            return
+        if getattr(trainer.fit_loop, "restarting", False):
+            return
+        epoch = trainer.current_epoch + 1
+        configs = [
+            c
+            for c in trainer.lr_scheduler_configs
+            if c.reduce_on_plateau and c.strict and c.interval == "epoch" and epoch % c.frequency == 0
+        ]
+        logged = trainer.callback_metrics
+        missing = [c.monitor for c in configs if isinstance(c.monitor, str) and c.monitor not in logged]
+        if not missing:
+            return
+        base_hook = _lightning.package_of(trainer).LightningModule.on_train_epoch_end
+        if getattr(type(pl_module), "on_train_epoch_end", base_hook) is not base_hook:
+            return
+        base_callback = _lightning.package_of(trainer).Callback.on_train_epoch_end
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]
+            hook = getattr(type(callback), "on_train_epoch_end", base_callback)
+            if not type(callback).__module__.startswith(_OWN_CALLBACK_PACKAGES) and hook is not base_callback:
+                return
+        monitor = missing[0]
+        keys = sorted(k for k in logged if not k.startswith("lr_finder/"))
+        fix = f"log {monitor!r} with self.log in validation_step or training_step"
+        if keys:
+            # The close name of a typo, else a validation metric (what a plateau schedule usually reads).
+            close = difflib.get_close_matches(monitor, keys, n=1)
+            example = close[0] if close else next((k for k in keys if k.startswith("val")), keys[0])
+            said = f"it logged {', '.join(map(repr, keys))}"
+            fix = f"pass one of those, e.g. scheduler_settings={{'monitor': {example!r}}}, or {fix}"
+        else:
+            said = "it logged no metric"
+        raise ValueError(
+            f"{self._who}(scheduler='plateau') steps on monitor={monitor!r} at the end of epoch "
+            f"{trainer.current_epoch}, but nothing in this fit logged it; {said}. {fix[0].upper()}{fix[1:]}."
         )
 
     def _advised_warmup_steps(self, trainer: pl.Trainer, pl_module: pl.LightningModule, total: int) -> int:

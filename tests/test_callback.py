@@ -4362,11 +4362,13 @@ def test_plateau_on_a_training_metric_never_logged_is_warned_of_after_the_test(t
     said = (
         r"^LRFinder\(scheduler='plateau'\) steps on monitor='train_loss', but training_step did not log it in any of "
         r"the range test's \d+ steps \(it logged 'loss'\), and no validation loop or other hook of this fit logs "
-        r"metrics: unless training_step logs it on later batches, Lightning will stop the fit at the end of its first "
-        r"epoch \(\"ReduceLROnPlateau conditioned on metric train_loss which is not available\"\)\. Log it in "
+        r"metrics: unless training_step logs it on later batches, the fit stops at the end of its first epoch, where "
+        r"Lightning reads it\. Log it in "
         r"training_step, self\.log\('train_loss', loss\), or pass scheduler_settings=\{'monitor': 'loss'\}\.$"
     )
-    not_available = r"ReduceLROnPlateau conditioned on metric train_loss which is not available"
+    # At the end of the epoch, where Lightning stopped the fit with "conditioned on metric train_loss which is not
+    # available", LRFinder's own error names the option and the metrics logged.
+    not_available = r"steps on monitor='train_loss' at the end of epoch 0, but nothing in this fit logged it"
     with pytest.warns(UserWarning, match=said), pytest.raises(Exception, match=not_available):
         fit(LogsLoss("loss"), "train_loss")
     with (
@@ -4387,6 +4389,43 @@ def test_plateau_on_a_training_metric_never_logged_is_warned_of_after_the_test(t
     # Logged on the epoch's last batch only: warned of (the test never saw it), and the epoch trains and steps.
     with pytest.warns(UserWarning, match=r"steps on monitor='train_loss'"):
         assert fit(LogsAtTheEpochsLastBatch("loss"), "train_loss").global_step == 8
+
+
+class LogsValLoss(LogsLoss):
+    """Logs ``loss`` in training_step and ``val_loss`` in validation_step; no epoch-end hook of its own."""
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self.net(x), y))
+
+
+def test_plateau_monitor_nothing_logs_is_refused_at_the_epochs_end_naming_what_is_logged(tmp_path: Path) -> None:
+    """A monitor nothing logs, in a fit that validates, is refused where Lightning reads it, with LRFinder's words.
+
+    Lightning's "ReduceLROnPlateau conditioned on metric val_los which is not available. Available metrics are:
+    ['lr_finder/num_steps', ...]. Condition can be set using `monitor` key in lr scheduler dict" listed LRFinder's own
+    values first and pointed at a scheduler dict the user never wrote. It cannot be refused before the first
+    validation: a metric of validation_step's is logged only then.
+    """
+
+    def fit(module: pl.LightningModule, monitor: str) -> pl.Trainer:
+        finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"monitor": monitor}, **FAST)
+        t = trainer(tmp_path, [finder], max_epochs=2, max_steps=-1, limit_val_batches=2)
+        t.fit(module, make_loader(), make_loader(shuffle=False))
+        return t
+
+    said = (
+        r"^LRFinder\(scheduler='plateau'\) steps on monitor='val_los' at the end of epoch 0, but nothing in this fit "
+        r"logged it; it logged 'loss', 'val_loss'\. Pass one of those, e.g\. scheduler_settings=\{'monitor': "
+        r"'val_loss'\}, or log 'val_los' with self\.log in validation_step or training_step\.$"
+    )
+    with pytest.raises(ValueError, match=said):
+        fit(LogsValLoss(), "val_los")
+    with pytest.raises(ValueError, match=r"monitor='nope'.*e\.g\. scheduler_settings=\{'monitor': 'val_loss'\}"):
+        fit(LogsValLoss(), "nope")
+    # Logged in validation_step, or by the module's own on_train_epoch_end (after this check), it trains.
+    assert fit(LogsValLoss(), "val_loss").global_step == 16
+    assert fit(type("EpochEnd", (LogsValLoss, LogsLossAtEpochEnd), {})(), "train_loss").global_step == 16
 
 
 class _NoLog(LogsLoss):
