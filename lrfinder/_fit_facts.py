@@ -302,20 +302,25 @@ def _val_loader(trainer: pl.Trainer) -> Any:
     the fit loads its own at its first validation, as it would without LRFinder. Loaded for good,
     ``val_dataloader()`` ran before the first training batch, so what it drew from the global RNG
     (data made there, a ``random_split``) moved the fit's training batches and its validation data.
-    ``val_dataloader()`` then runs once more per call.
+    ``val_dataloader()`` then runs once more per call. It runs with ``trainer.validating`` set
+    (``trainer.state.stage`` "validate"), as where Lightning loads it itself, the stage put back
+    after: a ``val_dataloader()`` that reads it saw "train" here and may have built another loader.
     """
     loaders = trainer.val_dataloaders
     if loaders is None and trainer.limit_val_batches:
         loop = trainer.fit_loop.epoch_loop.val_loop
         # Lightning's private state of a loaded loop (2.x); read where it is there, so another version still works.
         kept = {name: vars(loop)[name] for name in _LOADED_LOOP_STATE if name in vars(loop)}
+        stage = trainer.state.stage
         try:
             with _lightning.preserved_randomness(getattr(trainer, "datamodule", None)):
+                trainer.validating = True
                 loop.setup_data()
             loaders = trainer.val_dataloaders
         except Exception:  # noqa: BLE001 - no validation in this fit
             return None
         finally:
+            trainer.state.stage = stage
             vars(loop).update(kept)
     flat = [] if loaders is None else _lightning.flat_loaders(loaders)
     return flat[0] if flat else None

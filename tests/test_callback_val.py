@@ -201,6 +201,35 @@ def test_the_fits_validation_is_that_of_the_fit_without_the_test(
     assert torch.equal(data_a.order.get_state(), data_b.order.get_state())
 
 
+class StageData(ValData):
+    """Records the Trainer's stage each time ``val_dataloader()`` runs (a DataModule may build its loader by it)."""
+
+    def __init__(self) -> None:
+        super().__init__("shuffled")
+        self.stages: list[tuple[bool, str | None]] = []
+
+    def val_dataloader(self) -> DataLoader:
+        stage = self.trainer.state.stage
+        self.stages.append((self.trainer.validating, None if stage is None else stage.value))
+        return super().val_dataloader()
+
+
+def test_val_dataloader_loaded_for_the_test_runs_in_the_validating_stage(tmp_path: Path) -> None:
+    """Loaded early for the test (no sanity check, the first epoch not validating), as Lightning loads it.
+
+    ``val_dataloader()`` saw ``trainer.validating`` False and the stage "train" there, while every load of
+    Lightning's own sees "validate": a DataModule that picks its split by the stage gave the test another loader.
+    """
+    data, model = StageData(), ValNet()
+    finder = LRFinder(curve="val", val_batches=2, **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=2, max_steps=-1, check_val_every_n_epoch=2)
+    t.fit(model, datamodule=data)
+    assert finder.result is not None
+    assert data.stages == [(True, "validate")] * 2  # the test's load, then the fit's own at its first validation
+    # Training went on in the training stage: every training_step of the fit's saw trainer.validating False.
+    assert [c[3] for c in model._calls if c[0] == "train"] == [False] * t.global_step
+
+
 def test_a_fit_without_a_val_loader_is_refused_before_the_test(tmp_path: Path) -> None:
     model = ValNet(lr=0.01)
     before = weights(model)
