@@ -135,6 +135,22 @@ POLYORDER = 2
 #: is told to average more examples per step (a larger batch): the advice only, never the verdict.
 NOISY_STEPS = 0.25
 
+#: A loss still falling (or never moving) at LRs of this and more is told why that is likely, not only to sweep higher:
+#: Adam-type steps are bounded by the LR itself, and a loss that survives plain SGD at such LRs barely depends on the
+#: weights' scale (:func:`_high_lr_words`).
+HIGH_MAX_LR = 10.0
+#: A flat curve that blew up only this many decades or more above ``min_lr`` is no advice to lower ``min_lr``:
+#: :func:`_flat_until_blowup`.
+FLAT_DECADES = 1.0
+#: The decades below a blow-up, and above it, that the advice to sweep them again names: refine's re-sweep for a curve
+#: that never fell but blew up (:func:`lrfinder.refine.next_sweep`).
+RESWEEP_BELOW, RESWEEP_ABOVE = 1e4, 10.0
+#: That advice's steps, in multiples of the sweep's: on the benchmark's tune split (adding_gru_adam, seeds 0-2, flat
+#: until Adam blew it up) twice the steps read no fall on any seed, four times read one on all three.
+FLAT_STEPS = 4
+#: How far a sweep that ends too low is told to go up: refine's re-sweeps for a still-falling or never-moving curve.
+RESWEEP_HIGHER = 1e3
+
 #: A fall of fewer smoothed noise levels than this is noted as shallow.
 SHALLOW_FALL = 8.0
 #: Rules whose picks lie more decades apart than this are noted as disagreeing.
@@ -1158,7 +1174,9 @@ def check_fall(
         blew_up: Whether the loss blew up, exploded or turned non-finite anywhere in the sweep. Only
             then does the message say the model may already be trained at the swept LRs (lower
             ``min_lr``): a trained model still blows up at large LRs, so a sweep where nothing happened
-            at all has stopped too low, which :func:`read_curve` says (raise ``max_lr``).
+            at all has stopped too low, which :func:`read_curve` says (raise ``max_lr``). :func:`read_curve`
+            passes ``False`` too for a loss that stayed at its first value a decade or more before it blew up
+            (:func:`_flat_until_blowup`), where a lower ``min_lr`` cannot help.
 
     Returns:
         ``(i_min, drop)``.
@@ -1504,6 +1522,70 @@ def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
     return None if not below.size else blowup + int(below[0])
 
 
+def _high_lr_words(top: float, d: int) -> str:
+    """Why a loss not blown up by LR ``top`` (at least :data:`HIGH_MAX_LR`) is likely scale-invariant, and what to do.
+
+    Plain SGD's step grows with the LR and an Adam-type step is about the LR per weight whatever the gradient, so
+    a loss that depends on the weights' scale has run off by such LRs, and an adaptive optimizer's useful LRs lie
+    far below 1..10. A loss that has not run off barely depends on the LR: the weights before a normalization layer
+    (BatchNorm, LayerNorm) or in weight-normalised layers only set a direction, and the LR acts through
+    ``lr / ||w||**2``. Large weights (a large init) move the whole curve to large LRs, where no blow-up bounds it:
+    a usual init moves it back; a higher sweep finds the fall for the weights' present norm.
+    """
+    return (
+        f"At LRs up to {top:.{d}e} that is rare (an Adam-type step is about the LR per weight: an adaptive "
+        "optimizer's range rarely needs to pass 1..10). Most likely the loss does not depend on the weights' scale "
+        "(weights up to a BatchNorm or LayerNorm, weight-normalised layers): the LR acts only through lr / ||w||**2 "
+        "and no blow-up bounds it. Check that scaling every weight by 10 leaves the loss unchanged; if so, "
+        "initialise the weights at the usual scale, or sweep higher for these weights' norm."
+    )
+
+
+def _resweep_words(start: float, top: float, steps: int, d: int) -> str:
+    """``min_lr=..., max_lr=..., num_steps=...`` of a sweep to run again, its LRs written as the messages write them."""
+    return f"min_lr={start:.{d}e}, max_lr={top:.{d}e}, num_steps={steps}"
+
+
+def _flat_until_blowup(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound: float | None) -> bool:
+    """Whether a curve that never clearly fell stayed at its first loss a decade or more before it blew up at ``bound``.
+
+    Then a lower ``min_lr`` cannot help: the swept LRs below the blow-up span at least :data:`FLAT_DECADES`, the
+    loss did not go below where it started over them, and at smaller LRs the weights move less still. The first loss
+    is not above the next ones by more than three noise levels (``noise.sigma``): a first step that already fell is a
+    fall at ``min_lr``, which a lower ``min_lr`` does show. A curve that rises from its first steps (diverged from the
+    start, a blow-up within a decade of ``min_lr``) and a moving average's low start (:func:`_warms_up`) are not
+    flat: a lower ``min_lr``, or the losses behind the average, do help there.
+
+    Example:
+        >>> lrs = np.logspace(-7, 0, 8)
+        >>> quiet = NoiseLevel(window=3, sigma=0.01, se=0.01, band=0.02)
+        >>> _flat_until_blowup(lrs, np.full(8, 2.3), quiet, 1e-2)
+        True
+        >>> _flat_until_blowup(lrs, np.r_[4.0, np.full(7, 2.3)], quiet, 1e-2)
+        False
+
+    """
+    if bound is None or raw.size < 2 or math.log10(bound / float(lrs[0])) < FLAT_DECADES:
+        return False
+    follow = float(np.median(raw[1 : 1 + max(3, noise.window // 2)]))
+    fell_first = float(raw[0]) - follow > max(3.0 * noise.sigma, 1e3 * ROUND_OFF * abs(follow))
+    return not fell_first and not (raw[0] > 0 and raw[0] < _LOW_START * follow and _warms_up(raw))
+
+
+def _chance_words(level: float) -> str:
+    """A first loss ``level`` that is ``ln C`` (within 1%) as a ``C``-class classifier's loss at chance, else nothing.
+
+    Example:
+        >>> _chance_words(2.3026)
+        ': if the model is a 10-class classifier, its loss at chance, ln 10'
+
+    """
+    classes = round(math.exp(level)) if 0.5 < level < 12.0 else 0
+    if classes < 2 or abs(level - math.log(classes)) > 0.01 * level:
+        return ""
+    return f": if the model is a {classes}-class classifier, its loss at chance, ln {classes}"
+
+
 def _why_no_fall(
     lrs: np.ndarray,
     raw: np.ndarray,
@@ -1512,11 +1594,19 @@ def _why_no_fall(
     size: int,
     later: int = 0,
     smoothed: np.ndarray | None = None,
+    flat_until: float | None = None,
 ) -> str:
     """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
 
     * Nothing happened at any LR swept (no blow-up, no explosion clipped away, every loss finite):
-      the sweep may have stopped below the LRs where the model learns.
+      the sweep may have stopped below the LRs where the model learns. It names refine's re-sweep
+      for the case: the same start, :data:`RESWEEP_HIGHER` times the top, twice the ``size`` steps;
+      from :data:`HIGH_MAX_LR` on, with why that is rare (:func:`_high_lr_words`, in short).
+    * ``flat_until``: the loss stayed at its first value until it blew up there, a decade or more
+      above ``min_lr`` (:func:`_flat_until_blowup`): a lower ``min_lr`` cannot help. The fall, if the
+      model can learn at all, needs more steps at the LRs below the blow-up: the range refine
+      re-sweeps for the case, :data:`RESWEEP_BELOW` below it to :data:`RESWEEP_ABOVE` above, at
+      :data:`FLAT_STEPS` times the steps (refine's twice read no fall where four times did).
     * The curve was cut at a non-finite loss: only the losses before it were read.
     * The first loss is the lowest of the curve and below the next ones, and the curve rises most
       at its first step (:func:`_warms_up`): the start of a moving average that starts low
@@ -1562,9 +1652,34 @@ def _why_no_fall(
             "confirm it."
         )
     if blowup is None and non_finite_lr is None and explosion_index(raw) is None:
+        top, start = float(lrs[n - 1]), float(lrs[0])
+        up = _named_digits(lrs, top * RESWEEP_HIGHER)
+        again = _resweep_words(start, top * RESWEEP_HIGHER, 2 * size, up)
+        if top < HIGH_MAX_LR:
+            parts.append(
+                "The loss never blew up either, so the sweep may have stopped below the LRs where this model "
+                f"learns: raise max_lr (it ended at {top:.{up}e}) and run again, e.g. with {again} (3 decades "
+                "higher at twice the steps, the re-sweep refine runs for such a curve)."
+            )
+        else:
+            parts.append(
+                f"The loss never blew up either, up to lr={top:.{up}e}, which is rare: if it depends on the model, it "
+                "likely does not depend on the weights' scale (weights up to a BatchNorm or LayerNorm; check that "
+                f"scaling every weight by 10 leaves it unchanged), and a higher max_lr ({again}) finds only where it "
+                "falls for these weights' norm."
+            )
+    if flat_until is not None:
+        start = float(lrs[0])
+        low, high = max(flat_until / RESWEEP_BELOW, start), flat_until * RESWEEP_ABOVE
+        below = _named_digits(lrs, flat_until, low, high)
+        level = float(np.median(raw[:5]))
         parts.append(
-            "The loss never blew up either, so the sweep may have stopped below the LRs where this model "
-            f"learns: raise max_lr (it ended at {lrs[n - 1]:.{d}e})."
+            f"The loss never clearly fell from its first value ({level:.3g}{_chance_words(level)}) over the "
+            f"{math.log10(flat_until / start):.1f} decades swept below the blow-up, so a lower min_lr cannot help: "
+            "at smaller LRs the weights move less still. If the model can learn, it needs more steps at the LRs "
+            f"below the blow-up: run again with {_resweep_words(low, high, FLAT_STEPS * size, below)} (the range "
+            f"refine re-sweeps for such a curve, at {FLAT_STEPS} times the steps). If it is already trained to its "
+            "floor, no LR lowers its loss."
         )
     if non_finite_lr is not None:
         parts.append(
@@ -1684,22 +1799,40 @@ def read_curve(
     try:
         # As _why_no_fall's "never blew up either": then the sweep stopped too low, and a model already
         # trained at these LRs (lower min_lr) is no cause: it would still blow up at large LRs.
-        blew_up = blowup is not None or non_finite_lr is not None or explosion_index(raw) is not None
-        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up)
+        # The LR the message names as the blow-up (_why_no_fall), else where the loss turned non-finite or exploded
+        # (explosion_index clips the curve again: only when neither of the others is there).
+        bound = float(lr_arr[blowup]) if blowup is not None else non_finite_lr
+        exploded = explosion_index(raw) if bound is None else None
+        bound = float(lr_arr[exploded]) if exploded is not None else bound
+        blew_up = bound is not None
+        flat = _flat_until_blowup(lr_arr, raw, noise, bound)
+        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat)
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
-            str(exc) + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed)
+            str(exc)
+            + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None)
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
         # The LRs a sweep visits are set by min_lr and max_lr alone: "(or num_steps)" sent users to rerun the same
         # span at a finer step, still falling. The 3 decades are refine.next_sweep's re-sweep for this case.
-        top = float(lr_arr[n - 1])
-        d = _named_digits(lr_arr, top * 1e3)
-        raise InconclusiveCurveError(
+        top, start = float(lr_arr[n - 1]), float(lr_arr[0])
+        d = _named_digits(lr_arr, top * RESWEEP_HIGHER)
+        # The steps per decade of this sweep, kept over the higher one (as refine's re-sweep keeps them).
+        steps = math.ceil(n * math.log10(top * RESWEEP_HIGHER / start) / math.log10(top / start))
+        again = _resweep_words(start, top * RESWEEP_HIGHER, steps, d)
+        said = (
             f"The loss is still falling at the largest LR tried ({top:.{d}e}); the test never reached the divergence "
-            f"region. Increase max_lr and run again, e.g. 3 decades higher (to {top * 1e3:.{d}e}), with num_steps "
-            "raised in proportion to keep the steps per decade; more num_steps alone sweeps the same LRs."
+            "region. "
+        )
+        if top < HIGH_MAX_LR:
+            raise InconclusiveCurveError(
+                said + f"Increase max_lr and run again, e.g. 3 decades higher ({again}, the same steps per decade); "
+                "more num_steps alone sweeps the same LRs."
+            )
+        raise InconclusiveCurveError(
+            said + _high_lr_words(top, d) + f" To sweep higher, increase max_lr and run again, e.g. 3 decades higher "
+            f"({again}, the same steps per decade)."
         )
     slope = loss_slope(lr_arr, smoothed)
     return CurveReading(

@@ -360,24 +360,49 @@ def test_inconclusive_flat_noise() -> None:
 
 
 def test_inconclusive_never_falls_then_diverges() -> None:
-    # An already-trained model: flat, then explodes.
-    with pytest.raises(InconclusiveCurveError, match="lower min_lr"):
+    # An already-trained model: flat for 4 decades, then explodes. A lower min_lr shows more of the same flat loss.
+    with pytest.raises(InconclusiveCurveError, match="a lower min_lr cannot help") as caught:
         analyze(LRS, 0.1 + explosion(X, start=-2.0))
+    assert "If it is already trained to its floor, no LR lowers its loss." in str(caught.value)
 
 
 def test_inconclusive_still_falling_at_max_lr() -> None:
-    with pytest.raises(InconclusiveCurveError, match="still falling.*Increase max_lr"):
+    with pytest.raises(InconclusiveCurveError, match="still falling.*increase max_lr"):
         analyze(LRS, sigmoid_fall(X, center=0.5, width=0.5))
 
 
 def test_still_falling_at_max_lr_names_a_wider_sweep_not_more_steps_alone() -> None:
     # It said "Increase max_lr (or num_steps)": 3x the steps over the same span swept the same LRs, still falling.
+    # It now names the whole sweep to run: refine's re-sweep for the case, 3 decades higher at the same density.
     lrs = np.geomspace(1e-5, 1e-2, 100)
     with pytest.raises(InconclusiveCurveError) as caught:
         analyze(lrs, sigmoid_fall(np.log10(lrs), center=-1.0, width=0.5))
     said = str(caught.value)
-    assert "Increase max_lr and run again, e.g. 3 decades higher (to 1.00e+01)" in said
+    assert (
+        "Increase max_lr and run again, e.g. 3 decades higher (min_lr=1.00e-05, max_lr=1.00e+01, num_steps=200, the "
+        "same steps per decade)"
+    ) in said
     assert "more num_steps alone sweeps the same LRs" in said and "(or num_steps)" not in said
+    assert "weights' scale" not in said
+
+
+@pytest.mark.parametrize("top", [10.0, 100.0])
+def test_still_falling_at_an_lr_of_10_or_more_says_what_is_likely_going_on(top: float) -> None:
+    # Still falling at 10 (the default max_lr) or 100, it said only "3 decades higher (to 1.00e+04)": a loss that an
+    # Adam-type step of 10 per weight, or plain SGD at LR 10, does not blow up barely depends on the LR. It says why
+    # that is likely and what to check, and keeps the re-sweep for the one case it helps.
+    lrs = np.geomspace(top * 1e-7, top, 141)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, sigmoid_fall(np.log10(lrs), center=math.log10(top) - 0.5, width=0.5))
+    said = str(caught.value)
+    assert said.startswith(f"The loss is still falling at the largest LR tried ({top:.2e});")
+    assert "Most likely the loss does not depend on the weights' scale (weights up to a BatchNorm" in said
+    assert "an adaptive optimizer's range rarely needs to pass 1..10" in said
+    assert "Check that scaling every weight by 10 leaves the loss unchanged; if so, initialise the weights" in said
+    assert said.endswith(
+        f"To sweep higher, increase max_lr and run again, e.g. 3 decades higher (min_lr={top * 1e-7:.2e}, "
+        f"max_lr={top * 1e3:.2e}, num_steps=202, the same steps per decade)."
+    )
 
 
 def test_a_flat_bottom_is_not_still_falling_wherever_its_noise_puts_the_minimum() -> None:
@@ -1301,6 +1326,13 @@ def test_a_sweep_that_neither_falls_nor_blows_up_says_to_raise_max_lr() -> None:
     flat = 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100)
     with pytest.raises(InconclusiveCurveError, match=r"never blew up either.*raise max_lr \(it ended at 1\.00e-03\)"):
         analyze(lrs, flat)
+    # It named no target: it names refine's re-sweep for such a curve, 3 decades higher at twice the steps.
+    with pytest.raises(InconclusiveCurveError) as target:
+        analyze(lrs, flat)
+    assert str(target.value).endswith(
+        "raise max_lr (it ended at 1.00e-03) and run again, e.g. with min_lr=1.00e-07, max_lr=1.00e+00, "
+        "num_steps=200 (3 decades higher at twice the steps, the re-sweep refine runs for such a curve)."
+    )
     # A loss that only rises did blow up: a higher max_lr is no advice there.
     x = np.log10(lrs)
     with pytest.raises(InconclusiveCurveError) as info:
@@ -1320,19 +1352,26 @@ def test_a_sweep_where_nothing_happened_is_not_told_to_lower_min_lr(sigma: float
     message = str(info.value)
     assert "lower min_lr" not in message and "already be trained" not in message
     assert "Check that the loss depends on the model" in message
-    assert message.endswith("raise max_lr (it ended at 1.00e+01).")
-    # Flat, then a blow-up: the model may be trained already, and a lower min_lr is the advice.
+    # Nothing happened up to an LR of 10: the likely causes, and the higher sweep for plain SGD only.
+    assert message.endswith(
+        "The loss never blew up either, up to lr=1.00e+01, which is rare: if it depends on the model, it likely does "
+        "not depend on the weights' scale (weights up to a BatchNorm or LayerNorm; check that scaling every weight by "
+        "10 leaves it unchanged), and a higher max_lr (min_lr=1.00e-06, max_lr=1.00e+04, num_steps=200) finds only "
+        "where it falls for these weights' norm."
+    )
+    # Flat for 6 decades, then a blow-up: a lower min_lr shows more of the same; more steps below the blow-up may not.
     x = np.log10(lrs)
     with pytest.raises(InconclusiveCurveError) as blown:
         analyze(lrs, flat + explosion(x, start=0.0))
-    assert "lower min_lr (the model may already be trained at these LRs)" in str(blown.value)
+    assert "lower min_lr (the model may already be trained" not in str(blown.value)
+    assert "a lower min_lr cannot help" in str(blown.value)
     assert "raise max_lr" not in str(blown.value)
 
 
 def test_an_exact_flat_then_exploding_curve_is_not_said_to_never_blow_up() -> None:
     # Noiseless, flat, then exploding: the clip flattened the explosion (no noise to size it), and
     # the message said "The loss never blew up either ... raise max_lr", the opposite of the cure.
-    with pytest.raises(InconclusiveCurveError, match="lower min_lr") as info:
+    with pytest.raises(InconclusiveCurveError, match="lower min_lr cannot help") as info:
         analyze(LRS, 0.1 + explosion(X, start=-2.0))
     assert "never blew up" not in str(info.value) and "raise max_lr" not in str(info.value)
 
@@ -2018,7 +2057,9 @@ def test_a_tiny_spans_inconclusive_errors_write_its_lrs_apart() -> None:
     narrow, brief = lr_schedule(1e-3, 1.0001e-3, 100), lr_schedule(1e-3, 1.2e-3, 100)
     assert "still falling at the largest LR tried (1.0001e-03);" in error(narrow, np.linspace(2.0, 1.0, 100))
     noisy = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(100)
-    assert error(narrow, noisy).endswith("raise max_lr (it ended at 1.0001e-03).")
+    assert "raise max_lr (it ended at 1.0001e-03) and run again, e.g. with min_lr=1.0000e-03, max_lr=1.0001e+00" in (
+        error(narrow, noisy)
+    )
     assert "(the loss became non-finite at lr=1.004e-03);" in error(brief, np.r_[1.0, 0.9, np.full(98, np.nan)])
     assert "before the first non-finite one (at lr=1.004e-03)," in error(brief, np.r_[1.0, 0.9, np.nan, noisy[3:]])
     steps = np.arange(100)
@@ -2033,3 +2074,132 @@ def test_a_tiny_spans_inconclusive_errors_write_its_lrs_apart() -> None:
     wide = lr_schedule(1e-6, 1.0, 100)
     assert "still falling at the largest LR tried (1.00e+00);" in error(wide, np.linspace(2.0, 1.0, 100))
     assert re.search(r"The loss did blow up, from lr=\d\.\d\de-\d\d \(", error(wide, rises))
+
+
+from lrfinder import RangeTestResult  # noqa: E402
+
+
+def _advised_sweep(message: str) -> dict[str, float]:
+    """The ``min_lr=..., max_lr=..., num_steps=...`` an inconclusive curve's message advises."""
+    found = re.search(r"min_lr=([\d.e+-]+), max_lr=([\d.e+-]+), num_steps=(\d+)", message)
+    assert found is not None, message
+    return {"min_lr": float(found[1]), "max_lr": float(found[2]), "num_steps": int(found[3])}
+
+
+def test_a_loss_flat_at_chance_until_it_blows_up_is_not_told_to_lower_min_lr() -> None:
+    # A classifier at ln 10 for 5 decades, then blown up: the message said "lower min_lr (the model may already be
+    # trained at these LRs)", where smaller LRs only move the weights less. It names the sweep that can help: more
+    # steps below the blow-up, over the range refine re-sweeps for such a curve.
+    from lrfinder.range_test import finish_result
+    from lrfinder.refine import next_sweep
+
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    losses = math.log(10) + 0.01 * np.random.default_rng(0).standard_normal(100) + explosion(x, start=-2.0)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, losses)
+    said = str(caught.value)
+    assert "lower min_lr (the model" not in said and "Check that the loss depends on the model" in said
+    top = an.find_blowup_lr(lrs, losses)
+    assert top is not None
+    assert (
+        f"The loss never clearly fell from its first value (2.3: if the model is a 10-class classifier, its loss at "
+        f"chance, ln 10) over the {math.log10(top / 1e-7):.1f} decades swept below the blow-up, so a lower min_lr "
+        "cannot help"
+    ) in said
+    advised = _advised_sweep(said)
+    assert advised == {"min_lr": float(f"{top / 1e4:.2e}"), "max_lr": float(f"{top * 10:.2e}"), "num_steps": 400}
+    # The range is refine's re-sweep for this curve; the steps are four times the sweep's, refine's twice.
+    lo, hi, steps = next_sweep(finish_result(lrs.tolist(), losses.tolist(), "completed"), "never_falls")
+    assert (f"{lo:.2e}", f"{hi:.2e}", 4 * steps) == (f"{top / 1e4:.2e}", f"{top * 10:.2e}", 2 * advised["num_steps"])
+
+
+def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
+    # The first loss above the flat ones: the fall happened at min_lr's step, which a lower min_lr shows.
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    flat = 0.5 + 0.01 * np.random.default_rng(0).standard_normal(100) + explosion(x, start=-2.0)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, np.r_[3.0, flat[1:]])
+    assert "lower min_lr (the model may already be trained at these LRs)" in str(caught.value)
+    assert "cannot help" not in str(caught.value)
+    # A loss rising from its first step, which a lower min_lr helps too: test_a_curve_that_diverges_from_its_first_step.
+
+
+def _parity_run(**sweep: float) -> RangeTestResult:
+    """A range test of a ReLU MLP under Adam on the parity of 4 of 10 signs: it sits at ln 2 for many steps."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import range_test
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 2, (2048, 10), generator=g).float() * 2 - 1
+    y = ((x[:, :4] < 0).sum(1) % 2).long()
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
+    optimizer = torch.optim.Adam(model.parameters())
+    return range_test(model, loader, optimizer=optimizer, loss_fn=nn.functional.cross_entropy, **sweep)
+
+
+def test_a_real_classifier_that_needs_more_steps_reads_after_the_advised_sweep() -> None:
+    # The 8-decade default sweep gives it about 11 steps a decade; it blew up before a fall
+    # stood out, and was told to lower min_lr. Four times the steps below the blow-up read a fall.
+    first = _parity_run()
+    assert first.suggestion is None and first.error is not None
+    assert "its loss at chance, ln 2" in first.error and "a lower min_lr cannot help" in first.error
+    again = _parity_run(**_advised_sweep(first.error))
+    assert again.suggestion is not None, again.error
+    assert 1e-4 < again.suggestion.lr < 1e-1
+
+
+def _scale_invariant_run(gain: float, **sweep: float) -> tuple[RangeTestResult, float]:
+    """A range test of an MLP whose every weight feeds a BatchNorm without affine, first layer's weights x ``gain``.
+
+    Returns the result and the loss's change on one batch when every weight is scaled by 10.
+    """
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import range_test
+
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(10, 32, generator=g)
+    y = torch.randint(0, 10, (2048,), generator=g)
+    x = centers[y] + torch.randn(2048, 32, generator=g)
+    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(32, 64), nn.BatchNorm1d(64, affine=False), nn.ReLU(), nn.Linear(64, 10),
+        nn.BatchNorm1d(10, affine=False),
+    )
+    with torch.no_grad():
+        model[0].weight.mul_(gain)
+        model[3].weight.mul_(gain)
+        before = float(nn.functional.cross_entropy(model(x[:64]), y[:64]))
+        scaled = [p * 10 for p in model.parameters()]
+        originals = [p.clone() for p in model.parameters()]
+        for p, q in zip(model.parameters(), scaled):
+            p.copy_(q)
+        after = float(nn.functional.cross_entropy(model(x[:64]), y[:64]))
+        for p, q in zip(model.parameters(), originals):
+            p.copy_(q)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    result = range_test(model, loader, optimizer=optimizer, loss_fn=nn.functional.cross_entropy, **sweep)
+    return result, abs(after - before)
+
+
+def test_a_real_scale_invariant_loss_still_falling_at_10_is_told_what_is_likely_and_both_cures_read() -> None:
+    # Every weight feeds a BatchNorm, initialised 30x too large: the LR acts through lr / ||w||**2, and the loss
+    # still fell at 10. It was told only "3 decades higher". The check it is given holds (the loss ignores the
+    # weights' scale), and each way out reads the curve: the usual init, or the higher sweep it names.
+    large, change = _scale_invariant_run(30.0)
+    assert change < 1e-4
+    assert large.suggestion is None and large.error is not None
+    assert "Most likely the loss does not depend on the weights' scale" in large.error
+    assert _scale_invariant_run(1.0)[0].suggestion is not None
+    higher = _scale_invariant_run(30.0, **_advised_sweep(large.error))[0]
+    assert higher.suggestion is not None and higher.suggestion.lr > 10.0

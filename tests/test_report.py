@@ -1033,7 +1033,7 @@ def test_wrapped_texts_never_break_an_option_or_a_number_at_its_hyphen():
     lrs = [float(v) for v in lr_schedule(1e-7, 10.0, 10)]
     losses = [1.453, 1.392, 1.387, 1.444, 1.413, 1.412, 1.483, 1.402, 1.298, 1.097]
     result = in_cli_words(finish_result(lrs, losses, "completed", settings=RangeTestSettings(1e-7, 10.0, 10)))
-    assert result.error is not None and "with --num-steps raised" in result.error
+    assert result.error is not None and "(--min-lr 1.00e-07 --max-lr 1.00e+04 --num-steps 14," in result.error
     fig = plot_range_test(result)
     (message,) = [t.get_text() for t in axes_by_label(fig)["loss"].texts if t.get_gid() == "inconclusive"]
     assert "--num-steps" in message and "--max-lr" in message

@@ -423,6 +423,11 @@ _RESULT_WORDS = (
     (re.compile(r"^train_data: "), "--data: "),
     # The whole of a reason the summary gives the gist of (the critical batch's): --json's file holds it.
     (re.compile(r"\bnoise_error says why\b"), "--json's noise_error says why"),
+    # The sweep an inconclusive curve's message says to run again, as the options that run it.
+    (
+        re.compile(r"\bmin_lr=([\d.e+-]+), max_lr=([\d.e+-]+), num_steps=(\d+)"),
+        r"--min-lr \1 --max-lr \2 --num-steps \3",
+    ),
 )
 
 
@@ -448,6 +453,8 @@ def as_options(text: str) -> str:
         'or scale with --scaling linear or sqrt.'
         >>> as_options("Drop gradient_clip_val, or make the embeddings dense")
         'Drop --gradient-clip-val, or make the embeddings dense'
+        >>> as_options("run again with min_lr=1.00e-05, max_lr=1.00e+01, num_steps=200 (twice the steps)")
+        'run again with --min-lr 1.00e-05 --max-lr 1.00e+01 --num-steps 200 (twice the steps)'
 
     """
     for pattern, words in (*_NO_OPTION, *_RESULT_WORDS):
