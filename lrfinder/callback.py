@@ -532,11 +532,17 @@ class LRFinder(_CallbackBase):
                 raise ValueError(f"Expected {name} to be a positive int or None, but got {name}={value!r}")
         if scheduler is not None and optimizer is None:
             # The schedule is built over the optimizer built from the registry, never over the module's own.
+            from .optimizers import list_optimizers
+
+            # The module's optimizer is not known here (no module yet): the two forms that name it are.
             raise ValueError(
                 f"Expected optimizer to be set when scheduler is, but got scheduler={scheduler!r}, optimizer=None. "
-                "scheduler= builds the schedule over the optimizer LRFinder builds: pass optimizer= too (the one "
-                "training uses, e.g. optimizer='adamw'), or leave scheduler=None and build the schedule in "
-                "configure_optimizers from the LR attribute the callback sets."
+                "scheduler= builds the schedule over the optimizer LRFinder builds, which replaces the module's own "
+                "(and its schedulers): pass optimizer= too, the one training uses, as a registry name ("
+                + ", ".join(map(repr, list_optimizers()))
+                + ") or as the class configure_optimizers builds, e.g. optimizer=torch.optim.AdamW, with its "
+                "settings other than lr in optimizer_settings={'weight_decay': 0.01}. Or leave scheduler=None and "
+                "build the schedule in configure_optimizers from the LR attribute the callback sets."
             )
         # Their type first: an array's truth value below was numpy's 'ambiguous' error.
         for map_name, settings in (

@@ -211,7 +211,12 @@ def test_scheduler_without_optimizer_says_what_to_pass() -> None:
         LRFinder(scheduler="cosine")
     message = str(info.value)
     assert message.startswith("Expected optimizer to be set when scheduler is, but got scheduler='cosine', optimizer=")
-    assert "pass optimizer= too" in message and "optimizer='adamw'" in message
+    assert "pass optimizer= too" in message and "'adamw'" in message
+    # Its module's own optimizer is named by its class, with its settings: how was not said.
+    assert "replaces the module's own (and its schedulers)" in message
+    said = "the class configure_optimizers builds, e.g. optimizer=torch.optim.AdamW, with its settings other than lr"
+    assert said in message
+    assert "in optimizer_settings={'weight_decay': 0.01}" in message
     assert "leave scheduler=None and build the schedule in configure_optimizers" in message
 
 
