@@ -40,10 +40,15 @@ import numpy as np
 # Imported at run time (not under TYPE_CHECKING) for typing.get_type_hints on plot_range_test and
 # save_report: the classes only, no pyplot and no backend chosen; ``import lrfinder`` imports no
 # matplotlib, as the package imports this module on first use.
-from matplotlib.axes import Axes
-from matplotlib.axis import Axis as MplAxis
-from matplotlib.figure import Figure
-from matplotlib.ticker import Formatter, LogFormatterSciNotation
+try:
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis as MplAxis
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import Formatter, LogFormatterSciNotation
+except ValueError as _refused:  # matplotlib's words for a bad MPLBACKEND named no variable
+    from ._matplotlib import backend_refusal
+
+    raise backend_refusal(_refused) from None
 
 from . import names
 from ._atomic import atomic_write

@@ -132,3 +132,34 @@ def test_a_closed_stdout_ends_quietly(args: list[str]):
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0  # the output is dropped, the command itself succeeded
     assert err == ""  # no "Error: [Errno 32] Broken pipe", no "Exception ignored"
+
+
+def test_an_mplbackend_matplotlib_refuses_is_named_before_the_range_test(tmp_path):
+    # matplotlib's "Key backend: 'nosuch' is not a valid value for backend; supported values are [...]" named no
+    # variable, and `lrfind run` said it only after the whole range test, when it drew the report.
+    import os
+
+    import numpy as np
+    import torch
+
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 2)), str(tmp_path / "model.pt"))
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    np.savez(tmp_path / "train.npz", x=x, y=(x[:, 0] > 0).astype("int64"))
+    env = {**os.environ, "MPLBACKEND": "nosuch"}
+    said = (
+        "matplotlib cannot be imported: the MPLBACKEND environment variable is 'nosuch', which is no backend "
+        "matplotlib knows. Unset MPLBACKEND (lrfinder draws its reports without a backend) or set it to one "
+        "matplotlib knows, such as Agg"
+    )
+    code = "from lrfinder.cli import main; main(['run', 'model.pt', '--data', 'train.npz', '--num-steps', '20'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"Error: {said}, or pass --no-report for none."
+    assert "suggested" not in proc.stdout + proc.stderr and sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.pt", "train.npz"
+    ]
+    # The Python API says it too (plot_range_test and save_report import lrfinder.report).
+    proc = subprocess.run([sys.executable, "-c", "import lrfinder.report"], capture_output=True, text=True,
+                          timeout=120, env=env)  # fmt: skip
+    assert proc.stderr.strip().splitlines()[-1] == f"ValueError: {said}."

@@ -142,6 +142,8 @@ def check_options(options: Options) -> None:
             outputs on one file, a CSV without ``--target``, both JSON and CSV on stdout, ``max_lr <= min_lr``, refine
             settings without ``--refine``, ``--refine`` with a weight-decay list, or ``fit --precision 16-mixed``
             on the CPU.
+        click.ClickException: A report asked for while matplotlib refuses the ``MPLBACKEND`` environment
+            variable (exit 1).
 
     """
     check_outputs_not_inputs(options.inputs, options.outputs)
@@ -162,6 +164,13 @@ def check_options(options: Options) -> None:
                 f"{exc.message} (or --no-report for none)", ctx=exc.ctx, param=exc.param, param_hint=exc.param_hint
             ) from None
         raise
+    if options.report:
+        from .._matplotlib import check_backend
+
+        try:
+            check_backend()  # a bad MPLBACKEND failed the report's import after the range test
+        except ValueError as exc:
+            raise click.ClickException(f"{str(exc).removesuffix('.')}, or pass --no-report for none.") from None
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
     check_distinct_outputs(outputs)
