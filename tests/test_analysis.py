@@ -2076,9 +2076,6 @@ def test_a_tiny_spans_inconclusive_errors_write_its_lrs_apart() -> None:
     assert re.search(r"The loss did blow up, from lr=\d\.\d\de-\d\d \(", error(wide, rises))
 
 
-from lrfinder import RangeTestResult  # noqa: E402
-
-
 def _advised_sweep(message: str) -> dict[str, float]:
     """The ``min_lr=..., max_lr=..., num_steps=...`` an inconclusive curve's message advises."""
     found = re.search(r"min_lr=([\d.e+-]+), max_lr=([\d.e+-]+), num_steps=(\d+)", message)
@@ -2126,80 +2123,37 @@ def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
     # A loss rising from its first step, which a lower min_lr helps too: test_a_curve_that_diverges_from_its_first_step.
 
 
-def _parity_run(**sweep: float) -> RangeTestResult:
-    """A range test of a ReLU MLP under Adam on the parity of 4 of 10 signs: it sits at ln 2 for many steps."""
-    import torch
-    from torch import nn
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from lrfinder import range_test
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 2, (2048, 10), generator=g).float() * 2 - 1
-    y = ((x[:, :4] < 0).sum(1) % 2).long()
-    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
-    optimizer = torch.optim.Adam(model.parameters())
-    return range_test(model, loader, optimizer=optimizer, loss_fn=nn.functional.cross_entropy, **sweep)
-
-
 def test_a_real_classifier_that_needs_more_steps_reads_after_the_advised_sweep() -> None:
     # The 8-decade default sweep gives it about 11 steps a decade; it blew up before a fall
     # stood out, and was told to lower min_lr. Four times the steps below the blow-up read a fall.
-    first = _parity_run()
+    from benchmarks.advice import parity_run
+
+    # A ReLU MLP under Adam on the parity of 4 of 10 signs: it sits at ln 2 for many steps.
+    first = parity_run(0, 4, "adam")
     assert first.suggestion is None and first.error is not None
     assert "its loss at chance, ln 2" in first.error and "a lower min_lr cannot help" in first.error
-    again = _parity_run(**_advised_sweep(first.error))
+    again = parity_run(0, 4, "adam", **_advised_sweep(first.error))
     assert again.suggestion is not None, again.error
     assert 1e-4 < again.suggestion.lr < 1e-1
-
-
-def _scale_invariant_run(gain: float, **sweep: float) -> tuple[RangeTestResult, float]:
-    """A range test of an MLP whose every weight feeds a BatchNorm without affine, first layer's weights x ``gain``.
-
-    Returns the result and the loss's change on one batch when every weight is scaled by 10.
-    """
-    import torch
-    from torch import nn
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from lrfinder import range_test
-
-    g = torch.Generator().manual_seed(0)
-    centers = torch.randn(10, 32, generator=g)
-    y = torch.randint(0, 10, (2048,), generator=g)
-    x = centers[y] + torch.randn(2048, 32, generator=g)
-    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Linear(32, 64), nn.BatchNorm1d(64, affine=False), nn.ReLU(), nn.Linear(64, 10),
-        nn.BatchNorm1d(10, affine=False),
-    )
-    with torch.no_grad():
-        model[0].weight.mul_(gain)
-        model[3].weight.mul_(gain)
-        before = float(nn.functional.cross_entropy(model(x[:64]), y[:64]))
-        scaled = [p * 10 for p in model.parameters()]
-        originals = [p.clone() for p in model.parameters()]
-        for p, q in zip(model.parameters(), scaled):
-            p.copy_(q)
-        after = float(nn.functional.cross_entropy(model(x[:64]), y[:64]))
-        for p, q in zip(model.parameters(), originals):
-            p.copy_(q)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    result = range_test(model, loader, optimizer=optimizer, loss_fn=nn.functional.cross_entropy, **sweep)
-    return result, abs(after - before)
 
 
 def test_a_real_scale_invariant_loss_still_falling_at_10_is_told_what_is_likely_and_both_cures_read() -> None:
     # Every weight feeds a BatchNorm, initialised 30x too large: the LR acts through lr / ||w||**2, and the loss
     # still fell at 10. It was told only "3 decades higher". The check it is given holds (the loss ignores the
     # weights' scale), and each way out reads the curve: the usual init, or the higher sweep it names.
-    large, change = _scale_invariant_run(30.0)
-    assert change < 1e-4
+    import torch
+
+    from benchmarks.advice import scale_invariant_data, scale_invariant_model, scale_invariant_run
+
+    model, (x, y) = scale_invariant_model(0, 30.0), scale_invariant_data(0)[:64]
+    with torch.no_grad():
+        before = float(torch.nn.functional.cross_entropy(model(x), y))
+        for p in model.parameters():
+            p.mul_(10.0)
+        assert float(torch.nn.functional.cross_entropy(model(x), y)) == pytest.approx(before, abs=1e-4)
+    large = scale_invariant_run(0, 30.0)
     assert large.suggestion is None and large.error is not None
     assert "Most likely the loss does not depend on the weights' scale" in large.error
-    assert _scale_invariant_run(1.0)[0].suggestion is not None
-    higher = _scale_invariant_run(30.0, **_advised_sweep(large.error))[0]
+    assert scale_invariant_run(0, 1.0).suggestion is not None
+    higher = scale_invariant_run(0, 30.0, **_advised_sweep(large.error))
     assert higher.suggestion is not None and higher.suggestion.lr > 10.0

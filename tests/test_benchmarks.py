@@ -344,3 +344,15 @@ def test_stop_rule_replays_the_engine_stop_and_writes_its_page(tmp_path: Path) -
     page = (tmp_path / "page.md").read_text()
     assert "| tune | raw above threshold 2 steps |" not in page and "| check | EMA beta 0.8 |" in page
     assert json.loads((tmp_path / "page.json").read_text())["rows"][0]["stop"] == row["stop"]
+
+
+def test_advice_reads_the_sweep_an_inconclusive_curve_names() -> None:
+    # benchmarks.advice runs the sweep the error names: its pattern must match the analysis' own words.
+    from benchmarks.advice import advised_sweep
+    from lrfinder import InconclusiveCurveError, analyze
+
+    lrs = np.logspace(-7, -3, 100)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100))
+    assert advised_sweep(str(caught.value)) == {"min_lr": 1e-7, "max_lr": 1.0, "num_steps": 200}
+    assert advised_sweep("The loss never clearly falls.") is None
