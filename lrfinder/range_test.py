@@ -867,8 +867,8 @@ def _check_loaded_suggestion(suggestion: Suggestion, origin: str) -> None:
         )
 
 
-#: A key missing from (or unknown to) a result's suggestion or scaled LR, as their ``from_dict`` say it.
-_NESTED_MALFORMED = re.compile(r"Malformed (suggestion|scaled LR): ((?:missing|unknown) keys? .*)")
+#: A key missing from (or unknown to) a result's suggestion, scaled LR or refinement, as their ``from_dict`` say it.
+_NESTED_MALFORMED = re.compile(r"Malformed (suggestion|scaled LR|refinement): ((?:missing|unknown) keys? .*)")
 
 
 def _malformed_reason(exc: BaseException) -> str:
@@ -881,8 +881,8 @@ def _malformed_reason(exc: BaseException) -> str:
         return f"missing key {exc.args[0]!r}"
     nested = _NESTED_MALFORMED.fullmatch(str(exc))
     if isinstance(exc, ValueError) and nested is not None:
-        # Suggestion.from_dict's and ScaledLR.from_dict's words, placed by the result's field that holds them.
-        return f"{nested[2]} in {'suggestion' if nested[1] == 'suggestion' else 'scaled'}"
+        # Suggestion's, ScaledLR's and Refinement's from_dict words, placed by the result's field that holds them.
+        return f"{nested[2]} in {'scaled' if nested[1] == 'scaled LR' else nested[1]}"
     unexpected = re.search(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
     if isinstance(exc, TypeError) and unexpected is not None:
         where = {"RangeTestSettings": "settings", "ScaledLR": "scaled", "NoiseScale": "noise_scale"}

@@ -709,8 +709,10 @@ class Refinement:
                 cost_steps=int(data.get("cost_steps", 0)),
                 notes=tuple(str(n) for n in data.get("notes", ())),
             )
-        except (KeyError, TypeError, ValueError) as exc:  # ValueError: a value that is no number ("abc")
-            raise ValueError(f"Malformed refinement: {exc!r}") from exc
+        except KeyError as exc:  # said as the other objects of a result file say it, not "KeyError('trials')"
+            raise ValueError(f"Malformed refinement: missing key {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:  # ValueError: a value that is no number ("abc")
+            raise ValueError(f"Malformed refinement: {exc}") from exc
 
 
 # --------------------------------------------------------------------------------------------

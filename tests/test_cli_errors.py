@@ -1582,6 +1582,8 @@ def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
         ),
         "empty scaled": ({**good, "scaled": {}}, ["(missing keys 'lr', 'base_lr'", "to_batch_size', 'warmup_epochs' in "
                                                   "scaled)"]),
+        # It said "(Malformed refinement: KeyError('trials'))".
+        "empty refinement": ({**good, "refinement": {}}, ["(missing key 'trials' in refinement)"]),
         # Python's "maximum recursion depth exceeded while decoding a JSON array", naming no file (exit 1).
         "nested deep": ("[" * 100_000 + "]" * 100_000, ["nested too deeply to read", "no result holds"]),
         # Python's "Exceeds the limit (4300 digits) for integer string conversion: ... sys.set_int_max_str_digits()".
