@@ -335,7 +335,7 @@ def _y_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tup
     size = max(abs(high), abs(low))
     span = high - low if high > low else (0.1 * size if size > 0 else 0.1)
     pad = 0.06 * span
-    fig = ax.get_figure(root=True) if ax is not None else None
+    fig = _root_figure(ax) if ax is not None else None
     if ax is not None and fig is not None and ax.bbox.height > 0:
         # The share of the axes' height the marker needs at each end, of a height of span + 2 * pad.
         share = min(_EDGE_POINTS * fig.dpi / 72.0 / ax.bbox.height, 0.25)
@@ -362,18 +362,31 @@ def _lr_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tu
     # A small margin, so a line or marker at the first or last LR (a suggestion at min_lr, the
     # first non-finite loss) is not drawn on the axes' frame, half cut.
     share = 0.015
-    fig = ax.get_figure(root=True) if ax is not None else None
+    fig = _root_figure(ax) if ax is not None else None
     if ax is not None and fig is not None and ax.bbox.width > 0:
         share = max(share, _EDGE_POINTS * fig.dpi / 72.0 / ax.bbox.width)
     margin = 10 ** (min(share, 0.25) * math.log10(high / low))
     return low / margin, high * margin
 
 
+def _root_figure(artist: Any) -> Figure | None:
+    """The figure an artist is drawn on: the top one, also for an axes in a subfigure.
+
+    matplotlib 3.10 gives it as ``get_figure(root=True)``; before, ``get_figure()`` is the artist's
+    own (sub)figure, whose ``figure`` is the top one (a top figure's ``figure`` is itself).
+    """
+    try:
+        return cast("Figure | None", artist.get_figure(root=True))
+    except TypeError:  # matplotlib < 3.10: get_figure() takes no root
+        parent = artist.get_figure()
+        return None if parent is None else cast(Figure, parent.figure)
+
+
 def _at_bottom(ax: Axes) -> Any:
     """The transform of a marker on the bottom edge (x in data, y in axes units), lifted to hold it in the frame."""
     from matplotlib.transforms import offset_copy
 
-    return offset_copy(ax.get_xaxis_transform(), fig=ax.get_figure(root=True), y=_EDGE_POINTS, units="points")
+    return offset_copy(ax.get_xaxis_transform(), fig=_root_figure(ax), y=_EDGE_POINTS, units="points")
 
 
 def _fmt_int(value: int | None) -> str:
@@ -1378,7 +1391,8 @@ def _label_room(axis: Any, chars: int) -> tuple[float, float]:
     box = axis.axes.bbox
     length = float(box.height if vertical else box.width)
     size = FontProperties(size=rcParams["ytick.labelsize" if vertical else "xtick.labelsize"]).get_size_in_points()
-    size *= float(axis.axes.get_figure(root=True).dpi) / 72.0
+    root = _root_figure(axis.axes)
+    size *= float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0
     # A label's height (with a gap) on a vertical axis; its width plus one em on a horizontal one.
     return length, 1.5 * size if vertical else (chars * 0.62 + 1.0) * size
 
@@ -1689,7 +1703,7 @@ def _fit_message(ax: Axes) -> None:
     frame = ax.get_window_extent(renderer)
     head, *rest = text.get_text().split("\n")
     reason = " ".join(rest)
-    root = ax.get_figure(root=True)
+    root = _root_figure(ax)
     dots = float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0
 
     def fits() -> bool:
@@ -2071,7 +2085,7 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
             # A pick's mark (the minimum's star is 21 pixels across): its outline too, each point weighing as much as
             # _MARKER_WEIGHT curve points. A label placed where every row covers something covered the star, a single
             # point, rather than a few points of the raw curve.
-            root = ax.get_figure(root=True)
+            root = _root_figure(ax)
             radius = float(line.get_markersize()) * float(root.dpi if root is not None else _DEFAULT_DPI) / 144.0
             turns = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
             ring = xy[0] + radius * np.column_stack([np.cos(turns), np.sin(turns)])
@@ -2469,7 +2483,7 @@ def _keep_title_inside(ax: Axes) -> None:
     if "\n" in text or "$" in text:
         return
     renderer = _renderer(ax)
-    right = ax.get_figure(root=True).bbox.x1  # type: ignore[union-attr]
+    right = _root_figure(ax).bbox.x1  # type: ignore[union-attr]
     while len(text) > _SHORTEST_MODEL_NAME and title.get_window_extent(renderer).x1 > right:
         text = text.removesuffix("…")[:-1].rstrip() + "…"  # no "$" in it: drawable as it stands
         title.set_text(text)
@@ -2810,7 +2824,7 @@ def _place_batch_legend(ax: Axes) -> None:
     from matplotlib.ticker import LogLocator
 
     label_pt = FontProperties(size=rcParams["ytick.labelsize"]).get_size_in_points()
-    root = ax.get_figure(root=True)
+    root = _root_figure(ax)
     height_pt = ax.get_window_extent(renderer).height * 72.0 / float(root.dpi if root is not None else _DEFAULT_DPI)
     ax.yaxis.set_major_locator(LogLocator(numticks=int(min(max(height_pt // (1.5 * label_pt), 2), 9))))
 

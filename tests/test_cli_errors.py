@@ -2155,3 +2155,21 @@ def test_a_model_file_named_as_a_number_after_an_option_is_read(work: Path):
     result = invoke("run", "--num-steps", "12", "0.01", "--data", "train.npz", "--no-report")
     assert result.exit_code == 0, result.output
     assert_one_line(invoke("run", "--num-steps", "12", "0.02", "--data", "train.npz"), 2, "--num-steps takes one value")
+
+
+def test_a_list_options_metavar_is_read_as_click_8_1_gives_it():
+    """setup.cfg allows click 8.1, whose ``make_metavar()`` takes no context (click 8.2 added it): every extra argument
+    (``lrfind run model.pt train.npz``) stopped with "Parameter.make_metavar() takes 1 positional argument but 2 were
+    given" where the hint above was meant. The metavar is read as the installed click gives it."""
+    from lrfinder.cli.config import _metavar
+
+    run = main.commands["run"]
+    ctx = click.Context(run)
+    decay = next(p for p in run.params if p.name == "weight_decay")
+
+    class OlderOption:  # an option as click 8.1 gives it
+        def make_metavar(self) -> str:
+            return "FLOAT,..."
+
+    assert _metavar(OlderOption(), ctx) == "FLOAT,..."  # type: ignore[arg-type]
+    assert "," in _metavar(decay, ctx)  # the installed click's, whichever it is

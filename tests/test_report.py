@@ -1648,6 +1648,31 @@ def test_ax_works_with_a_plain_figure_an_overlay_and_a_subfigure():
     assert plot_range_test(a, ax=sub.subplots()) is root  # the figure to save, not the subfigure
 
 
+def test_the_top_figure_is_found_with_the_get_figure_of_matplotlib_before_3_10():
+    """setup.cfg allows matplotlib 3.7, whose ``get_figure()`` takes no ``root`` (3.10 added it): every report stopped
+    with "Artist.get_figure() got an unexpected keyword argument 'root'". That older call gives an artist's own
+    figure, the subfigure for an axes in one, whose ``figure`` is the top figure; the report finds the top one."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from lrfinder.report import _root_figure
+
+    class OlderAxes:  # an axes as matplotlib 3.7 .. 3.9 give it
+        def __init__(self, ax):
+            self.ax = ax
+
+        def get_figure(self):
+            return self.ax.get_figure(root=False)
+
+    root = Figure(figsize=(10, 4))
+    sub = root.subfigures(1, 2)[1]
+    ax = sub.subplots()
+    assert _root_figure(OlderAxes(ax)) is root and _root_figure(ax) is root
+    plain = Figure()
+    assert _root_figure(OlderAxes(plain.subplots())) is plain
+    assert _root_figure(OlderAxes(Text(0.0, 0.0, "x"))) is None  # an artist on no figure
+
+
 @pytest.mark.parametrize("layout", ["constrained", None])
 def test_ax_legend_fits_a_small_subplot(tmp_path: Path, layout: str | None):
     """In a 3 x 2 inch subplot a curve's legend (eight entries) and an overlay's (its title and a line per curve,

@@ -593,7 +593,7 @@ class ConfigCommand(click.Command):
             opts, extras, _ = self.make_parser(ctx).parse_args(args=list(given))
         except click.UsageError:
             return None  # click says what is wrong in its own parse
-        listed = {name for p in self.params if "," in p.make_metavar(ctx) for name in p.opts}
+        listed = {name for p in self.params if "," in _metavar(p, ctx) for name in p.opts}
         from ..names import OPTIMIZER_ALIASES, OPTIMIZER_SUMMARIES, SCHEDULER_ALIASES, SCHEDULER_SUMMARIES
 
         # The free-text options that take a registry name get its names as choices: --optimizer adam adamw is one
@@ -630,6 +630,14 @@ class ConfigCommand(click.Command):
                 f"--data {extra}"
             )
         return None
+
+
+def _metavar(param: click.Parameter, ctx: click.Context) -> str:
+    """The metavar ``param`` shows in its usage (``FLOAT,FLOAT``): click 8.2 asks for the context, 8.1 for none."""
+    try:
+        return param.make_metavar(ctx)
+    except TypeError:  # click < 8.2: make_metavar() takes no context
+        return cast(str, param.make_metavar())  # type: ignore[call-arg]
 
 
 def _apart_hint(
