@@ -157,7 +157,7 @@ from .settings import (
     validate_settings,
     warn_unused_clip_algorithm,
 )
-from .snapshot import StateSnapshot, held_iterators, kept_stream_message, own_iterator
+from .snapshot import StateSnapshot, _iterator_of, held_iterators, kept_stream_message, own_iterator
 from .stepping import (
     StepClosure,
     _needs_closure,
@@ -2067,11 +2067,16 @@ def _check_val_data_has_batches(setup: _Setup, model: nn.Module, val_data: Itera
             return  # a one-shot stream (its own, or one its dataset keeps): a peek would use its first batch up
         from ._lightning import preserved_randomness
 
+        kept = _iterator_of(val_data)
         with preserved_randomness(val_data):
             batches = own_iterator(val_data)
             try:
                 empty = next(batches, _NO_BATCH) is _NO_BATCH
             finally:
+                if kept is None and _iterator_of(val_data) is batches:
+                    # A persistent-workers loader keeps its first iter(): the peek's workers (a batch drawn, their
+                    # RNGs moved) must not be the ones the caller's next epoch resumes.
+                    val_data._iterator = None  # type: ignore[attr-defined]
                 del batches  # a worker DataLoader's iterator shuts its workers down
         if not empty:
             return

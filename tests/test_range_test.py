@@ -1020,6 +1020,27 @@ def test_curve_val_peeks_at_val_data_without_a_length_leaving_the_test_as_it_was
     assert curves[0][1] == curves[1][1]  # the RNG after the test, too
 
 
+def test_the_peek_leaves_no_workers_in_a_persistent_workers_val_loader(mlp: nn.Module) -> None:
+    # The peek's iter() was the loader's first: it kept it, and the caller's next epoch resumed the peek's worker
+    # (its augmentation RNG moved, no base seed drawn) instead of starting one as it would without the test.
+    class Noisy(_Stream):
+        def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for x, y in super().__iter__():
+                yield x + torch.randn(x.shape), y
+
+    def epoch_after(with_test: bool) -> tuple[list[float], float]:
+        val = DataLoader(Noisy(2), batch_size=None, num_workers=1, persistent_workers=True)
+        torch.manual_seed(0)
+        if with_test:
+            range_test(copy.deepcopy(mlp), DataLoader(TensorDataset(torch.randn(64, 10), torch.randint(0, 3, (64,))),
+                       batch_size=8), loss_fn=F.cross_entropy, num_steps=10, val_data=val, curve="val")  # fmt: skip
+            assert val._iterator is None
+            torch.manual_seed(0)
+        return [float(x.sum()) for x, _ in val], float(torch.rand(1))
+
+    assert epoch_after(with_test=True) == epoch_after(with_test=False)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
