@@ -1477,7 +1477,7 @@ def refine_range_test(
     from .batches import _batch_loss, to_device
     from .diagnostics import _error_line
     from .snapshot import StateSnapshot, own_iterator
-    from .stepping import autocast, loss_objects, loss_states, with_loss_module
+    from .stepping import autocast, loss_objects, loss_states, step_fn_modules, with_loss_module
 
     n_trials, n_extra, steps, budget = refine.plan()
     total = int(refine.training_steps)  # type: ignore[arg-type]  # plan() checked it
@@ -1497,6 +1497,9 @@ def refine_range_test(
         module_attributes=True,
         states=loss_states(loss_fn),  # a loss object's running state, as each trial starts from the same one
         objects=loss_objects(loss_fn, [on_trial]),  # not where on_trial records its progress
+        # An EMA copy the step_fn updates (a mean teacher), as the sweep's snapshot holds it: every trial starts from
+        # the same one, and it is put back after them.
+        modules=step_fn_modules(step_fn),
     )
     try:
         if val_data is not None:

@@ -1335,3 +1335,36 @@ def test_cli_refine_says_too_short_a_training_in_the_optimizer_steps_of_a_target
     assert short.exit_code == 2, short.output
     said = " ".join(short.output.split())
     assert "but got 40 optimizer steps (--epochs 20 x 2 optimizer steps per epoch;" in said
+
+
+def test_an_ema_copy_a_step_fn_updates_starts_every_trial_where_it_was_and_is_put_back() -> None:
+    # A mean teacher: the step_fn updates an EMA copy of the model, held in its closure, and scores the model against
+    # it. The sweep put that copy back, but refine's trials did not: each trial started from the teacher the last one
+    # left (its consistency term judged against another target), and range_test returned with the teacher moved.
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    model, opt, data = setup()
+    teacher = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    at_start: list[list[torch.Tensor]] = []  # the teacher at each trial's first step
+    watch = {"next": False}
+
+    def on_trial(index: int, lr: float, steps: int, loss: float) -> None:
+        watch["next"] = steps == 0  # a trial starts: its first step comes next
+
+    def step_fn(m: nn.Module, batch: list[torch.Tensor]) -> torch.Tensor:
+        if watch["next"]:
+            at_start.append([p.detach().clone() for p in teacher.parameters()])
+            watch["next"] = False
+        x, y = batch
+        out = m(x)
+        with torch.no_grad():
+            target = teacher(x).softmax(1)
+            teacher.update_parameters(m)
+        return F.cross_entropy(out, y) + F.mse_loss(out.softmax(1), target)
+
+    result = range_test(model, data, optimizer=opt, step_fn=step_fn, num_steps=60, min_lr=1e-4, max_lr=10.0,
+                        refine=small_refine(), on_trial=on_trial)
+    assert result.refinement is not None and len(result.refinement.trials) == 3 == len(at_start)
+    assert all(torch.equal(a, b) for trial in at_start[1:] for a, b in zip(at_start[0], trial, strict=True))
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
