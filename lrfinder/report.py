@@ -424,6 +424,10 @@ def _model_names(results: Sequence[RangeTestResult], limit: int) -> list[tuple[s
     return list(dict.fromkeys(zip(cut, (count for _, count in full))))
 
 
+#: A lone UTF-16 surrogate, which no font draws (Python's stand-in for an undecodable byte).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _drawable(text: str) -> str:
     r"""``text`` as matplotlib can draw it: its ``$`` signs escaped unless it is mathtext matplotlib parses.
 
@@ -432,7 +436,12 @@ def _drawable(text: str) -> str:
     title ``run_$1_$2``, a result file ``a_$x_$.json`` (its name is the curve's label). Such a text is drawn
     as written; one that parses (``$\alpha$ sweep``) is kept as mathtext. A text with no ``$`` left
     unescaped is drawable in any company, so the pieces of a line (names, labels) can be joined.
+
+    A lone surrogate (a byte that is not UTF-8 in a command-line argument, ``--title $'caf\xe9'``, or a ``"\ud800"``
+    escape in a result file) is drawn as U+FFFD: matplotlib's font code refused the text with "set_text():
+    incompatible function arguments".
     """
+    text = _SURROGATE.sub("\ufffd", text)
     if "$" not in text:
         return text
     from matplotlib import cbook

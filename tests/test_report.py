@@ -1921,6 +1921,26 @@ def test_dollar_signs_that_are_no_mathtext_are_drawn_as_written(where: dict, tmp
     assert text.replace("$", r"\$") in all_text(fig)  # drawn as written: matplotlib shows '\$' as '$'
 
 
+@pytest.mark.parametrize(
+    "where",
+    [{"title": "caf\udce9"}, {"label": "run \ud800"}, {"schedule_name": "cos\udcff"}, {"model_name": "N\udce9t"}],
+)
+def test_a_lone_surrogate_is_drawn_as_a_replacement_character(where: dict, tmp_path: Path) -> None:
+    # `lrfind report r.json --title $'caf\xe9'` (a Latin-1 byte from the terminal, which Python keeps as '\udce9')
+    # and a "\ud800" escape in a result file failed in matplotlib's font code: "set_text(): incompatible function
+    # arguments. The following argument types are supported: ...", and no report was written.
+    kwargs = {k: v for k, v in where.items() if k in ("title", "schedule_name")}
+    if "schedule_name" in kwargs:
+        kwargs["schedule"] = [0.1, 0.2, 0.1]
+    result = replace(make_result(), **{k: v for k, v in where.items() if k not in kwargs})
+    path = save_report([result, make_result(seed=1)], tmp_path / "r.png", **kwargs)
+    with Image.open(path) as image:
+        assert image.size == (1200, 900)
+    (text,) = where.values()
+    drawn = all_text(plot_range_test([result, make_result(seed=1)], **kwargs))
+    assert re.sub("[\ud800-\udfff]", "\ufffd", text) in drawn
+
+
 def test_mathtext_that_parses_is_kept() -> None:
     fig = plot_range_test(make_result(), title=r"$\alpha$ sweep")
     assert r"$\alpha$ sweep" in all_text(fig)
