@@ -1491,6 +1491,17 @@ def test_a_model_that_fails_to_save_leaves_no_half_written_file(work: Path, monk
     assert not [p.name for p in work.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
+def test_a_torchscript_model_whose_name_is_not_utf8_loads(work: Path):
+    # m\xe9.pt (a Latin-1 name, held by Python as 'm\udce9.pt') failed in torch's C++ code: "Cannot load TorchScript
+    # file m\udce9.pt: import_ir_module(): incompatible function arguments. The following argument types are ...".
+    name = os.fsdecode(b"m\xe9.pt")
+    shutil.copyfile(work / "model.pt", work / name)
+    result = invoke("run", name, "--data", "train.npz", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "(torchscript)" in result.output and "suggested lr" in result.output
+
+
 @pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
 def test_a_full_device_given_for_the_json_is_named_in_runs_words(work: Path):
     # `--json /dev/full` said Python's "Error: [Errno 28] No space left on device", naming no output.

@@ -675,6 +675,19 @@ def _instantiate(model_class: str, model_args: Any) -> nn.Module:
     return model
 
 
+def _jit_source(file: Path) -> Any:
+    r"""What ``torch.jit.load`` reads ``file`` from: its path, or its bytes where the path is no UTF-8 text.
+
+    A name with a byte that is not UTF-8 (``m\xe9.pt`` from a Latin-1 system, which Python holds as ``'m\udce9.pt'``)
+    failed in torch's C++ code with "import_ir_module(): incompatible function arguments".
+    """
+    try:
+        str(file).encode("utf-8")
+    except UnicodeEncodeError:
+        return io.BytesIO(file.read_bytes())
+    return str(file)
+
+
 def load_model(
     path: str | os.PathLike[str],
     *,
@@ -711,7 +724,7 @@ def load_model(
         raise ModelError(f"Model file {file} is empty (0 bytes). Check the path, or save the model again.")
     if _is_torchscript(file):
         try:
-            model = torch.jit.load(str(file), map_location="cpu")
+            model = torch.jit.load(_jit_source(file), map_location="cpu")
         except Exception as exc:
             raise ModelError(f"Cannot load TorchScript file {file}: {reason(exc)}.") from exc
         if model.original_name == _SCRIPTED_FUNCTION and next(model.parameters(), None) is None:
