@@ -239,6 +239,22 @@ def _ending_cycle(sched: Any) -> tuple[int, torch.optim.lr_scheduler.OneCycleLR,
     return (int(milestones[-1]) if milestones else 0), parts[-1], int(sched.last_epoch)
 
 
+def _group_names(optimizers: Sequence[torch.optim.Optimizer], names: Sequence[str | None]) -> tuple[str | None, ...]:
+    """Each param group's name for the result, an unnamed one named after its optimizer where there are several.
+
+    The groups are counted across the optimizers, so with a GAN's two the log line and the report said "param
+    group 0 (group 1 at 0.5x of it)" of what are two optimizers: they now say ``group 1 'optimizer 1'``.
+    """
+    if len(optimizers) < 2:
+        return tuple(names)
+    labels = [
+        f"optimizer {k}" if len(opt.param_groups) == 1 else f"optimizer {k} group {j}"
+        for k, opt in enumerate(optimizers)
+        for j in range(len(opt.param_groups))
+    ]
+    return tuple(label if name is None else name for name, label in zip(names, labels, strict=True))
+
+
 class LRFinder(_CallbackBase):
     """Find the learning rate at the start of ``fit``, then train with it in the same ``fit``.
 
@@ -1855,7 +1871,7 @@ class LRFinder(_CallbackBase):
             # One name when the optimizers share a class, so the result's own .scale(rule="auto") reads it.
             optimizer_name=",".join(dict.fromkeys(optimizer_result_name(o) for o in run.optimizers)),
             lr_ratios=tuple(groups.ratios),
-            group_names=tuple(groups.names),
+            group_names=_group_names(run.optimizers, groups.names),
         )
 
     def _scale(self, trainer: pl.Trainer, run: _TestRun, result: RangeTestResult) -> RangeTestResult:

@@ -1642,11 +1642,14 @@ def test_manual_training_step_that_never_steps_is_a_clear_error(tmp_path: Path) 
         t.fit(HandAccumulating(step=False), make_loader())
 
 
-def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None:
+def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
     finder = LRFinder(monitor="g_loss", num_steps=40, min_lr=1e-3, max_lr=100.0)
     model = GAN()
     t = trainer(tmp_path, [finder], max_steps=4)
-    t.fit(model, make_loader())
+    with caplog.at_level(logging.INFO):
+        t.fit(model, make_loader())
     result = finder.result
     assert result is not None
     sweep = [e for e in model.events if e[0] == "test"]
@@ -1664,6 +1667,10 @@ def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path) -> None
     assert t.global_step == 4  # Lightning counts both optimizers' steps in manual mode: 2 batches
     assert len([e for e in model.events if e[0] == "train"]) == 4
     assert "g_loss" in t.callback_metrics  # the fit's own logging still works
+    # The groups are counted across the optimizers: the log line called the discriminator's "group 1".
+    assert result.group_names == ("optimizer 0", "optimizer 1")
+    line = next(r.getMessage() for r in caplog.records if "LRFinder: training with" in r.getMessage())
+    assert "for param group 0 'optimizer 0', group 1 'optimizer 1' at 0.5× of it" in line
 
 
 def test_manual_optimization_monitor_logged_every_other_batch(tmp_path: Path) -> None:
