@@ -2529,7 +2529,8 @@ class LRFinder(_CallbackBase):
         logged. Only where nothing can still log the metric before Lightning reads it: the module's own
         ``on_train_epoch_end`` and a callback's (other than Lightning's or lrfinder's) run after this hook, so either
         leaves it to Lightning; so does an epoch that does not step the schedule (a frequency of several epochs, one
-        after ``val_check_interval`` batches) or a fit resuming mid-epoch, which Lightning does not step.
+        after ``val_check_interval`` batches, one cut short by ``max_steps``) or a fit resuming mid-epoch, which
+        Lightning does not step.
 
         Raises:
             ValueError: The monitor is not among ``trainer.callback_metrics`` where Lightning is about to read it.
@@ -2539,6 +2540,10 @@ class LRFinder(_CallbackBase):
         if self.scheduler != "plateau" or not pl_module.automatic_optimization:
             return
         if getattr(trainer.fit_loop, "restarting", False):
+            return
+        # An epoch cut short (max_steps reached mid-epoch) is not stepped by Lightning: it never reads the monitor.
+        ready = getattr(trainer.fit_loop.epoch_loop, "_num_ready_batches_reached", None)
+        if callable(ready) and not ready():
             return
         epoch = trainer.current_epoch + 1
         configs = [

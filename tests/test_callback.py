@@ -4440,6 +4440,15 @@ def test_plateau_monitor_nothing_logs_is_refused_at_the_epochs_end_naming_what_i
     assert fit(type("EpochEnd", (LogsValLoss, LogsLossAtEpochEnd), {})(), "train_loss").global_step == 16
 
 
+def test_plateau_monitor_not_yet_logged_in_an_epoch_cut_short_by_max_steps_is_left_to_lightning(tmp_path: Path) -> None:
+    # max_steps reached before the epoch's validation: Lightning steps no plateau schedule there (the epoch's batches
+    # were not all run) and the fit ends as it should, but the check refused val_loss as logged by nothing.
+    finder = LRFinder(optimizer="sgd", scheduler="plateau", scheduler_settings={"monitor": "val_loss"}, **FAST)
+    t = trainer(tmp_path, [finder], max_epochs=2, max_steps=3, limit_val_batches=2)
+    t.fit(LogsValLoss(), make_loader(), make_loader(shuffle=False))
+    assert t.global_step == 3 and "val_loss" not in t.callback_metrics
+
+
 class _NoLog(LogsLoss):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
