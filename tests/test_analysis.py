@@ -2123,6 +2123,7 @@ def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
     # A loss rising from its first step, which a lower min_lr helps too: test_a_curve_that_diverges_from_its_first_step.
 
 
+@pytest.mark.slow  # real range tests: 24-26 s each on the shared 2-core machine
 def test_a_real_classifier_that_needs_more_steps_reads_after_the_advised_sweep() -> None:
     # The 8-decade default sweep gives it about 11 steps a decade; it blew up before a fall
     # stood out, and was told to lower min_lr. Four times the steps below the blow-up read a fall.
@@ -2137,6 +2138,7 @@ def test_a_real_classifier_that_needs_more_steps_reads_after_the_advised_sweep()
     assert 1e-4 < again.suggestion.lr < 1e-1
 
 
+@pytest.mark.slow  # real range tests: 24-26 s each on the shared 2-core machine
 def test_a_real_scale_invariant_loss_still_falling_at_10_is_told_what_is_likely_and_both_cures_read() -> None:
     # Every weight feeds a BatchNorm, initialised 30x too large: the LR acts through lr / ||w||**2, and the loss
     # still fell at 10. It was told only "3 decades higher". The check it is given holds (the loss ignores the
