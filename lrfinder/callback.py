@@ -270,7 +270,8 @@ class LRFinder(_CallbackBase):
     * the module's LR attribute (``attr_name``, or the first of ``lr``, ``hparams.lr``,
       ``learning_rate``, ``hparams.learning_rate`` that exists and is not a read-only property, else
       the ``lr`` or ``learning_rate`` of a nested hyper-parameter, ``hparams.optim["lr"]``, when the
-      module holds one such; of several, none is guessed and a warning names them) is
+      module holds one such and ``configure_optimizers`` reads it; of several, none is guessed and a
+      warning names them) is
       set to the LR, with every other
       holder of its name (``self.lr`` and ``self.hparams.lr``: checkpoints and the loggers'
       hyper-parameters carry it), and ``configure_optimizers`` is run again, so optimizers and
@@ -1965,6 +1966,11 @@ class LRFinder(_CallbackBase):
             if driving is not None:
                 _restore_holders(before)
                 attr = self._attr_used = driving
+            elif attr not in LR_ATTRIBUTES:
+                # A nested hyper-parameter's LR is a guess from a wider search (a teacher's or a later stage's
+                # hparams.teacher["lr"]): one that drives nothing is left as it was, and the optimizers are rescaled.
+                _restore_holders(before)
+                attr = self._attr_used = self._attr_value = None
         factors = _factors(lr, tested, trainer)
         if attr is not None and len(factors) == len(tested):
             # The groups the attribute drives moved when it was set; when configure_optimizers scales it

@@ -4103,6 +4103,28 @@ def test_nested_hparams_lr_found_without_attr_name_reaches_the_checkpoint(tmp_pa
     assert rebuilt.configure_optimizers().param_groups[0]["lr"] == lr
 
 
+class UnrelatedNestedLRNet(Net):
+    """A nested ``lr`` that ``configure_optimizers`` does not read (a teacher's), beside an optimizer at its own LR."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=None)
+        self.save_hyperparameters({"teacher": {"lr": 0.5, "momentum": 0.99}})
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def test_a_nested_hparams_lr_that_drives_no_optimizer_is_left_alone(tmp_path: Path) -> None:
+    # It was set to the found LR and kept (saved in the checkpoint) though no optimizer reads it.
+    model = UnrelatedNestedLRNet()
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=1)
+    t.fit(model, make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and t.optimizers[0].param_groups[0]["lr"] == pytest.approx(lr)
+    assert dict(model.hparams) == {"teacher": {"lr": 0.5, "momentum": 0.99}}
+
+
 class TwoNestedLRsNet(Net):
     """Two param groups, each with its LR in a hyper-parameter of its own (``hparams.gen``, ``hparams.disc``)."""
 
