@@ -2146,7 +2146,11 @@ def _with_val_curve(
     its buffer broadcast (``require_forward_param_sync`` off, put back after), so no collective waits inside it and
     the shards may differ in length (one may be empty); each rank evaluates with its own buffers (a BatchNorm's
     running statistics). A non-finite training loss is returned as it is, so the sweep stops on it as without
-    ``curve="val"``. A val batch holding NaN/inf whose loss is not finite is the data's fault, as a training
+    ``curve="val"``. A pass only looks: it leaves the training run as ``curve="train"`` runs it, with every RNG and
+    ``val_data``'s draw state put back after it (:func:`~lrfinder._lightning.preserved_randomness`: a ``DataLoader``'s
+    ``iter()`` draws its seed from torch's RNG, a ``step_fn`` may draw noise) and the modules a ``step_fn`` updates
+    outside the model (an EMA teacher, :func:`~lrfinder.stepping.step_fn_modules`) copied back, at the cost of one
+    copy of them per step. A val batch holding NaN/inf whose loss is not finite is the data's fault, as a training
     batch's is (:class:`~lrfinder.diagnostics._NonFiniteDataWatch`; the first pass looks at every batch, so a model
     that copes with those inputs is seen to); under DDP every rank reads what every rank found
     (:func:`~lrfinder.data_parallel.ranks_data_verdict`) and all raise alike.
@@ -2155,10 +2159,12 @@ def _with_val_curve(
         DataError: ``val_data`` yields no batch (on any rank), or a batch holding NaN/inf whose loss is not finite.
 
     """
+    from ._lightning import preserved_randomness
     from .refine import _losses_in_eval
 
     train_step = prepared.step
     watch, passes = _NonFiniteDataWatch(), [0]
+    held = _step_fn_tensors(model, step_fn)
     ranks = data_parallel_ranks(model, setup.target)
     inner = parallel_module(model)
     ddp = inner if isinstance(inner, nn.parallel.DistributedDataParallel) else None
@@ -2174,7 +2180,7 @@ def _with_val_curve(
         if sync is not None:
             ddp.require_forward_param_sync = False  # type: ignore[union-attr]
         try:
-            with eval_modes(model):  # once per pass, not per batch
+            with preserved_randomness(val_data), _put_back(held), eval_modes(model):  # once per pass, not per batch
                 for i, batch in enumerate(own_iterator(val_data)):  # one batch at a time: val_data is not held whole
                     weight = infer_batch_size(None, batch) or 1
                     loss = _losses_in_eval(loss_of, [batch], model)[0]
@@ -2223,6 +2229,27 @@ def _with_val_curve(
         return mean
 
     return replace(prepared, step=step)
+
+
+def _step_fn_tensors(model: nn.Module, step_fn: object) -> list[torch.Tensor]:
+    """The parameters and buffers of the modules a ``step_fn`` holds outside ``model`` (an EMA teacher it updates)."""
+    own = {id(t) for t in (*model.parameters(), *model.buffers())}
+    tensors = {id(t): t for _, m in step_fn_modules(step_fn) for t in (*m.parameters(), *m.buffers())}
+    return [t for key, t in tensors.items() if key not in own and not t.is_inference()]
+
+
+@contextlib.contextmanager
+def _put_back(tensors: Sequence[torch.Tensor]) -> Iterator[None]:
+    """``tensors`` (:func:`_step_fn_tensors`) as they were on entry, on exit: copied back where changed in place."""
+    with torch.inference_mode(False), torch.no_grad():
+        saved = [(t, t._version, t.detach().clone()) for t in tensors]
+    try:
+        yield
+    finally:
+        with torch.inference_mode(False), torch.no_grad():
+            for tensor, version, value in saved:
+                if tensor._version != version:
+                    tensor.copy_(value)
 
 
 def _unwrapped_lightning_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:

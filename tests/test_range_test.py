@@ -889,6 +889,40 @@ def test_curve_val_records_the_loss_over_val_data_after_each_step(dataset: Tenso
     assert RangeTestResult.from_dict({**trained.to_dict(), "settings": {"min_lr": 1e-7}}).settings.curve == "train"
 
 
+def test_curve_val_passes_leave_the_training_run_as_curve_train_runs_it(dataset: TensorDataset) -> None:
+    """A validation pass only looks: with a ``step_fn`` that draws noise (mixup) and updates an EMA teacher in its
+    closure, and loaders drawing from the global RNG, ``curve="val"`` trains exactly what ``curve="train"`` trains.
+    Each pass called the step_fn (moving the teacher once per val batch) and drew from the global RNG (the val
+    loader's seed, the step_fn's noise), so the steps after it trained another run than the one measured."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    x, y = dataset.tensors
+
+    def run(curve: str) -> list[torch.Tensor]:
+        torch.manual_seed(3)
+        model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+        teacher = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.5))
+
+        def step_fn(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            xb, yb = batch
+            mix = torch.rand(())  # global RNG, as mixup draws
+            teacher.update_parameters(net)
+            with torch.no_grad():
+                soft = teacher(xb).softmax(-1)
+            out = net(mix * xb + (1 - mix) * xb.flip(0))
+            return F.cross_entropy(out, yb) + F.mse_loss(out.softmax(-1), soft)
+
+        train = DataLoader(TensorDataset(x[:256], y[:256]), batch_size=32, shuffle=True)  # the global RNG's order
+        val = DataLoader(TensorDataset(x[256:320], y[256:320]), batch_size=16)  # iter() draws a seed from it
+        range_test(model, train, val_data=val if curve == "val" else None, curve=curve, step_fn=step_fn,
+                   num_steps=12, max_lr=1e-2, stop_factor=None, restore=False)
+        return [t.detach().clone() for t in (*model.parameters(), *teacher.parameters(), teacher.n_averaged)]
+
+    measured, trained = run("val"), run("train")
+    assert all(torch.equal(a, b) for a, b in zip(measured, trained, strict=True))
+    assert int(measured[-1]) == 12  # the teacher took one update per training step, none in the val passes
+
+
 class _MeanPool(nn.Module):
     """A deep-sets model over point sets of their own sizes: a list of (points, 2) tensors, one per example."""
 
