@@ -1662,7 +1662,7 @@ def test_the_top_figure_is_found_with_the_get_figure_of_matplotlib_before_3_10()
             self.ax = ax
 
         def get_figure(self):
-            return self.ax.get_figure(root=False)
+            return self.ax.figure  # its own (sub)figure, in every matplotlib
 
     root = Figure(figsize=(10, 4))
     sub = root.subfigures(1, 2)[1]
