@@ -3048,6 +3048,27 @@ def report_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
+@contextmanager
+def _as_laid_out(fig: Figure) -> Iterator[None]:
+    """Within it, ``fig`` is laid out once more and saved as laid out, its layout engine set aside.
+
+    With a layout engine, ``savefig`` draws the figure twice: once, rendering nothing, to run the engine, then to
+    render. Run here directly, the engine lays the figure out as that first drawing did (the labels and legends placed
+    after :func:`_draw_report`'s last layout move the panels: the last one is needed), and the figure is drawn once.
+    For a figure nobody else holds (:func:`report_writer`'s); the engine is put back after. PNG only: drawn once, the
+    first report of a process places some texts a millionth of a point off where later ones do, which a PNG's
+    pixels do not show but an SVG's or PDF's numbers do (the same report wrote other bytes).
+    """
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+    fig.set_layout_engine(None)  # not "none": savefig runs a placeholder engine's drawing all the same
+    try:
+        yield
+    finally:
+        fig.set_layout_engine(engine)
+
+
 def report_writer(
     result_or_results: RangeTestResult | Sequence[RangeTestResult],
     path: str | os.PathLike[str],
@@ -3082,6 +3103,10 @@ def report_writer(
         # identical runs wrote different .svg files. Saved under the style it was drawn in: the user's
         # savefig.bbox = "tight" cropped the file to another size, savefig.transparent left it without a background.
         with _report_style({"svg.hashsalt": "lrfinder"}):
+            if fmt == "png":
+                with _as_laid_out(fig):
+                    fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
+                return
             if fmt != "svg":
                 fig.savefig(file, format=fmt, dpi=fig.dpi, metadata=metadata)
                 return

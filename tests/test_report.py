@@ -333,6 +333,28 @@ def test_the_same_report_is_the_same_bytes(tmp_path: Path, suffix: str):
         assert save_report(make_result(), tmp_path / f"b{n}{suffix}").read_bytes() == first
 
 
+@pytest.mark.parametrize(
+    "make",
+    [make_result, lambda: replace(make_result(), refinement=make_refinement(), noise_scale=measured_noise())],
+    ids=["plain", "every-panel"],
+)
+def test_save_report_draws_the_figure_once_and_as_savefig_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make
+) -> None:
+    # savefig on a figure with a layout engine draws it twice (once rendering nothing, to run the engine): a
+    # tenth of a report's time. save_report lays it out itself and draws once; the PNG is the one savefig makes.
+    from matplotlib.figure import Figure
+
+    expected = png(plot_range_test(make()))
+    drawn = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: drawn.append(fig) or draw(fig, renderer))
+    path = save_report(make(), tmp_path / "r.png")
+    assert len(drawn) == 1
+    assert Image.open(path).convert("RGB").tobytes() == expected.tobytes()
+    assert drawn[0].get_layout_engine() is not None  # put back: a later savefig lays it out as it was
+
+
 def test_svg_ids_are_numbered_in_order_of_appearance():
     svg = '<clipPath id="p94913b31c6"/><path clip-path="url(#p94913b31c6)"/><use xlink:href="#m0a1b2c3d4e"/>'
     svg += '<path id="m0a1b2c3d4e"/><text>p94913b31c7</text>'
