@@ -1040,18 +1040,21 @@ class LRFinder(_CallbackBase):
             trainer.should_stop = True
             return
         if result.lr is None:
-            message = (
-                f"{self._who}: the range test was inconclusive: {sentence(result.error)} Training goes on with the "
-                "module's own learning rate."
-            )
             if self._replaced is not None:
                 # optimizer= swapped in a registry optimizer for the test: give the module its own back.
                 trainer.strategy.optimizers, trainer.strategy.lr_scheduler_configs = self._replaced
+            # What training runs at instead (a cycle's peak, as applied_lr would be), said and for the report to say.
+            kept = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
+            self._kept_lr = max(kept, default=None)
+            said = "" if self._kept_lr is None else f", {'up to ' if len(set(kept)) > 1 else ''}{self._kept_lr:.2e}"
+            message = (
+                f"{self._who}: the range test was inconclusive: {sentence(result.error)} Training goes on with the "
+                f"module's own learning rate{said}."
+            )
             if self.strict:
+                self._kept_lr = None
                 raise InconclusiveCurveError(message + " (strict=True)")
             _lightning.warn(trainer, message)
-            # What training runs at instead (a cycle's peak, as applied_lr would be), for the report to say.
-            self._kept_lr = max(_base_lrs(trainer.optimizers, trainer.lr_scheduler_configs), default=None)
             return
         accumulate = result.settings.accumulate_steps
         unknown = _loader_batch_size(trainer.train_dataloader) is None

@@ -2563,6 +2563,7 @@ def test_inconclusive_warns_keeps_lr_and_trains(tmp_path: Path) -> None:
     # The error's sentences are quoted as they are, not wrapped in "(...)." (which read "LRs).). Training").
     (message,) = [str(w.message) for w in record if "inconclusive" in str(w.message)]
     assert f"inconclusive: {finder.result.error} Training goes on" in message and ".)." not in message
+    assert message.endswith("Training goes on with the module's own learning rate, 2.00e-02.")  # the LR it keeps
     assert [e[1] for e in model.train_events()] == [(0.02,)] * 3
 
 
