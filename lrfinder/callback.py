@@ -1045,15 +1045,15 @@ class LRFinder(_CallbackBase):
                 trainer.strategy.optimizers, trainer.strategy.lr_scheduler_configs = self._replaced
             # What training runs at instead (a cycle's peak, as applied_lr would be), said and for the report to say.
             kept = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
-            self._kept_lr = max(kept, default=None)
-            said = "" if self._kept_lr is None else f", {'up to ' if len(set(kept)) > 1 else ''}{self._kept_lr:.2e}"
+            kept_lr = max(kept, default=None)
+            said = "" if kept_lr is None else f", {'up to ' if len(set(kept)) > 1 else ''}{kept_lr:.2e}"
             message = (
                 f"{self._who}: the range test was inconclusive: {sentence(result.error)} Training goes on with the "
                 f"module's own learning rate{said}."
             )
             if self.strict:
-                self._kept_lr = None
                 raise InconclusiveCurveError(message + " (strict=True)")
+            self._kept_lr = kept_lr
             _lightning.warn(trainer, message)
             return
         accumulate = result.settings.accumulate_steps

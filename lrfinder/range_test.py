@@ -157,7 +157,15 @@ from .settings import (
     validate_settings,
     warn_unused_clip_algorithm,
 )
-from .snapshot import StateSnapshot, _iterator_of, held_iterators, kept_stream_message, own_iterator
+from .snapshot import (
+    StateSnapshot,
+    _iterator_of,
+    _module_tensors,
+    _unique,
+    held_iterators,
+    kept_stream_message,
+    own_iterator,
+)
 from .stepping import (
     StepClosure,
     _needs_closure,
@@ -2233,9 +2241,9 @@ def _with_val_curve(
 
 def _step_fn_tensors(model: nn.Module, step_fn: object) -> list[torch.Tensor]:
     """The parameters and buffers of the modules a ``step_fn`` holds outside ``model`` (an EMA teacher it updates)."""
-    own = {id(t) for t in (*model.parameters(), *model.buffers())}
-    tensors = {id(t): t for _, m in step_fn_modules(step_fn) for t in (*m.parameters(), *m.buffers())}
-    return [t for key, t in tensors.items() if key not in own and not t.is_inference()]
+    own = {id(t) for t in _module_tensors(model)}
+    tensors = _unique(t for _, m in step_fn_modules(step_fn) for t in _module_tensors(m))
+    return [t for t in tensors if id(t) not in own and not t.is_inference()]
 
 
 @contextlib.contextmanager
