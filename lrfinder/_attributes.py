@@ -4,9 +4,10 @@
 dotted ``attr_name``) and the ``batch_size`` of ``target_batch_size`` through these helpers.
 :func:`_holders` is Lightning's order of the objects that may hold a name (the module, its
 ``hparams``, the datamodule, its ``hparams``, as its tuner and ``BatchSizeFinder`` search them);
-:func:`_lr_holders` is the one choice of what setting the LR writes: the attribute itself and
-every other holder of its name that holds a number and can take one. :func:`_set_lr_everywhere`
-writes them; :func:`_restore_holders` puts back what :func:`_lr_holders` read.
+:func:`_lr_holders` is the one choice of what setting the LR writes: the attribute itself and, for a
+holder's own attribute (not a nested one), every other holder of its name that holds a number and can
+take one. :func:`_set_lr_everywhere` writes them; :func:`_restore_holders` puts back what
+:func:`_lr_holders` read.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def _nested_lr_attributes(pl_module: Any) -> list[str]:
     of their own. Each entry that is a mapping or a namespace (``argparse.Namespace``, jsonargparse's) and holds a
     number under one of :data:`NESTED_LR_NAMES` that can be set gives its dotted path, in ``hparams``' order.
     """
+    return [path for path in _nested_lr_paths(pl_module) if _has_attr(pl_module, path) and _settable(pl_module, path)]
+
+
+def _nested_lr_paths(pl_module: Any) -> list[str]:
+    """Every ``hparams.<key>.<name>`` held one level down, a number or not (``"1e-3"`` read from a config as text).
+
+    ``<key>`` is an entry of ``hparams`` that is a mapping or a namespace, ``<name>`` one of :data:`NESTED_LR_NAMES`
+    it holds, in ``hparams``' order.
+    """
     hparams = getattr(pl_module, "hparams", None)
     if not isinstance(hparams, Mapping):
         return []
@@ -81,10 +91,7 @@ def _nested_lr_attributes(pl_module: Any) -> list[str]:
             continue
         if not isinstance(entry, (Mapping, argparse.Namespace, types.SimpleNamespace)):
             continue
-        for name in NESTED_LR_NAMES:
-            path = f"hparams.{key}.{name}"
-            if _has_attr(pl_module, path) and _settable(pl_module, path):
-                found.append(path)
+        found += [f"hparams.{key}.{name}" for name in NESTED_LR_NAMES if _value(entry, name) is not _MISSING]
     return found
 
 
@@ -151,8 +158,9 @@ def _holders(trainer: pl.Trainer, pl_module: pl.LightningModule, name: str) -> l
 def _lr_holders(trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str) -> list[tuple[Any, str, Any]]:
     """What setting the LR at ``attr`` writes, with the values they hold now: the one choice of the holders.
 
-    ``attr`` itself first, then every other holder of its name (:func:`_holders`) that holds a
-    number and can take one (``self.lr`` and ``self.hparams.lr``), each once.
+    ``attr`` itself first, then, when ``attr`` is a holder's own attribute (``lr``, ``hparams.lr``), every
+    other holder of its name (:func:`_holders`) that holds a number and can take one (``self.lr`` and
+    ``self.hparams.lr``), each once. A nested ``attr`` (``hparams.optim.lr``) is written alone.
     :func:`_set_lr_everywhere` sets them, :func:`_restore_holders` puts these values back.
     """
     *path, name = attr.split(".")
@@ -160,7 +168,11 @@ def _lr_holders(trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str) -
     for part in path:
         obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
     out = [(obj, name, _get(obj, name))]
-    for holder in _holders(trainer, pl_module, name):
+    holders = _holders(trainer, pl_module, name)
+    if all(obj is not h for h in holders):
+        # A nested path (hparams.optim["lr"]) is that LR alone: the module's own self.lr and hparams.lr are others.
+        return out
+    for holder in holders:
         if all(holder is not h for h, _, _ in out) and _is_number(_get(holder, name)) and _settable(holder, name):
             out.append((holder, name, _get(holder, name)))
     return out

@@ -56,6 +56,7 @@ from ._attributes import (
     _holders,
     _lr_holders,
     _nested_lr_attributes,
+    _nested_lr_paths,
     _not_a_number,
     _put,
     _read_only,
@@ -2064,8 +2065,11 @@ class LRFinder(_CallbackBase):
         return next((n for n in _lr_candidates(pl_module) if _has_attr(pl_module, n) and _settable(pl_module, n)), None)
 
     def _warn_lr_not_a_number(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Say that an LR attribute holding no number (``self.lr = "1e-3"``) is passed over, and what follows."""
-        for name in LR_ATTRIBUTES:
+        """Say that an LR attribute holding no number (``self.lr = "1e-3"``) is passed over, and what follows.
+
+        A nested hyper-parameter's LR (``hparams.optim["lr"] = "1e-3"``) is checked alike.
+        """
+        for name in (*LR_ATTRIBUTES, *_nested_lr_paths(pl_module)):
             held = _not_a_number(pl_module, name)
             if held is not None:
                 _lightning.warn(

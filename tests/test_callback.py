@@ -4104,6 +4104,41 @@ def test_nested_hparams_lr_found_without_attr_name_reaches_the_checkpoint(tmp_pa
     assert rebuilt.configure_optimizers().param_groups[0]["lr"] == lr
 
 
+def test_attr_name_of_a_nested_lr_sets_that_path_only(tmp_path: Path) -> None:
+    # attr_name="optim.lr" set every holder of the last name: the module's own self.lr and hparams.lr (a teacher's,
+    # a later stage's) took the found LR too, and the checkpoint saved them.
+    class Both(NestedHparamsNet):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lr = 0.5
+            self.hparams.lr = 0.25
+
+    finder = LRFinder(attr_name="optim.lr", **FAST)
+    t = trainer(tmp_path, [finder], max_steps=1)
+    t.fit(model := Both(), make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and model.hparams.optim == {"lr": lr, "momentum": 0.9}
+    assert t.optimizers[0].param_groups[0]["lr"] == lr
+    assert (model.lr, model.hparams.lr) == (0.5, 0.25)
+
+
+def test_a_nested_lr_read_from_a_config_as_text_is_said_to_keep_its_value(tmp_path: Path) -> None:
+    # hparams.optim["lr"] = "1e-2" (PyYAML's text for 1e-2) was passed over without a word, where a top-level text LR
+    # is warned of: the optimizers were rescaled, and the checkpoint's hparams kept "1e-2".
+    class TextNested(NestedHparamsNet):
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=float(self.hparams.optim["lr"]), momentum=0.9)
+
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=1)
+    said = r"LRFinder: hparams.optim.lr holds '1e-2' \(a str\), not a number, so it cannot take the found LR"
+    with pytest.warns(UserWarning, match=said):
+        t.fit(model := TextNested({"lr": "1e-2", "momentum": 0.9}), make_loader())  # type: ignore[dict-item]
+    assert finder.applied_lr is not None and finder.applied_lr != 0.01
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(finder.applied_lr)
+    assert model.hparams.optim == {"lr": "1e-2", "momentum": 0.9}
+
+
 class UnrelatedNestedLRNet(Net):
     """A nested ``lr`` that ``configure_optimizers`` does not read (a teacher's), beside an optimizer at its own LR."""
 
