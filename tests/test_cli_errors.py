@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from lrfinder.cli import main
 from lrfinder.cli.fit import command as fit_command
@@ -812,14 +813,6 @@ def test_csv_without_target_is_a_usage_error(work: Path):
 FAILED = {
     "empty model file": (["empty.pt", "--data", "train.npz"], ["empty.pt", "is empty (0 bytes)"]),
     "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
-    "a model saved with pickle.dump": (  # was told it was saved with torch.save(model), to pass --unsafe-pickle
-        ["pickled.pkl", "--data", "train.npz"],
-        ["pickled.pkl is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file, and torch.load "
-         "cannot read it. Save the model again with torch.jit.save(torch.jit.script(model), path)"],
-    ),
-    "a model saved with pickle.dump, with --unsafe-pickle": (  # torch's "Invalid magic number; corrupt file?"
-        ["pickled.pkl", "--unsafe-pickle", "--data", "train.npz"], ["pickled.pkl is a plain Python pickle"],
-    ),
     "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
     "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
     "truncated model": (["cut_model.pt", "--data", "train.npz"], ["cut_model.pt", "truncated or damaged", "again"]),
@@ -1025,6 +1018,17 @@ SWAPPED = {
         ["model.pt", "--data", "pickled_data.pt"],
         ["pickled_data.pt is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file. Save a dict "
          "of tensors: torch.save({'x': x, 'y': y}, path)"],
+    ),
+    # A model of a kind torch cannot read, as the same pickle as --data above: a failed run (exit 1) was the model's
+    # fault, and before that it was told it was saved with torch.save(model), to pass --unsafe-pickle.
+    "a model saved with pickle.dump": (
+        ["pickled.pkl", "--data", "train.npz"],
+        ["pickled.pkl is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file, and torch.load "
+         "cannot read it (--unsafe-pickle or not). Save the model again with torch.jit.save(torch.jit.script(model), "
+         "path), or save torch.save(model.state_dict(), path) and pass --model-class."],
+    ),
+    "a model saved with pickle.dump, with --unsafe-pickle": (  # torch's "Invalid magic number; corrupt file?"
+        ["pickled.pkl", "--unsafe-pickle", "--data", "train.npz"], ["pickled.pkl is a plain Python pickle"],
     ),
     # It said "and as --data a dict of tensors" of the --val-data file too.
     "model as the val data": (
@@ -1923,6 +1927,7 @@ def test_a_utf16_csv_from_excel_unicode_text_is_read(work: Path):
 MIDWAY = """
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 class BreaksLater(nn.Module):
     # A model whose own code raises once the test is under way (a linear-algebra routine on blown-up weights).
@@ -1958,6 +1963,7 @@ def test_an_error_raised_midway_through_the_sweep_says_where_and_what_to_do(work
 IN_TRAINING = """
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 class BreaksInTraining(nn.Module):
     # A model whose own code raises in training, after a range test of 40 steps (the check before it runs once).
@@ -2035,18 +2041,28 @@ def test_a_datasets_example_failing_midway_through_the_sweep_is_the_datas_not_th
     assert "--max-lr" not in error and "range test failed" not in error, error
 
 
-def test_a_npz_saved_under_another_extension_is_named_with_the_rename_to_make(work: Path):
-    # Was "renamed.pt is a zip archive, but not one torch.save wrote (it holds x.npy, y.npy)": numpy's archive, and
-    # the fix (its extension), were not named.
+def test_a_npz_saved_under_another_extension_is_read_as_the_npz_it_is(work: Path):
+    # Was refused (exit 1) with "renamed.pt is a numpy .npz archive (numpy.savez) saved under another extension ...
+    # Rename it to renamed.npz": its members (x.npy, y.npy) say what it is, and numpy reads it without pickles.
+    from lrfinder.cli.loading import load_data
+
     (work / "renamed.pt").write_bytes((work / "train.npz").read_bytes())
-    for option, data in (("--data", ("--data", "renamed.pt")), ("--val-data", ("--data", "train.npz", "--val-data",
-                                                                               "renamed.pt"))):  # fmt: skip
-        assert_one_line(
-            invoke("run", "model.pt", *data, *FAST),
-            1,
-            "renamed.pt is a numpy .npz archive (numpy.savez) saved under another extension, and lrfind reads a .pt "
-            f"file as a torch.save one. Rename it to renamed.npz and pass that as {option}.",
+    np.savez(work / "named.npz", inputs=np.ones((8, 10), np.float32), labels=np.arange(8) % 3)
+    (work / "named.pth").write_bytes((work / "named.npz").read_bytes())
+    for npz, renamed, keys in (("train.npz", "renamed.pt", {}), ("named.npz", "named.pth", {"x_key": "inputs"})):
+        want, got = (load_data(work / name, batch_size=8, **keys).dataset for name in (npz, renamed))
+        assert isinstance(want, TensorDataset) and isinstance(got, TensorDataset)
+        assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(want.tensors, got.tensors, strict=True))
+    runs = [
+        invoke("run", "model.pt", *data, "--json", f"{name}.json", *FAST)
+        for name, data in (
+            ("npz", ("--data", "train.npz", "--val-data", "train.npz")),
+            ("pt", ("--data", "renamed.pt", "--val-data", "renamed.pt")),
         )
+    ]
+    assert [r.exit_code for r in runs] == [0, 0], [r.output for r in runs]
+    results = [json.loads((work / f"{name}.json").read_text()) for name in ("npz", "pt")]
+    assert results[0]["losses"] == results[1]["losses"] and len(results[0]["losses"]) > 0
 
 
 @pytest.mark.parametrize(

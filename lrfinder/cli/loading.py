@@ -448,10 +448,12 @@ def _torch_load_weights(path: Path) -> Any:
     if _is_plain_pickle(path):
         # torch.load reads torch.save's files only: a plain pickle failed, with --unsafe-pickle, with torch's bare
         # "Invalid magic number; corrupt file?" (and without it, was said to be saved with torch.save(model)).
-        raise ModelError(
+        # A file of a kind lrfind does not read, a usage error (exit 2) as the same file given as --data is.
+        raise _usage_error(
             f"{path} is a plain Python pickle (pickle.dump or joblib.dump), not a torch.save file, and torch.load "
-            "cannot read it. Save the model again with torch.jit.save(torch.jit.script(model), path), or save "
-            "torch.save(model.state_dict(), path) and pass --model-class."
+            "cannot read it (--unsafe-pickle or not). Save the model again with "
+            "torch.jit.save(torch.jit.script(model), path), or save torch.save(model.state_dict(), path) and pass "
+            "--model-class."
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -712,7 +714,8 @@ def load_model(
             ``model_class``, a ``model_class`` that does not import or is no class (no LightningModule for a
             checkpoint), or ``model_args`` it cannot take: the fix is an option (exit 2); a file of data
             (``.npz``, ``.npy``, ``.csv``, ``.tsv``) or a result (``.json``) as the model: the fix is the
-            arguments' order (exit 2).
+            arguments' order (exit 2); a plain pickle (``pickle.dump``), which torch cannot read: save the model
+            again (exit 2).
         ModelError: An unreadable file, a wrong ``model_class``, or a state_dict that does not fit
             the class.
 
@@ -1669,6 +1672,34 @@ def _holds_arrays(obj: Any) -> bool:
     return not any(isinstance(item, (DataLoader, Dataset)) or is_datamodule(item) for item in items)
 
 
+def _read_npz(
+    path: Path, *, x_key: str | None, y_key: str | None, float_dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inputs and targets of the numpy ``.npz`` archive ``path``, whatever its extension; no pickles are loaded.
+
+    Raises:
+        DataError: Object arrays (they would unpickle), an unreadable archive, no arrays, or no array of the names.
+
+    """
+    source = str(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(
+                f"{path} holds object arrays, which are not loaded (loading them runs pickled code). Store "
+                "numeric arrays: numpy.savez(path, x=x.astype('float32'), y=y)."
+            ) from exc
+        raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
+    if not arrays:
+        raise DataError(f"{path} holds no arrays. Save the inputs and targets: numpy.savez(path, x=..., y=...).")
+    (xk, x), (yk, y) = (_pick(arrays, *pick, source) for pick in _picks(x_key, y_key))
+    return _to_tensors(x, y, source, float_dtype, keys=(xk, yk))
+
+
 def _load_tensor_file(
     path: Path,
     *,
@@ -1691,22 +1722,7 @@ def _load_tensor_file(
                     "numpy.savez(path, x=..., y=...).",
                 )
             )
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {k: archive[k] for k in archive.files}
-        except ValueError as exc:
-            if "pickle" in str(exc):
-                raise DataError(
-                    f"{path} holds object arrays, which are not loaded (loading them runs pickled code). Store "
-                    "numeric arrays: numpy.savez(path, x=x.astype('float32'), y=y)."
-                ) from exc
-            raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise DataError(f"Cannot read {path} as a .npz archive: {reason(exc)}.") from exc
-        if not arrays:
-            raise DataError(f"{path} holds no arrays. Save the inputs and targets: numpy.savez(path, x=..., y=...).")
-        (xk, x), (yk, y) = (_pick(arrays, *pick, source) for pick in _picks(x_key, y_key))
-        return _to_tensors(x, y, source, float_dtype, keys=(xk, yk))
+        return _read_npz(path, x_key=x_key, y_key=y_key, float_dtype=float_dtype)
     if suffix in (".pt", ".pth"):
         if _is_torchscript(path):
             # The model as --data (the arguments swapped): the fix is on the command line, a usage error.
@@ -1725,12 +1741,10 @@ def _load_tensor_file(
                 )
             )
         if _is_npz(path):
-            # Was "a zip archive, but not one torch.save wrote (it holds x.npy, y.npy)", numpy's archive not named.
-            raise DataError(
-                f"{path} is a numpy .npz archive (numpy.savez) saved under another extension, and lrfind reads a "
-                f"{path.suffix} file as a torch.save one. Rename it to {path.with_suffix('.npz').name} and pass that "
-                f"as {option}."
-            )
+            # numpy.savez's archive under a torch name (its members are all .npy arrays, torch.save's never are): read
+            # as the .npz it is, as safely (no pickles). It was refused with "Rename it to ....npz", a step the
+            # contents already told.
+            return _read_npz(path, x_key=x_key, y_key=y_key, float_dtype=float_dtype)
         other_zip = _other_zip(path)
         if other_zip is not None:
             raise DataError(
