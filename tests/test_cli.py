@@ -2593,6 +2593,16 @@ def test_demo_test_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     saved = RangeTestResult.from_json(tmp_path / "demo.json")
     assert saved.suggestion is not None and saved.model_name == "DemoMLP"
     assert Image.open(tmp_path / "lrfind-report.png").size == (1200, 900)
+    # Its help said nothing of the sweep, which starts at 1e-4, not at run's 1e-7 default: it says the range, the
+    # steps and the model this run had.
+    help_text = " ".join(invoke("demo", "--help").output.split())
+    sweep = saved.settings
+    low, run_low = (f"{lr:.0e}".replace("e-0", "e-") for lr in (sweep.min_lr, next(
+        p.default for p in main.commands["run"].params if p.name == "min_lr"
+    )))
+    assert f"sweeps the LR exponentially from {low} to {sweep.max_lr:g} in {sweep.num_steps} steps" in help_text
+    assert sweep.mode == "exp" and low == "1e-4" and f"run's sweep starts lower, at {run_low}" in help_text
+    assert f", {saved.num_parameters:,} parameters)" in help_text and f"batches of {saved.batch_size}" in help_text
 
 
 def test_demo_checks_its_outputs_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
