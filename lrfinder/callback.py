@@ -1955,12 +1955,18 @@ class LRFinder(_CallbackBase):
             return lr
         # The ratios between the groups the test swept at (each group's base LR to the largest).
         tested = _base_lrs(trainer.optimizers, trainer.lr_scheduler_configs)
+        tested_optimizers = list(trainer.optimizers)
         if attr is not None or rebuild:
             # configure_optimizers again, now that the attribute holds the LR: optimizers and
             # schedulers built from it (OneCycleLR's max_lr, CyclicLR's bounds, a warm-up) use it.
             # After target_batch_size changed the batch, schedules sized from the fit's steps
             # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
             trainer.strategy.setup_optimizers(trainer)
+        # configure_optimizers returned the optimizers it returned before (built once, in __init__ or setup): it read
+        # no attribute again, so whether one drives them is not seen in their LRs.
+        cached = len(tested_optimizers) == len(trainer.optimizers) and all(
+            a is b for a, b in zip(tested_optimizers, trainer.optimizers)
+        )
         if attr is not None and self.attr_name is None and not _moved(tested, trainer):
             # The attribute found by name drives no LR configure_optimizers builds: when a later candidate does
             # (an unrelated self.lr beside the hparams.learning_rate it reads), that one takes the LR and the first
@@ -1970,9 +1976,13 @@ class LRFinder(_CallbackBase):
             if driving is not None:
                 _restore_holders(before)
                 attr = self._attr_used = driving
-            elif attr not in LR_ATTRIBUTES:
+            elif attr not in LR_ATTRIBUTES and not (
+                cached and any(math.isclose(float(before[0][2]), t, rel_tol=1e-9) for t in tested)
+            ):
                 # A nested hyper-parameter's LR is a guess from a wider search (a teacher's or a later stage's
                 # hparams.teacher["lr"]): one that drives nothing is left as it was, and the optimizers are rescaled.
+                # One that held a tested group's LR beside optimizers built once keeps the found LR, as a top-level
+                # one does: its checkpoint's hparams kept the old LR, which a module rebuilt from them trained with.
                 _restore_holders(before)
                 attr = self._attr_used = self._attr_value = None
         factors = _factors(lr, tested, trainer)

@@ -4139,6 +4139,44 @@ def test_a_nested_lr_read_from_a_config_as_text_is_said_to_keep_its_value(tmp_pa
     assert model.hparams.optim == {"lr": "1e-2", "momentum": 0.9}
 
 
+class CachedNestedLRNet(Net):
+    """``configure_optimizers`` returns the optimizer built once (in ``__init__`` or ``setup``) at ``hparams.optim``."""
+
+    def __init__(self, where: str = "init", optim: dict[str, float] | None = None) -> None:
+        super().__init__(lr=None)
+        self.save_hyperparameters({"optim": dict(optim or {"lr": 0.01, "momentum": 0.9})})
+        self.where = where
+        if where == "init":
+            self.cached = torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
+
+    def setup(self, stage: str) -> None:
+        if self.where == "setup":
+            self.cached = torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
+
+    def configure_optimizers(self) -> Any:
+        return self.cached
+
+
+@pytest.mark.parametrize("where", ["init", "setup"])
+def test_a_nested_lr_beside_an_optimizer_built_once_takes_the_found_lr(tmp_path: Path, where: str) -> None:
+    # configure_optimizers returning the optimizer it built once read hparams.optim["lr"] no more, so the LR was taken
+    # for one that drives nothing and put back: training ran at the found LR, the checkpoint's hparams said 0.01, and a
+    # module rebuilt from them trained at 0.01. A nested LR the cached optimizer was not built at is still left alone.
+    finder = LRFinder(**FAST)
+    checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    t = trainer(tmp_path, [finder, checkpoints], max_steps=1, enable_checkpointing=True)
+    t.fit(model := CachedNestedLRNet(where), make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and t.optimizers[0].param_groups[0]["lr"] == pytest.approx(lr)
+    assert model.hparams.optim == {"lr": lr, "momentum": 0.9}
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)["hyper_parameters"]
+    assert saved["optim"] == {"lr": lr, "momentum": 0.9}
+    t = trainer(tmp_path, [finder := LRFinder(**FAST)], max_steps=1)
+    t.fit(model := CachedNestedLRNet(where, {"lr": 0.5}), make_loader())
+    assert finder.applied_lr is not None and t.optimizers[0].param_groups[0]["lr"] == pytest.approx(finder.applied_lr)
+    assert model.hparams.optim == {"lr": 0.5}
+
+
 class UnrelatedNestedLRNet(Net):
     """A nested ``lr`` that ``configure_optimizers`` does not read (a teacher's), beside an optimizer at its own LR."""
 
