@@ -1655,10 +1655,10 @@ def range_test(
         gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial, curve=curve,
     )
     _check_ranks_agree(setup, model, rule, noise_scale)
-    _check_val_data_has_batches(setup, model, val_data)
     val_curve = val_data if setup.settings.curve == "val" else None
     if val_curve is not None:
-        _check_val_curve_unwrapped(setup, model)
+        _check_val_curve_unwrapped(setup, model)  # FSDP's refusal first: no all_reduce of emptiness for it
+    _check_val_data_has_batches(setup, model, val_data)
     saved = _saved_state(
         setup, train_data, loss_fn, restore=restore, precision=precision, grad_scaler=grad_scaler,
         hooks=(on_step, on_trial), step_fn=step_fn, val_data=val_curve,
@@ -2053,48 +2053,62 @@ def _check_val_curve_data(val_data: Iterable[Any] | None) -> None:
 
 
 def _check_val_data_has_batches(setup: _Setup, model: nn.Module, val_data: Iterable[Any] | None) -> None:
-    """Refuse a ``val_data`` that yields no batch before the sweep, on one process.
+    """Refuse a ``val_data`` that yields no batch before the sweep.
 
     ``curve="val"`` found it at the first step's pass and ``refine`` after the whole sweep and its re-sweeps. A
     ``val_data`` without a length (an ``IterableDataset``'s loader) is peeked at for its first batch with every RNG
     and the data's own draw state put back after (:func:`~lrfinder._lightning.preserved_randomness`), so the test
-    draws what it would have drawn without the peek. Under data parallelism a rank's shard may be empty
-    (``curve="val"`` sums over the ranks), and whether every rank's is can only be told together: those cases are
-    left to the checks where the ranks meet (:func:`_with_val_curve`, :func:`~lrfinder.refine.refine_range_test`), as
-    is a one-shot stream, which a peek would use up.
+    draws what it would have drawn without the peek; a one-shot stream, which a peek would use up, is not. Under data
+    parallelism a rank's shard may be empty (``curve="val"`` sums over the ranks): with ``curve="val"`` whether
+    every rank's is is told together, in one ``all_reduce``, and every rank refuses alike; refine's is left to
+    :func:`~lrfinder.refine.refine_range_test`, where its ranks meet.
 
     Raises:
-        DataError: ``val_data`` (used by ``curve="val"`` or ``refine``) yields no batch, on a model not reduced over.
+        DataError: ``val_data`` (used by ``curve="val"`` or ``refine``) yields no batch (on every rank).
 
     """
-    if val_data is None or data_parallel_ranks(model, setup.target) is not None:
+    if val_data is None:
         return
-    length = _length(val_data)
-    if length is None:
-        if isinstance(val_data, Iterator) or held_iterators(val_data):
-            return  # a one-shot stream (its own, or one its dataset keeps): a peek would use its first batch up
-        from ._lightning import preserved_randomness
-
-        kept = _iterator_of(val_data)
-        with preserved_randomness(val_data):
-            batches = own_iterator(val_data)
-            try:
-                empty = next(batches, _NO_BATCH) is _NO_BATCH
-            finally:
-                if kept is None and _iterator_of(val_data) is batches:
-                    # A persistent-workers loader keeps its first iter(): the peek's workers (a batch drawn, their
-                    # RNGs moved) must not be the ones the caller's next epoch resumes.
-                    val_data._iterator = None  # type: ignore[attr-defined]
-                del batches  # a worker DataLoader's iterator shuts its workers down
-        if not empty:
+    ranks = data_parallel_ranks(model, setup.target)
+    if ranks is not None and setup.settings.curve != "val":
+        return
+    empty = _yields_no_batch(val_data)
+    if ranks is not None:
+        # One shard with a batch is enough: the ranks' sums give the mean over the union of the shards.
+        if ranks.max(torch.tensor([0.0 if empty else 1.0]))[0] > 0:
             return
-    elif length != 0:
+    elif not empty:
         return
     dropped = dropped_batch_note(val_data)
     if dropped is not None:  # its examples are there: "a non-empty dataset" was no fix
         used = "curve='val' records the mean loss over it" if setup.settings.curve == "val" else "refine judges on it"
         raise DataError(f"val_data yields no batch, and {used}: {dropped}")
-    raise DataError(_empty_val_message(setup.settings.curve == "val"))
+    raise DataError(_empty_val_message(setup.settings.curve == "val", "" if ranks is None else " on every rank"))
+
+
+def _yields_no_batch(val_data: Iterable[Any]) -> bool:
+    """Whether ``val_data`` yields no batch: by its length, else by a peek at its first batch that draws nothing.
+
+    ``False`` for a one-shot stream (its own, or one its dataset keeps), which a peek would use up.
+    """
+    length = _length(val_data)
+    if length is not None:
+        return length == 0
+    if isinstance(val_data, Iterator) or held_iterators(val_data):
+        return False
+    from ._lightning import preserved_randomness
+
+    kept = _iterator_of(val_data)
+    with preserved_randomness(val_data):
+        batches = own_iterator(val_data)
+        try:
+            return next(batches, _NO_BATCH) is _NO_BATCH
+        finally:
+            if kept is None and _iterator_of(val_data) is batches:
+                # A persistent-workers loader keeps its first iter(): the peek's workers (a batch drawn, their
+                # RNGs moved) must not be the ones the caller's next epoch resumes.
+                val_data._iterator = None  # type: ignore[attr-defined]
+            del batches  # a worker DataLoader's iterator shuts its workers down
 
 
 _NO_BATCH = object()
@@ -2224,7 +2238,7 @@ def _with_val_curve(
             total, examples, coped, *held = sums
             if coped:
                 watch.tolerates_non_finite = True  # on every rank alike: they all read the same sums
-        if examples == 0:  # every rank's shard empty (one process is refused before the sweep), or a later pass
+        if examples == 0:  # a pass after the first found no batch (an empty val_data is refused before the sweep)
             raise DataError(_empty_val_message(True, " on every rank" if ranks is not None else ""))
         mean = total / examples
         if ranks is not None and not coped:

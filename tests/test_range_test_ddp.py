@@ -647,6 +647,22 @@ def _val_curve_worker(rank: int, init: str, out: str) -> None:
     record["one_sided_restored"] = all(torch.equal(kept[k], v) for k, v in normed.state_dict().items())
     record["buffer_sync_kept"] = normed.require_forward_param_sync
 
+    # Every rank's shard empty: refused before the sweep (no training batch's loss taken), as on one process; it was
+    # refused at the first step's pass, after a training step.
+    losses_taken = [0]
+
+    def counted_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        losses_taken[0] += 1
+        return F.mse_loss(out, target)
+
+    nothing = DataLoader(TensorDataset(x[:0], y[:0]), batch_size=16)
+    try:
+        lrfinder.range_test(model, loader, val_data=nothing, curve="val", **{**settings, "loss_fn": counted_mse})
+        record["all_empty"] = None
+    except lrfinder.DataError as exc:
+        record["all_empty"] = str(exc)
+    record["all_empty_losses"] = losses_taken[0]
+
     # NaN in rank 1's second val batch: every rank raises a DataError at step 0 (none waits in an all-reduce).
     x[50 + 20, 3] = math.nan
     try:
@@ -663,7 +679,8 @@ def test_a_val_curve_under_ddp_is_the_mean_over_the_union_of_the_ranks_shards(tm
     """curve='val' was refused under DDP ("each rank would record its own validation loss"): each rank now passes
     over its own shard (of different lengths here), the loss is reduced over the ranks as one process over the
     union of the shards reads it, and every rank records the same curve, reads the same LR and is put back; a rank
-    without a val batch, under a model with buffers, leaves no other waiting."""
+    without a val batch, under a model with buffers, leaves no other waiting; no val batch on any rank is refused
+    before the sweep."""
     a, b = spawn_ranks(_val_curve_worker, tmp_path, WORLD, DEADLINE_S)
     assert a["ddp"] == b["ddp"]
     ddp, single = a["ddp"], a["single"]
@@ -679,3 +696,6 @@ def test_a_val_curve_under_ddp_is_the_mean_over_the_union_of_the_ranks_shards(tm
         assert r["nan"] is not None and "the mean over the 2 ranks" in r["nan"], r["nan"]
     assert b["nan"].startswith("Batch 1 of val_data on rank 1 holds NaN or inf in inputs (inputs float32")
     assert a["nan"].startswith("Batch 1 of val_data on rank 1 holds NaN or inf (the DataError raised on")
+    for r in (a, b):
+        assert r["all_empty"] is not None and r["all_empty"].startswith("val_data is empty on every rank: it yields no")
+        assert r["all_empty_losses"] == 0
