@@ -197,19 +197,57 @@ def test_json_into_a_link_to_stdout_is_written_into_it(work: Path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")
-@pytest.mark.parametrize("closed", ["2>&-", ">&- 2>&-"])
-def test_a_closed_stderr_drops_its_output_and_the_run_goes_on(work: Path, closed: str):
+def test_a_closed_stderr_drops_its_output_and_the_run_goes_on(work: Path):
     # `2>&-` starts Python with sys.stderr None: every run failed, "AttributeError: 'NoneType' object has no
     # attribute 'isatty'", exit 1, nothing written. A warning (--batch-size over the data) and progress lines
     # write to stderr too.
     command = (
         f"{shlex.quote(sys.executable)} -m lrfinder run model.pt --data train.npz --num-steps 12 --no-report "
-        f"--batch-size 1000 --progress lines --json r.json {closed}"
+        "--batch-size 1000 --progress lines --json r.json 2>&-"
     )
     proc = subprocess.run(["bash", "-c", command], cwd=work, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads((work / "r.json").read_text())["schema_version"] == 1
-    assert proc.stderr == "" and ("suggested lr" in proc.stdout) == (closed == "2>&-")
+    assert proc.stderr == "" and "suggested lr" in proc.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")
+def test_a_closed_stdout_is_refused_before_the_run_naming_standard_output(work: Path):
+    # `>&-` ran the test, dropped the summary and exited 0: the results went nowhere, without a word.
+    python = f"{shlex.quote(sys.executable)} -m lrfinder"
+    run = f"{python} run model.pt --data train.npz --num-steps 12 --no-report --json r.json"
+    for closed, said in ((">&-", True), (">&- 2>&-", False)):
+        proc = subprocess.run(["bash", "-c", f"{run} {closed}"], cwd=work, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1 and proc.stdout == "", (closed, proc.stderr)
+        expected = "Error: standard output is closed (>&-), and lrfind writes its results there; nothing was run. "
+        assert proc.stderr.startswith(expected) if said else proc.stderr == "", (closed, proc.stderr)
+        assert "Traceback" not in proc.stderr and not (work / "r.json").exists()
+    # --version and list write to stdout too (and import no torch: this is quick).
+    proc = subprocess.run(["bash", "-c", f"{python} list >&-"], cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "standard output is closed" in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [
+    ["list"],
+    ["--version"],
+    # A range test in a process: ~15 s on a loaded 2-core machine (list and --version import no torch: ~1 s).
+    pytest.param(["run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report", "--json", "r.json"],
+                 marks=pytest.mark.slow),
+])  # fmt: skip
+def test_a_full_stdout_fails_naming_standard_output(work: Path, args: list[str]):
+    # `> /dev/full` said "Error: [Errno 28] No space left on device" (run), naming no output, or printed a traceback
+    # (list, --version).
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "lrfinder", *args], cwd=work, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == (
+        "Error: cannot write to standard output: No space left on device; the results were not printed in full. Free "
+        "some space there or redirect standard output to another file (> FILE), or to /dev/null (> /dev/null) to "
+        "drop the results.\n"
+    )
+    assert not (work / "r.json").exists()  # the summary comes before the files: none is written
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")

@@ -37,7 +37,7 @@ from .. import __version__
 from . import demo, fit, list_, report, run
 from .errors import as_the_program, interruptible, silence_stdout
 from .options import CONTEXT
-from .output import guard_pipes
+from .output import STDOUT_CLOSED, StdoutError, guard_pipes
 
 __all__ = ["main"]
 
@@ -53,7 +53,10 @@ class _Lrfind(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line with guarded output streams."""
-        guard_pipes()
+        if guard_pipes():
+            # `lrfind run ... >&-` dropped the summary and exited 0: told before any work, as a write error (exit 1).
+            StdoutError(STDOUT_CLOSED).show()
+            sys.exit(StdoutError.exit_code)
         # Run as the program (its arguments from sys.argv, the process exits after it), not from a test's runner.
         as_the_program((args[0] if args else kwargs.get("args")) is None)
         try:
@@ -62,7 +65,11 @@ class _Lrfind(click.Group):
             finally:
                 # Flush here, where a broken pipe can still be handled, not at interpreter exit.
                 if sys.stdout is not None and not sys.stdout.closed:
-                    sys.stdout.flush()
+                    try:
+                        sys.stdout.flush()
+                    except StdoutError as exc:  # the last of the results went nowhere (> /dev/full)
+                        exc.show()
+                        sys.exit(exc.exit_code)
         except BrokenPipeError:
             silence_stdout()
             sys.exit(1)

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Progress",
     "PipeSafe",
+    "STDOUT_CLOSED",
+    "StdoutError",
+    "stdout_error",
     "as_options",
     "encodable",
     "as_schedule_options",
@@ -82,6 +85,31 @@ def encodable(text: str, encoding: str | None) -> str:
     return text
 
 
+class StdoutError(click.ClickException):
+    """Standard output cannot take the results (closed, a full disk, ...): a failed command (exit 1), said so.
+
+    ``lrfind run ... > /dev/full`` said Python's "[Errno 28] No space left on device", naming no output (``list``
+    and ``--version`` printed a traceback), and ``>&-`` dropped the summary with exit 0.
+    """
+
+
+#: What ``lrfind`` says when it starts with standard output closed (``>&-``), before it runs anything.
+STDOUT_CLOSED = (
+    "standard output is closed (>&-), and lrfind writes its results there; nothing was run. Redirect it to a file "
+    "(> FILE), or to /dev/null (> /dev/null) to drop the results."
+)
+
+
+def stdout_error(exc: OSError) -> StdoutError:
+    """``exc``, raised writing to standard output, as a one-line error naming standard output and what to do."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    fix = "free some space there or redirect" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "redirect"
+    return StdoutError(
+        f"cannot write to standard output: {reason}; the results were not printed in full. {fix.capitalize()} "
+        "standard output to another file (> FILE), or to /dev/null (> /dev/null) to drop the results."
+    )
+
+
 class PipeSafe:
     """A text stream that goes quiet when its reader is gone (``lrfind run ... | head -3``).
 
@@ -91,11 +119,27 @@ class PipeSafe:
     success), with no "Broken pipe" error and no noise when Python flushes the stream at exit.
     Text the stream's encoding cannot hold (``≈`` in a latin-1 or cp1252 locale) is written with
     :func:`encodable`'s stand-ins rather than failing. Everything else is the wrapped stream's.
+
+    Args:
+        stream: The stream to wrap.
+        results: Whether it is standard output, where the results go: another write error than a broken pipe
+            (``> /dev/full``) is then raised as :class:`StdoutError`, after the descriptor is pointed at
+            ``os.devnull`` (so the flush at exit stays quiet). Errors writing to stderr stay Python's.
+
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, *, results: bool = False) -> None:
         self._stream = stream
+        self._results = results
         self.broken = False
+
+    def _failed(self, exc: OSError, text: str | None = None) -> None:
+        # click writes "" to learn whether the stream takes text: it catches what that raises, and the stream has
+        # lost nothing yet, so it is not silenced then (the first real write says what failed).
+        if not self._results or text == "":
+            raise exc
+        self._silence()
+        raise stdout_error(exc) from None
 
     def _silence(self) -> None:
         self.broken = True
@@ -120,6 +164,8 @@ class PipeSafe:
                     return len(text)
             except BrokenPipeError:
                 self._silence()
+            except OSError as exc:
+                self._failed(exc, text)
         return len(text)
 
     def flush(self) -> None:
@@ -129,18 +175,24 @@ class PipeSafe:
                 self._stream.flush()
             except BrokenPipeError:
                 self._silence()
+            except OSError as exc:
+                self._failed(exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 
-def _open_closed_std(fd: int, name: str) -> None:
+def _open_closed_std(fd: int, name: str) -> bool:
     """Point a closed (or read-only) standard descriptor at :data:`os.devnull` and give ``sys`` a stream on it.
 
     ``lrfind run ... 2>&-`` starts Python without fd 2: ``sys.stderr`` is ``None``, and every run
     failed with "AttributeError: 'NoneType' object has no attribute 'isatty'" (exit 1, nothing
     written), where the output was only meant to be dropped. A closed descriptor is also the next
     one a file opens, so writes meant for stderr (a C library's included) would have gone into it.
+
+    Returns:
+        Whether the descriptor was closed (or read-only).
+
     """
     try:
         usable = os.fstat(fd) is not None
@@ -157,24 +209,30 @@ def _open_closed_std(fd: int, name: str) -> None:
                 os.dup2(devnull, fd)
                 os.close(devnull)
         except OSError:  # pragma: no cover - no /dev/null to point it at
-            return
+            return True
     if getattr(sys, name) is None:
         setattr(sys, name, open(fd, "w", encoding="utf-8", buffering=1, closefd=False))  # noqa: SIM115 - sys's own
+    return not usable
 
 
-def guard_pipes() -> None:
+def guard_pipes() -> bool:
     """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`PipeSafe` (idempotent).
 
     A closed stdout or stderr (``>&-``, ``2>&-``) is pointed at :data:`os.devnull` first
-    (:func:`_open_closed_std`): what would have gone there is dropped, the command runs as it
-    would have.
+    (:func:`_open_closed_std`). What would have gone to stderr is dropped, the command runs as it
+    would have; a closed stdout would lose the results, which the caller refuses
+    (:data:`STDOUT_CLOSED`).
+
+    Returns:
+        Whether stdout was closed (or read-only).
+
     """
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        _open_closed_std(fd, name)
+    closed = {name: _open_closed_std(fd, name) for fd, name in ((1, "stdout"), (2, "stderr"))}
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, PipeSafe):
-            setattr(sys, name, PipeSafe(stream))
+            setattr(sys, name, PipeSafe(stream, results=name == "stdout"))
+    return closed["stdout"]
 
 
 def setup_logging(quiet: bool, debug: bool) -> None:
