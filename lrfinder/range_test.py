@@ -1174,6 +1174,8 @@ class LRSweeper:
         # past its largest number SGD's step failed deep in torch ("value cannot be converted to type float
         # without overflow") where a linear sweep to 1e308 or a loss that never blew up took the LR.
         self._limits = [_largest_step(g) for opt in self.optimizers for g in opt.param_groups]
+        #: Each group's dict, its optimizer, its index and the LR :meth:`set` gave it last (read by :meth:`moved`).
+        self._applied: list[tuple[dict[str, Any], torch.optim.Optimizer, int, float]] = []
 
     def set(self, lr: float) -> None:
         """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others.
@@ -1205,7 +1207,8 @@ class LRSweeper:
                     f"{limit:.2e}, the largest {dtype} number. Lower max_lr below it: a range test rarely needs "
                     "to go past 10, the default."
                 )
-        for (opt, _, group), ratio in zip(groups, self.ratios):
+        applied = []
+        for (opt, index, group), ratio in zip(groups, self.ratios):
             if isinstance(group["lr"], torch.Tensor):
                 with torch.no_grad():
                     group["lr"].fill_(lr * ratio)
@@ -1213,6 +1216,32 @@ class LRSweeper:
                 group["lr"] = lr * ratio
             if isinstance(opt, torch.optim.ASGD):
                 _set_asgd_eta(opt, group, lr * ratio)
+            applied.append((group, opt, index, lr * ratio))
+        self._applied = applied
+
+    def moved(self) -> tuple[torch.optim.Optimizer, int, float, object] | None:
+        """The first param group whose LR is no longer the one :meth:`set` gave it, else ``None``.
+
+        Returns ``(optimizer, group index, LR set, LR found)``. Something run between :meth:`set` and the
+        optimizer's step (a scheduler's ``step()`` or an LR written into the group by a ``step_fn``) would
+        step at another LR than the one recorded. A tensor LR on an accelerator is not read (a host sync
+        per step); one on the CPU is compared within its dtype's precision.
+        """
+        for group, opt, index, expected in self._applied:
+            found = group.get("lr")
+            if isinstance(found, torch.Tensor):
+                if found.device.type != "cpu" or found.numel() != 1:
+                    continue
+                dtype = found.dtype
+                value = float(found.item())
+                tolerance = 2 * torch.finfo(dtype).eps if dtype.is_floating_point else 1e-6
+            elif is_real(found):
+                value, tolerance = float(found), 1e-9  # type: ignore[arg-type]
+            else:
+                return opt, index, expected, found
+            if not math.isclose(value, expected, rel_tol=tolerance, abs_tol=1e-300):
+                return opt, index, expected, value
+        return None
 
 
 def _largest_step(group: Mapping[str, Any]) -> tuple[float, str]:
@@ -2605,6 +2634,9 @@ def _prepared_sweep(
         first = index[0] == 0
         if first and math.isfinite(value) and not _has_grads(optimizer):
             raise ModelError(_NO_GRADIENT)
+        moved = setup.sweeper.moved()
+        if moved is not None:
+            raise ModelError(_moved_lr_message(*moved, index[0], step_fn is not None))
         index[0] += 1
         with first_step_errors(optimizer, first):
             if math.isfinite(value):
@@ -2636,6 +2668,22 @@ def _prepared_sweep(
         non_finite=non_finite,
         output_shape=output_shape,
         batches=batches,
+    )
+
+
+def _moved_lr_message(
+    optimizer: torch.optim.Optimizer, group: int, expected: float, found: object, step: int, with_step_fn: bool
+) -> str:
+    """Why a step whose LR something else changed after the sweep set it is refused, and what to do."""
+    shown = f"{found:.2e}" if isinstance(found, float) else f"{found!r:.40}"
+    where = "step_fn, loss_fn or the model's forward" if with_step_fn else "loss_fn or the model's forward"
+    return (
+        f"The LR of param group {group} of {type(optimizer).__name__} was changed during step {step} of the range "
+        f"test, from the swept {expected:.2e} to {shown}, before the optimizer stepped: {where} steps an LR "
+        "scheduler or writes optimizer.param_groups[...]['lr'], so the curve would record LRs that were never "
+        "used. The range test sets every step's LR itself: step your scheduler in your training loop, after "
+        "optimizer.step(), not inside what the test calls. A scheduler stepped there is not put back (it is not "
+        "reachable from the model or the optimizer): rebuild it, or load its state_dict() saved before the test."
     )
 
 

@@ -3511,6 +3511,37 @@ def test_a_scheduler_still_warns_when_stepped_before_the_optimizer(mlp: nn.Modul
         scheduler.step()
 
 
+@pytest.mark.parametrize("changer", ["scheduler", "assignment", "tensor"])
+def test_an_lr_changed_inside_the_step_is_refused_not_recorded_as_swept(changer: str, loader: DataLoader) -> None:
+    """A step_fn stepping a scheduler (or writing the groups' LR) overrode every swept LR: the curve recorded LRs
+    that were never used, with a suggestion read off them, and no word."""
+    model = make_mlp()
+    lr = torch.tensor(0.1) if changer == "tensor" else 0.1
+    cls = torch.optim.Adam if changer == "tensor" else torch.optim.SGD
+    opt = cls(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        if changer == "assignment":
+            opt.param_groups[0]["lr"] = 0.01
+        else:
+            scheduler.step()
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    params = [p.detach().clone() for p in model.parameters()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's "lr_scheduler.step() before optimizer.step()"
+        with pytest.raises(ModelError, match=r"LR of param group 0 of (SGD|Adam) was changed during step 0.*"
+                           r"from the swept 1\.00e-07 to (5\.00e-08|1\.00e-02).*step your scheduler in your "
+                           r"training loop.*not put back"):
+            range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=20)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), params, strict=True))
+    assert float(opt.param_groups[0]["lr"]) == float(lr)
+    # An LR the step leaves alone, a scheduler stepped outside the test: sweeps as before.
+    result = range_test(model, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=20, max_lr=1.0)
+    assert len(result.losses) == 20
+
+
 def test_optimizer_state_that_cannot_be_restored_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     class Slow:
         def __init__(self, params: Any) -> None:
