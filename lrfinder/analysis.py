@@ -495,9 +495,16 @@ def _key_float(data: Mapping[str, Any], key: str, *, optional: bool = False) -> 
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}")
     try:
-        return float(value)  # JSON writes non-finite values as "nan"/"inf"
+        number = float(value)  # JSON writes non-finite values as "nan"/"inf"
     except ValueError:
         raise ValueError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}") from None
+    if isinstance(value, str) and math.isfinite(number):
+        # float("1e-3") read a number written as text (a hand-edited file) as that number.
+        raise ValueError(
+            f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}, text (only the values JSON cannot "
+            "hold are written as text: 'nan', 'inf', '-inf')"
+        )
+    return number
 
 
 def _key_floats(data: Mapping[str, Any], key: str) -> tuple[float, ...]:

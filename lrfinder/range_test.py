@@ -641,7 +641,7 @@ class RangeTestResult:
             suggestion = None
             if data.get("suggestion") is not None:
                 raw = dict(data["suggestion"])
-                raw["smoothed_losses"] = [_decode_float(v) for v in raw["smoothed_losses"]]
+                raw["smoothed_losses"] = list(_decode_floats(raw["smoothed_losses"], "suggestion.smoothed_losses"))
                 suggestion = Suggestion.from_dict(raw)
             stop_reason = data["stop_reason"]
             if not is_choice(stop_reason, STOP_REASONS):
@@ -674,8 +674,8 @@ class RangeTestResult:
                 )
             # RangeTestSettings checked every setting itself; a plan as short as 2 steps (a result built by
             # hand) reads back as it was written.
-            lrs = tuple(_decode_float(v) for v in data["lrs"])
-            losses = tuple(_decode_float(v) for v in data["losses"])
+            lrs = _decode_floats(data["lrs"], "lrs")
+            losses = _decode_floats(data["losses"], "losses")
             if len(lrs) != len(losses):
                 raise ValueError(
                     f"Malformed range-test result: 'lrs' and 'losses' must have the same length, but have "
@@ -1017,6 +1017,31 @@ def _encode_float(value: float) -> float | str:
     if math.isfinite(value):
         return value
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+#: How :meth:`RangeTestResult.to_dict` writes a value that is not finite (strict JSON has no NaN or infinity): the
+#: only text read back as a number.
+_NON_FINITE_TEXT = ("nan", "inf", "-inf")
+
+
+def _decode_floats(values: Any, key: str) -> tuple[float, ...]:
+    """A list of :meth:`RangeTestResult.to_dict`'s numbers as floats; other text and bools are refused, naming ``key``.
+
+    ``float()`` read ``"1e-3"`` and ``true`` (a hand-edited or another tool's file) as numbers, and the report drew
+    them. Text stands only for what JSON cannot hold (:data:`_NON_FINITE_TEXT`); ``null`` reads as NaN.
+
+    Raises:
+        ValueError: An entry that is other text or a bool.
+
+    """
+    for index, value in enumerate(values):
+        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (str, bytes)) and value not in _NON_FINITE_TEXT):
+            what = "text" if isinstance(value, (str, bytes)) else "a bool"
+            raise ValueError(
+                f"Malformed range-test result: {key}[{index}]={value!r:.40} is {what}, not a number; a result's {key} "
+                f"are JSON numbers (text only for those JSON cannot hold: {', '.join(map(repr, _NON_FINITE_TEXT))})"
+            )
+    return tuple(_decode_float(v) for v in values)
 
 
 def _decode_float(value: float | str | None) -> float:

@@ -1678,6 +1678,9 @@ def test_a_suggestion_dict_missing_keys_says_which_as_the_result_does() -> None:
     ("key", "value", "pattern"),
     [
         ("lr", "x", r"suggestion.lr to be a number, but got lr='x'"),
+        # float("1e-3") read a number written as text as that number; "nan"/"inf" are how JSON holds the others.
+        ("lr", "1e-3", r"suggestion.lr to be a number, but got lr='1e-3', text \(only the values JSON cannot hold"),
+        ("smoothed_losses", [1.0, "0.5"], r"suggestion.smoothed_losses\[1\] to be a number, but got .*='0.5', text"),
         ("confidence", None, r"suggestion.confidence to be a number, but got confidence=None"),
         ("divergence_lr", True, r"suggestion.divergence_lr to be a number, but got divergence_lr=True"),
         ("window", 5.5, r"suggestion.window to be an integer, but got window=5.5"),

@@ -1490,7 +1490,7 @@ def test_json_literal_fields_are_checked(key: str, value: str, pattern: str) -> 
     ("edit", "pattern"),
     [
         (lambda d: d.update(losses=d["losses"][:1]), r"'lrs' and 'losses'.*2 and 1"),
-        (lambda d: d.update(lrs=["a", "b"]), "Malformed range-test result.*could not convert"),
+        (lambda d: d.update(lrs=["a", "b"]), r"Malformed range-test result: lrs\[0\]='a' is text, not a number"),
         (lambda d: d["settings"].update(min_lr="x"), "Malformed range-test result.*min_lr"),
         (lambda d: d["settings"].update(num_steps=1.5), "Malformed range-test result.*num_steps"),
         (lambda d: d.update(suggestion="x"), "Malformed range-test result"),
@@ -1501,6 +1501,38 @@ def test_json_malformed_fields_are_named(edit: Any, pattern: str) -> None:
     edit(data)
     with pytest.raises(ValueError, match=pattern):
         RangeTestResult.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda d: d["lrs"].__setitem__(0, "1e-4"),
+         "lrs[0]='1e-4' is text, not a number; a result's lrs are JSON numbers"),
+        (lambda d: d["losses"].__setitem__(2, True), "losses[2]=True is a bool, not a number"),
+        (lambda d: d["losses"].__setitem__(1, "0.5"), "losses[1]='0.5' is text, not a number"),
+        (lambda d: d["suggestion"]["smoothed_losses"].__setitem__(0, False),
+         "suggestion.smoothed_losses[0]=False is a bool, not a number"),
+    ],
+)
+def test_from_json_refuses_numbers_written_as_text_or_bools_naming_the_file_and_field(
+    tmp_path: Path, edit: Any, said: str
+) -> None:
+    """float() read "1e-3" and true as numbers: a hand-edited file drew a curve of values nobody recorded."""
+    lrs = tuple(np.geomspace(1e-4, 1.0, 40).tolist())
+    losses = tuple((2.0 - np.sin(np.linspace(0.0, 2.5, 40))).tolist())
+    data = RangeTestResult(lrs=lrs, losses=losses, stop_reason="completed").analyze().to_dict()
+    assert data["suggestion"] is not None
+    edit(data)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError) as info:
+        RangeTestResult.from_json(path)
+    assert str(info.value).startswith(f"{str(path)!r}: Malformed range-test result: {said}"), str(info.value)
+    # The words to_dict writes for what JSON cannot hold still read as numbers.
+    data = RangeTestResult(lrs=lrs, losses=(float("nan"), float("inf"), *losses[2:]), stop_reason="completed").to_dict()
+    assert data["losses"][:2] == ["nan", "inf"]
+    path.write_text(json.dumps(data))
+    assert RangeTestResult.from_json(path).losses[1] == float("inf")
 
 
 def test_reanalysis_moves_the_scaled_lr_along(mlp: nn.Module, loader: DataLoader) -> None:
