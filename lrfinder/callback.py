@@ -297,7 +297,7 @@ class LRFinder(_CallbackBase):
       it would with that LR set by hand;
     * with ``optimizer=``, the training optimizer (and ``scheduler=``, its schedule) come from
       :func:`lrfinder.optimizers.create_optimizer` / :func:`lrfinder.schedulers.create_scheduler`
-      instead of the module's own.
+      instead of the module's own; ``scheduler=`` alone schedules the module's own optimizer.
 
     The reference LR is the one of the param group with the largest LR (for a group under
     OneCycleLR/CyclicLR, its peak): the found LR goes there, the others keep their ratio to it.
@@ -374,7 +374,10 @@ class LRFinder(_CallbackBase):
             ``GradientAccumulationScheduler``, or under manual optimization that accumulates by
             hand, each epoch's batches / its micro-batches per step, rounded up, capped by
             ``max_steps``; in a second ``trainer.fit`` of the same Trainer, the steps left from
-            where its loop stands); needs ``optimizer``. A train loader reloaded at another length
+            where its loop stands). Over the ``optimizer`` built or, without one, over the one
+            optimizer ``configure_optimizers`` returns (refused, naming ``optimizer=``, where it
+            returns a scheduler of its own or under manual optimization); a fit resumed from
+            ``ckpt_path`` continues the checkpoint's schedule. A train loader reloaded at another length
             (``reload_dataloaders_every_n_epochs``) is warned about: the schedule was sized from
             the first; a fit resumed from ``ckpt_path`` that takes more steps than the restored
             one-cycle schedule has left is refused before it trains. ``"plateau"`` on a
@@ -548,20 +551,6 @@ class LRFinder(_CallbackBase):
         for name, value in (("target_batch_size", target_batch_size), ("test_batch_size", test_batch_size)):
             if value is not None and (not is_int(value) or value < 1):
                 raise ValueError(f"Expected {name} to be a positive int or None, but got {name}={value!r}")
-        if scheduler is not None and optimizer is None:
-            # The schedule is built over the optimizer built from the registry, never over the module's own.
-            from .optimizers import list_optimizers
-
-            # The module's optimizer is not known here (no module yet): the two forms that name it are.
-            raise ValueError(
-                f"Expected optimizer to be set when scheduler is, but got scheduler={scheduler!r}, optimizer=None. "
-                "scheduler= builds the schedule over the optimizer LRFinder builds, which replaces the module's own "
-                "(and its schedulers): pass optimizer= too, the one training uses, as a registry name ("
-                + ", ".join(map(repr, list_optimizers()))
-                + ") or as the class configure_optimizers builds, e.g. optimizer=torch.optim.AdamW, with its "
-                "settings other than lr in optimizer_settings={'weight_decay': 0.01}. Or leave scheduler=None and "
-                "build the schedule in configure_optimizers from the LR attribute the callback sets."
-            )
         # Their type first: an array's truth value below was numpy's 'ambiguous' error.
         for map_name, settings in (
             ("optimizer_settings", optimizer_settings),
@@ -801,6 +790,9 @@ class LRFinder(_CallbackBase):
             self._restore_batch_size(trainer, pl_module, self._batch_size)
         if self.optimizer is not None:
             self._install_optimizer(trainer, pl_module, self.applied_lr, with_scheduler=True, resumed=True)
+        elif self.scheduler is not None:
+            # The module's own optimizer, under the schedule the checkpoint's state (loaded next) continues.
+            self._install_schedule(trainer, pl_module, self.applied_lr, resumed=True)
 
     def _check_resumed_cycle(self, trainer: pl.Trainer, pl_module: pl.LightningModule, resumed: str) -> None:
         """Refuse a resumed fit longer than the restored one-cycle schedule ``scheduler=`` built can step.
@@ -813,7 +805,7 @@ class LRFinder(_CallbackBase):
             ValueError: The fit takes more optimizer steps than the restored schedule has left.
 
         """
-        if self.optimizer is None or self.scheduler is None or self.applied_lr is None:
+        if self.scheduler is None or self.applied_lr is None:
             return  # no schedule of ours: the module's own is the module's
         left, spans = math.inf, 0
         for config in trainer.lr_scheduler_configs:
@@ -1072,6 +1064,8 @@ class LRFinder(_CallbackBase):
             self._batch_size = train_batch
             self._log_batch_size(trainer, pl_module, train_batch)
         self.applied_lr = self._apply(trainer, pl_module, result, attr, rebuild=train_batch is not None)
+        if self.optimizer is None and self.scheduler is not None:
+            self._install_schedule(trainer, pl_module, self.applied_lr)
         if self.optimizer is None and self._attr_used is None and not trainer.lr_scheduler_configs:
             overridden = _lightning.package_of(trainer).utilities.model_helpers.is_overridden
             self._lr_setters = [h for h in _LR_SETTING_HOOKS if overridden(h, pl_module)]
@@ -1434,6 +1428,10 @@ class LRFinder(_CallbackBase):
                 "the trainable parameters ([p for p in self.parameters() if p.requires_grad]), unfreeze the ones it "
                 f"holds before fit, or {self._leave_out}."
             )
+        if self.optimizer is None and self.scheduler is not None:
+            # scheduler= over the module's own optimizer: where it cannot be, and its settings, before the test.
+            self._refuse_own_schedule(trainer, pl_module)
+            self._check_schedule(trainer, pl_module)
         if self.scaling == "noise" and len(optimizers) != 1:
             # The noise scale is measured on one optimizer's gradient only: fail before the test, not after it.
             raise ValueError(
@@ -2322,120 +2320,188 @@ class LRFinder(_CallbackBase):
     ) -> None:
         """Put the registry optimizer of ``optimizer=`` in the fit, with the schedule of ``scheduler=`` if asked.
 
+        The schedule is :meth:`_schedule_configs`'.
+        """
+        optimizer = self._registry_optimizer(trainer, pl_module, lr)
+        with_scheduler = with_scheduler and self.scheduler is not None
+        configs = self._schedule_configs(trainer, pl_module, optimizer, lr, resumed=resumed) if with_scheduler else []
+        trainer.strategy.optimizers = [optimizer]
+        trainer.strategy.lr_scheduler_configs = configs
+
+    def _install_schedule(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, lr: float, *, resumed: bool = False
+    ) -> None:
+        """``scheduler=`` without ``optimizer=``: the schedule over the one optimizer ``configure_optimizers`` returns.
+
+        That optimizer holds the found LR already (set through the attribute or rescaled); the schedule starts from
+        it, as the one over a registry optimizer does. Refused where it cannot be (:meth:`_refuse_own_schedule`).
+        """
+        self._refuse_own_schedule(trainer, pl_module)
+        configs = self._schedule_configs(trainer, pl_module, trainer.optimizers[0], lr, resumed=resumed)
+        trainer.strategy.lr_scheduler_configs = configs
+
+    def _refuse_own_schedule(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Refuse ``scheduler=`` without ``optimizer=`` where the module's optimizer cannot take the schedule alone.
+
+        Several optimizers come with manual optimization (Lightning 2 refuses them under automatic optimization).
+
+        Raises:
+            ValueError: Manual optimization (Lightning steps no LR scheduler), or a ``configure_optimizers`` that
+                returns a scheduler of its own (two schedules over one optimizer compound).
+
+        """
+        if self.scheduler is None or self.optimizer is not None:
+            return
+        if not pl_module.automatic_optimization:
+            why = (
+                "the module uses manual optimization, where Lightning steps no LR scheduler (training_step would "
+                "have to call self.lr_schedulers().step() itself)"
+            )
+        elif trainer.lr_scheduler_configs:
+            names = ", ".join(dict.fromkeys(type(c.scheduler).__name__ for c in trainer.lr_scheduler_configs))
+            why = (
+                f"configure_optimizers returns an LR scheduler of its own ({names}), and a second schedule over the "
+                "same optimizer would compound with it"
+            )
+        else:
+            return
+        from .optimizers import list_optimizers
+
+        raise ValueError(
+            f"{self._who}(scheduler={self.scheduler!r}) without optimizer= schedules the one optimizer "
+            f"configure_optimizers returns, but {why}. Pass optimizer= too, which replaces the module's optimizers "
+            "and schedulers with one optimizer under this schedule: a registry name ("
+            + ", ".join(map(repr, list_optimizers()))
+            + ") or the class configure_optimizers builds, e.g. optimizer=torch.optim.AdamW, with its settings other "
+            "than lr in optimizer_settings={'weight_decay': 0.01}. Or leave scheduler=None and keep the schedule in "
+            "configure_optimizers, built from the LR attribute the callback sets."
+        )
+
+    def _schedule_configs(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        optimizer: Optimizer,
+        lr: float,
+        *,
+        resumed: bool,
+    ) -> list[LRSchedulerConfig]:
+        """The Lightning scheduler config of ``scheduler=`` over ``optimizer``, built from the found LR.
+
         The schedule spans the optimizer steps the fit takes from where its loop stands (a second
         ``trainer.fit`` of the same Trainer goes on from the first's step); ``resumed``: all of the
         fit's, which the checkpoint's schedule state, loaded into it next, counts from.
         """
-        optimizer = self._registry_optimizer(trainer, pl_module, lr)
+        scheduler = self.scheduler
+        if scheduler is None:  # pragma: no cover - the callers check it
+            return []
         configs: list[LRSchedulerConfig] = []
-        if with_scheduler and self.scheduler is not None:
-            from .schedulers import (
-                _NONE_GIVEN,
-                MAX_PREVIEW_STEPS,
-                SCHEDULERS,
-                advised_warmup,
-                create_scheduler,
-                lightning_scheduler_config,
-                plateau_val_monitor,
-            )
+        from .schedulers import (
+            _NONE_GIVEN,
+            MAX_PREVIEW_STEPS,
+            SCHEDULERS,
+            advised_warmup,
+            create_scheduler,
+            lightning_scheduler_config,
+            plateau_val_monitor,
+        )
 
-            accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
-            # A second fit of the same Trainer sized its new schedule to both fits' steps: it stopped halfway.
-            total = (_optimizer_steps if resumed else _optimizer_steps_left)(trainer, pl_module, accumulate)
-            done = 0 if resumed else trainer.global_step
-            if not math.isfinite(total):
-                raise ValueError(
-                    f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}."
-                )
-            found = self.result.training_suggestion if self.result is not None else None
-            # An inconclusive test (None, warned about already) goes as no suggestion: create_scheduler warns of None.
-            suggestion = _NONE_GIVEN if found is None else found
-            settings = dict(self.scheduler_settings)
-            warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
-            if warmup and "warmup_steps" not in settings:
-                scaled = self.result.scaled if self.result is not None else None
-                assert scaled is not None  # an advised warm-up comes from a scaling
-                advice = advised_warmup(self.scheduler, warmup, scaled.base_lr, scaled.lr)
-                if "warmup_start_factor" in settings:  # the user's start wins over the ramp's
-                    advice.pop("warmup_start_factor", None)
-                settings.update(advice)
-                if advice:
-                    _lightning.info(
-                        trainer,
-                        f"{self._who}: {warmup} warm-up steps from {scaled.base_lr:.2e}, as the batch-size scaling "
-                        "advises",
-                    )
-                else:
-                    _lightning.info(
-                        trainer,
-                        f"{self._who}: no warm-up before {self.scheduler}, which climbs from a low start itself (the "
-                        f"batch-size scaling advised {warmup} steps)",
-                    )
-            self._check_plateau_metric_logged(trainer, pl_module, settings)
-            sched = create_scheduler(
-                self.scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
+        accumulate = self.result.settings.accumulate_steps if self.result is not None else 1
+        # A second fit of the same Trainer sized its new schedule to both fits' steps: it stopped halfway.
+        total = (_optimizer_steps if resumed else _optimizer_steps_left)(trainer, pl_module, accumulate)
+        done = 0 if resumed else trainer.global_step
+        if not math.isfinite(total):
+            raise ValueError(
+                f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}."
             )
-            fine_tuner = _lightning.fine_tuner(trainer.callbacks)  # type: ignore[attr-defined]
-            if fine_tuner is not None:
-                from .schedulers import check_groups_can_grow, steps_before_unfreeze
-
-                check_groups_can_grow(
-                    sched,
-                    type(fine_tuner).__name__,
-                    f"{self._who}(scheduler={self.scheduler!r})",
-                    unfreeze=steps_before_unfreeze(
-                        fine_tuner,
-                        trainer.num_training_batches,
-                        _micro_batches_per_step(trainer, pl_module, accumulate) or (lambda e: accumulate),
-                    ),
-                    warmup_option="scheduler_settings={{'warmup_steps': {}}}",
-                )
-            # A plateau schedule on a validation metric steps only after a validation (Lightning's rule: a frequency
-            # that is a multiple of check_val_every_n_epoch). Stepped after every epoch, the first one without
-            # validation stopped the fit, after the test: "conditioned on metric val_loss which is not available";
-            # so did an epoch shorter than val_check_interval with check_val_every_n_epoch=None.
-            monitor = plateau_val_monitor(self.scheduler, settings)
-            interval, frequency = _plateau_stepping(trainer, monitor, self._who) if monitor else (None, 1)
-            if self.report is not None and trainer.is_global_zero and total > MAX_PREVIEW_STEPS:
-                # Stepping the schedule this long to draw it would take minutes: the report goes without it.
+        found = self.result.training_suggestion if self.result is not None else None
+        # An inconclusive test (None, warned about already) goes as no suggestion: create_scheduler warns of None.
+        suggestion = _NONE_GIVEN if found is None else found
+        settings = dict(self.scheduler_settings)
+        warmup = self._advised_warmup_steps(trainer, pl_module, int(total))
+        if warmup and "warmup_steps" not in settings:
+            scaled = self.result.scaled if self.result is not None else None
+            assert scaled is not None  # an advised warm-up comes from a scaling
+            advice = advised_warmup(scheduler, warmup, scaled.base_lr, scaled.lr)
+            if "warmup_start_factor" in settings:  # the user's start wins over the ramp's
+                advice.pop("warmup_start_factor", None)
+            settings.update(advice)
+            if advice:
                 _lightning.info(
                     trainer,
-                    f"{self._who}: the report leaves the schedule out: {int(total):,} steps are more than "
-                    f"preview_schedule draws ({MAX_PREVIEW_STEPS:,})",
+                    f"{self._who}: {warmup} warm-up steps from {scaled.base_lr:.2e}, as the batch-size scaling "
+                    "advises",
                 )
-            elif self.report is not None and trainer.is_global_zero:
-                from .schedulers import preview_schedule
+            else:
+                _lightning.info(
+                    trainer,
+                    f"{self._who}: no warm-up before {self.scheduler}, which climbs from a low start itself (the "
+                    f"batch-size scaling advised {warmup} steps)",
+                )
+        self._check_plateau_metric_logged(trainer, pl_module, settings)
+        sched = create_scheduler(
+            scheduler, optimizer, total_steps=int(total), suggestion=suggestion, **settings
+        )
+        fine_tuner = _lightning.fine_tuner(trainer.callbacks)  # type: ignore[attr-defined]
+        if fine_tuner is not None:
+            from .schedulers import check_groups_can_grow, steps_before_unfreeze
 
-                with warnings.catch_warnings():
-                    # The same schedule again: create_scheduler above has said what there is to say
-                    # about it (onecycle "no room to rise" was printed twice).
-                    warnings.simplefilter("ignore")
-                    # plateau reads its metric once per `frequency` epochs, or batches under interval "step"
-                    batches = frequency if interval == "step" else trainer.num_training_batches
-                    per_read = max(1, math.ceil(batches / accumulate))
-                    per_epoch = per_read * (1 if interval == "step" else frequency) if math.isfinite(batches) else None
-                    self._schedule_preview = preview_schedule(
-                        self.scheduler,
-                        total_steps=int(total),
-                        steps_per_epoch=per_epoch,
-                        lr=lr,
-                        suggestion=suggestion,
-                        **settings,
-                    )
-            config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)
-            batches = trainer.num_training_batches
-            # Only a schedule that spans the run (cosine, onecycle, polynomial) is sized; exponential, step, plateau
-            # read no length and go on as they are over a reloaded loader of another length.
-            spans = SCHEDULERS[self.scheduler].needs_total_steps
-            if spans and config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps - done:
-                self._sized = (int(batches), int(total))  # sized from the epochs' length, not from max_steps
-            config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
-            reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
-            configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))
-            if not pl_module.automatic_optimization:
-                self._unstepped = (sched, int(getattr(sched, "last_epoch", 0)))
-        trainer.strategy.optimizers = [optimizer]
-        trainer.strategy.lr_scheduler_configs = configs
+            check_groups_can_grow(
+                sched,
+                type(fine_tuner).__name__,
+                f"{self._who}(scheduler={self.scheduler!r})",
+                unfreeze=steps_before_unfreeze(
+                    fine_tuner,
+                    trainer.num_training_batches,
+                    _micro_batches_per_step(trainer, pl_module, accumulate) or (lambda e: accumulate),
+                ),
+                warmup_option="scheduler_settings={{'warmup_steps': {}}}",
+            )
+        # A plateau schedule on a validation metric steps only after a validation (Lightning's rule: a frequency
+        # that is a multiple of check_val_every_n_epoch). Stepped after every epoch, the first one without
+        # validation stopped the fit, after the test: "conditioned on metric val_loss which is not available";
+        # so did an epoch shorter than val_check_interval with check_val_every_n_epoch=None.
+        monitor = plateau_val_monitor(scheduler, settings)
+        interval, frequency = _plateau_stepping(trainer, monitor, self._who) if monitor else (None, 1)
+        if self.report is not None and trainer.is_global_zero and total > MAX_PREVIEW_STEPS:
+            # Stepping the schedule this long to draw it would take minutes: the report goes without it.
+            _lightning.info(
+                trainer,
+                f"{self._who}: the report leaves the schedule out: {int(total):,} steps are more than "
+                f"preview_schedule draws ({MAX_PREVIEW_STEPS:,})",
+            )
+        elif self.report is not None and trainer.is_global_zero:
+            from .schedulers import preview_schedule
+
+            with warnings.catch_warnings():
+                # The same schedule again: create_scheduler above has said what there is to say
+                # about it (onecycle "no room to rise" was printed twice).
+                warnings.simplefilter("ignore")
+                # plateau reads its metric once per `frequency` epochs, or batches under interval "step"
+                batches = frequency if interval == "step" else trainer.num_training_batches
+                per_read = max(1, math.ceil(batches / accumulate))
+                per_epoch = per_read * (1 if interval == "step" else frequency) if math.isfinite(batches) else None
+                self._schedule_preview = preview_schedule(
+                    scheduler,
+                    total_steps=int(total),
+                    steps_per_epoch=per_epoch,
+                    lr=lr,
+                    suggestion=suggestion,
+                    **settings,
+                )
+        config = lightning_scheduler_config(sched, interval=interval, frequency=frequency)
+        batches = trainer.num_training_batches
+        # Only a schedule that spans the run (cosine, onecycle, polynomial) is sized; exponential, step, plateau
+        # read no length and go on as they are over a reloaded loader of another length.
+        spans = SCHEDULERS[scheduler].needs_total_steps
+        if spans and config["interval"] == "step" and math.isfinite(batches) and total != trainer.max_steps - done:
+            self._sized = (int(batches), int(total))  # sized from the epochs' length, not from max_steps
+        config_cls = _lightning.package_of(trainer).utilities.types.LRSchedulerConfig
+        reduce_on_plateau = isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        configs.append(config_cls(reduce_on_plateau=reduce_on_plateau, **config))
+        if not pl_module.automatic_optimization:
+            self._unstepped = (sched, int(getattr(sched, "last_epoch", 0)))
+        return configs
 
     def _check_schedule(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Build the schedule of ``scheduler=`` once before the test, so bad settings fail before it.
@@ -2449,7 +2515,15 @@ class LRFinder(_CallbackBase):
         total = _optimizer_steps_left(trainer, pl_module, _accumulation(trainer, pl_module))
         if not math.isfinite(total):
             raise ValueError(f"{self._who}(scheduler=...) needs a finite number of steps: {_how_to_bound(trainer)}.")
-        optimizer = self._registry_optimizer(trainer, pl_module, self.settings.min_lr)  # the same groups; never stepped
+        if self.optimizer is not None:
+            # The same groups; never stepped.
+            optimizer = self._registry_optimizer(trainer, pl_module, self.settings.min_lr)
+            kept = None
+        else:
+            # The module's own optimizer, whose groups a schedule writes into (initial_lr, a warm-up's start LR,
+            # OneCycleLR's momentum): put back as they were after.
+            optimizer = trainer.optimizers[0]
+            kept = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
         settings = dict(self.scheduler_settings)
         if SCHEDULERS[self.scheduler].from_suggestion == "cyclic" and "max_lr" not in settings:  # type: ignore[index]
             base = settings.get("base_lr", self.settings.min_lr)
@@ -2467,6 +2541,11 @@ class LRFinder(_CallbackBase):
                 f"{self._who}(scheduler={self.scheduler!r}, scheduler_settings=...): {exc} (checked before the range "
                 f"test, over the fit's {int(total)} optimizer steps)"
             ) from exc
+        finally:
+            for group, before in zip(optimizer.param_groups, kept or ()):
+                params = group["params"]
+                group.clear()
+                group.update(before, params=params)
         monitor = plateau_val_monitor(self.scheduler, settings)
         if monitor is not None:
             # Lightning said so only at the end of the first epoch, after the test: "conditioned on metric

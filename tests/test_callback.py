@@ -204,22 +204,6 @@ def test_a_report_that_cannot_be_written_stops_the_fit_before_the_test(tmp_path:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
-def test_scheduler_without_optimizer_says_what_to_pass() -> None:
-    """scheduler= without optimizer= said only that optimizer was expected; a user whose module builds its own
-    optimizer was not told to name the optimizer training uses, or to keep the schedule in configure_optimizers."""
-    with pytest.raises(ValueError) as info:
-        LRFinder(scheduler="cosine")
-    message = str(info.value)
-    assert message.startswith("Expected optimizer to be set when scheduler is, but got scheduler='cosine', optimizer=")
-    assert "pass optimizer= too" in message and "'adamw'" in message
-    # Its module's own optimizer is named by its class, with its settings: how was not said.
-    assert "replaces the module's own (and its schedulers)" in message
-    said = "the class configure_optimizers builds, e.g. optimizer=torch.optim.AdamW, with its settings other than lr"
-    assert said in message
-    assert "in optimizer_settings={'weight_decay': 0.01}" in message
-    assert "leave scheduler=None and build the schedule in configure_optimizers" in message
-
-
 def test_report_has_the_schedule_panel_when_a_scheduler_is_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1166,6 +1150,67 @@ def test_resume_of_a_fit_with_the_registry_optimizer_restores_it(tmp_path: Path)
     assert [e for e in resumed.events if e[0] == "test"] == [] and t.global_step == 8
     wa, wb = weights(full), weights(resumed)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+class LRTrace(Callback):
+    """The first param group's LR at each training batch's start."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+def test_scheduler_without_optimizer_schedules_the_modules_own_optimizer_and_resumes_it(tmp_path: Path) -> None:
+    """scheduler='cosine' without optimizer= was refused at construction ("Expected optimizer to be set when scheduler
+    is"): it now schedules the one optimizer configure_optimizers returns, warm-up first, from the found LR; a fit
+    resumed from a checkpoint continues the schedule (not restarts it) and ends as the uninterrupted one."""
+    options: dict[str, Any] = {**FAST, "scheduler": "cosine", "scheduler_settings": {"warmup_steps": 2}}
+    finder, trace = LRFinder(**options), LRTrace()
+    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1)
+    settings: dict[str, Any] = {"max_epochs": 2, "max_steps": -1}
+    t = trainer(tmp_path, [finder, trace, every_epoch], enable_checkpointing=True, **settings)
+    t.fit(full := Net(dropout=0.0), make_loader(n=128, shuffle=False))
+    lr = finder.applied_lr
+    assert lr is not None and full.lr == lr and type(t.optimizers[0]) is RecordingSGD  # the module's own
+    sched = t.lr_scheduler_configs[0].scheduler
+    assert isinstance(sched, torch.optim.lr_scheduler.SequentialLR) and sched.optimizer is t.optimizers[0]
+    assert len(trace.lrs) == 8 and trace.lrs[0] < trace.lrs[1] < trace.lrs[2] == pytest.approx(lr)
+    assert all(a > b for a, b in itertools.pairwise(trace.lrs[2:]))  # the cosine, down from the found LR
+
+    resumed, again = Net(lr=0.5, dropout=0.0), LRTrace()
+    t = trainer(tmp_path / "r", [LRFinder(**options), again], **settings)
+    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+        t.fit(resumed, make_loader(n=128, shuffle=False), ckpt_path=tmp_path / "ckpt" / "epoch=0-step=4.ckpt")
+    assert type(t.optimizers[0]) is RecordingSGD and isinstance(
+        t.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.SequentialLR
+    )
+    assert again.lrs == pytest.approx(trace.lrs[4:]) and t.global_step == 8
+    wa, wb = weights(full), weights(resumed)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize(
+    ("build", "said"),
+    [
+        (lambda: Net(schedule="warmup"), r"returns an LR scheduler of its own \(LambdaLR\), and a second schedule"),
+        (GAN, r"the module uses manual optimization, where Lightning steps no LR scheduler"),
+    ],
+    ids=["own-scheduler", "manual"],
+)
+def test_scheduler_without_optimizer_is_refused_where_the_modules_optimizer_cannot_take_it(
+    tmp_path: Path, build: Any, said: str
+) -> None:
+    # A doubled schedule, or one Lightning never steps: refused before the test, naming optimizer= as the way out.
+    t = trainer(tmp_path, [LRFinder(**FAST, scheduler="cosine")], max_steps=2)
+    with pytest.raises(ValueError, match=said) as info:
+        t.fit(model := build(), make_loader())
+    message = " ".join(str(info.value).split())
+    assert message.startswith("LRFinder(scheduler='cosine') without optimizer= schedules the one optimizer")
+    assert "Pass optimizer= too" in message and "'adamw'" in message and "optimizer=torch.optim.AdamW" in message
+    assert "leave scheduler=None and keep the schedule in configure_optimizers" in message
+    assert [e for e in model.events if e[0] == "test"] == []  # before the test
 
 
 def test_a_resumed_fit_longer_than_the_restored_one_cycle_is_refused_before_training(tmp_path: Path) -> None:
@@ -3301,7 +3346,7 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
         ({"rule": "magic"}, ValueError, "rule"),
         ({"target_batch_size": 0}, ValueError, "target_batch_size"),
         ({"test_batch_size": 2.5}, ValueError, "test_batch_size"),
-        ({"scheduler": "cosine"}, ValueError, "optimizer"),
+        ({"scheduler": "cosin"}, ValueError, r"Unknown scheduler='cosin'; expected one of"),  # no optimizer= needed
         ({"attr_name": 3}, TypeError, "attr_name"),
         ({"strict": "yes"}, TypeError, "strict"),
         ({"optimizer": "adamx"}, ValueError, r"Unknown optimizer name='adamx'; expected one of sgd"),
