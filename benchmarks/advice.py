@@ -7,7 +7,10 @@ The cases are curves with a known cause:
 
 * ``flat_gru``: the benchmark's ``adding_gru_adam`` (tune split), whose loss stays flat until
   Adam blows it up ("a lower min_lr cannot help ... more steps below the blow-up"); also at
-  twice the steps, refine's re-sweep, which chose the advice's four times;
+  half the advised steps, refine's factor (``lrfinder.analysis.RESWEEP_STEPS``), which chose the
+  advice's four times for one sweep by hand. Refine's own re-sweep starts from the LR where the
+  sweep stopped and sweeps again where it reads no fall: ``benchmarks/refine.py --resweep-steps``
+  scores it end to end (``results/refine_never_falls.md``);
 * ``flat_parity``: a ReLU MLP on the parity of 4 of 10 signs (Adam, and plain SGD with
   momentum), at ln 2 for many steps;
 * ``low_max_lr``: the same MLP on the parity of 3 signs swept to a ``max_lr`` far too low

@@ -145,9 +145,17 @@ FLAT_DECADES = 1.0
 #: The decades below a blow-up, and above it, that the advice to sweep them again names: refine's re-sweep for a curve
 #: that never fell but blew up (:func:`lrfinder.refine.next_sweep`).
 RESWEEP_BELOW, RESWEEP_ABOVE = 1e4, 10.0
-#: That advice's steps, in multiples of the sweep's: on the benchmark's tune split (adding_gru_adam, seeds 0-2, flat
-#: until Adam blew it up) twice the steps read no fall on any seed, four times read one on all three.
+#: That advice's steps, in multiples of the sweep's, for the one sweep a user runs by hand: on the benchmark's tune
+#: split (adding_gru_adam, seeds 0-2, flat until Adam blew it up) one sweep of twice the steps read no fall on any
+#: seed, one of four times read one on all three (``benchmarks/results/advice.md``).
 FLAT_STEPS = 4
+#: The steps of refine's re-sweep of a curve that never fell but blew up, in multiples of the sweep's, which the
+#: advice names beside its own: refine sweeps again where its re-sweep reads no fall (``Refine.max_resweeps``), so two
+#: rounds of twice the steps reach the density of one of four times. Measured end to end on the tune split
+#: (adding_gru_adam: 3 seeds, constant and one-cycle, both judges; ``benchmarks/results/refine_never_falls.md``):
+#: twice the steps put 4 of 12 refined picks in the good band (geometric-mean regret 3.36), three times 2 of 12
+#: (13.3), four times 2 of 12 (5.76), at 6% fewer steps (one re-sweep, where twice ran two on 2 seeds of 3).
+RESWEEP_STEPS = 2
 #: How far a sweep that ends too low is told to go up: refine's re-sweeps for a still-falling or never-moving curve.
 RESWEEP_HIGHER = 1e3
 
@@ -1613,7 +1621,9 @@ def _why_no_fall(
       above ``min_lr`` (:func:`_flat_until_blowup`): a lower ``min_lr`` cannot help. The fall, if the
       model can learn at all, needs more steps at the LRs below the blow-up: the range refine
       re-sweeps for the case, :data:`RESWEEP_BELOW` below it to :data:`RESWEEP_ABOVE` above, at
-      :data:`FLAT_STEPS` times the steps (refine's twice read no fall where four times did).
+      :data:`FLAT_STEPS` times the steps: one sweep by hand must read, and one of twice the steps read
+      no fall where four times did. Refine re-sweeps at :data:`RESWEEP_STEPS` times the steps and
+      again where that reads no fall, which the message says.
     * The curve was cut at a non-finite loss: only the losses before it were read.
     * The first loss is the lowest of the curve and below the next ones, and the curve rises most
       at its first step (:func:`_warms_up`): the start of a moving average that starts low
@@ -1684,8 +1694,9 @@ def _why_no_fall(
             f"The loss never clearly fell from its first value ({level:.3g}{_chance_words(level)}) over the "
             f"{math.log10(flat_until / start):.1f} decades swept below the blow-up, so a lower min_lr cannot help: "
             "at smaller LRs the weights move less still. If the model can learn, it needs more steps at the LRs "
-            f"below the blow-up: run again with {_resweep_words(low, high, FLAT_STEPS * size, below)} (the range "
-            f"refine re-sweeps for such a curve, at {FLAT_STEPS} times the steps). If it is already trained to its "
+            f"below the blow-up: run again with {_resweep_words(low, high, FLAT_STEPS * size, below)} ({FLAT_STEPS} "
+            f"times the steps, so that one sweep reads; refine's re-sweep of such a curve takes {RESWEEP_STEPS} times "
+            "the steps below the blow-up and sweeps again where that reads no fall). If it is already trained to its "
             "floor, no LR lowers its loss."
         )
     if non_finite_lr is not None:

@@ -767,11 +767,17 @@ def next_sweep(result: lrfinder.RangeTestResult, reason: str) -> tuple[float, fl
 
     * ``still_falling``: the same start, the top raised by 3 decades, steps grown so the density
       per decade stays the same;
-    * ``never_falls``: when the sweep blew up, the 4 decades below the blow-up at twice the
-      steps (several times the density, so the fall clears the noise); when it neither fell nor
-      rose, up to 3 decades higher at twice the steps (the range was too low). A sweep blew up
-      when it stopped on divergence or a non-finite loss (at its last LR), or when it ran to the
-      end with its smoothed loss blown up all the same (:func:`blowup_lr`);
+    * ``never_falls``: when the sweep blew up, the 4 decades below the blow-up and 1 above it
+      (:data:`lrfinder.analysis.RESWEEP_BELOW`, :data:`~lrfinder.analysis.RESWEEP_ABOVE`: the
+      range an inconclusive curve's message names for a loss flat until it blew up) at
+      :data:`~lrfinder.analysis.RESWEEP_STEPS` (2) times the steps, several times the density,
+      so the fall clears the noise. The message names :data:`~lrfinder.analysis.FLAT_STEPS` (4)
+      times, for the one sweep a user runs by hand; this one is swept again where it reads no
+      fall, which measured better picks on the benchmark's tune split. When the sweep neither
+      fell nor rose, up to 3 decades higher at twice the steps (the range was too low). A sweep
+      blew up when it stopped on divergence or a non-finite loss (at its last LR, above the
+      smoothed loss's blow-up the message takes), or when it ran to the end with its smoothed
+      loss blown up all the same (:func:`blowup_lr`);
     * ``too_few_points``: the same start, the top cut to 10x the divergence point (no steps are
       spent far past it), twice the density per decade.
     """
@@ -794,7 +800,9 @@ def next_sweep(result: lrfinder.RangeTestResult, reason: str) -> tuple[float, fl
         # It blew up before a fall stood out of the noise: the fall, if any, lies in the few
         # decades below the blow-up. Sweep those at several times the density, so the smoothing
         # window spans less LR and the fall can clear the noise.
-        return max(stop / 1e4, st.min_lr), stop * 10.0, 2 * st.num_steps
+        from .analysis import RESWEEP_ABOVE, RESWEEP_BELOW, RESWEEP_STEPS
+
+        return max(stop / RESWEEP_BELOW, st.min_lr), stop * RESWEEP_ABOVE, RESWEEP_STEPS * st.num_steps
     s = result.suggestion
     top = st.max_lr
     if s is not None:

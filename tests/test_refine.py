@@ -620,6 +620,38 @@ def test_a_completed_sweep_that_blew_up_resweeps_below_the_blow_up() -> None:
         assert next_sweep(curve, "never_falls") == (1e-7, curve.settings.max_lr * 1e3, 200)
 
 
+def test_the_message_of_a_flat_curve_that_blew_up_says_what_refine_re_sweeps() -> None:
+    from lrfinder.range_test import finish_result
+    from lrfinder.refine import resweep_round
+
+    # A classifier at ln 10 for 5 decades, then blown up under the stop rule's 4x (the sweep completed). Its
+    # message named a sweep at four times the steps as "the range refine re-sweeps for such a curve, at 4 times the
+    # steps", while refine re-swept it at twice the steps (and again where that read no fall): twice measured
+    # better picks on the benchmark's tune split, four times is for the one sweep a user runs by hand.
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    rise = np.where(x > -2.0, np.expm1(4.0 * np.clip(x + 2.0, 0, None)), 0.0)
+    losses = math.log(10) + 0.01 * np.random.default_rng(0).standard_normal(100) + rise
+    first = finish_result(lrs.tolist(), losses.tolist(), "completed")
+    assert first.suggestion is None and resweep_reason(first) == "never_falls"
+    error = first.error or ""
+    found = re.search(r"run again with min_lr=([\d.e+-]+), max_lr=([\d.e+-]+), num_steps=(\d+) \(4 times the steps, "
+                      r"so that one sweep reads; refine's re-sweep of such a curve takes 2 times the steps below the "
+                      r"blow-up and sweeps again where that reads no fall\)", error)
+    assert found is not None, error
+    asked: list[tuple[float, float, int]] = []
+
+    def sweep(lo: float, hi: float, num: int) -> RangeTestResult:
+        asked.append((lo, hi, num))
+        return first  # still no fall: refine sweeps again
+
+    _, rounds, _, _ = resweep_round(first, small_refine(), sweep)
+    assert [num for _, _, num in asked] == [200, 200] and int(found[3]) == 400
+    lo, hi, _ = asked[0]
+    assert lo == pytest.approx(float(found[1]), rel=5e-3) and hi == pytest.approx(float(found[2]), rel=5e-3)
+    assert [r.reason for r in rounds] == ["never_falls", "never_falls"]
+
+
 # --------------------------------------------------------------------------------------------
 # End to end
 # --------------------------------------------------------------------------------------------
