@@ -38,6 +38,11 @@ def optimizer_class_name(optimizer: object) -> str:
     return type(optimizer).__name__
 
 
+#: The attribute :func:`lrfinder.create_optimizer` sets on what it builds: the registry name it was given
+#: (``"momentum"``), which the class (``SGD``) does not say.
+REGISTRY_NAME = "_lrfinder_registry_name"
+
+
 def optimizer_result_name(optimizer: object) -> str:
     """The optimizer as a result names it: :func:`optimizer_class_name`, with the form its class does not name.
 
@@ -46,6 +51,9 @@ def optimizer_result_name(optimizer: object) -> str:
     ``Adam``: the Python API's report and result said ``optimizer SGD`` / ``optimizer Adam`` for what
     ``lrfind --optimizer nesterov`` / ``amsgrad`` names. The words keep the class name first, so the result's
     optimizer family (:func:`lrfinder.scaling.optimizer_family`) still reads it as the class's.
+
+    Built by :func:`lrfinder.create_optimizer` from a registry name that neither the class nor those forms say, the
+    name in their place: ``"SGD (momentum)"``.
     """
     import torch
 
@@ -57,6 +65,10 @@ def optimizer_result_name(optimizer: object) -> str:
         return f"{name} (Nesterov)"
     if defaults.get("amsgrad") is True:
         return f"{name} (AMSGrad)"
+    registry = getattr(optimizer, REGISTRY_NAME, None)
+    if isinstance(registry, str) and registry.lower() != name.lower():
+        # create_optimizer("momentum", model) said "SGD", the class, where lrfind --optimizer momentum says momentum.
+        return f"{name} ({registry})"
     return name
 
 

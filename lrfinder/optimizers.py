@@ -61,6 +61,7 @@ from ._checks import (
     result_lr_message,
     state_dict_note,
 )
+from ._fabric import REGISTRY_NAME
 from ._imports import import_string
 from ._warn import warn
 from ._wording import plural, word
@@ -1055,4 +1056,7 @@ def create_optimizer(
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer
         raise type(exc)(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}{_shared(params)}") from exc
     logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)
+    if spec.name in OPTIMIZERS:
+        # The registry name chosen ("momentum"), for the result and its report, which named only the class ("SGD").
+        setattr(optimizer, REGISTRY_NAME, spec.name)
     return optimizer

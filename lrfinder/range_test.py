@@ -251,7 +251,9 @@ class RangeTestResult:
             batch is the DataLoader's ``batch_size``, else the median size of the batches drawn.
         model_name: Class name of the model.
         num_parameters: Number of trainable parameters of the model.
-        optimizer_name: Class name(s) of the optimizer(s) swept.
+        optimizer_name: Class name(s) of the optimizer(s) swept, with the form the class does not say: ``"SGD
+            (Nesterov)"``, ``"Adam (AMSGrad)"``, or the registry name :func:`~lrfinder.create_optimizer` built it from
+            (``"SGD (momentum)"``); ``lrfind``'s name for it from the command line.
         suggestion: The analysis of the curve, ``None`` when it was inconclusive.
         error: Why the curve was inconclusive (the :class:`InconclusiveCurveError` message).
         scaled: The suggestion moved to the training batch size, when scaling was applied.

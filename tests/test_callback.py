@@ -214,6 +214,8 @@ def test_report_has_the_schedule_panel_when_a_scheduler_is_built(
     finder = LRFinder(optimizer="momentum", scheduler="cosine", report=tmp_path / "lr.png", **FAST)
     trainer(tmp_path, [finder], max_steps=6).fit(Net(), make_loader())
     assert len(calls) == 1 and calls[0]["schedule_name"] == "cosine"
+    # The registry name chosen, after the class: the result (and so the report's header) said "SGD" alone.
+    assert finder.result is not None and finder.result.optimizer_name == "SGD (momentum)"
     lr = finder.applied_lr
     assert lr is not None
     expected = [lr * (1 + math.cos(math.pi * s / 6)) / 2 for s in range(6)]

@@ -1259,6 +1259,26 @@ def test_an_amsgrad_optimizer_is_named_amsgrad_in_the_result_and_report(
     assert adamw.optimizer_name == "AdamW (AMSGrad)"
 
 
+def test_a_registry_optimizer_the_class_does_not_name_is_named_in_the_result_and_report(
+    mlp: nn.Module, loader: DataLoader
+) -> None:
+    # create_optimizer("momentum") is the class SGD: the result and its report said "SGD", as for plain SGD, where
+    # lrfind --optimizer momentum says momentum.
+    from lrfinder.report import _header_lines
+    from lrfinder.scaling import optimizer_family
+
+    results = {}
+    for name in ("momentum", "sgd", "adamw", "nesterov"):
+        opt = create_optimizer(name, mlp, lr=1e-3)
+        results[name] = range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-2)
+    names = {name: result.optimizer_name for name, result in results.items()}
+    assert names == {"momentum": "SGD (momentum)", "sgd": "SGD", "adamw": "AdamW", "nesterov": "SGD (Nesterov)"}
+    momentum = results["momentum"]
+    assert RangeTestResult.from_json(momentum.to_json()).optimizer_name == "SGD (momentum)"
+    assert optimizer_family(momentum.optimizer_name) == "sgd"  # still read as SGD by scale(rule="auto")
+    assert "optimizer SGD (momentum)  |" in _header_lines([momentum])[1][0]
+
+
 def test_an_averaged_model_submodule_is_not_trained_nor_counted_but_restored(loader: DataLoader) -> None:
     # An EMA kept as a submodule (AveragedModel's copies require grad): they were in the default optimizer and
     # doubled num_parameters. The test updates the EMA at each step; the snapshot must still put it back.
