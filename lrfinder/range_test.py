@@ -2543,8 +2543,12 @@ def _prepared_sweep(
             with sync(micro):
                 try:
                     batch = to_device(batch, target)
-                    with target_broadcast_refused(not first_batch and step_fn is None and loss_fn is not None):
+                    with target_broadcast_refused(not first_batch and step_fn is None and loss_fn is not None), (
+                        _steps_counted(optimizer) if step_fn is not None and not first_batch else _no_count()
+                    ) as stepped:
                         loss = loss_of(batch)
+                    if stepped:
+                        raise ModelError(_stepped_in_step_fn_message(optimizer))
                 except LRFinderError:
                     raise
                 except Exception as exc:
@@ -2695,6 +2699,39 @@ def _prepared_sweep(
         non_finite=non_finite,
         output_shape=output_shape,
         batches=batches,
+    )
+
+
+@contextlib.contextmanager
+def _steps_counted(optimizer: torch.optim.Optimizer) -> Iterator[list[None]]:
+    """While open, one item in the list it gives for each ``optimizer.step()`` call (a step pre-hook)."""
+    stepped: list[None] = []
+    register = getattr(optimizer, "register_step_pre_hook", None)
+    if register is None:  # not a torch optimizer (a wrapper without torch's hooks): nothing to count with
+        yield stepped
+        return
+    handle = register(lambda *_: stepped.append(None))
+    try:
+        yield stepped
+    finally:
+        handle.remove()
+
+
+@contextlib.contextmanager
+def _no_count() -> Iterator[list[None]]:
+    """:func:`_steps_counted`'s stand-in where no step is counted: an empty list."""
+    yield []
+
+
+def _stepped_in_step_fn_message(optimizer: torch.optim.Optimizer) -> str:
+    """Why a ``step_fn`` that steps the swept optimizer itself is refused, and what to do."""
+    name = type(optimizer).__name__
+    return (
+        f"step_fn called {name}.step() on the optimizer the range test sweeps: the test steps it itself after "
+        "step_fn returns, so every swept LR would take two steps (the first on the gradients of step_fn's own "
+        "backward) and the curve would not be the one training gives. Return the loss from step_fn "
+        "and leave backward() and optimizer.step() to the range test; an optimizer of another model that step_fn "
+        "steps (a GAN's critic) is fine."
     )
 
 

@@ -3594,6 +3594,26 @@ def test_an_lr_changed_inside_the_step_is_refused_not_recorded_as_swept(changer:
     assert len(result.losses) == 20
 
 
+def test_a_step_fn_that_steps_the_swept_optimizer_itself_is_refused(loader: DataLoader) -> None:
+    """A step_fn running its own backward and optimizer.step() (then zero_grad) took two steps per swept LR without a
+    word: the curve was not training's, and a suggestion was read off it."""
+    model = make_mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        F.cross_entropy(m(batch[0]), batch[1]).backward()
+        opt.step()
+        opt.zero_grad()
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    params = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ModelError, match=r"step_fn called SGD\.step\(\) on the optimizer the range test sweeps.*two "
+                       r"steps.*leave backward\(\) and optimizer\.step\(\) to the range test"):
+        range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=20)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), params, strict=True))
+    assert not opt.state and not opt._optimizer_step_pre_hooks  # restored, and the test's counting hook removed
+
+
 def test_optimizer_state_that_cannot_be_restored_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     class Slow:
         def __init__(self, params: Any) -> None:
