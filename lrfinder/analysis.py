@@ -1537,7 +1537,20 @@ def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
     return None if not below.size else blowup + int(below[0])
 
 
-def _high_lr_words(top: float, d: int) -> str:
+def _is_adadelta(optimizer: str | None) -> bool:
+    """Whether a result's ``optimizer_name`` (``"Adadelta"``, ``"Adadelta,SGD"``) names Adadelta."""
+    return optimizer is not None and any(name.strip().startswith("Adadelta") for name in optimizer.split(","))
+
+
+#: Why Adadelta's loss is still falling (or never moved) at LRs of :data:`HIGH_MAX_LR` and more: its own step size.
+ADADELTA_HIGH_LR = (
+    "With Adadelta that is expected, not a sign of a loss that ignores the weights' scale: its step starts at about "
+    "lr * sqrt(eps) per weight (1e-3 * lr at torch's eps=1e-6) and grows only as its running average of past updates "
+    "does, so its useful LRs lie decades above an Adam-type optimizer's (torch's default for it is lr=1.0)."
+)
+
+
+def _high_lr_words(top: float, d: int, optimizer: str | None = None) -> str:
     """Why a loss not blown up by LR ``top`` (at least :data:`HIGH_MAX_LR`) is likely scale-invariant, and what to do.
 
     Plain SGD's step grows with the LR and an Adam-type step is about the LR per weight whatever the gradient, so
@@ -1546,7 +1559,12 @@ def _high_lr_words(top: float, d: int) -> str:
     (BatchNorm, LayerNorm) or in weight-normalised layers only set a direction, and the LR acts through
     ``lr / ||w||**2``. Large weights (a large init) move the whole curve to large LRs, where no blow-up bounds it:
     a usual init moves it back; a higher sweep finds the fall for the weights' present norm.
+
+    Adadelta (``optimizer`` naming it) is the exception: its step is about ``lr * sqrt(eps)`` per weight at first
+    (:data:`ADADELTA_HIGH_LR`), so such LRs are its usual range and a higher sweep is the whole advice.
     """
+    if _is_adadelta(optimizer):
+        return ADADELTA_HIGH_LR
     return (
         f"At LRs up to {top:.{d}e} that is rare (an Adam-type step is about the LR per weight: an adaptive "
         "optimizer's range rarely needs to pass 1..10). Most likely the loss does not depend on the weights' scale "
@@ -1610,13 +1628,15 @@ def _why_no_fall(
     later: int = 0,
     smoothed: np.ndarray | None = None,
     flat_until: float | None = None,
+    optimizer: str | None = None,
 ) -> str:
     """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
 
     * Nothing happened at any LR swept (no blow-up, no explosion clipped away, every loss finite):
       the sweep may have stopped below the LRs where the model learns. It names refine's re-sweep
       for the case: the same start, :data:`RESWEEP_HIGHER` times the top, twice the ``size`` steps;
-      from :data:`HIGH_MAX_LR` on, with why that is rare (:func:`_high_lr_words`, in short).
+      from :data:`HIGH_MAX_LR` on, with why that is rare (:func:`_high_lr_words`, in short), or with
+      Adadelta (``optimizer``) why it is not (:data:`ADADELTA_HIGH_LR`).
     * ``flat_until``: the loss stayed at its first value until it blew up there, a decade or more
       above ``min_lr`` (:func:`_flat_until_blowup`): a lower ``min_lr`` cannot help. The fall, if the
       model can learn at all, needs more steps at the LRs below the blow-up: the range refine
@@ -1677,6 +1697,12 @@ def _why_no_fall(
                 "The loss never blew up either, so the sweep may have stopped below the LRs where this model "
                 f"learns: raise max_lr (it ended at {top:.{up}e}) and run again, e.g. with {again} (3 decades "
                 "higher at twice the steps, the re-sweep refine runs for such a curve)."
+            )
+        elif _is_adadelta(optimizer):
+            parts.append(
+                f"The loss never blew up either, up to lr={top:.{up}e}. {ADADELTA_HIGH_LR} Raise max_lr and run "
+                f"again, e.g. with {again} (3 decades higher at twice the steps, the re-sweep refine runs for such a "
+                "curve)."
             )
         else:
             parts.append(
@@ -1759,6 +1785,7 @@ def read_curve(
     *,
     window: int | None = None,
     curve: Curve = "train",
+    optimizer: str | None = None,
 ) -> CurveReading:
     """Run the steps of :func:`analyze` up to the rules (see the module docstring).
 
@@ -1767,6 +1794,7 @@ def read_curve(
         losses: The loss recorded at each step (NaN/inf allowed: the curve ends there).
         window: Savitzky-Golay window in points (see :func:`choose_window`).
         curve: What the losses are (see :func:`analyze`); only the words of an error depend on it.
+        optimizer: The optimizer swept (see :func:`analyze`); only the words of an error depend on it.
 
     Returns:
         A :class:`CurveReading`.
@@ -1828,7 +1856,9 @@ def read_curve(
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
             str(exc)
-            + _why_no_fall(lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None)
+            + _why_no_fall(
+                lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None, optimizer
+            )
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
@@ -1849,8 +1879,8 @@ def read_curve(
                 "more num_steps alone sweeps the same LRs."
             )
         raise InconclusiveCurveError(
-            said + _high_lr_words(top, d) + f" To sweep higher, increase max_lr and run again, e.g. 3 decades higher "
-            f"({again}, the same steps per decade)."
+            said + _high_lr_words(top, d, optimizer) + " To sweep higher, increase max_lr and run again, e.g. 3 "
+            f"decades higher ({again}, the same steps per decade)."
         )
     slope = loss_slope(lr_arr, smoothed)
     return CurveReading(
@@ -2206,6 +2236,7 @@ def analyze(
     rule: Rule | str = DEFAULT_RULE,
     window: int | None = None,
     curve: Curve = "train",
+    optimizer: str | None = None,
 ) -> Suggestion:
     """Analyse a range-test curve and suggest a learning rate.
 
@@ -2230,6 +2261,10 @@ def analyze(
             before its step, or ``"val"``, the validation loss after each step
             (``range_test(curve="val")``). It changes no rule, only what an inconclusive
             curve's message says of its first loss.
+        optimizer: The optimizer swept, as :attr:`~lrfinder.RangeTestResult.optimizer_name` names it
+            (``"Adadelta"``), or ``None``. It changes no rule, only what a message says of a loss
+            still falling (or never moving) at LRs of 10 and more: rare for most optimizers, usual
+            for Adadelta, whose step is about ``lr * sqrt(eps)`` per weight.
 
     Returns:
         A :class:`Suggestion`.
@@ -2253,7 +2288,7 @@ def analyze(
     if losses is None:
         _refuse_missing_losses(lrs)
     rule = _rule(rule)
-    reading = read_curve(lrs, losses, window=window, curve=curve)
+    reading = read_curve(lrs, losses, window=window, curve=curve, optimizer=optimizer)
     lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}
     lr = lrs_by_rule[rule]
     min_lr, max_lr = one_cycle_band(reading, lr)

@@ -472,14 +472,15 @@ class RangeTestResult:
         point), so :attr:`lr` never reports an LR scaled from an old suggestion.
 
         Args:
-            **kwargs: Passed to :func:`lrfinder.analyze` (``rule``, ``window``); its ``curve`` is
-                the result's own (``settings.curve``) unless given.
+            **kwargs: Passed to :func:`lrfinder.analyze` (``rule``, ``window``); its ``curve`` and
+                ``optimizer`` are the result's own (``settings.curve``, :attr:`optimizer_name`) unless given.
 
         Raises:
             InconclusiveCurveError: The curve does not support a suggestion.
 
         """
         kwargs.setdefault("curve", self.settings.curve)
+        kwargs.setdefault("optimizer", self.optimizer_name)
         suggestion = analyze(self.lrs, self.losses, **kwargs)
         scaled = self.scaled
         # A refined LR does not move with the curve's reading: its scaling stays as it was.
@@ -2961,7 +2962,13 @@ def finish_result(
     error = None
     try:
         settings = fields.get("settings")
-        suggestion = analyze(lrs, losses, rule=rule, curve=settings.curve if settings is not None else "train")
+        suggestion = analyze(
+            lrs,
+            losses,
+            rule=rule,
+            curve=settings.curve if settings is not None else "train",
+            optimizer=fields.get("optimizer_name"),
+        )
     except InconclusiveCurveError as exc:
         error = str(exc)
         if stop_reason == "interrupted":

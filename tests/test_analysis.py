@@ -110,7 +110,7 @@ def test_the_peers_suggestion_options_say_what_to_do_instead() -> None:
     with pytest.raises(TypeError, match=r"^analyze\(\) got an unexpected keyword argument 'zzz'$"):
         analyze(LRS, textbook_curve(), zzz=1)  # any other keyword: Python's own error
     assert analyze(LRS, textbook_curve(), rule="valley").rule == "valley"  # the function underneath, unchanged
-    assert list(inspect.signature(analyze).parameters) == ["lrs", "losses", "rule", "window", "curve"]
+    assert list(inspect.signature(analyze).parameters) == ["lrs", "losses", "rule", "window", "curve", "optimizer"]
 
 
 def test_smoothing_has_no_phase_lag() -> None:
@@ -402,6 +402,48 @@ def test_still_falling_at_an_lr_of_10_or_more_says_what_is_likely_going_on(top: 
     assert said.endswith(
         f"To sweep higher, increase max_lr and run again, e.g. 3 decades higher (min_lr={top * 1e-7:.2e}, "
         f"max_lr={top * 1e3:.2e}, num_steps=202, the same steps per decade)."
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["Adadelta", "Adadelta,SGD"])
+def test_adadelta_still_falling_at_an_lr_of_10_is_told_that_is_its_usual_range(optimizer: str) -> None:
+    # An Adadelta sweep still falling at 10 was told "an Adam-type step is about the LR per weight ... Most likely the
+    # loss does not depend on the weights' scale": Adadelta's step is about lr * sqrt(eps) per weight, so LRs of 10
+    # and more are its usual range (a tabular MLP on load_breast_cancer, no normalization, read so).
+    lrs = np.geomspace(1e-6, 10.0, 141)
+    curve = sigmoid_fall(np.log10(lrs), center=0.5, width=0.5)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, curve, optimizer=optimizer)
+    said = str(caught.value)
+    assert "With Adadelta that is expected, not a sign of a loss that ignores the weights' scale" in said
+    assert "lr * sqrt(eps) per weight" in said
+    assert "Most likely the loss does not depend on the weights' scale" not in said
+    assert "Adam-type step is about the LR per weight" not in said
+    assert said.endswith(
+        "To sweep higher, increase max_lr and run again, e.g. 3 decades higher (min_lr=1.00e-06, max_lr=1.00e+04, "
+        "num_steps=202, the same steps per decade)."
+    )
+    # Other optimizers keep the scale-invariance reading.
+    with pytest.raises(InconclusiveCurveError, match="Most likely the loss does not depend on the weights' scale"):
+        analyze(lrs, curve, optimizer="Adam")
+
+
+def test_adadelta_curve_that_never_moved_up_to_10_is_not_called_scale_free() -> None:
+    # Flat up to 10 and never blown up, under Adadelta: "which is rare: ... likely does not depend on the weights'
+    # scale" misread Adadelta's small early steps; it says why and keeps the higher re-sweep.
+    lrs = np.logspace(-6, 1, 100)
+    flat = 2.3 + 0.01 * np.random.default_rng(1).standard_normal(100)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, flat, optimizer="Adadelta")
+    message = str(info.value)
+    assert "which is rare" not in message and "scaling every weight by 10" not in message
+    assert message.endswith(
+        "The loss never blew up either, up to lr=1.00e+01. With Adadelta that is expected, not a sign of a loss that "
+        "ignores the weights' scale: its step starts at about lr * sqrt(eps) per weight (1e-3 * lr at torch's "
+        "eps=1e-6) and grows only as its running average of past updates does, so its useful LRs lie decades above "
+        "an Adam-type optimizer's (torch's default for it is lr=1.0). Raise max_lr and run again, e.g. with "
+        "min_lr=1.00e-06, max_lr=1.00e+04, num_steps=200 (3 decades higher at twice the steps, the re-sweep refine "
+        "runs for such a curve)."
     )
 
 

@@ -1577,6 +1577,26 @@ def test_inconclusive_curve_keeps_the_result(mlp: nn.Module, loader: DataLoader)
     assert result.lr is None
 
 
+def test_an_adadelta_sweep_that_never_moved_up_to_10_says_why_for_adadelta() -> None:
+    # torch.optim.Adadelta at its own scale: a linear regression barely moves by lr=10 (a step of about 1e-3 * lr per
+    # weight at first). The error said the loss "likely does not depend on the weights' scale", wrong for a plain
+    # linear model; the result knows the optimizer, and its error (and result.analyze()'s) says why for Adadelta.
+    torch.manual_seed(0)
+    x = torch.randn(512, 8)
+    y = x @ torch.randn(8)
+    data = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    model = nn.Linear(8, 1)
+    result = range_test(
+        model, data, optimizer=torch.optim.Adadelta(model.parameters()), loss_fn=lambda o, t: F.mse_loss(o[:, 0], t)
+    )
+    assert result.optimizer_name == "Adadelta" and result.suggestion is None and result.error is not None
+    assert "The loss never blew up either, up to lr=1.00e+01. With Adadelta that is expected" in result.error
+    assert "scaling every weight by 10" not in result.error
+    with pytest.raises(InconclusiveCurveError) as again:
+        result.analyze()
+    assert "With Adadelta that is expected" in str(again.value)
+
+
 def test_an_inconclusive_curve_is_said_once_as_a_log_line_not_also_as_a_warning(
     mlp: nn.Module, loader: DataLoader, caplog: pytest.LogCaptureFixture
 ) -> None:
