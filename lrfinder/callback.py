@@ -893,11 +893,7 @@ class LRFinder(_CallbackBase):
             message = f"{self._who}: skipped because fast_dev_run is enabled"
             # What the options would change is built from the found LR: the debug batches train without it, which
             # the bare "skipped" left the user to guess (a fast_dev_run to check optimizer='adamw' ran SGD).
-            named: dict[str, Any] = {"optimizer": self.optimizer, "scheduler": self.scheduler}
-            named["target_batch_size"] = self.target_batch_size
-            options = [
-                f"{k}={v.__name__ if isinstance(v, type) else repr(v)}" for k, v in named.items() if v is not None
-            ]
+            options = self._built_at_found_lr(batch=True)
             if options:
                 own = ", ".join(type(o).__name__ for o in trainer.optimizers) or "none"
                 message += (
@@ -1026,6 +1022,16 @@ class LRFinder(_CallbackBase):
             "and training runs at that LR, not at the LR LRFinder applied (finder.applied_lr). Keep one of the two.",
         )
 
+    def _built_at_found_lr(self, *, batch: bool = False) -> list[str]:
+        """``optimizer=``, ``scheduler=`` (and, with ``batch``, ``target_batch_size=``) as given, where given.
+
+        They are built from the LR the test finds: a fit that trains without it trains without them.
+        """
+        named: dict[str, Any] = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+        if batch:
+            named["target_batch_size"] = self.target_batch_size
+        return [f"{k}={v.__name__ if isinstance(v, type) else repr(v)}" for k, v in named.items() if v is not None]
+
     def _use_result(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: RangeTestResult, attr: Any, train_batch: Any
     ) -> None:
@@ -1046,6 +1052,13 @@ class LRFinder(_CallbackBase):
             )
             if self.strict:
                 raise InconclusiveCurveError(message + " (strict=True)")
+            # What was asked to be built at the found LR is not: said, not dropped without a word.
+            unbuilt = self._built_at_found_lr()
+            if unbuilt:
+                message += (
+                    f" {' and '.join(unbuilt)} {'are' if len(unbuilt) > 1 else 'is'} not built: "
+                    f"{'they start' if len(unbuilt) > 1 else 'it starts'} from the found LR, and the test found none."
+                )
             self._kept_lr = kept_lr
             _lightning.warn(trainer, message)
             return

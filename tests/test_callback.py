@@ -2614,6 +2614,34 @@ def test_inconclusive_warns_keeps_lr_and_trains(tmp_path: Path) -> None:
     assert [e[1] for e in model.train_events()] == [(0.02,)] * 3
 
 
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (
+            {"scheduler": "cosine"},
+            "scheduler='cosine' is not built: it starts from the found LR, and the test found none.",
+        ),
+        (
+            {"optimizer": "adamw", "scheduler": "cosine"},
+            "optimizer='adamw' and scheduler='cosine' are not built: they start from the found LR, and the test found "
+            "none.",
+        ),
+    ],
+    ids=["scheduler", "optimizer-and-scheduler"],
+)
+def test_an_inconclusive_test_says_the_schedule_asked_for_is_not_built(
+    tmp_path: Path, options: dict[str, Any], said: str
+) -> None:
+    # scheduler='cosine' over the module's own optimizer: an inconclusive test trained at the module's LR with no
+    # schedule at all, and the warning said only the LR, so the missing schedule went unnoticed.
+    finder, trace = LRFinder(**FAST, **options), LRTrace()
+    with pytest.warns(UserWarning, match="inconclusive") as record:
+        trainer(tmp_path, [finder, trace], max_steps=3).fit(Net(lr=0.02, flat=True), make_loader())
+    (message,) = [str(w.message) for w in record if "inconclusive" in str(w.message)]
+    assert message.endswith(f"Training goes on with the module's own learning rate, 2.00e-02. {said}")
+    assert trace.lrs == [0.02] * 3
+
+
 def test_an_inconclusive_tests_report_says_the_lr_training_went_on_with(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
