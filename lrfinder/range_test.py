@@ -1202,8 +1202,9 @@ class LRSweeper:
         # past its largest number SGD's step failed deep in torch ("value cannot be converted to type float
         # without overflow") where a linear sweep to 1e308 or a loss that never blew up took the LR.
         self._limits = [_largest_step(g) for opt in self.optimizers for g in opt.param_groups]
-        #: Each group's dict, its optimizer, its index and the LR :meth:`set` gave it last (read by :meth:`moved`).
-        self._applied: list[tuple[dict[str, Any], torch.optim.Optimizer, int, float]] = []
+        #: Each group's dict, its optimizer, its index, the LR :meth:`set` gave it last and the relative precision
+        #: it was stored at (read by :meth:`moved`).
+        self._applied: list[tuple[dict[str, Any], torch.optim.Optimizer, int, float, float]] = []
 
     def set(self, lr: float) -> None:
         """Apply ``lr`` to the reference group, and ``lr * ratio`` to the others.
@@ -1244,7 +1245,7 @@ class LRSweeper:
                 group["lr"] = lr * ratio
             if isinstance(opt, torch.optim.ASGD):
                 _set_asgd_eta(opt, group, lr * ratio)
-            applied.append((group, opt, index, lr * ratio))
+            applied.append((group, opt, index, lr * ratio, _lr_precision(group["lr"])))
         self._applied = applied
 
     def moved(self) -> tuple[torch.optim.Optimizer, int, float, object] | None:
@@ -1255,21 +1256,28 @@ class LRSweeper:
         step at another LR than the one recorded. A tensor LR on an accelerator is not read (a host sync
         per step); one on the CPU is compared within its dtype's precision.
         """
-        for group, opt, index, expected in self._applied:
+        for group, opt, index, expected, stored in self._applied:
             found = group.get("lr")
             if isinstance(found, torch.Tensor):
                 if found.device.type != "cpu" or found.numel() != 1:
                     continue
-                dtype = found.dtype
                 value = float(found.item())
-                tolerance = 2 * torch.finfo(dtype).eps if dtype.is_floating_point else 1e-6
             elif is_real(found):
-                value, tolerance = float(found), 1e-9  # type: ignore[arg-type]
+                value = float(found)  # type: ignore[arg-type]
             else:
                 return opt, index, expected, found
+            # The coarser of the two precisions: a float32 tensor's LR read back as a float is the same LR.
+            tolerance = max(stored, _lr_precision(found))
             if not math.isclose(value, expected, rel_tol=tolerance, abs_tol=1e-300):
                 return opt, index, expected, value
         return None
+
+
+def _lr_precision(lr: object) -> float:
+    """The relative precision an LR held as ``lr`` (a float, or a tensor of some dtype) keeps."""
+    if isinstance(lr, torch.Tensor):
+        return 2 * torch.finfo(lr.dtype).eps if lr.dtype.is_floating_point else 1e-6
+    return 1e-9
 
 
 def _largest_step(group: Mapping[str, Any]) -> tuple[float, str]:

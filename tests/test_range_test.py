@@ -3634,6 +3634,21 @@ def test_a_step_fn_that_steps_the_swept_optimizer_itself_is_refused(loader: Data
     assert not opt.state and not opt._optimizer_step_pre_hooks  # restored, and the test's counting hook removed
 
 
+def test_an_lr_written_back_unchanged_inside_the_step_is_not_refused(loader: DataLoader) -> None:
+    """A step_fn that writes a float32 tensor LR back as a Python float (the same LR, at float32's precision) was
+    refused, "from the swept 1.00e-07 to 1.00e-07": the float was held to a float64's precision."""
+    model = make_mlp()
+    opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(0.1))
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        for group in opt.param_groups:
+            group["lr"] = float(group["lr"])
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    result = range_test(model, loader, optimizer=opt, step_fn=step_fn, num_steps=20, max_lr=1.0)
+    assert len(result.losses) == 20
+
+
 def test_optimizer_state_that_cannot_be_restored_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     class Slow:
         def __init__(self, params: Any) -> None:
