@@ -1002,6 +1002,40 @@ class NoiseProbe:
         )
 
 
+def repeated_batches(batches_per_pass: int | None, accumulate_steps: int = 1) -> str | None:
+    """Why the noise scale cannot be measured on data of ``batches_per_pass`` batches; ``None`` when it can.
+
+    One estimate compares ``NOISE_BLOCK`` consecutive steps (source ``"steps"``), or the
+    ``accumulate_steps`` micro-batches of a step (``"accumulation"``). Data of fewer batches than
+    that per pass (a batch size of the whole training set: one batch) brings the same examples
+    back within one estimate: the gradients it compares differ by the weights' move or dropout,
+    not by sampling, and the critical batch read from them means nothing (``lrfind run
+    --batch-size 5000`` over 1,400 rows printed one of 7.3, tight interval and all). Data of
+    unknown length (``None``) is measured.
+
+    Example:
+        >>> repeated_batches(1) is not None, repeated_batches(4), repeated_batches(3, accumulate_steps=4) is not None
+        (True, None, True)
+
+    """
+    if batches_per_pass is None:
+        return None
+    compared = accumulate_steps if accumulate_steps > 1 else NOISE_BLOCK
+    if batches_per_pass >= compared:
+        return None
+    what = (
+        f"the {compared} micro-batches of an accumulated step"
+        if accumulate_steps > 1
+        else f"the batches of {compared} consecutive steps"
+    )
+    return (
+        "Cannot measure the gradient noise scale: the data gives "
+        f"{plural(batches_per_pass, 'batch', 'batches')} per pass, too few to compare (an estimate compares {what}, "
+        "so the same examples come back within it and carry no sampling noise). Use a smaller batch size, so that "
+        "each pass gives more batches, or scale with rule='linear' or 'sqrt'."
+    )
+
+
 def probe_steps(num_steps: int, probes: int = NOISE_PROBES) -> frozenset[int]:
     """The step indices that get a sub-batch measurement: ``probes`` of them, spread evenly."""
     if num_steps <= probes:

@@ -122,7 +122,7 @@ from .names import (
     Precision,
     SweepMode,
 )
-from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep
+from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep, repeated_batches
 
 # At run time too, for typing.get_type_hints (refine imports no engine).
 from .refine import Refine, Refinement, _length, brief_curve, brief_repr
@@ -2471,6 +2471,10 @@ def _prepared_sweep(
     if probe is not None and ranks is not None and ranks.sharded:
         # Each rank holds a shard of every parameter: its gradient norms are not the whole gradient's.
         probe, noise_unmeasured = None, "not measured under FSDP: each rank holds only a shard of the gradient"
+    elif probe is not None and ranks is None:
+        # Under data parallelism the ranks' own batches are the small ones, whatever the data's length.
+        noise_unmeasured = repeated_batches(_length(train_data), settings.accumulate_steps)
+        probe = None if noise_unmeasured is not None else probe
     # The model's first output's shape, for a cross-entropy: exactly 0 at every step comes from one score per example
     # (softmax over one class) or from a model that fits every batch perfectly, and only the shape tells them apart.
     output_shape: list[tuple[int, ...]] = []
