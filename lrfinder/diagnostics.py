@@ -748,7 +748,7 @@ def _batch_message(
         f"{_class_dim_fix(exc, batch)}"
         f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{_unread_keys_fix(exc, batch, model)}"
         f"{target_dtype_fix(exc, batch)}"
-        f"{_target_range_fix(exc, batch)}{_target_shape_fix(exc, batch)} "
+        f"{_target_range_fix(exc, batch)}{_target_shape_fix(exc, batch)}{_class_labels_fix(exc, batch)} "
         "Check that the "
         "inputs have the shape and dtype "
         "the model takes and the targets the format loss_fn expects (class indices as int64 for cross_entropy, floats "
@@ -980,6 +980,36 @@ def _target_shape_fix(exc: BaseException, batch: Any) -> str:
             "y.squeeze(1) (in the Dataset or a collate_fn), or give the output one (a Linear(n, 1) head)."
         )
     return ""
+
+
+def _class_labels_fix(exc: BaseException, batch: Any) -> str:
+    """`` The targets are int64 class labels ...`` for class labels given to a regression loss, else ``""``.
+
+    ``loss_fn=F.mse_loss`` (or ``l1_loss``) over a classifier's ``(N, C)`` scores and ``(N,)`` integer labels fails
+    with torch's "The size of tensor a (10) must match the size of tensor b (32) at non-singleton dimension 1",
+    which names neither the labels nor the loss; the general advice left the user to work out that the loss is
+    the mismatch. Only for a pair batch of one-dimensional integer targets whose length is the size torch names.
+    """
+    match = re.search(
+        r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton dimension 1", str(exc)
+    )
+    if match is None or not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.dim() != 1 or y.is_floating_point() or y.is_complex():
+        return ""
+    if y.dtype == torch.bool:  # 0/1 labels: target_dtype_fix's case
+        return ""
+    scores, rows = (int(v) for v in match.groups())
+    if rows != y.shape[0]:
+        return ""
+    have = str(y.dtype).removeprefix("torch.")
+    return (
+        f" The targets are {have} class labels of shape ({rows},) and the output has {scores} scores per example: "
+        "loss_fn compares the output with targets of its own shape, as a regression loss (mse_loss, l1_loss) does. "
+        f"For class labels use loss_fn=F.cross_entropy; for a regression on one-hot targets, F.one_hot(y, {scores})"
+        ".float()."
+    )
 
 
 def _mixed_dtypes(model: nn.Module) -> tuple[str, str] | None:
