@@ -7,6 +7,7 @@ output path is checked before the work starts, and the outputs are written all o
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import pickle
@@ -714,7 +715,7 @@ def test_the_report_of_a_command_names_options_not_parameters(work: Path):
 def test_scaling_noise_without_a_measured_noise_scale_names_the_cli_choices(
     work: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    engine = sys.modules["lrfinder.range_test"]
+    engine = importlib.import_module("lrfinder.range_test")  # sys.modules lacked it in a run of this test alone
     # The library's advice was "Run range_test(..., noise_scale=True), or use rule='linear'": the CLI always
     # measures, and its choice is --scaling.
     monkeypatch.setattr(engine, "noise_after_sweep", lambda *a, **k: (None, "too few steps."))
