@@ -1996,6 +1996,15 @@ class LRFinder(_CallbackBase):
                 # one does: its checkpoint's hparams kept the old LR, which a module rebuilt from them trained with.
                 _restore_holders(before)
                 attr = self._attr_used = self._attr_value = None
+            elif attr not in LR_ATTRIBUTES:
+                # Kept on its value alone (the optimizer reads it no more): an unrelated one equal by chance (a
+                # teacher's at the same LR) is overwritten too, so it is named.
+                _lightning.info(
+                    trainer,
+                    f"{self._who}: {attr} held {float(before[0][2]):.2e}, the LR configure_optimizers' optimizer "
+                    "(built once, not from it again) was built at, so it takes the found LR too. If it is not that "
+                    "optimizer's LR (another model's), pass attr_name= naming the one that is.",
+                )
         factors = _factors(lr, tested, trainer)
         if attr is not None and len(factors) == len(tested):
             # The groups the attribute drives moved when it was set; when configure_optimizers scales it

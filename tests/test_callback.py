@@ -4252,6 +4252,24 @@ def test_a_nested_lr_beside_an_optimizer_built_once_takes_the_found_lr(tmp_path:
     assert model.hparams.optim == {"lr": 0.5}
 
 
+def test_a_nested_lr_taken_beside_an_optimizer_built_once_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Taken on its value alone, a nested LR that merely equals the cached optimizer's (a teacher's) was overwritten
+    # without a word: the log line said only "training with lr=...".
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        trainer(tmp_path, [finder := LRFinder(**FAST)], max_steps=1).fit(CachedNestedLRNet(), make_loader())
+    assert finder.applied_lr is not None
+    said = [r.getMessage() for r in caplog.records if "hparams.optim.lr held" in r.getMessage()]
+    assert said == [
+        "LRFinder: hparams.optim.lr held 1.00e-02, the LR configure_optimizers' optimizer (built once, not from it "
+        "again) was built at, so it takes the found LR too. If it is not that optimizer's LR (another model's), pass "
+        "attr_name= naming the one that is."
+    ]
+
+
 class UnrelatedNestedLRNet(Net):
     """A nested ``lr`` that ``configure_optimizers`` does not read (a teacher's), beside an optimizer at its own LR."""
 
