@@ -113,7 +113,7 @@ from .diagnostics import (
 )
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import Curve, Rule, ScalingRule, SweepMode, did_you_mean
-from .noise import NoiseProbe, format_batch, noise_after_sweep
+from .noise import NoiseProbe, format_batch, noise_after_sweep, repeated_batches
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
@@ -1292,6 +1292,16 @@ class LRFinder(_CallbackBase):
         # fails before the test, not after it.
         refine = self._refine_settings(trainer, pl_module) if self.refine is not None and not self._find_only else None
         probe = NoiseProbe(p for g in run.optimizers[0].param_groups for p in g["params"]) if self.noise_scale else None
+        repeats = None
+        if probe is not None and run.world == 1 and not run.batches.combined:
+            # Under DDP the ranks' own batches are the small ones, whatever the loader's length.
+            from .refine import _length
+
+            per_pass = _length(run.batches.loader)
+            repeats = repeated_batches(
+                None if per_pass is None else per_pass - run.batches.skip, run.settings.accumulate_steps
+            )
+            probe = None if repeats is not None else probe
         lrs, losses, reason, accumulate, clips = self._sweep(
             trainer, pl_module, run, probe if len(run.optimizers) == 1 else None
         )
@@ -1316,11 +1326,14 @@ class LRFinder(_CallbackBase):
             # Everything is restored; Lightning now shuts the fit down as on any Ctrl-C.
             raise KeyboardInterrupt
         result = self._analyse(pl_module, run, lrs, losses, reason)
-        if probe is not None:
-            probe.reduce_local(lambda t: _mean_over_ranks(trainer, t).cpu())
-            if len(run.optimizers) == 1:
+        if probe is not None or repeats is not None:
+            if probe is None:
+                measured, why = None, repeats
+            elif len(run.optimizers) == 1:
+                probe.reduce_local(lambda t: _mean_over_ranks(trainer, t).cpu())
                 measured, why = noise_after_sweep(probe, result.lrs, result.losses, result.suggestion)
             else:
+                probe.reduce_local(lambda t: _mean_over_ranks(trainer, t).cpu())
                 n = len(run.optimizers)
                 measured, why = None, f"the test steps {n} optimizers; it is measured on one optimizer's gradient"
             result = replace(result, noise_scale=measured, noise_error=why)

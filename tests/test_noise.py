@@ -1427,3 +1427,26 @@ def test_repr_writes_the_measures_to_four_figures() -> None:
     )
     assert ns.b_simple == 412.3456789123 and ns.interval == (123.45678912, 987.654321234)  # the fields are whole
     assert "interval=(nan, nan)" in repr(replace(ns, n_estimates=1, steps=(7,), interval=(float("nan"),) * 2))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+@pytest.mark.parametrize("accumulate", [1, 4])
+def test_the_callback_leaves_the_noise_scale_unmeasured_over_a_loader_of_too_few_batches(
+    tmp_path: Path, accumulate: int
+) -> None:
+    # find_lr(noise_scale=True) over a loader of one batch (batch_size 2000 over 1,400 rows) reported a
+    # "critical batch ≈ 7.1 (90% 7.0-7.3)" from the same examples step after step, as range_test did.
+    from _models import FAST, Net, make_loader, trainer
+
+    from lrfinder.callback import find_lr
+
+    result = find_lr(
+        Net(dropout=0.2),
+        make_loader(96, batch_size=128 if accumulate == 1 else 32),
+        trainer=trainer(tmp_path, accumulate_grad_batches=accumulate),
+        noise_scale=True,
+        **FAST,
+    )
+    assert result.noise_scale is None
+    per_pass = "1 batch" if accumulate == 1 else "3 batches"
+    assert result.noise_error is not None and f"the data gives {per_pass} per pass" in result.noise_error
