@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
+from _cli import cli_runner
 from PIL import Image
 
 from lrfinder.analysis import DEFAULT_RULE, RULES
@@ -266,7 +266,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def invoke(*args: str, **kwargs):
-    return CliRunner().invoke(main, list(args), catch_exceptions=kwargs.pop("catch_exceptions", True), **kwargs)
+    return cli_runner().invoke(main, list(args), catch_exceptions=kwargs.pop("catch_exceptions", True), **kwargs)
 
 
 FAST = ("--num-steps", "20", "--no-report")

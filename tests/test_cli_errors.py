@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from click.testing import CliRunner
+from _cli import cli_runner
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -326,7 +326,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def invoke(*args: str):
-    return CliRunner().invoke(main, list(args))
+    return cli_runner().invoke(main, list(args))
 
 
 def assert_one_line(result, code: int, *messages: str) -> str:

@@ -274,13 +274,13 @@ def test_json_to_dev_stdout_is_json_to_stdout(work: Path):
 
 def test_fit_refuses_to_save_the_model_to_stdout(work: Path, monkeypatch: pytest.MonkeyPatch):
     # It trained, then wrote the model's bytes into stdout, among the summary's lines.
-    from click.testing import CliRunner
+    from _cli import cli_runner
 
     from lrfinder.cli import main
 
     monkeypatch.chdir(work)
     for name in ("/dev/stdout", "/dev/fd/1"):
-        result = CliRunner().invoke(main, ["fit", "model.pt", "--data", "train.npz", "--num-steps", "12", "-o", name])
+        result = cli_runner().invoke(main, ["fit", "model.pt", "--data", "train.npz", "--num-steps", "12", "-o", name])
         assert result.exit_code == 2 and f"got {name!r}, which is stdout" in result.output, result.output
         assert "suggested lr" not in result.output
 

@@ -944,13 +944,13 @@ def test_callback_noise_rule_without_a_measurement_is_a_callback_error(
 
 
 def test_cli_summary_has_the_critical_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from click.testing import CliRunner
+    from _cli import cli_runner
 
     from lrfinder import RangeTestResult
     from lrfinder.cli import main
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["demo", "--epochs", "0", "--json", "demo.json"])
+    result = cli_runner().invoke(main, ["demo", "--epochs", "0", "--json", "demo.json"])
     assert result.exit_code == 0, result.output
     saved = RangeTestResult.from_json(tmp_path / "demo.json")
     assert saved.noise_scale is not None, saved.noise_error

@@ -169,7 +169,7 @@ def test_every_lrfind_option_the_readme_names_exists() -> None:
 def test_the_data_paragraph_and_help_name_the_array_names_read_by_default() -> None:
     """lrfind reads ``X``/``labels`` (and the other default names) without --x-key/--y-key: the README's
     **Data** paragraph and the two options' help say every name it looks for, as the code does."""
-    from click.testing import CliRunner
+    from _cli import cli_runner
 
     from lrfinder.cli import main
     from lrfinder.cli.loading import _X_NAMES, _Y_NAMES
@@ -178,7 +178,7 @@ def test_the_data_paragraph_and_help_name_the_array_names_read_by_default() -> N
     assert data is not None
     named = set(re.findall(r"`(\w+)`", data.group(1).split(";")[0]))
     assert set(_X_NAMES) | set(_Y_NAMES) <= named
-    help_text = " ".join(CliRunner().invoke(main, ["run", "--help"], terminal_width=200).output.split())
+    help_text = " ".join(cli_runner().invoke(main, ["run", "--help"], terminal_width=200).output.split())
     for option, names in (("--x-key", _X_NAMES), ("--y-key", _Y_NAMES)):
         assert f"(default: the first of {', '.join(names)})" in help_text, option
 

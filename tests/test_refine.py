@@ -877,11 +877,11 @@ def cli_files(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def lrfind(*args: str) -> Any:
-    from click.testing import CliRunner
+    from _cli import cli_runner
 
     from lrfinder.cli import main
 
-    return CliRunner().invoke(main, list(args))
+    return cli_runner().invoke(main, list(args))
 
 
 def test_cli_run_refine_lists_the_trials(cli_files: Any) -> None:
