@@ -28,6 +28,8 @@ LIGHTNING = os.environ.get("LRFINDER_TEST_LIGHTNING", "pytorch_lightning")
 if LIGHTNING not in DISTRIBUTIONS:
     raise ValueError(f"Expected LRFINDER_TEST_LIGHTNING to be one of {', '.join(DISTRIBUTIONS)}, but got {LIGHTNING!r}")
 pl: Any = importlib.import_module(DISTRIBUTIONS[LIGHTNING])
+#: Its (major, minor) version, for the tests of what older Lightning releases do not offer.
+LIGHTNING_VERSION: tuple[int, int] = tuple(int(part) for part in pl.__version__.split(".")[:2])  # type: ignore[assignment]
 Callback = pl.Callback
 #: Warnings of tiny Lightning fits, not of lrfinder: few loader workers, few batches, a test
 #: longer than the fit (that one is tested in test_callback's test_limits_smaller_than_the_test_warn).

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-from _models import FAST, TINY_FIT_WARNINGS, DataModule, Net, make_loader, pl, trainer
+from _models import FAST, LIGHTNING_VERSION, TINY_FIT_WARNINGS, DataModule, Net, make_loader, pl, trainer
 from torch import nn
 
 from lrfinder.callback import LRFinder
@@ -116,7 +116,12 @@ def test_plateau_on_a_val_metric_validated_out_of_step_with_the_epochs_fails_bef
                        r"'monitor': 'train_loss'"):  # fmt: skip
         t.fit(ValNet(), make_loader(), make_loader(64))
     assert finder.result is None and t.global_step == 0
-    # By the clock: no validation before the first epoch ends, the same stop.
+
+
+@pytest.mark.skipif(LIGHTNING_VERSION < (2, 6), reason="Lightning < 2.6 has no val_check_interval by the clock "
+                    "('00:00:00:30'): its Trainer refuses the string itself")
+def test_plateau_on_a_val_metric_validated_by_the_clock_fails_before_the_test(tmp_path: Path) -> None:
+    # By the clock: no validation before the first epoch ends, the same stop as validating out of step.
     finder = LRFinder(optimizer="sgd", scheduler="plateau", **FAST)
     t = trainer(tmp_path, [finder], max_epochs=2, max_steps=-1, val_check_interval="00:00:00:30")
     with pytest.raises(ValueError, match=r"validates by the clock \(every 30 s\).*check_val_every_n_epoch=N"):
@@ -160,6 +165,8 @@ class EpochStartLRFinder(pl.callbacks.LearningRateFinder):
             self.lr_find(trainer, pl_module)
 
 
+@pytest.mark.skipif(LIGHTNING_VERSION < (2, 6), reason="Lightning < 2.6 (seen in 2.4.0, 2.5.0): its LearningRateFinder "
+                    "run in a fit sets the module's lr but the optimizer keeps LRFinder's, and training runs at that")
 def test_a_learning_rate_finder_that_runs_after_the_test_is_said_to_set_the_lr(tmp_path: Path) -> None:
     # The warning said LRFinder runs after Lightning's LearningRateFinder, so that LRFinder's LR wins: this one
     # runs lr_find as the first epoch starts, after LRFinder's test, and training ran at the LR it set.
