@@ -44,7 +44,7 @@ def loader(seed: int = 0, n: int = 512, batch_size: int = 32) -> DataLoader:
                       generator=torch.Generator().manual_seed(seed), drop_last=True)
 
 
-def setup(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]:
+def make_setup(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]:
     model = make_mlp(seed=seed)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     return model, opt, loader(seed)
@@ -151,7 +151,7 @@ def test_schedule_settings_with_total_steps_are_refused_by_name(schedule: str) -
 
 
 def test_an_interrupted_sweep_is_not_refined() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     steps: list[int] = []
 
     def on_step(index: int, lr: float, loss: float) -> None:
@@ -167,9 +167,9 @@ def test_an_interrupted_sweep_is_not_refined() -> None:
 
 
 def test_ctrl_c_in_a_re_sweep_stops_the_refinement() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     expected = train_steps(model, opt, data, 20)
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     sweeps: list[int] = []
 
     def on_step(index: int, lr: float, loss: float) -> None:
@@ -194,10 +194,10 @@ def test_ctrl_c_in_a_re_sweep_stops_the_refinement() -> None:
 def test_ctrl_c_in_a_trial_restores_the_state_and_keeps_the_first_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
     import lrfinder.refine as refine_module
 
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     plain = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy)
     expected = train_steps(model, opt, data, 20)
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     held_out = refine_module._mean_loss
     calls: list[int] = []
 
@@ -219,7 +219,7 @@ def test_ctrl_c_in_a_trial_restores_the_state_and_keeps_the_first_sweep(monkeypa
 
 def test_refine_refuses_a_one_shot_iterator_before_the_sweep() -> None:
     # It ran: each trial and each pass drew other batches from the generator, so the trials were not comparable.
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     batches = iter([b for _ in range(20) for b in data])
     with pytest.raises(DataError, match="one-shot iterator.*every trial must see the same batches"):
         range_test(model, batches, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine())
@@ -242,7 +242,7 @@ def test_refine_refuses_a_one_shot_iterator_before_the_sweep() -> None:
 def test_schedule_settings_that_do_not_fit_the_training_fail_before_the_sweep(
     schedule: str, settings: dict[str, Any], match: str
 ) -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     steps: list[int] = []
     with pytest.raises((ValueError, TypeError), match=match):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, on_step=lambda i, lr, loss: steps.append(i),
@@ -336,7 +336,7 @@ def test_too_many_trials_to_run_are_refused_by_the_same_rule() -> None:
 
 
 def test_refine_without_training_steps_says_what_to_pass() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     calls: list[int] = []
     with pytest.raises(LRFinderError, match=r"Refine\(training_steps=N"):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=True,
@@ -345,14 +345,14 @@ def test_refine_without_training_steps_says_what_to_pass() -> None:
 
 
 def test_val_data_without_refine_is_an_error() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     with pytest.raises(ValueError, match=r"val_data is only used by curve='val' .* and by refine: pass curve='val'"):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=data)
 
 
 def test_on_trial_without_refine_is_said_never_to_be_called() -> None:
     # The hook for the trials' progress was accepted without refine and never called, in silence.
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     calls: list[int] = []
     with pytest.warns(UserWarning, match=r"on_trial is called by refine's trial runs only.*never called"):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10,
@@ -361,13 +361,13 @@ def test_on_trial_without_refine_is_said_never_to_be_called() -> None:
 
 
 def test_refine_needs_restore() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     with pytest.raises(ValueError, match="restore=True"):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, restore=False, refine=small_refine())
 
 
 def test_val_data_the_model_cannot_use_fails_before_any_trial(monkeypatch: pytest.MonkeyPatch) -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     before = [p.detach().clone() for p in model.parameters()]
     bad = DataLoader(TensorDataset(torch.randn(64, 7), torch.zeros(64, dtype=torch.long)), batch_size=32)
     import lrfinder.refine as refine_module
@@ -392,7 +392,7 @@ class _NoBatches(torch.utils.data.IterableDataset):
 def test_empty_val_data_is_an_error_before_the_sweep(kind: str) -> None:
     """It was found after the whole sweep and its re-sweeps, and said only to pass a non-empty one (a stream without a
     length still was)."""
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     before = [p.detach().clone() for p in model.parameters()]
     nothing = TensorDataset(torch.randn(0, 10), torch.zeros(0, dtype=torch.long))
     empty = {"loader": DataLoader(nothing, batch_size=32), "list": [], "stream": DataLoader(_NoBatches())}[kind]
@@ -538,7 +538,7 @@ def test_a_cyclic_trial_peaks_at_its_candidate() -> None:
     sched = _trial_scheduler(opt, ref, 50, 10000, floor=0.1)
     assert sched.max_lrs == [pytest.approx(0.5)] and sched.base_lrs == [pytest.approx(0.1)]  # their ratio, 1/5
 
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     ref = small_refine(schedule="cyclic", schedule_settings={"step_size_up": 25})
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=ref)
     f = result.refinement
@@ -659,7 +659,7 @@ def test_the_message_of_a_flat_curve_that_blew_up_says_what_refine_re_sweeps() -
 
 @pytest.mark.parametrize("schedule", ["constant", "onecycle", "step"])
 def test_refined_test_records_trials_and_picks_one(schedule: str) -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     settings = {"step_size": 30} if schedule == "step" else {}
     ref = small_refine(schedule=schedule, schedule_settings=settings)
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, max_lr=10.0, refine=ref)
@@ -682,7 +682,7 @@ def test_refined_test_records_trials_and_picks_one(schedule: str) -> None:
 # running statistics), which counts as diverged, and the warning says so.
 @pytest.mark.filterwarnings("ignore:refine. every trial diverged:UserWarning")
 def test_the_ladder_walks_towards_the_best_lr() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
                         refine=small_refine(candidates=(0.001, 0.002), extend=2, spacing=0.5))
     f = result.refinement
@@ -697,7 +697,7 @@ def test_the_ladder_walks_towards_the_best_lr() -> None:
 
 def test_on_trial_reports_each_trial_as_it_starts_and_once_judged() -> None:
     # The trials can cost most of a training run; range_test said nothing while they ran.
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     calls: list[tuple[int, float, int, float]] = []
     steps: list[int] = []
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
@@ -722,14 +722,14 @@ def test_on_trial_reports_each_trial_as_it_starts_and_once_judged() -> None:
 
 
 def test_on_trial_must_take_four_arguments() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     with pytest.raises(TypeError, match=r"on_trial to take 4 positional arguments"):
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine(),
                    on_trial=lambda i, lr, loss: None)
 
 
 def test_refined_result_round_trips_through_json(tmp_path: Any) -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     ref = small_refine(candidates=(0.1, 1.0, 1e4))  # the last one diverges: NaN in the JSON
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=ref)
     assert result.refinement is not None and result.refinement.trials[-1].diverged
@@ -751,7 +751,7 @@ def test_a_malformed_refinement_says_so() -> None:
 
 
 def test_a_diverging_trial_is_recorded_not_raised() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
                         refine=small_refine(candidates=(1.0, 1e6)))
     f = result.refinement
@@ -771,9 +771,9 @@ def test_the_held_out_batches_are_counted_in_words() -> None:
 
 
 def test_training_after_a_refined_test_is_bit_identical() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     expected = train_steps(model, opt, data, 20)
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
                         refine=small_refine(schedule="onecycle"))
     assert result.refinement is not None and result.refinement.trials
@@ -826,7 +826,7 @@ def test_trials_never_train_on_the_held_out_batches() -> None:
 # make_classification(seed=0) at another n draws other labels: every trial ends above the untrained loss.
 @pytest.mark.filterwarnings("ignore:refine. every trial diverged:UserWarning")
 def test_val_data_judges_the_trials() -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     val = DataLoader(make_classification(n=256, seed=0), batch_size=64)
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=val,
                         refine=small_refine(val_batches=3))
@@ -1046,7 +1046,7 @@ def test_cli_fit_refine_too_short_advises_what_lengthens_fits_training(cli_files
 def test_report_gets_a_trial_panel(tmp_path: Any) -> None:
     from lrfinder.report import plot_range_test, save_report
 
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy,
                         refine=small_refine(candidates=(0.3, 1.0, 1e4)))
     f = result.refinement
@@ -1083,7 +1083,7 @@ def test_benchmark_replay_walks_the_ladder_like_the_library() -> None:
 
 @pytest.mark.parametrize(("precision", "dtype"), [("bf16-mixed", torch.bfloat16), ("16-mixed", torch.float16)])
 def test_trials_run_under_the_sweeps_autocast(precision: str, dtype: torch.dtype) -> None:
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     seen: list[torch.dtype] = []
     hook = model[0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     before = [p.detach().clone() for p in model.parameters()]
@@ -1101,7 +1101,7 @@ def test_trials_run_under_the_sweeps_autocast(precision: str, dtype: torch.dtype
 
 def test_trials_step_a_sam_optimizer_with_both_passes() -> None:
     """The trials called SAM's step() without the closure its second pass needs."""
-    model, _, data = setup()
+    model, _, data = make_setup()
     opt = SAM(model.parameters(), lr=1e-3, momentum=0.9)
     forwards = [0]
     model.register_forward_hook(lambda module, args, out: forwards.__setitem__(0, forwards[0] + 1))
@@ -1138,7 +1138,7 @@ def test_a_re_sweep_keeps_the_first_sweeps_noise_scale() -> None:
 def test_one_training_batch_without_val_data_fails_before_the_sweep(data: Any) -> None:
     # The one batch cannot be held out and trained on: said after the whole sweep, with advice to lower
     # val_batches, which was already 1.
-    model, opt, _ = setup()
+    model, opt, _ = make_setup()
     steps: list[int] = []
     with pytest.raises(DataError, match="only 1 batch per pass.*Pass val_data, or split") as info:
         range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, refine=small_refine(),
@@ -1152,7 +1152,7 @@ def test_one_training_batch_without_val_data_fails_before_the_sweep(data: Any) -
 
 def test_every_trial_diverging_is_warned_not_passed_on_silently() -> None:
     # result.lr fell back to the curve's suggestion, which its own trial had not held, without a word.
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     other_task = [(x, (y + 1) % 3) for x, y in loader(seed=1)][:4]  # labels the model cannot fit to both
     with pytest.warns(UserWarning, match=r"every trial diverged .* falls back to the curve's suggestion") as got:
         result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, val_data=other_task,
@@ -1186,7 +1186,7 @@ def test_trials_step_a_torch_optimizer_without_the_closure_it_would_only_hand_ba
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", spy)
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     result = range_test(model, data, optimizer=opt, loss_fn=F.cross_entropy, num_steps=40, min_lr=1e-4, max_lr=10.0,
                         refine=small_refine(schedule=schedule))
     assert result.refinement is not None and result.refinement.trials
@@ -1375,7 +1375,7 @@ def test_an_ema_copy_a_step_fn_updates_starts_every_trial_where_it_was_and_is_pu
     # left (its consistency term judged against another target), and range_test returned with the teacher moved.
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    model, opt, data = setup()
+    model, opt, data = make_setup()
     teacher = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.9))
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     at_start: list[list[torch.Tensor]] = []  # the teacher at each trial's first step
