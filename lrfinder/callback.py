@@ -1986,11 +1986,6 @@ class LRFinder(_CallbackBase):
             # After target_batch_size changed the batch, schedules sized from the fit's steps
             # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
             trainer.strategy.setup_optimizers(trainer)
-        # configure_optimizers returned the optimizers it returned before (built once, in __init__ or setup): it read
-        # no attribute again, so whether one drives them is not seen in their LRs.
-        cached = len(tested_optimizers) == len(trainer.optimizers) and all(
-            a is b for a, b in zip(tested_optimizers, trainer.optimizers)
-        )
         if attr is not None and self.attr_name is None and not _moved(tested, trainer):
             # The attribute found by name drives no LR configure_optimizers builds: when a later candidate does
             # (an unrelated self.lr beside the hparams.learning_rate it reads), that one takes the LR and the first
@@ -2000,24 +1995,29 @@ class LRFinder(_CallbackBase):
             if driving is not None:
                 _restore_holders(before)
                 attr = self._attr_used = driving
-            elif attr not in LR_ATTRIBUTES and not (
-                cached and any(math.isclose(float(before[0][2]), t, rel_tol=1e-9) for t in tested)
-            ):
-                # A nested hyper-parameter's LR is a guess from a wider search (a teacher's or a later stage's
-                # hparams.teacher["lr"]): one that drives nothing is left as it was, and the optimizers are rescaled.
-                # One that held a tested group's LR beside optimizers built once keeps the found LR, as a top-level
-                # one does: its checkpoint's hparams kept the old LR, which a module rebuilt from them trained with.
-                _restore_holders(before)
-                attr = self._attr_used = self._attr_value = None
             elif attr not in LR_ATTRIBUTES:
-                # Kept on its value alone (the optimizer reads it no more): an unrelated one equal by chance (a
-                # teacher's at the same LR) is overwritten too, so it is named.
-                _lightning.info(
-                    trainer,
-                    f"{self._who}: {attr} held {float(before[0][2]):.2e}, the LR configure_optimizers' optimizer "
-                    "(built once, not from it again) was built at, so it takes the found LR too. If it is not that "
-                    "optimizer's LR (another model's), pass attr_name= naming the one that is.",
+                # configure_optimizers returned the optimizers it returned before (built once, in __init__ or setup):
+                # it read no attribute again, so whether one drives them is not seen in their LRs.
+                cached = len(tested_optimizers) == len(trainer.optimizers) and all(
+                    a is b for a, b in zip(tested_optimizers, trainer.optimizers)
                 )
+                if not (cached and any(math.isclose(float(before[0][2]), t, rel_tol=1e-9) for t in tested)):
+                    # A nested hyper-parameter's LR is a guess from a wider search (a teacher's or a later stage's
+                    # hparams.teacher["lr"]): one that drives nothing is left as it was, and the optimizers are
+                    # rescaled. One that held a tested group's LR beside optimizers built once keeps the found LR,
+                    # as a top-level one does: its checkpoint's hparams kept the old LR, which a module rebuilt from
+                    # them trained with.
+                    _restore_holders(before)
+                    attr = self._attr_used = self._attr_value = None
+                else:
+                    # Kept on its value alone (the optimizer reads it no more): an unrelated one equal by chance (a
+                    # teacher's at the same LR) is overwritten too, so it is named.
+                    _lightning.info(
+                        trainer,
+                        f"{self._who}: {attr} held {float(before[0][2]):.2e}, the LR configure_optimizers' optimizer "
+                        "(built once, not from it again) was built at, so it takes the found LR too. If it is not "
+                        "that optimizer's LR (another model's), pass attr_name= naming the one that is.",
+                    )
         factors = _factors(lr, tested, trainer)
         if attr is not None and len(factors) == len(tested):
             # The groups the attribute drives moved when it was set; when configure_optimizers scales it
