@@ -2553,12 +2553,14 @@ class LRFinder(_CallbackBase):
         if self.optimizer is not None:
             # The same groups; never stepped.
             optimizer = self._registry_optimizer(trainer, pl_module, self.settings.min_lr)
-            kept = None
+            kept, values = None, None
         else:
             # The module's own optimizer, whose groups a schedule writes into (initial_lr, a warm-up's start LR,
             # OneCycleLR's momentum): put back as they were after.
             optimizer = trainer.optimizers[0]
             kept = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+            # A tensor setting (lr=torch.tensor(1e-3)) is written in place by the schedule: its value too.
+            values = [{k: v.detach().clone() for k, v in g.items() if isinstance(v, torch.Tensor)} for g in kept]
         settings = dict(self.scheduler_settings)
         if SCHEDULERS[self.scheduler].from_suggestion == "cyclic" and "max_lr" not in settings:  # type: ignore[index]
             base = settings.get("base_lr", self.settings.min_lr)
@@ -2577,10 +2579,13 @@ class LRFinder(_CallbackBase):
                 f"test, over the fit's {int(total)} optimizer steps)"
             ) from exc
         finally:
-            for group, before in zip(optimizer.param_groups, kept or ()):
+            for group, before, tensors in zip(optimizer.param_groups, kept or (), values or ()):
                 params = group["params"]
                 group.clear()
                 group.update(before, params=params)
+                with torch.no_grad():
+                    for key, value in tensors.items():
+                        group[key].copy_(value)
         monitor = plateau_val_monitor(self.scheduler, settings)
         if monitor is not None:
             # Lightning said so only at the end of the first epoch, after the test: "conditioned on metric

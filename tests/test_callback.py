@@ -1196,6 +1196,26 @@ def test_scheduler_without_optimizer_schedules_the_modules_own_optimizer_and_res
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+class TensorLRNet(Net):
+    """``Net`` whose optimizer holds its LR as a tensor (``lr=torch.tensor(...)``), which a schedule writes in place."""
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=torch.tensor(self.lr), momentum=0.9)
+
+
+def test_scheduler_without_optimizer_leaves_a_tensor_lr_of_the_modules_optimizer_as_it_was(tmp_path: Path) -> None:
+    """The schedule built over the module's own optimizer before the test (to check its settings) put back the groups'
+    entries but not a tensor LR's value, which its warm-up had set in place to its start (0): an inconclusive test
+    then trained at LR 0, not at the module's own LR the warning named."""
+    options: dict[str, Any] = {"num_steps": 80, "min_lr": 1e-7, "max_lr": 1e-6}  # too low to fall: inconclusive
+    options.update(scheduler="cosine", scheduler_settings={"warmup_steps": 2})
+    trace = LRTrace()
+    t = trainer(tmp_path, [LRFinder(**options), trace], max_steps=3)
+    with pytest.warns(UserWarning, match=r"inconclusive.*module's own learning rate, 5\.00e-02"):
+        t.fit(TensorLRNet(lr=0.05), make_loader())
+    assert [float(lr) for lr in trace.lrs] == pytest.approx([0.05] * 3)
+
+
 @pytest.mark.parametrize(
     ("build", "said"),
     [
