@@ -814,7 +814,6 @@ def test_csv_without_target_is_a_usage_error(work: Path):
 FAILED = {
     "empty model file": (["empty.pt", "--data", "train.npz"], ["empty.pt", "is empty (0 bytes)"]),
     "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
-    "random bytes": (["random.pt", "--data", "train.npz"], ["random.pt is not a PyTorch file", "torch.jit.save"]),
     "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
     "truncated model": (["cut_model.pt", "--data", "train.npz"], ["cut_model.pt", "truncated or damaged", "again"]),
     "truncated npz": (["model.pt", "--data", "cut.npz"], ["cut.npz starts like a .npz archive", "truncated"]),
@@ -988,10 +987,6 @@ FAILED = {
          "index pandas writes with df.to_csv(path), not an input. Write the file with df.to_csv(path, index=False), "
          "or remove the column."],
     ),
-    "a zipped model file": (  # torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a ..."
-        ["zipped_model.zip", "--data", "train.npz"],
-        ["zipped_model.zip is a zip archive of files (model.pt): unzip it and pass the model file itself"],
-    ),
     "a zip archive torch did not write as the data": (
         ["model.pt", "--data", "notes.pt"],
         ["notes.pt is a zip archive, but not one torch.save wrote (it holds notes.txt): pass the data file itself"],
@@ -1057,9 +1052,55 @@ def test_a_file_of_another_kind_as_model_or_data_is_a_usage_error(work: Path, ca
     assert_one_line(invoke("run", *args, *FAST), 2, *messages)
 
 
-def test_a_file_not_a_model_of_no_kind_known_stays_a_failed_run(work: Path):
+SAVE_A_MODEL = (
+    "Save the model as TorchScript (torch.jit.save(torch.jit.script(model), path)), or its state_dict "
+    "(torch.save(model.state_dict(), path)) and pass --model-class; a Lightning .ckpt loads with --model-class too."
+)
+
+# A MODEL file lrfind does not read was a failed run (exit 1, "an error in the model") unless it was data or a result:
+# the fix is to save the model in a format it reads, a usage error (exit 2) as for a --data file of such a kind.
+NOT_A_MODEL = {
+    "random bytes": ("random.pt", [f"random.pt is not a PyTorch file (neither a torch.save archive nor a pickle). "
+                                   f"{SAVE_A_MODEL}"]),
+    "text": ("notes.pt", ["notes.pt is not a PyTorch file", SAVE_A_MODEL]),
+    "a zipped model file": (  # torch's "[enforce fail at inline_container.cc:180] . file in archive is not in a ..."
+        "zipped_model.zip",
+        ["zipped_model.zip is a zip archive of files (model.pt): unzip it and pass the model file itself"],
+    ),
+    "a zip archive torch did not write": (
+        "plain.zip", ["plain.zip is a zip archive, but not one torch.save wrote (it holds notes.txt): pass the model"],
+    ),
+    "a Keras HDF5 file": (
+        "keras.h5", ["keras.h5 is not a PyTorch file", "It is an HDF5 file (as Keras's model.save writes .h5)",
+                     SAVE_A_MODEL],
+    ),
+    "an ONNX model": ("model.onnx", ["It is named as an ONNX model, a graph for inference", SAVE_A_MODEL]),
+    "a tensor saved with torch.save": ("tensor.pt", [f"tensor.pt holds a Tensor, not a model. {SAVE_A_MODEL}"]),
+    "a list saved with torch.save": ("list.pt", [f"list.pt holds a list, not a model. {SAVE_A_MODEL}"]),
+    "data saved as an (x, y) pair": (
+        "pair.pt", ["pair.pt holds an (x, y) pair of tensors, i.e. data, not a model. Pass the model file as MODEL "
+                    "and this with --data."],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NOT_A_MODEL))
+def test_a_model_file_lrfind_does_not_read_is_a_usage_error(work: Path, case: str):
     (work / "notes.pt").write_text("not a model\n")
-    assert_one_line(invoke("run", "notes.pt", "--data", "train.npz", *FAST), 1, "notes.pt is not a PyTorch file")
+    with zipfile.ZipFile(work / "plain.zip", "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    (work / "keras.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(200))
+    (work / "model.onnx").write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(64))
+    torch.save(torch.zeros(3), work / "tensor.pt")
+    torch.save([1, 2, 3], work / "list.pt")
+    torch.save((torch.zeros(8, 10), torch.zeros(8, dtype=torch.long)), work / "pair.pt")
+    name, messages = NOT_A_MODEL[case]
+    digest = sha(work / name)
+    for command in ("run", "fit"):
+        output = ["-o", "out.pt"] if command == "fit" else []
+        assert_one_line(invoke(command, name, "--data", "train.npz", *FAST, *output), 2, *messages)
+    assert sha(work / name) == digest and not (work / "out.pt").exists()
+
 
 
 @pytest.mark.slow  # in process: test_a_file_of_another_kind_as_model_or_data_is_a_usage_error["csv as the model"]

@@ -408,7 +408,40 @@ def _is_plain_pickle(path: Path) -> bool:
     return not body.startswith(_TORCH_LEGACY_MAGIC)
 
 
+#: What to save in place of a MODEL file lrfind does not read: the formats it does.
+_SAVE_A_MODEL = (
+    "Save the model as TorchScript (torch.jit.save(torch.jit.script(model), path)), or its state_dict "
+    "(torch.save(model.state_dict(), path)) and pass --model-class; a Lightning .ckpt loads with --model-class too"
+)
+
+
+def _foreign_model_kind(path: Path) -> str:
+    """What model format of another framework ``path`` holds (" It is ..."), by its content or its name; ``""`` if none.
+
+    An HDF5 file (a Keras ``model.save("m.h5")``) and an ``.onnx`` file were "not a PyTorch file" alone.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head == b"\x89HDF\r\n\x1a\n":
+        return " It is an HDF5 file (as Keras's model.save writes .h5), a format lrfind does not read."
+    if path.suffix.lower() == ".onnx":
+        return " It is named as an ONNX model, a graph for inference that lrfind does not read."
+    return ""
+
+
 def _torch_load_weights(path: Path) -> Any:
+    """``torch.load`` of the MODEL file ``path`` (weights only), after refusing the files torch cannot read.
+
+    A file of a kind lrfind does not read as a model (a torch.export program, safetensors, a zip torch did not
+    write, a pickle, data, any other file) is a usage error (exit 2), as the same kind of file given as ``--data``
+    is; a torch.save file torch fails to read (truncated, damaged) is a failed run (exit 1).
+
+    Raises:
+        click.UsageError: ``path`` is not a model file lrfind reads.
+        ModelError: ``path`` is truncated or damaged.
+        pickle.UnpicklingError: ``path`` holds a pickled object (``weights_only`` refused it).
+
+    """
     if _is_npz(path):
         # Data where the model goes (the arguments swapped): the fix is on the command line, a usage error.
         raise _usage_error(
@@ -417,8 +450,8 @@ def _torch_load_weights(path: Path) -> Any:
         )
     if _is_pt2_archive(path):
         # torch.load read it as a damaged torch.save file: "failed locating file data.pkl ... there is a high
-        # likelihood that your checkpoint file is corrupted".
-        raise ModelError(
+        # likelihood that your checkpoint file is corrupted". Not a file lrfind reads as a model: exit 2, was 1.
+        raise _usage_error(
             f"{path} is a torch.export program (torch.export.save), which lrfind does not load: an ExportedProgram "
             "is a graph for inference and deployment, not a module to train. Save the model itself as TorchScript "
             "(torch.jit.save(torch.jit.script(model), path)) or its state_dict (torch.save(model.state_dict(), "
@@ -427,24 +460,22 @@ def _torch_load_weights(path: Path) -> Any:
     if _is_safetensors(path):
         from .options import HF_SAVED_ADVICE
 
-        raise ModelError(f"{path} is a safetensors file (as save_pretrained writes), which lrfind does not read. "
+        raise _usage_error(f"{path} is a safetensors file (as save_pretrained writes), which lrfind does not read. "
                          f"{HF_SAVED_ADVICE}")  # fmt: skip
     other_zip = _other_zip(path)
     if other_zip is not None:
-        raise ModelError(
+        raise _usage_error(
             f"{path} is {other_zip}the model file itself (a TorchScript, Lightning checkpoint or state_dict file, as "
             "torch.jit.save or torch.save wrote it)."
         )
     if not _is_pickle_or_torch_archive(path):
-        advice = _other_kind_advice(path)
-        said = (
-            f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Expected a TorchScript, "
-            f"Lightning checkpoint or state_dict file (torch.jit.save or torch.save).{advice}"
-        )
+        # Data, a result or source as MODEL: what to pass instead; any other file: what to save the model as.
+        advice = _other_kind_advice(path) or f"{_foreign_model_kind(path)} {_SAVE_A_MODEL}."
+        said = f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle).{advice}"
         message = _not_a_zip(path, "torch.save", said)
-        if advice and message == said:  # data or a result as MODEL: the fix is on the command line (exit 2)
+        if message == said:  # a file of another kind as MODEL: exit 2, as for --data (any other kind was exit 1)
             raise _usage_error(message)
-        raise ModelError(message)
+        raise ModelError(message)  # a torch.save archive cut short: the file is damaged, a failed run
     if _is_plain_pickle(path):
         # torch.load reads torch.save's files only: a plain pickle failed, with --unsafe-pickle, with torch's bare
         # "Invalid magic number; corrupt file?" (and without it, was said to be saved with torch.save(model)).
@@ -464,6 +495,17 @@ def _torch_load_weights(path: Path) -> Any:
             f"Cannot read {path} as a PyTorch file ({type(exc).__name__}: {reason(exc)}). Expected "
             "a TorchScript, checkpoint or state_dict file."
         ) from exc
+
+
+def _not_a_model(obj: Any) -> str:
+    """What MODEL's file held that is no model (``"a list, not a model. ..."``), with what to pass or save instead.
+
+    A tensor, a list or an ``(x, y)`` pair of data as MODEL was "holds a tuple, not a model" (exit 1), naming neither
+    ``--data`` nor how to save a model.
+    """
+    if isinstance(obj, tuple) and len(obj) == 2 and all(isinstance(item, torch.Tensor) for item in obj):
+        return "an (x, y) pair of tensors, i.e. data, not a model. Pass the model file as MODEL and this with --data."
+    return f"a {type(obj).__name__}, not a model. {_SAVE_A_MODEL}."
 
 
 def _state_dict_of(obj: Any) -> Mapping[str, torch.Tensor] | None:
@@ -733,7 +775,7 @@ def load_model(
         if model.original_name == _SCRIPTED_FUNCTION and next(model.parameters(), None) is None:
             # A module class of the user's own that happens to be named so has its weights: it is trained.
             # Was "The model (PlaceholderModule) has no parameters at all", a name the user never wrote.
-            raise ModelError(
+            raise _usage_error(
                 f"{file} holds a scripted function (torch.jit.script of a def), not a module: it has no weights to "
                 "train. Save the network itself: torch.jit.save(torch.jit.script(model), path), with model your "
                 "torch.nn.Module."
@@ -778,7 +820,7 @@ def load_model(
                 "directory."
             ) from err
         if not isinstance(obj, nn.Module):
-            raise ModelError(f"{file} unpickled to a {type(obj).__name__}, not a torch.nn.Module.") from None
+            raise _usage_error(f"{file} unpickled to {_not_a_model(obj)}") from None
         return LoadedModel(obj, "pickle", file, lightning=is_lightning_module(obj))
 
     is_ckpt = isinstance(obj, Mapping) and (
@@ -816,10 +858,7 @@ def load_model(
 
     state = _state_dict_of(obj)
     if state is None:
-        raise ModelError(
-            f"{file} holds a {type(obj).__name__}, not a model: expected TorchScript, a Lightning checkpoint or "
-            "a state_dict."
-        )
+        raise _usage_error(f"{file} holds {_not_a_model(obj)}")
     if model_class is None:
         raise _usage_error(
             f"{file} is a state_dict (weights only); pass --model-class package.module:Class (and --model-args) "
