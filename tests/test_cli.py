@@ -1940,6 +1940,21 @@ def test_fit_summary_says_what_training_uses(work: Path):
     assert float(plan.group(3)) < float(plan.group(2))
 
 
+def test_fit_summary_of_a_one_cycle_says_where_it_starts(work: Path):
+    # It said "lr 3.76e-02, onecycle: peak 7.56e-02, ends ...": one-cycle starts far below the suggestion and climbs
+    # to the peak, so it never trains at the LR the line named, and its start was not said.
+    result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--epochs", "2",
+                    "--scheduler", "onecycle", "--json", "r.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())  # the summary wraps the line
+    plan = re.search(r"training 2 epochs x 8 steps, lr (\S+), onecycle: starts (\S+), peak (\S+), ends (\S+) ", text)
+    assert plan is not None, result.stdout
+    lr, start, peak, end = (float(v) for v in plan.groups())
+    trained = json.loads((work / "r.json").read_text())["schedule"]["lrs"]  # the LRs training applied, step by step
+    assert start == pytest.approx(trained[0], rel=1e-2) and peak == pytest.approx(max(trained), rel=1e-2)
+    assert end == pytest.approx(trained[-1], rel=1e-2) and start < lr
+
+
 def test_fit_after_a_weight_decay_sweep_states_its_training_plan(work: Path):
     result = invoke("fit", "model_ts.pt", "--data", "train.npz", *FAST, "-o", "out.pt", "--epochs", "2",
                     "--weight-decay", "0,1e-3", "--scheduler", "cosine")  # fmt: skip

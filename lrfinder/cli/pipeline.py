@@ -1262,7 +1262,7 @@ def _preview(options: Options, result: RangeTestResult, data: LoadedData, *, war
 
 
 def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) -> str:
-    """What ``fit`` trains with: length, LR, warm-up, and the schedule's peak and end when there is one."""
+    """What ``fit`` trains with: length, LR, warm-up, and the schedule's start (if below its peak), peak and end."""
     steps = _steps_per_epoch(options, data)
     plan = f"{plural(options.epochs, 'epoch')} x {plural(steps, 'step')}, lr {result.lr:.2e}"
     warmup = _warmup(options, result, data)
@@ -1289,7 +1289,10 @@ def _training_plan(options: Options, result: RangeTestResult, data: LoadedData) 
             f"{s['monitor']}, never below {min(lrs):.2e}"
             + ("" if min(lrs) < max(lrs) else " (the training is too short to lower it)")
         )
-    return plan + f", {options.scheduler}: peak {max(lrs):.2e}, ends {lrs[-1]:.2e}"
+    # A schedule that climbs (one-cycle, cyclic) starts below both its peak and the suggestion: "onecycle: peak"
+    # alone read as training at the suggestion up to the peak.
+    start = f"starts {lrs[0]:.2e}, " if f"{lrs[0]:.2e}" != f"{max(lrs):.2e}" else ""
+    return plan + f", {options.scheduler}: {start}peak {max(lrs):.2e}, ends {lrs[-1]:.2e}"
 
 
 def _training_batches(options: Options, data: LoadedData) -> tuple[Any, int]:
