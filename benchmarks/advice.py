@@ -16,7 +16,7 @@ The cases are curves with a known cause:
 * ``low_max_lr``: the same MLP on the parity of 3 signs swept to a ``max_lr`` far too low
   ("raise max_lr ... 3 decades higher at twice the steps");
 * ``scale_invariant``: an MLP whose every weight feeds a BatchNorm without affine, initialised
-  30x too large, still falling at an LR of 10 ("Most likely the loss does not depend on the
+  30x too large, still falling at an LR of 10 (with SGD: "Or the loss does not depend on the
   weights' scale"): the advised higher sweep, and the usual init.
 
 Usage::

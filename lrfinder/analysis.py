@@ -1550,6 +1550,23 @@ ADADELTA_HIGH_LR = (
 )
 
 
+def _is_sgd(optimizer: str | None) -> bool:
+    """Whether a result's ``optimizer_name`` names SGD only (``"SGD"``, ``"SGD (momentum)"``, ``"SGD,SGD"``)."""
+    return optimizer is not None and all(name.strip().startswith("SGD") for name in optimizer.split(","))
+
+
+#: Why SGD's loss may still be falling (or never have moved) at LRs of :data:`HIGH_MAX_LR` and more: its step is the LR
+#: times the gradient, and small gradients take large LRs.
+SGD_HIGH_LR = (
+    "With SGD that can be this model's own range: its step is the LR times the gradient, so where the gradients are "
+    "small (a recurrent net whose saturating gates damp them: a 2-layer LSTM language model with momentum 0.9 blew up "
+    "only past lr=20) the blow-up lies past 1..10. Or the loss does not depend on the weights' scale (weights up to a "
+    "BatchNorm or LayerNorm, weight-normalised layers): the LR acts only through lr / ||w||**2 and no blow-up bounds "
+    "it. Check whether scaling every weight by 10 changes the loss: if it does, the higher sweep finds the blow-up; if "
+    "not, initialise the weights at the usual scale, or sweep higher for these weights' norm."
+)
+
+
 def _high_lr_words(top: float, d: int, optimizer: str | None = None) -> str:
     """Why a loss not blown up by LR ``top`` (at least :data:`HIGH_MAX_LR`) is likely scale-invariant, and what to do.
 
@@ -1561,10 +1578,13 @@ def _high_lr_words(top: float, d: int, optimizer: str | None = None) -> str:
     a usual init moves it back; a higher sweep finds the fall for the weights' present norm.
 
     Adadelta (``optimizer`` naming it) is the exception: its step is about ``lr * sqrt(eps)`` per weight at first
-    (:data:`ADADELTA_HIGH_LR`), so such LRs are its usual range and a higher sweep is the whole advice.
+    (:data:`ADADELTA_HIGH_LR`), so such LRs are its usual range and a higher sweep is the whole advice. With SGD
+    (:data:`SGD_HIGH_LR`) small gradients are as likely as a scale-free loss, and the check tells the two apart.
     """
     if _is_adadelta(optimizer):
         return ADADELTA_HIGH_LR
+    if _is_sgd(optimizer):
+        return SGD_HIGH_LR
     return (
         f"At LRs up to {top:.{d}e} that is rare (an Adam-type step is about the LR per weight: an adaptive "
         "optimizer's range rarely needs to pass 1..10). Most likely the loss does not depend on the weights' scale "
@@ -1636,7 +1656,8 @@ def _why_no_fall(
       the sweep may have stopped below the LRs where the model learns. It names refine's re-sweep
       for the case: the same start, :data:`RESWEEP_HIGHER` times the top, twice the ``size`` steps;
       from :data:`HIGH_MAX_LR` on, with why that is rare (:func:`_high_lr_words`, in short), or with
-      Adadelta (``optimizer``) why it is not (:data:`ADADELTA_HIGH_LR`).
+      Adadelta (``optimizer``) why it is not (:data:`ADADELTA_HIGH_LR`), or with SGD why it may not be
+      (:data:`SGD_HIGH_LR`).
     * ``flat_until``: the loss stayed at its first value until it blew up there, a decade or more
       above ``min_lr`` (:func:`_flat_until_blowup`): a lower ``min_lr`` cannot help. The fall, if the
       model can learn at all, needs more steps at the LRs below the blow-up: the range refine
@@ -1698,9 +1719,10 @@ def _why_no_fall(
                 f"learns: raise max_lr (it ended at {top:.{up}e}) and run again, e.g. with {again} (3 decades "
                 "higher at twice the steps, the re-sweep refine runs for such a curve)."
             )
-        elif _is_adadelta(optimizer):
+        elif _is_adadelta(optimizer) or _is_sgd(optimizer):
+            why = ADADELTA_HIGH_LR if _is_adadelta(optimizer) else SGD_HIGH_LR
             parts.append(
-                f"The loss never blew up either, up to lr={top:.{up}e}. {ADADELTA_HIGH_LR} Raise max_lr and run "
+                f"The loss never blew up either, up to lr={top:.{up}e}. {why} Raise max_lr and run "
                 f"again, e.g. with {again} (3 decades higher at twice the steps, the re-sweep refine runs for such a "
                 "curve)."
             )

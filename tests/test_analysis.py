@@ -447,6 +447,32 @@ def test_adadelta_curve_that_never_moved_up_to_10_is_not_called_scale_free() -> 
     )
 
 
+@pytest.mark.parametrize("optimizer", ["SGD", "SGD (momentum)", "SGD (Nesterov)"])
+def test_sgd_still_falling_at_an_lr_of_10_is_not_told_it_is_rare_for_an_adam_type_step(optimizer: str) -> None:
+    # A 2-layer LSTM language model (tied embeddings) under momentum SGD was still falling at 10 and was told "an
+    # Adam-type step is about the LR per weight ... Most likely the loss does not depend on the weights' scale"; its
+    # loss rose 12x with every weight scaled by 10, and a sweep to 1e4 blew up past lr=20. SGD's step is the LR times
+    # the gradient: it names small gradients and a scale-free loss alike, and the check that tells them apart.
+    lrs = np.geomspace(1e-6, 10.0, 141)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, sigmoid_fall(np.log10(lrs), center=0.5, width=0.5), optimizer=optimizer)
+    said = str(caught.value)
+    assert "Adam-type" not in said and "Most likely" not in said
+    assert "With SGD that can be this model's own range: its step is the LR times the gradient" in said
+    assert "Check whether scaling every weight by 10 changes the loss: if it does, the higher sweep finds" in said
+    assert said.endswith("(min_lr=1.00e-06, max_lr=1.00e+04, num_steps=202, the same steps per decade).")
+    # A flat curve that never blew up by 10 under SGD is not "rare ... likely scale-free" either.
+    flat = 2.3 + 0.01 * np.random.default_rng(1).standard_normal(100)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(np.logspace(-6, 1, 100), flat, optimizer=optimizer)
+    message = str(info.value)
+    assert "which is rare" not in message
+    assert "The loss never blew up either, up to lr=1.00e+01. With SGD that can be this model's own range" in message
+    # An optimizer list with anything but SGD in it keeps the other reading.
+    with pytest.raises(InconclusiveCurveError, match="Most likely the loss does not depend on the weights' scale"):
+        analyze(lrs, sigmoid_fall(np.log10(lrs), center=0.5, width=0.5), optimizer="SGD,Adam")
+
+
 def test_a_flat_bottom_is_not_still_falling_wherever_its_noise_puts_the_minimum() -> None:
     # The loss levels off two decades below the largest LR; its noise put the lowest smoothed point
     # last on 12 of 40 seeds, which were told "still falling ... Increase max_lr".
