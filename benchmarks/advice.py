@@ -10,7 +10,8 @@ The cases are curves with a known cause:
   half the advised steps, refine's factor (``lrfinder.analysis.RESWEEP_STEPS``), which chose the
   advice's four times for one sweep by hand. Refine's own re-sweep starts from the LR where the
   sweep stopped and sweeps again where it reads no fall: ``benchmarks/refine.py --resweep-steps``
-  scores it end to end (``results/refine_never_falls.md``);
+  scores it end to end (``results/refine_never_falls.md``), and ``--resweep-start`` against a
+  re-sweep from the smoothed blow-up the message names (``results/refine_resweep_start.md``);
 * ``flat_parity``: a ReLU MLP on the parity of 4 of 10 signs (Adam, and plain SGD with
   momentum), at ln 2 for many steps;
 * ``low_max_lr``: the same MLP on the parity of 3 signs swept to a ``max_lr`` far too low

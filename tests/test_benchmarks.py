@@ -356,3 +356,32 @@ def test_advice_reads_the_sweep_an_inconclusive_curve_names() -> None:
         analyze(lrs, 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100))
     assert advised_sweep(str(caught.value)) == {"min_lr": 1e-7, "max_lr": 1.0, "num_steps": 200}
     assert advised_sweep("The loss never clearly falls.") is None
+
+
+def test_refine_resweep_start_variant_starts_below_the_smoothed_blow_up() -> None:
+    # The --resweep-start study's variant: refine's never-fell re-sweep anchored at the smoothed blow-up (the LR the
+    # message names), not at the LR the sweep stopped at; every other case is the shipped next_sweep's.
+    from benchmarks import refine as bench
+    from lrfinder import analysis
+    from lrfinder.range_test import finish_result
+    from lrfinder.refine import blowup_lr, next_sweep
+
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    flat = 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100) + np.where(x > -2.0, 4.0 ** (x + 2.0) - 1, 0)
+    stopped = finish_result(lrs[:90].tolist(), flat[:90].tolist(), "diverged")
+    top = blowup_lr(stopped)
+    assert top is not None and top < stopped.lrs[-1]
+    variant = bench._next_sweep_from_blowup(stopped, "never_falls", shipped=next_sweep)
+    assert variant == (top / analysis.RESWEEP_BELOW, top * analysis.RESWEEP_ABOVE, 2 * stopped.settings.num_steps)
+    assert next_sweep(stopped, "never_falls")[:2] == (
+        stopped.lrs[-1] / analysis.RESWEEP_BELOW,
+        stopped.lrs[-1] * analysis.RESWEEP_ABOVE,
+    )
+    assert bench._next_sweep_from_blowup(stopped, "still_falling", shipped=next_sweep) == next_sweep(
+        stopped, "still_falling"
+    )
+    # The page names the start, not a steps factor.
+    payload = {"shipped": 2, "factors": {}}
+    assert "| re-sweep from |" in bench.render_resweep_steps(payload, start=True)
+    assert "| steps factor |" in bench.render_resweep_steps(payload)
