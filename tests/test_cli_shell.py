@@ -227,6 +227,23 @@ def test_a_closed_stdout_is_refused_before_the_run_naming_standard_output(work: 
     assert proc.returncode == 1 and "standard output is closed" in proc.stderr, proc.stderr
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")
+def test_a_read_only_stdout_is_refused_as_not_writable_not_closed(work: Path):
+    # `1< FILE` (stdout open for reading only) was refused as "standard output is closed (>&-)", of an open stdout.
+    (work / "in.txt").write_text("kept\n")
+    python = f"{shlex.quote(sys.executable)} -m lrfinder"
+    for args in ("list", "run model.pt --data train.npz --num-steps 12 --no-report --json r.json"):
+        proc = subprocess.run(["bash", "-c", f"{python} {args} 1< in.txt"], cwd=work, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert proc.stderr.startswith(
+            "Error: standard output is not writable (opened for reading only, as 1< FILE does), and lrfind writes its "
+            "results there; nothing was run. Redirect it for writing (> FILE)"
+        ), (args, proc.stderr)
+        assert "closed" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (work / "r.json").exists() and (work / "in.txt").read_text() == "kept\n"
+
+
 @pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [
     ["list"],

@@ -37,7 +37,7 @@ from .. import __version__
 from . import demo, fit, list_, report, run
 from .errors import as_the_program, interruptible, silence_stdout
 from .options import CONTEXT
-from .output import STDOUT_CLOSED, StdoutError, guard_pipes
+from .output import StdoutError, guard_pipes
 
 __all__ = ["main"]
 
@@ -53,9 +53,10 @@ class _Lrfind(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line with guarded output streams."""
-        if guard_pipes():
+        refused = guard_pipes()
+        if refused is not None:
             # `lrfind run ... >&-` dropped the summary and exited 0: told before any work, as a write error (exit 1).
-            StdoutError(STDOUT_CLOSED).show()
+            StdoutError(refused).show()
             sys.exit(StdoutError.exit_code)
         # Run as the program (its arguments from sys.argv, the process exits after it), not from a test's runner.
         as_the_program((args[0] if args else kwargs.get("args")) is None)

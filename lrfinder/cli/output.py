@@ -18,7 +18,7 @@ import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -35,6 +35,7 @@ __all__ = [
     "Progress",
     "PipeSafe",
     "STDOUT_CLOSED",
+    "STDOUT_READ_ONLY",
     "StdoutError",
     "stdout_error",
     "as_options",
@@ -97,6 +98,13 @@ class StdoutError(click.ClickException):
 STDOUT_CLOSED = (
     "standard output is closed (>&-), and lrfind writes its results there; nothing was run. Redirect it to a file "
     "(> FILE), or to /dev/null (> /dev/null) to drop the results."
+)
+
+#: What ``lrfind`` says when it starts with standard output open for reading only (``1< FILE``), before it runs
+#: anything. It said :data:`STDOUT_CLOSED`'s "closed (>&-)" of a stdout that was open.
+STDOUT_READ_ONLY = (
+    "standard output is not writable (opened for reading only, as 1< FILE does), and lrfind writes its results "
+    "there; nothing was run. Redirect it for writing (> FILE), or to /dev/null (> /dev/null) to drop the results."
 )
 
 
@@ -182,7 +190,7 @@ class PipeSafe:
         return getattr(self._stream, name)
 
 
-def _open_closed_std(fd: int, name: str) -> bool:
+def _open_closed_std(fd: int, name: str) -> Literal["closed", "read-only"] | None:
     """Point a closed (or read-only) standard descriptor at :data:`os.devnull` and give ``sys`` a stream on it.
 
     ``lrfind run ... 2>&-`` starts Python without fd 2: ``sys.stderr`` is ``None``, and every run
@@ -191,31 +199,36 @@ def _open_closed_std(fd: int, name: str) -> bool:
     one a file opens, so writes meant for stderr (a C library's included) would have gone into it.
 
     Returns:
-        Whether the descriptor was closed (or read-only).
+        ``"closed"`` or ``"read-only"`` (``1< FILE``) for a descriptor that was so, ``None`` for a writable one.
 
     """
+    unusable: Literal["closed", "read-only"] | None = None
     try:
-        usable = os.fstat(fd) is not None
-        if usable and hasattr(os, "O_ACCMODE"):
-            import fcntl
-
-            usable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY
+        os.fstat(fd)
     except OSError:
-        usable = False
-    if not usable:
+        unusable = "closed"
+    if unusable is None and hasattr(os, "O_ACCMODE"):
+        import fcntl
+
+        try:
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+                unusable = "read-only"
+        except OSError:
+            unusable = "closed"
+    if unusable is not None:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             if devnull != fd:
                 os.dup2(devnull, fd)
                 os.close(devnull)
         except OSError:  # pragma: no cover - no /dev/null to point it at
-            return True
+            return unusable
     if getattr(sys, name) is None:
         setattr(sys, name, open(fd, "w", encoding="utf-8", buffering=1, closefd=False))  # noqa: SIM115 - sys's own
-    return not usable
+    return unusable
 
 
-def guard_pipes() -> bool:
+def guard_pipes() -> str | None:
     """Wrap ``sys.stdout`` and ``sys.stderr`` in :class:`PipeSafe` (idempotent).
 
     A closed stdout or stderr (``>&-``, ``2>&-``) is pointed at :data:`os.devnull` first
@@ -224,7 +237,7 @@ def guard_pipes() -> bool:
     (:data:`STDOUT_CLOSED`).
 
     Returns:
-        Whether stdout was closed (or read-only).
+        Why stdout cannot take the results (:data:`STDOUT_CLOSED`, :data:`STDOUT_READ_ONLY`), else ``None``.
 
     """
     closed = {name: _open_closed_std(fd, name) for fd, name in ((1, "stdout"), (2, "stderr"))}
@@ -232,7 +245,7 @@ def guard_pipes() -> bool:
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, PipeSafe):
             setattr(sys, name, PipeSafe(stream, results=name == "stdout"))
-    return closed["stdout"]
+    return {"closed": STDOUT_CLOSED, "read-only": STDOUT_READ_ONLY, None: None}[closed["stdout"]]
 
 
 def setup_logging(quiet: bool, debug: bool) -> None:
