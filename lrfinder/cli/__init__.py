@@ -37,9 +37,14 @@ from .. import __version__
 from . import demo, fit, list_, report, run
 from .errors import as_the_program, interruptible, silence_stdout
 from .options import CONTEXT
-from .output import StdoutError, guard_pipes
+from .output import PipeSafe, StdoutError, guard_pipes
 
 __all__ = ["main"]
+
+
+def _succeeded(outcome: BaseException | None) -> bool:
+    """Whether the command ended well: it returned, or exited with status 0 (click's ``standalone_mode``)."""
+    return outcome is None or isinstance(outcome, SystemExit) and outcome.code in (0, None)
 
 
 class _Lrfind(click.Group):
@@ -65,12 +70,16 @@ class _Lrfind(click.Group):
                 return super().main(*args, **kwargs)
             finally:
                 # Flush here, where a broken pipe can still be handled, not at interpreter exit.
+                outcome = sys.exc_info()[1]
                 if sys.stdout is not None and not sys.stdout.closed:
                     try:
                         sys.stdout.flush()
-                    except StdoutError as exc:  # the last of the results went nowhere (> /dev/full)
-                        exc.show()
-                        sys.exit(exc.exit_code)
+                        if isinstance(sys.stdout, PipeSafe):
+                            sys.stdout.raise_failed()
+                    except StdoutError as exc:  # results went nowhere (> /dev/full), the command's files written
+                        if _succeeded(outcome):  # a failure of its own (an error, an interrupt) is the command's say
+                            exc.show()
+                            sys.exit(exc.exit_code)
         except BrokenPipeError:
             silence_stdout()
             sys.exit(1)

@@ -131,8 +131,10 @@ class PipeSafe:
     Args:
         stream: The stream to wrap.
         results: Whether it is standard output, where the results go: another write error than a broken pipe
-            (``> /dev/full``) is then raised as :class:`StdoutError`, after the descriptor is pointed at
-            ``os.devnull`` (so the flush at exit stays quiet). Errors writing to stderr stay Python's.
+            (``> /dev/full``) then points the descriptor at ``os.devnull`` as a broken pipe does, and is kept as
+            :class:`StdoutError` for :meth:`raise_failed` to raise once the command is done, so the files it writes
+            (the range test's JSON, report, trained model) are still written. Errors writing to stderr stay
+            Python's.
 
     """
 
@@ -140,6 +142,7 @@ class PipeSafe:
         self._stream = stream
         self._results = results
         self.broken = False
+        self._error: StdoutError | None = None
 
     def _failed(self, exc: OSError, text: str | None = None) -> None:
         # click writes "" to learn whether the stream takes text: it catches what that raises, and the stream has
@@ -147,7 +150,15 @@ class PipeSafe:
         if not self._results or text == "":
             raise exc
         self._silence()
-        raise stdout_error(exc) from None
+        # Raised here, it ended the command at its summary, before the files it was asked to write (a --json result
+        # of minutes of work was lost to a full stdout): raised by raise_failed once the command is done.
+        self._error = stdout_error(exc)
+
+    def raise_failed(self) -> None:
+        """Raise the :class:`StdoutError` a write to standard output met (``> /dev/full``), once; else nothing."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
 
     def _silence(self) -> None:
         self.broken = True
