@@ -1433,6 +1433,7 @@ class LRFinder(_CallbackBase):
             module_optimizers = list(trainer.optimizers)
             self._install_optimizer(trainer, pl_module, self.settings.min_lr, with_scheduler=False)
             self._warn_parameters_added(trainer, pl_module, module_optimizers)
+            self._warn_group_ratios_dropped(trainer, module_optimizers)
             if self.scheduler is not None:
                 self._check_schedule(trainer, pl_module)
         optimizers = list(trainer.optimizers)
@@ -2300,6 +2301,32 @@ class LRFinder(_CallbackBase):
                 f"than the {steps * accumulate} the range test needs. The test cycles through the whole train "
                 "loader, not only those batches.",
             )
+
+    def _warn_group_ratios_dropped(self, trainer: pl.Trainer, module_optimizers: list[Optimizer]) -> None:
+        """Warn when ``optimizer=`` replaces a module optimizer whose param groups are at different LRs.
+
+        A ``configure_optimizers`` that puts a learned temperature at 0.01x of the body, or a backbone at 0.1x of its
+        head, had those ratios dropped without a word: the registry optimizer's groups differ in weight decay only, so
+        the test and training ran every parameter at the found LR. Not said where ``optimizer_settings`` gives
+        ``lr_factors``, ``layer_lr_decay`` or ``bias_lr_factor`` (ratios of the user's own choosing).
+        """
+        if any(key in self.optimizer_settings for key in ("lr_factors", "layer_lr_decay", "bias_lr_factor")):
+            return
+        for optimizer in module_optimizers:
+            lrs = [float(g["lr"]) for g in optimizer.param_groups if g["params"] and g.get("lr") is not None]
+            if len(set(lrs)) < 2:
+                continue
+            top = max(lrs)
+            ratios = ", ".join(f"{lr / top:.3g}" for lr in lrs)
+            _lightning.warn(
+                trainer,
+                f"{self._who}(optimizer={self.optimizer!r}) replaces configure_optimizers' "
+                f"{type(optimizer).__name__}, whose {len(lrs)} param groups are at different LRs ({ratios} of the "
+                "largest): the range test and training run every parameter at one LR, the found one. Leave "
+                "optimizer=None to test and train the module's own optimizer at its ratios, or give them in "
+                "optimizer_settings={'lr_factors': {'<module name>': <factor>}}.",
+            )
+            return
 
     def _warn_parameters_added(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, module_optimizers: list[Optimizer]

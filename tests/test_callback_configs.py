@@ -715,6 +715,33 @@ def test_optimizer_option_over_parameters_the_modules_optimizer_left_out_is_warn
     assert "requires_grad_(False)" in said[0] and "leave optimizer=None" in said[0]
 
 
+@pytest.mark.parametrize("settings", [{}, {"lr_factors": {"body": 0.1}}], ids=["plain", "lr_factors"])
+def test_optimizer_option_over_a_module_optimizer_with_groups_at_different_lrs_is_warned_about(
+    tmp_path: Path, settings: dict[str, Any]
+) -> None:
+    # configure_optimizers put the body at 0.1x of the head (a held-out task: a learned temperature at 0.01x);
+    # LRFinder(optimizer='adamw') swept and trained both at the found LR, the ratio dropped without a word.
+    finder = LRFinder(**FAST, optimizer="adamw", optimizer_settings=settings)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [finder], max_steps=2).fit(Net(groups=True), make_loader())
+    said = [str(w.message) for w in caught if "param groups are at different LRs" in str(w.message)]
+    if settings:  # ratios of the user's own choosing: nothing to say
+        assert said == []
+        return
+    assert said == [
+        "LRFinder(optimizer='adamw') replaces configure_optimizers' RecordingSGD, whose 2 param groups are at "
+        "different LRs (0.1, 1 of the largest): the range test and training run every parameter at one LR, the found "
+        "one. Leave optimizer=None to test and train the module's own optimizer at its ratios, or give them in "
+        "optimizer_settings={'lr_factors': {'<module name>': <factor>}}."
+    ]
+    # One group, or groups at one LR: nothing to say either.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [LRFinder(**FAST, optimizer="adamw")], max_steps=2).fit(Net(), make_loader())
+    assert not [w for w in caught if "param groups are at different LRs" in str(w.message)]
+
+
 def test_constructing_with_a_schedule_logs_no_stand_in_schedule(caplog: pytest.LogCaptureFixture) -> None:
     # The construction-time check builds the schedule over a stand-in run: it logged "create_scheduler: onecycle
     # total_steps=1000000000000" at DEBUG, a schedule the user never asked for. A schedule built for a run is logged.
