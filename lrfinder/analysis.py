@@ -1161,6 +1161,7 @@ def check_fall(
     bumps: np.ndarray | None = None,
     *,
     blew_up: bool = True,
+    rose: str | None = None,
 ) -> tuple[int, float]:
     """The minimum before ``end`` and the fall to it; raise when the loss never clearly falls.
 
@@ -1192,6 +1193,15 @@ def check_fall(
             at all has stopped too low, which :func:`read_curve` says (raise ``max_lr``). :func:`read_curve`
             passes ``False`` too for a loss that stayed at its first value a decade or more before it blew up
             (:func:`_flat_until_blowup`), where a lower ``min_lr`` cannot help.
+        rose: Why to lower ``min_lr`` instead, for a loss that rose from its first steps to its blow-up
+            or that blew up too close to ``min_lr`` to tell (:func:`_why_lower_min_lr`): the words in parentheses
+            after "lower min_lr"; ``None``: "the model may already be trained at these LRs".
+
+    A smoothed minimum below every recorded loss up to and around it (within half a window) is a dip the data do
+    not hold: a short sweep's window that reaches into a sharp rise bends the local parabola below a flat start (a
+    5-point filter turns 2.30, 2.31, 2.50, 3.0, 4.5 into 2.37, 2.18, 2.45, ...). The message then says the recorded
+    losses fall by no more than they do, and sends no one to average out noise: the residuals around such a fit
+    measure the filter's misfit of the rise, not the scatter of single steps.
 
     Returns:
         ``(i_min, drop)``.
@@ -1226,6 +1236,9 @@ def check_fall(
     tenfold = float(np.min(clipped)) > 0.0 and head >= 10.0 * bottom
     if real and (above_noise or tenfold or (drop >= band and _falls_steadily(clipped, smoothed, i_min, drop) is True)):
         return i_min, drop
+    lowest = float(np.min(clipped[: min(i_min + half + 1, clipped.size)]))
+    invented = real and float(smoothed[i_min]) < lowest
+    lower = f"lower min_lr ({rose or 'the model may already be trained at these LRs'})"
     # Say which bar the fall missed: the noise level alone does not tell it (a fall of 9 noise
     # levels still misses a bar of 3 levels plus a band of 4-5, or the raw losses' test).
     if drop <= 0:
@@ -1236,6 +1249,13 @@ def check_fall(
         how = (
             f"it never goes below where it starts (smoothed; its fall of {drop:.3g} is float round-off on losses of "
             f"{size:.3g})"
+        )
+    elif invented and drop < need_drop:
+        how = (
+            f"its smoothed curve dips by {drop:.3g} below its highest point before the minimum, but that minimum "
+            f"({float(smoothed[i_min]):.3g}) lies below every recorded loss up to it (the lowest {lowest:.3g}, "
+            f"{max(head - lowest, 0.0):.3g} below the median of the first ones): the filter's undershoot next to a "
+            "sharp rise, not a fall in the data"
         )
     elif drop < need_drop:
         shown, bar = _apart(drop, max(need_drop, round_off))
@@ -1256,7 +1276,7 @@ def check_fall(
             f"the {raw_bar} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
             "may be a few lucky batches or the filter's ringing"
         )
-    if drop > 0 and real and noise.sigma >= NOISY_STEPS * drop:
+    if drop > 0 and real and not invented and noise.sigma >= NOISY_STEPS * drop:
         # The fall is there but single batches scatter by a good part of it: what helps is less
         # noise per point (a larger batch) or more points to smooth (num_steps).
         raise InconclusiveCurveError(
@@ -1264,12 +1284,11 @@ def check_fall(
             f"standard deviation), {noise.sigma / drop:.0%} of that fall. Check that the loss depends on the model; "
             "if it does, average more examples per step (a larger batch size) or increase num_steps so a fall can "
             "stand out of the noise"
-            + (", or lower min_lr (the model may already be trained at these LRs)." if blew_up else ".")
+            + (f", or {lower}." if blew_up else ".")
         )
     raise InconclusiveCurveError(
         f"The loss never clearly falls: {how}. Check that the loss depends on the model, "
-        + ("lower min_lr (the model may already be trained at these LRs), or increase num_steps." if blew_up else
-           "or increase num_steps.")
+        + (f"{lower}, or increase num_steps." if blew_up else "or increase num_steps.")
     )
 
 
@@ -1500,11 +1519,15 @@ def _warms_up(raw: np.ndarray) -> bool:
     over the ten steps after: Lightning's ``lr_find`` curves 1.4 to 14 times more on the benchmark's
     cached ones. A loss that rises steadily from its first step (the sweep began where the model
     already diverges) rises half as much there, over half the steps, and one that accelerates less:
-    its first loss is the lowest too, but no moving average is to blame. Too short a curve to tell
-    counts as one.
+    its first loss is the lowest too, but no moving average is to blame. A curve of fewer than 18
+    points is told by its first steps alone: an average warming up rises more at its first step than over
+    the two after it (Lightning's by 0.17 of the loss, then 0.08 and 0.05), a loss that accelerates less;
+    a loss that accelerates from its first step rises less there; fewer than 4 points count as a moving average.
     """
-    if raw.size < 18:
+    if raw.size < 4:
         return True
+    if raw.size < 18:
+        return bool(raw[1] - raw[0] > raw[3] - raw[1])
     early = float(np.median(raw[3:8]))
     later = float(np.median(raw[13:18])) - early
     return later <= 0 or early - float(raw[0]) > later
@@ -1623,6 +1646,56 @@ def _flat_until_blowup(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, boun
     follow = float(np.median(raw[1 : 1 + max(3, noise.window // 2)]))
     fell_first = float(raw[0]) - follow > max(3.0 * noise.sigma, 1e3 * ROUND_OFF * abs(follow))
     return not fell_first and not (raw[0] > 0 and raw[0] < _LOW_START * follow and _warms_up(raw))
+
+
+def _why_lower_min_lr(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound: float | None) -> str | None:
+    """Why to lower ``min_lr`` for a loss that blew up at ``bound`` without falling first, when the curve tells.
+
+    * The loss rose from its first steps: with ``k = max(3, window // 2)`` (the steps :func:`check_fall` takes as
+      the start), every recorded loss from step ``k`` up to the blow-up (to step ``2 k`` at least) lies above the
+      median of the first ``k`` by
+      more than their spread (max minus min), and the curve does not start as a moving average does (a first loss
+      below :data:`_LOW_START` times the next ones that :func:`_warms_up`). The loss left its starting level at once
+      and never came back to it: the sweep starts where the model already diverges, and a lower ``min_lr`` finds
+      the LRs below. A model already trained at these LRs, the reason told otherwise, keeps its loss at the level of
+      its first steps for a while before the blow-up.
+    * It blew up less than :data:`FLAT_DECADES` above ``min_lr`` after a level start: too little of the sweep to
+      tell a trained model from a range that starts where the model diverges. Both are said.
+
+    ``None`` otherwise, and for a curve that starts as a moving average does (the message keeps "the model may
+    already be trained at these LRs", and :func:`read_curve` adds why the start is the average's).
+
+    Example:
+        >>> lrs = np.logspace(0.5, 1.5, 12)
+        >>> quiet = NoiseLevel(window=5, sigma=0.01, se=0.01, band=0.02)
+        >>> rising = np.array([2.3, 2.31, 2.5, 3.0, 4.5, 7.0, 12.0, 25.0, 60.0, 150.0, 400.0, 1e3])
+        >>> _why_lower_min_lr(lrs, rising, quiet, float(lrs[6]))
+        'the loss rose from its first steps to its blow-up 0.5 decades above min_lr: the swept range starts where \
+this model already diverges'
+
+    """
+    if bound is None or raw.size < 4:
+        return None
+    decades = math.log10(bound / float(lrs[0]))
+    k = max(3, noise.window // 2)
+    level = float(np.median(raw[:k])) + float(np.max(raw[:k]) - np.min(raw[:k]))
+    follow = float(np.median(raw[1:6]))
+    averaged = raw[0] > 0 and raw[0] < _LOW_START * follow and _warms_up(raw)
+    if averaged:
+        return None  # the rise is the average's, not the loss's: read_curve's note says so
+    # At least k losses are looked at: the smoothed blow-up can come within the first steps, the filter's
+    # window reaching ahead into the rise; losses past it are higher still on a curve that rose.
+    if bool(np.all(raw[k : max(int(np.searchsorted(lrs, bound)), 2 * k)] > level)):
+        return (
+            f"the loss rose from its first steps to its blow-up {decades:.1f} decades above min_lr: the swept range "
+            "starts where this model already diverges"
+        )
+    if decades < FLAT_DECADES:
+        return (
+            f"the loss blew up only {decades:.1f} decades above min_lr: the model may already be trained at these LRs, "
+            "or the swept range starts just below where it diverges"
+        )
+    return None
 
 
 def _chance_words(level: float) -> str:
@@ -1874,7 +1947,8 @@ def read_curve(
         bound = float(lr_arr[exploded]) if exploded is not None else bound
         blew_up = bound is not None
         flat = _flat_until_blowup(lr_arr, raw, noise, bound)
-        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat)
+        rose = None if flat else _why_lower_min_lr(lr_arr, raw, noise, bound)
+        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose)
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
             str(exc)

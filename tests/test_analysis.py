@@ -2230,3 +2230,90 @@ def test_a_real_scale_invariant_loss_still_falling_at_10_is_told_what_is_likely_
     assert scale_invariant_run(0, 1.0).suggestion is not None
     higher = scale_invariant_run(0, 30.0, **_advised_sweep(large.error))
     assert higher.suggestion is not None and higher.suggestion.lr > 10.0
+
+
+def _fast_explosion(n: int, flat: int, sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A short sweep over half a decade: 2.3 for ``flat`` steps, then tripling its excess every step, plus noise."""
+    k = np.arange(n)
+    losses = 2.3 + 0.01 * (3.0 ** np.maximum(k - flat, 0) - 1.0)
+    return np.logspace(0.5, 1.0, n), losses + sigma * np.random.default_rng(seed).standard_normal(n)
+
+
+@pytest.mark.parametrize("n", [10, 12, 15, 20])
+@pytest.mark.parametrize("sigma", [0.0, 0.01])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_loss_that_rises_from_its_first_steps_is_told_the_range_starts_too_high(
+    n: int, sigma: float, seed: int
+) -> None:
+    # 2.30, 2.32, 2.38, 2.56, 3.1, ... (min_lr=3 on a small SGD MLP looks so): the 5-point filter's parabola over
+    # the flat start and the sharp rise undershoots every recorded loss (2.18 for 2.31), so the message told of a fall
+    # lost in the scatter of single steps ("average more examples per step") and to "lower min_lr (the model may
+    # already be trained at these LRs)". The loss rose from its first steps: the range starts where it diverges.
+    lrs, losses = _fast_explosion(n, 0, sigma, seed)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, losses)
+    said = str(info.value)
+    assert "lower min_lr (the loss rose from its first steps to its blow-up " in said
+    assert "decades above min_lr: the swept range starts where this model already diverges)" in said
+    assert "already be trained at these LRs)" not in said
+    # The smoothed dip is named as the filter's, not as a fall the noise hid.
+    assert "lies below every recorded loss up to it" in said and "the filter's undershoot next to a sharp rise" in said
+    assert "scatter" not in said and "larger batch size" not in said
+    assert "moving average" not in said
+
+
+@pytest.mark.parametrize("n", [15, 20])
+@pytest.mark.parametrize("sigma", [0.0, 0.01])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_loss_level_for_a_few_steps_before_a_near_blow_up_is_told_both_reasons(
+    n: int, sigma: float, seed: int
+) -> None:
+    # Level for 8 steps (under half a decade) and then the same explosion: a model already trained at these LRs looks
+    # so, and so does a range that starts just below where the model diverges. Both are said; no "rose".
+    lrs, losses = _fast_explosion(n, 8, sigma, seed)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, losses)
+    said = str(info.value)
+    assert re.search(
+        r"lower min_lr \(the loss blew up only 0\.\d decades above min_lr: the model may already be trained at these "
+        r"LRs, or the swept range starts just below where it diverges\)",
+        said,
+    )
+    assert "rose from its first steps" not in said
+
+
+def test_a_smoothed_minimum_below_every_recorded_loss_is_not_told_as_a_noisy_fall() -> None:
+    raw = np.array([2.3, 2.31, 2.5, 3.0, 4.5, 7.0])
+    smoothed = np.array([2.37, 2.18, 2.45, 3.06, 4.37, 6.7])
+    noisy = NoiseLevel(window=5, sigma=0.23, se=0.16, band=0.4)
+    with pytest.raises(InconclusiveCurveError) as info:
+        an.check_fall(raw, smoothed, 5, noisy, rose="the loss rose from its first steps")
+    said = str(info.value)
+    assert said.startswith(
+        "The loss never clearly falls: its smoothed curve dips by 0.19 below its highest point before the minimum, "
+        "but that minimum (2.18) lies below every recorded loss up to it (the lowest 2.3, 0.01 below the median of "
+        "the first ones): the filter's undershoot next to a sharp rise, not a fall in the data. "
+    )
+    assert "lower min_lr (the loss rose from its first steps)" in said and "scatter" not in said
+    # A dip the recorded losses share (2.0 at the minimum) is told as before, with the scatter of single steps.
+    with pytest.raises(InconclusiveCurveError) as shared:
+        an.check_fall(np.r_[2.3, 2.0, raw[2:]], smoothed, 5, noisy)
+    assert "drops by 0.19" in str(shared.value) and "scatter by 0.23" in str(shared.value)
+    assert "lower min_lr (the model may already be trained at these LRs)" in str(shared.value)
+
+
+def test_a_short_curve_tells_a_moving_average_start_from_a_loss_that_accelerates() -> None:
+    # Under 18 points every curve whose first loss was the lowest counted as a moving average warming up, so a short
+    # sweep that exploded from its first step was told to "analyse the losses behind" an average it never was.
+    lrs = np.logspace(0.5, 1.5, 12)
+    exploding = np.array([2.3, 2.31, 2.5, 3.0, 4.5, 7.0, 12.0, 25.0, 60.0, 150.0, 400.0, 1e3])
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(lrs, exploding)
+    assert "moving average" not in str(info.value) and "rose from its first steps" in str(info.value)
+    # Lightning's average of a loss of 1.0 (its first point about half of it), then the same explosion: still told.
+    t = np.arange(12)
+    averaged = (1.0 - 0.98 ** (t + 1)) / (1.0 - 0.98 ** (t + 2)) + np.r_[np.zeros(6), np.geomspace(1.0, 300.0, 6)]
+    with pytest.raises(InconclusiveCurveError) as ema:
+        analyze(lrs, averaged)
+    assert "if the curve is a moving average, that is its start" in str(ema.value)
+    assert "rose from its first steps" not in str(ema.value)
