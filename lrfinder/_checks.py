@@ -264,6 +264,20 @@ def text_or_bool_message(name: str, found: tuple[int, Any]) -> str:
     return f"Expected {name} to hold numbers, but got {name}[{index}]={value!r:.40}, {what}{hint}"
 
 
+#: How lrfinder's JSON writers (``RangeTestResult.to_dict``, ``Refinement.to_dict``, ``NoiseScale.to_dict``) write a
+#: float that is not finite (strict JSON has no NaN or infinity): the only text read back as a number.
+NON_FINITE_TEXT = ("nan", "inf", "-inf")
+
+
+def non_finite_from_text(value: str) -> float | None:
+    """The float lrfinder's JSON writes as the text ``value`` (one of :data:`NON_FINITE_TEXT`), else ``None``.
+
+    The one rule every reader of a result's numbers applies: ``float()`` also read ``"Infinity"``, ``"NaN"`` or
+    ``" inf"``, which no writer of lrfinder's produces, in a suggestion's fields but not in the curve.
+    """
+    return float(value) if value in NON_FINITE_TEXT else None
+
+
 def is_choice(value: object, choices: tuple[str, ...]) -> bool:
     """Whether ``value`` is one of the names ``choices``; anything but a string is none of them.
 

@@ -53,11 +53,13 @@ import numpy as np
 
 from ._checks import (
     COMPLEX_LOSS_FIX,
+    NON_FINITE_TEXT,
     answers_peer_options,
     is_choice,
     is_int,
     is_not_a_sequence,
     is_real,
+    non_finite_from_text,
     plain,
     single_number_note,
     text_or_bool_at,
@@ -502,15 +504,15 @@ def _key_float(data: Mapping[str, Any], key: str, *, optional: bool = False) -> 
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}")
-    try:
-        number = float(value)  # JSON writes non-finite values as "nan"/"inf"
-    except ValueError:
-        raise ValueError(f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}") from None
-    if isinstance(value, str) and math.isfinite(number):
-        # float("1e-3") read a number written as text (a hand-edited file) as that number.
+    if not isinstance(value, str):
+        return float(value)
+    # float("1e-3") read a number written as text (a hand-edited file) as that number, and float("Infinity") text
+    # no writer produces, which the curve's reader refused.
+    number = non_finite_from_text(value)
+    if number is None:
         raise ValueError(
             f"Expected suggestion.{key} to be a number, but got {key}={value!r:.60}, text (only the values JSON cannot "
-            "hold are written as text: 'nan', 'inf', '-inf')"
+            f"hold are written as text: {', '.join(map(repr, NON_FINITE_TEXT))})"
         )
     return number
 

@@ -45,12 +45,14 @@ from torch import nn
 
 from ._atomic import atomic_write_text, held_back_signals
 from ._checks import (
+    NON_FINITE_TEXT,
     check_flag,
     is_choice,
     is_int,
     is_not_a_sequence,
     is_number_tensor,
     is_real,
+    non_finite_from_text,
     plain,
     sentence,
     single_number_note,
@@ -1022,27 +1024,24 @@ def _encode_float(value: float) -> float | str:
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
-#: How :meth:`RangeTestResult.to_dict` writes a value that is not finite (strict JSON has no NaN or infinity): the
-#: only text read back as a number.
-_NON_FINITE_TEXT = ("nan", "inf", "-inf")
-
-
 def _decode_floats(values: Any, key: str) -> tuple[float, ...]:
     """A list of :meth:`RangeTestResult.to_dict`'s numbers as floats; other text and bools are refused, naming ``key``.
 
     ``float()`` read ``"1e-3"`` and ``true`` (a hand-edited or another tool's file) as numbers, and the report drew
-    them. Text stands only for what JSON cannot hold (:data:`_NON_FINITE_TEXT`); ``null`` reads as NaN.
+    them. Text stands only for what JSON cannot hold (:data:`~lrfinder._checks.NON_FINITE_TEXT`, read by
+    :func:`~lrfinder._checks.non_finite_from_text`, as a suggestion's fields are); ``null`` reads as NaN.
 
     Raises:
         ValueError: An entry that is other text or a bool.
 
     """
     for index, value in enumerate(values):
-        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (str, bytes)) and value not in _NON_FINITE_TEXT):
+        not_written = isinstance(value, bytes) or isinstance(value, str) and non_finite_from_text(value) is None
+        if isinstance(value, (bool, np.bool_)) or not_written:
             what = "text" if isinstance(value, (str, bytes)) else "a bool"
             raise ValueError(
                 f"Malformed range-test result: {key}[{index}]={value!r:.40} is {what}, not a number; a result's {key} "
-                f"are JSON numbers (text only for those JSON cannot hold: {', '.join(map(repr, _NON_FINITE_TEXT))})"
+                f"are JSON numbers (text only for those JSON cannot hold: {', '.join(map(repr, NON_FINITE_TEXT))})"
             )
     return tuple(_decode_float(v) for v in values)
 

@@ -1753,6 +1753,10 @@ def test_a_suggestion_dict_missing_keys_says_which_as_the_result_does() -> None:
         ("divergence_lr", True, r"suggestion.divergence_lr to be a number, but got divergence_lr=True"),
         ("window", 5.5, r"suggestion.window to be an integer, but got window=5.5"),
         ("smoothed_losses", [1.0, "a"], r"suggestion.smoothed_losses\[1\] to be a number, but got .*='a'"),
+        # float() read text no writer produces ("Infinity", "NaN", " inf"), which the curve's reader refused.
+        ("divergence_lr", "Infinity", r"divergence_lr='Infinity', text \(only .* as text: 'nan', 'inf', '-inf'\)$"),
+        ("lr", "NaN", r"suggestion.lr to be a number, but got lr='NaN', text"),
+        ("smoothed_losses", [1.0, " inf"], r"suggestion.smoothed_losses\[1\] to be a number, but got .*=' inf', text"),
     ],
 )
 def test_a_malformed_suggestion_dict_names_the_key(key: str, value: object, pattern: str) -> None:
@@ -1761,6 +1765,13 @@ def test_a_malformed_suggestion_dict_names_the_key(key: str, value: object, patt
     assert Suggestion.from_dict(data).to_dict() == data
     with pytest.raises(ValueError, match=pattern):
         Suggestion.from_dict({**data, key: value})
+
+
+def test_a_suggestion_reads_the_non_finite_text_the_writers_write() -> None:
+    data = analyze(LRS, sigmoid_fall(X) + np.where(X > -1, np.expm1(4 * (X + 1)), 0)).to_dict()
+    losses = ["nan", "inf", "-inf", *data["smoothed_losses"][3:]]
+    read = Suggestion.from_dict({**data, "smoothed_losses": losses}).smoothed_losses
+    assert math.isnan(read[0]) and read[1:3] == (math.inf, -math.inf)
 
 
 def test_a_rise_from_a_dip_the_recorded_losses_do_not_show_is_no_blowup() -> None:

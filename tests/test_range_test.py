@@ -1532,6 +1532,10 @@ def test_json_malformed_fields_are_named(edit: Any, pattern: str) -> None:
         (lambda d: d["losses"].__setitem__(1, "0.5"), "losses[1]='0.5' is text, not a number"),
         (lambda d: d["suggestion"]["smoothed_losses"].__setitem__(0, False),
          "suggestion.smoothed_losses[0]=False is a bool, not a number"),
+        # One rule for the curve and a suggestion's fields: "Infinity" was read in the one and refused in the other.
+        (lambda d: d["losses"].__setitem__(1, "Infinity"), "losses[1]='Infinity' is text, not a number"),
+        (lambda d: d["suggestion"].__setitem__("min_loss_lr", "Infinity"),
+         "Expected suggestion.min_loss_lr to be a number, but got min_loss_lr='Infinity', text"),
     ],
 )
 def test_from_json_refuses_numbers_written_as_text_or_bools_naming_the_file_and_field(
