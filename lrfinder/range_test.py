@@ -1590,7 +1590,11 @@ def range_test(
             the first step: the test's backward would add the same gradient again. On a
             ``DistributedDataParallel`` model, so is one that runs any backward through the model's
             forward (a GAN critic's loss reaching it), on every rank: DDP averages only the first
-            backward after a forward, and the test's would be each rank's own.
+            backward after a forward, and the test's would be each rank's own. It returns the loss
+            unscaled, also under ``precision="16-mixed"``: the test records it as returned and scales
+            it with its own ``GradScaler`` for the backward, so ``scaler.scale(loss)`` (a training
+            loop's step) puts losses ~65,536 (the initial scale) times too large on the curve and
+            steps on gradients that much too large.
         min_lr: First LR (> 0).
         max_lr: Last LR (> ``min_lr``).
         num_steps: Number of optimizer steps planned (>= 10).
