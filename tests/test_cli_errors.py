@@ -388,6 +388,12 @@ USAGE = {
     "opt betas out of range": (["--optimizer", "adam", "--opt", "betas=[2,0.9]"],
                                ["--opt", "Expected betas each in [0, 1), but got betas=[2, 0.9]"]),
     "opt group setting": (["--opt", "bias_lr_factor=-1"], ["--opt", "bias_lr_factor > 0"]),
+    # A pair written as --betas takes it (no brackets): was "Expected betas to be a pair of numbers, but got
+    # betas='0.9,0.99'", which did not say that --opt values are JSON nor how to write the pair.
+    "opt betas without brackets": (["--optimizer", "adam", "--opt", "betas=0.9,0.99"],
+                                   ["--opt", "but got betas='0.9,0.99' (--opt values are read as JSON, and 0.9,0.99 "
+                                    "is not, so it was passed as text): write a list, --opt 'betas=[0.9, 0.99]', or "
+                                    "--betas 0.9,0.99."]),
     # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and
     # lost to --weight-decay, and the summary's optimizer row listed both ("weight_decay=0.2, weight_decay=1e-01").
     "opt twice": (["--opt", "dampening=0.1", "--opt", "dampening=0.2"],
