@@ -270,6 +270,7 @@ def find_lr(
             )
             + peer_notes(unknown, accepted=known)
             + "".join(f" {TUNER_ONLY_OPTIONS[k]}" for k in unknown if k in TUNER_ONLY_OPTIONS)
+            + _lightning.trainer_argument_notes(unknown, known, "find_lr(..., trainer=Trainer({name}=...))")
         )
     # A torch.compile'd LightningModule is one too (Lightning fits it).
     if not _lightning.is_lightning_module(getattr(model, "_orig_mod", model)):

@@ -244,6 +244,32 @@ def trainer_class(*objs: object) -> type[pl.Trainer]:
     return importlib.import_module(names[0]).Trainer  # type: ignore[no-any-return]
 
 
+def trainer_argument_notes(names: Sequence[str], accepted: Sequence[str], fix: str) -> str:
+    """A note for each of ``names`` that is a ``Trainer`` argument, not an option of the function called.
+
+    ``LRFinder(max_epochs=3)`` was answered with Python's bare "unexpected keyword argument", which did
+    not say where the argument goes. Names the callback takes from the Trainer under another name
+    (``precision``, ``gradient_clip_val``) are left to :func:`~lrfinder.names.trainer_side`.
+
+    Args:
+        names: The unknown option names.
+        accepted: The options of the function called.
+        fix: Where the argument goes, with ``{name}`` for it: ``"Trainer({name}=..., callbacks=[LRFinder()])"``.
+
+    Returns:
+        The notes, each after a space; ``""`` when none applies or Lightning is not installed.
+
+    """
+    from .names import trainer_side
+
+    try:
+        parameters = inspect.signature(trainer_class().__init__).parameters
+    except ImportError:
+        return ""
+    found = [n for n in names if n in parameters and n not in accepted and trainer_side(n, accepted) is None]
+    return "".join(f" {n!r} is a Trainer argument: {fix.format(name=n)}." for n in found)
+
+
 def is_ddp(strategy: object) -> bool:
     """Whether ``strategy`` is Lightning's DDP (any launcher: ``ddp``, ``ddp_spawn``, ``ddp_fork``, ...)."""
     return any(cls.__name__ == "DDPStrategy" for cls in type(strategy).__mro__)

@@ -1150,6 +1150,15 @@ def _data_only_message(name: str, value: object) -> str | None:
     )
 
 
+def _trainer_notes(name: str, unknown: Sequence[str], accepted: Sequence[str]) -> str:
+    """Where a Trainer argument given to the callback goes (``LRFinder(max_epochs=3)``); ``""`` elsewhere."""
+    if name != "LRFinder":
+        return ""
+    from ._lightning import trainer_argument_notes
+
+    return trainer_argument_notes(unknown, accepted, "Trainer({name}=..., callbacks=[LRFinder(...)])")
+
+
 def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``fn``, answering an unknown keyword with the lrfinder name for it: ``end_lr`` -> ``max_lr``.
 
@@ -1203,6 +1212,7 @@ def peer_hints(fn: Callable[_P, _R]) -> Callable[_P, _R]:
                 f"{fn.__qualname__}() got {what}."
                 + did_you_mean_each(guessed, names, PEER_OPTION_NAMES, named=len(unknown) > 1)
                 + peer_notes(unknown, accepted=names)
+                + _trainer_notes(name, unknown, names)
             )
         return fn(*args, **kwargs)
 

@@ -3026,6 +3026,17 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
         (lambda: LRFinder(amp_backend="torch"),
          r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'amp_backend'\. For 'amp_backend': the test "
          r"runs at the fit's precision: set Trainer\(precision=\.\.\.\)\.$"),
+        # A Trainer argument given to the callback or find_lr: was Python's bare "unexpected keyword argument", which
+        # did not say where it goes.
+        (lambda: LRFinder(max_epochs=3),
+         r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'max_epochs'\. 'max_epochs' is a Trainer "
+         r"argument: Trainer\(max_epochs=\.\.\., callbacks=\[LRFinder\(\.\.\.\)\]\)\.$"),
+        (lambda: LRFinder(devices=2, num_steps=50),
+         r"^LRFinder\.__init__\(\) got an unexpected keyword argument 'devices'\. 'devices' is a Trainer argument: "
+         r"Trainer\(devices=\.\.\., callbacks=\[LRFinder\(\.\.\.\)\]\)\.$"),
+        (lambda: find_lr(Net(), make_loader(), accelerator="cpu"),
+         r"\(min_lr, .*\)\. 'accelerator' is a Trainer argument: "
+         r"find_lr\(\.\.\., trainer=Trainer\(accelerator=\.\.\.\)\)\.$"),
     ],
 )
 def test_peer_options_without_a_counterpart_say_what_to_do_instead(call: Any, match: str) -> None:
