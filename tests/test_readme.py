@@ -268,6 +268,9 @@ def test_the_benchmark_numbers_match_the_result_files() -> None:
     assert written is not None
     assert written.group(1) == f"{cost['10M']['ratio_plain']['lrfinder']:.2f}"
     assert written.group(2) == f"{cost['small']['ratio_plain']['lrfinder']:.2f}"
+    callback = re.search(r"`find_lr`, the callback's test, ([\d.]+)x on the small model", text)
+    assert callback is not None
+    assert callback.group(1) == f"{cost['small']['ratio_plain']['lrfinder_cb']:.2f}"
 
 
 def test_the_confidence_numbers_are_the_result_file() -> None:
