@@ -197,6 +197,7 @@ def test_json_into_a_link_to_stdout_is_written_into_it(work: Path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX shell redirections")
+@pytest.mark.slow  # a range test in a process: 6 to 21 s on the shared 2-core machine
 def test_a_closed_stderr_drops_its_output_and_the_run_goes_on(work: Path):
     # `2>&-` starts Python with sys.stderr None: every run failed, "AttributeError: 'NoneType' object has no
     # attribute 'isatty'", exit 1, nothing written. A warning (--batch-size over the data) and progress lines

@@ -83,14 +83,19 @@ def test_public_names_resolve_lazily_and_match_all():
     assert range_test is lrfinder.range_test
 
 
-def test_submodules_are_attributes_after_a_bare_import():
-    # The README writes lrfinder.schedulers.advised_warmup(...) and lrfinder.refine.default_budget(...): after a bare
-    # ``import lrfinder`` (nothing else imported yet) they were AttributeErrors. The set matches the package's files.
+def test_the_lazy_submodules_are_the_package_files():
     import pathlib
 
     package = pathlib.Path(lrfinder.__file__).parent
     files = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")} | {"cli"}
     assert lrfinder._SUBMODULES == files - {"range_test"}
+
+
+@pytest.mark.slow  # a fresh interpreter importing every submodule (torch, Lightning, matplotlib): 11 to 29 s here
+def test_submodules_are_attributes_after_a_bare_import():
+    # The README writes lrfinder.schedulers.advised_warmup(...) and lrfinder.refine.default_budget(...): after a bare
+    # ``import lrfinder`` (nothing else imported yet) they were AttributeErrors. The set is the package's files
+    # (test_the_lazy_submodules_are_the_package_files).
     names = sorted(lrfinder._SUBMODULES)
     code = (
         "import json, lrfinder; "
@@ -134,6 +139,7 @@ def test_a_closed_stdout_ends_quietly(args: list[str]):
     assert err == ""  # no "Error: [Errno 32] Broken pipe", no "Exception ignored"
 
 
+@pytest.mark.slow  # two fresh interpreters importing torch and matplotlib: 16 s on the shared 2-core machine
 def test_an_mplbackend_matplotlib_refuses_is_named_before_the_range_test(tmp_path):
     # matplotlib's "Key backend: 'nosuch' is not a valid value for backend; supported values are [...]" named no
     # variable, and `lrfind run` said it only after the whole range test, when it drew the report.
