@@ -1372,6 +1372,31 @@ def test_a_sequence_models_classes_last_are_scored_per_token(work: Path):
     assert torch.equal(loss(image_scores, pixels), F.cross_entropy(image_scores, pixels))
 
 
+def test_class_scores_that_fit_either_layout_are_warned_about(work: Path):
+    # A language model over 7 tokens on sequences of 7: (N, 7, 7) scores fit the (N, 7) labels with the classes in
+    # dim 1 or last, and torch's dim 1 is kept, so the positions were scored as the classes. A held-out task (an
+    # LSTM LM, 24 tokens, sequences of 24) never learned, with nothing said; it is warned, the run goes on.
+    tokens = torch.randint(0, 7, (128, 7), generator=torch.Generator().manual_seed(0))
+    np.savez(work / "tokens7.npz", x=tokens.numpy(), y=tokens.roll(-1, dims=1).numpy())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = invoke("run", "token_lm.pt", "--data", "tokens7.npz", *FAST)
+    assert result.exit_code == 0, result.output
+    said = {str(w.message) for w in caught if "alike" in str(w.message)}
+    assert len(said) == 1, said  # the batch dim as N: one text at every batch size checked
+    assert said.pop().startswith(
+        "The model's output of shape (N, 7, 7) fits the targets of shape (N, 7) with its 7 class scores in dim 1 "
+        "(torch's layout, a segmenter's) or last (a sequence model's (N, T, C)) alike; --loss cross_entropy reads "
+        "them in dim 1. If the model gives them last (a language model's next-token scores), that scores the wrong "
+        "numbers and it will not learn: make the sequences one token longer or shorter"
+    )
+    # Scores that fit one layout only are not warned about.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert invoke("run", "token_lm.pt", "--data", "tokens.npz", *FAST).exit_code == 0
+    assert not [w for w in caught if "alike" in str(w.message)]
+
+
 def test_a_npy_file_is_told_to_become_a_npz(work: Path):
     # A usage error (exit 2), as a missing file is, refused before the model loads. It was a failed run (exit 1).
     line = assert_one_line(invoke("run", "model.pt", "--data", "x.npy", *FAST), 2, "Invalid value for '--data'",

@@ -2055,11 +2055,44 @@ def _classes_last(output: torch.Tensor, target: torch.Tensor) -> bool:
     the classes in dim 1 (``(N, C, d1, ...)``, an image segmenter's); only when that layout cannot
     fit the labels and the classes-last one does is the output read as classes last.
     """
-    return (
-        output.dim() >= 3
-        and output.dim() == target.dim() + 1
-        and output.shape[:-1] == target.shape
-        and output.shape[2:] != target.shape[1:]
+    return _last_fits(output, target) and output.shape[2:] != target.shape[1:]
+
+
+def _last_fits(output: torch.Tensor, target: torch.Tensor) -> bool:
+    """Whether ``output``'s dims but the last are ``target``'s: its class scores could be last."""
+    return output.dim() >= 3 and output.dim() == target.dim() + 1 and output.shape[:-1] == target.shape
+
+
+def _classes_either_way(output: torch.Tensor, target: torch.Tensor) -> bool:
+    """Whether ``output`` fits ``target``'s labels with its classes in dim 1 and last alike.
+
+    ``(N, T, T)`` scores against ``(N, T)`` labels: a sequence model's ``(N, T, C)`` and torch's
+    ``(N, C, T)`` when the sequence is as long as the classes are many (and so on for more dims).
+    :func:`_classes_last` keeps torch's layout then.
+    """
+    return _last_fits(output, target) and output.shape[2:] == target.shape[1:]
+
+
+def _warn_classes_either_way(loss_name: str, output: Any, targets: torch.Tensor) -> None:
+    """Warn that ``loss_name`` reads class scores that fit either layout (:func:`_classes_either_way`) in dim 1.
+
+    A language model with 24 tokens of vocabulary, trained on sequences of 24, was scored with its
+    positions as the classes: the loss never fell, and nothing said why.
+    """
+    if loss_name not in _CLASS_LOSSES or not isinstance(output, torch.Tensor):
+        return
+    if not _classes_either_way(output, targets):
+        return
+    # The batch dim as N: one warning however many batch sizes the checks run at.
+    scores, labels = (", ".join(["N", *map(str, t.shape[1:])]) for t in (output, targets))
+    warnings.warn(
+        f"The model's output of shape ({scores}) fits the targets of shape ({labels}) with its {output.shape[1]} "
+        f"class scores in dim 1 (torch's layout, a segmenter's) or last (a sequence model's "
+        f"(N, T, C)) alike; --loss {loss_name} reads them in dim 1. If the model gives them last (a language "
+        "model's next-token scores), that scores the wrong numbers and it will not learn: make the sequences one "
+        "token longer or shorter than the classes are many, or use a LightningModule whose training_step computes "
+        "the loss.",
+        stacklevel=2,
     )
 
 
@@ -2518,6 +2551,7 @@ def check_model_fits(
                 )
             if isinstance(y, torch.Tensor):
                 _check_class_labels(getattr(loss_fn, "name", ""), out, y, targets)
+                _warn_classes_either_way(getattr(loss_fn, "name", ""), out, y)
                 _check_probability_targets(getattr(loss_fn, "name", ""), out, y, targets)
             try:
                 loss = loss_fn(out, y)
