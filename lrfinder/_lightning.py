@@ -41,7 +41,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from ._atomic import held_back_signals
-from .batches import CyclingBatches, infer_batch_size
+from .batches import CyclingBatches, _is_scalar_loss, infer_batch_size
 from .data_parallel import ranks_data_verdict
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
 from .exceptions import DataError, LRFinderError, ModelError
@@ -911,6 +911,27 @@ _NO_GRAD_LOSS = (
 )
 
 
+def _not_a_loss(output: object) -> str:
+    """What ``training_step`` returned instead of a scalar loss tensor, and what to return instead.
+
+    ``return loss, logits`` and ``return loss.item()`` were told to "reduce the loss to one number (e.g.
+    loss.mean())", which fits only a loss tensor of several elements.
+    """
+    if isinstance(output, torch.Tensor):
+        return f"a tensor of shape {tuple(output.shape)}. Reduce the loss to one number (e.g. loss.mean())."
+    if isinstance(output, (tuple, list)) and output and _is_scalar_loss(output[0]):
+        return (
+            f"a {type(output).__name__} whose first item is a scalar tensor, the loss beside other outputs. Return "
+            "that item alone, or a dict with it under 'loss' and the others beside it, as Lightning takes them."
+        )
+    if isinstance(output, (int, float)):
+        return (
+            f"a Python {type(output).__name__}, which carries no gradient (loss.item()?). Return the loss tensor "
+            "itself and leave backward() and the optimizer step to Lightning."
+        )
+    return f"{type(output).__name__}. Return the loss tensor, or a dict with it under 'loss'."
+
+
 def _loss_of(
     output: Any, monitor: str | None, logged: Mapping[str, Any], who: str = "LRFinder"
 ) -> torch.Tensor | None:
@@ -933,10 +954,9 @@ def _loss_of(
         if output is None:
             raise ModelError("training_step returned a dict without a 'loss' key. Add it, or return the loss tensor.")
     if not isinstance(output, torch.Tensor) or output.numel() != 1:
-        got = f"a tensor of shape {tuple(output.shape)}" if isinstance(output, torch.Tensor) else type(output).__name__
         raise ModelError(
-            f"training_step must return a scalar loss tensor (or a dict with 'loss'), but got {got}. "
-            "Reduce the loss to one number (e.g. loss.mean())."
+            "training_step must return a scalar loss tensor (or a dict with 'loss'), but got "
+            f"{_not_a_loss(output)}"
         )
     # A 0-d loss as it is: reshaping it added a view to the autograd graph of every step.
     return output if output.dim() == 0 else output.reshape(())

@@ -560,6 +560,39 @@ def test_a_per_example_loss_is_named_with_its_shape(tmp_path: Path) -> None:
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(PerSampleLossNet(), make_loader())
 
 
+class PackedLossNet(Net):
+    """Returns the loss beside the logits, or as a Python number (loss.item())."""
+
+    def __init__(self, packing: str) -> None:
+        super().__init__()
+        self.packing = packing
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        x, y = batch
+        logits = self.head(self.body(x))
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        return (loss, logits) if self.packing == "tuple" else loss.item()
+
+
+@pytest.mark.parametrize(
+    ("packing", "said"),
+    [
+        ("tuple", r"but got a tuple whose first item is a scalar tensor, the loss beside other outputs\. Return that "
+                  r"item alone, or a dict with it under 'loss' and the others beside it, as Lightning takes them\.$"),
+        ("item", r"but got a Python float, which carries no gradient \(loss\.item\(\)\?\)\. Return the loss tensor "
+                 r"itself and leave backward\(\) and the optimizer step to Lightning\.$"),
+    ],
+)
+def test_a_loss_packed_with_logits_or_returned_as_a_number_says_what_to_return(
+    tmp_path: Path, packing: str, said: str
+) -> None:
+    """`return loss, logits` and `return loss.item()` were told to "Reduce the loss to one number (loss.mean())"."""
+    from lrfinder import ModelError
+
+    with pytest.raises(ModelError, match=said):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(PackedLossNet(packing), make_loader())
+
+
 class LogsScaledLossNet(Net):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss = super().training_step(batch, batch_idx)
