@@ -1091,6 +1091,7 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     it is ``N``, not the first example's length.
     A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
     the whole data: their size is the sampler's length, not ``batch_size``.
+    An ``(x, y)`` whose target ``y`` is 0-dim is one example (``DataLoader(batch_size=None)``): 1.
     """
     size = getattr(data, "batch_size", None)
     if isinstance(size, int) and not isinstance(size, bool):
@@ -1104,6 +1105,11 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     if not (isinstance(first, torch.Tensor) and first.dim() > 0):
         return None
     size = int(first.shape[0])
+    target = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+    if isinstance(target, torch.Tensor) and target.dim() == 0:
+        # One example, not a batch: an (x, y) whose target is 0-dim, as DataLoader(batch_size=None) over a Dataset of
+        # examples gives it. The leading dim of x, its features, was reported (and scaled from) as the batch size.
+        return 1
     head = batch[0] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
     if isinstance(head, (tuple, list)) and head and all(isinstance(item, torch.Tensor) for item in head):
         # Inputs as a list of per-example tensors: the first leaf is one example (a set of its points), whose

@@ -127,6 +127,21 @@ def test_infer_batch_size_descends_tuples_lists_and_dicts() -> None:
     assert infer_batch_size(None, {}) is None and infer_batch_size(None, ()) is None
 
 
+def test_the_batch_size_of_single_examples_is_one_not_their_features() -> None:
+    """``DataLoader(batch_size=None)`` over a Dataset of examples gives ``(x, y)`` with ``x`` of ``(F,)`` and a 0-dim
+    ``y``: ``result.batch_size`` was ``F``, the features, which the report printed and ``scale()`` scaled from."""
+    from lrfinder.range_test import infer_batch_size
+
+    x, y = torch.zeros(8), torch.tensor(2)
+    assert infer_batch_size(None, (x, y)) == 1
+    assert infer_batch_size(None, [torch.zeros(3, 4), torch.tensor(0.5)]) == 1
+    data = TensorDataset(torch.randn(64, 8), torch.randint(0, 3, (64,)))
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    result = lrfinder.range_test(net, DataLoader(data, batch_size=None), loss_fn=F.cross_entropy, num_steps=12)
+    assert result.batch_size == 1
+
+
 def test_infer_batch_size_of_sequence_first_batches_is_the_batch_not_the_time() -> None:
     """``(x, y)`` with ``x`` of ``(T, N, F)`` (``batch_first=False``) recorded ``T`` as the batch size.
 
