@@ -747,7 +747,7 @@ def _batch_message(
         f"{parts}{held}.{_mixed_dtype_fix(exc, mixed) or _input_dtype_fix(exc, batch, model, param)}"
         f"{_class_dim_fix(exc, batch)}"
         f"{_input_kind_fix(exc, batch)}{_unpacked_inputs_fix(exc, batch, model)}{_unread_keys_fix(exc, batch, model)}"
-        f"{target_dtype_fix(exc, batch)}"
+        f"{target_dtype_fix(exc, batch)}{_class_index_dtype_fix(exc, batch)}"
         f"{_target_range_fix(exc, batch)}{_target_shape_fix(exc, batch)}{_class_labels_fix(exc, batch)} "
         "Check that the "
         "inputs have the shape and dtype "
@@ -920,6 +920,34 @@ def target_dtype_fix(exc: BaseException, batch: Any) -> str:
         "binary_cross_entropy, huber_loss and smooth_l1_loss take 0/1 or real-valued targets as floats of the "
         "output's shape): convert them with y.float() (in the Dataset or a collate_fn); class indices for "
         "cross_entropy stay int64."
+    )
+
+
+def _class_index_dtype_fix(exc: BaseException, batch: Any) -> str:
+    """`` The targets are int32 and cross_entropy takes class indices as int64: ...`` for that failure, else ``""``.
+
+    torch's "expected target dtype to be Long or Byte, but got Int" (``cross_entropy``; ``nll_loss``'s "expected
+    scalar type Long but found Int") was answered with the general shape-and-dtype advice only. Only for a pair
+    batch whose targets are a tensor of another dtype than int64 and an error of that kind.
+    """
+    text = str(exc)
+    if "expected target dtype to be Long" not in text and not re.search(r"expected scalar type Long but found", text):
+        return ""
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        return ""
+    y = batch[1]
+    if not isinstance(y, torch.Tensor) or y.dtype == torch.int64 or y.is_complex():
+        return ""
+    have = str(y.dtype).removeprefix("torch.")
+    if y.is_floating_point():
+        return (
+            f" The targets are {have}, and cross_entropy and nll_loss take class indices as int64: if they are class "
+            "labels, convert them with y.long() (in the Dataset or a collate_fn); class probabilities take the "
+            "output's shape."
+        )
+    return (
+        f" The targets are {have}, and cross_entropy and nll_loss take class indices as int64: convert them with "
+        "y.long() (in the Dataset or a collate_fn; torch.from_numpy keeps an int32 array's dtype)."
     )
 
 

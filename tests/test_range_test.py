@@ -2980,6 +2980,28 @@ def test_integer_targets_of_a_float_target_loss_are_told_to_convert() -> None:
     assert "y.float()" not in str(caught.value)
 
 
+def test_class_labels_of_another_dtype_than_int64_are_told_to_convert() -> None:
+    """int32 labels (torch.from_numpy of an int32 array) and float labels for cross_entropy got "expected target dtype
+    to be Long or Byte, but got Int" and the general shape-and-dtype advice only."""
+    gen = torch.Generator().manual_seed(0)
+    x, labels = torch.randn(64, 10, generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    told = {
+        torch.int32: r"The targets are int32, and cross_entropy and nll_loss take class indices as int64: convert them "
+                     r"with y\.long\(\) \(in the Dataset or a collate_fn; torch\.from_numpy keeps an int32 "
+                     r"array's dtype\)\.",
+        torch.float32: r"The targets are float32, and cross_entropy and nll_loss take class indices as int64: if they "
+                       r"are class labels, convert them with y\.long\(\) \(in the Dataset or a collate_fn\); class "
+                       r"probabilities take the output's shape\.",
+    }
+    for dtype, said in told.items():
+        model = nn.Linear(10, 3)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        loader = DataLoader(TensorDataset(x, labels.to(dtype)), batch_size=16)
+        with pytest.raises(DataError, match=r"expected target dtype to be Long or Byte, but got .*" + said):
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+        assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
 class _TwoInputs(nn.Module):
     """A model whose forward takes its two inputs as separate arguments."""
 
