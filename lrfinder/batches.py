@@ -1027,6 +1027,21 @@ class CyclingBatches:
             self._it = None
             raise error from exc
 
+    def worker_death(self, exc: BaseException) -> DataError | None:
+        """The :class:`DataError` for ``exc`` where it is torch's word that a worker of the iterator drawn from died.
+
+        torch's SIGCHLD handler raises it wherever this process is when the worker exits: mostly in the step that
+        runs on the batch before (its forward, loss, backward or optimizer step), not while a batch is drawn. The
+        iterator's workers are shut down (:func:`drawing_error`). ``None`` for any other error.
+        """
+        if not (isinstance(exc, RuntimeError) and str(exc).startswith("DataLoader worker (pid")):
+            return None
+        if self._it is None or not _dead_workers(self._it, exc):
+            return None
+        error = drawing_error(exc, self.data, None, self.DATA, it=self._it)
+        self._it = None
+        return error
+
     def next(self) -> tuple[Any, int]:
         """The next batch and its index in the current pass.
 

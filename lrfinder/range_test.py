@@ -2568,6 +2568,9 @@ def _prepared_sweep(
                 except LRFinderError:
                     raise
                 except Exception as exc:
+                    died = batches.worker_death(exc)
+                    if died is not None:
+                        raise died from exc  # not the batch's failure, whatever it ran into
                     if not isinstance(exc, _MISMATCH_ERRORS) and step_fn is None:
                         raise
                     raise_if_compile_failed(exc)
@@ -2786,6 +2789,12 @@ def _swept_and_restored(
                 prepared.step, prepared.plan, sweeper=setup.sweeper, stop_factor=setup.settings.stop_factor,
                 on_step=on_step,
             )
+    except RuntimeError as exc:
+        # A worker that died during a backward or an optimizer step: torch's bare SIGCHLD error, said.
+        died = prepared.batches.worker_death(exc)
+        if died is None:
+            raise
+        raise died from exc
     finally:
         _restore(saved, prepared)
 

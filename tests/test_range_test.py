@@ -15,6 +15,7 @@ import re
 import sys
 import textwrap
 import threading
+import time
 import types
 import warnings
 import weakref
@@ -4014,6 +4015,59 @@ def test_a_dataloader_worker_that_dies_is_named_with_what_to_do() -> None:
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
     torch._C._error_if_any_worker_fails()
+
+
+class _WorkerDiesAt(torch.utils.data.Dataset):
+    """A Dataset whose DataLoader worker dies (os._exit, as a crash in native code) on example ``index``."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if i == self.index and torch.utils.data.get_worker_info() is not None:
+            os._exit(3)
+        return torch.randn(10), torch.tensor(i % 3)
+
+
+class _SlowSGD(torch.optim.SGD):
+    """SGD whose step takes long enough for a worker's death to be signalled during it."""
+
+    def step(self, closure: Any = None) -> Any:
+        time.sleep(0.5)
+        return super().step(closure)
+
+
+@pytest.mark.parametrize(
+    ("slow", "example"), [("loss", 8), ("loss", 16), ("optimizer-step", 16)], ids=["first-loss", "loss", "step"]
+)
+def test_a_dataloader_worker_that_dies_during_a_step_is_named_with_what_to_do(slow: str, example: int) -> None:
+    """A worker that died while the test stepped on the batch before (torch's SIGCHLD handler raising in the
+    loss_fn or the optimizer's step, not in the draw) came out as torch's bare "DataLoader worker (pid 123) exited
+    unexpectedly", or, during the first batch's loss, as that batch not going through the model; fuzz round 20.
+    With one worker and a prefetch of one, the worker draws batch k + 1 while the test steps on batch k."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    optimizer = _SlowSGD(model.parameters(), lr=0.01) if slow == "optimizer-step" else None
+
+    def slow_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.5)
+        return F.cross_entropy(out, target)
+
+    loader = DataLoader(_WorkerDiesAt(example), batch_size=8, num_workers=1, prefetch_factor=1)
+    pattern = (
+        r"^A DataLoader worker process exited while a batch was drawn \(pid \d+: exit code 3; RuntimeError: "
+        r"DataLoader worker .*\): the Dataset's code in the worker crashed or was killed .* Draw the batches with "
+        r"num_workers=0 to see the error in this process\.$"
+    )
+    with pytest.raises(DataError, match=pattern):
+        range_test(
+            model, loader, optimizer=optimizer, loss_fn=slow_loss if slow == "loss" else F.cross_entropy, num_steps=10
+        )
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    torch._C._error_if_any_worker_fails()  # its workers were shut down
 
 
 
