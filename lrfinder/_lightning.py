@@ -910,6 +910,14 @@ _NO_GRAD_LOSS = (
     "under torch.no_grad()). Return the loss itself and leave backward() and the optimizer step to Lightning."
 )
 
+#: What a fit called inside ``torch.inference_mode()`` is told: no training_step's loss requires grad there.
+_INFERENCE_MODE_FIT = (
+    "Trainer.fit was called inside torch.inference_mode() (a `with torch.inference_mode():` block left around it, "
+    "as after an evaluation in a notebook cell): no gradient is recorded there, not even under torch.enable_grad(), "
+    "so training_step's loss does not require grad and neither the range test nor Lightning's training can step. "
+    "Call trainer.fit outside torch.inference_mode()."
+)
+
 
 def _not_a_loss(output: object) -> str:
     """What ``training_step`` returned instead of a scalar loss tensor, and what to return instead.
@@ -1154,7 +1162,7 @@ class AutomaticStepper(_Stepper):
                 if not loss.requires_grad:
                     # backward() failed in autograd: "element 0 of tensors does not require grad and does not have
                     # a grad_fn", naming neither training_step nor the fix.
-                    raise ModelError(_NO_GRAD_LOSS)
+                    raise ModelError(_INFERENCE_MODE_FIT if torch.is_inference_mode_enabled() else _NO_GRAD_LOSS)
                 return loss
         # Most often a training_step without its `return loss`: Lightning warns and trains on nothing.
         raise ModelError(

@@ -3387,6 +3387,18 @@ def test_a_training_step_returning_a_detached_loss_is_named(tmp_path: Path) -> N
     assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
 
 
+def test_a_fit_inside_inference_mode_is_named_not_the_training_step(tmp_path: Path) -> None:
+    """trainer.fit inside torch.inference_mode() (left open after an evaluation) was told that training_step returned
+    a detached loss (loss.detach(), loss.item()), sending the user after code that is fine; fuzz round 20."""
+    model = Net()
+    initial = weights(model)
+    said = r"^Trainer\.fit was called inside torch\.inference_mode\(\) .* Call trainer\.fit outside torch\.inference"
+    with torch.inference_mode(), pytest.raises(ModelError, match=said) as info:
+        trainer(tmp_path, [LRFinder(**FAST)]).fit(model, make_loader())
+    assert "loss.detach()" not in str(info.value)
+    assert all(torch.equal(v, initial[k]) for k, v in weights(model).items())
+
+
 def test_a_training_step_returning_an_integer_loss_is_named_by_its_dtype(tmp_path: Path) -> None:
     # An int64 loss (a count of correct predictions) cannot require grad: it was told it is "not connected to the
     # module's trainable parameters", with loss.detach() as the likely cause.
