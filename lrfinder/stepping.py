@@ -40,11 +40,14 @@ def training_grad_mode(device: torch.device | None = None) -> Iterator[None]:
     script, a notebook cell) failed with "the loss does not require grad". One called inside
     ``torch.autocast`` read a flat curve: autocast keeps its low-precision copies of the weights
     until the caller's autocast exits, so every forward saw the weights from before the first step.
-    The test runs at its own ``precision`` instead (:func:`autocast`).
+    The test runs at its own ``precision`` instead (:func:`autocast`). Autograd's anomaly detection
+    (``torch.autograd.set_detect_anomaly(True)``, left on for debugging) is off inside, as in the callback:
+    it made the NaN gradient of a diverging step a RuntimeError, but the test diverges on purpose.
     """
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode(False))
         stack.enter_context(torch.enable_grad())
+        stack.enter_context(torch.autograd.set_detect_anomaly(False))
         if device is not None and caller_autocast(device):
             stack.enter_context(torch.autocast(device_type=device.type, enabled=False))
         yield

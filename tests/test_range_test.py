@@ -468,6 +468,32 @@ def test_stops_at_once_on_nan(loader: DataLoader, mlp: nn.Module) -> None:
     assert all(torch.isfinite(p).all() for p in mlp.parameters())
 
 
+@pytest.mark.filterwarnings("ignore:Anomaly Detection has been enabled:UserWarning")
+@pytest.mark.parametrize("check_nan", [True, False])
+def test_anomaly_detection_left_on_does_not_stop_the_test_at_its_divergence(
+    loader: DataLoader, mlp: nn.Module, check_nan: bool
+) -> None:
+    """With torch.autograd.set_detect_anomaly(True) left on (debugging in a notebook), the NaN gradient of the test's
+    divergence came out as autograd's "Function 'MulBackward0' returned nan values in its 0th output." instead of
+    ending the sweep, as the callback's test does under Trainer(detect_anomaly=True); fuzz round 20."""
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        seen.append(torch.is_anomaly_enabled())
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        return loss * float("nan") if opt.param_groups[0]["lr"] > 1e-3 else loss
+
+    seen: list[bool] = []
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1)
+    before = copy.deepcopy(mlp.state_dict())
+    with torch.autograd.set_detect_anomaly(True, check_nan=check_nan):
+        result = range_test(mlp, loader, optimizer=opt, step_fn=step_fn, min_lr=1e-6, max_lr=1.0, num_steps=60)
+        assert torch.is_anomaly_enabled() and torch.is_anomaly_check_nan_enabled() == check_nan  # back on after
+    assert result.stop_reason == "non_finite" and math.isnan(result.losses[-1])
+    assert result.lrs[-1] > 1e-3 >= result.lrs[-2]
+    assert set(seen) == {False}  # off for every step: it also slowed each backward
+    assert all(torch.equal(v, before[k]) for k, v in mlp.state_dict().items())
+
+
 def test_stops_on_divergence(loader: DataLoader, mlp: nn.Module) -> None:
     result = range_test(mlp, loader, loss_fn=F.cross_entropy, min_lr=1e-4, max_lr=1e3, num_steps=100)
     assert result.stop_reason in ("diverged", "non_finite")
