@@ -2061,6 +2061,13 @@ def _checked_setup(
         )
 
     autocast_dtype = _check_precision(precision, target, grad_scaler)
+    if autocast_dtype is not None and all(p.dtype == torch.float64 for p in trainable):
+        # The result would say precision='bf16-mixed' of a test that ran in full float64.
+        warn(
+            f"precision={precision!r} has no effect on a float64 model: torch.autocast casts float32 tensors only, "
+            "so every step runs in float64 and the curve is the double-precision one. To test in mixed precision, "
+            "convert the model and its inputs to float32 (model.float()); else pass precision='32'."
+        )
     if autocast_dtype is None and caller_autocast(target):
         warn(
             f"range_test was called inside torch.autocast, which the test switches off: it runs at its own "

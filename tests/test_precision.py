@@ -62,6 +62,22 @@ def test_bf16_autocast_on_cpu_and_everything_restored() -> None:
     assert all(not on and dtype == torch.float32 for on, dtype in plain._seen)
 
 
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_on_a_float64_model_warns_that_it_runs_in_float64(precision: str) -> None:
+    """A float64 model (built after torch.set_default_dtype(torch.float64), or model.double()) ran every step in
+    float64 under precision='bf16-mixed', autocast leaving float64 alone, and the result said 'bf16-mixed' without a
+    word; fuzz round 20."""
+    model = _model().double()
+    data = [(x.double(), y) for x, y in _data()]
+    with pytest.warns(UserWarning, match=rf"^precision='{precision}' has no effect on a float64 model: .*model\.float"):
+        range_test(model, data, loss_fn=nn.functional.cross_entropy, num_steps=10, precision=precision)
+    assert {dtype for _, dtype in model._seen} == {torch.float64}
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, num_steps=10, precision=precision)
+    assert not [w for w in seen if "float64" in str(w.message)]  # a float32 model is not warned about
+
+
 def test_bf16_finds_a_comparable_lr() -> None:
     full = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy)
     bf16 = range_test(_model(), _data(), loss_fn=nn.functional.cross_entropy, precision="bf16-mixed")
