@@ -1562,9 +1562,23 @@ def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
     return None if not below.size else blowup + int(below[0])
 
 
+def _optimizer_names(optimizer: str | None) -> list[str]:
+    """The optimizers a result's ``optimizer_name`` names, lower-case class or registry names.
+
+    The Python API names the class, with its form after it (``"SGD (momentum)"``, ``"Adadelta,SGD"`` for several);
+    ``lrfind`` the registry name, with its settings after it (``"momentum, weight_decay=1e-04"``), which are no names.
+    A module path (``"mypkg.optim:MySGD"``) counts by its class name.
+    """
+    if optimizer is None:
+        return []
+    parts = (part.strip() for part in optimizer.split(","))
+    names = [part.split(" (")[0].rsplit(":", 1)[-1].rsplit(".", 1)[-1] for part in parts if part and "=" not in part]
+    return [name.strip().lower() for name in names if name.strip()]
+
+
 def _is_adadelta(optimizer: str | None) -> bool:
-    """Whether a result's ``optimizer_name`` (``"Adadelta"``, ``"Adadelta,SGD"``) names Adadelta."""
-    return optimizer is not None and any(name.strip().startswith("Adadelta") for name in optimizer.split(","))
+    """Whether a result's ``optimizer_name`` names Adadelta (``"Adadelta"``, ``"Adadelta,SGD"``, ``"adadelta"``)."""
+    return any(name.startswith("adadelta") for name in _optimizer_names(optimizer))
 
 
 #: Why Adadelta's loss is still falling (or never moved) at LRs of :data:`HIGH_MAX_LR` and more: its own step size.
@@ -1576,19 +1590,24 @@ ADADELTA_HIGH_LR = (
 
 
 def _is_sgd(optimizer: str | None) -> bool:
-    """Whether a result's ``optimizer_name`` names SGD only (``"SGD"``, ``"SGD (momentum)"``, ``"SGD,SGD"``)."""
-    return optimizer is not None and all(name.strip().startswith("SGD") for name in optimizer.split(","))
+    """Whether a result's ``optimizer_name`` names SGD only (``"SGD"``, ``"SGD (momentum)"``, ``"SGD,SGD"``).
+
+    Also ``lrfind``'s names (``"sgd"``, ``"momentum"``, ``"nesterov, weight_decay=1e-04"``) and a subclass named
+    for it (``"MySGD (Nesterov)"``): a result saved by ``lrfind`` and analysed again read as an Adam-type step's.
+    """
+    names = _optimizer_names(optimizer)
+    return bool(names) and all("sgd" in name or name in ("momentum", "nesterov") for name in names)
 
 
 #: Why SGD's loss may still be falling (or never have moved) at LRs of :data:`HIGH_MAX_LR` and more: its step is the LR
 #: times the gradient, and small gradients take large LRs.
 SGD_HIGH_LR = (
     "With SGD that can be this model's own range: its step is the LR times the gradient, so where the gradients are "
-    "small (a recurrent net whose saturating gates damp them: a 2-layer LSTM language model with momentum 0.9 blew up "
-    "only past lr=20) the blow-up lies past 1..10. Or the loss does not depend on the weights' scale (weights up to a "
-    "BatchNorm or LayerNorm, weight-normalised layers): the LR acts only through lr / ||w||**2 and no blow-up bounds "
-    "it. Check whether scaling every weight by 10 changes the loss: if it does, the higher sweep finds the blow-up; if "
-    "not, initialise the weights at the usual scale, or sweep higher for these weights' norm."
+    "small (a recurrent net whose saturating gates damp them, for one) the blow-up can lie past 1..10. Or the loss "
+    "does not depend on the weights' scale (weights up to a BatchNorm or LayerNorm, weight-normalised layers): the LR "
+    "acts only through lr / ||w||**2 and no blow-up bounds it. Check whether scaling every weight by 10 changes the "
+    "loss: if it does, the higher sweep finds the blow-up; if not, initialise the weights at the usual scale, or sweep "
+    "higher for these weights' norm."
 )
 
 

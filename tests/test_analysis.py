@@ -473,6 +473,33 @@ def test_sgd_still_falling_at_an_lr_of_10_is_not_told_it_is_rare_for_an_adam_typ
         analyze(lrs, sigmoid_fall(np.log10(lrs), center=0.5, width=0.5), optimizer="SGD,Adam")
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "words"),
+    [
+        ("momentum", "With SGD that can be this model's own range"),  # lrfind's JSON: the registry name
+        ("nesterov, weight_decay=1e-04", "With SGD that can be this model's own range"),  # ... with its settings
+        ("MySGD (Nesterov)", "With SGD that can be this model's own range"),  # a user's subclass of SGD
+        ("adadelta", "With Adadelta that is expected"),
+    ],
+)
+def test_a_saved_lrfind_result_analysed_again_names_its_optimizer_family(optimizer: str, words: str) -> None:
+    # lrfind writes the registry name ("momentum", "sgd, weight_decay=1e-04"), the Python API the class name
+    # ("SGD (momentum)"): a result saved by lrfind and analysed again, or a subclass of SGD, was told the SGD curve
+    # still falling at 10 "is rare (an Adam-type step ...). Most likely the loss does not depend on the weights' scale".
+    from lrfinder import RangeTestResult
+
+    lrs = np.geomspace(1e-6, 10.0, 141)
+    result = RangeTestResult(
+        lrs=lrs, losses=sigmoid_fall(np.log10(lrs), center=0.5, width=0.5), stop_reason="completed",
+        optimizer_name=optimizer,
+    )
+    for again in (result, RangeTestResult.from_json(result.to_json())):
+        with pytest.raises(InconclusiveCurveError) as caught:
+            again.analyze(rule="valley")
+        assert words in str(caught.value)
+        assert "an Adam-type step" not in str(caught.value) and "Most likely" not in str(caught.value)
+
+
 def test_a_flat_bottom_is_not_still_falling_wherever_its_noise_puts_the_minimum() -> None:
     # The loss levels off two decades below the largest LR; its noise put the lowest smoothed point
     # last on 12 of 40 seeds, which were told "still falling ... Increase max_lr".
