@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from torch import nn
 
 from ._fabric import is_fabric_module
 from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, backward_twice_message, read_together
-from .exceptions import DataError, ModelError
+from .exceptions import DataError, LRFinderError, ModelError
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,48 @@ def data_parallel_ranks(model: nn.Module, device: torch.device) -> DataParallelR
     if world < 2:
         return None
     return DataParallelRanks(group, world, device, sharded, dist.get_rank(group))
+
+
+@contextlib.contextmanager
+def raised_on_every_rank(ranks: DataParallelRanks | None, what: str) -> Iterator[None]:
+    """Run the block on every rank; where it raised on one, raise on all after it (one ``all_reduce``).
+
+    A rank that raises in a block the others get through leaves them waiting in the next collective: until the
+    process group's timeout (30 minutes by default) while that rank's process lives on, else with gloo's bare
+    "Connection closed by peer". After the block every rank says whether it raised; where one did, that rank raises
+    its own exception again and every other rank raises :class:`~lrfinder.exceptions.LRFinderError` naming the
+    first such rank and its error (one ``all_gather_object``, only then). On one process (``ranks`` ``None``) the
+    block runs as it is.
+
+    Args:
+        ranks: The model's ranks, or ``None``.
+        what: The block in words, the subject of the other ranks' message (``"range_test's val_data check"``).
+
+    Raises:
+        LRFinderError: On the ranks that got through the block, when another rank raised in it.
+
+    """
+    if ranks is None:
+        yield
+        return
+    error: Exception | None = None
+    try:
+        yield
+    except Exception as exc:  # every rank must reach the all_reduce below, whatever this one raised
+        error = exc
+    if ranks.max(torch.tensor([0.0 if error is None else 1.0]))[0] == 0:
+        return
+    import torch.distributed as dist
+
+    said: list[str | None] = [None] * ranks.world
+    dist.all_gather_object(said, None if error is None else f"{type(error).__name__}: {error}", group=ranks.group)
+    if error is not None:
+        raise error
+    first = next(r for r, text in enumerate(said) if text is not None)
+    raise LRFinderError(
+        f"{what} raised on rank {first} of {ranks.world} ({said[first]}). Every rank stops here rather than wait "
+        f"for rank {first} in the next all-reduce: fix the cause there (its own traceback shows where)."
+    )
 
 
 def ranks_settings_disagreement(ranks: DataParallelRanks, settings: Mapping[str, float | str | None]) -> str | None:

@@ -79,6 +79,7 @@ from .data_parallel import (
     data_parallel_ranks,
     micro_batch_sync,
     parallel_module,
+    raised_on_every_rank,
     ranks_backward_verdict,
     ranks_data_verdict,
     ranks_settings_disagreement,
@@ -1715,13 +1716,16 @@ def range_test(
         >>> result.suggestion.lr  # doctest: +SKIP
 
     """
-    setup = _checked_setup(
-        model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=min_lr, max_lr=max_lr,
-        num_steps=num_steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps, device=device,
-        restore=restore, rule=rule, on_step=on_step, noise_scale=noise_scale, precision=precision,
-        grad_scaler=grad_scaler, val_data=val_data, refine=refine, gradient_clip_val=gradient_clip_val,
-        gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial, curve=curve,
-    )
+    # A check failing on one rank alone (its shard's length) left the others waiting in the next all-reduce.
+    with raised_on_every_rank(_checked_ranks(model), "range_test's argument checks"):
+        setup = _checked_setup(
+            model, train_data, optimizer=optimizer, loss_fn=loss_fn, step_fn=step_fn, min_lr=min_lr, max_lr=max_lr,
+            num_steps=num_steps, mode=mode, stop_factor=stop_factor, accumulate_steps=accumulate_steps,
+            device=device, restore=restore, rule=rule, on_step=on_step, noise_scale=noise_scale,
+            precision=precision, grad_scaler=grad_scaler, val_data=val_data, refine=refine,
+            gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm, on_trial=on_trial,
+            curve=curve,
+        )
     _check_ranks_agree(setup, model, rule, noise_scale)
     val_curve = val_data if setup.settings.curve == "val" else None
     if val_curve is not None:
@@ -1896,6 +1900,17 @@ def unsized_accumulation_error(
         f"so its passes are not counted, and each micro-batch's loss is divided by {option}, which torch cannot do "
         f"past that. {fix}"
     )
+
+
+def _checked_ranks(model: nn.Module) -> DataParallelRanks | None:
+    """The ranks of a data-parallel model for the checks before the setup's, on its first parameter's device.
+
+    Any other ``model`` (one the checks refuse: not a module, one that never called ``super().__init__()``) is
+    ``None`` before its parameters are read.
+    """
+    ranks = data_parallel_ranks(model, torch.device("cpu"))
+    first = None if ranks is None else next(model.parameters(), None)
+    return ranks if first is None or ranks is None else replace(ranks, device=first.device)
 
 
 def _checked_setup(
@@ -2147,7 +2162,9 @@ def _check_val_data_has_batches(setup: _Setup, model: nn.Module, val_data: Itera
     ranks = data_parallel_ranks(model, setup.target)
     if ranks is not None and setup.settings.curve != "val":
         return
-    empty = _yields_no_batch(val_data)
+    # A peek failing on one rank (its shard's first batch does not load) left the others in the all_reduce below.
+    with raised_on_every_rank(ranks, "Loading val_data's first batch"):
+        empty = _yields_no_batch(val_data)
     if ranks is not None:
         # One shard with a batch is enough: the ranks' sums give the mean over the union of the shards.
         if ranks.max(torch.tensor([0.0 if empty else 1.0]))[0] > 0:

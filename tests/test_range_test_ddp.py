@@ -406,11 +406,11 @@ def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
 ) -> None:
     a, b = accumulated_ranks
     for r in (a, b):
-        # Raised at step 3 on both ranks; the check rode on the loss's all-reduce: one per step, no more (and one
-        # before the sweep, checking that the ranks' settings agree).
+        # Raised at step 3 on both ranks; the check rode on the loss's all-reduce: one per step, no more (and two
+        # before the sweep: whether a rank's argument checks raised, whether the ranks' settings agree).
         assert "error" in r["plain"], r["plain"]
         assert r["plain"]["steps"] == 3
-        assert r["plain"]["all_reduces"] == 1 + 4
+        assert r["plain"]["all_reduces"] == 2 + 4
         assert "the mean over the 2 ranks" in r["plain"]["error"]
     assert b["plain"]["error"].startswith("Batch 3 of the pass on rank 1 holds NaN or inf in inputs (inputs float32")
     assert a["plain"]["error"].startswith("Batch 3 of the pass on rank 1 holds NaN or inf (the DataError raised on")
@@ -418,8 +418,8 @@ def test_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(
     assert "error" not in a["filled"] and "error" not in b["filled"]
     assert a["filled"]["losses"] == b["filled"]["losses"]
     assert a["filled"]["steps"] == len(a["filled"]["losses"]) > 3
-    # and one for the settings before the sweep, one for the global batch once it ends
-    assert a["filled"]["all_reduces"] == 1 + a["filled"]["steps"] + 1
+    # and two before the sweep (the checks, the settings), one for the global batch once it ends
+    assert a["filled"]["all_reduces"] == 2 + a["filled"]["steps"] + 1
 
 
 class _DictBatches(torch.utils.data.Dataset):
@@ -699,3 +699,52 @@ def test_a_val_curve_under_ddp_is_the_mean_over_the_union_of_the_ranks_shards(tm
     for r in (a, b):
         assert r["all_empty"] is not None and r["all_empty"].startswith("val_data is empty on every rank: it yields no")
         assert r["all_empty_losses"] == 0
+
+
+class _FailsOnRankOne(torch.utils.data.IterableDataset):
+    """Three examples of the regression on rank 0; on rank 1 the first batch fails to load (a missing shard)."""
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+
+    def __iter__(self) -> Any:
+        if self.rank == 1:
+            raise OSError("shard 1 is missing")
+        yield from zip(torch.ones(3, 10), torch.ones(3, 1))
+
+
+def _one_rank_raises_worker(rank: int, init: str, out: str) -> None:
+    """A check before the sweep that raises on rank 1 alone; each rank records its error and goes on to the next."""
+    join_gloo(rank, init, WORLD)
+    _, loader = _regression(rank)
+    record: dict[str, Any] = {}
+    for name, kwargs in (
+        # The peek at val_data's first batch (no length: peeked at) fails on rank 1.
+        ("val_peek", {"val_data": DataLoader(_FailsOnRankOne(rank), batch_size=2), "curve": "val"}),
+        # 11 micro-batches a step over rank 1's one batch (rank 0 has its 32): refused by rank 1's checks alone.
+        ("setup", {"accumulate_steps": 11, "num_steps": 10}),
+    ):
+        data = loader if name != "setup" or rank == 0 else [next(iter(loader))]
+        try:
+            lrfinder.range_test(nn.parallel.DistributedDataParallel(small_net()), data, loss_fn=F.mse_loss, **kwargs)
+            record[name] = {"error": None}
+        except Exception as exc:  # rank 0's was gloo's timeout (RuntimeError), after COMM_TIMEOUT_S
+            record[name] = {"type": type(exc).__name__, "error": str(exc)}
+    _leave(out, rank, record)
+
+
+@pytest.mark.slow
+def test_a_check_raising_on_one_rank_raises_on_every_rank(tmp_path: Path) -> None:
+    """Rank 1's val_data peek failing (its shard's first batch does not load), or rank 1's own argument check failing:
+    rank 0 waited in the next all-reduce until the process group's timeout (30 minutes by default; gloo's
+    "Connection closed by peer" once rank 1's process had gone). Rank 1 now raises its own error and rank 0 an
+    LRFinderError naming rank 1 and that error."""
+    first, second = spawn_ranks(_one_rank_raises_worker, tmp_path, WORLD, DEADLINE_S)
+    assert second["val_peek"]["type"] == "OSError" and second["val_peek"]["error"] == "shard 1 is missing"
+    assert first["val_peek"]["type"] == "LRFinderError"
+    assert first["val_peek"]["error"].startswith(
+        "Loading val_data's first batch raised on rank 1 of 2 (OSError: shard 1 is missing). Every rank stops here"
+    )
+    assert second["setup"]["type"] == "ValueError" and "accumulate_steps" in second["setup"]["error"]
+    assert first["setup"]["type"] == "LRFinderError"
+    assert first["setup"]["error"].startswith("range_test's argument checks raised on rank 1 of 2 (ValueError: ")
