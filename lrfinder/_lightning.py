@@ -182,6 +182,12 @@ def package_of(obj: object) -> ModuleType:
     )
 
 
+def release(package: ModuleType) -> tuple[int, int]:
+    """The ``(major, minor)`` of a Lightning package (:func:`package_of`): ``(2, 6)`` for ``2.6.0rc1``."""
+    major, minor = (re.match(r"\d+", part) for part in ([*str(package.__version__).split("."), "0"])[:2])
+    return (int(major.group()) if major else 0, int(minor.group()) if minor else 0)
+
+
 def defines_validation_step(module: object) -> bool:
     """Whether a LightningModule defines its own ``validation_step`` (its Lightning base's is a stub)."""
     base = package_of(module).LightningModule

@@ -1000,7 +1000,9 @@ class LRFinder(_CallbackBase):
         Lightning's runs its test at fit start, before LRFinder's, whose LR then replaces the one it
         set. A subclass that runs ``lr_find`` from a hook of the training loop instead (Lightning's
         fine-tuning recipe: at the start of chosen epochs, with ``on_fit_start`` emptied) runs after
-        LRFinder's test, and training runs at the LR it sets: the warning said LRFinder's won.
+        LRFinder's test, and training runs at the LR it sets: the warning said LRFinder's won. Before
+        Lightning 2.6 (seen in 2.4 and 2.5) its ``lr_find`` sets the module's LR attribute only and puts
+        the optimizer back as it was, so training runs at LRFinder's LR and the attribute says another.
         """
         package = _lightning.package_of(trainer)
         overridden = package.utilities.model_helpers.is_overridden
@@ -1014,12 +1016,22 @@ class LRFinder(_CallbackBase):
             )
             return
         hooks = " and ".join(later)
+        if _lightning.release(package) >= (2, 6):
+            effect = (
+                "the LR it sets replaces the one LRFinder applied, and training runs at that LR, not at the LR "
+                "LRFinder applied (finder.applied_lr)"
+            )
+        else:  # its lr_find puts the optimizer back from the checkpoint it saved, after setting the attribute
+            effect = (
+                f"under Lightning {package.__version__} it sets the module's LR attribute to its own suggestion but "
+                "leaves the optimizer's LR as it was, so training runs at the LR LRFinder applied (finder.applied_lr) "
+                "while the attribute says another"
+            )
         _lightning.warn(
             trainer,
             f"{self._who}: {type(other).__name__}, a Lightning LearningRateFinder, is in this fit too, and its {hooks} "
             f"run{'s' if len(later) == 1 else ''} after LRFinder's test: where it runs lr_find there (as Lightning's "
-            "fine-tuning recipe does at the start of chosen epochs), the LR it sets replaces the one LRFinder applied, "
-            "and training runs at that LR, not at the LR LRFinder applied (finder.applied_lr). Keep one of the two.",
+            f"fine-tuning recipe does at the start of chosen epochs), {effect}. Keep one of the two.",
         )
 
     def _built_at_found_lr(self, *, batch: bool = False) -> list[str]:
