@@ -222,22 +222,45 @@ class _TestRun:
     val_loader: Any = None
 
 
-def _ending_cycle(sched: Any) -> tuple[int, torch.optim.lr_scheduler.OneCycleLR, int] | None:
-    """The ``OneCycleLR`` a restored schedule ends with, as ``(start, cycle, now)``: its first step and the step now.
+def _sized_length(sched: Any) -> int | None:
+    """The steps a schedule ``scheduler=`` sizes to the fit runs for before its end, or ``None`` for one without an end.
 
-    ``scheduler=`` builds a bare ``OneCycleLR`` (``start`` 0, ``now`` its ``last_epoch``) or, with a warm-up, a
-    ``SequentialLR`` that hands over to it at its milestone: until then the cycle's own ``last_epoch`` says nothing
-    of the steps taken (torch holds it at -1), so the count is the ``SequentialLR``'s. ``None`` for any other
-    schedule, and for a cycle another schedule follows (it is never stepped past its end).
+    One-cycle (``total_steps``), cosine (``T_max``, at ``eta_min`` after it) and polynomial (``total_iters``, at 0
+    after it) end; the others (constant, step, exponential, cyclic, plateau...) have no length.
     """
+    sized = _sized(sched)
+    return None if sized is None else sized[1]
+
+
+def _sized(sched: Any) -> tuple[str, int] | None:
+    """A sized schedule's name in words and length (:func:`_sized_length`), else ``None``."""
     if isinstance(sched, torch.optim.lr_scheduler.OneCycleLR):
-        return 0, sched, sched.last_epoch
+        return "one-cycle", int(sched.total_steps)
+    if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+        return "cosine", int(sched.T_max)
+    if isinstance(sched, torch.optim.lr_scheduler.PolynomialLR):
+        return "polynomial", int(sched.total_iters)
+    return None
+
+
+def _ending_schedule(sched: Any) -> tuple[int, Any, int, int] | None:
+    """The sized schedule a restored one ends with, as ``(start, schedule, now, length)`` (:func:`_sized_length`).
+
+    ``start`` is its first step and ``now`` the step now. ``scheduler=`` builds a bare schedule (``start`` 0, ``now``
+    its ``last_epoch``) or, with a warm-up, a ``SequentialLR`` that hands over to it at its milestone: until then the
+    schedule's own ``last_epoch`` says nothing of the steps taken (torch holds a ``OneCycleLR``'s at -1), so the
+    count is the ``SequentialLR``'s. ``None`` for a schedule without a length, and for one another schedule follows.
+    """
+    length = _sized_length(sched)
+    if length is not None:
+        return 0, sched, int(sched.last_epoch), length
     parts, milestones = getattr(sched, "_schedulers", None), getattr(sched, "_milestones", None)
     if not parts or milestones is None or len(milestones) != len(parts) - 1:
         return None
-    if not isinstance(parts[-1], torch.optim.lr_scheduler.OneCycleLR):
+    length = _sized_length(parts[-1])
+    if length is None:
         return None
-    return (int(milestones[-1]) if milestones else 0), parts[-1], int(sched.last_epoch)
+    return (int(milestones[-1]) if milestones else 0), parts[-1], int(sched.last_epoch), length
 
 
 def _group_names(optimizers: Sequence[torch.optim.Optimizer], names: Sequence[str | None]) -> tuple[str | None, ...]:
@@ -795,39 +818,58 @@ class LRFinder(_CallbackBase):
             self._install_schedule(trainer, pl_module, self.applied_lr, resumed=True)
 
     def _check_resumed_cycle(self, trainer: pl.Trainer, pl_module: pl.LightningModule, resumed: str) -> None:
-        """Refuse a resumed fit longer than the restored one-cycle schedule ``scheduler=`` built can step.
+        """Refuse (one-cycle) or warn of (cosine, polynomial) a resumed fit longer than the restored schedule's end.
 
-        Lightning restores the checkpoint's ``OneCycleLR`` with the ``total_steps`` it was sized to for the
-        checkpoint's fit; a fit resumed with a larger ``max_epochs`` or ``max_steps`` stepped it past its end, and
-        torch's "Tried to step 41 times. The specified number of total steps is 40" stopped the training there.
+        Lightning restores the checkpoint's schedule with the length ``scheduler=`` sized it to for the checkpoint's
+        fit. A fit resumed with a larger ``max_epochs`` or ``max_steps`` stepped a ``OneCycleLR`` past its end, and
+        torch's "Tried to step 41 times. The specified number of total steps is 40" stopped the training there; a
+        cosine or polynomial schedule trained the steps past its end at its last LR (``eta_min``; 0), silently.
 
         Raises:
-            ValueError: The fit takes more optimizer steps than the restored schedule has left.
+            ValueError: A one-cycle schedule: the fit takes more optimizer steps than it has left.
+
+        Warns:
+            UserWarning: A cosine or polynomial schedule: the fit takes more optimizer steps than it has left.
 
         """
         if self.scheduler is None or self.applied_lr is None:
             return  # no schedule of ours: the module's own is the module's
-        left, spans = math.inf, 0
+        ends: list[tuple[int, int, Any]] = []  # (steps left, steps spanned, the sized schedule)
         for config in trainer.lr_scheduler_configs:
-            found = _ending_cycle(config.scheduler)
+            found = _ending_schedule(config.scheduler)
             if found is not None:
-                # The cycle takes the steps from `start` (after a warm-up) on: it can step to start + total_steps.
-                start, cycle, now = found
-                left = min(left, start + cycle.total_steps - now)
-                spans = start + cycle.total_steps
-        if not math.isfinite(left):
+                # The schedule takes the steps from `start` (after a warm-up) on: it steps to start + length.
+                start, sized, now, length = found
+                ends.append((start + length - now, start + length, sized))
+        if not ends:
             return
+        left, spans, ending = min(ends, key=lambda end: end[0])
+        name, _ = _sized(ending) or ("sized", 0)
         total = _optimizer_steps(trainer, pl_module, _accumulation(trainer, pl_module))
         more = total - trainer.global_step
-        if more > left:
-            steps = f"{int(more)}" if math.isfinite(more) else "an unbounded number of"
+        if more <= left:
+            return
+        steps = f"{int(more)}" if math.isfinite(more) else "an unbounded number of"
+        lengths = (
+            f"the fit resumes from ckpt_path={resumed!r}, whose {name} schedule "
+            f"spans {spans} optimizer steps with {max(left, 0)} left, but this fit takes {steps} more "
+            f"(max_epochs={trainer.max_epochs}, max_steps={trainer.max_steps})"
+        )
+        fix = (
+            "Resume with the max_epochs or max_steps of the checkpoint's fit, or start a new fit without ckpt_path "
+            "(the range test then runs again and sizes a new schedule)."
+        )
+        if isinstance(ending, torch.optim.lr_scheduler.OneCycleLR):
             raise ValueError(
-                f"{self._who}(scheduler={self.scheduler!r}): the fit resumes from ckpt_path={resumed!r}, whose "
-                f"one-cycle schedule spans {spans} optimizer steps with {int(left)} left, but this fit takes {steps} "
-                f"more (max_epochs={trainer.max_epochs}, max_steps={trainer.max_steps}): torch's OneCycleLR cannot "
-                "step past its end. Resume with the max_epochs or max_steps of the checkpoint's fit, or start a new "
-                "fit without ckpt_path (the range test then runs again and sizes a new schedule)."
+                f"{self._who}(scheduler={self.scheduler!r}): {lengths}: torch's OneCycleLR cannot step past its end. "
+                + fix
             )
+        floor = f"eta_min={ending.eta_min:.2e}" if name == "cosine" else "0"
+        _lightning.warn(
+            trainer,
+            f"{self._who}(scheduler={self.scheduler!r}): {lengths}: the steps past its end train at its floor, "
+            f"LR {floor}. {fix}",
+        )
 
     def _restore_batch_size(self, trainer: pl.Trainer, pl_module: pl.LightningModule, per_device: int) -> None:
         """Set the per-device batch the resumed checkpoint's fit trained at, or say why it cannot be."""

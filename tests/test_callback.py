@@ -1268,6 +1268,38 @@ def test_a_resumed_fit_longer_than_the_restored_one_cycle_is_refused_before_trai
     assert t.global_step == 8  # no step past the checkpoint's
 
 
+@pytest.mark.parametrize(("name", "floor"), [("cosine", "eta_min=0.00e+00"), ("polynomial", "0")])
+def test_a_resumed_fit_longer_than_the_restored_cosine_or_polynomial_is_told_it_trains_at_the_floor(
+    tmp_path: Path, name: str, floor: str
+) -> None:
+    """scheduler='cosine' (or 'polynomial') resumed with a larger max_epochs: Lightning restores the schedule sized
+    for the checkpoint's fit (T_max, total_iters), and the steps past its end trained at its floor (LR 0 here),
+    silently. Warned, naming both lengths; a resume that fits the schedule says nothing of it."""
+    every_epoch = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_epochs=1, save_top_k=-1)
+    finder: dict[str, Any] = {**FAST, "optimizer": "adamw", "scheduler": name}
+    trainer(tmp_path, [LRFinder(**finder), every_epoch], enable_checkpointing=True, max_epochs=2,
+            max_steps=-1).fit(Net(dropout=0.0), make_loader(n=128, shuffle=False))  # fmt: skip
+    t = trainer(tmp_path / "r", [LRFinder(**finder)], max_epochs=2, max_steps=-1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t.fit(Net(dropout=0.0), make_loader(n=128, shuffle=False), ckpt_path=tmp_path / "ckpt" / "epoch=0-step=4.ckpt")
+    assert t.global_step == 8 and not [w for w in caught if "schedule spans" in str(w.message)]
+
+    longer = Net(dropout=0.0)
+    t = trainer(tmp_path / "l", [LRFinder(**finder)], max_epochs=4, max_steps=-1)
+    last = tmp_path / "ckpt" / "epoch=0-step=4.ckpt"
+    with pytest.warns(UserWarning, match="schedule spans") as info:
+        t.fit(longer, make_loader(n=128, shuffle=False), ckpt_path=last)
+    said = next(" ".join(str(w.message).split()) for w in info if "schedule spans" in str(w.message))
+    assert said == (
+        f"LRFinder(scheduler='{name}'): the fit resumes from ckpt_path='{last}', whose {name} schedule spans 8 "
+        "optimizer steps with 4 left, but this fit takes 12 more (max_epochs=4, max_steps=-1): the steps past its end "
+        f"train at its floor, LR {floor}. Resume with the max_epochs or max_steps of the checkpoint's fit, or start a "
+        "new fit without ckpt_path (the range test then runs again and sizes a new schedule)."
+    )
+    assert t.global_step == 16 and {g["lr"] for g in t.optimizers[0].param_groups} == {0.0}  # on, at the floor
+
+
 def test_a_fit_resumed_during_the_one_cycles_warm_up_trains_on_and_a_longer_one_is_refused(tmp_path: Path) -> None:
     """With a warm-up the schedule is a SequentialLR whose OneCycleLR torch holds at last_epoch -1 until the
     milestone: a fit resumed in the warm-up with the same max_epochs was refused ("spans 6 optimizer steps with 7
