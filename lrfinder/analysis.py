@@ -1967,8 +1967,10 @@ def read_curve(
         exploded = explosion_index(raw) if bound is None else None
         bound = float(lr_arr[exploded]) if exploded is not None else bound
         blew_up = bound is not None
-        flat = _flat_until_blowup(lr_arr, raw, noise, bound)
-        rose = None if flat else _why_lower_min_lr(lr_arr, raw, noise, bound)
+        rose = _why_lower_min_lr(lr_arr, raw, noise, bound)
+        # A loss that rose from its first steps never stayed at its first value, however far above min_lr the
+        # coarse steps of a short sweep put its blow-up: a lower min_lr is the advice, not "cannot help".
+        flat = rose is None and _flat_until_blowup(lr_arr, raw, noise, bound)
         i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose)
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(

@@ -2300,6 +2300,23 @@ def test_a_loss_that_rises_from_its_first_steps_is_told_the_range_starts_too_hig
     assert "moving average" not in said
 
 
+def test_a_loss_that_rises_from_its_first_steps_of_a_coarse_sweep_is_not_told_a_lower_min_lr_cannot_help() -> None:
+    # 12 steps over 3 decades: the loss rose from its second step (2.30, 2.31, 2.5, 3, 4.5, ...) and its blow-up came
+    # 1.1 decades above min_lr, so it was taken for a loss that stayed at its first value a decade or more: "never
+    # clearly fell from its first value ... so a lower min_lr cannot help", the opposite of what helps.
+    lrs = np.logspace(-3, 0, 12)
+    losses = np.array([2.30, 2.31, 2.5, 3.0, 4.5, 7.0, 12.0, 25.0, 60.0, 150.0, 400.0, 1e3])
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, losses)
+    said = str(info.value)
+    assert "lower min_lr (the loss rose from its first steps to its blow-up 1.1 decades above min_lr" in said
+    assert "cannot help" not in said and "never clearly fell from its first value" not in said
+    # A loss level for the decade before its blow-up still is told that a lower min_lr cannot help.
+    level = np.array([2.30, 2.31, 2.30, 2.29, 2.31, 3.0, 4.5, 7.0, 25.0, 60.0, 150.0, 400.0])
+    with pytest.raises(InconclusiveCurveError, match="so a lower min_lr cannot help"):
+        analyze(lrs, level)
+
+
 @pytest.mark.parametrize("n", [15, 20])
 @pytest.mark.parametrize("sigma", [0.0, 0.01])
 @pytest.mark.parametrize("seed", [0, 1, 2])
