@@ -1674,17 +1674,16 @@ def _why_lower_min_lr(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound
 
     * The loss rose from its first steps: with ``k = max(3, window // 2)`` (the steps :func:`check_fall` takes as
       the start), every recorded loss from step ``k`` up to the blow-up (to step ``2 k`` at least) lies above the
-      median of the first ``k`` by
-      more than their spread (max minus min), and the curve does not start as a moving average does (a first loss
-      below :data:`_LOW_START` times the next ones that :func:`_warms_up`). The loss left its starting level at once
+      median of the first ``k`` by more than their spread (max minus min). The loss left its starting level at once
       and never came back to it: the sweep starts where the model already diverges, and a lower ``min_lr`` finds
       the LRs below. A model already trained at these LRs, the reason told otherwise, keeps its loss at the level of
       its first steps for a while before the blow-up.
     * It blew up less than :data:`FLAT_DECADES` above ``min_lr`` after a level start: too little of the sweep to
       tell a trained model from a range that starts where the model diverges. Both are said.
 
-    ``None`` otherwise, and for a curve that starts as a moving average does (the message keeps "the model may
-    already be trained at these LRs", and :func:`read_curve` adds why the start is the average's).
+    ``None`` otherwise, and for a curve that starts as a moving average does (a first loss that is the lowest of the
+    curve and below :data:`_LOW_START` times the next ones, rising as :func:`_warms_up` tells): the message keeps
+    "the model may already be trained at these LRs", and :func:`read_curve` adds why the start is the average's.
 
     Example:
         >>> lrs = np.logspace(0.5, 1.5, 12)
@@ -1701,7 +1700,7 @@ this model already diverges'
     k = max(3, noise.window // 2)
     level = float(np.median(raw[:k])) + float(np.max(raw[:k]) - np.min(raw[:k]))
     follow = float(np.median(raw[1:6]))
-    averaged = raw[0] > 0 and raw[0] < _LOW_START * follow and _warms_up(raw)
+    averaged = raw[0] > 0 and raw[0] <= float(np.min(raw)) and raw[0] < _LOW_START * follow and _warms_up(raw)
     if averaged:
         return None  # the rise is the average's, not the loss's: read_curve's note says so
     # At least k losses are looked at: the smoothed blow-up can come within the first steps, the filter's

@@ -6671,3 +6671,24 @@ def test_counts_of_one_are_written_in_the_singular() -> None:
     result = finish_result(lr_schedule(1e-6, 10.0, 100), [2.0] * 100, "completed", lr_ratios=(1.0,))
     with pytest.raises(ValueError, match=r"group_names to hold one string or None per lr_ratio \(1\), but got "):
         dataclasses.replace(result, group_names=("body", "head"))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sgd_swept_from_an_lr_where_it_already_diverges_is_not_only_told_the_model_may_be_trained(seed: int) -> None:
+    # min_lr=3 on a small ReLU MLP under plain SGD: the loss climbs from its first steps, wobbles and blows up 0.3-0.4
+    # decades above min_lr. It was told to "lower min_lr (the model may already be trained at these LRs)" for an
+    # untrained model at its loss at chance; now both reasons a blow-up that close to min_lr can have are said.
+    torch.manual_seed(seed)
+    x, y = torch.randn(256, 20), torch.randint(0, 10, (256,))
+    data = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32)]
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10))
+    result = range_test(
+        model, data, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=F.cross_entropy, min_lr=3.0,
+        max_lr=1e3, num_steps=100,
+    )
+    assert result.suggestion is None and result.error is not None
+    assert re.search(
+        r"lower min_lr \(the loss blew up only 0\.\d decades above min_lr: the model may already be trained at these "
+        r"LRs, or the swept range starts just below where it diverges\)",
+        result.error,
+    ), result.error
