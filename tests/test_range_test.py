@@ -4699,7 +4699,7 @@ def test_a_hand_edited_suggestion_is_refused_or_warned_at_load_naming_the_field_
     with pytest.raises(ValueError, match=rf"^Malformed range-test result: {band}"):
         RangeTestResult.from_dict(inverted)
     # Refused at load before (not finite, not > 0), now with the file's name.
-    for key, value in (("min_lr", -0.01), ("lr", 0.0), ("max_lr", "NaN")):
+    for key, value in (("min_lr", -0.01), ("lr", 0.0), ("max_lr", "nan")):
         edited = copy.deepcopy(data)
         edited["suggestion"][key] = value
         path.write_text(json.dumps(edited))
