@@ -1005,6 +1005,8 @@ class _Stepper:
         self.last_batch_size: int | None = None
         self.last_args: tuple[Any, ...] = ()
         self.last_idx = 0
+        #: The sweep's LR setter while it runs (automatic optimization): a step checks no LR moved before it steps.
+        self.sweeper: Any = None
         self._nan_watch = _NonFiniteDataWatch()
         # The first step whose loss (the mean over the ranks) was non-finite without NaN/inf in its batches:
         # (this rank's micro-batches' training_step arguments and indices, the step, its LR, the loss).
@@ -1225,6 +1227,10 @@ class AutomaticStepper(_Stepper):
             if first and isinstance(opt, torch.optim.SparseAdam):
                 check_sparse_gradients(self.pl_module, opt)
             # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
+            moved = None if self.sweeper is None else self.sweeper.moved()
+            if moved is not None:  # training_step wrote the LR: the optimizer would step at it, not the swept one
+                changed, group, expected, found = moved
+                raise ModelError(_moved_lr_message(changed, group, expected, found, self.step_index, self.who))
             with first_step_errors(opt, first), module_hook_errors(self.pl_module, first):
                 self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
         self.step_index += 1
@@ -1245,6 +1251,18 @@ class AutomaticStepper(_Stepper):
                 self.strategy.backward(loss if len(inputs) == 1 else loss / len(inputs), opt)
                 losses.append(loss.detach())
         return torch.stack(losses).mean()
+
+
+def _moved_lr_message(optimizer: Optimizer, group: int, expected: float, found: object, step: int, who: str) -> str:
+    """Why a test step whose LR ``training_step`` changed after the sweep set it is refused, and what to do."""
+    shown = f"{found:.2e}" if isinstance(found, float) else f"{found!r:.40}"
+    return (
+        f"The LR of param group {group} of {type(optimizer).__name__} was changed during step {step} of {who}'s range "
+        f"test, from the swept {expected:.2e} to {shown}, before the optimizer stepped: training_step steps an LR "
+        "scheduler or writes optimizer.param_groups[...]['lr'], so the curve would record LRs that were never used. "
+        "The range test sets every step's LR itself: return the scheduler from configure_optimizers (Lightning steps "
+        "it after the optimizer step), or set a hand-written warm-up's LR in optimizer_step, not in training_step."
+    )
 
 
 @contextlib.contextmanager

@@ -4900,3 +4900,36 @@ def test_a_method_named_like_an_lr_attribute_is_no_lr_held_as_text(tmp_path: Pat
         t.fit(model := Reporting(lr=None, hard_lr=0.01), make_loader())  # no lr attribute: the LR is configured
     assert not [w for w in caught if "not a number" in str(w.message)], [str(w.message)[:120] for w in caught]
     assert finder.applied_lr is not None and model.learning_rate() == pytest.approx(finder.applied_lr)
+
+
+class LRWritingNet(Net):
+    """A training_step that writes the optimizer's LR itself (a hand-made warm-up in the wrong place)."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> Any:
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = 0.05
+        return super().training_step(batch, batch_idx)
+
+
+def test_an_lr_training_step_writes_is_refused_before_the_optimizer_steps(tmp_path: Path) -> None:
+    """training_step writing optimizer.param_groups[...]['lr'] made every step of the test step at that LR while the
+    curve recorded the swept ones, silently (range_test refuses it). Refused at the first step, the module left as it
+    was; a scheduler Lightning steps (the module's own, scheduler='plateau' with its warm-up hook moving the LR after
+    the step) and accumulation still sweep."""
+    model = LRWritingNet()
+    before = [p.detach().clone() for p in model.parameters()]
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    with pytest.raises(ModelError) as info:
+        t.fit(model, make_loader())
+    assert str(info.value).startswith(
+        "The LR of param group 0 of RecordingSGD was changed during step 0 of LRFinder's range test, from the swept "
+        "1.00e-03 to 5.00e-02, before the optimizer stepped: training_step steps an LR scheduler or writes "
+        "optimizer.param_groups[...]['lr']"
+    )
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))
+    plateau = {"optimizer": "sgd", "scheduler": "plateau", "scheduler_settings": {"monitor": "train_loss",
+               "warmup_steps": 3}}  # fmt: skip
+    for settings, fit in ((plateau, {}), ({}, {"accumulate_grad_batches": 2})):
+        finder = LRFinder(**FAST, **settings)
+        trainer(tmp_path, [finder], max_steps=6, **fit).fit(Net(), make_loader())
+        assert finder.applied_lr is not None
