@@ -2372,9 +2372,10 @@ class LRFinder(_CallbackBase):
             return
         for optimizer in module_optimizers:
             lrs = [float(g["lr"]) for g in optimizer.param_groups if g["params"] and g.get("lr") is not None]
-            if len(set(lrs)) < 2:
+            top = max(lrs, default=0.0)
+            # Equal but for float round-off (0.1 * 3 against 0.3): one LR, no ratio to keep ("1, 1 of the largest").
+            if all(math.isclose(lr, top, rel_tol=1e-6) for lr in lrs):
                 continue
-            top = max(lrs)
             ratios = ", ".join(f"{lr / top:.3g}" for lr in lrs)
             _lightning.warn(
                 trainer,

@@ -775,6 +775,16 @@ def test_optimizer_option_over_a_module_optimizer_with_groups_at_different_lrs_i
     assert not [w for w in caught if "param groups are at different LRs" in str(w.message)]
 
 
+@pytest.mark.parametrize("lrs", [(0.1 * 3, 0.3), (0.3, 0.3)], ids=["round-off", "equal"])
+def test_optimizer_option_over_groups_at_one_lr_is_not_warned_about(tmp_path: Path, lrs: tuple[float, float]) -> None:
+    # Two groups at 0.1 * 3 and 0.3 (0.30000000000000004 against 0.3: one LR but for float round-off) were warned of
+    # as "param groups are at different LRs (1, 1 of the largest)", a ratio of one to keep.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [LRFinder(**FAST, optimizer="adamw")], max_steps=2).fit(Net(hard_lr=lrs), make_loader())
+    assert not [w for w in caught if "param groups are at different LRs" in str(w.message)]
+
+
 def test_constructing_with_a_schedule_logs_no_stand_in_schedule(caplog: pytest.LogCaptureFixture) -> None:
     # The construction-time check builds the schedule over a stand-in run: it logged "create_scheduler: onecycle
     # total_steps=1000000000000" at DEBUG, a schedule the user never asked for. A schedule built for a run is logged.
