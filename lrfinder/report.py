@@ -1090,6 +1090,20 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     return float(weight[under & (weight > 1.0)].sum())
 
 
+def _legend_cover(ax: Axes, focus_from: float | None, *, margin: float = 0.0) -> float:
+    """The share of the plotted points (curves, raw losses) over the axes' bottom, between its sides, under its legend.
+
+    The legend's frame is padded by ``margin`` (axes units).
+    """
+    legend = ax.get_legend()
+    xy, _ = _plotted_points(ax, focus_from)
+    xy = xy[(xy[:, 1] >= 0.0) & (xy[:, 0] >= 0.0) & (xy[:, 0] <= 1.0)]
+    if legend is None or not len(xy):
+        return 0.0
+    box = legend.get_window_extent(_renderer(ax)).transformed(ax.transAxes.inverted()).padded(margin)
+    return float(((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).mean())
+
+
 #: The least share of the loss panel's height the curve keeps when the panel's top is raised to
 #: make room for the legend above it (:func:`_make_legend_room`); a legend that needs more stays where it is.
 _LEGEND_ROOM_MIN_SHARE = 0.6
@@ -1111,14 +1125,13 @@ def _make_legend_room(ax: Axes, top: float, *, focus_from: float | None, **kwarg
     legend = ax.get_legend()
     if legend is None:
         return
+    margin = 0.03  # between the curve's points and the legend's frame: the line has a width
+    if not _legend_cover(ax, focus_from, margin=margin):
+        return
     renderer = _renderer(ax)
     to_axes = ax.transAxes.inverted()
     xy, _ = _plotted_points(ax, focus_from)
     xy = xy[(xy[:, 1] >= 0.0) & (xy[:, 0] >= 0.0) & (xy[:, 0] <= 1.0)]
-    margin = 0.03  # between the curve's points and the legend's frame: the line has a width
-    box = legend.get_window_extent(renderer).transformed(to_axes).padded(margin)
-    if not ((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).any():
-        return
     texts = [extent.padded(margin) for extent in _text_extents(ax, renderer)]
     entries = len(ax.get_legend_handles_labels()[1])
     layouts = [dict(kwargs)] + ([{**kwargs, "ncol": 2}] if "ncol" not in kwargs and entries > 3 else [])
@@ -2579,11 +2592,12 @@ def _finish_loss_panel(
     focus_from = min(lows) / 3 if lows else None
     hidden = _place_legend(ax, focus_from=focus_from, **legend)
     single = len(results) == 1 and not brief
+    shorter = _compact_legends(ax, legend, overlay=False)
     if single and not _legend_fits(ax):
         # A small report (matplotlib's own 6.4 x 4.8 inches): the legend, in two columns, was wider than the panel;
         # the layout then narrowed every panel to half the figure to hold it, the LR label ran off the figure's left
         # edge, and the legend off its right one. Said shorter, as in an axes of one's own, until it fits.
-        for compact in _compact_legends(ax, legend, overlay=False):
+        for compact in shorter:
             legend = compact
             _place_legend(ax, focus_from=focus_from, **legend)
             if _legend_fits(ax):
@@ -2591,6 +2605,15 @@ def _finish_loss_panel(
     if single and ylim is not None:
         limits = ax.get_ylim()
         _make_legend_room(ax, ylim[1], focus_from=focus_from, **legend)
+        # A legend that fits but finds no room clear of the curve is said shorter too: its full entries, a hair under
+        # the size that shortens them (their type drawn a pixel shorter by matplotlib 3.7 to 3.10), stayed over the
+        # flat start, the steepest descent's mark and the curve's reading of a short loss panel.
+        for compact in shorter:
+            if not _legend_cover(ax, focus_from):
+                break
+            legend = compact
+            _place_legend(ax, focus_from=focus_from, **legend)
+            _make_legend_room(ax, ylim[1], focus_from=focus_from, **legend)
         if ax.get_ylim() != limits:
             # The curve moved up (or down) under the LR labels placed beside it: a scaled LR's label placed clear of
             # the picks covered the minimum's star once the bottom was lowered for the legend. Placed again, clear
@@ -2602,9 +2625,11 @@ def _finish_loss_panel(
         placed.set_in_layout(False)
     if brief:
         # A small axes of one's own (a 3 x 2 inch subplot): the legend covered the curve, or ran out of
-        # the axes over the next subplot. Said shorter, step by step, until it fits.
+        # the axes over the next subplot. Said shorter, step by step, until it fits; a single curve's until it covers
+        # at most :data:`_BRIEF_LEGEND_COVER` of the curve too (its shorter entries read from the labelled picks; an
+        # overlay's title is their key).
         for compact in _compact_legends(ax, legend, overlay=len(results) > 1):
-            if _legend_fits(ax):
+            if _legend_fits(ax) and not (len(results) == 1 and _legend_cover(ax, focus_from) > _BRIEF_LEGEND_COVER):
                 break
             _place_legend(ax, focus_from=focus_from, **compact)
         return None
@@ -2615,6 +2640,11 @@ def _finish_loss_panel(
 #: a larger one is said shorter (:func:`_compact_legends`). A 5 x 3.5 inch subplot's legend takes
 #: about 0.6 x 0.35 and is left as it is; a 3 x 2 inch one's ran past the axes.
 _BRIEF_LEGEND_FIT = (0.7, 0.6)
+#: In a loss panel of one's own, the most of a single curve's plotted points its legend may cover; one covering more
+#: is said shorter. In a 3 x 2 inch subplot the legend of eight entries, a hair under the fit's height where
+#: matplotlib (3.7 to 3.10) draws its rows a pixel shorter, covered half of them, the whole flat start; those of 5 x
+#: 4.5 and 5 x 3.5 inch subplots cover 8 to 15% (the flat start's first points) and keep their values.
+_BRIEF_LEGEND_COVER = 0.25
 #: The legend's font size once shortened.
 _COMPACT_PT = 6.5
 #: The most a shortened legend draws the picks' marks at, of their size on the plot: the rows of its small type
@@ -2799,11 +2829,13 @@ def _place_batch_legend(ax: Axes) -> None:
         legend.remove()
         return 1.0 - bottom + 0.04  # the legend, its pad from the frame and a margin
 
-    def width(settings: dict[str, Any]) -> float:
+    def right(settings: dict[str, Any]) -> float:
+        # The right edge, not the width: the legend stands its pad in from the panel's left side, and one as wide as
+        # the panel ran that pad (5 pixels) past its right side (its type drawn a little wider by matplotlib < 3.11).
         legend = ax.legend(loc="upper left", **settings)
-        wide = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).width
+        edge = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).x1
         legend.remove()
-        return float(wide)
+        return float(edge)
 
     settings = dict(_BATCH_LEGEND)
     if room(settings) > 0.5:  # a short panel (under the schedule and trial panels): one row, or as few as fit
@@ -2816,7 +2848,7 @@ def _place_batch_legend(ax: Axes) -> None:
         for names in (labels, short):
             for columns in range(len(names), 0, -1):
                 settings.update(handles=handles, labels=names, ncol=columns)
-                if width(settings) <= 1.0:
+                if right(settings) <= 1.0:
                     break
             if math.ceil(len(names) / columns) <= 2:
                 break
