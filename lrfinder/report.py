@@ -45,6 +45,7 @@ try:
     from matplotlib.axis import Axis as MplAxis
     from matplotlib.figure import Figure
     from matplotlib.ticker import Formatter, LogFormatterSciNotation
+    from matplotlib.transforms import Bbox
 except ValueError as _refused:  # matplotlib's words for a bad MPLBACKEND named no variable
     from ._matplotlib import backend_refusal
 
@@ -1090,18 +1091,26 @@ def _place_legend(ax: Axes, *, focus_from: float | None = None, **kwargs: Any) -
     return float(weight[under & (weight > 1.0)].sum())
 
 
-def _legend_cover(ax: Axes, focus_from: float | None, *, margin: float = 0.0) -> float:
-    """The share of the plotted points (curves, raw losses) over the axes' bottom, between its sides, under its legend.
-
-    The legend's frame is padded by ``margin`` (axes units).
-    """
-    legend = ax.get_legend()
+def _points_in_view(ax: Axes, focus_from: float | None) -> np.ndarray:
+    """The plotted points (curves, raw losses) of ``ax`` over its bottom and between its sides, in axes units."""
     xy, _ = _plotted_points(ax, focus_from)
-    xy = xy[(xy[:, 1] >= 0.0) & (xy[:, 0] >= 0.0) & (xy[:, 0] <= 1.0)]
-    if legend is None or not len(xy):
+    return xy[(xy[:, 1] >= 0.0) & (xy[:, 0] >= 0.0) & (xy[:, 0] <= 1.0)]
+
+
+def _share_under(xy: np.ndarray, box: Bbox) -> float:
+    """The share of the points ``xy`` inside ``box`` (both in axes units); 0 for no points."""
+    if not len(xy):
+        return 0.0
+    return float(((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).mean())
+
+
+def _legend_cover(ax: Axes, focus_from: float | None, *, margin: float = 0.0) -> float:
+    """The share of the points in view (:func:`_points_in_view`) under the legend's frame, padded by ``margin``."""
+    legend = ax.get_legend()
+    if legend is None:
         return 0.0
     box = legend.get_window_extent(_renderer(ax)).transformed(ax.transAxes.inverted()).padded(margin)
-    return float(((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)).mean())
+    return _share_under(_points_in_view(ax, focus_from), box)
 
 
 #: The least share of the loss panel's height the curve keeps when the panel's top is raised to
@@ -1126,12 +1135,11 @@ def _make_legend_room(ax: Axes, top: float, *, focus_from: float | None, **kwarg
     if legend is None:
         return
     margin = 0.03  # between the curve's points and the legend's frame: the line has a width
-    if not _legend_cover(ax, focus_from, margin=margin):
-        return
     renderer = _renderer(ax)
     to_axes = ax.transAxes.inverted()
-    xy, _ = _plotted_points(ax, focus_from)
-    xy = xy[(xy[:, 1] >= 0.0) & (xy[:, 0] >= 0.0) & (xy[:, 0] <= 1.0)]
+    xy = _points_in_view(ax, focus_from)
+    if not _share_under(xy, legend.get_window_extent(renderer).transformed(to_axes).padded(margin)):
+        return
     texts = [extent.padded(margin) for extent in _text_extents(ax, renderer)]
     entries = len(ax.get_legend_handles_labels()[1])
     layouts = [dict(kwargs)] + ([{**kwargs, "ncol": 2}] if "ncol" not in kwargs and entries > 3 else [])
