@@ -2374,3 +2374,32 @@ def test_a_short_curve_tells_a_moving_average_start_from_a_loss_that_accelerates
         analyze(lrs, averaged)
     assert "if the curve is a moving average, that is its start" in str(ema.value)
     assert "rose from its first steps" not in str(ema.value)
+
+
+def _short_averaged(n: int, noise: float, seed: int) -> np.ndarray:
+    """Lightning's average of batch losses of 1.0 scattering by ``noise`` (relative), exploding from step ``n // 2``."""
+    level = np.r_[np.ones(n // 2), 1.0 + np.geomspace(1.0, 300.0, n - n // 2)]
+    return lightning_ema(level * (1.0 + noise * np.random.default_rng(seed).standard_normal(n)))
+
+
+@pytest.mark.parametrize(("noise", "least"), [(0.05, 0.94), (0.10, 0.88), (0.20, 0.78)])
+def test_a_short_noisy_moving_average_is_still_told_as_one(noise: float, least: float) -> None:
+    # The first step's rise against the next two's told a short average from a loss that accelerates, but batches
+    # that scatter by 5/10/20% flipped it in 10/24/34% of these 400 curves (10-17 points, seeds 0-49); against the
+    # next three's rise at 0.6, 4/8/18%. Losses that accelerate from their first step stay apart (none of them).
+    curves = [_short_averaged(n, noise, seed) for n in range(10, 18) for seed in range(50)]
+    told = np.mean([an._warms_up(curve) for curve in curves])
+    assert told >= least
+    exploding = [
+        _fast_explosion(n, 0, sigma, seed)[1] for n in range(10, 18) for sigma in (0.0, 0.03) for seed in range(25)
+    ]
+    assert not any(an._warms_up(curve) for curve in exploding)
+    # Through the whole reading: the message keeps the average's note (seeds 0-4 of the noisiest family).
+    if noise == 0.20:
+        said = []
+        for n in range(10, 18):
+            for seed in range(5):
+                with pytest.raises(InconclusiveCurveError) as info:
+                    analyze(np.logspace(-4, 0, n), _short_averaged(n, noise, seed))
+                said.append("if the curve is a moving average, that is its start" in str(info.value))
+        assert np.mean(said) >= least
