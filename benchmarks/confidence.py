@@ -23,7 +23,6 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -41,23 +40,11 @@ def picks(cache_dir: Path) -> list[dict[str, Any]]:
     from lrfinder import InconclusiveCurveError, analyze
     from lrfinder.analysis import pick_spread
 
-    from .quality import BAND, PER_DECADE, SEEDS, _in_band
-    from .tasks import TASKS_BY_NAME
+    from .quality import PER_DECADE, _in_band, cached_tasks
 
     rows = []
-    for path in sorted(cache_dir.glob("*.json")):
-        task = TASKS_BY_NAME.get(path.stem)
-        if task is None:
-            continue
-        data = json.loads(path.read_text())
-        runs = data.get("runs", {})
-        grid = task.lr_grid(PER_DECADE)
-        keys = [[f"constant|{lr:.6e}|{s}" for s in range(SEEDS)] for lr in grid]
-        if not all(k in runs for row in keys for k in row):
-            continue
-        oracle = [float(np.mean([runs[k] for k in row])) for row in keys]
-        best_i = int(np.argmin(oracle))
-        band = [v <= (1 + BAND) * oracle[best_i] for v in oracle]
+    for task, data, (grid, means, best_i, band) in cached_tasks(cache_dir):
+        runs = data["runs"]
         for key, finding in sorted(data.get("findings", {}).items()):
             finder, seed_text, _ = key.split("|")
             if finder not in OURS or len(finding.get("lrs", [])) < 2:
@@ -75,7 +62,7 @@ def picks(cache_dir: Path) -> list[dict[str, Any]]:
                 "task": task.name, "split": task.split, "finder": finder, "seed": seed,
                 "confidence": s.confidence, "lr": s.lr,
                 "off": abs(math.log10(s.lr / grid[best_i])),
-                "regret": val / oracle[best_i], "trained": trained is not None,
+                "regret": val / means[best_i], "trained": trained is not None,
                 "in_band": _in_band(s.lr, grid, band, PER_DECADE),
                 "spread": pick_spread(lrs, losses),
             })

@@ -37,7 +37,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +251,36 @@ def score_lrs(
         "failures": sum(x is None for x in lrs),
         "spread": float(np.std(ok)) if len(ok) > 1 else None,
     }
+
+
+#: A task's constant-LR oracle read from its cache: ``(grid, mean loss per grid LR, best index, good band)``.
+Oracle = tuple[list[float], list[float], int, list[bool]]
+
+
+def cached_oracle(task: Task, runs: dict[str, float]) -> Oracle | None:
+    """The constant-LR oracle from a task's cached runs: ``(grid, mean loss per grid LR, best index, good band)``.
+
+    ``None`` unless every grid LR has every seed's run (the pages computed from the cache alone use it).
+    """
+    grid = task.lr_grid(PER_DECADE)
+    keys = [[f"constant|{lr:.6e}|{s}" for s in range(SEEDS)] for lr in grid]
+    if not all(k in runs for row in keys for k in row):
+        return None
+    means = [float(np.mean([runs[k] for k in row])) for row in keys]
+    best_i = int(np.argmin(means))
+    return grid, means, best_i, [v <= (1 + BAND) * means[best_i] for v in means]
+
+
+def cached_tasks(cache_dir: Path) -> Iterator[tuple[Task, dict[str, Any], Oracle]]:
+    """``(task, cached data, cached_oracle)`` of every task file in ``cache_dir`` whose oracle is complete."""
+    for path in sorted(cache_dir.glob("*.json")):
+        task = TASKS_BY_NAME.get(path.stem)
+        if task is None:
+            continue
+        data = json.loads(path.read_text())
+        oracle = cached_oracle(task, data.get("runs", {}))
+        if oracle is not None:
+            yield task, data, oracle
 
 
 def _in_band(lr: float, grid: list[float], band: list[bool], per_decade: int) -> bool:

@@ -385,3 +385,67 @@ def test_refine_resweep_start_variant_starts_below_the_smoothed_blow_up() -> Non
     payload = {"shipped": 2, "factors": {}}
     assert "| re-sweep from |" in bench.render_resweep_steps(payload, start=True)
     assert "| steps factor |" in bench.render_resweep_steps(payload)
+
+
+def test_inconclusive_places_each_inconclusive_curve_and_scores_the_fallback_rules(tmp_path: Path) -> None:
+    from benchmarks import inconclusive
+    from benchmarks.quality import FALLBACK_LR, PER_DECADE, SEEDS
+    from lrfinder.analysis import find_blowup_lr
+
+    task = TASKS_BY_NAME["digits_mlp_sgd"]  # a tune task
+    grid = task.lr_grid(PER_DECADE)
+    best = grid[len(grid) // 2]
+    # Validation loss 1 at the best grid LR, growing by 0.5 per decade away from it.
+    runs = {f"constant|{lr:.6e}|{s}": 1.0 + 0.5 * abs(math.log10(lr / best)) for lr in grid for s in range(SEEDS)}
+    x = np.linspace(-6.0, 1.0, 100)
+    rng = np.random.default_rng(0)
+    # Flat noise, then a blow-up from 1e-1: inconclusive. A clean fall to 0.5 at 1e-3 before the blow-up: conclusive.
+    blowup = np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    flat = 2.0 + rng.normal(0.0, 0.05, x.size) + blowup
+    falls = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + blowup
+    findings = {
+        "lrfinder|0|v": {"lrs": (10**x).tolist(), "losses": flat.tolist()},
+        "lrfinder|1|v": {"lrs": (10**x).tolist(), "losses": falls.tolist()},
+        "torch_lr_finder|0|v": {"lrs": (10**x).tolist(), "losses": flat.tolist()},
+    }
+    (tmp_path / f"{task.name}.json").write_text(json.dumps({"runs": runs, "findings": findings}))
+    summary = inconclusive.main(["--cache-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    rows = json.loads((tmp_path / "out" / "inconclusive.json").read_text())["rows"]
+    # The conclusive curve is left out; the peer's copy of the flat one counts with the peers.
+    assert [(r["finder"], r["seed"]) for r in rows] == [("lrfinder", 0), ("torch_lr_finder", 0)]
+    row = rows[0]
+    assert row["split"] == "tune" and row["best_lr"] == best and row["band"] == [best, best]
+    assert row["blowup_lr"] == find_blowup_lr(10**x, flat) and 0.05 < row["blowup_lr"] < 0.3
+    assert row["best_below"]["blowup_lr"] == pytest.approx(math.log10(row["blowup_lr"] / best))
+    for rule, score in row["scores"].items():
+        used = score["lr"] if score["lr"] is not None else FALLBACK_LR
+        nearest = min(grid, key=lambda g: abs(math.log10(used / g)))
+        assert score["regret"] == pytest.approx(1.0 + 0.5 * abs(math.log10(nearest / best))), rule
+    assert row["scores"]["default_1e-3"]["lr"] is None
+    assert row["scores"]["blowup_div10"]["lr"] == pytest.approx(row["blowup_lr"] / 10)
+    assert row["scores"]["top_div10"]["lr"] == pytest.approx(10.0**x[-1] / 10)
+    tune = summary["tune/lrfinder"]
+    assert tune["curves"] == 1 and summary["tune/peers"]["curves"] == 1 and summary["check/lrfinder"]["curves"] == 0
+    assert tune["rules"]["blowup_div10"]["geo_regret"] == pytest.approx(row["scores"]["blowup_div10"]["regret"])
+    # No check-split curves: no rule can be supported on both splits.
+    assert summary["verdict"]["winners"] == []
+    page = (tmp_path / "out" / "inconclusive.md").read_text()
+    assert page.startswith("## Inconclusive curves") and "**none**" in page
+
+
+def test_inconclusive_curve_facts_have_known_answers() -> None:
+    from benchmarks import inconclusive
+
+    x = np.linspace(-6.0, 1.0, 141)  # 20 points per decade
+    # Falls linearly in log10(lr) from 2.0 at 1e-6 to 1.0 at 1e-3, flat to 1e-1, then blows up.
+    losses = np.clip(2.0 - (x + 6.0) / 3.0, 1.0, None) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    facts = inconclusive.curve_facts(10**x, losses)
+    assert facts["fell"] and not facts["min_at_start"]
+    assert -1.3 <= math.log10(facts["blowup_lr"]) <= -0.7
+    assert -3.1 <= math.log10(facts["min_lr"]) <= -1.0
+    # The fall is within 10% of itself above the minimum from 1.1, at 10**-3.3; the smoothing rounds the corner
+    # at 1e-3, which moves that point towards it, never past it.
+    assert -3.35 <= math.log10(facts["flat_lr"]) < -3.0
+    assert facts["top_lr"] == pytest.approx(10.0)
+    assert inconclusive.kind("The loss never clearly falls: it never goes below where it starts") == "never fell"
+    assert inconclusive.kind("something else") == "other"

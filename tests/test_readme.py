@@ -1071,3 +1071,42 @@ def test_the_range_test_example_runs_on_an_inconclusive_curve(
     result = ns["result"]
     assert result.suggestion is None and result.error  # type: ignore[attr-defined]
     assert result.error in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+def test_the_inconclusive_numbers_are_the_result_file() -> None:
+    """The Benchmarks section's paragraph on inconclusive curves quotes benchmarks/results/inconclusive.json: the
+    curves per split, where the grid's best LR lies below the blow-up, the regrets and band counts of keeping 1e-3,
+    of the blow-up / 10 and of the minimum / 10, and that no rule is supported on both splits."""
+    import json
+
+    result = json.loads((README.parent / "benchmarks" / "results" / "inconclusive.json").read_text(encoding="utf-8"))
+    summary, rows = result["summary"], result["rows"]
+    tune, check = summary["tune/lrfinder"]["rules"], summary["check/lrfinder"]["rules"]
+    n_tune, n_check = summary["tune/lrfinder"]["curves"], summary["check/lrfinder"]["curves"]
+    text = README.read_text(encoding="utf-8").split("\n## Benchmarks\n")[1]
+    paragraph = " ".join(text[text.index("No LR stays the honest answer") :].split("\n\n")[0].split())
+
+    def below(task: str) -> str:
+        ours = [r["best_below"]["blowup_lr"] for r in rows if r["task"] == task and r["finder"].startswith("lrfinder")]
+        return f"{min(ours):.1f}-{max(ours):.1f}"
+
+    written = {
+        r"on lrfinder's (\d+) inconclusive curves": str(n_tune + n_check),
+        r"\((\d+) on the tune split, all of the GRU": str(n_tune),
+        r"(\d+) on the check split, all of the noisy": str(n_check),
+        r"lies (\S+) decades below the smoothed blow-up on the GRU": below("adding_gru_adam"),
+        r"and (\S+) on the regression": below("diabetes_mlp_adam"),
+        r"regret from (\d+) to": f"{tune['default_1e-3']['geo_regret']:.0f}",
+        r"regret from \d+ to (\S+) but": f"{tune['blowup_div10']['geo_regret']:.2f}",
+        r"regression's from (\S+) to": f"{check['default_1e-3']['geo_regret']:.3f}",
+        r"regression's from \S+ to (\S+) and": f"{check['blowup_div10']['geo_regret']:.3f}",
+        r"\((\d+/\d+) curves in band": f"{check['blowup_div10']['in_band']}/{n_check}",
+        r"curves in band, against (\d+/\d+)\)": f"{check['default_1e-3']['in_band']}/{n_check}",
+        r"does the opposite \((\d+) and": f"{tune['min_div10']['geo_regret']:.0f}",
+        r"does the opposite \(\d+ and (\S+)\)": f"{check['min_div10']['geo_regret']:.3f}",
+    }
+    for pattern, value in written.items():
+        found = re.search(pattern, paragraph)
+        assert found is not None, (pattern, paragraph)
+        assert found.group(1) == value, (pattern, value)
+    assert "no fallback rule beats keeping 1e-3 on both splits" in paragraph and summary["verdict"]["winners"] == []
