@@ -1110,3 +1110,22 @@ def test_the_inconclusive_numbers_are_the_result_file() -> None:
         assert found is not None, (pattern, paragraph)
         assert found.group(1) == value, (pattern, value)
     assert "no fallback rule beats keeping 1e-3 on both splits" in paragraph and summary["verdict"]["winners"] == []
+
+
+def test_the_quickstarts_reading_of_the_result_is_what_the_demo_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    # The first screen told a newcomer what the demo prints and writes, not how to read it: the quickstart quotes
+    # the demo's summary, and each quoted row is explained in a bullet under it.
+    from lrfinder import RangeTestResult
+    from lrfinder.cli.output import echo_summary, summary_rows
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("**Reading the result.**") : text.index("**On your own model.**")]
+    quoted = re.search(r"```text\n(.*?)```", section, flags=re.S)
+    assert quoted is not None
+    demo = RangeTestResult.from_json(Path(__file__).parent / "data" / "demo_result.json")
+    echo_summary(summary_rows(demo, source="built-in demo (generated data)"), err=False)
+    printed = capsys.readouterr().out
+    assert quoted.group(1) in printed
+    bullets = " ".join(section[quoted.end() :].split())
+    for line in quoted.group(1).splitlines():
+        assert f"`{line.split('  ')[0]}`" in bullets, line
