@@ -1508,9 +1508,10 @@ def find_blowup_lr(
     return None if index is None else float(lr_arr[index])
 
 
-#: A first loss below this fraction of the median of the next five, and the lowest of the curve, looks
-#: like a moving average started low (on the benchmark's cached curves: Lightning's 0.43-0.85, never
-#: the first loss of lrfinder's or torch-lr-finder's curves, which is never the lowest).
+#: A first loss below this fraction of the median of the next five (or of steps 13-17), and the lowest of the curve,
+#: looks like a moving average started low (on the benchmark's cached curves: Lightning's 0.43-0.85 of the next five,
+#: torch-lr-finder's 0.79 of steps 13-17 on two diabetes curves, never the first loss of lrfinder's curves, which is
+#: never the lowest).
 _LOW_START = 0.9
 
 #: How much of the next three steps' rise a short curve's first step must exceed to read as a moving average
@@ -1542,6 +1543,30 @@ def _warms_up(raw: np.ndarray) -> bool:
     early = float(np.median(raw[3:8]))
     later = float(np.median(raw[13:18])) - early
     return later <= 0 or early - float(raw[0]) > later
+
+
+def _average_start(raw: np.ndarray) -> tuple[float, bool] | None:
+    """The level a curve climbs to from a first loss that looks like a moving average's low start, else ``None``.
+
+    The first loss is the lowest of the curve, below :data:`_LOW_START` times the level, and the curve rises
+    most at its first steps (:func:`_warms_up`). The level is the median of the next five losses, else of steps
+    13-17 (then ``slow`` is ``True``): Lightning's average starts at about half the loss and is most of the way
+    up within five steps, but torch-lr-finder's (``avg[0]`` the first batch's loss, ``beta=0.95``, no
+    correction) climbs from a low first batch by a twentieth of the way per step, its next five still within a
+    tenth of its start. A loss that diverges from its first steps rises as fast or faster later, which
+    :func:`_warms_up` tells apart.
+
+    Returns:
+        ``(level, slow)``, or ``None``.
+
+    """
+    if raw.size < 2 or not raw[0] > 0 or raw[0] > float(np.min(raw)) or not _warms_up(raw):
+        return None
+    follow = float(np.median(raw[1:6]))
+    if raw[0] < _LOW_START * follow:
+        return follow, False
+    later = float(np.median(raw[13:18])) if raw.size >= 18 else follow
+    return (later, True) if raw[0] < _LOW_START * later else None
 
 
 def _finite_after(losses: np.ndarray, n: int) -> int:
@@ -1686,12 +1711,17 @@ def _why_lower_min_lr(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound
       median of the first ``k`` by more than their spread (max minus min). The loss left its starting level at once
       and never came back to it: the sweep starts where the model already diverges, and a lower ``min_lr`` finds
       the LRs below. A model already trained at these LRs, the reason told otherwise, keeps its loss at the level of
-      its first steps for a while before the blow-up.
+      its first steps for a while before the blow-up. A loss that diverges does not come back: where the recorded
+      losses, before the curve's highest one, fall back from a high by more than a quarter of its rise above that
+      start (and by more than three noise levels), the rise levelled off, as a moving average's climb from a low
+      first loss does (torch-lr-finder's, from a low first batch, over dozens of steps), and this reason is not
+      given.
     * It blew up less than :data:`FLAT_DECADES` above ``min_lr`` after a level start: too little of the sweep to
       tell a trained model from a range that starts where the model diverges. Both are said.
 
-    ``None`` otherwise, and for a curve that starts as a moving average does (a first loss that is the lowest of the
-    curve and below :data:`_LOW_START` times the next ones, rising as :func:`_warms_up` tells): the message keeps
+    ``None`` otherwise, and for a curve that starts as a moving average does (:func:`_average_start`: a first loss
+    that is the lowest of the curve and below :data:`_LOW_START` times the level it climbs to, rising as
+    :func:`_warms_up` tells): the message keeps
     "the model may already be trained at these LRs", and :func:`read_curve` adds why the start is the average's.
 
     Example:
@@ -1707,14 +1737,18 @@ this model already diverges'
         return None
     decades = math.log10(bound / float(lrs[0]))
     k = max(3, noise.window // 2)
-    level = float(np.median(raw[:k])) + float(np.max(raw[:k]) - np.min(raw[:k]))
-    follow = float(np.median(raw[1:6]))
-    averaged = raw[0] > 0 and raw[0] <= float(np.min(raw)) and raw[0] < _LOW_START * follow and _warms_up(raw)
-    if averaged:
+    if _average_start(raw) is not None:
         return None  # the rise is the average's, not the loss's: read_curve's note says so
     # At least k losses are looked at: the smoothed blow-up can come within the first steps, the filter's
     # window reaching ahead into the rise; losses past it are higher still on a curve that rose.
-    if bool(np.all(raw[k : max(int(np.searchsorted(lrs, bound)), 2 * k)] > level)):
+    start = float(np.median(raw[:k]))
+    level = start + float(np.max(raw[:k]) - np.min(raw[:k]))
+    # Up to the curve's highest loss: what an explosion gives back after its peak says nothing of the start.
+    upto = raw[: int(np.argmax(raw)) + 1]
+    high = np.maximum.accumulate(upto)
+    back = high - upto
+    came_back = bool(np.any((back > 0.25 * (high - start)) & (back > 3.0 * noise.sigma) & (high > start)))
+    if not came_back and bool(np.all(raw[k : max(int(np.searchsorted(lrs, bound)), 2 * k)] > level)):
         return (
             f"the loss rose from its first steps to its blow-up {decades:.1f} decades above min_lr: the swept range "
             "starts where this model already diverges"
@@ -1768,11 +1802,12 @@ def _why_no_fall(
       no fall where four times did. Refine re-sweeps at :data:`RESWEEP_STEPS` times the steps and
       again where that reads no fall, which the message says.
     * The curve was cut at a non-finite loss: only the losses before it were read.
-    * The first loss is the lowest of the curve and below the next ones, and the curve rises most
-      at its first step (:func:`_warms_up`): the start of a moving average that starts low
-      (Lightning's ``lr_find`` records one whose first point is about half the loss), not of the
-      model's loss. A curve that rises steadily from its first step diverged there: its first loss
-      is the lowest too, and the blow-up says so.
+    * The first loss is the lowest of the curve and below the next ones (or the level of steps 13-17),
+      and the curve rises most at its first steps (:func:`_average_start`): the start of a moving
+      average that starts low (Lightning's ``lr_find`` records one whose first point is about half
+      the loss, torch-lr-finder's one that climbs from a low first batch), not of the model's loss.
+      A curve that rises steadily from its first step diverged there: its first loss is the lowest
+      too, and the blow-up says so.
     * The loss blew up (``blowup``): no LR is suggested, but that LR bounds any choice from above,
       and a tenth of it is the usual fallback (Smith's rule), which the curve does not confirm.
       With ``smoothed``, a blow-up the smoothed loss later came back below the start of (by less
@@ -1855,14 +1890,22 @@ def _why_no_fall(
             f"{size - n} from there on were not"
             + (f" ({later} of them finite: if that loss was one bad step, drop it to read past it)." if later else ".")
         )
-    follow = float(np.median(raw[1:6]))
-    if raw[0] > 0 and raw[0] <= float(np.min(raw)) and raw[0] < _LOW_START * follow and _warms_up(raw):
+    averaged = _average_start(raw)
+    if averaged is not None:
+        level, slow = averaged
         parts.append(
-            f"The first loss ({raw[0]:.3g}) is the lowest of the curve, below the next ones ({follow:.3g}): if the "
-            "curve is a moving average, that is its start, not the model's loss (Lightning's lr_find records one "
-            "whose first point is about half the loss, from an off-by-one bias correction). Analyse the losses "
-            "behind it, lrfinder.undo_ema(losses) for Lightning's, or the raw losses lrfinder.range_test and "
-            "the LRFinder callback record."
+            f"The first loss ({raw[0]:.3g}) is the lowest of the curve, below "
+            + (f"the level it climbs to by steps 13-17 ({level:.3g})" if slow else f"the next ones ({level:.3g})")
+            + ": if the curve is a moving average, that is its start, not the model's loss "
+            + (
+                "(torch-lr-finder records one that starts at its first batch's loss and climbs from a low one for "
+                'dozens of steps). Analyse the losses behind it, lrfinder.undo_ema(losses, beta=0.95, debias="none") '
+                "for torch-lr-finder's"
+                if slow
+                else "(Lightning's lr_find records one whose first point is about half the loss, from an off-by-one "
+                "bias correction). Analyse the losses behind it, lrfinder.undo_ema(losses) for Lightning's"
+            )
+            + ", or the raw losses lrfinder.range_test and the LRFinder callback record."
         )
     return "".join(f" {part}" for part in parts)
 

@@ -2403,3 +2403,43 @@ def test_a_short_noisy_moving_average_is_still_told_as_one(noise: float, least: 
                     analyze(np.logspace(-4, 0, n), _short_averaged(n, noise, seed))
                 said.append("if the curve is a moving average, that is its start" in str(info.value))
         assert np.mean(said) >= least
+
+
+def _climbing_average(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch-lr-finder's average (``beta=0.95``, ``avg[0]`` the first loss) of batches of 1.0 scattering by 10%, the
+    first one 0.7: level for 40 steps, falling to 0.75 over 30 and then exploding (the diabetes curves' shape)."""
+    level = np.r_[np.ones(40), np.linspace(1.0, 0.75, 30), 0.75 * 3.0 ** np.arange(1, 9)]
+    batch = level * (1.0 + 0.1 * np.random.default_rng(seed).standard_normal(level.size))
+    batch[0] = 0.7
+    avg = [batch[0]]
+    for loss in batch[1:]:
+        avg.append(0.95 * avg[-1] + 0.05 * loss)
+    return np.logspace(-7, -1, level.size), np.asarray(avg)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_moving_average_climbing_from_a_low_first_batch_is_not_told_it_diverges(seed: int) -> None:
+    # Its climb from 0.7 to 1.0 was read as a blow-up a few steps in, and since every loss from step 3 on lies above
+    # the first ones, the message said the loss "rose from its first steps ... the swept range starts where this
+    # model already diverges". The loss later came back down by most of that climb, which no diverging loss does.
+    lrs, losses = _climbing_average(seed)
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(lrs, losses)
+    assert "rose from its first steps" not in str(info.value)
+
+
+def test_a_slow_moving_average_start_is_named_with_torch_lr_finders_undo() -> None:
+    lrs, losses = _climbing_average(0)
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(lrs, losses)
+    said = str(info.value)
+    assert re.search(
+        r"The first loss \(0\.7\) is the lowest of the curve, below the level it climbs to by steps 13-17 "
+        r"\(0\.\d+\): if the curve is a moving average, that is its start",
+        said,
+    )
+    assert 'undo_ema(losses, beta=0.95, debias="none")' in said
+    # A loss that explodes from its first step and gives some back after its peak still rose from its first steps.
+    exploding = np.array([2.3, 2.31, 2.5, 3.0, 4.5, 7.0, 12.0, 25.0, 60.0, 150.0, 400.0, 1e3, 500.0])
+    with pytest.raises(InconclusiveCurveError, match="rose from its first steps"):
+        analyze(np.logspace(0.5, 1.5, 13), exploding)
