@@ -1115,6 +1115,38 @@ _NO_GRADIENT = (
 )
 
 
+def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer) -> str:
+    """Why none of ``optimizer``'s parameters holds a gradient after the first backward (:data:`_NO_GRADIENT`).
+
+    An optimizer stepped in backward (torch's "optimizer in backward" recipe: a
+    ``register_post_accumulate_grad_hook`` on each parameter that steps its own optimizer and
+    zeroes the gradient) leaves no gradient either, though the loss reaches every parameter:
+    the message said the loss does not depend on them and to build the optimizer over
+    ``model.parameters()``, which it was. Such hooks are named instead.
+    """
+    hooked = [
+        p
+        for group in optimizer.param_groups
+        for p in group["params"]
+        if isinstance(p, torch.Tensor) and getattr(p, "_post_accumulate_grad_hooks", None)
+    ]
+    if not hooked:
+        return _NO_GRADIENT
+    count = len(hooked)
+    names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
+    first = names.get(id(hooked[0]), f"a {tuple(hooked[0].shape)} parameter")
+    return (
+        "None of the optimizer's parameters holds a gradient after the first step's backward, and "
+        f"{count} of them {'has' if count == 1 else 'have'} a post-accumulate-grad hook "
+        f"(register_post_accumulate_grad_hook, first: {first}): an optimizer stepped in "
+        "backward, each hook stepping its parameter at its own LR and zeroing the gradient, leaves the range "
+        "test's optimizer nothing to step, so the swept LRs would never be used. Remove the hooks for the test "
+        "(handle.remove() on the handles register_post_accumulate_grad_hook returned), run it with one optimizer "
+        "over model.parameters() with the per-parameter optimizers' settings, then register the hooks again "
+        "with the LR found."
+    )
+
+
 def first_step_errors(optimizer: torch.optim.Optimizer, first: bool) -> contextlib.AbstractContextManager[None]:
     """Around an optimizer step: on the test's first step, a failure is a :class:`ModelError` saying why.
 

@@ -88,7 +88,6 @@ from .diagnostics import (
     _BACKWARD_IN_STEP_FN,
     _FABRIC_STEP_FN,
     _MISMATCH_ERRORS,
-    _NO_GRADIENT,
     _batch_message,
     _batch_parts,
     _finite_sums,
@@ -106,6 +105,7 @@ from .diagnostics import (
     is_cross_entropy,
     negative_kl_div_message,
     negative_nll_message,
+    no_gradient_message,
     raise_if_compile_failed,
     raised_by_lrfinder,
     read_together,
@@ -2707,7 +2707,7 @@ def _prepared_sweep(
             check_sparse_gradients(model, optimizer)
         first = index[0] == 0
         if first and math.isfinite(value) and not _has_grads(optimizer):
-            raise ModelError(_NO_GRADIENT)
+            raise ModelError(no_gradient_message(model, optimizer))
         moved = setup.sweeper.moved()
         if moved is not None:
             raise ModelError(_moved_lr_message(*moved, index[0], step_fn is not None))

@@ -2031,6 +2031,32 @@ def test_an_optimizer_the_loss_never_reaches_is_refused_at_the_first_step(loader
     assert_same_state(before, snapshot_of(model, opt))
 
 
+def test_an_optimizer_stepped_in_backward_is_named_not_told_the_loss_misses_it(loader: DataLoader) -> None:
+    """torch's "optimizer in backward": hooks step each parameter and zero its gradient during backward.
+
+    The loss reaches every parameter, but none holds a gradient when the test's optimizer would step:
+    the error said the loss does not depend on them and to build the optimizer over model.parameters(),
+    which it was. The hooks are named, with how to run the test; the model and the hooks' optimizers
+    are put back.
+    """
+    model = make_mlp()
+    in_backward = {p: torch.optim.Adam([p], lr=1e-3) for p in model.parameters()}
+
+    def step_in_backward(param: torch.Tensor) -> None:
+        in_backward[param].step()
+        in_backward[param].zero_grad()
+
+    for param in model.parameters():
+        param.register_post_accumulate_grad_hook(step_in_backward)
+    before = [p.detach().clone() for p in model.parameters()]
+    hooks = r"post-accumulate-grad hook \(register_post_accumulate_grad_hook, first: 0\.weight\)"
+    with pytest.raises(ModelError, match=hooks) as info:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert "handle.remove()" in str(info.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(not opt.state for opt in in_backward.values())
+
+
 def test_non_scalar_loss_leaves_model_untouched(mlp: nn.Module, loader: DataLoader) -> None:
     before = [p.detach().clone() for p in mlp.parameters()]
     with pytest.raises(ModelError, match=r"scalar.*shape \(32,\).*loss.mean\(\)"):
