@@ -882,11 +882,36 @@ def _input_kind_fix(exc: BaseException, batch: Any) -> str:
                     "DataLoader(batches, batch_size=None), which converts numpy arrays to tensors, or convert them "
                     "with torch.as_tensor(x, dtype=torch.float32)."
                 )
+            held = batch[0]
+            if held and all(isinstance(item, torch.Tensor) for item in held):
+                return _tensors_as_inputs_fix(held)
             return (
                 f" The inputs are a Python {type(batch[0]).__name__} and the model takes tensors: convert them with "
                 "torch.tensor(x, dtype=torch.float32) (and the targets with torch.tensor(y))."
             )
     return ""
+
+
+def _tensors_as_inputs_fix(held: list[Any] | tuple[Any, ...]) -> str:
+    """What to do with inputs that are a list or tuple of tensors a model taking one tensor refused.
+
+    ``torch.tensor(x)`` was advised, as for a list of numbers; of tensors it fails or copies them into one. A
+    one-item list is a 1-tuple per example collated (``StackDataset(TensorDataset(x), TensorDataset(y))``,
+    a ``TensorDataset`` of the inputs alone), several tensors are a model's several inputs.
+    """
+    kind = type(held).__name__
+    if len(held) == 1:
+        return (
+            f" The inputs are a {kind} holding one tensor, not a tensor: examples whose inputs are a 1-tuple (a "
+            "TensorDataset over the inputs alone, as in StackDataset(TensorDataset(x), TensorDataset(y))) are "
+            "collated into [x]. Build the dataset from the tensors themselves (TensorDataset(x, y) or "
+            "StackDataset(x, y)), or pass step_fn(model, batch) -> loss that unpacks them."
+        )
+    return (
+        f" The inputs are a {kind} of {len(held)} tensors and the model takes one tensor: for a model of several "
+        "inputs, pass step_fn=lambda model, batch: loss_fn(model(*batch[0]), batch[1]); otherwise build the "
+        "batches with one input tensor."
+    )
 
 
 #: What torch says of integer or bool targets given to a loss that computes in floats: BCE(WithLogits)'s

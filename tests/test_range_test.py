@@ -39,7 +39,7 @@ from conftest import (
     make_mlp,
 )
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, StackDataset, TensorDataset
 
 import lrfinder
 from lrfinder import (
@@ -3006,6 +3006,23 @@ def test_a_first_batch_failure_says_how_to_fix_numpy_inputs_and_batchnorm_batche
     bn = nn.Sequential(nn.Linear(10, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
     with pytest.raises(DataError, match=r"BatchNorm layer in training mode needs more than one value per channel"):
         range_test(bn, DataLoader(TensorDataset(x, y), batch_size=1), loss_fn=F.cross_entropy)
+
+
+def test_inputs_a_list_of_tensors_are_not_told_to_convert_with_torch_tensor() -> None:
+    """StackDataset(TensorDataset(x), TensorDataset(y)) collates each input 1-tuple into [x]: a list of one tensor.
+
+    The model's "must be Tensor, not list" was answered "convert them with torch.tensor(x, ...)", which of a list
+    of tensors fails or copies them into a new dimension. A list of one tensor is said to be a collated 1-tuple
+    with how to build the dataset; a list of several, a model's several inputs, gets the step_fn unpacking them.
+    """
+    x, y = torch.randn(64, 10), torch.randint(0, 3, (64,))
+    stacked = DataLoader(StackDataset(TensorDataset(x), TensorDataset(y)), batch_size=8)
+    with pytest.raises(DataError, match=r"The inputs are a list holding one tensor.*StackDataset\(x, y\)") as info:
+        range_test(make_mlp(), stacked, loss_fn=F.cross_entropy)
+    assert "torch.tensor(x" not in str(info.value)
+    with pytest.raises(DataError, match=r"The inputs are a list of 2 tensors.*model\(\*batch\[0\]\)") as info:
+        range_test(make_mlp(), [([x[:8], x[:8]], y[:8])], loss_fn=F.cross_entropy)
+    assert "torch.tensor(x" not in str(info.value)
 
 
 def test_integer_targets_of_a_float_target_loss_are_told_to_convert() -> None:
