@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 from torch.optim import Optimizer
@@ -413,7 +413,8 @@ class LRFinder(_CallbackBase):
         attr_name: The module attribute holding the LR (dotted, e.g. ``"hparams.lr"``); a name
             the module lacks is looked up in its ``hparams`` (``"learning_rate"`` finds
             ``hparams.learning_rate``, as Lightning's tuner does; ``"optim.lr"`` finds
-            ``hparams.optim["lr"]``).
+            ``hparams.optim["lr"]``). ``False`` sets no attribute: the module and its ``hparams``
+            keep their values and the optimizers' LRs are rescaled to the found LR.
         monitor: Under manual optimization (warned and unused under automatic optimization,
             where the curve is the returned loss), the key logged with ``self.log`` that holds the
             loss, when ``training_step`` does not return it. A call that does not log it (a GAN's
@@ -538,7 +539,7 @@ class LRFinder(_CallbackBase):
         optimizer_settings: Mapping[str, Any] | None = None,
         scheduler: str | None = None,
         scheduler_settings: Mapping[str, Any] | None = None,
-        attr_name: str | None = None,
+        attr_name: str | Literal[False] | None = None,
         monitor: str | None = None,
         report: str | os.PathLike[str] | None = None,
         strict: bool = False,
@@ -644,9 +645,13 @@ class LRFinder(_CallbackBase):
             from .report import report_format
 
             report_format(report)
-        for text_name, text in (("attr_name", attr_name), ("monitor", monitor)):
-            if text is not None and (not isinstance(text, str) or not text):
-                raise TypeError(f"Expected {text_name} to be a non-empty str or None, but got {text_name}={text!r}")
+        if attr_name is not False and attr_name is not None and (not isinstance(attr_name, str) or not attr_name):
+            raise TypeError(
+                "Expected attr_name to be a non-empty str, False (set no attribute) or None, but got "
+                f"attr_name={attr_name!r}"
+            )
+        if monitor is not None and (not isinstance(monitor, str) or not monitor):
+            raise TypeError(f"Expected monitor to be a non-empty str or None, but got monitor={monitor!r}")
         check_flag("strict", strict)
         check_flag("noise_scale", noise_scale)
         if scaling == "noise" and not noise_scale:
@@ -992,7 +997,7 @@ class LRFinder(_CallbackBase):
                 "in sequence."
             )
         attr = None if self._find_only else self._find_attr(pl_module)
-        if attr is None and not self._find_only:
+        if attr is None and not self._find_only and self.attr_name is not False:
             self._warn_lr_not_a_number(trainer, pl_module)
             self._warn_nested_lrs(trainer, pl_module)
         train_batch = None if self._find_only else self._training_batch_size(trainer, pl_module)
@@ -2075,7 +2080,8 @@ class LRFinder(_CallbackBase):
                         trainer,
                         f"{self._who}: {attr} held {float(before[0][2]):.2e}, the LR configure_optimizers' optimizer "
                         "(built once, not from it again) was built at, so it takes the found LR too. If it is not "
-                        "that optimizer's LR (another model's), pass attr_name= naming the one that is.",
+                        "that optimizer's LR (another model's), pass attr_name=False to leave it and every other "
+                        "attribute as it is (the optimizers' LRs are then rescaled to the found LR).",
                     )
         factors = _factors(lr, tested, trainer)
         if attr is not None and len(factors) == len(tested):
@@ -2130,6 +2136,8 @@ class LRFinder(_CallbackBase):
                 ``hparams``, or a read-only property.
 
         """
+        if self.attr_name is False:
+            return None
         if self.attr_name is not None:
             attr = self.attr_name
             if not _has_attr(pl_module, attr) and _has_attr(pl_module, f"hparams.{attr}"):

@@ -305,8 +305,9 @@ PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
         "put back afterwards (restore=True), never written to disk."
     ),
     "update_attr": (
-        "Lightning's update_attr has no equivalent: LRFinder always sets the module's LR attribute "
-        "(attr_name= names it) and trains with it in the same fit."
+        "Lightning's update_attr has no equivalent: LRFinder sets the module's LR attribute "
+        "(attr_name= names it) and trains with it in the same fit; attr_name=False sets none and rescales the "
+        "optimizers' LRs to the found LR instead."
     ),
     "non_blocking_transfer": (
         "torch-lr-finder's non_blocking_transfer has no equivalent: batches are moved to the device with "

@@ -3025,7 +3025,7 @@ def test_find_lr_takes_the_loader_or_datamodule_positionally_as_lightnings_tuner
          r"^LRFinder\.__init__\(\) got unexpected keyword arguments 'num_training_steps', 'early_stop_threshold'\. "
          r"For 'num_training_steps': did you mean 'num_steps'\? "
          r"For 'early_stop_threshold': did you mean 'stop_factor'\?$"),
-        (lambda: LRFinder(update_attr=True), r"update_attr has no equivalent: LRFinder always sets the module's LR"),
+        (lambda: LRFinder(update_attr=True), r"update_attr has no equivalent: .*attr_name=False sets none"),
         (lambda: LRFinder(milestones=(5, 10)), r"call trainer\.fit once per stage on the same Trainer"),
         # Tuner.lr_find(model, train, val_dataloaders=val): was "unknown option(s) val_dataloaders" and a list.
         (lambda: find_lr(Net(), make_loader(), val_dataloaders=make_loader()),
@@ -4354,8 +4354,34 @@ def test_a_nested_lr_taken_beside_an_optimizer_built_once_is_named(
     assert said == [
         "LRFinder: hparams.optim.lr held 1.00e-02, the LR configure_optimizers' optimizer (built once, not from it "
         "again) was built at, so it takes the found LR too. If it is not that optimizer's LR (another model's), pass "
-        "attr_name= naming the one that is."
+        "attr_name=False to leave it and every other attribute as it is (the optimizers' LRs are then rescaled to the "
+        "found LR)."
     ]
+
+
+def test_attr_name_false_leaves_the_hparams_as_they_are(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # The line above told users to pass attr_name= naming another attribute, but a module whose optimizer is built
+    # once from a literal LR has none to name: there was no way to keep hparams.optim["lr"] from being overwritten.
+    import logging
+
+    finder = LRFinder(**FAST, attr_name=False)
+    checkpoints = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    t = trainer(tmp_path, [finder, checkpoints], max_steps=1, enable_checkpointing=True)
+    with caplog.at_level(logging.INFO):
+        t.fit(model := CachedNestedLRNet(), make_loader())
+    lr = finder.applied_lr
+    assert lr is not None and lr != 0.01 and t.optimizers[0].param_groups[0]["lr"] == pytest.approx(lr)
+    assert model.hparams.optim == {"lr": 0.01, "momentum": 0.9}
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)["hyper_parameters"]
+    assert saved["optim"] == {"lr": 0.01, "momentum": 0.9}
+    assert not [r for r in caplog.records if "hparams.optim.lr held" in r.getMessage()]
+    # A top-level LR is left as it was too, and the optimizers are rescaled.
+    t = trainer(tmp_path, [finder := LRFinder(**FAST, attr_name=False)], max_steps=1)
+    t.fit(net := SavedNet(lr=0.02), make_loader())
+    assert finder.applied_lr is not None and t.optimizers[0].param_groups[0]["lr"] == pytest.approx(finder.applied_lr)
+    assert net.lr == 0.02 and net.hparams.lr == 0.02
+    with pytest.raises(TypeError, match=r"attr_name to be a non-empty str, False \(set no attribute\) or None"):
+        LRFinder(attr_name=True)  # type: ignore[arg-type]
 
 
 class UnrelatedNestedLRNet(Net):
