@@ -1005,8 +1005,11 @@ class _Stepper:
         self.last_batch_size: int | None = None
         self.last_args: tuple[Any, ...] = ()
         self.last_idx = 0
-        #: The sweep's LR setter while it runs (automatic optimization): a step checks no LR moved before it steps.
+        #: The sweep's LR setter while it runs (:meth:`checking_lr`): a step checks no LR moved before it steps.
         self.sweeper: Any = None
+        # (optimizer id, where) checked in the step being run: a plateau warm-up's step post-hook moves the LR after
+        # a manual training_step's first step, which a second step in the same call (at that LR) is not refused for.
+        self._lr_checked: set[tuple[int, str]] = set()
         self._nan_watch = _NonFiniteDataWatch()
         # The first step whose loss (the mean over the ranks) was non-finite without NaN/inf in its batches:
         # (this rank's micro-batches' training_step arguments and indices, the step, its LR, the loss).
@@ -1085,6 +1088,54 @@ class _Stepper:
 
     def __call__(self, lr: float) -> float:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def checking_lr(self, sweeper: Any) -> Iterator[None]:
+        """While open, an optimizer step at another LR than the one ``sweeper`` set is refused.
+
+        Checked where the module's code runs before the optimizer steps: after ``training_step``
+        (automatic optimization), at each ``opt.step()`` it calls (manual optimization, a step
+        pre-hook on every optimizer), and after the module's ``on_before_optimizer_step`` (run inside
+        the optimizer's step, after the callbacks' hooks), for every optimizer swept.
+
+        Raises:
+            ModelError: on the first step whose LR was written (see :meth:`check_lr`).
+
+        """
+        module = self.pl_module
+        original = module.on_before_optimizer_step
+
+        def on_before_optimizer_step(optimizer: Optimizer, *args: Any, **kwargs: Any) -> Any:
+            result = original(optimizer, *args, **kwargs)
+            self.check_lr(optimizer, "on_before_optimizer_step")
+            return result
+
+        self.sweeper = sweeper
+        # Lightning looks the hook up on the module each step: an instance attribute answers for the class's.
+        module.__dict__["on_before_optimizer_step"] = on_before_optimizer_step
+        try:
+            yield
+        finally:
+            module.__dict__.pop("on_before_optimizer_step", None)
+            self.sweeper = None  # the trials after it step under a schedule
+
+    def check_lr(self, optimizer: Optimizer, where: str) -> None:
+        """Refuse the step when ``where`` (the module's code) moved ``optimizer``'s LR from the swept one.
+
+        Once per step and place: an LR a scheduler's step post-hook moves after the step is the next step's business.
+
+        Raises:
+            ModelError: the LR of one of ``optimizer``'s param groups is not the one the sweep set.
+
+        """
+        key = (id(optimizer), where)
+        if self.sweeper is None or key in self._lr_checked:
+            return
+        self._lr_checked.add(key)
+        moved = self.sweeper.moved(optimizer)
+        if moved is not None:  # the optimizer would step at the written LR, not the swept one
+            changed, group, expected, found = moved
+            raise ModelError(_moved_lr_message(changed, group, expected, found, self.step_index, self.who, where))
 
     def _check_data(self, drawn: Sequence[tuple[tuple[Any, ...], int]], lr: float, value: float) -> None:
         """On one process: raise when a non-finite loss came with NaN/inf in its batch (see :meth:`_reduce`)."""
@@ -1182,6 +1233,7 @@ class AutomaticStepper(_Stepper):
     def __call__(self, lr: float) -> float:
         """Run one optimizer step at the LR already set; return the loss."""
         opt = self.optimizers[0]
+        self._lr_checked.clear()
         self.pl_module.optimizer_zero_grad(self.trainer.current_epoch, self.step_index, opt)
         parts: list[torch.Tensor] = []
         inputs: list[tuple[Any, ...]] = []
@@ -1227,10 +1279,7 @@ class AutomaticStepper(_Stepper):
             if first and isinstance(opt, torch.optim.SparseAdam):
                 check_sparse_gradients(self.pl_module, opt)
             # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
-            moved = None if self.sweeper is None else self.sweeper.moved()
-            if moved is not None:  # training_step wrote the LR: the optimizer would step at it, not the swept one
-                changed, group, expected, found = moved
-                raise ModelError(_moved_lr_message(changed, group, expected, found, self.step_index, self.who))
+            self.check_lr(opt, "training_step")
             with first_step_errors(opt, first), module_hook_errors(self.pl_module, first):
                 self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
         self.step_index += 1
@@ -1253,15 +1302,31 @@ class AutomaticStepper(_Stepper):
         return torch.stack(losses).mean()
 
 
-def _moved_lr_message(optimizer: Optimizer, group: int, expected: float, found: object, step: int, who: str) -> str:
-    """Why a test step whose LR ``training_step`` changed after the sweep set it is refused, and what to do."""
+def _moved_lr_message(
+    optimizer: Optimizer, group: int, expected: float, found: object, step: int, who: str, where: str
+) -> str:
+    """Why a test step whose LR the module's code (``where``) changed after the sweep set it is refused."""
     shown = f"{found:.2e}" if isinstance(found, float) else f"{found!r:.40}"
+    if where == "training_step":
+        fix = (
+            "return the scheduler from configure_optimizers (Lightning steps it after the optimizer step), or set a "
+            "hand-written warm-up's LR in optimizer_step, not in training_step."
+        )
+    elif where == "on_before_optimizer_step":
+        fix = (
+            "return the scheduler from configure_optimizers, or set a hand-written warm-up's LR in optimizer_step "
+            "(automatic optimization), not in on_before_optimizer_step."
+        )
+    else:
+        fix = (
+            "return the scheduler from configure_optimizers and step it with self.lr_schedulers().step() after "
+            "opt.step() (it does not step during the test), or read the warm-up's LR from an attribute LRFinder sets."
+        )
     return (
         f"The LR of param group {group} of {type(optimizer).__name__} was changed during step {step} of {who}'s range "
-        f"test, from the swept {expected:.2e} to {shown}, before the optimizer stepped: training_step steps an LR "
+        f"test, from the swept {expected:.2e} to {shown}, before the optimizer stepped: {where} steps an LR "
         "scheduler or writes optimizer.param_groups[...]['lr'], so the curve would record LRs that were never used. "
-        "The range test sets every step's LR itself: return the scheduler from configure_optimizers (Lightning steps "
-        "it after the optimizer step), or set a hand-written warm-up's LR in optimizer_step, not in training_step."
+        f"The range test sets every step's LR itself: {fix}"
     )
 
 
@@ -1344,7 +1409,12 @@ class ManualStepper(_Stepper):
             if not first_step:
                 first_step.append(self.micro_batches)
 
+        def before_step(opt: Optimizer, *_: Any) -> None:
+            self.check_lr(opt, "training_step, before opt.step(),")
+
+        self._lr_checked.clear()
         handles = [opt.register_step_post_hook(stepped) for opt in self.optimizers]
+        handles += [opt.register_step_pre_hook(before_step) for opt in self.optimizers]
         values: list[float] = []  # each call's loss, averaged over ranks
         self.micro_batches = 0
         try:

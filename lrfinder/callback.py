@@ -1731,18 +1731,15 @@ class LRFinder(_CallbackBase):
                     idle = idle_swept_group_message(run.optimizers, sweeper.ratios)
                     if idle is not None:  # as range_test warns: the groups' ratios are the configured ones here
                         _lightning.warn(trainer, f"{self._who}: {idle}")
-                    step.sweeper = sweeper  # an LR training_step writes is refused before the step
-                    try:
-                        with _lightning.recorded_clipping(trainer) as clips:
-                            lrs, losses, reason = run_sweep(
-                                measure,
-                                plan,
-                                sweeper=sweeper,
-                                stop_factor=settings.stop_factor,
-                                on_step=on_step,
-                            )
-                    finally:
-                        step.sweeper = None  # the trials after it step under a schedule
+                    # An LR the module's code writes (training_step, on_before_optimizer_step) is refused at the step.
+                    with step.checking_lr(sweeper), _lightning.recorded_clipping(trainer) as clips:
+                        lrs, losses, reason = run_sweep(
+                            measure,
+                            plan,
+                            sweeper=sweeper,
+                            stop_factor=settings.stop_factor,
+                            on_step=on_step,
+                        )
                 except LRFinderError:
                     raise
                 except Exception as exc:

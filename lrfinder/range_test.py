@@ -1248,15 +1248,19 @@ class LRSweeper:
             applied.append((group, opt, index, lr * ratio, _lr_precision(group["lr"])))
         self._applied = applied
 
-    def moved(self) -> tuple[torch.optim.Optimizer, int, float, object] | None:
-        """The first param group whose LR is no longer the one :meth:`set` gave it, else ``None``.
+    def moved(
+        self, optimizer: torch.optim.Optimizer | None = None
+    ) -> tuple[torch.optim.Optimizer, int, float, object] | None:
+        """The first param group (of ``optimizer`` alone, if given) whose LR is no longer the one :meth:`set` gave it.
 
-        Returns ``(optimizer, group index, LR set, LR found)``. Something run between :meth:`set` and the
-        optimizer's step (a scheduler's ``step()`` or an LR written into the group by a ``step_fn``) would
+        Returns ``(optimizer, group index, LR set, LR found)``, else ``None``. Something run between :meth:`set` and
+        the optimizer's step (a scheduler's ``step()`` or an LR written into the group by a ``step_fn``) would
         step at another LR than the one recorded. A tensor LR on an accelerator is not read (a host sync
         per step); one on the CPU is compared within its dtype's precision.
         """
         for group, opt, index, expected, stored in self._applied:
+            if optimizer is not None and opt is not optimizer:
+                continue
             found = group.get("lr")
             if isinstance(found, torch.Tensor):
                 if found.device.type != "cpu" or found.numel() != 1:

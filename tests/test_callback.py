@@ -4959,3 +4959,78 @@ def test_an_lr_training_step_writes_is_refused_before_the_optimizer_steps(tmp_pa
         finder = LRFinder(**FAST, **settings)
         trainer(tmp_path, [finder], max_steps=6, **fit).fit(Net(), make_loader())
         assert finder.applied_lr is not None
+
+
+class ManualLRWritingGAN(GAN):
+    """Manual optimization writing the second optimizer's LR in training_step, before its opt.step()."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        for group in self.optimizers()[1].param_groups:
+            group["lr"] = 0.05
+        return super().training_step(batch, batch_idx)
+
+
+class HookLRWritingNet(Net):
+    """A warm-up written in on_before_optimizer_step (run inside the optimizer's step, after the callbacks' hooks)."""
+
+    def on_before_optimizer_step(self, optimizer: Any) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = 0.05
+
+
+@pytest.mark.parametrize(
+    ("make", "settings", "said"),
+    [
+        (
+            ManualLRWritingGAN,
+            {"monitor": "g_loss"},
+            "The LR of param group 0 of RecordingSGD was changed during step 0 of LRFinder's range test, from the "
+            "swept 5.00e-04 to 5.00e-02, before the optimizer stepped: training_step, before opt.step(), steps an LR "
+            "scheduler",
+        ),
+        (
+            HookLRWritingNet,
+            {},
+            "The LR of param group 0 of RecordingSGD was changed during step 0 of LRFinder's range test, from the "
+            "swept 1.00e-03 to 5.00e-02, before the optimizer stepped: on_before_optimizer_step steps an LR scheduler",
+        ),
+    ],
+)
+def test_an_lr_written_under_manual_optimization_or_in_on_before_optimizer_step_is_refused(
+    tmp_path: Path, make: Any, settings: dict[str, Any], said: str
+) -> None:
+    """Only an LR automatic optimization's training_step writes was refused: under manual optimization (the second
+    optimizer's here), or in the module's on_before_optimizer_step (Lightning runs it inside the optimizer's step,
+    after the callbacks' hooks), every step of the test trained at the written LR while the curve recorded the swept
+    ones. Refused at the first step, the module left as it was."""
+    model = make()
+    before = [p.detach().clone() for p in model.parameters()]
+    t = trainer(tmp_path, [LRFinder(**FAST, **settings)], max_steps=2)
+    with pytest.raises(ModelError) as info:
+        t.fit(model, make_loader())
+    assert str(info.value).startswith(said)
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))
+    assert "on_before_optimizer_step" not in vars(model)  # the hook the test wraps is the class's again
+
+
+def test_a_manual_scheduler_stepped_after_opt_step_still_sweeps(tmp_path: Path) -> None:
+    """The LR a manual training_step's scheduler moves after opt.step() is not refused (it does not step in the test),
+    nor a hook of on_before_optimizer_step that leaves the LR alone."""
+
+    class Scheduled(GAN):
+        def training_step(self, batch: Any, batch_idx: int) -> None:
+            super().training_step(batch, batch_idx)
+            for scheduler in self.lr_schedulers() or ():
+                scheduler.step()
+
+        def configure_optimizers(self) -> Any:
+            optimizers = super().configure_optimizers()
+            return optimizers, [torch.optim.lr_scheduler.StepLR(o, step_size=1, gamma=0.5) for o in optimizers]
+
+        def on_before_optimizer_step(self, optimizer: Any) -> None:
+            self.seen = True
+
+    finder = LRFinder(monitor="g_loss", **FAST)
+    trainer(tmp_path, [finder], max_steps=2).fit(Scheduled(), make_loader())
+    assert finder.applied_lr is not None and finder.result is not None
+    assert len(finder.result.lrs) >= 10
