@@ -1106,7 +1106,8 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     it is ``N``, not the first example's length.
     A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
     the whole data: their size is the sampler's length, not ``batch_size``.
-    An ``(x, y)`` whose target ``y`` is 0-dim is one example (``DataLoader(batch_size=None)``): 1.
+    An ``(x, y)`` whose target ``y`` is 0-dim is one example (``DataLoader(batch_size=None)``): 1; so is
+    one of a 1-dim ``x`` and a 1-dim ``y`` of another length (features and regression targets).
     """
     size = getattr(data, "batch_size", None)
     if isinstance(size, int) and not isinstance(size, bool):
@@ -1125,6 +1126,11 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
         # One example, not a batch: an (x, y) whose target is 0-dim, as DataLoader(batch_size=None) over a Dataset of
         # examples gives it. The leading dim of x, its features, was reported (and scaled from) as the batch size.
         return 1
+    if isinstance(target, torch.Tensor) and target.dim() == 1 and first.dim() == 1 and batch[0] is first:
+        if int(target.shape[0]) != size:
+            # One example of F features and K regression targets, (F,) and (K,): a batch of N pairs its N inputs
+            # with N targets. x's F was reported as the batch size, as of a 0-dim target above.
+            return 1
     head = batch[0] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
     if isinstance(head, (tuple, list)) and head and all(isinstance(item, torch.Tensor) for item in head):
         # Inputs as a list of per-example tensors: the first leaf is one example (a set of its points), whose

@@ -143,6 +143,20 @@ def test_the_batch_size_of_single_examples_is_one_not_their_features() -> None:
     assert result.batch_size == 1
 
 
+def test_the_batch_size_of_single_regression_examples_is_one_not_their_features() -> None:
+    """An example of ``(F,)`` features and ``(K,)`` regression targets (``DataLoader(batch_size=None)`` over a
+    ``TensorDataset`` of ``y`` of shape ``(N, K)``, or a list of examples) was taken for a batch of ``F``."""
+    from lrfinder.range_test import infer_batch_size
+
+    assert infer_batch_size(None, (torch.zeros(8), torch.zeros(2))) == 1
+    assert infer_batch_size(None, (torch.zeros(8), torch.zeros(8))) == 8  # N scalar inputs and targets: a batch
+    data = TensorDataset(torch.randn(64, 8), torch.randn(64, 1))
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    result = lrfinder.range_test(net, DataLoader(data, batch_size=None), loss_fn=F.mse_loss, num_steps=12)
+    assert result.batch_size == 1
+
+
 def test_infer_batch_size_of_sequence_first_batches_is_the_batch_not_the_time() -> None:
     """``(x, y)`` with ``x`` of ``(T, N, F)`` (``batch_first=False``) recorded ``T`` as the batch size.
 
