@@ -1129,3 +1129,18 @@ def test_the_quickstarts_reading_of_the_result_is_what_the_demo_prints(capsys: p
     bullets = " ".join(section[quoted.end() :].split())
     for line in quoted.group(1).splitlines():
         assert f"`{line.split('  ')[0]}`" in bullets, line
+
+
+def test_the_quickstarts_user_install_names_extras_setup_cfg_declares() -> None:
+    # The quickstart gave only the developer's install (linters, test tools): a user's install and the extra that
+    # brings ``import lightning as L`` are on the first screen, and the extra it names exists.
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(README.parent / "setup.cfg", encoding="utf-8")
+    text = README.read_text(encoding="utf-8")
+    quickstart = " ".join(text[text.index("## Quickstart") : text.index("**Reading the result.**")].split())
+    assert "`pip install .` from the clone is enough" in quickstart
+    extras = re.findall(r'`pip install "\.\[(\w+)\]"`', quickstart)
+    assert extras == ["lightning"] and "lightning" in cfg["options.extras_require"]
+    assert any(req.startswith("lightning") for req in cfg["options.extras_require"]["lightning"].split())
