@@ -1129,6 +1129,9 @@ def test_the_quickstarts_reading_of_the_result_is_what_the_demo_prints(capsys: p
     bullets = " ".join(section[quoted.end() :].split())
     for line in quoted.group(1).splitlines():
         assert f"`{line.split('  ')[0]}`" in bullets, line
+    band = demo.suggestion
+    assert band is not None
+    assert f"OneCycleLR(max_lr={band.max_lr:.2e}, div_factor={band.max_lr:.2e} / {band.min_lr:.2e})" in bullets
 
 
 def test_the_quickstarts_user_install_names_extras_setup_cfg_declares() -> None:
