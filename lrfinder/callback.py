@@ -104,6 +104,7 @@ from ._rescaling import (
 from ._warn import once_per_call
 from ._wording import plural, word
 from .analysis import DEFAULT_RULE, check_curve
+from .data_parallel import failure_told_to_other_ranks
 from .diagnostics import (
     _is_out_of_memory,
     _NonFiniteDataWatch,
@@ -1706,7 +1707,10 @@ class LRFinder(_CallbackBase):
 
         loaders = [run.batches.loader, run.train_loader] + ([run.val_loader] if run.val_loader is not None else [])
         try:
-            with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged:
+            # A rank that raises mid-sweep ends its process: the others, in that step's all-reduce, name it and its
+            # error (told through the process group's store) rather than gloo's "Connection closed by peer".
+            told = failure_told_to_other_ranks(int(trainer.global_rank), run.world, f"{self._who}'s range test")
+            with told, _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged:
                 # Sweep from each group's base LR (a scheduler may already have moved ``lr`` at
                 # step 0, e.g. a warm-up from zero), so the ratios between groups are the configured ones.
                 for opt in run.optimizers:

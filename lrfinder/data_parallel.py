@@ -176,6 +176,98 @@ def raised_on_every_rank(ranks: DataParallelRanks | None, what: str) -> Iterator
     )
 
 
+#: Blocks run under :func:`failure_told_to_other_ranks` in this process so far: the same count on every rank, which
+#: keeps an earlier block's failure (one a script caught and went on from) out of a later block's keys.
+_TOLD_BLOCKS = [0]
+
+
+def _default_store() -> Any:
+    """The default process group's key-value store, or ``None`` (no process group, or a torch without it)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    get = getattr(dist.distributed_c10d, "_get_default_store", None)  # no public accessor
+    try:
+        return None if get is None else get()
+    except Exception:  # noqa: BLE001 - a process group made without a store: nothing to tell through
+        return None
+
+
+@contextlib.contextmanager
+def failure_told_to_other_ranks(rank: int, world: int, what: str) -> Iterator[None]:
+    """Where a rank raises in the block, the others say which rank it was and what it raised, at no cost per step.
+
+    A rank that raises mid-block (its ``training_step`` failing on its own batch) ends its process; the others,
+    waiting in that step's all-reduce, got gloo's bare "Connection closed by peer". The raising rank writes its error
+    into the process group's key-value store (no collective) before it raises; a rank whose block raises after that
+    reads it and raises :class:`~lrfinder.exceptions.LRFinderError` naming that rank and its error, chained from its
+    own. Nothing is read or written while the block goes through. The store lives in rank 0's process: when rank 0
+    is the one that failed, the others keep their own error (Lightning stops them anyway).
+
+    Args:
+        rank: This process's rank.
+        world: The number of ranks (one: the block runs as it is).
+        what: The block in words, the subject of the other ranks' message (``"LRFinder's range test"``).
+
+    Raises:
+        LRFinderError: On a rank whose block raised after another rank's block had raised.
+
+    """
+    _TOLD_BLOCKS[0] += 1
+    store = _default_store() if world > 1 else None
+    if store is None:
+        yield
+        return
+    prefix = f"lrfinder/failed/{_TOLD_BLOCKS[0]}/"
+    try:
+        yield
+    except Exception as exc:
+        root = _collective_failure(exc)
+        if root is None:  # this rank's own failure (every rank's, for the same DataError): told, raised as it is
+            with contextlib.suppress(Exception):  # the store gone too: this rank's own error is all there is to say
+                store.set(f"{prefix}{rank}", f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        said = _told_failure(store, prefix, rank, world)
+        if said is None:
+            raise
+        first, text = said
+        raise LRFinderError(
+            f"{what} raised on rank {first} of {world} ({text}), so this rank stopped too (its collectives with "
+            f"rank {first} failed: {type(root).__name__}, chained above). Fix the cause there (its own traceback "
+            "shows where)."
+        ) from exc
+
+
+def _collective_failure(exc: BaseException) -> BaseException | None:
+    """The failed collective's error in ``exc`` or its causes (gloo's "Connection closed by peer"), else ``None``."""
+    import torch.distributed as dist
+
+    error: BaseException | None = exc
+    while error is not None:
+        text = str(error)
+        if isinstance(error, dist.DistError) or (
+            isinstance(error, RuntimeError) and ("gloo" in text or "by peer" in text)
+        ):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _told_failure(store: Any, prefix: str, rank: int, world: int) -> tuple[int, str] | None:
+    """The first other rank that wrote its failure under ``prefix``, and the failure, else ``None``."""
+    for other in range(world):
+        if other == rank:
+            continue
+        key = f"{prefix}{other}"
+        try:
+            if store.check([key]):
+                return other, bytes(store.get(key)).decode("utf-8", "replace")
+        except Exception:  # noqa: BLE001 - the store's host (rank 0) is gone: nothing to read
+            return None
+    return None
+
+
 def ranks_settings_disagreement(ranks: DataParallelRanks, settings: Mapping[str, float | str | None]) -> str | None:
     """The settings whose values differ across the ranks, in words, or ``None`` when all agree (one ``all_reduce``).
 

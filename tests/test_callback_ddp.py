@@ -1256,3 +1256,69 @@ def test_ddp_val_curve_under_lightnings_distributed_sampler(tmp_path: Path) -> N
         assert len(with_finder["validated"]) == 4  # the rank's 64 examples, validated once (epoch 2)
         for key in ("losses", "validated", "weights"):
             assert with_finder[key] == without[key], (rank, key)
+
+
+SWEEP_FAILING_RANK_SCRIPT = textwrap.dedent(
+    """
+    import datetime
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import DDP_TIMEOUT_S, Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder.callback import LRFinder
+
+
+    class FailsMidSweep(Net):
+        # Rank 1's module fails at its fourth test step, rank 0's goes on into the step's all-reduces.
+        calls = 0
+
+        def training_step(self, batch, batch_idx):
+            FailsMidSweep.calls += 1
+            if self.global_rank == 1 and FailsMidSweep.calls == 4:
+                raise ValueError("rank 1 cannot read its batch")
+            return super().training_step(batch, batch_idx)
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    strategy = pl.strategies.DDPStrategy(timeout=datetime.timedelta(seconds=DDP_TIMEOUT_S))
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy=strategy, max_steps=1, logger=False,
+        callbacks=[LRFinder(num_steps=20, min_lr=1e-3, max_lr=1.0)], enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    try:
+        trainer.fit(FailsMidSweep(lr=0.01, bn=False), DataLoader(make_data(256), batch_size=16))
+        record = {"error": None}
+    except Exception as exc:
+        record = {"error": type(exc).__name__, "message": str(exc)}
+    Path(sys.argv[1], f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+    os._exit(0)  # no barrier at exit: the other rank may be gone
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_a_rank_failing_mid_sweep_is_named_on_the_others(tmp_path: Path) -> None:
+    """Rank 1 raises in training_step during the sweep and its process ends: rank 0, waiting in the step's all-reduce,
+    said only gloo's "Connection closed by peer". It names the rank and its error, with no collective added."""
+    run_script(tmp_path, SWEEP_FAILING_RANK_SCRIPT, str(tmp_path), str(TESTS))
+    first = json.loads((tmp_path / "rank0.json").read_text())
+    assert first["error"] == "LRFinderError", first
+    assert first["message"].startswith(
+        "LRFinder's range test raised on rank 1 of 2 (ModelError: LRFinder: the module's training_step (or its "
+        "backward or optimizer step) raised ValueError during the LR range test, at step 3 (lr=2.98e-03): rank 1 "
+        "cannot read its batch."
+    ), first
+    assert "so this rank stopped too (its collectives with rank 1 failed: RuntimeError, chained above)" in (
+        first["message"]
+    )
+    second = tmp_path / "rank1.json"
+    if second.exists():  # Lightning may stop rank 1 before it writes
+        assert "rank 1 cannot read its batch" in json.loads(second.read_text())["message"]
