@@ -180,6 +180,7 @@ from .stepping import (
     eval_modes,
     loss_objects,
     loss_states,
+    lr_read_checked,
     make_reevaluate,
     outside_step_hooks,
     step_fn_modules,
@@ -2725,10 +2726,12 @@ def _prepared_sweep(
                     scaler.step(optimizer)  # skipped by the scaler when a gradient is inf/NaN
                 scaler.update()
             elif math.isfinite(value) and with_closure and not steps_alike_without_closure(optimizer):
-                # torch's stubs type the closure as returning a float; its optimizers hand back what it returns.
-                optimizer.step(StepClosure(optimizer, torch.stack(parts).mean(), reevaluate))  # type: ignore[arg-type]
+                with lr_read_checked(optimizer, first):
+                    # torch's stubs type the closure as returning a float; its optimizers hand back what it returns.
+                    optimizer.step(StepClosure(optimizer, torch.stack(parts).mean(), reevaluate))  # type: ignore[arg-type]
             elif math.isfinite(value):
-                optimizer.step()
+                with lr_read_checked(optimizer, first):
+                    optimizer.step()
         step_batches.clear()
         return value
 

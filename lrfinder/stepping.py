@@ -493,3 +493,91 @@ def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
                 names.append(str(getattr(hook, "__qualname__", type(hook).__name__)))
     return names
 
+
+
+class _LrReadGroup(dict):  # type: ignore[type-arg]
+    """A copy of a param group that notes a read of its ``'lr'`` (one by key, ``get`` or a bulk read)."""
+
+    def __init__(self, group: Mapping[str, Any]) -> None:
+        super().__init__(group)
+        self.lr_read = False
+
+    def __getitem__(self, key: Any) -> Any:
+        self.lr_read = self.lr_read or key == "lr"
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.lr_read = self.lr_read or key == "lr"
+        return super().get(key, default)
+
+    # A bulk read may carry the LR on (dict(group), {**group}, group.items()): taken as read.
+    def __iter__(self) -> Iterator[Any]:
+        self.lr_read = True
+        return super().__iter__()
+
+    def keys(self) -> Any:
+        self.lr_read = True
+        return super().keys()
+
+    def items(self) -> Any:
+        self.lr_read = True
+        return super().items()
+
+    def values(self) -> Any:
+        self.lr_read = True
+        return super().values()
+
+    def copy(self) -> dict[str, Any]:
+        self.lr_read = True
+        return dict(super().items())
+
+
+def _steps_by_torch(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer``'s class steps with torch's or lrfinder's own ``step`` (each reads ``group['lr']``)."""
+    step = getattr(type(optimizer), "step", None)
+    module = str(getattr(step, "__module__", "") or "")
+    return module.startswith(("torch.", "lrfinder."))
+
+
+@contextlib.contextmanager
+def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[None]:
+    """Around the test's first ``optimizer.step()``: refuse an optimizer whose step never reads ``group['lr']``.
+
+    A user's optimizer taking its step size from elsewhere (``self.lr`` set in ``__init__``, or
+    ``self.defaults['lr']``) stepped at one LR throughout while the sweep set each group's: the curve
+    read as a sweep and got a suggestion. Only a step defined outside torch and lrfinder is checked,
+    through copies of its param groups that note the read, put back (with what the step wrote) after it.
+
+    A wrapper holding another optimizer (Lookahead, Accelerate's) is not checked: the one it holds may
+    read its own list of the same groups, which the copies do not reach.
+
+    Raises:
+        ModelError: The step ran and read no group's ``'lr'``.
+
+    """
+    groups = getattr(optimizer, "param_groups", None)
+    wraps = any(isinstance(value, torch.optim.Optimizer) for value in vars(optimizer).values())
+    if not first or not isinstance(groups, list) or wraps or _steps_by_torch(optimizer):
+        yield
+        return
+    originals = list(groups)
+    copies = [_LrReadGroup(group) if isinstance(group, dict) and "lr" in group else group for group in originals]
+    groups[:] = copies
+    try:
+        yield
+    finally:
+        groups[:] = originals
+        for original, copy in zip(originals, copies):
+            if copy is not original:
+                original.clear()
+                original.update(dict.items(copy))
+    read = [copy.lr_read for copy in copies if isinstance(copy, _LrReadGroup)]
+    if read and not any(read):
+        name = optimizer_class_name(optimizer)
+        raise ModelError(
+            f"Expected an optimizer that steps by its param groups' lr, but {name}.step() never read group['lr'] "
+            "in the range test's first step: it takes its step size from elsewhere (an attribute set in __init__ "
+            "such as self.lr, or self.defaults['lr']), so the LRs the test sets in the param groups, as torch's LR "
+            "schedulers do, would never be used and the curve would show one LR throughout. Read the LR from each "
+            f"group in {name}.step (for group in self.param_groups: lr = group['lr']), as torch's optimizers do."
+        )

@@ -2555,6 +2555,49 @@ def test_an_optimizer_that_needs_a_closure_is_refused_before_the_sweep(mlp: nn.M
     assert_same_state(before, snapshot_of(mlp, opt))
 
 
+class _OwnLrSGD(torch.optim.Optimizer):
+    """A hand-written SGD whose step takes its LR from an attribute set in __init__, not from its groups."""
+
+    def __init__(self, params: Any, lr: float = 0.01) -> None:
+        super().__init__(params, {"lr": lr})
+        self.lr = lr
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-self.lr)
+
+
+class _GroupLrSGD(_OwnLrSGD):
+    """The same SGD reading each group's LR, by get, as torch's optimizers do by key."""
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group.get("lr"))
+                    group["seen"] = True
+
+
+def test_an_optimizer_whose_step_never_reads_its_groups_lr_is_refused(mlp: nn.Module, loader: DataLoader) -> None:
+    """A user's optimizer taking its LR from self.lr stepped at one LR while the sweep set the groups': the curve
+    read as a sweep and got a suggestion. It is refused at the first step with the model put back; one reading
+    group.get('lr') sweeps, keeping what its step writes in its groups."""
+    opt = _OwnLrSGD(mlp.parameters())
+    before = snapshot_of(mlp, opt)
+    with pytest.raises(ModelError, match=r"_OwnLrSGD.step\(\) never read group\['lr'\].*self\.lr"):
+        range_test(mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10)
+    assert_same_state(before, snapshot_of(mlp, opt))
+    reads = _GroupLrSGD(mlp.parameters())
+    groups = reads.param_groups
+    result = range_test(mlp, loader, optimizer=reads, loss_fn=F.cross_entropy, num_steps=10)
+    assert len(result.lrs) == 10 and reads.param_groups is groups
+    assert type(groups[0]) is dict and groups[0]["lr"] == 0.01
+
+
 def test_rprop_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     """Rprop reads lr only as each weight's first step size: the sweep's LRs were never used.
 
