@@ -540,7 +540,7 @@ class LRFinder(_CallbackBase):
         optimizer_settings: Mapping[str, Any] | None = None,
         scheduler: str | None = None,
         scheduler_settings: Mapping[str, Any] | None = None,
-        attr_name: str | Literal[False] | None = None,
+        attr_name: Literal[False] | str | None = None,
         monitor: str | None = None,
         report: str | os.PathLike[str] | None = None,
         strict: bool = False,

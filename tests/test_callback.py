@@ -3596,6 +3596,22 @@ def test_lightningcli_yaml_gives_every_init_arg(tmp_path: Path, monkeypatch: pyt
     assert [c.optimizer for c in cli.trainer.callbacks if isinstance(c, LRFinder)] == ["adamw"]
 
 
+@pytest.mark.parametrize(("given", "parsed"), [("false", False), ("lr", "lr"), ("optim.lr", "optim.lr")])
+def test_lightningcli_gives_attr_name_false(monkeypatch: pytest.MonkeyPatch, given: str, parsed: object) -> None:
+    # The hint str | Literal[False] | None let jsonargparse take attr_name: false as the str 'false': a config could
+    # not ask for no attribute, and the fit failed on a module with no attribute named 'false'.
+    pytest.importorskip("jsonargparse")
+    import importlib
+
+    cli_module = importlib.import_module(f"{pl.__name__}.cli")
+    monkeypatch.setattr(sys, "argv", ["train.py"])  # LightningCLI's args= only, not pytest's
+    named = f"--trainer.callbacks.attr_name={given}"
+    cli = cli_module.LightningCLI(
+        SavedNet, args=["--trainer.logger=false", "--trainer.callbacks+=lrfinder.LRFinder", named], run=False
+    )
+    assert [c.attr_name for c in cli.trainer.callbacks if isinstance(c, LRFinder)] == [parsed]
+
+
 def test_closed_choices_are_typed_as_range_test_and_scale_lr_type_them() -> None:
     """LRFinder typed mode, rule and scaling as a plain str, where range_test and scale_lr give their choices
     (``Rule | str``): neither its signature nor a type checker showed them. Each stays a union with str, so a typo
