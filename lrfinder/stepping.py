@@ -494,7 +494,6 @@ def outside_step_hooks(optimizer: torch.optim.Optimizer) -> list[str]:
     return names
 
 
-
 class _LrReadGroup(dict):  # type: ignore[type-arg]
     """A copy of a param group that notes a read of its ``'lr'`` (one by key, ``get`` or a bulk read)."""
 

@@ -2411,10 +2411,7 @@ def _climbing_average(seed: int) -> tuple[np.ndarray, np.ndarray]:
     level = np.r_[np.ones(40), np.linspace(1.0, 0.75, 30), 0.75 * 3.0 ** np.arange(1, 9)]
     batch = level * (1.0 + 0.1 * np.random.default_rng(seed).standard_normal(level.size))
     batch[0] = 0.7
-    avg = [batch[0]]
-    for loss in batch[1:]:
-        avg.append(0.95 * avg[-1] + 0.05 * loss)
-    return np.logspace(-7, -1, level.size), np.asarray(avg)
+    return np.logspace(-7, -1, level.size), torch_lr_finder_ema(batch)
 
 
 @pytest.mark.parametrize("seed", range(10))
