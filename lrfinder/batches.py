@@ -14,7 +14,9 @@ import dataclasses
 import inspect
 import logging
 import re
+import signal
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import CodeType
@@ -647,6 +649,23 @@ def _dead_workers(it: object, exc: BaseException) -> list[Any]:
     return [w for w in workers if getattr(w, "exitcode", None) not in (None, 0)]
 
 
+_WORKER_SAID = re.compile(
+    r"^DataLoader worker \(pid (\d+)\) (?:exited unexpectedly with exit code (-?\d+)|is killed by signal: ([^.]+))"
+)
+
+
+def _dead_workers_said(exc: BaseException) -> list[Any]:
+    """The dead worker torch's SIGCHLD error ``exc`` names, as ``pid`` and ``exitcode`` (``-signal``); else ``[]``."""
+    said = _WORKER_SAID.match(str(exc)) if isinstance(exc, RuntimeError) else None
+    if said is None:
+        return []
+    pid, code, name = said.groups()
+    if code is None:
+        numbers = {signal.strsignal(s): int(s) for s in signal.Signals}
+        code = -numbers.get(name.strip(), 0)
+    return [types.SimpleNamespace(pid=int(pid), exitcode=int(code))]
+
+
 def _worker_death_message(dead: list[Any], index: int | None, exc: BaseException) -> str:
     """Why batch ``index`` (``None``: a batch Lightning's loop drew) could not be drawn: ``dead`` workers exited."""
     codes = ", ".join(
@@ -686,6 +705,24 @@ def _loader_iterator(exc: BaseException) -> object | None:
     return None
 
 
+def worker_death(exc: BaseException, it: object, data: object, name: str, *, prefix: str = "") -> DataError | None:
+    """The :class:`DataError` for ``exc`` where it says that a worker of ``it``, an iterator over ``data``, died.
+
+    torch's SIGCHLD handler raises its bare "DataLoader worker (pid N) exited unexpectedly" wherever this process
+    is when the worker exits: while a batch is drawn, or in the step on the batch before (its forward, loss,
+    backward or optimizer step); a worker that died after queuing a batch leaves a bare ``ConnectionResetError``.
+    Said as :func:`drawing_error` says it (``name``, ``prefix`` as there), and ``it``'s workers are shut down.
+    ``None`` for any other error, and where none of ``it``'s workers died (another loader's worker did).
+    """
+    if it is None or not isinstance(exc, (RuntimeError, ConnectionError, EOFError)):
+        return None
+    if isinstance(exc, RuntimeError) and not str(exc).startswith("DataLoader worker (pid"):
+        return None
+    if not _dead_workers(it, exc):
+        return None
+    return drawing_error(exc, data, None, name, it=it, prefix=prefix)
+
+
 def drawing_error(
     exc: BaseException, data: object, index: int | None, name: str, *, it: object = None, prefix: str = ""
 ) -> DataError | None:
@@ -705,7 +742,9 @@ def drawing_error(
     """
     if it is None:
         it = _loader_iterator(exc)
-    dead = [] if it is None else _dead_workers(it, exc)
+    # No iterator to ask (torch's SIGCHLD handler raised in a step of Lightning's loop, which holds the iterator):
+    # the worker's pid and exit as torch's words give them.
+    dead = _dead_workers_said(exc) if it is None else _dead_workers(it, exc)
     why = _worker_death_message(dead, index, exc) if dead else collate_failure_message(exc, data, index)
     if why is not None:
         message = prefix + why
@@ -1034,12 +1073,9 @@ class CyclingBatches:
         runs on the batch before (its forward, loss, backward or optimizer step), not while a batch is drawn. The
         iterator's workers are shut down (:func:`drawing_error`). ``None`` for any other error.
         """
-        if not (isinstance(exc, RuntimeError) and str(exc).startswith("DataLoader worker (pid")):
-            return None
-        if self._it is None or not _dead_workers(self._it, exc):
-            return None
-        error = drawing_error(exc, self.data, None, self.DATA, it=self._it)
-        self._it = None
+        error = worker_death(exc, self._it, self.data, self.DATA)
+        if error is not None:
+            self._it = None
         return error
 
     def next(self) -> tuple[Any, int]:

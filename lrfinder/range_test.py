@@ -72,6 +72,7 @@ from .batches import (
     infer_batch_size,
     target_broadcast_refused,
     to_device,
+    worker_death,
 )
 from .data_parallel import (
     DataParallelRanks,
@@ -2299,8 +2300,10 @@ def _with_val_curve(
         if sync is not None:
             ddp.require_forward_param_sync = False  # type: ignore[union-attr]
         try:
+            it = None
             with preserved_randomness(val_data), _put_back(held), eval_modes(model):  # once per pass, not per batch
-                for i, batch in enumerate(own_iterator(val_data)):  # one batch at a time: val_data is not held whole
+                it = own_iterator(val_data)
+                for i, batch in enumerate(it):  # one batch at a time: val_data is not held whole
                     weight = infer_batch_size(None, batch) or 1
                     loss = _losses_in_eval(loss_of, [batch], model)[0]
                     total += weight * loss
@@ -2311,6 +2314,13 @@ def _with_val_curve(
                             copes = watch.tolerates_non_finite = True
                         elif found:
                             return total, examples, copes, (i, batch, found[0][1], loss)
+        except Exception as exc:
+            # A worker of val_data's loader that died, while a batch was drawn or its loss computed: torch's bare
+            # SIGCHLD error, said. A training loader's worker is left to the sweep's own check.
+            died = worker_death(exc, it, val_data, "val_data", prefix="val_data: ")
+            if died is None:
+                raise
+            raise died from exc
         finally:
             if sync is not None:
                 ddp.require_forward_param_sync = sync  # type: ignore[union-attr]

@@ -1074,7 +1074,7 @@ class _HeldOutStream:
         try:
             self._it = own_iterator(self.data)
             for _ in range(self.skip + 1):
-                head.append(next(self._it))
+                head.append(self._draw())
         except StopIteration:
             lower = " or lower Refine.val_batches" if self.skip > 1 else ""  # none is held out below 1
             raise DataError(
@@ -1096,10 +1096,23 @@ class _HeldOutStream:
             self._start()
             return self._first
         try:
-            return next(self._it)
+            return self._draw()
         except StopIteration:
             self._start()
             return self._first
+
+    def _draw(self) -> Any:
+        """``next`` of the iterator; a DataLoader worker that died is a :class:`DataError` (torch's words said)."""
+        from .batches import worker_death
+
+        try:
+            return next(self._it)
+        except (RuntimeError, ConnectionError, EOFError) as exc:
+            died = worker_death(exc, self._it, self.data, "train_data", prefix="train_data: ")
+            if died is None:
+                raise
+            self._it = None
+            raise died from exc
 
 
 def _length(data: object) -> int | None:
@@ -1515,11 +1528,20 @@ def refine_range_test(
     )
     try:
         if val_data is not None:
+            from .batches import worker_death
+
             held: list[Any] = []
-            for batch in own_iterator(val_data):
-                held.append(batch)
-                if len(held) >= refine.val_batches:
-                    break
+            it = own_iterator(val_data)
+            try:
+                for batch in it:
+                    held.append(batch)
+                    if len(held) >= refine.val_batches:
+                        break
+            except (RuntimeError, ConnectionError, EOFError) as exc:
+                died = worker_death(exc, it, val_data, "val_data", prefix="val_data: ")
+                if died is None:
+                    raise
+                raise died from exc
             if reduce is not None:  # every rank judges on as many batches (a rank's val_data may be shorter)
                 held = held[: fewest_over_ranks(len(held), refine.val_batches, reduce)]
             if not held:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -74,14 +75,32 @@ def make_mlp(features: int = 10, classes: int = 3, hidden: int = 32, seed: int =
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
 
 
+#: The DataError for a DataLoader worker that died (:class:`WorkerCrashes`) while "a batch" was drawn, as a regex.
+WORKER_DIED = (
+    r"A DataLoader worker process exited while a batch was drawn \(pid \d+: exit code 3; RuntimeError: DataLoader "
+    r"worker .*\): the Dataset's code in the worker crashed or was killed .* Draw the batches with num_workers=0 to "
+    r"see the error in this process\."
+)
+
+
 class WorkerCrashes(torch.utils.data.Dataset):
-    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item."""
+    """A Dataset whose DataLoader worker process dies (os._exit(3), as a crash in native code) on its first item.
+
+    ``at``: on that item instead; ``after``: that many seconds after the item is asked for (while the main process
+    steps on the batch before); :attr:`ARMED` (of a subclass, set later): only in workers started once it is true.
+    """
+
+    ARMED = True
+
+    def __init__(self, at: int | None = None, after: float = 0.0) -> None:
+        self.at, self.after = at, after
 
     def __len__(self) -> int:
         return 64
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if torch.utils.data.get_worker_info() is not None:
+        if type(self).ARMED and self.at in (None, i) and torch.utils.data.get_worker_info() is not None:
+            time.sleep(self.after)
             os._exit(3)
         return torch.randn(10), torch.tensor(i % 3)
 

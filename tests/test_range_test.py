@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from _models import run_script
 from conftest import (
     SAM,
+    WORKER_DIED,
     FillsNaN,
     MissingRecords,
     NoCompilerForBackward,
@@ -4141,6 +4142,24 @@ def test_a_dataloader_worker_that_dies_is_named_with_what_to_do() -> None:
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
     # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
     torch._C._error_if_any_worker_fails()
+
+
+@pytest.mark.parametrize("after", [0.0, 0.2], ids=["drawn", "during-loss"])
+def test_a_val_data_worker_that_dies_is_named_with_what_to_do(loader: DataLoader, after: float) -> None:
+    """curve="val": a worker of val_data's loader that died came out as torch's bare "DataLoader worker (pid(s) 123)
+    exited unexpectedly", while a pass drew a batch or (torch's SIGCHLD handler) computed the batch before's loss."""
+    model = make_mlp()
+    before = copy.deepcopy(model.state_dict())
+    val = DataLoader(WorkerCrashes(at=16, after=after), batch_size=8, num_workers=1, prefetch_factor=1)
+
+    def slow_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        time.sleep(after * 2)
+        return F.cross_entropy(out, target)
+
+    with pytest.raises(DataError, match=r"^val_data: " + WORKER_DIED + r"$"):
+        range_test(model, loader, val_data=val, curve="val", loss_fn=slow_loss, num_steps=10)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    torch._C._error_if_any_worker_fails()  # its workers were shut down
 
 
 class _WorkerDiesAt(torch.utils.data.Dataset):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SAM, make_classification, make_mlp
+from conftest import SAM, WORKER_DIED, WorkerCrashes, make_classification, make_mlp
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -1400,3 +1400,24 @@ def test_an_ema_copy_a_step_fn_updates_starts_every_trial_where_it_was_and_is_pu
     assert result.refinement is not None and len(result.refinement.trials) == 3 == len(at_start)
     assert all(torch.equal(a, b) for trial in at_start[1:] for a, b in zip(at_start[0], trial, strict=True))
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+
+
+@pytest.mark.parametrize("where", ["val_data", "train_data"])
+def test_a_dataloader_worker_that_dies_in_the_held_out_batches_is_named_with_what_to_do(where: str) -> None:
+    """refine's held-out batches (val_data's, or the first training batches with max_resweeps=0) drawn from a loader
+    whose worker died came out as torch's bare "DataLoader worker (pid(s) 123) exited unexpectedly"."""
+
+    class Crashes(WorkerCrashes):
+        ARMED = False  # a class attribute: the range test puts the Dataset's own attributes back after the sweep
+
+    bad = DataLoader(Crashes(), batch_size=8, num_workers=1)
+
+    def arm(step: int, lr: float, loss: float) -> None:
+        Crashes.ARMED = Crashes.ARMED or step >= 28  # the workers refine starts after the sweep die
+    train_data, val_data = (loader(), bad) if where == "val_data" else (bad, None)
+    with pytest.raises(DataError, match=rf"^{where}: {WORKER_DIED}$"):
+        range_test(
+            make_mlp(), train_data, val_data=val_data, loss_fn=F.cross_entropy, num_steps=30, max_lr=0.1,
+            stop_factor=None, on_step=arm, refine=Refine(training_steps=100, max_resweeps=0),
+        )
+    torch._C._error_if_any_worker_fails()  # its workers were shut down

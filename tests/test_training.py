@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import re
 import signal
+import time
 import warnings
 from fractions import Fraction
 from typing import Any
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from conftest import (
     SAM,
+    WORKER_DIED,
     FillsNaN,
     MissingRecords,
     NoCompilerForBackward,
@@ -1594,6 +1596,21 @@ def test_a_dataloader_worker_that_dies_is_named_with_what_to_do(where: str) -> N
         assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # the first batch never came
     # Its workers were shut down: torch's SIGCHLD handler, which runs this check, no longer raises for the dead one.
     torch._C._error_if_any_worker_fails()
+
+
+def test_a_dataloader_worker_that_dies_during_a_step_is_named_with_what_to_do() -> None:
+    """A worker that died while Lightning's loop stepped on the batch before (torch's SIGCHLD handler raising in
+    the loss, not in the draw, the iterator nowhere in the traceback) came out as torch's bare "DataLoader worker
+    (pid 123) exited unexpectedly with exit code 3": the worker is read from torch's words. With one worker and a
+    prefetch of one, the worker draws batch k + 1 while the loop steps on batch k."""
+    bad = DataLoader(WorkerCrashes(at=16, after=0.2), batch_size=8, num_workers=1, prefetch_factor=1)
+
+    def slow_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.5)
+        return F.cross_entropy(out, target)
+
+    with pytest.raises(DataError, match=r"^train_data: " + WORKER_DIED + r"$"):
+        train(make_mlp(), bad, val_data=loader(n=64), optimizer=sgd(0.01), loss_fn=slow_loss)
 
 
 
