@@ -43,6 +43,7 @@ def closed_stdout(args: list[str], cwd: Path) -> tuple[int, str]:
     return proc.wait(timeout=300), err
 
 
+@pytest.mark.slow  # a range test in a process: 42 s on the shared 2-core machine under load
 def test_run_into_a_closed_pipe_is_quiet_and_still_writes_its_files(work: Path):
     code, err = closed_stdout(
         ["run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--no-report", "--json", "r.json"], work
@@ -66,6 +67,7 @@ def test_errors_into_a_closed_stderr_are_quiet(work: Path):
     assert proc.wait(timeout=300) == 2 and out == ""
 
 
+@pytest.mark.slow  # a range test in a process: 62 s on the shared 2-core machine under load
 def test_pipe_into_head(work: Path):
     command = f"{sys.executable} -m lrfinder run model.pt --data train.npz --num-steps 12 --no-report --csv - | head -3"
     proc = subprocess.run(
@@ -109,6 +111,7 @@ def test_pipe_safe_writes_what_the_streams_encoding_cannot_hold_with_stand_ins()
     assert raw.getvalue().decode("cp1252") == "critical batch    ~ 39 (90% 32-47)\npick spread       x//1.12 ?\n"
 
 
+@pytest.mark.slow  # a range test in a process: 58 s on the shared 2-core machine under load
 def test_run_prints_its_summary_in_a_latin1_locale(work: Path):
     # The summary's '≈' and '–' failed to encode: "Error: 'latin-1' codec can't encode ...", exit 1, no files.
     env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
@@ -177,6 +180,7 @@ def test_an_interrupt_while_the_options_are_read_exits_as_an_interrupt(work: Pat
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux's /proc/self/fd, what /dev/stdout links to")
+@pytest.mark.slow  # a range test in a process: 57 s on the shared 2-core machine under load
 def test_json_into_a_link_to_stdout_is_written_into_it(work: Path):
     # `--json /dev/stdout` renamed a file over the link: as root, /dev/stdout became a plain file in /dev (and
     # `fit -o /dev/null` did the same to /dev/null), and the JSON never reached stdout. A link of the same kind
@@ -278,6 +282,7 @@ def test_a_usage_error_into_a_closed_stderr_stays_off_stdout(work: Path):
 
 
 @pytest.mark.skipif(not Path("/dev/stdout").exists(), reason="needs /dev/stdout")
+@pytest.mark.slow  # a range test in a process: 63 s on the shared 2-core machine under load
 def test_json_to_dev_stdout_is_json_to_stdout(work: Path):
     # Written to as a file, the JSON came after the summary's lines, and a "wrote /dev/stdout" line after it, on one
     # stream: `| jq` failed. It is `--json -` now, the summary on stderr.
