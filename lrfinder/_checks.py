@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -276,6 +277,43 @@ def non_finite_from_text(value: str) -> float | None:
     ``" inf"``, which no writer of lrfinder's produces, in a suggestion's fields but not in the curve.
     """
     return float(value) if value in NON_FINITE_TEXT else None
+
+
+def non_finite_to_text(value: float) -> float | str:
+    """``value`` as lrfinder's JSON writes it: a finite float as it is, NaN and infinities as :data:`NON_FINITE_TEXT`.
+
+    The one encoder of every writer of a result's numbers; :func:`number_from_json` reads it back.
+
+    Example:
+        >>> non_finite_to_text(0.5), non_finite_to_text(float("nan")), non_finite_to_text(-float("inf"))
+        (0.5, 'nan', '-inf')
+
+    """
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def number_from_json(value: object) -> float:
+    """A number :func:`non_finite_to_text` wrote, read back: a number as a float, the text of :data:`NON_FINITE_TEXT`.
+
+    ``float()`` also read other text (``"1_0"``, ``" 3 "``, ``"infinity"``, ``"1e-3"``) and bools, which no writer
+    of lrfinder's produces.
+
+    Raises:
+        ValueError: ``value`` is other text, bytes or a bool.
+
+    """
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        number = non_finite_from_text(value) if isinstance(value, str) else None
+        if number is None:
+            what = "a bool" if isinstance(value, (bool, np.bool_)) else "text"
+            raise ValueError(
+                f"{value!r:.40} is {what}, not a number (text only for those JSON cannot hold: "
+                f"{', '.join(map(repr, NON_FINITE_TEXT))})"
+            )
+        return number
+    return float(value)  # type: ignore[arg-type]
 
 
 def is_choice(value: object, choices: tuple[str, ...]) -> bool:

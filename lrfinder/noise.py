@@ -78,6 +78,7 @@ from ._checks import (
     is_choice,
     is_int,
     is_not_a_sequence,
+    non_finite_to_text,
     plain,
     real_number,
     single_number_note,
@@ -328,7 +329,7 @@ class NoiseScale:
             "small_batch_size": self.small_batch_size,
             "big_batch_size": self.big_batch_size,
             "n_estimates": self.n_estimates,
-            "interval": [_encode(v) for v in self.interval],
+            "interval": [non_finite_to_text(v) for v in self.interval],
             "steps": list(self.steps),
             "source": self.source,
         }
@@ -365,12 +366,6 @@ _SOURCE_WORDS = {
     "ranks": "DDP ranks",
     "given": "given norms",
 }
-
-
-def _encode(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
 def format_batch(value: float) -> str:

@@ -53,6 +53,7 @@ from ._checks import (
     is_number_tensor,
     is_real,
     non_finite_from_text,
+    non_finite_to_text,
     plain,
     sentence,
     single_number_note,
@@ -570,11 +571,11 @@ class RangeTestResult:
         suggestion = None
         if self.suggestion is not None:
             suggestion = self.suggestion.to_dict()
-            suggestion["smoothed_losses"] = [_encode_float(v) for v in self.suggestion.smoothed_losses]
+            suggestion["smoothed_losses"] = [non_finite_to_text(v) for v in self.suggestion.smoothed_losses]
         return {
             "schema_version": SCHEMA_VERSION,
             "lrs": list(self.lrs),
-            "losses": [_encode_float(v) for v in self.losses],
+            "losses": [non_finite_to_text(v) for v in self.losses],
             "stop_reason": self.stop_reason,
             "settings": {
                 "min_lr": self.settings.min_lr,
@@ -1019,12 +1020,6 @@ def _refinement_from_dict(data: Mapping[str, Any] | None) -> Refinement | None:
     from .refine import Refinement
 
     return Refinement.from_dict(data)
-
-
-def _encode_float(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
 def _decode_floats(values: Any, key: str) -> tuple[float, ...]:

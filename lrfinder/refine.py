@@ -54,6 +54,8 @@ from ._checks import (
     is_int,
     is_not_a_sequence,
     is_real,
+    non_finite_to_text,
+    number_from_json,
     plain,
     sentence,
     single_number_note,
@@ -491,14 +493,8 @@ def check_trial_schedule(schedule: str, settings: Mapping[str, Any], training_st
 # --------------------------------------------------------------------------------------------
 
 
-def _enc(value: float | None) -> float | str | None:
-    if value is None or math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _dec(value: float | str | None) -> float | None:
-    return None if value is None else float(value)
+def _dec(value: object) -> float | None:
+    return None if value is None else number_from_json(value)
 
 
 def brief_curve(values: Sequence[float], *, lrs: bool = False) -> str:
@@ -571,9 +567,9 @@ class Trial:
             "lr": self.lr,
             "schedule": self.schedule,
             "steps": self.steps,
-            "train_losses": [_enc(v) for v in self.train_losses],
-            "held_out_loss": _enc(self.held_out_loss),
-            "held_out_losses": [_enc(v) for v in self.held_out_losses],
+            "train_losses": [non_finite_to_text(v) for v in self.train_losses],
+            "held_out_loss": non_finite_to_text(self.held_out_loss),
+            "held_out_losses": [non_finite_to_text(v) for v in self.held_out_losses],
             "diverged": self.diverged,
         }
 
@@ -584,9 +580,9 @@ class Trial:
             lr=float(data["lr"]),
             schedule=str(data["schedule"]),
             steps=int(data["steps"]),
-            train_losses=tuple(float(v) for v in data["train_losses"]),
-            held_out_loss=float(data["held_out_loss"]),
-            held_out_losses=tuple(float(v) for v in data["held_out_losses"]),
+            train_losses=tuple(number_from_json(v) for v in data["train_losses"]),
+            held_out_loss=number_from_json(data["held_out_loss"]),
+            held_out_losses=tuple(number_from_json(v) for v in data["held_out_losses"]),
             diverged=bool(data["diverged"]),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import lrfinder
-from lrfinder._checks import plain
+from lrfinder._checks import non_finite_to_text, number_from_json, plain
 
 T = torch.tensor
 
@@ -370,3 +371,17 @@ def test_word_agrees_with_its_count_as_plural_does():
     assert [word(n, "setting") for n in (0, 1, 2)] == ["settings", "setting", "settings"]
     assert [word(n, "has", "have") for n in (1, 3)] == ["has", "have"]
     assert [plural(n, "batch", "batches") for n in (1, 2)] == ["1 batch", "2 batches"]
+
+
+@pytest.mark.parametrize("value", [0.5, -2.0, 0.0, float("inf"), -float("inf"), float("nan")])
+def test_non_finite_text_round_trips_through_json(value: float) -> None:
+    """The one encoder/decoder pair of every result's numbers: strict JSON, read back as the same float."""
+    text = json.dumps(non_finite_to_text(value), allow_nan=False)
+    back = number_from_json(json.loads(text))
+    assert back == value or (math.isnan(back) and math.isnan(value))
+
+
+@pytest.mark.parametrize("value", ["1_0", " 3 ", "infinity", "Infinity", "1e-3", b"nan", True])
+def test_number_from_json_refuses_what_no_writer_produces(value: object) -> None:
+    with pytest.raises(ValueError, match="not a number"):
+        number_from_json(value)

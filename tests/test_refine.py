@@ -1421,3 +1421,14 @@ def test_a_dataloader_worker_that_dies_in_the_held_out_batches_is_named_with_wha
             stop_factor=None, on_step=arm, refine=Refine(training_steps=100, max_resweeps=0),
         )
     torch._C._error_if_any_worker_fails()  # its workers were shut down
+
+
+@pytest.mark.parametrize("text", ["1_0", " 3 ", "infinity", "NaN", "1e-3"])
+def test_a_refinement_read_back_refuses_text_no_writer_produces(text: str) -> None:
+    """Refinement.from_dict read any text float() reads as a number ("1_0" as 10, " 3 ", "infinity"), where the
+    range-test result's own fields refuse it: only "nan", "inf" and "-inf" stand for numbers in lrfinder's JSON."""
+    data = {"trials": [], "lr": text, "max_lr": None, "schedule": "constant", "training_steps": 10, "budget": 1.0,
+            "judged_on": "val_data"}  # fmt: skip
+    with pytest.raises(ValueError, match=rf"^Malformed refinement: '{re.escape(text)}' is text, not a number"):
+        Refinement.from_dict(data)
+    assert math.isinf(Refinement.from_dict({**data, "lr": "-inf"}).lr)  # type: ignore[arg-type]
