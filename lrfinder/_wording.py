@@ -45,6 +45,75 @@ def first_clause(message: str, limit: int = 70) -> str:
     return gist if len(gist) <= limit else gist[: limit - 1].rstrip() + "…"
 
 
+#: The verbs an inconclusive curve's message starts its advice with (its "what to do" sentence).
+_ADVICE = re.compile(r"(Check|Increase|Raise|Lower|Rescale|Analyse|Steady|Run|Drop|Average|Use|Pass|Try|Set)\b")
+
+
+def _without_asides(text: str) -> str:
+    """``text`` without its bracketed asides, but for those naming a setting (``min_lr=...``, ``--min-lr ...``)."""
+    kept: list[str] = []
+    depth, start = 0, 0
+    for i, char in enumerate(text):
+        if char == "(":
+            if depth == 0:
+                kept.append(text[start:i])
+                start = i
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                aside = text[start : i + 1]
+                kept.append(aside if re.search(r"=|(^|[ (])--\w", aside) else "")
+                start = i + 1
+    kept.append(text[start:])
+    return re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", "".join(kept))).strip()
+
+
+def inconclusive_gist(message: str, limit: int = 160) -> list[str]:
+    """An inconclusive curve's message at a glance: what happened, the one thing to do, and the LR to stay below.
+
+    The whole message runs to a dozen lines (why the curve reads no fall, what to check, where it
+    blew up, a sweep to run again); the report's box and ``lrfind``'s summary lead with this gist and
+    say where the rest is (``result.error``, the JSON's ``error``). Each line is the message's own
+    words, cut short: the first sentence to its first clause; the first sentence of advice (one
+    starting with a verb such as *Check* or *Increase*) without its asides, but for those naming a
+    setting (the sweep to run again), up to a remark after a semicolon; and the blow-up the message
+    names (:data:`lrfinder.analysis.BLOWUP_NAMED`, imported on call, numpy with it) as
+    ``Keep any LR below ...``. A line over ``limit`` characters is cut at a word, with an ellipsis.
+
+    Example:
+        >>> gist = inconclusive_gist("The loss is still falling at the largest LR tried (1.00e-02); the test never "
+        ...     "reached the divergence region. Increase max_lr and run again, e.g. 3 decades higher (min_lr=1.00e-06, "
+        ...     "max_lr=1.00e+01, num_steps=175, the same steps per decade); more num_steps alone sweeps the same LRs.")
+        >>> gist[0]
+        'The loss is still falling at the largest LR tried.'
+        >>> gist[1].removesuffix(" (min_lr=1.00e-06, max_lr=1.00e+01, num_steps=175, the same steps per decade).")
+        'Increase max_lr and run again, e.g. 3 decades higher'
+
+    """
+    from .analysis import BLOWUP_NAMED, DOUBTFUL_BLOWUP_NAMED
+
+    def cut(line: str) -> str:
+        line = line.rstrip(".,;: ") + "."
+        return line if len(line) <= limit else line[: line.rfind(" ", 0, limit)].rstrip(",;:") + " …"
+
+    # Sentences end at ". " before a capital: never inside a number (1.00e-02) or "e.g. 3".
+    sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", " ".join(message.split()))
+    happened = re.split(r": | \(|; ", sentences[0], maxsplit=1)[0]
+    lines = [cut(happened)]
+    advice = next((s for s in sentences[1:] if _ADVICE.match(s)), None)
+    if advice is not None:
+        # Up to a remark after it ("; more num_steps alone sweeps the same LRs"), not a condition ("; if it does, ...").
+        lines.append(cut(re.split(r"; (?!if )", _without_asides(advice), maxsplit=1)[0]))
+    for template, words in ((BLOWUP_NAMED, "the loss blew up there"), (DOUBTFUL_BLOWUP_NAMED, "a rise read as a "
+                            "blow-up, maybe noise")):  # fmt: skip
+        found = re.search(re.escape(template).replace(re.escape("{lr}"), r"([0-9.]+e[+-]\d+)"), message)
+        if found:
+            lines.append(cut(f"Keep any LR below {found.group(1)}: {words}"))
+            break
+    return lines
+
+
 def unmeasured_noise(reason: str) -> str:
     """Why the critical batch was not measured, in a line: the gist of ``reason`` and where the whole of it is.
 

@@ -65,7 +65,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
-from ._wording import first_clause, plural, unmeasured_noise
+from ._wording import first_clause, inconclusive_gist, plural, unmeasured_noise
 from .analysis import (
     _TINY,
     BLOWUP_NAMED,
@@ -1628,20 +1628,26 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             text = f"scaled lr = {scaled.lr:.{d}e}\n (batch {format_batch(scaled.to_batch_size)}{capped})"
             _lr_label(ax, 1 + moved, scaled.lr, text, COLORS["scaled"])
     else:
-        if brief is None:
-            reason, wrap, size = result.error or "", 70, 12.0
-        else:
-            gist = first_clause(result.error, 2 * brief) if result.error else ""
-            reason, wrap, size = (f"{gist} (result.error says why)" if gist else ""), brief, _BRIEF_PT
-        # Never at a hyphen: the command line's "--num-steps" was drawn as "--num-" and "steps", a number "1.00e-07" as
-        # "1.00e-" and "07".
+        head = "Inconclusive: no learning rate suggested."
         if result.error is None:
             # A result built by hand (or a file whose suggestion and error are null) was never read: "Inconclusive"
             # with no reason said of its curve what no analysis had found.
+            head = "Not analysed: no learning rate suggested."
             reason = "The result holds neither a suggestion nor an error: result.analyze() reads its curve."
-        lines = textwrap.wrap(_drawable(reason), wrap, break_on_hyphens=False)
-        head = "Inconclusive" if result.error is not None else "Not analysed"
-        message = f"{head}: no learning rate suggested.\n" + "\n".join(lines)
+        elif brief is None:
+            # Its gist, a sentence a line, what happened in the head ("Inconclusive: the loss never clearly falls."),
+            # and where the whole of it is: the whole message ran to 17 lines at 12 pt over the curve it speaks of.
+            happened, *rest = inconclusive_gist(result.error)
+            head = f"Inconclusive: {happened[:1].lower()}{happened[1:]}"
+            reason = "\n".join([*rest, _WHOLE_MESSAGE])
+        else:
+            reason = f"{first_clause(result.error, 2 * brief)} (result.error says why)"
+        wrap, size = (_MESSAGE_CHARS, 12.0) if brief is None else (brief, _BRIEF_PT)
+        # Never at a hyphen: the command line's "--num-steps" was drawn as "--num-" and "steps", a number "1.00e-07" as
+        # "1.00e-" and "07".
+        lines = [line for part in reason.split("\n") for line in textwrap.wrap(_drawable(part), wrap,
+                                                                                 break_on_hyphens=False)]  # fmt: skip
+        message = "\n".join([*textwrap.wrap(_drawable(head), wrap, break_on_hyphens=False), *lines])
         # At the top, above the curve (plot_range_test makes the room): the curve is what the
         # message asks the reader to look at.
         _text_box(
@@ -1709,6 +1715,12 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
         _mark(slope_ax, "steepest", s.steepest_lr, _value_at(lrs, slope, s.steepest_lr), size=9, clip_on=False)
 
 
+#: The characters a line of the report's inconclusive message holds at 12 pt (in the 12 x 9 inch default).
+_MESSAGE_CHARS = 80
+#: Where the report's inconclusive message says the whole of it is, after its gist.
+_WHOLE_MESSAGE = 'The whole reason: result.error, the JSON\'s "error".'
+
+
 #: The most of the loss panel's height the inconclusive message may take in the report (:func:`_fit_message`).
 _MESSAGE_SHARE = 0.55
 #: The smallest type the report's inconclusive message is set in before it is cut to its gist.
@@ -1732,19 +1744,24 @@ def _fit_message(ax: Axes) -> None:
     renderer = _renderer(ax)
     frame = ax.get_window_extent(renderer)
     head, *rest = text.get_text().split("\n")
-    reason = " ".join(rest)
+    # The gist's sentences start a line each (_message_gist), rewrapped one by one.
+    reason = "\n".join(re.split(r"(?<=[.…]) (?=[A-Z])", " ".join(rest)))
     root = _root_figure(ax)
     dots = float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0
 
     def fits() -> bool:
-        box = text.get_window_extent(renderer)
-        return bool(box.width <= 0.96 * frame.width and box.height <= _MESSAGE_SHARE * frame.height)
+        # Its frame too: the gist's 6 lines at 10.8 pt fitted by their text, but their frame's pad rose over the panel.
+        box = _framed_extent(text, renderer)
+        return bool(
+            box.width <= 0.96 * frame.width and box.height <= _MESSAGE_SHARE * frame.height and box.y1 <= frame.y1
+        )
 
     def wrapped(words: str, size: float) -> int:
         """Set ``words`` under the head at ``size`` points, as many characters a line as the panel holds."""
         text.set_fontsize(size)
         chars = max(min(int(0.9 * frame.width / (0.6 * size * dots)), 70), 20)
-        text.set_text("\n".join([head, *textwrap.wrap(words, chars, break_on_hyphens=False)]))
+        lines = [line for part in words.split("\n") for line in textwrap.wrap(part, chars, break_on_hyphens=False)]
+        text.set_text("\n".join([head, *lines]))
         return chars
 
     if fits():
@@ -1756,7 +1773,7 @@ def _fit_message(ax: Axes) -> None:
             break
         size = max(size * 0.9, _SMALLEST_MESSAGE_PT)
     if not fits():
-        wrapped(f"{first_clause(reason, 2 * chars)} (result.error, or lrfind's summary, says why)", size)
+        wrapped(f"{first_clause(' '.join(reason.split()), 2 * chars)} (result.error says why)", size)
 
 
 def _curve_name(results: Sequence[RangeTestResult], i: int) -> str:

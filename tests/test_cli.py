@@ -3023,3 +3023,22 @@ def test_fit_keeps_bfloat16_float64_and_a_checkpoints_float16_from_a_real_proces
                           capture_output=True, text=True, cwd=work, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert {v.dtype for v in torch.load(work / "proc.pt", weights_only=True).values()} == {torch.float16}
+
+
+def test_an_inconclusive_runs_summary_gives_the_reasons_gist_and_says_where_the_whole_is(work: Path):
+    # The summary's reason ran to 15 lines (a model that cannot learn); it gives the gist, what happened and what to
+    # do, and names the JSON that holds the whole reason, which still says all of it (report33).
+    args = ["run", "model_ts.pt", "--data", "train.npz", "--min-lr", "1e-9", "--max-lr", "1e-8", *FAST]
+    result = invoke(*args, "--json", "out.json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("reason "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("whole reason "))
+    assert 1 <= end - start <= 3, result.stdout
+    gist = " ".join(" ".join(lines[start:end]).split()[1:])
+    assert gist.startswith("The loss never clearly falls. Check that the loss depends on the model"), gist
+    assert lines[end].split(None, 2)[2] == 'in out.json, its "error"'
+    whole = json.loads((work / "out.json").read_text())["error"]
+    assert whole.startswith("The loss never clearly falls: ") and len(whole) > 2 * len(gist)
+    # Without --json the summary says how to get it.
+    assert re.search(r'^whole reason +not printed: run with --json FILE, its "error"$', invoke(*args).stdout, re.M)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from .._wording import plural, unmeasured_noise
+from .._wording import inconclusive_gist, plural, unmeasured_noise
 from ..names import LIGHTNING_LOGGERS
 
 if TYPE_CHECKING:
@@ -621,8 +621,14 @@ def echo_summary(rows: Sequence[tuple[str, str]], *, err: bool) -> None:
             click.echo(" " * width + line, err=err)
 
 
-def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[tuple[str, str]]:
-    """The summary of one range test: model, optimizer, steps, suggestion, scaling, notes."""
+def summary_rows(
+    result: RangeTestResult, *, source: str | None = None, json_path: str | None = None
+) -> list[tuple[str, str]]:
+    """The summary of one range test: model, optimizer, steps, suggestion, scaling, notes.
+
+    An inconclusive curve's reason is its gist (:func:`~lrfinder._wording.inconclusive_gist`), and a row says where
+    the whole of it is: ``json_path``'s ``error`` (``--json``), else how to get it.
+    """
     rows: list[tuple[str, str]] = []
     if source:
         count = f"{result.num_parameters or 0:,} trainable parameters"
@@ -641,7 +647,19 @@ def summary_rows(result: RangeTestResult, *, source: str | None = None) -> list[
     s = result.suggestion
     if s is None:
         rows.append(("suggested lr", "none: the curve is inconclusive"))
-        rows.append(("reason", result.error or "?"))
+        if result.error is None:
+            rows.append(("reason", "?"))
+            return rows
+        # The gist: the whole reason ran to 15 lines of the summary (a model that cannot learn, random labels).
+        rows.append(("reason", " ".join(inconclusive_gist(result.error))))
+        where = (
+            'not printed: run with --json FILE, its "error"'
+            if json_path is None
+            else 'in the JSON on stdout, its "error"'
+            if json_path == "-"
+            else f'in {json_path}, its "error"'
+        )
+        rows.append(("whole reason", where))
         return rows
     rows.append(("suggested lr", f"{s.lr:.2e}  (rule: {s.rule})"))
     rows.append(("one-cycle band", f"{s.min_lr:.2e} .. {s.max_lr:.2e}"))

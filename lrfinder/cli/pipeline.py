@@ -1636,7 +1636,7 @@ def execute(options: Options, inputs: Inputs) -> None:
             echo_summary([("training", _training_plan(options, result, inputs.data))], err=options.to_stderr)
     else:
         result = results[0]
-        rows = summary_rows(result, source=inputs.source)
+        rows = summary_rows(result, source=inputs.source, json_path=options.json_path)
         if result.suggestion is None and options.target_batch_size is not None:
             # --target-batch-size has nothing to scale: said, not left out without a word.
             rows.append(("scaled lr", f"none: no suggested lr to scale from batch {result.batch_size} to "
