@@ -161,7 +161,7 @@ def test_every_lrfind_option_the_readme_names_exists() -> None:
     for param in [*main.params, *(p for command in main.commands.values() for p in command.params)]:
         options.update(param.opts + param.secondary_opts)
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w.])", README.read_text(encoding="utf-8")))
-    assert named - options == {"--no-deps", "--slow", "--workers", "--final"}
+    assert named - options == {"--no-deps", "--index-url", "--extra-index-url", "--slow", "--workers", "--final"}
     commands = set(re.findall(r"^lrfind ([a-z]+)", README.read_text(encoding="utf-8"), flags=re.M))
     assert commands and commands <= set(main.commands)
 
