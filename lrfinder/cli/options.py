@@ -1324,7 +1324,11 @@ sweep_options = _group(
         type=NameChoice(SCALING_RULES),
         default="auto",
         show_default=True,
-        help="Batch-size scaling rule.",
+        help=(
+            "Batch-size scaling rule. 'auto' uses the critical batch lrfind always measures ('noise') when the "
+            "measurement is conclusive, else 'linear'/'sqrt' by optimizer; Python's range_test measures it only "
+            "with noise_scale=True, else its 'auto' is 'linear'/'sqrt'. The summary names the rule that ran."
+        ),
     ),
     optimizer_option(help="Optimizer name (see 'lrfind list'), torch.optim class name or module:Class."),
     click.option(
