@@ -110,3 +110,20 @@ def test_get_type_hints_works_on_every_public_callable(hint_reports: dict, case:
     assert report["trainer"].count(".Trainer") == len(trainers), report["trainer"]
     for trainer in trainers:
         assert trainer in report["trainer"]
+
+
+def test_import_lrfinder_leaves_the_warning_filters_as_they_were() -> None:
+    """``import lrfinder`` adds nothing to ``warnings.filters`` (torch's own import adds its six, before); the first
+    range test adds the filters scipy, numpy and sympy install on their own first import (README, Cost)."""
+    code = textwrap.dedent(
+        """
+        import warnings
+        import torch
+        before = list(warnings.filters)
+        import lrfinder
+        from lrfinder import range_test, analysis, scaling
+        assert warnings.filters == before, [f for f in warnings.filters if f not in before]
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
