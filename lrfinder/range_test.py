@@ -79,6 +79,7 @@ from .data_parallel import (
     DataParallelRanks,
     _reduced_step_loss,
     data_parallel_ranks,
+    failure_told_to_other_ranks,
     micro_batch_sync,
     parallel_module,
     raised_on_every_rank,
@@ -2816,9 +2817,17 @@ def _swept_and_restored(
     """Sweep (:func:`run_sweep`), then restore what was saved, whatever happened: the LRs, losses and stop reason."""
     snapshot = saved.snapshot
     train_modes(model)
+    ranks = prepared.ranks
+    # A rank whose step raised and whose process ended is named on the others (told through the process group's
+    # store, no collective per step), not gloo's bare "Connection closed by peer".
+    told = (
+        contextlib.nullcontext()
+        if ranks is None
+        else failure_told_to_other_ranks(ranks.rank, ranks.world, "range_test's sweep")
+    )
     try:
         # Another optimizer the step_fn steps (a GAN's critic) is put back with the rest.
-        with training_grad_mode(setup.target), (
+        with told, training_grad_mode(setup.target), (
             snapshot.watching_optimizers() if snapshot is not None else contextlib.nullcontext()
         ):
             return run_sweep(

@@ -748,3 +748,38 @@ def test_a_check_raising_on_one_rank_raises_on_every_rank(tmp_path: Path) -> Non
     assert second["setup"]["type"] == "ValueError" and "accumulate_steps" in second["setup"]["error"]
     assert first["setup"]["type"] == "LRFinderError"
     assert first["setup"]["error"].startswith("range_test's argument checks raised on rank 1 of 2 (ValueError: ")
+
+
+def _rank_fails_mid_sweep_worker(rank: int, init: str, out: str) -> None:
+    """Rank 1's step_fn raises at the sweep's fourth step, and its process ends (an uncaught error would end it)."""
+    join_gloo(rank, init, WORLD)
+    _, loader = _regression(rank)
+    model = nn.parallel.DistributedDataParallel(small_net())
+    calls = [0]
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        calls[0] += 1
+        if rank == 1 and calls[0] == 4:
+            raise ValueError("rank 1 cannot read its batch")
+        x, y = batch
+        return F.mse_loss(m(x), y)
+
+    try:
+        lrfinder.range_test(model, loader, step_fn=step_fn, num_steps=20)
+        record: dict[str, Any] = {"error": None}
+    except Exception as exc:
+        record = {"type": type(exc).__name__, "error": str(exc)}
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+    os._exit(0)  # no barrier: rank 1 leaves at once, as a process ended by its error does
+
+
+@pytest.mark.slow
+def test_a_rank_failing_mid_sweep_is_named_on_the_others(tmp_path: Path) -> None:
+    """Rank 1's step raised and its process ended: rank 0 raised gloo's bare "Connection closed by peer" from the
+    step's all-reduce. It names rank 1 and its error (told through the process group's store, no collective per
+    step). A failing rank whose process goes on still leaves the others waiting until the process group's timeout."""
+    first, second = spawn_ranks(_rank_fails_mid_sweep_worker, tmp_path, WORLD, DEADLINE_S)
+    assert second["type"] == "ModelError" and "rank 1 cannot read its batch" in second["error"]
+    assert first["type"] == "LRFinderError", first
+    assert first["error"].startswith("range_test's sweep raised on rank 1 of 2 (ModelError: range_test: step_fn"), first
+    assert "rank 1 cannot read its batch" in first["error"]
