@@ -1237,6 +1237,16 @@ def test_run_usage_errors_exit_2_with_one_line(work: Path, case: str):
     assert len(errors) == 1 and result.stderr.strip().endswith(errors[0])
 
 
+def test_an_optimizer_setting_refused_only_at_its_first_step_is_a_failed_run_naming_it(work: Path):
+    """torch takes Adam(capturable=True) and refuses it at the first step() on the CPU: the run fails (exit 1, as
+    README's exit codes say) with the setting named and what to check, not as a usage error caught before the test."""
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", "--optimizer", "adam", "--opt", "capturable=true",
+                    *FAST)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "Adam.step() failed on the range test's first step" in result.output and "capturable=True" in result.output
+    assert "Traceback" not in result.output
+
+
 BROKEN_MODULES = {
     "lrf_raises": "raise RuntimeError('no GPU driver here')\n",
     "lrf_needs": "import lrf_not_installed_anywhere\n",
