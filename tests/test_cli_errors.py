@@ -820,10 +820,8 @@ def test_csv_without_target_is_a_usage_error(work: Path):
 FAILED = {
     "empty model file": (["empty.pt", "--data", "train.npz"], ["empty.pt", "is empty (0 bytes)"]),
     "empty .pt data": (["model.pt", "--data", "empty_data.pt"], ["empty_data.pt", "is empty (0 bytes)"]),
-    "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
     "truncated model": (["cut_model.pt", "--data", "train.npz"], ["cut_model.pt", "truncated or damaged", "again"]),
     "truncated npz": (["model.pt", "--data", "cut.npz"], ["cut.npz starts like a .npz archive", "truncated"]),
-    "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     "empty npz": (["model.pt", "--data", "nothing.npz"], ["nothing.npz holds no arrays", "numpy.savez"]),
     "binary csv": (["model.pt", "--data", "binary.csv", "--target", "b"], ["binary.csv is not UTF-8", "header"]),
     "a Dataset that returns None for a record": (  # torch's bare "default_collate: batch must contain tensors ..."
@@ -993,10 +991,6 @@ FAILED = {
          "index pandas writes with df.to_csv(path), not an input. Write the file with df.to_csv(path, index=False), "
          "or remove the column."],
     ),
-    "a zip archive torch did not write as the data": (
-        ["model.pt", "--data", "notes.pt"],
-        ["notes.pt is a zip archive, but not one torch.save wrote (it holds notes.txt): pass the data file itself"],
-    ),
     "TorchScript shape error": (
         ["model.pt", "--data", "five.npz"],
         ["shape (32, 5)", "mat1 and mat2 shapes cannot be multiplied", "Check that the data matches the model."],
@@ -1007,6 +1001,13 @@ FAILED = {
 # A file of another kind in MODEL's or --data's place (the arguments swapped, a result given to run) was a failed
 # run (exit 1, "an error in the model"): the fix is on the command line, as for a --data file lrfind does not read.
 SWAPPED = {
+    # A zip torch.save did not write, other bytes under a torch or .npz name, as --data: exit 1, as MODEL exit 2.
+    "a zip archive torch did not write as the data": (
+        ["model.pt", "--data", "notes.pt"],
+        ["notes.pt is a zip archive, but not one torch.save wrote (it holds notes.txt): pass the data file itself"],
+    ),
+    "garbage npz": (["model.pt", "--data", "garbage.npz"], ["garbage.npz is not a .npz archive", "numpy.savez"]),
+    "text as .pt data": (["model.pt", "--data", "text.pt"], ["text.pt is not a PyTorch file", "torch.save({'x'"]),
     # The model's source file as MODEL was "not a PyTorch file" alone, naming neither the saved model nor --model-class.
     "python source as the model": (
         [f"{MODULE}.py", "--data", "train.npz"],

@@ -44,7 +44,7 @@ import zipfile
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, cast
 
 import click
 import numpy as np
@@ -1739,6 +1739,18 @@ def _read_npz(
     return _to_tensors(x, y, source, float_dtype, keys=(xk, yk))
 
 
+def _refuse_data_kind(path: Path, kind: str, said: str) -> NoReturn:
+    """Refuse ``path``, no ``kind`` file: a file of another kind is a usage error (exit 2), as it is as MODEL.
+
+    ``said``: why, and what to save instead. A ``kind`` archive cut short (:func:`_not_a_zip`) is damaged data, a
+    failed run (exit 1).
+    """
+    message = _not_a_zip(path, kind, said)
+    if message == said:
+        raise _usage_error(message)
+    raise DataError(message)
+
+
 def _load_tensor_file(
     path: Path,
     *,
@@ -1753,13 +1765,10 @@ def _load_tensor_file(
     _check_not_empty(path, "Data file")
     if suffix == ".npz":
         if not zipfile.is_zipfile(path):
-            raise DataError(
-                _not_a_zip(
-                    path,
-                    ".npz",
-                    f"{path} is not a .npz archive (not a zip file). Save the arrays with "
-                    "numpy.savez(path, x=..., y=...).",
-                )
+            _refuse_data_kind(
+                path,
+                ".npz",
+                f"{path} is not a .npz archive (not a zip file). Save the arrays with numpy.savez(path, x=..., y=...).",
             )
         return _read_npz(path, x_key=x_key, y_key=y_key, float_dtype=float_dtype)
     if suffix in (".pt", ".pth"):
@@ -1771,13 +1780,11 @@ def _load_tensor_file(
             )
         if not _is_pickle_or_torch_archive(path):
             # torch.load reads any other bytes as a legacy pickle and fails on them with a bare KeyError.
-            raise DataError(
-                _not_a_zip(
-                    path,
-                    "torch.save",
-                    f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of "
-                    "tensors: torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file.",
-                )
+            _refuse_data_kind(
+                path,
+                "torch.save",
+                f"{path} is not a PyTorch file (neither a torch.save archive nor a pickle). Save a dict of tensors: "
+                "torch.save({'x': x, 'y': y}, path), or pass a .npz or .csv file.",
             )
         if _is_npz(path):
             # numpy.savez's archive under a torch name (its members are all .npy arrays, torch.save's never are): read
@@ -1785,8 +1792,8 @@ def _load_tensor_file(
             # contents already told.
             return _read_npz(path, x_key=x_key, y_key=y_key, float_dtype=float_dtype)
         other_zip = _other_zip(path)
-        if other_zip is not None:
-            raise DataError(
+        if other_zip is not None:  # a file of a kind lrfind does not read as data: exit 2, as for MODEL
+            raise _usage_error(
                 f"{path} is {other_zip}the data file itself: a dict of tensors, torch.save({{'x': x, 'y': y}}, path), "
                 "or a .npz or .csv file."
             )
