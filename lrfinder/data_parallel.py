@@ -243,10 +243,12 @@ def _collective_failure(exc: BaseException) -> BaseException | None:
     """The failed collective's error in ``exc`` or its causes (gloo's "Connection closed by peer"), else ``None``."""
     import torch.distributed as dist
 
+    # torch.distributed.DistError is newer than some torch releases setup.cfg allows (gloo's words are read then).
+    dist_error: type[BaseException] | tuple[()] = getattr(dist, "DistError", ())
     error: BaseException | None = exc
     while error is not None:
         text = str(error)
-        if isinstance(error, dist.DistError) or (
+        if isinstance(error, dist_error) or (
             isinstance(error, RuntimeError) and ("gloo" in text or "by peer" in text)
         ):
             return error

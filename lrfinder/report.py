@@ -1744,7 +1744,7 @@ def _fit_message(ax: Axes) -> None:
     renderer = _renderer(ax)
     frame = ax.get_window_extent(renderer)
     head, *rest = text.get_text().split("\n")
-    # The gist's sentences start a line each (_message_gist), rewrapped one by one.
+    # The gist's sentences start a line each (inconclusive_gist), rewrapped one by one.
     reason = "\n".join(re.split(r"(?<=[.…]) (?=[A-Z])", " ".join(rest)))
     root = _root_figure(ax)
     dots = float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0

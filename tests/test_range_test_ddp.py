@@ -783,3 +783,24 @@ def test_a_rank_failing_mid_sweep_is_named_on_the_others(tmp_path: Path) -> None
     assert first["type"] == "LRFinderError", first
     assert first["error"].startswith("range_test's sweep raised on rank 1 of 2 (ModelError: range_test: step_fn"), first
     assert "rank 1 cannot read its batch" in first["error"]
+
+
+def test_a_collectives_failure_is_told_from_a_ranks_own_error_without_torchs_dist_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # torch.distributed.DistError is missing from some torch releases setup.cfg allows: gloo's words still tell a
+    # failed collective, and a rank's own RuntimeError is never taken for one (it is then told to the other ranks).
+    import torch.distributed as dist
+
+    from lrfinder.data_parallel import _collective_failure
+
+    gloo = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [::1]:1234")
+    own = RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 5x2)")
+    chained = ValueError("the step failed")
+    chained.__cause__ = gloo
+    for present in (True, False):
+        if not present:
+            monkeypatch.delattr(dist, "DistError", raising=False)
+        assert _collective_failure(gloo) is gloo
+        assert _collective_failure(chained) is gloo
+        assert _collective_failure(own) is None
