@@ -47,7 +47,7 @@ from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_no
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
 from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back, _tensor_bytes
-from .stepping import StepClosure
+from .stepping import StepClosure, lr_read_checked
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -1280,7 +1280,8 @@ class AutomaticStepper(_Stepper):
                 check_sparse_gradients(self.pl_module, opt)
             # As range_test says it: torch's "Adam does not support sparse gradients" came out bare.
             self.check_lr(opt, "training_step")
-            with first_step_errors(opt, first), module_hook_errors(self.pl_module, first):
+            # An optimizer whose step never reads group['lr'] (a user's, stepping by self.lr) is refused, as range_test.
+            with lr_read_checked(opt, first), first_step_errors(opt, first), module_hook_errors(self.pl_module, first):
                 self.strategy.optimizer_step(opt, closure=closure, model=self.pl_module)
         self.step_index += 1
         return value

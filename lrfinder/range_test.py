@@ -1259,7 +1259,11 @@ class LRSweeper:
         for group, opt, index, expected, stored in self._applied:
             if optimizer is not None and opt is not optimizer:
                 continue
-            found = group.get("lr")
+            # The group the optimizer holds now: during the first step lr_read_checked lends it copies, which a hook
+            # run inside the step writes to. Read as a plain dict, so this read is not taken for the step's own.
+            groups = getattr(opt, "param_groups", None)
+            held = groups[index] if isinstance(groups, list) and index < len(groups) else group
+            found = dict.get(held, "lr") if isinstance(held, dict) else group.get("lr")
             if isinstance(found, torch.Tensor):
                 if found.device.type != "cpu" or found.numel() != 1:
                     continue

@@ -5050,3 +5050,35 @@ def test_a_manual_scheduler_stepped_after_opt_step_still_sweeps(tmp_path: Path) 
     trainer(tmp_path, [finder], max_steps=2).fit(Scheduled(), make_loader())
     assert finder.applied_lr is not None and finder.result is not None
     assert len(finder.result.lrs) >= 10
+
+
+class _StepsBySelfLR(torch.optim.Optimizer):
+    """A user's SGD that steps by the LR it was built with (self.lr), never reading its groups' lr."""
+
+    def __init__(self, params: Any, lr: float) -> None:
+        super().__init__(params, {"lr": lr})
+        self.lr = lr
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-self.lr)
+        return loss
+
+
+class _SelfLRNet(Net):
+    def configure_optimizers(self) -> Any:
+        return _StepsBySelfLR(self.parameters(), lr=self.lr)
+
+
+def test_an_optimizer_whose_step_never_reads_its_groups_lr_is_refused_by_the_callback(tmp_path: Path) -> None:
+    """As range_test refuses it (511481b): every step of the callback's test ran at the built LR while the curve
+    recorded the swept ones, and a suggestion was applied. Refused at the first step, the module left as it was."""
+    model = _SelfLRNet(lr=0.05)
+    before = weights(model)
+    with pytest.raises(ModelError, match=r"never read group\['lr'\]"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(model, make_loader())
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
