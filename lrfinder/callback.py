@@ -1202,14 +1202,17 @@ class LRFinder(_CallbackBase):
         hooks = " or ".join(self._lr_setters)
         pairs = [(a, n) for groups_a, groups_n in zip(applied, now) for a, n in zip(groups_a, groups_n) if a != n]
         was, set_to = pairs[0] if pairs else (self.applied_lr or math.nan, math.nan)
+        chosen = self.attr_name is False  # the user asked for no attribute: not "none holds it"
         _lightning.warn(
             trainer,
-            f"{self._who}: no attribute holds {type(pl_module).__name__}'s LR, so the found LR was applied to the "
-            f"optimizer's param groups ({was:.2e}), and its {hooks} set them to others before the first "
-            f"training steps ({set_to:.2e}). If it takes the LR from a value of its own (a warm-up to a "
-            "hard-coded LR), training runs at that value, not the found one: keep the LR in an attribute that "
-            f"configure_optimizers and {hooks} both read (self.lr or self.hparams.lr, or name it with "
-            "attr_name=), which LRFinder sets.",
+            f"{self._who}: "
+            + ("attr_name=False sets no attribute" if chosen else f"no attribute holds {type(pl_module).__name__}'s LR")
+            + f", so the found LR was applied to the optimizer's param groups ({was:.2e}), and its {hooks} set them "
+            f"to others before the first training steps ({set_to:.2e}). If it takes the LR from a value of its own "
+            "(a warm-up to a hard-coded LR), training runs at that value, not the found one: keep the LR in an "
+            f"attribute that configure_optimizers and {hooks} both read (self.lr or self.hparams.lr"
+            + ("), and drop attr_name=False so that LRFinder sets it." if chosen else ", or name it with attr_name=), "
+               "which LRFinder sets."),
         )
 
     @override

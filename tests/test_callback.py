@@ -5082,3 +5082,16 @@ def test_an_optimizer_whose_step_never_reads_its_groups_lr_is_refused_by_the_cal
     with pytest.raises(ModelError, match=r"never read group\['lr'\]"):
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(model, make_loader())
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_attr_name_false_with_a_warm_up_reading_its_attribute_is_told_as_chosen(tmp_path: Path) -> None:
+    """attr_name=False leaves self.lr as it was, which the warm-up then trains at: the warning said "no attribute
+    holds ...'s LR" and to name one with attr_name=, though the module has one and the user chose to leave it."""
+    model = WarmingUpNet(warm_to=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, [LRFinder(attr_name=False, **FAST)], max_steps=3).fit(model, make_loader())
+    said = [str(w.message) for w in caught if "set them to others before the first training step" in str(w.message)]
+    assert len(said) == 1
+    assert said[0].startswith("LRFinder: attr_name=False sets no attribute, so the found LR was applied")
+    assert "drop attr_name=False" in said[0] and "no attribute holds" not in said[0]
