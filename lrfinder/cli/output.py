@@ -627,7 +627,7 @@ def summary_rows(
     """The summary of one range test: model, optimizer, steps, suggestion, scaling, notes.
 
     An inconclusive curve's reason is its gist (:func:`~lrfinder._wording.inconclusive_gist`), and a row says where
-    the whole of it is: ``json_path``'s ``error`` (``--json``), else how to get it.
+    the whole of it is, ``json_path``'s ``error`` (``--json``), or without ``json_path`` gives the whole of it.
     """
     rows: list[tuple[str, str]] = []
     if source:
@@ -652,8 +652,9 @@ def summary_rows(
             return rows
         # The gist: the whole reason ran to 15 lines of the summary (a model that cannot learn, random labels).
         rows.append(("reason", " ".join(inconclusive_gist(result.error))))
+        # Where the JSON holds it, where; else the whole of it, here: a rerun with --json only to read it cost a test.
         where = (
-            'not printed: run with --json FILE, its "error"'
+            result.error
             if json_path is None
             else 'in the JSON on stdout, its "error"'
             if json_path == "-"
