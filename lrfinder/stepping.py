@@ -555,8 +555,13 @@ def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[N
 
     """
     groups = getattr(optimizer, "param_groups", None)
-    wraps = any(isinstance(value, torch.optim.Optimizer) for value in vars(optimizer).values())
-    if not first or not isinstance(groups, list) or wraps or _steps_by_torch(optimizer):
+    # Every step enters this: the checks below run at the first only (``or`` stops at ``not first``).
+    if (
+        not first
+        or not isinstance(groups, list)
+        or _steps_by_torch(optimizer)
+        or any(isinstance(value, torch.optim.Optimizer) for value in vars(optimizer).values())  # a wrapper
+    ):
         yield
         return
     originals = list(groups)
