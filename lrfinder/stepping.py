@@ -538,6 +538,33 @@ def _steps_by_torch(optimizer: torch.optim.Optimizer) -> bool:
     return module.startswith(("torch.", "lrfinder."))
 
 
+def _cached_groups(
+    optimizer: torch.optim.Optimizer, originals: Sequence[Any], copies: Sequence[Any]
+) -> list[tuple[Any, Any, Any, Any]] | None:
+    """Where else ``optimizer`` holds its param groups, for :func:`lr_read_checked` to lend the copies there too.
+
+    A step reading ``self.group['lr']`` from a group kept in ``__init__`` (``self.group = self.param_groups[0]``,
+    or a list or dict of them) read the original, not the copy that notes the read: it was refused as never
+    reading the LR, and what it wrote there was overwritten by the copy's. Returns ``(holder, key, copy,
+    original)`` for each such place among the optimizer's attributes, one list or dict deep, or ``None`` when a
+    group sits in a tuple, where no copy can be put.
+    """
+    lent = {id(o): c for o, c in zip(originals, copies, strict=True) if c is not o}
+    found: list[tuple[Any, Any, Any, Any]] = []
+    attributes = vars(optimizer)
+    for name, value in attributes.items():
+        if name == "param_groups":
+            continue
+        if id(value) in lent:
+            found.append((attributes, name, lent[id(value)], value))
+        elif isinstance(value, (list, dict)):
+            keys = range(len(value)) if isinstance(value, list) else list(value)
+            found += [(value, k, lent[id(value[k])], value[k]) for k in keys if id(value[k]) in lent]
+        elif isinstance(value, tuple) and any(id(v) in lent for v in value):
+            return None
+    return found
+
+
 @contextlib.contextmanager
 def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[None]:
     """Around the test's first ``optimizer.step()``: refuse an optimizer whose step never reads ``group['lr']``.
@@ -545,7 +572,8 @@ def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[N
     A user's optimizer taking its step size from elsewhere (``self.lr`` set in ``__init__``, or
     ``self.defaults['lr']``) stepped at one LR throughout while the sweep set each group's: the curve
     read as a sweep and got a suggestion. Only a step defined outside torch and lrfinder is checked,
-    through copies of its param groups that note the read, put back (with what the step wrote) after it.
+    through copies of its param groups that note the read, put back (with what the step wrote) after it; the
+    copies also stand where the optimizer keeps a group of its own (``self.group``, see :func:`_cached_groups`).
 
     A wrapper holding another optimizer (Lookahead, Accelerate's) is not checked: the one it holds may
     read its own list of the same groups, which the copies do not reach.
@@ -566,11 +594,19 @@ def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[N
         return
     originals = list(groups)
     copies = [_LrReadGroup(group) if isinstance(group, dict) and "lr" in group else group for group in originals]
+    cached = _cached_groups(optimizer, originals, copies)
+    if cached is None:  # a group held where no copy can stand in for it (a tuple): its reads could not be seen
+        yield
+        return
     groups[:] = copies
+    for holder, key, copy, _ in cached:
+        holder[key] = copy
     try:
         yield
     finally:
         groups[:] = originals
+        for holder, key, _, original in cached:
+            holder[key] = original
         for original, copy in zip(originals, copies):
             if copy is not original:
                 original.clear()

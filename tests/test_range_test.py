@@ -2599,6 +2599,36 @@ def test_an_optimizer_whose_step_never_reads_its_groups_lr_is_refused(mlp: nn.Mo
     assert type(groups[0]) is dict and groups[0]["lr"] == 0.01
 
 
+class _CachedGroupSGD(torch.optim.Optimizer):
+    """A hand-written SGD stepping by the LR of a group it keeps from __init__, counting its steps there."""
+
+    def __init__(self, params: Any, lr: float = 0.01) -> None:
+        super().__init__(params, {"lr": lr})
+        self.group = self.param_groups[0]
+        self.groups = {"all": self.param_groups[0]}
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        for p in self.group["params"]:
+            if p.grad is not None:
+                p.add_(p.grad, alpha=-self.group["lr"])
+        self.groups["all"]["steps"] = self.groups["all"].get("steps", 0) + 1
+
+
+def test_an_optimizer_reading_the_lr_of_a_group_it_keeps_sweeps(mlp: nn.Module, loader: DataLoader) -> None:
+    """A step reading self.group['lr'] from a group kept in __init__ reads the swept LR: it was refused as never
+    reading it (the check's copy stood in param_groups only) and its first step's write was overwritten."""
+    opt = _CachedGroupSGD(mlp.parameters())
+    seen: list[float] = []
+    result = range_test(
+        mlp, loader, optimizer=opt, loss_fn=F.cross_entropy, num_steps=10, restore=False,
+        on_step=lambda i, lr, loss: seen.append(opt.group["lr"]),
+    )  # fmt: skip
+    assert len(result.lrs) == 10 and opt.group is opt.param_groups[0] and opt.groups["all"] is opt.group
+    assert type(opt.group) is dict and opt.group["steps"] == 10
+    np.testing.assert_allclose(seen, result.lrs)
+
+
 def test_rprop_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     """Rprop reads lr only as each weight's first step size: the sweep's LRs were never used.
 
