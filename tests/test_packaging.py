@@ -91,7 +91,7 @@ def test_the_sdist_holds_what_the_tests_read_and_no_caches(tmp_path: Path) -> No
     for path in ROOT.iterdir():
         if path.is_file():
             shutil.copy2(path, tree)
-        elif path.name in ("lrfinder", "tests", "examples", "benchmarks", ".ci"):
+        elif path.name in ("lrfinder", "docs", "tests", "examples", "benchmarks", ".ci"):
             shutil.copytree(path, tree / path.name, ignore=_NOT_SOURCE)
     code = "from setuptools import build_meta; print(build_meta.build_sdist('dist'))"
     done = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, timeout=300)
@@ -99,7 +99,7 @@ def test_the_sdist_holds_what_the_tests_read_and_no_caches(tmp_path: Path) -> No
     with tarfile.open(tree / "dist" / done.stdout.split()[-1]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     wanted = {"README.md", "CHANGELOG.md", "LICENSE", "setup.cfg", "pyproject.toml", "constraints-cpu.txt"}
-    for folder in ("lrfinder", "tests", "examples", "benchmarks"):
+    for folder in ("lrfinder", "docs", "tests", "examples", "benchmarks"):
         wanted |= {p.relative_to(tree).as_posix() for p in (tree / folder).rglob("*") if p.is_file()}
     wanted = {name for name in wanted if not name.startswith("benchmarks/cache/")}
     assert {"tests/conftest.py", "tests/_models.py", "tests/data/demo_result.json"} <= wanted

@@ -1,4 +1,5 @@
-"""The README's Python examples run as written, on a small model and generated data."""
+"""The README's and docs/*.md's claims hold and their Python examples run as written, on a small model and
+generated data."""
 
 from __future__ import annotations
 
@@ -17,10 +18,28 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+#: The reference the README links to: every option, message, exit code and schema, moved out of the README.
+DOCS = README.parent / "docs"
+
+
+def _doc(name: str) -> str:
+    """The text of ``docs/NAME``."""
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+def _markdown_files() -> list[Path]:
+    """README.md first, then docs/*.md by name: the order their examples run in."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def _all_text() -> str:
+    """README.md and docs/*.md, one after the other: for claims that hold wherever they are written."""
+    return "\n\n".join(path.read_text(encoding="utf-8") for path in _markdown_files())
 
 
 def _python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    return [block for path in _markdown_files()
+            for block in re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)]
 
 
 def _namespace() -> dict[str, object]:
@@ -94,16 +113,17 @@ def test_each_example_is_valid_python(block: int) -> None:
 def test_tables_are_not_broken_across_lines() -> None:
     """A Markdown table ends at the first line that is not a row: a cell wrapped onto a new line
     leaves the rest of the table unrendered (it happened to range_test's argument table)."""
-    lines = README.read_text(encoding="utf-8").splitlines()
-    in_code = False
-    for number, (line, following) in enumerate(zip(lines, lines[1:]), start=1):
-        if line.startswith("```"):
-            in_code = not in_code
-        if in_code or not line.startswith("|"):
-            continue
-        assert following.startswith("|") or not following.strip(), (
-            f"README.md:{number + 1} continues the table row above it on a new line; keep each row on one line"
-        )
+    for path in _markdown_files():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        in_code = False
+        for number, (line, following) in enumerate(zip(lines, lines[1:]), start=1):
+            if line.startswith("```"):
+                in_code = not in_code
+            if in_code or not line.startswith("|"):
+                continue
+            assert following.startswith("|") or not following.strip(), (
+                f"{path.name}:{number + 1} continues the table row above it on a new line; keep each row on one line"
+            )
 
 
 def _lightning_block() -> str:
@@ -160,21 +180,21 @@ def test_every_lrfind_option_the_readme_names_exists() -> None:
     options = {"--help"}
     for param in [*main.params, *(p for command in main.commands.values() for p in command.params)]:
         options.update(param.opts + param.secondary_opts)
-    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w.])", README.read_text(encoding="utf-8")))
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w.])", _all_text()))
     assert named - options == {"--no-deps", "--index-url", "--extra-index-url", "--slow", "--workers", "--final"}
-    commands = set(re.findall(r"^lrfind ([a-z]+)", README.read_text(encoding="utf-8"), flags=re.M))
+    commands = set(re.findall(r"^lrfind ([a-z]+)", _all_text(), flags=re.M))
     assert commands and commands <= set(main.commands)
 
 
 def test_the_data_paragraph_and_help_name_the_array_names_read_by_default() -> None:
-    """lrfind reads ``X``/``labels`` (and the other default names) without --x-key/--y-key: the README's
+    """lrfind reads ``X``/``labels`` (and the other default names) without --x-key/--y-key: docs/cli.md's
     **Data** paragraph and the two options' help say every name it looks for, as the code does."""
     from _cli import cli_runner
 
     from lrfinder.cli import main
     from lrfinder.cli.loading import _X_NAMES, _Y_NAMES
 
-    data = re.search(r"\*\*Data\.\*\*(.*?)\n\n", README.read_text(encoding="utf-8"), flags=re.S)
+    data = re.search(r"\n## Data\n\n(.*?)\n\n", _doc("cli.md"), flags=re.S)
     assert data is not None
     named = set(re.findall(r"`(\w+)`", data.group(1).split(";")[0]))
     assert set(_X_NAMES) | set(_Y_NAMES) <= named
@@ -228,7 +248,7 @@ def test_the_written_signatures_match_the_code(call: str, target: str) -> None:
 
     import lrfinder
 
-    written = _written_signature(README.read_text(encoding="utf-8"), call)
+    written = _written_signature(_all_text(), call)
     parameters = inspect.signature(getattr(lrfinder, target)).parameters
     assert list(written) == list(parameters)
     for name, default in written.items():
@@ -244,7 +264,7 @@ def test_the_benchmark_numbers_match_the_result_files() -> None:
     benchmarks/results/quality.json and cost.json, rounded as written."""
     import json
 
-    text = README.read_text(encoding="utf-8").split("\n## Benchmarks\n")[1].split("\n## ")[0]
+    text = _doc("benchmarks.md")
     results = README.parent / "benchmarks" / "results"
     quality = json.loads((results / "quality.json").read_text(encoding="utf-8"))
     constant = quality["summary"]["aggregate"]["constant"]["all"]
@@ -282,8 +302,8 @@ def test_the_confidence_numbers_are_the_result_file() -> None:
 
     summary = json.loads((README.parent / "benchmarks" / "results" / "confidence.json").read_text(encoding="utf-8"))
     summary = summary["summary"]
-    readme = README.read_text(encoding="utf-8")
-    text = readme.split("\n## Benchmarks\n")[1]
+    readme = _all_text()
+    text = _doc("benchmarks.md")
     paragraph = " ".join(text[text.index("The confidence does not rank") :].split("\n\n")[0].split())
     confidence, spread = summary["correlation"], summary["spread_correlation"]
     written = {
@@ -318,7 +338,7 @@ def test_the_one_cycle_and_refinement_numbers_are_the_result_files() -> None:
     import numpy as np
 
     results = README.parent / "benchmarks" / "results"
-    text = " ".join(README.read_text(encoding="utf-8").split("\n## Benchmarks\n")[1].split("\n## ")[0].split())
+    text = " ".join(_doc("benchmarks.md").split())
     aggregate = json.loads((results / "quality.json").read_text(encoding="utf-8"))["summary"]["aggregate"]
     constant, onecycle = aggregate["constant"]["all"], aggregate["onecycle"]["all"]
     tied = re.search(r"With a constant LR lrfinder ties torch-lr-finder \((\d+)/(\d+)\)", text)
@@ -391,7 +411,7 @@ def test_the_peers_stop_thresholds_rows_match_the_stop_rule_benchmark() -> None:
 
     from benchmarks import stop_rule
 
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    text = " ".join(_all_text().split())
     lit = re.search(r"it stops at Lightning's step on (\d+) of (\d+) and earlier on the rest \(median (\d+) step, "
                     r"at most (\d+)\), never later", text)
     tlf = re.search(r"`stop_factor=5` stops at torch-lr-finder's step on (\d+) of (\d+) and earlier on the rest "
@@ -425,7 +445,7 @@ def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
     import lrfinder
     from lrfinder.exceptions import LRFinderError
 
-    section = README.read_text(encoding="utf-8").split("\n### Reading a curve\n")[1]
+    section = _doc("reading-a-curve.md")
     text = " ".join(section.split("\n| field |")[0].split())
     found = re.search(
         r"Lightning's (\d+) `results\[\"loss\"\]` are all inconclusive as recorded and (\d+) are read after "
@@ -476,7 +496,7 @@ def test_the_batch_size_scaling_numbers_are_the_result_files() -> None:
     import json
 
     results = README.parent / "benchmarks" / "results"
-    section = README.read_text(encoding="utf-8").split("\n### Batch-size scaling\n")[1].split("\n## ")[0]
+    section = _doc("batch-size.md")
     text = " ".join(section.split())
     scaling = json.loads((results / "batch_scaling.json").read_text(encoding="utf-8"))
     growth = json.loads((results / "noise_growth.json").read_text(encoding="utf-8"))["results"]
@@ -530,7 +550,7 @@ def test_the_batch_size_scaling_numbers_are_the_result_files() -> None:
 def test_the_startup_times_are_the_result_file() -> None:
     """"`lrfind --help`, `--version` and `list` answer in under half a second (medians 0.37-0.40 s ...)": the range of
     the three medians in benchmarks/results/startup.md, each under the 0.5 s target."""
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    text = " ".join(_all_text().split())
     found = re.search(r"`lrfind --help`, `--version` and `list` answer in under half a second \(medians "
                       r"(\d\.\d+)-(\d\.\d+) s on a loaded 2-core machine\)", text)
     assert found is not None
@@ -552,7 +572,7 @@ def test_the_pick_spread_against_other_data_orders_is_as_measured() -> None:
     from benchmarks.tasks import TASKS
     from lrfinder.analysis import pick_spread
 
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    text = " ".join(_all_text().split())
     found = re.search(r"the picks ran from (\S+) to (\S+), (\d\.\d+) decades apart, while each curve's spread read "
                       r"(\d\.\d+) to (\d\.\d+) decades", text)
     assert found is not None
@@ -615,7 +635,7 @@ def test_a_causal_ema_moves_the_pick_by_over_two_decades_on_some_benchmark_curve
 
 def test_the_layout_table_names_every_module() -> None:
     """Every module of the package is in the Layout table, and every module the table names exists."""
-    text = README.read_text(encoding="utf-8").split("\n## Layout\n")[1].split("\n## ")[0]
+    text = _doc("development.md").split("\n## Layout\n")[1].split("\n## ")[0]
     package = README.parent / "lrfinder"
     named: set[str] = set()
     for row in re.findall(r"^\| (`lrfinder/[^|]*)\|", text, flags=re.M):
@@ -636,7 +656,7 @@ def test_the_callback_option_table_matches_the_signature() -> None:
 
     import lrfinder
 
-    text = README.read_text(encoding="utf-8").split("| Option | Default | Meaning |")[1].split("\n\n")[0]
+    text = _doc("callback.md").split("| Option | Default | Meaning |")[1].split("\n\n")[0]
     parameters = inspect.signature(lrfinder.LRFinder).parameters
     names: list[str] = []
     for row in text.strip().splitlines()[1:]:  # after the |---| line
@@ -662,7 +682,7 @@ def test_the_tuner_rows_defaults_are_the_signatures(package: str) -> None:
 
     import lrfinder
 
-    text = README.read_text(encoding="utf-8")
+    text = _all_text()
     defaults = r"^\| `(min_lr=1e-8[^`]*)` \(its defaults\) \| `([^`]*)` \(lrfinder's\)[^|\n]* \|$"
     row = re.search(defaults, text, flags=re.M)
     assert row is not None
@@ -682,7 +702,7 @@ def test_the_fastai_sweep_row_says_how_its_grid_differs() -> None:
 
     from lrfinder.settings import lr_schedule
 
-    row = next(line for line in README.read_text(encoding="utf-8").splitlines()
+    row = next(line for line in _all_text().splitlines()
                if line.startswith("| `start_lr=1e-7, end_lr=10, num_it=100` |"))  # fmt: skip
     assert "the same defaults" not in row
     exact = re.search(r"fastai's exact grid is `max_lr=([^`]*)`, about ([\d.]+)", row)
@@ -1031,7 +1051,7 @@ def test_torch_lr_finders_val_loader_row_records_its_curve(mode: str) -> None:
     import lrfinder
 
     torch_lr_finder = pytest.importorskip("torch_lr_finder")
-    peers = README.read_text(encoding="utf-8").split("\n## Coming from another LR finder\n")[1].split("\n## ")[0]
+    peers = _doc("migrating.md")
     assert 'range_test(model, train_loader, val_data=val_loader, curve="val"' in peers
     train, val = _peer_data(shuffle=False), _peer_data(batches=3, shuffle=False)
     low, high = (1e-3, 1.0) if mode == "linear" else (1e-5, 10.0)
@@ -1083,7 +1103,7 @@ def test_the_inconclusive_numbers_are_the_result_file() -> None:
     summary, rows = result["summary"], result["rows"]
     tune, check = summary["tune/lrfinder"]["rules"], summary["check/lrfinder"]["rules"]
     n_tune, n_check = summary["tune/lrfinder"]["curves"], summary["check/lrfinder"]["curves"]
-    text = README.read_text(encoding="utf-8").split("\n## Benchmarks\n")[1]
+    text = _doc("benchmarks.md")
     paragraph = " ".join(text[text.index("No LR stays the honest answer") :].split("\n\n")[0].split())
 
     def below(task: str) -> str:
@@ -1147,3 +1167,51 @@ def test_the_quickstarts_user_install_names_extras_setup_cfg_declares() -> None:
     extras = re.findall(r'`pip install "\.\[(\w+)\]"`', quickstart)
     assert extras == ["lightning"] and "lightning" in cfg["options.extras_require"]
     assert any(req.startswith("lightning") for req in cfg["options.extras_require"]["lightning"].split())
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives the headings of ``path``: lower case, punctuation but ``-`` and ``_`` dropped,
+    spaces as ``-``, a repeated one numbered (``-1``, ``-2``)."""
+    seen: dict[str, int] = {}
+    anchors = set()
+    in_code = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        heading = re.match(r"#{1,6} (.*)", line)
+        if in_code or heading is None:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+        anchors.add(f"{slug}-{seen[slug]}" if slug in seen else slug)
+        seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+def _broken_links(path: Path) -> list[str]:
+    """The relative links in ``path`` (outside code) whose file or ``#anchor`` does not exist."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:: not ours to check offline
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+            broken.append(f"{path.name}: ({target})")
+    return broken
+
+
+def test_every_relative_link_resolves() -> None:
+    """Every relative link in README.md and docs/*.md names a file that exists and, for ``#anchor``, a heading
+    of that file: the reference moved out of the README is reached by links, so a renamed heading breaks them."""
+    assert len(_markdown_files()) > 5
+    assert [link for path in _markdown_files() for link in _broken_links(path)] == []
+
+
+def test_a_broken_link_is_found(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    (tmp_path / "other.md").write_text("# Other page\n\n## What `range_test` restores\n", encoding="utf-8")
+    page.write_text("# Page\n\n## Same\n\n## Same\n\n[a](other.md#what-range_test-restores) [b](#same-1) [c](#page)\n"
+                    "[d](other.md#gone) [e](missing.md) [f](#nowhere) [g](https://example.com/x)\n"
+                    "```text\n[h](not-checked.md)\n```\n", encoding="utf-8")
+    assert _broken_links(page) == ["page.md: (other.md#gone)", "page.md: (missing.md)", "page.md: (#nowhere)"]
