@@ -394,6 +394,13 @@ USAGE = {
                                    ["--opt", "but got betas='0.9,0.99' (--opt values are read as JSON, and 0.9,0.99 "
                                     "is not, so it was passed as text): write a list, --opt 'betas=[0.9, 0.99]', or "
                                     "--betas 0.9,0.99."]),
+    # Was "Expected milestones to be a non-empty sequence of integers, but got milestones='2,3'", which did not say
+    # that --scheduler-opt values are JSON nor how to write the list.
+    "scheduler-opt milestones without brackets": (
+        ["--scheduler", "multistep", "--scheduler-opt", "milestones=2,3"],
+        ["--scheduler-opt", "but got milestones='2,3' (--scheduler-opt values are read as JSON, and 2,3 is not, so it "
+         "was passed as text): write a list, --scheduler-opt 'milestones=[2, 3]'."],
+    ),
     # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and
     # lost to --weight-decay, and the summary's optimizer row listed both ("weight_decay=0.2, weight_decay=1e-01").
     "opt twice": (["--opt", "dampening=0.1", "--opt", "dampening=0.2"],

@@ -1106,17 +1106,18 @@ def _check_optimizer_settings(
         culprits = culprits or list(extra)
         hints = list(dict.fromkeys(origins.get(k, "--weight-decay") for k in culprits))
         said = as_options(one_line(exc))
-        lists = [_json_list_hint(k, extra[k]) for k in culprits if origins.get(k) == "--opt"]
+        lists = [json_list_hint(k, extra[k]) for k in culprits if origins.get(k) == "--opt"]
         if any(lists):
             said = " ".join([said.rstrip("."), *filter(None, lists)])
         raise click.BadParameter(f"--optimizer {optimizer}: {said}", param_hint=hints[0] if len(hints) == 1 else hints)
 
 
-def _json_list_hint(key: str, value: Any) -> str:
+def json_list_hint(key: str, value: Any, option: str = "--opt") -> str:
     """How to write an ``--opt`` list: ``--opt betas=0.9,0.99`` was kept as the text ``'0.9,0.99'``.
 
     ``--opt`` values are JSON, and ``0.9,0.99`` is not, so the optimizer was handed a string and refused it
-    ("Expected betas to be a pair of numbers") without saying how to write the pair. ``""`` for other values.
+    ("Expected betas to be a pair of numbers") without saying how to write the pair; the same for
+    ``--scheduler-opt milestones=30,60`` (``option``). ``""`` for other values.
     """
     if not isinstance(value, str) or "," not in value:
         return ""
@@ -1125,10 +1126,10 @@ def _json_list_hint(key: str, value: Any) -> str:
         [float(part) for part in parts]
     except ValueError:
         return ""
-    alternative = f", or --betas {value}" if key == "betas" else ""
+    alternative = f", or --betas {value}" if key == "betas" and option == "--opt" else ""
     return (
-        f"(--opt values are read as JSON, and {value} is not, so it was passed as text): write a list, "
-        f"--opt '{key}=[{', '.join(parts)}]'{alternative}."
+        f"({option} values are read as JSON, and {value} is not, so it was passed as text): write a list, "
+        f"{option} '{key}=[{', '.join(parts)}]'{alternative}."
     )
 
 

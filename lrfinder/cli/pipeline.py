@@ -29,6 +29,7 @@ from .options import (
     Options,
     check_csv_target,
     command_line_wins,
+    json_list_hint,
     key_values,
     one_line,
     optimizer_settings,
@@ -1450,6 +1451,10 @@ def _check_schedule(options: Options, data: LoadedData) -> None:
         said = as_schedule_options(one_line(exc))
         if by_steps:
             said = said.replace("the training's steps (--epochs)", "the training's steps (--training-steps)")
+        # --scheduler-opt milestones=30,60 reached the schedule as the text '30,60': say how to write the list.
+        lists = [json_list_hint(k, v, "--scheduler-opt") for k, v in options.scheduler_settings.items()]
+        if any(lists):
+            said = " ".join([said.rstrip("."), *filter(None, lists)])
         raise click.BadParameter(
             f"--scheduler {options.scheduler}: {said} (The schedule spans the planned training, {length} "
             "optimizer steps.)",
