@@ -47,7 +47,7 @@ from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_no
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
 from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back, _tensor_bytes
-from .stepping import StepClosure, lr_read_checked
+from .stepping import LrReadCheck, StepClosure, lr_read_checked
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -1399,19 +1399,30 @@ class ManualStepper(_Stepper):
         self.monitor = monitor
         self.micro_batches = 0
         self.accumulation: list[int] = []
+        self._lr_read_checked: set[int] = set()  # the optimizers whose first step was checked for reading the LR
         # The keys training_step logged while ``monitor`` was missing, for the error when it never comes.
         self._logged_instead: set[str] = set()
 
     def __call__(self, lr: float) -> float:
         """Run ``training_step`` (which steps its optimizers) until an optimizer stepped; return the mean loss."""
         first_step: list[int] = []
+        # An optimizer whose step never reads group['lr'] is refused at its first step, as under automatic
+        # optimization (lr_read_checked): the copies are lent before the step, checked after it.
+        lent: dict[int, LrReadCheck] = {}
 
-        def stepped(*_: Any) -> None:
+        def stepped(opt: Optimizer, *_: Any) -> None:
             if not first_step:
                 first_step.append(self.micro_batches)
+            check = lent.pop(id(opt), None)
+            if check is not None:
+                check.refuse_unread(check.put_back())
 
         def before_step(opt: Optimizer, *_: Any) -> None:
             self.check_lr(opt, "training_step, before opt.step(),")
+            if self.step_index == 0 and id(opt) not in self._lr_read_checked:
+                self._lr_read_checked.add(id(opt))
+                lent[id(opt)] = LrReadCheck(opt)
+                lent[id(opt)].lend()
 
         self._lr_checked.clear()
         handles = [opt.register_step_post_hook(stepped) for opt in self.optimizers]
@@ -1440,6 +1451,8 @@ class ManualStepper(_Stepper):
         finally:
             for handle in handles:
                 handle.remove()
+            for check in lent.values():  # a step that raised: its groups put back, its error kept
+                check.put_back()
         self.accumulation.append(first_step[0] if first_step else self.micro_batches)
         self.step_index += 1
         return sum(values) / len(values)

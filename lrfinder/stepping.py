@@ -565,6 +565,75 @@ def _cached_groups(
     return found
 
 
+class LrReadCheck:
+    """Lends an optimizer's step copies of its param groups that note a read of ``'lr'``; puts them back after.
+
+    :func:`lr_read_checked` around a step the range test calls; under the callback's manual optimization,
+    where the module's ``training_step`` calls ``opt.step()``, a step pre-hook calls :meth:`lend` and a
+    post-hook :meth:`put_back` then :meth:`refuse_unread`. Nothing is lent for a step defined in torch or
+    lrfinder (each reads ``group['lr']``), nor for a wrapper holding another optimizer (Lookahead,
+    Accelerate's): the one it holds may read its own list of the same groups, which the copies do not reach.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+        self._lent: tuple[list[Any], list[Any], list[Any], list[tuple[Any, Any, Any, Any]]] | None = None
+
+    def lend(self) -> None:
+        """Put the recording copies in the optimizer's ``param_groups`` (and where else it keeps a group)."""
+        optimizer = self.optimizer
+        groups = getattr(optimizer, "param_groups", None)
+        if (
+            self._lent is not None
+            or not isinstance(groups, list)
+            or _steps_by_torch(optimizer)
+            or any(isinstance(value, torch.optim.Optimizer) for value in vars(optimizer).values())  # a wrapper
+        ):
+            return
+        originals = list(groups)
+        copies = [_LrReadGroup(group) if isinstance(group, dict) and "lr" in group else group for group in originals]
+        cached = _cached_groups(optimizer, originals, copies)
+        if cached is None:  # a group held where no copy can stand in for it (a tuple): its reads could not be seen
+            return
+        groups[:] = copies
+        for holder, key, copy, _ in cached:
+            holder[key] = copy
+        self._lent = (groups, originals, copies, cached)
+
+    def put_back(self) -> list[bool]:
+        """Put the original groups back, with what the step wrote in the copies; each copy's read (none: none lent)."""
+        if self._lent is None:
+            return []
+        groups, originals, copies, cached = self._lent
+        self._lent = None
+        groups[:] = originals
+        for holder, key, _, original in cached:
+            holder[key] = original
+        for original, copy in zip(originals, copies, strict=True):
+            if copy is not original:
+                original.clear()
+                original.update(dict.items(copy))
+        return [copy.lr_read for copy in copies if isinstance(copy, _LrReadGroup)]
+
+    def refuse_unread(self, read: Sequence[bool]) -> None:
+        """Raise when copies were lent (``read``, from :meth:`put_back`) and the step read the ``'lr'`` of none.
+
+        Raises:
+            ModelError: The step ran and read no group's ``'lr'``.
+
+        """
+        if read and not any(read):
+            name = optimizer_class_name(self.optimizer)
+            raise ModelError(
+                f"Expected an optimizer that steps by its param groups' lr, but {name}.step() never read group['lr'] "
+                "in the range test's first step: it takes its step size from elsewhere (an attribute set in __init__ "
+                "such as self.lr, or self.defaults['lr']), so the LRs the test sets in the param groups, as torch's "
+                "LR schedulers do, would never be used and the curve would show one LR throughout. Read the LR from "
+                f"each group in {name}.step (for group in self.param_groups: lr = group['lr']), as torch's optimizers "
+                "do."
+            )
+
+
 @contextlib.contextmanager
 def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[None]:
     """Around the test's first ``optimizer.step()``: refuse an optimizer whose step never reads ``group['lr']``.
@@ -574,50 +643,19 @@ def lr_read_checked(optimizer: torch.optim.Optimizer, first: bool) -> Iterator[N
     read as a sweep and got a suggestion. Only a step defined outside torch and lrfinder is checked,
     through copies of its param groups that note the read, put back (with what the step wrote) after it; the
     copies also stand where the optimizer keeps a group of its own (``self.group``, see :func:`_cached_groups`).
-
-    A wrapper holding another optimizer (Lookahead, Accelerate's) is not checked: the one it holds may
-    read its own list of the same groups, which the copies do not reach.
+    A wrapper holding another optimizer is not checked (:class:`LrReadCheck`).
 
     Raises:
         ModelError: The step ran and read no group's ``'lr'``.
 
     """
-    groups = getattr(optimizer, "param_groups", None)
-    # Every step enters this: the checks below run at the first only (``or`` stops at ``not first``).
-    if (
-        not first
-        or not isinstance(groups, list)
-        or _steps_by_torch(optimizer)
-        or any(isinstance(value, torch.optim.Optimizer) for value in vars(optimizer).values())  # a wrapper
-    ):
+    if not first:  # Every step enters this: the check runs at the first only.
         yield
         return
-    originals = list(groups)
-    copies = [_LrReadGroup(group) if isinstance(group, dict) and "lr" in group else group for group in originals]
-    cached = _cached_groups(optimizer, originals, copies)
-    if cached is None:  # a group held where no copy can stand in for it (a tuple): its reads could not be seen
-        yield
-        return
-    groups[:] = copies
-    for holder, key, copy, _ in cached:
-        holder[key] = copy
+    check = LrReadCheck(optimizer)
+    check.lend()
     try:
         yield
     finally:
-        groups[:] = originals
-        for holder, key, _, original in cached:
-            holder[key] = original
-        for original, copy in zip(originals, copies):
-            if copy is not original:
-                original.clear()
-                original.update(dict.items(copy))
-    read = [copy.lr_read for copy in copies if isinstance(copy, _LrReadGroup)]
-    if read and not any(read):
-        name = optimizer_class_name(optimizer)
-        raise ModelError(
-            f"Expected an optimizer that steps by its param groups' lr, but {name}.step() never read group['lr'] "
-            "in the range test's first step: it takes its step size from elsewhere (an attribute set in __init__ "
-            "such as self.lr, or self.defaults['lr']), so the LRs the test sets in the param groups, as torch's LR "
-            "schedulers do, would never be used and the curve would show one LR throughout. Read the LR from each "
-            f"group in {name}.step (for group in self.param_groups: lr = group['lr']), as torch's optimizers do."
-        )
+        read = check.put_back()
+    check.refuse_unread(read)

@@ -5084,6 +5084,23 @@ def test_an_optimizer_whose_step_never_reads_its_groups_lr_is_refused_by_the_cal
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
+class _SelfLRManualNet(ManualNet):
+    def configure_optimizers(self) -> Any:
+        return _StepsBySelfLR(self.parameters(), lr=self.lr)
+
+
+def test_an_optimizer_whose_step_never_reads_its_groups_lr_is_refused_under_manual_optimization(
+    tmp_path: Path,
+) -> None:
+    """The same optimizer stepped by a manual training_step's opt.step(): the test ran and a suggestion from a
+    one-LR curve was applied. Refused at its first step as under automatic optimization, the module left as it was."""
+    model = _SelfLRManualNet(lr=0.05)
+    before = weights(model)
+    with pytest.raises(ModelError, match=r"_StepsBySelfLR.step\(\) never read group\['lr'\]"):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(model, make_loader())
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
 def test_attr_name_false_with_a_warm_up_reading_its_attribute_is_told_as_chosen(tmp_path: Path) -> None:
     """attr_name=False leaves self.lr as it was, which the warm-up then trains at: the warning said "no attribute
     holds ...'s LR" and to name one with attr_name=, though the module has one and the user chose to leave it."""
