@@ -290,6 +290,19 @@ def test_help_ends_with_real_examples(command: list[str]):
         assert all(line.strip().startswith(f"lrfind {command[0]}") for line in examples)
 
 
+@pytest.mark.parametrize("command", [[], ["run"], ["fit"], ["report"], ["demo"], ["list"]])
+@pytest.mark.parametrize("width", [60, 78, 100])
+def test_help_wraps_only_at_spaces_never_inside_a_name(command: list[str], width: int):
+    # click wrapped at hyphens: report's default read "[default: lrfind-" / "report.png]", an option "--val-" / "data".
+    result = cli_runner().invoke(main, [*command, "--help"], terminal_width=width)
+    assert result.exit_code == 0, result.output
+    broken = [line for line in result.output.splitlines() if re.search(r"\w-$", line)]
+    assert not broken, broken
+    assert "\u2011" not in result.output
+    if command == ["report"]:
+        assert "lrfind-report.png]" in result.output
+
+
 def test_run_help_says_how_to_save_a_model_and_data_for_it():
     """A newcomer's first question after `lrfind run --help`: how to make MODEL and --data from their own code."""
     result = invoke("run", "--help")

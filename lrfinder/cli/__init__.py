@@ -36,6 +36,7 @@ import click
 from .. import __version__
 from . import demo, fit, list_, report, run
 from .errors import as_the_program, interruptible, silence_stdout
+from .formatting import HelpContext
 from .options import CONTEXT
 from .output import PipeSafe, StdoutError, guard_pipes
 
@@ -55,6 +56,8 @@ class _Lrfind(click.Group):
     asked to write are written and the exit code is the command's own (0 on success). A broken
     pipe that still escapes (a write below Python's streams) ends the command quietly with 1.
     """
+
+    context_class = HelpContext  # help wrapped only at spaces, as the commands' is
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line with guarded output streams."""

@@ -45,6 +45,7 @@ from typing import Any, cast
 import click
 
 from .._text import read_text
+from .formatting import Command
 
 __all__ = [
     "CONFIG_META",
@@ -532,7 +533,7 @@ def _files_written(typed: str, command: click.Command) -> str | None:
     )
 
 
-class ConfigCommand(click.Command):
+class ConfigCommand(Command):
     """A command with ``--config``: a value the file set that click refuses is said to come from the file.
 
     ``data = "train.npz"`` in a config file used from another directory was refused as "Invalid

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..names import LOSSES, OPTIMIZER_SUMMARIES, RULE_DESCRIPTIONS, SCALING_SUMMARIES, SCHEDULER_SUMMARIES
+from .formatting import Command
 from .options import CONTEXT
 
 __all__ = ["command"]
@@ -15,6 +16,7 @@ __all__ = ["command"]
 
 @click.command(
     "list",
+    cls=Command,
     short_help="List the optimizers, schedulers, rules and losses lrfind takes.",
     context_settings=CONTEXT,
     epilog="\b\nExamples:\n  lrfind list",
