@@ -1764,13 +1764,22 @@ this model already diverges'
 def _chance_words(level: float) -> str:
     """A first loss ``level`` that is ``ln C`` (within 1%) as a ``C``-class classifier's loss at chance, else nothing.
 
+    Only a ``C`` the level singles out is named: where the 1% window ``[0.99 level, 1.01 level]`` holds the
+    logarithms of several class counts (``C`` above 29), any loss there would match one of them (an MSE of
+    10.6 read as ln 38375), so none is named.
+
     Example:
         >>> _chance_words(2.3026)
         ': if the model is a 10-class classifier, its loss at chance, ln 10'
+        >>> _chance_words(10.555)
+        ''
 
     """
-    classes = round(math.exp(level)) if 0.5 < level < 12.0 else 0
-    if classes < 2 or abs(level - math.log(classes)) > 0.01 * level:
+    if not 0.5 < level < 12.0:
+        return ""
+    fits = range(math.ceil(math.exp(0.99 * level)), math.floor(math.exp(1.01 * level)) + 1)
+    classes = fits[0] if len(fits) == 1 else 0
+    if classes < 2:
         return ""
     return f": if the model is a {classes}-class classifier, its loss at chance, ln {classes}"
 

@@ -2220,6 +2220,22 @@ def test_a_loss_flat_at_chance_until_it_blows_up_is_not_told_to_lower_min_lr() -
     assert (f"{lo:.2e}", f"{hi:.2e}", 4 * steps) == (f"{top / 1e4:.2e}", f"{top * 10:.2e}", 2 * advised["num_steps"])
 
 
+def test_a_regression_loss_flat_until_it_blows_up_is_not_named_a_classifier_at_chance() -> None:
+    # A mixture-of-experts regression's MSE flat at 10.6 until it blew up (taskzoo34): the message read it as
+    # "if the model is a 38375-class classifier, its loss at chance, ln 38375". Every first loss from about 3.4 to 12
+    # is within 1% of some ln C, so naming one says nothing; a class count is named only where one fits.
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    level = math.log(38375)
+    losses = level + 0.01 * np.random.default_rng(0).standard_normal(100) + level * explosion(x, start=-2.0)
+    with pytest.raises(InconclusiveCurveError) as caught:
+        analyze(lrs, losses)
+    said = str(caught.value)
+    assert "The loss never clearly fell from its first value (10.6) over the" in said
+    assert "classifier" not in said
+    assert [c for c in range(2, 1000) if an._chance_words(math.log(c))] == list(range(2, 30))
+
+
 def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
     # The first loss above the flat ones: the fall happened at min_lr's step, which a lower min_lr shows.
     lrs = np.logspace(-7, 1, 100)
