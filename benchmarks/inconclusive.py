@@ -127,7 +127,8 @@ def rows(cache_dir: Path) -> list[dict[str, Any]]:
                     "off": math.log10(used / grid[best_i]),
                 }
             out.append({
-                "task": task.name, "split": task.split, "optimizer": task.optimizer_name, "finder": finder,
+                "task": task.name, "split": task.split, "class": str(task.extra.get("inconclusive", "-")),
+                "optimizer": task.optimizer_name, "finder": finder,
                 "seed": seed, "kind": kind(error), "error": error[:160], "best_lr": grid[best_i],
                 "band": [min(in_band), max(in_band)], "grid": [grid[0], grid[-1]], **facts, "scores": scores,
                 # Decades from the oracle's best LR up to what the curve shows (positive: the best lies below it).
@@ -159,6 +160,12 @@ def summarize(table: list[dict[str, Any]]) -> dict[str, Any]:
             out[f"{split}/{group}"] = cell
     out["verdict"] = verdict(out)
     return out
+
+
+def by_class(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`summarize` of the curves of each class of task (``benchmarks.tasks.INCONCLUSIVE_CLASSES``; ``-``: the
+    tasks not added for inconclusive curves), each with its own verdict."""
+    return {cls: summarize([r for r in table if r["class"] == cls]) for cls in sorted({r["class"] for r in table})}
 
 
 def verdict(summary: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +219,7 @@ def render(result: tuple[list[dict[str, Any]], dict[str, Any]]) -> str:
         )
     lines += ["", "### The rules\n", "Geometric-mean regret over the curves (in band / curves; curves the rule reads)."]
     lines.append("")
-    cols = [c for c in summary if c != "verdict"]
+    cols = [c for c in summary if c not in ("verdict", "by_class")]
     lines.append("| rule | " + " | ".join(cols) + " |")
     lines.append("|---|" + "---|" * len(cols))
     for rule, (words, _) in RULES.items():
@@ -243,6 +250,30 @@ def render(result: tuple[list[dict[str, Any]], dict[str, Any]]) -> str:
         if part:
             lines.append(f"- {col}: the smoothed minimum is the curve's first point on {low} of {len(part)} curves "
                          "(a moving average started low, or a loss that only rose: nothing to read a rule off).")
+    lines += ["", "### Per class of task\n", "The same verdict on the curves of each class of task alone "
+              "(`benchmarks/tasks.py`, `extra[\"inconclusive\"]`): geometric-mean regret on lrfinder's curves, "
+              "tune / check (curves). A class has one or two tasks per split: what a class shows is a lead for "
+              "new tasks, not a rule to ship.\n"]
+    from .tasks import INCONCLUSIVE_CLASSES
+
+    classes = summary.get("by_class", {})
+    lines.append("| rule | " + " | ".join(f"{c}" for c in classes) + " |")
+    lines.append("|---|" + "---|" * len(classes))
+    for rule in RULES:
+        cells = []
+        for part in classes.values():
+            tune, check = (part[f"{split}/lrfinder"] for split in ("tune", "check"))
+            cells.append(" / ".join(
+                f"{cell['rules'][rule]['geo_regret']:.3f} ({cell['curves']})" if rule in cell["rules"] else "-"
+                for cell in (tune, check)
+            ))
+        lines.append(f"| `{rule}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    for cls, part in classes.items():
+        tasks = sorted({t for split in ("tune", "check") for t in part[f"{split}/lrfinder"]["tasks"]})
+        won = ", ".join(f"`{w}`" for w in part["verdict"]["winners"]) or "none"
+        lines.append(f"- class {cls} ({INCONCLUSIVE_CLASSES.get(cls, 'tasks not added for inconclusive curves')}): "
+                     f"lrfinder's curves on {', '.join(tasks) or 'no task'}; supported on both splits: {won}.")
     lines.append("")
     return "\n".join(lines)
 
@@ -255,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         argv,
         description=__doc__.split("\n\n")[0],
         name="inconclusive",
-        compute=lambda cache_dir: (t := rows(cache_dir), summarize(t)),
+        compute=lambda cache_dir: (t := rows(cache_dir), {**summarize(t), "by_class": by_class(t)}),
         render=render,
         to_json=lambda result: {"summary": result[1], "rows": result[0]},
     )

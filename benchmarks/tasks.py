@@ -114,6 +114,23 @@ def load_data(name: str) -> Split:
         return x_tr[:120], y_tr[:120], x_val, y_val
     if name == "pystdlib_chars":
         return _char_windows(CHAR_CONTEXT)
+    # Tasks whose default range test reads inconclusive (benchmarks/inconclusive.py), three classes.
+    if name == "skipgram":
+        # (a) still falling at max_lr: centre word -> context word, 40 topics of 5 words.
+        return _split(*_skipgram_pairs(4000, 40, 5), regression=False, tokens=True)
+    if name == "digits_small_inputs":
+        # (a) still falling at max_lr: the digits' standardized features at 1/50 of unit scale.
+        x_tr, y_tr, x_val, y_val = load_data("digits")
+        return x_tr * 0.02, y_tr, x_val * 0.02, y_val
+    if name == "diabetes_16":
+        # (b) tiny data: 16 training rows of the diabetes regression, the usual validation split.
+        x_tr, y_tr, x_val, y_val = load_data("diabetes")
+        return x_tr[:16], y_tr[:16], x_val, y_val
+    if name == "noisy_regression_20":
+        # (b) tiny, noisy data: 20 training rows (60 validation rows) of a seeded linear regression
+        # whose noise is about as large as its signal.
+        x, y = datasets.make_regression(n_samples=80, n_features=8, n_informative=4, noise=40.0, random_state=4)
+        return _split(x.astype(np.float32), y.astype(np.float32), regression=True, val_fraction=0.75)
     raise ValueError(f"Unknown dataset {name!r}")
 
 
@@ -153,6 +170,17 @@ def _char_windows(context: int) -> Split:
     x_tr, y_tr = windows(codes[:cut], 1)
     x_val, y_val = windows(codes[cut:], 4)
     return x_tr, y_tr, x_val, y_val
+
+
+def _skipgram_pairs(n: int, topics: int, per_topic: int) -> tuple[np.ndarray, np.ndarray]:
+    """Skip-gram pairs: a centre word, and a context word from its topic (80%) or any word (20%)."""
+    rng = np.random.default_rng(5)
+    vocab = topics * per_topic
+    centre = rng.integers(0, vocab, n)
+    same = rng.random(n) < 0.8
+    in_topic = (centre // per_topic) * per_topic + rng.integers(0, per_topic, n)
+    context = np.where(same, in_topic, rng.integers(0, vocab, n))
+    return centre[:, None].astype(np.float32), context
 
 
 def _adding_problem(n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +286,18 @@ class CharMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(self.embed(x.long()).flatten(1))
+
+
+class SkipGram(nn.Module):
+    """word2vec's skip-gram with a full softmax: a word's embedding, a linear layer to every word."""
+
+    def __init__(self, vocab: int = 200, dim: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.out = nn.Linear(dim, vocab)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.embed(x.long()[:, 0]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,9 +415,31 @@ TASKS: list[Task] = [
          "below the curve's reading"),
     Task("chars_mlp_adam", "pystdlib_chars", lambda: CharMLP(), _adam(), "ce", 64, 2000, (-3.5, -0.5), "check",
          "character-level LM on Python standard-library sources (offline), 2,000 steps"),
+    # Tasks whose default range test reads inconclusive on most seeds (benchmarks/inconclusive.py), their class
+    # in ``extra["inconclusive"]`` (INCONCLUSIVE_CLASSES). No task of class (c), a scale-free normalised
+    # classifier, is here: the cosine classifiers tried (NormFace, CosFace, ArcFace heads on digits) read.
+    Task("skipgram_sgd", "skipgram", lambda: SkipGram(), _sgd(), "ce", 32, 300, (-2.0, 2.5), "tune",
+         "inconclusive (a), still falling at max_lr: a skip-gram embedding, plain SGD; best LR above 1",
+         {"inconclusive": "a"}),
+    Task("digits_small_inputs_sgd", "digits_small_inputs", lambda: mlp([64, 10]), _sgd(), "ce", 32, 300,
+         (-1.0, 3.0), "check", "inconclusive (a), an SGD model whose best LR lies past 10: softmax regression on "
+         "inputs at 1/50 of unit scale, plain SGD; its curve barely falls before a noisy stop near 5",
+         {"inconclusive": "a"}),
+    Task("diabetes_16_mlp_sgd", "diabetes_16", lambda: mlp([10, 32, 1]), _sgd(0.9), "mse", 2, 150, (-5.0, 0.0),
+         "tune", "inconclusive (b), tiny data: 16 training rows at batch 2, SGD with momentum", {"inconclusive": "b"}),
+    Task("noisy_regression_20_mlp_sgd", "noisy_regression_20", lambda: mlp([8, 32, 1]), _sgd(0.9), "mse", 4, 150,
+         (-4.5, 0.5), "check", "inconclusive (b), tiny noisy data: 20 training rows at batch 4, SGD with momentum",
+         {"inconclusive": "b"}),
 ]
 
 TASKS_BY_NAME = {t.name: t for t in TASKS}
+
+#: The classes of inconclusive curve the tasks marked ``extra["inconclusive"]`` stand for.
+INCONCLUSIVE_CLASSES = {
+    "a": "still falling at max_lr (an SGD model whose best LR lies near or past 10)",
+    "b": "tiny or noisy data",
+    "c": "a scale-free normalised classifier whose curve flattens without turning up",
+}
 
 
 # --------------------------------------------------------------------------------------------

@@ -431,6 +431,13 @@ def test_inconclusive_places_each_inconclusive_curve_and_scores_the_fallback_rul
     assert summary["verdict"]["winners"] == []
     page = (tmp_path / "out" / "inconclusive.md").read_text()
     assert page.startswith("## Inconclusive curves") and "**none**" in page
+    # Per class of task: a task not added for inconclusive curves is "-"; each class gets its own verdict.
+    assert row["class"] == "-" and TASKS_BY_NAME["skipgram_sgd"].extra["inconclusive"] == "a"
+    assert list(summary["by_class"]) == ["-"] and "### Per class of task" in page
+    classed = inconclusive.by_class([*rows, {**row, "class": "a", "split": "check"}])
+    assert sorted(classed) == ["-", "a"]
+    assert classed["a"]["check/lrfinder"]["curves"] == 1 and classed["a"]["tune/lrfinder"]["curves"] == 0
+    assert classed["-"]["tune/lrfinder"]["curves"] == 1 and classed["a"]["verdict"]["winners"] == []
 
 
 def test_inconclusive_curve_facts_have_known_answers() -> None:
