@@ -1177,6 +1177,22 @@ WARMUP_SETTINGS = ("warmup_steps", "warmup_start_factor")
 #: What others call :func:`create_scheduler`'s ``total_steps``: torch's cosine and polynomial schedules, the sweep's.
 _TOTAL_STEPS_ALIASES = {"T_max": "total_steps", "total_iters": "total_steps", "num_steps": "total_steps"}
 
+
+def length_alias(key: str) -> str:
+    """``"total_steps"`` when ``key`` is another name for a schedule's length (torch's ``T_max``), else ``key``.
+
+    Where the caller sets ``total_steps`` itself (``LRFinder``, :func:`lrfinder.train`, ``lrfind``), a
+    ``T_max=100`` among the settings was refused as a setting the schedule does not take ("it accepts:
+    eta_min"), without a word that the length is set for the user.
+
+    Example:
+        >>> length_alias("T_max"), length_alias("eta_min")
+        ('total_steps', 'eta_min')
+
+    """
+    return _TOTAL_STEPS_ALIASES.get(key, key)
+
+
 #: :func:`create_scheduler`'s own keyword arguments, offered for a misspelt setting (``warmup_step=100``).
 _KEYWORDS = ("total_steps", "suggestion", *WARMUP_SETTINGS)
 

@@ -80,7 +80,7 @@ from .diagnostics import (
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS
 from .range_test import _LARGEST_ACCUMULATION, MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
-from .schedulers import _NONE_GIVEN, _NoSuggestion
+from .schedulers import _NONE_GIVEN, _NoSuggestion, length_alias
 from .settings import (
     check_callable,
     check_device,
@@ -609,13 +609,17 @@ def _own_arguments(scheduler_settings: Mapping[str, Any], warmup_steps: Any) -> 
 
     """
     settings = dict(scheduler_settings)
-    for key, why in (
-        ("total_steps", "train sets it to the fit's optimizer steps (epochs times the steps per epoch)"),
-        ("suggestion", "pass it as train's suggestion argument"),
-    ):
-        if key in settings:
+    own = {
+        "total_steps": "train sets it to the fit's optimizer steps (epochs times the steps per epoch)",
+        "suggestion": "pass it as train's suggestion argument",
+    }
+    for key in settings:
+        # torch's T_max for the length was refused as a setting cosine does not take ("it accepts: eta_min").
+        meant = length_alias(key)
+        if meant in own:
+            also = "" if meant == key else f" (another name for {meant}, the schedule's length)"
             raise ValueError(
-                f"Expected scheduler_settings without {key!r}: {why}; but got scheduler_settings with "
+                f"Expected scheduler_settings without {key!r}{also}: {own[meant]}; but got scheduler_settings with "
                 f"{key}={settings[key]!r:.60}"
             )
     if "warmup_steps" in settings:

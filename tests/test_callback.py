@@ -3475,6 +3475,10 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
          r"optimizer_settings without 'lr': LRFinder sets it"),
         ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": {"total_steps": 100}}, ValueError,
          r"scheduler_settings without 'total_steps'"),
+        # torch's name for the length was "does not take the setting T_max; it accepts: eta_min, ...", no more.
+        ({"scheduler": "cosine", "scheduler_settings": {"T_max": 100}}, ValueError,
+         r"scheduler_settings without 'T_max' \(another name for total_steps, the schedule's length\): LRFinder sets "
+         r"it, as the schedule spans the fit's optimizer steps"),
         ({"optimizer": "adamw", "optimizer_settings": [1]}, TypeError, r"optimizer_settings to be a mapping"),
         ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": "warmup"}, TypeError,
          "scheduler_settings to be a mapping"),

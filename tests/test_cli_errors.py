@@ -401,6 +401,13 @@ USAGE = {
         ["--scheduler-opt", "but got milestones='2,3' (--scheduler-opt values are read as JSON, and 2,3 is not, so it "
          "was passed as text): write a list, --scheduler-opt 'milestones=[2, 3]'."],
     ),
+    # torch's name for the length was "does not take the setting T_max; it accepts: eta_min"; total_iters was
+    # answered "Did you mean 'the training's steps (--epochs)'?".
+    "scheduler-opt T_max": (["--scheduler", "cosine", "--scheduler-opt", "T_max=100"],
+                            ["--scheduler-opt T_max=...: lrfind sets total_steps itself (--scheduler-opt T_max is "
+                             "another name for total_steps, the run's length); the schedule spans the training"]),
+    "scheduler-opt total_iters": (["--scheduler", "polynomial", "--scheduler-opt", "total_iters=100"],
+                                  ["--scheduler-opt total_iters=...: lrfind sets total_steps itself"]),
     # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and
     # lost to --weight-decay, and the summary's optimizer row listed both ("weight_decay=0.2, weight_decay=1e-01").
     "opt twice": (["--opt", "dampening=0.1", "--opt", "dampening=0.2"],

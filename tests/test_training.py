@@ -626,6 +626,9 @@ def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.
         # train's own arguments: Python's "create_scheduler() got multiple values for keyword argument"
         ({"scheduler": "cosine", "scheduler_settings": {"total_steps": 5}}, ValueError,
          r"scheduler_settings without 'total_steps': train sets it"),
+        # torch's name for the length was "does not take the setting T_max; it accepts: eta_min", no more.
+        ({"scheduler": "cosine", "scheduler_settings": {"T_max": 5}}, ValueError,
+         r"scheduler_settings without 'T_max' \(another name for total_steps, the schedule's length\): train sets it"),
         ({"scheduler": "cosine", "scheduler_settings": {"suggestion": None}}, ValueError,
          r"scheduler_settings without 'suggestion'"),
         ({"scheduler": "cosine", "scheduler_settings": {"warmup_steps": 2}, "warmup_steps": 3}, ValueError,
