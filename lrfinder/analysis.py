@@ -687,10 +687,14 @@ def _window_length(n: int, window: int | None) -> int:
 def clip_explosion(losses: Sequence[float] | np.ndarray) -> np.ndarray:
     """Clip values above the starting level plus the total fall (or five noise levels).
 
-    With ``head`` the median of the first ``max(3, n // 20)`` losses, ``low`` the minimum and
-    ``noise = 1.4826 * median(|diff(losses)|) / sqrt(2)`` (the batch-to-batch noise, robust to the
-    explosion itself), the cap is ``head + max(head - low, 5 * noise)``. Only differences of
-    losses enter the cap, so a loss shifted by a constant is clipped the same.
+    With ``head`` the median of the first ``h = max(3, n // 20)`` losses, ``low`` the minimum and
+    ``noise = 1.4826 * median(|diff(y)|) / sqrt(2)`` (the batch-to-batch noise) for ``y`` the smaller of the whole
+    curve's and of the losses up to the lowest one (``h + 1`` at least), the cap is
+    ``head + max(head - low, 5 * noise)``. Past the lowest loss the loss may be exploding, and an explosion that is
+    most of the curve made the differences of the whole curve its growth, not noise (a short sweep that blew up from
+    its first steps, 2.30, 2.31, 2.50, 3.0, 4.5, ... 1000, had its cap at 12 times the start, and the smoothed curve
+    undershot every recorded loss next to the rise); a steep fall before the lowest loss is no noise either, hence
+    the smaller. Only differences of losses enter the cap, so a loss shifted by a constant is clipped the same.
 
     Args:
         losses: Finite losses (the finite prefix of a curve).
@@ -706,10 +710,18 @@ def clip_explosion(losses: Sequence[float] | np.ndarray) -> np.ndarray:
     y = np.asarray(_as_numbers(losses), dtype=float)
     head = float(np.median(y[: max(3, y.size // 20)]))
     low = float(np.min(y))
-    noise = 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0) if y.size > 1 else 0.0
+    noise = 0.0
+    if y.size > 1:
+        before = y[: max(int(np.argmin(y)) + 1, max(3, y.size // 20) + 1)]
+        noise = 1.4826 * min(_median_step(y), _median_step(before)) / math.sqrt(2.0)
     cap = head + max(head - low, 5.0 * noise, ROUND_OFF * abs(head), _TINY)
     clipped: np.ndarray = np.minimum(y, cap)  # numpy's ufuncs are typed to return Any
     return clipped
+
+
+def _median_step(y: np.ndarray) -> float:
+    """Median absolute difference of consecutive values."""
+    return float(np.median(np.abs(np.diff(y))))
 
 
 def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:

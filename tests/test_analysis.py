@@ -846,18 +846,20 @@ def test_short_sweeps_of_pure_noise_are_not_read_with_confidence(num_steps: int)
     assert confident <= 1
 
 
-def test_a_flat_ten_step_sweep_with_a_small_rise_is_read_at_low_confidence() -> None:
+def test_a_flat_ten_step_sweep_with_a_small_rise_is_not_read_as_a_fall() -> None:
     # num_steps=10, max_lr=1e-6: a flat loss that rises by 2% over its last steps, 0.5% noise. Its rise was read as a
-    # blow-up and min_lr suggested at confidence 0.67 from a dip of three lucky steps, with no warning.
+    # blow-up and min_lr suggested at confidence 0.67 from a dip of three lucky steps, with no warning. It was then
+    # read at low confidence; clip_explosion's noise level taken up to the lowest loss (the rise is no noise) caps
+    # the rise lower, and the dip of 0.0065 is told as what it is: no fall that stands out of the noise.
     lrs = np.logspace(-7, -6, 10)
-    s = analyze(lrs, [2.3062, 2.2938, 2.2943, 2.2878, 2.2848, 2.2822, 2.3058, 2.3282, 2.3357, 2.3493])
-    assert s.lr == lrs[0]
-    assert s.confidence == pytest.approx(an.LOW_CONFIDENCE * 0.0065 / 0.00704, abs=0.002)
+    with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
+        analyze(lrs, [2.3062, 2.2938, 2.2943, 2.2878, 2.2848, 2.2822, 2.3058, 2.3282, 2.3357, 2.3493])
+    said = str(info.value)
     assert (
-        "the recorded losses around the minimum lie only 0.0065 below those at the start, less than the 0.00704 "
-        "their step-to-step scatter (0.00318) asks of a fall: the fall may be noise (the smoothed curve follows much "
-        "of the noise on a short sweep); increase num_steps to tell"
-    ) in s.notes
+        "the recorded losses around its minimum lie only 0.0065 below those at the start, less than the 0.00834 a "
+        "fall needs to stand out of their noise (noise level 0.00262)"
+    ) in said
+    assert "or increase num_steps" in said
 
 
 @pytest.mark.parametrize("num_steps", [10, 15, 20])
@@ -2174,11 +2176,12 @@ def test_a_tiny_spans_inconclusive_errors_write_its_lrs_apart() -> None:
     steps = np.arange(100)
     rises = noisy + np.where(steps > 3, np.expm1(0.2 * (steps - 3)), 0.0)
     said = error(narrow, rises)
-    assert "The loss did blow up, from lr=1.00002e-03 (nothing past it was read)" in said
-    assert "A tenth of it (1.00002e-04)" in said
+    # The rise starts at step 4 (1.000004e-03), where the blow-up is read.
+    assert "The loss did blow up, from lr=1.000004e-03 (nothing past it was read)" in said
+    assert "A tenth of it (1.000004e-04)" in said
     # The report still marks the LR the message names.
     result = RangeTestResult(lrs=tuple(narrow), losses=tuple(rises), stop_reason="completed", error=said)
-    assert _named_blowup(result) == (pytest.approx(1.00002e-3, rel=1e-5), False)
+    assert _named_blowup(result) == (pytest.approx(1.000004e-3, rel=1e-7), False)
     # A usual sweep keeps 2.
     wide = lr_schedule(1e-6, 1.0, 100)
     assert "still falling at the largest LR tried (1.00e+00);" in error(wide, np.linspace(2.0, 1.0, 100))
@@ -2241,10 +2244,15 @@ def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
     lrs = np.logspace(-7, 1, 100)
     x = np.log10(lrs)
     flat = 0.5 + 0.01 * np.random.default_rng(0).standard_normal(100) + explosion(x, start=-2.0)
-    with pytest.raises(InconclusiveCurveError) as caught:
-        analyze(lrs, np.r_[3.0, flat[1:]])
-    assert "lower min_lr (the model may already be trained at these LRs)" in str(caught.value)
-    assert "cannot help" not in str(caught.value)
+    # The first loss is clipped to a few noise levels above the flat ones, and whether that small fall reads depends
+    # on the noise: over 150 seeds (first loss 3.0 or 1.0) about 30% of these curves read a fall, with a lower cap
+    # (clip_explosion's noise level taken up to the lowest loss) as before it. Either way the advice is a lower min_lr.
+    try:
+        said = " ".join(analyze(lrs, np.r_[3.0, flat[1:]]).notes)
+    except InconclusiveCurveError as caught:
+        said = str(caught.value)
+        assert "lower min_lr (the model may already be trained at these LRs)" in said
+    assert "lower min_lr" in said and "cannot help" not in said
     # A loss rising from its first step, which a lower min_lr helps too: test_a_curve_that_diverges_from_its_first_step.
 
 
@@ -2305,6 +2313,8 @@ def test_a_loss_that_rises_from_its_first_steps_is_told_the_range_starts_too_hig
     # the flat start and the sharp rise undershoots every recorded loss (2.18 for 2.31), so the message told of a fall
     # lost in the scatter of single steps ("average more examples per step") and to "lower min_lr (the model may
     # already be trained at these LRs)". The loss rose from its first steps: the range starts where it diverges.
+    # The undershoot came from clip_explosion's cap, 12 times the start: its noise level was the explosion's growth.
+    # Taken up to the lowest loss, the cap sits just above the start and the smoothed curve never goes below it.
     lrs, losses = _fast_explosion(n, 0, sigma, seed)
     with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
         analyze(lrs, losses)
@@ -2312,8 +2322,9 @@ def test_a_loss_that_rises_from_its_first_steps_is_told_the_range_starts_too_hig
     assert "lower min_lr (the loss rose from its first steps to its blow-up " in said
     assert "decades above min_lr: the swept range starts where this model already diverges)" in said
     assert "already be trained at these LRs)" not in said
-    # The smoothed dip is named as the filter's, not as a fall the noise hid.
-    assert "lies below every recorded loss up to it" in said and "the filter's undershoot next to a sharp rise" in said
+    # No smoothed dip below the recorded losses is left to explain, and none is told as a fall the noise hid.
+    assert said.startswith("The loss never clearly falls: it never goes below where it starts (smoothed).")
+    assert "undershoot" not in said
     assert "scatter" not in said and "larger batch size" not in said
     assert "moving average" not in said
 
@@ -2321,13 +2332,14 @@ def test_a_loss_that_rises_from_its_first_steps_is_told_the_range_starts_too_hig
 def test_a_loss_that_rises_from_its_first_steps_of_a_coarse_sweep_is_not_told_a_lower_min_lr_cannot_help() -> None:
     # 12 steps over 3 decades: the loss rose from its second step (2.30, 2.31, 2.5, 3, 4.5, ...) and its blow-up came
     # 1.1 decades above min_lr, so it was taken for a loss that stayed at its first value a decade or more: "never
-    # clearly fell from its first value ... so a lower min_lr cannot help", the opposite of what helps.
+    # clearly fell from its first value ... so a lower min_lr cannot help", the opposite of what helps. The blow-up
+    # is read at the third point (2.5), where the growth starts, since clip_explosion's cap no longer sits at 12x.
     lrs = np.logspace(-3, 0, 12)
     losses = np.array([2.30, 2.31, 2.5, 3.0, 4.5, 7.0, 12.0, 25.0, 60.0, 150.0, 400.0, 1e3])
     with pytest.raises(InconclusiveCurveError, match="never clearly falls") as info:
         analyze(lrs, losses)
     said = str(info.value)
-    assert "lower min_lr (the loss rose from its first steps to its blow-up 1.1 decades above min_lr" in said
+    assert "lower min_lr (the loss rose from its first steps to its blow-up 0.5 decades above min_lr" in said
     assert "cannot help" not in said and "never clearly fell from its first value" not in said
     # A loss level for the decade before its blow-up still is told that a lower min_lr cannot help.
     level = np.array([2.30, 2.31, 2.30, 2.29, 2.31, 3.0, 4.5, 7.0, 25.0, 60.0, 150.0, 400.0])
