@@ -1719,15 +1719,17 @@ def _why_lower_min_lr(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound
     """Why to lower ``min_lr`` for a loss that blew up at ``bound`` without falling first, when the curve tells.
 
     * The loss rose from its first steps: with ``k = max(3, window // 2)`` (the steps :func:`check_fall` takes as
-      the start), every recorded loss from step ``k`` up to the blow-up (to step ``2 k`` at least) lies above the
-      median of the first ``k`` by more than their spread (max minus min). The loss left its starting level at once
+      the start), every median of ``k`` running recorded losses from step ``k`` up to the blow-up (to step ``2 k``
+      at least) lies above the median of the first ``k`` by more than their spread (max minus min) and than three
+      noise levels of the difference of two such medians (``sigma`` the larger of the smoothed curve's and the
+      recorded losses' scatter from second differences, :func:`_step_noise`). The loss left its starting level at once
       and never came back to it: the sweep starts where the model already diverges, and a lower ``min_lr`` finds
       the LRs below. A model already trained at these LRs, the reason told otherwise, keeps its loss at the level of
       its first steps for a while before the blow-up. A loss that diverges does not come back: where the recorded
       losses, before the curve's highest one, fall back from a high by more than a quarter of its rise above that
-      start (and by more than three noise levels), the rise levelled off, as a moving average's climb from a low
-      first loss does (torch-lr-finder's, from a low first batch, over dozens of steps), and this reason is not
-      given.
+      start (and by more than three noise levels ``sigma``), the rise levelled off, as a moving average's climb from
+      a low first loss does (torch-lr-finder's, from a low first batch, over dozens of steps), and this reason is
+      not given.
     * It blew up less than :data:`FLAT_DECADES` above ``min_lr`` after a level start: too little of the sweep to
       tell a trained model from a range that starts where the model diverges. Both are said.
 
@@ -1751,26 +1753,42 @@ this model already diverges'
     k = max(3, noise.window // 2)
     if _average_start(raw) is not None:
         return None  # the rise is the average's, not the loss's: read_curve's note says so
-    # At least k losses are looked at: the smoothed blow-up can come within the first steps, the filter's
-    # window reaching ahead into the rise; losses past it are higher still on a curve that rose.
+    # The scatter of single recorded losses up to the blow-up (second differences: a steady rise does not enter
+    # it), not only the smoothed curve's residuals: those are zero on a smooth average and a fraction of the
+    # scatter on a noisy rise, where single losses of a steady rise in 1-10% noise fell back from a noisy high by
+    # three residual noise levels, or lay below the start's level, in 17-67% of curves.
+    stop = max(int(np.searchsorted(lrs, bound)), 2 * k)
+    scatter = max(noise.sigma, _step_noise(raw[:stop]) if stop >= 3 else 0.0)
     start = float(np.median(raw[:k]))
-    level = start + float(np.max(raw[:k]) - np.min(raw[:k]))
     # Up to the curve's highest loss: what an explosion gives back after its peak says nothing of the start.
     upto = raw[: int(np.argmax(raw)) + 1]
     high = np.maximum.accumulate(upto)
     back = high - upto
-    came_back = bool(np.any((back > 0.25 * (high - start)) & (back > 3.0 * noise.sigma) & (high > start)))
-    if not came_back and bool(np.all(raw[k : max(int(np.searchsorted(lrs, bound)), 2 * k)] > level)):
+    came_back = bool(np.any((back > 0.25 * (high - start)) & (back > 3.0 * scatter) & (high > start)))
+    # Medians of k running losses after the first k (as many as there are, on a curve under 2 k losses) against
+    # the first k's median and spread, with three noise levels of the difference of two such medians (a median of
+    # k has pi / 2 / k the variance of one loss). At least k losses are looked at: the smoothed blow-up can come
+    # within the first steps, the filter's window reaching ahead into the rise; losses past it are higher still on
+    # a curve that rose.
+    width = max(1, min(k, raw.size - k))
+    med = np.median(np.lib.stride_tricks.sliding_window_view(raw, width), axis=1)
+    bar = 3.0 * math.sqrt(math.pi / 2.0 * (1.0 / k + 1.0 / width)) * scatter
+    level = start + max(bar, float(np.max(raw[:k]) - np.min(raw[:k])))
+    stop = stop - width + 1
+    if not came_back and bool(np.all(med[k:stop] > level)):
         return (
             f"the loss rose from its first steps to its blow-up {decades:.1f} decades above min_lr: the swept range "
             "starts where this model already diverges"
         )
-    if decades < FLAT_DECADES:
-        return (
-            f"the loss blew up only {decades:.1f} decades above min_lr: the model may already be trained at these LRs, "
-            "or the swept range starts just below where it diverges"
-        )
-    return None
+    return _both_reasons(decades) if decades < FLAT_DECADES else None
+
+
+def _both_reasons(decades: float) -> str:
+    """Why to lower ``min_lr`` for a loss blown up ``decades`` above it, too soon to tell a trained model."""
+    return (
+        f"the loss blew up only {decades:.1f} decades above min_lr: the model may already be trained at these LRs, "
+        "or the swept range starts just below where it diverges"
+    )
 
 
 def _chance_words(level: float) -> str:
