@@ -1158,17 +1158,57 @@ def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer) -> s
     if not hooked:
         return _NO_GRADIENT
     count = len(hooked)
-    names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
-    first = names.get(id(hooked[0]), f"a {tuple(hooked[0].shape)} parameter")
     return (
         "None of the optimizer's parameters holds a gradient after the first step's backward, and "
         f"{count} of them {'has' if count == 1 else 'have'} a post-accumulate-grad hook "
-        f"(register_post_accumulate_grad_hook, first: {first}): an optimizer stepped in "
+        f"(register_post_accumulate_grad_hook, first: {_parameter_name(model, hooked[0])}): an optimizer stepped in "
         "backward, each hook stepping its parameter at its own LR and zeroing the gradient, leaves the range "
-        "test's optimizer nothing to step, so the swept LRs would never be used. Remove the hooks for the test "
-        "(handle.remove() on the handles register_post_accumulate_grad_hook returned), run it with one optimizer "
-        "over model.parameters() with the per-parameter optimizers' settings, then register the hooks again "
-        "with the LR found."
+        f"test's optimizer nothing to step, so the swept LRs would never be used. {_HOOKS_FIX}"
+    )
+
+
+_HOOKS_FIX = (
+    "Remove the hooks for the test (handle.remove() on the handles register_post_accumulate_grad_hook returned), run "
+    "it with one optimizer over model.parameters() with the per-parameter optimizers' settings, then register the "
+    "hooks again with the LR found."
+)
+
+
+def _parameter_name(model: nn.Module, param: torch.Tensor) -> str:
+    names = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
+    return names.get(id(param), f"a {tuple(param.shape)} parameter")
+
+
+def hooked_versions(optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, int]]:
+    """``optimizer``'s parameters with a post-accumulate-grad hook, each with its version counter, before a backward.
+
+    :func:`stepped_in_backward_message` compares them after it: a hook that steps the parameter bumps its version.
+    """
+    return [
+        (p, p._version)
+        for group in optimizer.param_groups
+        for p in group["params"]
+        if isinstance(p, torch.Tensor) and getattr(p, "_post_accumulate_grad_hooks", None)
+    ]
+
+
+def stepped_in_backward_message(model: nn.Module, before: Sequence[tuple[torch.Tensor, int]]) -> str | None:
+    """Why the first step is refused when a post-accumulate-grad hook stepped a parameter and left its gradient.
+
+    A hook stepping its own optimizer in backward without zeroing the gradient (``before``: from
+    :func:`hooked_versions` just before the backward) trained each weight twice a step, at the hook's LR and at the
+    swept one, unwarned. A hook that only reads or reduces the gradient (DDP's, FSDP's) changes no parameter: ``None``.
+    """
+    stepped = [p for p, version in before if p._version != version and p.grad is not None]
+    if not stepped:
+        return None
+    count = len(stepped)
+    return (
+        f"{count} of the optimizer's parameters {'was' if count == 1 else 'were'} changed during the first step's "
+        f"backward by {'its' if count == 1 else 'their'} post-accumulate-grad hooks (register_post_accumulate_grad_"
+        f"hook, first: {_parameter_name(model, stepped[0])}), and kept the gradient: a hook stepping its own "
+        "optimizer there without zeroing the gradient trains each weight twice a step, at the hook's LR and then at "
+        f"the swept LR by the range test's optimizer, so the curve would not be the swept LRs'. {_HOOKS_FIX}"
     )
 
 

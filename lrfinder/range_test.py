@@ -104,6 +104,7 @@ from .diagnostics import (
     fabric_backward_message,
     first_step_errors,
     grads_of,
+    hooked_versions,
     is_batch_failure,
     is_cross_entropy,
     negative_kl_div_message,
@@ -114,6 +115,7 @@ from .diagnostics import (
     read_together,
     step_failed_message,
     step_fn_as_loss_fn_message,
+    stepped_in_backward_message,
     target_dtype_fix,
     zero_cross_entropy_message,
 )
@@ -2661,6 +2663,7 @@ def _prepared_sweep(
                 part = loss if settings.accumulate_steps == 1 else loss / settings.accumulate_steps
                 if micro_probe is not None:
                     micro_probe.before_backward()
+                hooked = hooked_versions(optimizer) if index[0] == 0 else []
                 try:
                     (part if scaler is None else scaler.scale(part)).backward()
                 except RuntimeError as exc:
@@ -2684,6 +2687,9 @@ def _prepared_sweep(
                     fabric_note = _FABRIC_STEP_FN if is_fabric_module(model) else ""
                     raise ModelError(backward_twice_message(factor) + fabric_note)
                 del repeated
+                stepped_twice = stepped_in_backward_message(model, hooked) if hooked else None
+                if stepped_twice is not None:
+                    raise ModelError(stepped_twice)
                 if micro_probe is not None:
                     micro_probe.after_backward()
             parts.append(loss.detach())

@@ -2046,6 +2046,26 @@ def test_an_optimizer_the_loss_never_reaches_is_refused_at_the_first_step(loader
     assert_same_state(before, snapshot_of(model, opt))
 
 
+def test_a_hook_stepping_in_backward_without_zeroing_is_refused_not_trained_at_two_lrs(loader: DataLoader) -> None:
+    """A post-accumulate-grad hook stepping its own optimizer without zeroing the gradient: the test's optimizer then
+    stepped each weight again, at the swept LR, so every step trained at both LRs, unwarned. Refused at the first step
+    with the model put back; a hook that only reads the gradient (as DDP's and FSDP's reduce it) is no false alarm."""
+    model = make_mlp()
+    in_backward = {p: torch.optim.SGD([p], lr=1e-3) for p in model.parameters()}
+    handles = [p.register_post_accumulate_grad_hook(lambda p: in_backward[p].step()) for p in model.parameters()]
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ModelError, match=r"changed during the first step's backward.*first: 0\.weight.*twice a step"):
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    for handle in handles:
+        handle.remove()
+    norms: list[float] = []
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(lambda p: norms.append(float(p.grad.norm())))
+    result = range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert len(result.lrs) == 10 and norms
+
+
 def test_an_optimizer_stepped_in_backward_is_named_not_told_the_loss_misses_it(loader: DataLoader) -> None:
     """torch's "optimizer in backward": hooks step each parameter and zero its gradient during backward.
 
