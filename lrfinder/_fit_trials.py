@@ -24,6 +24,7 @@ from . import _lightning
 from ._checks import sentence
 from ._fit_facts import _length, _mean_over_ranks, _val_loader
 from ._wording import plural
+from .data_parallel import failure_told_to_other_ranks
 from .diagnostics import _error_line, raise_training_step_error
 from .exceptions import DataError, ModelError
 from .range_test import RangeTestResult
@@ -231,7 +232,10 @@ def _refine_trials(
     # Made before the isolation, which takes the fit's callbacks (its progress bar among them) away.
     bar = _lightning.progress_bar(trainer, candidates, desc="Refining LR")
 
-    with _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged, (
+    # A rank failing in the trials (its held-out batch, a trial's step) ends its process: the others, waiting in the
+    # held-out losses' all-reduce, name it and its error rather than gloo's "Connection closed by peer" (as the sweep).
+    told = failure_told_to_other_ranks(int(trainer.global_rank), int(trainer.world_size), f"{who}'s refine trials")
+    with told, _lightning.isolation(trainer, pl_module, run.optimizers, run.configs, loaders) as logged, (
         contextlib.closing(bar) if bar is not None else contextlib.nullcontext()
     ):
         if val_loader is not None:

@@ -796,10 +796,14 @@ FAILING_RANK_SCRIPT = textwrap.dedent(
 def test_ddp_another_ranks_failure_is_not_called_a_data_error(tmp_path: Path) -> None:
     """Rank 1 fails on refine's held-out batches: rank 0, whose batches went through, said its own held-out batches
     could not be evaluated ("DataError: Cannot compute a loss on the held-out training batches with the module's
-    training_step: RuntimeError: ... Connection closed by peer"), when the all_reduce of the losses failed."""
+    training_step: RuntimeError: ... Connection closed by peer"), when the all_reduce of the losses failed; then gloo's
+    bare error. It names rank 1 and its error, told through the process group's store as in the sweep."""
     run_script(tmp_path, FAILING_RANK_SCRIPT, str(tmp_path), str(TESTS))
     first = json.loads((tmp_path / "rank0.json").read_text())
-    assert first["error"] == "RuntimeError", first  # gloo's: the peer closed the connection
+    assert first["error"] == "LRFinderError", first
+    assert first["message"].startswith("LRFinder's refine trials raised on rank 1 of 2 (DataError: "), first
+    assert "rank 1 refuses its held-out batch" in first["message"], first
+    assert "its collectives with rank 1 failed: RuntimeError, chained above" in first["message"], first
     second = tmp_path / "rank1.json"
     if second.exists():  # Lightning may stop rank 1 before it writes
         assert json.loads(second.read_text())["error"] == "DataError"
