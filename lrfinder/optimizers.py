@@ -38,6 +38,8 @@ import inspect
 import logging
 import math
 import re
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -885,6 +887,24 @@ def _shared(params: Any) -> str:
     )
 
 
+def _refuse_repeated(spec: OptimizerSpec, optimizer: Optimizer) -> None:
+    """Refuse a param group that lists one tensor twice (``[w, w]``, ``params + [model.head.weight]``).
+
+    torch only warns ("in future, this will cause an error") and steps such a tensor once per listing: SGD
+    moved it by twice ``lr * grad`` at each step, a range test's curve at twice the LR it recorded.
+    """
+    for index, group in enumerate(optimizer.param_groups):
+        counts = Counter(id(p) for p in group["params"])
+        repeated = sum(1 for n in counts.values() if n > 1)
+        if repeated:
+            raise ValueError(
+                f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): param group {index} lists "
+                f"{plural(repeated, 'tensor')} more than once, and torch's optimizers step a tensor once per listing "
+                "(SGD moves one listed twice by 2 * lr * grad). List each parameter once: pass the model itself, or "
+                "list(dict.fromkeys(params)) to drop the repeats."
+            )
+
+
 def create_optimizer(
     name: str | type[Optimizer],
     model_or_params: nn.Module | Iterable[torch.Tensor] | Iterable[dict[str, Any]],
@@ -1052,9 +1072,13 @@ def create_optimizer(
         )
         raise ValueError(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {why}.")
     try:
-        optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
+        with warnings.catch_warnings():
+            # Said below, with what it does and what to do, instead of torch's "in future, this will cause an error".
+            warnings.filterwarnings("ignore", "optimizer contains a parameter group with duplicate parameters")
+            optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer
         raise type(exc)(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}{_shared(params)}") from exc
+    _refuse_repeated(spec, optimizer)
     logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)
     if spec.name in OPTIMIZERS:
         # The registry name chosen ("momentum"), for the result and its report, which named only the class ("SGD").

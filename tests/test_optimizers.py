@@ -731,6 +731,20 @@ def test_param_groups_that_share_parameters_are_named() -> None:
         create_optimizer("sgd", groups, lr=0.1)
 
 
+def test_a_param_group_listing_a_tensor_twice_is_refused() -> None:
+    # torch only warned ("in future, this will cause an error") and stepped the tensor once per listing: plain SGD
+    # moved it by twice lr * grad.
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    params = [*model.parameters(), model[1].weight]
+    said = r"param group 0 lists 1 tensor more than once.*list\(dict\.fromkeys\(params\)\) to drop the repeats"
+    with pytest.raises(ValueError, match=said):
+        create_optimizer("sgd", params, lr=0.1)
+    with pytest.raises(ValueError, match=r"param group 1 lists 2 tensors more than once"):
+        create_optimizer("adamw", [{"params": [model[0].weight]}, {"params": [*model[1].parameters()] * 2}], lr=0.1)
+    optimizer = create_optimizer("sgd", list(dict.fromkeys(params)), lr=0.1)  # the advice works
+    assert len(optimizer.param_groups[0]["params"]) == 4
+
+
 def test_momentum_given_to_an_adam_family_optimizer_points_to_betas() -> None:
     """create_optimizer('adam', momentum=0.9) listed what Adam accepts, without saying betas[0] is its momentum."""
     model = nn.Linear(2, 2)
