@@ -1608,6 +1608,42 @@ def _came_back(smoothed: np.ndarray, blowup: int) -> int | None:
     return None if not below.size else blowup + int(below[0])
 
 
+def _fell_back(raw: np.ndarray, blowup: int) -> tuple[float, float, int] | None:
+    """Where the recorded loss falls back after a rise read as a blow-up: ``(high, low, index)``, else ``None``.
+
+    Past ``blowup`` and before the curve's highest loss, the median of five running recorded losses falls back from
+    a high by more than a quarter of its rise above the lowest such median up to ``blowup`` and by more than three
+    of its noise levels (from the recorded losses' up to that highest one, :func:`_step_noise`). The recorded
+    losses, not the smoothed ones: the smoothed curve is of the clipped losses, whose cap can hide the whole rise.
+
+    A loss that diverges does not come back (:func:`_why_lower_min_lr` tells a rise from its first steps so): a
+    moving average of a low first batch (torch-lr-finder's, Lightning's) climbs for steps or dozens of steps, is
+    read as a blow-up a few steps in, and then falls back with the loss behind it.
+    """
+    top = int(np.argmax(raw))
+    if top < blowup + _FELL_BACK_WIDTH:
+        return None
+    # Medians of five running losses (indexed by their middle one): single losses of a real, noisy blow-up fall
+    # back from a high often; a median of five has a fifth of the variance (times pi / 2) of one.
+    med = np.median(np.lib.stride_tricks.sliding_window_view(raw[: top + 1], _FELL_BACK_WIDTH), axis=1)
+    half = _FELL_BACK_WIDTH // 2
+    start = float(np.min(med[: max(blowup - half, 0) + 1]))
+    first = max(blowup - half, 0)
+    upto = med[first:]
+    high = np.maximum.accumulate(upto)
+    back = high - upto
+    noise = 3.0 * math.sqrt(math.pi / 2.0 / _FELL_BACK_WIDTH) * _step_noise(raw[: top + 1])
+    hit = np.flatnonzero((back > 0.25 * (high - start)) & (back > noise) & (high > start))
+    if not hit.size:
+        return None
+    j = int(hit[0]) + int(np.argmin(upto[hit[0] :]))
+    return float(high[hit[0]]), float(upto[j]), first + j + half
+
+
+#: How many running recorded losses :func:`_fell_back` takes the median of.
+_FELL_BACK_WIDTH = 5
+
+
 def _optimizer_names(optimizer: str | None) -> list[str]:
     """The optimizers a result's ``optimizer_name`` names, lower-case class or registry names.
 
@@ -1877,6 +1913,16 @@ def _why_no_fall(
             f"{start:.3g}): on a curve this noisy the rise may be noise, not the LR. Steady the curve (a larger batch "
             f"size or more num_steps) and run again before you take {top:.{d}e} as the LR to stay below (a tenth of "
             f"it, {top / 10:.{d}e}, would be the usual fallback)."
+        )
+    elif blowup is not None and (fell := _fell_back(raw, blowup)) is not None:
+        top, (peak, low, at) = float(lrs[blowup]), fell
+        parts.append(
+            DOUBTFUL_BLOWUP_NAMED.format(lr=f"{top:.{d}e}") + " (nothing past it was read), but it later fell back "
+            f"from {peak:.3g} to {low:.3g} (at lr={float(lrs[at]):.{d}e}), more than a quarter of its rise: a loss "
+            "that diverges does not come back, so the rise may be a moving average's climb from a low first loss, or "
+            "noise, not the LR. Analyse the raw losses, or steady the curve (a larger batch size or more num_steps), "
+            f"and run again before you take {top:.{d}e} as the LR to stay below (a tenth of it, {top / 10:.{d}e}, "
+            "would be the usual fallback)."
         )
     elif blowup is not None:
         top = float(lrs[blowup])

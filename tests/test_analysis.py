@@ -2506,3 +2506,22 @@ def test_a_level_loss_before_its_blow_up_is_not_told_it_rose_in_noise(noise: flo
                     analyze(np.logspace(-3, 0, n), noisy)  # a few read a fall in the noise: no message then
                 except InconclusiveCurveError as info:
                     assert "rose from its first steps" not in str(info)
+
+
+def test_a_moving_averages_climb_read_as_a_blow_up_is_told_doubtful_when_it_falls_back() -> None:
+    # torch-lr-finder's average of a low first batch (diabetes_mlp_adam, seeds 1 and 4) climbs for dozens of steps and
+    # was read as a blow-up at step 3: "whatever LR you train at, keep it below that" (1.75e-07), 5 decades under
+    # where the model trains. The loss fell back by most of that climb later, which no diverging loss does.
+    doubted = []
+    for seed in range(30):
+        lrs, losses = _climbing_average(seed)
+        with pytest.raises(InconclusiveCurveError) as info:
+            analyze(lrs, losses)
+        said = str(info.value)
+        doubted.append("keep it below that" not in said and "later fell back from" in said)
+    assert np.mean(doubted) >= 0.9
+    # A level loss, then a noisy explosion, is not told it fell back.
+    for seed in range(3):
+        with pytest.raises(InconclusiveCurveError) as info:
+            analyze(*_fast_explosion(20, 8, 0.01, seed))
+        assert "fell back" not in str(info.value)
