@@ -79,6 +79,13 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
+def fields_of(batch: Any) -> dict[str, Any] | None:
+    """A dataclass batch's fields by name (read as a dict batch is: x/y by name, or ``model(**fields)``); else None."""
+    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
+        return {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
+    return None
+
+
 #: A dict batch's input and target keys for ``loss_fn(model(batch[x]), batch[y])``, the first present of each.
 #: Hugging Face's processors name the input ``pixel_values`` (images), ``input_ids`` (tokens),
 #: ``input_values`` (raw audio) or ``input_features`` (spectrograms); a mask beside it is not read.
@@ -295,6 +302,7 @@ def _warn_unused_keys(batch: Any, loss_fn: Any, step_fn: Any) -> None:
     A mask, sample weights or a second input next to the input and target keys is silently
     dropped by that reading; ``step_fn`` is the way to use them.
     """
+    batch = fields_of(batch) or batch
     if step_fn is not None or loss_fn is None or not isinstance(batch, Mapping):
         return
     x_key = next((k for k in _INPUT_KEYS if k in batch), None)
@@ -462,7 +470,7 @@ def _batch_loss(
     fix: str = _STEP_FN_FIX,
     output_shape: list[tuple[int, ...]] | None = None,
 ) -> torch.Tensor:
-    """The loss of one batch: ``step_fn(model, batch)``, else ``loss_fn(model(x), y)`` for pairs and dicts.
+    """The loss of one batch: ``step_fn(model, batch)``, else ``loss_fn(model(x), y)`` for pairs, dicts and dataclasses.
 
     A dict batch without ``loss_fn`` is passed as ``model(**batch)``, whose loss is taken (Hugging
     Face style, :func:`_output_loss`: ``out["loss"]``, ``out.loss``, the first item of a
@@ -473,6 +481,8 @@ def _batch_loss(
     """
     if step_fn is not None:
         return step_fn(model, batch)
+    # A dataclass batch (Batch(x=..., y=...)) is read as the dict of its fields; it was refused, for a step_fn.
+    batch = fields_of(batch) or batch
     if isinstance(batch, (tuple, list)) and len(batch) == 2:
         if loss_fn is None:
             raise DataError(

@@ -8,6 +8,7 @@ precision, clipping, the model and its optimizer), each naming the argument, the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -434,10 +435,11 @@ def check_not_a_tensor_pair(name: str, value: object, fix: str | None = None) ->
                 "[(x, y)] for a single batch."
             )
     first = value[0]
-    if not isinstance(first, (tuple, list, Mapping)):
+    dataclass_batch = dataclasses.is_dataclass(first) and not isinstance(first, type)
+    if not isinstance(first, (tuple, list, Mapping)) and not dataclass_batch:
         raise DataError(
             f"{name}[0] is a {type(first).__name__}, not a batch: {name} as a list is read as a list of batches, "
-            f"(inputs, targets) pairs or dicts with input/target keys. {fix or _STEP_FN_FIX}"
+            f"(inputs, targets) pairs, or dicts or dataclasses with input/target keys. {fix or _STEP_FN_FIX}"
         )
 
 

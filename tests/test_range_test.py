@@ -2649,6 +2649,24 @@ def test_an_optimizer_reading_the_lr_of_a_group_it_keeps_sweeps(mlp: nn.Module, 
     np.testing.assert_allclose(seen, result.lrs)
 
 
+@dataclasses.dataclass(frozen=True)
+class _FieldsBatch:
+    x: torch.Tensor
+    y: torch.Tensor
+    weight: torch.Tensor
+
+
+def test_dataclass_batches_are_read_as_dicts_of_their_fields(mlp: nn.Module, loader: DataLoader) -> None:
+    """A dataclass batch (Batch(x=..., y=...), as a collate_fn builds it) was refused, "use step_fn": it is read as the
+    dict of its fields, x and y found by name (the curve of the same pairs), its other fields warned as unused."""
+    data = [_FieldsBatch(x, y, torch.ones(len(y))) for x, y in loader]
+    with pytest.warns(UserWarning, match=r"other keys \('weight'\) are not used"):
+        result = range_test(mlp, data, loss_fn=F.cross_entropy, num_steps=10)
+    pairs = range_test(mlp, [(b.x, b.y) for b in data], loss_fn=F.cross_entropy, num_steps=10)
+    np.testing.assert_array_equal(result.losses, pairs.losses)
+    assert result.batch_size == pairs.batch_size == len(data[0].y)
+
+
 def test_rprop_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     """Rprop reads lr only as each weight's first step size: the sweep's LRs were never used.
 
