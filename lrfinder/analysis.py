@@ -1331,8 +1331,10 @@ TREND_P = 1e-3
 def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop: float) -> bool | None:
     """Whether the raw losses fall steadily over the stretch where the smoothed curve comes down.
 
-    The stretch runs from the start to the first point within ``DIVERGENCE_RISE * drop`` of the
-    minimum. Kendall's tau between step and loss (a rank test: no assumption on the size or the
+    The stretch runs from the last point within ``DIVERGENCE_RISE * drop`` of the smoothed curve's highest one
+    before it to the first point within ``DIVERGENCE_RISE * drop`` of the minimum: from where the fall starts, not
+    the sweep's start (a curve level for 60 points before it fell was tested mostly on its level part, and the
+    trend of its fall lost in it). Kendall's tau between step and loss (a rank test: no assumption on the size or the
     shape of the noise) must be negative with a p-value below ``TREND_P``. ``None`` (no verdict)
     for a stretch of fewer than 7 points, which can never reach that p-value.
     """
@@ -1340,9 +1342,11 @@ def _falls_steadily(clipped: np.ndarray, smoothed: np.ndarray, i_min: int, drop:
 
     near = np.flatnonzero(smoothed[: i_min + 1] <= smoothed[i_min] + DIVERGENCE_RISE * drop)
     stop = int(near[0]) + 1 if near.size else i_min + 1
-    if stop < 7:
+    top = float(np.max(smoothed[:stop]))
+    first = int(np.flatnonzero(smoothed[:stop] >= top - DIVERGENCE_RISE * drop)[-1])
+    if stop - first < 7:
         return None
-    result = kendalltau(np.arange(stop), clipped[:stop])
+    result = kendalltau(np.arange(stop - first), clipped[first:stop])
     return bool(result.statistic < 0 and result.pvalue < TREND_P)
 
 
