@@ -300,6 +300,28 @@ class SkipGram(nn.Module):
         return self.out(self.embed(x.long()[:, 0]))
 
 
+class CosineClassifier(nn.Module):
+    """A scale-free normalised classifier (NormFace / CosFace style): a linear projection, L2-normalised, against
+    L2-normalised class weights; the logits are the cosines times ``scale``. No output depends on the weights'
+    norms, which ``gain`` multiplies at initialisation (a large norm: small angular steps at a given LR)."""
+
+    def __init__(self, features: int = 64, dim: int = 32, classes: int = 10, scale: float = 16.0,
+                 gain: float = 1.0) -> None:
+        super().__init__()
+        self.scale, self.gain = scale, gain
+        self.proj = nn.Linear(features, dim, bias=False)
+        self.weight = nn.Parameter(torch.randn(classes, dim))
+        with torch.no_grad():
+            self.proj.weight.mul_(gain)
+            self.weight.mul_(gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * F.normalize(self.proj(x), dim=1) @ F.normalize(self.weight, dim=1).t()
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, gain={self.gain}"
+
+
 # --------------------------------------------------------------------------------------------
 # Tasks
 # --------------------------------------------------------------------------------------------
@@ -331,7 +353,8 @@ class Task:
         data: Dataset name for :func:`load_data`.
         model: Builds the model (called after seeding torch).
         optimizer: ``optimizer(params, lr)``.
-        loss: ``"ce"`` (cross-entropy) or ``"mse"``.
+        loss: ``"ce"`` (cross-entropy), ``"mse"``, or ``"cosface:M"``: cross-entropy with the target's logit
+            lowered by ``M`` (CosFace's additive margin times the scale, for :class:`CosineClassifier`).
         batch_size: Training (and range-test) batch size.
         steps: Training budget in optimizer steps.
         grid: ``(log10 low, log10 high)`` of the oracle's LR grid.
@@ -356,6 +379,9 @@ class Task:
         return self.optimizer.__name__
 
     def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.loss.startswith("cosface:"):
+            margin = float(self.loss.removeprefix("cosface:"))
+            return F.cross_entropy(out - margin * F.one_hot(y, out.shape[1]), y)
         return F.cross_entropy(out, y) if self.loss == "ce" else F.mse_loss(out, y)
 
     def build(self, seed: int) -> nn.Module:
@@ -416,8 +442,7 @@ TASKS: list[Task] = [
     Task("chars_mlp_adam", "pystdlib_chars", lambda: CharMLP(), _adam(), "ce", 64, 2000, (-3.5, -0.5), "check",
          "character-level LM on Python standard-library sources (offline), 2,000 steps"),
     # Tasks whose default range test reads inconclusive on most seeds (benchmarks/inconclusive.py), their class
-    # in ``extra["inconclusive"]`` (INCONCLUSIVE_CLASSES). No task of class (c), a scale-free normalised
-    # classifier, is here: the cosine classifiers tried (NormFace, CosFace, ArcFace heads on digits) read.
+    # in ``extra["inconclusive"]`` (INCONCLUSIVE_CLASSES).
     Task("skipgram_sgd", "skipgram", lambda: SkipGram(), _sgd(), "ce", 32, 300, (-2.0, 2.5), "tune",
          "inconclusive (a), still falling at max_lr: a skip-gram embedding, plain SGD; best LR above 1",
          {"inconclusive": "a"}),
@@ -430,6 +455,14 @@ TASKS: list[Task] = [
     Task("noisy_regression_20_mlp_sgd", "noisy_regression_20", lambda: mlp([8, 32, 1]), _sgd(0.9), "mse", 4, 150,
          (-4.5, 0.5), "check", "inconclusive (b), tiny noisy data: 20 training rows at batch 4, SGD with momentum",
          {"inconclusive": "b"}),
+    Task("digits_cosface_s16_adam", "digits", lambda: CosineClassifier(scale=16.0, gain=100.0), _adam(),
+         "cosface:3.2", 32, 300, (-3.0, 3.0), "tune", "inconclusive (c), a scale-free normalised classifier: cosine "
+         "logits (scale 16, CosFace margin 0.2), weights initialised at 100x their usual norm, Adam",
+         {"inconclusive": "c"}),
+    Task("digits_cosface_s30_adam", "digits", lambda: CosineClassifier(scale=30.0, gain=300.0), _adam(),
+         "cosface:10.5", 32, 300, (-2.5, 3.5), "check", "inconclusive (c), a scale-free normalised classifier: cosine "
+         "logits (scale 30, CosFace margin 0.35), weights initialised at 300x their usual norm, Adam",
+         {"inconclusive": "c"}),
 ]
 
 TASKS_BY_NAME = {t.name: t for t in TASKS}

@@ -22,11 +22,39 @@ from benchmarks.tasks import TASKS, TASKS_BY_NAME, train  # noqa: E402
 
 def test_task_suite_covers_the_issue() -> None:
     assert len(TASKS) >= 8
-    assert {t.loss for t in TASKS} == {"ce", "mse"}
+    assert {t.loss for t in TASKS} - {"ce", "mse"} == {"cosface:3.2", "cosface:10.5"}
     assert {t.split for t in TASKS} == {"tune", "check"}
     names = " ".join(t.optimizer_name for t in TASKS)
     assert "SGD" in names and "Adam" in names
     assert all(len(t.lr_grid()) >= 4 * (t.grid[1] - t.grid[0]) for t in TASKS)
+
+
+def test_the_inconclusive_tasks_one_of_each_class_on_each_split() -> None:
+    """The tasks added for inconclusive curves: one of each class on each split; the cosine classifier is scale-free
+    (weights scaled 10x give the same logits) and its CosFace loss lowers the target's logit by the margin."""
+    import torch
+    from torch.nn import functional as F
+
+    from benchmarks.tasks import INCONCLUSIVE_CLASSES
+
+    marked = [t for t in TASKS if "inconclusive" in t.extra]
+    assert sorted((t.extra["inconclusive"], t.split) for t in marked) == sorted(
+        (c, split) for c in INCONCLUSIVE_CLASSES for split in ("tune", "check")
+    )
+    task = TASKS_BY_NAME["digits_cosface_s16_adam"]
+    model = task.build(0)
+    x = torch.randn(5, 64)
+    out = model(x)
+    assert out.abs().max() <= 16.0 + 1e-4
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(10.0)
+    assert torch.allclose(model(x), out, atol=1e-5)
+    y = torch.tensor([0, 1, 2, 3, 4])
+    lowered = out.clone()
+    lowered[torch.arange(5), y] -= 3.2
+    assert float(task.loss_fn(out, y)) == pytest.approx(float(F.cross_entropy(lowered, y)))
+    assert float(task.loss_fn(out, y)) > float(F.cross_entropy(out, y))
 
 
 def test_train_is_deterministic() -> None:
