@@ -887,22 +887,25 @@ def _shared(params: Any) -> str:
     )
 
 
-def _refuse_repeated(spec: OptimizerSpec, optimizer: Optimizer) -> None:
-    """Refuse a param group that lists one tensor twice (``[w, w]``, ``params + [model.head.weight]``).
+def repeated_tensors_message(optimizer: torch.optim.Optimizer) -> str | None:
+    """What is wrong with a param group that lists one tensor twice (``[*model.parameters(), model.head.weight]``).
 
-    torch only warns ("in future, this will cause an error") and steps such a tensor once per listing: SGD
-    moved it by twice ``lr * grad`` at each step, a range test's curve at twice the LR it recorded.
+    torch only warns when the optimizer is built ("in future, this will cause an error"), then steps such a
+    tensor once per listing: plain SGD moved it by ``2 * lr * grad``, so it trained at twice the LR recorded.
+
+    Returns:
+        What is wrong (the caller says what to do), or ``None`` when each group lists each tensor once.
+
     """
     for index, group in enumerate(optimizer.param_groups):
         counts = Counter(id(p) for p in group["params"])
         repeated = sum(1 for n in counts.values() if n > 1)
         if repeated:
-            raise ValueError(
-                f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): param group {index} lists "
-                f"{plural(repeated, 'tensor')} more than once, and torch's optimizers step a tensor once per listing "
-                "(SGD moves one listed twice by 2 * lr * grad). List each parameter once: pass the model itself, or "
-                "list(dict.fromkeys(params)) to drop the repeats."
+            return (
+                f"param group {index} lists {plural(repeated, 'tensor')} more than once, and torch's optimizers step "
+                "a tensor once per listing (SGD moves one listed twice by 2 * lr * grad)"
             )
+    return None
 
 
 def create_optimizer(
@@ -1078,7 +1081,12 @@ def create_optimizer(
             optimizer = spec.cls(params, lr=lr, **kwargs)  # type: ignore[call-arg]
     except (TypeError, ValueError) as exc:  # torch's own checks (betas, eps, ...), named with the optimizer
         raise type(exc)(f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {exc}{_shared(params)}") from exc
-    _refuse_repeated(spec, optimizer)
+    repeated = repeated_tensors_message(optimizer)
+    if repeated is not None:
+        raise ValueError(
+            f"Cannot build optimizer {spec.name!r} ({spec.cls.__name__}): {repeated}. List each parameter once: pass "
+            "the model itself, or list(dict.fromkeys(params)) to drop the repeats."
+        )
     logger.debug("create_optimizer: %s lr=%.2e %s", spec.name, lr, kwargs)
     if spec.name in OPTIMIZERS:
         # The registry name chosen ("momentum"), for the result and its report, which named only the class ("SGD").

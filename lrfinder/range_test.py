@@ -2068,6 +2068,14 @@ def _checked_setup(
     owner = with_loss_module(model, loss_fn)
     check_optimizer_of(owner, optimizer)
     check_optimizer_trains(optimizer)
+    from .optimizers import repeated_tensors_message
+
+    repeated = repeated_tensors_message(optimizer)
+    if repeated is not None:
+        raise ModelError(
+            f"The optimizer's {repeated}. Build it over each parameter once: model.parameters(), or "
+            "list(dict.fromkeys(params)) to drop the repeats."
+        )
     check_minimizes(optimizer)
     sweeper = LRSweeper([optimizer])  # checks that every group has an LR to sweep
     idle = idle_swept_group_message([optimizer], sweeper.ratios)

@@ -1836,6 +1836,20 @@ def test_optimizer_of_another_model(mlp: nn.Module, loader: DataLoader) -> None:
         range_test(mlp, loader, optimizer=other, loss_fn=F.cross_entropy)
 
 
+def test_an_optimizer_listing_a_tensor_twice_is_refused(mlp: nn.Module, loader: DataLoader) -> None:
+    # It ran without a word (torch warns only when the optimizer is built) and stepped the tensor once per listing:
+    # that weight swept at twice the LRs the curve recorded.
+    params = [*mlp.parameters(), next(mlp.parameters())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own "duplicate parameters" warning
+        optimizer = torch.optim.SGD(params, lr=0.1)
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    said = r"optimizer's param group 0 lists 1 tensor more than once.*list\(dict\.fromkeys\(params\)\)"
+    with pytest.raises(ModelError, match=said):
+        range_test(mlp, loader, optimizer=optimizer, loss_fn=F.cross_entropy)
+    assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
+
+
 def test_an_averaged_model_with_its_networks_optimizer_is_named(mlp: nn.Module, loader: DataLoader) -> None:
     # The SWA copy as the model, the live network's optimizer: only "not the model's" was said, which it is not,
     # as AveragedModel deep-copies the network. Nothing of either is changed.
