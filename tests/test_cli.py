@@ -24,7 +24,7 @@ from PIL import Image
 
 from lrfinder.analysis import DEFAULT_RULE, RULES
 from lrfinder.cli import main
-from lrfinder.cli.output import Progress, echo_summary
+from lrfinder.cli.output import Progress, echo_summary, summary_rows
 from lrfinder.exceptions import ModelError
 from lrfinder.optimizers import list_optimizers
 from lrfinder.range_test import RangeTestResult
@@ -3071,3 +3071,28 @@ def test_an_inconclusive_runs_summary_gives_the_reasons_gist_and_says_where_the_
     # The JSON's words are the API's (num_steps=40), the summary's the command line's (--num-steps 40).
     assert said.startswith(" ".join(whole.split())[:300]) and said.endswith(whole[-60:]), said
     assert "--max-lr" in said and abs(len(said) - len(" ".join(whole.split()))) < 40, said
+
+
+def test_a_suggestion_without_a_turn_up_says_in_the_summary_that_it_came_from_the_minimum():
+    # "(rule: divergence_div10)" above "divergence  not reached" did not say where the LR came from (judgesim34).
+    lrs = np.logspace(-5, 0, 80)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3))  # falls, then flattens: no turn-up
+    result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed").analyze()
+    s = result.suggestion
+    assert s is not None and s.divergence_lr is None
+    rows = dict(summary_rows(result))
+    assert rows["divergence"] == "not reached"
+    assert rows["suggested lr"] == (
+        f"{s.lr:.2e}  (rule: divergence_div10: minimum {s.min_loss_lr:.2e} (no turn-up seen) / 10)"
+    ), rows["suggested lr"]
+
+
+def test_a_suggestion_from_the_divergence_names_its_rule_alone_in_the_summary():
+    lrs = np.logspace(-6, 1, 141)
+    x = np.log10(lrs)
+    losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > -1.0, np.expm1(4.0 * (x + 1.0)), 0.0)
+    result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed").analyze()
+    s = result.suggestion
+    assert s is not None and s.divergence_lr is not None
+    assert dict(summary_rows(result))["suggested lr"] == f"{s.lr:.2e}  (rule: divergence_div10)"

@@ -662,7 +662,12 @@ def summary_rows(
         )
         rows.append(("whole reason", where))
         return rows
-    rows.append(("suggested lr", f"{s.lr:.2e}  (rule: {s.rule})"))
+    rule: str = s.rule
+    if s.rule == "divergence_div10" and s.divergence_lr is None and " = " in s.derivation:
+        # No turn-up: the rule read the minimum instead, and "(rule: divergence_div10)" above "divergence  not
+        # reached" left the reader to guess where the LR came from (the report's header says it).
+        rule += ": " + s.derivation.partition(" = ")[2].removesuffix(", nearest swept LR")
+    rows.append(("suggested lr", f"{s.lr:.2e}  (rule: {rule})"))
     rows.append(("one-cycle band", f"{s.min_lr:.2e} .. {s.max_lr:.2e}"))
     rows.append(("steepest descent", f"{s.steepest_lr:.2e}"))
     rows.append(("minimum loss at", f"{s.min_loss_lr:.2e}"))
