@@ -1541,7 +1541,16 @@ class LRFinder(_CallbackBase):
         if automatic:
             # As range_test refuses it: a climbed objective rises as the model learns, read as divergence.
             check_minimizes(optimizers[0], "in training_step")
+        from .optimizers import repeated_tensors_message
+
         for opt in optimizers:  # as range_test refuses it, with this fit's ways out
+            repeated = repeated_tensors_message(opt)
+            if repeated is not None:
+                raise ModelError(
+                    f"configure_optimizers returned an optimizer whose {repeated}, in the range test and in training "
+                    "alike. Build it over each parameter once: self.parameters(), or list(dict.fromkeys(params)) to "
+                    "drop the repeats."
+                )
             check_lr_sets_each_step(
                 opt,
                 fix=f"Train with Rprop without the range test ({self._leave_out}), or pass "

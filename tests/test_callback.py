@@ -2020,6 +2020,21 @@ def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Pat
         trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
 
 
+def test_an_optimizer_listing_a_tensor_twice_is_refused(tmp_path: Path) -> None:
+    """It ran, torch warning only when the optimizer was built: the head's weight swept (and trained) at twice the
+    LRs the curve recorded, as range_test now refuses it."""
+
+    class Twice(Net):
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD([*self.parameters(), self.head.weight], lr=0.01)
+
+    model = Twice()
+    said = r"configure_optimizers returned an optimizer whose param group 0 lists 1 tensor more than once"
+    with pytest.warns(UserWarning, match="duplicate parameters"), pytest.raises(ModelError, match=said):
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(model, make_loader())
+    assert model.steps == []  # said before the test
+
+
 def test_an_optimizer_that_maximizes_is_refused(tmp_path: Path) -> None:
     """maximize=True climbed the loss: its rise read as divergence, "the loss never clearly falls"."""
 
