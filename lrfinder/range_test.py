@@ -2989,8 +2989,15 @@ def _refined(
             fresh.__dict__.update(copy.deepcopy(began))
             return fresh
 
+    ranks = prepared.ranks
+    # A rank failing in a trial or on its held-out batches is named on the others, as in the sweep.
+    told = (
+        contextlib.nullcontext()
+        if ranks is None
+        else failure_told_to_other_ranks(ranks.rank, ranks.world, "range_test's refine trials")
+    )
     try:
-        with training_grad_mode(setup.target):
+        with told, training_grad_mode(setup.target):
             refined = refine_range_test(
                 result, refine, model=model, train_data=train_data, optimizer=setup.optimizer,
                 loss_fn=loss_fn, step_fn=step_fn, device=setup.target, val_data=val_data, sweep=sweep,

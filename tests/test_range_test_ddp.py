@@ -804,3 +804,38 @@ def test_a_collectives_failure_is_told_from_a_ranks_own_error_without_torchs_dis
         assert _collective_failure(gloo) is gloo
         assert _collective_failure(chained) is gloo
         assert _collective_failure(own) is None
+
+
+def _rank_fails_in_refine_worker(rank: int, init: str, out: str) -> None:
+    """Rank 1's step_fn raises on refine's held-out batches (evaluated without gradients); its process ends."""
+    join_gloo(rank, init, WORLD)
+    _, loader = _regression(rank)
+    model = nn.parallel.DistributedDataParallel(small_net())
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        if rank == 1 and not torch.is_grad_enabled():
+            raise ValueError("rank 1 refuses its held-out batch")
+        x, y = batch
+        return F.mse_loss(m(x), y)
+
+    try:
+        lrfinder.range_test(
+            model, loader, step_fn=step_fn, num_steps=20,
+            refine=lrfinder.Refine(training_steps=60, candidates=2, extend=0),
+        )  # fmt: skip
+        record: dict[str, Any] = {"error": None}
+    except Exception as exc:
+        record = {"type": type(exc).__name__, "error": str(exc)}
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+    os._exit(0)  # no barrier: rank 1 leaves at once, as a process ended by its error does
+
+
+@pytest.mark.slow
+def test_a_rank_failing_in_refine_is_named_on_the_others(tmp_path: Path) -> None:
+    """Rank 1 raised on refine's held-out batches and its process ended: rank 0 raised gloo's bare "Connection closed
+    by peer" from the held-out losses' all-reduce (the store relay covered the sweep only). It names rank 1."""
+    first, second = spawn_ranks(_rank_fails_in_refine_worker, tmp_path, WORLD, DEADLINE_S)
+    assert "rank 1 refuses its held-out batch" in second["error"], second
+    assert first["type"] == "LRFinderError", first
+    assert first["error"].startswith("range_test's refine trials raised on rank 1 of 2 ("), first
+    assert "rank 1 refuses its held-out batch" in first["error"]
