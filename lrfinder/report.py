@@ -23,6 +23,7 @@ bounding box), so the same call always gives an image of the same pixel size.
 
 from __future__ import annotations
 
+import contextvars
 import io
 import logging
 import math
@@ -606,7 +607,10 @@ def _header_lines(
             facts.append(r.noise_scale.summary())
         elif r.noise_error is not None:
             # The whole reason, with what to do, is the result's noise_error (in its JSON), as the summary says.
-            facts.append(f"critical batch: {unmeasured_noise(r.noise_error)}")
+            unmeasured = unmeasured_noise(r.noise_error)
+            if _COMMAND_LINE.get():
+                unmeasured = unmeasured.replace("noise_error says why", "--json's noise_error says why")
+            facts.append(f"critical batch: {unmeasured}")
     else:
         # In legend order, each value once.
         optimizers = list(dict.fromkeys(_short(r.optimizer_name or "?", 32) for r in results))
@@ -1639,9 +1643,9 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             # and where the whole of it is: the whole message ran to 17 lines at 12 pt over the curve it speaks of.
             happened, *rest = inconclusive_gist(result.error)
             head = f"Inconclusive: {happened[:1].lower()}{happened[1:]}"
-            reason = "\n".join([*rest, _WHOLE_MESSAGE])
+            reason = "\n".join([*rest, _whole_reason()])
         else:
-            reason = f"{first_clause(result.error, 2 * brief)} (result.error says why)"
+            reason = f"{first_clause(result.error, 2 * brief)} {_says_why()}"
         wrap, size = (_MESSAGE_CHARS, 12.0) if brief is None else (brief, _BRIEF_PT)
         # Never at a hyphen: the command line's "--num-steps" was drawn as "--num-" and "steps", a number "1.00e-07" as
         # "1.00e-" and "07".
@@ -1717,8 +1721,36 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
 
 #: The characters a line of the report's inconclusive message holds at 12 pt (in the 12 x 9 inch default).
 _MESSAGE_CHARS = 80
-#: Where the report's inconclusive message says the whole of it is, after its gist.
-_WHOLE_MESSAGE = 'The whole reason: result.error, the JSON\'s "error".'
+#: Whether the report being drawn is ``lrfind``'s (:func:`command_line_words`): it says where a whole reason is
+#: in the words its reader sees (the summary's row, the JSON's keys), not the API's (``result.error``).
+_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("lrfinder_report_command_line", default=False)
+
+
+@contextmanager
+def command_line_words() -> Iterator[None]:
+    """Draw the reports made inside it as ``lrfind``'s: where a whole reason is, said in the command line's words.
+
+    The Python API's reader has ``result.error`` and ``result.noise_error``; ``lrfind``'s has the summary's
+    ``whole reason`` row and the JSON's ``"error"`` and ``"noise_error"``, and read ``result.error`` as a name
+    from nowhere.
+    """
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def _whole_reason() -> str:
+    """Where the report's inconclusive message says the whole of it is, after its gist."""
+    if _COMMAND_LINE.get():
+        return 'The whole reason: the summary\'s "whole reason" row, the JSON\'s "error".'
+    return 'The whole reason: result.error, the JSON\'s "error".'
+
+
+def _says_why() -> str:
+    """What a message cut to its first clause adds: where the rest is."""
+    return '(the JSON\'s "error" says why)' if _COMMAND_LINE.get() else "(result.error says why)"
 
 
 #: The most of the loss panel's height the inconclusive message may take in the report (:func:`_fit_message`).
@@ -1773,7 +1805,7 @@ def _fit_message(ax: Axes) -> None:
             break
         size = max(size * 0.9, _SMALLEST_MESSAGE_PT)
     if not fits():
-        wrapped(f"{first_clause(' '.join(reason.split()), 2 * chars)} (result.error says why)", size)
+        wrapped(f"{first_clause(' '.join(reason.split()), 2 * chars)} {_says_why()}", size)
 
 
 def _curve_name(results: Sequence[RangeTestResult], i: int) -> str:

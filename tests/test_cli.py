@@ -3096,3 +3096,79 @@ def test_a_suggestion_from_the_divergence_names_its_rule_alone_in_the_summary():
     s = result.suggestion
     assert s is not None and s.divergence_lr is not None
     assert dict(summary_rows(result))["suggested lr"] == f"{s.lr:.2e}  (rule: divergence_div10)"
+
+
+_NO_FALL = ("model_ts.pt", "--data", "train.npz", "--min-lr", "1e-9", "--max-lr", "1e-8", *FAST)
+
+
+def _error_line(output: str) -> str:
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Error: "))
+    return " ".join(lines[start:])
+
+
+def test_fit_on_an_inconclusive_curve_says_the_reasons_gist_and_where_the_whole_is(work: Path):
+    # fit's error repeated the whole reason, a dozen lines, under the summary that had just printed it (the whole
+    # reason row); run's summary gave the gist. The error now gives the gist and says where the rest is.
+    result = invoke("fit", *_NO_FALL, "-o", "out.pt")
+    assert result.exit_code == 1, result.output
+    error = _error_line(result.output)
+    assert error == (
+        "Error: The range test is inconclusive, so there is no LR to train with: The loss never clearly falls. Check "
+        "that the loss depends on the model; if it does, average more examples per step or increase --num-steps so a "
+        'fall can stand out of the noise. The whole reason: the "whole reason" row above.'
+    )
+    assert re.search(r"^whole reason +The loss never clearly falls: it drops by", result.output, re.M)
+    assert not (work / "out.pt").exists()
+    # With --json, the error names the file that holds the whole reason, as the summary's row does; so does --strict.
+    for args in (("fit", *_NO_FALL, "-o", "out.pt"), ("run", *_NO_FALL, "--strict")):
+        result = invoke(*args, "--json", "out.json")
+        assert result.exit_code == 1, result.output
+        error = _error_line(result.output)
+        assert error.endswith('the noise. The whole reason: in out.json, its "error".'), error
+        assert "(robust standard deviation)" in json.loads((work / "out.json").read_text())["error"]
+
+
+@pytest.mark.slow  # a real process
+def test_fit_on_an_inconclusive_curve_says_the_gist_from_a_real_process_too(work: Path):
+    proc = subprocess.run([sys.executable, "-m", "lrfinder", "fit", *_NO_FALL, "-o", "out.pt"], capture_output=True,
+                          text=True, cwd=work, timeout=300)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("Error: The range test is inconclusive, so there is no LR to train with: The loss "
+                                  "never clearly falls. Check that"), proc.stderr  # fmt: skip
+    assert proc.stderr.rstrip().endswith('The whole reason: the "whole reason" row above.'), proc.stderr
+    assert "(robust standard deviation)" not in proc.stderr
+    assert re.search(r"^whole reason +The loss never clearly falls: it drops by", proc.stdout, re.M), proc.stdout
+
+
+def test_lrfinds_reports_say_where_the_whole_reason_is_in_the_command_lines_words(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # lrfind's report said "The whole reason: result.error, ...", an API name its reader never sees: it names the
+    # summary's row and the JSON's key, as does the critical batch's "noise_error says why" (--json's).
+    import lrfinder.report as report_module
+
+    drawn: list[str] = []
+    plot = report_module.plot_range_test
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        fig = plot(*args, **kwargs)
+        drawn.append("\n".join(t.get_text() for ax in fig.axes for t in ax.texts))
+        return fig
+
+    monkeypatch.setattr(report_module, "plot_range_test", recording)
+    assert invoke("run", *_NO_FALL[:-1], "--json", "out.json").exit_code == 0
+    doc = json.loads((work / "out.json").read_text())
+    doc["noise_scale"], doc["noise_error"] = None, "Cannot measure the gradient noise scale: B_simple is 0.5; more."
+    (work / "noisy.json").write_text(json.dumps(doc))
+    result = invoke("report", "noisy.json", "--report", "again.png")
+    assert result.exit_code == 0, result.output
+    assert len(drawn) == 2
+    for text in drawn:
+        assert "The whole reason: the summary's \"whole reason\" row, the JSON's \"error\"." in text, text
+        assert "result.error" not in text
+    assert "--json's noise_error says why" in drawn[1], drawn[1]
+    # The Python API's report keeps the API's words.
+    api = plot(RangeTestResult.from_json(work / "noisy.json"))
+    words = "\n".join(t.get_text() for ax in api.axes for t in ax.texts)
+    assert "The whole reason: result.error" in words and "; noise_error says why" in words

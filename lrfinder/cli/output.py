@@ -47,6 +47,7 @@ __all__ = [
     "setup_logging",
     "quiet_warnings",
     "summary_rows",
+    "inconclusive_error",
     "scaled_text",
     "echo_summary",
     "echo_sweep",
@@ -621,6 +622,27 @@ def echo_summary(rows: Sequence[tuple[str, str]], *, err: bool) -> None:
             click.echo(" " * width + line, err=err)
 
 
+def _in_the_json(json_path: str | None) -> str | None:
+    """Where ``--json json_path`` writes the whole of an inconclusive curve's reason; ``None`` without ``--json``."""
+    if json_path is None:
+        return None
+    return 'in the JSON on stdout, its "error"' if json_path == "-" else f'in {json_path}, its "error"'
+
+
+def inconclusive_error(result: RangeTestResult, *, json_path: str | None, sweep: bool = False) -> str:
+    """Why an inconclusive curve ends ``lrfind fit`` (or ``run --strict``): its gist, and where the whole reason is.
+
+    The whole reason runs to a dozen lines, and the summary above the error has just printed it (its
+    ``whole reason`` row, or the sweep's table) or said which JSON holds it: the error gives the gist, as the
+    summary's ``reason`` row does (:func:`~lrfinder._wording.inconclusive_gist`), and says where the rest is.
+    """
+    if result.error is None:
+        return "no reason recorded"
+    gist = as_options(" ".join(inconclusive_gist(result.error)))
+    where = _in_the_json(json_path) or ("in its row of the table above" if sweep else 'the "whole reason" row above')
+    return f"{gist} The whole reason: {where}."
+
+
 def summary_rows(
     result: RangeTestResult, *, source: str | None = None, json_path: str | None = None
 ) -> list[tuple[str, str]]:
@@ -653,14 +675,7 @@ def summary_rows(
         # The gist: the whole reason ran to 15 lines of the summary (a model that cannot learn, random labels).
         rows.append(("reason", " ".join(inconclusive_gist(result.error))))
         # Where the JSON holds it, where; else the whole of it, here: a rerun with --json only to read it cost a test.
-        where = (
-            result.error
-            if json_path is None
-            else 'in the JSON on stdout, its "error"'
-            if json_path == "-"
-            else f'in {json_path}, its "error"'
-        )
-        rows.append(("whole reason", where))
+        rows.append(("whole reason", _in_the_json(json_path) or result.error))
         return rows
     rule: str = s.rule
     if s.rule == "divergence_div10" and s.divergence_lr is None and " = " in s.derivation:
@@ -931,16 +946,17 @@ def stage_outputs(
             csv_text = text
             stage_file(staged, csv_path, lambda tmp: Path(tmp).write_text(csv_text, encoding="utf-8"))
     if report:
-        from ..report import report_writer
+        from ..report import command_line_words, report_writer
 
         worded = [in_cli_words(r) for r in results]
-        write = report_writer(
-            worded if len(worded) > 1 else worded[0],
-            report,
-            schedule=schedule,
-            schedule_name=schedule_name,
-            schedule_kind=schedule_kind,
-            highlight=highlight,
-        )
+        with command_line_words():  # the whole reason: the summary's row, the JSON's "error" (not result.error)
+            write = report_writer(
+                worded if len(worded) > 1 else worded[0],
+                report,
+                schedule=schedule,
+                schedule_name=schedule_name,
+                schedule_kind=schedule_kind,
+                highlight=highlight,
+            )
         stage_file(staged, report, write)
     return to_stdout

@@ -44,6 +44,7 @@ from .output import (
     check_writable,
     echo_summary,
     echo_sweep,
+    inconclusive_error,
     quiet_warnings,
     scaled_text,
     setup_logging,
@@ -1702,9 +1703,9 @@ def execute(options: Options, inputs: Inputs) -> None:
     for path in written:
         echo(f"wrote {path}")
     if inconclusive:
+        # The gist: the summary above has just printed the whole reason (or named the JSON that holds it).
+        why = inconclusive_error(result, json_path=options.json_path, sweep=len(results) > 1)
         if options.train:
-            raise click.ClickException(
-                f"The range test is inconclusive, so there is no LR to train with: {as_options(result.error or '')}"
-            )
+            raise click.ClickException(f"The range test is inconclusive, so there is no LR to train with: {why}")
         if options.strict:
-            raise click.ClickException(f"The range test is inconclusive (--strict): {as_options(result.error or '')}")
+            raise click.ClickException(f"The range test is inconclusive (--strict): {why}")

@@ -233,20 +233,21 @@ def command(
     check_writable({"--report": report})
     with clean_errors(debug):
         loaded, highlight, schedule = load_results(results)
-        from ..report import save_report
+        from ..report import command_line_words, save_report
 
         worded = [in_cli_words(r) for r in loaded]
         lrs, name, kind = schedule if schedule is not None else (None, None, "planned")
         try:
-            save_report(
-                worded if len(worded) > 1 else worded[0],
-                report,
-                title=title,
-                highlight=highlight,
-                schedule=lrs,
-                schedule_name=name,
-                schedule_kind=kind,
-            )
+            with command_line_words():  # the whole reason: the JSON's "error", not result.error
+                save_report(
+                    worded if len(worded) > 1 else worded[0],
+                    report,
+                    title=title,
+                    highlight=highlight,
+                    schedule=lrs,
+                    schedule_name=name,
+                    schedule_kind=kind,
+                )
         except OSError as exc:
             # The atomic write says it of the report's path (not its temporary file): run's words for it.
             if exc.filename is None or Path(exc.filename) != Path(report):
