@@ -560,7 +560,9 @@ class RangeTestResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON schema (version :data:`SCHEMA_VERSION`) as a dict.
 
-        Keys: ``schema_version``, ``lrs``, ``losses`` (non-finite values as the strings ``"nan"``,
+        Keys: ``schema_version``, ``lr`` (:attr:`lr`, the LR to train with, null when inconclusive: written for a
+        script to read first, and recomputed from the other keys when read back), ``lrs``, ``losses`` (non-finite
+        values as the strings ``"nan"``,
         ``"inf"``, ``"-inf"``, so the file is strict JSON), ``stop_reason``, ``settings``
         (``min_lr``, ``max_lr``, ``num_steps``, ``mode``, ``stop_factor``, ``accumulate_steps``,
         ``precision``, ``gradient_clip_val``, ``gradient_clip_algorithm``, ``world_size``: 1 in a file without it,
@@ -577,6 +579,8 @@ class RangeTestResult:
             suggestion["smoothed_losses"] = [non_finite_to_text(v) for v in self.suggestion.smoothed_losses]
         return {
             "schema_version": SCHEMA_VERSION,
+            # Derived (the property): a reader of an older file, without it, gets the same from the fields below.
+            "lr": self.lr,
             "lrs": list(self.lrs),
             "losses": [non_finite_to_text(v) for v in self.losses],
             "stop_reason": self.stop_reason,

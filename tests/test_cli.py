@@ -2475,6 +2475,8 @@ def test_fit_records_the_chosen_weight_decay_in_a_lightning_modules_hparams(work
     sweep = json.loads((work / "r.json").read_text())
     chosen = sweep["recommended_weight_decay"]
     assert chosen in (0.0, 1e-4)
+    # The sweep's top-level "lr" is the recommended curve's LR to train with, as one result's is.
+    assert sweep["lr"] == sweep["results"][sweep["recommended_index"]]["lr"] is not None
     saved = torch.load(work / "out.ckpt", weights_only=True)["hyper_parameters"]
     assert saved["weight_decay"] == chosen and saved["hidden"] == 16 and saved["lr"] != 1e-3
     assert sha(work / "wd.ckpt") == before
@@ -3172,3 +3174,20 @@ def test_lrfinds_reports_say_where_the_whole_reason_is_in_the_command_lines_word
     api = plot(RangeTestResult.from_json(work / "noisy.json"))
     words = "\n".join(t.get_text() for ax in api.axes for t in ax.texts)
     assert "The whole reason: result.error" in words and "; noise_error says why" in words
+
+
+def test_the_json_says_the_lr_to_train_with_first_null_when_inconclusive(work: Path):
+    # A script's first question, "what LR?", had no key: it read suggestion.lr, not the scaled LR it should train at.
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", "--num-steps", "40", "--no-report",
+                    "--target-batch-size", "128", "--scaling", "linear", "--json", "-", "--max-lr", "100")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert list(doc)[:2] == ["schema_version", "lr"]
+    assert doc["scaled"] is not None and doc["lr"] == doc["scaled"]["lr"] != doc["suggestion"]["lr"]
+    # Derived: the file reads back as before, with it or without it (a file an older lrfinder wrote).
+    assert RangeTestResult.from_dict(doc).lr == doc["lr"]
+    assert RangeTestResult.from_dict({k: v for k, v in doc.items() if k != "lr"}).to_dict() == doc
+    # Inconclusive: null, beside the error.
+    assert invoke("run", *_NO_FALL, "--json", "out.json").exit_code == 0
+    inconclusive = json.loads((work / "out.json").read_text())
+    assert inconclusive["lr"] is None and inconclusive["error"].startswith("The loss never clearly falls")

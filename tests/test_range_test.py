@@ -5828,12 +5828,13 @@ def test_from_json_names_a_file_that_holds_no_result(tmp_path: Path) -> None:
     (tmp_path / "empty.json").write_text("")
     with pytest.raises(ValueError, match=r"empty\.json': Not a JSON range-test result: the file is empty\. Write"):
         RangeTestResult.from_json(tmp_path / "empty.json")
-    (tmp_path / "cut.json").write_text(result.to_json()[:40])
-    # Python's "Expecting value: line 4 column 5 (char 39)" as the reason: which file, where, what to do.
+    text = result.to_json()
+    (tmp_path / "cut.json").write_text(text[: text.index('"lrs": [') + len('"lrs": [\n    ')])  # cut inside lrs
+    # Python's "Expecting value: line 5 column 5 (char 53)" as the reason: which file, where, what to do.
     with pytest.raises(ValueError) as info:
         RangeTestResult.from_json(tmp_path / "cut.json")
     assert str(info.value) == (
-        f"{str(tmp_path / 'cut.json')!r} is not valid JSON (Expecting value at line 4, column 5), so not a "
+        f"{str(tmp_path / 'cut.json')!r} is not valid JSON (Expecting value at line 5, column 5), so not a "
         "range-test result. Pass a file written by result.to_json(path) (or lrfind run --json), or its text; a file "
         "cut short or edited by hand can be written again from the result."
     )

@@ -770,6 +770,8 @@ def sweep_json(
         "weight_decays": list(values),
         "recommended_index": None if choice is None else choice.index,
         "recommended_weight_decay": None if choice is None else choice.weight_decay,
+        # The recommended curve's LR to train with, as one result's top-level "lr".
+        "lr": None if choice is None else results[choice.index].lr,
         "reason": None if choice is None else choice.reason,
         "results": [r.to_dict() for r in results],
     }

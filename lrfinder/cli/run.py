@@ -41,7 +41,7 @@ Examples:
   lrfind run weights.pt --model-class mypkg.nets:Net --model-args '{"hidden": 64}' --data mypkg.data:train_set
   lrfind run model.ckpt --model-class mypkg.lit:LitNet --data train.pt --report curve.svg
   lrfind run model.pt --data train.csv --target label --weight-decay 0,1e-4,1e-3
-  lrfind run model.pt --data train.npz --json - --no-report | jq .suggestion.lr
+  lrfind run model.pt --data train.npz --json - --no-report | jq .lr
   lrfind run model.pt --data train.npz --refine --val-data val.npz --training-steps 5000 --schedule onecycle
   lrfind run model.pt --config lrfind.toml""",
 )
