@@ -1594,7 +1594,9 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
                 lw=1.4,
                 ls=":",
                 zorder=3,
-                label=f"blew up at {s.blowup_lr:.{d}e}" + ("" if brief is not None else ": not searched past it"),
+                # Beside the shaded region (where the loss rose by the divergence rule), what the line adds: the curve
+                # is cut here. "not searched past it" read as a second divergence mark (surface34).
+                label=f"blew up at {s.blowup_lr:.{d}e}" + ("" if brief is not None else ": nothing past it is read"),
             )
         shown = _floored(result, smoothed)  # the marks sit on the curve as drawn
         y_st = _value_at(lrs, shown, s.steepest_lr)

@@ -229,7 +229,7 @@ def test_markers_band_and_header_content():
     # One meaning per label: where the loss diverged, and (later) where the curve was cut.
     assert f"diverged: loss up 10% of its fall, from {s.divergence_lr:.2e}" in legend
     assert s.blowup_lr is not None and s.blowup_lr > s.divergence_lr
-    assert f"blew up at {s.blowup_lr:.2e}: not searched past it" in legend
+    assert f"blew up at {s.blowup_lr:.2e}: nothing past it is read" in legend
     # The band spans exactly the suggestion's bounds.
     band = [p for p in ax.patches if p.get_label().startswith("one-cycle band")][0]
     # axvspan's patch is a Rectangle from matplotlib 3.9, a Polygon before: its corners in data x either way.
