@@ -1149,12 +1149,7 @@ def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer) -> s
     the message said the loss does not depend on them and to build the optimizer over
     ``model.parameters()``, which it was. Such hooks are named instead.
     """
-    hooked = [
-        p
-        for group in optimizer.param_groups
-        for p in group["params"]
-        if isinstance(p, torch.Tensor) and getattr(p, "_post_accumulate_grad_hooks", None)
-    ]
+    hooked = [p for p, _ in hooked_versions(optimizer)]
     if not hooked:
         return _NO_GRADIENT
     count = len(hooked)
@@ -1197,18 +1192,28 @@ def stepped_in_backward_message(model: nn.Module, before: Sequence[tuple[torch.T
 
     A hook stepping its own optimizer in backward without zeroing the gradient (``before``: from
     :func:`hooked_versions` just before the backward) trained each weight twice a step, at the hook's LR and at the
-    swept one, unwarned. A hook that only reads or reduces the gradient (DDP's, FSDP's) changes no parameter: ``None``.
+    swept one, unwarned; one zeroing it in place (``zero_grad(set_to_none=False)``) left the test's optimizer zeros
+    to step, so the curve was the hook's LR's alone. A hook that only reads or reduces the gradient (DDP's, FSDP's)
+    changes no parameter: ``None``.
     """
     stepped = [p for p, version in before if p._version != version and p.grad is not None]
     if not stepped:
         return None
     count = len(stepped)
+    zeroed = not any(bool(p.grad.any()) for p in stepped if p.grad is not None and not p.grad.is_sparse)
+    what = (
+        "a gradient of zeros: a hook stepping its own optimizer there and zeroing the gradient in place "
+        "(zero_grad(set_to_none=False)) trains each weight at the hook's LR, and the range test's optimizer then "
+        "steps zeros"
+        if zeroed
+        else "the gradient: a hook stepping its own optimizer there without zeroing the gradient trains each weight "
+        "twice a step, at the hook's LR and then at the swept LR by the range test's optimizer"
+    )
     return (
         f"{count} of the optimizer's parameters {'was' if count == 1 else 'were'} changed during the first step's "
         f"backward by {'its' if count == 1 else 'their'} post-accumulate-grad hooks (register_post_accumulate_grad_"
-        f"hook, first: {_parameter_name(model, stepped[0])}), and kept the gradient: a hook stepping its own "
-        "optimizer there without zeroing the gradient trains each weight twice a step, at the hook's LR and then at "
-        f"the swept LR by the range test's optimizer, so the curve would not be the swept LRs'. {_HOOKS_FIX}"
+        f"hook, first: {_parameter_name(model, stepped[0])}), and kept {what}, so the curve would not be the swept "
+        f"LRs'. {_HOOKS_FIX}"
     )
 
 

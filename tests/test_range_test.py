@@ -2080,6 +2080,26 @@ def test_a_hook_stepping_in_backward_without_zeroing_is_refused_not_trained_at_t
     assert len(result.lrs) == 10 and norms
 
 
+def test_a_hook_stepping_in_backward_and_zeroing_in_place_is_told_the_test_steps_zeros(loader: DataLoader) -> None:
+    """A hook stepping its own optimizer and zeroing the gradient in place (zero_grad(set_to_none=False)) left zeros
+    for the test's optimizer: the curve was the hook's LR's alone. Before 4bd673a it ran unwarned; 4bd673a refused it
+    saying the hook had not zeroed the gradient and each weight trained twice a step, which it had not."""
+    model = make_mlp()
+    in_backward = {p: torch.optim.SGD([p], lr=1e-3) for p in model.parameters()}
+
+    def step_and_zero(p: torch.Tensor) -> None:
+        in_backward[p].step()
+        in_backward[p].zero_grad(set_to_none=False)
+
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(step_and_zero)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ModelError, match=r"kept a gradient of zeros.*set_to_none=False.*steps zeros") as caught:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert "twice a step" not in str(caught.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_an_optimizer_stepped_in_backward_is_named_not_told_the_loss_misses_it(loader: DataLoader) -> None:
     """torch's "optimizer in backward": hooks step each parameter and zero its gradient during backward.
 
