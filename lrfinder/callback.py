@@ -193,7 +193,7 @@ _LAZY_FIX = (
     "Run one forward pass before trainer.fit (e.g. model(example_batch) once after building the module), or {}."
 )
 
-#: Lightning's ``LearningRateFinder`` names the callback lacks -> what to use instead (the README's table). A callback
+#: Lightning's ``LearningRateFinder`` names the callback lacks -> what to use instead (docs/migrating.md's table). A callback
 #: moved from it (``cb.optimal_lr.suggestion()``, a subclass calling ``self.lr_find(...)`` at epoch milestones) got
 #: Python's bare "'LRFinder' object has no attribute 'optimal_lr'".
 _PEER_CALLBACK_NAMES = {

@@ -259,7 +259,7 @@ PEER_OPTION_NAMES: dict[str, str] = {
     "accumulation_steps": "accumulate_steps",
     "suggest_funcs": "rule",
     "criterion": "loss_fn",
-    # torch-lr-finder's LRFinder(amp_backend="torch", amp_config={"dtype": ...}): the README's table maps both to
+    # torch-lr-finder's LRFinder(amp_backend="torch", amp_config={"dtype": ...}): docs/migrating.md's table maps both to
     # precision= ("bf16-mixed", or "16-mixed" with grad_scaler=).
     "amp_backend": "precision",
     "amp_config": "precision",
@@ -284,7 +284,7 @@ PEER_OPTION_FORMS: dict[str, str] = {
 }
 
 #: The peers' options lrfinder has no counterpart for -> what to do instead. A call moved from a peer
-#: with one of them got Python's bare "unexpected keyword argument", which reads as a typo; the README's
+#: with one of them got Python's bare "unexpected keyword argument", which reads as a typo; docs/migrating.md's
 #: "Coming from another LR finder" tables say the same. See :func:`peer_notes`.
 PEER_OPTIONS_WITHOUT_EQUIVALENT: dict[str, str] = {
     "val_loader": (
@@ -373,7 +373,7 @@ _SUGGEST = (
 
 #: The options of the peers' plots (torch-lr-finder's ``lr_finder.plot``, Lightning's ``lr_finder.plot``, fastai's
 #: ``plot_lr_find``) -> what :func:`lrfinder.plot_range_test` does instead. A plot call moved from a peer got Python's
-#: bare "unexpected keyword argument", though the README's tables map its ``plot(ax=ax)``.
+#: bare "unexpected keyword argument", though docs/migrating.md's tables map its ``plot(ax=ax)``.
 PEER_PLOT_OPTIONS: dict[str, str] = {
     "skip_start": _SKIP,
     "skip_end": _SKIP,

@@ -885,7 +885,7 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
     with pytest.raises(TypeError, match=start):
         range_test(mlp, loader, start_lr=1e-7)  # type: ignore[call-arg]
     # A peer option without a counterpart was as bare ("got an unexpected keyword argument 'smooth_f'."), which reads
-    # as a typo: it says what to do instead, as the README's mapping table does.
+    # as a typo: it says what to do instead, as docs/migrating.md's mapping table does.
     with pytest.raises(TypeError) as caught:
         range_test(mlp, loader, val_loader=loader, smooth_f=0.05)  # type: ignore[call-arg]
     said = str(caught.value)
@@ -895,7 +895,7 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
                          "itself (DivergenceMonitor).")
     with pytest.raises(TypeError, match=r"memory_cache has no equivalent: .* never written to disk\.$"):
         range_test(mlp, loader, memory_cache=False)  # type: ignore[call-arg]
-    # torch-lr-finder's mixed precision (the README's table: precision=) and its non_blocking_transfer, and fastai's
+    # torch-lr-finder's mixed precision (docs/migrating.md's table: precision=) and its non_blocking_transfer, and fastai's
     # show_plot, got the bare "unexpected keyword argument" too.
     with pytest.raises(TypeError) as caught:
         range_test(mlp, loader, amp_backend="torch", amp_config={"dtype": torch.bfloat16})  # type: ignore[call-arg]

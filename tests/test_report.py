@@ -2360,7 +2360,7 @@ def test_an_overlay_of_models_named_alike_names_each_in_the_title(figsize):
 def test_the_peers_plot_options_say_what_to_do_instead(tmp_path: Path):
     # torch-lr-finder's lr_finder.plot(skip_start=10, skip_end=5, log_lr=..., suggest_lr=...), Lightning's
     # lr_finder.plot(suggest=True, show=False) and fastai's plot_lr_find(skip_end=5) moved to plot_range_test got
-    # Python's bare "got an unexpected keyword argument 'skip_start'", though the README maps their plot(ax=ax).
+    # Python's bare "got an unexpected keyword argument 'skip_start'", though docs/migrating.md maps their plot(ax=ax).
     result = make_result()
     with pytest.raises(TypeError) as caught:
         plot_range_test(result, skip_start=10, skip_end=5)
