@@ -193,9 +193,9 @@ _LAZY_FIX = (
     "Run one forward pass before trainer.fit (e.g. model(example_batch) once after building the module), or {}."
 )
 
-#: Lightning's ``LearningRateFinder`` names the callback lacks -> what to use instead (docs/migrating.md's table). A callback
-#: moved from it (``cb.optimal_lr.suggestion()``, a subclass calling ``self.lr_find(...)`` at epoch milestones) got
-#: Python's bare "'LRFinder' object has no attribute 'optimal_lr'".
+#: Lightning's ``LearningRateFinder`` names the callback lacks -> what to use instead (docs/migrating.md's table).
+#: A callback moved from it (``cb.optimal_lr.suggestion()``, a subclass calling ``self.lr_find(...)`` at epoch
+#: milestones) got Python's bare "'LRFinder' object has no attribute 'optimal_lr'".
 _PEER_CALLBACK_NAMES = {
     "optimal_lr": (
         "Lightning's LearningRateFinder.optimal_lr is finder.result here (a RangeTestResult: result.suggestion.lr, "

@@ -895,8 +895,8 @@ def test_peer_option_names_are_answered_with_lrfinders(mlp: nn.Module, loader: D
                          "itself (DivergenceMonitor).")
     with pytest.raises(TypeError, match=r"memory_cache has no equivalent: .* never written to disk\.$"):
         range_test(mlp, loader, memory_cache=False)  # type: ignore[call-arg]
-    # torch-lr-finder's mixed precision (docs/migrating.md's table: precision=) and its non_blocking_transfer, and fastai's
-    # show_plot, got the bare "unexpected keyword argument" too.
+    # torch-lr-finder's mixed precision (docs/migrating.md's table: precision=) and its non_blocking_transfer, and
+    # fastai's show_plot, got the bare "unexpected keyword argument" too.
     with pytest.raises(TypeError) as caught:
         range_test(mlp, loader, amp_backend="torch", amp_config={"dtype": torch.bfloat16})  # type: ignore[call-arg]
     assert str(caught.value) == (
