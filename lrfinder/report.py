@@ -2332,7 +2332,8 @@ def plot_range_test(
             smoothed curves, the picks, the one-cycle band, the divergence and its legend (one
             result, or an overlay with ``highlight``), the LR on a log x axis and the training
             loss on y. Only ``ax`` is drawn into: the figure's other axes, its size and its
-            layout are left alone (no panel is added, no layout engine run), and the legend
+            layout are left alone (no panel is added; a layout engine of the figure's is run once, as
+            drawing runs it, so the legend is placed on ``ax`` as it will be drawn), and the legend
             stays inside ``ax``. The header, slope, schedule, batch and trial panels belong to
             the full report: ``schedule``, ``schedule_name``, ``schedule_kind``, ``figsize``
             and ``dpi`` with ``ax`` raise a ``TypeError`` (size the figure where you make it).
@@ -2690,7 +2691,15 @@ def _finish_loss_panel(
         for compact in _compact_legends(ax, legend, overlay=len(results) > 1):
             if _legend_fits(ax) and not (len(results) == 1 and _legend_cover(ax, focus_from) > _BRIEF_LEGEND_COVER):
                 break
+            legend = compact
             _place_legend(ax, focus_from=focus_from, **compact)
+        if len(results) == 1 and ylim is not None and _legend_cover(ax, focus_from) > _BRIEF_LEGEND_COVER:
+            # Its shortest legend still over the curve (a 3 x 2 inch subplot with a title, laid out: 46% of it):
+            # room made above or below the curve for it, as the report makes it.
+            limits = ax.get_ylim()
+            _make_legend_room(ax, ylim[1], focus_from=focus_from, **legend)
+            if ax.get_ylim() != limits:
+                _place_lr_labels(ax)
         return None
     return legend if len(results) > 1 and hidden > _OVERLAY_LEGEND_COVER else None
 
@@ -2788,9 +2797,10 @@ _BRIEF_LEGEND: dict[str, Any] = {"fontsize": 7.5, "markerscale": 0.6, "labelspac
 def _plot_into(ax: Axes, results: Sequence[RangeTestResult], *, title: str | None, highlight: int | None) -> Figure:
     """:func:`plot_range_test` with ``ax``: the loss panel alone, in the user's axes, labelled for itself.
 
-    Nothing outside ``ax`` is drawn or moved: no layout engine runs (it would move the figure's
-    other axes), so the legend's corner and the LR labels' sides are measured on ``ax`` where it
-    is now; the legend stays in ``ax`` (an overlay's is never moved under the figure).
+    Nothing outside ``ax`` is drawn: the legend's corner and the LR labels' sides are measured on ``ax``
+    where it is now, after the figure's own layout engine, if it has one, has run (as drawing runs
+    it, so it moves the figure's axes only as saving would); the legend stays in ``ax`` (an overlay's
+    is never moved under the figure).
     """
     root = cast("Figure", getattr(ax.figure, "figure", None) or ax.figure)
     width_pt = ax.bbox.width / root.dpi * 72.0
@@ -2801,7 +2811,29 @@ def _plot_into(ax: Axes, results: Sequence[RangeTestResult], *, title: str | Non
     _log_labels(ax.xaxis)
     if title is not None:
         ax.set_title(title)
-    _finish_loss_panel(ax, results, highlight, ylim, brief=True, **_BRIEF_LEGEND)
+    engine = root.get_layout_engine()
+    if engine is None:
+        _finish_loss_panel(ax, results, highlight, ylim, brief=True, **_BRIEF_LEGEND)
+        return root
+    # The figure's layout engine (layout="constrained", "tight") runs when it is drawn, and shrinks ax by the title
+    # and labels just added: a legend measured before it, same size on a smaller panel, covered 46% of the curve in a
+    # 3 x 2 inch subplot with a title. Run here, as drawing runs it, to measure ax where it is drawn; the figure's
+    # other axes are put back where they were after (drawing lays them out again): they are not moved.
+    from matplotlib.axes import Axes as _Axes
+
+    placed = [(a, a.get_position(original=True), a.get_position(), a.get_in_layout()) for a in root.findobj(_Axes)
+              if a is not ax]  # fmt: skip
+    engine.execute(root)
+    try:
+        _finish_loss_panel(ax, results, highlight, ylim, brief=True, **_BRIEF_LEGEND)
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.set_in_layout(False)  # inside ax: the layout, run again at drawing, must not move ax around it
+    finally:
+        for a, original, active, in_layout in placed:
+            a.set_position(original, which="original")
+            a.set_position(active, which="active")
+            a.set_in_layout(in_layout)  # set_position takes an axes out of the layout
     return root
 
 

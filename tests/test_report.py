@@ -2875,3 +2875,32 @@ def test_the_header_says_the_lr_training_was_set_to_where_it_is_not_the_suggeste
 
     with pytest.raises(TypeError, match=r"draws the loss panel only, but got applied_lr"):
         plot_range_test(result, ax=matplotlib.figure.Figure().subplots(), applied_lr=peak)
+
+
+@pytest.mark.parametrize("layout", ["constrained", "tight"])
+@pytest.mark.parametrize("drawn_first", [False, True], ids=["placed_before_layout", "drawn_before"])
+def test_a_legend_in_an_axes_of_a_laid_out_figure_is_placed_where_the_axes_is_drawn(
+    tmp_path: Path, layout: str, drawn_first: bool
+):
+    # The legend was measured on the axes as it was, before the figure's layout engine shrank it by the title and
+    # labels plot_range_test adds: after saving, a 3 x 2 inch constrained subplot's legend covered 46% of the curve.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    result = RangeTestResult.from_json(Path(__file__).parent / "data" / "demo_result.json")
+    fig = Figure(figsize=(3, 2), layout=layout)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if drawn_first:
+        fig.canvas.draw()
+    plot_range_test(result, ax=ax, title="A title")
+    fig.savefig(tmp_path / "subplot.png", dpi=100)
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_legend().get_window_extent(renderer)
+    curve = max(ax.get_lines(), key=lambda line: line.get_linewidth())  # the smoothed loss
+    xy = curve.get_transform().transform(np.column_stack(curve.get_data()))
+    frame = ax.bbox
+    xy = xy[(xy[:, 0] >= frame.x0) & (xy[:, 0] <= frame.x1) & (xy[:, 1] >= frame.y0) & (xy[:, 1] <= frame.y1)]
+    assert len(xy) > 50
+    under = (xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)
+    assert under.mean() <= 0.25, under.mean()
