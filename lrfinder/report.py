@@ -602,7 +602,9 @@ def _header_lines(
                 line += f"  |  applied in training: lr {applied_lr:.{d}e} (a fallback: the test found none)"
             facts.append(line)
         if r.scaled is not None and r.scaled.warning:
-            warnings.append(r.scaled.warning)
+            # First: it is about the LR the header says to train with, and listed after the notes it was the line
+            # hidden behind "(+N more warning lines)" when they filled the header.
+            warnings.insert(0, r.scaled.warning)
         if r.noise_scale is not None:
             facts.append(r.noise_scale.summary())
         elif r.noise_error is not None:

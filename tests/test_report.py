@@ -880,7 +880,9 @@ def test_header_breaks_between_fields_and_always_shows_a_warning():
     result = replace(result, suggestion=replace(result.suggestion, notes=(long_note,)))
     lines = header_lines(plot_range_test(result, schedule=np.linspace(0.1, 0.0, 50), schedule_name="cosine"))
     assert any("stopped: diverged" in line for line in lines)  # not "stopped:" / "diverged"
-    assert any(line.startswith("warning: the curve has a note") for line in lines)
+    # The scaled LR's warning first: it is about the LR the header says to train with (listed after the notes, it was
+    # the one hidden when they filled the header).
+    assert any(line.startswith("warning: The scaled LR 7.29e+00") for line in lines), lines
     assert lines[-2].endswith(" …") and lines[-1].startswith("(+")  # cut, and says so
     assert len(lines) <= 9
     # The schedule is named by its own panel, not again in the header.
