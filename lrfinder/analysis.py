@@ -1802,7 +1802,7 @@ this model already diverges'
     # scatter on a noisy rise, where single losses of a steady rise in 1-10% noise fell back from a noisy high by
     # three residual noise levels, or lay below the start's level, in 17-67% of curves.
     stop = max(int(np.searchsorted(lrs, bound)), 2 * k)
-    scatter = max(noise.sigma, _step_noise(raw[:stop]) if stop >= 3 else 0.0)
+    scatter = max(noise.sigma, _step_noise(raw[:stop]))
     start = float(np.median(raw[:k]))
     # Up to the curve's highest loss: what an explosion gives back after its peak says nothing of the start.
     upto = raw[: int(np.argmax(raw)) + 1]

@@ -8,7 +8,6 @@ precision, clipping, the model and its optimizer), each naming the argument, the
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import math
@@ -434,9 +433,10 @@ def check_not_a_tensor_pair(name: str, value: object, fix: str | None = None) ->
                 f"it gives each as a batch of its own. For the whole data as (inputs, targets), pass {how}, or "
                 "[(x, y)] for a single batch."
             )
+    from .batches import fields_of  # batches imports this module
+
     first = value[0]
-    dataclass_batch = dataclasses.is_dataclass(first) and not isinstance(first, type)
-    if not isinstance(first, (tuple, list, Mapping)) and not dataclass_batch:
+    if not isinstance(first, (tuple, list, Mapping)) and fields_of(first) is None:
         raise DataError(
             f"{name}[0] is a {type(first).__name__}, not a batch: {name} as a list is read as a list of batches, "
             f"(inputs, targets) pairs, or dicts or dataclasses with input/target keys. {fix or _STEP_FN_FIX}"
