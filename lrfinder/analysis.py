@@ -727,19 +727,25 @@ def _median_step(y: np.ndarray) -> float:
 def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:
     """Index of the first loss :func:`clip_explosion` caps (of the finite prefix), else ``None``.
 
-    Past it the smoothed curve is shaped by the cap, not by the loss.
+    Past it the smoothed curve is shaped by the cap, not by the loss. Losses capped from the first one on (a first
+    loss two to five times the rest: the first step already fell) are a high start, not an explosion: nothing came
+    before them to run off from, and the curve's own explosion, if any, is the first capped loss after them.
 
     Example:
         >>> explosion_index([4.0, 4.0, 4.0, 3.0, 2.0, 1.0, 1.0, 1.0, 20.0, float("nan")])
         8
+        >>> explosion_index([9.0, 2.0, 2.1, 1.9, 2.0, 2.05, 1.95, 2.0]) is None
+        True
 
     """
     raw = np.asarray(_as_numbers(losses), dtype=float)
     n = finite_prefix(raw)
     if n < 3:
         return None
-    over = np.flatnonzero(clip_explosion(raw[:n]) < raw[:n])
-    return int(over[0]) if over.size else None
+    capped = clip_explosion(raw[:n]) < raw[:n]
+    start = int(np.argmin(capped))  # the first loss not capped (capped[0] False: 0)
+    over = np.flatnonzero(capped[start:])
+    return start + int(over[0]) if over.size and not capped[start] else None
 
 
 def savgol(y: np.ndarray, window: int, polyorder: int = POLYORDER) -> np.ndarray:

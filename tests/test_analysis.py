@@ -687,6 +687,24 @@ def test_clip_explosion_caps_at_start_plus_fall() -> None:
     assert an.explosion_index(y[:-1]) is None
 
 
+def test_a_high_first_loss_on_a_flat_noisy_curve_is_no_blow_up() -> None:
+    # A first loss 2-5x the rest, then flat in 3-10% noise: clip_explosion caps the first loss, which read as an
+    # explosion at min_lr ("the loss blew up only 0.0 decades above min_lr") on 280 of 300 seeded 100-point curves.
+    named = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        y = 2.0 * (1.0 + rng.uniform(0.03, 0.10) * rng.standard_normal(100))
+        y[0] = 2.0 * rng.uniform(2.0, 5.0)
+        assert an.explosion_index(y) is None
+        try:
+            an.read_curve(np.logspace(-6, 0, 100), y)
+        except InconclusiveCurveError as exc:
+            named += "never blew up" not in str(exc) and ("blew up" in str(exc) or "blow-up" in str(exc))
+    assert named == 0
+    # The explosion after such a start is still found.
+    assert an.explosion_index([9.0, 2.0, 2.1, 1.9, 2.0, 2.05, 1.95, 2.0, 40.0]) == 8
+
+
 def test_clip_explosion_uses_five_noise_levels_when_the_fall_is_small() -> None:
     y = np.array([1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 50.0])
     noise = 1.4826 * 1.0 / math.sqrt(2.0)
