@@ -43,7 +43,14 @@ from torch.utils.data import DataLoader
 from ._atomic import held_back_signals
 from .batches import CyclingBatches, _is_scalar_loss, infer_batch_size
 from .data_parallel import ranks_data_verdict
-from .diagnostics import _non_finite_data_message, _NonFiniteDataWatch, first_non_finite_loss, first_step_errors
+from .diagnostics import (
+    _non_finite_data_message,
+    _NonFiniteDataWatch,
+    first_non_finite_loss,
+    first_step_errors,
+    hooked_versions,
+    refuse_stepped_in_backward,
+)
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
 from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back, _tensor_bytes
@@ -1253,8 +1260,11 @@ class AutomaticStepper(_Stepper):
                 sizes.add(self.last_batch_size)
                 if local:
                     probe.before_backward()
+                # A post-accumulate-grad hook stepping its own optimizer in backward: refused, as range_test does.
+                hooked = hooked_versions(opt) if self.step_index == 0 else []
                 # Not divided by 1 (as Lightning's own closure): x / 1 is x, and its autograd node cost every step.
                 self.strategy.backward(loss if self.accumulate == 1 else loss / self.accumulate, opt)
+                refuse_stepped_in_backward(self.pl_module, opt, hooked)
                 if local:
                     probe.after_backward()
                 parts.append(loss.detach())
@@ -1419,11 +1429,15 @@ class ManualStepper(_Stepper):
 
         def before_step(opt: Optimizer, *_: Any) -> None:
             self.check_lr(opt, "training_step, before opt.step(),")
+            # Its backward (manual_backward) ran since the versions were taken: hooks stepping in it are refused.
+            refuse_stepped_in_backward(self.pl_module, opt, hooked.pop(id(opt), []))
             if self.step_index == 0 and id(opt) not in self._lr_read_checked:
                 self._lr_read_checked.add(id(opt))
                 lent[id(opt)] = LrReadCheck(opt)
                 lent[id(opt)].lend()
 
+        # Each optimizer's hooked parameters before the first step's training_step, checked at its first opt.step().
+        hooked = {id(opt): hooked_versions(opt) for opt in self.optimizers} if self.step_index == 0 else {}
         self._lr_checked.clear()
         handles = [opt.register_step_post_hook(stepped) for opt in self.optimizers]
         handles += [opt.register_step_pre_hook(before_step) for opt in self.optimizers]

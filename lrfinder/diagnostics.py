@@ -1217,6 +1217,28 @@ def stepped_in_backward_message(model: nn.Module, before: Sequence[tuple[torch.T
     )
 
 
+def refuse_stepped_in_backward(
+    model: nn.Module, optimizer: torch.optim.Optimizer, before: Sequence[tuple[torch.Tensor, int]]
+) -> None:
+    """Refuse the first step where post-accumulate-grad hooks stepped in its backward (``before``: hooked_versions).
+
+    Said by :func:`stepped_in_backward_message` where a hook changed its parameter and left a gradient, by
+    :func:`no_gradient_message` where hooks left none at all (torch's "optimizer in backward"). Nothing is refused
+    without hooked parameters (``before`` empty), so a loss that misses the optimizer is left to the caller's checks.
+
+    Raises:
+        ModelError: the hooks stepped the parameters in backward.
+
+    """
+    if not before:
+        return
+    message = stepped_in_backward_message(model, before)
+    if message is None and not _has_grads(optimizer):
+        message = no_gradient_message(model, optimizer)
+    if message is not None:
+        raise ModelError(message)
+
+
 def first_step_errors(optimizer: torch.optim.Optimizer, first: bool) -> contextlib.AbstractContextManager[None]:
     """Around an optimizer step: on the test's first step, a failure is a :class:`ModelError` saying why.
 

@@ -1417,6 +1417,42 @@ def test_manual_optimization_single_optimizer(tmp_path: Path) -> None:
     assert t.global_step == 3 and len(model.train_events()) == 3
 
 
+def _step_in_backward(module: nn.Module, zero: bool | None) -> None:
+    """Post-accumulate-grad hooks on ``module``'s parameters stepping an SGD of their own.
+
+    The gradient is left (``zero=False``), zeroed in place (``True``) or set to ``None`` (torch's recipe).
+    """
+    in_backward = {p: torch.optim.SGD([p], lr=1e-3) for p in module.parameters()}
+
+    def step(p: torch.Tensor) -> None:
+        in_backward[p].step()
+        if zero is not False:
+            in_backward[p].zero_grad(set_to_none=zero is None)
+
+    for p in module.parameters():
+        p.register_post_accumulate_grad_hook(step)
+
+
+@pytest.mark.parametrize("manual", [False, True], ids=["automatic", "manual"])
+def test_a_hook_stepping_in_backward_is_refused_not_trained_at_two_lrs(tmp_path: Path, manual: bool) -> None:
+    """Hooks stepping their own optimizers in backward: the test's optimizer stepped each weight again, at the swept
+    LR (or stepped the zeros they left), and the fit ran unwarned. Refused at the first step, as range_test refuses
+    it (4bd673a, 4fc058e, 3794050), under automatic and manual optimization, the weights put back. Hooks leaving no
+    gradient failed in the optimizer's step ("stack expects a non-empty TensorList"), or ran flat with plain SGD."""
+    for zero, said in [
+        (False, r"changed during the first step's backward.*first: body\.0\.weight.*twice a step"),
+        (True, r"changed during the first step's backward.*kept a gradient of zeros"),
+        (None, r"None of the optimizer's parameters holds a gradient.*post-accumulate-grad hook.*first: body\.0"),
+    ]:
+        model = ManualNet() if manual else Net()
+        _step_in_backward(model, zero)
+        before = weights(model)
+        t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+        with pytest.raises(ModelError, match=said):
+            t.fit(model, make_loader())
+        assert all(torch.equal(before[k], v) for k, v in weights(model).items())
+
+
 class HandAccumulating(Net):
     """Manual optimization that accumulates gradients by hand: one optimizer step every ``accumulate`` batches."""
 
