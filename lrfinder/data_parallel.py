@@ -223,6 +223,9 @@ def failure_told_to_other_ranks(rank: int, world: int, what: str) -> Iterator[No
     try:
         yield
     except Exception as exc:
+        if getattr(exc, _TOLD, False):
+            # A block inside this one (refine's re-sweep inside its trials) named the rank already: said once.
+            raise
         root = _collective_failure(exc)
         if root is None:  # this rank's own failure (every rank's, for the same DataError): told, raised as it is
             with contextlib.suppress(Exception):  # the store gone too: this rank's own error is all there is to say
@@ -232,11 +235,17 @@ def failure_told_to_other_ranks(rank: int, world: int, what: str) -> Iterator[No
         if said is None:
             raise
         first, text = said
-        raise LRFinderError(
+        told = LRFinderError(
             f"{what} raised on rank {first} of {world} ({text}), so this rank stopped too (its collectives with "
             f"rank {first} failed: {type(root).__name__}, chained above). Fix the cause there (its own traceback "
             "shows where)."
-        ) from exc
+        )
+        setattr(told, _TOLD, True)
+        raise told from exc
+
+
+#: The attribute set on the error :func:`failure_told_to_other_ranks` raises naming another rank.
+_TOLD = "_lrfinder_told_rank"
 
 
 def _collective_failure(exc: BaseException) -> BaseException | None:

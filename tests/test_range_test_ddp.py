@@ -839,3 +839,48 @@ def test_a_rank_failing_in_refine_is_named_on_the_others(tmp_path: Path) -> None
     assert first["type"] == "LRFinderError", first
     assert first["error"].startswith("range_test's refine trials raised on rank 1 of 2 ("), first
     assert "rank 1 refuses its held-out batch" in first["error"]
+
+
+def _rank_fails_in_resweep_worker(rank: int, init: str, out: str) -> None:
+    """Rank 1's step_fn raises in refine's re-sweep (a curve still falling at max_lr is swept again), then ends."""
+    join_gloo(rank, init, WORLD)
+    _, loader = _regression(rank)
+    model = nn.parallel.DistributedDataParallel(small_net())
+    calls = [0]
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        calls[0] += 1
+        if rank == 1 and calls[0] > 20:  # past the first sweep's 20 steps
+            raise ValueError("rank 1 refuses to re-sweep")
+        x, y = batch
+        return F.mse_loss(m(x), y)
+
+    try:
+        lrfinder.range_test(
+            model, loader, step_fn=step_fn, num_steps=20, min_lr=1e-6, max_lr=1e-5,
+            refine=lrfinder.Refine(training_steps=60, candidates=2, extend=0),
+        )  # fmt: skip
+        record: dict[str, Any] = {"error": None}
+    except Exception as exc:
+        told: list[str] = []  # the errors naming rank 1 in the chain, from the one raised down to gloo's
+        error: BaseException | None = exc
+        while error is not None:
+            told += [str(error)] if "raised on rank 1" in str(error) else []
+            error = error.__cause__ or error.__context__
+        record = {"type": type(exc).__name__, "error": str(exc), "told": told}
+    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
+    os._exit(0)  # no barrier: rank 1 leaves at once, as a process ended by its error does
+
+
+@pytest.mark.slow
+def test_a_rank_failing_in_refines_resweep_is_named_once(tmp_path: Path) -> None:
+    """Rank 1 raised in refine's re-sweep, which runs inside the refine trials' block: on rank 0 the sweep's block
+    named rank 1 and its error, then the trials' block named them again, chained from the first ("range_test's
+    refine trials raised on rank 1 of 2 (...)", caused by "range_test's sweep raised on rank 1 of 2 (...)"). Said
+    once: the innermost block's error goes up as it is."""
+    first, second = spawn_ranks(_rank_fails_in_resweep_worker, tmp_path, WORLD, DEADLINE_S)
+    assert "rank 1 refuses to re-sweep" in second["error"], second
+    assert first["type"] == "LRFinderError", first
+    assert first["error"].startswith("range_test's sweep raised on rank 1 of 2 (ModelError: "), first
+    assert "rank 1 refuses to re-sweep" in first["error"], first
+    assert len(first["told"]) == 1, first
