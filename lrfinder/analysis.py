@@ -1785,10 +1785,10 @@ def _why_lower_min_lr(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound
     * It blew up less than :data:`FLAT_DECADES` above ``min_lr`` after a level start: too little of the sweep to
       tell a trained model from a range that starts where the model diverges. Both are said.
 
-    ``None`` otherwise, and for a curve that starts as a moving average does (:func:`_average_start`: a first loss
-    that is the lowest of the curve and below :data:`_LOW_START` times the level it climbs to, rising as
-    :func:`_warms_up` tells): the message keeps
-    "the model may already be trained at these LRs", and :func:`read_curve` adds why the start is the average's.
+    ``None`` otherwise, for fewer than :data:`MIN_POINTS` losses, and for a curve that starts as a moving average
+    does (:func:`_average_start`: a first loss that is the lowest of the curve and below :data:`_LOW_START` times the
+    level it climbs to, rising as :func:`_warms_up` tells): the message keeps "the model may already be trained at
+    these LRs", and :func:`read_curve` adds why the start is the average's.
 
     Example:
         >>> lrs = np.logspace(0.5, 1.5, 12)
@@ -1799,7 +1799,9 @@ def _why_lower_min_lr(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, bound
 this model already diverges'
 
     """
-    if bound is None or raw.size < 4:
+    if bound is None or raw.size < MIN_POINTS:
+        # read_curve reads no curve this short; on one of 5 or 6 losses the medians after the first k are of 2 or 3
+        # losses, the blow-up's own among them, and a level start then a blow-up read as a rise from the first steps.
         return None
     decades = math.log10(bound / float(lrs[0]))
     k = max(3, noise.window // 2)

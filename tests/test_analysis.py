@@ -2294,6 +2294,22 @@ def test_a_noisy_curve_that_fell_by_half_is_not_told_the_model_may_be_trained() 
     assert "may already be trained" not in said and "so a lower min_lr cannot help" in said
 
 
+def test_a_curve_too_short_to_read_is_not_told_it_rose_from_its_first_steps() -> None:
+    # 5 or 6 losses, level then blown up at the last one or two: the medians after the first three are of two or three
+    # losses, the blow-up's among them, and read "the loss rose from its first steps to its blow-up".
+    quiet = an.NoiseLevel(window=5, sigma=0.01, se=0.01, band=0.02)
+    for losses in ([2.3, 2.31, 2.29, 2.3, 6.0], [2.3, 2.31, 2.29, 2.3, 4.0, 6.0]):
+        lrs = np.logspace(-3, -2, len(losses))
+        assert an._why_lower_min_lr(lrs, np.array(losses), quiet, float(lrs[-1])) is None
+    # At MIN_POINTS (read_curve's least), 10 losses, such a curve is not told so either, and a real rise still is.
+    lrs = np.logspace(-3, -2, 10)
+    level = np.array([2.3, 2.31, 2.29, 2.3, 2.31, 2.3, 2.29, 2.3, 4.0, 6.0])
+    said = an._why_lower_min_lr(lrs, level, quiet, float(lrs[-2]))
+    assert said is None or "rose" not in said
+    rising = np.array([2.3, 2.31, 2.5, 3.0, 4.5, 7.0, 12.0, 25.0, 60.0, 150.0])
+    assert "rose from its first steps" in str(an._why_lower_min_lr(lrs, rising, quiet, float(lrs[6])))
+
+
 def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
     # The first loss above the flat ones: the fall happened at min_lr's step, which a lower min_lr shows.
     lrs = np.logspace(-7, 1, 100)
