@@ -283,6 +283,13 @@ def test_the_benchmark_numbers_match_the_result_files() -> None:
         assert spread == f"{s['mean_spread']:.2f}", label
         assert band == f"{s['tasks_in_band']}/{s['tasks']}", label
         assert failures == f"{s['failures']}/{s['runs']}", label
+        # The per-split table under it: the rule is chosen on the tune tasks, checked on the check tasks.
+        split_row = re.findall(rf"^\| {re.escape(label)} \| (.*) \|$", text, flags=re.M)[1]
+        tune_regret, tune_band, check_regret, check_band = (c.strip() for c in split_row.split("|"))
+        for split, regret, band in (("tune", tune_regret, tune_band), ("check", check_regret, check_band)):
+            s = quality["summary"]["aggregate"]["constant"][split][key]
+            assert float(regret) == float(f"{s['geo_regret']:.3g}"), (label, split)
+            assert band == f"{s['tasks_in_band']}/{s['tasks']}", (label, split)
     cost = json.loads((results / "cost.json").read_text(encoding="utf-8"))["models"]
     written = re.search(r"costs ([\d.]+)x \(10M parameters\) to ([\d.]+)x \(10k parameters\)", text)
     assert written is not None
@@ -341,9 +348,14 @@ def test_the_one_cycle_and_refinement_numbers_are_the_result_files() -> None:
     text = " ".join(_doc("benchmarks.md").split())
     aggregate = json.loads((results / "quality.json").read_text(encoding="utf-8"))["summary"]["aggregate"]
     constant, onecycle = aggregate["constant"]["all"], aggregate["onecycle"]["all"]
-    tied = re.search(r"With a constant LR lrfinder ties torch-lr-finder \((\d+)/(\d+)\)", text)
-    assert tied is not None
-    assert constant["lrfinder"]["tasks_in_band"] == constant["torch_lr_finder"]["tasks_in_band"] == int(tied.group(1))
+    flat = re.search(r"With a constant LR torch-lr-finder lands in the band on (\d+)/(\d+) tasks, "
+                     r"lrfinder on (\d+)/\d+ \(engine and callback\)", text)
+    assert flat is not None
+    assert [int(n) for n in flat.groups()] == [
+        constant["torch_lr_finder"]["tasks_in_band"], constant["lrfinder"]["tasks"],
+        constant["lrfinder"]["tasks_in_band"],
+    ]
+    assert constant["lrfinder_cb"]["tasks_in_band"] == constant["lrfinder"]["tasks_in_band"]
     cycle = re.search(r"with one-cycle torch-lr-finder lands in the band on (\d+)/(\d+) tasks, lrfinder on (\d+)/\d+ "
                       r"\(engine\) and (\d+)/\d+ \(callback\)", text)
     assert cycle is not None
