@@ -16,8 +16,8 @@ For every benchmark task and seed the default range test (1e-7 .. 10, 100 steps)
 
 Steps count from 1: a test that stops at step ``n`` recorded ``n`` losses. The decision the numbers feed
 (``results/stop_rule.md``) reads the *tune* tasks only; the *check* tasks are reported beside them.
-Unstopped curves are cached under ``cache/stop_rule/`` (committed; a rerun trains nothing). Under a minute of one core
-cold::
+Unstopped curves are cached under ``cache/stop_rule/`` (committed; a rerun trains nothing). About two minutes of
+one core cold::
 
     python -m benchmarks.stop_rule --seeds 3
 """
@@ -47,8 +47,8 @@ CACHE_DIR = HERE / "cache" / "stop_rule"
 OUT = HERE / "results" / "stop_rule"
 SWEEP = {"min_lr": 1e-7, "max_lr": 10.0, "num_steps": 100}
 PEERS = ("torch_lr_finder", "lightning")
-#: The quality tasks but those added for inconclusive curves (``extra["inconclusive"]``), which this page predates.
-TASKS = [t for t in ALL_TASKS if "inconclusive" not in t.extra]
+#: Every quality task, those added for inconclusive curves (``extra["inconclusive"]``) included.
+TASKS = list(ALL_TASKS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,6 +291,9 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         part = [r for r in rows if r["split"] == split]
         if not part:
             continue
+        # A sweep that ran to its end without stopping has no stop a rule could move earlier: its slack is not
+        # "none to spare", so the slack counts only the tests that stopped.
+        stopped = [r for r in part if r["stopped"]]
         out[split] = {
             "tests": len(part),
             "stopped": sum(r["stopped"] for r in part),
@@ -302,9 +305,9 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "max_past_div": max((r["past_div"] for r in part if r["past_div"] is not None), default=None),
             "median_past_robust4": _median([r["past_robust4"] for r in part]),
             "max_past_robust4": max((r["past_robust4"] for r in part if r["past_robust4"] is not None), default=None),
-            "median_slack": _median([r["slack"] for r in part]),
-            "max_slack": max(r["slack"] for r in part),
-            "no_slack": sum(r["slack"] == 0 for r in part),
+            "median_slack": _median([r["slack"] for r in stopped]),
+            "max_slack": max((r["slack"] for r in stopped), default=None),
+            "no_slack": sum(r["slack"] == 0 for r in stopped),
             "median_stop": _median([r["stop"] for r in part]),
             "median_stop_torch_lr_finder": _median([r["replayed"]["torch_lr_finder"] for r in part]),
             "median_stop_lightning": _median([r["replayed"]["lightning"] for r in part]),
@@ -353,7 +356,7 @@ def render(payload: dict[str, Any]) -> str:
         "## Summary (medians over tests; decisions read the tune split only)",
         "",
         "| split | tests | stopped | stop | past raw 4x (median / max) | past raw 2x | past robust 4x (median / max) | "
-        "slack (median / max / tests with 0) | past div (median / max) | tlf stop | lit stop |",
+        "slack, of the tests that stopped (median / max / with 0) | past div (median / max) | tlf stop | lit stop |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for split, s in summary.items():
@@ -361,15 +364,15 @@ def render(payload: dict[str, Any]) -> str:
             f"| {split} | {s['tests']} | {s['stopped']} | {_cell(s['median_stop'])} | "
             f"{_cell(s['median_past_raw4'])} / {_cell(s['max_past_raw4'])} | {_cell(s['median_past_raw2'])} | "
             f"{_cell(s['median_past_robust4'])} / {_cell(s['max_past_robust4'])} | "
-            f"{_cell(s['median_slack'])} / {s['max_slack']} / {s['no_slack']} | "
+            f"{_cell(s['median_slack'])} / {_cell(s['max_slack'])} / {s['no_slack']} | "
             f"{_cell(s['median_past_div'])} / {_cell(s['max_past_div'])} | "
             f"{_cell(s['median_stop_torch_lr_finder'])} | {_cell(s['median_stop_lightning'])} |"
         )
     for split, s in summary.items():
         lines.append(
             f"\n{split.capitalize()} split: the sweep ran a median {_cell(s['median_slack'])} steps (at most "
-            f"{s['max_slack']}) after its reading had settled; {s['no_slack']} of {s['tests']} tests had none to "
-            "spare (one step less reads them differently)."
+            f"{_cell(s['max_slack'])}) after its reading had settled; {s['no_slack']} of the {s['stopped']} tests "
+            "that stopped had none to spare (one step less reads them differently)."
         )
     lines += [
         "",

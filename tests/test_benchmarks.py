@@ -159,6 +159,23 @@ def test_results_render_the_machine_each_was_measured_on() -> None:
     assert rendered.split("\n\n")[2] == describe(amd).rstrip("\n")  # under the section's opening paragraph
 
 
+def test_the_committed_pages_cover_every_task_and_are_their_json() -> None:
+    """quality.md/.json and stop_rule.md/.json covered 12 tasks after six were added to benchmarks/tasks.py (the
+    docs quoted "12 tasks" a session on): each page covers every task its benchmark runs, and is its JSON rendered,
+    so no number on it was typed or left behind."""
+    from benchmarks import stop_rule
+
+    results = Path(quality.RESULTS_DIR)
+    q = json.loads((results / "quality.json").read_text())
+    assert [r["task"] for r in q["results"]] == [t.name for t in TASKS]
+    assert (results / "quality.md").read_text() == quality.render_markdown(q)
+    s = json.loads((results / "stop_rule.json").read_text())
+    assert s["config"]["tasks"] == [t.name for t in stop_rule.TASKS]
+    assert {(r["task"], r["seed"]) for r in s["rows"]} == {
+        (t.name, seed) for t in stop_rule.TASKS for seed in range(s["config"]["seeds"])}
+    assert (results / "stop_rule.md").read_text() == stop_rule.render(s)
+
+
 def test_cost_says_whether_the_target_is_met() -> None:
     """Issue 6's cost target (within 5% of plain steps) was measured but nowhere said to be met or not."""
     res = {"ratio_plain": {"lrfinder": 1.2}, "median": {"plain": 0.033, "lrfinder": 0.0396},
@@ -351,6 +368,26 @@ def test_stop_rule_marks_and_peer_rules_have_known_answers() -> None:
     # Lightning debiases with beta ** (step + 1) and keeps step 1's 0.505 as its best: 10 reads 1.76 < 2.02.
     assert stop_rule.lightning_stop([1.0] * 10 + [1000.0, 1.0]) == 11
     assert stop_rule.lightning_stop([1.0] * 10 + [10.0, 1.0]) == 12
+
+
+def test_stop_rule_counts_slack_only_on_the_tests_that_stopped() -> None:
+    """A sweep that ran to its end (a curve still falling at max_lr) has no stop to move earlier: its slack of 0 is
+    not "none to spare". The page said 15 of 27 tune tests had none to spare once the never-stopping
+    inconclusive-class tasks joined it, 9 of them sweeps that never stopped."""
+    from benchmarks import stop_rule
+
+    def row(stop: int, settled: int, stopped: bool) -> dict[str, object]:
+        return {"split": "tune", "stop": stop, "stopped": stopped, "slack": stop - settled, "raw4": None,
+                "past_raw4": None, "past_raw2": None, "past_robust4": None, "past_div": None,
+                "replayed": {"torch_lr_finder": stop, "lightning": stop},
+                "candidates": {name: {"saved": 0, "same_reading": True} for name in stop_rule.CANDIDATES}}
+
+    rows = [row(80, 76, True), row(90, 90, True), row(100, 100, False), row(100, 100, False)]
+    tune = stop_rule.summarise(rows)["tune"]
+    assert (tune["tests"], tune["stopped"], tune["no_slack"], tune["max_slack"], tune["median_slack"]) == (
+        4, 2, 1, 4, 2.0)
+    assert stop_rule.summarise([row(100, 100, False)])["tune"]["max_slack"] is None
+    assert {t.name for t in stop_rule.TASKS} == set(TASKS_BY_NAME)  # every quality task, since bench35
 
 
 def test_stop_rule_replays_the_engine_stop_and_writes_its_page(tmp_path: Path) -> None:

@@ -417,31 +417,39 @@ def test_the_one_cycle_and_refinement_numbers_are_the_result_files() -> None:
 def test_the_peers_stop_thresholds_rows_match_the_stop_rule_benchmark() -> None:
     """The rows mapping `early_stop_threshold=4.0` and `diverge_th=5` to `stop_factor` say how often lrfinder's stop
     rule stops at the peer's step on the stop-rule benchmark's cached curves, and by how much earlier elsewhere; the
-    numbers are the replayed rules', so a change to either leaves the README stale. Never later is part of the claim.
+    numbers are the replayed rules', so a change to either leaves the README stale. Where it stops later is named.
     """
     import statistics
 
     from benchmarks import stop_rule
 
     text = " ".join(_all_text().split())
-    lit = re.search(r"it stops at Lightning's step on (\d+) of (\d+) and earlier on the rest \(median (\d+) step, "
-                    r"at most (\d+)\), never later", text)
-    tlf = re.search(r"`stop_factor=5` stops at torch-lr-finder's step on (\d+) of (\d+) and earlier on the rest "
-                    r"\(at most (\d+) steps\), never later", text)
+    lit = re.search(r"it stops at Lightning's step on (\d+) of (\d+), earlier on (\d+) \(median (\d+) step, "
+                    r"at most (\d+)\) and later on (\d+), both on `(\w+)`", text)
+    tlf = re.search(r"`stop_factor=5` stops at torch-lr-finder's step on (\d+) of (\d+), earlier on (\d+) "
+                    r"\(at most (\d+) steps\) and later on (\d+), both on `(\w+)` \([^)]*\): (\d+) steps later", text)
     assert lit is not None and tlf is not None
     to_lit: list[int] = []
     to_tlf: list[int] = []
+    later: dict[str, set[str]] = {"lit": set(), "tlf": set()}
     for task in stop_rule.TASKS:
         for seed in (0, 1, 2):
             _, losses = stop_rule.full_sweep(task, seed)
             to_lit.append(stop_rule.lightning_stop(losses) - stop_rule.lrfinder_stop(losses, 4.0))
             to_tlf.append(stop_rule.torch_lr_finder_stop(losses) - stop_rule.lrfinder_stop(losses, 5.0))
-    assert min(to_lit) >= 0 and min(to_tlf) >= 0
+            later["lit"] |= {task.name} if to_lit[-1] < 0 else set()
+            later["tlf"] |= {task.name} if to_tlf[-1] < 0 else set()
+    # "later on 2, both on <task>": the exceptions to "never later", named (bench35: the 36 curves of 12 tasks had
+    # none; the six inconclusive-class tasks added two, where a lucky first batch stops the peers early).
     earlier = [d for d in to_lit if d > 0]
-    assert [int(v) for v in lit.groups()] == [
-        to_lit.count(0), len(to_lit), round(statistics.median(earlier)), max(to_lit)
+    assert list(lit.groups()) == [
+        str(to_lit.count(0)), str(len(to_lit)), str(len(earlier)), str(round(statistics.median(earlier))),
+        str(max(to_lit)), str(sum(d < 0 for d in to_lit)), *sorted(later["lit"]),
     ]
-    assert [int(v) for v in tlf.groups()] == [to_tlf.count(0), len(to_tlf), max(to_tlf)]
+    assert list(tlf.groups()) == [
+        str(to_tlf.count(0)), str(len(to_tlf)), str(sum(d > 0 for d in to_tlf)), str(max(to_tlf)),
+        str(sum(d < 0 for d in to_tlf)), *sorted(later["tlf"]), str(-min(to_tlf)),
+    ]
 
 
 def test_the_peers_recorded_curves_read_as_reading_a_curve_says() -> None:
