@@ -27,6 +27,7 @@ import importlib
 import importlib.util
 import inspect
 import math
+import os
 import random
 import re
 import sys
@@ -54,7 +55,7 @@ from .diagnostics import (
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
 from .snapshot import StateSnapshot, _capture_attribute, _DataState, _put_back, _tensor_bytes
-from .stepping import LrReadCheck, StepClosure, lr_read_checked
+from .stepping import LrReadCheck, StepClosure, lr_read_checked, sparse_clip_error
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl
@@ -1368,6 +1369,18 @@ def module_hook_errors(pl_module: pl.LightningModule, first: bool) -> Iterator[N
         )
         if method is None:
             raise
+        clipper = _torch_clipping(exc)
+        if clipper is not None and any(p.grad is not None and p.grad.is_sparse for p in pl_module.parameters()):
+            # torch's dispatcher error ("Could not run 'aten::linalg_vector_norm' with arguments from the
+            # 'SparseCPU' backend", then some 100 backends) told nothing of the cause: range_test's refusal.
+            value = pl_module.trainer.gradient_clip_val
+            if value is not None:
+                raise sparse_clip_error(
+                    clipper, f"Trainer(gradient_clip_val={value})", "Drop gradient_clip_val from the Trainer"
+                ) from exc
+            raise sparse_clip_error(
+                clipper, f"{type(pl_module).__name__}.{method}()", "Clip only the dense parameters there"
+            ) from exc
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
         raise ModelError(
@@ -1375,6 +1388,18 @@ def module_hook_errors(pl_module: pl.LightningModule, first: bool) -> Iterator[N
             "Lightning calls it at every optimizer step of training too, so the fit would fail there the same way: "
             "fix it in the module."
         ) from exc
+
+
+def _torch_clipping(exc: BaseException) -> str | None:
+    """The name of torch's clipping function ``exc`` was raised in (``clip_grad_norm_``), else ``None``."""
+    if not isinstance(exc, (NotImplementedError, RuntimeError)):
+        return None
+    names = [
+        frame.f_code.co_name
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+        if frame.f_code.co_filename.endswith(os.path.join("nn", "utils", "clip_grad.py"))
+    ]
+    return next((n for n in names if n in ("clip_grad_norm_", "clip_grad_value_")), names[0] if names else None)
 
 
 def _grad_scale(strategy: Any) -> float:

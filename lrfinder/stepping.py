@@ -104,11 +104,25 @@ def clip_gradients(
     except (NotImplementedError, RuntimeError) as exc:
         if not any(p.grad is not None and p.grad.is_sparse for p in params):
             raise
-        raise SparseGradientClipError(
-            f"gradient_clip_val cannot clip sparse gradients (those of nn.Embedding(sparse=True)): torch "
-            f"{torch.__version__}'s {name} fails on them, in training too. Drop gradient_clip_val, or make the "
-            "embeddings dense (sparse=False) to clip them."
-        ) from exc
+        raise sparse_clip_error(name) from exc
+
+
+def sparse_clip_error(
+    name: str, setting: str = "gradient_clip_val", fix: str = "Drop gradient_clip_val"
+) -> SparseGradientClipError:
+    """The error for clipping sparse gradients: ``setting`` asked torch's ``name`` to, which cannot.
+
+    Args:
+        name: torch's function that failed (``"clip_grad_norm_"`` or ``"clip_grad_value_"``).
+        setting: what asked for the clipping, in the caller's words (the callback names the Trainer's).
+        fix: the first way out, before the dense embeddings.
+
+    """
+    return SparseGradientClipError(
+        f"{setting} cannot clip sparse gradients (those of nn.Embedding(sparse=True)): torch "
+        f"{torch.__version__}'s {name} fails on them, in training too. {fix}, or make the "
+        "embeddings dense (sparse=False) to clip them."
+    )
 
 
 def train_modes(model: nn.Module) -> None:

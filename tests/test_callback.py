@@ -9,6 +9,7 @@ import inspect
 import itertools
 import math
 import os
+import re
 import sys
 import tracemalloc
 import warnings
@@ -46,6 +47,7 @@ from torch.utils.data import DataLoader
 
 from lrfinder import DataError, InconclusiveCurveError, ModelError, RangeTestResult, Refine, lr_schedule
 from lrfinder.callback import LRFinder, find_lr
+from lrfinder.stepping import SparseGradientClipError
 
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
 CSVLogger = pl.loggers.CSVLogger
@@ -2122,6 +2124,49 @@ def test_an_optimizer_that_cannot_step_the_gradients_it_gets_is_named_as_range_t
     # SGD steps sparse gradients: the test runs.
     result = find_lr(_SparseBag(torch.optim.SGD), train_dataloaders=loader, num_steps=12)
     assert result.num_steps == 12
+
+
+@pytest.mark.parametrize("algorithm", ["norm", "value"])
+def test_trainer_clipping_of_sparse_gradients_is_refused_as_range_test_refuses_it(
+    tmp_path: Path, algorithm: str
+) -> None:
+    """Trainer(gradient_clip_val=...) over sparse embedding gradients: the ModelError quoted torch's dispatcher
+    error (some 2,500 characters of backend names) and said to fix configure_gradient_clipping in the module."""
+    gen = torch.Generator().manual_seed(0)
+    ids, labels = torch.randint(0, 20, (64, 5), generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    loader = DataLoader(list(zip(ids, labels)), batch_size=16)
+    torch.manual_seed(0)
+    model = _SparseBag(torch.optim.SGD)
+    before = copy.deepcopy(model.state_dict())
+    fit = trainer(tmp_path, [LRFinder(**FAST)], max_steps=1, gradient_clip_val=1.0, gradient_clip_algorithm=algorithm)
+    with pytest.raises(SparseGradientClipError) as caught:
+        fit.fit(model, loader)
+    message = str(caught.value)
+    assert re.fullmatch(
+        rf"Trainer\(gradient_clip_val=1\.0\) cannot clip sparse gradients \(those of nn\.Embedding\(sparse=True\)\): "
+        rf"torch \S+'s clip_grad_{algorithm}_ fails on them, in training too\. Drop gradient_clip_val from the "
+        r"Trainer, or make the embeddings dense \(sparse=False\) to clip them\.",
+        message,
+    ), message
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_a_modules_own_clipping_of_sparse_gradients_is_refused_by_name(tmp_path: Path) -> None:
+    """A configure_gradient_clipping of the module's own clipping sparse gradients, with no Trainer setting."""
+
+    class OwnClipping(_SparseBag):
+        def configure_gradient_clipping(self, optimizer: Any, gradient_clip_val: Any = None,
+                                        gradient_clip_algorithm: Any = None) -> None:  # fmt: skip
+            self.clip_gradients(optimizer, gradient_clip_val=0.5, gradient_clip_algorithm="norm")
+
+    gen = torch.Generator().manual_seed(0)
+    ids, labels = torch.randint(0, 20, (64, 5), generator=gen), torch.randint(0, 3, (64,), generator=gen)
+    with pytest.raises(SparseGradientClipError, match=r"^OwnClipping\.configure_gradient_clipping\(\) cannot clip "
+                       r"sparse gradients .*clip_grad_norm_ fails on them.*Clip only the dense parameters there, or "
+                       r"make the embeddings dense"):  # fmt: skip
+        trainer(tmp_path, [LRFinder(**FAST)], max_steps=1).fit(
+            OwnClipping(torch.optim.SGD), DataLoader(list(zip(ids, labels)), batch_size=16)
+        )
 
 
 def test_a_module_whose_only_trainable_parameters_an_averaged_model_holds_is_told_so(tmp_path: Path) -> None:
