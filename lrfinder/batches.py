@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from ._checks import COMPLEX_LOSS_FIX
 from ._warn import warn
@@ -1150,6 +1151,8 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     Of one whose inputs are a list of ``N`` tensors, one per example (point sets or sequences of
     their own sizes, as a ``collate_fn`` keeps them), with every other item's leading dim ``N``,
     it is ``N``, not the first example's length.
+    Of one whose inputs are a ``PackedSequence`` (``pack_sequence`` in an RNN's ``collate_fn``), it is
+    the number of sequences, ``batch_sizes[0]``, not the total of their lengths (``data``'s leading dim).
     A DataLoader whose ``batch_size`` is larger than its sampler (its data) gives batches of
     the whole data: their size is the sampler's length, not ``batch_size``.
     An ``(x, y)`` whose target ``y`` is 0-dim is one example (``DataLoader(batch_size=None)``): 1; so is
@@ -1164,6 +1167,10 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
     if batch is None:
         return None
     first = _first_leaf(batch)
+    if isinstance(first, PackedSequence):
+        # Its data is every sequence's steps end to end: that leading dim, the total of the lengths, was reported (and
+        # scaled from) as the batch size, and varied from batch to batch. The sequences at the first step are all.
+        return int(first.batch_sizes[0]) if first.batch_sizes.numel() else 0
     if not (isinstance(first, torch.Tensor) and first.dim() > 0):
         return None
     size = int(first.shape[0])
@@ -1198,11 +1205,13 @@ def _first_leaf(batch: Any) -> Any:
     """Down the first element of nested tuples, lists, dicts and dataclasses to a leaf.
 
     ``(x, y)``, ``{"x": x}``, a dict of several loaders' batches (``{"a": (x, y), "b": (x, y)}``)
-    and ``Batch(x=x, y=y)`` all give ``x``.
+    and ``Batch(x=x, y=y)`` all give ``x``; a ``PackedSequence`` is a leaf, not a tuple to descend.
     """
     first = batch
     while True:
         if isinstance(first, torch.Tensor):  # the usual leaf, said at once: the checks below cost a step 1 us
+            return first
+        if isinstance(first, PackedSequence):  # a tuple of the sequences' steps, a leaf of its own
             return first
         if isinstance(first, (tuple, list, Mapping)) and first:
             first = next(iter(first.values())) if isinstance(first, Mapping) else first[0]

@@ -192,6 +192,45 @@ def test_infer_batch_size_of_sequence_first_batches_is_the_batch_not_the_time() 
     assert result.batch_size == 5
 
 
+def test_batch_size_of_packed_sequences_is_the_sequences_not_their_steps() -> None:
+    """An RNN's ``(PackedSequence, y)`` batches were sized by ``data``'s leading dim, the total steps.
+
+    ``result.batch_size`` of a list of them was the first batch's total sequence length (82 for 16
+    sequences here), which ``scale()`` then scaled from; the noise scale's micro-batches, whose
+    totals differ, were all skipped as "micro-batches of different sizes".
+    """
+    from torch.nn.utils.rnn import pack_sequence
+
+    from lrfinder.range_test import infer_batch_size
+
+    class Packed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.GRU(3, 8)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, seqs: Any) -> torch.Tensor:
+            return self.head(self.rnn(seqs)[1][-1])
+
+    torch.manual_seed(0)
+    batches = [
+        (
+            pack_sequence([torch.randn(int(n), 3) for n in torch.randint(2, 10, (16,))], enforce_sorted=False),
+            torch.randint(0, 2, (16,)),
+        )
+        for _ in range(4)
+    ]
+    assert infer_batch_size(None, batches[0]) == 16
+    assert infer_batch_size(None, {"x": batches[0][0], "y": batches[0][1]}) == 16
+    model = Packed()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    result = lrfinder.range_test(
+        model, batches, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=12, accumulate_steps=2, noise_scale=True
+    )
+    assert result.batch_size == 32
+    assert result.noise_scale is not None and result.noise_scale.small_batch_size == 16
+
+
 @dataclasses.dataclass(frozen=True)
 class _Batch:
     x: torch.Tensor
