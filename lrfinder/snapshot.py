@@ -13,6 +13,7 @@ import contextlib
 import copy
 import enum
 import functools
+import io
 import logging
 import random
 import threading
@@ -181,13 +182,16 @@ class _DataState:
     which reseeds its shuffle); and the orders samplers and IterableDatasets keep (a list of indices
     shuffled in place, a queue of pending indices, an integer permutation tensor: :func:`_sampler_orders`):
     a range test that iterates the data leaves the next pass drawing what it would have drawn without
-    the test. A DataLoader's own attributes are not touched.
+    the test. The read position of an open, seekable file the data holds (an IterableDataset that
+    reads ``self.file``, opened in ``__init__``, line by line) is put back too: the lines the test read
+    were not read again by training. A DataLoader's own attributes are not touched.
     """
 
     def __init__(self, data: Iterable[object]) -> None:
         self._rngs: list[tuple[Any, Any]] = []
         self._numbers: list[tuple[dict[str, Any], str, Any]] = []
         self._orders: list[tuple[dict[str, Any], str, Any, Any]] = []
+        self._files: list[tuple[io.IOBase, int]] = []
         seen: set[int] = set()
         for source in data:
             for obj in _data_holders(source):
@@ -197,6 +201,10 @@ class _DataState:
                 if isinstance(obj, _RNGS):
                     if not isinstance(obj, random.SystemRandom):  # no state to save
                         self._rngs.append((obj, _rng_state(obj)))
+                elif isinstance(obj, io.IOBase):
+                    position = _file_position(obj)
+                    if position is not None:
+                        self._files.append((obj, position))
                 elif not isinstance(obj, torch.utils.data.DataLoader) and isinstance(
                     attrs := getattr(obj, "__dict__", None), dict
                 ):
@@ -214,6 +222,23 @@ class _DataState:
         for attrs, name, value, saved in self._orders:
             if name in attrs:  # rebound during the test (self.order = shuffled(...)): the object it held, refilled
                 attrs[name] = _put_order_back(value, saved)
+        for file, position in self._files:
+            if not file.closed:
+                file.seek(position)
+
+
+def _file_position(file: io.IOBase) -> int | None:
+    """Where an open, seekable file reads next; ``None`` for one closed, unseekable, written, or read by ``next()`` now.
+
+    One the data writes to (a log) is left alone: seeking it back would write over what was written during the test.
+
+    A text file iterated line by line (``for line in f``) refuses ``tell()`` until the loop ends or a ``seek()``:
+    its position then is not known, and is left as it is.
+    """
+    try:
+        return file.tell() if not file.closed and file.seekable() and file.readable() and not file.writable() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _rng_state(rng: Any) -> Any:

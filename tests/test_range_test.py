@@ -6092,6 +6092,34 @@ def test_a_stream_that_keeps_its_iterator_is_warned_to_be_used_up(stream: type[_
     assert all(w.filename == __file__ for w in said if "hands out" in str(w.message))
 
 
+class _FileStream(torch.utils.data.IterableDataset):
+    """A stream of batches read line by line from a file the dataset opened in ``__init__`` (and keeps open)."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        self.file = open(path, mode)  # noqa: SIM115 (kept open on purpose: the position is the stream's state)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for line in self.file:
+            seed = int(line)
+            x = torch.randn(8, 10, generator=torch.Generator().manual_seed(seed))
+            yield x, x[:, :3].argmax(1)
+
+
+@pytest.mark.parametrize("mode", ["r", "rb"])
+def test_a_file_a_stream_reads_is_put_back_where_it_was(tmp_path: Path, mode: str) -> None:
+    # The test read 20 lines of the file the dataset holds open and left it there: the training after it started at
+    # line 20, without a word. Its read position is put back now, as a sampler's RNG is.
+    path = tmp_path / "seeds.txt"
+    path.write_text("".join(f"{i}\n" for i in range(100)))
+    dataset = _FileStream(path, mode)
+    loader = DataLoader(dataset, batch_size=None)
+    try:
+        range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=20)
+        assert sum(1 for _ in loader) == 100
+    finally:
+        dataset.file.close()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
