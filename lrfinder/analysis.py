@@ -1182,6 +1182,7 @@ def check_fall(
     *,
     blew_up: bool = True,
     rose: str | None = None,
+    high_start: int = 0,
 ) -> tuple[int, float]:
     """The minimum before ``end`` and the fall to it; raise when the loss never clearly falls.
 
@@ -1190,7 +1191,7 @@ def check_fall(
     is not part of its fall. It is clear when it is more than round-off and one of these holds:
 
     * against the noise: ``drop`` exceeds ``3 * se + band``, and the raw losses confirm it: the
-      median of the first ``max(3, window // 2)`` clipped losses lies above the median of the
+      median of the first ``max(3, window // 2)`` clipped losses (after ``high_start``) lies above the median of the
       ``window`` around the minimum by ``2 * se + band / 2`` (a filter's ringing next to a sharp
       rise is not in the raw data). Only differences of losses are compared, so a constant shift
       changes nothing;
@@ -1213,6 +1214,10 @@ def check_fall(
             at all has stopped too low, which :func:`read_curve` says (raise ``max_lr``). :func:`read_curve`
             passes ``False`` too for a loss that stayed at its first value a decade or more before it blew up
             (:func:`_flat_until_blowup`), where a lower ``min_lr`` cannot help.
+        high_start: How many losses :func:`clip_explosion` capped from the first one on (a first loss above the rest
+            by more than their whole fall: the first step already fell). The raw losses' start level is taken after
+            them: in it, a capped first loss read a fall to a noisy dip on a flat curve (on 20% of seeded 30-point
+            ones), where the curve's only fall is its first step's, at ``min_lr``.
         rose: Why to lower ``min_lr`` instead, for a loss that rose from its first steps to its blow-up
             or that blew up too close to ``min_lr`` to tell (:func:`_why_lower_min_lr`): the words in parentheses
             after "lower min_lr"; ``None``: "the model may already be trained at these LRs".
@@ -1244,7 +1249,7 @@ def check_fall(
     start_level = float(np.max(searched))
     drop = start_level - float(smoothed[i_min])
     half = w // 2
-    head = float(np.median(clipped[: max(3, half)]))
+    head = float(np.median(clipped[high_start : high_start + max(3, half)]))
     bottom = float(np.median(clipped[max(0, i_min - half) : i_min + half + 1]))
     # Only guards against float round-off on exact curves (relative: losses in any unit).
     round_off = 1e3 * ROUND_OFF * max(abs(start_level), abs(float(smoothed[i_min])))
@@ -2132,7 +2137,10 @@ def read_curve(
         # A loss that rose from its first steps never stayed at its first value, however far above min_lr the
         # coarse steps of a short sweep put its blow-up: a lower min_lr is the advice, not "cannot help".
         flat = rose is None and _flat_until_blowup(lr_arr, raw, noise, bound)
-        i_min, drop = check_fall(clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose)
+        high_start = int(np.argmax(clipped >= raw))  # the losses clip_explosion caps from the first one on
+        i_min, drop = check_fall(
+            clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose, high_start=high_start
+        )
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
             str(exc)
