@@ -81,9 +81,17 @@ def to_device(batch: Any, device: torch.device) -> Any:
 
 
 def fields_of(batch: Any) -> dict[str, Any] | None:
-    """A dataclass batch's fields by name (read as a dict batch is: x/y by name, or ``model(**fields)``); else None."""
+    """A dataclass or named tuple batch's fields by name, read as a dict batch is (x/y by name, or ``model(**fields)``).
+
+    A named tuple is read so when its field names hold an input and a target key (``Batch(x, y, weight)``, whose
+    ``weight`` a warning names as unused); one without them is a tuple (a 2-field one an ``(inputs, targets)`` pair
+    by position). ``None`` for any other batch.
+    """
     if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
         return {f.name: getattr(batch, f.name) for f in dataclasses.fields(batch)}
+    names = getattr(batch, "_fields", None) if isinstance(batch, tuple) else None
+    if names and any(k in names for k in _INPUT_KEYS) and any(k in names for k in _TARGET_KEYS):
+        return dict(zip(names, batch))
     return None
 
 
@@ -562,6 +570,15 @@ def _format_hint(batch: object, loss_fn: object) -> str:
         return (
             " These batches hold inputs alone, no targets: for a model that reconstructs its inputs (an autoencoder), "
             "give the inputs as their targets too, DataLoader(TensorDataset(x, x)), and loss_fn=F.mse_loss."
+        )
+    names = getattr(batch, "_fields", None) if isinstance(batch, tuple) else None
+    if names:
+        # A named tuple of 3+ fields: read by name once they are named as a dict's keys are (fields_of).
+        return (
+            f" A named tuple is read by its field names, as a dict is, when they hold an input name "
+            f"({'/'.join(_INPUT_KEYS)}) and a target name ({'/'.join(_TARGET_KEYS)}): {type(batch).__name__}'s are "
+            f"{', '.join(names)}: rename two of them so (its other fields are then not used)."
+            + _several_inputs_hint(batch, loss_fn)
         )
     return _several_inputs_hint(batch, loss_fn)
 

@@ -2740,6 +2740,28 @@ def test_dataclass_batches_are_read_as_dicts_of_their_fields(mlp: nn.Module, loa
     assert result.batch_size == pairs.batch_size == len(data[0].y)
 
 
+_Weighted = collections.namedtuple("_Weighted", "x y weight")
+_TargetFirst = collections.namedtuple("_TargetFirst", "y x")
+_Unnamed = collections.namedtuple("_Unnamed", "img lbl w")
+
+
+def test_named_tuple_batches_are_read_by_their_field_names(mlp: nn.Module, loader: DataLoader) -> None:
+    """A named tuple batch of 3 fields, Batch(x, y, weight), was refused ("expected (inputs, targets) pairs") while a
+    dict or a dataclass of the same fields is read by name: it is read so, its other fields warned as unused, and a
+    2-field one by name too (Batch(y, x) was read by position, its targets as the inputs). One whose names hold no
+    input and target name is refused naming its fields and what to rename them to."""
+    data = [(x, y) for x, y in loader]
+    pairs = range_test(mlp, data, loss_fn=F.cross_entropy, num_steps=10)
+    with pytest.warns(UserWarning, match=r"other keys \('weight'\) are not used"):
+        weighted = range_test(mlp, [_Weighted(x, y, torch.ones(len(y))) for x, y in data], loss_fn=F.cross_entropy,
+                              num_steps=10)  # fmt: skip
+    np.testing.assert_array_equal(weighted.losses, pairs.losses)
+    swapped = range_test(mlp, [_TargetFirst(y, x) for x, y in data], loss_fn=F.cross_entropy, num_steps=10)
+    np.testing.assert_array_equal(swapped.losses, pairs.losses)
+    with pytest.raises(DataError, match=r"A named tuple is read by its field names.*_Unnamed's are img, lbl, w: "):
+        range_test(mlp, [_Unnamed(x, y, y) for x, y in loader], loss_fn=F.cross_entropy, num_steps=10)
+
+
 def test_rprop_is_refused_before_the_sweep(mlp: nn.Module, loader: DataLoader) -> None:
     """Rprop reads lr only as each weight's first step size: the sweep's LRs were never used.
 
