@@ -1190,6 +1190,10 @@ def infer_batch_size(data: object, batch: Any = None) -> int | None:
         return int(first.batch_sizes[0]) if first.batch_sizes.numel() else 0
     if not (isinstance(first, torch.Tensor) and first.dim() > 0):
         return None
+    if first.is_nested:
+        # torch.nested's examples of their own sizes: dim 0 counts them. A strided one refuses .shape ("Internal error:
+        # NestedTensorImpl doesn't support sizes"), raised from here as the range test's first batch was sized.
+        return int(first.size(0))
     size = int(first.shape[0])
     target = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
     if isinstance(target, torch.Tensor) and target.dim() == 0:

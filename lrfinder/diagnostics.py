@@ -175,6 +175,8 @@ def _describe(value: Any, depth: int = 0) -> str:
     """A batch (or a part of it) in a few words: ``float32 (16, 5)`` per tensor, nested as the batch is."""
     if isinstance(value, torch.Tensor):
         where = "" if value.device.type == "cpu" else f" on {value.device}"
+        if value.is_nested:  # a strided one refuses .shape ("NestedTensorImpl doesn't support sizes")
+            return f"{str(value.dtype).removeprefix('torch.')} nested ({value.size(0)} tensors){where}"
         return f"{str(value.dtype).removeprefix('torch.')} {tuple(value.shape)}{where}"
     if depth >= 2:
         return type(value).__name__

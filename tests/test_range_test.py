@@ -231,6 +231,36 @@ def test_batch_size_of_packed_sequences_is_the_sequences_not_their_steps() -> No
     assert result.noise_scale is not None and result.noise_scale.small_batch_size == 16
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors is in prototype stage")
+def test_a_batch_of_nested_tensors_is_sized_by_its_examples() -> None:
+    """Inputs as a ``torch.nested`` tensor (strided, the default layout) failed the test's first step.
+
+    It failed with torch's "Internal error: NestedTensorImpl doesn't support sizes. Please file an
+    issue.", raised from the batch's size (``.shape``) and from its description in the test's messages.
+    """
+
+    class Pooled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, examples: torch.Tensor) -> torch.Tensor:
+            return torch.stack([self.head(t).mean(0) for t in examples.unbind()])
+
+    torch.manual_seed(0)
+    batches = [
+        (
+            torch.nested.nested_tensor([torch.randn(int(n), 3) for n in torch.randint(2, 6, (8,))]),
+            torch.randint(0, 2, (8,)),
+        )
+        for _ in range(4)
+    ]
+    model = Pooled()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    result = lrfinder.range_test(model, batches, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=12)
+    assert result.batch_size == 8 and len(result.losses) == 12
+
+
 @dataclasses.dataclass(frozen=True)
 class _Batch:
     x: torch.Tensor
