@@ -6444,7 +6444,10 @@ def _second_task_labelled_in_4_batches() -> tuple[nn.Module, list[Any], Callable
         out = m(xs)
         return F.cross_entropy(out[:, :2], a) + F.cross_entropy(out[:, 2:], b)
 
-    return nn.Linear(4, 4), batches, step_fn
+    with torch.random.fork_rng():  # seeded: on 8 of 30 other seeds the divergence sweep below completes
+        torch.manual_seed(0)
+        model = nn.Linear(4, 4)
+    return model, batches, step_fn
 
 
 def test_a_loss_undefined_on_a_clean_batch_is_told_from_a_divergence() -> None:
