@@ -113,7 +113,7 @@ from .diagnostics import (
     undefined_loss_message,
 )
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
-from .names import Curve, Rule, ScalingRule, SweepMode, did_you_mean
+from .names import Curve, Rule, ScalingRule, SweepMode, did_you_mean, scheduler_name
 from .noise import NoiseProbe, format_batch, noise_after_sweep, repeated_batches
 from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
 from .refine import (
@@ -634,6 +634,8 @@ class LRFinder(_CallbackBase):
         if scheduler is not None:
             from .schedulers import _get_spec, check_scheduler_settings, schedule_refusal
 
+            # "Cosine" is kept as "cosine": the fit's checks compare the stored name ("plateau", "cosine").
+            scheduler = scheduler_name(scheduler)
             _get_spec(scheduler, "scheduler")  # an unknown name fails here, not at fit start
             # The warm-up too: the advised warm-up's warning on a loader without length asks for warmup_steps here.
             check_scheduler_settings(scheduler, scheduler_settings or {}, warmup=True)

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, cast, get_args
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -63,9 +63,12 @@ __all__ = [
     "unknown_rule_hint",
     "did_you_mean",
     "did_you_mean_each",
+    "scheduler_name",
     "peer_notes",
     "trainer_side",
 ]
+
+_T = TypeVar("_T")
 
 #: How :func:`lrfinder.analyze` reads the suggested LR off the curve.
 Rule = Literal["divergence_div10", "min_div10", "valley", "steepest"]
@@ -442,6 +445,26 @@ SWEEP_MODE_ALIASES: dict[str, str] = {"exponential": "exp", "exponent": "exp", "
 
 def _fold(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def scheduler_name(name: _T) -> _T:
+    """The scheduler registry name ``name`` spells in another case or with ``-``, ``_`` or spaces, else ``name``.
+
+    Optimizer names are matched without regard to case (``"AdamW"``); scheduler names are too, and
+    ``"one-cycle"`` is ``"onecycle"``. Every caller keeps the registry name this returns, so stored
+    and printed names, and the checks that compare them (``"plateau"``, ``"onecycle"``), are canonical.
+    Other spellings (:data:`SCHEDULER_ALIASES`, torch's class names) stay unknown, answered by
+    :func:`did_you_mean`.
+
+    Example:
+        >>> scheduler_name("Cosine"), scheduler_name("one-cycle"), scheduler_name("cos")
+        ('cosine', 'onecycle', 'cos')
+
+    """
+    if not isinstance(name, str) or name in SCHEDULER_SUMMARIES:
+        return name
+    key = _fold(name)
+    return cast("_T", next((known for known in SCHEDULER_SUMMARIES if known == key), name))
 
 
 def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:

@@ -223,8 +223,10 @@ class Refine:
             raise ValueError(
                 f"Expected training_steps to be an int >= {MIN_TRIAL_STEPS}, but got training_steps={ts!r}"
             )
+        from .names import scheduler_name
         from .schedulers import _get_spec
 
+        object.__setattr__(self, "schedule", scheduler_name(self.schedule))  # "Cosine" kept as "cosine"
         _get_spec(self.schedule, "schedule")
         if not isinstance(self.schedule_settings, Mapping):
             raise TypeError(
@@ -478,6 +480,9 @@ def check_trial_schedule(schedule: str, settings: Mapping[str, Any], training_st
         TypeError: A setting the schedule does not take, or one it needs missing.
 
     """
+    from .names import scheduler_name
+
+    schedule = scheduler_name(schedule)
     if schedule in ("constant", "plateau"):  # no scheduler in the trials
         return
     from .schedulers import create_scheduler

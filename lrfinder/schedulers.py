@@ -85,7 +85,7 @@ from ._fabric import optimizer_class_name
 from ._warn import warn
 from ._wording import plural, word
 from .analysis import Suggestion
-from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each
+from .names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, did_you_mean_each, scheduler_name
 from .range_test import RangeTestResult  # at run time too, for typing.get_type_hints (LightningCLI, pydantic)
 from .settings import group_lr
 
@@ -1102,6 +1102,7 @@ def _get_spec(name: object, argument: str = "scheduler name") -> SchedulerSpec:
         ValueError: ``name`` is not a registry name; the message lists them and the close ones.
 
     """
+    name = scheduler_name(name)  # "Cosine", "one-cycle": the registry name, as optimizer names are case-insensitive
     if not isinstance(name, str) or name not in SCHEDULERS:
         raise ValueError(
             f"Unknown {argument}={name!r}; expected one of {', '.join(SCHEDULERS)}."
@@ -1121,7 +1122,7 @@ def plateau_val_monitor(name: object, settings: Mapping[str, Any] | None) -> str
         ('val_loss', None)
 
     """
-    if name != "plateau":
+    if scheduler_name(name) != "plateau":
         return None
     monitor = (settings or {}).get("monitor", SCHEDULERS["plateau"].settings["monitor"])
     return monitor if isinstance(monitor, str) and monitor.startswith("val") else None
@@ -1216,6 +1217,7 @@ def check_scheduler_settings(
 
     """
     spec = _get_spec(name)
+    name = spec.name
     allowed = (*spec.settings, *WARMUP_SETTINGS) if warmup else tuple(spec.settings)
     unknown = [str(k) for k in settings if k not in allowed]
     if unknown:
@@ -1574,6 +1576,7 @@ def _build_scheduler(
     "create_scheduler: ... total_steps=1000000000000" at DEBUG, a schedule nobody asked for.
     """
     spec = _get_spec(name)
+    name = spec.name  # "Cosine": messages and checks below read the registry name
     if not isinstance(optimizer, Optimizer):
         if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
             raise TypeError(
@@ -1812,6 +1815,7 @@ def preview_schedule(
         )
     lr = _number("lr", lr, low=0, strict="l")
     spec = _get_spec(name)
+    name = spec.name
     plateau = spec.warmup == "builtin"
     if metrics is not None:
         if not plateau:

@@ -78,7 +78,7 @@ from .diagnostics import (
     target_dtype_fix,
 )
 from .exceptions import DataError, LRFinderError
-from .names import LIGHTNING_LOGGERS
+from .names import LIGHTNING_LOGGERS, scheduler_name
 from .range_test import _LARGEST_ACCUMULATION, MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
 from .schedulers import _NONE_GIVEN, _NoSuggestion, length_alias
 from .settings import (
@@ -992,7 +992,7 @@ def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bo
         ValueError: ``scheduler="plateau"`` with a plain model and no validation data.
 
     """
-    if isinstance(scheduler, str) and scheduler == "plateau" and not lightning and not has_val:
+    if scheduler_name(scheduler) == "plateau" and not lightning and not has_val:
         raise ValueError(
             "The plateau scheduler lowers the LR when val_loss stops improving, but there is no validation data "
             "to compute val_loss on. Pass val_data (--val-data on the command line), or choose another scheduler."
@@ -1201,6 +1201,7 @@ def train(
     if isinstance(scheduler_settings, Mapping):
         scheduler_settings, warmup_steps = _own_arguments(scheduler_settings, warmup_steps)
     _check_schedule_arguments(scheduler, scheduler_settings, warmup_steps, suggestion)
+    scheduler = scheduler_name(scheduler)  # "Plateau" as "plateau": the checks below compare the registry name
     if isinstance(suggestion, RangeTestResult):
         from .schedulers import _check_suggestion
 

@@ -4747,6 +4747,16 @@ def test_plateau_on_a_val_metric_without_validation_fails_before_the_test(tmp_pa
     assert finder.result is not None
 
 
+def test_a_scheduler_name_in_another_case_is_kept_as_the_registry_name(tmp_path: Path) -> None:
+    # "Plateau" was refused ("did you mean 'plateau'?"), where optimizer="SGD" is taken; taken, the fit's checks
+    # compare the stored name, so it is kept as the registry's: the plateau's missing validation is still caught.
+    finder = LRFinder(optimizer="sgd", scheduler="Plateau", **FAST)
+    assert finder.scheduler == "plateau"
+    t = trainer(tmp_path, [finder], max_epochs=1, max_steps=-1)
+    with pytest.raises(ValueError, match=r"steps on monitor='val_loss', but the module has no validation_step"):
+        t.fit(Net(), make_loader())
+
+
 class LogsLoss(pl.LightningModule):
     """A classifier whose training_step logs its loss as ``key`` and no other hook logs anything."""
 

@@ -938,7 +938,8 @@ def test_fit_builds_in_the_warm_up_the_scaling_advises(work: Path, monkeypatch: 
     assert cosine.exit_code == 0, cosine.output
     assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 4)
     assert trained[-1].lrs[0] == pytest.approx(scaled.base_lr)
-    own = invoke("fit", *base, "--scheduler", "cosine", "--warmup-steps", "1")
+    # Any case, as --optimizer's names: printed and passed on as the registry name.
+    own = invoke("fit", *base, "--scheduler", "Cosine", "--warmup-steps", "1")
     assert own.exit_code == 0, own.output
     assert (seen[-1]["scheduler"], seen[-1]["warmup_steps"]) == ("cosine", 1)
     assert not seen[-1]["scheduler_settings"]  # your warm-up starts where create_scheduler's does (0)

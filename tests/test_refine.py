@@ -448,6 +448,9 @@ def test_candidates_centre_on_the_reading_and_stay_below_divergence() -> None:
     assert lrs[-1] <= s.divergence_lr * 10 ** -0.125 * (1 + 1e-9)
     centre, lrs = candidate_lrs(s, Refine(schedule="onecycle", candidates=(0.5, 1.0, 2.0)))
     assert centre == s.max_lr and lrs == (s.max_lr * 0.5, s.max_lr, s.max_lr * 2.0)
+    # Any case, as optimizer names: kept as the registry name, which the trials' checks compare.
+    refine = Refine(schedule="One-Cycle", candidates=(0.5, 1.0, 2.0))
+    assert refine.schedule == "onecycle" and candidate_lrs(s, refine) == (centre, lrs)
 
 
 def test_candidates_shift_down_by_whole_rungs_near_divergence() -> None:

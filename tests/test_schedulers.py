@@ -948,7 +948,7 @@ def test_plateau_warmup_ends_without_failing_the_optimizers_other_step_hooks() -
 
 
 @pytest.mark.parametrize("name, close", [("exp", "exponential"), ("inv", "inverse"), ("poly", "polynomial"),
-                                         ("fixed", "constant"), ("one-cycle", "onecycle"), ("Cosine", "cosine"),
+                                         ("fixed", "constant"), ("1cycle", "onecycle"), ("Cos", "cosine"),
                                          ("reduce-on-plateau", "plateau"), ("CosineAnnealingLR", "cosine")])
 def test_unknown_scheduler_names_the_close_one(name: str, close: str) -> None:
     # REFERENCE's names (Caffe's exp, inv, poly, fixed) and torch's class names are answered with ours.
@@ -956,6 +956,19 @@ def test_unknown_scheduler_names_the_close_one(name: str, close: str) -> None:
     match = rf"Unknown scheduler name='{name}'; expected one of .*Did you mean '{close}'\?$"
     with pytest.raises(ValueError, match=match):
         create_scheduler(name, opt, total_steps=10)
+
+
+@pytest.mark.parametrize("given, name", [("Cosine", "cosine"), ("COSINE", "cosine"), ("one-cycle", "onecycle"),
+                                         ("OneCycle", "onecycle"), ("Multi_Step", "multistep"), ("Plateau", "plateau")])
+def test_scheduler_names_are_read_in_any_case_as_optimizer_names_are(given: str, name: str) -> None:
+    # "Cosine" was refused with "did you mean 'cosine'?", where create_optimizer("AdamW", ...) is taken.
+    settings = {"multistep": {"milestones": [3]}}.get(name, {})
+    assert np.array_equal(preview_schedule(given, total_steps=8, lr=1.0, **settings),
+                          preview_schedule(name, total_steps=8, lr=1.0, **settings))
+    assert lrfinder.schedulers.plateau_val_monitor(given, None) == ("val_loss" if name == "plateau" else None)
+    # Messages name the registry name.
+    with pytest.raises(TypeError, match=rf"^Scheduler '{name}' does not take the setting gama"):
+        create_scheduler(given, torch.optim.SGD([nn.Parameter(torch.ones(1))], lr=0.1), total_steps=8, gama=0.5)
 
 
 @pytest.mark.parametrize(

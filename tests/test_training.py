@@ -716,6 +716,8 @@ def test_bad_model_and_data_fail_before_lightning_starts():
         train(NoCompilerInBackward(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy)
     with pytest.raises(ValueError, match=r"plateau.*val_loss.*val_data"):
         train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="plateau")
+    with pytest.raises(ValueError, match=r"plateau.*val_loss.*val_data"):  # any case, as optimizer names
+        train(make_mlp(), loader(), optimizer=sgd(0.1), loss_fn=F.cross_entropy, scheduler="PLATEAU")
 
 
 def test_a_lightning_pytorch_module_trains_with_its_own_distribution():

@@ -584,8 +584,9 @@ def _check_optimizer(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from ..names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean
+    from ..names import SCHEDULER_ALIASES, SCHEDULER_SUMMARIES, did_you_mean, scheduler_name
 
+    value = scheduler_name(value)  # "Cosine", "one-cycle": the registry name, printed and compared from here on
     if value is not None and value not in SCHEDULER_SUMMARIES:
         raise click.BadParameter(
             f"unknown scheduler {value!r}; expected one of {', '.join(SCHEDULER_SUMMARIES)}."
