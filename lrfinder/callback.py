@@ -590,7 +590,7 @@ class LRFinder(_CallbackBase):
             raise ValueError("Expected scheduler to be set when scheduler_settings are given, but got scheduler=None")
         if optimizer_settings and optimizer is None:
             raise ValueError("Expected optimizer to be set when optimizer_settings are given, but got optimizer=None")
-        from .schedulers import length_alias
+        from .schedulers import own_setting
 
         # Keys the callback passes itself: given again, Python's "got multiple values for keyword argument".
         for map_name, settings, own in (
@@ -599,12 +599,12 @@ class LRFinder(_CallbackBase):
             ("scheduler_settings", scheduler_settings, {"total_steps": "the schedule spans the fit's optimizer steps",
                                                          "suggestion": "the suggestion is the range test's"}),
         ):
-            for key in settings or {}:
-                # torch's T_max for the length was refused as a setting cosine does not take ("it accepts: eta_min").
-                meant = length_alias(key) if map_name == "scheduler_settings" else key
-                if meant in own:
-                    also = "" if meant == key else f" (another name for {meant}, the schedule's length)"
-                    raise ValueError(f"Expected {map_name} without {key!r}{also}: LRFinder sets it, as {own[meant]}")
+            # torch's T_max for the length was refused as a setting cosine does not take ("it accepts: eta_min").
+            found = own_setting(settings or {}, own)
+            if found is not None:
+                key, meant, why = found
+                also = f" ({why})" if why else ""
+                raise ValueError(f"Expected {map_name} without {key!r}{also}: LRFinder sets it, as {own[meant]}")
         if optimizer is not None:
             from .optimizers import check_optimizer_settings, get_optimizer_spec, stand_in_refusal
 

@@ -57,7 +57,7 @@ import logging
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, TypedDict, overload
@@ -1179,19 +1179,88 @@ WARMUP_SETTINGS = ("warmup_steps", "warmup_start_factor")
 _TOTAL_STEPS_ALIASES = {"T_max": "total_steps", "total_iters": "total_steps", "num_steps": "total_steps"}
 
 
+#: torch's OneCycleLR's other way to give its length: ``total_steps = epochs * steps_per_epoch``.
+_LENGTH_PARTS = ("epochs", "steps_per_epoch")
+
+
 def length_alias(key: str) -> str:
-    """``"total_steps"`` when ``key`` is another name for a schedule's length (torch's ``T_max``), else ``key``.
+    """``"total_steps"`` when ``key`` gives a schedule's length under another name, else ``key``.
+
+    Another name is torch's ``T_max`` (cosine), ``total_iters`` (polynomial), the sweep's ``num_steps``, or
+    one of OneCycleLR's ``epochs`` and ``steps_per_epoch``, whose product is the length.
+
+    Example:
+        >>> length_alias("T_max"), length_alias("epochs"), length_alias("eta_min")
+        ('total_steps', 'total_steps', 'eta_min')
+
+    """
+    return "total_steps" if key in _TOTAL_STEPS_ALIASES or key in _LENGTH_PARTS else key
+
+
+def length_clause(key: str) -> str:
+    """What a :func:`length_alias` ``key`` is, for a message: ``"T_max is another name for total_steps, ..."``."""
+    if key in _LENGTH_PARTS:
+        return (
+            f"{key} is part of torch's OneCycleLR's other way to give the length, total_steps = epochs * "
+            "steps_per_epoch"
+        )
+    return f"{key} is another name for total_steps, the schedule's length"
+
+
+def own_setting(settings: Iterable[str], own: Collection[str]) -> tuple[str, str, str] | None:
+    """The first of ``settings`` that the caller sets itself (one of ``own``), under its name or the length's others.
 
     Where the caller sets ``total_steps`` itself (``LRFinder``, :func:`lrfinder.train`, ``lrfind``), a
     ``T_max=100`` among the settings was refused as a setting the schedule does not take ("it accepts:
-    eta_min"), without a word that the length is set for the user.
+    eta_min"), without a word that the length is set for the user. Each caller words the refusal.
+
+    Returns:
+        ``(key, name the caller sets, length_clause(key) or "")``, or ``None``.
 
     Example:
-        >>> length_alias("T_max"), length_alias("eta_min")
-        ('total_steps', 'eta_min')
+        >>> own_setting({"eta_min": 0.0, "T_max": 100}, ("total_steps",))[:2]
+        ('T_max', 'total_steps')
 
     """
-    return _TOTAL_STEPS_ALIASES.get(key, key)
+    for key in settings:
+        meant = length_alias(key)
+        if meant in own:
+            return key, meant, "" if meant == key else length_clause(key)
+    return None
+
+
+def _length_refusal(name: str, settings: Mapping[str, Any], total_steps: int | None) -> str | None:
+    """The message for a length given as a setting (``T_max``, OneCycleLR's ``epochs``), for :func:`create_scheduler`.
+
+    With ``total_steps`` given too, ``T_max=...`` was refused as a setting cosine "does not take" (it accepts
+    eta_min), and OneCycleLR's ``epochs`` and ``steps_per_epoch`` likewise, as unknown options.
+    """
+    keys = [key for key in settings if length_alias(key) != key]
+    if not keys:
+        return None
+    got = ", ".join(f"{key}={settings[key]!r:.40}" for key in keys)
+    parts = [key for key in keys if key in _LENGTH_PARTS]
+    clauses = [length_clause(key) for key in keys if key not in _LENGTH_PARTS]
+    if len(parts) == 2:
+        clauses.append(
+            "epochs and steps_per_epoch are torch's OneCycleLR's other way to give the length, total_steps = epochs * "
+            "steps_per_epoch"
+        )
+    elif parts:
+        clauses.append(length_clause(parts[0]))
+    why = "; ".join(clauses)
+    if total_steps is not None:
+        return (
+            f"Scheduler {name!r} got its length twice, total_steps={total_steps} and {got}: {why}. "
+            f"Drop {', '.join(keys)}."
+        )
+    values = [plain(settings[key]) for key in keys]
+    counted = all(is_int(v) for v in values) and (len(parts) == 2 or (not parts and len(keys) == 1))
+    length = f"total_steps={math.prod(int(v) for v in values)}" if counted else "total_steps=N"
+    return (
+        f"Scheduler {name!r} takes the schedule's length as total_steps (the number of scheduler steps of the run), "
+        f"but got {got}: {why}. Pass {length} instead."
+    )
 
 
 #: :func:`create_scheduler`'s own keyword arguments, offered for a misspelt setting (``warmup_step=100``).
@@ -1586,7 +1655,10 @@ def _build_scheduler(
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
     if total_steps is not None:
         total_steps = _integer("total_steps", total_steps, low=1)
-    elif spec.needs_total_steps:
+    refusal = _length_refusal(name, settings, total_steps)
+    if refusal is not None:
+        raise TypeError(refusal)
+    if total_steps is None and spec.needs_total_steps:
         # total_step=1000 (or torch's T_max=1000) was answered "needs total_steps" alone, the setting given unnamed.
         close = [key for key in settings if did_you_mean(key, ["total_steps"], _TOTAL_STEPS_ALIASES)]
         # Without one, how to count them: the name alone left the user to guess per batch or per epoch, accumulation.

@@ -80,7 +80,7 @@ from .diagnostics import (
 from .exceptions import DataError, LRFinderError
 from .names import LIGHTNING_LOGGERS, scheduler_name
 from .range_test import _LARGEST_ACCUMULATION, MAX_PASSES_PER_STEP, RangeTestResult, passes_per_step_error
-from .schedulers import _NONE_GIVEN, _NoSuggestion, length_alias
+from .schedulers import _NONE_GIVEN, _NoSuggestion, own_setting
 from .settings import (
     check_callable,
     check_device,
@@ -613,15 +613,15 @@ def _own_arguments(scheduler_settings: Mapping[str, Any], warmup_steps: Any) -> 
         "total_steps": "train sets it to the fit's optimizer steps (epochs times the steps per epoch)",
         "suggestion": "pass it as train's suggestion argument",
     }
-    for key in settings:
-        # torch's T_max for the length was refused as a setting cosine does not take ("it accepts: eta_min").
-        meant = length_alias(key)
-        if meant in own:
-            also = "" if meant == key else f" (another name for {meant}, the schedule's length)"
-            raise ValueError(
-                f"Expected scheduler_settings without {key!r}{also}: {own[meant]}; but got scheduler_settings with "
-                f"{key}={settings[key]!r:.60}"
-            )
+    # torch's T_max for the length was refused as a setting cosine does not take ("it accepts: eta_min").
+    found = own_setting(settings, own)
+    if found is not None:
+        key, meant, why = found
+        also = f" ({why})" if why else ""
+        raise ValueError(
+            f"Expected scheduler_settings without {key!r}{also}: {own[meant]}; but got scheduler_settings with "
+            f"{key}={settings[key]!r:.60}"
+        )
     if "warmup_steps" in settings:
         inner = settings.pop("warmup_steps")
         if warmup_steps and inner != warmup_steps:

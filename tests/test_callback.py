@@ -3573,8 +3573,12 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
          r"scheduler_settings without 'total_steps'"),
         # torch's name for the length was "does not take the setting T_max; it accepts: eta_min, ...", no more.
         ({"scheduler": "cosine", "scheduler_settings": {"T_max": 100}}, ValueError,
-         r"scheduler_settings without 'T_max' \(another name for total_steps, the schedule's length\): LRFinder sets "
-         r"it, as the schedule spans the fit's optimizer steps"),
+         r"scheduler_settings without 'T_max' \(T_max is another name for total_steps, the schedule's length\): "
+         r"LRFinder sets it, as the schedule spans the fit's optimizer steps"),
+        # OneCycleLR's own way to give the length was refused as settings onecycle does not take.
+        ({"scheduler": "onecycle", "scheduler_settings": {"epochs": 3, "steps_per_epoch": 10}}, ValueError,
+         r"scheduler_settings without 'epochs' \(epochs is part of torch's OneCycleLR's other way to give the length, "
+         r"total_steps = epochs \* steps_per_epoch\): LRFinder sets it, as the schedule spans the fit's"),
         ({"optimizer": "adamw", "optimizer_settings": [1]}, TypeError, r"optimizer_settings to be a mapping"),
         ({"optimizer": "adamw", "scheduler": "cosine", "scheduler_settings": "warmup"}, TypeError,
          "scheduler_settings to be a mapping"),

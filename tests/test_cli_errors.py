@@ -405,7 +405,11 @@ USAGE = {
     # answered "Did you mean 'the training's steps (--epochs)'?".
     "scheduler-opt T_max": (["--scheduler", "cosine", "--scheduler-opt", "T_max=100"],
                             ["--scheduler-opt T_max=...: lrfind sets total_steps itself (--scheduler-opt T_max is "
-                             "another name for total_steps, the run's length); the schedule spans the training"]),
+                             "another name for total_steps, the schedule's length); the schedule spans the training"]),
+    "scheduler-opt epochs": (["--scheduler", "onecycle", "--scheduler-opt", "epochs=3"],
+                             ["--scheduler-opt epochs=...: lrfind sets total_steps itself (--scheduler-opt epochs is "
+                              "part of torch's OneCycleLR's other way to give the length, total_steps = epochs * "
+                              "steps_per_epoch); the schedule spans the training: --epochs times the steps per epoch."]),
     "scheduler-opt total_iters": (["--scheduler", "polynomial", "--scheduler-opt", "total_iters=100"],
                                   ["--scheduler-opt total_iters=...: lrfind sets total_steps itself"]),
     # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and

@@ -1434,9 +1434,33 @@ def test_a_result_or_suggestion_given_as_an_lr_setting_says_what_to_pass(name, s
         # sweep's: the message said "needs total_steps" alone, the setting given unnamed.
         ("cosine", {"total_step": 1000}, "needs total_steps (the number of scheduler steps of the run); it got "
                                          "total_step=1000: did you mean total_steps?"),
-        ("cosine", {"T_max": 1000}, "; it got T_max=1000: did you mean total_steps?"),
-        ("polynomial", {"total_iters": 1000}, "; it got total_iters=1000: did you mean total_steps?"),
-        ("onecycle", {"num_steps": 1000}, "; it got num_steps=1000: did you mean total_steps?"),
+        *(
+            (name, {key: 1000}, f"takes the schedule's length as total_steps (the number of scheduler steps of the "
+                                f"run), but got {key}=1000: {key} is another name for total_steps, the schedule's "
+                                "length. Pass total_steps=1000 instead.")
+            for name, key in (("cosine", "T_max"), ("polynomial", "total_iters"), ("onecycle", "num_steps"))
+        ),
+        # Given with total_steps, each was "does not take the setting T_max; it accepts: eta_min".
+        *(
+            (name, {"total_steps": 100, key: 1000}, f"got its length twice, total_steps=100 and {key}=1000: {key} is "
+                                                    "another name for total_steps, the schedule's length. Drop "
+                                                    f"{key}.")
+            for name, key in (("cosine", "T_max"), ("polynomial", "total_iters"), ("onecycle", "num_steps"))
+        ),
+        ("step", {"step_size": 10, "total_steps": 100, "T_max": 1000}, "got its length twice, total_steps=100 and "
+                                                                       "T_max=1000: T_max is another name for "
+                                                                       "total_steps, the schedule's length. Drop T_max."),
+        # torch's OneCycleLR(epochs=..., steps_per_epoch=...) were refused as settings onecycle does not take.
+        ("onecycle", {"epochs": 3, "steps_per_epoch": 10}, "but got epochs=3, steps_per_epoch=10: epochs and "
+                                                           "steps_per_epoch are torch's OneCycleLR's other way to give "
+                                                           "the length, total_steps = epochs * steps_per_epoch. Pass "
+                                                           "total_steps=30 instead."),
+        ("onecycle", {"epochs": 3}, "but got epochs=3: epochs is part of torch's OneCycleLR's other way to give the "
+                                    "length, total_steps = epochs * steps_per_epoch. Pass total_steps=N instead."),
+        ("onecycle", {"total_steps": 30, "epochs": 3, "steps_per_epoch": 10},
+         "got its length twice, total_steps=30 and epochs=3, steps_per_epoch=10: epochs and steps_per_epoch are "
+         "torch's OneCycleLR's other way to give the length, total_steps = epochs * steps_per_epoch. Drop epochs, "
+         "steps_per_epoch."),
         # create_scheduler's own keywords misspelt: "it accepts: eta_min" and nothing close.
         ("cosine", {"total_steps": 1000, "warmup_step": 100}, "does not take the setting warmup_step; it accepts: "
                                                               "eta_min. Did you mean 'warmup_steps'?"),
@@ -1450,8 +1474,11 @@ def test_a_misspelt_keyword_of_create_scheduler_is_named_with_the_right_one(name
         create_scheduler(name, opt, **settings)
     assert str(info.value).endswith(expected)
     # As told, it builds.
-    fixed = {("total_steps" if k in ("total_step", "T_max", "total_iters", "num_steps") else
-              "warmup_steps" if k == "warmup_step" else k): v for k, v in settings.items()}  # fmt: skip
+    fixed = {{"total_step": "total_steps", "warmup_step": "warmup_steps"}.get(k, k): v for k, v in settings.items()
+             if lrfinder.schedulers.length_alias(k) == k}  # T_max, epochs: dropped, or given as total_steps
+    told = re.search(r"Pass total_steps=(\d+|N) instead\.$", expected)
+    if told:
+        fixed["total_steps"] = 30 if told[1] == "N" else int(told[1])
     assert create_scheduler(name, opt, **fixed).get_last_lr()
     # No setting close to total_steps: how to count them (it said what total_steps is, not how to count it).
     with pytest.raises(TypeError) as info:

@@ -628,7 +628,11 @@ def test_a_gpu_the_machine_lacks_is_refused_before_training(monkeypatch: pytest.
          r"scheduler_settings without 'total_steps': train sets it"),
         # torch's name for the length was "does not take the setting T_max; it accepts: eta_min", no more.
         ({"scheduler": "cosine", "scheduler_settings": {"T_max": 5}}, ValueError,
-         r"scheduler_settings without 'T_max' \(another name for total_steps, the schedule's length\): train sets it"),
+         r"scheduler_settings without 'T_max' \(T_max is another name for total_steps, the schedule's length\): "
+         r"train sets it"),
+        ({"scheduler": "onecycle", "scheduler_settings": {"steps_per_epoch": 5}}, ValueError,
+         r"scheduler_settings without 'steps_per_epoch' \(steps_per_epoch is part of torch's OneCycleLR's other way "
+         r"to give the length, total_steps = epochs \* steps_per_epoch\): train sets it"),
         ({"scheduler": "cosine", "scheduler_settings": {"suggestion": None}}, ValueError,
          r"scheduler_settings without 'suggestion'"),
         ({"scheduler": "cosine", "scheduler_settings": {"warmup_steps": 2}, "warmup_steps": 3}, ValueError,

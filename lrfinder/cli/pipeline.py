@@ -243,21 +243,19 @@ def options_from_params(params: Mapping[str, Any], **fixed: Any) -> Options:
         "warmup_steps": "use --warmup-steps",
         "lr": "the schedule starts from the LR the range test finds",
         "suggestion": "the suggestion is the range test's",
-        "steps_per_epoch": "the steps per epoch come from the data and --batch-size",
         "metrics": "plateau reads the validation loss",
     }
-    from ..schedulers import length_alias
+    from ..schedulers import own_setting
 
-    for key in scheduler_settings:
-        # torch's T_max for the length was "does not take the setting T_max; it accepts: eta_min"; total_iters'
-        # "Did you mean 'total_steps'?" read "Did you mean 'the training's steps (--epochs)'?".
-        meant = length_alias(key)
-        if meant in own:
-            also = "" if meant == key else f" (--scheduler-opt {key} is another name for {meant}, the run's length)"
-            raise click.BadParameter(
-                f"--scheduler-opt {key}=...: lrfind sets {meant} itself{also}; {own[meant]}.",
-                param_hint="--scheduler-opt",
-            )
+    # torch's T_max for the length was "does not take the setting T_max; it accepts: eta_min"; total_iters'
+    # "Did you mean 'total_steps'?" read "Did you mean 'the training's steps (--epochs)'?".
+    found = own_setting(scheduler_settings, own)
+    if found is not None:
+        key, meant, why = found
+        also = f" (--scheduler-opt {why})" if why else ""
+        raise click.BadParameter(
+            f"--scheduler-opt {key}=...: lrfind sets {meant} itself{also}; {own[meant]}.", param_hint="--scheduler-opt"
+        )
     report = rest.pop("report", None)
     if rest.pop("no_report", False):
         report = None
