@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -25,7 +26,7 @@ from PIL import Image
 from lrfinder.analysis import DEFAULT_RULE, RULES
 from lrfinder.cli import main
 from lrfinder.cli.output import Progress, echo_summary, summary_rows
-from lrfinder.exceptions import ModelError
+from lrfinder.exceptions import InconclusiveCurveError, ModelError
 from lrfinder.optimizers import list_optimizers
 from lrfinder.range_test import RangeTestResult
 from lrfinder.report import plot_range_test
@@ -3089,6 +3090,24 @@ def test_a_suggestion_without_a_turn_up_says_in_the_summary_that_it_came_from_th
     assert rows["suggested lr"] == (
         f"{s.lr:.2e}  (rule: divergence_div10: minimum {s.min_loss_lr:.2e} (no turn-up seen) / 10)"
     ), rows["suggested lr"]
+
+
+def test_a_completed_sweep_that_blew_up_says_what_each_judged_in_the_summary():
+    # "steps 80/100 (stopped: completed)" above the reason's "Keep any LR below ...: the loss blew up there": the stop
+    # rule waits for 4x the best loss, the analysis reads a smaller rise (here to 2.8x) of the smoothed curve.
+    lrs = np.logspace(-5, 0, 80)
+    x = np.log10(lrs)
+    losses = 1.0 + np.where(x > -1.5, 1.2 * (x + 1.5), 0.0) + np.random.default_rng(0).normal(0, 0.003, 80)
+    result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed")
+    with pytest.raises(InconclusiveCurveError) as info:
+        result.analyze()
+    rows = dict(summary_rows(dataclasses.replace(result, error=str(info.value))))
+    assert rows["reason"].endswith("the loss blew up there.")
+    assert rows["steps"] == "80/100 (completed: the loss never passed the stop rule's 4x its best)"
+    unruled = dataclasses.replace(result, settings=dataclasses.replace(result.settings, stop_factor=None))
+    assert dict(summary_rows(unruled))["steps"] == "80/100 (completed: no stop rule, stop_factor=None)"
+    diverged = dataclasses.replace(result, stop_reason="diverged")
+    assert dict(summary_rows(diverged))["steps"] == "80/100 (stopped: diverged)"
 
 
 def test_a_suggestion_from_the_divergence_names_its_rule_alone_in_the_summary():

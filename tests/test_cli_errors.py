@@ -409,7 +409,8 @@ USAGE = {
     "scheduler-opt epochs": (["--scheduler", "onecycle", "--scheduler-opt", "epochs=3"],
                              ["--scheduler-opt epochs=...: lrfind sets total_steps itself (--scheduler-opt epochs is "
                               "part of torch's OneCycleLR's other way to give the length, total_steps = epochs * "
-                              "steps_per_epoch); the schedule spans the training: --epochs times the steps per epoch."]),
+                              "steps_per_epoch); the schedule spans the training: --epochs times the steps per "
+                              "epoch."]),
     "scheduler-opt total_iters": (["--scheduler", "polynomial", "--scheduler-opt", "total_iters=100"],
                                   ["--scheduler-opt total_iters=...: lrfind sets total_steps itself"]),
     # Given twice, the last --opt (--scheduler-opt) won without a word; --opt won over --momentum/--betas/--eps and

@@ -1447,9 +1447,9 @@ def test_a_result_or_suggestion_given_as_an_lr_setting_says_what_to_pass(name, s
                                                     f"{key}.")
             for name, key in (("cosine", "T_max"), ("polynomial", "total_iters"), ("onecycle", "num_steps"))
         ),
-        ("step", {"step_size": 10, "total_steps": 100, "T_max": 1000}, "got its length twice, total_steps=100 and "
-                                                                       "T_max=1000: T_max is another name for "
-                                                                       "total_steps, the schedule's length. Drop T_max."),
+        ("step", {"step_size": 10, "total_steps": 100, "T_max": 1000},
+         "got its length twice, total_steps=100 and T_max=1000: T_max is another name for total_steps, the schedule's "
+         "length. Drop T_max."),
         # torch's OneCycleLR(epochs=..., steps_per_epoch=...) were refused as settings onecycle does not take.
         ("onecycle", {"epochs": 3, "steps_per_epoch": 10}, "but got epochs=3, steps_per_epoch=10: epochs and "
                                                            "steps_per_epoch are torch's OneCycleLR's other way to give "
