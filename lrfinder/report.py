@@ -1728,27 +1728,33 @@ _MESSAGE_CHARS = 80
 #: Whether the report being drawn is ``lrfind``'s (:func:`command_line_words`): it says where a whole reason is
 #: in the words its reader sees (the summary's row, the JSON's keys), not the API's (``result.error``).
 _COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("lrfinder_report_command_line", default=False)
+#: Whether the command drawing it printed a summary (``lrfind run``/``fit``), not ``lrfind report``'s re-rendering.
+_WITH_SUMMARY: contextvars.ContextVar[bool] = contextvars.ContextVar("lrfinder_report_with_summary", default=True)
 
 
 @contextmanager
-def command_line_words() -> Iterator[None]:
+def command_line_words(*, summary: bool = True) -> Iterator[None]:
     """Draw the reports made inside it as ``lrfind``'s: where a whole reason is, said in the command line's words.
 
     The Python API's reader has ``result.error`` and ``result.noise_error``; ``lrfind``'s has the summary's
     ``whole reason`` row and the JSON's ``"error"`` and ``"noise_error"``, and read ``result.error`` as a name
-    from nowhere.
+    from nowhere. ``summary=False`` for a command that prints no summary (``lrfind report``): its report named
+    "the summary's row", which nothing had printed.
     """
-    token = _COMMAND_LINE.set(True)
+    token, with_summary = _COMMAND_LINE.set(True), _WITH_SUMMARY.set(summary)
     try:
         yield
     finally:
+        _WITH_SUMMARY.reset(with_summary)
         _COMMAND_LINE.reset(token)
 
 
 def _whole_reason() -> str:
     """Where the report's inconclusive message says the whole of it is, after its gist."""
-    if _COMMAND_LINE.get():
+    if _COMMAND_LINE.get() and _WITH_SUMMARY.get():
         return 'The whole reason: the summary\'s "whole reason" row, the JSON\'s "error".'
+    if _COMMAND_LINE.get():
+        return 'The whole reason: the "error" of the JSON drawn.'
     return 'The whole reason: result.error, the JSON\'s "error".'
 
 

@@ -238,7 +238,8 @@ def command(
         worded = [in_cli_words(r) for r in loaded]
         lrs, name, kind = schedule if schedule is not None else (None, None, "planned")
         try:
-            with command_line_words():  # the whole reason: the JSON's "error", not result.error
+            # The whole reason: the JSON's "error", not result.error, nor a summary's row: re-rendering prints none.
+            with command_line_words(summary=False):
                 save_report(
                     worded if len(worded) > 1 else worded[0],
                     report,
