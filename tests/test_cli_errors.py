@@ -1513,6 +1513,17 @@ def test_a_path_too_long_for_the_file_system_is_a_usage_error(work: Path):
         assert "suggested lr" not in result.output
 
 
+def test_outputs_in_a_missing_directory_create_it(work: Path):
+    # As docs/cli.md says: a plain path's missing directories are made, as mkdir -p makes them (a link into one is
+    # refused, below).
+    result = invoke("run", "model.pt", "--data", "train.npz", "--num-steps", "12", "--json", "out/a/r.json",
+                    "--csv", "out/b/c.csv", "--report", "plots/r.png")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((work / "out/a/r.json").read_text())["schema_version"] == 1
+    assert (work / "out/b/c.csv").read_text().startswith("lr,loss,smoothed,slope")
+    assert (work / "plots/r.png").read_bytes().startswith(b"\x89PNG")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX symlinks")
 def test_an_output_linked_into_a_missing_directory_is_a_usage_error(work: Path):
     # Written through the link, it would make a file in nowhere/: the run failed at its very end, "[Errno 2] No such
