@@ -149,7 +149,11 @@ def _check_precision(precision: str, device: torch.device, grad_scaler: Any) -> 
     torch only warns and turns autocast off for a dtype the device lacks.
     """
     if grad_scaler is not None and precision != "16-mixed":
-        raise ValueError(f"Expected precision='16-mixed' with a grad_scaler, but got precision={precision!r}")
+        raise ValueError(
+            f"Expected precision='16-mixed' with a grad_scaler, but got precision={precision!r}: a GradScaler scales "
+            "float16 losses, so pass precision='16-mixed' with it, or drop grad_scaler for "
+            f"precision={precision!r} (it needs none)"
+        )
     dtype = _AUTOCAST_DTYPES.get(precision)
     if dtype is None:
         return None

@@ -139,7 +139,9 @@ def test_fp16_noise_scale_is_measured_on_unscaled_gradients(accumulate_steps: in
         ({"precision": "bf16-true"}, r"pass precision='bf16-mixed', the nearest the test runs: it autocasts the "
          r"forward pass to half precision and keeps the float32 weights, where 'bf16-true' casts the weights"),
         ({"precision": "32-true"}, r"but got precision='32-true': pass precision='32'$"),
-        ({"grad_scaler": torch.amp.GradScaler("cpu")}, "precision='16-mixed' with a grad_scaler"),
+        ({"grad_scaler": torch.amp.GradScaler("cpu")}, r"precision='16-mixed' with a grad_scaler, but got "
+         r"precision='32': a GradScaler scales float16 losses, so pass precision='16-mixed' with it, or drop "
+         r"grad_scaler for precision='32' \(it needs none\)$"),
     ],
 )
 def test_bad_precision_settings(kwargs: dict[str, object], match: str) -> None:
