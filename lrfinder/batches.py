@@ -32,7 +32,7 @@ from ._warn import warn
 from .diagnostics import _STEP_FN_FIX, _describe
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import empty_data_message
-from .snapshot import _iterator_of, held_iterators, kept_stream, own_iterator
+from .snapshot import _data_holders, _iterator_of, held_iterators, kept_stream, own_iterator
 
 #: The engine's logger: the note that the data ran out and starts over is the range test's, as before the
 #: engine was split into modules.
@@ -1040,6 +1040,19 @@ def example_failure(exc: BaseException, data: object = None) -> ExampleFailure |
     return None
 
 
+def next_epoch(data: object) -> None:
+    """Count up the epoch of every ``DistributedSampler`` below ``data``, as a training loop's ``set_epoch`` does.
+
+    A ``DistributedSampler`` shuffles by its seed and epoch only, so a pass started again at the same epoch draws
+    the same order: the range test's second pass would repeat its first, batch for batch, where a shuffling
+    DataLoader on one process draws a new order. Every rank counts the same (they restart at the same step), so
+    the shards stay disjoint. The snapshot puts the epoch back after the test (``snapshot._DataState``).
+    """
+    for obj in _data_holders(data):
+        if isinstance(obj, torch.utils.data.distributed.DistributedSampler):
+            obj.set_epoch(obj.epoch + 1)
+
+
 class CyclingBatches:
     """Cycles through an iterable of batches, starting it again when it runs out (logged once, at INFO).
 
@@ -1120,6 +1133,7 @@ class CyclingBatches:
             batch = self._unwrap(self._draw(self._it))
         except StopIteration:
             used = self._idx
+            next_epoch(self.data)
             self._it = self._start()
             self._idx = 0
             try:

@@ -716,6 +716,27 @@ def test_short_data_is_cycled(mlp: nn.Module, caplog: pytest.LogCaptureFixture) 
     ]
 
 
+def test_a_distributed_sampler_draws_a_new_order_at_each_pass_and_its_epoch_is_put_back(mlp: nn.Module) -> None:
+    # A DistributedSampler shuffles by seed and epoch only: started again at the same epoch, the second pass drew
+    # the first's batches in the first's order (the curve repeated with the pass's period under DDP), where a
+    # shuffling DataLoader on one process draws a new order. The test counts the epoch up as training does.
+    from torch.utils.data.distributed import DistributedSampler
+
+    dataset = make_classification(n=128)
+    sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=0)
+    drawn: list[torch.Tensor] = []
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        drawn.append(batch[1].clone())
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    loader = DataLoader(dataset, batch_size=32, sampler=sampler)  # 4 batches a pass
+    range_test(mlp, loader, step_fn=step_fn, num_steps=12, max_lr=1e-2)
+    passes = [torch.cat(drawn[i : i + 4]) for i in (0, 4, 8)]
+    assert not torch.equal(passes[0], passes[1]) and not torch.equal(passes[1], passes[2])
+    assert sampler.epoch == 0  # put back: the training after the test draws what it would have drawn
+
+
 def test_param_group_ratios_are_kept(mlp: nn.Module, loader: DataLoader) -> None:
     first, rest = list(mlp[0].parameters()), [p for m in list(mlp)[1:] for p in m.parameters()]
     opt = torch.optim.SGD([{"params": first, "lr": 0.01}, {"params": rest, "lr": 0.1}], lr=0.1, momentum=0.9)
