@@ -1225,8 +1225,10 @@ def refuse_stepped_in_backward(
     """Refuse the first step where post-accumulate-grad hooks stepped in its backward (``before``: hooked_versions).
 
     Said by :func:`stepped_in_backward_message` where a hook changed its parameter and left a gradient, by
-    :func:`no_gradient_message` where hooks left none at all (torch's "optimizer in backward"). Nothing is refused
-    without hooked parameters (``before`` empty), so a loss that misses the optimizer is left to the caller's checks.
+    :func:`no_gradient_message` where hooks changed their parameters and left no gradient at all (torch's "optimizer
+    in backward"). Nothing is refused without hooked parameters (``before`` empty), so a loss that misses the
+    optimizer is left to the caller's checks, nor where no hooked parameter changed: no gradient then is no backward
+    yet (a manual ``opt.step(closure)`` runs its backward after the optimizer's step pre-hooks), not hooks stepping.
 
     Raises:
         ModelError: the hooks stepped the parameters in backward.
@@ -1235,7 +1237,7 @@ def refuse_stepped_in_backward(
     if not before:
         return
     message = stepped_in_backward_message(model, before)
-    if message is None and not _has_grads(optimizer):
+    if message is None and not _has_grads(optimizer) and any(p._version != version for p, version in before):
         message = no_gradient_message(model, optimizer)
     if message is not None:
         raise ModelError(message)

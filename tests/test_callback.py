@@ -1455,6 +1455,44 @@ def test_a_hook_stepping_in_backward_is_refused_not_trained_at_two_lrs(tmp_path:
         assert all(torch.equal(before[k], v) for k, v in weights(model).items())
 
 
+class ClosureStepped(ManualNet):
+    """Manual optimization stepping through ``opt.step(closure)``: the backward runs inside the optimizer's step."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        opt = self.optimizers()
+        x, y = batch
+        losses: list[torch.Tensor] = []
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            losses.append(F.cross_entropy(self.head(self.body(x)), y))
+            self.manual_backward(losses[-1])
+            return losses[-1]
+
+        opt.step(closure=closure)
+        self.steps.append((self.phase, x.shape[0], float(losses[-1].detach()), False))
+        self.mean_loss.update(losses[-1].detach())
+        return losses[-1]
+
+
+def test_a_gradient_hook_under_a_manual_closure_step_is_not_taken_for_a_step_in_backward(tmp_path: Path) -> None:
+    """``opt.step(closure)`` runs its backward after the step's pre-hooks, where the check looked: no gradient yet,
+    and post-accumulate-grad hooks that only add gradient noise were refused as an optimizer stepped in backward."""
+
+    def noise(p: torch.Tensor) -> None:
+        assert p.grad is not None
+        p.grad.add_(1e-6 * torch.randn_like(p.grad))
+
+    model = ClosureStepped()
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(noise)
+    finder = LRFinder(**FAST)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    assert finder.result is not None and len(finder.result.losses) == len(model.test_events()) > 0
+    assert t.global_step == 2
+
+
 class HandAccumulating(Net):
     """Manual optimization that accumulates gradients by hand: one optimizer step every ``accumulate`` batches."""
 
