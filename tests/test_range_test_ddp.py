@@ -10,6 +10,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -750,27 +751,40 @@ def test_a_check_raising_on_one_rank_raises_on_every_rank(tmp_path: Path) -> Non
     assert first["setup"]["error"].startswith("range_test's argument checks raised on rank 1 of 2 (ValueError: ")
 
 
-def _rank_fails_mid_sweep_worker(rank: int, init: str, out: str) -> None:
-    """Rank 1's step_fn raises at the sweep's fourth step, and its process ends (an uncaught error would end it)."""
-    join_gloo(rank, init, WORLD)
+def _rank_1_fails(rank: int, out: str, fails: Callable[[int], bool], message: str, **settings: Any) -> None:
+    """``range_test`` over DDP with a ``step_fn`` raising ``ValueError(message)`` on rank 1 where ``fails`` says so
+    (given its call count, from 1). Records each rank's error, and the errors naming rank 1 in its chain (from the
+    one raised down to gloo's), then ends the process without a barrier: rank 1 leaves at once, as a process ended
+    by its error does."""
     _, loader = _regression(rank)
     model = nn.parallel.DistributedDataParallel(small_net())
     calls = [0]
 
     def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
         calls[0] += 1
-        if rank == 1 and calls[0] == 4:
-            raise ValueError("rank 1 cannot read its batch")
+        if rank == 1 and fails(calls[0]):
+            raise ValueError(message)
         x, y = batch
         return F.mse_loss(m(x), y)
 
     try:
-        lrfinder.range_test(model, loader, step_fn=step_fn, num_steps=20)
+        lrfinder.range_test(model, loader, step_fn=step_fn, num_steps=20, **settings)
         record: dict[str, Any] = {"error": None}
     except Exception as exc:
-        record = {"type": type(exc).__name__, "error": str(exc)}
+        told: list[str] = []
+        error: BaseException | None = exc
+        while error is not None:
+            told += [str(error)] if "raised on rank 1" in str(error) else []
+            error = error.__cause__ or error.__context__
+        record = {"type": type(exc).__name__, "error": str(exc), "told": told}
     Path(out, f"rank{rank}.json").write_text(json.dumps(record))
-    os._exit(0)  # no barrier: rank 1 leaves at once, as a process ended by its error does
+    os._exit(0)
+
+
+def _rank_fails_mid_sweep_worker(rank: int, init: str, out: str) -> None:
+    """Rank 1's step_fn raises at the sweep's fourth step, and its process ends (an uncaught error would end it)."""
+    join_gloo(rank, init, WORLD)
+    _rank_1_fails(rank, out, lambda call: call == 4, "rank 1 cannot read its batch")
 
 
 @pytest.mark.slow
@@ -783,6 +797,7 @@ def test_a_rank_failing_mid_sweep_is_named_on_the_others(tmp_path: Path) -> None
     assert first["type"] == "LRFinderError", first
     assert first["error"].startswith("range_test's sweep raised on rank 1 of 2 (ModelError: range_test: step_fn"), first
     assert "rank 1 cannot read its batch" in first["error"]
+    assert len(first["told"]) == 1, first  # named once in the chain
 
 
 def test_a_collectives_failure_is_told_from_a_ranks_own_error_without_torchs_dist_error(
@@ -809,25 +824,8 @@ def test_a_collectives_failure_is_told_from_a_ranks_own_error_without_torchs_dis
 def _rank_fails_in_refine_worker(rank: int, init: str, out: str) -> None:
     """Rank 1's step_fn raises on refine's held-out batches (evaluated without gradients); its process ends."""
     join_gloo(rank, init, WORLD)
-    _, loader = _regression(rank)
-    model = nn.parallel.DistributedDataParallel(small_net())
-
-    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
-        if rank == 1 and not torch.is_grad_enabled():
-            raise ValueError("rank 1 refuses its held-out batch")
-        x, y = batch
-        return F.mse_loss(m(x), y)
-
-    try:
-        lrfinder.range_test(
-            model, loader, step_fn=step_fn, num_steps=20,
-            refine=lrfinder.Refine(training_steps=60, candidates=2, extend=0),
-        )  # fmt: skip
-        record: dict[str, Any] = {"error": None}
-    except Exception as exc:
-        record = {"type": type(exc).__name__, "error": str(exc)}
-    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
-    os._exit(0)  # no barrier: rank 1 leaves at once, as a process ended by its error does
+    refine = lrfinder.Refine(training_steps=60, candidates=2, extend=0)
+    _rank_1_fails(rank, out, lambda _: not torch.is_grad_enabled(), "rank 1 refuses its held-out batch", refine=refine)
 
 
 @pytest.mark.slow
@@ -839,37 +837,15 @@ def test_a_rank_failing_in_refine_is_named_on_the_others(tmp_path: Path) -> None
     assert first["type"] == "LRFinderError", first
     assert first["error"].startswith("range_test's refine trials raised on rank 1 of 2 ("), first
     assert "rank 1 refuses its held-out batch" in first["error"]
+    assert len(first["told"]) == 1, first
 
 
 def _rank_fails_in_resweep_worker(rank: int, init: str, out: str) -> None:
     """Rank 1's step_fn raises in refine's re-sweep (a curve still falling at max_lr is swept again), then ends."""
     join_gloo(rank, init, WORLD)
-    _, loader = _regression(rank)
-    model = nn.parallel.DistributedDataParallel(small_net())
-    calls = [0]
-
-    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
-        calls[0] += 1
-        if rank == 1 and calls[0] > 20:  # past the first sweep's 20 steps
-            raise ValueError("rank 1 refuses to re-sweep")
-        x, y = batch
-        return F.mse_loss(m(x), y)
-
-    try:
-        lrfinder.range_test(
-            model, loader, step_fn=step_fn, num_steps=20, min_lr=1e-6, max_lr=1e-5,
-            refine=lrfinder.Refine(training_steps=60, candidates=2, extend=0),
-        )  # fmt: skip
-        record: dict[str, Any] = {"error": None}
-    except Exception as exc:
-        told: list[str] = []  # the errors naming rank 1 in the chain, from the one raised down to gloo's
-        error: BaseException | None = exc
-        while error is not None:
-            told += [str(error)] if "raised on rank 1" in str(error) else []
-            error = error.__cause__ or error.__context__
-        record = {"type": type(exc).__name__, "error": str(exc), "told": told}
-    Path(out, f"rank{rank}.json").write_text(json.dumps(record))
-    os._exit(0)  # no barrier: rank 1 leaves at once, as a process ended by its error does
+    refine = lrfinder.Refine(training_steps=60, candidates=2, extend=0)
+    past_sweep = lambda call: call > 20  # noqa: E731 - past the first sweep's 20 steps
+    _rank_1_fails(rank, out, past_sweep, "rank 1 refuses to re-sweep", min_lr=1e-6, max_lr=1e-5, refine=refine)
 
 
 @pytest.mark.slow
