@@ -742,10 +742,27 @@ def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:
     n = finite_prefix(raw)
     if n < 3:
         return None
-    capped = clip_explosion(raw[:n]) < raw[:n]
-    start = int(np.argmin(capped))  # the first loss not capped (capped[0] False: 0)
+    clipped = clip_explosion(raw[:n])
+    capped = clipped < raw[:n]
+    start = _capped_start(clipped, raw[:n])
     over = np.flatnonzero(capped[start:])
     return start + int(over[0]) if over.size and not capped[start] else None
+
+
+def _capped_start(clipped: np.ndarray, raw: np.ndarray) -> int:
+    """How many losses :func:`clip_explosion` capped from the first one on (``clipped`` of ``raw``), else 0.
+
+    A first loss above the rest by more than their whole fall (the first step already fell) is capped: a high start,
+    not an explosion (:func:`explosion_index`), nor part of the start level a fall is measured from
+    (:func:`check_fall`). 0 too where every loss is capped.
+
+    Example:
+        >>> y = np.array([9.0, 2.0, 2.1, 1.9, 2.0, 2.05, 1.95, 2.0])
+        >>> _capped_start(clip_explosion(y), y)
+        1
+
+    """
+    return int(np.argmin(clipped < raw))  # the first loss not capped (argmin of all True: 0)
 
 
 def savgol(y: np.ndarray, window: int, polyorder: int = POLYORDER) -> np.ndarray:
@@ -2137,10 +2154,10 @@ def read_curve(
         # A loss that rose from its first steps never stayed at its first value, however far above min_lr the
         # coarse steps of a short sweep put its blow-up: a lower min_lr is the advice, not "cannot help".
         flat = rose is None and _flat_until_blowup(lr_arr, raw, noise, bound)
-        high_start = int(np.argmax(clipped >= raw))  # the losses clip_explosion caps from the first one on
         i_min, drop = check_fall(
-            clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose, high_start=high_start
-        )
+            clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose,
+            high_start=_capped_start(clipped, raw),
+        )  # fmt: skip
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
             str(exc)
