@@ -549,9 +549,12 @@ def _header_lines(
             batch += f"  |  {r.settings.precision_words}"
         if r.settings.clipping:
             batch += f"  |  gradients {r.settings.clipping}"
+        # A sweep that ran every step says so by its count: "stopped: completed" read against the legend's
+        # "blew up at" (the stop rule waits for stop_factor x the best loss, the analysis reads a smaller rise).
+        stopped = "" if r.stop_reason == "completed" else f"  |  stopped: {r.stop_reason}"
         facts.append(
             f"optimizer {_short(r.optimizer_name or '?', 32)}  |  {batch}  |  "
-            f"steps run {r.num_steps}/{r.settings.num_steps} ({_sweep(r)})  |  stopped: {r.stop_reason}"
+            f"steps run {r.num_steps}/{r.settings.num_steps} ({_sweep(r)}){stopped}"
         )
         s = r.suggestion
         d = _lr_digits(r)

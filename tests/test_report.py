@@ -237,6 +237,20 @@ def test_markers_band_and_header_content():
     assert np.isclose(xs.min(), s.min_lr) and np.isclose(xs.max(), s.max_lr)
 
 
+def test_a_completed_sweep_that_blew_up_is_not_said_to_have_stopped_in_the_header() -> None:
+    # "stopped: completed" in the header sat beside the legend's "blew up at ...": the stop rule waits for the loss
+    # to pass stop_factor x its best, the analysis reads a smaller rise as the blow-up. A sweep that ran every step
+    # says so by its count alone; one that stopped still says why.
+    lrs, loss = synthetic_curve()
+    result = finish_result(lrs, loss, "completed", settings=RangeTestSettings(1e-6, 10.0, len(lrs)), batch_size=32,
+                           model_name="TinyNet", num_parameters=4420, optimizer_name="momentum")  # fmt: skip
+    assert result.suggestion is not None and result.suggestion.blowup_lr is not None
+    text = all_text(plot_range_test(result))
+    assert f"steps run {len(lrs)}/{len(lrs)} (exp, 1.00e-06 .. 1.00e+01)" in text
+    assert "stopped" not in text and "completed" not in text
+    assert "stopped: diverged" in all_text(plot_range_test(make_result()))
+
+
 def test_non_finite_point_is_marked_and_shaded():
     result = make_result(nan_at=85)
     assert result.suggestion is not None and result.suggestion.non_finite_lr is not None
