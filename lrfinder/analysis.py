@@ -2110,6 +2110,12 @@ def read_curve(
     n = finite_prefix(loss_arr)
     non_finite_lr = float(lr_arr[n]) if n < loss_arr.size else None
     d = _named_digits(lr_arr, non_finite_lr)  # the LR the errors below name, told apart from the sweep's ends
+    if loss_arr.size == 0:
+        # "Only 0 finite loss values ... before the loss blows up" blamed a blow-up that no step recorded.
+        raise InconclusiveCurveError(
+            f"No losses were recorded (lrs and losses are empty): there is no curve to read. Run the range test for "
+            f"at least {MIN_POINTS} steps and analyse the lrs and losses it records."
+        )
     if n == 0 and non_finite_lr is not None:
         raise InconclusiveCurveError(_first_loss_words(loss_arr[0], f"{non_finite_lr:.{d}e}", curve))
     later = _finite_after(loss_arr, n)

@@ -312,6 +312,22 @@ def test_inconclusive_too_few_points() -> None:
         analyze(LRS[:1], curve[:1])
 
 
+def test_no_losses_at_all_are_said_so() -> None:
+    """analyze([], []) said "Only 0 finite loss values were recorded ... before the loss blows up": no loss blew up."""
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze([], [])
+    message = str(info.value)
+    assert message.startswith("No losses were recorded (lrs and losses are empty): there is no curve to read.")
+    assert "Run the range test for at least 10 steps" in message and "blows up" not in message
+    # A range test interrupted before its first step records nothing: finish_result keeps the result, with the reason.
+    from lrfinder.range_test import finish_result
+
+    result = finish_result([], [], "interrupted")
+    assert result.suggestion is None and result.error is not None
+    assert result.error.startswith("The test was interrupted after 0 steps before the end of its sweep")
+    assert result.error.endswith("What the steps recorded say: " + message)
+
+
 def test_finite_losses_after_a_lone_non_finite_one_are_named() -> None:
     # One non-finite loss mid-curve (a curve from elsewhere: a range test stops there) ends the curve.
     # The message said "Only 1 finite loss values were recorded ... lower min_lr or max_lr" with 139
