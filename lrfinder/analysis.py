@@ -1907,6 +1907,7 @@ def _why_no_fall(
     smoothed: np.ndarray | None = None,
     flat_until: float | None = None,
     optimizer: str | None = None,
+    high_start: int = 0,
 ) -> str:
     """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
 
@@ -1915,7 +1916,11 @@ def _why_no_fall(
       for the case: the same start, :data:`RESWEEP_HIGHER` times the top, twice the ``size`` steps;
       from :data:`HIGH_MAX_LR` on, with why that is rare (:func:`_high_lr_words`, in short), or with
       Adadelta (``optimizer``) why it is not (:data:`ADADELTA_HIGH_LR`), or with SGD why it may not be
-      (:data:`SGD_HIGH_LR`).
+      (:data:`SGD_HIGH_LR`). But for a first loss :func:`clip_explosion` capped (``high_start`` of them,
+      :func:`_capped_start`: above the rest by more than their whole fall): then the first step, at ``min_lr``,
+      already fell, and the curve was flat after it. The LRs where this model learns lie below the sweep, not
+      above it: a sweep :data:`RESWEEP_HIGHER` times lower, at the same steps per decade, shows that fall. Raising
+      ``max_lr`` only adds LRs past a fall already over.
     * ``flat_until``: the loss stayed at its first value until it blew up there, a decade or more
       above ``min_lr`` (:func:`_flat_until_blowup`): a lower ``min_lr`` cannot help. The fall, if the
       model can learn at all, needs more steps at the LRs below the blow-up: the range refine
@@ -1978,7 +1983,21 @@ def _why_no_fall(
             f"it below that. A tenth of it ({top / 10:.{d}e}) is the usual fallback, but this curve shows no fall to "
             "confirm it."
         )
-    if blowup is None and non_finite_lr is None and explosion_index(raw) is None:
+    if blowup is None and non_finite_lr is None and explosion_index(raw) is None and high_start:
+        top, start = float(lrs[n - 1]), float(lrs[0])
+        low = _named_digits(lrs, start / RESWEEP_HIGHER)
+        follow = float(np.median(raw[high_start : high_start + 5]))
+        times = f", {float(raw[0]) / follow:.1f} times lower" if follow > 0 else ""
+        steps = math.ceil(size * math.log10(top * RESWEEP_HIGHER / start) / math.log10(top / start))
+        parts.append(
+            f"The first step, at min_lr={start:.{low}e}, already took the loss from {float(raw[0]):.3g} to "
+            f"{follow:.3g}{times}, and it stayed there up to lr={top:.{low}e} without blowing up: the fall lies "
+            "below the swept LRs, so a higher max_lr cannot show it. Lower min_lr and run again, e.g. 3 decades lower "
+            f"({_resweep_words(start / RESWEEP_HIGHER, top, steps, low)}, the same steps per decade); if one step at "
+            "so small an LR cannot move this model's loss that far, the first loss is unlike the rest for another "
+            "reason (a first batch unlike the others): check the data."
+        )
+    elif blowup is None and non_finite_lr is None and explosion_index(raw) is None:
         top, start = float(lrs[n - 1]), float(lrs[0])
         up = _named_digits(lrs, top * RESWEEP_HIGHER)
         again = _resweep_words(start, top * RESWEEP_HIGHER, 2 * size, up)
@@ -2147,6 +2166,7 @@ def read_curve(
     noise = noise_level(clipped, raw, smoothed, w)
     blowup, bumps = _blowups(smoothed, noise, clipped, raw)
     end = n if blowup is None else blowup
+    high_start = _capped_start(clipped, raw)
     try:
         # As _why_no_fall's "never blew up either": then the sweep stopped too low, and a model already
         # trained at these LRs (lower min_lr) is no cause: it would still blow up at large LRs.
@@ -2162,13 +2182,14 @@ def read_curve(
         flat = rose is None and _flat_until_blowup(lr_arr, raw, noise, bound)
         i_min, drop = check_fall(
             clipped, smoothed, end, noise, bumps, blew_up=blew_up and not flat, rose=rose,
-            high_start=_capped_start(clipped, raw),
+            high_start=high_start,
         )  # fmt: skip
     except InconclusiveCurveError as exc:
         raise InconclusiveCurveError(
             str(exc)
             + _why_no_fall(
-                lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None, optimizer
+                lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None, optimizer,
+                high_start,
             )
         ) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
