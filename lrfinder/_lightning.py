@@ -45,8 +45,10 @@ from ._atomic import held_back_signals
 from .batches import CyclingBatches, _is_scalar_loss, infer_batch_size
 from .data_parallel import ranks_data_verdict
 from .diagnostics import (
+    HOOKS_FIX_LIGHTNING,
     _non_finite_data_message,
     _NonFiniteDataWatch,
+    closure_checked,
     first_non_finite_loss,
     first_step_errors,
     hooked_versions,
@@ -1265,7 +1267,7 @@ class AutomaticStepper(_Stepper):
                 hooked = hooked_versions(opt) if self.step_index == 0 else []
                 # Not divided by 1 (as Lightning's own closure): x / 1 is x, and its autograd node cost every step.
                 self.strategy.backward(loss if self.accumulate == 1 else loss / self.accumulate, opt)
-                refuse_stepped_in_backward(self.pl_module, opt, hooked)
+                refuse_stepped_in_backward(self.pl_module, opt, hooked, HOOKS_FIX_LIGHTNING)
                 if local:
                     probe.after_backward()
                 parts.append(loss.detach())
@@ -1452,14 +1454,24 @@ class ManualStepper(_Stepper):
             if check is not None:
                 check.refuse_unread(check.put_back())
 
-        def before_step(opt: Optimizer, *_: Any) -> None:
+        def before_step(opt: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             self.check_lr(opt, "training_step, before opt.step(),")
             # Its backward (manual_backward) ran since the versions were taken: hooks stepping in it are refused.
-            refuse_stepped_in_backward(self.pl_module, opt, hooked.pop(id(opt), []))
+            before = hooked.pop(id(opt), [])
+            refuse_stepped_in_backward(self.pl_module, opt, before, HOOKS_FIX_LIGHTNING)
             if self.step_index == 0 and id(opt) not in self._lr_read_checked:
                 self._lr_read_checked.add(id(opt))
                 lent[id(opt)] = LrReadCheck(opt)
                 lent[id(opt)].lend()
+            # opt.step(closure) runs the closure's backward inside the step, after this hook: checked around its
+            # first call (before: the optimizer has hooked parameters at the first step).
+            closure = kwargs.get("closure", args[0] if args else None)
+            if not before or not callable(closure):
+                return None
+            closure = closure_checked(self.pl_module, opt, closure, HOOKS_FIX_LIGHTNING)
+            if "closure" in kwargs:
+                return args, {**kwargs, "closure": closure}
+            return (closure, *args[1:]), kwargs
 
         # Each optimizer's hooked parameters before the first step's training_step, checked at its first opt.step().
         hooked = {id(opt): hooked_versions(opt) for opt in self.optimizers} if self.step_index == 0 else {}

@@ -1142,14 +1142,15 @@ _NO_GRADIENT = (
 )
 
 
-def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer) -> str:
+def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer, fix: str | None = None) -> str:
     """Why none of ``optimizer``'s parameters holds a gradient after the first backward (:data:`_NO_GRADIENT`).
 
     An optimizer stepped in backward (torch's "optimizer in backward" recipe: a
     ``register_post_accumulate_grad_hook`` on each parameter that steps its own optimizer and
     zeroes the gradient) leaves no gradient either, though the loss reaches every parameter:
     the message said the loss does not depend on them and to build the optimizer over
-    ``model.parameters()``, which it was. Such hooks are named instead.
+    ``model.parameters()``, which it was. Such hooks are named instead, with ``fix`` (default
+    :data:`_HOOKS_FIX`, range_test's; the callback's is :data:`HOOKS_FIX_LIGHTNING`).
     """
     hooked = [p for p, _ in hooked_versions(optimizer)]
     if not hooked:
@@ -1160,7 +1161,7 @@ def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer) -> s
         f"{count} of them {'has' if count == 1 else 'have'} a post-accumulate-grad hook "
         f"(register_post_accumulate_grad_hook, first: {_parameter_name(model, hooked[0])}): an optimizer stepped in "
         "backward, each hook stepping its parameter at its own LR and zeroing the gradient, leaves the range "
-        f"test's optimizer nothing to step, so the swept LRs would never be used. {_HOOKS_FIX}"
+        f"test's optimizer nothing to step, so the swept LRs would never be used. {fix or _HOOKS_FIX}"
     )
 
 
@@ -1168,6 +1169,14 @@ _HOOKS_FIX = (
     "Remove the hooks for the test (handle.remove() on the handles register_post_accumulate_grad_hook returned), run "
     "it with one optimizer over model.parameters() with the per-parameter optimizers' settings, then register the "
     "hooks again with the LR found."
+)
+
+#: The same for the callback, whose user builds the optimizer in ``configure_optimizers``, not in a call of the test.
+HOOKS_FIX_LIGHTNING = (
+    "Remove the hooks for the test (handle.remove() on the handles register_post_accumulate_grad_hook returned), "
+    "and sweep one optimizer over all the module's parameters with the per-parameter optimizers' settings: return it "
+    "from configure_optimizers (over self.parameters()), or name it with the callback's optimizer= and "
+    "optimizer_settings=; then register the hooks again with the LR found."
 )
 
 
@@ -1189,14 +1198,16 @@ def hooked_versions(optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor
     ]
 
 
-def stepped_in_backward_message(model: nn.Module, before: Sequence[tuple[torch.Tensor, int]]) -> str | None:
+def stepped_in_backward_message(
+    model: nn.Module, before: Sequence[tuple[torch.Tensor, int]], fix: str | None = None
+) -> str | None:
     """Why the first step is refused when a post-accumulate-grad hook stepped a parameter and left its gradient.
 
     A hook stepping its own optimizer in backward without zeroing the gradient (``before``: from
     :func:`hooked_versions` just before the backward) trained each weight twice a step, at the hook's LR and at the
     swept one, unwarned; one zeroing it in place (``zero_grad(set_to_none=False)``) left the test's optimizer zeros
     to step, so the curve was the hook's LR's alone. A hook that only reads or reduces the gradient (DDP's, FSDP's)
-    changes no parameter: ``None``.
+    changes no parameter: ``None``. ``fix``: what to do, as :func:`no_gradient_message`'s.
     """
     stepped = [p for p, version in before if p._version != version and p.grad is not None]
     if not stepped:
@@ -1215,12 +1226,15 @@ def stepped_in_backward_message(model: nn.Module, before: Sequence[tuple[torch.T
         f"{count} of the optimizer's parameters {'was' if count == 1 else 'were'} changed during the first step's "
         f"backward by {'its' if count == 1 else 'their'} post-accumulate-grad hooks (register_post_accumulate_grad_"
         f"hook, first: {_parameter_name(model, stepped[0])}), and kept {what}, so the curve would not be the swept "
-        f"LRs'. {_HOOKS_FIX}"
+        f"LRs'. {fix or _HOOKS_FIX}"
     )
 
 
 def refuse_stepped_in_backward(
-    model: nn.Module, optimizer: torch.optim.Optimizer, before: Sequence[tuple[torch.Tensor, int]]
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    before: Sequence[tuple[torch.Tensor, int]],
+    fix: str | None = None,
 ) -> None:
     """Refuse the first step where post-accumulate-grad hooks stepped in its backward (``before``: hooked_versions).
 
@@ -1228,7 +1242,8 @@ def refuse_stepped_in_backward(
     :func:`no_gradient_message` where hooks changed their parameters and left no gradient at all (torch's "optimizer
     in backward"). Nothing is refused without hooked parameters (``before`` empty), so a loss that misses the
     optimizer is left to the caller's checks, nor where no hooked parameter changed: no gradient then is no backward
-    yet (a manual ``opt.step(closure)`` runs its backward after the optimizer's step pre-hooks), not hooks stepping.
+    yet (a manual ``opt.step(closure)`` runs its backward after the optimizer's step pre-hooks, checked by
+    :func:`closure_checked`), not hooks stepping. ``fix``: what to do, as :func:`no_gradient_message`'s.
 
     Raises:
         ModelError: the hooks stepped the parameters in backward.
@@ -1236,11 +1251,34 @@ def refuse_stepped_in_backward(
     """
     if not before:
         return
-    message = stepped_in_backward_message(model, before)
+    message = stepped_in_backward_message(model, before, fix)
     if message is None and not _has_grads(optimizer) and any(p._version != version for p, version in before):
-        message = no_gradient_message(model, optimizer)
+        message = no_gradient_message(model, optimizer, fix)
     if message is not None:
         raise ModelError(message)
+
+
+def closure_checked(
+    model: nn.Module, optimizer: torch.optim.Optimizer, closure: Callable[[], Any], fix: str | None = None
+) -> Callable[[], Any]:
+    """``closure``, whose first call is checked for post-accumulate-grad hooks stepping in its backward.
+
+    A manual ``opt.step(closure)`` runs its backward inside the step, after the step's pre-hooks: the hooked
+    parameters' versions are taken around the closure's first call instead (:func:`refuse_stepped_in_backward`).
+    Later calls (LBFGS's, SAM's second pass) run as they are.
+    """
+    called: list[bool] = []
+
+    def checked() -> Any:
+        if called:
+            return closure()
+        called.append(True)
+        before = hooked_versions(optimizer)
+        result = closure()
+        refuse_stepped_in_backward(model, optimizer, before, fix)
+        return result
+
+    return checked
 
 
 def first_step_errors(optimizer: torch.optim.Optimizer, first: bool) -> contextlib.AbstractContextManager[None]:
