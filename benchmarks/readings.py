@@ -78,8 +78,20 @@ def _short(r: dict[str, Any]) -> str:
             f"band={r['min_lr']:.2e}..{r['max_lr']:.2e} conf={r['confidence']:.2f}")
 
 
+def _curve(key: str) -> str:
+    """``task|finder|seed`` of a cache curve's key: the finder's version is left out of the comparison."""
+    parts = key.split("|")
+    return "|".join(parts[:3]) if len(parts) == 4 else key
+
+
 def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
-    """One line per curve whose reading differs (notes included), and a count per finder."""
+    """One line per curve whose reading differs (notes included), and a count per finder.
+
+    Curves are matched by task, finder and seed: a finding whose cache key moved to a new version
+    of the finder's code (``quality.finder_version``) is compared with the one it replaced.
+    """
+    shown = {_curve(k): k for side in (before, after) for k in side}  # the key as the current cache has it
+    before, after = ({_curve(k): v for k, v in side.items()} for side in (before, after))
     lines = []
     changed: dict[str, int] = {}
     total: dict[str, int] = {}
@@ -91,7 +103,7 @@ def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]])
             continue
         changed[finder] = changed.get(finder, 0) + 1
         was, now = _short(old) if old else "absent", _short(new) if new else "absent"
-        lines.append(f"{key}\n    before: {was}\n    after:  {now}")
+        lines.append(f"{shown[key]}\n    before: {was}\n    after:  {now}")
         if old and new and "error" not in old and "error" not in new and old["notes"] != new["notes"]:
             lines.append(f"    notes before: {old['notes']}\n    notes after:  {new['notes']}")
     for finder in sorted(total):

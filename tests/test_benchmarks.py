@@ -299,6 +299,9 @@ def test_readings_compares_every_cached_curve(tmp_path: Path) -> None:
     lines = readings.compare(before, now)
     assert lines[0].startswith("task|lrfinder|1|v\n    before: i_min=") and "after:  error: The loss" in lines[0]
     assert "lrfinder: 1 of 2 curves changed" in lines
+    # A finding re-keyed to a new version of the finder's code is the same curve.
+    moved = {key.replace("|v", "|w"): value for key, value in now.items()}
+    assert readings.compare(now, moved) == ["lrfinder: 0 of 2 curves changed"]
 
 
 def test_notes_counts_the_finders_curves_and_skips_other_caches(tmp_path: Path) -> None:
@@ -521,3 +524,48 @@ def test_inconclusive_curve_facts_have_known_answers() -> None:
     assert facts["top_lr"] == pytest.approx(10.0)
     assert inconclusive.kind("The loss never clearly falls: it never goes below where it starts") == "never fell"
     assert inconclusive.kind("something else") == "other"
+
+
+
+_MODULE = '''"""A module."""
+from math import sqrt  # why: a comment
+
+
+class Rule:
+    """A class."""
+
+    scale = 2.0
+
+
+def suggest(x: float) -> float:
+    """A function."""
+    # keep it simple
+    return sqrt(x) * Rule.scale
+'''
+
+
+def test_the_finder_key_follows_the_code_and_not_its_comments_or_docstrings(tmp_path: Path, monkeypatch: Any) -> None:
+    import lrfinder
+
+    for name in ("range_test.py", "analysis.py", "callback.py"):
+        (tmp_path / name).write_text(_MODULE)
+    monkeypatch.setattr(lrfinder, "__file__", str(tmp_path / "__init__.py"))
+    keys = {finder: quality.finder_version(finder) for finder in ("lrfinder", "lrfinder_cb")}
+    analysis = tmp_path / "analysis.py"
+    for edited in (
+        _MODULE.replace("A module.", "A module, reworded.\n\nOver two paragraphs."),
+        _MODULE.replace("A class.", "A class, reworded.").replace("A function.", "A function, reworded."),
+        _MODULE.replace("# why: a comment", "# another comment").replace("    # keep it simple\n", ""),
+        "# a first line\n" + _MODULE.replace("sqrt(x) * Rule.scale", "(\n        sqrt(x) * Rule.scale\n    )"),
+        _MODULE.replace('    """A function."""\n', ""),
+    ):
+        analysis.write_text(edited)
+        assert {finder: quality.finder_version(finder) for finder in keys} == keys, edited
+    for edited in (_MODULE.replace("2.0", "3.0"), _MODULE.replace("sqrt(x) *", "sqrt(x) /"),
+                   _MODULE.replace("# keep it simple", "x = abs(x)")):
+        analysis.write_text(edited)
+        assert quality.finder_version("lrfinder") != keys["lrfinder"], edited
+    analysis.write_text(_MODULE)
+    (tmp_path / "callback.py").write_text(_MODULE + "\nX = 1\n")
+    assert quality.finder_version("lrfinder") == keys["lrfinder"]
+    assert quality.finder_version("lrfinder_cb") != keys["lrfinder_cb"]
