@@ -52,13 +52,6 @@ def _row(agg: dict[str, Any], name: str) -> str:
     return f"{a['tasks_in_band']}/{a['tasks']} | {a['runs_in_band']}/{a['runs']} | {a['geo_regret']:.3f}"
 
 
-def _best_by_regret(agg: dict[str, Any], schedule: str) -> str:
-    """The candidate with the lowest geometric-mean regret on the tune split."""
-    tune = agg[schedule]["tune"]
-    names = [n for n in tune if n.startswith("cand:") and tune[n]["geo_regret"] is not None]
-    return min(names, key=lambda n: tune[n]["geo_regret"])
-
-
 def _rules(q: dict[str, Any]) -> list[str]:
     """The rule choice, argued from the payload's numbers (tune split chooses, check split checks)."""
     agg = q["summary"]["aggregate"]
@@ -68,16 +61,14 @@ def _rules(q: dict[str, Any]) -> list[str]:
     per_split = len(q["results"]) // 2
     out.append(
         "The shipped defaults (`Suggestion.lr` by `lrfinder.DEFAULT_RULE`, `Suggestion.max_lr`) were chosen "
-        f"by the lowest geometric-mean regret on the tune split, then checked on the check split: with about "
+        f"by {quality.CRITERION}, on the tune split, then checked on the check split: with about "
         f"{per_split} tasks a split and good bands often one grid point wide, the count of tasks in band moves "
-        "by one on noise, while the regret (validation loss at the suggestion over the oracle's best) measures "
-        "every run. Both rankings are shown.\n"
+        "by one on noise, while the regret measures every run (`results/quality.md`'s Choice ranks the same "
+        "way). Both rankings are shown.\n"
     )
-    for schedule, current, best in (
-        ("constant", default, f"cand:{ch['best_candidate_constant']}"),
-        ("onecycle", "cand:max_lr", f"cand:{ch['best_candidate_onecycle']}"),
-    ):
-        by_regret = _best_by_regret(agg, schedule)
+    for schedule, current in (("constant", default), ("onecycle", "cand:max_lr")):
+        by_regret = f"cand:{ch[f'best_candidate_{schedule}']}"
+        best = f"cand:{ch[f'most_in_band_{schedule}']}"
         what = "`Suggestion.lr` (constant LR)" if schedule == "constant" else "`Suggestion.max_lr` (one-cycle)"
         out.append(f"**{what}**\n")
         out.append("| rule | tune: tasks | tune: runs | tune: regret | check: tasks | check: runs | check: regret |")
@@ -124,7 +115,7 @@ def _target(q: dict[str, Any]) -> list[str]:
     ]
     for schedule in ("constant", "onecycle"):
         a = agg[schedule]["all"]
-        best = _best_by_regret(agg, schedule)
+        best = f"cand:{q['summary']['choice'][f'best_candidate_{schedule}']}"
         versions = (
             ("lrfinder", "lrfinder (engine, current rule)"),
             (best, f"lrfinder read with `{best.removeprefix('cand:')}` (lowest tune regret)"),

@@ -569,3 +569,20 @@ def test_the_finder_key_follows_the_code_and_not_its_comments_or_docstrings(tmp_
     (tmp_path / "callback.py").write_text(_MODULE + "\nX = 1\n")
     assert quality.finder_version("lrfinder") == keys["lrfinder"]
     assert quality.finder_version("lrfinder_cb") != keys["lrfinder_cb"]
+
+
+def test_the_rule_choice_ranks_by_regret_as_the_shipped_rule_was_chosen() -> None:
+    agg = {
+        "cand:lower_regret": {"tasks_in_band": 1, "runs_in_band": 5, "geo_regret": 2.9},
+        "cand:more_in_band": {"tasks_in_band": 2, "runs_in_band": 8, "geo_regret": 3.1},
+        "cand:tied_fewer_runs": {"tasks_in_band": 1, "runs_in_band": 4, "geo_regret": 2.9},
+    }
+    assert quality.choose(agg, list(agg)) == "cand:lower_regret"
+    assert quality.most_in_band(agg, list(agg)) == "cand:more_in_band"
+    payload = json.loads((quality.RESULTS_DIR / "quality.json").read_text())
+    choice = payload["summary"]["choice"]
+    assert choice["best_candidate_constant"] == choice["default_rule"]  # the shipped rule is the one chosen
+    page = (quality.RESULTS_DIR / "quality.md").read_text()
+    results = (quality.RESULTS_DIR.parent / "RESULTS.md").read_text()
+    assert f"Criterion, the one the shipped rule was chosen by: {quality.CRITERION}" in page
+    assert f"were chosen by {quality.CRITERION}" in results
