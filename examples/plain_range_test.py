@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrfinder
+from lrfinder.cli.output import stop_words
 
 
 def make_data(n: int = 2048, features: int = 20, classes: int = 4, seed: int = 0) -> TensorDataset:
@@ -35,7 +36,8 @@ def main() -> None:
 
     result = lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy)
 
-    print(f"steps run: {result.num_steps} (stopped: {result.stop_reason})")
+    # In the words of lrfind's summary: "stopped: diverged", or what "completed" means for the stop rule.
+    print(f"steps run: {result.num_steps}/{result.settings.num_steps} ({stop_words(result)})")
     s = result.suggestion
     if s is None:
         print(f"inconclusive: {result.error}")
