@@ -464,7 +464,7 @@ def scheduler_name(name: _T) -> _T:
     if not isinstance(name, str) or name in SCHEDULER_SUMMARIES:
         return name
     key = _fold(name)
-    return cast("_T", next((known for known in SCHEDULER_SUMMARIES if known == key), name))
+    return cast("_T", next((known for known in SCHEDULER_SUMMARIES if _fold(known) == key), name))
 
 
 def did_you_mean(name: object, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:

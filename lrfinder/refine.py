@@ -471,7 +471,7 @@ def check_trial_schedule(schedule: str, settings: Mapping[str, Any], training_st
     ``"constant"`` and ``"plateau"`` run no scheduler in the trials and pass.
 
     Args:
-        schedule: A registry schedule name (``Refine.schedule``).
+        schedule: A registry schedule name (``Refine.schedule``, which keeps ``"Cosine"`` as ``"cosine"``).
         settings: Its settings (``Refine.schedule_settings``), in torch's names.
         training_steps: The length of the planned training, in optimizer steps.
 
@@ -480,9 +480,6 @@ def check_trial_schedule(schedule: str, settings: Mapping[str, Any], training_st
         TypeError: A setting the schedule does not take, or one it needs missing.
 
     """
-    from .names import scheduler_name
-
-    schedule = scheduler_name(schedule)
     if schedule in ("constant", "plateau"):  # no scheduler in the trials
         return
     from .schedulers import create_scheduler

@@ -1122,7 +1122,7 @@ def plateau_val_monitor(name: object, settings: Mapping[str, Any] | None) -> str
         ('val_loss', None)
 
     """
-    if scheduler_name(name) != "plateau":
+    if not (isinstance(name, str) and name == "plateau"):  # its callers keep the registry name ("Plateau" read)
         return None
     monitor = (settings or {}).get("monitor", SCHEDULERS["plateau"].settings["monitor"])
     return monitor if isinstance(monitor, str) and monitor.startswith("val") else None
@@ -1197,13 +1197,14 @@ def length_alias(key: str) -> str:
     return "total_steps" if key in _TOTAL_STEPS_ALIASES or key in _LENGTH_PARTS else key
 
 
+#: What OneCycleLR's ``epochs`` and ``steps_per_epoch`` are, for :func:`length_clause` and :func:`_length_refusal`.
+_LENGTH_PARTS_ARE = "torch's OneCycleLR's other way to give the length, total_steps = epochs * steps_per_epoch"
+
+
 def length_clause(key: str) -> str:
     """What a :func:`length_alias` ``key`` is, for a message: ``"T_max is another name for total_steps, ..."``."""
     if key in _LENGTH_PARTS:
-        return (
-            f"{key} is part of torch's OneCycleLR's other way to give the length, total_steps = epochs * "
-            "steps_per_epoch"
-        )
+        return f"{key} is part of {_LENGTH_PARTS_ARE}"
     return f"{key} is another name for total_steps, the schedule's length"
 
 
@@ -1242,10 +1243,7 @@ def _length_refusal(name: str, settings: Mapping[str, Any], total_steps: int | N
     parts = [key for key in keys if key in _LENGTH_PARTS]
     clauses = [length_clause(key) for key in keys if key not in _LENGTH_PARTS]
     if len(parts) == 2:
-        clauses.append(
-            "epochs and steps_per_epoch are torch's OneCycleLR's other way to give the length, total_steps = epochs * "
-            "steps_per_epoch"
-        )
+        clauses.append(f"epochs and steps_per_epoch are {_LENGTH_PARTS_ARE}")
     elif parts:
         clauses.append(length_clause(parts[0]))
     why = "; ".join(clauses)

@@ -992,7 +992,9 @@ def check_plateau_has_val(scheduler: str | None, *, lightning: bool, has_val: bo
         ValueError: ``scheduler="plateau"`` with a plain model and no validation data.
 
     """
-    if isinstance(scheduler, str) and scheduler_name(scheduler) == "plateau" and not lightning and not has_val:
+    # Its callers keep the registry name ("Plateau" read as "plateau"); a name not a str (a numpy array) is not
+    # compared, as the scheduler check refuses it with its own message.
+    if isinstance(scheduler, str) and scheduler == "plateau" and not lightning and not has_val:
         raise ValueError(
             "The plateau scheduler lowers the LR when val_loss stops improving, but there is no validation data "
             "to compute val_loss on. Pass val_data (--val-data on the command line), or choose another scheduler."
