@@ -938,19 +938,31 @@ def test_cli_progress_lines_give_a_re_sweep_its_own_count(cli_files: Any) -> Non
         assert [int(line.split()[5]) for line in steps] == list(range(1, resweep.steps_run + 1))
         assert all("/" not in line.split()[5] for line in steps)  # no total it does not know
 
-def test_cli_refine_settings_need_refine(cli_files: Any) -> None:
-    out = lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100", "--no-report")
-    assert out.exit_code == 2 and "add --refine" in out.output
+def test_cli_refine_settings_without_refine_are_ignored_as_val_data_is(cli_files: Any) -> None:
+    # They only size and shape --refine's trials: without it they have no effect, which docs/cli.md's rule answers
+    # with a warning, as run --val-data without --refine gets one. They were a usage error (exit 2).
+    args = ["run", "model.pt", "--data", "train.npz", "--num-steps", "15", "--no-report"]
+    out = lrfind(*args, "--training-steps", "100", "--schedule", "cosine", "--val-data", "train.npz")
+    assert out.exit_code == 0, out.output
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: --training-steps is ignored: it sizes the trials of --refine, which is not given.",
+        "warning: --schedule is ignored: it shapes the trials of --refine, which is not given.",
+        "warning: --val-data is ignored: run uses it only to judge the trials of --refine and for --curve val (add "
+        "one of them).",
+    ], out.stderr
 
 
 def test_cli_training_steps_for_the_planned_schedule_points_to_epochs(cli_files: Any) -> None:
     # --epochs' help said --training-steps "sets its length instead"; a user sizing --scheduler's planned schedule
     # with it got only "add --refine", which runs trials, and no word of --epochs, the option that sizes it alone.
-    args = ["run", "model.pt", "--data", "train.npz", "--scheduler", "onecycle", "--training-steps", "100"]
-    out = lrfind(*args, "--no-report")
-    assert out.exit_code == 2
-    assert "add --refine" in out.output and "--epochs sets the length of --scheduler's schedule" in out.output
-    assert "--epochs" not in lrfind("run", "model.pt", "--data", "train.npz", "--training-steps", "100").output
+    args = ["run", "model.pt", "--data", "train.npz", "--scheduler", "onecycle", "--num-steps", "15", "--no-report"]
+    out = lrfind(*args, "--training-steps", "100")
+    assert out.exit_code == 0, out.output
+    assert "--training-steps is ignored" in out.stderr
+    assert "--epochs sets the length of --scheduler's schedule" in out.stderr
+    out = lrfind(*args[:4], *args[6:], "--training-steps", "100")
+    assert "--training-steps is ignored" in out.stderr and "--epochs" not in out.stderr
     assert "with --refine, --training-steps sets its length" in " ".join(lrfind("run", "--help").output.split())
 
 

@@ -807,6 +807,13 @@ def unused_options(ctx: click.Context, options: Options) -> list[str]:
                 notes.append(f"--{name.replace('_', '-')} is ignored: it shapes --scheduler, which is not given")
     if options.gradient_clip_val is None and given("gradient_clip_algorithm"):
         notes.append("--gradient-clip-algorithm is ignored: it says how --gradient-clip-val clips, which is not given")
+    if not options.refine and given("training_steps"):
+        # --training-steps read as the length of --scheduler's schedule (run's --epochs help said so):
+        # point to the option that sets it without the trials' extra training.
+        epochs = "; --epochs sets the length of --scheduler's schedule" if options.scheduler else ""
+        notes.append(f"--training-steps is ignored: it sizes the trials of --refine, which is not given{epochs}")
+    if not options.refine and given("refine_schedule"):
+        notes.append("--schedule is ignored: it shapes the trials of --refine, which is not given")
     if ctx.info_name == "run" and not options.refine and options.curve != "val" and given("val_data"):
         notes.append(
             "--val-data is ignored: run uses it only to judge the trials of --refine and for --curve val (add one "

@@ -33,7 +33,6 @@ from .options import (
     key_values,
     one_line,
     optimizer_settings,
-    set_for_this_command,
     warn_quiet_progress,
     warn_unused_options,
 )
@@ -176,13 +175,6 @@ def check_options(options: Options) -> None:
     if options.json_path == "-" and options.csv_path == "-":
         raise click.UsageError("--json - and --csv - cannot both write to stdout.")
     check_distinct_outputs(outputs)
-    if not options.refine and (options.training_steps is not None or options.refine_schedule is not None):
-        message = "--training-steps and --schedule size and shape the trials of --refine; add --refine."
-        if options.training_steps is not None and options.scheduler is not None:
-            # --training-steps read as the length of --scheduler's schedule (run's --epochs help said so):
-            # point to the option that sets it without the trials' extra training.
-            message += " Without --refine, --epochs sets the length of --scheduler's schedule."
-        raise click.UsageError(message)
     if options.refine and options.weight_decays is not None and len(options.weight_decays) > 1:
         raise click.UsageError("--refine refines one range test; give one --weight-decay value, not a list.")
     if options.train and options.precision == "16-mixed" and resolve_device(options.device) == "cpu":
@@ -282,11 +274,11 @@ def run_command(ctx: click.Context, **fixed: Any) -> None:
     setup_logging(ctx.params["quiet"], debug)
     params = {**ctx.params, "debug": debug, "config": ctx.meta.get(CONFIG_META)}
     if not params.get("refine") and not fixed.get("refine"):
-        # A config file's top-level --training-steps/--schedule may be meant for another command's
-        # --refine (a [fit] table's): this command passes over it. Chosen for this command, it is
-        # a usage error (check_options).
+        # --training-steps and --schedule only size and shape --refine's trials: without it they have no effect.
+        # Chosen for this command they get an "is ignored" warning (unused_options), as --val-data does; a config
+        # file's top-level one may be meant for another command's --refine (a [fit] table's), passed over in silence.
         for name in ("training_steps", "refine_schedule"):
-            if name in params and not set_for_this_command(ctx, name):
+            if name in params:
                 params[name] = None
     try:
         options = options_from_params(params, **fixed)
