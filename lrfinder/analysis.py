@@ -2554,6 +2554,22 @@ def _refuse_missing_losses(lrs: object) -> NoReturn:
             "Call result.analyze(rule=...) for a new result with the suggestion, or "
             "analyze(result.lrs, result.losses) for the Suggestion alone."
         )
+    if isinstance(lrs, Mapping):
+        keys = ", ".join(repr(key) for key in list(lrs)[:6])
+        if "lr" in lrs and "loss" in lrs:
+            # torch-lr-finder's `history` and Lightning's `results` hold the curve under these keys, each as a moving
+            # average of its own: read as recorded, the pick lags by the average's length.
+            raise TypeError(
+                f"analyze takes a curve as two arrays, analyze(lrs, losses), but got a {type(lrs).__name__} alone "
+                f"(keys {keys}: torch-lr-finder's history or Lightning's results). Pass its two lists with the peer's "
+                "moving average undone: analyze(history['lr'], undo_ema(history['loss'], beta=0.95, debias='none')) "
+                "for torch-lr-finder's (beta = 1 - smooth_f), analyze(results['lr'], undo_ema(results['loss'])) for "
+                "Lightning's."
+            )
+        raise TypeError(
+            f"analyze takes a curve as two arrays, analyze(lrs, losses), but got a {type(lrs).__name__} alone "
+            f"(keys {keys}): pass the LRs and the losses recorded at them as two arguments."
+        )
     raise TypeError(
         "analyze takes a curve as two arrays, analyze(lrs, losses), but got no losses: pass the loss recorded at "
         "each LR as the second argument."

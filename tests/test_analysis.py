@@ -1689,6 +1689,26 @@ def torch_lr_finder_ema(losses: np.ndarray, smooth_f: float = 0.05) -> np.ndarra
     return np.asarray(out)
 
 
+def test_analyze_given_a_peers_history_dict_says_how_to_read_it() -> None:
+    # analyze(lr_finder.history), torch-lr-finder's curve passed as it keeps it (Lightning's lr_finder.results has the
+    # same keys), was told "got no losses: pass the loss recorded at each LR as the second argument", naming neither
+    # the dict nor its moving average. The recipe it gives reads the curve behind the average.
+    from lrfinder import undo_ema
+
+    raw = textbook_curve() + np.random.default_rng(0).normal(0, 0.02, X.size)
+    history = {"lr": list(LRS), "loss": list(torch_lr_finder_ema(raw))}
+    with pytest.raises(TypeError) as info:
+        analyze(history)
+    said = str(info.value)
+    assert "got a dict alone (keys 'lr', 'loss': torch-lr-finder's history or Lightning's results)" in said
+    assert "analyze(history['lr'], undo_ema(history['loss'], beta=0.95, debias='none'))" in said
+    assert "analyze(results['lr'], undo_ema(results['loss']))" in said
+    recipe = analyze(history["lr"], undo_ema(history["loss"], beta=0.95, debias="none"))
+    assert recipe.lr == pytest.approx(analyze(LRS, raw).lr)
+    with pytest.raises(TypeError, match=r"got a dict alone \(keys 'lrs', 'losses'\): pass the LRs and the losses"):
+        analyze({"lrs": list(LRS), "losses": list(raw)})
+
+
 def test_undo_ema_gives_back_the_losses_behind_each_peers_average() -> None:
     from lrfinder import undo_ema
 
