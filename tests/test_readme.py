@@ -1092,6 +1092,66 @@ def test_torch_lr_finders_val_loader_row_records_its_curve(mode: str) -> None:
     assert list(result.losses) == pytest.approx(finder.history["loss"], rel=1e-6)
 
 
+def test_torch_lr_finders_per_group_start_lr_row() -> None:
+    """"Coming from another LR finder": torch-lr-finder's `start_lr=[...]` (one per group) had no row, and lrfinder's
+    `min_lr=[...]` is refused. There every group ends at the one `end_lr`; here the optimizer's groups keep their ratio
+    over the whole sweep, and `min_lr`, `max_lr` and `result.lrs` are the largest group's."""
+    import lrfinder
+
+    torch_lr_finder = pytest.importorskip("torch_lr_finder")
+    peers = _doc("migrating.md")
+    assert "| `start_lr=[1e-6, 1e-5]` (one per param group; every group then ends at the one `end_lr`) |" in peers
+    assert "`min_lr`, `max_lr`, `result.lrs` and the suggestion are the largest group's LRs |" in peers
+
+    def grouped() -> tuple[nn.Module, torch.optim.Optimizer]:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))
+        groups = [{"params": model[0].parameters(), "lr": 1e-3}, {"params": model[2].parameters(), "lr": 1e-2}]
+        return model, torch.optim.SGD(groups, momentum=0.9)
+
+    model, optimizer = grouped()
+    theirs = _recorded_lrs(optimizer)
+    finder = torch_lr_finder.LRFinder(model, optimizer, nn.CrossEntropyLoss())
+    _torch_lr_finder_sweep(finder, _peer_data(), start_lr=[1e-6, 1e-5], end_lr=1.0, num_iter=20, diverge_th=1e9)
+    assert theirs[0] == pytest.approx((1e-6, 1e-5)) and theirs[-1] == pytest.approx((1.0, 1.0))
+    model, optimizer = grouped()
+    ours = _recorded_lrs(optimizer)
+    with pytest.warns(UserWarning, match="step hooks"):  # the recording hook's own: it runs at every step
+        result = lrfinder.range_test(
+            model, _peer_data(), optimizer=optimizer, loss_fn=F.cross_entropy, min_lr=1e-5, max_lr=1.0, num_steps=20,
+            stop_factor=None,
+        )  # fmt: skip
+    assert ours[0] == pytest.approx((1e-6, 1e-5)) and ours[-1] == pytest.approx((0.1, 1.0))
+    assert list(result.lrs) == pytest.approx([large for _, large in ours])
+
+
+def test_fastais_recorder_row_reads_its_curve() -> None:
+    """"Coming from another LR finder": fastai's `learn.recorder.lrs`/`losses` had no row (only docs/reading-a-curve.md
+    named `debias="exact"`). Its losses are a moving average (`beta=0.98`) debiased from the first step; the row's
+    `undo_ema(losses, debias="exact")` gives back the losses behind it, and `analyze` reads those as lrfinder's own."""
+    import numpy as np
+
+    import lrfinder
+
+    peers = _doc("migrating.md")
+    row = '`lrfinder.analyze(lrs, lrfinder.undo_ema(losses, debias="exact"))`'
+    head = "| `learn.recorder.lrs`, `learn.recorder.losses` | `result.lrs`, `result.losses`; to read a curve fastai"
+    head += " recorded:"
+    assert f"{head} {row}" in peers
+    lrs = np.geomspace(1e-7, 10.0 ** (-7 + 8 * 0.99), 100)
+    x = np.log10(lrs)
+    raw = 2.0 - 1.5 / (1.0 + np.exp(-(x + 3.0) * 2.0)) + np.where(x > -0.5, (x + 0.5) * 4.0, 0.0)
+    raw = raw + np.random.default_rng(0).normal(0, 0.02, raw.size)
+    recorded, avg = [], 0.0
+    # fastai's AvgSmoothLoss: val = torch.lerp(loss, val, beta), recorded as val / (1 - beta**count).
+    for count, loss in enumerate(raw, start=1):
+        avg = 0.98 * avg + 0.02 * loss
+        recorded.append(avg / (1.0 - 0.98**count))
+    undone = lrfinder.undo_ema(recorded, debias="exact")
+    np.testing.assert_allclose(undone, raw, rtol=1e-9, atol=1e-9)
+    assert lrfinder.analyze(list(lrs), undone).lr == pytest.approx(lrfinder.analyze(lrs, raw).lr)
+
+
 def test_the_range_test_example_runs_on_an_inconclusive_curve(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
