@@ -1145,6 +1145,9 @@ def _blowups(
         if clipped is not None and c >= edge and not _rise_recorded(clipped, smoothed, c, noise, raw):
             start = c + 1
             continue
+        if c < edge and not rise[c] > _edge_floor(noise, c, int(np.argmin(smoothed[: c + 1]))):
+            start = c + 1
+            continue
         before = float(running_min[c])
         after = smoothed[c:]
         recovered = np.flatnonzero(before - after > np.maximum.accumulate(after) - before)
@@ -1159,6 +1162,22 @@ def _blowups(
             b += 1
         bumps[a : b + 1] = True
         start = c + int(recovered[0])
+
+
+def _edge_floor(noise: NoiseLevel, c: int, j: int) -> float:
+    """The noise floor of a smoothed rise from ``j`` to ``c``, both in the filter's first half window.
+
+    There :func:`savgol` evaluates one polynomial fitted to the first ``window`` losses, whose values
+    at ``c`` and ``j`` differ by noise of standard deviation ``sigma * ||H[c] - H[j]||`` (``H`` the fit's
+    hat matrix), up to twice ``se`` at the edge, where the interior's floor ``1.5 * band + 2 * se``
+    (:func:`blowup_index`) takes ``se``. The floor is ``1.5 * band + 2 * sigma * ||H[c] - H[j]||``,
+    at least the interior's.
+    """
+    x = np.arange(noise.window, dtype=float)
+    design = np.vander(x - x.mean(), POLYORDER + 1)
+    hat = design @ np.linalg.pinv(design)
+    edge_se = noise.sigma * float(np.linalg.norm(hat[c] - hat[j]))
+    return 1.5 * noise.band + 2.0 * max(noise.se, edge_se)
 
 
 def _rise_recorded(
@@ -1176,6 +1195,13 @@ def _rise_recorded(
     13-point one 0.17), while the median around it is the level itself. The noise level cannot
     cover such a batch: it is measured robustly (MAD), which is what keeps one batch from
     inflating it.
+
+    With :data:`_LOCAL_SCATTER_POINTS` or more recorded losses before ``c``, the bar is scaled up by
+    their own step-to-step scatter (:func:`_step_noise`, times the filter's noise gain) where that
+    exceeds ``se``: the noise level is the whole curve's, and a loss whose noise is a share of it
+    (20-50% of a level that halves later) is twice as noisy at its start. Such noise was read as a
+    blow-up within a decade of ``min_lr`` on 5 of 300 seeded curves (2 left: one at the filter's edge,
+    :func:`_edge_floor`), and told "the model may already be trained".
     """
     h = noise.window // 2
     j = _first_lowest(smoothed[: c + 1], _value_tie(smoothed[: c + 1]))
@@ -1187,7 +1213,18 @@ def _rise_recorded(
         around = recorded if recorded.size else around
     low = float(np.median(around))
     high = float(smoothed[c])
-    return high - low > 2.0 * noise.se + noise.band / 2.0
+    bar = 2.0 * noise.se + noise.band / 2.0
+    before = clipped[:c]
+    if before.size >= _LOCAL_SCATTER_POINTS and noise.se > 0:
+        # The noise where the rise starts, not the whole curve's: a loss whose noise scales with it (20-50% of a
+        # level that halves later) has its noise level set by the lower half, and a start twice as noisy rose by it.
+        step_se = _step_noise(before) * _noise_gain(noise.window, POLYORDER)
+        bar = max(bar, bar * step_se / noise.se)
+    return high - low > bar
+
+
+#: How many recorded losses before a rise :func:`_rise_recorded` needs to take their own scatter as the noise.
+_LOCAL_SCATTER_POINTS = 7
 
 
 def check_fall(
@@ -1780,7 +1817,10 @@ def _flat_until_blowup(lrs: np.ndarray, raw: np.ndarray, noise: NoiseLevel, boun
     if bound is None or raw.size < 2 or math.log10(bound / float(lrs[0])) < FLAT_DECADES:
         return False
     follow = float(np.median(raw[1 : 1 + max(3, noise.window // 2)]))
-    fell_first = float(raw[0]) - follow > max(3.0 * noise.sigma, 1e3 * ROUND_OFF * abs(follow))
+    # The recorded losses' own scatter up to the blow-up too (_step_noise): sigma is the residuals' around the
+    # smoothed curve, which a loss whose noise scales with it (20-50%, a level that halves) sets by its lower half.
+    scatter = max(noise.sigma, _step_noise(raw[: int(np.searchsorted(lrs, bound))]))
+    fell_first = float(raw[0]) - follow > max(3.0 * scatter, 1e3 * ROUND_OFF * abs(follow))
     # A first loss below the next ones is a moving average's low start only where it is the curve's lowest too
     # (_average_start): on a noisy flat curve one first loss in three lies below 0.9 times the next ones by noise
     # alone, and was told "lower min_lr (the model may already be trained at these LRs)". On the benchmark's 11 such

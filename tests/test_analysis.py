@@ -2393,6 +2393,40 @@ def test_a_curve_too_short_to_read_is_not_told_it_rose_from_its_first_steps() ->
     assert "rose from its first steps" in str(an._why_lower_min_lr(lrs, rising, quiet, float(lrs[6])))
 
 
+def test_noise_at_the_start_of_a_noisy_fall_is_no_early_blow_up() -> None:
+    # The curve of the test above in 20-50% noise: 65 of 300 seeds read inconclusive and 7 were told "the model may
+    # already be trained at these LRs": 5 read a blow-up within a decade of min_lr from noise (the noise level is the
+    # whole curve's, set by its lower half; at the filter's edge the smoothed values are twice as noisy as inside),
+    # 2 took a first loss high by noise for a first step that fell. These 5 seeds were among them; 2 of 300 are left.
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    for seed in (8, 14, 22, 97, 207):
+        rng = np.random.default_rng(seed)
+        noise = rng.uniform(0.2, 0.5)
+        y = (12.0 - 6.0 / (1.0 + np.exp(-(x + 3.5) / 0.4))) * (1.0 + noise * rng.standard_normal(100))
+        y = np.abs(y + 12.0 * explosion(x, start=-1.0, rate=3.0))
+        try:
+            reading = an.read_curve(lrs, y)
+        except InconclusiveCurveError as exc:
+            assert "may already be trained" not in str(exc), seed
+            assert "The loss did blow up, from lr=1." in str(exc), seed
+        else:
+            assert reading.blew_up and lrs[reading.end] > 1e-2, seed
+    # A loss that does blow up within a decade of min_lr, in 1-50% noise, is still read so: all but 10 of 300 seeded
+    # curves before and after (seed 11 here, read as no blow-up by both).
+    missed = []
+    for seed in range(20):
+        rng = np.random.default_rng(1000 + seed)
+        start = -7.0 + rng.uniform(0.1, 1.0)
+        y = 2.0 * (1.0 + rng.uniform(0.01, 0.5) * rng.standard_normal(100))
+        y = np.abs(y + 2.0 * explosion(x, start=start, rate=rng.uniform(1.0, 4.0)))
+        clipped, window, smoothed = an._smooth(y, None)
+        blowup = an.blowup_index(smoothed, an.noise_level(clipped, y, smoothed, window), clipped, raw=y)
+        if blowup is None or lrs[blowup] > 10.0 ** (start + 1.0):
+            missed.append(seed)
+    assert missed == [11]
+
+
 def test_a_fall_at_the_first_step_is_still_told_to_lower_min_lr() -> None:
     # The first loss above the flat ones: the fall happened at min_lr's step, which a lower min_lr shows.
     lrs = np.logspace(-7, 1, 100)
