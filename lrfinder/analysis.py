@@ -1448,10 +1448,13 @@ def _scatter_shortfall(reading: CurveReading) -> tuple[float, float, float] | No
     """
     clipped, smoothed, noise, i_min = reading.clipped, reading.smoothed, reading.noise, reading.i_min
     half = noise.window // 2
-    head = float(np.median(clipped[: max(3, half)]))
+    # After the losses capped from the first one on (a first step that already fell), as check_fall takes them:
+    # the cap is no level the fall starts from, and its step down to the rest no step-to-step scatter.
+    high = _capped_start(clipped, reading.raw)
+    head = float(np.median(clipped[high : high + max(3, half)]))
     bottom = float(np.median(clipped[max(0, i_min - half) : i_min + half + 1]))
-    before = clipped[: max(i_min - half, 0)]
-    scatter = _step_noise(before if before.size >= 7 else clipped[: reading.end])
+    before = clipped[high : max(i_min - half, high)]
+    scatter = _step_noise(before if before.size >= 7 else clipped[high : reading.end])
     step_se = scatter * _noise_gain(noise.window, POLYORDER)
     if step_se <= noise.se:
         return None
