@@ -740,11 +740,13 @@ def explosion_index(losses: Sequence[float] | np.ndarray) -> int | None:
     """
     raw = np.asarray(_as_numbers(losses), dtype=float)
     n = finite_prefix(raw)
-    if n < 3:
-        return None
-    clipped = clip_explosion(raw[:n])
-    capped = clipped < raw[:n]
-    start = _capped_start(clipped, raw[:n])
+    return None if n < 3 else _first_exploded(clip_explosion(raw[:n]), raw[:n])
+
+
+def _first_exploded(clipped: np.ndarray, raw: np.ndarray) -> int | None:
+    """:func:`explosion_index` of finite losses ``raw`` already clipped (``clipped``, :func:`clip_explosion`)."""
+    capped = clipped < raw
+    start = _capped_start(clipped, raw)
     over = np.flatnonzero(capped[start:])
     return start + int(over[0]) if over.size and not capped[start] else None
 
@@ -2213,10 +2215,9 @@ def read_curve(
     try:
         # As _why_no_fall's "never blew up either": then the sweep stopped too low, and a model already
         # trained at these LRs (lower min_lr) is no cause: it would still blow up at large LRs.
-        # The LR the message names as the blow-up (_why_no_fall), else where the loss turned non-finite or exploded
-        # (explosion_index clips the curve again: only when neither of the others is there).
+        # The LR the message names as the blow-up (_why_no_fall), else where the loss turned non-finite or exploded.
         bound = float(lr_arr[blowup]) if blowup is not None else non_finite_lr
-        exploded = explosion_index(raw) if bound is None else None
+        exploded = _first_exploded(clipped, raw) if bound is None else None
         bound = float(lr_arr[exploded]) if exploded is not None else bound
         blew_up = bound is not None
         rose = _why_lower_min_lr(lr_arr, raw, noise, bound)
