@@ -858,7 +858,14 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
     The LRs are computed to check that they are distinct (:func:`_sweep_lrs`): :func:`lr_schedule` returns them.
     """
     for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        real_number(name, value)
+        # torch-lr-finder's start_lr takes one LR per param group: here the groups keep their own ratios.
+        per_group = (
+            ": one LR for the sweep, the largest param group's; the other groups keep their LR ratio to it, so give "
+            "each group its own lr in the optimizer (torch-lr-finder's per-group start_lr=[...] has no list here)"
+            if isinstance(value, (list, tuple))
+            else ""
+        )
+        real_number(name, value, per_group)
         if not math.isfinite(value):
             raise ValueError(f"Expected {name} to be finite, but got {name}={value}")
     if min_lr <= 0:

@@ -183,6 +183,20 @@ def test_a_tensor_of_several_values_is_refused_by_name() -> None:
         lrfinder.lr_schedule(T([1e-3, 1e-2]), 1.0, 10)
 
 
+@pytest.mark.parametrize("name", ["min_lr", "max_lr"])
+def test_a_list_of_lrs_per_param_group_says_the_groups_keep_their_ratios(name: str) -> None:
+    # torch-lr-finder's start_lr=[1e-6, 1e-5] (one per group), ported as min_lr=[...]: "Expected min_lr to be a
+    # number, but got min_lr=[1e-06, 1e-05]" said nothing of the groups, whose own LRs set the ratios here.
+    given = {"min_lr": 1e-6, "max_lr": 1.0, name: [1e-6, 1e-5]}
+    with pytest.raises(TypeError) as info:
+        lrfinder.range_test(_model(), _loader(), num_steps=10, **given)
+    assert str(info.value) == (
+        f"Expected {name} to be a number, but got {name}=[1e-06, 1e-05]: one LR for the sweep, the largest param "
+        "group's; the other groups keep their LR ratio to it, so give each group its own lr in the optimizer "
+        "(torch-lr-finder's per-group start_lr=[...] has no list here)"
+    )
+
+
 _NAMES = np.array(["exp", "linear"])  # an array where a name is expected: numpy compares it elementwise
 
 
