@@ -998,7 +998,11 @@ def undo_ema(
     if not is_real(beta) or not 0.0 < float(beta) < 1.0:
         raise ValueError(f"Expected 0 < beta < 1, but got beta={beta!r}")
     if not is_choice(debias, ("lightning", "exact", "none")):
-        raise ValueError(f"Expected debias to be 'lightning', 'exact' or 'none', but got debias={debias!r}")
+        # A peer's name is the usual guess (debias='fastai'): each choice is named by the finder it undoes.
+        raise ValueError(
+            f"Expected debias to be 'lightning', 'exact' or 'none', but got debias={debias!r}: 'lightning' undoes "
+            "Lightning's lr_find, 'exact' fastai's, 'none' torch-lr-finder's (with beta=0.95, 1 - its smooth_f)"
+        )
     y = _numbers(smoothed, "smoothed")
     if y.ndim != 1:
         raise ValueError(f"Expected smoothed to be a 1-D curve, but got shape {y.shape}")

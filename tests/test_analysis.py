@@ -1763,8 +1763,13 @@ def test_undo_ema_gives_back_the_losses_behind_each_peers_average() -> None:
     for beta in (0.0, 1.0, -0.5, True):
         with pytest.raises(ValueError, match="0 < beta < 1"):
             undo_ema(raw, beta=beta)
-    with pytest.raises(ValueError, match="debias"):
+    # A peer's name, the usual guess, was told only the three choices, none saying whose it undoes.
+    with pytest.raises(ValueError) as info:
         undo_ema(raw, debias="fastai")  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "Expected debias to be 'lightning', 'exact' or 'none', but got debias='fastai': 'lightning' undoes Lightning's "
+        "lr_find, 'exact' fastai's, 'none' torch-lr-finder's (with beta=0.95, 1 - its smooth_f)"
+    )
 
 
 def test_undo_ema_matches_lightnings_own_lr_find(tmp_path: object) -> None:
