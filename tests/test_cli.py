@@ -209,6 +209,14 @@ USER_CODE = textwrap.dedent(
     def not_data():
         return 42
 
+
+    def batch_list():
+        return list(train_loader())
+
+
+    def batch_generator():
+        yield from train_loader()
+
     NOT_CALLABLE = 3
     """
 )
@@ -1171,6 +1179,15 @@ RUN_ERRORS = {
         "does not fit",
     ),
     "data fn wrong type": (["model_ts.pt", "--data", f"{USER_MODULE}:not_data"], "returned a int"),
+    # range_test takes these in Python; lrfind said only "returned a list; expected a Dataset, ...".
+    "data fn list of batches": (
+        ["model_ts.pt", "--data", f"{USER_MODULE}:batch_list"],
+        "returned a list of batches; lrfind needs data it can pass over again (--refine, fit's epochs) and batch with "
+        "--batch-size. Return a Dataset (TensorDataset(x, y)), a DataLoader or an (x, y) pair of arrays; a list or "
+        "generator of batches is for range_test(model, batches) in Python.",
+    ),
+    "data fn generator of batches": (["model_ts.pt", "--data", f"{USER_MODULE}:batch_generator"],
+                                     "returned a generator of batches; lrfind needs data it can pass over again"),
 }
 
 

@@ -41,7 +41,7 @@ import re
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, cast
@@ -1883,6 +1883,21 @@ def _check_called_bare(factory: Callable[..., Any], text: str, option: str) -> N
     )
 
 
+def _batches_refusal(text: str, obj: object) -> str:
+    """Why a data function's list (or generator) of batches is refused, and what to return instead.
+
+    ``range_test`` takes an iterable of batches, but ``lrfind`` passes over its data again (``--refine``'s trials
+    and held-out batches, ``fit``'s epochs), which a generator cannot, and batches a Dataset or arrays with
+    ``--batch-size``, shuffled by ``--seed``. It was refused as "returned a list; expected a Dataset, ...".
+    """
+    what = "a generator" if isinstance(obj, Iterator) else f"a {type(obj).__name__}"
+    return (
+        f"The data function {text} returned {what} of batches; lrfind needs data it can pass over again (--refine, "
+        "fit's epochs) and batch with --batch-size. Return a Dataset (TensorDataset(x, y)), a DataLoader or an "
+        "(x, y) pair of arrays; a list or generator of batches is for range_test(model, batches) in Python."
+    )
+
+
 def load_data(
     spec: str | os.PathLike[str],
     *,
@@ -1974,6 +1989,8 @@ def load_data(
                 kind,
                 keyed=isinstance(obj, Mapping),
             )
+        elif isinstance(obj, (list, Iterator)):
+            raise DataError(_batches_refusal(text, obj))
         else:
             raise DataError(
                 f"The data function {text} returned a {type(obj).__name__}; expected a Dataset, a DataLoader, "
