@@ -436,6 +436,12 @@ def unknown_rule_hint(value: object) -> str:
     """
     if isinstance(value, (list, tuple, set, frozenset)) and value:
         return " rule= takes one rule; read the same curve by each of several with result.analyze(rule=...)."
+    if isinstance(value, str) and _fold(value) == "slide":
+        # fastai's fourth suggest_func: no rule is close to it, and difflib's guess would be none at all.
+        return (
+            " fastai's slide has no equivalent here: suggestion.min_loss_lr and suggestion.divergence_lr say where the"
+            " fall ends (docs/migrating.md)."
+        )
     return did_you_mean(value, RULES, RULE_ALIASES)
 
 

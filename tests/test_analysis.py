@@ -96,6 +96,30 @@ def test_an_unknown_rule_names_the_rule_meant(given: str, meant: str) -> None:
     assert analyze(LRS, textbook_curve(), rule=meant).rule == meant
 
 
+def test_fastais_slide_as_a_rule_says_it_has_no_equivalent() -> None:
+    # rule="slide" (fastai's fourth suggest_func) listed the four rules only: no "Did you mean", none being close.
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrfinder import LRFinder, range_test
+
+    said = (
+        " fastai's slide has no equivalent here: suggestion.min_loss_lr and suggestion.divergence_lr say where the fall"
+        " ends (docs/migrating.md)."
+    )
+    rules = "divergence_div10, min_div10, valley, steepest"
+    with pytest.raises(ValueError) as info:
+        analyze(LRS, textbook_curve(), rule="slide")
+    assert str(info.value) == f"Unknown rule 'slide'; expected one of {rules}.{said}"
+    data = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8, dtype=torch.long)), batch_size=4)
+    for call in (lambda: range_test(torch.nn.Linear(2, 2), data, rule="Slide"), lambda: LRFinder(rule="slide")):
+        with pytest.raises(ValueError, match="^Expected rule to be one of") as info:
+            call()
+        assert str(info.value).endswith(said)
+    suggestion = analyze(LRS, textbook_curve())
+    assert suggestion.min_loss_lr < suggestion.divergence_lr  # the two it names exist and bound the fall's end
+
+
 def test_the_peers_suggestion_options_say_what_to_do_instead() -> None:
     # Lightning's lr_finder.suggestion(skip_begin=10, skip_end=1) and fastai's suggest_funcs moved to analyze got
     # Python's bare "analyze() got an unexpected keyword argument 'skip_begin'".
