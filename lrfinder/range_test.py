@@ -2894,6 +2894,29 @@ def _check_undefined_loss(
             _raise_if_non_finite_at_start(model, snapshot, prepared.loss_of, *non_finite[0])
 
 
+def _warn_varying_sizes(drawn: Sequence[int | None], first_pass: int | None, size: int | None, accumulate: int) -> None:
+    """Warn once when the batches drawn (``drawn``, in order) varied in size: the test's is their median, ``size``.
+
+    A batch sampler of its own sizes (a bucketing one) or a list of batches gives no DataLoader ``batch_size``;
+    the median of the sizes drawn became ``result.batch_size`` (the report's header, ``result.scale()``) without a
+    word. The last batch of each pass (every ``first_pass``-th; the last drawn while no pass has ended) is left
+    out of the comparison: a pass's short remainder is no varying size.
+    """
+    if size is None or len(drawn) < 2:
+        return
+    kept = [s for i, s in enumerate(drawn) if s is not None and (i + 1) % (first_pass or len(drawn)) != 0]
+    if len(set(kept)) < 2:
+        return
+    sizes = [s for s in drawn if s is not None]
+    per_step = f" x accumulate_steps={accumulate} = {size * accumulate} per step" if accumulate > 1 else ""
+    warn(
+        f"The batches' sizes varied ({min(sizes)} to {max(sizes)} examples) and the data gives no DataLoader "
+        f"batch_size: the test's batch is their median, {size}{per_step}, which result.batch_size, the report's "
+        "header, result.scale() and the noise scale use. Pass result.scale(..., from_batch_size=...) to scale "
+        "from another size, or give the data as a DataLoader(batch_size=...) of one size."
+    )
+
+
 def _result(
     setup: _Setup,
     prepared: _PreparedSweep,
@@ -2909,6 +2932,7 @@ def _result(
     noise_unmeasured = prepared.noise_unmeasured
     sizes = [s for s in batch_size if s is not None]
     size = statistics.median_low(sizes) if sizes else None
+    _warn_varying_sizes(batch_size, prepared.batches.first_pass, size, settings.accumulate_steps)
     if ranks is not None:
         # The global batch is the sum of the ranks' own (one all_reduce): each rank's times the world differed on
         # ranks whose loaders' batches differ (16 and 32: 32 on rank 0, 64 on rank 1), and so did result.scale(...).

@@ -2388,8 +2388,23 @@ def test_batch_size_of_batches_of_varying_size_is_their_median(
 ) -> None:
     """Without a DataLoader batch_size (a batch_sampler), the first batch's size was the test's: 32 for batches of 8."""
     loader = DataLoader(dataset, batch_sampler=_OneLargeBatchFirst(len(dataset)))
-    result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=12, accumulate_steps=accumulate)
+    with pytest.warns(UserWarning, match=r"sizes varied \(8 to 32 examples\).*median, 8") as said:
+        result = range_test(mlp, loader, loss_fn=F.cross_entropy, num_steps=12, accumulate_steps=accumulate)
     assert result.batch_size == 8 * accumulate
+    # Once per test, not once per batch of another size.
+    assert sum("sizes varied" in str(w.message) for w in said) == 1
+
+
+def test_a_short_last_batch_of_a_pass_is_no_varying_size(mlp: nn.Module, dataset: TensorDataset) -> None:
+    """Batches of 32 but for each pass's short last one (a list of batches, no DataLoader batch_size): their size is
+    32, said without a warning that the sizes varied."""
+    x, y = dataset.tensors
+    batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 100, 32)]  # 32, 32, 32, 4
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        result = range_test(mlp, batches, loss_fn=F.cross_entropy, num_steps=12)
+    assert result.batch_size == 32
+    assert not [w for w in said if "sizes varied" in str(w.message)]
 
 
 def test_training_suggestion_moves_the_band_with_the_scaling(mlp: nn.Module, loader: DataLoader) -> None:
