@@ -1152,7 +1152,7 @@ def no_gradient_message(model: nn.Module, optimizer: torch.optim.Optimizer, fix:
     ``model.parameters()``, which it was. Such hooks are named instead, with ``fix`` (default
     :data:`_HOOKS_FIX`, range_test's; the callback's is :data:`HOOKS_FIX_LIGHTNING`).
     """
-    hooked = [p for p, _ in hooked_versions(optimizer)]
+    hooked = _hooked(optimizer)
     if not hooked:
         return _NO_GRADIENT
     count = len(hooked)
@@ -1185,22 +1185,58 @@ def _parameter_name(model: nn.Module, param: torch.Tensor) -> str:
     return names.get(id(param), f"a {tuple(param.shape)} parameter")
 
 
-def hooked_versions(optimizer: torch.optim.Optimizer) -> list[tuple[torch.Tensor, int]]:
+#: A parameter with a post-accumulate-grad hook, its version counter and whether :func:`_at_bounds` held, before a
+#: backward (:func:`hooked_versions`).
+Hooked = tuple[torch.Tensor, int, bool]
+
+
+def hooked_versions(optimizer: torch.optim.Optimizer) -> list[Hooked]:
     """``optimizer``'s parameters with a post-accumulate-grad hook, each with its version counter, before a backward.
 
     :func:`stepped_in_backward_message` compares them after it: a hook that steps the parameter bumps its version.
+    Each also says whether its weights already sat at a bound (:func:`_at_bounds`, ``True`` where not judged), to tell
+    a hook that clamps them after it. One host sync for them all, at the first step only.
     """
+    hooked = _hooked(optimizer)
+    bounded = _at_bounds(hooked)
+    return [(p, p._version, at) for p, at in zip(hooked, bounded)]
+
+
+def _hooked(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """``optimizer``'s parameters with a post-accumulate-grad hook."""
     return [
-        (p, p._version)
+        p
         for group in optimizer.param_groups
         for p in group["params"]
         if isinstance(p, torch.Tensor) and getattr(p, "_post_accumulate_grad_hooks", None)
     ]
 
 
-def stepped_in_backward_message(
-    model: nn.Module, before: Sequence[tuple[torch.Tensor, int]], fix: str | None = None
-) -> str | None:
+def _at_bounds(params: Sequence[torch.Tensor]) -> list[bool]:
+    """For each parameter, whether two or more of its weights share its largest or its smallest value.
+
+    What a clamp leaves (``p.clamp_(-c, c)``: the weights past ``c`` all at ``c``), and what an optimizer's step
+    from weights of distinct values does not. ``True`` (not judged) for a parameter of under 3 weights, one not of
+    floating point or not a plain tensor (a ``DTensor`` shard).
+    """
+    judged = [
+        i
+        for i, p in enumerate(params)
+        if p.numel() >= 3 and p.is_floating_point() and type(p.detach()) is torch.Tensor and not p.is_meta
+    ]
+    at = [True] * len(params)
+    if judged:
+        with torch.no_grad():
+            counts = [
+                torch.stack([(w == w.max()).sum(), (w == w.min()).sum()]).max()
+                for w in (params[i].detach() for i in judged)
+            ]
+            for i, count in zip(judged, torch.stack([c.to(counts[0].device) for c in counts]).tolist()):
+                at[i] = count >= 2
+    return at
+
+
+def stepped_in_backward_message(model: nn.Module, before: Sequence[Hooked], fix: str | None = None) -> str | None:
     """Why the first step is refused when a post-accumulate-grad hook stepped a parameter and left its gradient.
 
     A hook stepping its own optimizer in backward without zeroing the gradient (``before``: from
@@ -1208,12 +1244,20 @@ def stepped_in_backward_message(
     swept one, unwarned; one zeroing it in place (``zero_grad(set_to_none=False)``) left the test's optimizer zeros
     to step, so the curve was the hook's LR's alone. A hook that only reads or reduces the gradient (DDP's, FSDP's)
     changes no parameter: ``None``. ``fix``: what to do, as :func:`no_gradient_message`'s.
+
+    A hook clamping the weights (``p.clamp_``) is refused too, the check cannot tell it from a step by the
+    versions, but is told so (:func:`_clamped_message`) where it left weights at a bound in a changed parameter
+    whose weights sat at none before (:func:`_at_bounds`: a step from distinct values leaves none tied), and the
+    gradient is kept. A small parameter the clamp did not reach (a bias of 3) says nothing either way.
     """
-    stepped = [p for p, version in before if p._version != version and p.grad is not None]
-    if not stepped:
+    changed = [(p, at) for p, version, at in before if p._version != version and p.grad is not None]
+    if not changed:
         return None
-    count = len(stepped)
+    stepped = [p for p, _ in changed]
     zeroed = not any(bool(p.grad.any()) for p in stepped if p.grad is not None and not p.grad.is_sparse)
+    judged = [p for p, at in changed if not at]
+    if not zeroed and any(_at_bounds(judged)):
+        return _clamped_message(model, stepped)
     what = (
         "a gradient of zeros: a hook stepping its own optimizer there and zeroing the gradient in place "
         "(zero_grad(set_to_none=False)) trains each weight at the hook's LR, and the range test's optimizer then "
@@ -1222,18 +1266,37 @@ def stepped_in_backward_message(
         else "the gradient: a hook stepping its own optimizer there without zeroing the gradient trains each weight "
         "twice a step, at the hook's LR and then at the swept LR by the range test's optimizer"
     )
+    return f"{_changed_in_backward(model, stepped)}, and kept {what}, so the curve would not be the swept LRs'. " + (
+        fix or _HOOKS_FIX
+    )
+
+
+def _changed_in_backward(model: nn.Module, changed: Sequence[torch.Tensor]) -> str:
+    """``N of the optimizer's parameters were changed ... by their post-accumulate-grad hooks (..., first: name)``."""
+    count = len(changed)
     return (
         f"{count} of the optimizer's parameters {'was' if count == 1 else 'were'} changed during the first step's "
         f"backward by {'its' if count == 1 else 'their'} post-accumulate-grad hooks (register_post_accumulate_grad_"
-        f"hook, first: {_parameter_name(model, stepped[0])}), and kept {what}, so the curve would not be the swept "
-        f"LRs'. {fix or _HOOKS_FIX}"
+        f"hook, first: {_parameter_name(model, changed[0])})"
+    )
+
+
+def _clamped_message(model: nn.Module, changed: Sequence[torch.Tensor]) -> str:
+    """Why the first step is refused when post-accumulate-grad hooks left weights at a bound: a clamp in backward."""
+    return (
+        f"{_changed_in_backward(model, changed)}, which left weights at {'its' if len(changed) == 1 else 'their'} "
+        "bounds, as a constraint does (p.clamp_(...) under torch.no_grad()). A hook that changes the weights in "
+        "backward is refused: the range test cannot tell it from an optimizer stepping there. Nor does it bound the "
+        "weights in training: it runs before the optimizer's step, which then moves them past the bounds. Constrain "
+        "them after each step instead, with optimizer.register_step_post_hook(lambda opt, args, kwargs: ...), which "
+        "the range test runs as training does, and remove these hooks (handle.remove())."
     )
 
 
 def refuse_stepped_in_backward(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    before: Sequence[tuple[torch.Tensor, int]],
+    before: Sequence[Hooked],
     fix: str | None = None,
 ) -> None:
     """Refuse the first step where post-accumulate-grad hooks stepped in its backward (``before``: hooked_versions).
@@ -1252,7 +1315,7 @@ def refuse_stepped_in_backward(
     if not before:
         return
     message = stepped_in_backward_message(model, before, fix)
-    if message is None and not _has_grads(optimizer) and any(p._version != version for p, version in before):
+    if message is None and not _has_grads(optimizer) and any(p._version != version for p, version, _ in before):
         message = no_gradient_message(model, optimizer, fix)
     if message is not None:
         raise ModelError(message)

@@ -2170,6 +2170,28 @@ def test_a_hook_stepping_in_backward_without_zeroing_is_refused_not_trained_at_t
     assert len(result.lrs) == 10 and norms
 
 
+def test_a_hook_clamping_weights_in_backward_is_told_as_a_constraint_not_a_step(loader: DataLoader) -> None:
+    """A post-accumulate-grad hook clamping its weight (p.clamp_) is refused, as any hook changing the weights in
+    backward is, but was told in an optimizer step's words ("a hook stepping its own optimizer there ... trains each
+    weight twice a step"): the weights it left at the bounds say it constrained them, and the words say so, with
+    where a constraint belongs (after the step: register_step_post_hook). A hook stepping an SGD is told as before
+    (test_a_hook_stepping_in_backward_without_zeroing_is_refused_not_trained_at_two_lrs)."""
+    model = make_mlp()
+
+    def clamp(p: torch.Tensor) -> None:
+        with torch.no_grad():
+            p.clamp_(-0.1, 0.1)
+
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(clamp)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ModelError, match=r"changed during the first step's backward.*first: 0\.weight.*at (its|their) "
+                       r"bounds.*clamp.*register_step_post_hook") as caught:
+        range_test(model, loader, loss_fn=F.cross_entropy, num_steps=10)
+    assert "twice a step" not in str(caught.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_a_hook_stepping_in_backward_and_zeroing_in_place_is_told_the_test_steps_zeros(loader: DataLoader) -> None:
     """A hook stepping its own optimizer and zeroing the gradient in place (zero_grad(set_to_none=False)) left zeros
     for the test's optimizer: the curve was the hook's LR's alone. Before 4bd673a it ran unwarned; 4bd673a refused it
