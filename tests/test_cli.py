@@ -10,6 +10,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -1554,6 +1555,36 @@ def test_an_interrupted_range_test_is_an_interrupted_command(work: Path, monkeyp
     result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "r.json", "--csv", "r.csv")
     assert result.exit_code == 130, result.output
     assert "Interrupted; nothing was written." in result.stderr and "suggested lr" not in result.stdout
+    assert (work / "r.json").read_text() == "earlier" and not (work / "r.csv").exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="a signal to the process itself")
+@pytest.mark.parametrize("then", ["goes on", "fails"])
+def test_a_ctrl_c_that_the_code_it_lands_in_swallows_still_stops_the_command(
+    work: Path, monkeypatch: pytest.MonkeyPatch, then: str
+):
+    # torch's C code catches a KeyboardInterrupt raised while `import torch` imports numpy, warns and goes on
+    # without numpy: a Ctrl-C in that second went unheeded, the whole test ran and its outputs were written
+    # (exit 0), or a half-imported numpy failed later ("module 'numpy' has no attribute 'logical_and'", exit 1).
+    import lrfinder.cli.loading
+
+    load_data = lrfinder.cli.loading.load_data
+
+    def swallowing(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # as torch's import does
+        if then == "fails":
+            raise AttributeError("module 'numpy' has no attribute 'logical_and'")
+        return load_data(*args, **kwargs)
+
+    monkeypatch.setattr(lrfinder.cli.loading, "load_data", swallowing)
+    (work / "r.json").write_text("earlier")
+    result = invoke("run", "model_ts.pt", "--data", "train.npz", *FAST, "--json", "r.json", "--csv", "r.csv")
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().splitlines()[-1] == "Interrupted; nothing was written."
+    assert "suggested lr" not in result.stdout
     assert (work / "r.json").read_text() == "earlier" and not (work / "r.csv").exists()
 
 

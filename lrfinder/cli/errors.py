@@ -49,6 +49,7 @@ __all__ = [
     "finishing",
     "interruptible",
     "raise_if_interrupted",
+    "raise_if_signalled",
     "silence_stdout",
 ]
 
@@ -128,9 +129,36 @@ def finishing() -> None:
     """Mark the start of the outputs' commit: from now on a signal no longer stops the command.
 
     Passed as ``before`` to :meth:`lrfinder._atomic.StagedWrites.commit`, which holds the
-    signals back until every file is renamed.
+    signals back until every file is renamed. A signal received before it, and swallowed on the
+    way (:func:`raise_if_signalled`), stops the command here, before anything is written.
+
+    Raises:
+        KeyboardInterrupt: A stopping signal was received and swallowed before the commit.
+
     """
+    raise_if_signalled()
     _State.committing = True
+
+
+def _signalled() -> bool:
+    """Whether a stopping signal was received while it still stops the command (before the commit)."""
+    return _State.received is not None and not (_State.committing or _State.stopped)
+
+
+def raise_if_signalled() -> None:
+    """Raise the interrupt of a stopping signal received earlier, if code it landed in swallowed it.
+
+    The handler raises ``KeyboardInterrupt`` wherever the main thread is; code that catches it goes on as
+    if nothing happened: torch's C code, importing numpy while ``import torch`` runs, catches it, warns
+    ("Failed to initialize NumPy") and goes on without numpy. Called at each step of the range test and
+    before the commit (:func:`finishing`), so such a Ctrl-C still stops the command, at the next step.
+
+    Raises:
+        KeyboardInterrupt: A stopping signal was received and the command has not been stopped yet.
+
+    """
+    if _signalled():
+        raise KeyboardInterrupt
 
 
 def raise_if_interrupted(results: Sequence[RangeTestResult]) -> None:
@@ -198,6 +226,15 @@ def interruptible() -> Iterator[None]:
         try:
             yield
         except KeyboardInterrupt:
+            _say_interrupted()
+            raise click.exceptions.Exit(_exit_code()) from None
+        except click.exceptions.Exit:
+            raise
+        except Exception:
+            # An error after a swallowed signal (raise_if_signalled) is the interrupt's: a numpy left half-imported
+            # by it failed later ("module 'numpy' has no attribute ..."), said as a failed run (exit 1).
+            if not _signalled():
+                raise
             _say_interrupted()
             raise click.exceptions.Exit(_exit_code()) from None
 

@@ -24,7 +24,7 @@ import click
 from .._wording import plural
 from ..exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .config import CONFIG_META
-from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted
+from .errors import clean_errors, debug_flag, finishing, raise_if_interrupted, raise_if_signalled
 from .options import (
     Options,
     check_csv_target,
@@ -1046,6 +1046,7 @@ def _range_tests(options: Options, inputs: Inputs) -> tuple[list[RangeTestResult
 
         def tick(index: int, lr: float, loss: float) -> None:
             nonlocal resweeps
+            raise_if_signalled()  # a Ctrl-C that torch's import swallowed stops the test at its next step
             if index == 0 and bars[-1].position > 0:
                 resweeps += 1
                 start_bar(f"{title} re-sweep {resweeps}", known=False)
