@@ -107,6 +107,33 @@ def test_run_interrupted_during_the_range_test_writes_nothing(work: Path, sig: i
     assert not (work / "new.json").exists()
 
 
+def test_a_ctrl_c_swallowed_where_it_lands_still_stops_a_real_run(work: Path):
+    # torch's C code catches the KeyboardInterrupt of a Ctrl-C that lands while `import torch` imports numpy, and
+    # goes on: the whole test ran and its outputs were written (exit 0). A --model-class module that swallows its
+    # own SIGINT as it is imported stands in for it (the second in which torch's import does is hard to hit).
+    (work / "swallowing.py").write_text(
+        "import signal\n"
+        "from torch import nn\n"
+        "try:\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "def Net():\n"
+        "    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3))\n"
+    )
+    torch.manual_seed(0)
+    torch.save(nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3)).state_dict(), work / "weights.pt")
+    before = snapshot(work)
+    args = ["--model-class", "swallowing:Net", *RUN[2:], "--num-steps", "100", *OUTPUTS, "--json", "new.json"]
+    proc = start(work, "run", "weights.pt", *args)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == MESSAGE and "Traceback" not in err
+    assert "suggested lr" not in out
+    untouched(work, before)
+    assert not (work / "new.json").exists()
+
+
 def test_sigint_stops_the_whole_weight_decay_sweep(work: Path):
     before = snapshot(work)
     proc = start(work, *RUN, "--num-steps", "2000", "--weight-decay", "0,1e-4,1e-3", *OUTPUTS)
