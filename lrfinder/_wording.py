@@ -69,6 +69,24 @@ def _without_asides(text: str) -> str:
     return re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", "".join(kept))).strip()
 
 
+#: A setting given a value (``min_lr=1.00e-06``): what marks the sentence naming the sweep to run again.
+_RESWEEP = re.compile(r"\b(min_lr|max_lr|num_steps)=\d")
+
+
+def _resweep_advice(sentence: str, limit: int) -> str:
+    """The sentence naming a sweep to run again, without its asides (but for the settings), up to a remark.
+
+    Whole where it fits ``limit``, else from the clause that says to run again (after a colon), so that the
+    settings are not the part cut off.
+    """
+    text = re.split(r"; (?!if )", _without_asides(sentence), maxsplit=1)[0].rstrip(".,;: ")
+    if len(text) < limit:
+        return text
+    colon = text.rfind(": ", 0, text.find("run again"))
+    clause = text[colon + 2 :] if colon >= 0 else text
+    return clause[:1].upper() + clause[1:]
+
+
 def inconclusive_gist(message: str, limit: int = 160) -> list[str]:
     """An inconclusive curve's message at a glance: what happened, the one thing to do, and the LR to stay below.
 
@@ -101,8 +119,11 @@ def inconclusive_gist(message: str, limit: int = 160) -> list[str]:
     sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", " ".join(message.split()))
     happened = re.split(r": | \(|; ", sentences[0], maxsplit=1)[0]
     lines = [cut(happened)]
+    resweep = next((_resweep_advice(s, limit) for s in sentences[1:] if _RESWEEP.search(s) and "run again" in s), None)
     advice = next((s for s in sentences[1:] if _ADVICE.match(s)), None)
-    if advice is not None:
+    if resweep is not None:
+        lines.append(cut(resweep))
+    elif advice is not None:
         # Up to a remark after it ("; more num_steps alone sweeps the same LRs"), not a condition ("; if it does, ...").
         lines.append(cut(re.split(r"; (?!if )", _without_asides(advice), maxsplit=1)[0]))
     for template, words in ((BLOWUP_NAMED, "the loss blew up there"), (DOUBTFUL_BLOWUP_NAMED, "a rise read as a "

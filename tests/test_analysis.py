@@ -1576,6 +1576,43 @@ def test_a_sweep_that_neither_falls_nor_blows_up_says_to_raise_max_lr() -> None:
     assert "raise max_lr" not in str(info.value)
 
 
+def test_the_gist_of_an_inconclusive_curve_leads_with_the_sweep_its_message_says_to_run() -> None:
+    # The gist (the summary's reason row, the report's box) gave the message's first advice, "Check that the loss
+    # depends on the model; ...", where the message went on to name the sweep to run again (44 of the 182
+    # inconclusive readings): it now gives that sweep, and the generic advice only where none is named.
+    from lrfinder._wording import inconclusive_gist
+
+    lrs = np.logspace(-7, -3, 100)
+    with pytest.raises(InconclusiveCurveError) as flat:
+        analyze(lrs, 2.3 + 0.01 * np.random.default_rng(0).standard_normal(100))
+    assert inconclusive_gist(str(flat.value)) == [
+        "The loss never clearly falls.",
+        "Raise max_lr and run again, e.g. with min_lr=1.00e-07, max_lr=1.00e+00, num_steps=200.",
+    ]
+    lrs = np.logspace(-6, 0, 120)
+    x = np.log10(lrs)
+    noise = 0.01 * np.random.default_rng(1).standard_normal(120)
+    with pytest.raises(InconclusiveCurveError) as blown:
+        analyze(lrs, 1.1 + noise + np.where(x > -1, np.expm1(4 * (x + 1)), 0.0))
+    assert inconclusive_gist(str(blown.value)) == [
+        "The loss never clearly falls.",
+        "If the model can learn, it needs more steps at the LRs below the blow-up: run again with min_lr=9.81e-06, "
+        "max_lr=9.81e-01, num_steps=480.",
+        "Keep any LR below 9.81e-02: the loss blew up there.",
+    ]
+    # Under a short limit the settings stay: the clause that says to run again, not the reason before it.
+    assert inconclusive_gist(str(blown.value), limit=100)[1] == (
+        "Run again with min_lr=9.81e-06, max_lr=9.81e-01, num_steps=480."
+    )
+    # A higher max_lr named only as what it cannot show is no sweep to run: the generic advice stays.
+    message = (
+        "The loss never clearly falls: it drops by 0.0269. Check that the loss depends on the model; if it does, "
+        "increase num_steps. The loss never blew up either, up to lr=1.00e+01, which is rare: a higher max_lr "
+        "(min_lr=1.00e-07, max_lr=1.00e+04, num_steps=200) finds only where it falls for these weights' norm."
+    )
+    assert inconclusive_gist(message)[1] == "Check that the loss depends on the model; if it does, increase num_steps."
+
+
 @pytest.mark.parametrize("sigma", [0.01, 0.0], ids=["noisy", "constant"])
 def test_a_sweep_where_nothing_happened_is_not_told_to_lower_min_lr(sigma: float) -> None:
     # Flat from 1e-6 to 10 and never blew up: the message advised both "lower min_lr (the model may
