@@ -93,9 +93,10 @@ def inconclusive_gist(message: str, limit: int = 160) -> list[str]:
     The whole message runs to a dozen lines (why the curve reads no fall, what to check, where it
     blew up, a sweep to run again); the report's box and ``lrfind``'s summary lead with this gist and
     say where the rest is (``result.error``, the JSON's ``error``). Each line is the message's own
-    words, cut short: the first sentence to its first clause; the first sentence of advice (one
-    starting with a verb such as *Check* or *Increase*) without its asides, but for those naming a
-    setting (the sweep to run again), up to a remark after a semicolon; and the blow-up the message
+    words, cut short: the first sentence to its first clause; the sweep to run again, the first sentence
+    naming settings (``min_lr=...``) and saying *run again* (:func:`_resweep_advice`), or where none does
+    the first sentence of advice (one starting with a verb such as *Check* or *Increase*), either without
+    its asides, but for those naming a setting, up to a remark after a semicolon; and the blow-up the message
     names (:data:`lrfinder.analysis.BLOWUP_NAMED`, imported on call, numpy with it) as
     ``Keep any LR below ...``. A line over ``limit`` characters is cut at a word, with an ellipsis.
 
