@@ -202,6 +202,22 @@ MIN_DPI = 10
 _MIN_HEADER_CHARS = 24
 
 
+def _peer_finder_hint(value: object) -> str:
+    """What to pass instead of another finder's object (torch-lr-finder's ``LRFinder``, Lightning's tuner's), or ``""``.
+
+    ``plot_range_test(lr_finder)``, a torch-lr-finder script's ``lr_finder.plot()`` ported, was told only "but got
+    LRFinder".
+    """
+    history = getattr(value, "history", None)
+    results = getattr(value, "results", None)
+    if not any(isinstance(curve, Mapping) and "lr" in curve and "loss" in curve for curve in (history, results)):
+        return ""
+    return (
+        " (another LR finder's object: run the test with result = lrfinder.range_test(model, train_loader, ...) or"
+        " lrfinder.find_lr(...) and pass its result, see docs/migrating.md)"
+    )
+
+
 def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) -> list[RangeTestResult]:
     """The results to plot, as a list; anything but a result or a sequence of them is refused by what it is.
 
@@ -219,7 +235,7 @@ def _as_results(result_or_results: RangeTestResult | Sequence[RangeTestResult]) 
         hint = (
             " (a path: read the file with RangeTestResult.from_json(path) first)"
             if isinstance(result_or_results, (str, bytes, os.PathLike))
-            else ""
+            else _peer_finder_hint(result_or_results)
         )
         raise TypeError(
             f"Expected a RangeTestResult or a sequence of them, but got {type(result_or_results).__name__}{hint}"

@@ -2373,6 +2373,30 @@ def test_an_overlay_of_models_named_alike_names_each_in_the_title(figsize):
     assert all(name.startswith("Transfor") for name in shown), title
 
 
+def test_a_peer_finders_object_says_to_pass_a_result(tmp_path: Path):
+    # plot_range_test(lr_finder), torch-lr-finder's lr_finder.plot() ported (or Lightning's tuner's object), was told
+    # only "but got LRFinder". A finder's object holds its curve in history (torch-lr-finder) or results (Lightning).
+    class LRFinder:  # torch-lr-finder's, as far as plot_range_test sees it
+        history = {"lr": [1e-5, 1e-4], "loss": [1.0, 0.9]}
+
+    class _LRFinder:  # Lightning's
+        results = {"lr": [1e-5, 1e-4], "loss": [1.0, 0.9]}
+
+    said = (
+        " (another LR finder's object: run the test with result = lrfinder.range_test(model, train_loader, ...) or"
+        " lrfinder.find_lr(...) and pass its result, see docs/migrating.md)"
+    )
+    for finder in (LRFinder(), _LRFinder()):
+        for draw in (plot_range_test, lambda f: save_report(f, tmp_path / "lr.png")):
+            with pytest.raises(TypeError) as caught:
+                draw(finder)
+            name = type(finder).__name__
+            assert str(caught.value) == f"Expected a RangeTestResult or a sequence of them, but got {name}{said}"
+    with pytest.raises(TypeError, match=r"but got object$"):
+        plot_range_test(object())  # type: ignore[arg-type]
+    assert not (tmp_path / "lr.png").exists()
+
+
 def test_the_peers_plot_options_say_what_to_do_instead(tmp_path: Path):
     # torch-lr-finder's lr_finder.plot(skip_start=10, skip_end=5, log_lr=..., suggest_lr=...), Lightning's
     # lr_finder.plot(suggest=True, show=False) and fastai's plot_lr_find(skip_end=5) moved to plot_range_test got
