@@ -218,6 +218,10 @@ USER_CODE = textwrap.dedent(
     def batch_generator():
         yield from train_loader()
 
+
+    def xy_list():
+        return list(_data().tensors)
+
     NOT_CALLABLE = 3
     """
 )
@@ -1189,6 +1193,10 @@ RUN_ERRORS = {
     ),
     "data fn generator of batches": (["model_ts.pt", "--data", f"{USER_MODULE}:batch_generator"],
                                      "returned a generator of batches; lrfind needs data it can pass over again"),
+    # [x, y] is no list of batches: it was told to return "an (x, y) pair of arrays", which it had, as a list.
+    "data fn list of x and y": (["model_ts.pt", "--data", f"{USER_MODULE}:xy_list"],
+                                "returned a list of 2 arrays (Tensor, Tensor): an (x, y) pair is read as a tuple, "
+                                "return x, y"),
 }
 
 

@@ -1889,7 +1889,15 @@ def _batches_refusal(text: str, obj: object) -> str:
     ``range_test`` takes an iterable of batches, but ``lrfind`` passes over its data again (``--refine``'s trials
     and held-out batches, ``fit``'s epochs), which a generator cannot, and batches a Dataset or arrays with
     ``--batch-size``, shuffled by ``--seed``. It was refused as "returned a list; expected a Dataset, ...".
+    A list of two arrays is an ``(x, y)`` pair given as a list: told to return it as a tuple.
     """
+    if isinstance(obj, list) and len(obj) == 2 and all(hasattr(item, "shape") for item in obj):
+        # [x, y]: told "a list of batches ... return an (x, y) pair of arrays", which it was, as a list.
+        names = ", ".join(type(item).__name__ for item in obj)
+        return (
+            f"The data function {text} returned a list of 2 arrays ({names}): an (x, y) pair is read as a tuple, "
+            "return x, y (not [x, y]). A list of batches is for range_test(model, batches) in Python."
+        )
     what = "a generator" if isinstance(obj, Iterator) else f"a {type(obj).__name__}"
     return (
         f"The data function {text} returned {what} of batches; lrfind needs data it can pass over again (--refine, "
