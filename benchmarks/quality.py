@@ -69,8 +69,9 @@ def code_key(paths: Sequence[Path]) -> str:
     """A hash of what the Python modules at ``paths`` do, not of how their text reads.
 
     Each module is parsed, its docstrings (module, class, function) dropped, and the tree written
-    back as source (``ast.unparse``), so comments, docstrings, blank lines and line wrapping leave
-    the key as it was and any change to the code changes it.
+    out node by node (:func:`_dump`), so comments, docstrings, blank lines and line wrapping leave
+    the key as it was, any change to the code changes it, and so does no Python release: its
+    ``ast.unparse`` text, the key before, differed between 3.10, 3.11 and 3.12 for the same files.
     """
     digest = hashlib.sha1()
     for path in paths:
@@ -88,7 +89,23 @@ def _code_of(source: str) -> str:
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
                     and isinstance(first.value.value, str):
                 node.body = node.body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
+    return _dump(tree)
+
+
+def _dump(node: object) -> str:
+    """``node`` as its class and fields, leaving out those that are ``None`` or empty.
+
+    A field a later Python added is empty where the code does not use it (3.12's ``type_params``),
+    and ``ast.dump`` shows empty ones up to 3.12 only: this text is the same on every release.
+    """
+    if isinstance(node, ast.AST):
+        fields = ((name, getattr(node, name, None)) for name in node._fields)
+        return f"{type(node).__name__}(" + ", ".join(
+            f"{name}={_dump(value)}" for name, value in fields if value is not None and value != []
+        ) + ")"
+    if isinstance(node, list):
+        return "[" + ", ".join(_dump(item) for item in node) + "]"
+    return repr(node)
 
 
 def finder_version(finder: str) -> str:

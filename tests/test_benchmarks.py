@@ -571,6 +571,13 @@ def test_the_finder_key_follows_the_code_and_not_its_comments_or_docstrings(tmp_
     assert quality.finder_version("lrfinder_cb") != keys["lrfinder_cb"]
 
 
+def test_the_finder_key_is_the_same_on_every_python(tmp_path: Path) -> None:
+    # ast.unparse's text, the key before, differed between Python 3.10, 3.11 and 3.12 for the same modules, so a run
+    # on another Python re-ran every finding. This value is code_key's of _MODULE on 3.10, 3.11, 3.12 and 3.13.
+    (tmp_path / "module.py").write_text(_MODULE)
+    assert quality.code_key([tmp_path / "module.py"]) == "9adedec4"
+
+
 def test_the_rule_choice_ranks_by_regret_as_the_shipped_rule_was_chosen() -> None:
     agg = {
         "cand:lower_regret": {"tasks_in_band": 1, "runs_in_band": 5, "geo_regret": 2.9},
