@@ -1435,18 +1435,22 @@ def _step_in_backward(module: nn.Module, zero: bool | None) -> None:
         p.register_post_accumulate_grad_hook(step)
 
 
-@pytest.mark.parametrize("manual", [False, True], ids=["automatic", "manual"])
-def test_a_hook_stepping_in_backward_is_refused_not_trained_at_two_lrs(tmp_path: Path, manual: bool) -> None:
+@pytest.mark.parametrize("step", ["automatic", "manual", "closure"])
+def test_a_hook_stepping_in_backward_is_refused_not_trained_at_two_lrs(tmp_path: Path, step: str) -> None:
     """Hooks stepping their own optimizers in backward: the test's optimizer stepped each weight again, at the swept
     LR (or stepped the zeros they left), and the fit ran unwarned. Refused at the first step, as range_test refuses
     it (4bd673a, 4fc058e, 3794050), under automatic and manual optimization, the weights put back. Hooks leaving no
-    gradient failed in the optimizer's step ("stack expects a non-empty TensorList"), or ran flat with plain SGD."""
+    gradient failed in the optimizer's step ("stack expects a non-empty TensorList"), or ran flat with plain SGD.
+
+    A manual ``opt.step(closure)`` (``ClosureStepped``) runs its backward inside the step, after the step's pre-hook
+    that checked the hooked parameters (c465e91): such hooks ran unwarned there until the closure's first call was
+    checked too (61432fb)."""
     for zero, said in [
         (False, r"changed during the first step's backward.*first: body\.0\.weight.*twice a step"),
         (True, r"changed during the first step's backward.*kept a gradient of zeros"),
         (None, r"None of the optimizer's parameters holds a gradient.*post-accumulate-grad hook.*first: body\.0"),
     ]:
-        model = ManualNet() if manual else Net()
+        model = {"automatic": Net, "manual": ManualNet, "closure": ClosureStepped}[step]()
         _step_in_backward(model, zero)
         before = weights(model)
         t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
@@ -1493,27 +1497,6 @@ def test_a_gradient_hook_under_a_manual_closure_step_is_not_taken_for_a_step_in_
     t.fit(model, make_loader())
     assert finder.result is not None and len(finder.result.losses) == len(model.test_events()) > 0
     assert t.global_step == 2
-
-
-def test_a_hook_stepping_in_a_manual_closure_steps_backward_is_refused(tmp_path: Path) -> None:
-    """``opt.step(closure)`` runs its backward inside the step, after the step's pre-hook that checked the hooked
-    parameters (c465e91): hooks stepping an optimizer of their own there trained each weight twice, or left the
-    test's SGD nothing to step (a flat curve), unwarned. The closure's first call is checked too now, the weights
-    put back; the advice is a LightningModule's (configure_optimizers, the callback's optimizer=), not range_test's
-    "one optimizer over model.parameters()"."""
-    for zero, said in [
-        (False, r"changed during the first step's backward.*first: body\.0\.weight.*twice a step"),
-        (True, r"changed during the first step's backward.*kept a gradient of zeros"),
-        (None, r"None of the optimizer's parameters holds a gradient.*post-accumulate-grad hook.*first: body\.0"),
-    ]:
-        model = ClosureStepped()
-        _step_in_backward(model, zero)
-        before = weights(model)
-        t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
-        with pytest.raises(ModelError, match=said) as caught:
-            t.fit(model, make_loader())
-        assert "configure_optimizers" in str(caught.value) and "model.parameters()" not in str(caught.value)
-        assert all(torch.equal(before[k], v) for k, v in weights(model).items())
 
 
 class HandAccumulating(Net):
