@@ -64,7 +64,7 @@ from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_na
 from ._text import decode_text, parse_json, read_text
 from ._warn import once_per_call, warn
 from ._wording import plural
-from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_real, analyze, check_curve
+from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_curve, _check_real, analyze, check_curve
 from .batches import (
     CyclingBatches,
     _batch_loss,
@@ -760,6 +760,66 @@ class RangeTestResult:
         if path is not None:
             atomic_write_text(path, text + "\n")  # the path as given: 'out/' is refused, not written as 'out'
         return text
+
+    @classmethod
+    def from_curve(
+        cls,
+        lrs: Sequence[float],
+        losses: Sequence[float],
+        *,
+        stop_reason: StopReason = "completed",
+        rule: Rule | str = DEFAULT_RULE,
+        curve: Curve = "train",
+        **fields: Any,
+    ) -> RangeTestResult:
+        """A result for a curve recorded elsewhere (a peer's finder, a notebook): analysed, ready to report.
+
+        The settings are read off the curve, so a report of it says what was swept: ``min_lr`` and ``max_lr`` are
+        its first and last LR, ``num_steps`` its length, ``mode`` ``"linear"`` where the LRs are evenly spaced and
+        ``"exp"`` otherwise; no stop rule is claimed (``stop_factor=None``). A hand-built ``RangeTestResult(lrs=...,
+        losses=...)`` keeps the default settings instead (100 steps from 1e-7 to 10), which its report would print.
+        A peer's recorded loss is often a moving average: undo it first (:func:`~lrfinder.undo_ema`).
+
+        Args:
+            lrs: The LR at each step, strictly increasing.
+            losses: The loss at each step (raw, not averaged); the last may be NaN/inf.
+            stop_reason: Why the curve ends (:data:`StopReason`).
+            rule: The suggestion rule, as for :func:`range_test`.
+            curve: ``"train"`` or ``"val"``: the kind of loss recorded.
+            **fields: Other :class:`RangeTestResult` fields the report shows when given (``batch_size``,
+                ``model_name``, ``optimizer_name``, ``label``, ...).
+
+        Raises:
+            ValueError: ``lrs`` and ``losses`` that no sweep records (of different lengths, fewer than 2 points,
+                LRs not finite, > 0 and strictly increasing), or an unknown ``stop_reason``.
+
+        Example:
+            >>> lrs = np.logspace(-5, 0, 60)
+            >>> x = np.log10(lrs)
+            >>> r = RangeTestResult.from_curve(lrs, 1.0 + np.tanh(-(x + 2.5)) + np.where(x > -0.8, 40 * (x + 0.8), 0))
+            >>> r.settings.mode, f"{r.settings.min_lr:.0e}", f"{r.settings.max_lr:.0e}", r.settings.num_steps
+            ('exp', '1e-05', '1e+00', 60)
+
+        """
+        if "settings" in fields:
+            raise TypeError(
+                "RangeTestResult.from_curve() reads the settings off the curve: drop settings=, or build "
+                "RangeTestResult(...) with them directly"
+            )
+        lr_arr, loss_arr = _check_curve(lrs, losses)  # the settings check curve=, the result stop_reason=
+        if lr_arr.size < 2:
+            raise ValueError(f"Expected a curve of at least 2 points, but got {lr_arr.size}")
+        gaps = np.diff(lr_arr)
+        mode: SweepMode = "linear" if np.allclose(gaps, gaps.mean(), rtol=1e-3, atol=0.0) and lr_arr.size > 2 else "exp"
+        settings = RangeTestSettings(
+            min_lr=float(lr_arr[0]),
+            max_lr=float(lr_arr[-1]),
+            num_steps=int(lr_arr.size),
+            mode=mode,
+            stop_factor=None,
+            curve=curve,
+        )
+        return finish_result(lr_arr.tolist(), loss_arr.tolist(), stop_reason, rule=rule, settings=settings, **fields)
 
     @classmethod
     def from_json(cls, source: str | bytes | os.PathLike[str]) -> RangeTestResult:

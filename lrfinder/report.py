@@ -540,7 +540,8 @@ def _header_lines(
     models = _model_names(results, 40)
     if len(models) == 1:
         name, params = models[0]
-        title = f"LR range test: {name} ({params} trainable parameters)"
+        # A curve recorded elsewhere (RangeTestResult.from_curve) has no count: "(? trainable parameters)" said nothing.
+        title = f"LR range test: {name}" + ("" if params == "?" else f" ({params} trainable parameters)")
     else:
         # Too long for the title's lines, the names are cut shorter; still too long, the counts go before the
         # names are cut shortest: a name tells the curves apart, a count does not.

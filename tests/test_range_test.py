@@ -53,6 +53,7 @@ from lrfinder import (
     RangeTestSettings,
     Refine,
     StateSnapshot,
+    analyze,
     create_optimizer,
     lr_schedule,
     range_test,
@@ -7102,3 +7103,39 @@ def test_sgd_swept_from_an_lr_where_it_already_diverges_is_not_only_told_the_mod
         r"LRs, or the swept range starts just below where it diverges\)",
         result.error,
     ), result.error
+
+
+def test_a_curve_recorded_elsewhere_becomes_a_result_with_its_own_settings(tmp_path: Path) -> None:
+    # A peer's curve (torch-lr-finder's history, fastai's recorder) read into a result: the settings are the
+    # curve's, the suggestion analyze's, and the result round-trips through JSON like one range_test returned.
+    lrs = np.logspace(-5.0, 0.0, 70)
+    x = np.log10(lrs)
+    loss = 1.0 + np.tanh(-(x + 3.0)) + np.where(x > -1.0, 30.0 * (x + 1.0) ** 2, 0.0)
+    loss = loss + np.random.default_rng(1).normal(0.0, 0.01, x.size)
+    result = RangeTestResult.from_curve(lrs, loss, optimizer_name="SGD", batch_size=64)
+    s = result.settings
+    assert (s.mode, s.num_steps, s.stop_factor, s.curve) == ("exp", 70, None, "train")
+    assert math.isclose(s.min_lr, 1e-5) and math.isclose(s.max_lr, 1.0)
+    assert result.suggestion is not None and result.suggestion.lr == analyze(lrs, loss).lr
+    assert (result.stop_reason, result.optimizer_name, result.batch_size) == ("completed", "SGD", 64)
+    assert RangeTestResult.from_json(result.to_json(tmp_path / "peer.json")) == result
+    linear = RangeTestResult.from_curve(torch.linspace(1e-4, 1e-1, 30).tolist(), loss[:30], curve="val")
+    assert (linear.settings.mode, linear.settings.curve) == ("linear", "val")
+    flat = RangeTestResult.from_curve(lrs, np.ones_like(lrs), stop_reason="interrupted")
+    assert flat.suggestion is None and flat.error is not None and flat.error.startswith("The test was interrupted")
+
+
+@pytest.mark.parametrize(
+    ("lrs", "losses", "kwargs", "match"),
+    [
+        ([1e-3], [1.0], {}, "at least 2 points"),
+        ([1e-3, 1e-2], [1.0], {}, "the same length"),
+        ([1e-2, 1e-3], [1.0, 1.0], {}, "strictly increasing"),
+        ([1e-3, 1e-2], [1.0, 1.0], {"stop_reason": "done"}, "stop_reason"),
+        ([1e-3, 1e-2], [1.0, 1.0], {"curve": "valid"}, "Did you mean 'val'"),
+        ([1e-3, 1e-2], [1.0, 1.0], {"settings": RangeTestSettings()}, "reads the settings off the curve"),
+    ],
+)
+def test_a_curve_no_sweep_records_is_refused_by_from_curve(lrs, losses, kwargs, match) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        RangeTestResult.from_curve(lrs, losses, **kwargs)

@@ -251,6 +251,21 @@ def test_a_completed_sweep_that_blew_up_is_not_said_to_have_stopped_in_the_heade
     assert "stopped: diverged" in all_text(plot_range_test(make_result()))
 
 
+def test_a_curve_recorded_elsewhere_is_reported_with_the_range_it_swept() -> None:
+    # A peer's curve had no route to the report: RangeTestResult(lrs=..., losses=...) built by hand kept the default
+    # settings, and the header claimed "steps run 88/100 (exp, 1.00e-07 .. 1.00e+01)" and "(? trainable parameters)"
+    # for a sweep of 88 steps from 1e-5 to 1.
+    lrs = np.logspace(-5.0, 0.0, 88)
+    x = np.log10(lrs)
+    loss = 2.3 - 1.8 / (1 + np.exp(-(x + 2.5) * 3)) + np.random.default_rng(0).normal(0, 0.02, 88)
+    text = all_text(plot_range_test(RangeTestResult.from_curve(lrs, loss, optimizer_name="SGD", batch_size=32)))
+    assert "steps run 88/88 (exp, 1.00e-05 .. 1.00e+00)" in text
+    assert "optimizer SGD | batch size 32" in text
+    assert "trainable parameters" not in text  # nothing to count: the model was never seen
+    linear = RangeTestResult.from_curve(np.linspace(1e-4, 1e-1, 40), loss[:40])
+    assert "steps run 40/40 (linear, 1.00e-04 .. 1.00e-01)" in all_text(plot_range_test(linear))
+
+
 def test_non_finite_point_is_marked_and_shaded():
     result = make_result(nan_at=85)
     assert result.suggestion is not None and result.suggestion.non_finite_lr is not None
