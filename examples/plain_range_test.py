@@ -16,7 +16,6 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrfinder
-from lrfinder.cli.output import stop_words
 
 
 def make_data(n: int = 2048, features: int = 20, classes: int = 4, seed: int = 0) -> TensorDataset:
@@ -37,7 +36,7 @@ def main() -> None:
     result = lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy)
 
     # In the words of lrfind's summary: "stopped: diverged", or what "completed" means for the stop rule.
-    print(f"steps run: {result.num_steps}/{result.settings.num_steps} ({stop_words(result)})")
+    print(f"steps run: {result.num_steps}/{result.settings.num_steps} ({result.stop_words})")
     s = result.suggestion
     if s is None:
         print(f"inconclusive: {result.error}")

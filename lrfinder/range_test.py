@@ -393,6 +393,21 @@ class RangeTestResult:
         return len(self.lrs)
 
     @property
+    def stop_words(self) -> str:
+        """How the sweep ended, in words: ``"stopped: diverged"``, or what ``"completed"`` means.
+
+        "completed" alone read against the analysis's "the loss did blow up, from lr=...": the stop rule waits for
+        the loss to pass about ``stop_factor`` times its best, the analysis reads a smaller rise of the smoothed
+        curve as the blow-up, so both are true once each says what it judged. ``lrfind``'s summary prints it.
+        """
+        if self.stop_reason != "completed":
+            return f"stopped: {self.stop_reason}"
+        factor = self.settings.stop_factor
+        if factor is None:
+            return "completed: no stop rule, stop_factor=None"
+        return f"completed: the loss never passed the stop rule's {factor:g}x its best"
+
+    @property
     def lr_group(self) -> int | None:
         """The index of the param group whose LR :attr:`lrs` (and :attr:`lr`) are, ``None`` when not recorded.
 
@@ -767,7 +782,7 @@ class RangeTestResult:
         lrs: Sequence[float],
         losses: Sequence[float],
         *,
-        stop_reason: StopReason = "completed",
+        stop_reason: StopReason | None = None,
         rule: Rule | str = DEFAULT_RULE,
         curve: Curve = "train",
         **fields: Any,
@@ -783,7 +798,8 @@ class RangeTestResult:
         Args:
             lrs: The LR at each step, strictly increasing.
             losses: The loss at each step (raw, not averaged); the last may be NaN/inf.
-            stop_reason: Why the curve ends (:data:`StopReason`).
+            stop_reason: Why the curve ends (:data:`StopReason`); by default ``"non_finite"`` where the last loss is
+                NaN/inf, else ``"completed"``.
             rule: The suggestion rule, as for :func:`range_test`.
             curve: ``"train"`` or ``"val"``: the kind of loss recorded.
             **fields: Other :class:`RangeTestResult` fields the report shows when given (``batch_size``,
@@ -819,6 +835,8 @@ class RangeTestResult:
             stop_factor=None,
             curve=curve,
         )
+        if stop_reason is None:
+            stop_reason = "completed" if math.isfinite(float(loss_arr[-1])) else "non_finite"
         return finish_result(lr_arr.tolist(), loss_arr.tolist(), stop_reason, rule=rule, settings=settings, **fields)
 
     @classmethod

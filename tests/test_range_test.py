@@ -7121,6 +7121,9 @@ def test_a_curve_recorded_elsewhere_becomes_a_result_with_its_own_settings(tmp_p
     assert RangeTestResult.from_json(result.to_json(tmp_path / "peer.json")) == result
     linear = RangeTestResult.from_curve(torch.linspace(1e-4, 1e-1, 30).tolist(), loss[:30], curve="val")
     assert (linear.settings.mode, linear.settings.curve) == ("linear", "val")
+    blown = RangeTestResult.from_curve(lrs[:40], [*loss[:39], float("nan")])  # the stop is the last loss's
+    assert (blown.stop_reason, blown.stop_words) == ("non_finite", "stopped: non_finite")
+    assert result.stop_words == "completed: no stop rule, stop_factor=None"
     flat = RangeTestResult.from_curve(lrs, np.ones_like(lrs), stop_reason="interrupted")
     assert flat.suggestion is None and flat.error is not None and flat.error.startswith("The test was interrupted")
 
@@ -7139,3 +7142,14 @@ def test_a_curve_recorded_elsewhere_becomes_a_result_with_its_own_settings(tmp_p
 def test_a_curve_no_sweep_records_is_refused_by_from_curve(lrs, losses, kwargs, match) -> None:
     with pytest.raises((ValueError, TypeError), match=match):
         RangeTestResult.from_curve(lrs, losses, **kwargs)
+
+
+def test_stop_words_say_what_completed_means() -> None:
+    # "completed" alone read against the analysis's "the loss did blow up" (the stop rule waits for stop_factor x the
+    # best loss): the words say what the stop rule judged. The example and lrfind's summary print them.
+    lrs, losses = (1e-3, 1e-2, 1e-1), (2.0, 1.0, 3.0)
+    done = RangeTestResult(lrs=lrs, losses=losses, stop_reason="completed", settings=RangeTestSettings(stop_factor=4))
+    assert done.stop_words == "completed: the loss never passed the stop rule's 4x its best"
+    assert dataclasses.replace(done, stop_reason="diverged").stop_words == "stopped: diverged"
+    off = dataclasses.replace(done, settings=RangeTestSettings(stop_factor=None))
+    assert off.stop_words == "completed: no stop rule, stop_factor=None"

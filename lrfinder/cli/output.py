@@ -658,7 +658,7 @@ def summary_rows(
     precision, clipping = result.settings.precision_words, result.settings.clipping
     gradients = (f", {precision}" if precision else "") + (f", gradients {clipping}" if clipping else "")
     rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}{gradients}"))
-    rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} ({stop_words(result)})"))
+    rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} ({result.stop_words})"))
     if result.settings.curve == "val":
         rows.append(("curve", "validation loss (the mean over --val-data after every step)"))
     if result.noise_scale is not None:
@@ -702,21 +702,6 @@ def summary_rows(
     if result.scaled is not None and result.scaled.warning:
         rows.append(("warning", result.scaled.warning))
     return rows
-
-
-def stop_words(result: RangeTestResult) -> str:
-    """The summary's word for how the sweep ended: ``stopped: diverged``, or what ``completed`` means.
-
-    "stopped: completed" sat beside the reason's "the loss did blow up, from lr=...": the stop rule waits for
-    the loss to pass about ``stop_factor`` times its best, the analysis reads a smaller rise of the smoothed
-    curve as the blow-up, so both are true once each says what it judged.
-    """
-    if result.stop_reason != "completed":
-        return f"stopped: {result.stop_reason}"
-    factor = result.settings.stop_factor
-    if factor is None:
-        return "completed: no stop rule, stop_factor=None"
-    return f"completed: the loss never passed the stop rule's {factor:g}x its best"
 
 
 def scaled_text(scaled: ScaledLR) -> str:
