@@ -1475,6 +1475,18 @@ def test_model_args_a_checkpoints_class_does_not_take_or_needs_are_named(work: P
     sys.modules.pop("lrf_req", None)
 
 
+def test_a_lightning_checkpoint_without_weights_says_what_it_holds(work: Path):
+    # It failed in load_from_checkpoint with "Cannot load checkpoint ... KeyError: 'state_dict'" and no advice.
+    torch.save({"pytorch-lightning_version": "2.6.6", "epoch": 3, "optimizer_states": []}, work / "bare.ckpt")
+    result = invoke("run", "bare.ckpt", "--model-class", f"{USER_MODULE}:LitNet", "--data", "train.npz", *FAST)
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.stderr.split())
+    assert "KeyError" not in said
+    keys = "'epoch', 'optimizer_states', 'pytorch-lightning_version'"
+    assert f"bare.ckpt holds no 'state_dict' (its keys: {keys})" in said
+    assert "Pass a checkpoint written by trainer.save_checkpoint or ModelCheckpoint" in said
+
+
 def test_debug_shows_the_exception(work: Path):
     mismatch = ["weights.pt", "--model-class", f"{USER_MODULE}:Net", "--model-args", '{"hidden": 4}']
     result = invoke("run", *mismatch, "--data", "train.npz", "--debug", *FAST)

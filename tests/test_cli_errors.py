@@ -2306,3 +2306,11 @@ def test_a_list_options_metavar_is_read_as_click_8_1_gives_it():
 
     assert _metavar(OlderOption(), ctx) == "FLOAT,..."  # type: ignore[arg-type]
     assert "," in _metavar(decay, ctx)  # the installed click's, whichever it is
+
+
+def test_inputs_and_targets_of_different_lengths_are_named_and_told_to_match(work: Path):
+    # It said "... have different numbers of rows (256 and 200)." alone: neither which arrays nor what to do.
+    np.savez(work / "uneven.npz", x=np.zeros((256, 10), "float32"), y=np.zeros(200, "int64"))
+    assert_one_line(invoke("run", "model.pt", "--data", "uneven.npz", *FAST), 1,
+                    "The inputs ('x') and targets ('y') in uneven.npz have different numbers of rows (256 and 200)",
+                    "Save them with the same length, one target row per input row.")  # fmt: skip

@@ -843,6 +843,14 @@ def load_model(
                 f"load_from_checkpoint, e.g. '{{\"hidden\": 64}}'), but got a list: {model_args!r}."
             )
         _check_init_args(cls, kwargs, model_class)
+        if "state_dict" not in obj:
+            # load_from_checkpoint failed with "KeyError: 'state_dict'", naming neither what the file holds nor a fix.
+            keys = _names(sorted(map(str, obj)), limit=8)
+            raise ModelError(
+                f"The checkpoint {file} holds no 'state_dict' (its keys: {keys}), so it has no weights to load into "
+                f"{model_class}. Pass a checkpoint written by trainer.save_checkpoint or ModelCheckpoint, or save the "
+                "weights as torch.save({'state_dict': model.state_dict(), ...}, path)."
+            )
         try:
             module = cls.load_from_checkpoint(file, map_location="cpu", weights_only=True, **kwargs)
         except Exception as exc:
@@ -1349,8 +1357,12 @@ def _to_tensors(
     if xt.dim() == 0 or yt.dim() == 0:
         raise DataError(f"The inputs and targets in {source} must have a first (sample) dimension.")
     if xt.shape[0] != yt.shape[0]:
+        # It said the two counts alone, not which arrays they were or what to do.
+        xn, yn = (f" ({key!r})" if key else "" for key in keys or ("", ""))
         raise DataError(
-            f"The inputs and targets in {source} have different numbers of rows ({xt.shape[0]} and {yt.shape[0]})."
+            f"The inputs{xn} and targets{yn} in {source} have different numbers of rows ({xt.shape[0]} and "
+            f"{yt.shape[0]}): each sample is one row of both. Save them with the same length, one target row per "
+            "input row."
         )
     if xt.shape[0] == 0:
         raise DataError(f"{source} holds no samples (0 rows). Check that the file holds the data you meant.")
