@@ -2972,13 +2972,21 @@ def _check_undefined_loss(
             _raise_if_non_finite_at_start(model, snapshot, prepared.loss_of, *non_finite[0])
 
 
-def _warn_varying_sizes(drawn: Sequence[int | None], first_pass: int | None, size: int | None, accumulate: int) -> None:
+def _warn_varying_sizes(
+    drawn: Sequence[int | None],
+    first_pass: int | None,
+    size: int | None,
+    accumulate: int,
+    world: int = 1,
+    total: int | None = None,
+) -> None:
     """Warn once when the batches drawn (``drawn``, in order) varied in size: the test's is their median, ``size``.
 
     A batch sampler of its own sizes (a bucketing one) or a list of batches gives no DataLoader ``batch_size``;
     the median of the sizes drawn became ``result.batch_size`` (the report's header, ``result.scale()``) without a
     word. The last batch of each pass (every ``first_pass``-th; the last drawn while no pass has ended) is left
-    out of the comparison: a pass's short remainder is no varying size.
+    out of the comparison: a pass's short remainder is no varying size. Over ``world`` > 1 ranks ``size`` is this
+    rank's median and ``total`` the ranks' sum of theirs (``None`` where a rank's batches give no size): the test's.
     """
     if size is None or len(drawn) < 2:
         return
@@ -2986,12 +2994,26 @@ def _warn_varying_sizes(drawn: Sequence[int | None], first_pass: int | None, siz
     if len(set(kept)) < 2:
         return
     sizes = [s for s in drawn if s is not None]
-    per_step = f" x accumulate_steps={accumulate} = {size * accumulate} per step" if accumulate > 1 else ""
+    batch = size if world == 1 else total
+    per_step = f" x accumulate_steps={accumulate} = {batch * accumulate} per step" if accumulate > 1 and batch else ""
+    uses = "which result.batch_size, the report's header, result.scale() and the noise scale use"
+    if world == 1:
+        said = f"the test's batch is their median, {size}{per_step}, {uses}"
+    elif total is None:
+        # Under DDP it named this rank's median as result.batch_size, which is the ranks' sum.
+        said = (
+            f"this rank's batch is their median, {size} per rank, and the test's is unknown: the batches of another of "
+            f"the {world} ranks give no size"
+        )
+    else:
+        said = (
+            f"this rank's batch is their median, {size} per rank, and the test's is the sum over the {world} ranks, "
+            f"{total}{per_step}, {uses}"
+        )
     warn(
         f"The batches' sizes varied ({min(sizes)} to {max(sizes)} examples) and the data gives no DataLoader "
-        f"batch_size: the test's batch is their median, {size}{per_step}, which result.batch_size, the report's "
-        "header, result.scale() and the noise scale use. Pass result.scale(..., from_batch_size=...) to scale "
-        "from another size, or give the data as a DataLoader(batch_size=...) of one size."
+        f"batch_size: {said}. Pass result.scale(..., from_batch_size=...) to scale from another size, or give the "
+        "data as a DataLoader(batch_size=...) of one size."
     )
 
 
@@ -3010,12 +3032,13 @@ def _result(
     noise_unmeasured = prepared.noise_unmeasured
     sizes = [s for s in batch_size if s is not None]
     size = statistics.median_low(sizes) if sizes else None
-    _warn_varying_sizes(batch_size, prepared.batches.first_pass, size, settings.accumulate_steps)
+    own = size
     if ranks is not None:
         # The global batch is the sum of the ranks' own (one all_reduce): each rank's times the world differed on
         # ranks whose loaders' batches differ (16 and 32: 32 on rank 0, 64 on rank 1), and so did result.scale(...).
         known, total = ranks.sum(torch.tensor([float(size is not None), float(size or 0)])).tolist()
         size = int(total) if known == world else None
+    _warn_varying_sizes(batch_size, prepared.batches.first_pass, own, settings.accumulate_steps, world, size)
     size = None if size is None else size * settings.accumulate_steps
     result = finish_result(
         lrs,

@@ -2418,6 +2418,27 @@ def test_batch_size_of_batches_of_varying_size_is_their_median(
     assert sum("sizes varied" in str(w.message) for w in said) == 1
 
 
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_varying_sizes_under_ddp_are_said_per_rank_with_the_tests_global_batch(accumulate: int) -> None:
+    """Under DDP the warning runs on each rank's own sizes: rank 0 named its median, 8, as result.batch_size, which is
+    the ranks' sum (24 over 2 ranks of 8 and 16)."""
+    from lrfinder.range_test import _warn_varying_sizes
+
+    with pytest.warns(UserWarning, match="sizes varied") as said:
+        _warn_varying_sizes([32, 8, 8, 8], None, 8, accumulate, world=2, total=24)
+    text = str(said[0].message)
+    per_step = " x accumulate_steps=2 = 48 per step" if accumulate == 2 else ""
+    assert "this rank's batch is their median, 8 per rank, and the test's is the sum over the 2 ranks" in text
+    assert f"the sum over the 2 ranks, 24{per_step}, which result.batch_size" in text
+    assert "test's batch is their median" not in text
+    with pytest.warns(UserWarning, match="sizes varied") as said:
+        _warn_varying_sizes([32, 8, 8, 8], None, 8, accumulate, world=2, total=None)
+    assert "8 per rank, and the test's is unknown: the batches of another of the 2 ranks give no size" in str(
+        said[0].message
+    )
+    assert "result.batch_size" not in str(said[0].message)
+
+
 def test_a_short_last_batch_of_a_pass_is_no_varying_size(mlp: nn.Module, dataset: TensorDataset) -> None:
     """Batches of 32 but for each pass's short last one (a list of batches, no DataLoader batch_size): their size is
     32, said without a warning that the sizes varied."""
