@@ -359,6 +359,16 @@ def is_not_a_sequence(value: object, *also: type) -> bool:
     )
 
 
+def is_peer_history(value: object) -> bool:
+    """Whether ``value`` is another LR finder's recorded curve: a mapping with ``"lr"`` and ``"loss"`` keys.
+
+    torch-lr-finder's ``LRFinder.history`` and Lightning's tuner's ``results`` hold the curve so, each loss a
+    moving average of its own; the refusals of such a dict (``analyze``) or its finder (``plot_range_test``) say
+    how to move from the peer.
+    """
+    return isinstance(value, Mapping) and "lr" in value and "loss" in value
+
+
 def single_number_note(value: object) -> str:
     """``", a single number"`` for a value :func:`is_single_number` holds, to end a refusal with; else ``""``."""
     return ", a single number" if is_single_number(value) else ""

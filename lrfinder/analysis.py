@@ -58,6 +58,7 @@ from ._checks import (
     is_choice,
     is_int,
     is_not_a_sequence,
+    is_peer_history,
     is_real,
     non_finite_from_text,
     plain,
@@ -2604,7 +2605,7 @@ def _refuse_missing_losses(lrs: object) -> NoReturn:
         )
     if isinstance(lrs, Mapping):
         keys = ", ".join(repr(key) for key in list(lrs)[:6])
-        if "lr" in lrs and "loss" in lrs:
+        if is_peer_history(lrs):
             # torch-lr-finder's `history` and Lightning's `results` hold the curve under these keys, each as a moving
             # average of its own: read as recorded, the pick lags by the average's length.
             raise TypeError(

@@ -59,6 +59,7 @@ from ._checks import (
     is_choice,
     is_int,
     is_not_a_sequence,
+    is_peer_history,
     is_real,
     plain,
     real_number,
@@ -210,7 +211,7 @@ def _peer_finder_hint(value: object) -> str:
     """
     history = getattr(value, "history", None)
     results = getattr(value, "results", None)
-    if not any(isinstance(curve, Mapping) and "lr" in curve and "loss" in curve for curve in (history, results)):
+    if not any(is_peer_history(curve) for curve in (history, results)):
         return ""
     return (
         " (another LR finder's object: run the test with result = lrfinder.range_test(model, train_loader, ...) or"
