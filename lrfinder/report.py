@@ -215,7 +215,8 @@ def _peer_finder_hint(value: object) -> str:
         return ""
     return (
         " (another LR finder's object: run the test with result = lrfinder.range_test(model, train_loader, ...) or"
-        " lrfinder.find_lr(...) and pass its result, see docs/migrating.md)"
+        " lrfinder.find_lr(...) and pass its result, or draw the curve it recorded with"
+        " lrfinder.RangeTestResult.from_curve(lrs, losses), its moving average undone; see docs/migrating.md)"
     )
 
 

@@ -2399,7 +2399,8 @@ def test_a_peer_finders_object_says_to_pass_a_result(tmp_path: Path):
 
     said = (
         " (another LR finder's object: run the test with result = lrfinder.range_test(model, train_loader, ...) or"
-        " lrfinder.find_lr(...) and pass its result, see docs/migrating.md)"
+        " lrfinder.find_lr(...) and pass its result, or draw the curve it recorded with"
+        " lrfinder.RangeTestResult.from_curve(lrs, losses), its moving average undone; see docs/migrating.md)"
     )
     for finder in (LRFinder(), _LRFinder()):
         for draw in (plot_range_test, lambda f: save_report(f, tmp_path / "lr.png")):
