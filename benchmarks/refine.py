@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import hashlib
 import json
 import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from .quality import CACHE_DIR, FALLBACK_LR, PER_DECADE, RESULTS_DIR, score_lrs
+from .quality import CACHE_DIR, FALLBACK_LR, PER_DECADE, RESULTS_DIR, code_key, score_lrs
 from .tasks import TASKS, TASKS_BY_NAME, Task, load_data, train
 
 SCHEDULES = ("constant", "onecycle")
@@ -60,14 +60,33 @@ HERE_RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 
 @functools.cache
 def code_version() -> str:
-    """Part of every cache key: the sources that decide a refined pick (read once per process)."""
+    """Part of every cache key: the code that decides a refined pick (read once per process).
+
+    :func:`benchmarks.quality.code_key` of ``range_test.py``, ``analysis.py`` and ``refine.py``, as the quality
+    findings are keyed: an edit to their comments or docstrings keeps the records.
+    """
     import lrfinder
 
     root = Path(lrfinder.__file__).parent
-    digest = hashlib.sha1()
-    for name in ("range_test.py", "analysis.py", "refine.py"):
-        digest.update((root / name).read_bytes())
-    return digest.hexdigest()[:8]
+    return code_key([root / name for name in ("range_test.py", "analysis.py", "refine.py")])
+
+
+def _now() -> str:
+    """When a record is made (UTC, ISO 8601): :func:`_record_key` reuses the newest of the older ones."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def newest_key(explored: Mapping[str, Any], prefix: str) -> str | None:
+    """The key of the record starting with ``prefix`` to read: this code version's, else the newest by its time.
+
+    A record's ``recorded`` is when it was made (for those made before records said so, the time of the commit
+    that first held it); the key breaks a tie. ``None`` when no key starts with ``prefix``.
+    """
+    key = prefix + code_version()
+    if key in explored:
+        return key
+    older = [k for k in explored if k.startswith(prefix)]
+    return max(older, key=lambda k: (str(explored[k].get("recorded", "")), k)) if older else None
 
 
 class Store:
@@ -137,12 +156,8 @@ def _record_key(store: Store, prefix: str, fresh: bool) -> str:
     the output): other modules change under a long run, and exploration only chooses settings.
     ``--fresh`` measures again.
     """
-    key = prefix + code_version()
-    if key not in store.explored and not fresh:
-        older = [k for k in store.explored if k.startswith(prefix)]
-        if older:
-            key = older[-1]
-    return key
+    current = prefix + code_version()
+    return current if fresh else newest_key(store.explored, prefix) or current
 
 
 def explore(store: Store, seed: int, schedule: str, judge: str, fraction: float, *, fresh: bool = False
@@ -160,6 +175,7 @@ def explore(store: Store, seed: int, schedule: str, judge: str, fraction: float,
         s, f = r.suggestion, r.refinement
         store.explored[key] = {
             "seconds": time.perf_counter() - t0,
+            "recorded": _now(),
             "suggestion": None if s is None else {"lr": s.lr, "max_lr": s.max_lr, "divergence_lr": s.divergence_lr,
                                                    "non_finite_lr": s.non_finite_lr},
             "error": r.error,
@@ -209,8 +225,8 @@ def pick_from_ladder(rec: dict[str, Any], n: int, tie: str, tie_z: float, extend
     if not rungs:
         return None
     for _ in range(extend):
-        trials = [by_rung[k] for k in rungs]
         ok = [k for k in rungs if not by_rung[k].diverged and math.isfinite(by_rung[k].held_out_loss)]
+        nxt: int | None
         if not ok:
             nxt = rungs[0] - 1
         else:
@@ -277,6 +293,7 @@ def final_run(store: Store, seed: int, schedule: str, judge: str, fresh: bool = 
             "error": r.error,
             "notes": [] if f is None else list(f.notes),
             "code_version": code_version(),
+            "recorded": _now(),
         }
         store._dirty = True
     return dict(store.explored[key])
@@ -328,6 +345,12 @@ def run_final(names: Sequence[str], all_seeds: Sequence[int], judges: Sequence[s
     return {"rows": rows, "summary": summarize(rows)}
 
 
+def explored_records(store: Store, prefixes: Sequence[str]) -> list[dict[str, Any] | None]:
+    """The record of each key prefix (:func:`newest_key`: this code's, else the newest), ``None`` where none is."""
+    keys = [newest_key(store.explored, p) for p in prefixes]
+    return [None if k is None else store.explored[k] for k in keys]
+
+
 TIE_CONFIGS = tuple((tie, z) for tie in ("best", "smaller", "larger") for z in (1.0, 2.0))
 
 
@@ -346,15 +369,15 @@ def tie_study(names: Sequence[str], seeds: Sequence[int], fraction: float = 0.12
             for name in tune:
                 store = Store(TASKS_BY_NAME[name])
                 steps = max(10, int(round(fraction * store.task.steps)))
-                prefix = [f"{schedule}|{judge}|{steps}|{s}|" for s in seeds]
-                recs = [next((v for k, v in store.explored.items() if k.startswith(p)), None) for p in prefix]
-                if any(r is None or r["suggestion"] is None for r in recs):
+                found = explored_records(store, [f"{schedule}|{judge}|{steps}|{s}|" for s in seeds])
+                recs = [r for r in found if r is not None and r["suggestion"] is not None]
+                if len(recs) < len(found):
                     continue
                 used.append(name)
                 per.setdefault("curve", []).append(
                     score(store, schedule, [baseline_pick(r, schedule) for r in recs], seeds)["regret"])
                 for tie, z in TIE_CONFIGS:
-                    lrs = [pick_from_ladder(r, 3, tie, z, 2) for r in recs]  # type: ignore[arg-type]
+                    lrs = [pick_from_ladder(r, 3, tie, z, 2) for r in recs]
                     per.setdefault(f"{tie}, z={z:g}", []).append(score(store, schedule, lrs, seeds)["regret"])
                 store.save()
             for label, regrets in per.items():
@@ -580,6 +603,38 @@ def render_resweep_steps(payload: dict[str, Any], *, start: bool = False) -> str
     return "\n".join(lines)
 
 
+#: What a record says of its run's time, not of its result: kept out of the result files (``*_timings.json``).
+TIMING_FIELDS = ("sweep_seconds", "refine_seconds", "recorded")
+
+
+def split_timings(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Take :data:`TIMING_FIELDS` out of the records of ``payload`` (a :func:`run_final` result, or one per factor).
+
+    Returns them one entry per record (factor, task, schedule, judge, seed), so a re-run on unchanged code leaves
+    the result file as it was and moves only the timings file. Each record's fields are put in sorted order, as the
+    cache stores them: a record read back from the cache and one just made are written alike.
+    """
+    runs = payload["factors"].items() if "factors" in payload else [(None, payload)]
+    out: list[dict[str, Any]] = []
+    for factor, run in runs:
+        for row in run["rows"]:
+            for seed, rec in enumerate(row["records"]):
+                where = {"factor": factor} if factor is not None else {}
+                out.append({**where, "task": row["task"], "schedule": row["schedule"], "judge": row["judge"],
+                            "seed": seed, **{f: rec.pop(f) for f in TIMING_FIELDS if f in rec}})
+            row["records"] = [dict(sorted(rec.items())) for rec in row["records"]]
+    return out
+
+
+def write_result(out: Path, name: str, payload: dict[str, Any], page: str) -> None:
+    """``name.json`` (results only), ``name_timings.json`` (one line per record) and ``name.md`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    timings = split_timings(payload)
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=1))
+    (out / f"{name}_timings.json").write_text("[\n" + ",\n".join(json.dumps(t) for t in timings) + "\n]\n")
+    (out / f"{name}.md").write_text(page)
+
+
 MARK_BEGIN = "<!-- refine:begin (benchmarks/refine.py --final) -->"
 MARK_END = "<!-- refine:end -->"
 
@@ -626,18 +681,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seeds = list(range(args.seeds))
     if args.final and args.resweep_start:
         payload = resweep_start_study(names, seeds, args.judges, args.fresh)
-        args.out.mkdir(parents=True, exist_ok=True)
         page = render_resweep_steps(payload, start=True)
-        (args.out / "refine_resweep_start.json").write_text(json.dumps(payload, indent=1))
-        (args.out / "refine_resweep_start.md").write_text(page)
+        write_result(args.out, "refine_resweep_start", payload, page)
         print(page)
         return payload
     if args.final and args.resweep_steps:
         payload = resweep_steps_study(names, seeds, args.judges, args.resweep_steps, args.fresh)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "refine_never_falls.json").write_text(json.dumps(payload, indent=1))
-        (args.out / "refine_never_falls.md").write_text(render_resweep_steps(payload))
-        print(render_resweep_steps(payload))
+        page = render_resweep_steps(payload)
+        write_result(args.out, "refine_never_falls", payload, page)
+        print(page)
         return payload
     if args.final:
         from lrfinder import Refine
@@ -650,10 +702,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                              "defaults": f"candidates={d.candidates}, extend={d.extend}, "
                              f"spacing={d.spacing}, tie={d.tie!r}, tie_z={d.tie_z}, val_batches={d.val_batches}, "
                              "budget=default_budget(training_steps)"}
-        args.out.mkdir(parents=True, exist_ok=True)
         name = "refine" if args.tasks is None else "refine_partial"
-        (args.out / f"{name}.json").write_text(json.dumps(payload, indent=1))
-        (args.out / f"{name}.md").write_text(render_final(payload))
+        write_result(args.out, name, payload, render_final(payload))
         if args.tasks is None:
             update_results_md(payload)
         print(render_final(payload))

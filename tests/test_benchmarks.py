@@ -593,3 +593,60 @@ def test_the_rule_choice_ranks_by_regret_as_the_shipped_rule_was_chosen() -> Non
     results = (quality.RESULTS_DIR.parent / "RESULTS.md").read_text()
     assert f"Criterion, the one the shipped rule was chosen by: {quality.CRITERION}" in page
     assert f"were chosen by {quality.CRITERION}" in results
+
+
+def test_refine_reads_the_current_codes_record_else_the_newest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """refine.py reused the alphabetically last older record (e4ffe66e over the newer d23ead12) and the tie study
+    the first key that matched: both read this code's record, else the one recorded last."""
+    from benchmarks import refine
+
+    task = TASKS_BY_NAME["wine_mlp_adamw"]
+    final, explore = "final|constant|train|0|", "constant|train|40|0|"
+    explored = {
+        final + "e4ffe66e": {"lr": 1.0, "recorded": "2026-12-01T10:00:00Z"},
+        final + "d23ead12": {"lr": 2.0, "recorded": "2026-12-06T10:00:00Z"},
+        final + "794220d1": {"lr": 3.0, "recorded": "2026-12-03T10:00:00Z"},
+        final + "fffffff0": {"lr": 4.0},  # made before records said when: older than any that does
+        explore + "93682ac1": {"n": 1, "recorded": "2026-12-02T10:00:00Z"},
+        explore + "9f963e3d": {"n": 2, "recorded": "2026-12-04T10:00:00Z"},
+    }
+    path = tmp_path / f"{task.name}.json"
+    path.write_text(json.dumps({"task": task.name, "fingerprint": task.fingerprint(), "runs": {},
+                                "explored": explored}, sort_keys=True))
+    monkeypatch.setattr(refine, "code_version", lambda: "c0de0000")
+    store = refine.Store(task, tmp_path)
+    assert refine._record_key(store, final, fresh=False) == final + "d23ead12"
+    assert refine._record_key(store, final, fresh=True) == final + "c0de0000"
+    assert refine._record_key(store, "final|onecycle|train|0|", fresh=False) == "final|onecycle|train|0|c0de0000"
+    assert refine.explored_records(store, [explore, "constant|val|40|0|"]) == [explored[explore + "9f963e3d"],
+                                                                               None]
+    # This code's record wins over a newer one of other code.
+    explored[explore + "c0de0000"] = {"n": 3, "recorded": "2026-12-01T00:00:00Z"}
+    path.write_text(json.dumps({"task": task.name, "fingerprint": task.fingerprint(), "runs": {},
+                                "explored": explored}, sort_keys=True))
+    store = refine.Store(task, tmp_path)
+    assert refine.explored_records(store, [explore]) == [explored[explore + "c0de0000"]]
+
+
+def test_refine_keeps_timings_out_of_its_result_files(tmp_path: Path) -> None:
+    """Each refine re-run rewrote ~1,270 lines of refine.json with its records' seconds: the timings now go to
+    their own file, so a re-run on unchanged code leaves the result file as it was."""
+    from benchmarks import refine
+
+    rec = {"lr": 0.1, "sweep_seconds": 1.5, "refine_seconds": 0.25, "recorded": "2026-12-07T10:00:00Z",
+           "code_version": "c0de0000"}
+    row = {"task": "t", "schedule": "constant", "judge": "val", "records": [dict(rec), {**rec, "sweep_seconds": 2.0}]}
+    refine.write_result(tmp_path, "r", {"rows": [row], "summary": {}}, "page")
+    assert json.loads((tmp_path / "r.json").read_text())["rows"][0]["records"] == [
+        {"lr": 0.1, "code_version": "c0de0000"}] * 2
+    assert json.loads((tmp_path / "r_timings.json").read_text()) == [
+        {"task": "t", "schedule": "constant", "judge": "val", "seed": 0, "sweep_seconds": 1.5,
+         "refine_seconds": 0.25, "recorded": "2026-12-07T10:00:00Z"},
+        {"task": "t", "schedule": "constant", "judge": "val", "seed": 1, "sweep_seconds": 2.0,
+         "refine_seconds": 0.25, "recorded": "2026-12-07T10:00:00Z"}]
+    per_factor = {"factors": {"2": {"rows": [{**row, "records": [dict(rec)]}]}}}
+    assert refine.split_timings(per_factor)[0]["factor"] == "2"
+    # The committed result files hold no timings.
+    for name in ("refine", "refine_never_falls", "refine_resweep_start"):
+        text = (Path(refine.RESULTS_DIR) / f"{name}.json").read_text()
+        assert not any(f'"{field}"' in text for field in refine.TIMING_FIELDS), name
