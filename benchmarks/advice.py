@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -84,8 +84,8 @@ def scale_invariant_model(seed: int, gain: float) -> nn.Sequential:
         nn.BatchNorm1d(10, affine=False),
     )
     with torch.no_grad():
-        model[0].weight.mul_(gain)
-        model[3].weight.mul_(gain)
+        for i in (0, 3):
+            cast(nn.Linear, model[i]).weight.mul_(gain)
     return model
 
 

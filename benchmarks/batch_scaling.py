@@ -397,7 +397,8 @@ class _Timers:
 
     def __enter__(self) -> _Timers:
         # ``lrfinder.range_test`` the attribute is the function; the module is in sys.modules.
-        noise_mod, rt_mod = sys.modules["lrfinder.noise"], sys.modules["lrfinder.range_test"]
+        noise_mod: Any = sys.modules["lrfinder.noise"]
+        rt_mod: Any = sys.modules["lrfinder.range_test"]
 
         self._saved = (noise_mod.NoiseProbe.end_step, rt_mod.noise_after_sweep, noise_mod._bootstrap_interval)
         end_step, after, boot = self._saved
@@ -413,16 +414,17 @@ class _Timers:
 
             return wrapper
 
-        noise_mod.NoiseProbe.end_step = timed("per_step", end_step)  # type: ignore[method-assign]
-        rt_mod.noise_after_sweep = timed("post_sweep", after)  # type: ignore[assignment]
+        noise_mod.NoiseProbe.end_step = timed("per_step", end_step)
+        rt_mod.noise_after_sweep = timed("post_sweep", after)
         noise_mod._bootstrap_interval = timed("bootstrap", boot)
         return self
 
     def __exit__(self, *exc: object) -> None:
         # ``lrfinder.range_test`` the attribute is the function; the module is in sys.modules.
-        noise_mod, rt_mod = sys.modules["lrfinder.noise"], sys.modules["lrfinder.range_test"]
+        noise_mod: Any = sys.modules["lrfinder.noise"]
+        rt_mod: Any = sys.modules["lrfinder.range_test"]
 
-        noise_mod.NoiseProbe.end_step, rt_mod.noise_after_sweep, noise_mod._bootstrap_interval = self._saved  # type: ignore[method-assign, assignment]
+        noise_mod.NoiseProbe.end_step, rt_mod.noise_after_sweep, noise_mod._bootstrap_interval = self._saved
 
 
 def measure_range_cost(name: str, rounds: int, profile_rounds: int = 3) -> dict[str, Any]:
@@ -543,9 +545,9 @@ def render(payload: dict[str, Any]) -> str:
     add("| task | split | optimizer | measured B_simple | fitted, sgd form | fitted, surge form | fitted, sqrt form |")
     add("|---|---|---|---|---|---|---|")
     for r in payload["results"]:
-        fitted = [f"{v:.3g}" if v < 1e6 else "> 1e6" for v in (r["fitted_noise"][k] for k in SHAPES)]
+        cells = [f"{v:.3g}" if v < 1e6 else "> 1e6" for v in (r["fitted_noise"][k] for k in SHAPES)]
         measured = "unmeasured" if r["b_simple_median"] is None else f"{r['b_simple_median']:.3g}"
-        add(f"| {r['task']} | {r.get('split', 'tune')} | {r['optimizer']} | {measured} | " + " | ".join(fitted) + " |")
+        add(f"| {r['task']} | {r.get('split', 'tune')} | {r['optimizer']} | {measured} | " + " | ".join(cells) + " |")
     add("")
     for split, summary in payload["summary"].items():
         add(f"### Summary, split {split}: {len(summary['tasks'])} task(s), every (task, batch)\n")
@@ -644,7 +646,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return dict(payload)
     tasks = TASKS
     seeds = args.seeds
-    rounds, cost_rounds, cost_tasks = args.rounds, args.cost_rounds, COST_TASKS
+    rounds, cost_rounds = args.rounds, args.cost_rounds
+    cost_tasks: tuple[str, ...] = COST_TASKS
     if args.smoke:
         st = TASKS[0]
         tasks = [ScalingTask(replace(st.task, grid=(-2.0, 0.0)), (8, 32), 1)]

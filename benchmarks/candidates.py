@@ -108,7 +108,7 @@ def candidate_lrs(lrs: Sequence[float], losses: Sequence[float]) -> dict[str, fl
     except InconclusiveCurveError:
         return dict.fromkeys(CANDIDATES)
     fall = biggest_fall(reading)
-    by_rule = {rule: fn(reading) for rule, fn in RULE_FUNCTIONS.items()}
+    by_rule: dict[str, float] = {rule: fn(reading) for rule, fn in RULE_FUNCTIONS.items()}
     swept = reading.lrs[: reading.i_min + 1]
     div = reading.divergence_lr
     values: dict[str, float | None] = dict(by_rule)

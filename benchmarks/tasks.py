@@ -226,7 +226,7 @@ def deep_plain(depth: int = 10, width: int = 64) -> nn.Module:
     Fragile: it trains over a narrow range of LRs and blows up about a decade above its best.
     """
     model = mlp([64] + [width] * depth + [10])
-    for layer in model:
+    for layer in model.children():
         if isinstance(layer, nn.Linear):
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
             nn.init.zeros_(layer.bias)
