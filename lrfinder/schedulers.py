@@ -264,6 +264,10 @@ def _set_lr(group: dict[str, Any], lr: float) -> None:
         group["lr"] = lr
 
 
+#: The default of :meth:`PlateauWithWarmup.step`'s ``metrics``: a call without it is refused in words.
+_NO_METRIC: Any = object()
+
+
 class PlateauWithWarmup(ReduceLROnPlateau):
     """``ReduceLROnPlateau`` with an optional linear warm-up and the name of its metric.
 
@@ -325,22 +329,28 @@ class PlateauWithWarmup(ReduceLROnPlateau):
             _set_lr(group, target * factor)
         self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
-    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+    def step(self, metrics: Any = _NO_METRIC, epoch: int | None = None) -> None:  # type: ignore[override]
         """Pass ``metrics`` to ``ReduceLROnPlateau.step``, or ignore it during the warm-up.
 
         Args:
             metrics: The monitored value (ignored when warm-up steps ran since the last call).
             epoch: Deprecated by torch; leave it ``None``.
 
+        Raises:
+            TypeError: ``metrics`` is missing or not a number (the message names the monitored metric).
+
         """
         try:
             float(metrics)  # what torch reads it with
         except (TypeError, ValueError, RuntimeError):
             # torch's own words were "float() argument must be a string or a real number, not 'NoneType'" (a
-            # metric never logged, read as logs.get(...)), naming neither the scheduler nor the metric.
+            # metric never logged, read as logs.get(...)), naming neither the scheduler nor the metric; a loop
+            # written for the other schedules, scheduler.step() with no argument, got Python's "missing 1
+            # required positional argument: 'metrics'".
+            got = "no argument (as the other schedules are stepped)" if metrics is _NO_METRIC else repr(metrics)
             raise TypeError(
                 f"Expected plateau's step(metrics) to get the value of the monitored metric {self.monitor!r}, a "
-                f"number, but got {metrics!r}: pass the metric each epoch, e.g. scheduler.step(val_loss), once it "
+                f"number, but got {got}: pass the metric each epoch, e.g. scheduler.step(val_loss), once it "
                 "is computed (under Lightning, log it under that name before the scheduler steps)."
             ) from None
         warmed_up = self.warmup_calls_at_step >= self.warmup_steps

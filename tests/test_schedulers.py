@@ -517,6 +517,16 @@ def test_plateau_stepped_without_a_number_names_its_metric(metric: Any) -> None:
     assert sched.best == pytest.approx(0.8)
 
 
+def test_plateau_stepped_with_no_argument_says_to_pass_its_metric() -> None:
+    # A loop written for the other schedules (scheduler.step()) got Python's "PlateauWithWarmup.step() missing 1
+    # required positional argument: 'metrics'", naming neither the metric nor how to pass it.
+    _, opt = _optimizer()
+    sched = create_scheduler("plateau", opt)
+    with pytest.raises(TypeError, match=r"monitored metric 'val_loss', a number, but got no argument \(as the other "
+                       r"schedules are stepped\): pass the metric each epoch, e\.g\. scheduler\.step\(val_loss\)"):
+        sched.step()
+
+
 def test_required_markers_are_documented_in_the_registry():
     assert SCHEDULERS["step"].settings["step_size"] is REQUIRED
     assert SCHEDULERS["plateau"].settings["monitor"] == "val_loss"
