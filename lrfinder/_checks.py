@@ -335,6 +335,25 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def whole_number_hint(name: str, value: object) -> str:
+    """The fix for a float given where a count is expected (``": pass it as an int, name=64 ..."``); else ``""``.
+
+    A count computed with ``/`` (``epochs * len(loader) / accumulate``, ``256 / 2``) is a float even where it divides
+    evenly; the refusals of such a count end with this, so the fix is named rather than left to be guessed.
+    """
+    if not is_real(value) or is_int(value):
+        return ""
+    number = float(value)  # type: ignore[arg-type]  # a real number (numbers.Real) has __float__
+    if not math.isfinite(number):
+        return ""
+    if number.is_integer():
+        return (
+            f": pass it as an int, {name}={int(number)}"
+            " (/ gives a float even where it divides evenly: use // or int())"
+        )
+    return ": pass a whole number, rounded with round() or math.ceil()"
+
+
 def is_single_number(value: object) -> bool:
     """A 0-d tensor, a 0-d numpy array or a numpy scalar: one number, though its type is iterable.
 

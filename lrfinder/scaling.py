@@ -49,6 +49,7 @@ from ._checks import (
     plain,
     real_number,
     result_lr_message,
+    whole_number_hint,
 )
 from ._warn import warn
 from .names import SCALING_RULES, AppliedScalingRule, ScalingRule, did_you_mean
@@ -318,7 +319,9 @@ def _sgd_like() -> frozenset[str]:
 def _positive_int(name: str, value: object) -> int:
     value = plain(value)  # a 0-d tensor's int; one of more dimensions is refused, as range_test refuses it
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive integer, but got {name}={value!r}")
+        raise ValueError(
+            f"Expected {name} to be a positive integer, but got {name}={value!r}{whole_number_hint(name, value)}"
+        )
     return int(value)
 
 

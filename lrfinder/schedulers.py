@@ -80,7 +80,7 @@ from torch.optim.lr_scheduler import (
     StepLR,
 )
 
-from ._checks import check_flag, is_choice, is_int, is_real, plain, sentence
+from ._checks import check_flag, is_choice, is_int, is_real, plain, sentence, whole_number_hint
 from ._fabric import optimizer_class_name
 from ._warn import warn
 from ._wording import plural, word
@@ -427,7 +427,7 @@ def _number(name: str, value: Any, *, low: float | None = None, high: float | No
 def _integer(name: str, value: Any, *, low: int) -> int:
     value = plain(value)  # torch.tensor(100), np.int64(100): the int they hold
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"Expected {name} to be an integer, but got {name}={value!r}")
+        raise TypeError(f"Expected {name} to be an integer, but got {name}={value!r}{whole_number_hint(name, value)}")
     if value < low:
         raise ValueError(f"Expected {name} >= {low}, but got {name}={value!r}")
     return int(value)

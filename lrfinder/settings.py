@@ -31,6 +31,7 @@ from ._checks import (
     not_a_module_message,
     plain,
     real_number,
+    whole_number_hint,
 )
 from ._fabric import optimizer_class_name
 from ._warn import warn
@@ -880,7 +881,10 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
             f"max_lr={max_lr}, whose ratio overflows. Use a range of at most a few dozen decades, e.g. min_lr=1e-8."
         )
     if not is_int(num_steps):
-        raise TypeError(f"Expected num_steps to be an int, but got num_steps={num_steps!r}")
+        raise TypeError(
+            f"Expected num_steps to be an int, but got num_steps={num_steps!r}"
+            f"{whole_number_hint('num_steps', num_steps)}"
+        )
     if num_steps < min_steps:
         raise ValueError(f"Expected num_steps >= {min_steps}, but got num_steps={num_steps}")
     if num_steps > MAX_SWEEP_STEPS:

@@ -271,7 +271,9 @@ def test_a_hand_built_scaled_lr_stores_numpy_numbers_and_0d_tensors_as_python_on
         ({"lr": 0.0}, "lr > 0"),
         ({"lr": math.inf}, "lr > 0"),
         ({"from_batch_size": 0}, "from_batch_size to be a positive integer"),
-        ({"to_batch_size": 2.5}, "to_batch_size to be a positive integer"),
+        ({"to_batch_size": 2.5}, r"to_batch_size to be a positive integer.*: pass a whole number, rounded with round"),
+        # 256 / 2 is a float: the fix is named (it said only "a positive integer, but got to_batch_size=128.0").
+        ({"to_batch_size": 256 / 2}, r"but got to_batch_size=128\.0: pass it as an int, to_batch_size=128 \(/ gives"),
         ({"rule": "cubic"}, "Unknown scaling rule 'cubic'.*linear, sqrt"),
         ({"divergence_lr": -1.0}, "divergence_lr > 0"),
     ],

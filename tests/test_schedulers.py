@@ -517,6 +517,18 @@ def test_plateau_stepped_without_a_number_names_its_metric(metric: Any) -> None:
     assert sched.best == pytest.approx(0.8)
 
 
+@pytest.mark.parametrize(
+    ("total_steps", "fix"),
+    [(1000 / 2, r"total_steps=500\.0: pass it as an int, total_steps=500 \(/ gives a float"),
+     (1000 / 3, r"total_steps=333\.3+: pass a whole number, rounded with round\(\) or math\.ceil\(\)")],
+)
+def test_a_step_count_computed_with_a_division_is_told_to_be_an_int(total_steps: float, fix: str) -> None:
+    # epochs * len(loader) / accumulate is a float: the refusal said only "to be an integer, but got 500.0".
+    _, opt = _optimizer()
+    with pytest.raises(TypeError, match=rf"Expected total_steps to be an integer, but got {fix}"):
+        create_scheduler("cosine", opt, total_steps=total_steps)  # type: ignore[arg-type]
+
+
 def test_plateau_stepped_with_no_argument_says_to_pass_its_metric() -> None:
     # A loop written for the other schedules (scheduler.step()) got Python's "PlateauWithWarmup.step() missing 1
     # required positional argument: 'metrics'", naming neither the metric nor how to pass it.
