@@ -608,6 +608,21 @@ def _tensor_values(values: Any) -> Any:
     return values
 
 
+def _listed(values: Any) -> Any:
+    """A one-off iterable (a generator, ``map``, ``zip``, a dict's ``.values()``) as a list; other values unchanged.
+
+    numpy read such an object as one item, and the refusal said "float() argument must be a string or a real number,
+    not 'generator'" of a curve that was numbers; a generator read once is empty the second time.
+    """
+    if (
+        isinstance(values, Iterable)
+        and not isinstance(values, (Sequence, np.ndarray, str, bytes, Mapping, set, frozenset))
+        and not hasattr(values, "__array__")  # a tensor, a pandas Series: numpy reads them
+    ):
+        return list(values)
+    return values
+
+
 def _numbers(values: Any, name: str) -> np.ndarray:
     """``values`` as a float array, or a ``TypeError`` naming ``name``: text, booleans, a mapping, complex numbers.
 
@@ -616,6 +631,7 @@ def _numbers(values: Any, name: str) -> np.ndarray:
     """
     if isinstance(values, (str, bytes, Mapping)):
         raise TypeError(f"Expected {name} to be a sequence of numbers, but got {type(values).__name__} {values!r:.60}")
+    values = _listed(values)
     found = text_or_bool_at(values)
     if found is not None:
         raise TypeError(text_or_bool_message(name, found))
@@ -2684,6 +2700,7 @@ def analyze(
     """
     if losses is None:
         _refuse_missing_losses(lrs)
+    lrs, losses = _listed(lrs), _listed(losses)  # read twice below: a generator would be empty the second time
     rule = _rule(rule)
     reading = read_curve(lrs, losses, window=window, curve=curve, optimizer=optimizer)
     lrs_by_rule = {name: fn(reading) for name, fn in RULE_FUNCTIONS.items()}

@@ -2193,6 +2193,23 @@ def test_a_hand_built_suggestions_smoothed_losses_may_come_from_a_generator() ->
         Suggestion(**{**_HAND_BUILT, "smoothed_losses": (v for v in [1.0, "a"])})
 
 
+def test_a_curve_given_as_a_generator_or_a_dicts_values_is_read_as_its_list() -> None:
+    # numpy read a generator, map or dict view as one object: "Expected lrs to be a sequence of numbers, but got
+    # <generator object ...> (float() argument must be a string or a real number, not 'generator')".
+    from lrfinder import RangeTestResult
+
+    lrs = np.logspace(-6, 1, 100)
+    x = np.log10(lrs)
+    losses = 2 + np.tanh(-(x + 2.5)) + np.where(x > 0, 30 * x**2, 0)
+    expected = analyze(lrs, losses).lr
+    history = dict(zip(lrs.tolist(), losses.tolist()))
+    assert analyze((v for v in lrs), (v for v in losses)).lr == expected
+    assert analyze(history.keys(), history.values()).lr == expected
+    assert analyze(map(float, lrs), iter(losses.tolist())).lr == expected
+    result = RangeTestResult.from_curve((v for v in lrs), (v for v in losses))
+    assert result.lr == expected and result.settings.num_steps == 100
+
+
 # --------------------------------------------------------------------------------------------
 # What every suggestion says of itself, for every rule
 # --------------------------------------------------------------------------------------------
