@@ -89,7 +89,8 @@ def _log_curve(lg: Any, result: RangeTestResult) -> None:
     rows = [[i, lr, loss, sm] for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, smoothed))]
     columns = ["step", "lr", "loss", "smoothed_loss"]
     log_dir = getattr(lg, "log_dir", None)
-    if type(lg).__name__ == "CSVLogger" and log_dir:
+    # By name, of either Lightning package, and of a subclass of it (a project's own CSVLogger).
+    if any(cls.__name__ == "CSVLogger" for cls in type(lg).__mro__) and log_dir:
         path = Path(log_dir) / "lr_finder_curve.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:

@@ -145,9 +145,14 @@ def test_bit_identical_to_fit_with_lr_set_by_hand(tmp_path: Path) -> None:
     assert not a_root.exists() or list(a_root.rglob("*")) == []
 
 
-def test_csv_logger_gets_metrics_and_curve(tmp_path: Path) -> None:
+class RunCSVLogger(CSVLogger):
+    """A project's own CSVLogger (extra columns, a naming scheme): its curve went nowhere, told apart by class name."""
+
+
+@pytest.mark.parametrize("logger_class", [CSVLogger, RunCSVLogger])
+def test_csv_logger_gets_metrics_and_curve(tmp_path: Path, logger_class: type[CSVLogger]) -> None:
     finder = LRFinder(**FAST)
-    csv_logger = CSVLogger(tmp_path, name="logs")
+    csv_logger = logger_class(tmp_path, name="logs")
     t = trainer(tmp_path, [finder], logger=csv_logger, log_every_n_steps=1)
     t.fit(Net(), make_loader())
     assert t.logger is csv_logger and t.loggers == [csv_logger]
