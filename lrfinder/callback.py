@@ -2383,7 +2383,7 @@ class LRFinder(_CallbackBase):
         if limited and math.isfinite(available) and available < steps * accumulate:
             _lightning.warn(
                 trainer,
-                f"{self._who}: {option} gives training {int(available)} batches per epoch, fewer "
+                f"{self._who}: {option} gives training {plural(int(available), 'batch', 'batches')} per epoch, fewer "
                 f"than the {steps * accumulate} the range test needs. The test cycles through the whole train "
                 "loader, not only those batches.",
             )

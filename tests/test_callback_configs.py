@@ -99,14 +99,15 @@ def test_attr_name_in_a_frozen_config_is_an_error_before_the_test(tmp_path: Path
     assert model.test_events() == []
 
 
-def test_overfit_batches_is_named_in_the_limits_warning(tmp_path: Path) -> None:
-    """overfit_batches=2 was reported as 'limit_train_batches=2', an option the user never set."""
+@pytest.mark.parametrize(("batches", "said"), [(2, "2 batches"), (1, "1 batch")])
+def test_overfit_batches_is_named_in_the_limits_warning(tmp_path: Path, batches: int, said: str) -> None:
+    """overfit_batches=2 was reported as 'limit_train_batches=2', an option the user never set; one read '1 batches'."""
     finder = LRFinder(**FAST)
-    t = trainer(tmp_path, [finder], max_steps=-1, max_epochs=1, overfit_batches=2)
+    t = trainer(tmp_path, [finder], max_steps=-1, max_epochs=1, overfit_batches=batches)
     with pytest.warns(UserWarning) as record:
         t.fit(Net(), make_loader())
     messages = [str(w.message) for w in record if "LRFinder" in str(w.message)]
-    assert any("overfit_batches=2 gives training 2 batches" in m for m in messages), messages
+    assert any(f"overfit_batches={batches} gives training {said} per epoch" in m for m in messages), messages
     assert not any("limit_train_batches" in m for m in messages)
     assert finder.applied_lr is not None
 
