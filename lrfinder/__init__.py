@@ -14,6 +14,10 @@ from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ._startup import hold_sigint
+
+hold_sigint()  # run as `lrfind`, a Ctrl-C while it imports is the interrupt's message and 130, not a traceback
+
 __version__ = "0.1.0"
 
 #: Public name -> the module (relative to this package) that defines it.

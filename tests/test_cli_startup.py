@@ -169,3 +169,35 @@ def test_an_mplbackend_matplotlib_refuses_is_named_before_the_range_test(tmp_pat
     proc = subprocess.run([sys.executable, "-c", "import lrfinder.report"], capture_output=True, text=True,
                           timeout=120, env=env)  # fmt: skip
     assert proc.stderr.strip().splitlines()[-1] == f"ValueError: {said}."
+
+
+#: The console script's body, as pip writes it, with a Ctrl-C sent while it imports the command line.
+_CTRL_C_AT_START = textwrap.dedent(
+    """
+    import os, signal, sys
+    import lrfinder
+    os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C in the first half second: click and the commands still importing
+    from lrfinder.cli import main
+    sys.exit(main())
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_ctrl_c_while_lrfind_imports_is_said_as_an_interrupt(tmp_path):
+    # A SIGINT in the first ~0.4 s of `lrfind run` (`import lrfinder.cli`: click, the commands' modules) printed
+    # the traceback of the import it landed in and exited 1, or was killed by the signal (-2).
+    import signal
+
+    from _signals import default_signals
+
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"weights")
+    script = tmp_path / "lrfind"  # the console script's name: lrfinder knows it runs as the program
+    script.write_text(_CTRL_C_AT_START)
+    args = [sys.executable, str(script), "run", str(model), "--data", "train.npz", "--json", "out.json"]
+    proc = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=default_signals)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "Interrupted; nothing was written.\n", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lrfind", "model.pt"]
+    assert model.read_bytes() == b"weights"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the test's own process: left alone

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .._startup import released
 from ..exceptions import LRFinderError
 from .options import one_line
 from .output import as_options, as_schedule_options, cli_warnings
@@ -112,7 +113,8 @@ def _signal_handlers() -> Iterator[None]:
     _State.received = None
     _State.committing = False
     _State.stopped = False
-    previous = {sig: signal.getsignal(sig) for sig in handled}
+    # The start's hold on SIGINT (lrfinder.cli._startup) ends here: after the command Python's own handler is back.
+    previous = {sig: released(signal.getsignal(sig)) for sig in handled}
     for sig in previous:
         signal.signal(sig, _on_signal)
     try:
