@@ -1378,20 +1378,35 @@ def check_fall(
             f"the {raw_bar} a fall needs to stand out of their noise (noise level {se:.3g}): the smoothed dip "
             "may be a few lucky batches or the filter's ringing"
         )
+    # What happened and what to do lead (a user reads the first sentence or two); the figures follow as evidence.
+    how = how[:1].upper() + how[1:]
     if drop > 0 and real and not invented and noise.sigma >= NOISY_STEPS * drop:
         # The fall is there but single batches scatter by a good part of it: what helps is less
         # noise per point (a larger batch) or more points to smooth (num_steps).
         raise InconclusiveCurveError(
-            f"The loss never clearly falls: {how}; single steps' losses scatter by {noise.sigma:.3g} (robust "
-            f"standard deviation), {noise.sigma / drop:.0%} of that fall. Check that the loss depends on the model; "
-            "if it does, average more examples per step (a larger batch size) or increase num_steps so a fall can "
-            "stand out of the noise"
-            + (f", or {lower}." if blew_up else ".")
+            f"{NEVER_FALLS}. Check that the loss depends on the model; if it does, average more examples per step (a "
+            "larger batch size) or increase num_steps so a fall can stand out of the noise"
+            + (f", or {lower}. " if blew_up else ". ")
+            + f"{how}; single steps' losses scatter by {noise.sigma:.3g} (robust standard deviation), "
+            f"{noise.sigma / drop:.0%} of that fall."
         )
     raise InconclusiveCurveError(
-        f"The loss never clearly falls: {how}. Check that the loss depends on the model, "
-        + (f"{lower}, or increase num_steps." if blew_up else "or increase num_steps.")
+        f"{NEVER_FALLS}. Check that the loss depends on the model, "
+        + (f"{lower}, or increase num_steps. " if blew_up else "or increase num_steps. ")
+        + f"{how}."
     )
+
+
+#: How :func:`check_fall`'s message starts: what happened, its first sentence (the advice follows it).
+NEVER_FALLS = "The loss never clearly falls"
+
+
+def _lead_with(message: str, advice: str | None) -> str:
+    """``message`` with ``advice`` (a sweep to run again) after its first sentence, before the rest of its advice."""
+    if advice is None:
+        return message
+    happened, rest = message.split(". ", 1)
+    return f"{happened}. {advice} {rest}"
 
 
 def _apart(value: float, bar: float) -> tuple[str, str]:
@@ -1974,8 +1989,11 @@ def _why_no_fall(
     flat_until: float | None = None,
     optimizer: str | None = None,
     high_start: int = 0,
-) -> str:
-    """What :func:`read_curve` adds to :func:`check_fall`'s message: what else the curve shows.
+) -> tuple[str | None, str]:
+    """What :func:`read_curve` adds to :func:`check_fall`'s message: ``(lead, rest)``, what else the curve shows.
+
+    ``lead`` is the sweep to run again where the curve names one (``None`` where not): the message puts it right
+    after its first sentence, what happened, and before the figures; ``rest`` follows the message.
 
     * Nothing happened at any LR swept (no blow-up, no explosion clipped away, every loss finite):
       the sweep may have stopped below the LRs where the model learns. It names refine's re-sweep
@@ -2013,6 +2031,7 @@ def _why_no_fall(
     """
     n = raw.size
     parts: list[str] = []
+    lead: str | None = None
     back = None if blowup is None or smoothed is None else _came_back(smoothed, blowup)
     # The LRs named, written apart from each other and from the sweep's ends (a sweep over a fraction of a decade).
     d = _named_digits(lrs, *(None if i is None else float(lrs[i]) for i in (blowup, back)), non_finite_lr)
@@ -2055,31 +2074,35 @@ def _why_no_fall(
         follow = float(np.median(raw[high_start : high_start + 5]))
         times = f", {float(raw[0]) / follow:.1f} times lower" if follow > 0 else ""
         steps = math.ceil(size * math.log10(top * RESWEEP_HIGHER / start) / math.log10(top / start))
+        lead = (
+            "Lower min_lr and run again, e.g. 3 decades lower "
+            f"({_resweep_words(start / RESWEEP_HIGHER, top, steps, low)}, the same steps per decade)."
+        )
         parts.append(
             f"The first step, at min_lr={start:.{low}e}, already took the loss from {float(raw[0]):.3g} to "
-            f"{follow:.3g}{times}, and it stayed there up to lr={top:.{low}e} without blowing up: the fall lies "
-            "below the swept LRs, so a higher max_lr cannot show it. Lower min_lr and run again, e.g. 3 decades lower "
-            f"({_resweep_words(start / RESWEEP_HIGHER, top, steps, low)}, the same steps per decade); if one step at "
-            "so small an LR cannot move this model's loss that far, the first loss is unlike the rest for another "
-            "reason (a first batch unlike the others): check the data."
+            f"{follow:.3g}{times}, and it stayed there up to lr={top:.{low}e} without blowing up: the fall lies below "
+            "the swept LRs, so a higher max_lr cannot show it. If one step at so small an LR cannot move this model's "
+            "loss that far, the first loss is unlike the rest for another reason (a first batch unlike the others): "
+            "check the data."
         )
     elif blowup is None and non_finite_lr is None and explosion_index(raw) is None:
         top, start = float(lrs[n - 1]), float(lrs[0])
         up = _named_digits(lrs, top * RESWEEP_HIGHER)
         again = _resweep_words(start, top * RESWEEP_HIGHER, 2 * size, up)
+        higher = (
+            f"Raise max_lr and run again, e.g. with {again} (3 decades higher at twice the steps, the re-sweep refine "
+            "runs for such a curve)."
+        )
         if top < HIGH_MAX_LR:
+            lead = higher
             parts.append(
-                "The loss never blew up either, so the sweep may have stopped below the LRs where this model "
-                f"learns: raise max_lr (it ended at {top:.{up}e}) and run again, e.g. with {again} (3 decades "
-                "higher at twice the steps, the re-sweep refine runs for such a curve)."
+                "The loss never blew up either, so the sweep may have stopped below the LRs where this model learns "
+                f"(it ended at {top:.{up}e})."
             )
         elif _is_adadelta(optimizer) or _is_sgd(optimizer):
+            lead = higher
             why = ADADELTA_HIGH_LR if _is_adadelta(optimizer) else SGD_HIGH_LR
-            parts.append(
-                f"The loss never blew up either, up to lr={top:.{up}e}. {why} Raise max_lr and run "
-                f"again, e.g. with {again} (3 decades higher at twice the steps, the re-sweep refine runs for such a "
-                "curve)."
-            )
+            parts.append(f"The loss never blew up either, up to lr={top:.{up}e}. {why}")
         else:
             parts.append(
                 f"The loss never blew up either, up to lr={top:.{up}e}, which is rare: if it depends on the model, it "
@@ -2092,14 +2115,16 @@ def _why_no_fall(
         low, high = max(flat_until / RESWEEP_BELOW, start), flat_until * RESWEEP_ABOVE
         below = _named_digits(lrs, flat_until, low, high)
         level = float(np.median(raw[:5]))
+        lead = (
+            "If the model can learn, it needs more steps at the LRs below the blow-up: run again with "
+            f"{_resweep_words(low, high, FLAT_STEPS * size, below)} ({FLAT_STEPS} times the steps, so that one sweep "
+            f"reads; refine's re-sweep of such a curve takes {RESWEEP_STEPS} times the steps below the blow-up and "
+            "sweeps again where that reads no fall)."
+        )
         parts.append(
             f"The loss never clearly fell from its first value ({level:.3g}{_chance_words(level)}) over the "
             f"{math.log10(flat_until / start):.1f} decades swept below the blow-up, so a lower min_lr cannot help: "
-            "at smaller LRs the weights move less still. If the model can learn, it needs more steps at the LRs "
-            f"below the blow-up: run again with {_resweep_words(low, high, FLAT_STEPS * size, below)} ({FLAT_STEPS} "
-            f"times the steps, so that one sweep reads; refine's re-sweep of such a curve takes {RESWEEP_STEPS} times "
-            "the steps below the blow-up and sweeps again where that reads no fall). If it is already trained to its "
-            "floor, no LR lowers its loss."
+            "at smaller LRs the weights move less still. If it is already trained to its floor, no LR lowers its loss."
         )
     if non_finite_lr is not None:
         parts.append(
@@ -2124,7 +2149,7 @@ def _why_no_fall(
             )
             + ", or the raw losses lrfinder.range_test and the LRFinder callback record."
         )
-    return "".join(f" {part}" for part in parts)
+    return lead, "".join(f" {part}" for part in parts)
 
 
 def check_curve(curve: object) -> None:
@@ -2250,13 +2275,11 @@ def read_curve(
             high_start=high_start,
         )  # fmt: skip
     except InconclusiveCurveError as exc:
-        raise InconclusiveCurveError(
-            str(exc)
-            + _why_no_fall(
-                lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None, optimizer,
-                high_start,
-            )
-        ) from None
+        lead, rest = _why_no_fall(
+            lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None, optimizer,
+            high_start,
+        )
+        raise InconclusiveCurveError(_lead_with(str(exc), lead) + rest) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
     if divergence is None and non_finite_lr is None and still_falling(smoothed, i_min, drop, noise):
         # The LRs a sweep visits are set by min_lr and max_lr alone: "(or num_steps)" sent users to rerun the same
@@ -2276,8 +2299,8 @@ def read_curve(
                 "more num_steps alone sweeps the same LRs."
             )
         raise InconclusiveCurveError(
-            said + _high_lr_words(top, d, optimizer) + " To sweep higher, increase max_lr and run again, e.g. 3 "
-            f"decades higher ({again}, the same steps per decade)."
+            said + f"Increase max_lr and run again, e.g. 3 decades higher ({again}, the same steps per decade). "
+            + _high_lr_words(top, d, optimizer)
         )
     slope = loss_slope(lr_arr, smoothed)
     return CurveReading(
