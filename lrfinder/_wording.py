@@ -69,6 +69,15 @@ def _without_asides(text: str) -> str:
     return re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", "".join(kept))).strip()
 
 
+def _up_to_remark(sentence: str) -> str:
+    """An advice sentence without its asides (but for the settings), up to a remark after a semicolon.
+
+    A remark (``"; more num_steps alone sweeps the same LRs"``) is cut, not a condition (``"; if one step at so small an
+    LR cannot move ..."``), which says when the advice holds.
+    """
+    return re.split(r"; (?!if )", _without_asides(sentence), maxsplit=1)[0]
+
+
 #: A setting given a value (``min_lr=1.00e-06``): what marks the sentence naming the sweep to run again.
 _RESWEEP = re.compile(r"\b(min_lr|max_lr|num_steps)=\d")
 
@@ -79,7 +88,7 @@ def _resweep_advice(sentence: str, limit: int) -> str:
     Whole where it fits ``limit``, else from the clause that says to run again (after a colon), so that the
     settings are not the part cut off.
     """
-    text = re.split(r"; (?!if )", _without_asides(sentence), maxsplit=1)[0].rstrip(".,;: ")
+    text = _up_to_remark(sentence).rstrip(".,;: ")
     if len(text) < limit:
         return text
     colon = text.rfind(": ", 0, text.find("run again"))
@@ -125,8 +134,7 @@ def inconclusive_gist(message: str, limit: int = 160) -> list[str]:
     if resweep is not None:
         lines.append(cut(resweep))
     elif advice is not None:
-        # Up to a remark after it ("; more num_steps alone sweeps the same LRs"), not a condition ("; if it does, ...").
-        lines.append(cut(re.split(r"; (?!if )", _without_asides(advice), maxsplit=1)[0]))
+        lines.append(cut(_up_to_remark(advice)))
     for template, words in ((BLOWUP_NAMED, "the loss blew up there"), (DOUBTFUL_BLOWUP_NAMED, "a rise read as a "
                             "blow-up, maybe noise")):  # fmt: skip
         found = re.search(re.escape(template).replace(re.escape("{lr}"), r"([0-9.]+e[+-]\d+)"), message)

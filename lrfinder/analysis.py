@@ -1196,10 +1196,11 @@ def _edge_floor(noise: NoiseLevel, c: int, j: int) -> float:
     (:func:`blowup_index`) takes ``se``. The floor is ``1.5 * band + 2 * sigma * ||H[c] - H[j]||``,
     at least the interior's.
     """
-    x = np.arange(noise.window, dtype=float)
-    design = np.vander(x - x.mean(), POLYORDER + 1)
-    hat = design @ np.linalg.pinv(design)
-    edge_se = noise.sigma * float(np.linalg.norm(hat[c] - hat[j]))
+    from scipy.signal import savgol_coeffs
+
+    # Row ``pos`` of the hat matrix: the weights of the fitted value at ``pos`` (use="dot": in the window's order).
+    rows = [savgol_coeffs(noise.window, POLYORDER, pos=pos, use="dot") for pos in (c, j)]
+    edge_se = noise.sigma * float(np.linalg.norm(rows[0] - rows[1]))
     return 1.5 * noise.band + 2.0 * max(noise.se, edge_se)
 
 
@@ -1989,11 +1990,14 @@ def _why_no_fall(
     flat_until: float | None = None,
     optimizer: str | None = None,
     high_start: int = 0,
+    exploded: bool = False,
 ) -> tuple[str | None, str]:
     """What :func:`read_curve` adds to :func:`check_fall`'s message: ``(lead, rest)``, what else the curve shows.
 
     ``lead`` is the sweep to run again where the curve names one (``None`` where not): the message puts it right
-    after its first sentence, what happened, and before the figures; ``rest`` follows the message.
+    after its first sentence, what happened, and before the figures; ``rest`` follows the message. ``exploded``: whether
+    :func:`clip_explosion` capped a loss after the curve's start (:func:`explosion_index`), which :func:`read_curve`
+    has read off the curve it clipped.
 
     * Nothing happened at any LR swept (no blow-up, no explosion clipped away, every loss finite):
       the sweep may have stopped below the LRs where the model learns. It names refine's re-sweep
@@ -2068,7 +2072,9 @@ def _why_no_fall(
             f"it below that. A tenth of it ({top / 10:.{d}e}) is the usual fallback, but this curve shows no fall to "
             "confirm it."
         )
-    if blowup is None and non_finite_lr is None and explosion_index(raw) is None and high_start:
+    # Nothing happened at any LR swept: no blow-up, no non-finite loss, no explosion clipped away.
+    calm = blowup is None and non_finite_lr is None and not exploded
+    if calm and high_start:
         top, start = float(lrs[n - 1]), float(lrs[0])
         low = _named_digits(lrs, start / RESWEEP_HIGHER)
         follow = float(np.median(raw[high_start : high_start + 5]))
@@ -2085,7 +2091,7 @@ def _why_no_fall(
             "loss that far, the first loss is unlike the rest for another reason (a first batch unlike the others): "
             "check the data."
         )
-    elif blowup is None and non_finite_lr is None and explosion_index(raw) is None:
+    elif calm:
         top, start = float(lrs[n - 1]), float(lrs[0])
         up = _named_digits(lrs, top * RESWEEP_HIGHER)
         again = _resweep_words(start, top * RESWEEP_HIGHER, 2 * size, up)
@@ -2277,7 +2283,7 @@ def read_curve(
     except InconclusiveCurveError as exc:
         lead, rest = _why_no_fall(
             lr_arr, raw, blowup, non_finite_lr, loss_arr.size, later, smoothed, bound if flat else None, optimizer,
-            high_start,
+            high_start, exploded is not None,
         )
         raise InconclusiveCurveError(_lead_with(str(exc), lead) + rest) from None
     divergence = divergence_index(smoothed, i_min, drop, noise)
