@@ -23,6 +23,11 @@ Memory: the bytes held by lrfinder's in-memory :class:`lrfinder.StateSnapshot` a
 torch-lr-finder's in-memory state cache, against the bytes of the parameters plus the
 optimizer's state (Adam: two moments per parameter). Lightning saves a checkpoint file instead.
 
+First call: the medians above follow a warm-up round. A user's first test in a Python process also
+imports lrfinder's modules and ``scipy.signal`` (its smoothing), a one-time cost; ``--first-calls N``
+times it: N fresh processes per method, interleaved, each importing torch and building the small model
+untimed, then timing its first ``range_test`` (import included) or its first 100 plain steps.
+
 Usage::
 
     python -m benchmarks.cost            # both models, 5 rounds (20 for the small one)
@@ -36,7 +41,9 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -243,6 +250,47 @@ def available_methods() -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
+# First call in a fresh process
+# --------------------------------------------------------------------------------------------
+
+#: What a first call may import that a warm call has already: the modules said beside its time.
+FIRST_CALL_MODULES = ("lrfinder", "scipy.signal")
+FIRST_CALL_METHODS = ("plain", "lrfinder")
+ROOT = HERE.parent
+
+
+def _first_call_child(method: str) -> dict[str, Any]:
+    """In a fresh process: torch imported and the small model built untimed, then ``method``'s first call timed."""
+    torch.set_num_threads(1)
+    spec = SPECS["small"]()
+    before = set(sys.modules)
+    start = time.perf_counter()
+    METHODS[method](spec)  # time_lrfinder imports lrfinder inside: timed here, unlike its own timer
+    seconds = time.perf_counter() - start
+    imported = [m for m in FIRST_CALL_MODULES if m in sys.modules and m not in before]
+    return {"seconds": seconds, "imported": imported}
+
+
+def first_calls(runs: int) -> dict[str, Any]:
+    """``runs`` fresh processes per method of :data:`FIRST_CALL_METHODS`, interleaved: the first call's seconds."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    code = ("import json, sys; from benchmarks.cost import _first_call_child; "
+            "print(json.dumps(_first_call_child(sys.argv[1])))")
+    times: dict[str, list[float]] = {m: [] for m in FIRST_CALL_METHODS}
+    imported: dict[str, list[str]] = {}
+    for r in range(runs):
+        for m in FIRST_CALL_METHODS if r % 2 == 0 else tuple(reversed(FIRST_CALL_METHODS)):
+            out = subprocess.run([sys.executable, "-c", code, m], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 check=True).stdout
+            got = json.loads(out.strip().splitlines()[-1])
+            times[m].append(got["seconds"])
+            imported[m] = got["imported"]
+    return {"runs": runs, "times": times, "median": {m: statistics.median(v) for m, v in times.items()},
+            "imported": imported}
+
+
+# --------------------------------------------------------------------------------------------
 # Memory
 # --------------------------------------------------------------------------------------------
 
@@ -340,14 +388,43 @@ def _against_target(res: dict[str, Any]) -> str:
             + "; ".join(parts) + ".\n")
 
 
+def _render_first_call(res: dict[str, Any]) -> str:
+    """The first call in a fresh process next to the warm median, per method of :func:`first_calls`."""
+    first = res["first_call"]
+    lines = [f"First call in a fresh process ({first['runs']} processes per method, interleaved; torch imported and "
+             "the model built before the timer; the first `range_test` includes `import lrfinder`):\n",
+             "| method | first call: median (s) | min–max (s) | warm median (s) | one-time cost (s, median) | "
+             "imported by the first call |", "|---|---|---|---|---|---|"]
+    labels = {"plain": "100 plain PyTorch steps", "lrfinder": "lrfinder `range_test` (100 steps)"}
+    for m, t in first["median"].items():
+        warm = res["median"][m]
+        imported = ", ".join(f"`{x}`" for x in first["imported"].get(m, [])) or "none of lrfinder, scipy.signal"
+        lines.append(f"| {labels.get(m, m)} | {t:.3f} | {min(first['times'][m]):.3f}–{max(first['times'][m]):.3f} | "
+                     f"{warm:.3f} | {t - warm:.3f} | {imported} |")
+    if {"plain", "lrfinder"} <= set(first["times"]):
+        extra = statistics.median(a - b for a, b in zip(first["times"]["lrfinder"], first["times"]["plain"]))
+        lines += ["", f"The first `range_test` takes {extra:.3f} s more than a bare loop's first 100 steps (median "
+                  "of the paired differences): the one-time cost of lrfinder's imports and first analysis; what both "
+                  "first calls pay over a warm one is torch's own."]
+    return "\n".join(lines) + "\n"
+
+
+def _render_load(load: dict[str, Any] | None) -> str:
+    if not load:
+        return ""
+    return (f"Load from other processes (1-minute load average): {load['before']:.1f} before, {load['after']:.1f} "
+            f"after, on {load['cpus']} CPUs; above the CPU count, every time here includes waiting for a CPU.\n")
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     lines = ["## Cost\n"]
     add = lines.append
     add(f"{STEPS}-step sweep ({MIN_LR:g} .. {MAX_LR:g}, stop rules off so every tool runs {STEPS} steps), Adam; "
         "median of interleaved rounds (one run of each method per round, order reversed every other round) after a "
-        "warm-up round; one torch thread. The machine's "
-        "two cores were shared with other jobs while this ran, so single timings vary by tens of percent; the "
-        "min column (the least disturbed round) is given next to the median.\n")
+        "warm-up round; one torch thread. The benchmark machine's two cores are shared with other jobs (up to "
+        "seven other agents' tests and benchmarks; this one runs at `nice -n 5`), so single timings vary widely: "
+        "each model's load average is said with it, and the min column (the least disturbed round) and the "
+        "min–max spread are given next to the median.\n")
     labels = {"plain": "100 plain PyTorch steps", "lrfinder": "lrfinder `range_test`",
               "lrfinder_cb": "lrfinder callback (`find_lr`)", "lightning_fit": "Lightning `fit(max_steps=100)`",
               "lrfinder_cb_fit": "Lightning `fit(max_steps=100)` with the `LRFinder` callback",
@@ -356,6 +433,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
         mem = res["memory"]
         add(f"### {name} model ({mem['num_parameters']:,} parameters, {res.get('rounds', payload['rounds'])} rounds)\n")
         add(describe(res.get("machine")))
+        if res.get("load"):
+            add(_render_load(res["load"]))
         add("| method | steps run | median time (s) | min–max (s) | ratio to plain steps (median) | "
             "ratio to plain steps (min) | ratio to Lightning fit (median) |")
         add("|---|---|---|---|---|---|---|")
@@ -371,6 +450,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
                 f"costs **{res['test_inside_fit_ratio_plain']['lrfinder_cb_fit']:.3f}x** the time of 100 plain "
                 "PyTorch steps.\n")
         add(_against_target(res))
+        if res.get("first_call"):
+            add(_render_first_call(res))
         base = mem["param_plus_optimizer_bytes"]
         add(f"Memory: parameters + Adam state = {base / 2**20:.2f} MiB; lrfinder snapshot = "
             f"{mem['lrfinder_snapshot_bytes'] / 2**20:.2f} MiB (**{mem['lrfinder_snapshot_bytes'] / base:.2f}x**)"
@@ -386,6 +467,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--methods", nargs="*", default=None, help="default: every available method")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--first-calls", type=int, default=5,
+                        help="fresh processes per method timing the first call (small model; 0: none)")
     parser.add_argument("--smoke", action="store_true", help="small model, 1 round, plain + lrfinder")
     parser.add_argument("--keep-others", action="store_true",
                         help="keep the recorded results (OUT/cost.json) of the models not in --models")
@@ -403,8 +486,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for name in args.models:
         # The small model's rounds are cheap and its timings the noisiest: four times as many.
         rounds = args.rounds * (4 if name == "small" and not args.smoke else 1)
+        load = os.getloadavg()[0]
         payload["models"][name] = measure(SPECS[name](), methods, rounds)
         payload["models"][name]["rounds"] = rounds
+        if name == "small" and args.first_calls > 0 and not args.smoke:
+            payload["models"][name]["first_call"] = first_calls(args.first_calls)
+        payload["models"][name]["load"] = {"before": load, "after": os.getloadavg()[0], "cpus": os.cpu_count()}
         payload["models"][name]["machine"] = measured_on()  # a kept model keeps its own (or none)
     for name, res in earlier["models"].items():
         if name not in payload["models"]:

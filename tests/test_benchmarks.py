@@ -110,7 +110,8 @@ def test_cost_smoke(tmp_path: Path) -> None:
 def test_cost_keep_others_remeasures_one_model_and_keeps_the_other(tmp_path: Path) -> None:
     """``--models small --keep-others`` rewrites cost.md with the 10M model's recorded results, not without them."""
     recorded = json.loads((Path(cost.RESULTS_DIR) / "cost.json").read_text())
-    big = recorded["models"]["10M"]
+    # As an older file recorded it: without its machine.
+    big = {k: v for k, v in recorded["models"]["10M"].items() if k != "machine"}
     (tmp_path / "cost.json").write_text(json.dumps({"rounds": 99, "methods": recorded["methods"],
                                                     "models": {"small": {"stale": True}, "10M": big}}))
     payload = cost.main(["--smoke", "--keep-others", "--out", str(tmp_path)])
@@ -650,3 +651,21 @@ def test_refine_keeps_timings_out_of_its_result_files(tmp_path: Path) -> None:
     for name in ("refine", "refine_never_falls", "refine_resweep_start"):
         text = (Path(refine.RESULTS_DIR) / f"{name}.json").read_text()
         assert not any(f'"{field}"' in text for field in refine.TIMING_FIELDS), name
+
+
+def test_cost_says_the_first_calls_one_time_cost_beside_the_warm_median() -> None:
+    """cost.md timed warm runs only: the first test in a process (import lrfinder, scipy.signal) was nowhere."""
+    res = {"median": {"plain": 0.05, "lrfinder": 0.06},
+           "first_call": {"runs": 2, "times": {"plain": [0.5, 0.7], "lrfinder": [1.5, 1.5]},
+                          "median": {"plain": 0.6, "lrfinder": 1.5},
+                          "imported": {"plain": [], "lrfinder": ["lrfinder", "scipy.signal"]}}}
+    text = cost._render_first_call(res)
+    assert "| 100 plain PyTorch steps | 0.600 | 0.500–0.700 | 0.050 | 0.550 | none of lrfinder, scipy.signal |" in text
+    assert ("| lrfinder `range_test` (100 steps) | 1.500 | 1.500–1.500 | 0.060 | 1.440 | `lrfinder`, `scipy.signal` |"
+            in text)
+    assert "takes 0.900 s more than a bare loop's first 100 steps" in text
+    small = json.loads((Path(cost.RESULTS_DIR) / "cost.json").read_text())["models"]["small"]
+    with_first = cost.render_markdown({"rounds": 1, "models": {"small": {**small, "first_call": res["first_call"]}}})
+    assert "First call in a fresh process (2 processes per method" in with_first
+    without = cost.render_markdown({"rounds": 1, "models": {"small": {**small, "first_call": None}}})
+    assert "First call in a fresh process" not in without
