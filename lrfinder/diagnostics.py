@@ -1344,6 +1344,25 @@ def closure_checked(
     return checked
 
 
+@contextlib.contextmanager
+def hooks_fired(before: Sequence[Hooked]) -> Iterator[list[None]]:
+    """While open, one item in the list it gives each time a parameter of ``before`` has a gradient accumulated.
+
+    Around a ``step_fn`` that runs its own backward, which fires the post-accumulate-grad hooks before the range
+    test's backward takes :func:`hooked_versions`: the versions are taken before the ``step_fn`` instead, and judged
+    (:func:`refuse_stepped_in_backward`) only where a backward reached the hooked parameters, so a ``step_fn`` that
+    changes a weight in place with no backward (a constraint before its forward) is not called hooks stepping. The
+    watch runs after the user's hooks (registered later), and is removed on exit.
+    """
+    fired: list[None] = []
+    handles = [p.register_post_accumulate_grad_hook(lambda _: fired.append(None)) for p, _, _ in before]
+    try:
+        yield fired
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def first_step_errors(optimizer: torch.optim.Optimizer, first: bool) -> contextlib.AbstractContextManager[None]:
     """Around an optimizer step: on the test's first step, a failure is a :class:`ModelError` saying why.
 

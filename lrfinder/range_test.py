@@ -105,6 +105,7 @@ from .diagnostics import (
     first_step_errors,
     grads_of,
     hooked_versions,
+    hooks_fired,
     is_batch_failure,
     is_cross_entropy,
     negative_kl_div_message,
@@ -113,6 +114,7 @@ from .diagnostics import (
     raise_if_compile_failed,
     raised_by_lrfinder,
     read_together,
+    refuse_stepped_in_backward,
     step_failed_message,
     step_fn_as_loss_fn_message,
     stepped_in_backward_message,
@@ -2690,12 +2692,16 @@ def _prepared_sweep(
             with sync(micro):
                 try:
                     batch = to_device(batch, target)
+                    # A step_fn's own backward fires the hooks before the test's backward takes their versions.
+                    step_fn_hooked = hooked_versions(optimizer) if step_fn is not None and not first_batch else []
                     with target_broadcast_refused(not first_batch and step_fn is None and loss_fn is not None), (
                         _steps_counted(optimizer) if step_fn is not None and not first_batch else _no_count()
-                    ) as stepped:
+                    ) as stepped, hooks_fired(step_fn_hooked) as fired:
                         loss = loss_of(batch)
                     if stepped:
                         raise ModelError(_stepped_in_step_fn_message(optimizer))
+                    if fired:
+                        refuse_stepped_in_backward(model, optimizer, step_fn_hooked)
                 except LRFinderError:
                     raise
                 except Exception as exc:

@@ -2239,6 +2239,53 @@ def test_an_optimizer_stepped_in_backward_is_named_not_told_the_loss_misses_it(l
     assert all(not opt.state for opt in in_backward.values())
 
 
+@pytest.mark.parametrize("retain_graph", [False, True])
+@pytest.mark.parametrize("zero", ["kept", "in place", "to none"])
+def test_hooks_stepping_in_a_step_fns_own_backward_are_named(loader: DataLoader, zero: str, retain_graph: bool) -> None:
+    """A step_fn running its own backward fired the post-accumulate-grad hooks before the test took their versions.
+
+    Hooks that step their own optimizers and set the gradients to None (torch's "optimizer in backward") then gave
+    torch's bare "Trying to backward through the graph a second time" (or, with retain_graph=True, "modified by an
+    inplace operation") from the test's backward; hooks that left a gradient were told only that step_fn must not call
+    backward, and removing the backward then met the hooks' refusal. The hooks are named at the step_fn's first call,
+    with the model put back; a step_fn that constrains a hooked weight in place before its forward is no false alarm.
+    """
+    model = make_mlp()
+    in_backward = {p: torch.optim.SGD([p], lr=1e-3) for p in model.parameters()}
+
+    def step_in_backward(param: torch.Tensor) -> None:
+        in_backward[param].step()
+        if zero != "kept":
+            in_backward[param].zero_grad(set_to_none=zero == "to none")
+
+    handles = [p.register_post_accumulate_grad_hook(step_in_backward) for p in model.parameters()]
+
+    def step_fn(m: nn.Module, batch: Any) -> torch.Tensor:
+        loss = F.cross_entropy(m(batch[0]), batch[1])
+        loss.backward(retain_graph=retain_graph)
+        return loss
+
+    before = [p.detach().clone() for p in model.parameters()]
+    words = {
+        "kept": "twice a step", "in place": "kept a gradient of zeros", "to none": "an optimizer stepped in backward"
+    }
+    with pytest.raises(ModelError, match=r"post-accumulate-grad hook.*first: 0\.weight") as caught:
+        range_test(model, loader, step_fn=step_fn, num_steps=10)
+    assert words[zero] in str(caught.value) and "handle.remove()" in str(caught.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    for handle in handles:
+        handle.remove()
+    for p in model.parameters():
+        p.register_post_accumulate_grad_hook(lambda p: None)
+
+    def constrained(m: nn.Module, batch: Any) -> torch.Tensor:
+        with torch.no_grad():
+            m[0].weight.clamp_(-10.0, 10.0)  # changes its version, with no backward yet
+        return F.cross_entropy(m(batch[0]), batch[1])
+
+    assert len(range_test(model, loader, step_fn=constrained, num_steps=10).lrs) == 10
+
+
 def test_non_scalar_loss_leaves_model_untouched(mlp: nn.Module, loader: DataLoader) -> None:
     before = [p.detach().clone() for p in mlp.parameters()]
     with pytest.raises(ModelError, match=r"scalar.*shape \(32,\).*loss.mean\(\)"):
