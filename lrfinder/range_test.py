@@ -2992,7 +2992,8 @@ def _warn_varying_sizes(
     the median of the sizes drawn became ``result.batch_size`` (the report's header, ``result.scale()``) without a
     word. The last batch of each pass (every ``first_pass``-th; the last drawn while no pass has ended) is left
     out of the comparison: a pass's short remainder is no varying size. Over ``world`` > 1 ranks ``size`` is this
-    rank's median and ``total`` the ranks' sum of theirs (``None`` where a rank's batches give no size): the test's.
+    rank's median and ``total`` the ranks' sum of theirs (``None`` where a rank's batches give no size): the test's,
+    said by each rank whose own sizes varied.
     """
     if size is None or len(drawn) < 2:
         return
@@ -3019,7 +3020,8 @@ def _warn_varying_sizes(
     warn(
         f"The batches' sizes varied ({min(sizes)} to {max(sizes)} examples) and the data gives no DataLoader "
         f"batch_size: {said}. Pass result.scale(..., from_batch_size=...) to scale from another size, or give the "
-        "data as a DataLoader(batch_size=...) of one size."
+        "data as a DataLoader(batch_size=...) of one size.",
+        every_rank=True,  # this rank's batches: sizes varying on rank 1 alone were said by no rank
     )
 
 

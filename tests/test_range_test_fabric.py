@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,50 @@ def test_fabric_ddp_averages_the_loss_over_the_ranks(package: str, tmp_path: Pat
         assert ranks[0][f"batch{accumulate}"] == 32 * 2 * accumulate  # the global batch
     assert ranks[0]["losses1"][0] == pytest.approx(mean, rel=1e-6)  # the step-0 loss at min_lr: the ranks' mean
     assert all(r["restored"] and r["optimizer_state"] == 0 for r in ranks)
+
+
+def _varying_worker(fabric: Any, out: str) -> None:
+    """One rank of Fabric's ddp_spawn: range_test over lists of batches, one rank's of varying sizes, the other's not.
+
+    The sizes (of a bucketing batch sampler's kind: no DataLoader batch_size) vary on rank 1 alone, then on rank 0
+    alone: each rank records the warnings it said and the result's batch.
+    """
+    torch.set_num_threads(1)
+    fabric.seed_everything(0, verbose=False)
+    net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 3))
+    model, optimizer = fabric.setup(net, torch.optim.SGD(net.parameters(), lr=0.01))
+    x, y = _data().tensors
+    record: dict[str, Any] = {}
+    for varying in (1, 0):
+        sizes = [8, 24, 8, 16] if fabric.global_rank == varying else [16] * 4
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        batches = [(x[s : s + n], y[s : s + n]) for s, n in zip(starts, sizes)]
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            result = lrfinder.range_test(model, batches, optimizer=optimizer, loss_fn=F.cross_entropy, num_steps=20)
+        record[f"warnings{varying}"] = [str(w.message) for w in said if "sizes varied" in str(w.message)]
+        record[f"batch{varying}"] = result.batch_size
+    fabric.barrier()
+    Path(out, f"rank{fabric.global_rank}.json").write_text(json.dumps(record))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("package", FABRICS)
+def test_batches_of_varying_sizes_on_one_rank_are_said_by_that_rank(package: str, tmp_path: Path) -> None:
+    """Under Fabric's DDP (2 gloo processes) batches whose sizes vary on one rank are said there, per rank, with the
+    test's batch: the ranks' sum of their medians (8 on the varying rank, 16 on the other), result.batch_size on both.
+
+    The warning was said by rank zero alone (a warning about the arguments or the curve is the same on every rank):
+    sizes varying on rank 1 alone were said by no rank.
+    """
+    fabric = _fabric(package, devices=2, strategy="ddp_spawn")
+    fabric.launch(_varying_worker, str(tmp_path))
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    for varying in (1, 0):
+        assert [r[f"batch{varying}"] for r in ranks] == [24, 24]
+        said = ranks[varying][f"warnings{varying}"]
+        assert len(said) == 1, ranks
+        assert said[0].startswith("The batches' sizes varied (8 to 24 examples) and the data gives no DataLoader ")
+        per_rank = "this rank's batch is their median, 8 per rank, and the test's is the sum over the 2 ranks, 24,"
+        assert per_rank in said[0]
+        assert ranks[1 - varying][f"warnings{varying}"] == []
