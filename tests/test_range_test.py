@@ -3084,6 +3084,42 @@ def test_persistent_workers_already_running_are_left_alone(dataset: TensorDatase
     assert epochs(with_test=True) == epochs(with_test=False)
 
 
+class _ShardedStream(torch.utils.data.IterableDataset):
+    """A stream with no ``__len__``: each ``__iter__`` opens it anew, each worker its shard, noise drawn there."""
+
+    def __init__(self, dataset: TensorDataset) -> None:
+        self.dataset = dataset
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        for i in range(worker, len(self.dataset), workers):
+            x, y = self.dataset[i]
+            yield x + 0.1 * torch.randn(x.shape), y
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_stream_without_len_under_two_persistent_workers_trains_on_the_same_batches(
+    dataset: TensorDataset, warm: bool
+) -> None:
+    """An IterableDataset with no __len__ (the test cycles it, reopening it per pass) read by two persistent
+    workers: the first 5 batches after the test are those without it, bit for bit, whether the loader's workers
+    were started by the test or by an epoch before it (left running, untouched)."""
+
+    def first_batches(with_test: bool) -> list[torch.Tensor]:
+        model = make_mlp()  # seeds torch itself
+        torch.manual_seed(3)
+        loader = DataLoader(_ShardedStream(dataset), batch_size=32, num_workers=2, persistent_workers=True)
+        before = [x for x, _ in loader] if warm else []
+        if with_test:
+            range_test(model, loader, loss_fn=F.cross_entropy, num_steps=20)
+        return before + [x for _, (x, _) in zip(range(5), loader)]
+
+    with_test, without = first_batches(with_test=True), first_batches(with_test=False)
+    assert len(with_test) == len(without) and all(torch.equal(a, b) for a, b in zip(with_test, without))
+
+
 def test_a_generator_given_as_data_is_restored(mlp: nn.Module) -> None:
     """The callback's refine trials pass the loaders' generators themselves."""
     gen = torch.Generator().manual_seed(7)
