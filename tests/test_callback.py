@@ -1380,6 +1380,22 @@ def test_lightnings_learning_rate_finder_too_is_said(tmp_path: Path) -> None:
     assert t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
 
 
+def test_lightnings_tuner_before_the_fit_runs_alone_and_the_fit_then_runs_the_test(tmp_path: Path) -> None:
+    """``Tuner(trainer).lr_find`` on a Trainer holding LRFinder, then ``trainer.fit``: what docs/callback.md says.
+
+    The Tuner's sweep runs without LRFinder (Lightning swaps the callbacks out), sets the module's LR; the fit then
+    runs LRFinder's test, whose LR replaces the Tuner's, and trains with it.
+    """
+    finder = LRFinder(**FAST)
+    model = Net()
+    t = trainer(tmp_path, [finder], max_steps=2)
+    tuned = importlib.import_module(f"{pl.__name__}.tuner").Tuner(t).lr_find(model, make_loader(), num_training=30)
+    assert finder.result is None and model.lr == tuned.suggestion()
+    t.fit(model, make_loader())
+    assert finder.result is not None and finder.applied_lr is not None and finder.applied_lr != tuned.suggestion()
+    assert model.lr == finder.applied_lr and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
 class ManualNet(Net):
     """:class:`Net` under manual optimization: one optimizer, stepped in ``training_step``; steps recorded.
 
