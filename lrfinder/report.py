@@ -360,7 +360,14 @@ def _y_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tup
         # The share of the axes' height the marker needs at each end, of a height of span + 2 * pad.
         share = min(_EDGE_POINTS * fig.dpi / 72.0 / ax.bbox.height, 0.25)
         pad = max(pad, share * span / (1.0 - 2.0 * share))
-    return low - pad, high + pad
+    # Losses near the largest float (1.7e308): the span, the pad or the limits overflowed to inf. The axis is clipped
+    # to a range whose span stays finite in matplotlib's transforms; the losses past it are drawn off the panel.
+    big = _LARGEST_LOSS_DRAWN
+    return max(low - pad, -big), min(high + pad, big)
+
+
+#: The largest loss, in size, the loss axis reaches: a quarter of the largest float, so its span stays finite.
+_LARGEST_LOSS_DRAWN = float(np.finfo(float).max) / 4.0
 
 
 def _lr_limits(results: Sequence[RangeTestResult], ax: Axes | None = None) -> tuple[float, float] | None:
@@ -2623,6 +2630,11 @@ def _draw_loss_panel(
     xlim = _lr_limits(results, ax)
     if xlim is not None:
         ax.set_xlim(*xlim)  # first: the LR labels read their side from it
+    ylim = _y_limits(results, ax)
+    if ylim is not None:
+        # Before the curves, too: autoscaled to losses near 1.7e308, matplotlib's margin made the axis infinite and
+        # drawing failed ("Singular matrix"); set, the limits keep it off and clip what is past them.
+        ax.set_ylim(*ylim)
     if len(results) == 1:
         _draw_single(ax, slope_ax, results[0], brief=brief)
     else:

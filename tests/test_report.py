@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import math
 import re
 import subprocess
 import sys
@@ -2962,3 +2963,16 @@ def test_a_legend_in_an_axes_of_a_laid_out_figure_is_placed_where_the_axes_is_dr
     under = (xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)
     # Measured: 0% under matplotlib 3.11.2, 27% under 3.10.9; 46% under both before the fix.
     assert under.mean() <= 0.3, under.mean()
+
+
+def test_losses_near_the_largest_float_are_drawn_on_a_finite_axis(tmp_path: Path):
+    # A sweep whose last losses were finite but near 1.7e308 (`lrfind report` on such a JSON) failed inside matplotlib,
+    # "Singular matrix": autoscaled to them, the loss axis's margin overflowed to inf before the limits were set.
+    lrs, loss = synthetic_curve()
+    loss = np.where(np.arange(loss.size) >= 90, 1.7e308, loss)
+    result = RangeTestResult.from_curve(lrs.tolist(), loss.tolist())
+    fig = plot_range_test(result)
+    fig.savefig(tmp_path / "huge.png", dpi=fig.dpi)
+    assert Image.open(tmp_path / "huge.png").size == (1200, 900)
+    low, high = axes_by_label(fig)["loss"].get_ylim()
+    assert math.isfinite(high - low) and low < float(np.min(loss[:90])) and high > float(np.max(loss[:60]))
