@@ -131,6 +131,7 @@ from .names import (
     GradientClipAlgorithm,
     Precision,
     SweepMode,
+    did_you_mean,
 )
 from .noise import NoiseProbe, NoiseScale, format_batch, noise_after_sweep, repeated_batches
 
@@ -824,6 +825,7 @@ class RangeTestResult:
                 "RangeTestResult.from_curve() reads the settings off the curve: drop settings=, or build "
                 "RangeTestResult(...) with them directly"
             )
+        _refuse_unknown_curve_fields(fields)
         lr_arr, loss_arr = _check_curve(lrs, losses)  # the settings check curve=, the result stop_reason=
         if lr_arr.size < 2:
             raise ValueError(f"Expected a curve of at least 2 points, but got {lr_arr.size}")
@@ -3170,6 +3172,32 @@ def _early_stop_words(lrs: Sequence[float], settings: object) -> str:
         f"smoothed loss rose past its best by the margin a stop_factor of {factor:g} allows; if the loss had not "
         "blown up there, the rule stopped on noise: raise stop_factor (the default is 4)."
     )
+
+
+#: The :class:`RangeTestResult` fields :meth:`RangeTestResult.from_curve` computes itself, not taken as ``**fields``.
+_CURVE_COMPUTED = frozenset({"lrs", "losses", "stop_reason", "settings", "suggestion", "error"})
+
+
+def _refuse_unknown_curve_fields(given: Mapping[str, Any]) -> None:
+    """Refuse a keyword of :meth:`RangeTestResult.from_curve` that is no field it takes, saying what to pass.
+
+    It reached the dataclass as "RangeTestResult.__init__() got an unexpected keyword argument 'window'", naming
+    neither from_curve nor the spellings it takes; ``suggestion=``/``error=`` failed with "multiple values".
+    """
+    taken = [f.name for f in fields(RangeTestResult) if f.init and f.name not in _CURVE_COMPUTED]
+    for name in given:
+        if name in taken or name == "settings":  # settings= has its own refusal
+            continue
+        if name == "window":
+            fix = ": it reads the curve with analyze's default window; drop window=, and call .analyze(window=...) on "
+            fix += "the result it returns to read it with yours"
+        elif name == "optimizer":
+            fix = ": pass the optimizer's name as optimizer_name= (e.g. optimizer_name='adamw')"
+        elif name in _CURVE_COMPUTED:
+            fix = f": it computes {name} from the curve; drop {name}="
+        else:
+            fix = f".{did_you_mean(name, taken)} It takes stop_reason=, rule=, curve= and {'=, '.join(taken)}="
+        raise TypeError(f"RangeTestResult.from_curve() got an unexpected keyword argument {name!r}{fix}")
 
 
 def finish_result(

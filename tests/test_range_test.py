@@ -7248,6 +7248,25 @@ def test_a_curve_no_sweep_records_is_refused_by_from_curve(lrs, losses, kwargs, 
         RangeTestResult.from_curve(lrs, losses, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "fix"),
+    [
+        ({"batchsize": 32}, r"'batchsize'\. Did you mean 'batch_size'\? It takes stop_reason=, rule=, curve= and "
+                            r"batch_size=, model_name=, .*group_names=$"),
+        ({"window": 11}, r"'window': it reads the curve with analyze's default window; drop window=, and call "
+                         r"\.analyze\(window=\.\.\.\) on the result it returns"),
+        ({"optimizer": "adam"}, r"'optimizer': pass the optimizer's name as optimizer_name="),
+        ({"suggestion": None}, r"'suggestion': it computes suggestion from the curve; drop suggestion=$"),
+    ],
+)
+def test_from_curve_names_the_keywords_it_takes(kwargs: dict[str, Any], fix: str) -> None:
+    # They reached the dataclass: "RangeTestResult.__init__() got an unexpected keyword argument 'window'" (no
+    # from_curve, no spelling it takes), or "got multiple values for keyword argument 'suggestion'".
+    lrs = np.logspace(-5, 0, 20)
+    with pytest.raises(TypeError, match=r"^RangeTestResult\.from_curve\(\) got an unexpected keyword argument " + fix):
+        RangeTestResult.from_curve(lrs, np.ones(20), **kwargs)
+
+
 def test_stop_words_say_what_completed_means() -> None:
     # "completed" alone read against the analysis's "the loss did blow up" (the stop rule waits for stop_factor x the
     # best loss): the words say what the stop rule judged. The example and lrfind's summary print them.
