@@ -335,16 +335,17 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def whole_number_hint(name: str, value: object) -> str:
+def whole_number_hint(name: str, value: object, *, low: int) -> str:
     """The fix for a float given where a count is expected (``": pass it as an int, name=64 ..."``); else ``""``.
 
     A count computed with ``/`` (``epochs * len(loader) / accumulate``, ``256 / 2``) is a float even where it divides
-    evenly; the refusals of such a count end with this, so the fix is named rather than left to be guessed.
+    evenly; the refusals of such a count end with this, so the fix is named rather than left to be guessed. A value
+    whose int would be refused too, below ``low`` (the count's least, ``total_steps=-4.0``), gets no fix.
     """
     if not is_real(value) or is_int(value):
         return ""
     number = float(value)  # type: ignore[arg-type]  # a real number (numbers.Real) has __float__
-    if not math.isfinite(number):
+    if not math.isfinite(number) or math.ceil(number) < low:
         return ""
     if number.is_integer():
         return (

@@ -320,7 +320,7 @@ def _positive_int(name: str, value: object) -> int:
     value = plain(value)  # a 0-d tensor's int; one of more dimensions is refused, as range_test refuses it
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(
-            f"Expected {name} to be a positive integer, but got {name}={value!r}{whole_number_hint(name, value)}"
+            f"Expected {name} to be a positive integer, but got {name}={value!r}{whole_number_hint(name, value, low=1)}"
         )
     return int(value)
 

@@ -427,7 +427,9 @@ def _number(name: str, value: Any, *, low: float | None = None, high: float | No
 def _integer(name: str, value: Any, *, low: int) -> int:
     value = plain(value)  # torch.tensor(100), np.int64(100): the int they hold
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"Expected {name} to be an integer, but got {name}={value!r}{whole_number_hint(name, value)}")
+        raise TypeError(
+            f"Expected {name} to be an integer, but got {name}={value!r}{whole_number_hint(name, value, low=low)}"
+        )
     if value < low:
         raise ValueError(f"Expected {name} >= {low}, but got {name}={value!r}")
     return int(value)

@@ -883,7 +883,7 @@ def _check_sweep(min_lr: float, max_lr: float, num_steps: int, mode: str, *, min
     if not is_int(num_steps):
         raise TypeError(
             f"Expected num_steps to be an int, but got num_steps={num_steps!r}"
-            f"{whole_number_hint('num_steps', num_steps)}"
+            f"{whole_number_hint('num_steps', num_steps, low=min_steps)}"
         )
     if num_steps < min_steps:
         raise ValueError(f"Expected num_steps >= {min_steps}, but got num_steps={num_steps}")

@@ -285,6 +285,10 @@ def test_a_schedule_or_curve_on_the_meta_device_is_refused_by_name() -> None:
         lrfinder.RangeTestResult.from_dict({**data, "losses": T(data["lrs"], device="meta")})
 
 
+def _sgd() -> torch.optim.Optimizer:
+    return torch.optim.SGD(_model().parameters(), lr=0.1)
+
+
 @pytest.mark.parametrize(
     ("call", "said"),
     [
@@ -399,3 +403,28 @@ def test_non_finite_text_round_trips_through_json(value: float) -> None:
 def test_number_from_json_refuses_what_no_writer_produces(value: object) -> None:
     with pytest.raises(ValueError, match="not a number"):
         number_from_json(value)
+
+
+def _sgd() -> torch.optim.Optimizer:
+    return torch.optim.SGD(_model().parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [
+        (lambda: lrfinder.lr_schedule(1e-3, 1.0, 200 / 2), r"num_steps=100\.0: pass it as an int, num_steps=100 \(/"),
+        (lambda: lrfinder.lr_schedule(1e-3, 1.0, -4.0), r"num_steps=-4\.0$"),
+        (lambda: lrfinder.lr_schedule(1e-3, 1.0, 1.0), r"num_steps=1\.0$"),
+        (lambda: lrfinder.scale_lr(0.1, from_batch_size=32, to_batch_size=0.0), r"to_batch_size=0\.0$"),
+        (lambda: lrfinder.scale_lr(0.1, from_batch_size=32, to_batch_size=0.5), r"=0\.5: pass a whole number, rounded"),
+        (lambda: lrfinder.create_scheduler("cosine", _sgd(), total_steps=-4.0), r"total_steps=-4\.0$"),
+        (lambda: lrfinder.create_scheduler("plateau", _sgd(), patience=0.0), r"pass it as an int, patience=0 "),
+    ],
+    ids=["num_steps=100.0", "num_steps=-4.0", "num_steps=1.0", "to_batch_size=0.0", "to_batch_size=0.5",
+         "total_steps=-4.0", "patience=0.0"],
+)
+def test_a_float_count_is_told_its_int_only_where_that_int_is_taken(call: Callable[[], Any], said: str) -> None:
+    # A count given as a float is told the int to pass (whole_number_hint); -4.0 was told "pass it as an int,
+    # total_steps=-4", a value refused in turn ("Expected total_steps >= 1").
+    with pytest.raises((TypeError, ValueError), match=said):
+        call()
