@@ -925,7 +925,8 @@ class LRFinder(_CallbackBase):
             self._check_resumed_cycle(trainer, pl_module, resumed)
             message = (
                 f"{self._who}: the fit resumes from ckpt_path={resumed!r}; the range test is "
-                "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved."
+                "skipped so the resumed weights, optimizer, scheduler and loop state stay exactly as saved. To test "
+                "again on its weights, load them (load_from_checkpoint) and fit without ckpt_path."
             )
             attr = self._find_attr(pl_module)
             if self._attr_known and self.attr_name is None:

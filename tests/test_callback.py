@@ -930,8 +930,12 @@ def test_resume_from_checkpoint_skips_and_is_not_disturbed(tmp_path: Path) -> No
         assert t2.global_step == 8
         return model, again
 
-    with pytest.warns(UserWarning, match="resumes from ckpt_path"):
+    with pytest.warns(UserWarning, match="resumes from ckpt_path") as said:
         resumed, again = resume(True)
+    # Why the test is skipped, and how to run one on the checkpoint's weights (was why alone).
+    text = next(str(w.message) for w in said if "resumes from ckpt_path" in str(w.message))
+    assert "stay exactly as saved. To test again on its weights, load them (load_from_checkpoint) and fit without " \
+        "ckpt_path." in text
     plain, _ = resume(False)
     assert [e for e in resumed.events if e[0] == "test"] == []
     assert all(torch.equal(a, b) for a, b in zip(weights(resumed).values(), weights(plain).values()))
