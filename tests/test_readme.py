@@ -11,6 +11,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import torch
 from torch import nn
@@ -1322,3 +1323,56 @@ def test_a_broken_link_is_found(tmp_path: Path) -> None:
                     "[d](other.md#gone) [e](missing.md) [f](#nowhere) [g](https://example.com/x)\n"
                     "```text\n[h](not-checked.md)\n```\n", encoding="utf-8")
     assert _broken_links(page) == ["page.md: (other.md#gone)", "page.md: (missing.md)", "page.md: (#nowhere)"]
+
+
+def _cli_reference() -> dict[str, str]:
+    """docs/cli.md's Option reference: each ``### ...`` section's text, by the commands its heading names
+    (`` `lrfind` `` for the options of ``lrfind`` itself, `` `lrfind run` `` for ``run``'s)."""
+    parts = _doc("cli.md").split("\n## Option reference\n")
+    assert len(parts) == 2, "docs/cli.md has no '## Option reference' section"
+    sections: dict[str, str] = {}
+    for block in parts[1].split("\n## ")[0].split("\n### ")[1:]:
+        heading, _, body = block.partition("\n")
+        for name in re.findall(r"`lrfind(?: ([a-z]+))?`", heading):
+            sections[name or "lrfind"] = body
+    return sections
+
+
+def _same_default(written: str, default: object) -> bool:
+    """Whether a Default cell's literal (`1e-7`, `momentum`) is the option's default."""
+    try:
+        return float(written) == float(default)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return written == str(default)
+
+
+def test_the_option_reference_names_every_option_of_every_command() -> None:
+    """docs/cli.md's Option reference has a section for ``lrfind`` and each of its commands, read from click's
+    command objects: a row for every option the command takes (none it does not), with the default its --help
+    shows; and every option docs/cli.md names anywhere is one some command takes."""
+    from lrfinder.cli import main
+
+    sections = _cli_reference()
+    commands: dict[str, click.Command] = {"lrfind": main, **main.commands}
+    assert sorted(sections) == sorted(commands)
+    for name, command in commands.items():
+        section = sections[name]
+        rows = {
+            opt: row
+            for row in re.findall(r"^\| (`-.*)$", section, flags=re.M)
+            for opt in re.findall(r"`(--?[a-z][a-z0-9-]*)[ `]", row.split(" | ")[0])  # `--min-lr FLOAT`, `-q`
+        }
+        sharing = [other for other, text in sections.items() if text is section]  # run and fit share one
+        taken = {"--help", "-h"}
+        for other in sharing:
+            taken |= {opt for p in commands[other].params if isinstance(p, click.Option) for opt in p.opts}
+        assert set(rows) == taken, (name, set(rows) ^ taken)  # every option, and none these commands lack
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            if param.show_default and param.default not in (None, False):
+                default = re.findall(r"`([^`]+)`", rows[param.opts[-1]].split(" | ")[1])
+                assert default and _same_default(default[0], param.default), (name, param.opts, default)
+    every = {"--help"} | {opt for command in commands.values() for p in command.params for opt in p.opts}
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)(?![\w.])", _doc("cli.md")))
+    assert named - every == set()
