@@ -1064,9 +1064,10 @@ def loss_slope(lrs: Sequence[float] | np.ndarray, smoothed: Sequence[float] | np
         # numpy.gradient multiplies the values by the inverse spacings before it subtracts: losses of
         # 1e307 overflow there although their slope does not. Scaled by a power of two (exact), the
         # slope of every other curve is unchanged to the last bit.
-        scale = 2.0 ** math.frexp(float(np.max(np.abs(y[:n]))))[1]
+        # np.ldexp, not 2.0 ** e: the power for losses from 2 ** 1023 (8.99e307) on is past the float64 range.
+        e = math.frexp(float(np.max(np.abs(y[:n]))))[1]
         with np.errstate(over="ignore"):  # a slope itself past the float64 range is inf
-            out[:n] = np.gradient(y[:n] / scale, np.log10(lr_arr[:n])) * scale
+            out[:n] = np.ldexp(np.gradient(np.ldexp(y[:n], -e), np.log10(lr_arr[:n])), e)
     return out
 
 
@@ -1929,16 +1930,35 @@ this model already diverges'
     # within the first steps, the filter's window reaching ahead into the rise; losses past it are higher still on
     # a curve that rose.
     width = max(1, min(k, raw.size - k))
-    med = np.median(np.lib.stride_tricks.sliding_window_view(raw, width), axis=1)
     bar = 3.0 * math.sqrt(math.pi / 2.0 * (1.0 / k + 1.0 / width)) * scatter
     level = start + max(bar, float(np.max(raw[:k]) - np.min(raw[:k])))
-    stop = stop - width + 1
-    if not came_back and bool(np.all(med[k:stop] > level)):
+    if not came_back and _running_medians_above(raw, width, k, min(stop, raw.size) - width + 1, level):
         return (
             f"the loss rose from its first steps to its blow-up {decades:.1f} decades above min_lr: the swept range "
             "starts where this model already diverges"
         )
     return _both_reasons(decades) if decades < FLAT_DECADES else None
+
+
+#: How many losses :func:`_running_medians_above` takes the medians of at once: its memory, whatever the curve's length.
+_MEDIAN_BLOCK = 1 << 20
+
+
+def _running_medians_above(raw: np.ndarray, width: int, start: int, stop: int, level: float) -> bool:
+    """Whether the median of ``raw[i : i + width]`` exceeds ``level`` for every ``start <= i < stop`` (or none).
+
+    Taken in blocks of about :data:`_MEDIAN_BLOCK` losses, up to the first that does not: the windows of a curve of
+    ``n`` points are ``n / 20`` wide, so all of them at once took ``n ** 2 / 400`` floats (380 GB for a million points,
+    a MemoryError). A median of two losses near the largest float overflows to inf, above any level as they are.
+    """
+    rows = max(1, _MEDIAN_BLOCK // width)
+    for a in range(start, stop, rows):
+        b = min(stop, a + rows)
+        windows = np.lib.stride_tricks.sliding_window_view(raw[a : b + width - 1], width)
+        with np.errstate(over="ignore"):
+            if not bool(np.all(np.median(windows, axis=1) > level)):
+                return False
+    return True
 
 
 def _both_reasons(decades: float) -> str:

@@ -2887,3 +2887,48 @@ def test_an_inconclusive_message_leads_with_what_happened_and_the_sweep_to_run()
         an.read_curve(np.geomspace(1e-6, 10.0, 141), sigmoid_fall(np.log10(np.geomspace(1e-6, 10.0, 141)), center=0.5))
     happened, advice = re.split(r"(?<=\.) (?=[A-Z])", str(caught.value))[:2]
     assert advice.startswith("Increase max_lr and run again, e.g. 3 decades higher (min_lr=1.00e-06, max_lr=1.00e+04")
+
+
+def test_losses_near_the_largest_float_are_read_without_an_overflow() -> None:
+    # A loss of 2 ** 1023 (8.99e307) or more made loss_slope's power-of-two scale 2.0 ** 1024, a raw OverflowError
+    # ("Numerical result out of range") from RangeTestResult.from_curve; and a blow-up to 1.7e308 made the running
+    # medians of _why_lower_min_lr average two such losses, numpy's "overflow encountered in reduce" warning.
+    lrs = np.geomspace(1e-7, 10.0, 100)
+    fall = np.concatenate([np.linspace(2.0, 0.5, 60), np.geomspace(0.6, 1e3, 40)])
+    ramp = -np.linspace(0.1, 1.0, 100)
+    slope = loss_slope(lrs, ramp * 1.5e308)
+    assert np.all(np.isfinite(slope)) and np.allclose(slope, 1.5e308 * loss_slope(lrs, ramp), rtol=1e-12)
+    for start in (5, 20, 90):
+        losses = np.where(np.arange(100) >= start, 1.7e308, fall)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                analyze(lrs, losses)
+            except InconclusiveCurveError:
+                assert start == 5
+
+
+def test_the_running_medians_are_taken_in_blocks_with_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # _why_lower_min_lr took the medians of every window of n / 20 losses at once: n ** 2 / 400 floats, a
+    # MemoryError (354 GiB) for a million-point curve. In blocks, with the same answer as all at once.
+    rng = np.random.default_rng(0)
+    sizes: list[int] = []
+    median = np.median
+
+    def recording(a: np.ndarray, *args: object, **kwargs: object) -> object:
+        sizes.append(int(np.size(a)))
+        return median(a, *args, **kwargs)
+
+    monkeypatch.setattr(an, "_MEDIAN_BLOCK", 64)
+    monkeypatch.setattr(an.np, "median", recording)
+    for _ in range(200):
+        n = int(rng.integers(8, 120))
+        raw = np.cumsum(rng.normal(0.05, 1.0, n))
+        width = int(rng.integers(1, n // 2 + 1))
+        start, stop = int(rng.integers(0, n // 2)), int(rng.integers(0, n - width + 2))
+        level = float(rng.normal(1.0, 2.0))
+        windows = np.lib.stride_tricks.sliding_window_view(raw, width)[start:stop]
+        expected = bool(np.all(median(windows, axis=1) > level))
+        sizes.clear()
+        assert an._running_medians_above(raw, width, start, stop, level) is expected
+        assert max(sizes, default=0) <= 64 + width
