@@ -1365,7 +1365,11 @@ sweep_options = _group(
         "mse otherwise).",
     ),
     click.option(
-        "--device", default="auto", show_default=True, callback=_check_device, help="cpu, cuda, cuda:1, mps or auto."
+        "--device",
+        default="auto",
+        show_default=True,
+        callback=_check_device,
+        help="cpu, cuda, cuda:1, mps or auto (cuda when available, else cpu).",
     ),
     click.option(
         "--seed",
@@ -1382,7 +1386,11 @@ schedule_options = _group(
         "--scheduler-opt", multiple=True, metavar="KEY=VALUE", help="A scheduler setting (value as JSON), repeatable."
     ),
     click.option(
-        "--warmup-steps", type=click.IntRange(min=0), default=0, help="Linear warm-up steps before the schedule."
+        "--warmup-steps",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Linear warm-up steps before the schedule.",
     ),
 )
 
