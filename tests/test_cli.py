@@ -327,6 +327,14 @@ def test_run_help_says_how_to_save_a_model_and_data_for_it():
 
 
 @pytest.mark.parametrize("command", ["run", "fit"])
+def test_warmup_steps_and_device_help_say_their_defaults(command: str):
+    # --warmup-steps showed no default (docs/cli.md's reference says 0), and --device's auto named no device (61328c9).
+    text = " ".join(invoke(command, "--help").output.split())
+    assert "--warmup-steps INTEGER RANGE Linear warm-up steps before the schedule. [default: 0; x>=0]" in text
+    assert "--device TEXT cpu, cuda, cuda:1, mps or auto (cuda when available, else cpu). [default: auto]" in text
+
+
+@pytest.mark.parametrize("command", ["run", "fit"])
 def test_data_help_says_what_each_kind_of_data_holds(command: str):
     """`fit --help` has no paragraph on saving data, and --data said only ".npz, .pt, .csv or .tsv file": a
     TensorDataset saved whole as train.pt, the first thing tried, is refused."""
