@@ -2939,7 +2939,7 @@ def _draw_batch_scaling(ax: Axes, result: RangeTestResult) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
-#: The gid of the batch panel's "critical ≈ N" label, which :func:`_place_batch_legend` moves clear of the lines.
+#: The gid of the batch panel's "critical ≈ N" label, which :func:`_place_critical_label` moves clear of the lines.
 _CRITICAL_LABEL = "critical_label"
 
 #: The batch panel's legend: three columns, so it stays a band at the top of the short panel.
@@ -2947,52 +2947,50 @@ _BATCH_LEGEND: dict[str, Any] = {"fontsize": 8.5, "ncol": 3, "framealpha": 0.9}
 
 
 def _place_batch_legend(ax: Axes) -> None:
-    """Raise the batch panel's (log) top so its legend sits above every line and marker, then place it.
+    """Put the batch panel's legend above the panel, at its right, where it covers no line; the LR axis fits the lines.
 
-    The panel's lines span its whole width and the divergence line is drawn in axes units, so no
-    corner is free: in one, the legend covered the test batch's marker, the critical batch's line
-    and the divergence line. In a short panel the legend takes one row, or as few rows as keep it
+    The panel's lines span its whole width and the divergence line is drawn across it, so no corner is free: in
+    one, the legend covered the test batch's marker, the critical batch's line and the divergence line; the panel's
+    top raised above the lines to hold it ran the LR axis to ~3e1 over lines below 1. Above the frame, beside the
+    panel's title (the title is raised over it where they would meet), it takes one row, or as few rows as keep it
     within the panel's width. Measured on the final layout, like the loss panel's legend.
     """
     renderer = _renderer(ax)
 
-    def room(settings: dict[str, Any]) -> float:
-        legend = ax.legend(loc="upper left", **settings)
-        bottom: float = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).y0
+    def width(settings: dict[str, Any]) -> float:
+        # The width with the legend's pad from the frame: one as wide as the panel ran that pad past its side.
+        legend = ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), **settings)
+        box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
         legend.remove()
-        return 1.0 - bottom + 0.04  # the legend, its pad from the frame and a margin
-
-    def right(settings: dict[str, Any]) -> float:
-        # The right edge, not the width: the legend stands its pad in from the panel's left side, and one as wide as
-        # the panel ran that pad (5 pixels) past its right side (its type drawn a little wider by matplotlib < 3.11).
-        legend = ax.legend(loc="upper left", **settings)
-        edge = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted()).x1
-        legend.remove()
-        return float(edge)
+        return float(box.x1 - box.x0) + 2.0 * (1.0 - float(box.x1))
 
     settings = dict(_BATCH_LEGEND)
-    if room(settings) > 0.5:  # a short panel (under the schedule and trial panels): one row, or as few as fit
-        # In one row the legend was wider than the panel of a report under the default width (8 x 6 inches): the
-        # layout narrowed every panel to a fifth of the figure to hold it, and the report was unreadable. In a panel
-        # 6 inches wide the noise rule's entry, with its shape, left room for one column: six rows over the panel's
-        # title and lines. Where the full entries take more than two rows, the noise rule's is said without its shape.
-        handles, labels = ax.get_legend_handles_labels()
-        short = [label.split(" (")[0] if label.startswith(_NOISE_RULE) else label for label in labels]
-        for names in (labels, short):
-            for columns in range(len(names), 0, -1):
-                settings.update(handles=handles, labels=names, ncol=columns)
-                if right(settings) <= 1.0:
-                    break
-            if math.ceil(len(names) / columns) <= 2:
+    # In one row the legend was wider than the panel of a report under the default width (8 x 6 inches); in a panel
+    # 6 inches wide the noise rule's entry, with its shape, left room for one column: six rows. Where the full entries
+    # take more than two rows, the noise rule's is said without its shape.
+    handles, labels = ax.get_legend_handles_labels()
+    short = [label.split(" (")[0] if label.startswith(_NOISE_RULE) else label for label in labels]
+    for entries in (labels, short):
+        for columns in range(len(entries), 0, -1):
+            settings.update(handles=handles, labels=entries, ncol=columns)
+            if width(settings) <= 1.0:
                 break
-    needed = min(room(settings), 0.6)
-    low, high = (math.log10(v) for v in ax.get_ylim())
-    ax.set_ylim(10**low, 10 ** (low + (high - low) / (1.0 - needed)))
-    _place_legend(ax, **settings)
+        if math.ceil(len(entries) / columns) <= 2:
+            break
+    legend = ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), **settings)
+    to_axes = ax.transAxes.inverted()
+    box = legend.get_window_extent(renderer).transformed(to_axes)
+    title = getattr(ax, "_left_title")  # noqa: B009 - the title set with loc="left": matplotlib has no getter
+    if title.get_text() and title.get_window_extent(renderer).transformed(to_axes).x1 + 0.01 > box.x0:
+        # The title and the legend would meet: the title goes over the legend.
+        root = _root_figure(ax)
+        dpi = float(root.dpi if root is not None else _DEFAULT_DPI)
+        above = legend.get_window_extent(renderer).y1 - ax.get_window_extent(renderer).y1
+        ax.set_title(title.get_text(), loc="left", fontsize=title.get_fontsize(), pad=above * 72.0 / dpi + 4.0)
     _place_critical_label(ax)
-    # The LR axis, raised for the legend, spans three or four decades of a short panel: matplotlib's spacing (two
-    # label heights a tick) ticked every third decade, and the lines ran between 1e-01 and 1e+02 with no label on
-    # them. A label height and a half a tick labels every decade there, still apart.
+    # The LR axis may span three or four decades of a short panel: matplotlib's spacing (two label heights a tick)
+    # ticked every third decade, and the lines ran between two labels with none on them. A label height and a half
+    # a tick labels every decade there, still apart.
     from matplotlib import rcParams
     from matplotlib.font_manager import FontProperties
     from matplotlib.ticker import LogLocator
@@ -3018,7 +3016,7 @@ def _place_critical_label(ax: Axes) -> None:
     renderer = _renderer(ax)
     to_axes = ax.transAxes.inverted()
     height = labels[0].get_window_extent(renderer).transformed(to_axes).height
-    top = legend.get_window_extent(renderer).transformed(to_axes).y0 - height
+    top = min(legend.get_window_extent(renderer).transformed(to_axes).y0, 1.0) - height  # the legend may be above
     rows = [float(row) for row in np.arange(0.02, top, height / 2.0)] or [0.02]
 
     def put(text: Any, row: float, side: str) -> None:

@@ -2194,7 +2194,7 @@ def test_the_inconclusive_message_fits_its_panel_in_a_report_of_any_size(tmp_pat
 
 
 def test_the_batch_panels_lr_axis_labels_every_decade_it_spans(tmp_path: Path):
-    # Raised to make room for its legend, the batch panel's LR axis spans three or four decades of a short panel:
+    # Raised to make room for its legend, the batch panel's LR axis spanned three or four decades of a short panel:
     # matplotlib ticked every third decade, and the lines ran between "1e-01" and "1e+02" with no label on them
     # (every `lrfind run` report, which measures the noise scale).
     result = replace(make_result(), noise_scale=measured_noise())
@@ -2207,7 +2207,10 @@ def test_the_batch_panels_lr_axis_labels_every_decade_it_spans(tmp_path: Path):
     low, high = sorted(ax.get_ylim())
     labels = [t for t in ax.get_yticklabels(which="both") if t.get_text() and low <= t.get_position()[1] <= high]
     powers = [v for v in range(-12, 13) if low <= 10.0**v <= high]
-    assert [t.get_text() for t in labels] == [f"1e{v:+03d}" for v in powers] and len(powers) >= 3
+    # Fitted to its lines (no longer raised for the legend), the axis spans fewer decades: each is labelled, and a
+    # short span its 3e-0x between.
+    texts = [t.get_text() for t in labels]
+    assert all(f"1e{v:+03d}" in texts for v in powers) and len(powers) >= 2, texts
     boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
     assert all(a.y1 < b.y0 for a, b in zip(boxes, boxes[1:]))
 
@@ -2558,10 +2561,11 @@ def test_a_narrow_reports_batch_legend_takes_two_rows_at_most(tmp_path: Path):
     legend = batch.get_legend()
     labels = [t.get_text() for t in legend.get_texts()]
     assert len(labels) == 6 and "noise-scale rule" in labels
-    rows = {round(t.get_window_extent(renderer).y0) for t in legend.get_texts()}
-    assert len(rows) <= 2
-    box = legend.get_window_extent(renderer)
-    assert _inside(box, batch.get_window_extent(renderer))
+    bottoms = sorted(t.get_window_extent(renderer).y0 for t in legend.get_texts())
+    rows = 1 + sum(b - a > 5.0 for a, b in zip(bottoms, bottoms[1:]))  # a row's texts differ by a pixel or so
+    assert rows <= 2, bottoms
+    box, frame = legend.get_window_extent(renderer), batch.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y1 - 1.0  # above the panel, within its width
     assert not box.overlaps(batch.title.get_window_extent(renderer)) and not box.overlaps(
         batch._left_title.get_window_extent(renderer)
     )
@@ -2976,3 +2980,22 @@ def test_losses_near_the_largest_float_are_drawn_on_a_finite_axis(tmp_path: Path
     assert Image.open(tmp_path / "huge.png").size == (1200, 900)
     low, high = axes_by_label(fig)["loss"].get_ylim()
     assert math.isfinite(high - low) and low < float(np.min(loss[:90])) and high > float(np.max(loss[:60]))
+
+
+def test_the_batch_panels_lr_axis_fits_its_lines_and_its_legend_covers_none(tmp_path: Path):
+    # The panel's LR axis was raised to make room for the legend above the lines: `lrfind demo`'s ran to ~3e1 over lines
+    # below 1.3, a third of the short panel empty. It fits the lines; the legend stands above the panel, clear of them
+    # and of the panel's title.
+    fig = plot_range_test(recorded_demo())
+    renderer = written_default_png(fig, tmp_path / "demo.png")
+    ax = axes_by_label(fig)["batch"]
+    curves = [line for line in ax.get_lines() if np.size(line.get_xdata()) > 2]
+    highest = max(float(np.max(line.get_ydata())) for line in curves)
+    divergence = [line for line in ax.get_lines() if line.get_label() == "divergence (test)"]
+    highest = max([highest] + [float(line.get_ydata()[0]) for line in divergence])
+    low, high = ax.get_ylim()
+    assert highest <= high < 2.0 * highest, (highest, high)
+    box, frame = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert box.y0 >= frame.y1 - 1.0 and frame.x0 <= box.x0 and box.x1 <= frame.x1
+    for title in (ax.title, ax._left_title):
+        assert not box.overlaps(title.get_window_extent(renderer))
