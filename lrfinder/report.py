@@ -2571,10 +2571,15 @@ def _draw_report(
             grid.set_height_ratios([header_in] + [panels_in * p / sum(panels) for p in panels])
             fig.get_layout_engine().execute(fig)  # type: ignore[union-attr]
 
+    if batch_ax is not None:
+        # The legend above the batch panel and the title raised over it take room from every panel: laid out (below)
+        # before anything is measured on the panels, the loss panel's LR labels included. Placed after them, it moved
+        # the loss panel's curve under its labels when the figure was saved: a label covered the divergence's mark.
+        _place_batch_legend(batch_ax)
     fit_header()
     _fit_slope_label(slope_ax)
     if batch_ax is not None:
-        _place_batch_legend(batch_ax)
+        _finish_batch_panel(batch_ax)
     if trials_panel:
         _place_trial_labels(trials_ax)
     legend = _finish_loss_panel(ax, results, highlight, ylim, fontsize=9.5)
@@ -2953,7 +2958,8 @@ def _place_batch_legend(ax: Axes) -> None:
     one, the legend covered the test batch's marker, the critical batch's line and the divergence line; the panel's
     top raised above the lines to hold it ran the LR axis to ~3e1 over lines below 1. Above the frame, beside the
     panel's title (the title is raised over it where they would meet), it takes one row, or as few rows as keep it
-    within the panel's width. Measured on the final layout, like the loss panel's legend.
+    within the panel's width. Measured on the laid-out panel's width; the figure is laid out again after it, before
+    anything is measured on the panels' heights (:func:`_finish_batch_panel`, the loss panel's labels).
     """
     renderer = _renderer(ax)
 
@@ -2987,6 +2993,14 @@ def _place_batch_legend(ax: Axes) -> None:
         dpi = float(root.dpi if root is not None else _DEFAULT_DPI)
         above = legend.get_window_extent(renderer).y1 - ax.get_window_extent(renderer).y1
         ax.set_title(title.get_text(), loc="left", fontsize=title.get_fontsize(), pad=above * 72.0 / dpi + 4.0)
+
+
+def _finish_batch_panel(ax: Axes) -> None:
+    """Place the batch panel's "critical ≈ N" label and space its LR ticks, on the layout that holds its legend.
+
+    The legend above the panel (:func:`_place_batch_legend`) takes room from every panel once the layout runs again:
+    measured before it, the label and the ticks were placed on a taller panel than the one drawn.
+    """
     _place_critical_label(ax)
     # The LR axis may span three or four decades of a short panel: matplotlib's spacing (two label heights a tick)
     # ticked every third decade, and the lines ran between two labels with none on them. A label height and a half
@@ -2997,7 +3011,8 @@ def _place_batch_legend(ax: Axes) -> None:
 
     label_pt = FontProperties(size=rcParams["ytick.labelsize"]).get_size_in_points()
     root = _root_figure(ax)
-    height_pt = ax.get_window_extent(renderer).height * 72.0 / float(root.dpi if root is not None else _DEFAULT_DPI)
+    dpi = float(root.dpi if root is not None else _DEFAULT_DPI)
+    height_pt = ax.get_window_extent(_renderer(ax)).height * 72.0 / dpi
     ax.yaxis.set_major_locator(LogLocator(numticks=int(min(max(height_pt // (1.5 * label_pt), 2), 9))))
 
 
