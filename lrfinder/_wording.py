@@ -156,3 +156,39 @@ def unmeasured_noise(reason: str) -> str:
 
     """
     return f"not measured ({first_clause(reason)}; noise_error says why)"
+
+
+def top_level_parts(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets: ``"adamw, betas=(0.9, 0.95)"`` is two parts."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def optimizers_words(optimizer_name: str | None) -> str | None:
+    """A result's ``optimizer_name`` as a person reads it: several optimizers counted, each class once.
+
+    The callback names the optimizers of a manual-optimization module by their classes, comma-separated
+    (``"SGD, Adam"``, ``"SGD, SGD"``; older results said ``"SGD,Adam"``, and ``"SGD"`` for two SGDs), which
+    :func:`lrfinder.scaling.optimizer_family` parses: said ``"2 optimizers: SGD, Adam"`` and
+    ``"2 optimizers: SGD x2"``. One optimizer, or ``lrfind``'s label (``"adamw, weight_decay=1e-02"``: the
+    settings after the name), is said as it stands.
+    """
+    if optimizer_name is None:
+        return None
+    parts = top_level_parts(optimizer_name)
+    if len(parts) < 2 or any("=" in part for part in parts):
+        return optimizer_name
+    counts: dict[str, int] = {}
+    for part in parts:
+        counts[part] = counts.get(part, 0) + 1
+    named = ", ".join(name if count == 1 else f"{name} x{count}" for name, count in counts.items())
+    return f"{len(parts)} optimizers: {named}"

@@ -1982,8 +1982,9 @@ class LRFinder(_CallbackBase):
             batch_size=None if test_per_device is None else test_per_device * run.world * run.settings.accumulate_steps,
             model_name=type(pl_module).__name__,
             num_parameters=run.num_parameters,
-            # One name when the optimizers share a class, so the result's own .scale(rule="auto") reads it.
-            optimizer_name=",".join(dict.fromkeys(optimizer_result_name(o) for o in run.optimizers)),
+            # Each optimizer's class, comma-separated, as optimizer_family (the result's own .scale(rule="auto")) reads
+            # it; the report and summary say it counted (optimizers_words): "SGD" for two SGDs read as one optimizer.
+            optimizer_name=", ".join(optimizer_result_name(o) for o in run.optimizers),
             lr_ratios=tuple(groups.ratios),
             group_names=_group_names(run.optimizers, groups.names),
         )

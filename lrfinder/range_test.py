@@ -265,7 +265,8 @@ class RangeTestResult:
         num_parameters: Number of trainable parameters of the model.
         optimizer_name: Class name(s) of the optimizer(s) swept, with the form the class does not say: ``"SGD
             (Nesterov)"``, ``"Adam (AMSGrad)"``, or the registry name :func:`~lrfinder.create_optimizer` built it from
-            (``"SGD (momentum)"``); ``lrfind``'s name for it from the command line.
+            (``"SGD (momentum)"``); ``lrfind``'s name for it from the command line. The callback's several optimizers
+            (manual optimization) each, comma-separated: ``"SGD, Adam"``, ``"SGD, SGD"``.
         suggestion: The analysis of the curve, ``None`` when it was inconclusive.
         error: Why the curve was inconclusive (the :class:`InconclusiveCurveError` message).
         scaled: The suggestion moved to the training batch size, when scaling was applied.

@@ -67,7 +67,7 @@ from ._checks import (
     text_or_bool_at,
     text_or_bool_message,
 )
-from ._wording import first_clause, inconclusive_gist, plural, unmeasured_noise
+from ._wording import first_clause, inconclusive_gist, optimizers_words, plural, unmeasured_noise
 from .analysis import (
     _TINY,
     BLOWUP_NAMED,
@@ -432,6 +432,17 @@ def _short(text: str, limit: int = _NAME_CHARS) -> str:
     return _drawable(text if len(text) <= limit else text[: max(limit - 1, 1)].rstrip() + "…")
 
 
+def _optimizer_fact(optimizer_name: str | None) -> str:
+    """The header's optimizer: ``optimizer SGD``, or several counted: ``2 optimizers: SGD, Adam`` (optimizers_words).
+
+    The callback's two optimizers read ``optimizer SGD,Adam``, and two SGDs ``optimizer SGD``, as one.
+    """
+    words = optimizers_words(optimizer_name)
+    if words is None:
+        return "optimizer ?"
+    return _short(words, _NAME_CHARS) if words != optimizer_name else f"optimizer {_short(words, 32)}"
+
+
 def _model_names(results: Sequence[RangeTestResult], limit: int) -> list[tuple[str, str]]:
     """The models of ``results`` for the title: (name cut to ``limit`` characters, parameter count), each once.
 
@@ -579,7 +590,7 @@ def _header_lines(
         # "blew up at" (the stop rule waits for stop_factor x the best loss, the analysis reads a smaller rise).
         stopped = "" if r.stop_reason == "completed" else f"  |  stopped: {r.stop_reason}"
         facts.append(
-            f"optimizer {_short(r.optimizer_name or '?', 32)}  |  {batch}  |  "
+            f"{_optimizer_fact(r.optimizer_name)}  |  {batch}  |  "
             f"steps run {r.num_steps}/{r.settings.num_steps} ({_sweep(r)}){stopped}"
         )
         s = r.suggestion
@@ -644,7 +655,7 @@ def _header_lines(
             facts.append(f"critical batch: {unmeasured}")
     else:
         # In legend order, each value once.
-        optimizers = list(dict.fromkeys(_short(r.optimizer_name or "?", 32) for r in results))
+        optimizers = list(dict.fromkeys(_short(optimizers_words(r.optimizer_name) or "?", 40) for r in results))
         batches = list(dict.fromkeys(_fmt_int(r.batch_size) for r in results))
         # The training batch the curves were scaled to (`lrfind run --weight-decay ... --target-batch-size`), as one
         # curve's header says it: the overlay said the test's batch alone.
@@ -653,8 +664,10 @@ def _header_lines(
             for sc in map(_moved, results) if sc is not None
         ))
         sweeps = list(dict.fromkeys(_sweep(r) for r in results))
+        between = "; " if any("," in o or ":" in o for o in optimizers) else ", "  # "SGD; 2 optimizers: SGD x2"
         facts.append(
-            f"{len(results)} curves  |  optimizer {', '.join(optimizers)}  |  batch size {', '.join(batches)}"
+            f"{len(results)} curves  |  optimizer {between.join(optimizers)}"
+            f"  |  batch size {', '.join(batches)}"
             + (f" -> target {', '.join(targets)}" if targets else "")
             + f"  |  sweep {'; '.join(sweeps)}"
         )

@@ -52,6 +52,7 @@ from ._checks import (
     whole_number_hint,
 )
 from ._warn import warn
+from ._wording import top_level_parts
 from .names import SCALING_RULES, AppliedScalingRule, ScalingRule, did_you_mean
 from .noise import ADAPTIVE_SHAPE, CRITICAL_WARN, LR_SHAPE_WORDS, NoiseScale, format_batch, noise_lr_factor
 
@@ -247,7 +248,7 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
     if isinstance(optimizer, str):
         # "adamw, weight_decay=1e-02" (lrfind's label: the name, then its settings) names one optimizer; only
         # the parts without "=" are names ("Adam,SGD" names two).
-        parts = _top_level_parts(optimizer)
+        parts = top_level_parts(optimizer)
         names = [part.rsplit(":", 1)[-1].rsplit(".", 1)[-1] for part in parts if "=" not in part] or [parts[0]]
     elif isinstance(optimizer, type):
         names = [_known_base(optimizer)]
@@ -272,21 +273,6 @@ def optimizer_family(optimizer: torch.optim.Optimizer | type | str | None) -> Li
             "as in lrfinder.list_optimizers().",
         )
     return "adaptive" if all(adaptive) else "sgd"
-
-
-def _top_level_parts(text: str) -> list[str]:
-    """``text`` split at the commas outside brackets: ``"adamw, betas=(0.9, 0.95)"`` is two parts."""
-    parts, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth = max(0, depth - 1)
-        elif char == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
 
 
 def _known_base(cls: type) -> str:

@@ -47,6 +47,9 @@ from torch.utils.data import DataLoader
 
 from lrfinder import DataError, InconclusiveCurveError, ModelError, RangeTestResult, Refine, lr_schedule
 from lrfinder.callback import LRFinder, find_lr
+from lrfinder.cli.output import summary_rows
+from lrfinder.report import _header_lines
+from lrfinder.scaling import optimizer_family
 from lrfinder.stepping import SparseGradientClipError
 
 ModelCheckpoint = pl.callbacks.ModelCheckpoint
@@ -1876,7 +1879,13 @@ def test_manual_optimization_two_optimizers_with_monitor(tmp_path: Path, caplog:
     assert gen_lrs == pytest.approx(list(result.lrs))  # the sweep drives both optimizers
     assert disc_lrs == pytest.approx([lr / 2 for lr in result.lrs])  # ratio kept
     assert list(result.losses) == pytest.approx([v for p, v in model.g_losses if p == "test"])
-    assert result.optimizer_name == "RecordingSGD"
+    # Both optimizers named, as optimizer_family reads them; what a person reads counts them. Two SGDs read
+    # "optimizer RecordingSGD" (one) in the report's header, the JSON and lrfind's summary.
+    assert result.optimizer_name == "RecordingSGD, RecordingSGD"
+    assert optimizer_family(result.optimizer_name) == "sgd"
+    assert RangeTestResult.from_json(result.to_json()).optimizer_name == result.optimizer_name
+    assert _header_lines([result])[1][0].startswith("2 optimizers: RecordingSGD x2  |  batch size ")
+    assert dict(summary_rows(result))["optimizer"].startswith("2 optimizers: RecordingSGD x2; batch size ")
     assert result.suggestion is not None
     lr = finder.applied_lr
     assert lr == model.lr

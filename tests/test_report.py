@@ -2999,3 +2999,23 @@ def test_the_batch_panels_lr_axis_fits_its_lines_and_its_legend_covers_none(tmp_
     assert box.y0 >= frame.y1 - 1.0 and frame.x0 <= box.x0 and box.x1 <= frame.x1
     for title in (ax.title, ax._left_title):
         assert not box.overlaps(title.get_window_extent(renderer))
+
+
+def test_several_optimizers_are_counted_in_the_header():
+    # The callback's two optimizers (manual optimization) read "optimizer SGD,Adam" in the header, and two SGDs
+    # "optimizer SGD", as one. A result saved before ("SGD,Adam") reads as the new one ("SGD, Adam") does.
+    from dataclasses import replace
+
+    from lrfinder.report import _header_lines
+
+    result = make_result()
+    for name, said in [
+        ("SGD,Adam", "2 optimizers: SGD, Adam  |  "),
+        ("SGD, Adam", "2 optimizers: SGD, Adam  |  "),
+        ("SGD (Nesterov), SGD (Nesterov), Adam", "3 optimizers: SGD (Nesterov) x2, Adam  |  "),
+        ("momentum", "optimizer momentum  |  "),
+        ("adamw, weight_decay=1e-02", "optimizer adamw, weight_decay=1e-02  |  "),  # lrfind's label: one optimizer
+    ]:
+        assert _header_lines([replace(result, optimizer_name=name)])[1][0].startswith(said), name
+    overlay = _header_lines([result, replace(result, optimizer_name="SGD, SGD")])[1][0]
+    assert "|  optimizer momentum; 2 optimizers: SGD x2  |" in overlay

@@ -485,3 +485,17 @@ def test_a_one_element_tensor_lr_is_refused_as_range_test_refuses_it(value: obje
     # The 0-d tensor both take, as the number it holds.
     assert scale_lr(torch.tensor(0.1), from_batch_size=32, to_batch_size=64, rule="linear").lr == pytest.approx(0.2)
     assert RangeTestSettings(min_lr=torch.tensor(1e-6)).min_lr == 1e-6  # type: ignore[arg-type]
+
+
+def test_the_callbacks_names_of_several_optimizers_are_read_old_and_new() -> None:
+    # The callback joined the optimizers' classes with "," and each class once ("SGD,Adam", "SGD" for two SGDs); it
+    # now names each (", "), which optimizer_family reads as it read the old names.
+    from lrfinder._wording import optimizers_words
+
+    assert optimizer_family("SGD, Adam") == optimizer_family("SGD,Adam") == "sgd"
+    assert optimizer_family("Adam, AdamW (AMSGrad)") == "adaptive"
+    assert optimizers_words("SGD, SGD") == "2 optimizers: SGD x2"
+    assert optimizers_words("SGD,Adam") == "2 optimizers: SGD, Adam"
+    assert optimizers_words("SGD (momentum)") == "SGD (momentum)"
+    assert optimizers_words("adamw, betas=(0.9, 0.95)") == "adamw, betas=(0.9, 0.95)"
+    assert optimizers_words(None) is None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from .._wording import inconclusive_gist, plural, unmeasured_noise
+from .._wording import inconclusive_gist, optimizers_words, plural, unmeasured_noise
 from ..names import LIGHTNING_LOGGERS
 
 if TYPE_CHECKING:
@@ -657,7 +657,10 @@ def summary_rows(
         rows.append(("model", f"{result.model_name} ({count}) from {source}"))
     precision, clipping = result.settings.precision_words, result.settings.clipping
     gradients = (f", {precision}" if precision else "") + (f", gradients {clipping}" if clipping else "")
-    rows.append(("optimizer", f"{result.optimizer_name}, batch size {result.batch_size}{gradients}"))
+    optimizer = optimizers_words(result.optimizer_name)
+    # Several optimizers are a list of their own ("2 optimizers: SGD, Adam"): the batch size after a semicolon.
+    sep = "; " if optimizer != result.optimizer_name else ", "
+    rows.append(("optimizer", f"{optimizer}{sep}batch size {result.batch_size}{gradients}"))
     rows.append(("steps", f"{result.num_steps}/{result.settings.num_steps} ({result.stop_words})"))
     if result.settings.curve == "val":
         rows.append(("curve", "validation loss (the mean over --val-data after every step)"))
