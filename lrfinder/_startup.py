@@ -34,15 +34,54 @@ def _stop_at_start(signum: int, frame: FrameType | None) -> None:
         os._exit(_EXIT_INTERRUPTED)
 
 
+#: The modules that run the command line: ``python -m lrfinder`` and its older ``python -m lrfinder.cli``.
+_PROGRAM_MODULES = ("lrfinder", "lrfinder.__main__", "lrfinder.cli", "lrfinder.cli.__main__")
+
+#: Python's one-letter options that take a value (``-W ignore``, ``-Wignore``); ``-c`` and ``-m`` end the options.
+_VALUED_OPTIONS = "WX"
+
+
+def _module_run(argv: list[str]) -> str | None:
+    """The module ``python ... -m MODULE`` runs, read from the interpreter's own arguments as Python reads them.
+
+    ``-m`` may stand alone or be joined to its module (``-mlrfinder``) and follow other flags in one argument
+    (``-um lrfinder``); a script, ``-c`` or ``-`` runs no module, and what follows them is the script's own arguments.
+    """
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "--check-hash-based-pycs":  # Python's one long option that takes a value
+            next(args, None)
+            continue
+        if not arg.startswith("-") or arg == "-" or arg == "--":
+            return None
+        if arg.startswith("--"):
+            continue
+        flags = arg[1:]
+        for i, flag in enumerate(flags):
+            rest = flags[i + 1 :]
+            if flag == "m":
+                return rest or next(args, None)
+            if flag == "c":
+                return None
+            if flag in _VALUED_OPTIONS:
+                if not rest:
+                    next(args, None)
+                break
+    return None
+
+
 def _run_as_the_program() -> bool:
-    """Whether the process is ``lrfind`` (its console script) or ``python -m lrfinder``, not an importer of it."""
+    """Whether the process is ``lrfind`` (its console script) or ``python -m lrfinder``, not an importer of it.
+
+    Each spelling that runs the command line counts: ``python -m lrfinder`` (``-mlrfinder``, ``-um lrfinder``) and
+    ``python -m lrfinder.cli``.
+    """
     # `python -m lrfinder` imports the package before runpy makes lrfinder.__main__ the __main__ module.
-    argv = list(getattr(sys, "orig_argv", ()))
-    if "-m" in argv and argv.index("-m") + 1 < len(argv) and argv[argv.index("-m") + 1] == "lrfinder":
+    if _module_run(list(getattr(sys, "orig_argv", ()))) in _PROGRAM_MODULES:
         return True
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
-    if spec is not None and getattr(spec, "name", None) == "lrfinder.__main__":
+    if spec is not None and getattr(spec, "name", None) in _PROGRAM_MODULES:
         return True
     name = os.path.basename(str(getattr(main, "__file__", "") or ""))
     return name in ("lrfind", "lrfind-script.py", "lrfind.exe")

@@ -202,3 +202,49 @@ def test_a_ctrl_c_while_lrfind_imports_is_said_as_an_interrupt(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lrfind", "model.pt"]
     assert model.read_bytes() == b"weights"
     assert signal.getsignal(signal.SIGINT) is before  # the test's own process (an importer of lrfinder): left alone
+
+
+#: A ``sitecustomize`` that sends a Ctrl-C right after ``import lrfinder``, before the command line is imported.
+_CTRL_C_AFTER_IMPORT = "import os, signal\nimport lrfinder\nos.kill(os.getpid(), signal.SIGINT)\nimport lrfinder.cli\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    "spelling",
+    [["-m", "lrfinder"], ["-mlrfinder"], ["-um", "lrfinder"], ["-Wignore", "-mlrfinder"], ["-m", "lrfinder.cli"]],
+)
+def test_every_spelling_of_python_m_lrfinder_says_a_ctrl_c_at_start_as_an_interrupt(tmp_path, spelling):
+    # `python -mlrfinder` (no space), `python -um lrfinder` and `python -m lrfinder.cli` were not known as the
+    # program: a Ctrl-C while they imported printed a KeyboardInterrupt traceback and exited 1.
+    import os
+    import pathlib
+
+    from _signals import default_signals
+
+    (tmp_path / "sitecustomize.py").write_text(_CTRL_C_AFTER_IMPORT)
+    root = pathlib.Path(lrfinder.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    proc = subprocess.run([sys.executable, *spelling, "list"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env=env, preexec_fn=default_signals)  # fmt: skip
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "Interrupted; nothing was written.\n", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["python", "-m", "lrfinder", "run"], "lrfinder"),
+        (["python", "-mlrfinder.cli"], "lrfinder.cli"),
+        (["python", "-IBm", "lrfinder"], "lrfinder"),
+        (["python", "-W", "ignore", "-X", "dev", "-m", "lrfinder"], "lrfinder"),
+        (["python", "-Wignore::UserWarning", "-m", "lrfinder"], "lrfinder"),
+        (["python", "--check-hash-based-pycs", "always", "-m", "lrfinder"], "lrfinder"),
+        (["python", "script.py", "-m", "lrfinder"], None),  # the script's own arguments
+        (["python", "-c", "pass", "-m", "lrfinder"], None),
+        (["python", "-W", "-m", "lrfinder"], None),  # -m is -W's value: python then runs the script 'lrfinder'
+        (["python"], None),
+    ],
+)
+def test_the_module_python_runs_is_read_as_python_reads_its_options(argv, module):
+    from lrfinder._startup import _module_run
+
+    assert _module_run(argv) == module
