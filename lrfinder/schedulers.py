@@ -1464,6 +1464,31 @@ def _apply_suggestion(
         _warn_peak_past_divergence(spec.name, optimizer, settings["max_lr"], suggestion)
 
 
+def _warn_all_zero(spec: SchedulerSpec, optimizer: Optimizer, settings: dict[str, Any]) -> None:
+    """Say when every param group is at LR 0 and the schedule takes its LRs from them: each LR it gives is 0.
+
+    Not refused, as the other checks of the optimizer's LRs: one group at 0 beside others is a frozen group, and
+    ``onecycle`` with ``max_lr``, ``cyclic`` (``max_lr`` is required) and ``cosine`` with ``eta_min > 0`` give LRs
+    of their own.
+    """
+    if spec.from_suggestion in ("onecycle", "cyclic") and settings.get("max_lr") is not None:
+        return
+    floor: Any = settings.get("eta_min")
+    if spec.name == "cosine" and is_real(floor) and floor > 0:  # it rises to eta_min: _warn_floor_above says so
+        return
+    if any(float(group["lr"]) != 0 for group in optimizer.param_groups):
+        return
+    groups = len(optimizer.param_groups)
+    every = "its param group" if groups == 1 else f"each of its {groups} param groups"
+    peak = " or max_lr=..." if spec.from_suggestion == "onecycle" else ""
+    warn(
+        f"Schedule {spec.name!r} is built on an optimizer at lr 0 in {every}: it scales the optimizer's LR, so "
+        f"every LR it gives is 0 and nothing trains. Set the optimizer's lr (e.g. {optimizer_class_name(optimizer)}"
+        f"(params, lr=1e-3)), pass suggestion=result.suggestion{peak}, then build the schedule.",
+        UserWarning,
+    )
+
+
 def _warn_suggestion_none(spec: SchedulerSpec, settings: dict[str, Any], given: set[str]) -> None:
     """Say when ``suggestion=None``, given explicitly, leaves LRs it would have set to the optimizer.
 
@@ -1713,6 +1738,7 @@ def _build_scheduler(
     if missing:
         none = f" (suggestion=None: {SUGGESTION_NONE_HINT})" if suggestion is None else ""
         raise TypeError(f"Scheduler {name!r} needs the {word(len(missing), 'setting')} {', '.join(missing)}{none}")
+    _warn_all_zero(spec, optimizer, full)
     main_steps = None if total_steps is None else total_steps - warmup_steps
 
     scheduler: Scheduler

@@ -1592,3 +1592,49 @@ def test_a_step_count_past_any_run_is_refused_before_the_fit_without_the_stand_i
     assert str(other) == "Expected step_size to be an integer, but got step_size='10'"
     # Just inside the stand-in run: judged against the real run at fit start, as before.
     assert schedule_refusal("cosine", {"warmup_steps": 10**12 - 1}) is None
+
+
+@pytest.mark.parametrize("name", list_schedulers())
+def _sgd_at_lr_0() -> tuple[nn.Module, torch.optim.Optimizer]:
+    """Two groups at lr 0 (create_optimizer refuses lr 0; torch's SGD takes it)."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    return model, torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[2].parameters()}], lr=0.0)
+
+
+@pytest.mark.parametrize("name", list_schedulers())
+def test_a_schedule_on_an_optimizer_at_lr_0_is_warned_where_all_its_lrs_are_0(name: str) -> None:
+    # Built on an optimizer at lr 0, every schedule scaling the optimizer's LR was 0 throughout, without a word.
+    settings = dict(FORMULAS[name][1][0])
+    if name == "onecycle":
+        settings.pop("max_lr", None)  # its peak from the optimizer, as by default
+    model, opt = _sgd_at_lr_0()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sched = create_scheduler(name, opt, total_steps=T, **settings)
+    said = [str(w.message) for w in seen if "at lr 0" in str(w.message)]
+    lrs = []
+    for t in range(T):
+        lrs.extend(g["lr"] for g in opt.param_groups)
+        _train_step(model, opt)
+        _step(sched, t)
+    if name in ("cyclic", "cosine"):  # max_lr is its own (required): it cycles from 0; cosine rises to eta_min=0.01
+        assert said == [] and max(lrs) > 0
+        return
+    assert max(lrs) == 0
+    assert said == [
+        f"Schedule {name!r} is built on an optimizer at lr 0 in each of its 2 param groups: it scales the "
+        "optimizer's LR, so every LR it gives is 0 and nothing trains. Set the optimizer's lr (e.g. SGD(params, "
+        "lr=1e-3)), pass suggestion=result.suggestion" + (" or max_lr=..." if name == "onecycle" else "")
+        + ", then build the schedule."
+    ]
+
+
+@pytest.mark.parametrize("name", ["cosine", "onecycle"])
+def test_a_frozen_group_at_lr_0_or_a_onecycle_peak_given_is_not_warned(name: str) -> None:
+    model, opt = _sgd_at_lr_0()
+    settings: dict[str, Any] = {"max_lr": 0.1} if name == "onecycle" else {}
+    if name == "cosine":
+        opt.param_groups[1]["lr"] = 0.1  # the other group frozen at 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_scheduler(name, opt, total_steps=T, **settings)
