@@ -53,6 +53,7 @@ from .diagnostics import (
     first_step_errors,
     hooked_versions,
     refuse_stepped_in_backward,
+    stepped_during_backward_message,
 )
 from .exceptions import DataError, LRFinderError, ModelError
 from .settings import check_sparse_gradients
@@ -1455,6 +1456,8 @@ class ManualStepper(_Stepper):
                 check.refuse_unread(check.put_back())
 
         def before_step(opt: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if torch._C._current_graph_task_id() != -1:  # in a backward: a hook steps the swept optimizer
+                raise ModelError(stepped_during_backward_message(self.pl_module, opt))
             self.check_lr(opt, "training_step, before opt.step(),")
             # Its backward (manual_backward) ran since the versions were taken: hooks stepping in it are refused.
             before = hooked.pop(id(opt), [])

@@ -1271,6 +1271,30 @@ def stepped_in_backward_message(model: nn.Module, before: Sequence[Hooked], fix:
     )
 
 
+def stepped_during_backward_message(model: nn.Module, optimizer: torch.optim.Optimizer) -> str:
+    """Why a swept optimizer's ``step()`` called during a backward (from a hook) is refused.
+
+    Under manual optimization a post-accumulate-grad hook (or any backward hook) calling the swept optimizer's own
+    ``step()`` stepped it in ``manual_backward`` at the swept LR, on gradients part accumulated, and ``training_step``'s
+    ``opt.step()`` then stepped it again: twice a batch, unwarned. Its parameters changed in that step, not before it,
+    so :func:`stepped_in_backward_message` (at the first ``opt.step()``, which this was) saw nothing.
+    """
+    hooked = _hooked(optimizer)
+    source = (
+        f"{len(hooked)} of its parameters {'has' if len(hooked) == 1 else 'have'} a post-accumulate-grad hook "
+        f"(register_post_accumulate_grad_hook, first: {_parameter_name(model, hooked[0])})"
+        if hooked
+        else "none of its parameters has a post-accumulate-grad hook: a tensor's register_hook or a module's "
+        "backward hook called it"
+    )
+    return (
+        f"The swept optimizer's step() was called during backward (manual_backward), from a hook: {source}. Stepped "
+        "there it steps at the swept LR on gradients the backward has not finished, and again at training_step's "
+        "opt.step(), so the curve would not be one step per LR. Call opt.step() in training_step after "
+        "self.manual_backward(loss), and remove the hook's step (handle.remove() on the handle it returned)."
+    )
+
+
 def _changed_in_backward(model: nn.Module, changed: Sequence[torch.Tensor]) -> str:
     """``N of the optimizer's parameters were changed ... by their post-accumulate-grad hooks (..., first: name)``."""
     count = len(changed)

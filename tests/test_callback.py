@@ -1489,6 +1489,37 @@ def test_a_hook_stepping_in_backward_is_refused_not_trained_at_two_lrs(tmp_path:
         assert all(torch.equal(before[k], v) for k, v in weights(model).items())
 
 
+class StepsInItsHook(ManualNet):
+    """Manual optimization whose post-accumulate-grad hook on the first layer's weight (the last gradient the backward
+    accumulates) calls the swept optimizer's own ``step()``; ``training_step`` then steps it again."""
+
+    def __init__(self, raw: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+        def step(_: torch.Tensor) -> None:
+            opt = self.optimizers()
+            (opt.optimizer if raw else opt).step()  # the torch optimizer itself, or Lightning's wrapper
+
+        self.body[0].weight.register_post_accumulate_grad_hook(step)
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_a_hook_stepping_the_swept_optimizer_in_backward_is_refused_under_manual_optimization(
+    tmp_path: Path, raw: bool
+) -> None:
+    """A hook calling the swept optimizer's own ``step()`` in ``manual_backward`` stepped it twice a batch at the swept
+    LR, unwarned: the check of hooks stepping in backward, at the first ``opt.step()``, ran inside that hook's own
+    step, before it had changed a weight. Refused (the automatic path refuses it after its backward), weights put back.
+    """
+    model = StepsInItsHook(raw=raw)
+    before = weights(model)
+    t = trainer(tmp_path, [LRFinder(**FAST)], max_steps=2)
+    with pytest.raises(ModelError, match=r"optimizer's step\(\) was called during backward.*body\.0\.weight") as caught:
+        t.fit(model, make_loader())
+    assert "in training_step after self.manual_backward(loss)" in str(caught.value)
+    assert all(torch.equal(before[k], v) for k, v in weights(model).items())
+
+
 class ClosureStepped(ManualNet):
     """Manual optimization stepping through ``opt.step(closure)``: the backward runs inside the optimizer's step."""
 
