@@ -389,6 +389,16 @@ def is_peer_history(value: object) -> bool:
     return isinstance(value, Mapping) and "lr" in value and "loss" in value
 
 
+def has_class_named(obj: object, *names: str) -> bool:
+    """Whether ``obj``'s class, or a base of it, is named one of ``names`` (``has_class_named(lg, "CSVLogger")``).
+
+    Looked up by name along the MRO, not by ``isinstance``: the class may come from either Lightning package
+    (``lightning.pytorch`` or ``pytorch_lightning``), or from one not imported at all, and a project's own
+    subclass counts as its base.
+    """
+    return any(cls.__name__ in names for cls in type(obj).__mro__)
+
+
 def single_number_note(value: object) -> str:
     """``", a single number"`` for a value :func:`is_single_number` holds, to end a refusal with; else ``""``."""
     return ", a single number" if is_single_number(value) else ""

@@ -42,6 +42,7 @@ from torch.optim import Optimizer
 from torch.utils.data import DataLoader
 
 from ._atomic import held_back_signals
+from ._checks import has_class_named
 from .batches import CyclingBatches, _is_scalar_loss, infer_batch_size
 from .data_parallel import ranks_data_verdict
 from .diagnostics import (
@@ -172,7 +173,7 @@ def fine_tuner(callbacks: object) -> Any:
     """
     if not isinstance(callbacks, (list, tuple)):
         return None
-    return next((c for c in callbacks if any(cls.__name__ == "BaseFinetuning" for cls in type(c).__mro__)), None)
+    return next((c for c in callbacks if has_class_named(c, "BaseFinetuning")), None)
 
 
 def package_of(obj: object) -> ModuleType:
@@ -289,7 +290,7 @@ def trainer_argument_notes(names: Sequence[str], accepted: Sequence[str], fix: s
 
 def is_ddp(strategy: object) -> bool:
     """Whether ``strategy`` is Lightning's DDP (any launcher: ``ddp``, ``ddp_spawn``, ``ddp_fork``, ...)."""
-    return any(cls.__name__ == "DDPStrategy" for cls in type(strategy).__mro__)
+    return has_class_named(strategy, "DDPStrategy")
 
 
 def warn(trainer: object, message: str) -> None:

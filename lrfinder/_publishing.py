@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from . import _lightning
+from ._checks import has_class_named
 from .noise import format_batch
 from .range_test import RangeTestResult
 from .refine import Refinement
@@ -90,7 +91,7 @@ def _log_curve(lg: Any, result: RangeTestResult) -> None:
     columns = ["step", "lr", "loss", "smoothed_loss"]
     log_dir = getattr(lg, "log_dir", None)
     # By name, of either Lightning package, and of a subclass of it (a project's own CSVLogger).
-    if any(cls.__name__ == "CSVLogger" for cls in type(lg).__mro__) and log_dir:
+    if has_class_named(lg, "CSVLogger") and log_dir:
         path = Path(log_dir) / "lr_finder_curve.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:

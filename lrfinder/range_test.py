@@ -47,6 +47,7 @@ from ._atomic import atomic_write_text, held_back_signals
 from ._checks import (
     NON_FINITE_TEXT,
     check_flag,
+    has_class_named,
     is_choice,
     is_int,
     is_not_a_sequence,
@@ -2490,7 +2491,7 @@ def _unwrapped_lightning_optimizer(optimizer: torch.optim.Optimizer) -> torch.op
     step failed with a bare ``AssertionError``, said as an optimizer setting to check. The optimizer it wraps holds
     the same param groups and state (the wrapper reads them through), and the range test steps it as any other.
     """
-    if any(cls.__name__ == "LightningOptimizer" for cls in type(optimizer).__mro__):
+    if has_class_named(optimizer, "LightningOptimizer"):
         inner = getattr(optimizer, "optimizer", None)
         if isinstance(inner, torch.optim.Optimizer):
             return inner

@@ -50,7 +50,7 @@ from torch import nn
 from torch.nn.parameter import is_lazy
 
 from ._atomic import HANGUP, _clean_termination
-from ._checks import caller_stacklevel, is_int, is_not_a_sequence, plain, single_number_note
+from ._checks import caller_stacklevel, has_class_named, is_int, is_not_a_sequence, plain, single_number_note
 from ._lightning import defines_validation_step, installed_packages, is_lightning_module, package_of
 from ._lightning import fine_tuner as _fine_tuner
 from ._warn import warn
@@ -704,7 +704,7 @@ def _check_monitored(callbacks: Sequence[Any], has_val: bool, watchers: tuple[ty
         monitor = getattr(callback, "monitor", None) if isinstance(callback, watchers) else None
         if not isinstance(monitor, str) or (monitor == "val_loss" and has_val):
             continue
-        if monitor in ("epoch", "step") and any(cls.__name__ == "ModelCheckpoint" for cls in type(callback).__mro__):
+        if monitor in ("epoch", "step") and has_class_named(callback, "ModelCheckpoint"):
             continue  # ModelCheckpoint adds both to the metrics it reads: monitor='step', mode='max' keeps the latest
         fix = (
             "use monitor='val_loss'"

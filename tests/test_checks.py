@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import lrfinder
-from lrfinder._checks import non_finite_to_text, number_from_json, plain
+from lrfinder._checks import has_class_named, non_finite_to_text, number_from_json, plain
 
 T = torch.tensor
 
@@ -428,3 +428,22 @@ def test_a_float_count_is_told_its_int_only_where_that_int_is_taken(call: Callab
     # total_steps=-4", a value refused in turn ("Expected total_steps >= 1").
     with pytest.raises((TypeError, ValueError), match=said):
         call()
+
+
+def test_has_class_named_reads_the_class_and_its_bases_by_name() -> None:
+    class CSVLogger:
+        pass
+
+    class ProjectLogger(CSVLogger):  # a project's own subclass counts as its base
+        pass
+
+    class TensorBoardLogger:
+        pass
+
+    assert has_class_named(CSVLogger(), "CSVLogger")
+    assert has_class_named(ProjectLogger(), "CSVLogger")
+    assert has_class_named(ProjectLogger(), "DDPStrategy", "CSVLogger")  # any of several names
+    assert not has_class_named(TensorBoardLogger(), "CSVLogger")
+    assert not has_class_named(CSVLogger(), "csvlogger", "Logger")  # the whole name, case and all
+    assert not has_class_named(CSVLogger)  # no names: nothing matches
+    assert not has_class_named(CSVLogger, "CSVLogger")  # the class itself is a type, not a CSVLogger
