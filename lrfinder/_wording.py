@@ -7,6 +7,7 @@ them without numpy at start-up.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -187,8 +188,6 @@ def optimizers_words(optimizer_name: str | None) -> str | None:
     parts = top_level_parts(optimizer_name)
     if len(parts) < 2 or any("=" in part for part in parts):
         return optimizer_name
-    counts: dict[str, int] = {}
-    for part in parts:
-        counts[part] = counts.get(part, 0) + 1
-    named = ", ".join(name if count == 1 else f"{name} x{count}" for name, count in counts.items())
+    # A Counter keeps the order its keys first came in: each class is said where it first stands.
+    named = ", ".join(name if count == 1 else f"{name} x{count}" for name, count in Counter(parts).items())
     return f"{len(parts)} optimizers: {named}"
