@@ -703,6 +703,8 @@ class LRFinder(_CallbackBase):
         self._lr_setters: list[str] = []
         # The value put in the module's LR attribute (the applied LR, or what configure_optimizers scales to it).
         self._attr_value: float | None = None
+        # Each LR attribute's holders and values as _apply began, put back where configure_optimizers fails again.
+        self._lrs_before: list[tuple[Any, str, Any]] = []
         # The attribute that carries the LR (None: none does, the optimizers' LRs were rescaled), and whether the
         # checkpoint a resumed fit loaded said so (checkpoints of older versions did not).
         self._attr_used: str | None = None
@@ -2056,6 +2058,13 @@ class LRFinder(_CallbackBase):
         self._attr_value = None
         self._attr_used = attr
         before = _lr_holders(trainer, pl_module, attr) if attr is not None and self.attr_name is None else []
+        # What each LR attribute holds now, put back if configure_optimizers cannot run again (_configure_again).
+        self._lrs_before = [
+            held
+            for name in dict.fromkeys([*([attr] if attr is not None else []), *_lr_candidates(pl_module)])
+            if _has_attr(pl_module, name) and _settable(pl_module, name)
+            for held in _lr_holders(trainer, pl_module, name)
+        ]
         if attr is not None:
             _set_lr_everywhere(trainer, pl_module, attr, lr)
             self._attr_value = lr
@@ -2071,7 +2080,7 @@ class LRFinder(_CallbackBase):
             # schedulers built from it (OneCycleLR's max_lr, CyclicLR's bounds, a warm-up) use it.
             # After target_batch_size changed the batch, schedules sized from the fit's steps
             # (OneCycleLR(total_steps=trainer.estimated_stepping_batches)) need it too.
-            trainer.strategy.setup_optimizers(trainer)
+            self._configure_again(trainer, lr, attr)
         if attr is not None and self.attr_name is None and not _moved(tested, trainer):
             # The attribute found by name drives no LR configure_optimizers builds: when a later candidate does
             # (an unrelated self.lr beside the hparams.learning_rate it reads), that one takes the LR and the first
@@ -2118,13 +2127,13 @@ class LRFinder(_CallbackBase):
                 if not math.isclose(driven[0], 1.0, rel_tol=1e-9):
                     value = lr * driven[0]
                     _set_lr_everywhere(trainer, pl_module, attr, value)
-                    trainer.strategy.setup_optimizers(trainer)
+                    self._configure_again(trainer, lr, attr)
                     factors = _factors(lr, tested, trainer)
                     if all(math.isclose(f, 1.0, rel_tol=1e-6) for f, m in zip(factors, moved) if m):
                         self._attr_value = value
                     else:  # not linear in the attribute: back to the found LR, and the rescale below
                         _set_lr_everywhere(trainer, pl_module, attr, lr)
-                        trainer.strategy.setup_optimizers(trainer)
+                        self._configure_again(trainer, lr, attr)
                         factors = _factors(lr, tested, trainer)
         self._log_lr(trainer, pl_module, attr)
         optimizers = list(trainer.optimizers)
@@ -2245,12 +2254,54 @@ class LRFinder(_CallbackBase):
             names.append(name)
             before = _lr_holders(trainer, pl_module, candidate)
             _set_lr_everywhere(trainer, pl_module, candidate, lr)
-            trainer.strategy.setup_optimizers(trainer)
+            self._configure_again(trainer, lr, candidate)
             if _moved(tested, trainer):
                 return candidate
             _restore_holders(before)
-            trainer.strategy.setup_optimizers(trainer)
+            self._configure_again(trainer, lr, candidate)
         return None
+
+    def _configure_again(self, trainer: pl.Trainer, lr: float, attr: str | None) -> None:
+        """Run ``configure_optimizers`` again, to build the optimizers at the found LR; a clear error where it cannot.
+
+        It ran once when the fit set up: one that cannot run twice (a ``self.parameters()`` generator kept from
+        ``__init__``, empty the second time; a guard of its own) raised its error from inside Lightning, torch's
+        "optimizer got an empty parameter list", and one that returned nothing the second time raised
+        "max() arg is an empty sequence" from the rescaling. The LR attributes are put back first.
+        """
+        count = sum(1 for opt in trainer.optimizers if opt.param_groups)
+        why = (
+            f"to build the optimizers at the found LR {lr:.2e} after setting {attr} to it"
+            if attr is not None
+            else "to build the optimizers at the training batch target_batch_size set"
+        )
+        # attr_name=False rescales the optimizers configure_optimizers returned, without running it again (unless
+        # the batch changed: a schedule sized from the fit's steps needs it).
+        instead = (
+            " Or pass attr_name=False: the optimizers it returned are then rescaled to the found LR, and it is not "
+            "run again."
+            if attr is not None and self.target_batch_size is None
+            else ""
+        )
+        fix = (
+            "configure_optimizers must build them anew on each call: a generator kept from __init__ "
+            "(self.params = self.parameters()) is empty the second time, so call self.parameters() inside it."
+            f"{instead} The LR attributes are left as they were."
+        )
+        try:
+            trainer.strategy.setup_optimizers(trainer)
+        except Exception as exc:
+            _restore_holders(self._lrs_before)
+            raise ModelError(
+                f"{self._who}: configure_optimizers raised {type(exc).__name__} when the callback ran it again, {why}: "
+                f"{sentence(str(exc))} {fix}"
+            ) from exc
+        if not any(opt.param_groups for opt in trainer.optimizers):  # None gives Lightning's stand-in, no groups
+            _restore_holders(self._lrs_before)
+            raise ModelError(
+                f"{self._who}: configure_optimizers returned no optimizer when the callback ran it again, {why} (it "
+                f"returned {plural(count, 'optimizer')} when the fit set up). {fix}"
+            )
 
     def _log_lr(self, trainer: pl.Trainer, pl_module: pl.LightningModule, attr: str | None) -> None:
         """Give the loggers the attribute's final value when it is a hyper-parameter (once: MLflow refuses a change).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import importlib
@@ -2152,6 +2153,53 @@ def test_configure_optimizers_returning_none_is_a_clear_error(tmp_path: Path) ->
         t = trainer(tmp_path, [finder], max_steps=2)
         t.fit(model, make_loader())
     assert finder.applied_lr is not None and t.optimizers[0].param_groups[0]["lr"] == finder.applied_lr
+
+
+class KeptGeneratorNet(Net):
+    """``configure_optimizers`` over a ``self.parameters()`` generator kept from ``__init__``: empty the second time."""
+
+    def __init__(self) -> None:
+        super().__init__(lr=0.01)
+        self.params = self.parameters()
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.params, lr=self.lr)
+
+
+class NoneTheSecondTimeNet(Net):
+    """``configure_optimizers`` that returns its optimizer once, then ``None``."""
+
+    def configure_optimizers(self) -> Any:
+        self.calls = getattr(self, "calls", 0) + 1
+        return super().configure_optimizers() if self.calls == 1 else None
+
+
+@pytest.mark.parametrize(
+    ("net", "said"),
+    [
+        (KeptGeneratorNet, r"raised ValueError when the callback ran it again.*: optimizer got an empty parameter"),
+        (NoneTheSecondTimeNet, r"returned no optimizer when the callback ran it again.*\(it returned 1 optimizer when"),
+    ],
+)
+def test_configure_optimizers_that_cannot_run_again_is_a_clear_error(
+    tmp_path: Path, net: type[Net], said: str
+) -> None:
+    """The found LR is applied by running configure_optimizers again: a second call that fails was torch's bare
+    "optimizer got an empty parameter list", or "max() arg is an empty sequence" from the rescaling, and the
+    module's lr was left at the found LR."""
+    model = net()
+    with pytest.warns(UserWarning) if net is NoneTheSecondTimeNet else contextlib.nullcontext():
+        with pytest.raises(ModelError, match=said + r".*self\.parameters\(\) inside it\. Or pass attr_name=False"):
+            trainer(tmp_path, [LRFinder(**FAST)], max_steps=2).fit(model, make_loader())
+    assert model.lr == 0.01  # put back
+    # attr_name=False rescales the optimizers configure_optimizers returned, without running it again.
+    model = net()
+    finder = LRFinder(**FAST, attr_name=False)
+    t = trainer(tmp_path, [finder], max_steps=2)
+    t.fit(model, make_loader())
+    assert finder.applied_lr is not None
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(finder.applied_lr, rel=1e-12)
+    assert model.lr == 0.01
 
 
 def test_an_optimizer_over_frozen_parameters_only_is_a_clear_error(tmp_path: Path) -> None:
