@@ -677,16 +677,7 @@ def param_groups(
         layer_lr_decay = _check_positive("layer_lr_decay", layer_lr_decay)
         if layer_lr_decay > 1:
             raise ValueError(f"Expected 0 < layer_lr_decay <= 1, but got layer_lr_decay={layer_lr_decay}")
-    if lr_factors is not None and not isinstance(lr_factors, Mapping):
-        raise TypeError(
-            "Expected lr_factors to be a mapping of module-name patterns to LR factors (e.g. {'head': 10.0}), "
-            f"but got lr_factors={lr_factors!r}"
-        )
-    patterns = dict(lr_factors or {})
-    for pattern, factor in patterns.items():
-        if not isinstance(pattern, str):
-            raise TypeError(f"Expected lr_factors keys to be module-name patterns (str), but got {pattern!r}")
-        patterns[pattern] = _check_positive(f"lr_factors[{pattern!r}]", factor)
+    patterns = _checked_lr_factors(lr_factors)
 
     # Every name, a shared module's and a tied parameter's second ones too: each name is read for the conflict check.
     module_of: dict[str, tuple[str, nn.Module]] = {}
@@ -791,6 +782,21 @@ def param_groups(
     return out
 
 
+def _checked_lr_factors(lr_factors: Mapping[str, float] | None) -> dict[str, float]:
+    """``lr_factors`` as a dict of patterns to factors, each checked: a mapping, str keys, factors > 0 and finite."""
+    if lr_factors is not None and not isinstance(lr_factors, Mapping):
+        raise TypeError(
+            "Expected lr_factors to be a mapping of module-name patterns to LR factors (e.g. {'head': 10.0}), "
+            f"but got lr_factors={lr_factors!r}"
+        )
+    patterns = dict(lr_factors or {})
+    for pattern, factor in patterns.items():
+        if not isinstance(pattern, str):
+            raise TypeError(f"Expected lr_factors keys to be module-name patterns (str), but got {pattern!r}")
+        patterns[pattern] = _check_positive(f"lr_factors[{pattern!r}]", factor)
+    return patterns
+
+
 def check_optimizer_settings(spec: OptimizerSpec, settings: Mapping[str, Any], *, groups: bool = False) -> None:
     """Refuse setting names ``spec``'s class does not take, suggesting the close ones.
 
@@ -836,10 +842,10 @@ def stand_in_refusal(
     """The error building ``name`` with ``settings`` raises on a small stand-in model, if they cause one.
 
     Checks the settings' values (types, ranges, torch's own checks) before a model is at hand: at
-    ``LRFinder`` construction, and for ``lrfind``'s options. ``lr_factors`` is left out: its
-    patterns name the user's modules. Only a refusal the settings cause counts: an optimizer that
-    cannot be built on the stand-in even without them (one that needs particular parameters) is
-    left to the real model.
+    ``LRFinder`` construction, and for ``lrfind``'s options. Of ``lr_factors`` only the type and
+    the factors are checked: its patterns name the user's modules. Only a refusal the settings
+    cause counts: an optimizer that cannot be built on the stand-in even without them (one that
+    needs particular parameters) is left to the real model.
 
     Args:
         name: The optimizer, as :func:`create_optimizer` takes it.
@@ -859,6 +865,11 @@ def stand_in_refusal(
             return exc
         return None
 
+    if "lr_factors" in settings:
+        try:
+            _checked_lr_factors(settings["lr_factors"])  # its type and factors; its patterns need the model
+        except (TypeError, ValueError) as exc:
+            return exc
     if refusal({}) is not None:
         return None
     return refusal({k: v for k, v in settings.items() if k != "lr_factors"})

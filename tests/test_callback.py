@@ -3758,6 +3758,11 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
          r"Expected 0 <= momentum < 1, but got momentum=1.5"),
         ({"optimizer": "adam", "optimizer_settings": {"eps": -1.0}}, ValueError,
          r"Cannot build optimizer 'adam' \(Adam\): Invalid epsilon value: -1.0"),
+        # lr_factors' type and factors too (its patterns name the module's submodules: checked at fit start).
+        ({"optimizer": "adamw", "optimizer_settings": {"lr_factors": {"head": -1}}}, ValueError,
+         r"^Expected lr_factors\['head'\] > 0 and finite, but got lr_factors\['head'\]=-1$"),
+        ({"optimizer": "adamw", "optimizer_settings": {"lr_factors": [10.0]}}, TypeError,
+         r"^Expected lr_factors to be a mapping of module-name patterns to LR factors"),
         # Schedule settings that no fit's length makes right failed at fit start too (the schedule's own checks).
         ({"optimizer": "sgd", "scheduler": "step"}, TypeError,
          r"^LRFinder\(scheduler='step', scheduler_settings=\.\.\.\): Scheduler 'step' needs the setting step_size$"),
