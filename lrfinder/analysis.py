@@ -1083,7 +1083,10 @@ def blowup_index(
 
     A *candidate* is a rise above the running minimum of more than
     ``max(BLOWUP_RISE * fall, 1.5 * band + 2 * se)``, where ``fall`` is the running maximum minus
-    the running minimum: half of everything the loss had fallen, and clearly more than noise.
+    the running minimum: half of everything the loss had fallen, and clearly more than noise. With
+    ``clipped`` and ``raw``, so is a smoothed loss that reached :func:`clip_explosion`'s cap (every loss
+    in its window capped, :func:`_on_cap`): an explosion before any fall is capped about five noise
+    levels above the start, which can be below that noise floor.
     With ``clipped`` (the losses the curve was smoothed from), a point in the first half window
     (where the filter fits one polynomial to the whole edge, see :func:`savgol`) counts only when
     the recorded loss there has risen as much above the recorded running minimum: the filter's
@@ -1158,11 +1161,12 @@ def _blowups(
         edge = min(noise.window // 2, rise.size)
         recorded = clipped[:edge]
         rise[:edge] = np.minimum(rise[:edge], recorded - np.minimum.accumulate(recorded))
+    on_cap = _on_cap(smoothed, clipped, raw)
     start = 0
     while True:
         # Index 0 is never on a bump (a bump lies above a minimum before it), so the maximum is finite.
         fall = np.maximum.accumulate(np.where(bumps, -np.inf, smoothed)) - running_min
-        over = np.flatnonzero(rise[start:] > np.maximum(BLOWUP_RISE * fall[start:], floor))
+        over = np.flatnonzero((rise[start:] > np.maximum(BLOWUP_RISE * fall[start:], floor)) | on_cap[start:])
         if not over.size:
             return None, bumps
         c = start + int(over[0])
@@ -1186,6 +1190,28 @@ def _blowups(
             b += 1
         bumps[a : b + 1] = True
         start = c + int(recovered[0])
+
+
+def _on_cap(smoothed: np.ndarray, clipped: np.ndarray | None, raw: np.ndarray | None) -> np.ndarray:
+    """Where the smoothed loss has risen to :func:`clip_explosion`'s cap: every loss in its window was capped.
+
+    Past the losses capped from the first one on (a high start, :func:`_capped_start`), the smoothed loss reaches the
+    cap only over a window of losses that each ran above it, which noise does not do (a loss is capped above its start
+    by five noise levels at least). The cap is what limits the rise the smoothed loss can show there: an early
+    explosion, before the loss had fallen, is capped ``head + 5 * noise`` above a start whose running minimum is about
+    ``head``, and the noise floor of a rise (``1.5 * band + 2 * se``, about 4.3 noise levels over 100 points) can
+    lie above the cap. Without ``raw`` (nothing known to be capped), nowhere.
+    """
+    if clipped is None or raw is None:
+        return np.zeros(smoothed.shape, dtype=bool)
+    capped = clipped < raw
+    start = _capped_start(clipped, raw)
+    if not capped[start:].any():
+        return np.zeros(smoothed.shape, dtype=bool)
+    cap = float(np.max(clipped))
+    on_cap: np.ndarray = smoothed >= cap - _value_tie(smoothed)
+    on_cap[: start + int(np.argmax(capped[start:]))] = False  # not before the first loss capped past a high start
+    return on_cap
 
 
 def _edge_floor(noise: NoiseLevel, c: int, j: int) -> float:
