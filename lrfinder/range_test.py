@@ -2153,6 +2153,13 @@ def _checked_setup(
                 "takes the optimizer built over the model it tests (train takes a function that builds one). Pass "
                 "optimizer=torch.optim.SGD(model.parameters(), lr=...), or call your function: optimizer=make(model)"
             )
+        if isinstance(optimizer, (list, tuple)) and any(isinstance(o, torch.optim.Optimizer) for o in optimizer):
+            raise TypeError(
+                f"Expected optimizer to be a torch.optim.Optimizer, but got a {type(optimizer).__name__} of "
+                f"{len(optimizer)}: range_test sweeps one optimizer. Run it once per optimizer (restore=True puts the "
+                "model back between runs), or, with Lightning, sweep them together with the LRFinder callback: "
+                "return them from configure_optimizers under manual optimization."
+            )
         raise TypeError(f"Expected optimizer to be a torch.optim.Optimizer, but got {type(optimizer).__name__}")
     optimizer = _unwrapped_lightning_optimizer(optimizer)
     check_steps_without_closure(optimizer)

@@ -6974,6 +6974,18 @@ def test_an_optimizer_given_by_name_or_as_a_function_is_told_to_be_built() -> No
         range_test(model, loader, loss_fn=F.cross_entropy, optimizer="adamw")  # type: ignore[arg-type]
 
 
+def test_several_optimizers_are_told_to_be_swept_one_at_a_time() -> None:
+    # A list of optimizers (a GAN's two) was refused with "Expected optimizer to be a torch.optim.Optimizer, but got
+    # list" and nothing to do: it says to run one test per optimizer, or the callback under manual optimization.
+    loader = [(torch.randn(8, 4), torch.randint(0, 2, (8,)))]
+    model = nn.Linear(4, 2)
+    both = [torch.optim.SGD([model.weight], lr=0.1), torch.optim.Adam([model.bias], lr=0.1)]
+    for given in (both, tuple(both)):
+        with pytest.raises(TypeError, match=r"but got a (list|tuple) of 2: range_test sweeps one optimizer\. Run it "
+                           r"once per optimizer .*the LRFinder callback: .*under manual optimization\.$"):  # fmt: skip
+            range_test(model, loader, loss_fn=F.cross_entropy, optimizer=given)  # type: ignore[arg-type]
+
+
 def test_a_loader_that_yields_none_for_a_batch_is_named_with_its_index() -> None:
     # A collate_fn returning None for a batch it cannot build: "Cannot compute a loss from these batches: each is a
     # NoneType", though the batch before it was fine, and nothing said where it came from.
