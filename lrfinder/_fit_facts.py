@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -172,6 +172,32 @@ def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
         if isinstance(callback, scheduler_cls):
             return int(callback.get_accumulate_grad_batches(trainer.current_epoch))
     return int(trainer.accumulate_grad_batches)
+
+
+
+def _later_accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> tuple[int, int] | None:
+    """The first later epoch where a ``GradientAccumulationScheduler`` changes the accumulation, and its value there.
+
+    Later than the current epoch (the test's); ``None`` without one, or where the fit ends before it (``max_epochs``).
+
+    The test sweeps at the current epoch's accumulation and the LR is scaled to that effective batch: a later
+    epoch trains a larger (or smaller) batch at it unscaled.
+    """
+    if not pl_module.automatic_optimization:
+        return None
+    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
+    by_epoch = next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
+    scheduling = getattr(by_epoch, "scheduling", None)
+    if by_epoch is None or not isinstance(scheduling, Mapping):
+        return None
+    epoch = int(trainer.current_epoch)
+    now = int(by_epoch.get_accumulate_grad_batches(epoch))
+    last = trainer.max_epochs if trainer.max_epochs is not None and trainer.max_epochs > 0 else None
+    for later in sorted(int(e) for e in scheduling if int(e) > epoch and (last is None or int(e) < last)):
+        value = int(by_epoch.get_accumulate_grad_batches(later))
+        if value != now:
+            return later, value
+    return None
 
 
 def _micro_batches_per_step(

@@ -74,6 +74,7 @@ from ._fit_facts import (
     _epoch_batches_at,
     _examples_below_batch,
     _how_to_bound,
+    _later_accumulation,
     _loader_batch_size,
     _local_gradients,
     _mean_over_ranks,
@@ -286,7 +287,8 @@ class LRFinder(_CallbackBase):
     At ``on_train_start`` (the train dataloader is ready, nothing has been trained yet) the
     callback sweeps the LR of every optimizer of the module from ``min_lr`` to ``max_lr`` over
     ``num_steps`` optimizer steps, one step per ``accumulate_grad_batches`` micro-batches (a
-    ``GradientAccumulationScheduler``'s value for the first epoch when there is one; under manual
+    ``GradientAccumulationScheduler``'s value for the first epoch when there is one, warned where a later epoch
+    of the fit changes it: the LR found is for the first epoch's effective batch; under manual
     optimization the batches ``training_step`` takes to step an optimizer, so accumulation by hand
     counts too), and records the loss (mean over the micro-batches and over ranks). It then restores the weights,
     buffers, optimizer and scheduler states, RNGs and data order in memory (no file is written),
@@ -1441,6 +1443,18 @@ class LRFinder(_CallbackBase):
                 "Leave monitor=None.",
             )
         accumulate = _accumulation(trainer, pl_module)
+        later = None if self._find_only else _later_accumulation(trainer, pl_module)
+        if later is not None:
+            epoch, value = later
+            _lightning.warn(
+                trainer,
+                f"{self._who}: the GradientAccumulationScheduler changes accumulate_grad_batches from {accumulate} to "
+                f"{value} at epoch {epoch}: the test sweeps epoch {trainer.current_epoch}'s {accumulate} batches per "
+                f"step, and the LR found (and scaled) is for that effective batch, which from epoch {epoch} is "
+                f"x{value / accumulate:.3g} at the same LR. Keep one accumulation for the whole fit (scheduling="
+                f"{{0: k}}), or scale the LR for epoch {epoch} on yourself: finder.result.scale(<the effective batch "
+                "there>).lr.",
+            )
         train_loader = trainer.train_dataloader
         if train_loader is None:
             raise DataError(

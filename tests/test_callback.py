@@ -469,6 +469,28 @@ def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: P
     assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
 
 
+def test_an_accumulation_that_changes_after_the_first_epoch_is_warned(tmp_path: Path) -> None:
+    """GradientAccumulationScheduler({0: 2, 1: 4}): the test sweeps (and scales to) epoch 0's effective batch, and
+    from epoch 1 the fit trains twice that batch at the same LR. It was documented, never said; a change past the
+    fit's last epoch is not said."""
+    said = (
+        r"^LRFinder: the GradientAccumulationScheduler changes accumulate_grad_batches from 2 to 4 at epoch 1: the "
+        r"test sweeps epoch 0's 2 batches per step, .* which from epoch 1 is x2 at the same LR\. Keep one "
+        r"accumulation for the whole fit \(scheduling=\{0: k\}\), or scale the LR for epoch 1 on yourself"
+    )
+    gas = pl.callbacks.GradientAccumulationScheduler({0: 2, 1: 4})
+    finder = LRFinder(**FAST)
+    with pytest.warns(UserWarning, match=said) as record:
+        trainer(tmp_path, [finder, gas], max_epochs=2, max_steps=-1).fit(Net(), make_loader(n=64, batch_size=8))
+    assert len([w for w in record if "GradientAccumulationScheduler changes" in str(w.message)]) == 1
+    assert finder.result is not None and finder.result.settings.accumulate_steps == 2
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*GradientAccumulationScheduler changes")
+        gas = pl.callbacks.GradientAccumulationScheduler({0: 2, 1: 4})
+        t = trainer(tmp_path, [LRFinder(**FAST), gas], max_epochs=1, max_steps=-1)
+        t.fit(Net(), make_loader(n=64, batch_size=8))
+
+
 def test_accumulation_by_epoch_as_a_dict_is_refused_with_the_callback_to_use(tmp_path: Path) -> None:
     """Trainer(accumulate_grad_batches={0: 2}), Lightning 1's form, which Lightning 2 stores and fails on later.
 
