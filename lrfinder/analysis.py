@@ -1831,8 +1831,8 @@ SGD_HIGH_LR = (
 )
 
 
-def _high_lr_words(top: float, d: int, optimizer: str | None = None) -> str:
-    """Why a loss not blown up by LR ``top`` (at least :data:`HIGH_MAX_LR`) is likely scale-invariant, and what to do.
+def _high_lr_words(optimizer: str | None = None) -> str:
+    """Why a loss not blown up by the largest LR (:data:`HIGH_MAX_LR` or more) is likely scale-free, and what to do.
 
     Plain SGD's step grows with the LR and an Adam-type step is about the LR per weight whatever the gradient, so
     a loss that depends on the weights' scale has run off by such LRs, and an adaptive optimizer's useful LRs lie
@@ -1850,7 +1850,7 @@ def _high_lr_words(top: float, d: int, optimizer: str | None = None) -> str:
     if _is_sgd(optimizer):
         return SGD_HIGH_LR
     return (
-        f"At LRs up to {top:.{d}e} that is rare (an Adam-type step is about the LR per weight: an adaptive "
+        "At LRs this high that is rare (an Adam-type step is about the LR per weight: an adaptive "
         "optimizer's range rarely needs to pass 1..10). Most likely the loss does not depend on the weights' scale "
         "(weights up to a BatchNorm or LayerNorm, weight-normalised layers): the LR acts only through lr / ||w||**2 "
         "and no blow-up bounds it. Check that scaling every weight by 10 leaves the loss unchanged; if so, "
@@ -2094,21 +2094,23 @@ def _why_no_fall(
         )
     if blowup is not None and back is not None and smoothed is not None:
         top, start, low = float(lrs[blowup]), float(np.min(smoothed[: blowup + 1])), float(smoothed[back])
+        shown_low, shown_start = _apart(low, start)
         parts.append(
             DOUBTFUL_BLOWUP_NAMED.format(lr=f"{top:.{d}e}") + " (nothing past it was read), but it "
-            f"later came back below where that rise started ({low:.3g} at lr={float(lrs[back]):.{d}e}, against "
-            f"{start:.3g}): on a curve this noisy the rise may be noise, not the LR. Steady the curve (a larger batch "
-            f"size or more num_steps) and run again before you take {top:.{d}e} as the LR to stay below (a tenth of "
-            f"it, {top / 10:.{d}e}, would be the usual fallback)."
+            f"later came back below where that rise started ({shown_low} at lr={float(lrs[back]):.{d}e}, against "
+            f"{shown_start}): on a curve this noisy the rise may be noise, not the LR. Steady the curve (a larger "
+            "batch size or more num_steps) and run again before you take that LR as the one to stay below (a tenth "
+            f"of it, {top / 10:.{d}e}, would be the usual fallback)."
         )
     elif blowup is not None and (fell := _fell_back(raw, blowup)) is not None:
         top, (peak, low, at) = float(lrs[blowup]), fell
+        shown_peak, shown_low = _apart(peak, low)
         parts.append(
             DOUBTFUL_BLOWUP_NAMED.format(lr=f"{top:.{d}e}") + " (nothing past it was read), but it later fell back "
-            f"from {peak:.3g} to {low:.3g} (at lr={float(lrs[at]):.{d}e}), more than a quarter of its rise: a loss "
+            f"from {shown_peak} to {shown_low} (at lr={float(lrs[at]):.{d}e}), more than a quarter of its rise: a loss "
             "that diverges does not come back, so the rise may be a moving average's climb from a low first loss, or "
             "noise, not the LR. Analyse the raw losses, or steady the curve (a larger batch size or more num_steps), "
-            f"and run again before you take {top:.{d}e} as the LR to stay below (a tenth of it, {top / 10:.{d}e}, "
+            f"and run again before you take that LR as the one to stay below (a tenth of it, {top / 10:.{d}e}, "
             "would be the usual fallback)."
         )
     elif blowup is not None:
@@ -2352,7 +2354,7 @@ def read_curve(
             )
         raise InconclusiveCurveError(
             said + f"Increase max_lr and run again, e.g. 3 decades higher ({again}, the same steps per decade). "
-            + _high_lr_words(top, d, optimizer)
+            + _high_lr_words(optimizer)
         )
     slope = loss_slope(lr_arr, smoothed)
     return CurveReading(

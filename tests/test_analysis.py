@@ -446,8 +446,9 @@ def test_still_falling_at_an_lr_of_10_or_more_says_what_is_likely_going_on(top: 
     assert said.startswith(
         f"The loss is still falling at the largest LR tried ({top:.2e}); the test never reached the divergence region. "
         f"Increase max_lr and run again, e.g. 3 decades higher (min_lr={top * 1e-7:.2e}, max_lr={top * 1e3:.2e}, "
-        "num_steps=202, the same steps per decade). At LRs up to"
+        "num_steps=202, the same steps per decade). At LRs this high that is rare"
     )
+    assert said.count(f"{top:.2e}") == 1  # the largest LR is said once (curve38)
     assert said.endswith("or sweep higher for these weights' norm.")
 
 
@@ -1699,6 +1700,12 @@ def test_a_rise_the_noisy_curve_later_comes_back_below_is_not_named_a_firm_upper
     assert f"The smoothed loss rose from lr={top:.2e} and was read as a blow-up" in message
     assert "later came back below where that rise started" in message and "the rise may be noise" in message
     assert "whatever LR you train at, keep it below that" not in message
+    # The LR read as a blow-up is said once, then named "that LR" (curve38: it was said twice).
+    assert message.count(f"{top:.2e}") == 1 and "before you take that LR as the one to stay below" in message
+    # The same curve a thousand times flatter: the two losses are told apart ("2.3 at lr=..., against 2.3" at :.3g).
+    with pytest.raises(InconclusiveCurveError) as flatter:
+        analyze(lrs, 2.3 + 1e-3 * (losses - 2.3))
+    assert "where that rise started (2.30004 at lr=5.86e-06, against 2.30005)" in str(flatter.value)
 
 
 def test_a_curve_cut_at_a_non_finite_loss_says_what_was_read() -> None:
@@ -2866,6 +2873,10 @@ def test_a_moving_averages_climb_read_as_a_blow_up_is_told_doubtful_when_it_fall
             analyze(lrs, losses)
         said = str(info.value)
         doubted.append("keep it below that" not in said and "later fell back from" in said)
+        if doubted[-1]:
+            # The two losses it fell between are told apart, the LR read as a blow-up said once (curve38).
+            peak, low = re.search(r"fell back from (\S+) to (\S+) \(", said).groups()  # type: ignore[union-attr]
+            assert peak != low and said.count(said.split("rose from lr=")[1][:8]) == 1
     assert np.mean(doubted) >= 0.9
     # A level loss, then a noisy explosion, is not told it fell back.
     for seed in range(3):
