@@ -132,7 +132,9 @@ def _lightning_block() -> str:
     return block
 
 
-@pytest.mark.parametrize("package", ["lightning", "pytorch_lightning"])
+# Under lightning ~13 s (it imports the whole lightning package): slow; pytorch_lightning's run keeps the example in
+# the default suite.
+@pytest.mark.parametrize("package", [pytest.param("lightning", marks=pytest.mark.slow), "pytorch_lightning"])
 def test_the_lightning_example_runs_under_both_packages(
     package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
