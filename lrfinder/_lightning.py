@@ -976,9 +976,14 @@ def _loss_of(
     if output is None:
         return None
     if isinstance(output, Mapping):
-        output = output.get("loss")
-        if output is None:
-            raise ModelError("training_step returned a dict without a 'loss' key. Add it, or return the loss tensor.")
+        if output.get("loss") is None:
+            # {"loss": None} was "a dict without a 'loss' key", which it has.
+            keys = ", ".join(repr(k) for k in list(output)[:8]) or "none"
+            said = (
+                "a dict whose 'loss' is None" if "loss" in output else f"a dict without a 'loss' key (its keys: {keys})"
+            )
+            raise ModelError(f"training_step returned {said}. Put the loss tensor under 'loss', or return it alone.")
+        output = output["loss"]
     if not isinstance(output, torch.Tensor) or output.numel() != 1:
         raise ModelError(
             "training_step must return a scalar loss tensor (or a dict with 'loss'), but got "

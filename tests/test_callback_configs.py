@@ -572,6 +572,10 @@ class PackedLossNet(Net):
         x, y = batch
         logits = self.head(self.body(x))
         loss = torch.nn.functional.cross_entropy(logits, y)
+        if self.packing == "dict without loss":
+            return {"total": loss, "logits": logits}
+        if self.packing == "dict of None":
+            return {"loss": None, "logits": logits}
         return (loss, logits) if self.packing == "tuple" else loss.item()
 
 
@@ -582,6 +586,10 @@ class PackedLossNet(Net):
                   r"item alone, or a dict with it under 'loss' and the others beside it, as Lightning takes them\.$"),
         ("item", r"but got a Python float, which carries no gradient \(loss\.item\(\)\?\)\. Return the loss tensor "
                  r"itself and leave backward\(\) and the optimizer step to Lightning\.$"),
+        # {"loss": None} was told it had no 'loss' key.
+        ("dict of None", r"^training_step returned a dict whose 'loss' is None\. Put the loss tensor under 'loss', or "
+                         r"return it alone\.$"),
+        ("dict without loss", r"^training_step returned a dict without a 'loss' key \(its keys: 'total', 'logits'\)\."),
     ],
 )
 def test_a_loss_packed_with_logits_or_returned_as_a_number_says_what_to_return(
