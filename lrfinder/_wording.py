@@ -79,8 +79,9 @@ def _up_to_remark(sentence: str) -> str:
     return re.split(r"; (?!if )", _without_asides(sentence), maxsplit=1)[0]
 
 
-#: A setting given a value (``min_lr=1.00e-06``): what marks the sentence naming the sweep to run again.
-_RESWEEP = re.compile(r"\b(min_lr|max_lr|num_steps)=\d")
+#: A setting given a value (``min_lr=1.00e-06``, or in ``lrfind``'s words ``--min-lr 1.00e-06``, as its report's
+#: message is): what marks the sentence naming the sweep to run again.
+_RESWEEP = re.compile(r"\b(min_lr|max_lr|num_steps)=\d|--(min-lr|max-lr|num-steps) \d")
 
 
 def _resweep_advice(sentence: str, limit: int) -> str:

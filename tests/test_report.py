@@ -1110,6 +1110,27 @@ def test_wrapped_texts_never_break_an_option_or_a_number_at_its_hyphen():
             assert not line.endswith("-"), (width, line)
 
 
+def test_the_command_lines_report_names_the_sweep_to_run_again_as_its_summary_does():
+    # `lrfind run --max-lr 1e-5` on a curve that never falls (judgesim38): the summary's reason said "run again with
+    # --min-lr ... --num-steps 400", the report's box "Check that the loss depends on the model; ...". The box read the
+    # message in the command line's words (in_cli_words), where the sweep's min_lr=... is --min-lr ..., and took the
+    # first advice instead of the sweep to run again.
+    from lrfinder._wording import inconclusive_gist
+    from lrfinder.cli.output import as_options, in_cli_words
+
+    lrs = lr_schedule(1e-7, 1e-5, 100)
+    rise = np.r_[np.zeros(90), np.linspace(0.01, 0.1, 10)]
+    losses = 1.4 + np.random.default_rng(0).normal(0, 0.03, 100) + rise
+    result = finish_result(lrs, losses, "completed", settings=RangeTestSettings(1e-7, 1e-5, 100))
+    assert result.error is not None and result.error.startswith("The loss never clearly falls. If the model can learn")
+    summary = [as_options(line) for line in inconclusive_gist(result.error)]
+    assert "run again with --min-lr 1.00e-07" in summary[1]
+    assert inconclusive_gist(in_cli_words(result).error) == summary
+    fig = plot_range_test(in_cli_words(result))
+    (message,) = [t.get_text() for t in axes_by_label(fig)["loss"].texts if t.get_gid() == "inconclusive"]
+    assert " ".join(summary[1:]) in " ".join(message.split())
+
+
 def test_inconclusive_message_sits_above_the_curve():
     rng = np.random.default_rng(0)
     result = finish_result(lr_schedule(1e-6, 10.0, 60), 1 + rng.normal(0, 0.01, 60), "completed")
