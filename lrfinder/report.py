@@ -1644,12 +1644,12 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             )
         shown = _floored(result, smoothed)  # the marks sit on the curve as drawn
         y_st = _value_at(lrs, shown, s.steepest_lr)
-        _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent {s.steepest_lr:.{d}e}")
+        _mark(ax, "steepest", s.steepest_lr, y_st, label=f"steepest descent at lr {s.steepest_lr:.{d}e}")
         y_min = _value_at(lrs, shown, s.min_loss_lr)
-        _mark(ax, "minimum", s.min_loss_lr, y_min, label=f"minimum {s.min_loss_lr:.{d}e}")
+        _mark(ax, "minimum", s.min_loss_lr, y_min, label=f"minimum loss at lr {s.min_loss_lr:.{d}e}")
         if s.divergence_lr is not None and s.divergence_lr != s.non_finite_lr:
             y_div = _value_at(lrs, shown, s.divergence_lr)
-            _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence {s.divergence_lr:.{d}e}")
+            _mark(ax, "divergence", s.divergence_lr, y_div, label=f"divergence at lr {s.divergence_lr:.{d}e}")
         # The LR to train with at the test's batch (the refined one after trials) is the bold
         # line and label; the curve's own reading is dashed under it when the trials moved it.
         # That reading is the one the trials centred on (Refinement.curve_lr): the one-cycle peak
@@ -1738,7 +1738,7 @@ def _draw_single(ax: Axes, slope_ax: Axes | None, result: RangeTestResult, *, br
             "non_finite",
             non_finite_lr,
             0.0,
-            label=f"first non-finite loss {non_finite_lr:.{d}e}",
+            label=f"first non-finite loss at lr {non_finite_lr:.{d}e}",
             transform=_at_bottom(ax),
             zorder=6,
             clip_on=False,
@@ -2006,8 +2006,8 @@ def _draw_overlay(
             from .sweeps import shown_minimum_loss
 
             low = shown_minimum_loss(result)
-            label += f": {'refined lr' if refined else 'lr'} {pick:.2e}, min {low:.3g}" + (
-                "" if brief else f" at {s.min_loss_lr:.2e}"
+            label += f": {'refined lr' if refined else 'lr'} {pick:.2e}, min loss {low:.3g}" + (
+                "" if brief else f" at lr {s.min_loss_lr:.2e}"
             )
         else:
             label += ": inconclusive" + (f" ({_RAW_WORDS})" if _too_short(result) else "")
@@ -2813,8 +2813,9 @@ def _compact_legends(ax: Axes, legend: Mapping[str, Any], *, overlay: bool) -> I
         yield {**base, "handles": handles, "labels": [p.split(", min")[0] + m for p, m in zip(plain, mark)]}
         yield {**base, "handles": handles, "labels": [p.split(": ")[0] + m for p, m in zip(plain, mark)]}
         return
-    # The comma before a value goes with it: "diverged: loss up 10% of its fall, from 2.01e-01" read "... fall,".
-    bare = [re.sub(r",?( at| from)? [-+]?\d[\d.e+-]*( \.\. [-+]?\d[\d.e+-]*)?$", "", label) for label in labels]
+    # The comma before a value goes with it: "diverged: loss up 10% of its fall, from 2.01e-01" read "... fall,";
+    # so do the words that name it an LR ("minimum loss at lr 3.4e-01" is "minimum loss").
+    bare = [re.sub(r",?( at| from)?( lr)? [-+]?\d[\d.e+-]*( \.\. [-+]?\d[\d.e+-]*)?$", "", label) for label in labels]
     yield {**base, "handles": handles, "labels": bare}
     keep = [i for i, label in enumerate(labels) if not label.startswith(_MINOR_ENTRIES)]
     yield {**base, "handles": [handles[i] for i in keep], "labels": [bare[i] for i in keep]}

@@ -216,9 +216,9 @@ def test_markers_band_and_header_content():
         "stopped: diverged",
         f"confidence {s.confidence:.2f}",
         f"pick ×/÷{10 ** pick_spread(result.lrs, result.losses):.2f} from noise",
-        f"steepest descent {s.steepest_lr:.2e}",
-        f"minimum {s.min_loss_lr:.2e}",
-        f"divergence {s.divergence_lr:.2e}",
+        f"steepest descent at lr {s.steepest_lr:.2e}",
+        f"minimum loss at lr {s.min_loss_lr:.2e}",
+        f"divergence at lr {s.divergence_lr:.2e}",
         f"scaled lr = {result.scaled.lr:.2e}",
     ):
         assert expected in text, expected
@@ -273,7 +273,7 @@ def test_non_finite_point_is_marked_and_shaded():
     fig = plot_range_test(result)
     ax = axes_by_label(fig)["loss"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert f"first non-finite loss {result.suggestion.non_finite_lr:.2e}" in legend
+    assert f"first non-finite loss at lr {result.suggestion.non_finite_lr:.2e}" in legend
     assert "stopped: non_finite" in all_text(fig)
 
 
@@ -810,7 +810,8 @@ def test_the_lrs_named_in_a_sweep_spanning_a_hundredth_of_a_decade_are_written_a
         named = {text.rsplit(" ", 1)[-1] for text in legend if text.startswith(("steepest descent", "minimum"))}
         band = next(text for text in legend if text.startswith("one-cycle band"))
         assert len(named | {band.rsplit(" ", 1)[-1]}) == 3, legend
-        assert f"steepest descent {s.steepest_lr:.5e}" in legend and f"minimum {s.min_loss_lr:.5e}" in legend
+        assert f"steepest descent at lr {s.steepest_lr:.5e}" in legend
+        assert f"minimum loss at lr {s.min_loss_lr:.5e}" in legend
         header = " ".join(header_lines(fig))
         assert f"one-cycle band {s.min_lr:.5e} .. {s.max_lr:.5e}" in header, header
         labels = [t.get_text().strip() for t in axes_by_label(fig)["loss"].texts]
@@ -821,7 +822,7 @@ def test_the_lrs_named_in_a_sweep_spanning_a_hundredth_of_a_decade_are_written_a
     wide = make_result()
     assert wide.suggestion is not None
     legend = [t.get_text() for t in axes_by_label(default_report)["loss"].get_legend().get_texts()]
-    assert f"minimum {wide.suggestion.min_loss_lr:.2e}" in legend, legend
+    assert f"minimum loss at lr {wide.suggestion.min_loss_lr:.2e}" in legend, legend
     assert f"exp, {wide.settings.min_lr:.2e} .. {wide.settings.max_lr:.2e}" in header_lines(default_report)[1]
 
 
@@ -1379,7 +1380,7 @@ def test_a_curve_too_short_to_read_shows_its_points_not_a_made_up_fall():
     ax = axes["loss"]
     assert [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")] == [
         "loss (raw)",
-        "first non-finite loss 2.26e-06",
+        "first non-finite loss at lr 2.26e-06",
     ]
     low, high = ax.get_ylim()
     assert low <= 2.3 and high >= 5.0
@@ -1688,8 +1689,8 @@ def test_ax_draws_the_loss_panel_into_one_subplot_of_a_pyplot_figure(tmp_path: P
         assert ax.get_xlabel() == "learning rate (log scale)"
         assert (ax.get_ylabel(), ax.get_title()) == ("training loss", "small")
         labels = [line.get_label() for line in ax.get_lines()]
-        assert {"loss (raw)", "loss (smoothed)", f"steepest descent {s.steepest_lr:.2e}",
-                f"minimum {s.min_loss_lr:.2e}"} <= set(labels)  # fmt: skip
+        assert {"loss (raw)", "loss (smoothed)", f"steepest descent at lr {s.steepest_lr:.2e}",
+                f"minimum loss at lr {s.min_loss_lr:.2e}"} <= set(labels)  # fmt: skip
         verticals = [line.get_xdata()[0] for line in ax.get_lines() if line.get_label().startswith("_")]
         assert s.lr in verticals
         assert f"suggested lr = {s.lr:.2e}" in " ".join(t.get_text() for t in ax.texts)
@@ -1961,7 +1962,7 @@ def test_overlay_legend_gives_the_minimum_its_marker_shows():
     assert np.nanmin(smoothed) < at_min - 0.3  # the trap: a lower point past the blow-up
     fig = plot_range_test([replace(result, label="a"), replace(make_result(), label="b")])
     legend = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
-    assert legend[0] == f"a: lr {s.lr:.2e}, min {at_min:.3g} at {s.min_loss_lr:.2e}"
+    assert legend[0] == f"a: lr {s.lr:.2e}, min loss {at_min:.3g} at lr {s.min_loss_lr:.2e}"
 
 
 def test_an_overlay_of_several_models_names_each_in_the_title():
@@ -2159,7 +2160,7 @@ def test_a_small_report_keeps_its_panels_the_figures_width_and_its_texts_inside(
 def test_the_default_report_keeps_its_whole_legend_and_slope_label(default_report):
     axes = axes_by_label(default_report)
     entries = [t.get_text() for t in axes["loss"].get_legend().get_texts()]
-    assert "loss (raw)" in entries and any(e.startswith("steepest descent 1.") for e in entries), entries
+    assert "loss (raw)" in entries and any(e.startswith("steepest descent at lr 1.") for e in entries), entries
     assert axes["slope"].get_ylabel() == "d loss / d log10(lr)"
 
 
@@ -2619,9 +2620,10 @@ def test_an_overlays_legend_never_writes_a_negative_minimum_of_a_loss_that_canno
     fig = plot_range_test(results)
     fig.savefig(tmp_path / "overlay.png", dpi=fig.dpi)
     entries = [t.get_text() for t in axes_by_label(fig)["loss"].get_legend().get_texts()]
-    assert len(entries) == 3 and not any("min -" in e for e in entries), entries
+    assert len(entries) == 3 and not any("min loss -" in e for e in entries), entries
     for entry, r, low in zip(entries, results, lows):
-        assert entry == f"{r.label}: lr {r.suggestion.lr:.2e}, min {low:.3g} at {r.suggestion.min_loss_lr:.2e}"
+        want = f"{r.label}: lr {r.suggestion.lr:.2e}, min loss {low:.3g} at lr {r.suggestion.min_loss_lr:.2e}"
+        assert entry == want
 def test_an_overlay_of_scaled_curves_says_their_target_batch_and_a_scaling_past_divergence():
     """The weight-decay overlay (`lrfind run --weight-decay ... --target-batch-size`) said the test's batch alone, and
     not a scaled LR past a curve's divergence point, which one curve's header says."""
@@ -2680,6 +2682,9 @@ def test_a_small_reports_legend_says_an_entry_shorter_without_a_trailing_comma()
     assert "diverged: loss up 10% of its fall" in entries, entries
     assert not any(entry.rstrip().endswith((",", ":")) for entry in entries), entries
     assert "one-cycle band" in entries  # the other entries are cut as before
+    # "minimum loss at lr 3.05e-01" is cut to "minimum loss", not "minimum loss at lr" (the words go with the value).
+    assert {"steepest descent", "minimum loss", "divergence"} <= set(entries), entries
+    assert not any(entry.endswith((" lr", " at", " from")) for entry in entries), entries
 
 
 @pytest.mark.parametrize("count", [1, 3])
