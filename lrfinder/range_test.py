@@ -668,6 +668,7 @@ class RangeTestResult:
         problem = schema_version_problem(version, again="result.to_json(path)")
         if problem is not None:
             raise ValueError(f"Unsupported range-test result: {problem}")
+        data = _whole_numbers(data)
         try:
             for key, check, rule in (*_OPTIONAL_FIELDS, *_FILE_FIELDS):
                 value = data.get(key)
@@ -687,6 +688,16 @@ class RangeTestResult:
             raw_settings = data["settings"]
             if not isinstance(raw_settings, Mapping):
                 raise ValueError(f"Malformed range-test result: settings={raw_settings!r:.60} is not an object")
+            missing = [key for key in _RECORDED_SETTINGS if key not in raw_settings]
+            if missing:
+                # Filled with RangeTestSettings' defaults, the report claimed a sweep of 1e-07 .. 1e+01 in 100 steps
+                # that nobody ran. Settings added later (precision, clipping, world_size, curve) an older file lacks.
+                said = ", ".join(f"{key!r} ({_RECORDED_SETTINGS[key]})" for key in missing)
+                it = "it" if len(missing) == 1 else "them"
+                raise ValueError(
+                    f"Malformed range-test result: settings has no {said}; every lrfinder writes {it} (was the file "
+                    f"edited?). Add {it} as the run that recorded the curve had {it}"
+                )
             # Checked here first for a message naming the file's field; RangeTestSettings checks the rest.
             mode = raw_settings.get("mode", "exp")
             if not is_choice(mode, SWEEP_MODES):
@@ -720,6 +731,14 @@ class RangeTestResult:
             problem = _curve_problem(lrs, len(losses), suggestion)
             if problem is not None:
                 raise ValueError(f"Malformed range-test result: {problem}")
+            if suggestion is not None and not any(math.isfinite(loss) for loss in losses):
+                # Kept, the report drew a suggested LR over an empty panel, and lrfind report printed it as read.
+                raise ValueError(
+                    f"Malformed range-test result: it holds a suggestion (lr={suggestion.lr:.2e}) but no finite "
+                    f"loss ({plural(len(losses), 'loss', 'losses')}, every one null, NaN or infinite), and a "
+                    "suggestion is read off the finite losses (was the file edited?). Restore the losses, or set "
+                    '"suggestion" to null'
+                )
             if suggestion is not None:
                 _check_loaded_suggestion(suggestion, origin)
             return cls(
@@ -1040,6 +1059,65 @@ def _check_batch_sizes(data: Mapping[str, Any]) -> None:
                 f"Malformed range-test result: {key}={_digits(value)} is past {MAX_FILE_BATCH_SIZE:,} (2**53), "
                 "more examples than a batch holds (was the file edited?): correct it"
             )
+
+
+#: The settings every result file holds (the first lrfinder wrote them), with what each is; the later ones
+#: (precision, gradient clipping, world_size, curve) are read as their defaults from an older file that lacks them.
+_RECORDED_SETTINGS = {
+    "min_lr": "the sweep's first LR",
+    "max_lr": "its last LR",
+    "num_steps": "the steps it planned",
+    "mode": "'exp' or 'linear'",
+    "stop_factor": "the stop rule's factor, null for none",
+    "accumulate_steps": "batches per optimizer step, 1 without accumulation",
+}
+
+#: The integer fields of a result file, as paths of keys: a whole-number float there (``"batch_size": 32.0``, as a
+#: JSON writer of floats or a spreadsheet leaves it) is read as its int, as the API's checks suggest
+#: (:func:`lrfinder._checks.whole_number_hint`); a fraction (32.5) is still refused, naming the field.
+_WHOLE_NUMBER_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("batch_size",),
+    ("num_parameters",),
+    ("settings", "num_steps"),
+    ("settings", "accumulate_steps"),
+    ("settings", "world_size"),
+    ("suggestion", "window"),
+    ("scaled", "from_batch_size"),
+    ("scaled", "to_batch_size"),
+    ("noise_scale", "small_batch_size"),
+    ("noise_scale", "big_batch_size"),
+    ("noise_scale", "n_estimates"),
+    ("noise_scale", "steps"),
+)
+
+
+def _whole_number(value: Any) -> Any:
+    """A whole-number float (or a list of them) as its int; anything else as it is."""
+    if isinstance(value, list):
+        return [_whole_number(v) for v in value]
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _whole_numbers(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the whole-number floats of its integer fields (:data:`_WHOLE_NUMBER_FIELDS`) as ints.
+
+    The objects that hold one are copied; ``data`` itself is left as it is.
+    """
+    copied: dict[str, Any] = dict(data)
+    for *parents, key in _WHOLE_NUMBER_FIELDS:
+        holder: dict[str, Any] = copied
+        if parents:
+            inner = copied.get(parents[0])
+            if not isinstance(inner, Mapping):
+                continue
+            if not isinstance(inner, dict) or inner is data.get(parents[0]):
+                copied[parents[0]] = dict(cast("Mapping[str, Any]", inner))
+            holder = copied[parents[0]]
+        if key in holder:
+            holder[key] = _whole_number(holder[key])
+    return copied
 
 
 #: The optional scalar fields of the JSON schema: (key, check, rule said when it fails).

@@ -1701,6 +1701,11 @@ def _variants(good: dict) -> dict[str, tuple[object, list[str]]]:
             {**good, "settings": {**good.get("settings", {}), "zzz": 1}},
             ["unknown key 'zzz' in settings"],
         ),
+        # Filled with the defaults, the report claimed a sweep of 1e-07 .. 1e+01 in 100 steps nobody ran.
+        "a setting missing": (
+            {**good, "settings": {k: v for k, v in good.get("settings", {}).items() if k != "num_steps"}},
+            ["settings has no 'num_steps' (the steps it planned)", "Add it as the run that recorded the curve had it"],
+        ),
         "empty scaled": ({**good, "scaled": {}}, ["(missing keys 'lr', 'base_lr'", "to_batch_size', 'warmup_epochs' in "
                                                   "scaled)"]),
         # It said "(Malformed refinement: KeyError('trials'))".

@@ -1051,7 +1051,9 @@ def test_curve_val_records_the_loss_over_val_data_after_each_step(dataset: Tenso
     assert all(m.training for m in model.modules())  # back in train mode
     trained = range_test(model, train, loss_fn=F.cross_entropy, num_steps=12, max_lr=1.0, stop_factor=None)
     assert trained.settings.curve == "train" and trained.losses != result.losses
-    assert RangeTestResult.from_dict({**trained.to_dict(), "settings": {"min_lr": 1e-7}}).settings.curve == "train"
+    older = trained.to_dict()  # a file written before the curve was recorded
+    del older["settings"]["curve"]
+    assert RangeTestResult.from_dict(older).settings.curve == "train"
 
 
 def test_curve_val_passes_leave_the_training_run_as_curve_train_runs_it(dataset: TensorDataset) -> None:
@@ -7305,3 +7307,69 @@ def test_stop_words_say_what_completed_means() -> None:
     assert dataclasses.replace(done, stop_reason="diverged").stop_words == "stopped: diverged"
     off = dataclasses.replace(done, settings=RangeTestSettings(stop_factor=None))
     assert off.stop_words == "completed: no stop rule, stop_factor=None"
+
+
+_DATA = Path(__file__).parent / "data"
+
+
+def _saved(name: str = "refined_noise_result.json") -> dict[str, Any]:
+    with open(_DATA / name, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("key", ["min_lr", "max_lr", "num_steps", "mode", "stop_factor", "accumulate_steps"])
+def test_a_result_file_without_a_setting_every_lrfinder_writes_is_refused_naming_it(key: str) -> None:
+    # Filled with RangeTestSettings' defaults without a word: a file without min_lr/max_lr/num_steps read as a sweep
+    # of 1e-07 .. 1e+01 in 100 steps, which its report's header claimed.
+    data = _saved()
+    del data["settings"][key]
+    with pytest.raises(ValueError, match=rf"Malformed range-test result: settings has no '{key}' \(.+\); every "
+                                         r"lrfinder writes it \(was the file edited\?\)\. Add it as the run that "
+                                         r"recorded the curve had it$"):  # fmt: skip
+        RangeTestResult.from_dict(data)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in _DATA.glob("*.json")))
+def test_the_files_of_earlier_versions_still_load_without_the_settings_added_later(name: str) -> None:
+    data = _saved(name)
+    assert RangeTestResult.from_dict(data).settings is not None
+    for key in ("precision", "gradient_clip_val", "gradient_clip_algorithm", "world_size", "curve"):
+        data["settings"].pop(key, None)
+    settings = RangeTestResult.from_dict(data).settings
+    assert (settings.precision, settings.gradient_clip_val, settings.world_size, settings.curve) == ("32", None, 1,
+                                                                                                     "train")
+
+
+def test_a_stored_suggestion_over_no_finite_loss_is_refused() -> None:
+    # It was kept: the report drew the suggested LR over an empty loss panel, lrfind report printed it as read.
+    data = _saved()
+    data["losses"] = [None] * len(data["losses"])
+    with pytest.raises(ValueError, match=r"holds a suggestion \(lr=4.53e-02\) but no finite loss \(95 losses, every "
+                                         r"one null, NaN or infinite\).*Restore the losses, or set \"suggestion\" "
+                                         r"to null$"):  # fmt: skip
+        RangeTestResult.from_dict(data)
+    data["suggestion"] = None  # what the message says: read, not analysed
+    result = RangeTestResult.from_dict(data)
+    assert result.suggestion is None and not any(math.isfinite(v) for v in result.losses)
+
+
+def test_whole_number_floats_in_a_result_files_integer_fields_are_read_as_ints() -> None:
+    # "batch_size": 32.0 (a JSON writer of numpy floats, a spreadsheet) was refused: "is not an integer >= 1".
+    data = _saved()
+    want = RangeTestResult.from_dict(data)
+    edited = copy.deepcopy(data)
+    edited["batch_size"] = 32.0
+    edited["settings"]["num_steps"] = float(data["settings"]["num_steps"])
+    edited["settings"]["accumulate_steps"] = 1.0
+    edited["suggestion"]["window"] = float(data["suggestion"]["window"])
+    edited["scaled"]["to_batch_size"] = float(data["scaled"]["to_batch_size"])
+    edited["noise_scale"]["steps"] = [float(v) for v in data["noise_scale"]["steps"]]
+    edited["noise_scale"]["n_estimates"] = float(data["noise_scale"]["n_estimates"])
+    before = copy.deepcopy(edited)
+    got = RangeTestResult.from_dict(edited)
+    assert got == want and type(got.batch_size) is int and type(got.settings.num_steps) is int
+    assert got.to_dict() == want.to_dict()
+    assert edited == before  # the caller's mapping is left as it is
+    for key, value in (("batch_size", 32.5), ("batch_size", True), ("num_parameters", 1e400)):
+        with pytest.raises(ValueError, match=rf"{key}=.* is not an integer"):
+            RangeTestResult.from_dict({**data, key: value})
