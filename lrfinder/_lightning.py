@@ -887,6 +887,8 @@ class TrainBatches(CyclingBatches):
 
     Attributes:
         batch_size: Per-device batch size, read from the loader or the first batch.
+        drawn: The loader's ``batch_size`` where it has one, else each batch's size as drawn (they may vary):
+            the test's per-device batch is their median, as :func:`~lrfinder.range_test.range_test`'s.
 
     """
 
@@ -907,6 +909,9 @@ class TrainBatches(CyclingBatches):
             loader = package_of(trainer).utilities.CombinedLoader(loader, mode=fit_combine_mode(trainer))
         super().__init__(loader)
         self.batch_size: int | None = None
+        own = infer_batch_size(self.loader)
+        self._sized = own is not None
+        self.drawn: list[int | None] = [own] if own is not None else []
 
     def _unwrap(self, item: Any) -> Any:
         return item[0] if self.combined else item
@@ -918,6 +923,8 @@ class TrainBatches(CyclingBatches):
             batch, idx = super().next()
         if self.batch_size is None:
             self.batch_size = infer_batch_size(self.loader, batch)
+        if not self._sized:
+            self.drawn.append(infer_batch_size(None, batch))
         return to_device(self.trainer, self.pl_module, batch), idx
 
 

@@ -38,6 +38,7 @@ import inspect
 import logging
 import math
 import os
+import statistics
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -116,7 +117,7 @@ from .diagnostics import (
 from .exceptions import DataError, InconclusiveCurveError, LRFinderError, ModelError
 from .names import Curve, Rule, ScalingRule, SweepMode, did_you_mean, scheduler_name
 from .noise import NoiseProbe, format_batch, noise_after_sweep, repeated_batches
-from .range_test import LRSweeper, RangeTestResult, StopReason, finish_result, run_sweep
+from .range_test import LRSweeper, RangeTestResult, StopReason, _warn_varying_sizes, finish_result, run_sweep
 from .refine import (
     MIN_TRIAL_STEPS,
     VAL_BATCHES,
@@ -1987,7 +1988,6 @@ class LRFinder(_CallbackBase):
         reason: StopReason,
     ) -> RangeTestResult:
         """The curve analysed into a result (``suggestion=None`` when inconclusive)."""
-        test_per_device = run.batches.batch_size
         groups = LRSweeper(run.optimizers)  # the groups' LRs as put back after the sweep: its ratios
         return finish_result(
             lrs,
@@ -1995,7 +1995,7 @@ class LRFinder(_CallbackBase):
             reason,
             rule=self.rule,
             settings=run.settings if run.world == 1 else replace(run.settings, world_size=run.world),
-            batch_size=None if test_per_device is None else test_per_device * run.world * run.settings.accumulate_steps,
+            batch_size=self._test_batch(pl_module.trainer, run),
             model_name=type(pl_module).__name__,
             num_parameters=run.num_parameters,
             # Each optimizer's class, comma-separated, as optimizer_family (the result's own .scale(rule="auto")) reads
@@ -2004,6 +2004,27 @@ class LRFinder(_CallbackBase):
             lr_ratios=tuple(groups.ratios),
             group_names=_group_names(run.optimizers, groups.names),
         )
+
+    def _test_batch(self, trainer: pl.Trainer, run: _TestRun) -> int | None:
+        """The test's effective batch, as range_test's: the per-device batches summed over the ranks, x accumulation.
+
+        Each rank's per-device batch is its loader's ``batch_size``, else the median of the sizes of the batches it
+        drew (a batch sampler of its own), with varying sizes warned (:func:`_warn_varying_sizes`). It was rank 0's
+        first batch x world size: under DDP with per-rank batch sizes each rank recorded its own (16 and 32: 32 on
+        rank 0, 64 on rank 1), and a short or odd first batch set it for the whole test, unwarned.
+        """
+        drawn = run.batches.drawn
+        sizes = [s for s in drawn if s is not None]
+        own = statistics.median_low(sizes) if sizes else None
+        total = own
+        if run.world > 1:
+            strategy = trainer.strategy
+            counts = torch.tensor([float(own is not None), float(own or 0)], dtype=torch.float64)
+            known, summed = torch.as_tensor(strategy.reduce(counts.to(strategy.root_device), reduce_op="sum")).tolist()
+            total = int(summed) if int(known) == run.world else None
+        accumulate = run.settings.accumulate_steps
+        _warn_varying_sizes(drawn, run.batches.first_pass, own, accumulate, run.world, total)
+        return None if total is None else total * accumulate
 
     def _scale(self, trainer: pl.Trainer, run: _TestRun, result: RangeTestResult) -> RangeTestResult:
         """Move the suggestion from the test's effective batch to the training one."""

@@ -469,6 +469,21 @@ def test_gradient_accumulation_scheduler_sets_the_tests_accumulation(tmp_path: P
     assert len(model.train_events()) == 2 and len([s for s in model.steps if s[0] == "train"]) == 8
 
 
+def test_the_tests_batch_is_the_median_of_a_batch_samplers_sizes_and_their_varying_is_warned(tmp_path: Path) -> None:
+    """A batch sampler of its own sizes (no DataLoader batch_size): result.batch_size was the first batch's size (a
+    short 4 before batches of 8: 4, and the LR scaled from it), unwarned. It is the median of the sizes drawn, as
+    range_test's, with range_test's warning that they varied."""
+    sizes = [4] + [8] * 7
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
+    sampler = [list(range(start, start + size)) for start, size in zip(starts, sizes)]
+    loader = DataLoader(make_loader(n=sum(sizes)).dataset, batch_sampler=sampler)
+    finder = LRFinder(**FAST)
+    said = r"^The batches' sizes varied \(4 to 8 examples\) and the data gives no DataLoader batch_size: "
+    with pytest.warns(UserWarning, match=said + r"the test's batch is their median, 8, which result\.batch_size"):
+        trainer(tmp_path, [finder], max_steps=2).fit(Net(), loader)
+    assert finder.result is not None and finder.result.batch_size == 8
+
+
 def test_an_accumulation_that_changes_after_the_first_epoch_is_warned(tmp_path: Path) -> None:
     """GradientAccumulationScheduler({0: 2, 1: 4}): the test sweeps (and scales to) epoch 0's effective batch, and
     from epoch 1 the fit trains twice that batch at the same LR. It was documented, never said; a change past the

@@ -1326,3 +1326,47 @@ def test_ddp_a_rank_failing_mid_sweep_is_named_on_the_others(tmp_path: Path) -> 
     second = tmp_path / "rank1.json"
     if second.exists():  # Lightning may stop rank 1 before it writes
         assert "rank 1 cannot read its batch" in json.loads(second.read_text())["message"]
+
+
+PER_RANK_BATCH_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, sys.argv[2])  # tests/: the shared models
+    import torch
+    from _models import Net, make_data, pl
+    from torch.utils.data import DataLoader
+
+    from lrfinder.callback import LRFinder
+
+
+    class PerRank(Net):
+        # Each rank its own batch size: 16 on rank 0, 32 on rank 1.
+        def train_dataloader(self):
+            return DataLoader(make_data(256, seed=self.global_rank), batch_size=16 * (1 + self.global_rank))
+
+        def on_train_start(self):  # after LRFinder's test
+            result = self.trainer.callbacks[0].result.to_dict()
+            Path(sys.argv[1], f"rank{self.global_rank}.json").write_text(json.dumps(result["batch_size"]))
+
+
+    torch.set_num_threads(1)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=2, strategy="ddp", max_steps=1, logger=False, use_distributed_sampler=False,
+        callbacks=[LRFinder(num_steps=20, min_lr=1e-3, max_lr=1.0)], enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=sys.argv[1],
+    )
+    trainer.fit(PerRank(lr=0.01, bn=False))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ddp_the_tests_batch_is_the_sum_of_the_ranks_batches(tmp_path: Path) -> None:
+    """DDP x 2 at batch 16 on rank 0 and 32 on rank 1: result.batch_size was each rank's own x 2 (32 on rank 0, 64 on
+    rank 1), so the ranks scaled the LR from different batches. It is their sum, 48, on both, as range_test's."""
+    run_script(tmp_path, PER_RANK_BATCH_SCRIPT, str(tmp_path), str(TESTS))
+    assert [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)] == [48, 48]
