@@ -628,12 +628,37 @@ class LRFinder(_CallbackBase):
                     "Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, "
                     f"but got optimizer={optimizer!r:.60}"
                 )
+            if isinstance(optimizer, type) and not issubclass(optimizer, Optimizer):
+                # get_optimizer_spec's "Expected a torch.optim.Optimizer subclass, but got name=<class ...>" named
+                # a parameter LRFinder does not have.
+                raise TypeError(
+                    "Expected optimizer to be a registry name such as 'adamw', a torch.optim.Optimizer class or None, "
+                    f"but got optimizer={optimizer.__module__}.{optimizer.__qualname__}, a class that is no "
+                    "torch.optim.Optimizer."
+                    + (
+                        " It is an LR scheduler: pass a registry name as scheduler= (scheduler='step'), or return it "
+                        "from configure_optimizers."
+                        if _is_scheduler_class(optimizer)
+                        else ""
+                    )
+                )
             # An unknown name, a non-optimizer class, a misspelt setting or a value of the wrong type or range
             # (betas of three, momentum=1.5) fails here, not at fit start.
             check_optimizer_settings(get_optimizer_spec(optimizer), optimizer_settings or {}, groups=True)
             refusal = stand_in_refusal(optimizer, optimizer_settings or {})
             if refusal is not None:
                 raise refusal
+        if isinstance(scheduler, type):
+            # "Unknown scheduler=<class 'torch.optim.lr_scheduler.StepLR'>; expected one of constant, ..." said
+            # neither that a class is not taken nor where the module's own schedule goes.
+            from .schedulers import SCHEDULERS
+
+            raise TypeError(
+                f"Expected scheduler to be a registry name ({', '.join(SCHEDULERS)}) or None, but got the class "
+                f"{scheduler.__module__}.{scheduler.__qualname__}: LRFinder builds its schedule from the registry at "
+                "the found LR, with its settings in scheduler_settings={...}. A scheduler of your own is returned "
+                "from configure_optimizers (with scheduler=None), and takes the found LR from there."
+            )
         if scheduler is not None:
             from .schedulers import _get_spec, check_scheduler_settings, schedule_refusal
 
@@ -2999,6 +3024,11 @@ def _lr_candidates(pl_module: pl.LightningModule) -> list[str]:
     """
     nested = _nested_lr_attributes(pl_module)
     return [*LR_ATTRIBUTES, *nested] if len(nested) == 1 else list(LR_ATTRIBUTES)
+
+
+def _is_scheduler_class(cls: type) -> bool:
+    """Whether ``cls`` is a torch LR scheduler class (``ReduceLROnPlateau`` included)."""
+    return issubclass(cls, (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau))
 
 
 def _refuse_class_given(finder: object) -> None:

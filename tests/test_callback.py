@@ -3757,7 +3757,7 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
         ({"attr_name": 3}, TypeError, "attr_name"),
         ({"strict": "yes"}, TypeError, "strict"),
         ({"optimizer": "adamx"}, ValueError, r"Unknown optimizer name='adamx'; expected one of sgd"),
-        ({"optimizer": dict}, TypeError, "Optimizer subclass"),
+        ({"optimizer": dict}, TypeError, r"optimizer=builtins\.dict, a class that is no torch\.optim\.Optimizer\.$"),
         ({"optimizer": "adamw", "scheduler": "cosin"}, ValueError, r"Unknown scheduler='cosin'; expected one of"),
         ({"optimizer": "adamw", "scheduler": "poly"}, ValueError, r"Did you mean 'polynomial'\?"),
         # keys LRFinder passes itself ("got multiple values for keyword argument" after the whole test)
@@ -3786,6 +3786,16 @@ def test_find_lr_refuses_a_datamodule_and_dataloaders_together() -> None:
          r"'cosine' does not take the setting eta_mn; it accepts: eta_min, warmup_steps, warmup_start_factor. "
          r"Did you mean 'eta_min'\?"),
         ({"optimizer": 5}, TypeError, r"optimizer to be a registry name such as 'adamw'.*optimizer=5"),
+        # A class that is no optimizer was "Expected a torch.optim.Optimizer subclass, but got name=<class ...>" (no
+        # such parameter); a scheduler class "Unknown scheduler=<class ...>", saying nothing of where it goes.
+        ({"optimizer": nn.Linear}, TypeError,
+         r"^Expected optimizer to be .*but got optimizer=torch\.nn\.modules\.linear\.Linear, a class that is no "
+         r"torch\.optim\.Optimizer\.$"),
+        ({"optimizer": torch.optim.lr_scheduler.StepLR}, TypeError,
+         r"no torch\.optim\.Optimizer\. It is an LR scheduler: pass a registry name as scheduler="),
+        ({"scheduler": torch.optim.lr_scheduler.StepLR}, TypeError,
+         r"^Expected scheduler to be a registry name \(constant, step, .*\) or None, but got the class "
+         r"torch\.optim\.lr_scheduler\.StepLR: .*A scheduler of your own is returned from configure_optimizers"),
         # Values of the wrong type or range failed at fit start, after the Trainer's setup and the data's loading.
         ({"optimizer": "adam", "optimizer_settings": {"betas": [0.9, 0.99, 0.9]}}, TypeError,
          r"Expected betas to be a pair of numbers \(beta1, beta2\), but got betas=\[0.9, 0.99, 0.9\]"),
