@@ -409,6 +409,12 @@ def _root_figure(artist: Any) -> Figure | None:
         return None if parent is None else cast(Figure, parent.figure)
 
 
+def _dpi(artist: Any) -> float:
+    """The dots per inch of the figure ``artist`` is drawn on (:func:`_root_figure`), or the report's default."""
+    root = _root_figure(artist)
+    return float(root.dpi if root is not None else _DEFAULT_DPI)
+
+
 def _at_bottom(ax: Axes) -> Any:
     """The transform of a marker on the bottom edge (x in data, y in axes units), lifted to hold it in the frame."""
     from matplotlib.transforms import offset_copy
@@ -1469,8 +1475,7 @@ def _label_room(axis: Any, chars: int) -> tuple[float, float]:
     box = axis.axes.bbox
     length = float(box.height if vertical else box.width)
     size = FontProperties(size=rcParams["ytick.labelsize" if vertical else "xtick.labelsize"]).get_size_in_points()
-    root = _root_figure(axis.axes)
-    size *= float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0
+    size *= _dpi(axis.axes) / 72.0
     # A label's height (with a gap) on a vertical axis; its width plus one em on a horizontal one.
     return length, 1.5 * size if vertical else (chars * 0.62 + 1.0) * size
 
@@ -1830,8 +1835,7 @@ def _fit_message(ax: Axes) -> None:
     head, *rest = text.get_text().split("\n")
     # The gist's sentences start a line each (inconclusive_gist), rewrapped one by one.
     reason = "\n".join(re.split(r"(?<=[.…]) (?=[A-Z])", " ".join(rest)))
-    root = _root_figure(ax)
-    dots = float(root.dpi if root is not None else _DEFAULT_DPI) / 72.0
+    dots = _dpi(ax) / 72.0
 
     def fits() -> bool:
         # Its frame too: the gist's 6 lines at 10.8 pt fitted by their text, but their frame's pad rose over the panel.
@@ -2216,8 +2220,7 @@ def _line_points(ax: Axes, renderer: Any) -> list[tuple[float | None, np.ndarray
             # A pick's mark (the minimum's star is 21 pixels across): its outline too, each point weighing as much as
             # _MARKER_WEIGHT curve points. A label placed where every row covers something covered the star, a single
             # point, rather than a few points of the raw curve.
-            root = _root_figure(ax)
-            radius = float(line.get_markersize()) * float(root.dpi if root is not None else _DEFAULT_DPI) / 144.0
+            radius = float(line.get_markersize()) * _dpi(ax) / 144.0
             turns = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
             ring = xy[0] + radius * np.column_stack([np.cos(turns), np.sin(turns)])
             pieces = [np.repeat(np.vstack([xy, ring]), _MARKER_WEIGHT, axis=0)]
@@ -3003,10 +3006,8 @@ def _place_batch_legend(ax: Axes) -> None:
     title = getattr(ax, "_left_title")  # noqa: B009 - the title set with loc="left": matplotlib has no getter
     if title.get_text() and title.get_window_extent(renderer).transformed(to_axes).x1 + 0.01 > box.x0:
         # The title and the legend would meet: the title goes over the legend.
-        root = _root_figure(ax)
-        dpi = float(root.dpi if root is not None else _DEFAULT_DPI)
         above = legend.get_window_extent(renderer).y1 - ax.get_window_extent(renderer).y1
-        ax.set_title(title.get_text(), loc="left", fontsize=title.get_fontsize(), pad=above * 72.0 / dpi + 4.0)
+        ax.set_title(title.get_text(), loc="left", fontsize=title.get_fontsize(), pad=above * 72.0 / _dpi(ax) + 4.0)
 
 
 def _finish_batch_panel(ax: Axes) -> None:
@@ -3024,9 +3025,7 @@ def _finish_batch_panel(ax: Axes) -> None:
     from matplotlib.ticker import LogLocator
 
     label_pt = FontProperties(size=rcParams["ytick.labelsize"]).get_size_in_points()
-    root = _root_figure(ax)
-    dpi = float(root.dpi if root is not None else _DEFAULT_DPI)
-    height_pt = ax.get_window_extent(_renderer(ax)).height * 72.0 / dpi
+    height_pt = ax.get_window_extent(_renderer(ax)).height * 72.0 / _dpi(ax)
     ax.yaxis.set_major_locator(LogLocator(numticks=int(min(max(height_pt // (1.5 * label_pt), 2), 9))))
 
 
