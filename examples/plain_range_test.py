@@ -35,7 +35,7 @@ def main() -> None:
 
     result = lrfinder.range_test(model, loader, optimizer=optimizer, loss_fn=F.cross_entropy)
 
-    # In the words of lrfind's summary: "stopped: diverged", or what "completed" means for the stop rule.
+    # In the words of lrfind's summary: "stopped: diverged at lr=...", or what "completed" means for the stop rule.
     print(f"steps run: {result.num_steps}/{result.settings.num_steps} ({result.stop_words})")
     s = result.suggestion
     if s is None:

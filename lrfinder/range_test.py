@@ -203,6 +203,7 @@ from .stepping import (
 __all__ = [
     "StopReason",
     "STOP_REASONS",
+    "STOP_NAMES",
     "SweepMode",
     "SWEEP_MODES",
     "SCHEMA_VERSION",
@@ -225,6 +226,8 @@ logger = logging.getLogger(__name__)
 StopReason = Literal["completed", "diverged", "non_finite", "interrupted"]
 #: Every :data:`StopReason`.
 STOP_REASONS: tuple[StopReason, ...] = get_args(StopReason)
+#: How a person reads each :data:`StopReason` that ends a sweep early ("stopped: non-finite loss at lr=...").
+STOP_NAMES: dict[str, str] = {"diverged": "diverged", "non_finite": "non-finite loss", "interrupted": "interrupted"}
 #: Version of the JSON schema written by :meth:`RangeTestResult.to_json`.
 SCHEMA_VERSION = 1
 
@@ -398,16 +401,38 @@ class RangeTestResult:
         return len(self.lrs)
 
     @property
-    def stop_words(self) -> str:
-        """How the sweep ended, in words: ``"stopped: diverged"``, or what ``"completed"`` means.
+    def stop_lr(self) -> float | None:
+        """The LR the sweep stopped at, ``None`` when it completed (or recorded no step).
 
-        "completed" alone read against the analysis's "the loss did blow up, from lr=...": the stop rule waits for
-        the loss to pass about ``stop_factor`` times its best, the analysis reads a smaller rise of the smoothed
-        curve as the blow-up, so both are true once each says what it judged. ``lrfind``'s summary prints it.
+        Where its first non-finite loss was recorded (``"non_finite"``), else its last LR: where the loss passed the
+        stop rule (``"diverged"``) or the interrupt came (``"interrupted"``).
         """
-        if self.stop_reason != "completed":
-            return f"stopped: {self.stop_reason}"
+        if self.stop_reason == "completed" or not self.lrs:
+            return None
+        if self.stop_reason == "non_finite":
+            return next((lr for lr, loss in zip(self.lrs, self.losses) if not math.isfinite(loss)), self.lrs[-1])
+        return self.lrs[-1]
+
+    @property
+    def stop_words(self) -> str:
+        """How the sweep ended, in words: ``"stopped: diverged at lr=2.48e+00, where ..."``, or what completed means.
+
+        A sweep stopped early names why and the LR it stopped at (``"stopped: non-finite loss at lr=1.56e+00"``):
+        "stopped: diverged" alone sat beside the analysis's divergence LR, an LR read off the smoothed curve, lower
+        than the one the stop rule stopped at. "completed" alone read against the analysis's "the loss did blow up,
+        from lr=...": the stop rule waits for the loss to pass about ``stop_factor`` times its best, the analysis
+        reads a smaller rise of the smoothed curve as the blow-up, so both are true once each says what it judged.
+        ``lrfind``'s summary prints it.
+        """
         factor = self.settings.stop_factor
+        if self.stop_reason != "completed":
+            words = f"stopped: {STOP_NAMES[self.stop_reason]}"
+            stop_lr = self.stop_lr
+            if stop_lr is not None:
+                words += f" at lr={stop_lr:.2e}"
+            if self.stop_reason == "diverged" and factor is not None:
+                words += f", where the loss passed {factor:g}x its best"
+            return words
         if factor is None:
             return "completed: no stop rule, stop_factor=None"
         return f"completed: the loss never passed the stop rule's {factor:g}x its best"

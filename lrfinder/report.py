@@ -88,7 +88,7 @@ from .analysis import (
 )
 from .exceptions import InconclusiveCurveError
 from .noise import format_batch
-from .range_test import RangeTestResult
+from .range_test import STOP_NAMES, RangeTestResult
 from .scaling import ScaledLR
 
 __all__ = ["plot_range_test", "save_report", "report_writer", "REPORT_FORMATS", "COLORS"]
@@ -594,7 +594,12 @@ def _header_lines(
             batch += f"  |  gradients {r.settings.clipping}"
         # A sweep that ran every step says so by its count: "stopped: completed" read against the legend's
         # "blew up at" (the stop rule waits for stop_factor x the best loss, the analysis reads a smaller rise).
-        stopped = "" if r.stop_reason == "completed" else f"  |  stopped: {r.stop_reason}"
+        # One that stopped says why and where, as lrfind's summary does (result.stop_words, without its rule).
+        stopped = ""
+        if r.stop_reason != "completed":
+            stopped = f"  |  stopped: {STOP_NAMES[r.stop_reason]}"
+            if r.stop_lr is not None:
+                stopped += f" at lr {r.stop_lr:.{_lr_digits(r)}e}"
         facts.append(
             f"{_optimizer_fact(r.optimizer_name)}  |  {batch}  |  "
             f"steps run {r.num_steps}/{r.settings.num_steps} ({_sweep(r)}){stopped}"

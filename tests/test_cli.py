@@ -3193,7 +3193,8 @@ def test_a_completed_sweep_that_blew_up_says_what_each_judged_in_the_summary():
     unruled = dataclasses.replace(result, settings=dataclasses.replace(result.settings, stop_factor=None))
     assert dict(summary_rows(unruled))["steps"] == "80/100 (completed: no stop rule, stop_factor=None)"
     diverged = dataclasses.replace(result, stop_reason="diverged")
-    assert dict(summary_rows(diverged))["steps"] == "80/100 (stopped: diverged)"
+    stop = "stopped: diverged at lr=1.00e+00, where the loss passed 4x its best"
+    assert dict(summary_rows(diverged))["steps"] == f"80/100 ({stop})"
 
 
 def test_a_suggestion_from_the_divergence_names_its_rule_alone_in_the_summary():

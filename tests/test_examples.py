@@ -16,8 +16,8 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 PROMISED = {
     # "rank 0 loss / rank 1 loss at the first steps, and the recorded (mean) loss between them"
     "ddp_cpu.py": ["step 0: rank 0 loss ", "step 2: rank 0 loss ", "-> recorded (mean) "],
-    # the steps row as lrfind's summary words it ("91/100 (stopped: diverged)"), not a bare "(stopped: completed)"
-    "plain_range_test.py": ["model restored after the test: True", "/100 (stopped: diverged)"],
+    # the steps row as lrfind's summary words it ("91/100 (stopped: diverged at lr=...)"), not "(stopped: completed)"
+    "plain_range_test.py": ["model restored after the test: True", "/100 (stopped: diverged at lr="],
     "cli_saved_model.py": ["inputs unchanged: True", "read back from result.json: suggested lr"],
     "lightning_callback.py": ["applied: self.lr = ", "curve table: "],
     "weight_decay_sweep.py": ["<- recommended", "recommended weight decay: "],

@@ -7257,7 +7257,7 @@ def test_a_curve_recorded_elsewhere_becomes_a_result_with_its_own_settings(tmp_p
     linear = RangeTestResult.from_curve(torch.linspace(1e-4, 1e-1, 30).tolist(), loss[:30], curve="val")
     assert (linear.settings.mode, linear.settings.curve) == ("linear", "val")
     blown = RangeTestResult.from_curve(lrs[:40], [*loss[:39], float("nan")])  # the stop is the last loss's
-    assert (blown.stop_reason, blown.stop_words) == ("non_finite", "stopped: non_finite")
+    assert (blown.stop_reason, blown.stop_words) == ("non_finite", f"stopped: non-finite loss at lr={lrs[39]:.2e}")
     assert result.stop_words == "completed: no stop rule, stop_factor=None"
     flat = RangeTestResult.from_curve(lrs, np.ones_like(lrs), stop_reason="interrupted")
     assert flat.suggestion is None and flat.error is not None and flat.error.startswith("The test was interrupted")
@@ -7304,9 +7304,28 @@ def test_stop_words_say_what_completed_means() -> None:
     lrs, losses = (1e-3, 1e-2, 1e-1), (2.0, 1.0, 3.0)
     done = RangeTestResult(lrs=lrs, losses=losses, stop_reason="completed", settings=RangeTestSettings(stop_factor=4))
     assert done.stop_words == "completed: the loss never passed the stop rule's 4x its best"
-    assert dataclasses.replace(done, stop_reason="diverged").stop_words == "stopped: diverged"
+    assert dataclasses.replace(done, stop_reason="diverged").stop_words == (
+        "stopped: diverged at lr=1.00e-01, where the loss passed 4x its best"
+    )
     off = dataclasses.replace(done, settings=RangeTestSettings(stop_factor=None))
     assert off.stop_words == "completed: no stop rule, stop_factor=None"
+
+
+def test_a_sweep_stopped_early_says_the_lr_it_stopped_at() -> None:
+    # "steps 88/100 (stopped: diverged)" sat above the divergence row's 3.85e-01 (the analysis's reading of the
+    # smoothed curve), which read as where the sweep stopped; it stopped at 2.48e+00. "stopped: non_finite" was the
+    # code's name. Each says why and where; the stop_lr is the first non-finite loss's LR, else the last LR.
+    lrs, losses = (1e-3, 1e-2, 1e-1, 1.0), (2.0, 1.0, float("nan"), 3.0)
+    settings = RangeTestSettings(min_lr=1e-3, max_lr=1.0, num_steps=4, stop_factor=4)
+    nan = RangeTestResult(lrs=lrs, losses=losses, stop_reason="non_finite", settings=settings)
+    assert (nan.stop_lr, nan.stop_words) == (1e-1, "stopped: non-finite loss at lr=1.00e-01")
+    cut = dataclasses.replace(nan, stop_reason="interrupted")
+    assert (cut.stop_lr, cut.stop_words) == (1.0, "stopped: interrupted at lr=1.00e+00")
+    unruled = dataclasses.replace(nan, stop_reason="diverged", settings=dataclasses.replace(settings, stop_factor=None))
+    assert unruled.stop_words == "stopped: diverged at lr=1.00e+00"
+    assert dataclasses.replace(nan, stop_reason="completed").stop_lr is None
+    never = RangeTestResult(lrs=(), losses=(), stop_reason="interrupted", settings=settings)
+    assert (never.stop_lr, never.stop_words) == (None, "stopped: interrupted")
 
 
 _DATA = Path(__file__).parent / "data"

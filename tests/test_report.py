@@ -249,7 +249,8 @@ def test_a_completed_sweep_that_blew_up_is_not_said_to_have_stopped_in_the_heade
     text = all_text(plot_range_test(result))
     assert f"steps run {len(lrs)}/{len(lrs)} (exp, 1.00e-06 .. 1.00e+01)" in text
     assert "stopped" not in text and "completed" not in text
-    assert "stopped: diverged" in all_text(plot_range_test(make_result()))
+    diverged = make_result()
+    assert f"stopped: diverged at lr {diverged.stop_lr:.2e}" in all_text(plot_range_test(diverged))
 
 
 def test_a_curve_recorded_elsewhere_is_reported_with_the_range_it_swept() -> None:
@@ -274,7 +275,7 @@ def test_non_finite_point_is_marked_and_shaded():
     ax = axes_by_label(fig)["loss"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert f"first non-finite loss at lr {result.suggestion.non_finite_lr:.2e}" in legend
-    assert "stopped: non_finite" in all_text(fig)
+    assert f"stopped: non-finite loss at lr {result.lrs[85]:.2e}" in all_text(fig)
 
 
 def test_inconclusive_curve_still_renders_with_the_reason(tmp_path: Path):
