@@ -1594,7 +1594,6 @@ def test_a_step_count_past_any_run_is_refused_before_the_fit_without_the_stand_i
     assert schedule_refusal("cosine", {"warmup_steps": 10**12 - 1}) is None
 
 
-@pytest.mark.parametrize("name", list_schedulers())
 def _sgd_at_lr_0() -> tuple[nn.Module, torch.optim.Optimizer]:
     """Two groups at lr 0 (create_optimizer refuses lr 0; torch's SGD takes it)."""
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
