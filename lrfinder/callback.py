@@ -1478,7 +1478,7 @@ class LRFinder(_CallbackBase):
                 f"{value} at epoch {epoch}: the test sweeps epoch {trainer.current_epoch}'s {accumulate} batches per "
                 f"step, and the LR found (and scaled) is for that effective batch, which from epoch {epoch} is "
                 f"x{value / accumulate:.3g} at the same LR. Keep one accumulation for the whole fit (scheduling="
-                f"{{0: k}}), or scale the LR for epoch {epoch} on yourself: finder.result.scale(<the effective batch "
+                f"{{0: k}}), or scale the LR for epoch {epoch} yourself: finder.result.scale(<the effective batch "
                 "there>).lr.",
             )
         train_loader = trainer.train_dataloader

@@ -491,7 +491,7 @@ def test_an_accumulation_that_changes_after_the_first_epoch_is_warned(tmp_path: 
     said = (
         r"^LRFinder: the GradientAccumulationScheduler changes accumulate_grad_batches from 2 to 4 at epoch 1: the "
         r"test sweeps epoch 0's 2 batches per step, .* which from epoch 1 is x2 at the same LR\. Keep one "
-        r"accumulation for the whole fit \(scheduling=\{0: k\}\), or scale the LR for epoch 1 on yourself"
+        r"accumulation for the whole fit \(scheduling=\{0: k\}\), or scale the LR for epoch 1 yourself"
     )
     gas = pl.callbacks.GradientAccumulationScheduler({0: 2, 1: 4})
     finder = LRFinder(**FAST)
