@@ -2256,7 +2256,14 @@ def _checked_setup(
                 "takes the optimizer built over the model it tests (train takes a function that builds one). Pass "
                 "optimizer=torch.optim.SGD(model.parameters(), lr=...), or call your function: optimizer=make(model)"
             )
-        if isinstance(optimizer, (list, tuple)) and any(isinstance(o, torch.optim.Optimizer) for o in optimizer):
+        several = isinstance(optimizer, (list, tuple)) and any(isinstance(o, torch.optim.Optimizer) for o in optimizer)
+        if several and len(optimizer) == 1:
+            # A list of one (as configure_optimizers returns it) was told to run once per optimizer.
+            raise TypeError(
+                f"Expected optimizer to be a torch.optim.Optimizer, but got a {type(optimizer).__name__} of one: "
+                "pass the optimizer itself (optimizer=optimizers[0])."
+            )
+        if several:
             raise TypeError(
                 f"Expected optimizer to be a torch.optim.Optimizer, but got a {type(optimizer).__name__} of "
                 f"{len(optimizer)}: range_test sweeps one optimizer. Run it once per optimizer (restore=True puts the "

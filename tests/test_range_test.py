@@ -6986,6 +6986,9 @@ def test_several_optimizers_are_told_to_be_swept_one_at_a_time() -> None:
         with pytest.raises(TypeError, match=r"but got a (list|tuple) of 2: range_test sweeps one optimizer\. Run it "
                            r"once per optimizer .*the LRFinder callback: .*under manual optimization\.$"):  # fmt: skip
             range_test(model, loader, loss_fn=F.cross_entropy, optimizer=given)  # type: ignore[arg-type]
+    # A list of one (as configure_optimizers returns it) is told to pass the optimizer, not to run once per optimizer.
+    with pytest.raises(TypeError, match=r"a list of one: pass the optimizer itself \(optimizer=optimizers\[0\]\)\.$"):
+        range_test(model, loader, loss_fn=F.cross_entropy, optimizer=both[:1])  # type: ignore[arg-type]
 
 
 def test_a_loader_that_yields_none_for_a_batch_is_named_with_its_index() -> None:
