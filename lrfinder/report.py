@@ -2598,6 +2598,13 @@ def _draw_report(
         # the loss panel's curve under its labels when the figure was saved: a label covered the divergence's mark.
         _place_batch_legend(batch_ax)
     fit_header()
+    # The loss panel's LR labels stand over its top edge: where the header's last line came down to them (the demo's
+    # "suggested lr" box 2 points under it at 8 x 6 inches, a refined result's 1.5 points into it at 9 x 6.75), the
+    # header takes the room they lack, before anything is measured on the panels.
+    short = _header_room_short(header, ax)
+    if short > 0.0:
+        header_in += short
+        fit_header()
     _fit_slope_label(slope_ax)
     if batch_ax is not None:
         _finish_batch_panel(batch_ax)
@@ -2612,6 +2619,29 @@ def _draw_report(
         fit_header()
     _keep_title_inside(header)
     return fig
+
+
+#: The least room, in points, between the header's last line and the box of the loss panel's highest LR label.
+_HEADER_LABEL_GAP_PT = 6.0
+
+
+def _header_room_short(header: Axes, ax: Axes) -> float:
+    """The inches the header's last line and the loss panel's LR labels lack of :data:`_HEADER_LABEL_GAP_PT` apart."""
+    renderer = _renderer(ax)
+    lines = [t for t in header.texts if t.get_visible() and t.get_text()]
+    labels = [t for t in ax.texts if t.get_gid() == _LR_LABEL and t.get_visible()]
+    if not lines or not labels:
+        return 0.0
+    bottom = min(t.get_window_extent(renderer).y0 for t in lines)
+    tops = []
+    for label in labels:
+        box = label.get_bbox_patch()
+        if box is not None:
+            label.update_bbox_position_size(renderer)
+            tops.append(box.get_window_extent(renderer).y1)
+        tops.append(label.get_window_extent(renderer).y1)
+    dpi = _dpi(ax)
+    return max(max(tops) + _HEADER_LABEL_GAP_PT * dpi / 72.0 - bottom, 0.0) / dpi
 
 
 def _keep_title_inside(ax: Axes) -> None:

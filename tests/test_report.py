@@ -3046,3 +3046,25 @@ def test_several_optimizers_are_counted_in_the_header():
         assert _header_lines([replace(result, optimizer_name=name)])[1][0].startswith(said), name
     overlay = _header_lines([result, replace(result, optimizer_name="SGD, SGD")])[1][0]
     assert "|  optimizer momentum; 2 optimizers: SGD x2  |" in overlay
+
+
+@pytest.mark.parametrize("size", [(8, 6), (9, 6.75), (12, 9)])
+@pytest.mark.parametrize("name", ["demo_result.json", "refined_noise_result.json"])
+def test_the_lr_labels_keep_clear_of_the_header_at_every_size(name, size):
+    # At 8 x 6 inches the demo's "suggested lr" box came within 2 points of the header's last line; a refined result's
+    # ran 1.5 points into it at 9 x 6.75 (0.2 at 10 x 7.5). Measured on the saved figure's texts, not its pixels.
+    import io
+
+    from lrfinder.report import _LR_LABEL
+
+    result = RangeTestResult.from_json(Path(__file__).parent / "data" / name)
+    fig = plot_range_test(result, figsize=size)
+    fig.savefig(io.BytesIO(), format="png", dpi=fig.dpi)
+    renderer = fig.canvas.get_renderer()
+    axes = axes_by_label(fig)
+    bottom = min(t.get_window_extent(renderer).y0 for t in axes["header"].texts if t.get_text())
+    labels = [t for t in axes["loss"].texts if t.get_gid() == _LR_LABEL]
+    assert labels
+    top = max(max(t.get_window_extent(renderer).y1, t.get_bbox_patch().get_window_extent(renderer).y1)
+              for t in labels)  # fmt: skip
+    assert (bottom - top) * 72 / fig.dpi >= 5.0, (bottom - top) * 72 / fig.dpi
