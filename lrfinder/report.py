@@ -550,7 +550,9 @@ def _batch_parts(result: RangeTestResult) -> str:
 def _header_lines(
     results: Sequence[RangeTestResult], title_chars: int | None = None, applied_lr: float | None = None
 ) -> tuple[str, list[str], list[str]]:
-    """Title, facts and warnings for the header.
+    """Title, facts, and the notes and warnings for the header, each labelled (``note: ...``, ``warning: ...``).
+
+    A suggestion's notes are "note", as the summary of ``lrfind`` and the docs call them; the rest are warnings.
 
     ``applied_lr``: the LR training was set to (:func:`plot_range_test`'s), said next to the suggestion where it
     differs from the LR to train with (a one-cycle schedule's peak).
@@ -633,13 +635,13 @@ def _header_lines(
                 # The summary says "refined lr none"; the header said nothing, over a bold suggested lr.
                 low, high = min(t.lr for t in f.trials), max(t.lr for t in f.trials)
                 warnings.insert(
-                    0, f"every refine trial diverged ({low:.2e} .. {high:.2e}): the LR falls back to the curve's "
-                    "suggested lr"
+                    0, f"warning: every refine trial diverged ({low:.2e} .. {high:.2e}): the LR falls back to the "
+                    "curve's suggested lr"
                 )
-            warnings.extend(s.notes)
+            warnings.extend(f"note: {note}" for note in s.notes)
             if s.confidence < LOW_CONFIDENCE:
                 warnings.insert(
-                    0, f"low confidence ({s.confidence:.2f}): read the curve before trusting the suggestion"
+                    0, f"warning: low confidence ({s.confidence:.2f}): read the curve before trusting the suggestion"
                 )
         else:
             # The reason is written once, in the plot. Training may still have run, at an LR of its own (the
@@ -655,7 +657,7 @@ def _header_lines(
         if r.scaled is not None and r.scaled.warning:
             # First: it is about the LR the header says to train with, and listed after the notes it was the line
             # hidden behind "(+N more warning lines)" when they filled the header.
-            warnings.insert(0, r.scaled.warning)
+            warnings.insert(0, f"warning: {r.scaled.warning}")
         if r.noise_scale is not None:
             facts.append(r.noise_scale.summary())
         elif r.noise_error is not None:
@@ -685,9 +687,9 @@ def _header_lines(
         for i, r in enumerate(results):
             label = _curve_name(results, i)
             if r.suggestion is None:
-                warnings.append(f"{label}: inconclusive ({_drawable(r.error or 'no suggestion')})")
+                warnings.append(f"warning: {label}: inconclusive ({_drawable(r.error or 'no suggestion')})")
             elif r.scaled is not None and r.scaled.warning:
-                warnings.append(f"{label}: {r.scaled.warning}")
+                warnings.append(f"warning: {label}: {r.scaled.warning}")
     # The schedule is named in its own panel's title.
     return title, facts, warnings
 
@@ -883,7 +885,7 @@ def _header_text(
     title_chars = int(0.65 * width_chars)
     default_title, facts, warnings = _header_lines(results, title_chars, applied_lr)
     body = [(line, None) for line in _wrap(facts, width_chars)]
-    warn = [(line, COLORS["warning"]) for line in _wrap([f"warning: {w}" for w in warnings], width_chars)]
+    warn = [(line, COLORS["warning"]) for line in _wrap(warnings, width_chars)]
     # Keep the header readable: at most _HEADER_ROOM lines under the title, the rest summarised;
     # a cut warning ends in an ellipsis, never mid-sentence without one, and is never hidden whole.
     if len(body) + len(warn) > _HEADER_ROOM:
@@ -892,7 +894,7 @@ def _header_text(
         # An overlay's warnings hold its inconclusive curves' errors too (one result's is in its plot instead).
         overlay_error = len(results) > 1 and any(r.suggestion is None for r in results)
         where = "error, notes and scaled.warning" if overlay_error else "notes and scaled.warning"
-        more = f"(+{plural(hidden, 'more warning line')}: see the result's {where}, or its JSON)"
+        more = f"(+{plural(hidden, 'more line')}: see the result's {where}, or its JSON)"
         if len(more) > width_chars:
             # Never wrapped (the header has no line to spare): in a narrow figure it ran off the right edge.
             more = f"(+{hidden} more: the result's {where})"

@@ -223,7 +223,7 @@ def test_markers_band_and_header_content():
     ):
         assert expected in text, expected
     for note in s.notes:
-        assert " ".join(f"warning: {note}".split())[:60] in text
+        assert " ".join(f"note: {note}".split())[:60] in text
     ax = axes_by_label(fig)["loss"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("one-cycle band") for t in legend)
@@ -921,6 +921,17 @@ def test_header_breaks_between_fields_and_always_shows_a_warning():
     assert not any(line.startswith("schedule:") for line in lines)
 
 
+def test_the_headers_notes_are_called_notes_as_the_summary_calls_them():
+    # The header printed a suggestion's notes as "warning: ...", where lrfind's summary and the docs say "note"
+    # (judgesim38): one word for one thing. The scaled LR's warning is still a warning.
+    result = make_result()
+    assert result.suggestion is not None
+    result = replace(result, suggestion=replace(result.suggestion, notes=("a one-step fall",), confidence=0.2))
+    lines = header_lines(plot_range_test(result))
+    assert "note: a one-step fall" in lines and not any("warning: a one-step fall" in line for line in lines), lines
+    assert any(line.startswith("warning: low confidence (0.20)") for line in lines), lines
+
+
 def test_an_overlays_cut_warnings_point_at_the_errors_they_hold():
     # `lrfind report a.json b.json` of two inconclusive curves: the header's warnings are the curves' errors, and
     # the line saying some were cut pointed at "the result's notes and scaled.warning", which do not hold them.
@@ -929,8 +940,8 @@ def test_an_overlays_cut_warnings_point_at_the_errors_they_hold():
     inconclusive = [replace(result, suggestion=None, error=reason, label=name) for name in ("bn64", "mf")]
     lines = header_lines(plot_range_test(inconclusive))
     assert lines[-1].startswith("(+") and "the result's error, notes and scaled.warning" in lines[-1], lines
-    # The count in words: "(+1 more warning line" or "(+3 more warning lines", not "line(s)".
-    assert re.match(r"\(\+(1 more warning line|([02-9]|\d\d+) more warning lines): ", lines[-1]), lines[-1]
+    # The count in words: "(+1 more line" or "(+3 more lines", not "line(s)"; not "warning lines": notes are among them.
+    assert re.match(r"\(\+(1 more line|([02-9]|\d\d+) more lines): ", lines[-1]), lines[-1]
     # One curve's cut warnings are its notes and scaling warning (its error is in the plot): named as before.
     long_note = "the curve has a note that is long. " * 12
     noted = result.scale(8192, rule="linear", cap=True)
