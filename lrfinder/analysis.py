@@ -67,6 +67,7 @@ from ._checks import (
     text_or_bool_message,
 )
 from ._warn import warn
+from ._wording import plural
 from .exceptions import InconclusiveCurveError
 from .names import (
     CURVES,
@@ -2242,6 +2243,49 @@ def _first_loss_words(first: float, lr: str, curve: Curve) -> str:
     )
 
 
+#: A curve too short to read whose loss blew up within this many decades of ``min_lr`` is told to start lower: the
+#: sweep started too close to the blow-up for a fall to show (a coarser sweep blows up further up, and more steps help).
+_START_LOWER_WITHIN = 3.0
+#: How far below the LR it blew up from such a curve's advised ``min_lr`` lies, in decades (a fall shows 1-3 below).
+_START_BELOW_BLOWUP = 4.0
+#: The steps per decade of that advised sweep: the default sweep's (100 steps over 1e-7 .. 10).
+_STEPS_PER_DECADE = 12.5
+
+
+def short_blowup_message(lrs: np.ndarray, losses: np.ndarray, n: int, stopped: str, step: int) -> str | None:
+    """What a curve too short to read (``n`` finite losses, ``n < MIN_POINTS``) that ended by blowing up says.
+
+    ``stopped``: how it ended, in words (``"the loss became non-finite"``, ``"the divergence rule stopped the
+    test"``), at step ``step`` (from 1) of ``lrs``. Where that was within :data:`_START_LOWER_WITHIN` decades of
+    ``min_lr`` (the first LR), the sweep started at or just below where the model diverges: lowering ``max_lr`` or
+    more ``num_steps`` alone cannot help, so the message names the LR the loss rose from (its lowest loss's,
+    :data:`BLOWUP_NAMED`: the bound to stay below) and a sweep from :data:`_START_BELOW_BLOWUP` decades below it to a
+    decade above where it stopped, at :data:`_STEPS_PER_DECADE`. Else ``None``: the sweep was coarse, more steps help.
+    """
+    first, end = float(lrs[0]), float(lrs[step - 1])
+    if n == 0 or math.log10(end / first) >= _START_LOWER_WITHIN:
+        return None
+    low = int(np.argmin(losses[:n]))  # the loss rose from its lowest recorded value
+    rose_from = float(lrs[low])
+    start = 10.0 ** math.floor(math.log10(rose_from) - _START_BELOW_BLOWUP)
+    top = 10.0 ** math.ceil(math.log10(end) + 1.0)
+    steps = max(100, math.ceil(_STEPS_PER_DECADE * math.log10(top / start)))
+    d = _named_digits(lrs[:step], end, rose_from, start, top)
+    how = (
+        f"from the first step of the sweep: it never fell below its first loss, at lr={first:.{d}e} (min_lr)"
+        if low == 0
+        else f"{plural(low, 'step')} into the sweep: its lowest loss was at lr={rose_from:.{d}e}, "
+        f"{plural(low, 'step')} above min_lr ({first:.{d}e})"
+    )
+    return (
+        f"The loss blew up {how}. {stopped[:1].upper()}{stopped[1:]} at step {step} (lr={end:.{d}e}), after only "
+        f"{_values(n)}, fewer than the {MIN_POINTS} a curve needs. {BLOWUP_NAMED.format(lr=f'{rose_from:.{d}e}')}: "
+        "keep any LR you train at below it. The sweep starts too close to where the model diverges for a fall to "
+        "show, and a lower max_lr or more num_steps alone cannot change that: run again from about "
+        f"{math.log10(first / start):.0f} decades lower ({_resweep_words(start, top, steps, d)})."
+    )
+
+
 def read_curve(
     lrs: Sequence[float] | np.ndarray,
     losses: Sequence[float] | np.ndarray,
@@ -2291,6 +2335,10 @@ def read_curve(
             f"ends; at least {MIN_POINTS} are needed. {_values(later).capitalize()} {follow} it: if it was one bad "
             "step, not the loss running off, drop that step's lr and loss and analyse the rest."
         )
+    if n < MIN_POINTS and non_finite_lr is not None:
+        early = short_blowup_message(lr_arr, loss_arr, n, "the loss became non-finite", n + 1)
+        if early is not None:
+            raise InconclusiveCurveError(early)
     if n < MIN_POINTS:
         where = f" (the loss became non-finite at lr={non_finite_lr:.{d}e})" if non_finite_lr else ""
         raise InconclusiveCurveError(

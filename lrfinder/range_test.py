@@ -65,7 +65,17 @@ from ._fabric import fabric_step_callbacks, is_fabric_module, optimizer_class_na
 from ._text import decode_text, parse_json, read_text
 from ._warn import once_per_call, warn
 from ._wording import plural
-from .analysis import DEFAULT_RULE, MIN_POINTS, Rule, Suggestion, _check_curve, _check_real, analyze, check_curve
+from .analysis import (
+    DEFAULT_RULE,
+    MIN_POINTS,
+    Rule,
+    Suggestion,
+    _check_curve,
+    _check_real,
+    analyze,
+    check_curve,
+    short_blowup_message,
+)
 from .batches import (
     CyclingBatches,
     _batch_loss,
@@ -3281,6 +3291,11 @@ def _refined(
     return refined
 
 
+#: The smallest stop_factor whose stop in a sweep's first steps is told as a blow-up: the smoothed loss at least
+#: doubled past its best, and past three times its noise (:class:`DivergenceMonitor`); below it the rise may be noise.
+_FIRM_STOP_FACTOR = 2.0
+
+
 def _early_stop_words(lrs: Sequence[float], settings: object) -> str:
     """Why a curve too short to read ended: the stop rule, with ``stop_factor`` named, for the error.
 
@@ -3362,8 +3377,17 @@ def finish_result(
                 f"The test was interrupted after {plural(len(lrs), 'step')}{where} before the end of its sweep: run "
                 f"it to the end to read the curve. What the steps recorded say: {error}"
             )
-        elif stop_reason == "diverged" and len(lrs) < MIN_POINTS:
-            error += _early_stop_words(lrs, fields.get("settings"))
+        elif stop_reason == "diverged" and 0 < len(lrs) < MIN_POINTS:
+            # The rule saw the loss rise past its margin: a sweep that starts too high is told so, with the min_lr
+            # to start from; "Lower min_lr or max_lr" never said the loss rose, nor where.
+            # A stop_factor under 2 stops on a rise that may be noise: then the factor may be what to change.
+            factor = getattr(fields.get("settings"), "stop_factor", None)
+            lr_arr, loss_arr = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+            blew_up = None
+            if factor is not None and factor >= _FIRM_STOP_FACTOR:
+                stopped = f"the divergence rule (stop_factor={factor:g}) stopped the test"
+                blew_up = short_blowup_message(lr_arr, loss_arr, len(lrs), stopped, len(lrs))
+            error = blew_up if blew_up is not None else error + _early_stop_words(lrs, fields.get("settings"))
         logger.info("Range test inconclusive: %s", error)
     return RangeTestResult(
         lrs=tuple(float(v) for v in lrs),

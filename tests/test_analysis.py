@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from lrfinder import InconclusiveCurveError, Suggestion, analyze, loss_slope, smooth_losses
-from lrfinder.analysis import RULES
+from lrfinder._wording import inconclusive_gist
+from lrfinder.analysis import BLOWUP_NAMED, RULES
 
 LRS = np.logspace(-6, 1, 141)  # 0.05 decade per point
 X = np.log10(LRS)
@@ -331,12 +332,48 @@ def test_lrs_with_one_logarithm_are_refused() -> None:
 
 
 def test_inconclusive_too_few_points() -> None:
-    curve = textbook_curve()[:40]
+    # A coarse sweep (0.64 decade a step) that blew up 3 decades above min_lr: more steps show its fall.
+    coarse = np.logspace(-6, 1, 12)
+    curve = np.linspace(2.0, 1.0, 12)
     curve[5:] = np.inf
     with pytest.raises(InconclusiveCurveError, match=r"Only 5 finite loss values were recorded.*increase num_steps"):
-        analyze(LRS[:40], curve)
+        analyze(coarse, curve)
     with pytest.raises(InconclusiveCurveError, match=r"^Only 1 finite loss value was recorded;"):
         analyze(LRS[:1], curve[:1])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_short_curve_that_blew_up_near_min_lr_says_so_and_the_sweep_to_run_again(seed: int) -> None:
+    # A sweep starting at or just below where the model diverges: a few losses, rising or barely falling, then inf.
+    # It said "Only 3 finite loss values were recorded ... Lower min_lr or max_lr, or increase num_steps": never that
+    # the loss blew up, nor where, and a lower max_lr or more steps cannot help (judgesim38).
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 10))
+    lrs = np.logspace(0, 1, 100)[: n + 1] * 10.0 ** rng.uniform(-3, 0)
+    losses = 2.0 * np.cumprod(rng.uniform(0.8, 3.0, n + 1))
+    losses[n] = np.nan
+    with pytest.raises(InconclusiveCurveError) as info:
+        analyze(lrs, losses)
+    message = str(info.value)
+    low = int(np.argmin(losses[:n]))
+    assert message.startswith("The loss blew up "), message
+    assert (low == 0) == message.startswith("The loss blew up from the first step of the sweep"), message
+    assert f"The loss became non-finite at step {n + 1} (lr=" in message
+    assert BLOWUP_NAMED.format(lr=f"{lrs[low]:.2e}") in message
+    again = re.search(r"run again from about (\d+) decades lower \(min_lr=(\S+), max_lr=(\S+), num_steps=(\d+)\)\.$",
+                      message)  # fmt: skip
+    assert again, message
+    start, top = float(again.group(2)), float(again.group(3))
+    assert 4 <= math.log10(lrs[low] / start) < 5 and top > lrs[n] and int(again.group(4)) >= 100
+    assert int(again.group(1)) == round(math.log10(lrs[0] / start))
+    gist = inconclusive_gist(message)
+    assert gist[1].startswith("Run again from about") and gist[2].startswith(f"Keep any LR below {lrs[low]:.2e}")
+
+
+def test_a_short_curve_that_ends_finite_keeps_its_advice() -> None:
+    # Too few steps (num_steps tiny) or the data ran out: no blow-up to name, more steps are the advice.
+    with pytest.raises(InconclusiveCurveError, match=r"^Only 6 finite loss values were recorded;.*increase num_steps"):
+        analyze(np.logspace(0, 0.3, 6), [3.0, 4.0, 9.0, 20.0, 50.0, 90.0])
 
 
 def test_no_losses_at_all_are_said_so() -> None:
@@ -2410,7 +2447,7 @@ def test_a_tiny_spans_inconclusive_errors_write_its_lrs_apart() -> None:
     noisy = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(100)
     assert "Raise max_lr and run again, e.g. with min_lr=1.0000e-03, max_lr=1.0001e+00" in error(narrow, noisy)
     assert "(it ended at 1.0001e-03)." in error(narrow, noisy)
-    assert "(the loss became non-finite at lr=1.004e-03);" in error(brief, np.r_[1.0, 0.9, np.full(98, np.nan)])
+    assert "non-finite at step 3 (lr=1.004e-03)," in error(brief, np.r_[1.0, 0.9, np.full(98, np.nan)])
     assert "before the first non-finite one (at lr=1.004e-03)," in error(brief, np.r_[1.0, 0.9, np.nan, noisy[3:]])
     steps = np.arange(100)
     rises = noisy + np.where(steps > 3, np.expm1(0.2 * (steps - 3)), 0.0)

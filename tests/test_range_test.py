@@ -603,6 +603,29 @@ def test_a_stop_factor_near_one_that_ends_the_test_early_is_named(loader: DataLo
     assert "a stop_factor of 1.01" in result.error and "raise stop_factor (the default is 4)" in result.error
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_sweep_whose_loss_rises_from_its_first_steps_says_where_and_how_low_to_start(seed: int) -> None:
+    # min_lr far too high: SGD on a small regression MLP rises from its first steps, and the divergence rule stops it
+    # at step 7 (it settles over 6). It said "Only 7 finite loss values were recorded ... Lower min_lr or max_lr, or
+    # increase num_steps", then that the rule may have stopped on noise: never that the loss blew up, nor the LR to
+    # stay below, which README promises; a lower max_lr alone cannot help (judgesim38).
+    torch.manual_seed(seed)
+    x = torch.randn(512, 10)
+    y = x @ torch.randn(10, 1)
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1))
+    data = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 512, 32)]
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    result = range_test(model, data, optimizer=opt, loss_fn=F.mse_loss, min_lr=0.3, max_lr=10.0)
+    assert result.stop_reason == "diverged" and result.num_steps < 10 and result.error is not None
+    error = result.error
+    assert error.startswith("The loss blew up "), error
+    assert f"The divergence rule (stop_factor=4) stopped the test at step {result.num_steps} (lr=" in error
+    assert "Lower min_lr or max_lr" not in error and "stopped on noise" not in error
+    low = int(np.argmin(result.losses))
+    assert f"The loss did blow up, from lr={result.lrs[low]:.2e}: keep any LR you train at below it" in error
+    assert "run again from about 4 decades lower (min_lr=1.00e-05, max_lr=1.00e+01, num_steps=100)." in error
+
+
 def test_a_short_curve_that_did_not_stop_on_the_rule_does_not_name_stop_factor(loader: DataLoader) -> None:
     result = range_test(make_mlp(), loader, loss_fn=F.cross_entropy, num_steps=10, max_lr=1e-5)
     assert result.stop_reason == "completed" and result.error is not None and "stop_factor" not in result.error
