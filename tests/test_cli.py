@@ -3178,6 +3178,32 @@ def test_a_suggestion_without_a_turn_up_says_in_the_summary_that_it_came_from_th
     ), rows["suggested lr"]
 
 
+def test_the_summary_names_where_the_curve_blew_up_as_the_report_and_json_do():
+    # The report's legend said "blew up at 8.90e-01" and the JSON suggestion.blowup_lr, the summary nothing
+    # (judgesim38). Seeded falls that blow up, in 1% noise; a curve that never turns up has no such row.
+    lrs = np.logspace(-5, 1, 100)
+    x = np.log10(lrs)
+    said = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        top = rng.uniform(-1.5, 0.0)
+        losses = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3)) + np.where(x > top, np.expm1(3.0 * (x - top)), 0.0)
+        losses = losses * (1.0 + rng.normal(0, 0.01, 100))
+        result = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), stop_reason="completed").analyze()
+        s = result.suggestion
+        assert s is not None and s.blowup_lr is not None, seed
+        rows = summary_rows(result)
+        labels = [label for label, _ in rows]
+        assert dict(rows)["blew up at"] == f"{s.blowup_lr:.2e}", seed
+        assert labels.index("blew up at") == labels.index("divergence") + 1
+        said += 1
+    assert said == 10
+    flat = 0.5 + 1.5 / (1.0 + np.exp((x + 3.0) / 0.3))
+    calm = RangeTestResult(lrs=tuple(lrs), losses=tuple(flat), stop_reason="completed").analyze()
+    assert calm.suggestion is not None and calm.suggestion.blowup_lr is None
+    assert "blew up at" not in dict(summary_rows(calm))
+
+
 def test_a_completed_sweep_that_blew_up_says_what_each_judged_in_the_summary():
     # "steps 80/100 (stopped: completed)" above the reason's "Keep any LR below ...: the loss blew up there": the stop
     # rule waits for 4x the best loss, the analysis reads a smaller rise (here to 2.8x) of the smoothed curve.

@@ -690,6 +690,9 @@ def summary_rows(
     rows.append(("steepest descent", f"{s.steepest_lr:.2e}"))
     rows.append(("minimum loss at", f"{s.min_loss_lr:.2e}"))
     rows.append(("divergence", f"{s.divergence_lr:.2e}" if s.divergence_lr is not None else "not reached"))
+    if s.blowup_lr is not None:
+        # Where the curve was cut as blown up (nothing past it read), as the report's legend and the JSON say it.
+        rows.append(("blew up at", f"{s.blowup_lr:.2e}"))
     rows.append(("confidence", f"{s.confidence:.2f}"))
     rows.append(("pick spread", _spread_text(result)))
     if result.scaled is not None:
