@@ -1426,6 +1426,16 @@ def _grad_scale(strategy: Any) -> float:
     return float(scaler.get_scale())
 
 
+def _in_backward() -> bool:
+    """Whether a backward is running on this thread (torch's own multi-grad hooks ask it the same way).
+
+    ``torch._C._current_graph_task_id`` is private: where a torch lacks it, ``False`` (a hook stepping the swept
+    optimizer in backward then goes unrefused under manual optimization) rather than an AttributeError mid-test.
+    """
+    task_id = getattr(torch._C, "_current_graph_task_id", None)
+    return callable(task_id) and task_id() != -1
+
+
 class ManualStepper(_Stepper):
     """Manual optimization: ``training_step`` steps its own optimizers; the loss is its output or ``monitor``.
 
@@ -1469,7 +1479,7 @@ class ManualStepper(_Stepper):
                 check.refuse_unread(check.put_back())
 
         def before_step(opt: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-            if torch._C._current_graph_task_id() != -1:  # in a backward: a hook steps the swept optimizer
+            if _in_backward():  # a hook steps the swept optimizer
                 raise ModelError(stepped_during_backward_message(self.pl_module, opt))
             self.check_lr(opt, "training_step, before opt.step(),")
             # Its backward (manual_backward) ran since the versions were taken: hooks stepping in it are refused.

@@ -1558,6 +1558,21 @@ def test_a_hook_stepping_the_swept_optimizer_in_backward_is_refused_under_manual
     assert all(torch.equal(before[k], v) for k, v in weights(model).items())
 
 
+def test_a_torch_without_the_private_backward_probe_is_no_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal above asks torch's private ``torch._C._current_graph_task_id`` whether a backward runs; a torch
+    without it (setup.cfg allows torch>=2.1) would end every manual-optimization test in an AttributeError."""
+    from lrfinder._lightning import _in_backward
+
+    seen: list[bool] = []
+    w = torch.ones(2, requires_grad=True)
+    w.register_hook(lambda g: seen.append(_in_backward()))
+    (w * 2).sum().backward()
+    assert seen == [True] and not _in_backward()
+    monkeypatch.delattr(torch._C, "_current_graph_task_id")
+    (w * 2).sum().backward()
+    assert seen == [True, False]
+
+
 class ClosureStepped(ManualNet):
     """Manual optimization stepping through ``opt.step(closure)``: the backward runs inside the optimizer's step."""
 
