@@ -2058,9 +2058,8 @@ def _why_no_fall(
       ``max_lr`` only adds LRs past a fall already over.
     * ``flat_until``: the loss stayed at its first value until it blew up there, a decade or more
       above ``min_lr`` (:func:`_flat_until_blowup`): a lower ``min_lr`` cannot help. The fall, if the
-      model can learn at all, needs more steps at the LRs below the blow-up: refine's range for the case
-      starts :data:`RESWEEP_BELOW` below it (refine's own re-sweep ends :data:`RESWEEP_ABOVE` above it; the
-      advice ends at the blow-up, the LR it says to stay below), at
+      model can learn at all, needs more steps at the LRs below the blow-up: the range refine
+      re-sweeps for the case, :data:`RESWEEP_BELOW` below it to :data:`RESWEEP_ABOVE` above, at
       :data:`FLAT_STEPS` times the steps: one sweep by hand must read, and one of twice the steps read
       no fall where four times did. Refine re-sweeps at :data:`RESWEEP_STEPS` times the steps and
       again where that reads no fall, which the message says.
@@ -2168,10 +2167,7 @@ def _why_no_fall(
             )
     if flat_until is not None:
         start = float(lrs[0])
-        # Up to the blow-up the message names, never past it: it says to keep every LR below that one (refine's own
-        # re-sweep goes RESWEEP_ABOVE past it, where its stop rule ends it; a max_lr ten times above the LR to stay
-        # below read as a contradiction).
-        low, high = max(flat_until / RESWEEP_BELOW, start), flat_until
+        low, high = max(flat_until / RESWEEP_BELOW, start), flat_until * RESWEEP_ABOVE
         below = _named_digits(lrs, flat_until, low, high)
         level = float(np.median(raw[:5]))
         lead = (
