@@ -2171,10 +2171,11 @@ def _why_no_fall(
         below = _named_digits(lrs, flat_until, low, high)
         level = float(np.median(raw[:5]))
         lead = (
-            "If the model can learn, it needs more steps at the LRs below the blow-up: run again with "
+            "If the model can learn, it needs more steps below the blow-up, swept on a decade past it: run again with "
             f"{_resweep_words(low, high, FLAT_STEPS * size, below)} ({FLAT_STEPS} times the steps, so that one sweep "
-            f"reads; refine's re-sweep of such a curve takes {RESWEEP_STEPS} times the steps below the blow-up and "
-            "sweeps again where that reads no fall)."
+            "reads; past the blow-up only for the turn-up the reading needs, train below it; refine's re-sweep of "
+            f"such a curve takes {RESWEEP_STEPS} times the steps below the blow-up and sweeps again where that reads "
+            "no fall)."
         )
         parts.append(
             f"The loss never clearly fell from its first value ({level:.3g}{_chance_words(level)}) over the "

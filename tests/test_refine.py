@@ -639,7 +639,8 @@ def test_the_message_of_a_flat_curve_that_blew_up_says_what_refine_re_sweeps() -
     assert first.suggestion is None and resweep_reason(first) == "never_falls"
     error = first.error or ""
     found = re.search(r"run again with min_lr=([\d.e+-]+), max_lr=([\d.e+-]+), num_steps=(\d+) \(4 times the steps, "
-                      r"so that one sweep reads; refine's re-sweep of such a curve takes 2 times the steps below the "
+                      r"so that one sweep reads; past the blow-up only for the turn-up the reading needs, train below "
+                      r"it; refine's re-sweep of such a curve takes 2 times the steps below the "
                       r"blow-up and sweeps again where that reads no fall\)", error)
     assert found is not None, error
     asked: list[tuple[float, float, int]] = []
