@@ -553,7 +553,9 @@ def test_ddp_nan_in_one_ranks_batch_raises_the_same_data_error_on_every_rank(tmp
     if mode == "fills":
         assert "error" not in first and first["result"] == second["result"]
         assert len(first["result"]["losses"]) == 10 and all(math.isfinite(v) for v in first["result"]["losses"])
-        assert first["all_reduces"] == second["all_reduces"] == 10  # one per step, the NaN batch's too
+        # One per step, the NaN batch's too, and one summing the ranks' batch sizes into result.batch_size (26407f5).
+        assert first["all_reduces"] == second["all_reduces"] == 11
+        assert first["result"]["batch_size"] == 2 * 16
         return
     for r in (first, second):
         assert "error" in r, r
