@@ -167,12 +167,16 @@ def _accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> int:
     """
     if not pl_module.automatic_optimization:
         return 1
-    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
-    for callback in trainer.callbacks:  # type: ignore[attr-defined]
-        if isinstance(callback, scheduler_cls):
-            return int(callback.get_accumulate_grad_batches(trainer.current_epoch))
+    by_epoch = _accumulation_scheduler(trainer)
+    if by_epoch is not None:
+        return int(by_epoch.get_accumulate_grad_batches(trainer.current_epoch))
     return int(trainer.accumulate_grad_batches)
 
+
+def _accumulation_scheduler(trainer: pl.Trainer) -> Any | None:
+    """The fit's ``GradientAccumulationScheduler`` (of the trainer's Lightning package), ``None`` without one."""
+    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
+    return next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
 
 
 def _later_accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> tuple[int, int] | None:
@@ -185,8 +189,7 @@ def _later_accumulation(trainer: pl.Trainer, pl_module: pl.LightningModule) -> t
     """
     if not pl_module.automatic_optimization:
         return None
-    scheduler_cls = _lightning.package_of(trainer).callbacks.GradientAccumulationScheduler
-    by_epoch = next((c for c in trainer.callbacks if isinstance(c, scheduler_cls)), None)  # type: ignore[attr-defined]
+    by_epoch = _accumulation_scheduler(trainer)
     scheduling = getattr(by_epoch, "scheduling", None)
     if by_epoch is None or not isinstance(scheduling, Mapping):
         return None
